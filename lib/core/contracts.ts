@@ -1,0 +1,216 @@
+/**
+ * The contracts every adapter implements. They are deliberately small: a handler written against
+ * them runs unchanged on the no-op implementations, on the OpenTelemetry / Redis / Prometheus
+ * adapters, or on anything else that conforms.
+ */
+
+// ---------------------------------------------------------------- tracing
+
+/** Span attribute values (the OpenTelemetry set). Other types are dropped by the adapter. */
+export type AttributeValue =
+  | string
+  | number
+  | boolean
+  | ReadonlyArray<string>
+  | ReadonlyArray<number>
+  | ReadonlyArray<boolean>;
+
+/** Attributes are plain objects: `span.setAttributes({ 'user.id': id })`. `undefined` entries are skipped. */
+export type Attributes = Readonly<Record<string, AttributeValue | undefined>>;
+
+/** W3C baggage entries carried with a trace across services. */
+export type Baggage = Readonly<Record<string, string>>;
+
+/** Identity of a span, as propagated across process boundaries (W3C trace context). */
+export interface SpanContext {
+  /** 32 lowercase hex characters. */
+  readonly traceId: string;
+  /** 16 lowercase hex characters. */
+  readonly spanId: string;
+  /** Bit 0 = sampled. */
+  readonly traceFlags: number;
+  /** True when the context came from another process. */
+  readonly isRemote?: boolean;
+  /** Raw W3C `tracestate` header value, if any. */
+  readonly traceState?: string;
+}
+
+export type SpanKind = 'internal' | 'server' | 'client' | 'producer' | 'consumer';
+
+export interface SpanStatus {
+  readonly code: 'unset' | 'ok' | 'error';
+  readonly message?: string;
+}
+
+/** A unit of traced work. All methods are safe to call after `end()` (they do nothing). */
+export interface Span {
+  setAttributes(attributes: Attributes): this;
+  addEvent(name: string, attributes?: Attributes): this;
+  /** Records an `exception` event and sets the error status. Non-Error values are stringified. */
+  recordError(error: unknown): this;
+  setStatus(status: SpanStatus): this;
+  updateName(name: string): this;
+  /** Ends the span; the second and later calls do nothing. */
+  end(): void;
+  spanContext(): SpanContext;
+  /** False for spans that are not sampled or come from a no-op tracer. */
+  isRecording(): boolean;
+}
+
+export interface SpanOptions {
+  kind?: SpanKind;
+  attributes?: Attributes;
+  /** Parent span; when absent the span starts a new trace. */
+  parent?: Span | undefined;
+  /** Start time in ms since the epoch (defaults to now). */
+  startTime?: number;
+}
+
+/** What a tracer extracts from incoming headers. */
+export interface ExtractedContext {
+  /** The remote parent, when the headers carried a valid trace context. */
+  readonly parent?: Span;
+  readonly baggage: Baggage;
+}
+
+/** Header carrier for propagation: plain objects, as `node:http` gives and `fetch` takes. */
+export type HeaderCarrier = Record<string, string | string[] | undefined>;
+
+export interface Tracer {
+  startSpan(name: string, options?: SpanOptions): Span;
+  /** Writes the propagation headers for `span` and `baggage` into `carrier`. */
+  inject(
+    carrier: Record<string, string>,
+    source: { span?: Span | undefined; baggage?: Baggage | undefined },
+  ): void;
+  /** Reads propagation headers; never throws on malformed input (it is ignored). */
+  extract(carrier: Readonly<HeaderCarrier>): ExtractedContext;
+  /**
+   * Optional: runs `fn` with `span` as the ambient (library-native) context, so third-party
+   * instrumentation nests under it. Tracers without an ambient context omit this.
+   */
+  activate?<T>(span: Span, fn: () => T): T;
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- cache
+
+/** Bytes, as in the original `[]byte` contract. Buffers are accepted (they are Uint8Arrays). */
+export type Bytes = Uint8Array;
+
+/** A value loader for `getOrSet`. */
+export type Loader<T> = () => T | Promise<T>;
+
+export interface CacheEntry {
+  readonly key: string;
+  readonly value: Bytes;
+  /** Time to live in ms; omitted = no expiry (or the cache's default). */
+  readonly ttl?: number | undefined;
+}
+
+/**
+ * Live counters of a cache, read by the metrics adapter at scrape time. Every cache reports
+ * hits/misses; the other fields are present where the cache knows them.
+ */
+export interface CacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  /** hits / (hits + misses), 0 when there were no reads. */
+  readonly hitRatio: number;
+  readonly keysAdded?: number;
+  readonly keysEvicted?: number;
+  readonly keysRejected?: number;
+  readonly costAdded?: number;
+  readonly costEvicted?: number;
+  /** Backend errors (timeouts, connection loss) seen by the cache. */
+  readonly errors?: number;
+}
+
+/**
+ * A byte cache. A miss is `undefined`, never an exception; exceptions (`CacheError`) mean misuse
+ * or a backend that could not answer. TTLs are milliseconds.
+ */
+export interface Cache {
+  /** Short name used in metrics labels (`memory`, `redis`, `tiered`, …). */
+  readonly name: string;
+  get(key: string): Promise<Bytes | undefined>;
+  /** Resolves `false` when the cache declined to store the value (e.g. admission policy). */
+  set(key: string, value: Bytes, ttl?: number): Promise<boolean>;
+  /** Resolves `true` when a value was removed. */
+  delete(key: string): Promise<boolean>;
+  has(key: string): Promise<boolean>;
+  /** Values in the order of `keys`; misses are `undefined`. */
+  getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
+  setMany(entries: readonly CacheEntry[]): Promise<void>;
+  /** Removes every entry this cache owns (for shared backends: only its own key prefix). */
+  clear(): Promise<void>;
+  /**
+   * Returns the cached value, or calls `loader` once for all concurrent callers of the same key
+   * (singleflight), stores its result and returns it. A loader error reaches every waiting caller
+   * and is not cached.
+   */
+  getOrSet(key: string, loader: Loader<Bytes>, ttl?: number): Promise<Bytes>;
+  stats?(): CacheStats;
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- metrics
+
+export type LabelValues = Readonly<Record<string, string | number>>;
+
+export interface MetricOptions {
+  /** Metric name without namespace/subsystem prefix: `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  name: string;
+  help: string;
+  labelNames?: readonly string[];
+}
+
+export interface HistogramOptions extends MetricOptions {
+  /** Upper bounds in increasing order (seconds for durations). */
+  buckets?: readonly number[];
+}
+
+export interface Counter {
+  inc(value?: number): void;
+  inc(labels: LabelValues, value?: number): void;
+}
+
+export interface Gauge {
+  set(value: number): void;
+  set(labels: LabelValues, value: number): void;
+  inc(value?: number): void;
+  inc(labels: LabelValues, value?: number): void;
+  dec(value?: number): void;
+  dec(labels: LabelValues, value?: number): void;
+}
+
+export interface Histogram {
+  observe(value: number): void;
+  observe(labels: LabelValues, value: number, exemplar?: Readonly<Record<string, string>>): void;
+  /** Starts a timer; calling the returned function observes the elapsed seconds. */
+  startTimer(labels?: LabelValues): (labels?: LabelValues) => number;
+}
+
+export interface Metrics {
+  counter(options: MetricOptions): Counter;
+  gauge(options: MetricOptions): Gauge;
+  histogram(options: HistogramOptions): Histogram;
+  /** Runs `fn` before every scrape (to read cache stats and the like). Returns an unsubscribe function. */
+  onCollect(fn: () => void | Promise<void>): () => void;
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- logging
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every record. */
+  child(fields: LogFields): Logger;
+  close?(): Promise<void>;
+}

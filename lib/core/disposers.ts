@@ -1,0 +1,73 @@
+/**
+ * An ordered stack of disposers: run in reverse order of registration, each at most once, each
+ * bounded by a timeout; every failure is collected and reported together after all have run.
+ */
+import { TimeoutError } from './errors.js';
+
+export type Disposer = () => void | Promise<void>;
+
+export interface DisposerStack {
+  /** Registers a disposer. After `dispose()` started, the disposer runs at once instead. */
+  add(name: string, fn: Disposer): void;
+  /** Runs every disposer once; concurrent and repeated calls share the first run. */
+  dispose(): Promise<void>;
+  readonly disposed: boolean;
+}
+
+export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const stack: { name: string; fn: Disposer }[] = [];
+  let running: Promise<void> | undefined;
+
+  const runOne = async (name: string, fn: Disposer): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      timer.unref?.();
+    });
+    try {
+      await Promise.race([Promise.resolve().then(fn), timeout]);
+    } catch (err) {
+      throw err instanceof TimeoutError
+        ? err
+        : Object.assign(new Error(`disposer "${name}" failed`, { cause: err }));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return {
+    add(name, fn) {
+      if (running) {
+        // Late registration: dispose immediately, report failures without crashing the caller.
+        runOne(name, fn).catch((err) =>
+          process.emitWarning(String(err?.message ?? err), 'HyperionDisposeWarning'),
+        );
+        return;
+      }
+      stack.push({ name, fn });
+    },
+    dispose() {
+      running ??= (async () => {
+        const errors: unknown[] = [];
+        while (stack.length > 0) {
+          const { name, fn } = stack.pop()!;
+          try {
+            await runOne(name, fn);
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+        if (errors.length > 0)
+          throw new AggregateError(errors, `${errors.length} disposer(s) failed during close`);
+      })();
+      return running;
+    },
+    get disposed() {
+      return running !== undefined;
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Typed errors. Every error carries a stable `code` (for programs) and an optional `cause`
+ * (for people). Expected outcomes such as a cache miss are values, never errors.
+ */
+
+/** Base class of every error Hyperion throws. Check `err.code` rather than `instanceof` across realms. */
+export class HyperionError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HyperionError';
+    this.code = code;
+  }
+}
+
+/** One bad field of a configuration: where it is, what was expected, what type was found. */
+export interface ConfigIssue {
+  /** Dotted path, e.g. `cache.sentinel.master_name`. */
+  readonly path: string;
+  /** Human description of the expected shape. */
+  readonly expected: string;
+  /** The type that was received (never the value: it may be a secret). */
+  readonly received: string;
+  readonly message: string;
+}
+
+/** A configuration or option is invalid. `issues` lists every bad field at once. */
+export class ConfigError extends HyperionError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(message: string, issues: readonly ConfigIssue[] = [], options?: { cause?: unknown }) {
+    const detail = issues.length
+      ? `\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message} (expected ${i.expected}, received ${i.received})`).join('\n')}`
+      : '';
+    super('config_invalid', `${message}${detail}`, options);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Codes a cache can fail with; see each adapter's docs for when they occur. */
+export type CacheErrorCode =
+  | 'invalid_key'
+  | 'invalid_value'
+  | 'invalid_ttl'
+  | 'invalid_cost'
+  | 'too_large'
+  | 'closed'
+  | 'timeout'
+  | 'unavailable'
+  | 'oom'
+  | 'cross_slot'
+  | 'decode_failed'
+  | 'backend';
+
+/** A cache operation failed (bad input, or the backend could not answer). */
+export class CacheError extends HyperionError {
+  declare readonly code: CacheErrorCode;
+  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'CacheError';
+  }
+}
+
+/** Misuse of the tracing API or a tracer that cannot be built. */
+export class TracingError extends HyperionError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'TracingError';
+  }
+}
+
+/** Invalid metric name, label, or incompatible re-registration. */
+export class MetricsError extends HyperionError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'MetricsError';
+  }
+}
+
+/** An operation did not finish within its time bound. */
+export class TimeoutError extends HyperionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('timeout', message, options);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** The app (or a component) was used after `close()`. */
+export class ClosedError extends HyperionError {
+  constructor(message: string) {
+    super('closed', message);
+    this.name = 'ClosedError';
+  }
+}
+
+/** Describes a value's type for error messages without revealing the value. */
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Uint8Array) return 'Uint8Array';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+  return typeof value;
+}

@@ -1,0 +1,154 @@
+/**
+ * No-op implementations of every contract. They allocate nothing on hot paths, so instrumented
+ * code can stay in place when a concern is switched off. The no-op tracer still passes an incoming
+ * W3C trace context through (like the OpenTelemetry API without an SDK), so a service without
+ * tracing does not break the traces of the services around it.
+ */
+import type {
+  Bytes,
+  Cache,
+  CacheEntry,
+  CacheStats,
+  Counter,
+  ExtractedContext,
+  Gauge,
+  Histogram,
+  Logger,
+  Metrics,
+  Span,
+  SpanContext,
+  Tracer,
+} from './contracts.js';
+import { createSingleflight } from './singleflight.js';
+import { assertKey, assertTtl } from './validate.js';
+import {
+  formatTraceparent,
+  headerValue,
+  INVALID_SPAN_CONTEXT,
+  isValidSpanContext,
+  parseTraceparent,
+} from './w3c.js';
+
+class NoopSpan implements Span {
+  constructor(private readonly context: SpanContext) {}
+  setAttributes() {
+    return this;
+  }
+  addEvent() {
+    return this;
+  }
+  recordError() {
+    return this;
+  }
+  setStatus() {
+    return this;
+  }
+  updateName() {
+    return this;
+  }
+  end() {}
+  spanContext() {
+    return this.context;
+  }
+  isRecording() {
+    return false;
+  }
+}
+
+/** The span returned when there is nothing to record. */
+export const noopSpan: Span = new NoopSpan(INVALID_SPAN_CONTEXT);
+
+const EMPTY_EXTRACT: ExtractedContext = Object.freeze({ baggage: Object.freeze({}) });
+
+export const noopTracer: Tracer = {
+  startSpan(_name, options) {
+    const parent = options?.parent;
+    if (parent === undefined || parent === noopSpan) return noopSpan;
+    // Keep the parent's identity so that injection downstream continues the caller's trace.
+    const sc = parent.spanContext();
+    return isValidSpanContext(sc) ? new NoopSpan(sc) : noopSpan;
+  },
+  inject(carrier, { span }) {
+    if (!span) return;
+    const sc = span.spanContext();
+    if (!isValidSpanContext(sc)) return;
+    carrier.traceparent = formatTraceparent(sc);
+    if (sc.traceState) carrier.tracestate = sc.traceState;
+  },
+  extract(carrier) {
+    const sc = parseTraceparent(headerValue(carrier, 'traceparent'), headerValue(carrier, 'tracestate'));
+    return sc ? { parent: new NoopSpan(sc), baggage: EMPTY_EXTRACT.baggage } : EMPTY_EXTRACT;
+  },
+};
+
+const ZERO_STATS: CacheStats = Object.freeze({ hits: 0, misses: 0, hitRatio: 0 });
+
+/** A cache that stores nothing: every read misses, `getOrSet` always calls the loader (shared per key). */
+export function createNoopCache(): Cache {
+  const flights = createSingleflight<Bytes>();
+  let misses = 0;
+  return {
+    name: 'noop',
+    async get(key) {
+      assertKey(key);
+      misses++;
+      return undefined;
+    },
+    async set(key, _value, ttl) {
+      assertKey(key);
+      assertTtl(ttl);
+      return false;
+    },
+    async delete(key) {
+      assertKey(key);
+      return false;
+    },
+    async has(key) {
+      assertKey(key);
+      return false;
+    },
+    async getMany(keys) {
+      for (const k of keys) assertKey(k);
+      misses += keys.length;
+      return keys.map(() => undefined);
+    },
+    async setMany(entries: readonly CacheEntry[]) {
+      for (const e of entries) assertKey(e.key);
+    },
+    async clear() {},
+    getOrSet(key, loader, ttl) {
+      assertKey(key);
+      assertTtl(ttl);
+      misses++;
+      return flights.do(key, loader);
+    },
+    stats: () => (misses === 0 ? ZERO_STATS : { hits: 0, misses, hitRatio: 0 }),
+  };
+}
+
+const noopCounter: Counter = { inc() {} };
+const noopGauge: Gauge = { set() {}, inc() {}, dec() {} };
+const noopHistogram: Histogram = {
+  observe() {},
+  startTimer() {
+    const start = performance.now();
+    return () => (performance.now() - start) / 1000;
+  },
+};
+
+export const noopMetrics: Metrics = {
+  counter: () => noopCounter,
+  gauge: () => noopGauge,
+  histogram: () => noopHistogram,
+  onCollect: () => () => {},
+};
+
+export const noopLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return noopLogger;
+  },
+};

@@ -1,0 +1,29 @@
+/**
+ * Singleflight: concurrent calls for one key share one execution. The entry is dropped as soon
+ * as the call settles, so an error is delivered to every waiter and never cached.
+ */
+export interface Singleflight<T> {
+  /** Runs `fn` unless a call for `key` is already in flight, in which case it joins that call. */
+  do(key: string, fn: () => T | Promise<T>): Promise<T>;
+  /** Number of calls in flight (for tests and stats). */
+  readonly size: number;
+}
+
+export function createSingleflight<T>(): Singleflight<T> {
+  const inflight = new Map<string, Promise<T>>();
+  return {
+    do(key, fn) {
+      const running = inflight.get(key);
+      if (running) return running;
+      // Promise.resolve().then() also turns a synchronous throw into a rejection shared by all.
+      const call = Promise.resolve()
+        .then(fn)
+        .finally(() => inflight.delete(key));
+      inflight.set(key, call);
+      return call;
+    },
+    get size() {
+      return inflight.size;
+    },
+  };
+}

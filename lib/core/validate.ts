@@ -1,0 +1,42 @@
+/** Input checks shared by every cache implementation, so all of them fail the same way. */
+
+import type { Bytes } from './contracts.js';
+import { CacheError, typeName } from './errors.js';
+
+/** Largest key accepted by the byte caches (Redis allows 512 MiB; nobody should come close). */
+export const MAX_KEY_BYTES = 64 * 1024;
+
+export function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string')
+    throw new CacheError('invalid_key', `cache key must be a string, received ${typeName(key)}`);
+  if (key.length === 0) throw new CacheError('invalid_key', 'cache key must not be empty');
+  if (key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new CacheError('invalid_key', `cache key is longer than ${MAX_KEY_BYTES} bytes`);
+  }
+}
+
+/** A TTL is `undefined` (no expiry) or a positive, finite number of milliseconds. */
+export function assertTtl(ttl: unknown): asserts ttl is number | undefined {
+  if (ttl === undefined) return;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
+    const shown = typeof ttl === 'number' ? String(ttl) : typeName(ttl);
+    throw new CacheError(
+      'invalid_ttl',
+      `ttl must be a positive finite number of milliseconds, received ${shown}`,
+    );
+  }
+}
+
+export function assertBytes(value: unknown): asserts value is Bytes {
+  if (!(value instanceof Uint8Array)) {
+    throw new CacheError(
+      'invalid_value',
+      `cache value must be a Uint8Array or Buffer, received ${typeName(value)}`,
+    );
+  }
+}
+
+export function hitRatio(hits: number, misses: number): number {
+  const reads = hits + misses;
+  return reads === 0 ? 0 : hits / reads;
+}

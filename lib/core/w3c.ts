@@ -1,0 +1,51 @@
+/** W3C trace-context parsing and formatting, used by the no-op tracer to pass context through. */
+import type { SpanContext } from './contracts.js';
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const INVALID_TRACE = '0'.repeat(32);
+const INVALID_SPAN = '0'.repeat(16);
+
+export const INVALID_SPAN_CONTEXT: SpanContext = Object.freeze({
+  traceId: INVALID_TRACE,
+  spanId: INVALID_SPAN,
+  traceFlags: 0,
+});
+
+export function isValidSpanContext(sc: SpanContext): boolean {
+  return (
+    sc.traceId.length === 32 &&
+    sc.traceId !== INVALID_TRACE &&
+    sc.spanId.length === 16 &&
+    sc.spanId !== INVALID_SPAN
+  );
+}
+
+/** Parses a `traceparent` header; `undefined` when it is absent or malformed. */
+export function parseTraceparent(header: string | undefined, tracestate?: string): SpanContext | undefined {
+  if (!header) return undefined;
+  const m = TRACEPARENT.exec(header.trim());
+  if (!m) return undefined;
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string?,
+  ];
+  // Version ff is forbidden; version 00 must not carry extra fields.
+  if (version === 'ff' || (version === '00' && rest)) return undefined;
+  const sc: SpanContext = { traceId, spanId, traceFlags: Number.parseInt(flags, 16) & 0xff, isRemote: true };
+  if (!isValidSpanContext(sc)) return undefined;
+  return tracestate ? { ...sc, traceState: tracestate } : sc;
+}
+
+export function formatTraceparent(sc: SpanContext): string {
+  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** First value of a header that may arrive as an array (node:http does that for repeated headers). */
+export function headerValue(carrier: Readonly<Record<string, string | string[] | undefined>>, name: string) {
+  const v = carrier[name] ?? carrier[name.toLowerCase()];
+  return Array.isArray(v) ? v.join(',') : v;
+}
