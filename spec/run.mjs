@@ -2,8 +2,9 @@
 // Runs every spec/**/*.test.ts through node:test with tsx. Node 20's runner neither expands globs
 // nor finds .ts files, so the list is built here. Usage:
 //   node spec/run.mjs [--coverage] [filter…]   (filters are substrings of the test file path)
+// --coverage also prints lib/ line coverage and fails below 85 %.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,15 +30,24 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec'];
+const MIN_COVERAGE = 85;
+const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout'];
 if (process.env.HYPERION_TEST_CONCURRENCY)
   nodeArgs.push(`--test-concurrency=${process.env.HYPERION_TEST_CONCURRENCY}`);
-if (coverage)
+if (coverage) {
+  rmSync(join(root, 'coverage'), { recursive: true, force: true });
   nodeArgs.push(
     '--experimental-test-coverage',
     '--test-reporter=./spec/coverage-reporter.mjs',
     '--test-reporter-destination=stdout',
   );
-nodeArgs.push('--test-reporter-destination=stdout');
+}
 const result = spawnSync(process.execPath, [...nodeArgs, ...files], { cwd: root, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+if (result.status !== 0) process.exit(result.status ?? 1);
+if (coverage) {
+  const { lines } = JSON.parse(readFileSync(join(root, 'coverage/summary.json'), 'utf8'));
+  if (lines < MIN_COVERAGE) {
+    console.error(`lib/ line coverage ${lines.toFixed(2)} % is below the required ${MIN_COVERAGE} %`);
+    process.exit(1);
+  }
+}

@@ -116,7 +116,7 @@ export function createNoopCache(): Cache {
       for (const e of entries) assertKey(e.key);
     },
     async clear() {},
-    getOrSet(key, loader, ttl) {
+    async getOrSet(key, loader, ttl) {
       assertKey(key);
       assertTtl(ttl);
       misses++;

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import * as v from 'valibot';
+import {
+  applyEnvOverrides,
+  isSecretField,
+  loadConfigFile,
+  parseConfigText,
+  validateConfig,
+} from '../../lib/config/load.js';
+import { duration, hostPort, parseDuration } from '../../lib/config/primitives.js';
+import { ConfigError } from '../../lib/core/errors.js';
+
+const schema = v.strictObject({
+  cache: v.strictObject({
+    password: v.optional(v.string()),
+    addresses: v.array(hostPort),
+    dial_timeout: v.optional(duration, 5000),
+    db: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  }),
+  tracing: v.optional(v.strictObject({ sample_rate: v.pipe(v.number(), v.minValue(0), v.maxValue(1)) })),
+});
+
+async function writeTemp(name: string, text: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-'));
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+describe('config loading', () => {
+  it('parses durations in the original YAML style', () => {
+    assert.equal(parseDuration('5s'), 5000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('1.5m'), 90_000);
+    assert.equal(parseDuration('2h'), 7_200_000);
+    assert.equal(parseDuration('5 parsecs'), undefined);
+    assert.equal(v.parse(duration, 1200), 1200);
+  });
+
+  it('loads YAML and JSON files and applies defaults', async () => {
+    const y = await writeTemp('c.yaml', 'cache:\n  addresses: [localhost:6379]\n  dial_timeout: 2s\n');
+    assert.deepEqual(await loadConfigFile(y, schema, { env: {} }), {
+      cache: { addresses: ['localhost:6379'], dial_timeout: 2000 },
+    });
+    const j = await writeTemp('c.json', JSON.stringify({ cache: { addresses: ['[::1]:7000'] } }));
+    assert.deepEqual(await loadConfigFile(j, schema, { env: {} }), {
+      cache: { addresses: ['[::1]:7000'], dial_timeout: 5000 },
+    });
+  });
+
+  it('reports every bad field with its path, expected shape and received type', async () => {
+    const p = await writeTemp(
+      'bad.yaml',
+      'cache:\n  addresses: [localhost]\n  dial_timeout: soon\n  db: -1\n  colour: blue\ntracing:\n  sample_rate: "1"\n',
+    );
+    const err = await loadConfigFile(p, schema, { env: {} }).catch((e: unknown) => e);
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.code, 'config_invalid');
+    const paths = err.issues.map((i) => i.path).sort();
+    assert.deepEqual(paths, [
+      'cache.addresses.0',
+      'cache.colour',
+      'cache.db',
+      'cache.dial_timeout',
+      'tracing.sample_rate',
+    ]);
+    const rate = err.issues.find((i) => i.path === 'tracing.sample_rate')!;
+    assert.equal(rate.received, 'string');
+    assert.equal(rate.expected, 'number');
+    assert.match(err.message, /cache\.colour: is not a known field/);
+  });
+
+  it('never echoes the value of a secret field', () => {
+    const err = (() => {
+      try {
+        validateConfig(schema, { cache: { addresses: [], password: 12345678 } });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })()!;
+    assert.equal(err.issues[0]?.path, 'cache.password');
+    assert.doesNotMatch(err.message, /12345678/);
+    const pw = 'hunter2-secret-value';
+    const err2 = (() => {
+      try {
+        validateConfig(v.object({ password: v.pipe(v.string(), v.minLength(100)) }), { password: pw });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })()!;
+    assert.doesNotMatch(err2.message, /hunter2/);
+    assert.doesNotMatch(JSON.stringify(err2.issues), /hunter2/);
+  });
+
+  it('recognises secret-like field names', () => {
+    for (const s of [
+      'password',
+      'sentinel_password',
+      'api_key',
+      'auth_token',
+      'Authorization',
+      'client_secret',
+      'key',
+    ]) {
+      assert.equal(isSecretField(s), true, s);
+    }
+    for (const s of ['key_prefix', 'addresses', 'service_name', 'max_cost'])
+      assert.equal(isSecretField(s), false, s);
+  });
+
+  it('does not leak secrets through YAML syntax errors', () => {
+    const err = (() => {
+      try {
+        parseConfigText('cache:\n  password: "s3cr3t\n  x: [', 'yaml', 'app.yaml');
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })()!;
+    assert.ok(err instanceof ConfigError);
+    assert.doesNotMatch(err.message, /s3cr3t/);
+    assert.doesNotMatch(String((err.cause as Error).message), /s3cr3t/);
+  });
+
+  it('applies HYPERION__ environment overrides with YAML-typed values', async () => {
+    const merged = applyEnvOverrides(
+      { cache: { addresses: ['a:1'] } },
+      {
+        HYPERION__CACHE__DB: '3',
+        HYPERION__CACHE__ADDRESSES: '[b:2, c:3]',
+        HYPERION__TRACING__SAMPLE_RATE: '0.25',
+        HYPERION____PROTO____X: '1',
+        OTHER: 'x',
+      },
+    );
+    assert.deepEqual(merged, { cache: { addresses: ['b:2', 'c:3'], db: 3 }, tracing: { sample_rate: 0.25 } });
+    const p = await writeTemp('e.yaml', 'cache:\n  addresses: [a:1]\n');
+    const cfg = await loadConfigFile(p, schema, { env: { HYPERION__CACHE__DIAL_TIMEOUT: '1s' } });
+    assert.equal(cfg.cache.dial_timeout, 1000);
+  });
+
+  it('reports an unreadable file as a ConfigError', async () => {
+    await assert.rejects(loadConfigFile('/nonexistent/hyperion.yaml', schema), (e: ConfigError) =>
+      /cannot read config file .* ENOENT/.test(e.message),
+    );
+  });
+});

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { closeOnSignals, createApp } from '../../lib/core/app.js';
+import type { Cache, Tracer } from '../../lib/core/contracts.js';
+import { createDisposerStack } from '../../lib/core/disposers.js';
+import { createNoopCache, noopLogger, noopMetrics, noopTracer } from '../../lib/core/noop.js';
+
+describe('disposer stack', () => {
+  it('runs disposers in reverse order of registration, once', async () => {
+    const order: string[] = [];
+    const stack = createDisposerStack();
+    for (const name of ['a', 'b', 'c']) stack.add(name, () => void order.push(name));
+    await stack.dispose();
+    await stack.dispose();
+    assert.deepEqual(order, ['c', 'b', 'a']);
+    assert.equal(stack.disposed, true);
+  });
+
+  it('keeps running after a failure and reports every failure in one AggregateError', async () => {
+    const ran: string[] = [];
+    const stack = createDisposerStack();
+    stack.add('first', () => void ran.push('first'));
+    stack.add('bad1', () => {
+      throw new Error('one');
+    });
+    stack.add('bad2', async () => {
+      throw new Error('two');
+    });
+    stack.add('last', () => void ran.push('last'));
+    const err = await stack.dispose().then(
+      () => assert.fail('should reject'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof AggregateError);
+    assert.equal(err.errors.length, 2);
+    assert.deepEqual(
+      err.errors.map((e: Error) => (e.cause as Error).message),
+      ['two', 'one'],
+    );
+    assert.deepEqual(ran, ['last', 'first']);
+  });
+
+  it('bounds each disposer by the timeout and moves on', async () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const ran: string[] = [];
+      const stack = createDisposerStack({ timeoutMs: 1000 });
+      stack.add('after-hang', () => void ran.push('after-hang'));
+      stack.add('hangs', () => new Promise(() => {}));
+      const closing = stack.dispose().catch((e: AggregateError) => e);
+      // Let the first disposer start, then move the clock past its bound.
+      await new Promise((r) => setImmediate(r));
+      mock.timers.tick(1000);
+      const err = (await closing) as AggregateError;
+      assert.ok(err instanceof AggregateError);
+      assert.match(String(err.errors[0].message), /"hangs" did not finish within 1000 ms/);
+      assert.equal(err.errors[0].code, 'timeout');
+      assert.deepEqual(ran, ['after-hang']);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('shares one run between concurrent dispose() calls', async () => {
+    let calls = 0;
+    const stack = createDisposerStack();
+    stack.add('slow', async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+    });
+    const [p1, p2, p3] = [stack.dispose(), stack.dispose(), stack.dispose()];
+    assert.equal(p1, p2);
+    assert.equal(p2, p3);
+    await p1;
+    assert.equal(calls, 1);
+  });
+
+  it('disposes at once what is registered after dispose started', async () => {
+    const stack = createDisposerStack();
+    await stack.dispose();
+    let ran = false;
+    stack.add('late', () => {
+      ran = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ran, true);
+  });
+});
+
+describe('createApp', () => {
+  it('falls back to no-ops for everything not given', () => {
+    const app = createApp();
+    assert.equal(app.ctx.tracer, noopTracer);
+    assert.equal(app.ctx.metrics, noopMetrics);
+    assert.equal(app.ctx.logger, noopLogger);
+    assert.equal(app.ctx.cache.name, 'noop');
+    assert.equal(app.ctx.span, undefined);
+  });
+
+  it('closes components in reverse order: extra components, cache, metrics, tracer, logger', async () => {
+    const order: string[] = [];
+    const closing = (name: string) => ({ close: async () => void order.push(name) });
+    const cache: Cache = { ...createNoopCache(), ...closing('cache') };
+    const tracer: Tracer = { ...noopTracer, ...closing('tracer') };
+    const app = createApp({
+      cache,
+      tracer,
+      metrics: { ...noopMetrics, ...closing('metrics') },
+      logger: { ...noopLogger, ...closing('logger') },
+      components: { db: closing('db'), plain: { notClosable: true } },
+    });
+    app.defer('server', () => void order.push('server'));
+    assert.equal(app.closed, false);
+    await app.close();
+    assert.deepEqual(order, ['server', 'db', 'cache', 'metrics', 'tracer', 'logger']);
+    assert.equal(app.closed, true);
+    await app.close();
+    assert.equal(order.length, 6, 'second close does nothing');
+  });
+
+  it('supports await using', async () => {
+    let closed = false;
+    {
+      await using app = createApp({
+        components: {
+          thing: {
+            close: async () => {
+              closed = true;
+            },
+          },
+        },
+      });
+      assert.ok(app.ctx);
+    }
+    assert.equal(closed, true);
+  });
+
+  it('exposes extra components on ctx', () => {
+    const db = { query: () => 1 };
+    const app = createApp({ components: { db } });
+    assert.equal(app.ctx.components.db, db);
+  });
+
+  it('closeOnSignals closes the app on the signal and can be removed', async () => {
+    let closed = 0;
+    const app = createApp({ components: { x: { close: async () => void closed++ } } });
+    const remove = closeOnSignals(app, { signals: ['SIGUSR2'], exit: false });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(closed, 1);
+    remove();
+    assert.equal(process.listenerCount('SIGUSR2'), 0);
+  });
+
+  it('closeOnSignals reports a failing close and sets exitCode', async () => {
+    const app = createApp({ components: { x: { close: async () => Promise.reject(new Error('nope')) } } });
+    const seen: unknown[] = [];
+    closeOnSignals(app, { signals: ['SIGUSR2'], exit: false, onError: (e) => seen.push(e) });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] instanceof AggregateError);
+    assert.equal(process.exitCode, 1);
+    process.exitCode = 0;
+  });
+});

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as v from 'valibot';
+import type { Bytes, Cache } from '../../lib/core/contracts.js';
+import { CacheError } from '../../lib/core/errors.js';
+import { createSingleflight } from '../../lib/core/singleflight.js';
+import { jsonCache } from '../../lib/core/typed.js';
+
+/** Minimal map-backed byte cache: enough to test the typed layer's own logic. */
+function mapCache(): Cache & { map: Map<string, Bytes> } {
+  const map = new Map<string, Bytes>();
+  const sf = createSingleflight<Bytes>();
+  const cache = {
+    name: 'map',
+    map,
+    get: async (k: string) => map.get(k),
+    set: async (k: string, val: Bytes) => {
+      map.set(k, val);
+      return true;
+    },
+    delete: async (k: string) => map.delete(k),
+    has: async (k: string) => map.has(k),
+    getMany: async (ks: readonly string[]) => ks.map((k) => map.get(k)),
+    setMany: async () => {},
+    clear: async () => map.clear(),
+    getOrSet: (k: string, loader: () => Bytes | Promise<Bytes>) =>
+      sf.do(k, async () => {
+        const hit = map.get(k);
+        if (hit) return hit;
+        const val = await loader();
+        map.set(k, val);
+        return val;
+      }),
+  };
+  return cache;
+}
+
+const User = v.object({ id: v.number(), name: v.string() });
+
+describe('jsonCache', () => {
+  it('round-trips JSON values', async () => {
+    const users = jsonCache<{ id: number; name: string }>(mapCache());
+    await users.set('u:1', { id: 1, name: 'Ada' });
+    assert.deepEqual(await users.get('u:1'), { id: 1, name: 'Ada' });
+    assert.equal(await users.get('u:2'), undefined);
+  });
+
+  it('treats data failing the schema as a miss and removes it', async () => {
+    const raw = mapCache();
+    raw.map.set('u:1', new TextEncoder().encode('{"id":"not-a-number","name":"x"}'));
+    raw.map.set('u:2', new TextEncoder().encode('{not json'));
+    const users = jsonCache(raw, { schema: User });
+    assert.equal(await users.get('u:1'), undefined);
+    assert.equal(await users.get('u:2'), undefined);
+    assert.equal(raw.map.has('u:1'), false);
+    let loads = 0;
+    const got = await users.getOrSet('u:1', () => {
+      loads++;
+      return { id: 1, name: 'Ada' };
+    });
+    assert.deepEqual(got, { id: 1, name: 'Ada' });
+    assert.equal(loads, 1);
+    assert.deepEqual(await users.get('u:1'), { id: 1, name: 'Ada' });
+  });
+
+  it('throws decode_failed with onInvalid: throw', async () => {
+    const raw = mapCache();
+    raw.map.set('u:1', new TextEncoder().encode('{"id":1}'));
+    const users = jsonCache(raw, { schema: User, onInvalid: 'throw' });
+    await assert.rejects(
+      users.get('u:1'),
+      (e: unknown) => e instanceof CacheError && e.code === 'decode_failed',
+    );
+  });
+
+  it('shares one loader among concurrent getOrSet callers', async () => {
+    const users = jsonCache<{ n: number }>(mapCache());
+    let loads = 0;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        users.getOrSet('k', async () => {
+          loads++;
+          await new Promise((r) => setTimeout(r, 2));
+          return { n: 1 };
+        }),
+      ),
+    );
+    assert.equal(loads, 1);
+    assert.ok(results.every((r) => r.n === 1));
+  });
+
+  it('rejects values JSON cannot encode', async () => {
+    const c = jsonCache<unknown>(mapCache());
+    await assert.rejects(
+      async () => c.set('k', undefined),
+      (e: CacheError) => e.code === 'invalid_value',
+    );
+  });
+});
