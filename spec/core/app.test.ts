@@ -144,12 +144,14 @@ describe('createApp', () => {
   it('closeOnSignals closes the app on the signal and can be removed', async () => {
     let closed = 0;
     const app = createApp({ components: { x: { close: async () => void closed++ } } });
+    const baseline = process.listenerCount('SIGUSR2');
     const remove = closeOnSignals(app, { signals: ['SIGUSR2'], exit: false });
+    assert.equal(process.listenerCount('SIGUSR2'), baseline + 1);
     process.emit('SIGUSR2', 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 10));
     assert.equal(closed, 1);
     remove();
-    assert.equal(process.listenerCount('SIGUSR2'), 0);
+    assert.equal(process.listenerCount('SIGUSR2'), baseline);
   });
 
   it('closeOnSignals reports a failing close and sets exitCode', async () => {
