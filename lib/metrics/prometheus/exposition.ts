@@ -1,0 +1,188 @@
+/**
+ * Exposition in the Prometheus text format (0.0.4) and OpenMetrics 1.0, chosen per scrape by the
+ * Accept header. Rendered here rather than by prom-client's registry because its registry has one
+ * content type and renames counters in place when it renders OpenMetrics; one registry can serve
+ * both formats this way, with exemplars only where the format carries them.
+ */
+import type { Registry } from 'prom-client';
+import type { ExemplarEntry, HistogramEntry, ScalarEntry } from './instruments.js';
+import type { MetricType } from './names.js';
+
+export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+export type ExpositionFormat = 'text' | 'openmetrics';
+
+/**
+ * Picks the format for an Accept header: OpenMetrics when the client ranks it at least as high
+ * as plain text (Prometheus does), else the Prometheus text format (curl, browsers, no header).
+ */
+export function negotiate(accept: string | undefined): ExpositionFormat {
+  if (!accept?.includes('openmetrics')) return 'text';
+  let om = 0;
+  let text = 0;
+  for (const range of accept.split(',')) {
+    const parts = range.split(';');
+    const type = (parts[0] ?? '').trim().toLowerCase();
+    let q = 1;
+    for (let i = 1; i < parts.length; i++) {
+      const [k, v] = (parts[i] as string).split('=');
+      if (k?.trim().toLowerCase() === 'q') q = Number(v);
+    }
+    if (!Number.isFinite(q)) q = 0;
+    if (type === 'application/openmetrics-text') om = Math.max(om, q);
+    else if (type === 'text/plain' || type === 'text/*' || type === '*/*') text = Math.max(text, q);
+  }
+  return om > 0 && om >= text ? 'openmetrics' : 'text';
+}
+
+/** What the renderer knows about a metric registered through the adapter. */
+export interface OwnMetric {
+  readonly type: MetricType;
+  /** Exposed name (counters end in `_total`). */
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+  readonly owner: { hashMap: Record<string, ScalarEntry | HistogramEntry> };
+}
+
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+function escapeLabel(v: string | number): string {
+  if (typeof v === 'number') return String(v);
+  return NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
+}
+
+function escapeHelp(h: string, om: boolean): string {
+  const t = h.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return om ? t.replace(/"/g, '\\"') : t;
+}
+
+function num(v: number): string {
+  if (Number.isFinite(v)) return String(v);
+  if (Number.isNaN(v)) return 'NaN';
+  return v > 0 ? '+Inf' : '-Inf';
+}
+
+/** `a="x",b="y"` for the declared labels present in `labels` (no braces). */
+function labelPairs(labelNames: readonly string[], labels: Record<string, string | number>): string {
+  let s = '';
+  for (const n of labelNames) {
+    const v = labels[n];
+    if (v === undefined) continue;
+    s += s === '' ? `${n}="${escapeLabel(v)}"` : `,${n}="${escapeLabel(v)}"`;
+  }
+  return s;
+}
+
+function braces(a: string, b: string): string {
+  if (a === '') return b === '' ? '' : `{${b}}`;
+  return b === '' ? `{${a}}` : `{${a},${b}}`;
+}
+
+function exemplarSuffix(e: ExemplarEntry | null | undefined): string {
+  if (!e) return '';
+  let l = '';
+  for (const k in e.labelSet) l += `${l === '' ? '' : ','}${k}="${escapeLabel(e.labelSet[k] as string)}"`;
+  return ` # {${l}} ${num(e.value)} ${e.timestamp}`;
+}
+
+function header(family: string, type: string, help: string, om: boolean): string {
+  return om
+    ? `# TYPE ${family} ${type}\n# HELP ${family} ${escapeHelp(help, true)}\n`
+    : `# HELP ${family} ${escapeHelp(help, false)}\n# TYPE ${family} ${type}\n`;
+}
+
+function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {
+  const map = m.owner.hashMap;
+  if (m.type === 'histogram') {
+    const bounds = m.buckets ?? [];
+    const keys = bounds.map(String);
+    let out = header(m.name, 'histogram', m.help, om);
+    for (const k in map) {
+      const e = map[k] as HistogramEntry;
+      const own = labelPairs(m.labelNames, e.labels);
+      const base = braces(own, defaults);
+      const prefix = own === '' ? defaults : defaults === '' ? own : `${own},${defaults}`;
+      const sep = prefix === '' ? '' : ',';
+      const ex = om ? e.bucketExemplars : undefined;
+      let acc = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        acc += e.bucketValues[key] ?? 0;
+        out += `${m.name}_bucket{${prefix}${sep}le="${key}"} ${acc}${ex ? exemplarSuffix(ex[key]) : ''}\n`;
+      }
+      out += `${m.name}_bucket{${prefix}${sep}le="+Inf"} ${e.count}${ex ? exemplarSuffix(ex['-1']) : ''}\n`;
+      out += `${m.name}_sum${base} ${num(e.sum)}\n${m.name}_count${base} ${e.count}\n`;
+    }
+    return out;
+  }
+  // OpenMetrics names the counter family without `_total` and its sample with it.
+  const family = om && m.type === 'counter' ? m.name.slice(0, -'_total'.length) : m.name;
+  let out = header(family, m.type, m.help, om);
+  for (const k in map) {
+    const e = map[k] as ScalarEntry;
+    out += `${m.name}${braces(labelPairs(m.labelNames, e.labels), defaults)} ${num(e.value)}\n`;
+  }
+  return out;
+}
+
+interface ForeignValue {
+  labels?: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+  exemplar?: ExemplarEntry | null;
+}
+
+/** Metrics registered on an injected registry by other code, and prom-client's runtime metrics. */
+async function renderForeign(
+  metric: { get(): Promise<unknown> },
+  om: boolean,
+  defaults: Record<string, string>,
+) {
+  const data = (await metric.get()) as { name: string; help: string; type: string; values?: ForeignValue[] };
+  let family = data.name;
+  let sampleSuffix = '';
+  if (data.type === 'counter' && om) {
+    family = family.replace(/_total$/, '');
+    sampleSuffix = '_total';
+  }
+  const type =
+    om && !['counter', 'gauge', 'histogram', 'summary'].includes(data.type) ? 'unknown' : data.type;
+  let out = header(family, type, data.help, om);
+  for (const v of data.values ?? []) {
+    const labels = { ...v.labels };
+    for (const k in defaults) if (labels[k] === undefined) labels[k] = defaults[k] as string;
+    const pairs = Object.entries(labels)
+      .map(([k, x]) => `${k}="${escapeLabel(x)}"`)
+      .join(',');
+    const name = v.metricName ?? `${family}${sampleSuffix}`;
+    out += `${name}${pairs ? `{${pairs}}` : ''} ${num(v.value)}${om ? exemplarSuffix(v.exemplar) : ''}\n`;
+  }
+  return out;
+}
+
+/** Renders every metric of `registry`; `own` maps prom-client metric objects to what the adapter registered. */
+export async function renderRegistry(
+  registry: Registry,
+  own: ReadonlyMap<object, OwnMetric>,
+  defaultLabels: Readonly<Record<string, string>>,
+  format: ExpositionFormat,
+): Promise<string> {
+  const om = format === 'openmetrics';
+  const defaults = Object.entries(defaultLabels)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(',');
+  const parts: string[] = [];
+  for (const metric of registry.getMetricsAsArray()) {
+    const m = own.get(metric);
+    parts.push(
+      m
+        ? renderOwn(m, om, defaults)
+        : await renderForeign(metric as unknown as { get(): Promise<unknown> }, om, defaultLabels),
+    );
+  }
+  if (om) parts.push('# EOF\n');
+  return parts.join(om ? '' : '\n');
+}

@@ -1,0 +1,147 @@
+/** Validation of metric names, label names and buckets: misuse fails at registration, with the name in the message. */
+import { MetricsError } from '../../core/errors.js';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const PREFIX_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Default histogram buckets in seconds (the Prometheus client default set). */
+export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** Checks a namespace or subsystem part; empty means "no part". */
+export function assertPrefixPart(what: 'namespace' | 'subsystem', value: unknown): string {
+  if (value === undefined || value === '') return '';
+  if (typeof value !== 'string' || !PREFIX_PART.test(value) || value.startsWith('__')) {
+    throw new MetricsError(
+      'invalid_name',
+      `metrics ${what} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", received ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The exposed name: `namespace_subsystem_name`. Counters always end in `_total` (added when
+ * missing), so the Prometheus text and OpenMetrics expositions name the same series.
+ */
+export function fullName(prefix: string, name: unknown, type: MetricType): string {
+  if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
+    throw new MetricsError(
+      'invalid_name',
+      `metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, received ${JSON.stringify(name)}`,
+    );
+  }
+  const full = prefix + name;
+  if (full.startsWith('__')) {
+    throw new MetricsError(
+      'invalid_name',
+      `metric name "${full}" starts with "__", which Prometheus reserves`,
+    );
+  }
+  if (type === 'counter') return full.endsWith('_total') ? full : `${full}_total`;
+  if (type === 'histogram' && /_(bucket|sum|count|total)$/.test(full)) {
+    throw new MetricsError(
+      'invalid_name',
+      `histogram name "${full}" must not end in _bucket, _sum, _count or _total (those are its series suffixes)`,
+    );
+  }
+  return full;
+}
+
+/** Validates declared label names; returns them as a frozen array. */
+export function checkLabelNames(
+  metric: string,
+  type: MetricType,
+  labelNames: unknown,
+  reserved: ReadonlySet<string>,
+): readonly string[] {
+  if (labelNames === undefined) return Object.freeze([]);
+  if (!Array.isArray(labelNames)) {
+    throw new MetricsError('invalid_label', `labelNames of "${metric}" must be an array of strings`);
+  }
+  const seen = new Set<string>();
+  for (const l of labelNames as unknown[]) {
+    if (typeof l !== 'string' || !LABEL_NAME.test(l)) {
+      throw new MetricsError(
+        'invalid_label',
+        `label name ${JSON.stringify(l)} of "${metric}" must match [a-zA-Z_][a-zA-Z0-9_]*`,
+      );
+    }
+    if (l.startsWith('__')) {
+      throw new MetricsError(
+        'invalid_label',
+        `label name "${l}" of "${metric}" starts with "__", which Prometheus reserves`,
+      );
+    }
+    if (type === 'histogram' && l === 'le') {
+      throw new MetricsError(
+        'invalid_label',
+        `label name "le" of histogram "${metric}" is reserved for bucket bounds`,
+      );
+    }
+    if (seen.has(l))
+      throw new MetricsError('invalid_label', `label name "${l}" of "${metric}" is declared twice`);
+    if (reserved.has(l)) {
+      throw new MetricsError('invalid_label', `label name "${l}" of "${metric}" is already a default label`);
+    }
+    seen.add(l);
+  }
+  return Object.freeze([...(labelNames as string[])]);
+}
+
+/** Validates histogram buckets: finite, strictly increasing; a trailing +Inf is implied and dropped. */
+export function checkBuckets(metric: string, buckets: unknown): readonly number[] {
+  if (buckets === undefined) return DEFAULT_BUCKETS;
+  if (!Array.isArray(buckets)) {
+    throw new MetricsError('invalid_buckets', `buckets of "${metric}" must be an array of numbers`);
+  }
+  const out = (buckets as unknown[]).filter((b) => b !== Number.POSITIVE_INFINITY);
+  if (out.length === 0) throw new MetricsError('invalid_buckets', `buckets of "${metric}" must not be empty`);
+  for (let i = 0; i < out.length; i++) {
+    const b = out[i];
+    if (typeof b !== 'number' || !Number.isFinite(b)) {
+      throw new MetricsError('invalid_buckets', `bucket ${i} of "${metric}" is not a finite number`);
+    }
+    if (i > 0 && b <= (out[i - 1] as number)) {
+      throw new MetricsError(
+        'invalid_buckets',
+        `buckets of "${metric}" must be strictly increasing (at index ${i})`,
+      );
+    }
+  }
+  return Object.freeze(out as number[]);
+}
+
+/** Checks `help`: a non-empty string. */
+export function checkHelp(metric: string, help: unknown): string {
+  if (typeof help !== 'string' || help.trim() === '') {
+    throw new MetricsError('invalid_help', `help of "${metric}" must be a non-empty string`);
+  }
+  return help;
+}
+
+/** Validates default labels (names like any label, values strings). */
+export function checkDefaultLabels(labels: unknown): Readonly<Record<string, string>> {
+  if (labels === undefined) return Object.freeze({});
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new MetricsError('invalid_label', 'defaultLabels must be an object of label name → string value');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (!LABEL_NAME.test(k) || k.startsWith('__')) {
+      throw new MetricsError(
+        'invalid_label',
+        `default label name ${JSON.stringify(k)} is not a valid label name`,
+      );
+    }
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      throw new MetricsError('invalid_label', `default label "${k}" must be a string or number`);
+    }
+    out[k] = String(v);
+  }
+  return Object.freeze(out);
+}

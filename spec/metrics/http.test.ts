@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import type { Span, SpanContext } from '../../lib/core/contracts.js';
+import { noopSpan } from '../../lib/core/noop.js';
+import {
+  createMetrics,
+  negotiate,
+  OPENMETRICS_TEXT,
+  PROMETHEUS_TEXT,
+  sampledTraceId,
+} from '../../lib/metrics/prometheus/index.js';
+
+const OM_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+function fakeSpan(sc: SpanContext): Span {
+  return { ...noopSpan, spanContext: () => sc, isRecording: () => true } as Span;
+}
+
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+describe('prometheus metrics: HTTP', () => {
+  const closers: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of closers.reverse()) await c();
+  });
+
+  it('negotiates OpenMetrics for Prometheus-style Accept headers, text otherwise', () => {
+    assert.equal(negotiate(OM_ACCEPT), 'openmetrics');
+    assert.equal(negotiate('application/openmetrics-text; version=1.0.0'), 'openmetrics');
+    assert.equal(negotiate('text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5'), 'text');
+    assert.equal(negotiate('application/openmetrics-text;q=0'), 'text');
+    assert.equal(negotiate('*/*'), 'text');
+    assert.equal(negotiate(undefined), 'text');
+    assert.equal(negotiate('garbage;;;q=zz,application/openmetrics-text'), 'openmetrics');
+  });
+
+  it('instrument labels requests with the route template, never the raw path', async () => {
+    const m = createMetrics({ namespace: 'hyperion' });
+    const app = m.instrument(
+      (req: IncomingMessage, res) => {
+        res.statusCode = req.url?.endsWith('/404') ? 404 : 200;
+        res.end('ok');
+      },
+      { route: (req) => (req.url?.startsWith('/users/') ? '/users/:id' : undefined) },
+    );
+    const { url, server } = await serve(app);
+    closers.push(() => new Promise((r) => server.close(r)));
+    for (const id of ['1', '2', '3', '404']) await (await fetch(`${url}/users/${id}`)).text();
+    await (await fetch(`${url}/elsewhere`, { method: 'POST' })).text();
+    await (await fetch(`${url}/users/9`, { method: 'PROPFIND' })).text();
+    const body = (await m.render()).body;
+    const lines = body.split('\n').filter((l) => l.startsWith('hyperion_requests_total{'));
+    assert.deepEqual(lines.sort(), [
+      'hyperion_requests_total{method="GET",route="/users/:id",status="200"} 3',
+      'hyperion_requests_total{method="GET",route="/users/:id",status="404"} 1',
+      'hyperion_requests_total{method="OTHER",route="/users/:id",status="200"} 1',
+      'hyperion_requests_total{method="POST",route="unmatched",status="200"} 1',
+    ]);
+    assert.ok(!/\/users\/\d/.test(body), 'no raw path in any label');
+    assert.ok(body.includes('hyperion_request_duration_seconds_count{method="GET",route="/users/:id"} 4'));
+  });
+
+  it('records a trace_id exemplar for sampled traces (span or traceparent), only in OpenMetrics', async () => {
+    const m = createMetrics();
+    const spans = new WeakMap<IncomingMessage, Span>();
+    const app = m.instrument(
+      (req: IncomingMessage, res) => {
+        if (req.headers['x-span'] === 'sampled')
+          spans.set(req, fakeSpan({ traceId: TRACE, spanId: '00f067aa0ba902b7', traceFlags: 1 }));
+        if (req.headers['x-span'] === 'unsampled')
+          spans.set(req, fakeSpan({ traceId: 'a'.repeat(32), spanId: '00f067aa0ba902b7', traceFlags: 0 }));
+        res.end();
+      },
+      { route: '/r', span: (req) => spans.get(req) },
+    );
+    const { url, server } = await serve(app);
+    closers.push(() => new Promise((r) => server.close(r)));
+
+    await (await fetch(`${url}/r`, { headers: { 'x-span': 'unsampled' } })).text();
+    let om = (await m.render(OM_ACCEPT)).body;
+    assert.ok(!om.includes('trace_id'), 'unsampled trace: no exemplar');
+
+    await (await fetch(`${url}/r`, { headers: { 'x-span': 'sampled' } })).text();
+    om = (await m.render(OM_ACCEPT)).body;
+    const withExemplar = om.split('\n').filter((l) => l.includes('# {trace_id='));
+    assert.equal(withExemplar.length, 1, om);
+    assert.match(
+      withExemplar[0]!,
+      new RegExp(
+        `^request_duration_seconds_bucket\\{method="GET",route="/r",le="[^"]+"\\} \\d+ # \\{trace_id="${TRACE}"\\} [0-9.e-]+ \\d+(\\.\\d+)?$`,
+      ),
+    );
+
+    const other = 'c'.repeat(32);
+    await (await fetch(`${url}/r`, { headers: { traceparent: `00-${other}-00f067aa0ba902b7-01` } })).text();
+    assert.ok((await m.render(OM_ACCEPT)).body.includes(`trace_id="${other}"`));
+    assert.ok(!(await m.render()).body.includes('trace_id'), 'Prometheus text has no exemplars');
+
+    assert.equal(sampledTraceId(undefined, { traceparent: `00-${other}-00f067aa0ba902b7-00` }), undefined);
+    assert.equal(sampledTraceId(undefined, { traceparent: 'garbage' }), undefined);
+  });
+
+  it('a request aborted before the response headers is recorded with status 499', async () => {
+    const m = createMetrics();
+    let arrived!: () => void;
+    const seen = new Promise<void>((r) => (arrived = r));
+    const app = m.instrument(
+      (_req, _res) => {
+        arrived(); // never responds
+      },
+      { route: '/slow' },
+    );
+    const { url, server } = await serve(app);
+    closers.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    });
+    const ac = new AbortController();
+    const req = fetch(`${url}/slow`, { signal: ac.signal }).catch(() => undefined);
+    await seen;
+    ac.abort();
+    await req;
+    const deadline = Date.now() + 5000;
+    let body = '';
+    while (Date.now() < deadline && !body.includes('status="499"')) {
+      body = (await m.render()).body;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(body.includes('requests_total{method="GET",route="/slow",status="499"} 1'), body);
+  });
+
+  it('listen(): own server on an ephemeral port, content negotiation, 404/405, close()', async () => {
+    const m = createMetrics({ port: 0, path: '/metrics', namespace: 'app' });
+    m.counter({ name: 'orders', help: 'Orders' }).inc(3);
+    const addr = await m.listen();
+    assert.ok(addr && addr.port > 0 && addr.host === '127.0.0.1');
+    assert.equal(m.address, addr);
+    assert.equal(await m.listen(), addr, 'repeated listen shares the server');
+    assert.equal(addr.url, `http://127.0.0.1:${addr.port}/metrics`);
+
+    const text = await fetch(addr.url);
+    assert.equal(text.headers.get('content-type'), PROMETHEUS_TEXT);
+    const tbody = await text.text();
+    assert.match(tbody, /^# TYPE app_orders_total counter$/m);
+    assert.match(tbody, /^app_orders_total 3$/m);
+
+    const om = await fetch(`${addr.url}?x=1`, { headers: { accept: OM_ACCEPT } });
+    assert.equal(om.headers.get('content-type'), OPENMETRICS_TEXT);
+    const obody = await om.text();
+    assert.match(obody, /^# TYPE app_orders counter$/m, 'OpenMetrics family name has no _total');
+    assert.match(obody, /^app_orders_total 3$/m);
+    assert.ok(obody.endsWith('# EOF\n'));
+
+    assert.equal((await fetch(`http://127.0.0.1:${addr.port}/other`)).status, 404);
+    const post = await fetch(addr.url, { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+
+    await m.close();
+    await m.close();
+    await assert.rejects(fetch(addr.url));
+    await assert.rejects(m.listen(), /closed/);
+  });
+
+  it('handler() mounts in an existing server', async () => {
+    const m = createMetrics();
+    m.gauge({ name: 'ready', help: 'x' }).set(1);
+    const { url, server } = await serve((req, res) => {
+      if (req.url === '/internal/metrics') return m.handler(req, res);
+      res.writeHead(200).end('app');
+    });
+    closers.push(() => new Promise((r) => server.close(r)));
+    const res = await fetch(`${url}/internal/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^ready 1$/m);
+    assert.equal(await (await fetch(`${url}/`)).text(), 'app');
+  });
+
+  it('listen() failure is a MetricsError naming the address', async () => {
+    const { server } = await serve((_req, res) => res.end());
+    closers.push(() => new Promise((r) => server.close(r)));
+    const { port } = server.address() as AddressInfo;
+    const m = createMetrics({ port });
+    await assert.rejects(
+      m.listen(),
+      (e: Error & { code?: string }) => e.code === 'listen_failed' && e.message.includes(`127.0.0.1:${port}`),
+    );
+    await m.close();
+  });
+});
