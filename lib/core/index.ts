@@ -1,5 +1,6 @@
 /** Hyperion core: contracts, no-ops, errors, the app context and its lifecycle. Imports no package. */
 
+export * from '../cache/tiered.js';
 export { type App, type AppOptions, closeOnSignals, compose, createApp } from './app.js';
 export { type AppContext, type ContextPatch, createContext } from './context.js';
 export type * from './contracts.js';

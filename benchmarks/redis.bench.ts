@@ -1,0 +1,198 @@
+/**
+ * Redis benchmark: the cache adapter against raw iovalkey on the same server in the same run —
+ * get/set at concurrency 1 and 64 and a 100-key getMany — plus what auto-pipelining and extra
+ * connections buy. The server is started by the test harness (loopback, no persistence).
+ *
+ * Peers alternate in rounds (raw, adapter, raw, adapter, …) and the median round is reported, so
+ * background noise hits both sides alike. Concurrency 64 uses tinybench's task concurrency: 64
+ * iterations in flight at once, each sample one operation's latency; ops/s = runs / wall time.
+ * Goal: adapter overhead ≤ 3 % throughput, p99 < 5 ms at concurrency 64. Wall-clock figures swing
+ * with other load on the machine; the client CPU time per operation shows the adapter's own cost.
+ *
+ *   npm run bench:redis [-- --time MS] [-- --rounds N] [-- --json OUT]
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Redis } from 'iovalkey';
+import { Bench } from 'tinybench';
+import { createRedisCache, type RedisCache } from '../lib/cache/redis/index.js';
+import { findBinary } from '../spec/harness/process.js';
+import { startRedis } from '../spec/harness/redis.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    time: { type: 'string', default: '700' },
+    rounds: { type: 'string', default: '3' },
+  },
+  allowPositionals: true,
+});
+const TIME = Number(args.time);
+const ROUNDS = Number(args.rounds);
+const KEYS = 1000;
+const VALUE = Buffer.alloc(256, 0xab);
+
+if (!findBinary('redis-server')) {
+  console.error('redis-server not found — install: apt-get install -y redis-server redis-tools');
+  process.exit(1);
+}
+
+interface Round {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  /** Client CPU time (user + system) per operation in µs: the adapter's own cost, little affected by other load. */
+  cpuUs: number;
+}
+
+/** One timed round of `fn` at `concurrency` (1 = sequential). */
+async function round(fn: () => Promise<unknown>, concurrency: number): Promise<Round> {
+  const bench = new Bench(
+    concurrency > 1
+      ? { time: TIME, iterations: 0, concurrency: 'task', threshold: concurrency, warmup: false }
+      : { time: TIME, warmup: false },
+  );
+  bench.add('op', fn);
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  await bench.run();
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (performance.now() - start) / 1000;
+  const task = bench.tasks[0]!;
+  const result = task.result as { latency?: { p50: number; p99: number } };
+  if (!result.latency) throw new Error(`benchmark task failed: ${JSON.stringify(task.result)}`);
+  return {
+    opsPerSec: task.runs / wall,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUs: (cpu.user + cpu.system) / task.runs,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const summarize = (rs: Round[]): Round => ({
+  opsPerSec: median(rs.map((r) => r.opsPerSec)),
+  p50: median(rs.map((r) => r.p50)),
+  p99: median(rs.map((r) => r.p99)),
+  cpuUs: median(rs.map((r) => r.cpuUs)),
+});
+
+/** Runs peers alternately for ROUNDS rounds (after one short warm-up each); medians per peer. */
+async function compare(
+  peers: Record<string, () => Promise<unknown>>,
+  concurrency: number,
+): Promise<Record<string, Round>> {
+  const names = Object.keys(peers);
+  for (const n of names) {
+    const warm = Array.from({ length: concurrency }, () => peers[n]!());
+    await Promise.all(warm);
+  }
+  const rounds: Record<string, Round[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const n of r % 2 === 0 ? names : [...names].reverse())
+      rounds[n]!.push(await round(peers[n]!, concurrency));
+  }
+  return Object.fromEntries(names.map((n) => [n, summarize(rounds[n]!)]));
+}
+
+const fmt = (n: number, d = 0) => n.toFixed(d).padStart(9);
+const rows: Record<string, unknown>[] = [];
+function report(scenario: string, results: Record<string, Round>, base = 'raw iovalkey') {
+  const ref = results[base]!;
+  console.log(`\n${scenario}`);
+  console.log(
+    `  ${'peer'.padEnd(34)}${'ops/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}  vs raw`,
+  );
+  for (const [name, r] of Object.entries(results)) {
+    const ratio = r.opsPerSec / ref.opsPerSec;
+    const cpuRatio = r.cpuUs / ref.cpuUs;
+    const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)} %`;
+    const delta = name === base ? '' : `${pct(ratio).padStart(12)}  ${pct(cpuRatio).padStart(10)}`;
+    console.log(
+      `  ${name.padEnd(34)}${fmt(r.opsPerSec)}${fmt(r.p50, 3)}${fmt(r.p99, 3)}${fmt(r.cpuUs, 1).padStart(11)}  ${delta}`,
+    );
+    rows.push({ scenario, peer: name, ...r, ratioVsRaw: ratio, cpuRatioVsRaw: cpuRatio });
+  }
+}
+
+const redis = await startRedis();
+const addr = `${redis.host}:${redis.port}`;
+const rawOpts = { host: redis.host, port: redis.port, commandTimeout: 3000, maxRetriesPerRequest: 1 };
+const raw = new Redis(rawOpts);
+const rawAuto = new Redis({ ...rawOpts, enableAutoPipelining: true });
+const rawPool = Array.from({ length: 4 }, () => new Redis(rawOpts));
+const cache: RedisCache = createRedisCache({ addresses: [addr] });
+const cacheAuto: RedisCache = createRedisCache({ addresses: [addr], autoPipelining: true });
+for (const c of [raw, rawAuto, ...rawPool]) c.on('error', () => {});
+
+try {
+  await Promise.all([raw, rawAuto, ...rawPool].map((c) => c.ping()));
+  const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
+  // No key prefix: both peers send the same key strings, so only the adapter's own work differs.
+  const full = keys;
+  await cache.setMany(keys.map((key) => ({ key, value: VALUE })));
+  const hundred = keys.slice(0, 100);
+  const hundredFull = full.slice(0, 100);
+  let i = 0;
+  const next = () => (i = (i + 1) % KEYS);
+  let pi = 0;
+
+  console.log(
+    `Redis ${addr}, ${VALUE.length}-byte values, ${ROUNDS} rounds × ${TIME} ms per peer (medians), Node ${process.version}`,
+  );
+
+  for (const c of [1, 64]) {
+    report(
+      `GET, concurrency ${c}`,
+      await compare(
+        {
+          'raw iovalkey': () => raw.getBuffer(full[next()]!),
+          'adapter cache.get': () => cache.get(keys[next()]!),
+        },
+        c,
+      ),
+    );
+    report(
+      `SET PX, concurrency ${c}`,
+      await compare(
+        {
+          'raw iovalkey': () => raw.set(full[next()]!, VALUE, 'PX', 600_000),
+          'adapter cache.set': () => cache.set(keys[next()]!, VALUE, 600_000),
+        },
+        c,
+      ),
+    );
+  }
+  report(
+    'getMany of 100 keys (one MGET), concurrency 1',
+    await compare(
+      {
+        'raw iovalkey': () => raw.mgetBuffer(hundredFull),
+        'adapter cache.getMany': () => cache.getMany(hundred),
+      },
+      1,
+    ),
+  );
+  for (const c of [1, 64]) {
+    report(
+      `GET, concurrency ${c}: what auto-pipelining and extra connections buy`,
+      await compare(
+        {
+          'raw iovalkey': () => raw.getBuffer(full[next()]!),
+          'raw, auto-pipelining': () => rawAuto.getBuffer(full[next()]!),
+          'raw, 4 connections round-robin': () => rawPool[pi++ % 4]!.getBuffer(full[next()]!),
+          'adapter, autoPipelining: true': () => cacheAuto.get(keys[next()]!),
+        },
+        c,
+      ),
+    );
+  }
+  if (args.json) {
+    writeFileSync(args.json, `${JSON.stringify({ time: TIME, rounds: ROUNDS, rows }, null, 2)}\n`);
+    console.log(`\nwrote ${args.json}`);
+  }
+} finally {
+  await Promise.allSettled([cache.close(), cacheAuto.close()]);
+  for (const c of [raw, rawAuto, ...rawPool]) c.disconnect();
+  await redis.stop();
+}

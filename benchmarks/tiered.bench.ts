@@ -1,0 +1,238 @@
+/**
+ * Tiered cache benchmark: per-operation cost of `getOrSet` on an L1 hit, an L2 hit and a miss that
+ * runs the loader, against bentocache's `getOrSet` on the same Redis in the same run.
+ *
+ * Setup, the same for both: a 10 MB memory L1 in front of a Redis L2 (harness-started redis-server,
+ * loopback, no persistence), 100-byte values, 1,000 hot keys, no bus (reads never use it).
+ * - ours: createTieredCache({ l1: createMemoryCache({ maxCost: 10 MB }), l2: createRedisCache(…) });
+ * - bentocache: bentostore().useL1Layer(memoryDriver({ maxSize: '10mb' })).useL2Layer(redisDriver
+ *   ({ connection: ioredis })); also with `serialize: false` on L1 (stores live objects: its
+ *   fastest hit path), reported as a second peer.
+ * "L2 hit" uses each library with L2 only (ours: the no-op cache as L1), so every read is an L2
+ * round trip through the library's getOrSet path. "miss" uses a new key per call.
+ *
+ * Peers alternate in rounds and the median round is reported. Goal: faster than bentocache on L1
+ * hits, no slower on L2 hits.
+ *
+ *   npm run bench:tiered [-- --time MS] [-- --rounds N] [-- --json OUT]
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { redisDriver } from 'bentocache/drivers/redis';
+import { Redis as IoRedis } from 'ioredis';
+import { Bench } from 'tinybench';
+import { createMemoryCache } from '../lib/cache/memory/index.js';
+import { createRedisCache } from '../lib/cache/redis/index.js';
+import { createTieredCache } from '../lib/cache/tiered.js';
+import { createNoopCache } from '../lib/core/noop.js';
+import { findBinary } from '../spec/harness/process.js';
+import { startRedis } from '../spec/harness/redis.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    time: { type: 'string', default: '700' },
+    rounds: { type: 'string', default: '3' },
+  },
+  allowPositionals: true,
+});
+const TIME = Number(args.time);
+const ROUNDS = Number(args.rounds);
+const KEYS = 1000;
+const L1_BYTES = 10 * 1024 * 1024;
+const TTL_MS = 10 * 60_000;
+const VALUE = new Uint8Array(100).fill(0x61);
+const VALUE_STR = 'a'.repeat(100);
+
+if (!findBinary('redis-server')) {
+  console.error('redis-server not found — install: apt-get install -y redis-server redis-tools');
+  process.exit(1);
+}
+
+interface Round {
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  /** Client CPU (user + system) per operation in µs. */
+  cpuUs: number;
+}
+
+async function round(fn: () => Promise<unknown>, concurrency: number): Promise<Round> {
+  const bench = new Bench(
+    concurrency > 1
+      ? { time: TIME, iterations: 0, concurrency: 'task', threshold: concurrency, warmup: false }
+      : { time: TIME, warmup: false },
+  );
+  bench.add('op', fn);
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  await bench.run();
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (performance.now() - start) / 1000;
+  const task = bench.tasks[0]!;
+  const result = task.result as { latency?: { p50: number; p99: number } };
+  if (!result.latency) throw new Error(`benchmark task failed: ${JSON.stringify(task.result)}`);
+  return {
+    opsPerSec: task.runs / wall,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuUs: (cpu.user + cpu.system) / task.runs,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function compare(
+  peers: Record<string, () => Promise<unknown>>,
+  concurrency: number,
+): Promise<Record<string, Round>> {
+  const names = Object.keys(peers);
+  for (const n of names)
+    await Promise.all(Array.from({ length: Math.max(64, concurrency) }, () => peers[n]!()));
+  const rounds: Record<string, Round[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const n of r % 2 === 0 ? names : [...names].reverse())
+      rounds[n]!.push(await round(peers[n]!, concurrency));
+  }
+  return Object.fromEntries(
+    names.map((n) => {
+      const rs = rounds[n]!;
+      return [
+        n,
+        {
+          opsPerSec: median(rs.map((r) => r.opsPerSec)),
+          p50: median(rs.map((r) => r.p50)),
+          p99: median(rs.map((r) => r.p99)),
+          cpuUs: median(rs.map((r) => r.cpuUs)),
+        },
+      ];
+    }),
+  );
+}
+
+const fmt = (n: number, d = 0) => n.toFixed(d).padStart(10);
+const rows: Record<string, unknown>[] = [];
+function report(scenario: string, results: Record<string, Round>, base = 'ours') {
+  const ref = results[base]!;
+  console.log(`\n${scenario}`);
+  console.log(
+    `  ${'peer'.padEnd(28)}${'ops/s'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'cpu µs/op'.padStart(11)}  ours is`,
+  );
+  for (const [name, r] of Object.entries(results)) {
+    const speedup = ref.opsPerSec / r.opsPerSec;
+    const note = name === base ? '' : `${speedup.toFixed(2)}× the throughput`;
+    console.log(
+      `  ${name.padEnd(28)}${fmt(r.opsPerSec)}${fmt(r.p50 * 1000, 1)}${fmt(r.p99 * 1000, 1)}${fmt(r.cpuUs, 2).padStart(11)}  ${note}`,
+    );
+    rows.push({ scenario, peer: name, ...r, oursSpeedup: speedup });
+  }
+}
+
+const redis = await startRedis();
+const addr = `${redis.host}:${redis.port}`;
+const ioredis = () => {
+  const c = new IoRedis({ host: redis.host, port: redis.port, maxRetriesPerRequest: 1 });
+  c.on('error', () => {});
+  return c;
+};
+
+// ---------------------------------------------------------------- ours
+const l2 = createRedisCache({ addresses: [addr], keyPrefix: 'ours:' });
+const l1 = createMemoryCache({ maxCost: L1_BYTES });
+const ours = createTieredCache({ l1, l2 });
+const oursL2Only = createTieredCache({
+  l1: createNoopCache(),
+  l2: createRedisCache({ addresses: [addr], keyPrefix: 'ours:' }),
+});
+
+// ---------------------------------------------------------------- bentocache
+const bento = new BentoCache({
+  default: 'tiered',
+  stores: {
+    tiered: bentostore()
+      .useL1Layer(memoryDriver({ maxSize: '10mb', maxItems: 1_000_000 }))
+      .useL2Layer(redisDriver({ connection: ioredis(), prefix: 'bento' })),
+    objects: bentostore()
+      .useL1Layer(memoryDriver({ maxItems: 1_000_000, serialize: false }))
+      .useL2Layer(redisDriver({ connection: ioredis(), prefix: 'bento-obj' })),
+    l2only: bentostore().useL2Layer(redisDriver({ connection: ioredis(), prefix: 'bento' })),
+  },
+});
+const bentoObjects = bento.use('objects');
+const bentoL2 = bento.use('l2only');
+
+try {
+  const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
+  let i = 0;
+  const next = () => {
+    i = (i + 1) % KEYS;
+    return keys[i]!;
+  };
+  const loadOurs = () => VALUE;
+  const loadBento = () => VALUE_STR;
+  for (const key of keys) {
+    await ours.getOrSet(key, loadOurs, TTL_MS);
+    await bento.getOrSet({ key, factory: loadBento, ttl: TTL_MS });
+    await bentoObjects.getOrSet({ key, factory: loadBento, ttl: TTL_MS });
+  }
+
+  console.log(
+    `Redis ${addr}, ${VALUE.length}-byte values, ${KEYS} keys, 10 MB L1, ${ROUNDS} rounds × ${TIME} ms per peer (medians), Node ${process.version}`,
+  );
+
+  const before = ours.stats();
+  report(
+    'getOrSet, L1 hit (concurrency 1)',
+    await compare(
+      {
+        ours: () => ours.getOrSet(next(), loadOurs, TTL_MS),
+        'bentocache (serialize)': () => bento.getOrSet({ key: next(), factory: loadBento, ttl: TTL_MS }),
+        'bentocache (no serialize)': () =>
+          bentoObjects.getOrSet({ key: next(), factory: loadBento, ttl: TTL_MS }),
+      },
+      1,
+    ),
+  );
+  const after = ours.stats();
+  const l1Share = (after.l1Hits - before.l1Hits) / (after.hits + after.misses - before.hits - before.misses);
+  console.log(`  (ours: ${(l1Share * 100).toFixed(2)} % of those reads were L1 hits)`);
+
+  for (const c of [1, 64]) {
+    report(
+      `getOrSet, L2 hit (L2-only: every read a Redis round trip), concurrency ${c}`,
+      await compare(
+        {
+          ours: () => oursL2Only.getOrSet(next(), loadOurs, TTL_MS),
+          bentocache: () => bentoL2.getOrSet({ key: next(), factory: loadBento, ttl: TTL_MS }),
+        },
+        c,
+      ),
+    );
+  }
+  const s = oursL2Only.stats();
+  console.log(`  (ours L2-only: ${s.l2Hits} L2 hits, ${s.misses} misses)`);
+
+  let m = 0;
+  report(
+    'getOrSet, miss → loader (new key per call: L1 miss, L2 miss, loader, L2 + L1 fill), concurrency 1',
+    await compare(
+      {
+        ours: () => ours.getOrSet(`miss:${m++}`, loadOurs, 60_000),
+        bentocache: () => bento.getOrSet({ key: `miss:${m++}`, factory: loadBento, ttl: 60_000 }),
+      },
+      1,
+    ),
+  );
+
+  if (args.json) {
+    writeFileSync(args.json, JSON.stringify(rows, null, 2));
+    console.log(`\nwrote ${args.json}`);
+  }
+} finally {
+  await ours.close();
+  await oursL2Only.close();
+  await bento.disconnectAll().catch(() => {});
+  await redis.stop();
+}

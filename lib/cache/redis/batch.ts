@@ -1,0 +1,68 @@
+/**
+ * Sends a batch of commands in one round trip: one pipeline on a standalone/sentinel client, one
+ * pipeline per node on a cluster (iovalkey rejects pipelines whose keys live on different nodes,
+ * and the server rejects multi-key commands across slots, so callers pass per-slot MGETs).
+ */
+import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
+import { keySlot } from './slots.js';
+
+export type BatchOp =
+  | { readonly kind: 'get'; readonly key: string }
+  | { readonly kind: 'set'; readonly key: string; readonly value: Buffer; readonly px: number | undefined }
+  | { readonly kind: 'del'; readonly key: string }
+  /** Every key of one `mget` must hash to the same slot in cluster mode. */
+  | { readonly kind: 'mget'; readonly keys: readonly string[] };
+
+function add(p: ChainableCommander, op: BatchOp): void {
+  switch (op.kind) {
+    case 'get':
+      p.getBuffer(op.key);
+      break;
+    case 'set':
+      if (op.px === undefined) p.set(op.key, op.value);
+      else p.set(op.key, op.value, 'PX', op.px);
+      break;
+    case 'del':
+      p.unlink(op.key);
+      break;
+    case 'mget':
+      p.mgetBuffer(...op.keys);
+      break;
+  }
+}
+
+/** Replies in the order of `ops`; rejects with the first command error. */
+export async function runBatch(client: Redis | Cluster, ops: readonly BatchOp[]): Promise<unknown[]> {
+  const out: unknown[] = new Array(ops.length);
+  if (!client.isCluster) {
+    await execInto(client.pipeline(), ops, undefined, out);
+    return out;
+  }
+  const slots = (client as Cluster).slots;
+  const groups = new Map<string, number[]>();
+  ops.forEach((op, i) => {
+    const slot = keySlot(op.kind === 'mget' ? op.keys[0]! : op.key);
+    const id = slots[slot]?.join(';') ?? `#${slot}`;
+    const list = groups.get(id);
+    if (list) list.push(i);
+    else groups.set(id, [i]);
+  });
+  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out)));
+  return out;
+}
+
+async function execInto(
+  p: ChainableCommander,
+  ops: readonly BatchOp[],
+  idx: readonly number[] | undefined,
+  out: unknown[],
+): Promise<void> {
+  const order = idx ?? ops.map((_, i) => i);
+  for (const i of order) add(p, ops[i]!);
+  const replies = (await p.exec()) ?? [];
+  if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
+  replies.forEach(([err, value], j) => {
+    if (err) throw err;
+    out[order[j]!] = value;
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * The Redis invalidation bus of the tiered cache: PUBLISH on one channel, SUBSCRIBE on a dedicated
+ * duplicate connection (a subscribed connection can run nothing else). Messages carry the writer's
+ * instance id and the keys, never the values. Pub/sub is fire-and-forget, so when the subscriber
+ * connection comes back after a drop the bus reports a reconnect and the tiered cache clears its
+ * L1: whatever was published meanwhile is lost.
+ */
+import { type Cluster, Redis, type RedisOptions } from 'iovalkey';
+import type { Logger } from '../../core/contracts.js';
+import { CacheError, ConfigError, typeName } from '../../core/errors.js';
+import type { Invalidation, InvalidationBus } from '../tiered.js';
+
+export interface RedisInvalidationBusOptions {
+  /**
+   * A client to publish with, e.g. `createRedisCache(…).client`; the bus subscribes on a
+   * `duplicate()` of it. The bus never closes this client (only its duplicate).
+   */
+  client?: Redis | Cluster;
+  /** Connection options when no `client` is given; the bus then owns (and closes) both connections. */
+  redis?: RedisOptions;
+  /** Pub/sub channel; use one per tiered keyspace. Default `hyperion:tiered:invalidate`. */
+  channel?: string;
+  /** Receives connection errors of the subscriber (and of the owned publisher). Default: silent. */
+  logger?: Logger;
+}
+
+/** A bus whose subscriber connection state is visible (for readiness checks). */
+export interface RedisInvalidationBus extends InvalidationBus {
+  readonly channel: string;
+  /** iovalkey status of the subscriber connection (`ready` when messages are being received). */
+  readonly status: string;
+}
+
+const DEFAULT_CHANNEL = 'hyperion:tiered:invalidate';
+
+interface Handlers {
+  onInvalidation: (message: Invalidation) => void;
+  onReconnect: () => void;
+}
+
+/** Wire format: `{"o":origin,"k":[keys]}` or `{"o":origin,"a":1}` for "every key". */
+export function encodeInvalidation(message: Invalidation): string {
+  return message.all
+    ? JSON.stringify({ o: message.origin, a: 1 })
+    : JSON.stringify({ o: message.origin, k: message.keys ?? [] });
+}
+
+/** Parses a wire message; `undefined` for anything malformed (ignored: the channel is shared). */
+export function decodeInvalidation(text: string): Invalidation | undefined {
+  let m: { o?: unknown; k?: unknown; a?: unknown };
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null || typeof m.o !== 'string') return undefined;
+  if (m.a === 1) return { origin: m.o, all: true };
+  if (!Array.isArray(m.k) || !m.k.every((k) => typeof k === 'string')) return undefined;
+  return { origin: m.o, keys: m.k as string[] };
+}
+
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
+}
+
+/** Builds the Redis bus; see {@link RedisInvalidationBusOptions}. */
+export function createRedisInvalidationBus(options: RedisInvalidationBusOptions = {}): RedisInvalidationBus {
+  if (options === null || typeof options !== 'object')
+    throw new ConfigError('createRedisInvalidationBus: options must be an object', [
+      { path: '', expected: 'object', received: typeName(options), message: 'has the wrong type' },
+    ]);
+  const channel = options.channel ?? DEFAULT_CHANNEL;
+  if (typeof channel !== 'string' || channel === '')
+    throw new ConfigError('createRedisInvalidationBus: invalid options', [
+      {
+        path: 'channel',
+        expected: 'a non-empty string',
+        received: typeName(channel),
+        message: 'must be a non-empty string',
+      },
+    ]);
+  const logger = options.logger;
+  const ownsPublisher = options.client === undefined;
+  const pub: Redis | Cluster = options.client ?? new Redis({ ...options.redis, lazyConnect: false });
+  // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands)
+  // and re-subscribes by itself after a reconnect.
+  const subOverrides = { enableOfflineQueue: true, autoResubscribe: true, lazyConnect: false };
+  const sub: Redis | Cluster = pub.isCluster
+    ? (pub as Cluster).duplicate(undefined, subOverrides)
+    : (pub as Redis).duplicate({
+        ...subOverrides,
+        connectionName: `${(pub as Redis).options.connectionName ?? 'hyperion'}:bus`,
+      });
+
+  const handlers = new Set<Handlers>();
+  let subscribed: Promise<unknown> | undefined;
+  let everReady = false;
+  let closing: Promise<void> | undefined;
+
+  const onError = (err: Error) =>
+    logger?.warn('invalidation bus: connection error', { channel, error: err.message });
+  // Every client gets an error listener: an EventEmitter 'error' without one would crash the process.
+  sub.on('error', onError);
+  pub.on('error', onError);
+
+  const onMessage = (ch: string, text: string) => {
+    if (ch !== channel) return;
+    const message = decodeInvalidation(text);
+    if (!message) return;
+    for (const h of handlers) h.onInvalidation(message);
+  };
+  sub.on('message', onMessage);
+
+  const onReady = () => {
+    // The first `ready` is the initial connection; every later one follows a drop, during which
+    // messages were lost. iovalkey has already re-sent SUBSCRIBE by the time `ready` is emitted.
+    if (everReady && !closing) for (const h of handlers) h.onReconnect();
+    everReady = true;
+  };
+  sub.on('ready', onReady);
+
+  return {
+    channel,
+    get status() {
+      return sub.status;
+    },
+
+    async publish(message) {
+      if (closing) return;
+      await pub.publish(channel, encodeInvalidation(message));
+    },
+
+    async subscribe(onInvalidation, onReconnect) {
+      if (closing) throw new CacheError('closed', 'invalidation bus is closed');
+      const h = { onInvalidation, onReconnect };
+      handlers.add(h);
+      subscribed ??= sub.subscribe(channel).then(() => {
+        everReady = true;
+      });
+      try {
+        await subscribed;
+      } catch (err) {
+        handlers.delete(h);
+        subscribed = undefined;
+        throw err;
+      }
+      return () => {
+        handlers.delete(h);
+      };
+    },
+
+    close() {
+      closing ??= (async () => {
+        handlers.clear();
+        sub.off('message', onMessage);
+        sub.off('ready', onReady);
+        const subEnded = within(sub.quit(), 1000);
+        const pubEnded = ownsPublisher ? within(pub.quit(), 1000) : Promise.resolve();
+        await Promise.all([subEnded, pubEnded]);
+        sub.disconnect();
+        if (ownsPublisher) pub.disconnect();
+        // Keep the listener on the subscriber: a late socket error after quit must not crash.
+        if (!ownsPublisher) pub.off('error', onError);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** Maps iovalkey / Redis failures to `CacheError` codes, keeping the original as `cause`. */
+import { CacheError, type CacheErrorCode } from '../../core/errors.js';
+
+const UNAVAILABLE =
+  /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
+
+/** The CacheError code for a failure raised by the client or the server. */
+export function codeOf(err: unknown): CacheErrorCode {
+  if (err instanceof CacheError) return err.code;
+  const message = String((err as Error | undefined)?.message ?? err);
+  if (/^OOM\b/.test(message)) return 'oom';
+  if (/Command timed out/i.test(message)) return 'timeout';
+  if (/^CROSSSLOT\b/.test(message)) return 'cross_slot';
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && UNAVAILABLE.test(code)) return 'unavailable';
+  if (UNAVAILABLE.test(message)) return 'unavailable';
+  return 'backend';
+}
+
+/**
+ * Wraps `err` as a CacheError for operation `op`. The message names the operation and the first
+ * line of the cause with any occurrence of `secrets` masked (iovalkey does not echo passwords,
+ * but a server reply or a URL might).
+ */
+export function toCacheError(op: string, err: unknown, secrets: readonly (string | undefined)[]): CacheError {
+  if (err instanceof CacheError) return err;
+  let reason = String((err as Error | undefined)?.message ?? err).split('\n')[0] ?? '';
+  for (const s of secrets) if (s) reason = reason.split(s).join('***');
+  if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;
+  const code = codeOf(err);
+  if (code === 'oom') {
+    return new CacheError(
+      code,
+      `redis ${op} failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict): ${reason}`,
+      { cause: err },
+    );
+  }
+  return new CacheError(code, `redis ${op} failed: ${reason}`, { cause: err });
+}

@@ -1,0 +1,271 @@
+/** Options of `createRedisCache`, their defaults, and eager validation (one ConfigError listing every bad field). */
+import type { ConnectionOptions } from 'node:tls';
+import type { Cluster, Redis } from 'iovalkey';
+import type { Logger } from '../../core/contracts.js';
+import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+
+export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
+
+export interface RedisCacheOptions {
+  /** Topology. Default `standalone` (or `cluster` when an injected `client` is a Cluster). */
+  mode?: RedisMode;
+  /**
+   * `host:port` seeds: the server (standalone), any cluster nodes (cluster), or the sentinels when
+   * `sentinel.sentinelAddresses` is absent (sentinel). Default `['127.0.0.1:6379']`
+   * (`['127.0.0.1:26379']` in sentinel mode).
+   */
+  addresses?: readonly string[];
+  /** `AUTH` password of the data nodes. Never appears in error messages. */
+  password?: string;
+  /** ACL user name (Redis 6+). */
+  username?: string;
+  /** Database index (standalone/sentinel only; cluster has just db 0). Default 0. */
+  db?: number;
+  /**
+   * Connections to each node. iovalkey multiplexes every command over one connection and the
+   * benchmark showed extra round-robin connections to be slower, so only `1` is accepted; any other
+   * value is a ConfigError (rather than a setting that silently does nothing). Default 1.
+   */
+  poolSize?: number;
+  /**
+   * Connections opened before the first command: `1` (default) connects at creation and fails
+   * visibly early; `0` connects lazily on the first command. Must be ≤ `poolSize`.
+   */
+  minIdleConns?: number;
+  /** TCP connect (dial) timeout in ms. Default 5000. */
+  dialTimeout?: number;
+  /**
+   * Reply timeout in ms. iovalkey times each command from send to reply, with no separate read and
+   * write phase, so the bound applied to every command is `commandTimeout` when given, otherwise the
+   * larger of `readTimeout` and `writeTimeout`. Default 3000.
+   */
+  readTimeout?: number;
+  /** See `readTimeout`. Default 3000. */
+  writeTimeout?: number;
+  /** Bound for every command (send → reply) in ms; overrides read/write timeouts. Default 3000. */
+  commandTimeout?: number;
+  cluster?: {
+    /** Max MOVED/ASK redirections followed per command. Default 3. */
+    maxRedirects?: number;
+    /** Serve reads (GET/MGET/EXISTS) from replicas; they may lag the master. Default false. */
+    readOnly?: boolean;
+  };
+  sentinel?: {
+    /** Name of the monitored master (`sentinel monitor <name> …`). Required in sentinel mode. */
+    masterName?: string;
+    /** `host:port` of the sentinels. Default: `addresses`. */
+    sentinelAddresses?: readonly string[];
+    /** Password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
+    password?: string;
+  };
+  /** Prepended to every key; `clear()` removes only keys with this prefix. Default `''` (the whole db). */
+  keyPrefix?: string;
+  /** TLS to the data nodes: `true` for defaults, or `tls.connect` options. Default off. */
+  tls?: boolean | ConnectionOptions;
+  /** TTL in ms applied when `set` gets none. Default: no expiry. */
+  defaultTtl?: number;
+  /**
+   * iovalkey auto-pipelining: commands issued in the same tick share one write. Roughly doubles
+   * throughput under high concurrency but adds latency to lone requests (see the benchmark).
+   * Default false.
+   */
+  autoPipelining?: boolean;
+  /**
+   * A ready iovalkey `Redis` or `Cluster`. Connection options above are then ignored (the client
+   * keeps its own); the cache does not quit it on `close()` unless `ownClient` is true.
+   */
+  client?: Redis | Cluster;
+  /** Quit the injected `client` on `close()`. Default false. */
+  ownClient?: boolean;
+  /** Receives connection errors and fail-open reports. Default: silent. */
+  logger?: Logger;
+  /** Cache name for metrics labels; also the connection name `hyperion:<name>`. Default `redis`. */
+  name?: string;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  mode: RedisMode;
+  addresses: HostPort[];
+  password: string | undefined;
+  username: string | undefined;
+  db: number;
+  lazy: boolean;
+  dialTimeout: number;
+  commandTimeout: number;
+  maxRedirects: number;
+  readOnly: boolean;
+  masterName: string | undefined;
+  sentinelAddresses: HostPort[];
+  sentinelPassword: string | undefined;
+  keyPrefix: string;
+  tls: ConnectionOptions | undefined;
+  defaultTtl: number | undefined;
+  autoPipelining: boolean;
+  name: string;
+}
+
+const DEFAULT_TIMEOUT = 3000;
+
+/** Parses `host:port` / `[v6]:port`; `undefined` when malformed. */
+export function parseHostPort(text: string): HostPort | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return { host, port };
+}
+
+export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError('invalid redis cache options', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'not an object' },
+    ]);
+  }
+  const issues: ConfigIssue[] = [];
+  const bad = (path: string, expected: string, value: unknown, message: string) =>
+    issues.push({ path, expected, received: typeName(value), message });
+
+  const injected = options.client;
+  const mode: RedisMode = options.mode ?? (injected?.isCluster ? 'cluster' : 'standalone');
+  if (!['standalone', 'cluster', 'sentinel'].includes(mode)) {
+    bad('mode', "'standalone' | 'cluster' | 'sentinel'", options.mode, 'unknown mode');
+  }
+  if (injected !== undefined && injected.isCluster !== (mode === 'cluster')) {
+    bad(
+      'client',
+      `a ${mode === 'cluster' ? 'Cluster' : 'Redis'} client for mode ${mode}`,
+      injected,
+      'client does not match mode',
+    );
+  }
+  if (injected !== undefined && (injected.options as { keyPrefix?: string }).keyPrefix) {
+    bad('client', 'a client without its own keyPrefix', injected, 'use the cache option keyPrefix instead');
+  }
+
+  const addresses = hostPorts(
+    'addresses',
+    options.addresses ?? [mode === 'sentinel' ? '127.0.0.1:26379' : '127.0.0.1:6379'],
+    bad,
+  );
+  if (mode === 'standalone' && addresses.length > 1) {
+    bad('addresses', 'exactly one address in standalone mode', options.addresses, 'several addresses given');
+  }
+  const sentinelAddresses =
+    options.sentinel?.sentinelAddresses === undefined
+      ? addresses
+      : hostPorts('sentinel.sentinelAddresses', options.sentinel.sentinelAddresses, bad);
+
+  const optString = (path: string, v: unknown) => {
+    if (v !== undefined && typeof v !== 'string') bad(path, 'a string', v, 'must be a string');
+  };
+  optString('password', options.password);
+  optString('username', options.username);
+  optString('keyPrefix', options.keyPrefix);
+  optString('name', options.name);
+  optString('sentinel.password', options.sentinel?.password);
+  optString('sentinel.masterName', options.sentinel?.masterName);
+
+  const intIn = (path: string, v: unknown, min: number, max: number, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      bad(path, `an integer in ${min}..${max}`, v, 'out of range');
+      return fallback;
+    }
+    return v;
+  };
+  const ms = (path: string, v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      bad(path, 'a positive finite number of milliseconds', v, 'invalid duration');
+      return undefined;
+    }
+    return v;
+  };
+
+  const db = intIn('db', options.db, 0, 1_000_000, 0);
+  if (mode === 'cluster' && db !== 0)
+    bad('db', '0 in cluster mode', options.db, 'Redis Cluster has only db 0');
+  if (options.poolSize !== undefined && options.poolSize !== 1) {
+    bad(
+      'poolSize',
+      '1',
+      options.poolSize,
+      'iovalkey multiplexes all commands over one connection per node; extra connections measured slower ' +
+        '(see docs "What poolSize means"); use autoPipelining for throughput under concurrency',
+    );
+  }
+  const minIdle = intIn('minIdleConns', options.minIdleConns, 0, 1, 1);
+
+  const dialTimeout = ms('dialTimeout', options.dialTimeout) ?? 5000;
+  const read = ms('readTimeout', options.readTimeout);
+  const write = ms('writeTimeout', options.writeTimeout);
+  const explicit = ms('commandTimeout', options.commandTimeout);
+  const commandTimeout = explicit ?? Math.max(read ?? DEFAULT_TIMEOUT, write ?? DEFAULT_TIMEOUT);
+  const defaultTtl = ms('defaultTtl', options.defaultTtl);
+
+  const maxRedirects = intIn('cluster.maxRedirects', options.cluster?.maxRedirects, 0, 100, 3);
+  const readOnly = options.cluster?.readOnly ?? false;
+  if (typeof readOnly !== 'boolean') bad('cluster.readOnly', 'a boolean', readOnly, 'must be a boolean');
+
+  const masterName = options.sentinel?.masterName;
+  if (mode === 'sentinel' && !injected && !masterName) {
+    bad('sentinel.masterName', 'the monitored master name', masterName, 'required in sentinel mode');
+  }
+
+  let tls: ConnectionOptions | undefined;
+  if (options.tls === true) tls = {};
+  else if (options.tls && typeof options.tls === 'object') tls = options.tls;
+  else if (options.tls !== undefined && options.tls !== false) {
+    bad('tls', 'a boolean or TLS connection options', options.tls, 'invalid tls');
+  }
+  if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
+    bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
+  }
+
+  if (issues.length > 0) throw new ConfigError('invalid redis cache options', issues);
+  return {
+    mode,
+    addresses,
+    password: options.password,
+    username: options.username,
+    db,
+    lazy: minIdle === 0,
+    dialTimeout,
+    commandTimeout,
+    maxRedirects,
+    readOnly,
+    masterName,
+    sentinelAddresses,
+    sentinelPassword: options.sentinel?.password,
+    keyPrefix: options.keyPrefix ?? '',
+    tls,
+    defaultTtl,
+    autoPipelining: options.autoPipelining ?? false,
+    name: options.name ?? 'redis',
+  };
+}
+
+function hostPorts(
+  path: string,
+  list: unknown,
+  bad: (path: string, expected: string, value: unknown, message: string) => void,
+): HostPort[] {
+  if (!Array.isArray(list) || list.length === 0) {
+    bad(path, 'a non-empty list of "host:port"', list, 'no addresses');
+    return [];
+  }
+  const out: HostPort[] = [];
+  list.forEach((item: unknown, i) => {
+    const hp = typeof item === 'string' ? parseHostPort(item) : undefined;
+    if (hp) out.push(hp);
+    else bad(`${path}.${i}`, 'an address "host:port"', item, 'malformed address');
+  });
+  return out;
+}

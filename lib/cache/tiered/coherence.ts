@@ -1,0 +1,75 @@
+/**
+ * Cross-instance coherence: the bus contract and the fence that keeps a slow read from putting a
+ * value back into L1 after that key was invalidated.
+ */
+
+/**
+ * One invalidation: the keys to drop from L1 (never their values), or `all` after a `clear()`.
+ * `origin` is the id of the instance that wrote, so that it can ignore its own messages.
+ */
+export interface Invalidation {
+  readonly origin: string;
+  readonly keys?: readonly string[];
+  readonly all?: boolean;
+}
+
+/**
+ * A broadcast channel between the instances of a tiered cache. Delivery may be lossy (Redis
+ * pub/sub is); a transport that may have lost messages must call `onReconnect`, and the cache then
+ * clears its L1. `createRedisInvalidationBus` (lib/cache/redis/bus.ts) is the Redis implementation.
+ */
+export interface InvalidationBus {
+  /** Sends `message` to every subscriber, the sender's own subscriptions included. */
+  publish(message: Invalidation): Promise<void>;
+  /**
+   * Registers the handlers; resolves once messages are being received. Returns a function that
+   * removes them again.
+   */
+  subscribe(onInvalidation: (message: Invalidation) => void, onReconnect: () => void): Promise<() => void>;
+  /** Stops the transport; idempotent. */
+  close(): Promise<void>;
+}
+
+const SLOTS = 4096;
+
+/**
+ * Per-key invalidation sequence numbers in a fixed number of hashed slots (bounded memory: a
+ * collision only makes a fill be skipped, which is always safe). A reader notes `mark()` before it
+ * reads L2 or calls the loader and asks `stillValid(key, mark)` before filling L1.
+ */
+export interface Fence {
+  mark(): number;
+  invalidate(key: string): void;
+  invalidateAll(): void;
+  stillValid(key: string, mark: number): boolean;
+}
+
+export function createFence(): Fence {
+  const slots = new Float64Array(SLOTS);
+  let seq = 0;
+  let allAt = 0;
+  return {
+    mark: () => seq,
+    invalidate(key) {
+      slots[slot(key)] = ++seq;
+    },
+    invalidateAll() {
+      allAt = ++seq;
+    },
+    stillValid(key, mark) {
+      // Fast path: nothing at all was invalidated since the read began, so no hashing.
+      if (seq === mark) return true;
+      return allAt <= mark && slots[slot(key)]! <= mark;
+    },
+  };
+}
+
+/** FNV-1a over UTF-16 code units, reduced to a slot index. */
+function slot(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) & (SLOTS - 1);
+}

@@ -1,0 +1,206 @@
+/** Options of `createTieredCache`, their defaults, and their eager validation. */
+import type { Cache, Logger } from '../../core/contracts.js';
+import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import type { InvalidationBus } from './coherence.js';
+
+/**
+ * A cross-instance lock for the loader (`createRedisLease` in lib/cache/redis/lease.ts is the Redis
+ * implementation). While one instance holds the lease for a key and runs the loader, the others
+ * wait for its result in L2 instead of calling the loader too.
+ */
+export interface LoaderLease {
+  /**
+   * Tries to take the lease for `key`. Resolves a release function when it was taken, `undefined`
+   * when another holder has it; rejects when the lease store cannot answer (the caller then loads
+   * locally).
+   */
+  acquire(key: string): Promise<(() => Promise<void>) | undefined>;
+}
+
+export interface BreakerOptions {
+  /** Consecutive L2 failures (errors or timeouts) that open the breaker. Default 5. */
+  failures?: number;
+  /** How long (ms) an open breaker skips L2 before letting one probe call through. Default 5000. */
+  cooldown?: number;
+}
+
+export interface TieredCacheOptions {
+  /** The process-local level, e.g. `createMemoryCache(…)`. Closed by the tiered cache's `close()`. */
+  l1: Cache;
+  /** The shared level, e.g. `createRedisCache(…)`. Closed by the tiered cache's `close()`. */
+  l2: Cache;
+  /** TTL (ms) for writes that give none. Default: none (entries do not expire). */
+  ttl?: number;
+  /**
+   * Longest time (ms) an L1 copy is served before L2 is asked again; always capped at the entry's own
+   * TTL, so L1 never outlives L2. Bounds staleness when an invalidation is lost. Default: the
+   * entry's TTL.
+   */
+  l1Ttl?: number;
+  /** Upper bound (ms) of every L2 call (and of bus publishes and lease calls). Default 500; `Infinity` disables. */
+  l2Timeout?: number;
+  /** Circuit breaker around L2; `false` disables it. Default `{ failures: 5, cooldown: 5000 }`. */
+  breaker?: BreakerOptions | false;
+  /**
+   * Stale-if-error window (ms): after an entry's TTL it is kept this much longer in both levels and
+   * served, marked stale, when the loader (or L2 for `getWithMeta`) fails. Default 0 (off).
+   */
+  grace?: number;
+  /** TTL jitter: each TTL is moved uniformly by up to ± this fraction of itself (0…1). Default 0 (off). */
+  jitter?: number;
+  /**
+   * Early refresh: the last fraction (0…1) of a fresh lifetime in which a hit may start one
+   * background reload, with a probability rising from 0 to 1 towards expiry. Needs a loader, so
+   * only `getOrSet` hits trigger it. Default 0 (off); 0.1–0.2 is typical.
+   */
+  earlyRefresh?: number;
+  /** Invalidation bus for cross-instance coherence. Closed by the tiered cache's `close()`. Default: none. */
+  bus?: InvalidationBus;
+  /** Cross-instance loader lease. Default: none (each instance loads on its own miss). */
+  lease?: LoaderLease;
+  /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */
+  leaseWait?: number;
+  /** How often (ms) L2 is polled while waiting for the lease holder's value. Default 20. */
+  leasePoll?: number;
+  /** Id of this instance in invalidation messages. Default: random. */
+  instanceId?: string;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Random source in [0, 1) for jitter and early refresh. Default `Math.random`. */
+  random?: () => number;
+  /** Receives breaker transitions and bus reconnects. Default: silent. */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  l1: Cache;
+  l2: Cache;
+  ttl: number | undefined;
+  l1Ttl: number | undefined;
+  l2Timeout: number;
+  breaker: Required<BreakerOptions> | false;
+  grace: number;
+  jitter: number;
+  earlyRefresh: number;
+  bus: InvalidationBus | undefined;
+  lease: LoaderLease | undefined;
+  leaseWait: number;
+  leasePoll: number;
+  instanceId: string | undefined;
+  now: () => number;
+  random: () => number;
+  logger: Logger | undefined;
+}
+
+function isCache(x: unknown): x is Cache {
+  const c = x as Partial<Cache> | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.get === 'function' &&
+    typeof c.set === 'function' &&
+    typeof c.delete === 'function' &&
+    typeof c.getMany === 'function' &&
+    typeof c.setMany === 'function' &&
+    typeof c.clear === 'function'
+  );
+}
+
+/** Validates every option at once; throws one `ConfigError` listing each bad field. */
+export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
+  const issues: ConfigIssue[] = [];
+  const o = (typeof input === 'object' && input !== null ? input : {}) as Partial<TieredCacheOptions>;
+  if (typeof input !== 'object' || input === null) {
+    throw new ConfigError('createTieredCache: options must be an object', [
+      { path: '', expected: 'object', received: typeName(input), message: 'has the wrong type' },
+    ]);
+  }
+  const bad = (path: string, expected: string, value: unknown) =>
+    issues.push({
+      path,
+      expected,
+      received: typeName(value),
+      message: value === undefined ? 'is required' : `must be ${expected}`,
+    });
+  const ms = (path: keyof TieredCacheOptions, { positive = false, infinite = false } = {}) => {
+    const v = o[path];
+    if (v === undefined) return;
+    const ok =
+      typeof v === 'number' &&
+      !Number.isNaN(v) &&
+      (infinite || Number.isFinite(v)) &&
+      (positive ? v > 0 : v >= 0);
+    if (!ok) bad(path, positive ? 'a positive number of ms' : 'a number of ms ≥ 0', v);
+  };
+  const fraction = (path: keyof TieredCacheOptions) => {
+    const v = o[path];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1))
+      bad(path, 'a fraction between 0 and 1', v);
+  };
+  const fn = (path: keyof TieredCacheOptions) => {
+    const v = o[path];
+    if (v !== undefined && typeof v !== 'function') bad(path, 'a function', v);
+  };
+
+  if (!isCache(o.l1)) bad('l1', 'a Cache', o.l1);
+  if (!isCache(o.l2)) bad('l2', 'a Cache', o.l2);
+  if (o.l1 !== undefined && o.l1 === o.l2)
+    issues.push({ path: 'l2', expected: 'a Cache other than l1', received: 'object', message: 'is l1' });
+  ms('ttl', { positive: true });
+  ms('l1Ttl', { positive: true });
+  ms('l2Timeout', { positive: true, infinite: true });
+  ms('grace');
+  fraction('jitter');
+  fraction('earlyRefresh');
+  ms('leaseWait');
+  ms('leasePoll', { positive: true });
+  fn('now');
+  fn('random');
+  if (o.instanceId !== undefined && (typeof o.instanceId !== 'string' || o.instanceId === ''))
+    bad('instanceId', 'a non-empty string', o.instanceId);
+  const b = o.breaker;
+  if (b !== undefined && b !== false) {
+    if (typeof b !== 'object' || b === null) bad('breaker', 'an object or false', b);
+    else {
+      if (b.failures !== undefined && !(Number.isInteger(b.failures) && b.failures >= 1))
+        bad('breaker.failures', 'an integer ≥ 1', b.failures);
+      if (
+        b.cooldown !== undefined &&
+        !(typeof b.cooldown === 'number' && b.cooldown > 0 && b.cooldown < Infinity)
+      )
+        bad('breaker.cooldown', 'a positive number of ms', b.cooldown);
+    }
+  }
+  const bus = o.bus as Partial<InvalidationBus> | undefined;
+  if (
+    bus !== undefined &&
+    (typeof bus?.publish !== 'function' ||
+      typeof bus.subscribe !== 'function' ||
+      typeof bus.close !== 'function')
+  )
+    bad('bus', 'an InvalidationBus (publish, subscribe, close)', bus);
+  const lease = o.lease as Partial<LoaderLease> | undefined;
+  if (lease !== undefined && typeof lease?.acquire !== 'function')
+    bad('lease', 'a LoaderLease (acquire)', lease);
+  if (issues.length > 0) throw new ConfigError('createTieredCache: invalid options', issues);
+
+  return {
+    l1: o.l1!,
+    l2: o.l2!,
+    ttl: o.ttl,
+    l1Ttl: o.l1Ttl,
+    l2Timeout: o.l2Timeout ?? 500,
+    breaker: b === false ? false : { failures: b?.failures ?? 5, cooldown: b?.cooldown ?? 5000 },
+    grace: o.grace ?? 0,
+    jitter: o.jitter ?? 0,
+    earlyRefresh: o.earlyRefresh ?? 0,
+    bus: o.bus,
+    lease: o.lease,
+    leaseWait: o.leaseWait ?? 1000,
+    leasePoll: o.leasePoll ?? 20,
+    instanceId: o.instanceId,
+    now: o.now ?? Date.now,
+    random: o.random ?? Math.random,
+    logger: o.logger,
+  };
+}

@@ -1,0 +1,111 @@
+/** Time helpers of the tiered cache: bounded waits, TTL jitter, a seedable RNG. */
+import { CacheError } from '../../core/errors.js';
+
+// The timers here are deliberately not unref'd: each bounds an operation a caller is awaiting,
+// is cleared as soon as that operation settles, and must fire even when nothing else keeps the
+// event loop alive (an unref'd timer would let the process exit with the caller still waiting).
+
+/**
+ * Settles like `promise`, or rejects with `CacheError('timeout')` after `ms`. The losing promise
+ * keeps running; its rejection is swallowed so that it never becomes an unhandled rejection.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  if (ms === Number.POSITIVE_INFINITY) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      promise.catch(() => {});
+      reject(new CacheError('timeout', `${what} did not answer within ${ms} ms`));
+    }, ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A deterministic RNG (mulberry32) returning floats in [0, 1). Pass it as `random` to get
+ * repeatable jitter and early-refresh decisions in tests.
+ */
+export function createSeededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `ttl` moved uniformly by up to ± `fraction` of itself (never below 1 ms). */
+export function jitterTtl(ttl: number, fraction: number, random: () => number): number {
+  if (fraction === 0) return ttl;
+  return Math.max(1, ttl * (1 + fraction * (2 * random() - 1)));
+}
+
+/** A pending deadline; set `fire` to `undefined` to cancel it. */
+export interface Deadline {
+  readonly at: number;
+  fire: (() => void) | undefined;
+}
+
+/**
+ * Deadlines that all share one duration, so they expire in the order they were made: a FIFO queue
+ * served by a single timer armed for the head. Tracking and cancelling cost a push and a field
+ * write, where a timer per call would cost a setTimeout and a clearTimeout on every L2 hit.
+ * The timer is ref'd while deadlines are pending (it bounds calls that callers await) and is not
+ * re-armed once the queue is empty.
+ */
+export function createDeadlineQueue(ms: number): { track(fire: () => void): Deadline } {
+  const queue: Deadline[] = [];
+  let head = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const arm = () => {
+    while (head < queue.length && queue[head]!.fire === undefined) head++;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+      timer = undefined;
+      return;
+    }
+    // Drop the consumed prefix now and then, so the array does not grow under steady load.
+    if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    timer = setTimeout(expire, Math.max(0, queue[head]!.at - performance.now()));
+  };
+  const expire = () => {
+    const t = performance.now();
+    while (head < queue.length) {
+      const d = queue[head]!;
+      if (d.fire !== undefined && d.at > t) break;
+      head++;
+      const fire = d.fire;
+      d.fire = undefined;
+      fire?.();
+    }
+    arm();
+  };
+  return {
+    track(fire) {
+      const d: Deadline = { at: performance.now() + ms, fire };
+      queue.push(d);
+      if (timer === undefined) arm();
+      return d;
+    },
+  };
+}

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Cluster, Redis } from 'iovalkey';
+import { createRedisCache, keySlot, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { ConfigError } from '../../../lib/core/errors.js';
+import { waitFor } from '../../harness/process.js';
+import { type RedisCluster, skipRedis, startRedisCluster } from '../../harness/redis.js';
+import { allBytes, dec, enc, watchUnhandled } from './helpers.js';
+
+/** Keys of every node we can count directly (bypassing the cache). */
+async function keysOnMasters(cluster: RedisCluster, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const n of cluster.nodes) {
+    const r = new Redis({ port: n.port, lazyConnect: true });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      const role = (await r.call('ROLE')) as unknown[];
+      if (role[0] !== 'master') continue;
+      found.push(...(await r.keys(pattern)));
+    } finally {
+      r.disconnect();
+    }
+  }
+  return found;
+}
+
+describe('redis cache on a 6-node cluster', { skip: skipRedis() }, () => {
+  let cluster: RedisCluster;
+  let cache: RedisCache;
+  const caches: RedisCache[] = [];
+  const unhandled = watchUnhandled();
+  const make = (opts: Parameters<typeof createRedisCache>[0] = {}) => {
+    const c = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      commandTimeout: 2000,
+      ...opts,
+    });
+    caches.push(c);
+    return c;
+  };
+
+  before(async () => {
+    cluster = await startRedisCluster();
+    cache = make({ keyPrefix: 'cl:' });
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await cluster?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('computes the same hash slots as the server', async () => {
+    const r = new Redis({ port: cluster.nodes[0]!.port });
+    r.on('error', () => {});
+    try {
+      for (const k of ['', 'a', 'foo', '{user1000}.following', 'x{}y', '{}{a}', 'é€🙂', 'cl:key-42']) {
+        assert.equal(keySlot(k), await r.cluster('KEYSLOT', k), k);
+      }
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('spreads getMany/setMany across slots and keeps request order', async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
+    const slots = new Set(keys.map((k) => keySlot(`cl:${k}`)));
+    assert.ok(slots.size > 100, 'the keys really span many slots');
+    await cache.setMany(
+      keys.filter((_, i) => i % 3 !== 0).map((k) => ({ key: k, value: enc(k), ttl: 60_000 })),
+    );
+    const got = await cache.getMany([...keys].reverse());
+    assert.deepEqual(
+      got.map(dec),
+      [...keys].reverse().map((k) => (Number(k.slice(4)) % 3 === 0 ? undefined : k)),
+    );
+    const s = cache.stats();
+    assert.equal(s.hits, 133);
+    assert.equal(s.misses, 67);
+  });
+
+  it('stores binary values and single keys on every master', async () => {
+    const value = allBytes();
+    for (const k of ['a', 'b', 'c', 'd', 'e']) await cache.set(k, value, 60_000);
+    for (const k of ['a', 'b', 'c', 'd', 'e'])
+      assert.deepEqual(Buffer.from((await cache.get(k))!), Buffer.from(value));
+    assert.equal(await cache.has('a'), true);
+    assert.equal(await cache.delete('a'), true);
+    assert.equal(await cache.get('a'), undefined);
+  });
+
+  it('pipelines across nodes with results in order', async () => {
+    const p = cache.pipeline();
+    for (let i = 0; i < 30; i++) p.set(`p${i}`, enc(`v${i}`), 60_000);
+    for (let i = 0; i < 30; i++) p.get(`p${i}`);
+    p.delete('p0').get('p0');
+    const r = await p.exec();
+    assert.deepEqual(r.slice(0, 30), Array(30).fill(true));
+    assert.deepEqual(
+      r.slice(30, 60).map((x) => dec(x as Uint8Array)),
+      Array.from({ length: 30 }, (_, i) => `v${i}`),
+    );
+    assert.deepEqual(r.slice(60), [true, undefined]);
+  });
+
+  it('clear() scans every master and removes only its own prefix', async () => {
+    const a = make({ keyPrefix: 'ta:' });
+    const b = make({ keyPrefix: 'tb:' });
+    await a.setMany(Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: enc('a') })));
+    await b.setMany(Array.from({ length: 50 }, (_, i) => ({ key: `k${i}`, value: enc('b') })));
+    assert.equal((await keysOnMasters(cluster, 'ta:*')).length, 300);
+    await a.clear();
+    assert.equal((await keysOnMasters(cluster, 'ta:*')).length, 0);
+    assert.equal((await keysOnMasters(cluster, 'tb:*')).length, 50);
+    assert.deepEqual((await b.getMany(['k0', 'k49'])).map(dec), ['b', 'b']);
+  });
+
+  it('expires TTLs and answers getOrSet once per key', async () => {
+    await cache.set('short', enc('x'), 100);
+    await waitFor(async () => (await cache.get('short')) === undefined, { timeoutMs: 3000, what: 'expiry' });
+    let calls = 0;
+    const values = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        cache.getOrSet('gos', async () => {
+          calls++;
+          return enc('loaded');
+        }),
+      ),
+    );
+    assert.equal(calls, 1);
+    assert.ok(values.every((v) => dec(v) === 'loaded'));
+  });
+
+  it('reads from replicas with cluster.readOnly', async () => {
+    const ro = make({ keyPrefix: 'cl:', cluster: { readOnly: true } });
+    await ro.set('ro-key', enc('replicated'));
+    // replicas lag a little behind the master
+    await waitFor(async () => dec(await ro.get('ro-key')) === 'replicated', {
+      timeoutMs: 5000,
+      what: 'replica read',
+    });
+    assert.deepEqual((await ro.getMany(['ro-key', 'nope'])).map(dec), ['replicated', undefined]);
+    let replicaGets = 0;
+    for (const n of cluster.replicas) {
+      const r = new Redis({ port: n.port });
+      r.on('error', () => {});
+      const stats = await r.info('commandstats').finally(() => r.disconnect());
+      // A replica that has not processed READONLY yet answers MOVED (a rejected call), and iovalkey
+      // then reads that slot from the master until its next slot refresh: count both.
+      const line = /cmdstat_get:(.*)/.exec(stats)?.[1] ?? '';
+      replicaGets +=
+        Number(/calls=(\d+)/.exec(line)?.[1] ?? 0) + Number(/rejected_calls=(\d+)/.exec(line)?.[1] ?? 0);
+    }
+    assert.ok(replicaGets > 0, 'GETs were routed to a replica');
+  });
+
+  it('reports health of all masters and replicas', async () => {
+    const h = await cache.health();
+    assert.equal(h.ok, true, h.error);
+    assert.equal(h.mode, 'cluster');
+    assert.equal(typeof h.latencyMs, 'number');
+    assert.equal(h.nodes.filter((n) => n.role === 'master').length, 3);
+    assert.ok(h.nodes.every((n) => (n.role === 'master' ? n.connected : true)));
+  });
+
+  it('accepts an injected Cluster client and infers cluster mode', async (t) => {
+    const client = new Cluster(
+      cluster.nodes.map((n) => ({ host: n.host, port: n.port })),
+      {
+        redisOptions: { commandTimeout: 1000 },
+      },
+    );
+    client.on('error', () => {});
+    t.after(() => client.disconnect());
+    const c = createRedisCache({ client, keyPrefix: 'inj:' });
+    assert.equal(c.mode, 'cluster');
+    await c.setMany([
+      { key: 'x', value: enc('1') },
+      { key: 'y', value: enc('2') },
+    ]);
+    assert.deepEqual((await c.getMany(['y', 'x'])).map(dec), ['2', '1']);
+    await c.close();
+    assert.equal(await client.get('inj:x'), '1');
+    assert.throws(() => createRedisCache({ client, mode: 'standalone' }), ConfigError);
+  });
+});

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { validateConfig } from '../../../lib/config/load.js';
+import { redisOptionsFromConfig, redisSection } from '../../../lib/config/sections/redis.js';
+import { ConfigError } from '../../../lib/core/errors.js';
+
+const ORIGINAL = `
+type: redis
+mode: standalone
+addresses:
+  - localhost:6379
+password: ""
+db: 0
+pool_size: 1
+min_idle_conns: 1
+dial_timeout: 5s
+read_timeout: 3s
+write_timeout: 2500ms
+cluster:
+  max_redirects: 3
+  read_only: false
+sentinel:
+  master_name: mymaster
+  sentinel_addresses:
+    - localhost:26379
+key_prefix: "app:"
+`;
+
+function issuesOf(input: unknown) {
+  try {
+    validateConfig(redisSection, input, 'cache');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.issues;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('redis config section', () => {
+  it('maps the original YAML keys to factory options', () => {
+    const section = validateConfig(redisSection, parseYaml(ORIGINAL), 'cache');
+    const o = redisOptionsFromConfig(section);
+    assert.deepEqual(o, {
+      mode: 'standalone',
+      addresses: ['localhost:6379'],
+      db: 0,
+      poolSize: 1,
+      minIdleConns: 1,
+      dialTimeout: 5000,
+      readTimeout: 3000,
+      writeTimeout: 2500,
+      cluster: { maxRedirects: 3, readOnly: false },
+      sentinel: { masterName: 'mymaster', sentinelAddresses: ['localhost:26379'] },
+      keyPrefix: 'app:',
+    });
+    assert.equal(o.password, undefined, 'empty password = none');
+    // the factory accepts what the mapping produces (lazy, so nothing connects)
+    const cache = createRedisCache({ ...o, minIdleConns: 0 });
+    return cache.close();
+  });
+
+  it('maps tls, sentinel password and auto-pipelining', () => {
+    const o = redisOptionsFromConfig(
+      validateConfig(redisSection, {
+        type: 'redis',
+        mode: 'sentinel',
+        sentinel: { master_name: 'm', password: 'sp' },
+        tls: { server_name: 'redis.internal', reject_unauthorized: false },
+        auto_pipelining: true,
+        default_ttl: '1m',
+        command_timeout: 750,
+      }),
+    );
+    assert.deepEqual(o.tls, { servername: 'redis.internal', rejectUnauthorized: false });
+    assert.equal(o.sentinel?.password, 'sp');
+    assert.equal(o.autoPipelining, true);
+    assert.equal(o.defaultTtl, 60_000);
+    assert.equal(o.commandTimeout, 750);
+  });
+
+  it('reports every bad field with its path, without echoing secrets', () => {
+    const issues = issuesOf({
+      type: 'redis',
+      mode: 'sentinel',
+      addresses: ['nope'],
+      password: 42,
+      pool_size: 10,
+      min_idle_conns: 5,
+      dial_timeout: 'soon',
+      cluster: { max_redirect: 3 },
+      sentinel: {},
+    });
+    const paths = issues.map((i) => i.path).sort();
+    assert.deepEqual(paths, [
+      'addresses.0',
+      'cluster.max_redirect',
+      'dial_timeout',
+      'min_idle_conns',
+      'password',
+      'pool_size',
+      'sentinel.master_name',
+    ]);
+    assert.match(issues.find((i) => i.path === 'pool_size')!.message, /one connection/);
+    assert.ok(!JSON.stringify(issues).includes('42'));
+  });
+
+  it('checks cross-field rules', () => {
+    assert.deepEqual(
+      issuesOf({ type: 'redis', mode: 'cluster', db: 3 }).map((i) => i.path),
+      ['db'],
+    );
+    assert.deepEqual(
+      issuesOf({ type: 'redis', addresses: ['a:1', 'b:2'] }).map((i) => i.path),
+      ['addresses'],
+    );
+    assert.deepEqual(
+      issuesOf({ type: 'redis', mode: 'sentinel', sentinel: { sentinel_addresses: ['s:26379'] } }).map(
+        (i) => i.path,
+      ),
+      ['sentinel.master_name'],
+    );
+    assert.doesNotThrow(() =>
+      validateConfig(redisSection, { type: 'redis', mode: 'cluster', addresses: ['a:1', 'b:2', 'c:3'] }),
+    );
+  });
+});

@@ -1,0 +1,44 @@
+/** Shared bits of the Redis cache specs. */
+import assert from 'node:assert/strict';
+import { CacheError, type CacheErrorCode } from '../../../lib/core/errors.js';
+
+export const enc = (s: string) => Buffer.from(s);
+export const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
+
+/** Every byte value 0..255, three times over, as a plain Uint8Array (not a Buffer). */
+export function allBytes(): Uint8Array {
+  const out = new Uint8Array(768);
+  for (let i = 0; i < out.length; i++) out[i] = i % 256;
+  return out;
+}
+
+/** Asserts `promise` rejects with a CacheError whose code is one of `codes`; returns it. */
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  ...codes: CacheErrorCode[]
+): Promise<CacheError> {
+  let caught: unknown;
+  await assert.rejects(promise, (err) => {
+    caught = err;
+    return true;
+  });
+  assert.ok(caught instanceof CacheError, `expected CacheError, got ${String(caught)}`);
+  assert.ok(
+    codes.includes(caught.code),
+    `expected code ${codes.join('|')}, got ${caught.code}: ${caught.message}`,
+  );
+  return caught;
+}
+
+/** Records unhandled rejections while installed; `check()` asserts there were none. */
+export function watchUnhandled(): { check(): void; dispose(): void } {
+  const seen: unknown[] = [];
+  const onRejection = (reason: unknown) => seen.push(reason);
+  process.on('unhandledRejection', onRejection);
+  return {
+    check: () => assert.deepEqual(seen, [], 'unhandled rejections'),
+    dispose: () => process.off('unhandledRejection', onRejection),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

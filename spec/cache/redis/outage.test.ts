@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { createApp } from '../../../lib/core/app.js';
+import { freePort } from '../../harness/process.js';
+import { skipRedis, startRedis } from '../../harness/redis.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
+
+const TIMEOUT = 300;
+
+describe('redis cache when Redis is down', { skip: skipRedis() }, () => {
+  it('rejects with CacheError, answers getOrSet from the loader, reports down, closes cleanly', async (t) => {
+    const unhandled = watchUnhandled();
+    t.after(() => unhandled.dispose());
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const cache = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      commandTimeout: TIMEOUT,
+      keyPrefix: 'down:',
+    });
+    const app = createApp({ cache });
+    await cache.set('k', enc('cached'));
+    assert.equal(dec(await cache.getOrSet('k', () => enc('loader'))), 'cached');
+
+    await redis.stop(); // Redis gone entirely
+
+    const started = performance.now();
+    const results = await Promise.allSettled([
+      cache.get('k'),
+      cache.set('k', enc('v')),
+      cache.delete('k'),
+      cache.has('k'),
+      cache.getMany(['k', 'j']),
+      cache.setMany([{ key: 'k', value: enc('v') }]),
+      cache.clear(),
+      cache.pipeline().get('k').exec(),
+    ]);
+    console.log(`# 8 operations with Redis down settled in ${(performance.now() - started).toFixed(0)} ms`);
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      await rejectsWith(Promise.reject(r.reason), 'unavailable', 'timeout');
+    }
+
+    let loads = 0;
+    const values = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        cache.getOrSet('k', () => {
+          loads++;
+          return enc('from-loader');
+        }),
+      ),
+    );
+    assert.ok(values.every((v) => dec(v) === 'from-loader'));
+    assert.equal(loads, 1, 'singleflight still shares the loader');
+
+    const health = await cache.health();
+    assert.equal(health.ok, false);
+    assert.match(String(health.error), /not connected/);
+    assert.ok(cache.stats().errors >= 8);
+
+    await app.close(); // resolves: no disposer failed or timed out
+    assert.equal(app.closed, true);
+    await rejectsWith(cache.get('k'), 'closed');
+    unhandled.check();
+  });
+
+  it('bounds operations when Redis was never reachable', async (t) => {
+    const unhandled = watchUnhandled();
+    t.after(() => unhandled.dispose());
+    const port = await freePort(); // nothing listens here
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${port}`], commandTimeout: TIMEOUT });
+    t.after(() => cache.close());
+    await rejectsWith(cache.get('k'), 'unavailable', 'timeout');
+    // never connected: getOrSet waits for the connection (bounded), then fails open
+    assert.equal(dec(await cache.getOrSet('k', () => enc('fallback'))), 'fallback');
+    assert.equal((await cache.health()).ok, false);
+    await cache.close();
+    unhandled.check();
+  });
+
+  it('rejects waiters with "closed" when closed while waiting for a connection', async (t) => {
+    const port = await freePort();
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${port}`], commandTimeout: 5000 });
+    t.after(() => cache.close());
+    const pending = rejectsWith(cache.get('k'), 'closed');
+    await new Promise((r) => setTimeout(r, 20));
+    await cache.close();
+    await pending;
+  });
+});

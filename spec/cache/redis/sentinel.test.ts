@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { waitFor } from '../../harness/process.js';
+import { type RedisSentinelSet, sentinelMaster, skipRedis, startRedisSentinel } from '../../harness/redis.js';
+import { dec, enc, sleep, watchUnhandled } from './helpers.js';
+
+const PASSWORD = 'sentinel-pass';
+
+describe('redis cache through sentinel', { skip: skipRedis() }, () => {
+  let set: RedisSentinelSet;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    set = await startRedisSentinel({ password: PASSWORD });
+    cache = createRedisCache({
+      mode: 'sentinel',
+      sentinel: {
+        masterName: set.masterName,
+        sentinelAddresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+      },
+      password: PASSWORD,
+      commandTimeout: 500,
+      keyPrefix: 'sn:',
+    });
+  });
+  after(async () => {
+    await cache?.close();
+    await set?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('finds the master through the sentinels', async () => {
+    await cache.set('k', enc('v'), 60_000);
+    assert.equal(dec(await cache.get('k')), 'v');
+    const h = await cache.health();
+    assert.equal(h.ok, true, h.error);
+    assert.equal(h.mode, 'sentinel');
+    assert.equal(h.role, 'master');
+    assert.equal(h.nodes[0]?.address, `127.0.0.1:${set.master.port}`);
+  });
+
+  it('keeps answering getOrSet correctly while the master is killed, and writes again after promotion', async () => {
+    const KEYS = 20;
+    const expected = (i: number) => `value-${i}`;
+    for (let i = 0; i < KEYS; i++) await cache.set(`f${i}`, enc(expected(i)));
+
+    const killedAt = performance.now();
+    await set.master.kill();
+    let promotedAt: number | undefined;
+    let writableAt: number | undefined;
+    let calls = 0;
+    let loaderCalls = 0;
+    const deadline = killedAt + 30_000;
+    // Bounded: at most 30 s and 20,000 calls.
+    while (performance.now() < deadline && calls < 20_000) {
+      const i = calls % KEYS;
+      const value = await cache.getOrSet(`f${i}`, () => {
+        loaderCalls++;
+        return enc(expected(i));
+      });
+      assert.equal(dec(value), expected(i), `call ${calls} returned a wrong value`);
+      calls++;
+      if (promotedAt === undefined && calls % 20 === 0) {
+        const m = await sentinelMaster(set.sentinels[0]!.port, set.masterName);
+        if (m?.port === set.replica.port) promotedAt = performance.now();
+      }
+      if (promotedAt !== undefined && writableAt === undefined) {
+        const ok = await cache.set('probe', enc('w')).then(
+          () => true,
+          () => false,
+        );
+        if (ok) writableAt = performance.now();
+      }
+      if (writableAt !== undefined) break;
+      await sleep(5);
+    }
+    assert.ok(promotedAt !== undefined, 'the sentinels promoted the replica');
+    assert.ok(writableAt !== undefined, 'writes succeeded after the promotion');
+    console.log(
+      `# failover: replica promoted ${(promotedAt - killedAt).toFixed(0)} ms after the kill; ` +
+        `writes succeeded ${(writableAt - promotedAt).toFixed(0)} ms after the promotion ` +
+        `(${(writableAt - killedAt).toFixed(0)} ms after the kill); ${calls} getOrSet calls, ` +
+        `${loaderCalls} answered by the loader, all correct`,
+    );
+    const h = await waitFor(
+      async () => {
+        const x = await cache.health();
+        return x.ok ? x : undefined;
+      },
+      { timeoutMs: 5000, what: 'healthy after failover' },
+    );
+    assert.equal(h.role, 'master');
+    assert.equal(h.nodes[0]?.address, `127.0.0.1:${set.replica.port}`);
+    // data written before the kill was replicated, so the new master still has it
+    assert.equal(dec(await cache.get('f1')), expected(1));
+    assert.equal(dec(await cache.get('probe')), 'w');
+    assert.ok(cache.stats().errors > 0, 'the outage was counted');
+  });
+});

@@ -1,0 +1,622 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Cluster, Redis } from 'iovalkey';
+import { createRedisCache, keySlot, type RedisCache } from '../../../lib/cache/redis/index.js';
+import {
+  createTransactionRunner,
+  retryTransaction,
+  type TransactionResult,
+  type TransactionRunner,
+} from '../../../lib/cache/redis/transaction.js';
+import { CacheError, ConfigError } from '../../../lib/core/errors.js';
+import { waitFor } from '../../harness/process.js';
+import {
+  type RedisCluster,
+  type RedisSentinelSet,
+  type RedisStandalone,
+  redisCommand,
+  skipRedis,
+  startRedis,
+  startRedisCluster,
+  startRedisSentinel,
+} from '../../harness/redis.js';
+import { allBytes, dec, enc, rejectsWith, sleep, watchUnhandled } from './helpers.js';
+
+const PASSWORD = 'tx-secret-пароль';
+
+/** The runner the cache will expose as `cache.transaction`, built the same way. */
+function runnerFor(cache: RedisCache, extra: { maxConnections?: number; commandTimeout?: number } = {}) {
+  return createTransactionRunner({
+    client: cache.client,
+    keyPrefix: cache.keyPrefix,
+    mode: cache.mode,
+    commandTimeout: extra.commandTimeout ?? 2000,
+    ...(extra.maxConnections ? { maxConnections: extra.maxConnections } : {}),
+  });
+}
+
+/** CAS increment of `key` (and its `mirror`, in the same transaction). */
+function increment(runner: TransactionRunner, key: string, mirror?: string): Promise<TransactionResult> {
+  return runner.transaction(
+    async (tx) => {
+      const next = String(Number(dec(await tx.read(key)) ?? '0') + 1);
+      tx.set(key, enc(next));
+      if (mirror) tx.set(mirror, enc(next));
+    },
+    { watch: [key] },
+  );
+}
+
+describe('redis transactions on a standalone server', { skip: skipRedis() }, () => {
+  let redis: RedisStandalone;
+  let cache: RedisCache;
+  let tx: TransactionRunner;
+  let raw: Redis;
+  const unhandled = watchUnhandled();
+  const cleanup: (() => Promise<unknown> | undefined)[] = [];
+
+  before(async () => {
+    redis = await startRedis({ password: PASSWORD });
+    cache = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      password: PASSWORD,
+      keyPrefix: 'tx:',
+      commandTimeout: 2000,
+    });
+    tx = runnerFor(cache);
+    raw = new Redis({ port: redis.port, password: PASSWORD });
+    raw.on('error', () => {});
+  });
+  after(async () => {
+    for (const fn of cleanup.reverse()) await fn()?.catch(() => {});
+    await tx?.close();
+    await cache?.close();
+    raw?.disconnect();
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('applies a multi-key update under the key prefix; results in order', async () => {
+    await raw.set('tx:gone', 'x');
+    const r = await tx.transaction((t) => {
+      t.set('a', enc('1'))
+        .set('b', enc('2'), 60_000)
+        .get('a')
+        .delete('gone')
+        .delete('never')
+        .expire('a', 30_000);
+      t.get('missing');
+    });
+    assert.equal(r.ok, true);
+    assert.ok(r.ok);
+    assert.equal(r.results.length, 7);
+    const [setA, setB, getA, delGone, delNever, expA, getMissing] = r.results;
+    assert.equal(setA, true);
+    assert.equal(setB, true);
+    assert.ok(getA instanceof Uint8Array);
+    assert.equal(dec(getA as Uint8Array), '1', 'a GET inside the transaction sees the earlier SET');
+    assert.equal(delGone, true);
+    assert.equal(delNever, false);
+    assert.equal(expA, true);
+    assert.equal(getMissing, undefined);
+    assert.equal(await raw.get('tx:a'), '1');
+    assert.equal(await raw.get('tx:b'), '2');
+    assert.equal(await raw.exists('tx:gone'), 0);
+    const pttlA = await raw.pttl('tx:a');
+    const pttlB = await raw.pttl('tx:b');
+    assert.ok(pttlA > 0 && pttlA <= 30_000, `a expires in ${pttlA}`);
+    assert.ok(pttlB > 30_000 && pttlB <= 60_000, `b expires in ${pttlB}`);
+    assert.equal(await raw.exists('a'), 0, 'nothing written outside the prefix');
+    assert.equal(dec(await cache.get('b')), '2', 'the cache sees transaction writes');
+  });
+
+  it('applies nothing when one queued command is refused (EXECABORT), and says so', async (t) => {
+    // A user that may write only `tx:ok*`: the second SET is refused when queued, so EXEC aborts.
+    await raw.call('ACL', 'SETUSER', 'limited', 'on', '>limited-pw', '~tx:ok*', '+@all');
+    const limited = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      username: 'limited',
+      password: 'limited-pw',
+      keyPrefix: 'tx:',
+      commandTimeout: 2000,
+    });
+    const runner = runnerFor(limited);
+    t.after(async () => {
+      await runner.close();
+      await limited.close();
+    });
+    await raw.set('tx:ok-existing', 'before');
+    const err = await rejectsWith(
+      runner.transaction((b) => {
+        b.set('ok-1', enc('new')).delete('ok-existing').set('forbidden', enc('x'));
+      }),
+      'backend',
+    );
+    assert.match(err.message, /NOPERM|no permissions/i);
+    assert.match(err.message, /nothing was applied/);
+    assert.doesNotMatch(err.message, /limited-pw/);
+    assert.equal(await raw.exists('tx:ok-1'), 0, 'first SET not applied');
+    assert.equal(await raw.get('tx:ok-existing'), 'before', 'DELETE not applied');
+    assert.equal(await raw.exists('tx:forbidden'), 0);
+    // The connection is still usable afterwards.
+    const ok = await runner.transaction((b) => {
+      b.set('ok-1', enc('later'));
+    });
+    assert.equal(ok.ok, true);
+    assert.equal(await raw.get('tx:ok-1'), 'later');
+  });
+
+  it('reports a WATCH conflict as a value when another client writes the watched key', async () => {
+    await raw.set('tx:balance', '100');
+    const r = await tx.transaction(
+      async (t) => {
+        const seen = dec(await t.read('balance'));
+        assert.equal(seen, '100');
+        await raw.set('tx:balance', '250'); // someone else, between our WATCH and EXEC
+        t.set('balance', enc(String(Number(seen) - 30))).set('audit', enc('debited'));
+      },
+      { watch: ['balance'] },
+    );
+    assert.deepEqual(r, { ok: false, conflict: true });
+    assert.equal(await raw.get('tx:balance'), '250', 'the other write stands');
+    assert.equal(await raw.exists('tx:audit'), 0, 'nothing of the transaction applied');
+
+    // A write through the cache itself (its shared connection) is "someone else" too.
+    const r2 = await tx.transaction(
+      async (t) => {
+        await t.read('balance');
+        await cache.set('balance', enc('7'));
+        t.set('balance', enc('8'));
+      },
+      { watch: ['balance'] },
+    );
+    assert.equal(r2.ok, false);
+    assert.equal(await raw.get('tx:balance'), '7');
+
+    // Without interference the same check-and-set commits.
+    const r3 = await tx.transaction(
+      async (t) => {
+        const seen = Number(dec(await t.read('balance')));
+        t.set('balance', enc(String(seen + 1)));
+      },
+      { watch: ['balance'] },
+    );
+    assert.equal(r3.ok, true);
+    assert.equal(await raw.get('tx:balance'), '8');
+  });
+
+  it('retryTransaction succeeds after a conflict and gives up after `attempts`', async () => {
+    await raw.set('tx:stock', '10');
+    let runs = 0;
+    const r = await retryTransaction(
+      () =>
+        tx.transaction(
+          async (t) => {
+            runs++;
+            const stock = Number(dec(await t.read('stock')));
+            if (runs === 1) await raw.decr('tx:stock'); // a competing buyer, once
+            t.set('stock', enc(String(stock - 1)));
+          },
+          { watch: ['stock'] },
+        ),
+      { attempts: 5, backoffMs: 1 },
+    );
+    assert.equal(r.ok, true);
+    assert.equal(r.attempts, 2);
+    assert.equal(runs, 2);
+    assert.equal(await raw.get('tx:stock'), '8', 'both decrements count, none lost');
+
+    let tries = 0;
+    const lost = await retryTransaction(
+      () =>
+        tx.transaction(
+          async (t) => {
+            tries++;
+            await t.read('stock');
+            await raw.incr('tx:stock');
+            t.set('stock', enc('0'));
+          },
+          { watch: ['stock'] },
+        ),
+      { attempts: 3, backoffMs: 0 },
+    );
+    assert.deepEqual(lost, { ok: false, conflict: true, attempts: 3 });
+    assert.equal(tries, 3);
+    assert.equal(await raw.get('tx:stock'), '11');
+
+    const boom = new Error('not retried');
+    await assert.rejects(
+      retryTransaction(() => Promise.reject(boom), { attempts: 3 }),
+      (e) => e === boom,
+    );
+  });
+
+  it('keeps concurrent check-and-set transactions isolated: no lost update', async () => {
+    const n = 25;
+    const results = await Promise.all(
+      Array.from({ length: n }, () =>
+        retryTransaction(() => increment(tx, 'hits', 'hits-mirror'), { attempts: 200, backoffMs: 1 }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.ok).length, n);
+    assert.ok(
+      results.some((r) => r.attempts > 1),
+      'with 25 racing increments some must have conflicted',
+    );
+    assert.equal(await raw.get('tx:hits'), String(n));
+    assert.equal(await raw.get('tx:hits-mirror'), String(n));
+  });
+
+  it('is binary-safe: every byte value in and out, Uint8Array in, Uint8Array out', async () => {
+    const bytes = allBytes();
+    const r = await tx.transaction((t) => {
+      t.set('bin', bytes).get('bin');
+    });
+    assert.ok(r.ok);
+    const got = r.results[1];
+    assert.ok(got instanceof Uint8Array);
+    assert.deepEqual(new Uint8Array(got as Uint8Array), bytes);
+    const read = await tx.transaction(
+      async (t) => {
+        const v = await t.read('bin');
+        assert.ok(v instanceof Uint8Array);
+        assert.deepEqual(new Uint8Array(v), bytes);
+      },
+      { watch: ['bin'] },
+    );
+    assert.deepEqual(read, { ok: true, results: [] }, 'queueing nothing is a valid no-op');
+  });
+
+  it('rejects bad input with typed errors and applies nothing', async () => {
+    await rejectsWith(
+      tx.transaction((t) => void t.set('', enc('x'))),
+      'invalid_key',
+    );
+    await rejectsWith(
+      tx.transaction(() => {}, { watch: [''] }),
+      'invalid_key',
+    );
+    await rejectsWith(
+      tx.transaction(() => {}, { watch: 'k' as unknown as string[] }),
+      'invalid_key',
+    );
+    await rejectsWith(
+      tx.transaction((t) => void t.set('k', 'text' as unknown as Uint8Array)),
+      'invalid_value',
+    );
+    await rejectsWith(
+      tx.transaction((t) => void t.set('k', enc('x'), -1)),
+      'invalid_ttl',
+    );
+    await rejectsWith(
+      tx.transaction((t) => void t.expire('k', Number.NaN)),
+      'invalid_ttl',
+    );
+    await rejectsWith(
+      tx.transaction((t) => void t.expire('k', undefined as unknown as number)),
+      'invalid_ttl',
+    );
+    await rejectsWith(tx.transaction(null as unknown as () => void), 'invalid_value');
+    const unwatched = await rejectsWith(
+      tx.transaction(async (t) => void (await t.read('k'))),
+      'invalid_key',
+    );
+    assert.match(unwatched.message, /only watched keys/);
+    assert.equal(await raw.exists('tx:k'), 0);
+
+    await assert.rejects(
+      retryTransaction(() => tx.transaction(() => {}), { attempts: 0 }),
+      (e) => e instanceof ConfigError && /attempts/.test(e.message),
+    );
+  });
+
+  it('rethrows an error of fn, applies nothing, and leaves the connection clean', async () => {
+    const oops = new Error('fn failed');
+    await assert.rejects(
+      tx.transaction(
+        async (t) => {
+          await t.read('clean');
+          t.set('clean', enc('half'));
+          throw oops;
+        },
+        { watch: ['clean'] },
+      ),
+      (e) => e === oops,
+    );
+    assert.equal(await raw.exists('tx:clean'), 0);
+    // The builder refuses use after the transaction was sent.
+    let leaked: Parameters<Parameters<TransactionRunner['transaction']>[0]>[0] | undefined;
+    await tx.transaction((t) => {
+      leaked = t;
+    });
+    assert.throws(
+      () => leaked?.set('late', enc('x')),
+      (e) => e instanceof CacheError && e.code === 'closed',
+    );
+    // If the WATCH of the failed transaction had leaked onto a pooled connection, an unrelated
+    // write to `clean` would make this next transaction conflict.
+    await raw.set('tx:clean', 'other');
+    const r = await tx.transaction((t) => void t.set('fresh', enc('1')));
+    assert.equal(r.ok, true);
+  });
+
+  it('bounds its connections: a waiter gets a freed connection, or times out with a typed error', async (t) => {
+    const runner = runnerFor(cache, { maxConnections: 1, commandTimeout: 300 });
+    t.after(() => runner.close());
+    let letGo: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      letGo = r;
+    });
+    const first = runner.transaction(
+      async (b) => {
+        await b.read('pool-a');
+        await held;
+        b.set('pool-a', enc('1'));
+      },
+      { watch: ['pool-a'] },
+    );
+    await sleep(20); // `first` now holds the only connection
+    const timedOut = await rejectsWith(
+      runner.transaction(() => {}, { watch: ['pool-b'] }),
+      'timeout',
+    );
+    assert.match(timedOut.message, /maxConnections 1/);
+    const waiting = runner.transaction(async (b) => void b.set('pool-b', enc('2')).get('pool-a'), {
+      watch: ['pool-b'],
+    });
+    await sleep(20);
+    letGo();
+    assert.equal((await first).ok, true);
+    const second = await waiting;
+    assert.ok(second.ok);
+    assert.equal(dec(second.results[1] as Uint8Array), '1', 'ran after the first one committed');
+  });
+
+  it('validates its options with one ConfigError naming each field', () => {
+    assert.throws(
+      () =>
+        createTransactionRunner({
+          client: cache.client,
+          mode: 'cluster',
+          commandTimeout: -1,
+          maxConnections: 0,
+          defaultTtl: Number.NaN,
+        }),
+      (e) =>
+        e instanceof ConfigError &&
+        ['mode', 'commandTimeout', 'maxConnections', 'defaultTtl'].every((p) =>
+          e.issues.some((i) => i.path === p),
+        ),
+    );
+    assert.throws(
+      () => createTransactionRunner({ client: undefined as unknown as Redis }),
+      (e) => e instanceof ConfigError && e.issues[0]?.path === 'client',
+    );
+  });
+
+  it('applies the runner defaultTtl to sets without a TTL', async (t) => {
+    const runner = createTransactionRunner({ client: cache.client, keyPrefix: 'tx:', defaultTtl: 5000 });
+    t.after(() => runner.close());
+    await runner.transaction((b) => void b.set('dttl', enc('x')).set('own-ttl', enc('y'), 60_000));
+    const pttl = await raw.pttl('tx:dttl');
+    assert.ok(pttl > 0 && pttl <= 5000, `pttl ${pttl}`);
+    assert.ok((await raw.pttl('tx:own-ttl')) > 5000);
+  });
+
+  it('fails with a typed error when Redis is down, then close() makes it reject with closed', async () => {
+    const other = await startRedis();
+    const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });
+    const runner = runnerFor(c, { commandTimeout: 1000 });
+    cleanup.push(
+      () => runner.close(),
+      () => c.close(),
+      () => other.stop(),
+    );
+    assert.equal((await runner.transaction((t) => void t.set('k', enc('v')))).ok, true);
+    await other.stop();
+    await rejectsWith(
+      runner.transaction((t) => void t.set('k', enc('v'))),
+      'unavailable',
+      'timeout',
+    );
+    await rejectsWith(
+      runner.transaction(() => {}, { watch: ['k'] }),
+      'unavailable',
+      'timeout',
+    );
+    await runner.close();
+    await runner.close();
+    await rejectsWith(
+      runner.transaction(() => {}),
+      'closed',
+    );
+  });
+});
+
+describe('redis transactions on a cluster', { skip: skipRedis() }, () => {
+  let cluster: RedisCluster;
+  let cache: RedisCache;
+  let tx: TransactionRunner;
+  let raw: Cluster;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    cluster = await startRedisCluster();
+    cache = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: 'app:',
+      commandTimeout: 2000,
+    });
+    tx = runnerFor(cache, { maxConnections: 2 });
+    raw = new Cluster(cluster.nodes.map((n) => ({ host: n.host, port: n.port })));
+    raw.on('error', () => {});
+  });
+  after(async () => {
+    await tx?.close();
+    await cache?.close();
+    raw?.disconnect();
+    await cluster?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('updates hash-tagged keys atomically on their master', async () => {
+    const r = await tx.transaction((t) => {
+      t.set('{user:1}:name', enc('Ada')).set('{user:1}:email', enc('ada@example.org')).get('{user:1}:name');
+    });
+    assert.ok(r.ok);
+    assert.equal(dec(r.results[2] as Uint8Array), 'Ada');
+    assert.equal(await raw.get('app:{user:1}:name'), 'Ada');
+    assert.equal(dec(await cache.get('{user:1}:email')), 'ada@example.org');
+  });
+
+  it('rejects a cross-slot transaction before sending, naming the keys and explaining hash tags', async () => {
+    assert.notEqual(keySlot('app:alpha'), keySlot('app:beta'), 'test keys must be on different slots');
+    const err = await rejectsWith(
+      tx.transaction((t) => {
+        t.set('alpha', enc('1')).set('beta', enc('2'));
+      }),
+      'cross_slot',
+    );
+    assert.match(err.message, /"alpha" \(slot \d+\)/);
+    assert.match(err.message, /"beta" \(slot \d+\)/);
+    assert.match(err.message, /hash tag/);
+    assert.match(err.message, /\{user:1\}:/);
+    assert.equal(await raw.exists('app:alpha'), 0, 'nothing sent');
+
+    // Watched keys are checked before the WATCH is sent; mixing a watched slot with another fails too.
+    await rejectsWith(
+      tx.transaction(() => {}, { watch: ['alpha', 'beta'] }),
+      'cross_slot',
+    );
+    await rejectsWith(
+      tx.transaction(
+        async (t) => {
+          await t.read('{user:1}:name');
+          t.set('{user:1}:name', enc('Bob')).set('beta', enc('2'));
+        },
+        { watch: ['{user:1}:name'] },
+      ),
+      'cross_slot',
+    );
+    assert.equal(await raw.get('app:{user:1}:name'), 'Ada', 'nothing applied');
+    assert.equal(await raw.exists('app:beta'), 0);
+  });
+
+  it('detects a WATCH conflict on a cluster node', async () => {
+    await raw.set('app:{acct:7}:balance', '50');
+    const r = await tx.transaction(
+      async (t) => {
+        const seen = Number(dec(await t.read('{acct:7}:balance')));
+        await raw.set('app:{acct:7}:balance', '60');
+        t.set('{acct:7}:balance', enc(String(seen + 5))).set('{acct:7}:log', enc('+5'));
+      },
+      { watch: ['{acct:7}:balance'] },
+    );
+    assert.deepEqual(r, { ok: false, conflict: true });
+    assert.equal(await raw.get('app:{acct:7}:balance'), '60');
+    assert.equal(await raw.exists('app:{acct:7}:log'), 0);
+  });
+
+  it('runs concurrent check-and-set increments on several masters without lost updates', async () => {
+    const tags = ['{a}', '{b}', '{c}', '{d}', '{e}', '{f}'];
+    const masters = new Set(tags.map((tag) => (raw.slots[keySlot(`app:${tag}:n`)] ?? [])[0]));
+    assert.ok(masters.size >= 2, 'the tags should spread over several masters');
+    const perTag = 8;
+    const results = await Promise.all(
+      tags.flatMap((tag) =>
+        Array.from({ length: perTag }, () =>
+          retryTransaction(() => increment(tx, `${tag}:n`, `${tag}:m`), { attempts: 200, backoffMs: 1 }),
+        ),
+      ),
+    );
+    assert.equal(results.filter((r) => r.ok).length, tags.length * perTag);
+    for (const tag of tags) {
+      assert.equal(await raw.get(`app:${tag}:n`), String(perTag), tag);
+      assert.equal(await raw.get(`app:${tag}:m`), String(perTag), tag);
+    }
+  });
+});
+
+describe('redis transactions across a sentinel failover', { skip: skipRedis() }, () => {
+  let set: RedisSentinelSet;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    set = await startRedisSentinel({ password: PASSWORD });
+  });
+  after(async () => {
+    await set?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('each transaction commits whole or reports failure — never half-applied', async (t) => {
+    const cache = createRedisCache({
+      mode: 'sentinel',
+      addresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+      sentinel: { masterName: set.masterName },
+      password: PASSWORD,
+      keyPrefix: 'fo:',
+      commandTimeout: 1000,
+      dialTimeout: 1000,
+    });
+    const runner = runnerFor(cache, { commandTimeout: 1000 });
+    t.after(async () => {
+      await runner.close();
+      await cache.close();
+    });
+
+    const outcomes = { ok: 0, conflict: 0, failed: 0, okAfterFailover: 0 };
+    const codes = new Set<string>();
+    let killedAt: number | undefined;
+    let recoveredMs: number | undefined;
+    const deadline = Date.now() + 40_000;
+    for (let i = 0; i < 5000 && Date.now() < deadline; i++) {
+      if (outcomes.ok === 20 && killedAt === undefined) {
+        await set.master.kill();
+        killedAt = Date.now();
+      }
+      try {
+        const r = await increment(runner, 'a', 'b');
+        if (r.ok) {
+          outcomes.ok++;
+          if (killedAt !== undefined) {
+            recoveredMs ??= Date.now() - killedAt;
+            if (++outcomes.okAfterFailover >= 20) break;
+          }
+        } else outcomes.conflict++;
+      } catch (err) {
+        assert.ok(err instanceof CacheError, `a CacheError, got ${String(err)}`);
+        codes.add(err.code);
+        outcomes.failed++;
+        await sleep(50);
+      }
+    }
+    console.log(
+      `transactions across failover: ${JSON.stringify(outcomes)}, error codes ${[...codes].join(',') || '-'}, ` +
+        `first commit ${recoveredMs ?? '?'} ms after the kill`,
+    );
+    assert.ok(killedAt !== undefined, 'the master was killed');
+    assert.ok(outcomes.okAfterFailover >= 20, 'transactions commit again after the promotion');
+    for (const code of codes) assert.ok(['unavailable', 'timeout'].includes(code), `unexpected code ${code}`);
+
+    // Read both keys from the promoted master: the pair is always equal.
+    const promoted = await waitFor(
+      async () => {
+        const role = (await redisCommand(set.replica.port, ['ROLE'], { password: PASSWORD })) as unknown[];
+        return role[0] === 'master';
+      },
+      { timeoutMs: 10_000, what: 'the replica to be promoted' },
+    );
+    assert.ok(promoted);
+    const a = await redisCommand(set.replica.port, ['GET', 'fo:a'], { password: PASSWORD });
+    const b = await redisCommand(set.replica.port, ['GET', 'fo:b'], { password: PASSWORD });
+    assert.equal(a, b, 'both keys of every transaction applied together');
+    // A committed increment applies once: the counter never exceeds the attempts that could commit.
+    assert.ok(Number(a) <= outcomes.ok + outcomes.failed, `counter ${a} vs ${JSON.stringify(outcomes)}`);
+    assert.ok(Number(a) >= outcomes.okAfterFailover, 'commits after the promotion are all there');
+  });
+});

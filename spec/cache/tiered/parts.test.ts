@@ -1,0 +1,119 @@
+/** Unit tests of the tiered cache's parts: envelope, breaker, deadline queue, seeded RNG, jitter. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createBreaker } from '../../../lib/cache/tiered/breaker.js';
+import { createFence } from '../../../lib/cache/tiered/coherence.js';
+import { decodeEnvelope, encodeEnvelope, HEADER_BYTES } from '../../../lib/cache/tiered/envelope.js';
+import {
+  createDeadlineQueue,
+  createSeededRandom,
+  jitterTtl,
+  withTimeout,
+} from '../../../lib/cache/tiered/timing.js';
+import { CacheError } from '../../../lib/core/errors.js';
+import { bytes, fakeClock, text } from './fakes.js';
+
+describe('tiered cache parts', () => {
+  it('envelope: round trip, no-expiry, and plain values are not mistaken for envelopes', () => {
+    const e = decodeEnvelope(encodeEnvelope(bytes('hello'), 1000.5, 2000, 750))!;
+    assert.deepEqual(
+      { v: text(e.value), f: e.freshUntil, s: e.staleUntil, t: e.ttl },
+      { v: 'hello', f: 1000.5, s: 2000, t: 750 },
+    );
+    const inf = decodeEnvelope(encodeEnvelope(new Uint8Array(0), Infinity, Infinity, 0))!;
+    assert.equal(inf.freshUntil, Infinity);
+    assert.equal(inf.value.byteLength, 0);
+    assert.equal(decodeEnvelope(bytes('{"json": true, "padding": "........................"}')), undefined);
+    assert.equal(decodeEnvelope(new Uint8Array(HEADER_BYTES - 1).fill(0xc1)), undefined);
+    // A view into a larger buffer (as Redis clients return) decodes too.
+    const big = new Uint8Array(100);
+    big.set(encodeEnvelope(bytes('x'), 1, 2, 3), 10);
+    assert.equal(text(decodeEnvelope(big.subarray(10, 10 + HEADER_BYTES + 1))!.value), 'x');
+  });
+
+  it('breaker: closed → open after N failures → half-open single probe → closed or open again', () => {
+    const clock = fakeClock();
+    const b = createBreaker(2, 100, clock.now);
+    b.failure();
+    b.success();
+    b.failure();
+    assert.equal(b.state(), 'closed', 'failures must be consecutive');
+    b.failure();
+    assert.equal(b.state(), 'open');
+    assert.equal(b.allow(), false);
+    clock.advance(100);
+    assert.equal(b.state(), 'half-open');
+    assert.equal(b.allow(), true, 'the probe');
+    assert.equal(b.allow(), false, 'only one probe at a time');
+    b.failure();
+    assert.equal(b.state(), 'open');
+    assert.equal(b.opens, 2);
+    clock.advance(100);
+    assert.equal(b.allow(), true);
+    b.success();
+    assert.equal(b.state(), 'closed');
+    assert.equal(b.allow(), true);
+  });
+
+  it('fence: a mark stays valid until its key (or everything) is invalidated', () => {
+    const f = createFence();
+    const m = f.mark();
+    assert.equal(f.stillValid('a', m), true);
+    f.invalidate('b');
+    assert.equal(f.stillValid('a', m), true);
+    assert.equal(f.stillValid('b', m), false);
+    const m2 = f.mark();
+    assert.equal(f.stillValid('b', m2), true);
+    f.invalidateAll();
+    assert.equal(f.stillValid('a', m2), false);
+  });
+
+  it('deadline queue: fires expired deadlines in order, skips cancelled ones', async () => {
+    const q = createDeadlineQueue(20);
+    const fired: string[] = [];
+    q.track(() => fired.push('a'));
+    const b = q.track(() => fired.push('b'));
+    b.fire = undefined;
+    await new Promise((r) => setTimeout(r, 5));
+    q.track(() => fired.push('c'));
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(fired, ['a', 'c']);
+    // Re-arms after going idle.
+    q.track(() => fired.push('d'));
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(fired, ['a', 'c', 'd']);
+  });
+
+  it('withTimeout rejects with CacheError timeout and swallows the late rejection', async () => {
+    let rejectLate!: (e: Error) => void;
+    const slow = new Promise<never>((_, reject) => {
+      rejectLate = reject;
+    });
+    await assert.rejects(
+      withTimeout(slow, 10, 'thing'),
+      (e: unknown) => e instanceof CacheError && e.code === 'timeout',
+    );
+    rejectLate(new Error('late'));
+    assert.equal(await withTimeout(Promise.resolve(5), Infinity, 'x'), 5);
+  });
+
+  it('seeded random is deterministic; jitter stays within ± fraction', () => {
+    const a = createSeededRandom(1);
+    const b = createSeededRandom(1);
+    const xs = Array.from({ length: 5 }, a);
+    assert.deepEqual(xs, Array.from({ length: 5 }, b));
+    assert.ok(xs.every((x) => x >= 0 && x < 1));
+    assert.notDeepEqual(xs, Array.from({ length: 5 }, createSeededRandom(2)));
+    assert.equal(jitterTtl(1000, 0, a), 1000);
+    assert.equal(
+      jitterTtl(1000, 0.5, () => 0),
+      500,
+    );
+    assert.ok(Math.abs(jitterTtl(1000, 0.5, () => 0.999999) - 1499.999) < 1e-6);
+    assert.equal(
+      jitterTtl(1, 1, () => 0),
+      1,
+      'never below 1 ms',
+    );
+  });
+});

@@ -1,0 +1,464 @@
+/**
+ * Real Redis for tests and benchmarks: a standalone server, a 6-node cluster (3 masters + 3
+ * replicas) and a sentinel set (1 master, 1 replica, 3 sentinels), each on free 127.0.0.1 ports
+ * in a temp dir. Every starter returns `stop()`, which is idempotent and removes the temp dir;
+ * call it from `after`/`t.after` so it runs even when a test fails. A starter that fails half-way
+ * stops what it already started before rethrowing.
+ *
+ *   describe('x', { skip: skipRedis() }, () => {
+ *     let redis: RedisStandalone;
+ *     before(async () => { redis = await startRedis({ password: 's3cret' }); });
+ *     after(() => redis?.stop());
+ *   });
+ */
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Redis } from 'iovalkey';
+import {
+  findBinary,
+  freePort,
+  type ServerProcess,
+  skipUnless,
+  startProcess,
+  tempDir,
+  waitFor,
+} from './process.js';
+
+const HOST = '127.0.0.1';
+
+/** Skip reason for describe blocks needing Redis, or `false` when redis-server and redis-cli exist. */
+export function skipRedis(): string | false {
+  return skipUnless(['redis-server', 'redis-cli'], 'apt-get install -y redis-server redis-tools');
+}
+
+/** A running redis-server (or sentinel) process with its address. */
+export interface RedisServer extends ServerProcess {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RedisStandalone {
+  readonly host: string;
+  readonly port: number;
+  /** `redis://[:password@]127.0.0.1:port`. */
+  readonly url: string;
+  readonly password: string | undefined;
+  readonly server: RedisServer;
+  /** Stops the server and removes its temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartRedisOptions {
+  /** Sets `requirepass`. */
+  password?: string;
+  /** `maxmemory`, e.g. `'2mb'`. */
+  maxmemory?: string;
+  /** `maxmemory-policy`, e.g. `'noeviction'` or `'allkeys-lru'`. */
+  maxmemoryPolicy?: string;
+  /** Extra redis.conf lines, appended verbatim. */
+  extraConfig?: readonly string[];
+}
+
+/** Quotes a redis.conf argument (double quotes, backslash escapes). */
+function q(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function wrap(server: ServerProcess, host: string, port: number): RedisServer {
+  return {
+    name: server.name,
+    child: server.child,
+    output: server.output,
+    stop: server.stop,
+    kill: server.kill,
+    get exited() {
+      return server.exited;
+    },
+    host,
+    port,
+  };
+}
+
+/** One short-lived connection: runs `args`, returns the reply, always disconnects. */
+export async function redisCommand(
+  port: number,
+  args: readonly (string | number)[],
+  options: { password?: string | undefined; host?: string; timeoutMs?: number } = {},
+): Promise<unknown> {
+  const client = new Redis({
+    host: options.host ?? HOST,
+    port,
+    password: options.password,
+    lazyConnect: true,
+    connectTimeout: options.timeoutMs ?? 1000,
+    commandTimeout: options.timeoutMs ?? 1000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    // Without this, a NOAUTH during the ready check surfaces as a vague "Connection is closed".
+    enableReadyCheck: false,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const [cmd, ...rest] = args;
+    return await client.call(String(cmd), ...rest.map(String));
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function ping(port: number, password?: string): Promise<boolean> {
+  try {
+    return (await redisCommand(port, ['PING'], { password, timeoutMs: 500 })) === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Spawns `redis-server` with `lines` as its config in `dir`, on a fresh free port. Retries on a
+ * port race (another process took the port between `freePort()` and the bind).
+ */
+async function spawnRedis(
+  name: string,
+  dir: string,
+  lines: (port: number) => string[],
+  opts: { password?: string | undefined; sentinel?: boolean } = {},
+): Promise<RedisServer> {
+  const bin = findBinary('redis-server') ?? 'redis-server';
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const conf = join(dir, `${name}-${port}.conf`);
+    const base = [
+      `bind ${HOST}`,
+      `port ${port}`,
+      `dir ${q(dir)}`,
+      'protected-mode no',
+      'daemonize no',
+      'loglevel notice',
+      'logfile ""',
+    ];
+    await writeFile(conf, `${[...base, ...lines(port)].join('\n')}\n`);
+    try {
+      const server = await startProcess({
+        name: `${name}:${port}`,
+        command: bin,
+        args: opts.sentinel ? [conf, '--sentinel'] : [conf],
+        cwd: dir,
+        ready: () => ping(port, opts.sentinel ? undefined : opts.password),
+        readyTimeoutMs: 10_000,
+      });
+      return wrap(server, HOST, port);
+    } catch (err) {
+      lastError = err;
+      if (!/Address already in use/i.test(String((err as Error).message))) throw err;
+    }
+  }
+  throw lastError;
+}
+
+/** Runs every stop function (in parallel), then `after`; collects nothing, never throws. */
+function stopper(parts: () => RedisServer[], after: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= (async () => {
+      await Promise.allSettled(parts().map((p) => p.stop(2000)));
+      await after().catch(() => {});
+    })();
+    return stopping;
+  };
+}
+
+/** A standalone redis-server without persistence. */
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisStandalone> {
+  const dir = await tempDir('redis');
+  try {
+    const server = await spawnRedis(
+      'redis',
+      dir.path,
+      () => {
+        const lines = ['save ""', 'appendonly no'];
+        if (options.password !== undefined) lines.push(`requirepass ${q(options.password)}`);
+        if (options.maxmemory !== undefined) lines.push(`maxmemory ${options.maxmemory}`);
+        if (options.maxmemoryPolicy !== undefined) lines.push(`maxmemory-policy ${options.maxmemoryPolicy}`);
+        lines.push(...(options.extraConfig ?? []));
+        return lines;
+      },
+      { password: options.password },
+    );
+    const auth = options.password !== undefined ? `:${encodeURIComponent(options.password)}@` : '';
+    return {
+      host: HOST,
+      port: server.port,
+      url: `redis://${auth}${HOST}:${server.port}`,
+      password: options.password,
+      server,
+      stop: stopper(() => [server], dir.remove),
+    };
+  } catch (err) {
+    await dir.remove().catch(() => {});
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------------------------ cluster
+
+export interface RedisClusterNode {
+  readonly host: string;
+  readonly port: number;
+  readonly server: RedisServer;
+}
+
+export interface RedisCluster {
+  /** All six nodes (seeds for a cluster client). Roles change after a failover; ask the cluster. */
+  readonly nodes: readonly RedisClusterNode[];
+  /** The three nodes that were masters when the cluster formed. */
+  readonly masters: readonly RedisClusterNode[];
+  /** The three nodes that were replicas when the cluster formed. */
+  readonly replicas: readonly RedisClusterNode[];
+  /** Stops every node and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartRedisClusterOptions {
+  /** `cluster-node-timeout` in ms: how soon a dead master is failed over. Default 3000. */
+  nodeTimeoutMs?: number;
+  /** Extra redis.conf lines for every node. */
+  extraConfig?: readonly string[];
+}
+
+function infoField(info: string, field: string): string | undefined {
+  const m = new RegExp(`^${field}:(.*)$`, 'm').exec(info);
+  return m?.[1]?.trim();
+}
+
+/**
+ * A 6-node cluster (3 masters + 3 replicas) made by `redis-cli --cluster create`. Resolves once
+ * every node reports `cluster_state:ok` and knows all six nodes, and every replica's link to its
+ * master is up.
+ */
+export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
+  const dir = await tempDir('redis-cluster');
+  const servers: RedisServer[] = [];
+  const stop = stopper(() => servers, dir.remove);
+  try {
+    const started = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        spawnRedis(`cluster${i}`, dir.path, (port) => [
+          'save ""',
+          'appendonly no',
+          'cluster-enabled yes',
+          `cluster-config-file nodes-${port}.conf`,
+          `cluster-node-timeout ${options.nodeTimeoutMs ?? 3000}`,
+          'repl-diskless-sync yes',
+          'repl-diskless-sync-delay 0',
+          'repl-diskless-load disabled',
+          ...(options.extraConfig ?? []),
+        ]).then((s) => {
+          servers.push(s);
+          return s;
+        }),
+      ),
+    );
+    const cli = findBinary('redis-cli') ?? 'redis-cli';
+    await runOnce(cli, [
+      '--cluster',
+      'create',
+      ...started.map((s) => `${HOST}:${s.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]);
+    const roles = await waitFor(async () => clusterReady(started), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the Redis cluster to be ok and replicas synced',
+    });
+    const nodes = started.map((s) => ({ host: HOST, port: s.port, server: s }));
+    return {
+      nodes,
+      masters: nodes.filter((n) => roles.get(n.port) === 'master'),
+      replicas: nodes.filter((n) => roles.get(n.port) === 'slave'),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Map port → role once the cluster is fully formed, else `undefined`. */
+async function clusterReady(servers: readonly RedisServer[]): Promise<Map<number, string> | undefined> {
+  const roles = new Map<number, string>();
+  for (const s of servers) {
+    const info = String(await redisCommand(s.port, ['CLUSTER', 'INFO']));
+    if (infoField(info, 'cluster_state') !== 'ok') return undefined;
+    if (infoField(info, 'cluster_known_nodes') !== '6') return undefined;
+    if (infoField(info, 'cluster_slots_ok') !== '16384') return undefined;
+    const repl = String(await redisCommand(s.port, ['INFO', 'replication']));
+    const role = infoField(repl, 'role');
+    if (role === 'slave' && infoField(repl, 'master_link_status') !== 'up') return undefined;
+    if (role === 'master' && infoField(repl, 'connected_slaves') !== '1') return undefined;
+    // Every node must also see the final roles of all others (gossip lags a little behind).
+    const view = String(await redisCommand(s.port, ['CLUSTER', 'NODES']))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ')[2] ?? '');
+    const masters = view.filter((f) => /(^|,)master(,|$)/.test(f)).length;
+    const replicas = view.filter((f) => /(^|,)slave(,|$)/.test(f)).length;
+    if (masters !== 3 || replicas !== 3 || view.some((f) => /fail|handshake|noaddr/.test(f)))
+      return undefined;
+    roles.set(s.port, role ?? '');
+  }
+  const masters = [...roles.values()].filter((r) => r === 'master').length;
+  return masters === 3 ? roles : undefined;
+}
+
+/** Runs a command to completion (bounded), rejecting with its output when it fails. */
+async function runOnce(command: string, args: readonly string[], timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal}):\n${out.slice(-4000)}`));
+    });
+  });
+}
+
+// ----------------------------------------------------------------------------------- sentinel
+
+export interface RedisSentinelSet {
+  /** The name the sentinels monitor (`sentinel.master_name`). */
+  readonly masterName: string;
+  /** Sentinel addresses (seeds for a sentinel client). */
+  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+  /** The data node that was master at start; `kill()` it to force a failover. */
+  readonly master: RedisServer;
+  /** The data node that was a replica at start (the one promoted on failover). */
+  readonly replica: RedisServer;
+  /** The three sentinel processes. */
+  readonly sentinelServers: readonly RedisServer[];
+  /** `requirepass`/`masterauth` of the data nodes, when given. */
+  readonly password: string | undefined;
+  /** Stops every process and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartRedisSentinelOptions {
+  /** Default `mymaster`. */
+  masterName?: string;
+  /** Password of the data nodes (sentinels themselves need none). */
+  password?: string;
+  /** `sentinel down-after-milliseconds`: how soon the master is considered down. Default 1000. */
+  downAfterMs?: number;
+  /** `sentinel failover-timeout`. Default 3000. */
+  failoverTimeoutMs?: number;
+}
+
+/**
+ * One master, one replica and three sentinels (quorum 2). Resolves once every sentinel knows the
+ * master, the replica and both other sentinels, so a failover can be voted at once.
+ */
+export async function startRedisSentinel(options: StartRedisSentinelOptions = {}): Promise<RedisSentinelSet> {
+  const masterName = options.masterName ?? 'mymaster';
+  const password = options.password;
+  const dir = await tempDir('redis-sentinel');
+  const servers: RedisServer[] = [];
+  const stop = stopper(() => servers, dir.remove);
+  const track = (s: RedisServer) => {
+    servers.push(s);
+    return s;
+  };
+  const dataLines = () => {
+    const lines = ['save ""', 'appendonly no', 'repl-diskless-sync yes', 'repl-diskless-sync-delay 0'];
+    if (password !== undefined) lines.push(`requirepass ${q(password)}`, `masterauth ${q(password)}`);
+    return lines;
+  };
+  try {
+    const master = track(await spawnRedis('master', dir.path, dataLines, { password }));
+    const replica = track(
+      await spawnRedis('replica', dir.path, () => [...dataLines(), `replicaof ${HOST} ${master.port}`], {
+        password,
+      }),
+    );
+    await waitFor(
+      async () =>
+        infoField(
+          String(await redisCommand(replica.port, ['INFO', 'replication'], { password })),
+          'master_link_status',
+        ) === 'up',
+      { timeoutMs: 10_000, what: 'the replica to sync' },
+    );
+    const sentinelServers = await Promise.all(
+      [0, 1, 2].map(async (i) =>
+        track(
+          await spawnRedis(
+            `sentinel${i}`,
+            dir.path,
+            () => {
+              const lines = [
+                `sentinel monitor ${masterName} ${HOST} ${master.port} 2`,
+                `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
+                `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 3000}`,
+                `sentinel parallel-syncs ${masterName} 1`,
+              ];
+              if (password !== undefined) lines.push(`sentinel auth-pass ${masterName} ${q(password)}`);
+              return lines;
+            },
+            { sentinel: true },
+          ),
+        ),
+      ),
+    );
+    await waitFor(
+      async () => {
+        for (const s of sentinelServers) {
+          const replicas = (await redisCommand(s.port, ['SENTINEL', 'REPLICAS', masterName])) as unknown[];
+          const peers = (await redisCommand(s.port, ['SENTINEL', 'SENTINELS', masterName])) as unknown[];
+          if (replicas.length < 1 || peers.length < 2) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'the sentinels to discover the replica and each other' },
+    );
+    return {
+      masterName,
+      sentinels: sentinelServers.map((s) => ({ host: HOST, port: s.port })),
+      master,
+      replica,
+      sentinelServers,
+      password,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The master address the sentinel on `sentinelPort` currently reports. */
+export async function sentinelMaster(
+  sentinelPort: number,
+  masterName = 'mymaster',
+): Promise<{ host: string; port: number } | undefined> {
+  const reply = (await redisCommand(sentinelPort, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName])) as
+    | [string, string]
+    | null;
+  return reply ? { host: reply[0], port: Number(reply[1]) } : undefined;
+}
