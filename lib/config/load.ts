@@ -82,11 +82,19 @@ export function toConfigIssues(issues: readonly v.BaseIssue<unknown>[]): ConfigI
     const segments = (issue.path ?? []).map((p) => String(p.key));
     const path = segments.join('.');
     const secret = segments.some((s) => isSecretField(s));
-    const received = issue.input === undefined ? 'missing' : typeName(issue.input);
+    const unknownField = issue.type === 'strict_object' && issue.expected === 'never';
+    const received = unknownField
+      ? 'an unknown field'
+      : issue.input === undefined
+        ? 'missing'
+        : typeName(issue.input);
+    // valibot's default messages start with "Invalid " and quote the received value; custom ones
+    // (written in our schemas) never contain the value and are the most helpful text.
+    const custom = !issue.message.startsWith('Invalid ');
     let message: string;
     if (issue.kind === 'schema') {
-      message = issue.input === undefined ? 'is required' : unknownKeyOrType(issue);
-    } else if (secret) {
+      message = issue.input === undefined ? 'is required' : custom ? issue.message : schemaMessage(issue);
+    } else if (secret && !custom) {
       message = `invalid ${issue.type}`;
     } else {
       message = issue.message;
@@ -95,8 +103,9 @@ export function toConfigIssues(issues: readonly v.BaseIssue<unknown>[]): ConfigI
   });
 }
 
-function unknownKeyOrType(issue: v.BaseIssue<unknown>): string {
+function schemaMessage(issue: v.BaseIssue<unknown>): string {
   if (issue.type === 'strict_object' && issue.expected === 'never') return 'is not a known field';
+  if (issue.type === 'picklist' || issue.type === 'literal') return `must be ${issue.expected}`;
   if (issue.type === 'union' || issue.type === 'variant') return 'does not match any allowed shape';
   return 'has the wrong type';
 }
@@ -143,10 +152,13 @@ export interface LoadOptions {
   format?: ConfigFormat;
 }
 
-/** Reads, overrides and validates a config file in one call. */
+/**
+ * Reads, overrides and validates a config file in one call. `schema` may be a function of the
+ * parsed input, for configs whose shape depends on a field (such as `cache.type`).
+ */
 export async function loadConfigFile<S extends v.GenericSchema>(
   path: string,
-  schema: S,
+  schema: S | ((raw: unknown) => S),
   options: LoadOptions = {},
 ): Promise<v.InferOutput<S>> {
   let text: string;
@@ -164,5 +176,5 @@ export async function loadConfigFile<S extends v.GenericSchema>(
   const format = options.format ?? (extname(path).toLowerCase() === '.json' ? 'json' : 'yaml');
   const raw = parseConfigText(text, format, path);
   const merged = applyEnvOverrides(raw ?? {}, options.env ?? process.env, options.envPrefix);
-  return validateConfig(schema, merged, path);
+  return validateConfig(typeof schema === 'function' ? schema(merged) : schema, merged, path);
 }

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createAppFromConfig, loadConfig, parseConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
+import { withSpan } from '../../lib/core/span.js';
+import type { OtelTracer } from '../../lib/tracing/otel/index.js';
+import { skipRedis, startRedis } from '../harness/redis.js';
+
+async function writeTemp(name: string, text: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-'));
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+describe('whole config file', () => {
+  it('validates every section and reports all bad fields at once', () => {
+    const err = (() => {
+      try {
+        parseConfig({
+          tracing: { exporter: 'carrier-pigeon', sample_rate: 2 },
+          cache: { type: 'redis', mode: 'sentinel', password: 's3cret!', pool_size: 10 },
+          metrics: { port: 'ninety' },
+          extra: true,
+        });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    assert.ok(err instanceof ConfigError);
+    const paths = err.issues.map((i) => i.path).sort();
+    assert.deepEqual(paths, [
+      'cache.pool_size',
+      'cache.sentinel',
+      'extra',
+      'metrics.port',
+      'tracing.exporter',
+      'tracing.sample_rate',
+    ]);
+    assert.doesNotMatch(err.message, /s3cret/);
+  });
+
+  it('names the allowed cache types when type is wrong or missing', () => {
+    assert.throws(
+      () => parseConfig({ cache: { type: 'memcached' } }),
+      (e: ConfigError) => e.issues[0]?.path === 'cache.type' && /memory, redis or tiered/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        parseConfig({
+          cache: { type: 'tiered', l1: { type: 'redis' }, l2: { type: 'memory', max_cost: 10 } },
+        }),
+      (e: ConfigError) => e.issues.some((i) => i.path === 'cache.l1.type'),
+    );
+  });
+
+  it('accepts the original YAML sections', async () => {
+    const p = await writeTemp(
+      'app.yaml',
+      `service: { name: users }
+tracing:
+  enabled: true
+  service_name: my-service
+  exporter: otlp
+  endpoint: localhost:4318
+  sample_rate: 1.0
+  attributes: { environment: production, version: v1.0.0 }
+cache:
+  type: redis
+  mode: standalone
+  addresses: [localhost:6379]
+  password: ""
+  db: 0
+  dial_timeout: 5s
+  read_timeout: 3s
+  write_timeout: 3s
+metrics:
+  enabled: true
+  port: 9464
+  path: /metrics
+  namespace: hyperion
+  subsystem: api
+  collect_runtime: true
+`,
+    );
+    const cfg = await loadConfig(p, { env: { HYPERION__TRACING__SAMPLE_RATE: '0.5' } });
+    assert.equal(cfg.tracing?.sample_rate, 0.5);
+    assert.equal(cfg.cache?.type, 'redis');
+    assert.equal((cfg.cache as { read_timeout: number }).read_timeout, 3000);
+  });
+});
+
+describe('createAppFromConfig against real Redis', { skip: skipRedis() }, () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(() => redis?.stop());
+
+  it('builds tracer, tiered cache (memory L1 + Redis L2) and metrics from one YAML file', async () => {
+    const p = await writeTemp(
+      'app.yaml',
+      `service: { name: config-test }
+logging: { level: error }
+tracing: { exporter: memory }
+cache:
+  type: tiered
+  l1: { type: memory, max_cost: 1048576 }
+  l2: { type: redis, addresses: ["127.0.0.1:${redis.port}"], key_prefix: "cfg:" }
+  ttl: 1m
+  l2_timeout: 500ms
+metrics: { namespace: cfgtest, port: 0 }
+`,
+    );
+    const app = await createAppFromConfig(await loadConfig(p, { env: {} }));
+    try {
+      assert.equal(app.cache.name, 'tiered');
+      const value = await withSpan(app.ctx, 'load', () =>
+        app.cache.getOrSet('k', () => new TextEncoder().encode('v'), 60_000),
+      );
+      assert.equal(new TextDecoder().decode(value), 'v');
+      // The value reached Redis under the configured prefix.
+      const { redisCommand } = await import('../harness/redis.js');
+      assert.equal(await redisCommand(redis.port, ['EXISTS', 'cfg:k']), 1);
+      const spans = (app.tracer as OtelTracer).finishedSpans();
+      assert.equal(spans.length, 1);
+      assert.equal(spans[0]?.resource.attributes['service.name'], 'config-test');
+      const address = (app.metrics as unknown as { address?: { url: string } }).address;
+      assert.ok(address, 'metrics endpoint started');
+      const text = await (await fetch(address.url)).text();
+      assert.match(text, /cfgtest_cache_requests_total\{cache="tiered",result="miss"\} 1/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('closes what it built when a later adapter fails', async () => {
+    const cfg = parseConfig({
+      tracing: { exporter: 'memory' },
+      metrics: { port: redis.port }, // taken: listen() fails
+    });
+    await assert.rejects(createAppFromConfig(cfg), /EADDRINUSE|address already in use/i);
+  });
+});
