@@ -1,0 +1,150 @@
+/**
+ * HTTP propagation helpers that work with any core `Tracer` (no-op, OpenTelemetry, …): a wrapper
+ * for `node:http` request handlers (server span, parent from the incoming headers) and a `fetch`
+ * wrapper (client span, trace headers injected). Attribute names follow the OpenTelemetry HTTP
+ * semantic conventions.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppContext } from '../core/context.js';
+import type { Attributes } from '../core/contracts.js';
+import { injectHeaders, startSpan } from '../core/span.js';
+
+/** A request handler that receives the request's context (its span is the server span). */
+export type HttpHandler = (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown;
+
+export interface TraceHandlerOptions {
+  /** Route template (`/users/:id`): becomes `http.route` and the span name `METHOD route`. Default: none (name `METHOD`). */
+  route?: string;
+  /** Extra attributes for every server span of this handler. */
+  attributes?: Attributes;
+}
+
+/**
+ * Wraps `handler` as a `node:http` listener. Each request gets a server span whose parent and
+ * baggage come from the request headers, named `METHOD route`, with `http.request.method`,
+ * `http.route`, `url.path` and, when the response finishes, `http.response.status_code`; 5xx
+ * responses and thrown errors set the error status. A handler that throws or rejects gets its
+ * error recorded and, if nothing was sent yet, a bare 500 response. `ctx.signal` aborts when the
+ * client goes away before the response is complete.
+ */
+export function traceHandler(
+  ctx: AppContext,
+  handler: HttpHandler,
+  options: TraceHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const route = options.route;
+  return function tracedRequest(req, res) {
+    const method = req.method ?? 'GET';
+    const { parent, baggage } = ctx.tracer.extract(req.headers);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const abort = new AbortController();
+    const base = ctx.with({ span: parent, baggage, signal: abort.signal });
+    const { ctx: child, span } = startSpan(base, route ? `${method} ${route}` : method, {
+      kind: 'server',
+      attributes: {
+        ...options.attributes,
+        'http.request.method': method,
+        'http.route': route,
+        'url.path': q === -1 ? url : url.slice(0, q),
+        'network.protocol.version': req.httpVersion,
+        'user_agent.original': req.headers['user-agent'],
+      },
+    });
+
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const status = res.statusCode;
+      span.setAttributes({ 'http.response.status_code': status });
+      if (status >= 500) span.setStatus({ code: 'error', message: `HTTP ${status}` });
+      span.end();
+    };
+    res.once('finish', finish);
+    res.once('close', () => {
+      if (!res.writableFinished && !done) {
+        abort.abort();
+        span.setAttributes({ 'error.type': 'aborted' });
+      }
+      finish();
+    });
+
+    const fail = (err: unknown) => {
+      span.recordError(err);
+      child.logger.error('request handler failed', { error: err, route, method });
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.end();
+      } else if (!res.writableEnded) res.destroy(err instanceof Error ? err : undefined);
+    };
+    const run = () => handler(child, req, res);
+    try {
+      const result = ctx.tracer.activate ? ctx.tracer.activate(span, run) : run();
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+        (result as PromiseLike<unknown>).then(undefined, fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+}
+
+export interface TracedFetchOptions {
+  /** Span name. Default: the request method (`GET`), as the HTTP conventions ask. */
+  name?: string;
+  /** Extra attributes for the client span. */
+  attributes?: Attributes;
+}
+
+/**
+ * `fetch` inside a client span: the trace context and baggage of `ctx` (continued by the new span)
+ * are written into the request headers. Credentials in the URL are sent as basic auth. Sets `http.request.method`, `url.full` (credentials
+ * removed), `server.address`, `server.port`, `http.response.status_code`; a status ≥ 400 or a
+ * network error sets the error status (a network error is rethrown). Uses `ctx.signal` when
+ * `init.signal` is not given.
+ */
+export async function tracedFetch(
+  ctx: AppContext,
+  url: string | URL,
+  init: RequestInit = {},
+  options: TracedFetchOptions = {},
+): Promise<Response> {
+  const target = new URL(url);
+  const method = (init.method ?? 'GET').toUpperCase();
+  const shown = new URL(target);
+  shown.username = '';
+  shown.password = '';
+  const { ctx: child, span } = startSpan(ctx, options.name ?? method, {
+    kind: 'client',
+    attributes: {
+      ...options.attributes,
+      'http.request.method': method,
+      'url.full': shown.href,
+      'server.address': target.hostname,
+      'server.port': target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80,
+    },
+  });
+  const headers = new Headers(init.headers);
+  for (const [k, v] of Object.entries(injectHeaders(child))) headers.set(k, v);
+  // fetch refuses URLs with credentials; send them the way a browser would, as basic auth.
+  if (target.username || target.password) {
+    if (!headers.has('authorization')) {
+      const creds = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+      headers.set('authorization', `Basic ${Buffer.from(creds).toString('base64')}`);
+    }
+    target.username = '';
+    target.password = '';
+  }
+  try {
+    const res = await fetch(target, { ...init, headers, signal: init.signal ?? ctx.signal ?? null });
+    span.setAttributes({ 'http.response.status_code': res.status });
+    if (res.status >= 400) span.setStatus({ code: 'error', message: `HTTP ${res.status}` });
+    return res;
+  } catch (err) {
+    span.setAttributes({ 'error.type': (err as Error)?.name ?? 'Error' });
+    span.recordError(err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}

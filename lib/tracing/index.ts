@@ -1,0 +1,8 @@
+/** Tracer-independent tracing helpers (they work with the no-op tracer as with the OpenTelemetry one). */
+export {
+  type HttpHandler,
+  type TracedFetchOptions,
+  type TraceHandlerOptions,
+  tracedFetch,
+  traceHandler,
+} from './http.js';

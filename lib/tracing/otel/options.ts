@@ -1,0 +1,290 @@
+/** Options of the OpenTelemetry tracer, their defaults and their validation. */
+import type { TracerProvider } from '@opentelemetry/api';
+import type { AttributeValue, Logger } from '../../core/contracts.js';
+import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+
+/** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
+export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
+export const EXPORTERS: readonly ExporterName[] = ['otlp', 'zipkin', 'jaeger', 'console', 'memory', 'none'];
+
+/** Header formats: W3C `traceparent`/`tracestate`, W3C `baggage`, B3 single/multi header, Jaeger `uber-trace-id`. */
+export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi' | 'jaeger';
+export const PROPAGATORS: readonly PropagatorName[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger'];
+
+/** Default collector endpoint of each network exporter (all on localhost, the usual agent setup). */
+export const DEFAULT_ENDPOINTS = {
+  otlp: 'http://localhost:4318/v1/traces',
+  zipkin: 'http://localhost:9411/api/v2/spans',
+  jaeger: 'http://localhost:14268/api/traces',
+} as const;
+
+/** Limits of the batching span processor used by the network exporters. */
+export interface BatchOptions {
+  /** Spans kept while waiting for export; further spans are dropped. Default 2048. */
+  maxQueueSize?: number;
+  /** Spans per export request (≤ maxQueueSize). Default 512. */
+  maxExportBatchSize?: number;
+  /** Delay between two scheduled exports, ms. Default 5000. */
+  scheduledDelayMillis?: number;
+  /** Time an export may take before it is abandoned, ms. Default 30 000. */
+  exportTimeoutMillis?: number;
+}
+
+export interface OtelTracerOptions {
+  /** `false` returns a tracer that records nothing but still propagates incoming context. Default true. */
+  enabled?: boolean;
+  /** `service.name` resource attribute. Default `unknown_service:node`. */
+  serviceName?: string;
+  /** Where spans go. Default `otlp`. Ignored when `provider` is given. */
+  exporter?: ExporterName;
+  /**
+   * Collector URL (http/https). A bare `host:port` (the original YAML style) gets `http://` and the
+   * exporter's default path. Default: see `DEFAULT_ENDPOINTS`.
+   */
+  endpoint?: string;
+  /** Fraction of new traces sampled, 0..1; child spans follow their parent's decision. Default 1. */
+  sampleRate?: number;
+  /** Resource attributes added to every span of this service (`environment`, `version`, …). */
+  attributes?: Readonly<Record<string, AttributeValue>>;
+  /** Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in the URL). */
+  headers?: Readonly<Record<string, string>>;
+  /** Batch processor limits for otlp/zipkin/jaeger. */
+  batch?: BatchOptions;
+  /** Propagation formats, tried in order on extract and all written on inject. Default `['tracecontext', 'baggage']`. */
+  propagators?: readonly PropagatorName[];
+  /**
+   * Opt-in: `tracer.activate(span, fn)` makes spans the active OpenTelemetry context (registers an
+   * AsyncLocalStorage context manager if none is registered), so third-party instrumentation nests
+   * under them, and spans started without a parent nest under the active OTel span. Default false.
+   */
+  activeContext?: boolean;
+  /** Also register the provider and propagator as the global OpenTelemetry ones. Default false. */
+  registerGlobal?: boolean;
+  /**
+   * A ready provider to create spans with (exporter, sampling, batch and resource options are then
+   * ignored). The tracer flushes it on close but does not shut it down: its owner does.
+   */
+  provider?: TracerProvider;
+  /** Receives dropped-attribute warnings and (rate-limited) export errors. Default: silent. */
+  logger?: Logger;
+  /** Minimum time between two export error log records, ms. Default 60 000. */
+  errorLogIntervalMs?: number;
+  /** Clock for the error log rate limit, ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  enabled: boolean;
+  serviceName: string;
+  exporter: ExporterName;
+  endpoint: string | undefined;
+  sampleRate: number;
+  attributes: Readonly<Record<string, AttributeValue>>;
+  headers: Readonly<Record<string, string>>;
+  batch: Required<BatchOptions>;
+  propagators: readonly PropagatorName[];
+  activeContext: boolean;
+  registerGlobal: boolean;
+  provider: TracerProvider | undefined;
+  errorLogIntervalMs: number;
+  now: () => number;
+}
+
+const BATCH_DEFAULTS: Required<BatchOptions> = {
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 5000,
+  exportTimeoutMillis: 30_000,
+};
+
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
+
+/** Turns a configured endpoint into a URL, or explains what is wrong with it. */
+export function normalizeEndpoint(
+  endpoint: string,
+  exporter: keyof typeof DEFAULT_ENDPOINTS,
+): { url: string } | { problem: string } {
+  const text = endpoint.trim();
+  const hp = HOST_PORT.exec(text);
+  if (hp) {
+    const port = Number(hp[2]);
+    if (port < 1 || port > 65535) return { problem: 'port must be between 1 and 65535' };
+    return { url: `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}` };
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: 'must be an http(s) URL or host:port' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: 'must use http or https' };
+  if (!url.hostname) return { problem: 'must name a host' };
+  return { url: url.href };
+}
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function isAttributeValue(v: unknown): v is AttributeValue {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return true;
+  if (!Array.isArray(v)) return false;
+  const t = typeof v[0];
+  return (
+    (t === 'string' || t === 'number' || t === 'boolean' || v.length === 0) && v.every((x) => typeof x === t)
+  );
+}
+
+/** Applies defaults and checks every field; throws one `ConfigError` naming each bad field. */
+export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
+  const issues: ConfigIssue[] = [];
+  const bad = (path: string, expected: string, value: unknown, message: string) =>
+    issues.push({ path, expected, received: typeName(value), message });
+  const o = input as Record<string, unknown>;
+
+  const bool = (key: string, fallback: boolean): boolean => {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') bad(key, 'boolean', v, 'must be true or false');
+    return v === true;
+  };
+  const enabled = bool('enabled', true);
+  const activeContext = bool('activeContext', false);
+  const registerGlobal = bool('registerGlobal', false);
+
+  let serviceName = 'unknown_service:node';
+  if (o.serviceName !== undefined) {
+    if (typeof o.serviceName !== 'string' || o.serviceName.trim() === '')
+      bad('serviceName', 'non-empty string', o.serviceName, 'must be a non-empty string');
+    else serviceName = o.serviceName;
+  }
+
+  let exporter: ExporterName = 'otlp';
+  if (o.exporter !== undefined) {
+    if (!EXPORTERS.includes(o.exporter as ExporterName))
+      bad(
+        'exporter',
+        EXPORTERS.join(' | '),
+        o.exporter,
+        `unknown exporter${typeof o.exporter === 'string' ? ` "${o.exporter.slice(0, 40)}"` : ''}`,
+      );
+    else exporter = o.exporter as ExporterName;
+  }
+
+  let endpoint: string | undefined;
+  if (o.endpoint !== undefined) {
+    if (typeof o.endpoint !== 'string') bad('endpoint', 'URL or host:port', o.endpoint, 'must be a string');
+    else if (exporter === 'otlp' || exporter === 'zipkin' || exporter === 'jaeger') {
+      const r = normalizeEndpoint(o.endpoint, exporter);
+      if ('problem' in r)
+        bad('endpoint', 'http(s) URL or host:port', o.endpoint, `malformed endpoint: ${r.problem}`);
+      else endpoint = r.url;
+    }
+  } else if (exporter === 'otlp' || exporter === 'zipkin' || exporter === 'jaeger') {
+    endpoint = DEFAULT_ENDPOINTS[exporter];
+  }
+
+  let sampleRate = 1;
+  if (o.sampleRate !== undefined) {
+    const r = o.sampleRate;
+    if (typeof r !== 'number' || !(r >= 0 && r <= 1))
+      bad('sampleRate', 'number between 0 and 1', r, 'must be between 0.0 and 1.0');
+    else sampleRate = r;
+  }
+
+  let attributes: Record<string, AttributeValue> = {};
+  if (o.attributes !== undefined) {
+    if (!isPlainObject(o.attributes)) bad('attributes', 'object', o.attributes, 'must be an object');
+    else {
+      for (const [k, v] of Object.entries(o.attributes)) {
+        if (!isAttributeValue(v))
+          bad(`attributes.${k}`, 'string, number, boolean or array of one of them', v, 'unsupported type');
+      }
+      attributes = o.attributes as Record<string, AttributeValue>;
+    }
+  }
+
+  let headers: Record<string, string> = {};
+  if (o.headers !== undefined) {
+    if (!isPlainObject(o.headers)) bad('headers', 'object of strings', o.headers, 'must be an object');
+    else {
+      for (const [k, v] of Object.entries(o.headers)) {
+        // Header values may be credentials: report the type only (typeName never shows values).
+        if (typeof v !== 'string') bad(`headers.${k}`, 'string', v, 'must be a string');
+      }
+      headers = o.headers as Record<string, string>;
+    }
+  }
+
+  const batch = { ...BATCH_DEFAULTS };
+  if (o.batch !== undefined) {
+    if (!isPlainObject(o.batch)) bad('batch', 'object', o.batch, 'must be an object');
+    else {
+      for (const key of Object.keys(o.batch)) {
+        if (!(key in BATCH_DEFAULTS)) {
+          bad(`batch.${key}`, Object.keys(BATCH_DEFAULTS).join(' | '), o.batch[key], 'is not a known field');
+          continue;
+        }
+        const v = o.batch[key];
+        if (v === undefined) continue;
+        const min = key === 'scheduledDelayMillis' ? 0 : 1;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+          bad(`batch.${key}`, `integer ≥ ${min}`, v, `must be an integer ≥ ${min}`);
+        else batch[key as keyof BatchOptions] = v;
+      }
+      if (batch.maxExportBatchSize > batch.maxQueueSize)
+        bad(
+          'batch.maxExportBatchSize',
+          `integer ≤ maxQueueSize (${batch.maxQueueSize})`,
+          batch.maxExportBatchSize,
+          'must not exceed maxQueueSize',
+        );
+    }
+  }
+
+  let propagators: readonly PropagatorName[] = ['tracecontext', 'baggage'];
+  if (o.propagators !== undefined) {
+    if (!Array.isArray(o.propagators)) bad('propagators', 'array', o.propagators, 'must be an array');
+    else {
+      o.propagators.forEach((p, i) => {
+        if (!PROPAGATORS.includes(p as PropagatorName))
+          bad(`propagators.${i}`, PROPAGATORS.join(' | '), p, 'unknown propagator');
+      });
+      propagators = [...new Set(o.propagators as PropagatorName[])];
+    }
+  }
+
+  let errorLogIntervalMs = 60_000;
+  if (o.errorLogIntervalMs !== undefined) {
+    const v = o.errorLogIntervalMs;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      bad('errorLogIntervalMs', 'number ≥ 0', v, 'must be a finite number of ms ≥ 0');
+    else errorLogIntervalMs = v;
+  }
+
+  const provider = o.provider as TracerProvider | undefined;
+  if (provider !== undefined && typeof (provider as { getTracer?: unknown })?.getTracer !== 'function')
+    bad('provider', 'TracerProvider', provider, 'must have getTracer()');
+  if (o.logger !== undefined && typeof (o.logger as { warn?: unknown })?.warn !== 'function')
+    bad('logger', 'Logger', o.logger, 'must be a Logger');
+  if (o.now !== undefined && typeof o.now !== 'function') bad('now', 'function', o.now, 'must be a function');
+
+  if (issues.length > 0)
+    throw new ConfigError(`invalid tracer options: ${issues.length} bad field(s)`, issues);
+  return {
+    enabled,
+    serviceName,
+    exporter,
+    endpoint,
+    sampleRate,
+    attributes,
+    headers,
+    batch,
+    propagators,
+    activeContext,
+    registerGlobal,
+    provider,
+    errorLogIntervalMs,
+    now: (o.now as (() => number) | undefined) ?? Date.now,
+  };
+}

@@ -1,0 +1,96 @@
+/** Header propagation through OpenTelemetry propagators, on plain header objects. */
+import { createRequire } from 'node:module';
+import {
+  type Context,
+  propagation,
+  ROOT_CONTEXT,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  trace,
+} from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
+import type { PropagatorName } from './options.js';
+
+// B3 and Jaeger propagators are optional peers: loaded only when asked for.
+const require = createRequire(import.meta.url);
+
+/** Builds the composite propagator for the configured header formats, in order. */
+export function createPropagator(names: readonly PropagatorName[]): TextMapPropagator {
+  const list = names.map((name): TextMapPropagator => {
+    switch (name) {
+      case 'tracecontext':
+        return new W3CTraceContextPropagator();
+      case 'baggage':
+        return new W3CBaggagePropagator();
+      case 'b3':
+      case 'b3multi': {
+        const b3 = require('@opentelemetry/propagator-b3') as typeof import('@opentelemetry/propagator-b3');
+        return new b3.B3Propagator({
+          injectEncoding:
+            name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
+        });
+      }
+      default: {
+        // 'jaeger' (names were validated with the options)
+        const j =
+          require('@opentelemetry/propagator-jaeger') as typeof import('@opentelemetry/propagator-jaeger');
+        return new j.JaegerPropagator();
+      }
+    }
+  });
+  return list.length === 1 ? list[0]! : new CompositePropagator({ propagators: list });
+}
+
+/**
+ * Reads plain header objects by the lowercase names the propagators ask for — the form node:http
+ * and `Object.fromEntries(headers)` produce (the no-op tracer reads headers the same way).
+ * Repeated headers arrive as arrays; the propagators handle those.
+ */
+export const headerGetter: TextMapGetter<Readonly<HeaderCarrier>> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+};
+
+export const headerSetter: TextMapSetter<Record<string, string>> = {
+  set(carrier, key, value) {
+    carrier[key] = value;
+  },
+};
+
+/** The baggage of a context without any (one shared frozen object). */
+export const EMPTY_BAGGAGE: Baggage = Object.freeze({});
+
+/** Baggage entries of an OpenTelemetry context as a plain object. */
+export function baggageOf(ctx: Context): Baggage {
+  const bag = propagation.getBaggage(ctx);
+  if (!bag) return EMPTY_BAGGAGE;
+  const entries = bag.getAllEntries();
+  if (entries.length === 0) return EMPTY_BAGGAGE;
+  const out: Record<string, string> = {};
+  for (const [k, entry] of entries) out[k] = entry.value;
+  return out;
+}
+
+/** `ctx` with `baggage` set (unchanged when there is none). */
+export function withBaggage(ctx: Context, baggage: Baggage | undefined): Context {
+  if (!baggage) return ctx;
+  let bag: ReturnType<typeof propagation.createBaggage> | undefined;
+  for (const k in baggage) {
+    const value = baggage[k];
+    if (typeof value !== 'string') continue;
+    bag ??= propagation.createBaggage();
+    bag = bag.setEntry(k, { value });
+  }
+  return bag ? propagation.setBaggage(ctx, bag) : ctx;
+}
+
+/** The remote span an extracted context carries, if any. */
+export function remoteSpanOf(ctx: Context, validate: boolean) {
+  const span = trace.getSpan(ctx);
+  // W3C and B3 only set a context they validated; the Jaeger propagator does not, so `validate`.
+  return span && (!validate || trace.isSpanContextValid(span.spanContext())) ? span : undefined;
+}
+
+export { ROOT_CONTEXT };

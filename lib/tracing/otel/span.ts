@@ -1,0 +1,217 @@
+/** The core `Span` on top of an OpenTelemetry span, plus the attribute filter shared by every span. */
+import {
+  type Context,
+  createTraceState,
+  type Attributes as OtelAttributes,
+  type Span as OtelSpan,
+  type SpanContext as OtelSpanContext,
+  SpanKind as OtelSpanKind,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import type { Attributes, Logger, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
+import { isValidSpanContext } from '../../core/w3c.js';
+
+/** Core span kinds → OpenTelemetry's enum; unknown strings fall back to internal. */
+export const KINDS: Readonly<Record<string, OtelSpanKind>> = {
+  internal: OtelSpanKind.INTERNAL,
+  server: OtelSpanKind.SERVER,
+  client: OtelSpanKind.CLIENT,
+  producer: OtelSpanKind.PRODUCER,
+  consumer: OtelSpanKind.CONSUMER,
+};
+
+const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = {
+  unset: SpanStatusCode.UNSET,
+  ok: SpanStatusCode.OK,
+  error: SpanStatusCode.ERROR,
+};
+
+/** Past this many distinct keys we stop remembering which ones were warned about (memory bound). */
+const MAX_WARNED_KEYS = 1000;
+
+/** Drops attribute values OpenTelemetry cannot carry, warning once per key (never showing the value). */
+export function createAttributeFilter(logger: Logger) {
+  const warned = new Set<string>();
+  const warn = (key: string, value: unknown) => {
+    if (warned.has(key) || warned.size >= MAX_WARNED_KEYS) return;
+    warned.add(key);
+    const type =
+      value === null ? 'null' : Array.isArray(value) ? 'mixed or non-primitive array' : typeof value;
+    logger.warn('span attribute dropped: unsupported value type', { key, type });
+  };
+  return {
+    /** Attributes without the invalid values (the same object when all are valid, the usual case). */
+    filter(attributes: Attributes): OtelAttributes {
+      for (const key in attributes) {
+        if (!isValid(attributes[key])) return rebuild(attributes, warn);
+      }
+      return attributes as OtelAttributes;
+    },
+    /** Only warns: for attributes OpenTelemetry sanitizes itself (span start). */
+    check(attributes: Attributes): void {
+      for (const key in attributes) {
+        const v = attributes[key];
+        if (!isValid(v)) warn(key, v);
+      }
+    },
+  };
+}
+
+function isValid(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object':
+      return Array.isArray(v) && isHomogeneous(v);
+    default:
+      return false;
+  }
+}
+
+function isHomogeneous(arr: readonly unknown[]): boolean {
+  let type: string | undefined;
+  for (const x of arr) {
+    if (x == null) continue;
+    const t = typeof x;
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
+    if (type === undefined) type = t;
+    else if (t !== type) return false;
+  }
+  return true;
+}
+
+function rebuild(attributes: Attributes, warn: (key: string, value: unknown) => void): OtelAttributes {
+  const out: Record<string, unknown> = {};
+  for (const key in attributes) {
+    const v = attributes[key];
+    if (isValid(v)) out[key] = v;
+    else warn(key, v);
+  }
+  return out as OtelAttributes;
+}
+
+export type AttributeFilter = ReturnType<typeof createAttributeFilter>['filter'];
+
+/** Converts an OpenTelemetry span context to the core shape (trace state as its header string). */
+export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {
+  const out: { -readonly [K in keyof SpanContext]: SpanContext[K] } = {
+    traceId: sc.traceId,
+    spanId: sc.spanId,
+    traceFlags: sc.traceFlags,
+  };
+  if (sc.isRemote) out.isRemote = true;
+  const ts = sc.traceState?.serialize();
+  if (ts) out.traceState = ts;
+  return out;
+}
+
+/** The OpenTelemetry span behind any core span: ours directly, a foreign one through its context. */
+export function toOtelSpan(span: Span): OtelSpan | undefined {
+  if (span instanceof OtelSpanAdapter) return span.otel;
+  const sc = span.spanContext();
+  if (!isValidSpanContext(sc)) return undefined;
+  return trace.wrapSpanContext({
+    traceId: sc.traceId,
+    spanId: sc.spanId,
+    traceFlags: sc.traceFlags,
+    isRemote: sc.isRemote ?? true,
+    traceState: sc.traceState ? createTraceState(sc.traceState) : undefined,
+  });
+}
+
+/** An OpenTelemetry context whose active span is `span` (cached on our spans: children reuse it). */
+export function contextOf(span: Span): Context {
+  if (span instanceof OtelSpanAdapter) return span.context();
+  const otel = toOtelSpan(span);
+  return otel ? trace.setSpan(ROOT_CONTEXT, otel) : ROOT_CONTEXT;
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unknown error';
+  }
+}
+
+/**
+ * A core span over an OpenTelemetry span. One small class (not a closure per span) because spans
+ * are the hot path. Calls after `end()` do nothing, and nothing is converted for unsampled spans.
+ */
+export class OtelSpanAdapter implements Span {
+  readonly otel: OtelSpan;
+  private readonly filter: AttributeFilter;
+  private ended: boolean;
+  private ctx: Context | undefined;
+  private sc: SpanContext | undefined;
+
+  constructor(otel: OtelSpan, filter: AttributeFilter) {
+    // Plain assignments in one place: one hidden class, the cheapest construction V8 offers.
+    this.otel = otel;
+    this.filter = filter;
+    this.ended = false;
+    this.ctx = undefined;
+    this.sc = undefined;
+  }
+
+  /** The OpenTelemetry context with this span active, built once. */
+  context(): Context {
+    this.ctx ??= trace.setSpan(ROOT_CONTEXT, this.otel);
+    return this.ctx;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    if (!this.ended && attributes && this.otel.isRecording())
+      this.otel.setAttributes(this.filter(attributes));
+    return this;
+  }
+
+  addEvent(name: string, attributes?: Attributes): this {
+    if (!this.ended && this.otel.isRecording())
+      this.otel.addEvent(String(name), attributes ? this.filter(attributes) : undefined);
+    return this;
+  }
+
+  recordError(error: unknown): this {
+    if (this.ended || !this.otel.isRecording()) return this;
+    const message = errorMessage(error);
+    if (error instanceof Error) this.otel.recordException(error);
+    else this.otel.recordException(message);
+    this.otel.setStatus({ code: SpanStatusCode.ERROR, message });
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.ended) return this;
+    const code = STATUS[status?.code];
+    if (code === undefined) return this;
+    this.otel.setStatus(status.message === undefined ? { code } : { code, message: String(status.message) });
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.otel.updateName(String(name));
+    return this;
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.otel.end();
+  }
+
+  spanContext(): SpanContext {
+    this.sc ??= toCoreSpanContext(this.otel.spanContext());
+    return this.sc;
+  }
+
+  isRecording(): boolean {
+    return !this.ended && this.otel.isRecording();
+  }
+}

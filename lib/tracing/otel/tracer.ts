@@ -1,0 +1,236 @@
+/** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK. */
+import { createRequire } from 'node:module';
+import {
+  type Tracer as ApiTracer,
+  type Context,
+  context as contextApi,
+  type Attributes as OtelAttributes,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  type ReadableSpan,
+  type Sampler,
+  SimpleSpanProcessor,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import type { ExtractedContext, HeaderCarrier, Span, SpanOptions, Tracer } from '../../core/contracts.js';
+import { noopLogger, noopTracer } from '../../core/noop.js';
+import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
+import { type OtelTracerOptions, resolveOptions } from './options.js';
+import {
+  baggageOf,
+  createPropagator,
+  EMPTY_BAGGAGE,
+  headerGetter,
+  headerSetter,
+  remoteSpanOf,
+  withBaggage,
+} from './propagation.js';
+import { contextOf, createAttributeFilter, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
+
+const require = createRequire(import.meta.url);
+
+/** Name of the instrumentation scope spans are reported under. */
+const SCOPE = 'hyperion';
+
+/** A core `Tracer` backed by OpenTelemetry, with its lifecycle and test hooks. */
+export interface OtelTracer extends Tracer {
+  /** Flushes pending spans, then shuts the provider down (when this tracer created it). Idempotent. */
+  close(): Promise<void>;
+  /** Exports every span ended so far without closing. */
+  flush(): Promise<void>;
+  /** Export counters since creation (exported spans, failed exports, spans lost with them). */
+  exportStats(): ExportStats;
+  /** Spans finished so far — only with the `memory` exporter (empty otherwise). */
+  finishedSpans(): readonly ReadableSpan[];
+  /** Forgets the spans `finishedSpans()` returns (memory exporter). */
+  resetFinishedSpans(): void;
+  /** The provider spans are created with (`undefined` when tracing is disabled). */
+  readonly provider: TracerProvider | undefined;
+  /** The OpenTelemetry tracer behind this adapter, for code that wants the raw API on the same provider. */
+  readonly otelTracer: ApiTracer | undefined;
+}
+
+/**
+ * Parent-based sampling with `rate` for new traces. 0 and 1 use the constant samplers: same
+ * decisions as the ratio sampler, without hashing every trace id.
+ */
+export function samplerFor(rate: number): Sampler {
+  const root =
+    rate >= 1
+      ? new AlwaysOnSampler()
+      : rate <= 0
+        ? new AlwaysOffSampler()
+        : new TraceIdRatioBasedSampler(rate);
+  return new ParentBasedSampler({ root });
+}
+
+const INTERNAL = SpanKind.INTERNAL;
+
+const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
+
+/**
+ * Builds a tracer from `options` (validated eagerly: a bad field throws `ConfigError` naming it).
+ * With `enabled: false` or `exporter: 'none'` the tracer records nothing but still propagates
+ * incoming trace context and baggage. Pass the tracer to `createApp`, which closes it (flushing
+ * every ended span) on `app.close()`.
+ */
+export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
+  const o = resolveOptions(options);
+  const logger = options.logger ?? noopLogger;
+  const propagator = createPropagator(o.propagators);
+  const validateExtracted = o.propagators.includes('jaeger');
+  const attributeFilter = createAttributeFilter(logger);
+  const filter = attributeFilter.filter;
+  const reporter = createExportErrorReporter({
+    logger,
+    exporter: o.exporter,
+    intervalMs: o.errorLogIntervalMs,
+    now: o.now,
+  });
+
+  const recording = o.enabled && (o.provider !== undefined || o.exporter !== 'none');
+  let provider: TracerProvider | undefined;
+  let owned: BasicTracerProvider | undefined;
+  let memory: InMemorySpanExporter | undefined;
+  if (recording && o.provider) provider = o.provider;
+  else if (recording) {
+    const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
+    const exporter = createExporter(exporterName, o, logger);
+    if (exporter instanceof InMemorySpanExporter) memory = exporter;
+    const guarded = guardExporter(exporter, reporter);
+    // Memory and console export synchronously (tests read spans right after end()); network
+    // exporters batch, with a bounded queue so a dead collector cannot grow memory.
+    const processor: SpanProcessor =
+      exporterName === 'memory' || exporterName === 'console'
+        ? new SimpleSpanProcessor(guarded)
+        : new BatchSpanProcessor(guarded, o.batch);
+    owned = new BasicTracerProvider({
+      resource: defaultResource().merge(
+        resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
+      ),
+      sampler: samplerFor(o.sampleRate),
+      spanProcessors: [processor],
+    });
+    provider = owned;
+  }
+  const otel = provider?.getTracer(SCOPE);
+
+  // Global registration only on request: a library must not take over the process's OTel setup.
+  let contextManager: { disable(): unknown } | undefined;
+  if (o.activeContext && otel) {
+    const { AsyncLocalStorageContextManager } =
+      require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+    const cm = new AsyncLocalStorageContextManager().enable();
+    // Fails (returns false) when the application registered its own manager: then that one is used.
+    if (contextApi.setGlobalContextManager(cm)) contextManager = cm;
+    else cm.disable();
+  }
+  // Each registration fails (false) when something else holds that global; then it is not ours to undo.
+  let registeredProvider = false;
+  let registeredPropagator = false;
+  if (o.registerGlobal && provider) {
+    registeredProvider = trace.setGlobalTracerProvider(provider);
+    registeredPropagator = propagation.setGlobalPropagator(propagator);
+  }
+
+  // Without active-context mode the parent is only what the caller passes; with it, a span
+  // started without a parent nests under the active OTel span (e.g. an auto-instrumented request).
+  const rootContext = o.activeContext ? () => contextApi.active() : () => ROOT_CONTEXT;
+
+  let closing: Promise<void> | undefined;
+  const flush = async () => {
+    const p = (owned ?? provider) as { forceFlush?: () => Promise<void> } | undefined;
+    await p?.forceFlush?.();
+  };
+
+  const tracer: OtelTracer = {
+    provider,
+    otelTracer: otel,
+
+    startSpan(name: string, spanOptions?: SpanOptions): Span {
+      // Disabled: the no-op span keeps the parent's identity, so downstream injection continues the trace.
+      if (!otel) return noopTracer.startSpan(name, spanOptions);
+      const parent = spanOptions?.parent;
+      const attributes = spanOptions?.attributes;
+      // OpenTelemetry drops invalid start attributes itself (silently); we only add the warning,
+      // and only for spans that record — unsampled spans skip the check entirely.
+      const span = otel.startSpan(
+        name,
+        {
+          kind: spanOptions?.kind === undefined ? INTERNAL : (KINDS[spanOptions.kind] ?? INTERNAL),
+          attributes: attributes as OtelAttributes | undefined,
+          startTime: spanOptions?.startTime,
+        },
+        parent ? contextOf(parent) : rootContext(),
+      );
+      if (attributes && span.isRecording()) attributeFilter.check(attributes);
+      return new OtelSpanAdapter(span, filter);
+    },
+
+    inject(carrier, source) {
+      const span = source?.span;
+      // contextOf is cached on our spans: injecting for the same span twice allocates nothing.
+      let ctx: Context = span ? contextOf(span) : ROOT_CONTEXT;
+      ctx = withBaggage(ctx, source?.baggage);
+      if (ctx === ROOT_CONTEXT) return;
+      propagator.inject(ctx, carrier, headerSetter);
+    },
+
+    extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
+      if (!carrier || typeof carrier !== 'object') return EMPTY;
+      let ctx: Context;
+      try {
+        ctx = propagator.extract(ROOT_CONTEXT, carrier, headerGetter);
+      } catch {
+        return EMPTY; // malformed input is ignored, never thrown
+      }
+      const remote = remoteSpanOf(ctx, validateExtracted);
+      const baggage = baggageOf(ctx);
+      if (!remote) return baggage === EMPTY_BAGGAGE ? EMPTY : { baggage };
+      return { parent: new OtelSpanAdapter(remote, filter), baggage };
+    },
+
+    flush,
+    close() {
+      closing ??= (async () => {
+        try {
+          // Export failures are counted and logged by the reporter; closing goes on regardless,
+          // so a dead collector cannot make app.close() fail or keep the provider alive.
+          await flush().catch(() => {});
+          await owned?.shutdown().catch(() => {});
+        } finally {
+          reporter.flush();
+          if (registeredProvider) trace.disable();
+          if (registeredPropagator) propagation.disable();
+          if (contextManager) contextApi.disable();
+        }
+      })();
+      return closing;
+    },
+
+    exportStats: () => reporter.stats(),
+    finishedSpans: () => memory?.getFinishedSpans() ?? [],
+    resetFinishedSpans: () => memory?.reset(),
+  };
+
+  if (o.activeContext && otel) {
+    tracer.activate = <T>(span: Span, fn: () => T): T => {
+      const s = toOtelSpan(span);
+      return s ? contextApi.with(trace.setSpan(contextApi.active(), s), fn) : fn();
+    };
+  }
+  return tracer;
+}

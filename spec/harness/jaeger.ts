@@ -1,0 +1,174 @@
+/**
+ * A real Jaeger v2 (all-in-one) on free loopback ports, with its OTLP/HTTP, Zipkin and Jaeger
+ * thrift-over-HTTP receivers, in-memory storage and the query HTTP API. Build the binary once with
+ * `go build` from the v1.76.0 module source (see docs-drafts/tracing.md); `go install …@v1.76.0`
+ * refuses the module because of its replace directives.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findBinary, freePort, portOpen, type ServerProcess, startProcess, tempDir } from './process.js';
+
+/** How to get the binary, for `skipUnless`. */
+export const JAEGER_INSTALL_HINT =
+  'go mod download github.com/jaegertracing/jaeger@v1.76.0; cp -r "$(go env GOMODCACHE)/github.com/jaegertracing/jaeger@v1.76.0" /tmp/jaeger-src; chmod -R u+w /tmp/jaeger-src; cd /tmp/jaeger-src && go build -o "$(go env GOPATH)/bin/jaeger" ./cmd/jaeger';
+
+/** One span as Jaeger's query API (`/api/traces`) returns it. */
+export interface JaegerSpan {
+  traceID: string;
+  spanID: string;
+  operationName: string;
+  references: { refType: 'CHILD_OF' | 'FOLLOWS_FROM'; traceID: string; spanID: string }[];
+  startTime: number;
+  duration: number;
+  tags: { key: string; type: string; value: unknown }[];
+  logs: { timestamp: number; fields: { key: string; type: string; value: unknown }[] }[];
+  processID: string;
+}
+
+export interface JaegerTrace {
+  traceID: string;
+  spans: JaegerSpan[];
+  processes: Record<string, { serviceName: string; tags: { key: string; value: unknown }[] }>;
+}
+
+export interface Jaeger {
+  /** OTLP/HTTP traces URL (`…/v1/traces`). */
+  readonly otlpEndpoint: string;
+  /** Zipkin v2 JSON URL (`…/api/v2/spans`). */
+  readonly zipkinEndpoint: string;
+  /** Jaeger thrift-over-HTTP URL (`…/api/traces`). */
+  readonly jaegerEndpoint: string;
+  /** Base URL of the query service (UI + `/api/...`). */
+  readonly queryUrl: string;
+  /** The trace with this id, or `undefined` while Jaeger has none. */
+  getTrace(traceId: string): Promise<JaegerTrace | undefined>;
+  /** Recent traces of a service (last hour, up to `limit`). */
+  findTraces(service: string, limit?: number): Promise<JaegerTrace[]>;
+  /** Jaeger's log output so far, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function config(p: {
+  otlp: number;
+  zipkin: number;
+  thrift: number;
+  query: number;
+  queryGrpc: number;
+}): string {
+  return `
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp, jaeger, zipkin]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memstore
+    # Jaeger would trace itself to localhost:4317 otherwise.
+    enable_tracing: false
+    http:
+      endpoint: 127.0.0.1:${p.query}
+    grpc:
+      endpoint: 127.0.0.1:${p.queryGrpc}
+
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${p.otlp}
+  jaeger:
+    protocols:
+      thrift_http:
+        endpoint: 127.0.0.1:${p.thrift}
+  zipkin:
+    endpoint: 127.0.0.1:${p.zipkin}
+
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`;
+}
+
+/** Starts Jaeger; resolves once the query API answers and every receiver port accepts connections. */
+export async function startJaeger(): Promise<Jaeger> {
+  const binary = findBinary('jaeger');
+  if (!binary) throw new Error(`jaeger binary not found — ${JAEGER_INSTALL_HINT}`);
+  const dir = await tempDir('jaeger');
+  const ports = {
+    otlp: await freePort(),
+    zipkin: await freePort(),
+    thrift: await freePort(),
+    query: await freePort(),
+    queryGrpc: await freePort(),
+  };
+  const file = join(dir.path, 'jaeger.yaml');
+  await writeFile(file, config(ports));
+  const queryUrl = `http://127.0.0.1:${ports.query}`;
+  let proc: ServerProcess;
+  try {
+    proc = await startProcess({
+      name: 'jaeger',
+      command: binary,
+      args: ['--config', file],
+      cwd: dir.path,
+      readyTimeoutMs: 30_000,
+      ready: async () => {
+        const res = await fetch(`${queryUrl}/api/services`).catch(() => undefined);
+        if (!res?.ok) return false;
+        await res.arrayBuffer();
+        for (const port of [ports.otlp, ports.zipkin, ports.thrift])
+          if (!(await portOpen(port))) return false;
+        return true;
+      },
+    });
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
+
+  const getJson = async (path: string): Promise<unknown> => {
+    const res = await fetch(`${queryUrl}${path}`, { signal: AbortSignal.timeout(5000) });
+    const body = await res.text();
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new Error(`jaeger query ${path}: HTTP ${res.status} ${body.slice(0, 300)}`);
+    return JSON.parse(body);
+  };
+
+  return {
+    otlpEndpoint: `http://127.0.0.1:${ports.otlp}/v1/traces`,
+    zipkinEndpoint: `http://127.0.0.1:${ports.zipkin}/api/v2/spans`,
+    jaegerEndpoint: `http://127.0.0.1:${ports.thrift}/api/traces`,
+    queryUrl,
+    async getTrace(traceId) {
+      const body = (await getJson(`/api/traces/${traceId}`)) as { data?: JaegerTrace[] } | undefined;
+      return body?.data?.[0];
+    },
+    async findTraces(service, limit = 100) {
+      const q = new URLSearchParams({ service, limit: String(limit), lookback: '1h' });
+      const body = (await getJson(`/api/traces?${q}`)) as { data?: JaegerTrace[] } | undefined;
+      return body?.data ?? [];
+    },
+    output: () => proc.output(),
+    async stop() {
+      try {
+        await proc.stop();
+      } finally {
+        await dir.remove();
+      }
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/** The HTTP helpers over real `node:http` servers and `fetch`, with the OTel tracer and the no-op one. */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { type App, createApp } from '../../lib/core/app.js';
+import type { AppContext } from '../../lib/core/context.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
+import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
+import { freePort, waitFor } from '../harness/process.js';
+
+const INCOMING = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+async function serve(listener: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server }> {
+  const server = createServer(listener);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
+}
+
+describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
+  const servers: Server[] = [];
+  let tracer: OtelTracer;
+  let app: App;
+  const setup = () => {
+    tracer = createOtelTracer({ exporter: 'memory', serviceName: 'http-test' });
+    app = createApp({ tracer });
+    return app.ctx;
+  };
+  const ctx0 = setup();
+  after(async () => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+    await app.close();
+  });
+  const listen = async (listener: Parameters<typeof createServer>[1]) => {
+    const s = await serve(listener);
+    servers.push(s.server);
+    return s.url;
+  };
+  const finished = (name: string): ReadableSpan => {
+    const found = tracer.finishedSpans().filter((s) => s.name === name);
+    assert.equal(found.length, 1, `one span named ${name}: ${tracer.finishedSpans().map((s) => s.name)}`);
+    return found[0]!;
+  };
+  const waitSpan = (name: string) =>
+    waitFor(() => tracer.finishedSpans().find((s) => s.name === name), {
+      what: `span ${name}`,
+      timeoutMs: 5000,
+    });
+
+  it('server span continues the incoming trace and carries route, method, status, baggage', async () => {
+    let seen: AppContext | undefined;
+    const url = await listen(
+      traceHandler(
+        ctx0,
+        (ctx, _req, res) => {
+          seen = ctx;
+          res.statusCode = 201;
+          res.end('created');
+        },
+        { route: '/users/:id' },
+      ),
+    );
+    const res = await fetch(`${url}/users/7?secret=1`, {
+      method: 'POST',
+      headers: { traceparent: INCOMING, baggage: 'tenant=acme', 'user-agent': 'spec' },
+    });
+    assert.equal(res.status, 201);
+    await res.text();
+    const span = await waitSpan('POST /users/:id');
+    assert.equal(span.spanContext().traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(span.parentSpanContext?.spanId, '00f067aa0ba902b7');
+    assert.equal(span.kind, 1); // SERVER
+    assert.equal(span.attributes['http.route'], '/users/:id');
+    assert.equal(span.attributes['http.request.method'], 'POST');
+    assert.equal(span.attributes['url.path'], '/users/7');
+    assert.equal(span.attributes['http.response.status_code'], 201);
+    assert.equal(span.attributes['user_agent.original'], 'spec');
+    assert.equal(span.status.code, SpanStatusCode.UNSET);
+    assert.equal(seen?.span?.spanContext().spanId, span.spanContext().spanId);
+    assert.deepEqual(seen?.baggage, { tenant: 'acme' });
+  });
+
+  it('5xx responses set the error status; 4xx do not (server side)', async () => {
+    const url = await listen(
+      traceHandler(
+        ctx0,
+        (_ctx, req, res) => {
+          res.statusCode = req.url === '/a' ? 503 : 404;
+          res.end();
+        },
+        { route: '/status' },
+      ),
+    );
+    await (await fetch(`${url}/a`)).text();
+    await (await fetch(`${url}/b`)).text();
+    await waitFor(() => tracer.finishedSpans().filter((s) => s.name === 'GET /status').length === 2, {
+      what: 'two spans',
+    });
+    const spans = tracer.finishedSpans().filter((s) => s.name === 'GET /status');
+    const byStatus = new Map(spans.map((s) => [s.attributes['http.response.status_code'], s.status.code]));
+    assert.equal(byStatus.get(503), SpanStatusCode.ERROR);
+    assert.equal(byStatus.get(404), SpanStatusCode.UNSET);
+  });
+
+  it('a throwing or rejecting handler yields a 500 and a recorded exception, the server survives', async () => {
+    const url = await listen(
+      traceHandler(
+        ctx0,
+        (_ctx, req) => {
+          if (req.url === '/sync') throw new Error('sync failure');
+          return Promise.reject(new Error('async failure'));
+        },
+        { route: '/broken' },
+      ),
+    );
+    for (const path of ['/sync', '/async']) {
+      const res = await fetch(`${url}${path}`);
+      assert.equal(res.status, 500);
+      await res.text();
+    }
+    await waitFor(() => tracer.finishedSpans().filter((s) => s.name === 'GET /broken').length === 2, {
+      what: 'two spans',
+    });
+    const messages = tracer
+      .finishedSpans()
+      .filter((s) => s.name === 'GET /broken')
+      .map((s) => {
+        assert.equal(s.status.code, SpanStatusCode.ERROR);
+        return s.events.find((e) => e.name === 'exception')?.attributes?.['exception.message'];
+      })
+      .sort();
+    assert.deepEqual(messages, ['async failure', 'sync failure']);
+  });
+
+  it('tracedFetch: client span, injected headers, status, credentials kept out of url.full', async () => {
+    let received: IncomingHttpHeaders = {};
+    const url = await listen((req, res) => {
+      received = req.headers;
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('x');
+    });
+    const { ctx, span: parent } = (() => {
+      const s = tracer.startSpan('caller');
+      return { ctx: ctx0.with({ span: s, baggage: { tenant: 'acme' } }), span: s };
+    })();
+    const withCreds = url.replace('http://', 'http://user:pw@');
+    const res = await tracedFetch(ctx, `${withCreds}/ok?q=1`, { headers: { 'x-custom': '1' } });
+    assert.equal(res.status, 200);
+    assert.equal(received.authorization, `Basic ${Buffer.from('user:pw').toString('base64')}`);
+    assert.equal(received['x-custom'], '1');
+    await res.text();
+    const miss = await tracedFetch(ctx, `${url}/missing`, { method: 'post' }, { name: 'lookup' });
+    await miss.text();
+    parent.end();
+
+    const ok = finished('GET');
+    assert.equal(ok.kind, 2); // CLIENT
+    assert.equal(ok.parentSpanContext?.spanId, parent.spanContext().spanId);
+    assert.equal(ok.attributes['http.response.status_code'], 200);
+    assert.equal(ok.attributes['url.full'], `${url}/ok?q=1`);
+    assert.equal(ok.attributes['server.address'], '127.0.0.1');
+    const lookup = finished('lookup');
+    assert.equal(lookup.attributes['http.request.method'], 'POST');
+    assert.equal(lookup.status.code, SpanStatusCode.ERROR);
+    // The last request carried the client span's context, baggage, and the caller's own header.
+    assert.equal(String(received.traceparent).split('-')[2], lookup.spanContext().spanId);
+    assert.equal(received.baggage, 'tenant=acme');
+    assert.equal(received['x-custom'], undefined, 'headers of the first call only');
+    assert.equal(received.authorization, undefined);
+  });
+
+  it('tracedFetch: a network error is recorded on the span and rethrown', async () => {
+    const port = await freePort();
+    await assert.rejects(tracedFetch(ctx0, `http://127.0.0.1:${port}/`, {}, { name: 'refused' }));
+    const span = finished('refused');
+    assert.equal(span.status.code, SpanStatusCode.ERROR);
+    assert.ok(span.events.some((e) => e.name === 'exception'));
+    assert.equal(span.attributes['error.type'], 'TypeError');
+  });
+
+  it('ctx.signal aborts when the client goes away before the response', async () => {
+    let signal: AbortSignal | undefined;
+    const url = await listen(
+      traceHandler(
+        ctx0,
+        (ctx) => {
+          signal = ctx.signal;
+          // Never responds: the client aborts.
+        },
+        { route: '/slow' },
+      ),
+    );
+    const ac = new AbortController();
+    const pending = fetch(`${url}/slow`, { signal: ac.signal }).catch(() => 'aborted');
+    await waitFor(() => signal, { what: 'the handler to run' });
+    ac.abort();
+    assert.equal(await pending, 'aborted');
+    await waitFor(() => signal?.aborted, { what: 'ctx.signal to abort' });
+    const span = await waitSpan('GET /slow');
+    assert.equal(span.attributes['error.type'], 'aborted');
+  });
+});
+
+describe('traceHandler and tracedFetch (no-op tracer)', () => {
+  it('pass the incoming trace context through to the next hop', async () => {
+    const app = createApp();
+    let downstream: IncomingHttpHeaders = {};
+    const echo = await serve((req, res) => {
+      downstream = req.headers;
+      res.end();
+    });
+    const front = await serve(
+      traceHandler(app.ctx, async (ctx, _req, res) => {
+        await (await tracedFetch(ctx, echo.url)).text();
+        res.end('ok');
+      }),
+    );
+    try {
+      const res = await fetch(front.url, { headers: { traceparent: INCOMING } });
+      assert.equal(await res.text(), 'ok');
+      assert.equal(downstream.traceparent, INCOMING);
+    } finally {
+      for (const s of [echo.server, front.server]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * The OpenTelemetry tracer against a real Jaeger v2: for each exporter, two services talk over real
+ * HTTP with propagation, and Jaeger's query API must show one trace with the right links.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { type App, createApp } from '../../lib/core/app.js';
+import { startSpan, withSpan } from '../../lib/core/span.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
+import { createOtelTracer, type ExporterName } from '../../lib/tracing/otel/index.js';
+import {
+  JAEGER_INSTALL_HINT,
+  type Jaeger,
+  type JaegerSpan,
+  type JaegerTrace,
+  startJaeger,
+} from '../harness/jaeger.js';
+import { skipUnless, waitFor } from '../harness/process.js';
+
+const skip = skipUnless(['jaeger'], JAEGER_INSTALL_HINT);
+const NETWORK_EXPORTERS = ['otlp', 'zipkin', 'jaeger'] as const;
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve(`http://127.0.0.1:${port}`);
+    });
+  });
+}
+
+const closeServer = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+
+function endpointOf(jaeger: Jaeger, exporter: (typeof NETWORK_EXPORTERS)[number]): string {
+  return exporter === 'otlp'
+    ? jaeger.otlpEndpoint
+    : exporter === 'zipkin'
+      ? jaeger.zipkinEndpoint
+      : jaeger.jaegerEndpoint;
+}
+
+const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === key)?.value;
+const isError = (span: JaegerSpan) =>
+  tag(span, 'error') === true || tag(span, 'otel.status_code') === 'ERROR';
+const parentOf = (span: JaegerSpan) => span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
+
+/** Polls Jaeger until the trace has `count` spans (ingestion is asynchronous). */
+async function traceWithSpans(jaeger: Jaeger, traceId: string, count: number): Promise<JaegerTrace> {
+  return waitFor(
+    async () => {
+      const t = await jaeger.getTrace(traceId);
+      return t && t.spans.length >= count ? t : undefined;
+    },
+    { timeoutMs: 20_000, intervalMs: 100, what: `trace ${traceId} with ${count} spans in Jaeger` },
+  );
+}
+
+describe('OpenTelemetry tracer → real Jaeger', { skip }, () => {
+  let jaeger: Jaeger;
+  before(async () => {
+    jaeger = await startJaeger();
+  });
+  after(async () => {
+    await jaeger?.stop();
+  });
+
+  for (const exporter of NETWORK_EXPORTERS) {
+    describe(`exporter: ${exporter}`, () => {
+      const run = `${exporter}-${process.pid}-${Date.now().toString(36)}`;
+      const tracerFor = (service: string) =>
+        createOtelTracer({
+          exporter: exporter as ExporterName,
+          endpoint: endpointOf(jaeger, exporter),
+          serviceName: service,
+          attributes: { 'deployment.environment': 'test', 'service.version': '1.2.3' },
+        });
+
+      it('one trace across two services over real HTTP, with links, attributes, events and errors', async () => {
+        const frontName = `frontend-${run}`;
+        const backName = `backend-${run}`;
+        const back: App = createApp({ tracer: tracerFor(backName) });
+        const front: App = createApp({ tracer: tracerFor(frontName) });
+        const servers: Server[] = [];
+        try {
+          const backServer = createServer((req, res) => {
+            if (req.url?.startsWith('/fail'))
+              return traceHandler(
+                back.ctx,
+                async () => {
+                  throw new Error('backend exploded');
+                },
+                { route: '/fail' },
+              )(req, res);
+            return traceHandler(
+              back.ctx,
+              async (ctx, _req, res) => {
+                const rows = await withSpan(ctx, 'db.query', async (_c, span) => {
+                  span.setAttributes({ 'db.rows': 3, tenant: ctx.baggage.tenant ?? 'none' });
+                  span.addEvent('cache.miss', { 'cache.key': 'item:42' });
+                  return 3;
+                });
+                res.setHeader('content-type', 'application/json');
+                res.end(JSON.stringify({ rows }));
+              },
+              { route: '/items/:id' },
+            )(req, res);
+          });
+          servers.push(backServer);
+          const backUrl = await listen(backServer);
+
+          const frontServer = createServer(
+            traceHandler(
+              front.ctx,
+              async (ctx, _req, res) => {
+                const withTenant = ctx.with({ baggage: { tenant: 'acme' } });
+                const ok = await tracedFetch(withTenant, `${backUrl}/items/42`);
+                const body = await ok.json();
+                const failed = await tracedFetch(withTenant, `${backUrl}/fail`);
+                await failed.arrayBuffer();
+                res.setHeader('x-trace-id', ctx.span?.spanContext().traceId ?? '');
+                res.end(JSON.stringify({ body, failed: failed.status }));
+              },
+              { route: '/checkout' },
+            ),
+          );
+          servers.push(frontServer);
+          const frontUrl = await listen(frontServer);
+
+          const res = await fetch(`${frontUrl}/checkout`);
+          assert.equal(res.status, 200);
+          assert.deepEqual(await res.json(), { body: { rows: 3 }, failed: 500 });
+          const traceId = res.headers.get('x-trace-id') ?? '';
+          assert.match(traceId, /^[0-9a-f]{32}$/);
+
+          await Promise.all(servers.map(closeServer));
+          await Promise.all([front.close(), back.close()]);
+
+          const trace = await traceWithSpans(jaeger, traceId, 6);
+          assert.equal(trace.spans.length, 6, trace.spans.map((s) => s.operationName).join(', '));
+          const service = (s: JaegerSpan) => trace.processes[s.processID]?.serviceName;
+          const find = (svc: string, op: string) => {
+            const found = trace.spans.filter((s) => service(s) === svc && s.operationName === op);
+            assert.ok(
+              found.length > 0,
+              `span ${svc} ${op} in ${trace.spans.map((s) => `${service(s)}:${s.operationName}`)}`,
+            );
+            return found;
+          };
+
+          const [checkout] = find(frontName, 'GET /checkout') as [JaegerSpan];
+          const clients = find(frontName, 'GET');
+          assert.equal(clients.length, 2);
+          const [items] = find(backName, 'GET /items/:id') as [JaegerSpan];
+          const [db] = find(backName, 'db.query') as [JaegerSpan];
+          const [fail] = find(backName, 'GET /fail') as [JaegerSpan];
+
+          // Parent/child links, including across the HTTP hop.
+          assert.equal(parentOf(checkout), undefined, 'the frontend server span is the root');
+          for (const c of clients) assert.equal(parentOf(c), checkout.spanID);
+          const itemsClient = clients.find((c) => String(tag(c, 'url.full')).endsWith('/items/42'))!;
+          const failClient = clients.find((c) => String(tag(c, 'url.full')).endsWith('/fail'))!;
+          assert.equal(
+            parentOf(items),
+            itemsClient.spanID,
+            'backend server span is a child of the client span',
+          );
+          assert.equal(parentOf(fail), failClient.spanID);
+          assert.equal(parentOf(db), items.spanID);
+
+          // Attributes, across the hop too (baggage → attribute).
+          assert.equal(tag(checkout, 'http.route'), '/checkout');
+          assert.equal(tag(items, 'http.route'), '/items/:id');
+          assert.equal(Number(tag(items, 'http.response.status_code')), 200);
+          assert.equal(tag(items, 'http.request.method'), 'GET');
+          assert.equal(Number(tag(db, 'db.rows')), 3);
+          assert.equal(tag(db, 'tenant'), 'acme');
+          assert.equal(Number(tag(failClient, 'http.response.status_code')), 500);
+
+          // Events.
+          const miss = db.logs.find((l) => l.fields.some((f) => f.value === 'cache.miss'));
+          assert.ok(miss, `cache.miss event in ${JSON.stringify(db.logs)}`);
+          if (exporter !== 'zipkin') {
+            // Zipkin annotations carry only a text value; the other protocols keep event attributes.
+            assert.ok(miss.fields.some((f) => f.key === 'cache.key' && f.value === 'item:42'));
+          }
+
+          // Error status: the failing handler and the client that saw its 500.
+          assert.ok(isError(fail), `error status on GET /fail: ${JSON.stringify(fail.tags)}`);
+          assert.ok(isError(failClient), 'error status on the client span of the 500');
+          assert.ok(!isError(items) && !isError(db) && !isError(checkout));
+          const exception = fail.logs.find((l) => l.fields.some((f) => f.value === 'exception'));
+          assert.ok(exception, `exception event on GET /fail: ${JSON.stringify(fail.logs)}`);
+          if (exporter !== 'zipkin')
+            assert.ok(
+              exception.fields.some((f) => f.key === 'exception.message' && f.value === 'backend exploded'),
+            );
+
+          // Service names, and resource attributes where the protocol carries them.
+          assert.deepEqual(new Set(trace.spans.map(service)), new Set([frontName, backName]));
+          if (exporter === 'otlp') {
+            const proc = trace.processes[items.processID]!;
+            assert.ok(proc.tags.some((t) => t.key === 'deployment.environment' && t.value === 'test'));
+          }
+        } finally {
+          await Promise.all(servers.filter((s) => s.listening).map(closeServer));
+          await Promise.all([front.close(), back.close()]);
+        }
+      });
+
+      it('loses none of 1,000 spans ended right before app.close()', async () => {
+        const app = createApp({ tracer: tracerFor(`shutdown-${run}`) });
+        const { ctx, span: root } = startSpan(app.ctx, 'batch-root');
+        for (let i = 0; i < 999; i++) startSpan(ctx, `work-${i % 10}`, { attributes: { i } }).span.end();
+        root.end();
+        await app.close();
+        const trace = await traceWithSpans(jaeger, root.spanContext().traceId, 1000);
+        assert.equal(trace.spans.length, 1000);
+        assert.equal(new Set(trace.spans.map((s) => s.spanID)).size, 1000);
+      });
+    });
+  }
+});
