@@ -1,0 +1,297 @@
+/**
+ * Demo benchmark: what full observability costs the demo gateway. Two copies of the three services
+ * run side by side in this process on one embedded database, identical but for observability:
+ *
+ *   on   OpenTelemetry tracer with sample_rate 1.0 on every service (batched OTLP export, see
+ *        `--exporter`), Prometheus metrics with runtime metrics, /metrics scraped every second;
+ *   off  the core no-op tracer and disabled metrics.
+ *
+ * Caches, database and code paths are the same. After a warm-up, `GET /users/:id/orders` (gateway →
+ * user-service → order-service, cached reads) is driven by autocannon in a CHILD process (so the
+ * load generator does not share this event loop), in alternating rounds (on, off, off, on, …);
+ * medians of the rounds are compared. A tinybench section measures single sequential requests.
+ * Goal: throughput cost ≤ 10 %.
+ *
+ *   npm run bench:demo [-- --duration S per round] [-- --rounds N] [-- --connections C]
+ *                      [-- --exporter sink|jaeger|memory] [-- --json OUT]
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import { createPgliteDb } from '../demo/db.js';
+import { type RunningServices, startServices } from '../demo/services.js';
+import { seededRandom, zipf } from '../demo/traffic.js';
+import { findBinary } from '../spec/harness/process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    duration: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '16' },
+    exporter: { type: 'string', default: 'sink' },
+    'load-child': { type: 'string' },
+    'sink-child': { type: 'boolean' },
+  },
+  allowPositionals: true,
+});
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  total: number;
+  /** Filled in by the parent. */
+  cpuUsPerReq?: number;
+}
+
+// ------------------------------------------------------------------ child: the load generator
+if (args['load-child']) {
+  // autocannon ships no types; the fields used below are declared here.
+  const name = 'autocannon';
+  const { default: autocannon } = (await import(name)) as {
+    default: (o: object) => Promise<{
+      requests: { average: number; total: number };
+      latency: { p50: number; p99: number };
+      errors: number;
+      timeouts: number;
+      non2xx: number;
+    }>;
+  };
+  const spec = JSON.parse(args['load-child']) as {
+    base: string;
+    paths: string[];
+    duration: number;
+    connections: number;
+  };
+  const result = await autocannon({
+    url: spec.base,
+    connections: spec.connections,
+    duration: spec.duration,
+    requests: spec.paths.map((path) => ({ method: 'GET', path })),
+  });
+  const out: LoadResult = {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    total: result.requests.total,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
+// ------------------------------------------------------------------ child: a discarding OTLP sink
+if (args['sink-child']) {
+  const { createServer } = await import('node:http');
+  let spans = 0;
+  const server = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (b: Buffer) => {
+      bytes += b.length;
+    });
+    req.on('end', () => {
+      spans += bytes; // only to keep the read honest; nothing is decoded
+      // An empty ExportTraceServiceResponse (protobuf) is a zero-length body.
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`${(server.address() as { port: number }).port}\n`);
+  });
+  process.on('SIGTERM', () => server.close(() => process.exit(spans >= 0 ? 0 : 1)));
+  await new Promise(() => {});
+}
+
+// ------------------------------------------------------------------ parent
+const duration = Math.max(1, Number(args.duration));
+const rounds = Math.max(2, Number(args.rounds));
+const connections = Math.max(1, Number(args.connections));
+const self = fileURLToPath(import.meta.url);
+
+/** Paths of one Zipf-skewed sequence over 100 users (hot users in L1, the tail in L2). */
+const random = seededRandom(7);
+const pick = zipf(100, random);
+const paths = Array.from({ length: 400 }, () => `/users/${pick()}/orders`);
+
+function load(base: string): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', self, '--load-child', JSON.stringify({ base, paths, duration, connections })],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (duration + 60) * 1000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop();
+      if (code === 0 && line) resolve(JSON.parse(line) as LoadResult);
+      else reject(new Error(`load generator exited with ${code}: ${out.slice(-500)}`));
+    });
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+console.log('starting two copies of the demo services (embedded database)…');
+const db = await createPgliteDb();
+// Where the instrumented copy exports spans (batched OTLP/HTTP protobuf in both network cases):
+//   sink   (default) a child process that reads and discards export requests, so the collector's
+//          own CPU does not land on this 2-process comparison;
+//   jaeger a real Jaeger started by the test harness (it shares the machine's CPUs);
+//   memory the in-memory exporter (synchronous per span), emptied between rounds.
+let jaeger: { otlpEndpoint: string; stop(): Promise<void> } | undefined;
+let sink: { url: string; stop(): void } | undefined;
+if (args.exporter === 'jaeger') {
+  if (!findBinary('jaeger')) throw new Error('--exporter jaeger: no jaeger binary found');
+  const { startJaeger } = await import('../spec/harness/jaeger.js');
+  jaeger = await startJaeger();
+} else if (args.exporter === 'sink') {
+  const child = spawn(process.execPath, ['--import', 'tsx', self, '--sink-child'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`sink exited with ${code}`)));
+  });
+  sink = { url: `http://127.0.0.1:${port}/v1/traces`, stop: () => child.kill('SIGTERM') };
+} else if (args.exporter !== 'memory') throw new Error('--exporter must be sink, jaeger or memory');
+const endpoint = jaeger?.otlpEndpoint ?? sink?.url;
+const exporterNote = jaeger
+  ? 'OTLP → real Jaeger (batched; Jaeger shares the CPUs)'
+  : sink
+    ? 'OTLP → discarding sink process (batched)'
+    : 'in-memory exporter';
+const on = await startServices({
+  ports: { gateway: 0, user: 0, order: 0 },
+  db,
+  tracing: endpoint ? { exporter: 'otlp', endpoint, sampleRate: 1 } : { exporter: 'memory', sampleRate: 1 },
+  metrics: true,
+  logger: 'error',
+});
+const off = await startServices({
+  ports: { gateway: 0, user: 0, order: 0 },
+  db,
+  tracing: { exporter: 'off' },
+  metrics: false,
+  logger: 'error',
+});
+
+// Prometheus-like scraping of the instrumented copy while the benchmark runs.
+const scraper = setInterval(() => {
+  for (const s of on.all)
+    fetch(`${s.url}/metrics`).then(
+      (r) => r.arrayBuffer(),
+      () => {},
+    );
+}, 1000);
+scraper.unref();
+const resetMemory = () => {
+  for (const s of on.all) s.tracer?.resetFinishedSpans();
+};
+
+try {
+  // Warm-up: fill every cache level so the measured rounds see steady-state cached reads.
+  for (const stack of [on, off])
+    for (let id = 1; id <= 100; id++)
+      await fetch(`${stack.gateway.url}/users/${id}/orders`).then((r) => r.arrayBuffer());
+  // Two unrecorded load rounds per side: JIT, GC sizing and connection pools settle first (the
+  // first instrumented round is reliably slow otherwise).
+  for (let i = 0; i < 2; i++) {
+    await load(on.gateway.url);
+    await load(off.gateway.url);
+  }
+  resetMemory();
+
+  console.log(
+    `tracing: ${exporterNote}; autocannon ${connections} connections × ${duration} s per round, ${rounds} rounds per side (alternating)\n`,
+  );
+  const results: Record<'on' | 'off', LoadResult[]> = { on: [], off: [] };
+  // ABBA order so drift in machine load hits both sides alike.
+  const order: ('on' | 'off')[] = [];
+  for (let i = 0; i < rounds; i++)
+    order.push(...((i % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]));
+  for (const side of order) {
+    const stack: RunningServices = side === 'on' ? on : off;
+    const cpu0 = process.cpuUsage();
+    const r = await load(stack.gateway.url);
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of this process (all three services) per request: robust to a busy machine,
+    // unlike req/s, since the load generator runs in another process.
+    r.cpuUsPerReq = (cpu.user + cpu.system) / Math.max(1, r.total);
+    results[side].push(r);
+    resetMemory();
+    console.log(
+      `  ${side.padEnd(3)} ${r.rps.toFixed(0).padStart(6)} req/s   cpu ${r.cpuUsPerReq!.toFixed(0).padStart(5)} µs/req   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   errors ${r.errors} non-2xx ${r.non2xx}`,
+    );
+  }
+
+  // Sequential single requests: the per-request latency added by tracing + metrics.
+  const bench = new Bench({ time: 2000, warmup: true });
+  bench
+    .add('GET /users/:id/orders — observability on', async () => {
+      await (await fetch(`${on.gateway.url}/users/3/orders`)).arrayBuffer();
+    })
+    .add('GET /users/:id/orders — all no-ops', async () => {
+      await (await fetch(`${off.gateway.url}/users/3/orders`)).arrayBuffer();
+    });
+  await bench.run();
+  resetMemory();
+
+  const summary = (side: 'on' | 'off') => ({
+    rps: median(results[side].map((r) => r.rps)),
+    p50: median(results[side].map((r) => r.p50)),
+    p99: median(results[side].map((r) => r.p99)),
+    cpuUsPerReq: median(results[side].map((r) => r.cpuUsPerReq!)),
+    errors: results[side].reduce((n, r) => n + r.errors + r.non2xx, 0),
+  });
+  const sOn = summary('on');
+  const sOff = summary('off');
+  const cost = 1 - sOn.rps / sOff.rps;
+  const seq = bench.tasks.map((t) => ({
+    name: t.name,
+    medianMs: t.result && 'latency' in t.result ? t.result.latency.p50 : Number.NaN,
+  }));
+  console.log('\nmedians over rounds');
+  console.log(
+    `  observability on : ${sOn.rps.toFixed(0)} req/s   cpu ${sOn.cpuUsPerReq.toFixed(0)} µs/req   p50 ${sOn.p50.toFixed(1)} ms   p99 ${sOn.p99.toFixed(1)} ms`,
+  );
+  console.log(
+    `  all no-ops       : ${sOff.rps.toFixed(0)} req/s   cpu ${sOff.cpuUsPerReq.toFixed(0)} µs/req   p50 ${sOff.p50.toFixed(1)} ms   p99 ${sOff.p99.toFixed(1)} ms`,
+  );
+  console.log(
+    `  throughput ratio on/off ${(sOn.rps / sOff.rps).toFixed(3)} → cost ${(cost * 100).toFixed(1)} % (goal ≤ 10 %: ${cost <= 0.1 ? 'met' : 'NOT met'}); p99 ratio ${(sOn.p99 / sOff.p99).toFixed(2)}`,
+  );
+  console.log(
+    `  CPU per request on/off ${(sOn.cpuUsPerReq / sOff.cpuUsPerReq).toFixed(3)} → capacity cost ${((1 - sOff.cpuUsPerReq / sOn.cpuUsPerReq) * 100).toFixed(1)} % (the throughput a CPU-bound service loses; the steadier figure on a shared machine)`,
+  );
+  console.log('\nsequential requests (tinybench, median latency)');
+  for (const t of seq) console.log(`  ${t.name.padEnd(44)} ${t.medianMs.toFixed(3)} ms`);
+  if (seq[0] && seq[1]) console.log(`  ratio on/off ${(seq[0].medianMs / seq[1].medianMs).toFixed(3)}`);
+  if (sOn.errors + sOff.errors > 0)
+    console.log(`\n!! ${sOn.errors + sOff.errors} failed or non-2xx responses`);
+  if (args.json)
+    writeFileSync(
+      args.json,
+      `${JSON.stringify({ exporter: exporterNote, duration, rounds, connections, on: sOn, off: sOff, cost, rounds_detail: results, sequential: seq }, null, 2)}\n`,
+    );
+} finally {
+  clearInterval(scraper);
+  await Promise.allSettled([on.close(), off.close()]);
+  await db.close();
+  await jaeger?.stop();
+  sink?.stop();
+}

@@ -1,0 +1,247 @@
+/**
+ * One tiny query interface over the two databases the demo can run on: a real PostgreSQL server
+ * through `pg` (when `DATABASE_URL` is set) and embedded PostgreSQL in WebAssembly through
+ * `@electric-sql/pglite` (when it is not), plus a traced data-access helper that gives every
+ * query a client span with the OpenTelemetry database attributes.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AppContext } from '../lib/core/context.js';
+import { withSpan } from '../lib/core/span.js';
+
+/** Anything that runs one parameterised statement and returns its rows. */
+export interface Queryable {
+  query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+export interface Db extends Queryable {
+  /** `postgres` (a server reached over TCP) or `pglite` (embedded, in this process). */
+  readonly kind: 'postgres' | 'pglite';
+  /** Where the server is, for span attributes; `undefined` for the embedded database. */
+  readonly server: { readonly host: string; readonly port: number } | undefined;
+  /** Database name (`db.namespace`). */
+  readonly database: string;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Connections currently in use (checked out of the pool; for pglite, statements running). */
+  activeConnections(): number;
+  close(): Promise<void>;
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user@host/db`, so URLs can be logged. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '';
+    return u.href.replace(/:@/, '@');
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** A `pg` pool on `url` (max `max` connections, default 10). */
+export async function createPostgresDb(
+  url: string,
+  options: { max?: number; onError?: (err: Error) => void } = {},
+): Promise<Db> {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection emits on the pool; without a listener it would crash the process.
+  pool.on('error', (err) => options.onError?.(err));
+  const parsed = new URL(url);
+  let closed: Promise<void> | undefined;
+  return {
+    kind: 'postgres',
+    server: { host: parsed.hostname, port: Number(parsed.port || 5432) },
+    database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+    async query<R>(sql: string, params?: readonly unknown[]) {
+      const r = await pool.query(sql, params as unknown[] | undefined);
+      return r.rows as R[];
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: unknown;
+      try {
+        await client.query('BEGIN');
+        const result = await fn({
+          query: async <R>(sql: string, params?: readonly unknown[]) =>
+            (await client.query(sql, params as unknown[] | undefined)).rows as R[],
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e; // the connection is unusable: drop it rather than return it to the pool
+        });
+        throw err;
+      } finally {
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    },
+    activeConnections: () => pool.totalCount - pool.idleCount,
+    close() {
+      closed ??= pool.end();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Where the initialised pglite data directory is cached between runs. Creating a database runs
+ * initdb in WebAssembly (many seconds on a slow machine); loading a saved one takes a fraction.
+ */
+export const PGLITE_CACHE = fileURLToPath(
+  new URL('../node_modules/.cache/hyperion-demo/pglite-base.tgz', import.meta.url),
+);
+
+/**
+ * Embedded PostgreSQL (in memory, gone when the process exits). The first run saves the freshly
+ * initialised data directory to `cacheFile` (default `PGLITE_CACHE`; `false` disables) and later
+ * runs start from it; an unreadable cache is ignored and rebuilt.
+ */
+export async function createPgliteDb(options: { cacheFile?: string | false } = {}): Promise<Db> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const file = options.cacheFile === undefined ? PGLITE_CACHE : options.cacheFile;
+  const open = async (loadDataDir?: Blob) => {
+    const instance = new PGlite({ relaxedDurability: true, ...(loadDataDir ? { loadDataDir } : {}) });
+    await instance.waitReady;
+    return instance;
+  };
+  let db: Awaited<ReturnType<typeof open>> | undefined;
+  if (file) {
+    const saved = await readFile(file).catch(() => undefined);
+    if (saved) db = await open(new Blob([saved])).catch(() => undefined);
+  }
+  if (!db) {
+    db = await open();
+    if (file) {
+      // Best effort: a read-only checkout just starts slowly every time.
+      await db
+        .dumpDataDir('gzip')
+        .then(async (blob) => {
+          await mkdir(dirname(file), { recursive: true });
+          const tmp = `${file}.${process.pid}.tmp`;
+          await writeFile(tmp, Buffer.from(await blob.arrayBuffer()));
+          await rename(tmp, file);
+        })
+        .catch(() => {});
+    }
+  }
+  const live = db;
+  let running = 0;
+  const track = async <T>(p: () => Promise<T>): Promise<T> => {
+    running++;
+    try {
+      return await p();
+    } finally {
+      running--;
+    }
+  };
+  let closed: Promise<void> | undefined;
+  return {
+    kind: 'pglite',
+    server: undefined,
+    database: 'postgres',
+    query: <R>(sql: string, params?: readonly unknown[]) =>
+      track(async () => (await live.query<R>(sql, params as unknown[] | undefined)).rows),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      track(() =>
+        live.transaction((tx) =>
+          fn({
+            query: async <R>(sql: string, params?: readonly unknown[]) =>
+              (await tx.query<R>(sql, params as unknown[] | undefined)).rows,
+          }),
+        ),
+      ),
+    activeConnections: () => running,
+    close() {
+      closed ??= live.closed ? Promise.resolve() : live.close();
+      return closed;
+    },
+  };
+}
+
+/** `DATABASE_URL` set → PostgreSQL through `pg`; unset → embedded pglite. */
+export function openDb(url: string | undefined, onError?: (err: Error) => void): Promise<Db> {
+  return url ? createPostgresDb(url, { onError }) : createPgliteDb();
+}
+
+/** What a traced statement is about: becomes the span name and the `db.*` attributes. */
+export interface StatementInfo {
+  /** `SELECT`, `INSERT`, … (`db.operation.name`). */
+  operation: string;
+  /** Main table (`db.collection.name`). */
+  table: string;
+}
+
+export interface DataAccess {
+  readonly db: Db;
+  /** One statement in a client span named `OPERATION table`. */
+  query<R>(ctx: AppContext, info: StatementInfo, sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** A transaction in a span; statements run through the given `q` get child spans. */
+  transaction<T>(
+    ctx: AppContext,
+    name: string,
+    fn: (q: <R>(info: StatementInfo, sql: string, params?: readonly unknown[]) => Promise<R[]>) => Promise<T>,
+  ): Promise<T>;
+  /** Statements run so far by this service (tests use it to prove cached reads skip the database). */
+  readonly statements: number;
+}
+
+/** Traced access to `db` for one service. Attribute names follow the OpenTelemetry database conventions. */
+export function createDataAccess(db: Db): DataAccess {
+  let statements = 0;
+  const base = {
+    'db.system': 'postgresql',
+    'db.system.name': 'postgresql',
+    'db.namespace': db.database,
+    'server.address': db.server?.host,
+    'server.port': db.server?.port,
+  };
+  const run = <R>(
+    ctx: AppContext,
+    target: Queryable,
+    info: StatementInfo,
+    sql: string,
+    params?: readonly unknown[],
+  ) =>
+    withSpan(
+      ctx,
+      `${info.operation} ${info.table}`,
+      () => {
+        statements++;
+        return target.query<R>(sql, params);
+      },
+      {
+        kind: 'client',
+        attributes: {
+          ...base,
+          'db.operation.name': info.operation,
+          'db.collection.name': info.table,
+          'db.query.text': sql,
+          // The pre-1.26 name, still the one many backends (and Jaeger's UI) show.
+          'db.statement': sql,
+        },
+      },
+    );
+  return {
+    db,
+    query: (ctx, info, sql, params) => run(ctx, db, info, sql, params),
+    transaction: (ctx, name, fn) =>
+      withSpan(
+        ctx,
+        name,
+        (txCtx) => db.transaction((tx) => fn((info, sql, params) => run(txCtx, tx, info, sql, params))),
+        { kind: 'internal', attributes: { ...base, 'db.operation.name': 'TRANSACTION' } },
+      ),
+    get statements() {
+      return statements;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The demo's environment variables, read in one place (documented in demo/README.md). Everything
+ * is optional: unset means the embedded default.
+ */
+
+/** What the demo reads from the environment. */
+export interface DemoEnv {
+  /** `DATABASE_URL`: PostgreSQL URL; unset → embedded pglite. */
+  databaseUrl: string | undefined;
+  /** `REDIS_URL`: `redis://[user:pass@]host:port[/db]`; unset → a second in-memory cache as L2. */
+  redisUrl: string | undefined;
+  /**
+   * OTLP/HTTP traces URL from `HYPERION_TRACING_ENDPOINT` (full URL or `host:port`),
+   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (full URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (base URL,
+   * `/v1/traces` appended), first one set wins; unset → spans stay in memory.
+   */
+  tracingEndpoint: string | undefined;
+  /** `HYPERION_SAMPLE_RATE` (0..1, default 1) or `OTEL_TRACES_SAMPLER_ARG`. */
+  sampleRate: number;
+  /** `HOST`: interface the services bind. Default `127.0.0.1` (compose sets `0.0.0.0`). */
+  host: string;
+  /** `LOG_LEVEL`: debug | info | warn | error. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | undefined;
+}
+
+function rate(text: string | undefined): number {
+  if (text === undefined || text === '') return 1;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new Error(`HYPERION_SAMPLE_RATE must be between 0 and 1, got "${text}"`);
+  return n;
+}
+
+/** Reads `env` (default `process.env`); throws on a malformed value, naming the variable. */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
+  const nonEmpty = (k: string) => (env[k] && env[k]!.trim() !== '' ? env[k]!.trim() : undefined);
+  const base = nonEmpty('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const tracingEndpoint =
+    nonEmpty('HYPERION_TRACING_ENDPOINT') ??
+    nonEmpty('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ??
+    (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  const level = nonEmpty('LOG_LEVEL');
+  if (level && !['debug', 'info', 'warn', 'error'].includes(level))
+    throw new Error(`LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
+  return {
+    databaseUrl: nonEmpty('DATABASE_URL'),
+    redisUrl: nonEmpty('REDIS_URL'),
+    tracingEndpoint,
+    sampleRate: rate(nonEmpty('HYPERION_SAMPLE_RATE') ?? nonEmpty('OTEL_TRACES_SAMPLER_ARG')),
+    host: nonEmpty('HOST') ?? '127.0.0.1',
+    logLevel: level as DemoEnv['logLevel'],
+  };
+}
+
+/** A port from `env[name]`, or `fallback`. */
+export function envPort(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${name} must be a port 0..65535, got "${text}"`);
+  return n;
+}
+
+/** `redis://[user:pass@]host:port[/db]` → the Redis cache adapter's options. */
+export function redisOptionsFromUrl(url: string): {
+  addresses: string[];
+  password?: string;
+  username?: string;
+  db?: number;
+} {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('REDIS_URL is not a valid URL (expected redis://[user:pass@]host:port[/db])');
+  }
+  if (u.protocol !== 'redis:') throw new Error('REDIS_URL must start with redis://');
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
+  if (db !== undefined && !Number.isInteger(db)) throw new Error('REDIS_URL database must be a number');
+  return {
+    addresses: [`${u.hostname}:${u.port || 6379}`],
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(db !== undefined ? { db } : {}),
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * The little HTTP layer the three services share: a route table with `:param` templates, JSON in
+ * and out, typed HTTP errors, and the wiring of tracing (`traceHandler`: one server span per
+ * request, parent taken from the W3C headers) and metrics (`instrument`: request counter and
+ * latency histogram labelled with the route template, the trace id as exemplar).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppContext } from '../lib/core/context.js';
+import type { Span } from '../lib/core/contracts.js';
+import { isValidSpanContext } from '../lib/core/w3c.js';
+import type { PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
+import { tracedFetch, traceHandler } from '../lib/tracing/http.js';
+
+/** What a handler sees of a request. */
+export interface DemoRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  /** Parsed JSON body (POST/PUT), else `undefined`. */
+  readonly body: unknown;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Handlers receive the request's context explicitly: its span is the server span. */
+export type Handler = (ctx: AppContext, req: DemoRequest) => Promise<Reply> | Reply;
+
+export interface Route {
+  readonly method: 'GET' | 'POST';
+  /** Template such as `/users/:id`; also the `route` metric label and the `http.route` attribute. */
+  readonly path: string;
+  readonly handler: Handler;
+}
+
+/** An error with an HTTP status and a JSON body, thrown by handlers. */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  constructor(
+    status: number,
+    message: string,
+    extra: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'HttpError';
+    this.status = status;
+    this.body = { error: message, ...extra };
+  }
+}
+
+/** Largest accepted request body, bytes. */
+const MAX_BODY = 64 * 1024;
+
+function compile(path: string): (p: string) => Record<string, string> | undefined {
+  const parts = path.split('/');
+  return (actual) => {
+    const got = actual.split('/');
+    if (got.length !== parts.length) return undefined;
+    const params: Record<string, string> = {};
+    for (let i = 0; i < parts.length; i++) {
+      const want = parts[i]!;
+      const have = got[i]!;
+      if (want.startsWith(':')) {
+        if (have === '') return undefined;
+        params[want.slice(1)] = decodeURIComponent(have);
+      } else if (want !== have) return undefined;
+    }
+    return params;
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, `request body larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new HttpError(400, 'request body is not valid JSON'));
+      }
+    });
+  });
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export interface ServiceListenerOptions {
+  /** The app's root context. */
+  ctx: AppContext;
+  routes: readonly Route[];
+  /** Prometheus adapter: request metrics and `/metrics`. Omit for none. */
+  metrics?: PrometheusMetrics | undefined;
+  /** Extra `GET /healthz` details (e.g. the breaker state). */
+  health?: () => Record<string, unknown>;
+}
+
+/** Builds the `node:http` listener of a service: its routes plus `/healthz` and `/metrics`. */
+export function createServiceListener(
+  options: ServiceListenerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const spans = new WeakMap<IncomingMessage, Span>();
+  const paramsOf = new WeakMap<IncomingMessage, Record<string, string>>();
+  const { ctx, metrics } = options;
+
+  const wrap = (
+    route: string,
+    inner: (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown,
+  ) => {
+    const traced = traceHandler(
+      ctx,
+      (c, req, res) => {
+        if (c.span) {
+          spans.set(req, c.span);
+          // Lets a client (and `npm run demo`) find the request's trace in Jaeger.
+          const sc = c.span.spanContext();
+          if ((sc.traceFlags & 1) === 1 && isValidSpanContext(sc)) res.setHeader('x-trace-id', sc.traceId);
+        }
+        return inner(c, req, res);
+      },
+      { route },
+    );
+    return metrics ? metrics.instrument(traced, { route, span: (req) => spans.get(req) }) : traced;
+  };
+
+  const table = options.routes.map((r) => ({
+    method: r.method,
+    match: compile(r.path),
+    listener: wrap(r.path, async (c, req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      try {
+        const body = r.method === 'POST' ? await readBody(req) : undefined;
+        const reply = await r.handler(c, {
+          method: r.method,
+          path: url.pathname,
+          params: paramsOf.get(req) ?? {},
+          query: url.searchParams,
+          body,
+        });
+        sendJson(res, reply.status, reply.body, reply.headers as Record<string, string>);
+      } catch (err) {
+        if (err instanceof HttpError) {
+          if (err.status >= 500) c.span?.recordError(err);
+          sendJson(res, err.status, err.body);
+          return;
+        }
+        c.span?.recordError(err);
+        c.logger.error('request failed', { route: r.path, error: err });
+        sendJson(res, 500, { error: 'internal error' });
+      }
+    }),
+  }));
+  const notFound = wrap('unmatched', (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
+
+  return function serviceListener(req, res) {
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q === -1 ? raw : raw.slice(0, q);
+    if (path === '/metrics' && metrics) return metrics.handler(req, res);
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok', ...options.health?.() });
+    let methodMismatch = false;
+    for (const r of table) {
+      let params: Record<string, string> | undefined;
+      try {
+        params = r.match(path);
+      } catch {
+        break; // malformed percent-encoding: no route can match
+      }
+      if (!params) continue;
+      if (r.method !== req.method) {
+        methodMismatch = true;
+        continue;
+      }
+      paramsOf.set(req, params);
+      return r.listener(req, res);
+    }
+    if (methodMismatch) return sendJson(res, 405, { error: 'method not allowed' });
+    return notFound(req, res);
+  };
+}
+
+/** A downstream JSON call's outcome. */
+export interface CallResult<T = unknown> {
+  readonly status: number;
+  readonly body: T;
+}
+
+/** Bound for one downstream call, ms. */
+const CALL_TIMEOUT_MS = 5000;
+
+/**
+ * Calls another service over HTTP inside a client span (trace context injected by `tracedFetch`).
+ * Network failures and timeouts become `HttpError(502)`; any HTTP status is returned as is.
+ */
+export async function callService<T = unknown>(
+  ctx: AppContext,
+  target: { service: string; baseUrl: string },
+  method: 'GET' | 'POST',
+  path: string,
+  options: { template?: string; body?: unknown } = {},
+): Promise<CallResult<T>> {
+  const { body } = options;
+  const template = options.template ?? path;
+  const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+  try {
+    const res = await tracedFetch(
+      ctx,
+      `${target.baseUrl}${path}`,
+      {
+        method,
+        signal,
+        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      },
+      // `{method} {url.template}`: the span name the HTTP conventions give a client span with a template.
+      {
+        name: `${method} ${template}`,
+        attributes: { 'url.template': template, 'peer.service': target.service },
+      },
+    );
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  } catch (err) {
+    throw new HttpError(502, `${target.service} did not answer ${method} ${template}`, {}, { cause: err });
+  }
+}

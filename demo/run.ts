@@ -1,0 +1,202 @@
+/**
+ * `npm run demo`: starts gateway, user and order services in this process, sends a short bounded
+ * burst of traffic, prints a summary (requests, latency, cache hit ratios per layer, one full trace
+ * as a tree, where the metrics are) and exits, closing everything.
+ *
+ * Nothing needs to be installed: without DATABASE_URL the database is embedded (pglite), without
+ * REDIS_URL the L2 is a second in-memory cache, without an OTLP endpoint the spans stay in memory.
+ * With those variables set, the same command uses the real servers (see demo/README.md).
+ */
+import { redactUrl } from './db.js';
+import { readEnv } from './env.js';
+import { type RunningServices, startServices } from './services.js';
+import {
+  buildTree,
+  fromJaeger,
+  fromReadableSpans,
+  groupByTrace,
+  type JaegerTraceJson,
+  renderTree,
+  type TreeSpan,
+} from './trace-tree.js';
+import { driveTraffic, quantile, type TrafficResult } from './traffic.js';
+
+const env = readEnv();
+const jaegerUi = (process.env.JAEGER_UI_URL ?? 'http://localhost:16686').replace(/\/+$/, '');
+const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  out('Hyperion observability demo: starting gateway, user-service and order-service…');
+  if (!env.databaseUrl)
+    out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
+  const t0 = performance.now();
+  const services = await startServices({
+    databaseUrl: env.databaseUrl,
+    redisUrl: env.redisUrl,
+    host: env.host,
+    tracing: env.tracingEndpoint
+      ? { exporter: 'otlp', endpoint: env.tracingEndpoint, sampleRate: env.sampleRate }
+      : { exporter: 'memory', sampleRate: env.sampleRate },
+    logger: env.logLevel ?? 'warn',
+  });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await services.close();
+  };
+  const onSignal = () => {
+    out('\ninterrupted: closing the services…');
+    close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const startedMs = performance.now() - t0;
+    const traffic = await driveTraffic({ baseUrl: services.gateway.url, requests: 600, concurrency: 8 });
+    await printSummary(services, traffic, startedMs);
+  } finally {
+    await close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  out(
+    '\nAll services closed. Run the full stack with Jaeger and Grafana: docker-compose up --build (see demo/README.md).',
+  );
+}
+
+function cacheLine(s: RunningServices['all'][number]): string {
+  const l1 = s.layers.l1.stats?.();
+  const l2 = s.layers.l2?.stats?.();
+  const parts = [`L1 ${l1 ? pct(l1.hitRatio) : 'n/a'}`];
+  if (s.layers.l2) parts.push(`L2 ${l2 ? pct(l2.hitRatio) : 'n/a'}`);
+  if (s.data) parts.push(`db queries ${s.data.statements}`);
+  return `${s.name.padEnd(14)} ${parts.join('   ')}`;
+}
+
+async function printSummary(
+  services: RunningServices,
+  traffic: TrafficResult,
+  startedMs: number,
+): Promise<void> {
+  const { samples, elapsedMs } = traffic;
+  const byStatus = new Map<number, number>();
+  for (const s of samples) byStatus.set(s.status, (byStatus.get(s.status) ?? 0) + 1);
+  const ms = samples.filter((s) => s.status !== 0).map((s) => s.ms);
+  const setup = [
+    env.databaseUrl ? `PostgreSQL ${redactUrl(env.databaseUrl)}` : 'embedded PostgreSQL (pglite)',
+    env.redisUrl ? `Redis L2 ${redactUrl(env.redisUrl)}` : 'in-memory L2',
+    env.tracingEndpoint ? `OTLP → ${env.tracingEndpoint}` : 'spans kept in memory',
+  ].join(', ');
+  const fellBack = services.all.filter((s) => s.fellBack);
+
+  out();
+  out('─'.repeat(100));
+  out(`Setup      ${setup}; started in ${(startedMs / 1000).toFixed(1)} s`);
+  if (fellBack.length)
+    out(
+      `Ports      busy, used free ports instead: ${fellBack.map((s) => `${s.name} → ${s.port}`).join(', ')}`,
+    );
+  out(
+    `Traffic    ${samples.length} requests in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round((samples.length / elapsedMs) * 1000)} req/s, 8 in flight) · ` +
+      [...byStatus]
+        .sort((a, b) => a[0] - b[0])
+        .map(([st, n]) => `${st === 0 ? 'network error' : st}: ${n}`)
+        .join('  '),
+  );
+  out(
+    `Latency    p50 ${quantile(ms, 0.5).toFixed(1)} ms   p99 ${quantile(ms, 0.99).toFixed(1)} ms   (at the gateway, end to end)`,
+  );
+  out(`Caches     hit ratio per layer (hits / reads reaching that layer)`);
+  for (const s of services.all) out(`           ${cacheLine(s)}`);
+
+  const sample = pickTrace(services, samples);
+  const tree = await traceTree(services, sample?.traceId);
+  if (tree) {
+    out(
+      `Trace      ${tree.traceId}  (${tree.spans} spans, ${tree.services} services)${tree.link ? `  ${tree.link}` : ''}`,
+    );
+    for (const line of tree.lines) out(`           ${line}`);
+  } else if (sample?.traceId) {
+    out(
+      `Trace      ${sample.traceId} was exported to ${env.tracingEndpoint}; open ${jaegerUi}/trace/${sample.traceId}`,
+    );
+  } else {
+    out('Trace      none sampled (HYPERION_SAMPLE_RATE is 0?)');
+  }
+  out(`Metrics    ${services.all.map((s) => `${s.url}/metrics`).join('   ')}`);
+  out('           (only while the demo runs; `docker-compose up` keeps them up for Prometheus and Grafana)');
+  out('─'.repeat(100));
+}
+
+/**
+ * A `GET /users/:id/orders` trace worth showing: from memory, the one with the most spans (a miss
+ * that reached the database shows every layer); otherwise the first one.
+ */
+function pickTrace(services: RunningServices, samples: TrafficResult['samples']) {
+  const candidates = samples.filter((s) => s.kind === 'user-orders' && s.status === 200 && s.traceId);
+  if (env.tracingEndpoint) return candidates[0];
+  const counts = groupByTrace(
+    services.all.flatMap((s) => fromReadableSpans(s.tracer?.finishedSpans() ?? [])),
+  );
+  let best = candidates[0];
+  for (const c of candidates) {
+    if ((counts.get(c.traceId!)?.length ?? 0) > (counts.get(best!.traceId!)?.length ?? 0)) best = c;
+  }
+  return best;
+}
+
+/** The trace of `traceId` from the in-memory exporters, or from Jaeger when spans went there. */
+async function traceTree(
+  services: RunningServices,
+  traceId: string | undefined,
+): Promise<{ traceId: string; spans: number; services: number; lines: string[]; link?: string } | undefined> {
+  if (!traceId) return undefined;
+  let spans: TreeSpan[] = [];
+  let link: string | undefined;
+  if (!env.tracingEndpoint) {
+    const all = services.all.flatMap((s) => fromReadableSpans(s.tracer?.finishedSpans() ?? []));
+    spans = groupByTrace(all).get(traceId) ?? [];
+  } else {
+    // Flush, then ask Jaeger's query API (if it is where the spans went); give up quietly after a few tries.
+    await Promise.all(services.all.map((s) => s.tracer?.flush()));
+    link = `${jaegerUi}/trace/${traceId}`;
+    for (let i = 0; i < 10 && spans.length === 0; i++) {
+      try {
+        const res = await fetch(`${jaegerUi}/api/traces/${traceId}`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) {
+          const body = (await res.json()) as { data?: JaegerTraceJson[] };
+          if (body.data?.[0]) spans = fromJaeger(body.data[0]);
+        }
+      } catch {
+        break; // Jaeger's UI is not reachable from here: print the link only
+      }
+      if (spans.length === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    if (spans.length === 0) return undefined;
+  }
+  if (spans.length === 0) return undefined;
+  return {
+    traceId,
+    spans: spans.length,
+    services: new Set(spans.map((s) => s.service)).size,
+    lines: renderTree(buildTree(spans)),
+    link,
+  };
+}
+
+main().then(
+  () => {
+    // Everything is closed; if a stray handle still holds the loop, do not hang the terminal.
+    setTimeout(() => {
+      process.stderr.write('demo: something kept the process alive after close; exiting\n');
+      process.exit(0);
+    }, 3000).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 3000).unref();
+  },
+);

@@ -1,0 +1,428 @@
+/**
+ * Builds and starts the demo services. Each one is a `node:http` server around
+ * `createApp({ tracer, cache, metrics, logger })`:
+ *
+ *   gateway (8080)        L1 memory cache of user profiles; forwards to the two services
+ *   user-service (8081)   users table, tiered cache (L1 memory → L2 Redis); calls order-service
+ *   order-service (8082)  orders table, tiered cache; calls user-service to check a user exists
+ *
+ * `startServices()` runs all three in this process (the e2e test, the benchmark and `npm run demo`
+ * use it); `startService()` runs one (the standalone programs of the compose stack use it).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMemoryCache, type MemoryCache } from '../lib/cache/memory/index.js';
+import { createRedisInvalidationBus, type RedisInvalidationBus } from '../lib/cache/redis/bus.js';
+import { createRedisCache } from '../lib/cache/redis/index.js';
+import { createTieredCache, type TieredCache } from '../lib/cache/tiered.js';
+import { type App, createApp } from '../lib/core/app.js';
+import type { Cache, Logger, LogLevel } from '../lib/core/contracts.js';
+import { createConsoleLogger } from '../lib/core/logger.js';
+import { createMetrics, type PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
+import { createOtelTracer, type OtelTracer } from '../lib/tracing/otel/index.js';
+import type { CacheLayers } from './caching.js';
+import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from './db.js';
+import { redisOptionsFromUrl } from './env.js';
+import { createServiceListener, type Route } from './http.js';
+import { migrateOrders, migrateUsers } from './schema.js';
+import { gatewayRoutes } from './services/gateway.js';
+import { orderRoutes } from './services/orders.js';
+import { userRoutes } from './services/users.js';
+
+export type ServiceName = 'gateway' | 'user-service' | 'order-service';
+
+/** Default ports, as in the original plan. */
+export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
+  gateway: 8080,
+  'user-service': 8081,
+  'order-service': 8082,
+};
+
+/** How spans leave a service. */
+export interface TracingSetup {
+  /**
+   * `memory`: kept in the process (the summary of `npm run demo` reads them); `otlp`: sent to
+   * `endpoint` (Jaeger ≥ 1.35 takes OTLP on 4318); `console`: printed; `none`: nothing recorded,
+   * trace context still propagated; `off`: the core no-op tracer (the benchmark's baseline).
+   */
+  exporter: 'memory' | 'otlp' | 'console' | 'none' | 'off';
+  /** OTLP/HTTP traces URL or `host:port`. */
+  endpoint?: string | undefined;
+  /** Fraction of new traces sampled (0..1). Default 1. */
+  sampleRate?: number | undefined;
+}
+
+/** Cache sizing and lifetimes. */
+export interface CacheSetup {
+  /** L1 capacity in entries (small on purpose: hot keys stay in L1, the rest are L2 hits). Default 32. */
+  l1Entries?: number;
+  /** Capacity of the in-memory stand-in for Redis when no `redisUrl` is given, entries. Default 100 000. */
+  l2Entries?: number;
+  /** Fresh lifetime of cached users and order lists, ms. Default 5 min. */
+  ttlMs?: number;
+  /** Longest an L1 copy is served before L2 is asked again, ms. Default 30 s. */
+  l1TtlMs?: number;
+  /** Lifetime of the gateway's cached user profiles, ms. Default 10 s. */
+  gatewayTtlMs?: number;
+  /** Bound of every L2 call, ms. Default 200. */
+  l2TimeoutMs?: number;
+}
+
+export interface ServiceOptions {
+  name: ServiceName;
+  /** Port to listen on; 0 = any free port. */
+  port: number;
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string | undefined;
+  /** When `port` is busy, listen on a free port instead of failing. Default false. */
+  fallbackPort?: boolean;
+  tracing: TracingSetup;
+  /** `false`: metrics disabled (no /metrics, nothing recorded). Default true. */
+  metrics?: boolean;
+  /** A database to use (not closed by the service), e.g. one embedded pglite shared in-process. */
+  db?: Db | undefined;
+  /** Opened (and closed) by the service when `db` is not given; unset → embedded pglite. */
+  databaseUrl?: string | undefined;
+  /** Redis for L2 (and cross-instance invalidation); unset → a second in-memory cache. */
+  redisUrl?: string | undefined;
+  /** Base URLs of the other services, read on every call. */
+  peers: { user: () => string; order: () => string };
+  /** Logger, or the level of a JSON console logger to create. Default `info`. */
+  logger?: Logger | LogLevel | undefined;
+  cache?: CacheSetup | undefined;
+}
+
+export interface ServiceHandle {
+  readonly name: ServiceName;
+  /** `http://host:port` (loopback host when bound to all interfaces). */
+  readonly url: string;
+  readonly port: number;
+  /** True when the requested port was busy and a free one was used. */
+  readonly fellBack: boolean;
+  readonly app: App;
+  /** The OpenTelemetry tracer (`undefined` with `exporter: 'off'`). */
+  readonly tracer: OtelTracer | undefined;
+  readonly metrics: PrometheusMetrics;
+  readonly layers: CacheLayers;
+  /** The tiered cache (user and order services). */
+  readonly tiered: TieredCache | undefined;
+  /** Traced database access (user and order services). */
+  readonly data: DataAccess | undefined;
+  readonly server: Server;
+  /** Stops the HTTP server, then closes caches, database, metrics and tracer. Idempotent. */
+  close(): Promise<void>;
+}
+
+function makeLogger(name: ServiceName, logger: ServiceOptions['logger']): Logger {
+  if (logger !== undefined && typeof logger !== 'string') return logger.child({ service: name });
+  return createConsoleLogger({ level: logger ?? 'info', fields: { service: name } });
+}
+
+function makeTracer(name: ServiceName, t: TracingSetup, logger: Logger): OtelTracer | undefined {
+  if (t.exporter === 'off') return undefined;
+  return createOtelTracer({
+    serviceName: name,
+    exporter: t.exporter,
+    endpoint: t.exporter === 'otlp' ? t.endpoint : undefined,
+    sampleRate: t.sampleRate ?? 1,
+    attributes: { 'deployment.environment.name': 'demo', 'service.namespace': 'hyperion-demo' },
+    // Short export delay: traces show up in Jaeger about a second after the request.
+    batch: { scheduledDelayMillis: 1000 },
+    logger,
+  });
+}
+
+/** Listens on `port`, or on a free port when it is busy and `fallback` is set. */
+function listen(
+  server: Server,
+  port: number,
+  host: string,
+  fallback: boolean,
+): Promise<{ port: number; fellBack: boolean }> {
+  const attempt = (p: number) =>
+    new Promise<number>((resolve, reject) => {
+      const onError = (err: Error) => {
+        server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolve((server.address() as AddressInfo).port);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(p, host);
+    });
+  return attempt(port).then(
+    (p) => ({ port: p, fellBack: false }),
+    (err: NodeJS.ErrnoException) => {
+      if (!fallback || err.code !== 'EADDRINUSE' || port === 0) throw err;
+      return attempt(0).then((p) => ({ port: p, fellBack: true }));
+    },
+  );
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    // Keep-alive connections would hold close() open until they time out.
+    server.closeAllConnections();
+  });
+}
+
+/** Builds one service, migrates its tables, and starts listening. */
+export async function startService(options: ServiceOptions): Promise<ServiceHandle> {
+  const { name } = options;
+  const host = options.host ?? '127.0.0.1';
+  const logger = makeLogger(name, options.logger);
+  const c = options.cache ?? {};
+  const ttlMs = c.ttlMs ?? 300_000;
+
+  const tracer = makeTracer(name, options.tracing, logger);
+  const metrics = createMetrics({
+    enabled: options.metrics !== false,
+    defaultLabels: { service: name },
+    collectRuntime: true,
+    logger,
+  });
+
+  // Everything opened from here on is closed if a later step fails.
+  const opened: { close(): unknown }[] = [metrics];
+  if (tracer) opened.push(tracer);
+  const abort = async (err: unknown): Promise<never> => {
+    for (const o of opened.reverse()) await Promise.resolve(o.close()).catch(() => {});
+    throw err;
+  };
+
+  let db: Db | undefined;
+  let data: DataAccess | undefined;
+  let tiered: TieredCache | undefined;
+  let layers: CacheLayers;
+  const l1: MemoryCache = createMemoryCache({ maxCost: c.l1Entries ?? 32, cost: () => 1 });
+  opened.push(l1);
+  try {
+    if (name !== 'gateway') {
+      db =
+        options.db ??
+        (await openDb(options.databaseUrl, (err) => logger.warn('database pool error', { error: err })));
+      if (!options.db) opened.push(db);
+      await (name === 'user-service' ? migrateUsers(db) : migrateOrders(db));
+      data = createDataAccess(db);
+      let l2: Cache;
+      let bus: RedisInvalidationBus | undefined;
+      if (options.redisUrl) {
+        const redis = createRedisCache({
+          ...redisOptionsFromUrl(options.redisUrl),
+          keyPrefix: `hyperion-demo:${name}:`,
+          name: 'redis',
+          commandTimeout: c.l2TimeoutMs ?? 200,
+          dialTimeout: 1000,
+          logger,
+        });
+        l2 = redis;
+        // Writes on one instance drop the key from the L1 of every other instance of this service.
+        bus = createRedisInvalidationBus({
+          client: redis.client,
+          channel: `hyperion-demo:${name}:invalidate`,
+          logger,
+        });
+      } else {
+        l2 = createMemoryCache({ maxCost: c.l2Entries ?? 100_000, cost: () => 1 });
+      }
+      opened.push(l2 as { close(): unknown });
+      if (bus) opened.push(bus);
+      tiered = createTieredCache({
+        l1,
+        l2,
+        bus,
+        ttl: ttlMs,
+        l1Ttl: c.l1TtlMs ?? 30_000,
+        l2Timeout: c.l2TimeoutMs ?? 200,
+        breaker: { failures: 3, cooldown: 2000 },
+        jitter: 0.1,
+        logger,
+      });
+      opened.push(tiered);
+      // The bus subscription: wait for it a little, but a Redis that is down must not stop the start.
+      await Promise.race([
+        tiered.ready.catch((err: unknown) => logger.warn('invalidation bus not subscribed', { error: err })),
+        new Promise((r) => setTimeout(r, 3000).unref()),
+      ]);
+      layers = { cache: tiered, l1, l2 };
+      metrics.watchCache(l1, { name: 'l1' });
+      metrics.watchCache(l2, { name: 'l2' });
+      metrics.watchCache(tiered, { name: 'tiered' });
+      const live = db;
+      metrics.watchDbConnections(() => live.activeConnections());
+    } else {
+      layers = { cache: l1, l1 };
+      metrics.watchCache(l1, { name: 'l1' });
+    }
+  } catch (err) {
+    return abort(err);
+  }
+
+  const app = createApp({
+    tracer,
+    cache: layers.cache,
+    metrics,
+    logger,
+    // Closed before the cache, metrics and tracer; a shared db (options.db) is its owner's to close.
+    components: db && !options.db ? { db } : {},
+  });
+
+  let routes: Route[];
+  if (name === 'gateway')
+    routes = gatewayRoutes({
+      layers,
+      userServiceUrl: options.peers.user,
+      orderServiceUrl: options.peers.order,
+      ttlMs: c.gatewayTtlMs ?? 10_000,
+    });
+  else if (name === 'user-service')
+    routes = userRoutes({ data: data!, layers, metrics, orderServiceUrl: options.peers.order, ttlMs });
+  else routes = orderRoutes({ data: data!, layers, metrics, userServiceUrl: options.peers.user, ttlMs });
+
+  const server = createServer(
+    { keepAliveTimeout: 5000 },
+    createServiceListener({
+      ctx: app.ctx,
+      routes,
+      metrics: metrics.enabled ? metrics : undefined,
+      health: () => ({
+        service: name,
+        ...(db ? { database: db.kind } : {}),
+        ...(tiered ? { l2: options.redisUrl ? 'redis' : 'memory', l2Breaker: tiered.breakerState() } : {}),
+      }),
+    }),
+  );
+  let bound: { port: number; fellBack: boolean };
+  try {
+    bound = await listen(server, options.port, host, options.fallbackPort ?? false);
+  } catch (err) {
+    await app.close().catch(() => {});
+    return abort(err);
+  }
+  // Registered last, so it runs first: stop taking requests before the components close.
+  app.defer('http', () => closeServer(server));
+
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const url = `http://${shownHost}:${bound.port}`;
+  logger.info('service started', {
+    url,
+    database: db
+      ? db.kind === 'pglite'
+        ? 'embedded pglite'
+        : redactUrl(options.databaseUrl ?? '')
+      : undefined,
+    l2: tiered ? (options.redisUrl ? redactUrl(options.redisUrl) : 'in-memory') : undefined,
+    tracing: options.tracing.exporter,
+  });
+  return {
+    name,
+    url,
+    port: bound.port,
+    fellBack: bound.fellBack,
+    app,
+    tracer,
+    metrics,
+    layers,
+    tiered,
+    data,
+    server,
+    close: () => app.close(),
+  };
+}
+
+export interface StartServicesOptions {
+  /** Ports; 0 = a free port. Default 8080 / 8081 / 8082. */
+  ports?: { gateway?: number; user?: number; order?: number };
+  /** Busy port → free port (and `fellBack` set on the handle). Default true. */
+  fallbackPorts?: boolean;
+  host?: string;
+  /** PostgreSQL URL; unset → one embedded pglite shared by both services. */
+  databaseUrl?: string | undefined;
+  /** A database to use instead (its owner closes it); overrides `databaseUrl`. */
+  db?: Db | undefined;
+  /** Redis URL for the L2 of both services; unset → in-memory L2s. */
+  redisUrl?: string | undefined;
+  /** Default `{ exporter: 'memory' }`. */
+  tracing?: TracingSetup;
+  /** Default true. */
+  metrics?: boolean;
+  logger?: Logger | LogLevel;
+  cache?: CacheSetup;
+}
+
+export interface RunningServices {
+  readonly gateway: ServiceHandle;
+  readonly user: ServiceHandle;
+  readonly order: ServiceHandle;
+  /** All three, gateway first. */
+  readonly all: readonly ServiceHandle[];
+  /** The database both services use. */
+  readonly db: Db;
+  /** Closes the three services, then the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts gateway, user and order services in this process. */
+export async function startServices(options: StartServicesOptions = {}): Promise<RunningServices> {
+  const tracing = options.tracing ?? { exporter: 'memory' };
+  const ownsDb = options.db === undefined;
+  const db = options.db ?? (await openDb(options.databaseUrl));
+  const urls = { user: '', order: '' };
+  const peers = { user: () => urls.user, order: () => urls.order };
+  const common = {
+    host: options.host,
+    fallbackPort: options.fallbackPorts ?? true,
+    tracing,
+    metrics: options.metrics,
+    db,
+    redisUrl: options.redisUrl,
+    peers,
+    logger: options.logger,
+    cache: options.cache,
+  };
+  const started: ServiceHandle[] = [];
+  try {
+    const user = await startService({ ...common, name: 'user-service', port: options.ports?.user ?? 8081 });
+    started.push(user);
+    urls.user = user.url;
+    const order = await startService({
+      ...common,
+      name: 'order-service',
+      port: options.ports?.order ?? 8082,
+    });
+    started.push(order);
+    urls.order = order.url;
+    const gateway = await startService({ ...common, name: 'gateway', port: options.ports?.gateway ?? 8080 });
+    started.push(gateway);
+    let closing: Promise<void> | undefined;
+    return {
+      gateway,
+      user,
+      order,
+      all: [gateway, user, order],
+      db,
+      close() {
+        closing ??= (async () => {
+          const results = await Promise.allSettled([gateway.close(), user.close(), order.close()]);
+          if (ownsDb) await db.close();
+          const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed.length)
+            throw new AggregateError(
+              failed.map((f) => f.reason),
+              'closing the demo services failed',
+            );
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.close()));
+    if (ownsDb) await db.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The order service: `GET /users/:id/orders` (read-through tiered cache over `orders`) and
+ * `POST /orders` (validated, user checked with the user service, written in one transaction,
+ * cache invalidated, business metrics recorded).
+ */
+import type { Metrics } from '../../lib/core/contracts.js';
+import { type CacheLayers, invalidate, readThrough } from '../caching.js';
+import type { DataAccess } from '../db.js';
+import { callService, HttpError, type Route } from '../http.js';
+import { type Order, type OrderItem, parseId, parseOrderInput } from './model.js';
+
+export interface OrderServiceDeps {
+  data: DataAccess;
+  layers: CacheLayers;
+  metrics: Metrics;
+  /** Base URL of the user service. */
+  userServiceUrl: () => string;
+  /** Fresh lifetime of a cached order list, ms. */
+  ttlMs: number;
+}
+
+interface OrderRow {
+  id: string | number;
+  user_id: number;
+  items: OrderItem[] | string;
+  total_cents: number;
+  created_at: string;
+}
+
+const toOrder = (r: OrderRow): Order => ({
+  id: Number(r.id),
+  userId: r.user_id,
+  items: typeof r.items === 'string' ? (JSON.parse(r.items) as OrderItem[]) : r.items,
+  totalCents: r.total_cents,
+  createdAt: r.created_at,
+});
+
+/** Key of a user's order list; `POST /orders` invalidates it. */
+export const ordersKey = (userId: number) => `orders:user:${userId}`;
+
+export function orderRoutes(deps: OrderServiceDeps): Route[] {
+  const created = deps.metrics.counter({ name: 'orders_created_total', help: 'Orders written' });
+  const value = deps.metrics.histogram({
+    name: 'order_value_dollars',
+    help: 'Value of created orders in dollars',
+    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+  });
+
+  return [
+    {
+      method: 'GET',
+      path: '/users/:id/orders',
+      handler: async (ctx, req) => {
+        const userId = parseId(req.params.id);
+        const { value: orders } = await readThrough(
+          ctx,
+          deps.layers,
+          'orders',
+          ordersKey(userId),
+          deps.ttlMs,
+          (c) =>
+            deps.data
+              .query<OrderRow>(
+                c,
+                { operation: 'SELECT', table: 'orders' },
+                `SELECT id, user_id, items, total_cents, created_at::text AS created_at
+                 FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT 50`,
+                [userId],
+              )
+              .then((rows) => rows.map(toOrder)),
+        );
+        return { status: 200, body: { orders } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/orders',
+      handler: async (ctx, req) => {
+        const input = parseOrderInput(req.body);
+        const user = await callService(
+          ctx,
+          { service: 'user-service', baseUrl: deps.userServiceUrl() },
+          'GET',
+          `/users/${input.userId}`,
+          { template: '/users/:id' },
+        );
+        if (user.status === 404)
+          throw new HttpError(422, 'unknown user', { fields: { userId: ['no such user'] } });
+        if (user.status !== 200) throw new HttpError(502, 'user service failed', { upstream: user.status });
+
+        const totalCents = input.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
+        const order = await deps.data.transaction(ctx, 'transaction create_order', async (q) => {
+          const [row] = await q<OrderRow>(
+            { operation: 'INSERT', table: 'orders' },
+            `INSERT INTO orders (user_id, items, total_cents) VALUES ($1, $2::jsonb, $3)
+               RETURNING id, user_id, items, total_cents, created_at::text AS created_at`,
+            [input.userId, JSON.stringify(input.items), totalCents],
+          );
+          await q(
+            { operation: 'INSERT', table: 'order_events' },
+            "INSERT INTO order_events (order_id, kind) VALUES ($1, 'created')",
+            [row!.id],
+          );
+          return toOrder(row!);
+        });
+        // After the commit: a reader that refilled the cache meanwhile is overwritten by the delete.
+        try {
+          await invalidate(ctx, deps.layers, ordersKey(input.userId));
+        } catch (err) {
+          // The order is committed; a failed invalidation must not turn it into an error. At
+          // least this instance's L1 must not keep serving the old list.
+          ctx.logger.warn('cache invalidation failed', { key: ordersKey(input.userId), error: err });
+          await deps.layers.l1.delete(ordersKey(input.userId)).catch(() => false);
+        }
+        created.inc();
+        const traceId = ctx.span?.spanContext().traceId;
+        const sampled = ((ctx.span?.spanContext().traceFlags ?? 0) & 1) === 1;
+        if (traceId && sampled) value.observe({}, totalCents / 100, { trace_id: traceId });
+        else value.observe(totalCents / 100);
+        ctx.span?.setAttributes({
+          'order.id': order.id,
+          'order.total_cents': totalCents,
+          'user.id': input.userId,
+        });
+        return { status: 201, body: order };
+      },
+    },
+  ];
+}

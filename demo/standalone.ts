@@ -1,0 +1,54 @@
+/**
+ * Runs one demo service as its own program (the compose stack does this), configured from the
+ * environment (see demo/README.md): PORT, HOST, DATABASE_URL, REDIS_URL, USER_SERVICE_URL,
+ * ORDER_SERVICE_URL, OTEL_EXPORTER_OTLP_ENDPOINT / HYPERION_TRACING_ENDPOINT, HYPERION_SAMPLE_RATE,
+ * LOG_LEVEL. Closes cleanly on SIGTERM/SIGINT.
+ */
+import { envPort, readEnv } from './env.js';
+import { DEFAULT_PORTS, type ServiceName, startService } from './services.js';
+
+export async function runStandalone(name: ServiceName): Promise<void> {
+  const env = readEnv();
+  const port = envPort('PORT', DEFAULT_PORTS[name]);
+  const userUrl = process.env.USER_SERVICE_URL ?? `http://127.0.0.1:${DEFAULT_PORTS['user-service']}`;
+  const orderUrl = process.env.ORDER_SERVICE_URL ?? `http://127.0.0.1:${DEFAULT_PORTS['order-service']}`;
+  const service = await startService({
+    name,
+    port,
+    host: env.host,
+    databaseUrl: env.databaseUrl,
+    redisUrl: env.redisUrl,
+    // A long-running service without a collector records nothing (a memory exporter would grow
+    // without bound); trace context is still passed on to the next service.
+    tracing: env.tracingEndpoint
+      ? { exporter: 'otlp', endpoint: env.tracingEndpoint, sampleRate: env.sampleRate }
+      : { exporter: 'none' },
+    peers: { user: () => userUrl, order: () => orderUrl },
+    logger: env.logLevel ?? 'info',
+  });
+  if (!env.tracingEndpoint)
+    service.app.logger.warn('no OTLP endpoint set (OTEL_EXPORTER_OTLP_ENDPOINT): spans are not recorded');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    service.app.logger.info('stopping', { signal });
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        service.app.logger.error('close failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** Entry point helper: runs `name`, exits with a message when it cannot start. */
+export function main(name: ServiceName): void {
+  runStandalone(name).catch((err: unknown) => {
+    process.stderr.write(`${name} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

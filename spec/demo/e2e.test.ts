@@ -1,0 +1,357 @@
+/**
+ * The demo end to end against real servers started natively by the harness: Redis (L2 and the
+ * invalidation bus), PostgreSQL (data), Jaeger (traces over OTLP) and Prometheus (scraping with the
+ * repository's own demo/ops/prometheus.yml, targets replaced by the in-process services' ports).
+ * The `it`s run in order and share one stack; the last one stops Redis.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { type RunningServices, startServices } from '../../demo/services.js';
+import { fromJaeger, type JaegerTraceJson, type TreeSpan } from '../../demo/trace-tree.js';
+import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
+import { type PostgresServer, startPostgres } from '../harness/postgres.js';
+import { skipUnless, waitFor } from '../harness/process.js';
+import { type PrometheusServer, startPrometheus } from '../harness/prometheus.js';
+import { type RedisStandalone, startRedis } from '../harness/redis.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const SERVICES = ['gateway', 'user-service', 'order-service'] as const;
+
+const skip =
+  skipUnless(['redis-server', 'redis-cli'], 'apt-get install -y redis-server redis-tools') ||
+  skipUnless(['initdb', 'postgres'], 'apt-get install -y postgresql') ||
+  skipUnless(['prometheus'], 'apt-get install -y prometheus') ||
+  skipUnless(['jaeger'], JAEGER_INSTALL_HINT);
+
+/** Every PromQL expression of the provisioned Grafana dashboards, with the dashboard and panel it is in. */
+function dashboardQueries(): { where: string; expr: string }[] {
+  const dir = join(root, 'demo/ops/grafana/dashboards');
+  const out: { where: string; expr: string }[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    const dash = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      panels: { title: string; targets?: { expr?: string }[] }[];
+    };
+    for (const p of dash.panels)
+      for (const t of p.targets ?? []) if (t.expr) out.push({ where: `${file} › ${p.title}`, expr: t.expr });
+  }
+  return out;
+}
+
+async function getJson(
+  url: string,
+  init?: RequestInit,
+  // biome-ignore lint/suspicious/noExplicitAny: the assertions read JSON response bodies field by field
+): Promise<{ status: number; body: any; traceId?: string }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  return {
+    status: res.status,
+    body: text ? JSON.parse(text) : undefined,
+    traceId: res.headers.get('x-trace-id') ?? undefined,
+  };
+}
+
+const post = (url: string, body: unknown) =>
+  getJson(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe('observability demo end to end (Redis, PostgreSQL, Jaeger, Prometheus)', { skip }, () => {
+  let redis: RedisStandalone;
+  let postgres: PostgresServer;
+  let jaeger: Jaeger;
+  let prometheus: PrometheusServer;
+  let services: RunningServices;
+  let db: pg.Client;
+  let gw: string;
+
+  before(async () => {
+    [redis, postgres, jaeger] = await Promise.all([startRedis(), startPostgres(), startJaeger()]);
+    services = await startServices({
+      ports: { gateway: 0, user: 0, order: 0 },
+      databaseUrl: postgres.url,
+      redisUrl: redis.url,
+      tracing: { exporter: 'otlp', endpoint: jaeger.otlpEndpoint, sampleRate: 1 },
+      logger: 'error',
+    });
+    gw = services.gateway.url;
+    // The repository's scrape config, with compose's service:port targets pointed at this process.
+    const config = readFileSync(join(root, 'demo/ops/prometheus.yml'), 'utf8')
+      .replace(/scrape_interval: \d+s/, 'scrape_interval: 1s')
+      .replace(/scrape_timeout: \d+s/, 'scrape_timeout: 1s')
+      .replace(/\bgateway:8080\b/, `127.0.0.1:${services.gateway.port}`)
+      .replace(/\buser-service:8081\b/, `127.0.0.1:${services.user.port}`)
+      .replace(/\border-service:8082\b/, `127.0.0.1:${services.order.port}`);
+    assert.doesNotMatch(config, /(gateway|user-service|order-service):808\d/, 'every target was substituted');
+    prometheus = await startPrometheus({ configText: config, features: ['exemplar-storage'] });
+    db = new pg.Client({ connectionString: postgres.url });
+    db.on('error', () => {});
+    await db.connect();
+  });
+
+  after(async () => {
+    await db?.end().catch(() => {});
+    await services?.close().catch(() => {});
+    await Promise.allSettled([prometheus?.stop(), jaeger?.stop(), postgres?.stop(), redis?.stop()]);
+  });
+
+  it('records one trace across gateway → user-service → order-service with the expected parent/child links', async () => {
+    const r = await getJson(`${gw}/users/7/orders`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.user.id, 7);
+    assert.ok(r.traceId, 'the gateway returns the trace id');
+    await Promise.all(services.all.map((s) => s.tracer?.flush()));
+    const trace = await waitFor(
+      async () => {
+        const t = await jaeger.getTrace(r.traceId!);
+        const spans = t ? fromJaeger(t as unknown as JaegerTraceJson) : [];
+        return new Set(spans.map((s) => s.service)).size === 3 && spans.length >= 9 ? spans : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: `trace ${r.traceId} in Jaeger with all three services` },
+    );
+    const byId = new Map(trace.map((s) => [s.spanId, s]));
+    const parentOf = (s: TreeSpan) => (s.parentId ? byId.get(s.parentId) : undefined);
+    const one = (pred: (s: TreeSpan) => boolean, what: string) => {
+      const found = trace.filter(pred);
+      assert.equal(
+        found.length,
+        1,
+        `exactly one ${what}; spans: ${trace.map((s) => `${s.service}:${s.name}`).join(', ')}`,
+      );
+      return found[0]!;
+    };
+
+    const root = one((s) => !s.parentId, 'root span');
+    assert.equal(root.service, 'gateway');
+    assert.equal(root.name, 'GET /users/:id/orders');
+    assert.equal(root.kind, 'server');
+    assert.equal(root.attributes['http.route'], '/users/:id/orders');
+
+    const gwClient = one((s) => s.service === 'gateway' && s.kind === 'client', 'gateway client span');
+    assert.equal(parentOf(gwClient), root);
+    assert.equal(gwClient.attributes['peer.service'], 'user-service');
+
+    const userServer = one(
+      (s) => s.service === 'user-service' && s.kind === 'server',
+      'user-service server span',
+    );
+    assert.equal(
+      parentOf(userServer),
+      gwClient,
+      'W3C propagation: the user service continues the gateway call',
+    );
+    const userCache = one((s) => s.service === 'user-service' && s.name === 'cache user', 'user cache span');
+    assert.equal(parentOf(userCache), userServer);
+    assert.equal(typeof userCache.attributes['cache.hit'], 'boolean');
+    assert.ok(['l1', 'l2', 'none'].includes(String(userCache.attributes['cache.layer'])));
+
+    const userClient = one(
+      (s) => s.service === 'user-service' && s.kind === 'client' && s.name.startsWith('GET'),
+      'user-service client span',
+    );
+    assert.equal(parentOf(userClient), userServer);
+    const orderServer = one(
+      (s) => s.service === 'order-service' && s.kind === 'server',
+      'order-service server span',
+    );
+    assert.equal(parentOf(orderServer), userClient);
+    const orderCache = one(
+      (s) => s.service === 'order-service' && s.name === 'cache orders',
+      'order cache span',
+    );
+    assert.equal(parentOf(orderCache), orderServer);
+
+    // First read of user 7 in a fresh stack: both caches missed and the databases were queried.
+    assert.equal(userCache.attributes['cache.hit'], false);
+    const dbSpans = trace.filter((s) => s.attributes['db.system'] === 'postgresql');
+    assert.equal(dbSpans.length, 2, 'one SELECT per service');
+    for (const d of dbSpans) {
+      assert.equal(d.kind, 'client');
+      assert.match(String(d.attributes['db.query.text']), /^SELECT /);
+      assert.equal(d.attributes['db.statement'], d.attributes['db.query.text']);
+      assert.equal(d.attributes['db.operation.name'], 'SELECT');
+      assert.equal(d.attributes['server.port'], postgres.port);
+      assert.ok(parentOf(d)?.name.startsWith('cache '), 'the query runs as the cache loader');
+    }
+    assert.ok(trace.every((s) => s.traceId === r.traceId));
+  });
+
+  it('after warm-up, serves reads from L1 and L2 without touching the database', async () => {
+    const ids = Array.from({ length: 60 }, (_, i) => i + 1);
+    for (const id of ids) assert.equal((await getJson(`${gw}/users/${id}/orders`)).status, 200);
+    const stats = () => ({
+      userDb: services.user.data!.statements,
+      orderDb: services.order.data!.statements,
+      user: services.user.tiered!.stats(),
+      order: services.order.tiered!.stats(),
+    });
+    const before = stats();
+    // 60 keys and a 32-entry L1: most keys now live only in L2 (Redis); a hot key stays in L1.
+    for (const id of ids) assert.equal((await getJson(`${gw}/users/${id}/orders`)).status, 200);
+    for (let i = 0; i < 20; i++) assert.equal((await getJson(`${gw}/users/3/orders`)).status, 200);
+    const afterReads = stats();
+    assert.equal(afterReads.userDb, before.userDb, 'user-service: no query for cached users');
+    assert.equal(afterReads.orderDb, before.orderDb, 'order-service: no query for cached order lists');
+    for (const svc of ['user', 'order'] as const) {
+      assert.ok(afterReads[svc].l1Hits > before[svc].l1Hits, `${svc}: L1 hits`);
+      assert.ok(afterReads[svc].l2Hits > before[svc].l2Hits, `${svc}: L2 hits`);
+    }
+    // The per-layer ratios the dashboards show are above zero too.
+    for (const s of [services.user, services.order]) {
+      assert.ok(s.layers.l1.stats!().hitRatio > 0);
+      assert.ok(s.layers.l2!.stats!().hitRatio > 0);
+    }
+    assert.ok(services.gateway.layers.l1.stats!().hitRatio >= 0);
+  });
+
+  it('rejects invalid POST /orders with 400 and field errors and writes nothing; a valid one is visible at once', async () => {
+    const count = async () =>
+      (
+        await db.query<{ n: number }>(
+          'SELECT (SELECT count(*) FROM orders)::int + (SELECT count(*) FROM order_events)::int AS n',
+        )
+      ).rows[0]!.n;
+    const n0 = await count();
+    const bad = [
+      { userId: 'x', items: [] },
+      { userId: 5, items: [{ sku: 'BAD SKU', quantity: 0, unitPriceCents: 1.5 }] },
+      { items: [{ sku: 'mug', quantity: 1, unitPriceCents: 100 }] },
+    ];
+    for (const body of bad) {
+      for (const url of [`${gw}/orders`, `${services.order.url}/orders`]) {
+        const r = await post(url, body);
+        assert.equal(r.status, 400, `${url} ${JSON.stringify(body)}`);
+        assert.equal(r.body.error, 'invalid order');
+        assert.ok(Object.keys(r.body.fields).length > 0);
+      }
+    }
+    const fields = (await post(`${gw}/orders`, bad[1])).body.fields;
+    assert.deepEqual(Object.keys(fields).sort(), [
+      'items.0.quantity',
+      'items.0.sku',
+      'items.0.unitPriceCents',
+    ]);
+    assert.deepEqual((await post(`${gw}/orders`, bad[2])).body.fields, { userId: ['is required'] });
+    const notJson = await getJson(`${gw}/orders`, { method: 'POST', body: '{not json' });
+    assert.equal(notJson.status, 400);
+    assert.equal(
+      (
+        await post(`${gw}/orders`, {
+          userId: 999_999,
+          items: [{ sku: 'mug', quantity: 1, unitPriceCents: 1 }],
+        })
+      ).status,
+      422,
+    );
+    assert.equal(await count(), n0, 'nothing was written');
+
+    // A valid order is committed with its event, and the cached list (warm from the previous test) is invalidated.
+    const good = await post(`${gw}/orders`, {
+      userId: 3,
+      items: [{ sku: 'lamp', quantity: 2, unitPriceCents: 2599 }],
+    });
+    assert.equal(good.status, 201);
+    assert.equal(good.body.totalCents, 5198);
+    assert.equal(await count(), n0 + 2);
+    const list = await getJson(`${gw}/users/3/orders`);
+    assert.equal(list.body.orders[0].id, good.body.id);
+  });
+
+  it('Prometheus scrapes the request, cache, database and business metrics of every service', async () => {
+    const services3 = (samples: { metric: Record<string, string> }[]) =>
+      SERVICES.every((s) => samples.some((x) => x.metric.service === s));
+    await prometheus.waitForSeries('sum by (service) (requests_total)', services3);
+    await prometheus.waitForSeries('sum by (service) (request_duration_seconds_count)', services3);
+    await prometheus.waitForSeries('sum by (service) (cache_requests_total{cache="l1"})', services3);
+    const l2 = await prometheus.waitForSeries(
+      'cache_requests_total{cache="l2", result="hit"} > 0',
+      (s) => s.length === 2,
+    );
+    assert.deepEqual(l2.map((s) => s.metric.service).sort(), ['order-service', 'user-service']);
+    await prometheus.waitForSeries('user_lookups_total{service="user-service", result="hit"} > 0');
+    await prometheus.waitForSeries('user_lookups_total{service="user-service", result="miss"} > 0');
+    await prometheus.waitForSeries('orders_created_total{service="order-service"} >= 1');
+    await prometheus.waitForSeries('order_value_dollars_count{service="order-service"} >= 1');
+    await prometheus.waitForSeries('db_connections_active', (s) => s.length >= 2);
+    // Latency exemplars carry trace ids (what Grafana's exemplar links open in Jaeger), and the trace exists there.
+    const exemplars = await waitFor(
+      async () => {
+        const end = Date.now() / 1000;
+        const data = (await prometheus.api(
+          `/api/v1/query_exemplars?query=${encodeURIComponent('request_duration_seconds_bucket{service="gateway"}')}&start=${end - 600}&end=${end}`,
+        )) as { exemplars: { labels: Record<string, string> }[] }[];
+        const ids = data.flatMap((d) => d.exemplars.map((e) => e.labels.trace_id)).filter(Boolean);
+        return ids.length > 0 ? ids : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 250, what: 'trace_id exemplars on the gateway latency histogram' },
+    );
+    assert.match(exemplars[0]!, /^[0-9a-f]{32}$/);
+    await Promise.all(services.all.map((s) => s.tracer?.flush()));
+    await waitFor(() => jaeger.getTrace(exemplars[0]!), {
+      timeoutMs: 15_000,
+      what: 'the exemplar trace in Jaeger',
+    });
+    // Every series also carries the job of the repository's scrape config.
+    const jobs = await prometheus.query('count by (job) (up == 1)');
+    assert.deepEqual(jobs.map((s) => s.metric.job).sort(), ['gateway', 'order-service', 'user-service']);
+  });
+
+  it('every PromQL expression of the Grafana dashboards returns data', async () => {
+    const queries = dashboardQueries();
+    assert.ok(queries.length >= 15, `found ${queries.length} dashboard queries`);
+    // Keep rates non-empty: a little fresh traffic, then give Prometheus a few scrapes of it.
+    for (let i = 0; i < 20; i++) await getJson(`${gw}/users/${1 + (i % 5)}`);
+    const empty: string[] = [];
+    for (const q of queries) {
+      const expr = q.expr.replaceAll('$__rate_interval', '1m');
+      try {
+        await prometheus.waitForSeries(expr, (s) => s.length > 0, { timeoutMs: 15_000 });
+      } catch {
+        empty.push(`${q.where}: ${expr}`);
+      }
+    }
+    assert.deepEqual(empty, [], 'queries without data');
+  });
+
+  it('keeps answering correctly while Redis is down', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    const expected = new Map<number, unknown>();
+    for (const id of ids) {
+      const { rows } = await db.query('SELECT id, name, email FROM users WHERE id = $1', [id]);
+      expected.set(id, rows[0]);
+    }
+    await redis.stop();
+    for (let round = 0; round < 2; round++) {
+      for (const id of ids) {
+        const u = await getJson(`${gw}/users/${id}`);
+        assert.equal(u.status, 200, `GET /users/${id} with Redis down`);
+        assert.deepEqual(u.body, expected.get(id));
+        const o = await getJson(`${gw}/users/${id}/orders`);
+        assert.equal(o.status, 200, `GET /users/${id}/orders with Redis down`);
+        assert.deepEqual(o.body.user, expected.get(id));
+        const { rows } = await db.query<{ id: string }>(
+          'SELECT id FROM orders WHERE user_id = $1 ORDER BY id DESC',
+          [id],
+        );
+        assert.deepEqual(
+          o.body.orders.map((x: { id: number }) => x.id),
+          rows.map((r) => Number(r.id)),
+        );
+      }
+    }
+    // Writes still work and are visible on the next read of this instance.
+    const w = await post(`${gw}/orders`, {
+      userId: 2,
+      items: [{ sku: 'pen', quantity: 1, unitPriceCents: 199 }],
+    });
+    assert.equal(w.status, 201);
+    assert.equal((await getJson(`${gw}/users/2/orders`)).body.orders[0].id, w.body.id);
+    assert.notEqual(services.user.tiered!.breakerState(), 'closed', 'the breaker noticed the outage');
+  });
+});

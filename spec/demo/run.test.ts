@@ -1,0 +1,84 @@
+/**
+ * `npm run demo` as a new user runs it: no DATABASE_URL, REDIS_URL or OTLP endpoint, so the
+ * embedded defaults (pglite, in-memory L2, in-memory spans) are used. Port 8080 is held by this
+ * test, so the fallback to a free port is exercised too.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function holdPort(port: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const s = createServer((_req, res) => res.end());
+    s.once('error', () => resolve(undefined)); // already taken by someone else: fallback happens anyway
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+describe('npm run demo (embedded defaults)', () => {
+  it('starts the services, drives traffic, prints the summary with a 3-service trace and exits cleanly', async (t) => {
+    const held = await holdPort(8080);
+    t.after(() => held?.close());
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'HYPERION_TRACING_ENDPOINT',
+      'HYPERION_SAMPLE_RATE',
+    ])
+      delete env[k];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    assert.equal(code, 0, `exit code\n--- stdout ---\n${out}\n--- stderr ---\n${err.slice(-3000)}`);
+
+    assert.match(out, /Setup +embedded PostgreSQL \(pglite\), in-memory L2, spans kept in memory/);
+    assert.match(out, /Ports +busy, used free ports instead: gateway → \d+/);
+    const traffic = /Traffic +(\d+) requests/.exec(out);
+    assert.equal(Number(traffic?.[1]), 600);
+    assert.doesNotMatch(out, /network error/);
+    assert.match(out, /Latency +p50 [\d.]+ ms +p99 [\d.]+ ms/);
+    for (const svc of ['user-service', 'order-service']) {
+      const m = new RegExp(`${svc} +L1 (\\d+) % +L2 (\\d+) %`).exec(out);
+      assert.ok(m, `${svc} cache line`);
+      assert.ok(Number(m[1]) > 0, `${svc} L1 hit ratio > 0`);
+      assert.ok(Number(m[2]) > 0, `${svc} L2 hit ratio > 0`);
+    }
+    const trace = /Trace +([0-9a-f]{32}) +\((\d+) spans, 3 services\)/.exec(out);
+    assert.ok(trace, 'a trace spanning 3 services is printed');
+    // The tree: the gateway's server span first, then deeper indentation for the other services.
+    const lines = out.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('Trace '));
+    const to = lines.findIndex((l) => l.startsWith('Metrics '));
+    const tree = lines.slice(from + 1, to);
+    assert.ok(tree.length >= 7, tree.join('\n'));
+    assert.ok(
+      tree.every((l) => /^ {11} *(gateway|user-service|order-service) /.test(l)),
+      tree.join('\n'),
+    );
+    assert.match(tree[0]!, /^ {11}gateway +GET \/users\/:id\/orders/);
+    assert.ok(tree.some((l) => /^ {15,}order-service +GET \/users\/:id\/orders/.test(l)));
+    assert.match(out, /Metrics +http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    assert.match(out, /All services closed/);
+    assert.doesNotMatch(err, /kept the process alive/);
+  });
+});
