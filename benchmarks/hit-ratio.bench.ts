@@ -1,0 +1,296 @@
+/**
+ * Hit-ratio benchmark: replays access traces demand-fill at unit cost (`get`, and `set` on a
+ * miss) against our memory cache, npm `lru-cache` of the same capacity, and Bélády's offline
+ * optimum (OPT) computed here. Prints a table; `--json OUT` writes `{ trace, size, ours, lru, opt }`
+ * rows.
+ *
+ *   npm run bench:hit-ratio                                  # shared traces + Zipf + scan
+ *   npm run bench:hit-ratio -- --trace FILE --sizes 250,500 [--json OUT]
+ *
+ * The trace format is the one of ../shared/traces/README.md: gzip text, one key per line.
+ */
+
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { LRUCache } from 'lru-cache';
+import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
+import { zipfKeys } from './lib/zipf.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tracesDir = resolve(root, '..', 'shared', 'traces');
+
+/** Sizes to test and the issue's goals per cell (hit ratio in %). */
+const SHARED: Record<string, { sizes: number[]; goals: number[] }> = {
+  'arc-oltp': { sizes: [250, 500, 1000, 2000], goals: [23, 33, 40, 46] },
+  'lirs-gli': { sizes: [250, 500, 1000, 2000], goals: [12, 33, 50, 57.9] },
+  'scarab-recs': { sizes: [250, 2500, 25000, 100000], goals: [20.5, 39.5, 60, 75] },
+};
+
+interface Row {
+  trace: string;
+  size: number;
+  ours: number;
+  lru: number;
+  opt: number;
+  goal?: number;
+}
+
+/** Reads a trace file: gzip (or plain) text, one key per line. */
+export function readTrace(file: string): string[] {
+  const raw = readFileSync(file);
+  const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('latin1');
+  const keys = text.split('\n');
+  if (keys.at(-1) === '') keys.pop();
+  return keys;
+}
+
+const VALUE = 1;
+
+export function replayOurs(keys: readonly string[], size: number): number {
+  const cache = createSyncMemoryCache<number>({ maxCost: size, cost: () => 1 });
+  let hits = 0;
+  for (const k of keys) {
+    if (cache.get(k) === undefined) cache.set(k, VALUE);
+    else hits++;
+  }
+  cache.close();
+  return hits / keys.length;
+}
+
+export function replayLru(keys: readonly string[], size: number): number {
+  const cache = new LRUCache<string, number>({ max: size });
+  let hits = 0;
+  for (const k of keys) {
+    if (cache.get(k) === undefined) cache.set(k, VALUE);
+    else hits++;
+  }
+  return hits / keys.length;
+}
+
+/** Interns keys as dense ids and computes, per request, the index of the key's next request. */
+export function nextUses(keys: readonly string[]): { ids: Int32Array; next: Int32Array; distinct: number } {
+  const n = keys.length;
+  const idOf = new Map<string, number>();
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    let id = idOf.get(k);
+    if (id === undefined) {
+      id = idOf.size;
+      idOf.set(k, id);
+    }
+    ids[i] = id;
+  }
+  const distinct = idOf.size;
+  const last = new Int32Array(distinct).fill(n); // n = never again
+  const next = new Int32Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    const id = ids[i]!;
+    next[i] = last[id]!;
+    last[id] = i;
+  }
+  return { ids, next, distinct };
+}
+
+/**
+ * Bélády's OPT at unit cost: on a miss, evict the resident whose next request is farthest away
+ * (or skip the newcomer if its own next request is farther still, or never). A max-heap of
+ * (next use, id) with lazy deletion makes it O(n log n).
+ */
+export function replayOpt(keys: readonly string[], size: number): number {
+  const { ids, next, distinct } = nextUses(keys);
+  const n = ids.length;
+  const resident = new Int32Array(distinct).fill(-1); // the next use a resident id is filed under
+  const heapKey = new Int32Array(n + 1);
+  const heapId = new Int32Array(n + 1);
+  let heapLen = 0;
+  let count = 0;
+  let hits = 0;
+  const push = (key: number, id: number) => {
+    let i = heapLen++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heapKey[p]! >= key) break;
+      heapKey[i] = heapKey[p]!;
+      heapId[i] = heapId[p]!;
+      i = p;
+    }
+    heapKey[i] = key;
+    heapId[i] = id;
+  };
+  const pop = () => {
+    const key = heapKey[--heapLen]!;
+    const id = heapId[heapLen]!;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= heapLen) break;
+      if (c + 1 < heapLen && heapKey[c + 1]! > heapKey[c]!) c++;
+      if (heapKey[c]! <= key) break;
+      heapKey[i] = heapKey[c]!;
+      heapId[i] = heapId[c]!;
+      i = c;
+    }
+    heapKey[i] = key;
+    heapId[i] = id;
+  };
+  // Drops stale heap tops (entries whose id was refiled or evicted since).
+  const top = () => {
+    while (heapLen > 0 && resident[heapId[0]!] !== heapKey[0]) pop();
+  };
+  for (let i = 0; i < n; i++) {
+    const id = ids[i]!;
+    const nu = next[i]!;
+    if (resident[id]! >= 0) {
+      hits++;
+      if (nu === n) {
+        resident[id] = -1;
+        count--;
+      } else {
+        resident[id] = nu;
+        push(nu, id);
+      }
+      continue;
+    }
+    if (nu === n) continue; // never requested again: caching it cannot help
+    if (count >= size) {
+      top();
+      if (heapKey[0]! <= nu) continue; // every resident is needed sooner than the newcomer
+      resident[heapId[0]!] = -1;
+      pop();
+      count--;
+    }
+    resident[id] = nu;
+    push(nu, id);
+    count++;
+  }
+  return hits / n;
+}
+
+function judge(trace: string, keys: readonly string[], sizes: readonly number[], goals?: number[]): Row[] {
+  return sizes.map((size, i) => {
+    const row: Row = {
+      trace,
+      size,
+      ours: round(replayOurs(keys, size) * 100),
+      lru: round(replayLru(keys, size) * 100),
+      opt: round(replayOpt(keys, size) * 100),
+    };
+    if (goals?.[i] !== undefined) row.goal = goals[i];
+    return row;
+  });
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** A hot set of 500 keys, then a one-time scan of 10,000 unique keys interleaved with hot reads. */
+export function scanTrace(): string[] {
+  const keys: string[] = [];
+  let s = 7;
+  const rnd = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s >>> 8;
+  };
+  for (let i = 0; i < 20_000; i++) keys.push(`hot${rnd() % 500}`);
+  for (let i = 0; i < 10_000; i++) {
+    keys.push(`scan${i}`);
+    keys.push(`hot${rnd() % 500}`);
+  }
+  for (let i = 0; i < 5_000; i++) keys.push(`hot${rnd() % 500}`);
+  return keys;
+}
+
+function printTable(rows: readonly Row[]) {
+  const head = ['trace', 'size', 'ours', 'LRU', 'OPT', 'ours−LRU', 'goal', 'ok'];
+  const lines = rows.map((r) => {
+    const floor = Math.max(r.goal ?? 0, r.size >= 100 ? r.lru - 2 : 0);
+    return [
+      r.trace,
+      String(r.size),
+      r.ours.toFixed(2),
+      r.lru.toFixed(2),
+      r.opt.toFixed(2),
+      (r.ours - r.lru >= 0 ? '+' : '') + (r.ours - r.lru).toFixed(2),
+      r.goal === undefined ? '-' : r.goal.toFixed(1),
+      r.ours >= floor ? 'yes' : 'NO',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(fmt(head));
+  console.log(
+    `|${widths.map((w, i) => (i < 1 ? `${'-'.repeat(w + 1)}-` : `-${'-'.repeat(w)}:`)).join('|')}|`,
+  );
+  for (const l of lines) console.log(fmt(l));
+  console.log('ok = ours ≥ max(goal, LRU − 2 points)');
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      trace: { type: 'string', multiple: true },
+      sizes: { type: 'string' },
+      json: { type: 'string' },
+      'no-synthetic': { type: 'boolean' },
+    },
+  });
+  const sizesArg = values.sizes?.split(',').map((s) => Number(s.trim()));
+  if (sizesArg?.some((s) => !Number.isInteger(s) || s <= 0)) {
+    console.error('--sizes must be a comma-separated list of positive integers');
+    process.exit(2);
+  }
+  const rows: Row[] = [];
+  const started = performance.now();
+  if (values.trace?.length) {
+    for (const file of values.trace) {
+      const keys = readTrace(file);
+      const name = basename(file).replace(/\.keys\.gz$|\.gz$/, '');
+      const sizes = sizesArg ?? SHARED[name]?.sizes ?? [250, 500, 1000, 2000];
+      console.log(`${name}: ${keys.length.toLocaleString('en')} requests`);
+      rows.push(...judge(name, keys, sizes, sizesArg ? undefined : SHARED[name]?.goals));
+    }
+  } else {
+    if (existsSync(tracesDir)) {
+      const files = readdirSync(tracesDir)
+        .filter((f) => f.endsWith('.keys.gz'))
+        .sort();
+      for (const f of files) {
+        const name = f.replace(/\.keys\.gz$/, '');
+        const keys = readTrace(join(tracesDir, f));
+        const known = SHARED[name];
+        console.log(`${name}: ${keys.length.toLocaleString('en')} requests`);
+        rows.push(...judge(name, keys, sizesArg ?? known?.sizes ?? [250, 500, 1000, 2000], known?.goals));
+      }
+    } else {
+      console.log(`note: ${tracesDir} not found, the shared traces are skipped`);
+    }
+    if (!values['no-synthetic']) {
+      for (const skew of [0.9, 1.2]) {
+        const keys = zipfKeys({ n: 1_000_000, skew, count: 1_000_000, seed: 42 });
+        console.log(`zipf-${skew}: 1,000,000 requests over 1,000,000 keys, seed 42`);
+        rows.push(...judge(`zipf-${skew}`, keys, sizesArg ?? [1000, 10000, 100000]));
+      }
+      console.log('scan: 500 hot keys, then a one-time scan of 10,000 keys (10× the cache)');
+      rows.push(...judge('scan', scanTrace(), [1000]));
+    }
+  }
+  printTable(rows);
+  console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  if (values.json) {
+    writeFileSync(
+      values.json,
+      `${JSON.stringify(
+        rows.map(({ goal: _g, ...r }) => r),
+        null,
+        2,
+      )}\n`,
+    );
+    console.log(`wrote ${values.json}`);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,118 @@
+/** Option checking and defaults for the memory cache; every problem names its field. */
+
+import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+
+/** Why an entry left the cache, as passed to `onEvict`. */
+export type EvictReason = 'capacity' | 'rejected' | 'expired';
+
+/** Options of `createMemoryCache` / `createSyncMemoryCache`. */
+export interface MemoryCacheOptions<V> {
+  /**
+   * Capacity, in cost units: bytes with the default cost, entries with `cost: () => 1`. Required,
+   * > 0. Total cost never exceeds it; each entry is charged at least 1.
+   */
+  maxCost: number;
+  /**
+   * Counters per row of the frequency sketch, ≈ 10 × the number of entries you expect to hold
+   * (memory: 2 bytes each, plus a 4-bit-per-counter doorkeeper). Also the number of accesses
+   * between two agings of the counts and between two window adjustments.
+   * Default: 10 × `maxCost`, clamped to 1,024..1,048,576.
+   */
+  numCounters?: number;
+  /**
+   * Deprecated, has no effect: Ristretto's per-goroutine access buffers exist to avoid lock
+   * contention, which a single-threaded runtime does not have; accesses are recorded directly.
+   * Setting it emits a one-time `DeprecationWarning` (code `HYPERION_MEMORY_BUFFER_ITEMS`).
+   */
+  bufferItems?: number;
+  /**
+   * Keep the admission/eviction counters and expose `stats()` on the byte face (read by the
+   * metrics adapter). With `false` the byte face has no `stats` and the sync `stats()` reports
+   * hits and misses only. Default `true`.
+   */
+  metrics?: boolean;
+  /** TTL in ms for sets that give none. Default: none (entries live until evicted). */
+  defaultTtl?: number;
+  /** Clock in ms used for TTLs. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * Called when an entry leaves on its own: `capacity` (evicted to make room), `rejected` (a
+   * newcomer the admission policy refused) or `expired`. Not called for `delete`, `clear` or
+   * overwrites. Exceptions thrown by it are reported as warnings, never break the cache.
+   */
+  onEvict?: (key: string, value: V, reason: EvictReason, cost: number) => void;
+  /**
+   * Cost of a value, in the unit of `maxCost`. Default: byte length for Uint8Array, ArrayBuffer
+   * and strings (UTF-8), 1 for anything else. A per-set `cost` overrides it.
+   */
+  cost?: (value: V, key: string) => number;
+}
+
+export interface ResolvedOptions<V> {
+  maxCost: number;
+  numCounters: number;
+  metrics: boolean;
+  defaultTtl: number | undefined;
+  now: () => number;
+  onEvict: MemoryCacheOptions<V>['onEvict'];
+  cost: (value: V, key: string) => number;
+}
+
+let warnedBufferItems = false;
+
+/** Byte length for bytes and strings, 1 for other values. */
+export function defaultCost(value: unknown): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (value instanceof ArrayBuffer) return value.byteLength;
+  return 1;
+}
+
+const issue = (path: string, expected: string, value: unknown, message: string): ConfigIssue => ({
+  path,
+  expected,
+  received: typeof value === 'number' ? String(value) : typeName(value),
+  message,
+});
+
+const positive = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+/** Validates every option at once; throws one ConfigError listing all bad fields. */
+export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptions<V> {
+  const o = (options ?? {}) as Partial<MemoryCacheOptions<V>>;
+  const issues: ConfigIssue[] = [];
+  if (!positive(o.maxCost))
+    issues.push(issue('maxCost', 'a finite number > 0', o.maxCost, 'maxCost must be a finite number > 0'));
+  if (o.numCounters !== undefined && !(positive(o.numCounters) && Number.isInteger(o.numCounters)))
+    issues.push(issue('numCounters', 'an integer > 0', o.numCounters, 'numCounters must be an integer > 0'));
+  if (o.bufferItems !== undefined && !(Number.isInteger(o.bufferItems) && (o.bufferItems as number) >= 0))
+    issues.push(issue('bufferItems', 'an integer ≥ 0', o.bufferItems, 'bufferItems must be an integer ≥ 0'));
+  if (o.metrics !== undefined && typeof o.metrics !== 'boolean')
+    issues.push(issue('metrics', 'a boolean', o.metrics, 'metrics must be true or false'));
+  if (o.defaultTtl !== undefined && !positive(o.defaultTtl))
+    issues.push(issue('defaultTtl', 'a finite number of ms > 0', o.defaultTtl, 'defaultTtl must be > 0 ms'));
+  for (const fn of ['now', 'onEvict', 'cost'] as const) {
+    if (o[fn] !== undefined && typeof o[fn] !== 'function')
+      issues.push(issue(fn, 'a function', o[fn], `${fn} must be a function`));
+  }
+  if (issues.length) throw new ConfigError('invalid memory cache options', issues);
+
+  if (o.bufferItems !== undefined && !warnedBufferItems) {
+    warnedBufferItems = true;
+    process.emitWarning(
+      'memory cache option bufferItems (buffer_items) has no effect in Node.js and is deprecated: ' +
+        'accesses are recorded directly, there are no threads to buffer for.',
+      { type: 'DeprecationWarning', code: 'HYPERION_MEMORY_BUFFER_ITEMS' },
+    );
+  }
+  const maxCost = o.maxCost as number;
+  return {
+    maxCost,
+    numCounters: o.numCounters ?? Math.min(1 << 20, Math.max(1024, Math.ceil(maxCost * 10))),
+    metrics: o.metrics ?? true,
+    defaultTtl: o.defaultTtl,
+    now: o.now ?? Date.now,
+    onEvict: o.onEvict,
+    cost: o.cost ?? defaultCost,
+  };
+}

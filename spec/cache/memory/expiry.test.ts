@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createExpiry } from '../../../lib/cache/memory/expiry.js';
+import { createSyncMemoryCache, type EvictReason } from '../../../lib/cache/memory/index.js';
+import { newEntry } from '../../../lib/cache/memory/store.js';
+
+describe('TTL buckets', () => {
+  it('files entries by expiry slot and sweeps only passed slots, within a budget', () => {
+    let clock = 0;
+    const expired: string[] = [];
+    const ex = createExpiry<number>({
+      now: () => clock,
+      resolution: 1000,
+      budget: 100,
+      expire: (e) => expired.push(e.key),
+    });
+    const a = newEntry('a', 1, 1, 1, 500);
+    const b = newEntry('b', 1, 2, 1, 900);
+    const c = newEntry('c', 1, 3, 1, 2500);
+    for (const e of [a, b, c]) ex.add(e);
+    assert.equal(ex.buckets, 2);
+    assert.equal(ex.scheduled, true, 'the timer starts with the first TTL');
+    clock = 999;
+    assert.equal(ex.sweep(), 0, 'slot [0, 1000) has not fully passed');
+    clock = 1000;
+    assert.equal(ex.sweep(), 2);
+    assert.deepEqual(expired.sort(), ['a', 'b']);
+    ex.remove(c);
+    assert.equal(ex.buckets, 0);
+    clock = 10_000;
+    assert.equal(ex.sweep(), 0);
+    ex.close();
+    assert.equal(ex.scheduled, false);
+  });
+
+  it('removes at most `budget` entries per sweep', () => {
+    let clock = 0;
+    let count = 0;
+    const ex = createExpiry<number>({ now: () => clock, resolution: 100, budget: 10, expire: () => count++ });
+    for (let i = 0; i < 25; i++) ex.add(newEntry(`k${i}`, i, i, 1, 50));
+    clock = 200;
+    assert.equal(ex.sweep(10), 10);
+    assert.equal(ex.sweep(10), 10);
+    assert.equal(ex.sweep(10), 5);
+    assert.equal(count, 25);
+    ex.close();
+  });
+});
+
+describe('memory cache TTLs (mock timers)', () => {
+  it('never returns an expired entry, and the timer reclaims its memory', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    let clock = 50_000;
+    const evicted: [string, EvictReason][] = [];
+    const c = createSyncMemoryCache<string>({
+      maxCost: 1000,
+      now: () => clock,
+      onEvict: (k, _v, reason) => evicted.push([k, reason]),
+    });
+    t.after(() => c.close());
+    c.set('short', 'x', { ttl: 100 });
+    c.set('long', 'y', { ttl: 60_000 });
+    c.set('forever', 'z');
+    assert.equal(c.get('short'), 'x');
+    clock += 100;
+    assert.equal(c.get('short'), undefined, 'expired at exactly its TTL');
+    assert.equal(c.has('short'), false);
+    c.set('idle', 'w', { ttl: 500 });
+    clock += 2_000;
+    assert.equal(c.size, 3, 'expired entries still hold memory until the sweep');
+    t.mock.timers.tick(1_000);
+    assert.equal(c.size, 2, 'the sweep removed the expired entry nobody read');
+    assert.equal(c.cost, 2);
+    assert.deepEqual(evicted, [
+      ['short', 'expired'],
+      ['idle', 'expired'],
+    ]);
+    clock += 60_000;
+    t.mock.timers.tick(1_000);
+    assert.equal(c.size, 1);
+    assert.equal(c.get('forever'), 'z');
+    assert.equal(c.stats().keysExpired, 3);
+  });
+
+  it('uses defaultTtl, and a per-set TTL overrides it; overwrite re-files the entry', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    let clock = 0;
+    const c = createSyncMemoryCache<number>({ maxCost: 100, defaultTtl: 1_000, now: () => clock });
+    t.after(() => c.close());
+    c.set('d', 1);
+    c.set('p', 2, { ttl: 10_000 });
+    c.set('o', 3, { ttl: 100 });
+    c.set('o', 4, { ttl: 5_000 });
+    clock = 1_500;
+    assert.equal(c.get('d'), undefined);
+    assert.equal(c.get('o'), 4);
+    assert.equal(c.get('p'), 2);
+    clock = 6_000;
+    assert.equal(c.get('o'), undefined);
+    t.mock.timers.tick(10_000);
+    assert.equal(c.size, 1);
+  });
+
+  it('close() stops the sweep timer', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    const clock = 0;
+    const c = createSyncMemoryCache<number>({ maxCost: 100, now: () => clock });
+    c.set('a', 1, { ttl: 10 });
+    c.close();
+    // A leftover interval would run here and touch the closed cache.
+    t.mock.timers.tick(60_000);
+    assert.throws(() => c.get('a'));
+  });
+
+  it('does not keep the process alive (the timer is unref’d)', () => {
+    const index = fileURLToPath(new URL('../../../lib/cache/memory/index.ts', import.meta.url));
+    const script = `
+      import { createSyncMemoryCache } from ${JSON.stringify(index)};
+      const c = createSyncMemoryCache({ maxCost: 100 });
+      c.set('k', 'v', { ttl: 3_600_000 });
+      console.log('set');
+    `;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    assert.equal(r.signal, null, 'the process had to be killed: something held it open');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'set');
+  });
+});

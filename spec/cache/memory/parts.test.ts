@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createClimber } from '../../../lib/cache/memory/admission/climber.js';
+import { createAdmission } from '../../../lib/cache/memory/admission/policy.js';
+import { createDoorkeeper } from '../../../lib/cache/memory/doorkeeper.js';
+import { hashKey } from '../../../lib/cache/memory/hash.js';
+import { createSketch } from '../../../lib/cache/memory/sketch.js';
+import { createStore, type Entry, newEntry, type RemoveReason } from '../../../lib/cache/memory/store.js';
+
+/** Deterministic PRNG for the tests. */
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+describe('hashKey', () => {
+  it('is deterministic and spreads similar keys', () => {
+    assert.equal(hashKey('user:1'), hashKey('user:1'));
+    const seen = new Set<number>();
+    for (let i = 0; i < 10_000; i++) seen.add(hashKey(`user:${i}`));
+    assert.ok(seen.size >= 9_990, `only ${seen.size} distinct hashes`);
+  });
+
+  it('tells long keys apart when they differ only in the middle or the tail', () => {
+    const base = 'x'.repeat(100);
+    assert.notEqual(hashKey(`${base}a`), hashKey(`${base}b`));
+    const differing = [...Array(50).keys()].filter(
+      (i) =>
+        hashKey(`${'p'.repeat(i)}A${'s'.repeat(80 - i)}`) !==
+        hashKey(`${'p'.repeat(i)}B${'s'.repeat(80 - i)}`),
+    );
+    // Only sampled positions of the middle are read; the head and tail always are.
+    assert.ok(differing.includes(0) && differing.includes(5));
+  });
+});
+
+describe('sketch', () => {
+  it('never under-counts, and saturates at 15', () => {
+    const sketch = createSketch(1024);
+    const random = rng(1);
+    const truth = new Map<number, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const key = Math.floor(random() * 3_000);
+      const h = hashKey(`k${key}`);
+      sketch.increment(h);
+      truth.set(h, (truth.get(h) ?? 0) + 1);
+    }
+    for (const [h, n] of truth) assert.ok(sketch.estimate(h) >= Math.min(n, 15), `estimate below ${n}`);
+    const hot = hashKey('hot');
+    for (let i = 0; i < 100; i++) sketch.increment(hot);
+    assert.equal(sketch.estimate(hot), 15);
+  });
+
+  it('is exact for a few keys in a wide sketch', () => {
+    const sketch = createSketch(1 << 16);
+    for (let i = 0; i < 7; i++) sketch.increment(hashKey('a'));
+    sketch.increment(hashKey('b'));
+    assert.equal(sketch.estimate(hashKey('a')), 7);
+    assert.equal(sketch.estimate(hashKey('b')), 1);
+    assert.equal(sketch.estimate(hashKey('never')), 0);
+  });
+
+  it('halves every counter on reset, and clears', () => {
+    const sketch = createSketch(1 << 16);
+    const counts = { a: 15, b: 9, c: 1 };
+    for (const [k, n] of Object.entries(counts)) for (let i = 0; i < n; i++) sketch.increment(hashKey(k));
+    sketch.halve();
+    assert.equal(sketch.estimate(hashKey('a')), 7);
+    assert.equal(sketch.estimate(hashKey('b')), 4);
+    assert.equal(sketch.estimate(hashKey('c')), 0);
+    sketch.clear();
+    assert.equal(sketch.estimate(hashKey('a')), 0);
+  });
+});
+
+describe('doorkeeper', () => {
+  it('reports a key as seen from its second add on, with no false negatives', () => {
+    const door = createDoorkeeper(1 << 16);
+    let seenBefore = 0;
+    for (let i = 0; i < 2_000; i++) if (door.add(hashKey(`k${i}`))) seenBefore++;
+    assert.ok(seenBefore < 40, `${seenBefore} first adds reported as seen`);
+    for (let i = 0; i < 2_000; i++) {
+      assert.equal(door.has(hashKey(`k${i}`)), true);
+      assert.equal(door.add(hashKey(`k${i}`)), true);
+    }
+  });
+
+  it('keeps false positives rare at its design load', () => {
+    const door = createDoorkeeper(1 << 16); // 65,536 bits per generation
+    for (let i = 0; i < 4_000; i++) door.add(hashKey(`in${i}`));
+    let fp = 0;
+    for (let i = 0; i < 10_000; i++) if (door.has(hashKey(`out${i}`))) fp++;
+    assert.ok(fp / 10_000 < 0.03, `false positive rate ${fp / 10_000}`);
+  });
+
+  it('remembers the previous generation after one rotation and forgets after two', () => {
+    const door = createDoorkeeper(1 << 12);
+    const h = hashKey('once');
+    assert.equal(door.add(h), false);
+    door.rotate();
+    assert.equal(door.has(h), true);
+    door.rotate();
+    assert.equal(door.has(h), false);
+    door.add(h);
+    door.clear();
+    assert.equal(door.has(h), false);
+  });
+});
+
+describe('admission policy', () => {
+  it('counts accesses (first through the doorkeeper) and rejects ties', () => {
+    const a = createAdmission({ numCounters: 1 << 14 });
+    const hot = hashKey('hot');
+    const cold = hashKey('cold');
+    assert.equal(a.frequency(hot), 0);
+    a.record(hot);
+    assert.equal(a.frequency(hot), 1, 'the doorkeeper counts the first access');
+    for (let i = 0; i < 4; i++) a.record(hot);
+    a.record(cold);
+    assert.equal(a.frequency(hot), 5);
+    assert.equal(a.frequency(cold), 1);
+    assert.equal(a.admit(a.frequency(hot), a.frequency(cold)), true);
+    assert.equal(a.admit(a.frequency(cold), a.frequency(hot)), false);
+    assert.equal(a.admit(3, 3), false, 'ties keep the resident');
+  });
+
+  it('ages all counts every period', () => {
+    const a = createAdmission({ numCounters: 1 << 14, period: 100 });
+    const k = hashKey('k');
+    for (let i = 0; i < 9; i++) a.record(k);
+    assert.equal(a.frequency(k), 9);
+    for (let i = 0; i < 91; i++) a.record(hashKey(`filler${i}`)); // the 100th record ages
+    // 8 counted in the sketch → 4, plus 1 for the doorkeeper's previous generation.
+    assert.equal(a.frequency(k), 5);
+    a.clear();
+    assert.equal(a.frequency(k), 0);
+  });
+});
+
+describe('hill climber', () => {
+  it('keeps its direction while the hit ratio improves and turns when it drops', () => {
+    const c = createClimber({ initial: 0.1, step: 0.05, decay: 1, restart: 1 });
+    assert.equal(c.sample(50, 100), 0.1, 'the first sample is the baseline');
+    const up = c.sample(60, 100);
+    assert.ok(Math.abs(up - 0.15) < 1e-9);
+    const down = c.sample(40, 100);
+    assert.ok(Math.abs(down - 0.1) < 1e-9, 'worse → reverse');
+  });
+
+  it('stays within its bounds', () => {
+    const c = createClimber({ initial: 0.01, min: 0, max: 0.2, step: 0.1 });
+    let f = 0;
+    for (let i = 0; i < 50; i++) f = c.sample(i, 100);
+    assert.ok(f >= 0 && f <= 0.2);
+  });
+});
+
+describe('store', () => {
+  const make = (maxCost: number, extra: { samples?: number; windowFraction?: number } = {}) => {
+    const admission = createAdmission({ numCounters: 1 << 12 });
+    const removed: [string, RemoveReason][] = [];
+    const store = createStore<string>({
+      maxCost,
+      admission,
+      ...extra,
+      onRemove: (e, reason) => removed.push([e.key, reason]),
+    });
+    const put = (key: string, cost = 1) => {
+      const h = hashKey(key);
+      const old = store.map.get(key);
+      // The cache updates existing keys in place; the store only ever inserts new ones.
+      if (old) store.remove(old, 'deleted');
+      return store.insert(newEntry(key, key, h, cost, 0));
+    };
+    const hit = (key: string) => {
+      store.touch(store.map.get(key) as Entry<string>);
+    };
+    return { store, admission, removed, put, hit };
+  };
+
+  it('sampled eviction picks the least frequent sampled entry', () => {
+    const { store, put, hit } = make(10, { windowFraction: 0, samples: 64 });
+    for (let i = 0; i < 10; i++) put(`k${i}`);
+    for (let i = 0; i < 10; i++) if (i !== 3) for (let j = 0; j < 3; j++) hit(`k${i}`);
+    // 64 samples of 10 entries: k3 (the only rarely used one) is almost surely among them.
+    assert.equal(store.sampleVictim()?.key, 'k3');
+  });
+
+  it('admits a newcomer only if it is more frequent than the victim', () => {
+    const { store, removed, put, hit, admission } = make(4, { windowFraction: 0, samples: 16 });
+    for (const k of ['a', 'b', 'c', 'd']) {
+      put(k);
+      hit(k);
+    }
+    assert.equal(put('once'), false, 'a one-time key loses against residents seen twice');
+    assert.deepEqual(removed.at(-1), ['once', 'rejected']);
+    admission.record(hashKey('popular'));
+    admission.record(hashKey('popular'));
+    assert.equal(put('popular'), true, 'seen 3 times, it beats a resident seen twice');
+    assert.equal(removed.at(-1)?.[1], 'capacity');
+    assert.equal(store.totalCost, 4);
+  });
+
+  it('keeps the window in LRU order and hands its oldest entry to admission', () => {
+    const { store, put, hit, removed } = make(100, { windowFraction: 0.03 });
+    put('w1');
+    put('w2');
+    put('w3');
+    assert.equal(store.windowCost, 3);
+    hit('w1'); // w2 is now the oldest
+    put('w4');
+    assert.equal(store.windowCost, 3);
+    assert.equal(store.mainCount, 1, 'w2 moved on to the main region (there was room)');
+    assert.equal(store.map.get('w2')?.region, 1);
+    assert.equal(removed.length, 0);
+  });
+
+  it('never exceeds maxCost, whatever the costs', () => {
+    const { store, put } = make(50);
+    const random = rng(7);
+    for (let i = 0; i < 5_000; i++) {
+      put(`k${Math.floor(random() * 300)}-${i % 7}`, 1 + Math.floor(random() * 20));
+      assert.ok(store.totalCost <= 50, `total ${store.totalCost}`);
+    }
+    let sum = 0;
+    for (const e of store.map.values()) sum += e.cost;
+    assert.equal(sum, store.totalCost);
+  });
+
+  it('recost shrinks other entries to keep the bound', () => {
+    const { store, put } = make(10);
+    for (let i = 0; i < 10; i++) put(`k${i}`);
+    const e = store.map.get('k9')!;
+    store.recost(e, 5);
+    assert.ok(store.totalCost <= 10);
+  });
+});
