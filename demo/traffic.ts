@@ -4,6 +4,8 @@
  * some valid and some invalid `POST /orders`. Bounded in request count and in time.
  */
 
+import { createSeededRandom as seededRandom } from '../lib/core/random.js';
+
 export interface TrafficOptions {
   /** Gateway base URL. */
   baseUrl: string;
@@ -36,17 +38,8 @@ export interface TrafficResult {
   readonly elapsedMs: number;
 }
 
-/** mulberry32: tiny seeded PRNG, enough to make the burst reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The core's seeded PRNG, under the name the demo uses. */
+export { seededRandom };
 
 /** Draws 1..n with probability ∝ 1/k (Zipf, s = 1). */
 export function zipf(n: number, random: () => number): () => number {

@@ -3,16 +3,11 @@
  * a Zipf key generator. Shared by the cache benchmarks; import, never copy.
  */
 
-/** A seeded PRNG (mulberry32): returns floats in [0, 1). Same seed, same sequence. */
+import { createSeededRandom } from '../../lib/core/random.js';
+
+/** A seeded PRNG (the core's mulberry32): returns floats in [0, 1). Same seed, same sequence. */
 export function createRng(seed = 0x9e3779b9): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createSeededRandom(seed);
 }
 
 /** Options of {@link createZipf}. */

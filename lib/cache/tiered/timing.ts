@@ -34,20 +34,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * A deterministic RNG (mulberry32) returning floats in [0, 1). Pass it as `random` to get
- * repeatable jitter and early-refresh decisions in tests.
- */
-export function createSeededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createSeededRandom } from '../../core/random.js';
 
 /** `ttl` moved uniformly by up to ± `fraction` of itself (never below 1 ms). */
 export function jitterTtl(ttl: number, fraction: number, random: () => number): number {
