@@ -14,10 +14,10 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'iovalkey';
-import { Bench } from 'tinybench';
 import { createRedisCache, type RedisCache } from '../lib/cache/redis/index.js';
 import { findBinary } from '../spec/harness/process.js';
 import { startRedis } from '../spec/harness/redis.js';
+import { measureRound, median, type Round } from './lib/rounds.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,39 +37,7 @@ if (!findBinary('redis-server')) {
   process.exit(1);
 }
 
-interface Round {
-  opsPerSec: number;
-  p50: number;
-  p99: number;
-  /** Client CPU time (user + system) per operation in µs: the adapter's own cost, little affected by other load. */
-  cpuUs: number;
-}
-
-/** One timed round of `fn` at `concurrency` (1 = sequential). */
-async function round(fn: () => Promise<unknown>, concurrency: number): Promise<Round> {
-  const bench = new Bench(
-    concurrency > 1
-      ? { time: TIME, iterations: 0, concurrency: 'task', threshold: concurrency, warmup: false }
-      : { time: TIME, warmup: false },
-  );
-  bench.add('op', fn);
-  const start = performance.now();
-  const cpu0 = process.cpuUsage();
-  await bench.run();
-  const cpu = process.cpuUsage(cpu0);
-  const wall = (performance.now() - start) / 1000;
-  const task = bench.tasks[0]!;
-  const result = task.result as { latency?: { p50: number; p99: number } };
-  if (!result.latency) throw new Error(`benchmark task failed: ${JSON.stringify(task.result)}`);
-  return {
-    opsPerSec: task.runs / wall,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuUs: (cpu.user + cpu.system) / task.runs,
-  };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (fn: () => Promise<unknown>, concurrency: number) => measureRound(fn, concurrency, TIME);
 const summarize = (rs: Round[]): Round => ({
   opsPerSec: median(rs.map((r) => r.opsPerSec)),
   p50: median(rs.map((r) => r.p50)),

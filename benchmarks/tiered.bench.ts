@@ -22,13 +22,13 @@ import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisDriver } from 'bentocache/drivers/redis';
 import { Redis as IoRedis } from 'ioredis';
-import { Bench } from 'tinybench';
 import { createMemoryCache } from '../lib/cache/memory/index.js';
 import { createRedisCache } from '../lib/cache/redis/index.js';
 import { createTieredCache } from '../lib/cache/tiered.js';
 import { createNoopCache } from '../lib/core/noop.js';
 import { findBinary } from '../spec/harness/process.js';
 import { startRedis } from '../spec/harness/redis.js';
+import { measureRound, median, type Round } from './lib/rounds.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,38 +51,7 @@ if (!findBinary('redis-server')) {
   process.exit(1);
 }
 
-interface Round {
-  opsPerSec: number;
-  p50: number;
-  p99: number;
-  /** Client CPU (user + system) per operation in µs. */
-  cpuUs: number;
-}
-
-async function round(fn: () => Promise<unknown>, concurrency: number): Promise<Round> {
-  const bench = new Bench(
-    concurrency > 1
-      ? { time: TIME, iterations: 0, concurrency: 'task', threshold: concurrency, warmup: false }
-      : { time: TIME, warmup: false },
-  );
-  bench.add('op', fn);
-  const start = performance.now();
-  const cpu0 = process.cpuUsage();
-  await bench.run();
-  const cpu = process.cpuUsage(cpu0);
-  const wall = (performance.now() - start) / 1000;
-  const task = bench.tasks[0]!;
-  const result = task.result as { latency?: { p50: number; p99: number } };
-  if (!result.latency) throw new Error(`benchmark task failed: ${JSON.stringify(task.result)}`);
-  return {
-    opsPerSec: task.runs / wall,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuUs: (cpu.user + cpu.system) / task.runs,
-  };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (fn: () => Promise<unknown>, concurrency: number) => measureRound(fn, concurrency, TIME);
 
 async function compare(
   peers: Record<string, () => Promise<unknown>>,
