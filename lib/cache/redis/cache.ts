@@ -383,7 +383,17 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       });
     },
 
-    transaction: (fn, options) => txRunner.transaction(fn, options),
+    transaction: (fn, options) =>
+      txRunner.transaction(fn, options).catch((err: unknown) => {
+        // Backend failures count and log like any other command; misuse and the caller's own
+        // errors (thrown by `fn`) pass through uncounted.
+        const code = err instanceof CacheError ? err.code : undefined;
+        if (code === 'timeout' || code === 'unavailable' || code === 'oom' || code === 'backend') {
+          errors++;
+          report('redis cache operation failed', { op: 'transaction', code, error: (err as Error).message });
+        }
+        throw err;
+      }),
 
     pipeline() {
       let ops: BatchOp[] = [];

@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'iovalkey';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
-import { createTransactionRunner } from '../../../lib/cache/redis/transaction.js';
 import { createTieredCache } from '../../../lib/cache/tiered.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -353,16 +352,11 @@ describe(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, { skip: skipRed
     assert.equal(dec(await tiered.getOrSet('t3', loader)), 'tiered-value');
   });
 
-  it('a transaction is refused whole: CacheError("oom"), and its allowed commands are not applied', async (t) => {
-    const runner = createTransactionRunner({
-      client: cache.client,
-      keyPrefix: cache.keyPrefix,
-      mode: cache.mode,
-    });
-    t.after(() => runner.close());
+  it('a transaction is refused whole: CacheError("oom"), its allowed commands are not applied, the error is counted', async () => {
+    const errorsBefore = cache.stats().errors;
     // DELETE is allowed when out of memory, SET is not: EXEC aborts, so the delete must not happen.
     const err = await rejectsWith(
-      runner.transaction((tx) => {
+      cache.transaction((tx) => {
         tx.delete('k0').set('tx-new', enc('x'));
       }),
       'oom',
@@ -371,6 +365,7 @@ describe(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, { skip: skipRed
     assert.match(err.message, /nothing was applied/);
     assert.equal(await s.raw.exists('ne:k0'), 1, 'the queued delete was not applied');
     assert.equal(await s.raw.exists('ne:tx-new'), 0);
+    assert.equal(cache.stats().errors, errorsBefore + 1);
   });
 
   it('deleting keys frees memory and writes succeed again', async () => {
