@@ -170,16 +170,19 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
 
   const get = (key: string): V | undefined => {
     if (closed) assertOpen();
-    assertKey(key);
     const e = map.get(key);
-    if (e !== undefined && (e.expireAt === 0 || e.expireAt > now())) {
-      hits++;
-      sampleHits++;
-      if (--untilClimb === 0) climb();
-      store.touch(e);
-      return e.value;
-    }
-    if (e !== undefined) store.remove(e, 'expired');
+    if (e !== undefined) {
+      // Only valid keys are ever stored, so a hit needs no key check; the clock is read only
+      // for entries that have a TTL.
+      if (e.expireAt === 0 || e.expireAt > now()) {
+        hits++;
+        sampleHits++;
+        if (--untilClimb === 0) climb();
+        store.touch(e);
+        return e.value;
+      }
+      store.remove(e, 'expired');
+    } else assertKey(key);
     misses++;
     if (--untilClimb === 0) climb();
     return undefined;
