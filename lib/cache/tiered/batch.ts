@@ -1,0 +1,197 @@
+/**
+ * The multi-key paths: `getMany` (L1, then one L2 `getMany` for what L1 lacks) and `getOrSetMany`
+ * (the same, then one `loadMany` call for what both lack). A batch shares the per-key flights of
+ * the single-key path, so a key is never loaded twice at once whichever path asked for it.
+ */
+import type { Bytes, CacheEntry } from '../../core/contracts.js';
+import { CacheError, typeName } from '../../core/errors.js';
+import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import type { ManyLoader, TieredResult } from '../tiered.js';
+import type { Context } from './context.js';
+import type { Envelope } from './envelope.js';
+import { isOutage } from './l2.js';
+import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
+import { checkLoader } from './read.js';
+import { countSource } from './stats.js';
+
+/** Throws `CacheError('invalid_key')` unless `keys` is an array of valid keys. */
+function assertKeys(keys: readonly string[]): void {
+  if (!Array.isArray(keys))
+    throw new CacheError('invalid_key', `keys must be an array, received ${typeName(keys)}`);
+  for (const k of keys) assertKey(k);
+}
+
+export interface BatchPath {
+  getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
+  getOrSetMany(keys: readonly string[], loadMany: ManyLoader, ttl?: number): Promise<Bytes[]>;
+}
+
+export function createBatchPath(ctx: Context): BatchPath {
+  const { o, counters: c, fence, guarded, local, assertOpen } = ctx;
+  const { l1, l2, now } = o;
+
+  /** One L2 getMany for `keys`, one loadMany for what L2 lacks; per-key results (errors as rejections). */
+  async function loadBatch(
+    keys: string[],
+    loadMany: ManyLoader,
+    ttl: number | undefined,
+    staleL1: Map<string, Envelope>,
+  ): Promise<Map<string, TieredResult>> {
+    const mark = fence.mark();
+    const out = new Map<string, TieredResult>();
+    const stale = new Map(staleL1);
+    let rest = keys;
+    try {
+      const raws = await guarded('getMany', () => l2.getMany(keys));
+      rest = [];
+      const t = now();
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const raw = raws[i];
+        if (raw === undefined) {
+          rest.push(key);
+          continue;
+        }
+        const f = readFetched(raw);
+        if (t < f.env.freshUntil) {
+          out.set(key, local.fromL2(key, f, mark));
+          continue;
+        }
+        const prev = stale.get(key);
+        if (!prev || f.env.staleUntil > prev.staleUntil) stale.set(key, f.env);
+        rest.push(key);
+      }
+    } catch (err) {
+      if (!isOutage(err)) throw err;
+    }
+    if (rest.length === 0) return out;
+
+    c.loaderCalls++;
+    let values: readonly Bytes[];
+    try {
+      values = await loadMany(rest);
+      if (!Array.isArray(values) || values.length !== rest.length)
+        throw new CacheError(
+          'invalid_value',
+          `loadMany must return an array of ${rest.length} values, received ${Array.isArray(values) ? `${values.length}` : typeName(values)}`,
+        );
+      for (const v of values) assertBytes(v);
+    } catch (err) {
+      c.loaderErrors++;
+      // Keys with a value inside grace are served stale; the others get the error.
+      for (const key of rest) {
+        const served = local.withinGrace(stale.get(key));
+        if (!served) throw err;
+        out.set(key, served);
+      }
+      return out;
+    }
+    const entries: CacheEntry[] = [];
+    const fills: [string, Fetched][] = [];
+    const t = now();
+    for (let i = 0; i < rest.length; i++) {
+      const key = rest[i]!;
+      const value = values[i]!;
+      out.set(key, { value, source: 'loader', stale: false });
+      if (!fence.stillValid(key, mark)) continue;
+      const entry = local.wrap(value, ttl);
+      entries.push({ key, value: entry.raw, ttl: levelTtl(entry.env.staleUntil, t) });
+      fills.push([key, entry]);
+    }
+    if (entries.length > 0) {
+      try {
+        await guarded('setMany', () => l2.setMany(entries));
+      } catch {
+        // Best effort, as for single loads.
+      }
+      for (const [key, f] of fills) local.fillL1(key, f, mark);
+    }
+    return out;
+  }
+
+  return {
+    async getMany(keys) {
+      assertOpen();
+      assertKeys(keys);
+      if (keys.length === 0) return [];
+      const t = now();
+      const raws = await l1.getMany(keys);
+      const out: (Bytes | undefined)[] = new Array(keys.length);
+      const missing: number[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const raw = raws[i];
+        const env = decodeRaw(raw);
+        if (env && t < env.freshUntil) {
+          c.l1Hits++;
+          out[i] = env.value;
+        } else missing.push(i);
+      }
+      if (missing.length === 0) return out;
+      const mark = fence.mark();
+      const wanted = missing.map((i) => keys[i]!);
+      let found: (Bytes | undefined)[] = [];
+      try {
+        found = await guarded('getMany', () => l2.getMany(wanted));
+      } catch (err) {
+        if (!isOutage(err)) throw err;
+      }
+      const t2 = now();
+      for (let j = 0; j < missing.length; j++) {
+        const raw = found[j];
+        const f = raw === undefined ? undefined : readFetched(raw);
+        if (f && t2 < f.env.freshUntil) {
+          c.l2Hits++;
+          out[missing[j]!] = f.env.value;
+          local.fillL1(wanted[j]!, f, mark);
+        } else {
+          c.misses++;
+          out[missing[j]!] = undefined;
+        }
+      }
+      return out;
+    },
+
+    async getOrSetMany(keys, loadMany, ttl = o.ttl) {
+      assertOpen();
+      assertKeys(keys);
+      assertTtl(ttl);
+      checkLoader(loadMany);
+      const unique = [...new Set(keys)];
+      const results = new Map<string, Bytes>();
+      if (unique.length === 0) return [];
+      const t = now();
+      const raws = await l1.getMany(unique);
+      const staleL1 = new Map<string, Envelope>();
+      const waits: Promise<void>[] = [];
+      const mine: string[] = [];
+      const settle = (key: string, r: TieredResult): void => {
+        countSource(c, r.source);
+        results.set(key, r.value);
+      };
+      for (let i = 0; i < unique.length; i++) {
+        const key = unique[i]!;
+        const raw = raws[i];
+        const env = decodeRaw(raw);
+        if (env && t < env.freshUntil) {
+          c.l1Hits++;
+          results.set(key, env.value);
+          continue;
+        }
+        if (env && t < env.staleUntil) staleL1.set(key, env);
+        const running = local.flights.get(key);
+        if (running) waits.push(running.then((r) => settle(key, r)));
+        else mine.push(key);
+      }
+      if (mine.length > 0) {
+        const batch = loadBatch(mine, loadMany, ttl, staleL1);
+        batch.catch(ignore);
+        for (const key of mine) {
+          const p = local.flight(key, () => batch.then((m) => m.get(key)!));
+          waits.push(p.then((r) => settle(key, r)));
+        }
+      }
+      await Promise.all(waits);
+      return keys.map((k) => results.get(k)!);
+    },
+  };
+}

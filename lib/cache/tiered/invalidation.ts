@@ -1,0 +1,70 @@
+/**
+ * This instance's end of the invalidation bus: it publishes the keys it wrote (never their values)
+ * and drops from L1 the keys other instances wrote. A reconnect may have lost messages, so it
+ * clears L1. Bus failures are counted, never thrown at a reader or writer.
+ */
+
+import type { Invalidation } from './coherence.js';
+import type { Context } from './context.js';
+import { ignore } from './local.js';
+import { withTimeout } from './timing.js';
+
+/** Sends one invalidation, bounded by `l2Timeout`; a no-op without a bus. */
+export type Publish = (message: Omit<Invalidation, 'origin'>) => Promise<void>;
+
+export function createPublisher(ctx: Pick<Context, 'o' | 'instanceId' | 'counters'>): Publish {
+  const { o, instanceId, counters } = ctx;
+  const { bus } = o;
+  return async function publish(message) {
+    if (!bus) return;
+    try {
+      await withTimeout(bus.publish({ origin: instanceId, ...message }), o.l2Timeout, 'invalidation publish');
+      counters.invalidationsSent++;
+    } catch {
+      counters.busErrors++;
+    }
+  };
+}
+
+/**
+ * Subscribes to the other instances' invalidations. `ready` settles with the subscription (at once
+ * without a bus); `unsubscribe` removes the handlers once it is live.
+ */
+export function listen(ctx: Context): { ready: Promise<void>; unsubscribe(): void } {
+  const { o, instanceId, counters, local, state } = ctx;
+  const { bus, logger } = o;
+  let unsubscribe: (() => void) | undefined;
+
+  function onInvalidation(message: Invalidation): void {
+    if (state.closed || message.origin === instanceId) return;
+    counters.invalidationsReceived++;
+    if (message.all) {
+      local.dropAll();
+      return;
+    }
+    for (const key of message.keys ?? []) local.drop(key);
+  }
+
+  function onReconnect(): void {
+    if (state.closed) return;
+    counters.busReconnects++;
+    logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
+    local.dropAll();
+  }
+
+  const ready: Promise<void> = bus
+    ? bus.subscribe(onInvalidation, onReconnect).then(
+        (unsub) => {
+          if (state.closed) unsub();
+          else unsubscribe = unsub;
+        },
+        (err) => {
+          counters.busErrors++;
+          throw err;
+        },
+      )
+    : Promise.resolve();
+  ready.catch(ignore);
+
+  return { ready, unsubscribe: () => unsubscribe?.() };
+}

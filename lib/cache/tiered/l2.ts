@@ -1,0 +1,89 @@
+/**
+ * Guarded access to L2, the level that can fail. Every L2 call (and every lease call) goes through
+ * `guard`: refused while the circuit breaker is open, bounded by `l2Timeout`, and classified so
+ * that only outages feed the breaker while caller errors pass through untouched.
+ */
+import type { Logger } from '../../core/contracts.js';
+import { CacheError } from '../../core/errors.js';
+import type { Breaker } from './breaker.js';
+import type { Counters } from './stats.js';
+import { createDeadlineQueue, type Deadline } from './timing.js';
+
+/** Error codes that mean "L2 could not answer" (they feed the breaker); others are the caller's problem. */
+const OUTAGE_CODES = new Set(['timeout', 'unavailable', 'backend']);
+
+/** True when `err` means L2 (or the lease store) could not answer, rather than a bad call. */
+export function isOutage(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return !(err instanceof CacheError) || OUTAGE_CODES.has(code as string);
+}
+
+/** For writes: an L2 failure becomes a CacheError naming L2; a caller error passes unchanged. */
+export function l2WriteError(err: unknown): unknown {
+  if (err instanceof CacheError) return err;
+  return new CacheError('backend', 'L2 write failed', { cause: err });
+}
+
+const SKIPPED = () => new CacheError('unavailable', 'L2 skipped: its circuit breaker is open');
+
+/** Runs one L2 call (`what` names it in the timeout error) under the breaker and the timeout. */
+export type Guard = <T>(what: string, call: () => Promise<T>) => Promise<T>;
+
+export interface GuardOptions {
+  breaker: Breaker;
+  /** Upper bound (ms) of each call; `Infinity` = unbounded. */
+  l2Timeout: number;
+  counters: Counters;
+  logger: Logger | undefined;
+  instanceId: string;
+}
+
+/** Builds the guard of one tiered cache; its deadlines share one timer (see `createDeadlineQueue`). */
+export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }: GuardOptions): Guard {
+  const deadlines = l2Timeout === Number.POSITIVE_INFINITY ? undefined : createDeadlineQueue(l2Timeout);
+
+  // Written as one promise rather than nested async functions: it is on every L2 hit.
+  return function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
+    if (!breaker.allow()) {
+      counters.l2Skipped++;
+      return Promise.reject(SKIPPED());
+    }
+    const recovering = breaker.state() !== 'closed';
+    return new Promise<T>((resolve, reject) => {
+      let deadline: Deadline | undefined;
+      let done = false;
+      const fail = (err: unknown) => {
+        if (done) return;
+        done = true;
+        if (deadline) deadline.fire = undefined;
+        if (isOutage(err)) {
+          counters.l2Errors++;
+          const opens = breaker.opens;
+          breaker.failure();
+          if (breaker.opens !== opens)
+            logger?.warn('tiered cache: L2 circuit breaker opened', { cache: 'tiered', instanceId });
+        } else breaker.success();
+        reject(err);
+      };
+      let pending: Promise<T>;
+      try {
+        pending = call();
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      deadline = deadlines?.track(() =>
+        fail(new CacheError('timeout', `L2 ${what} did not answer within ${l2Timeout} ms`)),
+      );
+      pending.then((value) => {
+        if (done) return;
+        done = true;
+        if (deadline) deadline.fire = undefined;
+        breaker.success();
+        if (recovering)
+          logger?.info('tiered cache: L2 circuit breaker closed', { cache: 'tiered', instanceId });
+        resolve(value);
+      }, fail);
+    });
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The process-local side of a tiered cache: the envelopes written to the levels, the copies put
+ * into L1 (capped at `l1Ttl`, fenced against invalidations that raced the read), the per-key
+ * flights, and local drops. Every path that fills or drops L1 goes through here, so the fence
+ * rules live in one place.
+ */
+import type { Bytes, Cache } from '../../core/contracts.js';
+import type { TieredResult } from '../tiered.js';
+import type { Fence } from './coherence.js';
+import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
+import type { ResolvedOptions } from './options.js';
+import { jitterTtl } from './timing.js';
+
+/** An entry as read from a level, or as made for a write. */
+export interface Fetched {
+  env: Envelope;
+  /** The raw bytes as read (reused for the L1 copy when no re-encoding is needed). */
+  raw: Bytes;
+  /** A value without envelope, written by something other than a tiered cache. */
+  foreign: boolean;
+}
+
+/** Swallows the result of best-effort local work. */
+export const ignore = () => {};
+
+/** Physical TTL (ms) for a level, from an absolute deadline; `undefined` = no expiry. */
+export function levelTtl(until: number, t: number): number | undefined {
+  if (until === Number.POSITIVE_INFINITY) return undefined;
+  return Math.max(1, Math.ceil(until - t));
+}
+
+/** Reads a level's bytes; a value without envelope is taken as fresh forever (`foreign`). */
+export function readFetched(raw: Bytes): Fetched {
+  const env = decodeEnvelope(raw);
+  if (env) return { env, raw, foreign: false };
+  const inf = Number.POSITIVE_INFINITY;
+  return { env: { value: raw, freshUntil: inf, staleUntil: inf, ttl: 0 }, raw, foreign: true };
+}
+
+/** The envelope in an L1 copy (L1 only ever holds envelopes), or `undefined` on a miss. */
+export function decodeRaw(raw: Bytes | undefined): Envelope | undefined {
+  return raw === undefined ? undefined : decodeEnvelope(raw);
+}
+
+/** The synchronous reader of a cache that has one (`sync.get`), else `undefined`. */
+function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undefined {
+  const sync = (cache as { sync?: { get?: unknown } }).sync;
+  return typeof sync?.get === 'function' ? (sync as { get(key: string): Bytes | undefined }) : undefined;
+}
+
+export interface Local {
+  /** L1's synchronous face (as the memory cache's `sync`): saves a promise per L1 read on the hot path. */
+  readonly l1Sync: { get(key: string): Bytes | undefined } | undefined;
+  /** The running load per key (one per key: the singleflight spans levels). */
+  readonly flights: Map<string, Promise<TieredResult>>;
+  /** A new envelope for `value`: TTL jittered, grace appended. */
+  wrap(value: Bytes, ttl: number | undefined): Fetched;
+  /**
+   * Copies an entry into L1, its freshness capped at `l1Ttl`, unless the key was invalidated since
+   * `mark` (then the value may be older than what another writer just stored).
+   */
+  fillL1(key: string, f: Fetched, mark: number): void;
+  /** A fresh L2 entry as a result, copied into L1 on the way (see `fillL1`). */
+  fromL2(key: string, f: Fetched, mark: number): TieredResult;
+  /** `env` served as stale when still inside its grace window, else `undefined`. */
+  withinGrace(env: Envelope | undefined): TieredResult | undefined;
+  /** Joins the flight for `key` or starts `fn` as the new one. */
+  flight(key: string, fn: () => Promise<TieredResult>): Promise<TieredResult>;
+  /** After a write of `key`: older fills are fenced off and new readers start a new flight. */
+  forget(key: string): void;
+  /** `forget` plus removing the L1 copy. */
+  drop(key: string): Promise<unknown>;
+  /** `drop` for every key. */
+  dropAll(): Promise<unknown>;
+}
+
+export function createLocal(o: ResolvedOptions, fence: Fence): Local {
+  const { l1, now, random, grace } = o;
+  const flights = new Map<string, Promise<TieredResult>>();
+
+  function fillL1(key: string, f: Fetched, mark: number): void {
+    const t = now();
+    let { freshUntil, staleUntil, ttl } = f.env;
+    let bytes = f.raw;
+    if (f.foreign) {
+      // Expiry unknown: cache it locally only for a bounded time, if one was configured.
+      if (o.l1Ttl === undefined) return;
+      freshUntil = t + o.l1Ttl;
+      staleUntil = freshUntil;
+      ttl = o.l1Ttl;
+      bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
+    } else if (o.l1Ttl !== undefined && t + o.l1Ttl < freshUntil) {
+      freshUntil = t + o.l1Ttl;
+      staleUntil = Math.min(staleUntil, freshUntil + grace);
+      ttl = o.l1Ttl;
+      bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
+    }
+    if (staleUntil <= t || !fence.stillValid(key, mark)) return;
+    l1.set(key, bytes, levelTtl(staleUntil, t)).catch(ignore);
+  }
+
+  function forget(key: string): void {
+    fence.invalidate(key);
+    flights.delete(key);
+  }
+
+  return {
+    l1Sync: syncFace(l1),
+    flights,
+
+    wrap(value, ttl) {
+      const t = now();
+      const life = ttl === undefined ? undefined : jitterTtl(ttl, o.jitter, random);
+      const freshUntil = life === undefined ? Number.POSITIVE_INFINITY : t + life;
+      const staleUntil = freshUntil + grace;
+      const raw = encodeEnvelope(value, freshUntil, staleUntil, life ?? 0);
+      return { env: { value, freshUntil, staleUntil, ttl: life ?? 0 }, raw, foreign: false };
+    },
+
+    fillL1,
+
+    fromL2(key, f, mark) {
+      fillL1(key, f, mark);
+      return { value: f.env.value, source: 'l2', stale: false };
+    },
+
+    withinGrace(env) {
+      return env && now() < env.staleUntil ? { value: env.value, source: 'stale', stale: true } : undefined;
+    },
+
+    flight(key, fn) {
+      const running = flights.get(key);
+      if (running) return running;
+      const p = fn();
+      flights.set(key, p);
+      const done = () => {
+        if (flights.get(key) === p) flights.delete(key);
+      };
+      p.then(done, done);
+      return p;
+    },
+
+    forget,
+
+    drop(key) {
+      forget(key);
+      return l1.delete(key).catch(ignore);
+    },
+
+    dropAll() {
+      fence.invalidateAll();
+      flights.clear();
+      return l1.clear().catch(ignore);
+    },
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * The single-key read path: L1, then L2, then the loader, run as one flight per key. Around it sit
+ * the ways a read avoids or survives a load: a stale copy served within the grace window when the
+ * loader or L2 fails, an early background refresh of hot keys near expiry, and the cross-instance
+ * lease under which one instance loads while the others wait for its value in L2.
+ */
+import type { Bytes, Loader } from '../../core/contracts.js';
+import { CacheError, typeName } from '../../core/errors.js';
+import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import type { TieredResult } from '../tiered.js';
+import type { Context } from './context.js';
+import type { Envelope } from './envelope.js';
+import { isOutage } from './l2.js';
+import { decodeRaw, ignore, levelTtl, readFetched } from './local.js';
+import { countSource } from './stats.js';
+import { sleep } from './timing.js';
+
+/** Throws `CacheError('invalid_value')` unless `loader` is a function. */
+export function checkLoader(loader: unknown): void {
+  if (typeof loader !== 'function')
+    throw new CacheError('invalid_value', `loader must be a function, received ${typeName(loader)}`);
+}
+
+export interface ReadPath {
+  get(key: string): Promise<Bytes | undefined>;
+  getWithMeta(key: string): Promise<TieredResult | undefined>;
+  has(key: string): Promise<boolean>;
+  getOrSet(key: string, loader: Loader<Bytes>, ttl?: number): Promise<Bytes>;
+  getOrSetWithMeta(key: string, loader: Loader<Bytes>, ttl?: number): Promise<TieredResult>;
+}
+
+export function createReadPath(ctx: Context): ReadPath {
+  const { o, counters: c, fence, guarded, local, state, assertOpen } = ctx;
+  const { l1, l2, now, random, lease } = o;
+  const { l1Sync } = local;
+
+  /** L2 then (lease then) loader, run as the key's single flight. */
+  async function fetchThrough(
+    key: string,
+    loader: Loader<Bytes>,
+    ttl: number | undefined,
+    staleL1: Envelope | undefined,
+  ): Promise<TieredResult> {
+    const mark = fence.mark();
+    let stale = staleL1;
+    let l2Down = false;
+    try {
+      const raw = await guarded('get', () => l2.get(key));
+      if (raw !== undefined) {
+        const f = readFetched(raw);
+        if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
+        if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
+      }
+    } catch (err) {
+      if (!isOutage(err)) throw err;
+      l2Down = true;
+    }
+    return load(key, loader, ttl, stale, mark, l2Down);
+  }
+
+  /** Calls the loader (after the lease, if any), stores the result in L2 then L1. */
+  async function load(
+    key: string,
+    loader: Loader<Bytes>,
+    ttl: number | undefined,
+    stale: Envelope | undefined,
+    mark: number,
+    l2Down: boolean,
+  ): Promise<TieredResult> {
+    let release: (() => Promise<void>) | undefined;
+    if (lease && !l2Down) {
+      let taken: (() => Promise<void>) | undefined | false = false;
+      try {
+        taken = await guarded('lease', () => lease.acquire(key));
+      } catch {
+        // Lease store unreachable: load locally at once rather than wait for nothing.
+      }
+      if (taken === undefined) {
+        const waited = await awaitHolder(key, mark);
+        if (waited) return waited;
+      } else if (taken) {
+        release = taken;
+      }
+    }
+    try {
+      c.loaderCalls++;
+      let value: Bytes;
+      try {
+        value = await loader();
+        assertBytes(value);
+      } catch (err) {
+        c.loaderErrors++;
+        const served = local.withinGrace(stale);
+        if (served) return served;
+        throw err;
+      }
+      await store(key, value, ttl, mark);
+      return { value, source: 'loader', stale: false };
+    } finally {
+      if (release) guarded('lease release', release).catch(ignore);
+    }
+  }
+
+  /** Another instance holds the lease: poll L2 for its value, a bounded number of times. */
+  async function awaitHolder(key: string, mark: number): Promise<TieredResult | undefined> {
+    const polls = Math.ceil(o.leaseWait / o.leasePoll);
+    for (let i = 0; i < polls; i++) {
+      await sleep(o.leasePoll);
+      if (state.closed) break;
+      let raw: Bytes | undefined;
+      try {
+        raw = await guarded('get', () => l2.get(key));
+      } catch {
+        break;
+      }
+      if (raw === undefined) continue;
+      const f = readFetched(raw);
+      if (now() < f.env.freshUntil) {
+        c.leaseWaits++;
+        return local.fromL2(key, f, mark);
+      }
+    }
+    c.leaseTimeouts++;
+    return undefined;
+  }
+
+  /** Stores a loaded value: L2 (best effort), then L1; skipped when the key was written meanwhile. */
+  async function store(key: string, value: Bytes, ttl: number | undefined, mark: number): Promise<void> {
+    if (!fence.stillValid(key, mark)) return;
+    const entry = local.wrap(value, ttl);
+    try {
+      await guarded('set', () => l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now())));
+    } catch {
+      // The value is still good for this process; L2 will be filled by a later miss.
+    }
+    local.fillL1(key, entry, mark);
+  }
+
+  /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
+  function maybeRefresh(
+    key: string,
+    env: Envelope,
+    t: number,
+    loader: Loader<Bytes>,
+    ttl: number | undefined,
+  ): void {
+    if (o.earlyRefresh === 0 || env.ttl <= 0 || state.closed) return;
+    const window = env.ttl * o.earlyRefresh;
+    const remaining = env.freshUntil - t;
+    if (remaining > window || local.flights.has(key)) return;
+    // The chance rises linearly from 0 at the start of the window to 1 at expiry, so a hot key
+    // is refreshed early and a cold one is not refreshed for nothing.
+    if (random() >= 1 - remaining / window) return;
+    c.refreshes++;
+    local.flight(key, () => refresh(key, loader, ttl, env)).catch(ignore);
+  }
+
+  async function refresh(
+    key: string,
+    loader: Loader<Bytes>,
+    ttl: number | undefined,
+    current: Envelope,
+  ): Promise<TieredResult> {
+    const mark = fence.mark();
+    let l2Down = false;
+    try {
+      // Another instance may have refreshed L2 already: take its value if it is not near expiry too.
+      const raw = await guarded('get', () => l2.get(key));
+      if (raw !== undefined) {
+        const f = readFetched(raw);
+        const t = now();
+        if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
+          return local.fromL2(key, f, mark);
+      }
+    } catch (err) {
+      if (!isOutage(err)) throw err;
+      l2Down = true;
+    }
+    return load(key, loader, ttl, current, mark, l2Down);
+  }
+
+  /**
+   * The L2 half of `get`: a fresh L2 value (copied into L1), else a miss. When L2 cannot answer,
+   * `staleL1` is served if it is inside its grace window.
+   */
+  async function readL2(key: string, staleL1: Envelope | undefined): Promise<TieredResult | undefined> {
+    const mark = fence.mark();
+    let raw: Bytes | undefined;
+    try {
+      raw = await guarded('get', () => l2.get(key));
+    } catch (err) {
+      if (!isOutage(err)) throw err;
+      c.misses++;
+      const served = local.withinGrace(staleL1);
+      if (served) c.staleServes++;
+      return served;
+    }
+    if (raw !== undefined) {
+      const f = readFetched(raw);
+      if (now() < f.env.freshUntil) {
+        c.l2Hits++;
+        return local.fromL2(key, f, mark);
+      }
+    }
+    c.misses++;
+    return undefined;
+  }
+
+  return {
+    async get(key) {
+      const t = now();
+      assertOpen();
+      assertKey(key);
+      const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
+      if (env && t < env.freshUntil) {
+        c.l1Hits++;
+        return env.value;
+      }
+      return (await readL2(key, undefined))?.value;
+    },
+
+    async getWithMeta(key) {
+      assertOpen();
+      assertKey(key);
+      const t = now();
+      const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
+      if (env && t < env.freshUntil) {
+        c.l1Hits++;
+        return { value: env.value, source: 'l1', stale: false };
+      }
+      return readL2(key, env);
+    },
+
+    async has(key) {
+      assertOpen();
+      assertKey(key);
+      const t = now();
+      const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
+      if (env && t < env.freshUntil) return true;
+      try {
+        const raw = await guarded('get', () => l2.get(key));
+        return raw !== undefined && now() < readFetched(raw).env.freshUntil;
+      } catch (err) {
+        if (!isOutage(err)) throw err;
+        return false;
+      }
+    },
+
+    async getOrSet(key, loader, ttl = o.ttl) {
+      // The L1-hit path is inlined: it is the hot one, and it allocates no result object.
+      const t = now();
+      assertOpen();
+      assertKey(key);
+      assertTtl(ttl);
+      checkLoader(loader);
+      const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
+      if (env && t < env.freshUntil) {
+        c.l1Hits++;
+        if (o.earlyRefresh > 0) maybeRefresh(key, env, t, loader, ttl);
+        return env.value;
+      }
+      const stale = env && t < env.staleUntil ? env : undefined;
+      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale));
+      countSource(c, result.source);
+      return result.value;
+    },
+
+    async getOrSetWithMeta(key, loader, ttl = o.ttl) {
+      assertOpen();
+      assertKey(key);
+      assertTtl(ttl);
+      checkLoader(loader);
+      const t = now();
+      const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
+      if (env && t < env.freshUntil) {
+        c.l1Hits++;
+        maybeRefresh(key, env, t, loader, ttl);
+        return { value: env.value, source: 'l1', stale: false };
+      }
+      const stale = env && t < env.staleUntil ? env : undefined;
+      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale));
+      countSource(c, result.source);
+      return result;
+    },
+  };
+}
