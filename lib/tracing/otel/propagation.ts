@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import {
   type Context,
+  diag,
   propagation,
   ROOT_CONTEXT,
   type TextMapGetter,
@@ -9,15 +10,35 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
 import type { PropagatorName } from './options.js';
 
 // B3 and Jaeger propagators are optional peers: loaded only when asked for.
 const require = createRequire(import.meta.url);
 
-/** Builds the composite propagator for the configured header formats, in order. */
-export function createPropagator(names: readonly PropagatorName[]): TextMapPropagator {
+/** The configured propagators, whole and without the W3C baggage one. */
+export interface Propagators {
+  /** Every configured header format, in order (what gets registered globally on request). */
+  readonly all: TextMapPropagator;
+  /**
+   * The same without `W3CBaggagePropagator`: it does nothing when the context has no baggage
+   * (inject) or the carrier no `baggage` header (extract), so those calls skip it.
+   */
+  readonly noBaggage: TextMapPropagator;
+}
+
+/** Builds the propagators for the configured header formats, in order. */
+export function createPropagators(names: readonly PropagatorName[]): Propagators {
+  const list = createList(names);
+  const rest = list.filter((p) => !(p instanceof W3CBaggagePropagator));
+  return { all: combine(list), noBaggage: rest.length === list.length ? combine(list) : combine(rest) };
+}
+
+const combine = (list: readonly TextMapPropagator[]) =>
+  list.length === 1 ? list[0]! : propagatorChain(list);
+
+function createList(names: readonly PropagatorName[]): TextMapPropagator[] {
   const list = names.map((name): TextMapPropagator => {
     switch (name) {
       case 'tracecontext':
@@ -40,7 +61,43 @@ export function createPropagator(names: readonly PropagatorName[]): TextMapPropa
       }
     }
   });
-  return list.length === 1 ? list[0]! : new CompositePropagator({ propagators: list });
+  return list;
+}
+
+const failed = (what: string, p: TextMapPropagator, err: unknown) =>
+  diag.warn(`Failed to ${what} with ${p.constructor.name}. Err: ${(err as Error)?.message}`);
+
+/**
+ * Runs `list` in order, like OpenTelemetry's CompositePropagator (a failing propagator is logged
+ * to diag and skipped; later ones win on shared keys), with plain loops: its `extract` allocates
+ * a reducer closure per call, and extraction runs once per incoming request.
+ */
+function propagatorChain(list: readonly TextMapPropagator[]): TextMapPropagator {
+  const fields = [...new Set(list.flatMap((p) => (typeof p.fields === 'function' ? p.fields() : [])))];
+  return {
+    inject(ctx, carrier, setter) {
+      for (let i = 0; i < list.length; i++) {
+        const p = list[i]!;
+        try {
+          p.inject(ctx, carrier, setter);
+        } catch (err) {
+          failed('inject', p, err);
+        }
+      }
+    },
+    extract(ctx, carrier, getter) {
+      for (let i = 0; i < list.length; i++) {
+        const p = list[i]!;
+        try {
+          ctx = p.extract(ctx, carrier, getter);
+        } catch (err) {
+          failed('extract', p, err);
+        }
+      }
+      return ctx;
+    },
+    fields: () => fields.slice(),
+  };
 }
 
 /**

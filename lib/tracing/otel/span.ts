@@ -8,6 +8,8 @@ import {
   SpanKind as OtelSpanKind,
   ROOT_CONTEXT,
   SpanStatusCode,
+  TraceFlags,
+  type TraceState,
   trace,
 } from '@opentelemetry/api';
 import type { Attributes, Logger, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
@@ -53,7 +55,10 @@ export function createAttributeFilter(logger: Logger) {
     check(attributes: Attributes): void {
       for (const key in attributes) {
         const v = attributes[key];
-        if (!isValid(v)) warn(key, v);
+        // Scalars (nearly every value) pass on one typeof; arrays and the rest get the full test.
+        const t = typeof v;
+        if (t !== 'string' && t !== 'number' && t !== 'boolean' && v !== undefined && !isValid(v))
+          warn(key, v);
       }
     },
   };
@@ -113,6 +118,7 @@ export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {
 /** The OpenTelemetry span behind any core span: ours directly, a foreign one through its context. */
 export function toOtelSpan(span: Span): OtelSpan | undefined {
   if (span instanceof OtelSpanAdapter) return span.otel;
+  if (span instanceof UnsampledSpan) return span.otelSpan();
   const sc = span.spanContext();
   if (!isValidSpanContext(sc)) return undefined;
   return trace.wrapSpanContext({
@@ -126,7 +132,7 @@ export function toOtelSpan(span: Span): OtelSpan | undefined {
 
 /** An OpenTelemetry context whose active span is `span` (cached on our spans: children reuse it). */
 export function contextOf(span: Span): Context {
-  if (span instanceof OtelSpanAdapter) return span.context();
+  if (span instanceof OtelSpanAdapter || span instanceof UnsampledSpan) return span.context();
   const otel = toOtelSpan(span);
   return otel ? trace.setSpan(ROOT_CONTEXT, otel) : ROOT_CONTEXT;
 }
@@ -213,5 +219,95 @@ export class OtelSpanAdapter implements Span {
 
   isRecording(): boolean {
     return !this.ended && this.otel.isRecording();
+  }
+}
+
+/** Draws trace and span ids: the provider's own generator, so ids look exactly like the SDK's. */
+export interface IdSource {
+  generateTraceId(): string;
+  generateSpanId(): string;
+}
+
+/**
+ * A span the sampler dropped, made without the SDK (see sampling.ts): what the SDK would return —
+ * a non-recording span with the parent's trace id and state, a new span id and the sampled flag
+ * off — but its ids are drawn on first use, since most unsampled spans are never asked for them.
+ * Every method besides `spanContext()` does nothing, as on the SDK's non-recording span.
+ */
+export class UnsampledSpan implements Span {
+  private readonly ids: IdSource;
+  private traceId: string | undefined;
+  private readonly traceState: TraceState | undefined;
+  private otel: OtelSpan | undefined;
+  private ctx: Context | undefined;
+  private sc: SpanContext | undefined;
+
+  /** `traceId` undefined = a new trace (root span). */
+  constructor(ids: IdSource, traceId: string | undefined, traceState: TraceState | undefined) {
+    this.ids = ids;
+    this.traceId = traceId;
+    this.traceState = traceState;
+    this.otel = undefined;
+    this.ctx = undefined;
+    this.sc = undefined;
+  }
+
+  /** The trace id (drawn now for a root span): what a child inherits. */
+  trace(): string {
+    this.traceId ??= this.ids.generateTraceId();
+    return this.traceId;
+  }
+
+  /** Trace state inherited from the parent, passed on to children. */
+  state(): TraceState | undefined {
+    return this.traceState;
+  }
+
+  /** The OpenTelemetry (non-recording) span with this identity, built once. */
+  otelSpan(): OtelSpan {
+    this.otel ??= trace.wrapSpanContext({
+      traceId: this.trace(),
+      spanId: this.ids.generateSpanId(),
+      traceFlags: TraceFlags.NONE,
+      traceState: this.traceState,
+    });
+    return this.otel;
+  }
+
+  /** The OpenTelemetry context with this span active, built once. */
+  context(): Context {
+    this.ctx ??= trace.setSpan(ROOT_CONTEXT, this.otelSpan());
+    return this.ctx;
+  }
+
+  setAttributes(): this {
+    return this;
+  }
+
+  addEvent(): this {
+    return this;
+  }
+
+  recordError(): this {
+    return this;
+  }
+
+  setStatus(): this {
+    return this;
+  }
+
+  updateName(): this {
+    return this;
+  }
+
+  end(): void {}
+
+  spanContext(): SpanContext {
+    this.sc ??= toCoreSpanContext(this.otelSpan().spanContext());
+    return this.sc;
+  }
+
+  isRecording(): boolean {
+    return false;
   }
 }

@@ -31,13 +31,14 @@ import { createExportErrorReporter, createExporter, type ExportStats, guardExpor
 import { type OtelTracerOptions, resolveOptions } from './options.js';
 import {
   baggageOf,
-  createPropagator,
+  createPropagators,
   EMPTY_BAGGAGE,
   headerGetter,
   headerSetter,
   remoteSpanOf,
   withBaggage,
 } from './propagation.js';
+import { createDropPath } from './sampling.js';
 import { contextOf, createAttributeFilter, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
 
 const require = createRequire(import.meta.url);
@@ -90,8 +91,11 @@ const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
-  const propagator = createPropagator(o.propagators);
+  const { all: propagator, noBaggage } = createPropagators(o.propagators);
   const validateExtracted = o.propagators.includes('jaeger');
+  // Only the W3C baggage header can carry baggage unless Jaeger (uberctx-*) is configured: without
+  // that header the extracted context has none, and the lookup is skipped.
+  const baggageOnlyByHeader = !o.propagators.includes('jaeger');
   const attributeFilter = createAttributeFilter(logger);
   const filter = attributeFilter.filter;
   const reporter = createExportErrorReporter({
@@ -127,6 +131,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     provider = owned;
   }
   const otel = provider?.getTracer(SCOPE);
+  // Spans the sampler certainly drops skip the SDK (same result, ids drawn lazily): sampling.ts.
+  const drop = otel ? createDropPath(otel, o.activeContext) : undefined;
+  const dropRoot = drop?.root;
+  const dropChild = drop?.child;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
@@ -148,7 +156,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
   // Without active-context mode the parent is only what the caller passes; with it, a span
   // started without a parent nests under the active OTel span (e.g. an auto-instrumented request).
-  const rootContext = o.activeContext ? () => contextApi.active() : () => ROOT_CONTEXT;
+  const fixedRoot = o.activeContext ? undefined : ROOT_CONTEXT;
 
   let closing: Promise<void> | undefined;
   const flush = async () => {
@@ -164,17 +172,20 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       // Disabled: the no-op span keeps the parent's identity, so downstream injection continues the trace.
       if (!otel) return noopTracer.startSpan(name, spanOptions);
       const parent = spanOptions?.parent;
+      const dropped = parent ? dropChild?.(parent) : dropRoot?.();
+      if (dropped !== undefined) return dropped;
       const attributes = spanOptions?.attributes;
+      const kind = spanOptions?.kind;
       // OpenTelemetry drops invalid start attributes itself (silently); we only add the warning,
       // and only for spans that record — unsampled spans skip the check entirely.
       const span = otel.startSpan(
         name,
         {
-          kind: spanOptions?.kind === undefined ? INTERNAL : (KINDS[spanOptions.kind] ?? INTERNAL),
+          kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
           attributes: attributes as OtelAttributes | undefined,
           startTime: spanOptions?.startTime,
         },
-        parent ? contextOf(parent) : rootContext(),
+        parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
       if (attributes && span.isRecording()) attributeFilter.check(attributes);
       return new OtelSpanAdapter(span, filter);
@@ -182,23 +193,26 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
     inject(carrier, source) {
       const span = source?.span;
-      // contextOf is cached on our spans: injecting for the same span twice allocates nothing.
-      let ctx: Context = span ? contextOf(span) : ROOT_CONTEXT;
-      ctx = withBaggage(ctx, source?.baggage);
-      if (ctx === ROOT_CONTEXT) return;
-      propagator.inject(ctx, carrier, headerSetter);
+      const baggage = source?.baggage;
+      // Our spans cache their context: injecting for the same span twice allocates nothing.
+      const ctx: Context =
+        span instanceof OtelSpanAdapter ? span.context() : span ? contextOf(span) : ROOT_CONTEXT;
+      // Span contexts never carry baggage: only the caller's makes the baggage propagator useful.
+      const withBag = baggage ? withBaggage(ctx, baggage) : ctx;
+      if (withBag === ROOT_CONTEXT) return;
+      (withBag === ctx ? noBaggage : propagator).inject(withBag, carrier, headerSetter);
     },
 
     extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
       if (!carrier || typeof carrier !== 'object') return EMPTY;
       let ctx: Context;
       try {
-        ctx = propagator.extract(ROOT_CONTEXT, carrier, headerGetter);
+        ctx = (carrier.baggage ? propagator : noBaggage).extract(ROOT_CONTEXT, carrier, headerGetter);
       } catch {
         return EMPTY; // malformed input is ignored, never thrown
       }
       const remote = remoteSpanOf(ctx, validateExtracted);
-      const baggage = baggageOf(ctx);
+      const baggage = baggageOnlyByHeader && !carrier.baggage ? EMPTY_BAGGAGE : baggageOf(ctx);
       if (!remote) return baggage === EMPTY_BAGGAGE ? EMPTY : { baggage };
       return { parent: new OtelSpanAdapter(remote, filter), baggage };
     },
