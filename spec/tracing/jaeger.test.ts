@@ -57,7 +57,7 @@ async function traceWithSpans(jaeger: Jaeger, traceId: string, count: number): P
       const t = await jaeger.getTrace(traceId);
       return t && t.spans.length >= count ? t : undefined;
     },
-    { timeoutMs: 20_000, intervalMs: 100, what: `trace ${traceId} with ${count} spans in Jaeger` },
+    { timeoutMs: 30_000, intervalMs: 100, what: `trace ${traceId} with ${count} spans in Jaeger` },
   );
 }
 
