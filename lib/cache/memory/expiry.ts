@@ -2,23 +2,25 @@
  * TTL buckets. Entries with an expiry are grouped by the coarse time slot in which they expire;
  * a timer (unref'd, so it never keeps the process alive) walks the slots that have passed and
  * removes their entries, a bounded number per run so that a mass expiry never blocks the event
- * loop. Reads check `expireAt` themselves, so an expired entry is never returned even before the
- * sweep reaches it; the sweep only gives the memory back.
+ * loop. Reads check the expiry themselves (`at`), so an expired entry is never returned even
+ * before the sweep reaches it; the sweep only gives the memory back.
  *
- * Adding and removing are O(1) (intrusive lists, no allocation per entry). The timer exists only
- * while some entry has a TTL.
+ * Entries are the store's slot numbers. This module keeps their expiry times and bucket links in
+ * its own typed arrays, allocated on the first TTL: a cache that never uses TTLs never touches
+ * them. Adding and removing are O(1) (intrusive lists, no allocation per entry). The timer exists
+ * only while some entry has a TTL.
  */
 
-import type { Entry } from './store.js';
-
-export interface Expiry<V> {
-  /** Files the entry under its `expireAt` (must be > 0). */
-  add(entry: Entry<V>): void;
-  /** Takes the entry out of its bucket (no-op if it has none). */
-  remove(entry: Entry<V>): void;
+export interface Expiry {
+  /** Absolute expiry time in ms of the entry in `slot`; 0 = never. */
+  at(slot: number): number;
+  /** Files the entry under `expireAt` (must be > 0). */
+  add(slot: number, expireAt: number): void;
+  /** Takes the entry out of its bucket and forgets its expiry (no-op if it has none). */
+  remove(slot: number): void;
   /** Removes the expired entries of every passed bucket, at most `budget` of them. Returns how many. */
   sweep(budget?: number): number;
-  /** Forgets every bucket (entries are dropped by the caller). */
+  /** Forgets every bucket and expiry (entries are dropped by the caller). */
   clear(): void;
   /** Stops the timer for good. */
   close(): void;
@@ -28,7 +30,7 @@ export interface Expiry<V> {
   readonly scheduled: boolean;
 }
 
-export interface ExpiryOptions<V> {
+export interface ExpiryOptions {
   /** Current time in ms. */
   now(): number;
   /** Width of a bucket and period of the sweep timer, in ms. */
@@ -36,16 +38,41 @@ export interface ExpiryOptions<V> {
   /** Entries removed per timer run before yielding to the event loop. */
   budget: number;
   /** Removes an expired entry from the cache (the caller's store). */
-  expire(entry: Entry<V>): void;
+  expire(slot: number): void;
 }
 
-export function createExpiry<V>(options: ExpiryOptions<V>): Expiry<V> {
+const NONE = -1;
+
+export function createExpiry(options: ExpiryOptions): Expiry {
   const { now, resolution, budget, expire } = options;
-  const heads = new Map<number, Entry<V>>();
+  const heads = new Map<number, number>();
+  // Per slot: expiry time (0 = none), bucket (0 = in none) and links within the bucket.
+  let expireAt = new Float64Array(0);
+  let bucketOf = new Float64Array(0);
+  let tPrev = new Int32Array(0);
+  let tNext = new Int32Array(0);
   let timer: ReturnType<typeof setInterval> | undefined;
   let closed = false;
 
-  const slotOf = (expireAt: number) => Math.floor(expireAt / resolution) + 1;
+  const slotOf = (t: number) => Math.floor(t / resolution) + 1;
+
+  const ensure = (slot: number) => {
+    if (slot < expireAt.length) return;
+    let n = Math.max(64, expireAt.length * 2);
+    while (n <= slot) n *= 2;
+    const a = new Float64Array(n);
+    a.set(expireAt);
+    expireAt = a;
+    const b = new Float64Array(n);
+    b.set(bucketOf);
+    bucketOf = b;
+    const p = new Int32Array(n);
+    p.set(tPrev);
+    tPrev = p;
+    const x = new Int32Array(n);
+    x.set(tNext);
+    tNext = x;
+  };
 
   const start = () => {
     if (timer !== undefined || closed) return;
@@ -62,62 +89,71 @@ export function createExpiry<V>(options: ExpiryOptions<V>): Expiry<V> {
     if (heads.size === 0) stop();
   };
 
-  const add = (e: Entry<V>) => {
-    const slot = slotOf(e.expireAt);
-    const first = heads.get(slot);
-    e.bucket = slot;
-    e.tPrev = null;
-    e.tNext = first ?? null;
-    if (first) first.tPrev = e;
-    heads.set(slot, e);
+  const add = (s: number, at: number) => {
+    ensure(s);
+    const b = slotOf(at);
+    const first = heads.get(b) ?? NONE;
+    expireAt[s] = at;
+    bucketOf[s] = b;
+    tPrev[s] = NONE;
+    tNext[s] = first;
+    if (first !== NONE) tPrev[first] = s;
+    heads.set(b, s);
     start();
   };
 
-  const remove = (e: Entry<V>) => {
-    if (e.bucket === 0) return;
-    if (e.tPrev) e.tPrev.tNext = e.tNext;
-    else if (e.tNext) heads.set(e.bucket, e.tNext);
-    else heads.delete(e.bucket);
-    if (e.tNext) e.tNext.tPrev = e.tPrev;
-    e.tPrev = null;
-    e.tNext = null;
-    e.bucket = 0;
+  const remove = (s: number) => {
+    if (s >= expireAt.length) return;
+    expireAt[s] = 0;
+    const b = bucketOf[s]!;
+    if (b === 0) return;
+    const p = tPrev[s]!;
+    const n = tNext[s]!;
+    if (p !== NONE) tNext[p] = n;
+    else if (n !== NONE) heads.set(b, n);
+    else heads.delete(b);
+    if (n !== NONE) tPrev[n] = p;
+    bucketOf[s] = 0;
   };
 
   const sweep = (limit = Number.POSITIVE_INFINITY) => {
     const t = now();
-    // A bucket is due once its whole slot has passed: every entry in it has expireAt < slot end.
+    // A bucket is due once its whole slot has passed: every entry in it expires before its end.
     const due = Math.floor(t / resolution);
     let removed = 0;
-    for (const [slot, first] of heads) {
-      if (slot > due) continue;
-      let e: Entry<V> | null = first;
-      while (e !== null && removed < limit) {
-        const next: Entry<V> | null = e.tNext;
-        if (e.expireAt <= t) {
-          remove(e);
-          expire(e);
+    for (const [b, first] of heads) {
+      if (b > due) continue;
+      let s = first;
+      while (s !== NONE && removed < limit) {
+        const n = tNext[s]!;
+        if (expireAt[s]! <= t) {
+          remove(s);
+          expire(s);
           removed++;
         }
-        e = next;
+        s = n;
       }
       if (removed >= limit) break;
     }
     return removed;
   };
 
+  const forget = () => {
+    heads.clear();
+    expireAt.fill(0);
+    bucketOf.fill(0);
+    stop();
+  };
+
   return {
+    at: (s) => (s < expireAt.length ? expireAt[s]! : 0),
     add,
     remove,
     sweep,
-    clear() {
-      heads.clear();
-      stop();
-    },
+    clear: forget,
     close() {
       closed = true;
-      heads.clear();
-      stop();
+      forget();
     },
     get buckets() {
       return heads.size;

@@ -17,7 +17,7 @@ import { createAdmission } from './admission/policy.js';
 import { createExpiry } from './expiry.js';
 import { hashKey } from './hash.js';
 import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './options.js';
-import { createStore, type Entry, newEntry, type RemoveReason } from './store.js';
+import { createStore, type RemoveReason } from './store.js';
 
 export type { EvictReason, MemoryCacheOptions } from './options.js';
 
@@ -118,12 +118,13 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
   // ≈ 10 × the entries, capped so that large caches still adapt within minutes of traffic.
   const period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
   let untilClimb = period;
-  let sampleHits = 0;
+  // Hits of the current sample = hits - hitsBefore (a hit only bumps `hits`).
+  let hitsBefore = 0;
 
-  const report = (e: Entry<V>, reason: EvictReason) => {
+  const report = (s: number, reason: EvictReason) => {
     if (onEvict === undefined) return;
     try {
-      onEvict(e.key, e.value, reason, e.cost);
+      onEvict(store.key(s), store.value(s), reason, store.cost(s));
     } catch (err) {
       process.emitWarning(`memory cache onEvict threw: ${(err as Error)?.message ?? String(err)}`, {
         code: 'HYPERION_MEMORY_ON_EVICT',
@@ -131,31 +132,31 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
     }
   };
 
-  const onRemove = (e: Entry<V>, reason: RemoveReason) => {
-    if (e.bucket !== 0) expiry.remove(e);
+  const onRemove = (s: number, reason: RemoveReason) => {
+    expiry.remove(s);
     if (reason === 'deleted') return;
     if (reason === 'capacity') {
       keysEvicted++;
-      costEvicted += e.cost;
+      costEvicted += store.cost(s);
     } else if (reason === 'rejected') keysRejected++;
     else keysExpired++;
-    report(e, reason);
+    report(s, reason);
   };
 
   const store = createStore<V>({ maxCost, admission, onRemove, windowFraction: climber.fraction });
-  const expiry = createExpiry<V>({
+  const expiry = createExpiry({
     now,
     resolution: TTL_RESOLUTION,
     budget: SWEEP_BUDGET,
-    expire: (e) => store.remove(e, 'expired'),
+    expire: (s) => store.remove(s, 'expired'),
   });
   const { map } = store;
   const flights = createSingleflight<V>();
 
   const climb = () => {
     untilClimb = period;
-    store.setWindowFraction(climber.sample(sampleHits, period));
-    sampleHits = 0;
+    store.setWindowFraction(climber.sample(hits - hitsBefore, period));
+    hitsBefore = hits;
   };
 
   const assertOpen = () => {
@@ -170,18 +171,17 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
 
   const get = (key: string): V | undefined => {
     if (closed) assertOpen();
-    const e = map.get(key);
-    if (e !== undefined) {
+    const s = map.get(key);
+    if (s !== undefined) {
       // Only valid keys are ever stored, so a hit needs no key check; the clock is read only
       // for entries that have a TTL.
-      if (e.expireAt === 0 || e.expireAt > now()) {
+      const at = expiry.at(s);
+      if (at === 0 || at > now()) {
         hits++;
-        sampleHits++;
         if (--untilClimb === 0) climb();
-        store.touch(e);
-        return e.value;
+        return store.touch(s);
       }
-      store.remove(e, 'expired');
+      store.remove(s, 'expired');
     } else assertKey(key);
     misses++;
     if (--untilClimb === 0) climb();
@@ -196,35 +196,37 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
     const given = opts?.cost;
     const cost = checkCost(given === undefined ? costOf(value, key) : given, maxCost);
     costAdded += cost;
-    const e = map.get(key);
-    if (e !== undefined) {
-      e.value = value;
-      store.touch(e);
-      if (e.bucket !== 0) expiry.remove(e);
-      e.expireAt = expireAt;
-      if (expireAt !== 0) expiry.add(e);
-      return e.cost === cost ? true : store.recost(e, cost);
+    const s = map.get(key);
+    if (s !== undefined) {
+      store.setValue(s, value);
+      store.touch(s);
+      expiry.remove(s);
+      if (expireAt !== 0) expiry.add(s, expireAt);
+      return store.cost(s) === cost ? true : store.recost(s, cost);
     }
-    const fresh = newEntry(key, value, hashKey(key), cost, expireAt);
+    const fresh = store.alloc(key, value, hashKey(key), cost);
     keysAdded++;
-    if (expireAt !== 0) expiry.add(fresh);
+    if (expireAt !== 0) expiry.add(fresh, expireAt);
     return store.insert(fresh);
   };
 
   const has = (key: string): boolean => {
     if (closed) assertOpen();
     assertKey(key);
-    const e = map.get(key);
-    return e !== undefined && (e.expireAt === 0 || e.expireAt > now());
+    const s = map.get(key);
+    if (s === undefined) return false;
+    const at = expiry.at(s);
+    return at === 0 || at > now();
   };
 
   const del = (key: string): boolean => {
     if (closed) assertOpen();
     assertKey(key);
-    const e = map.get(key);
-    if (e === undefined) return false;
-    const live = e.expireAt === 0 || e.expireAt > now();
-    store.remove(e, live ? 'deleted' : 'expired');
+    const s = map.get(key);
+    if (s === undefined) return false;
+    const at = expiry.at(s);
+    const live = at === 0 || at > now();
+    store.remove(s, live ? 'deleted' : 'expired');
     return live;
   };
 
@@ -256,7 +258,6 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
     clear() {
       if (closed) assertOpen();
       expiry.clear();
-      for (const e of map.values()) e.bucket = 0;
       store.clear();
     },
     stats() {

@@ -280,6 +280,37 @@ describe('memory cache: onEvict and stats', () => {
     c.close();
   });
 
+  it('reports the evicted key with its own value, even when onEvict writes to the cache', () => {
+    // Entries live in reusable slots: a report must never see a slot's next tenant.
+    const seen: [string, string][] = [];
+    let c: ReturnType<typeof createSyncMemoryCache<string>> | undefined;
+    c = createSyncMemoryCache<string>({
+      maxCost: 8,
+      cost: () => 1,
+      onEvict: (key, value) => {
+        seen.push([key, value]);
+        if (seen.length % 3 === 0) c?.set(`echo:${key}`, `echo:${value}`);
+      },
+    });
+    const random = rng(5);
+    for (let i = 0; i < 2_000; i++) {
+      const k = `k${Math.floor(random() * 40)}`;
+      if (c.get(k) === undefined) c.set(k, `v:${k}`);
+      assert.ok(c.cost <= 8);
+    }
+    assert.ok(seen.length > 100);
+    for (const [key, value] of seen) {
+      // `echo:echo:k1` holds `echo:echo:v:k1`.
+      const base = key.replace(/^(echo:)*/, '');
+      assert.equal(value, `${key.slice(0, key.length - base.length)}v:${base}`);
+    }
+    for (let i = 0; i < 40; i++) {
+      const got: string | undefined = c.get(`k${i}`);
+      if (got !== undefined) assert.equal(got, `v:k${i}`);
+    }
+    c.close();
+  });
+
   it('counts misses and hit ratio', () => {
     const c = createSyncMemoryCache<number>({ maxCost: 10 });
     c.get('a');

@@ -4,22 +4,25 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createExpiry } from '../../../lib/cache/memory/expiry.js';
 import { createSyncMemoryCache, type EvictReason } from '../../../lib/cache/memory/index.js';
-import { newEntry } from '../../../lib/cache/memory/store.js';
 
 describe('TTL buckets', () => {
   it('files entries by expiry slot and sweeps only passed slots, within a budget', () => {
     let clock = 0;
     const expired: string[] = [];
-    const ex = createExpiry<number>({
+    // Entries are slot numbers: 1 = a, 2 = b, 3 = c.
+    const names = ['', 'a', 'b', 'c'];
+    const ex = createExpiry({
       now: () => clock,
       resolution: 1000,
       budget: 100,
-      expire: (e) => expired.push(e.key),
+      expire: (s) => expired.push(names[s]!),
     });
-    const a = newEntry('a', 1, 1, 1, 500);
-    const b = newEntry('b', 1, 2, 1, 900);
-    const c = newEntry('c', 1, 3, 1, 2500);
-    for (const e of [a, b, c]) ex.add(e);
+    const [a, b, c] = [1, 2, 3];
+    ex.add(a, 500);
+    ex.add(b, 900);
+    ex.add(c, 2500);
+    assert.equal(ex.at(c), 2500);
+    assert.equal(ex.at(99), 0, 'a slot never filed has no expiry');
     assert.equal(ex.buckets, 2);
     assert.equal(ex.scheduled, true, 'the timer starts with the first TTL');
     clock = 999;
@@ -27,8 +30,10 @@ describe('TTL buckets', () => {
     clock = 1000;
     assert.equal(ex.sweep(), 2);
     assert.deepEqual(expired.sort(), ['a', 'b']);
+    assert.equal(ex.at(a), 0, 'a swept entry has no expiry any more');
     ex.remove(c);
     assert.equal(ex.buckets, 0);
+    assert.equal(ex.at(c), 0);
     clock = 10_000;
     assert.equal(ex.sweep(), 0);
     ex.close();
@@ -38,8 +43,8 @@ describe('TTL buckets', () => {
   it('removes at most `budget` entries per sweep', () => {
     let clock = 0;
     let count = 0;
-    const ex = createExpiry<number>({ now: () => clock, resolution: 100, budget: 10, expire: () => count++ });
-    for (let i = 0; i < 25; i++) ex.add(newEntry(`k${i}`, i, i, 1, 50));
+    const ex = createExpiry({ now: () => clock, resolution: 100, budget: 10, expire: () => count++ });
+    for (let i = 0; i < 25; i++) ex.add(i, 50);
     clock = 200;
     assert.equal(ex.sweep(10), 10);
     assert.equal(ex.sweep(10), 10);

@@ -5,7 +5,7 @@ import { createAdmission } from '../../../lib/cache/memory/admission/policy.js';
 import { createDoorkeeper } from '../../../lib/cache/memory/doorkeeper.js';
 import { hashKey } from '../../../lib/cache/memory/hash.js';
 import { createSketch } from '../../../lib/cache/memory/sketch.js';
-import { createStore, type Entry, newEntry, type RemoveReason } from '../../../lib/cache/memory/store.js';
+import { createStore, MAIN, type RemoveReason } from '../../../lib/cache/memory/store.js';
 
 /** Deterministic PRNG for the tests. */
 function rng(seed: number) {
@@ -168,17 +168,17 @@ describe('store', () => {
       maxCost,
       admission,
       ...extra,
-      onRemove: (e, reason) => removed.push([e.key, reason]),
+      onRemove: (s, reason) => removed.push([store.key(s), reason]),
     });
     const put = (key: string, cost = 1) => {
       const h = hashKey(key);
       const old = store.map.get(key);
       // The cache updates existing keys in place; the store only ever inserts new ones.
-      if (old) store.remove(old, 'deleted');
-      return store.insert(newEntry(key, key, h, cost, 0));
+      if (old !== undefined) store.remove(old, 'deleted');
+      return store.insert(store.alloc(key, key, h, cost));
     };
     const hit = (key: string) => {
-      store.touch(store.map.get(key) as Entry<string>);
+      assert.equal(store.touch(store.map.get(key)!), key, 'touch returns the value');
     };
     return { store, admission, removed, put, hit };
   };
@@ -188,7 +188,7 @@ describe('store', () => {
     for (let i = 0; i < 10; i++) put(`k${i}`);
     for (let i = 0; i < 10; i++) if (i !== 3) for (let j = 0; j < 3; j++) hit(`k${i}`);
     // 64 samples of 10 entries: k3 (the only rarely used one) is almost surely among them.
-    assert.equal(store.sampleVictim()?.key, 'k3');
+    assert.equal(store.key(store.sampleVictim()), 'k3');
   });
 
   it('admits a newcomer only if it is more frequent than the victim', () => {
@@ -216,7 +216,7 @@ describe('store', () => {
     put('w4');
     assert.equal(store.windowCost, 3);
     assert.equal(store.mainCount, 1, 'w2 moved on to the main region (there was room)');
-    assert.equal(store.map.get('w2')?.region, 1);
+    assert.equal(store.region(store.map.get('w2')!), MAIN);
     assert.equal(removed.length, 0);
   });
 
@@ -228,8 +228,24 @@ describe('store', () => {
       assert.ok(store.totalCost <= 50, `total ${store.totalCost}`);
     }
     let sum = 0;
-    for (const e of store.map.values()) sum += e.cost;
+    for (const s of store.map.values()) sum += store.cost(s);
     assert.equal(sum, store.totalCost);
+  });
+
+  it('grows its slot arrays and reuses freed slots without mixing entries up', () => {
+    const { store, put } = make(1_000, { windowFraction: 0.5 });
+    for (let i = 0; i < 600; i++) put(`k${i}`);
+    assert.equal(store.map.size, 600);
+    for (let i = 0; i < 600; i += 2) store.remove(store.map.get(`k${i}`)!, 'deleted');
+    const before = new Set(store.map.values());
+    for (let i = 0; i < 300; i++) put(`n${i}`);
+    for (const [key, s] of store.map) {
+      assert.equal(store.key(s), key);
+      assert.equal(store.value(s), key);
+    }
+    const reused = [...store.map.values()].filter((s) => !before.has(s));
+    assert.ok(Math.max(...reused) < 600, 'new entries took the freed slots');
+    assert.equal(store.totalCost, 600);
   });
 
   it('recost shrinks other entries to keep the bound', () => {
