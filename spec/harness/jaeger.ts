@@ -1,7 +1,7 @@
 /**
  * A real Jaeger v2 (all-in-one) on free loopback ports, with its OTLP/HTTP, Zipkin and Jaeger
  * thrift-over-HTTP receivers, in-memory storage and the query HTTP API. Build the binary once with
- * `go build` from the v1.76.0 module source (see docs-drafts/tracing.md); `go install …@v1.76.0`
+ * `go build` from the v1.76.0 module source (see .ci/install-jaeger.sh); `go install …@v1.76.0`
  * refuses the module because of its replace directives.
  */
 import { writeFile } from 'node:fs/promises';
