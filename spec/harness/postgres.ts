@@ -10,11 +10,18 @@
  *     after(() => pg?.stop());
  *   });
  */
-import { spawn } from 'node:child_process';
 import { chown, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { findBinary, freePort, type ServerProcess, skipUnless, startProcess, tempDir } from './process.js';
+import {
+  findBinary,
+  freePort,
+  runCommand,
+  type ServerProcess,
+  skipUnless,
+  startProcess,
+  tempDir,
+} from './process.js';
 
 const HOST = '127.0.0.1';
 
@@ -54,40 +61,6 @@ async function runAs(): Promise<{ uid: number; gid: number } | undefined> {
   return { uid: Number(parts[2]), gid: Number(parts[3]) };
 }
 
-/** Runs a command to completion (bounded), rejecting with its output when it fails. */
-function runOnce(
-  command: string,
-  args: readonly string[],
-  user: { uid: number; gid: number } | undefined,
-  timeoutMs = 60_000,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      uid: user?.uid,
-      gid: user?.gid,
-      // LC_ALL=C: initdb must not depend on the locales installed on the machine.
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
-    });
-    let out = '';
-    const append = (b: Buffer) => {
-      out += b.toString();
-    };
-    child.stdout.on('data', append);
-    child.stderr.on('data', append);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${command} failed (${code ?? signal}):\n${out.slice(-4000)}`));
-    });
-  });
-}
-
 async function ready(port: number): Promise<boolean> {
   const client = new pg.Client({
     host: HOST,
@@ -120,10 +93,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   try {
     if (user) await chown(dir.path, user.uid, user.gid);
     const dataDir = join(dir.path, 'data');
-    await runOnce(
+    await runCommand(
       initdb,
       ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
-      user,
+      // LC_ALL=C: initdb must not depend on the locales installed on the machine.
+      { uid: user?.uid, gid: user?.gid, env: { ...process.env, LC_ALL: 'C', LANG: 'C' } },
     );
     const settings: Record<string, string> = {
       listen_addresses: HOST,

@@ -203,3 +203,35 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
     });
   });
 }
+
+/** Runs a command to completion (bounded by `timeoutMs`), resolving its output or rejecting with it. */
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { timeoutMs?: number; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: options.uid,
+      gid: options.gid,
+      env: options.env ?? process.env,
+    });
+    let out = '';
+    const append = (b: Buffer) => {
+      out += b.toString();
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal}):\n${out.slice(-4000)}`));
+    });
+  });
+}

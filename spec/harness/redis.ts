@@ -11,13 +11,13 @@
  *     after(() => redis?.stop());
  *   });
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'iovalkey';
 import {
   findBinary,
   freePort,
+  runCommand,
   type ServerProcess,
   skipUnless,
   startProcess,
@@ -264,7 +264,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       ),
     );
     const cli = findBinary('redis-cli') ?? 'redis-cli';
-    await runOnce(cli, [
+    await runCommand(cli, [
       '--cluster',
       'create',
       ...started.map((s) => `${HOST}:${s.port}`),
@@ -315,30 +315,6 @@ async function clusterReady(servers: readonly RedisServer[]): Promise<Map<number
   }
   const masters = [...roles.values()].filter((r) => r === 'master').length;
   return masters === 3 ? roles : undefined;
-}
-
-/** Runs a command to completion (bounded), rejecting with its output when it fails. */
-async function runOnce(command: string, args: readonly string[], timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal}):\n${out.slice(-4000)}`));
-    });
-  });
 }
 
 // ----------------------------------------------------------------------------------- sentinel
