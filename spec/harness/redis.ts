@@ -311,6 +311,10 @@ async function clusterReady(servers: readonly RedisServer[]): Promise<Map<number
     const replicas = view.filter((f) => /(^|,)slave(,|$)/.test(f)).length;
     if (masters !== 3 || replicas !== 3 || view.some((f) => /fail|handshake|noaddr/.test(f)))
       return undefined;
+    // Clients learn the topology from CLUSTER SLOTS, which lists a replica only once it is fully
+    // attached: wait until every slot range names its master and its replica.
+    const slots = (await redisCommand(s.port, ['CLUSTER', 'SLOTS'])) as unknown[][];
+    if (slots.length !== 3 || slots.some((range) => range.length < 4)) return undefined;
     roles.set(s.port, role ?? '');
   }
   const masters = [...roles.values()].filter((r) => r === 'master').length;

@@ -13,6 +13,9 @@ import type { ResolvedOptions } from './options.js';
 /** Reconnect backoff in ms: 50, 100, … capped at 1 s. */
 const backoff = (times: number) => Math.min(times * 50, 1000);
 
+/** How often a cluster client re-reads the slot map (ms). */
+const SLOTS_REFRESH_MS = 5000;
+
 /** Replies that mean "you are talking to the wrong node": reconnect (and resend) after failover. */
 function reconnectOnError(err: Error): 2 | false {
   return /^(READONLY|MASTERDOWN)\b/.test(err.message) ? 2 : false;
@@ -44,6 +47,9 @@ export function buildClient(o: ResolvedOptions): Redis | Cluster {
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
       slotsRefreshTimeout: o.dialTimeout,
+      // Re-read CLUSTER SLOTS periodically: replicas that joined (or were promoted) after the first
+      // read are otherwise only learned from a MOVED reply, and `readOnly` would keep using masters.
+      slotsRefreshInterval: SLOTS_REFRESH_MS,
     };
     return new Cluster(o.addresses, options);
   }

@@ -142,18 +142,30 @@ describe('redis cache on a 6-node cluster', { skip: skipRedis() }, () => {
       what: 'replica read',
     });
     assert.deepEqual((await ro.getMany(['ro-key', 'nope'])).map(dec), ['replicated', undefined]);
-    let replicaGets = 0;
-    for (const n of cluster.replicas) {
-      const r = new Redis({ port: n.port });
-      r.on('error', () => {});
-      const stats = await r.info('commandstats').finally(() => r.disconnect());
-      // A replica that has not processed READONLY yet answers MOVED (a rejected call), and iovalkey
-      // then reads that slot from the master until its next slot refresh: count both.
-      const line = /cmdstat_get:(.*)/.exec(stats)?.[1] ?? '';
-      replicaGets +=
-        Number(/calls=(\d+)/.exec(line)?.[1] ?? 0) + Number(/rejected_calls=(\d+)/.exec(line)?.[1] ?? 0);
-    }
-    assert.ok(replicaGets > 0, 'GETs were routed to a replica');
+    const replicaGets = async () => {
+      let total = 0;
+      for (const n of cluster.replicas) {
+        const r = new Redis({ port: n.port });
+        r.on('error', () => {});
+        const stats = await r.info('commandstats').finally(() => r.disconnect());
+        // A replica that has not processed READONLY yet answers MOVED (a rejected call), and iovalkey
+        // then reads that slot from the master until its next slot refresh: count both.
+        const line = /cmdstat_get:(.*)/.exec(stats)?.[1] ?? '';
+        total +=
+          Number(/calls=(\d+)/.exec(line)?.[1] ?? 0) + Number(/rejected_calls=(\d+)/.exec(line)?.[1] ?? 0);
+      }
+      return total;
+    };
+    // The client may have fetched its slot map before every replica joined; it refreshes it
+    // periodically, so keep reading (bounded) until a replica has served a GET.
+    const served = await waitFor(
+      async () => {
+        await ro.get('ro-key');
+        return (await replicaGets()) > 0;
+      },
+      { timeoutMs: 12_000, intervalMs: 200, what: 'a GET served by a replica' },
+    ).catch(() => false);
+    assert.ok(served, 'GETs were routed to a replica');
   });
 
   it('reports health of all masters and replicas', async () => {
