@@ -3,6 +3,7 @@
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
 import { TimeoutError } from './errors.js';
+import { withTimeout } from './timeout.js';
 
 export type Disposer = () => void | Promise<void>;
 
@@ -20,22 +21,17 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
   let running: Promise<void> | undefined;
 
   const runOne = async (name: string, fn: Disposer): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      timer.unref?.();
-    });
     try {
-      await Promise.race([Promise.resolve().then(fn), timeout]);
+      await withTimeout(
+        Promise.resolve().then(fn),
+        timeoutMs,
+        () => new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`),
+        { unref: true },
+      );
     } catch (err) {
       throw err instanceof TimeoutError
         ? err
         : Object.assign(new Error(`disposer "${name}" failed`, { cause: err }));
-    } finally {
-      clearTimeout(timer);
     }
   };
 

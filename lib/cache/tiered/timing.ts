@@ -1,40 +1,18 @@
 /** Time helpers of the tiered cache: bounded waits, TTL jitter, a seedable RNG. */
 import { CacheError } from '../../core/errors.js';
+import { withTimeout as boundedWait } from '../../core/timeout.js';
 
 // The timers here are deliberately not unref'd: each bounds an operation a caller is awaiting,
 // is cleared as soon as that operation settles, and must fire even when nothing else keeps the
 // event loop alive (an unref'd timer would let the process exit with the caller still waiting).
 
-/**
- * Settles like `promise`, or rejects with `CacheError('timeout')` after `ms`. The losing promise
- * keeps running; its rejection is swallowed so that it never becomes an unhandled rejection.
- */
+/** Settles like `promise`, or rejects with `CacheError('timeout')` after `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  if (ms === Number.POSITIVE_INFINITY) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      promise.catch(() => {});
-      reject(new CacheError('timeout', `${what} did not answer within ${ms} ms`));
-    }, ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return boundedWait(promise, ms, () => new CacheError('timeout', `${what} did not answer within ${ms} ms`));
 }
 
 export { createSeededRandom } from '../../core/random.js';
+export { sleep } from '../../core/timeout.js';
 
 /** `ttl` moved uniformly by up to ± `fraction` of itself (never below 1 ms). */
 export function jitterTtl(ttl: number, fraction: number, random: () => number): number {

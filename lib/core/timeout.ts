@@ -1,0 +1,49 @@
+/** The one bounded wait of the project: every "give up after N ms" in the adapters goes through here. */
+
+export interface TimeoutOptions {
+  /**
+   * Unref the timer so that it never keeps the process alive on its own. Use it for waits nobody
+   * awaits in the foreground (shutdown flushes, background refreshes); leave it off for a bound on
+   * a call a caller awaits, which must fire even when nothing else holds the event loop.
+   */
+  readonly unref?: boolean;
+}
+
+/**
+ * Settles like `work`, or rejects with `onTimeout()` after `ms` (`Infinity` never times out). The
+ * losing promise keeps running; its later rejection is swallowed so it never becomes unhandled.
+ * The timer is cleared as soon as `work` settles.
+ */
+export function withTimeout<T>(
+  work: Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+  options: TimeoutOptions = {},
+): Promise<T> {
+  if (ms === Number.POSITIVE_INFINITY) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      work.catch(() => {});
+      reject(onTimeout());
+    }, ms);
+    if (options.unref) timer.unref();
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number, options: TimeoutOptions = {}): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    if (options.unref) timer.unref();
+  });
+}
