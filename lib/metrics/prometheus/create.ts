@@ -18,6 +18,7 @@ import type {
 } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { noopMetrics } from '../../core/noop.js';
+import { MAX_COUNT, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import {
   type ExpositionFormat,
   negotiate,
@@ -149,12 +150,31 @@ const defaultWarn: Pick<Logger, 'warn'> = {
   warn: (message) => process.emitWarning(message, 'HyperionMetricsWarning'),
 };
 
-function positiveInt(name: string, v: unknown, dflt: number): number {
+function positiveInt(name: string, v: unknown, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    throw new MetricsError('invalid_option', `${name} must be a positive integer, received ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    throw new MetricsError(
+      'invalid_option',
+      `${name} must be an integer from 1 to ${max}, received ${String(v)}`,
+    );
   return v;
 }
+
+const KNOWN = optionKeys<MetricsOptions>({
+  enabled: true,
+  port: true,
+  host: true,
+  path: true,
+  namespace: true,
+  subsystem: true,
+  collectRuntime: true,
+  defaultLabels: true,
+  maxSeriesPerMetric: true,
+  exemplars: true,
+  registry: true,
+  logger: true,
+  now: true,
+});
 
 function checkPort(v: unknown): number {
   if (v === undefined) return 9464;
@@ -165,6 +185,7 @@ function checkPort(v: unknown): number {
 
 /** Builds the Prometheus adapter. Nothing listens until `listen()`. */
 export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
+  rejectUnknownKeys(options, KNOWN, 'invalid metrics options');
   const enabled = options.enabled !== false;
   const port = checkPort(options.port);
   const host = options.host ?? '127.0.0.1';
@@ -179,7 +200,7 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
     .join('');
   const defaultLabels = checkDefaultLabels(options.defaultLabels);
   const reservedLabels = new Set(Object.keys(defaultLabels));
-  const cap = positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000);
+  const cap = positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000, MAX_COUNT);
   const logger = options.logger ?? defaultWarn;
   const now = options.now ?? (() => performance.now());
   const exemplars = options.exemplars !== false;

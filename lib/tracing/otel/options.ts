@@ -2,6 +2,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 
 /** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
 export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
@@ -98,6 +99,25 @@ const BATCH_DEFAULTS: Required<BatchOptions> = {
   exportTimeoutMillis: 30_000,
 };
 
+const KNOWN = optionKeys<OtelTracerOptions>({
+  enabled: true,
+  serviceName: true,
+  exporter: true,
+  endpoint: true,
+  sampleRate: true,
+  attributes: true,
+  headers: true,
+  batch: true,
+  propagators: true,
+  activeContext: true,
+  registerGlobal: true,
+  provider: true,
+  logger: true,
+  errorLogIntervalMs: true,
+  now: true,
+});
+const NESTED = { batch: Object.keys(BATCH_DEFAULTS) };
+
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
 
 /** Turns a configured endpoint into a URL, or explains what is wrong with it. */
@@ -137,6 +157,7 @@ function isAttributeValue(v: unknown): v is AttributeValue {
 
 /** Applies defaults and checks every field; throws one `ConfigError` naming each bad field. */
 export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
+  rejectUnknownKeys(input, KNOWN, 'invalid tracer options', NESTED);
   const issues: ConfigIssue[] = [];
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
@@ -228,8 +249,9 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
         const v = o.batch[key];
         if (v === undefined) continue;
         const min = key === 'scheduledDelayMillis' ? 0 : 1;
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-          bad(`batch.${key}`, `integer ≥ ${min}`, v, `must be an integer ≥ ${min}`);
+        const max = key.endsWith('Millis') ? MAX_TIMER_MS : MAX_COUNT;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+          bad(`batch.${key}`, `integer from ${min} to ${max}`, v, `must be an integer from ${min} to ${max}`);
         else batch[key as keyof BatchOptions] = v;
       }
       if (batch.maxExportBatchSize > batch.maxQueueSize)
