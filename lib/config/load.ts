@@ -119,8 +119,14 @@ function tooLarge(ctx: ParseContext, what: string): ConfigError {
   return new ConfigError(`${where(ctx)}: ${what}`);
 }
 
-/** A parse failure that an environment value may fall back from (it is then read as plain text). */
-class SyntaxProblem extends ConfigError {}
+/** Parse failures an environment value may fall back from (it is then read as plain text). */
+const syntaxProblems = new WeakSet<ConfigError>();
+
+function syntaxProblem(message: string, cause?: string): ConfigError {
+  const err = new ConfigError(message, [], cause ? { cause: new Error(cause) } : undefined);
+  syntaxProblems.add(err);
+  return err;
+}
 
 /**
  * Parses config text. Returns `undefined` for an empty document (nothing but whitespace and
@@ -154,9 +160,7 @@ function parseJson(text: string, ctx: ParseContext): unknown {
       const line = before.split('\n').length;
       at = ` at line ${line}, column ${Number(offset) - before.lastIndexOf('\n')}`;
     }
-    throw new SyntaxProblem(`${where(ctx)}: not valid JSON${at}`, [], {
-      cause: new Error('JSON syntax error'),
-    });
+    throw syntaxProblem(`${where(ctx)}: not valid JSON${at}`, 'JSON syntax error');
   }
 }
 
@@ -173,7 +177,7 @@ function parseYamlText(text: string, ctx: ParseContext): unknown {
     return `line ${p.line}, column ${p.col}`;
   };
   if (docs.length > 1) {
-    throw new SyntaxProblem(
+    throw syntaxProblem(
       `${where(ctx)}: holds more than one YAML document (a second one starts at ${position(docs[1]!.range[0])}); a config is one document`,
     );
   }
@@ -191,12 +195,9 @@ function parseYamlText(text: string, ctx: ParseContext): unknown {
     const first = problems[0]!;
     const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
-    throw new SyntaxProblem(
+    throw syntaxProblem(
       `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}`,
-      [],
-      {
-        cause: new Error(`YAML ${first.code}`),
-      },
+      `YAML ${first.code}`,
     );
   }
   if (doc.contents === null) return undefined;
@@ -422,7 +423,7 @@ export function mergeEnvOverrides(
     try {
       value = parseText(raw, 'yaml', { source, at: path, env: name });
     } catch (err) {
-      if (!(err instanceof SyntaxProblem)) throw err;
+      if (!(err instanceof ConfigError && syntaxProblems.has(err))) throw err;
       value = raw;
     }
     let node = root;

@@ -92,23 +92,32 @@ export function unknownKeyIssues(options: unknown, known: readonly string[], pre
 }
 
 /**
- * Throws a `ConfigError` naming every unknown key of `options` (and of the nested option objects
- * given in `nested`, e.g. `{ cluster: ['maxRedirects', 'readOnly'] }`), each with the nearest known
- * key as a suggestion. `where` names the factory in the message. Non-objects are left to the
- * factory's own checks.
+ * The issues for every unknown key of `options` and of the nested option objects given in
+ * `nested` (e.g. `{ cluster: ['maxRedirects', 'readOnly'] }`), each with the nearest known key as
+ * a suggestion. Non-objects give none (the factory's own checks report them).
  */
-export function rejectUnknownKeys(
+export function unknownOptionIssues(
   options: unknown,
   known: readonly string[],
-  where: string,
   nested: Readonly<Record<string, readonly string[]>> = {},
-): void {
+): ConfigIssue[] {
   const issues = unknownKeyIssues(options, known);
   if (typeof options === 'object' && options !== null) {
     for (const [key, keys] of Object.entries(nested)) {
       issues.push(...unknownKeyIssues((options as Record<string, unknown>)[key], keys, `${key}.`));
     }
   }
+  return issues;
+}
+
+/** Throws a `ConfigError` listing `unknownOptionIssues`; `where` names the factory in the message. */
+export function rejectUnknownKeys(
+  options: unknown,
+  known: readonly string[],
+  where: string,
+  nested: Readonly<Record<string, readonly string[]>> = {},
+): void {
+  const issues = unknownOptionIssues(options, known, nested);
   if (issues.length > 0) throw new ConfigError(`${where}: unknown option(s)`, issues);
 }
 

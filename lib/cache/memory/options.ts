@@ -1,7 +1,7 @@
 /** Option checking and defaults for the memory cache; every problem names its field. */
 
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TTL_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import { MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 
 /** Why an entry left the cache, as passed to `onEvict`. */
 export type EvictReason = 'capacity' | 'rejected' | 'expired';
@@ -95,8 +95,7 @@ const positive = (x: unknown): x is number => typeof x === 'number' && Number.is
 /** Validates every option at once; throws one ConfigError listing all bad fields. */
 export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptions<V> {
   const o = (options ?? {}) as Partial<MemoryCacheOptions<V>>;
-  rejectUnknownKeys(options, KNOWN, 'invalid memory cache options');
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   if (!(positive(o.maxCost) && o.maxCost <= Number.MAX_SAFE_INTEGER))
     issues.push(
       issue(

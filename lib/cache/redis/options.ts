@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 
 export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
 
@@ -167,8 +167,7 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
       { path: '', expected: 'an options object', received: typeName(options), message: 'not an object' },
     ]);
   }
-  rejectUnknownKeys(options, KNOWN, 'invalid redis cache options', NESTED);
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN, NESTED);
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
 

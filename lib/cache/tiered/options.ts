@@ -1,7 +1,7 @@
 /** Options of `createTieredCache`, their defaults, and their eager validation. */
 import type { Cache, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { InvalidationBus } from './coherence.js';
 
 /**
@@ -137,7 +137,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       { path: '', expected: 'object', received: typeName(input), message: 'has the wrong type' },
     ]);
   }
-  rejectUnknownKeys(input, KNOWN, 'createTieredCache: invalid options', NESTED);
+  issues.push(...unknownOptionIssues(input, KNOWN, NESTED));
   const bad = (path: string, expected: string, value: unknown) =>
     issues.push({
       path,

@@ -2,7 +2,13 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import {
+  MAX_COUNT,
+  MAX_TIMER_MS,
+  optionKeys,
+  unknownKeyMessage,
+  unknownOptionIssues,
+} from '../../core/options.js';
 
 /** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
 export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
@@ -116,7 +122,6 @@ const KNOWN = optionKeys<OtelTracerOptions>({
   errorLogIntervalMs: true,
   now: true,
 });
-const NESTED = { batch: Object.keys(BATCH_DEFAULTS) };
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
 
@@ -157,8 +162,7 @@ function isAttributeValue(v: unknown): v is AttributeValue {
 
 /** Applies defaults and checks every field; throws one `ConfigError` naming each bad field. */
 export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
-  rejectUnknownKeys(input, KNOWN, 'invalid tracer options', NESTED);
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(input, KNOWN);
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
   const o = input as Record<string, unknown>;
@@ -243,7 +247,12 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
     else {
       for (const key of Object.keys(o.batch)) {
         if (!(key in BATCH_DEFAULTS)) {
-          bad(`batch.${key}`, Object.keys(BATCH_DEFAULTS).join(' | '), o.batch[key], 'is not a known field');
+          bad(
+            `batch.${key}`,
+            Object.keys(BATCH_DEFAULTS).join(' | '),
+            o.batch[key],
+            unknownKeyMessage(key, Object.keys(BATCH_DEFAULTS)),
+          );
           continue;
         }
         const v = o.batch[key];
