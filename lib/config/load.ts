@@ -49,11 +49,22 @@ const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export type ConfigFormat = 'yaml' | 'json';
 
-/** `a.b.c` for people, with every segment below a secret-named one hidden. */
+/** A key as shown in messages: a name part at most; what follows it may be a value run into the key. */
+function displayKey(key: string): string {
+  const name = /^[\w.\-/@]*/.exec(key)![0];
+  if (name.length === key.length && key.length <= 64) return key;
+  return `${name.slice(0, 64)}…`;
+}
+
+/**
+ * `a.b.c` for people, with every segment below a secret-named one hidden, and keys that are not
+ * plain names cut after their name part (`password:hunter2` as a key, a typo for
+ * `password: hunter2`, shows as `password…`).
+ */
 export function displayPath(segments: readonly string[]): string {
   const i = segments.findIndex((s) => isSecretField(s));
   const shown = i < 0 ? segments : [...segments.slice(0, i + 1), ...segments.slice(i + 1).map(() => '…')];
-  return shown.join('.');
+  return shown.map(displayKey).join('.');
 }
 
 const isSecretPath = (segments: readonly string[]) => segments.some((s) => isSecretField(s));
@@ -181,9 +192,19 @@ function parseYamlText(text: string, ctx: ParseContext): unknown {
       `${where(ctx)}: holds more than one YAML document (a second one starts at ${position(docs[1]!.range[0])}); a config is one document`,
     );
   }
-  const problems = [...doc.errors, ...doc.warnings];
-  // Unknown tags and duplicate keys are reported with their path; the parser's positions are the
-  // fallback for everything else.
+  // Syntax errors first, by position only: in a broken document a value may have become a key,
+  // and keys are shown in paths. Then unknown tags and duplicate keys, with their paths; then the
+  // parser's remaining warnings, by position.
+  const report = (problems: readonly { code: string; pos: [number, number] }[]) => {
+    const first = problems[0]!;
+    const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
+    return syntaxProblem(
+      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}`,
+      `YAML ${first.code}`,
+    );
+  };
+  if (doc.errors.length > 0) throw report(doc.errors);
   const found = walkDocument(doc, ctx);
   if (found.length > 0) {
     throw new ConfigError(
@@ -191,15 +212,7 @@ function parseYamlText(text: string, ctx: ParseContext): unknown {
       found.slice(0, MAX_ISSUES),
     );
   }
-  if (problems.length > 0) {
-    const first = problems[0]!;
-    const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
-    throw syntaxProblem(
-      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}`,
-      `YAML ${first.code}`,
-    );
-  }
+  if (doc.warnings.length > 0) throw report(doc.warnings);
   if (doc.contents === null) return undefined;
   try {
     return doc.toJS({ maxAliasCount: 100 });

@@ -84,6 +84,12 @@ describe('issue 16 — 1: nothing from the YAML parser is printed; secrets never
     assert.match(results[4]!.message, /cache\.password: appears twice/);
   });
 
+  it('a value run into its key (`password:hunter2`) shows only the name part of the key', async () => {
+    const err = await loadError('tracing: {exporter: memory, password:hunter2-S3CR3T}\n');
+    assert.deepEqual(paths(err), ['tracing.password…']);
+    assert.doesNotMatch(`${err.message} ${JSON.stringify(err.issues)}`, /hunter2|S3CR3T/);
+  });
+
   it('a tag elsewhere is named, with its path', async () => {
     const err = await loadError('tracing:\n  service_name: !include name.txt\n');
     assert.deepEqual(paths(err), ['tracing.service_name']);

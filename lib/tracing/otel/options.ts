@@ -29,7 +29,7 @@ export const DEFAULT_ENDPOINTS = {
 export interface BatchOptions {
   /** Spans kept while waiting for export; further spans are dropped. Default 2048. */
   maxQueueSize?: number;
-  /** Spans per export request (≤ maxQueueSize). Default 512. */
+  /** Spans per export request (≤ maxQueueSize). Default 512, or maxQueueSize when that is smaller. */
   maxExportBatchSize?: number;
   /** Delay between two scheduled exports, ms. Default 5000. */
   scheduledDelayMillis?: number;
@@ -263,6 +263,9 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
           bad(`batch.${key}`, `integer from ${min} to ${max}`, v, `must be an integer from ${min} to ${max}`);
         else batch[key as keyof BatchOptions] = v;
       }
+      // Only a queue size given: the default batch size shrinks to it rather than failing.
+      if (o.batch.maxExportBatchSize === undefined)
+        batch.maxExportBatchSize = Math.min(batch.maxExportBatchSize, batch.maxQueueSize);
       if (batch.maxExportBatchSize > batch.maxQueueSize)
         bad(
           'batch.maxExportBatchSize',
