@@ -205,6 +205,12 @@ function parseYamlText(text: string, ctx: ParseContext): unknown {
     );
   };
   if (doc.errors.length > 0) throw report(doc.errors);
+  // YAML 1.1 reads `yes`, dates and `<<` merges differently; a config is read one way only.
+  if (doc.directives?.yaml.version !== '1.2') {
+    throw syntaxProblem(
+      `${where(ctx)}: only YAML 1.2 is supported (remove the %YAML ${doc.directives?.yaml.version} line)`,
+    );
+  }
   const found = walkDocument(doc, ctx);
   if (found.length > 0) {
     throw new ConfigError(
@@ -482,6 +488,7 @@ export function describeType(value: unknown): string {
   if (typeof value === 'string') return 'text';
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : 'a number';
   if (typeof value === 'boolean') return 'true/false';
+  if (value instanceof Date) return 'a date';
   if (typeof value === 'object') return 'a mapping';
   return typeof value;
 }

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit } from 'yaml';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisLease } from '../../lib/cache/redis/lease.js';
 import { resolveOptions as resolveRedisOptions } from '../../lib/cache/redis/options.js';
@@ -685,16 +685,11 @@ function secretIsKeyName(text: string, secret: string): boolean {
   const doc = parseDocument(text, { logLevel: 'silent', uniqueKeys: false });
   if (doc.errors.length > 0) return false;
   let found = false;
-  const walk = (x: unknown): void => {
-    if (found || typeof x !== 'object' || x === null) return;
-    for (const [k, v] of Object.entries(x)) {
-      if (/^[\w.\-/@]*/.exec(k)![0].includes(secret)) found = true;
-      walk(v);
-    }
-  };
-  try {
-    walk(doc.toJS({ maxAliasCount: 100 }));
-  } catch {}
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && /^[\w.\-/@]*/.exec(String(pair.key.value))![0].includes(secret)) found = true;
+    },
+  });
   return found;
 }
 
