@@ -178,7 +178,8 @@ function parseJson(text: string, ctx: ParseContext): unknown {
 function parseYamlText(text: string, ctx: ParseContext): unknown {
   const lines = new LineCounter();
   const tokens = lexAndParse(text, lines, ctx);
-  for (const token of tokens) checkCstDepth(token, lines, ctx);
+  const budget = { values: MAX_CONFIG_VALUES };
+  for (const token of tokens) checkCst(token, lines, ctx, budget);
   const docs: Document.Parsed[] = [];
   const composer = new Composer({ uniqueKeys: false, logLevel: 'silent', prettyErrors: false });
   for (const doc of composer.compose(tokens, true, text.length)) docs.push(doc);
@@ -262,19 +263,30 @@ function lexAndParse(text: string, lines: LineCounter, ctx: ParseContext): CST.T
   return tokens;
 }
 
+function tooMany(ctx: ParseContext): ConfigError {
+  return new ConfigError(
+    `${where(ctx)}: holds more than ${MAX_CONFIG_VALUES} values (counting YAML aliases as copies; the limit for a config)`,
+  );
+}
+
 function tooDeep(ctx: ParseContext, at: string): ConfigError {
   return new ConfigError(
     `${where(ctx)}: nested more than ${MAX_CONFIG_DEPTH} levels deep at ${at} (the limit for a config)`,
   );
 }
 
-/** Block nesting, measured on the CST without recursion before the (recursive) composer runs. */
-function checkCstDepth(root: CST.Token, lines: LineCounter, ctx: ParseContext): void {
-  const stack: [CST.Token, number][] = [[root, 0]];
+/**
+ * Block nesting and the number of values, measured on the CST without recursion, before the
+ * (recursive) composer runs.
+ */
+function checkCst(root: CST.Token, lines: LineCounter, ctx: ParseContext, budget: { values: number }): void {
+  // [token, depth, whether it is a key (keys are not values of the config)]
+  const stack: [CST.Token, number, boolean][] = [[root, 0, false]];
   while (stack.length > 0) {
-    const [token, depth] = stack.pop()!;
+    const [token, depth, isKey] = stack.pop()!;
+    if (!isKey && token.type !== 'document' && --budget.values < 0) throw tooMany(ctx);
     if (token.type === 'document') {
-      if (token.value) stack.push([token.value, depth]);
+      if (token.value) stack.push([token.value, depth, false]);
       continue;
     }
     if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection')
@@ -284,8 +296,8 @@ function checkCstDepth(root: CST.Token, lines: LineCounter, ctx: ParseContext): 
       throw tooDeep(ctx, `line ${p.line}`);
     }
     for (const item of token.items as { key?: CST.Token | null; value?: CST.Token | null }[]) {
-      if (item.key) stack.push([item.key, depth + 1]);
-      if (item.value) stack.push([item.value, depth + 1]);
+      if (item.key) stack.push([item.key, depth + 1, true]);
+      if (item.value) stack.push([item.value, depth + 1, false]);
     }
   }
 }
@@ -353,11 +365,7 @@ function checkTree(root: unknown, ctx: ParseContext): void {
   const stack: [unknown, string[]][] = [[root, [...ctx.at]]];
   while (stack.length > 0) {
     const [node, path] = stack.pop()!;
-    if (++values > MAX_CONFIG_VALUES) {
-      throw new ConfigError(
-        `${where(ctx)}: holds more than ${MAX_CONFIG_VALUES} values once aliases are expanded (the limit for a config)`,
-      );
-    }
+    if (++values > MAX_CONFIG_VALUES) throw tooMany(ctx);
     if (typeof node !== 'object' || node === null) continue;
     if (path.length - ctx.at.length >= MAX_CONFIG_DEPTH) throw tooDeep(ctx, displayPath(path));
     if (Array.isArray(node)) {
