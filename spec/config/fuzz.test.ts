@@ -641,8 +641,19 @@ async function buildAll(config: HyperionConfig): Promise<void> {
 
 interface Case {
   text: string;
+  format: 'yaml' | 'json';
   env: Record<string, string>;
   secret: string;
+}
+
+/** The same document as JSON (when YAML can read it), for the JSON path of the loader. */
+function asJson(yamlText: string): string {
+  try {
+    const doc = parseDocument(yamlText, { logLevel: 'silent', uniqueKeys: false });
+    return JSON.stringify(doc.toJS({ maxAliasCount: 100 }), null, 1) ?? 'null';
+  } catch {
+    return yamlText;
+  }
 }
 
 const caseArb: fc.Arbitrary<Case> = secretArb.chain((secret) =>
@@ -651,6 +662,7 @@ const caseArb: fc.Arbitrary<Case> = secretArb.chain((secret) =>
       tree: fc.oneof({ weight: 1, arbitrary: treeArb('', 4) }, { weight: 2, arbitrary: plausibleArb }),
       plants: fc.oneof(fc.constant([]), fc.array(plantArb(secret), { minLength: 1, maxLength: 2 })),
       env: fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: envArb(secret) }),
+      format: fc.constantFrom<'yaml' | 'json'>('yaml', 'yaml', 'yaml', 'yaml', 'json'),
       damage: fc.option(
         fc.tuple(fc.nat(), fc.constantFrom('', '"', "'", '[', '{', ':', '- ', '\n', '\t', '&', '*', '!')),
         {
@@ -658,15 +670,16 @@ const caseArb: fc.Arbitrary<Case> = secretArb.chain((secret) =>
         },
       ),
     })
-    .map(({ tree, plants, env, damage }) => {
+    .map(({ tree, plants, env, format, damage }) => {
       let doc = tree;
       for (const p of plants) doc = plant(doc, p.path, p.node);
       let text = render(doc, 0, true).replace(/^\n/, '');
+      if (format === 'json') text = asJson(text);
       if (damage) {
         const at = damage[0] % (text.length + 1);
         text = text.slice(0, at) + damage[1] + text.slice(at + (damage[1] === '' ? 1 : 0));
       }
-      return { text: `${text}\n`, env, secret };
+      return { text: `${text}\n`, format, env, secret };
     }),
 );
 
@@ -692,13 +705,13 @@ function secretIsKeyName(text: string, secret: string): boolean {
   return found;
 }
 
-async function check({ text, env, secret }: Case): Promise<void> {
+async function check({ text, format, env, secret }: Case): Promise<void> {
   stats.cases++;
   printed.length = 0;
   warnings.length = 0;
   let config: HyperionConfig | undefined;
   try {
-    config = loadConfigFromText(text, { env, source: 'fuzz.yaml' });
+    config = loadConfigFromText(text, { env, format, source: `fuzz.${format}` });
   } catch (err) {
     if (!(err instanceof ConfigError)) {
       throw new Error(`threw ${inspect(err)} (not a ConfigError) for:\n${text}\nenv ${JSON.stringify(env)}`);

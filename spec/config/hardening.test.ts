@@ -17,6 +17,7 @@ import { resolveOptions as resolveRedisOptions } from '../../lib/cache/redis/opt
 import { createTieredCache } from '../../lib/cache/tiered.js';
 import { loadConfig, parseConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
+import { editDistance, suggestKey } from '../../lib/core/options.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
@@ -326,6 +327,16 @@ describe('issue 16 — 7: messages say in plain words what a field accepts', () 
 });
 
 describe('issue 16 — 8: factories reject unknown options with a suggestion', () => {
+  it('suggestions: other spellings first, then at most 2 edits (a transposition is 1)', () => {
+    assert.equal(editDistance('maxCots', 'maxCost'), 1);
+    assert.equal(editDistance('abc', 'abcdef'), 3);
+    assert.equal(suggestKey('maxCots', ['maxCost', 'numCounters']), 'maxCost');
+    assert.equal(suggestKey('SAMPLE_RATE', ['sample_rate']), 'sample_rate');
+    assert.equal(suggestKey('sampleRate', ['sample_rate']), 'sample_rate');
+    assert.equal(suggestKey('db', ['ca', 'key']), undefined, 'short names need an exact other spelling');
+    assert.equal(suggestKey('colour', ['type', 'max_cost']), undefined);
+  });
+
   const rejects = (fn: () => unknown, hint: string) =>
     assert.throws(
       fn,
