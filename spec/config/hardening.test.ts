@@ -234,6 +234,11 @@ describe('issue 16 — 6: size and depth limits; parse time linear in size', () 
     const err = await loadError(`service: {name: "${'x'.repeat(1024 * 1024)}"}\n`);
     assert.match(err.message, /larger than 1048576 bytes/);
   });
+  it('never reads more than the limit, even from an endless file', async () => {
+    await assert.rejects(loadConfig('/dev/zero', { env: {} }), (e: ConfigError) =>
+      /larger than 1048576 bytes/.test(e.message),
+    );
+  });
   it('refuses deep nesting, flow or block, before parsing it', async () => {
     const flow = await loadError(`tracing: {attributes: {a: ${'['.repeat(5000)}${']'.repeat(5000)}}}\n`);
     assert.match(flow.message, /nested more than 32 levels deep/);
