@@ -388,8 +388,13 @@ function checkTree(root: unknown, ctx: ParseContext): void {
 
 /** Where an environment override put its value. */
 export interface EnvOrigin {
+  /** The config path the variable set (or a mapping it created on the way there). */
   readonly path: readonly string[];
+  /** The variable's name. */
   readonly name: string;
+  /** Its prefix (`HYPERION__`) and the whole path it names. */
+  readonly prefix: string;
+  readonly target: readonly string[];
 }
 
 /**
@@ -458,13 +463,13 @@ export function mergeEnvOverrides(
       const seg = path[i]!;
       if (!isPlainObject(node[seg])) {
         // A mapping the variable created (or put in place of another value) comes from it.
-        origins.push({ path: path.slice(0, i + 1), name });
+        origins.push({ path: path.slice(0, i + 1), name, prefix, target: path });
         node[seg] = {};
       }
       node = node[seg] as Record<string, unknown>;
     }
     node[path.at(-1)!] = value ?? raw;
-    origins.push({ path, name });
+    origins.push({ path, name, prefix, target: path });
   }
   if (issues.length > 0) {
     throw new ConfigError(`${source}: ${issues.length} malformed environment override name(s)`, issues);
@@ -605,7 +610,16 @@ export function toConfigIssues(
       message = reason(i, raw);
     }
     const origin = findOrigin(origins, segments);
-    if (origin) message += ` (set by environment variable ${origin.name})`;
+    if (origin) {
+      // A suggested key, spelled as the variable to set instead.
+      const hint = /did you mean `([^`]+)`\?$/.exec(message)?.[1];
+      if (hint !== undefined && i.type === 'raw_check') {
+        const fixed = [...origin.target];
+        fixed[segments.length - 1] = hint;
+        message = `${message.slice(0, -1)} (${origin.prefix}${fixed.join('__').toUpperCase()})?`;
+      }
+      message += ` (set by environment variable ${origin.name})`;
+    }
     return { path: displayPath(segments), expected, received, message };
   });
 }

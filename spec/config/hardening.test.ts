@@ -219,7 +219,10 @@ describe('issue 16 — 5: malformed environment override names are rejected and 
     const rate = err.issues.find((i) => i.path === 'tracing.sample_rate')!;
     assert.match(rate.message, /set by environment variable HYPERION__TRACING__SAMPLE_RATE/);
     const typo = err.issues.find((i) => i.path === 'tracng')!;
-    assert.match(typo.message, /did you mean `tracing`\?.*HYPERION__TRACNG__EXPORTER/);
+    assert.match(
+      typo.message,
+      /did you mean `tracing` \(HYPERION__TRACING__EXPORTER\)\? \(set by environment variable HYPERION__TRACNG__EXPORTER\)/,
+    );
     assert.match(err.message, /from environment variables/);
   });
   it('a tagged environment value is an error naming the variable, never showing the value', async () => {
