@@ -130,7 +130,7 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
         'bufferItems',
         'an integer from 0 to 2^31 − 1',
         o.bufferItems,
-        'bufferItems must be an integer ≥ 0',
+        'bufferItems must be an integer from 0 to 2^31 − 1',
       ),
     );
   if (o.metrics !== undefined && typeof o.metrics !== 'boolean')
@@ -141,7 +141,7 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
         'defaultTtl',
         `a number of ms > 0 and ≤ ${MAX_TTL_MS} (365 days)`,
         o.defaultTtl,
-        'defaultTtl must be > 0 ms',
+        'defaultTtl must be > 0 ms and at most 365 days',
       ),
     );
   for (const fn of ['now', 'onEvict', 'cost'] as const) {
