@@ -1,6 +1,8 @@
 /**
  * `hyperion/config`: load a YAML/JSON file with environment overrides, validate it (every bad field
- * reported with its path, secrets never echoed), and build an app from it in one call.
+ * reported with its path and what it accepts, secrets never echoed, nothing printed by the YAML
+ * parser), and build an app from it in one call. An empty file means all defaults; a file over
+ * 1 MiB, nested deeper than 32 levels or holding more than 100 000 values is refused.
  */
 import {
   checkParsed,
