@@ -60,11 +60,16 @@ describe('issue 16 — 1: nothing from the YAML parser is printed; secrets never
       await file('intag.yaml', 'cache: {type: redis, password: !!int S3CR3T-FOUR}\n'),
       await file('dup.yaml', 'cache:\n  type: redis\n  password: S3CR3T-FIVE\n  password: S3CR3T-FIVE\n'),
       await file('json.json', '{"cache": {"type": "redis", "password": S3CR3T-SIX}}'),
+      await file('env.yaml', 'cache: {type: redis}\n'), // the password comes from the environment
     ];
     const child = spawnSync(
       process.execPath,
       ['--import', 'tsx', fileURLToPath(new URL('./fixtures/load-report.ts', import.meta.url)), ...files],
-      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 60_000 },
+      {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '', HYPERION__CACHE__PASSWORD: '!vault S3CR3T-SEVEN' },
+        timeout: 60_000,
+      },
     );
     assert.equal(child.status, 0, child.stderr);
     assert.doesNotMatch(child.stderr, /S3CR3T/, `stderr: ${child.stderr}`);
@@ -83,6 +88,7 @@ describe('issue 16 — 1: nothing from the YAML parser is printed; secrets never
     assert.match(results[1]!.message, /tracing\.headers\.authorization: uses a YAML tag/);
     assert.match(results[2]!.message, /not valid YAML at line \d+, column \d+: a closing quote/);
     assert.match(results[4]!.message, /cache\.password: appears twice/);
+    assert.match(results[6]!.message, /environment variable HYPERION__CACHE__PASSWORD/);
   });
 
   it('a value run into its key (`password:hunter2`) shows only the name part of the key', async () => {
