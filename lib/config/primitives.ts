@@ -53,7 +53,7 @@ export function durationIn({
   max = MAX_TIMER_MS,
   integer = false,
 }: DurationRange = {}) {
-  const low = exclusive ? `more than ${showMs(min)}` : `from ${showMs(min)}`;
+  const low = exclusive ? `above ${showMs(min)}` : `from ${showMs(min)}`;
   const phrase =
     `a duration ${low} up to ${showMs(max)}${integer ? ' in whole milliseconds' : ''}, ` +
     'written like "250ms", "5s", "1m", "1h" or as a number of milliseconds';
