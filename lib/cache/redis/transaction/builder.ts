@@ -6,7 +6,7 @@
 import type { Bytes } from '../../../core/contracts.js';
 import { CacheError } from '../../../core/errors.js';
 import { assertKey, checkTtl, checkValue } from '../checks.js';
-import type { TransactionBuilder } from './types.js';
+import type { TransactionBuilder, TransactionFn } from './types.js';
 
 /** One queued operation; keys without the prefix. */
 export type Op =
@@ -86,4 +86,15 @@ export function createBuilder(options: BuilderOptions): Builder {
       sealed = true;
     },
   };
+}
+
+/** Runs the caller's function on a fresh builder, then seals it; the operations it queued. */
+export async function build(fn: TransactionFn, options: BuilderOptions): Promise<readonly Op[]> {
+  const builder = createBuilder(options);
+  try {
+    await fn(builder.tx);
+  } finally {
+    builder.seal();
+  }
+  return builder.ops;
 }

@@ -9,7 +9,7 @@ import type { TransactionValue } from './types.js';
 export type ExecReplies = [Error | null, unknown][] | null;
 
 /** A MULTI on `conn` with `ops` queued (keys get `prefix`); its `exec()` sends it. */
-export function queueOps(conn: Redis, prefix: string, ops: readonly Op[]): ChainableCommander {
+function queueOps(conn: Redis, prefix: string, ops: readonly Op[]): ChainableCommander {
   const multi = conn.multi();
   for (const op of ops) {
     const key = prefix + op.key;
@@ -21,6 +21,21 @@ export function queueOps(conn: Redis, prefix: string, ops: readonly Op[]): Chain
     else multi.pexpire(key, op.px);
   }
   return multi;
+}
+
+/** Sends `ops` as MULTI/EXEC on `conn`; a failure to send or to get the reply goes through `fail`. */
+export async function execOps(
+  conn: Redis,
+  prefix: string,
+  ops: readonly Op[],
+  fail: (err: unknown) => CacheError,
+): Promise<ExecReplies> {
+  const multi = queueOps(conn, prefix, ops);
+  try {
+    return await multi.exec();
+  } catch (err) {
+    throw fail(err);
+  }
 }
 
 /**

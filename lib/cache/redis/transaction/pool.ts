@@ -43,61 +43,67 @@ export interface PoolOptions {
   readonly secrets: readonly string[];
 }
 
+function discard(pool: Pool, conn: Redis): void {
+  pool.open--;
+  conn.disconnect();
+}
+
+/** Opens one more connection of `pool` (bounded by `timeoutMs`); rejects with CacheError. */
+async function openConnection(
+  pool: Pool,
+  make: () => Redis,
+  timeoutMs: number,
+  secrets: readonly string[],
+): Promise<Redis> {
+  pool.open++;
+  const conn = make();
+  conn.on('error', () => {}); // failures surface on the commands; 'error' must have a listener
+  const tooSlow = () =>
+    new CacheError('timeout', `redis transaction failed: connecting took longer than ${timeoutMs} ms`);
+  try {
+    await withTimeout(conn.connect(), timeoutMs, tooSlow, { unref: true });
+    return conn;
+  } catch (err) {
+    discard(pool, conn);
+    pool.waiters.shift()?.(undefined);
+    throw toCacheError('transaction', err, secrets);
+  }
+}
+
+/** Waits for a connection to be handed over; `undefined` when woken without one or on timeout. */
+function handover(pool: Pool, timeoutMs: number): Promise<Redis | undefined> {
+  let wake!: (conn: Redis | undefined) => void;
+  const handed = new Promise<Redis | undefined>((resolve) => {
+    wake = resolve;
+    pool.waiters.push(wake);
+  });
+  // Leaves the queue in the timer's own turn, so no connection can be handed to a caller gone.
+  const leave = () => {
+    pool.waiters.splice(pool.waiters.indexOf(wake), 1);
+    return new CacheError('timeout', 'no transaction connection handed over in time');
+  };
+  return withTimeout(handed, timeoutMs, leave, { unref: true }).catch(() => undefined);
+}
+
 export function createConnectionPool(options: PoolOptions): ConnectionPool {
   const { client, timeoutMs, maxConnections, secrets } = options;
   const dedicated = dedicatedOptions(timeoutMs);
   const pools = new Map<string, Pool>();
   let closed = false;
 
-  function discard(pool: Pool, conn: Redis): void {
-    pool.open--;
-    conn.disconnect();
-  }
-
-  async function open(pool: Pool, make: () => Redis): Promise<Redis> {
-    pool.open++;
-    const conn = make();
-    conn.on('error', () => {}); // failures surface on the commands; 'error' must have a listener
-    const tooSlow = () =>
-      new CacheError('timeout', `redis transaction failed: connecting took longer than ${timeoutMs} ms`);
-    try {
-      await withTimeout(conn.connect(), timeoutMs, tooSlow, { unref: true });
-      return conn;
-    } catch (err) {
-      discard(pool, conn);
-      pool.waiters.shift()?.(undefined);
-      throw toCacheError('transaction', err, secrets);
-    }
-  }
-
-  /** Waits for a connection to be handed over; `undefined` when woken without one or on timeout. */
-  function handover(pool: Pool): Promise<Redis | undefined> {
-    let wake!: (conn: Redis | undefined) => void;
-    const handed = new Promise<Redis | undefined>((resolve) => {
-      wake = resolve;
-      pool.waiters.push(wake);
-    });
-    // Leaves the queue in the timer's own turn, so no connection can be handed to a caller gone.
-    const leave = () => {
-      pool.waiters.splice(pool.waiters.indexOf(wake), 1);
-      return new CacheError('timeout', 'no transaction connection handed over in time');
-    };
-    return withTimeout(handed, timeoutMs, leave, { unref: true }).catch(() => undefined);
-  }
-
   async function acquire(pool: Pool, make: () => Redis): Promise<Redis> {
     for (let conn = pool.idle.pop(); conn; conn = pool.idle.pop()) {
       if (conn.status === 'ready') return conn;
       discard(pool, conn);
     }
-    if (pool.open < maxConnections) return open(pool, make);
+    if (pool.open < maxConnections) return openConnection(pool, make, timeoutMs, secrets);
     if (pool.waiters.length >= MAX_WAITERS) {
       throw new CacheError(
         'unavailable',
         `redis transaction failed: ${MAX_WAITERS} transactions already wait for a connection`,
       );
     }
-    const handed = await handover(pool);
+    const handed = await handover(pool, timeoutMs);
     if (closed) {
       if (handed) discard(pool, handed);
       throw closedError('transaction');

@@ -16,9 +16,9 @@ import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
 import { checkKeys } from '../checks.js';
 import { closedError } from '../errors.js';
-import { createBuilder, type Op } from './builder.js';
-import { queueOps, toResults } from './exec.js';
-import { secretsOf, txFailure } from './failure.js';
+import { build } from './builder.js';
+import { execOps, toResults } from './exec.js';
+import { type Phase, secretsOf, txFailure } from './failure.js';
 import { resolveRunnerOptions } from './options.js';
 import { createConnectionPool, type Lease } from './pool.js';
 import { createSlotCheck } from './slots.js';
@@ -33,47 +33,38 @@ import type {
 /** Extra wait in `close()` for transactions in flight beyond the command timeout that bounds them (ms). */
 const CLOSE_SLACK_MS = 200;
 
+type Fail = (err: unknown, phase: Phase) => CacheError;
+
+/** WATCH on the leased connection: anyone writing a watched key from now on makes EXEC fail. */
+async function watchKeys(conn: Redis, keys: readonly string[], fail: Fail): Promise<void> {
+  try {
+    await conn.watch(...keys);
+  } catch (err) {
+    throw fail(err, 'watch');
+  }
+}
+
+/** `tx.read`: the current value of a key, read on the leased connection before MULTI. */
+function reader(conn: Redis, prefix: string, fail: Fail): (key: string) => Promise<Bytes | undefined> {
+  return (key) =>
+    conn.getBuffer(prefix + key).then(
+      (value) => value ?? undefined,
+      (err: unknown) => {
+        throw fail(err, 'watch');
+      },
+    );
+}
+
 /** Creates the transaction runner of a Redis cache. Throws ConfigError for invalid options. */
 export function createTransactionRunner(options: TransactionRunnerOptions): TransactionRunner {
   const { client, prefix, cluster, timeoutMs, maxConnections, defaultTtl } = resolveRunnerOptions(options);
   const secrets = secretsOf(client);
   const pool = createConnectionPool({ client, timeoutMs, maxConnections, secrets });
+  const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets);
+  const failExec = (err: unknown) => fail(err, 'exec');
   let closed = false;
   let active = 0;
   let idle: (() => void) | undefined;
-
-  /** Runs the caller's function on a fresh builder; its queued operations once it returned. */
-  async function build(
-    fn: TransactionFn,
-    watch: readonly string[],
-    lease: Lease | undefined,
-  ): Promise<readonly Op[]> {
-    const read =
-      lease &&
-      ((key: string): Promise<Bytes | undefined> =>
-        lease.conn.getBuffer(prefix + key).then(
-          (value) => value ?? undefined,
-          (err: unknown) => {
-            throw txFailure(err, 'watch', client, secrets);
-          },
-        ));
-    const builder = createBuilder({ watched: new Set(watch), read, defaultTtl });
-    try {
-      await fn(builder.tx);
-    } finally {
-      builder.seal();
-    }
-    return builder.ops;
-  }
-
-  /** WATCH on the leased connection; anyone writing a watched key from now on makes EXEC fail. */
-  async function watchKeys(conn: Redis, watch: readonly string[]): Promise<void> {
-    try {
-      await conn.watch(...watch.map((k) => prefix + k));
-    } catch (err) {
-      throw txFailure(err, 'watch', client, secrets);
-    }
-  }
 
   async function transaction(
     fn: TransactionFn,
@@ -93,9 +84,14 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     try {
       if (watch.length > 0) {
         lease = await pool.lease(slots?.slot);
-        await watchKeys(lease.conn, watch);
+        await watchKeys(
+          lease.conn,
+          watch.map((k) => prefix + k),
+          fail,
+        );
       }
-      const ops = await build(fn, watch, lease);
+      const read = lease && reader(lease.conn, prefix, fail);
+      const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
       for (const op of ops) slots?.add(op.key);
       if (ops.length === 0) {
         if (lease) await lease.conn.unwatch();
@@ -104,13 +100,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       }
       lease ??= await pool.lease(slots?.slot);
       if (closed) throw closedError('transaction');
-      const multi = queueOps(lease.conn, prefix, ops);
-      let replies: Awaited<ReturnType<typeof multi.exec>>;
-      try {
-        replies = await multi.exec();
-      } catch (err) {
-        throw txFailure(err, 'exec', client, secrets);
-      }
+      const replies = await execOps(lease.conn, prefix, ops, failExec);
       reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
       if (replies === null) return { ok: false, conflict: true };
       return { ok: true, results: toResults(ops, replies, secrets) };
