@@ -37,3 +37,8 @@ export function toCacheError(op: string, err: unknown, secrets: readonly (string
   }
   return new CacheError(code, `redis ${op} failed: ${reason}`, { cause: err });
 }
+
+/** The error of an operation attempted after `close()`. */
+export function closedError(op: string): CacheError {
+  return new CacheError('closed', `redis ${op} failed: the cache is closed`);
+}

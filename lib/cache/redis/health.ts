@@ -1,5 +1,6 @@
 /** `health()`: a timed PING plus the topology the client sees. Never throws. */
 import type { Cluster, Redis } from 'iovalkey';
+import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
 import type { RedisMode } from './options.js';
 
@@ -23,20 +24,12 @@ export interface RedisHealth {
   readonly error?: string;
 }
 
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Command timed out')), ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
+/** Like the client's own command timeout, so that it maps to CacheError('timeout'). */
+const timedOut = () => new Error('Command timed out');
 
 async function timedPing(node: Redis, ms: number): Promise<number> {
   const start = performance.now();
-  await bounded(node.ping(), ms);
+  await withTimeout(node.ping(), ms, timedOut, { unref: true });
   return performance.now() - start;
 }
 
@@ -73,7 +66,9 @@ export async function probeHealth(
     const redis = client as Redis;
     if (redis.status !== 'ready') return { ok: false, mode, nodes, error: `not connected (${redis.status})` };
     const latencyMs = await timedPing(redis, timeoutMs);
-    const role = String(((await bounded(redis.call('ROLE'), timeoutMs)) as unknown[])[0]);
+    const role = String(
+      ((await withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true })) as unknown[])[0],
+    );
     nodes.push({ address: address(redis), role: role === 'master' ? 'master' : 'replica', connected: true });
     return { ok: true, mode, latencyMs, role, nodes };
   } catch (err) {

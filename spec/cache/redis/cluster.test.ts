@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
-import { createRedisCache, keySlot, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { waitFor } from '../../harness/process.js';
 import { type RedisCluster, skipRedis, startRedisCluster } from '../../harness/redis.js';

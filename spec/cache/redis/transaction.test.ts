@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
-import { createRedisCache, keySlot, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { keySlot } from '../../../lib/cache/redis/slots.js';
 import {
   createTransactionRunner,
   retryTransaction,
   type TransactionResult,
   type TransactionRunner,
-} from '../../../lib/cache/redis/transaction.js';
+} from '../../../lib/cache/redis/transaction/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { waitFor } from '../../harness/process.js';
 import {

@@ -1,0 +1,88 @@
+/**
+ * The connection gate: what a command does when the client is not ready. iovalkey's offline queue
+ * is off (see ./client.ts), so callers wait here instead — bounded in time (the command timeout)
+ * and in number — or fail at once when waiting cannot help (closed, ended, or `failFast` after the
+ * connection was lost).
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import { CacheError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
+import { closedError } from './errors.js';
+
+/** Callers allowed to wait for a (re)connection at once; beyond this they fail at once. */
+const MAX_WAITERS = 10_000;
+
+export interface ConnectionGate {
+  /**
+   * `undefined` when the client can take commands now; otherwise a promise that resolves when it
+   * can, within the command timeout. Throws (or rejects) CacheError `closed` / `unavailable`. Waits
+   * not at all when `failFast` and the connection was up before (a lost connection: answer without
+   * Redis).
+   */
+  pass(op: string, failFast: boolean): Promise<void> | undefined;
+  /** True once `close()` was called. */
+  readonly closed: boolean;
+  /** Refuses every later `pass` with `closed`; callers already waiting keep waiting. */
+  close(): void;
+  /** Rejects the callers still waiting with `closed` and stops listening to the client. */
+  release(): void;
+}
+
+export function createConnectionGate(client: Redis | Cluster, timeoutMs: number): ConnectionGate {
+  let closed = false;
+  let everReady = client.status === 'ready';
+  let waiters = 0;
+  let onReady: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  const readyListener = () => {
+    everReady = true;
+    wake?.();
+    onReady = undefined;
+    wake = undefined;
+  };
+  client.on('ready', readyListener);
+
+  function wait(op: string): Promise<void> {
+    if (client.status === 'wait') client.connect().catch(() => {}); // lazy client: first use connects
+    onReady ??= new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    waiters++;
+    const ready = onReady.then(() => {
+      if (closed) throw closedError(op);
+    });
+    const notConnected = () =>
+      new CacheError('unavailable', `redis ${op} failed: not connected within ${timeoutMs} ms`);
+    return withTimeout(ready, timeoutMs, notConnected, { unref: true }).finally(() => {
+      waiters--;
+    });
+  }
+
+  return {
+    pass(op, failFast) {
+      if (closed) throw closedError(op);
+      const status = client.status;
+      if (status === 'ready') return undefined;
+      if (status === 'end') throw new CacheError('unavailable', `redis ${op} failed: connection ended`);
+      if (failFast && everReady)
+        throw new CacheError('unavailable', `redis ${op} failed: not connected (${status})`);
+      if (waiters >= MAX_WAITERS) {
+        throw new CacheError(
+          'unavailable',
+          `redis ${op} failed: ${MAX_WAITERS} callers already wait for a connection`,
+        );
+      }
+      return wait(op);
+    },
+    get closed() {
+      return closed;
+    },
+    close() {
+      closed = true;
+    },
+    release() {
+      wake?.();
+      client.off('ready', readyListener);
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * getMany / setMany: one round trip for many keys. Standalone and sentinel send one MGET (or one
+ * pipeline of SETs); a cluster gets one MGET per hash slot, batched per node (./batch.ts), and the
+ * replies are merged back in request order.
+ */
+import type { Bytes, CacheEntry } from '../../core/contracts.js';
+import { CacheError } from '../../core/errors.js';
+import { type BatchOp, runBatch } from './batch.js';
+import { assertKey, checkKeys, checkTtl, checkValue } from './checks.js';
+import type { CacheContext } from './dispatch.js';
+import { keySlot } from './slots.js';
+import { countReply } from './stats.js';
+import type { RedisCache } from './types.js';
+
+export type ManyCommands = Pick<RedisCache, 'getMany' | 'setMany'>;
+
+/** Positions of `keys` grouped by hash slot, each group in request order. */
+function groupBySlot(keys: readonly string[]): number[][] {
+  const bySlot = new Map<number, number[]>();
+  keys.forEach((k, i) => {
+    const slot = keySlot(k);
+    const list = bySlot.get(slot);
+    if (list) list.push(i);
+    else bySlot.set(slot, [i]);
+  });
+  return [...bySlot.values()];
+}
+
+export function createManyCommands(ctx: CacheContext): ManyCommands {
+  const { client, prefix, defaultTtl, counters, dispatch } = ctx;
+  const countAll = (values: (Buffer | null)[]) => values.map((v) => countReply(counters, v));
+  const failGetMany = dispatch.fail('getMany');
+
+  async function getManyCluster(full: readonly string[]): Promise<(Bytes | undefined)[]> {
+    const groups = groupBySlot(full);
+    const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => full[i]!) }));
+    const replies = await dispatch.run('getMany', () => runBatch(client, ops));
+    const out: (Bytes | undefined)[] = new Array(full.length);
+    groups.forEach((idx, g) => {
+      const values = replies[g] as (Buffer | null)[];
+      idx.forEach((i, j) => {
+        out[i] = countReply(counters, values[j]);
+      });
+    });
+    return out;
+  }
+
+  return {
+    async getMany(keys) {
+      checkKeys(keys, 'getMany expects an array of keys');
+      if (keys.length === 0) return [];
+      const full = keys.map((k) => prefix + k);
+      if (!client.isCluster)
+        return dispatch.exec('getMany', () => client.mgetBuffer(full), countAll, failGetMany);
+      return getManyCluster(full);
+    },
+
+    async setMany(entries: readonly CacheEntry[]) {
+      if (!Array.isArray(entries))
+        throw new CacheError('invalid_value', 'setMany expects an array of entries');
+      const ops: BatchOp[] = entries.map((e) => {
+        assertKey(e?.key);
+        return {
+          kind: 'set',
+          key: prefix + e.key,
+          value: checkValue(e.value),
+          px: checkTtl(e.ttl, defaultTtl),
+        };
+      });
+      if (ops.length === 0) return;
+      await dispatch.run('setMany', () => runBatch(client, ops));
+    },
+  };
+}
