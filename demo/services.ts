@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { createMemoryCache, type MemoryCache } from '../lib/cache/memory/index.js';
 import { createRedisInvalidationBus, type RedisInvalidationBus } from '../lib/cache/redis/bus.js';
 import { createRedisCache } from '../lib/cache/redis/index.js';
-import { createTieredCache, type TieredCache } from '../lib/cache/tiered.js';
+import { createTieredCache, type TieredCache } from '../lib/cache/tiered/index.js';
 import { type App, createApp } from '../lib/core/app.js';
 import type { Cache, Logger, LogLevel } from '../lib/core/contracts.js';
 import { createConsoleLogger } from '../lib/core/logger.js';
