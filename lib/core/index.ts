@@ -27,6 +27,7 @@ export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.j
 export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';
 // For authors of their own `Cache`: the input checks every built-in cache runs, so a custom one
 // rejects bad keys, TTLs and values with the same `CacheError` codes (and the same key limit).
-// `hitRatio` and `createSeededRandom` stay internal: one-line helpers nobody needs to share.
+// `hitRatio` and `createSeededRandom` stay internal: an application never calls them, and a
+// custom cache computes `CacheStats.hitRatio` as its doc says in one line.
 export { assertBytes, assertKey, assertTtl, MAX_KEY_BYTES } from './validate.js';
 export { formatTraceparent, INVALID_SPAN_CONTEXT, isValidSpanContext, parseTraceparent } from './w3c.js';

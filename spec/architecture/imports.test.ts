@@ -125,16 +125,13 @@ function cyclePath(graph: Map<string, Module>, scc: Set<string>): string[] {
 /**
  * The adapter a lib file belongs to: `cache/memory`, `cache/redis`, `cache/tiered`, `tracing/otel`,
  * `metrics/prometheus` (a folder under a kind), or `undefined` for the core, config and the
- * kind-level helpers such as lib/tracing/http.ts. A file directly in lib/cache/ named like a
- * folder (`cache/tiered.ts`) counts as that folder's.
+ * kind-level helpers such as lib/tracing/http.ts. lib/cache/ has no shared helpers: a file there
+ * (`cache/x.ts`) is a cache of its own, so no `lib/cache/<a>` reaches any `lib/cache/<b>`.
  */
 function adapterOf(file: string): string | undefined {
   const parts = relative('lib', file).split(/[\\/]/);
-  if (!['cache', 'tracing', 'metrics'].includes(parts[0]!) || parts.length < 2) return undefined;
-  if (parts.length === 2) {
-    const name = parts[1]!.replace(/\.ts$/, '');
-    return existsSync(join(lib, parts[0]!, name)) ? `${parts[0]}/${name}` : undefined;
-  }
+  if (parts[0] === 'cache' && parts.length === 2) return `cache/${parts[1]!.replace(/\.ts$/, '')}`;
+  if (!['cache', 'tracing', 'metrics'].includes(parts[0]!) || parts.length < 3) return undefined;
   return `${parts[0]}/${parts[1]}`;
 }
 
@@ -181,6 +178,11 @@ describe('architecture: the import graph of lib/', () => {
     assert.deepEqual(found, [], `import rules broken:\n${found.map((v) => `  ${v}`).join('\n')}`);
   });
 
+  it('has no file named like the folder beside it (x.ts next to x/)', () => {
+    const clashes = [...graph.keys()].filter((f) => existsSync(join(root, f.replace(/\.ts$/, ''))));
+    assert.deepEqual(clashes, []);
+  });
+
   it('the checks catch what they are meant to catch', () => {
     const fake = (file: string, local: string[], external: string[] = []): Module => ({
       file,
@@ -195,6 +197,7 @@ describe('architecture: the import graph of lib/', () => {
         fake('lib/cache/memory/index.ts', ['lib/core/a.ts']),
         fake('lib/cache/redis/bus.ts', ['lib/cache/tiered/types.ts']),
         fake('lib/cache/tiered/types.ts', []),
+        fake('lib/cache/lease.ts', ['lib/cache/tiered/types.ts']),
         fake('lib/tracing/otel/x.ts', ['lib/metrics/prometheus/y.ts', 'lib/tracing/http.ts']),
         fake('lib/metrics/prometheus/y.ts', []),
         fake('lib/tracing/http.ts', []),
@@ -204,6 +207,7 @@ describe('architecture: the import graph of lib/', () => {
       'lib/cache/memory/index.ts → lib/core/a.ts → lib/cache/memory/index.ts (3 modules import each other)',
     ]);
     assert.deepEqual(violations(g), [
+      'lib/cache/lease.ts: cache cache/lease imports cache cache/tiered (lib/cache/tiered/types.ts)',
       'lib/cache/redis/bus.ts: cache cache/redis imports cache cache/tiered (lib/cache/tiered/types.ts)',
       'lib/core/a.ts: the core imports lib/cache/memory/index.ts',
       "lib/core/a.ts: the core imports the package 'iovalkey'",

@@ -73,6 +73,7 @@ export interface TieredCache extends Cache {
    * `loadMany` call for the keys both lack. Keys already being loaded by other callers are joined.
    */
   getOrSetMany(keys: readonly string[], loadMany: ManyLoader, ttl?: number): Promise<Bytes[]>;
+  /** State of the circuit breaker around L2 (for readiness checks). */
   breakerState(): BreakerState;
   stats(): TieredCacheStats;
   /** Unsubscribes and closes the bus, then L2, then L1. Idempotent. */
