@@ -154,6 +154,48 @@ export interface Cache {
   close?(): Promise<void>;
 }
 
+/**
+ * One invalidation of a tiered cache: the keys to drop from L1 (never their values), or `all`
+ * after a `clear()`. `origin` is the id of the instance that wrote, so that it can ignore its own
+ * messages. Here because two adapters meet on it: the tiered cache and a transport (Redis).
+ */
+export interface Invalidation {
+  readonly origin: string;
+  readonly keys?: readonly string[];
+  readonly all?: boolean;
+}
+
+/**
+ * A broadcast channel between the instances of a tiered cache. Delivery may be lossy (Redis
+ * pub/sub is); a transport that may have lost messages must call `onReconnect`, and the cache then
+ * clears its L1. `createRedisInvalidationBus` (`hyperion/cache/redis`) implements it.
+ */
+export interface InvalidationBus {
+  /** Sends `message` to every subscriber, the sender's own subscriptions included. */
+  publish(message: Invalidation): Promise<void>;
+  /**
+   * Registers the handlers; resolves once messages are being received. Returns a function that
+   * removes them again.
+   */
+  subscribe(onInvalidation: (message: Invalidation) => void, onReconnect: () => void): Promise<() => void>;
+  /** Stops the transport; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A cross-instance lock for a tiered cache's loader (`createRedisLease` in `hyperion/cache/redis`
+ * implements it). While one instance holds the lease for a key and runs the loader, the others
+ * wait for its result in L2 instead of calling the loader too.
+ */
+export interface LoaderLease {
+  /**
+   * Tries to take the lease for `key`. Resolves a release function when it was taken, `undefined`
+   * when another holder has it; rejects when the lease store cannot answer (the caller then loads
+   * locally).
+   */
+  acquire(key: string): Promise<(() => Promise<void>) | undefined>;
+}
+
 // ---------------------------------------------------------------- metrics
 
 export type LabelValues = Readonly<Record<string, string | number>>;

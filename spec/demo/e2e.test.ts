@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type RunningServices, startServices } from '../../demo/services.js';
+import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { fromJaeger, type JaegerTraceJson, type TreeSpan } from '../../demo/trace-tree.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { type PostgresServer, startPostgres } from '../harness/postgres.js';

@@ -6,13 +6,13 @@
 import type { Bytes, CacheEntry } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
-import type { ManyLoader, TieredResult } from '../tiered.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
 import { checkLoader } from './read.js';
 import { countSource } from './stats.js';
+import type { ManyLoader, TieredResult } from './types.js';
 
 /** Throws `CacheError('invalid_key')` unless `keys` is an array of valid keys. */
 function assertKeys(keys: readonly string[]): void {

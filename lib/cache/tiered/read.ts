@@ -6,14 +6,14 @@
  */
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
+import { sleep } from '../../core/timeout.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
-import type { TieredResult } from '../tiered.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, ignore, levelTtl, readFetched } from './local.js';
 import { countSource } from './stats.js';
-import { sleep } from './timing.js';
+import type { TieredResult } from './types.js';
 
 /** Throws `CacheError('invalid_value')` unless `loader` is a function. */
 export function checkLoader(loader: unknown): void {

@@ -4,7 +4,7 @@
  * `stats()` only takes a snapshot.
  */
 import { hitRatio } from '../../core/validate.js';
-import type { TieredCacheStats, TieredSource } from '../tiered.js';
+import type { TieredCacheStats, TieredSource } from './types.js';
 
 /** The mutable counts of one tiered cache (`breakerOpens` is kept by the breaker itself). */
 export interface Counters {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'iovalkey';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
-import { createTieredCache } from '../../../lib/cache/tiered.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';

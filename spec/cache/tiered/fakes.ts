@@ -4,8 +4,14 @@
  * behaviour is covered by redis.test.ts.
  */
 
-import type { Invalidation, InvalidationBus, LoaderLease } from '../../../lib/cache/tiered.js';
-import type { Bytes, Cache, CacheEntry } from '../../../lib/core/contracts.js';
+import type {
+  Bytes,
+  Cache,
+  CacheEntry,
+  Invalidation,
+  InvalidationBus,
+  LoaderLease,
+} from '../../../lib/core/contracts.js';
 import { CacheError } from '../../../lib/core/errors.js';
 
 export interface FakeCache extends Cache {

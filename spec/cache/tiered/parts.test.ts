@@ -4,13 +4,9 @@ import { describe, it } from 'node:test';
 import { createBreaker } from '../../../lib/cache/tiered/breaker.js';
 import { createFence } from '../../../lib/cache/tiered/coherence.js';
 import { decodeEnvelope, encodeEnvelope, HEADER_BYTES } from '../../../lib/cache/tiered/envelope.js';
-import {
-  createDeadlineQueue,
-  createSeededRandom,
-  jitterTtl,
-  withTimeout,
-} from '../../../lib/cache/tiered/timing.js';
+import { createDeadlineQueue, jitterTtl, withTimeout } from '../../../lib/cache/tiered/timing.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { createSeededRandom } from '../../../lib/core/random.js';
 import { bytes, fakeClock, text } from './fakes.js';
 
 describe('tiered cache parts', () => {

@@ -9,14 +9,13 @@ import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisInvalidationBus } from '../../../lib/cache/redis/bus.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { createRedisLease } from '../../../lib/cache/redis/lease.js';
+import { decodeEnvelope } from '../../../lib/cache/tiered/envelope.js';
 import {
   createTieredCache,
-  decodeEnvelope,
-  type InvalidationBus,
   type TieredCache,
   type TieredCacheOptions,
-} from '../../../lib/cache/tiered.js';
-import type { Bytes, Cache } from '../../../lib/core/contracts.js';
+} from '../../../lib/cache/tiered/index.js';
+import type { Bytes, Cache, InvalidationBus } from '../../../lib/core/contracts.js';
 import { portOpen, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { bytes, fakeClock, text } from './fakes.js';

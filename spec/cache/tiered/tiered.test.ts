@@ -6,13 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import {
-  createSeededRandom,
-  createTieredCache,
-  decodeEnvelope,
-  type TieredCacheOptions,
-} from '../../../lib/cache/tiered.js';
+import { decodeEnvelope } from '../../../lib/cache/tiered/envelope.js';
+import { createTieredCache, type TieredCacheOptions } from '../../../lib/cache/tiered/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
+import { createSeededRandom } from '../../../lib/core/random.js';
 import { busHub, bytes, fakeCache, fakeClock, fakeLeases, text, tick } from './fakes.js';
 
 function setup(extra: Partial<TieredCacheOptions> = {}) {
