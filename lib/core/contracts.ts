@@ -142,6 +142,11 @@ export interface Cache {
   /** Values in the order of `keys`; misses are `undefined`. */
   getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
   setMany(entries: readonly CacheEntry[]): Promise<void>;
+  /**
+   * Removes every key of `keys` (duplicates allowed) in as few round trips as the backend allows;
+   * resolves with how many of them held a value.
+   */
+  deleteMany(keys: readonly string[]): Promise<number>;
   /** Removes every entry this cache owns (for shared backends: only its own key prefix). */
   clear(): Promise<void>;
   /**

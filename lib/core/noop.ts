@@ -20,7 +20,7 @@ import type {
   Tracer,
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
-import { assertKey, assertTtl } from './validate.js';
+import { assertKey, assertKeys, assertTtl } from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -114,6 +114,10 @@ export function createNoopCache(): Cache {
     },
     async setMany(entries: readonly CacheEntry[]) {
       for (const e of entries) assertKey(e.key);
+    },
+    async deleteMany(keys) {
+      assertKeys(keys);
+      return 0;
     },
     async clear() {},
     async getOrSet(key, loader, ttl) {

@@ -5,7 +5,7 @@
  */
 import type { Bytes, CacheEntry } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import { l2WriteError } from './l2.js';
 import { ignore, levelTtl } from './local.js';
@@ -14,6 +14,7 @@ export interface WritePath {
   set(key: string, value: Bytes, ttl?: number): Promise<boolean>;
   setMany(entries: readonly CacheEntry[]): Promise<void>;
   delete(key: string): Promise<boolean>;
+  deleteMany(keys: readonly string[]): Promise<number>;
   clear(): Promise<void>;
 }
 
@@ -96,6 +97,24 @@ export function createWritePath(ctx: Context): WritePath {
       const inL1 = await l1.delete(key).catch(() => false);
       await publish({ keys: [key] });
       return removed || inL1;
+    },
+
+    async deleteMany(keys) {
+      assertOpen();
+      assertKeys(keys);
+      if (keys.length === 0) return 0;
+      const unique = [...new Set(keys)];
+      let removed: number;
+      try {
+        removed = await guarded('deleteMany', () => l2.deleteMany(unique));
+      } catch (err) {
+        await dropEverywhere(unique);
+        throw l2WriteError(err);
+      }
+      for (const key of unique) local.forget(key);
+      const inL1 = await l1.deleteMany(unique).catch(() => 0);
+      await publish({ keys: unique });
+      return Math.max(removed, inL1);
     },
 
     async clear() {
