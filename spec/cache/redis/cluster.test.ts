@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
 import { createRedisCache, keySlot, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { ConfigError } from '../../../lib/core/errors.js';
-import { waitFor } from '../../harness/process.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisCluster, skipRedis, startRedisCluster } from '../../harness/redis.js';
 import { allBytes, dec, enc, watchUnhandled } from './helpers.js';
 
@@ -25,7 +25,7 @@ async function keysOnMasters(cluster: RedisCluster, pattern: string): Promise<st
   return found;
 }
 
-describe('redis cache on a 6-node cluster', { skip: skipRedis() }, () => {
+describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
   const caches: RedisCache[] = [];

@@ -4,12 +4,13 @@
  * CacheError('oom') while reads, `getOrSet` and a tiered cache keep answering.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Redis } from 'iovalkey';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
 
@@ -101,7 +102,7 @@ async function flood(
 }
 
 for (const policy of ['allkeys-lfu', 'allkeys-lru']) {
-  describe(`redis cache under maxmemory ${MAXMEMORY}, ${policy}`, { skip: skipRedis() }, () => {
+  describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, ${policy}`, skipRedis(), () => {
     let s: Server;
     let cache: RedisCache;
     const unhandled = watchUnhandled();
@@ -194,7 +195,7 @@ for (const policy of ['allkeys-lfu', 'allkeys-lru']) {
   });
 }
 
-describe(`redis cache under maxmemory ${MAXMEMORY}, volatile-ttl`, { skip: skipRedis() }, () => {
+describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, volatile-ttl`, skipRedis(), () => {
   let s: Server;
   let cache: RedisCache;
   const unhandled = watchUnhandled();
@@ -254,7 +255,7 @@ describe(`redis cache under maxmemory ${MAXMEMORY}, volatile-ttl`, { skip: skipR
   });
 });
 
-describe(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, { skip: skipRedis() }, () => {
+describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, skipRedis(), () => {
   let s: Server;
   let cache: RedisCache;
   let filled = 0;

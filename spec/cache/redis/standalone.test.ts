@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Redis } from 'iovalkey';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import type { LogFields } from '../../../lib/core/contracts.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { MAX_KEY_BYTES } from '../../../lib/core/validate.js';
-import { waitFor } from '../../harness/process.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { allBytes, dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
 
 const PASSWORD = 'hunter2-секрет';
 
-describe('redis cache on a standalone server with requirepass', { skip: skipRedis() }, () => {
+describeWithServers('redis cache on a standalone server with requirepass', skipRedis(), () => {
   let redis: RedisStandalone;
   let cache: RedisCache;
   let raw: Redis;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
 import { createRedisCache, keySlot, type RedisCache } from '../../../lib/cache/redis/index.js';
 import {
@@ -9,7 +9,7 @@ import {
   type TransactionRunner,
 } from '../../../lib/cache/redis/transaction.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
-import { waitFor } from '../../harness/process.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import {
   type RedisCluster,
   type RedisSentinelSet,
@@ -47,7 +47,7 @@ function increment(runner: TransactionRunner, key: string, mirror?: string): Pro
   );
 }
 
-describe('redis transactions on a standalone server', { skip: skipRedis() }, () => {
+describeWithServers('redis transactions on a standalone server', skipRedis(), () => {
   let redis: RedisStandalone;
   let cache: RedisCache;
   let tx: TransactionRunner;
@@ -434,7 +434,7 @@ describe('redis transactions on a standalone server', { skip: skipRedis() }, () 
   });
 });
 
-describe('redis transactions on a cluster', { skip: skipRedis() }, () => {
+describeWithServers('redis transactions on a cluster', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
   let tx: TransactionRunner;
@@ -540,7 +540,7 @@ describe('redis transactions on a cluster', { skip: skipRedis() }, () => {
   });
 });
 
-describe('redis transactions across a sentinel failover', { skip: skipRedis() }, () => {
+describeWithServers('redis transactions across a sentinel failover', skipRedis(), () => {
   let set: RedisSentinelSet;
   const unhandled = watchUnhandled();
 

@@ -4,7 +4,7 @@
  * restarted on the same port), and grace on real L2 entries.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisInvalidationBus } from '../../../lib/cache/redis/bus.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
@@ -17,7 +17,7 @@ import {
   type TieredCacheOptions,
 } from '../../../lib/cache/tiered.js';
 import type { Bytes, Cache } from '../../../lib/core/contracts.js';
-import { portOpen, waitFor } from '../../harness/process.js';
+import { describeWithServers, portOpen, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { bytes, fakeClock, text } from './fakes.js';
 import { startRedisOnPort } from './restart.js';
@@ -29,7 +29,7 @@ const median = (xs: number[]) => {
 
 let unique = 0;
 
-describe('tiered cache on real Redis', { skip: skipRedis() }, () => {
+describeWithServers('tiered cache on real Redis', skipRedis(), () => {
   let redis: RedisStandalone;
   const closers: (() => Promise<unknown>)[] = [];
   before(async () => {
