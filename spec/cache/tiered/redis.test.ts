@@ -200,22 +200,6 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
     assert.ok(ends.A.stats().invalidationsReceived > 0 && ends.B.stats().invalidationsReceived > 0);
   });
 
-  it('1,000 concurrent misses in one process call the loader once', async () => {
-    const { cache } = instance(`stampede${++unique}`, { withBus: false });
-    let calls = 0;
-    const loader = async () => {
-      calls++;
-      await new Promise((r) => setTimeout(r, 20));
-      return bytes('v');
-    };
-    const values = await Promise.all(
-      Array.from({ length: 1_000 }, () => cache.getOrSet('hot', loader, 60_000)),
-    );
-    assert.equal(calls, 1);
-    assert.ok(values.every((v) => text(v) === 'v'));
-    console.log(`# 1,000 concurrent misses, one process: ${calls} loader call`);
-  });
-
   for (const withLease of [true, false]) {
     it(`3 instances, 300 concurrent misses each, lease ${withLease ? 'on → about 1' : 'off → at most 3'} loader call(s)`, async () => {
       const ns = `lease${++unique}`;

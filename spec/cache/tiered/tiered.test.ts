@@ -13,6 +13,7 @@ import {
   type TieredCacheOptions,
 } from '../../../lib/cache/tiered.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
+import { deferred } from '../../harness/clock.js';
 import { busHub, bytes, fakeCache, fakeClock, fakeLeases, text, tick } from './fakes.js';
 
 function setup(extra: Partial<TieredCacheOptions> = {}) {
@@ -109,41 +110,36 @@ describe('tiered cache: read path', () => {
   });
 
   it('serves one loader call to 1,000 concurrent misses, with one L2 read (singleflight spans the levels)', async () => {
-    const { l2, cache } = setup();
-    l2.delay = 5;
+    const { cache, l2 } = setup();
     let calls = 0;
+    const called = deferred();
+    const release = deferred();
     const loader = async () => {
       calls++;
-      await new Promise((r) => setTimeout(r, 10));
+      called.resolve();
+      await release.promise;
       return bytes('v');
     };
-    const all = await Promise.all(Array.from({ length: 1000 }, () => cache.getOrSet('hot', loader, 10_000)));
+    const callers = Array.from({ length: 1000 }, () => cache.getOrSet('hot', loader, 10_000));
+    await called.promise;
+    await tick(); // the fake levels answer in microtasks: by now every caller has joined the flight
+    release.resolve();
+    const all = await Promise.all(callers);
     assert.equal(calls, 1);
     assert.ok(all.every((b) => text(b) === 'v'));
     assert.equal(l2.calls.filter((c) => c === 'get hot').length, 1);
     assert.equal(cache.stats().misses, 1000);
   });
 
-  it('shares a loader error with every waiter and caches nothing', async () => {
+  it('counts a loader error once (loaderErrors) and writes it to neither level', async () => {
+    // Sharing the error with every waiter: the Cache conformance suite.
     const { l1, l2, cache } = setup();
-    let calls = 0;
-    const failing = async () => {
-      calls++;
+    const failing = async (): Promise<Uint8Array> => {
       throw new Error('db down');
     };
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrSet('k', failing)));
-    assert.equal(calls, 1);
-    assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as Error).message === 'db down'));
+    await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrSet('k', failing)));
     assert.equal(l1.store.size + l2.store.size, 0);
     assert.equal(cache.stats().loaderErrors, 1);
-  });
-
-  it('rejects a loader that does not return bytes', async () => {
-    const { cache } = setup();
-    await assert.rejects(
-      cache.getOrSet('k', async () => 'text' as unknown as Uint8Array),
-      (e: unknown) => e instanceof CacheError && e.code === 'invalid_value',
-    );
   });
 
   it('treats a value without envelope in L2 as fresh and keeps it in L1 only for l1Ttl', async () => {
@@ -641,22 +637,18 @@ describe('tiered cache: misuse and lifecycle', () => {
     assert.throws(() => createTieredCache({ l1: same, l2: same }), ConfigError);
   });
 
-  it('rejects bad keys, ttls, values and loaders with typed errors', async () => {
+  it('rejects a loader that is not a function, and keys for getOrSetMany that are not an array', async () => {
+    // Bad keys, ttls and values of the Cache contract: the conformance suite.
     const { cache } = setup();
     const code = (c: string) => (e: unknown) => e instanceof CacheError && e.code === c;
-    await assert.rejects(cache.get(''), code('invalid_key'));
-    await assert.rejects(cache.get(5 as never), code('invalid_key'));
-    await assert.rejects(cache.set('k', 'v' as never), code('invalid_value'));
-    await assert.rejects(cache.set('k', bytes('v'), -5), code('invalid_ttl'));
     await assert.rejects(cache.getOrSet('k', 'nope' as never), code('invalid_value'));
     await assert.rejects(
       cache.getOrSetMany('k' as never, async () => []),
       code('invalid_key'),
     );
-    await assert.rejects(cache.getMany(['ok', ''] as never), code('invalid_key'));
   });
 
-  it('close() closes bus, L2 and L1 once; later calls reject with closed', async () => {
+  it('close() closes bus, L2 and L1 once, however often it is called', async () => {
     const hub = busHub();
     let closes = 0;
     const l1 = fakeCache('l1');
@@ -674,10 +666,5 @@ describe('tiered cache: misuse and lifecycle', () => {
     await cache.close();
     assert.equal(closes, 2);
     assert.equal(hub.endpoints.size, 0);
-    await assert.rejects(cache.get('k'), (e: unknown) => (e as CacheError).code === 'closed');
-    await assert.rejects(
-      cache.getOrSet('k', async () => bytes('v')),
-      (e: unknown) => (e as CacheError).code === 'closed',
-    );
   });
 });
