@@ -62,3 +62,16 @@ export function arrivals(count: number, what: string, timeoutMs = 10_000) {
 
 /** Yields to every pending I/O callback and `setImmediate` of this turn (no timer involved). */
 export const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Settles like `promise`, or rejects after `ms` naming `what`: a wait on an event that fails loudly. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
