@@ -9,6 +9,7 @@ import {
   type TransactionRunner,
 } from '../../../lib/cache/redis/transaction.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
+import { deferred, tick, within } from '../../harness/clock.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import {
   type RedisCluster,
@@ -348,15 +349,17 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     const held = new Promise<void>((r) => {
       letGo = r;
     });
+    const holding = deferred();
     const first = runner.transaction(
       async (b) => {
         await b.read('pool-a');
+        holding.resolve();
         await held;
         b.set('pool-a', enc('1'));
       },
       { watch: ['pool-a'] },
     );
-    await sleep(20); // `first` now holds the only connection
+    await within(holding.promise, 5000, 'the first transaction to hold the only connection');
     const timedOut = await rejectsWith(
       runner.transaction(() => {}, { watch: ['pool-b'] }),
       'timeout',
@@ -365,7 +368,9 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     const waiting = runner.transaction(async (b) => void b.set('pool-b', enc('2')).get('pool-a'), {
       watch: ['pool-b'],
     });
-    await sleep(20);
+    // With the pool full, a standalone transaction queues for a connection without any I/O first:
+    // once this turn's microtasks ran, it is a waiter.
+    await tick();
     letGo();
     assert.equal((await first).ok, true);
     const second = await waiting;

@@ -13,10 +13,12 @@ import {
   createTieredCache,
   decodeEnvelope,
   type InvalidationBus,
+  type LoaderLease,
   type TieredCache,
   type TieredCacheOptions,
 } from '../../../lib/cache/tiered.js';
 import type { Bytes, Cache } from '../../../lib/core/contracts.js';
+import { arrivals } from '../../harness/clock.js';
 import { describeWithServers, portOpen, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { bytes, fakeClock, text } from './fakes.js';
@@ -203,6 +205,15 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
   for (const withLease of [true, false]) {
     it(`3 instances, 300 concurrent misses each, lease ${withLease ? 'on → about 1' : 'off → at most 3'} loader call(s)`, async () => {
       const ns = `lease${++unique}`;
+      // With the lease, the holder's load lasts until both other instances were refused it.
+      const refused = arrivals(withLease ? 2 : 0, 'two instances to be refused the lease');
+      const countRefusals = (lease: LoaderLease): LoaderLease => ({
+        async acquire(key) {
+          const release = await lease.acquire(key);
+          if (release === undefined) refused.arrive();
+          return release;
+        },
+      });
       const caches = [0, 1, 2].map(() => {
         const l2 = createRedisCache({
           addresses: [`127.0.0.1:${redis.port}`],
@@ -213,7 +224,7 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
           l1: createMemoryCache({ maxCost: 1 << 20 }),
           l2,
           lease: withLease
-            ? createRedisLease({ client: l2.client, prefix: `${ns}:lease:`, ttl: 5_000 })
+            ? countRefusals(createRedisLease({ client: l2.client, prefix: `${ns}:lease:`, ttl: 5_000 }))
             : undefined,
           leasePoll: 10,
         });
@@ -225,7 +236,7 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
       let calls = 0;
       const loader = async () => {
         calls++;
-        await new Promise((r) => setTimeout(r, 50));
+        await refused.all;
         return bytes('v');
       };
       const all = await Promise.all(
