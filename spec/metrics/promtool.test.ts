@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
-import { findBinary } from '../harness/process.js';
+import { describeWithServers, findBinary } from '../harness/process.js';
 import { skipPromtool } from '../harness/prometheus.js';
 
 /** Pipes `text` into `promtool check metrics`; resolves its exit code and output. */
@@ -22,7 +22,7 @@ function promtoolCheck(text: string): Promise<{ code: number | null; output: str
   });
 }
 
-describe('prometheus metrics: promtool accepts the exposition', { skip: skipPromtool() }, () => {
+describeWithServers('prometheus metrics: promtool accepts the exposition', skipPromtool(), () => {
   it('the scraped text of every metric type, default labels, exemplars and overflow passes `promtool check metrics`', async () => {
     const m = createMetrics({
       namespace: 'hyperion',
