@@ -38,6 +38,8 @@ export interface FaultProxy {
   cut(): void;
   /** Connections open now. */
   readonly connections: number;
+  /** Chunks held back by `delay` and not yet forwarded. */
+  readonly held: number;
   /** Bytes forwarded / dropped client→server so far. */
   readonly stats: { forwarded: number; dropped: number; cuts: number };
   /** Stops listening and destroys everything. Idempotent. */
@@ -123,6 +125,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     get connections() {
       return pairs.size;
+    },
+    get held() {
+      let n = 0;
+      for (const pair of pairs) n += pair.timers.size;
+      return n;
     },
     stats,
     async close() {

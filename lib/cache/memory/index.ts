@@ -310,7 +310,14 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
     async get(key) {
       return sync.get(key);
     },
-    async set(key, value, ttl) {
+    async set(key, value, ttl, options) {
+      // Writes here are synchronous: `options.timeout` has nothing to bound.
+      if (options?.ifAbsent === true) {
+        assertKey(key);
+        assertBytes(value);
+        assertTtl(ttl);
+        if (sync.has(key)) return false;
+      }
       return setOne(key, value, ttl);
     },
     async delete(key) {

@@ -16,13 +16,17 @@ export type BatchOp =
   /** Likewise for one multi-key `unlink`. */
   | { readonly kind: 'unlink'; readonly keys: readonly string[] };
 
-function add(p: ChainableCommander, op: BatchOp, writes: GuardedWrites | undefined): void {
+function add(
+  p: ChainableCommander,
+  op: BatchOp,
+  w: { writes: GuardedWrites; budget: number | undefined } | undefined,
+): void {
   switch (op.kind) {
     case 'get':
       p.getBuffer(op.key);
       break;
     case 'set':
-      if (writes) writes.queue(p, op.key, op.value, op.px);
+      if (w) w.writes.queue(p, op.key, op.value, op.px, w.budget);
       else if (op.px === undefined) p.set(op.key, op.value);
       else p.set(op.key, op.value, 'PX', op.px);
       break;
@@ -46,10 +50,12 @@ export async function runBatch(
   client: Redis | Cluster,
   ops: readonly BatchOp[],
   writes?: GuardedWrites,
+  budget?: number,
 ): Promise<unknown[]> {
   const out: unknown[] = new Array(ops.length);
+  const w = writes && { writes, budget };
   if (!client.isCluster) {
-    await execInto(client.pipeline(), ops, undefined, out, writes);
+    await execInto(client.pipeline(), ops, undefined, out, w);
     return out;
   }
   const slots = (client as Cluster).slots;
@@ -61,7 +67,7 @@ export async function runBatch(
     if (list) list.push(i);
     else groups.set(id, [i]);
   });
-  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, writes)));
+  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, w)));
   return out;
 }
 
@@ -70,15 +76,15 @@ async function execInto(
   ops: readonly BatchOp[],
   idx: readonly number[] | undefined,
   out: unknown[],
-  writes: GuardedWrites | undefined,
+  w: { writes: GuardedWrites; budget: number | undefined } | undefined,
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
-  for (const i of order) add(p, ops[i]!, writes);
+  for (const i of order) add(p, ops[i]!, w);
   const replies = (await p.exec()) ?? [];
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
   replies.forEach(([err, value], j) => {
     if (err) throw err;
-    if (writes && ops[order[j]!]!.kind === 'set' && value === TOO_LATE)
+    if (w && ops[order[j]!]!.kind === 'set' && value === TOO_LATE)
       throw new Error('Command timed out: the write reached Redis after its deadline and was not applied');
     out[order[j]!] = value;
   });

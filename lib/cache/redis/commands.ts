@@ -6,7 +6,7 @@
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createSingleflight } from '../../core/singleflight.js';
-import { assertKey, checkTtl, checkValue } from './checks.js';
+import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { countReply } from './stats.js';
@@ -99,13 +99,21 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         return dispatch.exec('get', () => client.getBuffer(prefix + key), count, failGet, prefix + key);
       });
     },
-    set(key, value, ttl) {
+    set(key, value, ttl, options) {
       return checked(() => {
         assertKey(key);
         const px = checkTtl(ttl, defaultTtl);
         const buf = checkValue(value);
+        const budget = checkBudget(options);
+        const nx = options?.ifAbsent === true;
         wrote(key);
-        return dispatch.exec('set', () => writes.set(prefix + key, buf, px), stored, failSet, prefix + key);
+        return dispatch.exec(
+          'set',
+          () => writes.set(prefix + key, buf, px, nx, budget),
+          stored,
+          failSet,
+          prefix + key,
+        );
       });
     },
     delete(key) {

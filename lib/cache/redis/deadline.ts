@@ -13,7 +13,7 @@
  * `offset` (server clock − client clock) is measured with `TIME` on every (re)connect and every
  * 30 s; `uncertainty` is half the round trip of that measurement. So the skew between the client's
  * and the server's clocks does not matter, only how much it changes between two measurements (a
- * step of the clock by NTP, drift), which `margin` (10 % of the command timeout, at least 5 ms)
+ * step of the clock by NTP, drift), which `margin` (10 % of the limit, at least 5 ms)
  * absorbs. In a cluster the smallest offset of the masters is used: every node's check is then at
  * least as strict as needed (nodes whose clocks run ahead refuse a little early).
  *
@@ -48,12 +48,15 @@ const RESYNC_MS = 30_000;
 type Scripted = { [COMMAND](...args: unknown[]): Promise<number> };
 
 export interface GuardedWrites {
-  /** SET with the deadline of a command sent now; `nx` stores only when absent. Resolves a reply constant. */
-  set(key: string, value: Buffer, px: number | undefined, nx?: boolean): Promise<number>;
+  /**
+   * SET with the deadline of a command sent now (`budget` ms when shorter than the command
+   * timeout); `nx` stores only when absent. Resolves a reply constant.
+   */
+  set(key: string, value: Buffer, px: number | undefined, nx?: boolean, budget?: number): Promise<number>;
   /** Queues the same SET on a pipeline (its reply is a reply constant). */
-  queue(p: ChainableCommander, key: string, value: Buffer, px: number | undefined): void;
-  /** The deadline (server ms) of a write sent now, as sent to the script. */
-  deadline(): string;
+  queue(p: ChainableCommander, key: string, value: Buffer, px: number | undefined, budget?: number): void;
+  /** The deadline (server ms) of a write sent now, as sent to the script ('' = none). */
+  deadline(budget?: number): string;
   /** Stops the periodic clock measurement. */
   stop(): void;
 }
@@ -65,7 +68,6 @@ export function createGuardedWrites(
   client.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
   let offset = 0;
   let uncertainty = 0;
-  const margin = commandTimeout === undefined ? 0 : Math.max(5, commandTimeout * 0.1);
 
   async function measure(node: Redis): Promise<{ offset: number; uncertainty: number }> {
     const before = Date.now();
@@ -85,28 +87,29 @@ export function createGuardedWrites(
   const resync = () => {
     sync().catch(() => {});
   };
-  const timer = commandTimeout === undefined ? undefined : setInterval(resync, RESYNC_MS).unref();
-  if (commandTimeout !== undefined) {
-    client.on('ready', resync);
-    if (client.status === 'ready') resync();
-  }
+  const timer = setInterval(resync, RESYNC_MS).unref();
+  client.on('ready', resync);
+  if (client.status === 'ready') resync();
 
-  const deadline = () =>
-    commandTimeout === undefined
-      ? ''
-      : String(Math.floor(Date.now() + offset + commandTimeout - uncertainty - margin));
+  const deadline = (budget?: number) => {
+    const limit =
+      budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
+    if (limit === undefined) return '';
+    const margin = Math.max(5, limit * 0.1);
+    return String(Math.floor(Date.now() + offset + limit - uncertainty - margin));
+  };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
 
   return {
-    set(key, value, ttl, nx = false) {
-      return (client as unknown as Scripted)[COMMAND](key, value, deadline(), px(ttl), nx ? '1' : '');
+    set(key, value, ttl, nx = false, budget) {
+      return (client as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), nx ? '1' : '');
     },
-    queue(p, key, value, ttl) {
-      (p as unknown as Scripted)[COMMAND](key, value, deadline(), px(ttl), '');
+    queue(p, key, value, ttl, budget) {
+      (p as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), '');
     },
     deadline,
     stop() {
-      if (timer) clearInterval(timer);
+      clearInterval(timer);
       client.off('ready', resync);
     },
   };

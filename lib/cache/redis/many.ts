@@ -3,10 +3,10 @@
  * pipeline of SETs, one UNLINK); a cluster gets one MGET (UNLINK) per hash slot, batched per node (./batch.ts), and the
  * replies are merged back in request order.
  */
-import type { Bytes, CacheEntry } from '../../core/contracts.js';
+import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { type BatchOp, runBatch } from './batch.js';
-import { assertKey, checkKeys, checkTtl, checkValue } from './checks.js';
+import { assertKey, checkBudget, checkKeys, checkTtl, checkValue } from './checks.js';
 import type { CacheContext } from './dispatch.js';
 import { keySlot } from './slots.js';
 import { countReply } from './stats.js';
@@ -55,7 +55,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       return getManyCluster(full);
     },
 
-    async setMany(entries: readonly CacheEntry[]) {
+    async setMany(entries: readonly CacheEntry[], options?: WriteOptions) {
       if (!Array.isArray(entries))
         throw new CacheError('invalid_value', 'setMany expects an array of entries');
       const ops: BatchOp[] = entries.map((e) => {
@@ -68,7 +68,8 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
         };
       });
       if (ops.length === 0) return;
-      await dispatch.run('setMany', () => runBatch(client, ops, writes));
+      const budget = checkBudget(options);
+      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget));
     },
 
     async deleteMany(keys) {

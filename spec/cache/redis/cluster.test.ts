@@ -168,7 +168,10 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
     await cache.setMany(keys.map((key) => ({ key, value: enc(key) })));
     assert.ok(new Set(keys.map((k) => keySlot(`cl:${k}`))).size > 20, 'the keys span many slots');
     assert.equal(await cache.deleteMany([...keys, 'dm-absent', keys[0]!]), 40);
-    assert.deepEqual(await cache.getMany(keys), keys.map(() => undefined));
+    assert.deepEqual(
+      await cache.getMany(keys),
+      keys.map(() => undefined),
+    );
   });
 
   it('a node error names the node of the key and keeps the reply as cause (issue 13 item 9)', async () => {
