@@ -3,8 +3,9 @@
  * it and a server misbehaves. Bytes flow unchanged unless a fault is set:
  *
  *   delay     client→server bytes are held this many ms (in order) before being forwarded
- *   dropping  client→server bytes are discarded (the connection stays open: the server never
- *             sees the commands, the client waits for replies that never come)
+ *   dropping  client→server bytes are discarded while it is true (the server never sees those
+ *             commands, the client waits for replies that never come); a connection that lost
+ *             bytes is cut when dropping ends — TCP never resumes a stream with a hole in it
  *   cut()     every open connection is destroyed at once (both sides see a reset / close)
  *
  * Faults apply per direction client→server only: replies always flow, so a delayed command still
@@ -32,7 +33,7 @@ export interface FaultProxy {
   readonly port: number;
   /** Hold client→server bytes this many ms. 0 = forward at once. */
   delay: number;
-  /** Discard client→server bytes while true. */
+  /** Discard client→server bytes while true; connections that lost bytes are cut when set back to false. */
   dropping: boolean;
   /** Destroys every open connection (the clients reconnect through the proxy). */
   cut(): void;
@@ -49,11 +50,11 @@ export interface FaultProxy {
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const maxConnections = options.maxConnections ?? 64;
   const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
-  const pairs = new Set<{ client: Socket; server: Socket; timers: Set<NodeJS.Timeout> }>();
+  const pairs = new Set<{ client: Socket; server: Socket; timers: Set<NodeJS.Timeout>; lost: boolean }>();
   const stats = { forwarded: 0, dropped: 0, cuts: 0 };
   let closed = false;
 
-  const kill = (pair: { client: Socket; server: Socket; timers: Set<NodeJS.Timeout> }) => {
+  const kill = (pair: { client: Socket; server: Socket; timers: Set<NodeJS.Timeout>; lost: boolean }) => {
     for (const t of pair.timers) clearTimeout(t);
     pair.timers.clear();
     pair.client.destroy();
@@ -67,14 +68,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return;
     }
     const upstream = connect(options.target.port, options.target.host);
-    const pair = { client, server: upstream, timers: new Set<NodeJS.Timeout>() };
+    const pair = { client, server: upstream, timers: new Set<NodeJS.Timeout>(), lost: false };
     pairs.add(pair);
     let held = 0;
     // Delivery stays in order: each chunk leaves no earlier than the previous one.
     let lastDue = 0;
     client.on('data', (chunk: Buffer) => {
-      if (proxy.dropping) {
+      if (dropping) {
         stats.dropped += chunk.length;
+        pair.lost = true;
         return;
       }
       if (proxy.delay <= 0 && pair.timers.size === 0) {
@@ -112,11 +114,23 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('fault proxy: no port');
 
+  let dropping = false;
   const proxy: FaultProxy = {
     host: '127.0.0.1',
     port: address.port,
     delay: 0,
-    dropping: false,
+    get dropping() {
+      return dropping;
+    },
+    set dropping(on: boolean) {
+      dropping = on;
+      if (on) return;
+      for (const pair of [...pairs]) {
+        if (!pair.lost) continue;
+        stats.cuts++;
+        kill(pair);
+      }
+    },
     cut() {
       for (const pair of [...pairs]) {
         stats.cuts++;

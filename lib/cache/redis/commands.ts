@@ -36,15 +36,22 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
   const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   const flights = createSingleflight<Bytes>();
   const count = (value: Buffer | null) => countReply(counters, value);
-  const stored = (reply: number) => {
+  const stored = (reply: number) => reply !== NOT_STORED;
+  // A write refused for arriving after its deadline rejects like a timeout (through `fail`).
+  const inTime = (reply: number) => {
     if (reply === TOO_LATE) throw tooLate();
-    return reply !== NOT_STORED;
+    return reply;
   };
-  // Keys with a load in flight -> writes of that key (through this cache) since the load began.
-  // A load stores its value only if none happened: a concurrent set or delete wins over it.
-  const loading = new Map<string, number>();
+  // Keys with loads in flight -> one mark per load, set when the key is written (through this
+  // cache) while it runs. A load stores its value only if unmarked: a concurrent write wins.
+  const loading = new Map<string, Set<{ written: boolean }>>();
   const wrote = (key: string) => {
-    if (loading.size !== 0 && loading.has(key)) loading.set(key, loading.get(key)! + 1);
+    if (loading.size === 0) return;
+    const marks = loading.get(key);
+    if (marks === undefined) return;
+    for (const m of marks) m.written = true;
+    // Callers that start after this write must not join a load that began before it.
+    flights.forget(key);
   };
   const failGet = dispatch.fail('get');
   const failSet = dispatch.fail('set');
@@ -69,20 +76,21 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     }
     counters.misses++;
     return flights.do(key, async () => {
-      loading.set(key, 0);
+      const mark = { written: false };
+      let marks = loading.get(key);
+      if (marks === undefined) loading.set(key, (marks = new Set()));
+      marks.add(mark);
       let value: Bytes;
       try {
         value = await loader();
-      } catch (err) {
-        loading.delete(key);
-        throw err;
+      } finally {
+        marks.delete(mark);
+        if (marks.size === 0 && loading.get(key) === marks) loading.delete(key);
       }
-      const writesSince = loading.get(key);
-      loading.delete(key);
       const buf = checkValue(value);
-      // Stored only if nobody wrote the key meanwhile: not through this cache (writesSince), and
-      // not through any other client (NX: the key was absent when the load began).
-      if (writesSince !== 0) return value;
+      // Stored only if nobody wrote the key meanwhile: not through this cache (the mark), and not
+      // through any other client (NX: the key was absent when the load began).
+      if (mark.written) return value;
       try {
         await dispatch.run('set', () => writes.set(prefix + key, buf, px, true), true, prefix + key);
       } catch {
@@ -109,7 +117,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         wrote(key);
         return dispatch.exec(
           'set',
-          () => writes.set(prefix + key, buf, px, nx, budget),
+          () => writes.set(prefix + key, buf, px, nx, budget).then(inTime),
           stored,
           failSet,
           prefix + key,
@@ -132,8 +140,10 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     getOrSet,
     wrote(keys) {
       if (loading.size === 0) return;
-      if (keys === 'all') for (const k of loading.keys()) loading.set(k, loading.get(k)! + 1);
-      else for (const k of keys) wrote(k);
+      if (keys === 'all') {
+        for (const k of [...loading.keys()]) wrote(k);
+        flights.forget();
+      } else for (const k of keys) wrote(k);
     },
   };
 }
