@@ -214,7 +214,7 @@ export async function runSequence(
       case 'getMany': {
         const vs = await cache.getMany(op.keys);
         ++clock;
-        op.keys.forEach((k, i) => read(c, k, vs[i], inv));
+        for (let i = 0; i < op.keys.length; i++) read(c, op.keys[i]!, vs[i], inv);
         return;
       }
       case 'set': {

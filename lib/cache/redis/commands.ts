@@ -77,8 +77,8 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     counters.misses++;
     return flights.do(key, async () => {
       const mark = { written: false };
-      let marks = loading.get(key);
-      if (marks === undefined) loading.set(key, (marks = new Set()));
+      const marks = loading.get(key) ?? new Set<{ written: boolean }>();
+      loading.set(key, marks);
       marks.add(mark);
       let value: Bytes;
       try {
