@@ -25,14 +25,12 @@ export interface Endpoint {
   close(): Promise<void>;
 }
 
-export function createEndpoint(o: EndpointOptions): Endpoint {
-  const { host, port, path, render, logger } = o;
-  let closed = false;
-  let server: Server | undefined;
-  let listening: Promise<MetricsAddress> | undefined;
-  let address: MetricsAddress | undefined;
-
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
+/** Serves the exposition on GET and HEAD; 405 for other methods, 500 (logged) when rendering fails. */
+function exposeHandler(
+  render: EndpointOptions['render'],
+  logger: EndpointOptions['logger'],
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
@@ -49,6 +47,16 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       },
     );
   };
+}
+
+export function createEndpoint(o: EndpointOptions): Endpoint {
+  const { host, port, path, render, logger } = o;
+  let closed = false;
+  let server: Server | undefined;
+  let listening: Promise<MetricsAddress> | undefined;
+  let address: MetricsAddress | undefined;
+
+  const handler = exposeHandler(render, logger);
 
   const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
     const srv = createServer((req, res) => {
