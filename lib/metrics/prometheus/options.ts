@@ -27,7 +27,11 @@ export interface MetricsOptions {
   exemplars?: boolean;
   /** A prom-client registry to register into (e.g. one your app already serves). Default: a new one. */
   registry?: client.Registry;
-  /** Receives the one-per-metric cardinality warning and collect failures. Default: `process.emitWarning`. */
+  /**
+   * Receives the one-per-metric cardinality warning, collect failures and the one warning that
+   * prom-client's storage changed (`fields.code` `HYPERION_PROM_CLIENT_FALLBACK`). Default:
+   * `process.emitWarning` (type `HyperionMetricsWarning`, with that code when there is one).
+   */
   logger?: Pick<Logger, 'warn'>;
   /** Monotonic clock in ms for timers and request durations. Default `performance.now`. */
   now?: () => number;
