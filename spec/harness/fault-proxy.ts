@@ -50,16 +50,41 @@ export interface FaultProxy {
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const maxConnections = options.maxConnections ?? 64;
   const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
-  const pairs = new Set<{ client: Socket; server: Socket; timers: Set<NodeJS.Timeout>; lost: boolean }>();
+  interface Pair {
+    client: Socket;
+    server: Socket;
+    /** Delayed chunks in arrival order, each with the time it may leave. */
+    queue: { chunk: Buffer; due: number }[];
+    /** The one timer of this connection, armed for the head of `queue`. */
+    timer: NodeJS.Timeout | undefined;
+    bytes: number;
+    lost: boolean;
+  }
+  const pairs = new Set<Pair>();
   const stats = { forwarded: 0, dropped: 0, cuts: 0 };
   let closed = false;
 
-  const kill = (pair: { client: Socket; server: Socket; timers: Set<NodeJS.Timeout>; lost: boolean }) => {
-    for (const t of pair.timers) clearTimeout(t);
-    pair.timers.clear();
+  const kill = (pair: Pair) => {
+    if (pair.timer) clearTimeout(pair.timer);
+    pair.timer = undefined;
+    pair.queue.length = 0;
     pair.client.destroy();
     pair.server.destroy();
     pairs.delete(pair);
+  };
+
+  // One timer per connection, and chunks leave strictly in the order they came: separate timers
+  // with equal deadlines may fire in any order, and TCP never reorders bytes.
+  const pump = (pair: Pair) => {
+    pair.timer = undefined;
+    const now = Date.now();
+    while (pair.queue.length > 0 && pair.queue[0]!.due <= now) {
+      const { chunk } = pair.queue.shift()!;
+      pair.bytes -= chunk.length;
+      stats.forwarded += chunk.length;
+      if (!pair.server.destroyed) pair.server.write(chunk);
+    }
+    if (pair.queue.length > 0) pair.timer = setTimeout(() => pump(pair), pair.queue[0]!.due - now);
   };
 
   const server: Server = createServer((client) => {
@@ -68,37 +93,29 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return;
     }
     const upstream = connect(options.target.port, options.target.host);
-    const pair = { client, server: upstream, timers: new Set<NodeJS.Timeout>(), lost: false };
+    const pair: Pair = { client, server: upstream, queue: [], timer: undefined, bytes: 0, lost: false };
     pairs.add(pair);
-    let held = 0;
-    // Delivery stays in order: each chunk leaves no earlier than the previous one.
-    let lastDue = 0;
     client.on('data', (chunk: Buffer) => {
       if (dropping) {
         stats.dropped += chunk.length;
         pair.lost = true;
         return;
       }
-      if (proxy.delay <= 0 && pair.timers.size === 0) {
+      if (proxy.delay <= 0 && pair.queue.length === 0) {
         stats.forwarded += chunk.length;
         upstream.write(chunk);
         return;
       }
-      held += chunk.length;
-      if (held > maxBuffered) {
+      pair.bytes += chunk.length;
+      if (pair.bytes > maxBuffered) {
         stats.cuts++;
         kill(pair);
         return;
       }
-      const due = Math.max(Date.now() + proxy.delay, lastDue);
-      lastDue = due;
-      const timer = setTimeout(() => {
-        pair.timers.delete(timer);
-        held -= chunk.length;
-        stats.forwarded += chunk.length;
-        if (!upstream.destroyed) upstream.write(chunk);
-      }, due - Date.now());
-      pair.timers.add(timer);
+      const last = pair.queue.at(-1)?.due ?? 0;
+      pair.queue.push({ chunk, due: Math.max(Date.now() + proxy.delay, last) });
+      if (pair.timer === undefined)
+        pair.timer = setTimeout(() => pump(pair), pair.queue[0]!.due - Date.now());
     });
     upstream.on('data', (chunk: Buffer) => {
       if (!client.destroyed) client.write(chunk);
@@ -142,7 +159,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     get held() {
       let n = 0;
-      for (const pair of pairs) n += pair.timers.size;
+      for (const pair of pairs) n += pair.queue.length;
       return n;
     },
     stats,
