@@ -130,6 +130,18 @@ describe('tiered cache races (issue 13)', () => {
     });
   });
 
+  it('item 7: a getOrSetMany miss against a hung L2 waits one l2Timeout, not two', async () => {
+    const l2 = fakeCache('l2');
+    l2.mode = 'hang';
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false });
+    const start = performance.now();
+    const values = await cache.getOrSetMany(['x', 'y'], (keys) => keys.map((k) => bytes(k)));
+    const took = performance.now() - start;
+    assert.deepEqual(values.map(text), ['x', 'y']);
+    assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
+    assert.equal(cache.stats().backgroundWrites, 1);
+  });
+
   it('item 7: a rejected set with a hung L2 and a hung bus waits one budget', async () => {
     const l2 = fakeCache('l2');
     l2.mode = 'hang';
