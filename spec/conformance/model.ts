@@ -329,15 +329,20 @@ export function checkHistory(h: History, options: ModelOptions): string[] {
   }
   /**
    * `newer` started after `older` returned (or failed): `older` is superseded by it. A loaded value
-   * is stored only if no write of the key began since the load began, so it is superseded by any
-   * later-begun set, and by a later-begun delete through the same instance (a delete elsewhere
-   * leaves no trace a conditional store could see: see the docs).
+   * is stored only if no write of the key began since the load began: through the same instance
+   * any such write supersedes it (the local fence); from another instance only a set does (the
+   * conditional store sees it), and not if a delete from elsewhere removed that value again before
+   * the load returned — a delete leaves no trace a conditional store could see (see the docs).
    */
-  const supersedes = (newer: Write, older: Write) =>
-    newer.inv > older.res ||
-    (older.status === 'loader' &&
-      newer.inv > older.inv &&
-      (newer.value !== null || newer.instance === older.instance));
+  const supersedes = (newer: Write, older: Write): boolean => {
+    if (newer.inv > older.res) return true;
+    if (older.status !== 'loader' || newer.inv <= older.inv) return false;
+    if (newer.instance === older.instance) return true;
+    if (newer.value === null) return false;
+    return !(byKey.get(older.key) ?? []).some(
+      (d) => d.value === null && d.instance !== older.instance && d.inv > newer.inv && d.inv < older.res,
+    );
+  };
   const seen = new Map<string, Write>(); // `${caller}/${key}` -> last value read
 
   const sorted = [...h.reads].sort((x, y) => x.res - y.res);
