@@ -8,6 +8,9 @@
  *   closable  false for a cache without `close()` (optional in the contract).
  *   gaps      known contract violations, each with the reason: their tests still run, as node:test
  *             `todo` (counted under `todo`, not failing the run) until the cache is fixed.
+ *   modelRuns sequences of the model-based test (./model.ts: concurrent callers, loader delays and
+ *             failures, checked against a model of which values a read may return). Default 200;
+ *             `HYPERION_MODEL_RUNS` overrides it (`npm run check:model`).
  *
  * TTLs: a factory with an injected clock returns `advance(ms)`; without it (a server's clock) the
  * suite waits for the expiry itself, polling with a deadline. No test sleeps a fixed time.
