@@ -4,7 +4,8 @@
  */
 export { createMetrics } from './create.js';
 export type { InstrumentOptions, NodeHandler, RequestObservation } from './http.js';
-export type { MetricsOptions } from './options.js';
+export type { DbConnections } from './framework.js';
+export type { MetricsNaming, MetricsOptions } from './options.js';
 export type {
   FrameworkMetrics,
   MetricsAddress,
