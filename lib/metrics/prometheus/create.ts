@@ -9,12 +9,7 @@ import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, renderRegistry } from './exposition.js';
-import {
-  clientRecorder,
-  dbConnectionsWriter,
-  registerFramework,
-  requestRecorder,
-} from './framework.js';
+import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
 import { type MetricsOptions, resolveOptions } from './options.js';

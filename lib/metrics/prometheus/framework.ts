@@ -59,14 +59,22 @@ const CLIENT_LABELS = [
  * Registers every built-in metric under `prefix`, `metrics_series_dropped_total` first (the cap of
  * the others counts into it).
  */
-export function registerFramework(reg: MetricRegistry, naming: MetricsNaming, prefix: string): FrameworkParts {
+export function registerFramework(
+  reg: MetricRegistry,
+  naming: MetricsNaming,
+  prefix: string,
+): FrameworkParts {
   const legacy = naming === 'legacy';
   const counter = (o: { name: string; help: string; labelNames?: readonly string[]; maxSeries?: number }) =>
     reg.register('counter', o, prefix) as CounterImpl;
   const gauge = (o: { name: string; help: string; labelNames?: readonly string[] }) =>
     reg.register('gauge', o, prefix) as GaugeImpl;
-  const histogram = (o: { name: string; help: string; labelNames: readonly string[]; buckets: readonly number[] }) =>
-    reg.register('histogram', o, prefix) as HistogramImpl;
+  const histogram = (o: {
+    name: string;
+    help: string;
+    labelNames: readonly string[];
+    buckets: readonly number[];
+  }) => reg.register('histogram', o, prefix) as HistogramImpl;
 
   const dropped = counter({
     name: 'metrics_series_dropped_total',
@@ -75,7 +83,11 @@ export function registerFramework(reg: MetricRegistry, naming: MetricsNaming, pr
     maxSeries: Number.MAX_SAFE_INTEGER,
   });
   const requests = legacy
-    ? counter({ name: 'requests_total', help: 'Total number of requests', labelNames: ['method', 'route', 'status'] })
+    ? counter({
+        name: 'requests_total',
+        help: 'Total number of requests',
+        labelNames: ['method', 'route', 'status'],
+      })
     : undefined;
   const requestDuration = legacy
     ? histogram({
@@ -87,7 +99,13 @@ export function registerFramework(reg: MetricRegistry, naming: MetricsNaming, pr
     : histogram({
         name: 'http_server_request_duration_seconds',
         help: 'Duration of HTTP server requests',
-        labelNames: ['http_request_method', 'http_route', 'http_response_status_code', 'url_scheme', 'error_type'],
+        labelNames: [
+          'http_request_method',
+          'http_route',
+          'http_response_status_code',
+          'url_scheme',
+          'error_type',
+        ],
         buckets: HTTP_DURATION_BUCKETS,
       });
   const clientDuration = histogram({
@@ -170,8 +188,7 @@ export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => v
     if (status !== undefined) labels.http_response_status_code = status;
     // The conventions' error.type: the exception's class name, else the status of a server error.
     const errorType =
-      o.errorType ??
-      (status === undefined ? 'aborted' : status >= 500 ? String(status) : undefined);
+      o.errorType ?? (status === undefined ? 'aborted' : status >= 500 ? String(status) : undefined);
     if (errorType !== undefined) labels.error_type = errorType;
     observe(f.requestDuration, labels, o.seconds, o.traceId);
   };
