@@ -293,7 +293,9 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
       'count by (le) (http_server_request_duration_seconds_bucket{service="gateway"})',
     );
     assert.deepEqual(
-      buckets.map((b) => Number(b.metric.le)).sort((a, b) => a - b),
+      buckets
+        .map((b) => (b.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(b.metric.le)))
+        .sort((a, b) => a - b),
       [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, Number.POSITIVE_INFINITY],
       "the conventions' default buckets",
     );
