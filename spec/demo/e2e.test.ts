@@ -310,6 +310,18 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     assert.ok(gwCall, `gateway → user-service calls: ${JSON.stringify(calls.map((c) => c.metric))}`);
     assert.equal(gwCall.metric.server_address, '127.0.0.1');
     assert.equal(gwCall.metric.url_scheme, 'http');
+    // Prometheus took the units from the OpenMetrics `# UNIT` lines.
+    const metadata = (await prometheus.api(
+      '/api/v1/metadata?metric=http_server_request_duration_seconds',
+    )) as Record<string, { type: string; unit: string }[]>;
+    assert.deepEqual(
+      metadata.http_server_request_duration_seconds?.map((m) => [m.type, m.unit]),
+      [['histogram', 'seconds']],
+    );
+    const clientMeta = (await prometheus.api(
+      '/api/v1/metadata?metric=http_client_request_duration_seconds',
+    )) as Record<string, { unit: string }[]>;
+    assert.equal(clientMeta.http_client_request_duration_seconds?.[0]?.unit, 'seconds');
     // No legacy names next to the new ones.
     for (const legacy of [
       'requests_total',
