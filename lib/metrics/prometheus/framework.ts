@@ -14,6 +14,7 @@ import type { CounterImpl, GaugeImpl, HistogramImpl } from './instruments.js';
 import { DEFAULT_BUCKETS } from './names.js';
 import type { MetricsNaming } from './options.js';
 import type { MetricRegistry } from './registry.js';
+import type { DbConnections } from './types.js';
 
 /** The OpenTelemetry HTTP conventions' default buckets for `http.*.request.duration` (seconds). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
@@ -22,14 +23,6 @@ export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
 
 /** Status label of a response cut off before its headers went out, under `naming: 'legacy'` (nginx's "client closed request"). */
 export const ABORTED_STATUS = 499;
-
-/** Connections of a pool by state, for `db_client_connection_count{state}`. */
-export interface DbConnections {
-  /** Checked out of the pool. */
-  readonly used: number;
-  /** Open and waiting in the pool. */
-  readonly idle?: number;
-}
 
 export interface FrameworkParts {
   readonly naming: MetricsNaming;

@@ -3,10 +3,10 @@
  * Everything else in this folder is internal.
  */
 export { createMetrics } from './create.js';
-export type { DbConnections } from './framework.js';
 export type { InstrumentOptions, NodeHandler, RequestObservation } from './http.js';
 export type { MetricsNaming, MetricsOptions } from './options.js';
 export type {
+  DbConnections,
   FrameworkMetrics,
   MetricsAddress,
   PrometheusMetrics,

@@ -11,12 +11,19 @@ import type {
   MetricOptions,
   Metrics,
 } from '../../core/contracts.js';
-import type { DbConnections } from './framework.js';
 import type { InstrumentOptions, NodeHandler, RequestObservation } from './http.js';
 
 /** Extra per-metric option: overrides `maxSeriesPerMetric` for this metric. */
 export interface SeriesCapOption {
   maxSeries?: number;
+}
+
+/** Connections of a pool by state, for `db_client_connection_count{state}`. */
+export interface DbConnections {
+  /** Checked out of the pool. */
+  readonly used: number;
+  /** Open and waiting in the pool. */
+  readonly idle?: number;
 }
 
 export interface MetricsAddress {
