@@ -171,14 +171,19 @@ function recordClientMetric(
 ): void {
   if (!ctx.metrics.observeHttpClient) return;
   const scheme = target.protocol.slice(0, -1);
-  ctx.metrics.observeHttpClient({
-    method,
-    serverAddress: target.hostname,
-    serverPort: target.port ? Number(target.port) : scheme === 'https' ? 443 : 80,
-    scheme,
-    status,
-    errorType,
-    seconds: (performance.now() - started) / 1000,
-    traceId: (sc.traceFlags & 1) === 1 && isValidSpanContext(sc) ? sc.traceId : undefined,
-  });
+  try {
+    ctx.metrics.observeHttpClient({
+      method,
+      serverAddress: target.hostname,
+      serverPort: target.port ? Number(target.port) : scheme === 'https' ? 443 : 80,
+      scheme,
+      status,
+      errorType,
+      seconds: (performance.now() - started) / 1000,
+      traceId: (sc.traceFlags & 1) === 1 && isValidSpanContext(sc) ? sc.traceId : undefined,
+    });
+  } catch (err) {
+    // A metric must never fail the call it measures.
+    ctx.logger.warn('recording http_client_request_duration_seconds failed', { error: err });
+  }
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { Span, SpanContext } from '../../lib/core/contracts.js';
-import { noopSpan } from '../../lib/core/noop.js';
+import { noopLogger, noopMetrics, noopSpan } from '../../lib/core/noop.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/prometheus/exposition.js';
 import { sampledTraceId } from '../../lib/metrics/prometheus/http.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
@@ -190,6 +190,25 @@ describe('prometheus metrics: HTTP', () => {
       if (l.startsWith('# UNIT '))
         assert.equal(lines[i - 1], `# TYPE ${l.split(' ')[2]} ${lines[i - 1]!.split(' ')[3]}`);
     assert.doesNotMatch((await m.render()).body, /# UNIT/, 'the Prometheus text format has no UNIT');
+  });
+
+  it('tracedFetch: a failing observeHttpClient is logged and never fails the call', async () => {
+    const { url, server } = await serve((_req, res) => res.end('ok'));
+    closers.push(() => new Promise((r) => server.close(r)));
+    const warned: string[] = [];
+    const logger = { ...noopLogger, warn: (msg: string) => void warned.push(msg) };
+    const app = createApp({
+      logger,
+      metrics: {
+        ...noopMetrics,
+        observeHttpClient() {
+          throw new Error('broken metrics');
+        },
+      },
+    });
+    closers.push(() => app.close());
+    assert.equal(await (await tracedFetch(app.ctx, `${url}/`)).text(), 'ok');
+    assert.deepEqual(warned, ['recording http_client_request_duration_seconds failed']);
   });
 
   it('tracedFetch records http_client_request_duration_seconds through ctx.metrics', async () => {
