@@ -16,15 +16,15 @@ export interface MetricsOptions {
   host?: string;
   /** Path served by `listen()`'s server. Default `/metrics`. */
   path?: string;
-  /** First part of every metric name (`hyperion` → `hyperion_requests_total`). Default none. */
+  /** First part of every metric name (`hyperion` → `hyperion_orders_total`). Default none. */
   namespace?: string;
-  /** Second part of every metric name (`api` → `hyperion_api_requests_total`). Default none. */
+  /** Second part of every metric name (`api` → `hyperion_api_orders_total`). Default none. */
   subsystem?: string;
   /**
    * Names and labels of the built-in metrics. `'otel'` (default): the OpenTelemetry conventions as
    * exported to Prometheus (`http_server_request_duration_seconds{http_request_method,http_route,
    * http_response_status_code,url_scheme,error_type}`, `db_client_connection_count{state}`, …).
-   * `'legacy'`: the names before 0.2 (`requests_total`, `request_duration_seconds`, `cache_hit_rate`,
+   * `'legacy'`: the earlier names (`requests_total`, `request_duration_seconds`, `cache_hit_rate`,
    * `db_connections_active`), for dashboards built on them; see the migration table in the README.
    */
   naming?: MetricsNaming;
