@@ -21,7 +21,7 @@ import { isScalar, parseDocument, visit } from 'yaml';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisLease } from '../../lib/cache/redis/lease.js';
 import { resolveOptions as resolveRedisOptions } from '../../lib/cache/redis/options.js';
-import { createTieredCache } from '../../lib/cache/tiered.js';
+import { createTieredCache } from '../../lib/cache/tiered/index.js';
 import { loadConfigFromText } from '../../lib/config/index.js';
 import type { HyperionConfig, MemorySection, RedisSectionOut } from '../../lib/config/schema.js';
 import { memoryOptionsFromConfig } from '../../lib/config/sections/memory.js';

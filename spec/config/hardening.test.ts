@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createMemoryCache, createSyncMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { resolveOptions as resolveRedisOptions } from '../../lib/cache/redis/options.js';
-import { createTieredCache } from '../../lib/cache/tiered.js';
+import { createTieredCache } from '../../lib/cache/tiered/index.js';
 import { loadConfig, parseConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { editDistance, suggestKey } from '../../lib/core/options.js';

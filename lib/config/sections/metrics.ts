@@ -9,10 +9,12 @@
  *     namespace: hyperion
  *     subsystem: api
  *     collect_runtime: true
+ *     naming: otel        # or legacy: the built-in metrics' names before the OpenTelemetry conventions
+ *     prefix: ''          # prefix of the built-in metrics only; default namespace_subsystem
  */
 import * as v from 'valibot';
-import type { MetricsOptions } from '../../metrics/prometheus/create.js';
-import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, port, section } from '../primitives.js';
+import type { MetricsOptions } from '../../metrics/prometheus/index.js';
+import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -23,6 +25,8 @@ const namePart = v.pipe(
   v.regex(NAME_PART, NAME_PHRASE),
   v.check((s) => !s.startsWith('__'), NAME_PHRASE),
 );
+
+const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
 const LABEL_PHRASE = 'a label name of letters, digits and "_" that does not start with a digit or "__"';
 const PATH_PHRASE = 'a path starting with "/"';
@@ -60,6 +64,10 @@ export const metricsSection = section(
     ),
     /** Label combinations kept per metric before folding into the overflow series, 1 to 1,000,000. Default 1000. */
     max_series_per_metric: v.optional(intIn(1, MAX_COUNT)),
+    /** Names of the built-in metrics: `otel` (OpenTelemetry conventions, default) or `legacy` (the names before). */
+    naming: v.optional(oneOf(['otel', 'legacy'])),
+    /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
+    prefix: v.optional(v.union([v.literal('', PREFIX_PHRASE), namePart], PREFIX_PHRASE)),
   },
   'metrics settings',
 );
@@ -79,5 +87,7 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
   if (section.default_labels !== undefined)
     o.defaultLabels = section.default_labels as Record<string, string>;
   if (section.max_series_per_metric !== undefined) o.maxSeriesPerMetric = section.max_series_per_metric;
+  if (section.naming !== undefined) o.naming = section.naming;
+  if (section.prefix !== undefined) o.prefix = section.prefix;
   return o;
 }
