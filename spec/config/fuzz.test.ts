@@ -111,6 +111,8 @@ const SCHEMA_KEYS = {
     'collect_runtime',
     'default_labels',
     'max_series_per_metric',
+    'naming',
+    'prefix',
   ],
 } as const;
 const ALL_KEYS = [...new Set(Object.values(SCHEMA_KEYS).flat())];
@@ -438,6 +440,8 @@ const plausibleArb: fc.Arbitrary<Node> = (() => {
     collect_runtime: pick(['true', 'false']),
     default_labels: pick(['{service: gateway, n: 1}'], ['{__x: y}']),
     max_series_per_metric: count,
+    naming: pick(['otel', 'legacy'], ['prometheus']),
+    prefix: pick(['""', 'app'], ['__x', '9x']),
   });
   return section({
     service: pick(['{name: users}'], ['{name: ""}']),
