@@ -4,7 +4,8 @@ export * from '../cache/tiered.js';
 export { type App, type AppOptions, closeOnSignals, compose, createApp } from './app.js';
 export { type AppContext, type ContextPatch, createContext } from './context.js';
 export type * from './contracts.js';
-export { createDisposerStack, type Disposer, type DisposerStack } from './disposers.js';
+export { createDisposerStack, type DisposeInfo, type Disposer, type DisposerStack } from './disposers.js';
+export { type DrainOptions, drainServer, type ServerDrain } from './drain.js';
 export {
   CacheError,
   type CacheErrorCode,
@@ -20,6 +21,7 @@ export {
 export { type ConsoleLoggerOptions, createConsoleLogger } from './logger.js';
 export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from './noop.js';
 export { createSingleflight, type Singleflight } from './singleflight.js';
+export { watchTracerStats } from './tracer-metrics.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
 export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';
 export { assertBytes, assertKey, assertTtl, hitRatio, MAX_KEY_BYTES } from './validate.js';
