@@ -112,6 +112,9 @@ export function createExportErrorReporter(options: {
   let exportedSpans = 0;
   let totalFailed = 0;
   const totalDropped = { ...NO_DROPS };
+  const totalLost = () => totalDropped.queue_full + totalDropped.export_failed + totalDropped.shutdown;
+  /** Lost spans when close began; from then on, losses go into the one summary record. */
+  let lostAtClose: number | undefined;
 
   const errorFields = () => {
     if (lastError === undefined) return {};
@@ -141,6 +144,7 @@ export function createExportErrorReporter(options: {
     reset();
   };
   const maybeLog = () => {
+    if (lostAtClose !== undefined) return;
     const t = options.now();
     if (t - lastLog >= options.intervalMs) {
       lastLog = t;
@@ -174,11 +178,17 @@ export function createExportErrorReporter(options: {
     flush() {
       if (lostSpans > 0 || failedExports > 0) log();
     },
+    /** Close began: losses from now on are reported by `closed()`, in one record. */
+    beginClose() {
+      lostAtClose ??= totalLost();
+    },
     /**
-     * The summary record of shutdown: `undelivered` spans given up on (already counted as
-     * `shutdown` drops) plus every loss not reported yet. Nothing is written when nothing was lost.
+     * The summary record of shutdown: `undelivered` = spans lost since `beginClose()` (failed
+     * exports, spans given up on when the budget ran out), plus every loss not reported before.
+     * Nothing is written when nothing was lost.
      */
-    closed(undelivered: number, extra: Record<string, unknown> = {}) {
+    closed(extra: Record<string, unknown> = {}) {
+      const undelivered = totalLost() - (lostAtClose ?? totalLost());
       if (lostSpans === 0 && failedExports === 0) return;
       logger.warn('tracing: spans not delivered at close', {
         exporter,
@@ -195,7 +205,7 @@ export function createExportErrorReporter(options: {
     stats: (): ExportStats => ({
       exportedSpans,
       failedExports: totalFailed,
-      lostSpans: totalDropped.queue_full + totalDropped.export_failed + totalDropped.shutdown,
+      lostSpans: totalLost(),
       droppedSpans: { ...totalDropped },
     }),
   };

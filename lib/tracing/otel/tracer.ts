@@ -277,18 +277,19 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
         const flushBudget = bounded ? Math.max(0, budget - closeMargin(budget)) : budget;
         const left = () => (bounded ? Math.max(0, started + flushBudget - performance.now()) : budget);
         const gaveUp = () => new TimeoutError('tracer close ran out of its budget');
-        let undelivered = 0;
+        let timedOut = false;
+        reporter.beginClose();
         try {
           // Export failures are counted and logged by the reporter; closing goes on regardless,
           // so a dead or slow collector can neither make app.close() fail nor outlast its budget.
-          if (batching) undelivered = (await batching.close(flushBudget)).undelivered;
+          if (batching) timedOut = (await batching.close(flushBudget)).timedOut;
           else await withTimeout(flush(), left(), gaveUp, { unref: true }).catch(() => {});
           await withTimeout(owned?.shutdown() ?? Promise.resolve(), Math.max(50, left()), gaveUp, {
             unref: true,
           }).catch(() => {});
         } finally {
           agents?.abort();
-          reporter.closed(undelivered, { budgetMs: budget });
+          reporter.closed({ budgetMs: budget, ...(timedOut ? { gaveUpAfterMs: Math.round(flushBudget) } : {}) });
           if (registeredProvider) trace.disable();
           if (registeredPropagator) propagation.disable();
           if (contextManager) contextApi.disable();
