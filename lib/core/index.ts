@@ -21,8 +21,8 @@ export {
 export { type ConsoleLoggerOptions, createConsoleLogger } from './logger.js';
 export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from './noop.js';
 export { createSingleflight, type Singleflight } from './singleflight.js';
-export { watchTracerStats } from './tracer-metrics.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
+export { watchTracerStats } from './tracer-metrics.js';
 export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';
 export { assertBytes, assertKey, assertTtl, hitRatio, MAX_KEY_BYTES } from './validate.js';
 export { formatTraceparent, INVALID_SPAN_CONTEXT, isValidSpanContext, parseTraceparent } from './w3c.js';

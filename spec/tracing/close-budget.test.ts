@@ -142,7 +142,9 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     // A silent or slow collector: close gives up when the budget (minus its margin) is spent.
     for (const mode of ['never answers', 'answers after 10 s']) {
       assert.equal(byMode[mode]!.stats.droppedSpans.shutdown, 1000, mode);
-      const [rec] = byMode[mode]!.records.filter((r) => r.message === 'tracing: spans not delivered at close');
+      const [rec] = byMode[mode]!.records.filter(
+        (r) => r.message === 'tracing: spans not delivered at close',
+      );
       assert.equal(rec!.fields?.undelivered, 1000, mode);
       assert.equal(
         byMode[mode]!.records.length,

@@ -93,7 +93,11 @@ export function createExportAgents(): ExportAgents {
       aborted = true;
       for (const socket of sockets) socket.destroy(abandoned());
       sockets.clear();
-      for (const agent of agents.values()) agent.then((a) => a.destroy(), () => {});
+      for (const agent of agents.values())
+        agent.then(
+          (a) => a.destroy(),
+          () => {},
+        );
     },
     get openSockets() {
       return sockets.size;

@@ -64,8 +64,14 @@ interface Flight {
 const SAMPLED = 1;
 
 export function createAccountingBatchProcessor(options: AccountingBatchOptions): AccountingBatchProcessor {
-  const { exporter, accounting, maxQueueSize, maxExportBatchSize, scheduledDelayMillis, exportTimeoutMillis } =
-    options;
+  const {
+    exporter,
+    accounting,
+    maxQueueSize,
+    maxExportBatchSize,
+    scheduledDelayMillis,
+    exportTimeoutMillis,
+  } = options;
   let queue: ReadableSpan[] = [];
   let timer: NodeJS.Timeout | undefined;
   let flight: Flight | undefined;
@@ -114,9 +120,7 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       // The exporter's own HTTP calls must not be traced (they would feed this queue).
       context.with(suppressTracing(context.active()), () => {
         try {
-          exporter.export(spans, (result) =>
-            finish(result.code === ExportResultCode.SUCCESS, result.error),
-          );
+          exporter.export(spans, (result) => finish(result.code === ExportResultCode.SUCCESS, result.error));
         } catch (err) {
           finish(false, err);
         }
@@ -124,7 +128,10 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     };
     // Resources with async attributes (detectors) must settle before export, as in the SDK.
     const pending = spans
-      .map((s) => s.resource as { asyncAttributesPending?: boolean; waitForAsyncAttributes?: () => Promise<void> })
+      .map(
+        (s) =>
+          s.resource as { asyncAttributesPending?: boolean; waitForAsyncAttributes?: () => Promise<void> },
+      )
       .filter((r) => r.asyncAttributesPending && r.waitForAsyncAttributes);
     if (pending.length === 0) send();
     else Promise.all(pending.map((r) => r.waitForAsyncAttributes!())).then(send, (err) => finish(false, err));
@@ -216,7 +223,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         }
         // The exporter's shutdown waits for its pending requests, which abort() has just failed;
         // bounded anyway, by what is left of the budget (the caller keeps a margin for this).
-        const left = outcome === 'timeout' ? 100 : Math.min(1000, Math.max(100, deadline - performance.now()));
+        const left =
+          outcome === 'timeout' ? 100 : Math.min(1000, Math.max(100, deadline - performance.now()));
         let stop: NodeJS.Timeout | undefined;
         await Promise.race([
           Promise.resolve()

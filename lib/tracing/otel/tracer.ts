@@ -204,8 +204,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       else await (owned ?? (provider as { forceFlush?: () => Promise<void> } | undefined))?.forceFlush?.();
     } catch (err) {
       // The SDK's provider rejects with a plain array; our processor with an AggregateError.
-      const causes: unknown[] =
-        err instanceof AggregateError ? err.errors : Array.isArray(err) ? err : [err];
+      const causes: unknown[] = err instanceof AggregateError ? err.errors : Array.isArray(err) ? err : [err];
       const first = causes[0] as { message?: unknown } | undefined;
       throw new TracingError(
         'flush_failed',
@@ -289,7 +288,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
           }).catch(() => {});
         } finally {
           agents?.abort();
-          reporter.closed({ budgetMs: budget, ...(timedOut ? { gaveUpAfterMs: Math.round(flushBudget) } : {}) });
+          reporter.closed({
+            budgetMs: budget,
+            ...(timedOut ? { gaveUpAfterMs: Math.round(flushBudget) } : {}),
+          });
           if (registeredProvider) trace.disable();
           if (registeredPropagator) propagation.disable();
           if (contextManager) contextApi.disable();
