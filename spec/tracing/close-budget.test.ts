@@ -26,7 +26,7 @@ interface ChildReport {
     exportedSpans: number;
     lostSpans: number;
     failedExports: number;
-    droppedSpans: Record<string, number>;
+    droppedSpans: Record<'queue_full' | 'export_failed' | 'shutdown', number>;
   };
   records: { level: string; message: string; fields?: Record<string, unknown> }[];
 }
