@@ -65,8 +65,8 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (draining) return refuse(res);
     const socket = req.socket;
+    // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.
     responses.add(res);
     perSocket.set(socket, (perSocket.get(socket) ?? 0) + 1);
     res.once('close', () => {
@@ -75,10 +75,15 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       if (left > 0) perSocket.set(socket, left);
       else perSocket.delete(socket);
       if (!draining) return;
-      // The connection is idle now: close it rather than wait for the keep-alive timeout.
-      if (left <= 0 && !socket.destroyed) socket.end();
+      // The connection is idle now: end it rather than wait for the keep-alive timeout (after
+      // Node has had a turn to put a queued pipelined response on it).
+      if (left <= 0)
+        setImmediate(() => {
+          if (!perSocket.has(socket) && !socket.destroyed) socket.end();
+        });
       onSettled?.();
     });
+    if (draining) return refuse(res);
     for (const h of handlers) h.call(server, req, res);
   });
 
