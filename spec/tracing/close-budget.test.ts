@@ -130,7 +130,9 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       const d = report.stats.droppedSpans;
       assert.equal(d.queue_full + d.export_failed + d.shutdown, 1000, why);
       // One record at close tells how many spans were not delivered.
-      const atClose = report.records.filter((r) => r.message === 'tracing: spans not delivered at close');
+      const atClose = report.records.filter(
+        (r) => r.message === 'tracing: spans not delivered (summary at close)',
+      );
       assert.equal(atClose.length, 1, why);
       assert.equal(atClose[0]!.level, 'warn');
       assert.ok(Number(atClose[0]!.fields?.undelivered) > 0, why);
@@ -143,7 +145,7 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     for (const mode of ['never answers', 'answers after 10 s']) {
       assert.equal(byMode[mode]!.stats.droppedSpans.shutdown, 1000, mode);
       const [rec] = byMode[mode]!.records.filter(
-        (r) => r.message === 'tracing: spans not delivered at close',
+        (r) => r.message === 'tracing: spans not delivered (summary at close)',
       );
       assert.equal(rec!.fields?.undelivered, 1000, mode);
       assert.equal(

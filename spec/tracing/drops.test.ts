@@ -86,7 +86,7 @@ describe('dropped spans are counted, exposed and logged', () => {
     assert.ok(performance.now() - started < 1000);
     assert.deepEqual(tracer.exportStats().droppedSpans, { queue_full: 851, export_failed: 0, shutdown: 150 });
     assert.equal(tracer.exportStats().lostSpans, 1001);
-    const summary = records.filter((r) => r.message === 'tracing: spans not delivered at close');
+    const summary = records.filter((r) => r.message === 'tracing: spans not delivered (summary at close)');
     assert.equal(summary.length, 1);
     assert.equal(summary[0]!.fields?.undelivered, 150);
     text = await scrape();

@@ -419,7 +419,7 @@ describe('export error reporter', () => {
     assert.equal(records.length, 3);
     r.closed({ budgetMs: 10_000 });
     assert.equal(records.length, 4);
-    assert.equal(records[3]!.message, 'tracing: spans not delivered at close');
+    assert.equal(records[3]!.message, 'tracing: spans not delivered (summary at close)');
     assert.equal(records[3]!.fields?.undelivered, 498);
     r.closed();
     assert.equal(records.length, 4);

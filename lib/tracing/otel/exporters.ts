@@ -190,7 +190,7 @@ export function createExportErrorReporter(options: {
     closed(extra: Record<string, unknown> = {}) {
       const undelivered = totalLost() - (lostAtClose ?? totalLost());
       if (lostSpans === 0 && failedExports === 0) return;
-      logger.warn('tracing: spans not delivered at close', {
+      logger.warn('tracing: spans not delivered (summary at close)', {
         exporter,
         undelivered,
         lostSpans,
