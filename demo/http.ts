@@ -242,8 +242,8 @@ export interface CallResult<T = unknown> {
 /** Bound for one downstream call, ms. */
 const CALL_TIMEOUT_MS = 5000;
 
-/** Error codes of a connection the peer closed or refused (not a timeout, not a bad answer). */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+/** Error codes of a connection the peer closed under a request (not a refusal, not a timeout). */
+const CLOSED_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** The `code` of a fetch failure (undici puts the socket error in `cause`). */
 function networkCode(err: unknown): string | undefined {
@@ -258,10 +258,10 @@ function networkCode(err: unknown): string | undefined {
 
 /**
  * Calls another service over HTTP inside a client span (trace context injected by `tracedFetch`).
- * A `GET` whose keep-alive connection was closed under it is sent once more (idempotent; this is
- * what happens when the peer is draining). A peer that refuses connections (stopped) becomes
- * `HttpError(503)`, other network failures and timeouts `HttpError(502)`; any HTTP status is
- * returned as is.
+ * A `GET` whose keep-alive connection was closed under it is sent again, up to twice (idempotent;
+ * this is what happens when the peer is draining). A peer that refuses or closes connections
+ * (stopping) becomes `HttpError(503)`, timeouts and other failures `HttpError(502)`; any HTTP
+ * status is returned as is (a non-JSON body as text).
  */
 export async function callService<T = unknown>(
   ctx: AppContext,
@@ -274,7 +274,7 @@ export async function callService<T = unknown>(
   const template = options.template ?? path;
   const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
-  const attempt = () =>
+  const send = () =>
     tracedFetch(
       ctx,
       `${target.baseUrl}${path}`,
@@ -292,26 +292,37 @@ export async function callService<T = unknown>(
     );
   try {
     let res: Response;
-    try {
-      res = await attempt();
-    } catch (err) {
-      const code = networkCode(err);
-      if (
-        method !== 'GET' ||
-        signal.aborted ||
-        !code ||
-        !CONNECTION_CODES.has(code) ||
-        code === 'ECONNREFUSED'
-      )
-        throw err;
-      res = await attempt();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await send();
+        break;
+      } catch (err) {
+        // A GET whose pooled connection the peer closed (it is draining) goes out once more.
+        const code = networkCode(err);
+        if (method !== 'GET' || attempt >= 3 || signal.aborted || !code || !CLOSED_CODES.has(code)) throw err;
+      }
     }
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    const json = (res.headers.get('content-type') ?? '').includes('json');
+    // A non-JSON body (e.g. a proxy's or a draining server's plain-text 503) is passed on as text.
+    return { status: res.status, body: (json && text ? JSON.parse(text) : text || undefined) as T };
   } catch (err) {
-    if (networkCode(err) === 'ECONNREFUSED')
-      throw new HttpError(503, `${target.service} is not accepting requests`, {}, { cause: err });
-    throw new HttpError(502, `${target.service} did not answer ${method} ${template}`, {}, { cause: err });
+    const code = networkCode(err);
+    // Refused or closed under us: the peer is stopping (or not started): unavailable, try again.
+    if (code && (code === 'ECONNREFUSED' || CLOSED_CODES.has(code)))
+      throw new HttpError(
+        503,
+        `${target.service} is not accepting requests`,
+        { reason: code },
+        { cause: err },
+      );
+    const reason = code ?? (err as { name?: string })?.name;
+    throw new HttpError(
+      502,
+      `${target.service} did not answer ${method} ${template}`,
+      reason ? { reason } : {},
+      { cause: err },
+    );
   }
 }
 

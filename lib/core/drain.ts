@@ -3,25 +3,33 @@
  * Registered after the other components (`app.defer('http', drainServer(server))`), it runs first
  * on close, and the database pool, caches, metrics and tracer close only after the last handler:
  *
- * 1. the listener stops accepting connections; idle keep-alive connections are closed at once;
+ * 1. the listener stops accepting connections (once the connections the kernel already queued are
+ *    accepted: `lingerMs`); idle keep-alive connections are closed at once (a connection that has
+ *    not sent its first request yet gets a moment: its request may be on the way);
  * 2. requests already running finish (their responses carry `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
  *    `503` with `Connection: close` and `Retry-After` (never a reset);
  * 4. after `graceMs` (capped by the disposer's budget) the remaining connections are cut.
  *
- * Only `node:` types are used: the core imports no package.
+ * Only `node:` builtins are used: the core imports no package.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from './contracts.js';
 import type { DisposeInfo } from './disposers.js';
 
 export interface DrainOptions {
   /** How long running requests may take once the stop began, ms. Default 5000. */
   graceMs?: number;
+  /**
+   * How long the listener may stay open once the stop began, ms. Default 1000. It closes as soon
+   * as no connection arrived for 100 ms: connections the kernel had already queued are accepted and
+   * answered 503 instead of being reset when the listening socket closes.
+   */
+  lingerMs?: number;
   /** `Retry-After` (seconds) of the 503 sent to requests arriving during the drain. Default 1. */
   retryAfterSeconds?: number;
-  /** Receives one warning when requests had to be cut at the end of the grace period. */
+  /** Receives one info record when the drain starts, one warning when requests had to be cut. */
   logger?: Logger;
 }
 
@@ -37,19 +45,45 @@ export interface ServerDrain {
 /** Fraction of the disposer budget the grace period may use; the rest is for cutting and closing. */
 const BUDGET_SHARE = 0.8;
 
+/** How long a connection that has not sent a request yet is left open once the drain began, ms. */
+const FRESH_CONNECTION_MS = 2000;
+
+/** The listener closes once no connection arrived for this long (within `lingerMs`), ms. */
+const QUIET_MS = 100;
+
 /**
  * Wraps the `request` listeners `server` has now (attach the handler first: `createServer(handler)`
  * does) and returns the draining disposer. Resolves when every connection is closed; never rejects.
  */
 export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
   const graceMs = options.graceMs ?? 5000;
+  const lingerMs = options.lingerMs ?? 1000;
   const retryAfter = String(options.retryAfterSeconds ?? 1);
-  /** Running requests per connection, and the responses not finished yet. */
-  const perSocket = new Map<Socket, number>();
+  /** Every open connection: responses pending on it, and whether it has carried a request yet. */
+  const connections = new Map<Socket, { pending: number; used: boolean }>();
   const responses = new Set<ServerResponse>();
   let draining = false;
   let running: Promise<void> | undefined;
-  let onSettled: (() => void) | undefined;
+  let onChange: (() => void) | undefined;
+
+  const track = (socket: Socket) => {
+    let c = connections.get(socket);
+    if (!c) {
+      c = { pending: 0, used: false };
+      connections.set(socket, c);
+      socket.once('close', () => {
+        connections.delete(socket);
+        onChange?.();
+      });
+    }
+    return c;
+  };
+  /** Ends a connection with nothing pending on it (after Node had a turn to queue a pipelined request). */
+  const endIfIdle = (socket: Socket) =>
+    setImmediate(() => {
+      const c = connections.get(socket);
+      if (c && c.pending === 0 && !socket.destroyed) socket.end();
+    });
 
   const refuse = (res: ServerResponse) => {
     const body = 'service is shutting down\n';
@@ -62,26 +96,34 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     res.end(body);
   };
 
+  let onConnection: (() => void) | undefined;
+  let accepted = 0;
+  let acceptedDuringDrain = 0;
+  server.on('connection', (socket: Socket) => {
+    track(socket);
+    accepted++;
+    if (draining) acceptedDuringDrain++;
+    if (!draining) return;
+    onConnection?.();
+    // Accepted during the drain: its request gets a 503; if none comes, it is ended.
+    setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
+  });
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
+    const c = track(socket);
+    c.used = true;
+    c.pending++;
     // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.
     responses.add(res);
-    perSocket.set(socket, (perSocket.get(socket) ?? 0) + 1);
     res.once('close', () => {
       responses.delete(res);
-      const left = (perSocket.get(socket) ?? 1) - 1;
-      if (left > 0) perSocket.set(socket, left);
-      else perSocket.delete(socket);
+      c.pending--;
       if (!draining) return;
-      // The connection is idle now: end it rather than wait for the keep-alive timeout (after
-      // Node has had a turn to put a queued pipelined response on it).
-      if (left <= 0)
-        setImmediate(() => {
-          if (!perSocket.has(socket) && !socket.destroyed) socket.end();
-        });
-      onSettled?.();
+      // Idle now: end it rather than wait for the keep-alive timeout.
+      if (c.pending === 0) endIfIdle(socket);
+      onChange?.();
     });
     if (draining) return refuse(res);
     for (const h of handlers) h.call(server, req, res);
@@ -94,11 +136,23 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));
       let listenerClosed = !server.listening;
       let done = false;
+      const timers: NodeJS.Timeout[] = [];
+      const later = (ms: number, fn: () => void) => {
+        const timer = setTimeout(fn, ms);
+        timer.unref();
+        timers.push(timer);
+      };
       const finish = () => {
-        if (done || !listenerClosed || responses.size > 0) return;
+        if (done || !listenerClosed || responses.size > 0 || connections.size > 0) return;
+        settle();
+      };
+      const settle = () => {
         done = true;
-        clearTimeout(cutTimer);
+        for (const timer of timers) clearTimeout(timer);
         info.signal?.removeEventListener('abort', cut);
+        options.logger?.info('http: drained', { acceptedDuringDrain, left: connections.size });
+        // Connections a client keeps half-open after our FIN must not hold the process.
+        for (const socket of connections.keys()) socket.unref();
         resolve();
       };
       const cut = () => {
@@ -110,23 +164,67 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
           });
         // Their handlers may still be running, but their clients are gone: stop waiting for them.
         responses.clear();
-        server.closeAllConnections();
+        for (const socket of connections.keys()) socket.destroy();
         listenerClosed = true;
-        finish();
+        settle();
       };
-      onSettled = finish;
+      onChange = finish;
+      let fresh = 0;
+      for (const c of connections.values()) if (!c.used) fresh++;
+      options.logger?.info('http: draining', {
+        connections: connections.size,
+        accepted,
+        requests: responses.size,
+        fresh,
+        graceMs: grace,
+      });
       // Running requests answer with Connection: close, so their connections end after the reply.
       for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
       if (!listenerClosed) {
-        server.close(() => {
-          listenerClosed = true;
-          finish();
-        });
+        let closing = false;
+        const closeListener = () => {
+          if (closing) return;
+          closing = true;
+          onConnection = undefined;
+          // Only the listener: http's own close() also destroys every connection it deems idle,
+          // including fresh ones whose first request is still unread (a reset for that client).
+          NetServer.prototype.close.call(server, () => {
+            listenerClosed = true;
+            finish();
+          });
+        };
+        // Linger until the connections queued in the kernel are accepted (a quiet moment), so
+        // closing the listening socket resets nobody. The close itself waits for the check phase
+        // (setImmediate): a poll phase, which accepts whatever is queued, always runs before it —
+        // on a busy loop a timer alone can expire before the queued connections were ever seen.
+        let quiet: NodeJS.Timeout | undefined;
+        let arrivals = 0;
+        const closeAfterPoll = (force: boolean) => {
+          const seen = arrivals;
+          setImmediate(() => {
+            if (force || arrivals === seen) closeListener();
+          });
+        };
+        const restartQuiet = () => {
+          arrivals++;
+          if (quiet) clearTimeout(quiet);
+          quiet = setTimeout(() => closeAfterPoll(false), Math.min(QUIET_MS, lingerMs));
+          quiet.unref();
+          timers.push(quiet);
+        };
+        onConnection = restartQuiet;
+        restartQuiet();
+        later(Math.min(lingerMs, grace), () => closeAfterPoll(true));
       }
-      server.closeIdleConnections();
+      for (const [socket, c] of connections) {
+        if (c.pending > 0) continue;
+        // Idle keep-alive connections end at once. A fresh one may be carrying its first request
+        // (it then gets a 503 with Connection: close); it is ended if nothing came after a moment.
+        if (c.used) endIfIdle(socket);
+        else later(Math.min(FRESH_CONNECTION_MS, grace), () => endIfIdle(socket));
+      }
       info.signal?.addEventListener('abort', cut, { once: true });
-      const cutTimer = setTimeout(cut, grace);
-      cutTimer.unref();
+      later(grace, cut);
       finish();
     });
     return running;
