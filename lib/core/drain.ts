@@ -3,9 +3,10 @@
  * Registered after the other components (`app.defer('http', drainServer(server))`), it runs first
  * on close, and the database pool, caches, metrics and tracer close only after the last handler:
  *
- * 1. the listener stops accepting connections (once the connections the kernel already queued are
- *    accepted: `lingerMs`); idle keep-alive connections are closed at once (a connection that has
- *    not sent its first request yet gets a moment: its request may be on the way);
+ * 1. new requests are no longer served; the listening socket closes once the running requests are
+ *    done and the connections the kernel had already queued are accepted (`lingerMs`); idle
+ *    keep-alive connections are closed at once (a connection that has not sent its first request
+ *    yet gets a moment: its request may be on the way);
  * 2. requests already running finish (their responses carry `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
  *    `503` with `Connection: close` and `Retry-After` (never a reset);
@@ -22,9 +23,10 @@ export interface DrainOptions {
   /** How long running requests may take once the stop began, ms. Default 5000. */
   graceMs?: number;
   /**
-   * How long the listener may stay open once the stop began, ms. Default 1000. It closes as soon
-   * as no connection arrived for 100 ms: connections the kernel had already queued are accepted and
-   * answered 503 instead of being reset when the listening socket closes.
+   * How long the listening socket may stay open once the stop began, ms (default: `graceMs`). It
+   * closes as soon as no request is running and no connection arrived for 100 ms: connections the
+   * kernel had already queued (a busy process accepts them late) are accepted and answered 503
+   * instead of being reset when the listening socket closes.
    */
   lingerMs?: number;
   /** `Retry-After` (seconds) of the 503 sent to requests arriving during the drain. Default 1. */
@@ -57,7 +59,7 @@ const QUIET_MS = 100;
  */
 export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
   const graceMs = options.graceMs ?? 5000;
-  const lingerMs = options.lingerMs ?? 1000;
+  const lingerMs = options.lingerMs ?? graceMs;
   const retryAfter = String(options.retryAfterSeconds ?? 1);
   /** Every open connection: responses pending on it, and whether it has carried a request yet. */
   const connections = new Map<Socket, { pending: number; used: boolean }>();
@@ -202,17 +204,18 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         const closeAfterPoll = (force: boolean) => {
           const seen = arrivals;
           setImmediate(() => {
-            if (force || arrivals === seen) closeListener();
+            if (force || (arrivals === seen && responses.size === 0)) closeListener();
+            else if (arrivals === seen) restartQuiet(false);
           });
         };
-        const restartQuiet = () => {
-          arrivals++;
+        const restartQuiet = (arrived = true) => {
+          if (arrived) arrivals++;
           if (quiet) clearTimeout(quiet);
           quiet = setTimeout(() => closeAfterPoll(false), Math.min(QUIET_MS, lingerMs));
           quiet.unref();
           timers.push(quiet);
         };
-        onConnection = restartQuiet;
+        onConnection = () => restartQuiet();
         restartQuiet();
         later(Math.min(lingerMs, grace), () => closeAfterPoll(true));
       }

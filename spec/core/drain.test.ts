@@ -107,12 +107,15 @@ describe('drainServer', () => {
     await sleep(50);
     // Arrived after the stop began, on a connection still open: 503 + Connection: close.
     raw.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
-    // A connection made while the listener lingers (queued by the kernel) is answered, not reset.
+    // A connection made during the drain (e.g. queued by the kernel) is answered 503, not reset.
     const lingering = await request(port, '/fast', new Agent());
     assert.equal(lingering.status, 503);
     assert.equal(lingering.headers.connection, 'close');
-    // Once no connection came for a moment, the listener is closed: new connections are refused.
-    await sleep(250);
+    const done = await slow;
+    await closing;
+    await rawEnded;
+    // Once the running requests were done and no connection came for a moment, the listening
+    // socket closed: new connections are refused.
     const refused = await new Promise<string>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => {
@@ -123,9 +126,6 @@ describe('drainServer', () => {
     });
     assert.equal(refused, 'ECONNREFUSED');
 
-    const done = await slow;
-    await closing;
-    await rawEnded;
     const closeMs = performance.now() - started;
     assert.equal(done.status, 200);
     assert.equal(done.body, 'slow');
