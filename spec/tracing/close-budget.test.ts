@@ -32,11 +32,14 @@ interface ChildReport {
 }
 
 /** Runs the child against `url`; resolves with its report and how long it lived after printing it. */
-function runChild(url: string): Promise<{ report: ChildReport; exitAfterMs: number; code: number | null }> {
+function runChild(
+  url: string,
+  exporter?: string,
+): Promise<{ report: ChildReport; exitAfterMs: number; code: number | null }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', child], {
       cwd: root,
-      env: { ...process.env, COLLECTOR_URL: url },
+      env: { ...process.env, COLLECTOR_URL: url, ...(exporter ? { EXPORTER: exporter } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -99,14 +102,20 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       slow.close();
     });
     const url = (port: number) => `http://127.0.0.1:${port}/v1/traces`;
-    const modes = {
-      refused: url(refusedPort),
-      'never answers': url((silent.address() as { port: number }).port),
-      'answers after 10 s': url((slow.address() as { port: number }).port),
+    const silentUrl = url((silent.address() as { port: number }).port);
+    const modes: Record<string, [string, string?]> = {
+      refused: [url(refusedPort)],
+      'never answers': [silentUrl],
+      'answers after 10 s': [url((slow.address() as { port: number }).port)],
+      // Not the default exporter, but it sends with the global agent and no timeout of its own.
+      'zipkin, never answers': [silentUrl.replace('/v1/traces', '/api/v2/spans'), 'zipkin'],
     };
 
     const results = await Promise.all(
-      Object.entries(modes).map(async ([mode, u]) => ({ mode, ...(await runChild(u)) })),
+      Object.entries(modes).map(async ([mode, [u, exporter]]) => ({
+        mode,
+        ...(await runChild(u, exporter)),
+      })),
     );
     const summary = results.map((r) => ({
       mode: r.mode,
@@ -142,7 +151,7 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     assert.ok(byMode.refused!.closeMs < 2000, JSON.stringify(byMode.refused));
     assert.equal(byMode.refused!.stats.droppedSpans.export_failed, 1000);
     // A silent or slow collector: close gives up when the budget (minus its margin) is spent.
-    for (const mode of ['never answers', 'answers after 10 s']) {
+    for (const mode of ['never answers', 'answers after 10 s', 'zipkin, never answers']) {
       assert.equal(byMode[mode]!.stats.droppedSpans.shutdown, 1000, mode);
       const [rec] = byMode[mode]!.records.filter(
         (r) => r.message === 'tracing: spans not delivered (summary at close)',

@@ -10,6 +10,8 @@
  *   which would keep the process alive after close; a failed export is counted and logged by the
  *   tracer instead. The original code stays readable as `originalCode`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
 import type { Agent, ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -101,6 +103,55 @@ export function createExportAgents(): ExportAgents {
     },
     get openSockets() {
       return sockets.size;
+    },
+  };
+}
+
+/**
+ * For exporters that send with the global agent (zipkin): the HTTP requests started inside
+ * `capture(fn)` (seen on the `http.client.request.start` diagnostics channel, which publishes a
+ * moment later, hence the AsyncLocalStorage) are kept until they close, and `abort()` destroys
+ * those still open — a collector that never answers then keeps no socket of ours alive.
+ */
+export interface RequestTracker {
+  capture<T>(fn: () => T): T;
+  abort(): void;
+}
+
+type Destroyable = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown };
+interface Capture {
+  add(req: Destroyable): void;
+}
+const exporting = new AsyncLocalStorage<Capture>();
+let subscribed = false;
+
+export function createRequestTracker(): RequestTracker {
+  const open = new Set<Destroyable>();
+  let aborted = false;
+  if (!subscribed) {
+    subscribed = true;
+    // Once per process; outside capture() there is no store and the subscriber does nothing.
+    subscribe('http.client.request.start', (message) => {
+      const req = (message as { request?: Destroyable }).request;
+      if (req) exporting.getStore()?.add(req);
+    });
+  }
+  const capture: Capture = {
+    add(req) {
+      if (aborted) {
+        req.destroy(abandoned());
+        return;
+      }
+      open.add(req);
+      req.once('close', () => open.delete(req));
+    },
+  };
+  return {
+    capture: (fn) => exporting.run(capture, fn),
+    abort() {
+      aborted = true;
+      for (const req of open) req.destroy(abandoned());
+      open.clear();
     },
   };
 }

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { ConsoleSpanExporter, InMemorySpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger, SpanDropReason, TracerStats } from '../../core/contracts.js';
-import type { ExportAgents } from './agent.js';
+import type { ExportAgents, RequestTracker } from './agent.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
 
 // Network exporters are optional peers with sizeable dependency trees (the Jaeger one pulls in
@@ -19,6 +19,7 @@ export function createExporter(
   options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'>,
   logger: Logger,
   agents?: ExportAgents,
+  requests?: RequestTracker,
 ): SpanExporter {
   const url = options.endpoint;
   const headers = { ...options.headers };
@@ -42,7 +43,15 @@ export function createExporter(
     }
     case 'zipkin': {
       const m = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
-      return new m.ZipkinExporter({ url, headers });
+      const zipkin = new m.ZipkinExporter({ url, headers });
+      if (!requests) return zipkin;
+      // It sends with the global agent and no request timeout: its requests are tracked so that
+      // close() can cut them (agent.ts).
+      return {
+        export: (spans, done) => requests.capture(() => zipkin.export(spans, done)),
+        forceFlush: () => zipkin.forceFlush(),
+        shutdown: () => zipkin.shutdown(),
+      };
     }
     case 'jaeger': {
       const m = require('@opentelemetry/exporter-jaeger') as typeof import('@opentelemetry/exporter-jaeger');

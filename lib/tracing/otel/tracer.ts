@@ -35,7 +35,7 @@ import type {
 import { TimeoutError, TracingError } from '../../core/errors.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
-import { createExportAgents, type ExportAgents } from './agent.js';
+import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
@@ -138,12 +138,14 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   let memory: InMemorySpanExporter | undefined;
   let batching: AccountingBatchProcessor | undefined;
   let agents: ExportAgents | undefined;
+  let requests: RequestTracker | undefined;
   if (recording && o.provider) provider = o.provider;
   else if (recording) {
     const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
     // OTLP sends through our agent, so close() can cut its connections (agent.ts).
     if (exporterName === 'otlp') agents = createExportAgents();
-    const exporter = createExporter(exporterName, o, logger, agents);
+    if (exporterName === 'zipkin') requests = createRequestTracker();
+    const exporter = createExporter(exporterName, o, logger, agents, requests);
     if (exporter instanceof InMemorySpanExporter) memory = exporter;
     // Memory and console export synchronously (tests read spans right after end()); network
     // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
@@ -156,7 +158,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
         exporter,
         accounting: reporter,
         ...o.batch,
-        abort: () => agents?.abort(),
+        abort: () => {
+          agents?.abort();
+          requests?.abort();
+        },
       });
       processor = batching;
     }
@@ -288,6 +293,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
           }).catch(() => {});
         } finally {
           agents?.abort();
+          requests?.abort();
           reporter.closed({
             budgetMs: budget,
             ...(timedOut ? { gaveUpAfterMs: Math.round(flushBudget) } : {}),
