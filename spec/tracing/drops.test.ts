@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { createApp } from '../../lib/core/app.js';
+import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { HyperionError, TracingError } from '../../lib/core/errors.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
-import { freePort } from '../harness/process.js';
+import { freePort, waitFor } from '../harness/process.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -107,6 +107,27 @@ describe('dropped spans are counted, exposed and logged', () => {
     assert.equal(stats.droppedSpans.export_failed, 25);
     assert.equal(stats.failedExports, 3);
     await tracer.close();
+  });
+});
+
+describe('closeOnSignals with a silent collector', () => {
+  it('the signal closes the app within its budget without an error (exit code stays 0)', async (t) => {
+    const endpoint = await silentCollector(t);
+    const tracer = createOtelTracer({ endpoint, batch: { maxExportBatchSize: 10 } });
+    const app = createApp({ tracer, disposeTimeoutMs: 800 });
+    for (let i = 0; i < 25; i++) app.tracer.startSpan(`s${i}`).end();
+    const errors: unknown[] = [];
+    const before = process.exitCode;
+    closeOnSignals(app, { signals: ['SIGUSR2'], exit: false, onError: (e) => errors.push(e) });
+    const started = performance.now();
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await waitFor(() => app.closed && tracer.exportStats().lostSpans === 25, { timeoutMs: 5000 });
+    await app.close();
+    // (Overrunning the 800 ms budget would have rejected: errors would not be empty.)
+    assert.ok(performance.now() - started < 1000);
+    assert.deepEqual(errors, []);
+    assert.equal(process.exitCode, before);
+    assert.equal(tracer.exportStats().droppedSpans.shutdown, 25);
   });
 });
 
