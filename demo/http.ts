@@ -242,6 +242,12 @@ export interface CallResult<T = unknown> {
 /** Bound for one downstream call, ms. */
 const CALL_TIMEOUT_MS = 5000;
 
+/**
+ * Marks a call from one demo service to another. A service that is stopping still serves these
+ * (they finish work that was in flight at the edge), while new requests from clients get a 503.
+ */
+export const PEER_HEADER = 'x-demo-peer';
+
 /** Error codes of a connection the peer closed under a request (not a refusal, not a timeout). */
 const CLOSED_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
@@ -281,7 +287,10 @@ export async function callService<T = unknown>(
       {
         method,
         signal,
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        headers: {
+          [PEER_HEADER]: '1',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       },
       // `{method} {url.template}`: the span name the HTTP conventions give a client span with a template.

@@ -9,7 +9,7 @@
  * `startServices()` runs all three in this process (the e2e test, the benchmark and `npm run demo`
  * use it); `startService()` runs one (the standalone programs of the compose stack use it).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMemoryCache, type MemoryCache } from '../lib/cache/memory/index.js';
 import { createRedisInvalidationBus, type RedisInvalidationBus } from '../lib/cache/redis/bus.js';
@@ -24,7 +24,7 @@ import { createOtelTracer, type OtelTracer } from '../lib/tracing/otel/index.js'
 import type { CacheLayers } from './caching.js';
 import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from './db.js';
 import { redisOptionsFromUrl } from './env.js';
-import { createServiceListener, type Route } from './http.js';
+import { createServiceListener, PEER_HEADER, type Route } from './http.js';
 import { migrateOrders, migrateUsers } from './schema.js';
 import { gatewayRoutes } from './services/gateway.js';
 import { orderRoutes } from './services/orders.js';
@@ -91,7 +91,7 @@ export interface ServiceOptions {
   /** Logger, or the level of a JSON console logger to create. Default `info`. */
   logger?: Logger | LogLevel | undefined;
   cache?: CacheSetup | undefined;
-  /** How long running requests may finish after a stop began, ms. Default 5000. */
+  /** How long running requests may finish after a stop began, ms. Default 8000 (within the 10 s close budget). */
   drainGraceMs?: number | undefined;
 }
 
@@ -302,8 +302,23 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     return abort(err);
   }
   // Registered last, so it runs first: stop taking requests, let the running ones finish (503 for
-  // late ones), and only then close the database, caches, metrics and tracer.
-  app.defer('http', drainServer(server, { graceMs: options.drainGraceMs ?? 5000, logger }));
+  // late ones), and only then close the database, caches, metrics and tracer. Behind the gateway,
+  // calls from the other services are still served while draining: they finish requests that were
+  // already in flight at the gateway (all three stopping at once must not turn those into 503s).
+  app.defer(
+    'http',
+    drainServer(server, {
+      graceMs: options.drainGraceMs ?? 8000,
+      logger,
+      ...(name === 'gateway'
+        ? {}
+        : {
+            admit: (req: IncomingMessage) => req.headers[PEER_HEADER] !== undefined,
+            // Keep listening while peers still call (they may be slow to get there).
+            quietMs: 2000,
+          }),
+    }),
+  );
 
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const url = `http://${shownHost}:${bound.port}`;

@@ -29,6 +29,18 @@ export interface DrainOptions {
    * instead of being reset when the listening socket closes.
    */
   lingerMs?: number;
+  /**
+   * The listening socket closes once no request ran and no connection arrived for this long, ms.
+   * Default 100. Longer suits services behind others (with `admit`): peers still finishing their
+   * in-flight work keep reaching them.
+   */
+  quietMs?: number;
+  /**
+   * Requests arriving during the drain that are served anyway (with `Connection: close`) instead
+   * of getting the 503: e.g. calls from peer services finishing work that was already in flight
+   * when the stop began (a call chain stopped all at once then completes). Default: none.
+   */
+  admit?: (req: IncomingMessage) => boolean;
   /** `Retry-After` (seconds) of the 503 sent to requests arriving during the drain. Default 1. */
   retryAfterSeconds?: number;
   /** Receives one info record when the drain starts, one warning when requests had to be cut. */
@@ -50,7 +62,7 @@ const BUDGET_SHARE = 0.8;
 /** How long a connection that has not sent a request yet is left open once the drain began, ms. */
 const FRESH_CONNECTION_MS = 2000;
 
-/** The listener closes once no connection arrived for this long (within `lingerMs`), ms. */
+/** Default `quietMs`: the listener closes once no connection arrived for this long, ms. */
 const QUIET_MS = 100;
 
 /**
@@ -60,6 +72,7 @@ const QUIET_MS = 100;
 export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
   const graceMs = options.graceMs ?? 5000;
   const lingerMs = options.lingerMs ?? graceMs;
+  const quietMs = options.quietMs ?? QUIET_MS;
   const retryAfter = String(options.retryAfterSeconds ?? 1);
   /** Every open connection: responses pending on it, and whether it has carried a request yet. */
   const connections = new Map<Socket, { pending: number; used: boolean }>();
@@ -127,7 +140,10 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       if (c.pending === 0) endIfIdle(socket);
       onChange?.();
     });
-    if (draining) return refuse(res);
+    if (draining) {
+      if (!options.admit?.(req)) return refuse(res);
+      res.setHeader('connection', 'close');
+    }
     for (const h of handlers) h.call(server, req, res);
   });
 
@@ -211,7 +227,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         const restartQuiet = (arrived = true) => {
           if (arrived) arrivals++;
           if (quiet) clearTimeout(quiet);
-          quiet = setTimeout(() => closeAfterPoll(false), Math.min(QUIET_MS, lingerMs));
+          quiet = setTimeout(() => closeAfterPoll(false), Math.min(quietMs, lingerMs));
           quiet.unref();
           timers.push(quiet);
         };

@@ -174,6 +174,9 @@ describe('SIGTERM to the three demo services under load', { skip }, () => {
         exitCodes: codes,
         allExitedMsAfterSigterm: Math.round(exitMs),
         errorLogs: errors.length,
+        cutAtGrace: logs.filter(
+          (l) => l.msg === 'http: requests still running at the end of the grace period were cut',
+        ).length,
       }),
     );
 
