@@ -191,6 +191,33 @@ describe('drainServer', () => {
     assert.equal(await hung, 'cut');
   });
 
+  it('admit: chosen late requests (e.g. peer calls) are served, with Connection: close; others get 503', async (t) => {
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { admit: (req) => req.headers['x-peer'] === '1', quietMs: 300 });
+    const slow = request(port, '/slow', new Agent());
+    await sleep(50);
+    const draining = drain();
+    const peer = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      httpGet(
+        { host: '127.0.0.1', port, path: '/fast', headers: { 'x-peer': '1' }, agent: new Agent() },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+        },
+      ).on('error', reject);
+    });
+    const other = await request(port, '/fast', new Agent());
+    assert.deepEqual(peer, { status: 200, connection: 'close' });
+    assert.equal(other.status, 503);
+    assert.equal((await slow).status, 200);
+    await draining;
+  });
+
   it('resolves at once for a server that is not listening', async () => {
     const { server } = testServer();
     await drainServer(server)();
