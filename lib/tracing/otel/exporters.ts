@@ -66,15 +66,20 @@ export function createExporter(
       const jaeger = new m.JaegerExporter({ endpoint: u.href, ...(username ? { username, password } : {}) });
       // Built against sdk-trace 2.11; the ReadableSpan shape it reads is the same in 2.12.
       const inner = jaeger as unknown as SpanExporter;
+      // Its HTTP sender's requests are tracked too, so close() can cut them (agent.ts).
+      const tracked = <T>(fn: () => T): T => (requests ? requests.capture(fn) : fn());
       return {
-        export: (spans, done) => inner.export(spans, done),
-        forceFlush: () => jaeger.forceFlush(),
+        export: (spans, done) => tracked(() => inner.export(spans, done)),
+        forceFlush: () => tracked(() => jaeger.forceFlush()),
         // Its own shutdown races the last flush against a timer that is not unref'd, which keeps
         // the process alive for the whole timeout: flush under our own (unref'd) bound instead,
         // then close the HTTP sender's keep-alive agent.
         async shutdown() {
           try {
-            await withTimeout(jaeger.forceFlush(), options.batch.exportTimeoutMillis);
+            await withTimeout(
+              tracked(() => jaeger.forceFlush()),
+              options.batch.exportTimeoutMillis,
+            );
           } finally {
             (jaeger as unknown as { _sender?: { close(): void } })._sender?.close();
           }

@@ -144,7 +144,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
     // OTLP sends through our agent, so close() can cut its connections (agent.ts).
     if (exporterName === 'otlp') agents = createExportAgents();
-    if (exporterName === 'zipkin') requests = createRequestTracker();
+    if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
     const exporter = createExporter(exporterName, o, logger, agents, requests);
     if (exporter instanceof InMemorySpanExporter) memory = exporter;
     // Memory and console export synchronously (tests read spans right after end()); network
