@@ -109,6 +109,7 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       'answers after 10 s': [url((slow.address() as { port: number }).port)],
       // Not the default exporter, but it sends with the global agent and no timeout of its own.
       'zipkin, never answers': [silentUrl.replace('/v1/traces', '/api/v2/spans'), 'zipkin'],
+      'jaeger, never answers': [silentUrl.replace('/v1/traces', '/api/traces'), 'jaeger'],
     };
 
     const results = await Promise.all(
@@ -151,7 +152,12 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     assert.ok(byMode.refused!.closeMs < 2000, JSON.stringify(byMode.refused));
     assert.equal(byMode.refused!.stats.droppedSpans.export_failed, 1000);
     // A silent or slow collector: close gives up when the budget (minus its margin) is spent.
-    for (const mode of ['never answers', 'answers after 10 s', 'zipkin, never answers']) {
+    for (const mode of [
+      'never answers',
+      'answers after 10 s',
+      'zipkin, never answers',
+      'jaeger, never answers',
+    ]) {
       assert.equal(byMode[mode]!.stats.droppedSpans.shutdown, 1000, mode);
       const [rec] = byMode[mode]!.records.filter(
         (r) => r.message === 'tracing: spans not delivered (summary at close)',
