@@ -20,7 +20,13 @@ import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
 import { zipfKeys } from './lib/zipf.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const tracesDir = resolve(root, '..', 'shared', 'traces');
+// ../shared/traces next to the checkout; a worktree under wt/ finds it one level further up.
+const tracesDir =
+  process.env.HYPERION_TRACES ??
+  [resolve(root, '..', 'shared', 'traces'), resolve(root, '..', '..', 'shared', 'traces')].find((d) =>
+    existsSync(d),
+  ) ??
+  resolve(root, '..', 'shared', 'traces');
 
 /** Sizes to test and the goals per cell (hit ratio in %). */
 const SHARED: Record<string, { sizes: number[]; goals: number[] }> = {
