@@ -41,6 +41,8 @@ export interface StoreOptions {
   samples?: number;
   /** Initial window size as a share of `maxCost`. Default 0.01. */
   windowFraction?: number;
+  /** Entries of the ghost table (a power of two). Default 1,024. */
+  ghosts?: number;
   /** Seed of the sampling PRNG (deterministic replays). */
   seed?: number;
   /**
@@ -78,6 +80,15 @@ export interface Store<V> {
   readonly windowCost: number;
   readonly windowMax: number;
   readonly mainCount: number;
+  /**
+   * Ghost counts so far: candidates refused at the window's exit and main victims evicted
+   * (`windowGhosts`, `mainGhosts`), and how many of each were set again while still remembered
+   * (`windowGhostHits`, `mainGhostHits`). The climber compares the two hit rates.
+   */
+  readonly windowGhosts: number;
+  readonly mainGhosts: number;
+  readonly windowGhostHits: number;
+  readonly mainGhostHits: number;
 }
 
 /** Slots of a new store (grown by doubling). */
@@ -113,6 +124,9 @@ const SEEN = 0x20;
 const REGION_SHIFT = 6;
 const REGION_BITS = 0xc0;
 const TAG_SHIFT = 8;
+/** Ghost types (the low two bits of a ghost; the rest is the key's hash). */
+const GHOST_WINDOW = 1;
+const GHOST_MAIN = 2;
 /** The frequency of a key whose four sketch counters are saturated (15 + the doorkeeper's 1). */
 const SATURATED = 16;
 
@@ -138,6 +152,33 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   // The main region: slots in no order. Sampling picks random indexes of it.
   let main = new Int32Array(slots);
   let mainCount = 0;
+
+  // Ghosts: the hashes of recently refused candidates and evicted victims, in a direct-mapped
+  // table (a newer ghost overwrites an older one, so only recent losses are remembered). A new key
+  // found here was lost by one region: which one tells the climber where room would have hit.
+  const ghostMask = (options.ghosts ?? 1024) - 1;
+  const ghosts = new Int32Array(ghostMask + 1);
+  let windowGhosts = 0;
+  let mainGhosts = 0;
+  let windowGhostHits = 0;
+  let mainGhostHits = 0;
+  const ghostAt = (h: number) => (h ^ (h >>> 15)) & ghostMask;
+  /** Remembers the slot's key as lost by the window (a refused candidate) or by main (a victim). */
+  const addGhost = (s: number, type: number) => {
+    if (type === GHOST_WINDOW) windowGhosts++;
+    else mainGhosts++;
+    const h = info[s * F.STRIDE + F.HASH]!;
+    ghosts[ghostAt(h)] = (h & ~3) | type;
+  };
+  /** Counts a new key that was lost recently (and forgets the ghost). */
+  const checkGhost = (h: number) => {
+    const i = ghostAt(h);
+    const g = ghosts[i]!;
+    if (g === 0 || (g & ~3) !== (h & ~3)) return;
+    if ((g & 3) === GHOST_WINDOW) windowGhostHits++;
+    else mainGhostHits++;
+    ghosts[i] = 0;
+  };
 
   let windowMax = Math.floor((options.windowFraction ?? 0.01) * maxCost);
   let windowCost = 0;
@@ -320,8 +361,11 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     while (total > maxCost) {
       const v = sampleVictim();
       if (v < 0) break;
-      if (admission.admit(cf, victimFrequency)) remove(v, 'capacity');
-      else {
+      if (admission.admit(cf, victimFrequency)) {
+        addGhost(v, GHOST_MAIN);
+        remove(v, 'capacity');
+      } else {
+        addGhost(c, GHOST_WINDOW);
         remove(c, 'rejected');
         return false;
       }
@@ -373,6 +417,7 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     },
     insert(s) {
       const b = s * F.STRIDE;
+      checkGhost(info[b + F.HASH]!);
       const f = record(b);
       map.set(keys[s]!, s);
       const cost = costOf(s);
@@ -432,6 +477,18 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     },
     get windowMax() {
       return windowMax;
+    },
+    get windowGhosts() {
+      return windowGhosts;
+    },
+    get mainGhosts() {
+      return mainGhosts;
+    },
+    get windowGhostHits() {
+      return windowGhostHits;
+    },
+    get mainGhostHits() {
+      return mainGhostHits;
     },
     get mainCount() {
       return mainCount;
