@@ -28,6 +28,9 @@ const { values: args } = parseArgs({
 });
 
 const ENTRIES = 10_000;
+/** Alternating rounds per scenario; each contender's figure is its median over them. */
+const ROUNDS = 7;
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const BATCH = 1_000;
 const VALUE = new Uint8Array(16);
 const keyOf = (i: number) => `key:${(Math.imul(i + 1, 0x9e3779b1) >>> 0).toString(36)}`;
@@ -122,8 +125,14 @@ function batch(keys: readonly string[], op: (k: string, i: number) => unknown, i
 type Scenario = 'get-hit' | 'get-miss' | 'set at capacity' | 'zipf 90/10' | 'zipf 0.99 get-or-set';
 const results: { scenario: Scenario; name: string; nsPerOp: number }[] = [];
 
+/**
+ * Runs every contender of a scenario in ROUNDS short rounds, in rotated order, and keeps each
+ * contender's median over the rounds: on a shared machine the load changes within seconds, and
+ * one long task per contender compared contenders measured at different times (ratios moved by
+ * ±40 % between runs); alternating short rounds compares them under the same load.
+ */
 async function run(scenario: Scenario) {
-  const bench = new Bench({ time: args.quick ? 150 : 600, warmupTime: args.quick ? 50 : 200 });
+  const tasks: { name: string; body: () => unknown }[] = [];
   for (const c of contenders()) {
     // Fill to capacity first (our cache admits by frequency, so fill by setting each key twice).
     for (const k of resident) c.set(k, VALUE);
@@ -138,14 +147,21 @@ async function run(scenario: Scenario) {
         ? batch(zipf99, async (k) => ((await c.get(k)) === undefined ? c.set(k, VALUE) : undefined), true)
         : batch(zipf99, (k) => (c.get(k) === undefined ? c.set(k, VALUE) : undefined), false);
     else body = batch(zipf, (k, i) => (writes[i] === 1 ? c.set(k, VALUE) : c.get(k)) as unknown, !!c.async);
-    bench.add(c.name, body);
+    tasks.push({ name: c.name, body });
   }
-  await bench.run();
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`${scenario}/${task.name}: ${r.state}`);
-    results.push({ scenario, name: task.name, nsPerOp: (r.latency.p50 * 1e6) / BATCH });
+  const perRound = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: args.quick ? 60 : 150, warmupTime: round === 0 ? 100 : 20 });
+    const k = round % tasks.length;
+    for (const t of [...tasks.slice(k), ...tasks.slice(0, k)]) bench.add(t.name, t.body);
+    await bench.run();
+    for (const task of bench.tasks) {
+      const r = task.result;
+      if (r.state !== 'completed') throw new Error(`${scenario}/${task.name}: ${r.state}`);
+      perRound.get(task.name)!.push((r.latency.p50 * 1e6) / BATCH);
+    }
   }
+  for (const [name, xs] of perRound) results.push({ scenario, name, nsPerOp: median(xs) });
 }
 
 function heapPerEntry(): { name: string; bytes: number }[] {
@@ -228,7 +244,9 @@ for (const s of scenarios) await run(s);
 const ns = (scenario: Scenario, name: string) =>
   results.find((r) => r.scenario === scenario && r.name === name)!.nsPerOp;
 const names = [...new Set(results.map((r) => r.name))];
-console.log(`\nmedian ns/op (${ENTRIES.toLocaleString('en')} entries, batches of ${BATCH})`);
+console.log(
+  `\nmedian ns/op (${ENTRIES.toLocaleString('en')} entries, batches of ${BATCH}, medians of ${ROUNDS} alternating rounds)`,
+);
 const w = Math.max(...names.map((n) => n.length));
 const cw = Math.max(...scenarios.map((s) => s.length));
 console.log(`| ${'cache'.padEnd(w)} | ${scenarios.map((s) => s.padStart(cw)).join(' | ')} |`);
