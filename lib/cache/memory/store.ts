@@ -94,30 +94,26 @@ export interface Store<V> {
 /** Slots of a new store (grown by doubling). */
 const INITIAL_SLOTS = 64;
 
+// Per slot, 6 int32 side by side. Plain module constants: V8 folds them into the hot functions
+// (a TypeScript const enum is inlined by esbuild but emitted by tsc as an object).
+/** The key's hash (so a hit never rehashes). */
+const HASH = 0;
 /**
- * Per slot, 6 int32 side by side. A const enum: the offsets are inlined as literals (module
- * constants are context loads in every hot function).
+ * Bits 0–4: the frequency estimate at the last access or sampling (0..16); bit 5 (SEEN): the key
+ * was recorded in this epoch, so its doorkeeper bits are set; bits 6–7: the region; bits 8–31:
+ * the aging epoch those were read in. Valid while the epoch is current.
  */
-enum F {
-  /** The key's hash (so a hit never rehashes). */
-  HASH = 0,
-  /**
-   * Bits 0–4: the frequency estimate at the last access or sampling (0..16); bit 5 (SEEN): the
-   * key was recorded in this epoch, so its doorkeeper bits are set; bits 6–7: the region;
-   * bits 8–31: the aging epoch those were read in. Valid while the epoch is current.
-   */
-  META = 1,
-  /** Logical time of the last access (int32 that may wrap: compared by difference). */
-  STAMP = 2,
-  /** Window: previous slot (slot 0 is the sentinel). Main: index in the main array. */
-  PREV = 3,
-  /** Window: next slot. A free slot: the next free one. */
-  NEXT = 4,
-  /** Cost when it is an integer < 2^31, else -1 and the cost is in `bigCosts`. */
-  COST = 5,
-  STRIDE = 6,
-}
-const POS = F.PREV;
+const META = 1;
+/** Logical time of the last access (int32 that may wrap: compared by difference). */
+const STAMP = 2;
+/** Window: previous slot (slot 0 is the sentinel). Main: index in the main array. */
+const PREV = 3;
+/** Window: next slot. A free slot: the next free one. */
+const NEXT = 4;
+/** Cost when it is an integer < 2^31, else -1 and the cost is in `bigCosts`. */
+const COST = 5;
+const STRIDE = 6;
+const POS = PREV;
 
 const FREQ_BITS = 0x1f;
 const SEEN = 0x20;
@@ -144,7 +140,7 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   const values: (V | undefined)[] = [undefined];
   keys.length = slots;
   values.length = slots;
-  let info = new Int32Array(slots * F.STRIDE);
+  let info = new Int32Array(slots * STRIDE);
   // Costs that do not fit an int32 field (fractions, ≥ 2^31); allocated on first use.
   let bigCosts: Float64Array | undefined;
   let fresh = 1; // first never-used slot
@@ -167,7 +163,7 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   const addGhost = (s: number, type: number) => {
     if (type === GHOST_WINDOW) windowGhosts++;
     else mainGhosts++;
-    const h = info[s * F.STRIDE + F.HASH]!;
+    const h = info[s * STRIDE + HASH]!;
     ghosts[ghostAt(h)] = (h & ~3) | type;
   };
   /** Counts a new key that was lost recently (and forgets the ghost). */
@@ -200,7 +196,7 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     let n = Math.min(slots * 2, bound);
     // Only a re-entrant set from onEvict can need more than the bound; never refuse it.
     if (n <= slots) n = slots * 2;
-    info = grown(info, n * F.STRIDE);
+    info = grown(info, n * STRIDE);
     main = grown(main, n);
     if (bigCosts !== undefined) bigCosts = grown(bigCosts, n);
     keys.length = n;
@@ -209,35 +205,35 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   };
 
   const costOf = (s: number): number => {
-    const c = info[s * F.STRIDE + F.COST]!;
+    const c = info[s * STRIDE + COST]!;
     return c >= 0 ? c : bigCosts![s]!;
   };
   const setCost = (s: number, cost: number) => {
-    if ((cost | 0) === cost) info[s * F.STRIDE + F.COST] = cost;
+    if ((cost | 0) === cost) info[s * STRIDE + COST] = cost;
     else {
       bigCosts ??= new Float64Array(slots);
       bigCosts[s] = cost;
-      info[s * F.STRIDE + F.COST] = -1;
+      info[s * STRIDE + COST] = -1;
     }
   };
 
   const setRegion = (b: number, region: number) => {
-    info[b + F.META] = (info[b + F.META]! & ~REGION_BITS) | (region << REGION_SHIFT);
+    info[b + META] = (info[b + META]! & ~REGION_BITS) | (region << REGION_SHIFT);
   };
-  const regionAt = (b: number) => (info[b + F.META]! & REGION_BITS) >>> REGION_SHIFT;
+  const regionAt = (b: number) => (info[b + META]! & REGION_BITS) >>> REGION_SHIFT;
 
   const alloc = (key: string, value: V, hash: number, cost: number): number => {
     let s = free;
-    if (s > 0) free = info[s * F.STRIDE + F.NEXT]!;
+    if (s > 0) free = info[s * STRIDE + NEXT]!;
     else {
       s = fresh++;
       if (s === slots) grow();
     }
     keys[s] = key;
     values[s] = value;
-    const b = s * F.STRIDE;
-    info[b + F.HASH] = hash;
-    info[b + F.META] = GONE << REGION_SHIFT;
+    const b = s * STRIDE;
+    info[b + HASH] = hash;
+    info[b + META] = GONE << REGION_SHIFT;
     setCost(s, cost);
     return s;
   };
@@ -245,52 +241,52 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   const release = (s: number) => {
     keys[s] = '';
     values[s] = undefined;
-    info[s * F.STRIDE + F.NEXT] = free;
+    info[s * STRIDE + NEXT] = free;
     free = s;
   };
 
   const linkHead = (s: number) => {
-    const b = s * F.STRIDE;
-    const first = info[F.NEXT]!;
-    info[b + F.PREV] = 0;
-    info[b + F.NEXT] = first;
-    info[first * F.STRIDE + F.PREV] = s;
-    info[F.NEXT] = s;
+    const b = s * STRIDE;
+    const first = info[NEXT]!;
+    info[b + PREV] = 0;
+    info[b + NEXT] = first;
+    info[first * STRIDE + PREV] = s;
+    info[NEXT] = s;
     setRegion(b, WINDOW);
     windowCost += costOf(s);
   };
   const unlinkWindow = (s: number) => {
-    const b = s * F.STRIDE;
-    const p = info[b + F.PREV]!;
-    const n = info[b + F.NEXT]!;
-    info[p * F.STRIDE + F.NEXT] = n;
-    info[n * F.STRIDE + F.PREV] = p;
+    const b = s * STRIDE;
+    const p = info[b + PREV]!;
+    const n = info[b + NEXT]!;
+    info[p * STRIDE + NEXT] = n;
+    info[n * STRIDE + PREV] = p;
     windowCost -= costOf(s);
     setRegion(b, MOVING);
   };
   const addMain = (s: number, freq: number) => {
-    const b = s * F.STRIDE;
+    const b = s * STRIDE;
     const i = mainCount++;
     main[i] = s;
     info[b + POS] = i;
-    const m = info[b + F.META]!;
+    const m = info[b + META]!;
     const tag = admission.epoch;
     // The doorkeeper mark stays valid within the epoch; the frequency is the one just read.
     const seen = m >>> TAG_SHIFT === tag ? m & SEEN : 0;
-    info[b + F.META] = (tag << TAG_SHIFT) | (MAIN << REGION_SHIFT) | seen | freq;
+    info[b + META] = (tag << TAG_SHIFT) | (MAIN << REGION_SHIFT) | seen | freq;
   };
   const removeMain = (s: number) => {
     const last = --mainCount;
-    const to = info[s * F.STRIDE + POS]!;
+    const to = info[s * STRIDE + POS]!;
     if (to !== last) {
       const moved = main[last]!;
       main[to] = moved;
-      info[moved * F.STRIDE + POS] = to;
+      info[moved * STRIDE + POS] = to;
     }
   };
 
   const remove = (s: number, reason: RemoveReason) => {
-    const b = s * F.STRIDE;
+    const b = s * STRIDE;
     const r = regionAt(b);
     if (r === GONE) return;
     if (r === WINDOW) unlinkWindow(s);
@@ -312,28 +308,28 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   const record = (b: number): number => {
     const a = admission;
     const tag = a.epoch;
-    const m = info[b + F.META]!;
+    const m = info[b + META]!;
     let f: number;
     if (m >>> TAG_SHIFT === tag && (m & SEEN) !== 0) {
       f = m & FREQ_BITS;
-      if (f !== SATURATED) f = sketchIncrement(a.counters, a.blockMask, info[b + F.HASH]!) + 1;
+      if (f !== SATURATED) f = sketchIncrement(a.counters, a.blockMask, info[b + HASH]!) + 1;
       if (++a.recorded >= a.period) a.age();
-    } else f = a.record(info[b + F.HASH]!);
+    } else f = a.record(info[b + HASH]!);
     // After an aging the doorkeeper mark is void, but the count read just before it is kept for
     // the new epoch (re-reading the halved count instead measured −0.12 points on arc-oltp at 250).
     const now = a.epoch;
-    info[b + F.META] = (now << TAG_SHIFT) | (m & REGION_BITS) | (now === tag ? SEEN : 0) | f;
+    info[b + META] = (now << TAG_SHIFT) | (m & REGION_BITS) | (now === tag ? SEEN : 0) | f;
     return f;
   };
 
   // Frequencies are remembered per slot at each access and re-read from the sketch only after
   // an aging: sampling then costs no sketch lookups (9 per eviction would dominate a set).
   const frequencyAt = (b: number, tag: number): number => {
-    const v = info[b + F.META]!;
+    const v = info[b + META]!;
     if (v >>> TAG_SHIFT === tag) return v & FREQ_BITS;
-    const f = admission.frequency(info[b + F.HASH]!);
+    const f = admission.frequency(info[b + HASH]!);
     // Read, not recorded: no doorkeeper mark.
-    info[b + F.META] = (tag << TAG_SHIFT) | (v & REGION_BITS) | f;
+    info[b + META] = (tag << TAG_SHIFT) | (v & REGION_BITS) | f;
     return f;
   };
 
@@ -342,18 +338,18 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     const n = mainCount;
     if (n === 0) return -1;
     const tag = admission.epoch;
-    let best = main[random() % n]! * F.STRIDE;
+    let best = main[random() % n]! * STRIDE;
     let bestF = frequencyAt(best, tag);
     for (let i = 1; i < samples; i++) {
-      const b = main[random() % n]! * F.STRIDE;
+      const b = main[random() % n]! * STRIDE;
       const f = frequencyAt(b, tag);
-      if (f < bestF || (f === bestF && ((info[b + F.STAMP]! - info[best + F.STAMP]!) | 0) < 0)) {
+      if (f < bestF || (f === bestF && ((info[b + STAMP]! - info[best + STAMP]!) | 0) < 0)) {
         best = b;
         bestF = f;
       }
     }
     victimFrequency = bestF;
-    return best / F.STRIDE;
+    return best / STRIDE;
   };
 
   /** The candidate left the window (or skipped it): it enters main if it wins against victims. */
@@ -376,9 +372,9 @@ export function createStore<V>(options: StoreOptions): Store<V> {
 
   const drainWindow = () => {
     while (windowCost > windowMax) {
-      const c = info[F.PREV]!;
+      const c = info[PREV]!;
       unlinkWindow(c);
-      promote(c, admission.frequency(info[c * F.STRIDE + F.HASH]!));
+      promote(c, admission.frequency(info[c * STRIDE + HASH]!));
     }
   };
 
@@ -386,7 +382,7 @@ export function createStore<V>(options: StoreOptions): Store<V> {
   const shrink = () => {
     while (total > maxCost) {
       let v = sampleVictim();
-      if (v < 0) v = info[F.PREV]!;
+      if (v < 0) v = info[PREV]!;
       if (v === 0) break;
       remove(v, 'capacity');
     }
@@ -396,34 +392,34 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     map,
     alloc,
     touch(s) {
-      const b = s * F.STRIDE;
+      const b = s * STRIDE;
       record(b);
       tick = (tick + 1) | 0;
-      info[b + F.STAMP] = tick;
+      info[b + STAMP] = tick;
       // A main entry needs nothing more (its frequency is remembered by `record`); a window
       // entry moves to the head of the window's LRU list.
-      if ((info[b + F.META]! & REGION_BITS) === WINDOW << REGION_SHIFT && info[F.NEXT] !== s) {
-        const p = info[b + F.PREV]!;
-        const n = info[b + F.NEXT]!;
-        info[p * F.STRIDE + F.NEXT] = n;
-        info[n * F.STRIDE + F.PREV] = p;
-        const first = info[F.NEXT]!;
-        info[b + F.PREV] = 0;
-        info[b + F.NEXT] = first;
-        info[first * F.STRIDE + F.PREV] = s;
-        info[F.NEXT] = s;
+      if ((info[b + META]! & REGION_BITS) === WINDOW << REGION_SHIFT && info[NEXT] !== s) {
+        const p = info[b + PREV]!;
+        const n = info[b + NEXT]!;
+        info[p * STRIDE + NEXT] = n;
+        info[n * STRIDE + PREV] = p;
+        const first = info[NEXT]!;
+        info[b + PREV] = 0;
+        info[b + NEXT] = first;
+        info[first * STRIDE + PREV] = s;
+        info[NEXT] = s;
       }
       return values[s] as V;
     },
     insert(s) {
-      const b = s * F.STRIDE;
-      checkGhost(info[b + F.HASH]!);
+      const b = s * STRIDE;
+      checkGhost(info[b + HASH]!);
       const f = record(b);
       map.set(keys[s]!, s);
       const cost = costOf(s);
       total += cost;
       tick = (tick + 1) | 0;
-      info[b + F.STAMP] = tick;
+      info[b + STAMP] = tick;
       let kept = true;
       if (cost <= windowMax) {
         linkHead(s);
@@ -439,12 +435,12 @@ export function createStore<V>(options: StoreOptions): Store<V> {
       const delta = cost - costOf(s);
       setCost(s, cost);
       total += delta;
-      if (regionAt(s * F.STRIDE) === WINDOW) {
+      if (regionAt(s * STRIDE) === WINDOW) {
         windowCost += delta;
         drainWindow();
       }
       shrink();
-      return regionAt(s * F.STRIDE) !== GONE;
+      return regionAt(s * STRIDE) !== GONE;
     },
     remove,
     key: (s) => keys[s]!,
@@ -453,7 +449,7 @@ export function createStore<V>(options: StoreOptions): Store<V> {
       values[s] = value;
     },
     cost: costOf,
-    region: (s) => regionAt(s * F.STRIDE),
+    region: (s) => regionAt(s * STRIDE),
     setWindowFraction(fraction) {
       windowMax = Math.floor(fraction * maxCost);
     },
