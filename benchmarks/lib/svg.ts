@@ -86,7 +86,7 @@ export function lineChart(options: {
 export interface Bar {
   label: string;
   value: number;
-  /** Drawn as a vertical mark on the bar's row; the bar is green when value ≤ goal. */
+  /** Drawn as a vertical mark on the bar's row; the bar is green when value ≤ goal, red above, grey without. */
   goal?: number;
 }
 
@@ -117,10 +117,11 @@ export function barChart(options: { title: string; xLabel: string; bars: readonl
   }
   bars.forEach((b, i) => {
     const y = top + i * row;
-    const met = b.goal === undefined || b.value <= b.goal;
+    // Green: goal met, red: missed, grey: no goal (for reference).
+    const fill = b.goal === undefined ? '#9e9e9e' : b.value <= b.goal ? '#2ca02c' : '#d62728';
     out.push(
       `<text x="${left - 8}" y="${y + row / 2 + 4}" text-anchor="end">${esc(b.label)}</text>`,
-      `<rect x="${left}" y="${y + 5}" width="${num(px(b.value) - left)}" height="${row - 10}" fill="${met ? '#2ca02c' : '#d62728'}"/>`,
+      `<rect x="${left}" y="${y + 5}" width="${num(px(b.value) - left)}" height="${row - 10}" fill="${fill}"/>`,
       `<text x="${num(px(b.value) + 4)}" y="${y + row / 2 + 4}">${b.value.toFixed(2)}×</text>`,
     );
     if (b.goal !== undefined)
