@@ -267,3 +267,53 @@ describe('hashKey on long keys', () => {
     assert.ok(seen.size >= 9_990, `only ${seen.size} distinct hashes`);
   });
 });
+
+describe('store: costs that do not fit an int32 field', () => {
+  it('keeps fractional and huge costs exact', () => {
+    const admission = createAdmission({ numCounters: 1 << 12 });
+    const store = createStore<string>({ maxCost: 2 ** 40, admission, onRemove: () => {} });
+    const a = store.alloc('a', 'a', hashKey('a'), 1.5);
+    const b = store.alloc('b', 'b', hashKey('b'), 2 ** 35);
+    assert.equal(store.insert(a), true);
+    assert.equal(store.insert(b), true);
+    assert.equal(store.cost(a), 1.5);
+    assert.equal(store.cost(b), 2 ** 35);
+    assert.equal(store.totalCost, 2 ** 35 + 1.5);
+    store.recost(a, 7);
+    assert.equal(store.cost(a), 7);
+  });
+});
+
+describe('hill climber: lean', () => {
+  it('moves the first time and on restarts in the direction of the lean', () => {
+    const c = createClimber({ initial: 0.5, step: 0.1, decay: 1, restart: 0.05 });
+    assert.ok(Math.abs(c.sample(50, 100, -1) - 0.4) < 1e-9, 'the first sample follows the lean');
+    // A jump (+0.2) restarts; the lean (+1) decides the direction, not the last move.
+    assert.ok(Math.abs(c.sample(70, 100, 1) - 0.5) < 1e-9);
+    // Small changes: plain hill climbing (worse → reverse), the lean is ignored.
+    assert.ok(Math.abs(c.sample(69, 100, 1) - 0.4) < 1e-9);
+  });
+
+  it('may grow the window to the whole cache by default', () => {
+    const c = createClimber({ initial: 0.9, step: 0.2 });
+    c.sample(10, 100, 1);
+    assert.equal(c.fraction, 1);
+  });
+});
+
+describe('store: ghosts', () => {
+  it('counts a refused candidate that comes back as a window ghost hit', () => {
+    const admission = createAdmission({ numCounters: 1 << 12 });
+    const store = createStore<string>({ maxCost: 4, admission, windowFraction: 0, onRemove: () => {} });
+    const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1));
+    for (const k of ['a', 'b', 'c', 'd']) {
+      put(k);
+      store.touch(store.map.get(k)!);
+    }
+    assert.equal(put('once'), false);
+    assert.equal(store.windowGhosts, 1);
+    put('once');
+    assert.equal(store.windowGhostHits, 1);
+    assert.equal(store.mainGhostHits, 0);
+  });
+});
