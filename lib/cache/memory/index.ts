@@ -99,8 +99,9 @@ const checkCost = (cost: unknown, maxCost: number): number => {
   if (cost > maxCost) {
     throw new CacheError('too_large', `value cost ${cost} exceeds the cache's maxCost ${maxCost}`);
   }
-  // Charging at least 1 keeps the entry count bounded by maxCost even for empty values.
-  return cost < 1 ? 1 : cost;
+  // Charging at least 1 keeps the entry count bounded by maxCost even for empty values; a cache
+  // smaller than 1 charges its whole maxCost, so it still holds one entry instead of none.
+  return cost < 1 ? (maxCost < 1 ? maxCost : 1) : cost;
 };
 
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */

@@ -171,4 +171,16 @@ describe('memory cache: issue 13 items 1, 5, 6', () => {
       assert.equal(cache.get('k'), 'v', `maxCost ${maxCost}`);
     }
   });
+
+  it('item 6: with maxCost below 1 a value that fits is held (charged maxCost, not 1)', () => {
+    for (const maxCost of [0.5, 0.99]) {
+      const cache = createSyncMemoryCache<string>({ maxCost, cost: () => 0.25 });
+      assert.equal(cache.set('k', 'v'), true, `maxCost ${maxCost}`);
+      assert.equal(cache.get('k'), 'v', `maxCost ${maxCost}`);
+      assert.equal(cache.cost, maxCost);
+      cache.set('k2', 'v2');
+      assert.equal(cache.size, 1, 'one entry at a time');
+      assert.ok(cache.cost <= maxCost);
+    }
+  });
 });
