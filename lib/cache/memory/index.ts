@@ -101,7 +101,7 @@ const checkCost = (cost: unknown, maxCost: number): number => {
   }
   // Charging at least 1 keeps the entry count bounded by maxCost even for empty values; a cache
   // smaller than 1 charges its whole maxCost, so it still holds one entry instead of none.
-  return cost < 1 ? (maxCost < 1 ? maxCost : 1) : cost;
+  return cost < 1 ? Math.min(maxCost, 1) : cost;
 };
 
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
