@@ -234,17 +234,20 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
       // once some entry had a TTL, the clock read only for entries that have one.
       if (expiry.used) {
         const at = expiry.at(s);
-        if (at !== 0 && at <= now()) {
-          store.remove(s, 'expired');
-          flush();
-          return miss();
-        }
+        if (at !== 0 && at <= now()) return missExpired(s);
       }
       hits++;
       if (--untilClimb === 0) climb();
       return store.touch(s);
     }
     assertKey(key);
+    return miss();
+  };
+
+  /** A read found the entry expired: removes it (reported to onEvict once removed) and misses. */
+  const missExpired = (s: number): undefined => {
+    store.remove(s, 'expired');
+    flush();
     return miss();
   };
 
