@@ -51,7 +51,10 @@ export interface SyncMemoryCache<V> {
   has(key: string): boolean;
   /**
    * The cached value, or the loader's result, loaded once for all concurrent callers of the key
-   * and then stored. A loader error reaches every caller and is not cached.
+   * and then stored. A loader error reaches every caller and is not cached. The result is not
+   * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
+   * after that write start a new load), nor when it is `undefined`, costlier than `maxCost` or
+   * of an invalid cost: the callers get it all the same.
    */
   getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
   /** Removes every entry (the frequency history is kept: it is still true). */
