@@ -46,12 +46,14 @@ export interface ExpiryOptions {
   budget: number;
   /** Removes an expired entry from the cache (the caller's store). */
   expire(slot: number): void;
+  /** Called after each timer run, once its removals are done (the cache reports them then). */
+  swept?(): void;
 }
 
 const NONE = -1;
 
 export function createExpiry(options: ExpiryOptions): Expiry {
-  const { now, resolution, budget, expire } = options;
+  const { now, resolution, budget, expire, swept } = options;
   const heads = new Map<number, number>();
   // Per slot: expiry time (0 = none), bucket (0 = in none) and links within the bucket.
   let expireAt = new Float64Array(0);
@@ -86,6 +88,7 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   const run = () => {
     sweep(budget);
     if (heads.size === 0) stop();
+    swept?.();
   };
 
   const add = (s: number, at: number) => {

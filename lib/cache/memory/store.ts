@@ -261,7 +261,9 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     const n = info[b + NEXT]!;
     info[p * STRIDE + NEXT] = n;
     info[n * STRIDE + PREV] = p;
-    windowCost -= costOf(s);
+    // Fractional costs leave rounding residue in a float sum: an empty window holds exactly 0
+    // (a residue above a 0 windowMax would make drainWindow unlink the sentinel).
+    windowCost = info[NEXT] === 0 ? 0 : windowCost - costOf(s);
     setRegion(b, MOVING);
   };
   const addMain = (s: number, freq: number) => {
@@ -292,8 +294,9 @@ export function createStore<V>(options: StoreOptions): Store<V> {
     if (r === WINDOW) unlinkWindow(s);
     else if (r === MAIN) removeMain(s);
     setRegion(b, GONE);
-    total -= costOf(s);
     map.delete(keys[s]!);
+    // Likewise an empty store holds exactly 0 (integer costs sum exactly anyway).
+    total = map.size === 0 ? 0 : total - costOf(s);
     onRemove(s, reason);
     release(s);
   };

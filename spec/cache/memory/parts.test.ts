@@ -5,7 +5,7 @@ import { createAdmission } from '../../../lib/cache/memory/admission/policy.js';
 import { createDoorkeeper } from '../../../lib/cache/memory/doorkeeper.js';
 import { hashKey } from '../../../lib/cache/memory/hash.js';
 import { createSketch } from '../../../lib/cache/memory/sketch.js';
-import { createStore, MAIN, type RemoveReason } from '../../../lib/cache/memory/store.js';
+import { createStore, MAIN, type RemoveReason, WINDOW } from '../../../lib/cache/memory/store.js';
 
 /** Deterministic PRNG for the tests. */
 function rng(seed: number) {
@@ -281,6 +281,30 @@ describe('store: costs that do not fit an int32 field', () => {
     assert.equal(store.totalCost, 2 ** 35 + 1.5);
     store.recost(a, 7);
     assert.equal(store.cost(a), 7);
+  });
+
+  it('an emptied window and an emptied store hold exactly 0 with fractional costs (issue 13 item 6)', () => {
+    const admission = createAdmission({ numCounters: 1 << 12 });
+    const store = createStore<string>({ maxCost: 1000, admission, windowFraction: 0.5, onRemove: () => {} });
+    const slots: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const s = store.alloc(`k${i}`, 'v', hashKey(`k${i}`), 1.1 + (i % 7) * 0.3);
+      store.insert(s);
+      slots.push(s);
+    }
+    // The window shrinks to nothing; a recost of a window entry drains every one into main. The
+    // window's sum used to keep a rounding residue (-1.8e-14 here); a positive one reads as over
+    // budget with the window empty, and the drain would unlink the list's sentinel.
+    const inWindow = slots.filter((s) => store.region(s) === WINDOW);
+    assert.ok(inWindow.length > 5, `${inWindow.length} window entries`);
+    store.setWindowFraction(0);
+    store.recost(inWindow[0]!, 1.7);
+    assert.equal(store.windowCost, 0);
+    assert.ok(slots.every((s) => store.region(s) === MAIN));
+    assert.equal(store.mainCount, store.map.size);
+    for (const s of slots) store.remove(s, 'deleted');
+    assert.equal(store.map.size, 0);
+    assert.equal(store.totalCost, 0);
   });
 });
 
