@@ -1,5 +1,4 @@
-/** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK. */
-import { createRequire } from 'node:module';
+/** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK (either line, see sdk.ts). */
 import {
   type Tracer as ApiTracer,
   type Context,
@@ -12,19 +11,6 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  type ReadableSpan,
-  type Sampler,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
 import type { ExtractedContext, HeaderCarrier, Span, SpanOptions, Tracer } from '../../core/contracts.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
@@ -38,10 +24,17 @@ import {
   remoteSpanOf,
   withBaggage,
 } from './propagation.js';
-import { createDropPath } from './sampling.js';
+import { createDropPath, type DropPath, ownedDropPath, samplerFor } from './sampling.js';
+import {
+  type FinishedSpan,
+  loadPeer,
+  loadSdk,
+  type SdkMemoryExporter,
+  type SdkSpanProcessor,
+  type SdkTracerProvider,
+} from './sdk.js';
+import { sdkInternals } from './sdk-internals.js';
 import { contextOf, createAttributeFilter, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
-
-const require = createRequire(import.meta.url);
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
@@ -55,27 +48,13 @@ export interface OtelTracer extends Tracer {
   /** Export counters since creation (exported spans, failed exports, spans lost with them). */
   exportStats(): ExportStats;
   /** Spans finished so far — only with the `memory` exporter (empty otherwise). */
-  finishedSpans(): readonly ReadableSpan[];
+  finishedSpans(): readonly FinishedSpan[];
   /** Forgets the spans `finishedSpans()` returns (memory exporter). */
   resetFinishedSpans(): void;
   /** The provider spans are created with (`undefined` when tracing is disabled). */
   readonly provider: TracerProvider | undefined;
   /** The OpenTelemetry tracer behind this adapter, for code that wants the raw API on the same provider. */
   readonly otelTracer: ApiTracer | undefined;
-}
-
-/**
- * Parent-based sampling with `rate` for new traces. 0 and 1 use the constant samplers: same
- * decisions as the ratio sampler, without hashing every trace id.
- */
-export function samplerFor(rate: number): Sampler {
-  const root =
-    rate >= 1
-      ? new AlwaysOnSampler()
-      : rate <= 0
-        ? new AlwaysOffSampler()
-        : new TraceIdRatioBasedSampler(rate);
-  return new ParentBasedSampler({ root });
 }
 
 const INTERNAL = SpanKind.INTERNAL;
@@ -91,7 +70,13 @@ const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
-  const { all: propagator, noBaggage } = createPropagators(o.propagators);
+  const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
+    try {
+      return loadSdk().line;
+    } catch {
+      return undefined;
+    }
+  });
   const validateExtracted = o.propagators.includes('jaeger');
   // Only the W3C baggage header can carry baggage unless Jaeger (uberctx-*) is configured: without
   // that header the extracted context has none, and the lookup is skipped.
@@ -107,40 +92,50 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
   const recording = o.enabled && (o.provider !== undefined || o.exporter !== 'none');
   let provider: TracerProvider | undefined;
-  let owned: BasicTracerProvider | undefined;
-  let memory: InMemorySpanExporter | undefined;
-  if (recording && o.provider) provider = o.provider;
-  else if (recording) {
-    const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
-    const exporter = createExporter(exporterName, o, logger);
-    if (exporter instanceof InMemorySpanExporter) memory = exporter;
-    const guarded = guardExporter(exporter, reporter);
-    // Memory and console export synchronously (tests read spans right after end()); network
-    // exporters batch, with a bounded queue so a dead collector cannot grow memory.
-    const processor: SpanProcessor =
-      exporterName === 'memory' || exporterName === 'console'
-        ? new SimpleSpanProcessor(guarded)
-        : new BatchSpanProcessor(guarded, o.batch);
-    owned = new BasicTracerProvider({
-      resource: defaultResource().merge(
-        resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
-      ),
-      sampler: samplerFor(o.sampleRate),
-      spanProcessors: [processor],
-    });
-    provider = owned;
+  let owned: SdkTracerProvider | undefined;
+  let memory: SdkMemoryExporter | undefined;
+  // Spans the sampler certainly drops skip the SDK (same result, ids drawn lazily): sampling.ts.
+  let drop: DropPath | undefined;
+  if (recording) {
+    const sdk = loadSdk();
+    if (o.provider) {
+      provider = o.provider;
+      drop = createDropPath(provider.getTracer(SCOPE), sdk, sdkInternals(sdk, logger), o.activeContext);
+    } else {
+      const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
+      const exporter = createExporter(exporterName, o, logger, sdk);
+      if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;
+      const guarded = guardExporter(exporter, reporter);
+      // Memory and console export synchronously (tests read spans right after end()); network
+      // exporters batch, with a bounded queue so a dead collector cannot grow memory.
+      const processor: SdkSpanProcessor =
+        exporterName === 'memory' || exporterName === 'console'
+          ? sdk.simpleProcessor(guarded)
+          : sdk.batchProcessor(guarded, o.batch);
+      const sampling = samplerFor(sdk, o.sampleRate);
+      const idGenerator = new sdk.RandomIdGenerator();
+      owned = sdk.provider({
+        resource: defaultResource().merge(
+          resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
+        ),
+        sampler: sampling.sampler,
+        idGenerator,
+        spanProcessors: [processor],
+      });
+      provider = owned;
+      drop = ownedDropPath(sdk, sampling, idGenerator, o.activeContext);
+    }
   }
   const otel = provider?.getTracer(SCOPE);
-  // Spans the sampler certainly drops skip the SDK (same result, ids drawn lazily): sampling.ts.
-  const drop = otel ? createDropPath(otel, o.activeContext) : undefined;
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
   if (o.activeContext && otel) {
-    const { AsyncLocalStorageContextManager } =
-      require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+    const { AsyncLocalStorageContextManager } = loadPeer<
+      typeof import('@opentelemetry/context-async-hooks')
+    >('@opentelemetry/context-async-hooks', 'activeContext: true');
     const cm = new AsyncLocalStorageContextManager().enable();
     // Fails (returns false) when the application registered its own manager: then that one is used.
     if (contextApi.setGlobalContextManager(cm)) contextManager = cm;
