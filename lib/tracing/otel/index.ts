@@ -20,4 +20,5 @@ export {
   PROPAGATORS,
   type PropagatorName,
 } from './options.js';
+export type { FinishedSpan, FinishedSpanEvent } from './sdk.js';
 export { createOtelTracer, type OtelTracer } from './tracer.js';

@@ -33,7 +33,10 @@ export interface Propagators {
  * OpenTelemetry JS line (only asked for when `jaeger` is configured): the Jaeger propagator is
  * 2.x-only upstream.
  */
-export function createPropagators(names: readonly PropagatorName[], line: () => 2 | 3 | undefined): Propagators {
+export function createPropagators(
+  names: readonly PropagatorName[],
+  line: () => 2 | 3 | undefined,
+): Propagators {
   const list = createList(names, line);
   const rest = list.filter((p) => !(p instanceof W3CBaggagePropagator));
   return { all: combine(list), noBaggage: rest.length === list.length ? combine(list) : combine(rest) };

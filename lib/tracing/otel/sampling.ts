@@ -57,7 +57,11 @@ export function samplerFor(sdk: Sdk, rate: number): { sampler: SdkSampler; deleg
   return { sampler: new sdk.ParentBasedSampler(delegates), delegates };
 }
 
-function planOf(sdk: Sdk, sampler: unknown, delegates: ParentBasedDelegates | undefined): DropPlan | undefined {
+function planOf(
+  sdk: Sdk,
+  sampler: unknown,
+  delegates: ParentBasedDelegates | undefined,
+): DropPlan | undefined {
   if (isExactly(sampler, sdk.AlwaysOffSampler))
     return {
       root: true,
@@ -124,7 +128,10 @@ export function createDropPath(
   const noopCounter = createNoopMeter().createCounter('x').constructor;
   const count =
     metrics && (metrics.startedSpans as object | undefined)?.constructor !== noopCounter
-      ? (metrics.startSpan.bind(metrics) as (psc: OtelSpanContext | undefined, d: SamplingDecision) => unknown)
+      ? (metrics.startSpan.bind(metrics) as (
+          psc: OtelSpanContext | undefined,
+          d: SamplingDecision,
+        ) => unknown)
       : undefined;
   return dropPath(plan, parts.ids, count, activeContext);
 }

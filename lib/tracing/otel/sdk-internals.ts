@@ -100,7 +100,9 @@ export interface SdkInternals {
   readonly ok: boolean;
   readonly check: InternalsCheck;
   /** A tracer's sampler, id generator and span counter (`undefined` when unknown). */
-  tracerParts(tracer: unknown):
+  tracerParts(
+    tracer: unknown,
+  ):
     | { sampler: unknown; ids: SdkIdGenerator | undefined; metrics: TracerMetricsFields | undefined }
     | undefined;
   /** A `ParentBasedSampler`'s delegates (`undefined` when unknown). */

@@ -13,6 +13,7 @@ import type {
   Attributes,
   HrTime,
   Link,
+  MeterProvider,
   SpanContext,
   SpanKind,
   SpanStatus,
@@ -104,6 +105,7 @@ export interface Sdk {
     sampler: SdkSampler;
     idGenerator?: SdkIdGenerator;
     spanProcessors: SdkSpanProcessor[];
+    meterProvider?: MeterProvider;
   }): SdkTracerProvider;
   batchProcessor(exporter: SdkSpanExporter, batch: Required<BatchOptions>): SdkSpanProcessor;
   simpleProcessor(exporter: SdkSpanExporter): SdkSpanProcessor;
@@ -130,7 +132,10 @@ function resolvePeer(name: string): string | undefined {
 export function loadPeer<T>(name: string, why: string): T {
   const path = resolvePeer(name);
   if (path === undefined)
-    throw new TracingError('otel_peer_missing', `tracing: ${why} needs the optional peer ${name}: install it`);
+    throw new TracingError(
+      'otel_peer_missing',
+      `tracing: ${why} needs the optional peer ${name}: install it`,
+    );
   return require(path) as T;
 }
 

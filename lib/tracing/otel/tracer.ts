@@ -96,8 +96,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   let memory: SdkMemoryExporter | undefined;
   // Spans the sampler certainly drops skip the SDK (same result, ids drawn lazily): sampling.ts.
   let drop: DropPath | undefined;
+  // The 3.x SDK keeps any-value attributes at span start (maps, mixed arrays: API 1.10), which the
+  // core contract does not carry: filter them ourselves there, as setAttributes always does.
+  let filterAtStart = false;
   if (recording) {
     const sdk = loadSdk();
+    filterAtStart = sdk.line === 3;
     if (o.provider) {
       provider = o.provider;
       drop = createDropPath(provider.getTracer(SCOPE), sdk, sdkInternals(sdk, logger), o.activeContext);
@@ -133,9 +137,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
   if (o.activeContext && otel) {
-    const { AsyncLocalStorageContextManager } = loadPeer<
-      typeof import('@opentelemetry/context-async-hooks')
-    >('@opentelemetry/context-async-hooks', 'activeContext: true');
+    const { AsyncLocalStorageContextManager } = loadPeer<typeof import('@opentelemetry/context-async-hooks')>(
+      '@opentelemetry/context-async-hooks',
+      'activeContext: true',
+    );
     const cm = new AsyncLocalStorageContextManager().enable();
     // Fails (returns false) when the application registered its own manager: then that one is used.
     if (contextApi.setGlobalContextManager(cm)) contextManager = cm;
@@ -171,18 +176,20 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       if (dropped !== undefined) return dropped;
       const attributes = spanOptions?.attributes;
       const kind = spanOptions?.kind;
-      // OpenTelemetry drops invalid start attributes itself (silently); we only add the warning,
-      // and only for spans that record — unsampled spans skip the check entirely.
+      // OpenTelemetry 2.x drops invalid start attributes itself (silently); we only add the
+      // warning, and only for spans that record — unsampled spans skip the check entirely.
       const span = otel.startSpan(
         name,
         {
           kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
-          attributes: attributes as OtelAttributes | undefined,
+          attributes: (filterAtStart && attributes ? filter(attributes) : attributes) as
+            | OtelAttributes
+            | undefined,
           startTime: spanOptions?.startTime,
         },
         parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
-      if (attributes && span.isRecording()) attributeFilter.check(attributes);
+      if (attributes && !filterAtStart && span.isRecording()) attributeFilter.check(attributes);
       return new OtelSpanAdapter(span, filter);
     },
 
