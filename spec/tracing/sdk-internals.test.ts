@@ -5,8 +5,13 @@
  * whole process.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../../lib/core/contracts.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { loadPeer } from '../../lib/tracing/otel/sdk.js';
@@ -16,6 +21,7 @@ import {
   hasJaegerSender,
 } from '../../lib/tracing/otel/sdk-internals.js';
 import { UnsampledSpan } from '../../lib/tracing/otel/span.js';
+import { tempDir } from '../harness/process.js';
 import { EXPECTED_LINE, rawProvider, sdk } from './otel-line.js';
 
 const SAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -161,5 +167,57 @@ describe(`OpenTelemetry SDK coupling (${sdk.packageName} ${sdk.version})`, () =>
       assert.equal(loaded.length, 1, loaded.join('\n'));
     }
     await Promise.all(tracers.map((t) => t.close()));
+  });
+
+  // A process whose resolver finds neither SDK package (module.registerHooks: Node ≥ 22.15).
+  const canHide = typeof (nodeModule as { registerHooks?: unknown }).registerHooks === 'function';
+  it('with no SDK installed: a TracingError that names both lines', {
+    skip: !canHide && 'needs module.registerHooks',
+  }, async () => {
+    const dir = await tempDir('no-sdk');
+    try {
+      const hook = join(dir.path, 'hide-sdk.mjs');
+      writeFileSync(
+        hook,
+        `import { registerHooks } from 'node:module';
+registerHooks({
+  resolve(specifier, context, next) {
+    if (/^@opentelemetry\\/sdk-trace(-base)?$/.test(specifier)) {
+      const e = new Error('not installed: ' + specifier);
+      e.code = 'ERR_MODULE_NOT_FOUND';
+      throw e;
+    }
+    return next(specifier, context);
+  },
+});
+`,
+      );
+      const lib = pathToFileURL(
+        fileURLToPath(new URL('../../lib/tracing/otel/index.ts', import.meta.url)),
+      ).href;
+      const script = `import(${JSON.stringify(lib)}).then(({ createOtelTracer }) => {
+  try { createOtelTracer({ exporter: 'memory' }); console.log('created'); }
+  catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }
+  try { createOtelTracer({ enabled: false }).startSpan('x').end(); console.log('disabled ok'); }
+  catch (e) { console.log('disabled threw ' + e.code); }
+});`;
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--import', pathToFileURL(hook).href, '-e', script],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      const [first, second] = r.stdout.trim().split('\n');
+      const err = JSON.parse(first ?? '{}');
+      assert.equal(err.name, 'TracingError', r.stdout + r.stderr);
+      assert.equal(err.code, 'otel_sdk_missing');
+      assert.match(err.message, /@opentelemetry\/sdk-trace@3/);
+      assert.match(err.message, /@opentelemetry\/sdk-trace-base@2/);
+      assert.equal(second, 'disabled ok', 'a disabled tracer needs no SDK');
+    } finally {
+      await dir.remove();
+    }
   });
 });
