@@ -4,6 +4,19 @@
  * (`@opentelemetry/sdk-trace-base` 2.12, API 1.9, Node ≥ 20.19). The 3.x one is preferred when
  * both are there. Nothing here names a type of either SDK package: the declarations we ship must
  * typecheck in an application that has only one of them.
+ *
+ * What differs between the lines, and where it is handled:
+ * - package and class names: 3.x `@opentelemetry/sdk-trace` `TracerProvider`, processors built
+ *   from one options object (`{ exporter, ...batch }`); 2.x `sdk-trace-base` `BasicTracerProvider`,
+ *   processors take `(exporter, config)` (here);
+ * - module format: the 3.x packages ship CommonJS and ES builds; loading the ES one (what our own
+ *   static imports get) keeps one `@opentelemetry/api` instance (`loadPeer`);
+ * - start attributes: 3.x keeps "any value" attributes (maps, mixed arrays; API 1.10), which the
+ *   core contract does not carry: the tracer filters them as `setAttributes` does (tracer.ts);
+ * - the Jaeger thrift exporter and the Jaeger propagator have no 3.x release: `TracingError`
+ *   pointing to OTLP / W3C trace context (exporters.ts, propagation.ts);
+ * - private fields read for the unsampled fast path: the same names on both, checked at startup
+ *   (sdk-internals.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
