@@ -97,6 +97,22 @@ await app.close();
 console.log(JSON.stringify({ status: res.status, body, stats: tracer.exportStats() }));
 `;
 
+// Run with CommonJS require(): one span under an incoming parent, and the TracingError code that
+// `exporter: 'jaeger'` gives in this project.
+const CJS_CHECK = `const { createOtelTracer } = require('hyperion/tracing/otel');
+const tracer = createOtelTracer({ exporter: 'memory' });
+const parent = tracer.extract({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }).parent;
+tracer.startSpan('cjs', { parent }).end();
+let line = 'created';
+try {
+  createOtelTracer({ exporter: 'jaeger' }).close();
+} catch (e) {
+  line = e.code;
+}
+const spans = tracer.finishedSpans();
+console.log(JSON.stringify({ line, spans: spans.length, parent: spans[0]?.parentSpanContext?.spanId }));
+`;
+
 describe(`consumer project on the OpenTelemetry ${line}.x line (Node ${process.version})`, () => {
   const skip = skipUnless(['jaeger'], JAEGER_INSTALL_HINT);
   let jaeger: Jaeger;
@@ -186,6 +202,18 @@ describe(`consumer project on the OpenTelemetry ${line}.x line (Node ${process.v
     assert.equal(result.status, 200);
     assert.equal(result.body, 'ok');
     assert.deepEqual(result.stats, { exportedSpans: 1, failedExports: 0, lostSpans: 0 });
+
+    // A CommonJS application loads the ES package through require() (Node ≥ 20.19).
+    writeFileSync(join(project, 'check.cjs'), CJS_CHECK);
+    const cjs = JSON.parse(
+      (await run(process.execPath, ['check.cjs'], project, 30_000)).trim().split('\n').pop()!,
+    );
+    assert.deepEqual(cjs, {
+      // 2.x: supported, but its optional peer is not installed here; 3.x: no such exporter.
+      line: line === 3 ? 'otel_exporter_unsupported' : 'otel_peer_missing',
+      spans: 1,
+      parent: parentSpanId,
+    });
 
     const trace = await waitFor(() => jaeger.getTrace(traceId), { timeoutMs: 20_000 });
     assert.equal(trace.spans.length, 1, JSON.stringify(trace.spans));
