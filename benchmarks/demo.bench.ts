@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { createPgliteDb } from '../demo/db.js';
-import { type RunningServices, startServices } from '../demo/services.js';
+import { type RunningServices, startServices } from '../demo/services/index.js';
 import { seededRandom, zipf } from '../demo/traffic.js';
 import { findBinary } from '../spec/harness/process.js';
 

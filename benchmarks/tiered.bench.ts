@@ -24,7 +24,7 @@ import { redisDriver } from 'bentocache/drivers/redis';
 import { Redis as IoRedis } from 'ioredis';
 import { createMemoryCache } from '../lib/cache/memory/index.js';
 import { createRedisCache } from '../lib/cache/redis/index.js';
-import { createTieredCache } from '../lib/cache/tiered.js';
+import { createTieredCache } from '../lib/cache/tiered/index.js';
 import { createNoopCache } from '../lib/core/noop.js';
 import { findBinary } from '../spec/harness/process.js';
 import { startRedis } from '../spec/harness/redis.js';

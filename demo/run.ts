@@ -9,7 +9,7 @@
  */
 import { redactUrl } from './db.js';
 import { readEnv } from './env.js';
-import { type RunningServices, startServices } from './services.js';
+import { type RunningServices, startServices } from './services/index.js';
 import {
   buildTree,
   fromJaeger,

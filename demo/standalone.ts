@@ -5,7 +5,7 @@
  * LOG_LEVEL. Closes cleanly on SIGTERM/SIGINT.
  */
 import { envPort, readEnv } from './env.js';
-import { DEFAULT_PORTS, type ServiceName, startService } from './services.js';
+import { DEFAULT_PORTS, type ServiceName, startService } from './services/index.js';
 
 export async function runStandalone(name: ServiceName): Promise<void> {
   const env = readEnv();

@@ -1,11 +1,23 @@
 /**
  * Builds an app from a validated config in one call. Adapters are imported on demand, so a config
- * without `tracing:` never loads OpenTelemetry, one without a Redis cache never loads iovalkey.
+ * without `tracing:` never loads OpenTelemetry, one without a Redis cache never loads iovalkey
+ * (the type-only imports below vanish from the compiled code).
  */
+import type { MemoryCache } from '../cache/memory/index.js';
+import type { RedisCache } from '../cache/redis/index.js';
 import { type App, createApp } from '../core/app.js';
-import type { Cache, Logger, Metrics, Tracer } from '../core/contracts.js';
+import type { Cache, InvalidationBus, LoaderLease, Logger } from '../core/contracts.js';
+import { createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { createConsoleLogger } from '../core/logger.js';
-import type { CacheSection, HyperionConfig, MemorySection, RedisSectionOut } from './schema.js';
+import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
+import type { OtelTracer } from '../tracing/otel/index.js';
+import type {
+  CacheSection,
+  HyperionConfig,
+  MemorySection,
+  RedisSectionOut,
+  TieredSectionOut,
+} from './schema.js';
 import { memoryOptionsFromConfig } from './sections/memory.js';
 import { metricsOptionsFromConfig } from './sections/metrics.js';
 import { redisOptionsFromConfig } from './sections/redis.js';
@@ -21,48 +33,98 @@ export interface AppFromConfigOptions {
   disposeTimeoutMs?: number;
 }
 
-async function buildLevel(section: MemorySection | RedisSectionOut, logger: Logger): Promise<Cache> {
-  if (section.type === 'memory') {
-    const { createMemoryCache } = await import('../cache/memory/index.js');
-    return createMemoryCache(memoryOptionsFromConfig(section));
-  }
-  const { createRedisCache } = await import('../cache/redis/index.js');
-  return createRedisCache({ ...redisOptionsFromConfig(section), logger });
+/** Each part is registered on `built` as soon as it exists, so a later failure closes it. */
+async function buildMemory(section: MemorySection, built: DisposerStack, name: string): Promise<MemoryCache> {
+  const { createMemoryCache } = await import('../cache/memory/index.js');
+  const cache = createMemoryCache(memoryOptionsFromConfig(section));
+  built.add(name, () => cache.close());
+  return cache;
 }
 
-async function buildCache(section: CacheSection, logger: Logger, built: { close(): Promise<void> }[]) {
-  if (section.type !== 'tiered') {
-    const cache = await buildLevel(section, logger);
-    if (cache.close) built.push(cache as { close(): Promise<void> });
-    return cache;
+async function buildRedis(
+  section: RedisSectionOut,
+  logger: Logger,
+  built: DisposerStack,
+  name: string,
+): Promise<RedisCache> {
+  const { createRedisCache } = await import('../cache/redis/index.js');
+  const cache = createRedisCache({ ...redisOptionsFromConfig(section), logger });
+  built.add(name, () => cache.close());
+  return cache;
+}
+
+interface Coordination {
+  bus?: InvalidationBus;
+  lease?: LoaderLease;
+}
+
+/** The bus and lease of a tiered cache share the Redis L2's client (neither closes it). */
+async function buildCoordination(
+  section: TieredSectionOut,
+  l2: RedisCache,
+  logger: Logger,
+  built: DisposerStack,
+): Promise<Coordination> {
+  const { createRedisInvalidationBus, createRedisLease } = await import('../cache/redis/index.js');
+  const out: Coordination = {};
+  if (section.invalidation?.enabled !== false) {
+    const bus = createRedisInvalidationBus({
+      client: l2.client,
+      channel: section.invalidation?.channel,
+      logger,
+    });
+    built.add('cache.bus', () => bus.close());
+    out.bus = bus;
   }
-  const { createTieredCache } = await import('../cache/tiered.js');
-  const l1 = await buildLevel(section.l1, logger);
-  if (l1.close) built.push(l1 as { close(): Promise<void> });
-  const l2 = await buildLevel(section.l2, logger);
-  if (l2.close) built.push(l2 as { close(): Promise<void> });
-  let bus: import('../cache/tiered.js').InvalidationBus | undefined;
-  let lease: import('../cache/tiered.js').LoaderLease | undefined;
+  if (section.lease?.enabled) out.lease = createRedisLease({ client: l2.client, ttl: section.lease.ttl });
+  return out;
+}
+
+async function buildCache(section: CacheSection, logger: Logger, built: DisposerStack): Promise<Cache> {
+  if (section.type === 'memory') return buildMemory(section, built, 'cache');
+  if (section.type === 'redis') return buildRedis(section, logger, built, 'cache');
+  const { createTieredCache } = await import('../cache/tiered/index.js');
+  const l1 = await buildMemory(section.l1, built, 'cache.l1');
+  let l2: Cache;
+  let coordination: Coordination = {};
   if (section.l2.type === 'redis') {
-    const client = (l2 as unknown as { client: import('iovalkey').Redis | import('iovalkey').Cluster })
-      .client;
-    if (section.invalidation?.enabled !== false) {
-      const { createRedisInvalidationBus } = await import('../cache/redis/bus.js');
-      bus = createRedisInvalidationBus({ client, channel: section.invalidation?.channel, logger });
-    }
-    if (section.lease?.enabled) {
-      const { createRedisLease } = await import('../cache/redis/lease.js');
-      lease = createRedisLease({ client, ttl: section.lease.ttl });
-    }
+    const redis = await buildRedis(section.l2, logger, built, 'cache.l2');
+    coordination = await buildCoordination(section, redis, logger, built);
+    l2 = redis;
+  } else {
+    l2 = await buildMemory(section.l2, built, 'cache.l2');
   }
-  return createTieredCache({ ...tieredOptionsFromConfig(section), l1, l2, bus, lease, logger });
+  // The tiered cache closes its levels and bus itself; those are already on `built` for a failure.
+  return createTieredCache({ ...tieredOptionsFromConfig(section), l1, l2, ...coordination, logger });
+}
+
+async function buildTracer(config: HyperionConfig, logger: Logger, built: DisposerStack) {
+  if (!config.tracing || config.tracing.enabled === false) return undefined;
+  const { createOtelTracer } = await import('../tracing/otel/index.js');
+  const serviceName = config.service?.name;
+  const tracer: OtelTracer = createOtelTracer({
+    serviceName,
+    ...tracingOptionsFromConfig(config.tracing),
+    logger,
+  });
+  built.add('tracer', () => tracer.close());
+  return tracer;
+}
+
+async function buildMetrics(config: HyperionConfig, logger: Logger, built: DisposerStack) {
+  if (!config.metrics || config.metrics.enabled === false) return undefined;
+  const { createMetrics } = await import('../metrics/prometheus/index.js');
+  const metrics: PrometheusMetrics = createMetrics({ ...metricsOptionsFromConfig(config.metrics), logger });
+  built.add('metrics', () => metrics.close());
+  if (config.metrics.port !== undefined) await metrics.listen();
+  return metrics;
 }
 
 /**
  * Creates the tracer, cache, metrics and logger a config describes and composes them with
  * `createApp`. Sections that are absent (or `enabled: false`) fall back to the no-ops. With a
  * `metrics.port`, the `/metrics` endpoint is started too. If any adapter fails to build, the
- * ones already built are closed before the error is rethrown.
+ * ones already built are closed (newest first) before the error is rethrown.
  */
 export async function createAppFromConfig(
   config: HyperionConfig,
@@ -75,27 +137,13 @@ export async function createAppFromConfig(
       level: config.logging?.level ?? 'info',
       fields: serviceName ? { service: serviceName } : {},
     });
-  const built: { close(): Promise<void> }[] = [];
+  // Only for a failed build: once built, the parts belong to the app, which closes them itself.
+  const built = createDisposerStack({ timeoutMs: options.disposeTimeoutMs });
   try {
-    let tracer: Tracer | undefined;
-    if (config.tracing && config.tracing.enabled !== false) {
-      const { createOtelTracer } = await import('../tracing/otel/index.js');
-      const t = createOtelTracer({ serviceName, ...tracingOptionsFromConfig(config.tracing), logger });
-      built.push(t);
-      tracer = t;
-    }
-    let metrics: Metrics | undefined;
-    if (config.metrics && config.metrics.enabled !== false) {
-      const { createMetrics } = await import('../metrics/prometheus/index.js');
-      const m = createMetrics({ ...metricsOptionsFromConfig(config.metrics), logger });
-      built.push(m);
-      if (config.metrics.port !== undefined) await m.listen();
-      metrics = m;
-    }
+    const tracer = await buildTracer(config, logger, built);
+    const metrics = await buildMetrics(config, logger, built);
     const cache = config.cache ? await buildCache(config.cache, logger, built) : undefined;
-    if (cache && metrics && 'watchCache' in metrics) {
-      (metrics as import('../metrics/prometheus/index.js').PrometheusMetrics).watchCache(cache);
-    }
+    if (cache && metrics) metrics.watchCache(cache);
     return createApp({
       tracer,
       cache,
@@ -105,7 +153,7 @@ export async function createAppFromConfig(
       disposeTimeoutMs: options.disposeTimeoutMs,
     });
   } catch (err) {
-    await Promise.allSettled(built.reverse().map((b) => b.close()));
+    await built.dispose().catch(() => {});
     throw err;
   }
 }

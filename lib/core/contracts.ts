@@ -108,6 +108,18 @@ export interface CacheEntry {
   readonly ttl?: number | undefined;
 }
 
+/** Options of one write (`set`, `setMany`). Every field is optional; every cache honours them. */
+export interface WriteOptions {
+  /**
+   * The caller's time budget for this write, in ms. A cache whose writes can land late (a network
+   * backend) makes sure a write it reports as failed after this budget never takes effect later:
+   * the Redis cache sends it with a server-side deadline. Caches that write synchronously ignore it.
+   */
+  readonly timeout?: number;
+  /** Store only when the key holds no value now; `set` then resolves `false`. */
+  readonly ifAbsent?: boolean;
+}
+
 /**
  * Live counters of a cache, read by the metrics adapter at scrape time. Every cache reports
  * hits/misses; the other fields are present where the cache knows them.
@@ -134,14 +146,24 @@ export interface Cache {
   /** Short name used in metrics labels (`memory`, `redis`, `tiered`, …). */
   readonly name: string;
   get(key: string): Promise<Bytes | undefined>;
-  /** Resolves `false` when the cache declined to store the value (e.g. admission policy). */
-  set(key: string, value: Bytes, ttl?: number): Promise<boolean>;
+  /**
+   * Resolves `false` when the cache declined to store the value (admission policy, or `ifAbsent`
+   * and the key held a value). A rejection with `timeout` means the write did not take effect and
+   * never will once the budget (`options.timeout`, else the cache's own command timeout) is spent.
+   */
+  set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
   /** Resolves `true` when a value was removed. */
   delete(key: string): Promise<boolean>;
   has(key: string): Promise<boolean>;
   /** Values in the order of `keys`; misses are `undefined`. */
   getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
-  setMany(entries: readonly CacheEntry[]): Promise<void>;
+  /** Stores every entry; `options.timeout` as for `set` (`ifAbsent` is not supported here). */
+  setMany(entries: readonly CacheEntry[], options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
+  /**
+   * Removes every key of `keys` (duplicates allowed) in as few round trips as the backend allows;
+   * resolves with how many of them held a value.
+   */
+  deleteMany(keys: readonly string[]): Promise<number>;
   /** Removes every entry this cache owns (for shared backends: only its own key prefix). */
   clear(): Promise<void>;
   /**
@@ -152,6 +174,48 @@ export interface Cache {
   getOrSet(key: string, loader: Loader<Bytes>, ttl?: number): Promise<Bytes>;
   stats?(): CacheStats;
   close?(): Promise<void>;
+}
+
+/**
+ * One invalidation of a tiered cache: the keys to drop from L1 (never their values), or `all`
+ * after a `clear()`. `origin` is the id of the instance that wrote, so that it can ignore its own
+ * messages. Here because two adapters meet on it: the tiered cache and a transport (Redis).
+ */
+export interface Invalidation {
+  readonly origin: string;
+  readonly keys?: readonly string[];
+  readonly all?: boolean;
+}
+
+/**
+ * A broadcast channel between the instances of a tiered cache. Delivery may be lossy (Redis
+ * pub/sub is); a transport that may have lost messages must call `onReconnect`, and the cache then
+ * clears its L1. `createRedisInvalidationBus` (`hyperion/cache/redis`) implements it.
+ */
+export interface InvalidationBus {
+  /** Sends `message` to every subscriber, the sender's own subscriptions included. */
+  publish(message: Invalidation): Promise<void>;
+  /**
+   * Registers the handlers; resolves once messages are being received. Returns a function that
+   * removes them again.
+   */
+  subscribe(onInvalidation: (message: Invalidation) => void, onReconnect: () => void): Promise<() => void>;
+  /** Stops the transport; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A cross-instance lock for a tiered cache's loader (`createRedisLease` in `hyperion/cache/redis`
+ * implements it). While one instance holds the lease for a key and runs the loader, the others
+ * wait for its result in L2 instead of calling the loader too.
+ */
+export interface LoaderLease {
+  /**
+   * Tries to take the lease for `key`. Resolves a release function when it was taken, `undefined`
+   * when another holder has it; rejects when the lease store cannot answer (the caller then loads
+   * locally).
+   */
+  acquire(key: string): Promise<(() => Promise<void>) | undefined>;
 }
 
 // ---------------------------------------------------------------- metrics
@@ -191,12 +255,35 @@ export interface Histogram {
   startTimer(labels?: LabelValues): (labels?: LabelValues) => number;
 }
 
+/**
+ * One finished outgoing HTTP call, as `tracedFetch` reports it to `Metrics.observeHttpClient`. Field
+ * names follow the OpenTelemetry HTTP client attributes (`http.request.method`, `server.address`, …).
+ */
+export interface HttpClientObservation {
+  /** Upper-case request method. */
+  readonly method: string;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  /** `http` or `https`. */
+  readonly scheme: string;
+  /** Response status; absent when no response arrived. */
+  readonly status?: number | undefined;
+  /** Why the call failed: the status as a string for a status ≥ 400, or the error's class name. */
+  readonly errorType?: string | undefined;
+  /** Seconds until the response headers arrived (or the call failed). */
+  readonly seconds: number;
+  /** Trace id of a sampled trace, for a latency exemplar. */
+  readonly traceId?: string | undefined;
+}
+
 export interface Metrics {
   counter(options: MetricOptions): Counter;
   gauge(options: MetricOptions): Gauge;
   histogram(options: HistogramOptions): Histogram;
   /** Runs `fn` before every scrape (to read cache stats and the like). Returns an unsubscribe function. */
   onCollect(fn: () => void | Promise<void>): () => void;
+  /** Records one outgoing HTTP call (called by `tracedFetch`); implementations without HTTP metrics omit it. */
+  observeHttpClient?(o: HttpClientObservation): void;
   close?(): Promise<void>;
 }
 

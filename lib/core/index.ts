@@ -1,6 +1,9 @@
-/** Hyperion core: contracts, no-ops, errors, the app context and its lifecycle. Imports no package. */
+/**
+ * Hyperion core (`hyperion`): contracts, no-ops, errors, the app context and its lifecycle. Imports
+ * no package and nothing outside lib/core/ (spec/architecture/imports.test.ts checks it). Adapters
+ * have their own subpaths (`hyperion/cache/tiered`, …); the core re-exports none of them.
+ */
 
-export * from '../cache/tiered.js';
 export { type App, type AppOptions, closeOnSignals, compose, createApp } from './app.js';
 export { type AppContext, type ContextPatch, createContext } from './context.js';
 export type * from './contracts.js';
@@ -22,5 +25,9 @@ export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from '
 export { createSingleflight, type Singleflight } from './singleflight.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
 export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';
-export { assertBytes, assertKey, assertTtl, hitRatio, MAX_KEY_BYTES } from './validate.js';
+// For authors of their own `Cache`: the input checks every built-in cache runs, so a custom one
+// rejects bad keys, TTLs and values with the same `CacheError` codes (and the same key limit).
+// `hitRatio` and `createSeededRandom` stay internal: an application never calls them, and a
+// custom cache computes `CacheStats.hitRatio` as its doc says in one line.
+export { assertBytes, assertKey, assertTtl, MAX_KEY_BYTES } from './validate.js';
 export { formatTraceparent, INVALID_SPAN_CONTEXT, isValidSpanContext, parseTraceparent } from './w3c.js';

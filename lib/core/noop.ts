@@ -20,7 +20,7 @@ import type {
   Tracer,
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
-import { assertKey, assertTtl } from './validate.js';
+import { assertBytes, assertKey, assertKeys, assertTtl } from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -94,13 +94,17 @@ export function createNoopCache(): Cache {
       misses++;
       return undefined;
     },
-    async set(key, _value, ttl) {
+    async set(key, value, ttl) {
       assertKey(key);
+      assertBytes(value);
       assertTtl(ttl);
+      // Like the storing caches: who reads after a write never joins a load begun before it.
+      flights.forget(key);
       return false;
     },
     async delete(key) {
       assertKey(key);
+      flights.forget(key);
       return false;
     },
     async has(key) {
@@ -113,14 +117,31 @@ export function createNoopCache(): Cache {
       return keys.map(() => undefined);
     },
     async setMany(entries: readonly CacheEntry[]) {
-      for (const e of entries) assertKey(e.key);
+      for (const e of entries) {
+        assertKey(e.key);
+        assertBytes(e.value);
+        assertTtl(e.ttl);
+      }
+      for (const e of entries) flights.forget(e.key);
     },
-    async clear() {},
+    async deleteMany(keys) {
+      assertKeys(keys);
+      for (const k of keys) flights.forget(k);
+      return 0;
+    },
+    async clear() {
+      flights.forget();
+    },
     async getOrSet(key, loader, ttl) {
       assertKey(key);
       assertTtl(ttl);
       misses++;
-      return flights.do(key, loader);
+      // Like the storing caches, a loader that produces no bytes is a bad value, not a result.
+      return flights.do(key, async () => {
+        const value = await loader();
+        assertBytes(value);
+        return value;
+      });
     },
     stats: () => (misses === 0 ? ZERO_STATS : { hits: 0, misses, hitRatio: 0 }),
   };

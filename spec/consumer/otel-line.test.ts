@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
-import { skipUnless, tempDir, waitFor } from '../harness/process.js';
+import { describeWithServers, skipUnless, tempDir, waitFor } from '../harness/process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const line: 2 | 3 = process.env.HYPERION_OTEL_LINE === '3' ? 3 : 2;
@@ -113,115 +113,119 @@ const spans = tracer.finishedSpans();
 console.log(JSON.stringify({ line, spans: spans.length, parent: spans[0]?.parentSpanContext?.spanId }));
 `;
 
-describe(`consumer project on the OpenTelemetry ${line}.x line (Node ${process.version})`, () => {
-  const skip = skipUnless(['jaeger'], JAEGER_INSTALL_HINT);
-  let jaeger: Jaeger;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  before(async () => {
-    if (skip) return;
-    [jaeger, dir] = await Promise.all([startJaeger(), tempDir(`consumer-otel${line}`)]);
-  });
-  after(async () => {
-    await Promise.allSettled([jaeger?.stop(), dir?.remove()]);
-  });
+const skip = skipUnless(['jaeger'], JAEGER_INSTALL_HINT);
 
-  it('installs without peer warnings, typechecks strictly and traces a request into Jaeger', {
-    skip,
-    timeout: 420_000,
-  }, async () => {
-    // The package as published: built now, packed by npm.
-    await run('npm', ['run', 'build'], root, 120_000);
-    const packed = await run(
-      'npm',
-      ['pack', '--ignore-scripts', '--pack-destination', dir.path],
-      root,
-      60_000,
-    );
-    const tarball = join(dir.path, packed.trim().split('\n').pop()!.trim());
-
-    const project = join(dir.path, 'app');
-    await run('mkdir', ['-p', project], dir.path, 5_000);
-    writeFileSync(
-      join(project, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2),
-    );
-    const typesNode = JSON.parse(
-      readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8'),
-    ).version;
-    const install = await run(
-      'npm',
-      [
-        'install',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--loglevel=warn',
-        tarball,
-        ...PEERS,
-        `@types/node@${typesNode}`,
-      ],
-      project,
-      240_000,
-    );
-    assert.doesNotMatch(install, /peer|ERESOLVE|EBADENGINE/i, install);
-    const installed = (name: string) =>
-      JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')).version as string;
-    assert.match(installed('@opentelemetry/api'), line === 3 ? /^1\.10\./ : /^1\.9\./);
-
-    writeFileSync(join(project, 'app.ts'), APP);
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          skipLibCheck: false,
-          types: ['node'],
-          outDir: 'out',
-        },
-        files: ['app.ts'],
-      }),
-    );
-    await run(
-      process.execPath,
-      [join(root, 'node_modules/typescript/bin/tsc'), '-p', project],
-      project,
-      120_000,
-    );
-
-    const traceId = `${line}${'a1b2c3d4e5f60718293a4b5c6d7e8f9'.slice(0, 31)}`;
-    const parentSpanId = '00f067aa0ba902b7';
-    const out = await run(process.execPath, [join(project, 'out/app.js')], project, 60_000, {
-      SERVICE_NAME: `consumer-otel${line}`,
-      OTLP_ENDPOINT: jaeger.otlpEndpoint,
-      TRACEPARENT: `00-${traceId}-${parentSpanId}-01`,
+describeWithServers(
+  `consumer project on the OpenTelemetry ${line}.x line (Node ${process.version})`,
+  skip,
+  () => {
+    let jaeger: Jaeger;
+    let dir: Awaited<ReturnType<typeof tempDir>>;
+    before(async () => {
+      [jaeger, dir] = await Promise.all([startJaeger(), tempDir(`consumer-otel${line}`)]);
     });
-    const result = JSON.parse(out.trim().split('\n').pop()!);
-    assert.equal(result.status, 200);
-    assert.equal(result.body, 'ok');
-    assert.deepEqual(result.stats, { exportedSpans: 1, failedExports: 0, lostSpans: 0 });
-
-    // A CommonJS application loads the ES package through require() (Node ≥ 20.19).
-    writeFileSync(join(project, 'check.cjs'), CJS_CHECK);
-    const cjs = JSON.parse(
-      (await run(process.execPath, ['check.cjs'], project, 30_000)).trim().split('\n').pop()!,
-    );
-    assert.deepEqual(cjs, {
-      // 2.x: supported, but its optional peer is not installed here; 3.x: no such exporter.
-      line: line === 3 ? 'otel_exporter_unsupported' : 'otel_peer_missing',
-      spans: 1,
-      parent: parentSpanId,
+    after(async () => {
+      await Promise.allSettled([jaeger?.stop(), dir?.remove()]);
     });
 
-    const trace = await waitFor(() => jaeger.getTrace(traceId), { timeoutMs: 20_000 });
-    assert.equal(trace.spans.length, 1, JSON.stringify(trace.spans));
-    const span = trace.spans[0]!;
-    assert.deepEqual(
-      span.references.map((r) => [r.refType, r.traceID, r.spanID]),
-      [['CHILD_OF', traceId, parentSpanId]],
-    );
-    assert.equal(trace.processes[span.processID]?.serviceName, `consumer-otel${line}`);
-  });
-});
+    it('installs without peer warnings, typechecks strictly and traces a request into Jaeger', {
+      timeout: 420_000,
+    }, async () => {
+      // The package as published: built now, packed by npm.
+      await run('npm', ['run', 'build'], root, 120_000);
+      const packed = await run(
+        'npm',
+        ['pack', '--ignore-scripts', '--pack-destination', dir.path],
+        root,
+        60_000,
+      );
+      const tarball = join(dir.path, packed.trim().split('\n').pop()!.trim());
+
+      const project = join(dir.path, 'app');
+      await run('mkdir', ['-p', project], dir.path, 5_000);
+      writeFileSync(
+        join(project, 'package.json'),
+        JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2),
+      );
+      const typesNode = JSON.parse(
+        readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8'),
+      ).version;
+      const install = await run(
+        'npm',
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=warn',
+          tarball,
+          ...PEERS,
+          `@types/node@${typesNode}`,
+        ],
+        project,
+        240_000,
+      );
+      assert.doesNotMatch(install, /peer|ERESOLVE|EBADENGINE/i, install);
+      const installed = (name: string) =>
+        JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8'))
+          .version as string;
+      assert.match(installed('@opentelemetry/api'), line === 3 ? /^1\.10\./ : /^1\.9\./);
+
+      writeFileSync(join(project, 'app.ts'), APP);
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            skipLibCheck: false,
+            types: ['node'],
+            outDir: 'out',
+          },
+          files: ['app.ts'],
+        }),
+      );
+      await run(
+        process.execPath,
+        [join(root, 'node_modules/typescript/bin/tsc'), '-p', project],
+        project,
+        120_000,
+      );
+
+      const traceId = `${line}${'a1b2c3d4e5f60718293a4b5c6d7e8f9'.slice(0, 31)}`;
+      const parentSpanId = '00f067aa0ba902b7';
+      const out = await run(process.execPath, [join(project, 'out/app.js')], project, 60_000, {
+        SERVICE_NAME: `consumer-otel${line}`,
+        OTLP_ENDPOINT: jaeger.otlpEndpoint,
+        TRACEPARENT: `00-${traceId}-${parentSpanId}-01`,
+      });
+      const result = JSON.parse(out.trim().split('\n').pop()!);
+      assert.equal(result.status, 200);
+      assert.equal(result.body, 'ok');
+      assert.deepEqual(result.stats, { exportedSpans: 1, failedExports: 0, lostSpans: 0 });
+
+      // A CommonJS application loads the ES package through require() (Node ≥ 20.19).
+      writeFileSync(join(project, 'check.cjs'), CJS_CHECK);
+      const cjs = JSON.parse(
+        (await run(process.execPath, ['check.cjs'], project, 30_000)).trim().split('\n').pop()!,
+      );
+      assert.deepEqual(cjs, {
+        // 2.x: supported, but its optional peer is not installed here; 3.x: no such exporter.
+        line: line === 3 ? 'otel_exporter_unsupported' : 'otel_peer_missing',
+        spans: 1,
+        parent: parentSpanId,
+      });
+
+      const trace = await waitFor(() => jaeger.getTrace(traceId), { timeoutMs: 20_000 });
+      assert.equal(trace.spans.length, 1, JSON.stringify(trace.spans));
+      const span = trace.spans[0]!;
+      assert.deepEqual(
+        span.references.map((r) => [r.refType, r.traceID, r.spanID]),
+        [['CHILD_OF', traceId, parentSpanId]],
+      );
+      assert.equal(trace.processes[span.processID]?.serviceName, `consumer-otel${line}`);
+    });
+  },
+);

@@ -5,6 +5,7 @@ import type { Bytes, Cache } from '../../lib/core/contracts.js';
 import { CacheError } from '../../lib/core/errors.js';
 import { createSingleflight } from '../../lib/core/singleflight.js';
 import { jsonCache } from '../../lib/core/typed.js';
+import { deferred, tick, within } from '../harness/clock.js';
 
 /** Minimal map-backed byte cache: enough to test the typed layer's own logic. */
 function mapCache(): Cache & { map: Map<string, Bytes> } {
@@ -19,6 +20,7 @@ function mapCache(): Cache & { map: Map<string, Bytes> } {
       return true;
     },
     delete: async (k: string) => map.delete(k),
+    deleteMany: async (ks: readonly string[]) => ks.filter((k) => map.delete(k)).length,
     has: async (k: string) => map.has(k),
     getMany: async (ks: readonly string[]) => ks.map((k) => map.get(k)),
     setMany: async () => {},
@@ -76,15 +78,20 @@ describe('jsonCache', () => {
   it('shares one loader among concurrent getOrSet callers', async () => {
     const users = jsonCache<{ n: number }>(mapCache());
     let loads = 0;
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        users.getOrSet('k', async () => {
-          loads++;
-          await new Promise((r) => setTimeout(r, 2));
-          return { n: 1 };
-        }),
-      ),
+    const called = deferred();
+    const release = deferred();
+    const callers = Array.from({ length: 50 }, () =>
+      users.getOrSet('k', async () => {
+        loads++;
+        called.resolve();
+        await release.promise;
+        return { n: 1 };
+      }),
     );
+    await within(called.promise, 5000, 'the loader to be called');
+    await tick(); // the in-memory backend answers in microtasks: every caller has joined by now
+    release.resolve();
+    const results = await Promise.all(callers);
     assert.equal(loads, 1);
     assert.ok(results.every((r) => r.n === 1));
   });
@@ -95,5 +102,22 @@ describe('jsonCache', () => {
       async () => c.set('k', undefined),
       (e: CacheError) => e.code === 'invalid_value',
     );
+  });
+
+  // issue 13 item 4: bytes that are not UTF-8 used to decode with U+FFFD into a valid string.
+  it('treats bytes that are not UTF-8 as invalid (miss and delete, or decode_failed)', async () => {
+    const raw = mapCache();
+    raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22])); // "\xFF\xFE"
+    assert.equal(await jsonCache<string>(raw).get('s'), undefined);
+    assert.equal(raw.map.has('s'), false, 'the bad value is removed (onInvalid: miss)');
+    raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22]));
+    await assert.rejects(jsonCache<string>(raw, { onInvalid: 'throw' }).get('s'), (err: unknown) => {
+      assert.ok(err instanceof CacheError);
+      assert.equal(err.code, 'decode_failed');
+      return true;
+    });
+    // getOrSet reloads over the bad bytes
+    raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22]));
+    assert.equal(await jsonCache<string>(raw).getOrSet('s', () => 'fresh'), 'fresh');
   });
 });

@@ -6,9 +6,9 @@
  * L1: whatever was published meanwhile is lost.
  */
 import { type Cluster, Redis, type RedisOptions } from 'iovalkey';
-import type { Logger } from '../../core/contracts.js';
-import { CacheError, ConfigError, typeName } from '../../core/errors.js';
-import type { Invalidation, InvalidationBus } from '../tiered.js';
+import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts.js';
+import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 
 export interface RedisInvalidationBusOptions {
   /**
@@ -59,21 +59,12 @@ export function decodeInvalidation(text: string): Invalidation | undefined {
   return { origin: m.o, keys: m.k as string[] };
 }
 
-/** Resolves when `p` settles or after `ms`, whichever is first; never rejects. */
+/** Resolves when `p` settles or after `ms`, whichever is first; never rejects (close goes on regardless). */
 function within(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
+  return withTimeout(p, ms, () => new TimeoutError(`bus quit did not finish within ${ms} ms`)).then(
+    () => {},
+    () => {},
+  );
 }
 
 /** Builds the Redis bus; see {@link RedisInvalidationBusOptions}. */

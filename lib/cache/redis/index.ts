@@ -1,27 +1,20 @@
 /**
  * Redis cache adapter (`hyperion/cache/redis`): `createRedisCache(options)` returns a `Cache` on a
  * standalone server, a sentinel set or a cluster, built on iovalkey (an optional peer dependency).
+ * Also the Redis parts of a tiered cache (invalidation bus, loader lease) and `retryTransaction`.
+ * Only what a user calls and the types they name are exported here; tests reach the internals
+ * through their own modules.
  */
 
 export {
   createRedisInvalidationBus,
-  decodeInvalidation,
-  encodeInvalidation,
   type RedisInvalidationBus,
   type RedisInvalidationBusOptions,
 } from './bus.js';
-export {
-  createRedisCache,
-  MAX_TTL_MS,
-  MAX_VALUE_BYTES,
-  type RedisCache,
-  type RedisCacheStats,
-  type RedisPipeline,
-} from './cache.js';
+export { createRedisCache } from './cache.js';
 export type { RedisHealth, RedisNodeHealth } from './health.js';
 export { createRedisLease, type RedisLeaseOptions } from './lease.js';
-export { parseHostPort, type RedisCacheOptions, type RedisMode } from './options.js';
-export { keySlot } from './slots.js';
+export type { RedisCacheOptions, RedisMode } from './options.js';
 export {
   type RetryOptions,
   retryTransaction,
@@ -30,4 +23,5 @@ export {
   type TransactionOptions,
   type TransactionResult,
   type TransactionValue,
-} from './transaction.js';
+} from './transaction/index.js';
+export type { RedisCache, RedisCacheStats, RedisPipeline } from './types.js';

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'iovalkey';
+import type { LoaderLease } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import type { LoaderLease } from '../tiered.js';
 
 export interface RedisLeaseOptions {
   /** The client to use, e.g. `createRedisCache(…).client`. Not closed by the lease. */

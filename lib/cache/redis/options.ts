@@ -122,6 +122,9 @@ export function parseHostPort(text: string): HostPort | undefined {
   return { host, port };
 }
 
+/** Records one bad field. */
+type Bad = (path: string, expected: string, value: unknown, message: string) => void;
+
 export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('invalid redis cache options', [
@@ -129,9 +132,42 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
     ]);
   }
   const issues: ConfigIssue[] = [];
-  const bad = (path: string, expected: string, value: unknown, message: string) =>
+  const bad: Bad = (path, expected, value, message) =>
     issues.push({ path, expected, received: typeName(value), message });
+  // Checked in this order, so that the issues are listed in the order of the options above.
+  const { mode, addresses, sentinelAddresses } = topology(options, bad);
+  strings(options, bad);
+  const { db, minIdle } = connections(options, mode, bad);
+  const { dialTimeout, commandTimeout, defaultTtl } = timeouts(options, bad);
+  const { maxRedirects, readOnly, masterName, tls } = modeOptions(options, mode, bad);
+  if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
+    bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
+  }
+  if (issues.length > 0) throw new ConfigError('invalid redis cache options', issues);
+  return {
+    mode,
+    addresses,
+    password: options.password,
+    username: options.username,
+    db,
+    lazy: minIdle === 0,
+    dialTimeout,
+    commandTimeout,
+    maxRedirects,
+    readOnly,
+    masterName,
+    sentinelAddresses,
+    sentinelPassword: options.sentinel?.password,
+    keyPrefix: options.keyPrefix ?? '',
+    tls,
+    defaultTtl,
+    autoPipelining: options.autoPipelining ?? false,
+    name: options.name ?? 'redis',
+  };
+}
 
+/** `mode`, an injected `client` that fits it, and the addresses. */
+function topology(options: RedisCacheOptions, bad: Bad) {
   const injected = options.client;
   const mode: RedisMode = options.mode ?? (injected?.isCluster ? 'cluster' : 'standalone');
   if (!['standalone', 'cluster', 'sentinel'].includes(mode)) {
@@ -161,7 +197,10 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
     options.sentinel?.sentinelAddresses === undefined
       ? addresses
       : hostPorts('sentinel.sentinelAddresses', options.sentinel.sentinelAddresses, bad);
+  return { mode, addresses, sentinelAddresses };
+}
 
+function strings(options: RedisCacheOptions, bad: Bad): void {
   const optString = (path: string, v: unknown) => {
     if (v !== undefined && typeof v !== 'string') bad(path, 'a string', v, 'must be a string');
   };
@@ -171,25 +210,10 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   optString('name', options.name);
   optString('sentinel.password', options.sentinel?.password);
   optString('sentinel.masterName', options.sentinel?.masterName);
+}
 
-  const intIn = (path: string, v: unknown, min: number, max: number, fallback: number): number => {
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      bad(path, `an integer in ${min}..${max}`, v, 'out of range');
-      return fallback;
-    }
-    return v;
-  };
-  const ms = (path: string, v: unknown): number | undefined => {
-    if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      bad(path, 'a positive finite number of milliseconds', v, 'invalid duration');
-      return undefined;
-    }
-    return v;
-  };
-
-  const db = intIn('db', options.db, 0, 1_000_000, 0);
+function connections(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
+  const db = intIn('db', options.db, 0, 1_000_000, 0, bad);
   if (mode === 'cluster' && db !== 0)
     bad('db', '0 in cluster mode', options.db, 'Redis Cluster has only db 0');
   if (options.poolSize !== undefined && options.poolSize !== 1) {
@@ -201,21 +225,28 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
         '(see docs "What poolSize means"); use autoPipelining for throughput under concurrency',
     );
   }
-  const minIdle = intIn('minIdleConns', options.minIdleConns, 0, 1, 1);
+  const minIdle = intIn('minIdleConns', options.minIdleConns, 0, 1, 1, bad);
+  return { db, minIdle };
+}
 
-  const dialTimeout = ms('dialTimeout', options.dialTimeout) ?? 5000;
-  const read = ms('readTimeout', options.readTimeout);
-  const write = ms('writeTimeout', options.writeTimeout);
-  const explicit = ms('commandTimeout', options.commandTimeout);
+function timeouts(options: RedisCacheOptions, bad: Bad) {
+  const dialTimeout = ms('dialTimeout', options.dialTimeout, bad) ?? 5000;
+  const read = ms('readTimeout', options.readTimeout, bad);
+  const write = ms('writeTimeout', options.writeTimeout, bad);
+  const explicit = ms('commandTimeout', options.commandTimeout, bad);
   const commandTimeout = explicit ?? Math.max(read ?? DEFAULT_TIMEOUT, write ?? DEFAULT_TIMEOUT);
-  const defaultTtl = ms('defaultTtl', options.defaultTtl);
+  const defaultTtl = ms('defaultTtl', options.defaultTtl, bad);
+  return { dialTimeout, commandTimeout, defaultTtl };
+}
 
-  const maxRedirects = intIn('cluster.maxRedirects', options.cluster?.maxRedirects, 0, 100, 3);
+/** The cluster and sentinel sections, and TLS. */
+function modeOptions(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
+  const maxRedirects = intIn('cluster.maxRedirects', options.cluster?.maxRedirects, 0, 100, 3, bad);
   const readOnly = options.cluster?.readOnly ?? false;
   if (typeof readOnly !== 'boolean') bad('cluster.readOnly', 'a boolean', readOnly, 'must be a boolean');
 
   const masterName = options.sentinel?.masterName;
-  if (mode === 'sentinel' && !injected && !masterName) {
+  if (mode === 'sentinel' && !options.client && !masterName) {
     bad('sentinel.masterName', 'the monitored master name', masterName, 'required in sentinel mode');
   }
 
@@ -225,38 +256,29 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   else if (options.tls !== undefined && options.tls !== false) {
     bad('tls', 'a boolean or TLS connection options', options.tls, 'invalid tls');
   }
-  if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
-    bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
-  }
-
-  if (issues.length > 0) throw new ConfigError('invalid redis cache options', issues);
-  return {
-    mode,
-    addresses,
-    password: options.password,
-    username: options.username,
-    db,
-    lazy: minIdle === 0,
-    dialTimeout,
-    commandTimeout,
-    maxRedirects,
-    readOnly,
-    masterName,
-    sentinelAddresses,
-    sentinelPassword: options.sentinel?.password,
-    keyPrefix: options.keyPrefix ?? '',
-    tls,
-    defaultTtl,
-    autoPipelining: options.autoPipelining ?? false,
-    name: options.name ?? 'redis',
-  };
+  return { maxRedirects, readOnly, masterName, tls };
 }
 
-function hostPorts(
-  path: string,
-  list: unknown,
-  bad: (path: string, expected: string, value: unknown, message: string) => void,
-): HostPort[] {
+function intIn(path: string, v: unknown, min: number, max: number, fallback: number, bad: Bad): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad(path, `an integer in ${min}..${max}`, v, 'out of range');
+    return fallback;
+  }
+  return v;
+}
+
+/** A duration in ms, or `undefined` when absent or bad. */
+function ms(path: string, v: unknown, bad: Bad): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    bad(path, 'a positive finite number of milliseconds', v, 'invalid duration');
+    return undefined;
+  }
+  return v;
+}
+
+function hostPorts(path: string, list: unknown, bad: Bad): HostPort[] {
   if (!Array.isArray(list) || list.length === 0) {
     bad(path, 'a non-empty list of "host:port"', list, 'no addresses');
     return [];

@@ -6,13 +6,13 @@
 import type { Bytes, CacheEntry } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
-import type { ManyLoader, TieredResult } from '../tiered.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
 import { checkLoader } from './read.js';
 import { countSource } from './stats.js';
+import type { ManyLoader, TieredResult } from './types.js';
 
 /** Throws `CacheError('invalid_key')` unless `keys` is an array of valid keys. */
 function assertKeys(keys: readonly string[]): void {
@@ -27,7 +27,7 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context): BatchPath {
-  const { o, counters: c, fence, guarded, local, assertOpen } = ctx;
+  const { o, counters: c, fence, guarded, local, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
   /** One L2 getMany for `keys`, one loadMany for what L2 lacks; per-key results (errors as rejections). */
@@ -99,12 +99,10 @@ export function createBatchPath(ctx: Context): BatchPath {
       fills.push([key, entry]);
     }
     if (entries.length > 0) {
-      try {
-        await guarded('setMany', () => l2.setMany(entries));
-      } catch {
-        // Best effort, as for single loads.
-      }
+      // L1 at once, L2 in the background, as for single loads (read.ts `store`).
       for (const [key, f] of fills) local.fillL1(key, f, mark);
+      c.backgroundWrites++;
+      guarded('setMany', () => l2.setMany(entries, l2Write)).catch(ignore);
     }
     return out;
   }

@@ -4,7 +4,7 @@
  * (`half-open`): success closes the breaker, failure opens it again for another cool-down.
  */
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
+import type { BreakerState } from './types.js';
 
 export interface Breaker {
   /** True when a call may go ahead now. In half-open, only the first caller gets `true` (the probe). */

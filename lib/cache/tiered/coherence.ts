@@ -1,34 +1,7 @@
 /**
- * Cross-instance coherence: the bus contract and the fence that keeps a slow read from putting a
- * value back into L1 after that key was invalidated.
+ * Cross-instance coherence: the fence that keeps a slow read from putting a value back into L1
+ * after that key was invalidated. The bus contract (`InvalidationBus`) is in the core.
  */
-
-/**
- * One invalidation: the keys to drop from L1 (never their values), or `all` after a `clear()`.
- * `origin` is the id of the instance that wrote, so that it can ignore its own messages.
- */
-export interface Invalidation {
-  readonly origin: string;
-  readonly keys?: readonly string[];
-  readonly all?: boolean;
-}
-
-/**
- * A broadcast channel between the instances of a tiered cache. Delivery may be lossy (Redis
- * pub/sub is); a transport that may have lost messages must call `onReconnect`, and the cache then
- * clears its L1. `createRedisInvalidationBus` (lib/cache/redis/bus.ts) is the Redis implementation.
- */
-export interface InvalidationBus {
-  /** Sends `message` to every subscriber, the sender's own subscriptions included. */
-  publish(message: Invalidation): Promise<void>;
-  /**
-   * Registers the handlers; resolves once messages are being received. Returns a function that
-   * removes them again.
-   */
-  subscribe(onInvalidation: (message: Invalidation) => void, onReconnect: () => void): Promise<() => void>;
-  /** Stops the transport; idempotent. */
-  close(): Promise<void>;
-}
 
 const SLOTS = 4096;
 

@@ -4,15 +4,28 @@
  * clears L1. Bus failures are counted, never thrown at a reader or writer.
  */
 
-import type { Invalidation } from './coherence.js';
-import type { Context } from './context.js';
-import { ignore } from './local.js';
+import type { Invalidation } from '../../core/contracts.js';
+import { ignore, type Local } from './local.js';
+import type { ResolvedOptions } from './options.js';
+import type { Counters } from './stats.js';
 import { withTimeout } from './timing.js';
+
+/**
+ * The part of the shared context (context.ts) this end of the bus uses, spelled out rather than
+ * taken from there: context.ts builds the publisher, so importing it back would be a cycle.
+ */
+export interface BusSide {
+  readonly o: ResolvedOptions;
+  readonly instanceId: string;
+  readonly counters: Counters;
+  readonly local: Local;
+  readonly state: { readonly closed: boolean };
+}
 
 /** Sends one invalidation, bounded by `l2Timeout`; a no-op without a bus. */
 export type Publish = (message: Omit<Invalidation, 'origin'>) => Promise<void>;
 
-export function createPublisher(ctx: Pick<Context, 'o' | 'instanceId' | 'counters'>): Publish {
+export function createPublisher(ctx: Pick<BusSide, 'o' | 'instanceId' | 'counters'>): Publish {
   const { o, instanceId, counters } = ctx;
   const { bus } = o;
   return async function publish(message) {
@@ -30,7 +43,7 @@ export function createPublisher(ctx: Pick<Context, 'o' | 'instanceId' | 'counter
  * Subscribes to the other instances' invalidations. `ready` settles with the subscription (at once
  * without a bus); `unsubscribe` removes the handlers once it is live.
  */
-export function listen(ctx: Context): { ready: Promise<void>; unsubscribe(): void } {
+export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): void } {
   const { o, instanceId, counters, local, state } = ctx;
   const { bus, logger } = o;
   let unsubscribe: (() => void) | undefined;

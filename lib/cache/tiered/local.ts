@@ -5,11 +5,11 @@
  * rules live in one place.
  */
 import type { Bytes, Cache } from '../../core/contracts.js';
-import type { TieredResult } from '../tiered.js';
 import type { Fence } from './coherence.js';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
 import type { ResolvedOptions } from './options.js';
 import { jitterTtl } from './timing.js';
+import type { TieredResult } from './types.js';
 
 /** An entry as read from a level, or as made for a write. */
 export interface Fetched {

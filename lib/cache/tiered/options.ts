@@ -1,76 +1,7 @@
-/** Options of `createTieredCache`, their defaults, and their eager validation. */
-import type { Cache, Logger } from '../../core/contracts.js';
+/** The defaults of `createTieredCache`'s options and their eager validation (the options are in types.ts). */
+import type { Cache, InvalidationBus, LoaderLease, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import type { InvalidationBus } from './coherence.js';
-
-/**
- * A cross-instance lock for the loader (`createRedisLease` in lib/cache/redis/lease.ts is the Redis
- * implementation). While one instance holds the lease for a key and runs the loader, the others
- * wait for its result in L2 instead of calling the loader too.
- */
-export interface LoaderLease {
-  /**
-   * Tries to take the lease for `key`. Resolves a release function when it was taken, `undefined`
-   * when another holder has it; rejects when the lease store cannot answer (the caller then loads
-   * locally).
-   */
-  acquire(key: string): Promise<(() => Promise<void>) | undefined>;
-}
-
-export interface BreakerOptions {
-  /** Consecutive L2 failures (errors or timeouts) that open the breaker. Default 5. */
-  failures?: number;
-  /** How long (ms) an open breaker skips L2 before letting one probe call through. Default 5000. */
-  cooldown?: number;
-}
-
-export interface TieredCacheOptions {
-  /** The process-local level, e.g. `createMemoryCache(…)`. Closed by the tiered cache's `close()`. */
-  l1: Cache;
-  /** The shared level, e.g. `createRedisCache(…)`. Closed by the tiered cache's `close()`. */
-  l2: Cache;
-  /** TTL (ms) for writes that give none. Default: none (entries do not expire). */
-  ttl?: number;
-  /**
-   * Longest time (ms) an L1 copy is served before L2 is asked again; always capped at the entry's own
-   * TTL, so L1 never outlives L2. Bounds staleness when an invalidation is lost. Default: the
-   * entry's TTL.
-   */
-  l1Ttl?: number;
-  /** Upper bound (ms) of every L2 call (and of bus publishes and lease calls). Default 500; `Infinity` disables. */
-  l2Timeout?: number;
-  /** Circuit breaker around L2; `false` disables it. Default `{ failures: 5, cooldown: 5000 }`. */
-  breaker?: BreakerOptions | false;
-  /**
-   * Stale-if-error window (ms): after an entry's TTL it is kept this much longer in both levels and
-   * served, marked stale, when the loader (or L2 for `getWithMeta`) fails. Default 0 (off).
-   */
-  grace?: number;
-  /** TTL jitter: each TTL is moved uniformly by up to ± this fraction of itself (0…1). Default 0 (off). */
-  jitter?: number;
-  /**
-   * Early refresh: the last fraction (0…1) of a fresh lifetime in which a hit may start one
-   * background reload, with a probability rising from 0 to 1 towards expiry. Needs a loader, so
-   * only `getOrSet` hits trigger it. Default 0 (off); 0.1–0.2 is typical.
-   */
-  earlyRefresh?: number;
-  /** Invalidation bus for cross-instance coherence. Closed by the tiered cache's `close()`. Default: none. */
-  bus?: InvalidationBus;
-  /** Cross-instance loader lease. Default: none (each instance loads on its own miss). */
-  lease?: LoaderLease;
-  /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */
-  leaseWait?: number;
-  /** How often (ms) L2 is polled while waiting for the lease holder's value. Default 20. */
-  leasePoll?: number;
-  /** Id of this instance in invalidation messages. Default: random. */
-  instanceId?: string;
-  /** Clock in ms since the epoch. Default `Date.now`. */
-  now?: () => number;
-  /** Random source in [0, 1) for jitter and early refresh. Default `Math.random`. */
-  random?: () => number;
-  /** Receives breaker transitions and bus reconnects. Default: silent. */
-  logger?: Logger;
-}
+import type { BreakerOptions, TieredCacheOptions } from './types.js';
 
 export interface ResolvedOptions {
   l1: Cache;
@@ -102,6 +33,7 @@ function isCache(x: unknown): x is Cache {
     typeof c.delete === 'function' &&
     typeof c.getMany === 'function' &&
     typeof c.setMany === 'function' &&
+    typeof c.deleteMany === 'function' &&
     typeof c.clear === 'function'
   );
 }

@@ -1,4 +1,4 @@
-/** Time helpers of the tiered cache: bounded waits, TTL jitter, a seedable RNG. */
+/** Time helpers of the tiered cache: bounded L2 waits, TTL jitter, the deadline queue. */
 import { CacheError } from '../../core/errors.js';
 import { withTimeout as boundedWait } from '../../core/timeout.js';
 
@@ -10,9 +10,6 @@ import { withTimeout as boundedWait } from '../../core/timeout.js';
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return boundedWait(promise, ms, () => new CacheError('timeout', `${what} did not answer within ${ms} ms`));
 }
-
-export { createSeededRandom } from '../../core/random.js';
-export { sleep } from '../../core/timeout.js';
 
 /** `ttl` moved uniformly by up to ± `fraction` of itself (never below 1 ms). */
 export function jitterTtl(ttl: number, fraction: number, random: () => number): number {

@@ -17,7 +17,7 @@
  *     lease: { ttl: 5s, wait: 1s }                        # redis L2 only
  */
 import * as v from 'valibot';
-import type { TieredCacheOptions } from '../../cache/tiered.js';
+import type { TieredCacheOptions } from '../../cache/tiered/index.js';
 import { duration } from '../primitives.js';
 
 const fraction = v.pipe(v.number(), v.minValue(0), v.maxValue(1));

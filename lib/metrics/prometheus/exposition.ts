@@ -5,8 +5,8 @@
  * both formats this way, with exemplars only where the format carries them.
  */
 import type { Registry } from 'prom-client';
-import type { ExemplarEntry, HistogramEntry, ScalarEntry } from './instruments.js';
 import type { MetricType } from './names.js';
+import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -44,7 +44,8 @@ export interface OwnMetric {
   readonly help: string;
   readonly labelNames: readonly string[];
   readonly buckets?: readonly number[];
-  readonly owner: { hashMap: Record<string, ScalarEntry | HistogramEntry> };
+  /** The metric's series, read at every render. */
+  readonly entries: InternalStore['entries'];
 }
 
 const NEEDS_ESCAPE = /[\\\n"]/;
@@ -88,14 +89,22 @@ function exemplarSuffix(e: ExemplarEntry | null | undefined): string {
   return ` # {${l}} ${num(e.value)} ${e.timestamp}`;
 }
 
+/** Base units a family name may end in; OpenMetrics declares them in a `# UNIT` line. */
+const UNIT_SUFFIX = /_(seconds|bytes)$/;
+
+/** The unit of a family named `…_seconds` or `…_bytes` (OpenMetrics wants the unit as the name's suffix). */
+export function unitOf(family: string): string | undefined {
+  return UNIT_SUFFIX.exec(family)?.[1];
+}
+
 function header(family: string, type: string, help: string, om: boolean): string {
-  return om
-    ? `# TYPE ${family} ${type}\n# HELP ${family} ${escapeHelp(help, true)}\n`
-    : `# HELP ${family} ${escapeHelp(help, false)}\n# TYPE ${family} ${type}\n`;
+  if (!om) return `# HELP ${family} ${escapeHelp(help, false)}\n# TYPE ${family} ${type}\n`;
+  const unit = unitOf(family);
+  return `# TYPE ${family} ${type}\n${unit ? `# UNIT ${family} ${unit}\n` : ''}# HELP ${family} ${escapeHelp(help, true)}\n`;
 }
 
 function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {
-  const map = m.owner.hashMap;
+  const map = m.entries();
   if (m.type === 'histogram') {
     const bounds = m.buckets ?? [];
     const keys = bounds.map(String);

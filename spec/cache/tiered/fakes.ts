@@ -1,11 +1,17 @@
 /**
  * Test doubles for the tiered cache's own logic: a Map-backed byte cache with a controllable clock,
- * failure switch, latency and a call log; an in-process invalidation bus; a fake lease. Real-server
+ * failure switch, a read hook and a call log; an in-process invalidation bus; a fake lease. Real-server
  * behaviour is covered by redis.test.ts.
  */
 
-import type { Invalidation, InvalidationBus, LoaderLease } from '../../../lib/cache/tiered.js';
-import type { Bytes, Cache, CacheEntry } from '../../../lib/core/contracts.js';
+import type {
+  Bytes,
+  Cache,
+  CacheEntry,
+  Invalidation,
+  InvalidationBus,
+  LoaderLease,
+} from '../../../lib/core/contracts.js';
 import { CacheError } from '../../../lib/core/errors.js';
 
 export interface FakeCache extends Cache {
@@ -16,8 +22,6 @@ export interface FakeCache extends Cache {
   readonly store: Map<string, { value: Bytes; expiresAt: number }>;
   /** `'error'`: every call rejects with CacheError('unavailable'); `'hang'`: never settles. */
   mode: 'ok' | 'error' | 'hang';
-  /** Extra latency (real ms) of every call. */
-  delay: number;
   /** Called before each read settles (lets a test interleave an invalidation). */
   beforeRead?: (key: string) => Promise<void> | void;
 }
@@ -32,7 +36,6 @@ export function fakeCache(name: string, now: () => number = Date.now): FakeCache
     ttls,
     store,
     mode: 'ok',
-    delay: 0,
     async get(key) {
       await gate(`get ${key}`);
       await self.beforeRead?.(key);
@@ -46,6 +49,12 @@ export function fakeCache(name: string, now: () => number = Date.now): FakeCache
     async delete(key) {
       await gate(`delete ${key}`);
       return store.delete(key);
+    },
+    async deleteMany(keys) {
+      await gate(`deleteMany ${keys.join(',')}`);
+      let n = 0;
+      for (const k of keys) if (store.delete(k)) n++;
+      return n;
     },
     async has(key) {
       await gate(`has ${key}`);
@@ -82,7 +91,6 @@ export function fakeCache(name: string, now: () => number = Date.now): FakeCache
   }
   async function gate(call: string) {
     calls.push(call);
-    if (self.delay > 0) await new Promise((r) => setTimeout(r, self.delay));
     if (self.mode === 'error') throw new CacheError('unavailable', `${name} is down`);
     if (self.mode === 'hang') await new Promise(() => {});
   }

@@ -1,6 +1,6 @@
 /**
- * Builds and starts the demo services. Each one is a `node:http` server around
- * `createApp({ tracer, cache, metrics, logger })`:
+ * Builds and starts the demo services (their routes are the other files of this folder). Each one
+ * is a `node:http` server around `createApp({ tracer, cache, metrics, logger })`:
  *
  *   gateway (8080)        L1 memory cache of user profiles; forwards to the two services
  *   user-service (8081)   users table, tiered cache (L1 memory → L2 Redis); calls order-service
@@ -11,23 +11,23 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMemoryCache, type MemoryCache } from '../lib/cache/memory/index.js';
-import { createRedisInvalidationBus, type RedisInvalidationBus } from '../lib/cache/redis/bus.js';
-import { createRedisCache } from '../lib/cache/redis/index.js';
-import { createTieredCache, type TieredCache } from '../lib/cache/tiered.js';
-import { type App, createApp } from '../lib/core/app.js';
-import type { Cache, Logger, LogLevel } from '../lib/core/contracts.js';
-import { createConsoleLogger } from '../lib/core/logger.js';
-import { createMetrics, type PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
-import { createOtelTracer, type OtelTracer } from '../lib/tracing/otel/index.js';
-import type { CacheLayers } from './caching.js';
-import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from './db.js';
-import { redisOptionsFromUrl } from './env.js';
-import { createServiceListener, type Route } from './http.js';
-import { migrateOrders, migrateUsers } from './schema.js';
-import { gatewayRoutes } from './services/gateway.js';
-import { orderRoutes } from './services/orders.js';
-import { userRoutes } from './services/users.js';
+import { createMemoryCache, type MemoryCache } from '../../lib/cache/memory/index.js';
+import { createRedisInvalidationBus, type RedisInvalidationBus } from '../../lib/cache/redis/bus.js';
+import { createRedisCache } from '../../lib/cache/redis/index.js';
+import { createTieredCache, type TieredCache } from '../../lib/cache/tiered/index.js';
+import { type App, createApp } from '../../lib/core/app.js';
+import type { Cache, Logger, LogLevel } from '../../lib/core/contracts.js';
+import { createConsoleLogger } from '../../lib/core/logger.js';
+import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
+import type { CacheLayers } from '../caching.js';
+import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
+import { redisOptionsFromUrl } from '../env.js';
+import { createServiceListener, type Route } from '../http.js';
+import { migrateOrders, migrateUsers } from '../schema.js';
+import { gatewayRoutes } from './gateway.js';
+import { orderRoutes } from './orders.js';
+import { userRoutes } from './users.js';
 
 export type ServiceName = 'gateway' | 'user-service' | 'order-service';
 
@@ -254,7 +254,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       metrics.watchCache(l2, { name: 'l2' });
       metrics.watchCache(tiered, { name: 'tiered' });
       const live = db;
-      metrics.watchDbConnections(() => live.activeConnections());
+      metrics.watchDbConnections(() => live.connections());
     } else {
       layers = { cache: l1, l1 };
       metrics.watchCache(l1, { name: 'l1' });

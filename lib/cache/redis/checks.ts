@@ -1,0 +1,60 @@
+/**
+ * Input checks of the Redis adapter, shared by the cache, its pipeline and its transactions: the
+ * core checks every cache makes (so all caches fail alike) plus the limits Redis itself sets. Each
+ * throws a CacheError before anything is sent.
+ */
+import type { Bytes, WriteOptions } from '../../core/contracts.js';
+import { CacheError } from '../../core/errors.js';
+import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+
+export { assertKey };
+
+/** Largest value Redis stores (a bulk string is at most 512 MiB). */
+export const MAX_VALUE_BYTES = 512 * 1024 * 1024;
+/** Largest TTL accepted (ms); beyond this `PX` / `PEXPIRE` would not be an exact integer. */
+export const MAX_TTL_MS = 2 ** 52;
+
+/**
+ * A valid TTL in whole ms (rounded up: `PX` takes integers), or `fallback` (the default TTL,
+ * rounded likewise) when `ttl` is `undefined`; `undefined` means no expiry.
+ */
+export function checkTtl(ttl: unknown, fallback?: number): number | undefined {
+  assertTtl(ttl);
+  if (ttl !== undefined && ttl > MAX_TTL_MS) {
+    throw new CacheError('invalid_ttl', `ttl must be at most ${MAX_TTL_MS} ms, received ${ttl}`);
+  }
+  const t = ttl ?? fallback;
+  return t === undefined ? undefined : Math.ceil(t);
+}
+
+/** A valid value as a Buffer (a view on the same memory, no copy). */
+export function checkValue(value: unknown): Buffer {
+  assertBytes(value);
+  if (value.byteLength > MAX_VALUE_BYTES) {
+    throw new CacheError('too_large', `cache value is larger than ${MAX_VALUE_BYTES} bytes (Redis limit)`);
+  }
+  return toBuffer(value);
+}
+
+/** An array of valid keys; `message` says what was expected when `keys` is not an array. */
+export function checkKeys(keys: unknown, message: string): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) throw new CacheError('invalid_key', message);
+  for (const k of keys) assertKey(k);
+}
+
+function toBuffer(value: Bytes): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The write budget of `options` (`undefined`: the command timeout alone); a bad one is `invalid_ttl`. */
+export function checkBudget(options: WriteOptions | undefined): number | undefined {
+  const t = options?.timeout;
+  if (t === undefined) return undefined;
+  if (typeof t !== 'number' || !(t > 0)) {
+    throw new CacheError(
+      'invalid_ttl',
+      `write timeout must be a positive number of ms, received ${String(t)}`,
+    );
+  }
+  return t;
+}

@@ -1,0 +1,59 @@
+/**
+ * `close()`: refuse new operations, close the transaction connections, wake the callers waiting
+ * for a connection (they reject with `closed`), wait (bounded) for the commands in flight, then
+ * QUIT the client if the cache owns it — falling back to a hard disconnect.
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import { withTimeout } from '../../core/timeout.js';
+import type { Dispatcher } from './dispatch.js';
+import type { ConnectionGate } from './gate.js';
+
+/** Longest wait for QUIT's reply, and then for the connection's end (ms). */
+const QUIT_MS = 1000;
+/** Extra wait for in-flight commands beyond the command timeout that bounds each of them (ms). */
+const DRAIN_SLACK_MS = 100;
+
+export interface ClosingParts {
+  readonly client: Redis | Cluster;
+  /** The cache created the client (or was given it with `ownClient`): QUIT it. */
+  readonly owned: boolean;
+  readonly gate: ConnectionGate;
+  readonly dispatch: Dispatcher;
+  readonly commandTimeout: number;
+  /** Closes the transaction runner. */
+  closeTransactions(): Promise<void>;
+  /** Removes the error listeners from the client (only when it is not owned). */
+  stopReporting(): void;
+}
+
+/** Waits for `work` to settle, at most `ms`; never rejects. */
+function within(work: Promise<unknown>, ms: number): Promise<void> {
+  return withTimeout(work, ms, () => new Error(`not settled within ${ms} ms`), { unref: true }).then(
+    () => {},
+    () => {},
+  );
+}
+
+export async function closeCache(p: ClosingParts): Promise<void> {
+  p.gate.close();
+  await p.closeTransactions();
+  p.gate.release();
+  await within(p.dispatch.idle(), p.commandTimeout + DRAIN_SLACK_MS);
+  if (!p.owned) {
+    p.stopReporting();
+    return;
+  }
+  // An owned client keeps its error listener: a late socket error after quit must not crash.
+  await quit(p.client);
+}
+
+async function quit(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', resolve));
+  // QUIT lets the server answer everything sent before it; a hard disconnect is the fallback.
+  if (client.status === 'ready') await within(client.quit(), QUIT_MS);
+  // Between reconnect attempts there is no socket, so no 'end' follows the disconnect.
+  const waitEnd = client.status !== 'reconnecting';
+  client.disconnect();
+  if (waitEnd) await within(ended, QUIT_MS);
+}

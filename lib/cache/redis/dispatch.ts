@@ -1,0 +1,125 @@
+/**
+ * Sending one backend operation: the connection gate, in-flight tracking (so `close()` can wait
+ * for the commands sent), mapping failures to CacheError, and counting and reporting them. The
+ * parts of the cache share this, plus the client and the counters, as their context.
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import type { CacheError } from '../../core/errors.js';
+import type { GuardedWrites } from './deadline.js';
+import { toCacheError } from './errors.js';
+import type { ConnectionGate } from './gate.js';
+import { describeNodes } from './nodes.js';
+import type { Report } from './report.js';
+import type { Counters } from './stats.js';
+
+export interface Dispatcher {
+  /** Runs `fn` once the gate lets it through; counts, reports and maps its failure. */
+  run<T>(op: string, fn: () => Promise<T>, failFast?: boolean, key?: string): Promise<T>;
+  /**
+   * Hot path of single-key commands: when connected, one `.then` on the client's promise instead of
+   * the async layers of `run()` (measurably cheaper per call under concurrency); otherwise `run()`.
+   * `onError` comes from `fail(op)`, made once per operation rather than once per call.
+   */
+  exec<T, R>(
+    op: string,
+    send: () => Promise<T>,
+    map: (value: T) => R,
+    onError: (err: unknown) => never,
+    key?: string,
+  ): Promise<R>;
+  /**
+   * The rejection handler of `exec` for `op`: ends the command, counts, reports and throws. Pass
+   * the full key as `key` (per call) so that the error names the node of its slot.
+   */
+  fail(op: string, key?: string): (err: unknown) => never;
+  /** Counts and reports a backend failure that reached the cache another way (transactions). */
+  failed(op: string, err: CacheError): void;
+  /** Resolves once no command is in flight (at once when none is). */
+  idle(): Promise<void>;
+}
+
+/** What the parts of the cache share. */
+export interface CacheContext {
+  readonly client: Redis | Cluster;
+  /** The cache's `keyPrefix`, prepended to every key. */
+  readonly prefix: string;
+  readonly defaultTtl: number | undefined;
+  readonly counters: Counters;
+  readonly dispatch: Dispatcher;
+  /** Deadline-guarded SETs (./deadline.ts). */
+  readonly writes: GuardedWrites;
+}
+
+export function createDispatcher(
+  client: Redis | Cluster,
+  gate: ConnectionGate,
+  counters: Counters,
+  report: Report,
+  secrets: readonly (string | undefined)[],
+): Dispatcher {
+  let drained: (() => void) | undefined;
+  const settle = () => {
+    if (--counters.inflight === 0) drained?.();
+  };
+  const failed = (op: string, e: CacheError) => {
+    counters.errors++;
+    report('redis cache operation failed', { op, code: e.code, error: e.message });
+  };
+
+  const wrap = (op: string, err: unknown, key?: string) =>
+    toCacheError(op, err, secrets, describeNodes(client, err, key));
+
+  async function run<T>(op: string, fn: () => Promise<T>, failFast = false, key?: string): Promise<T> {
+    try {
+      const wait = gate.pass(op, failFast);
+      if (wait) await wait;
+    } catch (err) {
+      if ((err as CacheError).code !== 'closed') {
+        counters.errors++;
+        report('redis cache operation failed', { op, code: (err as CacheError).code });
+      }
+      throw err;
+    }
+    counters.inflight++;
+    try {
+      return await fn();
+    } catch (err) {
+      const e = wrap(op, err, key);
+      failed(op, e);
+      throw e;
+    } finally {
+      settle();
+    }
+  }
+
+  const fail = (op: string, key?: string) => (err: unknown) => {
+    settle();
+    const e = wrap(op, err, key);
+    failed(op, e);
+    throw e;
+  };
+
+  return {
+    run,
+    exec(op, send, map, onError, key) {
+      if (gate.closed || client.status !== 'ready') return run(op, send, false, key).then(map);
+      counters.inflight++;
+      return send().then(
+        (value) => {
+          settle();
+          return map(value);
+        },
+        // Cluster errors name the key's node, so the handler is made per call (only on failure).
+        key !== undefined && client.isCluster ? (err) => fail(op, key)(err) : onError,
+      );
+    },
+    fail,
+    failed,
+    idle() {
+      if (counters.inflight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        drained = resolve;
+      });
+    },
+  };
+}

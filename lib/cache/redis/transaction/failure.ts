@@ -1,0 +1,51 @@
+/**
+ * Transaction failures as CacheErrors whose message says what was applied: nothing (the usual
+ * case), or — when the reply to EXEC was lost — all or nothing, unknown which.
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import { CacheError } from '../../../core/errors.js';
+import { codeOf, toCacheError } from '../errors.js';
+import { describeNodes } from '../nodes.js';
+
+export type Phase = 'watch' | 'exec';
+
+/** Passwords found in the client's options, masked out of error messages. */
+export function secretsOf(client: Redis | Cluster): string[] {
+  const o = client.options as {
+    password?: string;
+    sentinelPassword?: string;
+    redisOptions?: { password?: string };
+  };
+  return [o.password, o.sentinelPassword, o.redisOptions?.password].filter(
+    (s): s is string => typeof s === 'string' && s.length > 0,
+  );
+}
+
+/**
+ * Wraps a failure of WATCH/reads (`watch`) or of MULTI/EXEC (`exec`). A cluster redirection also
+ * refreshes the client's slot map, so that the next transaction goes to the right node.
+ */
+export function txFailure(
+  err: unknown,
+  phase: Phase,
+  client: Redis | Cluster,
+  secrets: readonly string[],
+): CacheError {
+  if (err instanceof CacheError) return err;
+  // EXECABORT carries the real reason (OOM, MOVED…) in the errors of the queued commands.
+  const inner = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0] ?? err;
+  const code = codeOf(inner);
+  if (client.isCluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(String((inner as Error)?.message))) {
+    (client as Cluster).refreshSlotsCache();
+  }
+  const base = toCacheError('transaction', inner, secrets, describeNodes(client, inner)).message;
+  let message = base;
+  if (code === 'oom') {
+    message = `redis transaction failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict), nothing was applied — ${base.replace(/^redis transaction failed( \([^)]*\))?: /, '')} (${describeNodes(client, inner)})`;
+  } else if (phase === 'exec' && (code === 'timeout' || code === 'unavailable') && inner === err) {
+    message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
+  } else if (inner !== err) {
+    message = `${base} (nothing was applied)`;
+  }
+  return new CacheError(code, message, { cause: err });
+}

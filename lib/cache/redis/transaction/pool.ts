@@ -1,0 +1,163 @@
+/**
+ * The dedicated connections of transactions: a small pool per node, at most `maxConnections` open
+ * each. A transaction that finds none free waits (bounded in time and number) for one to be
+ * handed over. A connection that is not clean and ready on release is discarded, never reused.
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import { CacheError } from '../../../core/errors.js';
+import { withTimeout } from '../../../core/timeout.js';
+import { closedError, toCacheError } from '../errors.js';
+import { dedicatedOptions, findTarget } from './nodes.js';
+
+/** Transactions allowed to wait for a free connection at once; beyond this they fail at once. */
+const MAX_WAITERS = 1000;
+/** Longest wait for QUIT's reply when closing (ms). */
+const QUIT_MS = 1000;
+
+/** A connection held by one transaction; `id` is the node's pool. */
+export interface Lease {
+  readonly id: string;
+  readonly conn: Redis;
+}
+
+export interface ConnectionPool {
+  /** A connection to the node that owns `slot` (cluster) or to the server. Rejects with CacheError. */
+  lease(slot: number | undefined): Promise<Lease>;
+  /** Gives the connection back; `reusable`: it holds no WATCH and no half-read reply. */
+  release(lease: Lease, reusable: boolean): void;
+  /** Wakes the waiters (they reject with `closed`) and quits the idle connections. */
+  close(): Promise<void>;
+}
+
+interface Pool {
+  idle: Redis[];
+  open: number;
+  /** Woken with a connection handed over, or `undefined` when one was discarded (room to open one). */
+  waiters: ((conn: Redis | undefined) => void)[];
+}
+
+export interface PoolOptions {
+  readonly client: Redis | Cluster;
+  readonly timeoutMs: number;
+  readonly maxConnections: number;
+  readonly secrets: readonly string[];
+}
+
+function discard(pool: Pool, conn: Redis): void {
+  pool.open--;
+  conn.disconnect();
+}
+
+/** Opens one more connection of `pool` (bounded by `timeoutMs`); rejects with CacheError. */
+async function openConnection(
+  pool: Pool,
+  make: () => Redis,
+  timeoutMs: number,
+  secrets: readonly string[],
+): Promise<Redis> {
+  pool.open++;
+  const conn = make();
+  conn.on('error', () => {}); // failures surface on the commands; 'error' must have a listener
+  const tooSlow = () =>
+    new CacheError('timeout', `redis transaction failed: connecting took longer than ${timeoutMs} ms`);
+  try {
+    await withTimeout(conn.connect(), timeoutMs, tooSlow, { unref: true });
+    return conn;
+  } catch (err) {
+    discard(pool, conn);
+    pool.waiters.shift()?.(undefined);
+    throw toCacheError('transaction', err, secrets);
+  }
+}
+
+/** Waits for a connection to be handed over; `undefined` when woken without one or on timeout. */
+function handover(pool: Pool, timeoutMs: number): Promise<Redis | undefined> {
+  let wake!: (conn: Redis | undefined) => void;
+  const handed = new Promise<Redis | undefined>((resolve) => {
+    wake = resolve;
+    pool.waiters.push(wake);
+  });
+  // Leaves the queue in the timer's own turn, so no connection can be handed to a caller gone.
+  const leave = () => {
+    pool.waiters.splice(pool.waiters.indexOf(wake), 1);
+    return new CacheError('timeout', 'no transaction connection handed over in time');
+  };
+  return withTimeout(handed, timeoutMs, leave, { unref: true }).catch(() => undefined);
+}
+
+export function createConnectionPool(options: PoolOptions): ConnectionPool {
+  const { client, timeoutMs, maxConnections, secrets } = options;
+  const dedicated = dedicatedOptions(timeoutMs);
+  const pools = new Map<string, Pool>();
+  let closed = false;
+
+  async function acquire(pool: Pool, make: () => Redis): Promise<Redis> {
+    for (let conn = pool.idle.pop(); conn; conn = pool.idle.pop()) {
+      if (conn.status === 'ready') return conn;
+      discard(pool, conn);
+    }
+    if (pool.open < maxConnections) return openConnection(pool, make, timeoutMs, secrets);
+    if (pool.waiters.length >= MAX_WAITERS) {
+      throw new CacheError(
+        'unavailable',
+        `redis transaction failed: ${MAX_WAITERS} transactions already wait for a connection`,
+      );
+    }
+    const handed = await handover(pool, timeoutMs);
+    if (closed) {
+      if (handed) discard(pool, handed);
+      throw closedError('transaction');
+    }
+    if (handed) return handed;
+    // Woken without a connection (one was discarded): open a fresh one, else time out.
+    if (pool.open < maxConnections) return acquire(pool, make);
+    throw new CacheError(
+      'timeout',
+      `redis transaction failed: no transaction connection free within ${timeoutMs} ms (maxConnections ${maxConnections})`,
+    );
+  }
+
+  return {
+    async lease(slot) {
+      const target = await findTarget(client, slot, dedicated, timeoutMs);
+      let pool = pools.get(target.id);
+      if (!pool) {
+        pool = { idle: [], open: 0, waiters: [] };
+        pools.set(target.id, pool);
+      }
+      return { id: target.id, conn: await acquire(pool, target.make) };
+    },
+
+    release({ id, conn }, reusable) {
+      const pool = pools.get(id);
+      if (!pool) return void conn.disconnect();
+      if (!reusable || closed || conn.status !== 'ready') {
+        discard(pool, conn);
+        pool.waiters.shift()?.(undefined);
+        return;
+      }
+      const next = pool.waiters.shift();
+      if (next) next(conn);
+      else pool.idle.push(conn);
+    },
+
+    async close() {
+      closed = true;
+      const quitting: Promise<unknown>[] = [];
+      const tooSlow = () =>
+        new CacheError('timeout', `redis transaction failed: quitting took longer than ${QUIT_MS} ms`);
+      for (const pool of pools.values()) {
+        for (const wake of pool.waiters.splice(0)) wake(undefined);
+        for (const conn of pool.idle.splice(0)) {
+          pool.open--;
+          quitting.push(
+            withTimeout(conn.quit(), QUIT_MS, tooSlow, { unref: true })
+              .catch(() => {})
+              .finally(() => conn.disconnect()),
+          );
+        }
+      }
+      await Promise.all(quitting);
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** `retryTransaction`: re-runs a transaction that lost a WATCH race, with jittered exponential backoff. */
+import { ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
+import { sleep } from '../../../core/timeout.js';
+import type { TransactionResult } from './types.js';
+
+/** Longest wait between two tries (ms). */
+const MAX_BACKOFF_MS = 1000;
+
+export interface RetryOptions {
+  /** Total tries, including the first. Default 5. */
+  attempts?: number;
+  /** Wait before the 2nd try in ms; doubles each time (capped at 1 s), with jitter. Default 10. */
+  backoffMs?: number;
+}
+
+/**
+ * Runs `run` until it does not report a WATCH conflict, at most `attempts` times, waiting
+ * `backoffMs` × 2^n (randomised between half and full, so competing clients spread out) between
+ * tries. Resolves the first non-conflict result, or the last conflict when every try conflicted —
+ * each with `attempts` used. Errors from `run` are not retried: they reject at once.
+ */
+export async function retryTransaction(
+  run: () => Promise<TransactionResult>,
+  options: RetryOptions = {},
+): Promise<TransactionResult & { readonly attempts: number }> {
+  const attempts = options.attempts ?? 5;
+  const backoffMs = options.backoffMs ?? 10;
+  checkRetry(run, attempts, backoffMs);
+  for (let attempt = 1; ; attempt++) {
+    const result = await run();
+    if (result.ok || !result.conflict || attempt >= attempts) return { ...result, attempts: attempt };
+    const wait = Math.min(backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS) * (0.5 + Math.random() / 2);
+    if (wait > 0) await sleep(wait, { unref: true });
+  }
+}
+
+function checkRetry(run: unknown, attempts: unknown, backoffMs: unknown): void {
+  const issues: ConfigIssue[] = [];
+  if (typeof run !== 'function') {
+    issues.push({ path: 'run', expected: 'a function', received: typeName(run), message: 'not a function' });
+  }
+  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
+    issues.push({
+      path: 'attempts',
+      expected: 'an integer in 1..1000',
+      received: typeName(attempts),
+      message: 'out of range',
+    });
+  }
+  if (typeof backoffMs !== 'number' || !Number.isFinite(backoffMs) || backoffMs < 0) {
+    issues.push({
+      path: 'backoffMs',
+      expected: 'a finite number of ms ≥ 0',
+      received: typeName(backoffMs),
+      message: 'out of range',
+    });
+  }
+  if (issues.length > 0) throw new ConfigError('invalid retryTransaction options', issues);
+}

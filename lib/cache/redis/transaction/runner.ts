@@ -1,0 +1,137 @@
+/**
+ * Redis transactions: get/set/delete/expire queued inside MULTI/EXEC, optionally guarded by WATCH
+ * (optimistic check-and-set). A watched key changed by someone else makes the transaction return
+ * `{ ok: false, conflict: true }` — a value, so callers can retry (see `retryTransaction`).
+ *
+ * Why dedicated connections: WATCH state belongs to a connection, and the cache's client
+ * multiplexes every caller over one. Another caller's EXEC (or UNWATCH) on that connection would
+ * silently drop our WATCH and let a lost update through; a reconnect would do the same. So each
+ * transaction leases a connection of its own (a small pool per node) that never reconnects and
+ * never resends: a connection that dropped is discarded, and the transaction fails instead of
+ * running unguarded or twice.
+ */
+import type { Redis } from 'iovalkey';
+import type { Bytes } from '../../../core/contracts.js';
+import { CacheError } from '../../../core/errors.js';
+import { withTimeout } from '../../../core/timeout.js';
+import { checkKeys } from '../checks.js';
+import { closedError } from '../errors.js';
+import { build } from './builder.js';
+import { execOps, toResults } from './exec.js';
+import { type Phase, secretsOf, txFailure } from './failure.js';
+import { resolveRunnerOptions } from './options.js';
+import { createConnectionPool, type Lease } from './pool.js';
+import { createSlotCheck } from './slots.js';
+import type {
+  TransactionFn,
+  TransactionOptions,
+  TransactionResult,
+  TransactionRunner,
+  TransactionRunnerOptions,
+} from './types.js';
+
+/** Extra wait in `close()` for transactions in flight beyond the command timeout that bounds them (ms). */
+const CLOSE_SLACK_MS = 200;
+
+type Fail = (err: unknown, phase: Phase) => CacheError;
+
+/** WATCH on the leased connection: anyone writing a watched key from now on makes EXEC fail. */
+async function watchKeys(conn: Redis, keys: readonly string[], fail: Fail): Promise<void> {
+  try {
+    await conn.watch(...keys);
+  } catch (err) {
+    throw fail(err, 'watch');
+  }
+}
+
+/** `tx.read`: the current value of a key, read on the leased connection before MULTI. */
+function reader(conn: Redis, prefix: string, fail: Fail): (key: string) => Promise<Bytes | undefined> {
+  return (key) =>
+    conn.getBuffer(prefix + key).then(
+      (value) => value ?? undefined,
+      (err: unknown) => {
+        throw fail(err, 'watch');
+      },
+    );
+}
+
+/** Creates the transaction runner of a Redis cache. Throws ConfigError for invalid options. */
+export function createTransactionRunner(options: TransactionRunnerOptions): TransactionRunner {
+  const { client, prefix, cluster, timeoutMs, maxConnections, defaultTtl } = resolveRunnerOptions(options);
+  const secrets = secretsOf(client);
+  const pool = createConnectionPool({ client, timeoutMs, maxConnections, secrets });
+  const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets);
+  const failExec = (err: unknown) => fail(err, 'exec');
+  let closed = false;
+  let active = 0;
+  let idle: (() => void) | undefined;
+
+  async function transaction(
+    fn: TransactionFn,
+    txOptions: TransactionOptions = {},
+  ): Promise<TransactionResult> {
+    if (closed) throw closedError('transaction');
+    if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
+    const watch = txOptions?.watch ?? [];
+    checkKeys(watch, 'transaction option `watch` must be an array of keys');
+    const slots = cluster ? createSlotCheck(prefix) : undefined;
+    for (const k of watch) slots?.add(k);
+
+    // Without WATCH nothing is sent before fn returns, so the connection is leased after it.
+    let lease: Lease | undefined;
+    let reusable = false;
+    active++;
+    try {
+      if (watch.length > 0) {
+        lease = await pool.lease(slots?.slot);
+        await watchKeys(
+          lease.conn,
+          watch.map((k) => prefix + k),
+          fail,
+        );
+      }
+      const read = lease && reader(lease.conn, prefix, fail);
+      const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
+      for (const op of ops) slots?.add(op.key);
+      if (ops.length === 0) {
+        if (lease) await lease.conn.unwatch();
+        reusable = true;
+        return { ok: true, results: [] };
+      }
+      lease ??= await pool.lease(slots?.slot);
+      if (closed) throw closedError('transaction');
+      const replies = await execOps(lease.conn, prefix, ops, failExec);
+      reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
+      if (replies === null) return { ok: false, conflict: true };
+      return { ok: true, results: toResults(ops, replies, secrets) };
+    } catch (err) {
+      // fn threw, bad input, cross-slot: drop the WATCH so the connection can be reused.
+      if (lease && !reusable && lease.conn.status === 'ready') {
+        reusable = await lease.conn.unwatch().then(
+          () => true,
+          () => false,
+        );
+      }
+      throw err;
+    } finally {
+      if (lease) pool.release(lease, reusable);
+      if (--active === 0) idle?.();
+    }
+  }
+
+  return {
+    transaction,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.close();
+      // In-flight transactions discard their connection on release (the pool is closed).
+      if (active === 0) return;
+      const finished = new Promise<void>((resolve) => {
+        idle = resolve;
+      });
+      const late = () => new CacheError('timeout', 'transactions still running');
+      await withTimeout(finished, timeoutMs + CLOSE_SLACK_MS, late, { unref: true }).catch(() => {});
+    },
+  };
+}

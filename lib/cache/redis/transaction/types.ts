@@ -1,0 +1,69 @@
+/** The types of Redis transactions: what the caller's function receives and what it gets back. */
+import type { Cluster, Redis } from 'iovalkey';
+import type { Bytes } from '../../../core/contracts.js';
+
+/** One queued command's reply: `get` → value or `undefined`; `set` → `true`; `delete`/`expire` → whether the key existed. */
+export type TransactionValue = Bytes | boolean | undefined;
+
+/** Outcome of a transaction. A WATCH conflict is an expected outcome, not an error. */
+export type TransactionResult =
+  | { readonly ok: true; readonly results: TransactionValue[] }
+  | { readonly ok: false; readonly conflict: true };
+
+/**
+ * What the transaction function receives. `read` runs at once (before MULTI) and is only allowed
+ * on watched keys; the other methods queue a command that runs atomically inside MULTI/EXEC after
+ * the function returns. Queue nothing to give up (e.g. the read showed nothing needs changing).
+ */
+export interface TransactionBuilder {
+  /** The current value of a watched key (`undefined` when absent). Throws for unwatched keys. */
+  read(key: string): Promise<Bytes | undefined>;
+  /** Queues GET; its value appears in `results` (it sees the transaction's earlier writes). */
+  get(key: string): TransactionBuilder;
+  /** Queues SET; `ttl` in ms, default: the runner's `defaultTtl`, else no expiry. */
+  set(key: string, value: Bytes, ttl?: number): TransactionBuilder;
+  /** Queues UNLINK; result: whether the key existed. */
+  delete(key: string): TransactionBuilder;
+  /** Queues PEXPIRE with `ttl` ms; result: whether the key existed. */
+  expire(key: string, ttl: number): TransactionBuilder;
+}
+
+export type TransactionFn = (tx: TransactionBuilder) => void | Promise<void>;
+
+export interface TransactionOptions {
+  /**
+   * Keys to WATCH before `fn` runs. If any of them is written by anyone between the WATCH and the
+   * EXEC, nothing is applied and the result is `{ ok: false, conflict: true }`. Default: none.
+   */
+  watch?: readonly string[];
+}
+
+export interface TransactionRunnerOptions {
+  /** The cache's iovalkey client; transactions use their own connections built from its options. */
+  client: Redis | Cluster;
+  /** Prepended to every key (the cache's `keyPrefix`). Default `''`. */
+  keyPrefix?: string;
+  /** Topology, checked against the client (`cluster` ⇔ a Cluster client). Default: from `client.isCluster`. */
+  mode?: 'standalone' | 'cluster' | 'sentinel';
+  /** Bound in ms for every command of a transaction and for waiting for a connection. Default 3000. */
+  commandTimeout?: number;
+  /** TTL in ms for `set` without one (the cache's `defaultTtl`). Default: no expiry. */
+  defaultTtl?: number | undefined;
+  /** Dedicated connections per node (= concurrent transactions per node). Default 4. */
+  maxConnections?: number;
+}
+
+export interface TransactionRunner {
+  /**
+   * Runs `fn` to build a transaction, then sends it as MULTI/EXEC (guarded by WATCH on
+   * `options.watch`). Resolves `{ ok: true, results }` (one result per queued command, in order)
+   * or `{ ok: false, conflict: true }`. Rejects with CacheError for bad input, `cross_slot`
+   * (cluster), `oom`, `timeout`, `unavailable`…; with `fn`'s own error if `fn` throws. Nothing is
+   * applied when it rejects, except after `timeout`/`unavailable` during EXEC, when the outcome is
+   * unknown (the message says so) — but never half-applied. `fn` holds a connection while it
+   * runs (after a WATCH): keep it short, and do not wait on other transactions inside it.
+   */
+  transaction(fn: TransactionFn, options?: TransactionOptions): Promise<TransactionResult>;
+  /** Quits the dedicated connections; later transactions reject with `closed`. Idempotent. */
+  close(): Promise<void>;
+}

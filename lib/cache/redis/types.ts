@@ -1,0 +1,47 @@
+/** The public types of the Redis cache: what `createRedisCache` returns. */
+import type { Cluster, Redis } from 'iovalkey';
+import type { Bytes, Cache, CacheStats } from '../../core/contracts.js';
+import type { RedisHealth } from './health.js';
+import type { RedisMode } from './options.js';
+import type { TransactionFn, TransactionOptions, TransactionResult } from './transaction/types.js';
+
+export interface RedisCacheStats extends CacheStats {
+  readonly errors: number;
+  /** Commands sent and not yet answered. */
+  readonly inflight: number;
+}
+
+/** Batches get/set/delete into one round trip (one per node in cluster mode). */
+export interface RedisPipeline {
+  get(key: string): RedisPipeline;
+  /** `ttl` in ms; default: the cache's `defaultTtl`, else no expiry. */
+  set(key: string, value: Bytes, ttl?: number): RedisPipeline;
+  delete(key: string): RedisPipeline;
+  /** Number of queued operations. */
+  readonly length: number;
+  /**
+   * Sends the queued operations and resolves with one result per operation, in order: `get` →
+   * value or `undefined`, `set` → `true`, `delete` → whether a key was removed. Rejects with the
+   * first CacheError if any command failed. Empties the queue.
+   */
+  exec(): Promise<(Bytes | boolean | undefined)[]>;
+}
+
+export interface RedisCache extends Cache {
+  readonly name: string;
+  readonly mode: RedisMode;
+  readonly keyPrefix: string;
+  /**
+   * The underlying iovalkey client, for pub/sub, scripts or leases. Use `client.duplicate()` for a
+   * subscriber connection; do not quit it (the cache owns it unless it was injected).
+   */
+  readonly client: Redis | Cluster;
+  pipeline(): RedisPipeline;
+  stats(): RedisCacheStats;
+  /** PING latency and topology; `{ ok: false, error }` when Redis cannot answer. Never throws. */
+  health(): Promise<RedisHealth>;
+  /** MULTI/EXEC of queued get/set/delete/expire, optionally WATCH-guarded; a conflict is `{ ok: false }`. See ./transaction/. */
+  transaction(fn: TransactionFn, options?: TransactionOptions): Promise<TransactionResult>;
+  /** Stops new operations, waits (bounded) for in-flight ones, then quits the client it owns. Idempotent. */
+  close(): Promise<void>;
+}

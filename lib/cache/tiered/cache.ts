@@ -1,0 +1,60 @@
+/**
+ * The wiring of the tiered cache: one shared context, the read, batch and write paths over it,
+ * the bus listener, and `close()`. What each part does is listed in index.ts.
+ */
+import { createBatchPath } from './batch.js';
+import { createContext } from './context.js';
+import { listen } from './invalidation.js';
+import { resolveOptions } from './options.js';
+import { createReadPath } from './read.js';
+import { snapshot } from './stats.js';
+import type { TieredCache, TieredCacheOptions } from './types.js';
+import { createWritePath } from './write.js';
+
+/** Builds a tiered cache over `l1` and `l2`; see `TieredCacheOptions` for every option and its default. */
+export function createTieredCache(options: TieredCacheOptions): TieredCache {
+  const ctx = createContext(resolveOptions(options));
+  const { o, instanceId, breaker, counters, state } = ctx;
+  const read = createReadPath(ctx);
+  const batch = createBatchPath(ctx);
+  const write = createWritePath(ctx);
+  const { ready, unsubscribe } = listen(ctx);
+  let closing: Promise<void> | undefined;
+
+  return {
+    name: 'tiered',
+    instanceId,
+    ready,
+    get: read.get,
+    getWithMeta: read.getWithMeta,
+    set: write.set,
+    setMany: write.setMany,
+    delete: write.delete,
+    deleteMany: write.deleteMany,
+    has: read.has,
+    getMany: batch.getMany,
+    clear: write.clear,
+    getOrSet: read.getOrSet,
+    getOrSetWithMeta: read.getOrSetWithMeta,
+    getOrSetMany: batch.getOrSetMany,
+    breakerState: () => breaker.state(),
+    stats: () => snapshot(counters, breaker.opens),
+
+    close() {
+      closing ??= (async () => {
+        state.closed = true;
+        unsubscribe();
+        const errors: unknown[] = [];
+        for (const part of [o.bus, o.l2, o.l1]) {
+          try {
+            await part?.close?.();
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+        if (errors.length > 0) throw new AggregateError(errors, 'tiered cache: close failed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The public types of the tiered cache: what `createTieredCache` takes and returns. The parts
+ * import them from here, never from the wiring (cache.ts), so nothing imports in a cycle.
+ */
+import type {
+  Bytes,
+  Cache,
+  CacheStats,
+  InvalidationBus,
+  Loader,
+  LoaderLease,
+  Logger,
+} from '../../core/contracts.js';
+
+/** `closed` (L2 in use), `open` (L2 skipped) or `half-open` (one probe call allowed). */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Where a value came from: a level, the loader, or a stale copy served within the grace window. */
+export type TieredSource = 'l1' | 'l2' | 'loader' | 'stale';
+
+/** A value with the metadata of how it was obtained. */
+export interface TieredResult {
+  readonly value: Bytes;
+  readonly source: TieredSource;
+  /** True when the value is past its TTL and was served because the loader or L2 failed (grace). */
+  readonly stale: boolean;
+}
+
+/** Loads several keys at once for `getOrSetMany`: one value per key, in the order of `keys`. */
+export type ManyLoader = (keys: string[]) => readonly Bytes[] | Promise<readonly Bytes[]>;
+
+/** Counters of a tiered cache. `hits` = L1 + L2 fresh hits; `misses` = reads neither level answered. */
+export interface TieredCacheStats extends CacheStats {
+  readonly l1Hits: number;
+  readonly l2Hits: number;
+  /** Reads answered with a stale value inside the grace window. */
+  readonly staleServes: number;
+  /** Loader invocations (a `getOrSetMany` batch counts once). */
+  readonly loaderCalls: number;
+  readonly loaderErrors: number;
+  /** How many times the circuit breaker opened. */
+  readonly breakerOpens: number;
+  /** L2 calls that failed or timed out. */
+  readonly l2Errors: number;
+  /** L2 calls not made because the breaker was open. */
+  readonly l2Skipped: number;
+  /** Background early refreshes started. */
+  readonly refreshes: number;
+  /** Loads that waited for another instance's lease and got its value from L2. */
+  readonly leaseWaits: number;
+  /** Lease waits that ran out and loaded locally. */
+  readonly leaseTimeouts: number;
+  readonly invalidationsSent: number;
+  readonly invalidationsReceived: number;
+  /** Bus reconnects (each cleared L1). */
+  readonly busReconnects: number;
+  /** Failed publishes or subscriptions. */
+  readonly busErrors: number;
+  /**
+   * L2 stores of loaded values, run in the background so that no caller waits for them (their
+   * failures count in `l2Errors`).
+   */
+  readonly backgroundWrites: number;
+}
+
+export interface TieredCache extends Cache {
+  readonly name: 'tiered';
+  /** This instance's id in invalidation messages. */
+  readonly instanceId: string;
+  /** Resolves once the bus subscription is live (at once without a bus); rejects if it failed. */
+  readonly ready: Promise<void>;
+  /** `getOrSet` with the value's source; may serve a stale value within the grace window. */
+  getOrSetWithMeta(key: string, loader: Loader<Bytes>, ttl?: number): Promise<TieredResult>;
+  /** `get` with the value's source; when L2 fails, may serve a stale L1 copy within the grace window. */
+  getWithMeta(key: string): Promise<TieredResult | undefined>;
+  /**
+   * Values of `keys` (in order): L1 first, then one L2 `getMany` for the keys L1 lacks, then one
+   * `loadMany` call for the keys both lack. Keys already being loaded by other callers are joined.
+   */
+  getOrSetMany(keys: readonly string[], loadMany: ManyLoader, ttl?: number): Promise<Bytes[]>;
+  /** State of the circuit breaker around L2 (for readiness checks). */
+  breakerState(): BreakerState;
+  stats(): TieredCacheStats;
+  /** Unsubscribes and closes the bus, then L2, then L1. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface BreakerOptions {
+  /** Consecutive L2 failures (errors or timeouts) that open the breaker. Default 5. */
+  failures?: number;
+  /** How long (ms) an open breaker skips L2 before letting one probe call through. Default 5000. */
+  cooldown?: number;
+}
+
+export interface TieredCacheOptions {
+  /** The process-local level, e.g. `createMemoryCache(…)`. Closed by the tiered cache's `close()`. */
+  l1: Cache;
+  /** The shared level, e.g. `createRedisCache(…)`. Closed by the tiered cache's `close()`. */
+  l2: Cache;
+  /** TTL (ms) for writes that give none. Default: none (entries do not expire). */
+  ttl?: number;
+  /**
+   * Longest time (ms) an L1 copy is served before L2 is asked again; always capped at the entry's own
+   * TTL, so L1 never outlives L2. Bounds staleness when an invalidation is lost. Default: the
+   * entry's TTL.
+   */
+  l1Ttl?: number;
+  /** Upper bound (ms) of every L2 call (and of bus publishes and lease calls). Default 500; `Infinity` disables. */
+  l2Timeout?: number;
+  /** Circuit breaker around L2; `false` disables it. Default `{ failures: 5, cooldown: 5000 }`. */
+  breaker?: BreakerOptions | false;
+  /**
+   * Stale-if-error window (ms): after an entry's TTL it is kept this much longer in both levels and
+   * served, marked stale, when the loader (or L2 for `getWithMeta`) fails. Default 0 (off).
+   */
+  grace?: number;
+  /** TTL jitter: each TTL is moved uniformly by up to ± this fraction of itself (0…1). Default 0 (off). */
+  jitter?: number;
+  /**
+   * Early refresh: the last fraction (0…1) of a fresh lifetime in which a hit may start one
+   * background reload, with a probability rising from 0 to 1 towards expiry. Needs a loader, so
+   * only `getOrSet` hits trigger it. Default 0 (off); 0.1–0.2 is typical.
+   */
+  earlyRefresh?: number;
+  /** Invalidation bus for cross-instance coherence. Closed by the tiered cache's `close()`. Default: none. */
+  bus?: InvalidationBus;
+  /** Cross-instance loader lease. Default: none (each instance loads on its own miss). */
+  lease?: LoaderLease;
+  /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */
+  leaseWait?: number;
+  /** How often (ms) L2 is polled while waiting for the lease holder's value. Default 20. */
+  leasePoll?: number;
+  /** Id of this instance in invalidation messages. Default: random. */
+  instanceId?: string;
+  /** Clock in ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Random source in [0, 1) for jitter and early refresh. Default `Math.random`. */
+  random?: () => number;
+  /** Receives breaker transitions and bus reconnects. Default: silent. */
+  logger?: Logger;
+}
