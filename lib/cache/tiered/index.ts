@@ -18,6 +18,7 @@
  *   batch.ts        getMany and getOrSetMany
  *   write.ts        set, setMany, delete, clear and their invalidations
  *   invalidation.ts this instance's end of the invalidation bus
+ *   tracking.ts     this instance's end of server-assisted invalidation (InvalidationTracker)
  *   stats.ts        the counters behind stats()
  *
  * Nothing here imports anything but the core. The bus and lease contracts (`InvalidationBus`,
