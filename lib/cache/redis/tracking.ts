@@ -19,7 +19,7 @@
 import { type Cluster, Redis } from 'iovalkey';
 import type { InvalidationTracker, Logger, TrackingHandlers } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { type Link, type SetupParts, type Session, setUp, verify } from './tracking-link.js';
+import { type Link, type Session, type SetupParts, setUp, verify } from './tracking-link.js';
 
 export interface RedisTrackingOptions {
   /** The L2 whose reads are tracked, e.g. `createRedisCache(…)`: its client and key prefix are used. */
@@ -268,7 +268,8 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     for (const link of [...links.values()]) if (nodes.get(link.key) !== link.data) removeLink(link);
     for (const [key, node] of nodes) if (!links.has(key)) addLink(key, node);
     const owners = currentOwners();
-    if (slotOwners && owners && owners.some((o, i) => o !== slotOwners![i])) lose('slots changed owner');
+    const before = slotOwners;
+    if (before && owners?.some((o, i) => o !== before[i])) lose('slots changed owner');
     if (owners) slotOwners = owners;
     if (!confirmed) void pass();
   }

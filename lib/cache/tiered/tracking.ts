@@ -8,7 +8,7 @@
  * began before them.
  */
 import type { TrackingHandlers } from '../../core/contracts.js';
-import { ignore, type FillGate, type Local } from './local.js';
+import { type FillGate, ignore, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 
