@@ -304,7 +304,13 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
   async function pass(): Promise<void> {
     if (verifying || closed) return;
     if (cluster) syncClusterQuietly();
-    if (!covered()) return;
+    if (!covered()) {
+      // A slot without a tracked owner (a failover under way): ask for the new map now rather
+      // than at the client's next periodic refresh.
+      if (cluster && cluster.status === 'ready')
+        (cluster as unknown as { refreshSlotsCache(): void }).refreshSlotsCache();
+      return;
+    }
     verifying = true;
     const start = epoch;
     const checked = [...links.values()];

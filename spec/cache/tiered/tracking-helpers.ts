@@ -4,7 +4,7 @@
  * not a spawn), and the lag measurement "outside write acknowledged → first fresh read".
  */
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import type { TieredCache } from '../../../lib/cache/tiered/index.js';
 import { findBinary } from '../../harness/process.js';
 
@@ -33,16 +33,22 @@ export function outsideWriter(
     for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      // `-c` announces each redirect on a line of its own before the reply.
-      if (line.startsWith('-> Redirected')) continue;
+      // `-c` announces each redirect on a line of its own before the reply; an error reply is
+      // followed by an empty line (none of the replies used here is empty).
+      if (line.startsWith('-> Redirected') || line === '') continue;
       waiting.shift()?.(line);
     }
   });
   child.on('error', () => {});
+  child.stderr.on('data', () => {});
   return {
     run(line) {
-      return new Promise((resolve) => {
-        waiting.push(resolve);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`redis-cli gave no reply to ${line}`)), 5000);
+        waiting.push((reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        });
         child.stdin.write(`${line}\n`);
       });
     },
@@ -51,6 +57,22 @@ export function outsideWriter(
       child.kill();
     },
   };
+}
+
+/**
+ * One command by a fresh `redis-cli` process (for writes that may fail while a server is down,
+ * where a long-lived process could wait for a reconnect). Resolves with its output, never rejects.
+ */
+export function outsideOnce(port: number, args: readonly string[], password?: string): Promise<string> {
+  const auth = password ? ['--no-auth-warning', '-a', password] : [];
+  return new Promise((resolve) => {
+    execFile(
+      findBinary('redis-cli') ?? 'redis-cli',
+      ['-h', '127.0.0.1', '-p', String(port), ...auth, ...args],
+      { timeout: 3000 },
+      (_err, stdout, stderr) => resolve(`${stdout}${stderr}`.trim()),
+    );
+  });
 }
 
 export const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
