@@ -14,6 +14,8 @@
  *     jitter: 0.1
  *     early_refresh: 0.1
  *     invalidation: { channel: "hyperion:invalidate" }   # redis L2 only
+ *     # or server-assisted (CLIENT TRACKING), alone or with the bus:
+ *     # invalidation: { mode: tracking, tracking_mode: bcast, heartbeat: 1s }
  *     lease: { ttl: 5s, wait: 1s }                        # redis L2 only
  */
 import * as v from 'valibot';
@@ -44,6 +46,12 @@ export const tieredFields = {
     v.strictObject({
       enabled: v.optional(v.boolean()),
       channel: v.optional(v.pipe(v.string(), v.minLength(1))),
+      /** `bus` (default): other instances' writes; `tracking`: every client's writes (CLIENT TRACKING); `both`. */
+      mode: v.optional(v.picklist(['bus', 'tracking', 'both'], 'mode bus, tracking or both')),
+      /** CLIENT TRACKING flavour: `default` (keys this instance read) or `bcast` (every key under the prefix). */
+      tracking_mode: v.optional(v.picklist(['default', 'bcast'], 'tracking_mode default or bcast')),
+      /** How often tracking is verified (and how soon a silently dead connection is noticed). */
+      heartbeat: v.optional(duration),
     }),
   ),
   lease: v.optional(
