@@ -4,6 +4,9 @@ import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 
+/** Naming scheme of the built-in metrics. */
+export type MetricsNaming = 'otel' | 'legacy';
+
 export interface MetricsOptions {
   /** `false` gives a valid adapter that records nothing and serves no metrics. Default `true`. */
   enabled?: boolean;
@@ -13,10 +16,24 @@ export interface MetricsOptions {
   host?: string;
   /** Path served by `listen()`'s server. Default `/metrics`. */
   path?: string;
-  /** First part of every metric name (`hyperion` → `hyperion_requests_total`). Default none. */
+  /** First part of every metric name (`hyperion` → `hyperion_orders_total`). Default none. */
   namespace?: string;
-  /** Second part of every metric name (`api` → `hyperion_api_requests_total`). Default none. */
+  /** Second part of every metric name (`api` → `hyperion_api_orders_total`). Default none. */
   subsystem?: string;
+  /**
+   * Names and labels of the built-in metrics. `'otel'` (default): the OpenTelemetry conventions as
+   * exported to Prometheus (`http_server_request_duration_seconds{http_request_method,http_route,
+   * http_response_status_code,url_scheme,error_type}`, `db_client_connection_count{state}`, …).
+   * `'legacy'`: the earlier names (`requests_total`, `request_duration_seconds`, `cache_hit_rate`,
+   * `db_connections_active`), for dashboards built on them; see the migration table in the README.
+   */
+  naming?: MetricsNaming;
+  /**
+   * Prefix of the built-in metrics' names only (`'hyperion'` → `hyperion_http_server_request_duration_seconds`);
+   * `''` for none. Default: `namespace_subsystem`, like every other metric. Lets custom metrics keep
+   * a namespace while the built-in ones keep the exact OpenTelemetry names, or the other way round.
+   */
+  prefix?: string;
   /** Registers prom-client's Node runtime metrics (`process_*`, `nodejs_*`, unprefixed). Default `false`. */
   collectRuntime?: boolean;
   /** Labels added to every exposed series (`{ service: 'gateway' }`). Default none. */
@@ -45,6 +62,9 @@ export interface ResolvedOptions {
   readonly path: string;
   /** `namespace_subsystem_` (each part only when given). */
   readonly prefix: string;
+  /** Prefix of the built-in metrics (`prefix` option, else `prefix` above). */
+  readonly frameworkPrefix: string;
+  readonly naming: MetricsNaming;
   readonly collectRuntime: boolean;
   readonly defaultLabels: Readonly<Record<string, string>>;
   readonly cap: number;
@@ -91,12 +111,21 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     .filter(Boolean)
     .map((p) => `${p}_`)
     .join('');
+  const naming = options.naming ?? 'otel';
+  if (naming !== 'otel' && naming !== 'legacy')
+    throw new MetricsError(
+      'invalid_option',
+      `naming must be "otel" or "legacy", received ${JSON.stringify(naming)}`,
+    );
+  const own = options.prefix === undefined ? undefined : assertPrefixPart('prefix', options.prefix);
   return {
     enabled,
     port,
     host,
     path,
     prefix,
+    frameworkPrefix: own === undefined ? prefix : own === '' ? '' : `${own}_`,
+    naming,
     collectRuntime: Boolean(options.collectRuntime),
     defaultLabels: checkDefaultLabels(options.defaultLabels),
     cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000),
