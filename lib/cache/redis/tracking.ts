@@ -300,8 +300,16 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     return true;
   }
 
+  /** `verifyAll`, never rejecting (it runs from timers and events). */
+  function pass(): Promise<void> {
+    return verifyAll().catch((err: unknown) => {
+      verifying = false;
+      logger?.warn('redis tracking: verification failed', { error: (err as Error).message });
+    });
+  }
+
   /** One verification pass over every link; confirms (or re-confirms) trust when nothing broke meanwhile. */
-  async function pass(): Promise<void> {
+  async function verifyAll(): Promise<void> {
     if (verifying || closed) return;
     if (cluster) syncClusterQuietly();
     if (!covered()) {
