@@ -205,6 +205,38 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (standalone)', skip
     });
   }
 
+  it('a server that stops answering (CLIENT PAUSE) is noticed by the heartbeat: L1 bypassed until it answers again', async () => {
+    const ns = `pause${++unique}`;
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: `${ns}:`,
+      commandTimeout: 2000,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 100, timeout: 200 }),
+      l1Ttl: 60_000,
+    });
+    closers.push(() => cache.close());
+    await cache.ready;
+    await cache.set('k', bytes('v1'), 60_000);
+    assert.equal(await holdInL1(cache, 'k'), 'v1');
+    const losses = cache.stats().trackingLosses;
+    const paused = performance.now();
+    assert.equal(await cli.run('CLIENT PAUSE 700 ALL'), 'OK');
+    await waitFor(() => cache.stats().trackingLosses > losses, {
+      timeoutMs: 2000,
+      what: 'the heartbeat to fail',
+    });
+    const noticed = performance.now() - paused;
+    assert.ok(noticed < 100 + 200 + 150, `noticed after ${noticed} ms`);
+    assert.equal(cache.stats().trackingConfirmed, 0);
+    await waitFor(() => cache.stats().trackingConfirmed === 1, { timeoutMs: 5000, what: 'tracking back' });
+    assert.equal(text(await cache.get('k')), 'v1');
+    console.log(`# heartbeat noticed an unresponsive server ${noticed.toFixed(0)} ms after CLIENT PAUSE`);
+  });
+
   it('stats: the confirmation age stays under the heartbeat; the subscriber connection is named', async () => {
     const ns = `stats${++unique}`;
     const { cache } = instance(ns, 'bcast');
@@ -215,6 +247,37 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (standalone)', skip
     assert.ok(s.trackingConfirmedAgo >= 0 && s.trackingConfirmedAgo < 400, `age ${s.trackingConfirmedAgo}`);
     const info = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
     assert.ok(/name=hyperion:redis:tracking .*cmd=(subscribe|ping)/.test(info), 'the subscriber is named');
+  });
+
+  it("a user whose ACL lacks CLIENT TRACKING: the cache's ready rejects (NOPERM), L1 stays bypassed", async () => {
+    await redisCommand(redis.port, [
+      'ACL',
+      'SETUSER',
+      'notrack',
+      'on',
+      '>pw',
+      '~*',
+      '&*',
+      '+@all',
+      '-client|tracking',
+    ]);
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      username: 'notrack',
+      password: 'pw',
+      keyPrefix: 'acl:',
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+    });
+    closers.push(() => cache.close());
+    await assert.rejects(cache.ready, /NOPERM|permission/i);
+    await cache.set('k', bytes('v'));
+    assert.equal((await cache.getWithMeta('k'))?.source, 'l2');
+    assert.equal((await cache.getWithMeta('k'))?.source, 'l2', 'never trusted: every read goes to L2');
+    assert.equal(cache.stats().trackingConfirmed, 0);
   });
 
   it('rejects bad options', () => {
