@@ -19,6 +19,7 @@ import type { Cache } from '../../../lib/core/contracts.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import { startRedisOnPort } from './restart.js';
 import {
   holdInL1,
   measureLag,
@@ -235,6 +236,50 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (standalone)', skip
     await waitFor(() => cache.stats().trackingConfirmed === 1, { timeoutMs: 5000, what: 'tracking back' });
     assert.equal(text(await cache.get('k')), 'v1');
     console.log(`# heartbeat noticed an unresponsive server ${noticed.toFixed(0)} ms after CLIENT PAUSE`);
+  });
+
+  it('Redis restarted empty (no persistence): L1 does not serve the lost values; tracking resumes on the new process', async () => {
+    const { freePort } = await import('../../harness/process.js');
+    const port = await freePort();
+    let server = await startRedisOnPort(port);
+    const l2 = createRedisCache({ addresses: [`127.0.0.1:${port}`], keyPrefix: 'rs:', commandTimeout: 500 });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 100, timeout: 300 }),
+      l1Ttl: 60_000,
+      breaker: false,
+    });
+    try {
+      await cache.ready;
+      await cache.set('k', bytes('before'), 60_000);
+      assert.equal(await holdInL1(cache, 'k'), 'before');
+      const losses = cache.stats().trackingLosses;
+      await server.kill();
+      await waitFor(() => cache.stats().trackingLosses > losses, { what: 'the loss' });
+      await server.stop();
+      server = await startRedisOnPort(port);
+      await waitFor(() => cache.stats().trackingConfirmed === 1, {
+        timeoutMs: 10_000,
+        what: 'tracking back',
+      });
+      assert.equal(await cache.get('k'), undefined, 'the restarted server lost the key; so did L1');
+      const w = outsideWriter(port);
+      try {
+        assert.equal(await w.run('SET rs:k after'), 'OK');
+        await waitFor(async () => text(await cache.get('k')) === 'after', { what: 'the outside write' });
+        assert.equal(await holdInL1(cache, 'k'), 'after');
+        assert.equal(await w.run('SET rs:k again'), 'OK');
+        await waitFor(async () => text(await cache.get('k')) === 'again', {
+          what: 'tracking on the new process',
+        });
+      } finally {
+        w.close();
+      }
+    } finally {
+      await cache.close().catch(() => {});
+      await server.stop();
+    }
   });
 
   it('stats: the confirmation age stays under the heartbeat; the subscriber connection is named', async () => {
