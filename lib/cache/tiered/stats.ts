@@ -26,6 +26,7 @@ export interface Counters {
   trackingInvalidations: number;
   trackingLosses: number;
   l1Clears: number;
+  backgroundWrites: number;
 }
 
 export function createCounters(): Counters {
@@ -48,6 +49,7 @@ export function createCounters(): Counters {
     trackingInvalidations: 0,
     trackingLosses: 0,
     l1Clears: 0,
+    backgroundWrites: 0,
   };
 }
 
@@ -93,5 +95,6 @@ export function snapshot(
     l1Clears: c.l1Clears,
     trackingConfirmedAgo: tracking.confirmedAgo,
     trackingConfirmed: tracking.confirmed,
+    backgroundWrites: c.backgroundWrites,
   };
 }

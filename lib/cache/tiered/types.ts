@@ -67,6 +67,11 @@ export interface TieredCacheStats extends CacheStats {
   readonly trackingConfirmedAgo: number;
   /** 1 while L1 is trusted (tracking confirmed), 0 while it is bypassed; 1 without tracking. */
   readonly trackingConfirmed: number;
+  /**
+   * L2 stores of loaded values, run in the background so that no caller waits for them (their
+   * failures count in `l2Errors`).
+   */
+  readonly backgroundWrites: number;
 }
 
 export interface TieredCache extends Cache {
