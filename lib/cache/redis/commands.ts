@@ -80,23 +80,25 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       const marks = loading.get(key) ?? new Set<{ written: boolean }>();
       loading.set(key, marks);
       marks.add(mark);
-      let value: Bytes;
       try {
-        value = await loader();
+        const value = await loader();
+        const buf = checkValue(value);
+        // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
+        // again when the command is sent), and not through another client (NX: the key was absent
+        // when the load began).
+        if (mark.written) return value;
+        const store = () =>
+          mark.written ? Promise.resolve(NOT_STORED) : writes.set(prefix + key, buf, px, true);
+        try {
+          await dispatch.run('set', store, true, prefix + key);
+        } catch {
+          // Fail open, as above: the value is still the right answer.
+        }
+        return value;
       } finally {
         marks.delete(mark);
         if (marks.size === 0 && loading.get(key) === marks) loading.delete(key);
       }
-      const buf = checkValue(value);
-      // Stored only if nobody wrote the key meanwhile: not through this cache (the mark), and not
-      // through any other client (NX: the key was absent when the load began).
-      if (mark.written) return value;
-      try {
-        await dispatch.run('set', () => writes.set(prefix + key, buf, px, true), true, prefix + key);
-      } catch {
-        // Fail open, as above: the value is still the right answer.
-      }
-      return value;
     });
   }
 

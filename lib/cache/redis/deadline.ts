@@ -68,6 +68,11 @@ export function createGuardedWrites(
   client.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
   let offset = 0;
   let uncertainty = 0;
+  // The first write waits for one measurement (a single TIME round trip, once per cache): before
+  // it the offset is unknown, and a client clock behind the server's would make every deadline
+  // look passed, one ahead would let late writes in.
+  let first: Promise<void> | undefined;
+  let measured = false;
 
   async function measure(node: Redis): Promise<{ offset: number; uncertainty: number }> {
     const before = Date.now();
@@ -83,6 +88,7 @@ export function createGuardedWrites(
     if (ok.length === 0) return;
     offset = Math.min(...ok.map((r) => r.offset));
     uncertainty = Math.max(...ok.map((r) => r.uncertainty));
+    measured = true;
   }
   const resync = () => {
     sync().catch(() => {});
@@ -100,9 +106,15 @@ export function createGuardedWrites(
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
 
+  const send = (key: string, value: Buffer, ttl: number | undefined, nx: boolean, budget?: number) =>
+    (client as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), nx ? '1' : '');
+
   return {
     set(key, value, ttl, nx = false, budget) {
-      return (client as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), nx ? '1' : '');
+      if (measured || commandTimeout === undefined) return send(key, value, ttl, nx, budget);
+      // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
+      first ??= sync().catch(() => {});
+      return first.then(() => send(key, value, ttl, nx, budget));
     },
     queue(p, key, value, ttl, budget) {
       (p as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), '');

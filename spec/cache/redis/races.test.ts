@@ -94,6 +94,31 @@ describeWithServers('redis cache races (issue 13)', skipRedis(), () => {
     assert.equal(dec(await b.get('k')), 'v4');
   });
 
+  it('item 2 under clock skew: client clock 10 s ahead or behind, writes apply and a late one is refused', async () => {
+    const realNow = Date.now;
+    for (const skew of [10_000, -10_000]) {
+      Date.now = () => realNow() + skew;
+      try {
+        const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+        proxies.push(proxy);
+        const prefix = `skew-${++n}:`;
+        const a = make({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 200, keyPrefix: prefix });
+        const b = make({ keyPrefix: prefix });
+        // The offset is measured before the first write: a write that arrives in time is applied.
+        assert.equal(await a.set('k', enc('v1')), true, `skew ${skew}: an in-time write applies`);
+        proxy.delay = 600;
+        await rejectsWith(a.set('k', enc('v2')), 'timeout');
+        assert.equal(await b.set('k', enc('v3')), true);
+        await waitFor(() => proxy.held === 0, { timeoutMs: 5000, what: 'the delayed SET to be forwarded' });
+        proxy.delay = 0;
+        await a.get('k').catch(() => undefined);
+        assert.equal(dec(await b.get('k')), 'v3', `skew ${skew}: the late v2 was refused`);
+      } finally {
+        Date.now = realNow;
+      }
+    }
+  });
+
   it('item 8: getOrSet fails fast once the first wait for a never-reachable Redis ran out', async () => {
     const port = await freePort();
     const cache = make({ addresses: [`127.0.0.1:${port}`], commandTimeout: 300 });
