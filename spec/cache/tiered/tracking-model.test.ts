@@ -11,6 +11,7 @@ import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { runModel } from '../../conformance/model.js';
+import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { type OutsideWriter, outsideWriter } from './tracking-helpers.js';
@@ -25,14 +26,28 @@ const LAG_MS = 100;
 describeWithServers('tiered cache model with tracking and an outside writer', skipRedis(), () => {
   let redis: RedisStandalone;
   let cli: OutsideWriter;
+  let proxy: FaultProxy;
   before(async () => {
     redis = await startRedis();
     cli = outsideWriter(redis.port);
+    proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
   });
   after(async () => {
     cli?.close();
+    await proxy?.close();
     await redis?.stop();
   });
+
+  const outside = (prefix: string) => {
+    const expect = async (line: string, ok: RegExp) => {
+      const reply = await cli.run(line);
+      if (!ok.test(reply)) throw new Error(`redis-cli ${line}: ${reply}`);
+    };
+    return {
+      set: (key: string, value: string) => expect(`SET ${prefix}${key} ${value}`, /^OK$/),
+      delete: (key: string) => expect(`DEL ${prefix}${key}`, /^\d+$/),
+    };
+  };
 
   let n = 0;
   for (const mode of ['default', 'bcast'] as const) {
@@ -57,16 +72,9 @@ describeWithServers('tiered cache model with tracking and an outside writer', sk
             });
           });
           await Promise.all(caches.map((c) => c.ready));
-          const expect = async (line: string, ok: RegExp) => {
-            const reply = await cli.run(line);
-            if (!ok.test(reply)) throw new Error(`redis-cli ${line}: ${reply}`);
-          };
           return {
             caches,
-            outside: {
-              set: (key, value) => expect(`SET ${prefix}${key} ${value}`, /^OK$/),
-              delete: (key) => expect(`DEL ${prefix}${key}`, /^\d+$/),
-            },
+            outside: outside(prefix),
             close: async () => {
               await Promise.all(caches.map((c) => c.close().catch(() => {})));
             },
@@ -76,4 +84,51 @@ describeWithServers('tiered cache model with tracking and an outside writer', sk
       );
     });
   }
+
+  it('under network faults (instance 0 behind the fault proxy): same check, timeouts tolerated', async () => {
+    await runModel(
+      'tiered x2 + tracking + outside writer + fault proxy',
+      async () => {
+        const prefix = `tmodel-fault-${++n}:`;
+        const caches = [proxy.port, redis.port].map((port, i) => {
+          const l2 = createRedisCache({
+            addresses: [`127.0.0.1:${port}`],
+            commandTimeout: 1000,
+            keyPrefix: prefix,
+          });
+          return createTieredCache({
+            l1: createMemoryCache({ maxCost: 1 << 20 }),
+            l2,
+            tracking: createRedisTracking({ cache: l2, heartbeat: 100, timeout: 300 }),
+            l1Ttl: 60_000,
+            l2Timeout: 100,
+            breaker: false,
+            instanceId: `i${i}`,
+          });
+        });
+        await Promise.all(caches.map((c) => c.ready));
+        return {
+          caches,
+          outside: outside(prefix),
+          faults: {
+            delay: (ms) => {
+              proxy.delay = ms;
+            },
+            drop: (on) => {
+              proxy.dropping = on;
+            },
+            cut: () => proxy.cut(),
+            heal: () => {
+              proxy.delay = 0;
+              proxy.dropping = false;
+            },
+          },
+          close: async () => {
+            await Promise.all(caches.map((c) => c.close().catch(() => {})));
+          },
+        };
+      },
+      { runs: 30, instances: 2, outside: true, lagMs: LAG_MS, faults: true },
+    );
+  });
 });
