@@ -19,6 +19,7 @@
 import { type Cluster, Redis } from 'iovalkey';
 import type { InvalidationTracker, Logger, TrackingHandlers } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { type Link, type Session, type SetupParts, setUp, verify } from './tracking-link.js';
 
 export interface RedisTrackingOptions {
@@ -64,8 +65,18 @@ export interface RedisTracking extends InvalidationTracker {
 const BACKOFF_MAX_MS = 1000;
 const SLOTS = 16384;
 
+const KNOWN = optionKeys<RedisTrackingOptions>({
+  cache: true,
+  client: true,
+  keyPrefix: true,
+  mode: true,
+  heartbeat: true,
+  timeout: true,
+  logger: true,
+});
+
 function check(options: RedisTrackingOptions): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   const bad = (path: string, expected: string, value: unknown) =>
     issues.push({ path, expected, received: typeName(value), message: `must be ${expected}` });
   const client = options.cache?.client ?? options.client;
@@ -75,8 +86,8 @@ function check(options: RedisTrackingOptions): ConfigIssue[] {
     bad('mode', "'default' or 'bcast'", options.mode);
   for (const k of ['heartbeat', 'timeout'] as const) {
     const v = options[k];
-    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0))
-      bad(k, 'a positive number of ms', v);
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS))
+      bad(k, `a number of ms above 0 and up to ${MAX_TIMER_MS}`, v);
   }
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
     bad('keyPrefix', 'a string', options.keyPrefix);
