@@ -29,7 +29,7 @@ describe('cache.invalidation.mode', () => {
     assert.throws(
       () => parseConfig(tiered(6379, { mode: 'server' })),
       (e: ConfigError) =>
-        e.issues[0]?.path === 'cache.invalidation.mode' && /bus, tracking or both/.test(e.message),
+        e.issues[0]?.path === 'cache.invalidation.mode' && /bus, tracking, both/.test(e.message),
     );
     assert.throws(
       () => parseConfig(tiered(6379, { mode: 'tracking', tracking_mode: 'all' })),
