@@ -1,0 +1,78 @@
+/**
+ * Cluster topology of one tracker (./tracking.ts): one link per node connection the client holds,
+ * kept in step with the client's node and slot events; slot owners compared with the last look.
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import { addLink, removeLink } from './tracking-links.js';
+import { lose, type TrackingState } from './tracking-state.js';
+
+const SLOTS = 16384;
+
+/** Cluster: one link per node connection the client holds; slot owners compared with the last look. */
+function syncCluster(s: TrackingState): void {
+  const { cluster } = s;
+  if (!cluster || s.closed) return;
+  const nodes = new Map<string, Redis>();
+  for (const n of cluster.nodes('all')) nodes.set(`${n.options.host}:${n.options.port}`, n);
+  for (const link of [...s.links.values()]) if (nodes.get(link.key) !== link.data) removeLink(s, link);
+  for (const [key, node] of nodes) if (!s.links.has(key)) addLink(s, key, node);
+  const owners = currentOwners(cluster);
+  const before = s.slotOwners;
+  if (before && owners?.some((o, i) => o !== before[i])) lose(s, 'slots changed owner');
+  if (owners) s.slotOwners = owners;
+  if (!s.confirmed) void s.pass();
+}
+
+function currentOwners(cluster: Cluster | undefined): string[] | undefined {
+  const slots = (cluster as unknown as { slots: (string[] | undefined)[] }).slots;
+  if (!Array.isArray(slots) || slots.length < SLOTS) return undefined;
+  const out: string[] = new Array(SLOTS);
+  for (let s = 0; s < SLOTS; s++) {
+    const owner = slots[s]?.[0];
+    if (owner === undefined) return undefined;
+    out[s] = owner;
+  }
+  return out;
+}
+
+/** Every slot's master is a link that is set up (cluster); the one link is set up (otherwise). */
+export function covered(s: TrackingState): boolean {
+  const { cluster, links } = s;
+  if (links.size === 0) return false;
+  for (const link of links.values()) if (!link.ok) return false;
+  if (!cluster) return true;
+  if (cluster.status !== 'ready') return false;
+  const owners = currentOwners(cluster);
+  if (!owners) return false;
+  const seen = new Set(owners);
+  for (const key of seen) if (!links.get(key)?.ok) return false;
+  s.slotOwners = owners;
+  return true;
+}
+
+export function syncClusterQuietly(s: TrackingState): void {
+  if (s.syncing) return;
+  s.syncing = true;
+  try {
+    syncCluster(s);
+  } finally {
+    s.syncing = false;
+  }
+}
+
+/** Follows the cluster's node and slot events; returns the function that stops following. */
+export function watchCluster(s: TrackingState, cluster: Cluster): () => void {
+  const sync = () => syncClusterQuietly(s);
+  cluster.on('+node', sync);
+  cluster.on('-node', sync);
+  cluster.on('refresh', sync);
+  cluster.on('ready', sync);
+  if (cluster.status === 'wait') cluster.connect().catch(() => {});
+  syncClusterQuietly(s);
+  return () => {
+    cluster.off('+node', sync);
+    cluster.off('-node', sync);
+    cluster.off('refresh', sync);
+    cluster.off('ready', sync);
+  };
+}

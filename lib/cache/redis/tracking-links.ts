@@ -1,0 +1,128 @@
+/**
+ * The links of one tracker (./tracking.ts): adding and removing them, and (re)establishing each
+ * with backoff whenever its data or subscriber connection breaks (set-up itself is in
+ * ./tracking-link.ts).
+ */
+import { Redis } from 'iovalkey';
+import { type Link, type SetupParts, setUp } from './tracking-link.js';
+import { deliver, lose, type TrackingState } from './tracking-state.js';
+
+const BACKOFF_MAX_MS = 1000;
+
+/** How each link's subscriber is made and what it reports to. */
+export function setupParts(s: TrackingState, subName: string): SetupParts {
+  const { client, cluster } = s;
+  return {
+    bcast: s.mode === 'bcast',
+    prefix: s.prefix,
+    timeout: s.timeout,
+    makeSub(link) {
+      const overrides = {
+        lazyConnect: true,
+        enableOfflineQueue: true,
+        autoResubscribe: false,
+        retryStrategy: () => null,
+        failoverDetector: false,
+        connectionName: subName,
+      };
+      if (!cluster) return (client as Redis).duplicate(overrides);
+      const { host, port } = link.data.options;
+      return new Redis({ ...cluster.options.redisOptions, host, port, ...overrides });
+    },
+    onMessage: (_link, _session, payload) => deliver(s, payload),
+    onSubscriberGone(link, _session) {
+      breakLink(s, link, `tracking subscriber of ${link.key} closed`);
+    },
+    onError: (err: Error) => s.logger?.warn('redis tracking: connection error', { error: err.message }),
+  };
+}
+
+export function breakLink(s: TrackingState, link: Link, reason: string): void {
+  link.gen++;
+  link.ok = false;
+  lose(s, reason);
+  schedule(s, link, 0);
+}
+
+function schedule(s: TrackingState, link: Link, delay: number): void {
+  if (s.closed || link.removed || link.busy || link.timer) return;
+  link.timer = setTimeout(() => {
+    link.timer = undefined;
+    establish(s, link);
+  }, delay);
+  link.timer.unref();
+}
+
+async function establish(s: TrackingState, link: Link): Promise<void> {
+  if (s.closed || link.removed) return;
+  link.busy = true;
+  const gen = link.gen;
+  let failed = false;
+  try {
+    await setUp(link, s.parts);
+  } catch (err) {
+    failed = true;
+    link.failures++;
+    // A server that cannot track (Redis < 6.2, an ACL without the commands) will not learn it by
+    // retrying: tell whoever awaits the first confirmation (retries go on regardless).
+    if (/NOPERM|unknown (sub)?command|wrong number of arguments/i.test((err as Error).message))
+      s.firstFailed?.(err as Error);
+    if (link.failures === 1 || link.failures % 20 === 0)
+      s.logger?.warn('redis tracking: set-up failed, retrying', {
+        node: link.key,
+        error: (err as Error).message,
+        attempts: link.failures,
+      });
+  } finally {
+    link.busy = false;
+  }
+  if (s.closed || link.removed) return;
+  if (failed) {
+    schedule(s, link, Math.min(50 * 2 ** Math.min(link.failures, 5), BACKOFF_MAX_MS));
+    return;
+  }
+  if (gen !== link.gen) {
+    schedule(s, link, 0);
+    return;
+  }
+  link.failures = 0;
+  link.ok = true;
+  if (!s.confirmed) void s.pass();
+}
+
+export function addLink(s: TrackingState, key: string, data: Redis): Link {
+  const link: Link = {
+    key,
+    data,
+    session: undefined,
+    ok: false,
+    gen: 0,
+    busy: false,
+    failures: 0,
+    timer: undefined,
+    removed: false,
+    detach: () => {
+      data.off('close', onClose);
+      data.off('ready', onReady);
+    },
+  };
+  const onClose = () => breakLink(s, link, `connection to ${key} closed`);
+  const onReady = () => schedule(s, link, 0);
+  data.on('close', onClose);
+  data.on('ready', onReady);
+  s.links.set(key, link);
+  lose(s, `tracking ${key}`);
+  schedule(s, link, 0);
+  return link;
+}
+
+export function removeLink(s: TrackingState, link: Link): void {
+  link.removed = true;
+  link.ok = false;
+  if (link.timer) clearTimeout(link.timer);
+  link.detach();
+  if (link.session) link.session.dead = true;
+  link.session?.sub.disconnect();
+  s.links.delete(link.key);
+  lose(s, `node ${link.key} left`);
+}

@@ -1,0 +1,138 @@
+/**
+ * Size, depth and value-count limits of a config, and the context parse errors name (a file, or
+ * the environment variable an override came from). Depth and value counts are measured on the
+ * YAML CST before the (recursive) composer runs, and again on the parsed tree (aliases expanded).
+ */
+import { CST, Lexer, type LineCounter, Parser } from 'yaml';
+import { ConfigError } from '../core/errors.js';
+import { displayPath, issue } from './messages.js';
+
+/** Largest config file, or environment override value, in bytes (1 MiB). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Deepest nesting of mappings and lists (the schema itself needs 5). */
+export const MAX_CONFIG_DEPTH = 32;
+/** Most values (scalars, mappings, lists) in a config once YAML aliases are expanded. */
+export const MAX_CONFIG_VALUES = 100_000;
+/** Most issues listed in one error; the message says how many there were in all. */
+export const MAX_ISSUES = 100;
+
+/** Names a YAML or JSON key may not have (they would reach the prototype of the parsed objects). */
+export const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface ParseContext {
+  /** `app.yaml`, or the environment variable an override value came from. */
+  source: string;
+  /** Config path of the parsed value (non-empty for environment values). */
+  at: readonly string[];
+  /** Environment values: the name of the variable, for messages. */
+  env?: string;
+}
+
+export function where(ctx: ParseContext): string {
+  return ctx.env ? `environment variable ${ctx.env}` : ctx.source;
+}
+
+export function tooLarge(ctx: ParseContext, what: string): ConfigError {
+  return new ConfigError(`${where(ctx)}: ${what}`);
+}
+
+/**
+ * Lexes and parses to the CST, refusing flow collections (`[`, `{`) nested deeper than the limit
+ * as soon as they are seen: the parser slows down on deep flow nesting, and the composer after it
+ * recurses once per level.
+ */
+export function lexAndParse(text: string, lines: LineCounter, ctx: ParseContext): CST.Token[] {
+  const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0);
+  const tokens: CST.Token[] = [];
+  let depth = 0;
+  let scalarNext = false;
+  // The parser prints every token when LOG_TOKENS is set; a config may hold secrets.
+  const logTokens = process.env.LOG_TOKENS;
+  if (logTokens !== undefined) delete process.env.LOG_TOKENS;
+  try {
+    for (const lexeme of new Lexer().lex(text)) {
+      if (scalarNext) scalarNext = false;
+      else if (lexeme === CST.SCALAR) scalarNext = true;
+      else if (lexeme === '[' || lexeme === '{') {
+        if (++depth > MAX_CONFIG_DEPTH) throw tooDeep(ctx, `line ${lines.lineStarts.length}`);
+      } else if (lexeme === ']' || lexeme === '}') depth = Math.max(0, depth - 1);
+      for (const token of parser.next(lexeme)) tokens.push(token);
+    }
+    for (const token of parser.end()) tokens.push(token);
+  } finally {
+    if (logTokens !== undefined) process.env.LOG_TOKENS = logTokens;
+  }
+  return tokens;
+}
+
+function tooMany(ctx: ParseContext): ConfigError {
+  return new ConfigError(
+    `${where(ctx)}: holds more than ${MAX_CONFIG_VALUES} values (counting YAML aliases as copies; the limit for a config)`,
+  );
+}
+
+function tooDeep(ctx: ParseContext, at: string): ConfigError {
+  return new ConfigError(
+    `${where(ctx)}: nested more than ${MAX_CONFIG_DEPTH} levels deep at ${at} (the limit for a config)`,
+  );
+}
+
+/**
+ * Block nesting and the number of values, measured on the CST without recursion, before the
+ * (recursive) composer runs.
+ */
+export function checkCst(
+  root: CST.Token,
+  lines: LineCounter,
+  ctx: ParseContext,
+  budget: { values: number },
+): void {
+  // [token, depth, whether it is a key (keys are not values of the config)]
+  const stack: [CST.Token, number, boolean][] = [[root, 0, false]];
+  while (stack.length > 0) {
+    const [token, depth, isKey] = stack.pop()!;
+    if (!isKey && token.type !== 'document' && --budget.values < 0) throw tooMany(ctx);
+    if (token.type === 'document') {
+      if (token.value) stack.push([token.value, depth, false]);
+      continue;
+    }
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection')
+      continue;
+    if (depth + 1 > MAX_CONFIG_DEPTH) {
+      const p = lines.linePos(token.offset);
+      throw tooDeep(ctx, `line ${p.line}`);
+    }
+    for (const item of token.items as { key?: CST.Token | null; value?: CST.Token | null }[]) {
+      if (item.key) stack.push([item.key, depth + 1, true]);
+      if (item.value) stack.push([item.value, depth + 1, false]);
+    }
+  }
+}
+
+/**
+ * Depth, size and key names of the parsed value, walked as a tree (aliases expanded) with a budget,
+ * so a document whose aliases multiply it is refused before anything else walks it.
+ */
+export function checkTree(root: unknown, ctx: ParseContext): void {
+  let values = 0;
+  const stack: [unknown, string[]][] = [[root, [...ctx.at]]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!;
+    if (++values > MAX_CONFIG_VALUES) throw tooMany(ctx);
+    if (typeof node !== 'object' || node === null) continue;
+    if (path.length - ctx.at.length >= MAX_CONFIG_DEPTH) throw tooDeep(ctx, displayPath(path));
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
+    } else if (Object.getPrototypeOf(node) === Object.prototype || Object.getPrototypeOf(node) === null) {
+      for (const key of Object.keys(node)) {
+        if (RESERVED_KEYS.has(key)) {
+          throw new ConfigError(`${where(ctx)}: 1 invalid field(s)`, [
+            issue([...path, key], 'is a reserved name, not a config key', 'a config key', 'a reserved name'),
+          ]);
+        }
+        stack.push([(node as Record<string, unknown>)[key], [...path, key]]);
+      }
+    }
+  }
+}

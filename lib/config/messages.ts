@@ -1,0 +1,72 @@
+/**
+ * Plain words for config messages: field paths with secrets hidden, the type of a value (never the
+ * value itself), and the issue shape every part of the loader reports.
+ */
+import type { ConfigIssue } from '../core/errors.js';
+
+/** Field names whose values are never echoed in errors. */
+const SECRET =
+  /pass(word|wd|phrase)?|secret|token|credential|auth|cookie|api[-_]?key|private[-_]?key|(^|[-_])key$/i;
+
+/** True for field names like `password`, `api_key`, `x-api-key`, `authorization`; not `key_prefix`. */
+export function isSecretField(name: string): boolean {
+  return SECRET.test(name);
+}
+
+/** A key as shown in messages: a name part at most; what follows it may be a value run into the key. */
+function displayKey(key: string): string {
+  const name = /^[\w.\-/@]*/.exec(key)![0];
+  if (name.length === key.length && key.length <= 64) return key;
+  return `${name.slice(0, 64)}…`;
+}
+
+/**
+ * `a.b.c` for people, with every segment below a secret-named one hidden, and keys that are not
+ * plain names cut after their name part (`password:hunter2` as a key, a typo for
+ * `password: hunter2`, shows as `password…`).
+ */
+export function displayPath(segments: readonly string[]): string {
+  const i = segments.findIndex((s) => isSecretField(s));
+  const shown = i < 0 ? segments : [...segments.slice(0, i + 1), ...segments.slice(i + 1).map(() => '…')];
+  return shown.map(displayKey).join('.');
+}
+
+export const isSecretPath = (segments: readonly string[]) => segments.some((s) => isSecretField(s));
+
+export const issue = (
+  segments: readonly string[],
+  message: string,
+  expected: string,
+  received: string,
+): ConfigIssue => ({
+  path: displayPath(segments),
+  expected,
+  received,
+  message,
+});
+
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+export function rootIssue(value: unknown): ConfigIssue {
+  return {
+    path: '',
+    expected: 'a mapping of sections (service, logging, tracing, cache, metrics)',
+    received: describeType(value),
+    message: 'must be a mapping of sections such as `tracing:` and `cache:`',
+  };
+}
+
+/** The type of a value in plain words, never the value itself. */
+export function describeType(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null (an empty value)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return 'text';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : 'a number';
+  if (typeof value === 'boolean') return 'true/false';
+  if (value instanceof Date) return 'a date';
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value;
+}

@@ -1,0 +1,188 @@
+/**
+ * Validation against a valibot schema, with every bad field reported at once: its path, what it
+ * accepts in plain words and the received type, never a value; issues caused by an environment
+ * override name the variable.
+ */
+import * as v from 'valibot';
+import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import type { EnvOrigin } from './env.js';
+import { MAX_ISSUES } from './limits.js';
+import { describeType, displayPath } from './messages.js';
+
+/** Why a check failed, in plain words (what the field accepts is in `expected`). */
+function reason(i: v.BaseIssue<unknown>, raw: unknown): string {
+  if (i.kind === 'schema') {
+    if (raw === undefined) return 'is required';
+    if ((i.type === 'picklist' || i.type === 'literal') && typeof raw !== 'object')
+      return 'is not one of the accepted values';
+    return 'has the wrong type';
+  }
+  switch (i.type) {
+    case 'integer':
+      return 'is not a whole number';
+    case 'min_value':
+    case 'gt_value':
+      return 'is too small';
+    case 'max_value':
+    case 'lt_value':
+      return 'is too large';
+    case 'min_length':
+      return Array.isArray(raw) ? 'has too few items' : 'is too short';
+    case 'max_length':
+      return Array.isArray(raw) ? 'has too many items' : 'is too long';
+    case 'finite':
+      return 'is not a finite number';
+    default:
+      return 'is not in an accepted form';
+  }
+}
+
+/** Plain words for what a valibot schema expects, for schemas that carry no message of ours. */
+function plainExpected(i: v.BaseIssue<unknown>): string {
+  const r = i.requirement;
+  switch (i.type) {
+    case 'min_value':
+      return `a value of at least ${String(r)}`;
+    case 'max_value':
+      return `a value of at most ${String(r)}`;
+    case 'gt_value':
+      return `a value above ${String(r)}`;
+    case 'lt_value':
+      return `a value below ${String(r)}`;
+    case 'integer':
+      return 'a whole number';
+    case 'finite':
+      return 'a finite number';
+    case 'min_length':
+      return `at least ${String(r)} item(s) or character(s)`;
+    case 'max_length':
+      return `at most ${String(r)} item(s) or character(s)`;
+  }
+  const words: Record<string, string> = {
+    number: 'a number',
+    string: 'text',
+    boolean: 'true or false',
+    array: 'a list',
+    object: 'a mapping',
+    strict_object: 'a mapping',
+    record: 'a mapping',
+  };
+  return words[i.type] ?? (i.type === 'literal' || i.type === 'picklist' ? `${i.expected}` : 'a valid value');
+}
+
+function lookup(root: unknown, segments: readonly string[]): unknown {
+  let node = root;
+  for (const s of segments) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[s];
+  }
+  return node;
+}
+
+/**
+ * Converts valibot issues to `ConfigIssue`s: `expected` says what the field accepts, `message`
+ * why it failed (or the rule it broke), `received` the type found. No value is ever included, and
+ * nothing below a secret-named field. With `input`, the received type is the one in the input
+ * (before transformations such as "5s" → 5000); with `origins`, issues caused by an environment
+ * override name the variable.
+ */
+export function toConfigIssues(
+  issues: readonly v.BaseIssue<unknown>[],
+  input?: unknown,
+  origins: readonly EnvOrigin[] = [],
+): ConfigIssue[] {
+  return issues.map((i) => {
+    const segments = (i.path ?? []).map((p) => String(p.key));
+    const raw = input === undefined ? i.input : lookup(input, segments);
+    let message: string;
+    let expected: string;
+    // valibot's own `received` quotes string values: never used.
+    let received = describeType(raw);
+    const ours = !i.message.startsWith('Invalid ');
+    if (i.type === 'raw_check') {
+      message = i.message;
+      expected = i.expected ?? '';
+      if (message.startsWith(UNKNOWN_FIELD)) received = 'an unknown field';
+    } else if (i.type === 'strict_object' && i.expected === 'never') {
+      // A plain valibot strictObject (a caller's own schema): it names the first unknown key.
+      message = UNKNOWN_FIELD;
+      expected = 'a known field';
+      received = 'an unknown field';
+    } else {
+      expected = ours ? i.message : plainExpected(i);
+      message = reason(i, raw);
+    }
+    const origin = findOrigin(origins, segments);
+    if (origin) {
+      // A suggested key, spelled as the variable to set instead.
+      const hint = /did you mean `([^`]+)`\?$/.exec(message)?.[1];
+      if (hint !== undefined && i.type === 'raw_check') {
+        const fixed = [...origin.target];
+        fixed[segments.length - 1] = hint;
+        message = `${message.slice(0, -1)} (${origin.prefix}${fixed.join('__').toUpperCase()})?`;
+      }
+      message += ` (set by environment variable ${origin.name})`;
+    }
+    return { path: displayPath(segments), expected, received, message };
+  });
+}
+
+const UNKNOWN_FIELD = 'is not a known field';
+
+function findOrigin(origins: readonly EnvOrigin[], segments: readonly string[]): EnvOrigin | undefined {
+  let best: EnvOrigin | undefined;
+  for (const o of origins) {
+    if (o.path.length > segments.length || (best && best.path.length >= o.path.length)) continue;
+    if (o.path.every((s, k) => s === segments[k])) best = o;
+  }
+  return best;
+}
+
+/** Validates `input` against `schema`, throwing one ConfigError listing every bad field. */
+export function validateConfig<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  source = 'config',
+  origins: readonly EnvOrigin[] = [],
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, input, { abortEarly: false });
+  if (result.success) return result.output;
+  const flat = flattenUnionIssues(result.issues);
+  const issues = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins);
+  const fromEnv = issues.filter((i) => i.message.includes('(set by environment variable ')).length;
+  const count =
+    flat.length > MAX_ISSUES
+      ? `${flat.length} invalid field(s), the first ${MAX_ISSUES} listed`
+      : `${flat.length} invalid field(s)`;
+  throw new ConfigError(
+    `${source}: ${count}${fromEnv ? ` (${fromEnv} from environment variables)` : ''}`,
+    issues,
+  );
+}
+
+// A failed union says "no branch matched". When a branch accepted the container and failed
+// deeper (e.g. `tls: {ca: 1}`), or accepted the type and failed a check, those issues are the
+// useful ones; otherwise the union itself (with its "accepts" wording) is. Then one issue per path.
+function flattenUnionIssues(issues: readonly v.BaseIssue<unknown>[]): v.BaseIssue<unknown>[] {
+  const flat = issues.flatMap((i) => {
+    if ((i.type === 'union' || i.type === 'variant') && i.issues?.length) {
+      // Branch issues have paths relative to the union's value.
+      const prefix = i.path ?? [];
+      const rebased = i.issues.map(
+        (s) => ({ ...s, path: [...prefix, ...(s.path ?? [])] }) as v.BaseIssue<unknown>,
+      );
+      const deeper = rebased.filter((s) => (s.path?.length ?? 0) > prefix.length);
+      if (deeper.length > 0) return flattenUnionIssues(deeper);
+      const checks = rebased.filter((s) => s.kind === 'validation');
+      if (checks.length > 0) return flattenUnionIssues(checks);
+    }
+    return [i];
+  });
+  const seen = new Set<string>();
+  return flat.filter((i) => {
+    const key = (i.path ?? []).map((p) => String(p.key)).join('\u0000');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * Parsing config text (YAML or JSON). The YAML parser never prints: its warnings and errors become
+ * `ConfigError`s carrying only a line, a column and our own wording (its messages quote the
+ * source, which may hold a secret).
+ */
+import { Composer, type Document, LineCounter } from 'yaml';
+import { ConfigError } from '../core/errors.js';
+import {
+  checkCst,
+  checkTree,
+  lexAndParse,
+  MAX_CONFIG_BYTES,
+  MAX_CONFIG_VALUES,
+  MAX_ISSUES,
+  type ParseContext,
+  tooLarge,
+  where,
+} from './limits.js';
+import { walkDocument } from './tags.js';
+
+export type ConfigFormat = 'yaml' | 'json';
+/** What went wrong, in our words: the parser's own messages quote the source. */
+const YAML_PROBLEMS: Record<string, string> = {
+  BAD_INDENT: 'the indentation does not line up',
+  TAB_AS_INDENT: 'a tab is used for indentation (use spaces)',
+  MISSING_CHAR: 'a closing quote, bracket or brace is missing',
+  MULTILINE_IMPLICIT_KEY: 'a key spans several lines',
+  BLOCK_AS_IMPLICIT_KEY: 'a nested block is used as a key',
+  KEY_OVER_1024_CHARS: 'a key is longer than 1024 characters',
+  DUPLICATE_KEY: 'a key appears twice in the same mapping',
+  BAD_ALIAS: 'an alias (*name) or anchor (&name) is malformed',
+  ALIAS_PROPS: 'an alias (*name) has a tag or anchor',
+  MULTIPLE_ANCHORS: 'a value has more than one anchor',
+  MULTIPLE_TAGS: 'a value has more than one tag',
+  BAD_DQ_ESCAPE: 'a double-quoted string has an invalid escape',
+  BAD_SCALAR_START: 'a value starts with a reserved character (quote it)',
+  BAD_DIRECTIVE: 'a %directive is malformed',
+  BAD_COLLECTION_TYPE: 'a tag does not fit its mapping or list',
+  BLOCK_IN_FLOW: 'a block value appears inside [ ] or { }',
+  TAG_RESOLVE_FAILED: 'a tag (!name) is unknown or does not fit its value',
+  UNEXPECTED_TOKEN: 'unexpected text',
+  MISSING_ANCHOR: 'an alias (*name) refers to an anchor that is not defined before it',
+  RESOURCE_EXHAUSTION: `the document is nested too deeply`,
+};
+/** Parse failures an environment value may fall back from (it is then read as plain text). */
+export const syntaxProblems = new WeakSet<ConfigError>();
+
+function syntaxProblem(message: string, cause?: string): ConfigError {
+  const err = new ConfigError(message, [], cause ? { cause: new Error(cause) } : undefined);
+  syntaxProblems.add(err);
+  return err;
+}
+
+/**
+ * Parses config text. Returns `undefined` for an empty document (nothing but whitespace and
+ * comments), the parsed value otherwise. Throws `ConfigError` for syntax errors, unknown tags,
+ * duplicate keys, reserved key names, several documents, and inputs over the size, depth or value
+ * limits; the messages carry positions and paths, never source text.
+ */
+export function parseConfigText(text: string, format: ConfigFormat, source = 'config'): unknown {
+  return parseText(text, format, { source, at: [] });
+}
+
+export function parseText(text: string, format: ConfigFormat, ctx: ParseContext): unknown {
+  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    throw tooLarge(ctx, `larger than ${MAX_CONFIG_BYTES} bytes (the limit for a config)`);
+  }
+  const value = format === 'json' ? parseJson(text, ctx) : parseYamlText(text, ctx);
+  if (value !== undefined) checkTree(value, ctx);
+  return value;
+}
+
+function parseJson(text: string, ctx: ParseContext): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    // V8's messages quote the text around the error: keep only the position, when there is one.
+    const offset = /position (\d+)/.exec(String((err as Error)?.message))?.[1];
+    let at = '';
+    if (offset !== undefined) {
+      const before = text.slice(0, Number(offset));
+      const line = before.split('\n').length;
+      at = ` at line ${line}, column ${Number(offset) - before.lastIndexOf('\n')}`;
+    }
+    throw syntaxProblem(`${where(ctx)}: not valid JSON${at}`, 'JSON syntax error');
+  }
+}
+
+function parseYamlText(text: string, ctx: ParseContext): unknown {
+  const lines = new LineCounter();
+  const tokens = lexAndParse(text, lines, ctx);
+  const budget = { values: MAX_CONFIG_VALUES };
+  for (const token of tokens) checkCst(token, lines, ctx, budget);
+  const docs: Document.Parsed[] = [];
+  const composer = new Composer({ uniqueKeys: false, logLevel: 'silent', prettyErrors: false });
+  for (const doc of composer.compose(tokens, true, text.length)) docs.push(doc);
+  const doc = docs[0]!;
+  const position = (offset: number) => {
+    const p = lines.linePos(offset);
+    return `line ${p.line}, column ${p.col}`;
+  };
+  if (docs.length > 1) {
+    throw syntaxProblem(
+      `${where(ctx)}: holds more than one YAML document (a second one starts at ${position(docs[1]!.range[0])}); a config is one document`,
+    );
+  }
+  // Syntax errors first, by position only: in a broken document a value may have become a key,
+  // and keys are shown in paths. Then unknown tags and duplicate keys, with their paths; then the
+  // parser's remaining warnings, by position.
+  const report = (problems: readonly { code: string; pos: [number, number] }[]) => {
+    const first = problems[0]!;
+    const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
+    return syntaxProblem(
+      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}`,
+      `YAML ${first.code}`,
+    );
+  };
+  if (doc.errors.length > 0) throw report(doc.errors);
+  // YAML 1.1 reads `yes`, dates and `<<` merges differently; a config is read one way only.
+  if (doc.directives?.yaml.version !== '1.2') {
+    throw syntaxProblem(
+      `${where(ctx)}: only YAML 1.2 is supported (remove the %YAML ${doc.directives?.yaml.version} line)`,
+    );
+  }
+  const found = walkDocument(doc, ctx);
+  if (found.length > 0) {
+    throw new ConfigError(
+      `${where(ctx)}: ${found.length} problem(s) in the YAML`,
+      found.slice(0, MAX_ISSUES),
+    );
+  }
+  if (doc.warnings.length > 0) throw report(doc.warnings);
+  if (doc.contents === null) return undefined;
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const excessive = /excessive alias/i.test(String((err as Error)?.message));
+    throw new ConfigError(
+      `${where(ctx)}: ${excessive ? 'YAML aliases (*name) expand too often (more than 100 uses)' : YAML_PROBLEMS.MISSING_ANCHOR}`,
+      [],
+      { cause: new Error(excessive ? 'YAML alias count' : 'YAML alias') },
+    );
+  }
+}
