@@ -204,7 +204,12 @@ describeWithServers(
       const result = JSON.parse(out.trim().split('\n').pop()!);
       assert.equal(result.status, 200);
       assert.equal(result.body, 'ok');
-      assert.deepEqual(result.stats, { exportedSpans: 1, failedExports: 0, lostSpans: 0 });
+      assert.deepEqual(result.stats, {
+        exportedSpans: 1,
+        failedExports: 0,
+        lostSpans: 0,
+        droppedSpans: { queue_full: 0, export_failed: 0, shutdown: 0 },
+      });
 
       // A CommonJS application loads the ES package through require() (Node ≥ 20.19).
       writeFileSync(join(project, 'check.cjs'), CJS_CHECK);
