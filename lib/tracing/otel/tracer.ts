@@ -29,6 +29,7 @@ import type { ExtractedContext, HeaderCarrier, Span, SpanOptions, Tracer } from 
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
+import { createPropagateOnly } from './propagate-only.js';
 import {
   baggageOf,
   createPropagators,
@@ -135,6 +136,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   const drop = otel ? createDropPath(otel, o.activeContext) : undefined;
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
+  // exporter 'none' = propagate-only (new span ids, nothing recorded); enabled: false = pass-through.
+  const unrecorded =
+    o.enabled && !recording
+      ? createPropagateOnly({ sampleRate: o.sampleRate, activeContext: o.activeContext, filter })
+      : noopTracer.startSpan;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
@@ -170,7 +176,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
     startSpan(name: string, spanOptions?: SpanOptions): Span {
       // Disabled: the no-op span keeps the parent's identity, so downstream injection continues the trace.
-      if (!otel) return noopTracer.startSpan(name, spanOptions);
+      if (!otel) return unrecorded(name, spanOptions);
       const parent = spanOptions?.parent;
       const dropped = parent ? dropChild?.(parent) : dropRoot?.();
       if (dropped !== undefined) return dropped;

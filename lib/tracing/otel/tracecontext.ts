@@ -1,0 +1,105 @@
+/**
+ * The W3C Trace Context propagator (`traceparent` + `tracestate`) with the specification's own
+ * validation of `tracestate` (lib/core/tracestate.ts): an invalid header is dropped whole instead
+ * of being passed on in part, keys follow the current grammar (`foo@`, `a@b@c` are valid keys,
+ * `@foo` is not), at most 32 members. OpenTelemetry JS's `W3CTraceContextPropagator` and
+ * `TraceState` accept some invalid headers and reject some valid keys; this one replaces them for
+ * the `tracecontext` propagator name. `traceparent` parsing is the core's (lib/core/w3c.ts).
+ */
+import {
+  type Context,
+  isSpanContextValid,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  type TraceState,
+  trace,
+} from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import {
+  isTracestateKey,
+  isTracestateValue,
+  MAX_TRACESTATE_MEMBERS,
+  parseTracestate,
+  serializeTracestate,
+  type TracestateMembers,
+} from '../../core/tracestate.js';
+import { parseTraceparent } from '../../core/w3c.js';
+
+const TRACEPARENT = 'traceparent';
+const TRACESTATE = 'tracestate';
+
+/** An immutable, validated trace state (OpenTelemetry's `TraceState` interface). */
+export class W3CTraceState implements TraceState {
+  private readonly members: TracestateMembers;
+  private text: string | undefined;
+
+  constructor(members: TracestateMembers) {
+    this.members = members;
+    this.text = undefined;
+  }
+
+  /** A copy with `key=value` first (spec: an updated member moves to the left); invalid input is ignored. */
+  set(key: string, value: string): TraceState {
+    if (!isTracestateKey(key) || !isTracestateValue(value)) return this;
+    const rest = this.members.filter(([k]) => k !== key);
+    // Adding past the limit drops the right-most member.
+    if (rest.length >= MAX_TRACESTATE_MEMBERS) rest.length = MAX_TRACESTATE_MEMBERS - 1;
+    return new W3CTraceState([[key, value], ...rest]);
+  }
+
+  unset(key: string): TraceState {
+    return this.members.some(([k]) => k === key)
+      ? new W3CTraceState(this.members.filter(([k]) => k !== key))
+      : this;
+  }
+
+  get(key: string): string | undefined {
+    for (const [k, v] of this.members) if (k === key) return v;
+    return undefined;
+  }
+
+  serialize(): string {
+    this.text ??= serializeTracestate(this.members);
+    return this.text;
+  }
+}
+
+/** A trace state for incoming header value(s): `undefined` when absent, empty or invalid (dropped). */
+export function traceStateFrom(header: string | readonly string[] | undefined): TraceState | undefined {
+  const members = parseTracestate(header);
+  return members && members.length > 0 ? new W3CTraceState(members) : undefined;
+}
+
+/** `traceparent`/`tracestate` inject and extract, validated as the specification asks. */
+export class TraceContextPropagator implements TextMapPropagator {
+  inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
+    const sc = trace.getSpanContext(ctx);
+    if (!sc || isTracingSuppressed(ctx) || !isSpanContextValid(sc)) return;
+    const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
+    setter.set(carrier, TRACEPARENT, `00-${sc.traceId}-${sc.spanId}-${flags}`);
+    const state = sc.traceState?.serialize();
+    if (state) setter.set(carrier, TRACESTATE, state);
+  }
+
+  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const raw = getter.get(carrier, TRACEPARENT);
+    // Two traceparent headers are ambiguous: neither is trusted (a new trace starts).
+    const header = Array.isArray(raw) ? (raw.length === 1 ? raw[0] : undefined) : raw;
+    if (typeof header !== 'string') return ctx;
+    const sc = parseTraceparent(header);
+    if (!sc) return ctx;
+    const state = getter.get(carrier, TRACESTATE);
+    return trace.setSpanContext(ctx, {
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      traceFlags: sc.traceFlags,
+      isRemote: true,
+      traceState: state === undefined ? undefined : traceStateFrom(state),
+    });
+  }
+
+  fields(): string[] {
+    return [TRACEPARENT, TRACESTATE];
+  }
+}
