@@ -247,7 +247,8 @@ export async function callService<T = unknown>(
       // `{method} {url.template}`: the span name the HTTP conventions give a client span with a template.
       {
         name: `${method} ${template}`,
-        attributes: { 'url.template': template, 'peer.service': target.service },
+        // No peer.service (deprecated): server.address/server.port name the callee.
+        attributes: { 'url.template': template },
       },
     );
     const text = await res.text();

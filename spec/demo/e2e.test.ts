@@ -132,10 +132,16 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     assert.equal(root.name, 'GET /users/:id/orders');
     assert.equal(root.kind, 'server');
     assert.equal(root.attributes['http.route'], '/users/:id/orders');
+    assert.equal(root.attributes['url.scheme'], 'http');
+    assert.equal(root.attributes['server.address'], '127.0.0.1');
+    assert.equal(typeof root.attributes['server.port'], 'number');
+    assert.equal(root.attributes['client.address'], '127.0.0.1');
+    assert.equal(root.attributes['network.peer.address'], '127.0.0.1');
 
     const gwClient = one((s) => s.service === 'gateway' && s.kind === 'client', 'gateway client span');
     assert.equal(parentOf(gwClient), root);
-    assert.equal(gwClient.attributes['peer.service'], 'user-service');
+    assert.equal(gwClient.attributes['peer.service'], undefined, 'no deprecated peer.service');
+    assert.equal(gwClient.attributes['server.port'], Number(new URL(services.user.url).port));
 
     const userServer = one(
       (s) => s.service === 'user-service' && s.kind === 'server',
@@ -169,12 +175,17 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
 
     // First read of user 7 in a fresh stack: both caches missed and the databases were queried.
     assert.equal(userCache.attributes['cache.hit'], false);
-    const dbSpans = trace.filter((s) => s.attributes['db.system'] === 'postgresql');
+    const dbSpans = trace.filter((s) => s.attributes['db.system.name'] === 'postgresql');
     assert.equal(dbSpans.length, 2, 'one SELECT per service');
     for (const d of dbSpans) {
       assert.equal(d.kind, 'client');
       assert.match(String(d.attributes['db.query.text']), /^SELECT /);
-      assert.equal(d.attributes['db.statement'], d.attributes['db.query.text']);
+      assert.equal(
+        d.attributes['db.statement'],
+        undefined,
+        'the query is stored once (no deprecated db.statement)',
+      );
+      assert.equal(d.attributes['db.system'], undefined, 'no deprecated db.system');
       assert.equal(d.attributes['db.operation.name'], 'SELECT');
       assert.equal(d.attributes['server.port'], postgres.port);
       assert.ok(parentOf(d)?.name.startsWith('cache '), 'the query runs as the cache loader');
