@@ -147,6 +147,17 @@ export function createServiceListener(
           const sc = c.span.spanContext();
           if ((sc.traceFlags & 1) === 1 && isValidSpanContext(sc)) res.setHeader('x-trace-id', sc.traceId);
         }
+        // One line per request. c.logger is bound to the server span: the record carries
+        // trace_id / span_id / trace_flags, so a log line leads to its trace in Jaeger.
+        const started = performance.now();
+        res.once('finish', () =>
+          c.logger.info('request', {
+            method: req.method,
+            route,
+            status: res.statusCode,
+            duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          }),
+        );
         return inner(c, req, res);
       },
       { route },

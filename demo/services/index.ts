@@ -17,6 +17,7 @@ import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache, type TieredCache } from '../../lib/cache/tiered/index.js';
 import { type App, createApp } from '../../lib/core/app.js';
 import type { Cache, Logger, LogLevel } from '../../lib/core/contracts.js';
+import { adaptLogger } from '../../lib/core/log-binding.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
@@ -114,7 +115,7 @@ export interface ServiceHandle {
 }
 
 function makeLogger(name: ServiceName, logger: ServiceOptions['logger']): Logger {
-  if (logger !== undefined && typeof logger !== 'string') return logger.child({ service: name });
+  if (logger !== undefined && typeof logger !== 'string') return adaptLogger(logger).child({ service: name });
   return createConsoleLogger({ level: logger ?? 'info', fields: { service: name } });
 }
 

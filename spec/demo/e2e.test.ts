@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { fromJaeger, type JaegerTraceJson, type TreeSpan } from '../../demo/trace-tree.js';
+import { createConsoleLogger } from '../../lib/core/logger.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { type PostgresServer, startPostgres } from '../harness/postgres.js';
 import { describeWithServers, skipUnless, waitFor } from '../harness/process.js';
@@ -70,6 +71,7 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
   let services: RunningServices;
   let db: pg.Client;
   let gw: string;
+  const logLines: string[] = [];
 
   before(async () => {
     [redis, postgres, jaeger] = await Promise.all([startRedis(), startPostgres(), startJaeger()]);
@@ -78,7 +80,14 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
       databaseUrl: postgres.url,
       redisUrl: redis.url,
       tracing: { exporter: 'otlp', endpoint: jaeger.otlpEndpoint, sampleRate: 1 },
-      logger: 'error',
+      // Info level, kept in memory: the per-request lines are checked against Jaeger (errors still shown).
+      logger: createConsoleLogger({
+        level: 'info',
+        write: (line) => {
+          logLines.push(line);
+          if (line.includes('"level":"error"')) process.stderr.write(line);
+        },
+      }),
     });
     gw = services.gateway.url;
     // The repository's scrape config, with compose's service:port targets pointed at this process.
@@ -191,6 +200,23 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
       assert.ok(parentOf(d)?.name.startsWith('cache '), 'the query runs as the cache loader');
     }
     assert.ok(trace.every((s) => s.traceId === r.traceId));
+
+    // Logs correlated with traces: each service wrote one line for this request, bound to its
+    // server span; the line's trace_id is a trace Jaeger returns, its span_id a span in it.
+    const lines = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request' && l.trace_id === r.traceId);
+    assert.deepEqual(lines.map((l) => l.service).sort(), ['gateway', 'order-service', 'user-service']);
+    const gwLine = lines.find((l) => l.service === 'gateway')!;
+    assert.equal(gwLine.route, '/users/:id/orders');
+    assert.equal(gwLine.status, 200);
+    assert.equal(gwLine.trace_flags, '01');
+    const fromJaegerById = await jaeger.getTrace(String(gwLine.trace_id));
+    assert.ok(fromJaegerById, 'Jaeger returns the trace a log line names');
+    const spanIds = fromJaeger(fromJaegerById as unknown as JaegerTraceJson).map((s) => s.spanId);
+    for (const l of lines)
+      assert.ok(spanIds.includes(String(l.span_id)), `span ${l.span_id} of ${l.service}`);
+    assert.equal(gwLine.span_id, root.spanId, 'the gateway line is bound to the server span');
   });
 
   it('after warm-up, serves reads from L1 and L2 without touching the database', async () => {
