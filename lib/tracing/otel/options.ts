@@ -2,6 +2,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { applyOtelEnv } from './env.js';
 
 /** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
 export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
@@ -33,8 +34,12 @@ export interface BatchOptions {
 export interface OtelTracerOptions {
   /** `false` returns a tracer that records nothing but still propagates incoming context. Default true. */
   enabled?: boolean;
-  /** `service.name` resource attribute. Default `unknown_service:node`. */
+  /** `service.name` resource attribute. Default `OTEL_SERVICE_NAME`, else `unknown_service:node`. */
   serviceName?: string;
+  /** `service.version` resource attribute. Default: `attributes['service.version']`, else `npm_package_version`, else none. */
+  serviceVersion?: string;
+  /** `service.instance.id` resource attribute. Default: `attributes['service.instance.id']`, else a random UUID per tracer. */
+  serviceInstanceId?: string;
   /** Where spans go. Default `otlp`. Ignored when `provider` is given. */
   exporter?: ExporterName;
   /**
@@ -77,6 +82,8 @@ export interface OtelTracerOptions {
 export interface ResolvedOptions {
   enabled: boolean;
   serviceName: string;
+  serviceVersion: string | undefined;
+  serviceInstanceId: string | undefined;
   exporter: ExporterName;
   endpoint: string | undefined;
   sampleRate: number;
@@ -135,8 +142,15 @@ function isAttributeValue(v: unknown): v is AttributeValue {
   );
 }
 
-/** Applies defaults and checks every field; throws one `ConfigError` naming each bad field. */
-export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
+/**
+ * Applies the `OTEL_*` variables of `env` to fields not given (env.ts), then defaults, and checks
+ * every field; throws one `ConfigError` naming each bad field or variable.
+ */
+export function resolveOptions(
+  options: OtelTracerOptions = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedOptions {
+  const input = applyOtelEnv(options, env);
   const issues: ConfigIssue[] = [];
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
@@ -158,6 +172,16 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
       bad('serviceName', 'non-empty string', o.serviceName, 'must be a non-empty string');
     else serviceName = o.serviceName;
   }
+
+  const optionalString = (key: string): string | undefined => {
+    const v = o[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.trim() === '')
+      bad(key, 'non-empty string', v, 'must be a non-empty string');
+    return typeof v === 'string' ? v : undefined;
+  };
+  const serviceVersion = optionalString('serviceVersion') ?? env.npm_package_version;
+  const serviceInstanceId = optionalString('serviceInstanceId');
 
   let exporter: ExporterName = 'otlp';
   if (o.exporter !== undefined) {
@@ -274,6 +298,8 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
   return {
     enabled,
     serviceName,
+    serviceVersion,
+    serviceInstanceId,
     exporter,
     endpoint,
     sampleRate,

@@ -39,6 +39,7 @@ import {
   remoteSpanOf,
   withBaggage,
 } from './propagation.js';
+import { serviceResource } from './resource.js';
 import { createDropPath } from './sampling.js';
 import { contextOf, createAttributeFilter, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
 
@@ -123,9 +124,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
         ? new SimpleSpanProcessor(guarded)
         : new BatchSpanProcessor(guarded, o.batch);
     owned = new BasicTracerProvider({
-      resource: defaultResource().merge(
-        resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
-      ),
+      resource: defaultResource().merge(resourceFromAttributes(serviceResource(o) as OtelAttributes)),
       sampler: samplerFor(o.sampleRate),
       spanProcessors: [processor],
     });
