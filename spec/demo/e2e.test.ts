@@ -20,6 +20,8 @@ import { type PrometheusServer, startPrometheus } from '../harness/prometheus.js
 import { type RedisStandalone, startRedis } from '../harness/redis.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE_VERSION = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string })
+  .version;
 const SERVICES = ['gateway', 'user-service', 'order-service'] as const;
 
 const skip =
@@ -142,6 +144,18 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     assert.equal(root.kind, 'server');
     assert.equal(root.attributes['http.route'], '/users/:id/orders');
     assert.equal(root.attributes['url.scheme'], 'http');
+    const process0 = (await jaeger.getTrace(r.traceId!)) as unknown as {
+      processes: Record<string, { serviceName: string; tags: { key: string; value: unknown }[] }>;
+    };
+    for (const p of Object.values(process0.processes)) {
+      const tags = Object.fromEntries(p.tags.map((t) => [t.key, t.value]));
+      assert.equal(tags['service.version'], PACKAGE_VERSION, `${p.serviceName}: service.version`);
+      assert.match(
+        String(tags['service.instance.id']),
+        /^[0-9a-f-]{36}$/,
+        `${p.serviceName}: service.instance.id`,
+      );
+    }
     assert.equal(root.attributes['server.address'], '127.0.0.1');
     assert.equal(typeof root.attributes['server.port'], 'number');
     assert.equal(root.attributes['client.address'], '127.0.0.1');
