@@ -3,21 +3,24 @@ import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { applyOtelEnv } from './env.js';
+import {
+  DEFAULT_ENDPOINTS,
+  EXPORTERS,
+  type ExporterName,
+  normalizeEndpoint,
+  PROPAGATORS,
+  type PropagatorName,
+} from './names.js';
 
-/** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
-export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
-export const EXPORTERS: readonly ExporterName[] = ['otlp', 'zipkin', 'jaeger', 'console', 'memory', 'none'];
-
-/** Header formats: W3C `traceparent`/`tracestate`, W3C `baggage`, B3 single/multi header, Jaeger `uber-trace-id`. */
-export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi' | 'jaeger';
-export const PROPAGATORS: readonly PropagatorName[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger'];
-
-/** Default collector endpoint of each network exporter (all on localhost, the usual agent setup). */
-export const DEFAULT_ENDPOINTS = {
-  otlp: 'http://localhost:4318/v1/traces',
-  zipkin: 'http://localhost:9411/api/v2/spans',
-  jaeger: 'http://localhost:14268/api/traces',
-} as const;
+// Names and endpoints live in a module without OpenTelemetry imports (hyperion/config uses them).
+export {
+  DEFAULT_ENDPOINTS,
+  EXPORTERS,
+  type ExporterName,
+  normalizeEndpoint,
+  PROPAGATORS,
+  type PropagatorName,
+} from './names.js';
 
 /** Limits of the batching span processor used by the network exporters. */
 export interface BatchOptions {
@@ -104,31 +107,6 @@ const BATCH_DEFAULTS: Required<BatchOptions> = {
   scheduledDelayMillis: 5000,
   exportTimeoutMillis: 30_000,
 };
-
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
-
-/** Turns a configured endpoint into a URL, or explains what is wrong with it. */
-export function normalizeEndpoint(
-  endpoint: string,
-  exporter: keyof typeof DEFAULT_ENDPOINTS,
-): { url: string } | { problem: string } {
-  const text = endpoint.trim();
-  const hp = HOST_PORT.exec(text);
-  if (hp) {
-    const port = Number(hp[2]);
-    if (port < 1 || port > 65535) return { problem: 'port must be between 1 and 65535' };
-    return { url: `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}` };
-  }
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return { problem: 'must be an http(s) URL or host:port' };
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: 'must use http or https' };
-  if (!url.hostname) return { problem: 'must name a host' };
-  return { url: url.href };
-}
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
