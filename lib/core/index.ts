@@ -23,6 +23,7 @@ export {
 export { adaptLogger, bindLogger, traceFields, unboundLogger } from './log-binding.js';
 export { type ConsoleLoggerOptions, createConsoleLogger } from './logger.js';
 export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from './noop.js';
+export { MissingPeerError, requirePeer } from './peers.js';
 export { createSingleflight, type Singleflight } from './singleflight.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
 export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { ConsoleSpanExporter, InMemorySpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '../../core/contracts.js';
+import { requirePeer } from '../../core/peers.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
 
 // Network exporters are optional peers with sizeable dependency trees (the Jaeger one pulls in
@@ -26,17 +27,31 @@ export function createExporter(
     case 'console':
       return new ConsoleSpanExporter();
     case 'otlp': {
-      const m =
-        require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
+      const m = requirePeer<typeof import('@opentelemetry/exporter-trace-otlp-proto')>(
+        require,
+        '@opentelemetry/exporter-trace-otlp-proto',
+        'hyperion/tracing/otel',
+        "exporter: 'otlp'",
+      );
       // The exporter retries inside this budget; keep it within the batch processor's export timeout.
       return new m.OTLPTraceExporter({ url, headers, timeoutMillis: options.batch.exportTimeoutMillis });
     }
     case 'zipkin': {
-      const m = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
+      const m = requirePeer<typeof import('@opentelemetry/exporter-zipkin')>(
+        require,
+        '@opentelemetry/exporter-zipkin',
+        'hyperion/tracing/otel',
+        "exporter: 'zipkin'",
+      );
       return new m.ZipkinExporter({ url, headers });
     }
     case 'jaeger': {
-      const m = require('@opentelemetry/exporter-jaeger') as typeof import('@opentelemetry/exporter-jaeger');
+      const m = requirePeer<typeof import('@opentelemetry/exporter-jaeger')>(
+        require,
+        '@opentelemetry/exporter-jaeger',
+        'hyperion/tracing/otel',
+        "exporter: 'jaeger'",
+      );
       if (Object.keys(headers).length > 0)
         logger.warn('tracing: the jaeger exporter cannot send custom headers; they are ignored');
       // Credentials travel as basic auth; keep them out of the URL the sender logs.

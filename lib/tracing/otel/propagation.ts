@@ -12,6 +12,7 @@ import {
 } from '@opentelemetry/api';
 import { W3CBaggagePropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
+import { requirePeer } from '../../core/peers.js';
 import type { PropagatorName } from './options.js';
 import { TraceContextPropagator } from './tracecontext.js';
 
@@ -48,7 +49,12 @@ function createList(names: readonly PropagatorName[]): TextMapPropagator[] {
         return new W3CBaggagePropagator();
       case 'b3':
       case 'b3multi': {
-        const b3 = require('@opentelemetry/propagator-b3') as typeof import('@opentelemetry/propagator-b3');
+        const b3 = requirePeer<typeof import('@opentelemetry/propagator-b3')>(
+          require,
+          '@opentelemetry/propagator-b3',
+          'hyperion/tracing/otel',
+          `propagators: ['${name}']`,
+        );
         return new b3.B3Propagator({
           injectEncoding:
             name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
@@ -56,8 +62,12 @@ function createList(names: readonly PropagatorName[]): TextMapPropagator[] {
       }
       default: {
         // 'jaeger' (names were validated with the options)
-        const j =
-          require('@opentelemetry/propagator-jaeger') as typeof import('@opentelemetry/propagator-jaeger');
+        const j = requirePeer<typeof import('@opentelemetry/propagator-jaeger')>(
+          require,
+          '@opentelemetry/propagator-jaeger',
+          'hyperion/tracing/otel',
+          "propagators: ['jaeger']",
+        );
         return new j.JaegerPropagator();
       }
     }

@@ -27,6 +27,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { ExtractedContext, HeaderCarrier, Span, SpanOptions, Tracer } from '../../core/contracts.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
+import { requirePeer } from '../../core/peers.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
 import { createPropagateOnly } from './propagate-only.js';
@@ -144,8 +145,9 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
   if (o.activeContext && otel) {
-    const { AsyncLocalStorageContextManager } =
-      require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+    const { AsyncLocalStorageContextManager } = requirePeer<
+      typeof import('@opentelemetry/context-async-hooks')
+    >(require, '@opentelemetry/context-async-hooks', 'hyperion/tracing/otel', 'activeContext: true');
     const cm = new AsyncLocalStorageContextManager().enable();
     // Fails (returns false) when the application registered its own manager: then that one is used.
     if (contextApi.setGlobalContextManager(cm)) contextManager = cm;
