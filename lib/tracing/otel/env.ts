@@ -13,7 +13,28 @@
  */
 import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
-import type { BatchOptions, ExporterName, OtelTracerOptions, PropagatorName } from './options.js';
+import type { ExporterName, PropagatorName } from './names.js';
+
+interface BatchFields {
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+  scheduledDelayMillis?: number;
+  exportTimeoutMillis?: number;
+}
+
+/** The tracer options the variables can set (a structural subset of `OtelTracerOptions`). */
+export interface EnvSettableOptions {
+  enabled?: boolean;
+  serviceName?: string;
+  exporter?: ExporterName;
+  endpoint?: string;
+  sampleRate?: number;
+  attributes?: Readonly<Record<string, AttributeValue>>;
+  headers?: Readonly<Record<string, string>>;
+  batch?: BatchFields;
+  propagators?: readonly PropagatorName[];
+  provider?: unknown;
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -41,7 +62,7 @@ const SAMPLERS = [
   'parentbased_traceidratio',
 ] as const;
 
-const BSP: ReadonlyArray<readonly [string, keyof BatchOptions, number]> = [
+const BSP: ReadonlyArray<readonly [string, keyof BatchFields, number]> = [
   ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize', 1],
   ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize', 1],
   ['OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis', 0],
@@ -90,7 +111,7 @@ function parseList(text: string): Record<string, string> | undefined {
  * `options` with every field the caller left `undefined` filled from the `OTEL_*` variables of
  * `env`. Throws `ConfigError` naming each variable with a bad value.
  */
-export function applyOtelEnv(options: OtelTracerOptions, env: Env = process.env): OtelTracerOptions {
+export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env = process.env): T {
   const issues: ConfigIssue[] = [];
   const get = (name: string): string | undefined => {
     const v = env[name];
@@ -98,7 +119,7 @@ export function applyOtelEnv(options: OtelTracerOptions, env: Env = process.env)
   };
   const bad = (name: string, expected: string, message: string) =>
     issues.push({ path: name, expected, received: 'string', message });
-  const out: OtelTracerOptions = { ...options };
+  const out: T = { ...options };
 
   const disabled = get('OTEL_SDK_DISABLED');
   if (disabled !== undefined) {
@@ -187,7 +208,7 @@ export function applyOtelEnv(options: OtelTracerOptions, env: Env = process.env)
 
   // Batch processor. The OTLP timeout bounds the same export as OTEL_BSP_EXPORT_TIMEOUT (the
   // exporter's retries run inside the processor's timeout): it applies when that one is unset.
-  const batch: BatchOptions = { ...options.batch };
+  const batch: BatchFields = { ...options.batch };
   const integer = (name: string, min: number): number | undefined => {
     const v = get(name);
     if (v === undefined) return undefined;
