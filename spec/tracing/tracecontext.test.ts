@@ -8,12 +8,14 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { createAppFromConfig } from '../../lib/config/index.js';
 import { createApp } from '../../lib/core/app.js';
 import { noopTracer } from '../../lib/core/noop.js';
 import { normalizeTracestate, parseTracestate } from '../../lib/core/tracestate.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { traceStateFrom, W3CTraceState } from '../../lib/tracing/otel/tracecontext.js';
+import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
 
 const TID = '12345678901234567890123456789012';
 const PID = '1234567890123456';
@@ -59,6 +61,7 @@ const MODES = {
   sampled: () => createOtelTracer({ exporter: 'memory', sampleRate: 1 }),
   unsampled: () => createOtelTracer({ exporter: 'memory', sampleRate: 0 }),
   none: () => createOtelTracer({ exporter: 'none' }),
+  'propagate-only without OpenTelemetry': () => createPropagateOnlyTracer(),
 } as const;
 
 for (const [mode, makeTracer] of Object.entries(MODES)) {
@@ -330,6 +333,36 @@ for (const [mode, makeTracer] of Object.entries(MODES)) {
     });
   });
 }
+
+describe('exporter none from a config file', () => {
+  it('is the propagate-only tracer, built without OpenTelemetry; OTEL_TRACES_EXPORTER=none too', async () => {
+    for (const [tracing, env] of [
+      [{ exporter: 'none' }, {}],
+      [{}, { OTEL_TRACES_EXPORTER: 'none' }],
+    ] as const) {
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      try {
+        const app = await createAppFromConfig({ tracing } as never);
+        assert.equal('provider' in app.tracer, false, 'not an OtelTracer');
+        const parent = app.tracer.extract({ traceparent: VALID, tracestate: 'a=1', baggage: 'k=v%20w' });
+        const child = app.tracer.startSpan('x', { parent: parent.parent });
+        assert.deepEqual(parent.baggage, { k: 'v w' });
+        const out: Record<string, string> = {};
+        app.tracer.inject(out, { span: child, baggage: parent.baggage });
+        assert.match(out.traceparent!, new RegExp(`^00-${TID}-[0-9a-f]{16}-01$`));
+        assert.notEqual(out.traceparent!.split('-')[2], PID);
+        assert.equal(out.tracestate, 'a=1');
+        assert.equal(out.baggage, 'k=v%20w');
+        const root = app.tracer.startSpan('root');
+        assert.equal(root.spanContext().traceFlags, 1);
+        await app.close();
+      } finally {
+        process.env = saved;
+      }
+    }
+  });
+});
 
 describe('tracestate parsing (lib/core/tracestate.ts)', () => {
   it('returns the members, [] for absent or empty, undefined for invalid', () => {

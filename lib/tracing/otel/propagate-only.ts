@@ -7,31 +7,13 @@
  * the traces this one would have). A request without a valid `traceparent` therefore still leaves
  * with one, and the next service joins the same trace instead of starting an unrelated one.
  */
-import { randomFillSync } from 'node:crypto';
 import { context as contextApi, isSpanContextValid, type SpanContext, trace } from '@opentelemetry/api';
 import type { Span, SpanOptions } from '../../core/contracts.js';
+import { createIdSource } from '../propagate-only.js';
 import { type AttributeFilter, OtelSpanAdapter, toOtelSpan } from './span.js';
 
 /** Sampled flag plus the W3C Level 2 random flag: the bits a child passes on. */
 const PROPAGATED_FLAGS = 0x03;
-
-/** Random lowercase hex ids, never all zeros (the W3C invalid value), from a pooled buffer. */
-export function createIdSource() {
-  const pool = Buffer.allocUnsafe(4096);
-  let offset = pool.length;
-  const hex = (bytes: number): string => {
-    for (;;) {
-      if (offset + bytes > pool.length) {
-        randomFillSync(pool);
-        offset = 0;
-      }
-      const id = pool.toString('hex', offset, offset + bytes);
-      offset += bytes;
-      if (/[^0]/.test(id)) return id;
-    }
-  };
-  return { traceId: () => hex(16), spanId: () => hex(8) };
-}
 
 /**
  * `startSpan` for propagate-only mode. `activeContext`: a span without an explicit parent
