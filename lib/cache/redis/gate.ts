@@ -8,6 +8,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import { closedError } from './errors.js';
+import { describeNodes } from './nodes.js';
 
 /** Callers allowed to wait for a (re)connection at once; beyond this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -17,7 +18,8 @@ export interface ConnectionGate {
    * `undefined` when the client can take commands now; otherwise a promise that resolves when it
    * can, within the command timeout. Throws (or rejects) CacheError `closed` / `unavailable`. Waits
    * not at all when `failFast` and the connection was up before (a lost connection: answer without
-   * Redis).
+   * Redis) or an earlier wait already ran out (never connected). `unavailable` names the node(s)
+   * and carries the client's last connection error as `cause`.
    */
   pass(op: string, failFast: boolean): Promise<void> | undefined;
   /** True once `close()` was called. */
@@ -31,16 +33,35 @@ export interface ConnectionGate {
 export function createConnectionGate(client: Redis | Cluster, timeoutMs: number): ConnectionGate {
   let closed = false;
   let everReady = client.status === 'ready';
+  // A wait that ran out (never connected yet): later fail-fast callers do not wait again.
+  let waitFailed = false;
+  // The client's last connection error: the cause of every "not connected" rejection.
+  let lastError: Error | undefined;
   let waiters = 0;
   let onReady: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   const readyListener = () => {
     everReady = true;
+    waitFailed = false;
+    lastError = undefined;
     wake?.();
     onReady = undefined;
     wake = undefined;
   };
   client.on('ready', readyListener);
+  const errorListener = (err: Error) => {
+    lastError = err;
+  };
+  client.on('error', errorListener);
+  if (client.isCluster) client.on('node error', errorListener);
+
+  /** CacheError `unavailable` naming the node(s), with the last connection error as cause. */
+  const unavailable = (op: string, reason: string) =>
+    new CacheError(
+      'unavailable',
+      `redis ${op} failed (${describeNodes(client)}): ${reason}${lastError ? `: ${lastError.message}` : ''}`,
+      { cause: lastError },
+    );
 
   function wait(op: string): Promise<void> {
     if (client.status === 'wait') client.connect().catch(() => {}); // lazy client: first use connects
@@ -51,8 +72,10 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
     const ready = onReady.then(() => {
       if (closed) throw closedError(op);
     });
-    const notConnected = () =>
-      new CacheError('unavailable', `redis ${op} failed: not connected within ${timeoutMs} ms`);
+    const notConnected = () => {
+      waitFailed = true;
+      return unavailable(op, `not connected within ${timeoutMs} ms`);
+    };
     return withTimeout(ready, timeoutMs, notConnected, { unref: true }).finally(() => {
       waiters--;
     });
@@ -63,15 +86,10 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
       if (closed) throw closedError(op);
       const status = client.status;
       if (status === 'ready') return undefined;
-      if (status === 'end') throw new CacheError('unavailable', `redis ${op} failed: connection ended`);
-      if (failFast && everReady)
-        throw new CacheError('unavailable', `redis ${op} failed: not connected (${status})`);
-      if (waiters >= MAX_WAITERS) {
-        throw new CacheError(
-          'unavailable',
-          `redis ${op} failed: ${MAX_WAITERS} callers already wait for a connection`,
-        );
-      }
+      if (status === 'end') throw unavailable(op, 'connection ended');
+      if (failFast && (everReady || waitFailed)) throw unavailable(op, `not connected (${status})`);
+      if (waiters >= MAX_WAITERS)
+        throw unavailable(op, `${MAX_WAITERS} callers already wait for a connection`);
       return wait(op);
     },
     get closed() {
@@ -83,6 +101,8 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
     release() {
       wake?.();
       client.off('ready', readyListener);
+      client.off('error', errorListener);
+      if (client.isCluster) client.off('node error', errorListener);
     },
   };
 }
