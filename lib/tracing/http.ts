@@ -60,7 +60,12 @@ export function traceHandler(
       // the class of the error the handler threw.
       if (status >= 500) errorType ??= String(status);
       span.setAttributes(
-        withHttpDup({ 'http.response.status_code': status, 'error.type': errorType }, 'server'),
+        withHttpDup(
+          errorType === undefined
+            ? { 'http.response.status_code': status }
+            : { 'http.response.status_code': status, 'error.type': errorType },
+          'server',
+        ),
       );
       if (status >= 500) span.setStatus({ code: 'error', message: `HTTP ${status}` });
       span.end();
@@ -155,7 +160,12 @@ export async function tracedFetch(
       span.setStatus({ code: 'error', message: `HTTP ${res.status}` });
     }
     span.setAttributes(
-      withHttpDup({ 'http.response.status_code': res.status, 'error.type': errorType }, 'client'),
+      withHttpDup(
+        errorType === undefined
+          ? { 'http.response.status_code': res.status }
+          : { 'http.response.status_code': res.status, 'error.type': errorType },
+        'client',
+      ),
     );
     return res;
   } catch (err) {
