@@ -4,7 +4,8 @@
  * of being passed on in part, keys follow the current grammar (`foo@`, `a@b@c` are valid keys,
  * `@foo` is not), at most 32 members. OpenTelemetry JS's `W3CTraceContextPropagator` and
  * `TraceState` accept some invalid headers and reject some valid keys; this one replaces them for
- * the `tracecontext` propagator name. `traceparent` parsing is the core's (lib/core/w3c.ts).
+ * the `tracecontext` propagator name. `traceparent` follows the same rules as the core's parser
+ * (lib/core/w3c.ts), inlined here because extraction runs once per incoming request.
  */
 import {
   type Context,
@@ -24,9 +25,12 @@ import {
   serializeTracestate,
   type TracestateMembers,
 } from '../../core/tracestate.js';
-import { parseTraceparent } from '../../core/w3c.js';
 
 const TRACEPARENT = 'traceparent';
+/** version-traceid-spanid-flags, optional whitespace around, anything after the flags kept for the version check. */
+const TRACEPARENT_FORMAT = /^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*?)?[ \t]*$/;
+const INVALID_TRACE = '00000000000000000000000000000000';
+const INVALID_SPAN = '0000000000000000';
 const TRACESTATE = 'tracestate';
 
 /** An immutable, validated trace state (OpenTelemetry's `TraceState` interface). */
@@ -87,13 +91,17 @@ export class TraceContextPropagator implements TextMapPropagator {
     // Two traceparent headers are ambiguous: neither is trusted (a new trace starts).
     const header = Array.isArray(raw) ? (raw.length === 1 ? raw[0] : undefined) : raw;
     if (typeof header !== 'string') return ctx;
-    const sc = parseTraceparent(header);
-    if (!sc) return ctx;
+    const m = TRACEPARENT_FORMAT.exec(header);
+    // Version ff is forbidden; version 00 has nothing after the flags; all-zero ids are invalid.
+    if (m === null || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined)) return ctx;
+    const traceId = m[2]!;
+    const spanId = m[3]!;
+    if (traceId === INVALID_TRACE || spanId === INVALID_SPAN) return ctx;
     const state = getter.get(carrier, TRACESTATE);
     return trace.setSpanContext(ctx, {
-      traceId: sc.traceId,
-      spanId: sc.spanId,
-      traceFlags: sc.traceFlags,
+      traceId,
+      spanId,
+      traceFlags: Number.parseInt(m[4]!, 16),
       isRemote: true,
       traceState: state === undefined ? undefined : traceStateFrom(state),
     });
