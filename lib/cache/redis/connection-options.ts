@@ -21,8 +21,13 @@ export interface RedisConnectionOptions {
   password?: string;
   /** ACL user name (Redis 6+). */
   username?: string;
-  /** Database index (standalone/sentinel only; cluster has just db 0). Default 0. */
+  /** Database index, 0 to `databases` − 1 (standalone/sentinel only; cluster has just db 0). Default 0. */
   db?: number;
+  /**
+   * Number of databases the server has (its `databases` setting), which bounds `db`. Default 16,
+   * the Redis and Valkey default.
+   */
+  databases?: number;
   /**
    * Connections to each node. iovalkey multiplexes every command over one connection and the
    * benchmark showed extra round-robin connections to be slower, so only `1` is accepted; any other

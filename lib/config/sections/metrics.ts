@@ -13,52 +13,63 @@
  *     prefix: ''          # prefix of the built-in metrics only; default namespace_subsystem
  */
 import * as v from 'valibot';
-import { port } from '../primitives.js';
+import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+const NAME_PHRASE = 'a name of letters, digits and "_" that does not start with a digit or "__"';
 const namePart = v.pipe(
-  v.string(),
-  v.regex(NAME_PART, 'a name part matching [a-zA-Z_][a-zA-Z0-9_]*'),
-  v.check((s) => !s.startsWith('__'), 'a name not starting with "__" (reserved by Prometheus)'),
+  v.string(NAME_PHRASE),
+  v.regex(NAME_PART, NAME_PHRASE),
+  v.check((s) => !s.startsWith('__'), NAME_PHRASE),
 );
 
-export const metricsSection = v.strictObject({
-  /** Default true. */
-  enabled: v.optional(v.boolean()),
-  /** Endpoint port; 0 = any free port. Default 9464. */
-  port: v.optional(port),
-  /** Interface to bind. Default 127.0.0.1. */
-  host: v.optional(v.pipe(v.string(), v.minLength(1, 'a host name or address'))),
-  /** Endpoint path. Default /metrics. */
-  path: v.optional(v.pipe(v.string(), v.startsWith('/', 'a path starting with "/"'))),
-  /** Metric name prefix, e.g. `hyperion`. */
-  namespace: v.optional(namePart),
-  /** Second name prefix, e.g. `api`. */
-  subsystem: v.optional(namePart),
-  /** Node runtime metrics (process_*, nodejs_*). Default false. */
-  collect_runtime: v.optional(v.boolean()),
-  /** Labels added to every series, e.g. `{ service: gateway }`. */
-  default_labels: v.optional(
-    v.record(
-      v.pipe(
-        v.string(),
-        v.regex(LABEL_NAME, 'a label name matching [a-zA-Z_][a-zA-Z0-9_]*'),
-        v.check((s) => !s.startsWith('__'), 'a label name not starting with "__"'),
+const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
+
+const LABEL_PHRASE = 'a label name of letters, digits and "_" that does not start with a digit or "__"';
+const PATH_PHRASE = 'a path starting with "/"';
+
+export const metricsSection = section(
+  {
+    /** Default true. */
+    enabled: v.optional(flag),
+    /** Endpoint port, 0 to 65535; 0 = any free port. Default 9464. */
+    port: v.optional(port),
+    /** Interface to bind. Default 127.0.0.1. */
+    host: v.optional(nonEmpty('a host name or address')),
+    /** Endpoint path. Default /metrics. */
+    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.startsWith('/', PATH_PHRASE))),
+    /** Metric name prefix, e.g. `hyperion`. */
+    namespace: v.optional(namePart),
+    /** Second name prefix, e.g. `api`. */
+    subsystem: v.optional(namePart),
+    /** Node runtime metrics (process_*, nodejs_*). Default false. */
+    collect_runtime: v.optional(flag),
+    /** Labels added to every series, e.g. `{ service: gateway }`. */
+    default_labels: v.optional(
+      mapOf(
+        v.pipe(
+          v.string(LABEL_PHRASE),
+          v.regex(LABEL_NAME, LABEL_PHRASE),
+          v.check((s) => !s.startsWith('__'), LABEL_PHRASE),
+        ),
+        v.union(
+          [v.string('text or a number'), v.pipe(v.number('text or a number'), v.transform(String))],
+          'text or a number',
+        ),
+        'a mapping of label names to values',
       ),
-      v.union([v.string(), v.pipe(v.number(), v.transform(String))]),
     ),
-  ),
-  /** Label combinations kept per metric before folding into the overflow series. Default 1000. */
-  max_series_per_metric: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  /** Names of the built-in metrics: `otel` (OpenTelemetry conventions, default) or `legacy` (the names before). */
-  naming: v.optional(v.picklist(['otel', 'legacy'], 'otel or legacy')),
-  /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
-  prefix: v.optional(
-    v.union([v.literal(''), namePart], 'a name part matching [a-zA-Z_][a-zA-Z0-9_]*, or ""'),
-  ),
-});
+    /** Label combinations kept per metric before folding into the overflow series, 1 to 1,000,000. Default 1000. */
+    max_series_per_metric: v.optional(intIn(1, MAX_COUNT)),
+    /** Names of the built-in metrics: `otel` (OpenTelemetry conventions, default) or `legacy` (the names before). */
+    naming: v.optional(oneOf(['otel', 'legacy'])),
+    /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
+    prefix: v.optional(v.union([v.literal('', PREFIX_PHRASE), namePart], PREFIX_PHRASE)),
+  },
+  'metrics settings',
+);
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;
 

@@ -31,7 +31,10 @@ export function normalizeEndpoint(
   if (hp) {
     const port = Number(hp[2]);
     if (port < 1 || port > 65535) return { problem: 'port must be between 1 and 65535' };
-    return { url: `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}` };
+    const url = `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}`;
+    // The exporters parse it again: a host the URL parser refuses (`local[host`) fails here, not there.
+    if (!URL.canParse(url)) return { problem: 'must be an http(s) URL or host:port' };
+    return { url };
   }
   let url: URL;
   try {

@@ -2,6 +2,13 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import {
+  MAX_COUNT,
+  MAX_TIMER_MS,
+  optionKeys,
+  unknownKeyMessage,
+  unknownOptionIssues,
+} from '../../core/options.js';
 import { applyOtelEnv } from './env.js';
 import {
   DEFAULT_ENDPOINTS,
@@ -26,7 +33,7 @@ export {
 export interface BatchOptions {
   /** Spans kept while waiting for export; further spans are dropped. Default 2048. */
   maxQueueSize?: number;
-  /** Spans per export request (≤ maxQueueSize). Default 512. */
+  /** Spans per export request (≤ maxQueueSize). Default 512, or maxQueueSize when that is smaller. */
   maxExportBatchSize?: number;
   /** Delay between two scheduled exports, ms. Default 5000. */
   scheduledDelayMillis?: number;
@@ -108,6 +115,26 @@ const BATCH_DEFAULTS: Required<BatchOptions> = {
   exportTimeoutMillis: 30_000,
 };
 
+const KNOWN = optionKeys<OtelTracerOptions>({
+  enabled: true,
+  serviceName: true,
+  serviceVersion: true,
+  serviceInstanceId: true,
+  exporter: true,
+  endpoint: true,
+  sampleRate: true,
+  attributes: true,
+  headers: true,
+  batch: true,
+  propagators: true,
+  activeContext: true,
+  registerGlobal: true,
+  provider: true,
+  logger: true,
+  errorLogIntervalMs: true,
+  now: true,
+});
+
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
@@ -129,7 +156,7 @@ export function resolveOptions(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ResolvedOptions {
   const input = applyOtelEnv(options, env);
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
   const o = input as Record<string, unknown>;
@@ -224,16 +251,25 @@ export function resolveOptions(
     else {
       for (const key of Object.keys(o.batch)) {
         if (!(key in BATCH_DEFAULTS)) {
-          bad(`batch.${key}`, Object.keys(BATCH_DEFAULTS).join(' | '), o.batch[key], 'is not a known field');
+          bad(
+            `batch.${key}`,
+            Object.keys(BATCH_DEFAULTS).join(' | '),
+            o.batch[key],
+            unknownKeyMessage(key, Object.keys(BATCH_DEFAULTS)),
+          );
           continue;
         }
         const v = o.batch[key];
         if (v === undefined) continue;
         const min = key === 'scheduledDelayMillis' ? 0 : 1;
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-          bad(`batch.${key}`, `integer ≥ ${min}`, v, `must be an integer ≥ ${min}`);
+        const max = key.endsWith('Millis') ? MAX_TIMER_MS : MAX_COUNT;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+          bad(`batch.${key}`, `integer from ${min} to ${max}`, v, `must be an integer from ${min} to ${max}`);
         else batch[key as keyof BatchOptions] = v;
       }
+      // Only a queue size given: the default batch size shrinks to it rather than failing.
+      if (o.batch.maxExportBatchSize === undefined)
+        batch.maxExportBatchSize = Math.min(batch.maxExportBatchSize, batch.maxQueueSize);
       if (batch.maxExportBatchSize > batch.maxQueueSize)
         bad(
           'batch.maxExportBatchSize',
