@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../lib/core/context.js';
 import { withSpan } from '../lib/core/span.js';
+import { dbAttributes } from '../lib/tracing/semconv.js';
 
 /** Anything that runs one parameterised statement and returns its rows. */
 export interface Queryable {
@@ -204,12 +205,13 @@ export interface DataAccess {
 /** Traced access to `db` for one service. Attribute names follow the OpenTelemetry database conventions. */
 export function createDataAccess(db: Db): DataAccess {
   let statements = 0;
-  const base = {
-    'db.system': 'postgresql',
-    'db.system.name': 'postgresql',
-    'db.namespace': db.database,
-    'server.address': db.server?.host,
-    'server.port': db.server?.port,
+  // Stable names only (db.system.name, db.query.text); OTEL_SEMCONV_STABILITY_OPT_IN=database/dup
+  // adds the deprecated db.system / db.statement for backends that still read those.
+  const server = {
+    system: 'postgresql',
+    namespace: db.database,
+    serverAddress: db.server?.host,
+    serverPort: db.server?.port,
   };
   const run = <R>(
     ctx: AppContext,
@@ -227,14 +229,12 @@ export function createDataAccess(db: Db): DataAccess {
       },
       {
         kind: 'client',
-        attributes: {
-          ...base,
-          'db.operation.name': info.operation,
-          'db.collection.name': info.table,
-          'db.query.text': sql,
-          // The pre-1.26 name, still the one many backends (and Jaeger's UI) show.
-          'db.statement': sql,
-        },
+        attributes: dbAttributes({
+          ...server,
+          operation: info.operation,
+          collection: info.table,
+          queryText: sql,
+        }),
       },
     );
   return {
@@ -245,7 +245,7 @@ export function createDataAccess(db: Db): DataAccess {
         ctx,
         name,
         (txCtx) => db.transaction((tx) => fn((info, sql, params) => run(txCtx, tx, info, sql, params))),
-        { kind: 'internal', attributes: { ...base, 'db.operation.name': 'TRANSACTION' } },
+        { kind: 'internal', attributes: dbAttributes({ ...server, operation: 'TRANSACTION' }) },
       ),
     get statements() {
       return statements;

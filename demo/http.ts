@@ -170,6 +170,17 @@ export function createServiceListener(
           const sc = c.span.spanContext();
           if ((sc.traceFlags & 1) === 1 && isValidSpanContext(sc)) res.setHeader('x-trace-id', sc.traceId);
         }
+        // One line per request. c.logger is bound to the server span: the record carries
+        // trace_id / span_id / trace_flags, so a log line leads to its trace in Jaeger.
+        const started = performance.now();
+        res.once('finish', () =>
+          c.logger.info('request', {
+            method: req.method,
+            route,
+            status: res.statusCode,
+            duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          }),
+        );
         return inner(c, req, res);
       },
       { route },
@@ -296,7 +307,8 @@ export async function callService<T = unknown>(
       // `{method} {url.template}`: the span name the HTTP conventions give a client span with a template.
       {
         name: `${method} ${template}`,
-        attributes: { 'url.template': template, 'peer.service': target.service },
+        // No peer.service (deprecated): server.address/server.port name the callee.
+        attributes: { 'url.template': template },
       },
     );
   try {

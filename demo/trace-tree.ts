@@ -109,8 +109,9 @@ function detail(s: TreeSpan): string {
   const a = s.attributes;
   const bits: string[] = [];
   if (a['cache.hit'] !== undefined) bits.push(a['cache.hit'] ? `hit ${a['cache.layer']}` : 'miss');
-  if (a['db.statement'] !== undefined) {
-    const sql = String(a['db.statement']).replace(/\s+/g, ' ');
+  const statement = a['db.query.text'] ?? a['db.statement'];
+  if (statement !== undefined) {
+    const sql = String(statement).replace(/\s+/g, ' ');
     bits.push(sql.length > 40 ? `${sql.slice(0, 39)}…` : sql);
   }
   if (a['http.response.status_code'] !== undefined) bits.push(String(a['http.response.status_code']));
@@ -118,12 +119,13 @@ function detail(s: TreeSpan): string {
   return bits.join(' · ');
 }
 
-/** Renders the trace as lines: `service  name  detail  duration`, indented by depth. */
+/** Renders the trace as lines: `service  name [kind]  detail  duration`, indented by depth. */
 export function renderTree(roots: readonly TreeNode[]): string[] {
   const rows: { left: string; detail: string; ms: string }[] = [];
   const walk = (n: TreeNode, depth: number) => {
     rows.push({
-      left: `${'  '.repeat(depth)}${n.span.service.padEnd(14)} ${n.span.name}`,
+      // The kind tells apart a call's client span and the callee's server span (same name).
+      left: `${'  '.repeat(depth)}${n.span.service.padEnd(14)} ${n.span.name} [${n.span.kind}]`,
       detail: detail(n.span),
       ms: `${(n.span.durationUs / 1000).toFixed(2)} ms`,
     });

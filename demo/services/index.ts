@@ -9,6 +9,7 @@
  * `startServices()` runs all three in this process (the e2e test, the benchmark and `npm run demo`
  * use it); `startService()` runs one (the standalone programs of the compose stack use it).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMemoryCache, type MemoryCache } from '../../lib/cache/memory/index.js';
@@ -18,6 +19,7 @@ import { createTieredCache, type TieredCache } from '../../lib/cache/tiered/inde
 import { type App, createApp } from '../../lib/core/app.js';
 import type { Cache, Logger, LogLevel } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
+import { adaptLogger } from '../../lib/core/log-binding.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
@@ -120,14 +122,20 @@ export interface ServiceHandle {
 }
 
 function makeLogger(name: ServiceName, logger: ServiceOptions['logger']): Logger {
-  if (logger !== undefined && typeof logger !== 'string') return logger.child({ service: name });
+  if (logger !== undefined && typeof logger !== 'string') return adaptLogger(logger).child({ service: name });
   return createConsoleLogger({ level: logger ?? 'info', fields: { service: name } });
 }
+
+const DEMO_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 function makeTracer(name: ServiceName, t: TracingSetup, logger: Logger): OtelTracer | undefined {
   if (t.exporter === 'off') return undefined;
   return createOtelTracer({
     serviceName: name,
+    // service.instance.id is generated per process; the version is the package's.
+    serviceVersion: DEMO_VERSION,
     exporter: t.exporter,
     endpoint: t.exporter === 'otlp' ? t.endpoint : undefined,
     sampleRate: t.sampleRate ?? 1,

@@ -11,7 +11,9 @@ import type { Cache, InvalidationBus, InvalidationTracker, LoaderLease, Logger }
 import { createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { createConsoleLogger } from '../core/logger.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
+import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
+import { createPropagateOnlyTracer } from '../tracing/propagate-only.js';
 import type {
   CacheSection,
   HyperionConfig,
@@ -24,6 +26,8 @@ import { metricsOptionsFromConfig } from './sections/metrics.js';
 import { redisOptionsFromConfig } from './sections/redis.js';
 import { tieredOptionsFromConfig } from './sections/tiered.js';
 import { tracingOptionsFromConfig } from './sections/tracing.js';
+
+const W3C = new Set(['tracecontext', 'baggage']);
 
 export interface AppFromConfigOptions {
   /** Used instead of the console logger built from `logging:`. */
@@ -116,8 +120,13 @@ async function buildCache(section: CacheSection, logger: Logger, built: Disposer
 
 async function buildTracer(config: HyperionConfig, logger: Logger, built: DisposerStack) {
   if (!config.tracing || config.tracing.enabled === false) return undefined;
-  const { createOtelTracer } = await import('../tracing/otel/index.js');
   const serviceName = config.service?.name;
+  // exporter none (from the file or OTEL_TRACES_EXPORTER) with W3C propagators: propagate-only,
+  // without loading OpenTelemetry at all.
+  const none = applyOtelEnv({ serviceName, ...tracingOptionsFromConfig(config.tracing) });
+  if (none.exporter === 'none' && none.enabled !== false && (none.propagators ?? []).every((p) => W3C.has(p)))
+    return createPropagateOnlyTracer({ sampleRate: none.sampleRate });
+  const { createOtelTracer } = await import('../tracing/otel/index.js');
   const tracer: OtelTracer = createOtelTracer({
     serviceName,
     ...tracingOptionsFromConfig(config.tracing),

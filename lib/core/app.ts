@@ -7,6 +7,7 @@
 import { type AppContext, createContext } from './context.js';
 import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
 import { createDisposerStack, type Disposer } from './disposers.js';
+import { adaptLogger } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
 import { watchTracerStats } from './tracer-metrics.js';
 
@@ -46,7 +47,8 @@ export function createApp(options: AppOptions = {}): App {
   const tracer = options.tracer ?? noopTracer;
   const cache = options.cache ?? createNoopCache();
   const metrics = options.metrics ?? noopMetrics;
-  const logger = options.logger ?? noopLogger;
+  // A pino instance works as-is (fields first); the logger of a span's ctx is bound to the span.
+  const logger = adaptLogger(options.logger ?? noopLogger);
   const stack = createDisposerStack({ timeoutMs: options.disposeTimeoutMs });
 
   // Registration order = close order reversed: caches and extra components close first, then

@@ -21,6 +21,7 @@ export {
   TracingError,
   typeName,
 } from './errors.js';
+export { adaptLogger, bindLogger, traceFields, unboundLogger } from './log-binding.js';
 export { type ConsoleLoggerOptions, createConsoleLogger } from './logger.js';
 export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from './noop.js';
 export { createSingleflight, type Singleflight } from './singleflight.js';

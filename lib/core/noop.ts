@@ -20,6 +20,7 @@ import type {
   Tracer,
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
+import { normalizeTracestate } from './tracestate.js';
 import { assertBytes, assertKey, assertKeys, assertTtl } from './validate.js';
 import {
   formatTraceparent,
@@ -76,7 +77,11 @@ export const noopTracer: Tracer = {
     if (sc.traceState) carrier.tracestate = sc.traceState;
   },
   extract(carrier) {
-    const sc = parseTraceparent(headerValue(carrier, 'traceparent'), headerValue(carrier, 'tracestate'));
+    // An invalid tracestate is dropped whole (W3C Trace Context §3.3), never passed on.
+    const sc = parseTraceparent(
+      headerValue(carrier, 'traceparent'),
+      normalizeTracestate(headerValue(carrier, 'tracestate')),
+    );
     return sc ? { parent: new NoopSpan(sc), baggage: EMPTY_EXTRACT.baggage } : EMPTY_EXTRACT;
   },
 };

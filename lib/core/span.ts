@@ -2,8 +2,12 @@
 
 import type { AppContext } from './context.js';
 import type { HeaderCarrier, Span, SpanOptions } from './contracts.js';
+import { bindLogger } from './log-binding.js';
 
-/** Starts a child span of `ctx.span` carrying `ctx.attributes`; returns it with the child context. */
+/**
+ * Starts a child span of `ctx.span` carrying `ctx.attributes`; returns it with the child context,
+ * whose logger is bound to the span (records carry `trace_id`, `span_id`, `trace_flags`).
+ */
 export function startSpan(
   ctx: AppContext,
   name: string,
@@ -11,7 +15,7 @@ export function startSpan(
 ): { ctx: AppContext; span: Span } {
   const attributes = options.attributes ? { ...ctx.attributes, ...options.attributes } : ctx.attributes;
   const span = ctx.tracer.startSpan(name, { ...options, attributes, parent: ctx.span });
-  return { ctx: ctx.with({ span }), span };
+  return { ctx: ctx.with({ span, logger: bindLogger(ctx.logger, span) }), span };
 }
 
 function isPromiseLike(v: unknown): v is PromiseLike<unknown> {

@@ -9,6 +9,7 @@ import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
+import { httpServerRequestAttributes, redactUrl, withHttpDup } from './semconv.js';
 
 /** A request handler that receives the request's context (its span is the server span). */
 export type HttpHandler = (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown;
@@ -22,9 +23,11 @@ export interface TraceHandlerOptions {
 
 /**
  * Wraps `handler` as a `node:http` listener. Each request gets a server span whose parent and
- * baggage come from the request headers, named `METHOD route`, with `http.request.method`,
- * `http.route`, `url.path` and, when the response finishes, `http.response.status_code`; 5xx
- * responses and thrown errors set the error status. A handler that throws or rejects gets its
+ * baggage come from the request headers, named `METHOD route`, with the OpenTelemetry HTTP server
+ * attributes (semconv.ts: `http.request.method`, `http.route`, `url.scheme`, `url.path`,
+ * `url.query` redacted, `server.address`/`server.port`, `client.address`, `network.peer.*`) and,
+ * when the response finishes, `http.response.status_code`; 5xx responses and thrown errors set
+ * the error status and `error.type` (the status code, or the thrown error's class). A handler that throws or rejects gets its
  * error recorded and, if nothing was sent yet, a bare 500 response. `ctx.signal` aborts when the
  * client goes away before the response is complete.
  */
@@ -37,28 +40,33 @@ export function traceHandler(
   return function tracedRequest(req, res) {
     const method = req.method ?? 'GET';
     const { parent, baggage } = ctx.tracer.extract(req.headers);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
     const abort = new AbortController();
     const base = ctx.with({ span: parent, baggage, signal: abort.signal });
     const { ctx: child, span } = startSpan(base, route ? `${method} ${route}` : method, {
       kind: 'server',
       attributes: {
         ...options.attributes,
-        'http.request.method': method,
-        'http.route': route,
-        'url.path': q === -1 ? url : url.slice(0, q),
-        'network.protocol.version': req.httpVersion,
-        'user_agent.original': req.headers['user-agent'],
+        ...withHttpDup(httpServerRequestAttributes(req, route), 'server'),
       },
     });
 
     let done = false;
+    let errorType: string | undefined;
     const finish = () => {
       if (done) return;
       done = true;
       const status = res.statusCode;
-      span.setAttributes({ 'http.response.status_code': status });
+      // A 5xx is the server's failure: error.type is the status code (4xx is the client's), or
+      // the class of the error the handler threw.
+      if (status >= 500) errorType ??= String(status);
+      span.setAttributes(
+        withHttpDup(
+          errorType === undefined
+            ? { 'http.response.status_code': status }
+            : { 'http.response.status_code': status, 'error.type': errorType },
+          'server',
+        ),
+      );
       if (status >= 500) span.setStatus({ code: 'error', message: `HTTP ${status}` });
       span.end();
     };
@@ -66,12 +74,13 @@ export function traceHandler(
     res.once('close', () => {
       if (!res.writableFinished && !done) {
         abort.abort();
-        span.setAttributes({ 'error.type': 'aborted' });
+        errorType = 'aborted';
       }
       finish();
     });
 
     const fail = (err: unknown) => {
+      errorType = (err as Error | undefined)?.name ?? 'Error';
       span.recordError(err);
       child.logger.error('request handler failed', { error: err, route, method });
       if (!res.headersSent) {
@@ -99,9 +108,11 @@ export interface TracedFetchOptions {
 
 /**
  * `fetch` inside a client span: the trace context and baggage of `ctx` (continued by the new span)
- * are written into the request headers. Credentials in the URL are sent as basic auth. Sets `http.request.method`, `url.full` (credentials
- * removed), `server.address`, `server.port`, `http.response.status_code`; a status ≥ 400 or a
- * network error sets the error status (a network error is rethrown). Uses `ctx.signal` when
+ * are written into the request headers. Credentials in the URL are sent as basic auth. Sets
+ * `http.request.method`, `url.full` (credentials and sensitive query values replaced by
+ * `REDACTED`), `server.address`, `server.port`, `http.response.status_code`; a status ≥ 400 or a
+ * network error sets the error status and `error.type` (the status code or the error class; a
+ * network error is rethrown). Uses `ctx.signal` when
  * `init.signal` is not given.
  */
 export async function tracedFetch(
@@ -112,17 +123,19 @@ export async function tracedFetch(
 ): Promise<Response> {
   const target = new URL(url);
   const method = (init.method ?? 'GET').toUpperCase();
-  const shown = new URL(target);
-  shown.username = '';
-  shown.password = '';
   const { ctx: child, span } = startSpan(ctx, options.name ?? method, {
     kind: 'client',
     attributes: {
       ...options.attributes,
-      'http.request.method': method,
-      'url.full': shown.href,
-      'server.address': target.hostname,
-      'server.port': target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80,
+      ...withHttpDup(
+        {
+          'http.request.method': method,
+          'url.full': redactUrl(target),
+          'server.address': target.hostname,
+          'server.port': target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80,
+        },
+        'client',
+      ),
     },
   });
   const headers = new Headers(init.headers);
@@ -142,11 +155,18 @@ export async function tracedFetch(
   try {
     const res = await fetch(target, { ...init, headers, signal: init.signal ?? ctx.signal ?? null });
     status = res.status;
-    span.setAttributes({ 'http.response.status_code': res.status });
     if (res.status >= 400) {
       errorType = String(res.status);
       span.setStatus({ code: 'error', message: `HTTP ${res.status}` });
     }
+    span.setAttributes(
+      withHttpDup(
+        errorType === undefined
+          ? { 'http.response.status_code': res.status }
+          : { 'http.response.status_code': res.status, 'error.type': errorType },
+        'client',
+      ),
+    );
     return res;
   } catch (err) {
     errorType = (err as Error)?.name ?? 'Error';

@@ -6,3 +6,5 @@ export {
   tracedFetch,
   traceHandler,
 } from './http.js';
+export { createPropagateOnlyTracer, type PropagateOnlyOptions } from './propagate-only.js';
+export { dbAttributes, redactQuery, SENSITIVE_QUERY_PARAMS, semconvOptIn, withHttpDup } from './semconv.js';

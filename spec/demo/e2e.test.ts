@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { fromJaeger, type JaegerTraceJson, type TreeSpan } from '../../demo/trace-tree.js';
+import { createConsoleLogger } from '../../lib/core/logger.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { type PostgresServer, startPostgres } from '../harness/postgres.js';
 import { describeWithServers, skipUnless, waitFor } from '../harness/process.js';
@@ -19,6 +20,8 @@ import { type PrometheusServer, startPrometheus } from '../harness/prometheus.js
 import { type RedisStandalone, startRedis } from '../harness/redis.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE_VERSION = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string })
+  .version;
 const SERVICES = ['gateway', 'user-service', 'order-service'] as const;
 
 const skip =
@@ -70,6 +73,7 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
   let services: RunningServices;
   let db: pg.Client;
   let gw: string;
+  const logLines: string[] = [];
 
   before(async () => {
     [redis, postgres, jaeger] = await Promise.all([startRedis(), startPostgres(), startJaeger()]);
@@ -78,7 +82,14 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
       databaseUrl: postgres.url,
       redisUrl: redis.url,
       tracing: { exporter: 'otlp', endpoint: jaeger.otlpEndpoint, sampleRate: 1 },
-      logger: 'error',
+      // Info level, kept in memory: the per-request lines are checked against Jaeger (errors still shown).
+      logger: createConsoleLogger({
+        level: 'info',
+        write: (line) => {
+          logLines.push(line);
+          if (line.includes('"level":"error"')) process.stderr.write(line);
+        },
+      }),
     });
     gw = services.gateway.url;
     // The repository's scrape config, with compose's service:port targets pointed at this process.
@@ -132,10 +143,28 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     assert.equal(root.name, 'GET /users/:id/orders');
     assert.equal(root.kind, 'server');
     assert.equal(root.attributes['http.route'], '/users/:id/orders');
+    assert.equal(root.attributes['url.scheme'], 'http');
+    const process0 = (await jaeger.getTrace(r.traceId!)) as unknown as {
+      processes: Record<string, { serviceName: string; tags: { key: string; value: unknown }[] }>;
+    };
+    for (const p of Object.values(process0.processes)) {
+      const tags = Object.fromEntries(p.tags.map((t) => [t.key, t.value]));
+      assert.equal(tags['service.version'], PACKAGE_VERSION, `${p.serviceName}: service.version`);
+      assert.match(
+        String(tags['service.instance.id']),
+        /^[0-9a-f-]{36}$/,
+        `${p.serviceName}: service.instance.id`,
+      );
+    }
+    assert.equal(root.attributes['server.address'], '127.0.0.1');
+    assert.equal(typeof root.attributes['server.port'], 'number');
+    assert.equal(root.attributes['client.address'], '127.0.0.1');
+    assert.equal(root.attributes['network.peer.address'], '127.0.0.1');
 
     const gwClient = one((s) => s.service === 'gateway' && s.kind === 'client', 'gateway client span');
     assert.equal(parentOf(gwClient), root);
-    assert.equal(gwClient.attributes['peer.service'], 'user-service');
+    assert.equal(gwClient.attributes['peer.service'], undefined, 'no deprecated peer.service');
+    assert.equal(gwClient.attributes['server.port'], Number(new URL(services.user.url).port));
 
     const userServer = one(
       (s) => s.service === 'user-service' && s.kind === 'server',
@@ -169,17 +198,39 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
 
     // First read of user 7 in a fresh stack: both caches missed and the databases were queried.
     assert.equal(userCache.attributes['cache.hit'], false);
-    const dbSpans = trace.filter((s) => s.attributes['db.system'] === 'postgresql');
+    const dbSpans = trace.filter((s) => s.attributes['db.system.name'] === 'postgresql');
     assert.equal(dbSpans.length, 2, 'one SELECT per service');
     for (const d of dbSpans) {
       assert.equal(d.kind, 'client');
       assert.match(String(d.attributes['db.query.text']), /^SELECT /);
-      assert.equal(d.attributes['db.statement'], d.attributes['db.query.text']);
+      assert.equal(
+        d.attributes['db.statement'],
+        undefined,
+        'the query is stored once (no deprecated db.statement)',
+      );
+      assert.equal(d.attributes['db.system'], undefined, 'no deprecated db.system');
       assert.equal(d.attributes['db.operation.name'], 'SELECT');
       assert.equal(d.attributes['server.port'], postgres.port);
       assert.ok(parentOf(d)?.name.startsWith('cache '), 'the query runs as the cache loader');
     }
     assert.ok(trace.every((s) => s.traceId === r.traceId));
+
+    // Logs correlated with traces: each service wrote one line for this request, bound to its
+    // server span; the line's trace_id is a trace Jaeger returns, its span_id a span in it.
+    const lines = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request' && l.trace_id === r.traceId);
+    assert.deepEqual(lines.map((l) => l.service).sort(), ['gateway', 'order-service', 'user-service']);
+    const gwLine = lines.find((l) => l.service === 'gateway')!;
+    assert.equal(gwLine.route, '/users/:id/orders');
+    assert.equal(gwLine.status, 200);
+    assert.equal(gwLine.trace_flags, '01');
+    const fromJaegerById = await jaeger.getTrace(String(gwLine.trace_id));
+    assert.ok(fromJaegerById, 'Jaeger returns the trace a log line names');
+    const spanIds = fromJaeger(fromJaegerById as unknown as JaegerTraceJson).map((s) => s.spanId);
+    for (const l of lines)
+      assert.ok(spanIds.includes(String(l.span_id)), `span ${l.span_id} of ${l.service}`);
+    assert.equal(gwLine.span_id, root.spanId, 'the gateway line is bound to the server span');
   });
 
   it('after warm-up, serves reads from L1 and L2 without touching the database', async () => {

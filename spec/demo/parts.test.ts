@@ -125,8 +125,9 @@ describe('traffic and trace helpers', () => {
       ['c', 'd'],
     );
     const lines = renderTree(roots);
-    assert.match(lines[0]!, /^gw +op-a +1\.50 ms$/);
-    assert.match(lines[1]!, /^ {2}user +op-c +hit l2 +1\.50 ms$/);
-    assert.match(lines[2]!, /^ {2}order +op-d +ERROR +1\.50 ms$/);
+    // The kind follows the name: a call's client span and the callee's server span share a name.
+    assert.match(lines[0]!, /^gw +op-a \[internal\] +1\.50 ms$/);
+    assert.match(lines[1]!, /^ {2}user +op-c \[internal\] +hit l2 +1\.50 ms$/);
+    assert.match(lines[2]!, /^ {2}order +op-d \[internal\] +ERROR +1\.50 ms$/);
   });
 });

@@ -104,6 +104,57 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     const byStatus = new Map(spans.map((s) => [s.attributes['http.response.status_code'], s.status.code]));
     assert.equal(byStatus.get(503), SpanStatusCode.ERROR);
     assert.equal(byStatus.get(404), SpanStatusCode.UNSET);
+    const errorType = new Map(
+      spans.map((s) => [s.attributes['http.response.status_code'], s.attributes['error.type']]),
+    );
+    assert.equal(errorType.get(503), '503', 'a failing server span names the status');
+    assert.equal(errorType.get(404), undefined, "a 4xx is the client's error, not the server's");
+  });
+
+  it('server spans carry url.scheme, server/client/peer addresses and a redacted url.query', async () => {
+    const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/q' }));
+    const port = Number(new URL(url).port);
+    await (
+      await fetch(`${url}/q?user=7&access_token=abc&Signature=s%3D&sig=x&page=2`, {
+        headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1' },
+      })
+    ).text();
+    const span = await waitSpan('GET /q');
+    const a = span.attributes;
+    assert.equal(a['url.scheme'], 'http');
+    assert.equal(a['url.path'], '/q');
+    assert.equal(a['url.query'], 'user=7&access_token=REDACTED&Signature=REDACTED&sig=REDACTED&page=2');
+    assert.equal(a['server.address'], '127.0.0.1');
+    assert.equal(a['server.port'], port);
+    assert.equal(a['client.address'], '203.0.113.9', 'the first X-Forwarded-For address');
+    assert.equal(a['network.peer.address'], '127.0.0.1');
+    assert.equal(typeof a['network.peer.port'], 'number');
+    assert.equal(a['http.response.status_code'], 200);
+    for (const old of ['http.method', 'http.status_code', 'http.target', 'net.host.name', 'http.scheme'])
+      assert.equal(a[old], undefined, `no deprecated ${old} by default`);
+  });
+
+  it('OTEL_SEMCONV_STABILITY_OPT_IN=http/dup adds the deprecated HTTP attributes next to the stable ones', async () => {
+    const saved = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+    process.env.OTEL_SEMCONV_STABILITY_OPT_IN = 'database, http/dup';
+    try {
+      const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/dup' }));
+      await (await tracedFetch(ctx0, `${url}/dup?a=1`, {}, { name: 'dup-client' })).text();
+      const server = (await waitSpan('GET /dup')).attributes;
+      assert.equal(server['http.method'], 'GET');
+      assert.equal(server['http.request.method'], 'GET');
+      assert.equal(server['http.status_code'], 200);
+      assert.equal(server['http.target'], '/dup?a=1');
+      assert.equal(server['http.scheme'], 'http');
+      assert.equal(server['net.host.port'], Number(new URL(url).port));
+      const client = finished('dup-client').attributes;
+      assert.equal(client['http.url'], `${url}/dup?a=1`);
+      assert.equal(client['http.status_code'], 200);
+      assert.equal(client['net.peer.name'], '127.0.0.1');
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+      else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = saved;
+    }
   });
 
   it('a throwing or rejecting handler yields a 500 and a recorded exception, the server survives', async () => {
@@ -134,6 +185,8 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
       })
       .sort();
     assert.deepEqual(messages, ['async failure', 'sync failure']);
+    for (const s of tracer.finishedSpans().filter((s) => s.name === 'GET /broken'))
+      assert.equal(s.attributes['error.type'], 'Error', 'a thrown error names its class');
   });
 
   it('tracedFetch: client span, injected headers, status, credentials kept out of url.full', async () => {
@@ -161,11 +214,14 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     assert.equal(ok.kind, 2); // CLIENT
     assert.equal(ok.parentSpanContext?.spanId, parent.spanContext().spanId);
     assert.equal(ok.attributes['http.response.status_code'], 200);
-    assert.equal(ok.attributes['url.full'], `${url}/ok?q=1`);
+    // Credentials in url.full are replaced, as the HTTP conventions ask.
+    assert.equal(ok.attributes['url.full'], `${url.replace('http://', 'http://REDACTED:REDACTED@')}/ok?q=1`);
+    assert.equal(ok.attributes['error.type'], undefined);
     assert.equal(ok.attributes['server.address'], '127.0.0.1');
     const lookup = finished('lookup');
     assert.equal(lookup.attributes['http.request.method'], 'POST');
     assert.equal(lookup.status.code, SpanStatusCode.ERROR);
+    assert.equal(lookup.attributes['error.type'], '404', 'a client span with status ≥ 400 names it');
     // The last request carried the client span's context, baggage, and the caller's own header.
     assert.equal(String(received.traceparent).split('-')[2], lookup.spanContext().spanId);
     assert.equal(received.baggage, 'tenant=acme');

@@ -1,92 +1,18 @@
 /** Options of `createRedisCache`, their defaults, and eager validation (one ConfigError listing every bad field). */
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'iovalkey';
-import type { Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import type { RedisConnectionOptions, RedisMode } from './connection-options.js';
 
-export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
+export type { RedisConnectionOptions, RedisMode } from './connection-options.js';
 
-export interface RedisCacheOptions {
-  /** Topology. Default `standalone` (or `cluster` when an injected `client` is a Cluster). */
-  mode?: RedisMode;
-  /**
-   * `host:port` seeds: the server (standalone), any cluster nodes (cluster), or the sentinels when
-   * `sentinel.sentinelAddresses` is absent (sentinel). Default `['127.0.0.1:6379']`
-   * (`['127.0.0.1:26379']` in sentinel mode).
-   */
-  addresses?: readonly string[];
-  /** `AUTH` password of the data nodes. Never appears in error messages. */
-  password?: string;
-  /** ACL user name (Redis 6+). */
-  username?: string;
-  /** Database index, 0 to `databases` − 1 (standalone/sentinel only; cluster has just db 0). Default 0. */
-  db?: number;
-  /**
-   * Number of databases the server has (its `databases` setting), which bounds `db`. Default 16,
-   * the Redis and Valkey default.
-   */
-  databases?: number;
-  /**
-   * Connections to each node. iovalkey multiplexes every command over one connection and the
-   * benchmark showed extra round-robin connections to be slower, so only `1` is accepted; any other
-   * value is a ConfigError (rather than a setting that silently does nothing). Default 1.
-   */
-  poolSize?: number;
-  /**
-   * Connections opened before the first command: `1` (default) connects at creation and fails
-   * visibly early; `0` connects lazily on the first command. Must be ≤ `poolSize`.
-   */
-  minIdleConns?: number;
-  /** TCP connect (dial) timeout in ms. Default 5000. */
-  dialTimeout?: number;
-  /**
-   * Reply timeout in ms. iovalkey times each command from send to reply, with no separate read and
-   * write phase, so the bound applied to every command is `commandTimeout` when given, otherwise the
-   * larger of `readTimeout` and `writeTimeout`. Default 3000.
-   */
-  readTimeout?: number;
-  /** See `readTimeout`. Default 3000. */
-  writeTimeout?: number;
-  /** Bound for every command (send → reply) in ms; overrides read/write timeouts. Default 3000. */
-  commandTimeout?: number;
-  cluster?: {
-    /** Max MOVED/ASK redirections followed per command. Default 3. */
-    maxRedirects?: number;
-    /** Serve reads (GET/MGET/EXISTS) from replicas; they may lag the master. Default false. */
-    readOnly?: boolean;
-  };
-  sentinel?: {
-    /** Name of the monitored master (`sentinel monitor <name> …`). Required in sentinel mode. */
-    masterName?: string;
-    /** `host:port` of the sentinels. Default: `addresses`. */
-    sentinelAddresses?: readonly string[];
-    /** Password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
-    password?: string;
-  };
-  /** Prepended to every key; `clear()` removes only keys with this prefix. Default `''` (the whole db). */
-  keyPrefix?: string;
-  /** TLS to the data nodes: `true` for defaults, or `tls.connect` options. Default off. */
-  tls?: boolean | ConnectionOptions;
-  /** TTL in ms applied when `set` gets none. Default: no expiry. */
-  defaultTtl?: number;
-  /**
-   * iovalkey auto-pipelining: commands issued in the same tick share one write. Roughly doubles
-   * throughput under high concurrency but adds latency to lone requests (see the benchmark).
-   * Default false.
-   */
-  autoPipelining?: boolean;
+export interface RedisCacheOptions extends RedisConnectionOptions {
   /**
    * A ready iovalkey `Redis` or `Cluster`. Connection options above are then ignored (the client
    * keeps its own); the cache does not quit it on `close()` unless `ownClient` is true.
    */
   client?: Redis | Cluster;
-  /** Quit the injected `client` on `close()`. Default false. */
-  ownClient?: boolean;
-  /** Receives connection errors and fail-open reports. Default: silent. */
-  logger?: Logger;
-  /** Cache name for metrics labels; also the connection name `hyperion:<name>`. Default `redis`. */
-  name?: string;
 }
 
 export interface HostPort {

@@ -13,7 +13,6 @@
  *     prefix: ''          # prefix of the built-in metrics only; default namespace_subsystem
  */
 import * as v from 'valibot';
-import type { MetricsOptions } from '../../metrics/prometheus/index.js';
 import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -74,9 +73,28 @@ export const metricsSection = section(
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;
 
+/**
+ * The `createMetrics` options a `metrics:` section sets (assignable to `MetricsOptions`). Declared
+ * here, without prom-client types, so `hyperion/config`'s type declarations do not need
+ * prom-client installed.
+ */
+export interface MetricsOptionsFromConfig {
+  enabled?: boolean;
+  port?: number;
+  host?: string;
+  path?: string;
+  namespace?: string;
+  subsystem?: string;
+  collectRuntime?: boolean;
+  defaultLabels?: Readonly<Record<string, string>>;
+  maxSeriesPerMetric?: number;
+  naming?: 'otel' | 'legacy';
+  prefix?: string;
+}
+
 /** Maps a validated `metrics:` section to `createMetrics` options (absent keys keep the factory defaults). */
-export function metricsOptionsFromConfig(section: MetricsSection): MetricsOptions {
-  const o: MetricsOptions = {};
+export function metricsOptionsFromConfig(section: MetricsSection): MetricsOptionsFromConfig {
+  const o: MetricsOptionsFromConfig = {};
   if (section.enabled !== undefined) o.enabled = section.enabled;
   if (section.port !== undefined) o.port = section.port;
   if (section.host !== undefined) o.host = section.host;

@@ -18,7 +18,7 @@
  *     sentinel: { master_name: mymaster, sentinel_addresses: [127.0.0.1:26379] }
  */
 import * as v from 'valibot';
-import type { RedisCacheOptions } from '../../cache/redis/options.js';
+import type { RedisConnectionOptions } from '../../cache/redis/connection-options.js';
 import {
   durationIn,
   flag,
@@ -161,8 +161,8 @@ export const redisSection = section(
 export type RedisSection = v.InferOutput<typeof redisSection>;
 
 /** Maps a validated `cache:` (type redis) section to `createRedisCache` options. */
-export function redisOptionsFromConfig(section: RedisSection): RedisCacheOptions {
-  const o: RedisCacheOptions = {};
+export function redisOptionsFromConfig(section: RedisSection): RedisConnectionOptions {
+  const o: RedisConnectionOptions = {};
   if (section.mode !== undefined) o.mode = section.mode;
   if (section.addresses !== undefined) o.addresses = [...section.addresses];
   if (section.password) o.password = section.password;

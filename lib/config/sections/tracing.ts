@@ -17,12 +17,14 @@
  * ```
  */
 import * as v from 'valibot';
+import type { AttributeValue } from '../../core/contracts.js';
 import {
   EXPORTERS,
+  type ExporterName,
   normalizeEndpoint,
-  type OtelTracerOptions,
   PROPAGATORS,
-} from '../../tracing/otel/options.js';
+  type PropagatorName,
+} from '../../tracing/otel/names.js';
 import {
   durationIn,
   flag,
@@ -119,9 +121,33 @@ export const tracingSection = section(
 
 export type TracingSection = v.InferOutput<typeof tracingSection>;
 
+/**
+ * The `createOtelTracer` options a `tracing:` section sets (assignable to `OtelTracerOptions`).
+ * Declared here, without OpenTelemetry types, so `hyperion/config`'s type declarations do not need
+ * `@opentelemetry/api` installed.
+ */
+export interface TracingOptionsFromConfig {
+  enabled?: boolean;
+  serviceName?: string;
+  exporter?: ExporterName;
+  endpoint?: string;
+  sampleRate?: number;
+  attributes?: Readonly<Record<string, AttributeValue>>;
+  headers?: Readonly<Record<string, string>>;
+  propagators?: readonly PropagatorName[];
+  activeContext?: boolean;
+  registerGlobal?: boolean;
+  batch?: {
+    maxQueueSize?: number;
+    maxExportBatchSize?: number;
+    scheduledDelayMillis?: number;
+    exportTimeoutMillis?: number;
+  };
+}
+
 /** Maps a validated `tracing:` section to `createOtelTracer` options (absent keys stay absent). */
-export function tracingOptionsFromConfig(section: TracingSection): OtelTracerOptions {
-  const out: OtelTracerOptions = {};
+export function tracingOptionsFromConfig(section: TracingSection): TracingOptionsFromConfig {
+  const out: TracingOptionsFromConfig = {};
   if (section.enabled !== undefined) out.enabled = section.enabled;
   if (section.service_name !== undefined) out.serviceName = section.service_name;
   if (section.exporter !== undefined) out.exporter = section.exporter;

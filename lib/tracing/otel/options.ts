@@ -9,21 +9,25 @@ import {
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
+import { applyOtelEnv } from './env.js';
+import {
+  DEFAULT_ENDPOINTS,
+  EXPORTERS,
+  type ExporterName,
+  normalizeEndpoint,
+  PROPAGATORS,
+  type PropagatorName,
+} from './names.js';
 
-/** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
-export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
-export const EXPORTERS: readonly ExporterName[] = ['otlp', 'zipkin', 'jaeger', 'console', 'memory', 'none'];
-
-/** Header formats: W3C `traceparent`/`tracestate`, W3C `baggage`, B3 single/multi header, Jaeger `uber-trace-id`. */
-export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi' | 'jaeger';
-export const PROPAGATORS: readonly PropagatorName[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger'];
-
-/** Default collector endpoint of each network exporter (all on localhost, the usual agent setup). */
-export const DEFAULT_ENDPOINTS = {
-  otlp: 'http://localhost:4318/v1/traces',
-  zipkin: 'http://localhost:9411/api/v2/spans',
-  jaeger: 'http://localhost:14268/api/traces',
-} as const;
+// Names and endpoints live in a module without OpenTelemetry imports (hyperion/config uses them).
+export {
+  DEFAULT_ENDPOINTS,
+  EXPORTERS,
+  type ExporterName,
+  normalizeEndpoint,
+  PROPAGATORS,
+  type PropagatorName,
+} from './names.js';
 
 /** Limits of the batching span processor used by the network exporters. */
 export interface BatchOptions {
@@ -40,8 +44,12 @@ export interface BatchOptions {
 export interface OtelTracerOptions {
   /** `false` returns a tracer that records nothing but still propagates incoming context. Default true. */
   enabled?: boolean;
-  /** `service.name` resource attribute. Default `unknown_service:node`. */
+  /** `service.name` resource attribute. Default `OTEL_SERVICE_NAME`, else `unknown_service:node`. */
   serviceName?: string;
+  /** `service.version` resource attribute. Default: `attributes['service.version']`, else `npm_package_version`, else none. */
+  serviceVersion?: string;
+  /** `service.instance.id` resource attribute. Default: `attributes['service.instance.id']`, else a random UUID per tracer. */
+  serviceInstanceId?: string;
   /** Where spans go. Default `otlp`. Ignored when `provider` is given. */
   exporter?: ExporterName;
   /**
@@ -85,6 +93,8 @@ export interface OtelTracerOptions {
 export interface ResolvedOptions {
   enabled: boolean;
   serviceName: string;
+  serviceVersion: string | undefined;
+  serviceInstanceId: string | undefined;
   exporter: ExporterName;
   endpoint: string | undefined;
   sampleRate: number;
@@ -109,6 +119,8 @@ const BATCH_DEFAULTS: Required<BatchOptions> = {
 const KNOWN = optionKeys<OtelTracerOptions>({
   enabled: true,
   serviceName: true,
+  serviceVersion: true,
+  serviceInstanceId: true,
   exporter: true,
   endpoint: true,
   sampleRate: true,
@@ -124,34 +136,6 @@ const KNOWN = optionKeys<OtelTracerOptions>({
   now: true,
 });
 
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
-
-/** Turns a configured endpoint into a URL, or explains what is wrong with it. */
-export function normalizeEndpoint(
-  endpoint: string,
-  exporter: keyof typeof DEFAULT_ENDPOINTS,
-): { url: string } | { problem: string } {
-  const text = endpoint.trim();
-  const hp = HOST_PORT.exec(text);
-  if (hp) {
-    const port = Number(hp[2]);
-    if (port < 1 || port > 65535) return { problem: 'port must be between 1 and 65535' };
-    const url = `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}`;
-    // The exporters parse it again: a host the URL parser refuses (`local[host`) fails here, not there.
-    if (!URL.canParse(url)) return { problem: 'must be an http(s) URL or host:port' };
-    return { url };
-  }
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return { problem: 'must be an http(s) URL or host:port' };
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: 'must use http or https' };
-  if (!url.hostname) return { problem: 'must name a host' };
-  return { url: url.href };
-}
-
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
@@ -164,9 +148,16 @@ function isAttributeValue(v: unknown): v is AttributeValue {
   );
 }
 
-/** Applies defaults and checks every field; throws one `ConfigError` naming each bad field. */
-export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
-  const issues: ConfigIssue[] = unknownOptionIssues(input, KNOWN);
+/**
+ * Applies the `OTEL_*` variables of `env` to fields not given (env.ts), then defaults, and checks
+ * every field; throws one `ConfigError` naming each bad field or variable.
+ */
+export function resolveOptions(
+  options: OtelTracerOptions = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedOptions {
+  const input = applyOtelEnv(options, env);
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
   const o = input as Record<string, unknown>;
@@ -187,6 +178,16 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
       bad('serviceName', 'non-empty string', o.serviceName, 'must be a non-empty string');
     else serviceName = o.serviceName;
   }
+
+  const optionalString = (key: string): string | undefined => {
+    const v = o[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.trim() === '')
+      bad(key, 'non-empty string', v, 'must be a non-empty string');
+    return typeof v === 'string' ? v : undefined;
+  };
+  const serviceVersion = optionalString('serviceVersion') ?? env.npm_package_version;
+  const serviceInstanceId = optionalString('serviceInstanceId');
 
   let exporter: ExporterName = 'otlp';
   if (o.exporter !== undefined) {
@@ -312,6 +313,8 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
   return {
     enabled,
     serviceName,
+    serviceVersion,
+    serviceInstanceId,
     exporter,
     endpoint,
     sampleRate,

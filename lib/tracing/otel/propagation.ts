@@ -9,11 +9,12 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
-import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { W3CBaggagePropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
 import type { PropagatorName } from './options.js';
 import { loadPeer } from './sdk.js';
+import { TraceContextPropagator } from './tracecontext.js';
 
 // B3 and Jaeger propagators are optional peers: loaded only when asked for.
 
@@ -49,7 +50,7 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
   const list = names.map((name): TextMapPropagator => {
     switch (name) {
       case 'tracecontext':
-        return new W3CTraceContextPropagator();
+        return new TraceContextPropagator(); // validates tracestate per the spec: tracecontext.ts
       case 'baggage':
         return new W3CBaggagePropagator();
       case 'b3':

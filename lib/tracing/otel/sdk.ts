@@ -147,7 +147,8 @@ export function loadPeer<T>(name: string, why: string): T {
   if (path === undefined)
     throw new TracingError(
       'otel_peer_missing',
-      `tracing: ${why} needs the optional peer ${name}: install it`,
+      // One clear message: the package to install and the subpath (and feature) that needs it.
+      `hyperion/tracing/otel (${why}) needs the optional peer dependency ${name}, which is not installed: npm install ${name}`,
     );
   return require(path) as T;
 }

@@ -1,7 +1,6 @@
 /** The core `Span` on top of an OpenTelemetry span, plus the attribute filter shared by every span. */
 import {
   type Context,
-  createTraceState,
   type Attributes as OtelAttributes,
   type Span as OtelSpan,
   type SpanContext as OtelSpanContext,
@@ -14,6 +13,7 @@ import {
 } from '@opentelemetry/api';
 import type { Attributes, Logger, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
 import { isValidSpanContext } from '../../core/w3c.js';
+import { traceStateFrom } from './tracecontext.js';
 
 /** Core span kinds → OpenTelemetry's enum; unknown strings fall back to internal. */
 export const KINDS: Readonly<Record<string, OtelSpanKind>> = {
@@ -126,7 +126,7 @@ export function toOtelSpan(span: Span): OtelSpan | undefined {
     spanId: sc.spanId,
     traceFlags: sc.traceFlags,
     isRemote: sc.isRemote ?? true,
-    traceState: sc.traceState ? createTraceState(sc.traceState) : undefined,
+    traceState: sc.traceState ? traceStateFrom(sc.traceState) : undefined,
   });
 }
 

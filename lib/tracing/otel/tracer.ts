@@ -26,6 +26,7 @@ import { createExportAgents, createRequestTracker, type ExportAgents, type Reque
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
+import { createPropagateOnly } from './propagate-only.js';
 import {
   baggageOf,
   createPropagators,
@@ -35,6 +36,7 @@ import {
   remoteSpanOf,
   withBaggage,
 } from './propagation.js';
+import { serviceResource } from './resource.js';
 import { createDropPath, type DropPath, ownedDropPath, samplerFor } from './sampling.js';
 import {
   type FinishedSpan,
@@ -164,9 +166,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       const sampling = samplerFor(sdk, o.sampleRate);
       const idGenerator = new sdk.RandomIdGenerator();
       owned = sdk.provider({
-        resource: defaultResource().merge(
-          resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
-        ),
+        // service.name, service.version and a generated service.instance.id (resource.ts).
+        resource: defaultResource().merge(resourceFromAttributes(serviceResource(o) as OtelAttributes)),
         sampler: sampling.sampler,
         idGenerator,
         spanProcessors: [processor],
@@ -178,6 +179,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   const otel = provider?.getTracer(SCOPE);
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
+  // exporter 'none' = propagate-only (new span ids, nothing recorded); enabled: false = pass-through.
+  const unrecorded =
+    o.enabled && !recording
+      ? createPropagateOnly({ sampleRate: o.sampleRate, activeContext: o.activeContext, filter })
+      : noopTracer.startSpan;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
@@ -226,7 +232,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
     startSpan(name: string, spanOptions?: SpanOptions): Span {
       // Disabled: the no-op span keeps the parent's identity, so downstream injection continues the trace.
-      if (!otel) return noopTracer.startSpan(name, spanOptions);
+      if (!otel) return unrecorded(name, spanOptions);
       const parent = spanOptions?.parent;
       const dropped = parent ? dropChild?.(parent) : dropRoot?.();
       if (dropped !== undefined) return dropped;

@@ -1,0 +1,116 @@
+/**
+ * Logs correlated with traces: the logger on a span's `ctx` is bound to that span, so every record
+ * written through `ctx.logger` while the span is active carries `trace_id`, `span_id` and
+ * `trace_flags` (the OpenTelemetry log data model's field names, as its pino/winston
+ * instrumentations write them: lowercase hex ids, flags as two hex digits) — with no call by the
+ * user. The binding goes through `Logger.child(fields)`, so it works with the built-in JSON logger
+ * and any logger of the `Logger` shape; a pino instance is accepted as-is (`adaptLogger`).
+ *
+ * The binding is lazy: a span whose context never logs costs one small object, no `child()` call.
+ * Nested spans bind the logger they started from, never a bound one, so a record carries each
+ * field once (pino would otherwise write `trace_id` twice).
+ */
+import type { LogFields, Logger, Span } from './contracts.js';
+import { noopLogger } from './noop.js';
+import { isValidSpanContext } from './w3c.js';
+
+/** The correlation fields of `span`, or `undefined` when it has no valid trace context. */
+export function traceFields(span: Span): LogFields | undefined {
+  const sc = span.spanContext();
+  if (!isValidSpanContext(sc)) return undefined;
+  return {
+    trace_id: sc.traceId,
+    span_id: sc.spanId,
+    trace_flags: (sc.traceFlags & 0xff).toString(16).padStart(2, '0'),
+  };
+}
+
+/** A logger bound to a span: `child(traceFields(span))` of the unbound logger, made on first use. */
+class SpanBoundLogger implements Logger {
+  readonly root: Logger;
+  private readonly span: Span;
+  private bound: Logger | undefined;
+
+  constructor(root: Logger, span: Span) {
+    this.root = root;
+    this.span = span;
+    this.bound = undefined;
+  }
+
+  private get target(): Logger {
+    if (this.bound === undefined) {
+      const fields = traceFields(this.span);
+      this.bound = fields ? this.root.child(fields) : this.root;
+    }
+    return this.bound;
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.target.debug(message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.target.info(message, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.target.warn(message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.target.error(message, fields);
+  }
+  /** A child of the unbound logger, bound to the same span (fields are never bound twice). */
+  child(fields: LogFields): Logger {
+    return new SpanBoundLogger(this.root.child(fields), this.span);
+  }
+}
+
+/** `logger` bound to `span` (see the module comment); the no-op logger stays as it is. */
+export function bindLogger(logger: Logger, span: Span): Logger {
+  if (logger === noopLogger) return logger;
+  return new SpanBoundLogger(logger instanceof SpanBoundLogger ? logger.root : logger, span);
+}
+
+/** The logger a span-bound logger was made from (itself for any other logger). */
+export function unboundLogger(logger: Logger): Logger {
+  return logger instanceof SpanBoundLogger ? logger.root : logger;
+}
+
+interface ObjectFirstLogger {
+  debug(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
+  child(fields: object): ObjectFirstLogger;
+  bindings(): object;
+  levels: object;
+}
+
+/** pino takes `(fields, message)`; `(message, fields)` would drop the fields. */
+function isPino(x: unknown): x is ObjectFirstLogger {
+  const l = x as Partial<ObjectFirstLogger> | null;
+  return typeof l?.bindings === 'function' && typeof l.levels === 'object' && typeof l.child === 'function';
+}
+
+function fromPino(p: ObjectFirstLogger): Logger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void => {
+      if (fields === undefined) p[level]({}, message);
+      else p[level](fields, message);
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => fromPino(p.child(fields)),
+  };
+}
+
+/**
+ * The `Logger` for `logger`: itself, or for a pino instance (recognised by `bindings()` and
+ * `levels`) a thin adapter that passes fields first, the way pino expects them. `createApp`
+ * applies it, so a pino instance can be given as `logger` as it is.
+ */
+export function adaptLogger(logger: Logger): Logger {
+  return isPino(logger) ? fromPino(logger) : logger;
+}

@@ -1,0 +1,298 @@
+/**
+ * The standard OpenTelemetry SDK environment variables, as defaults for `createOtelTracer`
+ * options the caller did not pass. Precedence, highest first:
+ *
+ *   1. an option passed to `createOtelTracer` (in code, or mapped from a config file),
+ *   2. a `HYPERION__…` override (it replaces the config file's value before mapping),
+ *   3. an `OTEL_*` variable (this module),
+ *   4. the default.
+ *
+ * An empty variable counts as unset (as the OpenTelemetry specification says). A variable with a
+ * bad value throws one `ConfigError` whose issues name each bad variable (header values, which may
+ * be credentials, are never shown).
+ */
+import type { AttributeValue } from '../../core/contracts.js';
+import { ConfigError, type ConfigIssue } from '../../core/errors.js';
+import type { ExporterName, PropagatorName } from './names.js';
+
+interface BatchFields {
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+  scheduledDelayMillis?: number;
+  exportTimeoutMillis?: number;
+}
+
+/** The tracer options the variables can set (a structural subset of `OtelTracerOptions`). */
+export interface EnvSettableOptions {
+  enabled?: boolean;
+  serviceName?: string;
+  exporter?: ExporterName;
+  endpoint?: string;
+  sampleRate?: number;
+  attributes?: Readonly<Record<string, AttributeValue>>;
+  headers?: Readonly<Record<string, string>>;
+  batch?: BatchFields;
+  propagators?: readonly PropagatorName[];
+  provider?: unknown;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The OTLP protocols the `otlp` exporter speaks (it is `@opentelemetry/exporter-trace-otlp-proto`). */
+export const SUPPORTED_OTLP_PROTOCOLS = ['http/protobuf'] as const;
+
+/** Values of `OTEL_TRACES_EXPORTER` we understand (the spec's `logging` is the old name of `console`). */
+const ENV_EXPORTERS: Readonly<Record<string, ExporterName>> = {
+  otlp: 'otlp',
+  zipkin: 'zipkin',
+  jaeger: 'jaeger',
+  console: 'console',
+  logging: 'console',
+  none: 'none',
+};
+
+const ENV_PROPAGATORS: readonly PropagatorName[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger'];
+
+const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+const BSP: ReadonlyArray<readonly [string, keyof BatchFields, number]> = [
+  ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize', 1],
+  ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize', 1],
+  ['OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis', 0],
+  ['OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis', 1],
+];
+
+/** The variables this module reads (documentation and tests). */
+export const OTEL_ENV_VARS: readonly string[] = [
+  'OTEL_SDK_DISABLED',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'OTEL_EXPORTER_OTLP_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_PROPAGATORS',
+  ...BSP.map(([name]) => name),
+];
+
+/** `k=v,k2=v2` with percent-encoded keys and values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */
+function parseList(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) return undefined;
+    try {
+      out[decodeURIComponent(item.slice(0, eq).trim())] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+/**
+ * `options` with every field the caller left `undefined` filled from the `OTEL_*` variables of
+ * `env`. Throws `ConfigError` naming each variable with a bad value.
+ */
+export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env = process.env): T {
+  const issues: ConfigIssue[] = [];
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const bad = (name: string, expected: string, message: string) =>
+    issues.push({ path: name, expected, received: 'string', message });
+  const out: T = { ...options };
+
+  const disabled = get('OTEL_SDK_DISABLED');
+  if (disabled !== undefined) {
+    const d = disabled.toLowerCase();
+    if (d !== 'true' && d !== 'false')
+      bad('OTEL_SDK_DISABLED', 'true | false', `must be true or false, got "${disabled.slice(0, 40)}"`);
+    else if (out.enabled === undefined && d === 'true') out.enabled = false;
+  }
+
+  // Resource: OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES; attributes
+  // given in code win over both (the lists are merged key by key).
+  const resource = get('OTEL_RESOURCE_ATTRIBUTES');
+  let envAttributes: Record<string, string> = {};
+  if (resource !== undefined) {
+    const parsed = parseList(resource);
+    if (!parsed)
+      bad(
+        'OTEL_RESOURCE_ATTRIBUTES',
+        'key=value,…',
+        'must be a comma-separated list of key=value (percent-encoded)',
+      );
+    else envAttributes = parsed;
+  }
+  const { 'service.name': envServiceName, ...restAttributes } = envAttributes;
+  if (Object.keys(restAttributes).length > 0)
+    out.attributes = {
+      ...restAttributes,
+      ...(options.attributes as Record<string, AttributeValue> | undefined),
+    };
+  if (out.serviceName === undefined) out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
+
+  const exporterVar = get('OTEL_TRACES_EXPORTER');
+  if (exporterVar !== undefined && out.exporter === undefined && out.provider === undefined) {
+    const names = exporterVar.split(',').map((s) => s.trim().toLowerCase());
+    const known = Object.keys(ENV_EXPORTERS).join(' | ');
+    if (names.length !== 1)
+      bad('OTEL_TRACES_EXPORTER', known, 'one exporter only (Hyperion exports to one destination)');
+    else if (!(names[0]! in ENV_EXPORTERS))
+      bad('OTEL_TRACES_EXPORTER', known, `unknown exporter "${names[0]!.slice(0, 40)}"`);
+    else out.exporter = ENV_EXPORTERS[names[0]!];
+  }
+  const exporter = out.exporter ?? 'otlp';
+
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const p = get(name);
+    if (
+      p !== undefined &&
+      exporter === 'otlp' &&
+      !(SUPPORTED_OTLP_PROTOCOLS as readonly string[]).includes(p)
+    )
+      bad(
+        name,
+        SUPPORTED_OTLP_PROTOCOLS.join(' | '),
+        `protocol "${p.slice(0, 40)}" is not supported: the otlp exporter sends http/protobuf`,
+      );
+  }
+
+  if (out.endpoint === undefined) {
+    if (exporter === 'otlp') {
+      const traces = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+      const base = get('OTEL_EXPORTER_OTLP_ENDPOINT');
+      // The signal-specific URL is used as is; the base one gets the signal path appended.
+      if (traces !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces, bad);
+      else if (base !== undefined) {
+        const url = checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base, bad);
+        if (url !== undefined) out.endpoint = `${url.replace(/\/+$/, '')}/v1/traces`;
+      }
+    } else if (exporter === 'zipkin') {
+      const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
+      if (z !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_ZIPKIN_ENDPOINT', z, bad);
+    }
+  }
+
+  if (exporter === 'otlp') {
+    let envHeaders: Record<string, string> = {};
+    for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+      const h = get(name);
+      if (h === undefined) continue;
+      const parsed = parseList(h);
+      // Header values may be credentials: the message never shows them.
+      if (!parsed) bad(name, 'key=value,…', 'must be a comma-separated list of key=value (percent-encoded)');
+      else envHeaders = { ...envHeaders, ...parsed }; // the traces-specific one wins
+    }
+    if (Object.keys(envHeaders).length > 0) out.headers = { ...envHeaders, ...options.headers };
+  }
+
+  // Batch processor. The OTLP timeout bounds the same export as OTEL_BSP_EXPORT_TIMEOUT (the
+  // exporter's retries run inside the processor's timeout): it applies when that one is unset.
+  const batch: BatchFields = { ...options.batch };
+  const integer = (name: string, min: number): number | undefined => {
+    const v = get(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+      bad(
+        name,
+        `integer ≥ ${min}`,
+        `must be an integer ≥ ${min} (milliseconds or a count), got "${v.slice(0, 40)}"`,
+      );
+      return undefined;
+    }
+    return n;
+  };
+  for (const [name, key, min] of BSP) {
+    const n = integer(name, min);
+    if (n !== undefined && batch[key] === undefined) batch[key] = n;
+  }
+  const otlpTimeout =
+    integer('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1) ?? integer('OTEL_EXPORTER_OTLP_TIMEOUT', 1);
+  if (otlpTimeout !== undefined && exporter === 'otlp' && batch.exportTimeoutMillis === undefined)
+    batch.exportTimeoutMillis = otlpTimeout;
+  if (Object.keys(batch).length > 0) out.batch = batch;
+
+  const sampler = get('OTEL_TRACES_SAMPLER')?.toLowerCase();
+  const arg = get('OTEL_TRACES_SAMPLER_ARG');
+  if (sampler !== undefined && !(SAMPLERS as readonly string[]).includes(sampler))
+    bad('OTEL_TRACES_SAMPLER', SAMPLERS.join(' | '), `unknown sampler "${sampler.slice(0, 40)}"`);
+  else if (sampler !== undefined && out.sampleRate === undefined) {
+    if (sampler.endsWith('always_on')) out.sampleRate = 1;
+    else if (sampler.endsWith('always_off')) out.sampleRate = 0;
+    else {
+      const r = arg === undefined ? 1 : Number(arg);
+      if (!(r >= 0 && r <= 1) || !/^[\d.eE+-]+$/.test(arg ?? '1'))
+        bad(
+          'OTEL_TRACES_SAMPLER_ARG',
+          'number between 0 and 1',
+          `must be a ratio between 0 and 1, got "${String(arg).slice(0, 40)}"`,
+        );
+      else out.sampleRate = r;
+    }
+  } else if (sampler === undefined && arg !== undefined) {
+    const r = Number(arg);
+    if (!(r >= 0 && r <= 1))
+      bad(
+        'OTEL_TRACES_SAMPLER_ARG',
+        'number between 0 and 1',
+        `must be a ratio between 0 and 1, got "${arg.slice(0, 40)}"`,
+      );
+  }
+
+  const propagators = get('OTEL_PROPAGATORS');
+  if (propagators !== undefined && out.propagators === undefined) {
+    const names = propagators
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+    const unknown = names.filter((n) => n !== 'none' && !ENV_PROPAGATORS.includes(n as PropagatorName));
+    if (unknown.length > 0)
+      bad(
+        'OTEL_PROPAGATORS',
+        `${ENV_PROPAGATORS.join(' | ')} | none`,
+        `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
+      );
+    else out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
+  }
+
+  if (issues.length > 0)
+    throw new ConfigError(
+      `invalid OpenTelemetry environment variable(s): ${issues.map((i) => i.path).join(', ')}`,
+      issues,
+    );
+  return out;
+}
+
+function checkUrl(
+  name: string,
+  value: string,
+  bad: (name: string, expected: string, message: string) => void,
+): string | undefined {
+  try {
+    const u = new URL(value);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return u.href;
+  } catch {}
+  bad(name, 'http(s) URL', 'must be an http(s) URL');
+  return undefined;
+}

@@ -1,0 +1,48 @@
+/**
+ * Exporter and propagator names, default endpoints and endpoint normalisation: everything the
+ * `hyperion/config` tracing section needs, without any OpenTelemetry import (so its type
+ * declarations compile for a consumer who did not install OpenTelemetry).
+ */
+
+/** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
+export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
+export const EXPORTERS: readonly ExporterName[] = ['otlp', 'zipkin', 'jaeger', 'console', 'memory', 'none'];
+
+/** Header formats: W3C `traceparent`/`tracestate`, W3C `baggage`, B3 single/multi header, Jaeger `uber-trace-id`. */
+export type PropagatorName = 'tracecontext' | 'baggage' | 'b3' | 'b3multi' | 'jaeger';
+export const PROPAGATORS: readonly PropagatorName[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger'];
+
+/** Default collector endpoint of each network exporter (all on localhost, the usual agent setup). */
+export const DEFAULT_ENDPOINTS = {
+  otlp: 'http://localhost:4318/v1/traces',
+  zipkin: 'http://localhost:9411/api/v2/spans',
+  jaeger: 'http://localhost:14268/api/traces',
+} as const;
+
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
+
+/** Turns a configured endpoint into a URL, or explains what is wrong with it. */
+export function normalizeEndpoint(
+  endpoint: string,
+  exporter: keyof typeof DEFAULT_ENDPOINTS,
+): { url: string } | { problem: string } {
+  const text = endpoint.trim();
+  const hp = HOST_PORT.exec(text);
+  if (hp) {
+    const port = Number(hp[2]);
+    if (port < 1 || port > 65535) return { problem: 'port must be between 1 and 65535' };
+    const url = `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}`;
+    // The exporters parse it again: a host the URL parser refuses (`local[host`) fails here, not there.
+    if (!URL.canParse(url)) return { problem: 'must be an http(s) URL or host:port' };
+    return { url };
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: 'must be an http(s) URL or host:port' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: 'must use http or https' };
+  if (!url.hostname) return { problem: 'must name a host' };
+  return { url: url.href };
+}

@@ -1,0 +1,53 @@
+/**
+ * Propagate-only mode, the meaning of `exporter: 'none'`: nothing is recorded or exported, but
+ * every span still gets its own identity, so the trace continues across this service. A span with
+ * a valid parent keeps the parent's trace id, flags (sampled, and the Level 2 random flag) and
+ * trace state under a new span id; a span without one starts a new trace whose sampled flag is
+ * the configured `sampleRate`'s decision (so downstream services that follow their parent record
+ * the traces this one would have). A request without a valid `traceparent` therefore still leaves
+ * with one, and the next service joins the same trace instead of starting an unrelated one.
+ */
+import { context as contextApi, isSpanContextValid, type SpanContext, trace } from '@opentelemetry/api';
+import type { Span, SpanOptions } from '../../core/contracts.js';
+import { createIdSource } from '../propagate-only.js';
+import { type AttributeFilter, OtelSpanAdapter, toOtelSpan } from './span.js';
+
+/** Sampled flag plus the W3C Level 2 random flag: the bits a child passes on. */
+const PROPAGATED_FLAGS = 0x03;
+
+/**
+ * `startSpan` for propagate-only mode. `activeContext`: a span without an explicit parent
+ * continues the active OpenTelemetry span, as in recording mode.
+ */
+export function createPropagateOnly(options: {
+  sampleRate: number;
+  activeContext: boolean;
+  filter: AttributeFilter;
+  random?: () => number;
+}): (name: string, spanOptions?: SpanOptions) => Span {
+  const ids = createIdSource();
+  const random = options.random ?? Math.random;
+  const rate = options.sampleRate;
+  const { filter, activeContext } = options;
+  return (_name, spanOptions) => {
+    const parent = spanOptions?.parent;
+    let psc: SpanContext | undefined;
+    if (parent) psc = toOtelSpan(parent)?.spanContext();
+    else if (activeContext) psc = trace.getSpanContext(contextApi.active());
+    const child =
+      psc && isSpanContextValid(psc)
+        ? {
+            traceId: psc.traceId,
+            spanId: ids.spanId(),
+            traceFlags: psc.traceFlags & PROPAGATED_FLAGS,
+            traceState: psc.traceState,
+          }
+        : {
+            traceId: ids.traceId(),
+            spanId: ids.spanId(),
+            traceFlags: rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0,
+          };
+    // A non-recording OpenTelemetry span: every method but spanContext() does nothing.
+    return new OtelSpanAdapter(trace.wrapSpanContext(child), filter);
+  };
+}

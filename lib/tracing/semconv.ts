@@ -1,0 +1,213 @@
+/**
+ * OpenTelemetry semantic-convention attributes for HTTP and database spans, tracer-independent:
+ * the stable names by default, plus the pre-stable (deprecated) duplicates for users who opt in
+ * through `OTEL_SEMCONV_STABILITY_OPT_IN` — `http/dup` (HTTP) and `database/dup` (database), the
+ * values OpenTelemetry's own instrumentations read. The value `http` / `database` (stable only) is
+ * the default here, so they change nothing.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Attributes } from '../core/contracts.js';
+
+/** What `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: emit the deprecated attributes next to the stable ones. */
+export interface SemconvOptIn {
+  readonly httpDup: boolean;
+  readonly databaseDup: boolean;
+}
+
+/** Reads `OTEL_SEMCONV_STABILITY_OPT_IN` (a comma-separated list; unknown entries are ignored). */
+export function semconvOptIn(env: Readonly<Record<string, string | undefined>> = process.env): SemconvOptIn {
+  const list = (env.OTEL_SEMCONV_STABILITY_OPT_IN ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  return { httpDup: list.includes('http/dup'), databaseDup: list.includes('database/dup') };
+}
+
+let cached: { raw: string | undefined; value: SemconvOptIn } | undefined;
+/** `semconvOptIn()` of the current environment, re-read only when the variable changes. */
+export function currentOptIn(): SemconvOptIn {
+  const raw = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+  if (cached === undefined || cached.raw !== raw) cached = { raw, value: semconvOptIn() };
+  return cached.value;
+}
+
+/**
+ * Query parameters whose values are replaced by `REDACTED` in `url.query` / `url.full`: the
+ * conventions' list (`AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`) plus the usual
+ * credential names. Compared case-insensitively.
+ */
+export const SENSITIVE_QUERY_PARAMS: readonly string[] = [
+  'awsaccesskeyid',
+  'signature',
+  'sig',
+  'x-goog-signature',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+  'api_key',
+  'apikey',
+  'key',
+  'password',
+  'passwd',
+  'secret',
+  'client_secret',
+  'code',
+];
+const SENSITIVE = new Set(SENSITIVE_QUERY_PARAMS);
+
+/** A query string (without `?`) with the values of sensitive parameters replaced by `REDACTED`. */
+export function redactQuery(query: string): string {
+  if (query === '') return query;
+  let changed = false;
+  const parts = query.split('&').map((part) => {
+    const eq = part.indexOf('=');
+    if (eq === -1) return part;
+    let name: string;
+    try {
+      name = decodeURIComponent(part.slice(0, eq).replace(/\+/g, ' '));
+    } catch {
+      name = part.slice(0, eq);
+    }
+    if (!SENSITIVE.has(name.toLowerCase())) return part;
+    changed = true;
+    return `${part.slice(0, eq)}=REDACTED`;
+  });
+  return changed ? parts.join('&') : query;
+}
+
+/** `url` without credentials and with sensitive query values redacted (for `url.full`). */
+export function redactUrl(url: URL): string {
+  const shown = new URL(url);
+  if (shown.username) shown.username = 'REDACTED';
+  if (shown.password) shown.password = 'REDACTED';
+  if (shown.search) shown.search = redactQuery(shown.search.slice(1));
+  return shown.href;
+}
+
+/** First address of `X-Forwarded-For` or `Forwarded: for=`, when a proxy reported the client. */
+function forwardedClient(req: IncomingMessage): string | undefined {
+  const fwd = req.headers.forwarded;
+  if (typeof fwd === 'string') {
+    const m = /(?:^|[;,\s])for="?\[?([^\]";,]+)/i.exec(fwd);
+    if (m?.[1]) return m[1];
+  }
+  const xff = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
+  return first || undefined;
+}
+
+/** `host` and `port` of a `Host` header value (IPv6 in brackets allowed). */
+function parseHost(host: string): { address: string; port: number | undefined } | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim());
+  if (!m) return undefined;
+  return { address: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : undefined };
+}
+
+/** The attributes of a server span known when the request arrives (stable names). */
+export function httpServerRequestAttributes(req: IncomingMessage, route: string | undefined): Attributes {
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
+  const scheme = socket?.encrypted ? 'https' : 'http';
+  const host = typeof req.headers.host === 'string' ? parseHost(req.headers.host) : undefined;
+  const peer = socket?.remoteAddress;
+  return {
+    'http.request.method': method,
+    'http.route': route,
+    'url.scheme': scheme,
+    'url.path': q === -1 ? url : url.slice(0, q),
+    'url.query': q === -1 ? undefined : redactQuery(url.slice(q + 1)),
+    'server.address': host?.address ?? socket?.localAddress,
+    'server.port': host ? (host.port ?? (scheme === 'https' ? 443 : 80)) : socket?.localPort,
+    'client.address': forwardedClient(req) ?? peer,
+    'network.peer.address': peer,
+    'network.peer.port': socket?.remotePort,
+    'network.protocol.version': req.httpVersion,
+    'user_agent.original': req.headers['user-agent'],
+  };
+}
+
+/** Pre-1.20 HTTP attribute names, for `http/dup`: the old name → the stable one it duplicates. */
+const OLD_HTTP_SERVER: Readonly<Record<string, string>> = {
+  'http.method': 'http.request.method',
+  'http.status_code': 'http.response.status_code',
+  'http.scheme': 'url.scheme',
+  'net.host.name': 'server.address',
+  'net.host.port': 'server.port',
+  'http.client_ip': 'client.address',
+  'net.sock.peer.addr': 'network.peer.address',
+  'net.sock.peer.port': 'network.peer.port',
+  'http.flavor': 'network.protocol.version',
+  'http.user_agent': 'user_agent.original',
+};
+const OLD_HTTP_CLIENT: Readonly<Record<string, string>> = {
+  'http.method': 'http.request.method',
+  'http.status_code': 'http.response.status_code',
+  'http.url': 'url.full',
+  'net.peer.name': 'server.address',
+  'net.peer.port': 'server.port',
+};
+
+/** `attrs` plus their deprecated duplicates when `http/dup` is on (unchanged otherwise). */
+export function withHttpDup(
+  attrs: Attributes,
+  kind: 'server' | 'client',
+  optIn = currentOptIn(),
+): Attributes {
+  if (!optIn.httpDup) return attrs;
+  const out: Record<string, Attributes[string]> = { ...attrs };
+  const map = kind === 'server' ? OLD_HTTP_SERVER : OLD_HTTP_CLIENT;
+  for (const old in map) {
+    const v = attrs[map[old]!];
+    if (v !== undefined) out[old] = v;
+  }
+  if (kind === 'server' && attrs['url.path'] !== undefined) {
+    const query = attrs['url.query'];
+    out['http.target'] = query === undefined ? attrs['url.path'] : `${attrs['url.path']}?${query}`;
+  }
+  return out;
+}
+
+/**
+ * Database client span attributes (stable names: `db.system.name`, `db.query.text`, …); with
+ * `database/dup`, also `db.system` and `db.statement` (and `db.name`, `db.operation`,
+ * `db.sql.table`, `net.peer.name`/`net.peer.port`).
+ */
+export function dbAttributes(
+  a: {
+    system: string;
+    namespace?: string | undefined;
+    operation?: string | undefined;
+    collection?: string | undefined;
+    queryText?: string | undefined;
+    serverAddress?: string | undefined;
+    serverPort?: number | undefined;
+  },
+  optIn = currentOptIn(),
+): Attributes {
+  const stable: Attributes = {
+    'db.system.name': a.system,
+    'db.namespace': a.namespace,
+    'db.operation.name': a.operation,
+    'db.collection.name': a.collection,
+    'db.query.text': a.queryText,
+    'server.address': a.serverAddress,
+    'server.port': a.serverPort,
+  };
+  if (!optIn.databaseDup) return stable;
+  return {
+    ...stable,
+    'db.system': a.system,
+    'db.name': a.namespace,
+    'db.operation': a.operation,
+    'db.sql.table': a.collection,
+    'db.statement': a.queryText,
+    'net.peer.name': a.serverAddress,
+    'net.peer.port': a.serverPort,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Logs correlated with traces: every record written through `ctx.logger` while a span is active
+ * carries trace_id / span_id / trace_flags, with the built-in JSON logger and with a real pino
+ * instance given as-is; nested spans rebind (each field once); no span, no fields.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { createApp } from '../../lib/core/app.js';
+import type { Logger } from '../../lib/core/contracts.js';
+import { bindLogger, traceFields } from '../../lib/core/log-binding.js';
+import { createConsoleLogger } from '../../lib/core/logger.js';
+import { noopLogger, noopSpan } from '../../lib/core/noop.js';
+import { withSpan } from '../../lib/core/span.js';
+import { traceHandler } from '../../lib/tracing/http.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+
+type Line = Record<string, unknown>;
+
+function jsonLogger(): { logger: Logger; lines: Line[] } {
+  const lines: Line[] = [];
+  return { lines, logger: createConsoleLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l)) }) };
+}
+
+function pinoLogger(): { logger: Logger; lines: Line[]; raw: string[] } {
+  const lines: Line[] = [];
+  const raw: string[] = [];
+  const dest = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) {
+        raw.push(l);
+        lines.push(JSON.parse(l));
+      }
+      done();
+    },
+  });
+  // A pino instance exactly as an application makes it, passed to createApp unchanged.
+  return { lines, raw, logger: pino({ level: 'debug' }, dest) as unknown as Logger };
+}
+
+for (const [name, make] of [
+  ['built-in JSON logger', jsonLogger],
+  ['pino', pinoLogger],
+] as const) {
+  describe(`ctx.logger inside spans (${name})`, () => {
+    it('records inside withSpan carry the span ids; outside, none; nested spans rebind once', async () => {
+      const { logger, lines, ...rest } = make();
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      const app = createApp({ tracer, logger });
+      app.ctx.logger.info('outside');
+      await withSpan(app.ctx, 'outer', async (ctx, outer) => {
+        ctx.logger.info('in outer', { user: 7 });
+        await withSpan(ctx.with({ logger: ctx.logger.child({ request_id: 'r1' }) }), 'inner', (c, inner) => {
+          c.logger.warn('in inner');
+          const sc = inner.spanContext();
+          assert.equal(sc.traceId, outer.spanContext().traceId);
+        });
+      });
+      const spans = tracer.finishedSpans();
+      await app.close();
+      const [outside, inOuter, inInner] = lines;
+      assert.equal(outside!.trace_id, undefined);
+      const outer = spans.find((s) => s.name === 'outer')!.spanContext();
+      const inner = spans.find((s) => s.name === 'inner')!.spanContext();
+      assert.equal(inOuter!.trace_id, outer.traceId);
+      assert.equal(inOuter!.span_id, outer.spanId);
+      assert.equal(inOuter!.trace_flags, '01');
+      assert.equal(inOuter!.user, 7, "the caller's fields are kept");
+      assert.equal(inInner!.span_id, inner.spanId);
+      assert.equal(inInner!.request_id, 'r1');
+      if ('raw' in rest) {
+        const rawInner = (rest as { raw: string[] }).raw[2]!;
+        assert.equal(rawInner.split('"trace_id"').length, 2, `trace_id written once: ${rawInner}`);
+        assert.equal(rawInner.split('"span_id"').length, 2, 'span_id written once');
+      }
+    });
+
+    it("a traceHandler request logs with the server span ids, continuing the caller's trace", async () => {
+      const { logger, lines } = make();
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      const app = createApp({ tracer, logger });
+      const server = createServer(
+        traceHandler(app.ctx, (ctx, _req, res) => {
+          ctx.logger.info('handled');
+          res.end();
+        }),
+      );
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      await (
+        await fetch(`http://127.0.0.1:${port}/`, {
+          headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' },
+        })
+      ).text();
+      server.close();
+      await app.close();
+      const line = lines.find((l) => l.msg === 'handled')!;
+      assert.equal(line.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.match(String(line.span_id), /^[0-9a-f]{16}$/);
+      assert.notEqual(line.span_id, '00f067aa0ba902b7');
+      assert.equal(line.trace_flags, '00', 'unsampled spans are correlated too');
+    });
+  });
+}
+
+describe('bindLogger', () => {
+  it('leaves the no-op logger alone and binds nothing for a span without a trace context', () => {
+    assert.equal(bindLogger(noopLogger, noopSpan), noopLogger);
+    assert.equal(traceFields(noopSpan), undefined);
+    const { logger, lines } = jsonLogger();
+    bindLogger(logger, noopSpan).info('x');
+    assert.equal(lines[0]!.trace_id, undefined);
+  });
+  it('binds lazily: no child() call until the first record', () => {
+    let children = 0;
+    const base: Logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+      child() {
+        children++;
+        return base;
+      },
+    };
+    const span = createOtelTracer({ exporter: 'memory' }).startSpan('s');
+    const bound = bindLogger(base, span);
+    assert.equal(children, 0);
+    bound.info('a');
+    bound.info('b');
+    assert.equal(children, 1);
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * OTEL_* environment variables: each one honoured where the option is not given, the precedence
+ * explicit option > HYPERION__ override (> config file) > OTEL_* > default, and a bad value naming
+ * its variable.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
+import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { resolveOptions } from '../../lib/tracing/otel/options.js';
+
+const throwsNaming = (fn: () => unknown, variable: string) =>
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.ok(
+      err.issues.some((i) => i.path === variable),
+      `issue for ${variable}: ${err.message}`,
+    );
+    assert.match(err.message, new RegExp(variable));
+    return true;
+  });
+
+describe('OTEL_* environment variables', () => {
+  it('each variable sets its option', () => {
+    const o = resolveOptions(
+      {},
+      {
+        OTEL_SERVICE_NAME: 'checkout',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,service.version=1.2.3,team=a%2Cb',
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret,x-tenant=t%201',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+        OTEL_PROPAGATORS: 'tracecontext,baggage,b3',
+        OTEL_BSP_MAX_QUEUE_SIZE: '100',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10',
+        OTEL_BSP_SCHEDULE_DELAY: '250',
+        OTEL_BSP_EXPORT_TIMEOUT: '2000',
+      },
+    );
+    assert.equal(o.serviceName, 'checkout');
+    assert.deepEqual(o.attributes, {
+      'deployment.environment.name': 'prod',
+      'service.version': '1.2.3',
+      team: 'a,b',
+    });
+    assert.equal(o.exporter, 'otlp');
+    assert.equal(o.endpoint, 'http://collector:4318/v1/traces');
+    assert.deepEqual(o.headers, { 'x-api-key': 'secret', 'x-tenant': 't 1' });
+    assert.equal(o.sampleRate, 0.25);
+    assert.deepEqual(o.propagators, ['tracecontext', 'baggage', 'b3']);
+    assert.deepEqual(o.batch, {
+      maxQueueSize: 100,
+      maxExportBatchSize: 10,
+      scheduledDelayMillis: 250,
+      exportTimeoutMillis: 2000,
+    });
+  });
+
+  it('signal-specific variables win over the general ones; the traces endpoint is used as is', () => {
+    const o = resolveOptions(
+      {},
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://general:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example/custom',
+        OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=1',
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=2',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+        OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000',
+      },
+    );
+    assert.equal(o.endpoint, 'https://traces.example/custom');
+    assert.deepEqual(o.headers, { a: '1', b: '2' });
+    assert.equal(o.batch.exportTimeoutMillis, 3000);
+  });
+
+  it('OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES', () => {
+    assert.equal(resolveOptions({}, { OTEL_RESOURCE_ATTRIBUTES: 'service.name=a' }).serviceName, 'a');
+    assert.equal(
+      resolveOptions({}, { OTEL_RESOURCE_ATTRIBUTES: 'service.name=a', OTEL_SERVICE_NAME: 'b' }).serviceName,
+      'b',
+    );
+  });
+
+  it('OTEL_SDK_DISABLED, exporter none, samplers, propagators none, zipkin endpoint', () => {
+    assert.equal(resolveOptions({}, { OTEL_SDK_DISABLED: 'true' }).enabled, false);
+    assert.equal(resolveOptions({}, { OTEL_SDK_DISABLED: 'false' }).enabled, true);
+    assert.equal(resolveOptions({}, { OTEL_TRACES_EXPORTER: 'none' }).exporter, 'none');
+    assert.equal(resolveOptions({}, { OTEL_TRACES_EXPORTER: 'logging' }).exporter, 'console');
+    assert.equal(resolveOptions({}, { OTEL_TRACES_SAMPLER: 'always_off' }).sampleRate, 0);
+    assert.equal(resolveOptions({}, { OTEL_TRACES_SAMPLER: 'parentbased_always_on' }).sampleRate, 1);
+    assert.equal(
+      resolveOptions({}, { OTEL_TRACES_SAMPLER: 'traceidratio' }).sampleRate,
+      1,
+      'ARG defaults to 1',
+    );
+    assert.deepEqual(resolveOptions({}, { OTEL_PROPAGATORS: 'none' }).propagators, []);
+    assert.equal(
+      resolveOptions(
+        {},
+        { OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://z:9411/api/v2/spans' },
+      ).endpoint,
+      'http://z:9411/api/v2/spans',
+    );
+    // Empty means unset.
+    assert.equal(resolveOptions({}, { OTEL_SERVICE_NAME: '', OTEL_TRACES_EXPORTER: ' ' }).exporter, 'otlp');
+  });
+
+  it('precedence: explicit option > HYPERION__ override > config file > OTEL_* > default', () => {
+    const env = {
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.5',
+      OTEL_SERVICE_NAME: 'from-otel',
+    };
+    const file = { tracing: { sample_rate: 0.1 } };
+    const fromFile = (e: Record<string, string>) =>
+      tracingOptionsFromConfig(parseConfig(file, { env: e }).tracing!);
+    assert.equal(resolveOptions({}, {}).sampleRate, 1, 'default');
+    assert.equal(resolveOptions({}, env).sampleRate, 0.5, 'OTEL_* over the default');
+    assert.equal(resolveOptions(fromFile({}), env).sampleRate, 0.1, 'the config file over OTEL_*');
+    const withOverride = fromFile({ HYPERION__TRACING__SAMPLE_RATE: '0.25' });
+    assert.equal(resolveOptions(withOverride, env).sampleRate, 0.25, 'HYPERION__ over the file and OTEL_*');
+    assert.equal(
+      resolveOptions({ ...withOverride, sampleRate: 0.75 }, env).sampleRate,
+      0.75,
+      'explicit over all',
+    );
+    assert.equal(resolveOptions({}, env).serviceName, 'from-otel');
+    assert.equal(resolveOptions({ serviceName: 'code' }, env).serviceName, 'code');
+    // Attributes and headers merge key by key, the option's value winning.
+    const o = resolveOptions(
+      { attributes: { team: 'code' }, headers: { a: 'code' } },
+      { OTEL_RESOURCE_ATTRIBUTES: 'team=env,region=eu', OTEL_EXPORTER_OTLP_HEADERS: 'a=env,b=env' },
+    );
+    assert.deepEqual(o.attributes, { team: 'code', region: 'eu' });
+    assert.deepEqual(o.headers, { a: 'code', b: 'env' });
+  });
+
+  it('a bad value is a ConfigError naming the variable (header values never shown)', () => {
+    throwsNaming(() => resolveOptions({}, { OTEL_SDK_DISABLED: 'yes' }), 'OTEL_SDK_DISABLED');
+    throwsNaming(() => resolveOptions({}, { OTEL_TRACES_EXPORTER: 'prometheus' }), 'OTEL_TRACES_EXPORTER');
+    throwsNaming(() => resolveOptions({}, { OTEL_TRACES_EXPORTER: 'otlp,zipkin' }), 'OTEL_TRACES_EXPORTER');
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }),
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x' }),
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }),
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TIMEOUT: '10s' }),
+      'OTEL_EXPORTER_OTLP_TIMEOUT',
+    );
+    throwsNaming(() => resolveOptions({}, { OTEL_TRACES_SAMPLER: 'xray' }), 'OTEL_TRACES_SAMPLER');
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }),
+      'OTEL_TRACES_SAMPLER_ARG',
+    );
+    throwsNaming(() => resolveOptions({}, { OTEL_PROPAGATORS: 'tracecontext,xray' }), 'OTEL_PROPAGATORS');
+    throwsNaming(() => resolveOptions({}, { OTEL_BSP_MAX_QUEUE_SIZE: '-1' }), 'OTEL_BSP_MAX_QUEUE_SIZE');
+    throwsNaming(() => resolveOptions({}, { OTEL_BSP_SCHEDULE_DELAY: 'soon' }), 'OTEL_BSP_SCHEDULE_DELAY');
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_RESOURCE_ATTRIBUTES: 'novalue' }),
+      'OTEL_RESOURCE_ATTRIBUTES',
+    );
+    assert.throws(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization' + '%zz=Bearer sekrit' }),
+      (err: Error) => err instanceof ConfigError && !err.message.includes('sekrit'),
+    );
+    // An option given in code is not overridden, but a bad variable is still reported.
+    throwsNaming(
+      () => applyOtelEnv({ sampleRate: 1 }, { OTEL_TRACES_SAMPLER: 'bogus' }),
+      'OTEL_TRACES_SAMPLER',
+    );
+    assert.ok(OTEL_ENV_VARS.includes('OTEL_BSP_EXPORT_TIMEOUT'));
+  });
+
+  it('createOtelTracer reads process.env; the resource carries service.version and a generated service.instance.id', async () => {
+    const saved = { ...process.env };
+    process.env.OTEL_SERVICE_NAME = 'env-service';
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'service.version=9.9.9';
+    try {
+      const a = createOtelTracer({ exporter: 'memory' });
+      const b = createOtelTracer({ exporter: 'memory', serviceVersion: '1.0.0', serviceInstanceId: 'pod-1' });
+      a.startSpan('x').end();
+      b.startSpan('y').end();
+      const ra = a.finishedSpans()[0]!.resource.attributes;
+      const rb = b.finishedSpans()[0]!.resource.attributes;
+      assert.equal(ra['service.name'], 'env-service');
+      assert.equal(ra['service.version'], '9.9.9');
+      assert.match(String(ra['service.instance.id']), /^[0-9a-f-]{36}$/);
+      assert.equal(rb['service.version'], '1.0.0');
+      assert.equal(rb['service.instance.id'], 'pod-1');
+      const c = createOtelTracer({ exporter: 'memory' });
+      c.startSpan('z').end();
+      assert.notEqual(
+        c.finishedSpans()[0]!.resource.attributes['service.instance.id'],
+        ra['service.instance.id'],
+      );
+      await Promise.all([a.close(), b.close(), c.close()]);
+    } finally {
+      process.env = saved;
+    }
+  });
+});

@@ -1,0 +1,60 @@
+/** Semantic-convention helpers: query redaction, OTEL_SEMCONV_STABILITY_OPT_IN, database attributes. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  dbAttributes,
+  redactQuery,
+  redactUrl,
+  semconvOptIn,
+  withHttpDup,
+} from '../../lib/tracing/semconv.js';
+
+describe('semconv helpers', () => {
+  it('redactQuery replaces the values of sensitive parameters only', () => {
+    assert.equal(redactQuery('a=1&b=2'), 'a=1&b=2');
+    assert.equal(
+      redactQuery('AWSAccessKeyId=x&Signature=y&sig=z&X-Goog-Signature=w&q=ok'),
+      'AWSAccessKeyId=REDACTED&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&q=ok',
+    );
+    assert.equal(redactQuery('access%5Ftoken=t&flag'), 'access%5Ftoken=REDACTED&flag');
+    assert.equal(redactQuery(''), '');
+    assert.equal(
+      redactUrl(new URL('https://u:p@h/x?password=1')),
+      'https://REDACTED:REDACTED@h/x?password=REDACTED',
+    );
+  });
+  it('semconvOptIn reads http/dup and database/dup', () => {
+    assert.deepEqual(semconvOptIn({}), { httpDup: false, databaseDup: false });
+    assert.deepEqual(semconvOptIn({ OTEL_SEMCONV_STABILITY_OPT_IN: 'http' }), {
+      httpDup: false,
+      databaseDup: false,
+    });
+    assert.deepEqual(semconvOptIn({ OTEL_SEMCONV_STABILITY_OPT_IN: ' HTTP/dup , database/dup' }), {
+      httpDup: true,
+      databaseDup: true,
+    });
+  });
+  it('dbAttributes: stable names only, duplicates with database/dup', () => {
+    const a = {
+      system: 'postgresql',
+      namespace: 'app',
+      operation: 'SELECT',
+      collection: 'users',
+      queryText: 'SELECT 1',
+    };
+    const stable = dbAttributes(a, { httpDup: false, databaseDup: false });
+    assert.equal(stable['db.system.name'], 'postgresql');
+    assert.equal(stable['db.query.text'], 'SELECT 1');
+    assert.equal(stable['db.system'], undefined);
+    assert.equal(stable['db.statement'], undefined);
+    const dup = dbAttributes(a, { httpDup: false, databaseDup: true });
+    assert.equal(dup['db.system'], 'postgresql');
+    assert.equal(dup['db.statement'], 'SELECT 1');
+    assert.equal(dup['db.query.text'], 'SELECT 1');
+  });
+  it('withHttpDup leaves attributes alone unless asked', () => {
+    const attrs = { 'http.request.method': 'GET' };
+    assert.equal(withHttpDup(attrs, 'client', { httpDup: false, databaseDup: false }), attrs);
+    assert.equal(withHttpDup(attrs, 'client', { httpDup: true, databaseDup: false })['http.method'], 'GET');
+  });
+});
