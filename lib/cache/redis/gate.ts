@@ -8,6 +8,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import { closedError } from './errors.js';
+import { type ConnectionFault, type FaultWatch, faultError } from './tls.js';
 
 /** Callers allowed to wait for a (re)connection at once; beyond this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -28,28 +29,41 @@ export interface ConnectionGate {
   release(): void;
 }
 
-export function createConnectionGate(client: Redis | Cluster, timeoutMs: number): ConnectionGate {
+/**
+ * With `faults` (./tls.ts), a connection fault that waiting cannot fix (certificate, TLS,
+ * credentials) fails the waiting callers at once, and later callers until a connection is ready.
+ */
+export function createConnectionGate(
+  client: Redis | Cluster,
+  timeoutMs: number,
+  faults?: FaultWatch,
+): ConnectionGate {
   let closed = false;
   let everReady = client.status === 'ready';
   let waiters = 0;
-  let onReady: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  const readyListener = () => {
-    everReady = true;
-    wake?.();
+  let onReady: Promise<ConnectionFault | undefined> | undefined;
+  let wake: ((fault?: ConnectionFault) => void) | undefined;
+  const settle = (fault?: ConnectionFault) => {
+    wake?.(fault);
     onReady = undefined;
     wake = undefined;
   };
+  const readyListener = () => {
+    everReady = true;
+    settle();
+  };
   client.on('ready', readyListener);
+  const stopFaults = faults?.onFault(settle);
 
   function wait(op: string): Promise<void> {
     if (client.status === 'wait') client.connect().catch(() => {}); // lazy client: first use connects
-    onReady ??= new Promise<void>((resolve) => {
+    onReady ??= new Promise<ConnectionFault | undefined>((resolve) => {
       wake = resolve;
     });
     waiters++;
-    const ready = onReady.then(() => {
+    const ready = onReady.then((fault) => {
       if (closed) throw closedError(op);
+      if (fault) throw faultError(op, fault);
     });
     const notConnected = () =>
       new CacheError('unavailable', `redis ${op} failed: not connected within ${timeoutMs} ms`);
@@ -64,6 +78,8 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
       const status = client.status;
       if (status === 'ready') return undefined;
       if (status === 'end') throw new CacheError('unavailable', `redis ${op} failed: connection ended`);
+      const fault = faults?.current();
+      if (fault) throw faultError(op, fault);
       if (failFast && everReady)
         throw new CacheError('unavailable', `redis ${op} failed: not connected (${status})`);
       if (waiters >= MAX_WAITERS) {
@@ -83,6 +99,7 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
     release() {
       wake?.();
       client.off('ready', readyListener);
+      stopFaults?.();
     },
   };
 }

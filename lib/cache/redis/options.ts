@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { resolveTls } from './tls.js';
 
 export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
 
@@ -55,12 +56,25 @@ export interface RedisCacheOptions {
     masterName?: string;
     /** `host:port` of the sentinels. Default: `addresses`. */
     sentinelAddresses?: readonly string[];
-    /** Password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
+    /** Password of the sentinels themselves (`requirepass` or an ACL user in sentinel.conf), if any. */
     password?: string;
+    /** ACL user of the sentinels themselves (Redis 6.2+), if any. */
+    username?: string;
+    /**
+     * TLS to the sentinels. Default: the same as `tls` (the data nodes). `false` talks plain text
+     * to the sentinels while the data nodes use TLS.
+     */
+    tls?: boolean | ConnectionOptions;
   };
   /** Prepended to every key; `clear()` removes only keys with this prefix. Default `''` (the whole db). */
   keyPrefix?: string;
-  /** TLS to the data nodes: `true` for defaults, or `tls.connect` options. Default off. */
+  /**
+   * TLS to the data nodes (and, unless `sentinel.tls` says otherwise, to the sentinels): `true`
+   * verifies the server against the system CAs, or `tls.connect` options — typically `ca` (PEM of a
+   * private CA), and `cert` + `key` (+ `passphrase`) for mutual TLS. The server certificate and its
+   * host name/IP are always checked unless `rejectUnauthorized: false` (testing only). A certificate
+   * or TLS failure fails commands at once with CacheError('unavailable') naming it. Default off.
+   */
   tls?: boolean | ConnectionOptions;
   /** TTL in ms applied when `set` gets none. Default: no expiry. */
   defaultTtl?: number;
@@ -103,6 +117,8 @@ export interface ResolvedOptions {
   masterName: string | undefined;
   sentinelAddresses: HostPort[];
   sentinelPassword: string | undefined;
+  sentinelUsername: string | undefined;
+  sentinelTls: ConnectionOptions | undefined;
   keyPrefix: string;
   tls: ConnectionOptions | undefined;
   defaultTtl: number | undefined;
@@ -139,7 +155,7 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   strings(options, bad);
   const { db, minIdle } = connections(options, mode, bad);
   const { dialTimeout, commandTimeout, defaultTtl } = timeouts(options, bad);
-  const { maxRedirects, readOnly, masterName, tls } = modeOptions(options, mode, bad);
+  const { maxRedirects, readOnly, masterName, tls, sentinelTls } = modeOptions(options, mode, bad);
   if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
     bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
   }
@@ -158,6 +174,8 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
     masterName,
     sentinelAddresses,
     sentinelPassword: options.sentinel?.password,
+    sentinelUsername: options.sentinel?.username,
+    sentinelTls,
     keyPrefix: options.keyPrefix ?? '',
     tls,
     defaultTtl,
@@ -209,6 +227,7 @@ function strings(options: RedisCacheOptions, bad: Bad): void {
   optString('keyPrefix', options.keyPrefix);
   optString('name', options.name);
   optString('sentinel.password', options.sentinel?.password);
+  optString('sentinel.username', options.sentinel?.username);
   optString('sentinel.masterName', options.sentinel?.masterName);
 }
 
@@ -250,13 +269,10 @@ function modeOptions(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
     bad('sentinel.masterName', 'the monitored master name', masterName, 'required in sentinel mode');
   }
 
-  let tls: ConnectionOptions | undefined;
-  if (options.tls === true) tls = {};
-  else if (options.tls && typeof options.tls === 'object') tls = options.tls;
-  else if (options.tls !== undefined && options.tls !== false) {
-    bad('tls', 'a boolean or TLS connection options', options.tls, 'invalid tls');
-  }
-  return { maxRedirects, readOnly, masterName, tls };
+  const tls = resolveTls('tls', options.tls, bad);
+  const sentinelTls =
+    options.sentinel?.tls === undefined ? tls : resolveTls('sentinel.tls', options.sentinel.tls, bad);
+  return { maxRedirects, readOnly, masterName, tls, sentinelTls };
 }
 
 function intIn(path: string, v: unknown, min: number, max: number, fallback: number, bad: Bad): number {
