@@ -155,11 +155,12 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
       client = c;
       c.on('error', onError);
       c.on('ready', onReady);
+      const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
       if (c.isCluster) {
         c.on('node error', onError);
-        c.on('+node', (node: Redis) => guardHandshakes(node, options.handshakeTimeoutMs));
-        for (const node of (c as Cluster).nodes('all')) guardHandshakes(node, options.handshakeTimeoutMs);
-      } else guardHandshakes(c as Redis, options.handshakeTimeoutMs);
+        c.on('+node', guard);
+        for (const node of (c as Cluster).nodes('all')) guard(node);
+      } else guard(c as Redis);
     },
     detach() {
       if (!client) return;
@@ -171,23 +172,37 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
   };
 }
 
+type Guarded = { __hyperionGuard?: true };
+
 /**
- * Bounds the TLS handshake of every connection `node` opens: a TLS socket that is connected but has
- * no TLS session `ms` later is destroyed with a NO_TLS_REPLY error (which iovalkey reports as a
- * connection error). Wraps the client's connector (not part of iovalkey's typed API: if its shape
- * changes, the guard is skipped and a plain port surfaces at the dial timeout instead).
+ * Bounds the TLS handshake of every connection `node` opens — and of its duplicates, which
+ * iovalkey makes for the cluster slot refresh, pub/sub and transactions: a TLS socket that is
+ * connected but has no TLS session `ms` later is destroyed with a NO_TLS_REPLY error. Duplicates'
+ * errors also go to `onError` (iovalkey's own slot-refresh duplicate ignores them and reports only
+ * "Connection is closed", which would hide a certificate error). Wraps the connector and
+ * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
+ * is skipped and a plain port surfaces at the dial timeout instead).
  */
-function guardHandshakes(node: Redis, ms: number): void {
-  const connector = (node as unknown as { connector?: { connect?: unknown; __hyperionGuard?: true } })
-    .connector;
-  if (!connector || typeof connector.connect !== 'function' || connector.__hyperionGuard) return;
-  const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
-  connector.__hyperionGuard = true;
-  connector.connect = (...args: unknown[]) =>
-    connect(...args).then((stream) => {
-      if (stream instanceof TLSSocket) watchHandshake(stream, ms);
-      return stream;
-    });
+function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): void {
+  const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
+  if (n.__hyperionGuard) return;
+  n.__hyperionGuard = true;
+  const connector = n.connector;
+  if (connector && typeof connector.connect === 'function') {
+    const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
+    connector.connect = (...args: unknown[]) =>
+      connect(...args).then((stream) => {
+        if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+        return stream;
+      });
+  }
+  const duplicate = node.duplicate.bind(node);
+  node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    copy.on('error', onError);
+    guardNode(copy, ms, onError);
+    return copy;
+  };
 }
 
 function watchHandshake(socket: TLSSocket, ms: number): void {
