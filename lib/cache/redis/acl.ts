@@ -69,7 +69,7 @@ export function aclRules(scope: AclScope): string[] {
 /**
  * Rules for the sentinels' own ACL user (what the sentinel client of iovalkey sends): master
  * address lookup, sentinel list refresh, and the +switch-master subscription of the failover
- * detector.
+ * detector. (Sentinels have no QUIT command.)
  */
 export function sentinelAclRules(): string[] {
   return [
@@ -82,7 +82,6 @@ export function sentinelAclRules(): string[] {
     '+subscribe',
     '+ping',
     '+client|setname',
-    '+quit',
     '&+switch-master',
   ];
 }

@@ -187,7 +187,19 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): vo
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
-  const connector = n.connector;
+  const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
+  if (connector && typeof connector.connectToSentinel === 'function') {
+    // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
+    // detector's subscriptions. iovalkey ignores the first ones' errors (a wrong CA would only
+    // read "Connection is closed") and leaves the second ones without an error listener.
+    const toSentinel = (connector.connectToSentinel as (...a: unknown[]) => Redis).bind(connector);
+    connector.connectToSentinel = (...args: unknown[]) => {
+      const sentinel = toSentinel(...args);
+      sentinel.on('error', onError);
+      guardNode(sentinel, ms, onError);
+      return sentinel;
+    };
+  }
   if (connector && typeof connector.connect === 'function') {
     const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
     connector.connect = (...args: unknown[]) =>
