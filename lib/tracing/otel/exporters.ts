@@ -15,11 +15,13 @@ const require = createRequire(import.meta.url);
 /** Builds the exporter `name` for `endpoint`. `none` has no exporter. */
 export function createExporter(
   name: Exclude<ExporterName, 'none'>,
-  options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'>,
+  options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> & Partial<Pick<ResolvedOptions, 'tls'>>,
   logger: Logger,
 ): SpanExporter {
   const url = options.endpoint;
   const headers = { ...options.headers };
+  if (options.tls && name !== 'otlp')
+    logger.warn(`tracing: the tls option applies to the otlp exporter only; the ${name} exporter ignores it`);
   switch (name) {
     case 'memory':
       return new InMemorySpanExporter();
@@ -29,7 +31,13 @@ export function createExporter(
       const m =
         require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
       // The exporter retries inside this budget; keep it within the batch processor's export timeout.
-      return new m.OTLPTraceExporter({ url, headers, timeoutMillis: options.batch.exportTimeoutMillis });
+      return new m.OTLPTraceExporter({
+        url,
+        headers,
+        timeoutMillis: options.batch.exportTimeoutMillis,
+        // Private CA / mutual TLS for an https endpoint (ignored by http).
+        ...(options.tls ? { httpAgentOptions: { keepAlive: true, ...options.tls } } : {}),
+      });
     }
     case 'zipkin': {
       const m = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');

@@ -2,6 +2,7 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { type ExportTlsOptions, resolveExportTls } from './tls.js';
 
 /** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
 export type ExporterName = 'otlp' | 'zipkin' | 'jaeger' | 'console' | 'memory' | 'none';
@@ -46,8 +47,16 @@ export interface OtelTracerOptions {
   sampleRate?: number;
   /** Resource attributes added to every span of this service (`environment`, `version`, …). */
   attributes?: Readonly<Record<string, AttributeValue>>;
-  /** Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in the URL). */
+  /**
+   * Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in
+   * the URL), e.g. `{ authorization: 'Bearer …' }`. Values never appear in logs or errors.
+   */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * TLS of an `https:` otlp endpoint: `ca` (a private CA), `cert`/`key`/`passphrase` (mutual TLS).
+   * Server certificate and host name are always verified unless `rejectUnauthorized: false`.
+   */
+  tls?: ExportTlsOptions;
   /** Batch processor limits for otlp/zipkin/jaeger. */
   batch?: BatchOptions;
   /** Propagation formats, tried in order on extract and all written on inject. Default `['tracecontext', 'baggage']`. */
@@ -82,6 +91,8 @@ export interface ResolvedOptions {
   sampleRate: number;
   attributes: Readonly<Record<string, AttributeValue>>;
   headers: Readonly<Record<string, string>>;
+  /** https agent options of the otlp exporter, from `tls`. */
+  tls: import('node:https').AgentOptions | undefined;
   batch: Required<BatchOptions>;
   propagators: readonly PropagatorName[];
   activeContext: boolean;
@@ -216,6 +227,8 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
     }
   }
 
+  const tls = resolveExportTls(o.tls, bad);
+
   const batch = { ...BATCH_DEFAULTS };
   if (o.batch !== undefined) {
     if (!isPlainObject(o.batch)) bad('batch', 'object', o.batch, 'must be an object');
@@ -279,6 +292,7 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
     sampleRate,
     attributes,
     headers,
+    tls,
     batch,
     propagators,
     activeContext,
