@@ -20,7 +20,7 @@ import type {
   Tracer,
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
-import { assertKey, assertTtl } from './validate.js';
+import { assertBytes, assertKey, assertTtl } from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -94,8 +94,9 @@ export function createNoopCache(): Cache {
       misses++;
       return undefined;
     },
-    async set(key, _value, ttl) {
+    async set(key, value, ttl) {
       assertKey(key);
+      assertBytes(value);
       assertTtl(ttl);
       return false;
     },
@@ -113,14 +114,23 @@ export function createNoopCache(): Cache {
       return keys.map(() => undefined);
     },
     async setMany(entries: readonly CacheEntry[]) {
-      for (const e of entries) assertKey(e.key);
+      for (const e of entries) {
+        assertKey(e.key);
+        assertBytes(e.value);
+        assertTtl(e.ttl);
+      }
     },
     async clear() {},
     async getOrSet(key, loader, ttl) {
       assertKey(key);
       assertTtl(ttl);
       misses++;
-      return flights.do(key, loader);
+      // Like the storing caches, a loader that produces no bytes is a bad value, not a result.
+      return flights.do(key, async () => {
+        const value = await loader();
+        assertBytes(value);
+        return value;
+      });
     },
     stats: () => (misses === 0 ? ZERO_STATS : { hits: 0, misses, hitRatio: 0 }),
   };

@@ -7,6 +7,7 @@ import { createAppFromConfig, loadConfig, parseConfig } from '../../lib/config/i
 import { ConfigError } from '../../lib/core/errors.js';
 import { withSpan } from '../../lib/core/span.js';
 import type { OtelTracer } from '../../lib/tracing/otel/index.js';
+import { describeWithServers } from '../harness/process.js';
 import { skipRedis, startRedis } from '../harness/redis.js';
 
 async function writeTemp(name: string, text: string) {
@@ -93,7 +94,7 @@ metrics:
   });
 });
 
-describe('createAppFromConfig against real Redis', { skip: skipRedis() }, () => {
+describeWithServers('createAppFromConfig against real Redis', skipRedis(), () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
   before(async () => {
     redis = await startRedis();

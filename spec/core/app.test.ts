@@ -4,6 +4,7 @@ import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import type { Cache, Tracer } from '../../lib/core/contracts.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from '../../lib/core/noop.js';
+import { deferred, within } from '../harness/clock.js';
 
 describe('disposer stack', () => {
   it('runs disposers in reverse order of registration, once', async () => {
@@ -63,14 +64,16 @@ describe('disposer stack', () => {
 
   it('shares one run between concurrent dispose() calls', async () => {
     let calls = 0;
+    const release = deferred();
     const stack = createDisposerStack();
     stack.add('slow', async () => {
       calls++;
-      await new Promise((r) => setTimeout(r, 10));
+      await release.promise;
     });
     const [p1, p2, p3] = [stack.dispose(), stack.dispose(), stack.dispose()];
     assert.equal(p1, p2);
     assert.equal(p2, p3);
+    release.resolve();
     await p1;
     assert.equal(calls, 1);
   });
@@ -143,12 +146,22 @@ describe('createApp', () => {
 
   it('closeOnSignals closes the app on the signal and can be removed', async () => {
     let closed = 0;
-    const app = createApp({ components: { x: { close: async () => void closed++ } } });
+    const didClose = deferred();
+    const app = createApp({
+      components: {
+        x: {
+          close: async () => {
+            closed++;
+            didClose.resolve();
+          },
+        },
+      },
+    });
     const baseline = process.listenerCount('SIGUSR2');
     const remove = closeOnSignals(app, { signals: ['SIGUSR2'], exit: false });
     assert.equal(process.listenerCount('SIGUSR2'), baseline + 1);
     process.emit('SIGUSR2', 'SIGUSR2');
-    await new Promise((r) => setTimeout(r, 10));
+    await within(didClose.promise, 5000, 'the app to close on SIGUSR2');
     assert.equal(closed, 1);
     remove();
     assert.equal(process.listenerCount('SIGUSR2'), baseline);
@@ -157,9 +170,17 @@ describe('createApp', () => {
   it('closeOnSignals reports a failing close and sets exitCode', async () => {
     const app = createApp({ components: { x: { close: async () => Promise.reject(new Error('nope')) } } });
     const seen: unknown[] = [];
-    closeOnSignals(app, { signals: ['SIGUSR2'], exit: false, onError: (e) => seen.push(e) });
+    const reported = deferred();
+    closeOnSignals(app, {
+      signals: ['SIGUSR2'],
+      exit: false,
+      onError: (e) => {
+        seen.push(e);
+        reported.resolve();
+      },
+    });
     process.emit('SIGUSR2', 'SIGUSR2');
-    await new Promise((r) => setTimeout(r, 10));
+    await within(reported.promise, 5000, 'the failed close to be reported');
     assert.equal(seen.length, 1);
     assert.ok(seen[0] instanceof AggregateError);
     assert.equal(process.exitCode, 1);

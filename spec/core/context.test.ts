@@ -4,6 +4,7 @@ import { createApp } from '../../lib/core/app.js';
 import type { Attributes, Span, SpanOptions, Tracer } from '../../lib/core/contracts.js';
 import { noopTracer } from '../../lib/core/noop.js';
 import { contextFromHeaders, injectHeaders, startSpan, withSpan } from '../../lib/core/span.js';
+import { tick } from '../harness/clock.js';
 
 /** A recording tracer for testing the helpers' own logic (not an integration). */
 function recordingTracer(opts: { activate?: boolean } = {}) {
@@ -107,7 +108,7 @@ describe('span helpers', () => {
     });
     assert.equal(v, 5);
     const w = await withSpan(ctx, 'async', async () => {
-      await new Promise((r) => setTimeout(r, 1));
+      await tick(); // settles in a later turn, not in the same one
       return 6;
     });
     assert.equal(w, 6);

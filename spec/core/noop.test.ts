@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CacheError } from '../../lib/core/errors.js';
-import { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from '../../lib/core/noop.js';
+import { noopLogger, noopMetrics, noopSpan, noopTracer } from '../../lib/core/noop.js';
 import { formatTraceparent, parseTraceparent } from '../../lib/core/w3c.js';
 
 describe('no-op implementations', () => {
@@ -33,36 +32,6 @@ describe('no-op implementations', () => {
     assert.equal(sc.traceFlags, 1);
     assert.equal(sc.isRemote, true);
     assert.equal(formatTraceparent(sc), h);
-  });
-
-  it('noop cache misses, declines writes, and shares loader calls in getOrSet', async () => {
-    const cache = createNoopCache();
-    assert.equal(await cache.get('k'), undefined);
-    assert.equal(await cache.set('k', new Uint8Array([1])), false);
-    assert.equal(await cache.has('k'), false);
-    assert.deepEqual(await cache.getMany(['a', 'b']), [undefined, undefined]);
-    let calls = 0;
-    const loader = async () => {
-      calls++;
-      await new Promise((r) => setTimeout(r, 2));
-      return new Uint8Array([7]);
-    };
-    const all = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('k', loader)));
-    assert.equal(calls, 1);
-    assert.ok(all.every((v) => v[0] === 7));
-    assert.equal(cache.stats?.().misses, 103);
-  });
-
-  it('noop cache still rejects bad input with typed errors', async () => {
-    const cache = createNoopCache();
-    await assert.rejects(cache.get(''), (e: unknown) => e instanceof CacheError && e.code === 'invalid_key');
-    await assert.rejects(cache.get(42 as unknown as string), /received number/);
-    await assert.rejects(cache.set('k', new Uint8Array(), -1), (e: CacheError) => e.code === 'invalid_ttl');
-    await assert.rejects(cache.set('k', new Uint8Array(), Number.NaN), /received NaN/);
-    await assert.rejects(
-      cache.getOrSet('k', () => new Uint8Array(), Number.POSITIVE_INFINITY),
-      /Infinity/,
-    );
   });
 
   it('noop metrics and logger accept every call', () => {

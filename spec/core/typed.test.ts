@@ -5,6 +5,7 @@ import type { Bytes, Cache } from '../../lib/core/contracts.js';
 import { CacheError } from '../../lib/core/errors.js';
 import { createSingleflight } from '../../lib/core/singleflight.js';
 import { jsonCache } from '../../lib/core/typed.js';
+import { deferred, tick, within } from '../harness/clock.js';
 
 /** Minimal map-backed byte cache: enough to test the typed layer's own logic. */
 function mapCache(): Cache & { map: Map<string, Bytes> } {
@@ -76,15 +77,20 @@ describe('jsonCache', () => {
   it('shares one loader among concurrent getOrSet callers', async () => {
     const users = jsonCache<{ n: number }>(mapCache());
     let loads = 0;
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () =>
-        users.getOrSet('k', async () => {
-          loads++;
-          await new Promise((r) => setTimeout(r, 2));
-          return { n: 1 };
-        }),
-      ),
+    const called = deferred();
+    const release = deferred();
+    const callers = Array.from({ length: 50 }, () =>
+      users.getOrSet('k', async () => {
+        loads++;
+        called.resolve();
+        await release.promise;
+        return { n: 1 };
+      }),
     );
+    await within(called.promise, 5000, 'the loader to be called');
+    await tick(); // the in-memory backend answers in microtasks: every caller has joined by now
+    release.resolve();
+    const results = await Promise.all(callers);
     assert.equal(loads, 1);
     assert.ok(results.every((r) => r.n === 1));
   });

@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { fromJaeger, type JaegerTraceJson, type TreeSpan } from '../../demo/trace-tree.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { type PostgresServer, startPostgres } from '../harness/postgres.js';
-import { skipUnless, waitFor } from '../harness/process.js';
+import { describeWithServers, skipUnless, waitFor } from '../harness/process.js';
 import { type PrometheusServer, startPrometheus } from '../harness/prometheus.js';
 import { type RedisStandalone, startRedis } from '../harness/redis.js';
 
@@ -62,7 +62,7 @@ const post = (url: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 
-describe('observability demo end to end (Redis, PostgreSQL, Jaeger, Prometheus)', { skip }, () => {
+describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, Prometheus)', skip, () => {
   let redis: RedisStandalone;
   let postgres: PostgresServer;
   let jaeger: Jaeger;

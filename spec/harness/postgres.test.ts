@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import pg from 'pg';
 import { skipPostgres, startPostgres } from './postgres.js';
-import { portOpen } from './process.js';
+import { describeWithServers, portOpen } from './process.js';
 
-describe('postgres harness', { skip: skipPostgres() }, () => {
+describeWithServers('postgres harness', skipPostgres(), () => {
   it('starts a trust-auth server on a loopback port, serves queries and transactions, cleans up', async (t) => {
     const server = await startPostgres();
     t.after(() => server.stop());

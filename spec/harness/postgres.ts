@@ -4,7 +4,7 @@
  * refuses to run as root, so when the test runs as root the cluster is created and served by the
  * `postgres` system user (the temp dir is chown'd to it).
  *
- *   describe('x', { skip: skipPostgres() }, () => {
+ *   describeWithServers('x', skipPostgres(), () => {
  *     let pg: PostgresServer;
  *     before(async () => { pg = await startPostgres(); });
  *     after(() => pg?.stop());

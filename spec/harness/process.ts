@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { describe, it } from 'node:test';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -71,6 +72,23 @@ export function skipUnless(binaries: readonly string[], installHint: string): st
     console.error(`\n!!! SKIPPING real-server tests: ${reason}\n`);
   }
   return reason;
+}
+
+/**
+ * `describe` for a suite that needs real servers; `skip` is a reason from `skipUnless` (or the
+ * `skip*()` helpers built on it), or `false`. A skipped suite is declared with one skipped test in
+ * place of its body, so the run's summary counts it under `skipped`: node:test counts a
+ * `describe(name, { skip }, …)` only under `suites` and never runs its body, which hid a missing
+ * server behind `skipped 0`.
+ */
+export function describeWithServers(name: string, skip: string | false, fn: () => void): void {
+  if (skip === false) {
+    describe(name, fn);
+    return;
+  }
+  describe(name, () => {
+    it('runs against real servers', { skip }, () => {});
+  });
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */

@@ -3,7 +3,7 @@
  * given targets every second, storage in a temp dir, the web API on a free 127.0.0.1 port (it
  * binds 0.0.0.0 otherwise). `stop()` is idempotent and removes the temp dir.
  *
- *   describe('x', { skip: skipPrometheus() }, () => {
+ *   describeWithServers('x', skipPrometheus(), () => {
  *     let prom: PrometheusServer;
  *     before(async () => { prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${port}`] }); });
  *     after(() => prom?.stop());

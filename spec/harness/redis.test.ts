@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
+import { describeWithServers } from './process.js';
 import {
   redisCommand,
   sentinelMaster,
@@ -10,7 +11,7 @@ import {
   startRedisSentinel,
 } from './redis.js';
 
-describe('redis harness', { skip: skipRedis() }, () => {
+describeWithServers('redis harness', skipRedis(), () => {
   it('starts a standalone server with requirepass and cleans up', async (t) => {
     const redis = await startRedis({ password: 'p@ss word"' });
     t.after(() => redis.stop());

@@ -5,7 +5,7 @@
  * call it from `after`/`t.after` so it runs even when a test fails. A starter that fails half-way
  * stops what it already started before rethrowing.
  *
- *   describe('x', { skip: skipRedis() }, () => {
+ *   describeWithServers('x', skipRedis(), () => {
  *     let redis: RedisStandalone;
  *     before(async () => { redis = await startRedis({ password: 's3cret' }); });
  *     after(() => redis?.stop());

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { LogFields } from '../../lib/core/contracts.js';
-import { createMetrics, OVERFLOW_VALUE } from '../../lib/metrics/prometheus/index.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { OVERFLOW_VALUE } from '../../lib/metrics/prometheus/series.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

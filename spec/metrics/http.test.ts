@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { Span, SpanContext } from '../../lib/core/contracts.js';
 import { noopSpan } from '../../lib/core/noop.js';
-import {
-  createMetrics,
-  negotiate,
-  OPENMETRICS_TEXT,
-  PROMETHEUS_TEXT,
-  sampledTraceId,
-} from '../../lib/metrics/prometheus/index.js';
+import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/prometheus/exposition.js';
+import { sampledTraceId } from '../../lib/metrics/prometheus/http.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 
 const OM_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -111,11 +108,14 @@ describe('prometheus metrics: HTTP', () => {
 
   it('a request aborted before the response headers is recorded with status 499', async () => {
     const m = createMetrics();
-    let arrived!: () => void;
-    const seen = new Promise<void>((r) => (arrived = r));
+    // Wrapped in an object: resolving with the bare promise would wait for it.
+    let arrived!: (res: { closed: Promise<unknown> }) => void;
+    const seen = new Promise<{ closed: Promise<unknown> }>((r) => (arrived = r));
     const app = m.instrument(
-      (_req, _res) => {
-        arrived(); // never responds
+      (_req, res) => {
+        // Never responds. This 'close' listener is added after the adapter's own, so it fires
+        // once the aborted request has been recorded.
+        arrived({ closed: once(res, 'close') });
       },
       { route: '/slow' },
     );
@@ -126,15 +126,11 @@ describe('prometheus metrics: HTTP', () => {
     });
     const ac = new AbortController();
     const req = fetch(`${url}/slow`, { signal: ac.signal }).catch(() => undefined);
-    await seen;
+    const { closed } = await seen;
     ac.abort();
     await req;
-    const deadline = Date.now() + 5000;
-    let body = '';
-    while (Date.now() < deadline && !body.includes('status="499"')) {
-      body = (await m.render()).body;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await closed;
+    const body = (await m.render()).body;
     assert.ok(body.includes('requests_total{method="GET",route="/slow",status="499"} 1'), body);
   });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { CacheStats } from '../../lib/core/contracts.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
+import { describeWithServers } from '../harness/process.js';
 import { type PrometheusServer, skipPrometheus, startPrometheus } from '../harness/prometheus.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -26,7 +27,7 @@ function tinyCache(name: string) {
   };
 }
 
-describe('prometheus metrics: scraped by a real Prometheus', { skip: skipPrometheus() }, () => {
+describeWithServers('prometheus metrics: scraped by a real Prometheus', skipPrometheus(), () => {
   let metrics: PrometheusMetrics;
   let prom: PrometheusServer;
   let app: Server;

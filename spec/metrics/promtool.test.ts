@@ -1,28 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
+import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
-import { findBinary } from '../harness/process.js';
+import { describeWithServers, findBinary } from '../harness/process.js';
 import { skipPromtool } from '../harness/prometheus.js';
 
-/** Pipes `text` into `promtool check metrics`; resolves its exit code and output. */
+/** Pipes `text` into `promtool check metrics`; resolves its exit code and output (rejects after 15 s). */
 function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(findBinary('promtool')!, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b));
-    child.stderr.on('data', (b: Buffer) => (output += b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const child = spawn(findBinary('promtool')!, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (b: Buffer) => (output += b));
+  child.stderr.on('data', (b: Buffer) => (output += b));
+  const done = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-    child.stdin.end(text);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+  child.stdin.end(text);
+  return withTimeout(done, 15_000, () => {
+    child.kill('SIGKILL');
+    return new Error(`promtool check metrics gave no answer within 15 s; output so far:\n${output}`);
   });
 }
 
-describe('prometheus metrics: promtool accepts the exposition', { skip: skipPromtool() }, () => {
+describeWithServers('prometheus metrics: promtool accepts the exposition', skipPromtool(), () => {
   it('the scraped text of every metric type, default labels, exemplars and overflow passes `promtool check metrics`', async () => {
     const m = createMetrics({
       namespace: 'hyperion',

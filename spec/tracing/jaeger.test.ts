@@ -16,7 +16,7 @@ import {
   type JaegerTrace,
   startJaeger,
 } from '../harness/jaeger.js';
-import { skipUnless, waitFor } from '../harness/process.js';
+import { describeWithServers, skipUnless, waitFor } from '../harness/process.js';
 
 const skip = skipUnless(['jaeger'], JAEGER_INSTALL_HINT);
 const NETWORK_EXPORTERS = ['otlp', 'zipkin', 'jaeger'] as const;
@@ -61,7 +61,7 @@ async function traceWithSpans(jaeger: Jaeger, traceId: string, count: number): P
   );
 }
 
-describe('OpenTelemetry tracer → real Jaeger', { skip }, () => {
+describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
   let jaeger: Jaeger;
   before(async () => {
     jaeger = await startJaeger();

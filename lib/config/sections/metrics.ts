@@ -11,7 +11,7 @@
  *     collect_runtime: true
  */
 import * as v from 'valibot';
-import type { MetricsOptions } from '../../metrics/prometheus/create.js';
+import type { MetricsOptions } from '../../metrics/prometheus/index.js';
 import { port } from '../primitives.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;

@@ -5,8 +5,8 @@
  * both formats this way, with exemplars only where the format carries them.
  */
 import type { Registry } from 'prom-client';
-import type { ExemplarEntry, HistogramEntry, ScalarEntry } from './instruments.js';
 import type { MetricType } from './names.js';
+import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -44,7 +44,8 @@ export interface OwnMetric {
   readonly help: string;
   readonly labelNames: readonly string[];
   readonly buckets?: readonly number[];
-  readonly owner: { hashMap: Record<string, ScalarEntry | HistogramEntry> };
+  /** The metric's series, read at every render. */
+  readonly entries: InternalStore['entries'];
 }
 
 const NEEDS_ESCAPE = /[\\\n"]/;
@@ -95,7 +96,7 @@ function header(family: string, type: string, help: string, om: boolean): string
 }
 
 function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {
-  const map = m.owner.hashMap;
+  const map = m.entries();
   if (m.type === 'histogram') {
     const bounds = m.buckets ?? [];
     const keys = bounds.map(String);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { ConfigError } from '../../../lib/core/errors.js';
-import { waitFor } from '../../harness/process.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisCluster, skipRedis, startRedisCluster } from '../../harness/redis.js';
-import { allBytes, dec, enc, watchUnhandled } from './helpers.js';
+import { dec, enc, watchUnhandled } from './helpers.js';
 
 /** Keys of every node we can count directly (bypassing the cache). */
 async function keysOnMasters(cluster: RedisCluster, pattern: string): Promise<string[]> {
@@ -26,7 +26,7 @@ async function keysOnMasters(cluster: RedisCluster, pattern: string): Promise<st
   return found;
 }
 
-describe('redis cache on a 6-node cluster', { skip: skipRedis() }, () => {
+describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
   const caches: RedisCache[] = [];
@@ -82,16 +82,6 @@ describe('redis cache on a 6-node cluster', { skip: skipRedis() }, () => {
     assert.equal(s.misses, 67);
   });
 
-  it('stores binary values and single keys on every master', async () => {
-    const value = allBytes();
-    for (const k of ['a', 'b', 'c', 'd', 'e']) await cache.set(k, value, 60_000);
-    for (const k of ['a', 'b', 'c', 'd', 'e'])
-      assert.deepEqual(Buffer.from((await cache.get(k))!), Buffer.from(value));
-    assert.equal(await cache.has('a'), true);
-    assert.equal(await cache.delete('a'), true);
-    assert.equal(await cache.get('a'), undefined);
-  });
-
   it('pipelines across nodes with results in order', async () => {
     const p = cache.pipeline();
     for (let i = 0; i < 30; i++) p.set(`p${i}`, enc(`v${i}`), 60_000);
@@ -116,22 +106,6 @@ describe('redis cache on a 6-node cluster', { skip: skipRedis() }, () => {
     assert.equal((await keysOnMasters(cluster, 'ta:*')).length, 0);
     assert.equal((await keysOnMasters(cluster, 'tb:*')).length, 50);
     assert.deepEqual((await b.getMany(['k0', 'k49'])).map(dec), ['b', 'b']);
-  });
-
-  it('expires TTLs and answers getOrSet once per key', async () => {
-    await cache.set('short', enc('x'), 100);
-    await waitFor(async () => (await cache.get('short')) === undefined, { timeoutMs: 3000, what: 'expiry' });
-    let calls = 0;
-    const values = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        cache.getOrSet('gos', async () => {
-          calls++;
-          return enc('loaded');
-        }),
-      ),
-    );
-    assert.equal(calls, 1);
-    assert.ok(values.every((v) => dec(v) === 'loaded'));
   });
 
   it('reads from replicas with cluster.readOnly', async () => {

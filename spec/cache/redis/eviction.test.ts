@@ -4,12 +4,14 @@
  * CacheError('oom') while reads, `getOrSet` and a tiered cache keep answering.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Redis } from 'iovalkey';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { deferred, tick, within } from '../../harness/clock.js';
+import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
 
@@ -101,7 +103,7 @@ async function flood(
 }
 
 for (const policy of ['allkeys-lfu', 'allkeys-lru']) {
-  describe(`redis cache under maxmemory ${MAXMEMORY}, ${policy}`, { skip: skipRedis() }, () => {
+  describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, ${policy}`, skipRedis(), () => {
     let s: Server;
     let cache: RedisCache;
     const unhandled = watchUnhandled();
@@ -194,7 +196,7 @@ for (const policy of ['allkeys-lfu', 'allkeys-lru']) {
   });
 }
 
-describe(`redis cache under maxmemory ${MAXMEMORY}, volatile-ttl`, { skip: skipRedis() }, () => {
+describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, volatile-ttl`, skipRedis(), () => {
   let s: Server;
   let cache: RedisCache;
   const unhandled = watchUnhandled();
@@ -254,7 +256,7 @@ describe(`redis cache under maxmemory ${MAXMEMORY}, volatile-ttl`, { skip: skipR
   });
 });
 
-describe(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, { skip: skipRedis() }, () => {
+describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, skipRedis(), () => {
   let s: Server;
   let cache: RedisCache;
   let filled = 0;
@@ -314,12 +316,22 @@ describe(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, { skip: skipRed
   it('getOrSet fails open: answers from the loader (once for concurrent callers) and counts the error', async () => {
     const errorsBefore = cache.stats().errors;
     let loads = 0;
+    const called = deferred();
+    const release = deferred();
     const loader = async () => {
       loads++;
-      await new Promise((r) => setTimeout(r, 5));
+      called.resolve();
+      await release.promise;
       return enc('from-loader');
     };
-    const answers = await Promise.all(Array.from({ length: 10 }, () => cache.getOrSet('fresh', loader)));
+    const callers = Array.from({ length: 10 }, () => cache.getOrSet('fresh', loader));
+    await within(called.promise, 5000, 'the loader to be called');
+    // A read of the same key queues behind the callers' own reads on the connection: once it
+    // answered, every caller has missed and joined the flight.
+    await cache.has('fresh');
+    await tick();
+    release.resolve();
+    const answers = await Promise.all(callers);
     assert.ok(answers.every((a) => dec(a) === 'from-loader'));
     assert.equal(loads, 1, 'singleflight still applies');
     assert.equal(await s.raw.exists('ne:fresh'), 0, 'not stored: the server is full');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
-import { waitFor } from '../../harness/process.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisSentinelSet, sentinelMaster, skipRedis, startRedisSentinel } from '../../harness/redis.js';
 import { dec, enc, sleep, watchUnhandled } from './helpers.js';
 
 const PASSWORD = 'sentinel-pass';
 
-describe('redis cache through sentinel', { skip: skipRedis() }, () => {
+describeWithServers('redis cache through sentinel', skipRedis(), () => {
   let set: RedisSentinelSet;
   let cache: RedisCache;
   const unhandled = watchUnhandled();

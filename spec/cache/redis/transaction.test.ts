@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { keySlot } from '../../../lib/cache/redis/slots.js';
@@ -10,7 +10,8 @@ import {
   type TransactionRunner,
 } from '../../../lib/cache/redis/transaction/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
-import { waitFor } from '../../harness/process.js';
+import { deferred, tick, within } from '../../harness/clock.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import {
   type RedisCluster,
   type RedisSentinelSet,
@@ -48,7 +49,7 @@ function increment(runner: TransactionRunner, key: string, mirror?: string): Pro
   );
 }
 
-describe('redis transactions on a standalone server', { skip: skipRedis() }, () => {
+describeWithServers('redis transactions on a standalone server', skipRedis(), () => {
   let redis: RedisStandalone;
   let cache: RedisCache;
   let tx: TransactionRunner;
@@ -349,15 +350,17 @@ describe('redis transactions on a standalone server', { skip: skipRedis() }, () 
     const held = new Promise<void>((r) => {
       letGo = r;
     });
+    const holding = deferred();
     const first = runner.transaction(
       async (b) => {
         await b.read('pool-a');
+        holding.resolve();
         await held;
         b.set('pool-a', enc('1'));
       },
       { watch: ['pool-a'] },
     );
-    await sleep(20); // `first` now holds the only connection
+    await within(holding.promise, 5000, 'the first transaction to hold the only connection');
     const timedOut = await rejectsWith(
       runner.transaction(() => {}, { watch: ['pool-b'] }),
       'timeout',
@@ -366,7 +369,9 @@ describe('redis transactions on a standalone server', { skip: skipRedis() }, () 
     const waiting = runner.transaction(async (b) => void b.set('pool-b', enc('2')).get('pool-a'), {
       watch: ['pool-b'],
     });
-    await sleep(20);
+    // With the pool full, a standalone transaction queues for a connection without any I/O first:
+    // once this turn's microtasks ran, it is a waiter.
+    await tick();
     letGo();
     assert.equal((await first).ok, true);
     const second = await waiting;
@@ -435,7 +440,7 @@ describe('redis transactions on a standalone server', { skip: skipRedis() }, () 
   });
 });
 
-describe('redis transactions on a cluster', { skip: skipRedis() }, () => {
+describeWithServers('redis transactions on a cluster', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
   let tx: TransactionRunner;
@@ -541,7 +546,7 @@ describe('redis transactions on a cluster', { skip: skipRedis() }, () => {
   });
 });
 
-describe('redis transactions across a sentinel failover', { skip: skipRedis() }, () => {
+describeWithServers('redis transactions across a sentinel failover', skipRedis(), () => {
   let set: RedisSentinelSet;
   const unhandled = watchUnhandled();
 

@@ -1,6 +1,6 @@
 /**
  * Test doubles for the tiered cache's own logic: a Map-backed byte cache with a controllable clock,
- * failure switch, latency and a call log; an in-process invalidation bus; a fake lease. Real-server
+ * failure switch, a read hook and a call log; an in-process invalidation bus; a fake lease. Real-server
  * behaviour is covered by redis.test.ts.
  */
 
@@ -22,8 +22,6 @@ export interface FakeCache extends Cache {
   readonly store: Map<string, { value: Bytes; expiresAt: number }>;
   /** `'error'`: every call rejects with CacheError('unavailable'); `'hang'`: never settles. */
   mode: 'ok' | 'error' | 'hang';
-  /** Extra latency (real ms) of every call. */
-  delay: number;
   /** Called before each read settles (lets a test interleave an invalidation). */
   beforeRead?: (key: string) => Promise<void> | void;
 }
@@ -38,7 +36,6 @@ export function fakeCache(name: string, now: () => number = Date.now): FakeCache
     ttls,
     store,
     mode: 'ok',
-    delay: 0,
     async get(key) {
       await gate(`get ${key}`);
       await self.beforeRead?.(key);
@@ -88,7 +85,6 @@ export function fakeCache(name: string, now: () => number = Date.now): FakeCache
   }
   async function gate(call: string) {
     calls.push(call);
-    if (self.delay > 0) await new Promise((r) => setTimeout(r, self.delay));
     if (self.mode === 'error') throw new CacheError('unavailable', `${name} is down`);
     if (self.mode === 'hang') await new Promise(() => {});
   }

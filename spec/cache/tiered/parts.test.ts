@@ -7,6 +7,7 @@ import { decodeEnvelope, encodeEnvelope, HEADER_BYTES } from '../../../lib/cache
 import { createDeadlineQueue, jitterTtl, withTimeout } from '../../../lib/cache/tiered/timing.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { createSeededRandom } from '../../../lib/core/random.js';
+import { deferred, within } from '../../harness/clock.js';
 import { bytes, fakeClock, text } from './fakes.js';
 
 describe('tiered cache parts', () => {
@@ -65,19 +66,30 @@ describe('tiered cache parts', () => {
   });
 
   it('deadline queue: fires expired deadlines in order, skips cancelled ones', async () => {
+    // The queue runs on performance.now() and a real timer (no clock option): wait for the fires.
     const q = createDeadlineQueue(20);
     const fired: string[] = [];
+    const cFired = deferred();
     q.track(() => fired.push('a'));
     const b = q.track(() => fired.push('b'));
     b.fire = undefined;
-    await new Promise((r) => setTimeout(r, 5));
-    q.track(() => fired.push('c'));
-    await new Promise((r) => setTimeout(r, 40));
-    assert.deepEqual(fired, ['a', 'c']);
-    // Re-arms after going idle.
-    q.track(() => fired.push('d'));
-    await new Promise((r) => setTimeout(r, 40));
-    assert.deepEqual(fired, ['a', 'c', 'd']);
+    q.track(() => {
+      fired.push('c');
+      cFired.resolve();
+    });
+    assert.deepEqual(fired, [], 'nothing fires before its deadline');
+    await within(cFired.promise, 5000, 'deadline c to fire');
+    assert.deepEqual(fired, ['a', 'c'], 'in order, and the cancelled b (queued before c) never fired');
+  });
+
+  it('deadline queue: re-arms after going idle', async () => {
+    const q = createDeadlineQueue(20);
+    const first = deferred();
+    q.track(() => first.resolve());
+    await within(first.promise, 5000, 'the first deadline to fire');
+    const second = deferred();
+    q.track(() => second.resolve());
+    await within(second.promise, 5000, 'a deadline tracked after the queue went idle to fire');
   });
 
   it('withTimeout rejects with CacheError timeout and swallows the late rejection', async () => {

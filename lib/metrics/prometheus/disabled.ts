@@ -1,0 +1,34 @@
+/** `createMetrics({ enabled: false })`: the whole adapter surface, recording nothing and serving no metrics. */
+import type * as client from 'prom-client';
+import { noopMetrics } from '../../core/noop.js';
+import { PROMETHEUS_TEXT } from './exposition.js';
+import type { PrometheusMetrics } from './types.js';
+
+export function disabledMetrics(registry: client.Registry): PrometheusMetrics {
+  const noop = noopMetrics;
+  return {
+    enabled: false,
+    registry,
+    framework: {
+      requests: noop.counter({ name: 'x', help: 'x' }),
+      requestDuration: noop.histogram({ name: 'x', help: 'x' }),
+      dbConnections: noop.gauge({ name: 'x', help: 'x' }),
+    },
+    counter: noop.counter,
+    gauge: noop.gauge,
+    histogram: noop.histogram,
+    onCollect: noop.onCollect,
+    instrument: (h) => h,
+    observeRequest() {},
+    watchCache: () => () => {},
+    watchDbConnections: () => () => {},
+    render: async () => ({ contentType: PROMETHEUS_TEXT, body: '' }),
+    handler(_req, res) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are disabled\n');
+    },
+    listen: async () => undefined,
+    address: undefined,
+    seriesCount: () => 0,
+    close: async () => {},
+  };
+}

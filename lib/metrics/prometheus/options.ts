@@ -1,0 +1,108 @@
+/** `createMetrics` options: what each one means, its default, and the checks run before anything is built. */
+import * as client from 'prom-client';
+import type { Logger } from '../../core/contracts.js';
+import { MetricsError } from '../../core/errors.js';
+import { assertPrefixPart, checkDefaultLabels } from './names.js';
+
+export interface MetricsOptions {
+  /** `false` gives a valid adapter that records nothing and serves no metrics. Default `true`. */
+  enabled?: boolean;
+  /** Port of the endpoint started by `listen()`; 0 picks a free one. Default 9464 (9090 is Prometheus's own). */
+  port?: number;
+  /** Interface the endpoint binds to. Default `127.0.0.1` (use `0.0.0.0` to be scraped from other hosts). */
+  host?: string;
+  /** Path served by `listen()`'s server. Default `/metrics`. */
+  path?: string;
+  /** First part of every metric name (`hyperion` → `hyperion_requests_total`). Default none. */
+  namespace?: string;
+  /** Second part of every metric name (`api` → `hyperion_api_requests_total`). Default none. */
+  subsystem?: string;
+  /** Registers prom-client's Node runtime metrics (`process_*`, `nodejs_*`, unprefixed). Default `false`. */
+  collectRuntime?: boolean;
+  /** Labels added to every exposed series (`{ service: 'gateway' }`). Default none. */
+  defaultLabels?: Readonly<Record<string, string>>;
+  /** Distinct label combinations kept per metric before new ones fold into the overflow series. Default 1000. */
+  maxSeriesPerMetric?: number;
+  /** Store `trace_id` exemplars on histograms (served in OpenMetrics only). Default `true`. */
+  exemplars?: boolean;
+  /** A prom-client registry to register into (e.g. one your app already serves). Default: a new one. */
+  registry?: client.Registry;
+  /**
+   * Receives the one-per-metric cardinality warning, collect failures and the one warning that
+   * prom-client's storage changed (`fields.code` `HYPERION_PROM_CLIENT_FALLBACK`). Default:
+   * `process.emitWarning` (type `HyperionMetricsWarning`, with that code when there is one).
+   */
+  logger?: Pick<Logger, 'warn'>;
+  /** Monotonic clock in ms for timers and request durations. Default `performance.now`. */
+  now?: () => number;
+}
+
+/** The options checked, defaults applied. */
+export interface ResolvedOptions {
+  readonly enabled: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly path: string;
+  /** `namespace_subsystem_` (each part only when given). */
+  readonly prefix: string;
+  readonly collectRuntime: boolean;
+  readonly defaultLabels: Readonly<Record<string, string>>;
+  readonly cap: number;
+  readonly exemplars: boolean;
+  readonly registry: client.Registry;
+  readonly logger: Pick<Logger, 'warn'>;
+  readonly now: () => number;
+}
+
+/** Warnings as process warnings; a `code` field becomes the warning's code. */
+const defaultWarn: Pick<Logger, 'warn'> = {
+  warn: (message, fields) => {
+    const code = typeof fields?.code === 'string' ? fields.code : undefined;
+    if (code) process.emitWarning(message, { type: 'HyperionMetricsWarning', code });
+    else process.emitWarning(message, 'HyperionMetricsWarning');
+  },
+};
+
+export function positiveInt(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new MetricsError('invalid_option', `${name} must be a positive integer, received ${String(v)}`);
+  return v;
+}
+
+function checkPort(v: unknown): number {
+  if (v === undefined) return 9464;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535)
+    throw new MetricsError('invalid_option', `port must be an integer 0..65535, received ${String(v)}`);
+  return v;
+}
+
+/** Checks every option (throwing `MetricsError` on the first bad one) and applies the defaults. */
+export function resolveOptions(options: MetricsOptions): ResolvedOptions {
+  const enabled = options.enabled !== false;
+  const port = checkPort(options.port);
+  const host = options.host ?? '127.0.0.1';
+  const path = options.path ?? '/metrics';
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new MetricsError('invalid_option', `path must start with "/", received ${JSON.stringify(path)}`);
+  const ns = assertPrefixPart('namespace', options.namespace);
+  const sub = assertPrefixPart('subsystem', options.subsystem);
+  const prefix = [ns, sub]
+    .filter(Boolean)
+    .map((p) => `${p}_`)
+    .join('');
+  return {
+    enabled,
+    port,
+    host,
+    path,
+    prefix,
+    collectRuntime: Boolean(options.collectRuntime),
+    defaultLabels: checkDefaultLabels(options.defaultLabels),
+    cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000),
+    exemplars: options.exemplars !== false,
+    registry: options.registry ?? new client.Registry(),
+    logger: options.logger ?? defaultWarn,
+    now: options.now ?? (() => performance.now()),
+  };
+}

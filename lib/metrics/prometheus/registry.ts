@@ -1,0 +1,154 @@
+/**
+ * Registration: checks a metric's name, help, labels and buckets, returns the metric already
+ * registered under that name when compatible, and otherwise builds the prom-client metric and the
+ * instrument over it (on prom-client's storage, or its public API when `internals` is false).
+ */
+import * as client from 'prom-client';
+import type { HistogramOptions, MetricOptions } from '../../core/contracts.js';
+import { MetricsError } from '../../core/errors.js';
+import type { OwnMetric } from './exposition.js';
+import {
+  type CounterImpl,
+  type GaugeImpl,
+  type HistogramImpl,
+  makeCounter,
+  makeGauge,
+  makeHistogram,
+} from './instruments.js';
+import { checkBuckets, checkHelp, checkLabelNames, fullName, type MetricType } from './names.js';
+import { positiveInt } from './options.js';
+import { internalHistogramStore, internalScalarStore } from './prom-internals.js';
+import { publicCounterStore, publicGaugeStore, publicHistogramStore } from './public-store.js';
+import type { CapHooks, StoreOptions } from './series.js';
+import type { SeriesCapOption } from './types.js';
+
+export type Instrument = CounterImpl | GaugeImpl | HistogramImpl;
+export type RegisterOptions = MetricOptions & HistogramOptions & SeriesCapOption;
+
+export interface RegistryDeps {
+  readonly registry: client.Registry;
+  readonly prefix: string;
+  /** Default label names, which no metric may declare. */
+  readonly reservedLabels: ReadonlySet<string>;
+  /** Default series cap per metric. */
+  readonly cap: number;
+  readonly hooks: CapHooks;
+  readonly exemplars: boolean;
+  readonly now: () => number;
+  /** Write into prom-client's storage (true) or through its public API (false). */
+  readonly internals: boolean;
+}
+
+export interface MetricRegistry {
+  register(type: MetricType, o: RegisterOptions): Instrument;
+  /** Stored series of a metric by exposed name; 0 for an unknown name. */
+  seriesCount(name: string): number;
+  /** prom-client metric → what the renderer reads itself (fast path only; others render via `get()`). */
+  readonly own: ReadonlyMap<object, OwnMetric>;
+}
+
+interface Registered {
+  type: MetricType;
+  labelKey: string;
+  buckets: readonly number[] | undefined;
+  api: Instrument;
+}
+
+interface Checked {
+  type: MetricType;
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  buckets: readonly number[] | undefined;
+  maxSeries: number;
+}
+
+function describe(type: MetricType, labelKey: string, buckets: readonly number[] | undefined): string {
+  return `a ${type} with labels [${labelKey}]${buckets ? ` and buckets [${buckets.join(', ')}]` : ''}`;
+}
+
+/** The metric registered as `c.name`, when compatible; throws when it is not. */
+function reuse(existing: Registered, c: Checked, labelKey: string): Instrument {
+  const same =
+    existing.type === c.type &&
+    existing.labelKey === labelKey &&
+    (c.buckets === undefined || existing.buckets?.join(',') === c.buckets.join(','));
+  if (!same) {
+    throw new MetricsError(
+      'incompatible_metric',
+      `metric "${c.name}" is already registered as ${describe(existing.type, existing.labelKey, existing.buckets)}; cannot register it as ${describe(c.type, labelKey, c.buckets)}`,
+    );
+  }
+  return existing.api;
+}
+
+export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
+  const registered = new Map<string, Registered>();
+  const own = new Map<object, OwnMetric>();
+
+  const check = (type: MetricType, o: RegisterOptions): Checked => {
+    if (typeof o !== 'object' || o === null)
+      throw new MetricsError('invalid_option', `${type} options must be an object`);
+    const name = fullName(d.prefix, o.name, type);
+    const help = checkHelp(name, o.help);
+    const labelNames = checkLabelNames(name, type, o.labelNames, d.reservedLabels);
+    const buckets = type === 'histogram' ? checkBuckets(name, o.buckets) : undefined;
+    const maxSeries = positiveInt(`maxSeries of "${name}"`, o.maxSeries, d.cap);
+    return { type, name, help, labelNames, buckets, maxSeries };
+  };
+
+  /** Builds the prom-client metric and the instrument over it. */
+  const build = (c: Checked): Instrument => {
+    const { name, help, labelNames, buckets } = c;
+    const base = { name, help, labelNames: [...labelNames], registers: [d.registry] };
+    const so: StoreOptions = { metric: name, labelNames, cap: c.maxSeries, hooks: d.hooks };
+    const ownMetric = (prom: object, entries: OwnMetric['entries']) =>
+      own.set(prom, { type: c.type, name, help, labelNames, buckets, entries });
+    if (c.type === 'counter') {
+      const p = new client.Counter(base);
+      if (!d.internals) return makeCounter(name, publicCounterStore(p, so));
+      const store = internalScalarStore(p, so);
+      ownMetric(p, store.entries);
+      return makeCounter(name, store);
+    }
+    if (c.type === 'gauge') {
+      const p = new client.Gauge(base);
+      if (!d.internals) return makeGauge(name, publicGaugeStore(p, so));
+      const store = internalScalarStore(p, so);
+      ownMetric(p, store.entries);
+      return makeGauge(name, store);
+    }
+    const p = new client.Histogram({ ...base, buckets: [...(buckets as readonly number[])] });
+    const opts = { exemplars: d.exemplars, now: d.now };
+    if (!d.internals) return makeHistogram(name, publicHistogramStore(p, so), opts);
+    const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });
+    ownMetric(p, store.entries);
+    return makeHistogram(name, store, opts);
+  };
+
+  return {
+    register(type, o) {
+      const c = check(type, o);
+      const labelKey = [...c.labelNames].sort().join(',');
+      const existing = registered.get(c.name);
+      if (existing) return reuse(existing, c, labelKey);
+      const { registry } = d;
+      if (
+        registry.getSingleMetric(c.name) !== undefined ||
+        (type === 'counter' && registry.getSingleMetric(c.name.slice(0, -6)))
+      )
+        throw new MetricsError(
+          'incompatible_metric',
+          `metric "${c.name}" is already registered in the registry by other code`,
+        );
+      const api = build(c);
+      registered.set(c.name, { type, labelKey, buckets: c.buckets, api });
+      return api;
+    },
+    seriesCount(name) {
+      const r = registered.get(name);
+      return r ? r.api.series.size() : 0;
+    },
+    own,
+  };
+}

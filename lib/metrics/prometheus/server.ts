@@ -1,0 +1,112 @@
+/**
+ * The `/metrics` endpoint: `handler` serves the exposition inside any `node:http` server, and
+ * `listen()` starts the adapter's own server on `host:port` serving `path` (one server however
+ * often it is called).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../../core/contracts.js';
+import { MetricsError } from '../../core/errors.js';
+import type { MetricsAddress } from './types.js';
+
+export interface EndpointOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  /** Runs the collect callbacks and renders the exposition for an Accept header. */
+  render(accept?: string): Promise<{ contentType: string; body: string }>;
+  readonly logger: Pick<Logger, 'warn'>;
+}
+
+export interface Endpoint {
+  handler(req: IncomingMessage, res: ServerResponse): void;
+  listen(): Promise<MetricsAddress>;
+  readonly address: MetricsAddress | undefined;
+  /** Stops the server (open connections included); later `listen()` calls reject. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Serves the exposition on GET and HEAD; 405 for other methods, 500 (logged) when rendering fails. */
+function exposeHandler(
+  render: EndpointOptions['render'],
+  logger: EndpointOptions['logger'],
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    render(req.headers.accept).then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (err: unknown) => {
+        logger.warn('rendering metrics failed', { error: err });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics rendering failed\n');
+      },
+    );
+  };
+}
+
+export function createEndpoint(o: EndpointOptions): Endpoint {
+  const { host, port, path, render, logger } = o;
+  let closed = false;
+  let server: Server | undefined;
+  let listening: Promise<MetricsAddress> | undefined;
+  let address: MetricsAddress | undefined;
+
+  const handler = exposeHandler(render, logger);
+
+  const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
+    const srv = createServer((req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      if ((q === -1 ? url : url.slice(0, q)) === path) handler(req, res);
+      else res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; metrics are at ${path}\n`);
+    });
+    server = srv;
+    srv.once('error', (err) => {
+      server = undefined;
+      listening = undefined;
+      reject(
+        new MetricsError(
+          'listen_failed',
+          `metrics endpoint could not listen on ${host}:${port}: ${err.message}`,
+          {
+            cause: err,
+          },
+        ),
+      );
+    });
+    srv.listen(port, host, () => {
+      const a = srv.address();
+      const bound = typeof a === 'object' && a ? a.port : port;
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      address = Object.freeze({ host, port: bound, url: `http://${shownHost}:${bound}${path}` });
+      resolve(address);
+    });
+  };
+
+  return {
+    handler,
+    listen() {
+      if (closed) return Promise.reject(new MetricsError('closed', 'metrics adapter is closed'));
+      listening ??= new Promise<MetricsAddress>(start);
+      return listening;
+    },
+    get address() {
+      return address;
+    },
+    async close() {
+      closed = true;
+      const srv = server;
+      server = undefined;
+      if (!srv) return;
+      await new Promise<void>((resolve) => {
+        srv.close(() => resolve());
+        srv.closeAllConnections();
+      });
+    },
+  };
+}

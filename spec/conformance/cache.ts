@@ -1,0 +1,385 @@
+/**
+ * The `Cache` contract (lib/core/contracts.ts) as one suite, run against every implementation from a
+ * small `*.conformance.test.ts` beside its own tests. What an implementation legitimately does
+ * differently is declared by its factory as a capability, never by testing its name:
+ *
+ *   stores    false for a cache that keeps nothing (the no-op cache): reads miss, `set` resolves
+ *             false, `getOrSet` calls the loader every time.
+ *   closable  false for a cache without `close()` (optional in the contract).
+ *   gaps      known contract violations, each with the reason: their tests still run, as node:test
+ *             `todo` (counted under `todo`, not failing the run) until the cache is fixed.
+ *
+ * TTLs: a factory with an injected clock returns `advance(ms)`; without it (a server's clock) the
+ * suite waits for the expiry itself, polling with a deadline. No test sleeps a fixed time.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { Bytes, Cache } from '../../lib/core/contracts.js';
+import { CacheError, type CacheErrorCode } from '../../lib/core/errors.js';
+import { MAX_KEY_BYTES } from '../../lib/core/validate.js';
+import { deferred, tick } from '../harness/clock.js';
+import { waitFor } from '../harness/process.js';
+
+export interface CacheCapabilities {
+  /** False when the cache never keeps a value. */
+  readonly stores: boolean;
+  /** False when the cache has no `close()`. */
+  readonly closable: boolean;
+  /** Known violations: which input checks are missing, and where. */
+  readonly gaps?: { readonly ttl?: string; readonly value?: string };
+}
+
+export interface CacheUnderTest {
+  readonly cache: Cache;
+  /** Moves the clock the cache's TTLs run on; absent when they run on real time. */
+  readonly advance?: (ms: number) => void;
+}
+
+/** Builds a fresh, empty cache for one test. */
+export type CacheFactory = () => CacheUnderTest | Promise<CacheUnderTest>;
+
+const enc = (s: string): Bytes => new TextEncoder().encode(s);
+const dec = (b: Bytes | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+/** Every byte value 0..255 as a plain Uint8Array (not a Buffer). */
+function allBytes(): Uint8Array {
+  const out = new Uint8Array(256);
+  for (let i = 0; i < out.length; i++) out[i] = i;
+  return out;
+}
+
+/** Asserts `call()` returns a promise that rejects with a CacheError of `code` (not a synchronous throw). */
+async function rejectsWith(call: () => Promise<unknown>, code: CacheErrorCode, what: string): Promise<void> {
+  let pending: Promise<unknown>;
+  try {
+    pending = call();
+  } catch (err) {
+    assert.fail(`${what} threw synchronously instead of rejecting: ${String(err)}`);
+  }
+  await assert.rejects(
+    pending,
+    (err: unknown) => {
+      assert.ok(err instanceof CacheError, `${what}: expected a CacheError, got ${String(err)}`);
+      assert.equal(err.code, code, `${what}: ${err.message}`);
+      return true;
+    },
+    what,
+  );
+}
+
+const BAD_KEYS: readonly [string, unknown][] = [
+  ['an empty key', ''],
+  ['a key over MAX_KEY_BYTES', 'k'.repeat(MAX_KEY_BYTES + 1)],
+  ['a number', 42],
+  ['undefined', undefined],
+];
+const BAD_TTLS: readonly unknown[] = [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '5'];
+const BAD_VALUES: readonly [string, unknown][] = [
+  ['a string', 'text'],
+  ['null', null],
+  ['an array of numbers', [1, 2]],
+];
+
+export function cacheConformance(name: string, caps: CacheCapabilities, factory: CacheFactory): void {
+  describe(`Cache contract: ${name}`, () => {
+    const open: Cache[] = [];
+    const make = async () => {
+      const under = await factory();
+      open.push(under.cache);
+      return under;
+    };
+    after(async () => {
+      await Promise.allSettled(open.map((c) => c.close?.()));
+    });
+    const storing = { skip: caps.stores ? false : 'the cache stores nothing' };
+    const closing = { skip: caps.closable ? false : 'the cache has no close()' };
+    const gap = (reason: string | undefined) => ({ todo: reason ?? false });
+
+    /** Lets `ms` pass for the cache's TTLs, then waits until `key` has expired. */
+    async function expire(under: CacheUnderTest, ms: number, key: string): Promise<void> {
+      under.advance?.(ms);
+      await waitFor(async () => (await under.cache.has(key)) === false, {
+        timeoutMs: 5000,
+        intervalMs: 10,
+        what: `${key} to expire after ${ms} ms`,
+      });
+    }
+
+    it('misses an absent key with undefined', async () => {
+      const { cache } = await make();
+      assert.equal(await cache.get('absent'), undefined);
+      assert.equal(await cache.has('absent'), false);
+    });
+
+    it('gets what was set (set resolves true), has it, and the last write wins', async () => {
+      const { cache } = await make();
+      assert.equal(await cache.set('k', enc('v1')), caps.stores);
+      assert.equal(await cache.set('k', enc('v2')), caps.stores);
+      assert.equal(dec(await cache.get('k')), caps.stores ? 'v2' : undefined);
+      assert.equal(await cache.has('k'), caps.stores);
+    });
+
+    it('round-trips any bytes: every byte value, empty, and a Buffer view with an offset', async () => {
+      const { cache } = await make();
+      const view = Buffer.from('..payload..').subarray(2, 9);
+      const values: [string, Uint8Array][] = [
+        ['all', allBytes()],
+        ['empty', new Uint8Array(0)],
+        ['view', view],
+      ];
+      for (const [key, value] of values) await cache.set(key, value);
+      for (const [key, value] of values) {
+        const got = await cache.get(key);
+        if (!caps.stores) {
+          assert.equal(got, undefined);
+          continue;
+        }
+        assert.ok(got instanceof Uint8Array, `${key}: a Uint8Array comes back`);
+        assert.deepEqual([...got], [...value], key);
+      }
+    });
+
+    it('delete resolves true when it removed a value, false otherwise, and the key then misses', async () => {
+      const { cache } = await make();
+      await cache.set('k', enc('v'));
+      assert.equal(await cache.delete('k'), caps.stores);
+      assert.equal(await cache.delete('k'), false);
+      assert.equal(await cache.delete('never-set'), false);
+      assert.equal(await cache.get('k'), undefined);
+      assert.equal(await cache.has('k'), false);
+    });
+
+    it('getMany answers in the order of the keys, misses as undefined; [] for no keys', async () => {
+      const { cache } = await make();
+      await cache.set('a', enc('1'));
+      await cache.set('c', enc('3'));
+      const got = await cache.getMany(['c', 'missing', 'a', 'c']);
+      assert.deepEqual(
+        got.map(dec),
+        caps.stores ? ['3', undefined, '1', '3'] : [undefined, undefined, undefined, undefined],
+      );
+      assert.deepEqual(await cache.getMany([]), []);
+    });
+
+    it('setMany stores every entry; [] is a no-op', async () => {
+      const { cache } = await make();
+      await cache.setMany([
+        { key: 'a', value: enc('1') },
+        { key: 'b', value: enc('2'), ttl: 60_000 },
+      ]);
+      await cache.setMany([]);
+      assert.deepEqual(
+        (await cache.getMany(['a', 'b'])).map(dec),
+        caps.stores ? ['1', '2'] : [undefined, undefined],
+      );
+    });
+
+    it('expires an entry after its ttl, and only that entry', storing, async () => {
+      const under = await make();
+      const { cache } = under;
+      await cache.set('short', enc('s'), 50);
+      await cache.set('long', enc('l'), 3_600_000);
+      await cache.set('forever', enc('f'));
+      assert.equal(dec(await cache.get('long')), 'l');
+      await expire(under, 51, 'short');
+      assert.equal(await cache.get('short'), undefined);
+      assert.equal(dec(await cache.get('long')), 'l');
+      assert.equal(dec(await cache.get('forever')), 'f');
+    });
+
+    it('setMany gives each entry its own ttl', storing, async () => {
+      const under = await make();
+      await under.cache.setMany([
+        { key: 'short', value: enc('s'), ttl: 50 },
+        { key: 'long', value: enc('l'), ttl: 3_600_000 },
+      ]);
+      await expire(under, 51, 'short');
+      assert.equal(dec(await under.cache.get('long')), 'l');
+    });
+
+    it('getOrSet keeps the loaded value for its ttl, then loads again', storing, async () => {
+      const under = await make();
+      let calls = 0;
+      const loader = async () => enc(`v${++calls}`);
+      assert.equal(dec(await under.cache.getOrSet('k', loader, 50)), 'v1');
+      assert.equal(dec(await under.cache.getOrSet('k', loader, 50)), 'v1');
+      await expire(under, 51, 'k');
+      assert.equal(dec(await under.cache.getOrSet('k', loader, 50)), 'v2');
+      assert.equal(calls, 2);
+    });
+
+    it('getOrSet calls the loader once for concurrent callers (singleflight)', async () => {
+      const { cache } = await make();
+      const called = deferred();
+      const release = deferred();
+      let calls = 0;
+      const loader = async () => {
+        calls++;
+        called.resolve();
+        await release.promise;
+        return enc('loaded');
+      };
+      const callers = Array.from({ length: 20 }, () => cache.getOrSet('k', loader, 60_000));
+      await called.promise;
+      // A read of the same key queues behind the callers' own reads (one connection per node), so
+      // once it answered every caller has missed and joined the flight.
+      await cache.has('k');
+      await tick();
+      release.resolve();
+      const values = await Promise.all(callers);
+      assert.equal(calls, 1);
+      assert.deepEqual(new Set(values.map(dec)), new Set(['loaded']));
+    });
+
+    it('getOrSet serves a stored value without calling the loader; a cache that stores nothing loads again', async () => {
+      const { cache } = await make();
+      let calls = 0;
+      const loader = async () => enc(`v${++calls}`);
+      assert.equal(dec(await cache.getOrSet('k', loader)), 'v1');
+      assert.equal(dec(await cache.getOrSet('k', loader)), caps.stores ? 'v1' : 'v2');
+      assert.equal(dec(await cache.get('k')), caps.stores ? 'v1' : undefined);
+    });
+
+    it('getOrSet delivers one loader error to every waiting caller and caches nothing', async () => {
+      const { cache } = await make();
+      const boom = new Error('loader down');
+      const called = deferred();
+      const release = deferred();
+      let calls = 0;
+      const failing = async (): Promise<Bytes> => {
+        calls++;
+        called.resolve();
+        await release.promise;
+        throw boom;
+      };
+      const callers = Array.from({ length: 20 }, () => cache.getOrSet('k', failing));
+      await called.promise;
+      await cache.has('k');
+      await tick();
+      release.resolve();
+      const settled = await Promise.allSettled(callers);
+      assert.equal(calls, 1);
+      for (const s of settled) {
+        assert.equal(s.status, 'rejected');
+        assert.equal((s as PromiseRejectedResult).reason, boom);
+      }
+      assert.equal(await cache.has('k'), false, 'the error is not cached');
+      assert.equal(
+        dec(await cache.getOrSet('k', async () => enc('ok'))),
+        'ok',
+        'the next caller loads again',
+      );
+    });
+
+    it('rejects a bad key with invalid_key on every operation', async () => {
+      const { cache } = await make();
+      for (const [label, key] of BAD_KEYS) {
+        const k = key as string;
+        await rejectsWith(() => cache.get(k), 'invalid_key', `get(${label})`);
+        await rejectsWith(() => cache.set(k, enc('v')), 'invalid_key', `set(${label})`);
+        await rejectsWith(() => cache.delete(k), 'invalid_key', `delete(${label})`);
+        await rejectsWith(() => cache.has(k), 'invalid_key', `has(${label})`);
+        await rejectsWith(() => cache.getMany(['ok', k]), 'invalid_key', `getMany(${label})`);
+        await rejectsWith(
+          () => cache.setMany([{ key: k, value: enc('v') }]),
+          'invalid_key',
+          `setMany(${label})`,
+        );
+        await rejectsWith(() => cache.getOrSet(k, async () => enc('v')), 'invalid_key', `getOrSet(${label})`);
+      }
+    });
+
+    it(
+      'rejects a ttl that is not a positive finite number with invalid_ttl',
+      gap(caps.gaps?.ttl),
+      async () => {
+        const { cache } = await make();
+        for (const bad of BAD_TTLS) {
+          const ttl = bad as number;
+          await rejectsWith(() => cache.set('k', enc('v'), ttl), 'invalid_ttl', `set(ttl ${String(bad)})`);
+          await rejectsWith(
+            () => cache.setMany([{ key: 'k', value: enc('v'), ttl }]),
+            'invalid_ttl',
+            `setMany(ttl ${String(bad)})`,
+          );
+          await rejectsWith(
+            () => cache.getOrSet('k', async () => enc('v'), ttl),
+            'invalid_ttl',
+            `getOrSet(ttl ${String(bad)})`,
+          );
+        }
+        assert.equal(await cache.has('k'), false, 'nothing was written');
+      },
+    );
+
+    it(
+      'rejects a value that is not bytes with invalid_value, from set, setMany and a loader',
+      gap(caps.gaps?.value),
+      async () => {
+        const { cache } = await make();
+        for (const [label, bad] of BAD_VALUES) {
+          const value = bad as Bytes;
+          await rejectsWith(() => cache.set('k', value), 'invalid_value', `set(${label})`);
+          await rejectsWith(() => cache.setMany([{ key: 'k', value }]), 'invalid_value', `setMany(${label})`);
+          await rejectsWith(
+            () => cache.getOrSet('k', async () => value),
+            'invalid_value',
+            `getOrSet loading ${label}`,
+          );
+        }
+        assert.equal(await cache.has('k'), false, 'nothing was written');
+      },
+    );
+
+    it('clear removes every entry and the cache stays usable', async () => {
+      const { cache } = await make();
+      await cache.setMany([
+        { key: 'a', value: enc('1') },
+        { key: 'b', value: enc('2'), ttl: 60_000 },
+      ]);
+      await cache.clear();
+      assert.deepEqual(await cache.getMany(['a', 'b']), [undefined, undefined]);
+      await cache.set('c', enc('3'));
+      assert.equal(dec(await cache.get('c')), caps.stores ? '3' : undefined);
+    });
+
+    it('stats count every read as a hit or a miss, and hitRatio = hits / reads', async () => {
+      const { cache } = await make();
+      assert.ok(cache.stats, 'stats() is present');
+      const before = cache.stats();
+      await cache.set('a', enc('1'));
+      await cache.get('a');
+      await cache.get('a');
+      await cache.get('missing');
+      await cache.getMany(['a', 'missing-too']);
+      const s = cache.stats();
+      const hits = s.hits - before.hits;
+      const misses = s.misses - before.misses;
+      assert.deepEqual({ hits, misses }, caps.stores ? { hits: 3, misses: 2 } : { hits: 0, misses: 5 });
+      assert.equal(s.hitRatio, s.hits / (s.hits + s.misses));
+    });
+
+    it('close() twice resolves both times', closing, async () => {
+      const { cache } = await make();
+      await cache.set('k', enc('v'));
+      await cache.close!();
+      await cache.close!();
+    });
+
+    it('every operation after close() rejects with CacheError closed', closing, async () => {
+      const { cache } = await make();
+      await cache.close!();
+      const ops: [string, () => Promise<unknown>][] = [
+        ['get', () => cache.get('k')],
+        ['set', () => cache.set('k', enc('v'))],
+        ['delete', () => cache.delete('k')],
+        ['has', () => cache.has('k')],
+        ['getMany', () => cache.getMany(['k'])],
+        ['setMany', () => cache.setMany([{ key: 'k', value: enc('v') }])],
+        ['clear', () => cache.clear()],
+        ['getOrSet', () => cache.getOrSet('k', async () => enc('v'))],
+      ];
+      for (const [op, call] of ops) await rejectsWith(call, 'closed', `${op} after close`);
+    });
+  });
+}
