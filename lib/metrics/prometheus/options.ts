@@ -2,6 +2,7 @@
 import * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 
 export interface MetricsOptions {
@@ -13,6 +14,13 @@ export interface MetricsOptions {
   host?: string;
   /** Path served by `listen()`'s server. Default `/metrics`. */
   path?: string;
+  /**
+   * Credentials scrapers must send, on `listen()`'s server and on `handler`: `{ bearerToken }`
+   * (`Authorization: Bearer …`) or `{ username, password }` (basic auth). Default none.
+   */
+  auth?: EndpointAuth;
+  /** Serve `listen()`'s endpoint over HTTPS with this certificate (and, with `ca`, mutual TLS). Default off. */
+  tls?: EndpointTls;
   /** First part of every metric name (`hyperion` → `hyperion_requests_total`). Default none. */
   namespace?: string;
   /** Second part of every metric name (`api` → `hyperion_api_requests_total`). Default none. */
@@ -43,6 +51,10 @@ export interface ResolvedOptions {
   readonly port: number;
   readonly host: string;
   readonly path: string;
+  /** Expected `Authorization` header, when `auth` is set. */
+  readonly authorization: string | undefined;
+  /** Server TLS options, when `tls` is set. */
+  readonly tls: import('node:tls').SecureContextOptions | undefined;
   /** `namespace_subsystem_` (each part only when given). */
   readonly prefix: string;
   readonly collectRuntime: boolean;
@@ -96,6 +108,8 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     port,
     host,
     path,
+    authorization: resolveAuth(options.auth),
+    tls: resolveEndpointTls(options.tls),
     prefix,
     collectRuntime: Boolean(options.collectRuntime),
     defaultLabels: checkDefaultLabels(options.defaultLabels),
