@@ -13,6 +13,7 @@
 import * as v from 'valibot';
 import type { MetricsOptions } from '../../metrics/prometheus/index.js';
 import { port } from '../primitives.js';
+import { readConfigFile, secretValue, serverTls } from './tls.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -51,6 +52,30 @@ export const metricsSection = v.strictObject({
   ),
   /** Label combinations kept per metric before folding into the overflow series. Default 1000. */
   max_series_per_metric: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /**
+   * Credentials scrapers must send: `bearer_token` (or `bearer_token_file`), or `username` +
+   * `password` (or `password_file`) for basic auth. Default none.
+   */
+  auth: v.optional(
+    v.pipe(
+      v.strictObject({
+        bearer_token: v.optional(v.pipe(v.string(), v.minLength(1, 'a non-empty token'))),
+        bearer_token_file: v.optional(v.pipe(v.string(), v.minLength(1, 'a file path'))),
+        username: v.optional(v.pipe(v.string(), v.minLength(1, 'a user name'))),
+        password: v.optional(v.pipe(v.string(), v.minLength(1, 'a non-empty password'))),
+        password_file: v.optional(v.pipe(v.string(), v.minLength(1, 'a file path'))),
+      }),
+      v.check((a) => {
+        const bearer = a.bearer_token !== undefined || a.bearer_token_file !== undefined;
+        const basic = a.username !== undefined || a.password !== undefined || a.password_file !== undefined;
+        if (bearer === basic) return false;
+        if (bearer) return (a.bearer_token === undefined) !== (a.bearer_token_file === undefined);
+        return a.username !== undefined && (a.password === undefined) !== (a.password_file === undefined);
+      }, 'one of: bearer_token (or bearer_token_file), or username with password (or password_file)'),
+    ),
+  ),
+  /** HTTPS on the endpoint: cert_file, key_file (+ key_passphrase), client_ca_file for mutual TLS. */
+  tls: v.optional(serverTls),
 });
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;
@@ -68,5 +93,27 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
   if (section.default_labels !== undefined)
     o.defaultLabels = section.default_labels as Record<string, string>;
   if (section.max_series_per_metric !== undefined) o.maxSeriesPerMetric = section.max_series_per_metric;
+  const a = section.auth;
+  if (a) {
+    const token = secretValue(a.bearer_token, a.bearer_token_file, 'metrics.auth.bearer_token');
+    o.auth =
+      token !== undefined
+        ? { bearerToken: token }
+        : {
+            username: a.username!,
+            password: secretValue(a.password, a.password_file, 'metrics.auth.password')!,
+          };
+  }
+  const t = section.tls;
+  if (t) {
+    o.tls = {
+      cert: readConfigFile('metrics.tls.cert_file', t.cert_file),
+      key: readConfigFile('metrics.tls.key_file', t.key_file),
+      ...(t.key_passphrase !== undefined && { passphrase: t.key_passphrase }),
+      ...(t.client_ca_file !== undefined && {
+        ca: readConfigFile('metrics.tls.client_ca_file', t.client_ca_file),
+      }),
+    };
+  }
   return o;
 }

@@ -20,6 +20,7 @@
 import * as v from 'valibot';
 import type { RedisCacheOptions } from '../../cache/redis/options.js';
 import { duration, hostPort } from '../primitives.js';
+import { clientTlsFields, clientTlsOptions } from './tls.js';
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
@@ -34,6 +35,11 @@ const tlsOptions = v.strictObject({
   server_name: v.optional(v.string()),
   /** Default true; false accepts any certificate (testing only). */
   reject_unauthorized: v.optional(v.boolean()),
+  /** Files read once at startup: CA, client certificate and key (mutual TLS); see ./tls.ts. */
+  ca_file: clientTlsFields.ca_file,
+  cert_file: clientTlsFields.cert_file,
+  key_file: clientTlsFields.key_file,
+  key_passphrase: clientTlsFields.key_passphrase,
 });
 
 export const redisSection = v.pipe(
@@ -80,6 +86,10 @@ export const redisSection = v.pipe(
         master_name: v.optional(v.pipe(v.string(), v.minLength(1, 'a master name'))),
         sentinel_addresses: v.optional(v.pipe(v.array(hostPort), v.minLength(1, 'at least one address'))),
         password: v.optional(v.string()),
+        /** ACL user of the sentinels themselves. */
+        username: v.optional(v.string()),
+        /** TLS to the sentinels; default: the same as `tls`. */
+        tls: v.optional(v.union([v.boolean(), tlsOptions])),
       }),
     ),
     /** Prepended to every key; clear() only removes these. */
@@ -118,7 +128,21 @@ export const redisSection = v.pipe(
 
 export type RedisSection = v.InferOutput<typeof redisSection>;
 
-/** Maps a validated `cache:` (type redis) section to `createRedisCache` options. */
+/** The `tls` value: inline PEM fields, and the `*_file` fields read now (ConfigError naming a bad path). */
+function redisTls(t: boolean | v.InferOutput<typeof tlsOptions>, field: string): RedisCacheOptions['tls'] {
+  if (typeof t === 'boolean') return t;
+  return {
+    ...clientTlsOptions(t, field),
+    ...(t.ca !== undefined && { ca: t.ca }),
+    ...(t.cert !== undefined && { cert: t.cert }),
+    ...(t.key !== undefined && { key: t.key }),
+  };
+}
+
+/**
+ * Maps a validated `cache:` (type redis) section to `createRedisCache` options. Reads the TLS
+ * files named in it (once; call at startup).
+ */
 export function redisOptionsFromConfig(section: RedisSection): RedisCacheOptions {
   const o: RedisCacheOptions = {};
   if (section.mode !== undefined) o.mode = section.mode;
@@ -144,21 +168,12 @@ export function redisOptionsFromConfig(section: RedisSection): RedisCacheOptions
       o.sentinel.sentinelAddresses = [...section.sentinel.sentinel_addresses];
     }
     if (section.sentinel.password) o.sentinel.password = section.sentinel.password;
+    if (section.sentinel.username) o.sentinel.username = section.sentinel.username;
+    if (section.sentinel.tls !== undefined)
+      o.sentinel.tls = redisTls(section.sentinel.tls, 'cache.sentinel.tls');
   }
   if (section.key_prefix !== undefined) o.keyPrefix = section.key_prefix;
-  if (section.tls !== undefined) {
-    const t = section.tls;
-    o.tls =
-      typeof t === 'boolean'
-        ? t
-        : {
-            ...(t.ca !== undefined && { ca: t.ca }),
-            ...(t.cert !== undefined && { cert: t.cert }),
-            ...(t.key !== undefined && { key: t.key }),
-            ...(t.server_name !== undefined && { servername: t.server_name }),
-            ...(t.reject_unauthorized !== undefined && { rejectUnauthorized: t.reject_unauthorized }),
-          };
-  }
+  if (section.tls !== undefined) o.tls = redisTls(section.tls, 'cache.tls');
   if (section.default_ttl !== undefined) o.defaultTtl = section.default_ttl;
   if (section.auto_pipelining !== undefined) o.autoPipelining = section.auto_pipelining;
   return o;

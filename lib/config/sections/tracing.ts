@@ -24,6 +24,7 @@ import {
   PROPAGATORS,
 } from '../../tracing/otel/options.js';
 import { duration } from '../primitives.js';
+import { clientTls, clientTlsOptions } from './tls.js';
 
 const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 
@@ -57,6 +58,8 @@ export const tracingSection = v.strictObject({
   ),
   attributes: v.optional(v.record(v.string(), attributeValue)),
   headers: v.optional(v.record(v.string(), v.string())),
+  /** TLS of an https otlp endpoint: ca_file, cert_file/key_file/key_passphrase (mutual TLS). */
+  tls: v.optional(clientTls),
   batch: v.optional(
     v.strictObject({
       max_queue_size: v.optional(positiveInt),
@@ -82,6 +85,20 @@ export function tracingOptionsFromConfig(section: TracingSection): OtelTracerOpt
   if (section.sample_rate !== undefined) out.sampleRate = section.sample_rate;
   if (section.attributes !== undefined) out.attributes = section.attributes;
   if (section.headers !== undefined) out.headers = section.headers;
+  if (section.tls !== undefined) {
+    const { servername, rejectUnauthorized, ca, cert, key, passphrase } = clientTlsOptions(
+      section.tls,
+      'tracing.tls',
+    );
+    out.tls = {
+      ...(ca !== undefined && { ca: ca as Buffer }),
+      ...(cert !== undefined && { cert: cert as Buffer }),
+      ...(key !== undefined && { key: key as Buffer }),
+      ...(passphrase !== undefined && { passphrase }),
+      ...(servername !== undefined && { servername }),
+      ...(rejectUnauthorized !== undefined && { rejectUnauthorized }),
+    };
+  }
   if (section.propagators !== undefined) out.propagators = section.propagators;
   if (section.active_context !== undefined) out.activeContext = section.active_context;
   if (section.register_global !== undefined) out.registerGlobal = section.register_global;
