@@ -106,8 +106,29 @@ export function classifyConnectionError(err: unknown): ConnectionFault | undefin
   return undefined;
 }
 
+/** Commands whose arguments carry credentials. */
+const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
+
+/**
+ * iovalkey attaches the failed command to a reply error (`err.command = { name, args }`), so a
+ * refused AUTH carries the password in its arguments — and the same error object becomes the
+ * `cause` of every command rejected with it and reaches loggers. This replaces those arguments in
+ * place (in `err` and the errors it wraps). The fault watch calls it from its 'error' listener,
+ * which iovalkey runs before the rejected commands' handlers.
+ */
+export function scrubCredentials(err: unknown, depth = 0): void {
+  if (err === null || typeof err !== 'object' || depth > 3) return;
+  const e = err as { command?: { name?: unknown; args?: unknown }; cause?: unknown; lastNodeError?: unknown };
+  const cmd = e.command;
+  if (cmd && typeof cmd.name === 'string' && CREDENTIAL_COMMANDS.test(cmd.name) && Array.isArray(cmd.args))
+    cmd.args = cmd.args.map(() => '[redacted]');
+  scrubCredentials(e.cause, depth + 1);
+  scrubCredentials(e.lastNodeError, depth + 1);
+}
+
 /** The CacheError for an operation refused because of `fault`. */
 export function faultError(op: string, fault: ConnectionFault): CacheError {
+  scrubCredentials(fault.error);
   return new CacheError('unavailable', `redis ${op} failed: ${fault.reason}`, { cause: fault.error });
 }
 
@@ -136,6 +157,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
   let client: Redis | Cluster | undefined;
   const listeners = new Set<(f: ConnectionFault) => void>();
   const onError = (err: unknown) => {
+    scrubCredentials(err);
     const f = classifyConnectionError(err);
     if (!f) return;
     fault = f;
