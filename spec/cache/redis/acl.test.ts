@@ -4,8 +4,9 @@
  * stays empty, and a command outside the rules is refused with a clear error.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { aclRules } from '../../../lib/cache/redis/acl.js';
+import { aclRules, sentinelAclRules } from '../../../lib/cache/redis/acl.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -59,6 +60,24 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     await runWorkload(make(), make());
     const log = (await admin(['ACL', 'LOG'])) as unknown[];
     assert.deepEqual(log, [], `ACL denials: ${JSON.stringify(log)}`);
+  });
+
+  it('lib/PRODUCTION.md documents exactly these rules', () => {
+    const doc = readFileSync(new URL('../../../lib/PRODUCTION.md', import.meta.url), 'utf8');
+    const documented = aclRules({
+      keyPrefix: 'app:',
+      mode: 'standalone',
+      busChannel: 'hyperion:tiered:invalidate',
+      leasePrefix: 'hyperion:lease:',
+    });
+    assert.ok(
+      doc.includes(`ACL SETUSER hyperion-app on >PASSWORD ${documented.join(' ')}\n`),
+      'app user rules',
+    );
+    assert.ok(
+      doc.includes(`user hyperion-sentinel on >PASSWORD ${sentinelAclRules().join(' ')}\n`),
+      'sentinel rules',
+    );
   });
 
   it('a key outside the prefix is refused with a clear NOPERM CacheError', async () => {
