@@ -166,6 +166,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
   const onReady = () => {
     fault = undefined;
   };
+  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
   return {
     current: () => fault,
     onFault(fn) {
@@ -177,7 +178,6 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
       client = c;
       c.on('error', onError);
       c.on('ready', onReady);
-      const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
@@ -188,7 +188,10 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
       if (!client) return;
       client.off('error', onError);
       client.off('ready', onReady);
-      if (client.isCluster) client.off('node error', onError);
+      if (client.isCluster) {
+        client.off('node error', onError);
+        client.off('+node', guard);
+      }
       listeners.clear();
     },
   };
