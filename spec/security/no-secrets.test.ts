@@ -155,7 +155,7 @@ describe('no secret in any output', { skip: skipRedis() || skipOpenssl() }, () =
   });
 
   const cache = (o: Parameters<typeof createRedisCache>[0]) => {
-    const c = createRedisCache({ logger, commandTimeout: 1500, dialTimeout: 1000, ...o });
+    const c = createRedisCache({ logger, commandTimeout: 600, dialTimeout: 600, ...o });
     closers.push(() => c.close());
     return c;
   };
