@@ -31,7 +31,10 @@ import type { RedisCache } from './types.js';
 export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const o = resolveOptions(options);
   const owned = options.client === undefined || options.ownClient === true;
-  const faults = createFaultWatch({ handshakeTimeoutMs: Math.min(o.dialTimeout, HANDSHAKE_MS) });
+  const faults = createFaultWatch({
+    handshakeTimeoutMs: Math.min(o.dialTimeout, HANDSHAKE_MS),
+    tls: o.tls !== undefined,
+  });
   const client = options.client ?? buildClient(o, faults);
   if (options.client) faults.attach(options.client);
   const logger: Logger = (options.logger ?? noopLogger).child({ component: 'cache', cache: o.name });

@@ -66,7 +66,10 @@ export function createConnectionGate(
       if (fault) throw faultError(op, fault);
     });
     const notConnected = () =>
-      new CacheError('unavailable', `redis ${op} failed: not connected within ${timeoutMs} ms`);
+      new CacheError(
+        'unavailable',
+        `redis ${op} failed: not connected within ${timeoutMs} ms${faults?.hint() ?? ''}`,
+      );
     return withTimeout(ready, timeoutMs, notConnected, { unref: true }).finally(() => {
       waiters--;
     });

@@ -135,6 +135,11 @@ export function faultError(op: string, fault: ConnectionFault): CacheError {
 export interface FaultWatch {
   /** The fault of the last failed connection attempt, until a connection becomes ready. */
   current(): ConnectionFault | undefined;
+  /**
+   * `' (last connection error: …)'` for a "not connected" message, with a hint when a plain-text
+   * client is being reset (what a TLS-only server does to it); `''` when there was no error.
+   */
+  hint(): string;
   /** Calls `fn` on each new fault; returns the function that stops. */
   onFault(fn: (fault: ConnectionFault) => void): () => void;
   /** Reconnect delay: `FAULT_RETRY_MS` while faulted, else `normal(times)`. */
@@ -152,12 +157,17 @@ export interface FaultWatch {
  * Tracks permanent connection faults of a client. Create it before the client (its retry delay
  * goes into the client's options), then `attach` it.
  */
-export function createFaultWatch(options: { handshakeTimeoutMs: number }): FaultWatch {
+export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boolean }): FaultWatch {
   let fault: ConnectionFault | undefined;
+  let last: string | undefined;
   let client: Redis | Cluster | undefined;
   const listeners = new Set<(f: ConnectionFault) => void>();
   const onError = (err: unknown) => {
     scrubCredentials(err);
+    const e = err as { message?: unknown; code?: unknown };
+    last = typeof e?.message === 'string' ? e.message.split('\n')[0]!.slice(0, 120) : undefined;
+    if (!options.tls && e?.code === 'ECONNRESET')
+      last += '; a TLS-only server resets plain-text connections: is `tls` needed?';
     const f = classifyConnectionError(err);
     if (!f) return;
     fault = f;
@@ -165,10 +175,12 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number }): Fault
   };
   const onReady = () => {
     fault = undefined;
+    last = undefined;
   };
   const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
   return {
     current: () => fault,
+    hint: () => (last ? ` (last connection error: ${last})` : ''),
     onFault(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);

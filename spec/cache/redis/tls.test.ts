@@ -179,6 +179,7 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     );
     const ms = performance.now() - start;
     assert.equal(err.code, 'unavailable');
+    assert.match(err.message, /ECONNRESET.*is `tls` needed\?/);
     console.log(`# surfaced: plain text to a TLS port: ${ms.toFixed(0)} ms — ${err.message}`);
   });
 
