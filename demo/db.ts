@@ -26,6 +26,11 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Connections currently in use (checked out of the pool; for pglite, statements running). */
   activeConnections(): number;
+  /**
+   * The pool's connections by state, for `db_client_connection_count{state}`: `used` (checked out)
+   * and `idle` (open, waiting in the pool). pglite has no pool: statements running, no `idle`.
+   */
+  connections(): { used: number; idle?: number };
   close(): Promise<void>;
 }
 
@@ -85,6 +90,7 @@ export async function createPostgresDb(
       }
     },
     activeConnections: () => pool.totalCount - pool.idleCount,
+    connections: () => ({ used: pool.totalCount - pool.idleCount, idle: pool.idleCount }),
     close() {
       closed ??= pool.end();
       return closed;
@@ -160,6 +166,7 @@ export async function createPgliteDb(options: { cacheFile?: string | false } = {
         ),
       ),
     activeConnections: () => running,
+    connections: () => ({ used: running }),
     close() {
       closed ??= live.closed ? Promise.resolve() : live.close();
       return closed;

@@ -254,7 +254,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       metrics.watchCache(l2, { name: 'l2' });
       metrics.watchCache(tiered, { name: 'tiered' });
       const live = db;
-      metrics.watchDbConnections(() => live.activeConnections());
+      metrics.watchDbConnections(() => live.connections());
     } else {
       layers = { cache: l1, l1 };
       metrics.watchCache(l1, { name: 'l1' });

@@ -233,12 +233,35 @@ export interface Histogram {
   startTimer(labels?: LabelValues): (labels?: LabelValues) => number;
 }
 
+/**
+ * One finished outgoing HTTP call, as `tracedFetch` reports it to `Metrics.observeHttpClient`. Field
+ * names follow the OpenTelemetry HTTP client attributes (`http.request.method`, `server.address`, …).
+ */
+export interface HttpClientObservation {
+  /** Upper-case request method. */
+  readonly method: string;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  /** `http` or `https`. */
+  readonly scheme: string;
+  /** Response status; absent when no response arrived. */
+  readonly status?: number | undefined;
+  /** Why the call failed: the status as a string for a status ≥ 400, or the error's class name. */
+  readonly errorType?: string | undefined;
+  /** Seconds until the response headers arrived (or the call failed). */
+  readonly seconds: number;
+  /** Trace id of a sampled trace, for a latency exemplar. */
+  readonly traceId?: string | undefined;
+}
+
 export interface Metrics {
   counter(options: MetricOptions): Counter;
   gauge(options: MetricOptions): Gauge;
   histogram(options: HistogramOptions): Histogram;
   /** Runs `fn` before every scrape (to read cache stats and the like). Returns an unsubscribe function. */
   onCollect(fn: () => void | Promise<void>): () => void;
+  /** Records one outgoing HTTP call (called by `tracedFetch`); implementations without HTTP metrics omit it. */
+  observeHttpClient?(o: HttpClientObservation): void;
   close?(): Promise<void>;
 }
 

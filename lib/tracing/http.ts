@@ -6,8 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
-import type { Attributes } from '../core/contracts.js';
+import type { Attributes, SpanContext } from '../core/contracts.js';
 import { injectHeaders, startSpan } from '../core/span.js';
+import { isValidSpanContext } from '../core/w3c.js';
 
 /** A request handler that receives the request's context (its span is the server span). */
 export type HttpHandler = (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown;
@@ -135,16 +136,54 @@ export async function tracedFetch(
     target.username = '';
     target.password = '';
   }
+  const started = performance.now();
+  let status: number | undefined;
+  let errorType: string | undefined;
   try {
     const res = await fetch(target, { ...init, headers, signal: init.signal ?? ctx.signal ?? null });
+    status = res.status;
     span.setAttributes({ 'http.response.status_code': res.status });
-    if (res.status >= 400) span.setStatus({ code: 'error', message: `HTTP ${res.status}` });
+    if (res.status >= 400) {
+      errorType = String(res.status);
+      span.setStatus({ code: 'error', message: `HTTP ${res.status}` });
+    }
     return res;
   } catch (err) {
-    span.setAttributes({ 'error.type': (err as Error)?.name ?? 'Error' });
+    errorType = (err as Error)?.name ?? 'Error';
+    span.setAttributes({ 'error.type': errorType });
     span.recordError(err);
     throw err;
   } finally {
     span.end();
+    recordClientMetric(ctx, span.spanContext(), target, method, status, errorType, started);
+  }
+}
+
+/** Reports the call to `ctx.metrics.observeHttpClient` (`http_client_request_duration_seconds`), when it has one. */
+function recordClientMetric(
+  ctx: AppContext,
+  sc: SpanContext,
+  target: URL,
+  method: string,
+  status: number | undefined,
+  errorType: string | undefined,
+  started: number,
+): void {
+  if (!ctx.metrics.observeHttpClient) return;
+  const scheme = target.protocol.slice(0, -1);
+  try {
+    ctx.metrics.observeHttpClient({
+      method,
+      serverAddress: target.hostname,
+      serverPort: target.port ? Number(target.port) : scheme === 'https' ? 443 : 80,
+      scheme,
+      status,
+      errorType,
+      seconds: (performance.now() - started) / 1000,
+      traceId: (sc.traceFlags & 1) === 1 && isValidSpanContext(sc) ? sc.traceId : undefined,
+    });
+  } catch (err) {
+    // A metric must never fail the call it measures.
+    ctx.logger.warn('recording http_client_request_duration_seconds failed', { error: err });
   }
 }

@@ -263,28 +263,102 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     assert.equal(list.body.orders[0].id, good.body.id);
   });
 
-  it('Prometheus scrapes the request, cache, database and business metrics of every service', async () => {
+  it('Prometheus scrapes the OpenTelemetry-named request, client, cache and database metrics and the business metrics of every service', async () => {
     const services3 = (samples: { metric: Record<string, string> }[]) =>
       SERVICES.every((s) => samples.some((x) => x.metric.service === s));
-    await prometheus.waitForSeries('sum by (service) (requests_total)', services3);
-    await prometheus.waitForSeries('sum by (service) (request_duration_seconds_count)', services3);
+    // HTTP server: one histogram, the request count is its _count; OpenTelemetry label names.
+    await prometheus.waitForSeries(
+      'sum by (service) (http_server_request_duration_seconds_count)',
+      services3,
+    );
+    const server = await prometheus.waitForSeries(
+      'sum by (http_request_method, http_route, http_response_status_code, url_scheme) (http_server_request_duration_seconds_count{service="gateway", http_route="/users/:id/orders"})',
+      (s) => s.some((x) => x.metric.http_response_status_code === '200'),
+    );
+    assert.deepEqual(
+      { ...server.find((x) => x.metric.http_response_status_code === '200')!.metric },
+      {
+        http_request_method: 'GET',
+        http_route: '/users/:id/orders',
+        http_response_status_code: '200',
+        url_scheme: 'http',
+      },
+    );
+    // The invalid orders of the third test: 4xx, no error_type (a client error is not a server failure).
+    const invalid = await prometheus.waitForSeries(
+      'http_server_request_duration_seconds_count{service="order-service", http_route="/orders", http_response_status_code="400"}',
+    );
+    assert.ok(invalid.every((x) => x.metric.error_type === undefined));
+    const buckets = await prometheus.query(
+      'count by (le) (http_server_request_duration_seconds_bucket{service="gateway"})',
+    );
+    assert.deepEqual(
+      buckets
+        .map((b) => (b.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(b.metric.le)))
+        .sort((a, b) => a - b),
+      [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, Number.POSITIVE_INFINITY],
+      "the conventions' default buckets",
+    );
+    // HTTP client (tracedFetch): the gateway calls the user service, which calls the order service.
+    const calls = await prometheus.waitForSeries(
+      'sum by (service, http_request_method, server_address, server_port, url_scheme) (http_client_request_duration_seconds_count{http_response_status_code="200"})',
+      (s) => ['gateway', 'user-service'].every((svc) => s.some((x) => x.metric.service === svc)),
+    );
+    const gwCall = calls.find(
+      (x) => x.metric.service === 'gateway' && x.metric.server_port === String(services.user.port),
+    );
+    assert.ok(gwCall, `gateway → user-service calls: ${JSON.stringify(calls.map((c) => c.metric))}`);
+    assert.equal(gwCall.metric.server_address, '127.0.0.1');
+    assert.equal(gwCall.metric.url_scheme, 'http');
+    // Prometheus took the units from the OpenMetrics `# UNIT` lines.
+    const metadata = (await prometheus.api(
+      '/api/v1/metadata?metric=http_server_request_duration_seconds',
+    )) as Record<string, { type: string; unit: string }[]>;
+    assert.deepEqual(
+      metadata.http_server_request_duration_seconds?.map((m) => [m.type, m.unit]),
+      [['histogram', 'seconds']],
+    );
+    const clientMeta = (await prometheus.api(
+      '/api/v1/metadata?metric=http_client_request_duration_seconds',
+    )) as Record<string, { unit: string }[]>;
+    assert.equal(clientMeta.http_client_request_duration_seconds?.[0]?.unit, 'seconds');
+    // No legacy names next to the new ones.
+    for (const legacy of [
+      'requests_total',
+      'request_duration_seconds_count',
+      'cache_hit_rate',
+      'db_connections_active',
+    ])
+      assert.deepEqual(await prometheus.query(legacy), [], `${legacy} is gone`);
+
     await prometheus.waitForSeries('sum by (service) (cache_requests_total{cache="l1"})', services3);
     const l2 = await prometheus.waitForSeries(
       'cache_requests_total{cache="l2", result="hit"} > 0',
       (s) => s.length === 2,
     );
     assert.deepEqual(l2.map((s) => s.metric.service).sort(), ['order-service', 'user-service']);
+    // The hit ratio from the counters, as the README gives it.
+    await prometheus.waitForSeries(
+      'sum by (service, cache) (cache_requests_total{result="hit"}) / sum by (service, cache) (cache_requests_total) > 0',
+      (s) => s.length >= 4,
+    );
     await prometheus.waitForSeries('user_lookups_total{service="user-service", result="hit"} > 0');
     await prometheus.waitForSeries('user_lookups_total{service="user-service", result="miss"} > 0');
     await prometheus.waitForSeries('orders_created_total{service="order-service"} >= 1');
     await prometheus.waitForSeries('order_value_dollars_count{service="order-service"} >= 1');
-    await prometheus.waitForSeries('db_connections_active', (s) => s.length >= 2);
+    const conns = await prometheus.waitForSeries('db_client_connection_count', (s) => s.length === 4);
+    assert.deepEqual(conns.map((c) => `${c.metric.service} ${c.metric.state}`).sort(), [
+      'order-service idle',
+      'order-service used',
+      'user-service idle',
+      'user-service used',
+    ]);
     // Latency exemplars carry trace ids (what Grafana's exemplar links open in Jaeger), and the trace exists there.
     const exemplars = await waitFor(
       async () => {
         const end = Date.now() / 1000;
         const data = (await prometheus.api(
-          `/api/v1/query_exemplars?query=${encodeURIComponent('request_duration_seconds_bucket{service="gateway"}')}&start=${end - 600}&end=${end}`,
+          `/api/v1/query_exemplars?query=${encodeURIComponent('http_server_request_duration_seconds_bucket{service="gateway"}')}&start=${end - 600}&end=${end}`,
         )) as { exemplars: { labels: Record<string, string> }[] }[];
         const ids = data.flatMap((d) => d.exemplars.map((e) => e.labels.trace_id)).filter(Boolean);
         return ids.length > 0 ? ids : undefined;

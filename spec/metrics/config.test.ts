@@ -17,6 +17,8 @@ collect_runtime: false
 host: 127.0.0.1
 default_labels: { service: gateway, shard: 3 }
 max_series_per_metric: 500
+naming: otel
+prefix: hyperion
 `;
     const section = v.parse(metricsSection, parse(yaml));
     const options = metricsOptionsFromConfig(section);
@@ -30,13 +32,21 @@ max_series_per_metric: 500
       host: '127.0.0.1',
       defaultLabels: { service: 'gateway', shard: '3' },
       maxSeriesPerMetric: 500,
+      naming: 'otel',
+      prefix: 'hyperion',
     });
     const m = createMetrics(options);
     const addr = await m.listen();
     try {
       assert.ok(addr?.url.endsWith('/prom'));
       const body = await (await fetch(addr!.url)).text();
-      assert.match(body, /^hyperion_api_db_connections_active\{service="gateway",shard="3"\} 0$/m);
+      assert.match(body, /^# TYPE hyperion_db_client_connection_count gauge$/m);
+      assert.match(body, /^# TYPE hyperion_http_server_request_duration_seconds histogram$/m);
+      const legacy = createMetrics(
+        metricsOptionsFromConfig(v.parse(metricsSection, parse('naming: legacy\nnamespace: hyperion'))),
+      );
+      assert.match((await legacy.render()).body, /^hyperion_db_connections_active 0$/m);
+      assert.deepEqual(metricsOptionsFromConfig(v.parse(metricsSection, { prefix: '' })), { prefix: '' });
     } finally {
       await m.close();
     }
@@ -54,6 +64,8 @@ max_series_per_metric: 500
       default_labels: { __reserved: 'x' },
       max_series_per_metric: 0,
       colect_runtime: true,
+      naming: 'prom',
+      prefix: 'a-b',
     });
     assert.equal(r.success, false);
     const paths = (r.issues ?? []).map((i) => i.path?.map((p) => String(p.key)).join('.')).sort();
@@ -62,8 +74,10 @@ max_series_per_metric: 500
       'default_labels.__reserved',
       'max_series_per_metric',
       'namespace',
+      'naming',
       'path',
       'port',
+      'prefix',
     ]);
   });
 });

@@ -3,11 +3,13 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { createApp } from '../../lib/core/app.js';
 import type { Span, SpanContext } from '../../lib/core/contracts.js';
-import { noopSpan } from '../../lib/core/noop.js';
+import { noopLogger, noopMetrics, noopSpan } from '../../lib/core/noop.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/prometheus/exposition.js';
 import { sampledTraceId } from '../../lib/metrics/prometheus/http.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { tracedFetch } from '../../lib/tracing/http.js';
 
 const OM_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -40,8 +42,63 @@ describe('prometheus metrics: HTTP', () => {
     assert.equal(negotiate('garbage;;;q=zz,application/openmetrics-text'), 'openmetrics');
   });
 
-  it('instrument labels requests with the route template, never the raw path', async () => {
+  it('instrument records http_server_request_duration_seconds labelled with the route template, never the raw path', async () => {
     const m = createMetrics({ namespace: 'hyperion' });
+    const app = m.instrument(
+      (req: IncomingMessage, res) => {
+        res.statusCode = req.url?.endsWith('/404') ? 404 : req.url?.endsWith('/503') ? 503 : 200;
+        res.end('ok');
+      },
+      { route: (req) => (req.url?.startsWith('/users/') ? '/users/:id' : undefined) },
+    );
+    const { url, server } = await serve(app);
+    closers.push(() => new Promise((r) => server.close(r)));
+    for (const id of ['1', '2', '3', '404', '503']) await (await fetch(`${url}/users/${id}`)).text();
+    await (await fetch(`${url}/elsewhere`, { method: 'POST' })).text();
+    await (await fetch(`${url}/users/9`, { method: 'PROPFIND' })).text();
+    const body = (await m.render()).body;
+    const lines = body
+      .split('\n')
+      .filter((l) => l.startsWith('hyperion_http_server_request_duration_seconds_count{'));
+    const P = 'hyperion_http_server_request_duration_seconds_count';
+    assert.deepEqual(lines.sort(), [
+      `${P}{http_request_method="GET",http_route="/users/:id",http_response_status_code="200",url_scheme="http"} 3`,
+      `${P}{http_request_method="GET",http_route="/users/:id",http_response_status_code="404",url_scheme="http"} 1`,
+      `${P}{http_request_method="GET",http_route="/users/:id",http_response_status_code="503",url_scheme="http",error_type="503"} 1`,
+      `${P}{http_request_method="POST",http_route="unmatched",http_response_status_code="200",url_scheme="http"} 1`,
+      `${P}{http_request_method="_OTHER",http_route="/users/:id",http_response_status_code="200",url_scheme="http"} 1`,
+    ]);
+    assert.ok(!/\/users\/\d/.test(body), 'no raw path in any label');
+    assert.ok(
+      !body.includes('hyperion_requests_total'),
+      'no separate request counter: the count is the histogram _count',
+    );
+    // The conventions' default buckets.
+    const les = body
+      .split('\n')
+      .filter((l) => l.includes('http_response_status_code="404"') && l.includes('_bucket{'))
+      .map((l) => /le="([^"]+)"/.exec(l)?.[1]);
+    assert.deepEqual(les, [
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.075',
+      '0.1',
+      '0.25',
+      '0.5',
+      '0.75',
+      '1',
+      '2.5',
+      '5',
+      '7.5',
+      '10',
+      '+Inf',
+    ]);
+  });
+
+  it("naming: 'legacy' keeps requests_total{method,route,status} and request_duration_seconds{method,route}", async () => {
+    const m = createMetrics({ namespace: 'hyperion', naming: 'legacy' });
     const app = m.instrument(
       (req: IncomingMessage, res) => {
         res.statusCode = req.url?.endsWith('/404') ? 404 : 200;
@@ -62,8 +119,121 @@ describe('prometheus metrics: HTTP', () => {
       'hyperion_requests_total{method="OTHER",route="/users/:id",status="200"} 1',
       'hyperion_requests_total{method="POST",route="unmatched",status="200"} 1',
     ]);
-    assert.ok(!/\/users\/\d/.test(body), 'no raw path in any label');
     assert.ok(body.includes('hyperion_request_duration_seconds_count{method="GET",route="/users/:id"} 4'));
+    assert.ok(!body.includes('http_server_request_duration_seconds'));
+  });
+
+  it('error_type names the class of an error thrown or rejected by the handler; the rejection still reaches the caller', async () => {
+    const m = createMetrics();
+    class PaymentDeclined extends Error {}
+    const rejected: unknown[] = [];
+    const inner = m.instrument(
+      async () => {
+        throw new PaymentDeclined('no');
+      },
+      { route: '/pay' },
+    );
+    // The outer server answers 500 once the handler's rejection reaches it.
+    const { url, server } = await serve((req, res) => {
+      (inner(req, res) as Promise<unknown>).catch((e) => {
+        rejected.push(e);
+        res.writeHead(500).end();
+      });
+    });
+    closers.push(() => new Promise((r) => server.close(r)));
+    await (await fetch(`${url}/pay`)).text();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(rejected.length, 1);
+    assert.ok(rejected[0] instanceof PaymentDeclined);
+    const body = (await m.render()).body;
+    assert.match(
+      body,
+      /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/pay",http_response_status_code="500",url_scheme="http",error_type="PaymentDeclined"\} 1$/m,
+    );
+  });
+
+  it('prefix names the built-in metrics apart from namespace/subsystem', async () => {
+    const m = createMetrics({ namespace: 'shop', prefix: '' });
+    m.counter({ name: 'orders', help: 'x' }).inc();
+    m.observeRequest({ method: 'GET', route: '/', status: 200, seconds: 0.001 });
+    let body = (await m.render()).body;
+    assert.match(body, /^shop_orders_total 1$/m);
+    assert.match(body, /^http_server_request_duration_seconds_count\{/m);
+    assert.match(body, /^# TYPE metrics_series_dropped_total counter$/m);
+    const n = createMetrics({ prefix: 'hyperion', naming: 'legacy' });
+    n.counter({ name: 'orders', help: 'x' }).inc();
+    n.observeRequest({ method: 'GET', route: '/', status: 200, seconds: 0.001 });
+    body = (await n.render()).body;
+    assert.match(body, /^orders_total 1$/m);
+    assert.match(body, /^hyperion_requests_total\{method="GET",route="\/",status="200"\} 1$/m);
+    assert.throws(() => createMetrics({ prefix: 'bad-name' }), /prefix must match/);
+    assert.throws(() => createMetrics({ naming: 'prom' as 'otel' }), /naming must be "otel" or "legacy"/);
+  });
+
+  it('OpenMetrics declares the unit of …_seconds and …_bytes families in # UNIT lines', async () => {
+    const m = createMetrics({ collectRuntime: true });
+    m.observeRequest({ method: 'GET', route: '/', status: 200, seconds: 0.001 });
+    m.histogram({ name: 'payload_bytes', help: 'x', buckets: [1, 10] }).observe(3);
+    m.counter({ name: 'busy_seconds', help: 'x' }).inc(2);
+    m.gauge({ name: 'queue_depth', help: 'x' }).set(1);
+    const om = (await m.render(OM_ACCEPT)).body;
+    assert.match(om, /^# UNIT http_server_request_duration_seconds seconds$/m);
+    assert.match(om, /^# UNIT http_client_request_duration_seconds seconds$/m);
+    assert.match(om, /^# UNIT payload_bytes bytes$/m);
+    assert.match(om, /^# UNIT busy_seconds seconds$/m, 'counter family without _total');
+    assert.match(om, /^# UNIT process_cpu_seconds seconds$/m, "prom-client's runtime metrics too");
+    assert.match(om, /^# UNIT process_resident_memory_bytes bytes$/m);
+    assert.doesNotMatch(om, /^# UNIT queue_depth/m);
+    // Every UNIT follows its family's TYPE line.
+    const lines = om.split('\n');
+    for (const [i, l] of lines.entries())
+      if (l.startsWith('# UNIT '))
+        assert.equal(lines[i - 1], `# TYPE ${l.split(' ')[2]} ${lines[i - 1]!.split(' ')[3]}`);
+    assert.doesNotMatch((await m.render()).body, /# UNIT/, 'the Prometheus text format has no UNIT');
+  });
+
+  it('tracedFetch: a failing observeHttpClient is logged and never fails the call', async () => {
+    const { url, server } = await serve((_req, res) => res.end('ok'));
+    closers.push(() => new Promise((r) => server.close(r)));
+    const warned: string[] = [];
+    const logger = { ...noopLogger, warn: (msg: string) => void warned.push(msg) };
+    const app = createApp({
+      logger,
+      metrics: {
+        ...noopMetrics,
+        observeHttpClient() {
+          throw new Error('broken metrics');
+        },
+      },
+    });
+    closers.push(() => app.close());
+    assert.equal(await (await tracedFetch(app.ctx, `${url}/`)).text(), 'ok');
+    assert.deepEqual(warned, ['recording http_client_request_duration_seconds failed']);
+  });
+
+  it('tracedFetch records http_client_request_duration_seconds through ctx.metrics', async () => {
+    const m = createMetrics();
+    const { url, server } = await serve((req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end();
+    });
+    closers.push(() => new Promise((r) => server.close(r)));
+    const app = createApp({ metrics: m });
+    closers.push(() => app.close());
+    await (await tracedFetch(app.ctx, `${url}/ok`)).text();
+    await (await tracedFetch(app.ctx, `${url}/missing`, { method: 'post' })).text();
+    await assert.rejects(tracedFetch(app.ctx, 'http://127.0.0.1:1/refused'));
+    const port = new URL(url).port;
+    const lines = (await m.render()).body
+      .split('\n')
+      .filter((l) => l.startsWith('http_client_request_duration_seconds_count{'))
+      .sort();
+    const P = 'http_client_request_duration_seconds_count';
+    assert.deepEqual(lines, [
+      `${P}{http_request_method="GET",server_address="127.0.0.1",server_port="1",url_scheme="http",error_type="TypeError"} 1`,
+      `${P}{http_request_method="GET",server_address="127.0.0.1",server_port="${port}",url_scheme="http",http_response_status_code="200"} 1`,
+      `${P}{http_request_method="POST",server_address="127.0.0.1",server_port="${port}",url_scheme="http",http_response_status_code="404",error_type="404"} 1`,
+    ]);
   });
 
   it('records a trace_id exemplar for sampled traces (span or traceparent), only in OpenMetrics', async () => {
@@ -93,7 +263,7 @@ describe('prometheus metrics: HTTP', () => {
     assert.match(
       withExemplar[0]!,
       new RegExp(
-        `^request_duration_seconds_bucket\\{method="GET",route="/r",le="[^"]+"\\} \\d+ # \\{trace_id="${TRACE}"\\} [0-9.e-]+ \\d+(\\.\\d+)?$`,
+        `^http_server_request_duration_seconds_bucket\\{http_request_method="GET",http_route="/r",http_response_status_code="200",url_scheme="http",le="[^"]+"\\} \\d+ # \\{trace_id="${TRACE}"\\} [0-9.e-]+ \\d+(\\.\\d+)?$`,
       ),
     );
 
@@ -106,33 +276,40 @@ describe('prometheus metrics: HTTP', () => {
     assert.equal(sampledTraceId(undefined, { traceparent: 'garbage' }), undefined);
   });
 
-  it('a request aborted before the response headers is recorded with status 499', async () => {
-    const m = createMetrics();
-    // Wrapped in an object: resolving with the bare promise would wait for it.
-    let arrived!: (res: { closed: Promise<unknown> }) => void;
-    const seen = new Promise<{ closed: Promise<unknown> }>((r) => (arrived = r));
-    const app = m.instrument(
-      (_req, res) => {
-        // Never responds. This 'close' listener is added after the adapter's own, so it fires
-        // once the aborted request has been recorded.
-        arrived({ closed: once(res, 'close') });
-      },
-      { route: '/slow' },
-    );
-    const { url, server } = await serve(app);
-    closers.push(async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+  for (const naming of ['otel', 'legacy'] as const)
+    it(`a request aborted before the response headers is recorded without status and error_type "aborted" (legacy: status 499)`, async () => {
+      const m = createMetrics({ naming });
+      // Wrapped in an object: resolving with the bare promise would wait for it.
+      let arrived!: (res: { closed: Promise<unknown> }) => void;
+      const seen = new Promise<{ closed: Promise<unknown> }>((r) => (arrived = r));
+      const app = m.instrument(
+        (_req, res) => {
+          // Never responds. This 'close' listener is added after the adapter's own, so it fires
+          // once the aborted request has been recorded.
+          arrived({ closed: once(res, 'close') });
+        },
+        { route: '/slow' },
+      );
+      const { url, server } = await serve(app);
+      closers.push(async () => {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      });
+      const ac = new AbortController();
+      const req = fetch(`${url}/slow`, { signal: ac.signal }).catch(() => undefined);
+      const { closed } = await seen;
+      ac.abort();
+      await req;
+      await closed;
+      const body = (await m.render()).body;
+      if (naming === 'legacy')
+        assert.ok(body.includes('requests_total{method="GET",route="/slow",status="499"} 1'), body);
+      else
+        assert.match(
+          body,
+          /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/slow",url_scheme="http",error_type="aborted"\} 1$/m,
+        );
     });
-    const ac = new AbortController();
-    const req = fetch(`${url}/slow`, { signal: ac.signal }).catch(() => undefined);
-    const { closed } = await seen;
-    ac.abort();
-    await req;
-    await closed;
-    const body = (await m.render()).body;
-    assert.ok(body.includes('requests_total{method="GET",route="/slow",status="499"} 1'), body);
-  });
 
   it('listen(): own server on an ephemeral port, content negotiation, 404/405, close()', async () => {
     const m = createMetrics({ port: 0, path: '/metrics', namespace: 'app' });

@@ -168,7 +168,7 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
-  it('watchCache reads stats at scrape time into cache_requests_total and cache_hit_rate', async () => {
+  it('watchCache reads stats at scrape time into cache counters labelled `cache` (no ratio gauge)', async () => {
     const m = createMetrics({ namespace: 'hyperion' });
     let stats = { hits: 3, misses: 1, hitRatio: 0.75, keysEvicted: 2, errors: 0 };
     let reads = 0;
@@ -187,30 +187,60 @@ describe('prometheus metrics: instruments', () => {
       'hyperion_cache_requests_total{cache="memory",result="hit"} 3',
       'hyperion_cache_requests_total{cache="memory",result="miss"} 1',
     ]);
-    assert.deepEqual(samples(body, 'hyperion_cache_hit_rate'), [
-      'hyperion_cache_hit_rate{cache_type="memory"} 0.75',
-    ]);
+    assert.ok(!body.includes('cache_hit_rate') && !body.includes('cache_type'), 'no ratio gauge');
     assert.deepEqual(samples(body, 'hyperion_cache_evictions_total'), [
       'hyperion_cache_evictions_total{cache="memory"} 2',
     ]);
     stats = { hits: 9, misses: 1, hitRatio: 0.9, keysEvicted: 2, errors: 1 };
     body = await text(m);
-    assert.deepEqual(samples(body, 'hyperion_cache_hit_rate'), [
-      'hyperion_cache_hit_rate{cache_type="memory"} 0.9',
+    assert.deepEqual(samples(body, 'hyperion_cache_requests_total'), [
+      'hyperion_cache_requests_total{cache="memory",result="hit"} 9',
+      'hyperion_cache_requests_total{cache="memory",result="miss"} 1',
+    ]);
+    assert.deepEqual(samples(body, 'hyperion_cache_errors_total'), [
+      'hyperion_cache_errors_total{cache="memory"} 1',
     ]);
     assert.throws(() => m.watchCache({ name: 'memory', stats: () => stats }), /already watched/);
     unwatch();
     body = await text(m);
-    assert.deepEqual(samples(body, 'hyperion_cache_hit_rate'), []);
+    assert.deepEqual(samples(body, 'hyperion_cache_requests_total'), []);
     assert.equal(reads, 2);
   });
 
-  it('watchDbConnections sets db_connections_active at scrape time', async () => {
+  it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {
+    const m = createMetrics({ naming: 'legacy' });
+    const unwatch = m.watchCache({ name: 'memory', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
+    assert.deepEqual(samples(await text(m), 'cache_hit_rate'), ['cache_hit_rate{cache_type="memory"} 0.9']);
+    unwatch();
+    assert.deepEqual(samples(await text(m), 'cache_hit_rate'), []);
+  });
+
+  it('watchDbConnections sets db_client_connection_count{state} at scrape time', async () => {
     const m = createMetrics();
-    let active = 4;
-    m.watchDbConnections(async () => active);
+    let pool: number | { used: number; idle: number } = { used: 4, idle: 6 };
+    m.watchDbConnections(async () => pool);
+    assert.deepEqual(samples(await text(m), 'db_client_connection_count'), [
+      'db_client_connection_count{state="used"} 4',
+      'db_client_connection_count{state="idle"} 6',
+    ]);
+    pool = { used: 7, idle: 3 };
+    assert.deepEqual(samples(await text(m), 'db_client_connection_count'), [
+      'db_client_connection_count{state="used"} 7',
+      'db_client_connection_count{state="idle"} 3',
+    ]);
+    const n = createMetrics();
+    n.watchDbConnections(() => 2);
+    assert.deepEqual(samples(await text(n), 'db_client_connection_count'), [
+      'db_client_connection_count{state="used"} 2',
+    ]);
+  });
+
+  it("naming: 'legacy' sets db_connections_active to the used connections", async () => {
+    const m = createMetrics({ naming: 'legacy' });
+    let pool: number | { used: number; idle: number } = 4;
+    m.watchDbConnections(async () => pool);
     assert.deepEqual(samples(await text(m), 'db_connections_active'), ['db_connections_active 4']);
-    active = 7;
+    pool = { used: 7, idle: 3 };
     assert.deepEqual(samples(await text(m), 'db_connections_active'), ['db_connections_active 7']);
   });
 });

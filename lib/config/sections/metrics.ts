@@ -9,6 +9,8 @@
  *     namespace: hyperion
  *     subsystem: api
  *     collect_runtime: true
+ *     naming: otel        # or legacy: the built-in metrics' names before the OpenTelemetry conventions
+ *     prefix: ''          # prefix of the built-in metrics only; default namespace_subsystem
  */
 import * as v from 'valibot';
 import type { MetricsOptions } from '../../metrics/prometheus/index.js';
@@ -76,6 +78,12 @@ export const metricsSection = v.strictObject({
   ),
   /** HTTPS on the endpoint: cert_file, key_file (+ key_passphrase), client_ca_file for mutual TLS. */
   tls: v.optional(serverTls),
+  /** Names of the built-in metrics: `otel` (OpenTelemetry conventions, default) or `legacy` (the names before). */
+  naming: v.optional(v.picklist(['otel', 'legacy'], 'otel or legacy')),
+  /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
+  prefix: v.optional(
+    v.union([v.literal(''), namePart], 'a name part matching [a-zA-Z_][a-zA-Z0-9_]*, or ""'),
+  ),
 });
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;
@@ -115,5 +123,7 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
       }),
     };
   }
+  if (section.naming !== undefined) o.naming = section.naming;
+  if (section.prefix !== undefined) o.prefix = section.prefix;
   return o;
 }

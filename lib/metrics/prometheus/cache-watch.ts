@@ -36,14 +36,14 @@ export function createCacheWatch(
     if (!s) return;
     f.cacheRequests.setTotal({ cache: label, result: 'hit' }, s.hits);
     f.cacheRequests.setTotal({ cache: label, result: 'miss' }, s.misses);
-    f.cacheHitRate.set({ cache_type: label }, s.hitRatio);
+    f.cacheHitRate?.set({ cache_type: label }, s.hitRatio);
     if (s.keysEvicted !== undefined) f.cacheEvictions.setTotal({ cache: label }, s.keysEvicted);
     if (s.errors !== undefined) f.cacheErrors.setTotal({ cache: label }, s.errors);
   };
 
   const removeSeries = (label: string) => {
     for (const result of ['hit', 'miss']) f.cacheRequests.series.remove({ cache: label, result });
-    f.cacheHitRate.series.remove({ cache_type: label });
+    f.cacheHitRate?.series.remove({ cache_type: label });
     f.cacheEvictions.series.remove({ cache: label });
     f.cacheErrors.series.remove({ cache: label });
   };

@@ -1,6 +1,6 @@
 /**
- * `createMetrics`: the core `Metrics` contract on prom-client, with the framework metrics of the
- * original (requests, latency, cache, db connections), scrape-time cache reading, a `/metrics`
+ * `createMetrics`: the core `Metrics` contract on prom-client, with the built-in metrics (HTTP
+ * server and client latency, cache, db connections), scrape-time cache reading, a `/metrics`
  * endpoint and a per-metric cardinality cap. This file only wires the parts together.
  */
 import * as client from 'prom-client';
@@ -9,7 +9,7 @@ import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, renderRegistry } from './exposition.js';
-import { registerFramework, requestRecorder } from './framework.js';
+import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
 import { type MetricsOptions, resolveOptions } from './options.js';
@@ -38,7 +38,7 @@ function capHooks(o: ReturnType<typeof resolveOptions>, dropped: () => CounterIm
     dropped: (metric) => dropped()?.inc({ metric }),
     warn: (metric, max) =>
       o.logger.warn(
-        `metric "${metric}" reached its cap of ${max} label combinations; new combinations are folded into the "__overflow__" series (counted in ${o.prefix}metrics_series_dropped_total)`,
+        `metric "${metric}" reached its cap of ${max} label combinations; new combinations are folded into the "__overflow__" series (counted in ${o.frameworkPrefix}metrics_series_dropped_total)`,
         { metric, cap: max },
       ),
   };
@@ -56,12 +56,14 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     hooks: capHooks(o, () => dropped),
     internals: usePromInternals(logger, overrides.probe),
   });
-  const framework = registerFramework(reg);
+  const framework = registerFramework(reg, o.naming, o.frameworkPrefix);
   dropped = framework.dropped;
   if (o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total')) {
     client.collectDefaultMetrics({ register: registry });
   }
   const observeRequest = requestRecorder(framework);
+  const observeHttpClient = clientRecorder(framework);
+  const writeDbConnections = dbConnectionsWriter(framework);
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger);
   const render = async (accept?: string) => {
@@ -80,6 +82,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     framework: {
       requests: framework.requests,
       requestDuration: framework.requestDuration,
+      clientRequestDuration: framework.clientDuration,
       dbConnections: framework.dbConnections,
     },
     counter: (m) => reg.register('counter', m) as Counter,
@@ -88,9 +91,10 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     onCollect: (fn) => collectors.add(fn),
     instrument: (h, i) => instrumentHandler(h, i, observeRequest, o.now),
     observeRequest,
+    observeHttpClient,
     watchCache: (cache, w) => caches.watch(cache, w),
     watchDbConnections(read) {
-      return this.onCollect(async () => framework.dbConnections.set(await read()));
+      return this.onCollect(async () => writeDbConnections(await read()));
     },
     render,
     handler: endpoint.handler,

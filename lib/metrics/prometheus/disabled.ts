@@ -10,8 +10,9 @@ export function disabledMetrics(registry: client.Registry): PrometheusMetrics {
     enabled: false,
     registry,
     framework: {
-      requests: noop.counter({ name: 'x', help: 'x' }),
+      requests: undefined,
       requestDuration: noop.histogram({ name: 'x', help: 'x' }),
+      clientRequestDuration: noop.histogram({ name: 'x', help: 'x' }),
       dbConnections: noop.gauge({ name: 'x', help: 'x' }),
     },
     counter: noop.counter,
@@ -20,6 +21,7 @@ export function disabledMetrics(registry: client.Registry): PrometheusMetrics {
     onCollect: noop.onCollect,
     instrument: (h) => h,
     observeRequest() {},
+    observeHttpClient() {},
     watchCache: () => () => {},
     watchDbConnections: () => () => {},
     render: async () => ({ contentType: PROMETHEUS_TEXT, body: '' }),

@@ -89,10 +89,18 @@ function exemplarSuffix(e: ExemplarEntry | null | undefined): string {
   return ` # {${l}} ${num(e.value)} ${e.timestamp}`;
 }
 
+/** Base units a family name may end in; OpenMetrics declares them in a `# UNIT` line. */
+const UNIT_SUFFIX = /_(seconds|bytes)$/;
+
+/** The unit of a family named `…_seconds` or `…_bytes` (OpenMetrics wants the unit as the name's suffix). */
+export function unitOf(family: string): string | undefined {
+  return UNIT_SUFFIX.exec(family)?.[1];
+}
+
 function header(family: string, type: string, help: string, om: boolean): string {
-  return om
-    ? `# TYPE ${family} ${type}\n# HELP ${family} ${escapeHelp(help, true)}\n`
-    : `# HELP ${family} ${escapeHelp(help, false)}\n# TYPE ${family} ${type}\n`;
+  if (!om) return `# HELP ${family} ${escapeHelp(help, false)}\n# TYPE ${family} ${type}\n`;
+  const unit = unitOf(family);
+  return `# TYPE ${family} ${type}\n${unit ? `# UNIT ${family} ${unit}\n` : ''}# HELP ${family} ${escapeHelp(help, true)}\n`;
 }
 
 function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {

@@ -1,70 +1,147 @@
 /**
- * The framework metrics registered at creation (names get the `namespace_subsystem_` prefix):
- * request count and latency, the cache metrics read at scrape time, database connections, and the
- * counter of observations the cardinality cap folded away.
+ * The built-in metrics registered at creation, named by the `naming` option and prefixed with the
+ * `prefix` option: HTTP server and client latency, the cache metrics read at scrape time, database
+ * connections, and the counter of observations the cardinality cap folded away.
+ *
+ * `naming: 'otel'` follows the stable OpenTelemetry HTTP metric conventions as exported to
+ * Prometheus (dots become underscores, the unit `s` becomes `_seconds`); `naming: 'legacy'` keeps
+ * the names and labels of before, for dashboards built on them.
  */
-
+import type { HttpClientObservation } from '../../core/contracts.js';
 import type { RequestObservation } from './http.js';
+import { normalizeMethod } from './http.js';
 import type { CounterImpl, GaugeImpl, HistogramImpl } from './instruments.js';
+import { DEFAULT_BUCKETS } from './names.js';
+import type { MetricsNaming } from './options.js';
 import type { MetricRegistry } from './registry.js';
+import type { DbConnections } from './types.js';
+
+/** The OpenTelemetry HTTP conventions' default buckets for `http.*.request.duration` (seconds). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+]);
+
+/** Status label of a response cut off before its headers went out, under `naming: 'legacy'` (nginx's "client closed request"). */
+export const ABORTED_STATUS = 499;
 
 export interface FrameworkParts {
+  readonly naming: MetricsNaming;
   readonly dropped: CounterImpl;
-  readonly requests: CounterImpl;
+  /** `requests_total`, legacy naming only (the OpenTelemetry naming counts with the histogram's `_count`). */
+  readonly requests: CounterImpl | undefined;
   readonly requestDuration: HistogramImpl;
+  readonly clientDuration: HistogramImpl;
   readonly cacheRequests: CounterImpl;
-  readonly cacheHitRate: GaugeImpl;
+  /** `cache_hit_rate{cache_type}`, legacy naming only. */
+  readonly cacheHitRate: GaugeImpl | undefined;
   readonly cacheEvictions: CounterImpl;
   readonly cacheErrors: CounterImpl;
   readonly dbConnections: GaugeImpl;
 }
 
-/** Registers every framework metric, `metrics_series_dropped_total` first (the cap of the others counts into it). */
-export function registerFramework(reg: MetricRegistry): FrameworkParts {
-  const dropped = reg.register('counter', {
+const CLIENT_LABELS = [
+  'http_request_method',
+  'server_address',
+  'server_port',
+  'url_scheme',
+  'http_response_status_code',
+  'error_type',
+] as const;
+
+/**
+ * Registers every built-in metric under `prefix`, `metrics_series_dropped_total` first (the cap of
+ * the others counts into it).
+ */
+export function registerFramework(
+  reg: MetricRegistry,
+  naming: MetricsNaming,
+  prefix: string,
+): FrameworkParts {
+  const legacy = naming === 'legacy';
+  const counter = (o: { name: string; help: string; labelNames?: readonly string[]; maxSeries?: number }) =>
+    reg.register('counter', o, prefix) as CounterImpl;
+  const gauge = (o: { name: string; help: string; labelNames?: readonly string[] }) =>
+    reg.register('gauge', o, prefix) as GaugeImpl;
+  const histogram = (o: {
+    name: string;
+    help: string;
+    labelNames: readonly string[];
+    buckets: readonly number[];
+  }) => reg.register('histogram', o, prefix) as HistogramImpl;
+
+  const dropped = counter({
     name: 'metrics_series_dropped_total',
     help: 'Observations folded into the overflow series because the metric reached its label-combination cap',
     labelNames: ['metric'],
     maxSeries: Number.MAX_SAFE_INTEGER,
-  }) as CounterImpl;
-  const requests = reg.register('counter', {
-    name: 'requests_total',
-    help: 'Total number of requests',
-    labelNames: ['method', 'route', 'status'],
-  }) as CounterImpl;
-  const requestDuration = reg.register('histogram', {
-    name: 'request_duration_seconds',
-    help: 'Request duration in seconds',
-    labelNames: ['method', 'route'],
-  }) as HistogramImpl;
-  const cacheRequests = reg.register('counter', {
+  });
+  const requests = legacy
+    ? counter({
+        name: 'requests_total',
+        help: 'Total number of requests',
+        labelNames: ['method', 'route', 'status'],
+      })
+    : undefined;
+  const requestDuration = legacy
+    ? histogram({
+        name: 'request_duration_seconds',
+        help: 'Request duration in seconds',
+        labelNames: ['method', 'route'],
+        buckets: DEFAULT_BUCKETS,
+      })
+    : histogram({
+        name: 'http_server_request_duration_seconds',
+        help: 'Duration of HTTP server requests',
+        labelNames: [
+          'http_request_method',
+          'http_route',
+          'http_response_status_code',
+          'url_scheme',
+          'error_type',
+        ],
+        buckets: HTTP_DURATION_BUCKETS,
+      });
+  const clientDuration = histogram({
+    name: 'http_client_request_duration_seconds',
+    help: 'Duration of HTTP client requests',
+    labelNames: CLIENT_LABELS,
+    buckets: HTTP_DURATION_BUCKETS,
+  });
+  const cacheRequests = counter({
     name: 'cache_requests_total',
     help: 'Cache reads by result (hit or miss), read from the cache at scrape time',
     labelNames: ['cache', 'result'],
-  }) as CounterImpl;
-  const cacheHitRate = reg.register('gauge', {
-    name: 'cache_hit_rate',
-    help: 'Cache hit ratio since start (hits / reads), computed at scrape time',
-    labelNames: ['cache_type'],
-  }) as GaugeImpl;
-  const cacheEvictions = reg.register('counter', {
+  });
+  const cacheHitRate = legacy
+    ? gauge({
+        name: 'cache_hit_rate',
+        help: 'Cache hit ratio since start (hits / reads), computed at scrape time',
+        labelNames: ['cache_type'],
+      })
+    : undefined;
+  const cacheEvictions = counter({
     name: 'cache_evictions_total',
     help: 'Keys evicted from the cache, read at scrape time',
     labelNames: ['cache'],
-  }) as CounterImpl;
-  const cacheErrors = reg.register('counter', {
+  });
+  const cacheErrors = counter({
     name: 'cache_errors_total',
     help: 'Backend errors seen by the cache, read at scrape time',
     labelNames: ['cache'],
-  }) as CounterImpl;
-  const dbConnections = reg.register('gauge', {
-    name: 'db_connections_active',
-    help: 'Active database connections',
-  }) as GaugeImpl;
+  });
+  const dbConnections = legacy
+    ? gauge({ name: 'db_connections_active', help: 'Active database connections' })
+    : gauge({
+        name: 'db_client_connection_count',
+        help: 'Database client connections by state (idle or used)',
+        labelNames: ['state'],
+      });
   return {
+    naming,
     dropped,
     requests,
     requestDuration,
+    clientDuration,
     cacheRequests,
     cacheHitRate,
     cacheEvictions,
@@ -73,13 +150,65 @@ export function registerFramework(reg: MetricRegistry): FrameworkParts {
   };
 }
 
-/** Records one finished request into `requests_total` and `request_duration_seconds` (with its trace id as exemplar). */
+type Labels = Record<string, string | number>;
+
+function observe(h: HistogramImpl, labels: Labels, seconds: number, traceId: string | undefined): void {
+  if (traceId) h.observe(labels, seconds, { trace_id: traceId });
+  else h.observe(labels, seconds);
+}
+
+/**
+ * Records one finished server request (with its trace id as exemplar): into
+ * `http_server_request_duration_seconds`, or under legacy naming into `requests_total` and
+ * `request_duration_seconds`.
+ */
 export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => void {
+  if (f.requests) {
+    const requests = f.requests;
+    return (o) => {
+      requests.inc({ method: o.method, route: o.route, status: String(o.status ?? ABORTED_STATUS) });
+      observe(f.requestDuration, { method: o.method, route: o.route }, o.seconds, o.traceId);
+    };
+  }
   return (o) => {
-    const status = String(o.status);
-    f.requests.inc({ method: o.method, route: o.route, status });
-    const labels = { method: o.method, route: o.route };
-    if (o.traceId) f.requestDuration.observe(labels, o.seconds, { trace_id: o.traceId });
-    else f.requestDuration.observe(labels, o.seconds);
+    const m = normalizeMethod(o.method);
+    const labels: Labels = {
+      http_request_method: m === 'OTHER' ? '_OTHER' : m,
+      http_route: o.route,
+      url_scheme: o.scheme ?? 'http',
+    };
+    const status = o.status === undefined ? undefined : Number(o.status);
+    if (status !== undefined) labels.http_response_status_code = status;
+    // The conventions' error.type: the exception's class name, else the status of a server error.
+    const errorType =
+      o.errorType ?? (status === undefined ? 'aborted' : status >= 500 ? String(status) : undefined);
+    if (errorType !== undefined) labels.error_type = errorType;
+    observe(f.requestDuration, labels, o.seconds, o.traceId);
+  };
+}
+
+/** Records one outgoing call (from `tracedFetch`) into `http_client_request_duration_seconds`. */
+export function clientRecorder(f: FrameworkParts): (o: HttpClientObservation) => void {
+  return (o) => {
+    const m = normalizeMethod(o.method);
+    const labels: Labels = {
+      http_request_method: m === 'OTHER' ? '_OTHER' : m,
+      server_address: o.serverAddress,
+      server_port: o.serverPort,
+      url_scheme: o.scheme,
+    };
+    if (o.status !== undefined) labels.http_response_status_code = o.status;
+    if (o.errorType !== undefined) labels.error_type = o.errorType;
+    observe(f.clientDuration, labels, o.seconds, o.traceId);
+  };
+}
+
+/** Writes a pool's connections into `db_client_connection_count{state}` (or legacy `db_connections_active`). */
+export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnections) => void {
+  if (f.naming === 'legacy') return (c) => f.dbConnections.set(typeof c === 'number' ? c : c.used);
+  return (c) => {
+    const { used, idle } = typeof c === 'number' ? { used: c, idle: undefined } : c;
+    f.dbConnections.set({ state: 'used' }, used);
+    if (idle !== undefined) f.dbConnections.set({ state: 'idle' }, idle);
   };
 }

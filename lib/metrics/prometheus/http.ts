@@ -35,11 +35,19 @@ export interface RequestObservation {
   method: string;
   /** Route TEMPLATE (`/users/:id`), never the raw path. */
   route: string;
-  status: number | string;
+  /** Response status; `undefined` when the response was cut off before its headers went out. */
+  status: number | string | undefined;
   /** Duration in seconds. */
   seconds: number;
   /** Trace id of a sampled trace: attached as the `trace_id` exemplar. */
   traceId?: string | undefined;
+  /** `http` or `https` (`url_scheme`). Default `http`. */
+  scheme?: string | undefined;
+  /**
+   * `error_type` of a failed request: the class name of the error that failed it. Default: the
+   * status as a string for a 5xx, `aborted` for a response cut off, none otherwise.
+   */
+  errorType?: string | undefined;
 }
 
 export type NodeHandler<
@@ -58,10 +66,17 @@ export interface InstrumentOptions<Req extends IncomingMessage = IncomingMessage
   span?: (req: Req) => Span | undefined;
 }
 
-/** Status label of a response that was cut off before its headers went out (nginx's "client closed request"). */
-export const ABORTED_STATUS = 499;
+/** The class name of a thrown value (`TypeError`), for `error_type`. */
+function errorName(err: unknown): string {
+  if (err instanceof Error) return err.constructor?.name || err.name || 'Error';
+  return typeof err === 'object' && err !== null ? (err.constructor?.name ?? 'Object') : typeof err;
+}
 
-/** Wraps `handler` so every response is recorded through `record`; the handler's own result is returned untouched. */
+/**
+ * Wraps `handler` so every response is recorded through `record`. The handler's result is returned
+ * as it is, except that a promise it returns is replaced by one settling the same way (so a
+ * rejection can name `error_type`; an unhandled one stays unhandled).
+ */
 export function instrumentHandler<Req extends IncomingMessage, Res extends ServerResponse>(
   handler: NodeHandler<Req, Res>,
   options: InstrumentOptions<Req>,
@@ -72,6 +87,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
   return function instrumented(req, res) {
     const start = now();
     let done = false;
+    let errorType: string | undefined;
     const finish = () => {
       if (done) return;
       done = true;
@@ -79,13 +95,26 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       record({
         method: normalizeMethod(req.method),
         route: r ?? 'unmatched',
-        status: res.headersSent || res.writableFinished ? res.statusCode : ABORTED_STATUS,
+        status: res.headersSent || res.writableFinished ? res.statusCode : undefined,
         seconds: (now() - start) / 1000,
         traceId: sampledTraceId(span?.(req), req.headers),
+        scheme: (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
+        errorType,
       });
     };
     res.once('finish', finish);
     res.once('close', finish);
-    return handler(req, res);
+    let result: unknown;
+    try {
+      result = handler(req, res);
+    } catch (err) {
+      errorType = errorName(err);
+      throw err;
+    }
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return result;
+    return (result as PromiseLike<unknown>).then(undefined, (err: unknown) => {
+      errorType = errorName(err);
+      throw err;
+    });
   };
 }

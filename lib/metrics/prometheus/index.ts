@@ -4,8 +4,9 @@
  */
 export { createMetrics } from './create.js';
 export type { InstrumentOptions, NodeHandler, RequestObservation } from './http.js';
-export type { MetricsOptions } from './options.js';
+export type { MetricsNaming, MetricsOptions } from './options.js';
 export type {
+  DbConnections,
   FrameworkMetrics,
   MetricsAddress,
   PrometheusMetrics,

@@ -13,7 +13,7 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 /** Checks a namespace or subsystem part; empty means "no part". */
-export function assertPrefixPart(what: 'namespace' | 'subsystem', value: unknown): string {
+export function assertPrefixPart(what: 'namespace' | 'subsystem' | 'prefix', value: unknown): string {
   if (value === undefined || value === '') return '';
   if (typeof value !== 'string' || !PREFIX_PART.test(value) || value.startsWith('__')) {
     throw new MetricsError(

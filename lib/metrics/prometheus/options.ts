@@ -5,6 +5,9 @@ import { MetricsError } from '../../core/errors.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 
+/** Naming scheme of the built-in metrics. */
+export type MetricsNaming = 'otel' | 'legacy';
+
 export interface MetricsOptions {
   /** `false` gives a valid adapter that records nothing and serves no metrics. Default `true`. */
   enabled?: boolean;
@@ -21,10 +24,24 @@ export interface MetricsOptions {
   auth?: EndpointAuth;
   /** Serve `listen()`'s endpoint over HTTPS with this certificate (and, with `ca`, mutual TLS). Default off. */
   tls?: EndpointTls;
-  /** First part of every metric name (`hyperion` → `hyperion_requests_total`). Default none. */
+  /** First part of every metric name (`hyperion` → `hyperion_orders_total`). Default none. */
   namespace?: string;
-  /** Second part of every metric name (`api` → `hyperion_api_requests_total`). Default none. */
+  /** Second part of every metric name (`api` → `hyperion_api_orders_total`). Default none. */
   subsystem?: string;
+  /**
+   * Names and labels of the built-in metrics. `'otel'` (default): the OpenTelemetry conventions as
+   * exported to Prometheus (`http_server_request_duration_seconds{http_request_method,http_route,
+   * http_response_status_code,url_scheme,error_type}`, `db_client_connection_count{state}`, …).
+   * `'legacy'`: the earlier names (`requests_total`, `request_duration_seconds`, `cache_hit_rate`,
+   * `db_connections_active`), for dashboards built on them; see the migration table in the README.
+   */
+  naming?: MetricsNaming;
+  /**
+   * Prefix of the built-in metrics' names only (`'hyperion'` → `hyperion_http_server_request_duration_seconds`);
+   * `''` for none. Default: `namespace_subsystem`, like every other metric. Lets custom metrics keep
+   * a namespace while the built-in ones keep the exact OpenTelemetry names, or the other way round.
+   */
+  prefix?: string;
   /** Registers prom-client's Node runtime metrics (`process_*`, `nodejs_*`, unprefixed). Default `false`. */
   collectRuntime?: boolean;
   /** Labels added to every exposed series (`{ service: 'gateway' }`). Default none. */
@@ -57,6 +74,9 @@ export interface ResolvedOptions {
   readonly tls: import('node:tls').SecureContextOptions | undefined;
   /** `namespace_subsystem_` (each part only when given). */
   readonly prefix: string;
+  /** Prefix of the built-in metrics (`prefix` option, else `prefix` above). */
+  readonly frameworkPrefix: string;
+  readonly naming: MetricsNaming;
   readonly collectRuntime: boolean;
   readonly defaultLabels: Readonly<Record<string, string>>;
   readonly cap: number;
@@ -103,6 +123,13 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     .filter(Boolean)
     .map((p) => `${p}_`)
     .join('');
+  const naming = options.naming ?? 'otel';
+  if (naming !== 'otel' && naming !== 'legacy')
+    throw new MetricsError(
+      'invalid_option',
+      `naming must be "otel" or "legacy", received ${JSON.stringify(naming)}`,
+    );
+  const own = options.prefix === undefined ? undefined : assertPrefixPart('prefix', options.prefix);
   return {
     enabled,
     port,
@@ -111,6 +138,8 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     authorization: resolveAuth(options.auth),
     tls: resolveEndpointTls(options.tls),
     prefix,
+    frameworkPrefix: own === undefined ? prefix : own === '' ? '' : `${own}_`,
+    naming,
     collectRuntime: Boolean(options.collectRuntime),
     defaultLabels: checkDefaultLabels(options.defaultLabels),
     cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000),

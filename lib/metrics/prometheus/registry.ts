@@ -40,7 +40,8 @@ export interface RegistryDeps {
 }
 
 export interface MetricRegistry {
-  register(type: MetricType, o: RegisterOptions): Instrument;
+  /** Registers (or returns the compatible) metric; `prefix` replaces the registry's prefix (built-in metrics). */
+  register(type: MetricType, o: RegisterOptions, prefix?: string): Instrument;
   /** Stored series of a metric by exposed name; 0 for an unknown name. */
   seriesCount(name: string): number;
   /** prom-client metric → what the renderer reads itself (fast path only; others render via `get()`). */
@@ -86,10 +87,10 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   const registered = new Map<string, Registered>();
   const own = new Map<object, OwnMetric>();
 
-  const check = (type: MetricType, o: RegisterOptions): Checked => {
+  const check = (type: MetricType, o: RegisterOptions, prefix: string): Checked => {
     if (typeof o !== 'object' || o === null)
       throw new MetricsError('invalid_option', `${type} options must be an object`);
-    const name = fullName(d.prefix, o.name, type);
+    const name = fullName(prefix, o.name, type);
     const help = checkHelp(name, o.help);
     const labelNames = checkLabelNames(name, type, o.labelNames, d.reservedLabels);
     const buckets = type === 'histogram' ? checkBuckets(name, o.buckets) : undefined;
@@ -127,8 +128,8 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   };
 
   return {
-    register(type, o) {
-      const c = check(type, o);
+    register(type, o, prefix = d.prefix) {
+      const c = check(type, o, prefix);
       const labelKey = [...c.labelNames].sort().join(',');
       const existing = registered.get(c.name);
       if (existing) return reuse(existing, c, labelKey);

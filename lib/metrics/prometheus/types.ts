@@ -7,6 +7,7 @@ import type {
   Gauge,
   Histogram,
   HistogramOptions,
+  HttpClientObservation,
   MetricOptions,
   Metrics,
 } from '../../core/contracts.js';
@@ -17,6 +18,14 @@ export interface SeriesCapOption {
   maxSeries?: number;
 }
 
+/** Connections of a pool by state, for `db_client_connection_count{state}`. */
+export interface DbConnections {
+  /** Checked out of the pool. */
+  readonly used: number;
+  /** Open and waiting in the pool. */
+  readonly idle?: number;
+}
+
 export interface MetricsAddress {
   readonly host: string;
   readonly port: number;
@@ -25,14 +34,19 @@ export interface MetricsAddress {
 }
 
 export interface WatchCacheOptions {
-  /** Value of the `cache` / `cache_type` labels. Default `cache.name`. */
+  /** Value of the `cache` label (and `cache_type` under legacy naming). Default `cache.name`. */
   name?: string;
 }
 
-/** The framework metrics, for code that records them directly. */
+/** The built-in metrics, for code that records them directly (names per the `naming` option). */
 export interface FrameworkMetrics {
-  readonly requests: Counter;
+  /** `requests_total{method,route,status}` under `naming: 'legacy'`; `undefined` under `'otel'` (count with the histogram's `_count`). */
+  readonly requests: Counter | undefined;
+  /** `http_server_request_duration_seconds` (`'otel'`) or `request_duration_seconds` (`'legacy'`). */
   readonly requestDuration: Histogram;
+  /** `http_client_request_duration_seconds`. */
+  readonly clientRequestDuration: Histogram;
+  /** `db_client_connection_count{state}` (`'otel'`) or `db_connections_active` (`'legacy'`). */
   readonly dbConnections: Gauge;
 }
 
@@ -44,17 +58,23 @@ export interface PrometheusMetrics extends Metrics {
   /** The prom-client registry holding every metric. */
   readonly registry: client.Registry;
   readonly framework: FrameworkMetrics;
-  /** Wraps a `node:http` handler so each response records `requests_total` and `request_duration_seconds`. */
+  /** Wraps a `node:http` handler so each response records `http_server_request_duration_seconds` (legacy: `requests_total` and `request_duration_seconds`). */
   instrument<Req extends IncomingMessage, Res extends ServerResponse>(
     handler: NodeHandler<Req, Res>,
     options: InstrumentOptions<Req>,
   ): NodeHandler<Req, Res>;
   /** Records one request (for servers other than `node:http`). */
   observeRequest(o: RequestObservation): void;
+  /** Records one outgoing HTTP call into `http_client_request_duration_seconds` (`tracedFetch` calls it through `ctx.metrics`). */
+  observeHttpClient(o: HttpClientObservation): void;
   /** Reads `cache.stats()` at every scrape into the cache metrics. Returns an unwatch function. */
   watchCache(cache: Pick<Cache, 'name' | 'stats'>, options?: WatchCacheOptions): () => void;
-  /** Reads the active database connections at every scrape into `db_connections_active`. */
-  watchDbConnections(read: () => number | Promise<number>): () => void;
+  /**
+   * Reads a pool's connections at every scrape into `db_client_connection_count{state}` (`used`,
+   * and `idle` when given; a plain number counts as `used`), or `db_connections_active` (the used
+   * ones) under legacy naming.
+   */
+  watchDbConnections(read: () => number | DbConnections | Promise<number | DbConnections>): () => void;
   /** Runs the collect callbacks and renders the exposition for an Accept header. */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
   /** A request handler serving the exposition (GET/HEAD), to mount in an existing server. */
@@ -63,7 +83,7 @@ export interface PrometheusMetrics extends Metrics {
   listen(): Promise<MetricsAddress | undefined>;
   /** Bound address once `listen()` resolved. */
   readonly address: MetricsAddress | undefined;
-  /** Stored series of a metric by exposed name (`hyperion_requests_total`), including the overflow series. */
+  /** Stored series of a metric by exposed name (`hyperion_http_server_request_duration_seconds`), including the overflow series. */
   seriesCount(name: string): number;
   /** Stops the endpoint and the collect callbacks. Idempotent. */
   close(): Promise<void>;
