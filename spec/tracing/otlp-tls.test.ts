@@ -1,7 +1,7 @@
 /**
- * OTLP/HTTP export over TLS with a private CA and an authorization header, against a real Jaeger
- * whose OTLP receiver requires TLS and basic auth: spans arrive; a wrong CA, an expired collector
- * certificate or wrong credentials fail the exports — each counted in exportStats(), logged once
+ * OTLP/HTTP export over mutual TLS with a private CA and an authorization header, against a real Jaeger
+ * whose OTLP receiver requires TLS, client certificates and basic auth: spans arrive; a wrong CA, an expired collector
+ * certificate, a missing client certificate or wrong credentials fail the exports — each counted in exportStats(), logged once
  * per interval (with no header value in the log), and never blocking or throwing into the app.
  */
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
     pki = await createTestPki();
     [jaeger, expiredJaeger] = await Promise.all([
       startJaeger({
-        otlpTls: { cert: pki.server.cert, key: pki.server.key },
+        otlpTls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert },
         otlpBasicAuth: { username: USER, password: PASSWORD },
       }),
       startJaeger({ otlpTls: { cert: pki.expired.cert, key: pki.expired.key } }),
@@ -53,6 +53,12 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
     await pki?.remove();
   });
 
+  /** Mutual TLS: the client certificate with its encrypted key. */
+  const client = () => ({
+    cert: pki.clientEncrypted.certPem,
+    key: pki.clientEncrypted.keyPem,
+    passphrase: pki.passphrase,
+  });
   const make = (extra: Partial<OtelTracerOptions>) => {
     const { logger, records } = captureLogger();
     const tracer = createOtelTracer({
@@ -67,11 +73,11 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
     return { tracer, records };
   };
 
-  it('exports over verified TLS with the authorization header; the trace is in Jaeger', async () => {
+  it('exports over verified mutual TLS with the authorization header; the trace is in Jaeger', async () => {
     const serviceName = 'otlp-tls-ok';
     const { tracer } = make({
       serviceName,
-      tls: { ca: pki.ca.certPem },
+      tls: { ca: pki.ca.certPem, ...client() },
       headers: { authorization: basic(USER, PASSWORD) },
     });
     const span = tracer.startSpan('secure-export');
@@ -121,7 +127,7 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
   it('wrong CA: exports fail, counted, logged once, app never blocked', async () => {
     await failingExports(
       'wrong CA',
-      { tls: { ca: pki.otherCa.certPem }, headers: { authorization: basic(USER, PASSWORD) } },
+      { tls: { ca: pki.otherCa.certPem, ...client() }, headers: { authorization: basic(USER, PASSWORD) } },
       /self[- ]signed|unable to verify|certificate/i,
     );
   });
@@ -137,8 +143,19 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
   it('wrong credentials: the receiver refuses (401), counted, logged once without the header', async () => {
     await failingExports(
       'wrong credentials',
-      { tls: { ca: pki.ca.certPem }, headers: { authorization: basic(USER, 'wrong-password-value') } },
+      {
+        tls: { ca: pki.ca.certPem, ...client() },
+        headers: { authorization: basic(USER, 'wrong-password-value') },
+      },
       /401|Unauthorized/i,
+    );
+  });
+
+  it('no client certificate (the receiver requires one): exports fail, counted, logged once', async () => {
+    await failingExports(
+      'no client certificate',
+      { tls: { ca: pki.ca.certPem }, headers: { authorization: basic(USER, PASSWORD) } },
+      /certificate|ECONNRESET|socket hang up|alert/i,
     );
   });
 
