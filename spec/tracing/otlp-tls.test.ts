@@ -1,8 +1,9 @@
 /**
- * OTLP/HTTP export over mutual TLS with a private CA and an authorization header, against a real Jaeger
- * whose OTLP receiver requires TLS, client certificates and basic auth: spans arrive; a wrong CA, an expired collector
- * certificate, a missing client certificate or wrong credentials fail the exports — each counted in exportStats(), logged once
- * per interval (with no header value in the log), and never blocking or throwing into the app.
+ * OTLP/HTTP export over mutual TLS with a private CA and an authorization header, against a real
+ * Jaeger whose OTLP receiver requires TLS, client certificates and basic auth: spans arrive; a wrong
+ * CA, an expired collector certificate, a missing client certificate or wrong credentials fail the
+ * exports — each counted in exportStats(), logged once per interval (with no header value in the
+ * log), and never blocking or throwing into the app.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
