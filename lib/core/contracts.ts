@@ -108,6 +108,18 @@ export interface CacheEntry {
   readonly ttl?: number | undefined;
 }
 
+/** Options of one write (`set`, `setMany`). Every field is optional; every cache honours them. */
+export interface WriteOptions {
+  /**
+   * The caller's time budget for this write, in ms. A cache whose writes can land late (a network
+   * backend) makes sure a write it reports as failed after this budget never takes effect later:
+   * the Redis cache sends it with a server-side deadline. Caches that write synchronously ignore it.
+   */
+  readonly timeout?: number;
+  /** Store only when the key holds no value now; `set` then resolves `false`. */
+  readonly ifAbsent?: boolean;
+}
+
 /**
  * Live counters of a cache, read by the metrics adapter at scrape time. Every cache reports
  * hits/misses; the other fields are present where the cache knows them.
@@ -134,14 +146,24 @@ export interface Cache {
   /** Short name used in metrics labels (`memory`, `redis`, `tiered`, …). */
   readonly name: string;
   get(key: string): Promise<Bytes | undefined>;
-  /** Resolves `false` when the cache declined to store the value (e.g. admission policy). */
-  set(key: string, value: Bytes, ttl?: number): Promise<boolean>;
+  /**
+   * Resolves `false` when the cache declined to store the value (admission policy, or `ifAbsent`
+   * and the key held a value). A rejection with `timeout` means the write did not take effect and
+   * never will once the budget (`options.timeout`, else the cache's own command timeout) is spent.
+   */
+  set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
   /** Resolves `true` when a value was removed. */
   delete(key: string): Promise<boolean>;
   has(key: string): Promise<boolean>;
   /** Values in the order of `keys`; misses are `undefined`. */
   getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
-  setMany(entries: readonly CacheEntry[]): Promise<void>;
+  /** Stores every entry; `options.timeout` as for `set` (`ifAbsent` is not supported here). */
+  setMany(entries: readonly CacheEntry[], options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
+  /**
+   * Removes every key of `keys` (duplicates allowed) in as few round trips as the backend allows;
+   * resolves with how many of them held a value.
+   */
+  deleteMany(keys: readonly string[]): Promise<number>;
   /** Removes every entry this cache owns (for shared backends: only its own key prefix). */
   clear(): Promise<void>;
   /**

@@ -20,7 +20,7 @@ import type {
   Tracer,
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
-import { assertBytes, assertKey, assertTtl } from './validate.js';
+import { assertBytes, assertKey, assertKeys, assertTtl } from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -98,10 +98,13 @@ export function createNoopCache(): Cache {
       assertKey(key);
       assertBytes(value);
       assertTtl(ttl);
+      // Like the storing caches: who reads after a write never joins a load begun before it.
+      flights.forget(key);
       return false;
     },
     async delete(key) {
       assertKey(key);
+      flights.forget(key);
       return false;
     },
     async has(key) {
@@ -119,8 +122,16 @@ export function createNoopCache(): Cache {
         assertBytes(e.value);
         assertTtl(e.ttl);
       }
+      for (const e of entries) flights.forget(e.key);
     },
-    async clear() {},
+    async deleteMany(keys) {
+      assertKeys(keys);
+      for (const k of keys) flights.forget(k);
+      return 0;
+    },
+    async clear() {
+      flights.forget();
+    },
     async getOrSet(key, loader, ttl) {
       assertKey(key);
       assertTtl(ttl);

@@ -38,7 +38,8 @@ export interface TypedCacheOptions<T> {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// Fatal: bytes that are not UTF-8 are a decode failure (the `onInvalid` path), never U+FFFD.
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** A JSON view of `cache`. Values must be JSON-serialisable. */
 export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): TypedCache<T> {
@@ -61,8 +62,10 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       problem = result.issues.map((i) => i.message).join('; ');
     } catch (err) {
       if (onInvalid === 'throw')
-        throw new CacheError('decode_failed', `cached value of "${key}" is not valid JSON`, { cause: err });
-      problem = 'invalid JSON';
+        throw new CacheError('decode_failed', `cached value of "${key}" is not valid UTF-8 JSON`, {
+          cause: err,
+        });
+      problem = 'invalid UTF-8 JSON';
     }
     if (onInvalid === 'throw')
       throw new CacheError('decode_failed', `cached value of "${key}" failed validation: ${problem}`);

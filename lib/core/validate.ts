@@ -6,6 +6,9 @@ import { CacheError, typeName } from './errors.js';
 /** Largest key accepted by the byte caches (Redis allows 512 MiB; nobody should come close). */
 export const MAX_KEY_BYTES = 64 * 1024;
 
+/** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
+type WellFormed = string & { isWellFormed(): boolean };
+
 export function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string')
     throw new CacheError('invalid_key', `cache key must be a string, received ${typeName(key)}`);
@@ -13,6 +16,18 @@ export function assertKey(key: unknown): asserts key is string {
   if (key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new CacheError('invalid_key', `cache key is longer than ${MAX_KEY_BYTES} bytes`);
   }
+  // A lone surrogate has no UTF-8 form: encoders replace it with U+FFFD, so 's\uD800' and
+  // 's\uDBFF' would be one key on Redis and two in a memory L1. Every cache refuses them alike.
+  if (!(key as WellFormed).isWellFormed()) {
+    throw new CacheError('invalid_key', 'cache key is not well-formed UTF-16 (it has a lone surrogate)');
+  }
+}
+
+/** Checks `keys` is an array of valid keys (getMany, deleteMany). */
+export function assertKeys(keys: unknown, what = 'keys'): asserts keys is readonly string[] {
+  if (!Array.isArray(keys))
+    throw new CacheError('invalid_key', `${what} must be an array of keys, received ${typeName(keys)}`);
+  for (const k of keys) assertKey(k);
 }
 
 /** A TTL is `undefined` (no expiry) or a positive, finite number of milliseconds. */

@@ -8,6 +8,9 @@
  *   closable  false for a cache without `close()` (optional in the contract).
  *   gaps      known contract violations, each with the reason: their tests still run, as node:test
  *             `todo` (counted under `todo`, not failing the run) until the cache is fixed.
+ *   modelRuns sequences of the model-based test (./model.ts: concurrent callers, loader delays and
+ *             failures, checked against a model of which values a read may return). Default 200;
+ *             `HYPERION_MODEL_RUNS` overrides it (`npm run check:model`).
  *
  * TTLs: a factory with an injected clock returns `advance(ms)`; without it (a server's clock) the
  * suite waits for the expiry itself, polling with a deadline. No test sleeps a fixed time.
@@ -19,14 +22,17 @@ import { CacheError, type CacheErrorCode } from '../../lib/core/errors.js';
 import { MAX_KEY_BYTES } from '../../lib/core/validate.js';
 import { deferred, tick } from '../harness/clock.js';
 import { waitFor } from '../harness/process.js';
+import { runModel } from './model.js';
 
 export interface CacheCapabilities {
   /** False when the cache never keeps a value. */
   readonly stores: boolean;
   /** False when the cache has no `close()`. */
   readonly closable: boolean;
-  /** Known violations: which input checks are missing, and where. */
-  readonly gaps?: { readonly ttl?: string; readonly value?: string };
+  /** Known violations: which input checks are missing, and where; `model`: the model test fails. */
+  readonly gaps?: { readonly ttl?: string; readonly value?: string; readonly model?: string };
+  /** Sequences of the model-based test (./model.ts) in a normal run. Default 200. */
+  readonly modelRuns?: number;
 }
 
 export interface CacheUnderTest {
@@ -72,6 +78,9 @@ const BAD_KEYS: readonly [string, unknown][] = [
   ['a key over MAX_KEY_BYTES', 'k'.repeat(MAX_KEY_BYTES + 1)],
   ['a number', 42],
   ['undefined', undefined],
+  // Not well-formed UTF-16: both would encode to the same UTF-8 bytes (issue 13 item 3).
+  ['a lone high surrogate', 's\uD800'],
+  ['a lone low surrogate', '\uDC00s'],
 ];
 const BAD_TTLS: readonly unknown[] = [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '5'];
 const BAD_VALUES: readonly [string, unknown][] = [
@@ -286,8 +295,45 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
           `setMany(${label})`,
         );
         await rejectsWith(() => cache.getOrSet(k, async () => enc('v')), 'invalid_key', `getOrSet(${label})`);
+        await rejectsWith(() => cache.deleteMany(['ok', k]), 'invalid_key', `deleteMany(${label})`);
       }
     });
+
+    it('deleteMany removes the given keys, counts those that held a value; [] is a no-op', async () => {
+      const { cache } = await make();
+      await cache.setMany([
+        { key: 'a', value: enc('1') },
+        { key: 'b', value: enc('2') },
+        { key: 'c', value: enc('3') },
+      ]);
+      assert.equal(await cache.deleteMany(['a', 'b', 'missing', 'a']), caps.stores ? 2 : 0);
+      assert.deepEqual((await cache.getMany(['a', 'b', 'c'])).map(dec), [
+        undefined,
+        undefined,
+        caps.stores ? '3' : undefined,
+      ]);
+      assert.equal(await cache.deleteMany([]), 0);
+      await rejectsWith(
+        () => cache.deleteMany('a' as unknown as string[]),
+        'invalid_key',
+        'deleteMany(a string)',
+      );
+    });
+
+    it(
+      'model: concurrent callers never read a superseded value, stats add up (issue 13)',
+      gap(caps.gaps?.model),
+      async () => {
+        await runModel(
+          name,
+          async () => {
+            const under = await factory();
+            return { caches: [under.cache], close: async () => void (await under.cache.close?.()) };
+          },
+          { runs: caps.modelRuns ?? 200, stores: caps.stores },
+        );
+      },
+    );
 
     it(
       'rejects a ttl that is not a positive finite number with invalid_ttl',
@@ -376,6 +422,7 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         ['has', () => cache.has('k')],
         ['getMany', () => cache.getMany(['k'])],
         ['setMany', () => cache.setMany([{ key: 'k', value: enc('v') }])],
+        ['deleteMany', () => cache.deleteMany(['k'])],
         ['clear', () => cache.clear()],
         ['getOrSet', () => cache.getOrSet('k', async () => enc('v'))],
       ];

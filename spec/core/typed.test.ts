@@ -20,6 +20,7 @@ function mapCache(): Cache & { map: Map<string, Bytes> } {
       return true;
     },
     delete: async (k: string) => map.delete(k),
+    deleteMany: async (ks: readonly string[]) => ks.filter((k) => map.delete(k)).length,
     has: async (k: string) => map.has(k),
     getMany: async (ks: readonly string[]) => ks.map((k) => map.get(k)),
     setMany: async () => {},
@@ -101,5 +102,22 @@ describe('jsonCache', () => {
       async () => c.set('k', undefined),
       (e: CacheError) => e.code === 'invalid_value',
     );
+  });
+
+  // issue 13 item 4: bytes that are not UTF-8 used to decode with U+FFFD into a valid string.
+  it('treats bytes that are not UTF-8 as invalid (miss and delete, or decode_failed)', async () => {
+    const raw = mapCache();
+    raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22])); // "\xFF\xFE"
+    assert.equal(await jsonCache<string>(raw).get('s'), undefined);
+    assert.equal(raw.map.has('s'), false, 'the bad value is removed (onInvalid: miss)');
+    raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22]));
+    await assert.rejects(jsonCache<string>(raw, { onInvalid: 'throw' }).get('s'), (err: unknown) => {
+      assert.ok(err instanceof CacheError);
+      assert.equal(err.code, 'decode_failed');
+      return true;
+    });
+    // getOrSet reloads over the bad bytes
+    raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22]));
+    assert.equal(await jsonCache<string>(raw).getOrSet('s', () => 'fresh'), 'fresh');
   });
 });

@@ -11,7 +11,7 @@
 import type { Bytes, Cache, CacheEntry, CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createSingleflight } from '../../core/singleflight.js';
-import { assertBytes, assertKey, assertTtl, hitRatio } from '../../core/validate.js';
+import { assertBytes, assertKey, assertKeys, assertTtl, hitRatio } from '../../core/validate.js';
 import { createClimber } from './admission/climber.js';
 import { createAdmission } from './admission/policy.js';
 import { createExpiry } from './expiry.js';
@@ -310,7 +310,14 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
     async get(key) {
       return sync.get(key);
     },
-    async set(key, value, ttl) {
+    async set(key, value, ttl, options) {
+      // Writes here are synchronous: `options.timeout` has nothing to bound.
+      if (options?.ifAbsent === true) {
+        assertKey(key);
+        assertBytes(value);
+        assertTtl(ttl);
+        if (sync.has(key)) return false;
+      }
       return setOne(key, value, ttl);
     },
     async delete(key) {
@@ -330,6 +337,12 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         assertTtl(e.ttl);
       }
       for (const e of entries) setOne(e.key, e.value, e.ttl);
+    },
+    async deleteMany(keys) {
+      assertKeys(keys);
+      let removed = 0;
+      for (const k of keys) if (sync.delete(k)) removed++;
+      return removed;
     },
     async clear() {
       sync.clear();

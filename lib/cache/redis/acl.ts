@@ -43,8 +43,10 @@ export function aclRules(scope: AclScope): string[] {
   if (scope.mode !== 'cluster' && scope.db) rules.push('+select');
   if (scope.mode === 'cluster') rules.push('+cluster|slots', '+cluster|info', '+asking');
   if (scope.mode === 'cluster' && scope.readOnly) rules.push('+readonly');
-  // The cache: GET/SET (PX), UNLINK, EXISTS, MGET; clear() = SCAN MATCH prefix* + UNLINK.
-  rules.push('+get', '+set', '+unlink', '+exists', '+mget', '+scan');
+  // The cache: GET, UNLINK, EXISTS, MGET; clear() = SCAN MATCH prefix* + UNLINK. Every SET runs in
+  // the deadline script (./deadline.ts: EVALSHA, EVAL when not loaded yet; inside it TIME and SET,
+  // which ACLs check too), and TIME measures the server clock on each connection.
+  rules.push('+get', '+set', '+unlink', '+exists', '+mget', '+scan', '+evalsha', '+eval', '+time');
   if (scope.transactions !== false) rules.push('+watch', '+unwatch', '+multi', '+exec', '+pexpire');
   const keys = [`~${glob(scope.keyPrefix)}*`];
   if (scope.leasePrefix !== undefined) {

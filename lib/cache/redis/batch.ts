@@ -4,6 +4,7 @@
  * and the server rejects multi-key commands across slots, so callers pass per-slot MGETs).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
+import { type GuardedWrites, TOO_LATE } from './deadline.js';
 import { keySlot } from './slots.js';
 
 export type BatchOp =
@@ -11,15 +12,22 @@ export type BatchOp =
   | { readonly kind: 'set'; readonly key: string; readonly value: Buffer; readonly px: number | undefined }
   | { readonly kind: 'del'; readonly key: string }
   /** Every key of one `mget` must hash to the same slot in cluster mode. */
-  | { readonly kind: 'mget'; readonly keys: readonly string[] };
+  | { readonly kind: 'mget'; readonly keys: readonly string[] }
+  /** Likewise for one multi-key `unlink`. */
+  | { readonly kind: 'unlink'; readonly keys: readonly string[] };
 
-function add(p: ChainableCommander, op: BatchOp): void {
+function add(
+  p: ChainableCommander,
+  op: BatchOp,
+  w: { writes: GuardedWrites; budget: number | undefined } | undefined,
+): void {
   switch (op.kind) {
     case 'get':
       p.getBuffer(op.key);
       break;
     case 'set':
-      if (op.px === undefined) p.set(op.key, op.value);
+      if (w) w.writes.queue(p, op.key, op.value, op.px, w.budget);
+      else if (op.px === undefined) p.set(op.key, op.value);
       else p.set(op.key, op.value, 'PX', op.px);
       break;
     case 'del':
@@ -28,26 +36,38 @@ function add(p: ChainableCommander, op: BatchOp): void {
     case 'mget':
       p.mgetBuffer(...op.keys);
       break;
+    case 'unlink':
+      p.unlink(...op.keys);
+      break;
   }
 }
 
-/** Replies in the order of `ops`; rejects with the first command error. */
-export async function runBatch(client: Redis | Cluster, ops: readonly BatchOp[]): Promise<unknown[]> {
+/**
+ * Replies in the order of `ops`; rejects with the first command error. With `writes`, every set
+ * is deadline-guarded (./deadline.ts) and one that arrived too late rejects as a timeout.
+ */
+export async function runBatch(
+  client: Redis | Cluster,
+  ops: readonly BatchOp[],
+  writes?: GuardedWrites,
+  budget?: number,
+): Promise<unknown[]> {
   const out: unknown[] = new Array(ops.length);
+  const w = writes && { writes, budget };
   if (!client.isCluster) {
-    await execInto(client.pipeline(), ops, undefined, out);
+    await execInto(client.pipeline(), ops, undefined, out, w);
     return out;
   }
   const slots = (client as Cluster).slots;
   const groups = new Map<string, number[]>();
   ops.forEach((op, i) => {
-    const slot = keySlot(op.kind === 'mget' ? op.keys[0]! : op.key);
+    const slot = keySlot('keys' in op ? op.keys[0]! : op.key);
     const id = slots[slot]?.join(';') ?? `#${slot}`;
     const list = groups.get(id);
     if (list) list.push(i);
     else groups.set(id, [i]);
   });
-  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out)));
+  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, w)));
   return out;
 }
 
@@ -56,13 +76,16 @@ async function execInto(
   ops: readonly BatchOp[],
   idx: readonly number[] | undefined,
   out: unknown[],
+  w: { writes: GuardedWrites; budget: number | undefined } | undefined,
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
-  for (const i of order) add(p, ops[i]!);
+  for (const i of order) add(p, ops[i]!, w);
   const replies = (await p.exec()) ?? [];
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
   replies.forEach(([err, value], j) => {
     if (err) throw err;
+    if (w && ops[order[j]!]!.kind === 'set' && value === TOO_LATE)
+      throw new Error('Command timed out: the write reached Redis after its deadline and was not applied');
     out[order[j]!] = value;
   });
 }

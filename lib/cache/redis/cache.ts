@@ -15,6 +15,7 @@ import { clearPrefix } from './clear.js';
 import { buildClient } from './client.js';
 import { closeCache } from './close.js';
 import { createKeyCommands } from './commands.js';
+import { createGuardedWrites } from './deadline.js';
 import { type CacheContext, createDispatcher, type Dispatcher } from './dispatch.js';
 import { createConnectionGate } from './gate.js';
 import { probeHealth } from './health.js';
@@ -55,17 +56,39 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   }
   const counters = createCounters();
   const dispatch = createDispatcher(client, gate, counters, report, secrets);
-  const ctx: CacheContext = { client, prefix: o.keyPrefix, defaultTtl: o.defaultTtl, counters, dispatch };
+  // An injected client keeps its own command timeout (none: writes have no deadline).
+  const timeout = owned && options.client === undefined ? o.commandTimeout : clientTimeout(client);
+  const writes = createGuardedWrites(client, timeout);
+  const ctx: CacheContext = {
+    client,
+    prefix: o.keyPrefix,
+    defaultTtl: o.defaultTtl,
+    counters,
+    dispatch,
+    writes,
+  };
 
   let closing: Promise<void> | undefined;
+  const { wrote, ...keyCommands } = createKeyCommands(ctx);
+  const many = createManyCommands(ctx);
   return {
     name: o.name,
     mode: o.mode,
     keyPrefix: o.keyPrefix,
     client,
-    ...createKeyCommands(ctx),
-    ...createManyCommands(ctx),
+    ...keyCommands,
+    getMany: many.getMany,
+    // Multi-key writes tell the loads in flight (getOrSet) that their keys were written.
+    setMany(entries) {
+      if (Array.isArray(entries)) wrote(entries.map((e: { key?: string } | undefined) => String(e?.key)));
+      return many.setMany(entries);
+    },
+    deleteMany(keys) {
+      if (Array.isArray(keys)) wrote(keys);
+      return many.deleteMany(keys);
+    },
     async clear() {
+      wrote('all');
       await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix));
     },
     transaction: counted(transactions, dispatch),
@@ -77,6 +100,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       return probeHealth(client, o.mode, o.commandTimeout, secrets);
     },
     close() {
+      writes.stop();
       closing ??= closeCache({
         client,
         owned,
@@ -92,6 +116,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       return closing;
     },
   };
+}
+
+function clientTimeout(client: RedisCache['client']): number | undefined {
+  const t = (
+    client.isCluster
+      ? (client.options as { redisOptions?: { commandTimeout?: unknown } }).redisOptions
+      : client.options
+  ) as { commandTimeout?: unknown } | undefined;
+  return typeof t?.commandTimeout === 'number' ? t.commandTimeout : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
  * core checks every cache makes (so all caches fail alike) plus the limits Redis itself sets. Each
  * throws a CacheError before anything is sent.
  */
-import type { Bytes } from '../../core/contracts.js';
+import type { Bytes, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 
@@ -44,4 +44,17 @@ export function checkKeys(keys: unknown, message: string): asserts keys is reado
 
 function toBuffer(value: Bytes): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The write budget of `options` (`undefined`: the command timeout alone); a bad one is `invalid_ttl`. */
+export function checkBudget(options: WriteOptions | undefined): number | undefined {
+  const t = options?.timeout;
+  if (t === undefined) return undefined;
+  if (typeof t !== 'number' || !(t > 0)) {
+    throw new CacheError(
+      'invalid_ttl',
+      `write timeout must be a positive number of ms, received ${String(t)}`,
+    );
+  }
+  return t;
 }

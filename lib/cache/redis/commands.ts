@@ -6,12 +6,16 @@
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createSingleflight } from '../../core/singleflight.js';
-import { assertKey, checkTtl, checkValue } from './checks.js';
+import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
+import { NOT_STORED, TOO_LATE } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { countReply } from './stats.js';
 import type { RedisCache } from './types.js';
 
-export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'>;
+export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
+  /** Tells loads in flight that `keys` (or every key) were written by a multi-key operation. */
+  wrote(keys: readonly string[] | 'all'): void;
+};
 
 /** Runs synchronous input checks so that misuse rejects (async contract) instead of throwing. */
 function checked<R>(check: () => Promise<R>): Promise<R> {
@@ -22,15 +26,33 @@ function checked<R>(check: () => Promise<R>): Promise<R> {
   }
 }
 
-const stored = () => true;
 const positive = (n: number) => n > 0;
 
+/** The error of a write the server refused because it arrived after its deadline. */
+const tooLate = () =>
+  new Error('Command timed out: the write reached Redis after its deadline and was not applied');
+
 export function createKeyCommands(ctx: CacheContext): KeyCommands {
-  const { client, prefix, defaultTtl, counters, dispatch } = ctx;
+  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   const flights = createSingleflight<Bytes>();
   const count = (value: Buffer | null) => countReply(counters, value);
-  const setCommand = (key: string, value: Buffer, px: number | undefined) =>
-    px === undefined ? client.set(key, value) : client.set(key, value, 'PX', px);
+  const stored = (reply: number) => reply !== NOT_STORED;
+  // A write refused for arriving after its deadline rejects like a timeout (through `fail`).
+  const inTime = (reply: number) => {
+    if (reply === TOO_LATE) throw tooLate();
+    return reply;
+  };
+  // Keys with loads in flight -> one mark per load, set when the key is written (through this
+  // cache) while it runs. A load stores its value only if unmarked: a concurrent write wins.
+  const loading = new Map<string, Set<{ written: boolean }>>();
+  const wrote = (key: string) => {
+    if (loading.size === 0) return;
+    const marks = loading.get(key);
+    if (marks === undefined) return;
+    for (const m of marks) m.written = true;
+    // Callers that start after this write must not join a load that began before it.
+    flights.forget(key);
+  };
   const failGet = dispatch.fail('get');
   const failSet = dispatch.fail('set');
   const failDelete = dispatch.fail('delete');
@@ -54,14 +76,29 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     }
     counters.misses++;
     return flights.do(key, async () => {
-      const value = await loader();
-      const buf = checkValue(value);
+      const mark = { written: false };
+      const marks = loading.get(key) ?? new Set<{ written: boolean }>();
+      loading.set(key, marks);
+      marks.add(mark);
       try {
-        await dispatch.run('set', () => setCommand(prefix + key, buf, px), true);
-      } catch {
-        // Fail open, as above: the value is still the right answer.
+        const value = await loader();
+        const buf = checkValue(value);
+        // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
+        // again when the command is sent), and not through another client (NX: the key was absent
+        // when the load began).
+        if (mark.written) return value;
+        const store = () =>
+          mark.written ? Promise.resolve(NOT_STORED) : writes.set(prefix + key, buf, px, true);
+        try {
+          await dispatch.run('set', store, true, prefix + key);
+        } catch {
+          // Fail open, as above: the value is still the right answer.
+        }
+        return value;
+      } finally {
+        marks.delete(mark);
+        if (marks.size === 0 && loading.get(key) === marks) loading.delete(key);
       }
-      return value;
     });
   }
 
@@ -69,29 +106,46 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     get(key) {
       return checked(() => {
         assertKey(key);
-        return dispatch.exec('get', () => client.getBuffer(prefix + key), count, failGet);
+        return dispatch.exec('get', () => client.getBuffer(prefix + key), count, failGet, prefix + key);
       });
     },
-    set(key, value, ttl) {
+    set(key, value, ttl, options) {
       return checked(() => {
         assertKey(key);
         const px = checkTtl(ttl, defaultTtl);
         const buf = checkValue(value);
-        return dispatch.exec('set', () => setCommand(prefix + key, buf, px), stored, failSet);
+        const budget = checkBudget(options);
+        const nx = options?.ifAbsent === true;
+        wrote(key);
+        return dispatch.exec(
+          'set',
+          () => writes.set(prefix + key, buf, px, nx, budget).then(inTime),
+          stored,
+          failSet,
+          prefix + key,
+        );
       });
     },
     delete(key) {
       return checked(() => {
         assertKey(key);
-        return dispatch.exec('delete', () => client.unlink(prefix + key), positive, failDelete);
+        wrote(key);
+        return dispatch.exec('delete', () => client.unlink(prefix + key), positive, failDelete, prefix + key);
       });
     },
     has(key) {
       return checked(() => {
         assertKey(key);
-        return dispatch.exec('has', () => client.exists(prefix + key), positive, failHas);
+        return dispatch.exec('has', () => client.exists(prefix + key), positive, failHas, prefix + key);
       });
     },
     getOrSet,
+    wrote(keys) {
+      if (loading.size === 0) return;
+      if (keys === 'all') {
+        for (const k of [...loading.keys()]) wrote(k);
+        flights.forget();
+      } else for (const k of keys) wrote(k);
+    },
   };
 }

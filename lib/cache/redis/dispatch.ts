@@ -5,14 +5,16 @@
  */
 import type { Cluster, Redis } from 'iovalkey';
 import type { CacheError } from '../../core/errors.js';
+import type { GuardedWrites } from './deadline.js';
 import { toCacheError } from './errors.js';
 import type { ConnectionGate } from './gate.js';
+import { describeNodes } from './nodes.js';
 import type { Report } from './report.js';
 import type { Counters } from './stats.js';
 
 export interface Dispatcher {
   /** Runs `fn` once the gate lets it through; counts, reports and maps its failure. */
-  run<T>(op: string, fn: () => Promise<T>, failFast?: boolean): Promise<T>;
+  run<T>(op: string, fn: () => Promise<T>, failFast?: boolean, key?: string): Promise<T>;
   /**
    * Hot path of single-key commands: when connected, one `.then` on the client's promise instead of
    * the async layers of `run()` (measurably cheaper per call under concurrency); otherwise `run()`.
@@ -23,9 +25,13 @@ export interface Dispatcher {
     send: () => Promise<T>,
     map: (value: T) => R,
     onError: (err: unknown) => never,
+    key?: string,
   ): Promise<R>;
-  /** The rejection handler of `exec` for `op`: ends the command, counts, reports and throws. */
-  fail(op: string): (err: unknown) => never;
+  /**
+   * The rejection handler of `exec` for `op`: ends the command, counts, reports and throws. Pass
+   * the full key as `key` (per call) so that the error names the node of its slot.
+   */
+  fail(op: string, key?: string): (err: unknown) => never;
   /** Counts and reports a backend failure that reached the cache another way (transactions). */
   failed(op: string, err: CacheError): void;
   /** Resolves once no command is in flight (at once when none is). */
@@ -40,6 +46,8 @@ export interface CacheContext {
   readonly defaultTtl: number | undefined;
   readonly counters: Counters;
   readonly dispatch: Dispatcher;
+  /** Deadline-guarded SETs (./deadline.ts). */
+  readonly writes: GuardedWrites;
 }
 
 export function createDispatcher(
@@ -58,7 +66,10 @@ export function createDispatcher(
     report('redis cache operation failed', { op, code: e.code, error: e.message });
   };
 
-  async function run<T>(op: string, fn: () => Promise<T>, failFast = false): Promise<T> {
+  const wrap = (op: string, err: unknown, key?: string) =>
+    toCacheError(op, err, secrets, describeNodes(client, err, key));
+
+  async function run<T>(op: string, fn: () => Promise<T>, failFast = false, key?: string): Promise<T> {
     try {
       const wait = gate.pass(op, failFast);
       if (wait) await wait;
@@ -73,7 +84,7 @@ export function createDispatcher(
     try {
       return await fn();
     } catch (err) {
-      const e = toCacheError(op, err, secrets);
+      const e = wrap(op, err, key);
       failed(op, e);
       throw e;
     } finally {
@@ -81,22 +92,28 @@ export function createDispatcher(
     }
   }
 
+  const fail = (op: string, key?: string) => (err: unknown) => {
+    settle();
+    const e = wrap(op, err, key);
+    failed(op, e);
+    throw e;
+  };
+
   return {
     run,
-    exec(op, send, map, onError) {
-      if (gate.closed || client.status !== 'ready') return run(op, send).then(map);
+    exec(op, send, map, onError, key) {
+      if (gate.closed || client.status !== 'ready') return run(op, send, false, key).then(map);
       counters.inflight++;
-      return send().then((value) => {
-        settle();
-        return map(value);
-      }, onError);
+      return send().then(
+        (value) => {
+          settle();
+          return map(value);
+        },
+        // Cluster errors name the key's node, so the handler is made per call (only on failure).
+        key !== undefined && client.isCluster ? (err) => fail(op, key)(err) : onError,
+      );
     },
-    fail: (op) => (err) => {
-      settle();
-      const e = toCacheError(op, err, secrets);
-      failed(op, e);
-      throw e;
-    },
+    fail,
     failed,
     idle() {
       if (counters.inflight === 0) return Promise.resolve();

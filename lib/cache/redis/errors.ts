@@ -18,24 +18,31 @@ export function codeOf(err: unknown): CacheErrorCode {
 }
 
 /**
- * Wraps `err` as a CacheError for operation `op`. The message names the operation and the first
+ * Wraps `err` as a CacheError for operation `op`. The message names the operation, the node(s)
+ * (`where`, see ./nodes.ts) and the first
  * line of the cause with any occurrence of `secrets` masked (iovalkey does not echo passwords,
  * but a server reply or a URL might).
  */
-export function toCacheError(op: string, err: unknown, secrets: readonly (string | undefined)[]): CacheError {
+export function toCacheError(
+  op: string,
+  err: unknown,
+  secrets: readonly (string | undefined)[],
+  where?: string,
+): CacheError {
   if (err instanceof CacheError) return err;
   let reason = String((err as Error | undefined)?.message ?? err).split('\n')[0] ?? '';
   for (const s of secrets) if (s) reason = reason.split(s).join('***');
   if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;
   const code = codeOf(err);
+  const at = where ? ` (${where})` : '';
   if (code === 'oom') {
     return new CacheError(
       code,
-      `redis ${op} failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict): ${reason}`,
+      `redis ${op} failed${at}: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict): ${reason}`,
       { cause: err },
     );
   }
-  return new CacheError(code, `redis ${op} failed: ${reason}`, { cause: err });
+  return new CacheError(code, `redis ${op} failed${at}: ${reason}`, { cause: err });
 }
 
 /** The error of an operation attempted after `close()`. */

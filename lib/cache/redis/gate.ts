@@ -8,6 +8,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import { closedError } from './errors.js';
+import { describeNodes } from './nodes.js';
 import { type ConnectionFault, type FaultWatch, faultError } from './tls.js';
 
 /** Callers allowed to wait for a (re)connection at once; beyond this they fail at once. */
@@ -18,7 +19,8 @@ export interface ConnectionGate {
    * `undefined` when the client can take commands now; otherwise a promise that resolves when it
    * can, within the command timeout. Throws (or rejects) CacheError `closed` / `unavailable`. Waits
    * not at all when `failFast` and the connection was up before (a lost connection: answer without
-   * Redis).
+   * Redis) or an earlier wait already ran out (never connected). `unavailable` names the node(s)
+   * and carries the client's last connection error as `cause`.
    */
   pass(op: string, failFast: boolean): Promise<void> | undefined;
   /** True once `close()` was called. */
@@ -40,6 +42,10 @@ export function createConnectionGate(
 ): ConnectionGate {
   let closed = false;
   let everReady = client.status === 'ready';
+  // A wait that ran out (never connected yet): later fail-fast callers do not wait again.
+  let waitFailed = false;
+  // The client's last connection error: the cause of every "not connected" rejection.
+  let lastError: Error | undefined;
   let waiters = 0;
   let onReady: Promise<ConnectionFault | undefined> | undefined;
   let wake: ((fault?: ConnectionFault) => void) | undefined;
@@ -50,10 +56,25 @@ export function createConnectionGate(
   };
   const readyListener = () => {
     everReady = true;
+    waitFailed = false;
+    lastError = undefined;
     settle();
   };
   client.on('ready', readyListener);
   const stopFaults = faults?.onFault(settle);
+  const errorListener = (err: Error) => {
+    lastError = err;
+  };
+  client.on('error', errorListener);
+  if (client.isCluster) client.on('node error', errorListener);
+
+  /** CacheError `unavailable` naming the node(s), with the last connection error as cause. */
+  const unavailable = (op: string, reason: string) =>
+    new CacheError(
+      'unavailable',
+      `redis ${op} failed (${describeNodes(client)}): ${reason}${lastError ? `: ${lastError.message}` : ''}${faults?.hint() ?? ''}`,
+      { cause: lastError },
+    );
 
   function wait(op: string): Promise<void> {
     if (client.status === 'wait') client.connect().catch(() => {}); // lazy client: first use connects
@@ -65,11 +86,10 @@ export function createConnectionGate(
       if (closed) throw closedError(op);
       if (fault) throw faultError(op, fault);
     });
-    const notConnected = () =>
-      new CacheError(
-        'unavailable',
-        `redis ${op} failed: not connected within ${timeoutMs} ms${faults?.hint() ?? ''}`,
-      );
+    const notConnected = () => {
+      waitFailed = true;
+      return unavailable(op, `not connected within ${timeoutMs} ms`);
+    };
     return withTimeout(ready, timeoutMs, notConnected, { unref: true }).finally(() => {
       waiters--;
     });
@@ -80,17 +100,12 @@ export function createConnectionGate(
       if (closed) throw closedError(op);
       const status = client.status;
       if (status === 'ready') return undefined;
-      if (status === 'end') throw new CacheError('unavailable', `redis ${op} failed: connection ended`);
+      if (status === 'end') throw unavailable(op, 'connection ended');
       const fault = faults?.current();
       if (fault) throw faultError(op, fault);
-      if (failFast && everReady)
-        throw new CacheError('unavailable', `redis ${op} failed: not connected (${status})`);
-      if (waiters >= MAX_WAITERS) {
-        throw new CacheError(
-          'unavailable',
-          `redis ${op} failed: ${MAX_WAITERS} callers already wait for a connection`,
-        );
-      }
+      if (failFast && (everReady || waitFailed)) throw unavailable(op, `not connected (${status})`);
+      if (waiters >= MAX_WAITERS)
+        throw unavailable(op, `${MAX_WAITERS} callers already wait for a connection`);
       return wait(op);
     },
     get closed() {
@@ -103,6 +118,8 @@ export function createConnectionGate(
       wake?.();
       client.off('ready', readyListener);
       stopFaults?.();
+      client.off('error', errorListener);
+      if (client.isCluster) client.off('node error', errorListener);
     },
   };
 }

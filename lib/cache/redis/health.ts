@@ -2,20 +2,30 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
+import { describeNodes, nodeAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
 
 export interface RedisNodeHealth {
   /** `host:port` as the client knows the node. */
   readonly address: string;
   readonly role: 'master' | 'replica';
-  /** The client's connection to this node is ready. */
+  /**
+   * The node answered this probe's PING (the probe connects a connection the client opened lazily,
+   * e.g. to a replica that rejoined after a failover and serves no reads yet).
+   */
   readonly connected: boolean;
+  /** Why it did not answer, when it did not. */
+  readonly error?: string;
 }
 
 export interface RedisHealth {
   readonly ok: boolean;
   readonly mode: RedisMode;
-  /** PING round trip in ms (cluster: the slowest master). Present when `ok`. */
+  /**
+   * PING round trip in ms (cluster: the slowest master). Present when `ok`. In a cluster, `ok` means
+   * every master answered; `nodes` then lists every node with its own answer, so a replica that does
+   * not answer shows `connected: false` next to `ok: true` only when it really did not answer.
+   */
   readonly latencyMs?: number;
   /** Role reported by the server the client is connected to (standalone/sentinel), from `ROLE`. */
   readonly role?: string;
@@ -33,12 +43,21 @@ async function timedPing(node: Redis, ms: number): Promise<number> {
   return performance.now() - start;
 }
 
-function address(node: Redis): string {
-  const { host, port } = node.options;
-  const stream = (node as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
-  // In sentinel mode the options hold no data-node address; the socket knows where it went.
-  if (stream?.remoteAddress && stream.remotePort) return `${stream.remoteAddress}:${stream.remotePort}`;
-  return `${host}:${port}`;
+/** PINGs one cluster node (connecting it if the client opened it lazily); never rejects. */
+async function probeNode(
+  node: Redis,
+  role: 'master' | 'replica',
+  ms: number,
+  secrets: readonly (string | undefined)[],
+): Promise<RedisNodeHealth & { latency?: number }> {
+  const address = nodeAddress(node);
+  try {
+    if (node.status === 'wait') await withTimeout(node.connect(), ms, timedOut, { unref: true });
+    const latency = await timedPing(node, ms);
+    return { address, role, connected: true, latency };
+  } catch (err) {
+    return { address, role, connected: false, error: toCacheError('health', err, secrets, address).message };
+  }
 }
 
 export async function probeHealth(
@@ -52,26 +71,43 @@ export async function probeHealth(
     if (client.isCluster) {
       const cluster = client as Cluster;
       const masters = cluster.nodes('master');
-      for (const n of masters)
-        nodes.push({ address: address(n), role: 'master', connected: n.status === 'ready' });
-      for (const n of cluster.nodes('slave')) {
-        nodes.push({ address: address(n), role: 'replica', connected: n.status === 'ready' });
-      }
       if (cluster.status !== 'ready' || masters.length === 0) {
+        for (const n of masters)
+          nodes.push({ address: nodeAddress(n), role: 'master', connected: n.status === 'ready' });
+        for (const n of cluster.nodes('slave'))
+          nodes.push({ address: nodeAddress(n), role: 'replica', connected: n.status === 'ready' });
         return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})` };
       }
-      const latencies = await Promise.all(masters.map((m) => timedPing(m, timeoutMs)));
-      return { ok: true, mode, latencyMs: Math.max(...latencies), nodes };
+      const probed = await Promise.all([
+        ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
+        ...cluster.nodes('slave').map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
+      ]);
+      for (const { latency: _latency, ...n } of probed) nodes.push(n);
+      const down = probed.filter((n) => n.role === 'master' && !n.connected);
+      if (down.length > 0)
+        return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
+      const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
+      return { ok: true, mode, latencyMs, nodes };
     }
     const redis = client as Redis;
-    if (redis.status !== 'ready') return { ok: false, mode, nodes, error: `not connected (${redis.status})` };
+    if (redis.status !== 'ready')
+      return { ok: false, mode, nodes, error: `not connected to ${describeNodes(redis)} (${redis.status})` };
     const latencyMs = await timedPing(redis, timeoutMs);
     const role = String(
       ((await withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true })) as unknown[])[0],
     );
-    nodes.push({ address: address(redis), role: role === 'master' ? 'master' : 'replica', connected: true });
+    nodes.push({
+      address: nodeAddress(redis),
+      role: role === 'master' ? 'master' : 'replica',
+      connected: true,
+    });
     return { ok: true, mode, latencyMs, role, nodes };
   } catch (err) {
-    return { ok: false, mode, nodes, error: toCacheError('health', err, secrets).message };
+    return {
+      ok: false,
+      mode,
+      nodes,
+      error: toCacheError('health', err, secrets, describeNodes(client, err)).message,
+    };
   }
 }

@@ -1,18 +1,18 @@
 /**
- * getMany / setMany: one round trip for many keys. Standalone and sentinel send one MGET (or one
- * pipeline of SETs); a cluster gets one MGET per hash slot, batched per node (./batch.ts), and the
+ * getMany / setMany / deleteMany: one round trip for many keys. Standalone and sentinel send one MGET (or one
+ * pipeline of SETs, one UNLINK); a cluster gets one MGET (UNLINK) per hash slot, batched per node (./batch.ts), and the
  * replies are merged back in request order.
  */
-import type { Bytes, CacheEntry } from '../../core/contracts.js';
+import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { type BatchOp, runBatch } from './batch.js';
-import { assertKey, checkKeys, checkTtl, checkValue } from './checks.js';
+import { assertKey, checkBudget, checkKeys, checkTtl, checkValue } from './checks.js';
 import type { CacheContext } from './dispatch.js';
 import { keySlot } from './slots.js';
 import { countReply } from './stats.js';
 import type { RedisCache } from './types.js';
 
-export type ManyCommands = Pick<RedisCache, 'getMany' | 'setMany'>;
+export type ManyCommands = Pick<RedisCache, 'getMany' | 'setMany' | 'deleteMany'>;
 
 /** Positions of `keys` grouped by hash slot, each group in request order. */
 function groupBySlot(keys: readonly string[]): number[][] {
@@ -27,7 +27,7 @@ function groupBySlot(keys: readonly string[]): number[][] {
 }
 
 export function createManyCommands(ctx: CacheContext): ManyCommands {
-  const { client, prefix, defaultTtl, counters, dispatch } = ctx;
+  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   const countAll = (values: (Buffer | null)[]) => values.map((v) => countReply(counters, v));
   const failGetMany = dispatch.fail('getMany');
 
@@ -55,7 +55,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       return getManyCluster(full);
     },
 
-    async setMany(entries: readonly CacheEntry[]) {
+    async setMany(entries: readonly CacheEntry[], options?: WriteOptions) {
       if (!Array.isArray(entries))
         throw new CacheError('invalid_value', 'setMany expects an array of entries');
       const ops: BatchOp[] = entries.map((e) => {
@@ -68,7 +68,22 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
         };
       });
       if (ops.length === 0) return;
-      await dispatch.run('setMany', () => runBatch(client, ops));
+      const budget = checkBudget(options);
+      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget));
+    },
+
+    async deleteMany(keys) {
+      checkKeys(keys, 'deleteMany expects an array of keys');
+      if (keys.length === 0) return 0;
+      const full = [...new Set(keys)].map((k) => prefix + k);
+      if (!client.isCluster) return dispatch.run('deleteMany', () => client.unlink(...full));
+      // One UNLINK per hash slot (a multi-key command must not span slots), one pipeline per node.
+      const ops: BatchOp[] = groupBySlot(full).map((idx) => ({
+        kind: 'unlink',
+        keys: idx.map((i) => full[i]!),
+      }));
+      const replies = await dispatch.run('deleteMany', () => runBatch(client, ops));
+      return replies.reduce<number>((sum, n) => sum + Number(n), 0);
     },
   };
 }

@@ -9,7 +9,7 @@ import { countReply } from './stats.js';
 import type { RedisPipeline } from './types.js';
 
 export function createPipeline(ctx: CacheContext): RedisPipeline {
-  const { client, prefix, defaultTtl, counters, dispatch } = ctx;
+  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   let ops: BatchOp[] = [];
   const api: RedisPipeline = {
     get(key) {
@@ -34,7 +34,7 @@ export function createPipeline(ctx: CacheContext): RedisPipeline {
       const queued = ops;
       ops = [];
       if (queued.length === 0) return [];
-      const replies = await dispatch.run('pipeline', () => runBatch(client, queued));
+      const replies = await dispatch.run('pipeline', () => runBatch(client, queued, writes));
       return queued.map((op, i) => {
         const r = replies[i];
         if (op.kind === 'get') return countReply(counters, r as Buffer | null);

@@ -136,8 +136,8 @@ export interface FaultWatch {
   /** The fault of the last failed connection attempt, until a connection becomes ready. */
   current(): ConnectionFault | undefined;
   /**
-   * `' (last connection error: …)'` for a "not connected" message, with a hint when a plain-text
-   * client is being reset (what a TLS-only server does to it); `''` when there was no error.
+   * A hint for a "not connected" message: when a plain-text client is being reset (what a TLS-only
+   * server does to it), suggests `tls`; `''` otherwise.
    */
   hint(): string;
   /** Calls `fn` on each new fault; returns the function that stops. */
@@ -159,15 +159,12 @@ export interface FaultWatch {
  */
 export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boolean }): FaultWatch {
   let fault: ConnectionFault | undefined;
-  let last: string | undefined;
+  let resetWithoutTls = false;
   let client: Redis | Cluster | undefined;
   const listeners = new Set<(f: ConnectionFault) => void>();
   const onError = (err: unknown) => {
     scrubCredentials(err);
-    const e = err as { message?: unknown; code?: unknown };
-    last = typeof e?.message === 'string' ? e.message.split('\n')[0]!.slice(0, 120) : undefined;
-    if (!options.tls && e?.code === 'ECONNRESET')
-      last += '; a TLS-only server resets plain-text connections: is `tls` needed?';
+    resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
     const f = classifyConnectionError(err);
     if (!f) return;
     fault = f;
@@ -175,12 +172,13 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   };
   const onReady = () => {
     fault = undefined;
-    last = undefined;
+    resetWithoutTls = false;
   };
   const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
   return {
     current: () => fault,
-    hint: () => (last ? ` (last connection error: ${last})` : ''),
+    hint: () =>
+      resetWithoutTls ? ' (a TLS-only server resets plain-text connections: is `tls` needed?)' : '',
     onFault(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);

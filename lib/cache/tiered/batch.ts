@@ -27,7 +27,7 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context): BatchPath {
-  const { o, counters: c, fence, guarded, local, assertOpen } = ctx;
+  const { o, counters: c, fence, guarded, local, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
   /** One L2 getMany for `keys`, one loadMany for what L2 lacks; per-key results (errors as rejections). */
@@ -99,12 +99,10 @@ export function createBatchPath(ctx: Context): BatchPath {
       fills.push([key, entry]);
     }
     if (entries.length > 0) {
-      try {
-        await guarded('setMany', () => l2.setMany(entries));
-      } catch {
-        // Best effort, as for single loads.
-      }
+      // L1 at once, L2 in the background, as for single loads (read.ts `store`).
       for (const [key, f] of fills) local.fillL1(key, f, mark);
+      c.backgroundWrites++;
+      guarded('setMany', () => l2.setMany(entries, l2Write)).catch(ignore);
     }
     return out;
   }

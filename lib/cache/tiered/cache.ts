@@ -30,6 +30,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     set: write.set,
     setMany: write.setMany,
     delete: write.delete,
+    deleteMany: write.deleteMany,
     has: read.has,
     getMany: batch.getMany,
     clear: write.clear,

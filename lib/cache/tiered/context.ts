@@ -3,7 +3,9 @@
  * options, counters, the breaker and the guarded L2 access, the fence, the local side and the
  * publisher. Passing it as one record keeps each path module's signature short.
  */
+import type { Invalidation, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 import { type Breaker, createBreaker, NEVER_OPEN } from './breaker.js';
 import { createFence, type Fence } from './coherence.js';
 import { createPublisher, type Publish } from './invalidation.js';
@@ -26,6 +28,16 @@ export interface Context {
   readonly state: { closed: boolean };
   /** Throws `CacheError('closed')` once the cache is closed. */
   assertOpen(): void;
+  /**
+   * The options of every L2 write: its budget is `l2Timeout`, so that an L2 that can land a write
+   * late (Redis) refuses it once this cache has reported it as failed.
+   */
+  readonly l2Write: WriteOptions;
+  /**
+   * Publishes `message`, waiting for it at most what is left of the budget of a call that started
+   * at `started` (performance.now()); the rest of the publish runs in the background.
+   */
+  publishWithin(message: Omit<Invalidation, 'origin'>, started: number): Promise<void>;
 }
 
 function randomId(): string {
@@ -42,6 +54,8 @@ export function createContext(o: ResolvedOptions): Context {
     : NEVER_OPEN;
   const guarded = createGuard({ breaker, l2Timeout: o.l2Timeout, counters, logger: o.logger, instanceId });
   const state = { closed: false };
+  const publish = createPublisher({ o, instanceId, counters });
+  const finite = o.l2Timeout !== Number.POSITIVE_INFINITY;
   return {
     o,
     instanceId,
@@ -50,8 +64,15 @@ export function createContext(o: ResolvedOptions): Context {
     fence,
     guarded,
     local,
-    publish: createPublisher({ o, instanceId, counters }),
+    publish,
     state,
+    l2Write: finite ? { timeout: o.l2Timeout } : {},
+    publishWithin(message, started) {
+      const sent = publish(message);
+      if (!finite) return sent;
+      const left = Math.max(0, o.l2Timeout - (performance.now() - started));
+      return withTimeout(sent, left, () => new Error('budget spent'), { unref: true }).catch(() => {});
+    },
     assertOpen() {
       if (state.closed) throw new CacheError('closed', 'tiered cache is closed');
     },

@@ -33,6 +33,7 @@ function isCache(x: unknown): x is Cache {
     typeof c.delete === 'function' &&
     typeof c.getMany === 'function' &&
     typeof c.setMany === 'function' &&
+    typeof c.deleteMany === 'function' &&
     typeof c.clear === 'function'
   );
 }

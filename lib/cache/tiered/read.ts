@@ -21,6 +21,9 @@ export function checkLoader(loader: unknown): void {
     throw new CacheError('invalid_value', `loader must be a function, received ${typeName(loader)}`);
 }
 
+/** What L2 said before a load: no value, a value (stale), or no answer. */
+type L2State = 'missing' | 'present' | 'down';
+
 export interface ReadPath {
   get(key: string): Promise<Bytes | undefined>;
   getWithMeta(key: string): Promise<TieredResult | undefined>;
@@ -30,7 +33,7 @@ export interface ReadPath {
 }
 
 export function createReadPath(ctx: Context): ReadPath {
-  const { o, counters: c, fence, guarded, local, state, assertOpen } = ctx;
+  const { o, counters: c, fence, guarded, local, state, assertOpen, l2Write } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
 
@@ -43,19 +46,20 @@ export function createReadPath(ctx: Context): ReadPath {
   ): Promise<TieredResult> {
     const mark = fence.mark();
     let stale = staleL1;
-    let l2Down = false;
+    let l2State: L2State = 'missing';
     try {
       const raw = await guarded('get', () => l2.get(key));
       if (raw !== undefined) {
         const f = readFetched(raw);
         if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
+        l2State = 'present';
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
-      l2Down = true;
+      l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2Down);
+    return load(key, loader, ttl, stale, mark, l2State);
   }
 
   /** Calls the loader (after the lease, if any), stores the result in L2 then L1. */
@@ -65,10 +69,10 @@ export function createReadPath(ctx: Context): ReadPath {
     ttl: number | undefined,
     stale: Envelope | undefined,
     mark: number,
-    l2Down: boolean,
+    l2State: L2State,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
-    if (lease && !l2Down) {
+    if (lease && l2State !== 'down') {
       let taken: (() => Promise<void>) | undefined | false = false;
       try {
         taken = await guarded('lease', () => lease.acquire(key));
@@ -94,7 +98,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark);
+      store(key, value, ttl, mark, l2State);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release) guarded('lease release', release).catch(ignore);
@@ -124,16 +128,25 @@ export function createReadPath(ctx: Context): ReadPath {
     return undefined;
   }
 
-  /** Stores a loaded value: L2 (best effort), then L1; skipped when the key was written meanwhile. */
-  async function store(key: string, value: Bytes, ttl: number | undefined, mark: number): Promise<void> {
+  /**
+   * Stores a loaded value: L1 at once, L2 in the background (no caller waits for it: a miss costs
+   * one L2 budget, for the read). Skipped when the key was written or invalidated since the load
+   * began (`mark`). When L2 had no value, the L2 store is conditional (`ifAbsent`), so a value
+   * another instance wrote meanwhile is never overwritten; if it was refused, the L1 copy goes too.
+   */
+  function store(key: string, value: Bytes, ttl: number | undefined, mark: number, l2State: L2State): void {
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
-    try {
-      await guarded('set', () => l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now())));
-    } catch {
-      // The value is still good for this process; L2 will be filled by a later miss.
-    }
     local.fillL1(key, entry, mark);
+    c.backgroundWrites++;
+    const opts = l2State === 'missing' ? { ...l2Write, ifAbsent: true } : l2Write;
+    guarded('set', () => l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts)).then(
+      (stored) => {
+        if (!stored && fence.stillValid(key, mark)) l1.delete(key).catch(ignore);
+      },
+      // The value is still good for this process; L2 will be filled by a later miss.
+      ignore,
+    );
   }
 
   /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
@@ -162,11 +175,12 @@ export function createReadPath(ctx: Context): ReadPath {
     current: Envelope,
   ): Promise<TieredResult> {
     const mark = fence.mark();
-    let l2Down = false;
+    let l2State: L2State = 'missing';
     try {
       // Another instance may have refreshed L2 already: take its value if it is not near expiry too.
       const raw = await guarded('get', () => l2.get(key));
       if (raw !== undefined) {
+        l2State = 'present';
         const f = readFetched(raw);
         const t = now();
         if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
@@ -174,9 +188,9 @@ export function createReadPath(ctx: Context): ReadPath {
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
-      l2Down = true;
+      l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2Down);
+    return load(key, loader, ttl, current, mark, l2State);
   }
 
   /**

@@ -23,6 +23,7 @@ export interface Counters {
   invalidationsReceived: number;
   busReconnects: number;
   busErrors: number;
+  backgroundWrites: number;
 }
 
 export function createCounters(): Counters {
@@ -42,6 +43,7 @@ export function createCounters(): Counters {
     invalidationsReceived: 0,
     busReconnects: 0,
     busErrors: 0,
+    backgroundWrites: 0,
   };
 }
 
@@ -78,5 +80,6 @@ export function snapshot(c: Counters, breakerOpens: number): TieredCacheStats {
     invalidationsReceived: c.invalidationsReceived,
     busReconnects: c.busReconnects,
     busErrors: c.busErrors,
+    backgroundWrites: c.backgroundWrites,
   };
 }

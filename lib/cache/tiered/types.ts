@@ -56,6 +56,11 @@ export interface TieredCacheStats extends CacheStats {
   readonly busReconnects: number;
   /** Failed publishes or subscriptions. */
   readonly busErrors: number;
+  /**
+   * L2 stores of loaded values, run in the background so that no caller waits for them (their
+   * failures count in `l2Errors`).
+   */
+  readonly backgroundWrites: number;
 }
 
 export interface TieredCache extends Cache {

@@ -3,53 +3,64 @@
  * When the L2 write fails, L2 may or may not hold the new value, so the keys are dropped from
  * every L1 (here and, through the bus, elsewhere) and the next read asks L2 again.
  */
-import type { Bytes, CacheEntry } from '../../core/contracts.js';
+import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import { l2WriteError } from './l2.js';
 import { ignore, levelTtl } from './local.js';
 
 export interface WritePath {
-  set(key: string, value: Bytes, ttl?: number): Promise<boolean>;
+  set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
   setMany(entries: readonly CacheEntry[]): Promise<void>;
   delete(key: string): Promise<boolean>;
+  deleteMany(keys: readonly string[]): Promise<number>;
   clear(): Promise<void>;
 }
 
 export function createWritePath(ctx: Context): WritePath {
-  const { o, fence, guarded, local, publish, assertOpen } = ctx;
+  const { o, fence, guarded, local, publishWithin, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
-  /** Drops `keys` (or everything) from this L1, then tells the other instances to do the same. */
-  async function dropEverywhere(keys: readonly string[] | 'all'): Promise<void> {
+  /**
+   * After a failed L2 write: drops `keys` (or everything) from this L1, and tells the other
+   * instances to do the same within what is left of the call's budget (the publish goes on in the
+   * background: a rejected write waits for one budget, not two).
+   */
+  async function dropEverywhere(keys: readonly string[] | 'all', started: number): Promise<void> {
     if (keys === 'all') {
       await local.dropAll();
-      await publish({ all: true });
+      await publishWithin({ all: true }, started);
     } else {
       await Promise.all(keys.map(local.drop));
-      await publish({ keys });
+      await publishWithin({ keys }, started);
     }
   }
 
   return {
-    async set(key, value, ttl = o.ttl) {
+    async set(key, value, ttl = o.ttl, options) {
+      const started = performance.now();
       assertOpen();
       assertKey(key);
       assertBytes(value);
       assertTtl(ttl);
       const entry = local.wrap(value, ttl);
+      const opts = options?.ifAbsent ? { ...l2Write, ifAbsent: true } : l2Write;
+      // Fence first: a load of this key already running must not store its (older) value after us.
+      local.forget(key);
       let stored: boolean;
       try {
-        stored = await guarded('set', () => l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now())));
+        stored = await guarded('set', () =>
+          l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
+        );
       } catch (err) {
-        await dropEverywhere([key]);
+        await dropEverywhere([key], started);
         throw l2WriteError(err);
       }
       local.forget(key);
       if (stored) local.fillL1(key, entry, fence.mark());
       else await l1.delete(key).catch(ignore);
-      await publish({ keys: [key] });
+      await publishWithin({ keys: [key] }, started);
       return stored;
     },
 
@@ -63,50 +74,79 @@ export function createWritePath(ctx: Context): WritePath {
         assertTtl(e.ttl);
       }
       if (entries.length === 0) return;
+      const started = performance.now();
       const t = now();
       const made = entries.map((e) => ({ key: e.key, entry: local.wrap(e.value, e.ttl ?? o.ttl) }));
       const keys = made.map((m) => m.key);
+      for (const key of keys) local.forget(key);
       try {
         await guarded('setMany', () =>
           l2.setMany(
             made.map((m) => ({ key: m.key, value: m.entry.raw, ttl: levelTtl(m.entry.env.staleUntil, t) })),
+            l2Write,
           ),
         );
       } catch (err) {
-        await dropEverywhere(keys);
+        await dropEverywhere(keys, started);
         throw l2WriteError(err);
       }
       for (const key of keys) local.forget(key);
       const mark = fence.mark();
-      for (const m of made) local.fillL1(m.key, m.entry, mark);
-      await publish({ keys });
+      // The last entry of a key wins, as in L2.
+      const last = new Map(made.map((m) => [m.key, m.entry]));
+      for (const [key, entry] of last) local.fillL1(key, entry, mark);
+      await publishWithin({ keys }, started);
     },
 
     async delete(key) {
+      const started = performance.now();
       assertOpen();
       assertKey(key);
+      local.forget(key);
       let removed: boolean;
       try {
         removed = await guarded('delete', () => l2.delete(key));
       } catch (err) {
-        await dropEverywhere([key]);
+        await dropEverywhere([key], started);
         throw l2WriteError(err);
       }
       local.forget(key);
       const inL1 = await l1.delete(key).catch(() => false);
-      await publish({ keys: [key] });
+      await publishWithin({ keys: [key] }, started);
       return removed || inL1;
     },
 
-    async clear() {
+    async deleteMany(keys) {
+      const started = performance.now();
       assertOpen();
+      assertKeys(keys);
+      if (keys.length === 0) return 0;
+      const unique = [...new Set(keys)];
+      for (const key of unique) local.forget(key);
+      let removed: number;
+      try {
+        removed = await guarded('deleteMany', () => l2.deleteMany(unique));
+      } catch (err) {
+        await dropEverywhere(unique, started);
+        throw l2WriteError(err);
+      }
+      for (const key of unique) local.forget(key);
+      const inL1 = await l1.deleteMany(unique).catch(() => 0);
+      await publishWithin({ keys: unique }, started);
+      return Math.max(removed, inL1);
+    },
+
+    async clear() {
+      const started = performance.now();
+      assertOpen();
+      fence.invalidateAll();
       try {
         await guarded('clear', () => l2.clear());
       } catch (err) {
-        await dropEverywhere('all');
+        await dropEverywhere('all', started);
         throw l2WriteError(err);
       }
-      await dropEverywhere('all');
+      await dropEverywhere('all', started);
     },
   };
 }

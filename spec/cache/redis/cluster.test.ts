@@ -152,6 +152,51 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
     assert.ok(h.nodes.every((n) => (n.role === 'master' ? n.connected : true)));
   });
 
+  // issue 13 item 10: replicas the client had not connected (lazy, no reads routed to them, as a
+  // node that rejoined after a failover) showed `connected: false` next to `ok: true`.
+  it('health: every node it lists answered when it says ok (replicas included)', async () => {
+    const fresh = make({ keyPrefix: 'health:' });
+    await fresh.set('k', enc('v'));
+    const h = await fresh.health();
+    assert.equal(h.ok, true, h.error);
+    assert.equal(h.nodes.length, 6);
+    for (const node of h.nodes) assert.equal(node.connected, true, `${node.role} ${node.address}`);
+  });
+
+  it('deleteMany removes keys spread over many slots, one UNLINK per slot (issue 13 item 11)', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `dm-${i}`);
+    await cache.setMany(keys.map((key) => ({ key, value: enc(key) })));
+    assert.ok(new Set(keys.map((k) => keySlot(`cl:${k}`))).size > 20, 'the keys span many slots');
+    assert.equal(await cache.deleteMany([...keys, 'dm-absent', keys[0]!]), 40);
+    assert.deepEqual(
+      await cache.getMany(keys),
+      keys.map(() => undefined),
+    );
+  });
+
+  it('a node error names the node of the key and keeps the reply as cause (issue 13 item 9)', async () => {
+    const key = 'oom-key';
+    const slot = keySlot(`cl:${key}`);
+    const owner = (cache.client as Cluster).slots[slot]![0]!;
+    const [host, port] = owner.split(':');
+    const raw = new Redis({ host, port: Number(port) });
+    raw.on('error', () => {});
+    try {
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', '1');
+      const err = await cache.set(key, enc('x'.repeat(1000))).then(
+        () => assert.fail('set should fail'),
+        (e: unknown) => e as Error & { code?: string },
+      );
+      assert.equal(err.code, 'oom');
+      assert.ok(err.message.includes(owner), `${err.message} names ${owner}`);
+      assert.ok(err.cause instanceof Error);
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+      raw.disconnect();
+    }
+  });
+
   it('accepts an injected Cluster client and infers cluster mode', async (t) => {
     const client = new Cluster(
       cluster.nodes.map((n) => ({ host: n.host, port: n.port })),

@@ -50,6 +50,12 @@ export function fakeCache(name: string, now: () => number = Date.now): FakeCache
       await gate(`delete ${key}`);
       return store.delete(key);
     },
+    async deleteMany(keys) {
+      await gate(`deleteMany ${keys.join(',')}`);
+      let n = 0;
+      for (const k of keys) if (store.delete(k)) n++;
+      return n;
+    },
     async has(key) {
       await gate(`has ${key}`);
       return read(key) !== undefined;

@@ -5,6 +5,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
 import { codeOf, toCacheError } from '../errors.js';
+import { describeNodes } from '../nodes.js';
 
 export type Phase = 'watch' | 'exec';
 
@@ -37,10 +38,10 @@ export function txFailure(
   if (client.isCluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(String((inner as Error)?.message))) {
     (client as Cluster).refreshSlotsCache();
   }
-  const base = toCacheError('transaction', inner, secrets).message;
+  const base = toCacheError('transaction', inner, secrets, describeNodes(client, inner)).message;
   let message = base;
   if (code === 'oom') {
-    message = `redis transaction failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict), nothing was applied — ${base.replace(/^redis transaction failed: /, '')}`;
+    message = `redis transaction failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict), nothing was applied — ${base.replace(/^redis transaction failed( \([^)]*\))?: /, '')} (${describeNodes(client, inner)})`;
   } else if (phase === 'exec' && (code === 'timeout' || code === 'unavailable') && inner === err) {
     message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
   } else if (inner !== err) {

@@ -1,0 +1,128 @@
+/**
+ * Deadline-guarded writes: a SET that reaches Redis after the client gave up on it is refused by
+ * the server, so a write the caller was told failed (`timeout`) can never land later and overwrite
+ * a newer acknowledged write.
+ *
+ * Every SET of the cache runs as a small Lua script (EVALSHA; iovalkey loads it on first use) that
+ * reads the server's clock (`TIME`) and stores the value only if that is not past the write's
+ * deadline, given in server milliseconds. The deadline is the client's send time translated to the
+ * server's clock, plus the command timeout, minus a safety margin:
+ *
+ *   deadline = Date.now() + offset + commandTimeout - uncertainty - margin
+ *
+ * `offset` (server clock − client clock) is measured with `TIME` on every (re)connect and every
+ * 30 s; `uncertainty` is half the round trip of that measurement. So the skew between the client's
+ * and the server's clocks does not matter, only how much it changes between two measurements (a
+ * step of the clock by NTP, drift), which `margin` (10 % of the limit, at least 5 ms)
+ * absorbs. In a cluster the smallest offset of the masters is used: every node's check is then at
+ * least as strict as needed (nodes whose clocks run ahead refuse a little early).
+ *
+ * The same script does the conditional store of `getOrSet` (`NX`: only when the key is still
+ * absent, i.e. nobody wrote it since the miss).
+ */
+import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
+
+const SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return -1 end
+local r
+if ARGV[3] == '' then
+  if ARGV[4] == '1' then r = redis.call('SET', KEYS[1], ARGV[1], 'NX') else r = redis.call('SET', KEYS[1], ARGV[1]) end
+else
+  if ARGV[4] == '1' then r = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX')
+  else r = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+end
+if r then return 1 end
+return 0
+`;
+
+/** Script replies: stored, not stored (NX and the key existed), arrived after its deadline. */
+export const STORED = 1;
+export const NOT_STORED = 0;
+export const TOO_LATE = -1;
+
+const COMMAND = 'hyperionSetBefore';
+const RESYNC_MS = 30_000;
+
+type Scripted = { [COMMAND](...args: unknown[]): Promise<number> };
+
+export interface GuardedWrites {
+  /**
+   * SET with the deadline of a command sent now (`budget` ms when shorter than the command
+   * timeout); `nx` stores only when absent. Resolves a reply constant.
+   */
+  set(key: string, value: Buffer, px: number | undefined, nx?: boolean, budget?: number): Promise<number>;
+  /** Queues the same SET on a pipeline (its reply is a reply constant). */
+  queue(p: ChainableCommander, key: string, value: Buffer, px: number | undefined, budget?: number): void;
+  /** The deadline (server ms) of a write sent now, as sent to the script ('' = none). */
+  deadline(budget?: number): string;
+  /** Stops the periodic clock measurement. */
+  stop(): void;
+}
+
+export function createGuardedWrites(
+  client: Redis | Cluster,
+  commandTimeout: number | undefined,
+): GuardedWrites {
+  client.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
+  let offset = 0;
+  let uncertainty = 0;
+  // The first write waits for one measurement (a single TIME round trip, once per cache): before
+  // it the offset is unknown, and a client clock behind the server's would make every deadline
+  // look passed, one ahead would let late writes in.
+  let first: Promise<void> | undefined;
+  let measured = false;
+
+  async function measure(node: Redis): Promise<{ offset: number; uncertainty: number }> {
+    const before = Date.now();
+    const [s, us] = (await node.call('TIME')) as [string, string];
+    const after = Date.now();
+    const server = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    return { offset: server - (before + after) / 2, uncertainty: (after - before) / 2 + 1 };
+  }
+  async function sync(): Promise<void> {
+    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+    const results = await Promise.allSettled(nodes.filter((n) => n.status === 'ready').map(measure));
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (ok.length === 0) return;
+    offset = Math.min(...ok.map((r) => r.offset));
+    uncertainty = Math.max(...ok.map((r) => r.uncertainty));
+    measured = true;
+  }
+  const resync = () => {
+    sync().catch(() => {});
+  };
+  const timer = setInterval(resync, RESYNC_MS).unref();
+  client.on('ready', resync);
+  if (client.status === 'ready') resync();
+
+  const deadline = (budget?: number) => {
+    const limit =
+      budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
+    if (limit === undefined) return '';
+    const margin = Math.max(5, limit * 0.1);
+    return String(Math.floor(Date.now() + offset + limit - uncertainty - margin));
+  };
+  const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
+
+  const send = (key: string, value: Buffer, ttl: number | undefined, nx: boolean, budget?: number) =>
+    (client as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), nx ? '1' : '');
+
+  return {
+    set(key, value, ttl, nx = false, budget) {
+      if (measured || commandTimeout === undefined) return send(key, value, ttl, nx, budget);
+      // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
+      first ??= sync().catch(() => {});
+      return first.then(() => send(key, value, ttl, nx, budget));
+    },
+    queue(p, key, value, ttl, budget) {
+      (p as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), '');
+    },
+    deadline,
+    stop() {
+      clearInterval(timer);
+      client.off('ready', resync);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Which Redis node(s) an error concerns, as `host:port`, for error messages: the server of a
+ * standalone client, the master a sentinel client is connected to (or the sentinels it asks), and
+ * in a cluster the node owning the key's slot — or, for a redirection, the slot's owner now and the
+ * node the last redirection pointed at.
+ */
+import type { Cluster, Redis } from 'iovalkey';
+import { keySlot } from './slots.js';
+
+type Stream = { remoteAddress?: string; remotePort?: number } | undefined;
+
+/** `host:port` of a node connection: the socket's peer when connected, else its options. */
+export function nodeAddress(node: Redis): string {
+  const stream = (node as unknown as { stream?: Stream }).stream;
+  if (stream?.remoteAddress && stream.remotePort) return `${stream.remoteAddress}:${stream.remotePort}`;
+  const { host, port } = node.options;
+  return `${host}:${port}`;
+}
+
+const REDIRECT = /\b(?:MOVED|ASK) (\d+) (\S+)/;
+
+/** Describes the node(s) behind a failure of a command on `key` (when known). */
+export function describeNodes(client: Redis | Cluster, err?: unknown, key?: string): string {
+  if (!client.isCluster) {
+    const redis = client as Redis;
+    const o = redis.options as { sentinels?: { host?: string; port?: number }[]; name?: string };
+    if (o.sentinels?.length && redis.status !== 'ready') {
+      const list = o.sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`).join(', ');
+      return `master "${o.name}" via sentinels ${list}`;
+    }
+    return nodeAddress(redis);
+  }
+  const cluster = client as Cluster;
+  const message = String((err as Error | undefined)?.message ?? '');
+  const redirect = REDIRECT.exec(message);
+  const slot = redirect ? Number(redirect[1]) : key === undefined ? undefined : keySlot(key);
+  if (slot !== undefined) {
+    const owner = cluster.slots[slot]?.[0];
+    const parts = [`slot ${slot} on ${owner ?? 'no known node'}`];
+    if (redirect && redirect[2] !== owner) parts.push(`last redirected to ${redirect[2]}`);
+    return parts.join(', ');
+  }
+  const masters = cluster.nodes('master').map(nodeAddress);
+  if (masters.length > 0) return `cluster nodes ${masters.join(', ')}`;
+  const seeds = (cluster as unknown as { startupNodes?: { host?: string; port?: number }[] }).startupNodes;
+  return `cluster seeds ${(seeds ?? []).map((s) => `${s.host}:${s.port}`).join(', ')}`;
+}

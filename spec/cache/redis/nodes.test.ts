@@ -1,0 +1,59 @@
+/** Which node an error names (issue 13 item 9), on client stand-ins: no server needed. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Cluster, Redis } from 'iovalkey';
+import { toCacheError } from '../../../lib/cache/redis/errors.js';
+import { describeNodes } from '../../../lib/cache/redis/nodes.js';
+import { keySlot } from '../../../lib/cache/redis/slots.js';
+
+const node = (host: string, port: number) =>
+  ({ options: { host, port }, status: 'ready' }) as unknown as Redis;
+
+function cluster(owner: (slot: number) => string): Cluster {
+  const slots: string[][] = [];
+  for (let s = 0; s < 16384; s++) slots[s] = [owner(s)];
+  return {
+    isCluster: true,
+    slots,
+    nodes: () => [node('127.0.0.1', 7001), node('127.0.0.1', 7002)],
+  } as unknown as Cluster;
+}
+
+describe('errors name their node (issue 13 item 9)', () => {
+  it('a redirection names the slot owner now and where the last redirect pointed', () => {
+    const c = cluster(() => '127.0.0.1:7113');
+    const err = new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 2479 127.0.0.1:7110');
+    const where = describeNodes(c, err);
+    assert.equal(where, 'slot 2479 on 127.0.0.1:7113, last redirected to 127.0.0.1:7110');
+    const e = toCacheError('get', err, [], where);
+    assert.equal(e.code, 'unavailable');
+    assert.match(e.message, /slot 2479 on 127\.0\.0\.1:7113/);
+    assert.equal(e.cause, err);
+  });
+
+  it('a key names the node of its slot; no key lists the masters', () => {
+    const c = cluster((s) => (s < 8192 ? '127.0.0.1:7001' : '127.0.0.1:7002'));
+    const slot = keySlot('p:k');
+    assert.equal(
+      describeNodes(c, new Error('x'), 'p:k'),
+      `slot ${slot} on 127.0.0.1:${slot < 8192 ? 7001 : 7002}`,
+    );
+    assert.equal(describeNodes(c, new Error('x')), 'cluster nodes 127.0.0.1:7001, 127.0.0.1:7002');
+  });
+
+  it('standalone names host:port; sentinel before connecting names the sentinels', () => {
+    assert.equal(describeNodes(node('10.0.0.5', 6380)), '10.0.0.5:6380');
+    const sentinel = {
+      isCluster: false,
+      status: 'connecting',
+      options: {
+        name: 'mymaster',
+        sentinels: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: '10.0.0.2', port: 26380 },
+        ],
+      },
+    } as unknown as Redis;
+    assert.equal(describeNodes(sentinel), 'master "mymaster" via sentinels 10.0.0.1:26379, 10.0.0.2:26380');
+  });
+});

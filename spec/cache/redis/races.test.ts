@@ -1,0 +1,190 @@
+/**
+ * Issue 13 on a real standalone Redis: loads that race writes, writes that time out, a server that
+ * was never reachable, errors that name their node, deleteMany. Each test failed on the code before
+ * the fix (see the issue's items in the test names).
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Redis } from 'iovalkey';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
+import { deferred } from '../../harness/clock.js';
+import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
+import { describeWithServers, freePort, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
+
+describeWithServers('redis cache races (issue 13)', skipRedis(), () => {
+  let redis: RedisStandalone;
+  const caches: RedisCache[] = [];
+  const proxies: FaultProxy[] = [];
+  const unhandled = watchUnhandled();
+  let n = 0;
+  const make = (opts: Parameters<typeof createRedisCache>[0] = {}) => {
+    const c = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      commandTimeout: 2000,
+      keyPrefix: `races-${++n}:`,
+      ...opts,
+    });
+    caches.push(c);
+    return c;
+  };
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await Promise.allSettled(proxies.map((p) => p.close()));
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('item 1: a load never overwrites a set or a delete that happened while it ran', async () => {
+    const cache = make();
+    for (const write of ['set', 'delete', 'deleteMany', 'setMany', 'other client'] as const) {
+      const key = `k-${write}`;
+      const loading = deferred();
+      const release = deferred();
+      const pending = cache.getOrSet(key, async () => {
+        loading.resolve();
+        await release.promise;
+        return enc('old');
+      });
+      await loading.promise;
+      if (write === 'set') assert.equal(await cache.set(key, enc('new')), true);
+      else if (write === 'setMany') await cache.setMany([{ key, value: enc('new') }]);
+      else if (write === 'delete') await cache.delete(key);
+      else if (write === 'deleteMany') await cache.deleteMany([key]);
+      else {
+        const other = make({ keyPrefix: cache.keyPrefix });
+        await other.set(key, enc('new'));
+      }
+      release.resolve();
+      assert.equal(dec(await pending), 'old', `${write}: the loader's caller gets its value`);
+      const expected = write === 'delete' || write === 'deleteMany' ? undefined : 'new';
+      assert.equal(dec(await cache.get(key)), expected, `${write}: the load did not overwrite it`);
+    }
+  });
+
+  it('item 2: a set that timed out never lands after a newer acknowledged write', async () => {
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    proxies.push(proxy);
+    const prefix = `late-${++n}:`;
+    const a = make({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 200, keyPrefix: prefix });
+    const b = make({ keyPrefix: prefix });
+    await a.set('k', enc('v1'));
+    await b.get('k');
+    proxy.delay = 600;
+    await rejectsWith(a.set('k', enc('v2')), 'timeout');
+    assert.equal(await b.set('k', enc('v3')), true);
+    assert.equal(dec(await b.get('k')), 'v3');
+    // A's delayed SET reaches Redis ~600 ms after it was sent: it must not take effect. A command
+    // A sends after it travels the same connection, so once it answered the SET was processed.
+    await waitFor(() => proxy.held === 0, { timeoutMs: 5000, what: 'the delayed SET to be forwarded' });
+    proxy.delay = 0;
+    await a.get('k').catch(() => undefined);
+    assert.equal(dec(await b.get('k')), 'v3', 'the timed-out v2 did not overwrite v3');
+    // A still works once the network is healthy again.
+    await waitFor(async () => (await a.set('k', enc('v4')).catch(() => false)) === true, {
+      timeoutMs: 5000,
+      what: 'a set through the healed proxy',
+    });
+    assert.equal(dec(await b.get('k')), 'v4');
+  });
+
+  it('item 2 under clock skew: client clock 10 s ahead or behind, writes apply and a late one is refused', async () => {
+    const realNow = Date.now;
+    for (const skew of [10_000, -10_000]) {
+      Date.now = () => realNow() + skew;
+      try {
+        const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+        proxies.push(proxy);
+        const prefix = `skew-${++n}:`;
+        const a = make({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 200, keyPrefix: prefix });
+        const b = make({ keyPrefix: prefix });
+        // The offset is measured before the first write: a write that arrives in time is applied.
+        assert.equal(await a.set('k', enc('v1')), true, `skew ${skew}: an in-time write applies`);
+        proxy.delay = 600;
+        await rejectsWith(a.set('k', enc('v2')), 'timeout');
+        assert.equal(await b.set('k', enc('v3')), true);
+        await waitFor(() => proxy.held === 0, { timeoutMs: 5000, what: 'the delayed SET to be forwarded' });
+        proxy.delay = 0;
+        await a.get('k').catch(() => undefined);
+        assert.equal(dec(await b.get('k')), 'v3', `skew ${skew}: the late v2 was refused`);
+      } finally {
+        Date.now = realNow;
+      }
+    }
+  });
+
+  it('item 8: getOrSet fails fast once the first wait for a never-reachable Redis ran out', async () => {
+    const port = await freePort();
+    const cache = make({ addresses: [`127.0.0.1:${port}`], commandTimeout: 300 });
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const start = performance.now();
+      assert.equal(dec(await cache.getOrSet('k', () => enc('fallback'))), 'fallback');
+      times.push(performance.now() - start);
+    }
+    console.log(`# getOrSet against a never-reachable Redis: ${times.map((t) => t.toFixed(0)).join('/')} ms`);
+    assert.ok(times[0]! < 550, `first call waits one commandTimeout, not two (${times[0]} ms)`);
+    for (const t of times.slice(1)) assert.ok(t < 150, `later calls fail fast (${t} ms)`);
+  });
+
+  it('item 9: errors for a closed port name the address and carry the cause', async () => {
+    const port = await freePort();
+    const cache = make({ addresses: [`127.0.0.1:${port}`], commandTimeout: 300 });
+    const err = await rejectsWith(cache.get('k'), 'unavailable', 'timeout');
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`), err.message);
+    assert.ok(err.cause instanceof Error, `cause is the connection error (${String(err.cause)})`);
+    assert.match(String((err.cause as Error).message), /ECONNREFUSED/);
+    const again = await rejectsWith(cache.set('k', enc('v')), 'unavailable', 'timeout');
+    assert.match(again.message, new RegExp(`:${port}`));
+    assert.ok(again.cause instanceof Error);
+  });
+
+  it('item 9: a command error from the server names the node and keeps the reply as cause', async () => {
+    const cache = make();
+    const raw = new Redis({ port: redis.port, host: redis.host });
+    raw.on('error', () => {});
+    try {
+      await raw.config('SET', 'maxmemory', '1');
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      const err = await rejectsWith(cache.set('big', enc('x'.repeat(1000))), 'oom');
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${redis.port}`));
+      assert.ok(err.cause instanceof Error);
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+      raw.disconnect();
+    }
+  });
+
+  it('item 11: deleteMany removes every given key in one call and counts those that existed', async () => {
+    const cache = make();
+    await cache.setMany([
+      { key: 'a', value: enc('1') },
+      { key: 'b', value: enc('2') },
+      { key: 'c', value: enc('3') },
+    ]);
+    assert.equal(await cache.deleteMany(['a', 'b', 'missing', 'a']), 2);
+    assert.deepEqual((await cache.getMany(['a', 'b', 'c'])).map(dec), [undefined, undefined, '3']);
+    assert.equal(await cache.deleteMany([]), 0);
+    await rejectsWith(cache.deleteMany(['ok', 's\uD800']), 'invalid_key');
+  });
+
+  it('item 3: keys with a lone surrogate are rejected, so two of them never collide', async () => {
+    const cache = make();
+    for (const key of ['s\uD800', 's\uDBFF', '\uDC00x']) {
+      await rejectsWith(cache.set(key, enc('v')), 'invalid_key');
+      await rejectsWith(cache.get(key), 'invalid_key');
+      await rejectsWith(
+        cache.getOrSet(key, () => enc('v')),
+        'invalid_key',
+      );
+    }
+    assert.equal(await cache.set('ok\uD83D\uDE00', enc('emoji')), true, 'a surrogate pair is fine');
+    assert.ok(new CacheError('invalid_key', 'x') instanceof Error);
+  });
+});

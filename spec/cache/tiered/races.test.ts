@@ -1,0 +1,240 @@
+/**
+ * Issue 13 for the tiered cache: loads that race writes (here and on another instance), writes the
+ * caller was told failed, one time budget per call against a hung L2, deleteMany, and keys the two
+ * levels would disagree on. Each test failed on the code before the fix.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { decodeEnvelope } from '../../../lib/cache/tiered/envelope.js';
+import { createTieredCache, type TieredCacheOptions } from '../../../lib/cache/tiered/index.js';
+import type { Cache, InvalidationBus } from '../../../lib/core/contracts.js';
+import { CacheError } from '../../../lib/core/errors.js';
+import { deferred } from '../../harness/clock.js';
+import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { busHub, bytes, fakeCache, text } from './fakes.js';
+
+const memory = () => createMemoryCache({ maxCost: 1 << 20 });
+const inL2 = async (l2: Cache, key: string) => text(decodeEnvelope((await l2.get(key))!)?.value);
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof CacheError, String(err));
+    assert.equal(err.code, code, err.message);
+    return true;
+  });
+}
+
+describe('tiered cache races (issue 13)', () => {
+  it('item 1: a load does not store over a set that was in flight when it finished', async () => {
+    // L2 applies a write when it is sent (as Redis does, in order) but the reply of the first
+    // write is held back: the set is still in flight when the loader returns.
+    const base = memory();
+    const replyHeld = deferred();
+    let holdNext = false;
+    const l2: Cache = {
+      ...base,
+      async set(key, value, ttl, options) {
+        const hold = holdNext;
+        holdNext = false;
+        const stored = await base.set(key, value, ttl, options);
+        if (hold) await replyHeld.promise;
+        return stored;
+      },
+    };
+    const cache = createTieredCache({ l1: memory(), l2, breaker: false });
+    const loading = deferred();
+    const release = deferred();
+    const pending = cache.getOrSet('k', async () => {
+      loading.resolve();
+      await release.promise;
+      return bytes('old');
+    });
+    await loading.promise;
+    holdNext = true;
+    const writing = cache.set('k', bytes('new'));
+    release.resolve();
+    assert.equal(text(await pending), 'old', "the loader's caller gets its value");
+    replyHeld.resolve();
+    assert.equal(await writing, true);
+    assert.equal(await inL2(base, 'k'), 'new', 'L2 kept the write');
+    assert.equal(text(await cache.get('k')), 'new');
+  });
+
+  it('item 1: a load does not store over a delete, here or on another instance', async () => {
+    const l2 = memory();
+    const hub = busHub();
+    const a = createTieredCache({ l1: memory(), l2, bus: hub.bus(), instanceId: 'A' });
+    const b = createTieredCache({ l1: memory(), l2, bus: hub.bus(), instanceId: 'B' });
+    await Promise.all([a.ready, b.ready]);
+    for (const [writer, write] of [
+      ['A deletes', () => a.delete('d1')],
+      ['A deleteMany', () => a.deleteMany(['d2'])],
+      ['B sets', () => b.set('d3', bytes('new'))],
+    ] as const) {
+      const key = writer === 'A deletes' ? 'd1' : writer === 'A deleteMany' ? 'd2' : 'd3';
+      await b.set(key, bytes('before'));
+      await a.delete(key);
+      const loading = deferred();
+      const release = deferred();
+      const pending = a.getOrSet(key, async () => {
+        loading.resolve();
+        await release.promise;
+        return bytes('old');
+      });
+      await loading.promise;
+      await write();
+      release.resolve();
+      assert.equal(text(await pending), 'old');
+      const expected = writer === 'B sets' ? 'new' : undefined;
+      assert.equal(text(await a.get(key)), expected, `${writer}: A's L1`);
+      assert.equal(text(await b.get(key)), expected, `${writer}: B`);
+    }
+  });
+
+  it('item 1: another instance writing during a load wins in L2 (conditional store)', async () => {
+    const l2 = memory();
+    const a = createTieredCache({ l1: memory(), l2 }); // no bus: only L2 can tell
+    const b = createTieredCache({ l1: memory(), l2 });
+    const loading = deferred();
+    const release = deferred();
+    const pending = a.getOrSet('k', async () => {
+      loading.resolve();
+      await release.promise;
+      return bytes('old');
+    });
+    await loading.promise;
+    await b.set('k', bytes('new'));
+    release.resolve();
+    await pending;
+    assert.equal(await inL2(l2, 'k'), 'new');
+    assert.equal(text(await b.get('k')), 'new');
+  });
+
+  it('item 7: a getOrSet miss against a hung L2 waits one l2Timeout, not two', async () => {
+    const l2 = fakeCache('l2');
+    l2.mode = 'hang';
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false });
+    const start = performance.now();
+    assert.equal(text(await cache.getOrSet('k', () => bytes('v'))), 'v');
+    const took = performance.now() - start;
+    assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
+    assert.equal(cache.stats().backgroundWrites, 1, 'the L2 store ran in the background');
+    // the background store times out on its own and is counted
+    await waitFor(() => cache.stats().l2Errors === 2, {
+      timeoutMs: 2000,
+      what: 'the background store to time out',
+    });
+  });
+
+  it('item 7: a getOrSetMany miss against a hung L2 waits one l2Timeout, not two', async () => {
+    const l2 = fakeCache('l2');
+    l2.mode = 'hang';
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false });
+    const start = performance.now();
+    const values = await cache.getOrSetMany(['x', 'y'], (keys) => keys.map((k) => bytes(k)));
+    const took = performance.now() - start;
+    assert.deepEqual(values.map(text), ['x', 'y']);
+    assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
+    assert.equal(cache.stats().backgroundWrites, 1);
+  });
+
+  it('item 7: a rejected set with a hung L2 and a hung bus waits one budget', async () => {
+    const l2 = fakeCache('l2');
+    l2.mode = 'hang';
+    const bus: InvalidationBus = {
+      publish: () => new Promise(() => {}),
+      subscribe: async () => () => {},
+      close: async () => {},
+    };
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false, bus });
+    await cache.ready;
+    for (const [op, call] of [
+      ['set', () => cache.set('k', bytes('v'))],
+      ['delete', () => cache.delete('k')],
+      ['deleteMany', () => cache.deleteMany(['k'])],
+      ['setMany', () => cache.setMany([{ key: 'k', value: bytes('v') }])],
+    ] as const) {
+      const start = performance.now();
+      await rejectsCode(call(), 'timeout');
+      const took = performance.now() - start;
+      assert.ok(took < 250, `${op}: one budget (150 ms), took ${took.toFixed(0)} ms`);
+    }
+  });
+
+  it('item 11: deleteMany drops the keys from both levels and from the other instances', async () => {
+    const l2 = memory();
+    const hub = busHub();
+    const a = createTieredCache({ l1: memory(), l2, bus: hub.bus(), instanceId: 'A' });
+    const b = createTieredCache({ l1: memory(), l2, bus: hub.bus(), instanceId: 'B' });
+    await Promise.all([a.ready, b.ready]);
+    await a.setMany([
+      { key: 'x', value: bytes('1') },
+      { key: 'y', value: bytes('2') },
+      { key: 'z', value: bytes('3') },
+    ]);
+    assert.deepEqual((await b.getMany(['x', 'y', 'z'])).map(text), ['1', '2', '3']);
+    assert.equal(await a.deleteMany(['x', 'y', 'nope', 'x']), 2);
+    assert.deepEqual((await b.getMany(['x', 'y', 'z'])).map(text), [undefined, undefined, '3']);
+    assert.deepEqual(hub.published.at(-1), { origin: 'A', keys: ['x', 'y', 'nope'] });
+  });
+
+  it('item 3: keys with a lone surrogate are refused before either level sees them', async () => {
+    const l1 = fakeCache('l1');
+    const l2 = fakeCache('l2');
+    const cache = createTieredCache({ l1, l2 } as TieredCacheOptions);
+    for (const key of ['s\uD800', 's\uDBFF']) {
+      await rejectsCode(cache.set(key, bytes('v')), 'invalid_key');
+      await rejectsCode(cache.get(key), 'invalid_key');
+      await rejectsCode(
+        cache.getOrSet(key, () => bytes('v')),
+        'invalid_key',
+      );
+      await rejectsCode(cache.getMany([key]), 'invalid_key');
+    }
+    assert.deepEqual([...l1.calls, ...l2.calls], []);
+  });
+});
+
+describeWithServers('tiered cache: a timed-out L2 write (issue 13 item 2)', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let proxy: FaultProxy;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    redis = await startRedis();
+    proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+  });
+  after(async () => {
+    for (const close of closers) await close().catch(() => {});
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  it('never overwrites a newer acknowledged write once the caller was told it failed', async () => {
+    const tiered = (l2: Cache) => {
+      const c = createTieredCache({ l1: memory(), l2, l2Timeout: 200, breaker: false });
+      closers.push(() => c.close());
+      return c;
+    };
+    // L2's own commandTimeout (3 s default) is far longer than the tiered l2Timeout.
+    const redisAt = (port: number) =>
+      createRedisCache({ addresses: [`127.0.0.1:${port}`], keyPrefix: 'late:' });
+    const aL2 = redisAt(proxy.port);
+    const a = tiered(aL2);
+    const b = tiered(redisAt(redis.port));
+    await a.set('k', bytes('v1'));
+    proxy.delay = 600;
+    await rejectsCode(a.set('k', bytes('v2')), 'timeout');
+    assert.equal(await b.set('k', bytes('v3')), true);
+    // A's SET reaches Redis ~600 ms after it was sent; a later read by A on the same connection
+    // answers only after Redis processed it.
+    await waitFor(() => proxy.held === 0, { timeoutMs: 5000, what: 'the delayed SET to be forwarded' });
+    proxy.delay = 0;
+    await aL2.get('k').catch(() => undefined);
+    const c = tiered(redisAt(redis.port)); // an empty L1: reads L2
+    assert.equal(text(await c.get('k')), 'v3', 'the timed-out v2 never landed over v3');
+  });
+});
