@@ -13,8 +13,6 @@ export interface AclScope {
   mode: RedisMode;
   /** Non-zero db in standalone/sentinel mode: adds SELECT. */
   db?: number;
-  /** Cluster `readOnly` (reads from replicas): adds READONLY. */
-  readOnly?: boolean;
   /** Invalidation bus channel, when the tiered cache uses the Redis bus. */
   busChannel?: string;
   /** Lease key prefix, when the tiered cache uses the Redis lease. */
@@ -41,8 +39,9 @@ export function aclRules(scope: AclScope): string[] {
   // SETNAME its connection name, PING/ROLE the health probe, QUIT the graceful close.
   rules.push('+info', '+client|setname', '+ping', '+role', '+quit');
   if (scope.mode !== 'cluster' && scope.db) rules.push('+select');
-  if (scope.mode === 'cluster') rules.push('+cluster|slots', '+cluster|info', '+asking');
-  if (scope.mode === 'cluster' && scope.readOnly) rules.push('+readonly');
+  // iovalkey sends READONLY on every replica connection it opens (the write-deadline clock
+  // measurement and slot refreshes connect to replicas too), whatever `readOnly` says.
+  if (scope.mode === 'cluster') rules.push('+cluster|slots', '+cluster|info', '+asking', '+readonly');
   // The cache: GET, UNLINK, EXISTS, MGET; clear() = SCAN MATCH prefix* + UNLINK. Every SET runs in
   // the deadline script (./deadline.ts: EVALSHA, EVAL when not loaded yet; inside it TIME and SET,
   // which ACLs check too), and TIME measures the server clock on each connection.
