@@ -41,16 +41,19 @@ export interface Route {
 export class HttpError extends Error {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  /** Extra response headers (e.g. `connection: close` after a refused body). */
+  readonly headers: Readonly<Record<string, string>>;
   constructor(
     status: number,
     message: string,
     extra: Record<string, unknown> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options);
     this.name = 'HttpError';
     this.status = status;
     this.body = { error: message, ...extra };
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -75,21 +78,41 @@ function compile(path: string): (p: string) => Record<string, string> | undefine
   };
 }
 
+/** Past MAX_BODY the rest of a body is read and discarded up to this size, then the 413 goes out anyway. */
+const MAX_DISCARD = 1024 * 1024;
+
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
+    // The 413 is sent once the client has finished sending (so it is not reset by unread data and
+    // reads the answer), or at once past MAX_DISCARD; the connection closes after the reply.
+    const refuse = () =>
+      reject(
+        new HttpError(
+          413,
+          `request body larger than ${MAX_BODY} bytes`,
+          {},
+          { headers: { connection: 'close' } },
+        ),
+      );
     req.on('data', (c: Buffer) => {
       size += c.length;
+      if (tooLarge) {
+        if (size - c.length <= MAX_DISCARD && size > MAX_DISCARD) refuse();
+        return;
+      }
       if (size > MAX_BODY) {
-        reject(new HttpError(413, `request body larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        tooLarge = true;
+        chunks.length = 0;
         return;
       }
       chunks.push(c);
     });
     req.on('error', reject);
     req.on('end', () => {
+      if (tooLarge) return refuse();
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return resolve(undefined);
       try {
@@ -172,7 +195,7 @@ export function createServiceListener(
       } catch (err) {
         if (err instanceof HttpError) {
           if (err.status >= 500) c.span?.recordError(err);
-          sendJson(res, err.status, err.body);
+          sendJson(res, err.status, err.body, { ...err.headers });
           return;
         }
         c.span?.recordError(err);
@@ -220,8 +243,31 @@ export interface CallResult<T = unknown> {
 const CALL_TIMEOUT_MS = 5000;
 
 /**
+ * Marks a call from one demo service to another. A service that is stopping still serves these
+ * (they finish work that was in flight at the edge), while new requests from clients get a 503.
+ */
+export const PEER_HEADER = 'x-demo-peer';
+
+/** Error codes of a connection the peer closed under a request (not a refusal, not a timeout). */
+const CLOSED_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** The `code` of a fetch failure (undici puts the socket error in `cause`). */
+function networkCode(err: unknown): string | undefined {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 4;
+    e = e.cause as typeof e, i++
+  )
+    if (typeof e.code === 'string') return e.code;
+  return undefined;
+}
+
+/**
  * Calls another service over HTTP inside a client span (trace context injected by `tracedFetch`).
- * Network failures and timeouts become `HttpError(502)`; any HTTP status is returned as is.
+ * A `GET` whose keep-alive connection was closed under it is sent again, up to twice (idempotent;
+ * this is what happens when the peer is draining). A peer that refuses or closes connections
+ * (stopping) becomes `HttpError(503)`, timeouts and other failures `HttpError(502)`; any HTTP
+ * status is returned as is (a non-JSON body as text).
  */
 export async function callService<T = unknown>(
   ctx: AppContext,
@@ -234,14 +280,17 @@ export async function callService<T = unknown>(
   const template = options.template ?? path;
   const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
-  try {
-    const res = await tracedFetch(
+  const send = () =>
+    tracedFetch(
       ctx,
       `${target.baseUrl}${path}`,
       {
         method,
         signal,
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        headers: {
+          [PEER_HEADER]: '1',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       },
       // `{method} {url.template}`: the span name the HTTP conventions give a client span with a template.
@@ -250,9 +299,49 @@ export async function callService<T = unknown>(
         attributes: { 'url.template': template, 'peer.service': target.service },
       },
     );
+  try {
+    let res: Response;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await send();
+        break;
+      } catch (err) {
+        // A GET whose pooled connection the peer closed (it is draining) goes out once more.
+        const code = networkCode(err);
+        if (method !== 'GET' || attempt >= 3 || signal.aborted || !code || !CLOSED_CODES.has(code)) throw err;
+      }
+    }
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    const json = (res.headers.get('content-type') ?? '').includes('json');
+    // A non-JSON body (e.g. a proxy's or a draining server's plain-text 503) is passed on as text.
+    return { status: res.status, body: (json && text ? JSON.parse(text) : text || undefined) as T };
   } catch (err) {
-    throw new HttpError(502, `${target.service} did not answer ${method} ${template}`, {}, { cause: err });
+    const code = networkCode(err);
+    // Refused or closed under us: the peer is stopping (or not started): unavailable, try again.
+    if (code && (code === 'ECONNREFUSED' || CLOSED_CODES.has(code)))
+      throw new HttpError(
+        503,
+        `${target.service} is not accepting requests`,
+        { reason: code },
+        { cause: err },
+      );
+    const reason = code ?? (err as { name?: string })?.name;
+    throw new HttpError(
+      502,
+      `${target.service} did not answer ${method} ${template}`,
+      reason ? { reason } : {},
+      { cause: err },
+    );
   }
+}
+
+/**
+ * The status to answer when a downstream call did not succeed: a downstream 4xx stays a 4xx
+ * (the client's request was wrong), 503 stays 503 (the peer is stopping: try again), anything
+ * else is 502.
+ */
+export function downstreamStatus(status: number): number {
+  if (status >= 400 && status < 500) return status;
+  if (status === 503) return 503;
+  return 502;
 }

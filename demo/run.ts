@@ -1,12 +1,16 @@
 /**
  * `npm run demo`: starts gateway, user and order services in this process, sends a short bounded
  * burst of traffic, prints a summary (requests, latency, cache hit ratios per layer, one full trace
- * as a tree, where the metrics are) and exits, closing everything.
+ * as a tree, where the metrics are) and exits, closing everything. `npm run demo -- --keep` leaves
+ * the services running after the summary (for a look at /metrics), until Ctrl+C.
+ *
+ * A collector that is configured but not reachable is a warning, never a failure of the demo.
  *
  * Nothing needs to be installed: without DATABASE_URL the database is embedded (pglite), without
  * REDIS_URL the L2 is a second in-memory cache, without an OTLP endpoint the spans stay in memory.
  * With those variables set, the same command uses the real servers (see demo/README.md).
  */
+import { connect } from 'node:net';
 import { redactUrl } from './db.js';
 import { readEnv } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
@@ -22,6 +26,7 @@ import {
 import { driveTraffic, quantile, type TrafficResult } from './traffic.js';
 
 const env = readEnv();
+const keep = process.argv.slice(2).includes('--keep');
 const jaegerUi = (process.env.JAEGER_UI_URL ?? 'http://localhost:16686').replace(/\/+$/, '');
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -30,6 +35,10 @@ async function main(): Promise<void> {
   out('Hyperion observability demo: starting gateway, user-service and order-service…');
   if (!env.databaseUrl)
     out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
+  if (env.tracingEndpoint && !(await reachable(env.tracingEndpoint)))
+    out(
+      `  warning: nothing answers at ${env.tracingEndpoint} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
+    );
   const t0 = performance.now();
   const services = await startServices({
     databaseUrl: env.databaseUrl,
@@ -56,6 +65,17 @@ async function main(): Promise<void> {
     const startedMs = performance.now() - t0;
     const traffic = await driveTraffic({ baseUrl: services.gateway.url, requests: 600, concurrency: 8 });
     await printSummary(services, traffic, startedMs);
+    if (keep) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      out(`\nKept running (--keep): gateway ${services.gateway.url}; press Ctrl+C to stop.`);
+      // Stopping is the normal end here: close everything (draining requests) and exit 0.
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      out(`\n${signal}: closing the services…`);
+    }
   } finally {
     await close();
     process.off('SIGINT', onSignal);
@@ -105,6 +125,14 @@ async function printSummary(
         .map(([st, n]) => `${st === 0 ? 'network error' : st}: ${n}`)
         .join('  '),
   );
+  const bad = samples.filter((s) => s.kind === 'bad-order');
+  if (bad.length > 0) {
+    const statuses = [...new Set(bad.map((s) => s.status))].sort().join('/');
+    out(
+      `Bad input  ${bad.length} of those are deliberately invalid: POST /orders with userId "x" and no items, ` +
+        `answered ${statuses} by the gateway's validation (nothing reaches the order service)`,
+    );
+  }
   out(
     `Latency    p50 ${quantile(ms, 0.5).toFixed(1)} ms   p99 ${quantile(ms, 0.99).toFixed(1)} ms   (at the gateway, end to end)`,
   );
@@ -113,7 +141,12 @@ async function printSummary(
 
   const sample = pickTrace(services, samples);
   const tree = await traceTree(services, sample?.traceId);
-  if (tree) {
+  if (tree?.unreachable !== undefined) {
+    out(
+      `Trace      warning: the collector at ${env.tracingEndpoint} did not take the spans (${tree.unreachable}); ` +
+        'the demo goes on without it (lost spans are counted in spans_dropped_total)',
+    );
+  } else if (tree) {
     out(
       `Trace      ${tree.traceId}  (${tree.spans} spans, ${tree.services} services)${tree.link ? `  ${tree.link}` : ''}`,
     );
@@ -126,8 +159,50 @@ async function printSummary(
     out('Trace      none sampled (HYPERION_SAMPLE_RATE is 0?)');
   }
   out(`Metrics    ${services.all.map((s) => `${s.url}/metrics`).join('   ')}`);
-  out('           (only while the demo runs; `docker-compose up` keeps them up for Prometheus and Grafana)');
+  out(
+    keep
+      ? '           (kept running: open them now; Ctrl+C stops the services)'
+      : '           (only while the demo runs: `npm run demo -- --keep` leaves the services up for a look;\n' +
+          '           `docker-compose up` runs them with Prometheus and Grafana)',
+  );
   out('─'.repeat(100));
+}
+
+/** True when a TCP connection to the URL's host and port opens within a second. */
+function reachable(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let u: URL;
+    try {
+      u = new URL(/^https?:\/\//.test(url) ? url : `http://${url}`);
+    } catch {
+      return resolve(false);
+    }
+    const socket = connect({
+      host: u.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)),
+    });
+    socket.setTimeout(1000);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/** The first line of an error's message, and of its first cause when it has several. */
+function errorText(err: unknown): string {
+  const e = err as { message?: unknown; causes?: unknown[] };
+  const cause = e?.causes?.[0] as { message?: unknown } | undefined;
+  const text =
+    typeof cause?.message === 'string'
+      ? cause.message
+      : typeof e?.message === 'string'
+        ? e.message
+        : String(err);
+  return text.split('\n')[0]!;
 }
 
 /**
@@ -151,7 +226,11 @@ function pickTrace(services: RunningServices, samples: TrafficResult['samples'])
 async function traceTree(
   services: RunningServices,
   traceId: string | undefined,
-): Promise<{ traceId: string; spans: number; services: number; lines: string[]; link?: string } | undefined> {
+): Promise<
+  | { traceId: string; spans: number; services: number; lines: string[]; link?: string; unreachable?: never }
+  | { unreachable: string }
+  | undefined
+> {
   if (!traceId) return undefined;
   let spans: TreeSpan[] = [];
   let link: string | undefined;
@@ -160,7 +239,9 @@ async function traceTree(
     spans = groupByTrace(all).get(traceId) ?? [];
   } else {
     // Flush, then ask Jaeger's query API (if it is where the spans went); give up quietly after a few tries.
-    await Promise.all(services.all.map((s) => s.tracer?.flush()));
+    const flushed = await Promise.allSettled(services.all.map((s) => s.tracer?.flush()));
+    const failed = flushed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) return { unreachable: errorText(failed.reason) };
     link = `${jaegerUi}/trace/${traceId}`;
     for (let i = 0; i < 10 && spans.length === 0; i++) {
       try {

@@ -9,7 +9,7 @@
  * `startServices()` runs all three in this process (the e2e test, the benchmark and `npm run demo`
  * use it); `startService()` runs one (the standalone programs of the compose stack use it).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMemoryCache, type MemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisInvalidationBus, type RedisInvalidationBus } from '../../lib/cache/redis/bus.js';
@@ -17,13 +17,14 @@ import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache, type TieredCache } from '../../lib/cache/tiered/index.js';
 import { type App, createApp } from '../../lib/core/app.js';
 import type { Cache, Logger, LogLevel } from '../../lib/core/contracts.js';
+import { drainServer } from '../../lib/core/drain.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
 import type { CacheLayers } from '../caching.js';
 import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
-import { createServiceListener, type Route } from '../http.js';
+import { createServiceListener, PEER_HEADER, type Route } from '../http.js';
 import { migrateOrders, migrateUsers } from '../schema.js';
 import { gatewayRoutes } from './gateway.js';
 import { orderRoutes } from './orders.js';
@@ -90,6 +91,8 @@ export interface ServiceOptions {
   /** Logger, or the level of a JSON console logger to create. Default `info`. */
   logger?: Logger | LogLevel | undefined;
   cache?: CacheSetup | undefined;
+  /** How long running requests may finish after a stop began, ms. Default 8000 (within the 10 s close budget). */
+  drainGraceMs?: number | undefined;
 }
 
 export interface ServiceHandle {
@@ -109,7 +112,10 @@ export interface ServiceHandle {
   /** Traced database access (user and order services). */
   readonly data: DataAccess | undefined;
   readonly server: Server;
-  /** Stops the HTTP server, then closes caches, database, metrics and tracer. Idempotent. */
+  /**
+   * Drains the HTTP server (running requests finish, late ones get 503), then closes caches,
+   * database, metrics and tracer. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -160,15 +166,6 @@ function listen(
       return attempt(0).then((p) => ({ port: p, fellBack: true }));
     },
   );
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-    // Keep-alive connections would hold close() open until they time out.
-    server.closeAllConnections();
-  });
 }
 
 /** Builds one service, migrates its tables, and starts listening. */
@@ -304,8 +301,24 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     await app.close().catch(() => {});
     return abort(err);
   }
-  // Registered last, so it runs first: stop taking requests before the components close.
-  app.defer('http', () => closeServer(server));
+  // Registered last, so it runs first: stop taking requests, let the running ones finish (503 for
+  // late ones), and only then close the database, caches, metrics and tracer. Behind the gateway,
+  // calls from the other services are still served while draining: they finish requests that were
+  // already in flight at the gateway (all three stopping at once must not turn those into 503s).
+  app.defer(
+    'http',
+    drainServer(server, {
+      graceMs: options.drainGraceMs ?? 8000,
+      logger,
+      ...(name === 'gateway'
+        ? {}
+        : {
+            admit: (req: IncomingMessage) => req.headers[PEER_HEADER] !== undefined,
+            // Keep listening while peers still call (they may be slow to get there).
+            quietMs: 2000,
+          }),
+    }),
+  );
 
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const url = `http://${shownHost}:${bound.port}`;

@@ -22,13 +22,19 @@ export interface Order {
   createdAt: string;
 }
 
+/** Largest id (users and orders ids are PostgreSQL `integer`s). */
+export const MAX_ID = 2_147_483_647;
+
 /** Body of `POST /orders`. Unknown keys are dropped. */
 export const OrderInput = v.object(
   {
+    // The range of a user id (a PostgreSQL integer, as parseId checks for paths): a bad id is the
+    // client's error here at the edge, not a 5xx further down.
     userId: v.pipe(
       v.number('must be a number'),
       v.integer('must be an integer'),
       v.minValue(1, 'must be ≥ 1'),
+      v.maxValue(MAX_ID, `must be ≤ ${MAX_ID}`),
     ),
     items: v.pipe(
       v.array(
@@ -82,7 +88,7 @@ export function parseOrderInput(body: unknown): OrderInput {
 /** A positive 32-bit id from a path segment, or `HttpError(400)`. */
 export function parseId(raw: string | undefined, field = 'id'): number {
   const n = Number(raw);
-  if (!raw || !/^\d{1,10}$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2_147_483_647)
+  if (!raw || !/^\d{1,10}$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > MAX_ID)
     throw new HttpError(400, `invalid ${field}`, { fields: { [field]: ['must be a positive integer'] } });
   return n;
 }

@@ -6,7 +6,7 @@
 import type { Metrics } from '../../lib/core/contracts.js';
 import { type CacheLayers, invalidate, readThrough } from '../caching.js';
 import type { DataAccess } from '../db.js';
-import { callService, HttpError, type Route } from '../http.js';
+import { callService, downstreamStatus, HttpError, type Route } from '../http.js';
 import { type Order, type OrderItem, parseId, parseOrderInput } from './model.js';
 
 export interface OrderServiceDeps {
@@ -86,7 +86,15 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
         );
         if (user.status === 404)
           throw new HttpError(422, 'unknown user', { fields: { userId: ['no such user'] } });
-        if (user.status !== 200) throw new HttpError(502, 'user service failed', { upstream: user.status });
+        // A user id the user service rejects is the client's error (4xx), not ours (5xx).
+        if (user.status !== 200)
+          throw new HttpError(
+            downstreamStatus(user.status),
+            user.status < 500 ? 'invalid user' : 'user service failed',
+            user.status < 500
+              ? { fields: { userId: ['rejected by the user service'] } }
+              : { upstream: user.status },
+          );
 
         const totalCents = input.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
         const order = await deps.data.transaction(ctx, 'transaction create_order', async (q) => {

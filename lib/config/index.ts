@@ -1,22 +1,49 @@
 /**
  * `hyperion/config`: load a YAML/JSON file with environment overrides, validate it (every bad field
- * reported with its path, secrets never echoed), and build an app from it in one call.
+ * reported with its path and what it accepts, secrets never echoed, nothing printed by the YAML
+ * parser), and build an app from it in one call. An empty file means all defaults; a file over
+ * 1 MiB, nested deeper than 32 levels or holding more than 100 000 values is refused.
  */
-import { applyEnvOverrides, type LoadOptions, loadConfigFile, validateConfig } from './load.js';
+import {
+  checkParsed,
+  type LoadOptions,
+  loadConfigFile,
+  loadConfigText,
+  mergeEnvOverrides,
+  validateConfig,
+} from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
 
 export { type AppFromConfigOptions, createAppFromConfig } from './app.js';
 export {
   applyEnvOverrides,
   type ConfigFormat,
+  describeType,
+  displayPath,
+  type EnvOrigin,
   isSecretField,
   type LoadOptions,
   loadConfigFile,
+  loadConfigText,
+  MAX_CONFIG_BYTES,
+  MAX_CONFIG_DEPTH,
+  MAX_CONFIG_VALUES,
+  mergeEnvOverrides,
   parseConfigText,
   toConfigIssues,
   validateConfig,
 } from './load.js';
-export { duration, hostPort, httpUrl, parseDuration, port } from './primitives.js';
+export {
+  duration,
+  durationIn,
+  hostPort,
+  httpUrl,
+  MAX_COUNT,
+  MAX_TIMER_MS,
+  MAX_TTL_MS,
+  parseDuration,
+  port,
+} from './primitives.js';
 export type { CacheSection, HyperionConfig } from './schema.js';
 export { memoryOptionsFromConfig, memorySection } from './sections/memory.js';
 export { metricsOptionsFromConfig, metricsSection } from './sections/metrics.js';
@@ -24,19 +51,35 @@ export { redisOptionsFromConfig, redisSection } from './sections/redis.js';
 export { tieredOptionsFromConfig } from './sections/tiered.js';
 export { tracingOptionsFromConfig, tracingSection } from './sections/tracing.js';
 
-/** Validates an already-parsed config object (environment overrides applied if `env` is given). */
+/**
+ * Validates an already-parsed config object (environment overrides applied if `env` is given).
+ * `undefined` means all defaults; anything else must be a mapping.
+ */
 export function parseConfig(
   raw: unknown,
   options: Omit<LoadOptions, 'format'> & { source?: string } = {},
 ): HyperionConfig {
-  const merged = options.env ? applyEnvOverrides(raw ?? {}, options.env, options.envPrefix) : (raw ?? {});
-  return validateConfig(configSchemaFor(merged), merged, options.source ?? 'config') as HyperionConfig;
+  const source = options.source ?? 'config';
+  checkParsed(raw, source);
+  const { value, origins } = options.env
+    ? mergeEnvOverrides(raw, options.env, options.envPrefix, source)
+    : { value: raw ?? {}, origins: [] };
+  return validateConfig(configSchemaFor(value), value, source, origins) as HyperionConfig;
 }
 
 /**
  * Reads `path` (YAML, or JSON by extension), applies `HYPERION__…` environment overrides and
- * validates the result. Throws one `ConfigError` listing every bad field.
+ * validates the result. Throws one `ConfigError` listing every bad field. An empty file (only
+ * whitespace or comments) means all defaults.
  */
 export function loadConfig(path: string, options: LoadOptions = {}): Promise<HyperionConfig> {
   return loadConfigFile(path, configSchemaFor, options) as Promise<HyperionConfig>;
+}
+
+/** `loadConfig` for text already in memory (`source` names it in messages). */
+export function loadConfigFromText(
+  text: string,
+  options: LoadOptions & { source?: string } = {},
+): HyperionConfig {
+  return loadConfigText(text, configSchemaFor, options) as HyperionConfig;
 }

@@ -1,42 +1,200 @@
-/** Reusable valibot pieces for config sections. */
+/**
+ * Reusable valibot pieces for config sections. Each carries, as its message, what the field
+ * accepts in plain words ("a whole number from 0 to 15"); the loader pairs it with why the value
+ * failed ("is too large"). Every number has a range: durations that arm timers end at
+ * 2^31 − 1 ms (Node fires longer timers at once), cache TTLs at 365 days, counts where the
+ * component stops making sense.
+ */
 import * as v from 'valibot';
+import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, unknownKeyMessage } from '../core/options.js';
+
+export { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS };
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses "250ms", "5s", "1m", "1h", "1.5s" to milliseconds; `undefined` when malformed. */
 export function parseDuration(text: string): number | undefined {
+  if (text.length > 64) return undefined;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
   if (!m) return undefined;
   return Number(m[1]) * UNITS[m[2]!]!;
 }
 
-/** A duration: a number of milliseconds, or a string like "5s" / "250ms" (the original YAML style). Output: ms. */
-export const duration = v.pipe(
-  v.union([
-    v.pipe(v.number(), v.finite(), v.minValue(0)),
-    v.pipe(
-      v.string(),
-      v.check((s) => parseDuration(s) !== undefined, 'a duration like "250ms", "5s", "1m" or a number of ms'),
-    ),
-  ]),
-  v.transform((x) => (typeof x === 'number' ? x : parseDuration(x)!)),
-);
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** `12,345` style for the bounds shown in messages. */
+const big = (n: number) => n.toLocaleString('en-US');
+
+function showMs(ms: number): string {
+  if (ms === MAX_TIMER_MS) return `${big(ms)} ms (about 24.8 days)`;
+  if (ms === MAX_TTL_MS) return '365 days';
+  return `${big(ms)} ms`;
+}
+
+export interface DurationRange {
+  /** Smallest accepted value in ms. Default 0. */
+  min?: number;
+  /** Whether `min` itself is excluded (`> 0`). Default false. */
+  exclusive?: boolean;
+  /** Largest accepted value in ms. Default `MAX_TIMER_MS`. */
+  max?: number;
+  /** Whole milliseconds only. Default false. */
+  integer?: boolean;
+}
+
+/**
+ * A duration: a number of milliseconds, or a string like "5s" / "250ms" (the original YAML style),
+ * within a range. Output: ms.
+ */
+export function durationIn({
+  min = 0,
+  exclusive = false,
+  max = MAX_TIMER_MS,
+  integer = false,
+}: DurationRange = {}) {
+  const low = exclusive ? `above ${showMs(min)}` : `from ${showMs(min)}`;
+  const phrase =
+    `a duration ${low} up to ${showMs(max)}${integer ? ' in whole milliseconds' : ''}, ` +
+    'written like "250ms", "5s", "1m", "1h" or as a number of milliseconds';
+  return v.pipe(
+    v.union([v.number(phrase), v.string(phrase)], phrase),
+    v.transform((x): number => (typeof x === 'number' ? x : (parseDuration(x) ?? Number.NaN))),
+    v.check((ms) => !Number.isNaN(ms), phrase),
+    exclusive ? v.gtValue(min, phrase) : v.minValue(min, phrase),
+    v.maxValue(max, phrase),
+    v.check((ms) => !integer || Number.isInteger(ms), phrase),
+  );
+}
+
+/** A timer duration from 0 to 2^31 − 1 ms ("250ms", "5s" or ms). */
+export const duration = durationIn();
+
+/** A whole number in `min..max`. */
+export function intIn(min: number, max: number, phrase = `a whole number from ${big(min)} to ${big(max)}`) {
+  return v.pipe(v.number(phrase), v.integer(phrase), v.minValue(min, phrase), v.maxValue(max, phrase));
+}
+
+/** A number in `min..max` (fractions allowed). */
+export function numberIn(min: number, max: number, phrase = `a number from ${min} to ${max}`) {
+  return v.pipe(v.number(phrase), v.minValue(min, phrase), v.maxValue(max, phrase));
+}
+
+/** A fraction from 0.0 to 1.0. */
+export const fraction = numberIn(0, 1, 'a fraction from 0.0 to 1.0');
+
+export const flag = v.boolean('true or false');
+
+/** Any text. */
+export const text = v.string('text');
+
+/** Non-empty text; `phrase` names what it is ("a non-empty service name"). */
+export function nonEmpty(phrase: string) {
+  return v.pipe(v.string(phrase), v.minLength(1, phrase));
+}
+
+/** One of a fixed list of words. */
+export function oneOf<const T extends readonly string[]>(
+  options: T,
+  phrase = `one of: ${options.join(', ')}`,
+) {
+  return v.picklist(options, phrase);
+}
+
+/** A non-empty list. */
+export function listOf<S extends v.GenericSchema>(item: S, phrase: string) {
+  return v.pipe(v.array(item, phrase), v.minLength(1, phrase));
+}
+
+/** A mapping of name → value (a list is not a mapping, even though JavaScript would index it). */
+export function mapOf<K extends v.GenericSchema<string, string>, S extends v.GenericSchema>(
+  key: K,
+  value: S,
+  phrase: string,
+) {
+  return v.pipe(v.custom<Record<string, unknown>>(isPlainObject, phrase), v.record(key, value, phrase));
+}
 
 /** "host:port" with a port in 1..65535. */
+const HOST_PORT_PHRASE = 'an address "host:port" with a port from 1 to 65535';
 export const hostPort = v.pipe(
-  v.string(),
-  v.regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):(\d{1,5})$/, 'an address "host:port"'),
+  v.string(HOST_PORT_PHRASE),
+  v.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/, HOST_PORT_PHRASE),
   v.check((s) => {
     const port = Number(s.slice(s.lastIndexOf(':') + 1));
     return port >= 1 && port <= 65535;
-  }, 'a port between 1 and 65535'),
+  }, HOST_PORT_PHRASE),
 );
 
-export const port = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535));
+export const port = intIn(0, 65535, 'a port number from 0 to 65535');
 
 /** An absolute http(s) URL. */
 export const httpUrl = v.pipe(
-  v.string(),
-  v.url('an absolute URL'),
+  v.string('an http:// or https:// URL'),
+  v.url('an http:// or https:// URL'),
   v.check((s) => /^https?:\/\//.test(s), 'an http:// or https:// URL'),
 );
+
+type AddIssue = (info: {
+  message: string;
+  expected?: string;
+  path?: [v.ObjectPathItem, ...v.ObjectPathItem[]];
+}) => void;
+
+/** A rule across fields, checked on the section once its fields are read. */
+export type SectionRule = (
+  value: Record<string, unknown>,
+  fail: (path: string[], message: string, expected: string) => void,
+) => void;
+
+function pathItems(
+  root: Record<string, unknown>,
+  path: readonly string[],
+): [v.ObjectPathItem, ...v.ObjectPathItem[]] {
+  const items: v.ObjectPathItem[] = [];
+  let node: unknown = root;
+  for (const key of path) {
+    const input = (isPlainObject(node) ? node : {}) as Record<string, unknown>;
+    items.push({ type: 'object', origin: 'value', input, key, value: input[key] });
+    node = input[key];
+  }
+  return items as [v.ObjectPathItem, ...v.ObjectPathItem[]];
+}
+
+/** Unknown keys listed with a suggestion each (for the first 100; a file of typos needs no more). */
+const MAX_SUGGESTIONS = 100;
+
+/**
+ * A mapping with known keys: a list or scalar is refused, every unknown key is reported (with the
+ * nearest known key as a suggestion), and `rules` check combinations of fields.
+ */
+export function section<E extends v.ObjectEntries>(
+  entries: E,
+  what: string,
+  rules: readonly SectionRule[] = [],
+) {
+  const known = Object.keys(entries);
+  const phrase = `a mapping of ${what} (keys: ${known.join(', ')})`;
+  return v.pipe(
+    v.custom<Record<string, unknown>>(isPlainObject, phrase),
+    v.looseObject(entries),
+    v.rawCheck(({ dataset, addIssue }) => {
+      const value = dataset.value as Record<string, unknown>;
+      const add = addIssue as AddIssue;
+      let unknown = 0;
+      for (const key of Object.keys(value)) {
+        if (Object.hasOwn(entries, key)) continue;
+        add({
+          message:
+            unknown++ < MAX_SUGGESTIONS ? unknownKeyMessage(key, known, 'field') : 'is not a known field',
+          expected: `one of the fields ${known.join(', ')}`,
+          path: pathItems(value, [key]),
+        });
+      }
+      for (const rule of rules) {
+        rule(value, (path, message, expected) => add({ message, expected, path: pathItems(value, path) }));
+      }
+    }),
+    v.transform((x) => x as v.InferOutput<v.ObjectSchema<E, undefined>>),
+  );
+}

@@ -5,24 +5,40 @@
  * would only say "matches none").
  */
 import * as v from 'valibot';
+import { nonEmpty, oneOf, section } from './primitives.js';
 import { memorySection } from './sections/memory.js';
 import { metricsSection } from './sections/metrics.js';
 import { redisSection } from './sections/redis.js';
 import { tieredFields } from './sections/tiered.js';
 import { tracingSection } from './sections/tracing.js';
 
-export const loggingSection = v.strictObject({
-  /** Lowest level written. Default info. */
-  level: v.optional(v.picklist(['debug', 'info', 'warn', 'error'])),
-});
+export const loggingSection = section(
+  {
+    /** Lowest level written. Default info. */
+    level: v.optional(oneOf(['debug', 'info', 'warn', 'error'])),
+  },
+  'logging settings',
+);
 
-export const serviceSection = v.strictObject({
-  /** Service name; the default for `tracing.service_name` and a `service` field on log records. */
-  name: v.pipe(v.string(), v.minLength(1, 'a non-empty name')),
-});
+export const serviceSection = section(
+  {
+    /** Service name; the default for `tracing.service_name` and a `service` field on log records. */
+    name: nonEmpty('a non-empty name'),
+  },
+  'service settings',
+);
 
 const CACHE_TYPES = ['memory', 'redis', 'tiered'] as const;
-const cacheType = v.object({ type: v.picklist(CACHE_TYPES, 'type memory, redis or tiered') });
+const TYPE_PHRASE = 'memory, redis or tiered';
+
+/** The schema when `type` is missing or unknown: only `type` is checked, with the allowed values. */
+const cacheType = v.pipe(
+  v.custom<Record<string, unknown>>(
+    (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
+    `a mapping of cache settings starting with \`type: ${TYPE_PHRASE}\``,
+  ),
+  v.object({ type: v.picklist(CACHE_TYPES, `the cache type: ${TYPE_PHRASE}`) }),
+);
 
 function typeOf(raw: unknown): string | undefined {
   const t = (raw as { type?: unknown } | null)?.type;
@@ -33,7 +49,14 @@ function levelSchema(raw: unknown, allowed: readonly ('memory' | 'redis')[]) {
   const t = typeOf(raw);
   if (t === 'redis' && allowed.includes('redis')) return redisSection;
   if (t === 'memory' && allowed.includes('memory')) return memorySection;
-  return v.object({ type: v.picklist(allowed, `type ${allowed.join(' or ')}`) });
+  const phrase = allowed.join(' or ');
+  return v.pipe(
+    v.custom<Record<string, unknown>>(
+      (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
+      `a mapping of cache settings starting with \`type: ${phrase}\``,
+    ),
+    v.object({ type: v.picklist(allowed, `the cache type: ${phrase}`) }),
+  );
 }
 
 function cacheSchema(raw: unknown) {
@@ -44,11 +67,14 @@ function cacheSchema(raw: unknown) {
       return redisSection;
     case 'tiered': {
       const r = raw as { l1?: unknown; l2?: unknown };
-      return v.strictObject({
-        ...tieredFields,
-        l1: levelSchema(r.l1, ['memory']),
-        l2: levelSchema(r.l2, ['redis', 'memory']),
-      });
+      return section(
+        {
+          ...tieredFields,
+          l1: levelSchema(r.l1, ['memory']),
+          l2: levelSchema(r.l2, ['redis', 'memory']),
+        },
+        'tiered cache settings',
+      );
     }
     default:
       return cacheType;
@@ -58,13 +84,16 @@ function cacheSchema(raw: unknown) {
 /** The schema for one concrete input (the `cache:` shape depends on `cache.type`). */
 export function configSchemaFor(raw: unknown) {
   const cache = (raw as { cache?: unknown } | null)?.cache;
-  return v.strictObject({
-    service: v.optional(serviceSection),
-    logging: v.optional(loggingSection),
-    tracing: v.optional(tracingSection),
-    cache: v.optional(cacheSchema(cache)),
-    metrics: v.optional(metricsSection),
-  });
+  return section(
+    {
+      service: v.optional(serviceSection),
+      logging: v.optional(loggingSection),
+      tracing: v.optional(tracingSection),
+      cache: v.optional(cacheSchema(cache)),
+      metrics: v.optional(metricsSection),
+    },
+    'sections',
+  );
 }
 
 type Out<S extends v.GenericSchema> = v.InferOutput<S>;
@@ -80,7 +109,7 @@ export interface HyperionConfig {
 
 export type MemorySection = Out<typeof memorySection>;
 export type RedisSectionOut = Out<typeof redisSection>;
-export type TieredSectionOut = Out<v.StrictObjectSchema<typeof tieredFields, undefined>> & {
+export type TieredSectionOut = Out<v.ObjectSchema<typeof tieredFields, undefined>> & {
   l1: MemorySection;
   l2: RedisSectionOut | MemorySection;
 };

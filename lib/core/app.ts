@@ -8,6 +8,7 @@ import { type AppContext, createContext } from './context.js';
 import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
 import { createDisposerStack, type Disposer } from './disposers.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
+import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
   tracer?: Tracer;
@@ -16,7 +17,10 @@ export interface AppOptions {
   logger?: Logger;
   /** Extra components reachable as `ctx.components.<name>`; closed like the others if they have `close()`. */
   components?: Record<string, unknown>;
-  /** Upper bound for each disposer in ms. Default 10 000. */
+  /**
+   * Upper bound for each disposer in ms. Default 10 000. The tracer is given this budget and
+   * resolves within it even when the collector is down or slow.
+   */
   disposeTimeoutMs?: number;
 }
 
@@ -55,8 +59,14 @@ export function createApp(options: AppOptions = {}): App {
     ...Object.entries(options.components ?? {}),
   ];
   for (const [name, part] of parts) {
-    if (closable(part)) stack.add(name, () => part.close() as void | Promise<void>);
+    if (!closable(part)) continue;
+    // The tracer's close takes the budget, so its final export fits inside it by construction.
+    if (part === tracer && tracer !== noopTracer)
+      stack.add(name, ({ timeoutMs }) => tracer.close?.({ timeoutMs }));
+    else stack.add(name, () => part.close() as void | Promise<void>);
   }
+  // Dropped and exported spans as metrics (read at scrape time; nothing on the span path).
+  if (options.metrics && options.tracer) watchTracerStats(metrics, tracer, logger);
 
   const ctx = createContext({ tracer, cache, metrics, logger, components: options.components });
   const close = () => stack.dispose();

@@ -76,6 +76,33 @@ export interface ExtractedContext {
 /** Header carrier for propagation: plain objects, as `node:http` gives and `fetch` takes. */
 export type HeaderCarrier = Record<string, string | string[] | undefined>;
 
+/** Why a finished span never reached the collector. */
+export type SpanDropReason = 'queue_full' | 'export_failed' | 'shutdown';
+
+/** Export counters of a tracer since it was created (tracers that export spans report them). */
+export interface TracerStats {
+  /** Spans the exporter accepted. */
+  readonly exportedSpans: number;
+  /** Export requests that failed (collector down, rejected, timed out). */
+  readonly failedExports: number;
+  /** Every span that will never reach the collector: the sum of `droppedSpans`. */
+  readonly lostSpans: number;
+  /**
+   * Lost spans by reason: `queue_full` (ended while the export queue was full), `export_failed`
+   * (in a failed export request), `shutdown` (still queued or in flight when close gave up).
+   */
+  readonly droppedSpans: Readonly<Record<SpanDropReason, number>>;
+}
+
+/** What `createApp` tells a component it closes. */
+export interface CloseOptions {
+  /**
+   * Time the close may take, ms: a component that waits on the network (a final span export)
+   * gives up cleanly within it and resolves. `Infinity`: no bound.
+   */
+  readonly timeoutMs?: number;
+}
+
 export interface Tracer {
   startSpan(name: string, options?: SpanOptions): Span;
   /** Writes the propagation headers for `span` and `baggage` into `carrier`. */
@@ -90,7 +117,10 @@ export interface Tracer {
    * instrumentation nests under it. Tracers without an ambient context omit this.
    */
   activate?<T>(span: Span, fn: () => T): T;
-  close?(): Promise<void>;
+  /** Export counters (`createApp` turns them into `spans_dropped_total{reason}` when it has metrics). */
+  exportStats?(): TracerStats;
+  /** Flushes and shuts down, within `options.timeoutMs` when given (`createApp` passes its disposer budget). */
+  close?(options?: CloseOptions): Promise<void>;
 }
 
 // ---------------------------------------------------------------- cache

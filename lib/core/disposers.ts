@@ -5,7 +5,16 @@
 import { TimeoutError } from './errors.js';
 import { withTimeout } from './timeout.js';
 
-export type Disposer = () => void | Promise<void>;
+/** What a disposer is told when it runs: its budget, so it can finish (or give up cleanly) within it. */
+export interface DisposeInfo {
+  /** This disposer's budget, ms (the stack's `timeoutMs`; `Infinity` when unbounded). */
+  readonly timeoutMs: number;
+  /** Aborts when the budget is spent (the stack has then moved on): cut whatever is left. */
+  readonly signal: AbortSignal;
+}
+
+/** Closes one thing. Disposers that take no argument ignore their budget. */
+export type Disposer = (info: DisposeInfo) => void | Promise<void>;
 
 export interface DisposerStack {
   /** Registers a disposer. After `dispose()` started, the disposer runs at once instead. */
@@ -21,11 +30,16 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
   let running: Promise<void> | undefined;
 
   const runOne = async (name: string, fn: Disposer): Promise<void> => {
+    const budget = new AbortController();
     try {
       await withTimeout(
-        Promise.resolve().then(fn),
+        Promise.resolve().then(() => fn({ timeoutMs, signal: budget.signal })),
         timeoutMs,
-        () => new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`),
+        () => {
+          const err = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
+          budget.abort(err);
+          return err;
+        },
         { unref: true },
       );
     } catch (err) {

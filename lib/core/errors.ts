@@ -61,11 +61,18 @@ export class CacheError extends HyperionError {
   }
 }
 
-/** Misuse of the tracing API or a tracer that cannot be built. */
+/**
+ * Misuse of the tracing API, a tracer that cannot be built, or a flush that could not export
+ * (`code: 'flush_failed'`; `causes` lists every underlying error, `cause` is the first).
+ */
 export class TracingError extends HyperionError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
+  /** Every underlying error, when several led to this one (e.g. each failed export of a flush). */
+  readonly causes: readonly unknown[];
+  constructor(code: string, message: string, options?: { cause?: unknown; causes?: readonly unknown[] }) {
+    const causes = options?.causes ?? (options && 'cause' in options ? [options.cause] : []);
+    super(code, message, causes.length > 0 ? { cause: options?.cause ?? causes[0] } : undefined);
     this.name = 'TracingError';
+    this.causes = causes;
   }
 }
 

@@ -7,7 +7,8 @@
 export { type App, type AppOptions, closeOnSignals, compose, createApp } from './app.js';
 export { type AppContext, type ContextPatch, createContext } from './context.js';
 export type * from './contracts.js';
-export { createDisposerStack, type Disposer, type DisposerStack } from './disposers.js';
+export { createDisposerStack, type DisposeInfo, type Disposer, type DisposerStack } from './disposers.js';
+export { type DrainOptions, drainServer, type ServerDrain } from './drain.js';
 export {
   CacheError,
   type CacheErrorCode,
@@ -24,6 +25,7 @@ export { type ConsoleLoggerOptions, createConsoleLogger } from './logger.js';
 export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from './noop.js';
 export { createSingleflight, type Singleflight } from './singleflight.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
+export { watchTracerStats } from './tracer-metrics.js';
 export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';
 // For authors of their own `Cache`: the input checks every built-in cache runs, so a custom one
 // rejects bad keys, TTLs and values with the same `CacheError` codes (and the same key limit).

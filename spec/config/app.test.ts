@@ -35,7 +35,7 @@ describe('whole config file', () => {
     const paths = err.issues.map((i) => i.path).sort();
     assert.deepEqual(paths, [
       'cache.pool_size',
-      'cache.sentinel',
+      'cache.sentinel.master_name',
       'extra',
       'metrics.port',
       'tracing.exporter',

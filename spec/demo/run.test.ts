@@ -78,6 +78,11 @@ describe('npm run demo (embedded defaults)', () => {
     assert.match(tree[0]!, /^ {11}gateway +GET \/users\/:id\/orders/);
     assert.ok(tree.some((l) => /^ {15,}order-service +GET \/users\/:id\/orders/.test(l)));
     assert.match(out, /Metrics +http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    // Issue 15 item 9: the deliberate 400s are explained, and --keep is offered for the links.
+    const bad = /Bad input +(\d+) of those are deliberately invalid: POST \/orders .* answered 400/.exec(out);
+    assert.ok(bad, out);
+    assert.equal(Number(bad[1]), Number(/400: (\d+)/.exec(out)?.[1]), 'every 400 is a deliberate one');
+    assert.match(out, /npm run demo -- --keep/);
     assert.match(out, /All services closed/);
     assert.doesNotMatch(err, /kept the process alive/);
   });

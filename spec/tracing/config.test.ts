@@ -96,10 +96,15 @@ tracing:
     );
   });
 
-  it('values the schema cannot see (batch size above queue size) fail in the factory with a ConfigError', () => {
-    const section = v.parse(tracingSection, { batch: { max_queue_size: 10, max_export_batch_size: 20 } });
+  it('batch size above queue size: rejected by the schema, and by the factory for direct options', () => {
+    const r = v.safeParse(tracingSection, { batch: { max_queue_size: 10, max_export_batch_size: 20 } });
+    assert.equal(r.success, false);
+    assert.deepEqual(
+      r.issues?.map((i) => i.path?.map((p) => p.key).join('.')),
+      ['batch.max_export_batch_size'],
+    );
     assert.throws(
-      () => createOtelTracer(tracingOptionsFromConfig(section)),
+      () => createOtelTracer({ batch: { maxQueueSize: 10, maxExportBatchSize: 20 } }),
       (err: unknown) =>
         err instanceof ConfigError && err.issues.some((i) => i.path === 'batch.maxExportBatchSize'),
     );

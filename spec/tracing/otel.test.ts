@@ -11,7 +11,7 @@ import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createExportErrorReporter } from '../../lib/tracing/otel/exporters.js';
 import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
-import { normalizeEndpoint } from '../../lib/tracing/otel/options.js';
+import { normalizeEndpoint, resolveOptions } from '../../lib/tracing/otel/options.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -323,7 +323,12 @@ describe('exporter wiring', () => {
         );
         assert.ok(records.some((r) => r.level === 'warn' && /cannot send custom headers/.test(r.message)));
       } else assert.equal(seen[0]!.headers['x-api-key'], 'k1');
-      assert.deepEqual(tracer.exportStats(), { exportedSpans: 1, failedExports: 0, lostSpans: 0 });
+      assert.deepEqual(tracer.exportStats(), {
+        exportedSpans: 1,
+        failedExports: 0,
+        lostSpans: 0,
+        droppedSpans: { queue_full: 0, export_failed: 0, shutdown: 0 },
+      });
     });
   }
 
@@ -363,11 +368,66 @@ describe('export error reporter', () => {
     assert.equal(records[1]?.fields?.failedExports, 51);
     assert.equal(records[1]?.fields?.lostSpans, 492);
     r.failed(5, 'string error');
-    r.flush(); // on close, what was not reported yet is
+    r.flush(); // what was not reported yet is, on demand
     assert.equal(records.length, 3);
     assert.equal(records[2]?.fields?.lostSpans, 5);
     r.flush();
     assert.equal(records.length, 3);
-    assert.deepEqual(r.stats(), { exportedSpans: 0, failedExports: 53, lostSpans: 507 });
+    assert.deepEqual(r.stats(), {
+      exportedSpans: 0,
+      failedExports: 53,
+      lostSpans: 507,
+      droppedSpans: { queue_full: 0, export_failed: 507, shutdown: 0 },
+    });
+  });
+
+  it('at most one record per interval (60 s default) for failures and drops alike, plus one summary at close', () => {
+    // Issue 15 item 5: two records 3 s apart were seen. The rule, in code and docs: while the
+    // tracer runs, one record per interval at most; closing adds exactly one summary record.
+    const { logger, records } = captureLogger();
+    let now = 1_000_000;
+    const r = createExportErrorReporter({ logger, exporter: 'otlp', intervalMs: 60_000, now: () => now });
+    r.failed(
+      512,
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'X', originalCode: 'ECONNREFUSED' }),
+    );
+    assert.equal(records.length, 1);
+    assert.equal(records[0]!.fields?.code, 'ECONNREFUSED', 'the original network code is logged');
+    for (const step of [3_000, 20_000, 59_999]) {
+      now = 1_000_000 + step;
+      r.failed(512, new Error('down'));
+      r.dropped('queue_full', 100);
+    }
+    assert.equal(records.length, 1, 'nothing more within 60 s, 3 s later included');
+    now = 1_060_000;
+    r.dropped('queue_full', 1);
+    assert.equal(records.length, 2);
+    assert.deepEqual(records[1]!.fields?.dropped, { queue_full: 301, export_failed: 1536, shutdown: 0 });
+    assert.equal(records[1]!.fields?.failedExports, 3);
+    assert.equal(records[1]!.fields?.lostSpans, 1837);
+    // Only drops (a slow collector, a full queue): a warning, still rate-limited.
+    now = 1_120_000;
+    r.dropped('queue_full', 7);
+    assert.equal(records.length, 3);
+    assert.equal(records[2]!.level, 'warn');
+    assert.equal(records[2]!.message, 'tracing: spans dropped');
+    // Close: losses during close do not log on their own; one summary record carries them.
+    now = 1_180_001;
+    r.beginClose();
+    r.failed(10, new Error('down'));
+    r.dropped('shutdown', 488);
+    assert.equal(records.length, 3);
+    r.closed({ budgetMs: 10_000 });
+    assert.equal(records.length, 4);
+    assert.equal(records[3]!.message, 'tracing: spans not delivered (summary at close)');
+    assert.equal(records[3]!.fields?.undelivered, 498);
+    r.closed();
+    assert.equal(records.length, 4);
+    assert.deepEqual(r.stats().droppedSpans, { queue_full: 308, export_failed: 2058, shutdown: 488 });
+    assert.equal(r.stats().lostSpans, 308 + 2058 + 488);
+  });
+
+  it('the default interval is 60 s, as documented', () => {
+    assert.equal(resolveOptions({}).errorLogIntervalMs, 60_000);
   });
 });

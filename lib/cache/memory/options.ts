@@ -1,6 +1,7 @@
 /** Option checking and defaults for the memory cache; every problem names its field. */
 
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 
 /** Why an entry left the cache, as passed to `onEvict`. */
 export type EvictReason = 'capacity' | 'rejected' | 'expired';
@@ -58,6 +59,20 @@ export interface ResolvedOptions<V> {
   cost: (value: V, key: string) => number;
 }
 
+/** Most sketch counters accepted (2^26: the sketch and doorkeeper then take 192 MB). */
+export const MAX_NUM_COUNTERS = 2 ** 26;
+
+const KNOWN = optionKeys<MemoryCacheOptions<unknown>>({
+  maxCost: true,
+  numCounters: true,
+  bufferItems: true,
+  metrics: true,
+  defaultTtl: true,
+  now: true,
+  onEvict: true,
+  cost: true,
+});
+
 let warnedBufferItems = false;
 
 /** Byte length for bytes and strings, 1 for other values. */
@@ -80,17 +95,55 @@ const positive = (x: unknown): x is number => typeof x === 'number' && Number.is
 /** Validates every option at once; throws one ConfigError listing all bad fields. */
 export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptions<V> {
   const o = (options ?? {}) as Partial<MemoryCacheOptions<V>>;
-  const issues: ConfigIssue[] = [];
-  if (!positive(o.maxCost))
-    issues.push(issue('maxCost', 'a finite number > 0', o.maxCost, 'maxCost must be a finite number > 0'));
-  if (o.numCounters !== undefined && !(positive(o.numCounters) && Number.isInteger(o.numCounters)))
-    issues.push(issue('numCounters', 'an integer > 0', o.numCounters, 'numCounters must be an integer > 0'));
-  if (o.bufferItems !== undefined && !(Number.isInteger(o.bufferItems) && (o.bufferItems as number) >= 0))
-    issues.push(issue('bufferItems', 'an integer ≥ 0', o.bufferItems, 'bufferItems must be an integer ≥ 0'));
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
+  if (!(positive(o.maxCost) && o.maxCost <= Number.MAX_SAFE_INTEGER))
+    issues.push(
+      issue(
+        'maxCost',
+        'a number > 0 and ≤ 2^53 − 1',
+        o.maxCost,
+        'maxCost must be a number > 0 and ≤ 2^53 − 1',
+      ),
+    );
+  if (
+    o.numCounters !== undefined &&
+    !(Number.isInteger(o.numCounters) && o.numCounters >= 1 && o.numCounters <= MAX_NUM_COUNTERS)
+  )
+    issues.push(
+      issue(
+        'numCounters',
+        `an integer from 1 to ${MAX_NUM_COUNTERS}`,
+        o.numCounters,
+        `numCounters must be an integer from 1 to ${MAX_NUM_COUNTERS}`,
+      ),
+    );
+  if (
+    o.bufferItems !== undefined &&
+    !(
+      Number.isInteger(o.bufferItems) &&
+      (o.bufferItems as number) >= 0 &&
+      (o.bufferItems as number) < 2 ** 31
+    )
+  )
+    issues.push(
+      issue(
+        'bufferItems',
+        'an integer from 0 to 2^31 − 1',
+        o.bufferItems,
+        'bufferItems must be an integer from 0 to 2^31 − 1',
+      ),
+    );
   if (o.metrics !== undefined && typeof o.metrics !== 'boolean')
     issues.push(issue('metrics', 'a boolean', o.metrics, 'metrics must be true or false'));
-  if (o.defaultTtl !== undefined && !positive(o.defaultTtl))
-    issues.push(issue('defaultTtl', 'a finite number of ms > 0', o.defaultTtl, 'defaultTtl must be > 0 ms'));
+  if (o.defaultTtl !== undefined && !(positive(o.defaultTtl) && o.defaultTtl <= MAX_TTL_MS))
+    issues.push(
+      issue(
+        'defaultTtl',
+        `a number of ms > 0 and ≤ ${MAX_TTL_MS} (365 days)`,
+        o.defaultTtl,
+        'defaultTtl must be > 0 ms and at most 365 days',
+      ),
+    );
   for (const fn of ['now', 'onEvict', 'cost'] as const) {
     if (o[fn] !== undefined && typeof o[fn] !== 'function')
       issues.push(issue(fn, 'a function', o[fn], `${fn} must be a function`));

@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { resolveTls } from './tls.js';
 
 export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
@@ -20,8 +21,13 @@ export interface RedisCacheOptions {
   password?: string;
   /** ACL user name (Redis 6+). */
   username?: string;
-  /** Database index (standalone/sentinel only; cluster has just db 0). Default 0. */
+  /** Database index, 0 to `databases` − 1 (standalone/sentinel only; cluster has just db 0). Default 0. */
   db?: number;
+  /**
+   * Number of databases the server has (its `databases` setting), which bounds `db`. Default 16,
+   * the Redis and Valkey default.
+   */
+  databases?: number;
   /**
    * Connections to each node. iovalkey multiplexes every command over one connection and the
    * benchmark showed extra round-robin connections to be slower, so only `1` is accepted; any other
@@ -128,6 +134,41 @@ export interface ResolvedOptions {
 
 const DEFAULT_TIMEOUT = 3000;
 
+const KNOWN = optionKeys<RedisCacheOptions>({
+  mode: true,
+  addresses: true,
+  password: true,
+  username: true,
+  db: true,
+  databases: true,
+  poolSize: true,
+  minIdleConns: true,
+  dialTimeout: true,
+  readTimeout: true,
+  writeTimeout: true,
+  commandTimeout: true,
+  cluster: true,
+  sentinel: true,
+  keyPrefix: true,
+  tls: true,
+  defaultTtl: true,
+  autoPipelining: true,
+  client: true,
+  ownClient: true,
+  logger: true,
+  name: true,
+});
+const NESTED = {
+  cluster: optionKeys<NonNullable<RedisCacheOptions['cluster']>>({ maxRedirects: true, readOnly: true }),
+  sentinel: optionKeys<NonNullable<RedisCacheOptions['sentinel']>>({
+    masterName: true,
+    sentinelAddresses: true,
+    password: true,
+    username: true,
+    tls: true,
+  }),
+};
+
 /** Parses `host:port` / `[v6]:port`; `undefined` when malformed. */
 export function parseHostPort(text: string): HostPort | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(text);
@@ -147,7 +188,7 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
       { path: '', expected: 'an options object', received: typeName(options), message: 'not an object' },
     ]);
   }
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN, NESTED);
   const bad: Bad = (path, expected, value, message) =>
     issues.push({ path, expected, received: typeName(value), message });
   // Checked in this order, so that the issues are listed in the order of the options above.
@@ -232,7 +273,8 @@ function strings(options: RedisCacheOptions, bad: Bad): void {
 }
 
 function connections(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
-  const db = intIn('db', options.db, 0, 1_000_000, 0, bad);
+  const databases = intIn('databases', options.databases, 1, 2 ** 31 - 1, 16, bad);
+  const db = intIn('db', options.db, 0, databases - 1, 0, bad);
   if (mode === 'cluster' && db !== 0)
     bad('db', '0 in cluster mode', options.db, 'Redis Cluster has only db 0');
   if (options.poolSize !== undefined && options.poolSize !== 1) {
@@ -254,7 +296,7 @@ function timeouts(options: RedisCacheOptions, bad: Bad) {
   const write = ms('writeTimeout', options.writeTimeout, bad);
   const explicit = ms('commandTimeout', options.commandTimeout, bad);
   const commandTimeout = explicit ?? Math.max(read ?? DEFAULT_TIMEOUT, write ?? DEFAULT_TIMEOUT);
-  const defaultTtl = ms('defaultTtl', options.defaultTtl, bad);
+  const defaultTtl = ms('defaultTtl', options.defaultTtl, bad, MAX_TTL_MS);
   return { dialTimeout, commandTimeout, defaultTtl };
 }
 
@@ -284,11 +326,11 @@ function intIn(path: string, v: unknown, min: number, max: number, fallback: num
   return v;
 }
 
-/** A duration in ms, or `undefined` when absent or bad. */
-function ms(path: string, v: unknown, bad: Bad): number | undefined {
+/** A duration in ms (at most `max`: timers stop at 2^31 − 1 ms), or `undefined` when absent or bad. */
+function ms(path: string, v: unknown, bad: Bad, max = MAX_TIMER_MS): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    bad(path, 'a positive finite number of milliseconds', v, 'invalid duration');
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
+    bad(path, `a number of milliseconds > 0 and ≤ ${max}`, v, 'invalid duration');
     return undefined;
   }
   return v;

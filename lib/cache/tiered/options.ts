@@ -1,7 +1,29 @@
 /** The defaults of `createTieredCache`'s options and their eager validation (the options are in types.ts). */
 import type { Cache, InvalidationBus, LoaderLease, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { BreakerOptions, TieredCacheOptions } from './types.js';
+
+const KNOWN = optionKeys<TieredCacheOptions>({
+  l1: true,
+  l2: true,
+  ttl: true,
+  l1Ttl: true,
+  l2Timeout: true,
+  breaker: true,
+  grace: true,
+  jitter: true,
+  earlyRefresh: true,
+  bus: true,
+  lease: true,
+  leaseWait: true,
+  leasePoll: true,
+  instanceId: true,
+  now: true,
+  random: true,
+  logger: true,
+});
+const NESTED = { breaker: optionKeys<BreakerOptions>({ failures: true, cooldown: true }) };
 
 export interface ResolvedOptions {
   l1: Cache;
@@ -47,6 +69,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       { path: '', expected: 'object', received: typeName(input), message: 'has the wrong type' },
     ]);
   }
+  issues.push(...unknownOptionIssues(input, KNOWN, NESTED));
   const bad = (path: string, expected: string, value: unknown) =>
     issues.push({
       path,
@@ -54,15 +77,18 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       received: typeName(value),
       message: value === undefined ? 'is required' : `must be ${expected}`,
     });
-  const ms = (path: keyof TieredCacheOptions, { positive = false, infinite = false } = {}) => {
+  const ms = (
+    path: keyof TieredCacheOptions,
+    { positive = false, infinite = false, max = MAX_TIMER_MS } = {},
+  ) => {
     const v = o[path];
     if (v === undefined) return;
     const ok =
       typeof v === 'number' &&
       !Number.isNaN(v) &&
-      (infinite || Number.isFinite(v)) &&
+      ((infinite && v === Infinity) || v <= max) &&
       (positive ? v > 0 : v >= 0);
-    if (!ok) bad(path, positive ? 'a positive number of ms' : 'a number of ms ≥ 0', v);
+    if (!ok) bad(path, `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}`, v);
   };
   const fraction = (path: keyof TieredCacheOptions) => {
     const v = o[path];
@@ -78,10 +104,10 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   if (!isCache(o.l2)) bad('l2', 'a Cache', o.l2);
   if (o.l1 !== undefined && o.l1 === o.l2)
     issues.push({ path: 'l2', expected: 'a Cache other than l1', received: 'object', message: 'is l1' });
-  ms('ttl', { positive: true });
-  ms('l1Ttl', { positive: true });
+  ms('ttl', { positive: true, max: MAX_TTL_MS });
+  ms('l1Ttl', { positive: true, max: MAX_TTL_MS });
   ms('l2Timeout', { positive: true, infinite: true });
-  ms('grace');
+  ms('grace', { max: MAX_TTL_MS });
   fraction('jitter');
   fraction('earlyRefresh');
   ms('leaseWait');
@@ -94,13 +120,16 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   if (b !== undefined && b !== false) {
     if (typeof b !== 'object' || b === null) bad('breaker', 'an object or false', b);
     else {
-      if (b.failures !== undefined && !(Number.isInteger(b.failures) && b.failures >= 1))
-        bad('breaker.failures', 'an integer ≥ 1', b.failures);
+      if (
+        b.failures !== undefined &&
+        !(Number.isInteger(b.failures) && b.failures >= 1 && b.failures <= MAX_COUNT)
+      )
+        bad('breaker.failures', `an integer from 1 to ${MAX_COUNT}`, b.failures);
       if (
         b.cooldown !== undefined &&
-        !(typeof b.cooldown === 'number' && b.cooldown > 0 && b.cooldown < Infinity)
+        !(typeof b.cooldown === 'number' && b.cooldown > 0 && b.cooldown <= MAX_TIMER_MS)
       )
-        bad('breaker.cooldown', 'a positive number of ms', b.cooldown);
+        bad('breaker.cooldown', `a number of ms > 0 and ≤ ${MAX_TIMER_MS}`, b.cooldown);
     }
   }
   const bus = o.bus as Partial<InvalidationBus> | undefined;

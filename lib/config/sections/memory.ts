@@ -12,31 +12,34 @@
  * ```
  */
 import * as v from 'valibot';
-import type { MemoryCacheOptions } from '../../cache/memory/options.js';
+import { MAX_NUM_COUNTERS, type MemoryCacheOptions } from '../../cache/memory/options.js';
 import type { Bytes } from '../../core/contracts.js';
-import { duration } from '../primitives.js';
-
-const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+import { durationIn, flag, intIn, MAX_TTL_MS, numberIn, section } from '../primitives.js';
 
 /** Schema of the `cache:` section with `type: memory`. Unknown keys are rejected. */
-export const memorySection = v.strictObject({
-  type: v.literal('memory'),
-  /** Capacity in bytes (the sum of value byte lengths). Required, > 0. */
-  max_cost: v.pipe(v.number(), v.finite(), v.gtValue(0, 'max_cost must be greater than 0')),
-  /** Frequency-sketch counters, ≈ 10 × expected entries. Default: derived from max_cost. */
-  num_counters: v.optional(positiveInt),
-  /** Deprecated, no effect in Node.js (accepted for compatibility; warns once). */
-  buffer_items: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
-  /** Expose cache stats to the metrics adapter. Default true. */
-  metrics: v.optional(v.boolean()),
-  /** TTL for sets that give none: "5m", "30s" or ms. Default: none. */
-  default_ttl: v.optional(
-    v.pipe(
-      duration,
-      v.check((ms) => ms > 0, 'default_ttl must be greater than 0'),
+export const memorySection = section(
+  {
+    type: v.literal('memory', '"memory"'),
+    /** Capacity in bytes (the sum of value byte lengths). Required, > 0, at most 2^53 − 1. */
+    max_cost: v.pipe(
+      numberIn(
+        0,
+        Number.MAX_SAFE_INTEGER,
+        'a number of bytes above 0, at most 9,007,199,254,740,991 (2^53 − 1)',
+      ),
+      v.gtValue(0, 'a number of bytes above 0, at most 9,007,199,254,740,991 (2^53 − 1)'),
     ),
-  ),
-});
+    /** Frequency-sketch counters, ≈ 10 × expected entries, 1..2^26. Default: derived from max_cost. */
+    num_counters: v.optional(intIn(1, MAX_NUM_COUNTERS)),
+    /** Deprecated, no effect in Node.js (accepted for compatibility; warns once). 0..2^31 − 1. */
+    buffer_items: v.optional(intIn(0, 2 ** 31 - 1)),
+    /** Expose cache stats to the metrics adapter. Default true. */
+    metrics: v.optional(flag),
+    /** TTL for sets that give none: "5m", "30s" or ms, above 0 and up to 365 days. Default: none. */
+    default_ttl: v.optional(durationIn({ exclusive: true, max: MAX_TTL_MS })),
+  },
+  'memory cache settings',
+);
 
 /** The validated section. */
 export type MemorySection = v.InferOutput<typeof memorySection>;

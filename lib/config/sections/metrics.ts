@@ -14,77 +14,100 @@
  */
 import * as v from 'valibot';
 import type { MetricsOptions } from '../../metrics/prometheus/index.js';
-import { port } from '../primitives.js';
+import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
 import { readConfigFile, secretValue, serverTls } from './tls.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+const NAME_PHRASE = 'a name of letters, digits and "_" that does not start with a digit or "__"';
 const namePart = v.pipe(
-  v.string(),
-  v.regex(NAME_PART, 'a name part matching [a-zA-Z_][a-zA-Z0-9_]*'),
-  v.check((s) => !s.startsWith('__'), 'a name not starting with "__" (reserved by Prometheus)'),
+  v.string(NAME_PHRASE),
+  v.regex(NAME_PART, NAME_PHRASE),
+  v.check((s) => !s.startsWith('__'), NAME_PHRASE),
 );
 
-export const metricsSection = v.strictObject({
-  /** Default true. */
-  enabled: v.optional(v.boolean()),
-  /** Endpoint port; 0 = any free port. Default 9464. */
-  port: v.optional(port),
-  /** Interface to bind. Default 127.0.0.1. */
-  host: v.optional(v.pipe(v.string(), v.minLength(1, 'a host name or address'))),
-  /** Endpoint path. Default /metrics. */
-  path: v.optional(v.pipe(v.string(), v.startsWith('/', 'a path starting with "/"'))),
-  /** Metric name prefix, e.g. `hyperion`. */
-  namespace: v.optional(namePart),
-  /** Second name prefix, e.g. `api`. */
-  subsystem: v.optional(namePart),
-  /** Node runtime metrics (process_*, nodejs_*). Default false. */
-  collect_runtime: v.optional(v.boolean()),
-  /** Labels added to every series, e.g. `{ service: gateway }`. */
-  default_labels: v.optional(
-    v.record(
-      v.pipe(
-        v.string(),
-        v.regex(LABEL_NAME, 'a label name matching [a-zA-Z_][a-zA-Z0-9_]*'),
-        v.check((s) => !s.startsWith('__'), 'a label name not starting with "__"'),
+const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
+
+const LABEL_PHRASE = 'a label name of letters, digits and "_" that does not start with a digit or "__"';
+const PATH_PHRASE = 'a path starting with "/"';
+
+export const metricsSection = section(
+  {
+    /** Default true. */
+    enabled: v.optional(flag),
+    /** Endpoint port, 0 to 65535; 0 = any free port. Default 9464. */
+    port: v.optional(port),
+    /** Interface to bind. Default 127.0.0.1. */
+    host: v.optional(nonEmpty('a host name or address')),
+    /** Endpoint path. Default /metrics. */
+    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.startsWith('/', PATH_PHRASE))),
+    /** Metric name prefix, e.g. `hyperion`. */
+    namespace: v.optional(namePart),
+    /** Second name prefix, e.g. `api`. */
+    subsystem: v.optional(namePart),
+    /** Node runtime metrics (process_*, nodejs_*). Default false. */
+    collect_runtime: v.optional(flag),
+    /** Labels added to every series, e.g. `{ service: gateway }`. */
+    default_labels: v.optional(
+      mapOf(
+        v.pipe(
+          v.string(LABEL_PHRASE),
+          v.regex(LABEL_NAME, LABEL_PHRASE),
+          v.check((s) => !s.startsWith('__'), LABEL_PHRASE),
+        ),
+        v.union(
+          [v.string('text or a number'), v.pipe(v.number('text or a number'), v.transform(String))],
+          'text or a number',
+        ),
+        'a mapping of label names to values',
       ),
-      v.union([v.string(), v.pipe(v.number(), v.transform(String))]),
     ),
-  ),
-  /** Label combinations kept per metric before folding into the overflow series. Default 1000. */
-  max_series_per_metric: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  /**
-   * Credentials scrapers must send: `bearer_token` (or `bearer_token_file`), or `username` +
-   * `password` (or `password_file`) for basic auth. Default none.
-   */
-  auth: v.optional(
-    v.pipe(
-      v.strictObject({
-        bearer_token: v.optional(v.pipe(v.string(), v.minLength(1, 'a non-empty token'))),
-        bearer_token_file: v.optional(v.pipe(v.string(), v.minLength(1, 'a file path'))),
-        username: v.optional(v.pipe(v.string(), v.minLength(1, 'a user name'))),
-        password: v.optional(v.pipe(v.string(), v.minLength(1, 'a non-empty password'))),
-        password_file: v.optional(v.pipe(v.string(), v.minLength(1, 'a file path'))),
-      }),
-      v.check((a) => {
-        const bearer = a.bearer_token !== undefined || a.bearer_token_file !== undefined;
-        const basic = a.username !== undefined || a.password !== undefined || a.password_file !== undefined;
-        if (bearer === basic) return false;
-        if (bearer) return (a.bearer_token === undefined) !== (a.bearer_token_file === undefined);
-        return a.username !== undefined && (a.password === undefined) !== (a.password_file === undefined);
-      }, 'one of: bearer_token (or bearer_token_file), or username with password (or password_file)'),
+    /** Label combinations kept per metric before folding into the overflow series, 1 to 1,000,000. Default 1000. */
+    max_series_per_metric: v.optional(intIn(1, MAX_COUNT)),
+    /** Names of the built-in metrics: `otel` (OpenTelemetry conventions, default) or `legacy` (the names before). */
+    naming: v.optional(oneOf(['otel', 'legacy'])),
+    /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
+    prefix: v.optional(v.union([v.literal('', PREFIX_PHRASE), namePart], PREFIX_PHRASE)),
+    /**
+     * Credentials scrapers must send: `bearer_token` (or `bearer_token_file`), or `username` +
+     * `password` (or `password_file`) for basic auth. Default none.
+     */
+    auth: v.optional(
+      section(
+        {
+          bearer_token: v.optional(nonEmpty('a non-empty token')),
+          bearer_token_file: v.optional(nonEmpty('a file path')),
+          username: v.optional(nonEmpty('a user name')),
+          password: v.optional(nonEmpty('a non-empty password')),
+          password_file: v.optional(nonEmpty('a file path')),
+        },
+        'scrape credentials',
+        [
+          (a, fail) => {
+            const has = (k: string) => a[k] !== undefined;
+            const bearer = has('bearer_token') || has('bearer_token_file');
+            const basic = has('username') || has('password') || has('password_file');
+            const ok =
+              bearer !== basic &&
+              (bearer
+                ? has('bearer_token') !== has('bearer_token_file')
+                : has('username') && has('password') !== has('password_file'));
+            if (!ok)
+              fail(
+                [],
+                'one of: bearer_token (or bearer_token_file), or username with password (or password_file)',
+                'bearer or basic credentials',
+              );
+          },
+        ],
+      ),
     ),
-  ),
-  /** HTTPS on the endpoint: cert_file, key_file (+ key_passphrase), client_ca_file for mutual TLS. */
-  tls: v.optional(serverTls),
-  /** Names of the built-in metrics: `otel` (OpenTelemetry conventions, default) or `legacy` (the names before). */
-  naming: v.optional(v.picklist(['otel', 'legacy'], 'otel or legacy')),
-  /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
-  prefix: v.optional(
-    v.union([v.literal(''), namePart], 'a name part matching [a-zA-Z_][a-zA-Z0-9_]*, or ""'),
-  ),
-});
+    /** HTTPS on the endpoint: cert_file, key_file (+ key_passphrase), client_ca_file for mutual TLS. */
+    tls: v.optional(serverTls),
+  },
+  'metrics settings',
+);
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;
 
@@ -101,6 +124,8 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
   if (section.default_labels !== undefined)
     o.defaultLabels = section.default_labels as Record<string, string>;
   if (section.max_series_per_metric !== undefined) o.maxSeriesPerMetric = section.max_series_per_metric;
+  if (section.naming !== undefined) o.naming = section.naming;
+  if (section.prefix !== undefined) o.prefix = section.prefix;
   const a = section.auth;
   if (a) {
     const token = secretValue(a.bearer_token, a.bearer_token_file, 'metrics.auth.bearer_token');
@@ -123,7 +148,5 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
       }),
     };
   }
-  if (section.naming !== undefined) o.naming = section.naming;
-  if (section.prefix !== undefined) o.prefix = section.prefix;
   return o;
 }

@@ -19,111 +19,154 @@
  */
 import * as v from 'valibot';
 import type { RedisCacheOptions } from '../../cache/redis/options.js';
-import { duration, hostPort } from '../primitives.js';
-import { clientTlsFields, clientTlsOptions } from './tls.js';
+import {
+  durationIn,
+  flag,
+  hostPort,
+  intIn,
+  listOf,
+  MAX_TTL_MS,
+  nonEmpty,
+  oneOf,
+  type SectionRule,
+  section,
+  text,
+} from '../primitives.js';
+import { certWithKey, clientTlsFields, clientTlsOptions } from './tls.js';
 
-const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** Timeouts arm timers: above 0 (iovalkey treats 0 as "none") and up to 2^31 − 1 ms. */
+const timeout = v.optional(durationIn({ exclusive: true }));
 
-const tlsOptions = v.strictObject({
-  /** PEM CA bundle to trust instead of the system store. */
-  ca: v.optional(v.string()),
-  /** PEM client certificate (mutual TLS). */
-  cert: v.optional(v.string()),
-  /** PEM client key (mutual TLS). */
-  key: v.optional(v.string()),
-  /** SNI / certificate host name. */
-  server_name: v.optional(v.string()),
-  /** Default true; false accepts any certificate (testing only). */
-  reject_unauthorized: v.optional(v.boolean()),
-  /** Files read once at startup: CA, client certificate and key (mutual TLS); see ./tls.ts. */
-  ca_file: clientTlsFields.ca_file,
-  cert_file: clientTlsFields.cert_file,
-  key_file: clientTlsFields.key_file,
-  key_passphrase: clientTlsFields.key_passphrase,
-});
+const tlsOptions = section(
+  {
+    /** PEM CA bundle to trust instead of the system store. */
+    ca: v.optional(text),
+    /** PEM client certificate (mutual TLS). */
+    cert: v.optional(text),
+    /** PEM client key (mutual TLS). */
+    key: v.optional(text),
+    /** SNI / certificate host name. */
+    server_name: v.optional(text),
+    /** Default true; false accepts any certificate (testing only). */
+    reject_unauthorized: v.optional(flag),
+    /** Files read once at startup: CA, client certificate and key (mutual TLS); see ./tls.ts. */
+    ca_file: clientTlsFields.ca_file,
+    cert_file: clientTlsFields.cert_file,
+    key_file: clientTlsFields.key_file,
+    key_passphrase: clientTlsFields.key_passphrase,
+  },
+  'TLS settings',
+  [certWithKey],
+);
 
-export const redisSection = v.pipe(
-  v.strictObject({
-    type: v.literal('redis'),
+const TLS_PHRASE =
+  'true, false, or a mapping of TLS settings (keys: ca, cert, key, server_name, reject_unauthorized)';
+
+const addresses = listOf(hostPort, 'a non-empty list of addresses "host:port"');
+
+const rules: SectionRule[] = [
+  (s, fail) => {
+    if (typeof s.pool_size === 'number' && s.pool_size !== 1) {
+      fail(
+        ['pool_size'],
+        'must be 1: iovalkey multiplexes every command over one connection per node and extra ' +
+          'connections measured slower; use auto_pipelining for throughput under concurrency',
+        '1',
+      );
+    }
+  },
+  (s, fail) => {
+    const sentinel = s.sentinel as { master_name?: unknown } | undefined;
+    if (s.mode === 'sentinel' && (typeof sentinel !== 'object' || sentinel?.master_name === undefined)) {
+      fail(['sentinel', 'master_name'], 'is required in sentinel mode', 'the name of the monitored master');
+    }
+  },
+  (s, fail) => {
+    if (s.mode === 'cluster' && typeof s.db === 'number' && s.db !== 0) {
+      fail(['db'], 'must be 0 in cluster mode (Redis Cluster has a single database)', '0');
+    }
+  },
+  (s, fail) => {
+    const databases = typeof s.databases === 'number' && Number.isInteger(s.databases) ? s.databases : 16;
+    if (s.mode !== 'cluster' && typeof s.db === 'number' && Number.isInteger(s.db) && s.db >= databases) {
+      fail(
+        ['db'],
+        `is too large: the server has ${databases} databases${s.databases === undefined ? ' (set `databases` if it has more)' : ''}`,
+        `a whole number from 0 to ${databases - 1}`,
+      );
+    }
+  },
+  (s, fail) => {
+    if ((s.mode ?? 'standalone') === 'standalone' && Array.isArray(s.addresses) && s.addresses.length > 1) {
+      fail(
+        ['addresses'],
+        'has several addresses in standalone mode (use mode: cluster or sentinel for several)',
+        'exactly one address in standalone mode',
+      );
+    }
+  },
+];
+
+export const redisSection = section(
+  {
+    type: v.literal('redis', '"redis"'),
     /** Default standalone. */
-    mode: v.optional(v.picklist(['standalone', 'cluster', 'sentinel'])),
+    mode: v.optional(oneOf(['standalone', 'cluster', 'sentinel'])),
     /** Server (standalone), seed nodes (cluster) or sentinels (sentinel, when sentinel_addresses is absent). */
-    addresses: v.optional(v.pipe(v.array(hostPort), v.minLength(1, 'at least one address'))),
+    addresses: v.optional(addresses),
     /** Empty string = no password (as in the original example). */
-    password: v.optional(v.string()),
-    username: v.optional(v.string()),
-    db: v.optional(count),
+    password: v.optional(text),
+    username: v.optional(text),
+    /** Database index, 0 to databases − 1. Default 0. */
+    db: v.optional(intIn(0, 2 ** 31 - 2)),
+    /** The server's number of databases (its `databases` setting), bounding `db`. Default 16. */
+    databases: v.optional(intIn(1, 2 ** 31 - 1)),
     /** Only 1 is accepted: iovalkey multiplexes one connection per node; more measured slower. */
-    pool_size: v.optional(
-      v.pipe(
-        v.number(),
-        v.check(
-          (n) => n === 1,
-          'pool_size 1: iovalkey multiplexes every command over one connection per node and extra ' +
-            'connections measured slower; use auto_pipelining for throughput under concurrency',
-        ),
+    pool_size: v.optional(v.number('1')),
+    /** 1 = connect at start (default), 0 = connect on first use. */
+    min_idle_conns: v.optional(intIn(0, 1, '0 or 1 (at most pool_size)')),
+    /** TCP connect timeout, above 0 and up to 2^31 − 1 ms. Default 5s. */
+    dial_timeout: timeout,
+    /** Per-command reply bound (the larger of read/write timeout applies). Default 3s. */
+    read_timeout: timeout,
+    write_timeout: timeout,
+    /** Overrides read/write timeouts when set. */
+    command_timeout: timeout,
+    cluster: v.optional(
+      section(
+        {
+          /** Default 3. */
+          max_redirects: v.optional(intIn(0, 100)),
+          /** Read from replicas. Default false. */
+          read_only: v.optional(flag),
+        },
+        'cluster settings',
       ),
     ),
-    /** 1 = connect at start (default), 0 = connect on first use. */
-    min_idle_conns: v.optional(v.pipe(count, v.maxValue(1, 'min_idle_conns 0 or 1 (at most pool_size)'))),
-    /** TCP connect timeout. Default 5s. */
-    dial_timeout: v.optional(duration),
-    /** Per-command reply bound (the larger of read/write timeout applies). Default 3s. */
-    read_timeout: v.optional(duration),
-    write_timeout: v.optional(duration),
-    /** Overrides read/write timeouts when set. */
-    command_timeout: v.optional(duration),
-    cluster: v.optional(
-      v.strictObject({
-        /** Default 3. */
-        max_redirects: v.optional(count),
-        /** Read from replicas. Default false. */
-        read_only: v.optional(v.boolean()),
-      }),
-    ),
     sentinel: v.optional(
-      v.strictObject({
-        master_name: v.optional(v.pipe(v.string(), v.minLength(1, 'a master name'))),
-        sentinel_addresses: v.optional(v.pipe(v.array(hostPort), v.minLength(1, 'at least one address'))),
-        password: v.optional(v.string()),
-        /** ACL user of the sentinels themselves. */
-        username: v.optional(v.string()),
-        /** TLS to the sentinels; default: the same as `tls`. */
-        tls: v.optional(v.union([v.boolean(), tlsOptions])),
-      }),
+      section(
+        {
+          master_name: v.optional(nonEmpty('a non-empty master name')),
+          sentinel_addresses: v.optional(addresses),
+          password: v.optional(text),
+          /** ACL user of the sentinels themselves. */
+          username: v.optional(text),
+          /** TLS to the sentinels; default: the same as `tls`. */
+          tls: v.optional(v.union([flag, tlsOptions], TLS_PHRASE)),
+        },
+        'sentinel settings',
+      ),
     ),
     /** Prepended to every key; clear() only removes these. */
-    key_prefix: v.optional(v.string()),
-    tls: v.optional(v.union([v.boolean(), tlsOptions])),
-    /** TTL for set() without one. Default none. */
-    default_ttl: v.optional(duration),
+    key_prefix: v.optional(text),
+    tls: v.optional(v.union([flag, tlsOptions], TLS_PHRASE)),
+    /** TTL for set() without one, above 0 and up to 365 days. Default none. */
+    default_ttl: v.optional(durationIn({ exclusive: true, max: MAX_TTL_MS })),
     /** iovalkey auto-pipelining. Default false. */
-    auto_pipelining: v.optional(v.boolean()),
-  }),
-  v.forward(
-    v.partialCheck(
-      [['mode'], ['sentinel', 'master_name']],
-      (s) => s.mode !== 'sentinel' || s.sentinel?.master_name !== undefined,
-      'sentinel.master_name is required in sentinel mode',
-    ),
-    ['sentinel', 'master_name'],
-  ),
-  v.forward(
-    v.partialCheck(
-      [['mode'], ['db']],
-      (s) => s.mode !== 'cluster' || s.db === undefined || s.db === 0,
-      'db must be 0 in cluster mode (Redis Cluster has a single database)',
-    ),
-    ['db'],
-  ),
-  v.forward(
-    v.partialCheck(
-      [['mode'], ['addresses']],
-      (s) => (s.mode ?? 'standalone') !== 'standalone' || (s.addresses?.length ?? 1) === 1,
-      'exactly one address in standalone mode (use mode: cluster or sentinel for several)',
-    ),
-    ['addresses'],
-  ),
+    auto_pipelining: v.optional(flag),
+  },
+  'Redis cache settings',
+  rules,
 );
 
 export type RedisSection = v.InferOutput<typeof redisSection>;
@@ -139,10 +182,7 @@ function redisTls(t: boolean | v.InferOutput<typeof tlsOptions>, field: string):
   };
 }
 
-/**
- * Maps a validated `cache:` (type redis) section to `createRedisCache` options. Reads the TLS
- * files named in it (once; call at startup).
- */
+/** Maps a validated `cache:` (type redis) section to `createRedisCache` options. */
 export function redisOptionsFromConfig(section: RedisSection): RedisCacheOptions {
   const o: RedisCacheOptions = {};
   if (section.mode !== undefined) o.mode = section.mode;
@@ -150,6 +190,7 @@ export function redisOptionsFromConfig(section: RedisSection): RedisCacheOptions
   if (section.password) o.password = section.password;
   if (section.username) o.username = section.username;
   if (section.db !== undefined) o.db = section.db;
+  if (section.databases !== undefined) o.databases = section.databases;
   if (section.pool_size !== undefined) o.poolSize = section.pool_size;
   if (section.min_idle_conns !== undefined) o.minIdleConns = section.min_idle_conns;
   if (section.dial_timeout !== undefined) o.dialTimeout = section.dial_timeout;

@@ -18,40 +18,70 @@
  */
 import * as v from 'valibot';
 import type { TieredCacheOptions } from '../../cache/tiered/index.js';
-import { duration } from '../primitives.js';
+import {
+  durationIn,
+  flag,
+  fraction,
+  intIn,
+  MAX_COUNT,
+  MAX_TTL_MS,
+  nonEmpty,
+  section,
+} from '../primitives.js';
 
-const fraction = v.pipe(v.number(), v.minValue(0), v.maxValue(1));
+/** Cache lifetimes: stored as expiry times, so up to 365 days. */
+const ttl = v.optional(durationIn({ exclusive: true, max: MAX_TTL_MS }));
+/** Durations that arm timers: up to 2^31 − 1 ms. */
+const positiveTimer = v.optional(durationIn({ exclusive: true }));
+
+const BREAKER_PHRASE = 'false, or a mapping of breaker settings (keys: failures, cooldown)';
 
 /** Tiered options besides the two levels; `l1`/`l2` are validated by their own section schemas. */
 export const tieredFields = {
-  type: v.literal('tiered'),
-  ttl: v.optional(duration),
-  l1_ttl: v.optional(duration),
-  l2_timeout: v.optional(duration),
+  type: v.literal('tiered', '"tiered"'),
+  /** Default TTL, above 0 and up to 365 days. */
+  ttl,
+  l1_ttl: ttl,
+  /** Bound of every L2 call, above 0 and up to 2^31 − 1 ms. */
+  l2_timeout: positiveTimer,
   breaker: v.optional(
-    v.union([
-      v.literal(false),
-      v.strictObject({
-        failures: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-        cooldown: v.optional(duration),
-      }),
-    ]),
+    v.union(
+      [
+        v.literal(false, BREAKER_PHRASE),
+        section(
+          {
+            failures: v.optional(intIn(1, MAX_COUNT)),
+            cooldown: positiveTimer,
+          },
+          'breaker settings',
+        ),
+      ],
+      BREAKER_PHRASE,
+    ),
   ),
-  grace: v.optional(duration),
+  /** Stale-if-error window, 0 to 365 days. */
+  grace: v.optional(durationIn({ max: MAX_TTL_MS })),
   jitter: v.optional(fraction),
   early_refresh: v.optional(fraction),
   invalidation: v.optional(
-    v.strictObject({
-      enabled: v.optional(v.boolean()),
-      channel: v.optional(v.pipe(v.string(), v.minLength(1))),
-    }),
+    section(
+      {
+        enabled: v.optional(flag),
+        channel: v.optional(nonEmpty('a non-empty channel name')),
+      },
+      'invalidation settings',
+    ),
   ),
   lease: v.optional(
-    v.strictObject({
-      enabled: v.optional(v.boolean()),
-      ttl: v.optional(duration),
-      wait: v.optional(duration),
-    }),
+    section(
+      {
+        enabled: v.optional(flag),
+        /** Lock lifetime, whole ms (Redis PX), above 0 and up to 2^31 − 1 ms. */
+        ttl: v.optional(durationIn({ exclusive: true, integer: true })),
+        wait: v.optional(durationIn()),
+      },
+      'lease settings',
+    ),
   ),
 };
 

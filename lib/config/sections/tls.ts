@@ -16,35 +16,43 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
+import { flag, nonEmpty, type SectionRule, section, text } from '../primitives.js';
 
-const path = v.pipe(v.string(), v.minLength(1, 'a file path'));
+const path = nonEmpty('a file path');
 
 /** Client-side TLS (Redis, OTLP): file paths, read at startup. */
 export const clientTlsFields = {
   ca_file: v.optional(path),
   cert_file: v.optional(path),
   key_file: v.optional(path),
-  key_passphrase: v.optional(v.string()),
-  server_name: v.optional(v.string()),
-  reject_unauthorized: v.optional(v.boolean()),
+  key_passphrase: v.optional(text),
+  server_name: v.optional(text),
+  reject_unauthorized: v.optional(flag),
 };
 
-export const clientTls = v.pipe(
-  v.strictObject(clientTlsFields),
-  v.check(
-    (t) => (t.cert_file === undefined) === (t.key_file === undefined),
-    'cert_file and key_file go together',
-  ),
-);
+/** Mutual TLS needs both the certificate and its key. */
+export const certWithKey: SectionRule = (t, fail) => {
+  if ((t.cert_file === undefined) !== (t.key_file === undefined))
+    fail(
+      [t.cert_file === undefined ? 'cert_file' : 'key_file'],
+      'cert_file and key_file go together',
+      'both or neither',
+    );
+};
+
+export const clientTls = section(clientTlsFields, 'TLS settings', [certWithKey]);
 
 /** Server-side TLS (the /metrics endpoint). */
-export const serverTls = v.strictObject({
-  cert_file: path,
-  key_file: path,
-  key_passphrase: v.optional(v.string()),
-  /** Require scrapers' client certificates signed by this CA (mutual TLS). */
-  client_ca_file: v.optional(path),
-});
+export const serverTls = section(
+  {
+    cert_file: path,
+    key_file: path,
+    key_passphrase: v.optional(text),
+    /** Require scrapers' client certificates signed by this CA (mutual TLS). */
+    client_ca_file: v.optional(path),
+  },
+  'TLS settings',
+);
 
 /** Reads `file` for config field `field`; ConfigError naming both when it cannot. */
 export function readConfigFile(field: string, file: string): Buffer {

@@ -23,55 +23,102 @@ import {
   type OtelTracerOptions,
   PROPAGATORS,
 } from '../../tracing/otel/options.js';
-import { duration } from '../primitives.js';
+import {
+  durationIn,
+  flag,
+  fraction,
+  intIn,
+  MAX_COUNT,
+  mapOf,
+  oneOf,
+  type SectionRule,
+  section,
+  text,
+} from '../primitives.js';
 import { clientTls, clientTlsOptions } from './tls.js';
 
-const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const ATTRIBUTE_PHRASE =
+  'text, a number, true/false, or a list of only texts, only numbers or only true/false values';
 
-const attributeValue = v.union([
-  v.string(),
-  v.number(),
-  v.boolean(),
-  v.array(v.string()),
-  v.array(v.number()),
-  v.array(v.boolean()),
-]);
+/** The attribute values OpenTelemetry accepts (the tracer factory checks the same). */
+function isAttributeValue(x: unknown): boolean {
+  if (typeof x === 'string' || typeof x === 'boolean') return true;
+  if (typeof x === 'number') return !Number.isNaN(x);
+  if (!Array.isArray(x)) return false;
+  const t = typeof x[0];
+  return (
+    (t === 'string' || t === 'number' || t === 'boolean' || x.length === 0) && x.every((y) => typeof y === t)
+  );
+}
 
 /** A collector address: an http(s) URL, or `host:port` as in the original config. */
+const ENDPOINT_PHRASE = 'an http(s) URL or "host:port"';
 const endpoint = v.pipe(
-  v.string(),
-  v.check((s) => !('problem' in normalizeEndpoint(s, 'otlp')), 'an http(s) URL or host:port'),
+  v.string(ENDPOINT_PHRASE),
+  v.check((s) => !('problem' in normalizeEndpoint(s, 'otlp')), ENDPOINT_PHRASE),
 );
 
+const QUEUE_DEFAULT = 2048;
+
+const batchRules: SectionRule[] = [
+  (b, fail) => {
+    const queue = typeof b.max_queue_size === 'number' ? b.max_queue_size : QUEUE_DEFAULT;
+    if (typeof b.max_export_batch_size === 'number' && b.max_export_batch_size > queue) {
+      fail(
+        ['max_export_batch_size'],
+        `is larger than max_queue_size (${queue}${b.max_queue_size === undefined ? ', the default' : ''})`,
+        'a whole number from 1 to max_queue_size',
+      );
+    }
+  },
+];
+
 /** Validates the `tracing:` section. Durations accept `5s` / `250ms` or a number of ms. */
-export const tracingSection = v.strictObject({
-  enabled: v.optional(v.boolean()),
-  service_name: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, 'a non-empty service name'))),
-  exporter: v.optional(v.picklist(EXPORTERS, `one of ${EXPORTERS.join(', ')}`)),
-  endpoint: v.optional(endpoint),
-  sample_rate: v.optional(
-    v.pipe(
-      v.number(),
-      v.minValue(0, 'a rate between 0.0 and 1.0'),
-      v.maxValue(1, 'a rate between 0.0 and 1.0'),
+export const tracingSection = section(
+  {
+    enabled: v.optional(flag),
+    service_name: v.optional(
+      v.pipe(v.string('a non-empty service name'), v.trim(), v.minLength(1, 'a non-empty service name')),
     ),
-  ),
-  attributes: v.optional(v.record(v.string(), attributeValue)),
-  headers: v.optional(v.record(v.string(), v.string())),
-  /** TLS of an https otlp endpoint: ca_file, cert_file/key_file/key_passphrase (mutual TLS). */
-  tls: v.optional(clientTls),
-  batch: v.optional(
-    v.strictObject({
-      max_queue_size: v.optional(positiveInt),
-      max_export_batch_size: v.optional(positiveInt),
-      scheduled_delay: v.optional(duration),
-      export_timeout: v.optional(duration),
-    }),
-  ),
-  propagators: v.optional(v.array(v.picklist(PROPAGATORS, `one of ${PROPAGATORS.join(', ')}`))),
-  active_context: v.optional(v.boolean()),
-  register_global: v.optional(v.boolean()),
-});
+    exporter: v.optional(oneOf(EXPORTERS)),
+    endpoint: v.optional(endpoint),
+    /** 0.0 to 1.0. */
+    sample_rate: v.optional(fraction),
+    attributes: v.optional(
+      mapOf(
+        text,
+        v.custom<string | number | boolean | string[] | number[] | boolean[]>(
+          isAttributeValue,
+          ATTRIBUTE_PHRASE,
+        ),
+        'a mapping of attribute names to values',
+      ),
+    ),
+    headers: v.optional(mapOf(text, text, 'a mapping of header names to text values')),
+    /** TLS of an https otlp endpoint: ca_file, cert_file/key_file/key_passphrase (mutual TLS). */
+    tls: v.optional(clientTls),
+    batch: v.optional(
+      section(
+        {
+          /** 1 to 1,000,000 spans. Default 2048. */
+          max_queue_size: v.optional(intIn(1, MAX_COUNT)),
+          /** 1 to max_queue_size spans. Default 512. */
+          max_export_batch_size: v.optional(intIn(1, MAX_COUNT)),
+          /** 0 to 2^31 − 1 ms. Default 5s. */
+          scheduled_delay: v.optional(durationIn()),
+          /** Above 0, up to 2^31 − 1 ms. Default 30s. */
+          export_timeout: v.optional(durationIn({ exclusive: true })),
+        },
+        'batch settings',
+        batchRules,
+      ),
+    ),
+    propagators: v.optional(v.array(oneOf(PROPAGATORS), `a list of: ${PROPAGATORS.join(', ')}`)),
+    active_context: v.optional(flag),
+    register_global: v.optional(flag),
+  },
+  'tracing settings',
+);
 
 export type TracingSection = v.InferOutput<typeof tracingSection>;
 

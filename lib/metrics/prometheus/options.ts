@@ -2,6 +2,7 @@
 import * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { MAX_COUNT, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 
@@ -95,12 +96,35 @@ const defaultWarn: Pick<Logger, 'warn'> = {
   },
 };
 
-export function positiveInt(name: string, v: unknown, dflt: number): number {
+export function positiveInt(name: string, v: unknown, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    throw new MetricsError('invalid_option', `${name} must be a positive integer, received ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    throw new MetricsError(
+      'invalid_option',
+      `${name} must be an integer from 1 to ${max}, received ${String(v)}`,
+    );
   return v;
 }
+
+const KNOWN = optionKeys<MetricsOptions>({
+  enabled: true,
+  port: true,
+  host: true,
+  path: true,
+  auth: true,
+  tls: true,
+  namespace: true,
+  subsystem: true,
+  naming: true,
+  prefix: true,
+  collectRuntime: true,
+  defaultLabels: true,
+  maxSeriesPerMetric: true,
+  exemplars: true,
+  registry: true,
+  logger: true,
+  now: true,
+});
 
 function checkPort(v: unknown): number {
   if (v === undefined) return 9464;
@@ -111,6 +135,7 @@ function checkPort(v: unknown): number {
 
 /** Checks every option (throwing `MetricsError` on the first bad one) and applies the defaults. */
 export function resolveOptions(options: MetricsOptions): ResolvedOptions {
+  rejectUnknownKeys(options, KNOWN, 'invalid metrics options');
   const enabled = options.enabled !== false;
   const port = checkPort(options.port);
   const host = options.host ?? '127.0.0.1';
@@ -142,7 +167,7 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     naming,
     collectRuntime: Boolean(options.collectRuntime),
     defaultLabels: checkDefaultLabels(options.defaultLabels),
-    cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000),
+    cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000, MAX_COUNT),
     exemplars: options.exemplars !== false,
     registry: options.registry ?? new client.Registry(),
     logger: options.logger ?? defaultWarn,

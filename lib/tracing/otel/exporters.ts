@@ -5,7 +5,8 @@
 import { createRequire } from 'node:module';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { ConsoleSpanExporter, InMemorySpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { Logger } from '../../core/contracts.js';
+import type { Logger, SpanDropReason, TracerStats } from '../../core/contracts.js';
+import type { ExportAgents, RequestTracker } from './agent.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
 
 // Network exporters are optional peers with sizeable dependency trees (the Jaeger one pulls in
@@ -17,6 +18,8 @@ export function createExporter(
   name: Exclude<ExporterName, 'none'>,
   options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> & Partial<Pick<ResolvedOptions, 'tls'>>,
   logger: Logger,
+  agents?: ExportAgents,
+  requests?: RequestTracker,
 ): SpanExporter {
   const url = options.endpoint;
   const headers = { ...options.headers };
@@ -35,13 +38,27 @@ export function createExporter(
         url,
         headers,
         timeoutMillis: options.batch.exportTimeoutMillis,
-        // Private CA / mutual TLS for an https endpoint (ignored by http).
-        ...(options.tls ? { httpAgentOptions: { keepAlive: true, ...options.tls } } : {}),
+        // Our agent (see agent.ts): the tracer cuts its sockets on close, connection errors are not
+        // retried on the exporter's uncancellable timers, and `tls` (private CA / mutual TLS) applies
+        // to https endpoints. Without one, `tls` goes straight to the exporter's own agent.
+        ...(agents
+          ? { httpAgentOptions: (protocol: string) => agents.factory(protocol) }
+          : options.tls
+            ? { httpAgentOptions: { keepAlive: true, ...options.tls } }
+            : {}),
       });
     }
     case 'zipkin': {
       const m = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
-      return new m.ZipkinExporter({ url, headers });
+      const zipkin = new m.ZipkinExporter({ url, headers });
+      if (!requests) return zipkin;
+      // It sends with the global agent and no request timeout: its requests are tracked so that
+      // close() can cut them (agent.ts).
+      return {
+        export: (spans, done) => requests.capture(() => zipkin.export(spans, done)),
+        forceFlush: () => zipkin.forceFlush(),
+        shutdown: () => zipkin.shutdown(),
+      };
     }
     case 'jaeger': {
       const m = require('@opentelemetry/exporter-jaeger') as typeof import('@opentelemetry/exporter-jaeger');
@@ -56,15 +73,20 @@ export function createExporter(
       const jaeger = new m.JaegerExporter({ endpoint: u.href, ...(username ? { username, password } : {}) });
       // Built against sdk-trace 2.11; the ReadableSpan shape it reads is the same in 2.12.
       const inner = jaeger as unknown as SpanExporter;
+      // Its HTTP sender's requests are tracked too, so close() can cut them (agent.ts).
+      const tracked = <T>(fn: () => T): T => (requests ? requests.capture(fn) : fn());
       return {
-        export: (spans, done) => inner.export(spans, done),
-        forceFlush: () => jaeger.forceFlush(),
+        export: (spans, done) => tracked(() => inner.export(spans, done)),
+        forceFlush: () => tracked(() => jaeger.forceFlush()),
         // Its own shutdown races the last flush against a timer that is not unref'd, which keeps
         // the process alive for the whole timeout: flush under our own (unref'd) bound instead,
         // then close the HTTP sender's keep-alive agent.
         async shutdown() {
           try {
-            await withTimeout(jaeger.forceFlush(), options.batch.exportTimeoutMillis);
+            await withTimeout(
+              tracked(() => jaeger.forceFlush()),
+              options.batch.exportTimeoutMillis,
+            );
           } finally {
             (jaeger as unknown as { _sender?: { close(): void } })._sender?.close();
           }
@@ -83,63 +105,130 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Export counters of a tracer since it was created. */
-export interface ExportStats {
-  /** Spans the exporter accepted. */
-  readonly exportedSpans: number;
-  /** Export requests that failed (collector down, rejected, timed out). */
-  readonly failedExports: number;
-  /** Spans in those failed requests. */
-  readonly lostSpans: number;
-}
+/** Export counters of a tracer since it was created (the core `TracerStats`). */
+export type ExportStats = TracerStats;
 
-/** Counts export failures and logs them at most once per `intervalMs`. */
+const NO_DROPS: Readonly<Record<SpanDropReason, number>> = { queue_full: 0, export_failed: 0, shutdown: 0 };
+
+/**
+ * Counts exported, failed and dropped spans and logs losses rate-limited: while the tracer runs,
+ * at most one record per `intervalMs` (export failures and dropped spans share the limit; each
+ * record sums what happened since the previous one). `closed()` writes the one summary record of
+ * shutdown (undelivered spans plus anything not reported yet), whatever the interval.
+ */
 export function createExportErrorReporter(options: {
   logger: Logger;
   exporter: string;
   intervalMs: number;
   now: () => number;
 }) {
+  const { logger, exporter } = options;
   let lastLog = Number.NEGATIVE_INFINITY;
+  // Since the last record.
   let failedExports = 0;
   let lostSpans = 0;
-  const totals = { exportedSpans: 0, failedExports: 0, lostSpans: 0 };
+  let dropped = { ...NO_DROPS };
   let lastError: unknown;
-  const log = () => {
-    const err = lastError as { message?: unknown; code?: unknown } | undefined;
-    options.logger.error('tracing: span export failed', {
-      exporter: options.exporter,
-      failedExports,
-      lostSpans,
+  // Since creation.
+  let exportedSpans = 0;
+  let totalFailed = 0;
+  const totalDropped = { ...NO_DROPS };
+  const totalLost = () => totalDropped.queue_full + totalDropped.export_failed + totalDropped.shutdown;
+  /** Lost spans when close began; from then on, losses go into the one summary record. */
+  let lostAtClose: number | undefined;
+
+  const errorFields = () => {
+    if (lastError === undefined) return {};
+    const err = lastError as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
+    const code = err?.originalCode ?? err?.code;
+    return {
       error: typeof err?.message === 'string' ? err.message : String(err),
-      ...(err?.code !== undefined ? { code: err.code } : {}),
-    });
+      ...(code !== undefined ? { code } : {}),
+    };
+  };
+  const reset = () => {
     failedExports = 0;
     lostSpans = 0;
+    dropped = { ...NO_DROPS };
     lastError = undefined;
+  };
+  const log = () => {
+    if (failedExports > 0)
+      logger.error('tracing: span export failed', {
+        exporter,
+        failedExports,
+        lostSpans,
+        ...(lostSpans !== dropped.export_failed ? { dropped } : {}),
+        ...errorFields(),
+      });
+    else logger.warn('tracing: spans dropped', { exporter, lostSpans, dropped });
+    reset();
+  };
+  const maybeLog = () => {
+    if (lostAtClose !== undefined) return;
+    const t = options.now();
+    if (t - lastLog >= options.intervalMs) {
+      lastLog = t;
+      log();
+    }
+  };
+  const drop = (reason: SpanDropReason, spans: number) => {
+    totalDropped[reason] += spans;
+    dropped[reason] += spans;
+    lostSpans += spans;
   };
   return {
     succeeded(spans: number) {
-      totals.exportedSpans += spans;
+      exportedSpans += spans;
     },
+    /** An export request failed: its spans are lost (`export_failed`). */
     failed(spans: number, error: unknown) {
-      totals.failedExports++;
-      totals.lostSpans += spans;
+      totalFailed++;
       failedExports++;
-      lostSpans += spans;
+      drop('export_failed', spans);
       lastError = error;
-      const t = options.now();
-      if (t - lastLog >= options.intervalMs) {
-        lastLog = t;
-        log();
-      }
+      maybeLog();
     },
-    /** Logs failures not reported yet (called on close, so nothing goes unmentioned). */
+    /** Spans lost without an export request (`queue_full`, `shutdown`). */
+    dropped(reason: SpanDropReason, spans = 1) {
+      if (spans <= 0) return;
+      drop(reason, spans);
+      maybeLog();
+    },
+    /** Logs what was not reported yet (ignores the interval). */
     flush() {
-      if (failedExports > 0) log();
+      if (lostSpans > 0 || failedExports > 0) log();
+    },
+    /** Close began: losses from now on are reported by `closed()`, in one record. */
+    beginClose() {
+      lostAtClose ??= totalLost();
+    },
+    /**
+     * The summary record of shutdown: `undelivered` = spans lost since `beginClose()` (failed
+     * exports, spans given up on when the budget ran out), plus every loss not reported before.
+     * Nothing is written when nothing was lost.
+     */
+    closed(extra: Record<string, unknown> = {}) {
+      const undelivered = totalLost() - (lostAtClose ?? totalLost());
+      if (lostSpans === 0 && failedExports === 0) return;
+      logger.warn('tracing: spans not delivered (summary at close)', {
+        exporter,
+        undelivered,
+        lostSpans,
+        dropped,
+        failedExports,
+        ...errorFields(),
+        ...extra,
+      });
+      reset();
     },
     /** Counters since creation. */
-    stats: (): ExportStats => ({ ...totals }),
+    stats: (): ExportStats => ({
+      exportedSpans,
+      failedExports: totalFailed,
+      lostSpans: totalLost(),
+      droppedSpans: { ...totalDropped },
+    }),
   };
 }
 

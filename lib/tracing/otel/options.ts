@@ -2,6 +2,13 @@
 import type { TracerProvider } from '@opentelemetry/api';
 import type { AttributeValue, Logger } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import {
+  MAX_COUNT,
+  MAX_TIMER_MS,
+  optionKeys,
+  unknownKeyMessage,
+  unknownOptionIssues,
+} from '../../core/options.js';
 import { type ExportTlsOptions, resolveExportTls } from './tls.js';
 
 /** Where finished spans go. `memory` keeps them for `finishedSpans()`; `none` records nothing. */
@@ -23,7 +30,7 @@ export const DEFAULT_ENDPOINTS = {
 export interface BatchOptions {
   /** Spans kept while waiting for export; further spans are dropped. Default 2048. */
   maxQueueSize?: number;
-  /** Spans per export request (≤ maxQueueSize). Default 512. */
+  /** Spans per export request (≤ maxQueueSize). Default 512, or maxQueueSize when that is smaller. */
   maxExportBatchSize?: number;
   /** Delay between two scheduled exports, ms. Default 5000. */
   scheduledDelayMillis?: number;
@@ -109,6 +116,25 @@ const BATCH_DEFAULTS: Required<BatchOptions> = {
   exportTimeoutMillis: 30_000,
 };
 
+const KNOWN = optionKeys<OtelTracerOptions>({
+  enabled: true,
+  serviceName: true,
+  exporter: true,
+  endpoint: true,
+  sampleRate: true,
+  attributes: true,
+  headers: true,
+  tls: true,
+  batch: true,
+  propagators: true,
+  activeContext: true,
+  registerGlobal: true,
+  provider: true,
+  logger: true,
+  errorLogIntervalMs: true,
+  now: true,
+});
+
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
 
 /** Turns a configured endpoint into a URL, or explains what is wrong with it. */
@@ -121,7 +147,10 @@ export function normalizeEndpoint(
   if (hp) {
     const port = Number(hp[2]);
     if (port < 1 || port > 65535) return { problem: 'port must be between 1 and 65535' };
-    return { url: `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}` };
+    const url = `http://${text}${new URL(DEFAULT_ENDPOINTS[exporter]).pathname}`;
+    // The exporters parse it again: a host the URL parser refuses (`local[host`) fails here, not there.
+    if (!URL.canParse(url)) return { problem: 'must be an http(s) URL or host:port' };
+    return { url };
   }
   let url: URL;
   try {
@@ -148,7 +177,7 @@ function isAttributeValue(v: unknown): v is AttributeValue {
 
 /** Applies defaults and checks every field; throws one `ConfigError` naming each bad field. */
 export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = unknownOptionIssues(input, KNOWN);
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
   const o = input as Record<string, unknown>;
@@ -235,16 +264,25 @@ export function resolveOptions(input: OtelTracerOptions = {}): ResolvedOptions {
     else {
       for (const key of Object.keys(o.batch)) {
         if (!(key in BATCH_DEFAULTS)) {
-          bad(`batch.${key}`, Object.keys(BATCH_DEFAULTS).join(' | '), o.batch[key], 'is not a known field');
+          bad(
+            `batch.${key}`,
+            Object.keys(BATCH_DEFAULTS).join(' | '),
+            o.batch[key],
+            unknownKeyMessage(key, Object.keys(BATCH_DEFAULTS)),
+          );
           continue;
         }
         const v = o.batch[key];
         if (v === undefined) continue;
         const min = key === 'scheduledDelayMillis' ? 0 : 1;
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-          bad(`batch.${key}`, `integer ≥ ${min}`, v, `must be an integer ≥ ${min}`);
+        const max = key.endsWith('Millis') ? MAX_TIMER_MS : MAX_COUNT;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+          bad(`batch.${key}`, `integer from ${min} to ${max}`, v, `must be an integer from ${min} to ${max}`);
         else batch[key as keyof BatchOptions] = v;
       }
+      // Only a queue size given: the default batch size shrinks to it rather than failing.
+      if (o.batch.maxExportBatchSize === undefined)
+        batch.maxExportBatchSize = Math.min(batch.maxExportBatchSize, batch.maxQueueSize);
       if (batch.maxExportBatchSize > batch.maxQueueSize)
         bad(
           'batch.maxExportBatchSize',

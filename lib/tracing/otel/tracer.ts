@@ -16,7 +16,6 @@ import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BasicTracerProvider,
-  BatchSpanProcessor,
   InMemorySpanExporter,
   ParentBasedSampler,
   type ReadableSpan,
@@ -25,8 +24,19 @@ import {
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
-import type { ExtractedContext, HeaderCarrier, Span, SpanOptions, Tracer } from '../../core/contracts.js';
+import type {
+  CloseOptions,
+  ExtractedContext,
+  HeaderCarrier,
+  Span,
+  SpanOptions,
+  Tracer,
+} from '../../core/contracts.js';
+import { TimeoutError, TracingError } from '../../core/errors.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
+import { withTimeout } from '../../core/timeout.js';
+import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
+import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
 import {
@@ -48,11 +58,20 @@ const SCOPE = 'hyperion';
 
 /** A core `Tracer` backed by OpenTelemetry, with its lifecycle and test hooks. */
 export interface OtelTracer extends Tracer {
-  /** Flushes pending spans, then shuts the provider down (when this tracer created it). Idempotent. */
-  close(): Promise<void>;
-  /** Exports every span ended so far without closing. */
+  /**
+   * Flushes pending spans, then shuts the provider down (when this tracer created it). Idempotent;
+   * never rejects. Bounded by `options.timeoutMs` (default 10 000, the `createApp` disposer budget,
+   * which `createApp` passes): the final export gets the budget minus a margin, then the tracer
+   * gives up on the collector, counts the spans it could not deliver (`shutdown`), logs one
+   * record, cuts its connections and resolves. Nothing of the tracer keeps the process alive after.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /**
+   * Exports every span ended so far without closing. Rejects with one `TracingError`
+   * (`code: 'flush_failed'`, `causes`: every export error) when an export failed.
+   */
   flush(): Promise<void>;
-  /** Export counters since creation (exported spans, failed exports, spans lost with them). */
+  /** Export counters since creation: exported spans, failed exports, lost spans by reason. */
   exportStats(): ExportStats;
   /** Spans finished so far — only with the `memory` exporter (empty otherwise). */
   finishedSpans(): readonly ReadableSpan[];
@@ -79,6 +98,14 @@ export function samplerFor(rate: number): Sampler {
 }
 
 const INTERNAL = SpanKind.INTERNAL;
+
+/** Budget of `close()` when none is given: the `createApp` disposer default. */
+export const DEFAULT_CLOSE_BUDGET_MS = 10_000;
+
+/** What `close()` keeps of its budget for giving up: cutting connections, shutdown, the log record. */
+export function closeMargin(budgetMs: number): number {
+  return Math.min(1000, Math.max(50, budgetMs * 0.1));
+}
 
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 
@@ -109,18 +136,35 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   let provider: TracerProvider | undefined;
   let owned: BasicTracerProvider | undefined;
   let memory: InMemorySpanExporter | undefined;
+  let batching: AccountingBatchProcessor | undefined;
+  let agents: ExportAgents | undefined;
+  let requests: RequestTracker | undefined;
   if (recording && o.provider) provider = o.provider;
   else if (recording) {
     const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
-    const exporter = createExporter(exporterName, o, logger);
+    // OTLP sends through our agent, so close() can cut its connections (agent.ts).
+    if (exporterName === 'otlp') agents = createExportAgents(o.tls);
+    if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
+    const exporter = createExporter(exporterName, o, logger, agents, requests);
     if (exporter instanceof InMemorySpanExporter) memory = exporter;
-    const guarded = guardExporter(exporter, reporter);
     // Memory and console export synchronously (tests read spans right after end()); network
-    // exporters batch, with a bounded queue so a dead collector cannot grow memory.
-    const processor: SpanProcessor =
-      exporterName === 'memory' || exporterName === 'console'
-        ? new SimpleSpanProcessor(guarded)
-        : new BatchSpanProcessor(guarded, o.batch);
+    // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
+    // lost span counted (batch.ts).
+    let processor: SpanProcessor;
+    if (exporterName === 'memory' || exporterName === 'console')
+      processor = new SimpleSpanProcessor(guardExporter(exporter, reporter));
+    else {
+      batching = createAccountingBatchProcessor({
+        exporter,
+        accounting: reporter,
+        ...o.batch,
+        abort: () => {
+          agents?.abort();
+          requests?.abort();
+        },
+      });
+      processor = batching;
+    }
     owned = new BasicTracerProvider({
       resource: defaultResource().merge(
         resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
@@ -160,8 +204,19 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
   let closing: Promise<void> | undefined;
   const flush = async () => {
-    const p = (owned ?? provider) as { forceFlush?: () => Promise<void> } | undefined;
-    await p?.forceFlush?.();
+    try {
+      if (batching) await batching.forceFlush();
+      else await (owned ?? (provider as { forceFlush?: () => Promise<void> } | undefined))?.forceFlush?.();
+    } catch (err) {
+      // The SDK's provider rejects with a plain array; our processor with an AggregateError.
+      const causes: unknown[] = err instanceof AggregateError ? err.errors : Array.isArray(err) ? err : [err];
+      const first = causes[0] as { message?: unknown } | undefined;
+      throw new TracingError(
+        'flush_failed',
+        `tracing: flush failed (${causes.length} error(s)): ${typeof first?.message === 'string' ? first.message : String(first)}`,
+        { causes },
+      );
+    }
   };
 
   const tracer: OtelTracer = {
@@ -218,15 +273,31 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     },
 
     flush,
-    close() {
+    close(closeOptions?: CloseOptions) {
       closing ??= (async () => {
+        const budget = closeOptions?.timeoutMs ?? DEFAULT_CLOSE_BUDGET_MS;
+        const bounded = budget !== Number.POSITIVE_INFINITY;
+        const started = performance.now();
+        const flushBudget = bounded ? Math.max(0, budget - closeMargin(budget)) : budget;
+        const left = () => (bounded ? Math.max(0, started + flushBudget - performance.now()) : budget);
+        const gaveUp = () => new TimeoutError('tracer close ran out of its budget');
+        let timedOut = false;
+        reporter.beginClose();
         try {
           // Export failures are counted and logged by the reporter; closing goes on regardless,
-          // so a dead collector cannot make app.close() fail or keep the provider alive.
-          await flush().catch(() => {});
-          await owned?.shutdown().catch(() => {});
+          // so a dead or slow collector can neither make app.close() fail nor outlast its budget.
+          if (batching) timedOut = (await batching.close(flushBudget)).timedOut;
+          else await withTimeout(flush(), left(), gaveUp, { unref: true }).catch(() => {});
+          await withTimeout(owned?.shutdown() ?? Promise.resolve(), Math.max(50, left()), gaveUp, {
+            unref: true,
+          }).catch(() => {});
         } finally {
-          reporter.flush();
+          agents?.abort();
+          requests?.abort();
+          reporter.closed({
+            budgetMs: budget,
+            ...(timedOut ? { gaveUpAfterMs: Math.round(flushBudget) } : {}),
+          });
           if (registeredProvider) trace.disable();
           if (registeredPropagator) propagation.disable();
           if (contextManager) contextApi.disable();

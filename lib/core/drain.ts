@@ -1,0 +1,256 @@
+/**
+ * `drainServer(server)`: the disposer every `createApp` user with a `node:http` server needs.
+ * Registered after the other components (`app.defer('http', drainServer(server))`), it runs first
+ * on close, and the database pool, caches, metrics and tracer close only after the last handler:
+ *
+ * 1. new requests are no longer served; the listening socket closes once the running requests are
+ *    done and the connections the kernel had already queued are accepted (`lingerMs`); idle
+ *    keep-alive connections are closed at once (a connection that has not sent its first request
+ *    yet gets a moment: its request may be on the way);
+ * 2. requests already running finish (their responses carry `Connection: close`);
+ * 3. a request arriving after the stop began, on a connection that is still open, is answered
+ *    `503` with `Connection: close` and `Retry-After` (never a reset);
+ * 4. after `graceMs` (capped by the disposer's budget) the remaining connections are cut.
+ *
+ * Only `node:` builtins are used: the core imports no package.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from './contracts.js';
+import type { DisposeInfo } from './disposers.js';
+
+export interface DrainOptions {
+  /** How long running requests may take once the stop began, ms. Default 5000. */
+  graceMs?: number;
+  /**
+   * How long the listening socket may stay open once the stop began, ms (default: `graceMs`). It
+   * closes as soon as no request is running and no connection arrived for 100 ms: connections the
+   * kernel had already queued (a busy process accepts them late) are accepted and answered 503
+   * instead of being reset when the listening socket closes.
+   */
+  lingerMs?: number;
+  /**
+   * The listening socket closes once no request ran and no connection arrived for this long, ms.
+   * Default 100. Longer suits services behind others (with `admit`): peers still finishing their
+   * in-flight work keep reaching them.
+   */
+  quietMs?: number;
+  /**
+   * Requests arriving during the drain that are served anyway (with `Connection: close`) instead
+   * of getting the 503: e.g. calls from peer services finishing work that was already in flight
+   * when the stop began (a call chain stopped all at once then completes). Default: none.
+   */
+  admit?: (req: IncomingMessage) => boolean;
+  /** `Retry-After` (seconds) of the 503 sent to requests arriving during the drain. Default 1. */
+  retryAfterSeconds?: number;
+  /** Receives one info record when the drain starts, one warning when requests had to be cut. */
+  logger?: Logger;
+}
+
+/** A disposer that drains `server`, plus what it is doing (for logs and tests). */
+export interface ServerDrain {
+  (info?: Partial<DisposeInfo>): Promise<void>;
+  /** Requests whose response has not finished yet. */
+  readonly inFlight: number;
+  /** True once the drain started. */
+  readonly draining: boolean;
+}
+
+/** Fraction of the disposer budget the grace period may use; the rest is for cutting and closing. */
+const BUDGET_SHARE = 0.8;
+
+/** How long a connection that has not sent a request yet is left open once the drain began, ms. */
+const FRESH_CONNECTION_MS = 2000;
+
+/** Default `quietMs`: the listener closes once no connection arrived for this long, ms. */
+const QUIET_MS = 100;
+
+/**
+ * Wraps the `request` listeners `server` has now (attach the handler first: `createServer(handler)`
+ * does) and returns the draining disposer. Resolves when every connection is closed; never rejects.
+ */
+export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
+  const graceMs = options.graceMs ?? 5000;
+  const lingerMs = options.lingerMs ?? graceMs;
+  const quietMs = options.quietMs ?? QUIET_MS;
+  const retryAfter = String(options.retryAfterSeconds ?? 1);
+  /** Every open connection: responses pending on it, and whether it has carried a request yet. */
+  const connections = new Map<Socket, { pending: number; used: boolean }>();
+  const responses = new Set<ServerResponse>();
+  let draining = false;
+  let running: Promise<void> | undefined;
+  let onChange: (() => void) | undefined;
+
+  const track = (socket: Socket) => {
+    let c = connections.get(socket);
+    if (!c) {
+      c = { pending: 0, used: false };
+      connections.set(socket, c);
+      socket.once('close', () => {
+        connections.delete(socket);
+        onChange?.();
+      });
+    }
+    return c;
+  };
+  /** Ends a connection with nothing pending on it (after Node had a turn to queue a pipelined request). */
+  const endIfIdle = (socket: Socket) =>
+    setImmediate(() => {
+      const c = connections.get(socket);
+      if (c && c.pending === 0 && !socket.destroyed) socket.end();
+    });
+
+  const refuse = (res: ServerResponse) => {
+    const body = 'service is shutting down\n';
+    res.writeHead(503, {
+      connection: 'close',
+      'retry-after': retryAfter,
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+
+  let onConnection: (() => void) | undefined;
+  let accepted = 0;
+  let acceptedDuringDrain = 0;
+  server.on('connection', (socket: Socket) => {
+    track(socket);
+    accepted++;
+    if (draining) acceptedDuringDrain++;
+    if (!draining) return;
+    onConnection?.();
+    // Accepted during the drain: its request gets a 503; if none comes, it is ended.
+    setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
+  });
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const c = track(socket);
+    c.used = true;
+    c.pending++;
+    // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.
+    responses.add(res);
+    res.once('close', () => {
+      responses.delete(res);
+      c.pending--;
+      if (!draining) return;
+      // Idle now: end it rather than wait for the keep-alive timeout.
+      if (c.pending === 0) endIfIdle(socket);
+      onChange?.();
+    });
+    if (draining) {
+      if (!options.admit?.(req)) return refuse(res);
+      res.setHeader('connection', 'close');
+    }
+    for (const h of handlers) h.call(server, req, res);
+  });
+
+  const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
+    running ??= new Promise<void>((resolve) => {
+      draining = true;
+      const budget = info.timeoutMs ?? Number.POSITIVE_INFINITY;
+      const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));
+      let listenerClosed = !server.listening;
+      let done = false;
+      const timers: NodeJS.Timeout[] = [];
+      const later = (ms: number, fn: () => void) => {
+        const timer = setTimeout(fn, ms);
+        timer.unref();
+        timers.push(timer);
+      };
+      const finish = () => {
+        if (done || !listenerClosed || responses.size > 0 || connections.size > 0) return;
+        settle();
+      };
+      const settle = () => {
+        done = true;
+        for (const timer of timers) clearTimeout(timer);
+        info.signal?.removeEventListener('abort', cut);
+        options.logger?.info('http: drained', { acceptedDuringDrain, left: connections.size });
+        // Connections a client keeps half-open after our FIN must not hold the process.
+        for (const socket of connections.keys()) socket.unref();
+        resolve();
+      };
+      const cut = () => {
+        if (done) return;
+        if (responses.size > 0)
+          options.logger?.warn('http: requests still running at the end of the grace period were cut', {
+            requests: responses.size,
+            graceMs: grace,
+          });
+        // Their handlers may still be running, but their clients are gone: stop waiting for them.
+        responses.clear();
+        for (const socket of connections.keys()) socket.destroy();
+        listenerClosed = true;
+        settle();
+      };
+      onChange = finish;
+      let fresh = 0;
+      for (const c of connections.values()) if (!c.used) fresh++;
+      options.logger?.info('http: draining', {
+        connections: connections.size,
+        accepted,
+        requests: responses.size,
+        fresh,
+        graceMs: grace,
+      });
+      // Running requests answer with Connection: close, so their connections end after the reply.
+      for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
+      if (!listenerClosed) {
+        let closing = false;
+        const closeListener = () => {
+          if (closing) return;
+          closing = true;
+          onConnection = undefined;
+          // Only the listener: http's own close() also destroys every connection it deems idle,
+          // including fresh ones whose first request is still unread (a reset for that client).
+          NetServer.prototype.close.call(server, () => {
+            listenerClosed = true;
+            finish();
+          });
+        };
+        // Linger until the connections queued in the kernel are accepted (a quiet moment), so
+        // closing the listening socket resets nobody. The close itself waits for the check phase
+        // (setImmediate): a poll phase, which accepts whatever is queued, always runs before it —
+        // on a busy loop a timer alone can expire before the queued connections were ever seen.
+        let quiet: NodeJS.Timeout | undefined;
+        let arrivals = 0;
+        const closeAfterPoll = (force: boolean) => {
+          const seen = arrivals;
+          setImmediate(() => {
+            if (force || (arrivals === seen && responses.size === 0)) closeListener();
+            else if (arrivals === seen) restartQuiet(false);
+          });
+        };
+        const restartQuiet = (arrived = true) => {
+          if (arrived) arrivals++;
+          if (quiet) clearTimeout(quiet);
+          quiet = setTimeout(() => closeAfterPoll(false), Math.min(quietMs, lingerMs));
+          quiet.unref();
+          timers.push(quiet);
+        };
+        onConnection = () => restartQuiet();
+        restartQuiet();
+        later(Math.min(lingerMs, grace), () => closeAfterPoll(true));
+      }
+      for (const [socket, c] of connections) {
+        if (c.pending > 0) continue;
+        // Idle keep-alive connections end at once. A fresh one may be carrying its first request
+        // (it then gets a 503 with Connection: close); it is ended if nothing came after a moment.
+        if (c.used) endIfIdle(socket);
+        else later(Math.min(FRESH_CONNECTION_MS, grace), () => endIfIdle(socket));
+      }
+      info.signal?.addEventListener('abort', cut, { once: true });
+      later(grace, cut);
+      finish();
+    });
+    return running;
+  };
+
+  return Object.defineProperties(drain, {
+    inFlight: { get: () => responses.size },
+    draining: { get: () => draining },
+  }) as ServerDrain;
+}

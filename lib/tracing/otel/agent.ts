@@ -1,0 +1,158 @@
+/**
+ * The HTTP agent the OTLP exporter sends through (its public `httpAgentOptions` factory), so that
+ * the tracer can let go of the collector when it closes:
+ *
+ * - `abort()` destroys every socket of the agent, in use or idle, with a non-retryable error, and
+ *   makes later connection attempts fail at once: after `close()` no socket of ours keeps the event
+ *   loop alive, whatever the collector does (refuses, never answers, answers late).
+ * - Connection errors (refused, reset, unreachable…) are marked non-retryable for the exporter. Its
+ *   own retry loop waits on timers that are not unref'd (up to 5 s each) and cannot be cancelled,
+ *   which would keep the process alive after close; a failed export is counted and logged by the
+ *   tracer instead. The original code stays readable as `originalCode`.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
+import type { Agent, ClientRequestArgs } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** Network error codes the OTLP HTTP transport retries on its own (otlp-exporter-base). */
+const RETRIED_BY_EXPORTER = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+]);
+
+/** Code of the error export requests fail with once the tracer closed. */
+export const EXPORT_ABANDONED = 'HYPERION_EXPORT_ABANDONED';
+/** Code a connection error carries after relabelling (its own code is kept in `originalCode`). */
+export const EXPORT_NETWORK_ERROR = 'HYPERION_EXPORT_NETWORK_ERROR';
+
+export interface ExportAgents {
+  /** For the OTLP exporter's `httpAgentOptions`: one keep-alive agent per protocol. */
+  factory(protocol: string): Promise<Agent>;
+  /** Destroys every socket with a non-retryable error; later connections fail at once. Idempotent. */
+  abort(): void;
+  /** Sockets currently open (tests). */
+  readonly openSockets: number;
+}
+
+const abandoned = () =>
+  Object.assign(new Error('span export abandoned: the tracer closed'), { code: EXPORT_ABANDONED });
+
+function relabel(err: Error & { code?: unknown; originalCode?: unknown }) {
+  if (typeof err?.code === 'string' && RETRIED_BY_EXPORTER.has(err.code)) {
+    err.originalCode = err.code;
+    err.code = EXPORT_NETWORK_ERROR;
+  }
+}
+
+/** `tls`: https agent options (private CA, mutual TLS) for `https:` endpoints (./tls.ts). */
+export function createExportAgents(tls?: import('node:https').AgentOptions): ExportAgents {
+  const agents = new Map<string, Promise<Agent>>();
+  const sockets = new Set<Duplex>();
+  let aborted = false;
+
+  const build = async (protocol: string): Promise<Agent> => {
+    // Loaded on first use (as the exporter's docs ask), so http instrumentation can patch it first.
+    const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
+    const agent: Agent = new mod.Agent({ keepAlive: true, ...(protocol === 'https:' ? tls : {}) });
+    const create = agent.createConnection.bind(agent);
+    agent.createConnection = (
+      options: ClientRequestArgs,
+      callback?: (err: Error | null, stream: Duplex) => void,
+    ): Duplex | null | undefined => {
+      if (aborted) {
+        process.nextTick(() => callback?.(abandoned(), undefined as unknown as Duplex));
+        return undefined;
+      }
+      const socket = create(options, callback);
+      if (socket) {
+        sockets.add(socket);
+        socket.prependListener('error', relabel);
+        socket.once('close', () => sockets.delete(socket));
+      }
+      return socket;
+    };
+    if (aborted) agent.destroy();
+    return agent;
+  };
+
+  return {
+    factory(protocol) {
+      let agent = agents.get(protocol);
+      if (!agent) {
+        agent = build(protocol);
+        agents.set(protocol, agent);
+      }
+      return agent;
+    },
+    abort() {
+      if (aborted) return;
+      aborted = true;
+      for (const socket of sockets) socket.destroy(abandoned());
+      sockets.clear();
+      for (const agent of agents.values())
+        agent.then(
+          (a) => a.destroy(),
+          () => {},
+        );
+    },
+    get openSockets() {
+      return sockets.size;
+    },
+  };
+}
+
+/**
+ * For exporters that send with the global agent (zipkin): the HTTP requests started inside
+ * `capture(fn)` (seen on the `http.client.request.start` diagnostics channel, which publishes a
+ * moment later, hence the AsyncLocalStorage) are kept until they close, and `abort()` destroys
+ * those still open — a collector that never answers then keeps no socket of ours alive.
+ */
+export interface RequestTracker {
+  capture<T>(fn: () => T): T;
+  abort(): void;
+}
+
+type Destroyable = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown };
+interface Capture {
+  add(req: Destroyable): void;
+}
+const exporting = new AsyncLocalStorage<Capture>();
+let subscribed = false;
+
+export function createRequestTracker(): RequestTracker {
+  const open = new Set<Destroyable>();
+  let aborted = false;
+  if (!subscribed) {
+    subscribed = true;
+    // Once per process; outside capture() there is no store and the subscriber does nothing.
+    subscribe('http.client.request.start', (message) => {
+      const req = (message as { request?: Destroyable }).request;
+      if (req) exporting.getStore()?.add(req);
+    });
+  }
+  const capture: Capture = {
+    add(req) {
+      if (aborted) {
+        req.destroy(abandoned());
+        return;
+      }
+      open.add(req);
+      req.once('close', () => open.delete(req));
+    },
+  };
+  return {
+    capture: (fn) => exporting.run(capture, fn),
+    abort() {
+      aborted = true;
+      for (const req of open) req.destroy(abandoned());
+      open.clear();
+    },
+  };
+}

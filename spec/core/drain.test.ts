@@ -1,0 +1,225 @@
+/**
+ * `drainServer`: the `node:http` disposer for `createApp` (issue 15 item 2). Stop accepting, let
+ * running requests finish, close idle keep-alive connections at once, answer late requests 503 +
+ * Connection: close, cut after the grace period, and only then close the other components.
+ */
+import assert from 'node:assert/strict';
+import { Agent, createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { createApp } from '../../lib/core/app.js';
+import type { LogFields, Logger } from '../../lib/core/contracts.js';
+import { drainServer } from '../../lib/core/drain.js';
+
+function captureLogger() {
+  const records: { level: string; message: string; fields?: LogFields }[] = [];
+  const make = (): Logger => ({
+    debug: (message, fields) => records.push({ level: 'debug', message, fields }),
+    info: (message, fields) => records.push({ level: 'info', message, fields }),
+    warn: (message, fields) => records.push({ level: 'warn', message, fields }),
+    error: (message, fields) => records.push({ level: 'error', message, fields }),
+    child: () => make(),
+  });
+  return { logger: make(), records };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A server with /fast, /slow (300 ms), /stream (headers at once, body over 300 ms), /hang. */
+function testServer() {
+  let running = 0;
+  const server = createServer((req, res) => {
+    running++;
+    res.on('close', () => running--);
+    if (req.url === '/fast') return res.end('fast');
+    if (req.url === '/slow') return void setTimeout(() => res.end('slow'), 300);
+    if (req.url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('a');
+      return void setTimeout(() => res.end('b'), 300);
+    }
+    // /hang: never answers
+  });
+  return { server, running: () => running };
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((r) =>
+    server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)),
+  );
+}
+
+function request(port: number, path: string, agent?: Agent) {
+  return new Promise<{ status: number; headers: IncomingMessage['headers']; body: string; socket: Socket }>(
+    (resolve, reject) => {
+      const req = httpGet({ host: '127.0.0.1', port, path, agent }, (res) => {
+        const socket = res.socket as Socket;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, socket }));
+      });
+      req.on('error', reject);
+    },
+  );
+}
+
+describe('drainServer', () => {
+  it('finishes running requests, closes idle connections at once, answers late ones 503, then closes the rest', async (t) => {
+    const { server, running } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const closedWith: { name: string; running: number }[] = [];
+    const app = createApp({
+      components: { db: { close: async () => void closedWith.push({ name: 'db', running: running() }) } },
+    });
+    const port = await listen(server);
+    app.defer('http', drainServer(server, { graceMs: 5000 }));
+
+    // An idle keep-alive connection.
+    const keepAlive = new Agent({ keepAlive: true });
+    const idle = await request(port, '/fast', keepAlive);
+    assert.equal(idle.status, 200);
+    let idleClosedAt: number | undefined;
+    idle.socket.once('close', () => {
+      idleClosedAt = performance.now();
+    });
+    // A running request on its own connection.
+    const slow = request(port, '/slow', new Agent({ keepAlive: true }));
+    // A raw connection whose response headers are out before the stop; a second request follows on it.
+    const raw = connect(port, '127.0.0.1');
+    let rawData = '';
+    raw.setEncoding('utf8');
+    raw.on('data', (c: string) => {
+      rawData += c;
+    });
+    const rawEnded = new Promise<void>((r) => raw.once('close', () => r()));
+    raw.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (!rawData.includes('\r\n\r\n')) await sleep(5);
+    await sleep(20);
+
+    const started = performance.now();
+    const closing = app.close();
+    await sleep(50);
+    // Arrived after the stop began, on a connection still open: 503 + Connection: close.
+    raw.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    // A connection made during the drain (e.g. queued by the kernel) is answered 503, not reset.
+    const lingering = await request(port, '/fast', new Agent());
+    assert.equal(lingering.status, 503);
+    assert.equal(lingering.headers.connection, 'close');
+    const done = await slow;
+    await closing;
+    await rawEnded;
+    // Once the running requests were done and no connection came for a moment, the listening
+    // socket closed: new connections are refused.
+    const refused = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(String(e.code)));
+    });
+    assert.equal(refused, 'ECONNREFUSED');
+
+    const closeMs = performance.now() - started;
+    assert.equal(done.status, 200);
+    assert.equal(done.body, 'slow');
+    assert.equal(done.headers.connection, 'close', 'a running request is told the connection closes');
+    assert.ok(
+      idleClosedAt !== undefined && idleClosedAt - started < 100,
+      'the idle connection closed at once',
+    );
+    assert.match(rawData, /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n/);
+    assert.match(rawData, /HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.match(rawData, /\r\nconnection: close\r\n/i);
+    assert.match(rawData, /\r\nretry-after: 1\r\n/i);
+    // The database closed after the last handler, not while one ran.
+    assert.deepEqual(closedWith, [{ name: 'db', running: 0 }]);
+    assert.ok(closeMs < 1000, `close took ${closeMs} ms`);
+    keepAlive.destroy();
+  });
+
+  it('cuts what still runs at the end of the grace period, with one warning, and resolves', async (t) => {
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const { logger, records } = captureLogger();
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 200, logger });
+    const hung = request(port, '/hang', new Agent()).then(
+      () => 'answered',
+      (e: NodeJS.ErrnoException) => e.code,
+    );
+    await sleep(50);
+    assert.equal(drain.inFlight, 1);
+    const started = performance.now();
+    await drain();
+    const ms = performance.now() - started;
+    assert.ok(ms >= 190 && ms < 600, `drain took ${ms} ms`);
+    assert.equal(await hung, 'ECONNRESET');
+    const warnings = records.filter((r) => r.level === 'warn');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.fields?.requests, 1);
+    assert.equal(records.find((r) => r.message === 'http: draining')?.fields?.requests, 1);
+    assert.equal(drain.inFlight, 0);
+  });
+
+  it('keeps the grace period inside the disposer budget, so app.close() never times out on it', async (t) => {
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const app = createApp({ disposeTimeoutMs: 500 });
+    const port = await listen(server);
+    app.defer('http', drainServer(server, { graceMs: 60_000 }));
+    const hung = request(port, '/hang', new Agent()).then(
+      (r) => `answered ${r.status} ${r.body}`,
+      () => 'cut',
+    );
+    await sleep(50);
+    const started = performance.now();
+    await app.close(); // rejects if the disposer overran its budget
+    assert.ok(performance.now() - started < 500);
+    assert.equal(await hung, 'cut');
+  });
+
+  it('admit: chosen late requests (e.g. peer calls) are served, with Connection: close; others get 503', async (t) => {
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { admit: (req) => req.headers['x-peer'] === '1', quietMs: 300 });
+    const slow = request(port, '/slow', new Agent());
+    await sleep(50);
+    const draining = drain();
+    const peer = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      httpGet(
+        { host: '127.0.0.1', port, path: '/fast', headers: { 'x-peer': '1' }, agent: new Agent() },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+        },
+      ).on('error', reject);
+    });
+    const other = await request(port, '/fast', new Agent());
+    assert.deepEqual(peer, { status: 200, connection: 'close' });
+    assert.equal(other.status, 503);
+    assert.equal((await slow).status, 200);
+    await draining;
+  });
+
+  it('resolves at once for a server that is not listening', async () => {
+    const { server } = testServer();
+    await drainServer(server)();
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The demo's edge inputs (issue 15 items 7 and 8), against the three services in this process
+ * (embedded pglite, in-memory L2, spans in memory): an oversized body gets its 413, and an
+ * out-of-range `userId` stays a client error end to end.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { downstreamStatus } from '../../demo/http.js';
+import { type RunningServices, startServices } from '../../demo/services/index.js';
+
+let services: RunningServices;
+
+before(async () => {
+  services = await startServices({
+    ports: { gateway: 0, user: 0, order: 0 },
+    tracing: { exporter: 'memory' },
+    logger: 'error',
+  });
+});
+after(async () => {
+  await services?.close();
+});
+
+async function post(url: string, body: unknown) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const item = { sku: 'mug', quantity: 1, unitPriceCents: 500 };
+
+describe('POST /orders with a body over 64 KB', () => {
+  for (const size of [100 * 1024, 4 * 1024 * 1024]) {
+    it(`answers 413 and closes the connection (${size / 1024} KB body)`, async () => {
+      const padding = 'x'.repeat(size);
+      const r = await post(`${services.gateway.url}/orders`, { userId: 1, items: [item], padding });
+      assert.equal(r.status, 413);
+      assert.match(String(r.body.error), /larger than 65536 bytes/);
+      assert.equal(r.headers.get('connection'), 'close');
+    });
+  }
+
+  it('a node:http client sending slowly still reads the 413 (no reset)', async () => {
+    const url = new URL(`${services.gateway.url}/orders`);
+    const result = await new Promise<{ status?: number; error?: string }>((resolve) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode }));
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      let sent = 0;
+      const write = () => {
+        if (sent >= 8) return req.end();
+        sent++;
+        req.write(chunk);
+        setTimeout(write, 10);
+      };
+      write();
+    });
+    assert.deepEqual(result, { status: 413 });
+  });
+});
+
+describe('userId out of range', () => {
+  for (const userId of [3_000_000_000, 1e300, 2_147_483_648]) {
+    it(`the gateway answers 400 with the field for userId ${userId}`, async () => {
+      const r = await post(`${services.gateway.url}/orders`, { userId, items: [item] });
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.body.fields?.userId, ['must be ≤ 2147483647']);
+    });
+  }
+
+  it('sent straight to the order service it is a 400 too, never a 502', async () => {
+    const r = await post(`${services.order.url}/orders`, { userId: 3_000_000_000, items: [item] });
+    assert.equal(r.status, 400);
+  });
+
+  it('1e300 in the JSON text is rejected too', async () => {
+    const r = await post(
+      `${services.gateway.url}/orders`,
+      `{"userId":1e300,"items":[${JSON.stringify(item)}]}`,
+    );
+    assert.equal(r.status, 400);
+  });
+
+  it('the largest valid id passes validation and is an unknown user (422), not a 5xx', async () => {
+    const r = await post(`${services.gateway.url}/orders`, { userId: 2_147_483_647, items: [item] });
+    assert.equal(r.status, 422);
+  });
+
+  it('a downstream 4xx stays a 4xx: GET /users/:id with a bad id through the gateway', async () => {
+    const res = await fetch(`${services.gateway.url}/users/3000000000/orders`);
+    assert.equal(res.status, 400);
+    const res2 = await fetch(`${services.gateway.url}/users/999999/orders`);
+    assert.equal(res2.status, 404);
+  });
+
+  it('maps downstream statuses: 4xx → same 4xx, 503 → 503, other failures → 502', () => {
+    assert.equal(downstreamStatus(400), 400);
+    assert.equal(downstreamStatus(404), 404);
+    assert.equal(downstreamStatus(422), 422);
+    assert.equal(downstreamStatus(503), 503);
+    assert.equal(downstreamStatus(500), 502);
+    assert.equal(downstreamStatus(502), 502);
+    assert.equal(downstreamStatus(301), 502);
+  });
+});

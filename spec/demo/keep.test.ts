@@ -1,0 +1,85 @@
+/**
+ * Issue 15 items 6 and 9: `npm run demo -- --keep` with an OTLP endpoint set and no collector
+ * running. The missing collector is a warning (never `demo failed`), the summary explains the
+ * deliberately bad requests, the services stay up after the summary (their /metrics answer, and
+ * count the spans that could not be exported), and SIGTERM closes them with exit code 0.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '../harness/process.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('npm run demo -- --keep, collector missing', () => {
+  it('warns about the collector, explains bad requests, keeps /metrics up until SIGTERM, exits 0', async (t) => {
+    const deadPort = await freePort(); // nothing listens: the collector is "down"
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'HYPERION_TRACING_ENDPOINT',
+      'HYPERION_SAMPLE_RATE',
+    ])
+      delete env[k];
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${deadPort}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--keep'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    t.after(() => {
+      clearTimeout(kill);
+      child.kill('SIGKILL');
+    });
+
+    await waitFor(() => out.includes('Kept running (--keep)'), {
+      timeoutMs: 200_000,
+      intervalMs: 200,
+      what: `the --keep line\n${out}\n${err.slice(-2000)}`,
+    });
+    assert.match(out, /warning: nothing answers at http:\/\/127\.0\.0\.1:\d+\/v1\/traces/);
+    assert.match(out, /Trace +warning: the collector at .* did not take the spans \(connect ECONNREFUSED/);
+    assert.match(out, /Bad input +\d+ of those are deliberately invalid/);
+    assert.match(out, /kept running: open them now/);
+    // (The burst is bounded in time too: on a loaded machine fewer than 600 may go out.)
+    assert.ok(Number(/Traffic +(\d+) requests/.exec(out)?.[1]) > 0);
+
+    // The links printed in the summary work while the services are kept.
+    const links = [...out.matchAll(/(http:\/\/127\.0\.0\.1:\d+\/metrics)/g)].map((m) => m[1]!);
+    assert.equal(links.length, 3);
+    for (const link of links) {
+      const res = await fetch(link);
+      assert.equal(res.status, 200, link);
+      const text = await res.text();
+      // The spans the collector never got are counted, by reason.
+      const lost = /^spans_dropped_total\{[^}]*reason="export_failed"[^}]*\} (\d+)$/m.exec(text);
+      assert.ok(
+        lost && Number(lost[1]) > 0,
+        `${link}: ${text
+          .split('\n')
+          .filter((l) => l.startsWith('spans_'))
+          .join('\n')}`,
+      );
+    }
+
+    child.kill('SIGTERM');
+    const code = await exited;
+    assert.equal(code, 0, `exit code\n--- stdout ---\n${out}\n--- stderr ---\n${err.slice(-3000)}`);
+    assert.match(out, /SIGTERM: closing the services/);
+    assert.match(out, /All services closed/);
+    assert.doesNotMatch(out + err, /demo failed/);
+  });
+});

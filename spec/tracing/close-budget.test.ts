@@ -1,0 +1,173 @@
+/**
+ * Issue 15, "Done when" 1: a collector that (a) refuses connections, (b) accepts and never
+ * answers, (c) answers after 10 s. For each, an app with default options and 1,000 ended spans (in
+ * a child process, the three in parallel): `close()` resolves — never rejects — within its budget,
+ * the process exits on its own within 1 s after, and the undelivered spans are counted and reported
+ * in one log record.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../harness/process.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const child = fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url));
+
+/** The createApp disposer budget the child runs with (its default). */
+const BUDGET_MS = 10_000;
+
+interface ChildReport {
+  outcome: string;
+  closeMs: number;
+  stats: {
+    exportedSpans: number;
+    lostSpans: number;
+    failedExports: number;
+    droppedSpans: Record<'queue_full' | 'export_failed' | 'shutdown', number>;
+  };
+  records: { level: string; message: string; fields?: Record<string, unknown> }[];
+}
+
+/** Runs the child against `url`; resolves with its report and how long it lived after printing it. */
+function runChild(
+  url: string,
+  exporter?: string,
+): Promise<{ report: ChildReport; exitAfterMs: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child], {
+      cwd: root,
+      env: { ...process.env, COLLECTOR_URL: url, ...(exporter ? { EXPORTER: exporter } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let reportedAt: number | undefined;
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (reportedAt === undefined && out.includes('\n')) reportedAt = performance.now();
+    });
+    p.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const kill = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.once('error', reject);
+    p.once('exit', (code) => {
+      clearTimeout(kill);
+      if (reportedAt === undefined) return reject(new Error(`child printed nothing (code ${code}): ${err}`));
+      try {
+        const report = JSON.parse(out.split('\n')[0]!) as ChildReport;
+        resolve({ report, exitAfterMs: performance.now() - reportedAt, code });
+      } catch (e) {
+        reject(new Error(`bad child output: ${out}\n${err}`, { cause: e }));
+      }
+    });
+  });
+}
+
+describe('tracer close within the disposer budget (collector down or slow)', () => {
+  it('refused / never answers / answers after 10 s: close() resolves in budget, exit ≤ 1 s after, spans counted', async (t) => {
+    // (a) a closed port: nothing listens.
+    const refusedPort = await freePort();
+    // (b) accepts, reads, never answers.
+    const held = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      held.add(socket);
+      socket.resume();
+      socket.on('error', () => {});
+      socket.on('close', () => held.delete(socket));
+    });
+    // (c) answers 200 after 10 s.
+    const timers = new Set<NodeJS.Timeout>();
+    const slow = createHttpServer((req, res) => {
+      req.resume();
+      const timer = setTimeout(() => res.writeHead(200).end(), 10_000);
+      timers.add(timer);
+      res.on('close', () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+      });
+    });
+    await Promise.all([
+      new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)),
+      new Promise<void>((r) => slow.listen(0, '127.0.0.1', r)),
+    ]);
+    t.after(() => {
+      for (const s of held) s.destroy();
+      for (const timer of timers) clearTimeout(timer);
+      silent.close();
+      slow.closeAllConnections();
+      slow.close();
+    });
+    const url = (port: number) => `http://127.0.0.1:${port}/v1/traces`;
+    const silentUrl = url((silent.address() as { port: number }).port);
+    const modes: Record<string, [string, string?]> = {
+      refused: [url(refusedPort)],
+      'never answers': [silentUrl],
+      'answers after 10 s': [url((slow.address() as { port: number }).port)],
+      // Not the default exporter, but it sends with the global agent and no timeout of its own.
+      'zipkin, never answers': [silentUrl.replace('/v1/traces', '/api/v2/spans'), 'zipkin'],
+      'jaeger, never answers': [silentUrl.replace('/v1/traces', '/api/traces'), 'jaeger'],
+    };
+
+    const results = await Promise.all(
+      Object.entries(modes).map(async ([mode, [u, exporter]]) => ({
+        mode,
+        ...(await runChild(u, exporter)),
+      })),
+    );
+    const summary = results.map((r) => ({
+      mode: r.mode,
+      closeMs: Math.round(r.report.closeMs),
+      exitAfterCloseMs: Math.round(r.exitAfterMs),
+      lost: r.report.stats.lostSpans,
+      dropped: r.report.stats.droppedSpans,
+    }));
+    t.diagnostic(JSON.stringify(summary));
+
+    for (const { mode, report, exitAfterMs, code } of results) {
+      const why = `${mode}: ${JSON.stringify(report)}`;
+      assert.equal(report.outcome, 'resolved', why);
+      assert.ok(report.closeMs < BUDGET_MS, `${mode}: close took ${report.closeMs} ms ≥ budget`);
+      assert.equal(code, 0, why);
+      // Nothing of ours keeps the event loop alive once close() resolved.
+      assert.ok(exitAfterMs < 1000, `${mode}: process lived ${Math.round(exitAfterMs)} ms after close()`);
+      // Every one of the 1,000 spans is accounted for: none reached a collector, all counted lost.
+      assert.equal(report.stats.exportedSpans, 0, why);
+      assert.equal(report.stats.lostSpans, 1000, why);
+      const d = report.stats.droppedSpans;
+      assert.equal(d.queue_full + d.export_failed + d.shutdown, 1000, why);
+      // One record at close tells how many spans were not delivered.
+      const atClose = report.records.filter(
+        (r) => r.message === 'tracing: spans not delivered (summary at close)',
+      );
+      assert.equal(atClose.length, 1, why);
+      assert.equal(atClose[0]!.level, 'warn');
+      assert.ok(Number(atClose[0]!.fields?.undelivered) > 0, why);
+    }
+    const byMode = Object.fromEntries(results.map((r) => [r.mode, r.report]));
+    // Refused: exports fail at once (no retries on uncancellable timers), so close is quick.
+    assert.ok(byMode.refused!.closeMs < 2000, JSON.stringify(byMode.refused));
+    assert.equal(byMode.refused!.stats.droppedSpans.export_failed, 1000);
+    // A silent or slow collector: close gives up when the budget (minus its margin) is spent.
+    for (const mode of [
+      'never answers',
+      'answers after 10 s',
+      'zipkin, never answers',
+      'jaeger, never answers',
+    ]) {
+      assert.equal(byMode[mode]!.stats.droppedSpans.shutdown, 1000, mode);
+      const [rec] = byMode[mode]!.records.filter(
+        (r) => r.message === 'tracing: spans not delivered (summary at close)',
+      );
+      assert.equal(rec!.fields?.undelivered, 1000, mode);
+      assert.equal(
+        byMode[mode]!.records.length,
+        1,
+        `${mode}: one record in all: ${JSON.stringify(byMode[mode]!.records)}`,
+      );
+    }
+  });
+});
