@@ -2,7 +2,9 @@
  * Hit-ratio benchmark: replays access traces demand-fill at unit cost (`get`, and `set` on a
  * miss) against our memory cache, npm `lru-cache` of the same capacity, and Bélády's offline
  * optimum (OPT) computed here. Prints a table; `--json OUT` writes `{ trace, size, ours, lru, opt }`
- * rows.
+ * rows. Also replays two recency-heavy synthetic traces (a drifting working set), checks that
+ * key length does not change our hit ratio, and writes one SVG per trace (hit ratio against cache
+ * size: ours, LRU, OPT) to benchmarks/figures/ (`--no-figures` skips them).
  *
  *   npm run bench:hit-ratio                                  # shared traces + Zipf + scan
  *   npm run bench:hit-ratio -- --trace FILE --sizes 250,500 [--json OUT]
@@ -10,23 +12,33 @@
  * The trace format is the one of ../shared/traces/README.md: gzip text, one key per line.
  */
 
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
-import { zipfKeys } from './lib/zipf.js';
+import { lineChart } from './lib/svg.js';
+import { zipfKeys, zipfRanks } from './lib/zipf.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const tracesDir = resolve(root, '..', 'shared', 'traces');
+// ../shared/traces next to the checkout; a worktree under wt/ finds it one level further up.
+const tracesDir =
+  process.env.HYPERION_TRACES ??
+  [resolve(root, '..', 'shared', 'traces'), resolve(root, '..', '..', 'shared', 'traces')].find((d) =>
+    existsSync(d),
+  ) ??
+  resolve(root, '..', 'shared', 'traces');
 
-/** Sizes to test and the issue's goals per cell (hit ratio in %). */
-const SHARED: Record<string, { sizes: number[]; goals: number[] }> = {
-  'arc-oltp': { sizes: [250, 500, 1000, 2000], goals: [23, 33, 40, 46] },
-  'lirs-gli': { sizes: [250, 500, 1000, 2000], goals: [12, 33, 50, 57.9] },
-  'scarab-recs': { sizes: [250, 2500, 25000, 100000], goals: [20.5, 39.5, 60, 75] },
+/** Sizes to test and the issue's goals per cell (hit ratio in %; no goal at the small sizes). */
+const SHARED: Record<string, { sizes: number[]; goals: (number | undefined)[] }> = {
+  'arc-oltp': { sizes: [32, 100, 250, 500, 1000, 2000], goals: [undefined, undefined, 23, 33, 40, 46] },
+  'lirs-gli': { sizes: [32, 100, 250, 500, 1000, 2000], goals: [undefined, undefined, 12, 33, 50, 57.9] },
+  'scarab-recs': {
+    sizes: [32, 100, 250, 2500, 25000, 100000],
+    goals: [undefined, undefined, 20.5, 39.5, 60, 75],
+  },
 };
 
 interface Row {
@@ -170,7 +182,12 @@ export function replayOpt(keys: readonly string[], size: number): number {
   return hits / n;
 }
 
-function judge(trace: string, keys: readonly string[], sizes: readonly number[], goals?: number[]): Row[] {
+function judge(
+  trace: string,
+  keys: readonly string[],
+  sizes: readonly number[],
+  goals?: (number | undefined)[],
+): Row[] {
   return sizes.map((size, i) => {
     const row: Row = {
       trace,
@@ -185,6 +202,30 @@ function judge(trace: string, keys: readonly string[], sizes: readonly number[],
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+const figuresDir = resolve(root, 'benchmarks', 'figures');
+
+/** One SVG per trace with more than one size: hit ratio against cache size, ours, LRU and OPT. */
+function writeFigures(rows: readonly Row[]) {
+  mkdirSync(figuresDir, { recursive: true });
+  for (const trace of new Set(rows.map((r) => r.trace))) {
+    const rs = rows.filter((r) => r.trace === trace);
+    if (rs.length < 2) continue;
+    const svg = lineChart({
+      title: `${trace}: hit ratio by cache size`,
+      xLabel: 'cache size (entries)',
+      yLabel: 'hit ratio (%)',
+      xs: rs.map((r) => r.size),
+      series: [
+        { name: 'ours (W-TinyLFU)', values: rs.map((r) => r.ours) },
+        { name: 'LRU (lru-cache)', values: rs.map((r) => r.lru) },
+        { name: 'OPT (Bélády)', values: rs.map((r) => r.opt), dashed: true },
+      ],
+    });
+    writeFileSync(join(figuresDir, `hit-ratio-${trace}.svg`), svg);
+  }
+  console.log(`figures: ${figuresDir}/hit-ratio-*.svg`);
+}
 
 /** A hot set of 500 keys, then a one-time scan of 10,000 unique keys interleaved with hot reads. */
 export function scanTrace(): string[] {
@@ -201,6 +242,47 @@ export function scanTrace(): string[] {
   }
   for (let i = 0; i < 5_000; i++) keys.push(`hot${rnd() % 500}`);
   return keys;
+}
+
+/**
+ * A recency-heavy synthetic trace: a working set that drifts (one new key every `drift`
+ * requests) and requests skewed to the newest keys (key = newest − ⌊window · u³⌋), so reuse
+ * distances are short and a key's past frequency says little about its future: LRU's best case
+ * and plain TinyLFU's worst (old keys keep high counts after the working set moved on).
+ */
+export function recencyTrace(options: {
+  count: number;
+  window: number;
+  drift: number;
+  seed: number;
+}): string[] {
+  const { count, window, drift } = options;
+  let s = options.seed >>> 0 || 1;
+  const keys = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const u = (s >>> 0) / 4294967296;
+    const newest = Math.floor(i / drift);
+    keys[i] = `r${Math.max(0, newest - Math.floor(window * u * u * u))}`;
+  }
+  return keys;
+}
+
+/**
+ * The same Zipf workload with keys of exactly `length` characters that differ in the middle
+ * (`tenant:acme:xxxx…<id>…yyyy`), to check that long keys are told apart as well as short ones.
+ */
+export function keyLengthTrace(ranks: Int32Array, length: number): string[] {
+  return Array.from(ranks, (r) => {
+    const id = (Math.imul(r + 1, 0x9e3779b1) >>> 0).toString(36).padStart(7, '0');
+    if (length <= 8) return `k${id}`.slice(0, length).padEnd(length, '_');
+    const head = 'tenant:acme:';
+    const pad = length - head.length - id.length;
+    const a = pad >> 1;
+    return `${head}${'x'.repeat(a)}${id}${'y'.repeat(pad - a)}`;
+  });
 }
 
 function printTable(rows: readonly Row[]) {
@@ -236,6 +318,7 @@ async function main() {
       sizes: { type: 'string' },
       json: { type: 'string' },
       'no-synthetic': { type: 'boolean' },
+      'no-figures': { type: 'boolean' },
     },
   });
   const sizesArg = values.sizes?.split(',').map((s) => Number(s.trim()));
@@ -244,6 +327,7 @@ async function main() {
     process.exit(2);
   }
   const rows: Row[] = [];
+  const keyLengthRows: { size: number; ratios: number[]; spread: number }[] = [];
   const started = performance.now();
   if (values.trace?.length) {
     for (const file of values.trace) {
@@ -276,18 +360,49 @@ async function main() {
       }
       console.log('scan: 500 hot keys, then a one-time scan of 10,000 keys (10× the cache)');
       rows.push(...judge('scan', scanTrace(), [1000]));
+      for (const [window, drift] of [
+        [500, 2],
+        [5000, 8],
+      ] as const) {
+        const name = `recency-${window}`;
+        console.log(
+          `${name}: 1,000,000 requests, working set of ~${window} drifting 1 key per ${drift} requests`,
+        );
+        const keys = recencyTrace({ count: 1_000_000, window, drift, seed: 9 });
+        rows.push(...judge(name, keys, sizesArg ?? [32, 100, 250, 500, 1000, 2000, 5000]));
+      }
+    }
+  }
+  if (!values['no-synthetic'] && !values.trace?.length) {
+    // Key length must not matter: Zipf 0.99 over 100k keys, 1M requests, the same ranks with
+    // keys of 8, 32, 64 and 200 characters (the longer ones differ only in the middle).
+    const ranks = zipfRanks({ n: 100_000, skew: 0.99, count: 1_000_000, seed: 5 });
+    const lengths = [8, 32, 64, 200];
+    const bySize = new Map<number, number[]>();
+    for (const length of lengths) {
+      const keys = keyLengthTrace(ranks, length);
+      for (const size of [1000, 10000]) {
+        const r = round(replayOurs(keys, size) * 100);
+        bySize.set(size, [...(bySize.get(size) ?? []), r]);
+      }
+    }
+    console.log('\nkey length (Zipf 0.99, 100k keys, 1M requests): our hit ratio per key length');
+    for (const [size, ratios] of bySize) {
+      const spread = Math.max(...ratios) - Math.min(...ratios);
+      keyLengthRows.push({ size, ratios, spread });
+      console.log(
+        `  size ${String(size).padStart(6)}: ${lengths.map((l, i) => `${l} chars ${ratios[i]!.toFixed(2)}`).join(', ')}` +
+          `  spread ${spread.toFixed(2)} points (goal ≤ 0.2: ${spread <= 0.2 + 1e-9 ? 'met' : 'MISSED'})`,
+      );
     }
   }
   printTable(rows);
   console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  if (!values['no-figures']) writeFigures(rows);
   if (values.json) {
     writeFileSync(
       values.json,
-      `${JSON.stringify(
-        rows.map(({ goal: _g, ...r }) => r),
-        null,
-        2,
-      )}\n`,
+      `${JSON.stringify({ rows: rows.map(({ goal: _g, ...r }) => r), keyLength: keyLengthRows }, null, 2)}\n`,
     );
     console.log(`wrote ${values.json}`);
   }

@@ -14,7 +14,13 @@
  * Peers alternate in rounds and the median round is reported. Goal: faster than bentocache on L1
  * hits, no slower on L2 hits.
  *
- *   npm run bench:tiered [-- --time MS] [-- --rounds N] [-- --json OUT]
+ * Then server-assisted invalidation (CLIENT TRACKING, issue 18): the L1 hit of the same tiered cache
+ * without tracking, with tracking in default mode and in BCAST mode (goal: no cost — an L1 hit
+ * never touches tracking); and its cost on Redis: `used_memory` and the tracking table
+ * (`INFO stats` tracking_total_*) after `--tracked-keys` distinct keys were read through a
+ * tracked connection, default vs BCAST vs none (each on a fresh server).
+ *
+ *   npm run bench:tiered [-- --time MS] [-- --rounds N] [-- --json OUT] [-- --only-tracking] [-- --tracked-keys N]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -23,11 +29,11 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisDriver } from 'bentocache/drivers/redis';
 import { Redis as IoRedis } from 'ioredis';
 import { createMemoryCache } from '../lib/cache/memory/index.js';
-import { createRedisCache } from '../lib/cache/redis/index.js';
+import { createRedisCache, createRedisTracking } from '../lib/cache/redis/index.js';
 import { createTieredCache } from '../lib/cache/tiered/index.js';
 import { createNoopCache } from '../lib/core/noop.js';
 import { findBinary } from '../spec/harness/process.js';
-import { startRedis } from '../spec/harness/redis.js';
+import { redisCommand, startRedis } from '../spec/harness/redis.js';
 import { measureRound, median, type Round } from './lib/rounds.js';
 
 const { values: args } = parseArgs({
@@ -35,6 +41,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     time: { type: 'string', default: '700' },
     rounds: { type: 'string', default: '3' },
+    'only-tracking': { type: 'boolean', default: false },
+    'tracked-keys': { type: 'string', default: '100000' },
   },
   allowPositionals: true,
 });
@@ -82,12 +90,14 @@ async function compare(
 }
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(10);
+/** Ends the run early (`--only-tracking`) through the same `finally`. */
+class Done extends Error {}
 const rows: Record<string, unknown>[] = [];
 function report(scenario: string, results: Record<string, Round>, base = 'ours') {
   const ref = results[base]!;
   console.log(`\n${scenario}`);
   console.log(
-    `  ${'peer'.padEnd(28)}${'ops/s'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'cpu µs/op'.padStart(11)}  ours is`,
+    `  ${'peer'.padEnd(28)}${'ops/s'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'cpu µs/op'.padStart(11)}  ${base} is`,
   );
   for (const [name, r] of Object.entries(results)) {
     const speedup = ref.opsPerSec / r.opsPerSec;
@@ -132,7 +142,107 @@ const bento = new BentoCache({
 const bentoObjects = bento.use('objects');
 const bentoL2 = bento.use('l2only');
 
+/** INFO field as a number. */
+async function info(port: number, section: string, field: string): Promise<number> {
+  const text = String(await redisCommand(port, ['INFO', section]));
+  return Number(new RegExp(`^${field}:(\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+/** L1-hit cost with and without tracking, and the tracking table's memory on Redis. */
+async function trackingScenarios(): Promise<void> {
+  const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
+  let i = 0;
+  const next = () => {
+    i = (i + 1) % KEYS;
+    return keys[i]!;
+  };
+  const load = () => VALUE;
+  const make = (mode?: 'default' | 'bcast') => {
+    const level2 = createRedisCache({ addresses: [addr], keyPrefix: `trk-${mode ?? 'none'}:` });
+    return createTieredCache({
+      l1: createMemoryCache({ maxCost: L1_BYTES }),
+      l2: level2,
+      tracking: mode ? createRedisTracking({ cache: level2, mode }) : undefined,
+    });
+  };
+  const peers = {
+    'no tracking': make(),
+    'tracking default': make('default'),
+    'tracking bcast': make('bcast'),
+  };
+  try {
+    for (const c of Object.values(peers)) {
+      await c.ready;
+      for (const key of keys) await c.getOrSet(key, load, TTL_MS);
+      // With tracking a loaded value is not put into L1 (only a value read from L2 is): read once more.
+      for (const key of keys) await c.getOrSet(key, load, TTL_MS);
+    }
+    const results = await compare(
+      Object.fromEntries(
+        Object.entries(peers).map(([name, c]) => [name, () => c.getOrSet(next(), load, TTL_MS)]),
+      ),
+      1,
+    );
+    report('tracking: getOrSet L1 hit (concurrency 1)', results, 'no tracking');
+    for (const [name, c] of Object.entries(peers)) {
+      const s = c.stats();
+      console.log(`  (${name}: ${((s.l1Hits / (s.hits + s.misses)) * 100).toFixed(2)} % L1 hits overall)`);
+    }
+  } finally {
+    for (const c of Object.values(peers)) await c.close();
+  }
+
+  const n = Number(args['tracked-keys']);
+  console.log(
+    `\ntracking: Redis memory after ${n} distinct keys were read through the tiered cache (fresh server each)`,
+  );
+  console.log(
+    `  ${'mode'.padEnd(18)}${'used_memory Δ'.padStart(16)}${'per key'.padStart(10)}${'tracked keys'.padStart(14)}${'items'.padStart(10)}${'prefixes'.padStart(10)}`,
+  );
+  for (const mode of [undefined, 'default', 'bcast'] as const) {
+    const server = await startRedis();
+    const a = `${server.host}:${server.port}`;
+    const level2 = createRedisCache({ addresses: [a], keyPrefix: 'm:' });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1024 }),
+      l2: level2,
+      tracking: mode ? createRedisTracking({ cache: level2, mode }) : undefined,
+    });
+    try {
+      await cache.ready;
+      const all = Array.from({ length: n }, (_, j) => `key:${j}`);
+      for (let j = 0; j < n; j += 1000)
+        await cache.setMany(all.slice(j, j + 1000).map((key) => ({ key, value: VALUE, ttl: TTL_MS })));
+      const base = await info(server.port, 'memory', 'used_memory');
+      for (let j = 0; j < n; j += 500) await cache.getMany(all.slice(j, j + 500));
+      const used = (await info(server.port, 'memory', 'used_memory')) - base;
+      const tracked = await info(server.port, 'stats', 'tracking_total_keys');
+      const items = await info(server.port, 'stats', 'tracking_total_items');
+      const prefixes = await info(server.port, 'stats', 'tracking_total_prefixes');
+      console.log(
+        `  ${(mode ?? 'none').padEnd(18)}${fmt(used / 1024 / 1024, 2).padStart(13)} MB${fmt(used / n, 1)} B${String(tracked).padStart(14)}${String(items).padStart(10)}${String(prefixes).padStart(10)}`,
+      );
+      rows.push({
+        scenario: 'tracking memory',
+        mode: mode ?? 'none',
+        keys: n,
+        usedMemoryDelta: used,
+        tracked,
+        items,
+        prefixes,
+      });
+    } finally {
+      await cache.close();
+      await server.stop();
+    }
+  }
+}
+
 try {
+  if (args['only-tracking']) {
+    await trackingScenarios();
+    throw new Done();
+  }
   const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`);
   let i = 0;
   const next = () => {
@@ -195,11 +305,14 @@ try {
     ),
   );
 
+  await trackingScenarios();
+} catch (err) {
+  if (!(err instanceof Done)) throw err;
+} finally {
   if (args.json) {
     writeFileSync(args.json, JSON.stringify(rows, null, 2));
     console.log(`\nwrote ${args.json}`);
   }
-} finally {
   await ours.close();
   await oursL2Only.close();
   await bento.disconnectAll().catch(() => {});

@@ -5,6 +5,7 @@
  * Goals: adapter overhead ≤ 3 %, an unsampled span < 0.5 µs.
  *
  *   npm run bench:tracing [-- --json OUT] [-- --time MS per task and round] [-- --rounds N] [-- --clock cpu|wall]
+ *   npm run bench:tracing:otel3 [-- …]   (the OpenTelemetry 3.x line of spec/otel3; Node ≥ 22.15)
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,13 +20,13 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Bench } from 'tinybench';
 import { createContext } from '../lib/core/context.js';
 import { createNoopCache, noopLogger, noopMetrics } from '../lib/core/noop.js';
 import { startSpan } from '../lib/core/span.js';
 import { createOtelTracer } from '../lib/tracing/otel/index.js';
-import { samplerFor } from '../lib/tracing/otel/tracer.js';
+import { samplerFor } from '../lib/tracing/otel/sampling.js';
+import { loadSdk, type SdkSpanProcessor } from '../lib/tracing/otel/sdk.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,7 +54,7 @@ const ATTRS = { 'http.route': '/users/:id', 'user.id': 42, 'cache.hit': true };
 
 // A processor that only counts: the export path is the same for both sides and not what is measured.
 let ended = 0;
-const counting: SpanProcessor = {
+const counting: SdkSpanProcessor = {
   onStart() {},
   onEnd() {
     ended++;
@@ -61,10 +62,12 @@ const counting: SpanProcessor = {
   forceFlush: async () => {},
   shutdown: async () => {},
 };
+// The installed line's SDK (2.x sdk-trace-base or 3.x sdk-trace): raw and adapter share it.
+const sdk = loadSdk();
 const providerFor = (ratio: number) =>
-  new BasicTracerProvider({
+  sdk.provider({
     // The sampler createOtelTracer builds for this sample_rate.
-    sampler: samplerFor(ratio),
+    sampler: samplerFor(sdk, ratio).sampler,
     spanProcessors: [counting],
   });
 
@@ -234,7 +237,7 @@ const rows = pairs.map(([label, raw, ours]) => {
 const coreNs = perCallNs(CORE);
 
 console.log(
-  `\ntracing adapter vs raw OpenTelemetry (${ROUNDS} rounds × ${timeMs} ms per task, ${clock ? 'CPU' : 'wall'} time; medians; node ${process.version})\n`,
+  `\ntracing adapter vs raw OpenTelemetry (${ROUNDS} rounds × ${timeMs} ms per task, ${clock ? 'CPU' : 'wall'} time; medians; node ${process.version}; ${sdk.packageName} ${sdk.version})\n`,
 );
 console.log(
   `${'task'.padEnd(36)} ${'raw OTel'.padStart(12)} ${'adapter'.padStart(12)} ${'overhead'.padStart(10)}`,
@@ -301,7 +304,7 @@ console.log(
 if (args.json)
   writeFileSync(
     args.json,
-    `${JSON.stringify({ timeMs, rounds: ROUNDS, clock: clock ? 'cpu' : 'wall', rows, paired, coreNsPerCall: coreNs, unsampledNs }, null, 2)}\n`,
+    `${JSON.stringify({ node: process.version, otel: `${sdk.packageName} ${sdk.version}`, timeMs, rounds: ROUNDS, clock: clock ? 'cpu' : 'wall', rows, paired, coreNsPerCall: coreNs, unsampledNs }, null, 2)}\n`,
   );
 if (sink < 0 || ended < 0) console.log(sink, ended);
 rawParent.end();

@@ -2,7 +2,7 @@
  * One trace as a tree, from either source the demo has: the spans an in-memory exporter kept, or
  * a trace read back from Jaeger's query API. Rendered as an indented text tree for the summary.
  */
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { FinishedSpan as ReadableSpan } from '../lib/tracing/otel/index.js';
 
 /** The fields of a span the tree needs, whatever its source. */
 export interface TreeSpan {

@@ -3,10 +3,13 @@
 // nor finds .ts files, so the list is built here. Usage:
 //   node spec/run.mjs [--coverage] [filter…]   (filters are substrings of the test file path)
 // --coverage also prints lib/ line coverage and fails below 85 %.
+// HYPERION_OTEL_LINE=3 runs everything against the OpenTelemetry JS 3.x packages of spec/otel3
+// (`npm ci --prefix spec/otel3` first; Node ≥ 22.15) instead of the root's 2.x ones: see
+// spec/otel3/resolve.mjs, registered for every process of the run through NODE_OPTIONS.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -42,7 +45,26 @@ if (coverage) {
     '--test-reporter-destination=stdout',
   );
 }
-const result = spawnSync(process.execPath, [...nodeArgs, ...files], { cwd: root, stdio: 'inherit' });
+const env = { ...process.env };
+const line = process.env.HYPERION_OTEL_LINE ?? '2';
+if (line === '3') {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 22 || (major === 22 && minor < 15)) {
+    console.error(`HYPERION_OTEL_LINE=3 needs Node >= 22.15 (this is ${process.version})`);
+    process.exit(1);
+  }
+  if (!existsSync(join(root, 'spec/otel3/node_modules/@opentelemetry/sdk-trace'))) {
+    console.error('HYPERION_OTEL_LINE=3: run `npm ci --prefix spec/otel3` first');
+    process.exit(1);
+  }
+  const hook = pathToFileURL(join(root, 'spec/otel3/resolve.mjs')).href;
+  env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --import=${hook}`.trim();
+} else if (line !== '2') {
+  console.error(`HYPERION_OTEL_LINE must be 2 or 3, not ${line}`);
+  process.exit(1);
+}
+console.log(`OpenTelemetry JS line ${line}.x on Node ${process.version}`);
+const result = spawnSync(process.execPath, [...nodeArgs, ...files], { cwd: root, stdio: 'inherit', env });
 if (result.status !== 0) process.exit(result.status ?? 1);
 if (coverage) {
   const { lines } = JSON.parse(readFileSync(join(root, 'coverage/summary.json'), 'utf8'));

@@ -5,8 +5,9 @@
  */
 import type { MemoryCache } from '../cache/memory/index.js';
 import type { RedisCache } from '../cache/redis/index.js';
+import type { TieredCache } from '../cache/tiered/index.js';
 import { type App, createApp } from '../core/app.js';
-import type { Cache, InvalidationBus, LoaderLease, Logger } from '../core/contracts.js';
+import type { Cache, InvalidationBus, InvalidationTracker, LoaderLease, Logger } from '../core/contracts.js';
 import { createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { createConsoleLogger } from '../core/logger.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
@@ -55,6 +56,7 @@ async function buildRedis(
 
 interface Coordination {
   bus?: InvalidationBus;
+  tracking?: InvalidationTracker;
   lease?: LoaderLease;
 }
 
@@ -65,9 +67,23 @@ async function buildCoordination(
   logger: Logger,
   built: DisposerStack,
 ): Promise<Coordination> {
-  const { createRedisInvalidationBus, createRedisLease } = await import('../cache/redis/index.js');
+  const { createRedisInvalidationBus, createRedisLease, createRedisTracking } = await import(
+    '../cache/redis/index.js'
+  );
   const out: Coordination = {};
-  if (section.invalidation?.enabled !== false) {
+  const inv = section.invalidation;
+  const mode = inv?.mode ?? 'bus';
+  if (inv?.enabled !== false && mode !== 'bus') {
+    const tracking = createRedisTracking({
+      cache: l2,
+      mode: inv?.tracking_mode,
+      heartbeat: inv?.heartbeat,
+      logger,
+    });
+    built.add('cache.tracking', () => tracking.close());
+    out.tracking = tracking;
+  }
+  if (inv?.enabled !== false && mode !== 'tracking') {
     const bus = createRedisInvalidationBus({
       client: l2.client,
       channel: section.invalidation?.channel,
@@ -143,7 +159,13 @@ export async function createAppFromConfig(
     const tracer = await buildTracer(config, logger, built);
     const metrics = await buildMetrics(config, logger, built);
     const cache = config.cache ? await buildCache(config.cache, logger, built) : undefined;
-    if (cache && metrics) metrics.watchCache(cache);
+    if (cache && metrics) {
+      metrics.watchCache(cache);
+      if (cache.name === 'tiered') {
+        const { watchTieredCoherence } = await import('../cache/tiered/index.js');
+        watchTieredCoherence(metrics, cache as TieredCache);
+      }
+    }
     return createApp({
       tracer,
       cache,

@@ -235,6 +235,42 @@ export interface InvalidationBus {
 }
 
 /**
+ * What a tiered cache hears from an {@link InvalidationTracker}. Called synchronously from the
+ * tracker's connection events, in the order they happened.
+ */
+export interface TrackingHandlers {
+  /** The server reports these keys (the L2's own keys, prefix stripped) changed; `null`: everything (flush). */
+  onInvalidate(keys: readonly string[] | null): void;
+  /** Invalidations may have been lost (a connection dropped, a node changed): stop trusting L1 now. */
+  onLost(reason: string): void;
+  /** Every reading connection is tracked again: from now on every change is reported. */
+  onConfirmed(): void;
+}
+
+/**
+ * Server-assisted invalidation of a tiered cache's L1 (Redis `CLIENT TRACKING`):
+ * `createRedisTracking` (`hyperion/cache/redis`) implements it. Unlike a bus it also reports
+ * writes made by other programs, and it says when it cannot vouch for L1 (`onLost`), so the cache
+ * keeps L1 empty and unfilled until `onConfirmed`.
+ */
+export interface InvalidationTracker {
+  /**
+   * `default`: the server reports keys this client read since their last report, so only a value
+   * just read from L2 may enter L1 (a write by this client stops the tracking of its key).
+   * `bcast`: every key under the prefix is reported.
+   */
+  readonly mode: 'default' | 'bcast';
+  /** True while every reading connection is confirmed tracked. */
+  readonly confirmed: boolean;
+  /** `Date.now()` of the last confirmation (set up or heartbeat), 0 before the first. */
+  readonly confirmedAt: number;
+  /** Starts tracking; resolves at the first confirmation. Returns a function that removes the handlers. */
+  start(handlers: TrackingHandlers): Promise<() => void>;
+  /** Stops tracking and closes its own connections (never the L2's); idempotent. */
+  close(): Promise<void>;
+}
+
+/**
  * A cross-instance lock for a tiered cache's loader (`createRedisLease` in `hyperion/cache/redis`
  * implements it). While one instance holds the lease for a key and runs the loader, the others
  * wait for its result in L2 instead of calling the loader too.

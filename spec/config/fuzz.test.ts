@@ -99,7 +99,7 @@ const SCHEMA_KEYS = {
   sentinel: ['master_name', 'sentinel_addresses', 'password'],
   tls: ['ca', 'cert', 'key', 'server_name', 'reject_unauthorized'],
   breaker: ['failures', 'cooldown'],
-  invalidation: ['enabled', 'channel'],
+  invalidation: ['enabled', 'channel', 'mode', 'tracking_mode', 'heartbeat'],
   lease: ['enabled', 'ttl', 'wait'],
   metrics: [
     'enabled',
@@ -401,7 +401,15 @@ const plausibleArb: fc.Arbitrary<Node> = (() => {
         grace: ttl,
         jitter: pick(['0', '0.1', '1'], ['1.5']),
         early_refresh: pick(['0.2'], ['-0.1']),
-        invalidation: pick(['{enabled: false}', '{channel: x}'], ['{channel: ""}']),
+        invalidation: pick(
+          [
+            '{enabled: false}',
+            '{channel: x}',
+            '{mode: tracking, tracking_mode: bcast, heartbeat: 1s}',
+            '{mode: both}',
+          ],
+          ['{channel: ""}', '{mode: server}', '{mode: tracking, tracking_mode: all}', '{heartbeat: 0}'],
+        ),
         lease: pick(
           ['{enabled: true, ttl: 5s, wait: 1s}'],
           ['{enabled: true, ttl: 1.5ms}', '{enabled: true, ttl: 1e300}'],

@@ -13,6 +13,11 @@
  * - across instances of a tiered cache an L1 copy may lag (invalidations travel asynchronously),
  *   so `mode: 'instances'` accepts a superseded value as long as it is not older than one that
  *   caller already saw for that key (reads never go back in time for a caller);
+ * - with an outside writer (`outside`: another program writing the same keys straight to the
+ *   store, e.g. redis-cli) and `lagMs`, a write by anyone but the reader's own instance supersedes
+ *   only once `lagMs` (wall time) have passed since it was acknowledged: the invalidation lag of
+ *   server-assisted tracking. Reads that returned such a value within the lag are counted, and the
+ *   longest of those delays is reported;
  * - stats add up: hits + misses grew by the reads that resolved (a getOrSet whose loader failed
  *   may count or not), and hits never exceed the reads that returned a value;
  * - without faults, nothing rejects but the injected loader failures.
@@ -38,7 +43,9 @@ export type Op =
   | { readonly kind: 'setMany'; readonly keys: readonly Key[] }
   | { readonly kind: 'deleteMany'; readonly keys: readonly Key[] }
   | { readonly kind: 'clear' }
-  | { readonly kind: 'fault'; readonly fault: 'delay' | 'drop' | 'cut'; readonly ms: number };
+  | { readonly kind: 'fault'; readonly fault: 'delay' | 'drop' | 'cut'; readonly ms: number }
+  | { readonly kind: 'outside'; readonly key: Key; readonly del: boolean }
+  | { readonly kind: 'pause' };
 
 export interface Caller {
   /** Which cache instance this caller uses. */
@@ -54,10 +61,18 @@ export interface Faults {
   heal(): void;
 }
 
+/** Another program writing the caches' store directly (keys as the caches name them). */
+export interface OutsideWriter {
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 export interface ModelTarget {
   /** One or more instances over the same data (callers are spread over them). */
   readonly caches: readonly Cache[];
   readonly faults?: Faults;
+  /** Generates `outside` operations (with `ModelOptions.outside`). */
+  readonly outside?: OutsideWriter;
   /** Closes what `open` made. */
   close(): Promise<void>;
 }
@@ -75,6 +90,10 @@ export interface ModelOptions {
   readonly faults?: boolean;
   /** Longest loader delay (ms). Default 15. */
   readonly maxLoaderDelay?: number;
+  /** Generate writes by an outside writer (the target's `outside`). */
+  readonly outside?: boolean;
+  /** Invalidation lag (ms) allowed for writes not made through the reader's own instance. */
+  readonly lagMs?: number;
 }
 
 // ---------------------------------------------------------------- generation
@@ -101,6 +120,20 @@ function opArbitrary(options: ModelOptions): fc.Arbitrary<Op> {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteMany' as const), keys: someKeys }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
   ];
+  if (options.outside) {
+    ops.push({
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constant('outside' as const),
+        key,
+        del: fc.nat({ max: 4 }).map((n) => n === 0),
+      }),
+    });
+  }
+  if (options.lagMs !== undefined) {
+    // A caller that waits out the lag: its next reads must see every write acknowledged before.
+    ops.push({ weight: 2, arbitrary: fc.constant({ kind: 'pause' as const }) });
+  }
   if (options.faults) {
     ops.push({
       weight: 2,
@@ -133,12 +166,18 @@ interface Write {
   readonly value: string | null;
   readonly inv: number;
   res: number;
+  /** Wall time (performance.now()) of the acknowledgement. */
+  resAt: number;
   /** ok = acknowledged; failed = rejected (may or may not have landed); loader = a loaded value. */
   status: 'pending' | 'ok' | 'failed' | 'loader';
 }
 
 interface Read {
   readonly caller: number;
+  /** The instance the caller uses. */
+  readonly instance: number;
+  /** Wall time the read began. */
+  readonly invAt: number;
   readonly key: string;
   readonly value: string | undefined;
   readonly inv: number;
@@ -161,6 +200,8 @@ interface History {
   readsWithValue: number;
   getOrSetRejected: number;
   unexpected: string[];
+  /** ms between a superseding write's acknowledgement and a read that still returned the older value (within `lagMs`). */
+  lagged: number[];
 }
 
 /** Runs `callers` concurrently against `target`; returns the history. */
@@ -178,43 +219,63 @@ export async function runSequence(
     readsWithValue: 0,
     getOrSetRejected: 0,
     unexpected: [],
+    lagged: [],
   };
   const tolerated = (err: unknown) => {
     const code = (err as { code?: unknown } | undefined)?.code;
     return options.faults === true && (code === 'timeout' || code === 'unavailable');
   };
   const write = (instance: number, k: string, value: string | null, inv: number): Write => {
-    const w: Write = { instance, key: k, value, inv, res: Number.POSITIVE_INFINITY, status: 'pending' };
+    const w: Write = {
+      instance,
+      key: k,
+      value,
+      inv,
+      res: Number.POSITIVE_INFINITY,
+      resAt: Number.POSITIVE_INFINITY,
+      status: 'pending',
+    };
     h.writes.push(w);
     return w;
   };
   const settle = (ws: Write[], ok: boolean) => {
     const t = ++clock;
+    const at = performance.now();
     for (const w of ws) {
       w.res = t;
+      w.resAt = at;
       w.status = ok ? 'ok' : 'failed';
     }
   };
-  const read = (caller: number, k: string, value: Bytes | undefined, inv: number, getOrSet = false) => {
+  const read = (
+    caller: number,
+    instance: number,
+    invAt: number,
+    k: string,
+    value: Bytes | undefined,
+    inv: number,
+    getOrSet = false,
+  ) => {
     const v = dec(value);
-    h.reads.push({ caller, key: k, value: v, inv, res: clock, getOrSet });
+    h.reads.push({ caller, instance, invAt, key: k, value: v, inv, res: clock, getOrSet });
     h.readsResolved++;
     if (v !== undefined) h.readsWithValue++;
   };
 
   async function step(c: number, instance: number, cache: Cache, op: Op): Promise<void> {
     const inv = ++clock;
+    const invAt = performance.now();
     switch (op.kind) {
       case 'get': {
         const v = await cache.get(op.key);
         ++clock;
-        read(c, op.key, v, inv);
+        read(c, instance, invAt, op.key, v, inv);
         return;
       }
       case 'getMany': {
         const vs = await cache.getMany(op.keys);
         ++clock;
-        for (let i = 0; i < op.keys.length; i++) read(c, op.keys[i]!, vs[i], inv);
+        for (let i = 0; i < op.keys.length; i++) read(c, instance, invAt, op.keys[i]!, vs[i], inv);
         return;
       }
       case 'set': {
@@ -271,7 +332,7 @@ export async function runSequence(
           });
           ++clock;
           if (loaded) loaded.res = clock;
-          read(c, op.key, v, inv, true);
+          read(c, instance, invAt, op.key, v, inv, true);
         } catch (err) {
           ++clock;
           if (loaded) {
@@ -279,6 +340,25 @@ export async function runSequence(
             h.writes.splice(h.writes.indexOf(loaded), 1);
           }
           h.getOrSetRejected++;
+          throw err;
+        }
+        return;
+      }
+      case 'pause': {
+        await sleep((options.lagMs ?? 0) + 10);
+        return;
+      }
+      case 'outside': {
+        const o = target.outside;
+        if (!o) return;
+        // Instance -1: nobody's local fence sees it; only the store (and its invalidations) do.
+        const w = write(-1, op.key, op.del ? null : `o${++values}`, inv);
+        try {
+          if (w.value === null) await o.delete(op.key);
+          else await o.set(op.key, w.value);
+          settle([w], true);
+        } catch (err) {
+          settle([w], false);
           throw err;
         }
         return;
@@ -363,9 +443,15 @@ export function checkHistory(h: History, options: ModelOptions): string[] {
       problems.push(`${what}: the write started only at ${w.inv}`);
       continue;
     }
-    const newer = (byKey.get(r.key) ?? []).find(
+    const candidates = (byKey.get(r.key) ?? []).filter(
       (w2) => w2 !== w && w2.status === 'ok' && supersedes(w2, w) && w2.res < r.inv,
     );
+    // Another instance's (or program's) write reaches this instance's L1 after the invalidation lag.
+    const lag = options.lagMs;
+    const landed = (w2: Write) => lag === undefined || w2.instance === r.instance || w2.resAt + lag < r.invAt;
+    const newer = candidates.find(landed);
+    if (!newer && candidates.length > 0)
+      h.lagged.push(r.invAt - Math.min(...candidates.map((w2) => w2.resAt)));
     const mark = `${r.caller}/${r.key}`;
     const before = seen.get(mark);
     if (newer) {
@@ -429,6 +515,9 @@ export interface ModelReport {
   readonly reads: number;
   readonly writes: number;
   readonly failures: string[];
+  /** Reads that returned a value within `lagMs` of a newer write's acknowledgement, and the longest such delay. */
+  readonly lagged: number;
+  readonly maxLagMs: number;
 }
 
 /** Runs the model: `open()` gives a fresh target per sequence. Throws with the seed on a violation. */
@@ -444,6 +533,7 @@ export async function runModel(
   const path = process.env.HYPERION_MODEL_PATH;
   let reads = 0;
   let writes = 0;
+  const lagged: number[] = [];
   let lastProblems: string[] = [];
   const property = fc.asyncProperty(sequenceArbitrary(options), async (callers) => {
     const target = await open();
@@ -456,6 +546,7 @@ export async function runModel(
         ...checkHistory(h, options),
         ...checkStats(h, statsDelta(target.caches, before), options.faults === true),
       ];
+      lagged.push(...h.lagged);
       lastProblems = problems;
       return problems.length === 0;
     } finally {
@@ -474,9 +565,15 @@ export async function runModel(
     reads,
     writes,
     failures: details.failed ? lastProblems : [],
+    lagged: lagged.length,
+    maxLagMs: lagged.length > 0 ? Math.max(...lagged) : 0,
   };
+  const lagNote =
+    options.lagMs === undefined
+      ? ''
+      : `; ${report.lagged} reads within the ${options.lagMs} ms lag of a newer write (longest ${report.maxLagMs.toFixed(1)} ms)`;
   console.log(
-    `# model ${name}: ${details.numRuns} sequences, ${reads} reads, ${writes} writes checked (seed ${seed})`,
+    `# model ${name}: ${details.numRuns} sequences, ${reads} reads, ${writes} writes checked (seed ${seed})${lagNote}`,
   );
   if (details.failed) {
     const replay = `HYPERION_MODEL_SEED=${details.seed} HYPERION_MODEL_PATH=${details.counterexamplePath}`;

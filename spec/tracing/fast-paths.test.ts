@@ -1,32 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Context, context, type SpanKind, trace } from '@opentelemetry/api';
+import { type Context, context, SamplingDecision, type SpanKind, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import {
   InMemoryMetricExporter,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  type Sampler,
-  SamplingDecision,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import type { SdkSampler } from '../../lib/tracing/otel/sdk.js';
+import { rawProvider, sdk } from './otel-line.js';
+
+const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler } = sdk;
 
 const SAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const UNSAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
 const HEX32 = /^(?!0{32})[0-9a-f]{32}$/;
 const HEX16 = /^(?!0{16})[0-9a-f]{16}$/;
 
-function withProvider(sampler: Sampler) {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(exporter)] });
+function withProvider(sampler: SdkSampler) {
+  const exporter = new sdk.InMemorySpanExporter();
+  const provider = rawProvider({ sampler, exporter });
   return { exporter, provider, tracer: createOtelTracer({ provider }) };
 }
 
@@ -107,7 +101,7 @@ describe('unsampled spans (sampler decided before the SDK)', () => {
 
     // A subclass of AlwaysOffSampler may decide otherwise, so it goes through the SDK.
     class Sneaky extends AlwaysOffSampler {
-      override shouldSample() {
+      shouldSample() {
         return { decision: SamplingDecision.RECORD_AND_SAMPLED };
       }
     }
@@ -137,10 +131,10 @@ describe('unsampled spans (sampler decided before the SDK)', () => {
     const exporter = new InMemoryMetricExporter(0);
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
     const meterProvider = new MeterProvider({ readers: [reader] });
-    const provider = new BasicTracerProvider({
+    const provider = rawProvider({
       sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }),
       meterProvider,
-    } as ConstructorParameters<typeof BasicTracerProvider>[0]);
+    });
     const tracer = createOtelTracer({ provider });
     const root = tracer.startSpan('root');
     tracer.startSpan('child', { parent: root });
@@ -185,6 +179,8 @@ describe('propagation without baggage (the baggage propagator is skipped)', () =
     const back = tracer.extract(withBag);
     assert.equal(back.parent?.spanContext().spanId, span.spanContext().spanId);
     assert.deepEqual(back.baggage, { tenant: 'acme' });
+    await tracer.close();
+    if (sdk.line === 3) return; // no Jaeger propagator on the 3.x line
     // Jaeger carries baggage in its own headers, so it is still read without a `baggage` header.
     const jaeger = createOtelTracer({ exporter: 'memory', propagators: ['jaeger', 'baggage'] });
     const j = jaeger.extract({
@@ -192,6 +188,6 @@ describe('propagation without baggage (the baggage propagator is skipped)', () =
       'uberctx-user': 'u1',
     });
     assert.deepEqual(j.baggage, { user: 'u1' });
-    await Promise.all([tracer.close(), jaeger.close()]);
+    await jaeger.close();
   });
 });

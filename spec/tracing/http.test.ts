@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { type App, createApp } from '../../lib/core/app.js';
 import type { AppContext } from '../../lib/core/context.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
+import type { FinishedSpan as ReadableSpan } from '../../lib/tracing/otel/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
 import { freePort, waitFor } from '../harness/process.js';
 

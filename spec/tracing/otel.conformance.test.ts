@@ -1,5 +1,5 @@
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { SpanKind } from '../../lib/core/contracts.js';
+import type { FinishedSpan as ReadableSpan } from '../../lib/tracing/otel/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { type RecordedSpan, tracerConformance } from '../conformance/tracer.js';
 

@@ -2,16 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import { context, propagation, trace } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createExportErrorReporter } from '../../lib/tracing/otel/exporters.js';
 import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
 import { normalizeEndpoint, resolveOptions } from '../../lib/tracing/otel/options.js';
+import { rawProvider, sdk } from './otel-line.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -174,7 +170,7 @@ describe('createOtelTracer behaviour', () => {
   const formats = [
     { propagators: ['b3'] as const, header: 'b3' },
     { propagators: ['b3multi'] as const, header: 'x-b3-traceid' },
-    { propagators: ['jaeger'] as const, header: 'uber-trace-id' },
+    ...(sdk.line === 2 ? [{ propagators: ['jaeger'] as const, header: 'uber-trace-id' }] : []),
   ];
   for (const { propagators, header } of formats) {
     it(`propagates in ${propagators[0]} format`, async () => {
@@ -192,7 +188,19 @@ describe('createOtelTracer behaviour', () => {
     });
   }
 
-  it('ignores a malformed Jaeger uber-trace-id', async () => {
+  it('propagator jaeger: 2.x only, a TracingError on the 3.x line', { skip: sdk.line === 2 }, () => {
+    assert.throws(
+      () => createOtelTracer({ exporter: 'memory', propagators: ['tracecontext', 'jaeger'] }),
+      (e: Error & { code?: string }) =>
+        e.name === 'TracingError' &&
+        e.code === 'otel_propagator_unsupported' &&
+        /tracecontext/.test(e.message),
+    );
+  });
+
+  it('ignores a malformed Jaeger uber-trace-id', {
+    skip: sdk.line === 3 && 'no Jaeger propagator on 3.x',
+  }, async () => {
     const tracer = createOtelTracer({ exporter: 'memory', propagators: ['jaeger'] });
     for (const bad of ['zz:zz:0:1', '0:0:0:1', 'a:b:c', '%E0%A4%A'])
       assert.equal(tracer.extract({ 'uber-trace-id': bad }).parent, undefined, bad);
@@ -255,8 +263,8 @@ describe('createOtelTracer behaviour', () => {
   });
 
   it('an injected provider is used, flushed on close, and left running', async () => {
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const exporter = new sdk.InMemorySpanExporter();
+    const provider = rawProvider({ exporter });
     const tracer = createOtelTracer({ provider });
     assert.equal(tracer.provider, provider);
     tracer.startSpan('via-adapter').end();
@@ -285,8 +293,20 @@ describe('exporter wiring', () => {
   const cases = [
     { exporter: 'otlp' as const, path: '/v1/traces', type: /application\/x-protobuf/ },
     { exporter: 'zipkin' as const, path: '/api/v2/spans', type: /application\/json/ },
-    { exporter: 'jaeger' as const, path: '/api/traces', type: /application\/x-thrift/ },
+    ...(sdk.line === 2
+      ? [{ exporter: 'jaeger' as const, path: '/api/traces', type: /application\/x-thrift/ }]
+      : []),
   ];
+
+  it('jaeger: 2.x only; on the 3.x line a TracingError that points to OTLP', { skip: sdk.line === 2 }, () => {
+    assert.throws(
+      () => createOtelTracer({ exporter: 'jaeger', endpoint: 'http://127.0.0.1:14268/api/traces' }),
+      (e: Error & { code?: string }) =>
+        e.name === 'TracingError' &&
+        e.code === 'otel_exporter_unsupported' &&
+        /use exporter 'otlp'/.test(e.message),
+    );
+  });
   for (const { exporter, path, type } of cases) {
     it(`${exporter}: sends to the endpoint with the configured headers / credentials`, async (t) => {
       const seen: { url: string | undefined; headers: IncomingHttpHeaders }[] = [];

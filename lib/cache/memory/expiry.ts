@@ -11,9 +11,16 @@
  * only while some entry has a TTL.
  */
 
+import { grown } from './grow.js';
+
 export interface Expiry {
   /** Absolute expiry time in ms of the entry in `slot`; 0 = never. */
   at(slot: number): number;
+  /**
+   * False until the first `add` (and again after `clear`): a cache without TTLs then checks no
+   * expiry on a hit. A data property, read on every hit.
+   */
+  readonly used: boolean;
   /** Files the entry under `expireAt` (must be > 0). */
   add(slot: number, expireAt: number): void;
   /** Takes the entry out of its bucket and forgets its expiry (no-op if it has none). */
@@ -39,12 +46,14 @@ export interface ExpiryOptions {
   budget: number;
   /** Removes an expired entry from the cache (the caller's store). */
   expire(slot: number): void;
+  /** Called after each timer run, once its removals are done (the cache reports them then). */
+  swept?(): void;
 }
 
 const NONE = -1;
 
 export function createExpiry(options: ExpiryOptions): Expiry {
-  const { now, resolution, budget, expire } = options;
+  const { now, resolution, budget, expire, swept } = options;
   const heads = new Map<number, number>();
   // Per slot: expiry time (0 = none), bucket (0 = in none) and links within the bucket.
   let expireAt = new Float64Array(0);
@@ -60,18 +69,10 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     if (slot < expireAt.length) return;
     let n = Math.max(64, expireAt.length * 2);
     while (n <= slot) n *= 2;
-    const a = new Float64Array(n);
-    a.set(expireAt);
-    expireAt = a;
-    const b = new Float64Array(n);
-    b.set(bucketOf);
-    bucketOf = b;
-    const p = new Int32Array(n);
-    p.set(tPrev);
-    tPrev = p;
-    const x = new Int32Array(n);
-    x.set(tNext);
-    tNext = x;
+    expireAt = grown(expireAt, n);
+    bucketOf = grown(bucketOf, n);
+    tPrev = grown(tPrev, n);
+    tNext = grown(tNext, n);
   };
 
   const start = () => {
@@ -87,10 +88,12 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   const run = () => {
     sweep(budget);
     if (heads.size === 0) stop();
+    swept?.();
   };
 
   const add = (s: number, at: number) => {
     ensure(s);
+    self.used = true;
     const b = slotOf(at);
     const first = heads.get(b) ?? NONE;
     expireAt[s] = at;
@@ -139,13 +142,15 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   };
 
   const forget = () => {
+    self.used = false;
     heads.clear();
     expireAt.fill(0);
     bucketOf.fill(0);
     stop();
   };
 
-  return {
+  const self: Expiry & { used: boolean } = {
+    used: false,
     at: (s) => (s < expireAt.length ? expireAt[s]! : 0),
     add,
     remove,
@@ -162,4 +167,5 @@ export function createExpiry(options: ExpiryOptions): Expiry {
       return timer !== undefined;
     },
   };
+  return self;
 }

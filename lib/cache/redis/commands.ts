@@ -116,10 +116,12 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         const buf = checkValue(value);
         const budget = checkBudget(options);
         const nx = options?.ifAbsent === true;
+        // The caller's budget runs from this call, also while the write waits for a connection.
+        const since = budget === undefined ? undefined : Date.now();
         wrote(key);
         return dispatch.exec(
           'set',
-          () => writes.set(prefix + key, buf, px, nx, budget).then(inTime),
+          () => writes.set(prefix + key, buf, px, nx, budget, since).then(inTime),
           stored,
           failSet,
           prefix + key,

@@ -52,11 +52,29 @@ export interface GuardedWrites {
    * SET with the deadline of a command sent now (`budget` ms when shorter than the command
    * timeout); `nx` stores only when absent. Resolves a reply constant.
    */
-  set(key: string, value: Buffer, px: number | undefined, nx?: boolean, budget?: number): Promise<number>;
+  set(
+    key: string,
+    value: Buffer,
+    px: number | undefined,
+    nx?: boolean,
+    budget?: number,
+    since?: number,
+  ): Promise<number>;
   /** Queues the same SET on a pipeline (its reply is a reply constant). */
-  queue(p: ChainableCommander, key: string, value: Buffer, px: number | undefined, budget?: number): void;
-  /** The deadline (server ms) of a write sent now, as sent to the script ('' = none). */
-  deadline(budget?: number): string;
+  queue(
+    p: ChainableCommander,
+    key: string,
+    value: Buffer,
+    px: number | undefined,
+    budget?: number,
+    since?: number,
+  ): void;
+  /**
+   * The deadline (server ms) of a write sent now, as sent to the script ('' = none). `since`: the
+   * client time the caller's `budget` started (its call), when that was before now — a write that
+   * waited for a connection or a clock measurement gets only what is left of the budget.
+   */
+  deadline(budget?: number, since?: number): string;
   /** Stops the periodic clock measurement. */
   stop(): void;
 }
@@ -97,27 +115,35 @@ export function createGuardedWrites(
   client.on('ready', resync);
   if (client.status === 'ready') resync();
 
-  const deadline = (budget?: number) => {
+  const deadline = (budget?: number, since = Date.now()) => {
     const limit =
       budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
     if (limit === undefined) return '';
     const margin = Math.max(5, limit * 0.1);
-    return String(Math.floor(Date.now() + offset + limit - uncertainty - margin));
+    return String(Math.floor(since + offset + limit - uncertainty - margin));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
 
-  const send = (key: string, value: Buffer, ttl: number | undefined, nx: boolean, budget?: number) =>
-    (client as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), nx ? '1' : '');
+  const send = (
+    key: string,
+    value: Buffer,
+    ttl: number | undefined,
+    nx: boolean,
+    budget?: number,
+    since?: number,
+  ) => (client as unknown as Scripted)[COMMAND](key, value, deadline(budget, since), px(ttl), nx ? '1' : '');
 
   return {
-    set(key, value, ttl, nx = false, budget) {
-      if (measured || commandTimeout === undefined) return send(key, value, ttl, nx, budget);
+    set(key, value, ttl, nx = false, budget, since) {
+      if (measured || commandTimeout === undefined) return send(key, value, ttl, nx, budget, since);
       // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
       first ??= sync().catch(() => {});
-      return first.then(() => send(key, value, ttl, nx, budget));
+      // A caller's budget keeps running during that wait.
+      const from = since ?? (budget === undefined ? undefined : Date.now());
+      return first.then(() => send(key, value, ttl, nx, budget, from));
     },
-    queue(p, key, value, ttl, budget) {
-      (p as unknown as Scripted)[COMMAND](key, value, deadline(budget), px(ttl), '');
+    queue(p, key, value, ttl, budget, since) {
+      (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, since), px(ttl), '');
     },
     deadline,
     stop() {

@@ -1,7 +1,8 @@
 /**
  * Redis cache adapter (`hyperion/cache/redis`): `createRedisCache(options)` returns a `Cache` on a
  * standalone server, a sentinel set or a cluster, built on iovalkey (an optional peer dependency).
- * Also the Redis parts of a tiered cache (invalidation bus, loader lease) and `retryTransaction`.
+ * Also the Redis parts of a tiered cache (invalidation bus, server-assisted tracking, loader lease)
+ * and `retryTransaction`.
  * Only what a user calls and the types they name are exported here; tests reach the internals
  * through their own modules.
  */
@@ -15,6 +16,12 @@ export { createRedisCache } from './cache.js';
 export type { RedisHealth, RedisNodeHealth } from './health.js';
 export { createRedisLease, type RedisLeaseOptions } from './lease.js';
 export type { RedisCacheOptions, RedisMode } from './options.js';
+export {
+  createRedisTracking,
+  type RedisTracking,
+  type RedisTrackingOptions,
+  type RedisTrackingStats,
+} from './tracking.js';
 export {
   type RetryOptions,
   retryTransaction,

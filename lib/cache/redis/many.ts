@@ -69,7 +69,8 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       });
       if (ops.length === 0) return;
       const budget = checkBudget(options);
-      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget));
+      const since = budget === undefined ? undefined : Date.now();
+      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget, since));
     },
 
     async deleteMany(keys) {

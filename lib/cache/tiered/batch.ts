@@ -140,7 +140,7 @@ export function createBatchPath(ctx: Context): BatchPath {
         if (f && t2 < f.env.freshUntil) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;
-          local.fillL1(wanted[j]!, f, mark);
+          local.fillL1(wanted[j]!, f, mark, true);
         } else {
           c.misses++;
           out[missing[j]!] = undefined;

@@ -8,6 +8,7 @@ import { listen } from './invalidation.js';
 import { resolveOptions } from './options.js';
 import { createReadPath } from './read.js';
 import { snapshot } from './stats.js';
+import { attachTracking } from './tracking.js';
 import type { TieredCache, TieredCacheOptions } from './types.js';
 import { createWritePath } from './write.js';
 
@@ -18,7 +19,10 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
   const read = createReadPath(ctx);
   const batch = createBatchPath(ctx);
   const write = createWritePath(ctx);
-  const { ready, unsubscribe } = listen(ctx);
+  const bus = listen(ctx);
+  const tracking = attachTracking(ctx);
+  const ready = Promise.all([bus.ready, tracking.ready]).then(() => {});
+  ready.catch(() => {});
   let closing: Promise<void> | undefined;
 
   return {
@@ -38,14 +42,15 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     getOrSetWithMeta: read.getOrSetWithMeta,
     getOrSetMany: batch.getOrSetMany,
     breakerState: () => breaker.state(),
-    stats: () => snapshot(counters, breaker.opens),
+    stats: () => snapshot(counters, breaker.opens, tracking.status()),
 
     close() {
       closing ??= (async () => {
         state.closed = true;
-        unsubscribe();
+        tracking.stop();
+        bus.unsubscribe();
         const errors: unknown[] = [];
-        for (const part of [o.bus, o.l2, o.l1]) {
+        for (const part of [o.tracking, o.bus, o.l2, o.l1]) {
           try {
             await part?.close?.();
           } catch (err) {

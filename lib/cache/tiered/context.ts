@@ -10,7 +10,7 @@ import { type Breaker, createBreaker, NEVER_OPEN } from './breaker.js';
 import { createFence, type Fence } from './coherence.js';
 import { createPublisher, type Publish } from './invalidation.js';
 import { createGuard, type Guard } from './l2.js';
-import { createLocal, type Local } from './local.js';
+import { createLocal, type FillGate, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import { type Counters, createCounters } from './stats.js';
 
@@ -23,6 +23,8 @@ export interface Context {
   readonly fence: Fence;
   readonly guarded: Guard;
   readonly local: Local;
+  /** May L1 be filled now (server-assisted tracking; always open without it). */
+  readonly gate: FillGate;
   readonly publish: Publish;
   /** `closed` is set by `close()`; background work (refreshes, lease waits, bus messages) checks it. */
   readonly state: { closed: boolean };
@@ -46,7 +48,9 @@ function randomId(): string {
 
 export function createContext(o: ResolvedOptions): Context {
   const fence = createFence();
-  const local = createLocal(o, fence);
+  // With tracking, L1 stays unfilled until the tracker first confirms (./tracking.ts).
+  const gate: FillGate = { trusted: o.tracking === undefined, writeFills: o.tracking === undefined };
+  const local = createLocal(o, fence, gate);
   const instanceId = o.instanceId ?? randomId();
   const counters = createCounters();
   const breaker: Breaker = o.breaker
@@ -64,6 +68,7 @@ export function createContext(o: ResolvedOptions): Context {
     fence,
     guarded,
     local,
+    gate,
     publish,
     state,
     l2Write: finite ? { timeout: o.l2Timeout } : {},

@@ -18,7 +18,9 @@
  *   batch.ts        getMany and getOrSetMany
  *   write.ts        set, setMany, delete, clear and their invalidations
  *   invalidation.ts this instance's end of the invalidation bus
+ *   tracking.ts     this instance's end of server-assisted invalidation (InvalidationTracker)
  *   stats.ts        the counters behind stats()
+ *   metrics.ts      coherence counters (invalidations, L1 clears, tracking age) as metrics
  *
  * Nothing here imports anything but the core. The bus and lease contracts (`InvalidationBus`,
  * `Invalidation`, `LoaderLease`) are core contracts, exported by `hyperion`; the envelope codec
@@ -26,6 +28,7 @@
  */
 
 export { createTieredCache } from './cache.js';
+export { watchTieredCoherence } from './metrics.js';
 export type {
   BreakerOptions,
   BreakerState,

@@ -52,6 +52,7 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     if (state.closed || message.origin === instanceId) return;
     counters.invalidationsReceived++;
     if (message.all) {
+      counters.l1Clears++;
       local.dropAll();
       return;
     }
@@ -62,6 +63,7 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     if (state.closed) return;
     counters.busReconnects++;
     logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
+    counters.l1Clears++;
     local.dropAll();
   }
 

@@ -48,6 +48,17 @@ function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undef
   return typeof sync?.get === 'function' ? (sync as { get(key: string): Bytes | undefined }) : undefined;
 }
 
+/**
+ * Whether L1 may be filled now (server-assisted tracking, ./tracking.ts). Without tracking both stay
+ * true. With it, `trusted` is false while invalidations may be lost, and `writeFills` is false: only
+ * a value just read from L2 (its read tracked by the server) may enter L1, never one this process
+ * wrote or loaded (a write stops the server tracking that key for this connection).
+ */
+export interface FillGate {
+  trusted: boolean;
+  writeFills: boolean;
+}
+
 export interface Local {
   /** L1's synchronous face (as the memory cache's `sync`): saves a promise per L1 read on the hot path. */
   readonly l1Sync: { get(key: string): Bytes | undefined } | undefined;
@@ -57,9 +68,10 @@ export interface Local {
   wrap(value: Bytes, ttl: number | undefined): Fetched;
   /**
    * Copies an entry into L1, its freshness capped at `l1Ttl`, unless the key was invalidated since
-   * `mark` (then the value may be older than what another writer just stored).
+   * `mark` (then the value may be older than what another writer just stored). `fromRead`: the
+   * entry was just read from L2 (else it was written or loaded here; see {@link FillGate}).
    */
-  fillL1(key: string, f: Fetched, mark: number): void;
+  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean): void;
   /** A fresh L2 entry as a result, copied into L1 on the way (see `fillL1`). */
   fromL2(key: string, f: Fetched, mark: number): TieredResult;
   /** `env` served as stale when still inside its grace window, else `undefined`. */
@@ -74,11 +86,21 @@ export interface Local {
   dropAll(): Promise<unknown>;
 }
 
-export function createLocal(o: ResolvedOptions, fence: Fence): Local {
+export function createLocal(
+  o: ResolvedOptions,
+  fence: Fence,
+  gate: FillGate = { trusted: true, writeFills: true },
+): Local {
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
 
-  function fillL1(key: string, f: Fetched, mark: number): void {
+  function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
+    if (!gate.trusted) return;
+    if (!fromRead && !gate.writeFills) {
+      // The older L1 copy must not outlive this write either.
+      l1.delete(key).catch(ignore);
+      return;
+    }
     const t = now();
     let { freshUntil, staleUntil, ttl } = f.env;
     let bytes = f.raw;
@@ -120,7 +142,7 @@ export function createLocal(o: ResolvedOptions, fence: Fence): Local {
     fillL1,
 
     fromL2(key, f, mark) {
-      fillL1(key, f, mark);
+      fillL1(key, f, mark, true);
       return { value: f.env.value, source: 'l2', stale: false };
     },
 

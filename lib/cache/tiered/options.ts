@@ -1,5 +1,11 @@
 /** The defaults of `createTieredCache`'s options and their eager validation (the options are in types.ts). */
-import type { Cache, InvalidationBus, LoaderLease, Logger } from '../../core/contracts.js';
+import type {
+  Cache,
+  InvalidationBus,
+  InvalidationTracker,
+  LoaderLease,
+  Logger,
+} from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { BreakerOptions, TieredCacheOptions } from './types.js';
@@ -15,6 +21,7 @@ const KNOWN = optionKeys<TieredCacheOptions>({
   jitter: true,
   earlyRefresh: true,
   bus: true,
+  tracking: true,
   lease: true,
   leaseWait: true,
   leasePoll: true,
@@ -36,6 +43,7 @@ export interface ResolvedOptions {
   jitter: number;
   earlyRefresh: number;
   bus: InvalidationBus | undefined;
+  tracking: InvalidationTracker | undefined;
   lease: LoaderLease | undefined;
   leaseWait: number;
   leasePoll: number;
@@ -140,6 +148,14 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       typeof bus.close !== 'function')
   )
     bad('bus', 'an InvalidationBus (publish, subscribe, close)', bus);
+  const tracking = o.tracking as Partial<InvalidationTracker> | undefined;
+  if (
+    tracking !== undefined &&
+    (typeof tracking?.start !== 'function' ||
+      typeof tracking.close !== 'function' ||
+      (tracking.mode !== 'default' && tracking.mode !== 'bcast'))
+  )
+    bad('tracking', 'an InvalidationTracker (mode, start, close)', tracking);
   const lease = o.lease as Partial<LoaderLease> | undefined;
   if (lease !== undefined && typeof lease?.acquire !== 'function')
     bad('lease', 'a LoaderLease (acquire)', lease);
@@ -156,6 +172,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     jitter: o.jitter ?? 0,
     earlyRefresh: o.earlyRefresh ?? 0,
     bus: o.bus,
+    tracking: o.tracking,
     lease: o.lease,
     leaseWait: o.leaseWait ?? 1000,
     leasePoll: o.leasePoll ?? 20,

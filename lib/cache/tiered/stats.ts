@@ -23,6 +23,9 @@ export interface Counters {
   invalidationsReceived: number;
   busReconnects: number;
   busErrors: number;
+  trackingInvalidations: number;
+  trackingLosses: number;
+  l1Clears: number;
   backgroundWrites: number;
 }
 
@@ -43,6 +46,9 @@ export function createCounters(): Counters {
     invalidationsReceived: 0,
     busReconnects: 0,
     busErrors: 0,
+    trackingInvalidations: 0,
+    trackingLosses: 0,
+    l1Clears: 0,
     backgroundWrites: 0,
   };
 }
@@ -58,7 +64,11 @@ export function countSource(c: Counters, source: TieredSource): void {
 }
 
 /** The public view of the counters: `hits` = L1 + L2 fresh hits, `errors` = L2 errors. */
-export function snapshot(c: Counters, breakerOpens: number): TieredCacheStats {
+export function snapshot(
+  c: Counters,
+  breakerOpens: number,
+  tracking: { confirmedAgo: number; confirmed: number } = { confirmedAgo: -1, confirmed: 1 },
+): TieredCacheStats {
   const hits = c.l1Hits + c.l2Hits;
   return {
     hits,
@@ -80,6 +90,11 @@ export function snapshot(c: Counters, breakerOpens: number): TieredCacheStats {
     invalidationsReceived: c.invalidationsReceived,
     busReconnects: c.busReconnects,
     busErrors: c.busErrors,
+    trackingInvalidations: c.trackingInvalidations,
+    trackingLosses: c.trackingLosses,
+    l1Clears: c.l1Clears,
+    trackingConfirmedAgo: tracking.confirmedAgo,
+    trackingConfirmed: tracking.confirmed,
     backgroundWrites: c.backgroundWrites,
   };
 }

@@ -7,6 +7,7 @@ import type {
   Cache,
   CacheStats,
   InvalidationBus,
+  InvalidationTracker,
   Loader,
   LoaderLease,
   Logger,
@@ -56,6 +57,16 @@ export interface TieredCacheStats extends CacheStats {
   readonly busReconnects: number;
   /** Failed publishes or subscriptions. */
   readonly busErrors: number;
+  /** Keys the server reported changed through `tracking` (a flush counts as one). */
+  readonly trackingInvalidations: number;
+  /** Times `tracking` lost trust (a connection dropped, a node or slot owner changed…). */
+  readonly trackingLosses: number;
+  /** Times L1 was emptied by coherence: tracking lost/confirmed/flush, bus reconnect or "all" message. */
+  readonly l1Clears: number;
+  /** ms since `tracking` last confirmed every connection (heartbeat); -1 without tracking or before the first. */
+  readonly trackingConfirmedAgo: number;
+  /** 1 while L1 is trusted (tracking confirmed), 0 while it is bypassed; 1 without tracking. */
+  readonly trackingConfirmed: number;
   /**
    * L2 stores of loaded values, run in the background so that no caller waits for them (their
    * failures count in `l2Errors`).
@@ -67,7 +78,10 @@ export interface TieredCache extends Cache {
   readonly name: 'tiered';
   /** This instance's id in invalidation messages. */
   readonly instanceId: string;
-  /** Resolves once the bus subscription is live (at once without a bus); rejects if it failed. */
+  /**
+   * Resolves once the bus subscription is live and tracking first confirmed (at once without
+   * either); rejects if the subscription failed or the server cannot track.
+   */
   readonly ready: Promise<void>;
   /** `getOrSet` with the value's source; may serve a stale value within the grace window. */
   getOrSetWithMeta(key: string, loader: Loader<Bytes>, ttl?: number): Promise<TieredResult>;
@@ -81,7 +95,7 @@ export interface TieredCache extends Cache {
   /** State of the circuit breaker around L2 (for readiness checks). */
   breakerState(): BreakerState;
   stats(): TieredCacheStats;
-  /** Unsubscribes and closes the bus, then L2, then L1. Idempotent. */
+  /** Stops tracking, unsubscribes and closes the bus, then L2, then L1. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -124,6 +138,13 @@ export interface TieredCacheOptions {
   earlyRefresh?: number;
   /** Invalidation bus for cross-instance coherence. Closed by the tiered cache's `close()`. Default: none. */
   bus?: InvalidationBus;
+  /**
+   * Server-assisted invalidation, e.g. `createRedisTracking({ cache: l2 })`: every change of an L2
+   * key by any client drops it from L1, and L1 is bypassed (empty, unfilled) whenever the tracker
+   * cannot vouch for it. L1 is then filled only from L2 reads, never by writes or loads. Closed by
+   * the tiered cache's `close()`. Default: none. Works alone or beside `bus`.
+   */
+  tracking?: InvalidationTracker;
   /** Cross-instance loader lease. Default: none (each instance loads on its own miss). */
   lease?: LoaderLease;
   /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */

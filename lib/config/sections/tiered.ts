@@ -14,6 +14,8 @@
  *     jitter: 0.1
  *     early_refresh: 0.1
  *     invalidation: { channel: "hyperion:invalidate" }   # redis L2 only
+ *     # or server-assisted (CLIENT TRACKING), alone or with the bus:
+ *     # invalidation: { mode: tracking, tracking_mode: bcast, heartbeat: 1s }
  *     lease: { ttl: 5s, wait: 1s }                        # redis L2 only
  */
 import * as v from 'valibot';
@@ -26,6 +28,7 @@ import {
   MAX_COUNT,
   MAX_TTL_MS,
   nonEmpty,
+  oneOf,
   section,
 } from '../primitives.js';
 
@@ -68,6 +71,12 @@ export const tieredFields = {
       {
         enabled: v.optional(flag),
         channel: v.optional(nonEmpty('a non-empty channel name')),
+        /** `bus` (default): our instances' writes; `tracking`: every client's writes (CLIENT TRACKING); `both`. */
+        mode: v.optional(oneOf(['bus', 'tracking', 'both'] as const)),
+        /** CLIENT TRACKING flavour: `default` (keys this instance read) or `bcast` (every key under the prefix). */
+        tracking_mode: v.optional(oneOf(['default', 'bcast'] as const)),
+        /** How often tracking is verified (how soon a silently dead connection is noticed), above 0. */
+        heartbeat: positiveTimer,
       },
       'invalidation settings',
     ),

@@ -13,9 +13,20 @@
  */
 import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { SpanDropReason } from '../../core/contracts.js';
 import { TimeoutError } from '../../core/errors.js';
+import type { FinishedSpan, SdkSpanExporter } from './sdk.js';
+
+// The SDK's span-processor contract, as both lines define it (only the public methods).
+interface SpanProcessor {
+  onStart(span: unknown, parentContext: unknown): void;
+  onEnd(span: FinishedSpan): void;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+type ReadableSpan = FinishedSpan;
+type SpanExporter = SdkSpanExporter;
 
 /** Where the processor reports what happened to spans (the tracer's export error reporter). */
 export interface SpanAccounting {

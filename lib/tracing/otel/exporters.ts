@@ -2,37 +2,41 @@
  * Span exporters by name, and a guard around them that turns export failures into one log record
  * per interval (a collector that is down must not produce a log line per span or per batch).
  */
-import { createRequire } from 'node:module';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { ConsoleSpanExporter, InMemorySpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger, SpanDropReason, TracerStats } from '../../core/contracts.js';
+import { TracingError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 import type { ExportAgents, RequestTracker } from './agent.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
+import { loadPeer, type Sdk, type SdkSpanExporter } from './sdk.js';
+import { closeJaegerSender, hasJaegerSender } from './sdk-internals.js';
 
 // Network exporters are optional peers with sizeable dependency trees (the Jaeger one pulls in
 // thrift): load only the one configured.
-const require = createRequire(import.meta.url);
 
 /** Builds the exporter `name` for `endpoint`. `none` has no exporter. */
 export function createExporter(
   name: Exclude<ExporterName, 'none'>,
   options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> & Partial<Pick<ResolvedOptions, 'tls'>>,
   logger: Logger,
+  sdk: Sdk,
   agents?: ExportAgents,
   requests?: RequestTracker,
-): SpanExporter {
+): SdkSpanExporter {
   const url = options.endpoint;
   const headers = { ...options.headers };
   if (options.tls && name !== 'otlp')
     logger.warn(`tracing: the tls option applies to the otlp exporter only; the ${name} exporter ignores it`);
   switch (name) {
     case 'memory':
-      return new InMemorySpanExporter();
+      return new sdk.InMemorySpanExporter();
     case 'console':
-      return new ConsoleSpanExporter();
+      return new sdk.ConsoleSpanExporter();
     case 'otlp': {
-      const m =
-        require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
+      const m = loadPeer<typeof import('@opentelemetry/exporter-trace-otlp-proto')>(
+        '@opentelemetry/exporter-trace-otlp-proto',
+        "exporter: 'otlp'",
+      );
       // The exporter retries inside this budget; keep it within the batch processor's export timeout.
       return new m.OTLPTraceExporter({
         url,
@@ -46,22 +50,37 @@ export function createExporter(
           : options.tls
             ? { httpAgentOptions: { keepAlive: true, ...options.tls } }
             : {}),
-      });
+      }) as unknown as SdkSpanExporter;
     }
     case 'zipkin': {
-      const m = require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
-      const zipkin = new m.ZipkinExporter({ url, headers });
+      const m = loadPeer<typeof import('@opentelemetry/exporter-zipkin')>(
+        '@opentelemetry/exporter-zipkin',
+        "exporter: 'zipkin'",
+      );
+      const zipkin = new m.ZipkinExporter({ url, headers }) as unknown as SdkSpanExporter;
       if (!requests) return zipkin;
       // It sends with the global agent and no request timeout: its requests are tracked so that
       // close() can cut them (agent.ts).
       return {
         export: (spans, done) => requests.capture(() => zipkin.export(spans, done)),
-        forceFlush: () => zipkin.forceFlush(),
+        forceFlush: () => zipkin.forceFlush?.() ?? Promise.resolve(),
         shutdown: () => zipkin.shutdown(),
       };
     }
     case 'jaeger': {
-      const m = require('@opentelemetry/exporter-jaeger') as typeof import('@opentelemetry/exporter-jaeger');
+      // Upstream ended the thrift exporter at 2.11: it pins the 2.x core and SDK, whose API peer
+      // range excludes the 1.10 API of the 3.x line (loading it would bring a second API copy).
+      if (sdk.line !== 2)
+        throw new TracingError(
+          'otel_exporter_unsupported',
+          `tracing: exporter 'jaeger' (thrift) exists only for OpenTelemetry JS 2.x, and ${sdk.packageName} ` +
+            `${sdk.version} is installed: use exporter 'otlp' instead (Jaeger accepts OTLP natively, ` +
+            'e.g. endpoint http://jaeger:4318/v1/traces)',
+        );
+      const m = loadPeer<typeof import('@opentelemetry/exporter-jaeger')>(
+        '@opentelemetry/exporter-jaeger',
+        "exporter: 'jaeger'",
+      );
       if (Object.keys(headers).length > 0)
         logger.warn('tracing: the jaeger exporter cannot send custom headers; they are ignored');
       // Credentials travel as basic auth; keep them out of the URL the sender logs.
@@ -71,8 +90,14 @@ export function createExporter(
       u.username = '';
       u.password = '';
       const jaeger = new m.JaegerExporter({ endpoint: u.href, ...(username ? { username, password } : {}) });
+      const ownSender = hasJaegerSender(jaeger);
+      if (!ownSender)
+        logger.warn(
+          'tracing: the installed jaeger exporter differs from the one hyperion was tested with; ' +
+            'using its own shutdown, which may keep the process alive for its flush timeout',
+        );
       // Built against sdk-trace 2.11; the ReadableSpan shape it reads is the same in 2.12.
-      const inner = jaeger as unknown as SpanExporter;
+      const inner = jaeger as unknown as SdkSpanExporter;
       // Its HTTP sender's requests are tracked too, so close() can cut them (agent.ts).
       const tracked = <T>(fn: () => T): T => (requests ? requests.capture(fn) : fn());
       return {
@@ -82,27 +107,21 @@ export function createExporter(
         // the process alive for the whole timeout: flush under our own (unref'd) bound instead,
         // then close the HTTP sender's keep-alive agent.
         async shutdown() {
+          if (!ownSender) return jaeger.shutdown();
           try {
             await withTimeout(
               tracked(() => jaeger.forceFlush()),
               options.batch.exportTimeoutMillis,
+              () => new Error(`export did not finish within ${options.batch.exportTimeoutMillis} ms`),
+              { unref: true },
             );
           } finally {
-            (jaeger as unknown as { _sender?: { close(): void } })._sender?.close();
+            closeJaegerSender(jaeger);
           }
         },
       };
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`export did not finish within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Export counters of a tracer since it was created (the core `TracerStats`). */
@@ -235,7 +254,7 @@ export function createExportErrorReporter(options: {
 export type ExportErrorReporter = ReturnType<typeof createExportErrorReporter>;
 
 /** Wraps `inner` so that every failure (callback or throw) reaches `reporter`, never the console. */
-export function guardExporter(inner: SpanExporter, reporter: ExportErrorReporter): SpanExporter {
+export function guardExporter(inner: SdkSpanExporter, reporter: ExportErrorReporter): SdkSpanExporter {
   return {
     export(spans, done) {
       const finish = (result: ExportResult) => {

@@ -1,23 +1,11 @@
 /**
  * OpenTelemetry tracing for Hyperion: `createOtelTracer(options)` returns a core `Tracer` that
- * exports through OTLP, Zipkin, Jaeger (thrift), the console or memory. The HTTP propagation
- * helpers work with any tracer and are re-exported here for convenience.
+ * exports through OTLP, Zipkin, Jaeger (thrift, OpenTelemetry JS 2.x only), the console or memory,
+ * on whichever OpenTelemetry JS line the application installed (3.x `@opentelemetry/sdk-trace` or
+ * 2.x `@opentelemetry/sdk-trace-base`). The HTTP helpers (`traceHandler`, `tracedFetch`) work with
+ * any tracer and live in `hyperion/tracing`.
  */
-export {
-  type HttpHandler,
-  type TracedFetchOptions,
-  type TraceHandlerOptions,
-  tracedFetch,
-  traceHandler,
-} from '../http.js';
 export type { ExportStats } from './exporters.js';
-export {
-  type BatchOptions,
-  DEFAULT_ENDPOINTS,
-  EXPORTERS,
-  type ExporterName,
-  type OtelTracerOptions,
-  PROPAGATORS,
-  type PropagatorName,
-} from './options.js';
+export type { BatchOptions, ExporterName, OtelTracerOptions, PropagatorName } from './options.js';
+export type { FinishedSpan, FinishedSpanEvent } from './sdk.js';
 export { createOtelTracer, type OtelTracer } from './tracer.js';

@@ -47,7 +47,8 @@ export interface OtelTracerOptions {
   exporter?: ExporterName;
   /**
    * Collector URL (http/https). A bare `host:port` (the original YAML style) gets `http://` and the
-   * exporter's default path. Default: see `DEFAULT_ENDPOINTS`.
+   * exporter's default path. Default: otlp `http://localhost:4318/v1/traces`, zipkin
+   * `http://localhost:9411/api/v2/spans`, jaeger `http://localhost:14268/api/traces`.
    */
   endpoint?: string;
   /** Fraction of new traces sampled, 0..1; child spans follow their parent's decision. Default 1. */

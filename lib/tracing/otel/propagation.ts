@@ -1,5 +1,4 @@
 /** Header propagation through OpenTelemetry propagators, on plain header objects. */
-import { createRequire } from 'node:module';
 import {
   type Context,
   diag,
@@ -12,10 +11,11 @@ import {
 } from '@opentelemetry/api';
 import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
+import { TracingError } from '../../core/errors.js';
 import type { PropagatorName } from './options.js';
+import { loadPeer } from './sdk.js';
 
 // B3 and Jaeger propagators are optional peers: loaded only when asked for.
-const require = createRequire(import.meta.url);
 
 /** The configured propagators, whole and without the W3C baggage one. */
 export interface Propagators {
@@ -28,9 +28,16 @@ export interface Propagators {
   readonly noBaggage: TextMapPropagator;
 }
 
-/** Builds the propagators for the configured header formats, in order. */
-export function createPropagators(names: readonly PropagatorName[]): Propagators {
-  const list = createList(names);
+/**
+ * Builds the propagators for the configured header formats, in order. `line` is the installed
+ * OpenTelemetry JS line (only asked for when `jaeger` is configured): the Jaeger propagator is
+ * 2.x-only upstream.
+ */
+export function createPropagators(
+  names: readonly PropagatorName[],
+  line: () => 2 | 3 | undefined,
+): Propagators {
+  const list = createList(names, line);
   const rest = list.filter((p) => !(p instanceof W3CBaggagePropagator));
   return { all: combine(list), noBaggage: rest.length === list.length ? combine(list) : combine(rest) };
 }
@@ -38,7 +45,7 @@ export function createPropagators(names: readonly PropagatorName[]): Propagators
 const combine = (list: readonly TextMapPropagator[]) =>
   list.length === 1 ? list[0]! : propagatorChain(list);
 
-function createList(names: readonly PropagatorName[]): TextMapPropagator[] {
+function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefined): TextMapPropagator[] {
   const list = names.map((name): TextMapPropagator => {
     switch (name) {
       case 'tracecontext':
@@ -47,16 +54,28 @@ function createList(names: readonly PropagatorName[]): TextMapPropagator[] {
         return new W3CBaggagePropagator();
       case 'b3':
       case 'b3multi': {
-        const b3 = require('@opentelemetry/propagator-b3') as typeof import('@opentelemetry/propagator-b3');
+        const b3 = loadPeer<typeof import('@opentelemetry/propagator-b3')>(
+          '@opentelemetry/propagator-b3',
+          `propagator '${name}'`,
+        );
         return new b3.B3Propagator({
           injectEncoding:
             name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
         });
       }
       default: {
-        // 'jaeger' (names were validated with the options)
-        const j =
-          require('@opentelemetry/propagator-jaeger') as typeof import('@opentelemetry/propagator-jaeger');
+        // 'jaeger' (names were validated with the options). Upstream has no 3.x release: its API
+        // peer range stops below 1.10, and it would load a second (2.x) core.
+        if (line() === 3)
+          throw new TracingError(
+            'otel_propagator_unsupported',
+            "tracing: propagator 'jaeger' (uber-trace-id) exists only for OpenTelemetry JS 2.x: on the 3.x " +
+              "line use 'tracecontext' (Jaeger reads W3C trace context) or 'b3'",
+          );
+        const j = loadPeer<typeof import('@opentelemetry/propagator-jaeger')>(
+          '@opentelemetry/propagator-jaeger',
+          "propagator 'jaeger'",
+        );
         return new j.JaegerPropagator();
       }
     }

@@ -16,9 +16,10 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { AlwaysOffSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { Span } from '../../core/contracts.js';
-import { type IdSource, OtelSpanAdapter, UnsampledSpan } from './span.js';
+import type { Sdk, SdkIdGenerator, SdkSampler } from './sdk.js';
+import type { ParentBasedDelegates, SdkInternals } from './sdk-internals.js';
+import { OtelSpanAdapter, UnsampledSpan } from './span.js';
 
 /** Which parent situations the sampler always drops, without consulting anything. */
 interface DropPlan {
@@ -29,22 +30,39 @@ interface DropPlan {
   localNotSampled: boolean;
 }
 
-/** The SDK tracer's internals we read (present in sdk-trace-base 2.x; checked before use). */
-interface SdkTracerShape {
-  _sampler?: unknown;
-  _idGenerator?: Partial<IdSource>;
-  _tracerMetrics?: {
-    startedSpans?: { add?: unknown };
-    startSpan?: (parent: OtelSpanContext | undefined, decision: SamplingDecision) => unknown;
-  };
-}
-
 /** Exact class, not a subclass: a subclass may decide differently. */
 const isExactly = (v: unknown, cls: abstract new (...args: never[]) => unknown) =>
   typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === cls.prototype;
 
-function planOf(sampler: unknown): DropPlan | undefined {
-  if (isExactly(sampler, AlwaysOffSampler))
+/**
+ * Parent-based sampling with `rate` for new traces. 0 and 1 use the constant samplers: same
+ * decisions as the ratio sampler, without hashing every trace id. The delegates are returned too,
+ * so the drop path of a provider we build needs no SDK internals.
+ */
+export function samplerFor(sdk: Sdk, rate: number): { sampler: SdkSampler; delegates: ParentBasedDelegates } {
+  const root =
+    rate >= 1
+      ? new sdk.AlwaysOnSampler()
+      : rate <= 0
+        ? new sdk.AlwaysOffSampler()
+        : new sdk.TraceIdRatioBasedSampler(rate);
+  // The SDK's own defaults for the other four, made explicit.
+  const delegates: ParentBasedDelegates = {
+    root,
+    remoteParentSampled: new sdk.AlwaysOnSampler(),
+    remoteParentNotSampled: new sdk.AlwaysOffSampler(),
+    localParentSampled: new sdk.AlwaysOnSampler(),
+    localParentNotSampled: new sdk.AlwaysOffSampler(),
+  };
+  return { sampler: new sdk.ParentBasedSampler(delegates), delegates };
+}
+
+function planOf(
+  sdk: Sdk,
+  sampler: unknown,
+  delegates: ParentBasedDelegates | undefined,
+): DropPlan | undefined {
+  if (isExactly(sampler, sdk.AlwaysOffSampler))
     return {
       root: true,
       remoteSampled: true,
@@ -52,15 +70,14 @@ function planOf(sampler: unknown): DropPlan | undefined {
       localSampled: true,
       localNotSampled: true,
     };
-  if (!isExactly(sampler, ParentBasedSampler)) return undefined;
-  const s = sampler as unknown as Record<string, unknown>;
-  const off = (k: string) => isExactly(s[k], AlwaysOffSampler);
+  if (!delegates || !isExactly(sampler, sdk.ParentBasedSampler)) return undefined;
+  const off = (x: unknown) => isExactly(x, sdk.AlwaysOffSampler);
   const plan: DropPlan = {
-    root: off('_root'),
-    remoteSampled: off('_remoteParentSampled'),
-    remoteNotSampled: off('_remoteParentNotSampled'),
-    localSampled: off('_localParentSampled'),
-    localNotSampled: off('_localParentNotSampled'),
+    root: off(delegates.root),
+    remoteSampled: off(delegates.remoteParentSampled),
+    remoteNotSampled: off(delegates.remoteParentNotSampled),
+    localSampled: off(delegates.localParentSampled),
+    localNotSampled: off(delegates.localParentNotSampled),
   };
   return Object.values(plan).some(Boolean) ? plan : undefined;
 }
@@ -77,26 +94,54 @@ export interface DropPath {
 }
 
 /**
- * The drop shortcuts for `otel`, or `undefined` when it is not an SDK tracer with a sampler we
- * understand (then every span goes through the SDK).
+ * The drop shortcuts of a provider the adapter built with `samplerFor` and `ids`: everything is
+ * known from what we passed it (no SDK internals), and no meter provider was given (no counting).
  */
-export function createDropPath(otel: ApiTracer, activeContext: boolean): DropPath | undefined {
-  const t = otel as unknown as SdkTracerShape;
-  const plan = planOf(t._sampler);
-  const gen = t._idGenerator;
-  if (!plan || typeof gen?.generateTraceId !== 'function' || typeof gen.generateSpanId !== 'function')
-    return undefined;
-  const ids = gen as IdSource;
+export function ownedDropPath(
+  sdk: Sdk,
+  built: { sampler: SdkSampler; delegates: ParentBasedDelegates },
+  ids: SdkIdGenerator,
+  activeContext: boolean,
+): DropPath | undefined {
+  const plan = planOf(sdk, built.sampler, built.delegates);
+  return plan ? dropPath(plan, ids, undefined, activeContext) : undefined;
+}
+
+/**
+ * The drop shortcuts for `otel`, a tracer of a provider the application passed in, or
+ * `undefined` when it is not an SDK tracer with a sampler we understand or the SDK internals
+ * cannot be read (then every span goes through the SDK).
+ */
+export function createDropPath(
+  otel: ApiTracer,
+  sdk: Sdk,
+  internals: SdkInternals,
+  activeContext: boolean,
+): DropPath | undefined {
+  const parts = internals.tracerParts(otel);
+  if (!parts?.ids) return undefined;
+  const plan = planOf(sdk, parts.sampler, internals.parentBasedDelegates(parts.sampler));
+  if (!plan) return undefined;
   // The SDK counts started spans (otel.sdk.span.started) when given a meter provider; do the same,
   // but skip the call when its counter is the no-op one (the default).
-  const metrics = t._tracerMetrics;
+  const metrics = parts.metrics;
   const noopCounter = createNoopMeter().createCounter('x').constructor;
-  if (metrics && typeof metrics.startSpan !== 'function') return undefined;
   const count =
-    metrics?.startSpan && metrics.startedSpans?.constructor !== noopCounter
-      ? metrics.startSpan.bind(metrics)
+    metrics && (metrics.startedSpans as object | undefined)?.constructor !== noopCounter
+      ? (metrics.startSpan.bind(metrics) as (
+          psc: OtelSpanContext | undefined,
+          d: SamplingDecision,
+        ) => unknown)
       : undefined;
+  return dropPath(plan, parts.ids, count, activeContext);
+}
 
+function dropPath(
+  plan: DropPlan,
+  ids: SdkIdGenerator,
+  count: ((psc: OtelSpanContext | undefined, d: SamplingDecision) => unknown) | undefined,
+  activeContext: boolean,
+): DropPath {
   const dropRoot = plan.root;
   const dropLocalNotSampled = plan.localNotSampled;
   const fromContext = (psc: OtelSpanContext | undefined): Span | undefined => {

@@ -1,5 +1,4 @@
-/** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK. */
-import { createRequire } from 'node:module';
+/** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK (either line, see sdk.ts). */
 import {
   type Tracer as ApiTracer,
   type Context,
@@ -12,18 +11,6 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  ParentBasedSampler,
-  type ReadableSpan,
-  type Sampler,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
 import type {
   CloseOptions,
   ExtractedContext,
@@ -48,10 +35,17 @@ import {
   remoteSpanOf,
   withBaggage,
 } from './propagation.js';
-import { createDropPath } from './sampling.js';
+import { createDropPath, type DropPath, ownedDropPath, samplerFor } from './sampling.js';
+import {
+  type FinishedSpan,
+  loadPeer,
+  loadSdk,
+  type SdkMemoryExporter,
+  type SdkSpanProcessor,
+  type SdkTracerProvider,
+} from './sdk.js';
+import { sdkInternals } from './sdk-internals.js';
 import { contextOf, createAttributeFilter, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
-
-const require = createRequire(import.meta.url);
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
@@ -74,27 +68,13 @@ export interface OtelTracer extends Tracer {
   /** Export counters since creation: exported spans, failed exports, lost spans by reason. */
   exportStats(): ExportStats;
   /** Spans finished so far — only with the `memory` exporter (empty otherwise). */
-  finishedSpans(): readonly ReadableSpan[];
+  finishedSpans(): readonly FinishedSpan[];
   /** Forgets the spans `finishedSpans()` returns (memory exporter). */
   resetFinishedSpans(): void;
   /** The provider spans are created with (`undefined` when tracing is disabled). */
   readonly provider: TracerProvider | undefined;
   /** The OpenTelemetry tracer behind this adapter, for code that wants the raw API on the same provider. */
   readonly otelTracer: ApiTracer | undefined;
-}
-
-/**
- * Parent-based sampling with `rate` for new traces. 0 and 1 use the constant samplers: same
- * decisions as the ratio sampler, without hashing every trace id.
- */
-export function samplerFor(rate: number): Sampler {
-  const root =
-    rate >= 1
-      ? new AlwaysOnSampler()
-      : rate <= 0
-        ? new AlwaysOffSampler()
-        : new TraceIdRatioBasedSampler(rate);
-  return new ParentBasedSampler({ root });
 }
 
 const INTERNAL = SpanKind.INTERNAL;
@@ -118,7 +98,13 @@ const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
-  const { all: propagator, noBaggage } = createPropagators(o.propagators);
+  const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
+    try {
+      return loadSdk().line;
+    } catch {
+      return undefined;
+    }
+  });
   const validateExtracted = o.propagators.includes('jaeger');
   // Only the W3C baggage header can carry baggage unless Jaeger (uberctx-*) is configured: without
   // that header the extracted context has none, and the lookup is skipped.
@@ -134,57 +120,72 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
   const recording = o.enabled && (o.provider !== undefined || o.exporter !== 'none');
   let provider: TracerProvider | undefined;
-  let owned: BasicTracerProvider | undefined;
-  let memory: InMemorySpanExporter | undefined;
+  let owned: SdkTracerProvider | undefined;
+  let memory: SdkMemoryExporter | undefined;
   let batching: AccountingBatchProcessor | undefined;
   let agents: ExportAgents | undefined;
   let requests: RequestTracker | undefined;
-  if (recording && o.provider) provider = o.provider;
-  else if (recording) {
-    const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
-    // OTLP sends through our agent, so close() can cut its connections (agent.ts).
-    if (exporterName === 'otlp') agents = createExportAgents(o.tls);
-    if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
-    const exporter = createExporter(exporterName, o, logger, agents, requests);
-    if (exporter instanceof InMemorySpanExporter) memory = exporter;
-    // Memory and console export synchronously (tests read spans right after end()); network
-    // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
-    // lost span counted (batch.ts).
-    let processor: SpanProcessor;
-    if (exporterName === 'memory' || exporterName === 'console')
-      processor = new SimpleSpanProcessor(guardExporter(exporter, reporter));
-    else {
-      batching = createAccountingBatchProcessor({
-        exporter,
-        accounting: reporter,
-        ...o.batch,
-        abort: () => {
-          agents?.abort();
-          requests?.abort();
-        },
+  // Spans the sampler certainly drops skip the SDK (same result, ids drawn lazily): sampling.ts.
+  let drop: DropPath | undefined;
+  // The 3.x SDK keeps any-value attributes at span start (maps, mixed arrays: API 1.10), which the
+  // core contract does not carry: filter them ourselves there, as setAttributes always does.
+  let filterAtStart = false;
+  if (recording) {
+    const sdk = loadSdk();
+    filterAtStart = sdk.line === 3;
+    if (o.provider) {
+      provider = o.provider;
+      drop = createDropPath(provider.getTracer(SCOPE), sdk, sdkInternals(sdk, logger), o.activeContext);
+    } else {
+      const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
+      // OTLP sends through our agent, so close() can cut its connections (agent.ts).
+      if (exporterName === 'otlp') agents = createExportAgents(o.tls);
+      if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
+      const exporter = createExporter(exporterName, o, logger, sdk, agents, requests);
+      if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;
+      // Memory and console export synchronously (tests read spans right after end()); network
+      // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
+      // lost span counted (batch.ts).
+      let processor: SdkSpanProcessor;
+      if (exporterName === 'memory' || exporterName === 'console')
+        processor = sdk.simpleProcessor(guardExporter(exporter, reporter));
+      else {
+        batching = createAccountingBatchProcessor({
+          exporter,
+          accounting: reporter,
+          ...o.batch,
+          abort: () => {
+            agents?.abort();
+            requests?.abort();
+          },
+        });
+        processor = batching;
+      }
+      const sampling = samplerFor(sdk, o.sampleRate);
+      const idGenerator = new sdk.RandomIdGenerator();
+      owned = sdk.provider({
+        resource: defaultResource().merge(
+          resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
+        ),
+        sampler: sampling.sampler,
+        idGenerator,
+        spanProcessors: [processor],
       });
-      processor = batching;
+      provider = owned;
+      drop = ownedDropPath(sdk, sampling, idGenerator, o.activeContext);
     }
-    owned = new BasicTracerProvider({
-      resource: defaultResource().merge(
-        resourceFromAttributes({ ...o.attributes, 'service.name': o.serviceName }),
-      ),
-      sampler: samplerFor(o.sampleRate),
-      spanProcessors: [processor],
-    });
-    provider = owned;
   }
   const otel = provider?.getTracer(SCOPE);
-  // Spans the sampler certainly drops skip the SDK (same result, ids drawn lazily): sampling.ts.
-  const drop = otel ? createDropPath(otel, o.activeContext) : undefined;
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let contextManager: { disable(): unknown } | undefined;
   if (o.activeContext && otel) {
-    const { AsyncLocalStorageContextManager } =
-      require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+    const { AsyncLocalStorageContextManager } = loadPeer<typeof import('@opentelemetry/context-async-hooks')>(
+      '@opentelemetry/context-async-hooks',
+      'activeContext: true',
+    );
     const cm = new AsyncLocalStorageContextManager().enable();
     // Fails (returns false) when the application registered its own manager: then that one is used.
     if (contextApi.setGlobalContextManager(cm)) contextManager = cm;
@@ -231,18 +232,20 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       if (dropped !== undefined) return dropped;
       const attributes = spanOptions?.attributes;
       const kind = spanOptions?.kind;
-      // OpenTelemetry drops invalid start attributes itself (silently); we only add the warning,
-      // and only for spans that record — unsampled spans skip the check entirely.
+      // OpenTelemetry 2.x drops invalid start attributes itself (silently); we only add the
+      // warning, and only for spans that record — unsampled spans skip the check entirely.
       const span = otel.startSpan(
         name,
         {
           kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
-          attributes: attributes as OtelAttributes | undefined,
+          attributes: (filterAtStart && attributes ? filter(attributes) : attributes) as
+            | OtelAttributes
+            | undefined,
           startTime: spanOptions?.startTime,
         },
         parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
-      if (attributes && span.isRecording()) attributeFilter.check(attributes);
+      if (attributes && !filterAtStart && span.isRecording()) attributeFilter.check(attributes);
       return new OtelSpanAdapter(span, filter);
     },
 

@@ -6,8 +6,7 @@ import { memoryUnderTest } from '../../conformance/caches.js';
 // covers it.
 cacheConformance(
   'memory (byte face)',
-  // The model finds issue 13 item 1 here (a load stores over a set that began while it ran): a
-  // memory-cache item, fixed separately; until then the model test runs as todo.
-  { stores: true, closable: true, gaps: { model: 'memory items of issue 13' } },
+  // The model found issue 13 item 1 here (a load stored over a set that began while it ran).
+  { stores: true, closable: true },
   memoryUnderTest,
 );

@@ -8,6 +8,7 @@ describe('hyperion/cache/redis entry', () => {
       'createRedisCache',
       'createRedisInvalidationBus',
       'createRedisLease',
+      'createRedisTracking',
       'retryTransaction',
     ]);
   });

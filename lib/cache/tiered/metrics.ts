@@ -1,0 +1,55 @@
+/**
+ * The coherence side of a tiered cache's `stats()` as metrics, through the core `Metrics` contract
+ * (any metrics adapter): invalidations received by source, L1 clears, and the age of the last
+ * tracking confirmation. The adapter's `watchCache` already exports hits, misses and errors; this
+ * adds what only a tiered cache has. Read at every scrape, never on the cache's hot path.
+ */
+import type { Metrics } from '../../core/contracts.js';
+import type { TieredCacheStats } from './types.js';
+
+/**
+ * Registers `cache_invalidations_total{cache,source}` (source `bus` or `tracking`),
+ * `cache_l1_clears_total{cache}`, `cache_tracking_confirmed{cache}` (1 while L1 is trusted) and
+ * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed). Returns the
+ * function that stops reading the cache.
+ */
+export function watchTieredCoherence(
+  metrics: Metrics,
+  cache: { stats(): TieredCacheStats },
+  options: { name?: string } = {},
+): () => void {
+  const label = options.name ?? 'tiered';
+  const invalidations = metrics.counter({
+    name: 'cache_invalidations_total',
+    help: 'Invalidations a tiered cache received: bus = keys other instances wrote, tracking = keys the server reported changed',
+    labelNames: ['cache', 'source'],
+  });
+  const clears = metrics.counter({
+    name: 'cache_l1_clears_total',
+    help: 'Times a tiered cache emptied its L1 for coherence (tracking lost or confirmed, flush, bus reconnect)',
+    labelNames: ['cache'],
+  });
+  const confirmed = metrics.gauge({
+    name: 'cache_tracking_confirmed',
+    help: '1 while the L1 of a tiered cache is trusted (tracking confirmed, or no tracking), 0 while it is bypassed',
+    labelNames: ['cache'],
+  });
+  const age = metrics.gauge({
+    name: 'cache_tracking_confirmed_age_seconds',
+    help: 'Seconds since server-assisted tracking was last confirmed on every connection',
+    labelNames: ['cache'],
+  });
+  // Counters only go up: add what changed since the last scrape.
+  let seen = { bus: 0, tracking: 0, clears: 0 };
+  return metrics.onCollect(() => {
+    const s = cache.stats();
+    const now = { bus: s.invalidationsReceived, tracking: s.trackingInvalidations, clears: s.l1Clears };
+    if (now.bus > seen.bus) invalidations.inc({ cache: label, source: 'bus' }, now.bus - seen.bus);
+    if (now.tracking > seen.tracking)
+      invalidations.inc({ cache: label, source: 'tracking' }, now.tracking - seen.tracking);
+    if (now.clears > seen.clears) clears.inc({ cache: label }, now.clears - seen.clears);
+    seen = now;
+    confirmed.set({ cache: label }, s.trackingConfirmed);
+    if (s.trackingConfirmedAgo >= 0) age.set({ cache: label }, s.trackingConfirmedAgo / 1000);
+  });
+}

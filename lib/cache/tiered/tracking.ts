@@ -1,0 +1,84 @@
+/**
+ * This cache's end of server-assisted invalidation (an `InvalidationTracker`, e.g. Redis
+ * `CLIENT TRACKING`): every reported key is dropped from L1 (and fenced, so a read of it already on
+ * its way to L2 does not put its reply into L1); a `null` report clears L1. While the tracker
+ * cannot vouch for L1 (`onLost` until `onConfirmed`) L1 is cleared and no fill is allowed, so
+ * every read goes to L2; on confirmation L1 is cleared once more (what was filled before may have
+ * missed an invalidation) and fills resume. The fence makes the two clears cancel every read that
+ * began before them.
+ */
+import type { TrackingHandlers } from '../../core/contracts.js';
+import { type FillGate, ignore, type Local } from './local.js';
+import type { ResolvedOptions } from './options.js';
+import type { Counters } from './stats.js';
+
+/** The part of the shared context (context.ts) tracking uses. */
+export interface TrackingSide {
+  readonly o: ResolvedOptions;
+  readonly counters: Counters;
+  readonly local: Local;
+  readonly gate: FillGate;
+  readonly state: { readonly closed: boolean };
+}
+
+export interface TrackingEnd {
+  /** Resolves at the tracker's first confirmation (at once without a tracker). */
+  readonly ready: Promise<void>;
+  /** `trackingConfirmedAgo` / `trackingConfirmed` for `stats()`. */
+  status(): { confirmedAgo: number; confirmed: number };
+  stop(): void;
+}
+
+export function attachTracking(ctx: TrackingSide): TrackingEnd {
+  const { o, counters, local, gate, state } = ctx;
+  const tracker = o.tracking;
+  if (!tracker)
+    return { ready: Promise.resolve(), status: () => ({ confirmedAgo: -1, confirmed: 1 }), stop() {} };
+
+  const clear = () => {
+    counters.l1Clears++;
+    local.dropAll();
+  };
+  const handlers: TrackingHandlers = {
+    onInvalidate(keys) {
+      if (state.closed) return;
+      if (keys === null) {
+        counters.trackingInvalidations++;
+        clear();
+        return;
+      }
+      counters.trackingInvalidations += keys.length;
+      for (const key of keys) local.drop(key);
+    },
+    onLost(reason) {
+      if (state.closed) return;
+      gate.trusted = false;
+      counters.trackingLosses++;
+      o.logger?.warn('tiered cache: tracking lost, L1 bypassed until confirmed', { cache: 'tiered', reason });
+      clear();
+    },
+    onConfirmed() {
+      if (state.closed) return;
+      clear();
+      gate.trusted = true;
+    },
+  };
+
+  let remove: (() => void) | undefined;
+  const ready = tracker.start(handlers).then((unsubscribe) => {
+    if (state.closed) unsubscribe();
+    else remove = unsubscribe;
+  });
+  ready.catch(ignore);
+  return {
+    ready,
+    status() {
+      const at = tracker.confirmedAt;
+      return { confirmedAgo: at > 0 ? Math.max(0, Date.now() - at) : -1, confirmed: gate.trusted ? 1 : 0 };
+    },
+    stop() {
+      gate.trusted = false;
+      remove?.();
+    },
+  };
+}

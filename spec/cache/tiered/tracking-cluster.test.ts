@@ -1,0 +1,192 @@
+/**
+ * Server-assisted invalidation on a real 6-node cluster: one tracked link per node, writes by a
+ * `redis-cli -c` process reach L1 (lag over 1,000 writes spread over the three masters), a slot
+ * migration (keys moved by MIGRATE, then the slot handed over), and a master killed (failover to
+ * its replica): after each, an outside write to a key held in L1 is seen by the next read once its
+ * invalidation arrived, and a write made while tracking was being re-established is not missed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisTracking, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { keySlot } from '../../../lib/cache/redis/slots.js';
+import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisCluster, redisCommand, skipRedis, startRedisCluster } from '../../harness/redis.js';
+import {
+  holdInL1,
+  measureLag,
+  type OutsideWriter,
+  outsideOnce,
+  outsideWriter,
+  summary,
+  text,
+  tick,
+} from './tracking-helpers.js';
+
+const PREFIX = 'tc:';
+
+/** `slot → port` of its master, from one node's CLUSTER SLOTS. */
+async function owners(port: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const range of (await redisCommand(port, ['CLUSTER', 'SLOTS'])) as [
+    number,
+    number,
+    [string, number],
+  ][])
+    for (let s = range[0]; s <= range[1]; s++) out.set(s, Number(range[2][1]));
+  return out;
+}
+
+/** A key (without prefix) whose slot is served by `port`. */
+function keyOn(map: Map<number, number>, port: number, tag: string): string {
+  for (let i = 0; ; i++) if (map.get(keySlot(`${PREFIX}${tag}${i}`)) === port) return `${tag}${i}`;
+}
+
+/** Reads until the value is `want`; every read before must be `previous`. Returns the wait in ms. */
+async function freshWithin(cache: TieredCache, key: string, previous: string | undefined, want: string) {
+  const start = performance.now();
+  for (let polls = 0; ; polls++) {
+    const seen = text(await cache.get(key).catch(() => undefined));
+    if (seen === want) return performance.now() - start;
+    if (seen !== undefined) assert.equal(seen, previous, `${key}: read ${seen}, neither old nor new`);
+    assert.ok(performance.now() - start < 15_000, `${key}: ${want} never came`);
+    await tick();
+    if (polls % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', skipRedis(), () => {
+  let cluster: RedisCluster;
+  let l2: RedisCache;
+  let cache: TieredCache;
+  let cli: OutsideWriter;
+  let seedPort: number;
+
+  before(async () => {
+    cluster = await startRedisCluster({ nodeTimeoutMs: 1000 });
+    seedPort = cluster.masters[0]!.port;
+    l2 = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: PREFIX,
+      commandTimeout: 1000,
+    });
+    const tracking = createRedisTracking({ cache: l2, heartbeat: 200 });
+    cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking,
+      l1Ttl: 60_000,
+      l2Timeout: 1000,
+      breaker: false,
+    });
+    await cache.ready;
+    cli = outsideWriter(seedPort, { cluster: true });
+  });
+  after(async () => {
+    cli?.close();
+    await cache?.close().catch(() => {});
+    await cluster?.stop();
+  });
+
+  it('tracks every node; 1,000 redis-cli -c writes over keys on all three masters reach L1', async () => {
+    const map = await owners(seedPort);
+    const delays: number[] = [];
+    for (const [i, m] of cluster.masters.entries()) {
+      const key = keyOn(map, m.port, `lag${i}-`);
+      await cache.set(key, Buffer.from('start'), 60_000);
+      delays.push(...(await measureLag(cache, cli, key, PREFIX + key, i === 0 ? 334 : 333, `m${i}-`)));
+    }
+    const s = summary(delays);
+    console.log(
+      `# cluster, ${delays.length} outside writes over 3 masters: write reply → first fresh read median ${s.median.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms, max ${s.max.toFixed(3)} ms`,
+    );
+    assert.equal(delays.length, 1000);
+  });
+
+  it('slot migration: the moved key leaves L1 (MIGRATE invalidates it); writes on the new owner reach L1', async () => {
+    const map = await owners(seedPort);
+    const [src, dst] = [cluster.masters[1]!.port, cluster.masters[2]!.port];
+    const key = keyOn(map, src, 'mig-');
+    const slot = keySlot(PREFIX + key);
+    await cache.set(key, Buffer.from('before'), 60_000);
+    assert.equal(await holdInL1(cache, key), 'before');
+    const losses = cache.stats().trackingLosses;
+
+    const srcId = String(await redisCommand(src, ['CLUSTER', 'MYID']));
+    const dstId = String(await redisCommand(dst, ['CLUSTER', 'MYID']));
+    await redisCommand(dst, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', srcId]);
+    await redisCommand(src, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', dstId]);
+    const keys = (await redisCommand(src, ['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+    const n = cache.stats().trackingInvalidations;
+    await redisCommand(src, ['MIGRATE', '127.0.0.1', dst, '', 0, 5000, 'KEYS', ...keys]);
+    for (const m of cluster.masters) await redisCommand(m.port, ['CLUSTER', 'SETSLOT', slot, 'NODE', dstId]);
+    await waitFor(() => cache.stats().trackingInvalidations > n, { what: 'MIGRATE to invalidate the key' });
+    // The value did not change: reads (now MOVED to the new owner) still give it.
+    assert.equal(text(await cache.get(key)), 'before');
+    await waitFor(() => cache.stats().trackingLosses > losses && cache.stats().trackingConfirmed === 1, {
+      timeoutMs: 10_000,
+      what: 'the owner change to be seen and tracking confirmed again',
+    });
+    assert.equal(await holdInL1(cache, key), 'before');
+    assert.equal(await cli.run(`SET ${PREFIX}${key} after`), 'OK');
+    const lag = await freshWithin(cache, key, 'before', 'after');
+    const delays = await measureLag(cache, cli, key, PREFIX + key, 100, 'moved-');
+    const s = summary(delays);
+    console.log(
+      `# cluster slot ${slot} moved ${src} → ${dst}: first outside write seen after ${lag.toFixed(3)} ms; 100 more: median ${s.median.toFixed(3)} ms, max ${s.max.toFixed(3)} ms`,
+    );
+  });
+
+  it('master killed: L1 bypassed until every slot is tracked again; writes on the promoted replica reach L1', async () => {
+    const map = await owners(seedPort);
+    const victim = cluster.masters[0]!;
+    const key = keyOn(map, victim.port, 'fo-');
+    const other = keyOn(map, cluster.masters[1]!.port, 'fo-other-');
+    await cache.set(key, Buffer.from('v1'), 60_000);
+    await cache.set(other, Buffer.from('w1'), 60_000);
+    assert.equal(await holdInL1(cache, key), 'v1');
+    assert.equal(await holdInL1(cache, other), 'w1');
+    cli.close();
+    cli = outsideWriter(cluster.masters[1]!.port, { cluster: true });
+    const losses = cache.stats().trackingLosses;
+    const killedAt = performance.now();
+    await victim.server.kill();
+    // The outside writer retries from the kill on: its write may land before tracking is back.
+    let writtenAt: number | undefined;
+    const writing = (async () => {
+      while (performance.now() - killedAt < 20_000) {
+        if ((await outsideOnce(cluster.masters[1]!.port, ['-c', 'SET', `${PREFIX}${key}`, 'v2'])) === 'OK') {
+          writtenAt = performance.now();
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await waitFor(() => cache.stats().trackingLosses > losses, { what: 'the loss to be noticed' });
+    // Until tracking covers every slot again, nothing is answered from L1.
+    let l2Reads = 0;
+    while (cache.stats().trackingConfirmed === 0) {
+      const r = await cache.getWithMeta(other).catch(() => undefined);
+      if (r) {
+        assert.notEqual(r.source, 'l1', 'L1 answered while tracking was not confirmed');
+        l2Reads++;
+      }
+      assert.ok(performance.now() - killedAt < 30_000, 'tracking never came back');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const confirmedAt = performance.now();
+    await writing;
+    assert.ok(writtenAt !== undefined, 'the promoted replica took the write');
+    const lag = await freshWithin(cache, key, 'v1', 'v2');
+    assert.ok(lag < 1000, `the write was seen ${lag} ms late`);
+    assert.equal(await holdInL1(cache, key), 'v2');
+    const delays = await measureLag(cache, cli, key, PREFIX + key, 100, 'after-');
+    const s = summary(delays);
+    console.log(
+      `# cluster master ${victim.port} killed: tracking confirmed again ${(confirmedAt - killedAt).toFixed(0)} ms later (${l2Reads} reads from L2 meanwhile); the outside write on the new master was acknowledged ${(writtenAt - killedAt).toFixed(0)} ms after the kill (${writtenAt < confirmedAt ? 'before' : 'after'} the confirmation) and seen ${lag.toFixed(3)} ms after the confirmation or its ack; 100 more: median ${s.median.toFixed(3)} ms, max ${s.max.toFixed(3)} ms`,
+    );
+    assert.equal(text(await cache.get(other)), 'w1');
+  });
+});
