@@ -19,7 +19,10 @@ export interface AclScope {
   leasePrefix?: string;
   /** Transactions (`cache.transaction`): WATCH/MULTI/EXEC and PEXPIRE. Default true. */
   transactions?: boolean;
-  /** Server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect) — not used yet. */
+  /**
+   * Server-assisted invalidation (`createRedisTracking`: CLIENT TRACKING with REDIRECT). Derived
+   * from the commands it sends; not yet exercised under an ACL by a test.
+   */
   tracking?: boolean;
 }
 
