@@ -17,6 +17,7 @@
  *     cluster: { max_redirects: 3, read_only: false }
  *     sentinel: { master_name: mymaster, sentinel_addresses: [127.0.0.1:26379] }
  */
+import { createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import type { RedisCacheOptions } from '../../cache/redis/options.js';
 import {
@@ -37,6 +38,28 @@ import { certWithKey, clientTlsFields, clientTlsOptions } from './tls.js';
 /** Timeouts arm timers: above 0 (iovalkey treats 0 as "none") and up to 2^31 − 1 ms. */
 const timeout = v.optional(durationIn({ exclusive: true }));
 
+/**
+ * Inline PEM (`ca`, `cert`, `key`) is checked here, as the factory checks it, so that a config the
+ * schema accepts also builds: cert and key together, and loadable (the reason names no content).
+ */
+const inlinePem: SectionRule = (t, fail) => {
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    fail([t.cert === undefined ? 'cert' : 'key'], 'cert and key go together', 'both or neither');
+    return;
+  }
+  if (t.ca === undefined && t.cert === undefined) return;
+  try {
+    createSecureContext({
+      ca: t.ca as string | undefined,
+      cert: t.cert as string | undefined,
+      key: t.key as string | undefined,
+      passphrase: t.key_passphrase as string | undefined,
+    });
+  } catch {
+    fail([], 'the inline PEM (ca, cert, key) cannot be loaded', 'PEM certificates and key');
+  }
+};
+
 const tlsOptions = section(
   {
     /** PEM CA bundle to trust instead of the system store. */
@@ -56,7 +79,7 @@ const tlsOptions = section(
     key_passphrase: clientTlsFields.key_passphrase,
   },
   'TLS settings',
-  [certWithKey],
+  [certWithKey, inlinePem],
 );
 
 const TLS_PHRASE =
