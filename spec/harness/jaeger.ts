@@ -49,16 +49,52 @@ export interface Jaeger {
   stop(): Promise<void>;
 }
 
-function config(p: {
-  otlp: number;
-  zipkin: number;
-  thrift: number;
-  query: number;
-  queryGrpc: number;
-}): string {
+export interface StartJaegerOptions {
+  /** TLS on the OTLP/HTTP receiver (then `otlpEndpoint` is https). */
+  otlpTls?: {
+    cert: string;
+    key: string;
+    /** Require client certificates signed by this CA (mutual TLS). */
+    clientCa?: string;
+  };
+  /** Require HTTP basic auth on the OTLP/HTTP receiver (the collector's `basicauth` extension). */
+  otlpBasicAuth?: { username: string; password: string };
+}
+
+function otlpHttp(port: number, o: StartJaegerOptions): string {
+  const lines = [`        endpoint: 127.0.0.1:${port}`];
+  if (o.otlpTls) {
+    lines.push('        tls:', `          cert_file: ${JSON.stringify(o.otlpTls.cert)}`);
+    lines.push(`          key_file: ${JSON.stringify(o.otlpTls.key)}`);
+    if (o.otlpTls.clientCa) lines.push(`          client_ca_file: ${JSON.stringify(o.otlpTls.clientCa)}`);
+  }
+  if (o.otlpBasicAuth) lines.push('        auth:', '          authenticator: basicauth/otlp');
+  return lines.join('\n');
+}
+
+function basicAuthExtension(o: StartJaegerOptions): string {
+  if (!o.otlpBasicAuth) return '';
+  const { username, password } = o.otlpBasicAuth;
+  return `
+  basicauth/otlp:
+    htpasswd:
+      inline: |
+        ${username}:${password}`;
+}
+
+function config(
+  p: {
+    otlp: number;
+    zipkin: number;
+    thrift: number;
+    query: number;
+    queryGrpc: number;
+  },
+  o: StartJaegerOptions,
+): string {
   return `
 service:
-  extensions: [jaeger_storage, jaeger_query]
+  extensions: [jaeger_storage, jaeger_query${o.otlpBasicAuth ? ', basicauth/otlp' : ''}]
   pipelines:
     traces:
       receivers: [otlp, jaeger, zipkin]
@@ -83,13 +119,13 @@ extensions:
     http:
       endpoint: 127.0.0.1:${p.query}
     grpc:
-      endpoint: 127.0.0.1:${p.queryGrpc}
+      endpoint: 127.0.0.1:${p.queryGrpc}${basicAuthExtension(o)}
 
 receivers:
   otlp:
     protocols:
       http:
-        endpoint: 127.0.0.1:${p.otlp}
+${otlpHttp(p.otlp, o)}
   jaeger:
     protocols:
       thrift_http:
@@ -104,7 +140,7 @@ exporters:
 }
 
 /** Starts Jaeger; resolves once the query API answers and every receiver port accepts connections. */
-export async function startJaeger(): Promise<Jaeger> {
+export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jaeger> {
   const binary = findBinary('jaeger');
   if (!binary) throw new Error(`jaeger binary not found — ${JAEGER_INSTALL_HINT}`);
   const dir = await tempDir('jaeger');
@@ -116,7 +152,7 @@ export async function startJaeger(): Promise<Jaeger> {
     queryGrpc: await freePort(),
   };
   const file = join(dir.path, 'jaeger.yaml');
-  await writeFile(file, config(ports));
+  await writeFile(file, config(ports, options));
   const queryUrl = `http://127.0.0.1:${ports.query}`;
   let proc: ServerProcess;
   try {
@@ -149,7 +185,7 @@ export async function startJaeger(): Promise<Jaeger> {
   };
 
   return {
-    otlpEndpoint: `http://127.0.0.1:${ports.otlp}/v1/traces`,
+    otlpEndpoint: `${options.otlpTls ? 'https' : 'http'}://127.0.0.1:${ports.otlp}/v1/traces`,
     zipkinEndpoint: `http://127.0.0.1:${ports.zipkin}/api/v2/spans`,
     jaegerEndpoint: `http://127.0.0.1:${ports.thrift}/api/traces`,
     queryUrl,

@@ -11,8 +11,10 @@
  *     after(() => redis?.stop());
  *   });
  */
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'iovalkey';
 import {
   findBinary,
@@ -26,6 +28,54 @@ import {
 } from './process.js';
 
 const HOST = '127.0.0.1';
+
+/**
+ * TLS of a test server: it listens with TLS only (`port 0`, `tls-port`), presents `cert`/`key`
+ * and checks client certificates against `ca` when `authClients` is `yes` (the default `no`
+ * accepts clients without one). Cluster bus and replication links use TLS too.
+ */
+export interface RedisServerTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly authClients?: 'yes' | 'no' | 'optional';
+}
+
+/** How the harness itself reaches a server (readiness checks, setup commands). */
+export interface RedisAdminAuth {
+  password?: string | undefined;
+  username?: string | undefined;
+  tls?: ConnectionOptions | undefined;
+}
+
+/** redis.conf lines for `tls` on `port`. */
+function tlsLines(tls: RedisServerTls, port: number): string[] {
+  return [
+    'port 0',
+    `tls-port ${port}`,
+    `tls-cert-file ${q(tls.cert)}`,
+    `tls-key-file ${q(tls.key)}`,
+    `tls-ca-cert-file ${q(tls.ca)}`,
+    `tls-auth-clients ${tls.authClients ?? 'no'}`,
+    'tls-replication yes',
+  ];
+}
+
+/**
+ * Client TLS options the harness itself uses against a server set up with `tls`: it presents the
+ * server certificate (also valid for client auth) and does not verify the server's, so that
+ * servers with a deliberately bad certificate (expired, wrong host) can be started and checked.
+ * The code under test never gets these options.
+ */
+export function adminTls(tls: RedisServerTls | undefined): ConnectionOptions | undefined {
+  if (!tls) return undefined;
+  return {
+    ca: readFileSync(tls.ca),
+    cert: readFileSync(tls.cert),
+    key: readFileSync(tls.key),
+    rejectUnauthorized: false,
+  };
+}
 
 /** Skip reason for describe blocks needing Redis, or `false` when redis-server and redis-cli exist. */
 export function skipRedis(): string | false {
@@ -56,8 +106,10 @@ export interface StartRedisOptions {
   maxmemory?: string;
   /** `maxmemory-policy`, e.g. `'noeviction'` or `'allkeys-lru'`. */
   maxmemoryPolicy?: string;
-  /** Extra redis.conf lines, appended verbatim. */
+  /** Extra redis.conf lines, appended verbatim (e.g. `user app on >pw ~app:* +get`). */
   extraConfig?: readonly string[];
+  /** Listen with TLS only. */
+  tls?: RedisServerTls;
 }
 
 /** Quotes a redis.conf argument (double quotes, backslash escapes). */
@@ -80,16 +132,21 @@ function wrap(server: ServerProcess, host: string, port: number): RedisServer {
   };
 }
 
+const adminCommand = (port: number, args: readonly string[], auth: RedisAdminAuth) =>
+  redisCommand(port, args, auth);
+
 /** One short-lived connection: runs `args`, returns the reply, always disconnects. */
 export async function redisCommand(
   port: number,
   args: readonly (string | number)[],
-  options: { password?: string | undefined; host?: string; timeoutMs?: number } = {},
+  options: RedisAdminAuth & { host?: string; timeoutMs?: number } = {},
 ): Promise<unknown> {
   const client = new Redis({
     host: options.host ?? HOST,
     port,
     password: options.password,
+    username: options.username,
+    tls: options.tls,
     lazyConnect: true,
     connectTimeout: options.timeoutMs ?? 1000,
     commandTimeout: options.timeoutMs ?? 1000,
@@ -109,9 +166,9 @@ export async function redisCommand(
   }
 }
 
-async function ping(port: number, password?: string): Promise<boolean> {
+async function ping(port: number, auth: RedisAdminAuth): Promise<boolean> {
   try {
-    return (await redisCommand(port, ['PING'], { password, timeoutMs: 500 })) === 'PONG';
+    return (await redisCommand(port, ['PING'], { ...auth, timeoutMs: 500 })) === 'PONG';
   } catch {
     return false;
   }
@@ -125,7 +182,7 @@ async function spawnRedis(
   name: string,
   dir: string,
   lines: (port: number) => string[],
-  opts: { password?: string | undefined; sentinel?: boolean } = {},
+  opts: { auth?: RedisAdminAuth; sentinel?: boolean; tls?: RedisServerTls | undefined } = {},
 ): Promise<RedisServer> {
   const bin = findBinary('redis-server') ?? 'redis-server';
   let lastError: unknown;
@@ -134,7 +191,7 @@ async function spawnRedis(
     const conf = join(dir, `${name}-${port}.conf`);
     const base = [
       `bind ${HOST}`,
-      `port ${port}`,
+      ...(opts.tls ? tlsLines(opts.tls, port) : [`port ${port}`]),
       `dir ${q(dir)}`,
       'protected-mode no',
       'daemonize no',
@@ -148,7 +205,7 @@ async function spawnRedis(
         command: bin,
         args: opts.sentinel ? [conf, '--sentinel'] : [conf],
         cwd: dir,
-        ready: () => ping(port, opts.sentinel ? undefined : opts.password),
+        ready: () => ping(port, { ...opts.auth, tls: adminTls(opts.tls) }),
         readyTimeoutMs: 10_000,
       });
       return wrap(server, HOST, port);
@@ -187,13 +244,13 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
         lines.push(...(options.extraConfig ?? []));
         return lines;
       },
-      { password: options.password },
+      { auth: { password: options.password }, tls: options.tls },
     );
     const auth = options.password !== undefined ? `:${encodeURIComponent(options.password)}@` : '';
     return {
       host: HOST,
       port: server.port,
-      url: `redis://${auth}${HOST}:${server.port}`,
+      url: `${options.tls ? 'rediss' : 'redis'}://${auth}${HOST}:${server.port}`,
       password: options.password,
       server,
       stop: stopper(() => [server], dir.remove),
@@ -228,6 +285,10 @@ export interface StartRedisClusterOptions {
   nodeTimeoutMs?: number;
   /** Extra redis.conf lines for every node. */
   extraConfig?: readonly string[];
+  /** TLS only, also on the cluster bus (`tls-cluster yes`) and replication. */
+  tls?: RedisServerTls;
+  /** `requirepass` + `masterauth` of every node (the harness's own admin access). */
+  password?: string;
 }
 
 function infoField(info: string, field: string): string | undefined {
@@ -244,35 +305,60 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   const dir = await tempDir('redis-cluster');
   const servers: RedisServer[] = [];
   const stop = stopper(() => servers, dir.remove);
+  const admin: RedisAdminAuth = { password: options.password, tls: adminTls(options.tls) };
+  const secured = [
+    ...(options.tls ? ['tls-cluster yes'] : []),
+    ...(options.password !== undefined
+      ? [`requirepass ${q(options.password)}`, `masterauth ${q(options.password)}`]
+      : []),
+  ];
   try {
     const started = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        spawnRedis(`cluster${i}`, dir.path, (port) => [
-          'save ""',
-          'appendonly no',
-          'cluster-enabled yes',
-          `cluster-config-file nodes-${port}.conf`,
-          `cluster-node-timeout ${options.nodeTimeoutMs ?? 3000}`,
-          'repl-diskless-sync yes',
-          'repl-diskless-sync-delay 0',
-          'repl-diskless-load disabled',
-          ...(options.extraConfig ?? []),
-        ]).then((s) => {
+        spawnRedis(
+          `cluster${i}`,
+          dir.path,
+          (port) => [
+            'save ""',
+            'appendonly no',
+            'cluster-enabled yes',
+            `cluster-config-file nodes-${port}.conf`,
+            `cluster-node-timeout ${options.nodeTimeoutMs ?? 3000}`,
+            'repl-diskless-sync yes',
+            'repl-diskless-sync-delay 0',
+            'repl-diskless-load disabled',
+            ...secured,
+            ...(options.extraConfig ?? []),
+          ],
+          { auth: { password: options.password }, tls: options.tls },
+        ).then((s) => {
           servers.push(s);
           return s;
         }),
       ),
     );
     const cli = findBinary('redis-cli') ?? 'redis-cli';
-    await runCommand(cli, [
-      '--cluster',
-      'create',
-      ...started.map((s) => `${HOST}:${s.port}`),
-      '--cluster-replicas',
-      '1',
-      '--cluster-yes',
-    ]);
-    const roles = await waitFor(async () => clusterReady(started), {
+    await runCommand(
+      cli,
+      [
+        '--cluster',
+        'create',
+        ...started.map((s) => `${HOST}:${s.port}`),
+        '--cluster-replicas',
+        '1',
+        '--cluster-yes',
+        ...(options.tls
+          ? ['--tls', '--cacert', options.tls.ca, '--cert', options.tls.cert, '--key', options.tls.key]
+          : []),
+      ],
+      {
+        env: {
+          ...process.env,
+          ...(options.password !== undefined ? { REDISCLI_AUTH: options.password } : {}),
+        },
+      },
+    );
+    const roles = await waitFor(async () => clusterReady(started, admin), {
       timeoutMs: 20_000,
       intervalMs: 100,
       what: 'the Redis cluster to be ok and replicas synced',
@@ -291,7 +377,11 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
 }
 
 /** Map port → role once the cluster is fully formed, else `undefined`. */
-async function clusterReady(servers: readonly RedisServer[]): Promise<Map<number, string> | undefined> {
+async function clusterReady(
+  servers: readonly RedisServer[],
+  admin: RedisAdminAuth,
+): Promise<Map<number, string> | undefined> {
+  const redisCommand = (port: number, args: readonly string[]) => adminCommand(port, args, admin);
   const roles = new Map<number, string>();
   for (const s of servers) {
     const info = String(await redisCommand(s.port, ['CLUSTER', 'INFO']));
@@ -336,6 +426,8 @@ export interface RedisSentinelSet {
   readonly sentinelServers: readonly RedisServer[];
   /** `requirepass`/`masterauth` of the data nodes, when given. */
   readonly password: string | undefined;
+  /** `requirepass` of the sentinels, when given. */
+  readonly sentinelPassword: string | undefined;
   /** Stops every process and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -349,6 +441,14 @@ export interface StartRedisSentinelOptions {
   downAfterMs?: number;
   /** `sentinel failover-timeout`. Default 3000. */
   failoverTimeoutMs?: number;
+  /** `requirepass` of the sentinels themselves (and `sentinel sentinel-pass` between them). */
+  sentinelPassword?: string;
+  /** Extra config lines for the data nodes (e.g. ACL `user` lines). */
+  dataExtraConfig?: readonly string[];
+  /** Extra config lines for the sentinels (e.g. ACL `user` lines). */
+  sentinelExtraConfig?: readonly string[];
+  /** TLS only on every data node and sentinel; replication and sentinel links use TLS too. */
+  tls?: RedisServerTls;
 }
 
 /**
@@ -358,6 +458,10 @@ export interface StartRedisSentinelOptions {
 export async function startRedisSentinel(options: StartRedisSentinelOptions = {}): Promise<RedisSentinelSet> {
   const masterName = options.masterName ?? 'mymaster';
   const password = options.password;
+  const sentinelPassword = options.sentinelPassword;
+  const tls = options.tls;
+  const dataAdmin: RedisAdminAuth = { password, tls: adminTls(tls) };
+  const sentinelAdmin: RedisAdminAuth = { password: sentinelPassword, tls: adminTls(tls) };
   const dir = await tempDir('redis-sentinel');
   const servers: RedisServer[] = [];
   const stop = stopper(() => servers, dir.remove);
@@ -368,19 +472,21 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
   const dataLines = () => {
     const lines = ['save ""', 'appendonly no', 'repl-diskless-sync yes', 'repl-diskless-sync-delay 0'];
     if (password !== undefined) lines.push(`requirepass ${q(password)}`, `masterauth ${q(password)}`);
+    lines.push(...(options.dataExtraConfig ?? []));
     return lines;
   };
   try {
-    const master = track(await spawnRedis('master', dir.path, dataLines, { password }));
+    const master = track(await spawnRedis('master', dir.path, dataLines, { auth: { password }, tls }));
     const replica = track(
       await spawnRedis('replica', dir.path, () => [...dataLines(), `replicaof ${HOST} ${master.port}`], {
-        password,
+        auth: { password },
+        tls,
       }),
     );
     await waitFor(
       async () =>
         infoField(
-          String(await redisCommand(replica.port, ['INFO', 'replication'], { password })),
+          String(await redisCommand(replica.port, ['INFO', 'replication'], dataAdmin)),
           'master_link_status',
         ) === 'up',
       { timeoutMs: 10_000, what: 'the replica to sync' },
@@ -399,9 +505,15 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
                 `sentinel parallel-syncs ${masterName} 1`,
               ];
               if (password !== undefined) lines.push(`sentinel auth-pass ${masterName} ${q(password)}`);
+              if (sentinelPassword !== undefined)
+                lines.push(
+                  `requirepass ${q(sentinelPassword)}`,
+                  `sentinel sentinel-pass ${q(sentinelPassword)}`,
+                );
+              lines.push(...(options.sentinelExtraConfig ?? []));
               return lines;
             },
-            { sentinel: true },
+            { sentinel: true, auth: { password: sentinelPassword }, tls },
           ),
         ),
       ),
@@ -409,8 +521,16 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
     await waitFor(
       async () => {
         for (const s of sentinelServers) {
-          const replicas = (await redisCommand(s.port, ['SENTINEL', 'REPLICAS', masterName])) as unknown[];
-          const peers = (await redisCommand(s.port, ['SENTINEL', 'SENTINELS', masterName])) as unknown[];
+          const replicas = (await redisCommand(
+            s.port,
+            ['SENTINEL', 'REPLICAS', masterName],
+            sentinelAdmin,
+          )) as unknown[];
+          const peers = (await redisCommand(
+            s.port,
+            ['SENTINEL', 'SENTINELS', masterName],
+            sentinelAdmin,
+          )) as unknown[];
           if (replicas.length < 1 || peers.length < 2) return false;
         }
         return true;
@@ -424,6 +544,7 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
       replica,
       sentinelServers,
       password,
+      sentinelPassword,
       stop,
     };
   } catch (err) {
@@ -436,9 +557,12 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
 export async function sentinelMaster(
   sentinelPort: number,
   masterName = 'mymaster',
+  auth: RedisAdminAuth = {},
 ): Promise<{ host: string; port: number } | undefined> {
-  const reply = (await redisCommand(sentinelPort, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName])) as
-    | [string, string]
-    | null;
+  const reply = (await redisCommand(
+    sentinelPort,
+    ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName],
+    auth,
+  )) as [string, string] | null;
   return reply ? { host: reply[0], port: Number(reply[1]) } : undefined;
 }

@@ -24,6 +24,7 @@ import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
 import { createReporter, reportConnectionErrors } from './report.js';
 import { createCounters, snapshot } from './stats.js';
+import { createFaultWatch, HANDSHAKE_MS } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
 import type { RedisCache } from './types.js';
 
@@ -31,9 +32,14 @@ import type { RedisCache } from './types.js';
 export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const o = resolveOptions(options);
   const owned = options.client === undefined || options.ownClient === true;
-  const client = options.client ?? buildClient(o);
+  const faults = createFaultWatch({
+    handshakeTimeoutMs: Math.min(o.dialTimeout, HANDSHAKE_MS),
+    tls: o.tls !== undefined,
+  });
+  const client = options.client ?? buildClient(o, faults);
+  if (options.client) faults.attach(options.client);
   const logger: Logger = (options.logger ?? noopLogger).child({ component: 'cache', cache: o.name });
-  const secrets = [o.password, o.sentinelPassword];
+  const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];
   const transactions = createTransactionRunner({
     client,
     keyPrefix: o.keyPrefix,
@@ -42,7 +48,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     defaultTtl: o.defaultTtl,
   });
 
-  const gate = createConnectionGate(client, o.commandTimeout);
+  const gate = createConnectionGate(client, o.commandTimeout, faults);
   const report = createReporter(logger);
   const stopReporting = reportConnectionErrors(client, report, secrets);
   if (!owned && typeof (client.options as { commandTimeout?: unknown }).commandTimeout !== 'number') {
@@ -102,7 +108,10 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         dispatch,
         commandTimeout: o.commandTimeout,
         closeTransactions: () => transactions.close(),
-        stopReporting,
+        stopReporting() {
+          stopReporting();
+          faults.detach();
+        },
       });
       return closing;
     },

@@ -9,6 +9,7 @@
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'iovalkey';
 import type { ResolvedOptions } from './options.js';
+import type { FaultWatch } from './tls.js';
 
 /** Reconnect backoff in ms: 50, 100, … capped at 1 s. */
 const backoff = (times: number) => Math.min(times * 50, 1000);
@@ -21,7 +22,20 @@ function reconnectOnError(err: Error): 2 | false {
   return /^(READONLY|MASTERDOWN)\b/.test(err.message) ? 2 : false;
 }
 
-export function buildClient(o: ResolvedOptions): Redis | Cluster {
+/**
+ * `faults` (./tls.ts) slows reconnection while the last attempt failed for a reason a quick retry
+ * cannot fix (certificate, TLS, credentials), and watches TLS handshakes. The client is created
+ * lazily and attached to `faults` before its first connection attempt, then connected unless the
+ * options ask for a lazy connection.
+ */
+export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
+  const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
+  faults?.attach(client);
+  if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
+  return client;
+}
+
+function createClient(o: ResolvedOptions, retry: (times: number) => number): Redis | Cluster {
   const common: RedisOptions = {
     username: o.username,
     password: o.password,
@@ -30,19 +44,19 @@ export function buildClient(o: ResolvedOptions): Redis | Cluster {
     maxRetriesPerRequest: 1,
     enableAutoPipelining: o.autoPipelining,
     connectionName: `hyperion:${o.name}`,
-    lazyConnect: o.lazy,
+    lazyConnect: true,
     tls: o.tls,
   };
   if (o.mode === 'cluster') {
     const { lazyConnect: _lazy, enableAutoPipelining: _ap, ...redisOptions } = common;
     const options: ClusterOptions = {
       redisOptions,
-      lazyConnect: o.lazy,
+      lazyConnect: true,
       enableAutoPipelining: o.autoPipelining,
       enableOfflineQueue: false,
       maxRedirections: o.maxRedirects,
       scaleReads: o.readOnly ? 'slave' : 'master',
-      clusterRetryStrategy: backoff,
+      clusterRetryStrategy: retry,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
@@ -57,7 +71,7 @@ export function buildClient(o: ResolvedOptions): Redis | Cluster {
     ...common,
     db: o.db,
     enableOfflineQueue: false,
-    retryStrategy: backoff,
+    retryStrategy: retry,
     reconnectOnError,
   };
   if (o.mode === 'sentinel') {
@@ -66,7 +80,9 @@ export function buildClient(o: ResolvedOptions): Redis | Cluster {
       sentinels: o.sentinelAddresses,
       name: o.masterName,
       sentinelPassword: o.sentinelPassword,
-      sentinelRetryStrategy: backoff,
+      sentinelUsername: o.sentinelUsername,
+      sentinelTLS: o.sentinelTls,
+      sentinelRetryStrategy: retry,
       sentinelCommandTimeout: o.commandTimeout,
       enableTLSForSentinelMode: o.tls !== undefined,
       // Subscribes to +switch-master so a promotion is noticed without waiting for a timeout.

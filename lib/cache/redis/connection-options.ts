@@ -62,12 +62,25 @@ export interface RedisConnectionOptions {
     masterName?: string;
     /** `host:port` of the sentinels. Default: `addresses`. */
     sentinelAddresses?: readonly string[];
-    /** Password of the sentinels themselves (`requirepass` in sentinel.conf), if any. */
+    /** Password of the sentinels themselves (`requirepass` or an ACL user in sentinel.conf), if any. */
     password?: string;
+    /** ACL user of the sentinels themselves (Redis 6.2+), if any. */
+    username?: string;
+    /**
+     * TLS to the sentinels. Default: the same as `tls` (the data nodes). `false` talks plain text
+     * to the sentinels while the data nodes use TLS.
+     */
+    tls?: boolean | ConnectionOptions;
   };
   /** Prepended to every key; `clear()` removes only keys with this prefix. Default `''` (the whole db). */
   keyPrefix?: string;
-  /** TLS to the data nodes: `true` for defaults, or `tls.connect` options. Default off. */
+  /**
+   * TLS to the data nodes (and, unless `sentinel.tls` says otherwise, to the sentinels): `true`
+   * verifies the server against the system CAs, or `tls.connect` options — typically `ca` (PEM of a
+   * private CA), and `cert` + `key` (+ `passphrase`) for mutual TLS. The server certificate and its
+   * host name/IP are always checked unless `rejectUnauthorized: false` (testing only). A certificate
+   * or TLS failure fails commands at once with CacheError('unavailable') naming it. Default off.
+   */
   tls?: boolean | ConnectionOptions;
   /** TTL in ms applied when `set` gets none. Default: no expiry. */
   defaultTtl?: number;

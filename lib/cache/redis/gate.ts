@@ -9,6 +9,7 @@ import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import { closedError } from './errors.js';
 import { describeNodes } from './nodes.js';
+import { type ConnectionFault, type FaultWatch, faultError } from './tls.js';
 
 /** Callers allowed to wait for a (re)connection at once; beyond this they fail at once. */
 const MAX_WAITERS = 10_000;
@@ -30,7 +31,15 @@ export interface ConnectionGate {
   release(): void;
 }
 
-export function createConnectionGate(client: Redis | Cluster, timeoutMs: number): ConnectionGate {
+/**
+ * With `faults` (./tls.ts), a connection fault that waiting cannot fix (certificate, TLS,
+ * credentials) fails the waiting callers at once, and later callers until a connection is ready.
+ */
+export function createConnectionGate(
+  client: Redis | Cluster,
+  timeoutMs: number,
+  faults?: FaultWatch,
+): ConnectionGate {
   let closed = false;
   let everReady = client.status === 'ready';
   // A wait that ran out (never connected yet): later fail-fast callers do not wait again.
@@ -38,17 +47,21 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
   // The client's last connection error: the cause of every "not connected" rejection.
   let lastError: Error | undefined;
   let waiters = 0;
-  let onReady: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
+  let onReady: Promise<ConnectionFault | undefined> | undefined;
+  let wake: ((fault?: ConnectionFault) => void) | undefined;
+  const settle = (fault?: ConnectionFault) => {
+    wake?.(fault);
+    onReady = undefined;
+    wake = undefined;
+  };
   const readyListener = () => {
     everReady = true;
     waitFailed = false;
     lastError = undefined;
-    wake?.();
-    onReady = undefined;
-    wake = undefined;
+    settle();
   };
   client.on('ready', readyListener);
+  const stopFaults = faults?.onFault(settle);
   const errorListener = (err: Error) => {
     lastError = err;
   };
@@ -59,18 +72,19 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
   const unavailable = (op: string, reason: string) =>
     new CacheError(
       'unavailable',
-      `redis ${op} failed (${describeNodes(client)}): ${reason}${lastError ? `: ${lastError.message}` : ''}`,
+      `redis ${op} failed (${describeNodes(client)}): ${reason}${lastError ? `: ${lastError.message}` : ''}${faults?.hint() ?? ''}`,
       { cause: lastError },
     );
 
   function wait(op: string): Promise<void> {
     if (client.status === 'wait') client.connect().catch(() => {}); // lazy client: first use connects
-    onReady ??= new Promise<void>((resolve) => {
+    onReady ??= new Promise<ConnectionFault | undefined>((resolve) => {
       wake = resolve;
     });
     waiters++;
-    const ready = onReady.then(() => {
+    const ready = onReady.then((fault) => {
       if (closed) throw closedError(op);
+      if (fault) throw faultError(op, fault);
     });
     const notConnected = () => {
       waitFailed = true;
@@ -87,6 +101,8 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
       const status = client.status;
       if (status === 'ready') return undefined;
       if (status === 'end') throw unavailable(op, 'connection ended');
+      const fault = faults?.current();
+      if (fault) throw faultError(op, fault);
       if (failFast && (everReady || waitFailed)) throw unavailable(op, `not connected (${status})`);
       if (waiters >= MAX_WAITERS)
         throw unavailable(op, `${MAX_WAITERS} callers already wait for a connection`);
@@ -101,6 +117,7 @@ export function createConnectionGate(client: Redis | Cluster, timeoutMs: number)
     release() {
       wake?.();
       client.off('ready', readyListener);
+      stopFaults?.();
       client.off('error', errorListener);
       if (client.isCluster) client.off('node error', errorListener);
     },

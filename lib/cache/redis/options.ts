@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { RedisConnectionOptions, RedisMode } from './connection-options.js';
+import { resolveTls } from './tls.js';
 
 export type { RedisConnectionOptions, RedisMode } from './connection-options.js';
 
@@ -35,6 +36,8 @@ export interface ResolvedOptions {
   masterName: string | undefined;
   sentinelAddresses: HostPort[];
   sentinelPassword: string | undefined;
+  sentinelUsername: string | undefined;
+  sentinelTls: ConnectionOptions | undefined;
   keyPrefix: string;
   tls: ConnectionOptions | undefined;
   defaultTtl: number | undefined;
@@ -74,6 +77,8 @@ const NESTED = {
     masterName: true,
     sentinelAddresses: true,
     password: true,
+    username: true,
+    tls: true,
   }),
 };
 
@@ -104,7 +109,7 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   strings(options, bad);
   const { db, minIdle } = connections(options, mode, bad);
   const { dialTimeout, commandTimeout, defaultTtl } = timeouts(options, bad);
-  const { maxRedirects, readOnly, masterName, tls } = modeOptions(options, mode, bad);
+  const { maxRedirects, readOnly, masterName, tls, sentinelTls } = modeOptions(options, mode, bad);
   if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
     bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
   }
@@ -123,6 +128,8 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
     masterName,
     sentinelAddresses,
     sentinelPassword: options.sentinel?.password,
+    sentinelUsername: options.sentinel?.username,
+    sentinelTls,
     keyPrefix: options.keyPrefix ?? '',
     tls,
     defaultTtl,
@@ -174,6 +181,7 @@ function strings(options: RedisCacheOptions, bad: Bad): void {
   optString('keyPrefix', options.keyPrefix);
   optString('name', options.name);
   optString('sentinel.password', options.sentinel?.password);
+  optString('sentinel.username', options.sentinel?.username);
   optString('sentinel.masterName', options.sentinel?.masterName);
 }
 
@@ -216,13 +224,10 @@ function modeOptions(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
     bad('sentinel.masterName', 'the monitored master name', masterName, 'required in sentinel mode');
   }
 
-  let tls: ConnectionOptions | undefined;
-  if (options.tls === true) tls = {};
-  else if (options.tls && typeof options.tls === 'object') tls = options.tls;
-  else if (options.tls !== undefined && options.tls !== false) {
-    bad('tls', 'a boolean or TLS connection options', options.tls, 'invalid tls');
-  }
-  return { maxRedirects, readOnly, masterName, tls };
+  const tls = resolveTls('tls', options.tls, bad);
+  const sentinelTls =
+    options.sentinel?.tls === undefined ? tls : resolveTls('sentinel.tls', options.sentinel.tls, bad);
+  return { maxRedirects, readOnly, masterName, tls, sentinelTls };
 }
 
 function intIn(path: string, v: unknown, min: number, max: number, fallback: number, bad: Bad): number {

@@ -14,6 +14,7 @@
  */
 import * as v from 'valibot';
 import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
+import { readConfigFile, secretValue, serverTls } from './tls.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -67,6 +68,42 @@ export const metricsSection = section(
     naming: v.optional(oneOf(['otel', 'legacy'])),
     /** Prefix of the built-in metrics only (`''` for none). Default: namespace_subsystem. */
     prefix: v.optional(v.union([v.literal('', PREFIX_PHRASE), namePart], PREFIX_PHRASE)),
+    /**
+     * Credentials scrapers must send: `bearer_token` (or `bearer_token_file`), or `username` +
+     * `password` (or `password_file`) for basic auth. Default none.
+     */
+    auth: v.optional(
+      section(
+        {
+          bearer_token: v.optional(nonEmpty('a non-empty token')),
+          bearer_token_file: v.optional(nonEmpty('a file path')),
+          username: v.optional(nonEmpty('a user name')),
+          password: v.optional(nonEmpty('a non-empty password')),
+          password_file: v.optional(nonEmpty('a file path')),
+        },
+        'scrape credentials',
+        [
+          (a, fail) => {
+            const has = (k: string) => a[k] !== undefined;
+            const bearer = has('bearer_token') || has('bearer_token_file');
+            const basic = has('username') || has('password') || has('password_file');
+            const ok =
+              bearer !== basic &&
+              (bearer
+                ? has('bearer_token') !== has('bearer_token_file')
+                : has('username') && has('password') !== has('password_file'));
+            if (!ok)
+              fail(
+                [],
+                'one of: bearer_token (or bearer_token_file), or username with password (or password_file)',
+                'bearer or basic credentials',
+              );
+          },
+        ],
+      ),
+    ),
+    /** HTTPS on the endpoint: cert_file, key_file (+ key_passphrase), client_ca_file for mutual TLS. */
+    tls: v.optional(serverTls),
   },
   'metrics settings',
 );
@@ -90,6 +127,10 @@ export interface MetricsOptionsFromConfig {
   maxSeriesPerMetric?: number;
   naming?: 'otel' | 'legacy';
   prefix?: string;
+  /** `createMetrics`'s `auth`: a bearer token or basic-auth credentials. */
+  auth?: { bearerToken: string } | { username: string; password: string };
+  /** `createMetrics`'s `tls`: server certificate and key, and the scrapers' client CA (mutual TLS). */
+  tls?: { cert: string | Buffer; key: string | Buffer; passphrase?: string; ca?: string | Buffer };
 }
 
 /** Maps a validated `metrics:` section to `createMetrics` options (absent keys keep the factory defaults). */
@@ -107,5 +148,27 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
   if (section.max_series_per_metric !== undefined) o.maxSeriesPerMetric = section.max_series_per_metric;
   if (section.naming !== undefined) o.naming = section.naming;
   if (section.prefix !== undefined) o.prefix = section.prefix;
+  const a = section.auth;
+  if (a) {
+    const token = secretValue(a.bearer_token, a.bearer_token_file, 'metrics.auth.bearer_token');
+    o.auth =
+      token !== undefined
+        ? { bearerToken: token }
+        : {
+            username: a.username!,
+            password: secretValue(a.password, a.password_file, 'metrics.auth.password')!,
+          };
+  }
+  const t = section.tls;
+  if (t) {
+    o.tls = {
+      cert: readConfigFile('metrics.tls.cert_file', t.cert_file),
+      key: readConfigFile('metrics.tls.key_file', t.key_file),
+      ...(t.key_passphrase !== undefined && { passphrase: t.key_passphrase }),
+      ...(t.client_ca_file !== undefined && {
+        ca: readConfigFile('metrics.tls.client_ca_file', t.client_ca_file),
+      }),
+    };
+  }
   return o;
 }

@@ -17,6 +17,7 @@
  *     cluster: { max_redirects: 3, read_only: false }
  *     sentinel: { master_name: mymaster, sentinel_addresses: [127.0.0.1:26379] }
  */
+import { createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import type { RedisConnectionOptions } from '../../cache/redis/connection-options.js';
 import {
@@ -32,9 +33,32 @@ import {
   section,
   text,
 } from '../primitives.js';
+import { certWithKey, clientTlsFields, clientTlsOptions } from './tls.js';
 
 /** Timeouts arm timers: above 0 (iovalkey treats 0 as "none") and up to 2^31 − 1 ms. */
 const timeout = v.optional(durationIn({ exclusive: true }));
+
+/**
+ * Inline PEM (`ca`, `cert`, `key`) is checked here, as the factory checks it, so that a config the
+ * schema accepts also builds: cert and key together, and loadable (the reason names no content).
+ */
+const inlinePem: SectionRule = (t, fail) => {
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    fail([t.cert === undefined ? 'cert' : 'key'], 'cert and key go together', 'both or neither');
+    return;
+  }
+  if (t.ca === undefined && t.cert === undefined) return;
+  try {
+    createSecureContext({
+      ca: t.ca as string | undefined,
+      cert: t.cert as string | undefined,
+      key: t.key as string | undefined,
+      passphrase: t.key_passphrase as string | undefined,
+    });
+  } catch {
+    fail([], 'the inline PEM (ca, cert, key) cannot be loaded', 'PEM certificates and key');
+  }
+};
 
 const tlsOptions = section(
   {
@@ -48,8 +72,14 @@ const tlsOptions = section(
     server_name: v.optional(text),
     /** Default true; false accepts any certificate (testing only). */
     reject_unauthorized: v.optional(flag),
+    /** Files read once at startup: CA, client certificate and key (mutual TLS); see ./tls.ts. */
+    ca_file: clientTlsFields.ca_file,
+    cert_file: clientTlsFields.cert_file,
+    key_file: clientTlsFields.key_file,
+    key_passphrase: clientTlsFields.key_passphrase,
   },
   'TLS settings',
+  [certWithKey, inlinePem],
 );
 
 const TLS_PHRASE =
@@ -142,6 +172,10 @@ export const redisSection = section(
           master_name: v.optional(nonEmpty('a non-empty master name')),
           sentinel_addresses: v.optional(addresses),
           password: v.optional(text),
+          /** ACL user of the sentinels themselves. */
+          username: v.optional(text),
+          /** TLS to the sentinels; default: the same as `tls`. */
+          tls: v.optional(v.union([flag, tlsOptions], TLS_PHRASE)),
         },
         'sentinel settings',
       ),
@@ -159,6 +193,20 @@ export const redisSection = section(
 );
 
 export type RedisSection = v.InferOutput<typeof redisSection>;
+
+/** The `tls` value: inline PEM fields, and the `*_file` fields read now (ConfigError naming a bad path). */
+function redisTls(
+  t: boolean | v.InferOutput<typeof tlsOptions>,
+  field: string,
+): RedisConnectionOptions['tls'] {
+  if (typeof t === 'boolean') return t;
+  return {
+    ...clientTlsOptions(t, field),
+    ...(t.ca !== undefined && { ca: t.ca }),
+    ...(t.cert !== undefined && { cert: t.cert }),
+    ...(t.key !== undefined && { key: t.key }),
+  };
+}
 
 /** Maps a validated `cache:` (type redis) section to `createRedisCache` options. */
 export function redisOptionsFromConfig(section: RedisSection): RedisConnectionOptions {
@@ -187,21 +235,12 @@ export function redisOptionsFromConfig(section: RedisSection): RedisConnectionOp
       o.sentinel.sentinelAddresses = [...section.sentinel.sentinel_addresses];
     }
     if (section.sentinel.password) o.sentinel.password = section.sentinel.password;
+    if (section.sentinel.username) o.sentinel.username = section.sentinel.username;
+    if (section.sentinel.tls !== undefined)
+      o.sentinel.tls = redisTls(section.sentinel.tls, 'cache.sentinel.tls');
   }
   if (section.key_prefix !== undefined) o.keyPrefix = section.key_prefix;
-  if (section.tls !== undefined) {
-    const t = section.tls;
-    o.tls =
-      typeof t === 'boolean'
-        ? t
-        : {
-            ...(t.ca !== undefined && { ca: t.ca }),
-            ...(t.cert !== undefined && { cert: t.cert }),
-            ...(t.key !== undefined && { key: t.key }),
-            ...(t.server_name !== undefined && { servername: t.server_name }),
-            ...(t.reject_unauthorized !== undefined && { rejectUnauthorized: t.reject_unauthorized }),
-          };
-  }
+  if (section.tls !== undefined) o.tls = redisTls(section.tls, 'cache.tls');
   if (section.default_ttl !== undefined) o.defaultTtl = section.default_ttl;
   if (section.auto_pipelining !== undefined) o.autoPipelining = section.auto_pipelining;
   return o;

@@ -37,6 +37,7 @@ import {
   section,
   text,
 } from '../primitives.js';
+import { clientTls, clientTlsOptions } from './tls.js';
 
 const ATTRIBUTE_PHRASE =
   'text, a number, true/false, or a list of only texts, only numbers or only true/false values';
@@ -96,6 +97,8 @@ export const tracingSection = section(
       ),
     ),
     headers: v.optional(mapOf(text, text, 'a mapping of header names to text values')),
+    /** TLS of an https otlp endpoint: ca_file, cert_file/key_file/key_passphrase (mutual TLS). */
+    tls: v.optional(clientTls),
     batch: v.optional(
       section(
         {
@@ -137,6 +140,15 @@ export interface TracingOptionsFromConfig {
   propagators?: readonly PropagatorName[];
   activeContext?: boolean;
   registerGlobal?: boolean;
+  /** `createOtelTracer`'s `tls`: the collector's CA, a client certificate and key, SNI name. */
+  tls?: {
+    ca?: Buffer;
+    cert?: Buffer;
+    key?: Buffer;
+    passphrase?: string;
+    servername?: string;
+    rejectUnauthorized?: boolean;
+  };
   batch?: {
     maxQueueSize?: number;
     maxExportBatchSize?: number;
@@ -155,6 +167,20 @@ export function tracingOptionsFromConfig(section: TracingSection): TracingOption
   if (section.sample_rate !== undefined) out.sampleRate = section.sample_rate;
   if (section.attributes !== undefined) out.attributes = section.attributes;
   if (section.headers !== undefined) out.headers = section.headers;
+  if (section.tls !== undefined) {
+    const { servername, rejectUnauthorized, ca, cert, key, passphrase } = clientTlsOptions(
+      section.tls,
+      'tracing.tls',
+    );
+    out.tls = {
+      ...(ca !== undefined && { ca: ca as Buffer }),
+      ...(cert !== undefined && { cert: cert as Buffer }),
+      ...(key !== undefined && { key: key as Buffer }),
+      ...(passphrase !== undefined && { passphrase }),
+      ...(servername !== undefined && { servername }),
+      ...(rejectUnauthorized !== undefined && { rejectUnauthorized }),
+    };
+  }
   if (section.propagators !== undefined) out.propagators = section.propagators;
   if (section.active_context !== undefined) out.activeContext = section.active_context;
   if (section.register_global !== undefined) out.registerGlobal = section.register_global;

@@ -3,6 +3,7 @@ import * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { MAX_COUNT, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 
 /** Naming scheme of the built-in metrics. */
@@ -17,6 +18,13 @@ export interface MetricsOptions {
   host?: string;
   /** Path served by `listen()`'s server. Default `/metrics`. */
   path?: string;
+  /**
+   * Credentials scrapers must send, on `listen()`'s server and on `handler`: `{ bearerToken }`
+   * (`Authorization: Bearer …`) or `{ username, password }` (basic auth). Default none.
+   */
+  auth?: EndpointAuth;
+  /** Serve `listen()`'s endpoint over HTTPS with this certificate (and, with `ca`, mutual TLS). Default off. */
+  tls?: EndpointTls;
   /** First part of every metric name (`hyperion` → `hyperion_orders_total`). Default none. */
   namespace?: string;
   /** Second part of every metric name (`api` → `hyperion_api_orders_total`). Default none. */
@@ -61,6 +69,10 @@ export interface ResolvedOptions {
   readonly port: number;
   readonly host: string;
   readonly path: string;
+  /** Expected `Authorization` header, when `auth` is set. */
+  readonly authorization: string | undefined;
+  /** Server TLS options, when `tls` is set. */
+  readonly tls: import('node:tls').SecureContextOptions | undefined;
   /** `namespace_subsystem_` (each part only when given). */
   readonly prefix: string;
   /** Prefix of the built-in metrics (`prefix` option, else `prefix` above). */
@@ -99,6 +111,8 @@ const KNOWN = optionKeys<MetricsOptions>({
   port: true,
   host: true,
   path: true,
+  auth: true,
+  tls: true,
   namespace: true,
   subsystem: true,
   naming: true,
@@ -146,6 +160,8 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     port,
     host,
     path,
+    authorization: resolveAuth(options.auth),
+    tls: resolveEndpointTls(options.tls),
     prefix,
     frameworkPrefix: own === undefined ? prefix : own === '' ? '' : `${own}_`,
     naming,

@@ -4,14 +4,21 @@
  * often it is called).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { requireAuth } from './auth.js';
 import type { MetricsAddress } from './types.js';
 
 export interface EndpointOptions {
   readonly host: string;
   readonly port: number;
   readonly path: string;
+  /** Expected `Authorization` header (bearer or basic), if any: others get 401. */
+  readonly authorization?: string | undefined;
+  /** HTTPS for `listen()`'s server (with `ca`: client certificates required). */
+  readonly tls?: SecureContextOptions | undefined;
   /** Runs the collect callbacks and renders the exposition for an Accept header. */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
   readonly logger: Pick<Logger, 'warn'>;
@@ -49,22 +56,36 @@ function exposeHandler(
   };
 }
 
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
 export function createEndpoint(o: EndpointOptions): Endpoint {
-  const { host, port, path, render, logger } = o;
+  const { host, port, path, render, logger, tls } = o;
   let closed = false;
   let server: Server | undefined;
   let listening: Promise<MetricsAddress> | undefined;
   let address: MetricsAddress | undefined;
 
-  const handler = exposeHandler(render, logger);
+  const handler = requireAuth(o.authorization, exposeHandler(render, logger));
 
   const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
-    const srv = createServer((req, res) => {
+    const route = (req: IncomingMessage, res: ServerResponse) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if ((q === -1 ? url : url.slice(0, q)) === path) handler(req, res);
       else res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; metrics are at ${path}\n`);
-    });
+    };
+    const srv: Server = tls
+      ? createHttpsServer(
+          { ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined },
+          route,
+        )
+      : createServer(route);
+    if (!isLoopback(host) && (o.authorization === undefined || !tls))
+      logger.warn('metrics endpoint listens beyond loopback without auth and TLS', {
+        host,
+        auth: o.authorization !== undefined,
+        tls: tls !== undefined,
+      });
     server = srv;
     srv.once('error', (err) => {
       server = undefined;
@@ -83,7 +104,8 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       const a = srv.address();
       const bound = typeof a === 'object' && a ? a.port : port;
       const shownHost = host.includes(':') ? `[${host}]` : host;
-      address = Object.freeze({ host, port: bound, url: `http://${shownHost}:${bound}${path}` });
+      const scheme = tls ? 'https' : 'http';
+      address = Object.freeze({ host, port: bound, url: `${scheme}://${shownHost}:${bound}${path}` });
       resolve(address);
     });
   };

@@ -51,7 +51,8 @@ function relabel(err: Error & { code?: unknown; originalCode?: unknown }) {
   }
 }
 
-export function createExportAgents(): ExportAgents {
+/** `tls`: https agent options (private CA, mutual TLS) for `https:` endpoints (./tls.ts). */
+export function createExportAgents(tls?: import('node:https').AgentOptions): ExportAgents {
   const agents = new Map<string, Promise<Agent>>();
   const sockets = new Set<Duplex>();
   let aborted = false;
@@ -59,7 +60,7 @@ export function createExportAgents(): ExportAgents {
   const build = async (protocol: string): Promise<Agent> => {
     // Loaded on first use (as the exporter's docs ask), so http instrumentation can patch it first.
     const mod = protocol === 'https:' ? await import('node:https') : await import('node:http');
-    const agent: Agent = new mod.Agent({ keepAlive: true });
+    const agent: Agent = new mod.Agent({ keepAlive: true, ...(protocol === 'https:' ? tls : {}) });
     const create = agent.createConnection.bind(agent);
     agent.createConnection = (
       options: ClientRequestArgs,

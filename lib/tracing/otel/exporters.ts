@@ -17,7 +17,7 @@ import { closeJaegerSender, hasJaegerSender } from './sdk-internals.js';
 /** Builds the exporter `name` for `endpoint`. `none` has no exporter. */
 export function createExporter(
   name: Exclude<ExporterName, 'none'>,
-  options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'>,
+  options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> & Partial<Pick<ResolvedOptions, 'tls'>>,
   logger: Logger,
   sdk: Sdk,
   agents?: ExportAgents,
@@ -25,6 +25,8 @@ export function createExporter(
 ): SdkSpanExporter {
   const url = options.endpoint;
   const headers = { ...options.headers };
+  if (options.tls && name !== 'otlp')
+    logger.warn(`tracing: the tls option applies to the otlp exporter only; the ${name} exporter ignores it`);
   switch (name) {
     case 'memory':
       return new sdk.InMemorySpanExporter();
@@ -40,9 +42,14 @@ export function createExporter(
         url,
         headers,
         timeoutMillis: options.batch.exportTimeoutMillis,
-        // Our agent: the tracer cuts its sockets on close, and connection errors are not retried
-        // on the exporter's uncancellable timers (see agent.ts).
-        ...(agents ? { httpAgentOptions: (protocol: string) => agents.factory(protocol) } : {}),
+        // Our agent (see agent.ts): the tracer cuts its sockets on close, connection errors are not
+        // retried on the exporter's uncancellable timers, and `tls` (private CA / mutual TLS) applies
+        // to https endpoints. Without one, `tls` goes straight to the exporter's own agent.
+        ...(agents
+          ? { httpAgentOptions: (protocol: string) => agents.factory(protocol) }
+          : options.tls
+            ? { httpAgentOptions: { keepAlive: true, ...options.tls } }
+            : {}),
       }) as unknown as SdkSpanExporter;
     }
     case 'zipkin': {

@@ -18,6 +18,7 @@ import {
   PROPAGATORS,
   type PropagatorName,
 } from './names.js';
+import { type ExportTlsOptions, resolveExportTls } from './tls.js';
 
 // Names and endpoints live in a module without OpenTelemetry imports (hyperion/config uses them).
 export {
@@ -62,8 +63,16 @@ export interface OtelTracerOptions {
   sampleRate?: number;
   /** Resource attributes added to every span of this service (`environment`, `version`, …). */
   attributes?: Readonly<Record<string, AttributeValue>>;
-  /** Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in the URL). */
+  /**
+   * Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in
+   * the URL), e.g. `{ authorization: 'Bearer …' }`. Values never appear in logs or errors.
+   */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * TLS of an `https:` otlp endpoint: `ca` (a private CA), `cert`/`key`/`passphrase` (mutual TLS).
+   * Server certificate and host name are always verified unless `rejectUnauthorized: false`.
+   */
+  tls?: ExportTlsOptions;
   /** Batch processor limits for otlp/zipkin/jaeger. */
   batch?: BatchOptions;
   /** Propagation formats, tried in order on extract and all written on inject. Default `['tracecontext', 'baggage']`. */
@@ -100,6 +109,8 @@ export interface ResolvedOptions {
   sampleRate: number;
   attributes: Readonly<Record<string, AttributeValue>>;
   headers: Readonly<Record<string, string>>;
+  /** https agent options of the otlp exporter, from `tls`. */
+  tls: import('node:https').AgentOptions | undefined;
   batch: Required<BatchOptions>;
   propagators: readonly PropagatorName[];
   activeContext: boolean;
@@ -126,6 +137,7 @@ const KNOWN = optionKeys<OtelTracerOptions>({
   sampleRate: true,
   attributes: true,
   headers: true,
+  tls: true,
   batch: true,
   propagators: true,
   activeContext: true,
@@ -246,6 +258,8 @@ export function resolveOptions(
     }
   }
 
+  const tls = resolveExportTls(o.tls, bad);
+
   const batch = { ...BATCH_DEFAULTS };
   if (o.batch !== undefined) {
     if (!isPlainObject(o.batch)) bad('batch', 'object', o.batch, 'must be an object');
@@ -320,6 +334,7 @@ export function resolveOptions(
     sampleRate,
     attributes,
     headers,
+    tls,
     batch,
     propagators,
     activeContext,

@@ -141,7 +141,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     } else {
       const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
       // OTLP sends through our agent, so close() can cut its connections (agent.ts).
-      if (exporterName === 'otlp') agents = createExportAgents();
+      if (exporterName === 'otlp') agents = createExportAgents(o.tls);
       if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
       const exporter = createExporter(exporterName, o, logger, sdk, agents, requests);
       if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;

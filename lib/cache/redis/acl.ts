@@ -1,0 +1,91 @@
+/**
+ * The least-privilege Redis ACL of the adapter: the exact commands, key patterns and channels the
+ * cache, the invalidation bus, the loader lease and transactions send, per topology. The tests run
+ * the adapter under exactly these rules (and `ACL LOG` stays empty); lib/PRODUCTION.md prints them.
+ *
+ *   ACL SETUSER app on >password resetkeys resetchannels -@all <aclRules(...).join(' ')>
+ */
+import type { RedisMode } from './options.js';
+
+export interface AclScope {
+  /** The cache's `keyPrefix` (required: a user without one could reach every key). */
+  keyPrefix: string;
+  mode: RedisMode;
+  /** Non-zero db in standalone/sentinel mode: adds SELECT. */
+  db?: number;
+  /** Invalidation bus channel, when the tiered cache uses the Redis bus. */
+  busChannel?: string;
+  /** Lease key prefix, when the tiered cache uses the Redis lease. */
+  leasePrefix?: string;
+  /** Transactions (`cache.transaction`): WATCH/MULTI/EXEC and PEXPIRE. Default true. */
+  transactions?: boolean;
+  /**
+   * Server-assisted invalidation (`createRedisTracking`: CLIENT TRACKING with REDIRECT). Derived
+   * from the commands it sends; not yet exercised under an ACL by a test.
+   */
+  tracking?: boolean;
+}
+
+/** Escapes ACL glob characters in a literal key prefix. */
+function glob(prefix: string): string {
+  return prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The ACL rules (`ACL SETUSER` arguments after the user name and password) for `scope`. Start
+ * from `resetkeys resetchannels -@all` so that nothing else is allowed.
+ */
+export function aclRules(scope: AclScope): string[] {
+  const rules = ['resetkeys', 'resetchannels', '-@all'];
+  // Every connection: AUTH/HELLO are always allowed; INFO is iovalkey's ready check (CLUSTER INFO
+  // in a cluster, with CLUSTER SLOTS for the slot map and ASKING for slot migrations), CLIENT
+  // SETNAME its connection name, PING/ROLE the health probe, QUIT the graceful close.
+  rules.push('+info', '+client|setname', '+ping', '+role', '+quit');
+  if (scope.mode !== 'cluster' && scope.db) rules.push('+select');
+  // iovalkey sends READONLY on every replica connection it opens (the write-deadline clock
+  // measurement and slot refreshes connect to replicas too), whatever `readOnly` says.
+  if (scope.mode === 'cluster') rules.push('+cluster|slots', '+cluster|info', '+asking', '+readonly');
+  // The cache: GET, UNLINK, EXISTS, MGET; clear() = SCAN MATCH prefix* + UNLINK. Every SET runs in
+  // the deadline script (./deadline.ts: EVALSHA, EVAL when not loaded yet; inside it TIME and SET,
+  // which ACLs check too), and TIME measures the server clock on each connection.
+  rules.push('+get', '+set', '+unlink', '+exists', '+mget', '+scan', '+evalsha', '+eval', '+time');
+  if (scope.transactions !== false) rules.push('+watch', '+unwatch', '+multi', '+exec', '+pexpire');
+  const keys = [`~${glob(scope.keyPrefix)}*`];
+  if (scope.leasePrefix !== undefined) {
+    // SET NX PX takes the lease; a Lua script (EVAL) releases it only if still ours: GET + DEL.
+    rules.push('+eval', '+del');
+    keys.push(`~${glob(scope.leasePrefix)}*`);
+  }
+  const channels: string[] = [];
+  if (scope.busChannel !== undefined) {
+    rules.push('+publish', '+subscribe', '+unsubscribe');
+    channels.push(`&${glob(scope.busChannel)}`);
+  }
+  if (scope.tracking) {
+    // CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX <keyPrefix>: the invalidation connection
+    // subscribes to __redis__:invalidate and the data connection needs CLIENT ID / TRACKING.
+    rules.push('+client|tracking', '+client|id', '+client|caching', '+subscribe');
+    channels.push('&__redis__:invalidate');
+  }
+  return [...new Set([...rules, ...keys, ...channels])];
+}
+
+/**
+ * Rules for the sentinels' own ACL user (what the sentinel client of iovalkey sends): master
+ * address lookup, sentinel list refresh, and the +switch-master subscription of the failover
+ * detector. (Sentinels have no QUIT command.)
+ */
+export function sentinelAclRules(): string[] {
+  return [
+    'resetkeys',
+    'resetchannels',
+    '-@all',
+    '+sentinel|get-master-addr-by-name',
+    '+sentinel|sentinels',
+    '+sentinel|replicas',
+    '+subscribe',
+    '+ping',
+    '+client|setname',
+    '&+switch-master',
+  ];
+}

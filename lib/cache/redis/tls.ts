@@ -1,0 +1,325 @@
+/**
+ * TLS and credentials of the Redis connections: checking the `tls` options, and recognising the
+ * connection failures that waiting cannot fix — an untrusted, expired or mismatched server
+ * certificate, a server that does not speak TLS, a refused client certificate, wrong credentials.
+ *
+ * iovalkey treats each of them like a dropped connection: it emits 'error' and reconnects, so a
+ * command would wait for a connection until its timeout and the client would redial every 50 ms …
+ * 1 s for ever. `watchConnectionFaults` listens for them instead: callers waiting for a connection
+ * fail at once with a CacheError('unavailable') that names the fault, later callers fail at once
+ * too, and reconnection slows to one attempt per `FAULT_RETRY_MS` until a connection succeeds (so a
+ * rotated certificate or password is picked up without a restart, and nothing hammers the server).
+ */
+import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls';
+import type { Cluster, Redis } from 'iovalkey';
+import { CacheError } from '../../core/errors.js';
+
+/** Reconnect delay (ms) while the last failure was a fault that retrying soon cannot fix. */
+export const FAULT_RETRY_MS = 5000;
+
+/**
+ * Longest wait (ms) from TCP connect to the server's first TLS reply (bounded by `dialTimeout`).
+ * A plain-text Redis never replies to a TLS ClientHello (it waits for the end of an inline
+ * command), so without this bound TLS to a plain port would hang until the dial timeout and then
+ * look like a slow network.
+ */
+export const HANDSHAKE_MS = 2000;
+
+/** Code of the error a TLS socket is destroyed with when the server never answered the handshake. */
+export const NO_TLS_REPLY = 'HYPERION_TLS_NO_REPLY';
+
+export type ConnectionFaultKind =
+  | 'tls_untrusted'
+  | 'tls_expired'
+  | 'tls_hostname'
+  | 'tls_not_tls'
+  | 'tls_client_certificate'
+  | 'tls_key'
+  | 'auth';
+
+export interface ConnectionFault {
+  readonly kind: ConnectionFaultKind;
+  /** What went wrong and what to check, without secrets. */
+  readonly reason: string;
+  /** The client's error. */
+  readonly error: unknown;
+}
+
+const UNTRUSTED =
+  /SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|CERT_SIGNATURE_FAILURE|self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate/i;
+const EXPIRED = /CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i;
+const HOSTNAME =
+  /ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames|Hostname\/IP does not match/i;
+const NOT_TLS =
+  /HYPERION_TLS_NO_REPLY|ERR_SSL_WRONG_VERSION_NUMBER|wrong version number|packet length too long|unknown protocol|http request/i;
+const CLIENT_CERT =
+  /alert certificate required|alert bad certificate|alert unknown ca|tlsv13 alert|sslv3 alert (bad|unsupported) certificate|peer did not return a certificate/i;
+const BAD_KEY = /bad decrypt|ERR_OSSL_BAD_DECRYPT|key values mismatch|no start line|PEM routines/i;
+const AUTH =
+  /WRONGPASS|NOAUTH|invalid username-password pair|invalid password|AUTH failed|user is disabled|ERR AUTH <password> called without/i;
+
+/** The text to classify: message and code of `err` and of the errors it wraps. */
+function describe(err: unknown, depth = 0): string {
+  if (err === null || err === undefined || depth > 3) return '';
+  const e = err as { message?: unknown; code?: unknown; lastNodeError?: unknown; cause?: unknown };
+  const own = `${typeof e.code === 'string' ? e.code : ''} ${typeof e.message === 'string' ? e.message : String(err)}`;
+  return `${own} ${describe(e.lastNodeError, depth + 1)} ${describe(e.cause, depth + 1)}`;
+}
+
+/** The fault `err` reports, or `undefined` for failures a reconnect may fix (refused, reset, …). */
+export function classifyConnectionError(err: unknown): ConnectionFault | undefined {
+  const text = describe(err);
+  const fault = (kind: ConnectionFaultKind, reason: string): ConnectionFault => ({
+    kind,
+    reason,
+    error: err,
+  });
+  if (EXPIRED.test(text))
+    return fault('tls_expired', 'TLS: the server certificate has expired (or is not yet valid)');
+  if (HOSTNAME.test(text))
+    return fault(
+      'tls_hostname',
+      'TLS: the server certificate does not name the host connected to (check its subjectAltName, or tls.servername)',
+    );
+  if (UNTRUSTED.test(text))
+    return fault(
+      'tls_untrusted',
+      'TLS: the server certificate is not signed by a trusted CA (check tls.ca: wrong CA?)',
+    );
+  if (NOT_TLS.test(text))
+    return fault('tls_not_tls', 'TLS: the server did not answer with TLS (a plain-text port?)');
+  if (CLIENT_CERT.test(text))
+    return fault(
+      'tls_client_certificate',
+      'TLS: the server refused the client certificate (mutual TLS: check tls.cert/tls.key and the server CA)',
+    );
+  if (BAD_KEY.test(text))
+    return fault(
+      'tls_key',
+      'TLS: the client key cannot be used (wrong passphrase, or key and certificate do not match)',
+    );
+  if (AUTH.test(text))
+    return fault(
+      'auth',
+      'authentication failed: the server refused the username/password (check the ACL user)',
+    );
+  return undefined;
+}
+
+/** Commands whose arguments carry credentials. */
+const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
+
+/**
+ * iovalkey attaches the failed command to a reply error (`err.command = { name, args }`), so a
+ * refused AUTH carries the password in its arguments — and the same error object becomes the
+ * `cause` of every command rejected with it and reaches loggers. This replaces those arguments in
+ * place (in `err` and the errors it wraps). The fault watch calls it from its 'error' listener,
+ * which iovalkey runs before the rejected commands' handlers.
+ */
+export function scrubCredentials(err: unknown, depth = 0): void {
+  if (err === null || typeof err !== 'object' || depth > 3) return;
+  const e = err as { command?: { name?: unknown; args?: unknown }; cause?: unknown; lastNodeError?: unknown };
+  const cmd = e.command;
+  if (cmd && typeof cmd.name === 'string' && CREDENTIAL_COMMANDS.test(cmd.name) && Array.isArray(cmd.args))
+    cmd.args = cmd.args.map(() => '[redacted]');
+  scrubCredentials(e.cause, depth + 1);
+  scrubCredentials(e.lastNodeError, depth + 1);
+}
+
+/** The CacheError for an operation refused because of `fault`. */
+export function faultError(op: string, fault: ConnectionFault): CacheError {
+  scrubCredentials(fault.error);
+  return new CacheError('unavailable', `redis ${op} failed: ${fault.reason}`, { cause: fault.error });
+}
+
+export interface FaultWatch {
+  /** The fault of the last failed connection attempt, until a connection becomes ready. */
+  current(): ConnectionFault | undefined;
+  /**
+   * A hint for a "not connected" message: when a plain-text client is being reset (what a TLS-only
+   * server does to it), suggests `tls`; `''` otherwise.
+   */
+  hint(): string;
+  /** Calls `fn` on each new fault; returns the function that stops. */
+  onFault(fn: (fault: ConnectionFault) => void): () => void;
+  /** Reconnect delay: `FAULT_RETRY_MS` while faulted, else `normal(times)`. */
+  retryDelay(normal: (times: number) => number): (times: number) => number;
+  /**
+   * Start listening to `client` (in a cluster, also to its nodes' errors) and bound the TLS
+   * handshakes of its connections. Call before its first connection attempt.
+   */
+  attach(client: Redis | Cluster): void;
+  /** Stops listening. */
+  detach(): void;
+}
+
+/**
+ * Tracks permanent connection faults of a client. Create it before the client (its retry delay
+ * goes into the client's options), then `attach` it.
+ */
+export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boolean }): FaultWatch {
+  let fault: ConnectionFault | undefined;
+  let resetWithoutTls = false;
+  let client: Redis | Cluster | undefined;
+  const listeners = new Set<(f: ConnectionFault) => void>();
+  const onError = (err: unknown) => {
+    scrubCredentials(err);
+    resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+    const f = classifyConnectionError(err);
+    if (!f) return;
+    fault = f;
+    for (const fn of listeners) fn(f);
+  };
+  const onReady = () => {
+    fault = undefined;
+    resetWithoutTls = false;
+  };
+  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
+  return {
+    current: () => fault,
+    hint: () =>
+      resetWithoutTls ? ' (a TLS-only server resets plain-text connections: is `tls` needed?)' : '',
+    onFault(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    retryDelay: (normal) => (times) => (fault ? FAULT_RETRY_MS : normal(times)),
+    attach(c) {
+      client = c;
+      c.on('error', onError);
+      c.on('ready', onReady);
+      if (c.isCluster) {
+        c.on('node error', onError);
+        c.on('+node', guard);
+        for (const node of (c as Cluster).nodes('all')) guard(node);
+      } else guard(c as Redis);
+    },
+    detach() {
+      if (!client) return;
+      client.off('error', onError);
+      client.off('ready', onReady);
+      if (client.isCluster) {
+        client.off('node error', onError);
+        client.off('+node', guard);
+      }
+      listeners.clear();
+    },
+  };
+}
+
+type Guarded = { __hyperionGuard?: true };
+
+/**
+ * Bounds the TLS handshake of every connection `node` opens — and of its duplicates, which
+ * iovalkey makes for the cluster slot refresh, pub/sub and transactions: a TLS socket that is
+ * connected but has no TLS session `ms` later is destroyed with a NO_TLS_REPLY error. Duplicates'
+ * errors also go to `onError` (iovalkey's own slot-refresh duplicate ignores them and reports only
+ * "Connection is closed", which would hide a certificate error). Wraps the connector and
+ * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
+ * is skipped and a plain port surfaces at the dial timeout instead).
+ */
+function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): void {
+  const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
+  if (n.__hyperionGuard) return;
+  n.__hyperionGuard = true;
+  const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
+  if (connector && typeof connector.connectToSentinel === 'function') {
+    // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
+    // detector's subscriptions. iovalkey ignores the first ones' errors (a wrong CA would only
+    // read "Connection is closed") and leaves the second ones without an error listener.
+    const toSentinel = (connector.connectToSentinel as (...a: unknown[]) => Redis).bind(connector);
+    connector.connectToSentinel = (...args: unknown[]) => {
+      const sentinel = toSentinel(...args);
+      sentinel.on('error', onError);
+      guardNode(sentinel, ms, onError);
+      return sentinel;
+    };
+  }
+  if (connector && typeof connector.connect === 'function') {
+    const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
+    connector.connect = (...args: unknown[]) =>
+      connect(...args).then((stream) => {
+        if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+        return stream;
+      });
+  }
+  const duplicate = node.duplicate.bind(node);
+  node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    copy.on('error', onError);
+    guardNode(copy, ms, onError);
+    return copy;
+  };
+}
+
+function watchHandshake(socket: TLSSocket, ms: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const done = () => clearTimeout(timer);
+  const start = () => {
+    timer = setTimeout(() => {
+      const err = new Error(
+        `TLS: no TLS reply within ${ms} ms of connecting (is this a plain-text port?)`,
+      ) as Error & { code: string };
+      err.code = NO_TLS_REPLY;
+      socket.destroy(err);
+    }, ms);
+    timer.unref();
+  };
+  socket.once('secureConnect', done);
+  socket.once('close', done);
+  // The connector hands the socket over right after creating it, so it is still connecting; a
+  // socket already connected is left alone (its handshake may be over).
+  if (socket.connecting) socket.once('connect', start);
+}
+
+/** Records one bad field (the options module's collector). */
+type Bad = (path: string, expected: string, value: unknown, message: string) => void;
+
+const PEM_FIELDS = ['ca', 'cert', 'key'] as const;
+
+function isPem(v: unknown): boolean {
+  if (typeof v === 'string' || v instanceof Uint8Array) return true;
+  return Array.isArray(v) && v.every((x) => typeof x === 'string' || x instanceof Uint8Array);
+}
+
+/**
+ * Checks a `tls` option: `true` (system CAs), `false`/absent (off) or `tls.connect` options. PEM
+ * fields must be strings or Buffers (file paths belong to the config file, which reads them once);
+ * `rejectUnauthorized: false` is allowed but never the default.
+ */
+export function resolveTls(path: string, value: unknown, bad: Bad): ConnectionOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    bad(path, 'a boolean or TLS connection options', value, 'invalid tls');
+    return undefined;
+  }
+  const t = value as ConnectionOptions;
+  for (const f of PEM_FIELDS) {
+    const v = t[f];
+    if (v !== undefined && !isPem(v))
+      bad(`${path}.${f}`, 'PEM text or a Buffer (or a list of them)', v, 'not PEM text');
+  }
+  if (t.passphrase !== undefined && typeof t.passphrase !== 'string')
+    bad(`${path}.passphrase`, 'a string', t.passphrase, 'must be a string');
+  if (t.servername !== undefined && typeof t.servername !== 'string')
+    bad(`${path}.servername`, 'a string', t.servername, 'must be a string');
+  if (t.rejectUnauthorized !== undefined && typeof t.rejectUnauthorized !== 'boolean')
+    bad(`${path}.rejectUnauthorized`, 'a boolean', t.rejectUnauthorized, 'must be a boolean');
+  if ((t.cert === undefined) !== (t.key === undefined) && t.pfx === undefined)
+    bad(
+      `${path}.${t.cert === undefined ? 'cert' : 'key'}`,
+      'cert and key together',
+      undefined,
+      'mutual TLS needs both',
+    );
+  // Load CA, certificate and key once now: a bad PEM, a wrong passphrase or a key that does not
+  // match the certificate is a ConfigError at creation, not a connection that never comes up.
+  try {
+    createSecureContext({ ca: t.ca, cert: t.cert, key: t.key, passphrase: t.passphrase, pfx: t.pfx });
+  } catch (err) {
+    const reason = String((err as Error).message ?? err).split('\n')[0];
+    bad(path, 'usable CA, certificate and key', value, `TLS material cannot be loaded: ${reason}`);
+  }
+  return t;
+}

@@ -1,0 +1,96 @@
+/**
+ * TLS and credential fields shared by the config sections, with file paths for certificates, keys
+ * and tokens. The files are read once, when the section is mapped to adapter options (at startup,
+ * by `createAppFromConfig`); a missing or unreadable file is a ConfigError naming the field and
+ * the path (never the file's content).
+ *
+ *   tls:
+ *     ca_file: /etc/hyperion/ca.pem          # verify the server with this CA (not the system store)
+ *     cert_file: /etc/hyperion/client.pem    # mutual TLS: client certificate …
+ *     key_file: /etc/hyperion/client.key     # … and its key
+ *     key_passphrase: "…"                    # if the key is encrypted
+ *     server_name: redis.internal            # name to check the certificate against
+ *     reject_unauthorized: true              # false = accept any certificate (testing only)
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import * as v from 'valibot';
+import { ConfigError } from '../../core/errors.js';
+import { flag, nonEmpty, type SectionRule, section, text } from '../primitives.js';
+
+const path = nonEmpty('a file path');
+
+/** Client-side TLS (Redis, OTLP): file paths, read at startup. */
+export const clientTlsFields = {
+  ca_file: v.optional(path),
+  cert_file: v.optional(path),
+  key_file: v.optional(path),
+  key_passphrase: v.optional(text),
+  server_name: v.optional(text),
+  reject_unauthorized: v.optional(flag),
+};
+
+/** Mutual TLS needs both the certificate and its key. */
+export const certWithKey: SectionRule = (t, fail) => {
+  if ((t.cert_file === undefined) !== (t.key_file === undefined))
+    fail(
+      [t.cert_file === undefined ? 'cert_file' : 'key_file'],
+      'cert_file and key_file go together',
+      'both or neither',
+    );
+};
+
+export const clientTls = section(clientTlsFields, 'TLS settings', [certWithKey]);
+
+/** Server-side TLS (the /metrics endpoint). */
+export const serverTls = section(
+  {
+    cert_file: path,
+    key_file: path,
+    key_passphrase: v.optional(text),
+    /** Require scrapers' client certificates signed by this CA (mutual TLS). */
+    client_ca_file: v.optional(path),
+  },
+  'TLS settings',
+);
+
+/** Reads `file` for config field `field`; ConfigError naming both when it cannot. */
+export function readConfigFile(field: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(`cannot read ${field} "${file}": ${code}`, [
+      {
+        path: field,
+        expected: 'a readable file',
+        received: 'string',
+        message: `cannot read "${file}" (${code})`,
+      },
+    ]);
+  }
+}
+
+/** Maps a `clientTls` section to `tls.connect` options, reading the files. `field` is its path. */
+export function clientTlsOptions(t: v.InferOutput<typeof clientTls>, field: string): ConnectionOptions {
+  const o: ConnectionOptions = {};
+  if (t.ca_file !== undefined) o.ca = readConfigFile(`${field}.ca_file`, t.ca_file);
+  if (t.cert_file !== undefined) o.cert = readConfigFile(`${field}.cert_file`, t.cert_file);
+  if (t.key_file !== undefined) o.key = readConfigFile(`${field}.key_file`, t.key_file);
+  if (t.key_passphrase !== undefined) o.passphrase = t.key_passphrase;
+  if (t.server_name !== undefined) o.servername = t.server_name;
+  if (t.reject_unauthorized !== undefined) o.rejectUnauthorized = t.reject_unauthorized;
+  return o;
+}
+
+/** Reads a secret from `value` or `file` (file content trimmed of one trailing newline). */
+export function secretValue(
+  value: string | undefined,
+  file: string | undefined,
+  field: string,
+): string | undefined {
+  if (file === undefined) return value;
+  return readConfigFile(`${field}_file`, file)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}

@@ -1,0 +1,67 @@
+/**
+ * TLS of the OTLP exporter's HTTPS connection: a private CA to verify the collector, and a client
+ * certificate for mutual TLS. Checked (and loaded once) when the tracer is created, so a bad PEM or
+ * a wrong key passphrase is a ConfigError then, not an export that fails for ever.
+ *
+ * A certificate error at export time is an export failure like any other: counted in
+ * `exportStats()` and logged rate-limited (`errorLogIntervalMs`), never thrown into the app.
+ */
+import type { AgentOptions } from 'node:https';
+import { createSecureContext } from 'node:tls';
+
+export interface ExportTlsOptions {
+  /** PEM of the CA(s) to verify the collector with, instead of the system CAs. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** PEM client certificate (mutual TLS), with `key`. */
+  cert?: string | Buffer;
+  /** PEM client key (mutual TLS), with `cert`. */
+  key?: string | Buffer;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string;
+  /** Host name to verify the certificate against (SNI), when it differs from the URL's. */
+  servername?: string;
+  /** Default true. `false` accepts any certificate: testing only. */
+  rejectUnauthorized?: boolean;
+}
+
+type Bad = (path: string, expected: string, value: unknown, message: string) => void;
+
+const pem = (v: unknown) =>
+  typeof v === 'string' ||
+  Buffer.isBuffer(v) ||
+  (Array.isArray(v) && v.every((x) => typeof x === 'string' || Buffer.isBuffer(x)));
+
+/** Checks `tls` and returns the https agent options it maps to (`undefined` when absent). */
+export function resolveExportTls(value: unknown, bad: Bad): AgentOptions | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    bad('tls', 'TLS options object', value, 'must be an object');
+    return undefined;
+  }
+  const t = value as ExportTlsOptions & Record<string, unknown>;
+  const known = ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized'];
+  for (const k of Object.keys(t))
+    if (!known.includes(k)) bad(`tls.${k}`, known.join(' | '), t[k], 'is not a known field');
+  for (const k of ['ca', 'cert', 'key'] as const)
+    if (t[k] !== undefined && !pem(t[k])) bad(`tls.${k}`, 'PEM text or a Buffer', t[k], 'not PEM text');
+  for (const k of ['passphrase', 'servername'] as const)
+    if (t[k] !== undefined && typeof t[k] !== 'string') bad(`tls.${k}`, 'string', t[k], 'must be a string');
+  if (t.rejectUnauthorized !== undefined && typeof t.rejectUnauthorized !== 'boolean')
+    bad('tls.rejectUnauthorized', 'boolean', t.rejectUnauthorized, 'must be true or false');
+  if ((t.cert === undefined) !== (t.key === undefined))
+    bad('tls', 'cert and key together', undefined, 'mutual TLS needs both cert and key');
+  try {
+    createSecureContext({ ca: t.ca, cert: t.cert, key: t.key, passphrase: t.passphrase });
+  } catch (err) {
+    const reason = String((err as Error).message ?? err).split('\n')[0];
+    bad('tls', 'usable CA, certificate and key', value, `TLS material cannot be loaded: ${reason}`);
+  }
+  const out: AgentOptions = {};
+  if (t.ca !== undefined) out.ca = t.ca;
+  if (t.cert !== undefined) out.cert = t.cert;
+  if (t.key !== undefined) out.key = t.key;
+  if (t.passphrase !== undefined) out.passphrase = t.passphrase;
+  if (t.servername !== undefined) out.servername = t.servername;
+  if (t.rejectUnauthorized !== undefined) out.rejectUnauthorized = t.rejectUnauthorized;
+  return out;
+}

@@ -1,0 +1,117 @@
+/**
+ * The adapter under the least-privilege ACL of lib/cache/redis/acl.ts (standalone; the TLS cluster
+ * and sentinel tests run the same workload under the same rules): everything works, `ACL LOG`
+ * stays empty, and a command outside the rules is refused with a clear error.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { aclRules, sentinelAclRules } from '../../../lib/cache/redis/acl.js';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import { enc, watchUnhandled } from './helpers.js';
+import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
+
+const ADMIN = 'acl-admin-password';
+const APP_USER = 'hyperion-app';
+const APP_PASSWORD = 'acl-app-password';
+const RULES = aclRules({
+  keyPrefix: 'app:',
+  mode: 'standalone',
+  busChannel: BUS_CHANNEL,
+  leasePrefix: LEASE_PREFIX,
+});
+
+describe('redis adapter under the least-privilege ACL (standalone)', { skip: skipRedis() }, () => {
+  let redis: RedisStandalone;
+  const caches: RedisCache[] = [];
+  const unhandled = watchUnhandled();
+  const make = (extra = {}) => {
+    const c = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      username: APP_USER,
+      password: APP_PASSWORD,
+      keyPrefix: 'app:',
+      commandTimeout: 2000,
+      ...extra,
+    });
+    caches.push(c);
+    return c;
+  };
+  const admin = (args: string[]) => redisCommand(redis.port, args, { password: ADMIN });
+
+  before(async () => {
+    redis = await startRedis({
+      password: ADMIN,
+      extraConfig: [`user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`],
+    });
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('runs the whole adapter surface (cache, transaction, clear, health, bus, lease) with no ACL denial', async () => {
+    console.log(`# ACL SETUSER ${APP_USER} on >… ${RULES.join(' ')}`);
+    await admin(['ACL', 'LOG', 'RESET']);
+    await runWorkload(make(), make());
+    const log = (await admin(['ACL', 'LOG'])) as unknown[];
+    assert.deepEqual(log, [], `ACL denials: ${JSON.stringify(log)}`);
+  });
+
+  it('lib/PRODUCTION.md documents exactly these rules', () => {
+    const doc = readFileSync(new URL('../../../lib/PRODUCTION.md', import.meta.url), 'utf8');
+    const documented = aclRules({
+      keyPrefix: 'app:',
+      mode: 'standalone',
+      busChannel: 'hyperion:tiered:invalidate',
+      leasePrefix: 'hyperion:lease:',
+    });
+    assert.ok(
+      doc.includes(`ACL SETUSER hyperion-app on >PASSWORD ${documented.join(' ')}\n`),
+      'app user rules',
+    );
+    assert.ok(
+      doc.includes(`user hyperion-sentinel on >PASSWORD ${sentinelAclRules().join(' ')}\n`),
+      'sentinel rules',
+    );
+  });
+
+  it('a key outside the prefix is refused with a clear NOPERM CacheError', async () => {
+    const other = make({ keyPrefix: 'other:' });
+    const err = await other.set('k', enc('x')).then(
+      () => assert.fail('write outside the prefix succeeded'),
+      (e: unknown) => e as CacheError,
+    );
+    assert.ok(err instanceof CacheError);
+    assert.equal(err.code, 'backend');
+    assert.match(err.message, /redis set failed .*NOPERM .*keys/);
+    console.log(`# refused: ${err.message}`);
+  });
+
+  it('a command outside the rules is refused (FLUSHALL, CONFIG, KEYS)', async () => {
+    for (const cmd of [['FLUSHALL'], ['CONFIG', 'GET', 'requirepass'], ['KEYS', '*']]) {
+      await assert.rejects(
+        redisCommand(redis.port, cmd, { username: APP_USER, password: APP_PASSWORD }),
+        (e: Error) => /NOPERM/.test(e.message) && e.message.includes(cmd[0]!.toLowerCase()),
+      );
+    }
+  });
+
+  it('a wrong ACL password fails fast as an authentication failure', async () => {
+    const start = performance.now();
+    const bad = make({ password: 'not-the-acl-password' });
+    const err = await bad.get('k').then(
+      () => assert.fail('get succeeded'),
+      (e: unknown) => e as CacheError,
+    );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable');
+    assert.match(err.message, /authentication failed/);
+    assert.ok(ms < 1500, `surfaced after ${ms} ms`);
+    console.log(`# surfaced: wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
+  });
+});

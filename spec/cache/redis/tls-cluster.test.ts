@@ -1,0 +1,140 @@
+/**
+ * A 6-node Redis Cluster with TLS everywhere (`tls-cluster yes`, `tls-replication yes`) and mutual
+ * TLS required (`tls-auth-clients yes`), the adapter logged in as the least-privilege ACL user:
+ * the whole workload runs with no ACL denial on any node, and a wrong CA or a missing client
+ * certificate surfaces fast as a CacheError naming it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ConnectionOptions } from 'node:tls';
+import type { Cluster } from 'iovalkey';
+import { aclRules } from '../../../lib/cache/redis/acl.js';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import type { CacheError } from '../../../lib/core/errors.js';
+import {
+  adminTls,
+  type RedisCluster,
+  redisCommand,
+  skipRedis,
+  startRedisCluster,
+} from '../../harness/redis.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
+import { watchUnhandled } from './helpers.js';
+import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
+
+const ADMIN = 'cluster-admin-password';
+const APP_USER = 'hyperion-app';
+const APP_PASSWORD = 'cluster-app-password';
+const RULES = aclRules({
+  keyPrefix: 'app:',
+  mode: 'cluster',
+  busChannel: BUS_CHANNEL,
+  leasePrefix: LEASE_PREFIX,
+});
+
+describe('redis cluster over TLS with mutual TLS and an ACL user', {
+  skip: skipRedis() || skipOpenssl(),
+}, () => {
+  let pki: TestPki;
+  let cluster: RedisCluster;
+  const caches: RedisCache[] = [];
+  const unhandled = watchUnhandled();
+  let serverTls: { ca: string; cert: string; key: string; authClients: 'yes' };
+  const clientTls = (): ConnectionOptions => ({
+    ca: pki.ca.certPem,
+    cert: pki.clientEncrypted.certPem,
+    key: pki.clientEncrypted.keyPem,
+    passphrase: pki.passphrase,
+  });
+  const make = (tls: ConnectionOptions, extra = {}) => {
+    const c = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.slice(0, 2).map((n) => `${n.host}:${n.port}`),
+      username: APP_USER,
+      password: APP_PASSWORD,
+      keyPrefix: 'app:',
+      tls,
+      commandTimeout: 8000,
+      ...extra,
+    });
+    caches.push(c);
+    return c;
+  };
+  const admin = (port: number, args: string[]) =>
+    redisCommand(port, args, { password: ADMIN, tls: adminTls(serverTls) });
+
+  before(async () => {
+    pki = await createTestPki();
+    serverTls = { ca: pki.ca.cert, cert: pki.server.cert, key: pki.server.key, authClients: 'yes' };
+    cluster = await startRedisCluster({
+      tls: serverTls,
+      password: ADMIN,
+      extraConfig: [`user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`],
+    });
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await cluster?.stop();
+    await pki?.remove();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('runs the whole workload over TLS under the ACL; no node logs a denial', async () => {
+    await Promise.all(cluster.nodes.map((n) => admin(n.port, ['ACL', 'LOG', 'RESET'])));
+    const cache = make(clientTls());
+    assert.equal(await cache.get('warm-up'), undefined);
+    const h = await cache.health();
+    assert.equal(h.ok, true, h.error);
+    assert.equal(h.nodes.length, 6);
+    const stream = (
+      (cache.client as Cluster).nodes('master')[0] as unknown as {
+        stream: { encrypted?: boolean; authorized?: boolean };
+      }
+    ).stream;
+    assert.equal(stream.encrypted && stream.authorized, true, 'verified TLS to the nodes');
+    await runWorkload(cache, make(clientTls()));
+    for (const n of cluster.nodes) {
+      const log = (await admin(n.port, ['ACL', 'LOG'])) as unknown[];
+      assert.deepEqual(log, [], `ACL denials on ${n.port}: ${JSON.stringify(log)}`);
+    }
+  });
+
+  async function failsFast(what: string, tls: ConnectionOptions, pattern: RegExp) {
+    const start = performance.now();
+    const err = await make(tls)
+      .get('k')
+      .then(
+        () => assert.fail(`${what}: get succeeded`),
+        (e: unknown) => e as CacheError,
+      );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(err.message, pattern);
+    assert.ok(ms < 1500, `${what} surfaced after ${ms.toFixed(0)} ms`);
+    console.log(`# surfaced (cluster): ${what}: ${ms.toFixed(0)} ms — ${err.message}`);
+  }
+
+  it('wrong CA: fails fast', async () => {
+    await failsFast('wrong CA', { ...clientTls(), ca: pki.otherCa.certPem }, /not signed by a trusted CA/);
+  });
+
+  it('no client certificate: fails fast', async () => {
+    await failsFast('no client certificate', { ca: pki.ca.certPem }, /refused the client certificate/);
+  });
+
+  it('wrong ACL password: fails fast', async () => {
+    const start = performance.now();
+    const err = await make(clientTls(), { password: 'wrong' })
+      .get('k')
+      .then(
+        () => assert.fail('get succeeded'),
+        (e: unknown) => e as CacheError,
+      );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable', err.message);
+    console.log(`# surfaced (cluster): wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
+    assert.match(err.message, /authentication failed/);
+    assert.ok(ms < 1500);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * The `/metrics` endpoint with a bearer token + TLS, and with basic auth, scraped by a real
+ * Prometheus configured with the same credentials (`authorization` / `basic_auth` + `tls_config`
+ * with the throwaway CA); a scrape job with a wrong token is refused. The default stays
+ * 127.0.0.1 without auth.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { get } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MetricsError } from '../../lib/core/errors.js';
+import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
+import { type PrometheusServer, skipPrometheus, startPrometheus } from '../harness/prometheus.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
+
+const TOKEN = 'metrics-bearer-token-value';
+const BASIC_USER = 'scraper';
+const BASIC_PASSWORD = 'metrics-basic-password';
+
+/** GET over https trusting `ca`; resolves status and body. */
+function httpsGet(url: string, ca: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    get(url, { ca, headers }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+describe('/metrics with auth and TLS, scraped by a real Prometheus', {
+  skip: skipPrometheus() || skipOpenssl(),
+}, () => {
+  let pki: TestPki;
+  let bearer: PrometheusMetrics;
+  let basic: PrometheusMetrics;
+  let plain: PrometheusMetrics;
+  let prom: PrometheusServer;
+  let bearerUrl: string;
+  let basicUrl: string;
+
+  before(async () => {
+    pki = await createTestPki();
+    bearer = createMetrics({
+      port: 0,
+      namespace: 'sec',
+      auth: { bearerToken: TOKEN },
+      tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+    });
+    basic = createMetrics({
+      port: 0,
+      namespace: 'sec',
+      auth: { username: BASIC_USER, password: BASIC_PASSWORD },
+    });
+    plain = createMetrics({ port: 0, namespace: 'sec' });
+    for (const m of [bearer, basic, plain])
+      m.counter({ name: 'scraped', help: 'A counter to scrape' }).inc(3);
+    bearerUrl = (await bearer.listen())!.url;
+    basicUrl = (await basic.listen())!.url;
+    const target = (u: string) => new URL(u).host;
+    const files = {
+      token: join(pki.dir, 'token'),
+      wrong: join(pki.dir, 'wrong-token'),
+      pass: join(pki.dir, 'pass'),
+    };
+    await writeFile(files.token, TOKEN);
+    await writeFile(files.wrong, 'not-the-token');
+    await writeFile(files.pass, BASIC_PASSWORD);
+    const job = (name: string, url: string, auth: string[], tls: boolean) =>
+      [
+        `  - job_name: ${name}`,
+        `    scheme: ${tls ? 'https' : 'http'}`,
+        ...auth,
+        ...(tls ? ['    tls_config:', `      ca_file: ${JSON.stringify(pki.ca.cert)}`] : []),
+        '    static_configs:',
+        `      - targets: [${JSON.stringify(target(url))}]`,
+      ].join('\n');
+    const configText = [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      'scrape_configs:',
+      job(
+        'bearer',
+        bearerUrl,
+        [
+          '    authorization:',
+          '      type: Bearer',
+          `      credentials_file: ${JSON.stringify(files.token)}`,
+        ],
+        true,
+      ),
+      job(
+        'basic',
+        basicUrl,
+        [
+          '    basic_auth:',
+          `      username: ${BASIC_USER}`,
+          `      password_file: ${JSON.stringify(files.pass)}`,
+        ],
+        false,
+      ),
+      job(
+        'wrong',
+        bearerUrl,
+        [
+          '    authorization:',
+          '      type: Bearer',
+          `      credentials_file: ${JSON.stringify(files.wrong)}`,
+        ],
+        true,
+      ),
+      '',
+    ].join('\n');
+    prom = await startPrometheus({ configText });
+  });
+  after(async () => {
+    await prom?.stop();
+    await Promise.allSettled([bearer, basic, plain].map((m) => m?.close()));
+    await pki?.remove();
+  });
+
+  it('Prometheus scrapes over TLS with the bearer token and with basic auth; a wrong token is refused', async () => {
+    await prom.waitForSeries('sec_scraped_total{job="bearer"}', (s) => s[0]?.value === 3);
+    await prom.waitForSeries('sec_scraped_total{job="basic"}', (s) => s[0]?.value === 3);
+    await prom.waitForSeries('up{job="wrong"}', (s) => s[0]?.value === 0);
+    const targets = (await prom.api('/api/v1/targets')) as {
+      activeTargets: { labels: { job: string }; health: string; lastError: string }[];
+    };
+    const wrong = targets.activeTargets.find((t) => t.labels.job === 'wrong');
+    assert.match(wrong?.lastError ?? '', /401/);
+    assert.ok(!JSON.stringify(targets).includes(TOKEN), 'the token is not in the targets API');
+  });
+
+  it('without credentials: 401 and no metrics; with them: the exposition', async () => {
+    assert.match(bearerUrl, /^https:\/\/127\.0\.0\.1:/);
+    const none = await httpsGet(bearerUrl, pki.ca.certPem);
+    assert.equal(none.status, 401);
+    assert.ok(!none.body.includes('sec_scraped'));
+    const wrong = await httpsGet(bearerUrl, pki.ca.certPem, { authorization: 'Bearer nope' });
+    assert.equal(wrong.status, 401);
+    const ok = await httpsGet(bearerUrl, pki.ca.certPem, { authorization: `Bearer ${TOKEN}` });
+    assert.equal(ok.status, 200);
+    assert.match(ok.body, /sec_scraped_total 3/);
+    const res = await fetch(basicUrl);
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate') ?? '', /^Basic/);
+    await res.arrayBuffer();
+  });
+
+  it('default: 127.0.0.1, plain HTTP, no auth', async () => {
+    const addr = (await plain.listen())!;
+    assert.equal(addr.host, '127.0.0.1');
+    const res = await fetch(addr.url);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /sec_scraped_total 3/);
+  });
+
+  it('bad options are MetricsErrors that show no secret', () => {
+    assert.throws(() => createMetrics({ auth: { bearerToken: 'has space' } }), MetricsError);
+    assert.throws(
+      () => createMetrics({ auth: { bearerToken: TOKEN, username: 'u', password: 'p' } as never }),
+      (e: Error) => e instanceof MetricsError && !e.message.includes(TOKEN),
+    );
+    assert.throws(
+      () =>
+        createMetrics({
+          tls: { cert: pki.clientEncrypted.certPem, key: pki.clientEncrypted.keyPem, passphrase: 'nope' },
+        }),
+      (e: Error) => e instanceof MetricsError && /cannot be loaded/.test(e.message),
+    );
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * OTLP/HTTP export over mutual TLS with a private CA and an authorization header, against a real
+ * Jaeger whose OTLP receiver requires TLS, client certificates and basic auth: spans arrive; a wrong
+ * CA, an expired collector certificate, a missing client certificate or wrong credentials fail the
+ * exports — each counted in exportStats(), logged once per interval (with no header value in the
+ * log), and never blocking or throwing into the app.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { LogFields, Logger } from '../../lib/core/contracts.js';
+import { ConfigError } from '../../lib/core/errors.js';
+import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
+import { type Jaeger, startJaeger } from '../harness/jaeger.js';
+import { skipUnless, waitFor } from '../harness/process.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
+
+const USER = 'otlp-user';
+const PASSWORD = 'otlp-password-value';
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+
+function captureLogger() {
+  const records: { level: string; message: string; fields?: LogFields }[] = [];
+  const make = (): Logger => ({
+    debug: (message, fields) => records.push({ level: 'debug', message, fields }),
+    info: (message, fields) => records.push({ level: 'info', message, fields }),
+    warn: (message, fields) => records.push({ level: 'warn', message, fields }),
+    error: (message, fields) => records.push({ level: 'error', message, fields }),
+    child: () => make(),
+  });
+  return { logger: make(), records };
+}
+
+describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
+  skip: skipUnless(['jaeger'], 'see spec/harness/jaeger.ts') || skipOpenssl(),
+}, () => {
+  let pki: TestPki;
+  let jaeger: Jaeger;
+  let expiredJaeger: Jaeger;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  before(async () => {
+    pki = await createTestPki();
+    [jaeger, expiredJaeger] = await Promise.all([
+      startJaeger({
+        otlpTls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert },
+        otlpBasicAuth: { username: USER, password: PASSWORD },
+      }),
+      startJaeger({ otlpTls: { cert: pki.expired.cert, key: pki.expired.key } }),
+    ]);
+  });
+  after(async () => {
+    for (const c of closers) await c().catch(() => {});
+    await Promise.allSettled([jaeger?.stop(), expiredJaeger?.stop()]);
+    await pki?.remove();
+  });
+
+  /** Mutual TLS: the client certificate with its encrypted key. */
+  const client = () => ({
+    cert: pki.clientEncrypted.certPem,
+    key: pki.clientEncrypted.keyPem,
+    passphrase: pki.passphrase,
+  });
+  const make = (extra: Partial<OtelTracerOptions>) => {
+    const { logger, records } = captureLogger();
+    const tracer = createOtelTracer({
+      exporter: 'otlp',
+      endpoint: jaeger.otlpEndpoint,
+      logger,
+      errorLogIntervalMs: 60_000,
+      batch: { scheduledDelayMillis: 10, exportTimeoutMillis: 3000 },
+      ...extra,
+    });
+    closers.push(() => tracer.close());
+    return { tracer, records };
+  };
+
+  it('exports over verified mutual TLS with the authorization header; the trace is in Jaeger', async () => {
+    const serviceName = 'otlp-tls-ok';
+    const { tracer } = make({
+      serviceName,
+      tls: { ca: pki.ca.certPem, ...client() },
+      headers: { authorization: basic(USER, PASSWORD) },
+    });
+    const span = tracer.startSpan('secure-export');
+    span.end();
+    await tracer.flush();
+    const traceId = span.spanContext().traceId;
+    const trace = await waitFor(() => jaeger.getTrace(traceId), {
+      timeoutMs: 30_000,
+      what: 'the trace in Jaeger',
+    });
+    assert.equal(trace.spans[0]?.operationName, 'secure-export');
+    assert.equal(tracer.exportStats().failedExports, 0);
+  });
+
+  /** Spans in several batches; returns the logger records and stats after the exports failed. */
+  async function failingExports(what: string, extra: Partial<OtelTracerOptions>, pattern: RegExp) {
+    const { tracer, records } = make(extra);
+    const start = performance.now();
+    let firstLog = Number.NaN;
+    for (let batch = 0; batch < 3; batch++) {
+      // Starting and ending spans never waits for the collector.
+      const t0 = performance.now();
+      for (let i = 0; i < 50; i++) tracer.startSpan(`${what}-${i}`).end();
+      assert.ok(performance.now() - t0 < 200, 'span start/end blocked');
+      await tracer.flush().catch(() => {});
+      if (Number.isNaN(firstLog) && records.some((r) => r.level === 'error'))
+        firstLog = performance.now() - start;
+    }
+    await waitFor(() => tracer.exportStats().failedExports >= 2, { what: `${what}: failed exports counted` });
+    const errors = records.filter((r) => r.message === 'tracing: span export failed');
+    assert.equal(errors.length, 1, `${what}: logged once per interval, got ${errors.length}`);
+    const text = JSON.stringify(errors[0]?.fields);
+    assert.match(text, pattern, `${what}: the log names the cause`);
+    for (const secret of [
+      PASSWORD,
+      basic(USER, PASSWORD),
+      basic(USER, 'wrong-password-value'),
+      'wrong-password-value',
+    ])
+      assert.ok(!JSON.stringify(records).includes(secret), `${what}: a header value is in the log`);
+    console.log(
+      `# surfaced (otlp): ${what}: first export error logged after ${firstLog.toFixed(0)} ms; ` +
+        `${tracer.exportStats().failedExports} failed exports counted, 1 log record — ${errors[0]?.fields?.error}`,
+    );
+  }
+
+  it('wrong CA: exports fail, counted, logged once, app never blocked', async () => {
+    await failingExports(
+      'wrong CA',
+      { tls: { ca: pki.otherCa.certPem, ...client() }, headers: { authorization: basic(USER, PASSWORD) } },
+      /self[- ]signed|unable to verify|certificate/i,
+    );
+  });
+
+  it('expired collector certificate: exports fail, counted, logged once', async () => {
+    await failingExports(
+      'expired certificate',
+      { endpoint: expiredJaeger.otlpEndpoint, tls: { ca: pki.ca.certPem } },
+      /expired/i,
+    );
+  });
+
+  it('wrong credentials: the receiver refuses (401), counted, logged once without the header', async () => {
+    await failingExports(
+      'wrong credentials',
+      {
+        tls: { ca: pki.ca.certPem, ...client() },
+        headers: { authorization: basic(USER, 'wrong-password-value') },
+      },
+      /401|Unauthorized/i,
+    );
+  });
+
+  it('no client certificate (the receiver requires one): exports fail, counted, logged once', async () => {
+    await failingExports(
+      'no client certificate',
+      { tls: { ca: pki.ca.certPem }, headers: { authorization: basic(USER, PASSWORD) } },
+      /certificate|ECONNRESET|socket hang up|alert/i,
+    );
+  });
+
+  it('a wrong key passphrase is a ConfigError at creation', () => {
+    assert.throws(
+      () =>
+        createOtelTracer({
+          exporter: 'otlp',
+          endpoint: jaeger.otlpEndpoint,
+          tls: {
+            ca: pki.ca.certPem,
+            cert: pki.clientEncrypted.certPem,
+            key: pki.clientEncrypted.keyPem,
+            passphrase: 'nope',
+          },
+        }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /TLS material cannot be loaded/.test(e.message) &&
+        !e.message.includes('nope'),
+    );
+  });
+});
