@@ -69,7 +69,9 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       });
       if (ops.length === 0) return;
       const budget = checkBudget(options);
-      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget));
+      // Deadlines count from this call, not from after a wait for a connection (see set).
+      const at = Date.now();
+      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at));
     },
 
     async deleteMany(keys) {
