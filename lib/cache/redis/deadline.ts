@@ -80,6 +80,12 @@ export interface GuardedWrites {
   ): void;
   /** The deadline (server ms) of a write called at `at` (default now), as sent to the script ('' = none). */
   deadline(budget?: number, at?: number): string;
+  /**
+   * While the first clock measurement is outstanding: the promise of its (single) attempt, which
+   * every command of the cache waits for (see ./dispatch.ts), so that a write held back for it is
+   * not overtaken by a delete, clear or read called after it. `undefined` once it settled.
+   */
+  pending(): Promise<void> | undefined;
   /** Stops the periodic clock measurement. */
   stop(): void;
 }
@@ -96,6 +102,16 @@ export function createGuardedWrites(
   // look passed, one ahead would let late writes in.
   let first: Promise<void> | undefined;
   let measured = false;
+  // The first attempt settled (measured or not): from then on nothing waits for it.
+  let firstDone = false;
+  const startFirst = () => {
+    first ??= sync()
+      .catch(() => {})
+      .finally(() => {
+        firstDone = true;
+      });
+    return first;
+  };
 
   async function measure(node: Redis): Promise<{ offset: number; uncertainty: number }> {
     const before = Date.now();
@@ -142,12 +158,15 @@ export function createGuardedWrites(
 
   return {
     set(key, value, ttl, nx = false, budget, at = Date.now()) {
-      if (measured || commandTimeout === undefined) return send(key, value, ttl, nx, budget, at);
+      if (measured || firstDone || commandTimeout === undefined) return send(key, value, ttl, nx, budget, at);
       // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
       // The deadline still counts from the call: a write the caller was told timed out while it
       // waited here must not be sent later with a fresh budget (it would land after the failure).
-      first ??= sync().catch(() => {});
-      return first.then(() => send(key, value, ttl, nx, budget, at));
+      return startFirst().then(() => send(key, value, ttl, nx, budget, at));
+    },
+    pending() {
+      if (measured || firstDone || commandTimeout === undefined) return undefined;
+      return startFirst();
     },
     queue(p, key, value, ttl, budget, at) {
       (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), '');

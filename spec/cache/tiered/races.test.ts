@@ -4,6 +4,7 @@
  * levels would disagree on. Each test failed on the code before the fix.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
@@ -273,5 +274,33 @@ describeWithServers('tiered cache: a timed-out L2 write (issue 13 item 2)', skip
     await sleep(100);
     await aL2.get('k').catch(() => undefined); // after any SET A still sent on that connection
     assert.equal(await directL2.get('k'), undefined, 'the timed-out v2 never landed after the delete');
+  });
+
+  // Found by the faulted model test (seed 870581875, path 232): the background L2 store of a
+  // loaded value waited for the Redis cache's first server clock measurement, while a `clear()`
+  // called after it went straight to Redis — so the store landed after the clear had been
+  // acknowledged and the cleared value was served again. Every command now waits for that
+  // measurement in call order.
+  it('a SET held back for the first clock measurement is not overtaken by a later delete', async () => {
+    const directL2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'order:' });
+    closers.push(() => directL2.close());
+    await directL2.set('k', bytes('old'));
+    proxy.delay = 150; // the handshake and the first TIME reach Redis late
+    try {
+      const aL2 = createRedisCache({
+        addresses: [`127.0.0.1:${proxy.port}`],
+        keyPrefix: 'order:',
+        commandTimeout: 3000,
+      });
+      closers.push(() => aL2.close());
+      await once(aL2.client, 'ready'); // its clock is not measured yet
+      const set = aL2.set('k', bytes('new'));
+      await aL2.delete('k');
+      assert.equal(await set, true);
+      await aL2.get('k'); // after every command A sent
+    } finally {
+      proxy.delay = 0;
+    }
+    assert.equal(await directL2.get('k'), undefined, 'the delete called after the set wins');
   });
 });
