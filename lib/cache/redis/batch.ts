@@ -19,14 +19,14 @@ export type BatchOp =
 function add(
   p: ChainableCommander,
   op: BatchOp,
-  w: { writes: GuardedWrites; budget: number | undefined; since?: number } | undefined,
+  w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
 ): void {
   switch (op.kind) {
     case 'get':
       p.getBuffer(op.key);
       break;
     case 'set':
-      if (w) w.writes.queue(p, op.key, op.value, op.px, w.budget, w.since);
+      if (w) w.writes.queue(p, op.key, op.value, op.px, w.budget, w.at);
       else if (op.px === undefined) p.set(op.key, op.value);
       else p.set(op.key, op.value, 'PX', op.px);
       break;
@@ -51,10 +51,10 @@ export async function runBatch(
   ops: readonly BatchOp[],
   writes?: GuardedWrites,
   budget?: number,
-  since?: number,
+  at = Date.now(),
 ): Promise<unknown[]> {
   const out: unknown[] = new Array(ops.length);
-  const w = writes && { writes, budget, since };
+  const w = writes && { writes, budget, at };
   if (!client.isCluster) {
     await execInto(client.pipeline(), ops, undefined, out, w);
     return out;
@@ -77,7 +77,7 @@ async function execInto(
   ops: readonly BatchOp[],
   idx: readonly number[] | undefined,
   out: unknown[],
-  w: { writes: GuardedWrites; budget: number | undefined; since?: number } | undefined,
+  w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);

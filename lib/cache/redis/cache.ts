@@ -59,6 +59,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   // An injected client keeps its own command timeout (none: writes have no deadline).
   const timeout = owned && options.client === undefined ? o.commandTimeout : clientTimeout(client);
   const writes = createGuardedWrites(client, timeout);
+  dispatch.holdWhile(() => writes.pending());
   const ctx: CacheContext = {
     client,
     prefix: o.keyPrefix,

@@ -116,12 +116,14 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         const buf = checkValue(value);
         const budget = checkBudget(options);
         const nx = options?.ifAbsent === true;
-        // The caller's budget runs from this call, also while the write waits for a connection.
-        const since = budget === undefined ? undefined : Date.now();
+        // The write's deadline counts from this call, not from when it is sent: a wait for a
+        // connection first must not give a write the caller may already have been told timed out
+        // a fresh budget (it would land after the failure was reported).
+        const at = Date.now();
         wrote(key);
         return dispatch.exec(
           'set',
-          () => writes.set(prefix + key, buf, px, nx, budget, since).then(inTime),
+          () => writes.set(prefix + key, buf, px, nx, budget, at).then(inTime),
           stored,
           failSet,
           prefix + key,

@@ -5,10 +5,16 @@
  *
  * Every SET of the cache runs as a small Lua script (EVALSHA; iovalkey loads it on first use) that
  * reads the server's clock (`TIME`) and stores the value only if that is not past the write's
- * deadline, given in server milliseconds. The deadline is the client's send time translated to the
- * server's clock, plus the command timeout, minus a safety margin:
+ * deadline, given in server milliseconds. The deadline is the time the caller called the write
+ * (client clock) translated to the server's clock, plus the command timeout, minus a safety margin:
  *
- *   deadline = Date.now() + offset + commandTimeout - uncertainty - margin
+ *   deadline = calledAt + offset + commandTimeout - uncertainty - margin
+ *
+ * `calledAt`, not the time the command finally leaves: a write may first wait for a connection
+ * (the cache's readiness gate) or for the first clock measurement, and the caller's budget (the
+ * tiered cache's `l2Timeout`) runs during that wait too. A deadline counted from the send would
+ * give such a write a fresh budget after the caller was told it timed out, so it could land
+ * after a newer write or delete (found by the faulted tiered model test, seed 870581875).
  *
  * `offset` (server clock − client clock) is measured with `TIME` on every (re)connect and every
  * 30 s; `uncertainty` is half the round trip of that measurement. So the skew between the client's
@@ -49,8 +55,11 @@ type Scripted = { [COMMAND](...args: unknown[]): Promise<number> };
 
 export interface GuardedWrites {
   /**
-   * SET with the deadline of a command sent now (`budget` ms when shorter than the command
-   * timeout); `nx` stores only when absent. Resolves a reply constant.
+   * SET with the deadline of a command called at `at` (client ms, default now; `budget` ms when
+   * shorter than the command timeout); `nx` stores only when absent. Resolves a reply constant.
+   * Pass the time the caller called the write: a write that first waited (for a connection, for
+   * the clock measurement) must not get a fresh budget when it is finally sent, or it could land
+   * after the caller was told it timed out.
    */
   set(
     key: string,
@@ -58,7 +67,7 @@ export interface GuardedWrites {
     px: number | undefined,
     nx?: boolean,
     budget?: number,
-    since?: number,
+    at?: number,
   ): Promise<number>;
   /** Queues the same SET on a pipeline (its reply is a reply constant). */
   queue(
@@ -67,14 +76,16 @@ export interface GuardedWrites {
     value: Buffer,
     px: number | undefined,
     budget?: number,
-    since?: number,
+    at?: number,
   ): void;
+  /** The deadline (server ms) of a write called at `at` (default now), as sent to the script ('' = none). */
+  deadline(budget?: number, at?: number): string;
   /**
-   * The deadline (server ms) of a write sent now, as sent to the script ('' = none). `since`: the
-   * client time the caller's `budget` started (its call), when that was before now — a write that
-   * waited for a connection or a clock measurement gets only what is left of the budget.
+   * While the first clock measurement is outstanding: the promise of its (single) attempt, which
+   * every command of the cache waits for (see ./dispatch.ts), so that a write held back for it is
+   * not overtaken by a delete, clear or read called after it. `undefined` once it settled.
    */
-  deadline(budget?: number, since?: number): string;
+  pending(): Promise<void> | undefined;
   /** Stops the periodic clock measurement. */
   stop(): void;
 }
@@ -91,6 +102,16 @@ export function createGuardedWrites(
   // look passed, one ahead would let late writes in.
   let first: Promise<void> | undefined;
   let measured = false;
+  // The first attempt settled (measured or not): from then on nothing waits for it.
+  let firstDone = false;
+  const startFirst = () => {
+    first ??= sync()
+      .catch(() => {})
+      .finally(() => {
+        firstDone = true;
+      });
+    return first;
+  };
 
   async function measure(node: Redis): Promise<{ offset: number; uncertainty: number }> {
     const before = Date.now();
@@ -115,12 +136,14 @@ export function createGuardedWrites(
   client.on('ready', resync);
   if (client.status === 'ready') resync();
 
-  const deadline = (budget?: number, since = Date.now()) => {
+  // `at` is when the caller sent the write (client clock): a write that first waited for the clock
+  // measurement keeps the deadline it had when it was called, so the wait never extends its budget.
+  const deadline = (budget?: number, at = Date.now()) => {
     const limit =
       budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
     if (limit === undefined) return '';
     const margin = Math.max(5, limit * 0.1);
-    return String(Math.floor(since + offset + limit - uncertainty - margin));
+    return String(Math.floor(at + offset + limit - uncertainty - margin));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
 
@@ -130,20 +153,23 @@ export function createGuardedWrites(
     ttl: number | undefined,
     nx: boolean,
     budget?: number,
-    since?: number,
-  ) => (client as unknown as Scripted)[COMMAND](key, value, deadline(budget, since), px(ttl), nx ? '1' : '');
+    at?: number,
+  ) => (client as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), nx ? '1' : '');
 
   return {
-    set(key, value, ttl, nx = false, budget, since) {
-      if (measured || commandTimeout === undefined) return send(key, value, ttl, nx, budget, since);
+    set(key, value, ttl, nx = false, budget, at = Date.now()) {
+      if (measured || firstDone || commandTimeout === undefined) return send(key, value, ttl, nx, budget, at);
       // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
-      first ??= sync().catch(() => {});
-      // A caller's budget keeps running during that wait.
-      const from = since ?? (budget === undefined ? undefined : Date.now());
-      return first.then(() => send(key, value, ttl, nx, budget, from));
+      // The deadline still counts from the call: a write the caller was told timed out while it
+      // waited here must not be sent later with a fresh budget (it would land after the failure).
+      return startFirst().then(() => send(key, value, ttl, nx, budget, at));
     },
-    queue(p, key, value, ttl, budget, since) {
-      (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, since), px(ttl), '');
+    pending() {
+      if (measured || firstDone || commandTimeout === undefined) return undefined;
+      return startFirst();
+    },
+    queue(p, key, value, ttl, budget, at) {
+      (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), '');
     },
     deadline,
     stop() {

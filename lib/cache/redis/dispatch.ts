@@ -36,6 +36,12 @@ export interface Dispatcher {
   failed(op: string, err: CacheError): void;
   /** Resolves once no command is in flight (at once when none is). */
   idle(): Promise<void>;
+  /**
+   * Makes every command wait, in call order, while `pending()` returns a promise (the first server
+   * clock measurement of ./deadline.ts): a SET waits for it, and a command called after that SET
+   * must not reach Redis before it (a delete or clear overtaken by an earlier SET would be undone).
+   */
+  holdWhile(pending: () => Promise<void> | undefined): void;
 }
 
 /** What the parts of the cache share. */
@@ -58,6 +64,7 @@ export function createDispatcher(
   secrets: readonly (string | undefined)[],
 ): Dispatcher {
   let drained: (() => void) | undefined;
+  let held: () => Promise<void> | undefined = () => undefined;
   const settle = () => {
     if (--counters.inflight === 0) drained?.();
   };
@@ -80,6 +87,8 @@ export function createDispatcher(
       }
       throw err;
     }
+    const hold = held();
+    if (hold) await hold;
     counters.inflight++;
     try {
       return await fn();
@@ -102,7 +111,7 @@ export function createDispatcher(
   return {
     run,
     exec(op, send, map, onError, key) {
-      if (gate.closed || client.status !== 'ready') return run(op, send, false, key).then(map);
+      if (gate.closed || client.status !== 'ready' || held()) return run(op, send, false, key).then(map);
       counters.inflight++;
       return send().then(
         (value) => {
@@ -115,6 +124,9 @@ export function createDispatcher(
     },
     fail,
     failed,
+    holdWhile(pending) {
+      held = pending;
+    },
     idle() {
       if (counters.inflight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {

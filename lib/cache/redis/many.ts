@@ -69,8 +69,9 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       });
       if (ops.length === 0) return;
       const budget = checkBudget(options);
-      const since = budget === undefined ? undefined : Date.now();
-      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget, since));
+      // Deadlines count from this call, not from after a wait for a connection (see set).
+      const at = Date.now();
+      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at));
     },
 
     async deleteMany(keys) {

@@ -34,7 +34,9 @@ export function createPipeline(ctx: CacheContext): RedisPipeline {
       const queued = ops;
       ops = [];
       if (queued.length === 0) return [];
-      const replies = await dispatch.run('pipeline', () => runBatch(client, queued, writes));
+      // Deadlines count from exec(), not from after a wait for a connection (see set).
+      const at = Date.now();
+      const replies = await dispatch.run('pipeline', () => runBatch(client, queued, writes, undefined, at));
       return queued.map((op, i) => {
         const r = replies[i];
         if (op.kind === 'get') return countReply(counters, r as Buffer | null);

@@ -4,6 +4,7 @@
  * levels would disagree on. Each test failed on the code before the fix.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
@@ -11,6 +12,7 @@ import { decodeEnvelope } from '../../../lib/cache/tiered/envelope.js';
 import { createTieredCache, type TieredCacheOptions } from '../../../lib/cache/tiered/index.js';
 import type { Cache, InvalidationBus } from '../../../lib/core/contracts.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { sleep } from '../../../lib/core/timeout.js';
 import { deferred } from '../../harness/clock.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
@@ -236,5 +238,69 @@ describeWithServers('tiered cache: a timed-out L2 write (issue 13 item 2)', skip
     await aL2.get('k').catch(() => undefined);
     const c = tiered(redisAt(redis.port)); // an empty L1: reads L2
     assert.equal(text(await c.get('k')), 'v3', 'the timed-out v2 never landed over v3');
+  });
+
+  // Found by the faulted model test (seed 870581875): a set that first waited for the Redis
+  // connection (the cache's readiness gate) was sent with a deadline counted from the moment it
+  // left that wait, so it landed long after the tiered caller had been told it timed out — and
+  // after a newer delete. The deadline must count from the call.
+  it('a write that timed out while waiting for a reconnect never lands after a newer delete', async () => {
+    const directL2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'gate:' });
+    const aL2 = createRedisCache({
+      addresses: [`127.0.0.1:${proxy.port}`],
+      keyPrefix: 'gate:',
+      commandTimeout: 2000,
+    });
+    closers.push(() => directL2.close());
+    const a = createTieredCache({ l1: memory(), l2: aL2, l2Timeout: 100, breaker: false });
+    closers.push(() => a.close());
+    const b = createTieredCache({ l1: memory(), l2: directL2, l2Timeout: 1000, breaker: false });
+    closers.push(() => b.close());
+    await a.set('k', bytes('v1')); // connected, server clock measured
+    try {
+      // The connection goes down and cannot come back while bytes are dropped (the ready check
+      // gets no answer): A's next set waits in the readiness gate.
+      proxy.dropping = true;
+      proxy.cut();
+      await waitFor(() => aL2.client.status !== 'ready', { timeoutMs: 5000, what: 'A to see the cut' });
+      await rejectsCode(a.set('k', bytes('v2')), 'timeout');
+      // Told it failed, the application deletes the key through another instance.
+      assert.equal(await b.delete('k'), true);
+      await sleep(150);
+    } finally {
+      proxy.dropping = false; // A reconnects; the waiting SET is sent now
+    }
+    await waitFor(async () => (await aL2.health()).ok, { timeoutMs: 5000, what: 'A to reconnect' });
+    await sleep(100);
+    await aL2.get('k').catch(() => undefined); // after any SET A still sent on that connection
+    assert.equal(await directL2.get('k'), undefined, 'the timed-out v2 never landed after the delete');
+  });
+
+  // Found by the faulted model test (seed 870581875, path 232): the background L2 store of a
+  // loaded value waited for the Redis cache's first server clock measurement, while a `clear()`
+  // called after it went straight to Redis — so the store landed after the clear had been
+  // acknowledged and the cleared value was served again. Every command now waits for that
+  // measurement in call order.
+  it('a SET held back for the first clock measurement is not overtaken by a later delete', async () => {
+    const directL2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'order:' });
+    closers.push(() => directL2.close());
+    await directL2.set('k', bytes('old'));
+    proxy.delay = 150; // the handshake and the first TIME reach Redis late
+    try {
+      const aL2 = createRedisCache({
+        addresses: [`127.0.0.1:${proxy.port}`],
+        keyPrefix: 'order:',
+        commandTimeout: 3000,
+      });
+      closers.push(() => aL2.close());
+      await once(aL2.client, 'ready'); // its clock is not measured yet
+      const set = aL2.set('k', bytes('new'));
+      await aL2.delete('k');
+      assert.equal(await set, true);
+      await aL2.get('k'); // after every command A sent
+    } finally {
+      proxy.delay = 0;
+    }
+    assert.equal(await directL2.get('k'), undefined, 'the delete called after the set wins');
   });
 });

@@ -1,0 +1,75 @@
+/**
+ * The write deadline of the Redis cache (lib/cache/redis/deadline.ts) counts from when the write
+ * was called, also when the write first waited for the first server clock measurement. Found by
+ * the faulted tiered model test (seed 870581875): the first writes of a cache waited for a `TIME`
+ * that a dropped connection answered ~300 ms late, and were then sent with a fresh 100 ms budget,
+ * so they landed after the caller had been told they timed out (and after a newer delete).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Redis } from 'iovalkey';
+import { createGuardedWrites } from '../../../lib/cache/redis/deadline.js';
+
+/** Just enough of an iovalkey client: `TIME` answers when the test says so; SETs are recorded. */
+function fakeClient() {
+  let answerTime: (() => void) | undefined;
+  const sent: { key: string; deadline: number; at: number }[] = [];
+  const client = {
+    isCluster: false,
+    status: 'ready',
+    on() {},
+    off() {},
+    defineCommand() {},
+    call(cmd: string) {
+      assert.equal(cmd, 'TIME');
+      return new Promise((resolve) => {
+        answerTime = () => {
+          const now = Date.now();
+          resolve([String(Math.floor(now / 1000)), String((now % 1000) * 1000)]);
+        };
+      });
+    },
+    hyperionSetBefore(key: string, _value: Buffer, deadline: string) {
+      sent.push({ key, deadline: Number(deadline), at: Date.now() });
+      return Promise.resolve(1);
+    },
+  };
+  return { client: client as unknown as Redis, sent, answerTime: () => answerTime?.() };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('redis write deadlines', () => {
+  it('a write that waited for the first clock measurement keeps the deadline of its call', async () => {
+    const { client, sent, answerTime } = fakeClient();
+    const writes = createGuardedWrites(client, 1000);
+    try {
+      const called = Date.now();
+      const p = writes.set('k', Buffer.from('v'), undefined, false, 100);
+      await sleep(250); // the TIME reply is late (a dropped or slow connection)
+      answerTime();
+      assert.equal(await p, 1);
+      assert.equal(sent.length, 1);
+      // Budget 100 ms minus the margin, from the call — not from the send ~250 ms later.
+      assert.ok(
+        sent[0]!.deadline <= called + 100,
+        `deadline ${sent[0]!.deadline - called} ms after the call (sent ${sent[0]!.at - called} ms after it)`,
+      );
+    } finally {
+      writes.stop();
+    }
+  });
+
+  it('an explicit call time is used for the deadline, else now', () => {
+    const { client } = fakeClient();
+    const writes = createGuardedWrites(client, 1000);
+    try {
+      const at = Date.now() - 5000;
+      const margin = 100; // 10 % of 1000
+      assert.ok(Math.abs(Number(writes.deadline(undefined, at)) - (at + 1000 - margin)) <= 2);
+      assert.ok(Number(writes.deadline()) >= Date.now() + 1000 - margin - 2);
+    } finally {
+      writes.stop();
+    }
+  });
+});
