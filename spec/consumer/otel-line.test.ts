@@ -7,15 +7,20 @@
  * comes from an incoming `traceparent`, found in a real Jaeger with that parent.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { describeWithServers, skipUnless, tempDir, waitFor } from '../harness/process.js';
+import {
+  buildAndPack,
+  INSTALL_WARNING,
+  installedVersion,
+  installProject,
+  run,
+  typecheck,
+} from './project.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const line: 2 | 3 = process.env.HYPERION_OTEL_LINE === '3' ? 3 : 2;
 /** The peers an application on each line installs for `hyperion/tracing/otel` with OTLP export. */
 const PEERS = {
@@ -30,44 +35,6 @@ const PEERS = {
     '@opentelemetry/exporter-trace-otlp-proto@0.301',
   ],
 }[line];
-
-// Children get the plain environment: no test-run hook (the consumer resolves its own packages),
-// and this Node first on PATH so npm and tsc run on it too.
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-};
-delete env.NODE_OPTIONS;
-delete env.HYPERION_OTEL_LINE;
-
-function run(
-  command: string,
-  args: readonly string[],
-  cwd: string,
-  timeoutMs: number,
-  extra: NodeJS.ProcessEnv = {},
-) {
-  return new Promise<string>((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b;
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      out += b;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal}):\n${out.slice(-4000)}`));
-    });
-  });
-}
 
 const APP = `import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -132,67 +99,12 @@ describeWithServers(
       timeout: 420_000,
     }, async () => {
       // The package as published: built now, packed by npm.
-      await run('npm', ['run', 'build'], root, 120_000);
-      const packed = await run(
-        'npm',
-        ['pack', '--ignore-scripts', '--pack-destination', dir.path],
-        root,
-        60_000,
-      );
-      const tarball = join(dir.path, packed.trim().split('\n').pop()!.trim());
-
+      const tarball = await buildAndPack(dir.path);
       const project = join(dir.path, 'app');
-      await run('mkdir', ['-p', project], dir.path, 5_000);
-      writeFileSync(
-        join(project, 'package.json'),
-        JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2),
-      );
-      const typesNode = JSON.parse(
-        readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8'),
-      ).version;
-      const install = await run(
-        'npm',
-        [
-          'install',
-          '--prefer-offline',
-          '--no-audit',
-          '--no-fund',
-          '--loglevel=warn',
-          tarball,
-          ...PEERS,
-          `@types/node@${typesNode}`,
-        ],
-        project,
-        240_000,
-      );
-      assert.doesNotMatch(install, /peer|ERESOLVE|EBADENGINE/i, install);
-      const installed = (name: string) =>
-        JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8'))
-          .version as string;
-      assert.match(installed('@opentelemetry/api'), line === 3 ? /^1\.10\./ : /^1\.9\./);
-
-      writeFileSync(join(project, 'app.ts'), APP);
-      writeFileSync(
-        join(project, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            target: 'ES2022',
-            module: 'NodeNext',
-            moduleResolution: 'NodeNext',
-            strict: true,
-            skipLibCheck: false,
-            types: ['node'],
-            outDir: 'out',
-          },
-          files: ['app.ts'],
-        }),
-      );
-      await run(
-        process.execPath,
-        [join(root, 'node_modules/typescript/bin/tsc'), '-p', project],
-        project,
-        120_000,
-      );
+      const install = await installProject(project, tarball, PEERS);
+      assert.doesNotMatch(install, INSTALL_WARNING, install);
+      assert.match(installedVersion(project, '@opentelemetry/api'), line === 3 ? /^1\.10\./ : /^1\.9\./);
+      await typecheck(project, { 'app.ts': APP });
 
       const traceId = `${line}${'a1b2c3d4e5f60718293a4b5c6d7e8f9'.slice(0, 31)}`;
       const parentSpanId = '00f067aa0ba902b7';
