@@ -90,6 +90,25 @@ export interface GuardedWrites {
   stop(): void;
 }
 
+/**
+ * The latest server time (ms) at which a write called at `at` (client ms) with `limit` ms to run
+ * may still be applied: `offset` is server − client clock, `uncertainty` that measurement's error;
+ * the margin (10 % of the limit, at least 5 ms) absorbs clock steps between two measurements.
+ */
+export function serverDeadline(at: number, limit: number, offset: number, uncertainty: number): number {
+  const margin = Math.max(5, limit * 0.1);
+  return Math.floor(at + offset + limit - uncertainty - margin);
+}
+
+/** Server clock − client clock (ms) measured with one `TIME`, and half its round trip as the error. */
+export async function measureClock(node: Redis): Promise<{ offset: number; uncertainty: number }> {
+  const before = Date.now();
+  const [s, us] = (await node.call('TIME')) as [string, string];
+  const after = Date.now();
+  const server = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  return { offset: server - (before + after) / 2, uncertainty: (after - before) / 2 + 1 };
+}
+
 export function createGuardedWrites(
   client: Redis | Cluster,
   commandTimeout: number | undefined,
@@ -113,16 +132,9 @@ export function createGuardedWrites(
     return first;
   };
 
-  async function measure(node: Redis): Promise<{ offset: number; uncertainty: number }> {
-    const before = Date.now();
-    const [s, us] = (await node.call('TIME')) as [string, string];
-    const after = Date.now();
-    const server = Number(s) * 1000 + Math.floor(Number(us) / 1000);
-    return { offset: server - (before + after) / 2, uncertainty: (after - before) / 2 + 1 };
-  }
   async function sync(): Promise<void> {
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
-    const results = await Promise.allSettled(nodes.filter((n) => n.status === 'ready').map(measure));
+    const results = await Promise.allSettled(nodes.filter((n) => n.status === 'ready').map(measureClock));
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     if (ok.length === 0) return;
     offset = Math.min(...ok.map((r) => r.offset));
@@ -142,8 +154,7 @@ export function createGuardedWrites(
     const limit =
       budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
     if (limit === undefined) return '';
-    const margin = Math.max(5, limit * 0.1);
-    return String(Math.floor(at + offset + limit - uncertainty - margin));
+    return String(serverDeadline(at, limit, offset, uncertainty));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
 

@@ -410,6 +410,71 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     assert.ok((await raw.pttl('tx:own-ttl')) > 5000);
   });
 
+  it('a GET of a key of another type fails alone: the writes were applied, and the error says so', async () => {
+    await raw.del('tx:list');
+    await raw.rpush('tx:list', 'x');
+    const err = await rejectsWith(
+      tx.transaction((b) => void b.set('beside-list', enc('w')).get('list')),
+      'backend',
+    );
+    assert.match(err.message, /was applied, but get of "list" failed/);
+    assert.match(err.message, /WRONGTYPE/);
+    assert.equal(await raw.get('tx:beside-list'), 'w');
+  });
+
+  it('an EXEC that reaches the server after its timeout applies nothing (it never lands late)', async () => {
+    // The server is blocked by a busy script from another client while the EXEC waits in its socket:
+    // the client gives up after 200 ms, and when the server reads the EXEC ~700 ms later it must not
+    // apply it (before the fix it did, overwriting a write the caller was told failed).
+    const runner = runnerFor(cache, { maxConnections: 1, commandTimeout: 200 });
+    const blocker = new Redis({ port: redis.port, password: PASSWORD });
+    const probe = new Redis({ port: redis.port, password: PASSWORD, commandTimeout: 50 });
+    for (const c of [blocker, probe]) c.on('error', () => {});
+    cleanup.push(
+      () => runner.close(),
+      async () => blocker.disconnect(),
+      async () => probe.disconnect(),
+    );
+    // Other runners of this suite keep idle connections with the same name: count ours by difference.
+    const txConnections = async () => String(await raw.client('LIST')).split('name=hyperion:tx ').length - 1;
+    const others = await txConnections();
+    // Warm up: the dedicated connection is open and has measured the server's clock.
+    assert.equal((await runner.transaction((b) => void b.set('late', enc('v1')))).ok, true);
+    const busy = `local s = redis.call('TIME')
+local start = s[1] * 1000 + s[2] / 1000
+while true do
+  local n = redis.call('TIME')
+  if n[1] * 1000 + n[2] / 1000 - start > tonumber(ARGV[1]) then return 1 end
+end`;
+    const blocked = blocker.eval(busy, 0, '700');
+    // The server is blocked once a PING gets no answer within 50 ms.
+    await waitFor(
+      () =>
+        probe.ping().then(
+          () => false,
+          () => true,
+        ),
+      { timeoutMs: 5000, what: 'the busy script' },
+    );
+    const started = performance.now();
+    await rejectsWith(
+      runner.transaction((b) => void b.set('late', enc('v2')).delete('other')),
+      'timeout',
+    );
+    assert.ok(performance.now() - started < 600, 'the caller was told before the server read the EXEC');
+    assert.equal(await blocked, 1);
+    // The timed-out connection was discarded; once the server has read its EXEC (and the close
+    // behind it), no transaction connection is left.
+    await waitFor(async () => (await txConnections()) === others, {
+      timeoutMs: 5000,
+      what: 'the server to drop the timed-out transaction connection',
+    });
+    assert.equal(await raw.get('tx:late'), 'v1', 'the late EXEC was not applied');
+    // The runner works again on a new connection.
+    assert.equal((await runner.transaction((b) => void b.set('late', enc('v3')))).ok, true);
+    assert.equal(await raw.get('tx:late'), 'v3');
+  });
+
   it('fails with a typed error when Redis is down, then close() makes it reject with closed', async () => {
     const other = await startRedis();
     const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });

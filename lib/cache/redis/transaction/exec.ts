@@ -1,4 +1,16 @@
-/** Sending the queued operations as one MULTI/EXEC, and reading its replies. */
+/**
+ * Sending the queued operations as one MULTI/EXEC, and reading its replies.
+ *
+ * The operations run inside MULTI as one Lua script that first compares the server's clock with
+ * the transaction's deadline (as every SET of the cache does, see ../deadline.ts): an EXEC that
+ * reaches Redis after the client gave up on it (the caller was told `timeout`) applies nothing,
+ * instead of landing later over newer writes. MULTI stays around the script so that WATCH still
+ * guards it (EXEC returns null when a watched key changed).
+ *
+ * The `#!lua` shebang makes Redis refuse the whole script up front when it is out of memory
+ * (flagged scripts are denied under OOM unless they say `allow-oom`), so an OOM refusal still
+ * applies nothing — never the first writes of a script that then stops.
+ */
 import type { ChainableCommander, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
 import { toCacheError } from '../errors.js';
@@ -8,34 +20,75 @@ import type { TransactionValue } from './types.js';
 /** EXEC's replies, one per operation; `null` when a watched key changed (nothing was applied). */
 export type ExecReplies = [Error | null, unknown][] | null;
 
-/** A MULTI on `conn` with `ops` queued (keys get `prefix`); its `exec()` sends it. */
-function queueOps(conn: Redis, prefix: string, ops: readonly Op[]): ChainableCommander {
-  const multi = conn.multi();
+// ARGV[1] is the deadline in server ms ('' for none), then per key: an op letter and its arguments.
+// GET runs under pcall: a key of another type fails that read alone, as it would inside MULTI.
+const SCRIPT = `#!lua
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[1] ~= '' and now > tonumber(ARGV[1]) then return -1 end
+local out = {}
+local a = 2
+for i = 1, #KEYS do
+  local op, k = ARGV[a], KEYS[i]
+  if op == 'g' then out[i] = redis.pcall('GET', k); a = a + 1
+  elseif op == 's' then out[i] = redis.call('SET', k, ARGV[a + 1]); a = a + 2
+  elseif op == 'p' then out[i] = redis.call('SET', k, ARGV[a + 1], 'PX', ARGV[a + 2]); a = a + 3
+  elseif op == 'd' then out[i] = redis.call('UNLINK', k); a = a + 1
+  else out[i] = redis.call('PEXPIRE', k, ARGV[a + 1]); a = a + 2 end
+end
+return out
+`;
+
+/** The script's reply when it reached the server after its deadline. */
+const TOO_LATE = -1;
+
+/** A MULTI on `conn` with `ops` queued as one guarded script (keys get `prefix`). */
+function queueOps(conn: Redis, prefix: string, ops: readonly Op[], deadline: string): ChainableCommander {
+  const keys: string[] = [];
+  const args: (string | Buffer)[] = [deadline];
   for (const op of ops) {
-    const key = prefix + op.key;
-    if (op.kind === 'get') multi.getBuffer(key);
+    keys.push(prefix + op.key);
+    if (op.kind === 'get') args.push('g');
     else if (op.kind === 'set') {
-      if (op.px === undefined) multi.set(key, op.value);
-      else multi.set(key, op.value, 'PX', op.px);
-    } else if (op.kind === 'delete') multi.unlink(key);
-    else multi.pexpire(key, op.px);
+      if (op.px === undefined) args.push('s', op.value);
+      else args.push('p', op.value, String(op.px));
+    } else if (op.kind === 'delete') args.push('d');
+    else args.push('e', String(op.px));
   }
-  return multi;
+  // EVAL, not EVALSHA: a dedicated connection has no script cache of its own to manage, and Redis
+  // compiles a script body once and keeps it.
+  return conn.multi().callBuffer('EVAL', SCRIPT, keys.length, ...keys, ...args);
 }
 
-/** Sends `ops` as MULTI/EXEC on `conn`; a failure to send or to get the reply goes through `fail`. */
+/**
+ * Sends `ops` as MULTI/EXEC on `conn` with `deadline` (server ms, '' = none); a failure to send or
+ * to get the reply goes through `fail`. Rejects with a `timeout` CacheError (nothing applied) when
+ * the transaction reached the server after its deadline.
+ */
 export async function execOps(
   conn: Redis,
   prefix: string,
   ops: readonly Op[],
+  deadline: string,
   fail: (err: unknown) => CacheError,
 ): Promise<ExecReplies> {
-  const multi = queueOps(conn, prefix, ops);
+  const multi = queueOps(conn, prefix, ops, deadline);
+  let replies: [Error | null, unknown][] | null;
   try {
-    return await multi.exec();
+    replies = await multi.exec();
   } catch (err) {
     throw fail(err);
   }
+  if (replies === null) return null;
+  const [err, reply] = replies[0] ?? [new Error('missing reply'), undefined];
+  if (err) throw fail(err);
+  if (reply === TOO_LATE) {
+    throw new CacheError(
+      'timeout',
+      'redis transaction failed: it reached the server after its deadline (the command timeout), nothing was applied',
+    );
+  }
+  return (reply as unknown[]).map((value) => (value instanceof Error ? [value, undefined] : [null, value]));
 }
 
 /**

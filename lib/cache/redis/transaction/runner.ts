@@ -17,6 +17,7 @@ import { withTimeout } from '../../../core/timeout.js';
 import { checkKeys } from '../checks.js';
 import { closedError } from '../errors.js';
 import { build } from './builder.js';
+import { createConnectionClocks } from './clock.js';
 import { execOps, toResults } from './exec.js';
 import { type Phase, secretsOf, txFailure } from './failure.js';
 import { resolveRunnerOptions } from './options.js';
@@ -62,6 +63,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   const pool = createConnectionPool({ client, timeoutMs, maxConnections, secrets });
   const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets);
   const failExec = (err: unknown) => fail(err, 'exec');
+  const clocks = createConnectionClocks();
   let closed = false;
   let active = 0;
   let idle: (() => void) | undefined;
@@ -100,7 +102,11 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       }
       lease ??= await pool.lease(slots?.slot);
       if (closed) throw closedError('transaction');
-      const replies = await execOps(lease.conn, prefix, ops, failExec);
+      // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
+      const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
+        throw fail(err, 'watch');
+      });
+      const replies = await execOps(lease.conn, prefix, ops, deadline, failExec);
       reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
       if (replies === null) return { ok: false, conflict: true };
       return { ok: true, results: toResults(ops, replies, secrets) };
