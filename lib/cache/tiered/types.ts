@@ -59,8 +59,13 @@ export interface TieredCacheStats extends CacheStats {
   readonly busErrors: number;
   /** Keys the server reported changed through `tracking` (a flush counts as one). */
   readonly trackingInvalidations: number;
-  /** Times `tracking` lost trust (a connection dropped, a node or slot owner changed…). */
+  /** Times `tracking` lost trust (a connection dropped, a node changed, a slot moved to an untracked node…). */
   readonly trackingLosses: number;
+  /**
+   * Times `tracking` reported cluster slots that changed owner between tracked nodes: only their
+   * keys left L1, which stayed trusted.
+   */
+  readonly trackingMoves: number;
   /** Times L1 was emptied by coherence: tracking lost/confirmed/flush, bus reconnect or "all" message. */
   readonly l1Clears: number;
   /** ms since `tracking` last confirmed every connection (heartbeat); -1 without tracking or before the first. */
