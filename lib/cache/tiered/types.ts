@@ -73,8 +73,8 @@ export interface TieredCacheStats extends CacheStats {
   /** 1 while L1 is trusted (tracking confirmed), 0 while it is bypassed; 1 without tracking. */
   readonly trackingConfirmed: number;
   /**
-   * L2 stores of loaded values, run in the background so that no caller waits for them (their
-   * failures count in `l2Errors`).
+   * L2 stores of loaded values (the name is historical: the loading call now awaits them, within
+   * what its L2 read left of the one `l2Timeout`; their failures count in `l2Errors`).
    */
   readonly backgroundWrites: number;
 }
