@@ -1,9 +1,12 @@
 /**
  * Server-assisted invalidation on a real 6-node cluster: one tracked link per node, writes by a
  * `redis-cli -c` process reach L1 (lag over 1,000 writes spread over the three masters), a slot
- * migration (keys moved by MIGRATE, then the slot handed over), and a master killed (failover to
- * its replica): after each, an outside write to a key held in L1 is seen by the next read once its
- * invalidation arrived, and a write made while tracking was being re-established is not missed.
+ * migration (keys moved by MIGRATE, then the slot handed over), a master killed (failover to its
+ * replica) and a manual failover (CLUSTER FAILOVER: every connection stays up): after each, an
+ * outside write to a key held in L1 is seen by the next read once its invalidation arrived, and a
+ * write made while tracking was being re-established is not missed. A slot owner change between
+ * tracked nodes drops only the moved slots' keys from L1 (keys of other slots stay, no loss); a
+ * master killed is a loss (L1 bypassed until every slot is tracked again).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
