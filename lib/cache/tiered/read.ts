@@ -164,15 +164,14 @@ export function createReadPath(ctx: Context): ReadPath {
     c.backgroundWrites++;
     const base = l2State === 'missing' ? { ...l2Write, ifAbsent: true } : l2Write;
     const opts = budget === Number.POSITIVE_INFINITY ? base : { ...base, timeout: Math.floor(budget) };
-    try {
-      const storing = guarded('set', () =>
-        l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
-      );
-      const stored = await withTimeout(storing, budget, () => new Error('L2 budget spent'));
-      if (!stored && fence.stillValid(key, mark)) await l1.delete(key).catch(ignore);
-    } catch {
-      // The value is still good for this process.
-    }
+    // A refusal drops the L1 copy also when it comes after the caller stopped waiting.
+    const storing = guarded('set', () =>
+      l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
+    ).then((stored) => {
+      if (!stored && fence.stillValid(key, mark)) return l1.delete(key).then(ignore, ignore);
+    });
+    // A failed store is no error of the caller's: the value is still good for this process.
+    await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(ignore);
   }
 
   /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
