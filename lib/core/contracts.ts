@@ -243,6 +243,12 @@ export interface TrackingHandlers {
   onInvalidate(keys: readonly string[] | null): void;
   /** Invalidations may have been lost (a connection dropped, a node changed): stop trusting L1 now. */
   onLost(reason: string): void;
+  /**
+   * Only the keys for which `affected(key)` is true may have missed invalidations (cluster: their
+   * slots changed owner while every connection stayed tracked): drop those from L1 now, and keep no
+   * value of any key read before this call; the rest of L1 stays trusted.
+   */
+  onMoved(affected: (key: string) => boolean, reason: string): void;
   /** Every reading connection is tracked again: from now on every change is reported. */
   onConfirmed(): void;
 }

@@ -25,7 +25,8 @@
  * Runs: `HYPERION_MODEL_RUNS` overrides the per-target count (`npm run check:model` runs
  * thousands). A failure prints the seed and path; `HYPERION_MODEL_SEED` (+ `HYPERION_MODEL_PATH`)
  * replays exactly that sequence. Shrinking is off unless `HYPERION_MODEL_SHRINK=1` (with real
- * servers it can take minutes).
+ * servers it can take minutes). `HYPERION_MODEL_DUMP=1` prints the failing history (every call
+ * with its logical and wall times), which is what a root cause is read from.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -509,6 +510,20 @@ export function checkStats(
 
 // ---------------------------------------------------------------- runner
 
+/** Prints a failing history, one line per call, wall times in ms from the first event. */
+function dumpHistory(h: History): void {
+  const t0 = Math.min(...h.reads.map((r) => r.invAt), ...h.writes.map((w) => w.resAt));
+  const at = (t: number) => (Number.isFinite(t) ? (t - t0).toFixed(1) : '-');
+  console.log('# write: instance key value [inv,res] status acknowledged-at');
+  for (const w of h.writes)
+    console.log(`# W ${w.instance} ${w.key} ${w.value} [${w.inv},${w.res}] ${w.status} ${at(w.resAt)}`);
+  console.log('# read: caller instance key value [inv,res] began-at getOrSet');
+  for (const r of h.reads)
+    console.log(
+      `# R ${r.caller} ${r.instance} ${r.key} ${r.value} [${r.inv},${r.res}] ${at(r.invAt)} ${r.getOrSet}`,
+    );
+}
+
 export interface ModelReport {
   readonly runs: number;
   readonly seed: number;
@@ -548,6 +563,7 @@ export async function runModel(
       ];
       lagged.push(...h.lagged);
       lastProblems = problems;
+      if (problems.length > 0 && process.env.HYPERION_MODEL_DUMP === '1') dumpHistory(h);
       return problems.length === 0;
     } finally {
       await target.close();

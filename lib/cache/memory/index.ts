@@ -59,6 +59,11 @@ export interface SyncMemoryCache<V> {
   getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
   /** Removes every entry (the frequency history is kept: it is still true). */
   clear(): void;
+  /**
+   * A snapshot of the keys held now (expired ones not yet swept included), in no particular order;
+   * O(entries). Not counted as accesses.
+   */
+  keys(): string[];
   /** A snapshot of the live counters. */
   stats(): MemoryCacheStats;
   /** Stops the TTL timer and drops every entry; later calls throw `CacheError('closed')`. Idempotent. */
@@ -364,6 +369,10 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
         );
       loads.set(key, load);
       return load;
+    },
+    keys() {
+      if (closed) assertOpen();
+      return [...map.keys()];
     },
     clear() {
       if (closed) assertOpen();

@@ -79,10 +79,11 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     client,
     ...keyCommands,
     getMany: many.getMany,
-    // Multi-key writes tell the loads in flight (getOrSet) that their keys were written.
-    setMany(entries) {
+    // Multi-key writes tell the loads in flight (getOrSet) that their keys were written. The
+    // options carry the caller's budget, which sets the server-side deadline (./deadline.ts).
+    setMany(entries, options) {
       if (Array.isArray(entries)) wrote(entries.map((e: { key?: string } | undefined) => String(e?.key)));
-      return many.setMany(entries);
+      return many.setMany(entries, options);
     },
     deleteMany(keys) {
       if (Array.isArray(keys)) wrote(keys);

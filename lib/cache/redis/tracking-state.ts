@@ -1,7 +1,8 @@
 /**
  * Shared state of one `createRedisTracking` (./tracking.ts) and the trust changes every part makes:
- * `lose` (any event that may lose invalidations) and `confirm` (a verification pass that nothing
- * interrupted), plus delivery of invalidation messages to the handlers.
+ * `lose` (any event that may lose invalidations), `moved` (cluster: only some slots' keys may have
+ * missed them) and `confirm` (a verification pass that nothing interrupted), plus delivery of
+ * invalidation messages to the handlers.
  */
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger, TrackingHandlers } from '../../core/contracts.js';
@@ -16,7 +17,14 @@ export interface TrackingState {
   readonly logger: Logger | undefined;
   readonly links: Map<string, Link>;
   readonly handlers: Set<TrackingHandlers>;
-  readonly counts: { messages: number; keys: number; flushes: number; losses: number; confirmations: number };
+  readonly counts: {
+    messages: number;
+    keys: number;
+    flushes: number;
+    losses: number;
+    confirmations: number;
+    moves: number;
+  };
   confirmed: boolean;
   confirmedAt: number;
   /** Bumped by every event that breaks trust; a verification pass counts only if it saw none. */
@@ -42,6 +50,16 @@ export function lose(s: TrackingState, reason: string): void {
   s.counts.losses++;
   s.logger?.warn('redis tracking: lost, L1 not trusted until confirmed again', { reason });
   for (const h of s.handlers) h.onLost(reason);
+}
+
+/**
+ * Cluster: slots changed owner while every new owner's connection was already tracked. Only keys of
+ * those slots may have been read from a server that no longer sees their writes; trust stays.
+ */
+export function moved(s: TrackingState, affected: (key: string) => boolean, reason: string): void {
+  s.counts.moves++;
+  s.logger?.info('redis tracking: slots changed owner, their keys dropped from L1', { reason });
+  for (const h of s.handlers) h.onMoved(affected, reason);
 }
 
 /** Trust (re)gained after a verification pass that no event interrupted. */

@@ -10,8 +10,10 @@
  *
  * Trust: the tracker is `confirmed` only while every link is set up and verified, and (cluster) every
  * slot's master is a verified link. Any event that may lose invalidations — a data or subscriber
- * connection closing, a node added or removed, a slot changing owner, a failed heartbeat — calls
- * `onLost` at once (synchronously, in the event handler that saw it); `onConfirmed` follows only
+ * connection closing, a node added or removed, a slot moving to a node not yet tracked, a failed
+ * heartbeat — calls `onLost` at once (synchronously, in the event handler that saw it). A slot
+ * moving between tracked nodes calls `onMoved` instead: only its keys were read from a server that
+ * no longer sees their writes, so only they leave L1 (./tracking-cluster.ts). `onConfirmed` follows only
  * after a verification pass over every link (PING on each subscriber, CLIENT TRACKINGINFO on each
  * data connection) that no such event interrupted. A heartbeat repeats that pass every
  * `heartbeat` ms, so a connection that died silently is noticed within `heartbeat + timeout`.
@@ -38,6 +40,11 @@ export interface RedisTrackingStats {
   readonly losses: number;
   /** Times trust was (re)gained. */
   readonly confirmations: number;
+  /**
+   * Cluster: times slots changed owner while every new owner was already tracked (only the keys
+   * of those slots were dropped from L1; trust was kept).
+   */
+  readonly moves: number;
   /** Tracked connections now (one per node in a cluster). */
   readonly links: number;
 }
@@ -127,7 +134,7 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
     logger: options.logger,
     links: new Map(),
     handlers: new Set(),
-    counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0 },
+    counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0, moves: 0 },
     confirmed: false,
     confirmedAt: 0,
     epoch: 0,

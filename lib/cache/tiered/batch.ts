@@ -5,6 +5,7 @@
  */
 import type { Bytes, CacheEntry } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
@@ -38,11 +39,14 @@ export function createBatchPath(ctx: Context): BatchPath {
     staleL1: Map<string, Envelope>,
   ): Promise<Map<string, TieredResult>> {
     const mark = fence.mark();
+    const asked = performance.now();
     const out = new Map<string, TieredResult>();
     const stale = new Map(staleL1);
     let rest = keys;
+    let answered = false;
     try {
       const raws = await guarded('getMany', () => l2.getMany(keys));
+      answered = true;
       rest = [];
       const t = now();
       for (let i = 0; i < keys.length; i++) {
@@ -65,6 +69,8 @@ export function createBatchPath(ctx: Context): BatchPath {
       if (!isOutage(err)) throw err;
     }
     if (rest.length === 0) return out;
+    // What the read left of the batch's one L2 budget: the store below gets no more (read.ts `store`).
+    const budget = answered ? o.l2Timeout - (performance.now() - asked) : 0;
 
     c.loaderCalls++;
     let values: readonly Bytes[];
@@ -99,10 +105,19 @@ export function createBatchPath(ctx: Context): BatchPath {
       fills.push([key, entry]);
     }
     if (entries.length > 0) {
-      // L1 at once, L2 in the background, as for single loads (read.ts `store`).
+      // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
+      // `store`): once the batch returns, its store has landed or never will.
       for (const [key, f] of fills) local.fillL1(key, f, mark);
-      c.backgroundWrites++;
-      guarded('setMany', () => l2.setMany(entries, l2Write)).catch(ignore);
+      if (budget >= 1) {
+        c.backgroundWrites++;
+        const opts =
+          budget === Number.POSITIVE_INFINITY ? l2Write : { ...l2Write, timeout: Math.floor(budget) };
+        await withTimeout(
+          guarded('setMany', () => l2.setMany(entries, opts)),
+          budget,
+          () => new Error('L2 budget spent'),
+        ).catch(ignore);
+      }
     }
     return out;
   }

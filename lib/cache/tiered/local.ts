@@ -42,6 +42,12 @@ export function decodeRaw(raw: Bytes | undefined): Envelope | undefined {
   return raw === undefined ? undefined : decodeEnvelope(raw);
 }
 
+/** The key lister of a cache that has one (the memory cache's `sync.keys`), else `undefined`. */
+function keyLister(cache: Cache): (() => string[]) | undefined {
+  const sync = (cache as { sync?: { keys?: unknown } }).sync;
+  return typeof sync?.keys === 'function' ? () => (sync as { keys(): string[] }).keys() : undefined;
+}
+
 /** The synchronous reader of a cache that has one (`sync.get`), else `undefined`. */
 function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undefined {
   const sync = (cache as { sync?: { get?: unknown } }).sync;
@@ -84,6 +90,12 @@ export interface Local {
   drop(key: string): Promise<unknown>;
   /** `drop` for every key. */
   dropAll(): Promise<unknown>;
+  /**
+   * Drops the L1 copies of the keys `affected` selects, and fences every fill of a read that
+   * began before (any key: a read on its way may have been answered by a server that no longer
+   * owns its key). O(L1 keys). Returns false when L1 cannot list its keys: then it was cleared.
+   */
+  dropWhere(affected: (key: string) => boolean): boolean;
 }
 
 export function createLocal(
@@ -93,6 +105,7 @@ export function createLocal(
 ): Local {
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
+  const listKeys = keyLister(l1);
 
   function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
     if (!gate.trusted) return;
@@ -173,6 +186,21 @@ export function createLocal(
       fence.invalidateAll();
       flights.clear();
       return l1.clear().catch(ignore);
+    },
+
+    dropWhere(affected) {
+      fence.invalidateAll();
+      flights.clear();
+      let keys: string[];
+      try {
+        if (!listKeys) throw new Error('L1 cannot list its keys');
+        keys = listKeys();
+      } catch {
+        l1.clear().catch(ignore);
+        return false;
+      }
+      for (const key of keys) if (affected(key)) l1.delete(key).catch(ignore);
+      return true;
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import { sleep } from '../../core/timeout.js';
+import { sleep, withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
@@ -45,6 +45,7 @@ export function createReadPath(ctx: Context): ReadPath {
     staleL1: Envelope | undefined,
   ): Promise<TieredResult> {
     const mark = fence.mark();
+    const asked = performance.now();
     let stale = staleL1;
     let l2State: L2State = 'missing';
     try {
@@ -59,10 +60,18 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2State);
+    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked));
   }
 
-  /** Calls the loader (after the lease, if any), stores the result in L2 then L1. */
+  /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
+  function budgetLeft(asked: number): number {
+    return o.l2Timeout - (performance.now() - asked);
+  }
+
+  /**
+   * Calls the loader (after the lease, if any), stores the result in L1 then L2 (within `budget`,
+   * what is left of the miss's L2 budget).
+   */
   async function load(
     key: string,
     loader: Loader<Bytes>,
@@ -70,6 +79,7 @@ export function createReadPath(ctx: Context): ReadPath {
     stale: Envelope | undefined,
     mark: number,
     l2State: L2State,
+    budget: number,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
     if (lease && l2State !== 'down') {
@@ -98,7 +108,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      store(key, value, ttl, mark, l2State);
+      await store(key, value, ttl, mark, l2State, budget);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release) guarded('lease release', release).catch(ignore);
@@ -129,24 +139,39 @@ export function createReadPath(ctx: Context): ReadPath {
   }
 
   /**
-   * Stores a loaded value: L1 at once, L2 in the background (no caller waits for it: a miss costs
-   * one L2 budget, for the read). Skipped when the key was written or invalidated since the load
-   * began (`mark`). When L2 had no value, the L2 store is conditional (`ifAbsent`), so a value
-   * another instance wrote meanwhile is never overwritten; if it was refused, the L1 copy goes too.
+   * Stores a loaded value: L1 at once, then L2, awaited within `budget` — what the miss's L2 read
+   * left of its one `l2Timeout` — and sent with that budget as its deadline. So when the load
+   * returns, its L2 store has landed or never will: it cannot land after a write or delete another
+   * client makes once the caller has the value (a store left running could, under network delay).
+   * Skipped when the key was written or invalidated since the load began (`mark`), and in L2 when
+   * the read did not answer (no budget left). When L2 had no value, the L2 store is conditional
+   * (`ifAbsent`), so a value another instance wrote meanwhile is never overwritten; if it was
+   * refused, the L1 copy goes too. A failed store is not the caller's error: L2 will be filled by a
+   * later miss.
    */
-  function store(key: string, value: Bytes, ttl: number | undefined, mark: number, l2State: L2State): void {
+  async function store(
+    key: string,
+    value: Bytes,
+    ttl: number | undefined,
+    mark: number,
+    l2State: L2State,
+    budget: number,
+  ): Promise<void> {
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
     local.fillL1(key, entry, mark);
+    if (l2State === 'down' || !(budget >= 1)) return;
     c.backgroundWrites++;
-    const opts = l2State === 'missing' ? { ...l2Write, ifAbsent: true } : l2Write;
-    guarded('set', () => l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts)).then(
-      (stored) => {
-        if (!stored && fence.stillValid(key, mark)) l1.delete(key).catch(ignore);
-      },
-      // The value is still good for this process; L2 will be filled by a later miss.
-      ignore,
-    );
+    const base = l2State === 'missing' ? { ...l2Write, ifAbsent: true } : l2Write;
+    const opts = budget === Number.POSITIVE_INFINITY ? base : { ...base, timeout: Math.floor(budget) };
+    // A refusal drops the L1 copy also when it comes after the caller stopped waiting.
+    const storing = guarded('set', () =>
+      l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
+    ).then((stored) => {
+      if (!stored && fence.stillValid(key, mark)) return l1.delete(key).then(ignore, ignore);
+    });
+    // A failed store is no error of the caller's: the value is still good for this process.
+    await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(ignore);
   }
 
   /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
@@ -175,6 +200,7 @@ export function createReadPath(ctx: Context): ReadPath {
     current: Envelope,
   ): Promise<TieredResult> {
     const mark = fence.mark();
+    const asked = performance.now();
     let l2State: L2State = 'missing';
     try {
       // Another instance may have refreshed L2 already: take its value if it is not near expiry too.
@@ -190,7 +216,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2State);
+    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked));
   }
 
   /**

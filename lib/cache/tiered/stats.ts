@@ -25,6 +25,7 @@ export interface Counters {
   busErrors: number;
   trackingInvalidations: number;
   trackingLosses: number;
+  trackingMoves: number;
   l1Clears: number;
   backgroundWrites: number;
 }
@@ -48,6 +49,7 @@ export function createCounters(): Counters {
     busErrors: 0,
     trackingInvalidations: 0,
     trackingLosses: 0,
+    trackingMoves: 0,
     l1Clears: 0,
     backgroundWrites: 0,
   };
@@ -92,6 +94,7 @@ export function snapshot(
     busErrors: c.busErrors,
     trackingInvalidations: c.trackingInvalidations,
     trackingLosses: c.trackingLosses,
+    trackingMoves: c.trackingMoves,
     l1Clears: c.l1Clears,
     trackingConfirmedAgo: tracking.confirmedAgo,
     trackingConfirmed: tracking.confirmed,

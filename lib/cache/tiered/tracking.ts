@@ -5,7 +5,8 @@
  * cannot vouch for L1 (`onLost` until `onConfirmed`) L1 is cleared and no fill is allowed, so
  * every read goes to L2; on confirmation L1 is cleared once more (what was filled before may have
  * missed an invalidation) and fills resume. The fence makes the two clears cancel every read that
- * began before them.
+ * began before them. When only some keys may have missed invalidations (`onMoved`: cluster slots
+ * that changed owner between tracked nodes), only those leave L1 and L1 stays trusted.
  */
 import type { TrackingHandlers } from '../../core/contracts.js';
 import { type FillGate, ignore, type Local } from './local.js';
@@ -56,6 +57,11 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
       counters.trackingLosses++;
       o.logger?.warn('tiered cache: tracking lost, L1 bypassed until confirmed', { cache: 'tiered', reason });
       clear();
+    },
+    onMoved(affected) {
+      if (state.closed) return;
+      counters.trackingMoves++;
+      if (!local.dropWhere(affected)) counters.l1Clears++;
     },
     onConfirmed() {
       if (state.closed) return;

@@ -59,8 +59,13 @@ export interface TieredCacheStats extends CacheStats {
   readonly busErrors: number;
   /** Keys the server reported changed through `tracking` (a flush counts as one). */
   readonly trackingInvalidations: number;
-  /** Times `tracking` lost trust (a connection dropped, a node or slot owner changed…). */
+  /** Times `tracking` lost trust (a connection dropped, a node changed, a slot moved to an untracked node…). */
   readonly trackingLosses: number;
+  /**
+   * Times `tracking` reported cluster slots that changed owner between tracked nodes: only their
+   * keys left L1, which stayed trusted.
+   */
+  readonly trackingMoves: number;
   /** Times L1 was emptied by coherence: tracking lost/confirmed/flush, bus reconnect or "all" message. */
   readonly l1Clears: number;
   /** ms since `tracking` last confirmed every connection (heartbeat); -1 without tracking or before the first. */
@@ -68,8 +73,8 @@ export interface TieredCacheStats extends CacheStats {
   /** 1 while L1 is trusted (tracking confirmed), 0 while it is bypassed; 1 without tracking. */
   readonly trackingConfirmed: number;
   /**
-   * L2 stores of loaded values, run in the background so that no caller waits for them (their
-   * failures count in `l2Errors`).
+   * L2 stores of loaded values (the name is historical: the loading call now awaits them, within
+   * what its L2 read left of the one `l2Timeout`; their failures count in `l2Errors`).
    */
   readonly backgroundWrites: number;
 }

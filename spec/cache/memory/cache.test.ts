@@ -67,6 +67,19 @@ describe('memory cache: synchronous face', () => {
     c.close();
   });
 
+  it('keys() lists the keys held now, as a snapshot that deleting while iterating does not disturb', () => {
+    const c = createSyncMemoryCache<number>({ maxCost: 100, cost: () => 1 });
+    for (let i = 0; i < 5; i++) c.set(`k${i}`, i);
+    c.delete('k2');
+    const keys = c.keys();
+    assert.deepEqual([...keys].sort(), ['k0', 'k1', 'k3', 'k4']);
+    for (const k of keys) if (k !== 'k4') c.delete(k);
+    assert.deepEqual(c.keys(), ['k4']);
+    assert.equal(c.get('k4'), 4);
+    c.close();
+    assert.throws(() => c.keys(), code('closed'));
+  });
+
   it('close() is idempotent and later calls throw CacheError closed', () => {
     const c = createSyncMemoryCache<number>({ maxCost: 10 });
     c.set('a', 1);

@@ -124,12 +124,51 @@ describe('tiered cache races (issue 13)', () => {
     assert.equal(text(await cache.getOrSet('k', () => bytes('v'))), 'v');
     const took = performance.now() - start;
     assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
-    assert.equal(cache.stats().backgroundWrites, 1, 'the L2 store ran in the background');
-    // the background store times out on its own and is counted
-    await waitFor(() => cache.stats().l2Errors === 2, {
-      timeoutMs: 2000,
-      what: 'the background store to time out',
-    });
+    // The read spent the budget: no L2 store is tried (none is left running either).
+    assert.equal(cache.stats().backgroundWrites, 0);
+    assert.equal(cache.stats().l2Errors, 1);
+  });
+
+  // Found by the tracking model under faults (tracking-model.test.ts): a loaded value's L2 store
+  // left running in the background was delayed by the network and landed after a delete another
+  // instance made once the caller had the value. The store is now awaited, within what the read
+  // left of the miss's one L2 budget, and carries that as its deadline.
+  it('a getOrSet miss returns only once its L2 store settled, which gets what the read left of the budget', async () => {
+    for (const batch of [false, true]) {
+      const l2 = fakeCache('l2');
+      const storing = deferred();
+      const gate = deferred();
+      const budgets: (number | undefined)[] = [];
+      l2.set = async (_k, _v, _ttl, opts) => {
+        budgets.push(opts?.timeout);
+        storing.resolve();
+        await gate.promise;
+        return true;
+      };
+      l2.setMany = async (_entries, opts) => {
+        budgets.push(opts?.timeout);
+        storing.resolve();
+        await gate.promise;
+      };
+      const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 10_000, breaker: false });
+      let returned = false;
+      const loading = (
+        batch ? cache.getOrSetMany(['k'], () => [bytes('v')]) : cache.getOrSet('k', () => bytes('v'))
+      ).then(() => {
+        returned = true;
+      });
+      await storing.promise;
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(returned, false, `${batch ? 'getOrSetMany' : 'getOrSet'} waits for its L2 store`);
+      gate.resolve();
+      await loading;
+      assert.equal(budgets.length, 1);
+      assert.ok(
+        budgets[0] !== undefined && budgets[0] > 0 && budgets[0] <= 10_000,
+        `the store's deadline is what is left of the budget (${budgets[0]})`,
+      );
+      await cache.close();
+    }
   });
 
   it('item 7: a getOrSetMany miss against a hung L2 waits one l2Timeout, not two', async () => {
@@ -141,7 +180,7 @@ describe('tiered cache races (issue 13)', () => {
     const took = performance.now() - start;
     assert.deepEqual(values.map(text), ['x', 'y']);
     assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
-    assert.equal(cache.stats().backgroundWrites, 1);
+    assert.equal(cache.stats().backgroundWrites, 0, 'the read spent the budget: no L2 store');
   });
 
   it('item 7: a rejected set with a hung L2 and a hung bus waits one budget', async () => {
@@ -225,8 +264,12 @@ describeWithServers('tiered cache: a timed-out L2 write (issue 13 item 2)', skip
     const redisAt = (port: number) =>
       createRedisCache({ addresses: [`127.0.0.1:${port}`], keyPrefix: 'late:' });
     const aL2 = redisAt(proxy.port);
+    const bL2 = redisAt(redis.port);
+    // Connected and the server clock measured before the 200 ms budgets start (on a loaded machine
+    // a fresh cache's first write — connect, TIME, script load — exceeded it and failed the test).
+    await Promise.all([aL2.get('warm'), bL2.get('warm')]);
     const a = tiered(aL2);
-    const b = tiered(redisAt(redis.port));
+    const b = tiered(bL2);
     await a.set('k', bytes('v1'));
     proxy.delay = 600;
     await rejectsCode(a.set('k', bytes('v2')), 'timeout');

@@ -1,9 +1,12 @@
 /**
  * Server-assisted invalidation on a real 6-node cluster: one tracked link per node, writes by a
  * `redis-cli -c` process reach L1 (lag over 1,000 writes spread over the three masters), a slot
- * migration (keys moved by MIGRATE, then the slot handed over), and a master killed (failover to
- * its replica): after each, an outside write to a key held in L1 is seen by the next read once its
- * invalidation arrived, and a write made while tracking was being re-established is not missed.
+ * migration (keys moved by MIGRATE, then the slot handed over), a master killed (failover to its
+ * replica) and a manual failover (CLUSTER FAILOVER: every connection stays up): after each, an
+ * outside write to a key held in L1 is seen by the next read once its invalidation arrived, and a
+ * write made while tracking was being re-established is not missed. A slot owner change between
+ * tracked nodes drops only the moved slots' keys from L1 (keys of other slots stay, no loss); a
+ * master killed is a loss (L1 bypassed until every slot is tracked again).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -105,14 +108,20 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
     assert.equal(delays.length, 1000);
   });
 
-  it('slot migration: the moved key leaves L1 (MIGRATE invalidates it); writes on the new owner reach L1', async () => {
+  it('slot migration: only the moved slot leaves L1, which stays trusted; writes on the new owner reach L1', async () => {
     const map = await owners(seedPort);
     const [src, dst] = [cluster.masters[1]!.port, cluster.masters[2]!.port];
     const key = keyOn(map, src, 'mig-');
     const slot = keySlot(PREFIX + key);
-    await cache.set(key, Buffer.from('before'), 60_000);
-    assert.equal(await holdInL1(cache, key), 'before');
-    const losses = cache.stats().trackingLosses;
+    // Another slot of the same source node, and a slot of another node: neither moves.
+    const stay = keyOn(map, src, 'mig-stay-');
+    const other = keyOn(map, cluster.masters[0]!.port, 'mig-other-');
+    assert.notEqual(keySlot(PREFIX + stay), slot);
+    for (const k of [key, stay, other]) {
+      await cache.set(k, Buffer.from(`before-${k}`), 60_000);
+      assert.equal(await holdInL1(cache, k), `before-${k}`);
+    }
+    const { trackingLosses: losses, trackingMoves: moves, l1Clears: clears } = cache.stats();
 
     const srcId = String(await redisCommand(src, ['CLUSTER', 'MYID']));
     const dstId = String(await redisCommand(dst, ['CLUSTER', 'MYID']));
@@ -124,18 +133,28 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
     for (const m of cluster.masters) await redisCommand(m.port, ['CLUSTER', 'SETSLOT', slot, 'NODE', dstId]);
     await waitFor(() => cache.stats().trackingInvalidations > n, { what: 'MIGRATE to invalidate the key' });
     // The value did not change: reads (now MOVED to the new owner) still give it.
-    assert.equal(text(await cache.get(key)), 'before');
-    await waitFor(() => cache.stats().trackingLosses > losses && cache.stats().trackingConfirmed === 1, {
+    assert.equal(text(await cache.get(key)), `before-${key}`);
+    await waitFor(() => cache.stats().trackingMoves > moves, {
       timeoutMs: 10_000,
-      what: 'the owner change to be seen and tracking confirmed again',
+      what: 'the owner change to be seen',
     });
-    assert.equal(await holdInL1(cache, key), 'before');
+    const s = cache.stats();
+    assert.equal(s.trackingLosses, losses, 'trust was kept');
+    assert.equal(s.l1Clears, clears, 'L1 was not cleared whole');
+    assert.equal(s.trackingConfirmed, 1);
+    for (const k of [stay, other])
+      assert.deepEqual(
+        await cache.getWithMeta(k),
+        { value: Buffer.from(`before-${k}`), source: 'l1', stale: false },
+        `${k} (slot ${keySlot(PREFIX + k)}) stayed in L1`,
+      );
+    assert.equal(await holdInL1(cache, key), `before-${key}`);
     assert.equal(await cli.run(`SET ${PREFIX}${key} after`), 'OK');
-    const lag = await freshWithin(cache, key, 'before', 'after');
+    const lag = await freshWithin(cache, key, `before-${key}`, 'after');
     const delays = await measureLag(cache, cli, key, PREFIX + key, 100, 'moved-');
-    const s = summary(delays);
+    const d = summary(delays);
     console.log(
-      `# cluster slot ${slot} moved ${src} → ${dst}: first outside write seen after ${lag.toFixed(3)} ms; 100 more: median ${s.median.toFixed(3)} ms, max ${s.max.toFixed(3)} ms`,
+      `# cluster slot ${slot} moved ${src} → ${dst}: first outside write seen after ${lag.toFixed(3)} ms; 100 more: median ${d.median.toFixed(3)} ms, max ${d.max.toFixed(3)} ms`,
     );
   });
 
@@ -188,5 +207,46 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
       `# cluster master ${victim.port} killed: tracking confirmed again ${(confirmedAt - killedAt).toFixed(0)} ms later (${l2Reads} reads from L2 meanwhile); the outside write on the new master was acknowledged ${(writtenAt - killedAt).toFixed(0)} ms after the kill (${writtenAt < confirmedAt ? 'before' : 'after'} the confirmation) and seen ${lag.toFixed(3)} ms after the confirmation or its ack; 100 more: median ${s.median.toFixed(3)} ms, max ${s.max.toFixed(3)} ms`,
     );
     assert.equal(text(await cache.get(other)), 'w1');
+  });
+  it('manual failover (connections stay up): only the slots of that master leave L1, with no invalidation', async () => {
+    const [master, otherMaster] = [cluster.masters[1]!, cluster.masters[2]!];
+    const masterId = String(await redisCommand(master.port, ['CLUSTER', 'MYID']));
+    // Its replica, from the cluster's own view (roles changed in the tests above).
+    const replicaPort = String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter((f) => /(^|,)slave(,|$)/.test(f[2] ?? '') && !/fail/.test(f[2] ?? '') && f[3] === masterId)
+      .map((f) => Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]))[0];
+    assert.ok(replicaPort, `a live replica of ${master.port}`);
+    const map = await owners(otherMaster.port);
+    const key = keyOn(map, master.port, 'mf-');
+    const other = keyOn(map, otherMaster.port, 'mf-other-');
+    for (const k of [key, other]) {
+      await cache.set(k, Buffer.from(`v1-${k}`), 60_000);
+      assert.equal(await holdInL1(cache, k), `v1-${k}`);
+    }
+    const before = cache.stats();
+    assert.equal(await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']), 'OK');
+    await waitFor(() => cache.stats().trackingMoves > before.trackingMoves, {
+      timeoutMs: 20_000,
+      what: 'the owner change to be seen',
+    });
+    const s = cache.stats();
+    assert.equal(s.trackingLosses, before.trackingLosses, 'trust was kept');
+    assert.equal(s.trackingInvalidations, before.trackingInvalidations, 'the server reported nothing');
+    assert.equal(s.trackingConfirmed, 1);
+    assert.equal((await cache.getWithMeta(other))?.source, 'l1', 'the key of the other master stayed');
+    assert.deepEqual(
+      await cache.getWithMeta(key),
+      { value: Buffer.from(`v1-${key}`), source: 'l2', stale: false },
+      'the moved key was dropped and read fresh (from the new master)',
+    );
+    assert.equal(await holdInL1(cache, key), `v1-${key}`);
+    assert.equal(await cli.run(`SET ${PREFIX}${key} v2`), 'OK');
+    const lag = await freshWithin(cache, key, `v1-${key}`, 'v2');
+    console.log(
+      `# cluster manual failover ${master.port} → ${replicaPort}: ${s.trackingMoves - before.trackingMoves} move(s) seen, no loss; the next outside write seen after ${lag.toFixed(3)} ms`,
+    );
   });
 });

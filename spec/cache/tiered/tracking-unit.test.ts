@@ -2,7 +2,8 @@
  * The tiered cache's end of an InvalidationTracker, with a scripted tracker and fake levels (no
  * server): L1 stays unfilled until the first confirmation, is bypassed and cleared from a loss to
  * the next confirmation, drops reported keys (and fences a read racing the report), clears on a
- * `null` report, and is filled from L2 reads only, never by this process's writes or loads.
+ * `null` report, drops only the selected keys on `onMoved` (cluster slots that changed owner), and
+ * is filled from L2 reads only, never by this process's writes or loads.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -131,6 +132,52 @@ describe('tiered cache with an InvalidationTracker', () => {
       assert.equal((await cache.getWithMeta('k'))?.source, 'l2', `${event}: the racing reply was not cached`);
       await cache.close();
     }
+  });
+
+  it('onMoved drops only the selected keys, keeps L1 trusted, and fences every read on its way', async () => {
+    const { l2, tracking, cache } = setup();
+    tracking.confirm();
+    for (const k of ['moved1', 'moved2', 'kept', 'racing']) await cache.set(k, bytes('v'));
+    for (const k of ['moved1', 'moved2', 'kept', 'moved1', 'moved2', 'kept']) await cache.get(k);
+    assert.equal((await cache.getWithMeta('kept'))?.source, 'l1');
+    // A read of an unselected key already on its way: the previous owner may have answered it.
+    let release: (() => void) | undefined;
+    l2.beforeRead = () =>
+      new Promise<void>((r) => {
+        release = r;
+      });
+    const reading = cache.get('racing');
+    await new Promise((r) => setImmediate(r));
+    l2.beforeRead = undefined;
+    const clears = cache.stats().l1Clears;
+    tracking.h?.onMoved((k) => k.startsWith('moved'), 'test');
+    release?.();
+    assert.equal(text(await reading), 'v');
+    const s = cache.stats();
+    assert.equal(s.trackingMoves, 1);
+    assert.equal(s.trackingConfirmed, 1, 'still trusted');
+    assert.equal(s.trackingLosses, 0);
+    assert.equal(s.l1Clears, clears, 'no full clear');
+    assert.equal((await cache.getWithMeta('kept'))?.source, 'l1', 'an unselected key stays');
+    for (const k of ['moved1', 'moved2', 'racing'])
+      assert.equal((await cache.getWithMeta(k))?.source, 'l2', k);
+    assert.equal((await cache.getWithMeta('moved1'))?.source, 'l1', 'refilled by the next read');
+    await cache.close();
+  });
+
+  it('onMoved clears the whole L1 when L1 cannot list its keys', async () => {
+    const l2 = fakeCache('l2');
+    const tracking = scripted();
+    const cache = createTieredCache({ l1: fakeCache('l1'), l2, tracking });
+    tracking.confirm();
+    await cache.set('kept', bytes('v'));
+    await cache.get('kept');
+    assert.equal((await cache.getWithMeta('kept'))?.source, 'l1');
+    const clears = cache.stats().l1Clears;
+    tracking.h?.onMoved(() => false, 'test');
+    assert.equal(cache.stats().l1Clears, clears + 1);
+    assert.equal((await cache.getWithMeta('kept'))?.source, 'l2');
+    await cache.close();
   });
 
   it('exports its coherence counters through the core Metrics contract', async () => {
