@@ -26,7 +26,8 @@ class DirectGet extends Command {
   private readonly hooks: DirectGetHooks;
 
   constructor(key: string, hooks: DirectGetHooks) {
-    // What `getBuffer(key)` builds (reply as a Buffer, no iovalkey key prefix: ours is in `key`).
+    // What `getBuffer(key)` builds (reply as a Buffer; no iovalkey key prefix: ours is in `key`,
+    // and options.ts refuses an injected client that has its own).
     super('get', [key], { replyEncoding: null });
     this.settled = false;
     this.hooks = hooks;
