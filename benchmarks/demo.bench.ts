@@ -10,7 +10,8 @@
  * user-service → order-service, cached reads) is driven by autocannon in a CHILD process (so the
  * load generator does not share this event loop), in alternating rounds (on, off, off, on, …);
  * medians of the rounds are compared. A tinybench section measures single sequential requests.
- * Goal: throughput cost ≤ 10 %.
+ * Goal (issue 14): CPU per request with full observability ≤ 1.10× the all-no-ops copy; printed
+ * with met/missed (the raw-SDK peer demo of the issue is not built: reported as missing).
  *
  *   npm run bench:demo [-- --duration S per round] [-- --rounds N] [-- --connections C]
  *                      [-- --exporter sink|jaeger|memory] [-- --json OUT]
@@ -277,6 +278,16 @@ try {
   );
   console.log(
     `  CPU per request on/off ${(sOn.cpuUsPerReq / sOff.cpuUsPerReq).toFixed(3)} → capacity cost ${((1 - sOff.cpuUsPerReq / sOn.cpuUsPerReq) * 100).toFixed(1)} % (the throughput a CPU-bound service loses; the steadier figure on a shared machine)`,
+  );
+  // Goals of issue 14. The fair peer (the same demo hand-wired with the raw OpenTelemetry SDK and
+  // prom-client, ours within 3 % of it) is not built yet: reported as such, not as met.
+  const cpuRatio = sOn.cpuUsPerReq / sOff.cpuUsPerReq;
+  console.log('\ngoals (issue 14)');
+  console.log(
+    `  CPU per request, full observability / all no-ops ≤ 1.10×   ${cpuRatio.toFixed(3)}× (+${((cpuRatio - 1) * 100).toFixed(1)} %, +${(sOn.cpuUsPerReq - sOff.cpuUsPerReq).toFixed(0)} µs/req)   ${cpuRatio <= 1.1 ? 'met' : 'MISSED'}`,
+  );
+  console.log(
+    '  ours within 3 % of the same demo on the raw OTel SDK + prom-client   no peer built yet   MISSED',
   );
   console.log('\nsequential requests (tinybench, median latency)');
   for (const t of seq) console.log(`  ${t.name.padEnd(44)} ${t.medianMs.toFixed(3)} ms`);

@@ -6,14 +6,19 @@
  * Peers alternate in rounds (raw, adapter, raw, adapter, …) and the median round is reported, so
  * background noise hits both sides alike. Concurrency 64 uses tinybench's task concurrency: 64
  * iterations in flight at once, each sample one operation's latency; ops/s = runs / wall time.
- * Goal: adapter overhead ≤ 3 % throughput, p99 < 5 ms at concurrency 64. Wall-clock figures swing
- * with other load on the machine; the client CPU time per operation shows the adapter's own cost.
+ * Goals (issue 14): adapter throughput within 3 % of raw for GET and SET at concurrency 1 and 64
+ * and for getMany, p99 < 5 ms at concurrency 64; printed at the end with met/missed. Every SET of
+ * the adapter is a Lua script with a server-clock deadline (issue 13, ./lib/cache/redis/deadline.ts),
+ * so the SET rows also show raw iovalkey running that same script: the fair peer for what the
+ * adapter adds, next to the goal's peer (a plain SET). Wall-clock figures swing with other load on
+ * the machine; the client CPU time per operation shows the adapter's own cost.
  *
  *   npm run bench:redis [-- --time MS] [-- --rounds N] [-- --json OUT]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'iovalkey';
+import { SCRIPT as GUARDED_SET } from '../lib/cache/redis/deadline.js';
 import { createRedisCache, type RedisCache } from '../lib/cache/redis/index.js';
 import { findBinary } from '../spec/harness/process.js';
 import { startRedis } from '../spec/harness/redis.js';
@@ -45,11 +50,14 @@ const summarize = (rs: Round[]): Round => ({
   cpuUs: median(rs.map((r) => r.cpuUs)),
 });
 
+/** A peer's medians, plus its throughput in each round (round i of two peers ran back to back). */
+type PeerResult = Round & { opsRounds: number[] };
+
 /** Runs peers alternately for ROUNDS rounds (after one short warm-up each); medians per peer. */
 async function compare(
   peers: Record<string, () => Promise<unknown>>,
   concurrency: number,
-): Promise<Record<string, Round>> {
+): Promise<Record<string, PeerResult>> {
   const names = Object.keys(peers);
   for (const n of names) {
     const warm = Array.from({ length: concurrency }, () => peers[n]!());
@@ -60,18 +68,22 @@ async function compare(
     for (const n of r % 2 === 0 ? names : [...names].reverse())
       rounds[n]!.push(await round(peers[n]!, concurrency));
   }
-  return Object.fromEntries(names.map((n) => [n, summarize(rounds[n]!)]));
+  return Object.fromEntries(
+    names.map((n) => [n, { ...summarize(rounds[n]!), opsRounds: rounds[n]!.map((r) => r.opsPerSec) }]),
+  );
 }
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(9);
 const rows: Record<string, unknown>[] = [];
-function report(scenario: string, results: Record<string, Round>, base = 'raw iovalkey') {
-  const ref = results[base]!;
+const results: Record<string, Record<string, PeerResult>> = {};
+function report(scenario: string, res: Record<string, PeerResult>, base = 'raw iovalkey') {
+  results[scenario] = res;
+  const ref = res[base]!;
   console.log(`\n${scenario}`);
   console.log(
     `  ${'peer'.padEnd(34)}${'ops/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}  vs raw`,
   );
-  for (const [name, r] of Object.entries(results)) {
+  for (const [name, r] of Object.entries(res)) {
     const ratio = r.opsPerSec / ref.opsPerSec;
     const cpuRatio = r.cpuUs / ref.cpuUs;
     const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)} %`;
@@ -92,6 +104,12 @@ const rawPool = Array.from({ length: 4 }, () => new Redis(rawOpts));
 const cache: RedisCache = createRedisCache({ addresses: [addr] });
 const cacheAuto: RedisCache = createRedisCache({ addresses: [addr], autoPipelining: true });
 for (const c of [raw, rawAuto, ...rawPool]) c.on('error', () => {});
+// The adapter's guarded write on the raw client (same script, same arguments, EVALSHA after the first
+// use), with the deadline the adapter would compute: the command timeout (3 s) less its 10 % margin.
+raw.defineCommand('guardedSet', { numberOfKeys: 1, lua: GUARDED_SET });
+type Guarded = { guardedSet(...args: unknown[]): Promise<number> };
+const guardedSet = (key: string) =>
+  (raw as unknown as Guarded).guardedSet(key, VALUE, String(Date.now() + 2700), '600000', '');
 
 try {
   await Promise.all([raw, rawAuto, ...rawPool].map((c) => c.ping()));
@@ -125,6 +143,7 @@ try {
       await compare(
         {
           'raw iovalkey': () => raw.set(full[next()]!, VALUE, 'PX', 600_000),
+          'raw, same guarded-SET script': () => guardedSet(full[next()]!),
           'adapter cache.set': () => cache.set(keys[next()]!, VALUE, 600_000),
         },
         c,
@@ -155,8 +174,40 @@ try {
       ),
     );
   }
+  // Each goal of issue 14 with its ratio and met/missed (throughput ratio = adapter / raw).
+  const goals: { goal: string; figure: string; met: boolean }[] = [];
+  const ratio = (scenario: string, peer: string, base = 'raw iovalkey') =>
+    results[scenario]![peer]!.opsPerSec / results[scenario]![base]!.opsPerSec;
+  const within = (scenario: string, peer: string, base = 'raw iovalkey') => {
+    const r = ratio(scenario, peer, base);
+    // The spread of the per-round ratios shows how far one run's figure can be trusted here.
+    const a = results[scenario]![peer]!.opsRounds;
+    const b = results[scenario]![base]!.opsRounds;
+    const perRound = a.map((x, i) => x / b[i]!);
+    goals.push({
+      goal: `${scenario}: ${peer} vs ${base} ≥ 0.97×`,
+      figure: `${r.toFixed(3)}× (${((r - 1) * 100).toFixed(1)} %; rounds ${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)})`,
+      met: r >= 0.97,
+    });
+  };
+  for (const c of [1, 64]) {
+    within(`GET, concurrency ${c}`, 'adapter cache.get');
+    within(`SET PX, concurrency ${c}`, 'adapter cache.set');
+    within(`SET PX, concurrency ${c}`, 'adapter cache.set', 'raw, same guarded-SET script');
+  }
+  within('getMany of 100 keys (one MGET), concurrency 1', 'adapter cache.getMany');
+  for (const [scenario, peer] of [
+    ['GET, concurrency 64', 'adapter cache.get'],
+    ['SET PX, concurrency 64', 'adapter cache.set'],
+  ] as const) {
+    const p99 = results[scenario]![peer]!.p99;
+    goals.push({ goal: `${scenario}: ${peer} p99 < 5 ms`, figure: `${p99.toFixed(2)} ms`, met: p99 < 5 });
+  }
+  console.log('\ngoals (issue 14; the rows against the guarded-SET script are the fair extra peer)\n');
+  for (const g of goals)
+    console.log(`  ${g.goal.padEnd(86)} ${g.figure.padEnd(40)} ${g.met ? 'met' : 'MISSED'}`);
   if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify({ time: TIME, rounds: ROUNDS, rows }, null, 2)}\n`);
+    writeFileSync(args.json, `${JSON.stringify({ time: TIME, rounds: ROUNDS, rows, goals }, null, 2)}\n`);
     console.log(`\nwrote ${args.json}`);
   }
 } finally {

@@ -372,4 +372,10 @@ export interface Logger {
   /** A logger that adds `fields` to every record. */
   child(fields: LogFields): Logger;
   close?(): Promise<void>;
+  /**
+   * Optional: whether records of `level` are written at all. Wrappers that do work before a record
+   * reaches the logger (the span-bound logger of `ctx.logger` makes a child with the trace fields
+   * on first use) skip that work when this returns false.
+   */
+  enabled?(level: LogLevel): boolean;
 }

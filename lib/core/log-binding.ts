@@ -10,7 +10,7 @@
  * Nested spans bind the logger they started from, never a bound one, so a record carries each
  * field once (pino would otherwise write `trace_id` twice).
  */
-import type { LogFields, Logger, Span } from './contracts.js';
+import type { LogFields, Logger, LogLevel, Span } from './contracts.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext } from './w3c.js';
 
@@ -45,17 +45,23 @@ class SpanBoundLogger implements Logger {
     return this.bound;
   }
 
+  // A level the logger does not write is dropped before binding: binding converts the span
+  // context and makes a child logger, ~10 µs per request in the demo's profile for an `info`
+  // line that its `error`-level logger then dropped.
   debug(message: string, fields?: LogFields): void {
-    this.target.debug(message, fields);
+    if (this.root.enabled?.('debug') !== false) this.target.debug(message, fields);
   }
   info(message: string, fields?: LogFields): void {
-    this.target.info(message, fields);
+    if (this.root.enabled?.('info') !== false) this.target.info(message, fields);
   }
   warn(message: string, fields?: LogFields): void {
-    this.target.warn(message, fields);
+    if (this.root.enabled?.('warn') !== false) this.target.warn(message, fields);
   }
   error(message: string, fields?: LogFields): void {
-    this.target.error(message, fields);
+    if (this.root.enabled?.('error') !== false) this.target.error(message, fields);
+  }
+  enabled(level: LogLevel): boolean {
+    return this.root.enabled?.(level) !== false;
   }
   /** A child of the unbound logger, bound to the same span (fields are never bound twice). */
   child(fields: LogFields): Logger {

@@ -30,6 +30,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       warn: log('warn'),
       error: log('error'),
       child: (fields) => make({ ...base, ...fields }),
+      enabled: (level) => LEVELS[level] >= min,
     };
   };
   return make(options.fields ?? {});

@@ -9,7 +9,7 @@ import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
-import { httpServerRequestAttributes, redactUrl, withHttpDup } from './semconv.js';
+import { currentOptIn, httpServerRequestAttributes, redactUrl, withHttpDup } from './semconv.js';
 
 /** A request handler that receives the request's context (its span is the server span). */
 export type HttpHandler = (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown;
@@ -42,12 +42,13 @@ export function traceHandler(
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
     const base = ctx.with({ span: parent, baggage, signal: abort.signal });
+    // The opt-in is read once per request: each read is a `process.env` lookup (~1 µs, ~5 µs per
+    // request of the demo's profile when it was read at every attribute set).
+    const optIn = currentOptIn();
+    const own = withHttpDup(httpServerRequestAttributes(req, route), 'server', optIn);
     const { ctx: child, span } = startSpan(base, route ? `${method} ${route}` : method, {
       kind: 'server',
-      attributes: {
-        ...options.attributes,
-        ...withHttpDup(httpServerRequestAttributes(req, route), 'server'),
-      },
+      attributes: options.attributes ? { ...options.attributes, ...own } : own,
     });
 
     let done = false;
@@ -65,6 +66,7 @@ export function traceHandler(
             ? { 'http.response.status_code': status }
             : { 'http.response.status_code': status, 'error.type': errorType },
           'server',
+          optIn,
         ),
       );
       if (status >= 500) span.setStatus({ code: 'error', message: `HTTP ${status}` });
@@ -123,20 +125,21 @@ export async function tracedFetch(
 ): Promise<Response> {
   const target = new URL(url);
   const method = (init.method ?? 'GET').toUpperCase();
+  // Read once per call (a `process.env` lookup), as in traceHandler.
+  const optIn = currentOptIn();
+  const own = withHttpDup(
+    {
+      'http.request.method': method,
+      'url.full': redactUrl(target),
+      'server.address': target.hostname,
+      'server.port': target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80,
+    },
+    'client',
+    optIn,
+  );
   const { ctx: child, span } = startSpan(ctx, options.name ?? method, {
     kind: 'client',
-    attributes: {
-      ...options.attributes,
-      ...withHttpDup(
-        {
-          'http.request.method': method,
-          'url.full': redactUrl(target),
-          'server.address': target.hostname,
-          'server.port': target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80,
-        },
-        'client',
-      ),
-    },
+    attributes: options.attributes ? { ...options.attributes, ...own } : own,
   });
   const headers = new Headers(init.headers);
   for (const [k, v] of Object.entries(injectHeaders(child))) headers.set(k, v);
@@ -165,6 +168,7 @@ export async function tracedFetch(
           ? { 'http.response.status_code': res.status }
           : { 'http.response.status_code': res.status, 'error.type': errorType },
         'client',
+        optIn,
       ),
     );
     return res;

@@ -9,7 +9,6 @@ import { createSingleflight } from '../../core/singleflight.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
-import { countReply } from './stats.js';
 import type { RedisCache } from './types.js';
 
 export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
@@ -35,12 +34,12 @@ const tooLate = () =>
 export function createKeyCommands(ctx: CacheContext): KeyCommands {
   const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   const flights = createSingleflight<Bytes>();
-  const count = (value: Buffer | null) => countReply(counters, value);
-  const stored = (reply: number) => reply !== NOT_STORED;
-  // A write refused for arriving after its deadline rejects like a timeout (through `fail`).
-  const inTime = (reply: number) => {
-    if (reply === TOO_LATE) throw tooLate();
-    return reply;
+  // One handler for the script's reply (was a `.then(inTime)` before exec's own `.then`: one
+  // promise less per SET): a write refused for arriving after its deadline rejects like a timeout,
+  // counted and reported as exec's failures are.
+  const storedInTime = (reply: number, key: string | undefined) => {
+    if (reply === TOO_LATE) throw dispatch.refuse('set', tooLate(), key);
+    return reply !== NOT_STORED;
   };
   // Keys with loads in flight -> one mark per load, set when the key is written (through this
   // cache) while it runs. A load stores its value only if unmarked: a concurrent write wins.
@@ -53,7 +52,6 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     // Callers that start after this write must not join a load that began before it.
     flights.forget(key);
   };
-  const failGet = dispatch.fail('get');
   const failSet = dispatch.fail('set');
   const failDelete = dispatch.fail('delete');
   const failHas = dispatch.fail('has');
@@ -104,10 +102,13 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
 
   return {
     get(key) {
-      return checked(() => {
+      // No closure per call on this path (was `checked(() => …)` plus a send closure).
+      try {
         assertKey(key);
-        return dispatch.exec('get', () => client.getBuffer(prefix + key), count, failGet, prefix + key);
-      });
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return dispatch.get(prefix + key);
     },
     set(key, value, ttl, options) {
       return checked(() => {
@@ -123,8 +124,8 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         wrote(key);
         return dispatch.exec(
           'set',
-          () => writes.set(prefix + key, buf, px, nx, budget, at).then(inTime),
-          stored,
+          () => writes.set(prefix + key, buf, px, nx, budget, at),
+          storedInTime,
           failSet,
           prefix + key,
         );

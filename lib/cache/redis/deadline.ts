@@ -28,7 +28,8 @@
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 
-const SCRIPT = `
+/** The Lua body of a guarded SET (exported for the benchmark's fair peer: raw iovalkey running it). */
+export const SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return -1 end

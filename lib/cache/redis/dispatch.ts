@@ -4,13 +4,15 @@
  * parts of the cache share this, plus the client and the counters, as their context.
  */
 import type { Cluster, Redis } from 'iovalkey';
+import type { Bytes } from '../../core/contracts.js';
 import type { CacheError } from '../../core/errors.js';
 import type { GuardedWrites } from './deadline.js';
+import { type DirectGetHooks, directGet } from './direct-get.js';
 import { toCacheError } from './errors.js';
 import type { ConnectionGate } from './gate.js';
 import { describeNodes } from './nodes.js';
 import type { Report } from './report.js';
-import type { Counters } from './stats.js';
+import { type Counters, countReply } from './stats.js';
 
 export interface Dispatcher {
   /** Runs `fn` once the gate lets it through; counts, reports and maps its failure. */
@@ -23,15 +25,25 @@ export interface Dispatcher {
   exec<T, R>(
     op: string,
     send: () => Promise<T>,
-    map: (value: T) => R,
+    map: (value: T, key: string | undefined) => R,
     onError: (err: unknown) => never,
     key?: string,
   ): Promise<R>;
+  /**
+   * `cache.get` of the full key: on a ready plain connection the client's own promise resolves
+   * with the counted reply (./direct-get.ts); otherwise `run()` and a `.then`.
+   */
+  get(key: string): Promise<Bytes | undefined>;
   /**
    * The rejection handler of `exec` for `op`: ends the command, counts, reports and throws. Pass
    * the full key as `key` (per call) so that the error names the node of its slot.
    */
   fail(op: string, key?: string): (err: unknown) => never;
+  /**
+   * The CacheError for `err` of `op`, counted and reported, for a reply that `exec`'s `map` turns
+   * into a failure (it was settled already, so nothing is ended twice).
+   */
+  refuse(op: string, err: unknown, key?: string): CacheError;
   /** Counts and reports a backend failure that reached the cache another way (transactions). */
   failed(op: string, err: CacheError): void;
   /** Resolves once no command is in flight (at once when none is). */
@@ -108,21 +120,49 @@ export function createDispatcher(
     throw e;
   };
 
+  const count = (value: Buffer | null) => countReply(counters, value);
+  const getHooks: DirectGetHooks = {
+    reply(value) {
+      settle();
+      return countReply(counters, value);
+    },
+    fail(err, key) {
+      settle();
+      const e = wrap('get', err, key);
+      failed('get', e);
+      return e;
+    },
+  };
+  // Auto-pipelining batches commands through its own pipeline: keep the client's method there.
+  const direct = !(client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining;
+
   return {
     run,
+    get(key) {
+      if (!direct || gate.closed || client.status !== 'ready' || held())
+        return run('get', () => client.getBuffer(key), false, key).then(count);
+      counters.inflight++;
+      return directGet(client, key, getHooks);
+    },
     exec(op, send, map, onError, key) {
-      if (gate.closed || client.status !== 'ready' || held()) return run(op, send, false, key).then(map);
+      if (gate.closed || client.status !== 'ready' || held())
+        return run(op, send, false, key).then((value) => map(value, key));
       counters.inflight++;
       return send().then(
         (value) => {
           settle();
-          return map(value);
+          return map(value, key);
         },
         // Cluster errors name the key's node, so the handler is made per call (only on failure).
         key !== undefined && client.isCluster ? (err) => fail(op, key)(err) : onError,
       );
     },
     fail,
+    refuse(op, err, key) {
+      const e = wrap(op, err, key);
+      failed(op, e);
+      return e;
+    },
     failed,
     holdWhile(pending) {
       held = pending;

@@ -203,6 +203,24 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     assert.equal(c.client.status, 'end');
   });
 
+  it('a GET answered after its timeout fails once as timeout, is never counted as a hit, and leaves nothing in flight', async () => {
+    // cache.get sends its own command whose reply transform counts (direct-get.ts): a reply that
+    // arrives after the timeout already rejected must not count a second time.
+    const c = make({ keyPrefix: 'late:', commandTimeout: 100 });
+    await c.set('k', enc('v'));
+    const before = c.stats();
+    await raw.call('CLIENT', 'PAUSE', '400', 'ALL');
+    await rejectsWith(c.get('k'), 'timeout');
+    await new Promise((r) => setTimeout(r, 600)); // the late reply has arrived by now
+    const after = c.stats();
+    assert.equal(after.errors, before.errors + 1);
+    assert.equal(after.hits, before.hits);
+    assert.equal(after.misses, before.misses);
+    assert.equal(after.inflight, 0);
+    assert.equal(dec(await c.get('k')), 'v', 'the next GET works and counts');
+    assert.equal(c.stats().hits, before.hits + 1);
+  });
+
   it('validates options eagerly with a ConfigError listing each field', () => {
     assert.throws(
       () =>
