@@ -9,7 +9,9 @@ import type { TieredCacheStats } from './types.js';
 
 /**
  * Registers `cache_invalidations_total{cache,source}` (source `bus` or `tracking`),
- * `cache_l1_clears_total{cache}`, `cache_tracking_confirmed{cache}` (1 while L1 is trusted) and
+ * `cache_l1_clears_total{cache}`, `cache_tracking_slot_moves_total{cache}` (cluster slot owner
+ * changes handled by dropping only the moved slots' keys), `cache_tracking_confirmed{cache}` (1 while
+ * L1 is trusted) and
  * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed). Returns the
  * function that stops reading the cache.
  */
@@ -29,6 +31,11 @@ export function watchTieredCoherence(
     help: 'Times a tiered cache emptied its L1 for coherence (tracking lost or confirmed, flush, bus reconnect)',
     labelNames: ['cache'],
   });
+  const moves = metrics.counter({
+    name: 'cache_tracking_slot_moves_total',
+    help: "Cluster slot owner changes a tiered cache handled by dropping only the moved slots' keys from L1",
+    labelNames: ['cache'],
+  });
   const confirmed = metrics.gauge({
     name: 'cache_tracking_confirmed',
     help: '1 while the L1 of a tiered cache is trusted (tracking confirmed, or no tracking), 0 while it is bypassed',
@@ -40,14 +47,20 @@ export function watchTieredCoherence(
     labelNames: ['cache'],
   });
   // Counters only go up: add what changed since the last scrape.
-  let seen = { bus: 0, tracking: 0, clears: 0 };
+  let seen = { bus: 0, tracking: 0, clears: 0, moves: 0 };
   return metrics.onCollect(() => {
     const s = cache.stats();
-    const now = { bus: s.invalidationsReceived, tracking: s.trackingInvalidations, clears: s.l1Clears };
+    const now = {
+      bus: s.invalidationsReceived,
+      tracking: s.trackingInvalidations,
+      clears: s.l1Clears,
+      moves: s.trackingMoves,
+    };
     if (now.bus > seen.bus) invalidations.inc({ cache: label, source: 'bus' }, now.bus - seen.bus);
     if (now.tracking > seen.tracking)
       invalidations.inc({ cache: label, source: 'tracking' }, now.tracking - seen.tracking);
     if (now.clears > seen.clears) clears.inc({ cache: label }, now.clears - seen.clears);
+    if (now.moves > seen.moves) moves.inc({ cache: label }, now.moves - seen.moves);
     seen = now;
     confirmed.set({ cache: label }, s.trackingConfirmed);
     if (s.trackingConfirmedAgo >= 0) age.set({ cache: label }, s.trackingConfirmedAgo / 1000);

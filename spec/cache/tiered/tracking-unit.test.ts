@@ -184,6 +184,7 @@ describe('tiered cache with an InvalidationTracker', () => {
     const { tracking, cache } = setup();
     tracking.confirm();
     tracking.h?.onInvalidate(['x', 'y']);
+    tracking.h?.onMoved((k) => k === 'x', 'test');
     const seen: Record<string, number> = {};
     let collect: (() => void | Promise<void>) | undefined;
     const metrics: Metrics = {
@@ -209,6 +210,8 @@ describe('tiered cache with an InvalidationTracker', () => {
     assert.equal(seen.cache_invalidations_total, 2);
     assert.equal(seen.cache_tracking_confirmed, 1);
     assert.ok((seen.cache_l1_clears_total ?? 0) >= 1);
+    assert.equal(seen.cache_tracking_slot_moves_total, cache.stats().trackingMoves);
+    assert.ok(cache.stats().trackingMoves >= 1);
     await collect?.();
     assert.equal(seen.cache_invalidations_total, 2, 'counters add only what changed');
     await cache.close();
