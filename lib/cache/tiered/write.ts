@@ -12,7 +12,7 @@ import { ignore, levelTtl } from './local.js';
 
 export interface WritePath {
   set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
-  setMany(entries: readonly CacheEntry[]): Promise<void>;
+  setMany(entries: readonly CacheEntry[], options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
   delete(key: string): Promise<boolean>;
   deleteMany(keys: readonly string[]): Promise<number>;
   clear(): Promise<void>;
@@ -37,6 +37,24 @@ export function createWritePath(ctx: Context): WritePath {
     }
   }
 
+  /**
+   * The L2 options of a write: the caller's budget (`options.timeout`) when it is shorter than
+   * `l2Timeout`, so that L2 refuses the write once the caller's budget is spent (the contract of
+   * `WriteOptions.timeout`), not only once `l2Timeout` is.
+   */
+  function writeOptions(options: WriteOptions | undefined): WriteOptions {
+    const t = options?.timeout;
+    if (t !== undefined && (typeof t !== 'number' || !(t > 0))) {
+      throw new CacheError(
+        'invalid_ttl',
+        `write timeout must be a positive number of ms, received ${String(t)}`,
+      );
+    }
+    const base =
+      t !== undefined && t < (l2Write.timeout ?? Number.POSITIVE_INFINITY) ? { timeout: t } : l2Write;
+    return options?.ifAbsent ? { ...base, ifAbsent: true } : base;
+  }
+
   return {
     async set(key, value, ttl = o.ttl, options) {
       const started = performance.now();
@@ -44,8 +62,8 @@ export function createWritePath(ctx: Context): WritePath {
       assertKey(key);
       assertBytes(value);
       assertTtl(ttl);
+      const opts = writeOptions(options);
       const entry = local.wrap(value, ttl);
-      const opts = options?.ifAbsent ? { ...l2Write, ifAbsent: true } : l2Write;
       // Fence first: a load of this key already running must not store its (older) value after us.
       local.forget(key);
       let stored: boolean;
@@ -64,7 +82,7 @@ export function createWritePath(ctx: Context): WritePath {
       return stored;
     },
 
-    async setMany(entries) {
+    async setMany(entries, options) {
       assertOpen();
       if (!Array.isArray(entries))
         throw new CacheError('invalid_value', `entries must be an array, received ${typeName(entries)}`);
@@ -73,6 +91,7 @@ export function createWritePath(ctx: Context): WritePath {
         assertBytes(e.value);
         assertTtl(e.ttl);
       }
+      const opts = writeOptions(options);
       if (entries.length === 0) return;
       const started = performance.now();
       const t = now();
@@ -83,7 +102,7 @@ export function createWritePath(ctx: Context): WritePath {
         await guarded('setMany', () =>
           l2.setMany(
             made.map((m) => ({ key: m.key, value: m.entry.raw, ttl: levelTtl(m.entry.env.staleUntil, t) })),
-            l2Write,
+            opts,
           ),
         );
       } catch (err) {

@@ -91,6 +91,38 @@ describeWithServers('late L2 stores', skipRedis(), () => {
     assert.equal(text(await direct.get('k')), 'newer');
     assert.equal(text(await tiered.get('k')), 'newer');
   });
+  it('tiered: a write given a budget shorter than l2Timeout is refused once that budget is spent', async () => {
+    const { direct, l2 } = open('lsm4:');
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      // l2Timeout alone would let the held writes land: only the caller's budget refuses them.
+      l2Timeout: 4 * HELD_MS,
+      breaker: false,
+    });
+    closers.push(() => tiered.close());
+    await tiered.set('k', Buffer.from('first'));
+    await tiered.set('m', Buffer.from('first'));
+    proxy.delay = HELD_MS;
+    try {
+      await assert.rejects(tiered.set('k', Buffer.from('late'), undefined, { timeout: BUDGET_MS }), timedOut);
+      await assert.rejects(
+        tiered.setMany([{ key: 'm', value: Buffer.from('late') }], { timeout: BUDGET_MS }),
+        timedOut,
+      );
+    } finally {
+      proxy.delay = 0;
+    }
+    // L2 holds the tiered envelope: the value is its tail.
+    assert.match(text(await direct.get('k')) ?? '', /first$/, 'set: refused after the caller budget');
+    assert.match(text(await direct.get('m')) ?? '', /first$/, 'setMany: refused after the caller budget');
+    assert.equal(text(await tiered.get('k')), 'first');
+    await assert.rejects(
+      tiered.set('k', Buffer.from('x'), undefined, { timeout: -1 }),
+      (e: { code?: string }) => e.code === 'invalid_ttl',
+    );
+  });
+
   it('tiered: the L2 store of a loaded value never lands after a delete made once getOrSet returned', async () => {
     const { direct, l2 } = open('lsm3:');
     const tiered = createTieredCache({
