@@ -318,6 +318,16 @@ describe('hill climber: lean', () => {
     assert.ok(Math.abs(c.sample(69, 100, 1) - 0.4) < 1e-9);
   });
 
+  it('keeps growing the window once sure leans towards it persist', () => {
+    const run = (sure: boolean) => {
+      const c = createClimber({ initial: 0.5, step: 0.1, decay: 1, restart: 0.5 });
+      c.sample(50, 100, 1, sure); // first sample: follows the lean, 0.6
+      return c.sample(49, 100, 1, sure); // a dip: plain hill climbing turns around
+    };
+    assert.ok(Math.abs(run(false) - 0.5) < 1e-9, 'plain hill climbing');
+    assert.ok(Math.abs(run(true) - 0.7) < 1e-9, 'two sure leans in a row (the first sample included) decide');
+  });
+
   it('may grow the window to the whole cache by default', () => {
     const c = createClimber({ initial: 0.9, step: 0.2 });
     c.sample(10, 100, 1);

@@ -1,0 +1,438 @@
+/**
+ * The synchronous, generic face of the memory cache: validation, TTLs, stats, onEvict reporting,
+ * loads in flight and the hill-climbing of the window, over the store (store.ts).
+ *
+ * A class, like the store: `get` and `set` are prototype methods, one call target however many
+ * caches a process holds, with the state in fields (a closure-built object gave each cache its
+ * own targets and shared the call sites' feedback between them).
+ */
+
+import type { CacheStats, Loader } from '../../core/contracts.js';
+import { CacheError } from '../../core/errors.js';
+import { assertKey, assertTtl, hitRatio } from '../../core/validate.js';
+import { type Climber, createClimber } from './admission/climber.js';
+import { type Admission, createAdmission } from './admission/policy.js';
+import { createExpiry, type Expiry } from './expiry.js';
+import { hashKey } from './hash.js';
+import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './options.js';
+import { nextPowerOfTwo } from './sketch.js';
+import { createStore, type RemoveReason, type Store } from './store.js';
+
+/** Per-set options of the synchronous face. */
+export interface SetOptions {
+  /** Time to live in ms (> 0). Default: the cache's `defaultTtl`, else none. */
+  ttl?: number | undefined;
+  /** Cost in the unit of `maxCost` (finite, ≥ 0). Default: the cache's `cost` function. */
+  cost?: number | undefined;
+}
+
+/** Live counters. `keysExpired` is specific to this cache. */
+export interface MemoryCacheStats extends CacheStats {
+  /** Entries removed because their TTL passed. */
+  readonly keysExpired?: number;
+}
+
+/** The synchronous, generic face. */
+export interface SyncMemoryCache<V> {
+  /** The value, or `undefined` on a miss (absent or expired). Counts as an access. */
+  get(key: string): V | undefined;
+  /**
+   * Stores the value. Returns `false` when the admission policy refused it (not an error).
+   * Throws `CacheError` `invalid_key` / `invalid_ttl` / `invalid_cost`, or `too_large` when the
+   * cost exceeds `maxCost`.
+   */
+  set(key: string, value: V, options?: SetOptions): boolean;
+  /** True when a value was removed. */
+  delete(key: string): boolean;
+  /** True when a live value is cached; not counted as an access. */
+  has(key: string): boolean;
+  /**
+   * The cached value, or the loader's result, loaded once for all concurrent callers of the key
+   * and then stored. A loader error reaches every caller and is not cached. The result is not
+   * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
+   * after that write start a new load), nor when it is `undefined`, costlier than `maxCost` or
+   * of an invalid cost: the callers get it all the same.
+   */
+  getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
+  /** Removes every entry (the frequency history is kept: it is still true). */
+  clear(): void;
+  /**
+   * A snapshot of the keys held now (expired ones not yet swept included), in no particular order;
+   * O(entries). Not counted as accesses.
+   */
+  keys(): string[];
+  /** A snapshot of the live counters. */
+  stats(): MemoryCacheStats;
+  /** Stops the TTL timer and drops every entry; later calls throw `CacheError('closed')`. Idempotent. */
+  close(): void;
+  /** Number of entries (expired ones not yet swept included). */
+  readonly size: number;
+  /** Total cost of the entries. Never above `maxCost`. */
+  readonly cost: number;
+  readonly maxCost: number;
+}
+
+/** Upper bound of the requests per hill-climbing sample. */
+const CLIMB_PERIOD_MAX = 50_000;
+/**
+ * A region leads the climber's restarts when its ghosts come back this many times as often as
+ * the other's, over at least LEAN_MIN_HITS ghost hits (2× followed noise: −0.4 on arc-oltp 250).
+ */
+const LEAN_RATIO = 3;
+const LEAN_MIN_HITS = 8;
+/**
+ * Ghost hits in a sample for its lean to count towards a persistent lean (climber.ts). With 128
+ * (and 256) every cell of bench:hit-ratio is unchanged or better. The smallest caches are
+ * sensitive to this evidence bar: a 32-entry cache's samples of 1,024 requests hold only tens of
+ * ghost hits and their leans are mostly noise; 100 lost 0.81 points on recency-5000 at 32
+ * entries, 64 lost 0.1–1.35 points on four cells at 32–100 entries.
+ */
+const LEAN_SURE_HITS = 128;
+/** Width of a TTL bucket and period of the sweep timer, in ms. */
+const TTL_RESOLUTION = 1000;
+/** Expired entries removed per sweep run, so a mass expiry never stalls the event loop. */
+const SWEEP_BUDGET = 10_000;
+
+export const checkCost = (cost: unknown, maxCost: number): number => {
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+    throw new CacheError(
+      'invalid_cost',
+      `cost must be a finite number ≥ 0, received ${typeof cost === 'number' ? String(cost) : typeof cost}`,
+    );
+  }
+  if (cost > maxCost) {
+    throw new CacheError('too_large', `value cost ${cost} exceeds the cache's maxCost ${maxCost}`);
+  }
+  // Charging at least 1 keeps the entry count bounded by maxCost even for empty values; a cache
+  // smaller than 1 charges its whole maxCost, so it still holds one entry instead of none.
+  return cost < 1 ? Math.min(maxCost, 1) : cost;
+};
+
+/** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
+export class SyncCache<V> implements SyncMemoryCache<V> {
+  readonly maxCost: number;
+  private readonly now: () => number;
+  private readonly defaultTtl: number | undefined;
+  private readonly onEvict: MemoryCacheOptions<V>['onEvict'];
+  private readonly metrics: boolean;
+  private readonly costOf: (value: V, key: string) => number;
+  private readonly climber: Climber;
+  private readonly store: Store<V>;
+  private readonly expiry: Expiry;
+  private readonly map: Map<string, number>;
+  private hits = 0;
+  private misses = 0;
+  private keysAdded = 0;
+  private keysEvicted = 0;
+  private keysRejected = 0;
+  private keysExpired = 0;
+  private costAdded = 0;
+  private costEvicted = 0;
+  private closed = false;
+  /**
+   * Window adaptation: every `period` requests the climber compares this sample's hit ratio.
+   * ≈ 10 × the entries, capped so that large caches still adapt within minutes of traffic.
+   */
+  private readonly period: number;
+  private untilClimb: number;
+  /** Hits of the current sample = hits - hitsBefore (a hit only bumps `hits`). */
+  private hitsBefore = 0;
+  /** The store's ghost counters at the last sample: window hits, main hits, window, main. */
+  private readonly ghostsBefore = [0, 0, 0, 0];
+  /**
+   * Removals to report to onEvict, flat (key, value, reason, cost). The hook runs once the store
+   * operation that removed them has finished, never in its middle: a hook that calls back into
+   * the cache (clear, set, delete, …) then finds the accounting whole and leaves it exact.
+   */
+  private readonly pending: unknown[] = [];
+  private reporting = false;
+  /**
+   * Loads in flight, by key. A write (set, delete, clear) removes the key's entry: its load then
+   * runs on for the callers that joined it but stores nothing, and later callers start a new one.
+   * Only writes and loads look at it; the hit path does not.
+   */
+  private readonly loads = new Map<string, Promise<V>>();
+  private warnedCost = false;
+
+  constructor(options: MemoryCacheOptions<V>) {
+    const o = resolveOptions(options);
+    this.maxCost = o.maxCost;
+    this.now = o.now;
+    this.defaultTtl = o.defaultTtl;
+    this.onEvict = o.onEvict;
+    this.metrics = o.metrics;
+    this.costOf = o.cost;
+    const admission: Admission = createAdmission({ numCounters: o.numCounters });
+    this.climber = createClimber();
+    this.period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
+    this.untilClimb = this.period;
+    this.store = createStore<V>({
+      maxCost: o.maxCost,
+      admission,
+      onRemove: (s, reason) => this.onRemove(s, reason),
+      windowFraction: this.climber.fraction,
+      // ≈ 1.25 × the expected entries (numCounters ≈ 10 × entries): ghosts of about one cache's
+      // worth of recent losses.
+      ghosts: nextPowerOfTwo(Math.max(64, o.numCounters / 8)),
+    });
+    this.expiry = createExpiry({
+      now: o.now,
+      resolution: TTL_RESOLUTION,
+      budget: SWEEP_BUDGET,
+      expire: (s) => this.store.remove(s, 'expired'),
+      swept: () => this.flush(),
+    });
+    this.map = this.store.map;
+  }
+
+  private report(s: number, reason: EvictReason): void {
+    if (this.onEvict === undefined) return;
+    const store = this.store;
+    this.pending.push(store.key(s), store.value(s), reason, store.cost(s));
+  }
+
+  /** Calls onEvict for the queued removals (those queued by the hook's own calls included). */
+  private flush(): void {
+    const pending = this.pending;
+    if (this.reporting || pending.length === 0) return;
+    this.reporting = true;
+    try {
+      for (let i = 0; i < pending.length; i += 4) {
+        try {
+          this.onEvict!(
+            pending[i] as string,
+            pending[i + 1] as V,
+            pending[i + 2] as EvictReason,
+            pending[i + 3] as number,
+          );
+        } catch (err) {
+          process.emitWarning(`memory cache onEvict threw: ${(err as Error)?.message ?? String(err)}`, {
+            code: 'HYPERION_MEMORY_ON_EVICT',
+          });
+        }
+      }
+    } finally {
+      pending.length = 0;
+      this.reporting = false;
+    }
+  }
+
+  private onRemove(s: number, reason: RemoveReason): void {
+    this.expiry.remove(s);
+    if (reason === 'deleted') return;
+    if (reason === 'capacity') {
+      this.keysEvicted++;
+      this.costEvicted += this.store.cost(s);
+    } else if (reason === 'rejected') this.keysRejected++;
+    else this.keysExpired++;
+    this.report(s, reason);
+  }
+
+  private climb(): void {
+    const store = this.store;
+    const before = this.ghostsBefore;
+    this.untilClimb = this.period;
+    const sampleHits = this.hits - this.hitsBefore;
+    this.hitsBefore = this.hits;
+    // Which region would have kept more of the keys it lost: the hit rate of each kind of ghost.
+    const wg = store.windowGhostHits - before[0]!;
+    const mg = store.mainGhostHits - before[1]!;
+    const wRate = wg / Math.max(1, store.windowGhosts - before[2]!);
+    const mRate = mg / Math.max(1, store.mainGhosts - before[3]!);
+    before[0] = store.windowGhostHits;
+    before[1] = store.mainGhostHits;
+    before[2] = store.windowGhosts;
+    before[3] = store.mainGhosts;
+    let lean = 0;
+    if (wg + mg >= LEAN_MIN_HITS) lean = wRate > LEAN_RATIO * mRate ? 1 : mRate > LEAN_RATIO * wRate ? -1 : 0;
+    store.setWindowFraction(this.climber.sample(sampleHits, this.period, lean, wg + mg >= LEAN_SURE_HITS));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CacheError('closed', 'memory cache is closed');
+  }
+
+  private expiryOf(ttl: number | undefined): number {
+    if (ttl === undefined) return 0;
+    assertTtl(ttl);
+    return this.now() + ttl;
+  }
+
+  get(key: string): V | undefined {
+    if (this.closed) this.assertOpen();
+    const s = this.map.get(key);
+    if (s !== undefined) {
+      // Only valid keys are ever stored, so a hit needs no key check; expiry is looked at only
+      // once some entry had a TTL, the clock read only for entries that have one.
+      if (this.expiry.used) {
+        const at = this.expiry.at(s);
+        if (at !== 0 && at <= this.now()) return this.missExpired(s);
+      }
+      this.hits++;
+      if (--this.untilClimb === 0) this.climb();
+      return this.store.touch(s);
+    }
+    assertKey(key);
+    return this.miss();
+  }
+
+  /** A read found the entry expired: removes it (reported to onEvict once removed) and misses. */
+  private missExpired(s: number): undefined {
+    this.store.remove(s, 'expired');
+    this.flush();
+    return this.miss();
+  }
+
+  private miss(): undefined {
+    this.misses++;
+    if (--this.untilClimb === 0) this.climb();
+    return undefined;
+  }
+
+  set(key: string, value: V, opts?: SetOptions): boolean {
+    if (this.closed) this.assertOpen();
+    assertKey(key);
+    // Only `undefined` means "no ttl given": `null` is an invalid ttl, as on the byte face.
+    const given = opts?.ttl;
+    const ttl = given === undefined ? this.defaultTtl : given;
+    const expireAt = ttl === undefined ? 0 : this.expiryOf(ttl);
+    const givenCost = opts?.cost;
+    const cost = checkCost(givenCost === undefined ? this.costOf(value, key) : givenCost, this.maxCost);
+    // A write: a load of this key that began before it must not store over it.
+    if (this.loads.size !== 0) this.loads.delete(key);
+    this.costAdded += cost;
+    const store = this.store;
+    const s = this.map.get(key);
+    let kept: boolean;
+    if (s !== undefined) {
+      store.setValue(s, value);
+      store.touch(s);
+      this.expiry.remove(s);
+      if (expireAt !== 0) this.expiry.add(s, expireAt);
+      kept = store.cost(s) === cost ? true : store.recost(s, cost);
+    } else {
+      const fresh = store.alloc(key, value, hashKey(key), cost);
+      this.keysAdded++;
+      if (expireAt !== 0) this.expiry.add(fresh, expireAt);
+      kept = store.insert(fresh);
+    }
+    if (this.pending.length !== 0) this.flush();
+    return kept;
+  }
+
+  has(key: string): boolean {
+    if (this.closed) this.assertOpen();
+    assertKey(key);
+    const s = this.map.get(key);
+    if (s === undefined) return false;
+    const at = this.expiry.at(s);
+    return at === 0 || at > this.now();
+  }
+
+  delete(key: string): boolean {
+    if (this.closed) this.assertOpen();
+    assertKey(key);
+    if (this.loads.size !== 0) this.loads.delete(key);
+    const s = this.map.get(key);
+    if (s === undefined) return false;
+    const at = this.expiry.at(s);
+    const live = at === 0 || at > this.now();
+    this.store.remove(s, live ? 'deleted' : 'expired');
+    if (this.pending.length !== 0) this.flush();
+    return live;
+  }
+
+  /** Stores a loaded value unless a write superseded the load; what cannot be cached is served. */
+  private fill(key: string, value: V, load: Promise<V>, opts: SetOptions | undefined): V {
+    if (this.loads.get(key) !== load) return value;
+    this.loads.delete(key);
+    // `undefined` is what `get` answers for a miss: such a value could never be served from the
+    // cache, so it is returned to the callers and not stored.
+    if (this.closed || value === undefined) return value;
+    try {
+      this.set(key, value, opts);
+    } catch (err) {
+      // The callers still get their value: one too large to cache, or whose cost the cost function
+      // cannot tell (NaN, negative, …), is simply not cached.
+      if (!(err instanceof CacheError)) throw err;
+      if (err.code === 'invalid_cost' && !this.warnedCost) {
+        this.warnedCost = true;
+        process.emitWarning(`memory cache: a loaded value was not cached: ${err.message}`, {
+          code: 'HYPERION_MEMORY_INVALID_COST',
+        });
+      } else if (err.code !== 'too_large' && err.code !== 'invalid_cost') throw err;
+    }
+    return value;
+  }
+
+  getOrSet(key: string, loader: Loader<V>, opts?: SetOptions): Promise<V> {
+    try {
+      const cached = this.get(key);
+      if (cached !== undefined) return Promise.resolve(cached);
+      // Misuse the loader's result cannot change is reported before loading.
+      if (opts?.ttl !== undefined) assertTtl(opts.ttl);
+      if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const loads = this.loads;
+    const running = loads.get(key);
+    if (running !== undefined) return running;
+    // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
+    const load: Promise<V> = Promise.resolve()
+      .then(loader)
+      .then(
+        (value) => this.fill(key, value, load, opts),
+        (err: unknown) => {
+          if (loads.get(key) === load) loads.delete(key);
+          throw err;
+        },
+      );
+    loads.set(key, load);
+    return load;
+  }
+
+  keys(): string[] {
+    if (this.closed) this.assertOpen();
+    return [...this.map.keys()];
+  }
+
+  clear(): void {
+    if (this.closed) this.assertOpen();
+    this.loads.clear();
+    this.expiry.clear();
+    this.store.clear();
+  }
+
+  stats(): MemoryCacheStats {
+    const { hits, misses } = this;
+    if (!this.metrics) return { hits, misses, hitRatio: hitRatio(hits, misses) };
+    return {
+      hits,
+      misses,
+      hitRatio: hitRatio(hits, misses),
+      keysAdded: this.keysAdded,
+      keysEvicted: this.keysEvicted,
+      keysRejected: this.keysRejected,
+      keysExpired: this.keysExpired,
+      costAdded: this.costAdded,
+      costEvicted: this.costEvicted,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.loads.clear();
+    this.expiry.close();
+    this.store.clear();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get cost(): number {
+    return this.store.totalCost;
+  }
+}
