@@ -1,16 +1,20 @@
 /**
  * A 6-node Redis Cluster with TLS everywhere (`tls-cluster yes`, `tls-replication yes`) and mutual
  * TLS required (`tls-auth-clients yes`), the adapter logged in as the least-privilege ACL user:
- * the whole workload runs with no ACL denial on any node, and a wrong CA or a missing client
- * certificate surfaces fast as a CacheError naming it.
+ * the whole workload runs with no ACL denial on any node, a tiered cache with CLIENT TRACKING
+ * (one tracked link per node) sees outside writes under the same rules, and a wrong CA or a
+ * missing client certificate surfaces fast as a CacheError naming it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster } from 'iovalkey';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { aclRules } from '../../../lib/cache/redis/acl.js';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisTracking, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { CacheError } from '../../../lib/core/errors.js';
+import { waitFor } from '../../harness/process.js';
 import {
   adminTls,
   type RedisCluster,
@@ -19,7 +23,8 @@ import {
   startRedisCluster,
 } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
-import { watchUnhandled } from './helpers.js';
+import { holdInL1, text } from '../tiered/tracking-helpers.js';
+import { enc, watchUnhandled } from './helpers.js';
 import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
 
 const ADMIN = 'cluster-admin-password';
@@ -30,6 +35,7 @@ const RULES = aclRules({
   mode: 'cluster',
   busChannel: BUS_CHANNEL,
   leasePrefix: LEASE_PREFIX,
+  tracking: true,
 });
 
 describe('redis cluster over TLS with mutual TLS and an ACL user', {
@@ -97,6 +103,85 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     for (const n of cluster.nodes) {
       const log = (await admin(n.port, ['ACL', 'LOG'])) as unknown[];
       assert.deepEqual(log, [], `ACL denials on ${n.port}: ${JSON.stringify(log)}`);
+    }
+  });
+
+  it('tiered cache with CLIENT TRACKING over TLS under the same ACL: outside writes reach L1 on every master', async () => {
+    await Promise.all(cluster.nodes.map((n) => admin(n.port, ['ACL', 'LOG', 'RESET'])));
+    const l2 = make(clientTls());
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+      l1Ttl: 60_000,
+      l2Timeout: 2000,
+    });
+    try {
+      await tiered.ready;
+      // Keys spread over the three masters; each is written from outside (the admin, on the
+      // master that owns it: the others answer MOVED).
+      const keys = ['{a}k', '{b}k', '{c}k', '{d}k', '{e}k', '{f}k'];
+      for (const key of keys) {
+        await tiered.set(key, enc('v0'), 60_000);
+        assert.equal(await holdInL1(tiered, key), 'v0');
+        const n = tiered.stats().trackingInvalidations;
+        const replies = await Promise.allSettled(
+          cluster.masters.map((m) => admin(m.port, ['SET', `app:${key}`, 'outside'])),
+        );
+        assert.equal(replies.filter((r) => r.status === 'fulfilled').length, 1, `one owner of ${key}`);
+        await waitFor(() => tiered.stats().trackingInvalidations > n, { what: `the invalidation of ${key}` });
+        assert.equal(text(await tiered.get(key)), 'outside');
+      }
+      assert.equal(tiered.stats().trackingConfirmed, 1);
+    } finally {
+      await tiered.close();
+    }
+    for (const n of cluster.nodes) {
+      const log = (await admin(n.port, ['ACL', 'LOG'])) as unknown[];
+      assert.deepEqual(log, [], `ACL denials on ${n.port}: ${JSON.stringify(log)}`);
+    }
+  });
+
+  it('an ACL user without CLIENT TRACKING: ready rejects fast with a CacheError naming it', async () => {
+    await Promise.all(
+      cluster.nodes.map((n) =>
+        admin(n.port, [
+          'ACL',
+          'SETUSER',
+          'no-tracking',
+          'reset',
+          'on',
+          `>${APP_PASSWORD}`,
+          ...RULES.filter((r) => r !== '+client|tracking'),
+        ]),
+      ),
+    );
+    const l2 = make(clientTls(), { username: 'no-tracking' });
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+    });
+    try {
+      const start = performance.now();
+      const err = await Promise.race([
+        tiered.ready.then(
+          () => assert.fail('ready resolved'),
+          (e: unknown) => e as CacheError,
+        ),
+        new Promise<CacheError>((_, reject) =>
+          setTimeout(() => reject(new Error('ready did not settle within 5 s')), 5000).unref(),
+        ),
+      ]);
+      const ms = performance.now() - start;
+      assert.equal(err.code, 'backend', err.message);
+      assert.match(err.message, /redis tracking refused by the server .*CLIENT TRACKING.*NOPERM/);
+      console.log(
+        `# surfaced (cluster): tracking without +client|tracking: ${ms.toFixed(0)} ms — ${err.message}`,
+      );
+      assert.equal(tiered.stats().trackingConfirmed, 0);
+    } finally {
+      await tiered.close();
     }
   });
 
