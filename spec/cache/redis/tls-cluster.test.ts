@@ -12,14 +12,17 @@ import type { Cluster } from 'iovalkey';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { aclRules } from '../../../lib/cache/redis/acl.js';
 import { createRedisCache, createRedisTracking, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { HANDSHAKE_MS } from '../../../lib/cache/redis/tls.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { CacheError } from '../../../lib/core/errors.js';
 import { waitFor } from '../../harness/process.js';
 import {
   adminTls,
   type RedisCluster,
+  type RedisStandalone,
   redisCommand,
   skipRedis,
+  startRedis,
   startRedisCluster,
 } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
@@ -221,5 +224,76 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     console.log(`# surfaced (cluster): wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
     assert.match(err.message, /authentication failed/);
     assert.ok(ms < 1500);
+  });
+});
+
+/**
+ * Certificate and port faults in cluster mode, against real cluster-enabled servers (one node
+ * each, no slots assigned: the TLS handshake is the first thing the client does, before CLUSTER
+ * SLOTS): an expired certificate, a certificate for another host, and no TLS on the port. Each
+ * surfaces as a CacheError saying which; the time each took is printed.
+ */
+describe('redis cluster mode over TLS: certificate and port faults', {
+  skip: skipRedis() || skipOpenssl(),
+}, () => {
+  let pki: TestPki;
+  const nodes: Record<'expired' | 'wrongHost' | 'plain', RedisStandalone> = {} as never;
+  const caches: RedisCache[] = [];
+  const unhandled = watchUnhandled();
+  // (A TLS-only node, `port 0`, also needs `tls-cluster yes` for its cluster bus.)
+  const clusterNode = ['cluster-enabled yes', 'cluster-config-file nodes.conf'];
+
+  before(async () => {
+    pki = await createTestPki();
+    const tls = (cert: { cert: string; key: string }) => ({
+      ca: pki.ca.cert,
+      cert: cert.cert,
+      key: cert.key,
+    });
+    [nodes.expired, nodes.wrongHost, nodes.plain] = await Promise.all([
+      startRedis({ tls: tls(pki.expired), extraConfig: [...clusterNode, 'tls-cluster yes'] }),
+      startRedis({ tls: tls(pki.wrongHost), extraConfig: [...clusterNode, 'tls-cluster yes'] }),
+      startRedis({ extraConfig: clusterNode }),
+    ]);
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await Promise.allSettled(Object.values(nodes).map((n) => n?.stop()));
+    await pki?.remove();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  async function failsFast(what: string, node: RedisStandalone, pattern: RegExp, within = 1500) {
+    const start = performance.now();
+    const cache = createRedisCache({
+      mode: 'cluster',
+      addresses: [`${node.host}:${node.port}`],
+      keyPrefix: 'app:',
+      tls: { ca: pki.ca.certPem },
+      commandTimeout: 8000,
+    });
+    caches.push(cache);
+    const err = await cache.get('k').then(
+      () => assert.fail(`${what}: get succeeded`),
+      (e: unknown) => e as CacheError,
+    );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(err.message, pattern);
+    assert.ok(ms < within, `${what} surfaced after ${ms.toFixed(0)} ms`);
+    console.log(`# surfaced (cluster): ${what}: ${ms.toFixed(0)} ms — ${err.message}`);
+  }
+
+  it('node with an expired certificate: fails fast as expired', async () => {
+    await failsFast('node certificate expired', nodes.expired, /expired/);
+  });
+
+  it('node with a certificate for another host: fails fast as a host mismatch', async () => {
+    await failsFast('node certificate for another host', nodes.wrongHost, /does not name the host/);
+  });
+
+  it('TLS to a plain-text cluster node: fails once the handshake bound passes', async () => {
+    await failsFast('TLS to a plain node port', nodes.plain, /did not answer with TLS/, HANDSHAKE_MS + 1000);
   });
 });
