@@ -109,7 +109,15 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
   } finally {
     link.busy = false;
   }
-  if (s.closed || link.removed) return;
+  if (s.closed || link.removed) {
+    // Closed or removed while this set-up ran: removeLink saw no subscriber yet, so the one the
+    // set-up opened would stay connected (and keep the process alive). Undo the set-up.
+    if (link.session) link.session.dead = true;
+    link.session?.sub.disconnect();
+    link.session = undefined;
+    if (!failed && link.data.status === 'ready') link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
+    return;
+  }
   if (failed) {
     schedule(s, link, backoff(link.failures));
     return;
