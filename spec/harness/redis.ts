@@ -566,3 +566,41 @@ export async function sentinelMaster(
   )) as [string, string] | null;
   return reply ? { host: reply[0], port: Number(reply[1]) } : undefined;
 }
+
+/** A lone sentinel (no quorum to fail anything over) for connection tests. */
+export interface RedisLoneSentinel {
+  readonly host: string;
+  readonly port: number;
+  readonly server: RedisServer;
+  /** Stops it and removes its temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One sentinel watching `masters` (name → port on 127.0.0.1), with `tls` or plain. It answers
+ * `SENTINEL GET-MASTER-ADDR-BY-NAME` with the configured address whether or not it can reach that
+ * master, so a master with a bad certificate or no TLS can sit behind a sound sentinel (and a
+ * sentinel with a bad certificate in front of a sound master).
+ */
+export async function startLoneSentinel(options: {
+  masters: Readonly<Record<string, number>>;
+  tls?: RedisServerTls;
+}): Promise<RedisLoneSentinel> {
+  const dir = await tempDir('redis-lone-sentinel');
+  try {
+    const server = await spawnRedis(
+      'sentinel',
+      dir.path,
+      () =>
+        Object.entries(options.masters).flatMap(([name, port]) => [
+          `sentinel monitor ${name} ${HOST} ${port} 1`,
+          `sentinel down-after-milliseconds ${name} 60000`,
+        ]),
+      { sentinel: true, tls: options.tls },
+    );
+    return { host: HOST, port: server.port, server, stop: stopper(() => [server], dir.remove) };
+  } catch (err) {
+    await dir.remove().catch(() => {});
+    throw err;
+  }
+}

@@ -4,8 +4,13 @@
  * CA, an expired collector certificate, a missing client certificate or wrong credentials fail the
  * exports — each counted in exportStats(), logged once per interval (with no header value in the
  * log), and never blocking or throwing into the app.
+ *
+ * A bearer token (`authorization: Bearer …`) is checked by a loopback HTTPS stand-in for a
+ * collector with `bearertokenauth`: the Jaeger build of .ci/install-jaeger.sh lacks that extension
+ * and it cannot be added from the Go module proxy at Jaeger's collector release (lib/PRODUCTION.md).
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
@@ -17,6 +22,8 @@ import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 const USER = 'otlp-user';
 const PASSWORD = 'otlp-password-value';
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+const TOKEN = 'otlp-bearer-token-value';
+const WRONG_TOKEN = 'wrong-bearer-token-value';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -36,6 +43,10 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
   let pki: TestPki;
   let jaeger: Jaeger;
   let expiredJaeger: Jaeger;
+  let bearerReceiver: Server;
+  let bearerEndpoint = '';
+  /** Requests the bearer stand-in accepted / refused. */
+  const bearerSeen = { accepted: 0, refused: 0 };
   const closers: (() => Promise<unknown>)[] = [];
 
   before(async () => {
@@ -47,9 +58,26 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
       }),
       startJaeger({ otlpTls: { cert: pki.expired.cert, key: pki.expired.key } }),
     ]);
+    // What bearertokenauth does on an OTLP/HTTP receiver: 401 unless the header is exactly the token.
+    bearerReceiver = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/v1/traces' && req.headers.authorization === `Bearer ${TOKEN}`) {
+          bearerSeen.accepted++;
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        } else {
+          bearerSeen.refused++;
+          res.writeHead(401, { 'content-type': 'text/plain' }).end('Unauthorized');
+        }
+      });
+    });
+    await new Promise<void>((r) => bearerReceiver.listen(0, '127.0.0.1', r));
+    bearerEndpoint = `https://127.0.0.1:${(bearerReceiver.address() as { port: number }).port}/v1/traces`;
   });
   after(async () => {
     for (const c of closers) await c().catch(() => {});
+    bearerReceiver?.closeAllConnections();
+    bearerReceiver?.close();
     await Promise.allSettled([jaeger?.stop(), expiredJaeger?.stop()]);
     await pki?.remove();
   });
@@ -117,6 +145,8 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
       basic(USER, PASSWORD),
       basic(USER, 'wrong-password-value'),
       'wrong-password-value',
+      TOKEN,
+      WRONG_TOKEN,
     ])
       assert.ok(!JSON.stringify(records).includes(secret), `${what}: a header value is in the log`);
     console.log(
@@ -150,6 +180,34 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
       },
       /401|Unauthorized/i,
     );
+  });
+
+  it('bearer token over TLS (stand-in receiver): the right token exports', async () => {
+    const { tracer } = make({
+      endpoint: bearerEndpoint,
+      tls: { ca: pki.ca.certPem },
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const before = bearerSeen.accepted;
+    tracer.startSpan('bearer-export').end();
+    await tracer.flush();
+    assert.ok(bearerSeen.accepted > before, 'the receiver accepted the token');
+    assert.equal(tracer.exportStats().failedExports, 0);
+    assert.equal(tracer.exportStats().exportedSpans, 1);
+  });
+
+  it('wrong bearer token (stand-in receiver): refused (401), counted, logged once without the header', async () => {
+    const before = bearerSeen.refused;
+    await failingExports(
+      'wrong bearer token',
+      {
+        endpoint: bearerEndpoint,
+        tls: { ca: pki.ca.certPem },
+        headers: { authorization: `Bearer ${WRONG_TOKEN}` },
+      },
+      /401|Unauthorized/i,
+    );
+    assert.ok(bearerSeen.refused > before);
   });
 
   it('no client certificate (the receiver requires one): exports fail, counted, logged once', async () => {

@@ -20,8 +20,8 @@ export interface AclScope {
   /** Transactions (`cache.transaction`): WATCH/MULTI/EXEC and PEXPIRE. Default true. */
   transactions?: boolean;
   /**
-   * Server-assisted invalidation (`createRedisTracking`: CLIENT TRACKING with REDIRECT). Derived
-   * from the commands it sends; not yet exercised under an ACL by a test.
+   * Server-assisted invalidation (`createRedisTracking`: CLIENT TRACKING with REDIRECT). The
+   * tiered tracking tests run it under exactly these rules (spec/cache/tiered/tracking-acl.test.ts).
    */
   tracking?: boolean;
 }
@@ -62,9 +62,11 @@ export function aclRules(scope: AclScope): string[] {
     channels.push(`&${glob(scope.busChannel)}`);
   }
   if (scope.tracking) {
-    // CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX <keyPrefix>: the invalidation connection
-    // subscribes to __redis__:invalidate and the data connection needs CLIENT ID / TRACKING.
-    rules.push('+client|tracking', '+client|id', '+client|caching', '+subscribe');
+    // The subscriber connection: CLIENT ID (the REDIRECT target) and INFO server (run_id), then
+    // SUBSCRIBE __redis__:invalidate, PING as heartbeat. The data connection: INFO server, CLIENT
+    // TRACKING OFF / ON REDIRECT <id> [BCAST PREFIX <keyPrefix>], CLIENT TRACKINGINFO as heartbeat.
+    // (Redis 7.0 checks no key pattern against BCAST PREFIX, nor against the keys it reports.)
+    rules.push('+client|tracking', '+client|trackinginfo', '+client|id', '+subscribe');
     channels.push('&__redis__:invalidate');
   }
   return [...new Set([...rules, ...keys, ...channels])];

@@ -227,11 +227,15 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): vo
     // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
     // detector's subscriptions. iovalkey ignores the first ones' errors (a wrong CA would only
     // read "Connection is closed") and leaves the second ones without an error listener.
-    const toSentinel = (connector.connectToSentinel as (...a: unknown[]) => Redis).bind(connector);
-    connector.connectToSentinel = (...args: unknown[]) => {
-      const sentinel = toSentinel(...args);
+    // The first ones connect in their constructor, before a guard could wrap their connector (TLS
+    // to a plain-text sentinel then waited for the command timeout): they are made lazy here,
+    // guarded, then connected as iovalkey would have.
+    const toSentinel = (connector.connectToSentinel as (e: unknown, o?: object) => Redis).bind(connector);
+    connector.connectToSentinel = (endpoint: unknown, opts?: { lazyConnect?: boolean }) => {
+      const sentinel = toSentinel(endpoint, { ...opts, lazyConnect: true });
       sentinel.on('error', onError);
       guardNode(sentinel, ms, onError);
+      if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
     };
   }

@@ -66,11 +66,20 @@ function runIdOf(info: unknown): string {
   return m[1]!;
 }
 
-/** Results of a pipeline, rejecting with the first command error. */
-async function execAll(p: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+/**
+ * A server's error reply with the command it answered in front (a refused channel's NOPERM does
+ * not name the command), so that a refusal reported to the user says what to grant.
+ */
+function named(command: string, err: unknown): Error {
+  if ((err as Error | undefined)?.name !== 'ReplyError') return err as Error;
+  return new Error(`${command}: ${(err as Error).message}`, { cause: err });
+}
+
+/** Results of a pipeline (its commands named in `commands`), rejecting with the first command error. */
+async function execAll(p: ReturnType<Redis['pipeline']>, commands: readonly string[]): Promise<unknown[]> {
   const results = (await p.exec()) ?? [];
-  return results.map(([err, value]) => {
-    if (err) throw err;
+  return results.map(([err, value], i) => {
+    if (err) throw named(commands[i] ?? 'pipeline', err);
     return value;
   });
 }
@@ -87,7 +96,7 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
   try {
     await withTimeout(sub.connect(), parts.timeout, late('tracking subscriber connect', parts.timeout));
     const [id, info] = await withTimeout(
-      execAll(sub.pipeline().client('ID').info('server')),
+      execAll(sub.pipeline().client('ID').info('server'), ['CLIENT ID', 'INFO server']),
       parts.timeout,
       late('tracking subscriber CLIENT ID', parts.timeout),
     );
@@ -99,7 +108,9 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
       parts.onSubscriberGone(link, s);
     });
     await withTimeout(
-      sub.subscribe(INVALIDATE_CHANNEL),
+      sub.subscribe(INVALIDATE_CHANNEL).catch((err: unknown) => {
+        throw named(`SUBSCRIBE ${INVALIDATE_CHANNEL}`, err);
+      }),
       parts.timeout,
       late('tracking SUBSCRIBE', parts.timeout),
     );
@@ -161,6 +172,7 @@ export async function setUp(link: Link, parts: SetupParts): Promise<void> {
         .info('server')
         .client('TRACKING', 'OFF')
         .client(...(trackingArgs(session.id, parts) as ['TRACKING'])),
+      ['INFO server', 'CLIENT TRACKING OFF', 'CLIENT TRACKING ON'],
     ),
     parts.timeout,
     late('CLIENT TRACKING', parts.timeout),
@@ -182,7 +194,14 @@ export async function verify(link: Link, timeout: number): Promise<void> {
   const session = link.session;
   if (!session || session.dead) throw new Error('no tracking subscriber');
   const [, info] = await withTimeout(
-    Promise.all([session.sub.ping(), link.data.call('CLIENT', 'TRACKINGINFO')]),
+    Promise.all([
+      session.sub.ping().catch((err: unknown) => {
+        throw named('PING (subscriber)', err);
+      }),
+      link.data.call('CLIENT', 'TRACKINGINFO').catch((err: unknown) => {
+        throw named('CLIENT TRACKINGINFO', err);
+      }),
+    ]),
     timeout,
     late('tracking heartbeat', timeout),
   );

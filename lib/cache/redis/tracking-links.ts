@@ -4,6 +4,7 @@
  * ./tracking-link.ts).
  */
 import { Redis } from 'iovalkey';
+import { CacheError } from '../../core/errors.js';
 import { type Link, type SetupParts, setUp } from './tracking-link.js';
 import { deliver, lose, type TrackingState } from './tracking-state.js';
 
@@ -37,11 +38,42 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
   };
 }
 
-export function breakLink(s: TrackingState, link: Link, reason: string): void {
+/** A failure retrying cannot cure: the server refused a command (ACL) or does not know it (Redis < 6.2). */
+export function isRefusal(err: unknown): boolean {
+  return /NOPERM|unknown (sub)?command|wrong number of arguments/i.test(String((err as Error)?.message));
+}
+
+const backoff = (failures: number) => Math.min(50 * 2 ** Math.min(failures, 5), BACKOFF_MAX_MS);
+
+/**
+ * A refusal during set-up or verification of `link`: whoever awaits the first confirmation gets a
+ * CacheError naming the refused command at once (retries go on, backed off, in case the ACL is
+ * fixed), and it is logged on the first and every 20th attempt.
+ */
+export function refused(s: TrackingState, link: Link, err: Error): void {
+  link.failures++;
+  s.firstFailed?.(
+    new CacheError(
+      'backend',
+      `redis tracking refused by the server (${link.key}): ${err.message.split('\n')[0]}; the user needs the ACL rules of aclRules({ tracking: true }) and Redis >= 6.2`,
+      { cause: err },
+    ),
+  );
+  if (link.failures === 1 || link.failures % 20 === 0)
+    s.logger?.warn('redis tracking: refused by the server, retrying', {
+      node: link.key,
+      error: err.message,
+      attempts: link.failures,
+    });
+}
+
+/** Trust in `link` is lost; set it up again (at once, or backed off after a refusal). */
+export function breakLink(s: TrackingState, link: Link, reason: string, refusal?: Error): void {
   link.gen++;
   link.ok = false;
   lose(s, reason);
-  schedule(s, link, 0);
+  if (refusal) refused(s, link, refusal);
+  schedule(s, link, refusal ? backoff(link.failures) : 0);
 }
 
 function schedule(s: TrackingState, link: Link, delay: number): void {
@@ -62,30 +94,40 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
     await setUp(link, s.parts);
   } catch (err) {
     failed = true;
-    link.failures++;
     // A server that cannot track (Redis < 6.2, an ACL without the commands) will not learn it by
     // retrying: tell whoever awaits the first confirmation (retries go on regardless).
-    if (/NOPERM|unknown (sub)?command|wrong number of arguments/i.test((err as Error).message))
-      s.firstFailed?.(err as Error);
-    if (link.failures === 1 || link.failures % 20 === 0)
-      s.logger?.warn('redis tracking: set-up failed, retrying', {
-        node: link.key,
-        error: (err as Error).message,
-        attempts: link.failures,
-      });
+    if (isRefusal(err)) refused(s, link, err as Error);
+    else {
+      link.failures++;
+      if (link.failures === 1 || link.failures % 20 === 0)
+        s.logger?.warn('redis tracking: set-up failed, retrying', {
+          node: link.key,
+          error: (err as Error).message,
+          attempts: link.failures,
+        });
+    }
   } finally {
     link.busy = false;
   }
-  if (s.closed || link.removed) return;
+  if (s.closed || link.removed) {
+    // Closed or removed while this set-up ran: removeLink saw no subscriber yet, so the one the
+    // set-up opened would stay connected (and keep the process alive). Undo the set-up.
+    if (link.session) link.session.dead = true;
+    link.session?.sub.disconnect();
+    link.session = undefined;
+    if (!failed && link.data.status === 'ready') link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
+    return;
+  }
   if (failed) {
-    schedule(s, link, Math.min(50 * 2 ** Math.min(link.failures, 5), BACKOFF_MAX_MS));
+    schedule(s, link, backoff(link.failures));
     return;
   }
   if (gen !== link.gen) {
     schedule(s, link, 0);
     return;
   }
-  link.failures = 0;
+  // `failures` is reset by a verification pass (./tracking-verify.ts), not here: a set-up whose
+  // verification is refused must keep backing off.
   link.ok = true;
   if (!s.confirmed) void s.pass();
 }

@@ -5,7 +5,7 @@
  */
 import { covered, syncClusterQuietly } from './tracking-cluster.js';
 import { verify } from './tracking-link.js';
-import { breakLink } from './tracking-links.js';
+import { breakLink, isRefusal } from './tracking-links.js';
 import { confirm, type TrackingState } from './tracking-state.js';
 
 /** `verifyAll`, never rejecting (it runs from timers and events). */
@@ -36,8 +36,11 @@ async function verifyAll(s: TrackingState): Promise<void> {
   if (s.closed) return;
   results.forEach((r, i) => {
     const link = checked[i]!;
-    if (r.status === 'rejected' && !link.removed && link.ok)
-      breakLink(s, link, `heartbeat of ${link.key}: ${(r.reason as Error).message}`);
+    if (r.status === 'fulfilled') link.failures = 0;
+    else if (!link.removed && link.ok) {
+      const err = r.reason as Error;
+      breakLink(s, link, `heartbeat of ${link.key}: ${err.message}`, isRefusal(err) ? err : undefined);
+    }
   });
   if (s.epoch !== start || !covered(s)) {
     if (!s.confirmed) setTimeout(() => void pass(s), 10).unref();

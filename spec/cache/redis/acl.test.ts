@@ -74,6 +74,11 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
       doc.includes(`ACL SETUSER hyperion-app on >PASSWORD ${documented.join(' ')}\n`),
       'app user rules',
     );
+    const tracking = aclRules({ keyPrefix: 'app:', mode: 'standalone', tracking: true });
+    assert.ok(
+      doc.includes(`ACL SETUSER hyperion-app on >PASSWORD ${tracking.join(' ')}\n`),
+      'tracking rules',
+    );
     assert.ok(
       doc.includes(`user hyperion-sentinel on >PASSWORD ${sentinelAclRules().join(' ')}\n`),
       'sentinel rules',

@@ -1,25 +1,33 @@
 /**
  * A 6-node Redis Cluster with TLS everywhere (`tls-cluster yes`, `tls-replication yes`) and mutual
  * TLS required (`tls-auth-clients yes`), the adapter logged in as the least-privilege ACL user:
- * the whole workload runs with no ACL denial on any node, and a wrong CA or a missing client
- * certificate surfaces fast as a CacheError naming it.
+ * the whole workload runs with no ACL denial on any node, a tiered cache with CLIENT TRACKING
+ * (one tracked link per node) sees outside writes under the same rules, and a wrong CA or a
+ * missing client certificate surfaces fast as a CacheError naming it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster } from 'iovalkey';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { aclRules } from '../../../lib/cache/redis/acl.js';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisTracking, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { HANDSHAKE_MS } from '../../../lib/cache/redis/tls.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { CacheError } from '../../../lib/core/errors.js';
+import { waitFor } from '../../harness/process.js';
 import {
   adminTls,
   type RedisCluster,
+  type RedisStandalone,
   redisCommand,
   skipRedis,
+  startRedis,
   startRedisCluster,
 } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
-import { watchUnhandled } from './helpers.js';
+import { holdInL1, text } from '../tiered/tracking-helpers.js';
+import { enc, watchUnhandled } from './helpers.js';
 import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
 
 const ADMIN = 'cluster-admin-password';
@@ -30,6 +38,7 @@ const RULES = aclRules({
   mode: 'cluster',
   busChannel: BUS_CHANNEL,
   leasePrefix: LEASE_PREFIX,
+  tracking: true,
 });
 
 describe('redis cluster over TLS with mutual TLS and an ACL user', {
@@ -100,6 +109,85 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     }
   });
 
+  it('tiered cache with CLIENT TRACKING over TLS under the same ACL: outside writes reach L1 on every master', async () => {
+    await Promise.all(cluster.nodes.map((n) => admin(n.port, ['ACL', 'LOG', 'RESET'])));
+    const l2 = make(clientTls());
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+      l1Ttl: 60_000,
+      l2Timeout: 2000,
+    });
+    try {
+      await tiered.ready;
+      // Keys spread over the three masters; each is written from outside (the admin, on the
+      // master that owns it: the others answer MOVED).
+      const keys = ['{a}k', '{b}k', '{c}k', '{d}k', '{e}k', '{f}k'];
+      for (const key of keys) {
+        await tiered.set(key, enc('v0'), 60_000);
+        assert.equal(await holdInL1(tiered, key), 'v0');
+        const n = tiered.stats().trackingInvalidations;
+        const replies = await Promise.allSettled(
+          cluster.masters.map((m) => admin(m.port, ['SET', `app:${key}`, 'outside'])),
+        );
+        assert.equal(replies.filter((r) => r.status === 'fulfilled').length, 1, `one owner of ${key}`);
+        await waitFor(() => tiered.stats().trackingInvalidations > n, { what: `the invalidation of ${key}` });
+        assert.equal(text(await tiered.get(key)), 'outside');
+      }
+      assert.equal(tiered.stats().trackingConfirmed, 1);
+    } finally {
+      await tiered.close();
+    }
+    for (const n of cluster.nodes) {
+      const log = (await admin(n.port, ['ACL', 'LOG'])) as unknown[];
+      assert.deepEqual(log, [], `ACL denials on ${n.port}: ${JSON.stringify(log)}`);
+    }
+  });
+
+  it('an ACL user without CLIENT TRACKING: ready rejects fast with a CacheError naming it', async () => {
+    await Promise.all(
+      cluster.nodes.map((n) =>
+        admin(n.port, [
+          'ACL',
+          'SETUSER',
+          'no-tracking',
+          'reset',
+          'on',
+          `>${APP_PASSWORD}`,
+          ...RULES.filter((r) => r !== '+client|tracking'),
+        ]),
+      ),
+    );
+    const l2 = make(clientTls(), { username: 'no-tracking' });
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+    });
+    try {
+      const start = performance.now();
+      const err = await Promise.race([
+        tiered.ready.then(
+          () => assert.fail('ready resolved'),
+          (e: unknown) => e as CacheError,
+        ),
+        new Promise<CacheError>((_, reject) =>
+          setTimeout(() => reject(new Error('ready did not settle within 5 s')), 5000).unref(),
+        ),
+      ]);
+      const ms = performance.now() - start;
+      assert.equal(err.code, 'backend', err.message);
+      assert.match(err.message, /redis tracking refused by the server .*CLIENT TRACKING.*NOPERM/);
+      console.log(
+        `# surfaced (cluster): tracking without +client|tracking: ${ms.toFixed(0)} ms — ${err.message}`,
+      );
+      assert.equal(tiered.stats().trackingConfirmed, 0);
+    } finally {
+      await tiered.close();
+    }
+  });
+
   async function failsFast(what: string, tls: ConnectionOptions, pattern: RegExp) {
     const start = performance.now();
     const err = await make(tls)
@@ -136,5 +224,76 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     console.log(`# surfaced (cluster): wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
     assert.match(err.message, /authentication failed/);
     assert.ok(ms < 1500);
+  });
+});
+
+/**
+ * Certificate and port faults in cluster mode, against real cluster-enabled servers (one node
+ * each, no slots assigned: the TLS handshake is the first thing the client does, before CLUSTER
+ * SLOTS): an expired certificate, a certificate for another host, and no TLS on the port. Each
+ * surfaces as a CacheError saying which; the time each took is printed.
+ */
+describe('redis cluster mode over TLS: certificate and port faults', {
+  skip: skipRedis() || skipOpenssl(),
+}, () => {
+  let pki: TestPki;
+  const nodes: Record<'expired' | 'wrongHost' | 'plain', RedisStandalone> = {} as never;
+  const caches: RedisCache[] = [];
+  const unhandled = watchUnhandled();
+  // (A TLS-only node, `port 0`, also needs `tls-cluster yes` for its cluster bus.)
+  const clusterNode = ['cluster-enabled yes', 'cluster-config-file nodes.conf'];
+
+  before(async () => {
+    pki = await createTestPki();
+    const tls = (cert: { cert: string; key: string }) => ({
+      ca: pki.ca.cert,
+      cert: cert.cert,
+      key: cert.key,
+    });
+    [nodes.expired, nodes.wrongHost, nodes.plain] = await Promise.all([
+      startRedis({ tls: tls(pki.expired), extraConfig: [...clusterNode, 'tls-cluster yes'] }),
+      startRedis({ tls: tls(pki.wrongHost), extraConfig: [...clusterNode, 'tls-cluster yes'] }),
+      startRedis({ extraConfig: clusterNode }),
+    ]);
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await Promise.allSettled(Object.values(nodes).map((n) => n?.stop()));
+    await pki?.remove();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  async function failsFast(what: string, node: RedisStandalone, pattern: RegExp, within = 1500) {
+    const start = performance.now();
+    const cache = createRedisCache({
+      mode: 'cluster',
+      addresses: [`${node.host}:${node.port}`],
+      keyPrefix: 'app:',
+      tls: { ca: pki.ca.certPem },
+      commandTimeout: 8000,
+    });
+    caches.push(cache);
+    const err = await cache.get('k').then(
+      () => assert.fail(`${what}: get succeeded`),
+      (e: unknown) => e as CacheError,
+    );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(err.message, pattern);
+    assert.ok(ms < within, `${what} surfaced after ${ms.toFixed(0)} ms`);
+    console.log(`# surfaced (cluster): ${what}: ${ms.toFixed(0)} ms — ${err.message}`);
+  }
+
+  it('node with an expired certificate: fails fast as expired', async () => {
+    await failsFast('node certificate expired', nodes.expired, /expired/);
+  });
+
+  it('node with a certificate for another host: fails fast as a host mismatch', async () => {
+    await failsFast('node certificate for another host', nodes.wrongHost, /does not name the host/);
+  });
+
+  it('TLS to a plain-text cluster node: fails once the handshake bound passes', async () => {
+    await failsFast('TLS to a plain node port', nodes.plain, /did not answer with TLS/, HANDSHAKE_MS + 1000);
   });
 });

@@ -1,24 +1,39 @@
 /**
  * A sentinel set with TLS on every data node and sentinel (`tls-replication yes`), ACL users on
  * both (the sentinels have their own user and password), and the adapter logged in as the
- * least-privilege users: the workload runs with no ACL denial, and a wrong CA, a wrong sentinel
- * password or a wrong data-node password surface fast as a CacheError naming the fault.
+ * least-privilege users: the workload runs with no ACL denial, a tiered cache with CLIENT TRACKING
+ * sees outside writes under the same rules, and a wrong CA, a wrong sentinel password or a wrong
+ * data-node password surface fast as a CacheError naming the fault.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ConnectionOptions } from 'node:tls';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { aclRules, sentinelAclRules } from '../../../lib/cache/redis/acl.js';
-import { createRedisCache, type RedisCache, type RedisCacheOptions } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisTracking,
+  type RedisCache,
+  type RedisCacheOptions,
+} from '../../../lib/cache/redis/index.js';
+import { HANDSHAKE_MS } from '../../../lib/cache/redis/tls.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { CacheError } from '../../../lib/core/errors.js';
+import { waitFor } from '../../harness/process.js';
 import {
   adminTls,
+  type RedisLoneSentinel,
   type RedisSentinelSet,
+  type RedisStandalone,
   redisCommand,
   skipRedis,
+  startLoneSentinel,
+  startRedis,
   startRedisSentinel,
 } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
-import { watchUnhandled } from './helpers.js';
+import { holdInL1, text } from '../tiered/tracking-helpers.js';
+import { enc, watchUnhandled } from './helpers.js';
 import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
 
 const ADMIN = 'sentinel-data-admin-password';
@@ -32,6 +47,7 @@ const RULES = aclRules({
   mode: 'sentinel',
   busChannel: BUS_CHANNEL,
   leasePrefix: LEASE_PREFIX,
+  tracking: true,
 });
 
 describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
@@ -101,6 +117,85 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
     }
   });
 
+  it('tiered cache with CLIENT TRACKING over TLS under the same ACL: outside writes reach L1', async () => {
+    const adminData = (port: number, args: string[]) =>
+      redisCommand(port, args, { password: ADMIN, tls: adminTls(serverTls) });
+    await Promise.all([set.master, set.replica].map((s) => adminData(s.port, ['ACL', 'LOG', 'RESET'])));
+    const l2 = make();
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+      l1Ttl: 60_000,
+      l2Timeout: 2000,
+    });
+    try {
+      await tiered.ready;
+      await tiered.set('k', enc('v0'), 60_000);
+      for (let i = 1; i <= 10; i++) {
+        assert.equal(await holdInL1(tiered, 'k'), `v${i - 1}`);
+        const n = tiered.stats().trackingInvalidations;
+        assert.equal(await adminData(set.master.port, ['SET', 'app:k', `v${i}`]), 'OK');
+        await waitFor(() => tiered.stats().trackingInvalidations > n, { what: 'the invalidation' });
+        assert.equal(text(await tiered.get('k')), `v${i}`);
+      }
+      assert.equal(tiered.stats().trackingConfirmed, 1);
+    } finally {
+      await tiered.close();
+    }
+    for (const s of [set.master, set.replica]) {
+      const log = (await adminData(s.port, ['ACL', 'LOG'])) as unknown[];
+      assert.deepEqual(log, [], `ACL denials on data node ${s.port}: ${JSON.stringify(log)}`);
+    }
+  });
+
+  it('an ACL user without CLIENT TRACKING: ready rejects fast with a CacheError naming it', async () => {
+    await Promise.all(
+      [set.master, set.replica].map((n) =>
+        redisCommand(
+          n.port,
+          [
+            'ACL',
+            'SETUSER',
+            'no-tracking',
+            'reset',
+            'on',
+            `>${APP_PASSWORD}`,
+            ...RULES.filter((r) => r !== '+client|tracking'),
+          ],
+          { password: ADMIN, tls: adminTls(serverTls) },
+        ),
+      ),
+    );
+    const l2 = make({ username: 'no-tracking' });
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+    });
+    try {
+      const start = performance.now();
+      const err = await Promise.race([
+        tiered.ready.then(
+          () => assert.fail('ready resolved'),
+          (e: unknown) => e as CacheError,
+        ),
+        new Promise<CacheError>((_, reject) =>
+          setTimeout(() => reject(new Error('ready did not settle within 5 s')), 5000).unref(),
+        ),
+      ]);
+      const ms = performance.now() - start;
+      assert.equal(err.code, 'backend', err.message);
+      assert.match(err.message, /redis tracking refused by the server .*CLIENT TRACKING.*NOPERM/);
+      console.log(
+        `# surfaced (sentinel): tracking without +client|tracking: ${ms.toFixed(0)} ms — ${err.message}`,
+      );
+      assert.equal(tiered.stats().trackingConfirmed, 0);
+    } finally {
+      await tiered.close();
+    }
+  });
+
   async function failsFast(what: string, cache: RedisCache, pattern: RegExp) {
     const start = performance.now();
     const err = await cache.get('k').then(
@@ -146,5 +241,131 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
 
   it('wrong data-node password: fails fast', async () => {
     await failsFast('wrong data-node password', make({ password: 'wrong' }), /authentication failed/);
+  });
+});
+
+/**
+ * Certificate and port faults on either side of a sentinel deployment, each against real servers:
+ * the sentinel itself (expired certificate, certificate for another host, no TLS on its port) in
+ * front of a sound master, and the master (the same three faults) behind a sound sentinel. Each
+ * surfaces as a CacheError saying which; the time each took is printed.
+ */
+describe('redis sentinel over TLS: certificate and port faults on sentinels and data nodes', {
+  skip: skipRedis() || skipOpenssl(),
+}, () => {
+  let pki: TestPki;
+  const masters: Record<'good' | 'expired' | 'wrongHost' | 'plain', RedisStandalone> = {} as never;
+  const sentinels: Record<'sound' | 'expired' | 'wrongHost' | 'plain', RedisLoneSentinel> = {} as never;
+  const caches: RedisCache[] = [];
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    pki = await createTestPki();
+    const tls = (cert: { cert: string; key: string }) => ({
+      ca: pki.ca.cert,
+      cert: cert.cert,
+      key: cert.key,
+    });
+    [masters.good, masters.expired, masters.wrongHost, masters.plain] = await Promise.all([
+      startRedis({ tls: tls(pki.server) }),
+      startRedis({ tls: tls(pki.expired) }),
+      startRedis({ tls: tls(pki.wrongHost) }),
+      startRedis(),
+    ]);
+    const good = { good: masters.good.port };
+    [sentinels.sound, sentinels.expired, sentinels.wrongHost, sentinels.plain] = await Promise.all([
+      startLoneSentinel({
+        masters: {
+          good: masters.good.port,
+          expired: masters.expired.port,
+          wrongHost: masters.wrongHost.port,
+          plain: masters.plain.port,
+        },
+        tls: tls(pki.server),
+      }),
+      startLoneSentinel({ masters: good, tls: tls(pki.expired) }),
+      startLoneSentinel({ masters: good, tls: tls(pki.wrongHost) }),
+      startLoneSentinel({ masters: good }),
+    ]);
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await Promise.allSettled([...Object.values(sentinels), ...Object.values(masters)].map((s) => s?.stop()));
+    await pki?.remove();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  const make = (sentinel: RedisLoneSentinel, masterName: string) => {
+    const c = createRedisCache({
+      mode: 'sentinel',
+      addresses: [`${sentinel.host}:${sentinel.port}`],
+      sentinel: { masterName },
+      tls: { ca: pki.ca.certPem },
+      keyPrefix: 'app:',
+      commandTimeout: 8000,
+    });
+    caches.push(c);
+    return c;
+  };
+
+  async function failsFast(what: string, cache: RedisCache, pattern: RegExp, within = 1500) {
+    const start = performance.now();
+    const err = await cache.get('k').then(
+      () => assert.fail(`${what}: get succeeded`),
+      (e: unknown) => e as CacheError,
+    );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(err.message, pattern);
+    assert.ok(ms < within, `${what} surfaced after ${ms.toFixed(0)} ms`);
+    console.log(`# surfaced (sentinel): ${what}: ${ms.toFixed(0)} ms — ${err.message}`);
+  }
+
+  it('the sound sentinel and master work (the faults below are the only difference)', async () => {
+    const cache = make(sentinels.sound, 'good');
+    assert.equal(await cache.set('ok', enc('v')), true);
+  });
+
+  it('sentinel with an expired certificate: fails fast as expired', async () => {
+    await failsFast('sentinel certificate expired', make(sentinels.expired, 'good'), /expired/);
+  });
+
+  it('sentinel with a certificate for another host: fails fast as a host mismatch', async () => {
+    await failsFast(
+      'sentinel certificate for another host',
+      make(sentinels.wrongHost, 'good'),
+      /does not name the host/,
+    );
+  });
+
+  it('TLS to a plain-text sentinel: fails once the handshake bound passes', async () => {
+    await failsFast(
+      'TLS to a plain sentinel port',
+      make(sentinels.plain, 'good'),
+      /did not answer with TLS/,
+      HANDSHAKE_MS + 1000,
+    );
+  });
+
+  it('master with an expired certificate (sentinel sound): fails fast as expired', async () => {
+    await failsFast('master certificate expired', make(sentinels.sound, 'expired'), /expired/);
+  });
+
+  it('master with a certificate for another host (sentinel sound): fails fast as a host mismatch', async () => {
+    await failsFast(
+      'master certificate for another host',
+      make(sentinels.sound, 'wrongHost'),
+      /does not name the host/,
+    );
+  });
+
+  it('TLS to a plain-text master (sentinel sound): fails once the handshake bound passes', async () => {
+    await failsFast(
+      'TLS to a plain master port',
+      make(sentinels.sound, 'plain'),
+      /did not answer with TLS/,
+      HANDSHAKE_MS + 1000,
+    );
   });
 });
