@@ -65,7 +65,12 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       // read are otherwise only learned from a MOVED reply, and `readOnly` would keep using masters.
       slotsRefreshInterval: SLOTS_REFRESH_MS,
     };
-    return new Cluster(o.addresses, options);
+    const cluster = new Cluster(o.addresses, options);
+    // The cluster's pool removes its error listener from a node it drops, but that node's last
+    // socket can still fail (a TLS alert after a refused certificate): with no listener iovalkey
+    // prints it to stderr as "Unhandled error event". Live nodes' errors still reach `node error`.
+    cluster.on('+node', (node: Redis) => node.on('error', () => {}));
+    return cluster;
   }
   const base: RedisOptions = {
     ...common,
