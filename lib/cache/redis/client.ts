@@ -61,15 +61,15 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
       slotsRefreshTimeout: o.dialTimeout,
-      // Re-read CLUSTER SLOTS periodically: replicas that joined (or were promoted) after the first
-      // read are otherwise only learned from a MOVED reply, and `readOnly` would keep using masters.
-      slotsRefreshInterval: SLOTS_REFRESH_MS,
+      // The periodic re-read of CLUSTER SLOTS is ours (below), not iovalkey's.
+      slotsRefreshInterval: 0,
     };
     const cluster = new Cluster(o.addresses, options);
     // The cluster's pool removes its error listener from a node it drops, but that node's last
     // socket can still fail (a TLS alert after a refused certificate): with no listener iovalkey
     // prints it to stderr as "Unhandled error event". Live nodes' errors still reach `node error`.
     cluster.on('+node', (node: Redis) => node.on('error', () => {}));
+    refreshSlotsPeriodically(cluster);
     return cluster;
   }
   const base: RedisOptions = {
@@ -96,4 +96,24 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
   }
   const first = o.addresses[0]!;
   return new Redis({ ...base, host: first.host, port: first.port });
+}
+
+/**
+ * Re-reads CLUSTER SLOTS every `SLOTS_REFRESH_MS` while the client is ready: replicas that joined
+ * (or were promoted) after the first read are otherwise only learned from a MOVED reply, and
+ * `readOnly` would keep using masters. Ours rather than iovalkey's `slotsRefreshInterval`, whose
+ * timer is re-armed when a refresh in flight at `disconnect()` ends — a closed client then
+ * refreshed for ever and kept the process alive. This one is unref'd and stops at 'end'.
+ */
+function refreshSlotsPeriodically(cluster: Cluster): void {
+  let timer: NodeJS.Timeout | undefined;
+  cluster.on('ready', () => {
+    timer ??= setInterval(() => {
+      if (cluster.status === 'ready') cluster.refreshSlotsCache();
+    }, SLOTS_REFRESH_MS).unref();
+  });
+  cluster.on('end', () => {
+    clearInterval(timer);
+    timer = undefined;
+  });
 }

@@ -48,7 +48,7 @@ export async function closeCache(p: ClosingParts): Promise<void> {
 }
 
 async function quit(client: Redis | Cluster): Promise<void> {
-  // Also for a cluster already ended (its connection attempts gave up): its refresh timer may live on.
+  // Also for a cluster already ended: a connect in flight may still complete.
   if (client.isCluster) stayClosed(client as Cluster);
   if (client.status === 'end') return;
   const ended = new Promise<void>((resolve) => client.once('end', resolve));
@@ -61,26 +61,11 @@ async function quit(client: Redis | Cluster): Promise<void> {
 }
 
 /**
- * Keeps a closed cluster client closed; two iovalkey races would otherwise leave it running and
- * keep the process alive (seen as a test file that never exited):
- * - a connect in flight at `disconnect()` can still complete: the client turns 'ready' after the
- *   close, with node connections and a periodic slot refresh — so a 'ready' after the close is
- *   closed again;
- * - the periodic slot refresh schedules its next round when a refresh ends, whatever the state: a
- *   refresh in flight at `disconnect()` re-arms the timer after it was cleared, and a refresh of no
- *   nodes then runs every interval for ever — so any timer it arms after the close is cancelled
- *   at once (`slotsTimer` is internal; if it is renamed this part does nothing).
+ * Keeps a closed cluster client closed: a connect in flight at `disconnect()` can still complete,
+ * and the client would turn 'ready' after the close, with node connections that keep the process
+ * alive (seen as a test file that never exited) — so a 'ready' after the close is closed again.
+ * (The periodic slot refresh, the other thing that outlived a close, is ours: see ./client.ts.)
  */
 function stayClosed(cluster: Cluster): void {
   cluster.once('ready', () => cluster.disconnect());
-  const c = cluster as unknown as { slotsTimer?: NodeJS.Timeout | null };
-  const current = c.slotsTimer;
-  if (current) clearTimeout(current);
-  Object.defineProperty(c, 'slotsTimer', {
-    configurable: true,
-    get: () => null,
-    set: (timer: NodeJS.Timeout | null) => {
-      if (timer) clearTimeout(timer);
-    },
-  });
 }
