@@ -32,7 +32,7 @@ import {
   startRedisSentinel,
 } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
-import { holdInL1, text } from '../tiered/tracking-helpers.js';
+import { holdInL1, text, trackingRefusal } from '../tiered/tracking-helpers.js';
 import { enc, watchUnhandled } from './helpers.js';
 import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
 
@@ -174,17 +174,7 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
       tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
     });
     try {
-      const start = performance.now();
-      const err = await Promise.race([
-        tiered.ready.then(
-          () => assert.fail('ready resolved'),
-          (e: unknown) => e as CacheError,
-        ),
-        new Promise<CacheError>((_, reject) =>
-          setTimeout(() => reject(new Error('ready did not settle within 5 s')), 5000).unref(),
-        ),
-      ]);
-      const ms = performance.now() - start;
+      const { err, ms } = await trackingRefusal(tiered);
       assert.equal(err.code, 'backend', err.message);
       assert.match(err.message, /redis tracking refused by the server .*CLIENT TRACKING.*NOPERM/);
       console.log(

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import type { TieredCache } from '../../../lib/cache/tiered/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
 import { findBinary } from '../../harness/process.js';
 
 export interface OutsideWriter {
@@ -136,4 +137,27 @@ export async function measureLag(
     await holdInL1(cache, key);
   }
   return delays;
+}
+
+/**
+ * Waits (at most `boundMs`) for `cache.ready` to reject, as it must when the server refuses a
+ * tracking command; returns the error and how long it took to surface. Fails if `ready` resolves
+ * or does not settle in time.
+ */
+export async function trackingRefusal(
+  cache: Pick<TieredCache, 'ready'>,
+  boundMs = 5000,
+): Promise<{ err: CacheError; ms: number }> {
+  const start = performance.now();
+  const err = await Promise.race([
+    cache.ready.then(
+      () => assert.fail('ready resolved'),
+      (e: unknown) => e,
+    ),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`ready did not settle within ${boundMs} ms`)), boundMs).unref(),
+    ),
+  ]);
+  assert.ok(err instanceof CacheError, String(err));
+  return { err, ms: performance.now() - start };
 }
