@@ -42,6 +42,8 @@ export function createBatchPath(ctx: Context): BatchPath {
     const asked = performance.now();
     const out = new Map<string, TieredResult>();
     const stale = new Map(staleL1);
+    // Keys L2 had no value for: their store is conditional (`ifAbsent`), as for single loads.
+    const absent = new Set<string>();
     let rest = keys;
     let answered = false;
     try {
@@ -53,6 +55,7 @@ export function createBatchPath(ctx: Context): BatchPath {
         const key = keys[i]!;
         const raw = raws[i];
         if (raw === undefined) {
+          absent.add(key);
           rest.push(key);
           continue;
         }
@@ -112,11 +115,21 @@ export function createBatchPath(ctx: Context): BatchPath {
         c.backgroundWrites++;
         const opts =
           budget === Number.POSITIVE_INFINITY ? l2Write : { ...l2Write, timeout: Math.floor(budget) };
-        await withTimeout(
-          guarded('setMany', () => l2.setMany(entries, opts)),
-          budget,
-          () => new Error('L2 budget spent'),
-        ).catch(ignore);
+        // Keys L2 lacked are stored only if still absent, so a value another instance or program
+        // wrote while the batch loaded is never overwritten (a refusal drops the L1 copy, also
+        // when it comes after the caller stopped waiting); keys L2 held stale are replaced at once.
+        const ifAbsent = { ...opts, ifAbsent: true };
+        const conditional = entries.filter((e) => absent.has(e.key));
+        const replacing = entries.filter((e) => !absent.has(e.key));
+        const stores: Promise<unknown>[] = conditional.map((e) =>
+          guarded('set', () => l2.set(e.key, e.value, e.ttl, ifAbsent)).then((stored) => {
+            if (!stored && fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
+          }),
+        );
+        if (replacing.length > 0) stores.push(guarded('setMany', () => l2.setMany(replacing, opts)));
+        await withTimeout(Promise.allSettled(stores), budget, () => new Error('L2 budget spent')).catch(
+          ignore,
+        );
       }
     }
     return out;

@@ -123,6 +123,38 @@ describeWithServers('late L2 stores', skipRedis(), () => {
     );
   });
 
+  it('tiered: getOrSetMany never overwrites a value another instance wrote while the batch loaded', async () => {
+    const { direct, l2 } = open('lsm5:');
+    const make = (cache: typeof l2) =>
+      createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 16 }),
+        l2: cache,
+        l2Timeout: 2000,
+        breaker: false,
+      });
+    const tiered = make(l2);
+    const other = make(direct);
+    closers.push(
+      () => tiered.close(),
+      () => other.close(),
+    );
+    const values = await tiered.getOrSetMany(['a', 'b'], async (keys) => {
+      // Both keys were absent in L2; another instance writes one of them during the load.
+      await other.set('b', Buffer.from('written-meanwhile'));
+      return keys.map((k) => Buffer.from(`loaded-${k}`));
+    });
+    assert.deepEqual(values.map(text), ['loaded-a', 'loaded-b'], 'the caller gets the batch it loaded');
+    assert.match(text(await direct.get('a')) ?? '', /loaded-a$/, 'an absent key is stored');
+    assert.match(
+      text(await direct.get('b')) ?? '',
+      /written-meanwhile$/,
+      'the newer write was not overwritten',
+    );
+    // The refused key's L1 copy was dropped: the next read gets the newer value from L2.
+    assert.equal(text(await tiered.get('b')), 'written-meanwhile');
+    assert.equal(text(await tiered.get('a')), 'loaded-a');
+  });
+
   it('tiered: the L2 store of a loaded value never lands after a delete made once getOrSet returned', async () => {
     const { direct, l2 } = open('lsm3:');
     const tiered = createTieredCache({
