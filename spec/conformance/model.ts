@@ -419,7 +419,11 @@ export function checkHistory(h: History, options: ModelOptions): string[] {
     if (newer.inv > older.res) return true;
     if (older.status !== 'loader' || newer.inv <= older.inv) return false;
     if (newer.instance === older.instance) return true;
-    if (newer.value === null) return false;
+    // From elsewhere only a set: a load there is itself a conditional store, and of two
+    // conditional stores the first to land wins whichever load began first (the caller of the
+    // refused one still gets its value, as documented) — found by `npm run check:model`, seed
+    // 883317147 path 799, where a caller that joined the refused load then read the stored one.
+    if (newer.value === null || newer.status === 'loader') return false;
     return !(byKey.get(older.key) ?? []).some(
       (d) => d.value === null && d.instance !== older.instance && d.inv > newer.inv && d.inv < older.res,
     );
