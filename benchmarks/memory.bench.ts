@@ -7,7 +7,7 @@
  * per entry at 1M entries (needs --expose-gc, which `npm run bench:memory` passes), then every
  * goal of issue 14 with its ratio and met/missed, and writes benchmarks/figures/memory-ratios.svg.
  *
- *   npm run bench:memory [-- --json OUT] [-- --quick] [-- --no-figures]
+ *   npm run bench:memory [-- --json OUT] [-- --quick] [-- --no-figures] [-- --only SCENARIO]
  *
  * Each task runs a batch of operations per call, so the timer's own overhead (tens of ns) is
  * spread over the batch instead of swamping a ~20 ns operation.
@@ -25,7 +25,13 @@ import { type Bar, barChart } from './lib/svg.js';
 import { createRng, zipfKeys } from './lib/zipf.js';
 
 const { values: args } = parseArgs({
-  options: { json: { type: 'string' }, quick: { type: 'boolean' }, 'no-figures': { type: 'boolean' } },
+  options: {
+    json: { type: 'string' },
+    quick: { type: 'boolean' },
+    'no-figures': { type: 'boolean' },
+    // Scenarios whose name contains this (e.g. --only set); the goals of the others print NaN.
+    only: { type: 'string' },
+  },
 });
 
 const ENTRIES = 10_000;
@@ -252,7 +258,7 @@ const scenarios: Scenario[] = [
   'zipf 90/10',
   'zipf 0.99 get-or-set',
 ];
-for (const s of scenarios) await run(s);
+for (const s of scenarios) if (args.only === undefined || s.includes(args.only)) await run(s);
 
 const ns = (scenario: Scenario, name: string) =>
   results.find((r) => r.scenario === scenario && r.name === name)?.nsPerOp ?? Number.NaN;
@@ -269,7 +275,7 @@ for (const n of names)
     `| ${n.padEnd(w)} | ${scenarios.map((s) => (Number.isNaN(ns(s, n)) ? '-' : ns(s, n).toFixed(1)).padStart(cw)).join(' | ')} |`,
   );
 
-const heap = heapPerEntry();
+const heap = args.only === undefined ? heapPerEntry() : [];
 const heapOf = (name: string) => heap.find((h) => h.name === name)?.bytes;
 
 /** The issue's goals (#14), each a ratio (or a figure) and its bound; met when ≤ goal. */

@@ -55,11 +55,12 @@ export interface StoreOptions {
 /** Slots of a new store (grown by doubling). */
 const INITIAL_SLOTS = 64;
 
-// Per slot, 4 int32 side by side in `info`; the frequency/region word and the access stamp have
-// arrays of their own (`meta`, `stamps`): sampling reads only those two for each of its 8
-// victims, 4 + 4 bytes per slot in two dense arrays instead of a 24-byte record each (bench:memory
-// --quick, medians of 3 alternating runs: set at capacity 5.64× → 4.60× lru-cache). Plain module constants: V8 folds them into the hot functions
-// (a TypeScript const enum is inlined by esbuild but emitted by tsc as an object).
+// Per slot, 4 int32 side by side in `info`; the meta word and the access stamp have an array of
+// their own (`ms`): sampling reads only those two for each of its 8 victims, 8 bytes per slot in
+// one dense array instead of a 24-byte record each (bench:memory --quick, medians of 3
+// alternating runs: set at capacity 5.64× → 4.60× lru-cache with two arrays). Plain module
+// constants: V8 folds them into the hot functions (a TypeScript const enum is inlined by esbuild
+// but emitted by tsc as an object).
 /** The key's hash (so a hit never rehashes). */
 const HASH = 0;
 /** Window: previous slot (slot 0 is the sentinel). Main: index in the main array. */
@@ -71,10 +72,11 @@ const COST = 3;
 const STRIDE = 4;
 const POS = PREV;
 
-// `meta[slot]`: bits 0–4: the frequency estimate at the last access or sampling (0..16); bit 5
-// (SEEN): the key was recorded in this epoch, so its doorkeeper bits are set; bits 6–7: the
-// region; bits 8–31: the aging epoch those were read in. Valid while the epoch is current.
-// `stamps[slot]`: logical time of the last access (int32 that may wrap: compared by difference).
+// `ms[2 × slot]`, the meta word: bits 0–4: the frequency estimate at the last access or sampling
+// (0..16); bit 5 (SEEN): the key was recorded in this epoch, so its doorkeeper bits are set; bits
+// 6–7: the region; bits 8–31: the aging epoch those were read in. Valid while the epoch is
+// current. `ms[2 × slot + 1]`: logical time of the last access (int32 that may wrap: compared by
+// difference). Side by side, so a hit and each sampled victim touch one cache line for both.
 const FREQ_BITS = 0x1f;
 const SEEN = 0x20;
 const REGION_SHIFT = 6;
@@ -127,8 +129,8 @@ export class Store<V> {
   private readonly keys: string[] = [''];
   private readonly values: (V | undefined)[] = [undefined];
   private info: Int32Array;
-  private meta: Int32Array;
-  private stamps: Int32Array;
+  /** Per slot, the meta word and the access stamp (see above). */
+  private ms: Int32Array;
   /** Costs that do not fit an int32 field (fractions, ≥ 2^31); allocated on first use. */
   private bigCosts: Float64Array | undefined = undefined;
   /** First never-used slot. */
@@ -144,7 +146,11 @@ export class Store<V> {
    */
   private readonly ghosts: Int32Array;
   private readonly ghostMask: number;
+  /** Logical time: one tick per recorded access (a hit or an insert); stamps are ticks. */
   private tick = 0;
+  /** The tick of the last aging: the policy ages every `period` ticks. */
+  private agedAt = 0;
+  private readonly period: number;
   private seed: number;
   private victimFrequency = 0;
 
@@ -153,6 +159,7 @@ export class Store<V> {
     this.admission = options.admission;
     this.onRemove = options.onRemove;
     this.samples = options.samples ?? 8;
+    this.period = options.admission.period;
     // Each entry costs at least 1, so at most ⌊maxCost⌋ are resident, plus the one being
     // admitted and the window sentinel (slot 0).
     this.bound = Math.min(2 ** 26, Math.floor(options.maxCost) + 2);
@@ -160,8 +167,7 @@ export class Store<V> {
     this.keys.length = this.slots;
     this.values.length = this.slots;
     this.info = new Int32Array(this.slots * STRIDE);
-    this.meta = new Int32Array(this.slots);
-    this.stamps = new Int32Array(this.slots);
+    this.ms = new Int32Array(this.slots * 2);
     this.main = new Int32Array(this.slots);
     this.ghostMask = (options.ghosts ?? 1024) - 1;
     this.ghosts = new Int32Array(this.ghostMask + 1);
@@ -207,8 +213,7 @@ export class Store<V> {
     // Only a re-entrant set from onEvict can need more than the bound; never refuse it.
     if (n <= this.slots) n = this.slots * 2;
     this.info = grown(this.info, n * STRIDE);
-    this.meta = grown(this.meta, n);
-    this.stamps = grown(this.stamps, n);
+    this.ms = grown(this.ms, n * 2);
     this.main = grown(this.main, n);
     if (this.bigCosts !== undefined) this.bigCosts = grown(this.bigCosts, n);
     this.keys.length = n;
@@ -231,11 +236,11 @@ export class Store<V> {
   }
 
   private setRegion(s: number, region: number): void {
-    this.meta[s] = (this.meta[s]! & ~REGION_BITS) | (region << REGION_SHIFT);
+    this.ms[s << 1] = (this.ms[s << 1]! & ~REGION_BITS) | (region << REGION_SHIFT);
   }
 
   private regionAt(s: number): number {
-    return (this.meta[s]! & REGION_BITS) >>> REGION_SHIFT;
+    return (this.ms[s << 1]! & REGION_BITS) >>> REGION_SHIFT;
   }
 
   /** Takes a free slot for a new entry (not yet resident: `insert` makes it so). */
@@ -250,7 +255,7 @@ export class Store<V> {
     this.values[s] = value;
     const b = s * STRIDE;
     this.info[b + HASH] = hash;
-    this.meta[s] = GONE << REGION_SHIFT;
+    this.ms[s << 1] = GONE << REGION_SHIFT;
     this.setCost(s, cost);
     return s;
   }
@@ -291,11 +296,11 @@ export class Store<V> {
     const i = this.mainCount++;
     this.main[i] = s;
     this.info[s * STRIDE + POS] = i;
-    const m = this.meta[s]!;
+    const m = this.ms[s << 1]!;
     const tag = this.admission.epoch;
     // The doorkeeper mark stays valid within the epoch; the frequency is the one just read.
     const seen = m >>> TAG_SHIFT === tag ? m & SEEN : 0;
-    this.meta[s] = (tag << TAG_SHIFT) | (MAIN << REGION_SHIFT) | seen | freq;
+    this.ms[s << 1] = (tag << TAG_SHIFT) | (MAIN << REGION_SHIFT) | seen | freq;
   }
 
   private removeMain(s: number): void {
@@ -322,37 +327,46 @@ export class Store<V> {
   }
 
   /**
-   * Records an access of the slot's key in the admission policy and returns its frequency. When
-   * the slot already recorded its key in this epoch, the doorkeeper would only confirm it: go
-   * straight to the sketch, and skip even that once all four counters are saturated (only an
-   * aging, which ends the epoch, lowers them). Same counts as `admission.record`, without the
-   * doorkeeper lookup and the calls on a hit.
+   * Records an access of the slot's key in the admission policy and returns its frequency; stamps
+   * the slot with the new tick and ages the policy every `period` ticks. When the slot already
+   * recorded its key in this epoch, the doorkeeper would only confirm it: go straight to the
+   * sketch, and skip even that once all four counters are saturated (only an aging, which ends
+   * the epoch, lowers them). Same counts as `admission.record`, without the doorkeeper lookup
+   * and the calls on a hit.
    */
   private record(s: number): number {
     const a = this.admission;
     const tag = a.epoch;
-    const m = this.meta[s]!;
+    const i = s << 1;
+    const m = this.ms[i]!;
     let f: number;
     if (m >>> TAG_SHIFT === tag && (m & SEEN) !== 0) {
       f = m & FREQ_BITS;
       if (f !== SATURATED) f = sketchIncrement(a.counters, a.blockMask, this.info[s * STRIDE + HASH]!) + 1;
-      if (++a.recorded >= a.period) a.age();
     } else f = a.record(this.info[s * STRIDE + HASH]!);
-    // After an aging the doorkeeper mark is void, but the count read just before it is kept for
-    // the new epoch (re-reading the halved count instead measured −0.12 points on arc-oltp at 250).
-    const now = a.epoch;
-    this.meta[s] = (now << TAG_SHIFT) | (m & REGION_BITS) | (now === tag ? SEEN : 0) | f;
+    // One clock for the stamps and the aging (a separate access counter was one more field
+    // written per hit). Int32 ticks that may wrap: compared by difference.
+    const tick = (this.tick + 1) | 0;
+    this.tick = tick;
+    this.ms[i + 1] = tick;
+    if (((tick - this.agedAt) | 0) >= this.period) {
+      this.agedAt = tick;
+      a.age();
+      // After an aging the doorkeeper mark is void, but the count read just before it is kept for
+      // the new epoch (re-reading the halved count instead measured −0.12 points on arc-oltp at 250).
+      this.ms[i] = (a.epoch << TAG_SHIFT) | (m & REGION_BITS) | f;
+    } else this.ms[i] = (tag << TAG_SHIFT) | (m & REGION_BITS) | SEEN | f;
     return f;
   }
 
   // Frequencies are remembered per slot at each access and re-read from the sketch only after
   // an aging: sampling then costs no sketch lookups (9 per eviction would dominate a set).
   private frequencyAt(s: number, tag: number): number {
-    const v = this.meta[s]!;
+    const v = this.ms[s << 1]!;
     if (v >>> TAG_SHIFT === tag) return v & FREQ_BITS;
     const f = this.admission.frequency(this.info[s * STRIDE + HASH]!);
     // Read, not recorded: no doorkeeper mark.
-    this.meta[s] = (tag << TAG_SHIFT) | (v & REGION_BITS) | f;
+    this.ms[s << 1] = (tag << TAG_SHIFT) | (v & REGION_BITS) | f;
     return f;
   }
 
@@ -360,7 +374,7 @@ export class Store<V> {
   sampleVictim(): number {
     const n = this.mainCount;
     if (n === 0) return -1;
-    const stamps = this.stamps;
+    const ms = this.ms;
     const main = this.main;
     const tag = this.admission.epoch;
     let best = main[this.random() % n]!;
@@ -368,7 +382,7 @@ export class Store<V> {
     for (let i = 1; i < this.samples; i++) {
       const v = main[this.random() % n]!;
       const f = this.frequencyAt(v, tag);
-      if (f < bestF || (f === bestF && ((stamps[v]! - stamps[best]!) | 0) < 0)) {
+      if (f < bestF || (f === bestF && ((ms[(v << 1) + 1]! - ms[(best << 1) + 1]!) | 0) < 0)) {
         best = v;
         bestF = f;
       }
@@ -432,12 +446,9 @@ export class Store<V> {
   /** Records an access (frequency in the admission sketch, and recency); returns the value. */
   touch(s: number): V {
     this.record(s);
-    const tick = (this.tick + 1) | 0;
-    this.tick = tick;
-    this.stamps[s] = tick;
     // A main entry needs nothing more (its frequency is remembered by `record`); a window
     // entry moves to the head of the window's LRU list.
-    if ((this.meta[s]! & REGION_BITS) === WINDOW << REGION_SHIFT && this.info[NEXT] !== s)
+    if ((this.ms[s << 1]! & REGION_BITS) === WINDOW << REGION_SHIFT && this.info[NEXT] !== s)
       this.toWindowHead(s, s * STRIDE);
     return this.values[s] as V;
   }
@@ -449,9 +460,6 @@ export class Store<V> {
     this.map.set(this.keys[s]!, s);
     const cost = this.cost(s);
     this.totalCost += cost;
-    const tick = (this.tick + 1) | 0;
-    this.tick = tick;
-    this.stamps[s] = tick;
     let kept = true;
     if (cost <= this.windowMax) {
       this.linkHead(s);
@@ -505,8 +513,7 @@ export class Store<V> {
     this.keys.fill('');
     this.values.fill(undefined);
     this.info.fill(0);
-    this.meta.fill(0);
-    this.stamps.fill(0);
+    this.ms.fill(0);
     this.fresh = 1;
     this.free = -1;
     this.mainCount = 0;

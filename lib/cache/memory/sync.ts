@@ -259,9 +259,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   }
 
   get(key: string): V | undefined {
-    if (this.closed) this.assertOpen();
     const s = this.map.get(key);
     if (s !== undefined) {
+      // No closed check on a hit: `close` empties the map, so a closed cache only misses.
       // Only valid keys are ever stored, so a hit needs no key check; expiry is looked at only
       // once some entry had a TTL, the clock read only for entries that have one.
       if (this.expiry.used) {
@@ -272,6 +272,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       if (--this.untilClimb === 0) this.climb();
       return this.store.touch(s);
     }
+    if (this.closed) this.assertOpen();
     assertKey(key);
     return this.miss();
   }

@@ -129,16 +129,49 @@ describe('admission policy', () => {
     assert.equal(a.admit(3, 3), false, 'ties keep the resident');
   });
 
-  it('ages all counts every period', () => {
+  it('halves every count and rotates the doorkeeper on age()', () => {
     const a = createAdmission({ numCounters: 1 << 14, period: 100 });
     const k = hashKey('k');
     for (let i = 0; i < 9; i++) a.record(k);
     assert.equal(a.frequency(k), 9);
-    for (let i = 0; i < 91; i++) a.record(hashKey(`filler${i}`)); // the 100th record ages
+    a.age();
     // 8 counted in the sketch → 4, plus 1 for the doorkeeper's previous generation.
     assert.equal(a.frequency(k), 5);
     a.clear();
     assert.equal(a.frequency(k), 0);
+  });
+});
+
+describe('store: access clock', () => {
+  const setup = (period: number) => {
+    const admission = createAdmission({ numCounters: 1 << 14, period });
+    const store = createStore<string>({ maxCost: 1000, admission, windowFraction: 0.5, onRemove: () => {} });
+    const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1));
+    return { admission, store, put };
+  };
+
+  it('ages the policy every period of recorded accesses, inserts and hits alike', () => {
+    const { admission, store, put } = setup(100);
+    put('k'); // access 1: doorkeeper only
+    for (let i = 0; i < 8; i++) store.touch(store.map.get('k')!); // accesses 2..9
+    assert.equal(admission.frequency(hashKey('k')), 9);
+    for (let i = 0; i < 90; i++) put(`filler${i}`); // accesses 10..99
+    assert.equal(admission.epoch, 0);
+    put('last'); // the 100th access ages
+    assert.equal(admission.epoch, 1);
+    // 8 counted in the sketch → 4, plus 1 for the doorkeeper's previous generation.
+    assert.equal(admission.frequency(hashKey('k')), 5);
+    for (let i = 0; i < 99; i++) store.touch(store.map.get('k')!);
+    assert.equal(admission.epoch, 1);
+    store.touch(store.map.get('k')!);
+    assert.equal(admission.epoch, 2, 'and again 100 accesses later');
+  });
+
+  it('counts a hot key up to 16 (the 15 of the sketch plus the doorkeeper) and no further', () => {
+    const { admission, store, put } = setup(1 << 20);
+    put('k');
+    for (let i = 0; i < 40; i++) store.touch(store.map.get('k')!);
+    assert.equal(admission.frequency(hashKey('k')), 16);
   });
 });
 

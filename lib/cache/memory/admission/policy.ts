@@ -8,10 +8,9 @@
  * rotates its two generations, so a key seen once in the last period still counts (a single filter cleared at once
  * forgot every newcomer and cost up to 3 points of hit ratio on the recency-heavy traces).
  *
- * The store's hit path records most accesses itself (see `touch` in store.ts): it reads `epoch`,
- * `counters`, `blockMask`, bumps `recorded` and calls `age()`. These are plain data properties
- * of one object shape: an `epoch` getter cost 8.5 % of a hit (20 ns) and kept the hit path from
- * being inlined.
+ * The store counts the accesses and calls `age()` every `period` of them; its hit path records
+ * most accesses itself (see `record` in store.ts): it reads `epoch`, `counters` and `blockMask`. These are plain data properties of one object shape: an `epoch` getter cost
+ * 8.5 % of a hit (20 ns) and kept the hit path from being inlined.
  *
  * A class, like the store (and the doorkeeper): the store's methods are shared by every cache, so
  * their calls into the policy (`record`, `frequency` on every set) reach one prototype method
@@ -36,10 +35,8 @@ export interface AdmissionOptions {
 }
 
 export class Admission {
-  /** Accesses between two agings. */
+  /** Accesses between two agings (counted by the store). */
   readonly period: number;
-  /** Accesses recorded since the last aging (the store's hit path counts them here too). */
-  recorded = 0;
   /**
    * Number of agings (and clears) so far, modulo 2^24 (read-only outside). A frequency
    * remembered with the epoch it was read in stays a good estimate until the epoch changes (later
@@ -63,16 +60,14 @@ export class Admission {
   }
 
   /**
-   * Records one access of the key and returns its new frequency (as `frequency()` would). Ages
-   * every count once `period` accesses have been recorded.
+   * Records one access of the key and returns its new frequency (as `frequency()` would). The
+   * caller counts the accesses and calls `age()` every `period` of them.
    */
   record(hash: number): number {
     // First sighting only sets doorkeeper bits; later ones count in the sketch.
-    const f = this.door.add(hash)
+    return this.door.add(hash)
       ? sketchIncrement(this.counters, this.blockMask, hash) + 1
       : sketchEstimate(this.counters, this.blockMask, hash) + 1;
-    if (++this.recorded >= this.period) this.age();
-    return f;
   }
 
   /** Estimated recent access count of the key (0..16). */
@@ -89,7 +84,6 @@ export class Admission {
   age(): void {
     this.sketch.halve();
     this.door.rotate();
-    this.recorded = 0;
     this.epoch = (this.epoch + 1) & EPOCH_MASK;
   }
 
@@ -97,7 +91,6 @@ export class Admission {
   clear(): void {
     this.sketch.clear();
     this.door.clear();
-    this.recorded = 0;
     // Remembered frequencies and doorkeeper marks are void.
     this.epoch = (this.epoch + 1) & EPOCH_MASK;
   }
