@@ -218,7 +218,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   }
 
   private onRemove(s: number, reason: RemoveReason): void {
-    this.expiry.remove(s);
+    // A cache that never used a TTL has no expiry to unlink (one call less per eviction).
+    if (this.expiry.used) this.expiry.remove(s);
     if (reason === 'deleted') return;
     if (reason === 'capacity') {
       this.keysEvicted++;
