@@ -23,15 +23,14 @@
  *                      [-- --exporter sink|jaeger|memory] [-- --json OUT]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { createPgliteDb } from '../demo/db.js';
-import { type RunningServices, startServices } from '../demo/services/index.js';
 import { seededRandom, zipf } from '../demo/traffic.js';
 import { findBinary } from '../spec/harness/process.js';
-import { peerInstrumentation } from './demo-peer/index.js';
+import { inProcess, runSideChild, type Side, type Stack, sideChild, startSide } from './lib/demo-stacks.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,8 +39,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '8' },
     connections: { type: 'string', default: '16' },
     exporter: { type: 'string', default: 'sink' },
+    concurrent: { type: 'boolean', default: false },
     'load-child': { type: 'string' },
     'sink-child': { type: 'boolean' },
+    'side-child': { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -116,6 +117,10 @@ if (args['sink-child']) {
   await new Promise(() => {});
 }
 
+// ------------------------------------------------------------------ child: one side (--concurrent)
+if (args['side-child'])
+  await runSideChild(JSON.parse(args['side-child']) as { side: Side; endpoint: string });
+
 // ------------------------------------------------------------------ parent
 const duration = Math.max(1, Number(args.duration));
 const rounds = Math.max(2, Number(args.rounds));
@@ -160,8 +165,13 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-console.log('starting three copies of the demo services (embedded database)…');
-const db = await createPgliteDb();
+const concurrent = args.concurrent === true;
+if (concurrent && args.exporter === 'memory') throw new Error('--concurrent needs a network exporter');
+console.log(
+  concurrent
+    ? 'starting three copies of the demo services, one child process each (embedded databases)…'
+    : 'starting three copies of the demo services (embedded database)…',
+);
 // Where the instrumented copy exports spans (batched OTLP/HTTP protobuf in both network cases):
 //   sink   (default) a child process that reads and discards export requests, so the collector's
 //          own CPU does not land on this 2-process comparison;
@@ -189,82 +199,74 @@ const exporterNote = jaeger
   : sink
     ? 'OTLP → discarding sink process (batched)'
     : 'in-memory exporter';
-const on = await startServices({
-  ports: { gateway: 0, user: 0, order: 0 },
-  db,
-  tracing: endpoint ? { exporter: 'otlp', endpoint, sampleRate: 1 } : { exporter: 'memory', sampleRate: 1 },
-  metrics: true,
-  logger: 'error',
-});
-const off = await startServices({
-  ports: { gateway: 0, user: 0, order: 0 },
-  db,
-  tracing: { exporter: 'off' },
-  metrics: false,
-  logger: 'error',
-});
-// The raw-SDK twin exports over OTLP like `on`; with the in-memory exporter there is no peer.
-const version = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
-const peer = endpoint
-  ? await startServices({
-      ports: { gateway: 0, user: 0, order: 0 },
-      db,
-      tracing: { exporter: 'off' }, // ignored: the instrumentation below replaces it
-      instrumentation: peerInstrumentation({ endpoint, serviceVersion: version }),
-      logger: 'error',
-    })
-  : undefined;
-
-type Side = 'on' | 'off' | 'peer';
-const stacks: Partial<Record<Side, RunningServices>> = { on, off, peer };
-const sides = (['on', 'peer', 'off'] as const).filter((s) => stacks[s]);
+// Rounds mode: all sides in this process on one embedded database; concurrent: a child per side.
+const db = concurrent ? undefined : await createPgliteDb();
+const wanted: Side[] = endpoint ? ['on', 'peer', 'off'] : ['on', 'off'];
+const stacks: Partial<Record<Side, Stack>> = {};
+for (const side of wanted)
+  stacks[side] = db ? inProcess(await startSide(side, db, endpoint)) : await sideChild(self, side, endpoint!);
+const sides = wanted;
+const peer = stacks.peer;
 
 // Prometheus-like scraping of the instrumented copies while the benchmark runs.
 const scraper = setInterval(() => {
-  for (const s of [...on.all, ...(peer?.all ?? [])])
-    fetch(`${s.url}/metrics`).then(
+  for (const url of [...stacks.on!.services, ...(peer?.services ?? [])])
+    fetch(`${url}/metrics`).then(
       (r) => r.arrayBuffer(),
       () => {},
     );
 }, 1000);
 scraper.unref();
-const resetMemory = () => {
-  for (const s of on.all) s.tracer?.resetFinishedSpans();
-};
+const resetMemory = () => stacks.on!.reset();
 
 try {
   // Warm-up: fill every cache level so the measured rounds see steady-state cached reads.
   for (const side of sides)
     for (let id = 1; id <= 100; id++)
-      await fetch(`${stacks[side]!.gateway.url}/users/${id}/orders`).then((r) => r.arrayBuffer());
+      await fetch(`${stacks[side]!.gateway}/users/${id}/orders`).then((r) => r.arrayBuffer());
   // Two unrecorded load rounds per side: JIT, GC sizing and connection pools settle first (the
   // first instrumented round is reliably slow otherwise).
-  for (let i = 0; i < 2; i++) for (const side of sides) await load(stacks[side]!.gateway.url);
+  for (let i = 0; i < 2; i++) for (const side of sides) await load(stacks[side]!.gateway);
   resetMemory();
 
   console.log(
-    `tracing: ${exporterNote}; autocannon ${connections} connections × ${duration} s per round, ${rounds} rounds per side (${sides.join(', ')}; order rotated)\n`,
+    `tracing: ${exporterNote}; autocannon ${connections} connections × ${duration} s per round, ${rounds} rounds per side (${sides.join(', ')}; ${concurrent ? 'all sides loaded at once, one process each' : 'one side at a time, order rotated'})\n`,
   );
   const results: Record<Side, LoadResult[]> = { on: [], off: [], peer: [] };
-  // Each round takes the sides in another order (all permutations in turn), so drift in machine
-  // load and whatever a round leaves behind (GC, export batches) hit every side alike.
-  const perms = permutations(sides);
-  const order = Array.from({ length: rounds }, (_, i) => perms[i % perms.length]!).flat();
-  for (const side of order) {
-    const stack = stacks[side]!;
-    const cpu0 = process.cpuUsage();
-    const r = await load(stack.gateway.url);
-    const cpu = process.cpuUsage(cpu0);
-    // CPU time of this process (all three services) per request: robust to a busy machine,
-    // unlike req/s, since the load generator runs in another process.
-    r.cpuUsPerReq = (cpu.user + cpu.system) / Math.max(1, r.total);
-    results[side].push(r);
-    resetMemory();
+  const report = (side: Side, r: LoadResult) =>
     console.log(
       `  ${side.padEnd(4)} ${r.rps.toFixed(0).padStart(6)} req/s   cpu ${r.cpuUsPerReq!.toFixed(0).padStart(5)} µs/req   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   errors ${r.errors} non-2xx ${r.non2xx}`,
     );
+  if (concurrent) {
+    // Every side under the same load at the same time, each in its own process: a busy machine
+    // slows all of them alike, and each process's CPU time is its side's alone.
+    for (let i = 0; i < rounds; i++) {
+      const cpu0 = await Promise.all(sides.map((side) => stacks[side]!.cpuUs()));
+      const rs = await Promise.all(sides.map((side) => load(stacks[side]!.gateway)));
+      const cpu1 = await Promise.all(sides.map((side) => stacks[side]!.cpuUs()));
+      sides.forEach((side, j) => {
+        const r = rs[j]!;
+        r.cpuUsPerReq = (cpu1[j]! - cpu0[j]!) / Math.max(1, r.total);
+        results[side].push(r);
+        report(side, r);
+      });
+      console.log('');
+    }
+  } else {
+    // Each round takes the sides in another order (all permutations in turn), so drift in machine
+    // load and whatever a round leaves behind (GC, export batches) hit every side alike.
+    const perms = permutations(sides);
+    const order = Array.from({ length: rounds }, (_, i) => perms[i % perms.length]!).flat();
+    for (const side of order) {
+      const cpu0 = await stacks[side]!.cpuUs();
+      const r = await load(stacks[side]!.gateway);
+      // CPU time of this process (all three services) per request: robust to a busy machine,
+      // unlike req/s, since the load generator runs in another process.
+      r.cpuUsPerReq = ((await stacks[side]!.cpuUs()) - cpu0) / Math.max(1, r.total);
+      results[side].push(r);
+      resetMemory();
+      report(side, r);
+    }
   }
 
   // Sequential single requests: the per-request latency added by tracing + metrics. Three passes
@@ -280,7 +282,7 @@ try {
     for (let i = 0; i < sides.length; i++) {
       const side = sides[(i + pass) % sides.length]!;
       bench.add(side, async () => {
-        await (await fetch(`${stacks[side]!.gateway.url}/users/3/orders`)).arrayBuffer();
+        await (await fetch(`${stacks[side]!.gateway}/users/3/orders`)).arrayBuffer();
       });
     }
     await bench.run();
@@ -351,12 +353,12 @@ try {
   if (args.json)
     writeFileSync(
       args.json,
-      `${JSON.stringify({ exporter: exporterNote, duration, rounds, connections, on: sOn, off: sOff, peer: sPeer, cost, cpuRatio, peerRatio, rounds_detail: results, sequential: seq }, null, 2)}\n`,
+      `${JSON.stringify({ exporter: exporterNote, concurrent, duration, rounds, connections, on: sOn, off: sOff, peer: sPeer, cost, cpuRatio, peerRatio, rounds_detail: results, sequential: seq }, null, 2)}\n`,
     );
 } finally {
   clearInterval(scraper);
-  await Promise.allSettled([on.close(), off.close(), peer?.close()]);
-  await db.close();
+  await Promise.allSettled(sides.map((side) => stacks[side]!.close()));
+  await db?.close();
   await jaeger?.stop();
   sink?.stop();
 }
