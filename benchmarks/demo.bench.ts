@@ -15,12 +15,13 @@
  * Caches, database and handler code are the same. After a warm-up, `GET /users/:id/orders`
  * (gateway → user-service → order-service, cached reads) is driven by autocannon in a CHILD
  * process (so the load generator does not share this event loop), in rounds whose order rotates
- * through every permutation of the sides; medians of the rounds are compared. A tinybench section
- * measures single sequential requests. Goals (issue 14): CPU per request with full observability
+ * through every permutation of the sides; medians of the rounds are compared. With `--concurrent`
+ * each side runs in a child process of its own instead and all three are loaded at once (see
+ * lib/demo-stacks.ts). A tinybench section measures single sequential requests. Goals (issue 14): CPU per request with full observability
  * ≤ 1.10× the all-no-ops copy, and within 3 % of the raw-SDK peer; printed with met/missed.
  *
  *   npm run bench:demo [-- --duration S per round] [-- --rounds N] [-- --connections C]
- *                      [-- --exporter sink|jaeger|memory] [-- --json OUT]
+ *                      [-- --exporter sink|jaeger|memory] [-- --concurrent] [-- --json OUT]
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
