@@ -20,7 +20,11 @@
  * lib/demo-stacks.ts). A tinybench section measures single sequential requests. Goals (issue 14): CPU per request with full observability
  * ≤ 1.10× the all-no-ops copy, and within 3 % of the raw-SDK peer; printed with met/missed.
  *
- *   npm run bench:demo [-- --duration S per round] [-- --rounds N] [-- --connections C]
+ * `--rate R` offers a fixed R requests/s per side instead of as many as the connections manage:
+ * every side then runs at the same throughput, so CPU per request compares the same amount of
+ * batching per event-loop turn even when a busy machine starves one round.
+ *
+ *   npm run bench:demo [-- --duration S per round] [-- --rounds N] [-- --connections C] [-- --rate R]
  *                      [-- --exporter sink|jaeger|memory] [-- --concurrent] [-- --json OUT]
  */
 import { spawn } from 'node:child_process';
@@ -39,6 +43,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '8' },
     connections: { type: 'string', default: '16' },
+    rate: { type: 'string' },
     exporter: { type: 'string', default: 'sink' },
     concurrent: { type: 'boolean', default: false },
     'load-child': { type: 'string' },
@@ -77,10 +82,12 @@ if (args['load-child']) {
     paths: string[];
     duration: number;
     connections: number;
+    rate?: number;
   };
   const result = await autocannon({
     url: spec.base,
     connections: spec.connections,
+    ...(spec.rate ? { overallRate: spec.rate } : {}),
     duration: spec.duration,
     requests: spec.paths.map((path) => ({ method: 'GET', path })),
   });
@@ -126,6 +133,7 @@ if (args['side-child'])
 const duration = Math.max(1, Number(args.duration));
 const rounds = Math.max(2, Number(args.rounds));
 const connections = Math.max(1, Number(args.connections));
+const rate = args.rate === undefined ? undefined : Math.max(1, Number(args.rate));
 const self = fileURLToPath(import.meta.url);
 
 /** Paths of one Zipf-skewed sequence over 100 users (hot users in L1, the tail in L2). */
@@ -137,7 +145,7 @@ function load(base: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', self, '--load-child', JSON.stringify({ base, paths, duration, connections })],
+      ['--import', 'tsx', self, '--load-child', JSON.stringify({ base, paths, duration, connections, rate })],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -231,7 +239,7 @@ try {
   resetMemory();
 
   console.log(
-    `tracing: ${exporterNote}; autocannon ${connections} connections × ${duration} s per round, ${rounds} rounds per side (${sides.join(', ')}; ${concurrent ? 'all sides loaded at once, one process each' : 'one side at a time, order rotated'})\n`,
+    `tracing: ${exporterNote}; autocannon ${connections} connections${rate ? ` at ${rate} req/s` : ''} × ${duration} s per round, ${rounds} rounds per side (${sides.join(', ')}; ${concurrent ? 'all sides loaded at once, one process each' : 'one side at a time, order rotated'})\n`,
   );
   const results: Record<Side, LoadResult[]> = { on: [], off: [], peer: [] };
   const report = (side: Side, r: LoadResult) =>
@@ -354,7 +362,7 @@ try {
   if (args.json)
     writeFileSync(
       args.json,
-      `${JSON.stringify({ exporter: exporterNote, concurrent, duration, rounds, connections, on: sOn, off: sOff, peer: sPeer, cost, cpuRatio, peerRatio, rounds_detail: results, sequential: seq }, null, 2)}\n`,
+      `${JSON.stringify({ exporter: exporterNote, concurrent, duration, rounds, connections, rate, on: sOn, off: sOff, peer: sPeer, cost, cpuRatio, peerRatio, rounds_detail: results, sequential: seq }, null, 2)}\n`,
     );
 } finally {
   clearInterval(scraper);
