@@ -1,7 +1,8 @@
 /**
  * Checks that the raw-SDK twin records what the demo records, so the benchmark compares like with
  * like: one cold and one cached `GET /users/:id/orders` through each, then the spans (name, kind,
- * attribute keys, parent span name, service) and the metric names of /metrics, compared as sets.
+ * parent span name, service, attributes with their values — ports and `url.full` aside, which name
+ * each copy's own servers) and the metric names of /metrics, compared as sets.
  * Exits 1 on a difference.
  *
  *   node --import tsx benchmarks/demo-peer/check.ts
@@ -53,7 +54,10 @@ const metricNames = async (s: RunningServices) => {
   return names;
 };
 
-/** One line per span: what must match (ids, times and attribute values such as ports differ). */
+/** Attribute values that differ between two copies by construction (each copy has its own ports). */
+const PER_COPY = /(\.port|^url\.full)$/;
+
+/** One line per span: what must match (ids and times differ, and the PER_COPY values). */
 function shape(spans: readonly ReadableSpan[]): string[] {
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s.name]));
   return spans
@@ -63,7 +67,10 @@ function shape(spans: readonly ReadableSpan[]): string[] {
         s.name,
         s.kind,
         `parent=${s.parentSpanContext ? (byId.get(s.parentSpanContext.spanId) ?? '?') : '-'}`,
-        Object.keys(s.attributes).sort().join(','),
+        Object.keys(s.attributes)
+          .sort()
+          .map((k) => (PER_COPY.test(k) ? k : `${k}=${JSON.stringify(s.attributes[k])}`))
+          .join(','),
       ].join(' | '),
     )
     .sort();
