@@ -1,15 +1,17 @@
 /**
  * The little HTTP layer the three services share: a route table with `:param` templates, JSON in
- * and out, typed HTTP errors, and the wiring of tracing (`traceHandler`: one server span per
- * request, parent taken from the W3C headers) and metrics (`instrument`: request counter and
- * latency histogram labelled with the route template, the trace id as exemplar).
+ * and out, typed HTTP errors, and the two places where HTTP meets observability, both swappable
+ * (demo/instrumentation.ts): `ServeRoute` wraps each route (by default `hyperionServe`:
+ * `traceHandler`'s server span, parent taken from the W3C headers, plus `instrument`'s latency
+ * histogram labelled with the route template, the trace id as exemplar) and `ClientFetch` makes
+ * the calls to other services (by default `tracedFetch`: client span, trace headers injected).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../lib/core/context.js';
-import type { Span } from '../lib/core/contracts.js';
+import type { Attributes, Span } from '../lib/core/contracts.js';
 import { isValidSpanContext } from '../lib/core/w3c.js';
 import type { PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
-import { tracedFetch, traceHandler } from '../lib/tracing/http.js';
+import { type HttpHandler, tracedFetch, traceHandler } from '../lib/tracing/http.js';
 
 /** What a handler sees of a request. */
 export interface DemoRequest {
@@ -139,54 +141,69 @@ export function sendJson(
   res.end(text);
 }
 
-export interface ServiceListenerOptions {
-  /** The app's root context. */
-  ctx: AppContext;
-  routes: readonly Route[];
-  /** Prometheus adapter: request metrics and `/metrics`. Omit for none. */
-  metrics?: PrometheusMetrics | undefined;
-  /** Extra `GET /healthz` details (e.g. the breaker state). */
-  health?: () => Record<string, unknown>;
-}
+/** A `node:http` request listener. */
+export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Builds the `node:http` listener of a service: its routes plus `/healthz` and `/metrics`. */
-export function createServiceListener(
-  options: ServiceListenerOptions,
-): (req: IncomingMessage, res: ServerResponse) => void {
-  const spans = new WeakMap<IncomingMessage, Span>();
-  const paramsOf = new WeakMap<IncomingMessage, Record<string, string>>();
-  const { ctx, metrics } = options;
+/**
+ * Wraps the handler of one route (template `route`) as a listener: the server span (whose context
+ * the handler receives) and the request metrics.
+ */
+export type ServeRoute = (ctx: AppContext, route: string, handler: HttpHandler) => Listener;
 
-  const wrap = (
-    route: string,
-    inner: (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown,
-  ) => {
+/** The demo's own `ServeRoute`: `traceHandler`, then the Prometheus adapter's `instrument` (when given). */
+export function hyperionServe(metrics: PrometheusMetrics | undefined): ServeRoute {
+  return (ctx, route, handler) => {
+    const spans = new WeakMap<IncomingMessage, Span>();
     const traced = traceHandler(
       ctx,
       (c, req, res) => {
-        if (c.span) {
-          spans.set(req, c.span);
-          // Lets a client (and `npm run demo`) find the request's trace in Jaeger.
-          const sc = c.span.spanContext();
-          if ((sc.traceFlags & 1) === 1 && isValidSpanContext(sc)) res.setHeader('x-trace-id', sc.traceId);
-        }
-        // One line per request. c.logger is bound to the server span: the record carries
-        // trace_id / span_id / trace_flags, so a log line leads to its trace in Jaeger.
-        const started = performance.now();
-        res.once('finish', () =>
-          c.logger.info('request', {
-            method: req.method,
-            route,
-            status: res.statusCode,
-            duration_ms: Math.round((performance.now() - started) * 100) / 100,
-          }),
-        );
-        return inner(c, req, res);
+        if (c.span) spans.set(req, c.span);
+        return handler(c, req, res);
       },
       { route },
     );
     return metrics ? metrics.instrument(traced, { route, span: (req) => spans.get(req) }) : traced;
   };
+}
+
+export interface ServiceListenerOptions {
+  /** The app's root context. */
+  ctx: AppContext;
+  routes: readonly Route[];
+  /** Server span and request metrics around each route (default: `hyperionServe()`, tracing only). */
+  serve?: ServeRoute;
+  /** `GET /metrics`. Omit for none. */
+  scrape?: Listener | undefined;
+  /** Extra `GET /healthz` details (e.g. the breaker state). */
+  health?: () => Record<string, unknown>;
+}
+
+/** Builds the `node:http` listener of a service: its routes plus `/healthz` and `/metrics`. */
+export function createServiceListener(options: ServiceListenerOptions): Listener {
+  const paramsOf = new WeakMap<IncomingMessage, Record<string, string>>();
+  const { ctx, scrape } = options;
+  const serve = options.serve ?? hyperionServe(undefined);
+
+  const wrap = (route: string, inner: HttpHandler) =>
+    serve(ctx, route, (c, req, res) => {
+      if (c.span) {
+        // Lets a client (and `npm run demo`) find the request's trace in Jaeger.
+        const sc = c.span.spanContext();
+        if ((sc.traceFlags & 1) === 1 && isValidSpanContext(sc)) res.setHeader('x-trace-id', sc.traceId);
+      }
+      // One line per request. c.logger is bound to the server span: the record carries
+      // trace_id / span_id / trace_flags, so a log line leads to its trace in Jaeger.
+      const started = performance.now();
+      res.once('finish', () =>
+        c.logger.info('request', {
+          method: req.method,
+          route,
+          status: res.statusCode,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        }),
+      );
+      return inner(c, req, res);
+    });
 
   const table = options.routes.map((r) => ({
     method: r.method,
@@ -221,7 +238,7 @@ export function createServiceListener(
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
-    if (path === '/metrics' && metrics) return metrics.handler(req, res);
+    if (path === '/metrics' && scrape) return scrape(req, res);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', ...options.health?.() });
     let methodMismatch = false;
     for (const r of table) {
@@ -249,6 +266,23 @@ export interface CallResult<T = unknown> {
   readonly status: number;
   readonly body: T;
 }
+
+/**
+ * A `fetch` to another service inside a client span named `options.name` (with `attributes`),
+ * the trace context of `ctx` injected into the headers; `tracedFetch`'s signature.
+ */
+export type ClientFetch = (
+  ctx: AppContext,
+  url: string,
+  init: RequestInit,
+  options: { name: string; attributes: Attributes },
+) => Promise<Response>;
+
+/**
+ * The app component (`ctx.components`) that replaces `tracedFetch` for calls to other services:
+ * how an instrumentation layer other than the demo's own (demo/instrumentation.ts) plugs in.
+ */
+export const CLIENT_FETCH = 'clientFetch';
 
 /** Bound for one downstream call, ms. */
 const CALL_TIMEOUT_MS = 5000;
@@ -291,8 +325,9 @@ export async function callService<T = unknown>(
   const template = options.template ?? path;
   const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+  const clientFetch = (ctx.components[CLIENT_FETCH] as ClientFetch | undefined) ?? tracedFetch;
   const send = () =>
-    tracedFetch(
+    clientFetch(
       ctx,
       `${target.baseUrl}${path}`,
       {

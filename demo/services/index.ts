@@ -17,16 +17,17 @@ import { createRedisInvalidationBus, type RedisInvalidationBus } from '../../lib
 import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache, type TieredCache } from '../../lib/cache/tiered/index.js';
 import { type App, createApp } from '../../lib/core/app.js';
-import type { Cache, Logger, LogLevel } from '../../lib/core/contracts.js';
+import type { Cache, Logger, LogLevel, Metrics } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
 import { adaptLogger } from '../../lib/core/log-binding.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
-import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
 import type { CacheLayers } from '../caching.js';
 import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
-import { createServiceListener, PEER_HEADER, type Route } from '../http.js';
+import { CLIENT_FETCH, createServiceListener, PEER_HEADER, type Route } from '../http.js';
+import { hyperionInstrumentation, type Instrumentation } from '../instrumentation.js';
 import { migrateOrders, migrateUsers } from '../schema.js';
 import { gatewayRoutes } from './gateway.js';
 import { orderRoutes } from './orders.js';
@@ -95,6 +96,11 @@ export interface ServiceOptions {
   cache?: CacheSetup | undefined;
   /** How long running requests may finish after a stop began, ms. Default 8000 (within the 10 s close budget). */
   drainGraceMs?: number | undefined;
+  /**
+   * Builds the service's instrumentation layer instead of Hyperion's (`tracing` and `metrics` are
+   * then ignored): the demo benchmark's raw-SDK twin (demo/instrumentation.ts).
+   */
+  instrumentation?: ((name: ServiceName, logger: Logger) => Instrumentation) | undefined;
 }
 
 export interface ServiceHandle {
@@ -105,9 +111,9 @@ export interface ServiceHandle {
   /** True when the requested port was busy and a free one was used. */
   readonly fellBack: boolean;
   readonly app: App;
-  /** The OpenTelemetry tracer (`undefined` with `exporter: 'off'`). */
+  /** The OpenTelemetry tracer (`undefined` with `exporter: 'off'` or another `instrumentation`). */
   readonly tracer: OtelTracer | undefined;
-  readonly metrics: PrometheusMetrics;
+  readonly metrics: Metrics;
   readonly layers: CacheLayers;
   /** The tiered cache (user and order services). */
   readonly tiered: TieredCache | undefined;
@@ -184,17 +190,23 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   const c = options.cache ?? {};
   const ttlMs = c.ttlMs ?? 300_000;
 
-  const tracer = makeTracer(name, options.tracing, logger);
-  const metrics = createMetrics({
-    enabled: options.metrics !== false,
-    defaultLabels: { service: name },
-    collectRuntime: true,
-    logger,
-  });
+  const tracer = options.instrumentation ? undefined : makeTracer(name, options.tracing, logger);
+  const inst =
+    options.instrumentation?.(name, logger) ??
+    hyperionInstrumentation(
+      tracer,
+      createMetrics({
+        enabled: options.metrics !== false,
+        defaultLabels: { service: name },
+        collectRuntime: true,
+        logger,
+      }),
+    );
+  const { metrics } = inst;
 
   // Everything opened from here on is closed if a later step fails.
-  const opened: { close(): unknown }[] = [metrics];
-  if (tracer) opened.push(tracer);
+  const opened: { close(): unknown }[] = [];
+  for (const part of [inst.metrics, inst.tracer]) if (part?.close) opened.push(part as { close(): unknown });
   const abort = async (err: unknown): Promise<never> => {
     for (const o of opened.reverse()) await Promise.resolve(o.close()).catch(() => {});
     throw err;
@@ -255,26 +267,27 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
         new Promise((r) => setTimeout(r, 3000).unref()),
       ]);
       layers = { cache: tiered, l1, l2 };
-      metrics.watchCache(l1, { name: 'l1' });
-      metrics.watchCache(l2, { name: 'l2' });
-      metrics.watchCache(tiered, { name: 'tiered' });
+      inst.watchCache(l1, 'l1');
+      inst.watchCache(l2, 'l2');
+      inst.watchCache(tiered, 'tiered');
       const live = db;
-      metrics.watchDbConnections(() => live.connections());
+      inst.watchDbConnections(() => live.connections());
     } else {
       layers = { cache: l1, l1 };
-      metrics.watchCache(l1, { name: 'l1' });
+      inst.watchCache(l1, 'l1');
     }
   } catch (err) {
     return abort(err);
   }
 
   const app = createApp({
-    tracer,
+    tracer: inst.tracer,
     cache: layers.cache,
     metrics,
     logger,
     // Closed before the cache, metrics and tracer; a shared db (options.db) is its owner's to close.
-    components: db && !options.db ? { db } : {},
+    // The client fetch is how `callService` reaches the instrumentation layer (http.ts).
+    components: { [CLIENT_FETCH]: inst.fetch, ...(db && !options.db ? { db } : {}) },
   });
 
   let routes: Route[];
@@ -294,7 +307,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     createServiceListener({
       ctx: app.ctx,
       routes,
-      metrics: metrics.enabled ? metrics : undefined,
+      serve: inst.serve,
+      scrape: inst.scrape,
       health: () => ({
         service: name,
         ...(db ? { database: db.kind } : {}),
@@ -374,6 +388,8 @@ export interface StartServicesOptions {
   metrics?: boolean;
   logger?: Logger | LogLevel;
   cache?: CacheSetup;
+  /** Another instrumentation layer for all three (see `ServiceOptions.instrumentation`). */
+  instrumentation?: ServiceOptions['instrumentation'];
 }
 
 export interface RunningServices {
@@ -405,6 +421,7 @@ export async function startServices(options: StartServicesOptions = {}): Promise
     peers,
     logger: options.logger,
     cache: options.cache,
+    instrumentation: options.instrumentation,
   };
   const started: ServiceHandle[] = [];
   try {
