@@ -10,7 +10,8 @@
 import { context as contextApi, isSpanContextValid, type SpanContext, trace } from '@opentelemetry/api';
 import type { Span, SpanOptions } from '../../core/contracts.js';
 import { createIdSource } from '../propagate-only.js';
-import { type AttributeFilter, OtelSpanAdapter, toOtelSpan } from './span.js';
+import type { AttributeFilter } from './attributes.js';
+import { OtelSpanAdapter, toOtelSpan } from './span.js';
 
 /** Sampled flag plus the W3C Level 2 random flag: the bits a child passes on. */
 const PROPAGATED_FLAGS = 0x03;

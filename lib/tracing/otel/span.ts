@@ -1,7 +1,6 @@
-/** The core `Span` on top of an OpenTelemetry span, plus the attribute filter shared by every span. */
+/** The core `Span` on top of an OpenTelemetry span (attribute filtering: attributes.ts). */
 import {
   type Context,
-  type Attributes as OtelAttributes,
   type Span as OtelSpan,
   type SpanContext as OtelSpanContext,
   SpanKind as OtelSpanKind,
@@ -11,8 +10,9 @@ import {
   type TraceState,
   trace,
 } from '@opentelemetry/api';
-import type { Attributes, Logger, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
+import type { Attributes, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
 import { isValidSpanContext } from '../../core/w3c.js';
+import type { AttributeFilter } from './attributes.js';
 import { traceStateFrom } from './tracecontext.js';
 
 /** Core span kinds → OpenTelemetry's enum; unknown strings fall back to internal. */
@@ -29,78 +29,6 @@ const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = {
   ok: SpanStatusCode.OK,
   error: SpanStatusCode.ERROR,
 };
-
-/** Past this many distinct keys we stop remembering which ones were warned about (memory bound). */
-const MAX_WARNED_KEYS = 1000;
-
-/** Drops attribute values OpenTelemetry cannot carry, warning once per key (never showing the value). */
-export function createAttributeFilter(logger: Logger) {
-  const warned = new Set<string>();
-  const warn = (key: string, value: unknown) => {
-    if (warned.has(key) || warned.size >= MAX_WARNED_KEYS) return;
-    warned.add(key);
-    const type =
-      value === null ? 'null' : Array.isArray(value) ? 'mixed or non-primitive array' : typeof value;
-    logger.warn('span attribute dropped: unsupported value type', { key, type });
-  };
-  return {
-    /** Attributes without the invalid values (the same object when all are valid, the usual case). */
-    filter(attributes: Attributes): OtelAttributes {
-      for (const key in attributes) {
-        if (!isValid(attributes[key])) return rebuild(attributes, warn);
-      }
-      return attributes as OtelAttributes;
-    },
-    /** Only warns: for attributes OpenTelemetry sanitizes itself (span start). */
-    check(attributes: Attributes): void {
-      for (const key in attributes) {
-        const v = attributes[key];
-        // Scalars (nearly every value) pass on one typeof; arrays and the rest get the full test.
-        const t = typeof v;
-        if (t !== 'string' && t !== 'number' && t !== 'boolean' && v !== undefined && !isValid(v))
-          warn(key, v);
-      }
-    },
-  };
-}
-
-function isValid(v: unknown): boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return true;
-    case 'object':
-      return Array.isArray(v) && isHomogeneous(v);
-    default:
-      return false;
-  }
-}
-
-function isHomogeneous(arr: readonly unknown[]): boolean {
-  let type: string | undefined;
-  for (const x of arr) {
-    if (x == null) continue;
-    const t = typeof x;
-    if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
-    if (type === undefined) type = t;
-    else if (t !== type) return false;
-  }
-  return true;
-}
-
-function rebuild(attributes: Attributes, warn: (key: string, value: unknown) => void): OtelAttributes {
-  const out: Record<string, unknown> = {};
-  for (const key in attributes) {
-    const v = attributes[key];
-    if (isValid(v)) out[key] = v;
-    else warn(key, v);
-  }
-  return out as OtelAttributes;
-}
-
-export type AttributeFilter = ReturnType<typeof createAttributeFilter>['filter'];
 
 /** Converts an OpenTelemetry span context to the core shape (trace state as its header string). */
 export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {
@@ -174,13 +102,13 @@ export class OtelSpanAdapter implements Span {
 
   setAttributes(attributes: Attributes): this {
     if (!this.ended && attributes && this.otel.isRecording())
-      this.otel.setAttributes(this.filter(attributes));
+      this.otel.setAttributes(this.filter.filter(attributes));
     return this;
   }
 
   addEvent(name: string, attributes?: Attributes): this {
     if (!this.ended && this.otel.isRecording())
-      this.otel.addEvent(String(name), attributes ? this.filter(attributes) : undefined);
+      this.otel.addEvent(String(name), attributes ? this.filter.filter(attributes) : undefined);
     return this;
   }
 

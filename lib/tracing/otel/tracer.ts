@@ -23,6 +23,7 @@ import { TimeoutError, TracingError } from '../../core/errors.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
+import { AttributeFilter, allScalar } from './attributes.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
@@ -47,7 +48,7 @@ import {
   type SdkTracerProvider,
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
-import { contextOf, createAttributeFilter, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
+import { contextOf, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
@@ -111,8 +112,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // Only the W3C baggage header can carry baggage unless Jaeger (uberctx-*) is configured: without
   // that header the extracted context has none, and the lookup is skipped.
   const baggageOnlyByHeader = !o.propagators.includes('jaeger');
-  const attributeFilter = createAttributeFilter(logger);
-  const filter = attributeFilter.filter;
+  const filter = new AttributeFilter(logger);
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
@@ -239,19 +239,21 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       const attributes = spanOptions?.attributes;
       const kind = spanOptions?.kind;
       // OpenTelemetry 2.x drops invalid start attributes itself (silently); we only add the
-      // warning, and only for spans that record — unsampled spans skip the check entirely.
+      // warning, and only for spans that record — unsampled spans skip the check entirely. The
+      // scalar-only pass runs inline; the full test and the warning only when it fails.
       const span = otel.startSpan(
         name,
         {
           kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
-          attributes: (filterAtStart && attributes ? filter(attributes) : attributes) as
+          attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
             | OtelAttributes
             | undefined,
           startTime: spanOptions?.startTime,
         },
         parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
-      if (attributes && !filterAtStart && span.isRecording()) attributeFilter.check(attributes);
+      if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes))
+        filter.check(attributes);
       return new OtelSpanAdapter(span, filter);
     },
 
