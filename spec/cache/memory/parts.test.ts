@@ -361,6 +361,18 @@ describe('hill climber: lean', () => {
     assert.ok(Math.abs(run(true) - 0.7) < 1e-9, 'two sure leans in a row (the first sample included) decide');
   });
 
+  it('doubles its moves from the second strong sample of a persistent lean, up to maxPush', () => {
+    const c = createClimber({ initial: 0, step: 0.05, decay: 1, restart: 0.5, maxPush: 0.3 });
+    const next = (strong: boolean) => c.sample(50, 100, 1, true, strong);
+    const moves = [true, true, true, true, true, false, true].map((strong) => {
+      const before = c.fraction;
+      return Math.round((next(strong) - before) * 100) / 100;
+    });
+    // First sample, first persistent one, then ×2, ×4, capped at 0.3; a sample that is not strong
+    // moves by the plain step and the next strong one starts over.
+    assert.deepEqual(moves, [0.05, 0.05, 0.1, 0.2, 0.3, 0.05, 0.05]);
+  });
+
   it('may grow the window to the whole cache by default', () => {
     const c = createClimber({ initial: 0.9, step: 0.2 });
     c.sample(10, 100, 1);

@@ -19,6 +19,16 @@
  * as main's, sample after sample, while the hit ratio swings with the aging cycle and turned the
  * climber around every other sample (recency-5000 at 5,000 entries: the window never passed 32 %
  * of the cache, 45.4 % hits against LRU's 82.6 %; with this rule 65.5 %).
+ *
+ * How fast it may go: once that persistent lean has also been strong (the window's ghosts come
+ * back ≥ 10× as often as main's) in 2 consecutive samples, each move doubles the previous one, up
+ * to `maxPush` of the capacity; any other sample moves by the plain step again. With one sample
+ * per 10 × the entries, a 5,000-entry cache sees 20 samples in a million requests: plain steps
+ * (6 % and shrinking) took 17 of them to reach a whole-cache window (recency-5000 at 5,000
+ * entries 65.50 %, LRU 82.64); with doubling 72.76 %. Doubling from the first strong sample
+ * reached 74.36 % but lost 0.04 points on scarab-recs at 32 entries and arc-oltp at 250, where
+ * single strong samples are noise; doubling on every sure lean, or keeping the grown step after
+ * the lean ended, lost up to 0.6 points on recency-500 and scarab-recs at 32–250 entries.
  */
 
 export interface Climber {
@@ -27,9 +37,10 @@ export interface Climber {
   /**
    * Feeds one sample; returns the new window share. `lean` (+1, -1 or 0) is the direction the
    * sample's ghost hits point to; it decides the first move and restarts. `sure`: the lean rests
-   * on enough ghost hits to count towards a persistent lean (see above).
+   * on enough ghost hits to count towards a persistent lean; `strong`: it is strong enough to
+   * speed a persistent lean up (see above).
    */
-  sample(hits: number, requests: number, lean?: number, sure?: boolean): number;
+  sample(hits: number, requests: number, lean?: number, sure?: boolean, strong?: boolean): number;
 }
 
 export interface ClimberOptions {
@@ -53,6 +64,8 @@ export interface ClimberOptions {
    * recency traces: recency-5000 at 5,000 entries 59.85 % instead of 65.50 %).
    */
   persist?: number;
+  /** Largest move of a sped-up persistent lean, as a share of the capacity. Default 0.5. */
+  maxPush?: number;
 }
 
 export function createClimber(options: ClimberOptions = {}): Climber {
@@ -62,12 +75,17 @@ export function createClimber(options: ClimberOptions = {}): Climber {
   const decay = options.decay ?? 0.98;
   const restart = options.restart ?? 0.05;
   const persist = options.persist ?? 2;
+  const maxPush = options.maxPush ?? 0.5;
   let fraction = options.initial ?? 0.01;
   let step = fullStep;
   let direction = 1;
   let previous = -1;
   /** Consecutive sure leans towards the window. */
   let streak = 0;
+  /** Consecutive strong samples of a persistent lean. */
+  let strongRun = 0;
+  /** Multiple of the step of the current sped-up push (1: none). */
+  let push = 1;
   const move = (amount: number) => {
     fraction = Math.min(max, Math.max(min, fraction + amount));
     return fraction;
@@ -76,7 +94,7 @@ export function createClimber(options: ClimberOptions = {}): Climber {
     get fraction() {
       return fraction;
     },
-    sample(hits, requests, lean = 0, sure = false) {
+    sample(hits, requests, lean = 0, sure = false, strong = false) {
       if (requests <= 0) return fraction;
       const rate = hits / requests;
       if (previous < 0) {
@@ -96,7 +114,9 @@ export function createClimber(options: ClimberOptions = {}): Climber {
       const jump = Math.abs(change) >= restart;
       if ((jump && lean !== 0) || streak >= persist) direction = lean;
       else if (change < 0) direction = -direction;
-      const amount = direction * step;
+      strongRun = streak >= persist && strong ? strongRun + 1 : 0;
+      push = strongRun >= 2 ? Math.min(push * 2, maxPush / step) : 1;
+      const amount = direction * step * push;
       step = jump ? fullStep : step * decay;
       return move(amount);
     },
