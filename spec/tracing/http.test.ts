@@ -8,6 +8,7 @@ import type { AppContext } from '../../lib/core/context.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import type { FinishedSpan as ReadableSpan } from '../../lib/tracing/otel/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
+import { reloadSemconvOptIn } from '../../lib/tracing/semconv.js';
 import { freePort, waitFor } from '../harness/process.js';
 
 const INCOMING = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -136,9 +137,15 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
 
   it('OTEL_SEMCONV_STABILITY_OPT_IN=http/dup adds the deprecated HTTP attributes next to the stable ones', async () => {
     const saved = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+    // Read once, not per span: a handler created before the change keeps stable names only.
+    const before = traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/before-dup' });
     process.env.OTEL_SEMCONV_STABILITY_OPT_IN = 'database, http/dup';
+    reloadSemconvOptIn();
     try {
       const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/dup' }));
+      const urlBefore = await listen(before);
+      await (await fetch(`${urlBefore}/before-dup`)).text();
+      assert.equal((await waitSpan('GET /before-dup')).attributes['http.method'], undefined);
       await (await tracedFetch(ctx0, `${url}/dup?a=1`, {}, { name: 'dup-client' })).text();
       const server = (await waitSpan('GET /dup')).attributes;
       assert.equal(server['http.method'], 'GET');
@@ -154,6 +161,7 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     } finally {
       if (saved === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
       else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = saved;
+      reloadSemconvOptIn();
     }
   });
 

@@ -2,9 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  currentOptIn,
   dbAttributes,
   redactQuery,
   redactUrl,
+  reloadSemconvOptIn,
   semconvOptIn,
   withHttpDup,
 } from '../../lib/tracing/semconv.js';
@@ -33,6 +35,23 @@ describe('semconv helpers', () => {
       httpDup: true,
       databaseDup: true,
     });
+  });
+  it('the environment is read once: currentOptIn() keeps its value until reloadSemconvOptIn()', () => {
+    const saved = process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+    try {
+      delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+      assert.deepEqual(reloadSemconvOptIn(), { httpDup: false, databaseDup: false });
+      process.env.OTEL_SEMCONV_STABILITY_OPT_IN = 'database/dup';
+      assert.equal(currentOptIn().databaseDup, false, 'not re-read per call');
+      assert.equal(dbAttributes({ system: 'postgresql', queryText: 'SELECT 1' })['db.statement'], undefined);
+      reloadSemconvOptIn();
+      assert.equal(currentOptIn().databaseDup, true);
+      assert.equal(dbAttributes({ system: 'postgresql', queryText: 'SELECT 1' })['db.statement'], 'SELECT 1');
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN;
+      else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = saved;
+      reloadSemconvOptIn();
+    }
   });
   it('dbAttributes: stable names only, duplicates with database/dup', () => {
     const a = {
