@@ -131,11 +131,12 @@ const load = (base: string) =>
 
 const db = await createPgliteDb();
 const summary = (xs: Export[]) => {
-  const by = new Map<string, { requests: number; spans: number; sizes: number[] }>();
+  const by = new Map<string, { requests: number; spans: number; bytes: number; sizes: number[] }>();
   for (const x of xs) {
-    const s = by.get(x.service) ?? { requests: 0, spans: 0, sizes: [] };
+    const s = by.get(x.service) ?? { requests: 0, spans: 0, bytes: 0, sizes: [] };
     s.requests++;
     s.spans += x.spans;
+    s.bytes += x.bytes;
     s.sizes.push(x.spans);
     by.set(x.service, s);
   }
@@ -181,7 +182,7 @@ for (const side of sides) {
   );
   for (const [service, s] of summary(all))
     console.log(
-      `  ${service.padEnd(14)} ${String(s.requests).padStart(3)} exports, ${s.spans} spans: ${s.sizes.join(' ')}`,
+      `  ${service.padEnd(14)} ${String(s.requests).padStart(3)} exports, ${s.spans} spans, ${(s.bytes / s.spans).toFixed(0)} B/span: ${s.sizes.join(' ')}`,
     );
   console.log(`  times (ms): ${all.map((x) => `${x.service[0]}${(x.at - t0).toFixed(0)}`).join(' ')}`);
 }
