@@ -106,14 +106,25 @@ if (args['load-child']) {
 // ------------------------------------------------------------------ child: a discarding OTLP sink
 if (args['sink-child']) {
   const { createServer } = await import('node:http');
-  let spans = 0;
+  // Export requests and bytes per path: each side exports to /<side>/v1/traces, and
+  // `GET /counts` returns them (the parent prints them after the rounds).
+  const counts: Record<string, { requests: number; bytes: number }> = {};
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/counts') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(counts));
+      return;
+    }
     let bytes = 0;
     req.on('data', (b: Buffer) => {
       bytes += b.length;
     });
     req.on('end', () => {
-      spans += bytes; // only to keep the read honest; nothing is decoded
+      // Nothing is decoded; benchmarks/demo-peer/exports.ts counts spans per request.
+      const path = req.url ?? '';
+      counts[path] ??= { requests: 0, bytes: 0 };
+      const c = counts[path];
+      c.requests++;
+      c.bytes += bytes;
       // An empty ExportTraceServiceResponse (protobuf) is a zero-length body.
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
@@ -121,7 +132,7 @@ if (args['sink-child']) {
   server.listen(0, '127.0.0.1', () => {
     process.stdout.write(`${(server.address() as { port: number }).port}\n`);
   });
-  process.on('SIGTERM', () => server.close(() => process.exit(spans >= 0 ? 0 : 1)));
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
   await new Promise(() => {});
 }
 
@@ -187,7 +198,7 @@ console.log(
 //   jaeger a real Jaeger started by the test harness (it shares the machine's CPUs);
 //   memory the in-memory exporter (synchronous per span), emptied between rounds.
 let jaeger: { otlpEndpoint: string; stop(): Promise<void> } | undefined;
-let sink: { url: string; stop(): void } | undefined;
+let sink: { url: string; base: string; stop(): void } | undefined;
 if (args.exporter === 'jaeger') {
   if (!findBinary('jaeger')) throw new Error('--exporter jaeger: no jaeger binary found');
   const { startJaeger } = await import('../spec/harness/jaeger.js');
@@ -200,7 +211,11 @@ if (args.exporter === 'jaeger') {
     child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
     child.once('exit', (code) => reject(new Error(`sink exited with ${code}`)));
   });
-  sink = { url: `http://127.0.0.1:${port}/v1/traces`, stop: () => child.kill('SIGTERM') };
+  sink = {
+    url: `http://127.0.0.1:${port}/v1/traces`,
+    base: `http://127.0.0.1:${port}`,
+    stop: () => child.kill('SIGTERM'),
+  };
 } else if (args.exporter !== 'memory') throw new Error('--exporter must be sink, jaeger or memory');
 const endpoint = jaeger?.otlpEndpoint ?? sink?.url;
 const exporterNote = jaeger
@@ -212,8 +227,12 @@ const exporterNote = jaeger
 const db = concurrent ? undefined : await createPgliteDb();
 const wanted: Side[] = endpoint ? ['on', 'peer', 'off'] : ['on', 'off'];
 const stacks: Partial<Record<Side, Stack>> = {};
+// Into the sink, each side exports to a path of its own, so its export requests are counted apart.
+const endpointOf = (side: Side) => (sink ? `${sink.base}/${side}/v1/traces` : endpoint);
 for (const side of wanted)
-  stacks[side] = db ? inProcess(await startSide(side, db, endpoint)) : await sideChild(self, side, endpoint!);
+  stacks[side] = db
+    ? inProcess(await startSide(side, db, endpointOf(side)))
+    : await sideChild(self, side, endpointOf(side)!);
 const sides = wanted;
 const peer = stacks.peer;
 
@@ -242,6 +261,14 @@ try {
     `tracing: ${exporterNote}; autocannon ${connections} connections${rate ? ` at ${rate} req/s` : ''} × ${duration} s per round, ${rounds} rounds per side (${sides.join(', ')}; ${concurrent ? 'all sides loaded at once, one process each' : 'one side at a time, order rotated'})\n`,
   );
   const results: Record<Side, LoadResult[]> = { on: [], off: [], peer: [] };
+  const exportCounts = async () =>
+    sink
+      ? ((await (await fetch(`${sink.base}/counts`)).json()) as Record<
+          string,
+          { requests: number; bytes: number }
+        >)
+      : {};
+  const counts0 = await exportCounts();
   const report = (side: Side, r: LoadResult) =>
     console.log(
       `  ${side.padEnd(4)} ${r.rps.toFixed(0).padStart(6)} req/s   cpu ${r.cpuUsPerReq!.toFixed(0).padStart(5)} µs/req   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   errors ${r.errors} non-2xx ${r.non2xx}`,
@@ -276,6 +303,21 @@ try {
       resetMemory();
       report(side, r);
     }
+  }
+
+  // Export requests of each side during the rounds (the sink's counts), per 1,000 requests served.
+  const counts1 = await exportCounts();
+  const exportRequests: Partial<Record<Side, { requests: number; bytes: number; served: number }>> = {};
+  for (const side of sides) {
+    const key = `/${side}/v1/traces`;
+    if (!counts1[key]) continue;
+    const n = counts1[key].requests - (counts0[key]?.requests ?? 0);
+    const kb = (counts1[key].bytes - (counts0[key]?.bytes ?? 0)) / 1024;
+    const served = results[side].reduce((t, r) => t + r.total, 0);
+    exportRequests[side] = { requests: n, bytes: Math.round(kb * 1024), served };
+    console.log(
+      `  export requests ${side.padEnd(4)} ${n} (${kb.toFixed(0)} KiB) for ${served} requests: ${((n / served) * 1000).toFixed(1)} per 1,000`,
+    );
   }
 
   // Sequential single requests: the per-request latency added by tracing + metrics. Three passes
@@ -362,7 +404,7 @@ try {
   if (args.json)
     writeFileSync(
       args.json,
-      `${JSON.stringify({ exporter: exporterNote, concurrent, duration, rounds, connections, rate, on: sOn, off: sOff, peer: sPeer, cost, cpuRatio, peerRatio, rounds_detail: results, sequential: seq }, null, 2)}\n`,
+      `${JSON.stringify({ exporter: exporterNote, concurrent, duration, rounds, connections, rate, on: sOn, off: sOff, peer: sPeer, cost, cpuRatio, peerRatio, rounds_detail: results, sequential: seq, exportRequests }, null, 2)}\n`,
     );
 } finally {
   clearInterval(scraper);
