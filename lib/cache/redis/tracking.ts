@@ -24,7 +24,7 @@ import { ConfigError, typeName } from '../../core/errors.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
 import { check, type RedisTrackingOptions } from './tracking-options.js';
-import type { TrackingState } from './tracking-state.js';
+import { lose, type TrackingState } from './tracking-state.js';
 import { pass } from './tracking-verify.js';
 
 export type { RedisTrackingOptions } from './tracking-options.js';
@@ -91,6 +91,9 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     async start(h) {
       if (s.closed) throw new ConfigError('createRedisTracking: tracker is closed', []);
       s.handlers.add(h);
+      // A cache joining a tracker that is already confirmed hears no confirmation from it until
+      // the next loss: confirm it now (its L1 is empty and unfilled so far, so nothing is missed).
+      if (s.confirmed) h.onConfirmed();
       if (!started) {
         started = true;
         begin();
@@ -103,6 +106,9 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     stats: () => ({ ...s.counts, links: s.links.size }),
     close() {
       closing ??= (async () => {
+        // A cache still attached (one sharing this tracker with a cache that closed it, or a
+        // tracker closed on its own) hears no invalidation any more: it must stop trusting L1.
+        lose(s, 'tracker closed');
         s.closed = true;
         s.confirmed = false;
         if (heartbeat) clearInterval(heartbeat);
