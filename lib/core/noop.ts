@@ -99,10 +99,11 @@ export function createNoopCache(): Cache {
       misses++;
       return undefined;
     },
-    async set(key, value, ttl) {
+    async set(key, value, ttl, options) {
       assertKey(key);
       assertBytes(value);
       assertTtl(ttl);
+      if (options?.ifEquals !== undefined) assertBytes(options.ifEquals);
       // Like the storing caches: who reads after a write never joins a load begun before it.
       flights.forget(key);
       return false;

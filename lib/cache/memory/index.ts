@@ -9,6 +9,7 @@
  */
 
 import type { Bytes, Cache, CacheEntry } from '../../core/contracts.js';
+import { CacheError } from '../../core/errors.js';
 import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
 import type { MemoryCacheOptions } from './options.js';
 import { type MemoryCacheStats, SyncCache, type SyncMemoryCache } from './sync.js';
@@ -29,6 +30,8 @@ export interface MemoryCache extends Cache {
 export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMemoryCache<V> {
   return new SyncCache<V>(options);
 }
+
+const toBuffer = (b: Bytes) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /** The settled result of every miss of the byte face (a settled promise is immutable: shareable). */
 const MISS: Promise<undefined> = Promise.resolve(undefined);
@@ -66,7 +69,17 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         assertKey(key);
         assertBytes(value);
         assertTtl(ttl);
+        if (options.ifEquals !== undefined)
+          throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
         if (sync.has(key)) return false;
+      } else if (options?.ifEquals !== undefined) {
+        assertKey(key);
+        assertBytes(value);
+        assertTtl(ttl);
+        assertBytes(options.ifEquals);
+        const now = sync.get(key);
+        if (now === undefined || Buffer.compare(toBuffer(now), toBuffer(options.ifEquals)) !== 0)
+          return false;
       }
       return setOne(key, value, ttl);
     },
