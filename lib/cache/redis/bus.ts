@@ -115,10 +115,17 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   };
   sub.on('message', onMessage);
 
+  const reconnected = () => {
+    if (!closing) for (const h of handlers) h.onReconnect();
+  };
   const onReady = () => {
     // The first `ready` is the initial connection; every later one follows a drop, during which
-    // messages were lost. iovalkey has already re-sent SUBSCRIBE by the time `ready` is emitted.
-    if (everReady && !closing) for (const h of handlers) h.onReconnect();
+    // messages were lost. iovalkey emits `ready` before it re-sends SUBSCRIBE, so the reconnect is
+    // reported (the tiered cache clears L1) only once the server has the subscription again: a
+    // clear before that would let a read in between fill L1 with a value whose invalidation is
+    // then published to no one. Subscribing twice to a channel is harmless. If this SUBSCRIBE
+    // fails (the connection dropped again), it is reported all the same; the next `ready` repeats.
+    if (everReady && !closing) sub.subscribe(channel).then(reconnected, reconnected);
     everReady = true;
   };
   sub.on('ready', onReady);
