@@ -53,6 +53,13 @@ export interface RedisTracking extends InvalidationTracker {
   stats(): RedisTrackingStats;
 }
 
+/**
+ * The live tracker of each client. A connection has one tracking state and one redirect target,
+ * so a second tracker on the same client would take the redirect over and the first would lose
+ * (and retake) it at every heartbeat, its L1 unprotected in between: refused; share the tracker.
+ */
+const trackers = new WeakMap<object, RedisTracking>();
+
 /** Builds the tracker for `createTieredCache({ tracking })`; it starts with the cache. */
 export function createRedisTracking(options: RedisTrackingOptions): RedisTracking {
   if (options === null || typeof options !== 'object')
@@ -61,6 +68,19 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     ]);
   const issues = check(options);
   if (issues.length > 0) throw new ConfigError('createRedisTracking: invalid options', issues);
+  const owner = (options.cache?.client ?? options.client)!;
+  if (trackers.has(owner))
+    throw new ConfigError(
+      'createRedisTracking: this Redis client already has a tracker (a connection can be tracked for one subscriber only); pass that tracker to every tiered cache over this client, or close it first',
+      [
+        {
+          path: 'client',
+          expected: 'a client without a live tracker',
+          received: 'a tracked client',
+          message: 'already tracked',
+        },
+      ],
+    );
   const s = trackingState(options);
   const first = new Promise<void>((resolve, reject) => {
     s.firstConfirmed = resolve;
@@ -80,7 +100,7 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     heartbeat.unref();
   }
 
-  return {
+  const tracker: RedisTracking = {
     mode: s.mode,
     get confirmed() {
       return s.confirmed;
@@ -120,10 +140,13 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
           if (link.data.status === 'ready') link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
         }
         s.firstFailed?.(new Error('tracking closed before it was confirmed'));
+        if (trackers.get(owner) === tracker) trackers.delete(owner);
       })();
       return closing;
     },
   };
+  trackers.set(owner, tracker);
+  return tracker;
 }
 
 /** The state of a new tracker, from checked options. */

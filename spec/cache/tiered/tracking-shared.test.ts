@@ -2,13 +2,15 @@
  * One tracker and the tiered caches that use it, on a real standalone Redis: a cache that starts
  * using a tracker that is already confirmed fills and serves its L1 like the first one; a tracker
  * closed while a cache still uses it (a shared tracker closed with another cache, or closed on its
- * own) stops that cache from trusting its L1 — it no longer hears invalidations.
+ * own) stops that cache from trusting its L1 — it no longer hears invalidations; a second tracker
+ * on the same client is refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import { ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { holdInL1, type OutsideWriter, outsideWriter, text } from './tracking-helpers.js';
@@ -129,5 +131,23 @@ describeWithServers('tiered caches and the lifetime of their Redis tracker', ski
     // but never serves its stale L1 copy.
     const r = await b.getWithMeta('k').catch((err: unknown) => err);
     assert.ok(!(r && typeof r === 'object' && 'source' in r && r.source === 'l1'), 'no stale L1 answer');
+  });
+
+  it('a second tracker for the same client is refused (they took the redirect from each other at every heartbeat); after close one can be made', async () => {
+    // Before: both caches' trackers lost and retook trust ~10 times a second (heartbeat 100 ms),
+    // each loss a window in which the other's invalidations went to the wrong subscriber.
+    const ns = `two${++unique}`;
+    const l2 = l2For(ns);
+    const first = createRedisTracking({ cache: l2, heartbeat: 200 });
+    assert.throws(() => createRedisTracking({ cache: l2, heartbeat: 200 }), ConfigError);
+    assert.throws(() => createRedisTracking({ client: l2.client, keyPrefix: `${ns}:` }), ConfigError);
+    const cache = createTieredCache({ l1: createMemoryCache({ maxCost: 1 << 16 }), l2, tracking: first });
+    await cache.ready;
+    await first.close();
+    const second = createRedisTracking({ cache: l2, heartbeat: 200 });
+    const again = createTieredCache({ l1: createMemoryCache({ maxCost: 1 << 16 }), l2, tracking: second });
+    closers.push(() => again.close());
+    await again.ready;
+    assert.equal(again.stats().trackingConfirmed, 1);
   });
 });
