@@ -21,7 +21,7 @@ import type {
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
 import { normalizeTracestate } from './tracestate.js';
-import { assertBytes, assertKey, assertKeys, assertTtl } from './validate.js';
+import { assertBytes, assertEntries, assertKey, assertKeys, assertLoader, assertTtl } from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -118,16 +118,12 @@ export function createNoopCache(): Cache {
       return false;
     },
     async getMany(keys) {
-      for (const k of keys) assertKey(k);
+      assertKeys(keys);
       misses += keys.length;
       return keys.map(() => undefined);
     },
     async setMany(entries: readonly CacheEntry[]) {
-      for (const e of entries) {
-        assertKey(e.key);
-        assertBytes(e.value);
-        assertTtl(e.ttl);
-      }
+      assertEntries(entries);
       for (const e of entries) flights.forget(e.key);
     },
     async deleteMany(keys) {
@@ -141,6 +137,7 @@ export function createNoopCache(): Cache {
     async getOrSet(key, loader, ttl) {
       assertKey(key);
       assertTtl(ttl);
+      assertLoader(loader);
       misses++;
       // Like the storing caches, a loader that produces no bytes is a bad value, not a result.
       return flights.do(key, async () => {

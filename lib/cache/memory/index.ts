@@ -10,7 +10,14 @@
 
 import type { Bytes, Cache, CacheEntry } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
-import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
+import {
+  assertBytes,
+  assertEntries,
+  assertKey,
+  assertKeys,
+  assertLoader,
+  assertTtl,
+} from '../../core/validate.js';
 import type { MemoryCacheOptions } from './options.js';
 import { type MemoryCacheStats, SyncCache, type SyncMemoryCache } from './sync.js';
 
@@ -90,15 +97,11 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       return sync.has(key);
     },
     async getMany(keys) {
-      for (const k of keys) assertKey(k);
+      assertKeys(keys);
       return keys.map((k) => sync.get(k));
     },
     async setMany(entries: readonly CacheEntry[]) {
-      for (const e of entries) {
-        assertKey(e.key);
-        assertBytes(e.value);
-        assertTtl(e.ttl);
-      }
+      assertEntries(entries);
       for (const e of entries) setOne(e.key, e.value, e.ttl);
     },
     async deleteMany(keys) {
@@ -114,6 +117,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       try {
         assertKey(key);
         assertTtl(ttl);
+        assertLoader(loader);
       } catch (err) {
         return Promise.reject(err);
       }
