@@ -148,6 +148,13 @@ export interface WriteOptions {
   readonly timeout?: number;
   /** Store only when the key holds no value now; `set` then resolves `false`. */
   readonly ifAbsent?: boolean;
+  /**
+   * Store only when the key holds exactly these bytes now (compare-and-set); `set` otherwise
+   * resolves `false`. The tiered cache uses it to replace a stale L2 value it read without
+   * overwriting a newer write made meanwhile. Not together with `ifAbsent`. Caches that cannot
+   * compare reject it (`invalid_value`) rather than store unconditionally.
+   */
+  readonly ifEquals?: Bytes;
 }
 
 /**

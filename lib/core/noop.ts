@@ -21,7 +21,7 @@ import type {
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
 import { normalizeTracestate } from './tracestate.js';
-import { assertBytes, assertKey, assertKeys, assertTtl } from './validate.js';
+import { assertBytes, assertEntries, assertKey, assertKeys, assertLoader, assertTtl } from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -99,10 +99,11 @@ export function createNoopCache(): Cache {
       misses++;
       return undefined;
     },
-    async set(key, value, ttl) {
+    async set(key, value, ttl, options) {
       assertKey(key);
       assertBytes(value);
       assertTtl(ttl);
+      if (options?.ifEquals !== undefined) assertBytes(options.ifEquals);
       // Like the storing caches: who reads after a write never joins a load begun before it.
       flights.forget(key);
       return false;
@@ -117,16 +118,12 @@ export function createNoopCache(): Cache {
       return false;
     },
     async getMany(keys) {
-      for (const k of keys) assertKey(k);
+      assertKeys(keys);
       misses += keys.length;
       return keys.map(() => undefined);
     },
     async setMany(entries: readonly CacheEntry[]) {
-      for (const e of entries) {
-        assertKey(e.key);
-        assertBytes(e.value);
-        assertTtl(e.ttl);
-      }
+      assertEntries(entries);
       for (const e of entries) flights.forget(e.key);
     },
     async deleteMany(keys) {
@@ -140,6 +137,7 @@ export function createNoopCache(): Cache {
     async getOrSet(key, loader, ttl) {
       assertKey(key);
       assertTtl(ttl);
+      assertLoader(loader);
       misses++;
       // Like the storing caches, a loader that produces no bytes is a bad value, not a result.
       return flights.do(key, async () => {

@@ -51,6 +51,28 @@ export function assertBytes(value: unknown): asserts value is Bytes {
   }
 }
 
+/**
+ * Checks the entries of `setMany`: an array (`invalid_value` otherwise) of `{ key, value, ttl? }`
+ * with a valid key (`invalid_key`, also for a missing entry), bytes and TTL.
+ */
+export function assertEntries(
+  entries: unknown,
+): asserts entries is readonly { key: string; value: Bytes; ttl?: number }[] {
+  if (!Array.isArray(entries))
+    throw new CacheError('invalid_value', `entries must be an array, received ${typeName(entries)}`);
+  for (const e of entries as ({ key?: unknown; value?: unknown; ttl?: unknown } | null | undefined)[]) {
+    assertKey(e?.key);
+    assertBytes(e!.value);
+    assertTtl(e!.ttl);
+  }
+}
+
+/** A loader must be a function (`invalid_value`), checked before any lookup so a hit does not hide it. */
+export function assertLoader(loader: unknown): void {
+  if (typeof loader !== 'function')
+    throw new CacheError('invalid_value', `loader must be a function, received ${typeName(loader)}`);
+}
+
 export function hitRatio(hits: number, misses: number): number {
   const reads = hits + misses;
   return reads === 0 ? 0 : hits / reads;

@@ -377,6 +377,26 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       },
     );
 
+    it('rejects malformed calls with a typed CacheError, alike in every cache', async () => {
+      // Found by an outside-in audit: the memory and no-op caches threw a plain TypeError for a
+      // getMany of a non-array or a setMany with a null entry, answered setMany of a non-array with
+      // invalid_key (the others: invalid_value), and the memory cache let a non-function loader
+      // through on a hit (and failed with a TypeError on a miss).
+      const { cache } = await make();
+      await cache.set('hit', enc('v'));
+      await rejectsWith(() => cache.getMany('k' as unknown as string[]), 'invalid_key', 'getMany(a string)');
+      await rejectsWith(() => cache.getMany(null as unknown as string[]), 'invalid_key', 'getMany(null)');
+      await rejectsWith(() => cache.setMany('k' as never), 'invalid_value', 'setMany(a string)');
+      await rejectsWith(() => cache.setMany([null] as never), 'invalid_key', 'setMany([null])');
+      await rejectsWith(() => cache.setMany([{ key: 'k' }] as never), 'invalid_value', 'setMany(no value)');
+      for (const key of ['hit', 'miss'])
+        await rejectsWith(
+          () => cache.getOrSet(key, 5 as never),
+          'invalid_value',
+          `getOrSet(${key}, a non-function loader)`,
+        );
+    });
+
     it('clear removes every entry and the cache stays usable', async () => {
       const { cache } = await make();
       await cache.setMany([

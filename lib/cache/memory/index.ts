@@ -9,7 +9,15 @@
  */
 
 import type { Bytes, Cache, CacheEntry } from '../../core/contracts.js';
-import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
+import { CacheError } from '../../core/errors.js';
+import {
+  assertBytes,
+  assertEntries,
+  assertKey,
+  assertKeys,
+  assertLoader,
+  assertTtl,
+} from '../../core/validate.js';
 import type { MemoryCacheOptions } from './options.js';
 import { type MemoryCacheStats, SyncCache, type SyncMemoryCache } from './sync.js';
 
@@ -29,6 +37,8 @@ export interface MemoryCache extends Cache {
 export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMemoryCache<V> {
   return new SyncCache<V>(options);
 }
+
+const toBuffer = (b: Bytes) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /** The settled result of every miss of the byte face (a settled promise is immutable: shareable). */
 const MISS: Promise<undefined> = Promise.resolve(undefined);
@@ -66,7 +76,17 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         assertKey(key);
         assertBytes(value);
         assertTtl(ttl);
+        if (options.ifEquals !== undefined)
+          throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
         if (sync.has(key)) return false;
+      } else if (options?.ifEquals !== undefined) {
+        assertKey(key);
+        assertBytes(value);
+        assertTtl(ttl);
+        assertBytes(options.ifEquals);
+        const now = sync.get(key);
+        if (now === undefined || Buffer.compare(toBuffer(now), toBuffer(options.ifEquals)) !== 0)
+          return false;
       }
       return setOne(key, value, ttl);
     },
@@ -77,15 +97,11 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       return sync.has(key);
     },
     async getMany(keys) {
-      for (const k of keys) assertKey(k);
+      assertKeys(keys);
       return keys.map((k) => sync.get(k));
     },
     async setMany(entries: readonly CacheEntry[]) {
-      for (const e of entries) {
-        assertKey(e.key);
-        assertBytes(e.value);
-        assertTtl(e.ttl);
-      }
+      assertEntries(entries);
       for (const e of entries) setOne(e.key, e.value, e.ttl);
     },
     async deleteMany(keys) {
@@ -101,6 +117,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       try {
         assertKey(key);
         assertTtl(ttl);
+        assertLoader(loader);
       } catch (err) {
         return Promise.reject(err);
       }

@@ -115,13 +115,47 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   };
   sub.on('message', onMessage);
 
+  const reconnected = () => {
+    if (!closing) for (const h of handlers) h.onReconnect();
+  };
   const onReady = () => {
     // The first `ready` is the initial connection; every later one follows a drop, during which
-    // messages were lost. iovalkey has already re-sent SUBSCRIBE by the time `ready` is emitted.
-    if (everReady && !closing) for (const h of handlers) h.onReconnect();
+    // messages were lost. iovalkey emits `ready` before it re-sends SUBSCRIBE, so the reconnect is
+    // reported (the tiered cache clears L1) only once the server has the subscription again: a
+    // clear before that would let a read in between fill L1 with a value whose invalidation is
+    // then published to no one. Subscribing twice to a channel is harmless. If this SUBSCRIBE
+    // fails (the connection dropped again), it is reported all the same; the next `ready` repeats.
+    if (everReady && !closing) sub.subscribe(channel).then(reconnected, reconnected);
     everReady = true;
   };
   sub.on('ready', onReady);
+
+  // A cluster client moves its subscriber connection to another node by itself (when it ends or
+  // its node leaves) and re-subscribes there, with no event on the client: follow that connection
+  // (iovalkey's ClusterSubscriber, read through its `getInstance()`) and report each move once the
+  // subscription is live on the new one — messages published during the move were lost.
+  let watched: Redis | null | undefined;
+  const clusterSubscriber = pub.isCluster
+    ? (sub as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber
+    : undefined;
+  const followCluster = () => {
+    if (closing || typeof clusterSubscriber?.getInstance !== 'function') return;
+    const current = clusterSubscriber.getInstance();
+    if (current === watched) return;
+    const first = watched === undefined;
+    watched?.off('end', followCluster);
+    watched = current;
+    current?.once('end', followCluster);
+    if (!first) sub.subscribe(channel).then(reconnected, reconnected);
+  };
+  if (pub.isCluster) {
+    if (typeof clusterSubscriber?.getInstance !== 'function')
+      logger?.warn(
+        'invalidation bus: this iovalkey has no cluster subscriber to follow; a move of the subscriber connection goes unnoticed',
+        { channel },
+      );
+    for (const event of ['+node', '-node', 'refresh'] as const) sub.on(event, followCluster);
+  }
 
   return {
     channel,
@@ -140,6 +174,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {
         everReady = true;
+        followCluster();
       });
       try {
         await subscribed;
@@ -158,6 +193,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         handlers.clear();
         sub.off('message', onMessage);
         sub.off('ready', onReady);
+        for (const event of ['+node', '-node', 'refresh'] as const) sub.off(event, followCluster);
+        watched?.off('end', followCluster);
         const subEnded = within(sub.quit(), 1000);
         const pubEnded = ownsPublisher ? within(pub.quit(), 1000) : Promise.resolve();
         await Promise.all([subEnded, pubEnded]);

@@ -40,12 +40,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   if (options.client) faults.attach(options.client);
   const logger: Logger = (options.logger ?? noopLogger).child({ component: 'cache', cache: o.name });
   const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];
+  // Set once the key commands exist (below): transactional writes mark the loads in flight too.
+  let markWritten: (keys: readonly string[]) => void = () => {};
   const transactions = createTransactionRunner({
     client,
     keyPrefix: o.keyPrefix,
     mode: o.mode,
     commandTimeout: o.commandTimeout,
     defaultTtl: o.defaultTtl,
+    onWrite: (keys) => markWritten(keys),
   });
 
   const gate = createConnectionGate(client, o.commandTimeout, faults);
@@ -71,6 +74,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
 
   let closing: Promise<void> | undefined;
   const { wrote, ...keyCommands } = createKeyCommands(ctx);
+  markWritten = wrote;
   const many = createManyCommands(ctx);
   return {
     name: o.name,
@@ -94,7 +98,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix));
     },
     transaction: counted(transactions, dispatch),
-    pipeline: () => createPipeline(ctx),
+    pipeline: () => createPipeline(ctx, wrote),
     stats: () => snapshot(counters),
     health() {
       if (gate.closed)

@@ -117,6 +117,9 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         const buf = checkValue(value);
         const budget = checkBudget(options);
         const nx = options?.ifAbsent === true;
+        const expect = options?.ifEquals === undefined ? undefined : checkValue(options.ifEquals);
+        if (nx && expect !== undefined)
+          throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
         // The write's deadline counts from this call, not from when it is sent: a wait for a
         // connection first must not give a write the caller may already have been told timed out
         // a fresh budget (it would land after the failure was reported).
@@ -124,7 +127,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         wrote(key);
         return dispatch.exec(
           'set',
-          () => writes.set(prefix + key, buf, px, nx, budget, at),
+          () => writes.set(prefix + key, buf, px, nx, budget, at, expect),
           storedInTime,
           failSet,
           prefix + key,

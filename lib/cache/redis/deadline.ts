@@ -24,7 +24,8 @@
  * least as strict as needed (nodes whose clocks run ahead refuse a little early).
  *
  * The same script does the conditional store of `getOrSet` (`NX`: only when the key is still
- * absent, i.e. nobody wrote it since the miss).
+ * absent, i.e. nobody wrote it since the miss) and the compare-and-set of `ifEquals` (a fifth
+ * argument: store only when the key still holds exactly those bytes).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 
@@ -33,6 +34,7 @@ export const SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[2] ~= '' and now > tonumber(ARGV[2]) then return -1 end
+if ARGV[5] ~= nil and redis.call('GET', KEYS[1]) ~= ARGV[5] then return 0 end
 local r
 if ARGV[3] == '' then
   if ARGV[4] == '1' then r = redis.call('SET', KEYS[1], ARGV[1], 'NX') else r = redis.call('SET', KEYS[1], ARGV[1]) end
@@ -60,7 +62,8 @@ export interface GuardedWrites {
    * shorter than the command timeout); `nx` stores only when absent. Resolves a reply constant.
    * Pass the time the caller called the write: a write that first waited (for a connection, for
    * the clock measurement) must not get a fresh budget when it is finally sent, or it could land
-   * after the caller was told it timed out.
+   * after the caller was told it timed out. `expect`: store only when the key holds exactly these
+   * bytes (compare-and-set).
    */
   set(
     key: string,
@@ -69,6 +72,7 @@ export interface GuardedWrites {
     nx?: boolean,
     budget?: number,
     at?: number,
+    expect?: Buffer,
   ): Promise<number>;
   /** Queues the same SET on a pipeline (its reply is a reply constant). */
   queue(
@@ -166,15 +170,21 @@ export function createGuardedWrites(
     nx: boolean,
     budget?: number,
     at?: number,
-  ) => (client as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), nx ? '1' : '');
+    expect?: Buffer,
+  ) => {
+    const args = [key, value, deadline(budget, at), px(ttl), nx ? '1' : ''];
+    if (expect !== undefined) args.push(expect);
+    return (client as unknown as Scripted)[COMMAND](...args);
+  };
 
   return {
-    set(key, value, ttl, nx = false, budget, at = Date.now()) {
-      if (measured || firstDone || commandTimeout === undefined) return send(key, value, ttl, nx, budget, at);
+    set(key, value, ttl, nx = false, budget, at = Date.now(), expect) {
+      if (measured || firstDone || commandTimeout === undefined)
+        return send(key, value, ttl, nx, budget, at, expect);
       // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
       // The deadline still counts from the call: a write the caller was told timed out while it
       // waited here must not be sent later with a fresh budget (it would land after the failure).
-      return startFirst().then(() => send(key, value, ttl, nx, budget, at));
+      return startFirst().then(() => send(key, value, ttl, nx, budget, at, expect));
     },
     pending() {
       if (measured || firstDone || commandTimeout === undefined) return undefined;

@@ -8,9 +8,14 @@ import type { CacheContext } from './dispatch.js';
 import { countReply } from './stats.js';
 import type { RedisPipeline } from './types.js';
 
-export function createPipeline(ctx: CacheContext): RedisPipeline {
+/**
+ * `wrote` is called at `exec()` with the keys (without prefix) the pipeline writes, before it is
+ * sent: the cache's loads in flight for them must not store a value after the write.
+ */
+export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string[]) => void): RedisPipeline {
   const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   let ops: BatchOp[] = [];
+  let written: string[] = [];
   const api: RedisPipeline = {
     get(key) {
       assertKey(key);
@@ -20,11 +25,13 @@ export function createPipeline(ctx: CacheContext): RedisPipeline {
     set(key, value, ttl) {
       assertKey(key);
       ops.push({ kind: 'set', key: prefix + key, value: checkValue(value), px: checkTtl(ttl, defaultTtl) });
+      written.push(key);
       return api;
     },
     delete(key) {
       assertKey(key);
       ops.push({ kind: 'del', key: prefix + key });
+      written.push(key);
       return api;
     },
     get length() {
@@ -32,8 +39,11 @@ export function createPipeline(ctx: CacheContext): RedisPipeline {
     },
     async exec() {
       const queued = ops;
+      const keys = written;
       ops = [];
+      written = [];
       if (queued.length === 0) return [];
+      if (keys.length > 0) wrote?.(keys);
       // Deadlines count from exec(), not from after a wait for a connection (see set).
       const at = Date.now();
       const replies = await dispatch.run('pipeline', () => runBatch(client, queued, writes, undefined, at));

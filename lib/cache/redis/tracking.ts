@@ -24,7 +24,7 @@ import { ConfigError, typeName } from '../../core/errors.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
 import { check, type RedisTrackingOptions } from './tracking-options.js';
-import type { TrackingState } from './tracking-state.js';
+import { lose, type TrackingState } from './tracking-state.js';
 import { pass } from './tracking-verify.js';
 
 export type { RedisTrackingOptions } from './tracking-options.js';
@@ -53,6 +53,13 @@ export interface RedisTracking extends InvalidationTracker {
   stats(): RedisTrackingStats;
 }
 
+/**
+ * The live tracker of each client. A connection has one tracking state and one redirect target,
+ * so a second tracker on the same client would take the redirect over and the first would lose
+ * (and retake) it at every heartbeat, its L1 unprotected in between: refused; share the tracker.
+ */
+const trackers = new WeakMap<object, RedisTracking>();
+
 /** Builds the tracker for `createTieredCache({ tracking })`; it starts with the cache. */
 export function createRedisTracking(options: RedisTrackingOptions): RedisTracking {
   if (options === null || typeof options !== 'object')
@@ -61,6 +68,19 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     ]);
   const issues = check(options);
   if (issues.length > 0) throw new ConfigError('createRedisTracking: invalid options', issues);
+  const owner = (options.cache?.client ?? options.client)!;
+  if (trackers.has(owner))
+    throw new ConfigError(
+      'createRedisTracking: this Redis client already has a tracker (a connection can be tracked for one subscriber only); pass that tracker to every tiered cache over this client, or close it first',
+      [
+        {
+          path: 'client',
+          expected: 'a client without a live tracker',
+          received: 'a tracked client',
+          message: 'already tracked',
+        },
+      ],
+    );
   const s = trackingState(options);
   const first = new Promise<void>((resolve, reject) => {
     s.firstConfirmed = resolve;
@@ -80,7 +100,7 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     heartbeat.unref();
   }
 
-  return {
+  const tracker: RedisTracking = {
     mode: s.mode,
     get confirmed() {
       return s.confirmed;
@@ -91,6 +111,9 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     async start(h) {
       if (s.closed) throw new ConfigError('createRedisTracking: tracker is closed', []);
       s.handlers.add(h);
+      // A cache joining a tracker that is already confirmed hears no confirmation from it until
+      // the next loss: confirm it now (its L1 is empty and unfilled so far, so nothing is missed).
+      if (s.confirmed) h.onConfirmed();
       if (!started) {
         started = true;
         begin();
@@ -103,6 +126,9 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     stats: () => ({ ...s.counts, links: s.links.size }),
     close() {
       closing ??= (async () => {
+        // A cache still attached (one sharing this tracker with a cache that closed it, or a
+        // tracker closed on its own) hears no invalidation any more: it must stop trusting L1.
+        lose(s, 'tracker closed');
         s.closed = true;
         s.confirmed = false;
         if (heartbeat) clearInterval(heartbeat);
@@ -114,10 +140,13 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
           if (link.data.status === 'ready') link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
         }
         s.firstFailed?.(new Error('tracking closed before it was confirmed'));
+        if (trackers.get(owner) === tracker) trackers.delete(owner);
       })();
       return closing;
     },
   };
+  trackers.set(owner, tracker);
+  return tracker;
 }
 
 /** The state of a new tracker, from checked options. */

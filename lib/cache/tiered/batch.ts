@@ -42,8 +42,10 @@ export function createBatchPath(ctx: Context): BatchPath {
     const asked = performance.now();
     const out = new Map<string, TieredResult>();
     const stale = new Map(staleL1);
-    // Keys L2 had no value for: their store is conditional (`ifAbsent`), as for single loads.
+    // Keys L2 had no value for: their store is conditional (`ifAbsent`), as for single loads;
+    // keys it held stale: the bytes it held (their store is `ifEquals` those).
     const absent = new Set<string>();
+    const seen = new Map<string, Bytes>();
     let rest = keys;
     let answered = false;
     try {
@@ -66,6 +68,7 @@ export function createBatchPath(ctx: Context): BatchPath {
         }
         const prev = stale.get(key);
         if (!prev || f.env.staleUntil > prev.staleUntil) stale.set(key, f.env);
+        seen.set(key, raw);
         rest.push(key);
       }
     } catch (err) {
@@ -115,18 +118,18 @@ export function createBatchPath(ctx: Context): BatchPath {
         c.backgroundWrites++;
         const opts =
           budget === Number.POSITIVE_INFINITY ? l2Write : { ...l2Write, timeout: Math.floor(budget) };
-        // Keys L2 lacked are stored only if still absent, so a value another instance or program
-        // wrote while the batch loaded is never overwritten (a refusal drops the L1 copy, also
-        // when it comes after the caller stopped waiting); keys L2 held stale are replaced at once.
+        // Every store is conditional: keys L2 lacked only if still absent, keys it held stale only
+        // if it still holds those bytes. So a value another instance or program wrote while the
+        // batch loaded is never overwritten (a refusal drops the L1 copy, also when it comes after
+        // the caller stopped waiting).
         const ifAbsent = { ...opts, ifAbsent: true };
-        const conditional = entries.filter((e) => absent.has(e.key));
-        const replacing = entries.filter((e) => !absent.has(e.key));
-        const stores: Promise<unknown>[] = conditional.map((e) =>
-          guarded('set', () => l2.set(e.key, e.value, e.ttl, ifAbsent)).then((stored) => {
+        const stores: Promise<unknown>[] = entries.map((e) => {
+          const held = seen.get(e.key);
+          const cond = absent.has(e.key) || held === undefined ? ifAbsent : { ...opts, ifEquals: held };
+          return guarded('set', () => l2.set(e.key, e.value, e.ttl, cond)).then((stored) => {
             if (!stored && fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
-          }),
-        );
-        if (replacing.length > 0) stores.push(guarded('setMany', () => l2.setMany(replacing, opts)));
+          });
+        });
         await withTimeout(Promise.allSettled(stores), budget, () => new Error('L2 budget spent')).catch(
           ignore,
         );

@@ -48,6 +48,7 @@ export function createReadPath(ctx: Context): ReadPath {
     const asked = performance.now();
     let stale = staleL1;
     let l2State: L2State = 'missing';
+    let seen: Bytes | undefined;
     try {
       const raw = await guarded('get', () => l2.get(key));
       if (raw !== undefined) {
@@ -55,12 +56,13 @@ export function createReadPath(ctx: Context): ReadPath {
         if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
         l2State = 'present';
+        seen = raw;
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked));
+    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), seen);
   }
 
   /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
@@ -70,7 +72,8 @@ export function createReadPath(ctx: Context): ReadPath {
 
   /**
    * Calls the loader (after the lease, if any), stores the result in L1 then L2 (within `budget`,
-   * what is left of the miss's L2 budget).
+   * what is left of the miss's L2 budget). `seen`: the (stale) bytes L2 held when `l2State` is
+   * `present`.
    */
   async function load(
     key: string,
@@ -80,6 +83,7 @@ export function createReadPath(ctx: Context): ReadPath {
     mark: number,
     l2State: L2State,
     budget: number,
+    seen?: Bytes,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
     if (lease && l2State !== 'down') {
@@ -108,7 +112,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark, l2State, budget);
+      await store(key, value, ttl, mark, l2State, budget, seen);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release) guarded('lease release', release).catch(ignore);
@@ -144,10 +148,10 @@ export function createReadPath(ctx: Context): ReadPath {
    * returns, its L2 store has landed or never will: it cannot land after a write or delete another
    * client makes once the caller has the value (a store left running could, under network delay).
    * Skipped when the key was written or invalidated since the load began (`mark`), and in L2 when
-   * the read did not answer (no budget left). When L2 had no value, the L2 store is conditional
-   * (`ifAbsent`), so a value another instance wrote meanwhile is never overwritten; if it was
-   * refused, the L1 copy goes too. A failed store is not the caller's error: L2 will be filled by a
-   * later miss.
+   * the read did not answer (no budget left). The L2 store is conditional — `ifAbsent` when L2 had
+   * no value, `ifEquals` the stale bytes it held (`seen`) otherwise — so a value another instance
+   * or program wrote meanwhile is never overwritten; if it was refused, the L1 copy goes too. A
+   * failed store is not the caller's error: L2 will be filled by a later miss.
    */
   async function store(
     key: string,
@@ -156,13 +160,19 @@ export function createReadPath(ctx: Context): ReadPath {
     mark: number,
     l2State: L2State,
     budget: number,
+    seen: Bytes | undefined,
   ): Promise<void> {
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
     local.fillL1(key, entry, mark);
     if (l2State === 'down' || !(budget >= 1)) return;
     c.backgroundWrites++;
-    const base = l2State === 'missing' ? { ...l2Write, ifAbsent: true } : l2Write;
+    const base =
+      l2State === 'missing'
+        ? { ...l2Write, ifAbsent: true }
+        : seen !== undefined
+          ? { ...l2Write, ifEquals: seen }
+          : l2Write;
     const opts = budget === Number.POSITIVE_INFINITY ? base : { ...base, timeout: Math.floor(budget) };
     // A refusal drops the L1 copy also when it comes after the caller stopped waiting.
     const storing = guarded('set', () =>
@@ -202,11 +212,13 @@ export function createReadPath(ctx: Context): ReadPath {
     const mark = fence.mark();
     const asked = performance.now();
     let l2State: L2State = 'missing';
+    let seen: Bytes | undefined;
     try {
       // Another instance may have refreshed L2 already: take its value if it is not near expiry too.
       const raw = await guarded('get', () => l2.get(key));
       if (raw !== undefined) {
         l2State = 'present';
+        seen = raw;
         const f = readFetched(raw);
         const t = now();
         if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
@@ -216,7 +228,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked));
+    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), seen);
   }
 
   /**

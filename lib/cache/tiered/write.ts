@@ -50,6 +50,9 @@ export function createWritePath(ctx: Context): WritePath {
         `write timeout must be a positive number of ms, received ${String(t)}`,
       );
     }
+    // Its levels hold envelopes, never the caller's bytes: a comparison could never succeed.
+    if (options?.ifEquals !== undefined)
+      throw new CacheError('invalid_value', 'the tiered cache does not support ifEquals');
     const base =
       t !== undefined && t < (l2Write.timeout ?? Number.POSITIVE_INFINITY) ? { timeout: t } : l2Write;
     return options?.ifAbsent ? { ...base, ifAbsent: true } : base;

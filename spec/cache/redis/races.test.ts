@@ -68,6 +68,41 @@ describeWithServers('redis cache races (issue 13)', skipRedis(), () => {
     }
   });
 
+  it('a load never overwrites a write or delete made through pipeline() or transaction() while it ran', async () => {
+    // Found by an outside-in audit: only set/setMany/delete/deleteMany/clear marked the loads in
+    // flight, so a pipelined or transactional delete during a load was undone by the load's store
+    // (NX sees an absent key), and callers after it joined the superseded load.
+    const cache = make();
+    const writes = {
+      'pipeline delete': (k: string) => cache.pipeline().delete(k).exec(),
+      'pipeline set': (k: string) => cache.pipeline().set(k, enc('new')).exec(),
+      'transaction delete': (k: string) => cache.transaction((tx) => void tx.delete(k)),
+      'transaction set': (k: string) => cache.transaction((tx) => void tx.set(k, enc('new'))),
+      'transaction expire': (k: string) => cache.transaction((tx) => void tx.expire(k, 60_000)),
+    };
+    for (const [write, run] of Object.entries(writes)) {
+      const key = `pt-${write.replace(' ', '-')}`;
+      const loading = deferred();
+      const release = deferred();
+      const pending = cache.getOrSet(key, async () => {
+        loading.resolve();
+        await release.promise;
+        return enc('old');
+      });
+      await loading.promise;
+      await run(key);
+      // A caller arriving after the write starts its own load rather than join the superseded one.
+      const later = cache.getOrSet(key, async () => enc('later'));
+      release.resolve();
+      assert.equal(dec(await pending), 'old', `${write}: the loader's caller gets its value`);
+      const expectedLater = write.endsWith('set') ? 'new' : 'later';
+      assert.equal(dec(await later), expectedLater, `${write}: a caller after the write`);
+      const now = dec(await cache.get(key));
+      assert.notEqual(now, 'old', `${write}: the superseded load was not stored`);
+      await cache.delete(key);
+    }
+  });
+
   it('item 2: a set that timed out never lands after a newer acknowledged write', async () => {
     const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
     proxies.push(proxy);

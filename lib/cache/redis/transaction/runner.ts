@@ -106,6 +106,8 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
         throw fail(err, 'watch');
       });
+      const written = ops.filter((op) => op.kind !== 'get').map((op) => op.key);
+      if (written.length > 0) options.onWrite?.(written);
       const replies = await execOps(lease.conn, prefix, ops, deadline, failExec);
       reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
       if (replies === null) return { ok: false, conflict: true };

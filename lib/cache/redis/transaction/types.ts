@@ -51,6 +51,12 @@ export interface TransactionRunnerOptions {
   defaultTtl?: number | undefined;
   /** Dedicated connections per node (= concurrent transactions per node). Default 4. */
   maxConnections?: number;
+  /**
+   * Called with the keys (without prefix) a transaction writes (set, delete, expire) just before
+   * it is sent: the cache marks its loads in flight for those keys, so that a load begun before
+   * the transaction does not store its (superseded) value after it.
+   */
+  onWrite?: (keys: readonly string[]) => void;
 }
 
 export interface TransactionRunner {

@@ -1,0 +1,73 @@
+/**
+ * The invalidation bus on a cluster: iovalkey's cluster client moves its subscriber connection to
+ * another node by itself when that connection ends (node killed, connection killed) or its node
+ * leaves, and re-subscribes there — without any event on the client. Messages published meanwhile
+ * are lost, so the bus must report a reconnect (the tiered cache clears L1) once the new
+ * subscription is live, as it does for a standalone subscriber. Found by an outside-in audit: the
+ * bus reported nothing, and L1 copies whose invalidations were lost were served until `l1Ttl`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisCluster, redisCommand, skipRedis, startRedisCluster } from '../../harness/redis.js';
+import { holdInL1 } from './tracking-helpers.js';
+
+const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
+
+describeWithServers('invalidation bus on a cluster', skipRedis(), () => {
+  let cluster: RedisCluster;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    cluster = await startRedisCluster({ nodeTimeoutMs: 1000 });
+  });
+  after(async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    await cluster?.stop();
+  });
+
+  it('the subscriber connection killed: the reconnect is reported, and the bus delivers again', async () => {
+    const channel = 'bc:inv';
+    const make = () => {
+      const l2 = createRedisCache({
+        mode: 'cluster',
+        addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+        keyPrefix: 'bc:',
+        commandTimeout: 1000,
+      });
+      const c = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 16 }),
+        l2,
+        bus: createRedisInvalidationBus({ client: l2.client, channel }),
+        l1Ttl: 60_000,
+      });
+      closers.push(() => c.close());
+      return c;
+    };
+    const a = make();
+    const b = make();
+    await Promise.all([a.ready, b.ready]);
+    await b.set('k', Buffer.from('v1'), 60_000);
+    assert.equal(await holdInL1(a, 'k'), 'v1');
+
+    const before = a.stats().busReconnects;
+    // Kill every pub/sub connection on every node (the bus subscribers of both instances).
+    for (const n of cluster.nodes) await redisCommand(n.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await waitFor(() => a.stats().busReconnects > before, {
+      timeoutMs: 5000,
+      what: 'the bus to report the reconnect',
+    });
+    assert.equal((await a.getWithMeta('k'))?.source, 'l2', 'L1 was cleared');
+    // Once reported, the new subscription is live: B's next write reaches A.
+    assert.equal(await holdInL1(a, 'k'), 'v1');
+    const received = a.stats().invalidationsReceived;
+    await b.set('k', Buffer.from('v2'), 60_000);
+    await waitFor(() => a.stats().invalidationsReceived > received, {
+      timeoutMs: 5000,
+      what: 'the invalidation',
+    });
+    assert.equal(text(await a.get('k')), 'v2');
+  });
+});

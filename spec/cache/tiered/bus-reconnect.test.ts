@@ -1,0 +1,86 @@
+/**
+ * The invalidation bus after its subscriber reconnects: iovalkey emits `ready` before it has even
+ * sent the re-SUBSCRIBE, and the bus cleared L1 right then. A read in the window between that
+ * clear and the server acknowledging the SUBSCRIBE filled L1; a write another instance made in the
+ * same window published to nobody, so the filled copy was served, stale, until `l1Ttl`. Found by
+ * an outside-in audit; made deterministic with the loopback fault proxy delaying the subscriber's
+ * commands after a cut. Now the reconnect is reported (and L1 cleared) once the subscription is
+ * live again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Redis } from 'iovalkey';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+
+const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
+const DELAY_MS = 300;
+
+describeWithServers('invalidation bus reconnect', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let proxy: FaultProxy;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    redis = await startRedis();
+    proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+  });
+  after(async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  it('a write made while the subscriber re-subscribes is not missed by a read made meanwhile', async () => {
+    const channel = 'bus-rc:inv';
+    const l2 = (name: string) => {
+      const c = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'bus-rc:', name });
+      return c;
+    };
+    // A's bus goes through the proxy (its L2 does not); B is direct.
+    const busClient = new Redis({ host: '127.0.0.1', port: proxy.port, lazyConnect: false });
+    busClient.on('error', () => {});
+    const busA = createRedisInvalidationBus({ client: busClient, channel });
+    const l2a = l2('a');
+    const l2b = l2('b');
+    const a = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: l2a,
+      bus: busA,
+      l1Ttl: 60_000,
+    });
+    const b = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: l2b,
+      bus: createRedisInvalidationBus({ client: l2b.client, channel }),
+      l1Ttl: 60_000,
+    });
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+      async () => busClient.disconnect(),
+    );
+    await Promise.all([a.ready, b.ready]);
+    await b.set('k', Buffer.from('v1'), 60_000);
+    assert.equal(text(await a.get('k')), 'v1');
+    assert.equal((await a.getWithMeta('k'))?.source, 'l1');
+
+    const reconnects = a.stats().busReconnects;
+    proxy.delay = DELAY_MS;
+    proxy.cut();
+    await waitFor(() => a.stats().busReconnects > reconnects, {
+      timeoutMs: 10_000,
+      what: 'the bus reconnect',
+    });
+    // Right after the reconnect was reported: a read fills L1, another instance writes.
+    assert.equal(text(await a.get('k')), 'v1');
+    await b.set('k', Buffer.from('v2'), 60_000);
+    // Give a delayed re-SUBSCRIBE time to land, and the message time to arrive.
+    await new Promise((r) => setTimeout(r, 2 * DELAY_MS + 200));
+    proxy.delay = 0;
+    assert.equal(text(await a.get('k')), 'v2', 'the write made during the re-subscription reached A');
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Writes by other Redis clients, of every kind, reach a tracked L1 (both modes): MULTI/EXEC, a
+ * Lua script, APPEND/SETRANGE/GETDEL/UNLINK, RENAME and COPY onto the key, MOVE to another db,
+ * SWAPDB, FLUSHDB ASYNC, SORT … STORE, GETEX PX; keys dropped from a full tracking table
+ * (`tracking-table-max-keys`) and keys evicted under `maxmemory` (allkeys-lru, while L1 hits leave
+ * the key cold on the server) leave L1 too. An outside-in audit found all of them handled.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
+import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { holdInL1, type OutsideWriter, outsideWriter, text } from './tracking-helpers.js';
+
+let unique = 0;
+const bytes = (s: string) => Buffer.from(s);
+
+describeWithServers('tracking: outside writes of every kind reach L1', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let cli: OutsideWriter;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    redis = await startRedis();
+    cli = outsideWriter(redis.port);
+  });
+  after(async () => {
+    cli?.close();
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await redis?.stop();
+  });
+
+  function instance(ns: string, mode: 'default' | 'bcast'): TieredCache {
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: `${ns}:`,
+      commandTimeout: 1000,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, mode, heartbeat: 200 }),
+      l1Ttl: 60_000,
+    });
+    closers.push(() => cache.close());
+    return cache;
+  }
+
+  const ops: [string, (k: string) => string[]][] = [
+    ['MULTI/EXEC SET', (k) => ['MULTI', `SET ${k} x`, 'EXEC']],
+    ['EVAL SET', (k) => [`EVAL "return redis.call('SET', KEYS[1], 'x')" 1 ${k}`]],
+    ['APPEND', (k) => [`APPEND ${k} x`]],
+    ['SETRANGE', (k) => [`SETRANGE ${k} 0 x`]],
+    ['GETDEL', (k) => [`GETDEL ${k}`]],
+    ['UNLINK', (k) => [`UNLINK ${k}`]],
+    ['RENAME onto', (k) => [`SET ${k}.src x`, `RENAME ${k}.src ${k}`]],
+    ['COPY REPLACE', (k) => [`SET ${k}.src x`, `COPY ${k}.src ${k} REPLACE`]],
+    ['MOVE to db 1', (k) => [`MOVE ${k} 1`]],
+    [
+      'SWAPDB 0 1',
+      (k) => ['SELECT 1', `SET ${k} x`, 'SELECT 0', 'SWAPDB 0 1', 'SELECT 1', 'FLUSHDB', 'SELECT 0'],
+    ],
+    ['FLUSHDB ASYNC', () => ['FLUSHDB ASYNC']],
+    ['SORT STORE', (k) => [`RPUSH ${k}.l 1`, `SORT ${k}.l STORE ${k}`]],
+    ['GETEX PX 1', (k) => [`GETEX ${k} PX 1`]],
+  ];
+
+  for (const mode of ['default', 'bcast'] as const)
+    for (const [name, lines] of ops) {
+      it(`${mode}: ${name}`, async () => {
+        const ns = `o${++unique}`;
+        const cache = instance(ns, mode);
+        await cache.ready;
+        await cache.set('k', bytes('v'), 60_000);
+        assert.equal(await holdInL1(cache, 'k'), 'v');
+        for (const line of lines(`${ns}:k`)) await cli.run(line);
+        await waitFor(async () => text(await cache.get('k')) !== 'v', {
+          timeoutMs: 3000,
+          what: `${name} to reach L1`,
+        });
+      });
+    }
+
+  it('tracking-table-max-keys overflow: every key still reads fresh after outside writes', async () => {
+    const ns = `tt${++unique}`;
+    const cache = instance(ns, 'default');
+    await cache.ready;
+    await cli.run('CONFIG SET tracking-table-max-keys 5');
+    try {
+      for (let i = 0; i < 20; i++) await cache.set(`k${i}`, bytes('v'), 60_000);
+      for (let i = 0; i < 20; i++) await cache.get(`k${i}`);
+      for (let i = 0; i < 20; i++) await cache.get(`k${i}`);
+      for (let i = 0; i < 20; i++) await cli.run(`SET ${ns}:k${i} w`);
+      for (let i = 0; i < 20; i++)
+        await waitFor(async () => text(await cache.get(`k${i}`)) === 'w', { timeoutMs: 3000, what: `k${i}` });
+    } finally {
+      await cli.run('CONFIG SET tracking-table-max-keys 0');
+    }
+  });
+});
+
+describeWithServers('tracking: maxmemory eviction reaches L1', skipRedis(), () => {
+  let redis: RedisStandalone;
+  before(async () => {
+    redis = await startRedis({ maxmemory: '3mb', maxmemoryPolicy: 'allkeys-lru' });
+  });
+  after(() => redis?.stop());
+  for (const mode of ['default', 'bcast'] as const)
+    it(`${mode}: a key evicted by Redis leaves L1`, async () => {
+      const l2 = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        keyPrefix: `ev${mode}:`,
+        commandTimeout: 1000,
+      });
+      const cache = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        tracking: createRedisTracking({ cache: l2, mode, heartbeat: 200 }),
+        l1Ttl: 60_000,
+      });
+      const flood = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: `fl${mode}:` });
+      try {
+        await cache.ready;
+        await cache.set('k', bytes('v'), 60_000);
+        assert.equal(await holdInL1(cache, 'k'), 'v');
+        const big = Buffer.alloc(64 * 1024, 1);
+        let gone = false;
+        for (let i = 0; i < 400 && !gone; i++) {
+          await flood.set(`f${i}`, big);
+          gone = !(await flood.client.exists(`ev${mode}:k`));
+        }
+        assert.ok(gone, 'k was evicted by Redis');
+        await waitFor(async () => (await cache.get('k')) === undefined, {
+          timeoutMs: 3000,
+          what: 'eviction to reach L1',
+        });
+      } finally {
+        await cache.close();
+        await flood.close();
+      }
+    });
+});
