@@ -29,7 +29,10 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
   const stack: { name: string; fn: Disposer }[] = [];
   let running: Promise<void> | undefined;
 
-  const runOne = async (name: string, fn: Disposer): Promise<void> => {
+  // `background`: a late registration nobody awaits. A run of `dispose()` is awaited, so its timer
+  // holds the event loop: with nothing else alive (a disposer waiting on a promise that holds no
+  // handle), an unref'd timer would let the process exit mid-close and skip the disposers left.
+  const runOne = async (name: string, fn: Disposer, background = false): Promise<void> => {
     const budget = new AbortController();
     try {
       await withTimeout(
@@ -40,7 +43,7 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
           budget.abort(err);
           return err;
         },
-        { unref: true },
+        { unref: background },
       );
     } catch (err) {
       throw err instanceof TimeoutError
@@ -53,7 +56,7 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
     add(name, fn) {
       if (running) {
         // Late registration: dispose immediately, report failures without crashing the caller.
-        runOne(name, fn).catch((err) =>
+        runOne(name, fn, true).catch((err) =>
           process.emitWarning(String(err?.message ?? err), 'HyperionDisposeWarning'),
         );
         return;
