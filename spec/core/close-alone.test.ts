@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 const appUrl = new URL('../../lib/core/app.ts', import.meta.url).href;
 const root = fileURLToPath(new URL('../..', import.meta.url));
