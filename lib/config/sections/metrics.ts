@@ -28,7 +28,8 @@ const namePart = v.pipe(
 
 const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
-const LABEL_PHRASE = 'a label name of letters, digits and "_" that does not start with a digit or "__"';
+const LABEL_PHRASE =
+  'a label name of letters, digits and "_" that does not start with a digit or "__", other than le and quantile';
 const PATH_PHRASE = 'a path starting with "/"';
 
 export const metricsSection = section(
@@ -54,6 +55,8 @@ export const metricsSection = section(
           v.string(LABEL_PHRASE),
           v.regex(LABEL_NAME, LABEL_PHRASE),
           v.check((s) => !s.startsWith('__'), LABEL_PHRASE),
+          // Histograms write `le` on their series, summaries `quantile`: a default one would clash.
+          v.check((s) => s !== 'le' && s !== 'quantile', LABEL_PHRASE),
         ),
         v.union(
           [v.string('text or a number'), v.pipe(v.number('text or a number'), v.transform(String))],
