@@ -2,7 +2,8 @@
  * An ordered stack of disposers: run in reverse order of registration, each at most once, each
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
-import { TimeoutError } from './errors.js';
+import { ConfigError, TimeoutError, typeName } from './errors.js';
+import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
 
 /** What a disposer is told when it runs: its budget, so it can finish (or give up cleanly) within it. */
@@ -24,8 +25,31 @@ export interface DisposerStack {
   readonly disposed: boolean;
 }
 
+/**
+ * A disposer budget: 1 ms up to `MAX_TIMER_MS` (Node fires a longer timer after 1 ms, so every
+ * async disposer would time out at once), or `Infinity` for none.
+ */
+export function checkDisposeTimeout(value: unknown, name = 'disposeTimeoutMs'): number {
+  if (value === undefined) return 10_000;
+  const ok =
+    typeof value === 'number' &&
+    (value === Number.POSITIVE_INFINITY || (Number.isFinite(value) && value >= 1 && value <= MAX_TIMER_MS));
+  if (!ok) {
+    const received = typeof value === 'number' ? String(value) : typeName(value);
+    throw new ConfigError(`invalid ${name}: ${received}`, [
+      {
+        path: name,
+        expected: `a number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days), or Infinity for no bound`,
+        received: typeName(value),
+        message: typeof value === 'number' ? 'is out of range' : 'has the wrong type',
+      },
+    ]);
+  }
+  return value;
+}
+
 export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];
   let running: Promise<void> | undefined;
 
