@@ -25,3 +25,26 @@ describe('prometheus metrics: endpoint lifecycle', () => {
     await assert.rejects(m.listen(), { code: 'closed' });
   });
 });
+
+describe('prometheus metrics: collect callbacks are bounded', () => {
+  it('a collect callback that never settles delays a scrape by collectTimeoutMs at most, then is logged and skipped', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ collectTimeoutMs: 100, logger: { warn: (msg) => void warnings.push(msg) } });
+    const depth = m.gauge({ name: 'queue_depth', help: 'Jobs waiting' });
+    m.onCollect(() => new Promise(() => {})); // e.g. a pool-stats query to a database that hangs
+    m.onCollect(() => depth.set(7));
+    // Before: every scrape waited for it forever (and piled up, one pending response per scrape).
+    for (let i = 0; i < 2; i++) {
+      const { body } = await withTimeout(m.render(), 5_000, () => new Error('render did not finish'));
+      assert.match(body, /^queue_depth 7$/m);
+    }
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0]!, /collect callback/);
+    await m.close();
+  });
+
+  it('collectTimeoutMs is checked', () => {
+    for (const bad of [0, -1, Number.NaN, 2 ** 31])
+      assert.throws(() => createMetrics({ ...quiet, collectTimeoutMs: bad }), { code: 'invalid_option' });
+  });
+});

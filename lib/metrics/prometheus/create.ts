@@ -65,7 +65,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const observeHttpClient = clientRecorder(framework);
   const writeDbConnections = dbConnectionsWriter(framework);
   const caches = createCacheWatch(framework, logger);
-  const collectors = createCollectors(logger);
+  const collectors = createCollectors(logger, o.collectTimeoutMs);
   const render = async (accept?: string) => {
     const format = negotiate(accept);
     caches.read();
