@@ -1,0 +1,51 @@
+/**
+ * Files named by config fields (certificates, keys, token and password files) are read with the
+ * same bound as a config file: a path to a huge file (or an endless device such as /dev/zero)
+ * is a ConfigError naming the field, instead of reading until memory runs out.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, open, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { MAX_CONFIG_BYTES, metricsOptionsFromConfig, parseConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
+
+async function sparseFile(path: string, size: number): Promise<void> {
+  const h = await open(path, 'w');
+  await h.truncate(size); // no disk blocks: a hole of `size` bytes
+  await h.close();
+}
+
+describe('config: files named by fields are read with a size bound', () => {
+  it('a token file over the limit is a ConfigError naming the field and the path, not read whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-files-'));
+    const big = join(dir, 'huge-token');
+    await sparseFile(big, 64 * MAX_CONFIG_BYTES);
+    const m = parseConfig({ metrics: { auth: { bearer_token_file: big } } });
+    assert.throws(
+      () => metricsOptionsFromConfig(m.metrics!),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.includes('metrics.auth.bearer_token_file') &&
+        e.message.includes(big) &&
+        /larger than/.test(e.message),
+    );
+    const c = parseConfig({ metrics: { tls: { cert_file: big, key_file: big } } });
+    assert.throws(() => metricsOptionsFromConfig(c.metrics!), /metrics\.tls\.cert_file/);
+  });
+
+  it('a file at the limit is read whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-files-'));
+    const token = join(dir, 'token');
+    await writeFile(token, `${'t'.repeat(MAX_CONFIG_BYTES - 1)}\n`);
+    const m = parseConfig({ metrics: { auth: { bearer_token_file: token } } });
+    const o = metricsOptionsFromConfig(m.metrics!);
+    assert.equal((o.auth as { bearerToken: string }).bearerToken.length, MAX_CONFIG_BYTES - 1);
+  });
+
+  it('an endless device is refused quickly', { skip: process.platform === 'win32' }, () => {
+    const m = parseConfig({ metrics: { auth: { bearer_token_file: '/dev/zero' } } });
+    assert.throws(() => metricsOptionsFromConfig(m.metrics!), /larger than/);
+  });
+});
