@@ -58,21 +58,22 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
   // handle), an unref'd timer would let the process exit mid-close and skip the disposers left.
   const runOne = async (name: string, fn: Disposer, background = false): Promise<void> => {
     const budget = new AbortController();
+    let expired: TimeoutError | undefined;
     try {
       await withTimeout(
         Promise.resolve().then(() => fn({ timeoutMs, signal: budget.signal })),
         timeoutMs,
         () => {
-          const err = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
-          budget.abort(err);
-          return err;
+          expired = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
+          budget.abort(expired);
+          return expired;
         },
         { unref: background },
       );
     } catch (err) {
-      throw err instanceof TimeoutError
-        ? err
-        : Object.assign(new Error(`disposer "${name}" failed`, { cause: err }));
+      // Only the stack's own timeout comes out as is; anything the disposer threw (a TimeoutError
+      // of its own included) is wrapped, so the report names the disposer.
+      throw err === expired ? err : new Error(`disposer "${name}" failed`, { cause: err });
     }
   };
 

@@ -52,3 +52,23 @@ describe('createAppFromConfig options', () => {
     await app.close();
   });
 });
+
+describe('disposer failures name their disposer', () => {
+  it('a disposer that rejects with a TimeoutError of its own is reported as that disposer failing (with the error as cause)', async () => {
+    const { TimeoutError } = await import('../../lib/core/errors.js');
+    const app = createApp({ disposeTimeoutMs: 5000 });
+    const own = new TimeoutError('query timed out');
+    app.defer('db', async () => {
+      throw own;
+    });
+    const err = await app.close().then(
+      () => assert.fail('close should reject'),
+      (e: unknown) => e as AggregateError,
+    );
+    assert.equal(err.errors.length, 1);
+    // Before: the TimeoutError came out as is, as if the stack's own timeout had fired, and the
+    // report did not say which disposer failed.
+    assert.equal((err.errors[0] as Error).message, 'disposer "db" failed');
+    assert.equal((err.errors[0] as Error).cause, own);
+  });
+});
