@@ -89,7 +89,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     gauge: (m) => reg.register('gauge', m) as Gauge,
     histogram: (m) => reg.register('histogram', m) as Histogram,
     onCollect: (fn) => collectors.add(fn),
-    instrument: (h, i) => instrumentHandler(h, i, observeRequest, o.now),
+    instrument: (h, i) => instrumentHandler(h, i, observeRequest, o.now, logger),
     observeRequest,
     observeHttpClient,
     watchCache: (cache, w) => caches.watch(cache, w),
