@@ -8,7 +8,12 @@ import { mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MAX_CONFIG_BYTES, metricsOptionsFromConfig, parseConfig } from '../../lib/config/index.js';
+import {
+  loadConfigFromText,
+  MAX_CONFIG_BYTES,
+  metricsOptionsFromConfig,
+  parseConfig,
+} from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 
 async function sparseFile(path: string, size: number): Promise<void> {
@@ -47,5 +52,50 @@ describe('config: files named by fields are read with a size bound', () => {
   it('an endless device is refused quickly', { skip: process.platform === 'win32' }, () => {
     const m = parseConfig({ metrics: { auth: { bearer_token_file: '/dev/zero' } } });
     assert.throws(() => metricsOptionsFromConfig(m.metrics!), /larger than/);
+  });
+});
+
+describe('config: metrics credentials the endpoint would refuse are refused by the schema, with their path', () => {
+  // Before: accepted by the schema, then createMetrics threw a MetricsError without a path.
+  for (const [auth, path] of [
+    ['{username: "a:b", password: p}', 'a user name without ":"'],
+    ['{bearer_token: "abc def"}', 'a token without spaces'],
+    ['{bearer_token: "abc\\tdef"}', 'a token without spaces'],
+  ] as const)
+    it(`${auth} → ConfigError (${path})`, () => {
+      // Fields below `auth` (a secret-like name) are shown as `metrics.auth.…`.
+      assert.throws(
+        () => loadConfigFromText(`metrics: {auth: ${auth}}\n`, { env: {} }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.some((i) => i.path === 'metrics.auth.…' && i.expected.startsWith(path)),
+      );
+    });
+
+  it('a token file whose token holds whitespace is a ConfigError naming the field, without the token', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-files-'));
+    const token = join(dir, 'token');
+    await writeFile(token, 'S3CR3T-part1 part2\n');
+    const m = parseConfig({ metrics: { auth: { bearer_token_file: token } } });
+    assert.throws(
+      () => metricsOptionsFromConfig(m.metrics!),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues.some((i) => i.path === 'metrics.auth.bearer_token_file') &&
+        !`${e.message}${JSON.stringify(e.issues)}`.includes('S3CR3T'),
+    );
+    const empty = join(dir, 'empty');
+    await writeFile(empty, '\n');
+    const basic = parseConfig({ metrics: { auth: { username: 'u', password_file: empty } } });
+    assert.throws(
+      () => metricsOptionsFromConfig(basic.metrics!),
+      (e: unknown) =>
+        e instanceof ConfigError && e.issues.some((i) => i.path === 'metrics.auth.password_file'),
+    );
+    await writeFile(token, 'S3CR3T-ok\r\n');
+    const ok = metricsOptionsFromConfig(
+      parseConfig({ metrics: { auth: { bearer_token_file: token } } }).metrics!,
+    );
+    assert.deepEqual(ok.auth, { bearerToken: 'S3CR3T-ok' });
   });
 });
