@@ -78,8 +78,12 @@ export function createApp(options: AppOptions = {}): App {
     ['cache', cache],
     ...Object.entries(options.components ?? {}),
   ];
+  // One object given under two names (a pool as two components, the metrics adapter as a part
+  // and a component) is closed once: the first registration, i.e. the last to close, wins.
+  const registered = new Set<unknown>();
   for (const [name, part] of parts) {
-    if (!closable(part)) continue;
+    if (!closable(part) || registered.has(part)) continue;
+    registered.add(part);
     // The tracer's close takes the budget, so its final export fits inside it by construction.
     if (part === tracer && tracer !== noopTracer)
       stack.add(name, ({ timeoutMs }) => tracer.close?.({ timeoutMs }));

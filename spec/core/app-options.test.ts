@@ -72,3 +72,32 @@ describe('disposer failures name their disposer', () => {
     assert.equal((err.errors[0] as Error).cause, own);
   });
 });
+
+describe('createApp closes each component object once', () => {
+  it('one object given under two names (or as a part and a component) is closed once', async () => {
+    let ends = 0;
+    // Like a pg Pool: a second end() throws ("Called end on pool more than once").
+    const pool = {
+      close: async () => {
+        ends++;
+        if (ends > 1) throw new Error('Called end on pool more than once');
+      },
+    };
+    const app = createApp({ components: { db: pool, users: pool } });
+    await app.close();
+    assert.equal(ends, 1);
+    let closes = 0;
+    const metrics = {
+      counter: () => ({ inc() {} }),
+      gauge: () => ({ set() {}, inc() {}, dec() {} }),
+      histogram: () => ({ observe() {}, startTimer: () => () => 0 }),
+      onCollect: () => () => {},
+      close: async () => {
+        closes++;
+      },
+    };
+    const app2 = createApp({ metrics, components: { metrics } });
+    await app2.close();
+    assert.equal(closes, 1);
+  });
+});
