@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   loadConfigFromText,
   MAX_CONFIG_BYTES,
@@ -97,5 +97,52 @@ describe('config: metrics credentials the endpoint would refuse are refused by t
       parseConfig({ metrics: { auth: { bearer_token_file: token } } }).metrics!,
     );
     assert.deepEqual(ok.auth, { bearerToken: 'S3CR3T-ok' });
+  });
+});
+
+describe('config: a secret given where a file path belongs is never echoed', () => {
+  const PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvS3CR3TkeyMaterial/abc+def==\n-----END PRIVATE KEY-----\n';
+  // A readable certificate file, so that key_file is the field that fails.
+  const CERT = join(tmpdir(), `hyperion-config-files-cert-${process.pid}.pem`);
+  before(() => writeFile(CERT, 'CERT PEM'));
+  const cases: [string, Record<string, unknown>, string][] = [
+    // The PEM itself pasted into key_file (e.g. HYPERION__METRICS__TLS__KEY_FILE="$(cat key.pem)").
+    ['a PEM in tls.key_file', { metrics: { tls: { cert_file: CERT, key_file: PEM } } }, 'MIIEvS3CR3T'],
+    // The token itself in bearer_token_file.
+    [
+      'a token in bearer_token_file',
+      { metrics: { auth: { bearer_token_file: 'S3CR3T-token-value' } } },
+      'S3CR3T',
+    ],
+    [
+      'a password in password_file',
+      { metrics: { auth: { username: 'u', password_file: 'hunter2-S3CR3T' } } },
+      'S3CR3T',
+    ],
+  ];
+  for (const [what, raw, secret] of cases)
+    it(`${what}: ConfigError naming the field, without the value`, () => {
+      const cfg = parseConfig(raw);
+      const err = (() => {
+        try {
+          metricsOptionsFromConfig(cfg.metrics!);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      assert.ok(err instanceof ConfigError, String(err));
+      const all = `${err.message}\n${JSON.stringify(err.issues)}\n${String(err.cause)}`;
+      assert.ok(!all.includes(secret), `the value leaked:\n${all}`);
+      assert.match(err.message, /metrics\.(tls|auth)\./);
+    });
+
+  it('a path that looks like one is still named (absolute, or relative to a non-secret field)', () => {
+    const cfg = parseConfig({ metrics: { auth: { bearer_token_file: '/run/secrets/nope' } } });
+    assert.throws(() => metricsOptionsFromConfig(cfg.metrics!), /\/run\/secrets\/nope/);
+    const rel = parseConfig({
+      metrics: { tls: { cert_file: 'certs/nope.pem', key_file: 'certs/nope.key' } },
+    });
+    assert.throws(() => metricsOptionsFromConfig(rel.metrics!), /certs\/nope\.pem/);
   });
 });
