@@ -31,7 +31,7 @@ const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
 const LABEL_PHRASE =
   'a label name of letters, digits and "_" that does not start with a digit or "__", other than le and quantile';
-const PATH_PHRASE = 'a path starting with "/"';
+const PATH_PHRASE = 'a path starting with "/", without spaces, "?" or "#"';
 const TOKEN_PHRASE = 'a token without spaces';
 const USER_PHRASE = 'a user name without ":"';
 
@@ -44,7 +44,7 @@ export const metricsSection = section(
     /** Interface to bind. Default 127.0.0.1. */
     host: v.optional(nonEmpty('a host name or address')),
     /** Endpoint path. Default /metrics. */
-    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.startsWith('/', PATH_PHRASE))),
+    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.regex(/^\/[^\s?#]*$/, PATH_PHRASE))),
     /** Metric name prefix, e.g. `hyperion`. */
     namespace: v.optional(namePart),
     /** Second name prefix, e.g. `api`. */

@@ -148,8 +148,13 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
   const port = checkPort(options.port);
   const host = options.host ?? '127.0.0.1';
   const path = options.path ?? '/metrics';
-  if (typeof path !== 'string' || !path.startsWith('/'))
-    throw new MetricsError('invalid_option', `path must start with "/", received ${JSON.stringify(path)}`);
+  // The endpoint compares the request's path (query dropped) with this: "?", "#" or a space
+  // in it would never match, and every scrape would be a 404.
+  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path))
+    throw new MetricsError(
+      'invalid_option',
+      `path must start with "/" and hold no spaces, "?" or "#", received ${JSON.stringify(path)}`,
+    );
   const ns = assertPrefixPart('namespace', options.namespace);
   const sub = assertPrefixPart('subsystem', options.subsystem);
   const prefix = [ns, sub]
