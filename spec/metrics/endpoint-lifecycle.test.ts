@@ -48,3 +48,34 @@ describe('prometheus metrics: collect callbacks are bounded', () => {
       assert.throws(() => createMetrics({ ...quiet, collectTimeoutMs: bad }), { code: 'invalid_option' });
   });
 });
+
+describe('prometheus metrics: a server error after listening', () => {
+  it('an accept error (EMFILE) on the listening server is logged, and close() still closes the server', async () => {
+    // Capture the server the adapter creates (http.Server instances share this prototype).
+    const { Server } = await import('node:http');
+    const servers: InstanceType<typeof Server>[] = [];
+    const proto = Server.prototype as unknown as { listen: (...a: unknown[]) => unknown };
+    const original = proto.listen;
+    proto.listen = function (this: InstanceType<typeof Server>, ...a: unknown[]) {
+      servers.push(this);
+      return original.apply(this, a);
+    };
+    const warnings: string[] = [];
+    let m: ReturnType<typeof createMetrics>;
+    try {
+      m = createMetrics({ port: 0, logger: { warn: (msg) => void warnings.push(msg) } });
+      await m.listen();
+    } finally {
+      proto.listen = original;
+    }
+    const srv = servers.at(-1)!;
+    // What net.Server emits when accept() fails, e.g. out of file descriptors. Before: the
+    // adapter forgot its server on this event, so close() left it listening (the process then
+    // never exits); without any listener it would be an uncaught 'error' event.
+    srv.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }));
+    await m.close();
+    assert.equal(srv.listening, false, 'close() must close the server');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /metrics endpoint/);
+  });
+});

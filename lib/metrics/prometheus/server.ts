@@ -90,7 +90,7 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
         tls: tls !== undefined,
       });
     server = srv;
-    srv.once('error', (err) => {
+    const failedToListen = (err: Error) => {
       abortListen = undefined;
       server = undefined;
       listening = undefined;
@@ -103,9 +103,14 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
           },
         ),
       );
-    });
+    };
+    srv.once('error', failedToListen);
     srv.listen(port, host, () => {
       abortListen = undefined;
+      // Once listening, an error (accept failing with EMFILE, say) is logged; the server stays
+      // ours to close, and the event never goes unhandled.
+      srv.off('error', failedToListen);
+      srv.on('error', (err) => logger.warn('metrics endpoint: server error', { error: err }));
       if (closed) {
         srv.close();
         reject(new MetricsError('closed', 'metrics adapter was closed while its endpoint was starting'));
