@@ -8,8 +8,9 @@ import type { RedisCache } from '../cache/redis/index.js';
 import type { TieredCache } from '../cache/tiered/index.js';
 import { type App, createApp } from '../core/app.js';
 import type { Cache, InvalidationBus, InvalidationTracker, LoaderLease, Logger } from '../core/contracts.js';
-import { createDisposerStack, type DisposerStack } from '../core/disposers.js';
+import { checkDisposeTimeout, createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { createConsoleLogger } from '../core/logger.js';
+import { optionKeys, rejectUnknownKeys } from '../core/options.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
@@ -37,6 +38,8 @@ export interface AppFromConfigOptions {
   /** Upper bound for each disposer in ms. Default 10 000. */
   disposeTimeoutMs?: number;
 }
+
+const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true, disposeTimeoutMs: true });
 
 /** Each part is registered on `built` as soon as it exists, so a later failure closes it. */
 async function buildMemory(section: MemorySection, built: DisposerStack, name: string): Promise<MemoryCache> {
@@ -155,6 +158,9 @@ export async function createAppFromConfig(
   config: HyperionConfig,
   options: AppFromConfigOptions = {},
 ): Promise<App> {
+  // Checked before anything is built: a typo must not leave half an app running.
+  rejectUnknownKeys(options, KNOWN, 'createAppFromConfig');
+  checkDisposeTimeout(options.disposeTimeoutMs);
   const serviceName = config.service?.name;
   const logger =
     options.logger ??

@@ -1,6 +1,7 @@
 /** Environment overrides (`HYPERION__SECTION__FIELD=value`) merged into a parsed config. */
+import { CST, Lexer } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
-import { RESERVED_KEYS } from './limits.js';
+import { MAX_CONFIG_BYTES, RESERVED_KEYS } from './limits.js';
 import { isPlainObject, rootIssue } from './messages.js';
 import { parseText, syntaxProblems } from './yaml.js';
 
@@ -15,11 +16,28 @@ export interface EnvOrigin {
   readonly target: readonly string[];
 }
 
+/** YAML tokens that drop part of a value's text: `hunter2 #x` would be read as `hunter2`. */
+const DROPS_TEXT = new Set(['comment', 'anchor', 'directive-line', 'doc-start', 'doc-end']);
+
+/**
+ * True when reading `raw` as YAML would silently drop part of it (a comment, an anchor, a
+ * directive or a document marker): such a value is taken as the plain text it is.
+ */
+function yamlDropsText(raw: string): boolean {
+  if (raw.length > MAX_CONFIG_BYTES) return false; // refused as too large by the parser
+  for (const lexeme of new Lexer().lex(raw)) {
+    const type = CST.tokenType(lexeme);
+    if (type && DROPS_TEXT.has(type)) return true;
+  }
+  return false;
+}
+
 /**
  * Environment overrides: `PREFIX` + path segments joined by `__`, upper-cased. With the default
  * prefix `HYPERION__`, `HYPERION__TRACING__SAMPLE_RATE=0.5` sets `tracing.sample_rate`. Values are
  * read as YAML scalars/flow collections, so `true`, `0.5`, `[a, b]` and `{k: v}` keep their types;
- * a value that is not valid YAML, or is empty or null, is taken as plain text. A name with an
+ * a value that is not valid YAML, or is empty or null, or holds YAML that would drop part of its
+ * text (a comment, an anchor, a directive, a document marker), is taken as plain text. A name with an
  * empty segment (`HYPERION__`, `HYPERION____X`, `HYPERION__A____B`) or a reserved one, and a value
  * with an unknown tag, throw a `ConfigError` naming the variable.
  */
@@ -70,11 +88,14 @@ export function mergeEnvOverrides(
       continue;
     }
     let value: unknown;
-    try {
-      value = parseText(raw, 'yaml', { source, at: path, env: name });
-    } catch (err) {
-      if (!(err instanceof ConfigError && syntaxProblems.has(err))) throw err;
-      value = raw;
+    if (yamlDropsText(raw)) value = raw;
+    else {
+      try {
+        value = parseText(raw, 'yaml', { source, at: path, env: name });
+      } catch (err) {
+        if (!(err instanceof ConfigError && syntaxProblems.has(err))) throw err;
+        value = raw;
+      }
     }
     let node = root;
     for (let i = 0; i < path.length - 1; i++) {

@@ -9,6 +9,7 @@
  * Limits: `MAX_CONFIG_BYTES` per file or environment value, `MAX_CONFIG_DEPTH` levels of nesting,
  * `MAX_CONFIG_VALUES` values once aliases are expanded.
  */
+import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type * as v from 'valibot';
@@ -71,6 +72,36 @@ async function readLimited(path: string): Promise<Buffer> {
 }
 
 /**
+ * The text of a config file: UTF-8 (a byte order mark allowed). Anything else is a ConfigError
+ * naming the first line that is not UTF-8 — never decoded into U+FFFD, which would change a
+ * value (a Latin-1 password) without a word — and never quoting the bytes.
+ */
+export function decodeConfigBytes(bytes: Buffer, source: string): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  const bom16 =
+    bytes.length >= 2 &&
+    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  if (bom16) {
+    throw new ConfigError(
+      `${source}: is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8`,
+    );
+  }
+  // A line feed is never part of a multi-byte UTF-8 sequence: the first line that fails is the one.
+  let line = 1;
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    if (!isUtf8(bytes.subarray(start, end === -1 ? bytes.length : end))) break;
+    if (end === -1) break;
+    line++;
+    start = end + 1;
+  }
+  throw new ConfigError(
+    `${source}: is not UTF-8 text: line ${line} holds bytes that are not UTF-8 (save the file as UTF-8)`,
+  );
+}
+
+/**
  * The checks a parsed config gets besides its schema: a mapping (or `undefined`, all defaults),
  * within the depth and size limits, without reserved key names.
  */
@@ -111,5 +142,5 @@ export async function loadConfigFile<S extends v.GenericSchema>(
 ): Promise<v.InferOutput<S>> {
   const bytes = await readLimited(path);
   const format = options.format ?? (extname(path).toLowerCase() === '.json' ? 'json' : 'yaml');
-  return loadConfigText(bytes.toString('utf8'), schema, { ...options, format, source: path });
+  return loadConfigText(decodeConfigBytes(bytes, path), schema, { ...options, format, source: path });
 }

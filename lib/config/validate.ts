@@ -70,6 +70,47 @@ function plainExpected(i: v.BaseIssue<unknown>): string {
   return words[i.type] ?? (i.type === 'literal' || i.type === 'picklist' ? `${i.expected}` : 'a valid value');
 }
 
+/** What the schema walk below reads of a valibot schema (entries, options, pipe, wrapped …). */
+interface SchemaNode {
+  type?: string;
+  kind?: string;
+  message?: unknown;
+  entries?: Record<string, SchemaNode>;
+  options?: readonly SchemaNode[];
+  wrapped?: SchemaNode;
+  pipe?: readonly SchemaNode[];
+  value?: SchemaNode;
+  item?: SchemaNode;
+}
+
+const WRAPPERS = new Set(['optional', 'exact_optional', 'nullish', 'nullable', 'non_optional']);
+
+/** The schema of the field at `segments` below `schema`, when it can be found. */
+function fieldSchema(schema: SchemaNode | undefined, segments: readonly string[]): SchemaNode | undefined {
+  let s = schema;
+  for (const seg of segments) {
+    while (s?.type !== undefined && WRAPPERS.has(s.type)) s = s.wrapped;
+    if (!s) return undefined;
+    // A pipe keeps its base schema's fields; a mapping built as pipe(custom, object) has its
+    // entries on a schema inside the pipe.
+    const inner = s.pipe?.find((p) => p.kind === 'schema' && (p.entries || p.options || p.value || p.item));
+    const node = s.entries || s.options || s.value || s.item ? s : (inner ?? s);
+    if (node.entries && Object.hasOwn(node.entries, seg)) s = node.entries[seg];
+    else if (node.options) s = node.options.map((o) => fieldSchema(o, [seg])).find((x) => x !== undefined);
+    else if (node.value) s = node.value;
+    else if (node.item) s = node.item;
+    else return undefined;
+  }
+  while (s?.type !== undefined && WRAPPERS.has(s.type)) s = s.wrapped;
+  return s;
+}
+
+/** Our phrase for what a (missing) field accepts, from its schema's message. */
+function fieldPhrase(schema: unknown, segments: readonly string[]): string | undefined {
+  const message = fieldSchema(schema as SchemaNode, segments)?.message;
+  return typeof message === 'string' && !message.startsWith('Invalid ') ? message : undefined;
+}
+
 function lookup(root: unknown, segments: readonly string[]): unknown {
   let node = root;
   for (const s of segments) {
@@ -90,6 +131,7 @@ export function toConfigIssues(
   issues: readonly v.BaseIssue<unknown>[],
   input?: unknown,
   origins: readonly EnvOrigin[] = [],
+  schema?: v.GenericSchema,
 ): ConfigIssue[] {
   return issues.map((i) => {
     const segments = (i.path ?? []).map((p) => String(p.key));
@@ -108,6 +150,16 @@ export function toConfigIssues(
       message = UNKNOWN_FIELD;
       expected = 'a known field';
       received = 'an unknown field';
+    } else if (
+      i.kind === 'schema' &&
+      raw === undefined &&
+      segments.length > 0 &&
+      (i.type === 'object' || i.type === 'loose_object' || i.type === 'strict_object')
+    ) {
+      // A required key is missing: the issue is its parent mapping's. Say what the field itself
+      // accepts (from its schema), not "a mapping".
+      message = 'is required';
+      expected = fieldPhrase(schema, segments) ?? 'a value (the field is required)';
     } else {
       expected = ours ? i.message : plainExpected(i);
       message = reason(i, raw);
@@ -148,7 +200,7 @@ export function validateConfig<S extends v.GenericSchema>(
   const result = v.safeParse(schema, input, { abortEarly: false });
   if (result.success) return result.output;
   const flat = flattenUnionIssues(result.issues);
-  const issues = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins);
+  const issues = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins, schema);
   const fromEnv = issues.filter((i) => i.message.includes('(set by environment variable ')).length;
   const count =
     flat.length > MAX_ISSUES

@@ -4,7 +4,7 @@
  * source, which may hold a secret).
  */
 import { Composer, type Document, LineCounter } from 'yaml';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import {
   checkCst,
   checkTree,
@@ -16,6 +16,7 @@ import {
   tooLarge,
   where,
 } from './limits.js';
+import { issue } from './messages.js';
 import { walkDocument } from './tags.js';
 
 export type ConfigFormat = 'yaml' | 'json';
@@ -71,9 +72,12 @@ export function parseText(text: string, format: ConfigFormat, ctx: ParseContext)
 }
 
 function parseJson(text: string, ctx: ParseContext): unknown {
+  // A UTF-8 byte order mark, as editors on Windows write it (the YAML lexer skips it itself).
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     // V8's messages quote the text around the error: keep only the position, when there is one.
     const offset = /position (\d+)/.exec(String((err as Error)?.message))?.[1];
@@ -85,6 +89,58 @@ function parseJson(text: string, ctx: ParseContext): unknown {
     }
     throw syntaxProblem(`${where(ctx)}: not valid JSON${at}`, 'JSON syntax error');
   }
+  // JSON.parse keeps the last of duplicate keys without a word; a config says each key once.
+  const found = jsonDuplicateKeys(text, ctx);
+  if (found.length > 0) {
+    throw new ConfigError(
+      `${where(ctx)}: ${found.length} problem(s) in the JSON`,
+      found.slice(0, MAX_ISSUES),
+    );
+  }
+  return value;
+}
+
+/**
+ * Keys given twice in one object of (already valid) JSON text, with their paths: one linear scan
+ * keeping, per open object, the keys seen (compared after unescaping, so `"\u0061"` is `"a"`).
+ */
+function jsonDuplicateKeys(text: string, ctx: ParseContext): ConfigIssue[] {
+  const found: ConfigIssue[] = [];
+  // Per open object or array: the keys seen (objects), whether a key comes next, the current
+  // key or index, which is that level's segment of the path.
+  const frames: { keys: Set<string> | undefined; expectKey: boolean; index: number }[] = [];
+  const segments: string[] = [...ctx.at];
+  const base = ctx.at.length;
+  for (let i = 0; i < text.length && found.length <= MAX_ISSUES; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      const top = frames.at(-1);
+      if (top?.keys && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        const at = [...segments.slice(0, base + frames.length - 1), key];
+        if (top.keys.has(key))
+          found.push(issue(at, 'appears twice in the same mapping', 'each key once', 'a duplicate key'));
+        top.keys.add(key);
+        top.expectKey = false;
+        segments[base + frames.length - 1] = key;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      const object = c === 0x7b;
+      frames.push({ keys: object ? new Set() : undefined, expectKey: object, index: 0 });
+      segments[base + frames.length - 1] = '0';
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      frames.pop();
+      segments.length = base + frames.length;
+    } else if (c === 0x2c /* , */) {
+      const top = frames.at(-1)!;
+      if (top.keys) top.expectKey = true;
+      else segments[base + frames.length - 1] = String(++top.index);
+    }
+  }
+  return found;
 }
 
 function parseYamlText(text: string, ctx: ParseContext): unknown {

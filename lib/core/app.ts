@@ -6,9 +6,10 @@
 
 import { type AppContext, createContext } from './context.js';
 import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
-import { createDisposerStack, type Disposer } from './disposers.js';
+import { checkDisposeTimeout, createDisposerStack, type Disposer } from './disposers.js';
 import { adaptLogger } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
+import { optionKeys, rejectUnknownKeys } from './options.js';
 import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
@@ -43,13 +44,30 @@ function closable(x: unknown): x is { close(): unknown } {
   return typeof (x as { close?: unknown } | null)?.close === 'function';
 }
 
+const KNOWN = optionKeys<AppOptions>({
+  tracer: true,
+  cache: true,
+  metrics: true,
+  logger: true,
+  components: true,
+  disposeTimeoutMs: true,
+});
+
+/**
+ * Builds the app. Unknown option keys (`{ cahce }`: the cache would silently be the no-op, and
+ * never closed) and a `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a
+ * `ConfigError`.
+ */
 export function createApp(options: AppOptions = {}): App {
+  rejectUnknownKeys(options, KNOWN, 'createApp');
   const tracer = options.tracer ?? noopTracer;
   const cache = options.cache ?? createNoopCache();
   const metrics = options.metrics ?? noopMetrics;
   // A pino instance works as-is (fields first); the logger of a span's ctx is bound to the span.
   const logger = adaptLogger(options.logger ?? noopLogger);
-  const stack = createDisposerStack({ timeoutMs: options.disposeTimeoutMs });
+  const stack = createDisposerStack({
+    timeoutMs: checkDisposeTimeout(options.disposeTimeoutMs),
+  });
 
   // Registration order = close order reversed: caches and extra components close first, then
   // metrics, then the tracer flushes the spans they produced, and the logger goes last.
@@ -60,8 +78,12 @@ export function createApp(options: AppOptions = {}): App {
     ['cache', cache],
     ...Object.entries(options.components ?? {}),
   ];
+  // One object given under two names (a pool as two components, the metrics adapter as a part
+  // and a component) is closed once: the first registration, i.e. the last to close, wins.
+  const registered = new Set<unknown>();
   for (const [name, part] of parts) {
-    if (!closable(part)) continue;
+    if (!closable(part) || registered.has(part)) continue;
+    registered.add(part);
     // The tracer's close takes the budget, so its final export fits inside it by construction.
     if (part === tracer && tracer !== noopTracer)
       stack.add(name, ({ timeoutMs }) => tracer.close?.({ timeoutMs }));

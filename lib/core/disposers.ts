@@ -2,7 +2,8 @@
  * An ordered stack of disposers: run in reverse order of registration, each at most once, each
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
-import { TimeoutError } from './errors.js';
+import { ConfigError, TimeoutError, typeName } from './errors.js';
+import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
 
 /** What a disposer is told when it runs: its budget, so it can finish (or give up cleanly) within it. */
@@ -24,28 +25,55 @@ export interface DisposerStack {
   readonly disposed: boolean;
 }
 
+/**
+ * A disposer budget: 1 ms up to `MAX_TIMER_MS` (Node fires a longer timer after 1 ms, so every
+ * async disposer would time out at once), or `Infinity` for none.
+ */
+export function checkDisposeTimeout(value: unknown, name = 'disposeTimeoutMs'): number {
+  if (value === undefined) return 10_000;
+  const ok =
+    typeof value === 'number' &&
+    (value === Number.POSITIVE_INFINITY || (Number.isFinite(value) && value >= 1 && value <= MAX_TIMER_MS));
+  if (!ok) {
+    const received = typeof value === 'number' ? String(value) : typeName(value);
+    throw new ConfigError(`invalid ${name}: ${received}`, [
+      {
+        path: name,
+        expected: `a number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days), or Infinity for no bound`,
+        received: typeName(value),
+        message: typeof value === 'number' ? 'is out of range' : 'has the wrong type',
+      },
+    ]);
+  }
+  return value;
+}
+
 export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];
   let running: Promise<void> | undefined;
 
-  const runOne = async (name: string, fn: Disposer): Promise<void> => {
+  // `background`: a late registration nobody awaits. A run of `dispose()` is awaited, so its timer
+  // holds the event loop: with nothing else alive (a disposer waiting on a promise that holds no
+  // handle), an unref'd timer would let the process exit mid-close and skip the disposers left.
+  const runOne = async (name: string, fn: Disposer, background = false): Promise<void> => {
     const budget = new AbortController();
+    let expired: TimeoutError | undefined;
     try {
       await withTimeout(
         Promise.resolve().then(() => fn({ timeoutMs, signal: budget.signal })),
         timeoutMs,
         () => {
-          const err = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
-          budget.abort(err);
-          return err;
+          expired = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
+          budget.abort(expired);
+          return expired;
         },
-        { unref: true },
+        { unref: background },
       );
     } catch (err) {
-      throw err instanceof TimeoutError
-        ? err
-        : Object.assign(new Error(`disposer "${name}" failed`, { cause: err }));
+      // Only the stack's own timeout comes out as is; anything the disposer threw (a TimeoutError
+      // of its own included) is wrapped, so the report names the disposer.
+      throw err === expired ? err : new Error(`disposer "${name}" failed`, { cause: err });
     }
   };
 
@@ -53,7 +81,7 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
     add(name, fn) {
       if (running) {
         // Late registration: dispose immediately, report failures without crashing the caller.
-        runOne(name, fn).catch((err) =>
+        runOne(name, fn, true).catch((err) =>
           process.emitWarning(String(err?.message ?? err), 'HyperionDisposeWarning'),
         );
         return;

@@ -13,6 +13,7 @@
  *     prefix: ''          # prefix of the built-in metrics only; default namespace_subsystem
  */
 import * as v from 'valibot';
+import { ConfigError } from '../../core/errors.js';
 import { flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
 import { readConfigFile, secretValue, serverTls } from './tls.js';
 
@@ -28,8 +29,11 @@ const namePart = v.pipe(
 
 const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
-const LABEL_PHRASE = 'a label name of letters, digits and "_" that does not start with a digit or "__"';
-const PATH_PHRASE = 'a path starting with "/"';
+const LABEL_PHRASE =
+  'a label name of letters, digits and "_" that does not start with a digit or "__", other than le and quantile';
+const PATH_PHRASE = 'a path starting with "/", without spaces, "?" or "#"';
+const TOKEN_PHRASE = 'a token without spaces';
+const USER_PHRASE = 'a user name without ":"';
 
 export const metricsSection = section(
   {
@@ -40,7 +44,7 @@ export const metricsSection = section(
     /** Interface to bind. Default 127.0.0.1. */
     host: v.optional(nonEmpty('a host name or address')),
     /** Endpoint path. Default /metrics. */
-    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.startsWith('/', PATH_PHRASE))),
+    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.regex(/^\/[^\s?#]*$/, PATH_PHRASE))),
     /** Metric name prefix, e.g. `hyperion`. */
     namespace: v.optional(namePart),
     /** Second name prefix, e.g. `api`. */
@@ -54,6 +58,8 @@ export const metricsSection = section(
           v.string(LABEL_PHRASE),
           v.regex(LABEL_NAME, LABEL_PHRASE),
           v.check((s) => !s.startsWith('__'), LABEL_PHRASE),
+          // Histograms write `le` on their series, summaries `quantile`: a default one would clash.
+          v.check((s) => s !== 'le' && s !== 'quantile', LABEL_PHRASE),
         ),
         v.union(
           [v.string('text or a number'), v.pipe(v.number('text or a number'), v.transform(String))],
@@ -75,9 +81,10 @@ export const metricsSection = section(
     auth: v.optional(
       section(
         {
-          bearer_token: v.optional(nonEmpty('a non-empty token')),
+          // What the endpoint accepts: a token has no whitespace, a basic-auth user name no ":".
+          bearer_token: v.optional(v.pipe(v.string(TOKEN_PHRASE), v.regex(/^\S+$/, TOKEN_PHRASE))),
           bearer_token_file: v.optional(nonEmpty('a file path')),
-          username: v.optional(nonEmpty('a user name')),
+          username: v.optional(v.pipe(v.string(USER_PHRASE), v.regex(/^[^:]+$/, USER_PHRASE))),
           password: v.optional(nonEmpty('a non-empty password')),
           password_file: v.optional(nonEmpty('a file path')),
         },
@@ -151,13 +158,32 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
   const a = section.auth;
   if (a) {
     const token = secretValue(a.bearer_token, a.bearer_token_file, 'metrics.auth.bearer_token');
-    o.auth =
-      token !== undefined
-        ? { bearerToken: token }
-        : {
-            username: a.username!,
-            password: secretValue(a.password, a.password_file, 'metrics.auth.password')!,
-          };
+    if (token !== undefined && !/^\S+$/.test(token)) {
+      // Only a file can get here (the schema checks bearer_token itself); never show the token.
+      throw new ConfigError('metrics.auth.bearer_token_file: the token in the file is not usable', [
+        {
+          path: 'metrics.auth.bearer_token_file',
+          expected: 'a file holding one token without spaces (a final newline is fine)',
+          received: token === '' ? 'an empty file' : 'a token with whitespace',
+          message: 'holds no usable token',
+        },
+      ]);
+    }
+    if (token !== undefined) o.auth = { bearerToken: token };
+    else {
+      const password = secretValue(a.password, a.password_file, 'metrics.auth.password')!;
+      if (password === '') {
+        throw new ConfigError('metrics.auth.password_file: the file is empty', [
+          {
+            path: 'metrics.auth.password_file',
+            expected: 'a file holding the password (a final newline is fine)',
+            received: 'an empty file',
+            message: 'holds no password',
+          },
+        ]);
+      }
+      o.auth = { username: a.username!, password };
+    }
   }
   const t = section.tls;
   if (t) {

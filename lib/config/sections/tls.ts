@@ -12,10 +12,12 @@
  *     server_name: redis.internal            # name to check the certificate against
  *     reject_unauthorized: true              # false = accept any certificate (testing only)
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
+import { MAX_CONFIG_BYTES } from '../limits.js';
+import { isSecretPath } from '../messages.js';
 import { flag, nonEmpty, type SectionRule, section, text } from '../primitives.js';
 
 const path = nonEmpty('a file path');
@@ -54,20 +56,60 @@ export const serverTls = section(
   'TLS settings',
 );
 
-/** Reads `file` for config field `field`; ConfigError naming both when it cannot. */
+/**
+ * How a file path appears in messages. Values given where a path belongs are sometimes the secret
+ * itself (a PEM pasted into `key_file`, a token into `bearer_token_file`): a value with a line
+ * break, a PEM marker or over 1024 characters is never shown, nor, under a secret-named field
+ * (`auth`, `…token_file`, `password_file`), one that does not start like a path (`/`, `./`,
+ * `../`, `~/`, `C:\`).
+ */
+function shownPath(field: string, file: string): string {
+  const hidden = '(the value is not shown: it does not look like a file path)';
+  if (/[\r\n]/.test(file) || file.includes('-----BEGIN') || file.length > 1024) return hidden;
+  if (isSecretPath(field.split('.')) && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(file)) return hidden;
+  return `"${file}"`;
+}
+
+/**
+ * Reads `file` for config field `field`: at most `MAX_CONFIG_BYTES` (1 MiB, hundreds of
+ * certificates), so a path to a huge file or an endless device (`/dev/zero`) fails at once
+ * instead of reading until memory runs out. ConfigError naming the field and the path (never the
+ * content) when it cannot.
+ */
 export function readConfigFile(field: string, file: string): Buffer {
+  const shown = shownPath(field, file);
+  const fail = (why: string, message: string) =>
+    new ConfigError(`cannot read ${field} ${shown}: ${why}`, [
+      { path: field, expected: 'a readable file of at most 1 MiB', received: 'string', message },
+    ]);
+  let fd: number;
   try {
-    return readFileSync(file);
+    fd = openSync(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError(`cannot read ${field} "${file}": ${code}`, [
-      {
-        path: field,
-        expected: 'a readable file',
-        received: 'string',
-        message: `cannot read "${file}" (${code})`,
-      },
-    ]);
+    throw fail(code, `cannot read ${shown} (${code})`);
+  }
+  try {
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > MAX_CONFIG_BYTES) {
+      throw fail(
+        `larger than ${MAX_CONFIG_BYTES} bytes`,
+        `${shown} is larger than ${MAX_CONFIG_BYTES} bytes (the limit for a file named in a config)`,
+      );
+    }
+    return Buffer.from(buffer.subarray(0, length));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw fail(code, `cannot read ${shown} (${code})`);
+  } finally {
+    closeSync(fd);
   }
 }
 

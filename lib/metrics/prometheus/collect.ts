@@ -1,16 +1,20 @@
-/** The collect callbacks (`onCollect`): run before every render, a failing one logged and skipped. */
+/**
+ * The collect callbacks (`onCollect`): run before every render, each bounded by a timeout; a
+ * failing or timed-out one is logged and skipped.
+ */
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 
 export interface Collectors {
   /** Adds `fn`; the returned function removes this registration only. */
   add(fn: () => void | Promise<void>): () => void;
-  /** Runs every callback concurrently; resolves when all settled. */
+  /** Runs every callback concurrently; resolves when each settled or timed out. */
   run(): Promise<void>;
   clear(): void;
 }
 
-export function createCollectors(logger: Pick<Logger, 'warn'>): Collectors {
+export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000): Collectors {
   const collectors = new Set<() => void | Promise<void>>();
   return {
     add(fn) {
@@ -23,7 +27,14 @@ export function createCollectors(logger: Pick<Logger, 'warn'>): Collectors {
       };
     },
     async run() {
-      const results = await Promise.allSettled([...collectors].map(async (fn) => fn()));
+      const timedOut = () =>
+        new MetricsError('collect_timeout', `a collect callback did not finish within ${timeoutMs} ms`);
+      // Unref'd: a scrape in progress is no reason to keep the process alive.
+      const results = await Promise.allSettled(
+        [...collectors].map((fn) =>
+          withTimeout(Promise.resolve().then(fn), timeoutMs, timedOut, { unref: true }),
+        ),
+      );
       for (const r of results) {
         if (r.status === 'rejected') logger.warn('a metrics collect callback failed', { error: r.reason });
       }

@@ -65,7 +65,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const observeHttpClient = clientRecorder(framework);
   const writeDbConnections = dbConnectionsWriter(framework);
   const caches = createCacheWatch(framework, logger);
-  const collectors = createCollectors(logger);
+  const collectors = createCollectors(logger, o.collectTimeoutMs);
   const render = async (accept?: string) => {
     const format = negotiate(accept);
     caches.read();
@@ -89,7 +89,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     gauge: (m) => reg.register('gauge', m) as Gauge,
     histogram: (m) => reg.register('histogram', m) as Histogram,
     onCollect: (fn) => collectors.add(fn),
-    instrument: (h, i) => instrumentHandler(h, i, observeRequest, o.now),
+    instrument: (h, i) => instrumentHandler(h, i, observeRequest, o.now, logger),
     observeRequest,
     observeHttpClient,
     watchCache: (cache, w) => caches.watch(cache, w),

@@ -1,7 +1,10 @@
 /** Request instrumentation for `node:http` handlers and the trace id used as a latency exemplar. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Span } from '../../core/contracts.js';
+import type { Logger, Span } from '../../core/contracts.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
+
+/** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
+type WellFormed = string & { isWellFormed(): boolean };
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -82,8 +85,33 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
   options: InstrumentOptions<Req>,
   record: (o: RequestObservation) => void,
   now: () => number,
+  logger: Pick<Logger, 'warn'> = { warn() {} },
 ): NodeHandler<Req, Res> {
   const { route, span } = options;
+  // Recording runs in the response's listeners, where a throw is an uncaught exception that ends
+  // the process: a bad route function or label costs the label (and one warning), never that.
+  let warned = false;
+  const warnOnce = (message: string, error?: unknown) => {
+    if (warned) return;
+    warned = true;
+    logger.warn(`instrument(): ${message} (warned once per instrumented handler)`, { error });
+  };
+  const routeOf = (req: Req): string => {
+    let r: unknown;
+    try {
+      r = typeof route === 'string' ? route : route(req);
+    } catch (err) {
+      warnOnce('the route function threw; such requests are recorded with route "unmatched"', err);
+      return 'unmatched';
+    }
+    if (r === undefined || r === null) return 'unmatched';
+    if (typeof r !== 'string' || !(r as WellFormed).isWellFormed()) {
+      const what = typeof r === 'string' ? 'not well-formed UTF-16' : `a ${typeof r}, not a string`;
+      warnOnce(`the route is ${what}; such requests are recorded with route "unmatched"`);
+      return 'unmatched';
+    }
+    return r;
+  };
   return function instrumented(req, res) {
     const start = now();
     let done = false;
@@ -91,16 +119,19 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     const finish = () => {
       if (done) return;
       done = true;
-      const r = typeof route === 'string' ? route : route(req);
-      record({
-        method: normalizeMethod(req.method),
-        route: r ?? 'unmatched',
-        status: res.headersSent || res.writableFinished ? res.statusCode : undefined,
-        seconds: (now() - start) / 1000,
-        traceId: sampledTraceId(span?.(req), req.headers),
-        scheme: (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
-        errorType,
-      });
+      try {
+        record({
+          method: normalizeMethod(req.method),
+          route: routeOf(req),
+          status: res.headersSent || res.writableFinished ? res.statusCode : undefined,
+          seconds: (now() - start) / 1000,
+          traceId: sampledTraceId(span?.(req), req.headers),
+          scheme: (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
+          errorType,
+        });
+      } catch (err) {
+        warnOnce('recording a request failed; it is not recorded', err);
+      }
     };
     res.once('finish', finish);
     res.once('close', finish);

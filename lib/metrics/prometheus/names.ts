@@ -42,7 +42,11 @@ export function fullName(prefix: string, name: unknown, type: MetricType): strin
       `metric name "${full}" starts with "__", which Prometheus reserves`,
     );
   }
-  if (type === 'counter') return full.endsWith('_total') ? full : `${full}_total`;
+  if (type === 'counter') {
+    if (full === '_total')
+      throw new MetricsError('invalid_name', 'counter name "_total" leaves an empty family name');
+    return full.endsWith('_total') ? full : `${full}_total`;
+  }
   if (type === 'histogram' && /_(bucket|sum|count|total)$/.test(full)) {
     throw new MetricsError(
       'invalid_name',
@@ -51,6 +55,20 @@ export function fullName(prefix: string, name: unknown, type: MetricType): strin
   }
   return full;
 }
+
+/**
+ * Every name a metric occupies in either exposition: its sample names and its family names
+ * (OpenMetrics names a counter's family without `_total`). Two metrics sharing one of them break
+ * the exposition (a duplicate family, or a histogram sample written by another metric).
+ */
+export function exposedNames(type: MetricType, name: string): readonly string[] {
+  if (type === 'counter') return [name, name.slice(0, -'_total'.length)];
+  if (type === 'histogram') return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+  return [name];
+}
+
+/** Label names no default label may take: the bucket and quantile labels of histograms and summaries. */
+const SERIES_LABELS = new Set(['le', 'quantile']);
 
 /** Validates declared label names; returns them as a frozen array. */
 export function checkLabelNames(
@@ -136,6 +154,12 @@ export function checkDefaultLabels(labels: unknown): Readonly<Record<string, str
       throw new MetricsError(
         'invalid_label',
         `default label name ${JSON.stringify(k)} is not a valid label name`,
+      );
+    }
+    if (SERIES_LABELS.has(k)) {
+      throw new MetricsError(
+        'invalid_label',
+        `default label "${k}" is reserved: histograms (le) and summaries (quantile) write it on their series`,
       );
     }
     if (typeof v !== 'string' && typeof v !== 'number') {

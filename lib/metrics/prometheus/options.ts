@@ -2,7 +2,7 @@
 import * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
-import { MAX_COUNT, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 
@@ -61,6 +61,12 @@ export interface MetricsOptions {
   logger?: Pick<Logger, 'warn'>;
   /** Monotonic clock in ms for timers and request durations. Default `performance.now`. */
   now?: () => number;
+  /**
+   * Longest wait, in ms, for each `onCollect` callback before a scrape renders without it (and
+   * logs that it timed out), so one hanging callback cannot hold every scrape. 1 to 2^31−1.
+   * Default 5000 (half Prometheus's default scrape timeout).
+   */
+  collectTimeoutMs?: number;
 }
 
 /** The options checked, defaults applied. */
@@ -85,6 +91,7 @@ export interface ResolvedOptions {
   readonly registry: client.Registry;
   readonly logger: Pick<Logger, 'warn'>;
   readonly now: () => number;
+  readonly collectTimeoutMs: number;
 }
 
 /** Warnings as process warnings; a `code` field becomes the warning's code. */
@@ -124,6 +131,7 @@ const KNOWN = optionKeys<MetricsOptions>({
   registry: true,
   logger: true,
   now: true,
+  collectTimeoutMs: true,
 });
 
 function checkPort(v: unknown): number {
@@ -140,8 +148,13 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
   const port = checkPort(options.port);
   const host = options.host ?? '127.0.0.1';
   const path = options.path ?? '/metrics';
-  if (typeof path !== 'string' || !path.startsWith('/'))
-    throw new MetricsError('invalid_option', `path must start with "/", received ${JSON.stringify(path)}`);
+  // The endpoint compares the request's path (query dropped) with this: "?", "#" or a space
+  // in it would never match, and every scrape would be a 404.
+  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path))
+    throw new MetricsError(
+      'invalid_option',
+      `path must start with "/" and hold no spaces, "?" or "#", received ${JSON.stringify(path)}`,
+    );
   const ns = assertPrefixPart('namespace', options.namespace);
   const sub = assertPrefixPart('subsystem', options.subsystem);
   const prefix = [ns, sub]
@@ -172,5 +185,6 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     registry: options.registry ?? new client.Registry(),
     logger: options.logger ?? defaultWarn,
     now: options.now ?? (() => performance.now()),
+    collectTimeoutMs: positiveInt('collectTimeoutMs', options.collectTimeoutMs, 5000, MAX_TIMER_MS),
   };
 }

@@ -15,7 +15,14 @@ import {
   makeGauge,
   makeHistogram,
 } from './instruments.js';
-import { checkBuckets, checkHelp, checkLabelNames, fullName, type MetricType } from './names.js';
+import {
+  checkBuckets,
+  checkHelp,
+  checkLabelNames,
+  exposedNames,
+  fullName,
+  type MetricType,
+} from './names.js';
 import { positiveInt } from './options.js';
 import { internalHistogramStore, internalScalarStore } from './prom-internals.js';
 import { publicCounterStore, publicGaugeStore, publicHistogramStore } from './public-store.js';
@@ -86,6 +93,8 @@ function reuse(existing: Registered, c: Checked, labelKey: string): Instrument {
 export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   const registered = new Map<string, Registered>();
   const own = new Map<object, OwnMetric>();
+  /** Exposed name (sample or family) → the metric that exposes it. */
+  const taken = new Map<string, { name: string; type: MetricType }>();
 
   const check = (type: MetricType, o: RegisterOptions, prefix: string): Checked => {
     if (typeof o !== 'object' || o === null)
@@ -133,6 +142,15 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
       const labelKey = [...c.labelNames].sort().join(',');
       const existing = registered.get(c.name);
       if (existing) return reuse(existing, c, labelKey);
+      const names = exposedNames(type, c.name);
+      for (const n of names) {
+        const other = taken.get(n);
+        if (other)
+          throw new MetricsError(
+            'incompatible_metric',
+            `${type} "${c.name}" would expose the name "${n}", which ${other.type} "${other.name}" already exposes (as a sample or family name); pick another name`,
+          );
+      }
       const { registry } = d;
       if (
         registry.getSingleMetric(c.name) !== undefined ||
@@ -144,6 +162,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
         );
       const api = build(c);
       registered.set(c.name, { type, labelKey, buckets: c.buckets, api });
+      for (const n of names) taken.set(n, { name: c.name, type });
       return api;
     },
     seriesCount(name) {

@@ -13,6 +13,9 @@ export const OVERFLOW_VALUE = '__overflow__';
 
 export type Labels = Record<string, string | number>;
 
+/** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
+type WellFormed = string & { isWellFormed(): boolean };
+
 /** What a table needs to know when the cap folds a series. */
 export interface CapHooks {
   /** Called for every observation redirected to the overflow series. */
@@ -114,6 +117,14 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
       throw new MetricsError(
         'invalid_label',
         `label "${n}" of metric "${metric}" must be a string or number, received ${typeName(v)}`,
+      );
+    }
+    // A lone surrogate has no UTF-8 form: '\uD800' and '\uDC00' would both be sent as U+FFFD,
+    // two series with one name and labels, of which Prometheus keeps one.
+    if (typeof v === 'string' && !(v as WellFormed).isWellFormed()) {
+      throw new MetricsError(
+        'invalid_label',
+        `label "${n}" of metric "${metric}" is not well-formed UTF-16 (it has a lone surrogate)`,
       );
     }
   }

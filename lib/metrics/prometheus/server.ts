@@ -64,10 +64,13 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
   let server: Server | undefined;
   let listening: Promise<MetricsAddress> | undefined;
   let address: MetricsAddress | undefined;
+  /** Rejects the `listen()` still binding, if any (close() settles it rather than leave it pending). */
+  let abortListen: ((err: Error) => void) | undefined;
 
   const handler = requireAuth(o.authorization, exposeHandler(render, logger));
 
   const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
+    abortListen = reject;
     const route = (req: IncomingMessage, res: ServerResponse) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -87,7 +90,8 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
         tls: tls !== undefined,
       });
     server = srv;
-    srv.once('error', (err) => {
+    const failedToListen = (err: Error) => {
+      abortListen = undefined;
       server = undefined;
       listening = undefined;
       reject(
@@ -99,8 +103,19 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
           },
         ),
       );
-    });
+    };
+    srv.once('error', failedToListen);
     srv.listen(port, host, () => {
+      abortListen = undefined;
+      // Once listening, an error (accept failing with EMFILE, say) is logged; the server stays
+      // ours to close, and the event never goes unhandled.
+      srv.off('error', failedToListen);
+      srv.on('error', (err) => logger.warn('metrics endpoint: server error', { error: err }));
+      if (closed) {
+        srv.close();
+        reject(new MetricsError('closed', 'metrics adapter was closed while its endpoint was starting'));
+        return;
+      }
       const a = srv.address();
       const bound = typeof a === 'object' && a ? a.port : port;
       const shownHost = host.includes(':') ? `[${host}]` : host;
@@ -122,6 +137,8 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
     },
     async close() {
       closed = true;
+      abortListen?.(new MetricsError('closed', 'metrics adapter was closed while its endpoint was starting'));
+      abortListen = undefined;
       const srv = server;
       server = undefined;
       if (!srv) return;

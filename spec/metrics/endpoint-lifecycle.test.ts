@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { withTimeout } from '../../lib/core/timeout.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+
+const quiet = { logger: { warn() {} } };
+
+describe('prometheus metrics: endpoint lifecycle', () => {
+  it('close() while listen() is still binding settles listen(): it rejects with MetricsError closed, nothing listens', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const listening = m.listen();
+    await m.close();
+    // Before the fix listen() never settled: a startup awaiting it hung forever.
+    const err = await withTimeout(
+      listening.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      5_000,
+      () => new Error('listen() did not settle within 5 s of close()'),
+    );
+    assert.ok(err instanceof Error, 'listen() must reject once the adapter is closed');
+    assert.equal((err as { code?: string }).code, 'closed');
+    assert.equal(m.address, undefined);
+    await assert.rejects(m.listen(), { code: 'closed' });
+  });
+});
+
+describe('prometheus metrics: collect callbacks are bounded', () => {
+  it('a collect callback that never settles delays a scrape by collectTimeoutMs at most, then is logged and skipped', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ collectTimeoutMs: 100, logger: { warn: (msg) => void warnings.push(msg) } });
+    const depth = m.gauge({ name: 'queue_depth', help: 'Jobs waiting' });
+    m.onCollect(() => new Promise(() => {})); // e.g. a pool-stats query to a database that hangs
+    m.onCollect(() => depth.set(7));
+    // Before: every scrape waited for it forever (and piled up, one pending response per scrape).
+    for (let i = 0; i < 2; i++) {
+      const { body } = await withTimeout(m.render(), 5_000, () => new Error('render did not finish'));
+      assert.match(body, /^queue_depth 7$/m);
+    }
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0]!, /collect callback/);
+    await m.close();
+  });
+
+  it('collectTimeoutMs is checked', () => {
+    for (const bad of [0, -1, Number.NaN, 2 ** 31])
+      assert.throws(() => createMetrics({ ...quiet, collectTimeoutMs: bad }), { code: 'invalid_option' });
+  });
+});
+
+describe('prometheus metrics: a server error after listening', () => {
+  it('an accept error (EMFILE) on the listening server is logged, and close() still closes the server', async () => {
+    // Capture the server the adapter creates (http.Server instances share this prototype).
+    const { Server } = await import('node:http');
+    const servers: InstanceType<typeof Server>[] = [];
+    const proto = Server.prototype as unknown as { listen: (...a: unknown[]) => unknown };
+    const original = proto.listen;
+    proto.listen = function (this: InstanceType<typeof Server>, ...a: unknown[]) {
+      servers.push(this);
+      return original.apply(this, a);
+    };
+    const warnings: string[] = [];
+    let m: ReturnType<typeof createMetrics>;
+    try {
+      m = createMetrics({ port: 0, logger: { warn: (msg) => void warnings.push(msg) } });
+      await m.listen();
+    } finally {
+      proto.listen = original;
+    }
+    const srv = servers.at(-1)!;
+    // What net.Server emits when accept() fails, e.g. out of file descriptors. Before: the
+    // adapter forgot its server on this event, so close() left it listening (the process then
+    // never exits); without any listener it would be an uncaught 'error' event.
+    srv.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }));
+    await m.close();
+    assert.equal(srv.listening, false, 'close() must close the server');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /metrics endpoint/);
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * The `instrument()` middleware records when the response finishes, inside the response's event
+ * listeners: an error thrown there is an uncaught exception that ends the server process. A route
+ * function with a bug (`router.match(url).template` on an unmatched URL) or one returning a
+ * non-string must cost a metric label, never the process.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { describe, it } from 'node:test';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+
+async function serve(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+describe('prometheus metrics: instrument() never throws from a response listener', () => {
+  const routes: [string, () => unknown][] = [
+    [
+      'throws (a router bug on an unmatched URL)',
+      () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'template')");
+      },
+    ],
+    ['returns an object', () => ({ template: '/x' })],
+    ['returns a string with a lone surrogate', () => '/x\uD800'],
+  ];
+  for (const [what, route] of routes)
+    it(`a route function that ${what}: the request is recorded as "unmatched", one warning, the server lives on`, async () => {
+      const warnings: string[] = [];
+      const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+      const server = createServer(
+        m.instrument(
+          (_req, res) => {
+            res.end('ok');
+          },
+          { route: route as () => string },
+        ),
+      );
+      const url = await serve(server);
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await fetch(url)).status, 200);
+        // The listeners ran (finish precedes the client's end of body); give 'close' a turn too.
+        await new Promise((r) => setImmediate(r));
+        const body = (await m.render()).body;
+        assert.match(
+          body,
+          /^http_server_request_duration_seconds_count\{[^}]*http_route="unmatched"[^}]*\} 3$/m,
+        );
+        assert.equal(warnings.length, 1, warnings.join('\n'));
+        assert.match(warnings[0]!, /route/);
+      } finally {
+        server.close();
+        await m.close();
+      }
+    });
+});

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfigFromText } from '../../lib/config/index.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+
+const quiet = { logger: { warn() {} } };
+
+describe('prometheus metrics: names that would break the exposition are refused', () => {
+  for (const label of ['le', 'quantile'])
+    it(`default label "${label}" (the bucket/quantile label of histograms and summaries) is refused`, () => {
+      // Before: accepted, and every histogram rendered `h_bucket{le="x",le="0.005"}`, which
+      // promtool (and a Prometheus scrape) rejects as a parse error of the whole exposition.
+      assert.throws(() => createMetrics({ ...quiet, defaultLabels: { [label]: 'x' } }), {
+        name: 'MetricsError',
+        code: 'invalid_label',
+      });
+      assert.throws(
+        () => loadConfigFromText(`metrics: { default_labels: { ${label}: x } }\n`, { env: {} }),
+        (e: Error & { issues?: { path: string }[] }) =>
+          e.name === 'ConfigError' &&
+          e.issues?.some((i) => i.path === `metrics.default_labels.${label}`) === true,
+      );
+    });
+
+  // Each pair, registered in either order, exposes one name twice: a duplicate family in
+  // OpenMetrics (counter `foo` is family `foo`), or a sample of a histogram exposed by another
+  // metric (promtool: "second HELP line for metric name").
+  const pairs: [
+    string,
+    (m: ReturnType<typeof createMetrics>) => unknown,
+    (m: ReturnType<typeof createMetrics>) => unknown,
+  ][] = [
+    [
+      'counter foo / gauge foo',
+      (m) => m.counter({ name: 'foo', help: 'c' }),
+      (m) => m.gauge({ name: 'foo', help: 'g' }),
+    ],
+    [
+      'counter foo / histogram foo',
+      (m) => m.counter({ name: 'foo', help: 'c' }),
+      (m) => m.histogram({ name: 'foo', help: 'h' }),
+    ],
+    [
+      'histogram foo / gauge foo_count',
+      (m) => m.histogram({ name: 'foo', help: 'h' }),
+      (m) => m.gauge({ name: 'foo_count', help: 'g' }),
+    ],
+    [
+      'histogram foo / gauge foo_bucket',
+      (m) => m.histogram({ name: 'foo', help: 'h' }),
+      (m) => m.gauge({ name: 'foo_bucket', help: 'g' }),
+    ],
+    [
+      'histogram foo / gauge foo_sum',
+      (m) => m.histogram({ name: 'foo', help: 'h' }),
+      (m) => m.gauge({ name: 'foo_sum', help: 'g' }),
+    ],
+    [
+      'histogram foo / counter foo_sum',
+      (m) => m.histogram({ name: 'foo', help: 'h' }),
+      (m) => m.counter({ name: 'foo_sum', help: 'c' }),
+    ],
+  ];
+  for (const [what, first, second] of pairs) {
+    for (const [order, a, b] of [
+      ['in this order', first, second],
+      ['in the other order', second, first],
+    ] as const)
+      it(`${what}, ${order}: the second registration throws incompatible_metric`, async () => {
+        const m = createMetrics(quiet);
+        a(m);
+        assert.throws(() => b(m), { name: 'MetricsError', code: 'incompatible_metric' });
+        await m.close();
+      });
+  }
+
+  it('a gauge named like a sample of a built-in histogram is refused (it would break the whole scrape)', async () => {
+    const m = createMetrics(quiet);
+    assert.throws(() => m.gauge({ name: 'http_server_request_duration_seconds_count', help: 'g' }), {
+      code: 'incompatible_metric',
+    });
+    await m.close();
+  });
+
+  it('a counter named "_total" (an empty OpenMetrics family name) is refused', () => {
+    const m = createMetrics(quiet);
+    assert.throws(() => m.counter({ name: '_total', help: 'c' }), { code: 'invalid_name' });
+  });
+
+  it('names that only look alike still register', async () => {
+    const m = createMetrics(quiet);
+    m.histogram({ name: 'foo', help: 'h' });
+    m.counter({ name: 'foo_requests', help: 'c' });
+    m.gauge({ name: 'foo_counts', help: 'g' });
+    m.counter({ name: 'bar', help: 'c' });
+    m.counter({ name: 'bar_total', help: 'c' }); // the same counter again
+    m.gauge({ name: 'bar_created', help: 'g' });
+    await m.close();
+  });
+});
