@@ -83,7 +83,9 @@ export function traceHandler(
     res.once('close', () => {
       if (!res.writableFinished && !done) {
         abort.abort();
-        errorType = 'aborted';
+        // The client went away — unless the handler failed first and `fail` cut the response:
+        // then error.type keeps the class of what it threw.
+        errorType ??= 'aborted';
       }
       finish();
     });

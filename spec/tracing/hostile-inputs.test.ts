@@ -1,0 +1,169 @@
+/**
+ * Hostile and malformed inputs from the user's side (session-5 audit): propagation headers an
+ * attacker controls, carriers of the wrong shape, and handlers that fail after the response began.
+ * Each case here failed on the code before its fix.
+ */
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { createApp } from '../../lib/core/app.js';
+import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
+import { traceHandler } from '../../lib/tracing/http.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
+import { waitFor } from '../harness/process.js';
+
+const TID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PID = '00f067aa0ba902b7';
+
+/** CPU milliseconds `fn` takes (user + system): not wall time, so a loaded machine does not inflate it much. */
+function cpuMs(fn: () => void): number {
+  const before = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+describe('traceparent parsing stays linear in the header length', () => {
+  const tracers: [string, Tracer][] = [
+    ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ['otel (none)', createOtelTracer({ exporter: 'none' })],
+    ['propagate-only', createPropagateOnlyTracer()],
+  ];
+  // A future version with a long tail of spaces and a final non-space: the old pattern
+  // `(-.*?)?[ \t]*$` backtracked over every split of the tail (O(n²): 16 KB, the node:http
+  // header limit, cost ~0.3 s of CPU per request; 64 KB several seconds).
+  const tail = `${' '.repeat(64 * 1024)}x`;
+  const hostile = [
+    `cc-${TID}-${PID}-01-${tail}`,
+    `cc-${TID}-${PID}-01-${' \t'.repeat(32 * 1024)}\n`,
+    `00-${TID}-${PID}-01${' '.repeat(64 * 1024)}-`,
+  ];
+  for (const [name, tracer] of tracers)
+    it(`${name}: a 64 KB hostile traceparent is parsed in well under 100 ms of CPU`, () => {
+      for (const traceparent of hostile) {
+        const ms = cpuMs(() => tracer.extract({ traceparent }));
+        assert.ok(ms < 100, `extract took ${ms.toFixed(1)} ms of CPU for ${traceparent.length} chars`);
+      }
+    });
+
+  it('the future-version and whitespace rules are unchanged (property: same answer as the old pattern)', () => {
+    const OLD = /^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*?)?[ \t]*$/;
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+    const ws = fc.constantFrom('', ' ', '\t', '  \t');
+    const rest = fc.oneof(
+      fc.constant(''),
+      fc.string({ maxLength: 12 }).map((s) => `-${s}`),
+      fc.string({ maxLength: 4 }),
+    );
+    const header = fc
+      .tuple(
+        ws,
+        fc.constantFrom('00', 'cc', 'ff', '01', 'Cc'),
+        hex(32),
+        hex(16),
+        fc.constantFrom('00', '01', '09', 'ff'),
+        rest,
+        ws,
+      )
+      .map(([a, v, t, s, f, r, b]) => `${a}${v}-${t}-${s}-${f}${r}${b}`);
+    fc.assert(
+      fc.property(header, (traceparent) => {
+        const m = OLD.exec(traceparent);
+        const expected =
+          m !== null && m[1] !== 'ff' && !(m[1] === '00' && m[5] !== undefined) ? m[2] : undefined;
+        assert.equal(tracer.extract({ traceparent }).parent?.spanContext().traceId, expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('propagate-only tracer: baggage limits and carriers of the wrong shape', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `k${i}=v${i}`).join(',');
+
+  it('reads at most 180 baggage members, as the OpenTelemetry propagator does', () => {
+    const otel = createOtelTracer({ exporter: 'none' });
+    const po = createPropagateOnlyTracer();
+    const carrier = { traceparent: `00-${TID}-${PID}-01`, baggage: many(200) };
+    assert.equal(Object.keys(otel.extract(carrier).baggage).length, 180);
+    assert.equal(Object.keys(po.extract(carrier).baggage).length, 180);
+  });
+
+  it('never writes a baggage header over 8192 characters, nor a member over 4096', () => {
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 2000; i++) big[`key${i}`] = 'v'.repeat(50);
+    big.huge = 'x'.repeat(5000);
+    for (const tracer of [createOtelTracer({ exporter: 'none' }), createPropagateOnlyTracer()]) {
+      const out: Record<string, string> = {};
+      tracer.inject(out, { span: tracer.startSpan('s'), baggage: big });
+      assert.ok(out.baggage !== undefined && out.baggage.length <= 8192, `baggage ${out.baggage?.length}`);
+      assert.ok(!out.baggage.includes('huge='), 'a member over 4096 characters is left out');
+    }
+  });
+
+  it('a carrier with non-string header values is ignored, never thrown', () => {
+    const po = createPropagateOnlyTracer();
+    const odd = [
+      { traceparent: 42, tracestate: {}, baggage: 7 },
+      { traceparent: [1, 2], tracestate: [{}], baggage: [null] },
+      { traceparent: `00-${TID}-${PID}-01`, tracestate: 5, baggage: { a: 1 } },
+    ] as unknown as HeaderCarrier[];
+    for (const carrier of odd) {
+      const got = po.extract(carrier);
+      assert.deepEqual(Object.keys(got.baggage), []);
+    }
+    assert.equal(po.extract(odd[2]!).parent?.spanContext().traceId, TID);
+  });
+});
+
+describe('traceHandler: a handler failing after the response began', () => {
+  const servers: Server[] = [];
+  after(async () => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+
+  it("error.type names the thrown error's class, not 'aborted' (the client did not go away)", async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const server = createServer(
+      traceHandler(
+        app.ctx,
+        async (_ctx, _req, res) => {
+          res.writeHead(200);
+          res.write('partial');
+          await new Promise((r) => setImmediate(r));
+          throw new SyntaxError('late failure');
+        },
+        { route: '/late' },
+      ),
+    );
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    // The server cuts the half-sent response; the client sees it end early.
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/late' }, (res) => {
+        res.resume();
+        res.once('close', () => resolve());
+      });
+      req.once('error', () => resolve());
+      req.end();
+    });
+    const span = await waitFor(() => tracer.finishedSpans().find((s) => s.name === 'GET /late'), {
+      what: 'the server span',
+      timeoutMs: 5000,
+    });
+    assert.equal(span.attributes['error.type'], 'SyntaxError');
+    assert.equal(
+      span.events.find((e) => e.name === 'exception')?.attributes?.['exception.message'],
+      'late failure',
+    );
+    await app.close();
+  });
+});
