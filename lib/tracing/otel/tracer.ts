@@ -65,7 +65,8 @@ export interface OtelTracer extends Tracer {
   close(options?: CloseOptions): Promise<void>;
   /**
    * Exports every span ended so far without closing. Rejects with one `TracingError`
-   * (`code: 'flush_failed'`, `causes`: every export error) when an export failed.
+   * (`code: 'flush_failed'`, `causes`: every export error) when an export failed, or when
+   * `close()` gave up on spans it was waiting for.
    */
   flush(): Promise<void>;
   /** Export counters since creation: exported spans, failed exports, lost spans by reason. */
