@@ -158,10 +158,26 @@ function parseHostSlow(h: string): { address: string; port: number | undefined }
   return { address: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : undefined };
 }
 
+/** `scheme://authority` at the start of an absolute-form request target (linear: no backtracking). */
+const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/;
+
+/**
+ * The origin-form part (`/path?query`) of a request target. A target in absolute form
+ * (`http://user:pass@host/p?q`, what a forward proxy receives) loses its scheme, credentials and
+ * host, which `url.path` must not carry; `*` and origin-form targets are returned as they are.
+ */
+function originForm(target: string): string {
+  if (target.charCodeAt(0) === 47 /* '/' */) return target;
+  const m = ABSOLUTE_FORM.exec(target);
+  if (m === null) return target;
+  const rest = target.slice(m[0].length);
+  return rest === '' || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest;
+}
+
 /** The attributes of a server span known when the request arrives (stable names). */
 export function httpServerRequestAttributes(req: IncomingMessage, route: string | undefined): Attributes {
   const method = req.method ?? 'GET';
-  const url = req.url ?? '/';
+  const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
   const scheme = socket?.encrypted ? 'https' : 'http';

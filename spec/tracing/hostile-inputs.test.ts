@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
@@ -165,5 +166,44 @@ describe('traceHandler: a handler failing after the response began', () => {
       'late failure',
     );
     await app.close();
+  });
+});
+
+describe('traceHandler: a request target in absolute form', () => {
+  it('url.path is the path only: no scheme, host or credentials of the target on the span', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const server = createServer(traceHandler(app.ctx, (_ctx, _req, res) => res.end('ok'), { route: '/p' }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      // What a forward proxy receives (RFC 9112 §3.2.2), here with credentials in the target.
+      const head = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let out = '';
+        socket.on('data', (d) => {
+          out += d;
+        });
+        socket.on('close', () => resolve(out.split('\r\n')[0]!));
+        socket.on('error', reject);
+        socket.end(
+          'GET http://admin:sekrit@upstream.example:8080/users/3?token=abc&x=1 HTTP/1.1\r\n' +
+            'Host: upstream.example:8080\r\nConnection: close\r\n\r\n',
+        );
+      });
+      assert.match(head, / 200 /);
+      const span = await waitFor(() => tracer.finishedSpans().find((s) => s.name === 'GET /p'), {
+        what: 'the server span',
+        timeoutMs: 5000,
+      });
+      assert.equal(span.attributes['url.path'], '/users/3');
+      assert.equal(span.attributes['url.query'], 'token=REDACTED&x=1');
+      for (const [k, v] of Object.entries(span.attributes))
+        assert.ok(!String(v).includes('sekrit'), `${k} carries the target's password: ${String(v)}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
   });
 });
