@@ -141,22 +141,12 @@ export async function tracedFetch(
     kind: 'client',
     attributes: clientAttributes(options.attributes, method, target, serverAddress, serverPort, optIn),
   });
-  let headers = traceHeaders(child, init.headers);
-  // fetch refuses URLs with credentials; send them the way a browser would, as basic auth.
-  if (target.username || target.password) {
-    const withAuth = new Headers(headers);
-    if (!withAuth.has('authorization')) {
-      const creds = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
-      withAuth.set('authorization', `Basic ${Buffer.from(creds).toString('base64')}`);
-    }
-    headers = withAuth;
-    target.username = '';
-    target.password = '';
-  }
   const started = performance.now();
   let status: number | undefined;
   let errorType: string | undefined;
   try {
+    // Inside the try: a header the caller passed that Headers refuses ends the span too.
+    const headers = requestHeaders(child, init.headers, target);
     const res = await fetch(target, requestInit(init, headers, init.signal ?? ctx.signal ?? null));
     status = res.status;
     if (res.status >= 400) {
@@ -191,6 +181,34 @@ export async function tracedFetch(
       errorType,
       started,
     );
+  }
+}
+
+/**
+ * The request headers (trace headers of `child` injected) — with the URL's credentials, which
+ * fetch refuses, moved into basic auth the way a browser sends them (`target` loses them).
+ */
+function requestHeaders(child: AppContext, given: RequestHeaders | undefined, target: URL): RequestHeaders {
+  const headers = traceHeaders(child, given);
+  if (!target.username && !target.password) return headers;
+  const withAuth = new Headers(headers);
+  if (!withAuth.has('authorization')) {
+    // A malformed escape is sent as written: decodeURIComponent threw here, after the span had
+    // started, and the span was never ended.
+    const creds = `${decodeLenient(target.username)}:${decodeLenient(target.password)}`;
+    withAuth.set('authorization', `Basic ${Buffer.from(creds).toString('base64')}`);
+  }
+  target.username = '';
+  target.password = '';
+  return withAuth;
+}
+
+/** `decodeURIComponent(s)`, or `s` itself when it holds a malformed escape. */
+function decodeLenient(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
 }
 

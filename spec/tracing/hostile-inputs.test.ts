@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
-import { traceHandler } from '../../lib/tracing/http.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
 import { waitFor } from '../harness/process.js';
@@ -200,6 +200,45 @@ describe('traceHandler: a request target in absolute form', () => {
       assert.equal(span.attributes['url.query'], 'token=REDACTED&x=1');
       for (const [k, v] of Object.entries(span.attributes))
         assert.ok(!String(v).includes('sekrit'), `${k} carries the target's password: ${String(v)}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+});
+
+describe('tracedFetch: every call ends its client span', () => {
+  it('credentials with a malformed percent-escape are sent as they are, and the span ends', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    let auth: string | undefined;
+    const server = createServer((req, res) => {
+      auth = req.headers.authorization;
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      // Before: decodeURIComponent threw (URIError) after the span had started: the call
+      // rejected and its span was never ended (never exported, no client metric).
+      const res = await tracedFetch(app.ctx, `http://us%zzer:p%41ss@127.0.0.1:${port}/x`);
+      assert.equal(res.status, 200);
+      await res.text();
+      assert.equal(auth, `Basic ${Buffer.from('us%zzer:pAss').toString('base64')}`);
+      const span = tracer.finishedSpans().find((s) => s.name === 'GET');
+      assert.ok(span, 'the client span ended');
+      assert.equal(span.attributes['url.full'], `http://REDACTED:REDACTED@127.0.0.1:${port}/x`);
+
+      // Headers the Headers class refuses (given as pairs): the call rejects, its span ends.
+      tracer.resetFinishedSpans();
+      await assert.rejects(
+        tracedFetch(app.ctx, `http://127.0.0.1:${port}/y`, { headers: [['bad header', 'x']] }),
+        TypeError,
+      );
+      const failed = tracer.finishedSpans().find((s) => s.name === 'GET');
+      assert.ok(failed, 'the client span of the refused call ended');
+      assert.equal(failed.attributes['error.type'], 'TypeError');
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
