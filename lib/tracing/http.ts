@@ -13,6 +13,7 @@ import {
   currentOptIn,
   fullUrl,
   httpServerRequestAttributes,
+  isKnownMethod,
   type SemconvOptIn,
   withHttpDup,
 } from './semconv.js';
@@ -48,11 +49,13 @@ export function traceHandler(
   const optIn = currentOptIn();
   return function tracedRequest(req, res) {
     const method = req.method ?? 'GET';
+    // The conventions name a span of an unknown method (recorded as `_OTHER`) `HTTP`.
+    const spanMethod = isKnownMethod(method) ? method : 'HTTP';
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
     const base = ctx.with({ span: parent, baggage, signal: abort.signal });
     const own = withHttpDup(httpServerRequestAttributes(req, route), 'server', optIn);
-    const { ctx: child, span } = startSpan(base, route ? `${method} ${route}` : method, {
+    const { ctx: child, span } = startSpan(base, route ? `${spanMethod} ${route}` : spanMethod, {
       kind: 'server',
       attributes: options.attributes ? { ...options.attributes, ...own } : own,
     });
@@ -137,9 +140,18 @@ export async function tracedFetch(
   const serverAddress = target.hostname;
   const serverPort = target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
   const optIn = currentOptIn();
-  const { ctx: child, span } = startSpan(ctx, options.name ?? method, {
+  const known = isKnownMethod(method);
+  const { ctx: child, span } = startSpan(ctx, options.name ?? (known ? method : 'HTTP'), {
     kind: 'client',
-    attributes: clientAttributes(options.attributes, method, target, serverAddress, serverPort, optIn),
+    attributes: clientAttributes(
+      options.attributes,
+      known ? method : '_OTHER',
+      known ? undefined : (init.method ?? method),
+      target,
+      serverAddress,
+      serverPort,
+      optIn,
+    ),
   });
   const started = performance.now();
   let status: number | undefined;
@@ -220,6 +232,7 @@ function decodeLenient(s: string): string {
 function clientAttributes(
   extra: Attributes | undefined,
   method: string,
+  methodOriginal: string | undefined,
   target: URL,
   serverAddress: string,
   serverPort: number,
@@ -227,6 +240,7 @@ function clientAttributes(
 ): Attributes {
   const out: Record<string, Attributes[string]> = extra ? { ...extra } : {};
   out['http.request.method'] = method;
+  if (methodOriginal !== undefined) out['http.request.method_original'] = methodOriginal;
   out['url.full'] = fullUrl(target);
   out['server.address'] = serverAddress;
   out['server.port'] = serverPort;

@@ -246,3 +246,50 @@ describe('tracedFetch: every call ends its client span', () => {
     }
   });
 });
+
+describe('HTTP methods outside the conventions’ known set', () => {
+  it('server and client spans record _OTHER plus http.request.method_original, named HTTP (as the metrics do)', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const server = createServer(traceHandler(app.ctx, (_ctx, _req, res) => res.end('ok'), { route: '/dav' }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/dav`;
+    try {
+      for (const method of ['PROPFIND', 'get']) {
+        const res = await tracedFetch(app.ctx, url, { method });
+        assert.equal(res.status, 200);
+        await res.text();
+      }
+      await waitFor(() => tracer.finishedSpans().filter((s) => s.kind === 1).length === 2, {
+        what: 'two server spans',
+        timeoutMs: 5000,
+      });
+      const spans = tracer.finishedSpans().map((s) => ({
+        kind: s.kind,
+        name: s.name,
+        method: s.attributes['http.request.method'],
+        original: s.attributes['http.request.method_original'],
+      }));
+      const server1 = spans.filter((s) => s.kind === 1);
+      const client = spans.filter((s) => s.kind === 2);
+      assert.deepEqual(
+        server1.map(({ name, method, original }) => ({ name, method, original })),
+        [
+          { name: 'HTTP /dav', method: '_OTHER', original: 'PROPFIND' },
+          { name: 'GET /dav', method: 'GET', original: undefined },
+        ],
+      );
+      assert.deepEqual(
+        client.map(({ name, method, original }) => ({ name, method, original })),
+        [
+          { name: 'HTTP', method: '_OTHER', original: 'PROPFIND' },
+          { name: 'GET', method: 'GET', original: undefined },
+        ],
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+});
