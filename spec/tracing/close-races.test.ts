@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { TracingError } from '../../lib/core/errors.js';
+import { createExportErrorReporter } from '../../lib/tracing/otel/exporters.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { waitFor } from '../harness/process.js';
 
 describe('close() racing flush() and late spans (collector never answers)', () => {
   const held = new Set<Socket>();
@@ -46,5 +48,37 @@ describe('close() racing flush() and late spans (collector never answers)', () =
     tracer.startSpan('late').end();
     assert.equal(tracer.exportStats().droppedSpans.shutdown, 26);
     await tracer.flush();
+  });
+});
+
+describe('export error log: losses inside the interval are written when it ends', () => {
+  it('a burst after the first record is logged without waiting for the next loss or close', async () => {
+    const records: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (message: string, fields?: Record<string, unknown>) => records.push({ message, fields }),
+      error: (message: string, fields?: Record<string, unknown>) => records.push({ message, fields }),
+      child: () => logger,
+    };
+    const r = createExportErrorReporter({
+      logger,
+      exporter: 'otlp',
+      intervalMs: 100,
+      now: () => performance.now(),
+    });
+    r.failed(10, new Error('down'));
+    assert.equal(records.length, 1, 'the first failure is logged at once');
+    // The rest of a short outage: held back by the rate limit; then nothing more is lost.
+    for (let i = 0; i < 5; i++) r.failed(20, new Error('still down'));
+    r.dropped('queue_full', 7);
+    assert.equal(records.length, 1);
+    // Before: this record never came (until another loss after the interval, or close).
+    await waitFor(() => records.length === 2, { what: 'the held-back record', timeoutMs: 5000 });
+    assert.equal(records[1]!.fields?.failedExports, 5);
+    assert.equal(records[1]!.fields?.lostSpans, 107);
+    r.beginClose();
+    r.closed();
+    assert.equal(records.length, 2, 'nothing left for the close summary');
   });
 });
