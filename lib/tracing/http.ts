@@ -94,9 +94,13 @@ export function traceHandler(
     });
 
     const fail = (err: unknown) => {
-      errorType = (err as Error | undefined)?.name ?? 'Error';
-      span.recordError(err);
-      child.logger.error('request handler failed', { error: err, route, method });
+      errorType = errorClass(err);
+      // Nothing here may throw (it runs as the handler's rejection callback: a throw would be an
+      // unhandled rejection, and the client would get no answer): span and log are best effort.
+      try {
+        span.recordError(err);
+        child.logger.error('request handler failed', { error: err, route, method });
+      } catch {}
       if (!res.headersSent) {
         res.statusCode = 500;
         res.end();
@@ -176,7 +180,7 @@ export async function tracedFetch(
     );
     return res;
   } catch (err) {
-    errorType = (err as Error)?.name ?? 'Error';
+    errorType = errorClass(err);
     span.setAttributes({ 'error.type': errorType });
     span.recordError(err);
     throw err;
@@ -213,6 +217,16 @@ function requestHeaders(child: AppContext, given: RequestHeaders | undefined, ta
   target.username = '';
   target.password = '';
   return withAuth;
+}
+
+/** `error.type` for a thrown value: its `name` when that is a readable string, else `Error`. */
+function errorClass(err: unknown): string {
+  try {
+    const name: unknown = (err as { name?: unknown } | null | undefined)?.name;
+    return typeof name === 'string' && name !== '' ? name : 'Error';
+  } catch {
+    return 'Error';
+  }
 }
 
 /** `decodeURIComponent(s)`, or `s` itself when it holds a malformed escape. */

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
+import { withSpan } from '../../lib/core/span.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
@@ -291,5 +292,94 @@ describe('HTTP methods outside the conventions’ known set', () => {
       await new Promise((r) => server.close(r));
       await app.close();
     }
+  });
+});
+
+describe('errors that fight back (a message getter that throws, a Symbol message)', () => {
+  const hostile = (): Error[] => {
+    const getter = new Error('x');
+    Object.defineProperty(getter, 'message', {
+      get() {
+        throw new Error('getter boom');
+      },
+    });
+    const symbol = new Error('x');
+    (symbol as unknown as { message: unknown }).message = Symbol('s');
+    const code = Object.assign(new Error('x'), {
+      code: {
+        toString() {
+          throw new Error('code boom');
+        },
+      },
+    });
+    return [getter, symbol, code];
+  };
+
+  it('recordError never throws; the span gets the error status', () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    for (const err of hostile()) {
+      const span = tracer.startSpan('s');
+      span.recordError(err);
+      span.end();
+    }
+    const spans = tracer.finishedSpans();
+    assert.equal(spans.length, 3);
+    for (const s of spans) assert.equal(s.status.code, 2);
+  });
+
+  it('withSpan rethrows the same error; traceHandler answers 500, nothing unhandled', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const [first] = hostile();
+    let thrown: Error | undefined;
+    const server = createServer(
+      traceHandler(
+        app.ctx,
+        async () => {
+          throw first;
+        },
+        { route: '/h' },
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      assert.throws(
+        () =>
+          withSpan(app.ctx, 'ws', () => {
+            throw first;
+          }),
+        (e) => e === first,
+      );
+      await assert.rejects(
+        withSpan(app.ctx, 'ws-async', async () => {
+          throw first;
+        }),
+        (e) => e === first,
+      );
+      const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/h`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(res.status, 500);
+      await res.text();
+      const span = await waitFor(() => tracer.finishedSpans().find((s) => s.name === 'GET /h'), {
+        what: 'the server span',
+        timeoutMs: 5000,
+      });
+      assert.equal(span.status.code, 2);
+      assert.equal(span.attributes['error.type'], 'Error');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unhandled, []);
+    } catch (e) {
+      thrown = e as Error;
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
+    if (thrown) throw thrown;
   });
 });
