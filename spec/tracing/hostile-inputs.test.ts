@@ -383,3 +383,69 @@ describe('errors that fight back (a message getter that throws, a Symbol message
     if (thrown) throw thrown;
   });
 });
+
+describe('propagation round trip over arbitrary headers (fast-check)', () => {
+  const tracers: [string, Tracer][] = [
+    ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ['otel (none)', createOtelTracer({ exporter: 'none' })],
+    [
+      'otel (b3, jaeger too)',
+      createOtelTracer({ exporter: 'memory', propagators: ['tracecontext', 'baggage', 'b3'] }),
+    ],
+    ['propagate-only', createPropagateOnlyTracer()],
+  ];
+  const TRACEPARENT_OUT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+  const hexish = fc.stringMatching(/^[0-9a-fA-F-]{0,60}$/);
+  const value = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    hexish,
+    fc.constantFrom(`00-${TID}-${PID}-01`, `cc-${TID}-${PID}-01-x`, 'a=1,b=2', 'k=v;p=1', `${TID}-${PID}-1`),
+  );
+  const headerValue = fc.oneof(value, fc.array(value, { maxLength: 3 }));
+  const carrier = fc.dictionary(
+    fc.constantFrom(
+      'traceparent',
+      'tracestate',
+      'baggage',
+      'b3',
+      'x-b3-traceid',
+      'x-b3-spanid',
+      'x-b3-sampled',
+    ),
+    headerValue,
+  );
+
+  for (const [name, tracer] of tracers)
+    it(`${name}: extract never throws; inject writes a valid traceparent and bounded tracestate/baggage`, () => {
+      fc.assert(
+        fc.property(carrier, (headers) => {
+          const { parent, baggage } = tracer.extract(headers as HeaderCarrier);
+          const span = tracer.startSpan('s', { parent });
+          const out: Record<string, string> = {};
+          tracer.inject(out, { span, baggage });
+          span.end();
+          if (out.traceparent !== undefined) assert.match(out.traceparent, TRACEPARENT_OUT);
+          if (out.tracestate !== undefined) {
+            const members = out.tracestate.split(',');
+            assert.ok(members.length <= 32, out.tracestate);
+            for (const m of members)
+              assert.match(
+                m,
+                /^[a-z0-9][a-z0-9_\-*/@]{0,255}=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/,
+              );
+          }
+          if (out.baggage !== undefined) assert.ok(out.baggage.length <= 8192);
+          // A valid incoming traceparent is continued: same trace id (B3 headers, read after it, could win).
+          const b3 = 'b3' in headers || 'x-b3-traceid' in headers;
+          const tp = typeof headers.traceparent === 'string' && !b3 ? headers.traceparent : undefined;
+          if (
+            tp !== undefined &&
+            /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(tp) &&
+            !/^00-0{32}|-0{16}-/.test(tp)
+          )
+            assert.equal(out.traceparent?.slice(3, 35), tp.slice(3, 35));
+        }),
+        { numRuns: 300 },
+      );
+    });
+});
