@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { createApp } from '../../lib/core/app.js';
 import { TracingError } from '../../lib/core/errors.js';
+import { withSpan } from '../../lib/core/span.js';
 import { createExportErrorReporter } from '../../lib/tracing/otel/exporters.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { waitFor } from '../harness/process.js';
@@ -80,5 +83,34 @@ describe('export error log: losses inside the interval are written when it ends'
     r.beginClose();
     r.closed();
     assert.equal(records.length, 2, 'nothing left for the close summary');
+  });
+});
+
+describe('two tracers in active-context mode', () => {
+  it('closing one leaves the other nesting under the active span; the manager goes with the last', async () => {
+    const a = createOtelTracer({ exporter: 'memory', activeContext: true });
+    const b = createOtelTracer({ exporter: 'memory', activeContext: true });
+    const appB = createApp({ tracer: b });
+    // A span started with no parent inside withSpan (across an await) nests under it.
+    const nests = async () => {
+      let inner = '';
+      await withSpan(appB.ctx, 'outer', async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        const s = b.startSpan('free');
+        inner = s.spanContext().traceId;
+        s.end();
+      });
+      const outer = b.finishedSpans().find((s) => s.name === 'outer')!;
+      b.resetFinishedSpans();
+      return inner === outer.spanContext().traceId;
+    };
+    assert.equal(await nests(), true);
+    // Before: a's close disabled the global context manager b was using too.
+    await a.close();
+    assert.equal(await nests(), true, 'b still nests after a closed');
+    await appB.close();
+    const probe = trace.wrapSpanContext({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 });
+    const seen = context.with(trace.setSpan(ROOT_CONTEXT, probe), () => trace.getSpan(context.active()));
+    assert.equal(seen, undefined, 'the last close unregisters the manager');
   });
 });
