@@ -23,11 +23,12 @@ export interface DemoEnv {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | undefined;
 }
 
-function rate(text: string | undefined): number {
+/** `text` as a ratio 0..1 (default 1); a bad value throws naming `name`, the variable it came from. */
+function rate(name: string, text: string | undefined): number {
   if (text === undefined || text === '') return 1;
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0 || n > 1)
-    throw new Error(`HYPERION_SAMPLE_RATE must be between 0 and 1, got "${text}"`);
+    throw new Error(`${name} must be between 0 and 1, got "${text}"`);
   return n;
 }
 
@@ -46,7 +47,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
     databaseUrl: nonEmpty('DATABASE_URL'),
     redisUrl: nonEmpty('REDIS_URL'),
     tracingEndpoint,
-    sampleRate: rate(nonEmpty('HYPERION_SAMPLE_RATE') ?? nonEmpty('OTEL_TRACES_SAMPLER_ARG')),
+    sampleRate: nonEmpty('HYPERION_SAMPLE_RATE')
+      ? rate('HYPERION_SAMPLE_RATE', nonEmpty('HYPERION_SAMPLE_RATE'))
+      : rate('OTEL_TRACES_SAMPLER_ARG', nonEmpty('OTEL_TRACES_SAMPLER_ARG')),
     host: nonEmpty('HOST') ?? '127.0.0.1',
     logLevel: level as DemoEnv['logLevel'],
   };
@@ -78,10 +81,18 @@ export function redisOptionsFromUrl(url: string): {
   if (u.protocol !== 'redis:') throw new Error('REDIS_URL must start with redis://');
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
   if (db !== undefined && !Number.isInteger(db)) throw new Error('REDIS_URL database must be a number');
+  // decodeURIComponent's own URIError ("URI malformed") named neither the variable nor the part.
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new Error('REDIS_URL has a malformed percent-escape in its user name or password');
+    }
+  };
   return {
     addresses: [`${u.hostname}:${u.port || 6379}`],
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decode(u.password) } : {}),
+    ...(u.username ? { username: decode(u.username) } : {}),
     ...(db !== undefined ? { db } : {}),
   };
 }

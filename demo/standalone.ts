@@ -30,7 +30,12 @@ export async function runStandalone(name: ServiceName): Promise<void> {
     service.app.logger.warn('no OTLP endpoint set (OTEL_EXPORTER_OTLP_ENDPOINT): spans are not recorded');
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A repeated signal must not end the drain (with `once` the second one killed the process
+      // and reset the requests still running); the close is bounded by its own budgets.
+      service.app.logger.info('already stopping', { signal });
+      return;
+    }
     stopping = true;
     service.app.logger.info('stopping', { signal });
     service.close().then(
@@ -41,8 +46,8 @@ export async function runStandalone(name: ServiceName): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 /** Entry point helper: runs `name`, exits with a message when it cannot start. */

@@ -13,6 +13,7 @@ import {
   currentOptIn,
   fullUrl,
   httpServerRequestAttributes,
+  isKnownMethod,
   type SemconvOptIn,
   withHttpDup,
 } from './semconv.js';
@@ -48,11 +49,13 @@ export function traceHandler(
   const optIn = currentOptIn();
   return function tracedRequest(req, res) {
     const method = req.method ?? 'GET';
+    // The conventions name a span of an unknown method (recorded as `_OTHER`) `HTTP`.
+    const spanMethod = isKnownMethod(method) ? method : 'HTTP';
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
     const base = ctx.with({ span: parent, baggage, signal: abort.signal });
     const own = withHttpDup(httpServerRequestAttributes(req, route), 'server', optIn);
-    const { ctx: child, span } = startSpan(base, route ? `${method} ${route}` : method, {
+    const { ctx: child, span } = startSpan(base, route ? `${spanMethod} ${route}` : spanMethod, {
       kind: 'server',
       attributes: options.attributes ? { ...options.attributes, ...own } : own,
     });
@@ -83,15 +86,21 @@ export function traceHandler(
     res.once('close', () => {
       if (!res.writableFinished && !done) {
         abort.abort();
-        errorType = 'aborted';
+        // The client went away — unless the handler failed first and `fail` cut the response:
+        // then error.type keeps the class of what it threw.
+        errorType ??= 'aborted';
       }
       finish();
     });
 
     const fail = (err: unknown) => {
-      errorType = (err as Error | undefined)?.name ?? 'Error';
-      span.recordError(err);
-      child.logger.error('request handler failed', { error: err, route, method });
+      errorType = errorClass(err);
+      // Nothing here may throw (it runs as the handler's rejection callback: a throw would be an
+      // unhandled rejection, and the client would get no answer): span and log are best effort.
+      try {
+        span.recordError(err);
+        child.logger.error('request handler failed', { error: err, route, method });
+      } catch {}
       if (!res.headersSent) {
         res.statusCode = 500;
         res.end();
@@ -135,26 +144,25 @@ export async function tracedFetch(
   const serverAddress = target.hostname;
   const serverPort = target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
   const optIn = currentOptIn();
-  const { ctx: child, span } = startSpan(ctx, options.name ?? method, {
+  const known = isKnownMethod(method);
+  const { ctx: child, span } = startSpan(ctx, options.name ?? (known ? method : 'HTTP'), {
     kind: 'client',
-    attributes: clientAttributes(options.attributes, method, target, serverAddress, serverPort, optIn),
+    attributes: clientAttributes(
+      options.attributes,
+      known ? method : '_OTHER',
+      known ? undefined : (init.method ?? method),
+      target,
+      serverAddress,
+      serverPort,
+      optIn,
+    ),
   });
-  let headers = traceHeaders(child, init.headers);
-  // fetch refuses URLs with credentials; send them the way a browser would, as basic auth.
-  if (target.username || target.password) {
-    const withAuth = new Headers(headers);
-    if (!withAuth.has('authorization')) {
-      const creds = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
-      withAuth.set('authorization', `Basic ${Buffer.from(creds).toString('base64')}`);
-    }
-    headers = withAuth;
-    target.username = '';
-    target.password = '';
-  }
   const started = performance.now();
   let status: number | undefined;
   let errorType: string | undefined;
   try {
+    // Inside the try: a header the caller passed that Headers refuses ends the span too.
+    const headers = requestHeaders(child, init.headers, target);
     const res = await fetch(target, requestInit(init, headers, init.signal ?? ctx.signal ?? null));
     status = res.status;
     if (res.status >= 400) {
@@ -172,7 +180,7 @@ export async function tracedFetch(
     );
     return res;
   } catch (err) {
-    errorType = (err as Error)?.name ?? 'Error';
+    errorType = errorClass(err);
     span.setAttributes({ 'error.type': errorType });
     span.recordError(err);
     throw err;
@@ -193,6 +201,44 @@ export async function tracedFetch(
 }
 
 /**
+ * The request headers (trace headers of `child` injected) — with the URL's credentials, which
+ * fetch refuses, moved into basic auth the way a browser sends them (`target` loses them).
+ */
+function requestHeaders(child: AppContext, given: RequestHeaders | undefined, target: URL): RequestHeaders {
+  const headers = traceHeaders(child, given);
+  if (!target.username && !target.password) return headers;
+  const withAuth = new Headers(headers);
+  if (!withAuth.has('authorization')) {
+    // A malformed escape is sent as written: decodeURIComponent threw here, after the span had
+    // started, and the span was never ended.
+    const creds = `${decodeLenient(target.username)}:${decodeLenient(target.password)}`;
+    withAuth.set('authorization', `Basic ${Buffer.from(creds).toString('base64')}`);
+  }
+  target.username = '';
+  target.password = '';
+  return withAuth;
+}
+
+/** `error.type` for a thrown value: its `name` when that is a readable string, else `Error`. */
+function errorClass(err: unknown): string {
+  try {
+    const name: unknown = (err as { name?: unknown } | null | undefined)?.name;
+    return typeof name === 'string' && name !== '' ? name : 'Error';
+  } catch {
+    return 'Error';
+  }
+}
+
+/** `decodeURIComponent(s)`, or `s` itself when it holds a malformed escape. */
+function decodeLenient(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
  * The client span's attributes: `extra` (options.attributes) overridden by the HTTP ones, built
  * in one object (two spreads before). `url.full` skips the redaction copy when there is nothing
  * to redact (`fullUrl`).
@@ -200,6 +246,7 @@ export async function tracedFetch(
 function clientAttributes(
   extra: Attributes | undefined,
   method: string,
+  methodOriginal: string | undefined,
   target: URL,
   serverAddress: string,
   serverPort: number,
@@ -207,6 +254,7 @@ function clientAttributes(
 ): Attributes {
   const out: Record<string, Attributes[string]> = extra ? { ...extra } : {};
   out['http.request.method'] = method;
+  if (methodOriginal !== undefined) out['http.request.method_original'] = methodOriginal;
   out['url.full'] = fullUrl(target);
   out['server.address'] = serverAddress;
   out['server.port'] = serverPort;

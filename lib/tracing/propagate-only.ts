@@ -17,7 +17,7 @@ import type {
   Tracer,
 } from '../core/contracts.js';
 import { normalizeTracestate } from '../core/tracestate.js';
-import { formatTraceparent, headerValue, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
+import { formatTraceparent, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
 
 /** Random lowercase hex ids, never all zeros (the W3C invalid value), from a pooled buffer. */
 export function createIdSource(): { traceId(): string; spanId(): string } {
@@ -65,31 +65,71 @@ class PropagatingSpan implements Span {
 
 const EMPTY_BAGGAGE: Baggage = Object.freeze({});
 
-/** W3C `baggage`: `key=value` list members, percent-encoded, properties after `;` ignored. */
+/**
+ * The W3C baggage limits OpenTelemetry JS applies (`@opentelemetry/core` baggage constants), so
+ * this tracer reads and writes what `createOtelTracer({ exporter: 'none' })` does: at most 180
+ * members, 4096 characters per member, 8192 for the whole header. Without them a hostile or
+ * careless baggage was passed on whole (200 members read, a 120 KB header written).
+ */
+const BAGGAGE_MAX_MEMBERS = 180;
+const BAGGAGE_MAX_MEMBER_LENGTH = 4096;
+const BAGGAGE_MAX_LENGTH = 8192;
+
+/** A header's text: a string, or repeated headers (an array of strings) joined; anything else is ignored. */
+function textHeader(carrier: Readonly<HeaderCarrier>, name: string): string | undefined {
+  const v: unknown = carrier[name];
+  if (typeof v === 'string') return v;
+  if (!Array.isArray(v)) return undefined;
+  for (const x of v) if (typeof x !== 'string') return undefined;
+  return v.join(',');
+}
+
+/**
+ * W3C `baggage`: `key=value` list members, percent-encoded, properties after `;` ignored; members
+ * over the limits above are skipped (too long) or not read (past 180 members or 8192 characters).
+ */
 function parseBaggage(header: string | undefined): Baggage {
   if (!header) return EMPTY_BAGGAGE;
   const out: Record<string, string> = {};
+  let count = 0;
+  let total = 0;
   for (const member of header.split(',')) {
+    if (count >= BAGGAGE_MAX_MEMBERS) break;
+    if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
     const pair = member.split(';')[0]!;
     const eq = pair.indexOf('=');
     if (eq <= 0) continue;
     try {
       const key = decodeURIComponent(pair.slice(0, eq).trim());
-      if (key) out[key] = decodeURIComponent(pair.slice(eq + 1).trim());
+      if (!key) continue;
+      const value = decodeURIComponent(pair.slice(eq + 1).trim());
+      const size = (count === 0 ? 0 : 1) + member.length;
+      if (total + size > BAGGAGE_MAX_LENGTH) break;
+      out[key] = value;
+      count++;
+      total += size;
     } catch {
       // a malformed member is skipped, never thrown
     }
   }
-  return Object.keys(out).length > 0 ? out : EMPTY_BAGGAGE;
+  return count > 0 ? out : EMPTY_BAGGAGE;
 }
 
 function formatBaggage(baggage: Baggage): string {
-  const parts: string[] = [];
+  let out = '';
+  let count = 0;
   for (const k in baggage) {
+    if (count >= BAGGAGE_MAX_MEMBERS) break;
     const v = baggage[k];
-    if (typeof v === 'string') parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+    if (typeof v !== 'string') continue;
+    const member = `${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
+    if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
+    count++;
+    // As OpenTelemetry's serializer: a member that would overflow the header is left out.
+    const next = out === '' ? member : `${out},${member}`;
+    if (next.length <= BAGGAGE_MAX_LENGTH) out = next;
   }
-  return parts.join(',');
+  return out;
 }
 
 export interface PropagateOnlyOptions {
@@ -135,10 +175,11 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
     },
     extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
       if (!carrier || typeof carrier !== 'object') return { baggage: EMPTY_BAGGAGE };
-      const baggage = parseBaggage(headerValue(carrier, 'baggage'));
+      // Only string (or string-array) values are read: anything else is ignored, never thrown.
+      const baggage = parseBaggage(textHeader(carrier, 'baggage'));
       const sc = parseTraceparent(
-        headerValue(carrier, 'traceparent'),
-        normalizeTracestate(headerValue(carrier, 'tracestate')),
+        textHeader(carrier, 'traceparent'),
+        normalizeTracestate(textHeader(carrier, 'tracestate')),
       );
       return sc ? { parent: new PropagatingSpan(sc), baggage } : { baggage };
     },

@@ -158,17 +158,54 @@ function parseHostSlow(h: string): { address: string; port: number | undefined }
   return { address: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : undefined };
 }
 
+/** `scheme://authority` at the start of an absolute-form request target (linear: no backtracking). */
+const ABSOLUTE_FORM = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/;
+
+/**
+ * The origin-form part (`/path?query`) of a request target. A target in absolute form
+ * (`http://user:pass@host/p?q`, what a forward proxy receives) loses its scheme, credentials and
+ * host, which `url.path` must not carry; `*` and origin-form targets are returned as they are.
+ */
+function originForm(target: string): string {
+  if (target.charCodeAt(0) === 47 /* '/' */) return target;
+  const m = ABSOLUTE_FORM.exec(target);
+  if (m === null) return target;
+  const rest = target.slice(m[0].length);
+  return rest === '' || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest;
+}
+
+/** The methods the HTTP conventions know (RFC 9110's plus PATCH); any other is recorded as `_OTHER`. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+/** Whether `method` is one the conventions know (`http.request.method`; else `_OTHER`, span name `HTTP`). */
+export function isKnownMethod(method: string): boolean {
+  return KNOWN_METHODS.has(method);
+}
+
 /** The attributes of a server span known when the request arrives (stable names). */
 export function httpServerRequestAttributes(req: IncomingMessage, route: string | undefined): Attributes {
   const method = req.method ?? 'GET';
-  const url = req.url ?? '/';
+  const known = KNOWN_METHODS.has(method);
+  const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
   const scheme = socket?.encrypted ? 'https' : 'http';
   const host = typeof req.headers.host === 'string' ? parseHost(req.headers.host) : undefined;
   const peer = socket?.remoteAddress;
   return {
-    'http.request.method': method,
+    // An unknown method (node:http accepts WebDAV's and others) keeps the label set bounded.
+    'http.request.method': known ? method : '_OTHER',
+    'http.request.method_original': known ? undefined : method,
     'http.route': route,
     'url.scheme': scheme,
     'url.path': q === -1 ? url : url.slice(0, q),
@@ -217,6 +254,9 @@ export function withHttpDup(
     const v = attrs[map[old]!];
     if (v !== undefined) out[old] = v;
   }
+  // The old `http.method` was the method as sent, never `_OTHER`.
+  const original = attrs['http.request.method_original'];
+  if (original !== undefined) out['http.method'] = original;
   if (kind === 'server' && attrs['url.path'] !== undefined) {
     const query = attrs['url.query'];
     out['http.target'] = query === undefined ? attrs['url.path'] : `${attrs['url.path']}?${query}`;

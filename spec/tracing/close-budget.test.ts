@@ -69,7 +69,7 @@ function runChild(
 }
 
 describe('tracer close within the disposer budget (collector down or slow)', () => {
-  it('refused / never answers / answers after 10 s: close() resolves in budget, exit ≤ 1 s after, spans counted', async (t) => {
+  it('refused / closes the connection / never answers / answers after 10 s: close() resolves in budget, exit ≤ 1 s after, spans counted', async (t) => {
     // (a) a closed port: nothing listens.
     const refusedPort = await freePort();
     // (b) accepts, reads, never answers.
@@ -79,6 +79,13 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       socket.resume();
       socket.on('error', () => {});
       socket.on('close', () => held.delete(socket));
+    });
+    // (d) accepts and closes each connection at once, before any answer (a proxy or load balancer
+    // without a backend): the request fails with 'socket hang up' (ECONNRESET on the request, not
+    // on the socket), which the exporter used to retry on timers that kept the process alive.
+    const hangsUp = createNetServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.end());
     });
     // (c) answers 200 after 10 s.
     const timers = new Set<NodeJS.Timeout>();
@@ -94,11 +101,13 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     await Promise.all([
       new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)),
       new Promise<void>((r) => slow.listen(0, '127.0.0.1', r)),
+      new Promise<void>((r) => hangsUp.listen(0, '127.0.0.1', r)),
     ]);
     t.after(() => {
       for (const s of held) s.destroy();
       for (const timer of timers) clearTimeout(timer);
       silent.close();
+      hangsUp.close();
       slow.closeAllConnections();
       slow.close();
     });
@@ -106,6 +115,7 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     const silentUrl = url((silent.address() as { port: number }).port);
     const modes: Record<string, [string, string?]> = {
       refused: [url(refusedPort)],
+      'closes the connection': [url((hangsUp.address() as { port: number }).port)],
       'never answers': [silentUrl],
       'answers after 10 s': [url((slow.address() as { port: number }).port)],
       // Not the default exporter, but it sends with the global agent and no timeout of its own.
@@ -153,8 +163,10 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     }
     const byMode = Object.fromEntries(results.map((r) => [r.mode, r.report]));
     // Refused: exports fail at once (no retries on uncancellable timers), so close is quick.
-    assert.ok(byMode.refused!.closeMs < 2000, JSON.stringify(byMode.refused));
-    assert.equal(byMode.refused!.stats.droppedSpans.export_failed, 1000);
+    for (const mode of ['refused', 'closes the connection']) {
+      assert.ok(byMode[mode]!.closeMs < 2000, `${mode}: ${JSON.stringify(byMode[mode])}`);
+      assert.equal(byMode[mode]!.stats.droppedSpans.export_failed, 1000, mode);
+    }
     // A silent or slow collector: close gives up when the budget (minus its margin) is spent.
     for (const mode of ['never answers', 'answers after 10 s', 'zipkin, never answers'].concat(
       sdk.line === 2 ? ['jaeger, never answers'] : [],

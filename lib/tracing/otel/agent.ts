@@ -5,14 +5,15 @@
  * - `abort()` destroys every socket of the agent, in use or idle, with a non-retryable error, and
  *   makes later connection attempts fail at once: after `close()` no socket of ours keeps the event
  *   loop alive, whatever the collector does (refuses, never answers, answers late).
- * - Connection errors (refused, reset, unreachable…) are marked non-retryable for the exporter. Its
+ * - Connection errors (refused, reset, unreachable, a connection closed before the answer…) are
+ *   marked non-retryable for the exporter — on the socket and on the request. Its
  *   own retry loop waits on timers that are not unref'd (up to 5 s each) and cannot be cancelled,
  *   which would keep the process alive after close; a failed export is counted and logged by the
  *   tracer instead. The original code stays readable as `originalCode`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
-import type { Agent, ClientRequestArgs } from 'node:http';
+import type { Agent, ClientRequest, ClientRequestArgs } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Network error codes the OTLP HTTP transport retries on its own (otlp-exporter-base). */
@@ -51,6 +52,11 @@ function relabel(err: Error & { code?: unknown; originalCode?: unknown }) {
   }
 }
 
+/** node:http's hand-over of a request to its agent: public in behaviour, absent from the types. */
+interface AgentInternals {
+  addRequest(req: ClientRequest, ...rest: unknown[]): unknown;
+}
+
 /** `tls`: https agent options (private CA, mutual TLS) for `https:` endpoints (./tls.ts). */
 export function createExportAgents(tls?: import('node:https').AgentOptions): ExportAgents {
   const agents = new Map<string, Promise<Agent>>();
@@ -77,6 +83,18 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
         socket.once('close', () => sockets.delete(socket));
       }
       return socket;
+    };
+    // A connection closed before the answer fails the *request* with 'socket hang up'
+    // (ECONNRESET), which no socket 'error' event carries: relabel it on the request too, before
+    // the exporter's listener sees it (`addRequest` is how node:http hands a request to its agent).
+    // Not when the request went out on a reused keep-alive socket: that is the idle-close race
+    // node's docs say to retry, and the exporter does.
+    const addRequest = (agent as unknown as AgentInternals).addRequest.bind(agent);
+    (agent as unknown as AgentInternals).addRequest = (req, ...rest) => {
+      req.prependListener('error', (err: Error) => {
+        if (!req.reusedSocket) relabel(err);
+      });
+      return addRequest(req, ...rest);
     };
     if (aborted) agent.destroy();
     return agent;

@@ -154,7 +154,9 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         settled = true;
         clearTimeout(bound);
         accounting.dropped('shutdown', spans.length);
-        settle({ ok: false });
+        // With its error: a forceFlush() waiting on this export rejects (it resolved as if
+        // delivered); close() itself ignores it.
+        settle({ ok: false, error: new TimeoutError(`export of ${spans.length} span(s) given up at close`) });
       },
     };
   };

@@ -11,8 +11,10 @@
  * bad value throws one `ConfigError` whose issues name each bad variable (header values, which may
  * be credentials, are never shown).
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
+import { MAX_COUNT, MAX_TIMER_MS } from '../../core/options.js';
 import type { ExporterName, PropagatorName } from './names.js';
 
 interface BatchFields {
@@ -62,12 +64,34 @@ const SAMPLERS = [
   'parentbased_traceidratio',
 ] as const;
 
-const BSP: ReadonlyArray<readonly [string, keyof BatchFields, number]> = [
-  ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize', 1],
-  ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize', 1],
-  ['OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis', 0],
-  ['OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis', 1],
+/** Variable, option, minimum, maximum (the same ranges the options are checked against). */
+const BSP: ReadonlyArray<readonly [string, keyof BatchFields, number, number]> = [
+  ['OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize', 1, MAX_COUNT],
+  ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize', 1, MAX_COUNT],
+  ['OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis', 0, MAX_TIMER_MS],
+  ['OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis', 1, MAX_TIMER_MS],
 ];
+
+/** The queue size the batch processor gets when none is given (options.ts BATCH_DEFAULTS). */
+const DEFAULT_MAX_QUEUE_SIZE = 2048;
+
+/**
+ * Why an export header can never be sent (`node:http`'s own checks: the name an HTTP token, the
+ * value free of control characters), or `undefined` when it can. Never shows the value.
+ */
+export function headerProblem(name: string, value: string): string | undefined {
+  try {
+    validateHeaderName(name);
+  } catch {
+    return "header name must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~)";
+  }
+  try {
+    validateHeaderValue(name, value);
+  } catch {
+    return 'header value must not contain control characters (CR, LF, NUL…)';
+  }
+  return undefined;
+}
 
 /** The variables this module reads (documentation and tests). */
 export const OTEL_ENV_VARS: readonly string[] = [
@@ -201,7 +225,11 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       const parsed = parseList(h);
       // Header values may be credentials: the message never shows them.
       if (!parsed) bad(name, 'key=value,…', 'must be a comma-separated list of key=value (percent-encoded)');
-      else envHeaders = { ...envHeaders, ...parsed }; // the traces-specific one wins
+      else {
+        const problems = Object.entries(parsed).flatMap(([k, v]) => headerProblem(k, v) ?? []);
+        if (problems.length > 0) bad(name, 'key=value,… of valid HTTP headers', problems[0]!);
+        else envHeaders = { ...envHeaders, ...parsed }; // the traces-specific one wins
+      }
     }
     if (Object.keys(envHeaders).length > 0) out.headers = { ...envHeaders, ...options.headers };
   }
@@ -209,26 +237,40 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   // Batch processor. The OTLP timeout bounds the same export as OTEL_BSP_EXPORT_TIMEOUT (the
   // exporter's retries run inside the processor's timeout): it applies when that one is unset.
   const batch: BatchFields = { ...options.batch };
-  const integer = (name: string, min: number): number | undefined => {
+  // Ranges checked here, so that an out-of-range variable is reported under its own name (the
+  // options check would name `batch.…`, which the user never wrote).
+  const integer = (name: string, min: number, max: number): number | undefined => {
     const v = get(name);
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
       bad(
         name,
-        `integer ≥ ${min}`,
-        `must be an integer ≥ ${min} (milliseconds or a count), got "${v.slice(0, 40)}"`,
+        `integer from ${min} to ${max}`,
+        `must be an integer from ${min} to ${max} (milliseconds or a count), got "${v.slice(0, 40)}"`,
       );
       return undefined;
     }
     return n;
   };
-  for (const [name, key, min] of BSP) {
-    const n = integer(name, min);
-    if (n !== undefined && batch[key] === undefined) batch[key] = n;
+  let envBatchSize = false;
+  for (const [name, key, min, max] of BSP) {
+    const n = integer(name, min, max);
+    if (n !== undefined && batch[key] === undefined) {
+      batch[key] = n;
+      if (key === 'maxExportBatchSize') envBatchSize = true;
+    }
   }
+  const queueSize = batch.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
+  if (envBatchSize && batch.maxExportBatchSize! > queueSize)
+    bad(
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+      `integer ≤ the queue size (${queueSize})`,
+      `must not exceed the queue size (OTEL_BSP_MAX_QUEUE_SIZE or batch.maxQueueSize: ${queueSize}), got "${batch.maxExportBatchSize}"`,
+    );
   const otlpTimeout =
-    integer('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1) ?? integer('OTEL_EXPORTER_OTLP_TIMEOUT', 1);
+    integer('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1, MAX_TIMER_MS) ??
+    integer('OTEL_EXPORTER_OTLP_TIMEOUT', 1, MAX_TIMER_MS);
   if (otlpTimeout !== undefined && exporter === 'otlp' && batch.exportTimeoutMillis === undefined)
     batch.exportTimeoutMillis = otlpTimeout;
   if (Object.keys(batch).length > 0) out.batch = batch;

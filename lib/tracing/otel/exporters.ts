@@ -132,7 +132,8 @@ const NO_DROPS: Readonly<Record<SpanDropReason, number>> = { queue_full: 0, expo
 /**
  * Counts exported, failed and dropped spans and logs losses rate-limited: while the tracer runs,
  * at most one record per `intervalMs` (export failures and dropped spans share the limit; each
- * record sums what happened since the previous one). `closed()` writes the one summary record of
+ * record sums what happened since the previous one; losses held back are written when the
+ * interval ends). `closed()` writes the one summary record of
  * shutdown (undelivered spans plus anything not reported yet), whatever the interval.
  */
 export function createExportErrorReporter(options: {
@@ -183,12 +184,26 @@ export function createExportErrorReporter(options: {
     else logger.warn('tracing: spans dropped', { exporter, lostSpans, dropped });
     reset();
   };
+  // A loss inside the interval is held back; this timer writes it when the interval ends, so a
+  // burst of losses is never left unlogged until the next loss (which may come days later) or
+  // close. Unref'd: it never keeps the process alive; close's summary takes over from it.
+  let trailing: NodeJS.Timeout | undefined;
+  const writeHeldBack = () => {
+    trailing = undefined;
+    if (lostAtClose !== undefined || (lostSpans === 0 && failedExports === 0)) return;
+    lastLog = options.now();
+    log();
+  };
   const maybeLog = () => {
     if (lostAtClose !== undefined) return;
     const t = options.now();
-    if (t - lastLog >= options.intervalMs) {
+    const wait = lastLog + options.intervalMs - t;
+    if (wait <= 0) {
       lastLog = t;
       log();
+    } else if (trailing === undefined) {
+      trailing = setTimeout(writeHeldBack, Math.min(wait, options.intervalMs));
+      trailing.unref();
     }
   };
   const drop = (reason: SpanDropReason, spans: number) => {
@@ -221,6 +236,8 @@ export function createExportErrorReporter(options: {
     /** Close began: losses from now on are reported by `closed()`, in one record. */
     beginClose() {
       lostAtClose ??= totalLost();
+      clearTimeout(trailing);
+      trailing = undefined;
     },
     /**
      * The summary record of shutdown: `undelivered` = spans lost since `beginClose()` (failed

@@ -9,7 +9,7 @@ import {
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
-import { applyOtelEnv } from './env.js';
+import { applyOtelEnv, headerProblem } from './env.js';
 import {
   DEFAULT_ENDPOINTS,
   EXPORTERS,
@@ -253,6 +253,11 @@ export function resolveOptions(
       for (const [k, v] of Object.entries(o.headers)) {
         // Header values may be credentials: report the type only (typeName never shows values).
         if (typeof v !== 'string') bad(`headers.${k}`, 'string', v, 'must be a string');
+        else {
+          // A header no request can carry failed every export (otlp) or hung it (zipkin).
+          const problem = headerProblem(k, v);
+          if (problem) bad(`headers.${k}`, 'valid HTTP header', v, problem);
+        }
       }
       headers = o.headers as Record<string, string>;
     }

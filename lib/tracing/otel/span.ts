@@ -65,12 +65,29 @@ export function contextOf(span: Span): Context {
   return otel ? trace.setSpan(ROOT_CONTEXT, otel) : ROOT_CONTEXT;
 }
 
+/**
+ * The message of `error` as a string, whatever it is: a getter that throws, a Symbol or an object
+ * as `message`, a value `String()` refuses — never an exception of its own.
+ */
 function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
   try {
+    if (error instanceof Error) {
+      const m: unknown = error.message;
+      return typeof m === 'string' ? m : String(m);
+    }
     return String(error);
   } catch {
     return 'unknown error';
+  }
+}
+
+/** `error.name` when it is a string and reading it does not throw. */
+function errorName(error: unknown): string | undefined {
+  try {
+    const name: unknown = (error as { name?: unknown }).name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -115,8 +132,18 @@ export class OtelSpanAdapter implements Span {
   recordError(error: unknown): this {
     if (this.ended || !this.otel.isRecording()) return this;
     const message = errorMessage(error);
-    if (error instanceof Error) this.otel.recordException(error);
-    else this.otel.recordException(message);
+    try {
+      if (error instanceof Error) this.otel.recordException(error);
+      else this.otel.recordException(message);
+    } catch {
+      // The SDK reads message, code, name and stack, which a hostile error can make throw: the
+      // event is then built from what could be read, and the error status is set regardless.
+      const name = errorName(error);
+      this.otel.addEvent('exception', {
+        'exception.message': message,
+        ...(name === undefined ? {} : { 'exception.type': name }),
+      });
+    }
     this.otel.setStatus({ code: SpanStatusCode.ERROR, message });
     return this;
   }

@@ -65,7 +65,8 @@ export interface OtelTracer extends Tracer {
   close(options?: CloseOptions): Promise<void>;
   /**
    * Exports every span ended so far without closing. Rejects with one `TracingError`
-   * (`code: 'flush_failed'`, `causes`: every export error) when an export failed.
+   * (`code: 'flush_failed'`, `causes`: every export error) when an export failed, or when
+   * `close()` gave up on spans it was waiting for.
    */
   flush(): Promise<void>;
   /** Export counters since creation: exported spans, failed exports, lost spans by reason. */
@@ -81,6 +82,13 @@ export interface OtelTracer extends Tracer {
 }
 
 const INTERNAL = SpanKind.INTERNAL;
+
+/**
+ * The `AsyncLocalStorage` context manager our tracers registered globally (active-context mode),
+ * with how many open tracers use it: the first registers it, later ones share it, the last to
+ * close unregisters it.
+ */
+let sharedManager: { users: number } | undefined;
 
 /** Budget of `close()` when none is given: the `createApp` disposer default. */
 export const DEFAULT_CLOSE_BUDGET_MS = 10_000;
@@ -186,16 +194,23 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       : noopTracer.startSpan;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
-  let contextManager: { disable(): unknown } | undefined;
+  let usesSharedManager = false;
   if (o.activeContext && otel) {
-    const { AsyncLocalStorageContextManager } = loadPeer<typeof import('@opentelemetry/context-async-hooks')>(
-      '@opentelemetry/context-async-hooks',
-      'activeContext: true',
-    );
-    const cm = new AsyncLocalStorageContextManager().enable();
-    // Fails (returns false) when the application registered its own manager: then that one is used.
-    if (contextApi.setGlobalContextManager(cm)) contextManager = cm;
-    else cm.disable();
+    if (sharedManager) {
+      // Another tracer of ours registered one: use it too (it stays until the last user closes).
+      sharedManager.users++;
+      usesSharedManager = true;
+    } else {
+      const { AsyncLocalStorageContextManager } = loadPeer<
+        typeof import('@opentelemetry/context-async-hooks')
+      >('@opentelemetry/context-async-hooks', 'activeContext: true');
+      const cm = new AsyncLocalStorageContextManager().enable();
+      // Fails (returns false) when the application registered its own manager: then that one is used.
+      if (contextApi.setGlobalContextManager(cm)) {
+        sharedManager = { users: 1 };
+        usesSharedManager = true;
+      } else cm.disable();
+    }
   }
   // Each registration fails (false) when something else holds that global; then it is not ours to undo.
   let registeredProvider = false;
@@ -311,7 +326,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
           });
           if (registeredProvider) trace.disable();
           if (registeredPropagator) propagation.disable();
-          if (contextManager) contextApi.disable();
+          // Only the last tracer using our manager unregisters it (closing one tracer used to
+          // take active context away from every other tracer in the process).
+          if (usesSharedManager && sharedManager && --sharedManager.users === 0) {
+            sharedManager = undefined;
+            contextApi.disable();
+          }
         }
       })();
       return closing;

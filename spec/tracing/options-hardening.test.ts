@@ -1,0 +1,92 @@
+/**
+ * Options and OTEL_* variables that used to pass validation and fail later, or fail naming the
+ * wrong thing (session-5 audit): export headers no HTTP request can carry, and batch variables out
+ * of range reported under the option's name instead of the variable's.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../lib/core/errors.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { resolveOptions } from '../../lib/tracing/otel/options.js';
+
+const throwsNaming = (fn: () => unknown, path: string, secret?: string) =>
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.ok(
+      err.issues.some((i) => i.path === path),
+      `issue for ${path}: ${err.message}`,
+    );
+    if (secret !== undefined) assert.ok(!err.message.includes(secret), `no secret in: ${err.message}`);
+    return true;
+  });
+
+describe('export headers are checked when the tracer is built', () => {
+  it('a header name that is not an HTTP token, or a value with a control character, is a ConfigError naming it', () => {
+    throwsNaming(() => resolveOptions({ headers: { 'bad header': '1' } }, {}), 'headers.bad header');
+    throwsNaming(() => resolveOptions({ headers: { 'x-key': 'a\nsekrit' } }, {}), 'headers.x-key', 'sekrit');
+    throwsNaming(() => resolveOptions({ headers: { 'x-key': 'a\u0000b' } }, {}), 'headers.x-key');
+    // Before: accepted, then every otlp export failed, and every zipkin export hung until the
+    // 30 s export timeout (the queue filling behind it).
+    throwsNaming(
+      () => createOtelTracer({ exporter: 'zipkin', headers: { 'bad header': '1' } }),
+      'headers.bad header',
+    );
+    // Tabs, spaces and Latin-1 bytes are valid in a value.
+    assert.deepEqual(resolveOptions({ headers: { 'x-a': 'Bearer a\tb é' } }, {}).headers, {
+      'x-a': 'Bearer a\tb é',
+    });
+  });
+
+  it('OTEL_EXPORTER_OTLP_HEADERS with such a header names the variable, never the value', () => {
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'x-key=a%0Asekrit' }),
+      'OTEL_EXPORTER_OTLP_HEADERS',
+      'sekrit',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'bad%20name=1' }),
+      'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    );
+  });
+});
+
+describe('OTEL_BSP_* out of range names the variable', () => {
+  it('a delay or timeout beyond the timer range, a batch larger than the queue', () => {
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_BSP_SCHEDULE_DELAY: '99999999999' }),
+      'OTEL_BSP_SCHEDULE_DELAY',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_BSP_EXPORT_TIMEOUT: '99999999999' }),
+      'OTEL_BSP_EXPORT_TIMEOUT',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TIMEOUT: '99999999999' }),
+      'OTEL_EXPORTER_OTLP_TIMEOUT',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_BSP_MAX_QUEUE_SIZE: '99999999999' }),
+      'OTEL_BSP_MAX_QUEUE_SIZE',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '5000' }),
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512' }),
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+    );
+    // A queue size in code makes the variable's batch size fit or not.
+    throwsNaming(
+      () => resolveOptions({ batch: { maxQueueSize: 50 } }, { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100' }),
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+    );
+    assert.equal(
+      resolveOptions({ batch: { maxQueueSize: 5000 } }, { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4000' }).batch
+        .maxExportBatchSize,
+      4000,
+    );
+    // Only a queue size from the variable: the default batch shrinks to it (unchanged).
+    assert.equal(resolveOptions({}, { OTEL_BSP_MAX_QUEUE_SIZE: '100' }).batch.maxExportBatchSize, 100);
+  });
+});
