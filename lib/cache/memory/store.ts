@@ -8,8 +8,8 @@
  *   window faces a victim chosen by sampling a few main entries and taking the least frequent
  *   (the oldest on equal counts). The candidate is admitted only if it is strictly more frequent.
  *
- * Layout: an entry is a slot number. The `Map` holds key → slot (a small integer, stored
- * unboxed); the slot's key and value sit in two plain arrays, hash, window links or main index
+ * Layout: an entry is a slot number. The key table (table.ts) maps key → slot by the key's
+ * hash; the slot's key and value sit in two plain arrays, hash, window links or main index
  * and cost in 4 int32 side by side in one Int32Array, and the frequency/region word and the last
  * access in one Int32Array each. A hit therefore touches no per-entry object: 10,000 entry objects
  * scattered over the heap cost a cache miss each, dense typed arrays do not. Freed slots are
@@ -24,6 +24,7 @@
 import type { Admission } from './admission/policy.js';
 import { grown } from './grow.js';
 import { sketchIncrement } from './sketch.js';
+import { KeyTable } from './table.js';
 
 /** Where an entry is: the window list, the main array, in transit between them, or removed. */
 export const WINDOW = 0;
@@ -97,8 +98,8 @@ const SATURATED = 16;
  * get-or-set 2.31× → 1.88×, with every hit ratio bit for bit the same.
  */
 export class Store<V> {
-  /** Key → slot of every resident entry. */
-  readonly map = new Map<string, number>();
+  /** Key → slot of every resident entry (table.ts). */
+  readonly table: KeyTable;
   /** Total cost of the resident entries (read-only outside). */
   totalCost = 0;
   /** Cost of the window's entries (read-only outside). */
@@ -166,6 +167,7 @@ export class Store<V> {
     this.slots = Math.min(INITIAL_SLOTS, this.bound);
     this.keys.length = this.slots;
     this.values.length = this.slots;
+    this.table = new KeyTable(this.keys);
     this.info = new Int32Array(this.slots * STRIDE);
     this.ms = new Int32Array(this.slots * 2);
     this.main = new Int32Array(this.slots);
@@ -319,9 +321,9 @@ export class Store<V> {
     if (r === WINDOW) this.unlinkWindow(s);
     else if (r === MAIN) this.removeMain(s);
     this.setRegion(s, GONE);
-    this.map.delete(this.keys[s]!);
+    this.table.remove(this.info[s * STRIDE + HASH]!, s);
     // Likewise an empty store holds exactly 0 (integer costs sum exactly anyway).
-    this.totalCost = this.map.size === 0 ? 0 : this.totalCost - this.cost(s);
+    this.totalCost = this.table.size === 0 ? 0 : this.totalCost - this.cost(s);
     this.onRemove(s, reason);
     this.release(s);
   }
@@ -457,7 +459,7 @@ export class Store<V> {
   insert(s: number): boolean {
     this.checkGhost(this.info[s * STRIDE + HASH]!);
     const f = this.record(s);
-    this.map.set(this.keys[s]!, s);
+    this.table.add(this.info[s * STRIDE + HASH]!, s);
     const cost = this.cost(s);
     this.totalCost += cost;
     let kept = true;
@@ -485,6 +487,26 @@ export class Store<V> {
     return this.regionAt(s) !== GONE;
   }
 
+  /** Slot of `key` (whose `hashKey` is `hash`), or 0 when it is not held. */
+  find(key: string, hash: number): number {
+    return this.table.find(key, hash);
+  }
+
+  /** Number of resident entries. */
+  get count(): number {
+    return this.table.size;
+  }
+
+  /** The slots of the resident entries, in slot order. */
+  residentSlots(): number[] {
+    const out: number[] = [];
+    for (let s = 1; s < this.fresh; s++) {
+      const r = this.regionAt(s);
+      if (r === WINDOW || r === MAIN) out.push(s);
+    }
+    return out;
+  }
+
   key(s: number): string {
     return this.keys[s]!;
   }
@@ -509,7 +531,7 @@ export class Store<V> {
 
   /** Drops every entry without callbacks. */
   clear(): void {
-    this.map.clear();
+    this.table.clear();
     this.keys.fill('');
     this.values.fill(undefined);
     this.info.fill(0);

@@ -17,6 +17,7 @@ import { hashKey } from './hash.js';
 import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './options.js';
 import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
+import type { KeyTable } from './table.js';
 
 /** Per-set options of the synchronous face. */
 export interface SetOptions {
@@ -126,7 +127,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   private readonly climber: Climber;
   private readonly store: Store<V>;
   private readonly expiry: Expiry;
-  private readonly map: Map<string, number>;
+  private readonly table: KeyTable;
   private hits = 0;
   private misses = 0;
   private keysAdded = 0;
@@ -189,7 +190,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       expire: (s) => this.store.remove(s, 'expired'),
       swept: () => this.flush(),
     });
-    this.map = this.store.map;
+    this.table = this.store.table;
   }
 
   private report(s: number, reason: EvictReason): void {
@@ -269,8 +270,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   }
 
   get(key: string): V | undefined {
-    const s = this.map.get(key);
-    if (s !== undefined) {
+    // The typeof test guards hashKey; anything else is refused on the miss path below.
+    const s = typeof key === 'string' ? this.table.find(key, hashKey(key)) : 0;
+    if (s !== 0) {
       // No closed check on a hit: `close` empties the map, so a closed cache only misses.
       // Only valid keys are ever stored, so a hit needs no key check; expiry is looked at only
       // once some entry had a TTL, the clock read only for entries that have one.
@@ -313,16 +315,17 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.loads.size !== 0) this.loads.delete(key);
     this.costAdded += cost;
     const store = this.store;
-    const s = this.map.get(key);
+    const hash = hashKey(key);
+    const s = this.table.find(key, hash);
     let kept: boolean;
-    if (s !== undefined) {
+    if (s !== 0) {
       store.setValue(s, value);
       store.touch(s);
       this.expiry.remove(s);
       if (expireAt !== 0) this.expiry.add(s, expireAt);
       kept = store.cost(s) === cost ? true : store.recost(s, cost);
     } else {
-      const fresh = store.alloc(key, value, hashKey(key), cost);
+      const fresh = store.alloc(key, value, hash, cost);
       this.keysAdded++;
       if (expireAt !== 0) this.expiry.add(fresh, expireAt);
       kept = store.insert(fresh);
@@ -334,8 +337,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   has(key: string): boolean {
     if (this.closed) this.assertOpen();
     assertKey(key);
-    const s = this.map.get(key);
-    if (s === undefined) return false;
+    const s = this.table.find(key, hashKey(key));
+    if (s === 0) return false;
     const at = this.expiry.at(s);
     return at === 0 || at > this.now();
   }
@@ -344,8 +347,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.closed) this.assertOpen();
     assertKey(key);
     if (this.loads.size !== 0) this.loads.delete(key);
-    const s = this.map.get(key);
-    if (s === undefined) return false;
+    const s = this.table.find(key, hashKey(key));
+    if (s === 0) return false;
     const at = this.expiry.at(s);
     const live = at === 0 || at > this.now();
     this.store.remove(s, live ? 'deleted' : 'expired');
@@ -405,7 +408,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   keys(): string[] {
     if (this.closed) this.assertOpen();
-    return [...this.map.keys()];
+    return this.store.residentSlots().map((s) => this.store.key(s));
   }
 
   clear(): void {
@@ -440,7 +443,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   }
 
   get size(): number {
-    return this.map.size;
+    return this.table.size;
   }
 
   get cost(): number {

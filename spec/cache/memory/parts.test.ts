@@ -5,7 +5,14 @@ import { createAdmission } from '../../../lib/cache/memory/admission/policy.js';
 import { createDoorkeeper } from '../../../lib/cache/memory/doorkeeper.js';
 import { hashKey } from '../../../lib/cache/memory/hash.js';
 import { createSketch } from '../../../lib/cache/memory/sketch.js';
-import { createStore, MAIN, type RemoveReason, WINDOW } from '../../../lib/cache/memory/store.js';
+import { createStore, MAIN, type RemoveReason, type Store, WINDOW } from '../../../lib/cache/memory/store.js';
+
+/** The slot of a resident key (the test fails if the key is not held). */
+const slotOf = <V>(store: Store<V>, key: string): number => {
+  const s = store.find(key, hashKey(key));
+  assert.notEqual(s, 0, `${key} is resident`);
+  return s;
+};
 
 /** Deterministic PRNG for the tests. */
 function rng(seed: number) {
@@ -153,7 +160,7 @@ describe('store: access clock', () => {
   it('ages the policy every period of recorded accesses, inserts and hits alike', () => {
     const { admission, store, put } = setup(100);
     put('k'); // access 1: doorkeeper only
-    for (let i = 0; i < 8; i++) store.touch(store.map.get('k')!); // accesses 2..9
+    for (let i = 0; i < 8; i++) store.touch(slotOf(store, 'k')); // accesses 2..9
     assert.equal(admission.frequency(hashKey('k')), 9);
     for (let i = 0; i < 90; i++) put(`filler${i}`); // accesses 10..99
     assert.equal(admission.epoch, 0);
@@ -161,16 +168,16 @@ describe('store: access clock', () => {
     assert.equal(admission.epoch, 1);
     // 8 counted in the sketch → 4, plus 1 for the doorkeeper's previous generation.
     assert.equal(admission.frequency(hashKey('k')), 5);
-    for (let i = 0; i < 99; i++) store.touch(store.map.get('k')!);
+    for (let i = 0; i < 99; i++) store.touch(slotOf(store, 'k'));
     assert.equal(admission.epoch, 1);
-    store.touch(store.map.get('k')!);
+    store.touch(slotOf(store, 'k'));
     assert.equal(admission.epoch, 2, 'and again 100 accesses later');
   });
 
   it('counts a hot key up to 16 (the 15 of the sketch plus the doorkeeper) and no further', () => {
     const { admission, store, put } = setup(1 << 20);
     put('k');
-    for (let i = 0; i < 40; i++) store.touch(store.map.get('k')!);
+    for (let i = 0; i < 40; i++) store.touch(slotOf(store, 'k'));
     assert.equal(admission.frequency(hashKey('k')), 16);
   });
 });
@@ -205,13 +212,13 @@ describe('store', () => {
     });
     const put = (key: string, cost = 1) => {
       const h = hashKey(key);
-      const old = store.map.get(key);
+      const old = store.find(key, h);
       // The cache updates existing keys in place; the store only ever inserts new ones.
-      if (old !== undefined) store.remove(old, 'deleted');
+      if (old !== 0) store.remove(old, 'deleted');
       return store.insert(store.alloc(key, key, h, cost));
     };
     const hit = (key: string) => {
-      assert.equal(store.touch(store.map.get(key)!), key, 'touch returns the value');
+      assert.equal(store.touch(slotOf(store, key)), key, 'touch returns the value');
     };
     return { store, admission, removed, put, hit };
   };
@@ -249,7 +256,7 @@ describe('store', () => {
     put('w4');
     assert.equal(store.windowCost, 3);
     assert.equal(store.mainCount, 1, 'w2 moved on to the main region (there was room)');
-    assert.equal(store.region(store.map.get('w2')!), MAIN);
+    assert.equal(store.region(slotOf(store, 'w2')), MAIN);
     assert.equal(removed.length, 0);
   });
 
@@ -261,22 +268,22 @@ describe('store', () => {
       assert.ok(store.totalCost <= 50, `total ${store.totalCost}`);
     }
     let sum = 0;
-    for (const s of store.map.values()) sum += store.cost(s);
+    for (const s of store.residentSlots()) sum += store.cost(s);
     assert.equal(sum, store.totalCost);
   });
 
   it('grows its slot arrays and reuses freed slots without mixing entries up', () => {
     const { store, put } = make(1_000, { windowFraction: 0.5 });
     for (let i = 0; i < 600; i++) put(`k${i}`);
-    assert.equal(store.map.size, 600);
-    for (let i = 0; i < 600; i += 2) store.remove(store.map.get(`k${i}`)!, 'deleted');
-    const before = new Set(store.map.values());
+    assert.equal(store.count, 600);
+    for (let i = 0; i < 600; i += 2) store.remove(slotOf(store, `k${i}`), 'deleted');
+    const before = new Set(store.residentSlots());
     for (let i = 0; i < 300; i++) put(`n${i}`);
-    for (const [key, s] of store.map) {
-      assert.equal(store.key(s), key);
-      assert.equal(store.value(s), key);
+    for (const s of store.residentSlots()) {
+      assert.equal(store.find(store.key(s), hashKey(store.key(s))), s, 'each resident key finds its slot');
+      assert.equal(store.value(s), store.key(s));
     }
-    const reused = [...store.map.values()].filter((s) => !before.has(s));
+    const reused = store.residentSlots().filter((s) => !before.has(s));
     assert.ok(Math.max(...reused) < 600, 'new entries took the freed slots');
     assert.equal(store.totalCost, 600);
   });
@@ -284,7 +291,7 @@ describe('store', () => {
   it('recost shrinks other entries to keep the bound', () => {
     const { store, put } = make(10);
     for (let i = 0; i < 10; i++) put(`k${i}`);
-    const e = store.map.get('k9')!;
+    const e = slotOf(store, 'k9');
     store.recost(e, 5);
     assert.ok(store.totalCost <= 10);
   });
@@ -334,9 +341,9 @@ describe('store: costs that do not fit an int32 field', () => {
     store.recost(inWindow[0]!, 1.7);
     assert.equal(store.windowCost, 0);
     assert.ok(slots.every((s) => store.region(s) === MAIN));
-    assert.equal(store.mainCount, store.map.size);
+    assert.equal(store.mainCount, store.count);
     for (const s of slots) store.remove(s, 'deleted');
-    assert.equal(store.map.size, 0);
+    assert.equal(store.count, 0);
     assert.equal(store.totalCost, 0);
   });
 });
@@ -387,7 +394,7 @@ describe('store: ghosts', () => {
     const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1));
     for (const k of ['a', 'b', 'c', 'd']) {
       put(k);
-      store.touch(store.map.get(k)!);
+      store.touch(slotOf(store, k));
     }
     assert.equal(put('once'), false);
     assert.equal(store.windowGhosts, 1);
