@@ -132,6 +132,8 @@ export class Store<V> {
   private info: Int32Array;
   /** Per slot, the meta word and the access stamp (see above). */
   private ms: Int32Array;
+  /** Per slot, the key's `tableHash` (to find its bucket when it leaves). */
+  private tableHashes: Int32Array;
   /** Costs that do not fit an int32 field (fractions, ≥ 2^31); allocated on first use. */
   private bigCosts: Float64Array | undefined = undefined;
   /** First never-used slot. */
@@ -170,6 +172,7 @@ export class Store<V> {
     this.table = new KeyTable(this.keys);
     this.info = new Int32Array(this.slots * STRIDE);
     this.ms = new Int32Array(this.slots * 2);
+    this.tableHashes = new Int32Array(this.slots);
     this.main = new Int32Array(this.slots);
     this.ghostMask = (options.ghosts ?? 1024) - 1;
     this.ghosts = new Int32Array(this.ghostMask + 1);
@@ -216,6 +219,7 @@ export class Store<V> {
     if (n <= this.slots) n = this.slots * 2;
     this.info = grown(this.info, n * STRIDE);
     this.ms = grown(this.ms, n * 2);
+    this.tableHashes = grown(this.tableHashes, n);
     this.main = grown(this.main, n);
     if (this.bigCosts !== undefined) this.bigCosts = grown(this.bigCosts, n);
     this.keys.length = n;
@@ -246,7 +250,7 @@ export class Store<V> {
   }
 
   /** Takes a free slot for a new entry (not yet resident: `insert` makes it so). */
-  alloc(key: string, value: V, hash: number, cost: number): number {
+  alloc(key: string, value: V, hash: number, cost: number, keyTableHash: number): number {
     let s = this.free;
     if (s > 0) this.free = this.info[s * STRIDE + NEXT]!;
     else {
@@ -257,6 +261,7 @@ export class Store<V> {
     this.values[s] = value;
     const b = s * STRIDE;
     this.info[b + HASH] = hash;
+    this.tableHashes[s] = keyTableHash;
     this.ms[s << 1] = GONE << REGION_SHIFT;
     this.setCost(s, cost);
     return s;
@@ -321,7 +326,7 @@ export class Store<V> {
     if (r === WINDOW) this.unlinkWindow(s);
     else if (r === MAIN) this.removeMain(s);
     this.setRegion(s, GONE);
-    this.table.remove(this.info[s * STRIDE + HASH]!, s);
+    this.table.remove(this.tableHashes[s]!, s);
     // Likewise an empty store holds exactly 0 (integer costs sum exactly anyway).
     this.totalCost = this.table.size === 0 ? 0 : this.totalCost - this.cost(s);
     this.onRemove(s, reason);
@@ -459,7 +464,7 @@ export class Store<V> {
   insert(s: number): boolean {
     this.checkGhost(this.info[s * STRIDE + HASH]!);
     const f = this.record(s);
-    this.table.add(this.info[s * STRIDE + HASH]!, s);
+    this.table.add(this.tableHashes[s]!, s);
     const cost = this.cost(s);
     this.totalCost += cost;
     let kept = true;
@@ -487,7 +492,7 @@ export class Store<V> {
     return this.regionAt(s) !== GONE;
   }
 
-  /** Slot of `key` (whose `hashKey` is `hash`), or 0 when it is not held. */
+  /** Slot of `key` (whose `tableHash` is `hash`), or 0 when it is not held. */
   find(key: string, hash: number): number {
     return this.table.find(key, hash);
   }

@@ -13,7 +13,7 @@ import { assertKey, assertTtl, hitRatio } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
 import { type Admission, createAdmission } from './admission/policy.js';
 import { createExpiry, type Expiry } from './expiry.js';
-import { hashKey } from './hash.js';
+import { hashKey, tableHash } from './hash.js';
 import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './options.js';
 import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
@@ -271,7 +271,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   get(key: string): V | undefined {
     // The typeof test guards hashKey; anything else is refused on the miss path below.
-    const s = typeof key === 'string' ? this.table.find(key, hashKey(key)) : 0;
+    const s = typeof key === 'string' ? this.table.find(key, tableHash(key)) : 0;
     if (s !== 0) {
       // No closed check on a hit: `close` empties the map, so a closed cache only misses.
       // Only valid keys are ever stored, so a hit needs no key check; expiry is looked at only
@@ -315,8 +315,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.loads.size !== 0) this.loads.delete(key);
     this.costAdded += cost;
     const store = this.store;
-    const hash = hashKey(key);
-    const s = this.table.find(key, hash);
+    const keyTableHash = tableHash(key);
+    const s = this.table.find(key, keyTableHash);
     let kept: boolean;
     if (s !== 0) {
       store.setValue(s, value);
@@ -325,7 +325,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       if (expireAt !== 0) this.expiry.add(s, expireAt);
       kept = store.cost(s) === cost ? true : store.recost(s, cost);
     } else {
-      const fresh = store.alloc(key, value, hash, cost);
+      // The sketch's hash only now: an update in place never needs it.
+      const fresh = store.alloc(key, value, hashKey(key), cost, keyTableHash);
       this.keysAdded++;
       if (expireAt !== 0) this.expiry.add(fresh, expireAt);
       kept = store.insert(fresh);
@@ -337,7 +338,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   has(key: string): boolean {
     if (this.closed) this.assertOpen();
     assertKey(key);
-    const s = this.table.find(key, hashKey(key));
+    const s = this.table.find(key, tableHash(key));
     if (s === 0) return false;
     const at = this.expiry.at(s);
     return at === 0 || at > this.now();
@@ -347,7 +348,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.closed) this.assertOpen();
     assertKey(key);
     if (this.loads.size !== 0) this.loads.delete(key);
-    const s = this.table.find(key, hashKey(key));
+    const s = this.table.find(key, tableHash(key));
     if (s === 0) return false;
     const at = this.expiry.at(s);
     const live = at === 0 || at > this.now();

@@ -3,13 +3,13 @@ import { describe, it } from 'node:test';
 import { createClimber } from '../../../lib/cache/memory/admission/climber.js';
 import { createAdmission } from '../../../lib/cache/memory/admission/policy.js';
 import { createDoorkeeper } from '../../../lib/cache/memory/doorkeeper.js';
-import { hashKey } from '../../../lib/cache/memory/hash.js';
+import { hashKey, tableHash } from '../../../lib/cache/memory/hash.js';
 import { createSketch } from '../../../lib/cache/memory/sketch.js';
 import { createStore, MAIN, type RemoveReason, type Store, WINDOW } from '../../../lib/cache/memory/store.js';
 
 /** The slot of a resident key (the test fails if the key is not held). */
 const slotOf = <V>(store: Store<V>, key: string): number => {
-  const s = store.find(key, hashKey(key));
+  const s = store.find(key, tableHash(key));
   assert.notEqual(s, 0, `${key} is resident`);
   return s;
 };
@@ -153,7 +153,7 @@ describe('store: access clock', () => {
   const setup = (period: number) => {
     const admission = createAdmission({ numCounters: 1 << 14, period });
     const store = createStore<string>({ maxCost: 1000, admission, windowFraction: 0.5, onRemove: () => {} });
-    const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1));
+    const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1, tableHash(k)));
     return { admission, store, put };
   };
 
@@ -212,10 +212,10 @@ describe('store', () => {
     });
     const put = (key: string, cost = 1) => {
       const h = hashKey(key);
-      const old = store.find(key, h);
+      const old = store.find(key, tableHash(key));
       // The cache updates existing keys in place; the store only ever inserts new ones.
       if (old !== 0) store.remove(old, 'deleted');
-      return store.insert(store.alloc(key, key, h, cost));
+      return store.insert(store.alloc(key, key, h, cost, tableHash(key)));
     };
     const hit = (key: string) => {
       assert.equal(store.touch(slotOf(store, key)), key, 'touch returns the value');
@@ -280,7 +280,7 @@ describe('store', () => {
     const before = new Set(store.residentSlots());
     for (let i = 0; i < 300; i++) put(`n${i}`);
     for (const s of store.residentSlots()) {
-      assert.equal(store.find(store.key(s), hashKey(store.key(s))), s, 'each resident key finds its slot');
+      assert.equal(store.find(store.key(s), tableHash(store.key(s))), s, 'each resident key finds its slot');
       assert.equal(store.value(s), store.key(s));
     }
     const reused = store.residentSlots().filter((s) => !before.has(s));
@@ -312,8 +312,8 @@ describe('store: costs that do not fit an int32 field', () => {
   it('keeps fractional and huge costs exact', () => {
     const admission = createAdmission({ numCounters: 1 << 12 });
     const store = createStore<string>({ maxCost: 2 ** 40, admission, onRemove: () => {} });
-    const a = store.alloc('a', 'a', hashKey('a'), 1.5);
-    const b = store.alloc('b', 'b', hashKey('b'), 2 ** 35);
+    const a = store.alloc('a', 'a', hashKey('a'), 1.5, tableHash('a'));
+    const b = store.alloc('b', 'b', hashKey('b'), 2 ** 35, tableHash('b'));
     assert.equal(store.insert(a), true);
     assert.equal(store.insert(b), true);
     assert.equal(store.cost(a), 1.5);
@@ -328,7 +328,7 @@ describe('store: costs that do not fit an int32 field', () => {
     const store = createStore<string>({ maxCost: 1000, admission, windowFraction: 0.5, onRemove: () => {} });
     const slots: number[] = [];
     for (let i = 0; i < 40; i++) {
-      const s = store.alloc(`k${i}`, 'v', hashKey(`k${i}`), 1.1 + (i % 7) * 0.3);
+      const s = store.alloc(`k${i}`, 'v', hashKey(`k${i}`), 1.1 + (i % 7) * 0.3, tableHash(`k${i}`));
       store.insert(s);
       slots.push(s);
     }
@@ -391,7 +391,7 @@ describe('store: ghosts', () => {
   it('counts a refused candidate that comes back as a window ghost hit', () => {
     const admission = createAdmission({ numCounters: 1 << 12 });
     const store = createStore<string>({ maxCost: 4, admission, windowFraction: 0, onRemove: () => {} });
-    const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1));
+    const put = (k: string) => store.insert(store.alloc(k, k, hashKey(k), 1, tableHash(k)));
     for (const k of ['a', 'b', 'c', 'd']) {
       put(k);
       store.touch(slotOf(store, k));
