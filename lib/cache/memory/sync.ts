@@ -95,6 +95,8 @@ const LEAN_SURE_HITS = 128;
  * when a single strong sample sped up.
  */
 const STRONG_RATIO = 10;
+/** Fewest requests between two LRU-shadow checkpoints. */
+const SHADOW_MIN_INTERVAL = 32;
 /** Width of a TTL bucket and period of the sweep timer, in ms. */
 const TTL_RESOLUTION = 1000;
 /** Expired entries removed per sweep run, so a mass expiry never stalls the event loop. */
@@ -141,7 +143,14 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    * ≈ 10 × the entries, capped so that large caches still adapt within minutes of traffic.
    */
   private readonly period: number;
+  /** Requests until `climb` is called: the end of the sample or the next LRU-shadow checkpoint. */
   private untilClimb: number;
+  /** What `untilClimb` was last set to, and the requests left in the sample after that. */
+  private countdown: number;
+  private sampleLeft = 0;
+  /** LRU shadow over the current sample: hits a plain LRU would have had more than this cache. */
+  private shadowGain = 0;
+  private shadowVariance = 0;
   /** Hits of the current sample = hits - hitsBefore (a hit only bumps `hits`). */
   private hitsBefore = 0;
   /** The store's ghost counters at the last sample: window hits, main hits, window, main. */
@@ -173,6 +182,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.climber = createClimber();
     this.period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
     this.untilClimb = this.period;
+    this.countdown = this.period;
+    this.sampleLeft = this.period;
     this.store = createStore<V>({
       maxCost: o.maxCost,
       admission,
@@ -236,10 +247,29 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.report(s, reason);
   }
 
+  /** Schedules the next call of `climb`: the next shadow checkpoint or the end of the sample. */
+  private schedule(): void {
+    const age = this.store.shadowAge;
+    const every = age < 0 ? this.sampleLeft : Math.max(SHADOW_MIN_INTERVAL, age >> 2);
+    this.countdown = Math.min(this.sampleLeft, every);
+    this.untilClimb = this.countdown;
+  }
+
   private climb(): void {
     const store = this.store;
+    this.sampleLeft -= this.countdown;
+    this.shadowGain += store.shadow();
+    this.shadowVariance += store.shadowVariance;
+    if (this.sampleLeft > 0) {
+      this.schedule();
+      return;
+    }
+    this.sampleLeft = this.period;
+    const shadowGain = this.shadowGain / this.period;
+    const shadowError = Math.sqrt(this.shadowVariance) / this.period;
+    this.shadowGain = 0;
+    this.shadowVariance = 0;
     const before = this.ghostsBefore;
-    this.untilClimb = this.period;
     const sampleHits = this.hits - this.hitsBefore;
     this.hitsBefore = this.hits;
     // Which region would have kept more of the keys it lost: the hit rate of each kind of ghost.
@@ -255,7 +285,10 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (wg + mg >= LEAN_MIN_HITS) lean = wRate > LEAN_RATIO * mRate ? 1 : mRate > LEAN_RATIO * wRate ? -1 : 0;
     const sure = wg + mg >= LEAN_SURE_HITS;
     const strong = sure && wRate > STRONG_RATIO * mRate;
-    store.setWindowFraction(this.climber.sample(sampleHits, this.period, lean, sure, strong));
+    store.setWindowFraction(
+      this.climber.sample(sampleHits, this.period, lean, sure, strong, shadowGain, shadowError),
+    );
+    this.schedule();
   }
 
   private assertOpen(): void {
