@@ -336,7 +336,9 @@ export class Store<V> {
     }
     // The LRU's age: where the count of keys accessed more recently reaches the resident count.
     const held = this.map.size;
-    if (held === 0 || total <= held) {
+    // No estimate before the cache has lost as many keys as it holds: until then the ghosts
+    // and the residents' ages describe the warm-up, not the workload.
+    if (held === 0 || total <= held || this.windowGhosts + this.mainGhosts < held) {
       this.shadowAge = -1;
       return delta;
     }

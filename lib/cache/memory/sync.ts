@@ -151,6 +151,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   /** LRU shadow over the current sample: hits a plain LRU would have had more than this cache. */
   private shadowGain = 0;
   private shadowVariance = 0;
+  private shadowPartial = false;
   /** Hits of the current sample = hits - hitsBefore (a hit only bumps `hits`). */
   private hitsBefore = 0;
   /** The store's ghost counters at the last sample: window hits, main hits, window, main. */
@@ -181,9 +182,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const admission: Admission = createAdmission({ numCounters: o.numCounters });
     this.climber = createClimber();
     this.period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
-    this.untilClimb = this.period;
-    this.countdown = this.period;
     this.sampleLeft = this.period;
+    this.countdown = Math.min(this.period, Math.max(SHADOW_MIN_INTERVAL, this.period >> 3));
+    this.untilClimb = this.countdown;
     this.store = createStore<V>({
       maxCost: o.maxCost,
       admission,
@@ -250,23 +251,50 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   /** Schedules the next call of `climb`: the next shadow checkpoint or the end of the sample. */
   private schedule(): void {
     const age = this.store.shadowAge;
-    const every = age < 0 ? this.sampleLeft : Math.max(SHADOW_MIN_INTERVAL, age >> 2);
+    // No age yet (the cache is not full): look again an eighth of a sample later.
+    const every = Math.max(SHADOW_MIN_INTERVAL, age < 0 ? this.period >> 3 : age >> 2);
     this.countdown = Math.min(this.sampleLeft, every);
     this.untilClimb = this.countdown;
+  }
+
+  /** Starts a new sample now: hits and ghost counts are counted from here. */
+  private restartSample(): void {
+    const store = this.store;
+    const before = this.ghostsBefore;
+    this.sampleLeft = this.period;
+    this.shadowGain = 0;
+    this.shadowVariance = 0;
+    this.shadowPartial = false;
+    this.hitsBefore = this.hits;
+    before[0] = store.windowGhostHits;
+    before[1] = store.mainGhostHits;
+    before[2] = store.windowGhosts;
+    before[3] = store.mainGhosts;
   }
 
   private climb(): void {
     const store = this.store;
     this.sampleLeft -= this.countdown;
+    // An interval that began without an LRU age was not measured: the sample's shadow is partial.
+    if (store.shadowAge < 0) this.shadowPartial = true;
     this.shadowGain += store.shadow();
     this.shadowVariance += store.shadowVariance;
     if (this.sampleLeft > 0) {
+      const elapsed = this.period - this.sampleLeft;
+      if (this.climber.interrupt(this.shadowGain / elapsed, Math.sqrt(this.shadowVariance) / elapsed)) {
+        // Overwhelming evidence within the sample (a phase change to a recency-heavy workload):
+        // the window is now the whole cache and a new sample starts.
+        store.setWindowFraction(this.climber.fraction);
+        this.restartSample();
+      }
       this.schedule();
       return;
     }
     this.sampleLeft = this.period;
-    const shadowGain = this.shadowGain / this.period;
-    const shadowError = Math.sqrt(this.shadowVariance) / this.period;
+    const partial = this.shadowPartial;
+    const shadowGain = partial ? 0 : this.shadowGain / this.period;
+    const shadowError = partial ? 0 : Math.sqrt(this.shadowVariance) / this.period;
+    this.shadowPartial = false;
     this.shadowGain = 0;
     this.shadowVariance = 0;
     const before = this.ghostsBefore;

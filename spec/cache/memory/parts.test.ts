@@ -390,6 +390,18 @@ describe('hill climber: lean', () => {
     assert.ok(worse.fraction < 0.5, 'LRU worse: plain hill climbing');
   });
 
+  it('cuts a sample short only on overwhelming shadow evidence, then starts from a new baseline', () => {
+    const c = createClimber({ initial: 0.2, step: 0.05, decay: 1, restart: 0.5 });
+    assert.equal(c.interrupt(0.03, 0.01), false, '3 standard errors are not enough mid-sample');
+    assert.equal(c.interrupt(0.004, 0.0001), false, 'below the margin');
+    assert.equal(c.fraction, 0.2);
+    assert.equal(c.interrupt(0.2, 0.01), true);
+    assert.equal(c.fraction, 1);
+    assert.equal(c.interrupt(0.2, 0.01), false, 'already the whole cache');
+    // The next sample is a baseline: no lean, no move.
+    assert.equal(c.sample(50, 100), 1);
+  });
+
   it('may grow the window to the whole cache by default', () => {
     const c = createClimber({ initial: 0.9, step: 0.2 });
     c.sample(10, 100, 1);
@@ -421,6 +433,49 @@ describe('cache: recency-heavy workload', () => {
     const gap = (lruHits - oursHits) / keys.length;
     assert.ok(gap < 0.01, `ours ${oursHits} hits, LRU ${lruHits}`);
     // Without the LRU shadow (lruMargin out of reach): 4.2 points below LRU on this trace.
+  });
+});
+
+describe('store: LRU shadow', () => {
+  /** Replays keys demand-fill on a bare store, a shadow checkpoint every 32 requests; sums them. */
+  const shadowOver = (keys: string[]) => {
+    const admission = createAdmission({ numCounters: 1 << 10 });
+    const store = createStore<string>({ maxCost: 100, admission, windowFraction: 0.01, onRemove: () => {} });
+    let gain = 0;
+    keys.forEach((k, i) => {
+      const s = store.map.get(k);
+      if (s === undefined) store.insert(store.alloc(k, k, hashKey(k), 1));
+      else store.touch(s);
+      if (i % 32 === 31) gain += store.shadow();
+    });
+    return gain / keys.length;
+  };
+
+  it('finds a plain LRU better on a drifting working set', () => {
+    const next = rng(3);
+    const keys = Array.from({ length: 60_000 }, (_, i) => {
+      const u = next();
+      return `d${Math.max(0, Math.floor(i / 4) - Math.floor(600 * u * u * u))}`;
+    });
+    const gain = shadowOver(keys);
+    assert.ok(gain > 0.05, String(gain)); // ≈ +0.15
+  });
+
+  it('finds a plain LRU worse on a hot set mixed with one-time keys', () => {
+    const next = rng(4);
+    const keys = Array.from({ length: 60_000 }, (_, i) =>
+      i % 2 === 0 ? `hot${Math.floor(next() * 80)}` : `once${i}`,
+    );
+    const gain = shadowOver(keys);
+    assert.ok(gain < -0.05, String(gain)); // ≈ -0.20
+  });
+
+  it('gives no estimate before the cache lost as many keys as it holds', () => {
+    const admission = createAdmission({ numCounters: 1 << 10 });
+    const store = createStore<string>({ maxCost: 100, admission, onRemove: () => {} });
+    for (let i = 0; i < 150; i++) store.insert(store.alloc(`k${i}`, '', hashKey(`k${i}`), 1));
+    assert.equal(store.shadow(), 0);
+    assert.equal(store.shadowAge, -1);
   });
 });
 

@@ -51,6 +51,12 @@ export interface Climber {
     lruGain?: number,
     lruError?: number,
   ): number;
+  /**
+   * The LRU shadow so far in a sample that is not over (`lruGain`, `lruError` as in `sample`,
+   * over the requests so far). Returns true when it is overwhelming (above the margin and `lruCut`
+   * standard errors): the window is then the whole capacity and the caller starts a new sample.
+   */
+  interrupt(lruGain: number, lruError: number): boolean;
 }
 
 export interface ClimberOptions {
@@ -85,6 +91,8 @@ export interface ClimberOptions {
    */
   lruMargin?: number;
   lruZ?: number;
+  /** Standard errors the shadow must clear to cut a sample short (`interrupt`). Default 6. */
+  lruCut?: number;
 }
 
 export function createClimber(options: ClimberOptions = {}): Climber {
@@ -108,6 +116,7 @@ export function createClimber(options: ClimberOptions = {}): Climber {
   const lruWeight = options.lruWeight ?? 0.25;
   const lruMargin = options.lruMargin ?? 0.005;
   const lruZ = options.lruZ ?? 3;
+  const lruCut = options.lruCut ?? 6;
   /** Running mean of the LRU shadow's gain, and its variance (counting noise). */
   let lruMean = 0;
   let lruVar = 0;
@@ -115,9 +124,26 @@ export function createClimber(options: ClimberOptions = {}): Climber {
     fraction = Math.min(max, Math.max(min, fraction + amount));
     return fraction;
   };
+  /** Becomes a plain LRU: a whole-cache window, the shadow's running mean and the streaks reset. */
+  const toLru = () => {
+    lruMean = 0;
+    lruVar = 0;
+    direction = 1;
+    streak = 0;
+    strongRun = 0;
+    push = 1;
+    return move(max - fraction);
+  };
   return {
     get fraction() {
       return fraction;
+    },
+    interrupt(lruGain, lruError) {
+      if (fraction >= max || lruGain <= lruMargin || lruGain <= lruCut * lruError) return false;
+      toLru();
+      // The interrupted sample mixed two windows: the next one is a new baseline.
+      previous = -1;
+      return true;
     },
     sample(hits, requests, lean = 0, sure = false, strong = false, lruGain = 0, lruError = 0) {
       if (requests <= 0) return fraction;
@@ -127,14 +153,8 @@ export function createClimber(options: ClimberOptions = {}): Climber {
       if (fraction < max && lruMean > lruMargin && lruMean > lruZ * Math.sqrt(lruVar)) {
         // A plain LRU of the same size would clearly have hit more: become one. The climber goes
         // on from there (a dip turns it around as usual; the shadow sends it back if LRU still wins).
-        lruMean = 0;
-        lruVar = 0;
         previous = rate;
-        direction = 1;
-        streak = 0;
-        strongRun = 0;
-        push = 1;
-        return move(max - fraction);
+        return toLru();
       }
       if (previous < 0) {
         // The first sample is the baseline: no hit-ratio direction to judge yet, only the lean.
