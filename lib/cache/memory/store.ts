@@ -175,6 +175,8 @@ export class Store<V> {
   /** Residents at the last checkpoint that a plain LRU would not hold: slot, hash pairs. */
   private readonly shadowSlots: Int32Array = new Int32Array(SHADOW_SAMPLE * 2);
   private shadowSlotCount = 0;
+  /** Scratch of a checkpoint: (slot or ghost index, age) pairs. */
+  private readonly shadowScratch: Int32Array = new Int32Array(SHADOW_SAMPLE * 4);
   /** Ghost indexes flagged at the last checkpoint. */
   private readonly shadowGhosts: Int32Array = new Int32Array(SHADOW_SAMPLE);
   private shadowGhostCount = 0;
@@ -303,42 +305,59 @@ export class Store<V> {
     this.shadowSlotCount = 0;
     this.shadowGhostCount = 0;
     this.shadowAt = now;
-    // Ages of a block of residents and of a block of ghost slots, weighted by the block's share.
-    const hist = this.shadowHist;
-    hist.fill(0);
-    const used = this.fresh - 1;
-    const slotN = Math.min(used, SHADOW_SAMPLE);
     // The block offsets come from a PRNG of their own: the victims' sampling stays as it was.
     const seed = this.shadowSeed;
     this.shadowSeed = (Math.imul(seed, 1103515245) + 12345) | 0;
+    const held = this.map.size;
+    // No estimate before the cache has lost as many keys as it holds: until then the ghosts
+    // and the residents' ages describe the warm-up, not the workload.
+    if (held === 0 || this.windowGhosts + this.mainGhosts < held) {
+      this.shadowAge = -1;
+      return delta;
+    }
+    // Ages of a block of residents and of a block of ghost slots, weighted by the block's share;
+    // one pass over each, the ages kept in `shadowScratch` for the selection below.
+    const hist = this.shadowHist;
+    hist.fill(0);
+    const scratch = this.shadowScratch;
+    const used = this.fresh - 1;
+    const slotN = Math.min(used, SHADOW_SAMPLE);
     const slotFrom = used > slotN ? (seed >>> 1) % used : 0;
     const ghostSlots = this.ghostMask + 1;
     const ghostN = Math.min(ghostSlots, SHADOW_SAMPLE);
     const ghostFrom = ghostSlots > ghostN ? (this.shadowSeed >>> 7) & this.ghostMask : 0;
-    this.shadowSlotScale = used / Math.max(1, slotN);
-    this.shadowGhostScale = ghostSlots / ghostN;
+    const slotScale = used / Math.max(1, slotN);
+    const ghostScale = ghostSlots / ghostN;
+    this.shadowSlotScale = slotScale;
+    this.shadowGhostScale = ghostScale;
     let total = 0;
-    for (let j = 0; j < slotN; j++) {
-      const s = 1 + ((slotFrom + j) % used);
+    let n = 0;
+    for (let j = 0, s = slotFrom + 1; j < slotN; j++, s++) {
+      if (s > used) s = 1;
       const r = (ms[s << 1]! & REGION_BITS) >>> REGION_SHIFT;
       if (r !== WINDOW && r !== MAIN) continue;
-      const k = ageBucket((now - ms[(s << 1) + 1]!) | 0);
-      hist[k] = hist[k]! + this.shadowSlotScale;
-      total += this.shadowSlotScale;
+      const age = (now - ms[(s << 1) + 1]!) | 0;
+      scratch[n++] = s;
+      scratch[n++] = age;
+      const k = ageBucket(age);
+      hist[k] = hist[k]! + slotScale;
+      total += slotScale;
     }
+    const residents = n;
+    const mask = this.ghostMask;
     for (let j = 0; j < ghostN; j++) {
-      const i = ((ghostFrom + j) & this.ghostMask) << 1;
+      const i = ((ghostFrom + j) & mask) << 1;
       const g = ghosts[i]!;
       if (g === 0 || (g & 3) === GHOST_RETURNED) continue;
-      const k = ageBucket((now - (ghosts[i + 1]! & ~1)) | 0);
-      hist[k] = hist[k]! + this.shadowGhostScale;
-      total += this.shadowGhostScale;
+      const age = (now - (ghosts[i + 1]! & ~1)) | 0;
+      scratch[n++] = i;
+      scratch[n++] = age;
+      const k = ageBucket(age);
+      hist[k] = hist[k]! + ghostScale;
+      total += ghostScale;
     }
     // The LRU's age: where the count of keys accessed more recently reaches the resident count.
-    const held = this.map.size;
-    // No estimate before the cache has lost as many keys as it holds: until then the ghosts
-    // and the residents' ages describe the warm-up, not the workload.
-    if (held === 0 || total <= held || this.windowGhosts + this.mainGhosts < held) {
+    if (total <= held) {
       this.shadowAge = -1;
       return delta;
     }
@@ -348,24 +367,25 @@ export class Store<V> {
     const age = bucketAge(b);
     this.shadowAge = age;
     const slots = this.shadowSlots;
-    for (let j = 0; j < slotN; j++) {
-      const s = 1 + ((slotFrom + j) % used);
-      const r = (ms[s << 1]! & REGION_BITS) >>> REGION_SHIFT;
-      if ((r === WINDOW || r === MAIN) && ((now - ms[(s << 1) + 1]!) | 0) > age) {
-        slots[this.shadowSlotCount++] = s;
-        slots[this.shadowSlotCount++] = info[s * STRIDE + HASH]!;
+    let count = 0;
+    for (let j = 0; j < residents; j += 2) {
+      if (scratch[j + 1]! > age) {
+        const s = scratch[j]!;
+        slots[count++] = s;
+        slots[count++] = info[s * STRIDE + HASH]!;
       }
     }
+    this.shadowSlotCount = count;
     const flagged = this.shadowGhosts;
-    for (let j = 0; j < ghostN; j++) {
-      const i = ((ghostFrom + j) & this.ghostMask) << 1;
-      const g = ghosts[i]!;
-      if (g === 0 || (g & 3) === GHOST_RETURNED) continue;
-      if (((now - (ghosts[i + 1]! & ~1)) | 0) <= age) {
+    count = 0;
+    for (let j = residents; j < n; j += 2) {
+      if (scratch[j + 1]! <= age) {
+        const i = scratch[j]!;
         ghosts[i + 1] = ghosts[i + 1]! | 1;
-        flagged[this.shadowGhostCount++] = i;
+        flagged[count++] = i;
       }
     }
+    this.shadowGhostCount = count;
     return delta;
   }
 
