@@ -392,7 +392,7 @@ describe('hill climber: lean', () => {
 
   it('cuts a sample short only on overwhelming shadow evidence, then starts from a new baseline', () => {
     const c = createClimber({ initial: 0.2, step: 0.05, decay: 1, restart: 0.5 });
-    assert.equal(c.interrupt(0.03, 0.01), false, '3 standard errors are not enough mid-sample');
+    assert.equal(c.interrupt(0.03, 0.005), false, '6 standard errors are not enough mid-sample');
     assert.equal(c.interrupt(0.004, 0.0001), false, 'below the margin');
     assert.equal(c.fraction, 0.2);
     assert.equal(c.interrupt(0.2, 0.01), true);

@@ -91,7 +91,7 @@ export interface ClimberOptions {
    */
   lruMargin?: number;
   lruZ?: number;
-  /** Standard errors the shadow must clear to cut a sample short (`interrupt`). Default 6. */
+  /** Standard errors the shadow must clear to cut a sample short (`interrupt`). Default 8. */
   lruCut?: number;
 }
 
@@ -116,7 +116,7 @@ export function createClimber(options: ClimberOptions = {}): Climber {
   const lruWeight = options.lruWeight ?? 0.25;
   const lruMargin = options.lruMargin ?? 0.005;
   const lruZ = options.lruZ ?? 3;
-  const lruCut = options.lruCut ?? 6;
+  const lruCut = options.lruCut ?? 8;
   /** Running mean of the LRU shadow's gain, and its variance (counting noise). */
   let lruMean = 0;
   let lruVar = 0;
