@@ -96,6 +96,8 @@ const LEAN_SURE_HITS = 128;
  * when a single strong sample sped up.
  */
 const STRONG_RATIO = 10;
+/** Fewest requests between two LRU-shadow checkpoints. */
+const SHADOW_MIN_INTERVAL = 32;
 /** Width of a TTL bucket and period of the sweep timer, in ms. */
 const TTL_RESOLUTION = 1000;
 /** Expired entries removed per sweep run, so a mass expiry never stalls the event loop. */
@@ -142,7 +144,15 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    * ≈ 10 × the entries, capped so that large caches still adapt within minutes of traffic.
    */
   private readonly period: number;
+  /** Requests until `climb` is called: the end of the sample or the next LRU-shadow checkpoint. */
   private untilClimb: number;
+  /** What `untilClimb` was last set to, and the requests left in the sample after that. */
+  private countdown: number;
+  private sampleLeft = 0;
+  /** LRU shadow over the current sample: hits a plain LRU would have had more than this cache. */
+  private shadowGain = 0;
+  private shadowVariance = 0;
+  private shadowPartial = false;
   /** Hits of the current sample = hits - hitsBefore (a hit only bumps `hits`). */
   private hitsBefore = 0;
   /** The store's ghost counters at the last sample: window hits, main hits, window, main. */
@@ -173,7 +183,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const admission: Admission = createAdmission({ numCounters: o.numCounters });
     this.climber = createClimber();
     this.period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
-    this.untilClimb = this.period;
+    this.sampleLeft = this.period;
+    this.countdown = Math.min(this.period, Math.max(SHADOW_MIN_INTERVAL, this.period >> 3));
+    this.untilClimb = this.countdown;
     this.store = createStore<V>({
       maxCost: o.maxCost,
       admission,
@@ -237,10 +249,56 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.report(s, reason);
   }
 
-  private climb(): void {
+  /** Schedules the next call of `climb`: the next shadow checkpoint or the end of the sample. */
+  private schedule(): void {
+    const age = this.store.shadowAge;
+    // No age yet (the cache is not full): look again an eighth of a sample later.
+    const every = Math.max(SHADOW_MIN_INTERVAL, age < 0 ? this.period >> 3 : age >> 2);
+    this.countdown = Math.min(this.sampleLeft, every);
+    this.untilClimb = this.countdown;
+  }
+
+  /** Starts a new sample now: hits and ghost counts are counted from here. */
+  private restartSample(): void {
     const store = this.store;
     const before = this.ghostsBefore;
-    this.untilClimb = this.period;
+    this.sampleLeft = this.period;
+    this.shadowGain = 0;
+    this.shadowVariance = 0;
+    this.shadowPartial = false;
+    this.hitsBefore = this.hits;
+    before[0] = store.windowGhostHits;
+    before[1] = store.mainGhostHits;
+    before[2] = store.windowGhosts;
+    before[3] = store.mainGhosts;
+  }
+
+  private climb(): void {
+    const store = this.store;
+    this.sampleLeft -= this.countdown;
+    // An interval that began without an LRU age was not measured: the sample's shadow is partial.
+    if (store.shadowAge < 0) this.shadowPartial = true;
+    this.shadowGain += store.shadow();
+    this.shadowVariance += store.shadowVariance;
+    if (this.sampleLeft > 0) {
+      const elapsed = this.period - this.sampleLeft;
+      if (this.climber.interrupt(this.shadowGain / elapsed, Math.sqrt(this.shadowVariance) / elapsed)) {
+        // Overwhelming evidence within the sample (a phase change to a recency-heavy workload):
+        // the window is now the whole cache and a new sample starts.
+        store.setWindowFraction(this.climber.fraction);
+        this.restartSample();
+      }
+      this.schedule();
+      return;
+    }
+    this.sampleLeft = this.period;
+    const partial = this.shadowPartial;
+    const shadowGain = partial ? 0 : this.shadowGain / this.period;
+    const shadowError = partial ? 0 : Math.sqrt(this.shadowVariance) / this.period;
+    this.shadowPartial = false;
+    this.shadowGain = 0;
+    this.shadowVariance = 0;
+    const before = this.ghostsBefore;
     const sampleHits = this.hits - this.hitsBefore;
     this.hitsBefore = this.hits;
     // Which region would have kept more of the keys it lost: the hit rate of each kind of ghost.
@@ -256,7 +314,10 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (wg + mg >= LEAN_MIN_HITS) lean = wRate > LEAN_RATIO * mRate ? 1 : mRate > LEAN_RATIO * wRate ? -1 : 0;
     const sure = wg + mg >= LEAN_SURE_HITS;
     const strong = sure && wRate > STRONG_RATIO * mRate;
-    store.setWindowFraction(this.climber.sample(sampleHits, this.period, lean, sure, strong));
+    store.setWindowFraction(
+      this.climber.sample(sampleHits, this.period, lean, sure, strong, shadowGain, shadowError),
+    );
+    this.schedule();
   }
 
   private assertOpen(): void {
