@@ -2,7 +2,8 @@
  * Hit-ratio benchmark: replays access traces demand-fill at unit cost (`get`, and `set` on a
  * miss) against our memory cache, npm `lru-cache` of the same capacity, and Bélády's offline
  * optimum (OPT) computed here. Prints a table; `--json OUT` writes `{ trace, size, ours, lru, opt }`
- * rows. Also replays two recency-heavy synthetic traces (a drifting working set), checks that
+ * rows. Also replays recency-heavy synthetic traces (drifting working sets, loops) and a
+ * database-like mix (recent rows, hot pages, range scans), checks that
  * key length does not change our hit ratio, and writes one SVG per trace (hit ratio against cache
  * size: ours, LRU, OPT) to benchmarks/figures/ (`--no-figures` skips them).
  *
@@ -270,6 +271,85 @@ export function recencyTrace(options: {
   return keys;
 }
 
+/** xorshift32 in [0, 1). */
+function uniform(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A recency-heavy trace of another shape: loops. Work arrives in batches of `block` new keys; a
+ * batch is walked in order `passes` times (a nested-loop join, a retry loop, a page re-rendered),
+ * and every other request reads back a key of the last few batches, skewed to the newest. Reuse
+ * distances are short and regular, a key is hot for a while and then dead for good: its count in
+ * the sketch stays high after it stopped mattering.
+ */
+export function loopTrace(options: { count: number; block: number; passes: number; seed: number }): string[] {
+  const { count, block, passes } = options;
+  const rnd = uniform(options.seed);
+  const keys: string[] = [];
+  let batch = 0;
+  while (keys.length < count) {
+    for (let p = 0; p < passes && keys.length < count; p++) {
+      for (let j = 0; j < block && keys.length < count; j++) {
+        keys.push(`l${batch * block + j}`);
+        if (keys.length < count) {
+          // A read-back of the last 8 batches, skewed to the newest.
+          const u = rnd();
+          const back = Math.floor(8 * block * u * u);
+          keys.push(`l${Math.max(0, batch * block + j - back)}`);
+        }
+      }
+    }
+    batch++;
+  }
+  return keys;
+}
+
+/**
+ * A database-like mix: half the requests read recently written rows (one new row
+ * every 4 requests, reads skewed to the newest: row = newest − ⌊2000·u³⌋), a fifth read a fixed
+ * set of 300 hot pages (index roots, configuration; Zipf-like), and the rest are range scans:
+ * runs of 20–400 consecutive old rows read once. Scans are what W-TinyLFU is good at refusing;
+ * the recent rows are what only recency catches.
+ */
+export function dbTrace(options: { count: number; seed: number }): string[] {
+  const rnd = uniform(options.seed);
+  const keys: string[] = [];
+  let rows = 1;
+  let scanAt = 0;
+  let scanLeft = 0;
+  while (keys.length < options.count) {
+    const r = rnd();
+    if (scanLeft > 0 && r < 0.3) {
+      keys.push(`row${scanAt++}`);
+      scanLeft--;
+      continue;
+    }
+    if (r < 0.5) {
+      const u = rnd();
+      keys.push(`row${Math.max(0, rows - Math.floor(2000 * u * u * u))}`);
+    } else if (r < 0.7) {
+      const u = rnd();
+      keys.push(`page${Math.floor(300 * u * u)}`);
+    } else {
+      if (scanLeft === 0) {
+        scanAt = Math.floor(rnd() * rows * 0.8);
+        scanLeft = 20 + Math.floor(rnd() * 380);
+      }
+      keys.push(`row${scanAt++}`);
+      scanLeft--;
+    }
+    if (keys.length % 4 === 0) rows++;
+  }
+  return keys;
+}
+
 /**
  * The same Zipf workload with keys of exactly `length` characters that differ in the middle
  * (`tenant:acme:xxxx…<id>…yyyy`), to check that long keys are told apart as well as short ones.
@@ -454,6 +534,22 @@ async function main() {
         const keys = recencyTrace({ count: 1_000_000, window, drift, seed: 9 });
         rows.push(...judge(name, keys, sizesArg ?? [32, 100, 250, 500, 1000, 2000, 5000]));
       }
+      console.log('recency-loop: 1,000,000 requests, batches of 300 new keys walked 3 times, read-backs');
+      rows.push(
+        ...judge(
+          'recency-loop',
+          loopTrace({ count: 1_000_000, block: 300, passes: 3, seed: 11 }),
+          sizesArg ?? [32, 100, 250, 500, 1000, 2000, 5000],
+        ),
+      );
+      console.log('db-mix: 1,000,000 requests, recent rows, 300 hot pages and range scans');
+      rows.push(
+        ...judge(
+          'db-mix',
+          dbTrace({ count: 1_000_000, seed: 13 }),
+          sizesArg ?? [32, 100, 250, 500, 1000, 2000, 5000],
+        ),
+      );
     }
   }
   if (!values['no-synthetic'] && !values.trace?.length) {

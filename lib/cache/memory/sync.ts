@@ -13,10 +13,11 @@ import { assertKey, assertTtl, hitRatio } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
 import { type Admission, createAdmission } from './admission/policy.js';
 import { createExpiry, type Expiry } from './expiry.js';
-import { hashKey } from './hash.js';
+import { hashKey, tableHash } from './hash.js';
 import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './options.js';
 import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
+import type { KeyTable } from './table.js';
 
 /** Per-set options of the synchronous face. */
 export interface SetOptions {
@@ -95,6 +96,8 @@ const LEAN_SURE_HITS = 128;
  * when a single strong sample sped up.
  */
 const STRONG_RATIO = 10;
+/** Fewest requests between two LRU-shadow checkpoints. */
+const SHADOW_MIN_INTERVAL = 32;
 /** Width of a TTL bucket and period of the sweep timer, in ms. */
 const TTL_RESOLUTION = 1000;
 /** Expired entries removed per sweep run, so a mass expiry never stalls the event loop. */
@@ -126,7 +129,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   private readonly climber: Climber;
   private readonly store: Store<V>;
   private readonly expiry: Expiry;
-  private readonly map: Map<string, number>;
+  private readonly table: KeyTable;
   private hits = 0;
   private misses = 0;
   private keysAdded = 0;
@@ -141,7 +144,15 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    * ≈ 10 × the entries, capped so that large caches still adapt within minutes of traffic.
    */
   private readonly period: number;
+  /** Requests until `climb` is called: the end of the sample or the next LRU-shadow checkpoint. */
   private untilClimb: number;
+  /** What `untilClimb` was last set to, and the requests left in the sample after that. */
+  private countdown: number;
+  private sampleLeft = 0;
+  /** LRU shadow over the current sample: hits a plain LRU would have had more than this cache. */
+  private shadowGain = 0;
+  private shadowVariance = 0;
+  private shadowPartial = false;
   /** Hits of the current sample = hits - hitsBefore (a hit only bumps `hits`). */
   private hitsBefore = 0;
   /** The store's ghost counters at the last sample: window hits, main hits, window, main. */
@@ -172,7 +183,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const admission: Admission = createAdmission({ numCounters: o.numCounters });
     this.climber = createClimber();
     this.period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
-    this.untilClimb = this.period;
+    this.sampleLeft = this.period;
+    this.countdown = Math.min(this.period, Math.max(SHADOW_MIN_INTERVAL, this.period >> 3));
+    this.untilClimb = this.countdown;
     this.store = createStore<V>({
       maxCost: o.maxCost,
       admission,
@@ -189,7 +202,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       expire: (s) => this.store.remove(s, 'expired'),
       swept: () => this.flush(),
     });
-    this.map = this.store.map;
+    this.table = this.store.table;
   }
 
   private report(s: number, reason: EvictReason): void {
@@ -236,10 +249,56 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.report(s, reason);
   }
 
-  private climb(): void {
+  /** Schedules the next call of `climb`: the next shadow checkpoint or the end of the sample. */
+  private schedule(): void {
+    const age = this.store.shadowAge;
+    // No age yet (the cache is not full): look again an eighth of a sample later.
+    const every = Math.max(SHADOW_MIN_INTERVAL, age < 0 ? this.period >> 3 : age >> 2);
+    this.countdown = Math.min(this.sampleLeft, every);
+    this.untilClimb = this.countdown;
+  }
+
+  /** Starts a new sample now: hits and ghost counts are counted from here. */
+  private restartSample(): void {
     const store = this.store;
     const before = this.ghostsBefore;
-    this.untilClimb = this.period;
+    this.sampleLeft = this.period;
+    this.shadowGain = 0;
+    this.shadowVariance = 0;
+    this.shadowPartial = false;
+    this.hitsBefore = this.hits;
+    before[0] = store.windowGhostHits;
+    before[1] = store.mainGhostHits;
+    before[2] = store.windowGhosts;
+    before[3] = store.mainGhosts;
+  }
+
+  private climb(): void {
+    const store = this.store;
+    this.sampleLeft -= this.countdown;
+    // An interval that began without an LRU age was not measured: the sample's shadow is partial.
+    if (store.shadowAge < 0) this.shadowPartial = true;
+    this.shadowGain += store.shadow();
+    this.shadowVariance += store.shadowVariance;
+    if (this.sampleLeft > 0) {
+      const elapsed = this.period - this.sampleLeft;
+      if (this.climber.interrupt(this.shadowGain / elapsed, Math.sqrt(this.shadowVariance) / elapsed)) {
+        // Overwhelming evidence within the sample (a phase change to a recency-heavy workload):
+        // the window is now the whole cache and a new sample starts.
+        store.setWindowFraction(this.climber.fraction);
+        this.restartSample();
+      }
+      this.schedule();
+      return;
+    }
+    this.sampleLeft = this.period;
+    const partial = this.shadowPartial;
+    const shadowGain = partial ? 0 : this.shadowGain / this.period;
+    const shadowError = partial ? 0 : Math.sqrt(this.shadowVariance) / this.period;
+    this.shadowPartial = false;
+    this.shadowGain = 0;
+    this.shadowVariance = 0;
+    const before = this.ghostsBefore;
     const sampleHits = this.hits - this.hitsBefore;
     this.hitsBefore = this.hits;
     // Which region would have kept more of the keys it lost: the hit rate of each kind of ghost.
@@ -255,7 +314,10 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (wg + mg >= LEAN_MIN_HITS) lean = wRate > LEAN_RATIO * mRate ? 1 : mRate > LEAN_RATIO * wRate ? -1 : 0;
     const sure = wg + mg >= LEAN_SURE_HITS;
     const strong = sure && wRate > STRONG_RATIO * mRate;
-    store.setWindowFraction(this.climber.sample(sampleHits, this.period, lean, sure, strong));
+    store.setWindowFraction(
+      this.climber.sample(sampleHits, this.period, lean, sure, strong, shadowGain, shadowError),
+    );
+    this.schedule();
   }
 
   private assertOpen(): void {
@@ -269,8 +331,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   }
 
   get(key: string): V | undefined {
-    const s = this.map.get(key);
-    if (s !== undefined) {
+    // The typeof test guards hashKey; anything else is refused on the miss path below.
+    const s = typeof key === 'string' ? this.table.find(key, tableHash(key)) : 0;
+    if (s !== 0) {
       // No closed check on a hit: `close` empties the map, so a closed cache only misses.
       // Only valid keys are ever stored, so a hit needs no key check; expiry is looked at only
       // once some entry had a TTL, the clock read only for entries that have one.
@@ -313,16 +376,18 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.loads.size !== 0) this.loads.delete(key);
     this.costAdded += cost;
     const store = this.store;
-    const s = this.map.get(key);
+    const keyTableHash = tableHash(key);
+    const s = this.table.find(key, keyTableHash);
     let kept: boolean;
-    if (s !== undefined) {
+    if (s !== 0) {
       store.setValue(s, value);
       store.touch(s);
       this.expiry.remove(s);
       if (expireAt !== 0) this.expiry.add(s, expireAt);
       kept = store.cost(s) === cost ? true : store.recost(s, cost);
     } else {
-      const fresh = store.alloc(key, value, hashKey(key), cost);
+      // The sketch's hash only now: an update in place never needs it.
+      const fresh = store.alloc(key, value, hashKey(key), cost, keyTableHash);
       this.keysAdded++;
       if (expireAt !== 0) this.expiry.add(fresh, expireAt);
       kept = store.insert(fresh);
@@ -334,8 +399,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   has(key: string): boolean {
     if (this.closed) this.assertOpen();
     assertKey(key);
-    const s = this.map.get(key);
-    if (s === undefined) return false;
+    const s = this.table.find(key, tableHash(key));
+    if (s === 0) return false;
     const at = this.expiry.at(s);
     return at === 0 || at > this.now();
   }
@@ -344,8 +409,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.closed) this.assertOpen();
     assertKey(key);
     if (this.loads.size !== 0) this.loads.delete(key);
-    const s = this.map.get(key);
-    if (s === undefined) return false;
+    const s = this.table.find(key, tableHash(key));
+    if (s === 0) return false;
     const at = this.expiry.at(s);
     const live = at === 0 || at > this.now();
     this.store.remove(s, live ? 'deleted' : 'expired');
@@ -405,7 +470,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   keys(): string[] {
     if (this.closed) this.assertOpen();
-    return [...this.map.keys()];
+    return this.store.residentSlots().map((s) => this.store.key(s));
   }
 
   clear(): void {
@@ -440,7 +505,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   }
 
   get size(): number {
-    return this.map.size;
+    return this.table.size;
   }
 
   get cost(): number {

@@ -38,9 +38,25 @@ export interface Climber {
    * Feeds one sample; returns the new window share. `lean` (+1, -1 or 0) is the direction the
    * sample's ghost hits point to; it decides the first move and restarts. `sure`: the lean rests
    * on enough ghost hits to count towards a persistent lean; `strong`: it is strong enough to
-   * speed a persistent lean up (see above).
+   * speed a persistent lean up (see above). `lruGain`: how much higher a plain LRU's hit ratio
+   * of the same size would have been over the sample (the LRU shadow, store.ts), with its
+   * standard error `lruError`.
    */
-  sample(hits: number, requests: number, lean?: number, sure?: boolean, strong?: boolean): number;
+  sample(
+    hits: number,
+    requests: number,
+    lean?: number,
+    sure?: boolean,
+    strong?: boolean,
+    lruGain?: number,
+    lruError?: number,
+  ): number;
+  /**
+   * The LRU shadow so far in a sample that is not over (`lruGain`, `lruError` as in `sample`,
+   * over the requests so far). Returns true when it is overwhelming (above the margin and `lruCut`
+   * standard errors): the window is then the whole capacity and the caller starts a new sample.
+   */
+  interrupt(lruGain: number, lruError: number): boolean;
 }
 
 export interface ClimberOptions {
@@ -66,6 +82,17 @@ export interface ClimberOptions {
   persist?: number;
   /** Largest move of a sped-up persistent lean, as a share of the capacity. Default 0.5. */
   maxPush?: number;
+  /** LRU shadow: weight of a sample in the running mean of `lruGain`. Default 0.25. */
+  lruWeight?: number;
+  /**
+   * LRU shadow: the window becomes the whole capacity once the running mean of `lruGain` is
+   * above this margin (default 0.005, half a point of hit ratio) and above `lruZ` (default 3)
+   * times its standard error.
+   */
+  lruMargin?: number;
+  lruZ?: number;
+  /** Standard errors the shadow must clear to cut a sample short (`interrupt`). Default 8. */
+  lruCut?: number;
 }
 
 export function createClimber(options: ClimberOptions = {}): Climber {
@@ -86,17 +113,49 @@ export function createClimber(options: ClimberOptions = {}): Climber {
   let strongRun = 0;
   /** Multiple of the step of the current sped-up push (1: none). */
   let push = 1;
+  const lruWeight = options.lruWeight ?? 0.25;
+  const lruMargin = options.lruMargin ?? 0.005;
+  const lruZ = options.lruZ ?? 3;
+  const lruCut = options.lruCut ?? 8;
+  /** Running mean of the LRU shadow's gain, and its variance (counting noise). */
+  let lruMean = 0;
+  let lruVar = 0;
   const move = (amount: number) => {
     fraction = Math.min(max, Math.max(min, fraction + amount));
     return fraction;
+  };
+  /** Becomes a plain LRU: a whole-cache window, the shadow's running mean and the streaks reset. */
+  const toLru = () => {
+    lruMean = 0;
+    lruVar = 0;
+    direction = 1;
+    streak = 0;
+    strongRun = 0;
+    push = 1;
+    return move(max - fraction);
   };
   return {
     get fraction() {
       return fraction;
     },
-    sample(hits, requests, lean = 0, sure = false, strong = false) {
+    interrupt(lruGain, lruError) {
+      if (fraction >= max || lruGain <= lruMargin || lruGain <= lruCut * lruError) return false;
+      toLru();
+      // The interrupted sample mixed two windows: the next one is a new baseline.
+      previous = -1;
+      return true;
+    },
+    sample(hits, requests, lean = 0, sure = false, strong = false, lruGain = 0, lruError = 0) {
       if (requests <= 0) return fraction;
       const rate = hits / requests;
+      lruMean += lruWeight * (lruGain - lruMean);
+      lruVar = (1 - lruWeight) ** 2 * lruVar + lruWeight ** 2 * lruError * lruError;
+      if (fraction < max && lruMean > lruMargin && lruMean > lruZ * Math.sqrt(lruVar)) {
+        // A plain LRU of the same size would clearly have hit more: become one. The climber goes
+        // on from there (a dip turns it around as usual; the shadow sends it back if LRU still wins).
+        previous = rate;
+        return toLru();
+      }
       if (previous < 0) {
         // The first sample is the baseline: no hit-ratio direction to judge yet, only the lean.
         previous = rate;
