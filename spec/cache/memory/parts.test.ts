@@ -480,7 +480,8 @@ describe('store: LRU shadow', () => {
   it('gives no estimate before the cache lost as many keys as it holds', () => {
     const admission = createAdmission({ numCounters: 1 << 10 });
     const store = createStore<string>({ maxCost: 100, admission, onRemove: () => {} });
-    for (let i = 0; i < 150; i++) store.insert(store.alloc(`k${i}`, '', hashKey(`k${i}`), 1, tableHash(`k${i}`)));
+    for (let i = 0; i < 150; i++)
+      store.insert(store.alloc(`k${i}`, '', hashKey(`k${i}`), 1, tableHash(`k${i}`)));
     assert.equal(store.shadow(), 0);
     assert.equal(store.shadowAge, -1);
   });
