@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
 import { withSpan } from '../../lib/core/span.js';
+import { trimOws } from '../../lib/core/tracestate.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
@@ -26,6 +27,38 @@ function cpuMs(fn: () => void): number {
   const used = process.cpuUsage(before);
   return (used.user + used.system) / 1000;
 }
+
+describe('tracestate parsing stays linear in the header length', () => {
+  const tracers: [string, Tracer][] = [
+    ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ['otel (none)', createOtelTracer({ exporter: 'none' })],
+    ['propagate-only', createPropagateOnlyTracer()],
+  ];
+  // Runs of blanks ending in a non-blank: the old trim pattern `/^[ \t]+|[ \t]+$/g` retried
+  // its second branch from every blank (O(n²): 16 KB cost 100–250 ms of CPU per request).
+  const hostile = [
+    `a=b,${' '.repeat(16 * 1024)}x`,
+    `${' \t'.repeat(8 * 1024)}k=v`,
+    `k=${' '.repeat(64 * 1024)}v`,
+  ];
+  for (const [name, tracer] of tracers)
+    it(`${name}: a hostile tracestate is parsed in well under 100 ms of CPU`, () => {
+      for (const tracestate of hostile) {
+        const ms = cpuMs(() => tracer.extract({ traceparent: `00-${TID}-${PID}-01`, tracestate }));
+        assert.ok(ms < 100, `extract took ${ms.toFixed(1)} ms of CPU for ${tracestate.length} chars`);
+      }
+    });
+
+  it('trims exactly like the old pattern (property)', () => {
+    const OLD = /^[ \t]+|[ \t]+$/g;
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ \ta-z=,]{0,24}$/), (text) => {
+        assert.equal(trimOws(text), text.replace(OLD, ''));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe('traceparent parsing stays linear in the header length', () => {
   const tracers: [string, Tracer][] = [

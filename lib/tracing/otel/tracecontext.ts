@@ -24,6 +24,7 @@ import {
   parseTracestate,
   serializeTracestate,
   type TracestateMembers,
+  trimOws,
 } from '../../core/tracestate.js';
 
 const TRACEPARENT = 'traceparent';
@@ -36,15 +37,6 @@ const TRACEPARENT_FORMAT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-
 const INVALID_TRACE = '00000000000000000000000000000000';
 const INVALID_SPAN = '0000000000000000';
 const TRACESTATE = 'tracestate';
-
-/** `s` without the spaces and tabs (HTTP optional whitespace) around it, in one linear pass. */
-function trimOws(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && (s.charCodeAt(start) === 32 || s.charCodeAt(start) === 9)) start++;
-  while (end > start && (s.charCodeAt(end - 1) === 32 || s.charCodeAt(end - 1) === 9)) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
-}
 
 /** An immutable, validated trace state (OpenTelemetry's `TraceState` interface). */
 export class W3CTraceState implements TraceState {
