@@ -11,6 +11,7 @@
  * field once (pino would otherwise write `trace_id` twice).
  */
 import type { LogFields, Logger, LogLevel, Span } from './contracts.js';
+import { errorFields } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext } from './w3c.js';
 
@@ -96,12 +97,28 @@ function isPino(x: unknown): x is ObjectFirstLogger {
   return typeof l?.bindings === 'function' && typeof l.levels === 'object' && typeof l.child === 'function';
 }
 
+/**
+ * pino serialises an Error only under the key `err`: `{ error: err }` (how traceHandler and the
+ * demo log failures) came out as `"error":{}`. Errors under any other key get our fields.
+ */
+function withErrorsReadable(fields: LogFields): LogFields {
+  let out: Record<string, unknown> | undefined;
+  for (const key in fields) {
+    const value = fields[key];
+    if (key !== 'err' && value instanceof Error) {
+      out ??= { ...fields };
+      out[key] = errorFields(value);
+    }
+  }
+  return out ?? fields;
+}
+
 function fromPino(p: ObjectFirstLogger): Logger {
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
       if (fields === undefined) p[level]({}, message);
-      else p[level](fields, message);
+      else p[level](withErrorsReadable(fields), message);
     };
   return {
     debug: at('debug'),

@@ -36,14 +36,36 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   return make(options.fields ?? {});
 }
 
+/**
+ * What a log record keeps of an error: JSON (and pino, for any field not named `err`) turn an
+ * Error into `{}`. A getter that throws or a message that is not a string must not make the log
+ * call throw: logging runs on failure paths.
+ */
+export function errorFields(error: Error): Record<string, unknown> {
+  const read = (get: () => unknown): unknown => {
+    try {
+      return get();
+    } catch {
+      return '[unreadable]';
+    }
+  };
+  const message = read(() => error.message);
+  const out: Record<string, unknown> = {
+    name: read(() => error.name),
+    message:
+      typeof message === 'string'
+        ? message
+        : String(typeof message === 'symbol' ? message.description : message),
+  };
+  if ('code' in error) out.code = read(() => (error as { code: unknown }).code);
+  const cause = read(() => error.cause);
+  if (cause !== undefined) out.cause = cause;
+  return out;
+}
+
 // Errors serialise to {} by default; keep what a reader needs.
 function errorReplacer(_key: string, value: unknown) {
-  if (value instanceof Error) {
-    const out: Record<string, unknown> = { name: value.name, message: value.message };
-    if ('code' in value) out.code = (value as { code: unknown }).code;
-    if (value.cause !== undefined) out.cause = value.cause;
-    return out;
-  }
+  if (value instanceof Error) return errorFields(value);
   if (typeof value === 'bigint') return value.toString();
   return value;
 }

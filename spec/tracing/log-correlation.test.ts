@@ -77,6 +77,24 @@ for (const [name, make] of [
       }
     });
 
+    it('an Error under any field keeps its name, message and code; a hostile one never makes logging throw', () => {
+      const { logger, lines } = make();
+      const app = createApp({ logger });
+      const err = Object.assign(new TypeError('db down'), { code: 'ECONNREFUSED' });
+      const hostile = new Error('x');
+      Object.defineProperty(hostile, 'message', {
+        get() {
+          throw new Error('getter');
+        },
+      });
+      app.ctx.logger.error('failed', { error: err });
+      assert.doesNotThrow(() => app.ctx.logger.error('hostile', { error: hostile }));
+      const failed = lines.find((l) => l.msg === 'failed')!;
+      assert.deepEqual(failed.error, { name: 'TypeError', message: 'db down', code: 'ECONNREFUSED' });
+      const line = lines.find((l) => l.msg === 'hostile')!;
+      assert.equal((line.error as { message: string }).message, '[unreadable]');
+    });
+
     it("a traceHandler request logs with the server span ids, continuing the caller's trace", async () => {
       const { logger, lines } = make();
       const tracer = createOtelTracer({ exporter: 'memory' });
