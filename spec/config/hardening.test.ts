@@ -374,3 +374,27 @@ describe('issue 16 — 8: factories reject unknown options with a suggestion', (
     rejects(() => createMetrics({ nameSpace: 'x' } as never), 'namespace');
   });
 });
+
+describe('config: tracing headers the tracer could never send', () => {
+  it('a bad header name or a control character in a value is a ConfigError with its path, the value never shown', () => {
+    for (const [headers, path] of [
+      [{ 'x-cust"om': 'v' }, 'tracing.headers'],
+      [{ 'x api key': 'v' }, 'tracing.headers'],
+      [{ authorization: 'Bearer s3cr3t\r\nx-evil: 1' }, 'tracing.headers.authorization'],
+    ] as const) {
+      let caught: unknown;
+      try {
+        parseConfig({ tracing: { headers } });
+      } catch (err) {
+        caught = err;
+      }
+      assert.ok(caught instanceof ConfigError, `${JSON.stringify(Object.keys(headers))} refused`);
+      assert.ok(caught.message.includes(path), caught.message);
+      assert.ok(!caught.message.includes('s3cr3t'), 'the value is not echoed');
+    }
+    // What node:http can send is accepted.
+    assert.doesNotThrow(() =>
+      parseConfig({ tracing: { headers: { 'x-api-key': 'a b\tc', "x-~!#$%&'*+.^_`|": 'v' } } }),
+    );
+  });
+});

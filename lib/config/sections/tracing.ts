@@ -16,6 +16,7 @@
  *   active_context: false
  * ```
  */
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import * as v from 'valibot';
 import type { AttributeValue } from '../../core/contracts.js';
 import {
@@ -38,6 +39,30 @@ import {
   text,
 } from '../primitives.js';
 import { clientTls, clientTlsOptions } from './tls.js';
+
+/** `node:http`'s own rule, so a header the file accepts can always be sent (and the tracer accepts it). */
+const passes = (check: () => void): boolean => {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
+};
+const headerName = v.pipe(
+  text,
+  v.check(
+    (name) => passes(() => validateHeaderName(name)),
+    "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
+  ),
+);
+const headerValue = v.pipe(
+  text,
+  v.check(
+    (value) => passes(() => validateHeaderValue('x', value)),
+    'text without control characters (CR, LF, NUL…)',
+  ),
+);
 
 const ATTRIBUTE_PHRASE =
   'text, a number, true/false, or a list of only texts, only numbers or only true/false values';
@@ -96,7 +121,7 @@ export const tracingSection = section(
         'a mapping of attribute names to values',
       ),
     ),
-    headers: v.optional(mapOf(text, text, 'a mapping of header names to text values')),
+    headers: v.optional(mapOf(headerName, headerValue, 'a mapping of header names to text values')),
     /** TLS of an https otlp endpoint: ca_file, cert_file/key_file/key_passphrase (mutual TLS). */
     tls: v.optional(clientTls),
     batch: v.optional(
