@@ -51,7 +51,12 @@ export function tableHash(key: string): number {
     a = (a << 13) | (a >>> 19);
     b = (b << 17) | (b >>> 15);
   }
-  for (; i < n; i++) a = Math.imul(a ^ key.charCodeAt(i), 0x01000193);
+  // The last 0–3 characters: a pair, then a single one, each in one multiply.
+  if (i + 2 <= n) {
+    a = Math.imul(a ^ (key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16)), 0x2545f491);
+    i += 2;
+  }
+  if (i < n) b = Math.imul(b ^ key.charCodeAt(i), 0x5bd1e995);
   let h = a ^ Math.imul(b ^ (b >>> 16), 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);

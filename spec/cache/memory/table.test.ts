@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { hashKey } from '../../../lib/cache/memory/hash.js';
+import { hashKey, tableHash } from '../../../lib/cache/memory/hash.js';
 import { KeyTable } from '../../../lib/cache/memory/table.js';
 
 /** A table over `slots` slots whose keys are `k0`, `k1`, …; `hashOf` picks the stored hash. */
@@ -18,6 +18,7 @@ describe('memory cache: key table', () => {
     // which is where backward-shift deletion can go wrong.
     const hashFns: ((key: string) => number)[] = [
       hashKey,
+      tableHash,
       (k) => hashKey(k) & 7,
       (k) => (hashKey(k) & 3) | 0x7ffffffc, // same home bucket after masking, different hashes
       () => 42, // every key collides: found by the string compare alone
@@ -68,5 +69,29 @@ describe('memory cache: key table', () => {
     table.clear();
     assert.equal(table.size, 0);
     assert.equal(table.find('a', 7), 0);
+  });
+
+  it('tableHash spreads keys of every length and shape over the low bits the table indexes with', () => {
+    const shapes = [
+      (i: number) => `user:${i}`,
+      (i: number) => `tenant:acme:user:${String(i).padStart(6, '0')}:profile:v2`,
+      (i: number) =>
+        String.fromCharCode(65 + (i % 26), 65 + (((i / 26) | 0) % 26), 65 + (((i / 676) | 0) % 26)),
+      (i: number) => `k${i}`.padEnd(200, 'x'),
+      (i: number) => `é-${i}-ü`,
+    ];
+    for (const shape of shapes) {
+      const n = 4096;
+      const buckets = new Int32Array(1024);
+      const seen = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const h = tableHash(shape(i));
+        seen.add(h);
+        buckets[h & 1023]!++;
+      }
+      assert.ok(seen.size >= n - 2, `${shape(1)}: ${n - seen.size} full-hash collisions`);
+      // 4 keys per bucket on average; a poor mix of the last characters piles them up.
+      assert.ok(Math.max(...buckets) <= 16, `${shape(1)}: fullest bucket ${Math.max(...buckets)}`);
+    }
   });
 });
