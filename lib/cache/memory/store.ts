@@ -14,8 +14,8 @@
  * access in one Int32Array each. A hit therefore touches no per-entry object: 10,000 entry objects
  * scattered over the heap cost a cache miss each, dense typed arrays do not. Freed slots are
  * reused (free list); the arrays grow by doubling, never beyond the most entries `maxCost` can
- * hold. Heap per entry at 1M entries: 77 bytes (32-byte records, a Float64Array of costs and
- * push-grown arrays made it 98).
+ * hold. Heap per entry at 1M entries: 69 bytes (77 with a `Map` for the keys; 32-byte records,
+ * a Float64Array of costs and push-grown arrays made it 98).
  *
  * Every step is O(1): list splices, swap-removal from the main array, a fixed number of samples.
  * Total cost never exceeds `maxCost` when `insert`/`recost` return.
