@@ -153,6 +153,7 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
     let reads = 0;
     let writes = 0;
     let violations = 0;
+    let l2FailedReads = 0;
     const deadline = performance.now() + 4_000;
     const rounds = 1_500;
 
@@ -175,10 +176,16 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
       for (let i = 0; i < rounds * 2 && performance.now() < deadline; i++) {
         const key = KEYS[(i + seed) % KEYS.length]!;
         const floor = floors[who].get(key) ?? -1;
+        const l2Trouble = () => ends[who].stats().l2Errors + ends[who].stats().l2Skipped;
+        const errorsBefore = l2Trouble();
         const v = version(await ends[who].get(key));
         reads++;
         if (v !== -1 && !written.get(key)!.has(v)) violations++;
-        if (v < floor) {
+        // A miss while L2 failed or was skipped by the open breaker (a timeout on a loaded machine) is the documented outage
+        // fallback, not a stale read: only a value below the floor, or a miss with L2 healthy, is.
+        const l2Failed = l2Trouble() !== errorsBefore;
+        if (l2Failed) l2FailedReads++;
+        if (v < floor && !(v === -1 && l2Failed)) {
           violations++;
           console.log(`# ${who} read ${key}=${v} below floor ${floor}`);
         }
@@ -193,10 +200,11 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
       reader('B', 3),
     ]);
     console.log(
-      `# stress: ${writes} writes, ${reads} reads, ${violations} violations; invalidations received A=${ends.A.stats().invalidationsReceived} B=${ends.B.stats().invalidationsReceived}; L1 hits A=${ends.A.stats().l1Hits} B=${ends.B.stats().l1Hits}`,
+      `# stress: ${writes} writes, ${reads} reads, ${violations} violations, ${l2FailedReads} reads during an L2 failure; invalidations received A=${ends.A.stats().invalidationsReceived} B=${ends.B.stats().invalidationsReceived}; L1 hits A=${ends.A.stats().l1Hits} B=${ends.B.stats().l1Hits}`,
     );
     assert.equal(violations, 0);
     assert.ok(writes > 100 && reads > 100);
+    assert.ok(l2FailedReads < reads / 10, `most reads reached L2 (${l2FailedReads} of ${reads} failed)`);
     assert.ok(ends.A.stats().invalidationsReceived > 0 && ends.B.stats().invalidationsReceived > 0);
   });
 
