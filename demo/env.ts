@@ -21,6 +21,8 @@ export interface DemoEnv {
   host: string;
   /** `LOG_LEVEL`: debug | info | warn | error. */
   logLevel: 'debug' | 'info' | 'warn' | 'error' | undefined;
+  /** `CALL_TIMEOUT_MS`: bound of one call to another service, ms (1..600000); unset → 5000. */
+  callTimeoutMs: number | undefined;
 }
 
 /** `text` as a ratio 0..1 (default 1); a bad value throws naming `name`, the variable it came from. */
@@ -29,6 +31,15 @@ function rate(name: string, text: string | undefined): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0 || n > 1)
     throw new Error(`${name} must be between 0 and 1, got "${text}"`);
+  return n;
+}
+
+/** `CALL_TIMEOUT_MS` as a whole number of milliseconds 1..600000; a bad value throws. */
+function callTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 600_000)
+    throw new Error(`CALL_TIMEOUT_MS must be a whole number of milliseconds from 1 to 600000, got "${text}"`);
   return n;
 }
 
@@ -52,6 +63,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
       : rate('OTEL_TRACES_SAMPLER_ARG', nonEmpty('OTEL_TRACES_SAMPLER_ARG')),
     host: nonEmpty('HOST') ?? '127.0.0.1',
     logLevel: level as DemoEnv['logLevel'],
+    callTimeoutMs: callTimeout(nonEmpty('CALL_TIMEOUT_MS')),
   };
 }
 

@@ -284,8 +284,14 @@ export type ClientFetch = (
  */
 export const CLIENT_FETCH = 'clientFetch';
 
-/** Bound for one downstream call, ms. */
-const CALL_TIMEOUT_MS = 5000;
+/**
+ * The app component (`ctx.components`) holding the bound of one call to another service, ms
+ * (`startService({ callTimeoutMs })`, env `CALL_TIMEOUT_MS`); absent → {@link DEFAULT_CALL_TIMEOUT_MS}.
+ */
+export const CALL_TIMEOUT = 'callTimeoutMs';
+
+/** Default bound for one downstream call, ms. */
+export const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 /**
  * Marks a call from one demo service to another. A service that is stopping still serves these
@@ -323,7 +329,9 @@ export async function callService<T = unknown>(
 ): Promise<CallResult<T>> {
   const { body } = options;
   const template = options.template ?? path;
-  const timeout = AbortSignal.timeout(CALL_TIMEOUT_MS);
+  const timeout = AbortSignal.timeout(
+    (ctx.components[CALL_TIMEOUT] as number | undefined) ?? DEFAULT_CALL_TIMEOUT_MS,
+  );
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
   const clientFetch = (ctx.components[CLIENT_FETCH] as ClientFetch | undefined) ?? tracedFetch;
   const send = () =>

@@ -2,7 +2,7 @@
  * Runs one demo service as its own program (the compose stack does this), configured from the
  * environment (see demo/README.md): PORT, HOST, DATABASE_URL, REDIS_URL, USER_SERVICE_URL,
  * ORDER_SERVICE_URL, OTEL_EXPORTER_OTLP_ENDPOINT / HYPERION_TRACING_ENDPOINT, HYPERION_SAMPLE_RATE,
- * LOG_LEVEL. Closes cleanly on SIGTERM/SIGINT.
+ * LOG_LEVEL, CALL_TIMEOUT_MS. Closes cleanly on SIGTERM/SIGINT.
  */
 import { envPort, readEnv } from './env.js';
 import { DEFAULT_PORTS, type ServiceName, startService } from './services/index.js';
@@ -25,6 +25,7 @@ export async function runStandalone(name: ServiceName): Promise<void> {
       : { exporter: 'none' },
     peers: { user: () => userUrl, order: () => orderUrl },
     logger: env.logLevel ?? 'info',
+    callTimeoutMs: env.callTimeoutMs,
   });
   if (!env.tracingEndpoint)
     service.app.logger.warn('no OTLP endpoint set (OTEL_EXPORTER_OTLP_ENDPOINT): spans are not recorded');

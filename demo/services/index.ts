@@ -26,7 +26,7 @@ import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.
 import type { CacheLayers } from '../caching.js';
 import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
-import { CLIENT_FETCH, createServiceListener, PEER_HEADER, type Route } from '../http.js';
+import { CALL_TIMEOUT, CLIENT_FETCH, createServiceListener, PEER_HEADER, type Route } from '../http.js';
 import { hyperionInstrumentation, type Instrumentation } from '../instrumentation.js';
 import { migrateOrders, migrateUsers } from '../schema.js';
 import { gatewayRoutes } from './gateway.js';
@@ -96,6 +96,8 @@ export interface ServiceOptions {
   cache?: CacheSetup | undefined;
   /** How long running requests may finish after a stop began, ms. Default 8000 (within the 10 s close budget). */
   drainGraceMs?: number | undefined;
+  /** Bound of one call to another service, ms. Default 5000. */
+  callTimeoutMs?: number | undefined;
   /**
    * Builds the service's instrumentation layer instead of Hyperion's (`tracing` and `metrics` are
    * then ignored): the demo benchmark's raw-SDK twin (demo/instrumentation.ts).
@@ -287,7 +289,11 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     logger,
     // Closed before the cache, metrics and tracer; a shared db (options.db) is its owner's to close.
     // The client fetch is how `callService` reaches the instrumentation layer (http.ts).
-    components: { [CLIENT_FETCH]: inst.fetch, ...(db && !options.db ? { db } : {}) },
+    components: {
+      [CLIENT_FETCH]: inst.fetch,
+      ...(options.callTimeoutMs === undefined ? {} : { [CALL_TIMEOUT]: options.callTimeoutMs }),
+      ...(db && !options.db ? { db } : {}),
+    },
   });
 
   let routes: Route[];

@@ -1,7 +1,11 @@
 /** The demo's environment variables with malformed values (session-5 audit): errors name the variable that was set. */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { readEnv, redisOptionsFromUrl } from '../../demo/env.js';
+import { CALL_TIMEOUT, callService, DEFAULT_CALL_TIMEOUT_MS, HttpError } from '../../demo/http.js';
+import { createApp } from '../../lib/core/app.js';
 
 describe('demo environment: malformed values', () => {
   it('a bad OTEL_TRACES_SAMPLER_ARG is reported under its own name (not HYPERION_SAMPLE_RATE)', () => {
@@ -21,5 +25,34 @@ describe('demo environment: malformed values', () => {
         () => redisOptionsFromUrl(url),
         (e: Error) => /REDIS_URL/.test(e.message) && !e.message.includes('sekrit'),
       );
+  });
+});
+
+describe('demo: the bound of one call to another service (CALL_TIMEOUT_MS)', () => {
+  it('is read from CALL_TIMEOUT_MS as whole milliseconds 1..600000, unset → undefined (5000 applies)', () => {
+    assert.equal(readEnv({}).callTimeoutMs, undefined);
+    assert.equal(readEnv({ CALL_TIMEOUT_MS: ' 250 ' }).callTimeoutMs, 250);
+    for (const bad of ['0', '-1', '1.5', 'x', '600001'])
+      assert.throws(() => readEnv({ CALL_TIMEOUT_MS: bad }), /CALL_TIMEOUT_MS/, bad);
+  });
+
+  it('a peer that never answers becomes a 502 once the configured bound is over, not the default 5 s', async (t) => {
+    const server = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const app = createApp({ components: { [CALL_TIMEOUT]: 200 } });
+    t.after(() => app.close());
+    const started = performance.now();
+    await assert.rejects(
+      callService(app.ctx, { service: 'hanging', baseUrl }, 'GET', '/x'),
+      (e: unknown) => e instanceof HttpError && e.status === 502,
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 190, `waited the bound (${elapsed} ms)`);
+    assert.ok(elapsed < DEFAULT_CALL_TIMEOUT_MS, `not the default bound (${elapsed} ms)`);
   });
 });

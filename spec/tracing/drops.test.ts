@@ -83,7 +83,11 @@ describe('dropped spans are counted, exposed and logged', () => {
     // and counted (closed directly here, so the metrics registry is still there to read it).
     const started = performance.now();
     await tracer.close({ timeoutMs: 1000 });
-    assert.ok(performance.now() - started < 1000);
+    // The budget is kept by timers: on a loaded machine they fire late (this assert failed at
+    // load 8 on 2 cores), so late timers get a margin; a close that waited for the hanging
+    // export (the bug this guards against) would wait for the exporter's own timeout (seconds).
+    const closeMs = performance.now() - started;
+    assert.ok(closeMs < 1500, `close took ${Math.round(closeMs)} ms for a 1000 ms budget`);
     assert.deepEqual(tracer.exportStats().droppedSpans, { queue_full: 851, export_failed: 0, shutdown: 150 });
     assert.equal(tracer.exportStats().lostSpans, 1001);
     const summary = records.filter((r) => r.message === 'tracing: spans not delivered (summary at close)');
