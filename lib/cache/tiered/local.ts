@@ -29,6 +29,19 @@ export function levelTtl(until: number, t: number): number | undefined {
   return Math.max(1, Math.ceil(until - t));
 }
 
+/**
+ * `bytes` as an array that owns its whole ArrayBuffer: a copy when it is a view into a larger one
+ * (a Redis reply's buffer holds every value of the reply, so one slice kept in L1 keeps the whole
+ * reply alive, uncounted by L1's `maxCost`), else `bytes` itself.
+ */
+export function ownedBytes(bytes: Bytes): Bytes {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  // allocUnsafeSlow: never a slice of Node's shared pool (Buffer.from would be, for small values).
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
 /** Reads a level's bytes; a value without envelope is taken as fresh forever (`foreign`). */
 export function readFetched(raw: Bytes): Fetched {
   const env = decodeEnvelope(raw);
@@ -131,7 +144,8 @@ export function createLocal(
       bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
     }
     if (staleUntil <= t || !fence.stillValid(key, mark)) return;
-    l1.set(key, bytes, levelTtl(staleUntil, t)).catch(ignore);
+    // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
+    l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).catch(ignore);
   }
 
   function forget(key: string): void {
