@@ -159,6 +159,26 @@ describeWithServers(
       await agree(caches);
     });
 
+    it('a tiered cache with grace and jitter accepts 2^52 ms too (level TTLs are capped, not refused)', async () => {
+      const l2 = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        keyPrefix: 'ttlg:',
+        commandTimeout: 2000,
+      });
+      const t = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        grace: 60_000,
+        jitter: 0.1,
+        random: () => 0.99, // jitter near +10 %: every level TTL lands beyond 2^52 before the cap
+      });
+      closers.push(() => t.close());
+      assert.deepEqual(await outcomes(t, 2 ** 52), ['ok', 'ok', 'ok']);
+      assert.deepEqual(await outcomes(t, 2 ** 52 - 1000), ['ok', 'ok', 'ok']);
+      const pttl = await l2.client.pttl(`ttlg:ttl-${n}`);
+      assert.ok(pttl > 2 ** 52 - 60_000 && pttl <= 2 ** 52, `pttl ${pttl} (capped at 2^52)`);
+    });
+
     it('an accepted 2^52 ms TTL reaches Redis as PX 4503599627370496', async () => {
       const redisCache = caches.redis as ReturnType<typeof createRedisCache>;
       assert.equal(await redisCache.set('edge', Buffer.from('x'), 2 ** 52), true);

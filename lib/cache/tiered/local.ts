@@ -5,6 +5,7 @@
  * rules live in one place.
  */
 import type { Bytes, Cache } from '../../core/contracts.js';
+import { MAX_CALL_TTL_MS } from '../../core/validate.js';
 import type { Fence } from './coherence.js';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
 import type { ResolvedOptions } from './options.js';
@@ -23,10 +24,14 @@ export interface Fetched {
 /** Swallows the result of best-effort local work. */
 export const ignore = () => {};
 
-/** Physical TTL (ms) for a level, from an absolute deadline; `undefined` = no expiry. */
+/**
+ * Physical TTL (ms) for a level, from an absolute deadline; `undefined` = no expiry. At most
+ * `MAX_CALL_TTL_MS`: a TTL near that limit plus jitter or grace would otherwise be refused by the
+ * level (`invalid_ttl`) although the caller's TTL was accepted.
+ */
 export function levelTtl(until: number, t: number): number | undefined {
   if (until === Number.POSITIVE_INFINITY) return undefined;
-  return Math.max(1, Math.ceil(until - t));
+  return Math.min(MAX_CALL_TTL_MS, Math.max(1, Math.ceil(until - t)));
 }
 
 /**
