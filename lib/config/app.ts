@@ -99,7 +99,8 @@ async function buildCoordination(
     built.add('cache.bus', () => bus.close());
     out.bus = bus;
   }
-  if (section.lease?.enabled) out.lease = createRedisLease({ client: l2.client, ttl: section.lease.ttl });
+  if (section.lease?.enabled)
+    out.lease = createRedisLease({ client: l2.client, keyPrefix: l2.keyPrefix, ttl: section.lease.ttl });
   return out;
 }
 

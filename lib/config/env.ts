@@ -16,6 +16,13 @@ export interface EnvOrigin {
   readonly target: readonly string[];
 }
 
+/**
+ * The text of the variable behind an origin that names the field it set (not a mapping created on
+ * the way): validation gives a text field this text instead of the YAML number or boolean read
+ * from it. Kept off the origin objects, which callers may log.
+ */
+export const envText = new WeakMap<EnvOrigin, string>();
+
 /** YAML tokens that drop part of a value's text: `hunter2 #x` would be read as `hunter2`. */
 const DROPS_TEXT = new Set(['comment', 'anchor', 'directive-line', 'doc-start', 'doc-end']);
 
@@ -35,7 +42,9 @@ function yamlDropsText(raw: string): boolean {
 /**
  * Environment overrides: `PREFIX` + path segments joined by `__`, upper-cased. With the default
  * prefix `HYPERION__`, `HYPERION__TRACING__SAMPLE_RATE=0.5` sets `tracing.sample_rate`. Values are
- * read as YAML scalars/flow collections, so `true`, `0.5`, `[a, b]` and `{k: v}` keep their types;
+ * read as YAML scalars/flow collections, so `true`, `0.5`, `[a, b]` and `{k: v}` keep their types
+ * (`validateConfig` then gives a text field the variable's text instead of a number or boolean YAML
+ * read from it: `HYPERION__CACHE__PASSWORD=123456` is the password "123456", `=1e3` is "1e3");
  * a value that is not valid YAML, or is empty or null, or holds YAML that would drop part of its
  * text (a comment, an anchor, a directive, a document marker), is taken as plain text. A name with an
  * empty segment (`HYPERION__`, `HYPERION____X`, `HYPERION__A____B`) or a reserved one, and a value
@@ -108,7 +117,9 @@ export function mergeEnvOverrides(
       node = node[seg] as Record<string, unknown>;
     }
     node[path.at(-1)!] = value ?? raw;
-    origins.push({ path, name, prefix, target: path });
+    const origin: EnvOrigin = { path, name, prefix, target: path };
+    envText.set(origin, raw);
+    origins.push(origin);
   }
   if (issues.length > 0) {
     throw new ConfigError(`${source}: ${issues.length} malformed environment override name(s)`, issues);

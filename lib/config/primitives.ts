@@ -93,6 +93,15 @@ export function nonEmpty(phrase: string) {
   return v.pipe(v.string(phrase), v.minLength(1, phrase));
 }
 
+/**
+ * A host name or address (`localhost`, `10.0.0.5`, `::`, `redis.internal`): non-empty, without
+ * whitespace — a blank `" "` would only fail later, when the server binds or the TLS handshake
+ * starts.
+ */
+export function hostName(phrase = 'a host name or address without spaces') {
+  return v.pipe(v.string(phrase), v.regex(/^\S+$/, phrase));
+}
+
 /** One of a fixed list of words. */
 export function oneOf<const T extends readonly string[]>(
   options: T,

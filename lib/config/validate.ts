@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
-import type { EnvOrigin } from './env.js';
+import { type EnvOrigin, envText } from './env.js';
 import { MAX_ISSUES } from './limits.js';
 import { describeType, displayPath } from './messages.js';
 
@@ -73,6 +73,7 @@ function plainExpected(i: v.BaseIssue<unknown>): string {
 /** What the schema walk below reads of a valibot schema (entries, options, pipe, wrapped …). */
 interface SchemaNode {
   type?: string;
+  literal?: unknown;
   kind?: string;
   message?: unknown;
   entries?: Record<string, SchemaNode>;
@@ -103,6 +104,66 @@ function fieldSchema(schema: SchemaNode | undefined, segments: readonly string[]
   }
   while (s?.type !== undefined && WRAPPERS.has(s.type)) s = s.wrapped;
   return s;
+}
+
+/**
+ * The JavaScript types a field's schema can accept (`typeof`, plus `'any'` when it cannot be told),
+ * looking through wrappers, pipes, unions and picklists.
+ */
+function acceptedTypes(s: SchemaNode | undefined, out = new Set<string>()): Set<string> {
+  while (s?.type !== undefined && WRAPPERS.has(s.type)) s = s.wrapped;
+  switch (s?.type) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      out.add(s.type);
+      break;
+    case 'literal':
+      out.add(typeof s.literal);
+      break;
+    case 'picklist':
+      for (const o of (s.options ?? []) as unknown[]) out.add(typeof o);
+      break;
+    case 'union':
+    case 'variant':
+      for (const o of s.options ?? []) acceptedTypes(o, out);
+      break;
+    default:
+      out.add('any');
+  }
+  return out;
+}
+
+/**
+ * `input` with each field an environment variable set to a YAML number or boolean given the
+ * variable's text instead when the field takes text: only text (a password, a host, a name), or
+ * text and numbers when the text is accepted as it is (a label value `1.10` stays "1.10", a
+ * duration `5000` stays the number). YAML would read `HYPERION__CACHE__PASSWORD=123456` as a
+ * number and `=0x1F` or `=1e3` as another one. Copies along the changed paths only.
+ */
+function withEnvText(schema: unknown, input: unknown, origins: readonly EnvOrigin[]): unknown {
+  let out = input;
+  for (const origin of origins) {
+    const text = envText.get(origin);
+    if (text === undefined) continue;
+    const current = lookup(out, origin.path);
+    if (typeof current !== 'number' && typeof current !== 'boolean') continue;
+    const field = fieldSchema(schema as SchemaNode, origin.path);
+    if (!field) continue;
+    const types = acceptedTypes(field);
+    if (!types.has('string') || types.has('any')) continue;
+    if (types.has(typeof current) && !v.safeParse(field as v.GenericSchema, text).success) continue;
+    out = replaceAt(out, origin.path, text);
+  }
+  return out;
+}
+
+function replaceAt(root: unknown, segments: readonly string[], value: unknown): unknown {
+  if (segments.length === 0) return value;
+  const node = { ...(root as Record<string, unknown>) };
+  const [head, ...rest] = segments as [string, ...string[]];
+  node[head] = replaceAt(node[head], rest, value);
+  return node;
 }
 
 /** Our phrase for what a (missing) field accepts, from its schema's message. */
@@ -190,13 +251,19 @@ function findOrigin(origins: readonly EnvOrigin[], segments: readonly string[]):
   return best;
 }
 
-/** Validates `input` against `schema`, throwing one ConfigError listing every bad field. */
+/**
+ * Validates `input` against `schema`, throwing one ConfigError listing every bad field. With the
+ * `origins` of `mergeEnvOverrides`, a text field an environment variable set gets the variable's
+ * text even where YAML read a number or boolean from it (`HYPERION__CACHE__PASSWORD=123456` is the
+ * password "123456"); numeric and boolean fields keep the YAML value.
+ */
 export function validateConfig<S extends v.GenericSchema>(
   schema: S,
   input: unknown,
   source = 'config',
   origins: readonly EnvOrigin[] = [],
 ): v.InferOutput<S> {
+  input = withEnvText(schema, input, origins);
   const result = v.safeParse(schema, input, { abortEarly: false });
   if (result.success) return result.output;
   const flat = flattenUnionIssues(result.issues);

@@ -32,5 +32,5 @@ export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions
 // rejects bad keys, TTLs and values with the same `CacheError` codes (and the same key limit).
 // `hitRatio` and `createSeededRandom` stay internal: an application never calls them, and a
 // custom cache computes `CacheStats.hitRatio` as its doc says in one line.
-export { assertBytes, assertKey, assertTtl, MAX_KEY_BYTES } from './validate.js';
+export { assertBytes, assertKey, assertTtl, MAX_CALL_TTL_MS, MAX_KEY_BYTES } from './validate.js';
 export { formatTraceparent, INVALID_SPAN_CONTEXT, isValidSpanContext, parseTraceparent } from './w3c.js';

@@ -30,7 +30,18 @@ export function assertKeys(keys: unknown, what = 'keys'): asserts keys is readon
   for (const k of keys) assertKey(k);
 }
 
-/** A TTL is `undefined` (no expiry) or a positive, finite number of milliseconds. */
+/**
+ * Largest TTL (ms) a cache call accepts, on every implementation: 2^52 ms (about 142,700 years).
+ * Redis's `PX` / `PEXPIRE` take an integer, and above 2^52 a double no longer holds every whole
+ * number of ms; the memory and no-op caches refuse the same range so a TTL that works in tests on
+ * one works on the others. (Factory and config defaults stop at 365 days, `MAX_TTL_MS`.)
+ */
+export const MAX_CALL_TTL_MS = 2 ** 52;
+
+/**
+ * A TTL is `undefined` (no expiry) or a positive, finite number of milliseconds up to
+ * `MAX_CALL_TTL_MS`; anything else is a `CacheError` `invalid_ttl`.
+ */
 export function assertTtl(ttl: unknown): asserts ttl is number | undefined {
   if (ttl === undefined) return;
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
@@ -38,6 +49,12 @@ export function assertTtl(ttl: unknown): asserts ttl is number | undefined {
     throw new CacheError(
       'invalid_ttl',
       `ttl must be a positive finite number of milliseconds, received ${shown}`,
+    );
+  }
+  if (ttl > MAX_CALL_TTL_MS) {
+    throw new CacheError(
+      'invalid_ttl',
+      `ttl must be at most ${MAX_CALL_TTL_MS} ms (2^52), received ${String(ttl)}`,
     );
   }
 }

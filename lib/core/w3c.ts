@@ -20,7 +20,12 @@ export function isValidSpanContext(sc: SpanContext): boolean {
   );
 }
 
-/** Parses a `traceparent` header; `undefined` when it is absent or malformed. */
+/**
+ * Parses a `traceparent` header; `undefined` when it is absent or malformed. Ids and flags are
+ * lowercase hex only (W3C Trace Context §3.2.2: `HEXDIGLC`; a header with other characters MUST be
+ * ignored): `00-4BF92F…-00F067…-01` is refused like any invalid header and a new trace starts, as
+ * OpenTelemetry JS's `W3CTraceContextPropagator` does.
+ */
 export function parseTraceparent(header: string | undefined, tracestate?: string): SpanContext | undefined {
   if (!header) return undefined;
   const m = TRACEPARENT.exec(header.trim());
@@ -40,8 +45,20 @@ export function parseTraceparent(header: string | undefined, tracestate?: string
   return tracestate ? { ...sc, traceState: tracestate } : sc;
 }
 
+/**
+ * The `traceparent` for `sc`, ids in lowercase (the only form the specification allows): a span
+ * context built elsewhere with uppercase hex ids still goes out as a valid header.
+ */
 export function formatTraceparent(sc: SpanContext): string {
-  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+  const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
+  return `00-${lowerHex(sc.traceId)}-${lowerHex(sc.spanId)}-${flags}`;
+}
+
+const UPPER = /[A-F]/;
+
+/** `id` with A-F lowercased (no new string in the usual, already lowercase case). */
+export function lowerHex(id: string): string {
+  return UPPER.test(id) ? id.toLowerCase() : id;
 }
 
 /** First value of a header that may arrive as an array (node:http does that for repeated headers). */

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigFromText } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
 
 function passwordFrom(value: string): unknown {
   const c = loadConfigFromText('cache: {type: redis}\n', { env: { HYPERION__CACHE__PASSWORD: value } });
@@ -44,5 +45,69 @@ describe('config: environment values YAML would cut short are taken as written',
         }),
       /cache\.addresses: has the wrong type \(set by environment variable HYPERION__CACHE__ADDRESSES\)/,
     );
+  });
+});
+
+describe('config: a text field set from the environment gets the text, not a YAML number or boolean', () => {
+  for (const value of ['123456', '007', '1e3', '0x1F', '-0', 'true', 'false', '.inf', '.nan', '1.50'])
+    it(`HYPERION__CACHE__PASSWORD=${value} is the password ${JSON.stringify(value)}`, () => {
+      assert.equal(passwordFrom(value), value);
+    });
+
+  it('other text fields too (user name, service name, metrics host, a header and a label value)', () => {
+    const c = loadConfigFromText('cache: {type: redis}\n', {
+      env: {
+        HYPERION__CACHE__USERNAME: '1000',
+        HYPERION__SERVICE__NAME: '42',
+        HYPERION__METRICS__HOST: '127',
+        HYPERION__TRACING__HEADERS__AUTHORIZATION: '12345',
+        HYPERION__METRICS__DEFAULT_LABELS__VERSION: '1.10',
+      },
+    });
+    assert.equal((c.cache as { username?: unknown }).username, '1000');
+    assert.equal(c.service?.name, '42');
+    assert.equal(c.metrics?.host, '127');
+    assert.deepEqual(c.tracing?.headers, { authorization: '12345' });
+    assert.deepEqual(c.metrics?.default_labels, { version: '1.10' });
+  });
+
+  it('numeric, boolean and duration fields keep the YAML value; a quoted value is still unquoted', () => {
+    const c = loadConfigFromText('cache: {type: redis}\n', {
+      env: {
+        HYPERION__CACHE__DB: '3',
+        HYPERION__CACHE__DIAL_TIMEOUT: '5000',
+        HYPERION__CACHE__PASSWORD: '"123"',
+        HYPERION__TRACING__SAMPLE_RATE: '0.25',
+        HYPERION__METRICS__COLLECT_RUNTIME: 'true',
+        HYPERION__METRICS__DEFAULT_LABELS__N: '7',
+      },
+    });
+    const cache = c.cache as { db?: unknown; dial_timeout?: unknown; password?: unknown };
+    assert.equal(cache.db, 3);
+    assert.equal(cache.dial_timeout, 5000);
+    assert.equal(cache.password, '123');
+    assert.equal(c.tracing?.sample_rate, 0.25);
+    assert.equal(c.metrics?.collect_runtime, true);
+    assert.deepEqual(c.metrics?.default_labels, { n: '7' });
+    assert.throws(
+      () => loadConfigFromText('cache: {type: redis}\n', { env: { HYPERION__CACHE__DB: 'three' } }),
+      /cache\.db: has the wrong type \(set by environment variable HYPERION__CACHE__DB\)/,
+    );
+  });
+
+  it('a numeric secret is never echoed when the config fails for another field', () => {
+    let caught: unknown;
+    try {
+      loadConfigFromText('cache: {type: redis, db: 99}\n', {
+        env: { HYPERION__CACHE__PASSWORD: '987654321', HYPERION__METRICS__AUTH__PASSWORD: '24681357' },
+      });
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof ConfigError);
+    const shown = `${caught.message}\n${JSON.stringify(caught.issues)}\n${String(caught.stack)}`;
+    assert.match(shown, /cache\.db/);
+    assert.match(shown, /metrics\.auth/);
+    assert.doesNotMatch(shown, /987654321|24681357/);
   });
 });

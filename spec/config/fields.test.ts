@@ -1,9 +1,11 @@
 /** Field-level wording and values that would validate but leave a part unusable. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { loadConfigFromText } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 function issuesOf(text: string, env: Record<string, string> = {}) {
   try {
@@ -37,4 +39,55 @@ describe('metrics.path: a path the endpoint could never match is refused', () =>
       assert.ok(issues.some((i) => i.path === 'metrics.path'));
       assert.throws(() => createMetrics({ path, logger: { warn() {} } }), { code: 'invalid_option' });
     });
+});
+
+describe('host-like fields: a blank host is refused with its path', () => {
+  // `metrics.host: " "` passed validation and only failed when the endpoint bound (ENOTFOUND).
+  for (const host of [' ', '   ', '\t', 'local host', ' 127.0.0.1'])
+    it(`metrics.host ${JSON.stringify(host)}: ConfigError at metrics.host, MetricsError from createMetrics`, () => {
+      const issues = issuesOf(`metrics: {host: ${JSON.stringify(host)}}\n`);
+      const issue = issues.find((i) => i.path === 'metrics.host');
+      assert.ok(issue, JSON.stringify(issues));
+      assert.match(issue.expected, /host name or address without spaces/);
+      assert.throws(() => createMetrics({ host, logger: { warn() {} } }), { code: 'invalid_option' });
+    });
+
+  it('metrics.host "" and a blank one from the environment are refused the same way', () => {
+    assert.ok(issuesOf('metrics: {host: ""}\n').some((i) => i.path === 'metrics.host'));
+    const fromEnv = issuesOf('metrics: {port: 9464}\n', { HYPERION__METRICS__HOST: '  ' });
+    const issue = fromEnv.find((i) => i.path === 'metrics.host');
+    assert.match(issue?.message ?? '', /set by environment variable HYPERION__METRICS__HOST/);
+  });
+
+  it('TLS server_name (Redis and tracing) refuses a blank name; the factories do too', () => {
+    const redis = issuesOf('cache: {type: redis, tls: {server_name: " "}}\n');
+    assert.ok(
+      redis.some((i) => i.path === 'cache.tls.server_name'),
+      JSON.stringify(redis),
+    );
+    const tracing = issuesOf('tracing: {exporter: otlp, tls: {server_name: " "}}\n');
+    assert.ok(
+      tracing.some((i) => i.path === 'tracing.tls.server_name'),
+      JSON.stringify(tracing),
+    );
+    const ok = loadConfigFromText('cache: {type: redis, tls: {server_name: redis.internal}}\n', { env: {} });
+    assert.deepEqual((ok.cache as { tls?: unknown }).tls, { server_name: 'redis.internal' });
+    assert.throws(
+      () => createRedisCache({ tls: { servername: ' ' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.ok(err.issues.some((i) => i.path === 'tls.servername'));
+        return true;
+      },
+    );
+    assert.throws(
+      () => createOtelTracer({ serviceName: 's', exporter: 'memory', tls: { servername: '\t' } }),
+      (err: unknown) => err instanceof ConfigError && err.issues.some((i) => i.path === 'tls.servername'),
+    );
+  });
+
+  it('well-formed hosts still pass: localhost, 0.0.0.0, ::, a DNS name', () => {
+    for (const host of ['localhost', '0.0.0.0', '::', 'metrics.internal'])
+      assert.equal(loadConfigFromText(`metrics: {host: "${host}"}\n`, { env: {} }).metrics?.host, host);
+  });
 });

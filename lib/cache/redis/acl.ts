@@ -15,7 +15,11 @@ export interface AclScope {
   db?: number;
   /** Invalidation bus channel, when the tiered cache uses the Redis bus. */
   busChannel?: string;
-  /** Lease key prefix, when the tiered cache uses the Redis lease. */
+  /**
+   * Lease key prefix, when the tiered cache uses the Redis lease: by default
+   * `defaultLeasePrefix(keyPrefix)` (`hyperion:lease:<keyPrefix>`, ./lease.ts), or the lease's own
+   * `prefix` option.
+   */
   leasePrefix?: string;
   /** Transactions (`cache.transaction`): WATCH/MULTI/EXEC and PEXPIRE. Default true. */
   transactions?: boolean;

@@ -19,6 +19,7 @@ import { createGuardedWrites } from './deadline.js';
 import { type CacheContext, createDispatcher, type Dispatcher } from './dispatch.js';
 import { createConnectionGate } from './gate.js';
 import { probeHealth } from './health.js';
+import { registerCacheClient } from './lease.js';
 import { createManyCommands } from './many.js';
 import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
@@ -37,6 +38,8 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     tls: o.tls !== undefined,
   });
   const client = options.client ?? buildClient(o, faults);
+  // A lease built on this client derives its key prefix from ours (./lease.ts).
+  registerCacheClient(client, o.keyPrefix);
   if (options.client) faults.attach(options.client);
   const logger: Logger = (options.logger ?? noopLogger).child({ component: 'cache', cache: o.name });
   const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];

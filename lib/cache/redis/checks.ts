@@ -5,14 +5,17 @@
  */
 import type { Bytes, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
-import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import { assertBytes, assertKey, assertTtl, MAX_CALL_TTL_MS } from '../../core/validate.js';
 
 export { assertKey };
 
 /** Largest value Redis stores (a bulk string is at most 512 MiB). */
 export const MAX_VALUE_BYTES = 512 * 1024 * 1024;
-/** Largest TTL accepted (ms); beyond this `PX` / `PEXPIRE` would not be an exact integer. */
-export const MAX_TTL_MS = 2 ** 52;
+/**
+ * Largest TTL accepted (ms); beyond this `PX` / `PEXPIRE` would not be an exact integer. The core
+ * check every cache makes (`assertTtl`) refuses anything longer, so all caches agree.
+ */
+export const MAX_TTL_MS = MAX_CALL_TTL_MS;
 
 /**
  * A valid TTL in whole ms (rounded up: `PX` takes integers), or `fallback` (the default TTL,
@@ -20,9 +23,6 @@ export const MAX_TTL_MS = 2 ** 52;
  */
 export function checkTtl(ttl: unknown, fallback?: number): number | undefined {
   assertTtl(ttl);
-  if (ttl !== undefined && ttl > MAX_TTL_MS) {
-    throw new CacheError('invalid_ttl', `ttl must be at most ${MAX_TTL_MS} ms, received ${ttl}`);
-  }
   const t = ttl ?? fallback;
   return t === undefined ? undefined : Math.ceil(t);
 }

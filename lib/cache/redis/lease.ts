@@ -2,6 +2,10 @@
  * The Redis loader lease of the tiered cache: `SET key token NX PX ttl` takes it, a Lua
  * check-and-delete releases it only if the token is still ours (after a lease expired and another
  * instance took it, our late release must not free theirs).
+ *
+ * Lease keys are `hyperion:lease:` + the cache's key prefix + the key by default, so two caches with
+ * different key prefixes on one Redis never share a lease: one cache loading its "x" does not make
+ * the other wait for (or skip) the load of its own "x".
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'iovalkey';
@@ -16,8 +20,34 @@ export interface RedisLeaseOptions {
    * holder; short enough that a crashed holder blocks others only briefly. Default 10 000.
    */
   ttl?: number;
-  /** Prefix of the lease keys. Default `hyperion:lease:`. */
+  /**
+   * The key prefix of the cache whose loads the lease guards; the default `prefix` is derived from
+   * it. Default: the `keyPrefix` of the cache that built (or was given) `client`, `''` for a client
+   * no cache uses.
+   */
+  keyPrefix?: string;
+  /**
+   * Prefix of the lease keys. Default `defaultLeasePrefix(keyPrefix)`: `hyperion:lease:` + the
+   * cache's key prefix (`hyperion:lease:app:` for `keyPrefix: 'app:'`; `hyperion:lease:` without one).
+   */
   prefix?: string;
+}
+
+/** Prefix of the lease keys every default lease of `keyPrefix`'s cache uses: `hyperion:lease:<keyPrefix>`. */
+export function defaultLeasePrefix(keyPrefix: string): string {
+  return `hyperion:lease:${keyPrefix}`;
+}
+
+/**
+ * The key prefix of the caches using each client (`createRedisCache` registers it); `null` when
+ * caches with different prefixes share the client, so no default can be derived.
+ */
+const clientPrefixes = new WeakMap<object, string | null>();
+
+/** Records that a cache with `keyPrefix` sends its commands through `client`. */
+export function registerCacheClient(client: object, keyPrefix: string): void {
+  const known = clientPrefixes.get(client);
+  clientPrefixes.set(client, known === undefined || known === keyPrefix ? keyPrefix : null);
 }
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -42,7 +72,22 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       received: typeName(ttl),
       message: 'invalid duration',
     });
-  const prefix = o.prefix ?? 'hyperion:lease:';
+  if (o.keyPrefix !== undefined && typeof o.keyPrefix !== 'string')
+    issues.push({
+      path: 'keyPrefix',
+      expected: 'a string',
+      received: typeName(o.keyPrefix),
+      message: 'must be a string',
+    });
+  const registered = client && typeof client === 'object' ? clientPrefixes.get(client) : undefined;
+  if (o.prefix === undefined && o.keyPrefix === undefined && registered === null)
+    issues.push({
+      path: 'prefix',
+      expected: 'prefix or keyPrefix (the client serves caches with different key prefixes)',
+      received: 'nothing',
+      message: 'cannot be derived: pass the keyPrefix of the cache the lease is for, or a prefix',
+    });
+  const prefix = o.prefix ?? defaultLeasePrefix(o.keyPrefix ?? registered ?? '');
   if (typeof prefix !== 'string')
     issues.push({
       path: 'prefix',

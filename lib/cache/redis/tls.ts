@@ -308,6 +308,8 @@ export function resolveTls(path: string, value: unknown, bad: Bad): ConnectionOp
     bad(`${path}.passphrase`, 'a string', t.passphrase, 'must be a string');
   if (t.servername !== undefined && typeof t.servername !== 'string')
     bad(`${path}.servername`, 'a string', t.servername, 'must be a string');
+  else if (t.servername !== undefined && !/^\S+$/.test(t.servername))
+    bad(`${path}.servername`, 'a host name without spaces', t.servername, 'must be a host name');
   if (t.rejectUnauthorized !== undefined && typeof t.rejectUnauthorized !== 'boolean')
     bad(`${path}.rejectUnauthorized`, 'a boolean', t.rejectUnauthorized, 'must be a boolean');
   if ((t.cert === undefined) !== (t.key === undefined) && t.pfx === undefined)

@@ -5,6 +5,7 @@
  * rules live in one place.
  */
 import type { Bytes, Cache } from '../../core/contracts.js';
+import { MAX_CALL_TTL_MS } from '../../core/validate.js';
 import type { Fence } from './coherence.js';
 import { decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
 import type { ResolvedOptions } from './options.js';
@@ -23,10 +24,27 @@ export interface Fetched {
 /** Swallows the result of best-effort local work. */
 export const ignore = () => {};
 
-/** Physical TTL (ms) for a level, from an absolute deadline; `undefined` = no expiry. */
+/**
+ * Physical TTL (ms) for a level, from an absolute deadline; `undefined` = no expiry. At most
+ * `MAX_CALL_TTL_MS`: a TTL near that limit plus jitter or grace would otherwise be refused by the
+ * level (`invalid_ttl`) although the caller's TTL was accepted.
+ */
 export function levelTtl(until: number, t: number): number | undefined {
   if (until === Number.POSITIVE_INFINITY) return undefined;
-  return Math.max(1, Math.ceil(until - t));
+  return Math.min(MAX_CALL_TTL_MS, Math.max(1, Math.ceil(until - t)));
+}
+
+/**
+ * `bytes` as an array that owns its whole ArrayBuffer: a copy when it is a view into a larger one
+ * (a Redis reply's buffer holds every value of the reply, so one slice kept in L1 keeps the whole
+ * reply alive, uncounted by L1's `maxCost`), else `bytes` itself.
+ */
+export function ownedBytes(bytes: Bytes): Bytes {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  // allocUnsafeSlow: never a slice of Node's shared pool (Buffer.from would be, for small values).
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
 }
 
 /** Reads a level's bytes; a value without envelope is taken as fresh forever (`foreign`). */
@@ -131,7 +149,8 @@ export function createLocal(
       bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
     }
     if (staleUntil <= t || !fence.stillValid(key, mark)) return;
-    l1.set(key, bytes, levelTtl(staleUntil, t)).catch(ignore);
+    // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
+    l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).catch(ignore);
   }
 
   function forget(key: string): void {

@@ -23,6 +23,7 @@ import type { RedisConnectionOptions } from '../../cache/redis/connection-option
 import {
   durationIn,
   flag,
+  hostName,
   hostPort,
   intIn,
   listOf,
@@ -69,7 +70,7 @@ const tlsOptions = section(
     /** PEM client key (mutual TLS). */
     key: v.optional(text),
     /** SNI / certificate host name. */
-    server_name: v.optional(text),
+    server_name: v.optional(hostName('a host name without spaces')),
     /** Default true; false accepts any certificate (testing only). */
     reject_unauthorized: v.optional(flag),
     /** Files read once at startup: CA, client certificate and key (mutual TLS); see ./tls.ts. */

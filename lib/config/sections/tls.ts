@@ -18,7 +18,7 @@ import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
 import { MAX_CONFIG_BYTES } from '../limits.js';
 import { isSecretPath } from '../messages.js';
-import { flag, nonEmpty, type SectionRule, section, text } from '../primitives.js';
+import { flag, hostName, nonEmpty, type SectionRule, section, text } from '../primitives.js';
 
 const path = nonEmpty('a file path');
 
@@ -28,7 +28,7 @@ export const clientTlsFields = {
   cert_file: v.optional(path),
   key_file: v.optional(path),
   key_passphrase: v.optional(text),
-  server_name: v.optional(text),
+  server_name: v.optional(hostName('a host name without spaces')),
   reject_unauthorized: v.optional(flag),
 };
 

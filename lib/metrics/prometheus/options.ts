@@ -147,6 +147,12 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
   const enabled = options.enabled !== false;
   const port = checkPort(options.port);
   const host = options.host ?? '127.0.0.1';
+  // A blank host would only fail when the endpoint binds (getaddrinfo ENOTFOUND).
+  if (typeof host !== 'string' || !/^\S+$/.test(host))
+    throw new MetricsError(
+      'invalid_option',
+      `host must be a host name or address without spaces, received ${typeof host === 'string' ? JSON.stringify(host.slice(0, 64)) : typeof host}`,
+    );
   const path = options.path ?? '/metrics';
   // The endpoint compares the request's path (query dropped) with this: "?", "#" or a space
   // in it would never match, and every scrape would be a 404.

@@ -59,10 +59,12 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
           '@opentelemetry/propagator-b3',
           `propagator '${name}'`,
         );
-        return new b3.B3Propagator({
-          injectEncoding:
-            name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
-        });
+        return lowercaseIds(
+          new b3.B3Propagator({
+            injectEncoding:
+              name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
+          }),
+        );
       }
       default: {
         // 'jaeger' (names were validated with the options). Upstream has no 3.x release: its API
@@ -77,15 +79,51 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
           '@opentelemetry/propagator-jaeger',
           "propagator 'jaeger'",
         );
-        return new j.JaegerPropagator();
+        return lowercaseIds(new j.JaegerPropagator());
       }
     }
   });
   return list;
 }
 
+const UPPER = /[A-F]/;
+
+/**
+ * `p` with the ids of the span contexts it extracts in lowercase. OpenTelemetry's B3 (multi-header)
+ * and Jaeger propagators take uppercase hex ids (its span context check is case-insensitive); kept
+ * so, they would reach the spans, the logs' trace_id and the outgoing `traceparent`, where only
+ * lowercase is valid (W3C Trace Context) — the next service would drop it and start a new trace.
+ */
+class LowercaseIds implements TextMapPropagator {
+  constructor(readonly inner: TextMapPropagator) {}
+
+  inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
+    this.inner.inject(ctx, carrier, setter);
+  }
+
+  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const out = this.inner.extract(ctx, carrier, getter);
+    if (out === ctx) return out;
+    const sc = trace.getSpanContext(out);
+    if (!sc || (!UPPER.test(sc.traceId) && !UPPER.test(sc.spanId))) return out;
+    return trace.setSpanContext(out, {
+      ...sc,
+      traceId: sc.traceId.toLowerCase(),
+      spanId: sc.spanId.toLowerCase(),
+    });
+  }
+
+  fields(): string[] {
+    return this.inner.fields();
+  }
+}
+
+const lowercaseIds = (p: TextMapPropagator): TextMapPropagator => new LowercaseIds(p);
+
 const failed = (what: string, p: TextMapPropagator, err: unknown) =>
-  diag.warn(`Failed to ${what} with ${p.constructor.name}. Err: ${(err as Error)?.message}`);
+  diag.warn(
+    `Failed to ${what} with ${(p instanceof LowercaseIds ? p.inner : p).constructor.name}. Err: ${(err as Error)?.message}`,
+  );
 
 /**
  * Runs `list` in order, like OpenTelemetry's CompositePropagator (a failing propagator is logged

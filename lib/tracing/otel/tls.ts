@@ -46,6 +46,8 @@ export function resolveExportTls(value: unknown, bad: Bad): AgentOptions | undef
     if (t[k] !== undefined && !pem(t[k])) bad(`tls.${k}`, 'PEM text or a Buffer', t[k], 'not PEM text');
   for (const k of ['passphrase', 'servername'] as const)
     if (t[k] !== undefined && typeof t[k] !== 'string') bad(`tls.${k}`, 'string', t[k], 'must be a string');
+  if (typeof t.servername === 'string' && !/^\S+$/.test(t.servername))
+    bad('tls.servername', 'a host name without spaces', t.servername, 'must be a host name');
   if (t.rejectUnauthorized !== undefined && typeof t.rejectUnauthorized !== 'boolean')
     bad('tls.rejectUnauthorized', 'boolean', t.rejectUnauthorized, 'must be true or false');
   if ((t.cert === undefined) !== (t.key === undefined))

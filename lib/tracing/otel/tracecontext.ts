@@ -5,7 +5,9 @@
  * `@foo` is not), at most 32 members. OpenTelemetry JS's `W3CTraceContextPropagator` and
  * `TraceState` accept some invalid headers and reject some valid keys; this one replaces them for
  * the `tracecontext` propagator name. `traceparent` follows the same rules as the core's parser
- * (lib/core/w3c.ts), inlined here because extraction runs once per incoming request.
+ * (lib/core/w3c.ts), inlined here because extraction runs once per incoming request: lowercase hex
+ * only (an uppercase id makes the header invalid, so it is ignored and a new trace starts, as in
+ * OpenTelemetry's own propagator), and ids are always written in lowercase.
  */
 import {
   type Context,
@@ -26,6 +28,7 @@ import {
   type TracestateMembers,
   trimOws,
 } from '../../core/tracestate.js';
+import { lowerHex } from '../../core/w3c.js';
 
 const TRACEPARENT = 'traceparent';
 /**
@@ -86,7 +89,9 @@ export class TraceContextPropagator implements TextMapPropagator {
     const sc = trace.getSpanContext(ctx);
     if (!sc || isTracingSuppressed(ctx) || !isSpanContextValid(sc)) return;
     const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
-    setter.set(carrier, TRACEPARENT, `00-${sc.traceId}-${sc.spanId}-${flags}`);
+    // OpenTelemetry's span contexts take uppercase hex ids as valid (a B3 or Jaeger header, a
+    // context made by hand): a traceparent has lowercase ones only (a downstream parser would drop it).
+    setter.set(carrier, TRACEPARENT, `00-${lowerHex(sc.traceId)}-${lowerHex(sc.spanId)}-${flags}`);
     const state = sc.traceState?.serialize();
     if (state) setter.set(carrier, TRACESTATE, state);
   }

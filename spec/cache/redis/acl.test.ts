@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { aclRules, sentinelAclRules } from '../../../lib/cache/redis/acl.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { defaultLeasePrefix } from '../../../lib/cache/redis/lease.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 import { enc, watchUnhandled } from './helpers.js';
@@ -68,7 +69,7 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
       keyPrefix: 'app:',
       mode: 'standalone',
       busChannel: 'hyperion:tiered:invalidate',
-      leasePrefix: 'hyperion:lease:',
+      leasePrefix: defaultLeasePrefix('app:'),
     });
     assert.ok(
       doc.includes(`ACL SETUSER hyperion-app on >PASSWORD ${documented.join(' ')}\n`),

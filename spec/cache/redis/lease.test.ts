@@ -1,0 +1,116 @@
+/**
+ * The loader lease's default key prefix comes from the cache's key prefix: two caches with
+ * different `keyPrefix`es on one Redis must not share lease keys (before, both used
+ * `hyperion:lease:` + key, so cache A loading its "x" made cache B wait for — and then load
+ * anyway — its own, unrelated "x").
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { defaultLeasePrefix } from '../../../lib/cache/redis/lease.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import { ConfigError } from '../../../lib/core/errors.js';
+import { describeWithServers } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { enc } from './helpers.js';
+
+describeWithServers('redis loader lease: one lease keyspace per cache key prefix', skipRedis(), () => {
+  let redis: RedisStandalone;
+  const closers: (() => Promise<unknown>)[] = [];
+  const make = (keyPrefix: string, extra: Parameters<typeof createRedisCache>[0] = {}): RedisCache => {
+    const c = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix,
+      commandTimeout: 2000,
+      ...extra,
+    });
+    closers.push(() => c.close());
+    return c;
+  };
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await redis?.stop();
+  });
+
+  it('caches with different key prefixes take their own lease for the same key', async () => {
+    const a = make('orders:');
+    const b = make('users:');
+    await Promise.all([a.get('warm-up'), b.get('warm-up')]); // connected
+    const leaseA = createRedisLease({ client: a.client });
+    const leaseB = createRedisLease({ client: b.client });
+    const releaseA = await leaseA.acquire('x');
+    assert.ok(releaseA, 'A takes its lease for "x"');
+    assert.equal(await a.client.exists('hyperion:lease:orders:x'), 1, 'under hyperion:lease:<keyPrefix>');
+    const releaseB = await leaseB.acquire('x');
+    assert.ok(releaseB, 'B takes its own lease for its own "x" while A holds one');
+    assert.equal(await b.client.exists('hyperion:lease:users:x'), 1);
+    // Within one keyspace the lease still excludes: a second instance of A's cache waits.
+    const a2 = make('orders:');
+    await a2.get('warm-up');
+    const leaseA2 = createRedisLease({ client: a2.client });
+    assert.equal(await leaseA2.acquire('x'), undefined, 'another instance of the same keyspace is refused');
+    await releaseA();
+    await releaseB();
+    assert.equal(await a.client.exists('hyperion:lease:orders:x', 'hyperion:lease:users:x'), 0);
+    assert.equal(defaultLeasePrefix('orders:'), 'hyperion:lease:orders:');
+  });
+
+  it('a tiered cache loading its "x" does not make another keyspace\'s tiered cache wait for its "x"', async () => {
+    const tiered = (keyPrefix: string) => {
+      const l2 = make(keyPrefix);
+      const cache = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        lease: createRedisLease({ client: l2.client, ttl: 5000 }),
+        leaseWait: 1500,
+      });
+      closers.push(() => cache.close());
+      return cache;
+    };
+    const a = tiered('t-orders:');
+    const b = tiered('t-users:');
+    let finishA!: () => void;
+    const slowA = a.getOrSet('x', () => new Promise((resolve) => (finishA = () => resolve(enc('order')))));
+    await new Promise((r) => setTimeout(r, 100)); // A holds its lease and is loading
+    const started = performance.now();
+    let loadsB = 0;
+    const valueB = await b.getOrSet('x', async () => {
+      loadsB++;
+      return enc('user');
+    });
+    const waited = performance.now() - started;
+    assert.equal(Buffer.from(valueB).toString(), 'user');
+    assert.equal(loadsB, 1);
+    assert.equal(b.stats().leaseWaits, 0, 'B never waited on a lease');
+    assert.ok(waited < 750, `B answered in ${waited.toFixed(0)} ms, not after A's lease wait`);
+    finishA();
+    assert.equal(Buffer.from(await slowA).toString(), 'order');
+  });
+
+  it('an explicit prefix or keyPrefix is kept; a client shared by two key prefixes needs one', async () => {
+    const a = make('p1:');
+    await a.get('warm-up');
+    const explicit = createRedisLease({ client: a.client, prefix: 'mine:' });
+    const release = await explicit.acquire('k');
+    assert.ok(release);
+    assert.equal(await a.client.exists('mine:k'), 1);
+    await release();
+    const byKeyPrefix = createRedisLease({ client: a.client, keyPrefix: 'other:' });
+    const release2 = await byKeyPrefix.acquire('k');
+    assert.equal(await a.client.exists('hyperion:lease:other:k'), 1);
+    await release2!();
+
+    // One client injected into two caches with different prefixes: no default can be derived.
+    const shared = make('s1:');
+    make('s2:', { client: shared.client });
+    assert.throws(
+      () => createRedisLease({ client: shared.client }),
+      (err: unknown) => err instanceof ConfigError && err.issues.some((i) => i.path === 'prefix'),
+    );
+    assert.doesNotThrow(() => createRedisLease({ client: shared.client, keyPrefix: 's1:' }));
+  });
+});
