@@ -52,7 +52,9 @@ describe('npm run demo (embedded defaults)', () => {
     assert.equal(code, 0, `exit code\n--- stdout ---\n${out}\n--- stderr ---\n${err.slice(-3000)}`);
 
     assert.match(out, /Setup +embedded PostgreSQL \(pglite\), in-memory L2, spans kept in memory/);
-    assert.match(out, /Ports +busy, used free ports instead: gateway → \d+/);
+    // Only when this test held 8080: a port someone else held may be free again by the time the
+    // demo starts (another `npm run demo` on the machine), and then there is nothing to fall back from.
+    if (held) assert.match(out, /Ports +busy, used free ports instead: gateway → \d+/);
     const traffic = /Traffic +(\d+) requests/.exec(out);
     assert.equal(Number(traffic?.[1]), 600);
     assert.doesNotMatch(out, /network error/);
