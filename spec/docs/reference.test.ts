@@ -3,14 +3,17 @@
  * - every Hyperion config block (YAML) of a user-facing page is a valid config: no key it shows is
  *   misspelt or gone (the schema rejects unknown keys);
  * - every key of the config schema is shown on its part's page (a YAML key or a code span);
+ * - every relative link of a page reaches a file, and its `#anchor` a heading of that file;
  * - every option a factory accepts is named on its part's page. The factories' own lists are read
  *   from their answer to an unknown key (`expected: one of …`), so a new option without a line in
  *   the README fails here.
  * Which values and defaults the pages give is checked by each part's own tests.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import {
@@ -46,7 +49,8 @@ const PAGES = [
   'lib/metrics/prometheus/README.md',
 ];
 
-const read = (page: string) => readFileSync(new URL(`../../${page}`, import.meta.url), 'utf8');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const read = (page: string) => readFileSync(join(root, page), 'utf8');
 const yamlBlocks = (text: string) => [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 /** The names a page shows: keys in its YAML blocks (commented-out ones too) and words in code spans. */
@@ -97,7 +101,42 @@ function acceptedOptions(build: () => unknown, path = '__probe'): string[] {
   assert.fail(`the unknown option ${path} was accepted`);
 }
 
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to `-`, repeats numbered. */
+function anchors(page: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const m of read(page)
+    .replace(/```[\s\S]*?```/g, '')
+    .matchAll(/^#+\s+(.*)$/gm)) {
+    const slug = m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const n = seen.get(slug);
+    seen.set(slug, (n ?? -1) + 1);
+    out.add(n === undefined ? slug : `${slug}-${n + 1}`);
+  }
+  return out;
+}
+
 describe('reference pages against the code', () => {
+  it('every relative link reaches a file and a heading', () => {
+    const broken: string[] = [];
+    for (const page of [...PAGES, 'benchmarks/README.md']) {
+      for (const m of read(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const link = m[1]!;
+        if (/^[a-z]+:/.test(link)) continue;
+        const [file, hash] = link.split('#');
+        const target = file ? normalize(join(dirname(page), file)) : page;
+        if (!existsSync(join(root, target))) broken.push(`${page}: ${link} (no such file)`);
+        else if (hash && target.endsWith('.md') && !anchors(target).has(hash))
+          broken.push(`${page}: ${link} (no such heading)`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
   it('every config block of every page is a valid config', () => {
     let count = 0;
     for (const page of PAGES) {
