@@ -34,6 +34,7 @@ import { loggingSection, serviceSection } from '../../lib/config/schema.js';
 import { tieredFields } from '../../lib/config/sections/tiered.js';
 import { ConfigError, createApp, createNoopCache } from '../../lib/core/index.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 const PAGES = [
@@ -233,6 +234,11 @@ describe('reference pages against the code', () => {
         'createMetrics',
         acceptedOptions(() => createMetrics({ __probe: 1 } as never)),
         'lib/metrics/prometheus/README.md',
+      ],
+      [
+        'createPropagateOnlyTracer',
+        acceptedOptions(() => createPropagateOnlyTracer({ __probe: 1 } as never)),
+        'lib/tracing/README.md',
       ],
     ];
     let fromConfig: string[] = [];
