@@ -16,6 +16,8 @@ import type {
   SpanContext,
   Tracer,
 } from '../core/contracts.js';
+import { ConfigError, type ConfigIssue, typeName } from '../core/errors.js';
+import { optionKeys, unknownOptionIssues } from '../core/options.js';
 import { normalizeTracestate } from '../core/tracestate.js';
 import { formatTraceparent, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
 
@@ -140,7 +142,40 @@ export interface PropagateOnlyOptions {
 }
 
 /** The propagate-only tracer (see the module comment). */
+const KNOWN = optionKeys<PropagateOnlyOptions>({ sampleRate: true, random: true });
+
+/**
+ * Checks the options as `createOtelTracer` checks its own (one `ConfigError` listing every bad
+ * field): a `sampleRate` of 2 or `'0.1'` used to be taken as it was (every new trace sampled, or
+ * none), and a misspelt key silently gave the default.
+ */
+function checkOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createPropagateOnlyTracer: options must be an object', [
+      { path: '', expected: 'object', received: typeName(options), message: 'has the wrong type' },
+    ]);
+  const o = options as Record<string, unknown>;
+  const issues: ConfigIssue[] = unknownOptionIssues(o, KNOWN);
+  const rate = o.sampleRate;
+  if (rate !== undefined && (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)))
+    issues.push({
+      path: 'sampleRate',
+      expected: 'number between 0 and 1',
+      received: typeName(rate),
+      message: 'must be between 0.0 and 1.0',
+    });
+  if (o.random !== undefined && typeof o.random !== 'function')
+    issues.push({
+      path: 'random',
+      expected: 'function',
+      received: typeName(o.random),
+      message: 'must be a function',
+    });
+  if (issues.length > 0) throw new ConfigError('createPropagateOnlyTracer: invalid options', issues);
+}
+
 export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): Tracer {
+  checkOptions(options);
   const ids = createIdSource();
   const rate = options.sampleRate ?? 1;
   const random = options.random ?? Math.random;

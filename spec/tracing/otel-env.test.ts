@@ -10,6 +10,7 @@ import { ConfigError } from '../../lib/core/errors.js';
 import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { resolveOptions } from '../../lib/tracing/otel/options.js';
+import { serviceResource } from '../../lib/tracing/otel/resource.js';
 
 const throwsNaming = (fn: () => unknown, variable: string) =>
   assert.throws(fn, (err: unknown) => {
@@ -186,6 +187,22 @@ describe('OTEL_* environment variables', () => {
       'OTEL_TRACES_SAMPLER',
     );
     assert.ok(OTEL_ENV_VARS.includes('OTEL_BSP_EXPORT_TIMEOUT'));
+  });
+
+  it('service.version: the option, else the service.version attribute, else npm_package_version', () => {
+    // npm sets npm_package_version for every script (`npm start`, `npm test`): it must not beat a
+    // configured version. It did, and the test below failed under `npm test` only.
+    const npm = { npm_package_version: '0.1.0' };
+    const version = (options: Parameters<typeof resolveOptions>[0], env: Record<string, string>) =>
+      serviceResource(resolveOptions({ exporter: 'memory', ...options }, env))['service.version'];
+    assert.equal(version({}, { ...npm, OTEL_RESOURCE_ATTRIBUTES: 'service.version=9.9.9' }), '9.9.9');
+    assert.equal(version({ attributes: { 'service.version': '2.0.0' } }, npm), '2.0.0');
+    assert.equal(
+      version({ serviceVersion: '3.0.0', attributes: { 'service.version': '2.0.0' } }, npm),
+      '3.0.0',
+    );
+    assert.equal(version({}, npm), '0.1.0');
+    assert.equal(version({}, {}), undefined);
   });
 
   it('createOtelTracer reads process.env; the resource carries service.version and a generated service.instance.id', async () => {

@@ -8,6 +8,7 @@
 import { type Cluster, Redis, type RedisOptions } from 'iovalkey';
 import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts.js';
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
+import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 
 export interface RedisInvalidationBusOptions {
@@ -32,6 +33,13 @@ export interface RedisInvalidationBus extends InvalidationBus {
 }
 
 const DEFAULT_CHANNEL = 'hyperion:tiered:invalidate';
+
+const KNOWN = optionKeys<RedisInvalidationBusOptions>({
+  client: true,
+  redis: true,
+  channel: true,
+  logger: true,
+});
 
 interface Handlers {
   onInvalidation: (message: Invalidation) => void;
@@ -73,16 +81,18 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     throw new ConfigError('createRedisInvalidationBus: options must be an object', [
       { path: '', expected: 'object', received: typeName(options), message: 'has the wrong type' },
     ]);
+  // An unknown key (`{ chanel }`) would otherwise leave the bus on the default channel, where
+  // instances configured with another one never hear it: checked before any connection is made.
+  const issues = unknownOptionIssues(options, KNOWN);
   const channel = options.channel ?? DEFAULT_CHANNEL;
   if (typeof channel !== 'string' || channel === '')
-    throw new ConfigError('createRedisInvalidationBus: invalid options', [
-      {
-        path: 'channel',
-        expected: 'a non-empty string',
-        received: typeName(channel),
-        message: 'must be a non-empty string',
-      },
-    ]);
+    issues.push({
+      path: 'channel',
+      expected: 'a non-empty string',
+      received: typeName(channel),
+      message: 'must be a non-empty string',
+    });
+  if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
   const logger = options.logger;
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster = options.client ?? new Redis({ ...options.redis, lazyConnect: false });

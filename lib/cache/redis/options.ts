@@ -196,7 +196,7 @@ function connections(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
       '1',
       options.poolSize,
       'iovalkey multiplexes all commands over one connection per node; extra connections measured slower ' +
-        '(see docs "What poolSize means"); use autoPipelining for throughput under concurrency',
+        '(see lib/cache/redis/README.md, "What pool_size means"); use autoPipelining for throughput under concurrency',
     );
   }
   const minIdle = intIn('minIdleConns', options.minIdleConns, 0, 1, 1, bad);

@@ -198,7 +198,7 @@ export function resolveOptions(
       bad(key, 'non-empty string', v, 'must be a non-empty string');
     return typeof v === 'string' ? v : undefined;
   };
-  const serviceVersion = optionalString('serviceVersion') ?? env.npm_package_version;
+  const explicitVersion = optionalString('serviceVersion');
   const serviceInstanceId = optionalString('serviceInstanceId');
 
   let exporter: ExporterName = 'otlp';
@@ -245,6 +245,11 @@ export function resolveOptions(
       attributes = o.attributes as Record<string, AttributeValue>;
     }
   }
+  // The documented order: the option, then `attributes['service.version']` (OTEL_RESOURCE_ATTRIBUTES
+  // included), then npm's `npm_package_version`. npm's variable used to win over the attribute, so
+  // a service started with `npm start` reported package.json's version whatever was configured.
+  const serviceVersion =
+    explicitVersion ?? (attributes['service.version'] === undefined ? env.npm_package_version : undefined);
 
   let headers: Record<string, string> = {};
   if (o.headers !== undefined) {

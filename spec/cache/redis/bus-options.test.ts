@@ -1,0 +1,39 @@
+/**
+ * `createRedisInvalidationBus` checks its options like every other factory (lib/config/README.md:
+ * "reject unknown option keys"): a misspelt `channel` used to be ignored, so the bus published and
+ * listened on the default channel while the other instances used the one meant — no invalidation
+ * ever crossed. The check runs before any connection is opened, so no server is needed.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Redis } from 'iovalkey';
+import { createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import { ConfigError } from '../../../lib/core/errors.js';
+
+// Never used: the options are refused before the client is touched.
+const client = {} as Redis;
+
+describe('createRedisInvalidationBus options', () => {
+  it('rejects an unknown key with the nearest known one, before connecting', () => {
+    assert.throws(
+      () => createRedisInvalidationBus({ client, chanel: 'users:inv' } as never),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues.length === 1 &&
+        e.issues[0]!.path === 'chanel' &&
+        /did you mean `channel`\?/.test(e.issues[0]!.message),
+    );
+  });
+
+  it('lists every bad field in one ConfigError', () => {
+    assert.throws(
+      () => createRedisInvalidationBus({ client, channel: '', redis: {}, loger: console } as never),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues
+          .map((i) => i.path)
+          .sort()
+          .join() === 'channel,loger',
+    );
+  });
+});
