@@ -3,7 +3,8 @@
  * plain Map (the floor), all in one process at 10,000 entries: get-hit, get-miss, set at
  * capacity (admission + eviction; the Map floor deletes its oldest key then sets), a 90/10
  * read/write Zipf mix and Zipf 0.99 get-or-set over 100k keys; on get-hit also `Map (async)`, a
- * settled promise of a Map hit awaited by the caller, the floor of any async get. Prints median ns/op, heap bytes
+ * settled promise of a Map hit awaited by the caller, the floor of any async get, and `key hash
+ * only`, what hashing the key costs on its own (our key table hashes it on every get). Prints median ns/op, heap bytes
  * per entry at 1M entries (needs --expose-gc, which `npm run bench:memory` passes), then every
  * goal of issue 14 with its ratio and met/missed, and writes benchmarks/figures/memory-ratios.svg.
  *
@@ -20,6 +21,7 @@ import { createLRU } from 'lru.min';
 import { LRUCache } from 'lru-cache';
 import { LRUCache as MnemonistLRU } from 'mnemonist';
 import { Bench } from 'tinybench';
+import { tableHash } from '../lib/cache/memory/hash.js';
 import { createMemoryCache, createSyncMemoryCache } from '../lib/cache/memory/index.js';
 import { type Bar, barChart } from './lib/svg.js';
 import { createRng, zipfKeys } from './lib/zipf.js';
@@ -79,6 +81,15 @@ function contenders(): Contender[] {
       get: (k) => Promise.resolve(map.get(k)),
       set: (k, v) => map.set(k, v),
       async: true,
+      only: ['get-hit'],
+    },
+    {
+      // What hashing the key costs on its own (our key table's hash, computed on every get):
+      // a Map reads the hash V8 cached in the string, so on stored key strings this is a cost
+      // lru-cache and the Map never pay. Reference only, no goal.
+      name: 'key hash only',
+      get: (k) => tableHash(k),
+      set: () => undefined,
       only: ['get-hit'],
     },
     {
@@ -338,6 +349,9 @@ for (const g of goals) {
 console.log('  for reference:');
 console.log(
   `    async floor: Map (async) − Map on get-hit ${(ns('get-hit', 'Map (async)') - ns('get-hit', 'Map')).toFixed(1)} ns (a settled promise and the caller's await)`,
+);
+console.log(
+  `    key hash alone ${ns('get-hit', 'key hash only').toFixed(1)} ns of ours' ${ns('get-hit', sync).toFixed(1)} ns get-hit (Map's whole get-hit: ${ns('get-hit', 'Map').toFixed(1)} ns, with the hash V8 cached in the key string)`,
 );
 for (const s of scenarios)
   console.log(
