@@ -413,7 +413,12 @@ export function checkHistory(h: History, options: ModelOptions): string[] {
    * is stored only if no write of the key began since the load began: through the same instance
    * any such write supersedes it (the local fence); from another instance only a set does (the
    * conditional store sees it), and not if a delete from elsewhere removed that value again before
-   * the load returned — a delete leaves no trace a conditional store could see (see the docs).
+   * the load returned — a delete leaves no trace a conditional store could see (see the docs). Such
+   * a delete is one from another instance that may have taken effect after the set did and before
+   * the load returned: it had not returned when the set began, and it began before the load
+   * returned. It may have begun before the set (or the load): a `clear` is a SCAN loop plus UNLINKs,
+   * so one called earlier can remove a value set while it runs — found by `npm run check:model`,
+   * seed 1796213785 path 708 (a clear begun first, then the set and the other instance's load).
    */
   const supersedes = (newer: Write, older: Write): boolean => {
     if (newer.inv > older.res) return true;
@@ -425,7 +430,7 @@ export function checkHistory(h: History, options: ModelOptions): string[] {
     // 883317147 path 799, where a caller that joined the refused load then read the stored one.
     if (newer.value === null || newer.status === 'loader') return false;
     return !(byKey.get(older.key) ?? []).some(
-      (d) => d.value === null && d.instance !== older.instance && d.inv > newer.inv && d.inv < older.res,
+      (d) => d.value === null && d.instance !== older.instance && d.res > newer.inv && d.inv < older.res,
     );
   };
   const seen = new Map<string, Write>(); // `${caller}/${key}` -> last value read
