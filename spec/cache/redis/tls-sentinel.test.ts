@@ -195,7 +195,9 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
     const ms = performance.now() - start;
     assert.equal(err.code, 'unavailable', err.message);
     assert.match(err.message, pattern);
-    assert.ok(ms < 1500, `${what} surfaced after ${ms.toFixed(0)} ms`);
+    // Half the 8 s command timeout: the fault surfaced, it did not wait the timeout out (a loaded
+    // CI machine took 1.7 s for a fault that takes 12–185 ms when idle).
+    assert.ok(ms < 4000, `${what} surfaced after ${ms.toFixed(0)} ms`);
     console.log(`# surfaced (sentinel): ${what}: ${ms.toFixed(0)} ms — ${err.message}`);
   }
 
