@@ -112,6 +112,7 @@ describe('drainServer', () => {
     assert.equal(lingering.status, 503);
     assert.equal(lingering.headers.connection, 'close');
     const done = await slow;
+    const slowDoneAt = performance.now();
     await closing;
     await rawEnded;
     // Once the running requests were done and no connection came for a moment, the listening
@@ -130,9 +131,10 @@ describe('drainServer', () => {
     assert.equal(done.status, 200);
     assert.equal(done.body, 'slow');
     assert.equal(done.headers.connection, 'close', 'a running request is told the connection closes');
+    // At once: while the slow request (300 ms) was still running, not after it.
     assert.ok(
-      idleClosedAt !== undefined && idleClosedAt - started < 100,
-      'the idle connection closed at once',
+      idleClosedAt !== undefined && idleClosedAt < slowDoneAt,
+      'the idle connection closed while a request still ran',
     );
     assert.match(rawData, /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\n1\r\na\r\n1\r\nb\r\n0\r\n\r\n/);
     assert.match(rawData, /HTTP\/1\.1 503 Service Unavailable\r\n/);
@@ -140,7 +142,8 @@ describe('drainServer', () => {
     assert.match(rawData, /\r\nretry-after: 1\r\n/i);
     // The database closed after the last handler, not while one ran.
     assert.deepEqual(closedWith, [{ name: 'db', running: 0 }]);
-    assert.ok(closeMs < 1000, `close took ${closeMs} ms`);
+    // Well under the 5 s grace: the drain ended when the last request did, it did not wait it out.
+    assert.ok(closeMs < 2500, `close took ${closeMs} ms`);
     keepAlive.destroy();
   });
 

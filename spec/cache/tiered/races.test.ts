@@ -19,6 +19,12 @@ import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { busHub, bytes, fakeCache, text } from './fakes.js';
 
+/**
+ * The L2 budget of the "one budget, not two" tests, and the bound they assert: under two budgets
+ * with room for a loaded machine's late timers (150 ms with a 250 ms bound left 100 ms for them).
+ */
+const BUDGET = 400;
+const TWO_BUDGETS_LESS = 2 * BUDGET - 100;
 const memory = () => createMemoryCache({ maxCost: 1 << 20 });
 const inL2 = async (l2: Cache, key: string) => text(decodeEnvelope((await l2.get(key))!)?.value);
 
@@ -119,11 +125,11 @@ describe('tiered cache races (issue 13)', () => {
   it('item 7: a getOrSet miss against a hung L2 waits one l2Timeout, not two', async () => {
     const l2 = fakeCache('l2');
     l2.mode = 'hang';
-    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false });
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: BUDGET, breaker: false });
     const start = performance.now();
     assert.equal(text(await cache.getOrSet('k', () => bytes('v'))), 'v');
     const took = performance.now() - start;
-    assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
+    assert.ok(took < TWO_BUDGETS_LESS, `one budget (${BUDGET} ms), took ${took.toFixed(0)} ms`);
     // The read spent the budget: no L2 store is tried (none is left running either).
     assert.equal(cache.stats().backgroundWrites, 0);
     assert.equal(cache.stats().l2Errors, 1);
@@ -174,12 +180,12 @@ describe('tiered cache races (issue 13)', () => {
   it('item 7: a getOrSetMany miss against a hung L2 waits one l2Timeout, not two', async () => {
     const l2 = fakeCache('l2');
     l2.mode = 'hang';
-    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false });
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: BUDGET, breaker: false });
     const start = performance.now();
     const values = await cache.getOrSetMany(['x', 'y'], (keys) => keys.map((k) => bytes(k)));
     const took = performance.now() - start;
     assert.deepEqual(values.map(text), ['x', 'y']);
-    assert.ok(took < 250, `one budget (150 ms), took ${took.toFixed(0)} ms`);
+    assert.ok(took < TWO_BUDGETS_LESS, `one budget (${BUDGET} ms), took ${took.toFixed(0)} ms`);
     assert.equal(cache.stats().backgroundWrites, 0, 'the read spent the budget: no L2 store');
   });
 
@@ -191,7 +197,7 @@ describe('tiered cache races (issue 13)', () => {
       subscribe: async () => () => {},
       close: async () => {},
     };
-    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 150, breaker: false, bus });
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: BUDGET, breaker: false, bus });
     await cache.ready;
     for (const [op, call] of [
       ['set', () => cache.set('k', bytes('v'))],
@@ -202,7 +208,7 @@ describe('tiered cache races (issue 13)', () => {
       const start = performance.now();
       await rejectsCode(call(), 'timeout');
       const took = performance.now() - start;
-      assert.ok(took < 250, `${op}: one budget (150 ms), took ${took.toFixed(0)} ms`);
+      assert.ok(took < TWO_BUDGETS_LESS, `${op}: one budget (${BUDGET} ms), took ${took.toFixed(0)} ms`);
     }
   });
 
