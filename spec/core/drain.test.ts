@@ -165,7 +165,8 @@ describe('drainServer', () => {
     const started = performance.now();
     await drain();
     const ms = performance.now() - started;
-    assert.ok(ms >= 190 && ms < 600, `drain took ${ms} ms`);
+    // Cut at the end of the 200 ms grace (the upper bound leaves room for a loaded machine).
+    assert.ok(ms >= 190 && ms < 1500, `drain took ${ms} ms`);
     assert.equal(await hung, 'ECONNRESET');
     const warnings = records.filter((r) => r.level === 'warn');
     assert.equal(warnings.length, 1);
