@@ -16,6 +16,7 @@ import {
   type TieredCacheOptions,
 } from '../../../lib/cache/tiered/index.js';
 import type { Bytes, Cache, InvalidationBus, LoaderLease } from '../../../lib/core/contracts.js';
+import { CacheError } from '../../../lib/core/errors.js';
 import { arrivals } from '../../harness/clock.js';
 import { describeWithServers, portOpen, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -110,8 +111,9 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
     const wrapL2 = (c: RedisCache): Cache => ({
       ...c,
       name: c.name,
-      async set(key, value, ttl) {
-        const r = await c.set(key, value, ttl);
+      // Options pass on: the tiered cache's budget is the write's server-side deadline.
+      async set(key, value, ttl, options) {
+        const r = await c.set(key, value, ttl, options);
         const v = version(decodeEnvelope(value)?.value);
         inL2.set(key, Math.max(inL2.get(key) ?? -1, v));
         return r;
@@ -137,7 +139,8 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
       const l2 = createRedisCache({
         addresses: [`127.0.0.1:${redis.port}`],
         keyPrefix: `${ns}:`,
-        commandTimeout: 1000,
+        // Consistency, not latency, is under test: budgets a loaded machine does not run out of.
+        commandTimeout: 3000,
       });
       const bus = observed(who, createRedisInvalidationBus({ client: l2.client, channel: `${ns}:inv` }));
       const cache = createTieredCache({
@@ -145,6 +148,7 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
         l2: wrapL2(l2),
         bus,
         instanceId: who,
+        l2Timeout: 2000,
       });
       closers.push(() => cache.close());
       return cache;
@@ -157,6 +161,7 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
     const written = new Map<string, Set<number>>(KEYS.map((k) => [k, new Set<number>()]));
     let reads = 0;
     let writes = 0;
+    let timedOutWrites = 0;
     let violations = 0;
     let l2FailedReads = 0;
     const deadline = performance.now() + 4_000;
@@ -170,8 +175,16 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
         const mine = prev.then(async () => {
           const v = ++next;
           written.get(key)!.add(v);
-          await ends[who].set(key, bytes(String(v)), 60_000);
-          writes++;
+          try {
+            await ends[who].set(key, bytes(String(v)), 60_000);
+            writes++;
+          } catch (err) {
+            // A timed-out write is the documented outcome on an overloaded machine: it either
+            // landed before the caller was told (the server-side deadline) or never lands, so the
+            // next write to the key still follows it; L2's order stays the version order.
+            if (!(err instanceof CacheError && err.code === 'timeout')) throw err;
+            timedOutWrites++;
+          }
         });
         lock.set(key, mine);
         await mine;
@@ -205,7 +218,7 @@ describeWithServers('tiered cache on real Redis', skipRedis(), () => {
       reader('B', 3),
     ]);
     console.log(
-      `# stress: ${writes} writes, ${reads} reads, ${violations} violations, ${l2FailedReads} reads during an L2 failure; invalidations received A=${ends.A.stats().invalidationsReceived} B=${ends.B.stats().invalidationsReceived}; L1 hits A=${ends.A.stats().l1Hits} B=${ends.B.stats().l1Hits}`,
+      `# stress: ${writes} writes (${timedOutWrites} timed out), ${reads} reads, ${violations} violations, ${l2FailedReads} reads during an L2 failure; invalidations received A=${ends.A.stats().invalidationsReceived} B=${ends.B.stats().invalidationsReceived}; L1 hits A=${ends.A.stats().l1Hits} B=${ends.B.stats().l1Hits}`,
     );
     assert.equal(violations, 0);
     assert.ok(writes > 100 && reads > 100);
