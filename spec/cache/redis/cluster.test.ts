@@ -175,8 +175,8 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
     );
   });
 
-  it('a deleteMany or pipeline delete that timed out never lands after a newer acknowledged set', async (t) => {
-    // Every node behind a delaying proxy (natMap): the per-slot deletes reach their masters ~600 ms
+  it('a delete, deleteMany or pipeline delete that timed out never lands after a newer acknowledged set', async (t) => {
+    // Every node behind a delaying proxy (natMap): the (per-slot) deletes reach their masters ~600 ms
     // late, after the caller was told they timed out and after another client's acknowledged
     // setMany. Before deletes were deadline-guarded, those late UNLINKs removed the newer values.
     const proxies = await Promise.all(
@@ -200,6 +200,7 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
     const keys = Array.from({ length: 12 }, (_, i) => `ld-${i}`);
     assert.ok(new Set(keys.map((k) => keySlot(`late-del:${k}`))).size > 6, 'the keys span slots');
     const deletes = {
+      delete: () => a.delete(keys[0]!),
       deleteMany: () => a.deleteMany(keys),
       pipeline: () => {
         const p = a.pipeline();
