@@ -4,6 +4,7 @@
  * the faulted tiered model test (seed 870581875): the first writes of a cache waited for a `TIME`
  * that a dropped connection answered ~300 ms late, and were then sent with a fresh 100 ms budget,
  * so they landed after the caller had been told they timed out (and after a newer delete).
+ * Deletes are guarded the same way and keep the deadline of their call too.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
