@@ -4,7 +4,7 @@
  * and the server rejects multi-key commands across slots, so callers pass per-slot MGETs).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
-import { type GuardedWrites, TOO_LATE } from './deadline.js';
+import { type GuardedWrites, inTime } from './deadline.js';
 import { keySlot } from './slots.js';
 
 export type BatchOp =
@@ -13,7 +13,7 @@ export type BatchOp =
   | { readonly kind: 'del'; readonly key: string }
   /** Every key of one `mget` must hash to the same slot in cluster mode. */
   | { readonly kind: 'mget'; readonly keys: readonly string[] }
-  /** Likewise for one multi-key `unlink`. */
+  /** Likewise for one multi-key `unlink` (the guarded delete script with `writes`). */
   | { readonly kind: 'unlink'; readonly keys: readonly string[] };
 
 function add(
@@ -31,20 +31,22 @@ function add(
       else p.set(op.key, op.value, 'PX', op.px);
       break;
     case 'del':
-      p.unlink(op.key);
+      if (w) w.writes.queueDelete(p, [op.key], w.budget, w.at);
+      else p.unlink(op.key);
       break;
     case 'mget':
       p.mgetBuffer(...op.keys);
       break;
     case 'unlink':
-      p.unlink(...op.keys);
+      if (w) w.writes.queueDelete(p, op.keys, w.budget, w.at);
+      else p.unlink(...op.keys);
       break;
   }
 }
 
 /**
  * Replies in the order of `ops`; rejects with the first command error. With `writes`, every set
- * is deadline-guarded (./deadline.ts) and one that arrived too late rejects as a timeout.
+ * and delete is deadline-guarded (./deadline.ts) and one that arrived too late rejects as a timeout.
  */
 export async function runBatch(
   client: Redis | Cluster,
@@ -72,6 +74,9 @@ export async function runBatch(
   return out;
 }
 
+/** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
+const guarded = (op: BatchOp) => op.kind === 'set' || op.kind === 'del' || op.kind === 'unlink';
+
 async function execInto(
   p: ChainableCommander,
   ops: readonly BatchOp[],
@@ -85,8 +90,6 @@ async function execInto(
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
   replies.forEach(([err, value], j) => {
     if (err) throw err;
-    if (w && ops[order[j]!]!.kind === 'set' && value === TOO_LATE)
-      throw new Error('Command timed out: the write reached Redis after its deadline and was not applied');
-    out[order[j]!] = value;
+    out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTime(value as number) : value;
   });
 }

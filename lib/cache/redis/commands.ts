@@ -7,7 +7,7 @@ import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createSingleflight } from '../../core/singleflight.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
-import { NOT_STORED, TOO_LATE } from './deadline.js';
+import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import type { RedisCache } from './types.js';
 
@@ -27,10 +27,6 @@ function checked<R>(check: () => Promise<R>): Promise<R> {
 
 const positive = (n: number) => n > 0;
 
-/** The error of a write the server refused because it arrived after its deadline. */
-const tooLate = () =>
-  new Error('Command timed out: the write reached Redis after its deadline and was not applied');
-
 export function createKeyCommands(ctx: CacheContext): KeyCommands {
   const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
   const flights = createSingleflight<Bytes>();
@@ -40,6 +36,11 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
   const storedInTime = (reply: number, key: string | undefined) => {
     if (reply === TOO_LATE) throw dispatch.refuse('set', tooLate(), key);
     return reply !== NOT_STORED;
+  };
+  // Likewise for the guarded delete's reply (the number of keys removed, or TOO_LATE).
+  const deletedInTime = (reply: number, key: string | undefined) => {
+    if (reply === TOO_LATE) throw dispatch.refuse('delete', tooLate(), key);
+    return reply > 0;
   };
   // Keys with loads in flight -> one mark per load, set when the key is written (through this
   // cache) while it runs. A load stores its value only if unmarked: a concurrent write wins.
@@ -137,8 +138,16 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     delete(key) {
       return checked(() => {
         assertKey(key);
+        // The delete's deadline counts from this call, as a write's does (see set).
+        const at = Date.now();
         wrote(key);
-        return dispatch.exec('delete', () => client.unlink(prefix + key), positive, failDelete, prefix + key);
+        return dispatch.exec(
+          'delete',
+          () => writes.delete([prefix + key], undefined, at),
+          deletedInTime,
+          failDelete,
+          prefix + key,
+        );
       });
     },
     has(key) {

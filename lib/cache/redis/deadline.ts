@@ -1,19 +1,21 @@
 /**
- * Deadline-guarded writes: a SET that reaches Redis after the client gave up on it is refused by
- * the server, so a write the caller was told failed (`timeout`) can never land later and overwrite
- * a newer acknowledged write.
+ * Deadline-guarded writes and deletes: a SET or UNLINK that reaches Redis after the client gave up
+ * on it is refused by the server, so a write or delete the caller was told failed (`timeout`) can
+ * never land later over a newer acknowledged write (a late delete would remove the newer value, and
+ * another instance's `getOrSet` could then store an older one again).
  *
- * Every SET of the cache runs as a small Lua script (EVALSHA; iovalkey loads it on first use) that
- * reads the server's clock (`TIME`) and stores the value only if that is not past the write's
- * deadline, given in server milliseconds. The deadline is the time the caller called the write
- * (client clock) translated to the server's clock, plus the command timeout, minus a safety margin:
+ * Every SET and every delete of the cache runs as a small Lua script (EVALSHA; iovalkey loads it on
+ * first use) that reads the server's clock (`TIME`) and applies the command only if that is not past
+ * its deadline, given in server milliseconds. The deadline is the time the caller called the
+ * command (client clock) translated to the server's clock, plus the command timeout, minus a safety
+ * margin:
  *
  *   deadline = calledAt + offset + commandTimeout - uncertainty - margin
  *
- * `calledAt`, not the time the command finally leaves: a write may first wait for a connection
+ * `calledAt`, not the time the command finally leaves: a command may first wait for a connection
  * (the cache's readiness gate) or for the first clock measurement, and the caller's budget (the
  * tiered cache's `l2Timeout`) runs during that wait too. A deadline counted from the send would
- * give such a write a fresh budget after the caller was told it timed out, so it could land
+ * give such a command a fresh budget after the caller was told it timed out, so it could land
  * after a newer write or delete (found by the faulted tiered model test, seed 870581875).
  *
  * `offset` (server clock − client clock) is measured with `TIME` on every (re)connect and every
@@ -23,7 +25,7 @@
  * absorbs. In a cluster the smallest offset of the masters is used: every node's check is then at
  * least as strict as needed (nodes whose clocks run ahead refuse a little early).
  *
- * The same script does the conditional store of `getOrSet` (`NX`: only when the key is still
+ * The SET script also does the conditional store of `getOrSet` (`NX`: only when the key is still
  * absent, i.e. nobody wrote it since the miss) and the compare-and-set of `ifEquals` (a fifth
  * argument: store only when the key still holds exactly those bytes).
  */
@@ -46,15 +48,47 @@ if r then return 1 end
 return 0
 `;
 
+/**
+ * The Lua body of a guarded delete: UNLINK of every key in KEYS (ARGV[1] is the deadline), the
+ * number removed as reply. A loop, not `unpack(KEYS)`: Lua's unpack fails on very long lists.
+ * `allow-oom`: a delete frees memory, so it must run when Redis is out of memory (a script with a
+ * shebang and no such flag is refused up front then; see ./transaction/exec.ts).
+ */
+export const DELETE_SCRIPT = `#!lua flags=allow-oom
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[1] ~= '' and now > tonumber(ARGV[1]) then return -1 end
+local n = 0
+for i = 1, #KEYS do n = n + redis.call('UNLINK', KEYS[i]) end
+return n
+`;
+
 /** Script replies: stored, not stored (NX and the key existed), arrived after its deadline. */
 export const STORED = 1;
 export const NOT_STORED = 0;
 export const TOO_LATE = -1;
 
+/**
+ * The error of a command the server refused (reply TOO_LATE) because it arrived after its deadline.
+ * Its message makes it a CacheError('timeout') (./errors.ts), as the caller's own timeout would be.
+ */
+export const tooLate = () =>
+  new Error('Command timed out: it reached Redis after its deadline and was not applied');
+
+/** `reply`, or the TOO_LATE refusal as a rejection (for guarded commands sent through `dispatch.run`). */
+export function inTime(reply: number): number {
+  if (reply === TOO_LATE) throw tooLate();
+  return reply;
+}
+
 const COMMAND = 'hyperionSetBefore';
+const DELETE_COMMAND = 'hyperionDeleteBefore';
 const RESYNC_MS = 30_000;
 
-type Scripted = { [COMMAND](...args: unknown[]): Promise<number> };
+type Scripted = {
+  [COMMAND](...args: unknown[]): Promise<number>;
+  [DELETE_COMMAND](...args: unknown[]): Promise<number>;
+};
 
 export interface GuardedWrites {
   /**
@@ -83,6 +117,13 @@ export interface GuardedWrites {
     budget?: number,
     at?: number,
   ): void;
+  /**
+   * UNLINK of `keys` (all in one hash slot in a cluster) with the deadline of a delete called at
+   * `at`, as for `set`. Resolves the number of keys removed, or TOO_LATE (nothing was removed).
+   */
+  delete(keys: readonly string[], budget?: number, at?: number): Promise<number>;
+  /** Queues the same delete on a pipeline (its reply: the number removed, or TOO_LATE). */
+  queueDelete(p: ChainableCommander, keys: readonly string[], budget?: number, at?: number): void;
   /** The deadline (server ms) of a write called at `at` (default now), as sent to the script ('' = none). */
   deadline(budget?: number, at?: number): string;
   /**
@@ -119,6 +160,8 @@ export function createGuardedWrites(
   commandTimeout: number | undefined,
 ): GuardedWrites {
   client.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
+  // No fixed number of keys: the first argument says how many (one delete, or a deleteMany group).
+  client.defineCommand(DELETE_COMMAND, { lua: DELETE_SCRIPT });
   let offset = 0;
   let uncertainty = 0;
   // The first write waits for one measurement (a single TIME round trip, once per cache): before
@@ -162,6 +205,8 @@ export function createGuardedWrites(
     return String(serverDeadline(at, limit, offset, uncertainty));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
+  // Whether commands go out at once (else they first wait for the first clock measurement).
+  const ready = () => measured || firstDone || commandTimeout === undefined;
 
   const send = (
     key: string,
@@ -176,22 +221,31 @@ export function createGuardedWrites(
     if (expect !== undefined) args.push(expect);
     return (client as unknown as Scripted)[COMMAND](...args);
   };
+  const sendDelete = (keys: readonly string[], budget?: number, at?: number) =>
+    (client as unknown as Scripted)[DELETE_COMMAND](keys.length, ...keys, deadline(budget, at));
 
   return {
     set(key, value, ttl, nx = false, budget, at = Date.now(), expect) {
-      if (measured || firstDone || commandTimeout === undefined)
-        return send(key, value, ttl, nx, budget, at, expect);
+      if (ready()) return send(key, value, ttl, nx, budget, at, expect);
       // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
       // The deadline still counts from the call: a write the caller was told timed out while it
       // waited here must not be sent later with a fresh budget (it would land after the failure).
       return startFirst().then(() => send(key, value, ttl, nx, budget, at, expect));
     },
+    delete(keys, budget, at = Date.now()) {
+      if (ready()) return sendDelete(keys, budget, at);
+      // As for set: wait for the one measurement, keeping the deadline of the call.
+      return startFirst().then(() => sendDelete(keys, budget, at));
+    },
     pending() {
-      if (measured || firstDone || commandTimeout === undefined) return undefined;
+      if (ready()) return undefined;
       return startFirst();
     },
     queue(p, key, value, ttl, budget, at) {
       (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), '');
+    },
+    queueDelete(p, keys, budget, at) {
+      (p as unknown as Scripted)[DELETE_COMMAND](keys.length, ...keys, deadline(budget, at));
     },
     deadline,
     stop() {

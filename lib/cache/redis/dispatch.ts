@@ -64,7 +64,7 @@ export interface CacheContext {
   readonly defaultTtl: number | undefined;
   readonly counters: Counters;
   readonly dispatch: Dispatcher;
-  /** Deadline-guarded SETs (./deadline.ts). */
+  /** Deadline-guarded SETs and deletes (./deadline.ts). */
   readonly writes: GuardedWrites;
 }
 

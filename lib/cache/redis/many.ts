@@ -1,12 +1,14 @@
 /**
  * getMany / setMany / deleteMany: one round trip for many keys. Standalone and sentinel send one MGET (or one
- * pipeline of SETs, one UNLINK); a cluster gets one MGET (UNLINK) per hash slot, batched per node (./batch.ts), and the
- * replies are merged back in request order.
+ * pipeline of SETs, one delete script); a cluster gets one MGET (delete script) per hash slot, batched per node
+ * (./batch.ts), and the replies are merged back in request order. Writes and deletes are deadline-guarded scripts
+ * (./deadline.ts).
  */
 import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { type BatchOp, runBatch } from './batch.js';
 import { assertKey, checkBudget, checkKeys, checkTtl, checkValue } from './checks.js';
+import { inTime } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { keySlot } from './slots.js';
 import { countReply } from './stats.js';
@@ -78,13 +80,16 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       checkKeys(keys, 'deleteMany expects an array of keys');
       if (keys.length === 0) return 0;
       const full = [...new Set(keys)].map((k) => prefix + k);
-      if (!client.isCluster) return dispatch.run('deleteMany', () => client.unlink(...full));
-      // One UNLINK per hash slot (a multi-key command must not span slots), one pipeline per node.
+      // Deadline-guarded like every delete (./deadline.ts), counted from this call (see set).
+      const at = Date.now();
+      if (!client.isCluster)
+        return dispatch.run('deleteMany', () => writes.delete(full, undefined, at).then(inTime));
+      // One guarded UNLINK per hash slot (a multi-key command must not span slots), one pipeline per node.
       const ops: BatchOp[] = groupBySlot(full).map((idx) => ({
         kind: 'unlink',
         keys: idx.map((i) => full[i]!),
       }));
-      const replies = await dispatch.run('deleteMany', () => runBatch(client, ops));
+      const replies = await dispatch.run('deleteMany', () => runBatch(client, ops, writes, undefined, at));
       return replies.reduce<number>((sum, n) => sum + Number(n), 0);
     },
   };

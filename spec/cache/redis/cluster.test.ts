@@ -4,9 +4,10 @@ import { Cluster, Redis } from 'iovalkey';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { ConfigError } from '../../../lib/core/errors.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisCluster, skipRedis, startRedisCluster } from '../../harness/redis.js';
-import { dec, enc, watchUnhandled } from './helpers.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
 
 /** Keys of every node we can count directly (bypassing the cache). */
 async function keysOnMasters(cluster: RedisCluster, pattern: string): Promise<string[]> {
@@ -172,6 +173,64 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
       await cache.getMany(keys),
       keys.map(() => undefined),
     );
+  });
+
+  it('a delete, deleteMany or pipeline delete that timed out never lands after a newer acknowledged set', async (t) => {
+    // Every node behind a delaying proxy (natMap): the (per-slot) deletes reach their masters ~600 ms
+    // late, after the caller was told they timed out and after another client's acknowledged
+    // setMany. Before deletes were deadline-guarded, those late UNLINKs removed the newer values.
+    const proxies = await Promise.all(
+      cluster.nodes.map((n) => startFaultProxy({ target: { host: n.host, port: n.port } })),
+    );
+    const natMap = Object.fromEntries(
+      cluster.nodes.map((n, i) => [`${n.host}:${n.port}`, { host: '127.0.0.1', port: proxies[i]!.port }]),
+    );
+    const client = new Cluster(
+      proxies.map((p) => ({ host: '127.0.0.1', port: p.port })),
+      { natMap, redisOptions: { commandTimeout: 200 } },
+    );
+    client.on('error', () => {});
+    t.after(async () => {
+      client.disconnect();
+      await Promise.all(proxies.map((p) => p.close()));
+    });
+    const a = createRedisCache({ client, keyPrefix: 'late-del:' });
+    caches.push(a);
+    const b = make({ keyPrefix: 'late-del:' });
+    const keys = Array.from({ length: 12 }, (_, i) => `ld-${i}`);
+    assert.ok(new Set(keys.map((k) => keySlot(`late-del:${k}`))).size > 6, 'the keys span slots');
+    const deletes = {
+      delete: () => a.delete(keys[0]!),
+      deleteMany: () => a.deleteMany(keys),
+      pipeline: () => {
+        const p = a.pipeline();
+        for (const k of keys) p.delete(k);
+        return p.exec();
+      },
+    };
+    for (const [kind, run] of Object.entries(deletes)) {
+      await a.setMany(keys.map((key) => ({ key, value: enc('v1') })));
+      for (const p of proxies) p.delay = 600;
+      await rejectsWith(run(), 'timeout');
+      await b.setMany(keys.map((key) => ({ key, value: enc('v3') })));
+      await waitFor(() => proxies.every((p) => p.held === 0), {
+        timeoutMs: 5000,
+        what: 'the delayed deletes to be forwarded',
+      });
+      for (const p of proxies) p.delay = 0;
+      // A read of every key through A follows the late deletes on each node's connection.
+      await waitFor(async () => (await a.getMany(keys).catch(() => undefined)) !== undefined, {
+        timeoutMs: 5000,
+        what: 'a read through the healed proxies',
+      });
+      assert.deepEqual(
+        (await b.getMany(keys)).map(dec),
+        keys.map(() => 'v3'),
+        `${kind}: the timed-out deletes did not remove the newer values`,
+      );
+    }
+    // In time, the guarded per-slot deletes apply and count what they removed.
+    assert.equal(await a.deleteMany([...keys, 'ld-absent']), keys.length);
   });
 
   it('a node error names the node of the key and keeps the reply as cause (issue 13 item 9)', async () => {

@@ -4,16 +4,18 @@
  * the faulted tiered model test (seed 870581875): the first writes of a cache waited for a `TIME`
  * that a dropped connection answered ~300 ms late, and were then sent with a fresh 100 ms budget,
  * so they landed after the caller had been told they timed out (and after a newer delete).
+ * Deletes are guarded the same way and keep the deadline of their call too.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Redis } from 'iovalkey';
 import { createGuardedWrites } from '../../../lib/cache/redis/deadline.js';
 
-/** Just enough of an iovalkey client: `TIME` answers when the test says so; SETs are recorded. */
+/** Just enough of an iovalkey client: `TIME` answers when the test says so; SETs and deletes are recorded. */
 function fakeClient() {
   let answerTime: (() => void) | undefined;
   const sent: { key: string; deadline: number; at: number }[] = [];
+  const deleted: { keys: string[]; arg: string; deadline: number; at: number }[] = [];
   const client = {
     isCluster: false,
     status: 'ready',
@@ -33,8 +35,14 @@ function fakeClient() {
       sent.push({ key, deadline: Number(deadline), at: Date.now() });
       return Promise.resolve(1);
     },
+    // The delete script's arguments: the number of keys, the keys, the deadline.
+    hyperionDeleteBefore(count: number, ...rest: string[]) {
+      const arg = rest[count]!;
+      deleted.push({ keys: rest.slice(0, count), arg, deadline: Number(arg), at: Date.now() });
+      return Promise.resolve(count);
+    },
   };
-  return { client: client as unknown as Redis, sent, answerTime: () => answerTime?.() };
+  return { client: client as unknown as Redis, sent, deleted, answerTime: () => answerTime?.() };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,6 +63,40 @@ describe('redis write deadlines', () => {
         sent[0]!.deadline <= called + 100,
         `deadline ${sent[0]!.deadline - called} ms after the call (sent ${sent[0]!.at - called} ms after it)`,
       );
+    } finally {
+      writes.stop();
+    }
+  });
+
+  it('a delete that waited for the first clock measurement keeps the deadline of its call', async () => {
+    const { client, deleted, answerTime } = fakeClient();
+    const writes = createGuardedWrites(client, 100);
+    try {
+      const called = Date.now();
+      const p = writes.delete(['a', 'b'], undefined, called);
+      await sleep(250); // the TIME reply is late
+      answerTime();
+      assert.equal(await p, 2);
+      assert.equal(deleted.length, 1);
+      assert.deepEqual(deleted[0]!.keys, ['a', 'b']);
+      // The command timeout (100 ms) minus the margin, from the call — not from the send.
+      assert.ok(
+        deleted[0]!.deadline <= called + 100,
+        `deadline ${deleted[0]!.deadline - called} ms after the call (sent ${deleted[0]!.at - called} ms after it)`,
+      );
+    } finally {
+      writes.stop();
+    }
+  });
+
+  it('a cache without a command timeout sends deletes with no deadline', async () => {
+    const { client, deleted } = fakeClient();
+    const writes = createGuardedWrites(client, undefined);
+    try {
+      assert.equal(writes.pending(), undefined, 'nothing waits for a clock measurement');
+      assert.equal(await writes.delete(['k']), 1);
+      assert.deepEqual(deleted[0]!.keys, ['k']);
+      assert.equal(deleted[0]!.arg, '', 'no deadline');
     } finally {
       writes.stop();
     }

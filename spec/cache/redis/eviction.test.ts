@@ -393,6 +393,17 @@ describeWithServers(`redis cache under maxmemory ${MAXMEMORY}, noeviction`, skip
     assert.equal(cache.stats().errors, errorsBefore + 1);
   });
 
+  it('deletes run while out of memory and report what they removed (delete, deleteMany, pipeline)', async () => {
+    // Deletes are deadline-guarded Lua scripts: one flagged without allow-oom would be refused here.
+    // The keys come from the top of the fill; the next test frees k0..k199.
+    const [a, b, c, d] = [1, 2, 3, 4].map((i) => `k${filled - i}`) as [string, string, string, string];
+    assert.equal(await cache.delete(a), true);
+    assert.equal(await cache.delete(a), false);
+    assert.equal(await cache.deleteMany([b, c, 'missing', b]), 2);
+    assert.deepEqual(await cache.pipeline().delete(d).delete(d).exec(), [true, false]);
+    assert.equal(await s.raw.exists(`ne:${a}`, `ne:${b}`, `ne:${c}`, `ne:${d}`), 0);
+  });
+
   it('deleting keys frees memory and writes succeed again', async () => {
     for (let i = 0; i < 200; i++) await cache.delete(`k${i}`);
     assert.equal(await cache.set('after-free', enc('ok')), true);

@@ -154,6 +154,94 @@ describeWithServers('redis cache races (issue 13)', skipRedis(), () => {
     }
   });
 
+  // A delete reaches Redis ~600 ms after it was sent (through a delaying proxy), after the caller
+  // was told it timed out (commandTimeout 200) and after another instance's acknowledged set of
+  // the same key: it must not remove that newer value. Before deletes were deadline-guarded, the
+  // late UNLINK landed and the key read as a miss (and another instance's getOrSet, storing with
+  // NX, could then bring an older value back).
+  const deletes = {
+    delete: (c: RedisCache, keys: string[]) => c.delete(keys[0]!),
+    deleteMany: (c: RedisCache, keys: string[]) => c.deleteMany(keys),
+    'pipeline delete': (c: RedisCache, keys: string[]) => {
+      const p = c.pipeline();
+      for (const k of keys) p.delete(k);
+      return p.exec();
+    },
+  };
+  async function lateDelete(kind: keyof typeof deletes, label: string) {
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    proxies.push(proxy);
+    const prefix = `late-del-${++n}:`;
+    const a = make({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 200, keyPrefix: prefix });
+    const b = make({ keyPrefix: prefix });
+    const keys = kind === 'delete' ? ['k'] : ['k', 'l', 'm'];
+    await a.setMany(keys.map((key) => ({ key, value: enc('v1') })));
+    const errorsBefore = a.stats().errors;
+    proxy.delay = 600;
+    await rejectsWith(deletes[kind](a, keys), 'timeout');
+    assert.equal(a.stats().errors, errorsBefore + 1, `${label}: the timeout was counted once`);
+    await b.setMany(keys.map((key) => ({ key, value: enc('v3') })));
+    // A command A sends after the delete travels the same connection: once it answered, the late
+    // delete was processed.
+    await waitFor(() => proxy.held === 0, { timeoutMs: 5000, what: 'the delayed delete to be forwarded' });
+    proxy.delay = 0;
+    await a.get('k').catch(() => undefined);
+    assert.deepEqual(
+      (await b.getMany(keys)).map(dec),
+      keys.map(() => 'v3'),
+      `${label}: the timed-out delete did not remove the newer values`,
+    );
+    // In time again, the same delete applies and reports what it removed.
+    await waitFor(async () => (await deletes[kind](a, keys).catch(() => 'failed')) !== 'failed', {
+      timeoutMs: 5000,
+      what: `${label}: a delete through the healed proxy`,
+    });
+    assert.deepEqual(
+      (await b.getMany(keys)).map(dec),
+      keys.map(() => undefined),
+      `${label}: applied in time`,
+    );
+  }
+
+  for (const kind of Object.keys(deletes) as (keyof typeof deletes)[]) {
+    it(`a ${kind} that timed out never lands after a newer acknowledged set`, () => lateDelete(kind, kind));
+  }
+
+  it('a late delete is refused under clock skew too: client clock 10 s ahead or behind', async () => {
+    const realNow = Date.now;
+    for (const skew of [10_000, -10_000]) {
+      Date.now = () => realNow() + skew;
+      try {
+        await lateDelete('delete', `skew ${skew}`);
+      } finally {
+        Date.now = realNow;
+      }
+    }
+  });
+
+  it('in-time deletes report what they removed: delete, deleteMany, pipeline delete', async () => {
+    const cache = make();
+    await cache.setMany(['a', 'b', 'c', 'd'].map((key) => ({ key, value: enc(key) })));
+    assert.equal(await cache.delete('a'), true);
+    assert.equal(await cache.delete('a'), false);
+    assert.equal(await cache.deleteMany(['b', 'c', 'missing', 'b']), 2);
+    assert.deepEqual(await cache.pipeline().delete('d').delete('d').delete('none').exec(), [
+      true,
+      false,
+      false,
+    ]);
+    assert.deepEqual((await cache.getMany(['a', 'b', 'c', 'd'])).map(dec), [
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    // Many keys in one delete: the script loops over KEYS (Lua's unpack would fail on this many).
+    const many = Array.from({ length: 20_000 }, (_, i) => `many${i}`);
+    await cache.setMany(many.slice(0, 100).map((key) => ({ key, value: enc('x') })));
+    assert.equal(await cache.deleteMany(many), 100);
+  });
+
   it('item 8: getOrSet fails fast once the first wait for a never-reachable Redis ran out', async () => {
     const port = await freePort();
     const cache = make({ addresses: [`127.0.0.1:${port}`], commandTimeout: 300 });

@@ -42,8 +42,10 @@ export async function runWorkload(cache: RedisCache, peer: RedisCache): Promise<
   assert.equal(tx.ok, true);
   assert.equal(dec(await cache.get('{w}c')), '4');
   const p = cache.pipeline();
-  p.set('{w}f', enc('6')).get('{w}f');
-  await p.exec();
+  p.set('{w}f', enc('6')).get('{w}f').delete('{w}d');
+  assert.equal((await p.exec())[2], true);
+  // Deletes run in the deadline script (EVALSHA/EVAL with UNLINK inside), one key or many.
+  assert.equal(await cache.deleteMany(['{w}b', '{w}f', '{w}none']), 2);
   const h = await cache.health();
   assert.equal(h.ok, true, h.error);
   await cache.clear();

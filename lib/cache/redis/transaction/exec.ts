@@ -2,10 +2,10 @@
  * Sending the queued operations as one MULTI/EXEC, and reading its replies.
  *
  * The operations run inside MULTI as one Lua script that first compares the server's clock with
- * the transaction's deadline (as every SET of the cache does, see ../deadline.ts): an EXEC that
- * reaches Redis after the client gave up on it (the caller was told `timeout`) applies nothing,
- * instead of landing later over newer writes. MULTI stays around the script so that WATCH still
- * guards it (EXEC returns null when a watched key changed).
+ * the transaction's deadline (as every SET and delete of the cache does, see ../deadline.ts): an
+ * EXEC that reaches Redis after the client gave up on it (the caller was told `timeout`) applies
+ * nothing, instead of landing later over newer writes. MULTI stays around the script so that
+ * WATCH still guards it (EXEC returns null when a watched key changed).
  *
  * The `#!lua` shebang makes Redis refuse the whole script up front when it is out of memory
  * (flagged scripts are denied under OOM unless they say `allow-oom`), so an OOM refusal still
