@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +33,14 @@ import {
 } from '../../lib/config/index.js';
 import { loggingSection, serviceSection } from '../../lib/config/schema.js';
 import { tieredFields } from '../../lib/config/sections/tiered.js';
-import { ConfigError, createApp, createNoopCache } from '../../lib/core/index.js';
+import {
+  ConfigError,
+  createApp,
+  createConsoleLogger,
+  createNoopCache,
+  drainServer,
+  jsonCache,
+} from '../../lib/core/index.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -178,6 +186,17 @@ describe('reference pages against the code', () => {
     const cache = createNoopCache();
     const factories: [string, string[], string][] = [
       ['createApp', acceptedOptions(() => createApp({ __probe: 1 } as never)), 'lib/core/README.md'],
+      [
+        'drainServer',
+        acceptedOptions(() => drainServer(createServer(), { __probe: 1 } as never)),
+        'lib/core/README.md',
+      ],
+      [
+        'createConsoleLogger',
+        acceptedOptions(() => createConsoleLogger({ __probe: 1 } as never)),
+        'lib/core/README.md',
+      ],
+      ['jsonCache', acceptedOptions(() => jsonCache(cache, { __probe: 1 } as never)), 'lib/core/README.md'],
       [
         'createMemoryCache',
         acceptedOptions(() => createMemoryCache({ maxCost: 1, __probe: 1 } as never)),
