@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import {
+  aclRules,
   createRedisCache,
   createRedisInvalidationBus,
   createRedisTracking,
@@ -215,6 +216,11 @@ describe('reference pages against the code', () => {
             'sentinel.__probe',
           ),
         ],
+        'lib/cache/redis/README.md',
+      ],
+      [
+        'aclRules',
+        acceptedOptions(() => aclRules({ keyPrefix: 'app:', mode: 'standalone', __probe: 1 } as never)),
         'lib/cache/redis/README.md',
       ],
       [
