@@ -60,8 +60,15 @@ function checkArguments(cache: unknown, options: unknown): void {
     issues.push({ path, expected, received: typeName(value), message });
   const c = cache as Record<string, unknown> | null | undefined;
   const missing = CACHE_METHODS.filter((m) => typeof c?.[m] !== 'function');
-  if (typeof c !== 'object' || c === null || missing.length > 0)
+  if (typeof c !== 'object' || c === null)
     bad('cache', `a Cache (${CACHE_METHODS.join(', ')})`, cache, 'the first argument must be a Cache');
+  else if (missing.length > 0)
+    bad(
+      'cache',
+      `a Cache (${CACHE_METHODS.join(', ')})`,
+      cache,
+      `not a Cache: no ${missing.join(', ')} method`,
+    );
   issues.push(...unknownOptionIssues(options, KNOWN));
   const std = (o.schema as { '~standard'?: { version?: unknown; validate?: unknown } } | null | undefined)?.[
     '~standard'

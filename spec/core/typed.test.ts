@@ -170,7 +170,9 @@ describe('jsonCache arguments', () => {
     assert.deepEqual(r.paths, ['shema']);
     assert.match(r.message, /shema: is not a known option; did you mean `schema`\?/);
     assert.deepEqual(paths(() => jsonCache(undefined as never)).paths, ['cache']);
-    assert.deepEqual(paths(() => jsonCache(new Map() as never)).paths, ['cache']);
+    const map = paths(() => jsonCache(new Map() as never));
+    assert.deepEqual(map.paths, ['cache']);
+    assert.match(map.message, /cache: not a Cache: no getOrSet method/);
     assert.deepEqual(paths(() => jsonCache(mapCache(), null as never)).paths, ['']);
   });
 });
