@@ -16,36 +16,10 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
-import type { Logger } from './contracts.js';
 import type { DisposeInfo } from './disposers.js';
+import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
 
-export interface DrainOptions {
-  /** How long running requests may take once the stop began, ms. Default 5000. */
-  graceMs?: number;
-  /**
-   * How long the listening socket may stay open once the stop began, ms (default: `graceMs`). It
-   * closes as soon as no request is running and no connection arrived for 100 ms: connections the
-   * kernel had already queued (a busy process accepts them late) are accepted and answered 503
-   * instead of being reset when the listening socket closes.
-   */
-  lingerMs?: number;
-  /**
-   * The listening socket closes once no request ran and no connection arrived for this long, ms.
-   * Default 100. Longer suits services behind others (with `admit`): peers still finishing their
-   * in-flight work keep reaching them.
-   */
-  quietMs?: number;
-  /**
-   * Requests arriving during the drain that are served anyway (with `Connection: close`) instead
-   * of getting the 503: e.g. calls from peer services finishing work that was already in flight
-   * when the stop began (a call chain stopped all at once then completes). Default: none.
-   */
-  admit?: (req: IncomingMessage) => boolean;
-  /** `Retry-After` (seconds) of the 503 sent to requests arriving during the drain. Default 1. */
-  retryAfterSeconds?: number;
-  /** Receives one info record when the drain starts, one warning when requests had to be cut. */
-  logger?: Logger;
-}
+export type { DrainOptions } from './drain-options.js';
 
 /** A disposer that drains `server`, plus what it is doing (for logs and tests). */
 export interface ServerDrain {
@@ -62,18 +36,14 @@ const BUDGET_SHARE = 0.8;
 /** How long a connection that has not sent a request yet is left open once the drain began, ms. */
 const FRESH_CONNECTION_MS = 2000;
 
-/** Default `quietMs`: the listener closes once no connection arrived for this long, ms. */
-const QUIET_MS = 100;
-
 /**
  * Wraps the `request` listeners `server` has now (attach the handler first: `createServer(handler)`
  * does) and returns the draining disposer. Resolves when every connection is closed; never rejects.
+ * A bad option (unknown key, a time outside 0 … 2^31 − 1 ms, a fractional `retryAfterSeconds`, an
+ * `admit` or `logger` of the wrong type) is a `ConfigError` here, not a surprise during shutdown.
  */
 export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
-  const graceMs = options.graceMs ?? 5000;
-  const lingerMs = options.lingerMs ?? graceMs;
-  const quietMs = options.quietMs ?? QUIET_MS;
-  const retryAfter = String(options.retryAfterSeconds ?? 1);
+  const { graceMs, lingerMs, quietMs, retryAfter } = resolveDrainOptions(server, options);
   /** Every open connection: responses pending on it, and whether it has carried a request yet. */
   const connections = new Map<Socket, { pending: number; used: boolean }>();
   const responses = new Set<ServerResponse>();

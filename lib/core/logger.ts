@@ -1,7 +1,10 @@
 /** A small structured logger writing one JSON object per line (stderr by default). */
 import type { LogFields, Logger, LogLevel } from './contracts.js';
+import { ConfigError, type ConfigIssue, typeName } from './errors.js';
+import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVEL_NAMES = Object.keys(LEVELS);
 
 export interface ConsoleLoggerOptions {
   /** Lowest level written. Default `info`. */
@@ -14,7 +17,41 @@ export interface ConsoleLoggerOptions {
   now?: () => number;
 }
 
+const KNOWN = optionKeys<ConsoleLoggerOptions>({ level: true, fields: true, write: true, now: true });
+
+/**
+ * Every option at once, as one `ConfigError`. Without it an unknown level (`'warning'`, `'INFO'`)
+ * compared as `undefined` and let every record through, debug included, and a `write` that is not
+ * a function threw on the first log call, often on a failure path.
+ */
+function checkOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createConsoleLogger: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
+  const o = options as Record<keyof ConsoleLoggerOptions, unknown>;
+  const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
+  const bad = (path: string, expected: string, message: string) =>
+    issues.push({ path, expected, received: typeName(o[path as keyof ConsoleLoggerOptions]), message });
+  if (o.level !== undefined && !(typeof o.level === 'string' && Object.hasOwn(LEVELS, o.level)))
+    bad(
+      'level',
+      `one of ${LEVEL_NAMES.join(', ')}`,
+      typeof o.level === 'string' ? unknownKeyMessage(o.level, LEVEL_NAMES, 'log level') : 'must be a string',
+    );
+  if (
+    o.fields !== undefined &&
+    (typeof o.fields !== 'object' || o.fields === null || Array.isArray(o.fields))
+  )
+    bad('fields', 'an object of fields', 'fields must be an object');
+  for (const fn of ['write', 'now'] as const)
+    if (o[fn] !== undefined && typeof o[fn] !== 'function') bad(fn, 'a function', `${fn} must be a function`);
+  if (issues.length > 0) throw new ConfigError('createConsoleLogger: invalid options', issues);
+}
+
+/** The JSON-lines logger; a bad option is a `ConfigError` (see `checkOptions`). */
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+  checkOptions(options);
   const min = LEVELS[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const now = options.now ?? Date.now;

@@ -4,7 +4,8 @@
  * The core only knows the Standard Schema shape; it imports no validation library.
  */
 import type { Cache, Loader } from './contracts.js';
-import { CacheError } from './errors.js';
+import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
+import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
 
 /** The subset of the Standard Schema v1 interface this module uses. */
 export interface StandardSchema<Output = unknown> {
@@ -37,12 +38,67 @@ export interface TypedCacheOptions<T> {
   onInvalid?: 'miss' | 'throw';
 }
 
+const KNOWN = optionKeys<TypedCacheOptions<unknown>>({ schema: true, onInvalid: true });
+const ON_INVALID = ['miss', 'throw'];
+/** The `Cache` methods the view calls. */
+const CACHE_METHODS = ['get', 'set', 'delete', 'getOrSet'] as const;
+
+/**
+ * Checks the cache and options up front. Without it a schema that is not a Standard Schema (e.g. a
+ * library version older than the standard) failed inside the decode, so with `onInvalid: 'miss'`
+ * every cached value was deleted and reported as a miss; an `onInvalid` typo (`'Throw'`) meant
+ * `miss`; a wrong `cache` failed on the first call.
+ */
+function checkArguments(cache: unknown, options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('jsonCache: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
+  const o = options as Record<keyof TypedCacheOptions<unknown>, unknown>;
+  const issues: ConfigIssue[] = [];
+  const bad = (path: string, expected: string, value: unknown, message: string) =>
+    issues.push({ path, expected, received: typeName(value), message });
+  const c = cache as Record<string, unknown> | null | undefined;
+  const missing = CACHE_METHODS.filter((m) => typeof c?.[m] !== 'function');
+  if (typeof c !== 'object' || c === null)
+    bad('cache', `a Cache (${CACHE_METHODS.join(', ')})`, cache, 'the first argument must be a Cache');
+  else if (missing.length > 0)
+    bad(
+      'cache',
+      `a Cache (${CACHE_METHODS.join(', ')})`,
+      cache,
+      `not a Cache: no ${missing.join(', ')} method`,
+    );
+  issues.push(...unknownOptionIssues(options, KNOWN));
+  const std = (o.schema as { '~standard'?: { version?: unknown; validate?: unknown } } | null | undefined)?.[
+    '~standard'
+  ];
+  if (o.schema !== undefined && (std?.version !== 1 || typeof std.validate !== 'function'))
+    bad(
+      'schema',
+      "a Standard Schema v1 (an object with '~standard': { version: 1, validate })",
+      o.schema,
+      'schema is not a Standard Schema v1 (a validation library too old to implement it?)',
+    );
+  if (o.onInvalid !== undefined && !(typeof o.onInvalid === 'string' && ON_INVALID.includes(o.onInvalid)))
+    bad(
+      'onInvalid',
+      `one of ${ON_INVALID.join(', ')}`,
+      o.onInvalid,
+      typeof o.onInvalid === 'string'
+        ? unknownKeyMessage(o.onInvalid, ON_INVALID, 'onInvalid value')
+        : 'must be a string',
+    );
+  if (issues.length > 0) throw new ConfigError('jsonCache: invalid arguments', issues);
+}
+
 const encoder = new TextEncoder();
 // Fatal: bytes that are not UTF-8 are a decode failure (the `onInvalid` path), never U+FFFD.
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** A JSON view of `cache`. Values must be JSON-serialisable. */
+/** A JSON view of `cache`. Values must be JSON-serialisable. Bad arguments are a `ConfigError`. */
 export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): TypedCache<T> {
+  checkArguments(cache, options);
   const onInvalid = options.onInvalid ?? 'miss';
   const encode = (value: T): Uint8Array => {
     const text = JSON.stringify(value);

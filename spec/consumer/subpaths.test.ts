@@ -84,7 +84,12 @@ await cache.close();
 console.log(JSON.stringify({ value: new TextDecoder().decode(second), same: first.length === second.length, loads, inL2 }));
 `;
 
-const REDIS = `import { createRedisCache, type RedisCache } from 'hyperion/cache/redis';
+const REDIS = `import { type AclScope, aclRules, createRedisCache, type RedisCache, sentinelAclRules } from 'hyperion/cache/redis';
+
+// The least-privilege ACL lines lib/PRODUCTION.md shows.
+const scope: AclScope = { keyPrefix: 'consumer:', mode: 'standalone' };
+const acl = \`ACL SETUSER app on >PASSWORD \${aclRules(scope).join(' ')}\`;
+const sentinelRules = sentinelAclRules().length;
 
 // Constructed and closed with no server behind the address.
 const idle: RedisCache = createRedisCache({ addresses: ['127.0.0.1:1'], minIdleConns: 0, dialTimeout: 200 });
@@ -94,7 +99,7 @@ const cache = createRedisCache({ addresses: [\`127.0.0.1:\${process.env.REDIS_PO
 const stored = await cache.set('k', new TextEncoder().encode('v'), 60_000);
 const value = await cache.get('k');
 await cache.close();
-console.log(JSON.stringify({ stored, value: value && new TextDecoder().decode(value) }));
+console.log(JSON.stringify({ stored, value: value && new TextDecoder().decode(value), acl: acl.split(' ').includes('~consumer:*'), sentinelRules }));
 `;
 
 const PROMETHEUS = `import { createMetrics, type PrometheusMetrics } from 'hyperion/metrics/prometheus';
@@ -157,7 +162,7 @@ const CASES: Case[] = [
     peers: [peer('iovalkey')],
     app: REDIS,
     env: () => ({ REDIS_PORT: String(redis!.port) }),
-    expect: { stored: true, value: 'v' },
+    expect: { stored: true, value: 'v', acl: true, sentinelRules: 10 },
   },
   {
     subpath: 'hyperion/metrics/prometheus',

@@ -7,9 +7,12 @@ import assert from 'node:assert/strict';
 import { Agent, createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
+import { ConfigError } from '../../lib/core/errors.js';
+import { MAX_TIMER_MS } from '../../lib/core/options.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -225,5 +228,86 @@ describe('drainServer', () => {
   it('resolves at once for a server that is not listening', async () => {
     const { server } = testServer();
     await drainServer(server)();
+  });
+});
+
+describe('drainServer options', () => {
+  /** The ConfigError `fn` throws, with the paths of its issues. */
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return { error: e, paths: e.issues.map((i) => i.path) };
+    }
+    assert.fail('accepted');
+  };
+
+  it('refuses each bad option by name, before touching the server', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ graceMs: -1 }, 'graceMs'],
+      [{ graceMs: Number.NaN }, 'graceMs'],
+      [{ graceMs: '5000' }, 'graceMs'],
+      [{ lingerMs: Number.POSITIVE_INFINITY }, 'lingerMs'],
+      [{ quietMs: MAX_TIMER_MS + 1 }, 'quietMs'],
+      [{ retryAfterSeconds: 1.5 }, 'retryAfterSeconds'],
+      [{ retryAfterSeconds: -1 }, 'retryAfterSeconds'],
+      [{ admit: true }, 'admit'],
+      [{ logger: console.log }, 'logger'],
+      [{ logger: { info() {} } }, 'logger'],
+    ];
+    for (const [options, path] of cases) {
+      const server = createServer(() => {});
+      const before = server.listeners('request');
+      const { error, paths } = refusal(() => drainServer(server, options as never));
+      assert.deepEqual(paths, [path], JSON.stringify(options));
+      assert.match(error.message, new RegExp(`${path}: ${path} must`));
+      // Nothing was wrapped: the handler is still the server's own.
+      assert.deepEqual(server.listeners('request'), before);
+    }
+  });
+
+  it('names the nearest known option for an unknown key, and lists every problem at once', () => {
+    const { error, paths } = refusal(() =>
+      drainServer(createServer(), { gracems: 1000, retryAfterSeconds: 0.5 } as never),
+    );
+    assert.deepEqual(paths, ['gracems', 'retryAfterSeconds']);
+    assert.match(error.message, /gracems: is not a known option; did you mean `graceMs`\?/);
+  });
+
+  it('refuses a server and options of the wrong type', () => {
+    assert.deepEqual(refusal(() => drainServer(undefined as never)).paths, ['server']);
+    assert.deepEqual(refusal(() => drainServer(createServer(), null as never)).paths, ['']);
+  });
+
+  it('accepts every time from 0 to 2^31 − 1 ms and refuses every other value', () => {
+    const name = fc.constantFrom('graceMs', 'lingerMs', 'quietMs');
+    fc.assert(
+      fc.property(name, fc.double({ min: 0, max: MAX_TIMER_MS, noNaN: true }), (key, ms) => {
+        drainServer(createServer(), { [key]: ms });
+      }),
+    );
+    const bad = fc.oneof(
+      fc.double({ max: -Number.MIN_VALUE }),
+      fc.double({ min: MAX_TIMER_MS + 1 }),
+      fc.constantFrom(Number.NaN, null, '100', true, {}),
+    );
+    fc.assert(
+      fc.property(name, bad, (key, value) => {
+        assert.deepEqual(refusal(() => drainServer(createServer(), { [key]: value } as never)).paths, [key]);
+      }),
+    );
+  });
+
+  it('sends the Retry-After it was given, a whole number of seconds', async (t) => {
+    const { server } = testServer();
+    t.after(() => server.closeAllConnections());
+    const port = await listen(server);
+    const drain = drainServer(server, { retryAfterSeconds: 0, quietMs: 300 });
+    const draining = drain();
+    const late = await request(port, '/fast', new Agent());
+    assert.equal(late.status, 503);
+    assert.equal(late.headers['retry-after'], '0');
+    await draining;
   });
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import * as v from 'valibot';
 import type { Bytes, Cache } from '../../lib/core/contracts.js';
-import { CacheError } from '../../lib/core/errors.js';
+import { CacheError, ConfigError } from '../../lib/core/errors.js';
 import { createSingleflight } from '../../lib/core/singleflight.js';
 import { jsonCache } from '../../lib/core/typed.js';
 import { deferred, tick, within } from '../harness/clock.js';
@@ -119,5 +120,59 @@ describe('jsonCache', () => {
     // getOrSet reloads over the bad bytes
     raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22]));
     assert.equal(await jsonCache<string>(raw).getOrSet('s', () => 'fresh'), 'fresh');
+  });
+});
+
+describe('jsonCache arguments', () => {
+  const paths = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      return { paths: e.issues.map((i) => i.path), message: e.message };
+    }
+    assert.fail('accepted');
+  };
+
+  it('refuses a schema that is not a Standard Schema, instead of deleting every cached value', async () => {
+    const raw = mapCache();
+    raw.map.set('u:1', new TextEncoder().encode('{"id":1,"name":"Ada"}'));
+    // e.g. a schema object of a library version without `~standard`: every read failed inside the
+    // decode, so each value was deleted and reported as a miss.
+    const legacy = { parse: (x: unknown) => x };
+    assert.deepEqual(paths(() => jsonCache(raw, { schema: legacy as never })).paths, ['schema']);
+    assert.deepEqual(
+      paths(() => jsonCache(raw, { schema: { '~standard': { version: 2, validate: () => ({}) } } as never }))
+        .paths,
+      ['schema'],
+    );
+    assert.ok(raw.map.has('u:1'));
+    // A real Standard Schema (valibot) is accepted.
+    assert.deepEqual(await jsonCache(raw, { schema: User }).get('u:1'), { id: 1, name: 'Ada' });
+  });
+
+  it("refuses an onInvalid other than 'miss' or 'throw' (a typo used to mean miss)", () => {
+    const r = paths(() => jsonCache(mapCache(), { onInvalid: 'Throw' as never }));
+    assert.deepEqual(r.paths, ['onInvalid']);
+    assert.match(r.message, /onInvalid: is not a known onInvalid value; did you mean `throw`\?/);
+    fc.assert(
+      fc.property(fc.anything(), (value) => {
+        fc.pre(value !== undefined && value !== 'miss' && value !== 'throw');
+        assert.deepEqual(paths(() => jsonCache(mapCache(), { onInvalid: value as never })).paths, [
+          'onInvalid',
+        ]);
+      }),
+    );
+  });
+
+  it('refuses unknown keys with the nearest known one, and a first argument that is not a Cache', () => {
+    const r = paths(() => jsonCache(mapCache(), { shema: User } as never));
+    assert.deepEqual(r.paths, ['shema']);
+    assert.match(r.message, /shema: is not a known option; did you mean `schema`\?/);
+    assert.deepEqual(paths(() => jsonCache(undefined as never)).paths, ['cache']);
+    const map = paths(() => jsonCache(new Map() as never));
+    assert.deepEqual(map.paths, ['cache']);
+    assert.match(map.message, /cache: not a Cache: no getOrSet method/);
+    assert.deepEqual(paths(() => jsonCache(mapCache(), null as never)).paths, ['']);
   });
 });

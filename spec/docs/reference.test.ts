@@ -11,12 +11,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import {
+  aclRules,
   createRedisCache,
   createRedisInvalidationBus,
   createRedisTracking,
@@ -32,7 +34,14 @@ import {
 } from '../../lib/config/index.js';
 import { loggingSection, serviceSection } from '../../lib/config/schema.js';
 import { tieredFields } from '../../lib/config/sections/tiered.js';
-import { ConfigError, createApp, createNoopCache } from '../../lib/core/index.js';
+import {
+  ConfigError,
+  createApp,
+  createConsoleLogger,
+  createNoopCache,
+  drainServer,
+  jsonCache,
+} from '../../lib/core/index.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -179,6 +188,17 @@ describe('reference pages against the code', () => {
     const factories: [string, string[], string][] = [
       ['createApp', acceptedOptions(() => createApp({ __probe: 1 } as never)), 'lib/core/README.md'],
       [
+        'drainServer',
+        acceptedOptions(() => drainServer(createServer(), { __probe: 1 } as never)),
+        'lib/core/README.md',
+      ],
+      [
+        'createConsoleLogger',
+        acceptedOptions(() => createConsoleLogger({ __probe: 1 } as never)),
+        'lib/core/README.md',
+      ],
+      ['jsonCache', acceptedOptions(() => jsonCache(cache, { __probe: 1 } as never)), 'lib/core/README.md'],
+      [
         'createMemoryCache',
         acceptedOptions(() => createMemoryCache({ maxCost: 1, __probe: 1 } as never)),
         'lib/cache/memory/README.md',
@@ -196,6 +216,11 @@ describe('reference pages against the code', () => {
             'sentinel.__probe',
           ),
         ],
+        'lib/cache/redis/README.md',
+      ],
+      [
+        'aclRules',
+        acceptedOptions(() => aclRules({ keyPrefix: 'app:', mode: 'standalone', __probe: 1 } as never)),
         'lib/cache/redis/README.md',
       ],
       [

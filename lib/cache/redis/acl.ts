@@ -5,30 +5,9 @@
  *
  *   ACL SETUSER app on >password resetkeys resetchannels -@all <aclRules(...).join(' ')>
  */
-import type { RedisMode } from './options.js';
+import { type AclScope, checkAclScope } from './acl-scope.js';
 
-export interface AclScope {
-  /** The cache's `keyPrefix` (required: a user without one could reach every key). */
-  keyPrefix: string;
-  mode: RedisMode;
-  /** Non-zero db in standalone/sentinel mode: adds SELECT. */
-  db?: number;
-  /** Invalidation bus channel, when the tiered cache uses the Redis bus. */
-  busChannel?: string;
-  /**
-   * Lease key prefix, when the tiered cache uses the Redis lease: by default
-   * `defaultLeasePrefix(keyPrefix)` (`hyperion:lease:<keyPrefix>`, ./lease.ts), or the lease's own
-   * `prefix` option.
-   */
-  leasePrefix?: string;
-  /** Transactions (`cache.transaction`): WATCH/MULTI/EXEC and PEXPIRE. Default true. */
-  transactions?: boolean;
-  /**
-   * Server-assisted invalidation (`createRedisTracking`: CLIENT TRACKING with REDIRECT). The
-   * tiered tracking tests run it under exactly these rules (spec/cache/tiered/tracking-acl.test.ts).
-   */
-  tracking?: boolean;
-}
+export type { AclScope } from './acl-scope.js';
 
 /** Escapes ACL glob characters in a literal key prefix. */
 function glob(prefix: string): string {
@@ -37,9 +16,11 @@ function glob(prefix: string): string {
 
 /**
  * The ACL rules (`ACL SETUSER` arguments after the user name and password) for `scope`. Start
- * from `resetkeys resetchannels -@all` so that nothing else is allowed.
+ * from `resetkeys resetchannels -@all` so that nothing else is allowed. A bad scope is a
+ * `ConfigError` (see ./acl-scope.ts): rules printed from it would grant too much or not parse.
  */
 export function aclRules(scope: AclScope): string[] {
+  checkAclScope(scope);
   const rules = ['resetkeys', 'resetchannels', '-@all'];
   // Every connection: AUTH/HELLO are always allowed; INFO is iovalkey's ready check (CLUSTER INFO
   // in a cluster, with CLUSTER SLOTS for the slot map and ASKING for slot migrations), CLIENT

@@ -2,11 +2,13 @@
  * Redis cache adapter (`hyperion/cache/redis`): `createRedisCache(options)` returns a `Cache` on a
  * standalone server, a sentinel set or a cluster, built on iovalkey (an optional peer dependency).
  * Also the Redis parts of a tiered cache (invalidation bus, server-assisted tracking, loader lease)
- * and `retryTransaction`.
+ * and `retryTransaction`, and the least-privilege ACL rules for the app's Redis user (`aclRules`,
+ * `sentinelAclRules`).
  * Only what a user calls and the types they name are exported here; tests reach the internals
  * through their own modules.
  */
 
+export { type AclScope, aclRules, sentinelAclRules } from './acl.js';
 export {
   createRedisInvalidationBus,
   type RedisInvalidationBus,

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
+import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
 
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
 type WellFormed = string & { isWellFormed(): boolean };
@@ -105,8 +106,13 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       return 'unmatched';
     }
     if (r === undefined || r === null) return 'unmatched';
-    if (typeof r !== 'string' || !(r as WellFormed).isWellFormed()) {
-      const what = typeof r === 'string' ? 'not well-formed UTF-16' : `a ${typeof r}, not a string`;
+    if (typeof r !== 'string' || !(r as WellFormed).isWellFormed() || labelValueTooLong(r)) {
+      const what =
+        typeof r !== 'string'
+          ? `a ${typeof r}, not a string`
+          : labelValueTooLong(r)
+            ? `longer than ${MAX_LABEL_VALUE_BYTES} bytes (a raw URL?)`
+            : 'not well-formed UTF-16';
       warnOnce(`the route is ${what}; such requests are recorded with route "unmatched"`);
       return 'unmatched';
     }

@@ -1,5 +1,6 @@
 /** Validation of metric names, label names and buckets: misuse fails at registration, with the name in the message. */
 import { MetricsError } from '../../core/errors.js';
+import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -165,6 +166,17 @@ export function checkDefaultLabels(labels: unknown): Readonly<Record<string, str
     if (typeof v !== 'string' && typeof v !== 'number') {
       throw new MetricsError('invalid_label', `default label "${k}" must be a string or number`);
     }
+    // The same limits as any label value (./series.ts), checked once here: they are on every series.
+    if (typeof v === 'string' && !(v as string & { isWellFormed(): boolean }).isWellFormed())
+      throw new MetricsError(
+        'invalid_label',
+        `default label "${k}" is not well-formed UTF-16 (it has a lone surrogate)`,
+      );
+    if (typeof v === 'string' && labelValueTooLong(v))
+      throw new MetricsError(
+        'invalid_label',
+        `default label "${k}" is longer than ${MAX_LABEL_VALUE_BYTES} bytes (UTF-8), the limit of label values`,
+      );
     out[k] = String(v);
   }
   return Object.freeze(out);

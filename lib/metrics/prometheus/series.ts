@@ -11,6 +11,19 @@ import { MetricsError, typeName } from '../../core/errors.js';
 /** Label value written in place of every label of the overflow series. */
 export const OVERFLOW_VALUE = '__overflow__';
 
+/**
+ * Longest label value accepted, in UTF-8 bytes (Mimir's and Cortex's default limit, so a series
+ * this adapter accepts is not refused by remote storage). Without a limit, the cap bounds the
+ * count of series but not their size: 1000 values of 1 MiB held 1 GiB, and a render over V8's
+ * longest string (~512 MiB) failed every scrape.
+ */
+export const MAX_LABEL_VALUE_BYTES = 2048;
+
+/** True when `v` is longer than `MAX_LABEL_VALUE_BYTES` in UTF-8 (a UTF-16 unit is at most 3 bytes). */
+export function labelValueTooLong(v: string): boolean {
+  return v.length > MAX_LABEL_VALUE_BYTES / 3 && Buffer.byteLength(v) > MAX_LABEL_VALUE_BYTES;
+}
+
 export type Labels = Record<string, string | number>;
 
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
@@ -125,6 +138,13 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
       throw new MetricsError(
         'invalid_label',
         `label "${n}" of metric "${metric}" is not well-formed UTF-16 (it has a lone surrogate)`,
+      );
+    }
+    // Checked only for a new series: one already stored passed it.
+    if (typeof v === 'string' && labelValueTooLong(v)) {
+      throw new MetricsError(
+        'invalid_label',
+        `label "${n}" of metric "${metric}" is ${Buffer.byteLength(v)} bytes long (UTF-8); label values are limited to ${MAX_LABEL_VALUE_BYTES} bytes`,
       );
     }
   }

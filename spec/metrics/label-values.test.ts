@@ -1,0 +1,199 @@
+/**
+ * Label values at their edges: very long ones (1 MiB), quotes, backslashes, newlines and lone
+ * surrogates. Long values are refused above `MAX_LABEL_VALUE_BYTES` (2048 bytes of UTF-8) with a
+ * `MetricsError` that does not echo the value; below it, any well-formed value round-trips through
+ * the exposition and a real Prometheus byte for byte.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { MetricsError } from '../../lib/core/errors.js';
+import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
+import { MAX_LABEL_VALUE_BYTES } from '../../lib/metrics/prometheus/series.js';
+import { describeWithServers } from '../harness/process.js';
+import { type PrometheusServer, skipPrometheus, startPrometheus } from '../harness/prometheus.js';
+
+const MiB = 'x'.repeat(1 << 20);
+const quiet = { warn() {} };
+
+/** The text format's unescaping of a label value (`\\`, `\"`, `\n`). */
+const unescapeValue = (v: string) => v.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
+
+/** The label values of the samples of `name` in the text exposition. */
+function valuesOf(text: string, name: string, label: string): string[] {
+  const re = new RegExp(`^${name}\\{${label}="((?:[^"\\\\]|\\\\.)*)"\\}`, 'gm');
+  return [...text.matchAll(re)].map((m) => unescapeValue(m[1]!));
+}
+
+function refusal(fn: () => unknown): MetricsError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof MetricsError, String(e));
+    return e;
+  }
+  assert.fail('accepted');
+}
+
+describe('prometheus metrics: label values', () => {
+  it('refuses a 1 MiB label value with invalid_label, naming label, metric and limit, not the value', async () => {
+    const m = createMetrics({ logger: quiet });
+    const c = m.counter({ name: 'jobs', help: 'Jobs.', labelNames: ['kind'] });
+    const h = m.histogram({ name: 'job_seconds', help: 'Job time.', labelNames: ['kind'] });
+    for (const record of [() => c.inc({ kind: MiB }), () => h.observe({ kind: MiB }, 1)]) {
+      const e = refusal(record);
+      assert.equal(e.code, 'invalid_label');
+      assert.match(e.message, /label "kind" of metric "(jobs_total|job_seconds)" is 1048576 bytes long/);
+      assert.match(e.message, /limited to 2048 bytes/);
+      assert.ok(e.message.length < 300, 'the value is not echoed');
+    }
+    // Nothing was recorded: the exposition holds no series of either metric.
+    const text = (await m.render()).body;
+    assert.doesNotMatch(text, /^jobs_total\{/m);
+    assert.doesNotMatch(text, /^job_seconds_count\{/m);
+    assert.ok(text.length < 10_000);
+  });
+
+  it('the limit is in UTF-8 bytes: 2048 bytes pass, one more is refused', () => {
+    const m = createMetrics({ logger: quiet });
+    const c = m.counter({ name: 'edge', help: 'Edge.', labelNames: ['v'] });
+    assert.equal(MAX_LABEL_VALUE_BYTES, 2048);
+    c.inc({ v: 'a'.repeat(2048) });
+    c.inc({ v: 'é'.repeat(1024) }); // 2 bytes each
+    c.inc({ v: '€'.repeat(682) + 'ab' }); // 3 bytes each: 2046 + 2
+    refusal(() => c.inc({ v: 'a'.repeat(2049) }));
+    refusal(() => c.inc({ v: 'é'.repeat(1024) + 'a' }));
+    refusal(() => c.inc({ v: '😀'.repeat(513) })); // 4 bytes each (2 UTF-16 units)
+  });
+
+  it('property: a value is accepted iff well-formed and ≤ 2048 bytes, and the exposition gives it back exactly', async () => {
+    const unit = fc.oneof(
+      fc.constantFrom(
+        '"',
+        '\\',
+        '\n',
+        '\r',
+        '\t',
+        '{',
+        '}',
+        '=',
+        ',',
+        '#',
+        'é',
+        '€',
+        '😀',
+        '\u2028',
+        '\uD800',
+        '\uDC00',
+      ),
+      fc.string({ maxLength: 4 }),
+    );
+    const value = fc.oneof(
+      fc.array(unit, { maxLength: 8 }).map((a) => a.join('')),
+      // Around the limit: a run of one character, then a tail.
+      fc
+        .tuple(fc.constantFrom('a', 'é', '€', '😀', '"', '\n'), fc.integer({ min: 500, max: 2100 }), unit)
+        .map(([ch, n, tail]) => ch.repeat(n) + tail),
+    );
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        const m = createMetrics({ logger: quiet });
+        const c = m.counter({ name: 'prop', help: 'Prop.', labelNames: ['v'] });
+        const ok = (v as string & { isWellFormed(): boolean }).isWellFormed() && Buffer.byteLength(v) <= 2048;
+        if (!ok) {
+          assert.equal(refusal(() => c.inc({ v })).code, 'invalid_label');
+          return;
+        }
+        c.inc({ v });
+        // Sent as UTF-8 and read back: the same value.
+        const sent = Buffer.from((await m.render()).body).toString('utf8');
+        assert.deepEqual(valuesOf(sent, 'prop_total', 'v'), [v]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('defaultLabels: a value over the limit or with a lone surrogate is refused at creation', () => {
+    for (const service of ['a'.repeat(2049), 'svc\uD800']) {
+      const e = refusal(() => createMetrics({ logger: quiet, defaultLabels: { service } }));
+      assert.equal(e.code, 'invalid_label');
+      assert.match(e.message, /default label "service"/);
+    }
+    createMetrics({ logger: quiet, defaultLabels: { service: 'a'.repeat(2048) } });
+  });
+
+  it('instrument(): a route over the limit (a raw URL) is recorded as "unmatched", with one warning', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+    const server = createServer(
+      m.instrument((_req, res) => res.end('ok'), { route: (req) => `/${req.url}${MiB}` }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/a`;
+      for (let i = 0; i < 3; i++) assert.equal(await (await fetch(url)).text(), 'ok');
+      const text = (await m.render()).body;
+      assert.deepEqual(
+        valuesOf(text, 'http_server_request_duration_seconds_count', 'http_request_method'),
+        [],
+      );
+      assert.match(text, /http_server_request_duration_seconds_count\{[^}]*http_route="unmatched"[^}]*\} 3/);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /longer than 2048 bytes/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describeWithServers(
+  'prometheus metrics: edge label values scraped by a real Prometheus',
+  skipPrometheus(),
+  () => {
+    let metrics: PrometheusMetrics;
+    let prom: PrometheusServer;
+    /** A value at the limit with everything the text format escapes, and a few short ones. */
+    const VALUES = [
+      `${'q"b\\n\n'.repeat(200)}${'é'.repeat(1024 - 600)}`, // 2048 bytes
+      'a"b\\c\nd',
+      '€😀\u2028',
+      '',
+    ];
+
+    before(async () => {
+      metrics = createMetrics({ port: 0, logger: quiet });
+      const c = metrics.counter({ name: 'edge_values', help: 'Edge values.', labelNames: ['v', 'i'] });
+      for (const [i, v] of VALUES.entries()) c.inc({ v, i: String(i) }, i + 1);
+      // Refused, so absent from every scrape: they must not break it.
+      assert.throws(() => c.inc({ v: MiB, i: 'big' }), MetricsError);
+      assert.throws(() => c.inc({ v: '\uD800', i: 'lone' }), MetricsError);
+      const addr = await metrics.listen();
+      prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${addr!.port}`] });
+    });
+    after(async () => {
+      await prom?.stop();
+      await metrics?.close();
+    });
+
+    it('stores every value byte for byte (a series with an empty value is no label at all)', async () => {
+      assert.equal(Buffer.byteLength(VALUES[0]!), 2048);
+      const samples = await prom.waitForSeries('edge_values_total', (s) => s.length === VALUES.length);
+      const byIndex = new Map(samples.map((s) => [s.metric.i, s]));
+      VALUES.forEach((v, i) => {
+        const s = byIndex.get(String(i));
+        assert.ok(s, `series ${i}`);
+        assert.equal(s.metric.v ?? '', v, `value ${i}`);
+        assert.equal(s.value, i + 1);
+      });
+      const targets = (await prom.api('/api/v1/targets')) as {
+        activeTargets: { health: string; lastError: string }[];
+      };
+      assert.deepEqual(
+        targets.activeTargets.map((t) => [t.health, t.lastError]),
+        [['up', '']],
+      );
+    });
+  },
+);
