@@ -7,10 +7,17 @@
  * client must not redial in a storm while the fault lasts.
  */
 import assert from 'node:assert/strict';
+import {
+  type AddressInfo,
+  connect,
+  createServer as createNetServer,
+  Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { ConnectionOptions } from 'node:tls';
+import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
-import { FAULT_RETRY_MS, HANDSHAKE_MS } from '../../../lib/cache/redis/tls.js';
+import { FAULT_RETRY_MS, HANDSHAKE_MS, RESETS_AFTER_HANDSHAKE } from '../../../lib/cache/redis/tls.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
@@ -19,8 +26,11 @@ import { dec, enc, watchUnhandled } from './helpers.js';
 const PASSWORD = 'tls-test-password';
 /** Far above every bound below: a failure that waited for it would be obvious. */
 const COMMAND_TIMEOUT = 8000;
-/** A fault must surface well within this (ms). */
-const FAST = 1500;
+/**
+ * A fault must surface well within this (ms): half the command timeout, so it surfaced rather than
+ * timed out (idle, faults take 8–80 ms; a loaded CI machine has taken 1.7 s).
+ */
+const FAST = 4000;
 
 describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, () => {
   let pki: TestPki;
@@ -183,8 +193,59 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     console.log(`# surfaced: plain text to a TLS port: ${ms.toFixed(0)} ms — ${err.message}`);
   });
 
-  it('mutual TLS required but no client certificate: fails fast', async () => {
-    await failsFast('no client certificate', mtls, { ca: pki.ca.certPem }, /refused the client certificate/);
+  it('mutual TLS required but no client certificate: fails fast, every time', async () => {
+    // The refusal races the client's first command (see RESETS_AFTER_HANDSHAKE): most fresh clients
+    // used to see only resets and took seconds of retries; each of these must surface fast.
+    for (let i = 0; i < 8; i++)
+      await failsFast(
+        `no client certificate #${i + 1}`,
+        mtls,
+        { ca: pki.ca.certPem },
+        /refused the client certificate/,
+      );
+  });
+
+  it('a TLS server that resets every connection right after the handshake: diagnosed, redials slowly', async (t) => {
+    const server = resettingTlsServer(pki, () => undefined);
+    const port = await listenOn(server);
+    t.after(() => server.close());
+    const cache = make({ host: '127.0.0.1', port } as RedisStandalone, { ca: pki.ca.certPem });
+    const start = performance.now();
+    const err = await cache.get('k').then(
+      () => assert.fail('get succeeded'),
+      (e: CacheError) => e,
+    );
+    const ms = performance.now() - start;
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(
+      err.message,
+      new RegExp(`closed ${RESETS_AFTER_HANDSHAKE} connections in a row right after the TLS handshake`),
+    );
+    assert.match(err.message, /refused the client certificate/);
+    assert.ok(ms < FAST, `surfaced after ${ms.toFixed(0)} ms`);
+    console.log(`# surfaced: resets right after the handshake: ${ms.toFixed(0)} ms — ${err.message}`);
+    assert.equal(
+      server.resets,
+      RESETS_AFTER_HANDSHAKE,
+      'diagnosed at the second reset, no more attempts yet',
+    );
+    // A diagnosed fault: the client redials once per FAULT_RETRY_MS, not in a storm.
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok(
+      server.resets <= RESETS_AFTER_HANDSHAKE + Math.ceil(2000 / FAULT_RETRY_MS),
+      `${server.resets} resets in all`,
+    );
+  });
+
+  it('one reset right after the handshake, then a good connection: no fault, the command succeeds', async (t) => {
+    // The first connection is reset after its handshake; later ones are piped to the TLS Redis.
+    const server = resettingTlsServer(pki, (n) => (n === 1 ? undefined : good.port));
+    const port = await listenOn(server);
+    t.after(() => server.close());
+    const cache = make({ host: '127.0.0.1', port } as RedisStandalone, { ca: pki.ca.certPem });
+    assert.equal(await cache.set('one-reset', enc('ok')), true);
+    assert.equal(dec(await cache.get('one-reset')), 'ok');
+    assert.equal(server.resets, 1);
   });
 
   it('wrong key passphrase or a key of another certificate: ConfigError at creation', () => {
@@ -217,3 +278,49 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     assert.equal((await cache.health()).ok, true);
   });
 });
+
+/**
+ * A TCP server that does the TLS handshake itself (the test server certificate) and then resets the
+ * connection (RST), or, when `pipeTo(n)` gives a port for the n-th connection, pipes it untouched to
+ * that port (a TLS Redis, which does its own handshake).
+ */
+function resettingTlsServer(pki: TestPki, pipeTo: (n: number) => number | undefined) {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createNetServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => {});
+    const target = pipeTo(++connections);
+    if (target !== undefined) {
+      const up = connect(target, '127.0.0.1');
+      up.on('error', () => raw.destroy());
+      raw.on('close', () => up.destroy());
+      raw.pipe(up).pipe(raw);
+      return;
+    }
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: createSecureContext({ cert: pki.server.certPem, key: pki.server.keyPem }),
+    });
+    secure.on('error', () => {});
+    secure.once('secure', () => {
+      wrapped.resets++;
+      raw.resetAndDestroy();
+    });
+  });
+  const wrapped = Object.assign(server, {
+    resets: 0,
+    close() {
+      for (const s of sockets) s.destroy();
+      return NetServer.prototype.close.call(server);
+    },
+  });
+  return wrapped;
+}
+
+function listenOn(server: NetServer): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+  );
+}
