@@ -138,7 +138,10 @@ export interface CacheEntry {
   readonly ttl?: number | undefined;
 }
 
-/** Options of one write (`set`, `setMany`). Every field is optional; every cache honours them. */
+/**
+ * Options of one write (`set`, `setMany`; `timeout` also of `delete`, `deleteMany`). Every field is
+ * optional; every cache honours them.
+ */
 export interface WriteOptions {
   /**
    * The caller's time budget for this write, in ms. A cache whose writes can land late (a network
@@ -189,8 +192,12 @@ export interface Cache {
    * never will once the budget (`options.timeout`, else the cache's own command timeout) is spent.
    */
   set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
-  /** Resolves `true` when a value was removed. */
-  delete(key: string): Promise<boolean>;
+  /**
+   * Resolves `true` when a value was removed. A rejection with `timeout` means the delete did not
+   * take effect and never will once the budget (`options.timeout`, else the cache's own command
+   * timeout) is spent, as for `set`.
+   */
+  delete(key: string, options?: Pick<WriteOptions, 'timeout'>): Promise<boolean>;
   has(key: string): Promise<boolean>;
   /** Values in the order of `keys`; misses are `undefined`. */
   getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
@@ -200,7 +207,7 @@ export interface Cache {
    * Removes every key of `keys` (duplicates allowed) in as few round trips as the backend allows;
    * resolves with how many of them held a value.
    */
-  deleteMany(keys: readonly string[]): Promise<number>;
+  deleteMany(keys: readonly string[], options?: Pick<WriteOptions, 'timeout'>): Promise<number>;
   /** Removes every entry this cache owns (for shared backends: only its own key prefix). */
   clear(): Promise<void>;
   /**

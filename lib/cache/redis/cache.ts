@@ -92,9 +92,9 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       if (Array.isArray(entries)) wrote(entries.map((e: { key?: string } | undefined) => String(e?.key)));
       return many.setMany(entries, options);
     },
-    deleteMany(keys) {
+    deleteMany(keys, options) {
       if (Array.isArray(keys)) wrote(keys);
-      return many.deleteMany(keys);
+      return many.deleteMany(keys, options);
     },
     async clear() {
       wrote('all');

@@ -135,15 +135,16 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         );
       });
     },
-    delete(key) {
+    delete(key, options) {
       return checked(() => {
         assertKey(key);
+        const budget = checkBudget(options);
         // The delete's deadline counts from this call, as a write's does (see set).
         const at = Date.now();
         wrote(key);
         return dispatch.exec(
           'delete',
-          () => writes.delete([prefix + key], undefined, at),
+          () => writes.delete([prefix + key], budget, at),
           deletedInTime,
           failDelete,
           prefix + key,

@@ -76,20 +76,21 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       await dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at));
     },
 
-    async deleteMany(keys) {
+    async deleteMany(keys, options?: Pick<WriteOptions, 'timeout'>) {
       checkKeys(keys, 'deleteMany expects an array of keys');
+      const budget = checkBudget(options);
       if (keys.length === 0) return 0;
       const full = [...new Set(keys)].map((k) => prefix + k);
       // Deadline-guarded like every delete (./deadline.ts), counted from this call (see set).
       const at = Date.now();
       if (!client.isCluster)
-        return dispatch.run('deleteMany', () => writes.delete(full, undefined, at).then(inTime));
+        return dispatch.run('deleteMany', () => writes.delete(full, budget, at).then(inTime));
       // One guarded UNLINK per hash slot (a multi-key command must not span slots), one pipeline per node.
       const ops: BatchOp[] = groupBySlot(full).map((idx) => ({
         kind: 'unlink',
         keys: idx.map((i) => full[i]!),
       }));
-      const replies = await dispatch.run('deleteMany', () => runBatch(client, ops, writes, undefined, at));
+      const replies = await dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at));
       return replies.reduce<number>((sum, n) => sum + Number(n), 0);
     },
   };

@@ -13,8 +13,8 @@ import { ignore, levelTtl } from './local.js';
 export interface WritePath {
   set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
   setMany(entries: readonly CacheEntry[], options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
-  delete(key: string): Promise<boolean>;
-  deleteMany(keys: readonly string[]): Promise<number>;
+  delete(key: string, options?: Pick<WriteOptions, 'timeout'>): Promise<boolean>;
+  deleteMany(keys: readonly string[], options?: Pick<WriteOptions, 'timeout'>): Promise<number>;
   clear(): Promise<void>;
 }
 
@@ -57,6 +57,10 @@ export function createWritePath(ctx: Context): WritePath {
       t !== undefined && t < (l2Write.timeout ?? Number.POSITIVE_INFINITY) ? { timeout: t } : l2Write;
     return options?.ifAbsent ? { ...base, ifAbsent: true } : base;
   }
+
+  /** The budget of write options, for a delete (which has no other option). */
+  const budgetOnly = (opts: WriteOptions): Pick<WriteOptions, 'timeout'> =>
+    opts.timeout === undefined ? {} : { timeout: opts.timeout };
 
   return {
     async set(key, value, ttl = o.ttl, options) {
@@ -120,14 +124,16 @@ export function createWritePath(ctx: Context): WritePath {
       await publishWithin({ keys }, started);
     },
 
-    async delete(key) {
+    async delete(key, options) {
       const started = performance.now();
       assertOpen();
       assertKey(key);
+      // The L2 delete carries the budget as a set does: one reported as timed out never lands later.
+      const opts = budgetOnly(writeOptions(options));
       local.forget(key);
       let removed: boolean;
       try {
-        removed = await guarded('delete', () => l2.delete(key));
+        removed = await guarded('delete', () => l2.delete(key, opts));
       } catch (err) {
         await dropEverywhere([key], started);
         throw l2WriteError(err);
@@ -138,16 +144,17 @@ export function createWritePath(ctx: Context): WritePath {
       return removed || inL1;
     },
 
-    async deleteMany(keys) {
+    async deleteMany(keys, options) {
       const started = performance.now();
       assertOpen();
       assertKeys(keys);
+      const opts = budgetOnly(writeOptions(options));
       if (keys.length === 0) return 0;
       const unique = [...new Set(keys)];
       for (const key of unique) local.forget(key);
       let removed: number;
       try {
-        removed = await guarded('deleteMany', () => l2.deleteMany(unique));
+        removed = await guarded('deleteMany', () => l2.deleteMany(unique, opts));
       } catch (err) {
         await dropEverywhere(unique, started);
         throw l2WriteError(err);

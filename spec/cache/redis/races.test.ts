@@ -207,6 +207,42 @@ describeWithServers('redis cache races (issue 13)', skipRedis(), () => {
     it(`a ${kind} that timed out never lands after a newer acknowledged set`, () => lateDelete(kind, kind));
   }
 
+  it("a delete's own budget (options.timeout) is its deadline: a late one is refused, and without it applies", async () => {
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    proxies.push(proxy);
+    const prefix = `budget-del-${++n}:`;
+    // The command timeout (5 s) outlasts the proxy's delay: only the caller's budget can refuse.
+    const a = make({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 5000, keyPrefix: prefix });
+    const b = make({ keyPrefix: prefix });
+    const calls = {
+      delete: (timeout?: number) => a.delete('k', timeout === undefined ? undefined : { timeout }),
+      deleteMany: (timeout?: number) =>
+        a.deleteMany(['k', 'l'], timeout === undefined ? undefined : { timeout }),
+    };
+    for (const [label, call] of Object.entries(calls)) {
+      await b.setMany(['k', 'l'].map((key) => ({ key, value: enc('v1') })));
+      proxy.delay = 600;
+      await rejectsWith(call(200), 'timeout');
+      assert.deepEqual(
+        (await b.getMany(['k', 'l'])).map(dec),
+        ['v1', 'v1'],
+        `${label}: refused past its budget`,
+      );
+      assert.ok(
+        Number(await call()) > 0,
+        `${label}: within the command timeout, the same delayed delete applies`,
+      );
+      proxy.delay = 0;
+      assert.deepEqual(
+        (await b.getMany(['k', 'l'])).map(dec),
+        label === 'delete' ? [undefined, 'v1'] : [undefined, undefined],
+        label,
+      );
+      for (const bad of [0, -1, Number.NaN, '5' as unknown as number])
+        await rejectsWith(call(bad), 'invalid_ttl');
+    }
+  });
+
   it('a late delete is refused under clock skew too: client clock 10 s ahead or behind', async () => {
     const realNow = Date.now;
     for (const skew of [10_000, -10_000]) {

@@ -212,6 +212,41 @@ describe('tiered cache races (issue 13)', () => {
     }
   });
 
+  it("deletes pass their budget to L2 (l2Timeout, or the caller's shorter options.timeout), as sets do", async () => {
+    const l2 = fakeCache('l2');
+    const seen: unknown[] = [];
+    const { delete: del, deleteMany } = l2;
+    l2.delete = (key, opts) => {
+      seen.push(opts);
+      return del(key);
+    };
+    l2.deleteMany = (keys, opts) => {
+      seen.push(opts);
+      return deleteMany(keys);
+    };
+    const cache = createTieredCache({ l1: memory(), l2, l2Timeout: 300, breaker: false });
+    await cache.delete('a');
+    await cache.delete('a', { timeout: 100 });
+    await cache.delete('a', { timeout: 1000 });
+    await cache.deleteMany(['a', 'b']);
+    await cache.deleteMany(['a', 'b'], { timeout: 50 });
+    // L2 refuses a delete past this budget (the Redis cache's server-side deadline): one reported as
+    // timed out never lands later over a newer write.
+    assert.deepEqual(seen, [
+      { timeout: 300 },
+      { timeout: 100 },
+      { timeout: 300 },
+      { timeout: 300 },
+      { timeout: 50 },
+    ]);
+    for (const bad of [0, -5, Number.NaN]) {
+      await rejectsCode(cache.delete('a', { timeout: bad }), 'invalid_ttl');
+      await rejectsCode(cache.deleteMany(['a'], { timeout: bad }), 'invalid_ttl');
+    }
+    assert.equal(seen.length, 5, 'a bad budget reaches no level');
+    await cache.close();
+  });
+
   it('item 11: deleteMany drops the keys from both levels and from the other instances', async () => {
     const l2 = memory();
     const hub = busHub();
