@@ -98,7 +98,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     },
     async clear() {
       wrote('all');
-      await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix));
+      await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix, writes));
     },
     transaction: counted(transactions, dispatch),
     pipeline: () => createPipeline(ctx, wrote),

@@ -243,6 +243,35 @@ describeWithServers('redis cache races (issue 13)', skipRedis(), () => {
     }
   });
 
+  it("clear()'s UNLINK rounds carry a deadline too: a round that reaches Redis after it removes nothing", async () => {
+    const prefix = `late-clear-${++n}:`;
+    const a = make({ commandTimeout: 200, keyPrefix: prefix });
+    const b = make({ keyPrefix: prefix });
+    const keys = Array.from({ length: 50 }, (_, i) => `c${i}`);
+    await b.setMany(keys.map((key) => ({ key, value: enc('v1') })));
+    await a.get('warm-up'); // the clock offset is measured
+    // The client's clock jumps back 10 s after the measurement: every deadline it now computes has
+    // already passed on the server, as for a round delayed past its deadline in the network.
+    const realNow = Date.now;
+    Date.now = () => realNow() - 10_000;
+    try {
+      await rejectsWith(a.clear(), 'timeout');
+    } finally {
+      Date.now = realNow;
+    }
+    assert.deepEqual(
+      (await b.getMany(keys)).map(dec),
+      keys.map(() => 'v1'),
+      'the refused round removed nothing',
+    );
+    await a.clear();
+    assert.deepEqual(
+      (await b.getMany(keys)).map(dec),
+      keys.map(() => undefined),
+      'in time, clear removes them',
+    );
+  });
+
   it('a late delete is refused under clock skew too: client clock 10 s ahead or behind', async () => {
     const realNow = Date.now;
     for (const skew of [10_000, -10_000]) {
