@@ -91,3 +91,33 @@ describe('host-like fields: a blank host is refused with its path', () => {
       assert.equal(loadConfigFromText(`metrics: {host: "${host}"}\n`, { env: {} }).metrics?.host, host);
   });
 });
+
+describe('tracing resource attributes: a non-finite number is refused', () => {
+  // Every span carries the resource: one NaN or infinity there made Jaeger's query API answer
+  // HTTP 500 for each trace of the service (span attributes are converted instead: attributes.ts).
+  it('in the config (.nan, .inf, -.inf, also in a list) and in createOtelTracer, naming the key', () => {
+    const issues = issuesOf('tracing: {attributes: {a: .inf, b: [1, .nan], c: -.inf, ok: 1.5}}\n');
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['tracing.attributes.a', 'tracing.attributes.b', 'tracing.attributes.c'],
+    );
+    assert.match(issues[0]!.expected, /finite number/);
+    for (const v of [Number.NaN, Number.POSITIVE_INFINITY, [1, Number.NEGATIVE_INFINITY]])
+      assert.throws(
+        () => createOtelTracer({ exporter: 'memory', attributes: { v, ok: 1.5 } }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.length === 1 &&
+          e.issues[0]?.path === 'attributes.v' &&
+          /finite/.test(e.message),
+      );
+  });
+
+  it('finite numbers still pass, alone and in lists', async () => {
+    const c = loadConfigFromText(
+      'tracing: {exporter: memory, attributes: {a: 1.5, b: [1, -0.5], c: 1e300}}\n',
+    );
+    assert.deepEqual(c.tracing?.attributes, { a: 1.5, b: [1, -0.5], c: 1e300 });
+    await createOtelTracer({ exporter: 'memory', attributes: { a: 1.5, b: [1, -0.5] } }).close();
+  });
+});

@@ -217,6 +217,37 @@ describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
         }
       });
 
+      // Jaeger's query API answers 500 for a whole trace holding a NaN or an infinity (its JSON
+      // has none), so the tracer sends them as strings (attributes.ts).
+      it('a trace with non-finite number attributes stays readable, those values as strings', async () => {
+        const app = createApp({ tracer: tracerFor(`nonfinite-${run}`) });
+        const { ctx, span: root } = startSpan(app.ctx, 'measure', {
+          attributes: { 'start.nan': Number.NaN, 'start.ok': 1.5 },
+        });
+        root.setAttributes({ 'set.inf': Number.POSITIVE_INFINITY, 'set.list': [1, Number.NaN] });
+        root.addEvent('sample', { 'event.value': Number.NEGATIVE_INFINITY });
+        startSpan(ctx, 'child', { attributes: { 'child.inf': Number.POSITIVE_INFINITY } }).span.end();
+        root.end();
+        await app.close();
+
+        const trace = await traceWithSpans(jaeger, root.spanContext().traceId, 2);
+        const measure = trace.spans.find((s) => s.operationName === 'measure')!;
+        const child = trace.spans.find((s) => s.operationName === 'child')!;
+        assert.equal(tag(measure, 'start.nan'), 'NaN');
+        assert.equal(tag(measure, 'set.inf'), 'Infinity');
+        assert.equal(tag(child, 'child.inf'), 'Infinity');
+        assert.equal(Number(tag(measure, 'start.ok')), 1.5, 'finite numbers are left alone');
+        // Jaeger shows an array as one string: JSON from OTLP, comma-joined (String()) by the others.
+        assert.equal(tag(measure, 'set.list'), exporter === 'otlp' ? '["1","NaN"]' : '1,NaN');
+        if (exporter !== 'zipkin') {
+          const sample = measure.logs.find((l) => l.fields.some((f) => f.value === 'sample'));
+          assert.ok(
+            sample?.fields.some((f) => f.key === 'event.value' && f.value === '-Infinity'),
+            JSON.stringify(measure.logs),
+          );
+        }
+      });
+
       it('loses none of 1,000 spans ended right before app.close()', async () => {
         const app = createApp({ tracer: tracerFor(`shutdown-${run}`) });
         const { ctx, span: root } = startSpan(app.ctx, 'batch-root');

@@ -65,16 +65,20 @@ const headerValue = v.pipe(
 );
 
 const ATTRIBUTE_PHRASE =
-  'text, a number, true/false, or a list of only texts, only numbers or only true/false values';
+  'text, a finite number, true/false, or a list of only texts, only finite numbers or only true/false values';
 
-/** The attribute values OpenTelemetry accepts (the tracer factory checks the same). */
+/**
+ * The attribute values OpenTelemetry accepts, numbers finite (Jaeger's query API cannot return a
+ * trace holding NaN or an infinity); the tracer factory checks the same.
+ */
 function isAttributeValue(x: unknown): boolean {
   if (typeof x === 'string' || typeof x === 'boolean') return true;
-  if (typeof x === 'number') return !Number.isNaN(x);
+  if (typeof x === 'number') return Number.isFinite(x);
   if (!Array.isArray(x)) return false;
   const t = typeof x[0];
   return (
-    (t === 'string' || t === 'number' || t === 'boolean' || x.length === 0) && x.every((y) => typeof y === t)
+    (t === 'string' || t === 'number' || t === 'boolean' || x.length === 0) &&
+    x.every((y) => typeof y === t && (t !== 'number' || Number.isFinite(y)))
   );
 }
 

@@ -1,8 +1,9 @@
 /**
  * Attribute values OpenTelemetry cannot carry (objects, functions, bigints, mixed arrays) are
- * dropped with one warning per key, never showing the value. Nearly every attribute set holds
- * only scalars, so every entry point first runs `allScalar` (one `typeof` pass, no allocation)
- * and only a set that fails it takes the full test and the warning path.
+ * dropped, and non-finite numbers (NaN, ±Infinity, also inside a number array) are sent as
+ * strings, with one warning per key, never showing the value. Nearly every attribute set holds
+ * only finite scalars, so every entry point first runs `allScalar` (one `typeof` pass, no
+ * allocation) and only a set that fails it takes the full test and the warning path.
  */
 import type { Attributes as OtelAttributes } from '@opentelemetry/api';
 import type { Attributes, Logger } from '../../core/contracts.js';
@@ -11,46 +12,70 @@ import type { Attributes, Logger } from '../../core/contracts.js';
 const MAX_WARNED_KEYS = 1000;
 
 /**
- * True when every value is a string, number, boolean or undefined (all valid). False says only
- * "look closer": arrays fail it too. The `typeof` tests are written out in the loop: the same
- * test through a `typeof` variable and a nested helper call measured ~8 ns slower per 3-key set.
+ * True when every value is a string, finite number, boolean or undefined (all passed on as they
+ * are). False says only "look closer": arrays fail it too. The `typeof` tests are written out in
+ * the loop: the same test through a `typeof` variable and a nested helper call measured ~8 ns
+ * slower per 3-key set. `v - v === 0` is false only for NaN and ±Infinity.
  */
 export function allScalar(attributes: Attributes): boolean {
   for (const key in attributes) {
     const v = attributes[key];
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === undefined) continue;
+    if (
+      typeof v === 'string' ||
+      (typeof v === 'number' && v - v === 0) ||
+      typeof v === 'boolean' ||
+      v === undefined
+    )
+      continue;
     return false;
   }
   return true;
 }
 
-function isValid(v: unknown): boolean {
+/** `passOn`'s answer for a value OpenTelemetry cannot carry: the key is left out. */
+const DROP: unique symbol = Symbol('drop');
+
+/**
+ * What reaches the SDK for `v`: `v` itself (the same reference) when it can go as it is, the
+ * string form of a non-finite number, or DROP. Non-finite numbers are converted rather than
+ * passed on because OTLP and Jaeger thrift carry them but Jaeger's query API then answers 500 for
+ * the whole trace (its JSON has no NaN); 'NaN' / 'Infinity' / '-Infinity' keep the fact.
+ */
+function passOn(v: unknown): unknown {
   switch (typeof v) {
     case 'string':
-    case 'number':
     case 'boolean':
     case 'undefined':
-      return true;
+      return v;
+    case 'number':
+      return v - v === 0 ? v : String(v);
     case 'object':
-      return Array.isArray(v) && isHomogeneous(v);
+      return Array.isArray(v) ? passOnArray(v) : DROP;
     default:
-      return false;
+      return DROP;
   }
 }
 
-function isHomogeneous(arr: readonly unknown[]): boolean {
+/** A homogeneous array as it is (nulls allowed, as OpenTelemetry allows them), else DROP. */
+function passOnArray(arr: readonly unknown[]): unknown {
   let type: string | undefined;
+  let finite = true;
   for (const x of arr) {
     if (x == null) continue;
     const t = typeof x;
-    if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return DROP;
     if (type === undefined) type = t;
-    else if (t !== type) return false;
+    else if (t !== type) return DROP;
+    if (t === 'number' && (x as number) - (x as number) !== 0) finite = false;
   }
-  return true;
+  // One non-finite element turns every number into a string: an OTLP array must stay homogeneous.
+  return finite ? arr : Array.from(arr, (x) => (x == null ? x : String(x)));
 }
 
-/** Drops the values OpenTelemetry cannot carry, warning once per key; one per tracer. */
+/**
+ * Drops the values OpenTelemetry cannot carry and turns non-finite numbers into strings, warning
+ * once per key; one per tracer.
+ */
 export class AttributeFilter {
   private readonly logger: Logger;
   private readonly warned: Set<string>;
@@ -60,36 +85,55 @@ export class AttributeFilter {
     this.warned = new Set();
   }
 
-  /** Attributes without the invalid values (the same object when all are valid, the usual case). */
+  /** The attributes to hand the SDK (the same object when nothing changes, the usual case). */
   filter(attributes: Attributes): OtelAttributes {
     if (allScalar(attributes)) return attributes as OtelAttributes;
     for (const key in attributes) {
-      if (!isValid(attributes[key])) return this.rebuild(attributes);
+      const v = attributes[key];
+      if (passOn(v) !== v) return this.rebuild(attributes);
     }
     return attributes as OtelAttributes;
   }
 
-  /** Only warns: for attributes the SDK drops itself (2.x span start). Call it when `allScalar` fails. */
-  check(attributes: Attributes): void {
+  /**
+   * For the 2.x span start, whose SDK drops invalid values itself but keeps non-finite numbers:
+   * warns as `filter` does and returns the converted values to set on the started span over the
+   * originals (undefined when there are none). Call it when `allScalar` fails.
+   */
+  check(attributes: Attributes): OtelAttributes | undefined {
+    let converted: Record<string, unknown> | undefined;
     for (const key in attributes) {
       const v = attributes[key];
-      if (!isValid(v)) this.warn(key, v);
+      const out = passOn(v);
+      if (out === v) continue;
+      this.warn(key, v, out);
+      if (out === DROP) continue;
+      converted ??= {};
+      converted[key] = out;
     }
+    return converted as OtelAttributes | undefined;
   }
 
   private rebuild(attributes: Attributes): OtelAttributes {
-    const out: Record<string, unknown> = {};
+    const result: Record<string, unknown> = {};
     for (const key in attributes) {
       const v = attributes[key];
-      if (isValid(v)) out[key] = v;
-      else this.warn(key, v);
+      const out = passOn(v);
+      if (out !== v) this.warn(key, v, out);
+      if (out !== DROP) result[key] = out;
     }
-    return out as OtelAttributes;
+    return result as OtelAttributes;
   }
 
-  private warn(key: string, value: unknown): void {
+  /** Names the key and the value's type, never the value. */
+  private warn(key: string, value: unknown, out: unknown): void {
     if (this.warned.has(key) || this.warned.size >= MAX_WARNED_KEYS) return;
     this.warned.add(key);
+    if (out !== DROP) {
+      const type = typeof value === 'number' ? 'number' : 'number array';
+      this.logger.warn('span attribute converted: non-finite number sent as a string', { key, type });
+      return;
+    }
     const type =
       value === null ? 'null' : Array.isArray(value) ? 'mixed or non-primitive array' : typeof value;
     this.logger.warn('span attribute dropped: unsupported value type', { key, type });

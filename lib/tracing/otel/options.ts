@@ -160,6 +160,13 @@ function isAttributeValue(v: unknown): v is AttributeValue {
   );
 }
 
+/** NaN or ±Infinity, alone or in a list: Jaeger's query API cannot return a trace holding one. */
+function hasNonFinite(v: AttributeValue): boolean {
+  return Array.isArray(v)
+    ? v.some((x) => typeof x === 'number' && !Number.isFinite(x))
+    : typeof v === 'number' && !Number.isFinite(v);
+}
+
 /**
  * Applies the `OTEL_*` variables of `env` to fields not given (env.ts), then defaults, and checks
  * every field; throws one `ConfigError` naming each bad field or variable.
@@ -241,6 +248,8 @@ export function resolveOptions(
       for (const [k, v] of Object.entries(o.attributes)) {
         if (!isAttributeValue(v))
           bad(`attributes.${k}`, 'string, number, boolean or array of one of them', v, 'unsupported type');
+        else if (hasNonFinite(v))
+          bad(`attributes.${k}`, 'finite number', v, 'must be a finite number (not NaN or Infinity)');
       }
       attributes = o.attributes as Record<string, AttributeValue>;
     }

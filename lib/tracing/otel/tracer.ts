@@ -253,9 +253,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       if (dropped !== undefined) return dropped;
       const attributes = spanOptions?.attributes;
       const kind = spanOptions?.kind;
-      // OpenTelemetry 2.x drops invalid start attributes itself (silently); we only add the
-      // warning, and only for spans that record — unsampled spans skip the check entirely. The
-      // scalar-only pass runs inline; the full test and the warning only when it fails.
+      // OpenTelemetry 2.x drops invalid start attributes itself (silently); we add the warning,
+      // and set the string form over each non-finite number it kept — only for spans that
+      // record: unsampled spans skip the check entirely. The scalar-only pass runs inline; the
+      // full test and the warning only when it fails.
       const span = otel.startSpan(
         name,
         {
@@ -267,8 +268,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
         },
         parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
-      if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes))
-        filter.check(attributes);
+      if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes)) {
+        const converted = filter.check(attributes);
+        if (converted) span.setAttributes(converted);
+      }
       return new OtelSpanAdapter(span, filter);
     },
 
