@@ -147,7 +147,8 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       assert.ok(report.closeMs < BUDGET_MS, `${mode}: close took ${report.closeMs} ms ≥ budget`);
       assert.equal(code, 0, why);
       // Nothing of ours keeps the event loop alive once close() resolved.
-      assert.ok(exitAfterMs < 1000, `${mode}: process lived ${Math.round(exitAfterMs)} ms after close()`);
+      // A handle left open would keep it alive for 10 s or for ever; 3 s leaves room for a loaded machine.
+      assert.ok(exitAfterMs < 3000, `${mode}: process lived ${Math.round(exitAfterMs)} ms after close()`);
       // Every one of the 1,000 spans is accounted for: none reached a collector, all counted lost.
       assert.equal(report.stats.exportedSpans, 0, why);
       assert.equal(report.stats.lostSpans, 1000, why);

