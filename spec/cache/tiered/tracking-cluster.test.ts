@@ -289,6 +289,19 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
         /master_link_status:up/.test(String(await redisCommand(replicaPort, ['INFO', 'replication']))),
       { timeoutMs: 20_000, what: `replica ${replicaPort} in sync with ${master.port}` },
     );
+    // Under load a node can be flagged failing for a moment (node timeout 1 s): the client then drops
+    // it from its pool and adds it back, each a loss. Every node but the one killed above is healthy.
+    const dead = cluster.masters[0]!.port;
+    await waitFor(
+      async () =>
+        String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' '))
+          .filter((f) => !f[1]?.startsWith(`127.0.0.1:${dead}@`))
+          .every((f) => !/fail/.test(f[2] ?? '') && f[7] === 'connected'),
+      { timeoutMs: 20_000, what: 'every live node healthy in the cluster view' },
+    );
     await waitFor(() => cache.stats().trackingConfirmed === 1, { what: 'tracking confirmed' });
     for (const k of [key, other]) assert.equal(await holdInL1(cache, k), `v1-${k}`);
     const before = cache.stats();
