@@ -27,7 +27,13 @@ export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from '
 export { createSingleflight, type Singleflight } from './singleflight.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
 export { watchTracerStats } from './tracer-metrics.js';
-export { jsonCache, type StandardSchema, type TypedCache, type TypedCacheOptions } from './typed.js';
+export {
+  jsonCache,
+  type StandardSchema,
+  type TypedCache,
+  type TypedCacheOptions,
+  type TypedWriteOptions,
+} from './typed.js';
 // For authors of their own `Cache`: the input checks every built-in cache runs, so a custom one
 // rejects bad keys, TTLs and values with the same `CacheError` codes (and the same key limit).
 // `hitRatio` and `createSeededRandom` stay internal: an application never calls them, and a

@@ -3,7 +3,7 @@
  * Schema (valibot, zod, arktype…), so data read back from a shared cache is never trusted blindly.
  * The core only knows the Standard Schema shape; it imports no validation library.
  */
-import type { Cache, Loader } from './contracts.js';
+import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
 
@@ -21,11 +21,35 @@ export interface StandardSchema<Output = unknown> {
   };
 }
 
+/**
+ * The per-call options of a typed `set`: the byte cache's `WriteOptions`, with `ifEquals` given as
+ * a value of `T` (compared by its JSON encoding, see {@link TypedCache.set}).
+ */
+export interface TypedWriteOptions<T> extends Omit<WriteOptions, 'ifEquals'> {
+  /**
+   * Store only when the key holds exactly the JSON encoding of this value now (compare-and-set);
+   * `set` otherwise resolves `false`. The comparison is on bytes: it matches a value this view
+   * stored (or returned from `get` without a schema that transforms it).
+   */
+  readonly ifEquals?: T;
+}
+
+/**
+ * A typed view of a byte `Cache`. Every per-call option of the `Cache` contract reaches the
+ * underlying cache unchanged: the TTL, and the `WriteOptions` of `set` and `delete` (`timeout`,
+ * `ifAbsent`, `ifEquals` encoded as the stored bytes).
+ */
 export interface TypedCache<T> {
   get(key: string): Promise<T | undefined>;
-  set(key: string, value: T, ttl?: number): Promise<boolean>;
+  /**
+   * Encodes `value` as JSON and stores it with `ttl` and `options` (see `Cache.set`): `timeout` is
+   * the write's budget (a write reported as timed out never lands later), `ifAbsent` and `ifEquals`
+   * make it conditional (it then resolves `false` when not stored).
+   */
+  set(key: string, value: T, ttl?: number, options?: TypedWriteOptions<T>): Promise<boolean>;
   getOrSet(key: string, loader: Loader<T>, ttl?: number): Promise<T>;
-  delete(key: string): Promise<boolean>;
+  /** Removes `key`; `options.timeout` is the delete's budget, as for `set` (see `Cache.delete`). */
+  delete(key: string, options?: Pick<WriteOptions, 'timeout'>): Promise<boolean>;
 }
 
 export interface TypedCacheOptions<T> {
@@ -96,6 +120,16 @@ const encoder = new TextEncoder();
 // Fatal: bytes that are not UTF-8 are a decode failure (the `onInvalid` path), never U+FFFD.
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The byte cache's options of a typed `set`: every field passed on as given (the cache checks
+ * them), `ifEquals` encoded as the bytes a `set` of that value stores.
+ */
+function writeOptions<T>(options: TypedWriteOptions<T>, encode: (value: T) => Bytes): WriteOptions {
+  if (options === null || typeof options !== 'object') return options;
+  if (options.ifEquals === undefined) return options as WriteOptions;
+  return { ...options, ifEquals: encode(options.ifEquals) };
+}
+
 /** A JSON view of `cache`. Values must be JSON-serialisable. Bad arguments are a `ConfigError`. */
 export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): TypedCache<T> {
   checkArguments(cache, options);
@@ -134,8 +168,15 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       const bytes = await cache.get(key);
       return bytes === undefined ? undefined : decode(key, bytes);
     },
-    set: (key, value, ttl) => cache.set(key, encode(value), ttl),
-    delete: (key) => cache.delete(key),
+    async set(key, value, ttl, options) {
+      const bytes = encode(value);
+      // Without options the call stays as it was (three arguments): a cache sees no empty object.
+      if (options === undefined) return cache.set(key, bytes, ttl);
+      return cache.set(key, bytes, ttl, writeOptions(options, encode));
+    },
+    async delete(key, options) {
+      return options === undefined ? cache.delete(key) : cache.delete(key, options);
+    },
     async getOrSet(key, loader, ttl) {
       const existing = await this.get(key);
       if (existing !== undefined) return existing;

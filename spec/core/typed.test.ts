@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as v from 'valibot';
+import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import type { Bytes, Cache } from '../../lib/core/contracts.js';
 import { CacheError, ConfigError } from '../../lib/core/errors.js';
 import { createSingleflight } from '../../lib/core/singleflight.js';
@@ -120,6 +121,82 @@ describe('jsonCache', () => {
     // getOrSet reloads over the bad bytes
     raw.map.set('s', Uint8Array.from([0x22, 0xff, 0xfe, 0x22]));
     assert.equal(await jsonCache<string>(raw).getOrSet('s', () => 'fresh'), 'fresh');
+  });
+});
+
+/** A byte cache that records the arguments of every write and delete (pure passthrough checks). */
+function recordingCache(): Cache & { seen: unknown[][] } {
+  const seen: unknown[][] = [];
+  const base = mapCache();
+  return {
+    ...base,
+    seen,
+    set: async (...args: unknown[]) => {
+      seen.push(['set', ...args]);
+      return true;
+    },
+    delete: async (...args: unknown[]) => {
+      seen.push(['delete', ...args]);
+      return true;
+    },
+  } as Cache & { seen: unknown[][] };
+}
+
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+
+// The per-call options of the Cache contract (WriteOptions: timeout, ifAbsent, ifEquals; the
+// timeout of delete) were dropped by the typed view: set passed only the TTL, delete only the key.
+describe('jsonCache passes every per-call option on', () => {
+  it('set: ttl and WriteOptions reach the cache (ifEquals as the encoded bytes); delete: its timeout', async () => {
+    const raw = recordingCache();
+    const users = jsonCache<{ id: number }>(raw);
+    await users.set('a', { id: 1 });
+    await users.set('b', { id: 2 }, 5000, { timeout: 120, ifAbsent: true });
+    await users.set('c', { id: 3 }, undefined, { ifEquals: { id: 2 }, timeout: 50 });
+    await users.delete('a');
+    await users.delete('b', { timeout: 75 });
+    assert.deepEqual(raw.seen, [
+      // Without options the call is the one it always was: three arguments, no options object.
+      ['set', 'a', json({ id: 1 }), undefined],
+      ['set', 'b', json({ id: 2 }), 5000, { timeout: 120, ifAbsent: true }],
+      ['set', 'c', json({ id: 3 }), undefined, { ifEquals: json({ id: 2 }), timeout: 50 }],
+      ['delete', 'a'],
+      ['delete', 'b', { timeout: 75 }],
+    ]);
+  });
+
+  it('set: a value or ifEquals JSON cannot encode rejects with invalid_value (a rejection, not a throw)', async () => {
+    const raw = recordingCache();
+    const c = jsonCache<unknown>(raw);
+    const p = c.set('k', () => 1);
+    assert.ok(p instanceof Promise);
+    await assert.rejects(p, (e: CacheError) => e.code === 'invalid_value');
+    await assert.rejects(
+      c
+        .set('k', 1, undefined, { ifEquals: undefined as never, ifAbsent: true })
+        .then(() => c.set('k', 1, undefined, { ifEquals: Symbol('x') })),
+      (e: CacheError) => e.code === 'invalid_value',
+    );
+    assert.deepEqual(raw.seen, [['set', 'k', json(1), undefined, { ifEquals: undefined, ifAbsent: true }]]);
+  });
+
+  it('conditional writes work end to end on a memory cache: ifAbsent, and ifEquals on the value read back', async () => {
+    const counters = jsonCache<{ n: number }>(createMemoryCache({ maxCost: 1 << 20 }));
+    assert.equal(await counters.set('c', { n: 1 }, undefined, { ifAbsent: true }), true);
+    assert.equal(await counters.set('c', { n: 9 }, undefined, { ifAbsent: true }), false);
+    const read = (await counters.get('c'))!;
+    assert.equal(await counters.set('c', { n: read.n + 1 }, 60_000, { ifEquals: read }), true);
+    // A second writer that read the same old value loses: its compare-and-set sees { n: 2 }.
+    assert.equal(await counters.set('c', { n: read.n + 1 }, 60_000, { ifEquals: read }), false);
+    assert.deepEqual(await counters.get('c'), { n: 2 });
+    // The value a getOrSet loaded compares equal to what it stored.
+    const loaded = await counters.getOrSet('d', () => ({ n: 5 }));
+    assert.equal(await counters.set('d', { n: 6 }, undefined, { ifEquals: loaded }), true);
+    assert.deepEqual(await counters.get('d'), { n: 6 });
+    await assert.rejects(
+      counters.set('d', { n: 7 }, undefined, { ifAbsent: true, ifEquals: { n: 6 } }),
+      (e: CacheError) => e.code === 'invalid_value',
+    );
   });
 });
 

@@ -36,10 +36,11 @@ export interface Context {
    */
   readonly l2Write: WriteOptions;
   /**
-   * Publishes `message`, waiting for it at most what is left of the budget of a call that started
-   * at `started` (performance.now()); the rest of the publish runs in the background.
+   * Publishes `message`, waiting for it at most what is left of the budget (`budget`, default
+   * `l2Timeout`) of a call that started at `started` (performance.now()); the rest of the publish
+   * runs in the background.
    */
-  publishWithin(message: Omit<Invalidation, 'origin'>, started: number): Promise<void>;
+  publishWithin(message: Omit<Invalidation, 'origin'>, started: number, budget?: number): Promise<void>;
 }
 
 function randomId(): string {
@@ -72,10 +73,11 @@ export function createContext(o: ResolvedOptions): Context {
     publish,
     state,
     l2Write: finite ? { timeout: o.l2Timeout } : {},
-    publishWithin(message, started) {
+    publishWithin(message, started, budget = o.l2Timeout) {
       const sent = publish(message);
-      if (!finite) return sent;
-      const left = Math.max(0, o.l2Timeout - (performance.now() - started));
+      const bound = Math.min(budget, o.l2Timeout);
+      if (bound === Number.POSITIVE_INFINITY) return sent;
+      const left = Math.max(0, bound - (performance.now() - started));
       return withTimeout(sent, left, () => new Error('budget spent'), { unref: true }).catch(() => {});
     },
     assertOpen() {

@@ -9,6 +9,7 @@ import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/valida
 import type { Context } from './context.js';
 import { l2WriteError } from './l2.js';
 import { ignore, levelTtl } from './local.js';
+import { withTimeout } from './timing.js';
 
 export interface WritePath {
   set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
@@ -19,7 +20,7 @@ export interface WritePath {
 }
 
 export function createWritePath(ctx: Context): WritePath {
-  const { o, fence, guarded, local, publishWithin, assertOpen, l2Write } = ctx;
+  const { o, fence, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -27,14 +28,31 @@ export function createWritePath(ctx: Context): WritePath {
    * instances to do the same within what is left of the call's budget (the publish goes on in the
    * background: a rejected write waits for one budget, not two).
    */
-  async function dropEverywhere(keys: readonly string[] | 'all', started: number): Promise<void> {
+  async function dropEverywhere(
+    keys: readonly string[] | 'all',
+    started: number,
+    budget?: number,
+  ): Promise<void> {
     if (keys === 'all') {
       await local.dropAll();
       await publishWithin({ all: true }, started);
     } else {
       await Promise.all(keys.map(local.drop));
-      await publishWithin({ keys }, started);
+      await publishWithin({ keys }, started, budget);
     }
+  }
+
+  /**
+   * One guarded L2 write or delete whose wait is also bounded by the caller's budget
+   * (`opts.timeout`, counted from `started`) when it is shorter than `l2Timeout`: the caller hears
+   * `timeout` once its budget is spent, not once `l2Timeout` is. L2 got the same budget as its
+   * deadline, so what the caller was told failed never lands later.
+   */
+  function l2Write<T>(what: string, opts: WriteOptions, started: number, call: () => Promise<T>): Promise<T> {
+    const pending = guarded(what, call);
+    const t = opts.timeout;
+    if (t === undefined || !(t < o.l2Timeout)) return pending;
+    return withTimeout(pending, Math.max(0, t - (performance.now() - started)), `L2 ${what}`);
   }
 
   /**
@@ -54,7 +72,9 @@ export function createWritePath(ctx: Context): WritePath {
     if (options?.ifEquals !== undefined)
       throw new CacheError('invalid_value', 'the tiered cache does not support ifEquals');
     const base =
-      t !== undefined && t < (l2Write.timeout ?? Number.POSITIVE_INFINITY) ? { timeout: t } : l2Write;
+      t !== undefined && t < (l2WriteOptions.timeout ?? Number.POSITIVE_INFINITY)
+        ? { timeout: t }
+        : l2WriteOptions;
     return options?.ifAbsent ? { ...base, ifAbsent: true } : base;
   }
 
@@ -75,17 +95,17 @@ export function createWritePath(ctx: Context): WritePath {
       local.forget(key);
       let stored: boolean;
       try {
-        stored = await guarded('set', () =>
+        stored = await l2Write('set', opts, started, () =>
           l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
         );
       } catch (err) {
-        await dropEverywhere([key], started);
+        await dropEverywhere([key], started, opts.timeout);
         throw l2WriteError(err);
       }
       local.forget(key);
       if (stored) local.fillL1(key, entry, fence.mark());
       else await l1.delete(key).catch(ignore);
-      await publishWithin({ keys: [key] }, started);
+      await publishWithin({ keys: [key] }, started, opts.timeout);
       return stored;
     },
 
@@ -106,14 +126,14 @@ export function createWritePath(ctx: Context): WritePath {
       const keys = made.map((m) => m.key);
       for (const key of keys) local.forget(key);
       try {
-        await guarded('setMany', () =>
+        await l2Write('setMany', opts, started, () =>
           l2.setMany(
             made.map((m) => ({ key: m.key, value: m.entry.raw, ttl: levelTtl(m.entry.env.staleUntil, t) })),
             opts,
           ),
         );
       } catch (err) {
-        await dropEverywhere(keys, started);
+        await dropEverywhere(keys, started, opts.timeout);
         throw l2WriteError(err);
       }
       for (const key of keys) local.forget(key);
@@ -121,7 +141,7 @@ export function createWritePath(ctx: Context): WritePath {
       // The last entry of a key wins, as in L2.
       const last = new Map(made.map((m) => [m.key, m.entry]));
       for (const [key, entry] of last) local.fillL1(key, entry, mark);
-      await publishWithin({ keys }, started);
+      await publishWithin({ keys }, started, opts.timeout);
     },
 
     async delete(key, options) {
@@ -133,14 +153,14 @@ export function createWritePath(ctx: Context): WritePath {
       local.forget(key);
       let removed: boolean;
       try {
-        removed = await guarded('delete', () => l2.delete(key, opts));
+        removed = await l2Write('delete', opts, started, () => l2.delete(key, opts));
       } catch (err) {
-        await dropEverywhere([key], started);
+        await dropEverywhere([key], started, opts.timeout);
         throw l2WriteError(err);
       }
       local.forget(key);
       const inL1 = await l1.delete(key).catch(() => false);
-      await publishWithin({ keys: [key] }, started);
+      await publishWithin({ keys: [key] }, started, opts.timeout);
       return removed || inL1;
     },
 
@@ -154,14 +174,14 @@ export function createWritePath(ctx: Context): WritePath {
       for (const key of unique) local.forget(key);
       let removed: number;
       try {
-        removed = await guarded('deleteMany', () => l2.deleteMany(unique, opts));
+        removed = await l2Write('deleteMany', opts, started, () => l2.deleteMany(unique, opts));
       } catch (err) {
-        await dropEverywhere(unique, started);
+        await dropEverywhere(unique, started, opts.timeout);
         throw l2WriteError(err);
       }
       for (const key of unique) local.forget(key);
       const inL1 = await l1.deleteMany(unique).catch(() => 0);
-      await publishWithin({ keys: unique }, started);
+      await publishWithin({ keys: unique }, started, opts.timeout);
       return Math.max(removed, inL1);
     },
 

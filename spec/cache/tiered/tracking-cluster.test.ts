@@ -158,6 +158,59 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
     );
   });
 
+  // The 'slot migration' case above failed 2 runs in 8 on a loaded machine (a key of another slot
+  // of the source node read from L2, two owner changes counted): iovalkey gives every slot of a
+  // CLUSTER SLOTS range one shared node array and a MOVED reply patches `slots[slot][0]` in place,
+  // so until the refresh it starts has answered, the client's map shows every slot of that range
+  // on the new owner. A heartbeat reading the map then (it runs every 200 ms here) saw the whole
+  // range change owner and dropped all its keys, and counted a second change when the refresh
+  // put them back. Here the refresh is held back 1 s so the heartbeat always sees that map.
+  it('slot migration with a slow slot-map refresh: the MOVED reply moves only its own slot', {
+    todo: 'needs lib/cache/redis: one node array per slot after each refresh (see the helper report); fails until then',
+  }, async () => {
+    const map = await owners(seedPort);
+    const [src, dst] = [cluster.masters[1]!.port, cluster.masters[2]!.port];
+    const key = keyOn(map, src, 'mv-');
+    const slot = keySlot(PREFIX + key);
+    const stay = keyOn(map, src, 'mv-stay-');
+    assert.notEqual(keySlot(PREFIX + stay), slot);
+    for (const k of [key, stay]) {
+      await cache.set(k, Buffer.from(`before-${k}`), 60_000);
+      assert.equal(await holdInL1(cache, k), `before-${k}`);
+    }
+    const before = cache.stats();
+    const client = l2.client as unknown as { refreshSlotsCache(cb?: unknown): void };
+    const refresh = client.refreshSlotsCache;
+    client.refreshSlotsCache = function (this: unknown, cb?: unknown) {
+      setTimeout(() => refresh.call(this, cb), 1000);
+    };
+    try {
+      const srcId = String(await redisCommand(src, ['CLUSTER', 'MYID']));
+      const dstId = String(await redisCommand(dst, ['CLUSTER', 'MYID']));
+      await redisCommand(dst, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', srcId]);
+      await redisCommand(src, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', dstId]);
+      const keys = (await redisCommand(src, ['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+      await redisCommand(src, ['MIGRATE', '127.0.0.1', dst, '', 0, 5000, 'KEYS', ...keys]);
+      for (const m of cluster.masters)
+        await redisCommand(m.port, ['CLUSTER', 'SETSLOT', slot, 'NODE', dstId]);
+      // Read through the client's old map: the source answers MOVED.
+      assert.equal(text(await cache.get(key)), `before-${key}`);
+      await waitFor(() => cache.stats().trackingMoves > before.trackingMoves, {
+        timeoutMs: 10_000,
+        what: 'the owner change to be seen',
+      });
+    } finally {
+      client.refreshSlotsCache = refresh;
+    }
+    const s = cache.stats();
+    assert.equal(s.trackingLosses, before.trackingLosses, 'trust was kept');
+    assert.deepEqual(
+      await cache.getWithMeta(stay),
+      { value: Buffer.from(`before-${stay}`), source: 'l1', stale: false },
+      `${stay} (slot ${keySlot(PREFIX + stay)}, not moved) stayed in L1 (stats ${JSON.stringify(s)})`,
+    );
+  });
+
   it('master killed: L1 bypassed until every slot is tracked again; writes on the promoted replica reach L1', async () => {
     const map = await owners(seedPort);
     const victim = cluster.masters[0]!;
@@ -227,12 +280,55 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
       await cache.set(k, Buffer.from(`v1-${k}`), 60_000);
       assert.equal(await holdInL1(cache, k), `v1-${k}`);
     }
+    // What the test depends on, waited for rather than assumed on a loaded machine: a manual
+    // failover needs the replica's replication link up (it waits for the replica to reach the
+    // master's offset and gives up after 5 s), and the owner change can only be a move (not a
+    // loss) while tracking is confirmed. Both may still be settling after the master kill above.
+    await waitFor(
+      async () =>
+        /master_link_status:up/.test(String(await redisCommand(replicaPort, ['INFO', 'replication']))),
+      { timeoutMs: 20_000, what: `replica ${replicaPort} in sync with ${master.port}` },
+    );
+    // Under load a node can be flagged failing for a moment (node timeout 1 s): the client then drops
+    // it from its pool and adds it back, each a loss. Every node but the one killed above is healthy.
+    const dead = cluster.masters[0]!.port;
+    await waitFor(
+      async () =>
+        String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' '))
+          .filter((f) => !f[1]?.startsWith(`127.0.0.1:${dead}@`))
+          .every((f) => !/fail/.test(f[2] ?? '') && f[7] === 'connected'),
+      { timeoutMs: 20_000, what: 'every live node healthy in the cluster view' },
+    );
+    await waitFor(() => cache.stats().trackingConfirmed === 1, { what: 'tracking confirmed' });
+    for (const k of [key, other]) assert.equal(await holdInL1(cache, k), `v1-${k}`);
     const before = cache.stats();
     assert.equal(await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']), 'OK');
-    await waitFor(() => cache.stats().trackingMoves > before.trackingMoves, {
-      timeoutMs: 20_000,
-      what: 'the owner change to be seen',
-    });
+    const askedAt = performance.now();
+    let asked = 1;
+    const seen = await waitFor(
+      async () => {
+        const now = cache.stats();
+        // A loss makes the owner change a loss too: stop at once, not after the wait runs out.
+        if (now.trackingLosses !== before.trackingLosses) return 'lost';
+        if (now.trackingMoves > before.trackingMoves) return 'moved';
+        // A failover the master gave up on (replica not caught up in time) is asked for again.
+        const role = (await redisCommand(replicaPort, ['ROLE'])) as unknown[];
+        if (role[0] !== 'master' && performance.now() - askedAt > 6000 * asked) {
+          asked++;
+          await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']);
+        }
+        return false;
+      },
+      { timeoutMs: 30_000, what: 'the owner change to be seen' },
+    );
+    assert.equal(
+      seen,
+      'moved',
+      `trust was lost during the failover (stats ${JSON.stringify(cache.stats())})`,
+    );
     const s = cache.stats();
     assert.equal(s.trackingLosses, before.trackingLosses, 'trust was kept');
     assert.equal(s.trackingInvalidations, before.trackingInvalidations, 'the server reported nothing');
