@@ -25,7 +25,7 @@ import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
 import { createReporter, reportConnectionErrors } from './report.js';
 import { createCounters, snapshot } from './stats.js';
-import { createFaultWatch, HANDSHAKE_MS } from './tls.js';
+import { createFaultWatch, handshakeBound } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
 import type { RedisCache } from './types.js';
 
@@ -34,7 +34,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const o = resolveOptions(options);
   const owned = options.client === undefined || options.ownClient === true;
   const faults = createFaultWatch({
-    handshakeTimeoutMs: Math.min(o.dialTimeout, HANDSHAKE_MS),
+    handshakeTimeoutMs: handshakeBound(o.dialTimeout),
     tls: o.tls !== undefined,
   });
   const client = options.client ?? buildClient(o, faults);
