@@ -11,6 +11,7 @@
 import type { Logger } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
+import { checkKeys } from './checks.js';
 import { clearPrefix } from './clear.js';
 import { buildClient } from './client.js';
 import { closeCache } from './close.js';
@@ -138,15 +139,24 @@ function clientTimeout(client: RedisCache['client']): number | undefined {
 
 /**
  * Transactions whose backend failures count and log like any other command; misuse and the
- * caller's own errors (thrown by `fn`) pass through uncounted.
+ * caller's own errors (thrown by `fn`) pass through uncounted. They run on dedicated connections
+ * (./transaction/), but first pass the cache's connection gate like every command: a known
+ * connection fault (wrong password, untrusted certificate …) fails them at once with the same
+ * message, instead of each transaction waiting the command timeout for a dedicated connection
+ * that cannot come up and then reporting only "connecting took longer than …".
  */
 function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['transaction'] {
-  return (fn, options) =>
-    runner.transaction(fn, options).catch((err: unknown) => {
+  return async (fn, options) => {
+    // Misuse is reported as such even while Redis is unreachable (the runner checks it again).
+    if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
+    checkKeys(options?.watch ?? [], 'transaction option `watch` must be an array of keys');
+    await dispatch.admit('transaction');
+    return runner.transaction(fn, options).catch((err: unknown) => {
       const code = err instanceof CacheError ? err.code : undefined;
       if (code === 'timeout' || code === 'unavailable' || code === 'oom' || code === 'backend') {
         dispatch.failed('transaction', err as CacheError);
       }
       throw err;
     });
+  };
 }
