@@ -501,7 +501,10 @@ end`;
     assert.ok(wrong.stats().errors >= 3);
     // Misuse is still reported as misuse while the cache cannot connect.
     await rejectsWith(wrong.transaction('nope' as never), 'invalid_value');
-    await rejectsWith(wrong.transaction(() => {}, { watch: [''] }), 'invalid_key');
+    await rejectsWith(
+      wrong.transaction(() => {}, { watch: [''] }),
+      'invalid_key',
+    );
     assert.equal(await raw.get('tx:k'), null);
   });
 
