@@ -49,7 +49,7 @@ const MISS: Promise<undefined> = Promise.resolve(undefined);
  * `maxCost` is a byte budget. `sync` gives synchronous access to the same entries.
  */
 export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCache {
-  const sync = createSyncMemoryCache<Bytes>(options);
+  const sync = new SyncCache<Bytes>(options);
   const withMetrics = options.metrics !== false;
   const setOne = (key: string, value: Bytes, ttl: number | undefined): boolean => {
     assertKey(key);
@@ -102,7 +102,13 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
     },
     async setMany(entries: readonly CacheEntry[]) {
       assertEntries(entries);
-      for (const e of entries) setOne(e.key, e.value, e.ttl);
+      // Refused whole, before any entry is written, when one cannot be stored: a value costlier
+      // than maxCost (`too_large`) or of an unusable cost used to reject the call after the
+      // entries before it had been stored.
+      const costs = entries.map((e) => sync.costFor(e.key, e.value));
+      entries.forEach((e, i) => {
+        sync.set(e.key, e.value, { ttl: e.ttl, cost: costs[i] });
+      });
     },
     async deleteMany(keys) {
       assertKeys(keys);

@@ -425,20 +425,48 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     // `undefined` is what `get` answers for a miss: such a value could never be served from the
     // cache, so it is returned to the callers and not stored.
     if (this.closed || value === undefined) return value;
+    let cost = opts?.cost;
+    if (cost === undefined) {
+      // The cost function is the caller's code: one that throws cannot tell the cost, like one
+      // returning NaN (below): the callers get their value, it is not cached. (It used to reject
+      // every caller of the load although the loader had succeeded.)
+      try {
+        cost = this.costOf(value, key);
+      } catch (err) {
+        this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
+        return value;
+      }
+    }
     try {
-      this.set(key, value, opts);
+      this.set(key, value, { ttl: opts?.ttl, cost });
     } catch (err) {
       // The callers still get their value: one too large to cache, or whose cost the cost function
       // cannot tell (NaN, negative, …), is simply not cached.
       if (!(err instanceof CacheError)) throw err;
-      if (err.code === 'invalid_cost' && !this.warnedCost) {
-        this.warnedCost = true;
-        process.emitWarning(`memory cache: a loaded value was not cached: ${err.message}`, {
-          code: 'HYPERION_MEMORY_INVALID_COST',
-        });
-      } else if (err.code !== 'too_large' && err.code !== 'invalid_cost') throw err;
+      if (err.code === 'invalid_cost') this.warnCost(err.message);
+      else if (err.code !== 'too_large') throw err;
     }
     return value;
+  }
+
+  /** The one-time warning that a loaded value was not cached because its cost is unknown. */
+  private warnCost(why: string): void {
+    if (this.warnedCost) return;
+    this.warnedCost = true;
+    process.emitWarning(`memory cache: a loaded value was not cached: ${why}`, {
+      code: 'HYPERION_MEMORY_INVALID_COST',
+    });
+  }
+
+  /**
+   * The cost a `set` of `value` under `key` would charge, checked (`invalid_cost`, `too_large`),
+   * without storing anything: for batches that must be refused whole before any entry is written.
+   * Returns the cost to pass as `{ cost }` so that the cost function runs once per entry.
+   */
+  costFor(key: string, value: V, cost?: number): number {
+    const c = cost === undefined ? this.costOf(value, key) : cost;
+    checkCost(c, this.maxCost);
+    return c;
   }
 
   getOrSet(key: string, loader: Loader<V>, opts?: SetOptions): Promise<V> {

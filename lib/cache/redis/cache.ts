@@ -11,6 +11,7 @@
 import type { Logger } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
+import { checkKeys } from './checks.js';
 import { clearPrefix } from './clear.js';
 import { buildClient } from './client.js';
 import { closeCache } from './close.js';
@@ -25,7 +26,7 @@ import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
 import { createReporter, reportConnectionErrors } from './report.js';
 import { createCounters, snapshot } from './stats.js';
-import { createFaultWatch, HANDSHAKE_MS } from './tls.js';
+import { createFaultWatch, handshakeBound } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
 import type { RedisCache } from './types.js';
 
@@ -34,7 +35,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const o = resolveOptions(options);
   const owned = options.client === undefined || options.ownClient === true;
   const faults = createFaultWatch({
-    handshakeTimeoutMs: Math.min(o.dialTimeout, HANDSHAKE_MS),
+    handshakeTimeoutMs: handshakeBound(o.dialTimeout),
     tls: o.tls !== undefined,
   });
   const client = options.client ?? buildClient(o, faults);
@@ -138,15 +139,24 @@ function clientTimeout(client: RedisCache['client']): number | undefined {
 
 /**
  * Transactions whose backend failures count and log like any other command; misuse and the
- * caller's own errors (thrown by `fn`) pass through uncounted.
+ * caller's own errors (thrown by `fn`) pass through uncounted. They run on dedicated connections
+ * (./transaction/), but first pass the cache's connection gate like every command: a known
+ * connection fault (wrong password, untrusted certificate …) fails them at once with the same
+ * message, instead of each transaction waiting the command timeout for a dedicated connection
+ * that cannot come up and then reporting only "connecting took longer than …".
  */
 function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['transaction'] {
-  return (fn, options) =>
-    runner.transaction(fn, options).catch((err: unknown) => {
+  return async (fn, options) => {
+    // Misuse is reported as such even while Redis is unreachable (the runner checks it again).
+    if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
+    checkKeys(options?.watch ?? [], 'transaction option `watch` must be an array of keys');
+    await dispatch.admit('transaction');
+    return runner.transaction(fn, options).catch((err: unknown) => {
       const code = err instanceof CacheError ? err.code : undefined;
       if (code === 'timeout' || code === 'unavailable' || code === 'oom' || code === 'backend') {
         dispatch.failed('transaction', err as CacheError);
       }
       throw err;
     });
+  };
 }

@@ -63,11 +63,16 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     if (typeof loader !== 'function')
       throw new CacheError('invalid_value', 'getOrSet expects a loader function');
     let cached: Buffer | null = null;
+    // A read that got no answer (timeout, lost connection…): the loader answers, and its value is
+    // not stored — against a hung server the store would wait a second command timeout, and the
+    // cache could not know whether the key held a value anyway (as the tiered cache does for L2).
+    let unanswered = false;
     try {
       cached = await dispatch.run('get', () => client.getBuffer(prefix + key), true);
     } catch (err) {
       if ((err as CacheError).code === 'closed') throw err;
       // Fail open: already counted and reported by run(); the loader answers instead.
+      unanswered = true;
     }
     if (cached !== null) {
       counters.hits++;
@@ -84,8 +89,8 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         const buf = checkValue(value);
         // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
         // again when the command is sent), and not through another client (NX: the key was absent
-        // when the load began).
-        if (mark.written) return value;
+        // when the load began). Not at all after a read that got no answer (see above).
+        if (mark.written || unanswered) return value;
         const store = () =>
           mark.written ? Promise.resolve(NOT_STORED) : writes.set(prefix + key, buf, px, true);
         try {

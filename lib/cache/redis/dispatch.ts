@@ -15,6 +15,13 @@ import type { Report } from './report.js';
 import { type Counters, countReply } from './stats.js';
 
 export interface Dispatcher {
+  /**
+   * Waits (bounded) until the gate lets `op` through, or rejects as `run` would before sending:
+   * `closed`, or `unavailable` (not connected, or a connection fault such as a refused password or
+   * certificate), counted and reported. For operations that send on connections of their own
+   * (transactions) but must fail like every other command when the cache cannot reach Redis.
+   */
+  admit(op: string, failFast?: boolean): Promise<void>;
   /** Runs `fn` once the gate lets it through; counts, reports and maps its failure. */
   run<T>(op: string, fn: () => Promise<T>, failFast?: boolean, key?: string): Promise<T>;
   /**
@@ -88,7 +95,7 @@ export function createDispatcher(
   const wrap = (op: string, err: unknown, key?: string) =>
     toCacheError(op, err, secrets, describeNodes(client, err, key));
 
-  async function run<T>(op: string, fn: () => Promise<T>, failFast = false, key?: string): Promise<T> {
+  async function admit(op: string, failFast = false): Promise<void> {
     try {
       const wait = gate.pass(op, failFast);
       if (wait) await wait;
@@ -99,6 +106,10 @@ export function createDispatcher(
       }
       throw err;
     }
+  }
+
+  async function run<T>(op: string, fn: () => Promise<T>, failFast = false, key?: string): Promise<T> {
+    await admit(op, failFast);
     const hold = held();
     if (hold) await hold;
     counters.inflight++;
@@ -137,6 +148,7 @@ export function createDispatcher(
   const direct = !(client.options as { enableAutoPipelining?: boolean }).enableAutoPipelining;
 
   return {
+    admit,
     run,
     get(key) {
       if (!direct || gate.closed || client.status !== 'ready' || held())

@@ -203,12 +203,35 @@ function connections(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
   return { db, minIdle };
 }
 
+/**
+ * Shortest command timeout accepted (ms). Every write and delete carries a server-side deadline
+ * (./deadline.ts) a safety margin of at least 5 ms (and the clock measurement's error, ≥ 1 ms)
+ * before the timeout runs out: with a command timeout of 6 ms or less that deadline lies before
+ * the call itself, so every write was refused ("reached Redis after its deadline") however fast
+ * the server answered — a cache that could never store anything.
+ */
+export const MIN_COMMAND_TIMEOUT_MS = 10;
+
 function timeouts(options: RedisCacheOptions, bad: Bad) {
   const dialTimeout = ms('dialTimeout', options.dialTimeout, bad) ?? 5000;
   const read = ms('readTimeout', options.readTimeout, bad);
   const write = ms('writeTimeout', options.writeTimeout, bad);
   const explicit = ms('commandTimeout', options.commandTimeout, bad);
   const commandTimeout = explicit ?? Math.max(read ?? DEFAULT_TIMEOUT, write ?? DEFAULT_TIMEOUT);
+  if (commandTimeout < MIN_COMMAND_TIMEOUT_MS) {
+    const path =
+      explicit !== undefined
+        ? 'commandTimeout'
+        : (read ?? DEFAULT_TIMEOUT) >= (write ?? DEFAULT_TIMEOUT)
+          ? 'readTimeout'
+          : 'writeTimeout';
+    bad(
+      path,
+      `at least ${MIN_COMMAND_TIMEOUT_MS} ms`,
+      commandTimeout,
+      `the command timeout must be at least ${MIN_COMMAND_TIMEOUT_MS} ms: writes carry a server-side deadline at least 5 ms before it, so a shorter one would refuse every write`,
+    );
+  }
   const defaultTtl = ms('defaultTtl', options.defaultTtl, bad, MAX_TTL_MS);
   return { dialTimeout, commandTimeout, defaultTtl };
 }

@@ -18,12 +18,25 @@ import { CacheError } from '../../core/errors.js';
 export const FAULT_RETRY_MS = 5000;
 
 /**
- * Longest wait (ms) from TCP connect to the server's first TLS reply (bounded by `dialTimeout`).
+ * Longest wait (ms) from TCP connect to the server's first TLS reply (kept below `dialTimeout`: see
+ * `handshakeBound`).
  * A plain-text Redis never replies to a TLS ClientHello (it waits for the end of an inline
  * command), so without this bound TLS to a plain port would hang until the dial timeout and then
  * look like a slow network.
  */
 export const HANDSHAKE_MS = 2000;
+
+/**
+ * The handshake bound of a client whose `dialTimeout` is `dialTimeoutMs`: `HANDSHAKE_MS`, but
+ * always a fifth shorter than the dial timeout. iovalkey's own connect timer (the dial timeout, an
+ * idle timer that the ClientHello re-arms at TCP connect) ends a TLS connection that got no reply
+ * at about the same moment as a bound equal to it, and then only "connect ETIMEDOUT" is seen: with
+ * `dialTimeout` ≤ 2 s, TLS to a plain-text port was never diagnosed, and every command waited for
+ * the whole command timeout, for ever.
+ */
+export function handshakeBound(dialTimeoutMs: number): number {
+  return Math.max(1, Math.min(HANDSHAKE_MS, Math.floor(dialTimeoutMs * 0.8)));
+}
 
 /**
  * Resets right after a TLS handshake, with no connection ready in between, that make a refused

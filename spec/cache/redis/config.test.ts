@@ -106,6 +106,31 @@ describe('redis config section', () => {
     assert.ok(!JSON.stringify(issues).includes('42'));
   });
 
+  it('refuses a command timeout too short for the write deadline (every write would be refused)', () => {
+    // Writes carry a server-side deadline ≥ 5 ms (+ the clock error) before the command timeout:
+    // with commandTimeout 5 every set failed with "reached Redis after its deadline", however fast.
+    const refused = (options: Record<string, unknown>, path: string) => {
+      assert.throws(
+        () => createRedisCache({ minIdleConns: 0, ...options }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.some((i) => i.path === path && /at least 10 ms/.test(i.message)),
+      );
+    };
+    refused({ commandTimeout: 5 }, 'commandTimeout');
+    refused({ commandTimeout: 9.5 }, 'commandTimeout');
+    refused({ readTimeout: 4, writeTimeout: 6 }, 'writeTimeout');
+    refused({ readTimeout: 8, writeTimeout: 2 }, 'readTimeout');
+    for (const options of [
+      { commandTimeout: 10 },
+      { readTimeout: 5, writeTimeout: 50 },
+      { readTimeout: 5 },
+    ]) {
+      const cache = createRedisCache({ minIdleConns: 0, ...options });
+      void cache.close();
+    }
+  });
+
   it('checks cross-field rules', () => {
     assert.deepEqual(
       issuesOf({ type: 'redis', mode: 'cluster', db: 3 }).map((i) => i.path),

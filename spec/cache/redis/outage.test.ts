@@ -79,6 +79,41 @@ describeWithServers('redis cache when Redis is down', skipRedis(), () => {
     unhandled.check();
   });
 
+  it('getOrSet against a hung server waits one command timeout, not two: no store after an unanswered read', async (t) => {
+    const unhandled = watchUnhandled();
+    t.after(() => unhandled.dispose());
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const timeout = 1000;
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], commandTimeout: timeout });
+    t.after(() => cache.close());
+    const admin = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], commandTimeout: 5000 });
+    t.after(() => admin.close());
+    const scripts = async () => {
+      const info = String(await admin.client.info('commandstats'));
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    await cache.set('warm', enc('x')); // connected, script loaded
+    const before = await scripts();
+    // The server stops answering (connected, silent) for longer than the command timeout.
+    await admin.client.call('CLIENT', 'PAUSE', String(timeout * 2.5), 'ALL');
+    const started = performance.now();
+    assert.equal(dec(await cache.getOrSet('k', () => enc('loader'))), 'loader');
+    const ms = performance.now() - started;
+    console.log(
+      `# getOrSet against a hung server answered in ${ms.toFixed(0)} ms (command timeout ${timeout})`,
+    );
+    // The old code sent the store after the read timed out and waited a second command timeout.
+    assert.ok(ms < 2 * timeout - 100, `getOrSet took ${ms.toFixed(0)} ms`);
+    // (Answered once the pause is over, after whatever the cache sent during it.)
+    assert.equal(await scripts(), before, 'no store was sent after the unanswered read');
+    assert.equal(await cache.get('k'), undefined);
+    // Answered reads store again.
+    assert.equal(dec(await cache.getOrSet('k', () => enc('loader'))), 'loader');
+    assert.equal(dec(await cache.get('k')), 'loader');
+    unhandled.check();
+  });
+
   it('rejects waiters with "closed" when closed while waiting for a connection', async (t) => {
     const port = await freePort();
     const cache = createRedisCache({ addresses: [`127.0.0.1:${port}`], commandTimeout: 5000 });

@@ -180,6 +180,21 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     );
   });
 
+  it('TLS to a plain-text port with a dial timeout at or under the handshake bound: still diagnosed', async () => {
+    // iovalkey's connect timer (dialTimeout) used to end the silent handshake first ("connect
+    // ETIMEDOUT"): the fault was never seen, and every command waited for the whole command timeout.
+    for (const dialTimeout of [1000, HANDSHAKE_MS]) {
+      await failsFast(
+        `TLS to a plain port, dialTimeout ${dialTimeout}`,
+        plain,
+        { ca: pki.ca.certPem },
+        /did not answer with TLS/,
+        { dialTimeout },
+        dialTimeout + 1500,
+      );
+    }
+  });
+
   it('plain text to a TLS port: the server drops the connection (surfaces as unavailable)', async () => {
     const start = performance.now();
     const cache = make(good, false, { commandTimeout: 3000 });

@@ -475,6 +475,39 @@ end`;
     assert.equal(await raw.get('tx:late'), 'v3');
   });
 
+  it("cache.transaction fails like the cache's other commands when it cannot reach Redis: at once on a wrong password, naming the fault and counted", async () => {
+    const wrong = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      password: 'not-the-password',
+      keyPrefix: 'tx:',
+      commandTimeout: 3000,
+    });
+    cleanup.push(() => wrong.close());
+    // The cache's own connection meets the refusal first.
+    await rejectsWith(wrong.get('k'), 'unavailable');
+    for (const watch of [[], ['k']]) {
+      const started = performance.now();
+      const err = await rejectsWith(
+        wrong.transaction((t) => void t.set('k', enc('v')), { watch }),
+        'unavailable',
+      );
+      const ms = performance.now() - started;
+      // The old code waited the command timeout for a dedicated connection, then said only
+      // "connecting took longer than 3000 ms" (code timeout).
+      assert.match(err.message, /authentication failed/);
+      assert.ok(ms < 1500, `surfaced after ${ms.toFixed(0)} ms`);
+      assert.ok(!err.message.includes('not-the-password'));
+    }
+    assert.ok(wrong.stats().errors >= 3);
+    // Misuse is still reported as misuse while the cache cannot connect.
+    await rejectsWith(wrong.transaction('nope' as never), 'invalid_value');
+    await rejectsWith(
+      wrong.transaction(() => {}, { watch: [''] }),
+      'invalid_key',
+    );
+    assert.equal(await raw.get('tx:k'), null);
+  });
+
   it('fails with a typed error when Redis is down, then close() makes it reject with closed', async () => {
     const other = await startRedis();
     const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });

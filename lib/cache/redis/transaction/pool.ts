@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
 import { closedError, toCacheError } from '../errors.js';
+import { describeNodes } from '../nodes.js';
 import { dedicatedOptions, findTarget } from './nodes.js';
 
 /** Transactions allowed to wait for a free connection at once; beyond this they fail at once. */
@@ -58,15 +59,24 @@ async function openConnection(
   pool.open++;
   const conn = make();
   conn.on('error', () => {}); // failures surface on the commands; 'error' must have a listener
+  // The node (or the sentinels asked for it) is named, and the connection's last error is the cause.
+  let lastError: unknown;
+  conn.on('error', (err) => {
+    lastError = err;
+  });
   const tooSlow = () =>
-    new CacheError('timeout', `redis transaction failed: connecting took longer than ${timeoutMs} ms`);
+    new CacheError(
+      'timeout',
+      `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${timeoutMs} ms${lastError ? `: ${toCacheError('transaction', lastError, secrets).message.replace(/^redis transaction failed: /, '')}` : ''}`,
+      { cause: lastError },
+    );
   try {
     await withTimeout(conn.connect(), timeoutMs, tooSlow, { unref: true });
     return conn;
   } catch (err) {
     discard(pool, conn);
     pool.waiters.shift()?.(undefined);
-    throw toCacheError('transaction', err, secrets);
+    throw toCacheError('transaction', err, secrets, describeNodes(conn));
   }
 }
 

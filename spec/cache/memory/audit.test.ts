@@ -1,0 +1,112 @@
+/**
+ * Memory-cache defects found by an outside-in audit (each test failed before its fix): a `setMany`
+ * refused half-way, and a throwing cost function rejecting the callers of a load that succeeded.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMemoryCache, createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+const rejectsWith = (p: Promise<unknown>, code: string) =>
+  assert.rejects(p, (e: unknown) => e instanceof CacheError && e.code === code);
+
+describe('memory cache: outside-in audit', () => {
+  it('setMany with a value costlier than maxCost is refused whole: no entry before it is stored', async () => {
+    const cache = createMemoryCache({ maxCost: 1000 });
+    await rejectsWith(
+      cache.setMany([
+        { key: 'a', value: enc('fits') },
+        { key: 'b', value: new Uint8Array(2000) },
+        { key: 'c', value: enc('fits too') },
+      ]),
+      'too_large',
+    );
+    assert.equal(await cache.get('a'), undefined, 'the entry before the refused one was stored');
+    assert.equal(await cache.get('c'), undefined);
+    assert.equal(cache.sync.size, 0);
+    assert.equal(cache.stats?.().keysAdded, 0);
+    // A batch that fits is stored whole, in order (the last of duplicate keys wins).
+    await cache.setMany([
+      { key: 'a', value: enc('1') },
+      { key: 'a', value: enc('2') },
+      { key: 'b', value: enc('3'), ttl: 60_000 },
+    ]);
+    assert.deepEqual((await cache.getMany(['a', 'b'])).map(dec), ['2', '3']);
+  });
+
+  it('setMany with an unusable cost (cost function) is refused whole, the cost function runs once per entry', async () => {
+    let calls = 0;
+    const cache = createMemoryCache({
+      maxCost: 100,
+      cost: (v) => {
+        calls++;
+        return dec(v) === 'bad' ? Number.NaN : 1;
+      },
+    });
+    await rejectsWith(
+      cache.setMany([
+        { key: 'a', value: enc('ok') },
+        { key: 'b', value: enc('bad') },
+      ]),
+      'invalid_cost',
+    );
+    assert.equal(await cache.get('a'), undefined);
+    calls = 0;
+    await cache.setMany([
+      { key: 'a', value: enc('x') },
+      { key: 'b', value: enc('y') },
+    ]);
+    assert.equal(calls, 2);
+    assert.equal(cache.sync.cost, 2);
+  });
+
+  it('a cost function that throws does not reject the callers of a load that succeeded; the value is not cached', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(String(w.code));
+    process.on('warning', onWarning);
+    try {
+      const cache = createSyncMemoryCache<string>({
+        maxCost: 100,
+        cost: () => {
+          throw new Error('cost unknown');
+        },
+      });
+      let loads = 0;
+      const loader = async () => {
+        loads++;
+        return 'v';
+      };
+      const results = await Promise.allSettled([cache.getOrSet('k', loader), cache.getOrSet('k', loader)]);
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? r.value : `rejected: ${String(r.reason)}`)),
+        ['v', 'v'],
+      );
+      assert.equal(loads, 1);
+      assert.equal(cache.size, 0, 'not cached');
+      // A direct set still reports the cost function's error to its caller.
+      assert.throws(() => cache.set('k', 'v'), /cost unknown/);
+      await new Promise((r) => setImmediate(r));
+      assert.ok(warnings.includes('HYPERION_MEMORY_INVALID_COST'));
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('getOrSet with a per-call cost stores the value at that cost (the cost function is not asked)', async () => {
+    let calls = 0;
+    const cache = createSyncMemoryCache<string>({
+      maxCost: 100,
+      cost: () => {
+        calls++;
+        return 1;
+      },
+    });
+    assert.equal(await cache.getOrSet('k', async () => 'v', { cost: 7, ttl: 60_000 }), 'v');
+    assert.equal(cache.get('k'), 'v');
+    assert.equal(cache.cost, 7);
+    assert.equal(calls, 0);
+  });
+});
