@@ -138,6 +138,13 @@ export interface CacheEntry {
   readonly ttl?: number | undefined;
 }
 
+/** A value read with the time it has left on its cache (`getManyWithTtl`). */
+export interface CacheHit {
+  readonly value: Bytes;
+  /** Milliseconds left before the cache expires it, as the cache saw it when it answered; `undefined`: no expiry. */
+  readonly ttl: number | undefined;
+}
+
 /**
  * Options of one write (`set`, `setMany`; `timeout` also of `delete`, `deleteMany`). Every field is
  * optional; every cache honours them.
@@ -201,6 +208,13 @@ export interface Cache {
   has(key: string): Promise<boolean>;
   /** Values in the order of `keys`; misses are `undefined`. */
   getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
+  /**
+   * Optional: like `getMany`, each value with the time it has left (misses are `undefined`). A
+   * tiered cache with server-assisted tracking reads its shared L2 through it, so that a TTL
+   * another client set (or shortened) also bounds the L1 copy: an expiry is only reported once the
+   * server deletes the key, which can take minutes.
+   */
+  getManyWithTtl?(keys: readonly string[]): Promise<(CacheHit | undefined)[]>;
   /** Stores every entry; `options.timeout` as for `set` (`ifAbsent` is not supported here). */
   setMany(entries: readonly CacheEntry[], options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
   /**

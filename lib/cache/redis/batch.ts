@@ -11,6 +11,8 @@ export type BatchOp =
   | { readonly kind: 'get'; readonly key: string }
   | { readonly kind: 'set'; readonly key: string; readonly value: Buffer; readonly px: number | undefined }
   | { readonly kind: 'del'; readonly key: string }
+  /** PTTL: ms left, -1 without expiry, -2 when the key is absent. */
+  | { readonly kind: 'pttl'; readonly key: string }
   /** Every key of one `mget` must hash to the same slot in cluster mode. */
   | { readonly kind: 'mget'; readonly keys: readonly string[] }
   /** Likewise for one multi-key `unlink` (the guarded delete script with `writes`). */
@@ -33,6 +35,9 @@ function add(
     case 'del':
       if (w) w.writes.queueDelete(p, [op.key], w.budget, w.at);
       else p.unlink(op.key);
+      break;
+    case 'pttl':
+      p.pttl(op.key);
       break;
     case 'mget':
       p.mgetBuffer(...op.keys);

@@ -87,6 +87,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     client,
     ...keyCommands,
     getMany: many.getMany,
+    getManyWithTtl: many.getManyWithTtl,
     // Multi-key writes tell the loads in flight (getOrSet) that their keys were written. The
     // options carry the caller's budget, which sets the server-side deadline (./deadline.ts).
     setMany(entries, options) {

@@ -4,7 +4,7 @@
  * (./batch.ts), and the replies are merged back in request order. Writes and deletes are deadline-guarded scripts
  * (./deadline.ts).
  */
-import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
+import type { Bytes, CacheEntry, CacheHit, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { type BatchOp, runBatch } from './batch.js';
 import { assertKey, checkBudget, checkKeys, checkTtl, checkValue } from './checks.js';
@@ -14,7 +14,7 @@ import { keySlot } from './slots.js';
 import { countReply } from './stats.js';
 import type { RedisCache } from './types.js';
 
-export type ManyCommands = Pick<RedisCache, 'getMany' | 'setMany' | 'deleteMany'>;
+export type ManyCommands = Pick<RedisCache, 'getMany' | 'getManyWithTtl' | 'setMany' | 'deleteMany'>;
 
 /** Positions of `keys` grouped by hash slot, each group in request order. */
 function groupBySlot(keys: readonly string[]): number[][] {
@@ -55,6 +55,24 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       if (!client.isCluster)
         return dispatch.exec('getMany', () => client.mgetBuffer(full), countAll, failGetMany);
       return getManyCluster(full);
+    },
+
+    async getManyWithTtl(keys) {
+      checkKeys(keys, 'getManyWithTtl expects an array of keys');
+      if (keys.length === 0) return [];
+      // GET then PTTL of each key, in one pipeline (one per node in a cluster: a key's two
+      // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
+      const ops: BatchOp[] = [];
+      for (const k of keys) ops.push({ kind: 'get', key: prefix + k }, { kind: 'pttl', key: prefix + k });
+      const replies = await dispatch.run('getMany', () => runBatch(client, ops));
+      const out: (CacheHit | undefined)[] = new Array(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const value = countReply(counters, replies[2 * i] as Buffer | null);
+        const pttl = replies[2 * i + 1] as number;
+        out[i] =
+          value === undefined ? undefined : { value, ttl: pttl === -1 ? undefined : Math.max(0, pttl) };
+      }
+      return out;
     },
 
     async setMany(entries: readonly CacheEntry[], options?: WriteOptions) {

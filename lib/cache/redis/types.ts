@@ -1,6 +1,6 @@
 /** The public types of the Redis cache: what `createRedisCache` returns. */
 import type { Cluster, Redis } from 'iovalkey';
-import type { Bytes, Cache, CacheStats } from '../../core/contracts.js';
+import type { Bytes, Cache, CacheHit, CacheStats } from '../../core/contracts.js';
 import type { RedisHealth } from './health.js';
 import type { RedisMode } from './options.js';
 import type { TransactionFn, TransactionOptions, TransactionResult } from './transaction/types.js';
@@ -37,6 +37,8 @@ export interface RedisCache extends Cache {
    */
   readonly client: Redis | Cluster;
   pipeline(): RedisPipeline;
+  /** GET and PTTL of each key in one round trip (per node); see `Cache.getManyWithTtl`. */
+  getManyWithTtl(keys: readonly string[]): Promise<(CacheHit | undefined)[]>;
   stats(): RedisCacheStats;
   /** PING latency and topology; `{ ok: false, error }` when Redis cannot answer. Never throws. */
   health(): Promise<RedisHealth>;

@@ -10,7 +10,7 @@ import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
-import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
+import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
 import { checkLoader } from './read.js';
 import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
@@ -28,7 +28,7 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context): BatchPath {
-  const { o, counters: c, fence, guarded, local, assertOpen, l2Write } = ctx;
+  const { o, counters: c, fence, guarded, l2Read, local, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
   /** One L2 getMany for `keys`, one loadMany for what L2 lacks; per-key results (errors as rejections). */
@@ -49,26 +49,25 @@ export function createBatchPath(ctx: Context): BatchPath {
     let rest = keys;
     let answered = false;
     try {
-      const raws = await guarded('getMany', () => l2.getMany(keys));
+      const entries = await l2Read.getMany(keys);
       answered = true;
       rest = [];
       const t = now();
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
-        const raw = raws[i];
-        if (raw === undefined) {
+        const f = entries[i];
+        if (f === undefined) {
           absent.add(key);
           rest.push(key);
           continue;
         }
-        const f = readFetched(raw);
         if (t < f.env.freshUntil) {
           out.set(key, local.fromL2(key, f, mark));
           continue;
         }
         const prev = stale.get(key);
         if (!prev || f.env.staleUntil > prev.staleUntil) stale.set(key, f.env);
-        seen.set(key, raw);
+        seen.set(key, f.raw);
         rest.push(key);
       }
     } catch (err) {
@@ -158,16 +157,15 @@ export function createBatchPath(ctx: Context): BatchPath {
       if (missing.length === 0) return out;
       const mark = fence.mark();
       const wanted = missing.map((i) => keys[i]!);
-      let found: (Bytes | undefined)[] = [];
+      let found: (Fetched | undefined)[] = [];
       try {
-        found = await guarded('getMany', () => l2.getMany(wanted));
+        found = await l2Read.getMany(wanted);
       } catch (err) {
         if (!isOutage(err)) throw err;
       }
       const t2 = now();
       for (let j = 0; j < missing.length; j++) {
-        const raw = found[j];
-        const f = raw === undefined ? undefined : readFetched(raw);
+        const f = found[j];
         if (f && t2 < f.env.freshUntil) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;

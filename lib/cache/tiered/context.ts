@@ -10,6 +10,7 @@ import { type Breaker, createBreaker, NEVER_OPEN } from './breaker.js';
 import { createFence, type Fence } from './coherence.js';
 import { createPublisher, type Publish } from './invalidation.js';
 import { createGuard, type Guard } from './l2.js';
+import { createL2Reader, type L2Reader } from './l2-read.js';
 import { createLocal, type FillGate, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import { type Counters, createCounters } from './stats.js';
@@ -22,6 +23,8 @@ export interface Context {
   readonly breaker: Breaker;
   readonly fence: Fence;
   readonly guarded: Guard;
+  /** L2 reads that may fill L1 (guarded; with tracking they carry L2's remaining TTL). */
+  readonly l2Read: L2Reader;
   readonly local: Local;
   /** May L1 be filled now (server-assisted tracking; always open without it). */
   readonly gate: FillGate;
@@ -68,6 +71,7 @@ export function createContext(o: ResolvedOptions): Context {
     breaker,
     fence,
     guarded,
+    l2Read: createL2Reader(o, guarded),
     local,
     gate,
     publish,

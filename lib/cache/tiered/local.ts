@@ -19,7 +19,19 @@ export interface Fetched {
   raw: Bytes;
   /** A value without envelope, written by something other than a tiered cache. */
   foreign: boolean;
+  /**
+   * When L2 expires the entry (this cache's clock), if L2 said (`getManyWithTtl`): a TTL another
+   * client set can end before the envelope's deadline, and the L1 copy must not outlive it.
+   */
+  expiresAt?: number | undefined;
 }
+
+/**
+ * How much earlier than the envelope's end L2's expiry must be to cap an L1 copy. Our own writes
+ * give L2 the envelope's end as TTL, and the expiry we compute from PTTL lands a round trip before
+ * it: without this slack every such read would re-encode the L1 copy for a millisecond or two.
+ */
+const EXPIRY_SLACK_MS = 50;
 
 /** Swallows the result of best-effort local work. */
 export const ignore = () => {};
@@ -47,12 +59,15 @@ export function ownedBytes(bytes: Bytes): Bytes {
   return copy;
 }
 
-/** Reads a level's bytes; a value without envelope is taken as fresh forever (`foreign`). */
-export function readFetched(raw: Bytes): Fetched {
+/**
+ * Reads a level's bytes; a value without envelope is taken as fresh forever (`foreign`).
+ * `expiresAt`: when the level expires it, if known.
+ */
+export function readFetched(raw: Bytes, expiresAt?: number): Fetched {
   const env = decodeEnvelope(raw);
-  if (env) return { env, raw, foreign: false };
+  if (env) return { env, raw, foreign: false, expiresAt };
   const inf = Number.POSITIVE_INFINITY;
-  return { env: { value: raw, freshUntil: inf, staleUntil: inf, ttl: 0 }, raw, foreign: true };
+  return { env: { value: raw, freshUntil: inf, staleUntil: inf, ttl: 0 }, raw, foreign: true, expiresAt };
 }
 
 /** The envelope in an L1 copy (L1 only ever holds envelopes), or `undefined` on a miss. */
@@ -146,6 +161,14 @@ export function createLocal(
       freshUntil = t + o.l1Ttl;
       staleUntil = Math.min(staleUntil, freshUntil + grace);
       ttl = o.l1Ttl;
+      bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
+    }
+    const expiresAt = f.expiresAt;
+    if (expiresAt !== undefined && expiresAt < staleUntil - EXPIRY_SLACK_MS) {
+      // L2 drops the key sooner than the envelope says (a TTL another client set): Redis reports
+      // an expiry only once it deletes the key, which can take minutes, so L1 must end with it.
+      freshUntil = Math.min(freshUntil, expiresAt);
+      staleUntil = expiresAt;
       bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
     }
     if (staleUntil <= t || !fence.stillValid(key, mark)) return;

@@ -11,7 +11,7 @@ import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
-import { decodeRaw, ignore, levelTtl, readFetched } from './local.js';
+import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
 import { countSource } from './stats.js';
 import type { TieredResult } from './types.js';
 
@@ -33,7 +33,7 @@ export interface ReadPath {
 }
 
 export function createReadPath(ctx: Context): ReadPath {
-  const { o, counters: c, fence, guarded, local, state, assertOpen, l2Write } = ctx;
+  const { o, counters: c, fence, guarded, l2Read, local, state, assertOpen, l2Write } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
 
@@ -50,13 +50,12 @@ export function createReadPath(ctx: Context): ReadPath {
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
     try {
-      const raw = await guarded('get', () => l2.get(key));
-      if (raw !== undefined) {
-        const f = readFetched(raw);
+      const f = await l2Read.get(key);
+      if (f !== undefined) {
         if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
         l2State = 'present';
-        seen = raw;
+        seen = f.raw;
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
@@ -125,14 +124,13 @@ export function createReadPath(ctx: Context): ReadPath {
     for (let i = 0; i < polls; i++) {
       await sleep(o.leasePoll);
       if (state.closed) break;
-      let raw: Bytes | undefined;
+      let f: Fetched | undefined;
       try {
-        raw = await guarded('get', () => l2.get(key));
+        f = await l2Read.get(key);
       } catch {
         break;
       }
-      if (raw === undefined) continue;
-      const f = readFetched(raw);
+      if (f === undefined) continue;
       if (now() < f.env.freshUntil) {
         c.leaseWaits++;
         return local.fromL2(key, f, mark);
@@ -215,11 +213,10 @@ export function createReadPath(ctx: Context): ReadPath {
     let seen: Bytes | undefined;
     try {
       // Another instance may have refreshed L2 already: take its value if it is not near expiry too.
-      const raw = await guarded('get', () => l2.get(key));
-      if (raw !== undefined) {
+      const f = await l2Read.get(key);
+      if (f !== undefined) {
         l2State = 'present';
-        seen = raw;
-        const f = readFetched(raw);
+        seen = f.raw;
         const t = now();
         if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
           return local.fromL2(key, f, mark);
@@ -237,9 +234,9 @@ export function createReadPath(ctx: Context): ReadPath {
    */
   async function readL2(key: string, staleL1: Envelope | undefined): Promise<TieredResult | undefined> {
     const mark = fence.mark();
-    let raw: Bytes | undefined;
+    let f: Fetched | undefined;
     try {
-      raw = await guarded('get', () => l2.get(key));
+      f = await l2Read.get(key);
     } catch (err) {
       if (!isOutage(err)) throw err;
       c.misses++;
@@ -247,12 +244,9 @@ export function createReadPath(ctx: Context): ReadPath {
       if (served) c.staleServes++;
       return served;
     }
-    if (raw !== undefined) {
-      const f = readFetched(raw);
-      if (now() < f.env.freshUntil) {
-        c.l2Hits++;
-        return local.fromL2(key, f, mark);
-      }
+    if (f !== undefined && now() < f.env.freshUntil) {
+      c.l2Hits++;
+      return local.fromL2(key, f, mark);
     }
     c.misses++;
     return undefined;

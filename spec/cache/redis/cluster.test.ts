@@ -83,6 +83,32 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
     assert.equal(s.misses, 67);
   });
 
+  it('getManyWithTtl: values and their remaining TTLs across slots, in request order', async () => {
+    const keys = Array.from({ length: 60 }, (_, i) => `ttl-${i}`);
+    // Thirds: no value, a value with a 60 s TTL, a value without expiry.
+    await cache.setMany(
+      keys
+        .filter((_, i) => i % 3 !== 0)
+        .map((k, j) => ({ key: k, value: enc(k), ttl: j % 2 === 0 ? 60_000 : undefined })),
+    );
+    const order = [...keys].reverse();
+    const got = await cache.getManyWithTtl(order);
+    assert.equal(got.length, order.length);
+    let withTtl = 0;
+    order.forEach((k, i) => {
+      const hit = got[i];
+      if (Number(k.slice(4)) % 3 === 0) assert.equal(hit, undefined, k);
+      else {
+        assert.equal(dec(hit?.value), k);
+        if (hit?.ttl !== undefined) {
+          withTtl++;
+          assert.ok(hit.ttl > 50_000 && hit.ttl <= 60_000, `${k}: ${hit.ttl}`);
+        }
+      }
+    });
+    assert.equal(withTtl, 20);
+  });
+
   it('pipelines across nodes with results in order', async () => {
     const p = cache.pipeline();
     for (let i = 0; i < 30; i++) p.set(`p${i}`, enc(`v${i}`), 60_000);

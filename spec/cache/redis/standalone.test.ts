@@ -124,6 +124,8 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     await rejectsWith(cache.set('k', enc('v'), 1e300), 'invalid_ttl'); // beyond MAX_TTL_MS
     await rejectsWith(cache.setMany([{ key: '', value: enc('v') }]), 'invalid_key');
     await rejectsWith(cache.getMany('k' as unknown as string[]), 'invalid_key');
+    await rejectsWith(cache.getManyWithTtl('k' as unknown as string[]), 'invalid_key');
+    await rejectsWith(cache.getManyWithTtl(['ok', '']), 'invalid_key');
     await rejectsWith(cache.getOrSet('k', enc('v') as unknown as () => Uint8Array), 'invalid_value');
     assert.throws(() => cache.pipeline().set('k', enc('v'), -5), CacheError);
     assert.equal(await raw.exists('std:k'), 0, 'nothing was written');

@@ -26,6 +26,12 @@ export async function runWorkload(cache: RedisCache, peer: RedisCache): Promise<
   assert.equal(dec(await cache.get('{w}a')), '1');
   assert.equal(await cache.has('{w}a'), true);
   assert.deepEqual((await cache.getMany(['{w}a', '{w}b', '{w}c'])).map(dec), ['1', '2', undefined]);
+  const withTtl = await cache.getManyWithTtl(['{w}a', '{w}b', '{w}c']);
+  assert.deepEqual(
+    withTtl.map((h) => h && [dec(h.value), h.ttl === undefined ? 'none' : h.ttl > 50_000]),
+    [['1', 'none'], ['2', true], undefined],
+  );
+  assert.deepEqual(await cache.getManyWithTtl([]), []);
   await cache.setMany([
     { key: '{w}c', value: enc('3') },
     { key: '{w}d', value: enc('4'), ttl: 60_000 },

@@ -149,8 +149,8 @@ describeWithServers('tracking: maxmemory eviction reaches L1', skipRedis(), () =
 // cycle reaches it, which with many keys carrying TTLs (as a cache has) takes minutes. Meanwhile
 // L1 answers a value `GET` on Redis no longer returns (seen: >5 s after a PEXPIRE 300 with 200,000
 // other keys, until the envelope's TTL). The same holds for a value another program wrote with a
-// TTL (no envelope): it is kept for `l1Ttl`. A fix needs the key's remaining TTL from L2 with the
-// read (GET + PTTL in one round trip): the L1 copy's freshness is then capped at it.
+// TTL (no envelope): it was kept for `l1Ttl`. Now a tracking tiered cache reads L2 with
+// `getManyWithTtl` (GET + PTTL in one round trip) and caps the L1 copy at the key's remaining TTL.
 describeWithServers('tracking: a TTL set from outside bounds the L1 copy', skipRedis(), () => {
   let redis: RedisStandalone;
   let cli: OutsideWriter;
@@ -170,14 +170,12 @@ describeWithServers('tracking: a TTL set from outside bounds the L1 copy', skipR
     await redis?.stop();
   });
 
-  const todo =
-    'needs the remaining TTL from the Redis L2 with each read (lib/cache/redis): see the helper report';
   for (const mode of ['default', 'bcast'] as const)
     for (const [name, write] of [
       ['PEXPIRE on a key the tiered cache wrote', (k: string) => `PEXPIRE ${k} 300`],
       ['SET … PX of a value without envelope', (k: string) => `SET ${k} outside PX 300`],
     ] as const)
-      it(`${mode}: ${name}: no L1 answer once Redis expired the key`, { todo }, async () => {
+      it(`${mode}: ${name}: no L1 answer once Redis expired the key`, async () => {
         const ns = `ttl${++unique}`;
         const l2 = createRedisCache({
           addresses: [`127.0.0.1:${redis.port}`],
@@ -205,4 +203,38 @@ describeWithServers('tracking: a TTL set from outside bounds the L1 copy', skipR
           what: 'a miss once the key expired on Redis (still served from L1)',
         });
       });
+
+  it('getMany: the L1 copies it makes are capped at the TTL L2 has left', async () => {
+    const ns = `ttl${++unique}`;
+    const l1 = createMemoryCache({ maxCost: 1 << 20 });
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: `${ns}:`,
+      commandTimeout: 1000,
+    });
+    const cache = createTieredCache({
+      l1,
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200 }),
+      l1Ttl: 60_000,
+    });
+    closers.push(() => cache.close());
+    await cache.ready;
+    await cache.set('a', bytes('1'), 600_000);
+    await cache.set('b', bytes('2'), 600_000);
+    assert.equal(await holdInL1(cache, 'a'), '1');
+    const before = cache.stats().trackingInvalidations;
+    await cli.run(`PEXPIRE ${ns}:a 300`);
+    await waitFor(() => cache.stats().trackingInvalidations > before, { what: 'the invalidation' });
+    // The batch read fills L1 again for both keys ('b' with its own, long freshness).
+    await waitFor(
+      async () => {
+        const got = await cache.getMany(['a', 'b']);
+        return text(got[0]) === '1' && (await l1.get('a')) !== undefined && (await l1.get('b')) !== undefined;
+      },
+      { what: 'both keys in L1 again' },
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual((await cache.getMany(['a', 'b'])).map(text), [undefined, '2']);
+  });
 });

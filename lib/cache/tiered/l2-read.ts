@@ -1,0 +1,44 @@
+/**
+ * How the tiered cache reads L2 for a possible L1 fill. With server-assisted tracking, and an L2
+ * that offers `getManyWithTtl` (Redis), each read also brings the key's remaining TTL: a TTL
+ * another client set (PEXPIRE, or SET … PX of its own value) then bounds the L1 copy, because Redis
+ * reports an expiry only when it deletes the key — lazily, or when its active expiry cycle gets
+ * to it, minutes later when many keys carry TTLs. Without tracking, L1 ignores outside writes
+ * anyway (bounded by `l1Ttl`), so the plain reads are kept.
+ */
+import type { CacheHit } from '../../core/contracts.js';
+import type { Guard } from './l2.js';
+import { type Fetched, readFetched } from './local.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface L2Reader {
+  /** The entry L2 holds for `key`, or `undefined`; errors as `guarded` gives them. */
+  get(key: string): Promise<Fetched | undefined>;
+  /** The entries of `keys`, in order. */
+  getMany(keys: readonly string[]): Promise<(Fetched | undefined)[]>;
+}
+
+const fetched = (raw: Uint8Array | undefined) => (raw === undefined ? undefined : readFetched(raw));
+
+export function createL2Reader(o: ResolvedOptions, guarded: Guard): L2Reader {
+  const { l2, now } = o;
+  const withTtl = l2.getManyWithTtl;
+  if (o.tracking === undefined || typeof withTtl !== 'function')
+    return {
+      get: (key) => guarded('get', () => l2.get(key)).then(fetched),
+      getMany: (keys) => guarded('getMany', () => l2.getMany(keys)).then((raws) => raws.map(fetched)),
+    };
+  const read = (what: string, keys: readonly string[]) => {
+    // The TTL counts from when L2 answered, so counting it from before the request errs early.
+    const sent = now();
+    return guarded(what, () => withTtl.call(l2, keys)).then((hits: (CacheHit | undefined)[]) =>
+      hits.map((h) =>
+        h === undefined ? undefined : readFetched(h.value, h.ttl === undefined ? undefined : sent + h.ttl),
+      ),
+    );
+  };
+  return {
+    get: (key) => read('get', [key]).then((entries) => entries[0]),
+    getMany: (keys) => read('getMany', keys),
+  };
+}
