@@ -168,6 +168,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
             agents?.abort();
             requests?.abort();
           },
+          // OTLP: retryable answers are retried by the processor, on timers close() cancels.
+          ...(agents ? { observe: agents.attempt } : {}),
         });
         processor = batching;
       }
