@@ -125,6 +125,9 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     const finish = () => {
       if (done) return;
       done = true;
+      // Closed before the response was sent in full (the client went away, or it was cut): a
+      // failed request even when its status had gone out — as the server span records it.
+      if (!res.writableFinished) errorType ??= 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
