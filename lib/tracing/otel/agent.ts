@@ -45,6 +45,8 @@ const NO_EXPORTER_RETRY = '999999999';
 
 /** What one export attempt learned from the collector (set by the agent, read by batch.ts). */
 export interface ExportAttempt {
+  /** Cuts the requests of this attempt still open (set by `RequestTracker.attempt`). */
+  cut?: () => void;
   /** The collector answered with a status that asks for a retry. */
   retryable?: {
     readonly status: number;
@@ -185,12 +187,22 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
  * those still open — a collector that never answers then keeps no socket of ours alive.
  */
 export interface RequestTracker {
+  /** Runs `fn`, tracking the requests it starts (inside an `attempt`, that attempt's capture holds). */
   capture<T>(fn: () => T): T;
+  /**
+   * Runs one export call (`fn`) with its requests tracked apart too: `record.cut()` then destroys
+   * those still open. These exporters set no timeout of their own, so an export the batch
+   * processor gave up on (its timeout) used to leave its request open on a silent collector — one
+   * more connection, and its payload, for every timed-out export until close.
+   */
+  attempt<T>(record: ExportAttempt, fn: () => T): T;
   abort(): void;
 }
 
 type Destroyable = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown };
 interface Capture {
+  /** The tracker this capture belongs to (a nested capture of the same tracker keeps the outer one). */
+  readonly owner: object;
   add(req: Destroyable): void;
 }
 const exporting = new AsyncLocalStorage<Capture>();
@@ -207,7 +219,9 @@ export function createRequestTracker(): RequestTracker {
       if (req) exporting.getStore()?.add(req);
     });
   }
+  const owner = {};
   const capture: Capture = {
+    owner,
     add(req) {
       if (aborted) {
         req.destroy(abandoned());
@@ -218,7 +232,29 @@ export function createRequestTracker(): RequestTracker {
     },
   };
   return {
-    capture: (fn) => exporting.run(capture, fn),
+    capture: (fn) => (exporting.getStore()?.owner === owner ? fn() : exporting.run(capture, fn)),
+    attempt(record, fn) {
+      const mine = new Set<Destroyable>();
+      record.cut = () => {
+        for (const req of mine)
+          req.destroy(
+            Object.assign(new Error('span export timed out: request cut'), { code: EXPORT_ABANDONED }),
+          );
+        mine.clear();
+      };
+      return exporting.run(
+        {
+          owner,
+          add(req) {
+            capture.add(req);
+            if (aborted) return;
+            mine.add(req);
+            req.once('close', () => mine.delete(req));
+          },
+        },
+        fn,
+      );
+    },
     abort() {
       aborted = true;
       for (const req of open) req.destroy(abandoned());

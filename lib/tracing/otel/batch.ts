@@ -52,8 +52,9 @@ export interface AccountingBatchOptions {
   abort?: () => void;
   /**
    * Runs one export call so that a retryable answer of the collector is written into `record`
-   * (and not retried by the exporter itself): agent.ts `ExportAgents.attempt`. Without it, the
-   * processor retries nothing.
+   * (and not retried by the exporter itself: agent.ts `ExportAgents.attempt`), or so that
+   * `record.cut()` can end its requests when the export times out (`RequestTracker.attempt`).
+   * Without it, the processor retries nothing and cuts nothing.
    */
   observe?: <T>(record: ExportAttempt, fn: () => T) => T;
 }
@@ -152,10 +153,12 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       accounting.failed(spans.length, err);
       settle({ ok, error: err });
     };
-    const bound = setTimeout(
-      () => finish(false, new TimeoutError(`span export did not finish within ${exportTimeoutMillis} ms`)),
-      exportTimeoutMillis,
-    );
+    /** The current attempt's record: a timed-out export cuts its requests (`ExportAttempt.cut`). */
+    let attempt: ExportAttempt | undefined;
+    const bound = setTimeout(() => {
+      finish(false, new TimeoutError(`span export did not finish within ${exportTimeoutMillis} ms`));
+      attempt?.cut?.();
+    }, exportTimeoutMillis);
     bound.unref();
     /** When to retry after a retryable answer, ms from now; `undefined`: not any more. */
     const retryDelay = (retryAfterMs: number | undefined): number | undefined => {
@@ -172,6 +175,7 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     };
     const send = () => {
       const record: ExportAttempt = {};
+      attempt = record;
       const onResult = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
         if (result.code === ExportResultCode.SUCCESS) return finish(true);

@@ -195,7 +195,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
             requests?.abort();
           },
           // OTLP: retryable answers are retried by the processor, on timers close() cancels.
-          ...(agents ? { observe: agents.attempt } : {}),
+          // Zipkin and Jaeger: a timed-out export's requests are cut (they set no timeout).
+          ...(agents ? { observe: agents.attempt } : requests ? { observe: requests.attempt } : {}),
         });
         processor = batching;
       }
