@@ -11,7 +11,9 @@
  *   http.response.status_code" (it was `HTTP 502`);
  * - the method is recorded as sent: fetch sends `patch` as written (it upper-cases only
  *   DELETE/GET/HEAD/OPTIONS/POST/PUT), which is not the known method `PATCH` — `_OTHER`, with
- *   `http.request.method_original` (it was recorded as `PATCH`).
+ *   `http.request.method_original` (it was recorded as `PATCH`);
+ * - the zipkin export still marks such a span as failed (its `error` tag comes from a description:
+ *   spec/tracing/jaeger.test.ts checks it end to end).
  */
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
@@ -19,7 +21,9 @@ import { after, before, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
+import { withErrorDescription } from '../../lib/tracing/otel/exporters.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import type { FinishedSpan } from '../../lib/tracing/otel/sdk.js';
 import { waitFor } from '../harness/process.js';
 
 const tracer = createOtelTracer({ serviceName: 'http-status', exporter: 'memory' });
@@ -186,5 +190,25 @@ describe('HTTP span status and status code (OpenTelemetry HTTP conventions)', ()
       body,
       /^http_client_request_duration_seconds_count\{http_request_method="_OTHER",.*http_response_status_code="400"/m,
     );
+  });
+});
+
+describe('zipkin export of an error status without a description', () => {
+  it('gets a description for the error tag (its error.type, else "error"); other spans are passed as they are', () => {
+    const span = {
+      name: 'GET /r',
+      status: { code: ERROR },
+      attributes: { 'error.type': '502' },
+    } as unknown as FinishedSpan;
+    const shown = withErrorDescription(span);
+    assert.deepEqual(shown.status, { code: ERROR, message: '502' });
+    assert.equal(shown.name, 'GET /r');
+    assert.deepEqual(span.status, { code: ERROR }, 'the span itself is unchanged');
+    const bare = withErrorDescription({ status: { code: ERROR }, attributes: {} } as unknown as FinishedSpan);
+    assert.equal(bare.status.message, 'error');
+    const described = { status: { code: ERROR, message: 'boom' }, attributes: {} } as unknown as FinishedSpan;
+    assert.equal(withErrorDescription(described), described);
+    const ok = { status: { code: UNSET }, attributes: {} } as unknown as FinishedSpan;
+    assert.equal(withErrorDescription(ok), ok);
   });
 });
