@@ -4,12 +4,14 @@
  * `app.close()` in reverse order of registration.
  */
 
+import { constants as osConstants } from 'node:os';
 import { type AppContext, createContext } from './context.js';
 import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type Disposer } from './disposers.js';
+import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
-import { optionKeys, rejectUnknownKeys } from './options.js';
+import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js';
 import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
@@ -112,14 +114,88 @@ export function createApp(options: AppOptions = {}): App {
 /** Same as `createApp`; reads better when the parts are built elsewhere and composed here. */
 export const compose = createApp;
 
+export interface CloseOnSignalsOptions {
+  /** Signals that close the app. Default `['SIGTERM', 'SIGINT']`. */
+  signals?: NodeJS.Signals[];
+  /** Exit the process once closed (default `true`). */
+  exit?: boolean;
+  /** Receives the error when closing failed (default: logged through `app.logger.error`). */
+  onError?: (err: unknown) => void;
+}
+
+const SIGNAL_KEYS = optionKeys<CloseOnSignalsOptions>({ signals: true, exit: true, onError: true });
+
+/** Signals a process cannot catch: listening to them throws `uv_signal_start EINVAL`. */
+const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP']);
+
+/**
+ * Checks `closeOnSignals`' arguments: a typo'd key, a signal name Node does not know (a listener
+ * for `SIGTREM`, or for each letter of a string given instead of a list, would be an ordinary
+ * event that never fires: the app would not close on SIGTERM, silently), or an uncatchable one
+ * (`SIGKILL`) is a `ConfigError` — before any handler is installed.
+ */
+function checkSignalOptions(app: unknown, options: unknown): void {
+  const issues: ConfigIssue[] = [];
+  if (typeof (app as { close?: unknown } | null | undefined)?.close !== 'function')
+    issues.push({
+      path: 'app',
+      expected: 'an App (from createApp)',
+      received: typeName(app),
+      message: 'must have a close() method',
+    });
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    issues.push({
+      path: '',
+      expected: 'an options object',
+      received: typeName(options),
+      message: 'has the wrong type',
+    });
+    throw new ConfigError('closeOnSignals: invalid arguments', issues);
+  }
+  issues.push(...unknownOptionIssues(options, SIGNAL_KEYS));
+  const o = options as CloseOnSignalsOptions;
+  if (o.signals !== undefined) {
+    const known = osConstants.signals as Record<string, number>;
+    const ok = (s: unknown) => typeof s === 'string' && Object.hasOwn(known, s) && !UNCATCHABLE.has(s);
+    if (!Array.isArray(o.signals) || o.signals.length === 0 || !o.signals.every(ok)) {
+      const bad = Array.isArray(o.signals) ? o.signals.find((s) => !ok(s)) : undefined;
+      issues.push({
+        path: 'signals',
+        expected: 'a non-empty list of catchable signal names, e.g. ["SIGTERM", "SIGINT"]',
+        received: typeName(o.signals),
+        message:
+          typeof bad === 'string' && UNCATCHABLE.has(bad)
+            ? `${bad} cannot be caught`
+            : typeof bad === 'string'
+              ? `"${bad.slice(0, 40)}" is not a signal name`
+              : 'must be a non-empty array of signal names',
+      });
+    }
+  }
+  if (o.exit !== undefined && typeof o.exit !== 'boolean')
+    issues.push({
+      path: 'exit',
+      expected: 'a boolean',
+      received: typeName(o.exit),
+      message: 'has the wrong type',
+    });
+  if (o.onError !== undefined && typeof o.onError !== 'function')
+    issues.push({
+      path: 'onError',
+      expected: 'a function (err) => void',
+      received: typeName(o.onError),
+      message: 'has the wrong type',
+    });
+  if (issues.length > 0) throw new ConfigError('closeOnSignals: invalid arguments', issues);
+}
+
 /**
  * Closes `app` on SIGTERM/SIGINT (opt-in). Sets `process.exitCode` to 1 if closing failed; with
  * `exit: true` (default) the process then exits. Returns a function that removes the handlers.
+ * Bad arguments are a `ConfigError` (see `checkSignalOptions`).
  */
-export function closeOnSignals(
-  app: App,
-  options: { signals?: NodeJS.Signals[]; exit?: boolean; onError?: (err: unknown) => void } = {},
-): () => void {
+export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): () => void {
+  checkSignalOptions(app, options);
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   const handler = () => {
     remove();
@@ -128,7 +204,10 @@ export function closeOnSignals(
         if (options.exit !== false) process.exit();
       },
       (err: unknown) => {
-        (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
+        // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
+        try {
+          (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
+        } catch {}
         process.exitCode = 1;
         if (options.exit !== false) process.exit();
       },

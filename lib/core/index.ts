@@ -4,7 +4,14 @@
  * have their own subpaths (`hyperion/cache/tiered`, …); the core re-exports none of them.
  */
 
-export { type App, type AppOptions, closeOnSignals, compose, createApp } from './app.js';
+export {
+  type App,
+  type AppOptions,
+  type CloseOnSignalsOptions,
+  closeOnSignals,
+  compose,
+  createApp,
+} from './app.js';
 export { type AppContext, type ContextPatch, createContext } from './context.js';
 export type * from './contracts.js';
 export { createDisposerStack, type DisposeInfo, type Disposer, type DisposerStack } from './disposers.js';

@@ -62,23 +62,28 @@ export function traceHandler(
 
     let done = false;
     let errorType: string | undefined;
+    let aborted = false;
+    let failed = false;
     const finish = () => {
       if (done) return;
       done = true;
-      const status = res.statusCode;
+      // `http.response.status_code` only when a status went out: `res.statusCode` is 200 until
+      // the handler sets it, also for a request the client gave up on before any answer.
+      const status = res.headersSent ? res.statusCode : undefined;
       // A 5xx is the server's failure: error.type is the status code (4xx is the client's), or
       // the class of the error the handler threw.
-      if (status >= 500) errorType ??= String(status);
-      span.setAttributes(
-        withHttpDup(
-          errorType === undefined
-            ? { 'http.response.status_code': status }
-            : { 'http.response.status_code': status, 'error.type': errorType },
-          'server',
-          optIn,
-        ),
-      );
-      if (status >= 500) span.setStatus({ code: 'error', message: `HTTP ${status}` });
+      if (status !== undefined && status >= 500) errorType ??= String(status);
+      const attrs: Record<string, number | string> = {};
+      if (status !== undefined) attrs['http.response.status_code'] = status;
+      if (errorType !== undefined) attrs['error.type'] = errorType;
+      span.setAttributes(withHttpDup(attrs, 'server', optIn));
+      // No description for a status error: the status code says it (the conventions' rule). A
+      // response not sent in full is an error too (the conventions: "cancelled … or an error
+      // preventing the server from sending the response fully").
+      // A handler that threw already has its error status from recordError, with its message.
+      if (!failed && status !== undefined && status >= 500) span.setStatus({ code: 'error' });
+      else if (!failed && aborted)
+        span.setStatus({ code: 'error', message: 'the client went away before the response completed' });
       span.end();
     };
     // One listener, not 'finish' + 'close': Node emits 'close' on every response, one tick after
@@ -86,6 +91,7 @@ export function traceHandler(
     res.once('close', () => {
       if (!res.writableFinished && !done) {
         abort.abort();
+        aborted = true;
         // The client went away — unless the handler failed first and `fail` cut the response:
         // then error.type keeps the class of what it threw.
         errorType ??= 'aborted';
@@ -94,6 +100,7 @@ export function traceHandler(
     });
 
     const fail = (err: unknown) => {
+      failed = true;
       errorType = errorClass(err);
       // Nothing here may throw (it runs as the handler's rejection callback: a throw would be an
       // unhandled rejection, and the client would get no answer): span and log are best effort.
@@ -140,7 +147,7 @@ export async function tracedFetch(
   options: TracedFetchOptions = {},
 ): Promise<Response> {
   const target = new URL(url);
-  const method = (init.method ?? 'GET').toUpperCase();
+  const method = sentMethod(init.method);
   const serverAddress = target.hostname;
   const serverPort = target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
   const optIn = currentOptIn();
@@ -150,7 +157,7 @@ export async function tracedFetch(
     attributes: clientAttributes(
       options.attributes,
       known ? method : '_OTHER',
-      known ? undefined : (init.method ?? method),
+      known ? undefined : method,
       target,
       serverAddress,
       serverPort,
@@ -167,7 +174,8 @@ export async function tracedFetch(
     status = res.status;
     if (res.status >= 400) {
       errorType = String(res.status);
-      span.setStatus({ code: 'error', message: `HTTP ${res.status}` });
+      // No description: the status code says it (the conventions' rule).
+      span.setStatus({ code: 'error' });
     }
     span.setAttributes(
       withHttpDup(
@@ -192,12 +200,26 @@ export async function tracedFetch(
       target,
       serverAddress,
       serverPort,
-      method,
+      known ? method : '_OTHER',
       status,
       errorType,
       started,
     );
   }
+}
+
+/** The methods fetch upper-cases before sending (the Fetch standard's "normalize a method"). */
+const FETCH_NORMALIZED: ReadonlySet<string> = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+/**
+ * The method fetch puts on the request line for `init.method`: `get` goes out as `GET`, but any
+ * other method as written — `patch` stays `patch`, which the conventions' case-sensitive rule
+ * records as `_OTHER` (with `http.request.method_original`), not as `PATCH`.
+ */
+function sentMethod(given: string | undefined): string {
+  if (given === undefined) return 'GET';
+  const upper = given.toUpperCase();
+  return FETCH_NORMALIZED.has(upper) ? upper : given;
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Attributes } from '../core/contracts.js';
+import { forwardedHost, forwardedProto } from '../core/forwarded.js';
 
 /** What `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: emit the deprecated attributes next to the stable ones. */
 export interface SemconvOptIn {
@@ -199,8 +200,11 @@ export function httpServerRequestAttributes(req: IncomingMessage, route: string 
   const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
-  const scheme = socket?.encrypted ? 'https' : 'http';
-  const host = typeof req.headers.host === 'string' ? parseHost(req.headers.host) : undefined;
+  // As a proxy reports the original request (`Forwarded`, `X-Forwarded-Proto`/`-Host`), as
+  // client.address below; else this connection and its `Host` header.
+  const scheme = forwardedProto(req.headers) ?? (socket?.encrypted ? 'https' : 'http');
+  const hostHeader = forwardedHost(req.headers) ?? req.headers.host;
+  const host = typeof hostHeader === 'string' ? parseHost(hostHeader) : undefined;
   const peer = socket?.remoteAddress;
   return {
     // An unknown method (node:http accepts WebDAV's and others) keeps the label set bounded.

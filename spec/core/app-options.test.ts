@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createApp } from '../../lib/core/app.js';
+import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
 
@@ -99,5 +99,74 @@ describe('createApp closes each component object once', () => {
     const app2 = createApp({ metrics, components: { metrics } });
     await app2.close();
     assert.equal(closes, 1);
+  });
+});
+
+describe('closeOnSignals arguments', () => {
+  const signalListeners = () =>
+    process.eventNames().reduce((n, e) => n + process.listenerCount(e as string), 0);
+
+  const refused: [string, unknown, RegExp][] = [
+    // A string instead of a list installed a listener per letter ('S', 'I', …): SIGTERM was never handled.
+    ['a string instead of a list', { signals: 'SIGTERM' }, /signals/],
+    ['a misspelt signal', { signals: ['SIGTREM'] }, /"SIGTREM" is not a signal name/],
+    [
+      'an uncatchable signal (installed SIGTERM first, then threw a raw EINVAL)',
+      { signals: ['SIGTERM', 'SIGKILL'] },
+      /SIGKILL cannot be caught/,
+    ],
+    ['an empty list', { signals: [] }, /non-empty/],
+    ['a typo in a key', { sigals: ['SIGTERM'] }, /did you mean `signals`\?/],
+    ['exit not a boolean', { exit: 'no' }, /exit/],
+    ['onError not a function', { onError: 'log' }, /onError/],
+  ];
+  for (const [what, options, message] of refused)
+    it(`${what} is a ConfigError, and no handler is installed`, () => {
+      const app = createApp();
+      const before = signalListeners();
+      assert.throws(
+        () => closeOnSignals(app, options as never),
+        (e: Error & { issues?: { path: string; message: string }[] }) =>
+          e.name === 'ConfigError' && e.issues!.some((i) => message.test(`${i.path} ${i.message}`)),
+      );
+      assert.equal(signalListeners(), before);
+    });
+
+  it('something that is not an app is a ConfigError', () => {
+    assert.throws(() => closeOnSignals({} as never), { name: 'ConfigError', message: /closeOnSignals/ });
+  });
+
+  it('valid options install and remove their handlers', () => {
+    const app = createApp();
+    const before = process.listenerCount('SIGUSR2');
+    const remove = closeOnSignals(app, { signals: ['SIGUSR2', 'SIGHUP'], exit: false, onError: () => {} });
+    assert.equal(process.listenerCount('SIGUSR2'), before + 1);
+    remove();
+    assert.equal(process.listenerCount('SIGUSR2'), before);
+  });
+
+  it('an onError that throws still sets the exit code, with no unhandled rejection', async () => {
+    const app = createApp({ components: { x: { close: () => Promise.reject(new Error('nope')) } } });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const saved = process.exitCode;
+    try {
+      closeOnSignals(app, {
+        signals: ['SIGUSR2'],
+        exit: false,
+        onError: () => {
+          throw new Error('the reporter failed');
+        },
+      });
+      process.emit('SIGUSR2', 'SIGUSR2');
+      for (let i = 0; i < 50 && process.exitCode !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(process.exitCode, 1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.exitCode = saved;
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Issue 15, "Done when" 1: a collector that (a) refuses connections, (b) accepts and never
- * answers, (c) answers after 10 s. For each, an app with default options and 1,000 ended spans (in
+ * answers, (c) answers after 10 s — and, beyond the issue's list, one that answers 503 or 429
+ * (retry later). For each, an app with default options and 1,000 ended spans (in
  * a child process, the three in parallel): `close()` resolves — never rejects — within its budget,
  * the process exits on its own within 1 s after, and the undelivered spans are counted and reported
  * in one log record.
@@ -98,7 +99,20 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
         timers.delete(timer);
       });
     });
+    // (e) answers at once, asking for a retry later: 503, and 429 with a Retry-After of 20 s (inside
+    // the exporter's 30 s export timeout). The exporter used to wait for its retries on timers that
+    // close() cannot cancel: the process lived on 2–5 s after close() (11 s with the Retry-After),
+    // and close() waited for them until its budget ran out.
+    const retryLater = (status: number, retryAfter?: string) =>
+      createHttpServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(status, retryAfter ? { 'retry-after': retryAfter } : {}).end());
+      });
+    const unavailable = retryLater(503);
+    const tooMany = retryLater(429, '20');
     await Promise.all([
+      new Promise<void>((r) => unavailable.listen(0, '127.0.0.1', r)),
+      new Promise<void>((r) => tooMany.listen(0, '127.0.0.1', r)),
       new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)),
       new Promise<void>((r) => slow.listen(0, '127.0.0.1', r)),
       new Promise<void>((r) => hangsUp.listen(0, '127.0.0.1', r)),
@@ -110,6 +124,10 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       hangsUp.close();
       slow.closeAllConnections();
       slow.close();
+      for (const srv of [unavailable, tooMany]) {
+        srv.closeAllConnections();
+        srv.close();
+      }
     });
     const url = (port: number) => `http://127.0.0.1:${port}/v1/traces`;
     const silentUrl = url((silent.address() as { port: number }).port);
@@ -118,6 +136,8 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       'closes the connection': [url((hangsUp.address() as { port: number }).port)],
       'never answers': [silentUrl],
       'answers after 10 s': [url((slow.address() as { port: number }).port)],
+      'answers 503': [url((unavailable.address() as { port: number }).port)],
+      'answers 429, Retry-After 20 s': [url((tooMany.address() as { port: number }).port)],
       // Not the default exporter, but it sends with the global agent and no timeout of its own.
       'zipkin, never answers': [silentUrl.replace('/v1/traces', '/api/v2/spans'), 'zipkin'],
       // The thrift exporter exists on the 2.x line only (3.x refuses it with a TracingError).
@@ -168,6 +188,19 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
       assert.ok(byMode[mode]!.closeMs < 2000, `${mode}: ${JSON.stringify(byMode[mode])}`);
       assert.equal(byMode[mode]!.stats.droppedSpans.export_failed, 1000, mode);
     }
+    // Asked to retry: retried within the budget, then counted as failed exports. A Retry-After
+    // longer than what is left of the budget is not waited for.
+    for (const mode of ['answers 503', 'answers 429, Retry-After 20 s']) {
+      assert.equal(byMode[mode]!.stats.droppedSpans.export_failed, 1000, mode);
+      assert.equal(byMode[mode]!.stats.failedExports, 2, mode);
+    }
+    const retryAfter = byMode['answers 429, Retry-After 20 s']!;
+    assert.ok(retryAfter.closeMs < 2000, `Retry-After beyond the budget: ${JSON.stringify(retryAfter)}`);
+    const [atClose] = retryAfter.records.filter(
+      (r) => r.message === 'tracing: spans not delivered (summary at close)',
+    );
+    assert.equal(atClose!.fields?.code, 429);
+    assert.match(String(atClose!.fields?.error), /HTTP 429.*Retry-After 20000 ms/);
     // A silent or slow collector: close gives up when the budget (minus its margin) is spent.
     for (const mode of ['never answers', 'answers after 10 s', 'zipkin, never answers'].concat(
       sdk.line === 2 ? ['jaeger, never answers'] : [],

@@ -4,6 +4,7 @@
  * of range reported under the option's name instead of the variable's.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -88,5 +89,38 @@ describe('OTEL_BSP_* out of range names the variable', () => {
     );
     // Only a queue size from the variable: the default batch shrinks to it (unchanged).
     assert.equal(resolveOptions({}, { OTEL_BSP_MAX_QUEUE_SIZE: '100' }).batch.maxExportBatchSize, 100);
+  });
+});
+
+describe('tracer close() budget', () => {
+  it('a budget that is not a number of ms ≥ 0 is a ConfigError and closes nothing (it dropped every queued span)', async (t) => {
+    let received = 0;
+    const collector = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      collector.closeAllConnections();
+      collector.close();
+    });
+    const tracer = createOtelTracer({
+      serviceName: 'close-budget',
+      endpoint: `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`,
+      batch: { scheduledDelayMillis: 60_000 },
+    });
+    for (let i = 0; i < 10; i++) tracer.startSpan(`s${i}`).end();
+    for (const bad of [{ timeoutMs: Number.NaN }, { timeoutMs: -1 }, { timeoutMs: '100' }, null])
+      await assert.rejects(tracer.close(bad as never), (e: Error & { issues?: { path: string }[] }) => {
+        assert.equal(e.name, 'ConfigError');
+        return true;
+      });
+    assert.equal(tracer.exportStats().lostSpans, 0);
+    await tracer.close({ timeoutMs: 5000 });
+    assert.equal(tracer.exportStats().exportedSpans, 10);
+    assert.equal(received, 1);
   });
 });

@@ -1,6 +1,7 @@
 /** Request instrumentation for `node:http` handlers and the trace id used as a latency exemplar. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
+import { forwardedProto } from '../../core/forwarded.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
 
@@ -125,6 +126,9 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     const finish = () => {
       if (done) return;
       done = true;
+      // Closed before the response was sent in full (the client went away, or it was cut): a
+      // failed request even when its status had gone out — as the server span records it.
+      if (!res.writableFinished) errorType ??= 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
@@ -132,7 +136,10 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
           status: res.headersSent || res.writableFinished ? res.statusCode : undefined,
           seconds: (now() - start) / 1000,
           traceId: sampledTraceId(span?.(req), req.headers),
-          scheme: (req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http',
+          // As the server span's url.scheme: what a proxy reports the client used, else this connection.
+          scheme:
+            forwardedProto(req.headers) ??
+            ((req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http'),
           errorType,
         });
       } catch (err) {

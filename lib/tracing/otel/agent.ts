@@ -10,10 +10,15 @@
  *   own retry loop waits on timers that are not unref'd (up to 5 s each) and cannot be cancelled,
  *   which would keep the process alive after close; a failed export is counted and logged by the
  *   tracer instead. The original code stays readable as `originalCode`.
+ * - An answer asking for a retry (HTTP 429/502/503/504, with its `Retry-After`) is noted for the
+ *   export attempt that `attempt()` runs, and the exporter is told to retry no sooner than after
+ *   its whole deadline, so that it hands the failure back at once: the batch processor retries
+ *   itself, on unref'd timers that close() cancels (batch.ts). The exporter's own wait (up to its
+ *   export timeout with a long `Retry-After`) kept the process alive long after close().
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
-import type { Agent, ClientRequest, ClientRequestArgs } from 'node:http';
+import type { Agent, ClientRequest, ClientRequestArgs, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Network error codes the OTLP HTTP transport retries on its own (otlp-exporter-base). */
@@ -28,6 +33,40 @@ const RETRIED_BY_EXPORTER = new Set([
   'EHOSTUNREACH',
 ]);
 
+/** Statuses the OTLP exporter retries (otlp-exporter-base `isExportHTTPErrorRetryable`). */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+/**
+ * `Retry-After` given to the exporter in place of the collector's on a retryable answer: longer
+ * than any export deadline (about 31 years), so its retry loop gives up at once ("exceeds remaining
+ * timeout") instead of waiting on a timer nobody can cancel.
+ */
+const NO_EXPORTER_RETRY = '999999999';
+
+/** What one export attempt learned from the collector (set by the agent, read by batch.ts). */
+export interface ExportAttempt {
+  /** Cuts the requests of this attempt still open (set by `RequestTracker.attempt`). */
+  cut?: () => void;
+  /** The collector answered with a status that asks for a retry. */
+  retryable?: {
+    readonly status: number;
+    /** Its `Retry-After`, ms (0: at once); `undefined` when absent or unreadable. */
+    readonly retryAfterMs: number | undefined;
+  };
+}
+
+/** `Retry-After` as ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3); `undefined` if neither. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, Number.MAX_SAFE_INTEGER);
+  // An HTTP date names its weekday and month (`Date.parse` alone takes '-5' for a year).
+  const at = /[a-z]/i.test(v) ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const attempts = new AsyncLocalStorage<ExportAttempt>();
+
 /** Code of the error export requests fail with once the tracer closed. */
 export const EXPORT_ABANDONED = 'HYPERION_EXPORT_ABANDONED';
 /** Code a connection error carries after relabelling (its own code is kept in `originalCode`). */
@@ -38,6 +77,11 @@ export interface ExportAgents {
   factory(protocol: string): Promise<Agent>;
   /** Destroys every socket with a non-retryable error; later connections fail at once. Idempotent. */
   abort(): void;
+  /**
+   * Runs `fn` (one export call) so that a retryable answer to the requests it makes is written
+   * into `record` and never retried by the exporter itself (see the module comment).
+   */
+  attempt<T>(record: ExportAttempt, fn: () => T): T;
   /** Sockets currently open (tests). */
   readonly openSockets: number;
 }
@@ -94,6 +138,15 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
       req.prependListener('error', (err: Error) => {
         if (!req.reusedSocket) relabel(err);
       });
+      // Before the exporter's own 'response' listener, which reads the status at the end.
+      const record = attempts.getStore();
+      if (record)
+        req.prependOnceListener('response', (res: IncomingMessage) => {
+          const status = res.statusCode;
+          if (status === undefined || !RETRYABLE_STATUS.has(status)) return;
+          record.retryable = { status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+          res.headers['retry-after'] = NO_EXPORTER_RETRY;
+        });
       return addRequest(req, ...rest);
     };
     if (aborted) agent.destroy();
@@ -120,6 +173,7 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
           () => {},
         );
     },
+    attempt: (record, fn) => attempts.run(record, fn),
     get openSockets() {
       return sockets.size;
     },
@@ -133,12 +187,22 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
  * those still open — a collector that never answers then keeps no socket of ours alive.
  */
 export interface RequestTracker {
+  /** Runs `fn`, tracking the requests it starts (inside an `attempt`, that attempt's capture holds). */
   capture<T>(fn: () => T): T;
+  /**
+   * Runs one export call (`fn`) with its requests tracked apart too: `record.cut()` then destroys
+   * those still open. These exporters set no timeout of their own, so an export the batch
+   * processor gave up on (its timeout) used to leave its request open on a silent collector — one
+   * more connection, and its payload, for every timed-out export until close.
+   */
+  attempt<T>(record: ExportAttempt, fn: () => T): T;
   abort(): void;
 }
 
 type Destroyable = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown };
 interface Capture {
+  /** The tracker this capture belongs to (a nested capture of the same tracker keeps the outer one). */
+  readonly owner: object;
   add(req: Destroyable): void;
 }
 const exporting = new AsyncLocalStorage<Capture>();
@@ -155,7 +219,9 @@ export function createRequestTracker(): RequestTracker {
       if (req) exporting.getStore()?.add(req);
     });
   }
+  const owner = {};
   const capture: Capture = {
+    owner,
     add(req) {
       if (aborted) {
         req.destroy(abandoned());
@@ -166,7 +232,29 @@ export function createRequestTracker(): RequestTracker {
     },
   };
   return {
-    capture: (fn) => exporting.run(capture, fn),
+    capture: (fn) => (exporting.getStore()?.owner === owner ? fn() : exporting.run(capture, fn)),
+    attempt(record, fn) {
+      const mine = new Set<Destroyable>();
+      record.cut = () => {
+        for (const req of mine)
+          req.destroy(
+            Object.assign(new Error('span export timed out: request cut'), { code: EXPORT_ABANDONED }),
+          );
+        mine.clear();
+      };
+      return exporting.run(
+        {
+          owner,
+          add(req) {
+            capture.add(req);
+            if (aborted) return;
+            mine.add(req);
+            req.once('close', () => mine.delete(req));
+          },
+        },
+        fn,
+      );
+    },
     abort() {
       aborted = true;
       for (const req of open) req.destroy(abandoned());

@@ -9,12 +9,18 @@
  * - `close(budgetMs)` delivers what it can within the budget, then gives up on the collector:
  *   the spans still queued or in flight are counted as `shutdown`, `abort()` cuts the exporter's
  *   connections, and it resolves (never rejects) — so `app.close()` fits its disposer budget;
- * - every timer is unref'd: a pending export never keeps the process alive on its own.
+ * - every timer is unref'd: a pending export never keeps the process alive on its own;
+ * - an export the collector answered with a retryable status (HTTP 429/502/503/504, see
+ *   `observe`) is retried here, as the OTLP exporter would (up to 5 retries, backoff from 1 s ×1.5
+ *   up to 5 s with ±20 % jitter, or the collector's `Retry-After`), inside the export's timeout —
+ *   on a timer close() cancels, and never past close's budget: a retry that would come later is
+ *   not waited for.
  */
 import { context } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { SpanDropReason } from '../../core/contracts.js';
 import { TimeoutError } from '../../core/errors.js';
+import type { ExportAttempt } from './agent.js';
 import type { FinishedSpan, SdkSpanExporter } from './sdk.js';
 
 // The SDK's span-processor contract, as both lines define it (only the public methods).
@@ -44,7 +50,21 @@ export interface AccountingBatchOptions {
   exportTimeoutMillis: number;
   /** Cuts the exporter's connections (called once when close gives up). */
   abort?: () => void;
+  /**
+   * Runs one export call so that a retryable answer of the collector is written into `record`
+   * (and not retried by the exporter itself: agent.ts `ExportAgents.attempt`), or so that
+   * `record.cut()` can end its requests when the export times out (`RequestTracker.attempt`).
+   * Without it, the processor retries nothing and cuts nothing.
+   */
+  observe?: <T>(record: ExportAttempt, fn: () => T) => T;
 }
+
+/** Retries of one export after a retryable answer, and their backoff (as otlp-exporter-base's). */
+const MAX_RETRIES = 5;
+const INITIAL_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 5000;
+const BACKOFF_MULTIPLIER = 1.5;
+const JITTER = 0.2;
 
 /** What `close()` achieved. */
 export interface CloseResult {
@@ -70,6 +90,8 @@ interface Flight {
   readonly done: Promise<{ ok: boolean; error?: unknown }>;
   /** Stops waiting for this export; its spans count as `shutdown`. */
   abandon(): void;
+  /** close() began: fails the export now if its pending retry comes after close's budget. */
+  closeBegan(): void;
 }
 
 const SAMPLED = 1;
@@ -87,6 +109,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   let timer: NodeJS.Timeout | undefined;
   let flight: Flight | undefined;
   let closing = false;
+  /** When close() gives up (performance.now() ms); no retry is scheduled past it. */
+  let closeDeadline = Number.POSITIVE_INFINITY;
   let closed: Promise<CloseResult> | undefined;
 
   const clearTimer = () => {
@@ -110,10 +134,17 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     const done = new Promise<{ ok: boolean; error?: unknown }>((resolve) => {
       settle = resolve;
     });
+    let retryTimer: NodeJS.Timeout | undefined;
+    let retries = 0;
+    /** When the pending retry runs, and how to fail the export instead of waiting for it. */
+    let retryAt = 0;
+    let giveUpRetry: (() => void) | undefined;
+    const startedAt = performance.now();
     const finish = (ok: boolean, error?: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(bound);
+      clearTimeout(retryTimer);
       if (ok) {
         accounting.succeeded(spans.length);
         return settle({ ok });
@@ -122,16 +153,62 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       accounting.failed(spans.length, err);
       settle({ ok, error: err });
     };
-    const bound = setTimeout(
-      () => finish(false, new TimeoutError(`span export did not finish within ${exportTimeoutMillis} ms`)),
-      exportTimeoutMillis,
-    );
+    /** The current attempt's record: a timed-out export cuts its requests (`ExportAttempt.cut`). */
+    let attempt: ExportAttempt | undefined;
+    const bound = setTimeout(() => {
+      finish(false, new TimeoutError(`span export did not finish within ${exportTimeoutMillis} ms`));
+      attempt?.cut?.();
+    }, exportTimeoutMillis);
     bound.unref();
+    /** When to retry after a retryable answer, ms from now; `undefined`: not any more. */
+    const retryDelay = (retryAfterMs: number | undefined): number | undefined => {
+      if (retries >= MAX_RETRIES) return undefined;
+      const backoff = Math.min(
+        INITIAL_BACKOFF_MS * BACKOFF_MULTIPLIER ** retries * (1 + (Math.random() * 2 - 1) * JITTER),
+        MAX_BACKOFF_MS,
+      );
+      const delay = retryAfterMs ?? backoff;
+      const now = performance.now();
+      // Within the export's own timeout (as the exporter's deadline), and never past close's budget.
+      if (now + delay > startedAt + exportTimeoutMillis || now + delay > closeDeadline) return undefined;
+      return delay;
+    };
     const send = () => {
+      const record: ExportAttempt = {};
+      attempt = record;
+      const onResult = (result: { code: ExportResultCode; error?: Error }) => {
+        if (settled) return;
+        if (result.code === ExportResultCode.SUCCESS) return finish(true);
+        const retryable = record.retryable;
+        if (!retryable) return finish(false, result.error);
+        const error = Object.assign(
+          new Error(
+            `collector answered HTTP ${retryable.status} (retry later)` +
+              (retryable.retryAfterMs !== undefined
+                ? ` with Retry-After ${Math.round(retryable.retryAfterMs)} ms`
+                : '') +
+              `; not delivered after ${retries + 1} attempt(s)`,
+            { cause: result.error },
+          ),
+          { code: retryable.status },
+        );
+        const delay = retryDelay(retryable.retryAfterMs);
+        if (delay === undefined) return finish(false, error);
+        retries++;
+        retryAt = performance.now() + delay;
+        giveUpRetry = () => finish(false, error);
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          send();
+        }, delay);
+        retryTimer.unref();
+      };
+      const run = () => exporter.export(spans, onResult);
       // The exporter's own HTTP calls must not be traced (they would feed this queue).
       context.with(suppressTracing(context.active()), () => {
         try {
-          exporter.export(spans, (result) => finish(result.code === ExportResultCode.SUCCESS, result.error));
+          if (options.observe) options.observe(record, run);
+          else run();
         } catch (err) {
           finish(false, err);
         }
@@ -149,10 +226,15 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     return {
       size: spans.length,
       done,
+      closeBegan() {
+        // A retry planned (before close began) for after close's budget is not waited for.
+        if (retryTimer !== undefined && retryAt > closeDeadline) giveUpRetry?.();
+      },
       abandon() {
         if (settled) return;
         settled = true;
         clearTimeout(bound);
+        clearTimeout(retryTimer);
         accounting.dropped('shutdown', spans.length);
         // With its error: a forceFlush() waiting on this export rejects (it resolved as if
         // delivered); close() itself ignores it.
@@ -216,6 +298,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         closing = true;
         clearTimer();
         const deadline = performance.now() + budgetMs;
+        closeDeadline = deadline;
+        flight?.closeBegan();
         let giveUp: NodeJS.Timeout | undefined;
         const outOfTime = new Promise<'timeout'>((resolve) => {
           if (budgetMs === Number.POSITIVE_INFINITY) return;

@@ -19,7 +19,7 @@ import type {
   SpanOptions,
   Tracer,
 } from '../../core/contracts.js';
-import { TimeoutError, TracingError } from '../../core/errors.js';
+import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
@@ -61,6 +61,8 @@ export interface OtelTracer extends Tracer {
    * which `createApp` passes): the final export gets the budget minus a margin, then the tracer
    * gives up on the collector, counts the spans it could not deliver (`shutdown`), logs one
    * record, cuts its connections and resolves. Nothing of the tracer keeps the process alive after.
+   * A `timeoutMs` that is not a number ≥ 0 (or `Infinity`) rejects with a `ConfigError` and closes
+   * nothing (the only rejection: it gave up on every queued span at once).
    */
   close(options?: CloseOptions): Promise<void>;
   /**
@@ -99,6 +101,30 @@ export function closeMargin(budgetMs: number): number {
 }
 
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
+
+/** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
+function closeBudgetProblem(options: unknown): ConfigError | undefined {
+  const timeoutMs = (options as { timeoutMs?: unknown } | null)?.timeoutMs;
+  if (
+    options !== null &&
+    typeof options === 'object' &&
+    (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs >= 0))
+  )
+    return undefined;
+  const objectGiven = options !== null && typeof options === 'object';
+  return new ConfigError(`tracer close: invalid ${objectGiven ? 'timeoutMs' : 'options'}`, [
+    {
+      path: objectGiven ? 'timeoutMs' : '',
+      expected: objectGiven ? 'a number of ms ≥ 0, or Infinity' : 'an options object { timeoutMs }',
+      received: objectGiven
+        ? typeof timeoutMs === 'number'
+          ? String(timeoutMs)
+          : typeName(timeoutMs)
+        : typeName(options),
+      message: 'the tracer was not closed: nothing was given up',
+    },
+  ]);
+}
 
 /**
  * Builds a tracer from `options` (validated eagerly: a bad field throws `ConfigError` naming it).
@@ -168,6 +194,9 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
             agents?.abort();
             requests?.abort();
           },
+          // OTLP: retryable answers are retried by the processor, on timers close() cancels.
+          // Zipkin and Jaeger: a timed-out export's requests are cut (they set no timeout).
+          ...(agents ? { observe: agents.attempt } : requests ? { observe: requests.attempt } : {}),
         });
         processor = batching;
       }
@@ -303,6 +332,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
 
     flush,
     close(closeOptions?: CloseOptions) {
+      // A budget that is not a number of ms (NaN, negative, a string) gave up on the collector at
+      // once and dropped every queued span as `shutdown`: refused instead, the tracer left open.
+      const bad = closeOptions === undefined || closing ? undefined : closeBudgetProblem(closeOptions);
+      if (bad) return Promise.reject(bad);
       closing ??= (async () => {
         const budget = closeOptions?.timeoutMs ?? DEFAULT_CLOSE_BUDGET_MS;
         const bounded = budget !== Number.POSITIVE_INFINITY;

@@ -1,0 +1,103 @@
+/**
+ * Behind a reverse proxy (TLS terminated there), the server span and the request metric describe
+ * the request the client made, as the OpenTelemetry HTTP conventions ask: `url.scheme` from
+ * `Forwarded: proto=` / `X-Forwarded-Proto`, `server.address`/`server.port` from `Forwarded: host=`
+ * / `X-Forwarded-Host` — as `client.address` already came from `Forwarded: for=` /
+ * `X-Forwarded-For`. They used to say `http` and the proxy's upstream host.
+ */
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { createApp } from '../../lib/core/app.js';
+import { forwardedHost, forwardedParam, forwardedProto } from '../../lib/core/forwarded.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { traceHandler } from '../../lib/tracing/http.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+
+const tracer = createOtelTracer({ serviceName: 'forwarded', exporter: 'memory' });
+const metrics = createMetrics({});
+const app = createApp({ tracer, metrics });
+let server: Server;
+let port = 0;
+
+before(async () => {
+  const handler = traceHandler(app.ctx, (_ctx, _req, res) => res.end('ok'), { route: '/f' });
+  server = createServer(metrics.instrument(handler, { route: (req) => req.url }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as { port: number }).port;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  await app.close();
+});
+
+/** GET `path` with `headers` (node:http, so that Host and the others are sent as given). */
+function get(path: string, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const span = (path: string) => tracer.finishedSpans().find((s) => s.attributes['url.path'] === path)!;
+
+describe('requests through a reverse proxy', () => {
+  it('X-Forwarded-Proto / X-Forwarded-Host: url.scheme, server.address and server.port of the original request', async () => {
+    await get('/xf', {
+      host: 'backend:8080',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'shop.example.com',
+      'x-forwarded-for': '203.0.113.9, 10.0.0.2',
+    });
+    const a = span('/xf').attributes;
+    assert.equal(a['url.scheme'], 'https');
+    assert.equal(a['server.address'], 'shop.example.com');
+    assert.equal(a['server.port'], 443, 'the default port of the forwarded scheme');
+    assert.equal(a['client.address'], '203.0.113.9');
+    assert.match((await metrics.render()).body, /_count\{[^}]*http_route="\/xf",[^}]*url_scheme="https"/);
+  });
+
+  it('Forwarded (RFC 7239) wins, quoted host with its port', async () => {
+    await get('/fw', {
+      host: 'backend:8080',
+      forwarded: 'for=198.51.100.7;proto=https;host="shop.example.com:8443", for=10.0.0.2;proto=http',
+      'x-forwarded-proto': 'http',
+    });
+    const a = span('/fw').attributes;
+    assert.equal(a['url.scheme'], 'https');
+    assert.equal(a['server.address'], 'shop.example.com');
+    assert.equal(a['server.port'], 8443);
+    assert.equal(a['client.address'], '198.51.100.7');
+  });
+
+  it('without proxy headers, or with a scheme that is neither http nor https: the connection and Host', async () => {
+    await get('/plain', { host: 'api.example.com:8080' });
+    await get('/bogus', { host: 'api.example.com', 'x-forwarded-proto': 'gopher' });
+    const plain = span('/plain').attributes;
+    assert.equal(plain['url.scheme'], 'http');
+    assert.equal(plain['server.address'], 'api.example.com');
+    assert.equal(plain['server.port'], 8080);
+    const bogus = span('/bogus').attributes;
+    assert.equal(bogus['url.scheme'], 'http');
+    assert.equal(bogus['server.port'], 80);
+    const body = (await metrics.render()).body;
+    assert.doesNotMatch(body, /gopher/, 'a client cannot invent url_scheme values');
+  });
+
+  it('the header helpers', () => {
+    assert.equal(forwardedProto({ 'x-forwarded-proto': 'HTTPS, http' }), 'https');
+    assert.equal(forwardedProto({ forwarded: 'proto="https"' }), 'https');
+    assert.equal(forwardedProto({ forwarded: 'for=a', 'x-forwarded-proto': 'https' }), 'https');
+    assert.equal(forwardedProto({ 'x-forwarded-proto': 'ws' }), undefined);
+    assert.equal(forwardedProto({}), undefined);
+    assert.equal(forwardedHost({ 'x-forwarded-host': 'a.example, b.example' }), 'a.example');
+    assert.equal(forwardedHost({ forwarded: 'Host=a.example:81;proto=https' }), 'a.example:81');
+    assert.equal(forwardedHost({}), undefined);
+    assert.equal(forwardedParam({ forwarded: 'for=x;host=' }, 'host'), undefined);
+  });
+});
