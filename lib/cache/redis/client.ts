@@ -69,6 +69,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     // socket can still fail (a TLS alert after a refused certificate): with no listener iovalkey
     // prints it to stderr as "Unhandled error event". Live nodes' errors still reach `node error`.
     cluster.on('+node', (node: Redis) => node.on('error', () => {}));
+    unshareSlotArrays(cluster);
     refreshSlotsPeriodically(cluster);
     return cluster;
   }
@@ -96,6 +97,25 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
   }
   const first = o.addresses[0]!;
   return new Redis({ ...base, host: first.host, port: first.port });
+}
+
+/**
+ * Gives every slot its own node array after each slot-map refresh. iovalkey assigns one array to
+ * all slots of a CLUSTER SLOTS range, and a MOVED reply rewrites the owner in that array in place:
+ * until the refresh it triggers has answered, the whole range then looked moved — commands for
+ * its other slots went to the wrong node (one more redirect each), and the tracker's heartbeat
+ * (./tracking-cluster.ts) saw every slot of the range change owner and dropped all their keys from
+ * L1. iovalkey writes the map and emits 'refresh' in the same tick, so nothing reads the shared
+ * arrays in between. Costs 16,384 small arrays (≈ 0.8 MB) per cluster client.
+ */
+function unshareSlotArrays(cluster: Cluster): void {
+  cluster.on('refresh', () => {
+    const slots = (cluster as unknown as { slots: (string[] | undefined)[] }).slots;
+    for (let i = 0; i < slots.length; i++) {
+      const nodes = slots[i];
+      if (nodes !== undefined) slots[i] = nodes.slice();
+    }
+  });
 }
 
 /**
