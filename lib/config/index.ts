@@ -6,10 +6,11 @@
  */
 import {
   checkParsed,
+  collectEnvOverrides,
   type LoadOptions,
   loadConfigFile,
   loadConfigText,
-  mergeEnvOverrides,
+  newFound,
   validateConfig,
 } from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
@@ -60,11 +61,16 @@ export function parseConfig(
   options: Omit<LoadOptions, 'format'> & { source?: string } = {},
 ): HyperionConfig {
   const source = options.source ?? 'config';
-  checkParsed(raw, source);
+  const given = newFound();
+  checkParsed(raw, source, given);
+  const inEnv = newFound();
   const { value, origins } = options.env
-    ? mergeEnvOverrides(raw, options.env, options.envPrefix, source)
+    ? collectEnvOverrides(raw, options.env, options.envPrefix, source, inEnv)
     : { value: raw ?? {}, origins: [] };
-  return validateConfig(configSchemaFor(value), value, source, origins) as HyperionConfig;
+  return validateConfig(configSchemaFor(value), value, source, origins, [
+    { what: 'in the object', found: given },
+    { what: 'in environment variables', found: inEnv },
+  ]) as HyperionConfig;
 }
 
 /**

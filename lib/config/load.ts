@@ -14,16 +14,16 @@ import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type * as v from 'valibot';
 import { ConfigError } from '../core/errors.js';
-import { mergeEnvOverrides } from './env.js';
-import { checkTree, MAX_CONFIG_BYTES } from './limits.js';
-import { isPlainObject, rootIssue } from './messages.js';
+import { collectEnvOverrides } from './env.js';
+import { checkTree, MAX_CONFIG_BYTES, MAX_ISSUES } from './limits.js';
+import { type Found, isPlainObject, newFound, rootIssue } from './messages.js';
 import { validateConfig } from './validate.js';
-import { type ConfigFormat, parseText } from './yaml.js';
+import { type ConfigFormat, readText } from './yaml.js';
 
-export { applyEnvOverrides, type EnvOrigin, mergeEnvOverrides } from './env.js';
+export { applyEnvOverrides, collectEnvOverrides, type EnvOrigin, mergeEnvOverrides } from './env.js';
 export { MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES } from './limits.js';
-export { describeType, displayPath, isSecretField } from './messages.js';
-export { toConfigIssues, validateConfig } from './validate.js';
+export { describeType, displayPath, type Found, isSecretField, newFound } from './messages.js';
+export { type PriorProblems, toConfigIssues, validateConfig } from './validate.js';
 export { type ConfigFormat, parseConfigText } from './yaml.js';
 
 export interface LoadOptions {
@@ -103,19 +103,28 @@ export function decodeConfigBytes(bytes: Buffer, source: string): string {
 
 /**
  * The checks a parsed config gets besides its schema: a mapping (or `undefined`, all defaults),
- * within the depth and size limits, without reserved key names.
+ * within the depth and size limits (a `ConfigError` at once), without reserved key names (in
+ * `found`, or a `ConfigError` without it). The object is not changed.
  */
-export function checkParsed(raw: unknown, source = 'config'): void {
+export function checkParsed(raw: unknown, source = 'config', found?: Found): void {
   if (raw === undefined) return;
   if (!isPlainObject(raw))
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
-  checkTree(raw, { source, at: [] });
+  const own = found ?? newFound();
+  checkTree(raw, { source, at: [] }, own, false);
+  if (!found && own.issues.length > 0) {
+    throw new ConfigError(
+      `${source}: ${own.issues.length} invalid field(s)`,
+      own.issues.slice(0, MAX_ISSUES),
+    );
+  }
 }
 
 /**
  * Parses config text, applies the environment overrides and validates, as `loadConfigFile` does
  * for a file. An empty document (only whitespace or comments) means "all defaults"; any other
- * document must be a mapping.
+ * document must be a mapping. One `ConfigError` lists every problem: the file's (unknown tags,
+ * duplicate keys…), the environment variables' and the schema's.
  */
 export function loadConfigText<S extends v.GenericSchema>(
   text: string,
@@ -123,12 +132,24 @@ export function loadConfigText<S extends v.GenericSchema>(
   options: LoadOptions & { source?: string } = {},
 ): v.InferOutput<S> {
   const source = options.source ?? 'config';
-  const raw = parseText(text, options.format ?? 'yaml', { source, at: [] });
+  const format = options.format ?? 'yaml';
+  const inFile = newFound();
+  const raw = readText(text, format, { source, at: [] }, inFile);
   if (raw !== undefined && !isPlainObject(raw)) {
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
   }
-  const { value, origins } = mergeEnvOverrides(raw, options.env ?? process.env, options.envPrefix, source);
-  return validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins);
+  const inEnv = newFound();
+  const { value, origins } = collectEnvOverrides(
+    raw,
+    options.env ?? process.env,
+    options.envPrefix,
+    source,
+    inEnv,
+  );
+  return validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins, [
+    { what: `in the ${format === 'json' ? 'JSON' : 'YAML'}`, found: inFile },
+    { what: 'in environment variables', found: inEnv },
+  ]);
 }
 
 /**
