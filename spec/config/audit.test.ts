@@ -9,11 +9,13 @@
  * - a text field set from the environment gets the text as written: no trimming, no folding of a
  *   multi-line PEM, no mapping made of `a: b`, no broken alias made of `*abc`;
  * - blank lines and comments are not values: a long "empty" file is empty;
- * - stray text and extra documents are refused before the whole stream is composed.
+ * - stray text and extra documents are refused before the whole stream is composed;
+ * - every file a config names that cannot be read is reported at once, before anything is built,
+ *   with its own path (a tiered L2's files are `cache.l2.tls.…`, not `cache.tls.…`).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadConfigFromText, parseConfig } from '../../lib/config/index.js';
+import { createAppFromConfig, loadConfigFromText, parseConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
@@ -245,5 +247,45 @@ describe('config audit: layout is not content', () => {
       fail('---\n'.repeat(200_000)).message,
       /holds more than one YAML document \(a second one starts at line 2, column 1\)/,
     );
+  });
+});
+
+describe('config audit: every unreadable file is reported at once, with its own path', () => {
+  const missing = '/nonexistent-hyperion-audit';
+  it('across sections and within one (seven files, seven issues), before anything is built', async () => {
+    const config = load(
+      [
+        `tracing: {exporter: otlp, endpoint: "https://127.0.0.1:1/v1/traces", tls: {ca_file: ${missing}/ca.pem}}`,
+        `metrics: {port: 0, auth: {bearer_token_file: ${missing}/token}, tls: {cert_file: ${missing}/m.pem, key_file: ${missing}/m.key}}`,
+        `cache: {type: redis, min_idle_conns: 0, tls: {ca_file: ${missing}/r-ca.pem, cert_file: ${missing}/r.pem, key_file: ${missing}/r.key}}`,
+      ].join('\n'),
+    );
+    const err = await createAppFromConfig(config).then(
+      () => assert.fail('built'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(paths(err), [
+      'tracing.tls.ca_file',
+      'metrics.auth.bearer_token_file',
+      'metrics.tls.cert_file',
+      'metrics.tls.key_file',
+      'cache.tls.ca_file',
+      'cache.tls.cert_file',
+      'cache.tls.key_file',
+    ]);
+    assert.match(err.message, /^7 files named in the config cannot be used/);
+  });
+
+  it('the Redis L2 of a tiered cache names its files under cache.l2', async () => {
+    const config = load(
+      `cache: {type: tiered, l1: {type: memory, max_cost: 1000}, l2: {type: redis, min_idle_conns: 0, tls: {ca_file: ${missing}/ca.pem}, sentinel: {tls: {ca_file: ${missing}/s.pem}}}}`,
+    );
+    const err = await createAppFromConfig(config).then(
+      () => assert.fail('built'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(paths(err), ['cache.l2.tls.ca_file', 'cache.l2.sentinel.tls.ca_file']);
   });
 });

@@ -113,12 +113,42 @@ export function readConfigFile(field: string, file: string): Buffer {
   }
 }
 
+/**
+ * Runs each step (each reads files a config names) and then throws one ConfigError listing every
+ * failure, so a config naming several missing or unusable files gets them all in one message; a
+ * single failure is thrown as it is.
+ */
+export function readingAll(steps: readonly (() => void)[]): void {
+  const failed: ConfigError[] = [];
+  for (const step of steps) {
+    try {
+      step();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      failed.push(err);
+    }
+  }
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) {
+    const issues = failed.flatMap((e) => e.issues);
+    throw new ConfigError(`${issues.length} files named in the config cannot be used`, issues);
+  }
+}
+
 /** Maps a `clientTls` section to `tls.connect` options, reading the files. `field` is its path. */
 export function clientTlsOptions(t: v.InferOutput<typeof clientTls>, field: string): ConnectionOptions {
   const o: ConnectionOptions = {};
-  if (t.ca_file !== undefined) o.ca = readConfigFile(`${field}.ca_file`, t.ca_file);
-  if (t.cert_file !== undefined) o.cert = readConfigFile(`${field}.cert_file`, t.cert_file);
-  if (t.key_file !== undefined) o.key = readConfigFile(`${field}.key_file`, t.key_file);
+  readingAll([
+    () => {
+      if (t.ca_file !== undefined) o.ca = readConfigFile(`${field}.ca_file`, t.ca_file);
+    },
+    () => {
+      if (t.cert_file !== undefined) o.cert = readConfigFile(`${field}.cert_file`, t.cert_file);
+    },
+    () => {
+      if (t.key_file !== undefined) o.key = readConfigFile(`${field}.key_file`, t.key_file);
+    },
+  ]);
   if (t.key_passphrase !== undefined) o.passphrase = t.key_passphrase;
   if (t.server_name !== undefined) o.servername = t.server_name;
   if (t.reject_unauthorized !== undefined) o.rejectUnauthorized = t.reject_unauthorized;
