@@ -77,7 +77,6 @@ async function readLimited(path: string): Promise<Buffer> {
  * value (a Latin-1 password) without a word — and never quoting the bytes.
  */
 export function decodeConfigBytes(bytes: Buffer, source: string): string {
-  if (isUtf8(bytes)) return bytes.toString('utf8');
   const bom16 =
     bytes.length >= 2 &&
     ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
@@ -86,6 +85,16 @@ export function decodeConfigBytes(bytes: Buffer, source: string): string {
       `${source}: is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8`,
     );
   }
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) {
+    // UTF-8 text has no NUL byte; UTF-16 text without a byte order mark has one in every other
+    // byte (ASCII as "s\0e\0…"), which would otherwise be read as one odd string.
+    const line = bytes.subarray(0, nul).filter((b) => b === 0x0a).length + 1;
+    throw new ConfigError(
+      `${source}: is not UTF-8 text: line ${line} holds a NUL byte (a UTF-16 file without byte order mark, or a binary file? save it as UTF-8)`,
+    );
+  }
+  if (isUtf8(bytes)) return bytes.toString('utf8');
   // A line feed is never part of a multi-byte UTF-8 sequence: the first line that fails is the one.
   let line = 1;
   let start = 0;

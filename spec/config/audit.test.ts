@@ -11,11 +11,15 @@
  * - blank lines and comments are not values: a long "empty" file is empty;
  * - stray text and extra documents are refused before the whole stream is composed;
  * - every file a config names that cannot be read is reported at once, before anything is built,
- *   with its own path (a tiered L2's files are `cache.l2.tls.…`, not `cache.tls.…`).
+ *   with its own path (a tiered L2's files are `cache.l2.tls.…`, not `cache.tls.…`);
+ * - a UTF-16 file without byte order mark (or a binary one) is refused as such, not read as text.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createAppFromConfig, loadConfigFromText, parseConfig } from '../../lib/config/index.js';
+import { createAppFromConfig, loadConfig, loadConfigFromText, parseConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
@@ -287,5 +291,37 @@ describe('config audit: every unreadable file is reported at once, with its own 
     );
     assert.ok(err instanceof ConfigError);
     assert.deepEqual(paths(err), ['cache.l2.tls.ca_file', 'cache.l2.sentinel.tls.ca_file']);
+  });
+});
+
+describe('config audit: NUL bytes mean the file is not UTF-8 text', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hyperion-config-audit-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('UTF-16 without byte order mark is refused as such, the content never shown', async () => {
+    const p = join(dir, 'utf16.yaml');
+    await writeFile(
+      p,
+      Buffer.from('service: {name: a}\ncache: {type: redis, password: S3CR3T}\n', 'utf16le'),
+    );
+    const err = await loadConfig(p, { env: {} }).then(
+      () => assert.fail('loaded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConfigError);
+    assert.match(
+      err.message,
+      /is not UTF-8 text: line 1 holds a NUL byte \(a UTF-16 file without byte order mark/,
+    );
+    assert.doesNotMatch(shown(err), /S3CR3T/);
+  });
+
+  it('a NUL byte further down names its line', async () => {
+    const p = join(dir, 'nul.yaml');
+    await writeFile(p, 'service: {name: a}\n\ncache: {type: redis, password: "x\u0000y"}\n');
+    await assert.rejects(loadConfig(p, { env: {} }), /line 3 holds a NUL byte/);
   });
 });
