@@ -1,7 +1,7 @@
 /** Environment overrides (`HYPERION__SECTION__FIELD=value`) merged into a parsed config. */
 import { CST, Lexer } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
-import { MAX_CONFIG_BYTES, MAX_ISSUES, RESERVED_KEYS } from './limits.js';
+import { MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_ISSUES, RESERVED_KEYS } from './limits.js';
 import { type Found, isPlainObject, newFound, rootIssue } from './messages.js';
 import { readText, syntaxProblems } from './yaml.js';
 
@@ -105,7 +105,7 @@ export function collectEnvOverrides(
   if (config !== undefined && !isPlainObject(config)) {
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(config)]);
   }
-  const root: Record<string, unknown> = config === undefined ? {} : structuredClone(config);
+  const root: Record<string, unknown> = config === undefined ? {} : copyTree(config);
   const origins: EnvOrigin[] = [];
   const names = Object.keys(env)
     .filter((name) => name.startsWith(prefix) && env[name] !== undefined)
@@ -179,6 +179,32 @@ export function collectEnvOverrides(
     origins.push(origin);
   }
   return { value: root, origins };
+}
+
+/**
+ * A copy of the mappings and lists of a config (the merge changes them), other values shared.
+ * Not `structuredClone`: it throws on a function or symbol in an object given to `parseConfig`
+ * (with a DOMException quoting the function's source), where the schema says "wrong type".
+ * Recursion is bounded by the depth limit.
+ */
+function copyTree<T>(node: T, depth = 0): T {
+  // Past the depth limit (a cycle, in an object given to applyEnvOverrides directly) values are
+  // shared, not copied.
+  if (typeof node !== 'object' || node === null || depth > MAX_CONFIG_DEPTH) return node;
+  if (Array.isArray(node)) return node.map((item) => copyTree(item, depth + 1)) as T;
+  const proto = Object.getPrototypeOf(node);
+  if (proto !== Object.prototype && proto !== null) return node;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(node)) {
+    // defineProperty: a `__proto__` key stays a key (it is reported, never a prototype).
+    Object.defineProperty(out, key, {
+      value: copyTree((node as Record<string, unknown>)[key], depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out as T;
 }
 
 /** The reason of a limit error, without the "environment variable X: " it starts with. */

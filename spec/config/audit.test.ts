@@ -12,7 +12,9 @@
  * - stray text and extra documents are refused before the whole stream is composed;
  * - every file a config names that cannot be read is reported at once, before anything is built,
  *   with its own path (a tiered L2's files are `cache.l2.tls.…`, not `cache.tls.…`);
- * - a UTF-16 file without byte order mark (or a binary one) is refused as such, not read as text.
+ * - a UTF-16 file without byte order mark (or a binary one) is refused as such, not read as text;
+ * - parseConfig with `env` and a function in the object: a ConfigError, not a DOMException quoting
+ *   the function's source.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -323,5 +325,14 @@ describe('config audit: NUL bytes mean the file is not UTF-8 text', () => {
     const p = join(dir, 'nul.yaml');
     await writeFile(p, 'service: {name: a}\n\ncache: {type: redis, password: "x\u0000y"}\n');
     await assert.rejects(loadConfig(p, { env: {} }), /line 3 holds a NUL byte/);
+  });
+});
+
+describe('config audit: parseConfig with environment overrides and values that are not data', () => {
+  it('a function or symbol is a ConfigError for its field, its source never shown', () => {
+    const raw = { cache: { type: 'redis', password: () => 'S3CR3T' }, tracing: { exporter: Symbol('x') } };
+    const err = failure(() => parseConfig(raw, { env: { HYPERION__CACHE__DB: '1' } }));
+    assert.deepEqual(paths(err).sort(), ['cache.password', 'tracing.exporter']);
+    assert.doesNotMatch(shown(err), /S3CR3T/);
   });
 });
