@@ -155,8 +155,11 @@ function withEnvText(schema: unknown, input: unknown, origins: readonly EnvOrigi
     const types = acceptedTypes(field);
     if (!types.has('string') || types.has('any')) continue;
     // The YAML value stands where the field takes it and refuses the text as written (a host
-    // name read without its trailing newline, a duration `5000`).
-    if (types.has(typeof current) && !v.safeParse(field as v.GenericSchema, text).success) continue;
+    // name read without its trailing newline, a duration `5000`) — but not text YAML changed
+    // more than by trimming it (a folded line break): the field then refuses what was written.
+    const trimmedOnly = typeof current !== 'string' || current === text.trim();
+    if (types.has(typeof current) && trimmedOnly && !v.safeParse(field as v.GenericSchema, text).success)
+      continue;
     out = replaceAt(out, origin.path, text);
   }
   return out;

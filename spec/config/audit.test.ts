@@ -213,6 +213,12 @@ describe('config audit: a text field set from the environment gets the text as w
     assert.deepEqual(c.metrics?.default_labels, { version: ' 1.10 ' });
   });
 
+  it('a line break is never folded into a space to make a value pass (a header value)', () => {
+    const err = fail('', { HYPERION__TRACING__HEADERS__X_TEAM: 'abc\ndef' });
+    assert.deepEqual(paths(err), ['tracing.headers.x_team']);
+    assert.match(err.issues[0]!.message, /set by environment variable HYPERION__TRACING__HEADERS__X_TEAM/);
+  });
+
   it('a multi-line PEM keeps its line breaks', () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIBaaaa\nbbbb==\n-----END CERTIFICATE-----\n';
     const c = load('cache: {type: redis}\n', { HYPERION__CACHE__TLS__CA: pem });
