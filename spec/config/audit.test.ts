@@ -14,7 +14,8 @@
  *   with its own path (a tiered L2's files are `cache.l2.tls.…`, not `cache.tls.…`);
  * - a UTF-16 file without byte order mark (or a binary one) is refused as such, not read as text;
  * - parseConfig with `env` and a function in the object: a ConfigError, not a DOMException quoting
- *   the function's source.
+ *   the function's source;
+ * - a private key's base64 body pasted into `key_file` (one short line, no PEM markers) is not shown.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -341,4 +342,25 @@ describe('config audit: parseConfig with environment overrides and values that a
     assert.deepEqual(paths(err).sort(), ['cache.password', 'tracing.exporter']);
     assert.doesNotMatch(shown(err), /S3CR3T/);
   });
+});
+
+describe('config audit: a key pasted into key_file is not echoed as a "path"', () => {
+  // An EC P-256 private key's base64 body: one line of ~160 characters, no PEM marker.
+  const body = 'MHcCAQEEIS3CR3TkeyMaterialxOpQ0v9Xq6Zb2q1nI8Kp4q1h3oAoGCCqGSM49AwEHoUQDQgAE1nY0Xw';
+  for (const section of [
+    `metrics: {tls: {cert_file: /nonexistent-hyperion/c.pem, key_file: ${body}}}`,
+    `cache: {type: redis, min_idle_conns: 0, tls: {cert_file: /nonexistent-hyperion/c.pem, key_file: ${body}}}`,
+    `tracing: {exporter: otlp, tls: {cert_file: /nonexistent-hyperion/c.pem, key_file: ${body}}}`,
+  ]) {
+    it(section.slice(0, section.indexOf(':')), async () => {
+      const err = await createAppFromConfig(load(section)).then(
+        () => assert.fail('built'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ConfigError);
+      assert.ok(paths(err).some((p) => p.endsWith('tls.key_file')));
+      assert.doesNotMatch(shown(err), /S3CR3T/);
+      assert.match(err.message, /\/nonexistent-hyperion\/c\.pem/, 'a path still shows');
+    });
+  }
 });

@@ -60,13 +60,15 @@ export const serverTls = section(
  * How a file path appears in messages. Values given where a path belongs are sometimes the secret
  * itself (a PEM pasted into `key_file`, a token into `bearer_token_file`): a value with a line
  * break, a PEM marker or over 1024 characters is never shown, nor, under a secret-named field
- * (`auth`, `…token_file`, `password_file`), one that does not start like a path (`/`, `./`,
- * `../`, `~/`, `C:\`).
+ * (`auth`, `…token_file`, `password_file`) or a private key's (`key_file`: an EC key's base64
+ * body, pasted without its PEM lines, is one short line), one that does not start like a path
+ * (`/`, `./`, `../`, `~/`, `C:\`).
  */
 function shownPath(field: string, file: string): string {
   const hidden = '(the value is not shown: it does not look like a file path)';
   if (/[\r\n]/.test(file) || file.includes('-----BEGIN') || file.length > 1024) return hidden;
-  if (isSecretPath(field.split('.')) && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(file)) return hidden;
+  const secret = isSecretPath(field.split('.')) || field.endsWith('key_file');
+  if (secret && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(file)) return hidden;
   return `"${file}"`;
 }
 
