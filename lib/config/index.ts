@@ -5,6 +5,7 @@
  * 1 MiB, nested deeper than 32 levels or holding more than 100 000 values is refused.
  */
 import {
+  checkLoadOptions,
   checkParsed,
   collectEnvOverrides,
   type LoadOptions,
@@ -60,6 +61,7 @@ export function parseConfig(
   raw: unknown,
   options: Omit<LoadOptions, 'format'> & { source?: string } = {},
 ): HyperionConfig {
+  checkLoadOptions(options, ['env', 'envPrefix', 'source'], 'parseConfig');
   const source = options.source ?? 'config';
   const given = newFound();
   checkParsed(raw, source, given);

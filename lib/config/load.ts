@@ -13,10 +13,11 @@ import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type * as v from 'valibot';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { unknownOptionIssues } from '../core/options.js';
 import { collectEnvOverrides } from './env.js';
 import { checkTree, MAX_CONFIG_BYTES, MAX_ISSUES } from './limits.js';
-import { type Found, isPlainObject, newFound, rootIssue } from './messages.js';
+import { describeType, type Found, isPlainObject, newFound, rootIssue } from './messages.js';
 import { validateConfig } from './validate.js';
 import { type ConfigFormat, readText } from './yaml.js';
 
@@ -33,6 +34,49 @@ export interface LoadOptions {
   envPrefix?: string;
   /** Format; inferred from the extension (`.json` → JSON, anything else → YAML). */
   format?: ConfigFormat;
+}
+
+/**
+ * Checks the options of the loading functions (`where` names the function): unknown keys (with
+ * the nearest known one), `env` a mapping of text values (a value is never shown), `envPrefix`
+ * non-empty text (an empty prefix would read every variable, `PATH` and `HOME` too, as an
+ * override), `format` `yaml` or `json`. A typo such as `enviroment` would otherwise be ignored and
+ * `process.env` read instead.
+ */
+export function checkLoadOptions(options: unknown, known: readonly string[], where: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError(`${where}: options must be a mapping`, [
+      {
+        path: 'options',
+        expected: 'a mapping of options',
+        received: describeType(options),
+        message: 'is not a mapping',
+      },
+    ]);
+  }
+  const issues: ConfigIssue[] = [...unknownOptionIssues(options, known)];
+  const o = options as Record<string, unknown>;
+  const bad = (path: string, expected: string, value: unknown, message = 'has the wrong type') =>
+    issues.push({ path, expected, received: describeType(value), message });
+  if (o.env !== undefined) {
+    if (typeof o.env !== 'object' || o.env === null || Array.isArray(o.env)) {
+      bad('env', 'a mapping of variable names to text (such as process.env)', o.env);
+    } else {
+      for (const [name, value] of Object.entries(o.env)) {
+        if (value !== undefined && typeof value !== 'string')
+          bad(`env.${name}`, 'text (environment values are text)', value);
+      }
+    }
+  }
+  if (o.envPrefix !== undefined && (typeof o.envPrefix !== 'string' || o.envPrefix === '')) {
+    bad('envPrefix', 'a non-empty prefix such as "HYPERION__"', o.envPrefix, 'must be non-empty text');
+  }
+  if (o.format !== undefined && o.format !== 'yaml' && o.format !== 'json') {
+    bad('format', '"yaml" or "json"', o.format, 'is not one of the accepted values');
+  }
+  if (o.source !== undefined && typeof o.source !== 'string') bad('source', 'text', o.source);
+  if (issues.length > 0) throw new ConfigError(`${where}: invalid option(s)`, issues);
 }
 
 /** Reads at most `MAX_CONFIG_BYTES + 1` bytes, so a huge file (or a device) is never read whole. */
@@ -140,6 +184,7 @@ export function loadConfigText<S extends v.GenericSchema>(
   schema: S | ((raw: unknown) => S),
   options: LoadOptions & { source?: string } = {},
 ): v.InferOutput<S> {
+  checkLoadOptions(options, ['env', 'envPrefix', 'format', 'source'], 'loadConfigFromText');
   const source = options.source ?? 'config';
   const format = options.format ?? 'yaml';
   const inFile = newFound();
@@ -170,6 +215,7 @@ export async function loadConfigFile<S extends v.GenericSchema>(
   schema: S | ((raw: unknown) => S),
   options: LoadOptions = {},
 ): Promise<v.InferOutput<S>> {
+  checkLoadOptions(options, ['env', 'envPrefix', 'format'], 'loadConfig');
   const bytes = await readLimited(path);
   const format = options.format ?? (extname(path).toLowerCase() === '.json' ? 'json' : 'yaml');
   return loadConfigText(decodeConfigBytes(bytes, path), schema, { ...options, format, source: path });

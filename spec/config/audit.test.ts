@@ -15,7 +15,9 @@
  * - a UTF-16 file without byte order mark (or a binary one) is refused as such, not read as text;
  * - parseConfig with `env` and a function in the object: a ConfigError, not a DOMException quoting
  *   the function's source;
- * - a private key's base64 body pasted into `key_file` (one short line, no PEM markers) is not shown.
+ * - a private key's base64 body pasted into `key_file` (one short line, no PEM markers) is not shown;
+ * - the loaders' own options are checked: a typo (`enviroment`) would read `process.env` instead,
+ *   a number in `env` crashed with a TypeError, `envPrefix: ''` read every variable as an override.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -363,4 +365,47 @@ describe('config audit: a key pasted into key_file is not echoed as a "path"', (
       assert.match(err.message, /\/nonexistent-hyperion\/c\.pem/, 'a path still shows');
     });
   }
+});
+
+describe('config audit: the loading functions check their own options', () => {
+  const rejects = (run: () => unknown, path: string, message: RegExp) => {
+    const err = failure(run);
+    assert.deepEqual(paths(err), [path]);
+    assert.match(err.message, message);
+  };
+  it('an unknown option, a non-text env value, an empty prefix, an unknown format', async () => {
+    const text = 'cache: {type: redis}\n';
+    rejects(
+      () => loadConfigFromText(text, { enviroment: {} } as never),
+      'enviroment',
+      /is not a known option/,
+    );
+    rejects(
+      () => loadConfigFromText(text, { env: { HYPERION__CACHE__DB: 3 } as never }),
+      'env.HYPERION__CACHE__DB',
+      /has the wrong type/,
+    );
+    rejects(() => loadConfigFromText(text, { env: {}, envPrefix: '' }), 'envPrefix', /non-empty/);
+    rejects(
+      () => loadConfigFromText(text, { env: {}, format: 'JSON' as never }),
+      'format',
+      /accepted values/,
+    );
+    rejects(() => parseConfig({}, { env: 'HYPERION__X=1' as never }), 'env', /wrong type/);
+    await assert.rejects(
+      loadConfig('/nonexistent-hyperion/c.yaml', { envprefix: 'APP__' } as never),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(paths(e), ['envprefix']);
+        assert.match(e.message, /did you mean `envPrefix`/);
+        return true;
+      },
+    );
+  });
+  it('an env value is never shown', () => {
+    const err = failure(() =>
+      loadConfigFromText('', { env: { HYPERION__CACHE__PASSWORD: ['S3CR3T'] } as never }),
+    );
+    assert.doesNotMatch(shown(err), /S3CR3T/);
+  });
 });
