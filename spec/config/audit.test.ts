@@ -17,7 +17,8 @@
  *   the function's source;
  * - a private key's base64 body pasted into `key_file` (one short line, no PEM markers) is not shown;
  * - the loaders' own options are checked: a typo (`enviroment`) would read `process.env` instead,
- *   a number in `env` crashed with a TypeError, `envPrefix: ''` read every variable as an override.
+ *   a number in `env` crashed with a TypeError, `envPrefix: ''` read every variable as an override;
+ * - the original plan's `cache: {type: ristretto, …}` says that it is `type: memory` here.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -407,5 +408,25 @@ describe('config audit: the loading functions check their own options', () => {
       loadConfigFromText('', { env: { HYPERION__CACHE__PASSWORD: ['S3CR3T'] } as never }),
     );
     assert.doesNotMatch(shown(err), /S3CR3T/);
+  });
+});
+
+describe('config audit: the original plan\u2019s cache type', () => {
+  it('`type: ristretto` (the plan\u2019s YAML) is refused with the name to use', () => {
+    const text =
+      'cache:\n  type: ristretto\n  max_cost: 104857600\n  num_counters: 1000000\n  metrics: true\n';
+    const err = fail(text);
+    assert.deepEqual(paths(err), ['cache.type']);
+    assert.match(err.issues[0]!.expected, /`ristretto` in the original plan is `memory` here/);
+    const level = fail(
+      'cache: {type: tiered, l1: {type: ristretto, max_cost: 1}, l2: {type: memory, max_cost: 1}}',
+    );
+    assert.match(level.issues[0]!.expected, /is `memory` here/);
+    assert.deepEqual(load(text.replace('ristretto', 'memory')).cache, {
+      type: 'memory',
+      max_cost: 104857600,
+      num_counters: 1000000,
+      metrics: true,
+    });
   });
 });
