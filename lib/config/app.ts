@@ -26,6 +26,7 @@ import { memoryOptionsFromConfig } from './sections/memory.js';
 import { metricsOptionsFromConfig } from './sections/metrics.js';
 import { redisOptionsFromConfig } from './sections/redis.js';
 import { tieredOptionsFromConfig } from './sections/tiered.js';
+import { readingAll } from './sections/tls.js';
 import { tracingOptionsFromConfig } from './sections/tracing.js';
 
 const W3C = new Set(['tracecontext', 'baggage']);
@@ -56,7 +57,7 @@ async function buildRedis(
   name: string,
 ): Promise<RedisCache> {
   const { createRedisCache } = await import('../cache/redis/index.js');
-  const cache = createRedisCache({ ...redisOptionsFromConfig(section), logger });
+  const cache = createRedisCache({ ...redisOptionsFromConfig(section, name), logger });
   built.add(name, () => cache.close());
   return cache;
 }
@@ -150,6 +151,30 @@ async function buildMetrics(config: HyperionConfig, logger: Logger, built: Dispo
 }
 
 /**
+ * Reads every file the config names (TLS certificates and keys, token and password files) of the
+ * parts that will be built, and throws one ConfigError listing every one that cannot be used —
+ * before anything is built, so a second bad file is not found only after the first is fixed.
+ */
+function checkFiles(config: HyperionConfig): void {
+  const steps: (() => void)[] = [];
+  if (config.tracing && config.tracing.enabled !== false) {
+    const tracing = config.tracing;
+    steps.push(() => void tracingOptionsFromConfig(tracing));
+  }
+  if (config.metrics && config.metrics.enabled !== false) {
+    const metrics = config.metrics;
+    steps.push(() => void metricsOptionsFromConfig(metrics));
+  }
+  const cache = config.cache;
+  if (cache?.type === 'redis') steps.push(() => void redisOptionsFromConfig(cache, 'cache'));
+  if (cache?.type === 'tiered' && cache.l2.type === 'redis') {
+    const l2 = cache.l2;
+    steps.push(() => void redisOptionsFromConfig(l2, 'cache.l2'));
+  }
+  readingAll(steps);
+}
+
+/**
  * Creates the tracer, cache, metrics and logger a config describes and composes them with
  * `createApp`. Sections that are absent (or `enabled: false`) fall back to the no-ops. With a
  * `metrics.port`, the `/metrics` endpoint is started too. If any adapter fails to build, the
@@ -162,6 +187,7 @@ export async function createAppFromConfig(
   // Checked before anything is built: a typo must not leave half an app running.
   rejectUnknownKeys(options, KNOWN, 'createAppFromConfig');
   checkDisposeTimeout(options.disposeTimeoutMs);
+  checkFiles(config);
   const serviceName = config.service?.name;
   const logger =
     options.logger ??

@@ -1,9 +1,9 @@
 /** Environment overrides (`HYPERION__SECTION__FIELD=value`) merged into a parsed config. */
 import { CST, Lexer } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
-import { MAX_CONFIG_BYTES, RESERVED_KEYS } from './limits.js';
-import { isPlainObject, rootIssue } from './messages.js';
-import { parseText, syntaxProblems } from './yaml.js';
+import { MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_ISSUES, RESERVED_KEYS } from './limits.js';
+import { type Found, isPlainObject, newFound, rootIssue } from './messages.js';
+import { readText, syntaxProblems } from './yaml.js';
 
 /** Where an environment override put its value. */
 export interface EnvOrigin {
@@ -23,20 +23,28 @@ export interface EnvOrigin {
  */
 export const envText = new WeakMap<EnvOrigin, string>();
 
-/** YAML tokens that drop part of a value's text: `hunter2 #x` would be read as `hunter2`. */
-const DROPS_TEXT = new Set(['comment', 'anchor', 'directive-line', 'doc-start', 'doc-end']);
+/**
+ * YAML tokens that drop part of a value's text (`hunter2 #x` would be read as `hunter2`), and
+ * aliases: a value has no anchor to refer to (`*abc` is a password, not a broken reference).
+ */
+const DROPS_TEXT = new Set(['comment', 'anchor', 'alias', 'directive-line', 'doc-start', 'doc-end']);
+/** Tokens that say the value is written as YAML on purpose: quotes, a block scalar, a tag. */
+const EXPLICIT = new Set(['single-quoted-scalar', 'double-quoted-scalar', 'block-scalar-header', 'tag']);
 
 /**
- * True when reading `raw` as YAML would silently drop part of it (a comment, an anchor, a
- * directive or a document marker): such a value is taken as the plain text it is.
+ * How to read an environment value: `text` when reading it as YAML would silently drop part of
+ * it (a comment, an anchor or alias, a directive or a document marker), `explicit` when it is
+ * written as YAML on purpose (quoted, a `|`/`>` block, a tag), `yaml` otherwise.
  */
-function yamlDropsText(raw: string): boolean {
-  if (raw.length > MAX_CONFIG_BYTES) return false; // refused as too large by the parser
+function envValueKind(raw: string): 'text' | 'explicit' | 'yaml' {
+  if (raw.length > MAX_CONFIG_BYTES) return 'yaml'; // refused as too large by the parser
+  let explicit = false;
   for (const lexeme of new Lexer().lex(raw)) {
     const type = CST.tokenType(lexeme);
-    if (type && DROPS_TEXT.has(type)) return true;
+    if (type && DROPS_TEXT.has(type)) return 'text';
+    if (type && EXPLICIT.has(type)) explicit = true;
   }
-  return false;
+  return explicit ? 'explicit' : 'yaml';
 }
 
 /**
@@ -65,12 +73,40 @@ export function mergeEnvOverrides(
   prefix = 'HYPERION__',
   source = 'config',
 ): { value: unknown; origins: EnvOrigin[] } {
+  const found = newFound();
+  const merged = collectEnvOverrides(config, env, prefix, source, found);
+  if (found.issues.length > 0) {
+    throw new ConfigError(
+      `${source}: ${found.issues.length} problem(s) in environment variables`,
+      found.issues.slice(0, MAX_ISSUES),
+    );
+  }
+  return merged;
+}
+
+/** An environment problem as an issue: its path is the variable's name, the message says why. */
+function nameIssue(name: string, expected: string, received: string, why: string): ConfigIssue {
+  return { path: name, expected, received, message: `environment variable ${name}: ${why}` };
+}
+
+/**
+ * `mergeEnvOverrides`, collecting the problems of every variable in `found` (a malformed name, a
+ * value with an unknown tag or a duplicate key, a value over a limit) instead of stopping at the
+ * first; a variable with a problem sets nothing.
+ */
+export function collectEnvOverrides(
+  config: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: string | undefined,
+  source: string,
+  found: Found,
+): { value: unknown; origins: EnvOrigin[] } {
+  prefix ??= 'HYPERION__';
   if (config !== undefined && !isPlainObject(config)) {
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(config)]);
   }
-  const root: Record<string, unknown> = config === undefined ? {} : structuredClone(config);
+  const root: Record<string, unknown> = config === undefined ? {} : copyTree(config);
   const origins: EnvOrigin[] = [];
-  const issues: ConfigIssue[] = [];
   const names = Object.keys(env)
     .filter((name) => name.startsWith(prefix) && env[name] !== undefined)
     .sort();
@@ -79,31 +115,51 @@ export function mergeEnvOverrides(
     const segments = name.slice(prefix.length).split('__');
     const path = segments.map((s) => s.toLowerCase());
     if (path.some((s) => s === '')) {
-      issues.push({
-        path: name,
-        expected: `${prefix}SECTION__FIELD, each part non-empty (\`__\` separates two parts)`,
-        received: 'an empty part',
-        message: `environment variable ${name}: ${segments.length === 1 ? 'names no field' : 'has an empty part between two `__`'}`,
-      });
+      found.issues.push(
+        nameIssue(
+          name,
+          `${prefix}SECTION__FIELD, each part non-empty (\`__\` separates two parts)`,
+          'an empty part',
+          segments.length === 1 ? 'names no field' : 'has an empty part between two `__`',
+        ),
+      );
       continue;
     }
     if (path.some((s) => RESERVED_KEYS.has(s))) {
-      issues.push({
-        path: name,
-        expected: 'config keys',
-        received: 'a reserved name',
-        message: `environment variable ${name}: names a reserved key, not a config key`,
-      });
+      found.issues.push(
+        nameIssue(name, 'config keys', 'a reserved name', 'names a reserved key, not a config key'),
+      );
       continue;
     }
-    let value: unknown;
-    if (yamlDropsText(raw)) value = raw;
-    else {
+    const kind = envValueKind(raw);
+    let value: unknown = raw;
+    if (kind !== 'text') {
+      const own = newFound();
       try {
-        value = parseText(raw, 'yaml', { source, at: path, env: name });
+        value = readText(raw, 'yaml', { source, at: path, env: name }, own);
       } catch (err) {
-        if (!(err instanceof ConfigError && syntaxProblems.has(err))) throw err;
+        if (!(err instanceof ConfigError)) throw err;
+        if (!syntaxProblems.has(err)) {
+          // Over a limit (size, depth, values): reported, and the variable sets nothing.
+          found.issues.push(
+            nameIssue(
+              name,
+              'a value within the limits of a config',
+              'a value over a limit',
+              limitReason(err, name),
+            ),
+          );
+          found.blocked.push(path);
+          continue;
+        }
         value = raw;
+      }
+      if (own.issues.length > 0 || own.incomplete) {
+        // An unknown tag, a duplicate key…: reported, and the variable sets nothing.
+        const from = ` (set by environment variable ${name})`;
+        for (const i of own.issues) found.issues.push({ ...i, message: `${i.message}${from}` });
+        found.blocked.push(path);
+        continue;
       }
     }
     let node = root;
@@ -118,11 +174,41 @@ export function mergeEnvOverrides(
     }
     node[path.at(-1)!] = value ?? raw;
     const origin: EnvOrigin = { path, name, prefix, target: path };
-    envText.set(origin, raw);
+    // Quoted, block or tagged values are YAML on purpose: their YAML value stands.
+    if (kind !== 'explicit') envText.set(origin, raw);
     origins.push(origin);
   }
-  if (issues.length > 0) {
-    throw new ConfigError(`${source}: ${issues.length} malformed environment override name(s)`, issues);
-  }
   return { value: root, origins };
+}
+
+/**
+ * A copy of the mappings and lists of a config (the merge changes them), other values shared.
+ * Not `structuredClone`: it throws on a function or symbol in an object given to `parseConfig`
+ * (with a DOMException quoting the function's source), where the schema says "wrong type".
+ * Recursion is bounded by the depth limit.
+ */
+function copyTree<T>(node: T, depth = 0): T {
+  // Past the depth limit (a cycle, in an object given to applyEnvOverrides directly) values are
+  // shared, not copied.
+  if (typeof node !== 'object' || node === null || depth > MAX_CONFIG_DEPTH) return node;
+  if (Array.isArray(node)) return node.map((item) => copyTree(item, depth + 1)) as T;
+  const proto = Object.getPrototypeOf(node);
+  if (proto !== Object.prototype && proto !== null) return node;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(node)) {
+    // defineProperty: a `__proto__` key stays a key (it is reported, never a prototype).
+    Object.defineProperty(out, key, {
+      value: copyTree((node as Record<string, unknown>)[key], depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out as T;
+}
+
+/** The reason of a limit error, without the "environment variable X: " it starts with. */
+function limitReason(err: ConfigError, name: string): string {
+  const lead = `environment variable ${name}: `;
+  return err.message.startsWith(lead) ? err.message.slice(lead.length) : err.message;
 }

@@ -5,11 +5,13 @@
  * 1 MiB, nested deeper than 32 levels or holding more than 100 000 values is refused.
  */
 import {
+  checkLoadOptions,
   checkParsed,
+  collectEnvOverrides,
   type LoadOptions,
   loadConfigFile,
   loadConfigText,
-  mergeEnvOverrides,
+  newFound,
   validateConfig,
 } from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
@@ -59,12 +61,18 @@ export function parseConfig(
   raw: unknown,
   options: Omit<LoadOptions, 'format'> & { source?: string } = {},
 ): HyperionConfig {
+  checkLoadOptions(options, ['env', 'envPrefix', 'source'], 'parseConfig');
   const source = options.source ?? 'config';
-  checkParsed(raw, source);
+  const given = newFound();
+  checkParsed(raw, source, given);
+  const inEnv = newFound();
   const { value, origins } = options.env
-    ? mergeEnvOverrides(raw, options.env, options.envPrefix, source)
+    ? collectEnvOverrides(raw, options.env, options.envPrefix, source, inEnv)
     : { value: raw ?? {}, origins: [] };
-  return validateConfig(configSchemaFor(value), value, source, origins) as HyperionConfig;
+  return validateConfig(configSchemaFor(value), value, source, origins, [
+    { what: 'in the object', found: given },
+    { what: 'in environment variables', found: inEnv },
+  ]) as HyperionConfig;
 }
 
 /**

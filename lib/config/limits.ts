@@ -5,7 +5,7 @@
  */
 import { CST, Lexer, type LineCounter, Parser } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { displayPath, issue } from './messages.js';
+import { displayPath, type Found, issue } from './messages.js';
 
 /** Largest config file, or environment override value, in bytes (1 MiB). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -78,6 +78,18 @@ function tooDeep(ctx: ParseContext, at: string): ConfigError {
   );
 }
 
+/** CST tokens that are values of the config (the stream's other tokens are layout). */
+const VALUE_TOKENS = new Set<string>([
+  'alias',
+  'scalar',
+  'single-quoted-scalar',
+  'double-quoted-scalar',
+  'block-scalar',
+  'block-map',
+  'block-seq',
+  'flow-collection',
+]);
+
 /**
  * Block nesting and the number of values, measured on the CST without recursion, before the
  * (recursive) composer runs.
@@ -92,7 +104,9 @@ export function checkCst(
   const stack: [CST.Token, number, boolean][] = [[root, 0, false]];
   while (stack.length > 0) {
     const [token, depth, isKey] = stack.pop()!;
-    if (!isKey && token.type !== 'document' && --budget.values < 0) throw tooMany(ctx);
+    // Only values count: blank lines, comments, directives and document markers around the
+    // document are tokens of the stream too (an "empty" file of 100 001 blank lines is empty).
+    if (!isKey && VALUE_TOKENS.has(token.type) && --budget.values < 0) throw tooMany(ctx);
     if (token.type === 'document') {
       if (token.value) stack.push([token.value, depth, false]);
       continue;
@@ -112,9 +126,11 @@ export function checkCst(
 
 /**
  * Depth, size and key names of the parsed value, walked as a tree (aliases expanded) with a budget,
- * so a document whose aliases multiply it is refused before anything else walks it.
+ * so a document whose aliases multiply it is refused before anything else walks it. A reserved
+ * key name (`__proto__`, `constructor`, `prototype`) is an issue in `found`, and the key is removed
+ * (unless `prune` is false: an object the caller passed in is never changed).
  */
-export function checkTree(root: unknown, ctx: ParseContext): void {
+export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune = true): void {
   let values = 0;
   const stack: [unknown, string[]][] = [[root, [...ctx.at]]];
   while (stack.length > 0) {
@@ -127,9 +143,12 @@ export function checkTree(root: unknown, ctx: ParseContext): void {
     } else if (Object.getPrototypeOf(node) === Object.prototype || Object.getPrototypeOf(node) === null) {
       for (const key of Object.keys(node)) {
         if (RESERVED_KEYS.has(key)) {
-          throw new ConfigError(`${where(ctx)}: 1 invalid field(s)`, [
+          found.issues.push(
             issue([...path, key], 'is a reserved name, not a config key', 'a config key', 'a reserved name'),
-          ]);
+          );
+          found.blocked.push([...path, key]);
+          if (prune) delete (node as Record<string, unknown>)[key];
+          continue;
         }
         stack.push([(node as Record<string, unknown>)[key], [...path, key]]);
       }

@@ -13,17 +13,18 @@ import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type * as v from 'valibot';
-import { ConfigError } from '../core/errors.js';
-import { mergeEnvOverrides } from './env.js';
-import { checkTree, MAX_CONFIG_BYTES } from './limits.js';
-import { isPlainObject, rootIssue } from './messages.js';
+import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { unknownOptionIssues } from '../core/options.js';
+import { collectEnvOverrides } from './env.js';
+import { checkTree, MAX_CONFIG_BYTES, MAX_ISSUES } from './limits.js';
+import { describeType, type Found, isPlainObject, newFound, rootIssue } from './messages.js';
 import { validateConfig } from './validate.js';
-import { type ConfigFormat, parseText } from './yaml.js';
+import { type ConfigFormat, readText } from './yaml.js';
 
-export { applyEnvOverrides, type EnvOrigin, mergeEnvOverrides } from './env.js';
+export { applyEnvOverrides, collectEnvOverrides, type EnvOrigin, mergeEnvOverrides } from './env.js';
 export { MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES } from './limits.js';
-export { describeType, displayPath, isSecretField } from './messages.js';
-export { toConfigIssues, validateConfig } from './validate.js';
+export { describeType, displayPath, type Found, isSecretField, newFound } from './messages.js';
+export { type PriorProblems, toConfigIssues, validateConfig } from './validate.js';
 export { type ConfigFormat, parseConfigText } from './yaml.js';
 
 export interface LoadOptions {
@@ -33,6 +34,49 @@ export interface LoadOptions {
   envPrefix?: string;
   /** Format; inferred from the extension (`.json` → JSON, anything else → YAML). */
   format?: ConfigFormat;
+}
+
+/**
+ * Checks the options of the loading functions (`where` names the function): unknown keys (with
+ * the nearest known one), `env` a mapping of text values (a value is never shown), `envPrefix`
+ * non-empty text (an empty prefix would read every variable, `PATH` and `HOME` too, as an
+ * override), `format` `yaml` or `json`. A typo such as `enviroment` would otherwise be ignored and
+ * `process.env` read instead.
+ */
+export function checkLoadOptions(options: unknown, known: readonly string[], where: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError(`${where}: options must be a mapping`, [
+      {
+        path: 'options',
+        expected: 'a mapping of options',
+        received: describeType(options),
+        message: 'is not a mapping',
+      },
+    ]);
+  }
+  const issues: ConfigIssue[] = [...unknownOptionIssues(options, known)];
+  const o = options as Record<string, unknown>;
+  const bad = (path: string, expected: string, value: unknown, message = 'has the wrong type') =>
+    issues.push({ path, expected, received: describeType(value), message });
+  if (o.env !== undefined) {
+    if (typeof o.env !== 'object' || o.env === null || Array.isArray(o.env)) {
+      bad('env', 'a mapping of variable names to text (such as process.env)', o.env);
+    } else {
+      for (const [name, value] of Object.entries(o.env)) {
+        if (value !== undefined && typeof value !== 'string')
+          bad(`env.${name}`, 'text (environment values are text)', value);
+      }
+    }
+  }
+  if (o.envPrefix !== undefined && (typeof o.envPrefix !== 'string' || o.envPrefix === '')) {
+    bad('envPrefix', 'a non-empty prefix such as "HYPERION__"', o.envPrefix, 'must be non-empty text');
+  }
+  if (o.format !== undefined && o.format !== 'yaml' && o.format !== 'json') {
+    bad('format', '"yaml" or "json"', o.format, 'is not one of the accepted values');
+  }
+  if (o.source !== undefined && typeof o.source !== 'string') bad('source', 'text', o.source);
+  if (issues.length > 0) throw new ConfigError(`${where}: invalid option(s)`, issues);
 }
 
 /** Reads at most `MAX_CONFIG_BYTES + 1` bytes, so a huge file (or a device) is never read whole. */
@@ -77,7 +121,6 @@ async function readLimited(path: string): Promise<Buffer> {
  * value (a Latin-1 password) without a word — and never quoting the bytes.
  */
 export function decodeConfigBytes(bytes: Buffer, source: string): string {
-  if (isUtf8(bytes)) return bytes.toString('utf8');
   const bom16 =
     bytes.length >= 2 &&
     ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
@@ -86,6 +129,16 @@ export function decodeConfigBytes(bytes: Buffer, source: string): string {
       `${source}: is UTF-16 text (it starts with a UTF-16 byte order mark); save it as UTF-8`,
     );
   }
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) {
+    // UTF-8 text has no NUL byte; UTF-16 text without a byte order mark has one in every other
+    // byte (ASCII as "s\0e\0…"), which would otherwise be read as one odd string.
+    const line = bytes.subarray(0, nul).filter((b) => b === 0x0a).length + 1;
+    throw new ConfigError(
+      `${source}: is not UTF-8 text: line ${line} holds a NUL byte (a UTF-16 file without byte order mark, or a binary file? save it as UTF-8)`,
+    );
+  }
+  if (isUtf8(bytes)) return bytes.toString('utf8');
   // A line feed is never part of a multi-byte UTF-8 sequence: the first line that fails is the one.
   let line = 1;
   let start = 0;
@@ -103,32 +156,54 @@ export function decodeConfigBytes(bytes: Buffer, source: string): string {
 
 /**
  * The checks a parsed config gets besides its schema: a mapping (or `undefined`, all defaults),
- * within the depth and size limits, without reserved key names.
+ * within the depth and size limits (a `ConfigError` at once), without reserved key names (in
+ * `found`, or a `ConfigError` without it). The object is not changed.
  */
-export function checkParsed(raw: unknown, source = 'config'): void {
+export function checkParsed(raw: unknown, source = 'config', found?: Found): void {
   if (raw === undefined) return;
   if (!isPlainObject(raw))
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
-  checkTree(raw, { source, at: [] });
+  const own = found ?? newFound();
+  checkTree(raw, { source, at: [] }, own, false);
+  if (!found && own.issues.length > 0) {
+    throw new ConfigError(
+      `${source}: ${own.issues.length} invalid field(s)`,
+      own.issues.slice(0, MAX_ISSUES),
+    );
+  }
 }
 
 /**
  * Parses config text, applies the environment overrides and validates, as `loadConfigFile` does
  * for a file. An empty document (only whitespace or comments) means "all defaults"; any other
- * document must be a mapping.
+ * document must be a mapping. One `ConfigError` lists every problem: the file's (unknown tags,
+ * duplicate keys…), the environment variables' and the schema's.
  */
 export function loadConfigText<S extends v.GenericSchema>(
   text: string,
   schema: S | ((raw: unknown) => S),
   options: LoadOptions & { source?: string } = {},
 ): v.InferOutput<S> {
+  checkLoadOptions(options, ['env', 'envPrefix', 'format', 'source'], 'loadConfigFromText');
   const source = options.source ?? 'config';
-  const raw = parseText(text, options.format ?? 'yaml', { source, at: [] });
+  const format = options.format ?? 'yaml';
+  const inFile = newFound();
+  const raw = readText(text, format, { source, at: [] }, inFile);
   if (raw !== undefined && !isPlainObject(raw)) {
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
   }
-  const { value, origins } = mergeEnvOverrides(raw, options.env ?? process.env, options.envPrefix, source);
-  return validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins);
+  const inEnv = newFound();
+  const { value, origins } = collectEnvOverrides(
+    raw,
+    options.env ?? process.env,
+    options.envPrefix,
+    source,
+    inEnv,
+  );
+  return validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins, [
+    { what: `in the ${format === 'json' ? 'JSON' : 'YAML'}`, found: inFile },
+    { what: 'in environment variables', found: inEnv },
+  ]);
 }
 
 /**
@@ -140,6 +215,7 @@ export async function loadConfigFile<S extends v.GenericSchema>(
   schema: S | ((raw: unknown) => S),
   options: LoadOptions = {},
 ): Promise<v.InferOutput<S>> {
+  checkLoadOptions(options, ['env', 'envPrefix', 'format'], 'loadConfig');
   const bytes = await readLimited(path);
   const format = options.format ?? (extname(path).toLowerCase() === '.json' ? 'json' : 'yaml');
   return loadConfigText(decodeConfigBytes(bytes, path), schema, { ...options, format, source: path });

@@ -15,6 +15,7 @@ export function isSecretField(name: string): boolean {
 
 /** A key as shown in messages: a name part at most; what follows it may be a value run into the key. */
 function displayKey(key: string): string {
+  if (key === '<<') return key; // a YAML 1.1 merge key
   const name = /^[\w.\-/@]*/.exec(key)![0];
   if (name.length === key.length && key.length <= 64) return key;
   return `${name.slice(0, 64)}…`;
@@ -44,6 +45,19 @@ export const issue = (
   received,
   message,
 });
+
+/**
+ * Problems found while reading a config (YAML or JSON structure, environment overrides), and the
+ * raw paths they make moot: the schema's issues at or below those paths are not reported again.
+ * `incomplete` when the value could not be built at all (nothing is validated then).
+ */
+export interface Found {
+  issues: ConfigIssue[];
+  blocked: string[][];
+  incomplete?: boolean;
+}
+
+export const newFound = (): Found => ({ issues: [], blocked: [] });
 
 export function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -31,14 +31,22 @@ export const serviceSection = section(
 const CACHE_TYPES = ['memory', 'redis', 'tiered'] as const;
 const TYPE_PHRASE = 'memory, redis or tiered';
 
+/** The original plan's name of the in-memory cache; here it is `type: memory`. */
+const RISTRETTO_HINT =
+  ' (`ristretto` in the original plan is `memory` here: the same TinyLFU in-memory cache, same keys)';
+
 /** The schema when `type` is missing or unknown: only `type` is checked, with the allowed values. */
-const cacheType = v.pipe(
-  v.custom<Record<string, unknown>>(
-    (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
-    `a mapping of cache settings starting with \`type: ${TYPE_PHRASE}\``,
-  ),
-  v.object({ type: v.picklist(CACHE_TYPES, `the cache type: ${TYPE_PHRASE}`) }),
-);
+function cacheTypeSchema(hint = '') {
+  return v.pipe(
+    v.custom<Record<string, unknown>>(
+      (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
+      `a mapping of cache settings starting with \`type: ${TYPE_PHRASE}\``,
+    ),
+    v.object({ type: v.picklist(CACHE_TYPES, `the cache type: ${TYPE_PHRASE}${hint}`) }),
+  );
+}
+const cacheType = cacheTypeSchema();
+const ristrettoType = cacheTypeSchema(RISTRETTO_HINT);
 
 function typeOf(raw: unknown): string | undefined {
   const t = (raw as { type?: unknown } | null)?.type;
@@ -50,12 +58,13 @@ function levelSchema(raw: unknown, allowed: readonly ('memory' | 'redis')[]) {
   if (t === 'redis' && allowed.includes('redis')) return redisSection;
   if (t === 'memory' && allowed.includes('memory')) return memorySection;
   const phrase = allowed.join(' or ');
+  const hint = t === 'ristretto' && allowed.includes('memory') ? RISTRETTO_HINT : '';
   return v.pipe(
     v.custom<Record<string, unknown>>(
       (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
       `a mapping of cache settings starting with \`type: ${phrase}\``,
     ),
-    v.object({ type: v.picklist(allowed, `the cache type: ${phrase}`) }),
+    v.object({ type: v.picklist(allowed, `the cache type: ${phrase}${hint}`) }),
   );
 }
 
@@ -76,6 +85,8 @@ function cacheSchema(raw: unknown) {
         'tiered cache settings',
       );
     }
+    case 'ristretto':
+      return ristrettoType;
     default:
       return cacheType;
   }

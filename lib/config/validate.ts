@@ -7,7 +7,7 @@ import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type EnvOrigin, envText } from './env.js';
 import { MAX_ISSUES } from './limits.js';
-import { describeType, displayPath } from './messages.js';
+import { describeType, displayPath, type Found } from './messages.js';
 
 /** Why a check failed, in plain words (what the field accepts is in `expected`). */
 function reason(i: v.BaseIssue<unknown>, raw: unknown): string {
@@ -135,11 +135,13 @@ function acceptedTypes(s: SchemaNode | undefined, out = new Set<string>()): Set<
 }
 
 /**
- * `input` with each field an environment variable set to a YAML number or boolean given the
- * variable's text instead when the field takes text: only text (a password, a host, a name), or
- * text and numbers when the text is accepted as it is (a label value `1.10` stays "1.10", a
- * duration `5000` stays the number). YAML would read `HYPERION__CACHE__PASSWORD=123456` as a
- * number and `=0x1F` or `=1e3` as another one. Copies along the changed paths only.
+ * `input` with each text field an environment variable set given the variable's text as written
+ * where YAML read something else from it: a number or boolean (YAML would read
+ * `HYPERION__CACHE__PASSWORD=123456` as a number, `=0x1F` or `=1e3` as another one), text it
+ * trimmed or folded (` pass `, a multi-line PEM), or a mapping or list (`a: b`, `- x`). A field
+ * taking text and numbers (a label value, a duration) gets the text when it accepts it as written
+ * (a label value `1.10` stays "1.10", a duration `5000` stays the number). Quoted, block and
+ * tagged values are YAML on purpose and have no text here. Copies along the changed paths only.
  */
 function withEnvText(schema: unknown, input: unknown, origins: readonly EnvOrigin[]): unknown {
   let out = input;
@@ -147,12 +149,17 @@ function withEnvText(schema: unknown, input: unknown, origins: readonly EnvOrigi
     const text = envText.get(origin);
     if (text === undefined) continue;
     const current = lookup(out, origin.path);
-    if (typeof current !== 'number' && typeof current !== 'boolean') continue;
+    if (current === text) continue;
     const field = fieldSchema(schema as SchemaNode, origin.path);
     if (!field) continue;
     const types = acceptedTypes(field);
     if (!types.has('string') || types.has('any')) continue;
-    if (types.has(typeof current) && !v.safeParse(field as v.GenericSchema, text).success) continue;
+    // The YAML value stands where the field takes it and refuses the text as written (a host
+    // name read without its trailing newline, a duration `5000`) — but not text YAML changed
+    // more than by trimming it (a folded line break): the field then refuses what was written.
+    const trimmedOnly = typeof current !== 'string' || current === text.trim();
+    if (types.has(typeof current) && trimmedOnly && !v.safeParse(field as v.GenericSchema, text).success)
+      continue;
     out = replaceAt(out, origin.path, text);
   }
   return out;
@@ -251,32 +258,54 @@ function findOrigin(origins: readonly EnvOrigin[], segments: readonly string[]):
   return best;
 }
 
+/** Problems found before validation (in the file, in environment variables), and what they are. */
+export interface PriorProblems {
+  /** `in the YAML`, `in the JSON`, `in environment variables`. */
+  what: string;
+  found: Found;
+}
+
 /**
  * Validates `input` against `schema`, throwing one ConfigError listing every bad field. With the
  * `origins` of `mergeEnvOverrides`, a text field an environment variable set gets the variable's
  * text even where YAML read a number or boolean from it (`HYPERION__CACHE__PASSWORD=123456` is the
- * password "123456"); numeric and boolean fields keep the YAML value.
+ * password "123456"); numeric and boolean fields keep the YAML value. `prior` problems (found
+ * while reading the file and the environment) are listed first, in the same error; the schema's
+ * issues at the paths they concern are left out (they would only repeat them).
  */
 export function validateConfig<S extends v.GenericSchema>(
   schema: S,
   input: unknown,
   source = 'config',
   origins: readonly EnvOrigin[] = [],
+  prior: readonly PriorProblems[] = [],
 ): v.InferOutput<S> {
-  input = withEnvText(schema, input, origins);
-  const result = v.safeParse(schema, input, { abortEarly: false });
-  if (result.success) return result.output;
-  const flat = flattenUnionIssues(result.issues);
-  const issues = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins, schema);
-  const fromEnv = issues.filter((i) => i.message.includes('(set by environment variable ')).length;
-  const count =
-    flat.length > MAX_ISSUES
-      ? `${flat.length} invalid field(s), the first ${MAX_ISSUES} listed`
-      : `${flat.length} invalid field(s)`;
-  throw new ConfigError(
-    `${source}: ${count}${fromEnv ? ` (${fromEnv} from environment variables)` : ''}`,
-    issues,
-  );
+  const priorCount = prior.reduce((n, p) => n + p.found.issues.length, 0);
+  let flat: v.BaseIssue<unknown>[] = [];
+  if (!prior.some((p) => p.found.incomplete)) {
+    input = withEnvText(schema, input, origins);
+    const result = v.safeParse(schema, input, { abortEarly: false });
+    if (result.success && priorCount === 0) return result.output;
+    if (!result.success) {
+      const blocked = prior.flatMap((p) => p.found.blocked);
+      flat = flattenUnionIssues(result.issues).filter((i) => {
+        const segments = (i.path ?? []).map((p) => String(p.key));
+        return !blocked.some((b) => b.length <= segments.length && b.every((s, k) => s === segments[k]));
+      });
+    }
+  }
+  const fields = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins, schema);
+  const issues = [...prior.flatMap((p) => p.found.issues), ...fields];
+  const fromEnv = fields.filter((i) => i.message.includes('(set by environment variable ')).length;
+  const parts = prior
+    .filter((p) => p.found.issues.length > 0)
+    .map((p) => `${p.found.issues.length} problem(s) ${p.what}`);
+  if (flat.length > 0) {
+    parts.push(`${flat.length} invalid field(s)${fromEnv ? ` (${fromEnv} from environment variables)` : ''}`);
+  }
+  const total = priorCount + flat.length;
+  const listed = total > MAX_ISSUES ? `, the first ${MAX_ISSUES} listed` : '';
+  throw new ConfigError(`${source}: ${parts.join(', ')}${listed}`, issues.slice(0, MAX_ISSUES));
 }
 
 // A failed union says "no branch matched". When a branch accepted the container and failed

@@ -16,8 +16,8 @@ import {
   tooLarge,
   where,
 } from './limits.js';
-import { issue } from './messages.js';
-import { walkDocument } from './tags.js';
+import { type Found, issue, newFound } from './messages.js';
+import { checkDocument } from './tags.js';
 
 export type ConfigFormat = 'yaml' | 'json';
 /** What went wrong, in our words: the parser's own messages quote the source. */
@@ -62,16 +62,35 @@ export function parseConfigText(text: string, format: ConfigFormat, source = 'co
   return parseText(text, format, { source, at: [] });
 }
 
+/** `readText`, throwing the problems it found (one `ConfigError` listing them all). */
 export function parseText(text: string, format: ConfigFormat, ctx: ParseContext): unknown {
-  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
-    throw tooLarge(ctx, `larger than ${MAX_CONFIG_BYTES} bytes (the limit for a config)`);
+  const found = newFound();
+  const value = readText(text, format, ctx, found);
+  if (found.issues.length > 0) {
+    throw new ConfigError(
+      `${where(ctx)}: ${found.issues.length} problem(s) in the ${format === 'json' ? 'JSON' : 'YAML'}`,
+      found.issues.slice(0, MAX_ISSUES),
+    );
   }
-  const value = format === 'json' ? parseJson(text, ctx) : parseYamlText(text, ctx);
-  if (value !== undefined) checkTree(value, ctx);
   return value;
 }
 
-function parseJson(text: string, ctx: ParseContext): unknown {
+/**
+ * Parses config text, collecting in `found` the problems that leave the rest of the document
+ * readable — unknown tags, duplicate keys, reserved key names, aliases without anchor — with the
+ * value they affect left out, so the rest can still be validated and every problem reported at
+ * once. Syntax errors and limits throw.
+ */
+export function readText(text: string, format: ConfigFormat, ctx: ParseContext, found: Found): unknown {
+  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    throw tooLarge(ctx, `larger than ${MAX_CONFIG_BYTES} bytes (the limit for a config)`);
+  }
+  const value = format === 'json' ? parseJson(text, ctx, found) : parseYamlText(text, ctx, found);
+  if (value !== undefined) checkTree(value, ctx, found);
+  return value;
+}
+
+function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
   // A UTF-8 byte order mark, as editors on Windows write it (the YAML lexer skips it itself).
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return undefined;
@@ -90,12 +109,9 @@ function parseJson(text: string, ctx: ParseContext): unknown {
     throw syntaxProblem(`${where(ctx)}: not valid JSON${at}`, 'JSON syntax error');
   }
   // JSON.parse keeps the last of duplicate keys without a word; a config says each key once.
-  const found = jsonDuplicateKeys(text, ctx);
-  if (found.length > 0) {
-    throw new ConfigError(
-      `${where(ctx)}: ${found.length} problem(s) in the JSON`,
-      found.slice(0, MAX_ISSUES),
-    );
+  for (const { at, problem } of jsonDuplicateKeys(text, ctx)) {
+    found.issues.push(problem);
+    found.blocked.push(at);
   }
   return value;
 }
@@ -104,14 +120,14 @@ function parseJson(text: string, ctx: ParseContext): unknown {
  * Keys given twice in one object of (already valid) JSON text, with their paths: one linear scan
  * keeping, per open object, the keys seen (compared after unescaping, so `"\u0061"` is `"a"`).
  */
-function jsonDuplicateKeys(text: string, ctx: ParseContext): ConfigIssue[] {
-  const found: ConfigIssue[] = [];
+function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; problem: ConfigIssue }[] {
+  const found: { at: string[]; problem: ConfigIssue }[] = [];
   // Per open object or array: the keys seen (objects), whether a key comes next, the current
   // key or index, which is that level's segment of the path.
   const frames: { keys: Set<string> | undefined; expectKey: boolean; index: number }[] = [];
   const segments: string[] = [...ctx.at];
   const base = ctx.at.length;
-  for (let i = 0; i < text.length && found.length <= MAX_ISSUES; i++) {
+  for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       let j = i + 1;
@@ -120,8 +136,10 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): ConfigIssue[] {
       if (top?.keys && top.expectKey) {
         const key = JSON.parse(text.slice(i, j + 1)) as string;
         const at = [...segments.slice(0, base + frames.length - 1), key];
-        if (top.keys.has(key))
-          found.push(issue(at, 'appears twice in the same mapping', 'each key once', 'a duplicate key'));
+        if (top.keys.has(key)) {
+          const problem = issue(at, 'appears twice in the same mapping', 'each key once', 'a duplicate key');
+          found.push({ at, problem });
+        }
         top.keys.add(key);
         top.expectKey = false;
         segments[base + frames.length - 1] = key;
@@ -143,19 +161,37 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): ConfigIssue[] {
   return found;
 }
 
-function parseYamlText(text: string, ctx: ParseContext): unknown {
+function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   const lines = new LineCounter();
   const tokens = lexAndParse(text, lines, ctx);
+  const position = (offset: number) => {
+    const p = lines.linePos(offset);
+    return `line ${p.line}, column ${p.col}`;
+  };
+  // A second document, or text outside any document, is refused before composing: a file of
+  // 250 000 `---` lines or 500 000 stray brackets would otherwise be composed in full first.
+  let documents = 0;
+  const strays: number[] = [];
+  for (const token of tokens) {
+    if (token.type === 'document' && ++documents === 2) {
+      throw syntaxProblem(
+        `${where(ctx)}: holds more than one YAML document (a second one starts at ${position(token.offset)}); a config is one document`,
+      );
+    }
+    if (token.type === 'error') strays.push(token.offset);
+  }
+  if (strays.length > MAX_ISSUES) {
+    throw syntaxProblem(
+      `${where(ctx)}: not valid YAML at ${position(strays[0]!)}: ${YAML_PROBLEMS.UNEXPECTED_TOKEN} (and ${strays.length - 1} more problem(s))`,
+      'YAML UNEXPECTED_TOKEN',
+    );
+  }
   const budget = { values: MAX_CONFIG_VALUES };
   for (const token of tokens) checkCst(token, lines, ctx, budget);
   const docs: Document.Parsed[] = [];
   const composer = new Composer({ uniqueKeys: false, logLevel: 'silent', prettyErrors: false });
   for (const doc of composer.compose(tokens, true, text.length)) docs.push(doc);
   const doc = docs[0]!;
-  const position = (offset: number) => {
-    const p = lines.linePos(offset);
-    return `line ${p.line}, column ${p.col}`;
-  };
   if (docs.length > 1) {
     throw syntaxProblem(
       `${where(ctx)}: holds more than one YAML document (a second one starts at ${position(docs[1]!.range[0])}); a config is one document`,
@@ -180,19 +216,18 @@ function parseYamlText(text: string, ctx: ParseContext): unknown {
       `${where(ctx)}: only YAML 1.2 is supported (remove the %YAML ${doc.directives?.yaml.version} line)`,
     );
   }
-  const found = walkDocument(doc, ctx);
-  if (found.length > 0) {
-    throw new ConfigError(
-      `${where(ctx)}: ${found.length} problem(s) in the YAML`,
-      found.slice(0, MAX_ISSUES),
-    );
-  }
-  if (doc.warnings.length > 0) throw report(doc.warnings);
+  checkDocument(doc, ctx, found);
+  if (found.issues.length === 0 && doc.warnings.length > 0) throw report(doc.warnings);
   if (doc.contents === null) return undefined;
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     const excessive = /excessive alias/i.test(String((err as Error)?.message));
+    if (!excessive && found.issues.length > 0) {
+      // An alias to an anchor on a value left out for its own problem: those are reported.
+      found.incomplete = true;
+      return undefined;
+    }
     throw new ConfigError(
       `${where(ctx)}: ${excessive ? 'YAML aliases (*name) expand too often (more than 100 uses)' : YAML_PROBLEMS.MISSING_ANCHOR}`,
       [],

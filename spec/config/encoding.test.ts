@@ -55,19 +55,23 @@ describe('config: duplicate keys in JSON are errors, as in YAML', () => {
     const err = await rejection(
       Promise.resolve().then(() => loadConfigFromText(text, { env: {}, format: 'json' })),
     );
+    // The duplicates, and (validated along with them) the l1 section's missing max_cost.
     assert.deepEqual(err.issues.map((i) => i.path).sort(), [
+      'cache.l1.max_cost',
       'cache.l2.max_cost',
       'service',
       'tracing.headers.a',
     ]);
+    assert.match(err.issues.find((i) => i.path === 'cache.l1.max_cost')!.message, /is required/);
     const list =
       '{"cache": {"type": "redis", "addresses": ["a:1", "b:2"], "sentinel": {"addresses": [{"k": 1, "k": 2}]}}}';
     const err2 = await rejection(
       Promise.resolve().then(() => loadConfigFromText(list, { env: {}, format: 'json' })),
     );
+    // The duplicate first; the file's other mistakes are reported with it.
     assert.deepEqual(
       err2.issues.map((i) => i.path),
-      ['cache.sentinel.addresses.0.k'],
+      ['cache.sentinel.addresses.0.k', 'cache.sentinel.addresses', 'cache.addresses'],
     );
   });
 

@@ -348,7 +348,9 @@ describe('no secret in any output', { skip: skipRedis() || skipOpenssl() }, () =
     await catching(app.close());
 
     // Env overrides with bad values in secret fields, a wrong password, and unreadable files.
-    await catching(loadConfig(file, { env: { HYPERION__CACHE__PASSWORD: `[${SECRETS.envBadValue}]` } }));
+    // (`[…]` would now be the password "[…]" itself: a text field gets the variable's text.)
+    await catching(loadConfig(file, { env: { HYPERION__CACHE__PASSWORD: `!vault ${SECRETS.envBadValue}` } }));
+    await catching(loadConfig(file, { env: { HYPERION__CACHE__DB: `[${SECRETS.envBadValue}]` } }));
     await catching(loadConfig(file, { env: { HYPERION__METRICS__AUTH__BEARER_TOKEN: SECRETS.envBadValue } }));
     const wrong = await loadConfig(file, { env: { HYPERION__CACHE__PASSWORD: SECRETS.envPassword } });
     const wrongApp = await createAppFromConfig(wrong, { logger });

@@ -15,7 +15,7 @@
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
 import { flag, hostName, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
-import { readConfigFile, secretValue, serverTls } from './tls.js';
+import { readConfigFile, readingAll, secretValue, serverTls } from './tls.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -155,6 +155,12 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
   if (section.max_series_per_metric !== undefined) o.maxSeriesPerMetric = section.max_series_per_metric;
   if (section.naming !== undefined) o.naming = section.naming;
   if (section.prefix !== undefined) o.prefix = section.prefix;
+  readingAll([() => mapAuth(section, o), () => mapTls(section, o)]);
+  return o;
+}
+
+/** `auth`: the token or password, read from its file if one is named. */
+function mapAuth(section: MetricsSection, o: MetricsOptionsFromConfig): void {
   const a = section.auth;
   if (a) {
     const token = secretValue(a.bearer_token, a.bearer_token_file, 'metrics.auth.bearer_token');
@@ -185,16 +191,30 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
       o.auth = { username: a.username!, password };
     }
   }
+}
+
+/** `tls`: the certificate, key and client CA files. */
+function mapTls(section: MetricsSection, o: MetricsOptionsFromConfig): void {
   const t = section.tls;
-  if (t) {
-    o.tls = {
-      cert: readConfigFile('metrics.tls.cert_file', t.cert_file),
-      key: readConfigFile('metrics.tls.key_file', t.key_file),
-      ...(t.key_passphrase !== undefined && { passphrase: t.key_passphrase }),
-      ...(t.client_ca_file !== undefined && {
-        ca: readConfigFile('metrics.tls.client_ca_file', t.client_ca_file),
-      }),
-    };
-  }
-  return o;
+  if (!t) return;
+  let cert: Buffer | undefined;
+  let key: Buffer | undefined;
+  let ca: Buffer | undefined;
+  readingAll([
+    () => {
+      cert = readConfigFile('metrics.tls.cert_file', t.cert_file);
+    },
+    () => {
+      key = readConfigFile('metrics.tls.key_file', t.key_file);
+    },
+    () => {
+      if (t.client_ca_file !== undefined) ca = readConfigFile('metrics.tls.client_ca_file', t.client_ca_file);
+    },
+  ]);
+  o.tls = {
+    cert: cert!,
+    key: key!,
+    ...(t.key_passphrase !== undefined && { passphrase: t.key_passphrase }),
+    ...(ca !== undefined && { ca }),
+  };
 }

@@ -34,7 +34,7 @@ import {
   section,
   text,
 } from '../primitives.js';
-import { certWithKey, clientTlsFields, clientTlsOptions } from './tls.js';
+import { certWithKey, clientTlsFields, clientTlsOptions, readingAll } from './tls.js';
 
 /** Timeouts arm timers: above 0 (iovalkey treats 0 as "none") and up to 2^31 − 1 ms. */
 const timeout = v.optional(durationIn({ exclusive: true }));
@@ -209,8 +209,11 @@ function redisTls(
   };
 }
 
-/** Maps a validated `cache:` (type redis) section to `createRedisCache` options. */
-export function redisOptionsFromConfig(section: RedisSection): RedisConnectionOptions {
+/**
+ * Maps a validated `cache:` (type redis) section to `createRedisCache` options. `field` is the
+ * section's path in the file, for messages about the files it names (`cache.l2` for a tiered L2).
+ */
+export function redisOptionsFromConfig(section: RedisSection, field = 'cache'): RedisConnectionOptions {
   const o: RedisConnectionOptions = {};
   if (section.mode !== undefined) o.mode = section.mode;
   if (section.addresses !== undefined) o.addresses = [...section.addresses];
@@ -237,11 +240,17 @@ export function redisOptionsFromConfig(section: RedisSection): RedisConnectionOp
     }
     if (section.sentinel.password) o.sentinel.password = section.sentinel.password;
     if (section.sentinel.username) o.sentinel.username = section.sentinel.username;
-    if (section.sentinel.tls !== undefined)
-      o.sentinel.tls = redisTls(section.sentinel.tls, 'cache.sentinel.tls');
   }
   if (section.key_prefix !== undefined) o.keyPrefix = section.key_prefix;
-  if (section.tls !== undefined) o.tls = redisTls(section.tls, 'cache.tls');
+  const sentinelTls = section.sentinel?.tls;
+  readingAll([
+    () => {
+      if (section.tls !== undefined) o.tls = redisTls(section.tls, `${field}.tls`);
+    },
+    () => {
+      if (sentinelTls !== undefined) o.sentinel!.tls = redisTls(sentinelTls, `${field}.sentinel.tls`);
+    },
+  ]);
   if (section.default_ttl !== undefined) o.defaultTtl = section.default_ttl;
   if (section.auto_pipelining !== undefined) o.autoPipelining = section.auto_pipelining;
   return o;

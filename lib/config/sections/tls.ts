@@ -60,13 +60,15 @@ export const serverTls = section(
  * How a file path appears in messages. Values given where a path belongs are sometimes the secret
  * itself (a PEM pasted into `key_file`, a token into `bearer_token_file`): a value with a line
  * break, a PEM marker or over 1024 characters is never shown, nor, under a secret-named field
- * (`auth`, `…token_file`, `password_file`), one that does not start like a path (`/`, `./`,
- * `../`, `~/`, `C:\`).
+ * (`auth`, `…token_file`, `password_file`) or a private key's (`key_file`: an EC key's base64
+ * body, pasted without its PEM lines, is one short line), one that does not start like a path
+ * (`/`, `./`, `../`, `~/`, `C:\`).
  */
 function shownPath(field: string, file: string): string {
   const hidden = '(the value is not shown: it does not look like a file path)';
   if (/[\r\n]/.test(file) || file.includes('-----BEGIN') || file.length > 1024) return hidden;
-  if (isSecretPath(field.split('.')) && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(file)) return hidden;
+  const secret = isSecretPath(field.split('.')) || field.endsWith('key_file');
+  if (secret && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(file)) return hidden;
   return `"${file}"`;
 }
 
@@ -113,12 +115,42 @@ export function readConfigFile(field: string, file: string): Buffer {
   }
 }
 
+/**
+ * Runs each step (each reads files a config names) and then throws one ConfigError listing every
+ * failure, so a config naming several missing or unusable files gets them all in one message; a
+ * single failure is thrown as it is.
+ */
+export function readingAll(steps: readonly (() => void)[]): void {
+  const failed: ConfigError[] = [];
+  for (const step of steps) {
+    try {
+      step();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      failed.push(err);
+    }
+  }
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) {
+    const issues = failed.flatMap((e) => e.issues);
+    throw new ConfigError(`${issues.length} files named in the config cannot be used`, issues);
+  }
+}
+
 /** Maps a `clientTls` section to `tls.connect` options, reading the files. `field` is its path. */
 export function clientTlsOptions(t: v.InferOutput<typeof clientTls>, field: string): ConnectionOptions {
   const o: ConnectionOptions = {};
-  if (t.ca_file !== undefined) o.ca = readConfigFile(`${field}.ca_file`, t.ca_file);
-  if (t.cert_file !== undefined) o.cert = readConfigFile(`${field}.cert_file`, t.cert_file);
-  if (t.key_file !== undefined) o.key = readConfigFile(`${field}.key_file`, t.key_file);
+  readingAll([
+    () => {
+      if (t.ca_file !== undefined) o.ca = readConfigFile(`${field}.ca_file`, t.ca_file);
+    },
+    () => {
+      if (t.cert_file !== undefined) o.cert = readConfigFile(`${field}.cert_file`, t.cert_file);
+    },
+    () => {
+      if (t.key_file !== undefined) o.key = readConfigFile(`${field}.key_file`, t.key_file);
+    },
+  ]);
   if (t.key_passphrase !== undefined) o.passphrase = t.key_passphrase;
   if (t.server_name !== undefined) o.servername = t.server_name;
   if (t.reject_unauthorized !== undefined) o.rejectUnauthorized = t.reject_unauthorized;
