@@ -38,6 +38,11 @@ import { certWithKey, clientTlsFields, clientTlsOptions, readingAll } from './tl
 
 /** Timeouts arm timers: above 0 (iovalkey treats 0 as "none") and up to 2^31 − 1 ms. */
 const timeout = v.optional(durationIn({ exclusive: true }));
+/**
+ * Command timeouts: at least 10 ms, as the Redis factory requires (its writes carry a server-side
+ * deadline at least 5 ms before the timeout, so a shorter one would refuse every write).
+ */
+const commandTimeout = v.optional(durationIn({ min: 10 }));
 
 /**
  * Inline PEM (`ca`, `cert`, `key`) is checked here, as the factory checks it, so that a config the
@@ -152,10 +157,10 @@ export const redisSection = section(
     /** TCP connect timeout, above 0 and up to 2^31 − 1 ms. Default 5s. */
     dial_timeout: timeout,
     /** Per-command reply bound (the larger of read/write timeout applies). Default 3s. */
-    read_timeout: timeout,
-    write_timeout: timeout,
-    /** Overrides read/write timeouts when set. */
-    command_timeout: timeout,
+    read_timeout: commandTimeout,
+    write_timeout: commandTimeout,
+    /** Overrides read/write timeouts when set. At least 10 ms, like read/write timeouts. */
+    command_timeout: commandTimeout,
     cluster: v.optional(
       section(
         {
