@@ -121,3 +121,50 @@ describe('userId out of range', () => {
     assert.equal(downstreamStatus(301), 502);
   });
 });
+
+describe('methods: HEAD, and the 405 of a known path', () => {
+  it('HEAD is served by the GET route: its status and headers, no body', async () => {
+    for (const path of ['/users/1', '/users/1/orders', '/users/999999', '/healthz']) {
+      const get = await fetch(`${services.gateway.url}${path}`);
+      await get.text();
+      const head = await fetch(`${services.gateway.url}${path}`, { method: 'HEAD' });
+      assert.equal(head.status, get.status, `HEAD ${path}`);
+      assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), `HEAD ${path}`);
+      assert.equal(await head.text(), '', `HEAD ${path}`);
+    }
+  });
+
+  it('a method the path does not take gets 405 with the Allow header', async () => {
+    const cases: [string, string, string][] = [
+      ['DELETE', '/users/1', 'GET, HEAD'],
+      ['OPTIONS', '/users/1/orders', 'GET, HEAD'],
+      ['PUT', '/users/abc', 'GET, HEAD'],
+      ['GET', '/orders', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(`${services.gateway.url}${path}`, { method });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+      assert.deepEqual(await res.json(), { error: 'method not allowed' });
+    }
+  });
+
+  it('405s and HEADs are counted under the route template in /metrics', async () => {
+    await (await fetch(`${services.user.url}/users/5`, { method: 'DELETE' })).text();
+    await (await fetch(`${services.user.url}/users/5`, { method: 'HEAD' })).text();
+    const text = await (await fetch(`${services.user.url}/metrics`)).text();
+    const count = (method: string, status: string) =>
+      text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('http_server_request_duration_seconds_count{') &&
+            l.includes(`http_request_method="${method}"`) &&
+            l.includes('http_route="/users/:id"') &&
+            l.includes(`http_response_status_code="${status}"`),
+        );
+    assert.ok(count('DELETE', '405'), 'DELETE /users/:id 405 is recorded');
+    assert.ok(count('HEAD', '200'), 'HEAD /users/:id 200 is recorded');
+  });
+});
