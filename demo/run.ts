@@ -11,7 +11,7 @@
  * With those variables set, the same command uses the real servers (see demo/README.md).
  */
 import { connect } from 'node:net';
-import { redactUrl } from './db.js';
+import { DatabaseUnavailableError, redactUrl } from './db.js';
 import { readEnv } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
 import {
@@ -276,7 +276,14 @@ main().then(
     }, 3000).unref();
   },
   (err: unknown) => {
-    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // A bad DATABASE_URL is the user's to fix: its message says how, a stack trace would bury it.
+    const text =
+      err instanceof DatabaseUnavailableError
+        ? err.message
+        : err instanceof Error
+          ? (err.stack ?? err.message)
+          : String(err);
+    process.stderr.write(`demo failed: ${text}\n`);
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 3000).unref();
   },
