@@ -207,6 +207,36 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(reads, 2);
   });
 
+  it('watchCache never exposes a counter as NaN, negative, -Inf or +Inf: a bad count keeps the last good value, one warning', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg: string) => warnings.push(msg) } as never });
+    let stats: Record<string, unknown> = { hits: 5, misses: 2, hitRatio: 5 / 7, keysEvicted: 1, errors: 0 };
+    m.watchCache({ name: 'buggy', stats: () => stats as never });
+    // A stats() that returns a promise (the contract's stats() is synchronous).
+    m.watchCache({ name: 'async', stats: (async () => ({ hits: 1, misses: 1, hitRatio: 0.5 })) as never });
+    const good = [
+      'cache_requests_total{cache="buggy",result="hit"} 5',
+      'cache_requests_total{cache="buggy",result="miss"} 2',
+    ];
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), good);
+    for (const bad of [Number.NaN, -5, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, '7', undefined]) {
+      stats = { hits: bad, misses: bad, hitRatio: 0.5, keysEvicted: bad, errors: bad };
+      const body = await text(m);
+      assert.deepEqual(samples(body, 'cache_requests_total'), good, `hits = ${String(bad)}`);
+      assert.deepEqual(samples(body, 'cache_evictions_total'), ['cache_evictions_total{cache="buggy"} 1']);
+      assert.deepEqual(samples(body, 'cache_errors_total'), ['cache_errors_total{cache="buggy"} 0']);
+      assert.doesNotMatch(body, /^cache_\S+ (NaN|-|\+Inf)/m);
+    }
+    stats = { hits: 8, misses: 3, hitRatio: 8 / 11 };
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), [
+      'cache_requests_total{cache="buggy",result="hit"} 8',
+      'cache_requests_total{cache="buggy",result="miss"} 3',
+    ]);
+    assert.equal(warnings.filter((w) => w.includes('"buggy"')).length, 1, warnings.join('\n'));
+    assert.equal(warnings.filter((w) => w.includes('"async"')).length, 1, warnings.join('\n'));
+    await m.close();
+  });
+
   it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {
     const m = createMetrics({ naming: 'legacy' });
     const unwatch = m.watchCache({ name: 'memory', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
