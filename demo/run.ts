@@ -39,6 +39,10 @@ async function main(): Promise<void> {
     out(
       `  warning: nothing answers at ${env.tracingEndpoint} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
     );
+  if (env.redisUrl && !(await reachable(env.redisUrl)))
+    out(
+      `  warning: nothing answers at ${redactUrl(env.redisUrl)} (REDIS_URL); the demo runs anyway: L2 calls time out after 200 ms, the breaker opens and reads go to L1 and PostgreSQL (L2 hit ratio 0 %)`,
+    );
   const t0 = performance.now();
   const services = await startServices({
     databaseUrl: env.databaseUrl,
@@ -173,13 +177,14 @@ function reachable(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     let u: URL;
     try {
-      u = new URL(/^https?:\/\//.test(url) ? url : `http://${url}`);
+      u = new URL(/^(https?|rediss?):\/\//.test(url) ? url : `http://${url}`);
     } catch {
       return resolve(false);
     }
+    const defaultPort = { 'https:': 443, 'redis:': 6379, 'rediss:': 6379 }[u.protocol] ?? 80;
     const socket = connect({
       host: u.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)),
+      port: Number(u.port || defaultPort),
     });
     socket.setTimeout(1000);
     const done = (ok: boolean) => {

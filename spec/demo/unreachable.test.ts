@@ -2,6 +2,7 @@
  * `npm run demo` with DATABASE_URL pointing where no PostgreSQL answers (refused, silent, unknown
  * host, not a postgres URL): it exits 1 within the pool's connect timeout with one line naming
  * DATABASE_URL and the server (password removed) and saying what to do — no stack trace, no hang.
+ * With REDIS_URL where no Redis answers it runs on (the documented fallback) and says so first.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,15 +14,18 @@ import { freePort } from '../harness/process.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'pw-4f1c9e-never-printed';
 
-function runDemo(databaseUrl: string): Promise<{ code: number | null; out: string; err: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl };
+function runDemo(vars: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of [
+    'DATABASE_URL',
+
     'REDIS_URL',
     'OTEL_EXPORTER_OTLP_ENDPOINT',
     'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
     'HYPERION_TRACING_ENDPOINT',
   ])
     delete env[k];
+  Object.assign(env, vars);
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts'], {
     cwd: root,
     env,
@@ -86,11 +90,32 @@ describe('npm run demo with DATABASE_URL where no PostgreSQL answers', () => {
   ];
   for (const [name, url, expected] of cases) {
     it(`${name}: exit 1, one clear line, no password, no stack`, async () => {
-      const r = await runDemo(await url());
+      const r = await runDemo({ DATABASE_URL: await url() });
       assert.equal(r.code, 1, `exit code\n--- stdout ---\n${r.out}\n--- stderr ---\n${r.err}`);
       assert.match(r.err, expected);
       assert.doesNotMatch(r.err, /^\s+at /m, 'no stack trace');
       assert.ok(!`${r.out}${r.err}`.includes(PASSWORD), 'the password is never printed');
     });
   }
+});
+
+describe('npm run demo with REDIS_URL where no Redis answers', () => {
+  it('says so in one line before starting, then runs on L1 and PostgreSQL and exits 0', async () => {
+    const port = await freePort();
+    const r = await runDemo({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${port}` });
+    assert.equal(r.code, 0, `exit code\n--- stdout ---\n${r.out}\n--- stderr ---\n${r.err.slice(-3000)}`);
+    assert.match(
+      r.out,
+      new RegExp(
+        `^  warning: nothing answers at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\); the demo runs anyway: .*L1 and PostgreSQL`,
+        'm',
+      ),
+    );
+    assert.ok(
+      r.out.indexOf('warning: nothing answers') < r.out.indexOf('Traffic'),
+      'the warning comes first',
+    );
+    assert.match(r.out, /user-service +L1 \d+ % +L2 0 %/);
+    assert.ok(!`${r.out}${r.err}`.includes(PASSWORD), 'the password is never printed');
+  });
 });
