@@ -80,6 +80,9 @@ describe('prometheus metrics: HTTP', () => {
     assert.equal(negotiate('text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5'), 'text');
     assert.equal(negotiate('application/openmetrics-text;q=0'), 'text');
     assert.equal(negotiate('*/*'), 'text');
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    assert.equal(negotiate('Application/OpenMetrics-Text; Version=1.0.0'), 'openmetrics');
+    assert.equal(negotiate('APPLICATION/OPENMETRICS-TEXT;Q=0.9, text/plain;q=0.5'), 'openmetrics');
     assert.equal(negotiate(undefined), 'text');
     assert.equal(negotiate('garbage;;;q=zz,application/openmetrics-text'), 'openmetrics');
   });
