@@ -245,6 +245,28 @@ describe('prometheus metrics: instruments', () => {
     assert.deepEqual(samples(await text(m), 'cache_hit_rate'), []);
   });
 
+  it('watchDbConnections never exposes NaN or a negative count: the gauge keeps its last value, the failure is warned', async () => {
+    const warnings: unknown[] = [];
+    const m = createMetrics({
+      logger: {
+        warn: (msg: string, attrs?: { error?: unknown }) => warnings.push(attrs?.error ?? msg),
+      } as never,
+    });
+    let pool: unknown = { used: 2, idle: 3 };
+    m.watchDbConnections(() => pool as never);
+    const good = ['db_client_connection_count{state="used"} 2', 'db_client_connection_count{state="idle"} 3'];
+    assert.deepEqual(samples(await text(m), 'db_client_connection_count'), good);
+    for (const bad of [Number.NaN, -1, { used: Number.NaN }, { used: 1, idle: -2 }, { used: '4' }, null]) {
+      pool = bad;
+      const before = warnings.length;
+      assert.deepEqual(samples(await text(m), 'db_client_connection_count'), good, JSON.stringify(bad));
+      const err = warnings.slice(before).find((w) => w instanceof MetricsError) as MetricsError | undefined;
+      assert.equal(err?.code, 'invalid_value', JSON.stringify(bad));
+      assert.match(err!.message, /watchDbConnections: (used|idle) \(a connection count >= 0\)/);
+    }
+    await m.close();
+  });
+
   it('watchDbConnections sets db_client_connection_count{state} at scrape time', async () => {
     const m = createMetrics();
     let pool: number | { used: number; idle: number } = { used: 4, idle: 6 };

@@ -234,9 +234,21 @@ export function clientRecorder(f: FrameworkParts): (o: HttpClientObservation) =>
 
 /** Writes a pool's connections into `db_client_connection_count{state}` (or legacy `db_connections_active`). */
 export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnections) => void {
-  if (f.naming === 'legacy') return (c) => f.dbConnections.set(typeof c === 'number' ? c : c.used);
+  /** A connection count, or MetricsError: the gauge keeps its last value rather than show NaN or -1. */
+  const check = (field: string, v: unknown): number => {
+    if (typeof v === 'number' && v >= 0 && v !== Number.POSITIVE_INFINITY) return v;
+    throw new MetricsError(
+      'invalid_value',
+      `watchDbConnections: ${field} (a connection count >= 0) was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
+    );
+  };
+  const read = (c: number | DbConnections) => {
+    const o = typeof c === 'number' ? { used: c, idle: undefined } : (c ?? ({} as DbConnections));
+    return { used: check('used', o.used), idle: o.idle === undefined ? undefined : check('idle', o.idle) };
+  };
+  if (f.naming === 'legacy') return (c) => f.dbConnections.set(read(c).used);
   return (c) => {
-    const { used, idle } = typeof c === 'number' ? { used: c, idle: undefined } : c;
+    const { used, idle } = read(c);
     f.dbConnections.set({ state: 'used' }, used);
     if (idle !== undefined) f.dbConnections.set({ state: 'idle' }, idle);
   };
