@@ -141,6 +141,21 @@ export function sendJson(
   res.end(text);
 }
 
+/**
+ * The origin-form target of a request: `/users/1?x` as sent, or the path and query of an
+ * absolute-form target (`GET http://host/users/1`), which a server must accept (RFC 9112 3.2.2).
+ */
+export function requestPath(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/')) return url;
+  try {
+    const u = new URL(url);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return url; // matches no route: 404
+  }
+}
+
 /** A `node:http` request listener. */
 export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -253,7 +268,7 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
   );
 
   return function serviceListener(req, res) {
-    const raw = req.url ?? '/';
+    const raw = requestPath(req.url);
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
     if (path === '/metrics' && scrape) return scrape(req, res);

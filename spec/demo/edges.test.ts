@@ -168,3 +168,32 @@ describe('methods: HEAD, and the 405 of a known path', () => {
     assert.ok(count('HEAD', '200'), 'HEAD /users/:id 200 is recorded');
   });
 });
+
+describe('absolute-form request target (GET http://host/users/1)', () => {
+  /** One request whose target is the absolute URL (as sent to a proxy); RFC 9112 3.2.2 says a server must accept it. */
+  const absolute = (base: string, path: string) =>
+    new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const u = new URL(base);
+      const req = request({ host: u.hostname, port: u.port, path: `${base}${path}` }, (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => {
+          body += b.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('is routed like its origin form, on every service and for /metrics', async () => {
+    const user = await absolute(services.gateway.url, '/users/1');
+    assert.equal(user.status, 200, user.body);
+    assert.equal(JSON.parse(user.body).id, 1);
+    assert.equal((await absolute(services.order.url, '/users/1/orders')).status, 200);
+    assert.equal((await absolute(services.user.url, '/users/999999')).status, 404);
+    const metrics = await absolute(services.user.url, '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /http_server_request_duration_seconds_count\{/);
+    assert.equal((await absolute(services.gateway.url, '/healthz')).status, 200);
+  });
+});
