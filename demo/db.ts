@@ -176,8 +176,46 @@ export async function createPgliteDb(options: { cacheFile?: string | false } = {
 }
 
 /** `DATABASE_URL` set → PostgreSQL through `pg`; unset → embedded pglite. */
-export function openDb(url: string | undefined, onError?: (err: Error) => void): Promise<Db> {
-  return url ? createPostgresDb(url, { onError }) : createPgliteDb();
+/**
+ * `DATABASE_URL` is unusable: not a PostgreSQL URL, or nothing there accepts a connection. Its
+ * message names the variable and the server (password removed) and says what to do.
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+}
+
+/**
+ * The demo's database: `pg` on `url` (checked with one `SELECT 1`, so an unreachable server is a
+ * {@link DatabaseUnavailableError} at once, not a stack trace from the first migration), or the
+ * embedded pglite when `url` is unset.
+ */
+export async function openDb(url: string | undefined, onError?: (err: Error) => void): Promise<Db> {
+  if (!url) return createPgliteDb();
+  const fix = 'fix DATABASE_URL, or unset it to use the embedded database';
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new DatabaseUnavailableError(
+      `DATABASE_URL is not a URL (expected postgres://user:password@host:5432/database); ${fix}`,
+    );
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:')
+    throw new DatabaseUnavailableError(
+      `DATABASE_URL must be a postgres:// or postgresql:// URL, not ${protocol}//…; ${fix}`,
+    );
+  const db = await createPostgresDb(url, { onError });
+  try {
+    await db.query('SELECT 1');
+  } catch (err) {
+    await db.close().catch(() => {});
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new DatabaseUnavailableError(
+      `PostgreSQL at ${redactUrl(url)} (DATABASE_URL) did not accept a connection: ${reason}; start it, or ${fix}`,
+      { cause: err },
+    );
+  }
+  return db;
 }
 
 /** What a traced statement is about: becomes the span name and the `db.*` attributes. */

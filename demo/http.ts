@@ -141,6 +141,21 @@ export function sendJson(
   res.end(text);
 }
 
+/**
+ * The origin-form target of a request: `/users/1?x` as sent, or the path and query of an
+ * absolute-form target (`GET http://host/users/1`), which a server must accept (RFC 9112 3.2.2).
+ */
+export function requestPath(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/')) return url;
+  try {
+    const u = new URL(url);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return url; // matches no route: 404
+  }
+}
+
 /** A `node:http` request listener. */
 export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -207,6 +222,7 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
 
   const table = options.routes.map((r) => ({
     method: r.method,
+    path: r.path,
     match: compile(r.path),
     listener: wrap(r.path, async (c, req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -233,14 +249,37 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     }),
   }));
   const notFound = wrap('unmatched', (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
+  // A known path asked with a method it does not take: 405 with the `Allow` header HTTP requires,
+  // traced and counted under the path's template like any other answer of that route.
+  const allowed = new Map<string, string[]>();
+  for (const r of options.routes) {
+    const methods = allowed.get(r.path) ?? [];
+    methods.push(r.method, ...(r.method === 'GET' ? ['HEAD'] : []));
+    allowed.set(r.path, methods);
+  }
+  const notAllowed = new Map(
+    [...allowed].map(([path, methods]) => {
+      const allow = [...new Set(methods)].join(', ');
+      return [
+        path,
+        wrap(path, (_c, _req, res) => sendJson(res, 405, { error: 'method not allowed' }, { allow })),
+      ] as const;
+    }),
+  );
 
   return function serviceListener(req, res) {
-    const raw = req.url ?? '/';
+    const raw = requestPath(req.url);
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
     if (path === '/metrics' && scrape) return scrape(req, res);
-    if (path === '/healthz') return sendJson(res, 200, { status: 'ok', ...options.health?.() });
-    let methodMismatch = false;
+    if (path === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
+      return sendJson(res, 200, { status: 'ok', ...options.health?.() });
+    }
+    // HEAD is served by the GET route (node:http sends the headers, no body).
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    let mismatch: string | undefined;
     for (const r of table) {
       let params: Record<string, string> | undefined;
       try {
@@ -249,14 +288,14 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
         break; // malformed percent-encoding: no route can match
       }
       if (!params) continue;
-      if (r.method !== req.method) {
-        methodMismatch = true;
+      if (r.method !== method) {
+        mismatch ??= r.path;
         continue;
       }
       paramsOf.set(req, params);
       return r.listener(req, res);
     }
-    if (methodMismatch) return sendJson(res, 405, { error: 'method not allowed' });
+    if (mismatch !== undefined) return notAllowed.get(mismatch)!(req, res);
     return notFound(req, res);
   };
 }

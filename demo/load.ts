@@ -6,11 +6,27 @@
  */
 import { driveTraffic, quantile } from './traffic.js';
 
+const USAGE =
+  'usage: node --import tsx demo/load.ts [BASE_URL=http://localhost:8080] [REQUESTS=2000] [CONCURRENCY=8]';
+const fail = (message: string): never => {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(1);
+};
 const [base = 'http://localhost:8080', requests = '2000', concurrency = '8'] = process.argv.slice(2);
+/** A whole number 1..max from an argument, or exit 1 naming it. */
+const count = (name: string, text: string, max: number): number => {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max)
+    fail(`${name} must be a whole number 1..${max}, got "${text}"`);
+  return n;
+};
+const n = count('REQUESTS', requests, 1_000_000);
+const c = count('CONCURRENCY', concurrency, 1000);
+if (!/^https?:\/\/[^/]/.test(base)) fail(`BASE_URL must be an http:// or https:// URL, got "${base}"`);
 const result = await driveTraffic({
   baseUrl: base.replace(/\/+$/, ''),
-  requests: Number(requests),
-  concurrency: Number(concurrency),
+  requests: n,
+  concurrency: c,
   deadlineMs: 120_000,
   seed: Date.now() & 0xffff,
 });
@@ -22,3 +38,6 @@ process.stdout.write(
 );
 const sample = result.samples.find((s) => s.kind === 'user-orders' && s.traceId);
 if (sample) process.stdout.write(`a trace to open: http://localhost:16686/trace/${sample.traceId}\n`);
+// Nothing answered: the gateway is not there (the stack not up, a wrong URL): say so, exit 1.
+if (result.samples.length > 0 && ok.length === 0)
+  fail(`nothing at ${base} answered a request: is the gateway running (docker-compose ps)?`);

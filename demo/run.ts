@@ -11,7 +11,7 @@
  * With those variables set, the same command uses the real servers (see demo/README.md).
  */
 import { connect } from 'node:net';
-import { redactUrl } from './db.js';
+import { DatabaseUnavailableError, redactUrl } from './db.js';
 import { readEnv } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
 import {
@@ -38,6 +38,10 @@ async function main(): Promise<void> {
   if (env.tracingEndpoint && !(await reachable(env.tracingEndpoint)))
     out(
       `  warning: nothing answers at ${env.tracingEndpoint} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
+    );
+  if (env.redisUrl && !(await reachable(env.redisUrl)))
+    out(
+      `  warning: nothing answers at ${redactUrl(env.redisUrl)} (REDIS_URL); the demo runs anyway: L2 calls time out after 200 ms, the breaker opens and reads go to L1 and PostgreSQL (L2 hit ratio 0 %)`,
     );
   const t0 = performance.now();
   const services = await startServices({
@@ -173,13 +177,14 @@ function reachable(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     let u: URL;
     try {
-      u = new URL(/^https?:\/\//.test(url) ? url : `http://${url}`);
+      u = new URL(/^(https?|rediss?):\/\//.test(url) ? url : `http://${url}`);
     } catch {
       return resolve(false);
     }
+    const defaultPort = { 'https:': 443, 'redis:': 6379, 'rediss:': 6379 }[u.protocol] ?? 80;
     const socket = connect({
       host: u.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)),
+      port: Number(u.port || defaultPort),
     });
     socket.setTimeout(1000);
     const done = (ok: boolean) => {
@@ -276,7 +281,14 @@ main().then(
     }, 3000).unref();
   },
   (err: unknown) => {
-    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // A bad DATABASE_URL is the user's to fix: its message says how, a stack trace would bury it.
+    const text =
+      err instanceof DatabaseUnavailableError
+        ? err.message
+        : err instanceof Error
+          ? (err.stack ?? err.message)
+          : String(err);
+    process.stderr.write(`demo failed: ${text}\n`);
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 3000).unref();
   },

@@ -121,3 +121,79 @@ describe('userId out of range', () => {
     assert.equal(downstreamStatus(301), 502);
   });
 });
+
+describe('methods: HEAD, and the 405 of a known path', () => {
+  it('HEAD is served by the GET route: its status and headers, no body', async () => {
+    for (const path of ['/users/1', '/users/1/orders', '/users/999999', '/healthz']) {
+      const get = await fetch(`${services.gateway.url}${path}`);
+      await get.text();
+      const head = await fetch(`${services.gateway.url}${path}`, { method: 'HEAD' });
+      assert.equal(head.status, get.status, `HEAD ${path}`);
+      assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), `HEAD ${path}`);
+      assert.equal(await head.text(), '', `HEAD ${path}`);
+    }
+  });
+
+  it('a method the path does not take gets 405 with the Allow header', async () => {
+    const cases: [string, string, string][] = [
+      ['DELETE', '/users/1', 'GET, HEAD'],
+      ['OPTIONS', '/users/1/orders', 'GET, HEAD'],
+      ['PUT', '/users/abc', 'GET, HEAD'],
+      ['GET', '/orders', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(`${services.gateway.url}${path}`, { method });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+      assert.deepEqual(await res.json(), { error: 'method not allowed' });
+    }
+  });
+
+  it('405s and HEADs are counted under the route template in /metrics', async () => {
+    await (await fetch(`${services.user.url}/users/5`, { method: 'DELETE' })).text();
+    await (await fetch(`${services.user.url}/users/5`, { method: 'HEAD' })).text();
+    const text = await (await fetch(`${services.user.url}/metrics`)).text();
+    const count = (method: string, status: string) =>
+      text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('http_server_request_duration_seconds_count{') &&
+            l.includes(`http_request_method="${method}"`) &&
+            l.includes('http_route="/users/:id"') &&
+            l.includes(`http_response_status_code="${status}"`),
+        );
+    assert.ok(count('DELETE', '405'), 'DELETE /users/:id 405 is recorded');
+    assert.ok(count('HEAD', '200'), 'HEAD /users/:id 200 is recorded');
+  });
+});
+
+describe('absolute-form request target (GET http://host/users/1)', () => {
+  /** One request whose target is the absolute URL (as sent to a proxy); RFC 9112 3.2.2 says a server must accept it. */
+  const absolute = (base: string, path: string) =>
+    new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const u = new URL(base);
+      const req = request({ host: u.hostname, port: u.port, path: `${base}${path}` }, (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => {
+          body += b.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('is routed like its origin form, on every service and for /metrics', async () => {
+    const user = await absolute(services.gateway.url, '/users/1');
+    assert.equal(user.status, 200, user.body);
+    assert.equal(JSON.parse(user.body).id, 1);
+    assert.equal((await absolute(services.order.url, '/users/1/orders')).status, 200);
+    assert.equal((await absolute(services.user.url, '/users/999999')).status, 404);
+    const metrics = await absolute(services.user.url, '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /http_server_request_duration_seconds_count\{/);
+    assert.equal((await absolute(services.gateway.url, '/healthz')).status, 200);
+  });
+});

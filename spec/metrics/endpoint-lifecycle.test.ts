@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
@@ -41,6 +42,27 @@ describe('prometheus metrics: collect callbacks are bounded', () => {
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /collect callback/);
     await m.close();
+  });
+
+  it('listen() serves an absolute-form target (GET http://host:port/metrics), as a server must (RFC 9112 3.2.2)', async () => {
+    const m = createMetrics({ port: 0 });
+    const addr = await m.listen();
+    try {
+      const get = (path: string) =>
+        new Promise<number | undefined>((resolve, reject) => {
+          const req = request({ host: addr!.host, port: addr!.port, path }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      assert.equal(await get(addr!.url), 200);
+      assert.equal(await get(`${addr!.url}?x=1`), 200);
+      assert.equal(await get(`http://${addr!.host}:${addr!.port}/other`), 404);
+    } finally {
+      await m.close();
+    }
   });
 
   it('collectTimeoutMs is checked', () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { Span, SpanContext } from '../../lib/core/contracts.js';
+import { MetricsError } from '../../lib/core/errors.js';
 import { noopLogger, noopMetrics, noopSpan } from '../../lib/core/noop.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/prometheus/exposition.js';
 import { sampledTraceId } from '../../lib/metrics/prometheus/http.js';
@@ -27,6 +28,47 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url
 }
 
 describe('prometheus metrics: HTTP', () => {
+  it('observeRequest refuses what it cannot record faithfully (typed MetricsError, nothing recorded); instrument() maps an empty route to unmatched', async () => {
+    for (const naming of ['otel', 'legacy'] as const) {
+      const m = createMetrics({ naming });
+      const ok = { method: 'GET', route: '/users/:id', status: 200, seconds: 0.01 };
+      const bad: [Record<string, unknown>, string, RegExp][] = [
+        [{ route: undefined }, 'invalid_label', /route \(a route template/],
+        [{ route: '' }, 'invalid_label', /route/],
+        [{ route: 7 }, 'invalid_label', /route/],
+        [{ status: 'abc' }, 'invalid_value', /status \(an HTTP status 100-999/],
+        [{ status: 99999 }, 'invalid_value', /received 99999/],
+        [{ status: 20.5 }, 'invalid_value', /status/],
+        [{ seconds: -1 }, 'invalid_value', /seconds \(a finite duration >= 0\)/],
+        [{ seconds: Number.NaN }, 'invalid_value', /seconds/],
+        [{ seconds: Number.POSITIVE_INFINITY }, 'invalid_value', /seconds/],
+      ];
+      for (const [patch, code, message] of bad)
+        assert.throws(
+          () => m.observeRequest({ ...ok, ...patch } as never),
+          (e: unknown) => e instanceof MetricsError && e.code === code && message.test(e.message),
+          `${naming} ${JSON.stringify(patch)}`,
+        );
+      const before = await m.render();
+      assert.doesNotMatch(before.body, /route="\/users\/:id"|NaN"|_sum\{[^}]*\} -/, naming);
+      // Good observations still go through: a numeric string status and a response cut off.
+      m.observeRequest({ ...ok, status: '404' });
+      m.observeRequest({ ...ok, status: undefined });
+      const body = (await m.render()).body;
+      assert.match(body, naming === 'otel' ? /http_response_status_code="404"/ : /status="404"/, naming);
+      await m.close();
+    }
+    const m = createMetrics();
+    const server = createServer(m.instrument((_req, res) => res.end('ok'), { route: () => '' }));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    await (await fetch(`http://127.0.0.1:${port}/x`)).text();
+    server.close();
+    await m.close();
+    assert.match((await m.render()).body, /http_route="unmatched"/);
+  });
+
   const closers: (() => Promise<unknown>)[] = [];
   after(async () => {
     for (const c of closers.reverse()) await c();
@@ -38,6 +80,9 @@ describe('prometheus metrics: HTTP', () => {
     assert.equal(negotiate('text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5'), 'text');
     assert.equal(negotiate('application/openmetrics-text;q=0'), 'text');
     assert.equal(negotiate('*/*'), 'text');
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    assert.equal(negotiate('Application/OpenMetrics-Text; Version=1.0.0'), 'openmetrics');
+    assert.equal(negotiate('APPLICATION/OPENMETRICS-TEXT;Q=0.9, text/plain;q=0.5'), 'openmetrics');
     assert.equal(negotiate(undefined), 'text');
     assert.equal(negotiate('garbage;;;q=zz,application/openmetrics-text'), 'openmetrics');
   });

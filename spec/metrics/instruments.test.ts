@@ -207,12 +207,64 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(reads, 2);
   });
 
+  it('watchCache never exposes a counter as NaN, negative, -Inf or +Inf: a bad count keeps the last good value, one warning', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg: string) => warnings.push(msg) } as never });
+    let stats: Record<string, unknown> = { hits: 5, misses: 2, hitRatio: 5 / 7, keysEvicted: 1, errors: 0 };
+    m.watchCache({ name: 'buggy', stats: () => stats as never });
+    // A stats() that returns a promise (the contract's stats() is synchronous).
+    m.watchCache({ name: 'async', stats: (async () => ({ hits: 1, misses: 1, hitRatio: 0.5 })) as never });
+    const good = [
+      'cache_requests_total{cache="buggy",result="hit"} 5',
+      'cache_requests_total{cache="buggy",result="miss"} 2',
+    ];
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), good);
+    for (const bad of [Number.NaN, -5, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, '7', undefined]) {
+      stats = { hits: bad, misses: bad, hitRatio: 0.5, keysEvicted: bad, errors: bad };
+      const body = await text(m);
+      assert.deepEqual(samples(body, 'cache_requests_total'), good, `hits = ${String(bad)}`);
+      assert.deepEqual(samples(body, 'cache_evictions_total'), ['cache_evictions_total{cache="buggy"} 1']);
+      assert.deepEqual(samples(body, 'cache_errors_total'), ['cache_errors_total{cache="buggy"} 0']);
+      assert.doesNotMatch(body, /^cache_\S+ (NaN|-|\+Inf)/m);
+    }
+    stats = { hits: 8, misses: 3, hitRatio: 8 / 11 };
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), [
+      'cache_requests_total{cache="buggy",result="hit"} 8',
+      'cache_requests_total{cache="buggy",result="miss"} 3',
+    ]);
+    assert.equal(warnings.filter((w) => w.includes('"buggy"')).length, 1, warnings.join('\n'));
+    assert.equal(warnings.filter((w) => w.includes('"async"')).length, 1, warnings.join('\n'));
+    await m.close();
+  });
+
   it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {
     const m = createMetrics({ naming: 'legacy' });
     const unwatch = m.watchCache({ name: 'memory', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
     assert.deepEqual(samples(await text(m), 'cache_hit_rate'), ['cache_hit_rate{cache_type="memory"} 0.9']);
     unwatch();
     assert.deepEqual(samples(await text(m), 'cache_hit_rate'), []);
+  });
+
+  it('watchDbConnections never exposes NaN or a negative count: the gauge keeps its last value, the failure is warned', async () => {
+    const warnings: unknown[] = [];
+    const m = createMetrics({
+      logger: {
+        warn: (msg: string, attrs?: { error?: unknown }) => warnings.push(attrs?.error ?? msg),
+      } as never,
+    });
+    let pool: unknown = { used: 2, idle: 3 };
+    m.watchDbConnections(() => pool as never);
+    const good = ['db_client_connection_count{state="used"} 2', 'db_client_connection_count{state="idle"} 3'];
+    assert.deepEqual(samples(await text(m), 'db_client_connection_count'), good);
+    for (const bad of [Number.NaN, -1, { used: Number.NaN }, { used: 1, idle: -2 }, { used: '4' }, null]) {
+      pool = bad;
+      const before = warnings.length;
+      assert.deepEqual(samples(await text(m), 'db_client_connection_count'), good, JSON.stringify(bad));
+      const err = warnings.slice(before).find((w) => w instanceof MetricsError) as MetricsError | undefined;
+      assert.equal(err?.code, 'invalid_value', JSON.stringify(bad));
+      assert.match(err!.message, /watchDbConnections: (used|idle) \(a connection count >= 0\)/);
+    }
+    await m.close();
   });
 
   it('watchDbConnections sets db_client_connection_count{state} at scrape time', async () => {

@@ -24,6 +24,30 @@ export function createCacheWatch(
   logger: Pick<Logger, 'warn'>,
 ): CacheWatch {
   const watched = new Map<string, Watched>();
+  /** Caches already warned about unusable stats (one warning per cache and watch). */
+  const warned = new Set<Watched>();
+  const warnOnce = (label: string, cache: Watched, message: string, extra: Record<string, unknown>) => {
+    if (warned.has(cache)) return;
+    warned.add(cache);
+    logger.warn(`${message} (warned once per cache)`, { cache: label, ...extra });
+  };
+
+  /**
+   * A count the cache reported, or `undefined` when it is not one (NaN, negative, infinite, not a
+   * number): a counter must never show such a value, so the series keeps its last good one.
+   */
+  const count = (label: string, cache: Watched, field: string, v: unknown): number | undefined => {
+    if (typeof v === 'number' && v >= 0 && v !== Number.POSITIVE_INFINITY) return v;
+    warnOnce(
+      label,
+      cache,
+      `cache "${label}" reported ${field} = ${String(v)}, not a count; the series keeps its last value`,
+      {
+        field,
+      },
+    );
+    return undefined;
+  };
 
   const readOne = (label: string, cache: Watched) => {
     let s: ReturnType<NonNullable<Cache['stats']>> | undefined;
@@ -34,11 +58,24 @@ export function createCacheWatch(
       return;
     }
     if (!s) return;
-    f.cacheRequests.setTotal({ cache: label, result: 'hit' }, s.hits);
-    f.cacheRequests.setTotal({ cache: label, result: 'miss' }, s.misses);
-    f.cacheHitRate?.set({ cache_type: label }, s.hitRatio);
-    if (s.keysEvicted !== undefined) f.cacheEvictions.setTotal({ cache: label }, s.keysEvicted);
-    if (s.errors !== undefined) f.cacheErrors.setTotal({ cache: label }, s.errors);
+    if (typeof (s as unknown as PromiseLike<unknown>).then === 'function' || typeof s !== 'object') {
+      warnOnce(label, cache, `stats() of cache "${label}" must return the counts synchronously`, {});
+      return;
+    }
+    const hits = count(label, cache, 'hits', s.hits);
+    const misses = count(label, cache, 'misses', s.misses);
+    if (hits !== undefined) f.cacheRequests.setTotal({ cache: label, result: 'hit' }, hits);
+    if (misses !== undefined) f.cacheRequests.setTotal({ cache: label, result: 'miss' }, misses);
+    if (f.cacheHitRate && typeof s.hitRatio === 'number' && s.hitRatio >= 0 && s.hitRatio <= 1)
+      f.cacheHitRate.set({ cache_type: label }, s.hitRatio);
+    if (s.keysEvicted !== undefined) {
+      const v = count(label, cache, 'keysEvicted', s.keysEvicted);
+      if (v !== undefined) f.cacheEvictions.setTotal({ cache: label }, v);
+    }
+    if (s.errors !== undefined) {
+      const v = count(label, cache, 'errors', s.errors);
+      if (v !== undefined) f.cacheErrors.setTotal({ cache: label }, v);
+    }
   };
 
   const removeSeries = (label: string) => {
@@ -65,6 +102,7 @@ export function createCacheWatch(
       return () => {
         if (watched.get(label) !== cache) return;
         watched.delete(label);
+        warned.delete(cache);
         removeSeries(label);
       };
     },

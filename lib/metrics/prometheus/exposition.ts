@@ -18,7 +18,7 @@ export type ExpositionFormat = 'text' | 'openmetrics';
  * as plain text (Prometheus does), else the Prometheus text format (curl, browsers, no header).
  */
 export function negotiate(accept: string | undefined): ExpositionFormat {
-  if (!accept?.includes('openmetrics')) return 'text';
+  if (!accept || !/openmetrics/i.test(accept)) return 'text';
   let om = 0;
   let text = 0;
   for (const range of accept.split(',')) {

@@ -8,6 +8,7 @@
  * the names and labels of before, for dashboards built on them.
  */
 import type { HttpClientObservation } from '../../core/contracts.js';
+import { MetricsError } from '../../core/errors.js';
 import type { RequestObservation } from './http.js';
 import { normalizeMethod } from './http.js';
 import type { CounterImpl, GaugeImpl, HistogramImpl } from './instruments.js';
@@ -162,15 +163,43 @@ function observe(h: HistogramImpl, labels: Labels, seconds: number, traceId: str
  * `http_server_request_duration_seconds`, or under legacy naming into `requests_total` and
  * `request_duration_seconds`.
  */
+/**
+ * Checks what `observeRequest` cannot record faithfully: a route that is not a template string
+ * (the series would lose its route label), a status that is not an HTTP status (a `"NaN"` label),
+ * a duration that is negative or not finite (a corrupt `_sum`).
+ */
+function checkRequest(o: RequestObservation): void {
+  const bad = (code: string, what: string, v: unknown) =>
+    new MetricsError(
+      code,
+      `observeRequest: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
+    );
+  if (typeof o.route !== 'string' || o.route === '')
+    throw bad('invalid_label', 'route (a route template such as "/users/:id")', o.route);
+  if (o.status !== undefined) {
+    const n = typeof o.status === 'string' && /^\d{3}$/.test(o.status) ? Number(o.status) : o.status;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 100 || n > 999)
+      throw bad(
+        'invalid_value',
+        'status (an HTTP status 100-999, or undefined for a response cut off)',
+        o.status,
+      );
+  }
+  if (typeof o.seconds !== 'number' || !(o.seconds >= 0) || o.seconds === Number.POSITIVE_INFINITY)
+    throw bad('invalid_value', 'seconds (a finite duration >= 0)', o.seconds);
+}
+
 export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => void {
   if (f.requests) {
     const requests = f.requests;
     return (o) => {
+      checkRequest(o);
       requests.inc({ method: o.method, route: o.route, status: String(o.status ?? ABORTED_STATUS) });
       observe(f.requestDuration, { method: o.method, route: o.route }, o.seconds, o.traceId);
     };
   }
   return (o) => {
+    checkRequest(o);
     const m = normalizeMethod(o.method);
     const labels: Labels = {
       http_request_method: m === 'OTHER' ? '_OTHER' : m,
@@ -205,9 +234,21 @@ export function clientRecorder(f: FrameworkParts): (o: HttpClientObservation) =>
 
 /** Writes a pool's connections into `db_client_connection_count{state}` (or legacy `db_connections_active`). */
 export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnections) => void {
-  if (f.naming === 'legacy') return (c) => f.dbConnections.set(typeof c === 'number' ? c : c.used);
+  /** A connection count, or MetricsError: the gauge keeps its last value rather than show NaN or -1. */
+  const check = (field: string, v: unknown): number => {
+    if (typeof v === 'number' && v >= 0 && v !== Number.POSITIVE_INFINITY) return v;
+    throw new MetricsError(
+      'invalid_value',
+      `watchDbConnections: ${field} (a connection count >= 0) was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
+    );
+  };
+  const read = (c: number | DbConnections) => {
+    const o = typeof c === 'number' ? { used: c, idle: undefined } : (c ?? ({} as DbConnections));
+    return { used: check('used', o.used), idle: o.idle === undefined ? undefined : check('idle', o.idle) };
+  };
+  if (f.naming === 'legacy') return (c) => f.dbConnections.set(read(c).used);
   return (c) => {
-    const { used, idle } = typeof c === 'number' ? { used: c, idle: undefined } : c;
+    const { used, idle } = read(c);
     f.dbConnections.set({ state: 'used' }, used);
     if (idle !== undefined) f.dbConnections.set({ state: 'idle' }, idle);
   };

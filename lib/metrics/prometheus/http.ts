@@ -106,7 +106,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       warnOnce('the route function threw; such requests are recorded with route "unmatched"', err);
       return 'unmatched';
     }
-    if (r === undefined || r === null) return 'unmatched';
+    if (r === undefined || r === null || r === '') return 'unmatched';
     if (typeof r !== 'string' || !(r as WellFormed).isWellFormed() || labelValueTooLong(r)) {
       const what =
         typeof r !== 'string'

@@ -72,7 +72,15 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
   const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
     abortListen = reject;
     const route = (req: IncomingMessage, res: ServerResponse) => {
-      const url = req.url ?? '/';
+      let url = req.url ?? '/';
+      // An absolute-form target (GET http://host/metrics), which a server must accept (RFC 9112 3.2.2).
+      if (!url.startsWith('/')) {
+        try {
+          url = new URL(url).pathname;
+        } catch {
+          // not a URL: matches no path, 404
+        }
+      }
       const q = url.indexOf('?');
       if ((q === -1 ? url : url.slice(0, q)) === path) handler(req, res);
       else res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; metrics are at ${path}\n`);

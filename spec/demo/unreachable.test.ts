@@ -1,0 +1,121 @@
+/**
+ * `npm run demo` with DATABASE_URL pointing where no PostgreSQL answers (refused, silent, unknown
+ * host, not a postgres URL): it exits 1 within the pool's connect timeout with one line naming
+ * DATABASE_URL and the server (password removed) and saying what to do — no stack trace, no hang.
+ * With REDIS_URL where no Redis answers it runs on (the documented fallback) and says so first.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../harness/process.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const PASSWORD = 'pw-4f1c9e-never-printed';
+
+function runDemo(vars: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of [
+    'DATABASE_URL',
+
+    'REDIS_URL',
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    'HYPERION_TRACING_ENDPOINT',
+  ])
+    delete env[k];
+  Object.assign(env, vars);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  // The pool's connect timeout is 5 s; a hang is what this bound catches.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    }),
+  );
+}
+
+let silentPort = 0;
+const sockets = new Set<Socket>();
+const silent = createServer((s) => {
+  sockets.add(s); // accepts and never answers
+  s.on('error', () => {});
+});
+
+before(async () => {
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  silentPort = (silent.address() as { port: number }).port;
+});
+after(() => {
+  for (const s of sockets) s.destroy();
+  silent.close();
+});
+
+describe('npm run demo with DATABASE_URL where no PostgreSQL answers', () => {
+  const cases: [string, () => Promise<string>, RegExp][] = [
+    [
+      'connection refused',
+      async () => `postgres://app:${PASSWORD}@127.0.0.1:${await freePort()}/app`,
+      /^demo failed: PostgreSQL at postgres:\/\/app@127\.0\.0\.1:\d+\/app \(DATABASE_URL\) did not accept a connection: connect ECONNREFUSED .*unset it to use the embedded database$/m,
+    ],
+    [
+      'a server that accepts and never answers',
+      async () => `postgres://app:${PASSWORD}@127.0.0.1:${silentPort}/app`,
+      /^demo failed: PostgreSQL at postgres:\/\/app@127\.0\.0\.1:\d+\/app \(DATABASE_URL\) did not accept a connection: .*timeout.*$/m,
+    ],
+    [
+      'not a URL',
+      async () => `postgres://app:${PASSWORD} x@host:99999/app`,
+      /^demo failed: DATABASE_URL is not a URL \(expected postgres:\/\/user:password@host:5432\/database\); fix DATABASE_URL, or unset it/m,
+    ],
+    [
+      'another scheme',
+      async () => `mysql://app:${PASSWORD}@127.0.0.1/app`,
+      /^demo failed: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL, not mysql:\/\/…/m,
+    ],
+  ];
+  for (const [name, url, expected] of cases) {
+    it(`${name}: exit 1, one clear line, no password, no stack`, async () => {
+      const r = await runDemo({ DATABASE_URL: await url() });
+      assert.equal(r.code, 1, `exit code\n--- stdout ---\n${r.out}\n--- stderr ---\n${r.err}`);
+      assert.match(r.err, expected);
+      assert.doesNotMatch(r.err, /^\s+at /m, 'no stack trace');
+      assert.ok(!`${r.out}${r.err}`.includes(PASSWORD), 'the password is never printed');
+    });
+  }
+});
+
+describe('npm run demo with REDIS_URL where no Redis answers', () => {
+  it('says so in one line before starting, then runs on L1 and PostgreSQL and exits 0', async () => {
+    const port = await freePort();
+    const r = await runDemo({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${port}` });
+    assert.equal(r.code, 0, `exit code\n--- stdout ---\n${r.out}\n--- stderr ---\n${r.err.slice(-3000)}`);
+    assert.match(
+      r.out,
+      new RegExp(
+        `^  warning: nothing answers at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\); the demo runs anyway: .*L1 and PostgreSQL`,
+        'm',
+      ),
+    );
+    assert.ok(
+      r.out.indexOf('warning: nothing answers') < r.out.indexOf('Traffic'),
+      'the warning comes first',
+    );
+    assert.match(r.out, /user-service +L1 \d+ % +L2 0 %/);
+    assert.ok(!`${r.out}${r.err}`.includes(PASSWORD), 'the password is never printed');
+  });
+});
