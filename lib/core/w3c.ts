@@ -61,8 +61,18 @@ export function lowerHex(id: string): string {
   return UPPER.test(id) ? id.toLowerCase() : id;
 }
 
-/** First value of a header that may arrive as an array (node:http does that for repeated headers). */
-export function headerValue(carrier: Readonly<Record<string, string | string[] | undefined>>, name: string) {
-  const v = carrier[name] ?? carrier[name.toLowerCase()];
-  return Array.isArray(v) ? v.join(',') : v;
+/**
+ * The text of header `name`: a string, or repeated headers (an array of strings, as node:http
+ * gives them) joined by `,`; `undefined` for anything else (a number, an object, an array holding
+ * one), which is ignored rather than thrown on — the no-op tracer used to crash on those.
+ */
+export function headerValue(
+  carrier: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+): string | undefined {
+  const v: unknown = carrier[name];
+  if (typeof v === 'string') return v;
+  if (!Array.isArray(v)) return undefined;
+  for (const x of v) if (typeof x !== 'string') return undefined;
+  return v.join(',');
 }

@@ -19,7 +19,7 @@ import type {
 import { ConfigError, type ConfigIssue, typeName } from '../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../core/options.js';
 import { normalizeTracestate } from '../core/tracestate.js';
-import { formatTraceparent, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
+import { formatTraceparent, headerValue, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
 
 /** Random lowercase hex ids, never all zeros (the W3C invalid value), from a pooled buffer. */
 export function createIdSource(): { traceId(): string; spanId(): string } {
@@ -76,15 +76,6 @@ const EMPTY_BAGGAGE: Baggage = Object.freeze({});
 const BAGGAGE_MAX_MEMBERS = 180;
 const BAGGAGE_MAX_MEMBER_LENGTH = 4096;
 const BAGGAGE_MAX_LENGTH = 8192;
-
-/** A header's text: a string, or repeated headers (an array of strings) joined; anything else is ignored. */
-function textHeader(carrier: Readonly<HeaderCarrier>, name: string): string | undefined {
-  const v: unknown = carrier[name];
-  if (typeof v === 'string') return v;
-  if (!Array.isArray(v)) return undefined;
-  for (const x of v) if (typeof x !== 'string') return undefined;
-  return v.join(',');
-}
 
 /**
  * W3C `baggage`: `key=value` list members, percent-encoded, properties after `;` ignored; members
@@ -211,10 +202,10 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
     extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
       if (!carrier || typeof carrier !== 'object') return { baggage: EMPTY_BAGGAGE };
       // Only string (or string-array) values are read: anything else is ignored, never thrown.
-      const baggage = parseBaggage(textHeader(carrier, 'baggage'));
+      const baggage = parseBaggage(headerValue(carrier, 'baggage'));
       const sc = parseTraceparent(
-        textHeader(carrier, 'traceparent'),
-        normalizeTracestate(textHeader(carrier, 'tracestate')),
+        headerValue(carrier, 'traceparent'),
+        normalizeTracestate(headerValue(carrier, 'tracestate')),
       );
       return sc ? { parent: new PropagatingSpan(sc), baggage } : { baggage };
     },

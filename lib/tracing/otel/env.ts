@@ -173,7 +173,11 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       ...restAttributes,
       ...(options.attributes as Record<string, AttributeValue> | undefined),
     };
-  if (out.serviceName === undefined) out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
+  // `service.name` among the attributes given in code is an option given in code: it wins over
+  // both variables (it used to lose to them, and to the default when none was set — options.ts).
+  const codeName: unknown = options.attributes?.['service.name'];
+  if (out.serviceName === undefined && !(typeof codeName === 'string' && codeName.trim() !== ''))
+    out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
 
   const exporterVar = get('OTEL_TRACES_EXPORTER');
   if (exporterVar !== undefined && out.exporter === undefined && out.provider === undefined) {
