@@ -10,6 +10,7 @@ import { createServer, request, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
+import { ConfigError } from '../../lib/core/errors.js';
 import { noopTracer } from '../../lib/core/noop.js';
 import { contextFromHeaders } from '../../lib/core/span.js';
 import { traceHandler } from '../../lib/tracing/http.js';
@@ -238,5 +239,64 @@ describeWithServers('attributes service.name → real Jaeger', skip, () => {
       Object.values(trace.processes).map((p) => p.serviceName),
       [service],
     );
+  });
+});
+
+describe('span limit variables (OTEL_*_LIMIT): the same limits on both OpenTelemetry lines', () => {
+  const limited = (env: Record<string, string>) => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      const span = tracer.startSpan('x', { attributes: { a: 'abcdefgh', b: 1, c: 2, d: 3 } });
+      span.setAttributes({ e: 'x' });
+      for (let i = 0; i < 5; i++) span.addEvent(`e${i}`, { k1: 1, k2: 2, k3: 3 });
+      span.end();
+      return tracer.finishedSpans()[0]!;
+    } finally {
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  };
+
+  it(`line ${sdk.line}: attribute count and length, event count, attributes per event`, () => {
+    const span = limited({
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '3',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '5',
+      OTEL_SPAN_EVENT_COUNT_LIMIT: '2',
+      OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '1',
+    });
+    assert.deepEqual(span.attributes, { a: 'abcde', b: 1, c: 2 });
+    assert.equal(span.droppedAttributesCount, 2);
+    assert.equal(span.events.length, 2);
+    assert.equal(span.droppedEventsCount, 3);
+    assert.deepEqual(
+      span.events.map((e) => Object.keys(e.attributes ?? {}).length),
+      [1, 1],
+    );
+  });
+
+  it('the general attribute limits apply when the span ones are unset; the span ones win', () => {
+    const general = limited({ OTEL_ATTRIBUTE_COUNT_LIMIT: '2' });
+    assert.equal(Object.keys(general.attributes).length, 2);
+    const both = limited({ OTEL_ATTRIBUTE_COUNT_LIMIT: '2', OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '4' });
+    assert.equal(Object.keys(both.attributes).length, 4);
+  });
+
+  it('without them: the SDK defaults (128 attributes, no length limit)', () => {
+    const span = limited({});
+    assert.equal(span.attributes.a, 'abcdefgh');
+    assert.equal(Object.keys(span.attributes).length, 5);
+    assert.equal(span.events.length, 5);
+  });
+
+  it('a bad value is a ConfigError naming the variable', () => {
+    for (const bad of ['-1', 'ten', '1.5'])
+      assert.throws(
+        () => limited({ OTEL_SPAN_EVENT_COUNT_LIMIT: bad }),
+        (err: unknown) =>
+          err instanceof ConfigError && err.issues.some((i) => i.path === 'OTEL_SPAN_EVENT_COUNT_LIMIT'),
+      );
   });
 });

@@ -9,7 +9,7 @@ import {
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
-import { applyOtelEnv, headerProblem } from './env.js';
+import { applyOtelEnv, headerProblem, type SpanLimitFields } from './env.js';
 import {
   DEFAULT_ENDPOINTS,
   EXPORTERS,
@@ -121,6 +121,8 @@ export interface ResolvedOptions {
   provider: TracerProvider | undefined;
   errorLogIntervalMs: number;
   now: () => number;
+  /** From the OTEL_*_LIMIT variables only (env.ts); `undefined` when none is set. */
+  spanLimits: SpanLimitFields | undefined;
 }
 
 const BATCH_DEFAULTS: Required<BatchOptions> = {
@@ -369,5 +371,6 @@ export function resolveOptions(
     provider,
     errorLogIntervalMs,
     now: (o.now as (() => number) | undefined) ?? Date.now,
+    spanLimits: (input as { spanLimits?: SpanLimitFields }).spanLimits,
   };
 }
