@@ -300,3 +300,54 @@ describe('span limit variables (OTEL_*_LIMIT): the same limits on both OpenTelem
       );
   });
 });
+
+describe('reserved trace-flags bits are never sent (W3C: vendors MUST set them to zero)', () => {
+  const tracers: [string, () => Tracer, string][] = [
+    ['no-op (pass-through)', () => noopTracer, '03'],
+    ['otel enabled: false (pass-through)', () => createOtelTracer({ enabled: false }), '03'],
+    ['propagate-only', () => createPropagateOnlyTracer(), '03'],
+    ['otel none', () => createOtelTracer({ exporter: 'none' }), '03'],
+    ['otel memory', () => memoryTracer(['tracecontext']), '01'],
+  ];
+  for (const [name, make, flags] of tracers)
+    it(`${name}: an incoming -ff goes out as -${flags}`, () => {
+      const tracer = make();
+      const parent = tracer.extract({ traceparent: `00-${TRACE}-${SPAN}-ff` }).parent;
+      assert.ok(parent);
+      const headers: Record<string, string> = {};
+      tracer.inject(headers, { span: tracer.startSpan('hop', { parent }) });
+      assert.match(headers.traceparent ?? '', new RegExp(`^00-${TRACE}-[0-9a-f]{16}-${flags}$`));
+    });
+
+  it('no-op tracer over real HTTP: traceHandler → tracedFetch forwards -03, not -ff', async () => {
+    const { tracedFetch } = await import('../../lib/tracing/http.js');
+    let seen: string | string[] | undefined;
+    const downstream = createServer((req, res) => {
+      seen = req.headers.traceparent;
+      res.end();
+    });
+    await new Promise<void>((resolve) => downstream.listen(0, '127.0.0.1', resolve));
+    const down = `http://127.0.0.1:${(downstream.address() as { port: number }).port}/`;
+    const app = createApp({});
+    const front = createServer(
+      traceHandler(app.ctx, async (ctx, _req, res) => {
+        await (await tracedFetch(ctx, down)).arrayBuffer();
+        res.end();
+      }),
+    );
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (front.address() as { port: number }).port;
+      await (
+        await fetch(`http://127.0.0.1:${port}/`, { headers: { traceparent: `00-${TRACE}-${SPAN}-ff` } })
+      ).arrayBuffer();
+      assert.equal(seen, `00-${TRACE}-${SPAN}-03`);
+    } finally {
+      for (const s of [front, downstream]) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+      await app.close();
+    }
+  });
+});
