@@ -77,6 +77,8 @@ export const noopTracer: Tracer = {
     if (sc.traceState) carrier.tracestate = sc.traceState;
   },
   extract(carrier) {
+    // Anything but a header object (null, a string…) carries no context: ignored, never thrown.
+    if (!carrier || typeof carrier !== 'object') return EMPTY_EXTRACT;
     // An invalid tracestate is dropped whole (W3C Trace Context §3.3), never passed on.
     const sc = parseTraceparent(
       headerValue(carrier, 'traceparent'),

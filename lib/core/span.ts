@@ -65,17 +65,24 @@ export function withSpan<T>(
     throw err;
   }
   if (isPromiseLike(result)) {
-    return result.then(
-      (value) => {
-        span.end();
-        return value;
-      },
-      (err: unknown) => {
-        span.recordError(err);
-        span.end();
-        throw err;
-      },
-    ) as T;
+    try {
+      return result.then(
+        (value) => {
+          span.end();
+          return value;
+        },
+        (err: unknown) => {
+          span.recordError(err);
+          span.end();
+          throw err;
+        },
+      ) as T;
+    } catch (err) {
+      // A thenable whose `then` throws (a getter, a hand-made object): the span was left open.
+      span.recordError(err);
+      span.end();
+      throw err;
+    }
   }
   span.end();
   return result;

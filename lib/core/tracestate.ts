@@ -46,8 +46,13 @@ export function parseTracestate(
   header: string | readonly string[] | undefined,
 ): TracestateMembers | undefined {
   if (header === undefined) return [];
-  const text = typeof header === 'string' ? header : header.join(',');
-  if (typeof text !== 'string') return undefined;
+  // Anything but a string or an array of strings (a carrier built by hand) is an invalid header:
+  // dropped. `.join` on a number threw, and the OpenTelemetry tracer's extract then lost the
+  // valid traceparent beside it.
+  let text: string;
+  if (typeof header === 'string') text = header;
+  else if (Array.isArray(header) && header.every((x) => typeof x === 'string')) text = header.join(',');
+  else return undefined;
   const members: [string, string][] = [];
   const seen = new Set<string>();
   for (const raw of text.split(',')) {

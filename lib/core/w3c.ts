@@ -46,11 +46,18 @@ export function parseTraceparent(header: string | undefined, tracestate?: string
 }
 
 /**
+ * The trace flags a `traceparent` may carry: sampled (0x01) and Level 2's random (0x02). The
+ * others are reserved: "Vendors MUST set those to zero" (W3C Trace Context, trace-flags).
+ */
+export const KNOWN_TRACE_FLAGS = 0x03;
+
+/**
  * The `traceparent` for `sc`, ids in lowercase (the only form the specification allows): a span
- * context built elsewhere with uppercase hex ids still goes out as a valid header.
+ * context built elsewhere with uppercase hex ids still goes out as a valid header. Reserved flag
+ * bits are not sent: the no-op tracer's pass-through sent an incoming `-ff` on as `-ff`.
  */
 export function formatTraceparent(sc: SpanContext): string {
-  const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
+  const flags = (sc.traceFlags & KNOWN_TRACE_FLAGS).toString(16).padStart(2, '0');
   return `00-${lowerHex(sc.traceId)}-${lowerHex(sc.spanId)}-${flags}`;
 }
 
@@ -61,8 +68,18 @@ export function lowerHex(id: string): string {
   return UPPER.test(id) ? id.toLowerCase() : id;
 }
 
-/** First value of a header that may arrive as an array (node:http does that for repeated headers). */
-export function headerValue(carrier: Readonly<Record<string, string | string[] | undefined>>, name: string) {
-  const v = carrier[name] ?? carrier[name.toLowerCase()];
-  return Array.isArray(v) ? v.join(',') : v;
+/**
+ * The text of header `name`: a string, or repeated headers (an array of strings, as node:http
+ * gives them) joined by `,`; `undefined` for anything else (a number, an object, an array holding
+ * one), which is ignored rather than thrown on — the no-op tracer used to crash on those.
+ */
+export function headerValue(
+  carrier: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+): string | undefined {
+  const v: unknown = carrier[name];
+  if (typeof v === 'string') return v;
+  if (!Array.isArray(v)) return undefined;
+  for (const x of v) if (typeof x !== 'string') return undefined;
+  return v.join(',');
 }

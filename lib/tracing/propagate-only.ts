@@ -19,7 +19,7 @@ import type {
 import { ConfigError, type ConfigIssue, typeName } from '../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../core/options.js';
 import { normalizeTracestate } from '../core/tracestate.js';
-import { formatTraceparent, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
+import { formatTraceparent, headerValue, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
 
 /** Random lowercase hex ids, never all zeros (the W3C invalid value), from a pooled buffer. */
 export function createIdSource(): { traceId(): string; spanId(): string } {
@@ -77,15 +77,6 @@ const BAGGAGE_MAX_MEMBERS = 180;
 const BAGGAGE_MAX_MEMBER_LENGTH = 4096;
 const BAGGAGE_MAX_LENGTH = 8192;
 
-/** A header's text: a string, or repeated headers (an array of strings) joined; anything else is ignored. */
-function textHeader(carrier: Readonly<HeaderCarrier>, name: string): string | undefined {
-  const v: unknown = carrier[name];
-  if (typeof v === 'string') return v;
-  if (!Array.isArray(v)) return undefined;
-  for (const x of v) if (typeof x !== 'string') return undefined;
-  return v.join(',');
-}
-
 /**
  * W3C `baggage`: `key=value` list members, percent-encoded, properties after `;` ignored; members
  * over the limits above are skipped (too long) or not read (past 180 members or 8192 characters).
@@ -139,10 +130,17 @@ export interface PropagateOnlyOptions {
   sampleRate?: number;
   /** Random source for that decision. Default `Math.random`. */
   random?: () => number;
+  /**
+   * The W3C formats read and written, as `createOtelTracer`'s `propagators`: `tracecontext`
+   * (`traceparent` + `tracestate`), `baggage`. Default both; `[]` propagates nothing.
+   */
+  propagators?: readonly ('tracecontext' | 'baggage')[];
 }
 
 /** The propagate-only tracer (see the module comment). */
-const KNOWN = optionKeys<PropagateOnlyOptions>({ sampleRate: true, random: true });
+const KNOWN = optionKeys<PropagateOnlyOptions>({ sampleRate: true, random: true, propagators: true });
+
+const FORMATS: readonly string[] = ['tracecontext', 'baggage'];
 
 /**
  * Checks the options as `createOtelTracer` checks its own (one `ConfigError` listing every bad
@@ -171,6 +169,26 @@ function checkOptions(options: unknown): void {
       received: typeName(o.random),
       message: 'must be a function',
     });
+  const props = o.propagators;
+  if (props !== undefined) {
+    if (!Array.isArray(props))
+      issues.push({
+        path: 'propagators',
+        expected: 'array of tracecontext | baggage',
+        received: typeName(props),
+        message: 'must be an array',
+      });
+    else
+      props.forEach((p: unknown, i) => {
+        if (typeof p !== 'string' || !FORMATS.includes(p))
+          issues.push({
+            path: `propagators.${i}`,
+            expected: FORMATS.join(' | '),
+            received: typeName(p),
+            message: 'unknown propagator (this tracer speaks the W3C formats only)',
+          });
+      });
+  }
   if (issues.length > 0) throw new ConfigError('createPropagateOnlyTracer: invalid options', issues);
 }
 
@@ -179,6 +197,11 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
   const ids = createIdSource();
   const rate = options.sampleRate ?? 1;
   const random = options.random ?? Math.random;
+  const formats = options.propagators ?? FORMATS;
+  // A format not configured is neither read nor written (`propagators: [tracecontext]` used to
+  // pass baggage on, and `[]` everything).
+  const traceContext = formats.includes('tracecontext');
+  const withBaggage = formats.includes('baggage');
   return {
     startSpan(_name, spanOptions) {
       const psc = spanOptions?.parent?.spanContext();
@@ -198,12 +221,12 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
       });
     },
     inject(carrier, { span, baggage }) {
-      const sc = span?.spanContext();
+      const sc = traceContext ? span?.spanContext() : undefined;
       if (sc && isValidSpanContext(sc)) {
         carrier.traceparent = formatTraceparent(sc);
         if (sc.traceState) carrier.tracestate = sc.traceState;
       }
-      if (baggage) {
+      if (baggage && withBaggage) {
         const b = formatBaggage(baggage);
         if (b) carrier.baggage = b;
       }
@@ -211,11 +234,13 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
     extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
       if (!carrier || typeof carrier !== 'object') return { baggage: EMPTY_BAGGAGE };
       // Only string (or string-array) values are read: anything else is ignored, never thrown.
-      const baggage = parseBaggage(textHeader(carrier, 'baggage'));
-      const sc = parseTraceparent(
-        textHeader(carrier, 'traceparent'),
-        normalizeTracestate(textHeader(carrier, 'tracestate')),
-      );
+      const baggage = withBaggage ? parseBaggage(headerValue(carrier, 'baggage')) : EMPTY_BAGGAGE;
+      const sc = traceContext
+        ? parseTraceparent(
+            headerValue(carrier, 'traceparent'),
+            normalizeTracestate(headerValue(carrier, 'tracestate')),
+          )
+        : undefined;
       return sc ? { parent: new PropagatingSpan(sc), baggage } : { baggage };
     },
   };

@@ -42,3 +42,58 @@ describe('createPropagateOnlyTracer options', () => {
     assert.ok(createPropagateOnlyTracer());
   });
 });
+
+describe('createPropagateOnlyTracer propagators', () => {
+  const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const hop = (tracer: ReturnType<typeof createPropagateOnlyTracer>) => {
+    const { parent, baggage } = tracer.extract({ traceparent: TP, tracestate: 'a=1', baggage: 'k=v' });
+    const headers: Record<string, string> = {};
+    tracer.inject(headers, { span: tracer.startSpan('s', { parent }), baggage });
+    return { parent: parent?.spanContext().spanId, baggage, headers };
+  };
+  const sameAsOtel = (propagators: ('tracecontext' | 'baggage')[]) => {
+    const ours = hop(createPropagateOnlyTracer({ propagators }));
+    const otel = createOtelTracer({ exporter: 'none', propagators });
+    const { parent, baggage } = otel.extract({ traceparent: TP, tracestate: 'a=1', baggage: 'k=v' });
+    const headers: Record<string, string> = {};
+    otel.inject(headers, { span: otel.startSpan('s', { parent }), baggage });
+    assert.deepEqual(Object.keys(ours.headers).sort(), Object.keys(headers).sort());
+    assert.deepEqual(ours.baggage, baggage);
+    return ours;
+  };
+
+  it('[tracecontext]: baggage is neither read nor written', () => {
+    const r = sameAsOtel(['tracecontext']);
+    assert.equal(r.parent, '00f067aa0ba902b7');
+    assert.deepEqual(r.baggage, {});
+    assert.deepEqual(Object.keys(r.headers).sort(), ['traceparent', 'tracestate']);
+  });
+
+  it('[baggage]: no parent is read, no traceparent written', () => {
+    const r = sameAsOtel(['baggage']);
+    assert.equal(r.parent, undefined);
+    assert.deepEqual(r.headers, { baggage: 'k=v' });
+  });
+
+  it('[]: nothing propagates (OTEL_PROPAGATORS=none)', () => {
+    const r = sameAsOtel([]);
+    assert.equal(r.parent, undefined);
+    assert.deepEqual(r.headers, {});
+  });
+
+  it('default: both; an unknown or non-W3C format is a ConfigError naming it', () => {
+    assert.deepEqual(Object.keys(hop(createPropagateOnlyTracer()).headers).sort(), [
+      'baggage',
+      'traceparent',
+      'tracestate',
+    ]);
+    assert.throws(
+      () => createPropagateOnlyTracer({ propagators: ['tracecontext', 'b3'] } as never),
+      (e: unknown) => paths(e).join() === 'propagators.1',
+    );
+    assert.throws(
+      () => createPropagateOnlyTracer({ propagators: 'baggage' } as never),
+      (e: unknown) => paths(e).join() === 'propagators',
+    );
+  });
+});

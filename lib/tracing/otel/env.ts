@@ -24,6 +24,40 @@ interface BatchFields {
   exportTimeoutMillis?: number;
 }
 
+/** Span limits of the SDK's provider (`SpanLimits`, the same fields on both lines). */
+export interface SpanLimitFields {
+  attributeCountLimit?: number;
+  attributeValueLengthLimit?: number;
+  eventCountLimit?: number;
+  linkCountLimit?: number;
+  attributePerEventCountLimit?: number;
+  attributePerLinkCountLimit?: number;
+}
+
+/**
+ * Span limit variables, each field with the variables read for it, first set one wins: the
+ * specification's names, then the general attribute limits, then OpenTelemetry JS 2.x's own
+ * names for the per-event / per-link counts. The 2.x SDK reads most of them itself; the 3.x one
+ * reads none (its provider takes `spanLimits` only), so the same service lost its limits there.
+ */
+const SPAN_LIMITS: ReadonlyArray<readonly [keyof SpanLimitFields, readonly string[]]> = [
+  ['attributeCountLimit', ['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT']],
+  [
+    'attributeValueLengthLimit',
+    ['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'],
+  ],
+  ['eventCountLimit', ['OTEL_SPAN_EVENT_COUNT_LIMIT']],
+  ['linkCountLimit', ['OTEL_SPAN_LINK_COUNT_LIMIT']],
+  [
+    'attributePerEventCountLimit',
+    ['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT'],
+  ],
+  [
+    'attributePerLinkCountLimit',
+    ['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT'],
+  ],
+];
+
 /** The tracer options the variables can set (a structural subset of `OtelTracerOptions`). */
 export interface EnvSettableOptions {
   enabled?: boolean;
@@ -36,6 +70,8 @@ export interface EnvSettableOptions {
   batch?: BatchFields;
   propagators?: readonly PropagatorName[];
   provider?: unknown;
+  /** Not an option: only the variables set it (the provider's `spanLimits`). */
+  spanLimits?: SpanLimitFields;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -112,6 +148,7 @@ export const OTEL_ENV_VARS: readonly string[] = [
   'OTEL_TRACES_SAMPLER_ARG',
   'OTEL_PROPAGATORS',
   ...BSP.map(([name]) => name),
+  ...SPAN_LIMITS.flatMap(([, names]) => names),
 ];
 
 /** `k=v,k2=v2` with percent-encoded keys and values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */
@@ -173,7 +210,11 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       ...restAttributes,
       ...(options.attributes as Record<string, AttributeValue> | undefined),
     };
-  if (out.serviceName === undefined) out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
+  // `service.name` among the attributes given in code is an option given in code: it wins over
+  // both variables (it used to lose to them, and to the default when none was set — options.ts).
+  const codeName: unknown = options.attributes?.['service.name'];
+  if (out.serviceName === undefined && !(typeof codeName === 'string' && codeName.trim() !== ''))
+    out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
 
   const exporterVar = get('OTEL_TRACES_EXPORTER');
   if (exporterVar !== undefined && out.exporter === undefined && out.provider === undefined) {
@@ -274,6 +315,16 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   if (otlpTimeout !== undefined && exporter === 'otlp' && batch.exportTimeoutMillis === undefined)
     batch.exportTimeoutMillis = otlpTimeout;
   if (Object.keys(batch).length > 0) out.batch = batch;
+
+  // Span limits: integers ≥ 0 (0 keeps none); the first variable set for a field wins.
+  const spanLimits: SpanLimitFields = {};
+  for (const [key, names] of SPAN_LIMITS)
+    for (const name of names) {
+      const n = integer(name, 0, MAX_TIMER_MS);
+      if (n !== undefined && spanLimits[key] === undefined) spanLimits[key] = n;
+    }
+  if (Object.keys(spanLimits).length > 0) out.spanLimits = spanLimits;
+  else delete out.spanLimits;
 
   const sampler = get('OTEL_TRACES_SAMPLER')?.toLowerCase();
   const arg = get('OTEL_TRACES_SAMPLER_ARG');

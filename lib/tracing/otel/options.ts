@@ -9,7 +9,7 @@ import {
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
-import { applyOtelEnv, headerProblem } from './env.js';
+import { applyOtelEnv, headerProblem, type SpanLimitFields } from './env.js';
 import {
   DEFAULT_ENDPOINTS,
   EXPORTERS,
@@ -45,7 +45,10 @@ export interface BatchOptions {
 export interface OtelTracerOptions {
   /** `false` returns a tracer that records nothing but still propagates incoming context. Default true. */
   enabled?: boolean;
-  /** `service.name` resource attribute. Default `OTEL_SERVICE_NAME`, else `unknown_service:node`. */
+  /**
+   * `service.name` resource attribute. Default: `attributes['service.name']`, else `OTEL_SERVICE_NAME`,
+   * else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service:node`.
+   */
   serviceName?: string;
   /** `service.version` resource attribute. Default: `attributes['service.version']`, else `npm_package_version`, else none. */
   serviceVersion?: string;
@@ -118,6 +121,8 @@ export interface ResolvedOptions {
   provider: TracerProvider | undefined;
   errorLogIntervalMs: number;
   now: () => number;
+  /** From the OTEL_*_LIMIT variables only (env.ts); `undefined` when none is set. */
+  spanLimits: SpanLimitFields | undefined;
 }
 
 const BATCH_DEFAULTS: Required<BatchOptions> = {
@@ -192,7 +197,12 @@ export function resolveOptions(
   const registerGlobal = bool('registerGlobal', false);
 
   let serviceName = 'unknown_service:node';
-  if (o.serviceName !== undefined) {
+  if (o.serviceName === undefined) {
+    // `attributes['service.name']` names the service when `serviceName` does not (it used to be
+    // overwritten by the default: every span went out as unknown_service:node).
+    const fromAttributes = (isPlainObject(o.attributes) ? o.attributes : {})['service.name'];
+    if (typeof fromAttributes === 'string' && fromAttributes.trim() !== '') serviceName = fromAttributes;
+  } else {
     if (typeof o.serviceName !== 'string' || o.serviceName.trim() === '')
       bad('serviceName', 'non-empty string', o.serviceName, 'must be a non-empty string');
     else serviceName = o.serviceName;
@@ -361,5 +371,6 @@ export function resolveOptions(
     provider,
     errorLogIntervalMs,
     now: (o.now as (() => number) | undefined) ?? Date.now,
+    spanLimits: (input as { spanLimits?: SpanLimitFields }).spanLimits,
   };
 }

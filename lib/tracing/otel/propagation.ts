@@ -2,6 +2,7 @@
 import {
   type Context,
   diag,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type TextMapGetter,
@@ -12,6 +13,7 @@ import {
 import { W3CBaggagePropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
+import { trimOws } from '../../core/tracestate.js';
 import type { PropagatorName } from './options.js';
 import { loadPeer } from './sdk.js';
 import { TraceContextPropagator } from './tracecontext.js';
@@ -59,11 +61,12 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
           '@opentelemetry/propagator-b3',
           `propagator '${name}'`,
         );
-        return lowercaseIds(
+        return new ValidatedIds(
           new b3.B3Propagator({
             injectEncoding:
               name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER,
           }),
+          true,
         );
       }
       default: {
@@ -79,7 +82,7 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
           '@opentelemetry/propagator-jaeger',
           "propagator 'jaeger'",
         );
-        return lowercaseIds(new j.JaegerPropagator());
+        return new ValidatedIds(new j.JaegerPropagator(), false);
       }
     }
   });
@@ -89,23 +92,55 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
 const UPPER = /[A-F]/;
 
 /**
- * `p` with the ids of the span contexts it extracts in lowercase. OpenTelemetry's B3 (multi-header)
- * and Jaeger propagators take uppercase hex ids (its span context check is case-insensitive); kept
- * so, they would reach the spans, the logs' trace_id and the outgoing `traceparent`, where only
- * lowercase is valid (W3C Trace Context) — the next service would drop it and start a new trace.
+ * A well-formed B3 single header (openzipkin/b3-propagation): `{TraceId}-{SpanId}` with an
+ * optional `-{SamplingState}` and then `-{ParentSpanId}`, lowercase hex ids of 16 or 32 / 16
+ * digits — or a sampling state alone (`0`, `1`, `d`), which carries no context.
  */
-class LowercaseIds implements TextMapPropagator {
-  constructor(readonly inner: TextMapPropagator) {}
+const B3_SINGLE = /^(?:(?:[0-9a-f]{16}){1,2}-[0-9a-f]{16}(?:-[01d](?:-[0-9a-f]{16})?)?|[01d])$/;
+
+/** The first value of the `b3` header when it is set but malformed (then nothing of B3 is read). */
+function malformedB3(carrier: unknown, getter: TextMapGetter): boolean {
+  const raw = getter.get(carrier, 'b3');
+  const header = Array.isArray(raw) ? raw[0] : raw;
+  return typeof header === 'string' && header !== '' && !B3_SINGLE.test(trimOws(header));
+}
+
+/**
+ * `p` (OpenTelemetry's B3 or Jaeger propagator) made to ignore what it cannot read, as the
+ * specifications ask of a malformed header:
+ * - ids in lowercase: the propagators take uppercase hex ids (the API's span context check is
+ *   case-insensitive); kept so, they would reach the spans, the logs' trace_id and the outgoing
+ *   `traceparent`, where only lowercase is valid (W3C Trace Context) — the next service would
+ *   drop it and start a new trace;
+ * - an invalid span context (Jaeger's propagator sets one from any `uber-trace-id` of four
+ *   fields, `zz:yy:0:1` included) is not put on the context: after a valid `traceparent` it
+ *   replaced that parent, and the request started a new trace;
+ * - a `b3` header that is not of the B3 single format is ignored whole: the upstream pattern is
+ *   not anchored, so `xx…-…-1zz` or a 48-digit trace id yielded a parent from part of it.
+ */
+class ValidatedIds implements TextMapPropagator {
+  constructor(
+    readonly inner: TextMapPropagator,
+    private readonly b3: boolean,
+  ) {}
 
   inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
     this.inner.inject(ctx, carrier, setter);
   }
 
   extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    if (this.b3 && malformedB3(carrier, getter)) return ctx;
     const out = this.inner.extract(ctx, carrier, getter);
     if (out === ctx) return out;
     const sc = trace.getSpanContext(out);
-    if (!sc || (!UPPER.test(sc.traceId) && !UPPER.test(sc.spanId))) return out;
+    if (!sc || sc === trace.getSpanContext(ctx)) return out;
+    if (!isSpanContextValid(sc)) {
+      // Keep what came before (another format's parent, or none), and anything else `out` added
+      // (Jaeger's uberctx-* baggage).
+      const before = trace.getSpan(ctx);
+      return before ? trace.setSpan(out, before) : trace.deleteSpan(out);
+    }
+    if (!UPPER.test(sc.traceId) && !UPPER.test(sc.spanId)) return out;
     return trace.setSpanContext(out, {
       ...sc,
       traceId: sc.traceId.toLowerCase(),
@@ -118,11 +153,9 @@ class LowercaseIds implements TextMapPropagator {
   }
 }
 
-const lowercaseIds = (p: TextMapPropagator): TextMapPropagator => new LowercaseIds(p);
-
 const failed = (what: string, p: TextMapPropagator, err: unknown) =>
   diag.warn(
-    `Failed to ${what} with ${(p instanceof LowercaseIds ? p.inner : p).constructor.name}. Err: ${(err as Error)?.message}`,
+    `Failed to ${what} with ${(p instanceof ValidatedIds ? p.inner : p).constructor.name}. Err: ${(err as Error)?.message}`,
   );
 
 /**

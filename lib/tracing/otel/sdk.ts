@@ -119,6 +119,8 @@ export interface Sdk {
     idGenerator?: SdkIdGenerator;
     spanProcessors: SdkSpanProcessor[];
     meterProvider?: MeterProvider;
+    /** The SDK's `SpanLimits` (same fields on both lines; unset fields keep the SDK default). */
+    spanLimits?: Readonly<Record<string, number>>;
   }): SdkTracerProvider;
   batchProcessor(exporter: SdkSpanExporter, batch: Required<BatchOptions>): SdkSpanProcessor;
   simpleProcessor(exporter: SdkSpanExporter): SdkSpanProcessor;

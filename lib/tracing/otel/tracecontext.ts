@@ -28,7 +28,7 @@ import {
   type TracestateMembers,
   trimOws,
 } from '../../core/tracestate.js';
-import { lowerHex } from '../../core/w3c.js';
+import { KNOWN_TRACE_FLAGS, lowerHex } from '../../core/w3c.js';
 
 const TRACEPARENT = 'traceparent';
 /**
@@ -88,7 +88,9 @@ export class TraceContextPropagator implements TextMapPropagator {
   inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
     const sc = trace.getSpanContext(ctx);
     if (!sc || isTracingSuppressed(ctx) || !isSpanContextValid(sc)) return;
-    const flags = (sc.traceFlags & 0xff).toString(16).padStart(2, '0');
+    // Reserved flag bits are never sent (W3C: vendors MUST set them to zero): an incoming `-ff`
+    // went out as `-ff` from a disabled tracer's pass-through.
+    const flags = (sc.traceFlags & KNOWN_TRACE_FLAGS).toString(16).padStart(2, '0');
     // OpenTelemetry's span contexts take uppercase hex ids as valid (a B3 or Jaeger header, a
     // context made by hand): a traceparent has lowercase ones only (a downstream parser would drop it).
     setter.set(carrier, TRACEPARENT, `00-${lowerHex(sc.traceId)}-${lowerHex(sc.spanId)}-${flags}`);

@@ -208,6 +208,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
         sampler: sampling.sampler,
         idGenerator,
         spanProcessors: [processor],
+        // The OTEL_*_LIMIT variables, read by us for both lines (the 3.x SDK reads none).
+        ...(o.spanLimits ? { spanLimits: { ...o.spanLimits } } : {}),
       });
       provider = owned;
       drop = ownedDropPath(sdk, sampling, idGenerator, o.activeContext);
