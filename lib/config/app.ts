@@ -130,7 +130,10 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
   // without loading OpenTelemetry at all.
   const none = applyOtelEnv({ serviceName, ...tracingOptionsFromConfig(config.tracing) });
   if (none.exporter === 'none' && none.enabled !== false && (none.propagators ?? []).every((p) => W3C.has(p)))
-    return createPropagateOnlyTracer({ sampleRate: none.sampleRate });
+    return createPropagateOnlyTracer({
+      sampleRate: none.sampleRate,
+      propagators: none.propagators as readonly ('baggage' | 'tracecontext')[] | undefined,
+    });
   const { createOtelTracer } = await import('../tracing/otel/index.js');
   const tracer: OtelTracer = createOtelTracer({
     serviceName,
