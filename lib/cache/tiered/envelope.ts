@@ -13,6 +13,8 @@
  *   bytes 26-   the value
  */
 import type { Bytes } from '../../core/contracts.js';
+import { MAX_TTL_MS } from '../../core/options.js';
+import { MAX_CALL_TTL_MS } from '../../core/validate.js';
 
 export const HEADER_BYTES = 26;
 const MARKER = 0xc1;
@@ -40,14 +42,30 @@ export function encodeEnvelope(value: Bytes, freshUntil: number, staleUntil: num
 /**
  * Reads an envelope; `undefined` when `bytes` is not one (a value written by something other than
  * a tiered cache). The value is a view into `bytes`, not a copy.
+ *
+ * The marker keeps text, JSON and MessagePack out, but a foreign binary value (protobuf, a hash)
+ * may start with the same two bytes; so the header must also be one a writer could have made, or
+ * the bytes are served whole as a foreign value rather than cut and given invented expiry times.
  */
 export function decodeEnvelope(bytes: Bytes): Envelope | undefined {
   if (bytes.byteLength < HEADER_BYTES || bytes[0] !== MARKER || bytes[1] !== VERSION) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
-  return {
-    value: bytes.subarray(HEADER_BYTES),
-    freshUntil: view.getFloat64(2),
-    staleUntil: view.getFloat64(10),
-    ttl: view.getFloat64(18),
-  };
+  const freshUntil = view.getFloat64(2);
+  const staleUntil = view.getFloat64(10);
+  const ttl = view.getFloat64(18);
+  if (!plausibleHeader(freshUntil, staleUntil, ttl)) return undefined;
+  return { value: bytes.subarray(HEADER_BYTES), freshUntil, staleUntil, ttl };
+}
+
+/**
+ * Everything writers can produce, whatever the clock: no NaN; no expiry means both ends infinite
+ * and ttl 0; otherwise a finite freshUntil, a grace (staleUntil − freshUntil) within the grace
+ * option's bound (plus rounding), and a ttl within the call bound doubled (the most jitter adds).
+ * This refuses corrupt headers and most foreign ones; a foreign value can still pass by chance.
+ */
+function plausibleHeader(freshUntil: number, staleUntil: number, ttl: number): boolean {
+  if (!(ttl >= 0 && ttl <= 2 * MAX_CALL_TTL_MS)) return false;
+  if (freshUntil === Number.POSITIVE_INFINITY) return staleUntil === freshUntil && ttl === 0;
+  const grace = staleUntil - freshUntil;
+  return Number.isFinite(freshUntil) && grace >= 0 && grace <= MAX_TTL_MS * 1.001;
 }

@@ -28,6 +28,49 @@ describe('tiered cache parts', () => {
     assert.equal(text(decodeEnvelope(big.subarray(10, 10 + HEADER_BYTES + 1))!.value), 'x');
   });
 
+  it('envelope: foreign binary values that start with the marker and version are not cut as envelopes', () => {
+    const withHeader = (fresh: number, stale: number, ttl: number) => {
+      const out = encodeEnvelope(bytes('payload'), 0, 0, 0);
+      const view = new DataView(out.buffer);
+      view.setFloat64(2, fresh);
+      view.setFloat64(10, stale);
+      view.setFloat64(18, ttl);
+      return out;
+    };
+    const now = Date.now();
+    const impossible: [number, number, number][] = [
+      [Number.NaN, now, 0],
+      [now, Number.NaN, 0],
+      [now, now, Number.NaN],
+      [now, now - 1, 10], // stale before fresh
+      [now, now + 1e15, 10], // a grace no option allows
+      [now, now, -5],
+      [now, now, 2 ** 60],
+      [Infinity, Infinity, 5], // no expiry is written with ttl 0
+      [Infinity, now, 0],
+      [-Infinity, -Infinity, 0],
+    ];
+    for (const [fresh, stale, ttl] of impossible) {
+      assert.equal(decodeEnvelope(withHeader(fresh, stale, ttl)), undefined, `header ${fresh}/${stale}/${ttl}`);
+    }
+    // Random binary that happens to begin with the two header bytes is mostly refused.
+    const random = createSeededRandom(7);
+    let taken = 0;
+    for (let i = 0; i < 2000; i++) {
+      const b = new Uint8Array(40).map(() => Math.floor(random() * 256));
+      b[0] = 0xc1;
+      b[1] = 0x01;
+      if (decodeEnvelope(b) !== undefined) taken++;
+    }
+    assert.ok(taken < 200, `${taken} of 2000 random values read as envelopes`);
+    // What writers make still decodes, at the edges of the bounds and with any clock.
+    const year = 365 * 24 * 3600 * 1000;
+    assert.ok(decodeEnvelope(withHeader(now, now + year, 2 * 2 ** 52)));
+    assert.ok(decodeEnvelope(withHeader(now + 2 ** 52, now + 2 ** 52 + year, 2 ** 52)));
+    assert.ok(decodeEnvelope(withHeader(0, 0, 0)));
+    assert.ok(decodeEnvelope(withHeader(-50, -40, 1e-300)));
+  });
+
   it('breaker: closed → open after N failures → half-open single probe → closed or open again', () => {
     const clock = fakeClock();
     const b = createBreaker(2, 100, clock.now);
