@@ -51,7 +51,11 @@ describe('tiered cache parts', () => {
       [-Infinity, -Infinity, 0],
     ];
     for (const [fresh, stale, ttl] of impossible) {
-      assert.equal(decodeEnvelope(withHeader(fresh, stale, ttl)), undefined, `header ${fresh}/${stale}/${ttl}`);
+      assert.equal(
+        decodeEnvelope(withHeader(fresh, stale, ttl)),
+        undefined,
+        `header ${fresh}/${stale}/${ttl}`,
+      );
     }
     // Random binary that happens to begin with the two header bytes is mostly refused.
     const random = createSeededRandom(7);
