@@ -151,9 +151,10 @@ export interface CacheHit {
  */
 export interface WriteOptions {
   /**
-   * The caller's time budget for this write, in ms. A cache whose writes can land late (a network
-   * backend) makes sure a write it reports as failed after this budget never takes effect later:
-   * the Redis cache sends it with a server-side deadline. Caches that write synchronously ignore it.
+   * The caller's time budget for this write, in ms: the call settles within it. A cache whose
+   * writes can land late (a network backend) makes sure a write it reports as failed after this
+   * budget never takes effect later: the Redis cache sends it with a server-side deadline that ends
+   * before the budget. Caches that write synchronously ignore it.
    */
   readonly timeout?: number;
   /** Store only when the key holds no value now; `set` then resolves `false`. */
@@ -195,14 +196,14 @@ export interface Cache {
   get(key: string): Promise<Bytes | undefined>;
   /**
    * Resolves `false` when the cache declined to store the value (admission policy, or `ifAbsent`
-   * and the key held a value). A rejection with `timeout` means the write did not take effect and
-   * never will once the budget (`options.timeout`, else the cache's own command timeout) is spent.
+   * and the key held a value). A rejection with `timeout` means the write cannot take effect after the
+   * rejection (the budget — `options.timeout`, else the cache's own command timeout — is spent): it
+   * is not applied, or was applied before a reply that came too late.
    */
   set(key: string, value: Bytes, ttl?: number, options?: WriteOptions): Promise<boolean>;
   /**
-   * Resolves `true` when a value was removed. A rejection with `timeout` means the delete did not
-   * take effect and never will once the budget (`options.timeout`, else the cache's own command
-   * timeout) is spent, as for `set`.
+   * Resolves `true` when a value was removed. A rejection with `timeout` means the delete cannot
+   * take effect after the rejection, as for `set`.
    */
   delete(key: string, options?: Pick<WriteOptions, 'timeout'>): Promise<boolean>;
   has(key: string): Promise<boolean>;

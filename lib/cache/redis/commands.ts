@@ -131,11 +131,17 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         // a fresh budget (it would land after the failure was reported).
         const at = Date.now();
         wrote(key);
-        return dispatch.exec(
+        return dispatch.bounded(
+          dispatch.exec(
+            'set',
+            () => writes.set(prefix + key, buf, px, nx, budget, at, expect),
+            storedInTime,
+            failSet,
+            prefix + key,
+          ),
           'set',
-          () => writes.set(prefix + key, buf, px, nx, budget, at, expect),
-          storedInTime,
-          failSet,
+          budget,
+          at,
           prefix + key,
         );
       });
@@ -147,11 +153,17 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         // The delete's deadline counts from this call, as a write's does (see set).
         const at = Date.now();
         wrote(key);
-        return dispatch.exec(
+        return dispatch.bounded(
+          dispatch.exec(
+            'delete',
+            () => writes.delete([prefix + key], budget, at),
+            deletedInTime,
+            failDelete,
+            prefix + key,
+          ),
           'delete',
-          () => writes.delete([prefix + key], budget, at),
-          deletedInTime,
-          failDelete,
+          budget,
+          at,
           prefix + key,
         );
       });

@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { Bytes } from '../../core/contracts.js';
 import type { CacheError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 import type { GuardedWrites } from './deadline.js';
 import { type DirectGetHooks, directGet } from './direct-get.js';
 import { toCacheError } from './errors.js';
@@ -53,6 +54,14 @@ export interface Dispatcher {
   refuse(op: string, err: unknown, key?: string): CacheError;
   /** Counts and reports a backend failure that reached the cache another way (transactions). */
   failed(op: string, err: CacheError): void;
+  /**
+   * Bounds the caller's wait for a guarded write or delete by its `{ timeout }` budget, counted
+   * from `at` (when it was called). The command keeps running: its server-side deadline ends
+   * before the budget (./deadline.ts), so once the budget is spent it cannot take effect any more,
+   * and its own outcome is still counted when it settles. Without this the caller waited for the
+   * server's verdict, up to the whole command timeout (1 s for a 100 ms budget during a write pause).
+   */
+  bounded<T>(work: Promise<T>, op: string, budget: number | undefined, at: number, key?: string): Promise<T>;
   /** Resolves once no command is in flight (at once when none is). */
   idle(): Promise<void>;
   /**
@@ -176,6 +185,19 @@ export function createDispatcher(
       return e;
     },
     failed,
+    bounded(work, op, budget, at, key) {
+      if (budget === undefined || budget === Number.POSITIVE_INFINITY) return work;
+      const left = Math.max(0, budget - (Date.now() - at));
+      return withTimeout(work, left, () =>
+        wrap(
+          op,
+          new Error(
+            `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied`,
+          ),
+          key,
+        ),
+      );
+    },
     holdWhile(pending) {
       held = pending;
     },

@@ -91,7 +91,12 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       const budget = checkBudget(options);
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = Date.now();
-      await dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at));
+      await dispatch.bounded(
+        dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at)),
+        'setMany',
+        budget,
+        at,
+      );
     },
 
     async deleteMany(keys, options?: Pick<WriteOptions, 'timeout'>) {
@@ -102,13 +107,23 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // Deadline-guarded like every delete (./deadline.ts), counted from this call (see set).
       const at = Date.now();
       if (!client.isCluster)
-        return dispatch.run('deleteMany', () => writes.delete(full, budget, at).then(inTime));
+        return dispatch.bounded(
+          dispatch.run('deleteMany', () => writes.delete(full, budget, at).then(inTime)),
+          'deleteMany',
+          budget,
+          at,
+        );
       // One guarded UNLINK per hash slot (a multi-key command must not span slots), one pipeline per node.
       const ops: BatchOp[] = groupBySlot(full).map((idx) => ({
         kind: 'unlink',
         keys: idx.map((i) => full[i]!),
       }));
-      const replies = await dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at));
+      const replies = await dispatch.bounded(
+        dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at)),
+        'deleteMany',
+        budget,
+        at,
+      );
       return replies.reduce<number>((sum, n) => sum + Number(n), 0);
     },
   };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { createApp } from '../../../lib/core/app.js';
+import type { CacheError } from '../../../lib/core/errors.js';
 import { describeWithServers, freePort } from '../../harness/process.js';
 import { skipRedis, startRedis } from '../../harness/redis.js';
 import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
@@ -111,6 +112,58 @@ describeWithServers('redis cache when Redis is down', skipRedis(), () => {
     // Answered reads store again.
     assert.equal(dec(await cache.getOrSet('k', () => enc('loader'))), 'loader');
     assert.equal(dec(await cache.get('k')), 'loader');
+    unhandled.check();
+  });
+
+  it('a write budget ({ timeout }) bounds the wait of set, delete, setMany and deleteMany during a write pause, and nothing lands later', async (t) => {
+    const unhandled = watchUnhandled();
+    t.after(() => unhandled.dispose());
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const timeout = 1000;
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], commandTimeout: timeout });
+    t.after(() => cache.close());
+    const admin = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], commandTimeout: 5000 });
+    t.after(() => admin.close());
+    await cache.setMany([
+      { key: 'k', value: enc('old') },
+      { key: 'j', value: enc('j-old') },
+    ]);
+    const budget = 100;
+    const ops = {
+      set: () => cache.set('k', enc('new'), undefined, { timeout: budget }),
+      delete: () => cache.delete('k', { timeout: budget }),
+      setMany: () =>
+        cache.setMany(
+          [
+            { key: 'k', value: enc('new') },
+            { key: 'j', value: enc('j-new') },
+          ],
+          { timeout: budget },
+        ),
+      deleteMany: () => cache.deleteMany(['k', 'j'], { timeout: budget }),
+    };
+    for (const [name, op] of Object.entries(ops)) {
+      const errorsBefore = (await cache.stats()).errors;
+      // Writes wait on the server for longer than the command timeout.
+      await admin.client.call('CLIENT', 'PAUSE', String(timeout * 1.5), 'WRITE');
+      const started = performance.now();
+      const err = await (op() as Promise<unknown>).then(
+        () => assert.fail(`${name} resolved during the pause`),
+        (e: unknown) => e as CacheError,
+      );
+      const ms = performance.now() - started;
+      assert.equal(err.code, 'timeout', `${name}: ${err.message}`);
+      assert.match(err.message, /budget/);
+      // The old code waited for the command timeout (≈ 1,000 ms), whatever the budget.
+      assert.ok(ms < timeout / 2, `${name} answered after ${ms.toFixed(0)} ms with a ${budget} ms budget`);
+      await admin.client.call('CLIENT', 'UNPAUSE');
+      // The command reaches Redis after its deadline and is refused: nothing changed, and the
+      // refusal is counted once (when it settles), not twice.
+      assert.equal(dec((await cache.get('k'))!), 'old', name);
+      assert.equal(dec((await cache.get('j'))!), 'j-old', name);
+      assert.equal((await cache.stats()).errors, errorsBefore + 1, name);
+    }
     unhandled.check();
   });
 
