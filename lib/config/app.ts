@@ -43,47 +43,44 @@ export interface AppFromConfigOptions {
 
 const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true, disposeTimeoutMs: true });
 
-/** The optional peers each adapter subpath imports statically (so its module cannot load without them). */
+/** The optional peers each adapter subpath needs to build anything. */
 const PEERS = {
   'hyperion/cache/redis': ['iovalkey'],
   'hyperion/metrics/prometheus': ['prom-client'],
   'hyperion/tracing/otel': ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/resources'],
 } as const;
 
-function installed(name: string): boolean {
+/** The loader's error for `name` when it is not installed (resolved from here, as the adapters do). */
+function resolveError(name: string): unknown {
   try {
     import.meta.resolve(name);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    return err;
   }
 }
 
 /**
- * Imports the adapter a section turns on. When its module cannot load because one of its optional
- * peers is not installed, the error is one ConfigError naming the section, the subpath and the
- * package to install (the loader's own `ERR_MODULE_NOT_FOUND` as its `cause`), not the raw one.
+ * Imports the adapter a section turns on, after checking that its optional peers are installed:
+ * when one is not, one ConfigError naming the section, the subpath and every package to install
+ * (the loader's `ERR_MODULE_NOT_FOUND` as its `cause`), before anything of the section is built.
  */
 async function importAdapter<T>(
   subpath: keyof typeof PEERS,
   section: string,
   load: () => Promise<T>,
 ): Promise<T> {
-  try {
-    return await load();
-  } catch (err) {
-    const missing = PEERS[subpath].filter((name) => !installed(name));
-    if ((err as { code?: unknown } | null)?.code !== 'ERR_MODULE_NOT_FOUND' || missing.length === 0)
-      throw err;
-    const names = missing.join(', ');
-    const what = missing.length > 1 ? 'dependencies' : 'dependency';
-    const message = `needs ${subpath}, whose optional peer ${what} ${names} ${missing.length > 1 ? 'are' : 'is'} not installed: npm install ${missing.join(' ')}`;
-    throw new ConfigError(
-      `createAppFromConfig: ${section} needs an optional peer dependency that is not installed`,
-      [{ path: section, expected: `${names} installed`, received: 'not installed', message }],
-      { cause: err },
-    );
-  }
+  const errors = PEERS[subpath].map((name) => [name, resolveError(name)] as const).filter(([, e]) => e);
+  if (errors.length === 0) return load();
+  const missing = errors.map(([name]) => name);
+  const names = missing.join(', ');
+  const what = missing.length > 1 ? 'dependencies' : 'dependency';
+  const message = `needs ${subpath}, whose optional peer ${what} ${names} ${missing.length > 1 ? 'are' : 'is'} not installed: npm install ${missing.join(' ')}`;
+  throw new ConfigError(
+    `createAppFromConfig: ${section} needs an optional peer dependency that is not installed`,
+    [{ path: section, expected: `${names} installed`, received: 'not installed', message }],
+    { cause: errors[0]![1] },
+  );
 }
 
 /** Each part is registered on `built` as soon as it exists, so a later failure closes it. */

@@ -3,7 +3,9 @@
  * project whose node_modules holds only the peers `hyperion/config` needs (`yaml`, `valibot`,
  * linked from this repository's node_modules — nothing is downloaded). A config that turns on a
  * part whose peer is missing must fail with one ConfigError naming the section, the subpath and
- * the package to install — not the loader's raw ERR_MODULE_NOT_FOUND.
+ * the package to install — not the loader's raw ERR_MODULE_NOT_FOUND. And the Redis and
+ * Prometheus subpaths import without their peer: what needs no peer works, the factories throw
+ * the typed error naming the package.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,21 @@ for (const name of ['redis', 'tiered', 'otlp', 'metrics', 'memory']) {
 console.log(JSON.stringify(out));
 `;
 
+const DIRECT = `import { CacheError, MetricsError } from 'hyperion';
+const out = {};
+const fail = (e) => ({ name: e.name, code: e.code, message: e.message, typed: e instanceof CacheError || e instanceof MetricsError });
+try {
+  const redis = await import('hyperion/cache/redis');
+  out.acl = redis.aclRules({ keyPrefix: 'app:', mode: 'standalone' }).includes('~app:*');
+  try { redis.createRedisCache({ addresses: ['127.0.0.1:1'] }); out.redis = 'built'; } catch (e) { out.redis = fail(e); }
+} catch (e) { out.redisImport = e.code ?? e.message; }
+try {
+  const prom = await import('hyperion/metrics/prometheus');
+  try { prom.createMetrics({}); out.metrics = 'built'; } catch (e) { out.metrics = fail(e); }
+} catch (e) { out.metricsImport = e.code ?? e.message; }
+console.log(JSON.stringify(out));
+`;
+
 const off = 'tracing: { exporter: none }\nmetrics: { enabled: false }\n';
 const CONFIGS: Record<string, string> = {
   redis: `${off}cache: { type: redis, addresses: ["127.0.0.1:1"] }\n`,
@@ -46,6 +63,7 @@ const CONFIGS: Record<string, string> = {
 describe('hyperion/config with only its own peers installed', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let result: Record<string, Record<string, unknown>>;
+  let direct: Record<string, unknown>;
 
   before(async () => {
     dir = await tempDir('missing-peers');
@@ -63,9 +81,13 @@ describe('hyperion/config with only its own peers installed', () => {
       symlinkSync(join(root, 'node_modules', peer), join(modules, peer));
     writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     writeFileSync(join(project, 'app.mjs'), APP);
+    writeFileSync(join(project, 'direct.mjs'), DIRECT);
     for (const [name, text] of Object.entries(CONFIGS)) writeFileSync(join(project, `${name}.yaml`), text);
     const out = await run(process.execPath, ['app.mjs'], project, 60_000);
     result = JSON.parse(out.trim().split('\n').pop()!);
+    direct = JSON.parse(
+      (await run(process.execPath, ['direct.mjs'], project, 60_000)).trim().split('\n').pop()!,
+    );
   });
   after(() => dir?.remove());
 
@@ -101,5 +123,24 @@ describe('hyperion/config with only its own peers installed', () => {
   });
   it('a part whose peers are there (memory cache) still builds', () => {
     assert.deepEqual(result.memory, { built: 'memory' });
+  });
+  it('hyperion/cache/redis and hyperion/metrics/prometheus import without their peer: aclRules works, the factories throw CacheError / MetricsError peer_missing naming the package', () => {
+    assert.deepEqual(direct, {
+      acl: true,
+      redis: {
+        name: 'CacheError',
+        code: 'peer_missing',
+        message:
+          'hyperion/cache/redis needs the optional peer dependency iovalkey, which is not installed: npm install iovalkey',
+        typed: true,
+      },
+      metrics: {
+        name: 'MetricsError',
+        code: 'peer_missing',
+        message:
+          'hyperion/metrics/prometheus needs the optional peer dependency prom-client, which is not installed: npm install prom-client',
+        typed: true,
+      },
+    });
   });
 });
