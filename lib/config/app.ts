@@ -9,6 +9,7 @@ import type { TieredCache } from '../cache/tiered/index.js';
 import { type App, createApp } from '../core/app.js';
 import type { Cache, InvalidationBus, InvalidationTracker, LoaderLease, Logger } from '../core/contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type DisposerStack } from '../core/disposers.js';
+import { ConfigError } from '../core/errors.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
@@ -42,6 +43,46 @@ export interface AppFromConfigOptions {
 
 const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true, disposeTimeoutMs: true });
 
+/** The optional peers each adapter subpath needs to build anything. */
+const PEERS = {
+  'hyperion/cache/redis': ['iovalkey'],
+  'hyperion/metrics/prometheus': ['prom-client'],
+  'hyperion/tracing/otel': ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/resources'],
+} as const;
+
+/** The loader's error for `name` when it is not installed (resolved from here, as the adapters do). */
+function resolveError(name: string): unknown {
+  try {
+    import.meta.resolve(name);
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+/**
+ * Imports the adapter a section turns on, after checking that its optional peers are installed:
+ * when one is not, one ConfigError naming the section, the subpath and every package to install
+ * (the loader's `ERR_MODULE_NOT_FOUND` as its `cause`), before anything of the section is built.
+ */
+async function importAdapter<T>(
+  subpath: keyof typeof PEERS,
+  section: string,
+  load: () => Promise<T>,
+): Promise<T> {
+  const errors = PEERS[subpath].map((name) => [name, resolveError(name)] as const).filter(([, e]) => e);
+  if (errors.length === 0) return load();
+  const missing = errors.map(([name]) => name);
+  const names = missing.join(', ');
+  const what = missing.length > 1 ? 'dependencies' : 'dependency';
+  const message = `needs ${subpath}, whose optional peer ${what} ${names} ${missing.length > 1 ? 'are' : 'is'} not installed: npm install ${missing.join(' ')}`;
+  throw new ConfigError(
+    `createAppFromConfig: ${section} needs an optional peer dependency that is not installed`,
+    [{ path: section, expected: `${names} installed`, received: 'not installed', message }],
+    { cause: errors[0]![1] },
+  );
+}
+
 /** Each part is registered on `built` as soon as it exists, so a later failure closes it. */
 async function buildMemory(section: MemorySection, built: DisposerStack, name: string): Promise<MemoryCache> {
   const { createMemoryCache } = await import('../cache/memory/index.js');
@@ -56,7 +97,11 @@ async function buildRedis(
   built: DisposerStack,
   name: string,
 ): Promise<RedisCache> {
-  const { createRedisCache } = await import('../cache/redis/index.js');
+  const { createRedisCache } = await importAdapter(
+    'hyperion/cache/redis',
+    name,
+    () => import('../cache/redis/index.js'),
+  );
   const cache = createRedisCache({ ...redisOptionsFromConfig(section, name), logger });
   built.add(name, () => cache.close());
   return cache;
@@ -134,7 +179,11 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
       sampleRate: none.sampleRate,
       propagators: none.propagators as readonly ('baggage' | 'tracecontext')[] | undefined,
     });
-  const { createOtelTracer } = await import('../tracing/otel/index.js');
+  const { createOtelTracer } = await importAdapter(
+    'hyperion/tracing/otel',
+    'tracing',
+    () => import('../tracing/otel/index.js'),
+  );
   const tracer: OtelTracer = createOtelTracer({
     serviceName,
     ...tracingOptionsFromConfig(config.tracing),
@@ -146,7 +195,11 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
 
 async function buildMetrics(config: HyperionConfig, logger: Logger, built: DisposerStack) {
   if (!config.metrics || config.metrics.enabled === false) return undefined;
-  const { createMetrics } = await import('../metrics/prometheus/index.js');
+  const { createMetrics } = await importAdapter(
+    'hyperion/metrics/prometheus',
+    'metrics',
+    () => import('../metrics/prometheus/index.js'),
+  );
   const metrics: PrometheusMetrics = createMetrics({ ...metricsOptionsFromConfig(config.metrics), logger });
   built.add('metrics', () => metrics.close());
   if (config.metrics.port !== undefined) await metrics.listen();

@@ -55,13 +55,66 @@ const KNOWN = optionKeys<AppOptions>({
   disposeTimeoutMs: true,
 });
 
+/** The methods each part must have: what handlers and the other parts call on it. */
+const CONTRACTS: Record<'tracer' | 'cache' | 'metrics' | 'logger', readonly string[]> = {
+  tracer: ['startSpan', 'inject', 'extract'],
+  cache: ['get', 'set', 'delete', 'has', 'getMany', 'setMany', 'deleteMany', 'clear', 'getOrSet'],
+  metrics: ['counter', 'gauge', 'histogram', 'onCollect'],
+  // `child` is not required: a logger without it (`console`) is bound to spans without it.
+  logger: ['debug', 'info', 'warn', 'error'],
+};
+
+/**
+ * A part that is not an implementation of its contract (a factory given instead of what it
+ * returns — `cache: createMemoryCache` —, a promise, a plain value) or `components` that is not an
+ * object: one issue each. Without this check the app is built and the first call on the part, in
+ * some handler, throws a `TypeError`.
+ */
+function partIssues(options: AppOptions): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const [name, methods] of Object.entries(CONTRACTS)) {
+    const part: unknown = options[name as keyof typeof CONTRACTS];
+    if (part === undefined) continue;
+    const missing =
+      part !== null && typeof part === 'object'
+        ? methods.filter((m) => typeof (part as Record<string, unknown>)[m] !== 'function')
+        : methods;
+    if (missing.length > 0)
+      issues.push({
+        path: name,
+        expected: `a ${name[0]!.toUpperCase()}${name.slice(1)} (an object with ${methods.join(', ')})`,
+        received: typeName(part),
+        message:
+          typeof part === 'function'
+            ? 'is a function: pass what it returns (e.g. createMemoryCache({...}), not createMemoryCache)'
+            : typeof (part as { then?: unknown } | null)?.then === 'function'
+              ? 'is a promise: await it first'
+              : `lacks ${missing.join(', ')}`,
+      });
+  }
+  const components: unknown = options.components;
+  if (
+    components !== undefined &&
+    (components === null || typeof components !== 'object' || Array.isArray(components))
+  )
+    issues.push({
+      path: 'components',
+      expected: 'an object of named components',
+      received: typeName(components),
+      message: 'has the wrong type',
+    });
+  return issues;
+}
+
 /**
  * Builds the app. Unknown option keys (`{ cahce }`: the cache would silently be the no-op, and
- * never closed) and a `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a
- * `ConfigError`.
+ * never closed), a part that lacks a method of its contract (see `partIssues`) and a
+ * `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a `ConfigError`.
  */
 export function createApp(options: AppOptions = {}): App {
   rejectUnknownKeys(options, KNOWN, 'createApp');
+  const bad = partIssues(options);
+  if (bad.length > 0) throw new ConfigError('createApp: invalid options', bad);
   const tracer = options.tracer ?? noopTracer;
   const cache = options.cache ?? createNoopCache();
   const metrics = options.metrics ?? noopMetrics;

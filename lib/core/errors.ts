@@ -50,6 +50,7 @@ export type CacheErrorCode =
   | 'oom'
   | 'cross_slot'
   | 'decode_failed'
+  | 'peer_missing'
   | 'backend';
 
 /** A cache operation failed (bad input, or the backend could not answer). */

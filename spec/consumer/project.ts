@@ -3,7 +3,7 @@
  * package built and packed as published, and fresh consumer projects installed from that tarball.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,7 +50,7 @@ export function run(
 
 /**
  * Builds the package and packs it into `dir`; resolves the tarball's path. The build goes into a
- * staging copy under `dir` (package.json, README, LICENSE and a fresh `dist`), not the worktree's
+ * staging copy under `dir` (package.json, README, LICENSE, the pages beside the code and a fresh `dist`), not the worktree's
  * `dist`, so that test files packing at the same time do not delete each other's build.
  */
 export async function buildAndPack(dir: string): Promise<string> {
@@ -58,6 +58,12 @@ export async function buildAndPack(dir: string): Promise<string> {
   mkdirSync(staging, { recursive: true });
   for (const file of ['package.json', 'README.md', 'LICENSE'])
     copyFileSync(join(root, file), join(staging, file));
+  // The pages `files` ships beside the README (npm pack picks them by its globs).
+  for (const dir of ['lib', 'benchmarks'])
+    cpSync(join(root, dir), join(staging, dir), {
+      recursive: true,
+      filter: (src) => !/\.(ts|mjs|json)$/.test(src),
+    });
   await run(
     process.execPath,
     [

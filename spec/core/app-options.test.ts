@@ -23,6 +23,45 @@ describe("createApp options are checked like the factories' options", () => {
     assert.equal(closed, false);
   });
 
+  it('a part that is not an implementation of its contract is a ConfigError naming each one (not a TypeError in the first handler that uses it)', async () => {
+    const { createMemoryCache } = await import('../../lib/cache/memory/index.js');
+    assert.throws(
+      () =>
+        createApp({
+          cache: createMemoryCache as never,
+          tracer: {} as never,
+          metrics: Promise.resolve({}) as never,
+          logger: 'debug' as never,
+          components: 5 as never,
+        }),
+      (e: Error & { issues?: { path: string; message: string; received: string }[] }) => {
+        assert.equal(e.name, 'ConfigError');
+        assert.deepEqual(
+          e.issues?.map((i) => `${i.path} (${i.received}): ${i.message}`),
+          [
+            'tracer (object): lacks startSpan, inject, extract',
+            'cache (function): is a function: pass what it returns (e.g. createMemoryCache({...}), not createMemoryCache)',
+            'metrics (object): is a promise: await it first',
+            'logger (string): lacks debug, info, warn, error',
+            'components (number): has the wrong type',
+          ],
+        );
+        return true;
+      },
+    );
+    // A cache missing part of the contract names what it lacks.
+    const { get, set, delete: del, getOrSet } = createMemoryCache({ maxCost: 1024 });
+    assert.throws(() => createApp({ cache: { get, set, delete: del, getOrSet } as never }), {
+      name: 'ConfigError',
+      message: /cache: lacks has, getMany, setMany, deleteMany, clear/,
+    });
+  });
+
+  it('console (no child()) and full implementations are accepted', async () => {
+    const app = createApp({ logger: console as never });
+    await app.close();
+  });
+
   for (const bad of [Number.NaN, -1, 0, MAX_TIMER_MS + 1, 3e9, '100' as unknown as number])
     it(`disposeTimeoutMs ${String(bad)} is refused (a timer beyond 2^31-1 ms fires after 1 ms: every async disposer "timed out" at once)`, () => {
       assert.throws(() => createApp({ disposeTimeoutMs: bad }), { name: 'ConfigError' });

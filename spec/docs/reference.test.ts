@@ -10,6 +10,7 @@
  * Which values and defaults the pages give is checked by each part's own tests.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join, normalize } from 'node:path';
@@ -145,6 +146,28 @@ describe('reference pages against the code', () => {
       }
     }
     assert.deepEqual(broken, []);
+  });
+
+  it('the packed package carries every page its pages link to (the demo excepted: it runs from a clone)', () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const shipped = new Set<string>(
+      (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path),
+    );
+    const missing: string[] = [];
+    for (const page of [...shipped].filter((p) => p.endsWith('.md'))) {
+      for (const m of read(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const [file] = m[1]!.split('#');
+        if (!file || /^[a-z]+:/.test(file)) continue;
+        const target = normalize(join(dirname(page), file));
+        if (!target.startsWith('demo/') && !shipped.has(target)) missing.push(`${page}: ${m[1]}`);
+      }
+    }
+    assert.deepEqual(missing, []);
   });
 
   it('every config block of every page is a valid config', () => {

@@ -5,11 +5,12 @@
  * connection comes back after a drop the bus reports a reconnect and the tiered cache clears its
  * L1: whatever was published meanwhile is lost.
  */
-import { type Cluster, Redis, type RedisOptions } from 'iovalkey';
+import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts.js';
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
+import { iovalkey } from './peer.js';
 
 export interface RedisInvalidationBusOptions {
   /**
@@ -95,7 +96,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
   const logger = options.logger;
   const ownsPublisher = options.client === undefined;
-  const pub: Redis | Cluster = options.client ?? new Redis({ ...options.redis, lazyConnect: false });
+  const pub: Redis | Cluster =
+    options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });
   // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands)
   // and re-subscribes by itself after a reconnect.
   const subOverrides = { enableOfflineQueue: true, autoResubscribe: true, lazyConnect: false };

@@ -7,8 +7,9 @@
  * - `maxRetriesPerRequest: 1`: commands caught by a disconnect are retried once, then rejected;
  * - reconnection never gives up (capped backoff), so the cache recovers when Redis comes back.
  */
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'iovalkey';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
 import type { ResolvedOptions } from './options.js';
+import { iovalkey } from './peer.js';
 import type { FaultWatch } from './tls.js';
 
 /** Reconnect backoff in ms: 50, 100, … capped at 1 s. */
@@ -36,6 +37,7 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
 }
 
 function createClient(o: ResolvedOptions, retry: (times: number) => number): Redis | Cluster {
+  const { Cluster, Redis } = iovalkey();
   const common: RedisOptions = {
     username: o.username,
     password: o.password,

@@ -9,8 +9,9 @@
  *
  * Used only on a plain connection (no auto-pipelining, which batches through its own pipeline).
  */
-import { Command } from 'iovalkey';
+import type { Command } from 'iovalkey';
 import type { Bytes } from '../../core/contracts.js';
+import { iovalkey } from './peer.js';
 
 /** What a direct GET does when it settles; `fail` returns the error to reject with (mapped). */
 export interface DirectGetHooks {
@@ -20,32 +21,39 @@ export interface DirectGetHooks {
   fail(err: unknown, key: string): Error;
 }
 
-class DirectGet extends Command {
-  /** Set by the first settlement: a reply arriving after a timeout rejected is not counted again. */
-  private settled: boolean;
-  private readonly hooks: DirectGetHooks;
+type DirectGetClass = new (key: string, hooks: DirectGetHooks) => Command;
 
-  constructor(key: string, hooks: DirectGetHooks) {
-    // What `getBuffer(key)` builds (reply as a Buffer; no iovalkey key prefix: ours is in `key`,
-    // and options.ts refuses an injected client that has its own).
-    super('get', [key], { replyEncoding: null });
-    this.settled = false;
-    this.hooks = hooks;
-    const reject = this.reject;
-    this.reject = (err: Error) => {
-      if (this.settled) return reject(err);
+/** Defined on first use: it extends iovalkey's `Command`, which is loaded only then (./peer.ts). */
+function defineDirectGet(): DirectGetClass {
+  return class DirectGet extends iovalkey().Command {
+    /** Set by the first settlement: a reply arriving after a timeout rejected is not counted again. */
+    private settled: boolean;
+    private readonly hooks: DirectGetHooks;
+
+    constructor(key: string, hooks: DirectGetHooks) {
+      // What `getBuffer(key)` builds (reply as a Buffer; no iovalkey key prefix: ours is in `key`,
+      // and options.ts refuses an injected client that has its own).
+      super('get', [key], { replyEncoding: null });
+      this.settled = false;
+      this.hooks = hooks;
+      const reject = this.reject;
+      this.reject = (err: Error) => {
+        if (this.settled) return reject(err);
+        this.settled = true;
+        reject(hooks.fail(err, key));
+      };
+    }
+
+    override transformReply(result: Buffer | Buffer[]): Buffer {
+      const value = super.transformReply(result) as Buffer | null;
+      if (this.settled) return value as Buffer;
       this.settled = true;
-      reject(hooks.fail(err, key));
-    };
-  }
-
-  override transformReply(result: Buffer | Buffer[]): Buffer {
-    const value = super.transformReply(result) as Buffer | null;
-    if (this.settled) return value as Buffer;
-    this.settled = true;
-    return this.hooks.reply(value) as Buffer;
-  }
+      return this.hooks.reply(value) as Buffer;
+    }
+  };
 }
+
+let DirectGet: DirectGetClass | undefined;
 
 /** Sends GET `key` on `client`; the promise resolves with the hook's mapped reply. */
 export function directGet(
@@ -53,6 +61,7 @@ export function directGet(
   key: string,
   hooks: DirectGetHooks,
 ): Promise<Bytes | undefined> {
+  DirectGet ??= defineDirectGet();
   const command = new DirectGet(key, hooks);
   client.sendCommand(command);
   return command.promise as Promise<Bytes | undefined>;

@@ -3,8 +3,9 @@
  * with backoff whenever its data or subscriber connection breaks (set-up itself is in
  * ./tracking-link.ts).
  */
-import { Redis } from 'iovalkey';
+import type { Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
+import { iovalkey } from './peer.js';
 import { type Link, type SetupParts, setUp } from './tracking-link.js';
 import { deliver, lose, type TrackingState } from './tracking-state.js';
 
@@ -28,6 +29,7 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
       };
       if (!cluster) return (client as Redis).duplicate(overrides);
       const { host, port } = link.data.options;
+      const { Redis } = iovalkey();
       return new Redis({ ...cluster.options.redisOptions, host, port, ...overrides });
     },
     onMessage: (_link, _session, payload) => deliver(s, payload),

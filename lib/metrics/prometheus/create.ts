@@ -3,7 +3,6 @@
  * server and client latency, cache, db connections), scrape-time cache reading, a `/metrics`
  * endpoint and a per-metric cardinality cap. This file only wires the parts together.
  */
-import * as client from 'prom-client';
 import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
 import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
@@ -13,6 +12,7 @@ import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
 import { type MetricsOptions, resolveOptions } from './options.js';
+import { promClient } from './peer.js';
 import { type ProbeResult, usePromInternals } from './prom-internals.js';
 import { createMetricRegistry } from './registry.js';
 import type { CapHooks } from './series.js';
@@ -59,7 +59,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const framework = registerFramework(reg, o.naming, o.frameworkPrefix);
   dropped = framework.dropped;
   if (o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total')) {
-    client.collectDefaultMetrics({ register: registry });
+    promClient().collectDefaultMetrics({ register: registry });
   }
   const observeRequest = requestRecorder(framework);
   const observeHttpClient = clientRecorder(framework);

@@ -1,10 +1,11 @@
 /** `createMetrics` options: what each one means, its default, and the checks run before anything is built. */
-import * as client from 'prom-client';
+import type * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
+import { promClient } from './peer.js';
 
 /** Naming scheme of the built-in metrics. */
 export type MetricsNaming = 'otel' | 'legacy';
@@ -188,7 +189,7 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     defaultLabels: checkDefaultLabels(options.defaultLabels),
     cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000, MAX_COUNT),
     exemplars: options.exemplars !== false,
-    registry: options.registry ?? new client.Registry(),
+    registry: options.registry ?? new (promClient().Registry)(),
     logger: options.logger ?? defaultWarn,
     now: options.now ?? (() => performance.now()),
     collectTimeoutMs: positiveInt('collectTimeoutMs', options.collectTimeoutMs, 5000, MAX_TIMER_MS),

@@ -6,8 +6,9 @@
  * metrics. `usePromInternals()` probes the installed prom-client once per process; when the shape
  * differs the adapter uses `public-store.ts` (prom-client's public API) instead and warns once.
  */
-import * as client from 'prom-client';
+import type * as client from 'prom-client';
 import type { LabelValues, Logger } from '../../core/contracts.js';
+import { promClient } from './peer.js';
 import {
   createSeriesTable,
   type HistogramStore,
@@ -261,7 +262,7 @@ function probeHistogram(lib: PromLibrary, registers: client.Registry[]): void {
  * Checks, on throwaway metrics in a throwaway registry, every private shape the fast path relies
  * on. Never throws: a mismatch or an error is reported as `{ ok: false, reason }`.
  */
-export function probePromInternals(lib: PromLibrary = client): ProbeResult {
+export function probePromInternals(lib: PromLibrary = promClient()): ProbeResult {
   try {
     const registers = [new lib.Registry()];
     probeScalars(lib, registers);

@@ -3,7 +3,7 @@
  * registered under that name when compatible, and otherwise builds the prom-client metric and the
  * instrument over it (on prom-client's storage, or its public API when `internals` is false).
  */
-import * as client from 'prom-client';
+import type * as client from 'prom-client';
 import type { HistogramOptions, MetricOptions } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import type { OwnMetric } from './exposition.js';
@@ -24,6 +24,7 @@ import {
   type MetricType,
 } from './names.js';
 import { positiveInt } from './options.js';
+import { promClient } from './peer.js';
 import { internalHistogramStore, internalScalarStore } from './prom-internals.js';
 import { publicCounterStore, publicGaugeStore, publicHistogramStore } from './public-store.js';
 import type { CapHooks, StoreOptions } from './series.js';
@@ -115,20 +116,20 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     const ownMetric = (prom: object, entries: OwnMetric['entries']) =>
       own.set(prom, { type: c.type, name, help, labelNames, buckets, entries });
     if (c.type === 'counter') {
-      const p = new client.Counter(base);
+      const p = new (promClient().Counter)(base);
       if (!d.internals) return makeCounter(name, publicCounterStore(p, so));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
       return makeCounter(name, store);
     }
     if (c.type === 'gauge') {
-      const p = new client.Gauge(base);
+      const p = new (promClient().Gauge)(base);
       if (!d.internals) return makeGauge(name, publicGaugeStore(p, so));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
       return makeGauge(name, store);
     }
-    const p = new client.Histogram({ ...base, buckets: [...(buckets as readonly number[])] });
+    const p = new (promClient().Histogram)({ ...base, buckets: [...(buckets as readonly number[])] });
     const opts = { exemplars: d.exemplars, now: d.now };
     if (!d.internals) return makeHistogram(name, publicHistogramStore(p, so), opts);
     const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });

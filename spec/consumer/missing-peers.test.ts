@@ -1,0 +1,146 @@
+/**
+ * A consumer that installed only some optional peers: the packed package unpacked into a fresh
+ * project whose node_modules holds only the peers `hyperion/config` needs (`yaml`, `valibot`,
+ * linked from this repository's node_modules — nothing is downloaded). A config that turns on a
+ * part whose peer is missing must fail with one ConfigError naming the section, the subpath and
+ * the package to install — not the loader's raw ERR_MODULE_NOT_FOUND. And the Redis and
+ * Prometheus subpaths import without their peer: what needs no peer works, the factories throw
+ * the typed error naming the package.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { tempDir } from '../harness/process.js';
+import { buildAndPack, root, run } from './project.js';
+
+const APP = `import { createAppFromConfig, loadConfig } from 'hyperion/config';
+import { ConfigError } from 'hyperion';
+
+const out = {};
+for (const name of ['redis', 'tiered', 'otlp', 'metrics', 'memory']) {
+  try {
+    const app = await createAppFromConfig(await loadConfig(name + '.yaml', { env: {} }));
+    out[name] = { built: app.cache.name };
+    await app.close();
+  } catch (e) {
+    out[name] = {
+      name: e.name,
+      code: e.code,
+      configError: e instanceof ConfigError,
+      issues: e.issues?.map((i) => i.path + ': ' + i.message),
+      cause: e.cause?.code,
+    };
+  }
+}
+console.log(JSON.stringify(out));
+`;
+
+const DIRECT = `import { CacheError, MetricsError } from 'hyperion';
+const out = {};
+const fail = (e) => ({ name: e.name, code: e.code, message: e.message, typed: e instanceof CacheError || e instanceof MetricsError });
+try {
+  const redis = await import('hyperion/cache/redis');
+  out.acl = redis.aclRules({ keyPrefix: 'app:', mode: 'standalone' }).includes('~app:*');
+  try { redis.createRedisCache({ addresses: ['127.0.0.1:1'] }); out.redis = 'built'; } catch (e) { out.redis = fail(e); }
+} catch (e) { out.redisImport = e.code ?? e.message; }
+try {
+  const prom = await import('hyperion/metrics/prometheus');
+  try { prom.createMetrics({}); out.metrics = 'built'; } catch (e) { out.metrics = fail(e); }
+} catch (e) { out.metricsImport = e.code ?? e.message; }
+console.log(JSON.stringify(out));
+`;
+
+const off = 'tracing: { exporter: none }\nmetrics: { enabled: false }\n';
+const CONFIGS: Record<string, string> = {
+  redis: `${off}cache: { type: redis, addresses: ["127.0.0.1:1"] }\n`,
+  tiered: `${off}cache: { type: tiered, l1: { type: memory, max_cost: 1048576 }, l2: { type: redis, addresses: ["127.0.0.1:1"] } }\n`,
+  otlp: 'tracing: { exporter: otlp, service_name: consumer }\nmetrics: { enabled: false }\n',
+  metrics: 'tracing: { exporter: none }\nmetrics: { enabled: true }\n',
+  memory: `${off}cache: { type: memory, max_cost: 1048576 }\n`,
+};
+
+describe('hyperion/config with only its own peers installed', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let result: Record<string, Record<string, unknown>>;
+  let direct: Record<string, unknown>;
+
+  before(async () => {
+    dir = await tempDir('missing-peers');
+    const tarball = await buildAndPack(dir.path);
+    const project = join(dir.path, 'project');
+    const modules = join(project, 'node_modules');
+    mkdirSync(join(modules, 'hyperion'), { recursive: true });
+    await run(
+      'tar',
+      ['xzf', tarball, '-C', join(modules, 'hyperion'), '--strip-components=1'],
+      project,
+      60_000,
+    );
+    for (const peer of ['yaml', 'valibot'])
+      symlinkSync(join(root, 'node_modules', peer), join(modules, peer));
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+    writeFileSync(join(project, 'app.mjs'), APP);
+    writeFileSync(join(project, 'direct.mjs'), DIRECT);
+    for (const [name, text] of Object.entries(CONFIGS)) writeFileSync(join(project, `${name}.yaml`), text);
+    const out = await run(process.execPath, ['app.mjs'], project, 60_000);
+    result = JSON.parse(out.trim().split('\n').pop()!);
+    direct = JSON.parse(
+      (await run(process.execPath, ['direct.mjs'], project, 60_000)).trim().split('\n').pop()!,
+    );
+  });
+  after(() => dir?.remove());
+
+  const missing = (section: string, subpath: string, install: string) => ({
+    name: 'ConfigError',
+    code: 'config_invalid',
+    configError: true,
+    issues: [
+      `${section}: needs ${subpath}, whose optional peer ${install.includes(' ') ? 'dependencies' : 'dependency'} ` +
+        `${install.split(' ').join(', ')} ${install.includes(' ') ? 'are' : 'is'} not installed: npm install ${install}`,
+    ],
+    cause: 'ERR_MODULE_NOT_FOUND',
+  });
+
+  it('a Redis cache without iovalkey names iovalkey and hyperion/cache/redis', () => {
+    assert.deepEqual(result.redis, missing('cache', 'hyperion/cache/redis', 'iovalkey'));
+  });
+  it("a tiered cache's Redis L2 without iovalkey names cache.l2", () => {
+    assert.deepEqual(result.tiered, missing('cache.l2', 'hyperion/cache/redis', 'iovalkey'));
+  });
+  it('an OTLP tracer without OpenTelemetry names every package hyperion/tracing/otel loads', () => {
+    assert.deepEqual(
+      result.otlp,
+      missing(
+        'tracing',
+        'hyperion/tracing/otel',
+        '@opentelemetry/api @opentelemetry/core @opentelemetry/resources',
+      ),
+    );
+  });
+  it('metrics without prom-client names prom-client', () => {
+    assert.deepEqual(result.metrics, missing('metrics', 'hyperion/metrics/prometheus', 'prom-client'));
+  });
+  it('a part whose peers are there (memory cache) still builds', () => {
+    assert.deepEqual(result.memory, { built: 'memory' });
+  });
+  it('hyperion/cache/redis and hyperion/metrics/prometheus import without their peer: aclRules works, the factories throw CacheError / MetricsError peer_missing naming the package', () => {
+    assert.deepEqual(direct, {
+      acl: true,
+      redis: {
+        name: 'CacheError',
+        code: 'peer_missing',
+        message:
+          'hyperion/cache/redis needs the optional peer dependency iovalkey, which is not installed: npm install iovalkey',
+        typed: true,
+      },
+      metrics: {
+        name: 'MetricsError',
+        code: 'peer_missing',
+        message:
+          'hyperion/metrics/prometheus needs the optional peer dependency prom-client, which is not installed: npm install prom-client',
+        typed: true,
+      },
+    });
+  });
+});
