@@ -153,7 +153,10 @@ export interface WriteOptions {
   /**
    * The caller's time budget for this write, in ms. A cache whose writes can land late (a network
    * backend) makes sure a write it reports as failed after this budget never takes effect later:
-   * the Redis cache sends it with a server-side deadline. Caches that write synchronously ignore it.
+   * the Redis cache sends it with a server-side deadline. Caches that write synchronously have
+   * nothing to bound, but every cache checks it alike: a positive number of ms (`Infinity`: no
+   * budget of the caller's own), else `CacheError('invalid_ttl')`. Options that are not an
+   * object, a non-boolean `ifAbsent`, non-bytes `ifEquals`, or both together are `invalid_value`.
    */
   readonly timeout?: number;
   /** Store only when the key holds no value now; `set` then resolves `false`. */

@@ -5,7 +5,7 @@
  */
 import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
+import { assertBytes, assertKey, assertKeys, assertTtl, assertWriteOptions } from '../../core/validate.js';
 import type { Context } from './context.js';
 import { l2WriteError } from './l2.js';
 import { ignore, levelTtl } from './local.js';
@@ -61,13 +61,8 @@ export function createWritePath(ctx: Context): WritePath {
    * `WriteOptions.timeout`), not only once `l2Timeout` is.
    */
   function writeOptions(options: WriteOptions | undefined): WriteOptions {
+    assertWriteOptions(options);
     const t = options?.timeout;
-    if (t !== undefined && (typeof t !== 'number' || !(t > 0))) {
-      throw new CacheError(
-        'invalid_ttl',
-        `write timeout must be a positive number of ms, received ${String(t)}`,
-      );
-    }
     // Its levels hold envelopes, never the caller's bytes: a comparison could never succeed.
     if (options?.ifEquals !== undefined)
       throw new CacheError('invalid_value', 'the tiered cache does not support ifEquals');
