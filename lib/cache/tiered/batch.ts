@@ -195,6 +195,11 @@ export function createBatchPath(ctx: Context): BatchPath {
         countSource(c, r.source);
         results.set(key, r.value);
       };
+      // A key whose load failed is a miss too, as in getOrSet (read.ts `missed`).
+      const missed = (err: unknown): never => {
+        c.misses++;
+        throw err;
+      };
       for (let i = 0; i < unique.length; i++) {
         const key = unique[i]!;
         const raw = raws[i];
@@ -206,7 +211,7 @@ export function createBatchPath(ctx: Context): BatchPath {
         }
         if (env && t < env.staleUntil) staleL1.set(key, env);
         const running = local.flights.get(key);
-        if (running) waits.push(running.then((r) => settle(key, r)));
+        if (running) waits.push(running.then((r) => settle(key, r), missed));
         else mine.push(key);
       }
       if (mine.length > 0) {
@@ -214,7 +219,7 @@ export function createBatchPath(ctx: Context): BatchPath {
         batch.catch(ignore);
         for (const key of mine) {
           const p = local.flight(key, () => batch.then((m) => m.get(key)!));
-          waits.push(p.then((r) => settle(key, r)));
+          waits.push(p.then((r) => settle(key, r), missed));
         }
       }
       await Promise.all(waits);
