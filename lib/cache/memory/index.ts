@@ -82,7 +82,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         if (options?.ifAbsent === true) {
           if (sync.has(key)) return false;
         } else if (options?.ifEquals !== undefined) {
-          const now = sync.get(key);
+          const now = sync.peek(key);
           if (now === undefined || Buffer.compare(toBuffer(now), toBuffer(options.ifEquals)) !== 0)
             return false;
         }

@@ -396,6 +396,20 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     return kept;
   }
 
+  /**
+   * The live value of `key` without counting an access: no hit or miss in the stats, no frequency
+   * recorded, no move in the window. For the byte face's compare-and-set (`ifEquals`), a write:
+   * it used to read through `get` and count as a read.
+   */
+  peek(key: string): V | undefined {
+    if (this.closed) this.assertOpen();
+    assertKey(key);
+    const s = this.table.find(key, tableHash(key));
+    if (s === 0) return undefined;
+    const at = this.expiry.at(s);
+    return at === 0 || at > this.now() ? this.store.value(s) : undefined;
+  }
+
   has(key: string): boolean {
     if (this.closed) this.assertOpen();
     assertKey(key);

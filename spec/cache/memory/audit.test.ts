@@ -109,4 +109,23 @@ describe('memory cache: outside-in audit', () => {
     assert.equal(cache.cost, 7);
     assert.equal(calls, 0);
   });
+
+  it('set with ifEquals is a write: it counts no read in the stats, and an expired value never matches', async () => {
+    // Found by an outside-in audit: the compare read the current value through get(), so each
+    // compare-and-set counted a hit or a miss (and an access for admission) — a tiered cache over a
+    // memory L2 stores with ifEquals, inflating the L2's hit ratio.
+    let t = 1_000;
+    const cache = createMemoryCache({ maxCost: 1000, now: () => t });
+    await cache.set('k', enc('v'));
+    assert.equal(await cache.set('k', enc('w'), undefined, { ifEquals: enc('v') }), true);
+    assert.equal(await cache.set('k', enc('x'), undefined, { ifEquals: enc('v') }), false);
+    assert.equal(await cache.set('absent', enc('x'), undefined, { ifEquals: enc('v') }), false);
+    assert.deepEqual({ hits: cache.stats?.().hits, misses: cache.stats?.().misses }, { hits: 0, misses: 0 });
+    await cache.set('e', enc('old'), 10);
+    t += 10;
+    assert.equal(await cache.set('e', enc('new'), undefined, { ifEquals: enc('old') }), false, 'expired');
+    assert.equal(dec(await cache.get('k')), 'w');
+    assert.deepEqual({ hits: cache.stats?.().hits, misses: cache.stats?.().misses }, { hits: 1, misses: 0 });
+    await cache.close();
+  });
 });
