@@ -39,8 +39,9 @@ export interface SyncMemoryCache<V> {
   get(key: string): V | undefined;
   /**
    * Stores the value. Returns `false` when the admission policy refused it (not an error).
-   * Throws `CacheError` `invalid_key` / `invalid_ttl` / `invalid_cost`, or `too_large` when the
-   * cost exceeds `maxCost`.
+   * Throws `CacheError` `invalid_key` / `invalid_ttl` / `invalid_cost`, `invalid_value` for an
+   * `undefined` value (`get` could not tell it from a miss), or `too_large` when the cost exceeds
+   * `maxCost`.
    */
   set(key: string, value: V, options?: SetOptions): boolean;
   /** True when a value was removed. */
@@ -117,6 +118,9 @@ export const checkCost = (cost: unknown, maxCost: number): number => {
   // smaller than 1 charges its whole maxCost, so it still holds one entry instead of none.
   return cost < 1 ? Math.min(maxCost, 1) : cost;
 };
+
+const UNDEFINED_VALUE = () =>
+  new CacheError('invalid_value', 'cannot cache undefined: get() reports a miss with it (use delete)');
 
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
 export class SyncCache<V> implements SyncMemoryCache<V> {
@@ -366,6 +370,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   set(key: string, value: V, opts?: SetOptions): boolean {
     if (this.closed) this.assertOpen();
     assertKey(key);
+    // `undefined` is how `get` reports a miss: such an entry would read as a miss counted as a hit.
+    if (value === undefined) throw UNDEFINED_VALUE();
     // Only `undefined` means "no ttl given": `null` is an invalid ttl, as on the byte face.
     const given = opts?.ttl;
     const ttl = given === undefined ? this.defaultTtl : given;

@@ -128,4 +128,30 @@ describe('memory cache: outside-in audit', () => {
     assert.deepEqual({ hits: cache.stats?.().hits, misses: cache.stats?.().misses }, { hits: 1, misses: 0 });
     await cache.close();
   });
+
+  it('the sync face refuses to store undefined (invalid_value): get could not tell it from a miss', () => {
+    // Found by an outside-in audit: set('u', undefined) stored an entry; get('u') then answered
+    // undefined — a miss to the caller — but counted a hit, has('u') said true, and getOrSet('u')
+    // called its loader although the key "held a value". A loader's undefined was already not stored.
+    const cache = createSyncMemoryCache<string | undefined | null>({ maxCost: 100 });
+    assert.throws(
+      () => cache.set('u', undefined),
+      (e: unknown) => e instanceof CacheError && e.code === 'invalid_value',
+    );
+    assert.equal(cache.has('u'), false);
+    assert.equal(cache.get('u'), undefined);
+    assert.deepEqual(
+      { hits: cache.stats().hits, misses: cache.stats().misses, size: cache.size },
+      {
+        hits: 0,
+        misses: 1,
+        size: 0,
+      },
+    );
+    // null is a value like any other: stored, served, counted as a hit.
+    assert.equal(cache.set('n', null), true);
+    assert.equal(cache.get('n'), null);
+    assert.equal(cache.stats().hits, 1);
+    cache.close();
+  });
 });
