@@ -9,7 +9,7 @@
 
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
-import { assertKey, assertTtl, hitRatio } from '../../core/validate.js';
+import { assertKey, assertLoader, assertTtl, hitRatio } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
 import { type Admission, createAdmission } from './admission/policy.js';
 import { createExpiry, type Expiry } from './expiry.js';
@@ -53,7 +53,8 @@ export interface SyncMemoryCache<V> {
    * and then stored. A loader error reaches every caller and is not cached. The result is not
    * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
    * after that write start a new load), nor when it is `undefined`, costlier than `maxCost` or
-   * of an invalid cost: the callers get it all the same.
+   * of an invalid cost: the callers get it all the same. A non-function loader (`invalid_value`),
+   * a bad `ttl` or `cost` reject before the lookup, on a hit as on a miss.
    */
   getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
   /** Removes every entry (the frequency history is kept: it is still true). */
@@ -491,11 +492,16 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   getOrSet(key: string, loader: Loader<V>, opts?: SetOptions): Promise<V> {
     try {
-      const cached = this.get(key);
-      if (cached !== undefined) return Promise.resolve(cached);
-      // Misuse the loader's result cannot change is reported before loading.
+      // Misuse is reported before the lookup, so a hit does not hide it (as on the byte face and
+      // every other cache): a non-function loader used to resolve `undefined` on a miss, and a bad
+      // ttl or cost was only refused on a miss.
+      if (this.closed) this.assertOpen();
+      assertKey(key);
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
       if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
+      assertLoader(loader);
+      const cached = this.get(key);
+      if (cached !== undefined) return Promise.resolve(cached);
     } catch (err) {
       return Promise.reject(err);
     }

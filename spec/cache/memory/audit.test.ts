@@ -154,4 +154,26 @@ describe('memory cache: outside-in audit', () => {
     assert.equal(cache.stats().hits, 1);
     cache.close();
   });
+
+  it('sync getOrSet refuses a non-function loader, a bad ttl or cost before the lookup: a hit does not hide them', async () => {
+    // Found by an outside-in audit: getOrSet('miss', 5) resolved undefined (the byte face and every
+    // other cache reject invalid_value), getOrSet('hit', 5) resolved the cached value, and a bad
+    // ttl or cost was refused on a miss but let through on a hit.
+    const cache = createSyncMemoryCache<string>({ maxCost: 100 });
+    cache.set('hit', 'v');
+    for (const key of ['hit', 'miss']) {
+      await rejectsWith(cache.getOrSet(key, 5 as never), 'invalid_value');
+      await rejectsWith(
+        cache.getOrSet(key, async () => 'x', { ttl: -1 }),
+        'invalid_ttl',
+      );
+      await rejectsWith(
+        cache.getOrSet(key, async () => 'x', { cost: Number.NaN }),
+        'invalid_cost',
+      );
+    }
+    assert.equal(cache.has('miss'), false);
+    assert.equal(await cache.getOrSet('hit', async () => 'x', { ttl: 1000, cost: 1 }), 'v');
+    cache.close();
+  });
 });
