@@ -156,7 +156,7 @@ describe('tiered cache: read path', () => {
     await Promise.allSettled(Array.from({ length: 3 }, () => cache.getOrSet('k', failing))); // 3 callers, 1 load
     await assert.rejects(cache.getOrSetWithMeta('k2', failing), /db down/);
     await assert.rejects(
-      cache.getOrSetMany(['a', 'b', 'a'], async (): Promise<Uint8Array[]> => failing().then(() => [])),
+      cache.getOrSetMany(['a', 'b'], async (): Promise<Uint8Array[]> => failing().then(() => [])),
       /db down/,
     );
     await assert.rejects(
@@ -178,6 +178,32 @@ describe('tiered cache: read path', () => {
       ],
     );
     await metrics.close();
+  });
+
+  it('getOrSetMany counts a key asked for twice as two reads, as getMany does (loaded once)', async () => {
+    // Found by an outside-in audit: getMany(['a', 'a']) counted two reads, getOrSetMany(['a', 'a'])
+    // one — also when its load failed.
+    const { cache } = setup();
+    let loads = 0;
+    const loadMany = async (keys: readonly string[]) => {
+      loads++;
+      return keys.map((k) => bytes(`v-${k}`));
+    };
+    const first = await cache.getOrSetMany(['a', 'b', 'a'], loadMany, 10_000);
+    assert.deepEqual(first.map(text), ['v-a', 'v-b', 'v-a']);
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 0, misses: 3 });
+    await cache.getOrSetMany(['a', 'a', 'b'], loadMany, 10_000);
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 3, misses: 3 });
+    await cache.getMany(['a', 'a']);
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 5, misses: 3 });
+    await assert.rejects(
+      cache.getOrSetMany(['x', 'x'], async () => {
+        throw new Error('db down');
+      }),
+      /db down/,
+    );
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 5, misses: 5 });
+    assert.equal(loads, 1);
   });
 
   it('treats a value without envelope in L2 as fresh and keeps it in L1 only for l1Ttl', async () => {
