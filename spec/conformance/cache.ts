@@ -414,6 +414,9 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
           `setMany(${label})`,
         );
         await rejectsWith(() => cache.deleteMany(['k'], options), 'invalid_ttl', `deleteMany(${label})`);
+        // Also when there is nothing to write: Redis let an empty setMany through unchecked.
+        await rejectsWith(() => cache.setMany([], options), 'invalid_ttl', `setMany([], ${label})`);
+        await rejectsWith(() => cache.deleteMany([], options), 'invalid_ttl', `deleteMany([], ${label})`);
       }
       await rejectsWith(
         () => cache.set('k', enc('v'), undefined, 5 as never),
