@@ -434,6 +434,9 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         'invalid_value',
         'set(ifAbsent and ifEquals)',
       );
+      // A delete looks only at its budget: set's options are ignored alike (tiered refused them).
+      assert.equal(await cache.delete('k', { ifEquals: enc('v'), ifAbsent: 'yes' } as never), false);
+      assert.equal(await cache.deleteMany(['k'], { ifEquals: enc('v') } as never), 0);
       assert.equal(await cache.has('k'), false, 'nothing was written');
       // A positive budget, also a fractional or an unbounded one (Infinity: no budget of the
       // caller's own), is accepted everywhere.
