@@ -154,7 +154,10 @@ export interface WriteOptions {
    * The caller's time budget for this write, in ms: the call settles within it. A cache whose
    * writes can land late (a network backend) makes sure a write it reports as failed after this
    * budget never takes effect later: the Redis cache sends it with a server-side deadline that ends
-   * before the budget. Caches that write synchronously ignore it.
+   * before the budget. Caches that write synchronously have nothing to bound, but every cache
+   * checks it alike: a positive number of ms (`Infinity`: no budget of the caller's own), else
+   * `CacheError('invalid_ttl')`. Options that are not an object, a non-boolean `ifAbsent`,
+   * non-bytes `ifEquals`, or both together are `invalid_value`.
    */
   readonly timeout?: number;
   /** Store only when the key holds no value now; `set` then resolves `false`. */

@@ -21,7 +21,16 @@ import type {
 } from './contracts.js';
 import { createSingleflight } from './singleflight.js';
 import { normalizeTracestate } from './tracestate.js';
-import { assertBytes, assertEntries, assertKey, assertKeys, assertLoader, assertTtl } from './validate.js';
+import {
+  assertBudgetOptions,
+  assertBytes,
+  assertEntries,
+  assertKey,
+  assertKeys,
+  assertLoader,
+  assertTtl,
+  assertWriteOptions,
+} from './validate.js';
 import {
   formatTraceparent,
   headerValue,
@@ -105,13 +114,14 @@ export function createNoopCache(): Cache {
       assertKey(key);
       assertBytes(value);
       assertTtl(ttl);
-      if (options?.ifEquals !== undefined) assertBytes(options.ifEquals);
+      assertWriteOptions(options);
       // Like the storing caches: who reads after a write never joins a load begun before it.
       flights.forget(key);
       return false;
     },
-    async delete(key) {
+    async delete(key, options) {
       assertKey(key);
+      assertBudgetOptions(options);
       flights.forget(key);
       return false;
     },
@@ -124,12 +134,14 @@ export function createNoopCache(): Cache {
       misses += keys.length;
       return keys.map(() => undefined);
     },
-    async setMany(entries: readonly CacheEntry[]) {
+    async setMany(entries: readonly CacheEntry[], options) {
       assertEntries(entries);
+      assertBudgetOptions(options);
       for (const e of entries) flights.forget(e.key);
     },
-    async deleteMany(keys) {
+    async deleteMany(keys, options) {
       assertKeys(keys);
+      assertBudgetOptions(options);
       for (const k of keys) flights.forget(k);
       return 0;
     },

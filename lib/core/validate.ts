@@ -1,6 +1,6 @@
 /** Input checks shared by every cache implementation, so all of them fail the same way. */
 
-import type { Bytes } from './contracts.js';
+import type { Bytes, WriteOptions } from './contracts.js';
 import { CacheError, typeName } from './errors.js';
 
 /** Largest key accepted by the byte caches (Redis allows 512 MiB; nobody should come close). */
@@ -81,6 +81,52 @@ export function assertEntries(
     assertKey(e?.key);
     assertBytes(e!.value);
     assertTtl(e!.ttl);
+  }
+}
+
+/**
+ * A write's budget (`WriteOptions.timeout`) is `undefined` (the cache's own bound) or a positive
+ * number of ms; `Infinity` means no budget of the caller's own, like `undefined`. Anything else
+ * (0, negative, NaN, a string, `null`) is a `CacheError` `invalid_ttl`, in every cache — also in
+ * those that write synchronously and have nothing to bound, so a call that works on one cache
+ * works on all of them.
+ */
+export function assertTimeout(timeout: unknown): asserts timeout is number | undefined {
+  if (timeout === undefined) return;
+  if (typeof timeout !== 'number' || !(timeout > 0)) {
+    const shown = typeof timeout === 'number' ? String(timeout) : typeName(timeout);
+    throw new CacheError('invalid_ttl', `write timeout must be a positive number of ms, received ${shown}`);
+  }
+}
+
+/**
+ * The options of `delete`, `deleteMany`, `setMany`: `undefined`, `null` or an object whose
+ * `timeout` passes `assertTimeout` (`invalid_value` for options that are not an object).
+ */
+export function assertBudgetOptions(
+  options: unknown,
+): asserts options is Pick<WriteOptions, 'timeout'> | undefined {
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object' || Array.isArray(options))
+    throw new CacheError('invalid_value', `write options must be an object, received ${typeName(options)}`);
+  assertTimeout((options as WriteOptions).timeout);
+}
+
+/**
+ * The options of `set`: as `assertBudgetOptions`, and `ifAbsent` a boolean, `ifEquals` bytes, not
+ * both (`invalid_value`). A truthy non-boolean `ifAbsent` used to mean "only if absent" on one
+ * cache and "unconditionally" on another.
+ */
+export function assertWriteOptions(options: unknown): asserts options is WriteOptions | undefined {
+  assertBudgetOptions(options);
+  if (options === undefined || options === null) return;
+  const { ifAbsent, ifEquals } = options as WriteOptions;
+  if (ifAbsent !== undefined && typeof ifAbsent !== 'boolean')
+    throw new CacheError('invalid_value', `ifAbsent must be a boolean, received ${typeName(ifAbsent)}`);
+  if (ifEquals !== undefined) {
+    assertBytes(ifEquals);
+    if (ifAbsent === true)
+      throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
   }
 }
 

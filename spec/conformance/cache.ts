@@ -397,6 +397,61 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         );
     });
 
+    it('rejects bad write options alike in every cache: a timeout that is not a positive number, a non-boolean ifAbsent', async () => {
+      // Found by an outside-in audit: the memory and no-op caches accepted { timeout: -1 }, NaN,
+      // '5' or null (and a non-object options argument) where Redis and tiered refused them with
+      // invalid_ttl; { ifAbsent: 'yes' } stored unconditionally in one cache and conditionally in
+      // another; the no-op cache let ifAbsent and ifEquals be combined.
+      const { cache } = await make();
+      for (const bad of [0, -1, Number.NaN, Number.NEGATIVE_INFINITY, '5', null]) {
+        const options = { timeout: bad as number };
+        const label = `timeout ${typeof bad === 'string' ? `'${bad}'` : String(bad)}`;
+        await rejectsWith(() => cache.set('k', enc('v'), undefined, options), 'invalid_ttl', `set(${label})`);
+        await rejectsWith(() => cache.delete('k', options), 'invalid_ttl', `delete(${label})`);
+        await rejectsWith(
+          () => cache.setMany([{ key: 'k', value: enc('v') }], options),
+          'invalid_ttl',
+          `setMany(${label})`,
+        );
+        await rejectsWith(() => cache.deleteMany(['k'], options), 'invalid_ttl', `deleteMany(${label})`);
+        // Also when there is nothing to write: Redis let an empty setMany through unchecked.
+        await rejectsWith(() => cache.setMany([], options), 'invalid_ttl', `setMany([], ${label})`);
+        await rejectsWith(() => cache.deleteMany([], options), 'invalid_ttl', `deleteMany([], ${label})`);
+      }
+      await rejectsWith(
+        () => cache.set('k', enc('v'), undefined, 5 as never),
+        'invalid_value',
+        'set(options 5)',
+      );
+      await rejectsWith(() => cache.delete('k', 'fast' as never), 'invalid_value', "delete(options 'fast')");
+      await rejectsWith(
+        () => cache.set('k', enc('v'), undefined, { ifAbsent: 'yes' as never }),
+        'invalid_value',
+        "set(ifAbsent 'yes')",
+      );
+      await rejectsWith(
+        () => cache.set('k', enc('v'), undefined, { ifAbsent: true, ifEquals: enc('v') }),
+        'invalid_value',
+        'set(ifAbsent and ifEquals)',
+      );
+      // A delete looks only at its budget: set's options are ignored alike (tiered refused them).
+      assert.equal(await cache.delete('k', { ifEquals: enc('v'), ifAbsent: 'yes' } as never), false);
+      assert.equal(await cache.deleteMany(['k'], { ifEquals: enc('v') } as never), 0);
+      assert.equal(await cache.has('k'), false, 'nothing was written');
+      // A positive budget, also a fractional or an unbounded one (Infinity: no budget of the
+      // caller's own), is accepted everywhere.
+      for (const timeout of [5000, 60_000.5, Number.POSITIVE_INFINITY]) {
+        assert.equal(
+          await cache.set('k', enc('v'), undefined, { timeout }),
+          caps.stores,
+          `set(timeout ${timeout})`,
+        );
+        await cache.setMany([{ key: 'k', value: enc('v') }], { timeout });
+        assert.equal(await cache.delete('k', { timeout }), caps.stores, `delete(timeout ${timeout})`);
+        assert.equal(await cache.deleteMany(['k'], { timeout }), 0, `deleteMany(timeout ${timeout})`);
+      }
+    });
+
     it('clear removes every entry and the cache stays usable', async () => {
       const { cache } = await make();
       await cache.setMany([

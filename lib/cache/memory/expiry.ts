@@ -33,6 +33,8 @@ export interface Expiry {
   close(): void;
   /** Number of non-empty buckets (for tests). */
   readonly buckets: number;
+  /** Buckets the sweeps have looked at so far (for tests: only due ones are). */
+  readonly visits: number;
   /** True while the sweep timer exists (for tests). */
   readonly scheduled: boolean;
 }
@@ -52,9 +54,73 @@ export interface ExpiryOptions {
 
 const NONE = -1;
 
+/**
+ * Bucket numbers in due order (a binary min-heap), each at most once, so that a sweep visits only
+ * the buckets that are due: it used to walk every bucket on every run, which with TTLs spread over
+ * months (up to ~1M buckets) blocked the event loop 20–45 ms each second with nothing to remove.
+ * A bucket emptied by deletes stays queued until it is due or the queue is compacted.
+ */
+class DueQueue {
+  private heap: number[] = [];
+  private readonly queued = new Set<number>();
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Queues bucket `b` unless it is queued already. */
+  add(b: number): void {
+    if (this.queued.has(b)) return;
+    this.queued.add(b);
+    const h = this.heap;
+    let i = h.length;
+    h.push(b);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]! <= b) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = b;
+  }
+
+  /** The earliest queued bucket, or `Infinity`. */
+  peek(): number {
+    return this.heap.length === 0 ? Number.POSITIVE_INFINITY : this.heap[0]!;
+  }
+
+  /** Removes the earliest queued bucket. */
+  pop(): void {
+    const h = this.heap;
+    const top = h[0]!;
+    this.queued.delete(top);
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && h[r]! < h[l]! ? r : l;
+      if (h[c]! >= last) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+  }
+
+  /** Keeps exactly `buckets` (the non-empty ones), dropping emptied buckets. */
+  reset(buckets: Iterable<number>): void {
+    this.heap = [];
+    this.queued.clear();
+    for (const b of buckets) this.add(b);
+  }
+}
+
 export function createExpiry(options: ExpiryOptions): Expiry {
   const { now, resolution, budget, expire, swept } = options;
   const heads = new Map<number, number>();
+  const due = new DueQueue();
   // Per slot: expiry time (0 = none), bucket (0 = in none) and links within the bucket.
   let expireAt = new Float64Array(0);
   let bucketOf = new Float64Array(0);
@@ -62,6 +128,7 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   let tNext = new Int32Array(0);
   let timer: ReturnType<typeof setInterval> | undefined;
   let closed = false;
+  let visits = 0;
 
   const slotOf = (t: number) => Math.floor(t / resolution) + 1;
 
@@ -96,6 +163,11 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     self.used = true;
     const b = slotOf(at);
     const first = heads.get(b) ?? NONE;
+    if (first === NONE) {
+      due.add(b);
+      // Buckets emptied by deletes wait in the queue until due: compact when they dominate.
+      if (due.size > 2 * heads.size + 1024) due.reset(heads.keys());
+    }
     expireAt[s] = at;
     bucketOf[s] = b;
     tPrev[s] = NONE;
@@ -122,11 +194,12 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   const sweep = (limit = Number.POSITIVE_INFINITY) => {
     const t = now();
     // A bucket is due once its whole slot has passed: every entry in it expires before its end.
-    const due = Math.floor(t / resolution);
+    const last = Math.floor(t / resolution);
     let removed = 0;
-    for (const [b, first] of heads) {
-      if (b > due) continue;
-      let s = first;
+    while (due.peek() <= last) {
+      const b = due.peek();
+      visits++;
+      let s = heads.get(b) ?? NONE;
       while (s !== NONE && removed < limit) {
         const n = tNext[s]!;
         if (expireAt[s]! <= t) {
@@ -136,7 +209,9 @@ export function createExpiry(options: ExpiryOptions): Expiry {
         }
         s = n;
       }
-      if (removed >= limit) break;
+      // Budget spent with entries left: the rest of this bucket waits for the next run.
+      if (removed >= limit && heads.has(b)) break;
+      due.pop();
     }
     return removed;
   };
@@ -144,6 +219,7 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   const forget = () => {
     self.used = false;
     heads.clear();
+    due.reset([]);
     expireAt.fill(0);
     bucketOf.fill(0);
     stop();
@@ -162,6 +238,9 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     },
     get buckets() {
       return heads.size;
+    },
+    get visits() {
+      return visits;
     },
     get scheduled() {
       return timer !== undefined;

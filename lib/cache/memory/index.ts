@@ -9,14 +9,15 @@
  */
 
 import type { Bytes, Cache, CacheEntry } from '../../core/contracts.js';
-import { CacheError } from '../../core/errors.js';
 import {
+  assertBudgetOptions,
   assertBytes,
   assertEntries,
   assertKey,
   assertKeys,
   assertLoader,
   assertTtl,
+  assertWriteOptions,
 } from '../../core/validate.js';
 import type { MemoryCacheOptions } from './options.js';
 import { type MemoryCacheStats, SyncCache, type SyncMemoryCache } from './sync.js';
@@ -71,26 +72,25 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       }
     },
     async set(key, value, ttl, options) {
-      // Writes here are synchronous: `options.timeout` has nothing to bound.
-      if (options?.ifAbsent === true) {
+      // Writes here are synchronous: `options.timeout` has nothing to bound, but it is checked
+      // like every cache checks it, so a call refused elsewhere is refused here too.
+      if (options !== undefined) {
         assertKey(key);
         assertBytes(value);
         assertTtl(ttl);
-        if (options.ifEquals !== undefined)
-          throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
-        if (sync.has(key)) return false;
-      } else if (options?.ifEquals !== undefined) {
-        assertKey(key);
-        assertBytes(value);
-        assertTtl(ttl);
-        assertBytes(options.ifEquals);
-        const now = sync.get(key);
-        if (now === undefined || Buffer.compare(toBuffer(now), toBuffer(options.ifEquals)) !== 0)
-          return false;
+        assertWriteOptions(options);
+        if (options?.ifAbsent === true) {
+          if (sync.has(key)) return false;
+        } else if (options?.ifEquals !== undefined) {
+          const now = sync.peek(key);
+          if (now === undefined || Buffer.compare(toBuffer(now), toBuffer(options.ifEquals)) !== 0)
+            return false;
+        }
       }
       return setOne(key, value, ttl);
     },
-    async delete(key) {
+    async delete(key, options) {
+      assertBudgetOptions(options);
       return sync.delete(key);
     },
     async has(key) {
@@ -100,8 +100,9 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       assertKeys(keys);
       return keys.map((k) => sync.get(k));
     },
-    async setMany(entries: readonly CacheEntry[]) {
+    async setMany(entries: readonly CacheEntry[], options) {
       assertEntries(entries);
+      assertBudgetOptions(options);
       // Refused whole, before any entry is written, when one cannot be stored: a value costlier
       // than maxCost (`too_large`) or of an unusable cost used to reject the call after the
       // entries before it had been stored.
@@ -110,8 +111,9 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         sync.set(e.key, e.value, { ttl: e.ttl, cost: costs[i] });
       });
     },
-    async deleteMany(keys) {
+    async deleteMany(keys, options) {
       assertKeys(keys);
+      assertBudgetOptions(options);
       let removed = 0;
       for (const k of keys) if (sync.delete(k)) removed++;
       return removed;

@@ -9,7 +9,7 @@
 
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
-import { assertKey, assertTtl, hitRatio } from '../../core/validate.js';
+import { assertKey, assertLoader, assertTtl, hitRatio } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
 import { type Admission, createAdmission } from './admission/policy.js';
 import { createExpiry, type Expiry } from './expiry.js';
@@ -39,8 +39,9 @@ export interface SyncMemoryCache<V> {
   get(key: string): V | undefined;
   /**
    * Stores the value. Returns `false` when the admission policy refused it (not an error).
-   * Throws `CacheError` `invalid_key` / `invalid_ttl` / `invalid_cost`, or `too_large` when the
-   * cost exceeds `maxCost`.
+   * Throws `CacheError` `invalid_key` / `invalid_ttl` / `invalid_cost`, `invalid_value` for an
+   * `undefined` value (`get` could not tell it from a miss), or `too_large` when the cost exceeds
+   * `maxCost`.
    */
   set(key: string, value: V, options?: SetOptions): boolean;
   /** True when a value was removed. */
@@ -52,7 +53,8 @@ export interface SyncMemoryCache<V> {
    * and then stored. A loader error reaches every caller and is not cached. The result is not
    * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
    * after that write start a new load), nor when it is `undefined`, costlier than `maxCost` or
-   * of an invalid cost: the callers get it all the same.
+   * of an invalid cost: the callers get it all the same. A non-function loader (`invalid_value`),
+   * a bad `ttl` or `cost` reject before the lookup, on a hit as on a miss.
    */
   getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
   /** Removes every entry (the frequency history is kept: it is still true). */
@@ -117,6 +119,9 @@ export const checkCost = (cost: unknown, maxCost: number): number => {
   // smaller than 1 charges its whole maxCost, so it still holds one entry instead of none.
   return cost < 1 ? Math.min(maxCost, 1) : cost;
 };
+
+const UNDEFINED_VALUE = () =>
+  new CacheError('invalid_value', 'cannot cache undefined: get() reports a miss with it (use delete)');
 
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
 export class SyncCache<V> implements SyncMemoryCache<V> {
@@ -366,6 +371,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   set(key: string, value: V, opts?: SetOptions): boolean {
     if (this.closed) this.assertOpen();
     assertKey(key);
+    // `undefined` is how `get` reports a miss: such an entry would read as a miss counted as a hit.
+    if (value === undefined) throw UNDEFINED_VALUE();
     // Only `undefined` means "no ttl given": `null` is an invalid ttl, as on the byte face.
     const given = opts?.ttl;
     const ttl = given === undefined ? this.defaultTtl : given;
@@ -394,6 +401,20 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     }
     if (this.pending.length !== 0) this.flush();
     return kept;
+  }
+
+  /**
+   * The live value of `key` without counting an access: no hit or miss in the stats, no frequency
+   * recorded, no move in the window. For the byte face's compare-and-set (`ifEquals`), a write:
+   * it used to read through `get` and count as a read.
+   */
+  peek(key: string): V | undefined {
+    if (this.closed) this.assertOpen();
+    assertKey(key);
+    const s = this.table.find(key, tableHash(key));
+    if (s === 0) return undefined;
+    const at = this.expiry.at(s);
+    return at === 0 || at > this.now() ? this.store.value(s) : undefined;
   }
 
   has(key: string): boolean {
@@ -471,11 +492,16 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   getOrSet(key: string, loader: Loader<V>, opts?: SetOptions): Promise<V> {
     try {
-      const cached = this.get(key);
-      if (cached !== undefined) return Promise.resolve(cached);
-      // Misuse the loader's result cannot change is reported before loading.
+      // Misuse is reported before the lookup, so a hit does not hide it (as on the byte face and
+      // every other cache): a non-function loader used to resolve `undefined` on a miss, and a bad
+      // ttl or cost was only refused on a miss.
+      if (this.closed) this.assertOpen();
+      assertKey(key);
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
       if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
+      assertLoader(loader);
+      const cached = this.get(key);
+      if (cached !== undefined) return Promise.resolve(cached);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -5,7 +5,13 @@
  */
 import type { Bytes, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
-import { assertBytes, assertKey, assertTtl, MAX_CALL_TTL_MS } from '../../core/validate.js';
+import {
+  assertBudgetOptions,
+  assertBytes,
+  assertKey,
+  assertTtl,
+  MAX_CALL_TTL_MS,
+} from '../../core/validate.js';
 
 export { assertKey };
 
@@ -46,15 +52,11 @@ function toBuffer(value: Bytes): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-/** The write budget of `options` (`undefined`: the command timeout alone); a bad one is `invalid_ttl`. */
+/**
+ * The write budget of `options` (`undefined`: the command timeout alone); bad options are refused
+ * as in every cache (`assertBudgetOptions`: a bad timeout is `invalid_ttl`).
+ */
 export function checkBudget(options: WriteOptions | undefined): number | undefined {
-  const t = options?.timeout;
-  if (t === undefined) return undefined;
-  if (typeof t !== 'number' || !(t > 0)) {
-    throw new CacheError(
-      'invalid_ttl',
-      `write timeout must be a positive number of ms, received ${String(t)}`,
-    );
-  }
-  return t;
+  assertBudgetOptions(options);
+  return options?.timeout;
 }

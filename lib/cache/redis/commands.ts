@@ -6,6 +6,7 @@
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createSingleflight } from '../../core/singleflight.js';
+import { assertWriteOptions } from '../../core/validate.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
@@ -121,6 +122,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         assertKey(key);
         const px = checkTtl(ttl, defaultTtl);
         const buf = checkValue(value);
+        assertWriteOptions(options);
         const budget = checkBudget(options);
         const nx = options?.ifAbsent === true;
         const expect = options?.ifEquals === undefined ? undefined : checkValue(options.ifEquals);

@@ -87,8 +87,10 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
           px: checkTtl(e.ttl, defaultTtl),
         };
       });
-      if (ops.length === 0) return;
+      // Checked before the empty case returns, as every cache does (an empty batch with a bad
+      // budget resolved here and was refused by the others).
       const budget = checkBudget(options);
+      if (ops.length === 0) return;
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = Date.now();
       await dispatch.bounded(

@@ -191,22 +191,41 @@ export function createBatchPath(ctx: Context): BatchPath {
       const staleL1 = new Map<string, Envelope>();
       const waits: Promise<void>[] = [];
       const mine: string[] = [];
+      // Each key is read once however often it is asked for, but counted once per time it was
+      // asked for, as getMany counts it (a repeated key used to count one read).
+      let times: Map<string, number> | undefined;
+      if (unique.length !== keys.length) {
+        times = new Map();
+        for (const k of keys) times.set(k, (times.get(k) ?? 0) + 1);
+      }
+      const asked = (key: string) => times?.get(key) ?? 1;
       const settle = (key: string, r: TieredResult): void => {
-        countSource(c, r.source);
+        for (let n = asked(key); n > 0; n--) countSource(c, r.source);
         results.set(key, r.value);
+      };
+      // A key whose load failed is a miss too, as in getOrSet (read.ts `missed`).
+      const missed = (key: string, err: unknown): never => {
+        c.misses += asked(key);
+        throw err;
       };
       for (let i = 0; i < unique.length; i++) {
         const key = unique[i]!;
         const raw = raws[i];
         const env = decodeRaw(raw);
         if (env && t < env.freshUntil) {
-          c.l1Hits++;
+          c.l1Hits += asked(key);
           results.set(key, env.value);
           continue;
         }
         if (env && t < env.staleUntil) staleL1.set(key, env);
         const running = local.flights.get(key);
-        if (running) waits.push(running.then((r) => settle(key, r)));
+        if (running)
+          waits.push(
+            running.then(
+              (r) => settle(key, r),
+              (err) => missed(key, err),
+            ),
+          );
         else mine.push(key);
       }
       if (mine.length > 0) {
@@ -214,7 +233,12 @@ export function createBatchPath(ctx: Context): BatchPath {
         batch.catch(ignore);
         for (const key of mine) {
           const p = local.flight(key, () => batch.then((m) => m.get(key)!));
-          waits.push(p.then((r) => settle(key, r)));
+          waits.push(
+            p.then(
+              (r) => settle(key, r),
+              (err) => missed(key, err),
+            ),
+          );
         }
       }
       await Promise.all(waits);

@@ -182,6 +182,16 @@ export function createReadPath(ctx: Context): ReadPath {
     await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(ignore);
   }
 
+  /**
+   * A load that failed (loader error, non-bytes result, an L2 error that is the caller's) is a
+   * miss for each of its callers: the key was not in the cache. Before, it counted nothing, so
+   * `hitRatio` rose with every failing load.
+   */
+  function missed(err: unknown): never {
+    c.misses++;
+    throw err;
+  }
+
   /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
   function maybeRefresh(
     key: string,
@@ -306,7 +316,7 @@ export function createReadPath(ctx: Context): ReadPath {
         return env.value;
       }
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale));
+      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale)).catch(missed);
       countSource(c, result.source);
       return result.value;
     },
@@ -324,7 +334,7 @@ export function createReadPath(ctx: Context): ReadPath {
         return { value: env.value, source: 'l1', stale: false };
       }
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale));
+      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale)).catch(missed);
       countSource(c, result.source);
       return result;
     },

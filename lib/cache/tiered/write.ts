@@ -5,7 +5,14 @@
  */
 import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import { assertBytes, assertKey, assertKeys, assertTtl } from '../../core/validate.js';
+import {
+  assertBudgetOptions,
+  assertBytes,
+  assertKey,
+  assertKeys,
+  assertTtl,
+  assertWriteOptions,
+} from '../../core/validate.js';
 import type { Context } from './context.js';
 import { l2WriteError } from './l2.js';
 import { ignore, levelTtl } from './local.js';
@@ -61,13 +68,8 @@ export function createWritePath(ctx: Context): WritePath {
    * `WriteOptions.timeout`), not only once `l2Timeout` is.
    */
   function writeOptions(options: WriteOptions | undefined): WriteOptions {
+    assertWriteOptions(options);
     const t = options?.timeout;
-    if (t !== undefined && (typeof t !== 'number' || !(t > 0))) {
-      throw new CacheError(
-        'invalid_ttl',
-        `write timeout must be a positive number of ms, received ${String(t)}`,
-      );
-    }
     // Its levels hold envelopes, never the caller's bytes: a comparison could never succeed.
     if (options?.ifEquals !== undefined)
       throw new CacheError('invalid_value', 'the tiered cache does not support ifEquals');
@@ -81,6 +83,18 @@ export function createWritePath(ctx: Context): WritePath {
   /** The budget of write options, for a delete (which has no other option). */
   const budgetOnly = (opts: WriteOptions): Pick<WriteOptions, 'timeout'> =>
     opts.timeout === undefined ? {} : { timeout: opts.timeout };
+
+  /**
+   * The L2 options of a delete: only its budget is looked at, as every cache does (set's
+   * `ifAbsent`/`ifEquals` used to be checked here too, so `delete(key, { ifEquals })` was refused
+   * by this cache alone).
+   */
+  function deleteOptions(options: Pick<WriteOptions, 'timeout'> | undefined): Pick<WriteOptions, 'timeout'> {
+    assertBudgetOptions(options);
+    return budgetOnly(
+      writeOptions(options?.timeout === undefined ? undefined : { timeout: options.timeout }),
+    );
+  }
 
   return {
     async set(key, value, ttl = o.ttl, options) {
@@ -149,7 +163,7 @@ export function createWritePath(ctx: Context): WritePath {
       assertOpen();
       assertKey(key);
       // The L2 delete carries the budget as a set does: one reported as timed out never lands later.
-      const opts = budgetOnly(writeOptions(options));
+      const opts = deleteOptions(options);
       local.forget(key);
       let removed: boolean;
       try {
@@ -168,7 +182,7 @@ export function createWritePath(ctx: Context): WritePath {
       const started = performance.now();
       assertOpen();
       assertKeys(keys);
-      const opts = budgetOnly(writeOptions(options));
+      const opts = deleteOptions(options);
       if (keys.length === 0) return 0;
       const unique = [...new Set(keys)];
       for (const key of unique) local.forget(key);

@@ -109,4 +109,71 @@ describe('memory cache: outside-in audit', () => {
     assert.equal(cache.cost, 7);
     assert.equal(calls, 0);
   });
+
+  it('set with ifEquals is a write: it counts no read in the stats, and an expired value never matches', async () => {
+    // Found by an outside-in audit: the compare read the current value through get(), so each
+    // compare-and-set counted a hit or a miss (and an access for admission) — a tiered cache over a
+    // memory L2 stores with ifEquals, inflating the L2's hit ratio.
+    let t = 1_000;
+    const cache = createMemoryCache({ maxCost: 1000, now: () => t });
+    await cache.set('k', enc('v'));
+    assert.equal(await cache.set('k', enc('w'), undefined, { ifEquals: enc('v') }), true);
+    assert.equal(await cache.set('k', enc('x'), undefined, { ifEquals: enc('v') }), false);
+    assert.equal(await cache.set('absent', enc('x'), undefined, { ifEquals: enc('v') }), false);
+    assert.deepEqual({ hits: cache.stats?.().hits, misses: cache.stats?.().misses }, { hits: 0, misses: 0 });
+    await cache.set('e', enc('old'), 10);
+    t += 10;
+    assert.equal(await cache.set('e', enc('new'), undefined, { ifEquals: enc('old') }), false, 'expired');
+    assert.equal(dec(await cache.get('k')), 'w');
+    assert.deepEqual({ hits: cache.stats?.().hits, misses: cache.stats?.().misses }, { hits: 1, misses: 0 });
+    await cache.close();
+  });
+
+  it('the sync face refuses to store undefined (invalid_value): get could not tell it from a miss', () => {
+    // Found by an outside-in audit: set('u', undefined) stored an entry; get('u') then answered
+    // undefined — a miss to the caller — but counted a hit, has('u') said true, and getOrSet('u')
+    // called its loader although the key "held a value". A loader's undefined was already not stored.
+    const cache = createSyncMemoryCache<string | undefined | null>({ maxCost: 100 });
+    assert.throws(
+      () => cache.set('u', undefined),
+      (e: unknown) => e instanceof CacheError && e.code === 'invalid_value',
+    );
+    assert.equal(cache.has('u'), false);
+    assert.equal(cache.get('u'), undefined);
+    assert.deepEqual(
+      { hits: cache.stats().hits, misses: cache.stats().misses, size: cache.size },
+      {
+        hits: 0,
+        misses: 1,
+        size: 0,
+      },
+    );
+    // null is a value like any other: stored, served, counted as a hit.
+    assert.equal(cache.set('n', null), true);
+    assert.equal(cache.get('n'), null);
+    assert.equal(cache.stats().hits, 1);
+    cache.close();
+  });
+
+  it('sync getOrSet refuses a non-function loader, a bad ttl or cost before the lookup: a hit does not hide them', async () => {
+    // Found by an outside-in audit: getOrSet('miss', 5) resolved undefined (the byte face and every
+    // other cache reject invalid_value), getOrSet('hit', 5) resolved the cached value, and a bad
+    // ttl or cost was refused on a miss but let through on a hit.
+    const cache = createSyncMemoryCache<string>({ maxCost: 100 });
+    cache.set('hit', 'v');
+    for (const key of ['hit', 'miss']) {
+      await rejectsWith(cache.getOrSet(key, 5 as never), 'invalid_value');
+      await rejectsWith(
+        cache.getOrSet(key, async () => 'x', { ttl: -1 }),
+        'invalid_ttl',
+      );
+      await rejectsWith(
+        cache.getOrSet(key, async () => 'x', { cost: Number.NaN }),
+        'invalid_cost',
+      );
+    }
+    assert.equal(cache.has('miss'), false);
+    assert.equal(await cache.getOrSet('hit', async () => 'x', { ttl: 1000, cost: 1 }), 'v');
+    cache.close();
+  });
 });

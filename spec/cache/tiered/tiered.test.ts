@@ -11,6 +11,7 @@ import { createTieredCache, type TieredCacheOptions } from '../../../lib/cache/t
 import type { LoaderLease } from '../../../lib/core/contracts.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { createSeededRandom } from '../../../lib/core/random.js';
+import { createMetrics } from '../../../lib/metrics/prometheus/index.js';
 import { type Deferred, deferred, within } from '../../harness/clock.js';
 import { busHub, bytes, fakeCache, fakeClock, fakeLeases, text, tick } from './fakes.js';
 
@@ -138,6 +139,71 @@ describe('tiered cache: read path', () => {
     await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrSet('k', failing)));
     assert.equal(l1.store.size + l2.store.size, 0);
     assert.equal(cache.stats().loaderErrors, 1);
+  });
+
+  it('counts a failing load as a miss for every caller, so hitRatio and the scraped miss count are not overstated', async () => {
+    // Found by an outside-in audit: a getOrSet whose loader threw counted no miss at all (nor did
+    // getOrSetWithMeta or getOrSetMany), so a cache whose loads all failed reported hitRatio 1 after
+    // one hit, and cache_requests_total{result="miss"} missed those reads.
+    const { cache } = setup();
+    const metrics = createMetrics({ namespace: 'hyperion' });
+    metrics.watchCache(cache);
+    const failing = async (): Promise<Uint8Array> => {
+      throw new Error('db down');
+    };
+    await cache.getOrSet('ok', loaderOf('v'));
+    await cache.getOrSet('ok', loaderOf('v')); // 1 hit, 1 miss so far
+    await Promise.allSettled(Array.from({ length: 3 }, () => cache.getOrSet('k', failing))); // 3 callers, 1 load
+    await assert.rejects(cache.getOrSetWithMeta('k2', failing), /db down/);
+    await assert.rejects(
+      cache.getOrSetMany(['a', 'b'], async (): Promise<Uint8Array[]> => failing().then(() => [])),
+      /db down/,
+    );
+    await assert.rejects(
+      cache.getOrSet('bad', async () => 'not bytes' as never),
+      /Uint8Array/,
+    );
+    const s = cache.stats();
+    assert.deepEqual(
+      { hits: s.hits, misses: s.misses, loaderCalls: s.loaderCalls, loaderErrors: s.loaderErrors },
+      { hits: 1, misses: 1 + 3 + 1 + 2 + 1, loaderCalls: 1 + 1 + 1 + 1 + 1, loaderErrors: 4 },
+    );
+    assert.equal(s.hitRatio, 1 / 9);
+    const body = (await metrics.render()).body;
+    assert.deepEqual(
+      body.split('\n').filter((l) => l.startsWith('hyperion_cache_requests_total{')),
+      [
+        'hyperion_cache_requests_total{cache="tiered",result="hit"} 1',
+        'hyperion_cache_requests_total{cache="tiered",result="miss"} 8',
+      ],
+    );
+    await metrics.close();
+  });
+
+  it('getOrSetMany counts a key asked for twice as two reads, as getMany does (loaded once)', async () => {
+    // Found by an outside-in audit: getMany(['a', 'a']) counted two reads, getOrSetMany(['a', 'a'])
+    // one — also when its load failed.
+    const { cache } = setup();
+    let loads = 0;
+    const loadMany = async (keys: readonly string[]) => {
+      loads++;
+      return keys.map((k) => bytes(`v-${k}`));
+    };
+    const first = await cache.getOrSetMany(['a', 'b', 'a'], loadMany, 10_000);
+    assert.deepEqual(first.map(text), ['v-a', 'v-b', 'v-a']);
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 0, misses: 3 });
+    await cache.getOrSetMany(['a', 'a', 'b'], loadMany, 10_000);
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 3, misses: 3 });
+    await cache.getMany(['a', 'a']);
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 5, misses: 3 });
+    await assert.rejects(
+      cache.getOrSetMany(['x', 'x'], async () => {
+        throw new Error('db down');
+      }),
+      /db down/,
+    );
+    assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 5, misses: 5 });
+    assert.equal(loads, 1);
   });
 
   it('treats a value without envelope in L2 as fresh and keeps it in L1 only for l1Ttl', async () => {
