@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
+import { createAppFromConfig, parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -231,5 +231,106 @@ describe('OTEL_* environment variables', () => {
     } finally {
       process.env = saved;
     }
+  });
+});
+
+describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* follow it', () => {
+  const parent = (flags: '00' | '01') => ({
+    traceparent: `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-${flags}`,
+  });
+  // Spans recorded, and the sampled flag sent on, for a child of an unsampled and a sampled parent.
+  const run = async (env: Record<string, string>, exporter: 'memory' | 'none') => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const tracer = createOtelTracer({ exporter });
+      const out: string[] = [];
+      for (const flags of ['00', '01'] as const) {
+        const span = tracer.startSpan('child', { parent: tracer.extract(parent(flags)).parent });
+        const carrier: Record<string, string> = {};
+        tracer.inject(carrier, { span });
+        span.end();
+        out.push(`${flags}->${carrier.traceparent!.slice(-2)}`);
+      }
+      const recorded = exporter === 'memory' ? tracer.finishedSpans().length : 0;
+      await tracer.close();
+      return { out, recorded };
+    } finally {
+      process.env = saved;
+    }
+  };
+
+  it('always_on samples a child of an unsampled parent; parentbased_always_on does not', async () => {
+    assert.deepEqual(await run({ OTEL_TRACES_SAMPLER: 'always_on' }, 'memory'), {
+      out: ['00->01', '01->01'],
+      recorded: 2,
+    });
+    assert.deepEqual(await run({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, 'memory'), {
+      out: ['00->00', '01->01'],
+      recorded: 1,
+    });
+  });
+
+  it('always_off and traceidratio with ARG 0 drop a child of a sampled parent; parentbased_* keep it', async () => {
+    for (const env of [
+      { OTEL_TRACES_SAMPLER: 'always_off' } as Record<string, string>,
+      { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+    ])
+      assert.deepEqual(
+        await run(env, 'memory'),
+        { out: ['00->00', '01->00'], recorded: 0 },
+        env.OTEL_TRACES_SAMPLER,
+      );
+    for (const env of [
+      { OTEL_TRACES_SAMPLER: 'parentbased_always_off' } as Record<string, string>,
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+    ])
+      assert.deepEqual(
+        await run(env, 'memory'),
+        { out: ['00->00', '01->01'], recorded: 1 },
+        env.OTEL_TRACES_SAMPLER,
+      );
+  });
+
+  it('the propagate-only mode (exporter none) sends the same decisions on', async () => {
+    assert.deepEqual((await run({ OTEL_TRACES_SAMPLER: 'always_on' }, 'none')).out, ['00->01', '01->01']);
+    assert.deepEqual((await run({ OTEL_TRACES_SAMPLER: 'always_off' }, 'none')).out, ['00->00', '01->00']);
+    assert.deepEqual((await run({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, 'none')).out, [
+      '00->00',
+      '01->01',
+    ]);
+  });
+
+  it('a config file with exporter none (the propagate-only tracer without OpenTelemetry) too', async () => {
+    for (const [sampler, expected] of [
+      ['always_on', ['00->01', '01->01']],
+      ['always_off', ['00->00', '01->00']],
+      ['parentbased_always_off', ['00->00', '01->01']],
+    ] as const) {
+      const saved = { ...process.env };
+      process.env.OTEL_TRACES_SAMPLER = sampler;
+      try {
+        const app = await createAppFromConfig({ tracing: { exporter: 'none' } } as never);
+        const out: string[] = [];
+        for (const flags of ['00', '01'] as const) {
+          const span = app.tracer.startSpan('child', { parent: app.tracer.extract(parent(flags)).parent });
+          const carrier: Record<string, string> = {};
+          app.tracer.inject(carrier, { span });
+          out.push(`${flags}->${carrier.traceparent!.slice(-2)}`);
+        }
+        await app.close();
+        assert.deepEqual(out, expected, sampler);
+      } finally {
+        process.env = saved;
+      }
+    }
+  });
+
+  it('an explicit sampleRate (always parent-based) wins over the variable', () => {
+    const o = resolveOptions({ sampleRate: 1 }, { OTEL_TRACES_SAMPLER: 'always_off' });
+    assert.equal(o.sampleRate, 1);
+    assert.equal(o.parentBased, true);
+    assert.equal(resolveOptions({}, { OTEL_TRACES_SAMPLER: 'traceidratio' }).parentBased, false);
+    assert.equal(resolveOptions({}, {}).parentBased, true);
   });
 });

@@ -72,6 +72,12 @@ export interface EnvSettableOptions {
   provider?: unknown;
   /** Not an option: only the variables set it (the provider's `spanLimits`). */
   spanLimits?: SpanLimitFields;
+  /**
+   * Not an option: only `OTEL_TRACES_SAMPLER` sets it. `false` for `always_on`, `always_off` and
+   * `traceidratio`, whose sampler decides every span by itself, ignoring the parent's decision;
+   * `sampleRate` (and the `parentbased_*` samplers) follow a parent's decision.
+   */
+  parentBased?: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -326,13 +332,18 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   if (Object.keys(spanLimits).length > 0) out.spanLimits = spanLimits;
   else delete out.spanLimits;
 
+  // always_on / always_off / traceidratio are the plain samplers (every span decided by itself,
+  // whatever its parent decided); the parentbased_* ones follow a parent's decision. Both used to
+  // give the parent-based sampler.
   const sampler = get('OTEL_TRACES_SAMPLER')?.toLowerCase();
   const arg = get('OTEL_TRACES_SAMPLER_ARG');
+  delete out.parentBased;
   if (sampler !== undefined && !(SAMPLERS as readonly string[]).includes(sampler))
     bad('OTEL_TRACES_SAMPLER', SAMPLERS.join(' | '), `unknown sampler "${sampler.slice(0, 40)}"`);
   else if (sampler !== undefined && out.sampleRate === undefined) {
-    if (sampler.endsWith('always_on')) out.sampleRate = 1;
-    else if (sampler.endsWith('always_off')) out.sampleRate = 0;
+    let rate: number | undefined;
+    if (sampler.endsWith('always_on')) rate = 1;
+    else if (sampler.endsWith('always_off')) rate = 0;
     else {
       const r = arg === undefined ? 1 : Number(arg);
       if (!(r >= 0 && r <= 1) || !/^[\d.eE+-]+$/.test(arg ?? '1'))
@@ -341,7 +352,11 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
           'number between 0 and 1',
           `must be a ratio between 0 and 1, got "${String(arg).slice(0, 40)}"`,
         );
-      else out.sampleRate = r;
+      else rate = r;
+    }
+    if (rate !== undefined) {
+      out.sampleRate = rate;
+      if (!sampler.startsWith('parentbased_')) out.parentBased = false;
     }
   } else if (sampler === undefined && arg !== undefined) {
     const r = Number(arg);

@@ -22,6 +22,8 @@ const PROPAGATED_FLAGS = 0x03;
  */
 export function createPropagateOnly(options: {
   sampleRate: number;
+  /** `false`: every span's sampled flag is the rate's own decision, not the parent's (env.ts). */
+  parentBased?: boolean;
   activeContext: boolean;
   filter: AttributeFilter;
   random?: () => number;
@@ -30,6 +32,8 @@ export function createPropagateOnly(options: {
   const random = options.random ?? Math.random;
   const rate = options.sampleRate;
   const { filter, activeContext } = options;
+  const parentBased = options.parentBased !== false;
+  const decide = () => (rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0);
   return (_name, spanOptions) => {
     const parent = spanOptions?.parent;
     let psc: SpanContext | undefined;
@@ -40,13 +44,15 @@ export function createPropagateOnly(options: {
         ? {
             traceId: psc.traceId,
             spanId: ids.spanId(),
-            traceFlags: psc.traceFlags & PROPAGATED_FLAGS,
+            traceFlags: parentBased
+              ? psc.traceFlags & PROPAGATED_FLAGS
+              : (psc.traceFlags & PROPAGATED_FLAGS & ~1) | decide(),
             traceState: psc.traceState,
           }
         : {
             traceId: ids.traceId(),
             spanId: ids.spanId(),
-            traceFlags: rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0,
+            traceFlags: decide(),
           };
     // A non-recording OpenTelemetry span: every method but spanContext() does nothing.
     return new OtelSpanAdapter(trace.wrapSpanContext(child), filter);
