@@ -334,3 +334,32 @@ describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* f
     assert.equal(resolveOptions({}, {}).parentBased, true);
   });
 });
+
+describe('OTLP endpoint and protocol variables', () => {
+  it('the traces-specific protocol wins over the general one (general grpc for other signals is fine)', () => {
+    const o = resolveOptions(
+      {},
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' },
+    );
+    assert.equal(o.exporter, 'otlp');
+    throwsNaming(
+      () =>
+        resolveOptions(
+          {},
+          { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' },
+        ),
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    );
+  });
+
+  it('/v1/traces is appended to the base endpoint path, before a query string', () => {
+    assert.equal(
+      resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/base?tenant=a' }).endpoint,
+      'http://c:4318/base/v1/traces?tenant=a',
+    );
+    assert.equal(
+      resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }).endpoint,
+      'https://c:4318/v1/traces',
+    );
+  });
+});

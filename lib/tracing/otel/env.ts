@@ -234,8 +234,13 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   }
   const exporter = out.exporter ?? 'otlp';
 
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
-    const p = get(name);
+  // The traces-specific protocol wins: a general `grpc` (for other signals) with traces set to
+  // http/protobuf is a valid setup, and used to be refused for the general variable's value.
+  {
+    const tracesProtocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
+    const name =
+      tracesProtocol !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+    const p = tracesProtocol ?? get(name);
     if (
       p !== undefined &&
       exporter === 'otlp' &&
@@ -256,7 +261,12 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       if (traces !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces, bad);
       else if (base !== undefined) {
         const url = checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base, bad);
-        if (url !== undefined) out.endpoint = `${url.replace(/\/+$/, '')}/v1/traces`;
+        if (url !== undefined) {
+          // Appended to the path (a query string stays after it: it used to get `/v1/traces`).
+          const u = new URL(url);
+          u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
+          out.endpoint = u.href;
+        }
       }
     } else if (exporter === 'zipkin') {
       const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
