@@ -11,6 +11,7 @@ import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { resolveOptions } from '../../lib/tracing/otel/options.js';
 import { serviceResource } from '../../lib/tracing/otel/resource.js';
+import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
 
 const throwsNaming = (fn: () => unknown, variable: string) =>
   assert.throws(fn, (err: unknown) => {
@@ -323,6 +324,45 @@ describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* f
       } finally {
         process.env = saved;
       }
+    }
+  });
+
+  it('traceidratio in the propagate-only modes: one decision per trace, from its trace id, in every service', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' });
+    try {
+      const tracers = [
+        createOtelTracer({ exporter: 'none' }),
+        createPropagateOnlyTracer({ sampleRate: 0.5, parentBased: false }),
+      ];
+      const seen = new Set<number>();
+      for (let t = 0; t < 16; t++) {
+        // Trace ids spread evenly over the part the decision reads (the rightmost 56 bits).
+        const low = Math.floor(((t + 0.5) / 16) * 2 ** 56);
+        const traceId = `${(t + 1).toString(16).padStart(18, '0')}${low.toString(16).padStart(14, '0')}`;
+        const flagsOf: number[] = [];
+        for (const tracer of tracers)
+          for (const parentFlags of ['00', '01'])
+            for (let i = 0; i < 4; i++) {
+              const { parent } = tracer.extract({
+                traceparent: `00-${traceId}-b7ad6b7169203331-${parentFlags}`,
+              });
+              flagsOf.push(tracer.startSpan('s', { parent }).spanContext().traceFlags & 1);
+            }
+        assert.equal(new Set(flagsOf).size, 1, `one decision for trace ${traceId}: ${flagsOf.join('')}`);
+        seen.add(flagsOf[0]!);
+      }
+      assert.deepEqual([...seen].sort(), [0, 1], 'some traces sampled, some not');
+      // A new trace and its children agree too.
+      for (const tracer of tracers)
+        for (let i = 0; i < 16; i++) {
+          const root = tracer.startSpan('root');
+          const child = tracer.startSpan('child', { parent: root });
+          assert.equal(child.spanContext().traceFlags & 1, root.spanContext().traceFlags & 1);
+        }
+      await (tracers[0] as { close(): Promise<void> }).close();
+    } finally {
+      process.env = saved;
     }
   });
 
