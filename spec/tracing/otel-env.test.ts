@@ -182,10 +182,45 @@ describe('OTEL_* environment variables', () => {
       () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization' + '%zz=Bearer sekrit' }),
       (err: Error) => err instanceof ConfigError && !err.message.includes('sekrit'),
     );
-    // An option given in code is not overridden, but a bad variable is still reported.
+    // An option given in code is not overridden, but a bad variable is still reported — every one
+    // (the exporter, endpoint and propagator variables used to be skipped when overridden).
     throwsNaming(
       () => applyOtelEnv({ sampleRate: 1 }, { OTEL_TRACES_SAMPLER: 'bogus' }),
       'OTEL_TRACES_SAMPLER',
+    );
+    throwsNaming(
+      () => applyOtelEnv({ exporter: 'otlp' }, { OTEL_TRACES_EXPORTER: 'bogus' }),
+      'OTEL_TRACES_EXPORTER',
+    );
+    throwsNaming(
+      () =>
+        applyOtelEnv({ endpoint: 'http://c:4318/v1/traces' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }),
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    );
+    throwsNaming(
+      () =>
+        applyOtelEnv(
+          { endpoint: 'http://c:4318/v1/traces' },
+          { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x' },
+        ),
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    );
+    throwsNaming(
+      () => applyOtelEnv({ propagators: ['tracecontext'] }, { OTEL_PROPAGATORS: 'xray' }),
+      'OTEL_PROPAGATORS',
+    );
+    // A good variable an option overrides is still only a default.
+    const kept = applyOtelEnv(
+      { exporter: 'zipkin', endpoint: 'http://z:9411/api/v2/spans', propagators: ['b3'] },
+      {
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://other:9411/api/v2/spans',
+        OTEL_PROPAGATORS: 'tracecontext',
+      },
+    );
+    assert.deepEqual(
+      [kept.exporter, kept.endpoint, kept.propagators],
+      ['zipkin', 'http://z:9411/api/v2/spans', ['b3']],
     );
     assert.ok(OTEL_ENV_VARS.includes('OTEL_BSP_EXPORT_TIMEOUT'));
   });

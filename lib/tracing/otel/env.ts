@@ -222,15 +222,18 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   if (out.serviceName === undefined && !(typeof codeName === 'string' && codeName.trim() !== ''))
     out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
 
+  // Checked also when an option overrides it (as every variable here: the documented rule; the
+  // exporter, endpoint and propagator variables used to be skipped then).
   const exporterVar = get('OTEL_TRACES_EXPORTER');
-  if (exporterVar !== undefined && out.exporter === undefined && out.provider === undefined) {
+  if (exporterVar !== undefined) {
     const names = exporterVar.split(',').map((s) => s.trim().toLowerCase());
     const known = Object.keys(ENV_EXPORTERS).join(' | ');
     if (names.length !== 1)
       bad('OTEL_TRACES_EXPORTER', known, 'one exporter only (Hyperion exports to one destination)');
     else if (!(names[0]! in ENV_EXPORTERS))
       bad('OTEL_TRACES_EXPORTER', known, `unknown exporter "${names[0]!.slice(0, 40)}"`);
-    else out.exporter = ENV_EXPORTERS[names[0]!];
+    else if (out.exporter === undefined && out.provider === undefined)
+      out.exporter = ENV_EXPORTERS[names[0]!];
   }
   const exporter = out.exporter ?? 'otlp';
 
@@ -253,25 +256,23 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       );
   }
 
-  if (out.endpoint === undefined) {
-    if (exporter === 'otlp') {
-      const traces = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-      const base = get('OTEL_EXPORTER_OTLP_ENDPOINT');
-      // The signal-specific URL is used as is; the base one gets the signal path appended.
-      if (traces !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces, bad);
-      else if (base !== undefined) {
-        const url = checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base, bad);
-        if (url !== undefined) {
-          // Appended to the path (a query string stays after it: it used to get `/v1/traces`).
-          const u = new URL(url);
-          u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
-          out.endpoint = u.href;
-        }
-      }
-    } else if (exporter === 'zipkin') {
-      const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
-      if (z !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_ZIPKIN_ENDPOINT', z, bad);
+  if (exporter === 'otlp') {
+    const tracesVar = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+    const baseVar = get('OTEL_EXPORTER_OTLP_ENDPOINT');
+    const traces = tracesVar && checkUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesVar, bad);
+    const base = baseVar && checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', baseVar, bad);
+    // The signal-specific URL is used as is; the base one gets the signal path appended.
+    if (out.endpoint === undefined && tracesVar !== undefined) out.endpoint = traces;
+    else if (out.endpoint === undefined && base) {
+      // Appended to the path (a query string stays after it: it used to get `/v1/traces`).
+      const u = new URL(base);
+      u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
+      out.endpoint = u.href;
     }
+  } else if (exporter === 'zipkin') {
+    const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
+    const url = z && checkUrl('OTEL_EXPORTER_ZIPKIN_ENDPOINT', z, bad);
+    if (out.endpoint === undefined && url) out.endpoint = url;
   }
 
   if (exporter === 'otlp') {
@@ -379,7 +380,7 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   }
 
   const propagators = get('OTEL_PROPAGATORS');
-  if (propagators !== undefined && out.propagators === undefined) {
+  if (propagators !== undefined) {
     const names = propagators
       .split(',')
       .map((s) => s.trim().toLowerCase())
@@ -391,7 +392,8 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
         `${ENV_PROPAGATORS.join(' | ')} | none`,
         `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
       );
-    else out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
+    else if (out.propagators === undefined)
+      out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
   }
 
   if (issues.length > 0)
