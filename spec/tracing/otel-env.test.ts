@@ -182,6 +182,19 @@ describe('OTEL_* environment variables', () => {
       () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization' + '%zz=Bearer sekrit' }),
       (err: Error) => err instanceof ConfigError && !err.message.includes('sekrit'),
     );
+    // A percent-encoded UTF-8 value node:http cannot send: the message says why (it named control
+    // characters only), and never shows the value.
+    assert.throws(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'x-price=%E2%82%AC' }),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.issues.some((i) => i.path === 'OTEL_EXPORTER_OTLP_HEADERS' && /beyond Latin-1/.test(i.message)) &&
+        !err.message.includes('€'),
+    );
+    assert.throws(
+      () => resolveOptions({ headers: { 'x-price': '€' } }, {}),
+      (err: Error) => err instanceof ConfigError && /beyond Latin-1/.test(err.message),
+    );
     // An option given in code is not overridden, but a bad variable is still reported — every one
     // (the exporter, endpoint and propagator variables used to be skipped when overridden).
     throwsNaming(

@@ -130,7 +130,9 @@ export function headerProblem(name: string, value: string): string | undefined {
   try {
     validateHeaderValue(name, value);
   } catch {
-    return 'header value must not contain control characters (CR, LF, NUL…)';
+    // node:http refuses control characters and anything beyond Latin-1 (a percent-encoded UTF-8
+    // value such as `%E2%82%AC` decodes to one): the message used to name control characters only.
+    return 'header value must not contain control characters (CR, LF, NUL…) or characters beyond Latin-1 (U+0100 and above)';
   }
   return undefined;
 }
