@@ -182,6 +182,16 @@ describe('OTEL_* environment variables', () => {
       () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization' + '%zz=Bearer sekrit' }),
       (err: Error) => err instanceof ConfigError && !err.message.includes('sekrit'),
     );
+    // A blank service.name in the resource list is reported under the variable, not as a bad
+    // `serviceName` option the user never wrote.
+    for (const value of ['service.name=', 'team=a,service.name=%20'])
+      assert.throws(
+        () => resolveOptions({}, { OTEL_RESOURCE_ATTRIBUTES: value }),
+        (err: Error) =>
+          err instanceof ConfigError &&
+          err.issues.some((i) => i.path === 'OTEL_RESOURCE_ATTRIBUTES') &&
+          !err.issues.some((i) => i.path === 'serviceName'),
+      );
     // A percent-encoded UTF-8 value node:http cannot send: the message says why (it named control
     // characters only), and never shows the value.
     assert.throws(
