@@ -182,6 +182,21 @@ describe('OTEL_* environment variables', () => {
       () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization' + '%zz=Bearer sekrit' }),
       (err: Error) => err instanceof ConfigError && !err.message.includes('sekrit'),
     );
+    // The ARG, where a ratio sampler reads it: also when sampleRate overrides it, and with one check.
+    throwsNaming(
+      () =>
+        applyOtelEnv(
+          { sampleRate: 1 },
+          { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: 'junk' },
+        ),
+      'OTEL_TRACES_SAMPLER_ARG',
+    );
+    throwsNaming(() => resolveOptions({}, { OTEL_TRACES_SAMPLER_ARG: '0x1' }), 'OTEL_TRACES_SAMPLER_ARG');
+    // always_on reads no ARG (the specification: it is ignored there).
+    assert.equal(
+      resolveOptions({}, { OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: 'junk' }).sampleRate,
+      1,
+    );
     // A blank service.name in the resource list is reported under the variable, not as a bad
     // `serviceName` option the user never wrote.
     for (const value of ['service.name=', 'team=a,service.name=%20'])

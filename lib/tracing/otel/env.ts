@@ -358,34 +358,27 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   const sampler = get('OTEL_TRACES_SAMPLER')?.toLowerCase();
   const arg = get('OTEL_TRACES_SAMPLER_ARG');
   delete out.parentBased;
-  if (sampler !== undefined && !(SAMPLERS as readonly string[]).includes(sampler))
-    bad('OTEL_TRACES_SAMPLER', SAMPLERS.join(' | '), `unknown sampler "${sampler.slice(0, 40)}"`);
-  else if (sampler !== undefined && out.sampleRate === undefined) {
-    let rate: number | undefined;
-    if (sampler.endsWith('always_on')) rate = 1;
-    else if (sampler.endsWith('always_off')) rate = 0;
-    else {
-      const r = arg === undefined ? 1 : Number(arg);
-      if (!(r >= 0 && r <= 1) || !/^[\d.eE+-]+$/.test(arg ?? '1'))
-        bad(
-          'OTEL_TRACES_SAMPLER_ARG',
-          'number between 0 and 1',
-          `must be a ratio between 0 and 1, got "${String(arg).slice(0, 40)}"`,
-        );
-      else rate = r;
-    }
-    if (rate !== undefined) {
-      out.sampleRate = rate;
-      if (!sampler.startsWith('parentbased_')) out.parentBased = false;
-    }
-  } else if (sampler === undefined && arg !== undefined) {
+  // The ARG is checked wherever a ratio sampler would read it (unset sampler included), also when
+  // `sampleRate` overrides it (it used to pass then, and without the sampler with a laxer check).
+  let ratio: number | undefined = 1;
+  if (arg !== undefined) {
     const r = Number(arg);
-    if (!(r >= 0 && r <= 1))
+    ratio = r >= 0 && r <= 1 && /^[\d.eE+-]+$/.test(arg) ? r : undefined;
+    if (ratio === undefined && (sampler === undefined || sampler.endsWith('traceidratio')))
       bad(
         'OTEL_TRACES_SAMPLER_ARG',
         'number between 0 and 1',
         `must be a ratio between 0 and 1, got "${arg.slice(0, 40)}"`,
       );
+  }
+  if (sampler !== undefined && !(SAMPLERS as readonly string[]).includes(sampler))
+    bad('OTEL_TRACES_SAMPLER', SAMPLERS.join(' | '), `unknown sampler "${sampler.slice(0, 40)}"`);
+  else if (sampler !== undefined && out.sampleRate === undefined) {
+    const rate = sampler.endsWith('always_on') ? 1 : sampler.endsWith('always_off') ? 0 : ratio;
+    if (rate !== undefined) {
+      out.sampleRate = rate;
+      if (!sampler.startsWith('parentbased_')) out.parentBased = false;
+    }
   }
 
   const propagators = get('OTEL_PROPAGATORS');
