@@ -177,6 +177,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
   if (none.exporter === 'none' && none.enabled !== false && (none.propagators ?? []).every((p) => W3C.has(p)))
     return createPropagateOnlyTracer({
       sampleRate: none.sampleRate,
+      ...((none as { parentBased?: boolean }).parentBased === false ? { parentBased: false } : {}),
       propagators: none.propagators as readonly ('baggage' | 'tracecontext')[] | undefined,
     });
   const { createOtelTracer } = await importAdapter(

@@ -4,6 +4,7 @@
  * no async-local magic is needed to get the right parent.
  */
 import type { Attributes, Baggage, Cache, Logger, Metrics, Span, Tracer } from './contracts.js';
+import { bindLogger, unboundLogger } from './log-binding.js';
 
 export interface AppContext {
   readonly tracer: Tracer;
@@ -68,12 +69,19 @@ class Context implements AppContext {
   }
 
   with(patch: ContextPatch): AppContext {
+    const span = 'span' in patch ? patch.span : this.span;
+    let logger = patch.logger ?? this.logger;
+    // `ctx.logger` follows `ctx.span`, the active span (log-binding.ts): another span rebinds it,
+    // none unbinds it, and a logger given while a span is active is bound to that span. It used
+    // to keep the span of the context it came from (a detached job logged the request's trace).
+    if (span !== this.span || patch.logger !== undefined)
+      logger = span ? bindLogger(logger, span) : unboundLogger(logger);
     return new Context(
       this.tracer,
       this.cache,
       this.metrics,
-      patch.logger ?? this.logger,
-      'span' in patch ? patch.span : this.span,
+      logger,
+      span,
       patch.baggage ? { ...this.baggage, ...patch.baggage } : this.baggage,
       patch.attributes ? { ...this.attributes, ...patch.attributes } : this.attributes,
       'signal' in patch ? patch.signal : this.signal,

@@ -29,7 +29,7 @@ export function traceFields(span: Span): LogFields | undefined {
 /** A logger bound to a span: `child(traceFields(span))` of the unbound logger, made on first use. */
 class SpanBoundLogger implements Logger {
   readonly root: Logger;
-  private readonly span: Span;
+  readonly span: Span;
   private bound: Logger | undefined;
 
   constructor(root: Logger, span: Span) {
@@ -73,6 +73,7 @@ class SpanBoundLogger implements Logger {
 /** `logger` bound to `span` (see the module comment); the no-op logger stays as it is. */
 export function bindLogger(logger: Logger, span: Span): Logger {
   if (logger === noopLogger) return logger;
+  if (logger instanceof SpanBoundLogger && logger.span === span) return logger;
   return new SpanBoundLogger(logger instanceof SpanBoundLogger ? logger.root : logger, span);
 }
 

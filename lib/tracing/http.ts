@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
+import { noteResponseError } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
 import {
@@ -102,6 +103,8 @@ export function traceHandler(
     const fail = (err: unknown) => {
       failed = true;
       errorType = errorClass(err);
+      // For a request metric wrapped around this handler, which never sees the error.
+      noteResponseError(res, errorType);
       // Nothing here may throw (it runs as the handler's rejection callback: a throw would be an
       // unhandled rejection, and the client would get no answer): span and log are best effort.
       try {

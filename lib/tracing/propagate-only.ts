@@ -131,6 +131,12 @@ export interface PropagateOnlyOptions {
   /** Random source for that decision. Default `Math.random`. */
   random?: () => number;
   /**
+   * `true` (default): a span with a valid parent keeps the parent's sampled flag. `false` (what
+   * `OTEL_TRACES_SAMPLER` always_on / always_off / traceidratio mean): every span's flag is
+   * `sampleRate`'s own decision.
+   */
+  parentBased?: boolean;
+  /**
    * The W3C formats read and written, as `createOtelTracer`'s `propagators`: `tracecontext`
    * (`traceparent` + `tracestate`), `baggage`. Default both; `[]` propagates nothing.
    */
@@ -138,7 +144,12 @@ export interface PropagateOnlyOptions {
 }
 
 /** The propagate-only tracer (see the module comment). */
-const KNOWN = optionKeys<PropagateOnlyOptions>({ sampleRate: true, random: true, propagators: true });
+const KNOWN = optionKeys<PropagateOnlyOptions>({
+  sampleRate: true,
+  random: true,
+  parentBased: true,
+  propagators: true,
+});
 
 const FORMATS: readonly string[] = ['tracecontext', 'baggage'];
 
@@ -161,6 +172,13 @@ function checkOptions(options: unknown): void {
       expected: 'number between 0 and 1',
       received: typeName(rate),
       message: 'must be between 0.0 and 1.0',
+    });
+  if (o.parentBased !== undefined && typeof o.parentBased !== 'boolean')
+    issues.push({
+      path: 'parentBased',
+      expected: 'boolean',
+      received: typeName(o.parentBased),
+      message: 'must be true or false',
     });
   if (o.random !== undefined && typeof o.random !== 'function')
     issues.push({
@@ -192,11 +210,27 @@ function checkOptions(options: unknown): void {
   if (issues.length > 0) throw new ConfigError('createPropagateOnlyTracer: invalid options', issues);
 }
 
+/**
+ * The sampled flag a plain (not parent-based) ratio sampler gives a span of `traceId`: decided by
+ * the trace id itself (its rightmost 56 bits, the random part of a W3C trace id), so every span of
+ * one trace, in every service, gets the same answer — a per-span random draw would cut traces apart.
+ */
+export function ratioDecision(traceId: string, rate: number): 0 | 1 {
+  if (rate >= 1) return 1;
+  if (!(rate > 0)) return 0;
+  return Number.parseInt(traceId.slice(18), 16) / 2 ** 56 < rate ? 1 : 0;
+}
+
 export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): Tracer {
   checkOptions(options);
   const ids = createIdSource();
   const rate = options.sampleRate ?? 1;
   const random = options.random ?? Math.random;
+  const parentBased = options.parentBased !== false;
+  // A new trace: `random` decides for the parent-based sampler (as before); a plain ratio sampler
+  // decides by the trace id, as it does for every later span of the trace.
+  const decide = (traceId: string) =>
+    parentBased ? (rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0) : ratioDecision(traceId, rate);
   const formats = options.propagators ?? FORMATS;
   // A format not configured is neither read nor written (`propagators: [tracecontext]` used to
   // pass baggage on, and `[]` everything).
@@ -209,16 +243,14 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
         const sc: SpanContext = {
           traceId: psc.traceId,
           spanId: ids.spanId(),
-          traceFlags: psc.traceFlags & 0x03,
+          traceFlags: parentBased
+            ? psc.traceFlags & 0x03
+            : (psc.traceFlags & 0x02) | ratioDecision(psc.traceId, rate),
         };
         return new PropagatingSpan(psc.traceState ? { ...sc, traceState: psc.traceState } : sc);
       }
-      const sampled = rate >= 1 || (rate > 0 && random() < rate);
-      return new PropagatingSpan({
-        traceId: ids.traceId(),
-        spanId: ids.spanId(),
-        traceFlags: sampled ? 1 : 0,
-      });
+      const traceId = ids.traceId();
+      return new PropagatingSpan({ traceId, spanId: ids.spanId(), traceFlags: decide(traceId) });
     },
     inject(carrier, { span, baggage }) {
       const sc = traceContext ? span?.spanContext() : undefined;

@@ -108,12 +108,22 @@ export function fullUrl(url: URL): string {
   return href.includes('@') || href.includes('?') ? redactUrl(url) : href;
 }
 
-/** First address of `X-Forwarded-For` or `Forwarded: for=`, when a proxy reported the client. */
+/**
+ * First address of `X-Forwarded-For` or `Forwarded: for=`, when a proxy reported the client.
+ * RFC 7239 lets `for=` carry a port (`"192.0.2.43:47011"`, `"[2001:db8::1]:4711"`), which
+ * `client.address` must not (the port used to stay on an IPv4 address), and an identifier that is
+ * no address at all (`unknown`, obfuscated `_hidden`): then the next source is used.
+ */
 function forwardedClient(req: IncomingMessage): string | undefined {
   const fwd = req.headers.forwarded;
   if (typeof fwd === 'string') {
     const m = /(?:^|[;,\s])for="?\[?([^\]";,]+)/i.exec(fwd);
-    if (m?.[1]) return m[1];
+    const node = m?.[1];
+    if (node && node.toLowerCase() !== 'unknown' && node[0] !== '_') {
+      // One colon: an IPv4 address or a name with its port. Two or more: an IPv6 address.
+      const colon = node.indexOf(':');
+      return colon !== -1 && colon === node.lastIndexOf(':') ? node.slice(0, colon) : node;
+    }
   }
   const xff = req.headers['x-forwarded-for'];
   const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();

@@ -10,7 +10,8 @@ import { noopLogger, noopMetrics, noopSpan } from '../../lib/core/noop.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/prometheus/exposition.js';
 import { sampledTraceId } from '../../lib/metrics/prometheus/http.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
-import { tracedFetch } from '../../lib/tracing/http.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 const OM_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -195,6 +196,37 @@ describe('prometheus metrics: HTTP', () => {
       body,
       /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/pay",http_response_status_code="500",url_scheme="http",error_type="PaymentDeclined"\} 1$/m,
     );
+  });
+
+  it('instrument() around traceHandler: a thrown error gives the same error_type as the server span, not "500"', async () => {
+    const m = createMetrics();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, metrics: m });
+    const traced = traceHandler(
+      app.ctx,
+      () => {
+        throw new TypeError('bad input');
+      },
+      { route: '/boom' },
+    );
+    // The demo's order: the metric wraps the traced handler, which answers the thrown error itself.
+    const { url, server } = await serve(m.instrument(traced, { route: '/boom' }));
+    closers.push(() => new Promise((r) => server.close(r)));
+    const res = await fetch(`${url}/boom`);
+    await res.text();
+    assert.equal(res.status, 500);
+    // The span ends on the response's 'close', just after the client has the answer (bounded wait).
+    for (let i = 0; i < 200 && tracer.finishedSpans().length === 0; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const spans = tracer.finishedSpans();
+    assert.equal(spans.length, 1);
+    assert.equal(spans[0]!.attributes['error.type'], 'TypeError');
+    const body = (await m.render()).body;
+    assert.match(
+      body,
+      /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/boom",http_response_status_code="500",url_scheme="http",error_type="TypeError"\} 1$/m,
+    );
+    await tracer.close();
   });
 
   it('prefix names the built-in metrics apart from namespace/subsystem', async () => {

@@ -75,6 +75,19 @@ describe('requests through a reverse proxy', () => {
     assert.equal(a['client.address'], '198.51.100.7');
   });
 
+  it('Forwarded for= with a port, or no address (unknown, obfuscated): client.address is the address alone, else the next source', async () => {
+    const cases: [string, Record<string, string>, string][] = [
+      ['/for-v4-port', { forwarded: 'for="192.0.2.43:47011";proto=https' }, '192.0.2.43'],
+      ['/for-v6-port', { forwarded: 'for="[2001:db8:cafe::17]:4711"' }, '2001:db8:cafe::17'],
+      ['/for-v6', { forwarded: 'for="[2001:db8:cafe::17]"' }, '2001:db8:cafe::17'],
+      ['/for-unknown', { forwarded: 'for=unknown', 'x-forwarded-for': '203.0.113.5' }, '203.0.113.5'],
+      ['/for-hidden', { forwarded: 'for=_hidden' }, '127.0.0.1'],
+    ];
+    for (const [path, headers] of cases) await get(path, { host: 'backend:8080', ...headers });
+    for (const [path, , expected] of cases)
+      assert.equal(span(path).attributes['client.address'], expected, path);
+  });
+
   it('without proxy headers, or with a scheme that is neither http nor https: the connection and Host', async () => {
     await get('/plain', { host: 'api.example.com:8080' });
     await get('/bogus', { host: 'api.example.com', 'x-forwarded-proto': 'gopher' });

@@ -77,6 +77,34 @@ for (const [name, make] of [
       }
     });
 
+    it('ctx.with({ span }) moves the binding to the new active span; with({ span: undefined }) drops it; a logger given inside a span is bound', async () => {
+      const { logger, lines } = make();
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      const app = createApp({ tracer, logger });
+      const other = tracer.startSpan('other');
+      let outerIds = { traceId: '', spanId: '' };
+      await withSpan(app.ctx, 'outer', (ctx, outer) => {
+        outerIds = outer.spanContext();
+        ctx.with({ span: undefined }).logger.info('detached');
+        ctx.with({ span: other }).logger.info('re-parented');
+        ctx.with({ attributes: { a: 1 } }).logger.info('same span');
+        const { logger: second, lines: secondLines } = jsonLogger();
+        ctx.with({ logger: second }).logger.info('own logger');
+        assert.equal(
+          secondLines[0]!.span_id,
+          outerIds.spanId,
+          'a logger given inside the span is bound to it',
+        );
+      });
+      other.end();
+      await app.close();
+      const byMsg = (m: string) => lines.find((l) => l.msg === m || l.message === m)!;
+      assert.equal(byMsg('detached').trace_id, undefined, 'no active span: no trace fields');
+      assert.equal(byMsg('re-parented').span_id, other.spanContext().spanId);
+      assert.equal(byMsg('re-parented').trace_id, other.spanContext().traceId);
+      assert.equal(byMsg('same span').span_id, outerIds.spanId);
+    });
+
     it('an Error under any field keeps its name, message and code; a hostile one never makes logging throw', () => {
       const { logger, lines } = make();
       const app = createApp({ logger });

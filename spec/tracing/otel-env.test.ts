@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
+import { createAppFromConfig, parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { resolveOptions } from '../../lib/tracing/otel/options.js';
 import { serviceResource } from '../../lib/tracing/otel/resource.js';
+import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
 
 const throwsNaming = (fn: () => unknown, variable: string) =>
   assert.throws(fn, (err: unknown) => {
@@ -181,10 +182,83 @@ describe('OTEL_* environment variables', () => {
       () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization' + '%zz=Bearer sekrit' }),
       (err: Error) => err instanceof ConfigError && !err.message.includes('sekrit'),
     );
-    // An option given in code is not overridden, but a bad variable is still reported.
+    // The ARG, where a ratio sampler reads it: also when sampleRate overrides it, and with one check.
+    throwsNaming(
+      () =>
+        applyOtelEnv(
+          { sampleRate: 1 },
+          { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: 'junk' },
+        ),
+      'OTEL_TRACES_SAMPLER_ARG',
+    );
+    throwsNaming(() => resolveOptions({}, { OTEL_TRACES_SAMPLER_ARG: '0x1' }), 'OTEL_TRACES_SAMPLER_ARG');
+    // always_on reads no ARG (the specification: it is ignored there).
+    assert.equal(
+      resolveOptions({}, { OTEL_TRACES_SAMPLER: 'always_on', OTEL_TRACES_SAMPLER_ARG: 'junk' }).sampleRate,
+      1,
+    );
+    // A blank service.name in the resource list is reported under the variable, not as a bad
+    // `serviceName` option the user never wrote.
+    for (const value of ['service.name=', 'team=a,service.name=%20'])
+      assert.throws(
+        () => resolveOptions({}, { OTEL_RESOURCE_ATTRIBUTES: value }),
+        (err: Error) =>
+          err instanceof ConfigError &&
+          err.issues.some((i) => i.path === 'OTEL_RESOURCE_ATTRIBUTES') &&
+          !err.issues.some((i) => i.path === 'serviceName'),
+      );
+    // A percent-encoded UTF-8 value node:http cannot send: the message says why (it named control
+    // characters only), and never shows the value.
+    assert.throws(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'x-price=%E2%82%AC' }),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.issues.some((i) => i.path === 'OTEL_EXPORTER_OTLP_HEADERS' && /beyond Latin-1/.test(i.message)) &&
+        !err.message.includes('€'),
+    );
+    assert.throws(
+      () => resolveOptions({ headers: { 'x-price': '€' } }, {}),
+      (err: Error) => err instanceof ConfigError && /beyond Latin-1/.test(err.message),
+    );
+    // An option given in code is not overridden, but a bad variable is still reported — every one
+    // (the exporter, endpoint and propagator variables used to be skipped when overridden).
     throwsNaming(
       () => applyOtelEnv({ sampleRate: 1 }, { OTEL_TRACES_SAMPLER: 'bogus' }),
       'OTEL_TRACES_SAMPLER',
+    );
+    throwsNaming(
+      () => applyOtelEnv({ exporter: 'otlp' }, { OTEL_TRACES_EXPORTER: 'bogus' }),
+      'OTEL_TRACES_EXPORTER',
+    );
+    throwsNaming(
+      () =>
+        applyOtelEnv({ endpoint: 'http://c:4318/v1/traces' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }),
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    );
+    throwsNaming(
+      () =>
+        applyOtelEnv(
+          { endpoint: 'http://c:4318/v1/traces' },
+          { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://x' },
+        ),
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    );
+    throwsNaming(
+      () => applyOtelEnv({ propagators: ['tracecontext'] }, { OTEL_PROPAGATORS: 'xray' }),
+      'OTEL_PROPAGATORS',
+    );
+    // A good variable an option overrides is still only a default.
+    const kept = applyOtelEnv(
+      { exporter: 'zipkin', endpoint: 'http://z:9411/api/v2/spans', propagators: ['b3'] },
+      {
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://other:9411/api/v2/spans',
+        OTEL_PROPAGATORS: 'tracecontext',
+      },
+    );
+    assert.deepEqual(
+      [kept.exporter, kept.endpoint, kept.propagators],
+      ['zipkin', 'http://z:9411/api/v2/spans', ['b3']],
     );
     assert.ok(OTEL_ENV_VARS.includes('OTEL_BSP_EXPORT_TIMEOUT'));
   });
@@ -231,5 +305,174 @@ describe('OTEL_* environment variables', () => {
     } finally {
       process.env = saved;
     }
+  });
+});
+
+describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* follow it', () => {
+  const parent = (flags: '00' | '01') => ({
+    traceparent: `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-${flags}`,
+  });
+  // Spans recorded, and the sampled flag sent on, for a child of an unsampled and a sampled parent.
+  const run = async (env: Record<string, string>, exporter: 'memory' | 'none') => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const tracer = createOtelTracer({ exporter });
+      const out: string[] = [];
+      for (const flags of ['00', '01'] as const) {
+        const span = tracer.startSpan('child', { parent: tracer.extract(parent(flags)).parent });
+        const carrier: Record<string, string> = {};
+        tracer.inject(carrier, { span });
+        span.end();
+        out.push(`${flags}->${carrier.traceparent!.slice(-2)}`);
+      }
+      const recorded = exporter === 'memory' ? tracer.finishedSpans().length : 0;
+      await tracer.close();
+      return { out, recorded };
+    } finally {
+      process.env = saved;
+    }
+  };
+
+  it('always_on samples a child of an unsampled parent; parentbased_always_on does not', async () => {
+    assert.deepEqual(await run({ OTEL_TRACES_SAMPLER: 'always_on' }, 'memory'), {
+      out: ['00->01', '01->01'],
+      recorded: 2,
+    });
+    assert.deepEqual(await run({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, 'memory'), {
+      out: ['00->00', '01->01'],
+      recorded: 1,
+    });
+  });
+
+  it('always_off and traceidratio with ARG 0 drop a child of a sampled parent; parentbased_* keep it', async () => {
+    for (const env of [
+      { OTEL_TRACES_SAMPLER: 'always_off' } as Record<string, string>,
+      { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+    ])
+      assert.deepEqual(
+        await run(env, 'memory'),
+        { out: ['00->00', '01->00'], recorded: 0 },
+        env.OTEL_TRACES_SAMPLER,
+      );
+    for (const env of [
+      { OTEL_TRACES_SAMPLER: 'parentbased_always_off' } as Record<string, string>,
+      { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' },
+    ])
+      assert.deepEqual(
+        await run(env, 'memory'),
+        { out: ['00->00', '01->01'], recorded: 1 },
+        env.OTEL_TRACES_SAMPLER,
+      );
+  });
+
+  it('the propagate-only mode (exporter none) sends the same decisions on', async () => {
+    assert.deepEqual((await run({ OTEL_TRACES_SAMPLER: 'always_on' }, 'none')).out, ['00->01', '01->01']);
+    assert.deepEqual((await run({ OTEL_TRACES_SAMPLER: 'always_off' }, 'none')).out, ['00->00', '01->00']);
+    assert.deepEqual((await run({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, 'none')).out, [
+      '00->00',
+      '01->01',
+    ]);
+  });
+
+  it('a config file with exporter none (the propagate-only tracer without OpenTelemetry) too', async () => {
+    for (const [sampler, expected] of [
+      ['always_on', ['00->01', '01->01']],
+      ['always_off', ['00->00', '01->00']],
+      ['parentbased_always_off', ['00->00', '01->01']],
+    ] as const) {
+      const saved = { ...process.env };
+      process.env.OTEL_TRACES_SAMPLER = sampler;
+      try {
+        const app = await createAppFromConfig({ tracing: { exporter: 'none' } } as never);
+        const out: string[] = [];
+        for (const flags of ['00', '01'] as const) {
+          const span = app.tracer.startSpan('child', { parent: app.tracer.extract(parent(flags)).parent });
+          const carrier: Record<string, string> = {};
+          app.tracer.inject(carrier, { span });
+          out.push(`${flags}->${carrier.traceparent!.slice(-2)}`);
+        }
+        await app.close();
+        assert.deepEqual(out, expected, sampler);
+      } finally {
+        process.env = saved;
+      }
+    }
+  });
+
+  it('traceidratio in the propagate-only modes: one decision per trace, from its trace id, in every service', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' });
+    try {
+      const tracers = [
+        createOtelTracer({ exporter: 'none' }),
+        createPropagateOnlyTracer({ sampleRate: 0.5, parentBased: false }),
+      ];
+      const seen = new Set<number>();
+      for (let t = 0; t < 16; t++) {
+        // Trace ids spread evenly over the part the decision reads (the rightmost 56 bits).
+        const low = Math.floor(((t + 0.5) / 16) * 2 ** 56);
+        const traceId = `${(t + 1).toString(16).padStart(18, '0')}${low.toString(16).padStart(14, '0')}`;
+        const flagsOf: number[] = [];
+        for (const tracer of tracers)
+          for (const parentFlags of ['00', '01'])
+            for (let i = 0; i < 4; i++) {
+              const { parent } = tracer.extract({
+                traceparent: `00-${traceId}-b7ad6b7169203331-${parentFlags}`,
+              });
+              flagsOf.push(tracer.startSpan('s', { parent }).spanContext().traceFlags & 1);
+            }
+        assert.equal(new Set(flagsOf).size, 1, `one decision for trace ${traceId}: ${flagsOf.join('')}`);
+        seen.add(flagsOf[0]!);
+      }
+      assert.deepEqual([...seen].sort(), [0, 1], 'some traces sampled, some not');
+      // A new trace and its children agree too.
+      for (const tracer of tracers)
+        for (let i = 0; i < 16; i++) {
+          const root = tracer.startSpan('root');
+          const child = tracer.startSpan('child', { parent: root });
+          assert.equal(child.spanContext().traceFlags & 1, root.spanContext().traceFlags & 1);
+        }
+      await (tracers[0] as { close(): Promise<void> }).close();
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('an explicit sampleRate (always parent-based) wins over the variable', () => {
+    const o = resolveOptions({ sampleRate: 1 }, { OTEL_TRACES_SAMPLER: 'always_off' });
+    assert.equal(o.sampleRate, 1);
+    assert.equal(o.parentBased, true);
+    assert.equal(resolveOptions({}, { OTEL_TRACES_SAMPLER: 'traceidratio' }).parentBased, false);
+    assert.equal(resolveOptions({}, {}).parentBased, true);
+  });
+});
+
+describe('OTLP endpoint and protocol variables', () => {
+  it('the traces-specific protocol wins over the general one (general grpc for other signals is fine)', () => {
+    const o = resolveOptions(
+      {},
+      { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' },
+    );
+    assert.equal(o.exporter, 'otlp');
+    throwsNaming(
+      () =>
+        resolveOptions(
+          {},
+          { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' },
+        ),
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    );
+  });
+
+  it('/v1/traces is appended to the base endpoint path, before a query string', () => {
+    assert.equal(
+      resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/base?tenant=a' }).endpoint,
+      'http://c:4318/base/v1/traces?tenant=a',
+    );
+    assert.equal(
+      resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }).endpoint,
+      'https://c:4318/v1/traces',
+    );
   });
 });

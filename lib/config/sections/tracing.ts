@@ -60,7 +60,7 @@ const headerValue = v.pipe(
   text,
   v.check(
     (value) => passes(() => validateHeaderValue('x', value)),
-    'text without control characters (CR, LF, NUL…)',
+    'text without control characters (CR, LF, NUL…) or characters beyond Latin-1',
   ),
 );
 

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
 import { forwardedProto } from '../../core/forwarded.js';
+import { responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
 
@@ -128,6 +129,8 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       done = true;
       // Closed before the response was sent in full (the client went away, or it was cut): a
       // failed request even when its status had gone out — as the server span records it.
+      // A traceHandler inside answered a thrown error itself: its class, as on the server span.
+      errorType ??= responseErrorType(res);
       if (!res.writableFinished) errorType ??= 'aborted';
       try {
         record({

@@ -72,6 +72,12 @@ export interface EnvSettableOptions {
   provider?: unknown;
   /** Not an option: only the variables set it (the provider's `spanLimits`). */
   spanLimits?: SpanLimitFields;
+  /**
+   * Not an option: only `OTEL_TRACES_SAMPLER` sets it. `false` for `always_on`, `always_off` and
+   * `traceidratio`, whose sampler decides every span by itself, ignoring the parent's decision;
+   * `sampleRate` (and the `parentbased_*` samplers) follow a parent's decision.
+   */
+  parentBased?: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -124,7 +130,9 @@ export function headerProblem(name: string, value: string): string | undefined {
   try {
     validateHeaderValue(name, value);
   } catch {
-    return 'header value must not contain control characters (CR, LF, NUL…)';
+    // node:http refuses control characters and anything beyond Latin-1 (a percent-encoded UTF-8
+    // value such as `%E2%82%AC` decodes to one): the message used to name control characters only.
+    return 'header value must not contain control characters (CR, LF, NUL…) or characters beyond Latin-1 (U+0100 and above)';
   }
   return undefined;
 }
@@ -204,7 +212,14 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       );
     else envAttributes = parsed;
   }
-  const { 'service.name': envServiceName, ...restAttributes } = envAttributes;
+  const { 'service.name': rawServiceName, ...restAttributes } = envAttributes;
+  // A blank service.name is the variable's fault: it used to reach the options check as a bad
+  // `serviceName`, an option the user never wrote.
+  let envServiceName = rawServiceName;
+  if (rawServiceName !== undefined && rawServiceName.trim() === '') {
+    bad('OTEL_RESOURCE_ATTRIBUTES', 'service.name=<non-empty>', 'service.name must not be empty');
+    envServiceName = undefined;
+  }
   if (Object.keys(restAttributes).length > 0)
     out.attributes = {
       ...restAttributes,
@@ -216,20 +231,28 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   if (out.serviceName === undefined && !(typeof codeName === 'string' && codeName.trim() !== ''))
     out.serviceName = get('OTEL_SERVICE_NAME') ?? envServiceName;
 
+  // Checked also when an option overrides it (as every variable here: the documented rule; the
+  // exporter, endpoint and propagator variables used to be skipped then).
   const exporterVar = get('OTEL_TRACES_EXPORTER');
-  if (exporterVar !== undefined && out.exporter === undefined && out.provider === undefined) {
+  if (exporterVar !== undefined) {
     const names = exporterVar.split(',').map((s) => s.trim().toLowerCase());
     const known = Object.keys(ENV_EXPORTERS).join(' | ');
     if (names.length !== 1)
       bad('OTEL_TRACES_EXPORTER', known, 'one exporter only (Hyperion exports to one destination)');
     else if (!(names[0]! in ENV_EXPORTERS))
       bad('OTEL_TRACES_EXPORTER', known, `unknown exporter "${names[0]!.slice(0, 40)}"`);
-    else out.exporter = ENV_EXPORTERS[names[0]!];
+    else if (out.exporter === undefined && out.provider === undefined)
+      out.exporter = ENV_EXPORTERS[names[0]!];
   }
   const exporter = out.exporter ?? 'otlp';
 
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
-    const p = get(name);
+  // The traces-specific protocol wins: a general `grpc` (for other signals) with traces set to
+  // http/protobuf is a valid setup, and used to be refused for the general variable's value.
+  {
+    const tracesProtocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
+    const name =
+      tracesProtocol !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+    const p = tracesProtocol ?? get(name);
     if (
       p !== undefined &&
       exporter === 'otlp' &&
@@ -242,20 +265,23 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       );
   }
 
-  if (out.endpoint === undefined) {
-    if (exporter === 'otlp') {
-      const traces = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-      const base = get('OTEL_EXPORTER_OTLP_ENDPOINT');
-      // The signal-specific URL is used as is; the base one gets the signal path appended.
-      if (traces !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces, bad);
-      else if (base !== undefined) {
-        const url = checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base, bad);
-        if (url !== undefined) out.endpoint = `${url.replace(/\/+$/, '')}/v1/traces`;
-      }
-    } else if (exporter === 'zipkin') {
-      const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
-      if (z !== undefined) out.endpoint = checkUrl('OTEL_EXPORTER_ZIPKIN_ENDPOINT', z, bad);
+  if (exporter === 'otlp') {
+    const tracesVar = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+    const baseVar = get('OTEL_EXPORTER_OTLP_ENDPOINT');
+    const traces = tracesVar && checkUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', tracesVar, bad);
+    const base = baseVar && checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', baseVar, bad);
+    // The signal-specific URL is used as is; the base one gets the signal path appended.
+    if (out.endpoint === undefined && tracesVar !== undefined) out.endpoint = traces;
+    else if (out.endpoint === undefined && base) {
+      // Appended to the path (a query string stays after it: it used to get `/v1/traces`).
+      const u = new URL(base);
+      u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
+      out.endpoint = u.href;
     }
+  } else if (exporter === 'zipkin') {
+    const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
+    const url = z && checkUrl('OTEL_EXPORTER_ZIPKIN_ENDPOINT', z, bad);
+    if (out.endpoint === undefined && url) out.endpoint = url;
   }
 
   if (exporter === 'otlp') {
@@ -326,35 +352,37 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   if (Object.keys(spanLimits).length > 0) out.spanLimits = spanLimits;
   else delete out.spanLimits;
 
+  // always_on / always_off / traceidratio are the plain samplers (every span decided by itself,
+  // whatever its parent decided); the parentbased_* ones follow a parent's decision. Both used to
+  // give the parent-based sampler.
   const sampler = get('OTEL_TRACES_SAMPLER')?.toLowerCase();
   const arg = get('OTEL_TRACES_SAMPLER_ARG');
-  if (sampler !== undefined && !(SAMPLERS as readonly string[]).includes(sampler))
-    bad('OTEL_TRACES_SAMPLER', SAMPLERS.join(' | '), `unknown sampler "${sampler.slice(0, 40)}"`);
-  else if (sampler !== undefined && out.sampleRate === undefined) {
-    if (sampler.endsWith('always_on')) out.sampleRate = 1;
-    else if (sampler.endsWith('always_off')) out.sampleRate = 0;
-    else {
-      const r = arg === undefined ? 1 : Number(arg);
-      if (!(r >= 0 && r <= 1) || !/^[\d.eE+-]+$/.test(arg ?? '1'))
-        bad(
-          'OTEL_TRACES_SAMPLER_ARG',
-          'number between 0 and 1',
-          `must be a ratio between 0 and 1, got "${String(arg).slice(0, 40)}"`,
-        );
-      else out.sampleRate = r;
-    }
-  } else if (sampler === undefined && arg !== undefined) {
+  delete out.parentBased;
+  // The ARG is checked wherever a ratio sampler would read it (unset sampler included), also when
+  // `sampleRate` overrides it (it used to pass then, and without the sampler with a laxer check).
+  let ratio: number | undefined = 1;
+  if (arg !== undefined) {
     const r = Number(arg);
-    if (!(r >= 0 && r <= 1))
+    ratio = r >= 0 && r <= 1 && /^[\d.eE+-]+$/.test(arg) ? r : undefined;
+    if (ratio === undefined && (sampler === undefined || sampler.endsWith('traceidratio')))
       bad(
         'OTEL_TRACES_SAMPLER_ARG',
         'number between 0 and 1',
         `must be a ratio between 0 and 1, got "${arg.slice(0, 40)}"`,
       );
   }
+  if (sampler !== undefined && !(SAMPLERS as readonly string[]).includes(sampler))
+    bad('OTEL_TRACES_SAMPLER', SAMPLERS.join(' | '), `unknown sampler "${sampler.slice(0, 40)}"`);
+  else if (sampler !== undefined && out.sampleRate === undefined) {
+    const rate = sampler.endsWith('always_on') ? 1 : sampler.endsWith('always_off') ? 0 : ratio;
+    if (rate !== undefined) {
+      out.sampleRate = rate;
+      if (!sampler.startsWith('parentbased_')) out.parentBased = false;
+    }
+  }
 
   const propagators = get('OTEL_PROPAGATORS');
-  if (propagators !== undefined && out.propagators === undefined) {
+  if (propagators !== undefined) {
     const names = propagators
       .split(',')
       .map((s) => s.trim().toLowerCase())
@@ -366,7 +394,8 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
         `${ENV_PROPAGATORS.join(' | ')} | none`,
         `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
       );
-    else out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
+    else if (out.propagators === undefined)
+      out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
   }
 
   if (issues.length > 0)

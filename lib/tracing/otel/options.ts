@@ -110,6 +110,8 @@ export interface ResolvedOptions {
   exporter: ExporterName;
   endpoint: string | undefined;
   sampleRate: number;
+  /** `false` only from `OTEL_TRACES_SAMPLER` always_on / always_off / traceidratio (env.ts). */
+  parentBased: boolean;
   attributes: Readonly<Record<string, AttributeValue>>;
   headers: Readonly<Record<string, string>>;
   /** https agent options of the otlp exporter, from `tls`. */
@@ -361,6 +363,7 @@ export function resolveOptions(
     exporter,
     endpoint,
     sampleRate,
+    parentBased: (input as { parentBased?: boolean }).parentBased !== false,
     attributes,
     headers,
     tls,

@@ -9,7 +9,7 @@
  */
 import { context as contextApi, isSpanContextValid, type SpanContext, trace } from '@opentelemetry/api';
 import type { Span, SpanOptions } from '../../core/contracts.js';
-import { createIdSource } from '../propagate-only.js';
+import { createIdSource, ratioDecision } from '../propagate-only.js';
 import type { AttributeFilter } from './attributes.js';
 import { OtelSpanAdapter, toOtelSpan } from './span.js';
 
@@ -22,6 +22,8 @@ const PROPAGATED_FLAGS = 0x03;
  */
 export function createPropagateOnly(options: {
   sampleRate: number;
+  /** `false`: every span's sampled flag is the rate's own decision, not the parent's (env.ts). */
+  parentBased?: boolean;
   activeContext: boolean;
   filter: AttributeFilter;
   random?: () => number;
@@ -30,24 +32,28 @@ export function createPropagateOnly(options: {
   const random = options.random ?? Math.random;
   const rate = options.sampleRate;
   const { filter, activeContext } = options;
+  const parentBased = options.parentBased !== false;
+  // A new trace: `random` decides for the parent-based sampler (as before); a plain ratio sampler
+  // decides by the trace id, as it does for every later span of the trace.
+  const decide = (traceId: string) =>
+    parentBased ? (rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0) : ratioDecision(traceId, rate);
   return (_name, spanOptions) => {
     const parent = spanOptions?.parent;
     let psc: SpanContext | undefined;
     if (parent) psc = toOtelSpan(parent)?.spanContext();
     else if (activeContext) psc = trace.getSpanContext(contextApi.active());
+    const traceId = psc && isSpanContextValid(psc) ? undefined : ids.traceId();
     const child =
-      psc && isSpanContextValid(psc)
+      psc && traceId === undefined
         ? {
             traceId: psc.traceId,
             spanId: ids.spanId(),
-            traceFlags: psc.traceFlags & PROPAGATED_FLAGS,
+            traceFlags: parentBased
+              ? psc.traceFlags & PROPAGATED_FLAGS
+              : (psc.traceFlags & PROPAGATED_FLAGS & ~1) | ratioDecision(psc.traceId, rate),
             traceState: psc.traceState,
           }
-        : {
-            traceId: ids.traceId(),
-            spanId: ids.spanId(),
-            traceFlags: rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0,
-          };
+        : { traceId: traceId!, spanId: ids.spanId(), traceFlags: decide(traceId!) };
     // A non-recording OpenTelemetry span: every method but spanContext() does nothing.
     return new OtelSpanAdapter(trace.wrapSpanContext(child), filter);
   };

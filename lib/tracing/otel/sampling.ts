@@ -37,15 +37,22 @@ const isExactly = (v: unknown, cls: abstract new (...args: never[]) => unknown) 
 /**
  * Parent-based sampling with `rate` for new traces. 0 and 1 use the constant samplers: same
  * decisions as the ratio sampler, without hashing every trace id. The delegates are returned too,
- * so the drop path of a provider we build needs no SDK internals.
+ * so the drop path of a provider we build needs no SDK internals. `parentBased: false` (the
+ * `always_on`, `always_off` and `traceidratio` of `OTEL_TRACES_SAMPLER`) returns the plain
+ * sampler, which decides every span by itself whatever its parent decided.
  */
-export function samplerFor(sdk: Sdk, rate: number): { sampler: SdkSampler; delegates: ParentBasedDelegates } {
+export function samplerFor(
+  sdk: Sdk,
+  rate: number,
+  parentBased = true,
+): { sampler: SdkSampler; delegates: ParentBasedDelegates | undefined } {
   const root =
     rate >= 1
       ? new sdk.AlwaysOnSampler()
       : rate <= 0
         ? new sdk.AlwaysOffSampler()
         : new sdk.TraceIdRatioBasedSampler(rate);
+  if (!parentBased) return { sampler: root, delegates: undefined };
   // The SDK's own defaults for the other four, made explicit.
   const delegates: ParentBasedDelegates = {
     root,
@@ -99,7 +106,7 @@ export interface DropPath {
  */
 export function ownedDropPath(
   sdk: Sdk,
-  built: { sampler: SdkSampler; delegates: ParentBasedDelegates },
+  built: { sampler: SdkSampler; delegates: ParentBasedDelegates | undefined },
   ids: SdkIdGenerator,
   activeContext: boolean,
 ): DropPath | undefined {

@@ -200,7 +200,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
         });
         processor = batching;
       }
-      const sampling = samplerFor(sdk, o.sampleRate);
+      const sampling = samplerFor(sdk, o.sampleRate, o.parentBased);
       const idGenerator = new sdk.RandomIdGenerator();
       owned = sdk.provider({
         // service.name, service.version and a generated service.instance.id (resource.ts).
@@ -221,7 +221,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // exporter 'none' = propagate-only (new span ids, nothing recorded); enabled: false = pass-through.
   const unrecorded =
     o.enabled && !recording
-      ? createPropagateOnly({ sampleRate: o.sampleRate, activeContext: o.activeContext, filter })
+      ? createPropagateOnly({
+          sampleRate: o.sampleRate,
+          parentBased: o.parentBased,
+          activeContext: o.activeContext,
+          filter,
+        })
       : noopTracer.startSpan;
 
   // Global registration only on request: a library must not take over the process's OTel setup.
