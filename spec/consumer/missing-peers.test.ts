@@ -8,7 +8,7 @@
  * the typed error naming the package.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../harness/process.js';
@@ -63,6 +63,7 @@ const CONFIGS: Record<string, string> = {
 describe('hyperion/config with only its own peers installed', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let result: Record<string, Record<string, unknown>>;
+  let installed = '';
   let direct: Record<string, unknown>;
 
   before(async () => {
@@ -70,6 +71,7 @@ describe('hyperion/config with only its own peers installed', () => {
     const tarball = await buildAndPack(dir.path);
     const project = join(dir.path, 'project');
     const modules = join(project, 'node_modules');
+    installed = join(modules, 'hyperion');
     mkdirSync(join(modules, 'hyperion'), { recursive: true });
     await run(
       'tar',
@@ -142,5 +144,56 @@ describe('hyperion/config with only its own peers installed', () => {
         typed: true,
       },
     });
+  });
+  it('the source maps it ships carry their sources (the .ts files are not in the package)', () => {
+    const maps = (readdirSync(join(installed, 'dist'), { recursive: true }) as string[]).filter((f) =>
+      f.endsWith('.js.map'),
+    );
+    assert.ok(maps.length > 50, `${maps.length} source maps`);
+    const without = maps.filter((f) => {
+      const map = JSON.parse(readFileSync(join(installed, 'dist', f), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+      };
+      return map.sources.some((_, i) => typeof map.sourcesContent?.[i] !== 'string');
+    });
+    assert.deepEqual(without, [], 'maps pointing at lib/*.ts, which is not shipped');
+  });
+  it("TypeScript's legacy node10 resolution (CommonJS projects) finds the types of every subpath", async () => {
+    const dir = join(installed, '..', '..', 'node10');
+    mkdirSync(dir, { recursive: true });
+    const subpaths = Object.keys(
+      (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: object }).exports,
+    ).map((k) => `hyperion${k.slice(1)}`);
+    writeFileSync(
+      join(dir, 'index.ts'),
+      [
+        ...subpaths.map((s, i) => `import * as m${i} from '${s}';`),
+        `import { createMemoryCache } from 'hyperion/cache/memory';`,
+        `import type { Cache } from 'hyperion';`,
+        `export const cache: Cache = createMemoryCache({ maxCost: 1024 });`,
+        `export const all = [${subpaths.map((_, i) => `m${i}`).join(', ')}];`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          target: 'ES2022',
+          strict: true,
+          // The peers' own types are not installed here; what is checked is that each subpath resolves.
+          skipLibCheck: true,
+          noEmit: true,
+          types: [],
+          typeRoots: [],
+        },
+        files: ['index.ts'],
+      }),
+    );
+    symlinkSync(join(installed, '..'), join(dir, 'node_modules'));
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir, 120_000);
   });
 });
