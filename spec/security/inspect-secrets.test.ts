@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
+import type { Cluster } from 'iovalkey';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
@@ -95,7 +96,7 @@ describe('printing a Redis cache shows no credential', { skip: skipRedis() || sk
       ...leaks('tiered cache', tiered),
       ...leaks('a logger field', { cache }),
     ];
-    if (cache.client.isCluster) found.push(...leaks('cluster nodes', cache.client.nodes('all')));
+    if (cache.client.isCluster) found.push(...leaks('cluster nodes', (cache.client as Cluster).nodes('all')));
     assert.deepEqual(found, []);
     // What is shown still says what the client is.
     assert.match(inspect(cache.client), new RegExp(`${cache.mode}`));
