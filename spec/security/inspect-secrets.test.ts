@@ -3,12 +3,12 @@
  * the password, the sentinel password and the TLS key and passphrase in its options (and in its
  * cluster nodes'): `console.log(cache)`, `util.inspect`, a logger field holding the cache, or
  * `JSON.stringify(cache)` printed them. Checked on every topology, with TLS and a passphrase, on
- * the cache, a tiered cache over it, its client and a cluster's nodes.
+ * the cache, a tiered cache over it, its client, a duplicate of it and a cluster's nodes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
-import type { Cluster } from 'iovalkey';
+import type { Cluster, Redis } from 'iovalkey';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
@@ -97,6 +97,13 @@ describe('printing a Redis cache shows no credential', { skip: skipRedis() || sk
       ...leaks('a logger field', { cache }),
     ];
     if (cache.client.isCluster) found.push(...leaks('cluster nodes', (cache.client as Cluster).nodes('all')));
+    // The duplicate the README suggests for pub/sub (lazy: it does not connect here).
+    const duplicate = (cache.client as Redis).duplicate();
+    try {
+      found.push(...leaks('client.duplicate()', duplicate));
+    } finally {
+      duplicate.disconnect();
+    }
     assert.deepEqual(found, []);
     // What is shown still says what the client is.
     assert.match(inspect(cache.client), new RegExp(`${cache.mode}`));

@@ -41,7 +41,8 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
  * iovalkey keeps the password, the sentinel password and the TLS key and passphrase in the
  * client's `options` (and its cluster nodes' and connector's): `console.log(cache)`,
  * `util.inspect`, a logger's field or `JSON.stringify` of the cache (whose `client` is public)
- * printed them all. The client we build shows a summary instead — no credential, no key.
+ * printed them all. The client we build (and its duplicates) shows a summary instead — no
+ * credential, no key.
  * The options stay readable as properties.
  */
 function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
@@ -53,16 +54,34 @@ function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
     username: o.username,
     tls: o.tls !== undefined,
   }));
+  // A cluster's nodes (`cluster.nodes()`) carry the same credentials in their options.
+  if (client.isCluster)
+    client.on('+node', (node: Redis) =>
+      showOnly(node, () => ({
+        address: `${node.options.host}:${node.options.port}`,
+        status: node.status,
+        username: o.username,
+        tls: o.tls !== undefined,
+      })),
+    );
+  // The duplicates the README suggests for pub/sub carry the same options.
+  const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis | Cluster;
+  (client as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
+    const copy = duplicate(...args);
+    hideSecrets(copy, o);
+    return copy;
+  };
 }
 
 /** `util.inspect` and `JSON.stringify` of `target` show `summary()` only. */
 function showOnly(target: object, summary: () => object): void {
   Object.defineProperties(target, {
     [inspect.custom]: {
+      configurable: true,
       value: (depth: number, options: object) =>
         `${target.constructor.name} ${depth < 0 ? '{…}' : inspect(summary(), options)}`,
     },
-    toJSON: { value: summary },
+    toJSON: { configurable: true, value: summary },
   });
 }
 
@@ -99,16 +118,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     // The cluster's pool removes its error listener from a node it drops, but that node's last
     // socket can still fail (a TLS alert after a refused certificate): with no listener iovalkey
     // prints it to stderr as "Unhandled error event". Live nodes' errors still reach `node error`.
-    // Its nodes (`cluster.nodes()`) carry the same credentials in their options.
-    cluster.on('+node', (node: Redis) => {
-      node.on('error', () => {});
-      showOnly(node, () => ({
-        address: `${node.options.host}:${node.options.port}`,
-        status: node.status,
-        username: o.username,
-        tls: o.tls !== undefined,
-      }));
-    });
+    cluster.on('+node', (node: Redis) => node.on('error', () => {}));
     unshareSlotArrays(cluster);
     refreshSlotsPeriodically(cluster);
     return cluster;
