@@ -138,6 +138,22 @@ export function classifyConnectionError(err: unknown): ConnectionFault | undefin
   return undefined;
 }
 
+/** iovalkey's error when no sentinel answered (its last error follows). */
+const SENTINELS_FAILED = /All sentinels are unreachable/;
+
+/**
+ * `fault` as seen on a sentinel connection: a sentinel deployment has two sets of credentials
+ * and TLS settings (`sentinel.username`/`password`/`tls` and the data nodes'), and the same
+ * message for both left the user guessing which one was wrong.
+ */
+function atSentinel(fault: ConnectionFault): ConnectionFault {
+  const reason =
+    fault.kind === 'auth'
+      ? 'authentication failed at a sentinel: it refused the sentinel username/password (check sentinel.username and sentinel.password)'
+      : `at a sentinel: ${fault.reason.replace(/\b(tls\.\w+)/g, 'sentinel.$1 or $1')}`;
+  return { ...fault, reason };
+}
+
 /** Commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
 
@@ -196,7 +212,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
-  const onError = (err: unknown) => {
+  const onError = (err: unknown, fromSentinel = false) => {
     scrubCredentials(err);
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
     let f = classifyConnectionError(err);
@@ -204,6 +220,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       if (++resets >= RESETS_AFTER_HANDSHAKE)
         f = { ...CLIENT_CERT_REFUSED, reason: RESET_REASON, error: err };
     if (!f) return;
+    if (fromSentinel || SENTINELS_FAILED.test(describe(err))) f = atSentinel(f);
     fault = f;
     for (const fn of listeners) fn(f);
   };
@@ -256,7 +273,7 @@ type Guarded = { __hyperionGuard?: true };
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
  */
-function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): void {
+function guardNode(node: Redis, ms: number, onError: (err: unknown, fromSentinel?: boolean) => void): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
@@ -269,10 +286,11 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): vo
     // to a plain-text sentinel then waited for the command timeout): they are made lazy here,
     // guarded, then connected as iovalkey would have.
     const toSentinel = (connector.connectToSentinel as (e: unknown, o?: object) => Redis).bind(connector);
+    const onSentinelError = (err: unknown) => onError(err, true);
     connector.connectToSentinel = (endpoint: unknown, opts?: { lazyConnect?: boolean }) => {
       const sentinel = toSentinel(endpoint, { ...opts, lazyConnect: true });
-      sentinel.on('error', onError);
-      guardNode(sentinel, ms, onError);
+      sentinel.on('error', onSentinelError);
+      guardNode(sentinel, ms, onSentinelError);
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
     };

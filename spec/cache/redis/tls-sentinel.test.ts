@@ -202,7 +202,11 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
   }
 
   it('wrong CA (sentinels and data nodes): fails fast', async () => {
-    await failsFast('wrong CA', make({}, { ca: pki.otherCa.certPem }), /not signed by a trusted CA/);
+    await failsFast(
+      'wrong CA',
+      make({}, { ca: pki.otherCa.certPem }),
+      /at a sentinel: .*not signed by a trusted CA \(check sentinel\.tls\.ca or tls\.ca:/,
+    );
   });
 
   it('wrong CA for the data nodes only (sentinels trusted): fails fast', async () => {
@@ -219,7 +223,7 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
         },
         { ca: pki.otherCa.certPem },
       ),
-      /not signed by a trusted CA/,
+      /^redis get failed: TLS: the server certificate is not signed by a trusted CA/,
     );
   });
 
@@ -227,12 +231,16 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
     await failsFast(
       'wrong sentinel password',
       make({ sentinel: { masterName: set.masterName, username: SENTINEL_USER, password: 'wrong' } }),
-      /authentication failed/,
+      /authentication failed at a sentinel: .*check sentinel\.username and sentinel\.password/,
     );
   });
 
   it('wrong data-node password: fails fast', async () => {
-    await failsFast('wrong data-node password', make({ password: 'wrong' }), /authentication failed/);
+    await failsFast(
+      'wrong data-node password',
+      make({ password: 'wrong' }),
+      /^redis get failed: authentication failed: the server refused/,
+    );
   });
 });
 
@@ -320,14 +328,18 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
   });
 
   it('sentinel with an expired certificate: fails fast as expired', async () => {
-    await failsFast('sentinel certificate expired', make(sentinels.expired, 'good'), /expired/);
+    await failsFast(
+      'sentinel certificate expired',
+      make(sentinels.expired, 'good'),
+      /at a sentinel: .*expired/,
+    );
   });
 
   it('sentinel with a certificate for another host: fails fast as a host mismatch', async () => {
     await failsFast(
       'sentinel certificate for another host',
       make(sentinels.wrongHost, 'good'),
-      /does not name the host/,
+      /at a sentinel: .*does not name the host/,
     );
   });
 
@@ -335,20 +347,24 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'TLS to a plain sentinel port',
       make(sentinels.plain, 'good'),
-      /did not answer with TLS/,
+      /at a sentinel: .*did not answer with TLS/,
       HANDSHAKE_MS + 1000,
     );
   });
 
   it('master with an expired certificate (sentinel sound): fails fast as expired', async () => {
-    await failsFast('master certificate expired', make(sentinels.sound, 'expired'), /expired/);
+    await failsFast(
+      'master certificate expired',
+      make(sentinels.sound, 'expired'),
+      /^redis get failed: TLS: .*expired/,
+    );
   });
 
   it('master with a certificate for another host (sentinel sound): fails fast as a host mismatch', async () => {
     await failsFast(
       'master certificate for another host',
       make(sentinels.sound, 'wrongHost'),
-      /does not name the host/,
+      /^redis get failed: TLS: .*does not name the host/,
     );
   });
 
@@ -356,7 +372,7 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'TLS to a plain master port',
       make(sentinels.sound, 'plain'),
-      /did not answer with TLS/,
+      /^redis get failed: TLS: .*did not answer with TLS/,
       HANDSHAKE_MS + 1000,
     );
   });
