@@ -62,7 +62,9 @@ export type ConnectionFaultKind =
   | 'tls_not_tls'
   | 'tls_client_certificate'
   | 'tls_key'
-  | 'auth';
+  | 'auth'
+  | 'sentinel_acl'
+  | 'sentinel_master_unknown';
 
 export interface ConnectionFault {
   readonly kind: ConnectionFaultKind;
@@ -154,6 +156,28 @@ function atSentinel(fault: ConnectionFault): ConnectionFault {
   return { ...fault, reason };
 }
 
+/**
+ * A sentinel's refusal to name the master: its ACL user lacks a rule the client needs (NOPERM), or
+ * it monitors no master by that name. Both are settings, not outages.
+ */
+export function classifySentinelReply(err: unknown): ConnectionFault | undefined {
+  const text = describe(err);
+  const noperm = /NOPERM[^\n.]*/.exec(text)?.[0];
+  if (noperm)
+    return {
+      kind: 'sentinel_acl',
+      reason: `ACL: a sentinel refused a command the client needs (${noperm.trim()}): give sentinel.username the rules of sentinelAclRules()`,
+      error: err,
+    };
+  if (/No such master with that name/i.test(text))
+    return {
+      kind: 'sentinel_master_unknown',
+      reason: 'the sentinels monitor no master by that name (check sentinel.masterName)',
+      error: err,
+    };
+  return undefined;
+}
+
 /** Commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
 
@@ -215,12 +239,15 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const onError = (err: unknown, fromSentinel = false) => {
     scrubCredentials(err);
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+    const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
     let f = classifyConnectionError(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
       if (++resets >= RESETS_AFTER_HANDSHAKE)
         f = { ...CLIENT_CERT_REFUSED, reason: RESET_REASON, error: err };
+    if (f && sentinelSide) f = atSentinel(f);
+    // Sentinel replies that no retry fixes (iovalkey retried every ~0.5 s until the command timeout).
+    if (!f && sentinelSide) f = classifySentinelReply(err);
     if (!f) return;
-    if (fromSentinel || SENTINELS_FAILED.test(describe(err))) f = atSentinel(f);
     fault = f;
     for (const fn of listeners) fn(f);
   };

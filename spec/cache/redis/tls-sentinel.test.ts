@@ -42,6 +42,7 @@ const APP_USER = 'hyperion-app';
 const APP_PASSWORD = 'sentinel-app-password';
 const SENTINEL_USER = 'hyperion-sentinel';
 const SENTINEL_PASSWORD = 'sentinel-user-password';
+const LIMITED_SENTINEL_USER = 'hyperion-sentinel-limited';
 const RULES = aclRules({
   keyPrefix: 'app:',
   mode: 'sentinel',
@@ -82,7 +83,13 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
       sentinelPassword: SENTINEL_ADMIN,
       tls: serverTls,
       dataExtraConfig: [`user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`],
-      sentinelExtraConfig: [`user ${SENTINEL_USER} on >${SENTINEL_PASSWORD} ${sentinelAclRules().join(' ')}`],
+      sentinelExtraConfig: [
+        `user ${SENTINEL_USER} on >${SENTINEL_PASSWORD} ${sentinelAclRules().join(' ')}`,
+        // The same rules less the one that names the master.
+        `user ${LIMITED_SENTINEL_USER} on >${SENTINEL_PASSWORD} ${sentinelAclRules()
+          .filter((r) => r !== '+sentinel|get-master-addr-by-name')
+          .join(' ')}`,
+      ],
     });
   });
   after(async () => {
@@ -232,6 +239,30 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
       'wrong sentinel password',
       make({ sentinel: { masterName: set.masterName, username: SENTINEL_USER, password: 'wrong' } }),
       /authentication failed at a sentinel: .*check sentinel\.username and sentinel\.password/,
+    );
+  });
+
+  it('a sentinel ACL user without a rule of sentinelAclRules(): fails fast naming the refused command', async () => {
+    await failsFast(
+      'sentinel user without +sentinel|get-master-addr-by-name',
+      make({
+        sentinel: {
+          masterName: set.masterName,
+          username: LIMITED_SENTINEL_USER,
+          password: SENTINEL_PASSWORD,
+        },
+      }),
+      /ACL: a sentinel refused .*NOPERM.*sentinel\|get-master-addr-by-name.*sentinelAclRules\(\)/,
+    );
+  });
+
+  it('a master name no sentinel monitors: fails fast saying so', async () => {
+    await failsFast(
+      'unknown master name',
+      make({
+        sentinel: { masterName: 'no-such-master', username: SENTINEL_USER, password: SENTINEL_PASSWORD },
+      }),
+      /the sentinels monitor no master by that name \(check sentinel\.masterName\)/,
     );
   });
 
