@@ -63,6 +63,7 @@ export type ConnectionFaultKind =
   | 'tls_client_certificate'
   | 'tls_key'
   | 'auth'
+  | 'acl'
   | 'sentinel_acl'
   | 'sentinel_master_unknown';
 
@@ -236,7 +237,9 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
-  const onError = (err: unknown, fromSentinel = false) => {
+  // One argument only: 'node error' passes the node's address second.
+  const onError = (err: unknown) => handle(err, false);
+  const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
@@ -247,6 +250,15 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     if (f && sentinelSide) f = atSentinel(f);
     // Sentinel replies that no retry fixes (iovalkey retried every ~0.5 s until the command timeout).
     if (!f && sentinelSide) f = classifySentinelReply(err);
+    // A command a connection needs before it can serve (CLUSTER SLOTS …) refused by the ACL: the
+    // cluster client retried it until the command timeout, which then said only "not connected".
+    const noperm = f ? undefined : /NOPERM[^\n.]*/.exec(describe(err))?.[0];
+    if (noperm)
+      f = {
+        kind: 'acl',
+        reason: `ACL: the server refused a command the client needs to connect (${noperm.trim()}): give the user the rules of aclRules()`,
+        error: err,
+      };
     if (!f) return;
     fault = f;
     for (const fn of listeners) fn(f);
@@ -256,7 +268,8 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     resetWithoutTls = false;
     resets = 0;
   };
-  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
+  const onSentinelError = (err: unknown) => handle(err, true);
+  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError);
   return {
     current: () => fault,
     hint: () =>
@@ -300,7 +313,12 @@ type Guarded = { __hyperionGuard?: true };
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
  */
-function guardNode(node: Redis, ms: number, onError: (err: unknown, fromSentinel?: boolean) => void): void {
+function guardNode(
+  node: Redis,
+  ms: number,
+  onError: (err: unknown) => void,
+  onSentinelError: (err: unknown) => void,
+): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
@@ -313,11 +331,10 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown, fromSentinel
     // to a plain-text sentinel then waited for the command timeout): they are made lazy here,
     // guarded, then connected as iovalkey would have.
     const toSentinel = (connector.connectToSentinel as (e: unknown, o?: object) => Redis).bind(connector);
-    const onSentinelError = (err: unknown) => onError(err, true);
     connector.connectToSentinel = (endpoint: unknown, opts?: { lazyConnect?: boolean }) => {
       const sentinel = toSentinel(endpoint, { ...opts, lazyConnect: true });
       sentinel.on('error', onSentinelError);
-      guardNode(sentinel, ms, onSentinelError);
+      guardNode(sentinel, ms, onSentinelError, onSentinelError);
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
     };
@@ -334,7 +351,7 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown, fromSentinel
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     copy.on('error', onError);
-    guardNode(copy, ms, onError);
+    guardNode(copy, ms, onError, onSentinelError);
     return copy;
   };
 }
