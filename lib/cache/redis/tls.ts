@@ -286,6 +286,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
+        reportReadyCheckErrors(c as Cluster, onError);
         for (const node of (c as Cluster).nodes('all')) guard(node);
       } else guard(c as Redis);
     },
@@ -300,6 +301,24 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       listeners.clear();
     },
   };
+}
+
+/**
+ * A cluster client's ready check (`CLUSTER INFO`) that fails makes iovalkey disconnect and retry
+ * without an 'error' event: an ACL user without `+cluster|info` left every command waiting the
+ * command timeout with a bare "not connected". Its error goes to `onError` too (iovalkey's ready
+ * check is not typed API: if it is missing, nothing is wrapped).
+ */
+function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => void): void {
+  type Check = (callback: (err?: unknown, fail?: unknown) => void) => void;
+  const c = cluster as unknown as { readyCheck?: Check };
+  const check = c.readyCheck;
+  if (typeof check !== 'function') return;
+  c.readyCheck = (callback) =>
+    check.call(cluster, (err, fail) => {
+      if (err) onError(err);
+      callback(err, fail);
+    });
 }
 
 type Guarded = { __hyperionGuard?: true };

@@ -33,8 +33,9 @@ import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
 const ADMIN = 'cluster-admin-password';
 const APP_USER = 'hyperion-app';
 const APP_PASSWORD = 'cluster-app-password';
-/** The same rules less `+cluster|slots`. */
+/** The same rules less `+cluster|slots`, and less `+cluster|info` (the ready check). */
 const LIMITED_USER = 'hyperion-app-limited';
+const NO_INFO_USER = 'hyperion-app-no-cluster-info';
 const RULES = aclRules({
   keyPrefix: 'app:',
   mode: 'cluster',
@@ -83,6 +84,7 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
       extraConfig: [
         `user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`,
         `user ${LIMITED_USER} on >${APP_PASSWORD} ${RULES.filter((r) => r !== '+cluster|slots').join(' ')}`,
+        `user ${NO_INFO_USER} on >${APP_PASSWORD} ${RULES.filter((r) => r !== '+cluster|info').join(' ')}`,
       ],
     });
   });
@@ -217,6 +219,15 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
       clientTls(),
       /^redis get failed: ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|slots'.*aclRules\(\)/,
       { username: LIMITED_USER },
+    );
+  });
+
+  it('an ACL user without +cluster|info (the ready check): fails fast naming the refused command', async () => {
+    await failsFast(
+      'ACL user without +cluster|info',
+      clientTls(),
+      /^redis get failed: ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|info'.*aclRules\(\)/,
+      { username: NO_INFO_USER },
     );
   });
 
