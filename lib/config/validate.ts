@@ -8,6 +8,7 @@ import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type EnvOrigin, envText } from './env.js';
 import { MAX_ISSUES } from './limits.js';
 import { describeType, displayPath, type Found } from './messages.js';
+import { printRedacted } from './printed.js';
 
 /** Why a check failed, in plain words (what the field accepts is in `expected`). */
 function reason(i: v.BaseIssue<unknown>, raw: unknown): string {
@@ -285,7 +286,7 @@ export function validateConfig<S extends v.GenericSchema>(
   if (!prior.some((p) => p.found.incomplete)) {
     input = withEnvText(schema, input, origins);
     const result = v.safeParse(schema, input, { abortEarly: false });
-    if (result.success && priorCount === 0) return result.output;
+    if (result.success && priorCount === 0) return printRedacted(result.output);
     if (!result.success) {
       const blocked = prior.flatMap((p) => p.found.blocked);
       flat = flattenUnionIssues(result.issues).filter((i) => {

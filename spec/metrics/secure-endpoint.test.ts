@@ -174,3 +174,33 @@ describe('/metrics with auth and TLS, scraped by a real Prometheus', {
     );
   });
 });
+
+describe('/metrics credentials: the auth scheme is case-insensitive (RFC 9110 11.1)', () => {
+  it('bearer/BEARER and basic/BASIC are accepted; the credentials themselves stay exact', async () => {
+    const basicValue = Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64');
+    const bearer = createMetrics({ port: 0, auth: { bearerToken: TOKEN } });
+    const basic = createMetrics({ port: 0, auth: { username: BASIC_USER, password: BASIC_PASSWORD } });
+    try {
+      const status = async (m: PrometheusMetrics, authorization: string) => {
+        const res = await fetch((await m.listen())!.url, { headers: { authorization } });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      for (const scheme of ['Bearer', 'bearer', 'BEARER'])
+        assert.equal(await status(bearer, `${scheme} ${TOKEN}`), 200, scheme);
+      for (const scheme of ['Basic', 'basic', 'BASIC'])
+        assert.equal(await status(basic, `${scheme} ${basicValue}`), 200, scheme);
+      // Still refused: another scheme, a token in another case, no credentials, the wrong user.
+      assert.equal(await status(bearer, `Basic ${TOKEN}`), 401);
+      assert.equal(await status(bearer, `Bearer ${TOKEN.toUpperCase()}`), 401);
+      assert.equal(await status(bearer, 'Bearer'), 401);
+      assert.equal(
+        await status(basic, `Basic ${Buffer.from(`x:${BASIC_PASSWORD}`).toString('base64')}`),
+        401,
+      );
+      assert.equal(await status(basic, `Bearer ${basicValue}`), 401);
+    } finally {
+      await Promise.all([bearer.close(), basic.close()]);
+    }
+  });
+});

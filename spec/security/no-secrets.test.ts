@@ -240,7 +240,12 @@ describe('no secret in any output', { skip: skipRedis() || skipOpenssl() }, () =
     const refuse = createHttpServer((req, res) => {
       received.push(req.headers);
       req.resume();
-      req.on('end', () => res.writeHead(401, { 'content-type': 'text/plain' }).end('unauthorized'));
+      // Refuses the way some gateways do: echoing the credentials it was sent.
+      req.on('end', () =>
+        res
+          .writeHead(401, { 'content-type': 'text/plain' })
+          .end(`unauthorized: ${req.headers.authorization} / ${req.headers['x-api-key']}`),
+      );
     });
     const tlsServer = createHttpsServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
       received.push(req.headers);

@@ -238,3 +238,38 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
     );
   });
 });
+
+describe('OTLP tls with an http: endpoint', { skip: skipOpenssl() }, () => {
+  it('warns once at creation that the export (headers included) is not encrypted; https: does not', async () => {
+    const pki = await createTestPki();
+    try {
+      const headers = { authorization: `Bearer ${TOKEN}` };
+      const plain = captureLogger();
+      const secure = captureLogger();
+      const tracers = [
+        createOtelTracer({
+          exporter: 'otlp',
+          endpoint: 'http://127.0.0.1:4318/v1/traces',
+          headers,
+          tls: { ca: pki.ca.certPem },
+          logger: plain.logger,
+        }),
+        createOtelTracer({
+          exporter: 'otlp',
+          endpoint: 'https://127.0.0.1:4318/v1/traces',
+          headers,
+          tls: { ca: pki.ca.certPem },
+          logger: secure.logger,
+        }),
+      ];
+      await Promise.all(tracers.map((t) => t.close()));
+      const warned = (r: { level: string; message: string }) =>
+        r.level === 'warn' && /tls is set but the otlp endpoint is http:/.test(r.message);
+      assert.equal(plain.records.filter(warned).length, 1, JSON.stringify(plain.records));
+      assert.ok(!JSON.stringify(plain.records).includes(TOKEN), 'no header value in the warning');
+      assert.equal(secure.records.filter(warned).length, 0);
+    } finally {
+      await pki.remove();
+    }
+  });
+});

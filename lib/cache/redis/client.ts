@@ -7,6 +7,7 @@
  * - `maxRetriesPerRequest: 1`: commands caught by a disconnect are retried once, then rejected;
  * - reconnection never gives up (capped backoff), so the cache recovers when Redis comes back.
  */
+import { inspect } from 'node:util';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
 import type { ResolvedOptions } from './options.js';
 import { iovalkey } from './peer.js';
@@ -31,9 +32,58 @@ function reconnectOnError(err: Error): 2 | false {
  */
 export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
   const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
+  hideSecrets(client, o);
   faults?.attach(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
   return client;
+}
+
+/**
+ * iovalkey keeps the password, the sentinel password and the TLS key and passphrase in the
+ * client's `options` (and its cluster nodes' and connector's): `console.log(cache)`,
+ * `util.inspect`, a logger's field or `JSON.stringify` of the cache (whose `client` is public)
+ * printed them all. The client we build (and its duplicates) shows a summary instead — no
+ * credential, no key.
+ * The options stay readable as properties.
+ */
+function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
+  showOnly(client, () => ({
+    mode: o.mode,
+    status: client.status,
+    addresses: (o.mode === 'sentinel' ? o.sentinelAddresses : o.addresses).map((a) => `${a.host}:${a.port}`),
+    ...(o.mode === 'sentinel' ? { masterName: o.masterName } : {}),
+    username: o.username,
+    tls: o.tls !== undefined,
+  }));
+  // A cluster's nodes (`cluster.nodes()`) carry the same credentials in their options.
+  if (client.isCluster)
+    client.on('+node', (node: Redis) =>
+      showOnly(node, () => ({
+        address: `${node.options.host}:${node.options.port}`,
+        status: node.status,
+        username: o.username,
+        tls: o.tls !== undefined,
+      })),
+    );
+  // The duplicates the README suggests for pub/sub carry the same options.
+  const duplicate = client.duplicate.bind(client) as (...args: unknown[]) => Redis | Cluster;
+  (client as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
+    const copy = duplicate(...args);
+    hideSecrets(copy, o);
+    return copy;
+  };
+}
+
+/** `util.inspect` and `JSON.stringify` of `target` show `summary()` only. */
+function showOnly(target: object, summary: () => object): void {
+  Object.defineProperties(target, {
+    [inspect.custom]: {
+      configurable: true,
+      value: (depth: number, options: object) =>
+        `${target.constructor.name} ${depth < 0 ? '{…}' : inspect(summary(), options)}`,
+    },
+    toJSON: { configurable: true, value: summary },
+  });
 }
 
 function createClient(o: ResolvedOptions, retry: (times: number) => number): Redis | Cluster {

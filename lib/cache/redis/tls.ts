@@ -62,7 +62,10 @@ export type ConnectionFaultKind =
   | 'tls_not_tls'
   | 'tls_client_certificate'
   | 'tls_key'
-  | 'auth';
+  | 'auth'
+  | 'acl'
+  | 'sentinel_acl'
+  | 'sentinel_master_unknown';
 
 export interface ConnectionFault {
   readonly kind: ConnectionFaultKind;
@@ -138,6 +141,44 @@ export function classifyConnectionError(err: unknown): ConnectionFault | undefin
   return undefined;
 }
 
+/** iovalkey's error when no sentinel answered (its last error follows). */
+const SENTINELS_FAILED = /All sentinels are unreachable/;
+
+/**
+ * `fault` as seen on a sentinel connection: a sentinel deployment has two sets of credentials
+ * and TLS settings (`sentinel.username`/`password`/`tls` and the data nodes'), and the same
+ * message for both left the user guessing which one was wrong.
+ */
+function atSentinel(fault: ConnectionFault): ConnectionFault {
+  const reason =
+    fault.kind === 'auth'
+      ? 'authentication failed at a sentinel: it refused the sentinel username/password (check sentinel.username and sentinel.password)'
+      : `at a sentinel: ${fault.reason.replace(/\b(tls\.\w+)/g, 'sentinel.$1 or $1')}`;
+  return { ...fault, reason };
+}
+
+/**
+ * A sentinel's refusal to name the master: its ACL user lacks a rule the client needs (NOPERM), or
+ * it monitors no master by that name. Both are settings, not outages.
+ */
+export function classifySentinelReply(err: unknown): ConnectionFault | undefined {
+  const text = describe(err);
+  const noperm = /NOPERM[^\n.]*/.exec(text)?.[0];
+  if (noperm)
+    return {
+      kind: 'sentinel_acl',
+      reason: `ACL: a sentinel refused a command the client needs (${noperm.trim()}): give sentinel.username the rules of sentinelAclRules()`,
+      error: err,
+    };
+  if (/No such master with that name/i.test(text))
+    return {
+      kind: 'sentinel_master_unknown',
+      reason: 'the sentinels monitor no master by that name (check sentinel.masterName)',
+      error: err,
+    };
+  return undefined;
+}
+
 /** Commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
 
@@ -196,13 +237,28 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
-  const onError = (err: unknown) => {
+  // One argument only: 'node error' passes the node's address second.
+  const onError = (err: unknown) => handle(err, false);
+  const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+    const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
     let f = classifyConnectionError(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
       if (++resets >= RESETS_AFTER_HANDSHAKE)
         f = { ...CLIENT_CERT_REFUSED, reason: RESET_REASON, error: err };
+    if (f && sentinelSide) f = atSentinel(f);
+    // Sentinel replies that no retry fixes (iovalkey retried every ~0.5 s until the command timeout).
+    if (!f && sentinelSide) f = classifySentinelReply(err);
+    // A command a connection needs before it can serve (CLUSTER SLOTS …) refused by the ACL: the
+    // cluster client retried it until the command timeout, which then said only "not connected".
+    const noperm = f ? undefined : /NOPERM[^\n.]*/.exec(describe(err))?.[0];
+    if (noperm)
+      f = {
+        kind: 'acl',
+        reason: `ACL: the server refused a command the client needs to connect (${noperm.trim()}): give the user the rules of aclRules()`,
+        error: err,
+      };
     if (!f) return;
     fault = f;
     for (const fn of listeners) fn(f);
@@ -212,7 +268,8 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     resetWithoutTls = false;
     resets = 0;
   };
-  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError);
+  const onSentinelError = (err: unknown) => handle(err, true);
+  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError);
   return {
     current: () => fault,
     hint: () =>
@@ -229,6 +286,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
+        reportReadyCheckErrors(c as Cluster, onError);
         for (const node of (c as Cluster).nodes('all')) guard(node);
       } else guard(c as Redis);
     },
@@ -245,6 +303,24 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   };
 }
 
+/**
+ * A cluster client's ready check (`CLUSTER INFO`) that fails makes iovalkey disconnect and retry
+ * without an 'error' event: an ACL user without `+cluster|info` left every command waiting the
+ * command timeout with a bare "not connected". Its error goes to `onError` too (iovalkey's ready
+ * check is not typed API: if it is missing, nothing is wrapped).
+ */
+function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => void): void {
+  type Check = (callback: (err?: unknown, fail?: unknown) => void) => void;
+  const c = cluster as unknown as { readyCheck?: Check };
+  const check = c.readyCheck;
+  if (typeof check !== 'function') return;
+  c.readyCheck = (callback) =>
+    check.call(cluster, (err, fail) => {
+      if (err) onError(err);
+      callback(err, fail);
+    });
+}
+
 type Guarded = { __hyperionGuard?: true };
 
 /**
@@ -256,7 +332,12 @@ type Guarded = { __hyperionGuard?: true };
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
  */
-function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): void {
+function guardNode(
+  node: Redis,
+  ms: number,
+  onError: (err: unknown) => void,
+  onSentinelError: (err: unknown) => void,
+): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
@@ -271,8 +352,8 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): vo
     const toSentinel = (connector.connectToSentinel as (e: unknown, o?: object) => Redis).bind(connector);
     connector.connectToSentinel = (endpoint: unknown, opts?: { lazyConnect?: boolean }) => {
       const sentinel = toSentinel(endpoint, { ...opts, lazyConnect: true });
-      sentinel.on('error', onError);
-      guardNode(sentinel, ms, onError);
+      sentinel.on('error', onSentinelError);
+      guardNode(sentinel, ms, onSentinelError, onSentinelError);
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
     };
@@ -289,7 +370,7 @@ function guardNode(node: Redis, ms: number, onError: (err: unknown) => void): vo
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     copy.on('error', onError);
-    guardNode(copy, ms, onError);
+    guardNode(copy, ms, onError, onSentinelError);
     return copy;
   };
 }

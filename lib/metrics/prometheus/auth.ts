@@ -62,6 +62,16 @@ export function resolveEndpointTls(tls: unknown): SecureContextOptions | undefin
 }
 
 /**
+ * `got` with its scheme spelled as `scheme` and one space before the credentials, when its scheme
+ * is `scheme` in any case: the scheme is case-insensitive (RFC 9110 11.1), so `bearer <token>`
+ * and `BASIC <base64>` are the same credentials. The credentials themselves are compared as sent.
+ */
+function canonical(got: string, scheme: string): string {
+  const m = /^(\S+) +(.*)$/.exec(got);
+  return m && m[1]!.toLowerCase() === scheme.toLowerCase() ? `${scheme} ${m[2]}` : got;
+}
+
+/**
  * Wraps `handler`: without the expected `Authorization` header the answer is 401 (with
  * `WWW-Authenticate`), and nothing is rendered. Comparison is in constant time over digests.
  */
@@ -74,7 +84,7 @@ export function requireAuth(
   const scheme = expected.startsWith('Bearer ') ? 'Bearer' : 'Basic';
   return (req, res) => {
     const got = req.headers.authorization;
-    if (typeof got === 'string' && timingSafeEqual(digest(got), want)) {
+    if (typeof got === 'string' && timingSafeEqual(digest(canonical(got, scheme)), want)) {
       handler(req, res);
       return;
     }

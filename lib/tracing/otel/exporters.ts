@@ -27,6 +27,13 @@ export function createExporter(
   const headers = { ...options.headers };
   if (options.tls && name !== 'otlp')
     logger.warn(`tracing: the tls option applies to the otlp exporter only; the ${name} exporter ignores it`);
+  // A private CA or client certificate says the export was meant to be encrypted: an http: endpoint
+  // (a typo, or an OTEL_EXPORTER_OTLP_ENDPOINT override) sends the spans and every header in clear.
+  if (options.tls && name === 'otlp' && url?.startsWith('http:'))
+    logger.warn(
+      'tracing: tls is set but the otlp endpoint is http:, so tls is ignored and spans and headers ' +
+        '(authorization included) are sent unencrypted; use an https: endpoint',
+    );
   switch (name) {
     case 'memory':
       return new sdk.InMemorySpanExporter();

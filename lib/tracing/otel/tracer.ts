@@ -260,6 +260,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // started without a parent nests under the active OTel span (e.g. an auto-instrumented request).
   const fixedRoot = o.activeContext ? undefined : ROOT_CONTEXT;
 
+  // Header values as sent (and a bearer token without its scheme) that a collector may echo.
+  const headerSecrets = Object.values(o.headers).flatMap((v) => {
+    const credentials = /^\S+ +(\S.*)$/.exec(v)?.[1];
+    return [v, ...(credentials && credentials.length >= 8 ? [credentials] : [])].filter((x) => x.length >= 4);
+  });
   let closing: Promise<void> | undefined;
   const flush = async () => {
     try {
@@ -268,6 +273,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     } catch (err) {
       // The SDK's provider rejects with a plain array; our processor with an AggregateError.
       const causes: unknown[] = err instanceof AggregateError ? err.errors : Array.isArray(err) ? err : [err];
+      for (const c of causes) scrubEchoes(c, headerSecrets);
       const first = causes[0] as { message?: unknown } | undefined;
       throw new TracingError(
         'flush_failed',
@@ -392,4 +398,30 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     };
   }
   return tracer;
+}
+
+/**
+ * Replaces `secrets` in the message and the response body (`data`, which the OTLP exporter keeps)
+ * of `err` and the errors it wraps: a collector or proxy that echoes the request's headers in its
+ * refusal (`401 … Bearer <token>`) put the token into the flush error's `causes` and so into logs.
+ */
+function scrubEchoes(err: unknown, secrets: readonly string[], depth = 0): void {
+  if (secrets.length === 0 || err === null || typeof err !== 'object' || depth > 3) return;
+  const e = err as { message?: unknown; data?: unknown; cause?: unknown };
+  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+  for (const key of ['message', 'data'] as const) {
+    const value = e[key];
+    if (typeof value !== 'string') continue;
+    const clean = scrub(value);
+    if (clean === value) continue;
+    try {
+      e[key] = clean;
+      // The stack starts with the message.
+      if (key === 'message' && err instanceof Error && typeof err.stack === 'string')
+        err.stack = scrub(err.stack);
+    } catch {
+      // a read-only field: left as it is
+    }
+  }
+  scrubEchoes(e.cause, secrets, depth + 1);
 }

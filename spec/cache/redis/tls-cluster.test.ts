@@ -33,6 +33,9 @@ import { BUS_CHANNEL, LEASE_PREFIX, runWorkload } from './workload.js';
 const ADMIN = 'cluster-admin-password';
 const APP_USER = 'hyperion-app';
 const APP_PASSWORD = 'cluster-app-password';
+/** The same rules less `+cluster|slots`, and less `+cluster|info` (the ready check). */
+const LIMITED_USER = 'hyperion-app-limited';
+const NO_INFO_USER = 'hyperion-app-no-cluster-info';
 const RULES = aclRules({
   keyPrefix: 'app:',
   mode: 'cluster',
@@ -78,7 +81,11 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     cluster = await startRedisCluster({
       tls: serverTls,
       password: ADMIN,
-      extraConfig: [`user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`],
+      extraConfig: [
+        `user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`,
+        `user ${LIMITED_USER} on >${APP_PASSWORD} ${RULES.filter((r) => r !== '+cluster|slots').join(' ')}`,
+        `user ${NO_INFO_USER} on >${APP_PASSWORD} ${RULES.filter((r) => r !== '+cluster|info').join(' ')}`,
+      ],
     });
   });
   after(async () => {
@@ -178,9 +185,9 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     }
   });
 
-  async function failsFast(what: string, tls: ConnectionOptions, pattern: RegExp) {
+  async function failsFast(what: string, tls: ConnectionOptions, pattern: RegExp, extra = {}) {
     const start = performance.now();
-    const err = await make(tls)
+    const err = await make(tls, extra)
       .get('k')
       .then(
         () => assert.fail(`${what}: get succeeded`),
@@ -189,6 +196,9 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     const ms = performance.now() - start;
     assert.equal(err.code, 'unavailable', err.message);
     assert.match(err.message, pattern);
+    // A cluster has no sentinel: a node's fault is never reported as one ('node error' passes the
+    // node's address as a second argument, once taken for a sentinel flag).
+    assert.doesNotMatch(err.message, /sentinel/);
     // Half the 8 s command timeout: the fault surfaced, it did not wait the timeout out (a loaded
     // CI machine took 1.7 s for a fault that takes 12–185 ms when idle).
     assert.ok(ms < 4000, `${what} surfaced after ${ms.toFixed(0)} ms`);
@@ -203,6 +213,24 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     await failsFast('no client certificate', { ca: pki.ca.certPem }, /refused the client certificate/);
   });
 
+  it('an ACL user without +cluster|slots: fails fast naming the refused command', async () => {
+    await failsFast(
+      'ACL user without +cluster|slots',
+      clientTls(),
+      /^redis get failed: ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|slots'.*aclRules\(\)/,
+      { username: LIMITED_USER },
+    );
+  });
+
+  it('an ACL user without +cluster|info (the ready check): fails fast naming the refused command', async () => {
+    await failsFast(
+      'ACL user without +cluster|info',
+      clientTls(),
+      /^redis get failed: ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|info'.*aclRules\(\)/,
+      { username: NO_INFO_USER },
+    );
+  });
+
   it('wrong ACL password: fails fast', async () => {
     const start = performance.now();
     const err = await make(clientTls(), { password: 'wrong' })
@@ -214,7 +242,7 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     const ms = performance.now() - start;
     assert.equal(err.code, 'unavailable', err.message);
     console.log(`# surfaced (cluster): wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
-    assert.match(err.message, /authentication failed/);
+    assert.match(err.message, /^redis get failed: authentication failed: the server refused/);
     assert.ok(ms < 4000, `surfaced after ${ms.toFixed(0)} ms (command timeout 8 s)`);
   });
 });
@@ -273,6 +301,9 @@ describe('redis cluster mode over TLS: certificate and port faults', {
     const ms = performance.now() - start;
     assert.equal(err.code, 'unavailable', err.message);
     assert.match(err.message, pattern);
+    // A cluster has no sentinel: a node's fault is never reported as one ('node error' passes the
+    // node's address as a second argument, once taken for a sentinel flag).
+    assert.doesNotMatch(err.message, /sentinel/);
     assert.ok(ms < within, `${what} surfaced after ${ms.toFixed(0)} ms`);
     console.log(`# surfaced (cluster): ${what}: ${ms.toFixed(0)} ms — ${err.message}`);
   }

@@ -42,6 +42,7 @@ const APP_USER = 'hyperion-app';
 const APP_PASSWORD = 'sentinel-app-password';
 const SENTINEL_USER = 'hyperion-sentinel';
 const SENTINEL_PASSWORD = 'sentinel-user-password';
+const LIMITED_SENTINEL_USER = 'hyperion-sentinel-limited';
 const RULES = aclRules({
   keyPrefix: 'app:',
   mode: 'sentinel',
@@ -82,7 +83,13 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
       sentinelPassword: SENTINEL_ADMIN,
       tls: serverTls,
       dataExtraConfig: [`user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`],
-      sentinelExtraConfig: [`user ${SENTINEL_USER} on >${SENTINEL_PASSWORD} ${sentinelAclRules().join(' ')}`],
+      sentinelExtraConfig: [
+        `user ${SENTINEL_USER} on >${SENTINEL_PASSWORD} ${sentinelAclRules().join(' ')}`,
+        // The same rules less the one that names the master.
+        `user ${LIMITED_SENTINEL_USER} on >${SENTINEL_PASSWORD} ${sentinelAclRules()
+          .filter((r) => r !== '+sentinel|get-master-addr-by-name')
+          .join(' ')}`,
+      ],
     });
   });
   after(async () => {
@@ -202,7 +209,11 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
   }
 
   it('wrong CA (sentinels and data nodes): fails fast', async () => {
-    await failsFast('wrong CA', make({}, { ca: pki.otherCa.certPem }), /not signed by a trusted CA/);
+    await failsFast(
+      'wrong CA',
+      make({}, { ca: pki.otherCa.certPem }),
+      /at a sentinel: .*not signed by a trusted CA \(check sentinel\.tls\.ca or tls\.ca:/,
+    );
   });
 
   it('wrong CA for the data nodes only (sentinels trusted): fails fast', async () => {
@@ -219,7 +230,7 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
         },
         { ca: pki.otherCa.certPem },
       ),
-      /not signed by a trusted CA/,
+      /^redis get failed: TLS: the server certificate is not signed by a trusted CA/,
     );
   });
 
@@ -227,12 +238,40 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
     await failsFast(
       'wrong sentinel password',
       make({ sentinel: { masterName: set.masterName, username: SENTINEL_USER, password: 'wrong' } }),
-      /authentication failed/,
+      /authentication failed at a sentinel: .*check sentinel\.username and sentinel\.password/,
+    );
+  });
+
+  it('a sentinel ACL user without a rule of sentinelAclRules(): fails fast naming the refused command', async () => {
+    await failsFast(
+      'sentinel user without +sentinel|get-master-addr-by-name',
+      make({
+        sentinel: {
+          masterName: set.masterName,
+          username: LIMITED_SENTINEL_USER,
+          password: SENTINEL_PASSWORD,
+        },
+      }),
+      /ACL: a sentinel refused .*NOPERM.*sentinel\|get-master-addr-by-name.*sentinelAclRules\(\)/,
+    );
+  });
+
+  it('a master name no sentinel monitors: fails fast saying so', async () => {
+    await failsFast(
+      'unknown master name',
+      make({
+        sentinel: { masterName: 'no-such-master', username: SENTINEL_USER, password: SENTINEL_PASSWORD },
+      }),
+      /the sentinels monitor no master by that name \(check sentinel\.masterName\)/,
     );
   });
 
   it('wrong data-node password: fails fast', async () => {
-    await failsFast('wrong data-node password', make({ password: 'wrong' }), /authentication failed/);
+    await failsFast(
+      'wrong data-node password',
+      make({ password: 'wrong' }),
+      /^redis get failed: authentication failed: the server refused/,
+    );
   });
 });
 
@@ -320,14 +359,18 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
   });
 
   it('sentinel with an expired certificate: fails fast as expired', async () => {
-    await failsFast('sentinel certificate expired', make(sentinels.expired, 'good'), /expired/);
+    await failsFast(
+      'sentinel certificate expired',
+      make(sentinels.expired, 'good'),
+      /at a sentinel: .*expired/,
+    );
   });
 
   it('sentinel with a certificate for another host: fails fast as a host mismatch', async () => {
     await failsFast(
       'sentinel certificate for another host',
       make(sentinels.wrongHost, 'good'),
-      /does not name the host/,
+      /at a sentinel: .*does not name the host/,
     );
   });
 
@@ -335,20 +378,24 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'TLS to a plain sentinel port',
       make(sentinels.plain, 'good'),
-      /did not answer with TLS/,
+      /at a sentinel: .*did not answer with TLS/,
       HANDSHAKE_MS + 1000,
     );
   });
 
   it('master with an expired certificate (sentinel sound): fails fast as expired', async () => {
-    await failsFast('master certificate expired', make(sentinels.sound, 'expired'), /expired/);
+    await failsFast(
+      'master certificate expired',
+      make(sentinels.sound, 'expired'),
+      /^redis get failed: TLS: .*expired/,
+    );
   });
 
   it('master with a certificate for another host (sentinel sound): fails fast as a host mismatch', async () => {
     await failsFast(
       'master certificate for another host',
       make(sentinels.sound, 'wrongHost'),
-      /does not name the host/,
+      /^redis get failed: TLS: .*does not name the host/,
     );
   });
 
@@ -356,7 +403,7 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'TLS to a plain master port',
       make(sentinels.sound, 'plain'),
-      /did not answer with TLS/,
+      /^redis get failed: TLS: .*did not answer with TLS/,
       HANDSHAKE_MS + 1000,
     );
   });

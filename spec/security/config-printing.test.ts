@@ -1,0 +1,110 @@
+/**
+ * Printing a loaded config shows no secret. `loadConfig` returns the passwords, tokens, OTLP
+ * header values and key passphrases of the file and of `HYPERION__` overrides; logging the
+ * effective config at start-up (`console.log`, `util.inspect`, a logger field, `JSON.stringify`)
+ * printed them all. Now each shows `[redacted]` — in the whole config and in any section of it —
+ * while the values stay readable as properties and the config's shape is unchanged.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { format, inspect } from 'node:util';
+import { loadConfig, loadConfigFromText, parseConfig } from '../../lib/config/index.js';
+
+const S = {
+  password: 'S3CRET-cfg-password-a1',
+  sentinel: 'S3CRET-cfg-sentinel-b2',
+  passphrase: 'S3CRET-cfg-passphrase-c3',
+  bearer: 'S3CRET-cfg-bearer-d4',
+  team: 'S3CRET-cfg-honeycomb-e5',
+  metrics: 'S3CRET-cfg-metrics-f6',
+  userinfo: 'S3CRET-cfg-userinfo-g7',
+  env: 'S3CRET-cfg-env-h8',
+};
+
+const TEXT = `
+service: { name: svc }
+cache:
+  type: redis
+  mode: sentinel
+  addresses: ["127.0.0.1:26379"]
+  username: app
+  password: ${S.password}
+  sentinel: { master_name: m, password: ${S.sentinel} }
+  tls: { ca_file: /etc/ca.pem, cert_file: /etc/c.pem, key_file: /etc/k.pem, key_passphrase: ${S.passphrase}, reject_unauthorized: false }
+tracing:
+  exporter: otlp
+  endpoint: https://collector:${S.userinfo}@otel.internal:4318/v1/traces
+  headers: { authorization: "Bearer ${S.bearer}", x-honeycomb-team: ${S.team} }
+metrics:
+  port: 0
+  auth: { username: scraper, password: ${S.metrics} }
+`;
+
+function printed(value: unknown): string {
+  return [
+    inspect(value, { depth: Number.POSITIVE_INFINITY }),
+    inspect(value, { showHidden: true }),
+    format('%o %O %j %s', value, value, value, value),
+    JSON.stringify(value),
+    JSON.stringify({ config: value }),
+  ].join('\n');
+}
+
+describe('printing a loaded config shows no secret', () => {
+  it('loadConfig, loadConfigFromText and parseConfig, with a HYPERION__ override', async () => {
+    const file = join(tmpdir(), `hyperion-printing-${process.pid}.yaml`);
+    await writeFile(file, TEXT);
+    const env = { HYPERION__CACHE__PASSWORD: S.env };
+    const configs = [
+      await loadConfig(file, { env }),
+      loadConfigFromText(TEXT, { env }),
+      parseConfig({
+        cache: { type: 'redis', password: S.password },
+        tracing: { headers: { authorization: S.bearer } },
+      }),
+    ];
+    for (const config of configs) {
+      const c = config as unknown as Record<string, Record<string, unknown>>;
+      const sections = [
+        config,
+        c.cache,
+        c.cache?.sentinel,
+        c.cache?.tls,
+        c.tracing,
+        c.tracing?.headers,
+        c.metrics,
+      ];
+      for (const section of sections.filter((x) => x !== undefined)) {
+        const text = printed(section);
+        const found = Object.values(S).filter((s) => text.includes(s));
+        assert.deepEqual(found, [], `printed: ${text.slice(0, 2000)}`);
+      }
+    }
+    const [loaded] = configs as unknown as Record<string, Record<string, Record<string, unknown>>>[];
+    // Still readable, and what is not secret still shows.
+    assert.equal(loaded!.cache!.password, S.env);
+    assert.equal(loaded!.tracing!.headers!.authorization, `Bearer ${S.bearer}`);
+    const shown = inspect(loaded, { depth: 10 });
+    assert.match(shown, /password: '\[redacted\]'/);
+    assert.match(shown, /reject_unauthorized: false/);
+    assert.match(shown, /key_file: '\/etc\/k\.pem'/);
+    assert.match(shown, /https:\/\/collector:\[redacted\]@otel\.internal:4318\/v1\/traces/);
+    // Copies and equality see the same fields as before.
+    assert.deepEqual(Object.keys(loaded!.cache!).sort(), [
+      'addresses',
+      'mode',
+      'password',
+      'sentinel',
+      'tls',
+      'type',
+      'username',
+    ]);
+    assert.deepStrictEqual(
+      { ...loaded!.metrics },
+      { port: 0, auth: { username: 'scraper', password: S.metrics } },
+    );
+  });
+});
