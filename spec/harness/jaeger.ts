@@ -143,38 +143,23 @@ exporters:
 export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jaeger> {
   const binary = findBinary('jaeger');
   if (!binary) throw new Error(`jaeger binary not found — ${JAEGER_INSTALL_HINT}`);
-  const dir = await tempDir('jaeger');
-  const ports = {
-    otlp: await freePort(),
-    zipkin: await freePort(),
-    thrift: await freePort(),
-    query: await freePort(),
-    queryGrpc: await freePort(),
-  };
-  const file = join(dir.path, 'jaeger.yaml');
-  await writeFile(file, config(ports, options));
-  const queryUrl = `http://127.0.0.1:${ports.query}`;
-  let proc: ServerProcess;
-  try {
-    proc = await startProcess({
-      name: 'jaeger',
-      command: binary,
-      args: ['--config', file],
-      cwd: dir.path,
-      readyTimeoutMs: 30_000,
-      ready: async () => {
-        const res = await fetch(`${queryUrl}/api/services`).catch(() => undefined);
-        if (!res?.ok) return false;
-        await res.arrayBuffer();
-        for (const port of [ports.otlp, ports.zipkin, ports.thrift])
-          if (!(await portOpen(port))) return false;
-        return true;
-      },
-    });
-  } catch (err) {
-    await dir.remove();
-    throw err;
+  // Ports are picked free, then bound by Jaeger a moment later: another process (tests run in
+  // parallel) can take one meanwhile ('bind: address already in use'), so retry with new ones.
+  let started:
+    | { dir: Awaited<ReturnType<typeof tempDir>>; ports: JaegerPorts; proc: ServerProcess }
+    | undefined;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3 && !started; attempt++) {
+    try {
+      started = await startOnce(binary, options);
+    } catch (err) {
+      lastError = err;
+      if (!/address already in use/i.test(String((err as Error).message))) throw err;
+    }
   }
+  if (!started) throw lastError;
+  const { dir, ports, proc } = started;
+  const queryUrl = `http://127.0.0.1:${ports.query}`;
 
   const getJson = async (path: string): Promise<unknown> => {
     const res = await fetch(`${queryUrl}${path}`, { signal: AbortSignal.timeout(5000) });
@@ -207,4 +192,51 @@ export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jae
       }
     },
   };
+}
+
+interface JaegerPorts {
+  otlp: number;
+  zipkin: number;
+  thrift: number;
+  query: number;
+  queryGrpc: number;
+}
+
+/** One start on freshly picked ports; the temp dir is removed when it fails. */
+async function startOnce(
+  binary: string,
+  options: StartJaegerOptions,
+): Promise<{ dir: Awaited<ReturnType<typeof tempDir>>; ports: JaegerPorts; proc: ServerProcess }> {
+  const dir = await tempDir('jaeger');
+  const ports: JaegerPorts = {
+    otlp: await freePort(),
+    zipkin: await freePort(),
+    thrift: await freePort(),
+    query: await freePort(),
+    queryGrpc: await freePort(),
+  };
+  const file = join(dir.path, 'jaeger.yaml');
+  await writeFile(file, config(ports, options));
+  const queryUrl = `http://127.0.0.1:${ports.query}`;
+  try {
+    const proc = await startProcess({
+      name: 'jaeger',
+      command: binary,
+      args: ['--config', file],
+      cwd: dir.path,
+      readyTimeoutMs: 30_000,
+      ready: async () => {
+        const res = await fetch(`${queryUrl}/api/services`).catch(() => undefined);
+        if (!res?.ok) return false;
+        await res.arrayBuffer();
+        for (const port of [ports.otlp, ports.zipkin, ports.thrift])
+          if (!(await portOpen(port))) return false;
+        return true;
+      },
+    });
+    return { dir, ports, proc };
+  } catch (err) {
+    await dir.remove();
+    throw err;
+  }
 }

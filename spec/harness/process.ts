@@ -189,13 +189,13 @@ export async function startProcess(opts: {
     },
   };
   try {
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`${opts.name} exited early`);
-        return opts.ready();
-      },
-      { timeoutMs: opts.readyTimeoutMs ?? 20_000, what: `${opts.name} to be ready` },
-    );
+    // An exit ends the wait at once (waitFor retries a check that throws until its timeout, so
+    // a server that failed to bind cost the whole ready timeout before its retry could start).
+    const outcome = await waitFor(async () => (exited ? 'exited' : (await opts.ready()) && 'ready'), {
+      timeoutMs: opts.readyTimeoutMs ?? 20_000,
+      what: `${opts.name} to be ready`,
+    });
+    if (outcome === 'exited') throw new Error(`${opts.name} exited early`);
   } catch (err) {
     await server.kill();
     throw new Error(
