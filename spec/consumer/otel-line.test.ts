@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
-import { describeWithServers, skipUnless, tempDir, waitFor } from '../harness/process.js';
+import { describeWithServers, skipUnless, startAll, tempDir, waitFor } from '../harness/process.js';
 import {
   buildAndPack,
   INSTALL_WARNING,
@@ -89,7 +89,7 @@ describeWithServers(
     let jaeger: Jaeger;
     let dir: Awaited<ReturnType<typeof tempDir>>;
     before(async () => {
-      [jaeger, dir] = await Promise.all([startJaeger(), tempDir(`consumer-otel${line}`)]);
+      [jaeger, dir] = await startAll([startJaeger(), tempDir(`consumer-otel${line}`)]);
     });
     after(async () => {
       await Promise.allSettled([jaeger?.stop(), dir?.remove()]);

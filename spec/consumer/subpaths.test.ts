@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { describeWithServers, tempDir } from '../harness/process.js';
+import { describeWithServers, startAll, tempDir } from '../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../harness/redis.js';
 import { buildAndPack, INSTALL_WARNING, installProject, root, run, typecheck } from './project.js';
 
@@ -188,7 +188,7 @@ describeWithServers(`consumer projects, one per subpath (Node ${process.version}
   const results = new Map<string, Promise<unknown>>();
 
   before(async () => {
-    [dir, redis] = await Promise.all([tempDir('consumer-subpaths'), startRedis()]);
+    [dir, redis] = await startAll([tempDir('consumer-subpaths'), startRedis()]);
     tarball = await buildAndPack(dir.path);
     // Every project starts now, PARALLEL at a time; each test awaits its own.
     const queue = [...CASES];

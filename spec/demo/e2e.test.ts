@@ -15,7 +15,7 @@ import { fromJaeger, type JaegerTraceJson, type TreeSpan } from '../../demo/trac
 import { createConsoleLogger } from '../../lib/core/logger.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { type PostgresServer, startPostgres } from '../harness/postgres.js';
-import { describeWithServers, skipUnless, waitFor } from '../harness/process.js';
+import { describeWithServers, skipUnless, startAll, waitFor } from '../harness/process.js';
 import { type PrometheusServer, startPrometheus } from '../harness/prometheus.js';
 import { type RedisStandalone, startRedis } from '../harness/redis.js';
 
@@ -76,7 +76,7 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
   const logLines: string[] = [];
 
   before(async () => {
-    [redis, postgres, jaeger] = await Promise.all([startRedis(), startPostgres(), startJaeger()]);
+    [redis, postgres, jaeger] = await startAll([startRedis(), startPostgres(), startJaeger()]);
     services = await startServices({
       ports: { gateway: 0, user: 0, order: 0 },
       databaseUrl: postgres.url,

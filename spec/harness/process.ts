@@ -91,6 +91,30 @@ export function describeWithServers(name: string, skip: string | false, fn: () =
   });
 }
 
+/**
+ * Starts servers (or makes temp dirs) in parallel, like `Promise.all`; but when one start fails,
+ * the ones that succeeded are stopped (or removed) before the first error is rethrown. With a
+ * bare `Promise.all` their results were lost, nothing stopped them, and their child processes
+ * kept the test file's process alive after its tests were cancelled.
+ */
+export async function startAll<T extends readonly unknown[]>(
+  starts: {
+    readonly [K in keyof T]: PromiseLike<T[K]>;
+  },
+): Promise<T> {
+  const settled = await Promise.allSettled(starts as readonly PromiseLike<unknown>[]);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  await Promise.allSettled(
+    settled.map((s) => {
+      if (s.status !== 'fulfilled') return undefined;
+      const v = s.value as { stop?: () => Promise<unknown>; remove?: () => Promise<unknown> } | undefined;
+      return v?.stop?.() ?? v?.remove?.();
+    }),
+  );
+  throw failed.reason;
+}
+
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,

@@ -12,6 +12,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
+import { startAll } from '../harness/process.js';
 import {
   type RedisCluster,
   type RedisSentinelSet,
@@ -64,7 +65,7 @@ describe('printing a Redis cache shows no credential', { skip: skipRedis() || sk
 
   before(async () => {
     pki = await createTestPki({ passphrase: SECRETS.passphrase });
-    [standalone, tlsRedis, sentinel, cluster] = await Promise.all([
+    [standalone, tlsRedis, sentinel, cluster] = await startAll([
       startRedis({ password: SECRETS.password }),
       startRedis({
         password: SECRETS.password,

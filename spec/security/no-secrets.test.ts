@@ -18,7 +18,7 @@ import { createAppFromConfig, loadConfig } from '../../lib/config/index.js';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
-import { freePort, waitFor } from '../harness/process.js';
+import { freePort, startAll, waitFor } from '../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
@@ -136,7 +136,7 @@ describe('no secret in any output', { skip: skipRedis() || skipOpenssl() }, () =
 
     pki = await createTestPki({ passphrase: SECRETS.passphrase });
     const rules = aclRules({ keyPrefix: 'app:', mode: 'standalone' });
-    [redis, tlsRedis] = await Promise.all([
+    [redis, tlsRedis] = await startAll([
       startRedis({
         password: SECRETS.redisPassword,
         extraConfig: [`user app on >${SECRETS.aclPassword} ${rules.join(' ')}`],

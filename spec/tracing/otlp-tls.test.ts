@@ -16,7 +16,7 @@ import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
 import { type Jaeger, startJaeger } from '../harness/jaeger.js';
-import { skipUnless, waitFor } from '../harness/process.js';
+import { skipUnless, startAll, waitFor } from '../harness/process.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
 const USER = 'otlp-user';
@@ -51,7 +51,7 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
 
   before(async () => {
     pki = await createTestPki();
-    [jaeger, expiredJaeger] = await Promise.all([
+    [jaeger, expiredJaeger] = await startAll([
       startJaeger({
         otlpTls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert },
         otlpBasicAuth: { username: USER, password: PASSWORD },

@@ -15,7 +15,7 @@ import { createRedisCache, createRedisTracking, type RedisCache } from '../../..
 import { HANDSHAKE_MS } from '../../../lib/cache/redis/tls.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { CacheError } from '../../../lib/core/errors.js';
-import { waitFor } from '../../harness/process.js';
+import { startAll, waitFor } from '../../harness/process.js';
 import {
   adminTls,
   type RedisCluster,
@@ -270,7 +270,7 @@ describe('redis cluster mode over TLS: certificate and port faults', {
       cert: cert.cert,
       key: cert.key,
     });
-    [nodes.expired, nodes.wrongHost, nodes.plain] = await Promise.all([
+    [nodes.expired, nodes.wrongHost, nodes.plain] = await startAll([
       startRedis({ tls: tls(pki.expired), extraConfig: [...clusterNode, 'tls-cluster yes'] }),
       startRedis({ tls: tls(pki.wrongHost), extraConfig: [...clusterNode, 'tls-cluster yes'] }),
       startRedis({ extraConfig: clusterNode }),

@@ -19,7 +19,7 @@ import {
 import { HANDSHAKE_MS } from '../../../lib/cache/redis/tls.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { CacheError } from '../../../lib/core/errors.js';
-import { waitFor } from '../../harness/process.js';
+import { startAll, waitFor } from '../../harness/process.js';
 import {
   adminTls,
   type RedisLoneSentinel,
@@ -297,14 +297,14 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
       cert: cert.cert,
       key: cert.key,
     });
-    [masters.good, masters.expired, masters.wrongHost, masters.plain] = await Promise.all([
+    [masters.good, masters.expired, masters.wrongHost, masters.plain] = await startAll([
       startRedis({ tls: tls(pki.server) }),
       startRedis({ tls: tls(pki.expired) }),
       startRedis({ tls: tls(pki.wrongHost) }),
       startRedis(),
     ]);
     const good = { good: masters.good.port };
-    [sentinels.sound, sentinels.expired, sentinels.wrongHost, sentinels.plain] = await Promise.all([
+    [sentinels.sound, sentinels.expired, sentinels.wrongHost, sentinels.plain] = await startAll([
       startLoneSentinel({
         masters: {
           good: masters.good.port,

@@ -19,6 +19,7 @@ import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { FAULT_RETRY_MS, HANDSHAKE_MS, RESETS_AFTER_HANDSHAKE } from '../../../lib/cache/redis/tls.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
+import { startAll } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../../harness/tls.js';
 import { dec, enc, watchUnhandled } from './helpers.js';
@@ -61,7 +62,7 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
       key: cert.key,
       authClients,
     });
-    [good, mtls, expired, wrongHost, plain] = await Promise.all([
+    [good, mtls, expired, wrongHost, plain] = await startAll([
       startRedis({ password: PASSWORD, tls: tls(pki.server) }),
       startRedis({ password: PASSWORD, tls: tls(pki.server, 'yes') }),
       startRedis({ password: PASSWORD, tls: tls(pki.expired) }),
