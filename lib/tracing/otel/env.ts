@@ -215,7 +215,7 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
   const { 'service.name': rawServiceName, ...restAttributes } = envAttributes;
   // A blank service.name is the variable's fault: it used to reach the options check as a bad
   // `serviceName`, an option the user never wrote.
-  let envServiceName = rawServiceName;
+  let envServiceName: string | undefined = rawServiceName;
   if (rawServiceName !== undefined && rawServiceName.trim() === '') {
     bad('OTEL_RESOURCE_ATTRIBUTES', 'service.name=<non-empty>', 'service.name must not be empty');
     envServiceName = undefined;
