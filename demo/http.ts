@@ -249,6 +249,11 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     }),
   }));
   const notFound = wrap('unmatched', (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
+  // `/users/%E0%A4%A`: a path parameter that is not valid percent-encoded UTF-8 is the client's
+  // mistake, not a missing route.
+  const malformed = wrap('unmatched', (_c, _req, res) =>
+    sendJson(res, 400, { error: 'malformed percent-encoding in the path' }),
+  );
   // A known path asked with a method it does not take: 405 with the `Allow` header HTTP requires,
   // traced and counted under the path's template like any other answer of that route.
   const allowed = new Map<string, string[]>();
@@ -285,7 +290,7 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       try {
         params = r.match(path);
       } catch {
-        break; // malformed percent-encoding: no route can match
+        return malformed(req, res); // decodeURIComponent refused a parameter
       }
       if (!params) continue;
       if (r.method !== method) {

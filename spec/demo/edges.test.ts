@@ -197,3 +197,65 @@ describe('absolute-form request target (GET http://host/users/1)', () => {
     assert.equal((await absolute(services.gateway.url, '/healthz')).status, 200);
   });
 });
+
+describe('order items have one shape', () => {
+  const keysOf = (orders: { items: Record<string, unknown>[] }[]) =>
+    new Set(orders.flatMap((o) => o.items.map((i) => Object.keys(i).sort().join(','))));
+
+  it('seeded orders read back with unitPriceCents, like the ones POST /orders makes', async () => {
+    // User 1 starts with two seeded orders; add one through the API.
+    const made = await post(`${services.gateway.url}/orders`, { userId: 1, items: [item] });
+    assert.equal(made.status, 201);
+    const res = await fetch(`${services.gateway.url}/users/1/orders`);
+    assert.equal(res.status, 200);
+    const { orders } = (await res.json()) as {
+      orders: { totalCents: number; items: { quantity: number; unitPriceCents: number }[] }[];
+    };
+    assert.ok(orders.length >= 3, JSON.stringify(orders));
+    assert.deepEqual([...keysOf(orders)], ['quantity,sku,unitPriceCents']);
+    for (const o of orders)
+      assert.equal(
+        o.totalCents,
+        o.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0),
+      );
+  });
+
+  it('an order stored by the earlier seed (unit_price_cents) is answered in the API shape', async () => {
+    // A database seeded by an earlier demo keeps its rows: the seed runs on an empty table only.
+    await services.db.query(`INSERT INTO orders (user_id, items, total_cents) VALUES ($1, $2::jsonb, $3)`, [
+      2,
+      JSON.stringify([{ sku: 'pen', quantity: 2, unit_price_cents: 150 }]),
+      300,
+    ]);
+    const res = await fetch(`${services.order.url}/users/2/orders`);
+    assert.equal(res.status, 200);
+    const { orders } = (await res.json()) as { orders: { items: Record<string, unknown>[] }[] };
+    assert.deepEqual(
+      orders.map((o) => o.items),
+      [[{ sku: 'pen', quantity: 2, unitPriceCents: 150 }]],
+    );
+  });
+});
+
+describe('a path parameter that is not valid percent-encoding', () => {
+  it('is a 400 saying so on every service, not a 404 "no such route"', async () => {
+    for (const [base, path] of [
+      [services.gateway.url, '/users/%E0%A4%A'],
+      [services.gateway.url, '/users/%ZZ/orders'],
+      [services.user.url, '/users/%C3'],
+      [services.order.url, '/users/%/orders'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`);
+      const body = await res.json();
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(body)}`);
+      assert.deepEqual(body, { error: 'malformed percent-encoding in the path' });
+    }
+    // A valid escape still reaches its route (é is not an id: the route's own 400).
+    const ok = await fetch(`${services.gateway.url}/users/%C3%A9`);
+    assert.equal(ok.status, 400);
+    assert.deepEqual(await ok.json(), {
+      error: 'invalid id',
+      fields: { id: ['must be a positive integer'] },
+    });
+  });
+});
