@@ -53,30 +53,35 @@ async function main(): Promise<void> {
       : { exporter: 'memory', sampleRate: env.sampleRate },
     logger: env.logLevel ?? 'warn',
   });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await services.close();
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= services.close();
+    return closing;
   };
-  const onSignal = () => {
+  // One handler for the whole run, never `once`: a Ctrl+C under `npm run demo` reaches this process
+  // twice (the terminal signals the whole process group and npm forwards its copy), and a second
+  // signal with no handler left would kill it half way through closing the services.
+  let onStop: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) return; // already closing: the close is bounded, let it finish
+    if (onStop) return onStop(signal);
     out('\ninterrupted: closing the services…');
     close().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const startedMs = performance.now() - t0;
     const traffic = await driveTraffic({ baseUrl: services.gateway.url, requests: 600, concurrency: 8 });
     await printSummary(services, traffic, startedMs);
-    if (keep) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+    if (keep && !closing) {
       out(`\nKept running (--keep): gateway ${services.gateway.url}; press Ctrl+C to stop.`);
       // Stopping is the normal end here: close everything (draining requests) and exit 0.
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
+        onStop = (received) => {
+          void close(); // a repeated signal from now on is ignored (awaited below)
+          resolve(received);
+        };
       });
       out(`\n${signal}: closing the services…`);
     }
