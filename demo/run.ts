@@ -25,8 +25,17 @@ import {
 } from './trace-tree.js';
 import { driveTraffic, quantile, type TrafficResult } from './traffic.js';
 
+const args = process.argv.slice(2);
+// A mistyped option (`--kep`) must not be ignored: the demo would run and exit, not keep running.
+const unknown = args.filter((a) => a !== '--keep');
+if (unknown.length > 0) {
+  process.stderr.write(
+    `demo: unknown argument ${unknown.map((a) => JSON.stringify(a)).join(', ')}\nusage: npm run demo [-- --keep]   (--keep: leave the services running after the summary, until Ctrl+C)\n`,
+  );
+  process.exit(2);
+}
+const keep = args.includes('--keep');
 const env = readEnv();
-const keep = process.argv.slice(2).includes('--keep');
 const jaegerUi = (process.env.JAEGER_UI_URL ?? 'http://localhost:16686').replace(/\/+$/, '');
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
