@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createMemoryCache, type MemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisInvalidationBus, type RedisInvalidationBus } from '../../lib/cache/redis/bus.js';
 import { createRedisCache } from '../../lib/cache/redis/index.js';
@@ -322,6 +323,18 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       }),
     }),
   );
+  // A CONNECT request (a proxy tunnel: `curl -p -x` pointed at a service) never reaches the
+  // request listener, and without a 'connect' listener node:http closes the connection with no
+  // answer at all. These services are no proxy: say so.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {});
+    const body = JSON.stringify({ error: 'method not allowed' });
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\n' +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  });
   let bound: { port: number; fellBack: boolean };
   try {
     bound = await listen(server, options.port, host, options.fallbackPort ?? false);

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { downstreamStatus } from '../../demo/http.js';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
@@ -257,5 +258,27 @@ describe('a path parameter that is not valid percent-encoding', () => {
       error: 'invalid id',
       fields: { id: ['must be a positive integer'] },
     });
+  });
+});
+
+describe('CONNECT (a proxy tunnel request)', () => {
+  it('is answered 405 with Allow on every service, not a connection closed without a word', async () => {
+    for (const base of [services.gateway.url, services.user.url, services.order.url]) {
+      const u = new URL(base);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(u.port), u.hostname);
+        let got = '';
+        socket.on('data', (b: Buffer) => {
+          got += b.toString();
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+        socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+        socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      });
+      assert.match(raw, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${base}: ${JSON.stringify(raw)}`);
+      assert.match(raw, /\r\nAllow: GET, HEAD, POST\r\n/);
+      assert.ok(raw.endsWith('\r\n\r\n{"error":"method not allowed"}'), raw);
+    }
   });
 });
