@@ -27,7 +27,14 @@ import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.
 import type { CacheLayers } from '../caching.js';
 import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
-import { CALL_TIMEOUT, CLIENT_FETCH, createServiceListener, PEER_HEADER, type Route } from '../http.js';
+import {
+  CALL_TIMEOUT,
+  CLIENT_FETCH,
+  checkContinue,
+  createServiceListener,
+  PEER_HEADER,
+  type Route,
+} from '../http.js';
 import { hyperionInstrumentation, type Instrumentation } from '../instrumentation.js';
 import { migrateOrders, migrateUsers } from '../schema.js';
 import { gatewayRoutes } from './gateway.js';
@@ -326,6 +333,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   // A CONNECT request (a proxy tunnel: `curl -p -x` pointed at a service) never reaches the
   // request listener, and without a 'connect' listener node:http closes the connection with no
   // answer at all. These services are no proxy: say so.
+  server.on('checkContinue', checkContinue);
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => {});
     const body = JSON.stringify({ error: 'method not allowed' });

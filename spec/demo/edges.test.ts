@@ -78,6 +78,44 @@ describe('POST /orders with a body over 64 KB', () => {
   });
 });
 
+describe('POST /orders announcing a body over 64 KB with Expect: 100-continue', () => {
+  /** Sends the headers only, as curl does before its body; resolves with all that comes back. */
+  const announce = (base: string, length: number) =>
+    new Promise<string>((resolve, reject) => {
+      const u = new URL(base);
+      const socket = connect(Number(u.port), u.hostname);
+      let got = '';
+      socket.on('data', (b: Buffer) => {
+        got += b.toString();
+        // A small body is invited: send it, so the request completes.
+        if (got === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('{}');
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => {
+        socket.destroy();
+        resolve(`${got}<no answer within 10 s>`);
+      });
+      socket.write(
+        `POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+      );
+    });
+
+  it('is refused with 413 at once, without inviting the body (no 100 Continue)', async () => {
+    for (const base of [services.gateway.url, services.order.url]) {
+      const got = await announce(base, 10_000_000);
+      assert.match(got, /^HTTP\/1\.1 413 /, `${base}: ${JSON.stringify(got.slice(0, 200))}`);
+      assert.match(got, /\{"error":"request body larger than 65536 bytes"\}$/);
+    }
+  });
+
+  it('a body within the limit is still invited with 100 Continue and read', async () => {
+    const got = await announce(services.gateway.url, 2);
+    assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 400 /, JSON.stringify(got.slice(0, 200)));
+    assert.match(got, /"userId":\["is required"\]/);
+  });
+});
+
 describe('userId out of range', () => {
   for (const userId of [3_000_000_000, 1e300, 2_147_483_648]) {
     it(`the gateway answers 400 with the field for userId ${userId}`, async () => {
