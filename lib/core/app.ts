@@ -257,7 +257,10 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
   let closing = false;
   const handler = (signal: NodeJS.Signals) => {
     if (closing) {
-      app.logger.warn('closeOnSignals: already closing, signal ignored', { signal });
+      // A logger that throws here would be an uncaught exception: the very crash this avoids.
+      try {
+        app.logger.warn('closeOnSignals: already closing, signal ignored', { signal });
+      } catch {}
       return;
     }
     closing = true;
