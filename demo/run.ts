@@ -25,8 +25,17 @@ import {
 } from './trace-tree.js';
 import { driveTraffic, quantile, type TrafficResult } from './traffic.js';
 
+const args = process.argv.slice(2);
+// A mistyped option (`--kep`) must not be ignored: the demo would run and exit, not keep running.
+const unknown = args.filter((a) => a !== '--keep');
+if (unknown.length > 0) {
+  process.stderr.write(
+    `demo: unknown argument ${unknown.map((a) => JSON.stringify(a)).join(', ')}\nusage: npm run demo [-- --keep]   (--keep: leave the services running after the summary, until Ctrl+C)\n`,
+  );
+  process.exit(2);
+}
+const keep = args.includes('--keep');
 const env = readEnv();
-const keep = process.argv.slice(2).includes('--keep');
 const jaegerUi = (process.env.JAEGER_UI_URL ?? 'http://localhost:16686').replace(/\/+$/, '');
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -53,30 +62,35 @@ async function main(): Promise<void> {
       : { exporter: 'memory', sampleRate: env.sampleRate },
     logger: env.logLevel ?? 'warn',
   });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await services.close();
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= services.close();
+    return closing;
   };
-  const onSignal = () => {
+  // One handler for the whole run, never `once`: a Ctrl+C under `npm run demo` reaches this process
+  // twice (the terminal signals the whole process group and npm forwards its copy), and a second
+  // signal with no handler left would kill it half way through closing the services.
+  let onStop: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) return; // already closing: the close is bounded, let it finish
+    if (onStop) return onStop(signal);
     out('\ninterrupted: closing the services…');
     close().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const startedMs = performance.now() - t0;
     const traffic = await driveTraffic({ baseUrl: services.gateway.url, requests: 600, concurrency: 8 });
     await printSummary(services, traffic, startedMs);
-    if (keep) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+    if (keep && !closing) {
       out(`\nKept running (--keep): gateway ${services.gateway.url}; press Ctrl+C to stop.`);
       // Stopping is the normal end here: close everything (draining requests) and exit 0.
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
+        onStop = (received) => {
+          void close(); // a repeated signal from now on is ignored (awaited below)
+          resolve(received);
+        };
       });
       out(`\n${signal}: closing the services…`);
     }

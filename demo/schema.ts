@@ -46,7 +46,8 @@ export async function migrateOrders(db: Db): Promise<void> {
       const sku = SKUS[(user + k) % SKUS.length]!;
       const qty = 1 + ((user + k) % 3);
       const cents = 499 + ((user * 131 + k * 977) % 9000);
-      const items = JSON.stringify([{ sku, quantity: qty, unit_price_cents: cents }]);
+      // The API's item shape (OrderItem): seeded orders read back like ones made by POST /orders.
+      const items = JSON.stringify([{ sku, quantity: qty, unitPriceCents: cents }]);
       rows.push(`(${user}, '${items}'::jsonb, ${qty * cents})`);
     }
   }

@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createMemoryCache, type MemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisInvalidationBus, type RedisInvalidationBus } from '../../lib/cache/redis/bus.js';
 import { createRedisCache } from '../../lib/cache/redis/index.js';
@@ -26,7 +27,14 @@ import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.
 import type { CacheLayers } from '../caching.js';
 import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
-import { CALL_TIMEOUT, CLIENT_FETCH, createServiceListener, PEER_HEADER, type Route } from '../http.js';
+import {
+  CALL_TIMEOUT,
+  CLIENT_FETCH,
+  checkContinue,
+  createServiceListener,
+  PEER_HEADER,
+  type Route,
+} from '../http.js';
 import { hyperionInstrumentation, type Instrumentation } from '../instrumentation.js';
 import { migrateOrders, migrateUsers } from '../schema.js';
 import { gatewayRoutes } from './gateway.js';
@@ -322,6 +330,19 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       }),
     }),
   );
+  // A CONNECT request (a proxy tunnel: `curl -p -x` pointed at a service) never reaches the
+  // request listener, and without a 'connect' listener node:http closes the connection with no
+  // answer at all. These services are no proxy: say so.
+  server.on('checkContinue', checkContinue);
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {});
+    const body = JSON.stringify({ error: 'method not allowed' });
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\n' +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  });
   let bound: { port: number; fellBack: boolean };
   try {
     bound = await listen(server, options.port, host, options.fallbackPort ?? false);

@@ -22,15 +22,24 @@ export interface OrderServiceDeps {
 interface OrderRow {
   id: string | number;
   user_id: number;
-  items: OrderItem[] | string;
+  items: StoredItem[] | string;
   total_cents: number;
   created_at: string;
 }
 
+/**
+ * An item as stored. Databases seeded before the seed used the API's names hold
+ * `unit_price_cents` (the seed runs only on an empty table, so they keep it).
+ */
+type StoredItem = OrderItem | (Omit<OrderItem, 'unitPriceCents'> & { unit_price_cents: number });
+
+const toItem = (i: StoredItem): OrderItem =>
+  'unit_price_cents' in i ? { sku: i.sku, quantity: i.quantity, unitPriceCents: i.unit_price_cents } : i;
+
 const toOrder = (r: OrderRow): Order => ({
   id: Number(r.id),
   userId: r.user_id,
-  items: typeof r.items === 'string' ? (JSON.parse(r.items) as OrderItem[]) : r.items,
+  items: (typeof r.items === 'string' ? (JSON.parse(r.items) as StoredItem[]) : r.items).map(toItem),
   totalCents: r.total_cents,
   createdAt: r.created_at,
 });

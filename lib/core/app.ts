@@ -245,18 +245,32 @@ function checkSignalOptions(app: unknown, options: unknown): void {
 /**
  * Closes `app` on SIGTERM/SIGINT (opt-in). Sets `process.exitCode` to 1 if closing failed; with
  * `exit: true` (default) the process then exits. Returns a function that removes the handlers.
- * Bad arguments are a `ConfigError` (see `checkSignalOptions`).
+ * Bad arguments are a `ConfigError` (see `checkSignalOptions`). A signal repeated while the app is
+ * closing is logged and ignored: with no handler left, Node's default action would kill the
+ * process half way through the close (requests still draining reset, spans never flushed). A
+ * terminal's Ctrl+C under `npm start` is such a pair: the terminal signals every process of the
+ * group and npm forwards the signal once more. The close itself is bounded by its budgets.
  */
 export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): () => void {
   checkSignalOptions(app, options);
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
-  const handler = () => {
-    remove();
+  let closing = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (closing) {
+      // A logger that throws here would be an uncaught exception: the very crash this avoids.
+      try {
+        app.logger.warn('closeOnSignals: already closing, signal ignored', { signal });
+      } catch {}
+      return;
+    }
+    closing = true;
     app.close().then(
       () => {
+        remove();
         if (options.exit !== false) process.exit();
       },
       (err: unknown) => {
+        remove();
         // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
         try {
           (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);

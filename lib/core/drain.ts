@@ -36,6 +36,9 @@ const BUDGET_SHARE = 0.8;
 /** How long a connection that has not sent a request yet is left open once the drain began, ms. */
 const FRESH_CONNECTION_MS = 2000;
 
+/** How long a client may keep its side of a connection open after ours was ended, ms. */
+const HALF_OPEN_MS = 1000;
+
 /**
  * Wraps the `request` listeners `server` has now (attach the handler first: `createServer(handler)`
  * does) and returns the draining disposer. Resolves when every connection is closed; never rejects.
@@ -67,7 +70,14 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const endIfIdle = (socket: Socket) =>
     setImmediate(() => {
       const c = connections.get(socket);
-      if (c && c.pending === 0 && !socket.destroyed) socket.end();
+      if (!c || c.pending > 0 || socket.destroyed) return;
+      socket.end();
+      // A client that keeps its side open after our FIN (half-open: some proxies, raw TCP checks)
+      // would hold the drain until the grace period ends. Nothing more can be said on this
+      // connection, so once our FIN is out and nothing came, it is closed for good.
+      setTimeout(() => {
+        if (!socket.destroyed && c.pending === 0 && socket.writableFinished) socket.destroy();
+      }, HALF_OPEN_MS).unref();
     });
 
   const refuse = (res: ServerResponse) => {

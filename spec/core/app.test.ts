@@ -167,6 +167,54 @@ describe('createApp', () => {
     assert.equal(process.listenerCount('SIGUSR2'), baseline);
   });
 
+  it('closeOnSignals ignores a signal repeated while closing (even with a logger that throws), then removes its handlers', async () => {
+    const closing = deferred();
+    const release = deferred();
+    const warned: unknown[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn(message: string, fields?: unknown) {
+        warned.push([message, fields]);
+        throw new Error('the log sink is gone');
+      },
+      error() {},
+      child() {
+        return logger;
+      },
+    };
+    const app = createApp({
+      logger,
+      components: {
+        x: {
+          close: async () => {
+            closing.resolve();
+            await release.promise;
+          },
+        },
+      },
+    });
+    const baseline = process.listenerCount('SIGUSR2');
+    closeOnSignals(app, { signals: ['SIGUSR2'], exit: false });
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await within(closing.promise, 5000, 'the close to begin');
+    // Still listening while the close runs: with no listener, a real signal would kill the process.
+    assert.equal(process.listenerCount('SIGUSR2'), baseline + 1);
+    assert.doesNotThrow(() => process.emit('SIGUSR2', 'SIGUSR2'));
+    assert.deepEqual(warned, [['closeOnSignals: already closing, signal ignored', { signal: 'SIGUSR2' }]]);
+    release.resolve();
+    await app.close();
+    await within(
+      (async () => {
+        for (let i = 0; i < 100 && process.listenerCount('SIGUSR2') !== baseline; i++)
+          await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5000,
+      'the handlers to be removed',
+    );
+    assert.equal(process.listenerCount('SIGUSR2'), baseline);
+  });
+
   it('closeOnSignals reports a failing close and sets exitCode', async () => {
     const app = createApp({ components: { x: { close: async () => Promise.reject(new Error('nope')) } } });
     const seen: unknown[] = [];

@@ -225,6 +225,52 @@ describe('drainServer', () => {
     await draining;
   });
 
+  it('a client keeping its side open after our FIN (half-open) does not hold the drain until the grace ends', async (t) => {
+    const { server } = testServer();
+    const { logger, records } = captureLogger();
+    // One keep-alive request, then idle; the client never ends its side (allowHalfOpen), as some
+    // proxies and raw TCP checks do.
+    // Behind a load balancer the keep-alive timeout is set above the balancer's idle timeout
+    // (60 s on common ones), so that timer does not end the connection either.
+    server.keepAliveTimeout = 65_000;
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 60_000, logger });
+    const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    t.after(() => {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    });
+    let received = '';
+    let ended = false;
+    client.on('data', (b: Buffer) => {
+      received += b.toString();
+    });
+    client.on('end', () => {
+      ended = true;
+    });
+    client.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    for (let i = 0; i < 200 && !received.endsWith('fast'); i++) await sleep(10);
+    assert.match(received, /^HTTP\/1\.1 200 OK[\s\S]*fast$/);
+    // 60 s of grace: the drain must end long before it, once the idle connection was ended.
+    const outcome = await Promise.race([
+      drain().then(() => 'drained'),
+      sleep(20_000).then(() => 'still waiting for the half-open client'),
+    ]);
+    assert.equal(outcome, 'drained');
+    assert.equal(ended, true, 'the client got our FIN');
+    assert.equal(
+      records.some(
+        (r) => r.message === 'http: requests still running at the end of the grace period were cut',
+      ),
+      false,
+    );
+    assert.deepEqual(records.find((r) => r.message === 'http: drained')?.fields, {
+      acceptedDuringDrain: 0,
+      left: 0,
+    });
+  });
+
   it('resolves at once for a server that is not listening', async () => {
     const { server } = testServer();
     await drainServer(server)();

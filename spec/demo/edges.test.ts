@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { downstreamStatus } from '../../demo/http.js';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
@@ -74,6 +75,44 @@ describe('POST /orders with a body over 64 KB', () => {
       write();
     });
     assert.deepEqual(result, { status: 413 });
+  });
+});
+
+describe('POST /orders announcing a body over 64 KB with Expect: 100-continue', () => {
+  /** Sends the headers only, as curl does before its body; resolves with all that comes back. */
+  const announce = (base: string, length: number) =>
+    new Promise<string>((resolve, reject) => {
+      const u = new URL(base);
+      const socket = connect(Number(u.port), u.hostname);
+      let got = '';
+      socket.on('data', (b: Buffer) => {
+        got += b.toString();
+        // A small body is invited: send it, so the request completes.
+        if (got === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('{}');
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => {
+        socket.destroy();
+        resolve(`${got}<no answer within 10 s>`);
+      });
+      socket.write(
+        `POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+      );
+    });
+
+  it('is refused with 413 at once, without inviting the body (no 100 Continue)', async () => {
+    for (const base of [services.gateway.url, services.order.url]) {
+      const got = await announce(base, 10_000_000);
+      assert.match(got, /^HTTP\/1\.1 413 /, `${base}: ${JSON.stringify(got.slice(0, 200))}`);
+      assert.match(got, /\{"error":"request body larger than 65536 bytes"\}$/);
+    }
+  });
+
+  it('a body within the limit is still invited with 100 Continue and read', async () => {
+    const got = await announce(services.gateway.url, 2);
+    assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 400 /, JSON.stringify(got.slice(0, 200)));
+    assert.match(got, /"userId":\["is required"\]/);
   });
 });
 
@@ -195,5 +234,89 @@ describe('absolute-form request target (GET http://host/users/1)', () => {
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /http_server_request_duration_seconds_count\{/);
     assert.equal((await absolute(services.gateway.url, '/healthz')).status, 200);
+  });
+});
+
+describe('order items have one shape', () => {
+  const keysOf = (orders: { items: Record<string, unknown>[] }[]) =>
+    new Set(orders.flatMap((o) => o.items.map((i) => Object.keys(i).sort().join(','))));
+
+  it('seeded orders read back with unitPriceCents, like the ones POST /orders makes', async () => {
+    // User 1 starts with two seeded orders; add one through the API.
+    const made = await post(`${services.gateway.url}/orders`, { userId: 1, items: [item] });
+    assert.equal(made.status, 201);
+    const res = await fetch(`${services.gateway.url}/users/1/orders`);
+    assert.equal(res.status, 200);
+    const { orders } = (await res.json()) as {
+      orders: { totalCents: number; items: { quantity: number; unitPriceCents: number }[] }[];
+    };
+    assert.ok(orders.length >= 3, JSON.stringify(orders));
+    assert.deepEqual([...keysOf(orders)], ['quantity,sku,unitPriceCents']);
+    for (const o of orders)
+      assert.equal(
+        o.totalCents,
+        o.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0),
+      );
+  });
+
+  it('an order stored by the earlier seed (unit_price_cents) is answered in the API shape', async () => {
+    // A database seeded by an earlier demo keeps its rows: the seed runs on an empty table only.
+    await services.db.query(`INSERT INTO orders (user_id, items, total_cents) VALUES ($1, $2::jsonb, $3)`, [
+      2,
+      JSON.stringify([{ sku: 'pen', quantity: 2, unit_price_cents: 150 }]),
+      300,
+    ]);
+    const res = await fetch(`${services.order.url}/users/2/orders`);
+    assert.equal(res.status, 200);
+    const { orders } = (await res.json()) as { orders: { items: Record<string, unknown>[] }[] };
+    assert.deepEqual(
+      orders.map((o) => o.items),
+      [[{ sku: 'pen', quantity: 2, unitPriceCents: 150 }]],
+    );
+  });
+});
+
+describe('a path parameter that is not valid percent-encoding', () => {
+  it('is a 400 saying so on every service, not a 404 "no such route"', async () => {
+    for (const [base, path] of [
+      [services.gateway.url, '/users/%E0%A4%A'],
+      [services.gateway.url, '/users/%ZZ/orders'],
+      [services.user.url, '/users/%C3'],
+      [services.order.url, '/users/%/orders'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`);
+      const body = await res.json();
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(body)}`);
+      assert.deepEqual(body, { error: 'malformed percent-encoding in the path' });
+    }
+    // A valid escape still reaches its route (é is not an id: the route's own 400).
+    const ok = await fetch(`${services.gateway.url}/users/%C3%A9`);
+    assert.equal(ok.status, 400);
+    assert.deepEqual(await ok.json(), {
+      error: 'invalid id',
+      fields: { id: ['must be a positive integer'] },
+    });
+  });
+});
+
+describe('CONNECT (a proxy tunnel request)', () => {
+  it('is answered 405 with Allow on every service, not a connection closed without a word', async () => {
+    for (const base of [services.gateway.url, services.user.url, services.order.url]) {
+      const u = new URL(base);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(u.port), u.hostname);
+        let got = '';
+        socket.on('data', (b: Buffer) => {
+          got += b.toString();
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+        socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+        socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      });
+      assert.match(raw, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${base}: ${JSON.stringify(raw)}`);
+      assert.match(raw, /\r\nAllow: GET, HEAD, POST\r\n/);
+      assert.ok(raw.endsWith('\r\n\r\n{"error":"method not allowed"}'), raw);
+    }
   });
 });

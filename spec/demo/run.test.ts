@@ -4,7 +4,7 @@
  * test, so the fallback to a free port is exercised too.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -87,5 +87,21 @@ describe('npm run demo (embedded defaults)', () => {
     assert.match(out, /npm run demo -- --keep/);
     assert.match(out, /All services closed/);
     assert.doesNotMatch(err, /kept the process alive/);
+  });
+});
+
+describe('npm run demo: arguments', () => {
+  it('a mistyped option is an error with the usage, before anything starts (not a run that ignores it)', () => {
+    for (const args of [['--kep'], ['keep'], ['--keep', '--verbose']]) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'demo/run.ts', ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stderr, /^demo: unknown argument "/);
+      assert.match(r.stderr, /usage: npm run demo \[-- --keep\]/);
+      assert.equal(r.stdout, '', 'nothing was started');
+    }
   });
 });
