@@ -23,7 +23,8 @@ export interface RedisHealth {
   readonly mode: RedisMode;
   /**
    * PING round trip in ms (cluster: the slowest master). Present when `ok`. In a cluster, `ok` means
-   * every master answered; `nodes` then lists every node with its own answer, so a replica that does
+   * every master answered and every slot's owner in the client's slot map is one of them (a killed
+   * master not yet failed over is in no node list but still owns its slots); `nodes` then lists every node with its own answer, so a replica that does
    * not answer shows `connected: false` next to `ok: true` only when it really did not answer.
    */
   readonly latencyMs?: number;
@@ -60,6 +61,32 @@ async function probeNode(
   }
 }
 
+/**
+ * Slot ranges whose owner (per the client's slot map) is not a master that answered: a master the
+ * client dropped after its connection ended (killed, not yet failed over) is in no node list, but
+ * its slots still point to it and every command on them fails. `undefined` when all are served.
+ */
+function unservedSlots(cluster: Cluster, answered: ReadonlySet<string>): string | undefined {
+  const ranges: string[] = [];
+  let start = -1;
+  let owner: string | undefined;
+  const flush = (end: number) => {
+    if (start >= 0) ranges.push(`${start}-${end} on ${owner ?? 'no node'}`);
+    start = -1;
+  };
+  for (let slot = 0; slot < 16384; slot++) {
+    const o = cluster.slots[slot]?.[0];
+    const served = o !== undefined && answered.has(o);
+    if (!served && (start < 0 || o !== owner)) {
+      flush(slot - 1);
+      start = slot;
+      owner = o;
+    } else if (served) flush(slot - 1);
+  }
+  flush(16383);
+  return ranges.length === 0 ? undefined : `slots not served by a master that answered: ${ranges.join(', ')}`;
+}
+
 export async function probeHealth(
   client: Redis | Cluster,
   mode: RedisMode,
@@ -86,6 +113,11 @@ export async function probeHealth(
       const down = probed.filter((n) => n.role === 'master' && !n.connected);
       if (down.length > 0)
         return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
+      const answered = new Set(
+        masters.filter((_, i) => probed[i]?.connected).map((n) => `${n.options.host}:${n.options.port}`),
+      );
+      const unserved = unservedSlots(cluster, answered);
+      if (unserved) return { ok: false, mode, nodes, error: unserved };
       const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
       return { ok: true, mode, latencyMs, nodes };
     }
