@@ -75,8 +75,36 @@ export async function runBatch(
     if (list) list.push(i);
     else groups.set(id, [i]);
   });
-  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, w)));
+  const moved: number[] = [];
+  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, w, moved)));
+  if (moved.length > 0) await resendMoved(client as Cluster, ops, moved, out, w);
   return out;
+}
+
+/**
+ * Resends the ops of a node's pipeline that got MOVED/ASK (they were not applied), one pipeline per
+ * slot. iovalkey follows a redirection of a pipeline only when every reply is the same redirection,
+ * so a pipeline spanning several slots of a master that just handed them over (CLUSTER FAILOVER,
+ * or a promotion the slot map does not know yet) failed whole; per slot the replies agree and it
+ * follows them (up to `cluster.maxRedirects`). The slot map is refreshed for later batches.
+ */
+async function resendMoved(
+  cluster: Cluster,
+  ops: readonly BatchOp[],
+  moved: readonly number[],
+  out: unknown[],
+  w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
+): Promise<void> {
+  cluster.refreshSlotsCache();
+  const bySlot = new Map<number, number[]>();
+  for (const i of moved) {
+    const op = ops[i]!;
+    const slot = keySlot('keys' in op ? op.keys[0]! : op.key);
+    const list = bySlot.get(slot);
+    if (list) list.push(i);
+    else bySlot.set(slot, [i]);
+  }
+  await Promise.all([...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)));
 }
 
 /** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
@@ -88,13 +116,17 @@ async function execInto(
   idx: readonly number[] | undefined,
   out: unknown[],
   w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
+  moved?: number[],
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);
   const replies = (await p.exec()) ?? [];
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
+  const redirected: number[] = [];
   replies.forEach(([err, value], j) => {
-    if (err) throw err;
-    out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTime(value as number) : value;
+    if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(order[j]!);
+    else if (err) throw err;
+    else out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTime(value as number) : value;
   });
+  moved?.push(...redirected);
 }

@@ -7,6 +7,7 @@
  * client, not on each cluster node, and its text is small beside a round of up to 1000 keys.
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
+import { CacheError } from '../../core/errors.js';
 import { DELETE_SCRIPT, type GuardedWrites, TOO_LATE, tooLate } from './deadline.js';
 import { keySlot } from './slots.js';
 
@@ -24,7 +25,7 @@ export async function clearPrefix(
   writes: GuardedWrites,
 ): Promise<void> {
   const pattern = `${globEscape(prefix)}*`;
-  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const nodes: Redis[] = client.isCluster ? slotOwners(client as Cluster) : [client as Redis];
   await Promise.all(
     nodes.map(async (node) => {
       let cursor = '0';
@@ -33,11 +34,35 @@ export async function clearPrefix(
         cursor = String(next);
         if (keys.length === 0) continue;
         const deadline = writes.deadline();
-        if (client.isCluster) await unlinkPerSlot(node, keys, deadline);
+        if (client.isCluster) await unlinkPerSlot(client as Cluster, node, keys, deadline);
         else inTime(await node.call('EVAL', DELETE_SCRIPT, keys.length, ...keys, deadline));
       } while (cursor !== '0');
     }),
   );
+}
+
+/**
+ * The node of every slot's owner in the client's slot map. Not `nodes('master')`: a master whose
+ * connection ended (killed, not yet failed over) is in no node list although its slots still
+ * point to it, so clear() left its keys — which its replica then served after the promotion — and
+ * resolved. Such a slot makes clear() fail (`unavailable`), naming the owner.
+ */
+function slotOwners(cluster: Cluster): Redis[] {
+  const byKey = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+  const owners = new Map<string, Redis>();
+  for (let slot = 0; slot < 16384; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner !== undefined && owners.has(owner)) continue;
+    const node = owner === undefined ? undefined : byKey.get(owner);
+    if (owner === undefined || node === undefined) {
+      throw new CacheError(
+        'unavailable',
+        `redis clear failed: slot ${slot} has no connected master (${owner ?? 'no known owner'}), so its keys cannot be removed`,
+      );
+    }
+    owners.set(owner, node);
+  }
+  return [...owners.values()];
 }
 
 /** A round's reply, or the refusal of a round that reached Redis after its deadline. */
@@ -45,8 +70,18 @@ function inTime(reply: unknown): void {
   if (reply === TOO_LATE) throw tooLate();
 }
 
-/** UNLINKs `keys` of one cluster master, one guarded command per slot, in one pipeline. */
-async function unlinkPerSlot(node: Redis, keys: readonly Buffer[], deadline: string): Promise<void> {
+/**
+ * UNLINKs `keys` of one cluster master, one guarded command per slot, in one pipeline. A slot that
+ * answers MOVED/ASK (the node handed it over: a failover the slot map does not know yet, or a key
+ * migrated mid-scan) is deleted through the cluster client, which follows the redirection — before,
+ * it was skipped, and after a CLUSTER FAILOVER the keys of the demoted master's slots stayed.
+ */
+async function unlinkPerSlot(
+  cluster: Cluster,
+  node: Redis,
+  keys: readonly Buffer[],
+  deadline: string,
+): Promise<void> {
   const bySlot = new Map<number, Buffer[]>();
   for (const k of keys) {
     const slot = keySlot(k);
@@ -57,8 +92,17 @@ async function unlinkPerSlot(node: Redis, keys: readonly Buffer[], deadline: str
   const p: ChainableCommander = node.pipeline();
   for (const list of bySlot.values()) p.call('EVAL', DELETE_SCRIPT, list.length, ...list, deadline);
   const replies = (await p.exec()) ?? [];
-  const failed = replies.find(([err]) => err);
-  // A key that moved away mid-scan belongs to another master, which scans it itself.
-  if (failed?.[0] && !/^(MOVED|ASK)\b/.test(failed[0].message)) throw failed[0];
-  for (const [, reply] of replies) inTime(reply);
+  const lists = [...bySlot.values()];
+  const redirected: Buffer[][] = [];
+  replies.forEach(([err, reply], i) => {
+    if (err && /^(MOVED|ASK)\b/.test(err.message)) redirected.push(lists[i]!);
+    else if (err) throw err;
+    else inTime(reply);
+  });
+  if (redirected.length === 0) return;
+  cluster.refreshSlotsCache();
+  const resent = await Promise.all(
+    redirected.map((list) => cluster.call('EVAL', DELETE_SCRIPT, list.length, ...list, deadline)),
+  );
+  for (const reply of resent) inTime(reply);
 }

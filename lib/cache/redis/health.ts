@@ -23,7 +23,8 @@ export interface RedisHealth {
   readonly mode: RedisMode;
   /**
    * PING round trip in ms (cluster: the slowest master). Present when `ok`. In a cluster, `ok` means
-   * every master answered; `nodes` then lists every node with its own answer, so a replica that does
+   * every master answered and every slot's owner in the client's slot map answered (a killed
+   * master not yet failed over is in no node list but still owns its slots); `nodes` then lists every node with its own answer, so a replica that does
    * not answer shows `connected: false` next to `ok: true` only when it really did not answer.
    */
   readonly latencyMs?: number;
@@ -60,6 +61,32 @@ async function probeNode(
   }
 }
 
+/**
+ * Slot ranges whose owner (per the client's slot map) is not a node that answered: a master the
+ * client dropped after its connection ended (killed, not yet failed over) is in no node list, but
+ * its slots still point to it and every command on them fails. `undefined` when all are served.
+ */
+function unservedSlots(cluster: Cluster, answered: ReadonlySet<string>): string | undefined {
+  const ranges: string[] = [];
+  let start = -1;
+  let owner: string | undefined;
+  const flush = (end: number) => {
+    if (start >= 0) ranges.push(`${start}-${end} on ${owner ?? 'no node'}`);
+    start = -1;
+  };
+  for (let slot = 0; slot < 16384; slot++) {
+    const o = cluster.slots[slot]?.[0];
+    const served = o !== undefined && answered.has(o);
+    if (!served && (start < 0 || o !== owner)) {
+      flush(slot - 1);
+      start = slot;
+      owner = o;
+    } else if (served) flush(slot - 1);
+  }
+  flush(16383);
+  return ranges.length === 0 ? undefined : `slots whose owner did not answer: ${ranges.join(', ')}`;
+}
+
 export async function probeHealth(
   client: Redis | Cluster,
   mode: RedisMode,
@@ -78,14 +105,25 @@ export async function probeHealth(
           nodes.push({ address: nodeAddress(n), role: 'replica', connected: n.status === 'ready' });
         return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})` };
       }
+      const replicas = cluster.nodes('slave');
       const probed = await Promise.all([
         ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
-        ...cluster.nodes('slave').map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
+        ...replicas.map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
       ]);
       for (const { latency: _latency, ...n } of probed) nodes.push(n);
       const down = probed.filter((n) => n.role === 'master' && !n.connected);
       if (down.length > 0)
         return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
+      // A stale owner that answered (e.g. demoted by CLUSTER FAILOVER, not yet re-read) still
+      // serves its slots through a MOVED reply, which the client follows: only a silent or unknown
+      // owner leaves them unserved.
+      const answered = new Set(
+        [...masters, ...replicas]
+          .filter((_, i) => probed[i]?.connected)
+          .map((n) => `${n.options.host}:${n.options.port}`),
+      );
+      const unserved = unservedSlots(cluster, answered);
+      if (unserved) return { ok: false, mode, nodes, error: unserved };
       const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
       return { ok: true, mode, latencyMs, nodes };
     }

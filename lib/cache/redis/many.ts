@@ -64,7 +64,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
       const ops: BatchOp[] = [];
       for (const k of keys) ops.push({ kind: 'get', key: prefix + k }, { kind: 'pttl', key: prefix + k });
-      const replies = await dispatch.run('getMany', () => runBatch(client, ops));
+      const replies = await dispatch.run('getManyWithTtl', () => runBatch(client, ops));
       const out: (CacheHit | undefined)[] = new Array(keys.length);
       for (let i = 0; i < keys.length; i++) {
         const value = countReply(counters, replies[2 * i] as Buffer | null);

@@ -73,6 +73,16 @@ describeWithServers('redis cache when Redis is down', skipRedis(), () => {
     const cache = createRedisCache({ addresses: [`127.0.0.1:${port}`], commandTimeout: TIMEOUT });
     t.after(() => cache.close());
     await rejectsWith(cache.get('k'), 'unavailable', 'timeout');
+    // Each failure names the operation the caller called (getManyWithTtl said 'getMany failed').
+    for (const [op, call] of [
+      ['getMany', () => cache.getMany(['k'])],
+      ['getManyWithTtl', () => cache.getManyWithTtl(['k'])],
+      ['setMany', () => cache.setMany([{ key: 'k', value: enc('v') }])],
+      ['deleteMany', () => cache.deleteMany(['k'])],
+    ] as const) {
+      const err = await rejectsWith(call(), 'unavailable', 'timeout');
+      assert.match(err.message, new RegExp(`^redis ${op} failed`), err.message);
+    }
     // never connected: getOrSet waits for the connection (bounded), then fails open
     assert.equal(dec(await cache.getOrSet('k', () => enc('fallback'))), 'fallback');
     assert.equal((await cache.health()).ok, false);

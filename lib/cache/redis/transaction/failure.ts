@@ -49,3 +49,17 @@ export function txFailure(
   }
   return new CacheError(code, message, { cause: err });
 }
+
+/**
+ * The `host:port` a cluster's MOVED reply sent a transaction to, when that reply means nothing was
+ * applied: WATCH or a read refused (`watch`), or a command refused while queued, so that EXEC
+ * aborted (`exec`). `undefined` for anything else.
+ */
+export function movedTarget(err: unknown, phase: Phase): string | undefined {
+  const cause = err instanceof CacheError ? err.cause : err;
+  const inner = (cause as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0];
+  if (phase === 'exec' && inner === undefined) return undefined;
+  const reply = (inner ?? cause) as Error | undefined;
+  const m = /^MOVED \d+ (\S+)/.exec(String(reply?.message ?? ''));
+  return m?.[1];
+}

@@ -32,17 +32,29 @@ export function dedicatedOptions(timeoutMs: number): Partial<RedisOptions> {
   };
 }
 
-/** The node that owns `slot` (cluster; waits, bounded, for the cluster client) or `'main'`. */
+/**
+ * The node that owns `slot` (cluster; waits, bounded, for the cluster client) or `'main'`; in a
+ * cluster, `movedTo` (`host:port` of a MOVED reply) names the owner instead of the slot map, which
+ * may not know the new owner yet.
+ */
 export async function findTarget(
   client: Redis | Cluster,
   slot: number | undefined,
   dedicated: Partial<RedisOptions>,
   timeoutMs: number,
+  movedTo?: string,
 ): Promise<Target> {
   if (!client.isCluster) return { id: 'main', make: () => (client as Redis).duplicate(dedicated) };
   const c = client as Cluster;
   if (c.status === 'wait') c.connect().catch(() => {});
   if (c.status !== 'ready') await waitReady(c, timeoutMs);
+  const any = c.nodes('all')[0];
+  const colon = movedTo?.lastIndexOf(':') ?? -1;
+  if (movedTo && any && colon > 0) {
+    const host = movedTo.slice(0, colon);
+    const port = Number(movedTo.slice(colon + 1));
+    return { id: movedTo, make: () => any.duplicate({ ...dedicated, host, port }) };
+  }
   const id = c.slots[slot ?? 0]?.[0];
   const node = id && c.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === id);
   if (!node) {

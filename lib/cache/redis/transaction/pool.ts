@@ -22,8 +22,11 @@ export interface Lease {
 }
 
 export interface ConnectionPool {
-  /** A connection to the node that owns `slot` (cluster) or to the server. Rejects with CacheError. */
-  lease(slot: number | undefined): Promise<Lease>;
+  /**
+   * A connection to the node that owns `slot` (cluster; or to `movedTo`, the `host:port` a MOVED
+   * reply named) or to the server. Rejects with CacheError.
+   */
+  lease(slot: number | undefined, movedTo?: string): Promise<Lease>;
   /** Gives the connection back; `reusable`: it holds no WATCH and no half-read reply. */
   release(lease: Lease, reusable: boolean): void;
   /** Wakes the waiters (they reject with `closed`) and quits the idle connections. */
@@ -128,8 +131,8 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
   }
 
   return {
-    async lease(slot) {
-      const target = await findTarget(client, slot, dedicated, timeoutMs);
+    async lease(slot, movedTo) {
+      const target = await findTarget(client, slot, dedicated, timeoutMs, movedTo);
       let pool = pools.get(target.id);
       if (!pool) {
         pool = { idle: [], open: 0, waiters: [] };

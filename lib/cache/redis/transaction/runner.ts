@@ -18,8 +18,8 @@ import { checkKeys } from '../checks.js';
 import { closedError } from '../errors.js';
 import { build } from './builder.js';
 import { createConnectionClocks } from './clock.js';
-import { execOps, toResults } from './exec.js';
-import { type Phase, secretsOf, txFailure } from './failure.js';
+import { type ExecReplies, execOps, toResults } from './exec.js';
+import { movedTarget, type Phase, secretsOf, txFailure } from './failure.js';
 import { resolveRunnerOptions } from './options.js';
 import { createConnectionPool, type Lease } from './pool.js';
 import { createSlotCheck } from './slots.js';
@@ -64,6 +64,8 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets);
   const failExec = (err: unknown) => fail(err, 'exec');
   const clocks = createConnectionClocks();
+  /** MOVED replies followed per transaction (the cluster client's own limit, `cluster.maxRedirects`). */
+  const maxRedirects = cluster ? ((client.options as { maxRedirections?: number }).maxRedirections ?? 3) : 0;
   let closed = false;
   let active = 0;
   let idle: (() => void) | undefined;
@@ -85,12 +87,24 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     active++;
     try {
       if (watch.length > 0) {
-        lease = await pool.lease(slots?.slot);
-        await watchKeys(
-          lease.conn,
-          watch.map((k) => prefix + k),
-          fail,
-        );
+        // A MOVED reply to WATCH (the slot's master changed, e.g. a manual failover) applied
+        // nothing and fn has not run yet: WATCH again on the node it names.
+        for (let redirects = 0, movedTo: string | undefined; ; redirects++) {
+          lease = await pool.lease(slots?.slot, movedTo);
+          try {
+            await watchKeys(
+              lease.conn,
+              watch.map((k) => prefix + k),
+              fail,
+            );
+            break;
+          } catch (err) {
+            movedTo = movedTarget(err, 'watch');
+            if (movedTo === undefined || redirects >= maxRedirects) throw err;
+            pool.release(lease, lease.conn.status === 'ready');
+            lease = undefined;
+          }
+        }
       }
       const read = lease && reader(lease.conn, prefix, fail);
       const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
@@ -101,14 +115,29 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
         return { ok: true, results: [] };
       }
       lease ??= await pool.lease(slots?.slot);
-      if (closed) throw closedError('transaction');
-      // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
-      const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
-        throw fail(err, 'watch');
-      });
       const written = ops.filter((op) => op.kind !== 'get').map((op) => op.key);
-      if (written.length > 0) options.onWrite?.(written);
-      const replies = await execOps(lease.conn, prefix, ops, deadline, failExec);
+      let replies: ExecReplies;
+      for (let redirects = 0; ; redirects++) {
+        if (closed) throw closedError('transaction');
+        // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
+        const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
+          throw fail(err, 'watch');
+        });
+        if (written.length > 0) options.onWrite?.(written);
+        try {
+          replies = await execOps(lease.conn, prefix, ops, deadline, failExec);
+          break;
+        } catch (err) {
+          // EXEC aborted because a queued command got MOVED: nothing was applied. Without WATCH the
+          // same commands can go to the node it names; with WATCH the guard was on the old master,
+          // so the caller decides (it is an error, not a conflict).
+          const movedTo = watch.length === 0 ? movedTarget(err, 'exec') : undefined;
+          if (movedTo === undefined || redirects >= maxRedirects) throw err;
+          pool.release(lease, lease.conn.status === 'ready'); // EXECABORT leaves it clean
+          lease = undefined;
+          lease = await pool.lease(slots?.slot, movedTo);
+        }
+      }
       reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
       if (replies === null) return { ok: false, conflict: true };
       return { ok: true, results: toResults(ops, replies, secrets) };
