@@ -94,7 +94,8 @@ export function createReadPath(ctx: Context): ReadPath {
       }
       if (taken === undefined) {
         const waited = await awaitHolder(key, mark);
-        if (waited) return waited;
+        if (typeof waited === 'function') release = waited;
+        else if (waited) return waited;
       } else if (taken) {
         release = taken;
       }
@@ -118,23 +119,42 @@ export function createReadPath(ctx: Context): ReadPath {
     }
   }
 
-  /** Another instance holds the lease: poll L2 for its value, a bounded number of times. */
-  async function awaitHolder(key: string, mark: number): Promise<TieredResult | undefined> {
+  /**
+   * Another instance holds the lease: poll L2 for its value, a bounded number of times. While the
+   * value is not there, each poll also tries to take the lease: a holder whose load failed has
+   * released it, one that died let it expire, and waiting the rest of `leaseWait` for a value that
+   * will never come only delays the answer (before, a failed holder's waiters all waited the whole
+   * `leaseWait`, then loaded together). The lease taken over is returned: this instance loads.
+   * Once the cache is closed, a waiter rejects with `closed` rather than calling the loader.
+   */
+  async function awaitHolder(
+    key: string,
+    mark: number,
+  ): Promise<TieredResult | (() => Promise<void>) | undefined> {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
+    const fresh = async (): Promise<TieredResult | undefined> => {
+      const f = await l2Read.get(key);
+      if (f === undefined || now() >= f.env.freshUntil) return undefined;
+      c.leaseWaits++;
+      return local.fromL2(key, f, mark);
+    };
     for (let i = 0; i < polls; i++) {
       await sleep(o.leasePoll);
-      if (state.closed) break;
-      let f: Fetched | undefined;
+      assertOpen();
+      let taken: (() => Promise<void>) | undefined;
       try {
-        f = await l2Read.get(key);
+        const got = await fresh();
+        if (got) return got;
+        taken = await guarded('lease', () => lease!.acquire(key));
       } catch {
         break;
       }
-      if (f === undefined) continue;
-      if (now() < f.env.freshUntil) {
-        c.leaseWaits++;
-        return local.fromL2(key, f, mark);
-      }
+      if (!taken) continue;
+      // The holder may have stored its value just before it released the lease.
+      const got = await fresh().catch(() => undefined);
+      if (!got) return taken;
+      guarded('lease release', taken).catch(ignore);
+      return got;
     }
     c.leaseTimeouts++;
     return undefined;
