@@ -11,7 +11,7 @@ import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
-import { checkLoader } from './read.js';
+import { checkLoader, type ReadPath } from './read.js';
 import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
 
@@ -32,7 +32,7 @@ export interface BatchPath {
   getOrSetMany(keys: readonly string[], loadMany: ManyLoader, ttl?: number): Promise<Bytes[]>;
 }
 
-export function createBatchPath(ctx: Context): BatchPath {
+export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
   const { o, counters: c, fence, guarded, l2Read, local, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
@@ -91,7 +91,7 @@ export function createBatchPath(ctx: Context): BatchPath {
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
-      values = await loadMany(rest);
+      values = await bounded(`${rest.length} keys`, () => loadMany(rest));
       if (!Array.isArray(values) || values.length !== rest.length)
         throw new CacheError(
           'invalid_value',

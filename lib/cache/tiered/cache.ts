@@ -17,7 +17,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
   const ctx = createContext(resolveOptions(options));
   const { o, instanceId, breaker, counters, state, guarded } = ctx;
   const read = createReadPath(ctx);
-  const batch = createBatchPath(ctx);
+  const batch = createBatchPath(ctx, read.bounded);
   const write = createWritePath(ctx);
   const bus = listen(ctx);
   const tracking = attachTracking(ctx);

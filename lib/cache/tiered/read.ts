@@ -25,6 +25,8 @@ export function checkLoader(loader: unknown): void {
 type L2State = 'missing' | 'present' | 'down';
 
 export interface ReadPath {
+  /** Calls a loader (of `what`, for the timeout message), bounded by `loadTimeout`; the batch path uses it too. */
+  bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T>;
   get(key: string): Promise<Bytes | undefined>;
   getWithMeta(key: string): Promise<TieredResult | undefined>;
   has(key: string): Promise<boolean>;
@@ -104,7 +106,7 @@ export function createReadPath(ctx: Context): ReadPath {
       c.loaderCalls++;
       let value: Bytes;
       try {
-        value = await loader();
+        value = await bounded(JSON.stringify(key), loader);
         assertBytes(value);
       } catch (err) {
         c.loaderErrors++;
@@ -117,6 +119,25 @@ export function createReadPath(ctx: Context): ReadPath {
     } finally {
       if (release) guarded('lease release', release).catch(ignore);
     }
+  }
+
+  /**
+   * Calls `loader`, bounded by `loadTimeout`: a loader that never settles would otherwise hold the
+   * key's flight, and so every later caller of the key in this process, for good.
+   */
+  function bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T> {
+    let loading: Promise<T>;
+    try {
+      loading = Promise.resolve(loader());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (o.loadTimeout === Number.POSITIVE_INFINITY) return loading;
+    return withTimeout(
+      loading,
+      o.loadTimeout,
+      () => new CacheError('timeout', `the loader of ${what} did not settle within ${o.loadTimeout} ms`),
+    );
   }
 
   /**
@@ -283,6 +304,7 @@ export function createReadPath(ctx: Context): ReadPath {
   }
 
   return {
+    bounded,
     async get(key) {
       const t = now();
       assertOpen();
