@@ -2,7 +2,9 @@
  * close() leaves nothing that keeps the process alive. The L2 deadlines of a tiered cache share
  * one timer; a call that settled cancelled its deadline but left that timer armed (ref'd) for it,
  * so a process that closed its cache stayed alive for up to `l2Timeout` after its last L2 call —
- * a minute with `l2Timeout: 60_000` (a script, a job, a test run waiting for nothing).
+ * a minute with `l2Timeout: 60_000` (a script, a job, a test run waiting for nothing). And a
+ * tracking or bus subscriber connection that had dropped (killed by the server) was disconnected
+ * by iovalkey with a ref'd 2 s timer waiting for a socket that had closed already: 2 s more.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -66,4 +68,10 @@ describeWithServers('tiered close() leaves no timer behind', skipRedis(), () => 
       const { exited } = await runChild(env, 15_000);
       assert.ok(exited, 'the child was still alive 15 s after close() resolved');
     });
+
+  it('tracking and bus subscribers killed by the server just before close(): no timer left 500 ms after', async () => {
+    const { out, exited } = await runChild({ REDIS_PORT: String(redis.port), COHERENCE: '1' }, 15_000);
+    assert.ok(exited, 'the child was still alive 15 s after close() resolved');
+    assert.match(out, /timers 0\n/, `timers still keeping the process alive 500 ms after close: ${out}`);
+  });
 });
