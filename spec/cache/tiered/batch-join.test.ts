@@ -52,7 +52,7 @@ describeWithServers('tiered getOrSetMany shared with single-key callers', skipRe
     const before = cache.stats();
 
     // The batch's L2 read is held by the proxy, so the single-key call arrives while it runs.
-    proxy.delay = 300;
+    proxy.delay = 1000;
     let batch: Promise<Uint8Array[]>;
     let single: Promise<Uint8Array>;
     let singleLoads = 0;
