@@ -100,7 +100,14 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });
   // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands)
   // and re-subscribes by itself after a reconnect.
-  const subOverrides = { enableOfflineQueue: true, autoResubscribe: true, lazyConnect: false };
+  // disconnectTimeout: iovalkey's disconnect() waits this long (a ref'd timer) for the socket to
+  // close, also when it closed already (a dropped subscriber): the 2 s default outlived close().
+  const subOverrides = {
+    enableOfflineQueue: true,
+    autoResubscribe: true,
+    lazyConnect: false,
+    disconnectTimeout: 100,
+  };
   const sub: Redis | Cluster = pub.isCluster
     ? (pub as Cluster).duplicate(undefined, subOverrides)
     : (pub as Redis).duplicate({

@@ -12,6 +12,9 @@ import { deliver, lose, type TrackingState } from './tracking-state.js';
 const BACKOFF_MAX_MS = 1000;
 
 /** How each link's subscriber is made and what it reports to. */
+/** How long a subscriber's disconnect() waits for its socket to close before destroying it. */
+export const SUBSCRIBER_DISCONNECT_MS = 100;
+
 export function setupParts(s: TrackingState, subName: string): SetupParts {
   const { client, cluster } = s;
   return {
@@ -25,6 +28,10 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
         autoResubscribe: false,
         retryStrategy: () => null,
         failoverDetector: false,
+        // iovalkey's disconnect() waits this long (a ref'd timer) for the socket to close, also
+        // when it closed already (a killed or dropped subscriber): the default 2 s kept a process
+        // alive 2 s after close().
+        disconnectTimeout: SUBSCRIBER_DISCONNECT_MS,
         connectionName: subName,
       };
       if (!cluster) return (client as Redis).duplicate(overrides);

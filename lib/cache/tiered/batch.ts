@@ -11,7 +11,7 @@ import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
-import { checkLoader } from './read.js';
+import { checkLoader, type ReadPath } from './read.js';
 import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
 
@@ -22,25 +22,36 @@ function assertKeys(keys: readonly string[]): void {
   for (const k of keys) assertKey(k);
 }
 
+/** A key of a batch whose load failed: its callers get `failed`. */
+interface Failed {
+  failed: unknown;
+}
+
 export interface BatchPath {
   getMany(keys: readonly string[]): Promise<(Bytes | undefined)[]>;
   getOrSetMany(keys: readonly string[], loadMany: ManyLoader, ttl?: number): Promise<Bytes[]>;
 }
 
-export function createBatchPath(ctx: Context): BatchPath {
+export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
   const { o, counters: c, fence, guarded, l2Read, local, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
-  /** One L2 getMany for `keys`, one loadMany for what L2 lacks; per-key results (errors as rejections). */
+  /**
+   * One L2 getMany for `keys`, one loadMany for what L2 lacks; per-key results. A failed load is
+   * the error of the keys it was for (a `Failed`), not of the keys L2 answered or grace served:
+   * a single-key caller that joined the batch for one of those gets its value. (Before, the whole
+   * batch rejected, so `getOrSet('a')` joining a batch failed with the loader error of key `b`
+   * although `a` was fresh in L2, and was counted a miss.)
+   */
   async function loadBatch(
     keys: string[],
     loadMany: ManyLoader,
     ttl: number | undefined,
     staleL1: Map<string, Envelope>,
-  ): Promise<Map<string, TieredResult>> {
+  ): Promise<Map<string, TieredResult | Failed>> {
     const mark = fence.mark();
     const asked = performance.now();
-    const out = new Map<string, TieredResult>();
+    const out = new Map<string, TieredResult | Failed>();
     const stale = new Map(staleL1);
     // Keys L2 had no value for: their store is conditional (`ifAbsent`), as for single loads;
     // keys it held stale: the bytes it held (their store is `ifEquals` those).
@@ -80,7 +91,7 @@ export function createBatchPath(ctx: Context): BatchPath {
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
-      values = await loadMany(rest);
+      values = await bounded(`${rest.length} keys`, () => loadMany(rest));
       if (!Array.isArray(values) || values.length !== rest.length)
         throw new CacheError(
           'invalid_value',
@@ -90,11 +101,7 @@ export function createBatchPath(ctx: Context): BatchPath {
     } catch (err) {
       c.loaderErrors++;
       // Keys with a value inside grace are served stale; the others get the error.
-      for (const key of rest) {
-        const served = local.withinGrace(stale.get(key));
-        if (!served) throw err;
-        out.set(key, served);
-      }
+      for (const key of rest) out.set(key, local.withinGrace(stale.get(key)) ?? { failed: err });
       return out;
     }
     const entries: CacheEntry[] = [];
@@ -232,7 +239,13 @@ export function createBatchPath(ctx: Context): BatchPath {
         const batch = loadBatch(mine, loadMany, ttl, staleL1);
         batch.catch(ignore);
         for (const key of mine) {
-          const p = local.flight(key, () => batch.then((m) => m.get(key)!));
+          const p = local.flight(key, () =>
+            batch.then((m) => {
+              const r = m.get(key)!;
+              if ('failed' in r) throw r.failed;
+              return r;
+            }),
+          );
           waits.push(
             p.then(
               (r) => settle(key, r),

@@ -15,9 +15,9 @@ import { createWritePath } from './write.js';
 /** Builds a tiered cache over `l1` and `l2`; see `TieredCacheOptions` for every option and its default. */
 export function createTieredCache(options: TieredCacheOptions): TieredCache {
   const ctx = createContext(resolveOptions(options));
-  const { o, instanceId, breaker, counters, state } = ctx;
+  const { o, instanceId, breaker, counters, state, guarded } = ctx;
   const read = createReadPath(ctx);
-  const batch = createBatchPath(ctx);
+  const batch = createBatchPath(ctx, read.bounded);
   const write = createWritePath(ctx);
   const bus = listen(ctx);
   const tracking = attachTracking(ctx);
@@ -47,6 +47,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     close() {
       closing ??= (async () => {
         state.closed = true;
+        guarded.drain();
         tracking.stop();
         bus.unsubscribe();
         const errors: unknown[] = [];

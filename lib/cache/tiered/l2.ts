@@ -27,7 +27,15 @@ export function l2WriteError(err: unknown): unknown {
 const SKIPPED = () => new CacheError('unavailable', 'L2 skipped: its circuit breaker is open');
 
 /** Runs one L2 call (`what` names it in the timeout error) under the breaker and the timeout. */
-export type Guard = <T>(what: string, call: () => Promise<T>) => Promise<T>;
+export interface Guard {
+  <T>(what: string, call: () => Promise<T>): Promise<T>;
+  /**
+   * For `close()`: from now on the shared deadline timer stays armed only for calls still
+   * waiting, and is gone once the last of them settled (else it stayed armed, ref'd, until the
+   * last call's deadline: up to `l2Timeout` after close, keeping the process alive).
+   */
+  drain(): void;
+}
 
 export interface GuardOptions {
   breaker: Breaker;
@@ -41,9 +49,15 @@ export interface GuardOptions {
 /** Builds the guard of one tiered cache; its deadlines share one timer (see `createDeadlineQueue`). */
 export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }: GuardOptions): Guard {
   const deadlines = l2Timeout === Number.POSITIVE_INFINITY ? undefined : createDeadlineQueue(l2Timeout);
+  let draining = false;
+  const cancel = (deadline: Deadline | undefined) => {
+    if (!deadline) return;
+    deadline.fire = undefined;
+    if (draining) deadlines?.prune();
+  };
 
   // Written as one promise rather than nested async functions: it is on every L2 hit.
-  return function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
+  function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
     if (!breaker.allow()) {
       counters.l2Skipped++;
       return Promise.reject(SKIPPED());
@@ -55,7 +69,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
       const fail = (err: unknown) => {
         if (done) return;
         done = true;
-        if (deadline) deadline.fire = undefined;
+        cancel(deadline);
         if (isOutage(err)) {
           counters.l2Errors++;
           const opens = breaker.opens;
@@ -78,12 +92,18 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
       pending.then((value) => {
         if (done) return;
         done = true;
-        if (deadline) deadline.fire = undefined;
+        cancel(deadline);
         breaker.success();
         if (recovering)
           logger?.info('tiered cache: L2 circuit breaker closed', { cache: 'tiered', instanceId });
         resolve(value);
       }, fail);
     });
-  };
+  }
+  return Object.assign(guarded, {
+    drain() {
+      draining = true;
+      deadlines?.prune();
+    },
+  });
 }

@@ -25,6 +25,7 @@ const KNOWN = optionKeys<TieredCacheOptions>({
   lease: true,
   leaseWait: true,
   leasePoll: true,
+  loadTimeout: true,
   instanceId: true,
   now: true,
   random: true,
@@ -47,6 +48,7 @@ export interface ResolvedOptions {
   lease: LoaderLease | undefined;
   leaseWait: number;
   leasePoll: number;
+  loadTimeout: number;
   instanceId: string | undefined;
   now: () => number;
   random: () => number;
@@ -120,6 +122,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   fraction('earlyRefresh');
   ms('leaseWait');
   ms('leasePoll', { positive: true });
+  ms('loadTimeout', { positive: true, infinite: true });
   fn('now');
   fn('random');
   if (o.instanceId !== undefined && (typeof o.instanceId !== 'string' || o.instanceId === ''))
@@ -176,6 +179,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     lease: o.lease,
     leaseWait: o.leaseWait ?? 1000,
     leasePoll: o.leasePoll ?? 20,
+    loadTimeout: o.loadTimeout ?? Number.POSITIVE_INFINITY,
     instanceId: o.instanceId,
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,

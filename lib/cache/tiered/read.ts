@@ -25,6 +25,8 @@ export function checkLoader(loader: unknown): void {
 type L2State = 'missing' | 'present' | 'down';
 
 export interface ReadPath {
+  /** Calls a loader (of `what`, for the timeout message), bounded by `loadTimeout`; the batch path uses it too. */
+  bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T>;
   get(key: string): Promise<Bytes | undefined>;
   getWithMeta(key: string): Promise<TieredResult | undefined>;
   has(key: string): Promise<boolean>;
@@ -94,7 +96,8 @@ export function createReadPath(ctx: Context): ReadPath {
       }
       if (taken === undefined) {
         const waited = await awaitHolder(key, mark);
-        if (waited) return waited;
+        if (typeof waited === 'function') release = waited;
+        else if (waited) return waited;
       } else if (taken) {
         release = taken;
       }
@@ -103,7 +106,7 @@ export function createReadPath(ctx: Context): ReadPath {
       c.loaderCalls++;
       let value: Bytes;
       try {
-        value = await loader();
+        value = await bounded(JSON.stringify(key), loader);
         assertBytes(value);
       } catch (err) {
         c.loaderErrors++;
@@ -118,23 +121,61 @@ export function createReadPath(ctx: Context): ReadPath {
     }
   }
 
-  /** Another instance holds the lease: poll L2 for its value, a bounded number of times. */
-  async function awaitHolder(key: string, mark: number): Promise<TieredResult | undefined> {
+  /**
+   * Calls `loader`, bounded by `loadTimeout`: a loader that never settles would otherwise hold the
+   * key's flight, and so every later caller of the key in this process, for good.
+   */
+  function bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T> {
+    let loading: Promise<T>;
+    try {
+      loading = Promise.resolve(loader());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (o.loadTimeout === Number.POSITIVE_INFINITY) return loading;
+    return withTimeout(
+      loading,
+      o.loadTimeout,
+      () => new CacheError('timeout', `the loader of ${what} did not settle within ${o.loadTimeout} ms`),
+    );
+  }
+
+  /**
+   * Another instance holds the lease: poll L2 for its value, a bounded number of times. While the
+   * value is not there, each poll also tries to take the lease: a holder whose load failed has
+   * released it, one that died let it expire, and waiting the rest of `leaseWait` for a value that
+   * will never come only delays the answer (before, a failed holder's waiters all waited the whole
+   * `leaseWait`, then loaded together). The lease taken over is returned: this instance loads.
+   * Once the cache is closed, a waiter rejects with `closed` rather than calling the loader.
+   */
+  async function awaitHolder(
+    key: string,
+    mark: number,
+  ): Promise<TieredResult | (() => Promise<void>) | undefined> {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
+    const fresh = async (): Promise<TieredResult | undefined> => {
+      const f = await l2Read.get(key);
+      if (f === undefined || now() >= f.env.freshUntil) return undefined;
+      c.leaseWaits++;
+      return local.fromL2(key, f, mark);
+    };
     for (let i = 0; i < polls; i++) {
       await sleep(o.leasePoll);
-      if (state.closed) break;
-      let f: Fetched | undefined;
+      assertOpen();
+      let taken: (() => Promise<void>) | undefined;
       try {
-        f = await l2Read.get(key);
+        const got = await fresh();
+        if (got) return got;
+        taken = await guarded('lease', () => lease!.acquire(key));
       } catch {
         break;
       }
-      if (f === undefined) continue;
-      if (now() < f.env.freshUntil) {
-        c.leaseWaits++;
-        return local.fromL2(key, f, mark);
-      }
+      if (!taken) continue;
+      // The holder may have stored its value just before it released the lease.
+      const got = await fresh().catch(() => undefined);
+      if (!got) return taken;
+      guarded('lease release', taken).catch(ignore);
+      return got;
     }
     c.leaseTimeouts++;
     return undefined;
@@ -263,6 +304,7 @@ export function createReadPath(ctx: Context): ReadPath {
   }
 
   return {
+    bounded,
     async get(key) {
       const t = now();
       assertOpen();

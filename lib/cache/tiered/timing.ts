@@ -28,9 +28,11 @@ export interface Deadline {
  * served by a single timer armed for the head. Tracking and cancelling cost a push and a field
  * write, where a timer per call would cost a setTimeout and a clearTimeout on every L2 hit.
  * The timer is ref'd while deadlines are pending (it bounds calls that callers await) and is not
- * re-armed once the queue is empty.
+ * re-armed once the queue is empty. A cancelled deadline leaves the timer armed for it (cheap on
+ * the hot path); `prune()` re-arms it for the first live deadline or drops it when none is left,
+ * so a closed cache does not keep the process alive for up to `ms` after its last call.
  */
-export function createDeadlineQueue(ms: number): { track(fire: () => void): Deadline } {
+export function createDeadlineQueue(ms: number): { track(fire: () => void): Deadline; prune(): void } {
   const queue: Deadline[] = [];
   let head = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -68,6 +70,11 @@ export function createDeadlineQueue(ms: number): { track(fire: () => void): Dead
       queue.push(d);
       if (timer === undefined) arm();
       return d;
+    },
+    prune() {
+      if (timer === undefined) return;
+      clearTimeout(timer);
+      arm();
     },
   };
 }

@@ -156,6 +156,13 @@ export interface TieredCacheOptions {
   leaseWait?: number;
   /** How often (ms) L2 is polled while waiting for the lease holder's value. Default 20. */
   leasePoll?: number;
+  /**
+   * Longest wait (ms) for a loader (`getOrSet`, `getOrSetMany`, early refresh). A load that takes
+   * longer fails with `CacheError('timeout')` for its callers (a stale value inside `grace` is
+   * served instead), and the key's next caller starts a new load. Without it a loader that never
+   * settles holds every later caller of that key in this process. Default `Infinity` (off).
+   */
+  loadTimeout?: number;
   /** Id of this instance in invalidation messages. Default: random. */
   instanceId?: string;
   /** Clock in ms since the epoch. Default `Date.now`. */
