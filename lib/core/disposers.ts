@@ -2,7 +2,7 @@
  * An ordered stack of disposers: run in reverse order of registration, each at most once, each
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
-import { ConfigError, TimeoutError, typeName } from './errors.js';
+import { ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
 
@@ -72,8 +72,11 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       );
     } catch (err) {
       // Only the stack's own timeout comes out as is; anything the disposer threw (a TimeoutError
-      // of its own included) is wrapped, so the report names the disposer.
-      throw err === expired ? err : new Error(`disposer "${name}" failed`, { cause: err });
+      // of its own included) is wrapped, so the report names the disposer and carries a code like
+      // every error Hyperion throws.
+      throw err === expired
+        ? err
+        : new HyperionError('dispose_failed', `disposer "${name}" failed`, { cause: err });
     }
   };
 

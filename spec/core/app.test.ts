@@ -3,6 +3,7 @@ import { describe, it, mock } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import type { Cache, Tracer } from '../../lib/core/contracts.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
+import { HyperionError } from '../../lib/core/errors.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from '../../lib/core/noop.js';
 import { deferred, within } from '../harness/clock.js';
 
@@ -37,6 +38,15 @@ describe('disposer stack', () => {
     assert.deepEqual(
       err.errors.map((e: Error) => (e.cause as Error).message),
       ['two', 'one'],
+    );
+    // Each failure is a typed error naming its disposer, as every error Hyperion throws.
+    for (const e of err.errors) {
+      assert.ok(e instanceof HyperionError);
+      assert.equal(e.code, 'dispose_failed');
+    }
+    assert.deepEqual(
+      err.errors.map((e: Error) => e.message),
+      ['disposer "bad2" failed', 'disposer "bad1" failed'],
     );
     assert.deepEqual(ran, ['last', 'first']);
   });
