@@ -30,27 +30,27 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { createPgliteDb } from '../demo/db.js';
 import { seededRandom, zipf } from '../demo/traffic.js';
 import { findBinary } from '../spec/harness/process.js';
+import { benchArgs, numberArg, usageError } from './lib/args.js';
 import { inProcess, runSideChild, type Side, type Stack, sideChild, startSide } from './lib/demo-stacks.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    duration: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '8' },
-    connections: { type: 'string', default: '16' },
-    rate: { type: 'string' },
-    exporter: { type: 'string', default: 'sink' },
-    concurrent: { type: 'boolean', default: false },
-    'load-child': { type: 'string' },
-    'sink-child': { type: 'boolean' },
-    'side-child': { type: 'string' },
-  },
-  allowPositionals: true,
+const USAGE = `usage:
+  npm run bench:demo [-- --duration S per round] [-- --rounds N] [-- --connections C] [-- --rate R]
+                     [-- --exporter sink|jaeger|memory] [-- --concurrent] [-- --json OUT]`;
+const args = benchArgs(USAGE, {
+  json: { type: 'string' },
+  duration: { type: 'string', default: '4' },
+  rounds: { type: 'string', default: '8' },
+  connections: { type: 'string', default: '16' },
+  rate: { type: 'string' },
+  exporter: { type: 'string', default: 'sink' },
+  concurrent: { type: 'boolean', default: false },
+  'load-child': { type: 'string' },
+  'sink-child': { type: 'boolean' },
+  'side-child': { type: 'string' },
 });
 
 interface LoadResult {
@@ -141,10 +141,12 @@ if (args['side-child'])
   await runSideChild(JSON.parse(args['side-child']) as { side: Side; endpoint: string });
 
 // ------------------------------------------------------------------ parent
-const duration = Math.max(1, Number(args.duration));
-const rounds = Math.max(2, Number(args.rounds));
-const connections = Math.max(1, Number(args.connections));
-const rate = args.rate === undefined ? undefined : Math.max(1, Number(args.rate));
+const duration = numberArg(USAGE, 'duration', args.duration, { min: 1 });
+const rounds = numberArg(USAGE, 'rounds', args.rounds, { min: 2, integer: true });
+const connections = numberArg(USAGE, 'connections', args.connections, { min: 1, integer: true });
+const rate = args.rate === undefined ? undefined : numberArg(USAGE, 'rate', args.rate, { min: 1 });
+if (!['sink', 'jaeger', 'memory'].includes(args.exporter))
+  usageError(USAGE, `--exporter must be sink, jaeger or memory, got ${JSON.stringify(args.exporter)}`);
 const self = fileURLToPath(import.meta.url);
 
 /** Paths of one Zipf-skewed sequence over 100 users (hot users in L1, the tail in L2). */

@@ -16,10 +16,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
+import { benchArgs, numberArg } from './lib/args.js';
 import { lineChart } from './lib/svg.js';
 import { zipfKeys, zipfRanks } from './lib/zipf.js';
 
@@ -475,20 +475,19 @@ function printTable(rows: readonly Row[]) {
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      trace: { type: 'string', multiple: true },
-      sizes: { type: 'string' },
-      json: { type: 'string' },
-      'no-synthetic': { type: 'boolean' },
-      'no-figures': { type: 'boolean' },
-    },
+  const usage = `usage:
+  npm run bench:hit-ratio [-- --json OUT] [-- --no-synthetic] [-- --no-figures]
+  npm run bench:hit-ratio -- --trace FILE [--trace FILE …] [--sizes 250,500] [--json OUT]`;
+  const values = benchArgs(usage, {
+    trace: { type: 'string', multiple: true },
+    sizes: { type: 'string' },
+    json: { type: 'string' },
+    'no-synthetic': { type: 'boolean' },
+    'no-figures': { type: 'boolean' },
   });
-  const sizesArg = values.sizes?.split(',').map((s) => Number(s.trim()));
-  if (sizesArg?.some((s) => !Number.isInteger(s) || s <= 0)) {
-    console.error('--sizes must be a comma-separated list of positive integers');
-    process.exit(2);
-  }
+  const sizesArg = values.sizes
+    ?.split(',')
+    .map((s) => numberArg(usage, 'sizes', s, { min: 1, integer: true }));
   const rows: Row[] = [];
   const keyLengthRows: KeyLengthRow[] = [];
   const started = performance.now();

@@ -16,24 +16,24 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createLRU } from 'lru.min';
 import { LRUCache } from 'lru-cache';
 import { LRUCache as MnemonistLRU } from 'mnemonist';
 import { Bench } from 'tinybench';
 import { tableHash } from '../lib/cache/memory/hash.js';
 import { createMemoryCache, createSyncMemoryCache } from '../lib/cache/memory/index.js';
+import { benchArgs } from './lib/args.js';
 import { type Bar, barChart } from './lib/svg.js';
 import { createRng, zipfKeys } from './lib/zipf.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    quick: { type: 'boolean' },
-    'no-figures': { type: 'boolean' },
-    // Scenarios whose name contains this (e.g. --only set); the goals of the others print NaN.
-    only: { type: 'string' },
-  },
+const USAGE = `usage:
+  npm run bench:memory [-- --json OUT] [-- --quick] [-- --no-figures] [-- --only SCENARIO]`;
+const args = benchArgs(USAGE, {
+  json: { type: 'string' },
+  quick: { type: 'boolean' },
+  'no-figures': { type: 'boolean' },
+  // Scenarios whose name contains this (e.g. --only set); the goals of the others print NaN.
+  only: { type: 'string' },
 });
 
 const ENTRIES = 10_000;

@@ -10,21 +10,20 @@
  *   npm run bench:metrics [-- --json OUT] [-- --time MS] [-- --fallback]
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import * as client from 'prom-client';
 import { Bench } from 'tinybench';
 import { createMetricsWith } from '../lib/metrics/prometheus/create.js';
 import { createMetrics, type PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
+import { benchArgs, numberArg } from './lib/args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    time: { type: 'string', default: '1500' },
-    fallback: { type: 'boolean', default: false },
-  },
-  allowPositionals: true,
+const USAGE = `usage:
+  npm run bench:metrics [-- --json OUT] [-- --time MS] [-- --fallback]`;
+const args = benchArgs(USAGE, {
+  json: { type: 'string' },
+  time: { type: 'string', default: '1500' },
+  fallback: { type: 'boolean', default: false },
 });
-const timeMs = Number(args.time);
+const timeMs = numberArg(USAGE, 'time', args.time, { min: 1 });
 const BATCH = 1000;
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
 const ROUTES = ['/users/:id', '/orders/:id', '/health', '/search'];

@@ -16,24 +16,23 @@
  *   npm run bench:redis [-- --time MS] [-- --rounds N] [-- --json OUT]
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Redis } from 'iovalkey';
 import { SCRIPT as GUARDED_SET } from '../lib/cache/redis/deadline.js';
 import { createRedisCache, type RedisCache } from '../lib/cache/redis/index.js';
 import { findBinary } from '../spec/harness/process.js';
 import { startRedis } from '../spec/harness/redis.js';
+import { benchArgs, numberArg } from './lib/args.js';
 import { measureRound, median, type Round } from './lib/rounds.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    time: { type: 'string', default: '700' },
-    rounds: { type: 'string', default: '3' },
-  },
-  allowPositionals: true,
+const USAGE = `usage:
+  npm run bench:redis [-- --time MS] [-- --rounds N] [-- --json OUT]`;
+const args = benchArgs(USAGE, {
+  json: { type: 'string' },
+  time: { type: 'string', default: '700' },
+  rounds: { type: 'string', default: '3' },
 });
-const TIME = Number(args.time);
-const ROUNDS = Number(args.rounds);
+const TIME = numberArg(USAGE, 'time', args.time, { min: 1 });
+const ROUNDS = numberArg(USAGE, 'rounds', args.rounds, { min: 1, integer: true });
 const KEYS = 1000;
 const VALUE = Buffer.alloc(256, 0xab);
 

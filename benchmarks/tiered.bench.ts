@@ -23,7 +23,6 @@
  *   npm run bench:tiered [-- --time MS] [-- --rounds N] [-- --json OUT] [-- --only-tracking] [-- --tracked-keys N]
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisDriver } from 'bentocache/drivers/redis';
@@ -34,20 +33,20 @@ import { createTieredCache } from '../lib/cache/tiered/index.js';
 import { createNoopCache } from '../lib/core/noop.js';
 import { findBinary } from '../spec/harness/process.js';
 import { redisCommand, startRedis } from '../spec/harness/redis.js';
+import { benchArgs, numberArg } from './lib/args.js';
 import { measureRound, median, type Round } from './lib/rounds.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    time: { type: 'string', default: '700' },
-    rounds: { type: 'string', default: '3' },
-    'only-tracking': { type: 'boolean', default: false },
-    'tracked-keys': { type: 'string', default: '100000' },
-  },
-  allowPositionals: true,
+const USAGE = `usage:
+  npm run bench:tiered [-- --time MS] [-- --rounds N] [-- --json OUT] [-- --only-tracking] [-- --tracked-keys N]`;
+const args = benchArgs(USAGE, {
+  json: { type: 'string' },
+  time: { type: 'string', default: '700' },
+  rounds: { type: 'string', default: '3' },
+  'only-tracking': { type: 'boolean', default: false },
+  'tracked-keys': { type: 'string', default: '100000' },
 });
-const TIME = Number(args.time);
-const ROUNDS = Number(args.rounds);
+const TIME = numberArg(USAGE, 'time', args.time, { min: 1 });
+const ROUNDS = numberArg(USAGE, 'rounds', args.rounds, { min: 1, integer: true });
 const KEYS = 1000;
 const L1_BYTES = 10 * 1024 * 1024;
 const TTL_MS = 10 * 60_000;
@@ -192,7 +191,7 @@ async function trackingScenarios(): Promise<void> {
     for (const c of Object.values(peers)) await c.close();
   }
 
-  const n = Number(args['tracked-keys']);
+  const n = numberArg(USAGE, 'tracked-keys', args['tracked-keys'], { min: 1, integer: true });
   console.log(
     `\ntracking: Redis memory after ${n} distinct keys were read through the tiered cache (fresh server each)`,
   );

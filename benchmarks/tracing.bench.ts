@@ -8,7 +8,6 @@
  *   npm run bench:tracing:otel3 [-- …]   (the OpenTelemetry 3.x line of spec/otel3; Node ≥ 22.15)
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
@@ -27,25 +26,28 @@ import { startSpan, withSpan } from '../lib/core/span.js';
 import { createOtelTracer } from '../lib/tracing/otel/index.js';
 import { samplerFor } from '../lib/tracing/otel/sampling.js';
 import { loadSdk, type SdkSpanProcessor } from '../lib/tracing/otel/sdk.js';
+import { benchArgs, numberArg, usageError } from './lib/args.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'string' },
-    time: { type: 'string', default: '300' },
-    rounds: { type: 'string', default: '7' },
-    pairs: { type: 'string', default: '101' },
-    clock: { type: 'string', default: 'cpu' },
-  },
-  allowPositionals: true,
+const USAGE = `usage:
+  npm run bench:tracing [-- --json OUT] [-- --time MS per task and round] [-- --rounds N] [-- --pairs N] [-- --clock cpu|wall]
+  npm run bench:tracing:otel3 [-- …]   (OpenTelemetry 3.x; Node ≥ 22.15)`;
+const args = benchArgs(USAGE, {
+  json: { type: 'string' },
+  time: { type: 'string', default: '300' },
+  rounds: { type: 'string', default: '7' },
+  pairs: { type: 'string', default: '101' },
+  clock: { type: 'string', default: 'cpu' },
 });
-const timeMs = Number(args.time);
-const ROUNDS = Math.max(1, Number(args.rounds));
+const timeMs = numberArg(USAGE, 'time', args.time, { min: 1 });
+const ROUNDS = numberArg(USAGE, 'rounds', args.rounds, { min: 1, integer: true });
 // CPU time of this process (µs resolution) by default: on a shared machine wall time mostly
 // measures the other processes. `--clock wall` uses tinybench's default timer.
 const cpuNow = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
+if (args.clock !== 'cpu' && args.clock !== 'wall')
+  usageError(USAGE, `--clock must be cpu or wall, got ${JSON.stringify(args.clock)}`);
 const clock = args.clock === 'wall' ? undefined : cpuNow;
 // A full GC before each task, so no task pays for the garbage of the one before it.
 setFlagsFromString('--expose-gc');
@@ -300,7 +302,7 @@ for (const r of rows) {
 // alternating order, many times; the overhead is the median of those back-to-back ratios.
 // 101 pairs by default (41 before) for a tighter median; what noise is left shows in the
 // control row (raw against itself: −1.8 … +3.3 % over eight runs at load 7–11 on a 2-core box).
-const PAIRED_ROUNDS = Math.max(1, Number(args.pairs));
+const PAIRED_ROUNDS = numberArg(USAGE, 'pairs', args.pairs, { min: 1, integer: true });
 const cpuMicros = () => {
   const u = process.cpuUsage();
   return u.user + u.system;

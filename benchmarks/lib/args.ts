@@ -1,0 +1,53 @@
+/**
+ * Command-line options of the benchmark scripts. A typo (`--qiuck`), a stray word or a number
+ * that is not one would otherwise be a stack trace, or be ignored and run the wrong benchmark for
+ * minutes; here each prints what was wrong and the script's usage, and exits 2. `--help` prints
+ * the usage.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function benchArgs<const T extends Options>(usage: string, options: T) {
+  type Values = ReturnType<typeof parseArgs<{ options: T; strict: true }>>['values'];
+  let values: Values & { help?: boolean };
+  try {
+    values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true })
+      .values as Values & { help?: boolean };
+  } catch (err) {
+    usageError(usage, (err as Error).message);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return values as Values;
+}
+
+/** A numeric option: a finite number ≥ `min` (an integer when `integer`), or exit 2 naming it. */
+export function numberArg(
+  usage: string,
+  name: string,
+  value: string | undefined,
+  { min = 0, integer = false }: { min?: number; integer?: boolean } = {},
+): number {
+  const n = Number(value);
+  if (
+    value === undefined ||
+    value.trim() === '' ||
+    !Number.isFinite(n) ||
+    n < min ||
+    (integer && !Number.isInteger(n))
+  )
+    usageError(
+      usage,
+      `--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
+/** Prints `message` and the usage, exits 2. */
+export function usageError(usage: string, message: string): never {
+  console.error(`${message}\n\n${usage}`);
+  process.exit(2);
+}
