@@ -13,7 +13,11 @@ export function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string')
     throw new CacheError('invalid_key', `cache key must be a string, received ${typeName(key)}`);
   if (key.length === 0) throw new CacheError('invalid_key', 'cache key must not be empty');
-  if (key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+  // Every UTF-16 unit is at least one UTF-8 byte, so a longer key is refused without encoding it.
+  if (
+    key.length > MAX_KEY_BYTES ||
+    (key.length > MAX_KEY_BYTES / 4 && Buffer.byteLength(key) > MAX_KEY_BYTES)
+  ) {
     throw new CacheError('invalid_key', `cache key is longer than ${MAX_KEY_BYTES} bytes`);
   }
   // A lone surrogate has no UTF-8 form: encoders replace it with U+FFFD, so 's\uD800' and
