@@ -15,8 +15,12 @@ export interface DemoEnv {
    * `/v1/traces` appended), first one set wins; unset → spans stay in memory.
    */
   tracingEndpoint: string | undefined;
-  /** `HYPERION_SAMPLE_RATE` (0..1, default 1) or `OTEL_TRACES_SAMPLER_ARG`. */
-  sampleRate: number;
+  /**
+   * `HYPERION_SAMPLE_RATE` (0..1, parent-based). Unset: `undefined` when `OTEL_TRACES_SAMPLER` is
+   * set (the tracer then reads it and its ARG as the OpenTelemetry spec says), else
+   * `OTEL_TRACES_SAMPLER_ARG` as a parent-based ratio, else `undefined` (every trace).
+   */
+  sampleRate: number | undefined;
   /** `HOST`: interface the services bind. Default `127.0.0.1` (compose sets `0.0.0.0`). */
   host: string;
   /** `LOG_LEVEL`: debug | info | warn | error. */
@@ -58,9 +62,15 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
     databaseUrl: nonEmpty('DATABASE_URL'),
     redisUrl: nonEmpty('REDIS_URL'),
     tracingEndpoint,
+    // HYPERION_SAMPLE_RATE wins; OTEL_TRACES_SAMPLER (always_off, traceidratio, …) is the tracer's
+    // to read: a rate given here would override it (the demo used to ignore the variable).
     sampleRate: nonEmpty('HYPERION_SAMPLE_RATE')
       ? rate('HYPERION_SAMPLE_RATE', nonEmpty('HYPERION_SAMPLE_RATE'))
-      : rate('OTEL_TRACES_SAMPLER_ARG', nonEmpty('OTEL_TRACES_SAMPLER_ARG')),
+      : nonEmpty('OTEL_TRACES_SAMPLER')
+        ? undefined
+        : nonEmpty('OTEL_TRACES_SAMPLER_ARG')
+          ? rate('OTEL_TRACES_SAMPLER_ARG', nonEmpty('OTEL_TRACES_SAMPLER_ARG'))
+          : undefined,
     host: nonEmpty('HOST') ?? '127.0.0.1',
     logLevel: level as DemoEnv['logLevel'],
     callTimeoutMs: callTimeout(nonEmpty('CALL_TIMEOUT_MS')),

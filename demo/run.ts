@@ -174,7 +174,7 @@ async function printSummary(
       `Trace      ${sample.traceId} was exported to ${env.tracingEndpoint}; open ${jaegerUi}/trace/${sample.traceId}`,
     );
   } else {
-    out('Trace      none sampled (HYPERION_SAMPLE_RATE is 0?)');
+    out('Trace      none sampled (HYPERION_SAMPLE_RATE 0, or OTEL_TRACES_SAMPLER always_off?)');
   }
   out(`Metrics    ${services.all.map((s) => `${s.url}/metrics`).join('   ')}`);
   out(

@@ -154,7 +154,8 @@ function makeTracer(name: ServiceName, t: TracingSetup, logger: Logger): OtelTra
     serviceVersion: DEMO_VERSION,
     exporter: t.exporter,
     endpoint: t.exporter === 'otlp' ? t.endpoint : undefined,
-    sampleRate: t.sampleRate ?? 1,
+    // Unset: the tracer reads OTEL_TRACES_SAMPLER / _ARG (default: every trace, parent-based).
+    sampleRate: t.sampleRate,
     attributes: { 'deployment.environment.name': 'demo', 'service.namespace': 'hyperion-demo' },
     // Short export delay: traces show up in Jaeger about a second after the request.
     batch: { scheduledDelayMillis: 1000 },

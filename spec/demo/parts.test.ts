@@ -8,7 +8,7 @@ import { quantile, seededRandom, zipf } from '../../demo/traffic.js';
 describe('demo environment', () => {
   it('picks the tracing endpoint in documented order and defaults the rest', () => {
     assert.equal(readEnv({}).tracingEndpoint, undefined);
-    assert.equal(readEnv({}).sampleRate, 1);
+    assert.equal(readEnv({}).sampleRate, undefined); // the tracer's default: every trace
     assert.equal(readEnv({}).host, '127.0.0.1');
     assert.equal(
       readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://j:4318/' }).tracingEndpoint,
