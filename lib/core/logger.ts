@@ -58,8 +58,17 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   const make = (base: LogFields): Logger => {
     const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
       if (LEVELS[level] < min) return;
-      const record = { time: new Date(now()).toISOString(), level, msg: message, ...base, ...fields };
-      write(`${JSON.stringify(record, errorReplacer)}\n`);
+      // The record's own keys win: a field named `level`, `time` or `msg` must not turn an info
+      // record into an error one (or hide when it happened).
+      const record: Record<string, unknown> = {
+        time: new Date(now()).toISOString(),
+        level,
+        msg: typeof message === 'string' ? message : String(safe(() => String(message))),
+      };
+      merge(record, base);
+      if (fields !== null && typeof fields === 'object') merge(record, fields);
+      else if (fields != null) record.fields = fields; // a JavaScript caller's `log.info('x', 'text')`
+      write(`${serialize(record)}\n`);
     };
     return {
       debug: log('debug'),
@@ -105,4 +114,78 @@ function errorReplacer(_key: string, value: unknown) {
   if (value instanceof Error) return errorFields(value);
   if (typeof value === 'bigint') return value.toString();
   return value;
+}
+
+const OWN = new Set(['time', 'level', 'msg']);
+
+/** Copies `fields` into `record`, skipping its own keys; a getter that throws gives `[unreadable]`. */
+function merge(record: Record<string, unknown>, fields: object): void {
+  for (const key of Object.keys(fields)) {
+    if (OWN.has(key)) continue;
+    const value = safe(() => (fields as Record<string, unknown>)[key]);
+    // A `__proto__` field (parsed JSON can have one) is data, not the record's prototype.
+    if (key === '__proto__')
+      Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+    else record[key] = value;
+  }
+}
+
+function safe(get: () => unknown): unknown {
+  try {
+    return get();
+  } catch {
+    return '[unreadable]';
+  }
+}
+
+/** Nesting kept by the fallback below; deeper values print as `[too deep]`. */
+const MAX_DEPTH = 16;
+
+/**
+ * One JSON line for `record`. `JSON.stringify` throws on a cycle (an error whose cause is itself, a
+ * request object), on a getter or `toJSON` that throws, and overflows the stack on very deep
+ * values; a log call runs on failure paths and must not throw, so those records take a slower walk
+ * that marks each such spot instead (`[circular]`, `[unreadable]`, `[too deep]`).
+ */
+function serialize(record: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(record, errorReplacer);
+  } catch {
+    return JSON.stringify(plain(record, [], 0));
+  }
+}
+
+function plain(value: unknown, ancestors: object[], depth: number): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value !== 'object') return typeof value === 'function' ? undefined : value;
+  if (ancestors.includes(value)) return '[circular]';
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  let v: unknown = value;
+  if (value instanceof Error) v = errorFields(value);
+  else if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    v = safe(() => (value as { toJSON(): unknown }).toJSON());
+  if (v === null || typeof v !== 'object') return plain(v, ancestors, depth);
+  ancestors.push(value);
+  let out: unknown;
+  if (Array.isArray(v))
+    out = v.map(
+      (x) =>
+        plain(
+          safe(() => x),
+          ancestors,
+          depth + 1,
+        ) ?? null,
+    );
+  else {
+    const o: Record<string, unknown> = {};
+    for (const key of safe(() => Object.keys(v as object)) as string[])
+      o[key] = plain(
+        safe(() => (v as Record<string, unknown>)[key]),
+        ancestors,
+        depth + 1,
+      );
+    out = o;
+  }
+  ancestors.pop();
+  return out;
 }

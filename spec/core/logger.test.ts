@@ -31,6 +31,68 @@ describe('console logger', () => {
   });
 });
 
+describe('console logger: a log call never throws on what it is given', () => {
+  const lines: string[] = [];
+  const log = createConsoleLogger({ write: (l) => lines.push(l), now: () => 0 });
+  const record = (fields: unknown, message: unknown = 'm') => {
+    lines.length = 0;
+    log.error(message as string, fields as never);
+    assert.equal(lines.length, 1);
+    return JSON.parse(lines[0]!);
+  };
+
+  it('marks a cycle, a throwing getter or toJSON and very deep nesting instead of throwing', () => {
+    const req: Record<string, unknown> = { url: '/x' };
+    req.self = req;
+    assert.deepEqual(record({ req }).req, { url: '/x', self: '[circular]' });
+    const err = new Error('loop') as Error & { cause?: unknown };
+    err.cause = err;
+    assert.deepEqual(record({ err }).err, { name: 'Error', message: 'loop', cause: '[circular]' });
+    const boom = () => {
+      throw new Error('boom');
+    };
+    assert.equal(record({ v: { toJSON: boom } }).v, '[unreadable]');
+    assert.equal(record(Object.defineProperty({}, 'v', { get: boom, enumerable: true })).v, '[unreadable]');
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 100_000; i++) deep = deep.n = {};
+    let seen = record({ root }).root;
+    let depth = 0;
+    while (typeof seen === 'object') {
+      seen = seen.n;
+      depth++;
+    }
+    assert.equal(seen, '[too deep]');
+    assert.ok(depth < 20, String(depth));
+    // A value seen twice but not inside itself is printed twice, not marked.
+    const shared = { a: 1 };
+    assert.deepEqual(record({ x: shared, y: [shared, shared], c: req }).y, [{ a: 1 }, { a: 1 }]);
+  });
+
+  it("keeps the record's own time, level and msg; a __proto__ field stays data", () => {
+    const r = record({ level: 'debug', time: 'never', msg: 'forged', k: 1 });
+    assert.deepEqual(r, { time: '1970-01-01T00:00:00.000Z', level: 'error', msg: 'm', k: 1 });
+    const parsed = record(JSON.parse('{"__proto__": {"polluted": true}, "a": 2}'));
+    assert.deepEqual(Object.getOwnPropertyDescriptor(parsed, '__proto__')?.value, { polluted: true });
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('fast-check: any JSON-ish value with cycles spliced in logs as one parseable line', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.boolean(), (value, cyclic) => {
+        const holder: Record<string, unknown> = { value };
+        if (cyclic) holder.again = holder;
+        lines.length = 0;
+        log.info('p', { holder });
+        assert.equal(lines.length, 1);
+        assert.ok(lines[0]!.endsWith('\n') && !lines[0]!.slice(0, -1).includes('\n'));
+        JSON.parse(lines[0]!);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('console logger options', () => {
   const refusal = (options: unknown) => {
     try {
