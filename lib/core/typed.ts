@@ -135,7 +135,15 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
   checkArguments(cache, options);
   const onInvalid = options.onInvalid ?? 'miss';
   const encode = (value: T): Uint8Array => {
-    const text = JSON.stringify(value);
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      // A BigInt, a cycle, a throwing toJSON or a string past V8's limit: a typed refusal like the
+      // one for `undefined` (these used to escape as a bare TypeError or RangeError).
+      const why = err instanceof Error ? `: ${err.message.split('\n')[0]}` : '';
+      throw new CacheError('invalid_value', `value is not JSON-serialisable${why}`, { cause: err });
+    }
     if (text === undefined) throw new CacheError('invalid_value', 'value is not JSON-serialisable');
     return encoder.encode(text);
   };

@@ -180,6 +180,32 @@ describe('jsonCache passes every per-call option on', () => {
     assert.deepEqual(raw.seen, [['set', 'k', json(1), undefined, { ifEquals: undefined, ifAbsent: true }]]);
   });
 
+  it('a BigInt, a cycle or a throwing toJSON is invalid_value too (they escaped as a bare TypeError), in set and getOrSet', async () => {
+    const raw = recordingCache();
+    const c = jsonCache<unknown>(raw);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const throwing = {
+      toJSON() {
+        throw new Error('no JSON form');
+      },
+    };
+    for (const value of [{ n: 1n }, cycle, throwing]) {
+      const refused = (e: unknown) =>
+        e instanceof CacheError && e.code === 'invalid_value' && /not JSON-serialisable/.test(e.message);
+      await assert.rejects(c.set('k', value), refused);
+      await assert.rejects(c.set('k', 1, undefined, { ifEquals: value }), refused);
+      await assert.rejects(
+        c.getOrSet('g', () => value),
+        refused,
+      );
+    }
+    assert.deepEqual(
+      raw.seen.filter(([op]) => op === 'set'),
+      [],
+    );
+  });
+
   it('conditional writes work end to end on a memory cache: ifAbsent, and ifEquals on the value read back', async () => {
     const counters = jsonCache<{ n: number }>(createMemoryCache({ maxCost: 1 << 20 }));
     assert.equal(await counters.set('c', { n: 1 }, undefined, { ifAbsent: true }), true);
