@@ -1,7 +1,7 @@
 /** Option checking and defaults for the memory cache; every problem names its field. */
 
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 
 /** Why an entry left the cache, as passed to `onEvict`. */
 export type EvictReason = 'capacity' | 'rejected' | 'expired';
@@ -47,6 +47,13 @@ export interface MemoryCacheOptions<V> {
    * and strings (UTF-8), 1 for anything else. A per-set `cost` overrides it.
    */
   cost?: (value: V, key: string) => number;
+  /**
+   * Longest wait for a `getOrSet` loader, ms (1 to 2^31 − 1, or `Infinity`). A load that takes
+   * longer rejects with `CacheError('timeout')` for every caller that joined it, the key's next
+   * caller starts a new load, and the late value is dropped. Default `Infinity` (off): a loader
+   * that never settles then holds its key, and every later `getOrSet` of that key joins it.
+   */
+  loadTimeout?: number;
 }
 
 export interface ResolvedOptions<V> {
@@ -57,6 +64,7 @@ export interface ResolvedOptions<V> {
   now: () => number;
   onEvict: MemoryCacheOptions<V>['onEvict'];
   cost: (value: V, key: string) => number;
+  loadTimeout: number;
 }
 
 /** Most sketch counters accepted (2^26: the sketch and doorkeeper then take 192 MB). */
@@ -71,6 +79,7 @@ const KNOWN = optionKeys<MemoryCacheOptions<unknown>>({
   now: true,
   onEvict: true,
   cost: true,
+  loadTimeout: true,
 });
 
 let warnedBufferItems = false;
@@ -144,6 +153,21 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
         'defaultTtl must be > 0 ms and at most 365 days',
       ),
     );
+  if (
+    o.loadTimeout !== undefined &&
+    !(
+      o.loadTimeout === Number.POSITIVE_INFINITY ||
+      (positive(o.loadTimeout) && Number.isInteger(o.loadTimeout) && o.loadTimeout <= MAX_TIMER_MS)
+    )
+  )
+    issues.push(
+      issue(
+        'loadTimeout',
+        `an integer number of ms from 1 to ${MAX_TIMER_MS}, or Infinity`,
+        o.loadTimeout,
+        'loadTimeout must be a whole number of ms from 1 to 2^31 − 1, or Infinity (off)',
+      ),
+    );
   for (const fn of ['now', 'onEvict', 'cost'] as const) {
     if (o[fn] !== undefined && typeof o[fn] !== 'function')
       issues.push(issue(fn, 'a function', o[fn], `${fn} must be a function`));
@@ -167,5 +191,6 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
     now: o.now ?? Date.now,
     onEvict: o.onEvict,
     cost: o.cost ?? defaultCost,
+    loadTimeout: o.loadTimeout ?? Number.POSITIVE_INFINITY,
   };
 }

@@ -9,6 +9,7 @@
 
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 import { assertKey, assertLoader, assertTtl, hitRatio, MAX_KEY_BYTES } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
 import { type Admission, createAdmission } from './admission/policy.js';
@@ -128,6 +129,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   readonly maxCost: number;
   private readonly now: () => number;
   private readonly defaultTtl: number | undefined;
+  private readonly loadTimeout: number;
   private readonly onEvict: MemoryCacheOptions<V>['onEvict'];
   private readonly metrics: boolean;
   private readonly costOf: (value: V, key: string) => number;
@@ -182,6 +184,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.maxCost = o.maxCost;
     this.now = o.now;
     this.defaultTtl = o.defaultTtl;
+    this.loadTimeout = o.loadTimeout;
     this.onEvict = o.onEvict;
     this.metrics = o.metrics;
     this.costOf = o.cost;
@@ -512,15 +515,20 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const running = loads.get(key);
     if (running !== undefined) return running;
     // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
-    const load: Promise<V> = Promise.resolve()
-      .then(loader)
-      .then(
-        (value) => this.fill(key, value, load, opts),
-        (err: unknown) => {
-          if (loads.get(key) === load) loads.delete(key);
-          throw err;
-        },
-      );
+    const loading = Promise.resolve().then(loader);
+    // Bounded by `loadTimeout`: a loader that never settles would otherwise hold the key's flight,
+    // and so every later getOrSet of the key, for good. Once timed out, `fill` drops the late value.
+    const load: Promise<V> = withTimeout(
+      loading,
+      this.loadTimeout,
+      () => new CacheError('timeout', `the loader did not settle within ${this.loadTimeout} ms`),
+    ).then(
+      (value) => this.fill(key, value, load, opts),
+      (err: unknown) => {
+        if (loads.get(key) === load) loads.delete(key);
+        throw err;
+      },
+    );
     loads.set(key, load);
     return load;
   }
