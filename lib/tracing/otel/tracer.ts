@@ -48,7 +48,7 @@ import {
   type SdkTracerProvider,
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
-import { contextOf, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
+import { contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
@@ -101,6 +101,13 @@ export function closeMargin(budgetMs: number): number {
 }
 
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
+
+/**
+ * `startTime` as given, except a number that is not finite (`NaN` from a failed `Date.parse`):
+ * then the span starts now. The SDK turned `NaN` into a start in 1970 and a duration of 56 years
+ * (OTLP), which stretched the whole trace in Jaeger.
+ */
+const startTimeOf = (t: number | undefined) => (typeof t === 'number' && t - t !== 0 ? undefined : t);
 
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
@@ -300,13 +307,13 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       // record: unsampled spans skip the check entirely. The scalar-only pass runs inline; the
       // full test and the warning only when it fails.
       const span = otel.startSpan(
-        name,
+        typeof name === 'string' ? name : spanName(name),
         {
           kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
           attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
             | OtelAttributes
             | undefined,
-          startTime: spanOptions?.startTime,
+          startTime: startTimeOf(spanOptions?.startTime),
         },
         parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
