@@ -161,6 +161,16 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       accounting.failed(spans.length, err);
       settle({ ok, error: err });
     };
+    /** Settles an export the collector took only in part: `lost` spans failed, the rest delivered. */
+    const finishPartly = (lost: number, error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(bound);
+      clearTimeout(retryTimer);
+      if (lost < spans.length) accounting.succeeded(spans.length - lost);
+      accounting.failed(lost, error);
+      settle({ ok: false, error });
+    };
     /** The current attempt's record: a timed-out export cuts its requests (`ExportAttempt.cut`). */
     let attempt: ExportAttempt | undefined;
     const bound = setTimeout(() => {
@@ -186,7 +196,19 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       attempt = record;
       const onResult = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
-        if (result.code === ExportResultCode.SUCCESS) return finish(true);
+        if (result.code === ExportResultCode.SUCCESS) {
+          const rejected = record.rejected;
+          if (!rejected) return finish(true);
+          // An OTLP partial success: the rejected spans are lost (they used to count as exported).
+          const lost = Math.min(rejected.spans, spans.length);
+          return finishPartly(
+            lost,
+            new Error(
+              `collector rejected ${lost} of ${spans.length} span(s)` +
+                (rejected.message ? `: ${rejected.message.slice(0, 200)}` : ''),
+            ),
+          );
+        }
         const retryable = record.retryable;
         if (!retryable) return finish(false, result.error);
         const error = Object.assign(
