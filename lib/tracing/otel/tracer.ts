@@ -102,12 +102,18 @@ export function closeMargin(budgetMs: number): number {
 
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 
+/** The largest time a `Date` can hold, ms from the epoch either way. */
+const MAX_DATE_MS = 8.64e15;
+
 /**
- * `startTime` as given, except a number that is not finite (`NaN` from a failed `Date.parse`):
- * then the span starts now. The SDK turned `NaN` into a start in 1970 and a duration of 56 years
- * (OTLP), which stretched the whole trace in Jaeger.
+ * `startTime` as given, except a number that is no time a `Date` can hold — not finite (`NaN`
+ * from a failed `Date.parse`) or beyond ±8.64e15 ms (nanoseconds passed as milliseconds): then
+ * the span starts now. The SDK turned `NaN` into a start in 1970 lasting 56 years (OTLP), which
+ * stretched the whole trace in Jaeger, and a start in nanoseconds failed the whole export request
+ * it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), losing that batch's other spans.
  */
-const startTimeOf = (t: number | undefined) => (typeof t === 'number' && t - t !== 0 ? undefined : t);
+const startTimeOf = (t: number | undefined) =>
+  typeof t === 'number' && !(Math.abs(t) <= MAX_DATE_MS) ? undefined : t;
 
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
