@@ -115,6 +115,9 @@ const MAX_SUCCESS_BODY = 64 * 1024;
  * so `record.rejected` is set before it reports the export) and notes an OTLP partial success.
  */
 function notePartialSuccess(res: IncomingMessage, record: ExportAttempt): void {
+  // A compressed answer is not decoded here (collectors answer these few bytes uncompressed).
+  const encoding = res.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return;
   const chunks: Buffer[] = [];
   let size = 0;
   res.on('data', (chunk: Buffer) => {
