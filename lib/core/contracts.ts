@@ -89,7 +89,8 @@ export interface TracerStats {
   readonly lostSpans: number;
   /**
    * Lost spans by reason: `queue_full` (ended while the export queue was full), `export_failed`
-   * (in a failed export request), `shutdown` (still queued or in flight when close gave up).
+   * (in a failed export request, or rejected by the collector in a partial success), `shutdown`
+   * (still queued or in flight when close gave up).
    */
   readonly droppedSpans: Readonly<Record<SpanDropReason, number>>;
 }

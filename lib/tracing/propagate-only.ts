@@ -212,13 +212,18 @@ function checkOptions(options: unknown): void {
 
 /**
  * The sampled flag a plain (not parent-based) ratio sampler gives a span of `traceId`: decided by
- * the trace id itself (its rightmost 56 bits, the random part of a W3C trace id), so every span of
- * one trace, in every service, gets the same answer — a per-span random draw would cut traces apart.
+ * the trace id itself, so every span of one trace, in every service, gets the same answer — a
+ * per-span random draw would cut traces apart. The id's four 32-bit words XORed together, below
+ * `rate` × (2³² − 1): the rule of OpenTelemetry JS's trace-id ratio sampler, which a recording
+ * `createOtelTracer` uses, so a propagate-only service and a recording one agree on each trace.
+ * (It read the rightmost 56 bits: half the traces were sampled in one service and not in the next.)
  */
 export function ratioDecision(traceId: string, rate: number): 0 | 1 {
   if (rate >= 1) return 1;
   if (!(rate > 0)) return 0;
-  return Number.parseInt(traceId.slice(18), 16) / 2 ** 56 < rate ? 1 : 0;
+  let words = 0;
+  for (let i = 0; i < 32; i += 8) words = (words ^ Number.parseInt(traceId.slice(i, i + 8), 16)) >>> 0;
+  return words < Math.floor(rate * 0xffffffff) ? 1 : 0;
 }
 
 export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): Tracer {

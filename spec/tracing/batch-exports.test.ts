@@ -103,7 +103,8 @@ describe('export requests of the batching processor', () => {
 });
 
 describe('OTLP: POSTs a collector receives', () => {
-  async function collector(t: TestContext) {
+  /** A collector stand-in on loopback answering each POST after `delayMs`. */
+  async function collector(t: TestContext, delayMs = 0) {
     const posts: number[] = [];
     const server = createServer((req, res) => {
       let bytes = 0;
@@ -112,11 +113,14 @@ describe('OTLP: POSTs a collector receives', () => {
       });
       req.on('end', () => {
         posts.push(bytes);
-        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(), delayMs);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => server.close());
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
     return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`, posts };
   }
 
@@ -158,5 +162,41 @@ describe('OTLP: POSTs a collector receives', () => {
     // ≈ 1000 / 300 timer exports + the flush; a slow machine can only make fewer, larger ones.
     assert.ok(c.posts.length >= 2 && c.posts.length <= 5, `${c.posts.length} requests for ${spans} spans`);
     assert.equal(tracer.exportStats().exportedSpans, spans);
+  });
+
+  // flush() drained the queue until it was empty, spans ended after the call included: with
+  // traffic faster than the collector it never resolved (a handler awaiting it hung).
+  it('flush() under traffic faster than a slow collector resolves once the spans ended before it are sent', async (t) => {
+    const c = await collector(t, 100);
+    const tracer = createOtelTracer({
+      serviceName: 'batch-exports',
+      endpoint: c.endpoint,
+      batch: { maxQueueSize: 1000, maxExportBatchSize: 10, scheduledDelayMillis: 10 },
+    });
+    // ~1,000 spans/s against ~100 spans/s the collector takes (batches of 10, 100 ms each).
+    let ended = 0;
+    const traffic = setInterval(() => {
+      for (let i = 0; i < 10; i++, ended++) tracer.startSpan('steady').end();
+    }, 10);
+    t.after(async () => {
+      clearInterval(traffic);
+      await tracer.close({ timeoutMs: 1000 });
+    });
+    for (let i = 0; i < 25; i++, ended++) tracer.startSpan('before').end();
+    const endedBefore = ended;
+    // Only a bound for the old behaviour, which never resolves: the fix takes 3–4 exports.
+    let bound: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      tracer.flush().then(() => 'flushed'),
+      new Promise((resolve) => {
+        bound = setTimeout(() => resolve('still waiting after 20 s'), 20_000);
+      }),
+    ]);
+    clearTimeout(bound);
+    assert.equal(outcome, 'flushed', `${tracer.exportStats().exportedSpans} spans exported meanwhile`);
+    assert.ok(
+      tracer.exportStats().exportedSpans >= endedBefore,
+      `${tracer.exportStats().exportedSpans} exported, ${endedBefore} ended before flush()`,
+    );
   });
 });

@@ -248,6 +248,49 @@ describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
         }
       });
 
+      // A name that is not a string (a route or operation read from an object that lacks it) went
+      // to the exporter as it was: `undefined` failed the OTLP and thrift encoders, an object got a
+      // 400 from Zipkin — and every other span of that export request was lost with it.
+      it('a span name that is not a string costs no other span: it is sent as its string form', async () => {
+        const tracer = tracerFor(`names-${run}`);
+        const app = createApp({ tracer });
+        const { ctx, span: root } = startSpan(app.ctx, 'named');
+        for (const name of [undefined, { route: '/x' }, 42])
+          startSpan(ctx, name as unknown as string).span.end();
+        root.end();
+        await app.close();
+        assert.equal(tracer.exportStats().lostSpans, 0, JSON.stringify(tracer.exportStats()));
+        const trace = await traceWithSpans(jaeger, root.spanContext().traceId, 4);
+        assert.deepEqual(trace.spans.map((s) => s.operationName).sort(), [
+          '42',
+          '[object Object]',
+          'named',
+          'undefined',
+        ]);
+      });
+
+      // `startTime: Date.parse(bad)` is NaN: the SDK made it a span starting in 1970 that lasted
+      // until now (OTLP), stretching the trace's timeline over 56 years. A start in nanoseconds
+      // (a unit mix-up) failed the whole request over Zipkin (400) and Jaeger thrift (Int64 range).
+      it('a span whose startTime is no time a Date can hold starts now, and costs no other span', async () => {
+        const tracer = tracerFor(`start-${run}`);
+        const app = createApp({ tracer });
+        const before = Date.now();
+        const { ctx, span: root } = startSpan(app.ctx, 'timed');
+        startSpan(ctx, 'nan-start', { startTime: Number.NaN }).span.end();
+        startSpan(ctx, 'inf-start', { startTime: Number.POSITIVE_INFINITY }).span.end();
+        startSpan(ctx, 'ns-start', { startTime: Date.now() * 1e6 }).span.end();
+        root.end();
+        await app.close();
+        assert.equal(tracer.exportStats().lostSpans, 0, JSON.stringify(tracer.exportStats()));
+        const trace = await traceWithSpans(jaeger, root.spanContext().traceId, 4);
+        for (const s of trace.spans) {
+          // Jaeger's times are µs since the epoch.
+          assert.ok(s.startTime >= (before - 1000) * 1000, `${s.operationName} starts ${s.startTime}`);
+          assert.ok(s.duration < 60_000_000, `${s.operationName} lasts ${s.duration} µs`);
+        }
+      });
+
       it('loses none of 1,000 spans ended right before app.close()', async () => {
         const app = createApp({ tracer: tracerFor(`shutdown-${run}`) });
         const { ctx, span: root } = startSpan(app.ctx, 'batch-root');

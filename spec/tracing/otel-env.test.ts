@@ -4,6 +4,7 @@
  * its variable.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createAppFromConfig, parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
@@ -410,9 +411,8 @@ describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* f
       ];
       const seen = new Set<number>();
       for (let t = 0; t < 16; t++) {
-        // Trace ids spread evenly over the part the decision reads (the rightmost 56 bits).
-        const low = Math.floor(((t + 0.5) / 16) * 2 ** 56);
-        const traceId = `${(t + 1).toString(16).padStart(18, '0')}${low.toString(16).padStart(14, '0')}`;
+        // Sixteen fixed, random-looking trace ids (the decision reads the whole id).
+        const traceId = createHash('sha256').update(`trace ${t}`).digest('hex').slice(0, 32);
         const flagsOf: number[] = [];
         for (const tracer of tracers)
           for (const parentFlags of ['00', '01'])
@@ -434,6 +434,39 @@ describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* f
           assert.equal(child.spanContext().traceFlags & 1, root.spanContext().traceFlags & 1);
         }
       await (tracers[0] as { close(): Promise<void> }).close();
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  // A propagate-only gateway and a recording service behind it, both on traceidratio 0.5: they
+  // decided by different rules (the propagate-only modes read the rightmost 56 bits of the trace
+  // id, the SDK's sampler XORs its four words), so about half the traces were sampled in one and
+  // not in the other — cut apart where the fixed rule exists to keep them whole.
+  it('traceidratio: the propagate-only modes decide every trace as a recording tracer does', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' });
+    try {
+      const recording = createOtelTracer({ exporter: 'memory' });
+      const others = [
+        createOtelTracer({ exporter: 'none' }),
+        createPropagateOnlyTracer({ sampleRate: 0.5, parentBased: false }),
+      ];
+      const decisions = (tracer: {
+        extract: typeof recording.extract;
+        startSpan: typeof recording.startSpan;
+      }) =>
+        Array.from({ length: 64 }, (_, i) => {
+          const traceId = createHash('sha256').update(`trace ${i}`).digest('hex').slice(0, 32);
+          const { parent } = tracer.extract({ traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+          return tracer.startSpan('s', { parent }).spanContext().traceFlags & 1;
+        }).join('');
+      const expected = decisions(recording);
+      assert.match(expected, /0/);
+      assert.match(expected, /1/);
+      for (const tracer of others) assert.equal(decisions(tracer), expected);
+      await recording.close();
+      await (others[0] as { close(): Promise<void> }).close();
     } finally {
       process.env = saved;
     }

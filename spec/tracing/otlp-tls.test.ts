@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
+import { resolveOptions } from '../../lib/tracing/otel/options.js';
 import { type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { skipUnless, startAll, waitFor } from '../harness/process.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
@@ -119,6 +120,51 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
     });
     assert.equal(trace.spans[0]?.operationName, 'secure-export');
     assert.equal(tracer.exportStats().failedExports, 0);
+  });
+
+  // The standard variables of an OpenTelemetry deployment (a Kubernetes secret mounted as files):
+  // the raw OTLP exporter honours them, but the tracer's own HTTP agent ignored them, so every
+  // export failed with "self-signed certificate in certificate chain".
+  it('OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY: verified mutual TLS, the trace is in Jaeger', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: jaeger.otlpEndpoint,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: pki.ca.cert,
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: pki.client.cert,
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: pki.client.key,
+      OTEL_EXPORTER_OTLP_HEADERS: `authorization=${encodeURIComponent(basic(USER, PASSWORD))}`,
+    });
+    let tracer: ReturnType<typeof createOtelTracer>;
+    try {
+      tracer = createOtelTracer({ serviceName: 'otlp-tls-env', batch: { exportTimeoutMillis: 3000 } });
+    } finally {
+      process.env = saved;
+    }
+    closers.push(() => tracer.close());
+    const span = tracer.startSpan('env-tls-export');
+    span.end();
+    await tracer.flush();
+    const trace = await waitFor(() => jaeger.getTrace(span.spanContext().traceId), {
+      timeoutMs: 30_000,
+      what: 'the trace in Jaeger',
+    });
+    assert.equal(trace.spans[0]?.operationName, 'env-tls-export');
+    assert.equal(tracer.exportStats().failedExports, 0);
+  });
+
+  it('an OTLP TLS variable naming a file that cannot be read is a ConfigError naming the variable', () => {
+    assert.throws(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_CERTIFICATE: `${pki.dir}/no-such-ca.pem` }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.issues.some((i) => i.path === 'OTEL_EXPORTER_OTLP_CERTIFICATE' && /ENOENT/.test(i.message)),
+    );
+    // A field given in `tls` wins over the variable.
+    const o = resolveOptions(
+      { tls: { ca: pki.otherCa.certPem } },
+      { OTEL_EXPORTER_OTLP_CERTIFICATE: pki.ca.cert },
+    );
+    assert.equal(o.tls?.ca, pki.otherCa.certPem);
   });
 
   /** Spans in several batches; returns the logger records and stats after the exports failed. */

@@ -47,6 +47,12 @@ const NO_EXPORTER_RETRY = '999999999';
 export interface ExportAttempt {
   /** Cuts the requests of this attempt still open (set by `RequestTracker.attempt`). */
   cut?: () => void;
+  /**
+   * The collector accepted the request but rejected some of its spans (an OTLP partial success:
+   * HTTP 200 whose body names `rejected_spans`), which the exporter only reports to `diag` as a
+   * success.
+   */
+  rejected?: { readonly spans: number; readonly message: string };
   /** The collector answered with a status that asks for a retry. */
   retryable?: {
     readonly status: number;
@@ -101,6 +107,97 @@ interface AgentInternals {
   addRequest(req: ClientRequest, ...rest: unknown[]): unknown;
 }
 
+/** A success body larger than this is not read for a partial success (real ones are a few bytes). */
+const MAX_SUCCESS_BODY = 64 * 1024;
+
+/**
+ * Reads the body of a 2xx answer alongside the exporter (listeners registered before its own,
+ * so `record.rejected` is set before it reports the export) and notes an OTLP partial success.
+ */
+function notePartialSuccess(res: IncomingMessage, record: ExportAttempt): void {
+  // A compressed answer is not decoded here (collectors answer these few bytes uncompressed).
+  const encoding = res.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_SUCCESS_BODY) chunks.push(chunk);
+  });
+  res.on('end', () => {
+    if (size === 0 || size > MAX_SUCCESS_BODY) return;
+    const body = Buffer.concat(chunks);
+    const json = /json/i.test(String(res.headers['content-type'] ?? ''));
+    const rejected = json ? partialSuccessFromJson(body) : partialSuccessFromProtobuf(body);
+    if (rejected && rejected.spans > 0) record.rejected = rejected;
+  });
+}
+
+type Rejected = { spans: number; message: string };
+
+/** `{ "partialSuccess": { "rejectedSpans": n, "errorMessage": … } }` (OTLP/JSON), else undefined. */
+function partialSuccessFromJson(body: Buffer): Rejected | undefined {
+  try {
+    const p = (JSON.parse(body.toString('utf8')) as { partialSuccess?: Record<string, unknown> })
+      ?.partialSuccess;
+    const spans = Number(p?.rejectedSpans ?? 0);
+    if (!(spans > 0) || !Number.isSafeInteger(spans)) return undefined;
+    return { spans, message: typeof p?.errorMessage === 'string' ? p.errorMessage : '' };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `ExportTraceServiceResponse` in protobuf: field 1 `partial_success` (a message) holding field 1
+ * `rejected_spans` (varint) and field 2 `error_message` (string). Other fields are skipped;
+ * anything malformed gives undefined.
+ */
+function partialSuccessFromProtobuf(buf: Buffer): Rejected | undefined {
+  const fields = (data: Buffer, visit: (field: number, wire: number, value: number | Buffer) => void) => {
+    let i = 0;
+    const varint = (): number => {
+      let n = 0;
+      for (let shift = 0; shift < 64; shift += 7) {
+        if (i >= data.length) throw new RangeError('truncated');
+        const b = data[i++]!;
+        n += (b & 0x7f) * 2 ** shift;
+        if ((b & 0x80) === 0) return n;
+      }
+      throw new RangeError('varint too long');
+    };
+    while (i < data.length) {
+      const key = varint();
+      const wire = key % 8;
+      const field = Math.floor(key / 8);
+      if (wire === 0) visit(field, wire, varint());
+      else if (wire === 2) {
+        const len = varint();
+        if (i + len > data.length) throw new RangeError('truncated');
+        visit(field, wire, data.subarray(i, i + len));
+        i += len;
+      } else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else throw new RangeError('unsupported wire type');
+    }
+  };
+  try {
+    let out: Rejected | undefined;
+    fields(buf, (field, wire, value) => {
+      if (field !== 1 || wire !== 2) return;
+      const r: Rejected = { spans: 0, message: '' };
+      fields(value as Buffer, (f, w, v) => {
+        if (f === 1 && w === 0) r.spans = v as number;
+        else if (f === 2 && w === 2) r.message = (v as Buffer).toString('utf8');
+      });
+      out = r;
+    });
+    return out && out.spans > 0 && Number.isSafeInteger(out.spans) ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `tls`: https agent options (private CA, mutual TLS) for `https:` endpoints (./tls.ts). */
 export function createExportAgents(tls?: import('node:https').AgentOptions): ExportAgents {
   const agents = new Map<string, Promise<Agent>>();
@@ -143,6 +240,7 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
       if (record)
         req.prependOnceListener('response', (res: IncomingMessage) => {
           const status = res.statusCode;
+          if (status !== undefined && status >= 200 && status < 300) return notePartialSuccess(res, record);
           if (status === undefined || !RETRYABLE_STATUS.has(status)) return;
           record.retryable = { status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
           res.headers['retry-after'] = NO_EXPORTER_RETRY;

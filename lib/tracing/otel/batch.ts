@@ -86,6 +86,8 @@ export interface AccountingBatchProcessor extends SpanProcessor {
 
 interface Flight {
   readonly size: number;
+  /** How many spans had been taken from the queue before this batch's first (see `taken`). */
+  readonly from: number;
   /** Settles once: `ok`, or the error the export failed with. */
   readonly done: Promise<{ ok: boolean; error?: unknown }>;
   /** Stops waiting for this export; its spans count as `shutdown`. */
@@ -106,6 +108,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     exportTimeoutMillis,
   } = options;
   let queue: ReadableSpan[] = [];
+  /** Spans taken from the queue for export since creation: a span's place in the export order. */
+  let taken = 0;
   let timer: NodeJS.Timeout | undefined;
   let flight: Flight | undefined;
   let closing = false;
@@ -122,8 +126,10 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     if (queue.length <= maxExportBatchSize) {
       const all = queue;
       queue = [];
+      taken += all.length;
       return all;
     }
+    taken += maxExportBatchSize;
     return queue.splice(0, maxExportBatchSize);
   };
 
@@ -140,6 +146,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     let retryAt = 0;
     let giveUpRetry: (() => void) | undefined;
     const startedAt = performance.now();
+    // Called right after take().
+    const from = taken - spans.length;
     const finish = (ok: boolean, error?: unknown) => {
       if (settled) return;
       settled = true;
@@ -152,6 +160,16 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       const err = error ?? new Error('span export failed');
       accounting.failed(spans.length, err);
       settle({ ok, error: err });
+    };
+    /** Settles an export the collector took only in part: `lost` spans failed, the rest delivered. */
+    const finishPartly = (lost: number, error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(bound);
+      clearTimeout(retryTimer);
+      if (lost < spans.length) accounting.succeeded(spans.length - lost);
+      accounting.failed(lost, error);
+      settle({ ok: false, error });
     };
     /** The current attempt's record: a timed-out export cuts its requests (`ExportAttempt.cut`). */
     let attempt: ExportAttempt | undefined;
@@ -178,7 +196,19 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       attempt = record;
       const onResult = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
-        if (result.code === ExportResultCode.SUCCESS) return finish(true);
+        if (result.code === ExportResultCode.SUCCESS) {
+          const rejected = record.rejected;
+          if (!rejected) return finish(true);
+          // An OTLP partial success: the rejected spans are lost (they used to count as exported).
+          const lost = Math.min(rejected.spans, spans.length);
+          return finishPartly(
+            lost,
+            new Error(
+              `collector rejected ${lost} of ${spans.length} span(s)` +
+                (rejected.message ? `: ${rejected.message.slice(0, 200)}` : ''),
+            ),
+          );
+        }
         const retryable = record.retryable;
         if (!retryable) return finish(false, result.error);
         const error = Object.assign(
@@ -225,6 +255,7 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     else Promise.all(pending.map((r) => r.waitForAsyncAttributes!())).then(send, (err) => finish(false, err));
     return {
       size: spans.length,
+      from,
       done,
       closeBegan() {
         // A retry planned (before close began) for after close's budget is not waited for.
@@ -262,10 +293,19 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     timer.unref();
   };
 
-  /** Exports everything queued now, one batch after the other; resolves with the errors seen. */
-  const drainQueue = async (): Promise<unknown[]> => {
+  /**
+   * Exports the spans queued now and the batch in flight, one batch after the other (`all`: also
+   * the spans ended meanwhile, until the queue is empty — for close(), which takes no new ones);
+   * resolves with the errors seen. A flush() waited for every span ended while it ran: under
+   * steady traffic faster than the collector, it never resolved.
+   */
+  const drainQueue = async (all = false): Promise<unknown[]> => {
     const errors: unknown[] = [];
-    while (flight || queue.length > 0) {
+    const target = all ? Number.POSITIVE_INFINITY : taken + queue.length;
+    for (;;) {
+      // A batch holding only spans ended after the call is not waited for.
+      if (flight && flight.from >= target) break;
+      if (!flight && (taken >= target || queue.length === 0)) break;
       const current = flight ?? exportBatch(take());
       flight = current;
       const outcome = await current.done;
@@ -306,7 +346,7 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
           giveUp = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()));
           giveUp.unref();
         });
-        const delivered = drainQueue().then(() => 'done' as const);
+        const delivered = drainQueue(true).then(() => 'done' as const);
         const outcome = await Promise.race([delivered, outOfTime]);
         clearTimeout(giveUp);
         let undelivered = 0;

@@ -11,11 +11,14 @@
  * bad value throws one `ConfigError` whose issues name each bad variable (header values, which may
  * be credentials, are never shown).
  */
+import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { resolve } from 'node:path';
 import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS } from '../../core/options.js';
 import type { ExporterName, PropagatorName } from './names.js';
+import type { ExportTlsOptions } from './tls.js';
 
 interface BatchFields {
   maxQueueSize?: number;
@@ -67,6 +70,7 @@ export interface EnvSettableOptions {
   sampleRate?: number;
   attributes?: Readonly<Record<string, AttributeValue>>;
   headers?: Readonly<Record<string, string>>;
+  tls?: ExportTlsOptions;
   batch?: BatchFields;
   propagators?: readonly PropagatorName[];
   provider?: unknown;
@@ -137,6 +141,13 @@ export function headerProblem(name: string, value: string): string | undefined {
   return undefined;
 }
 
+/** `tls` fields of the OTLP exporter and the variables naming their PEM files (without the prefix). */
+const OTLP_TLS_FILES: ReadonlyArray<readonly ['ca' | 'cert' | 'key', string]> = [
+  ['ca', 'CERTIFICATE'],
+  ['cert', 'CLIENT_CERTIFICATE'],
+  ['key', 'CLIENT_KEY'],
+];
+
 /** The variables this module reads (documentation and tests). */
 export const OTEL_ENV_VARS: readonly string[] = [
   'OTEL_SDK_DISABLED',
@@ -151,6 +162,10 @@ export const OTEL_ENV_VARS: readonly string[] = [
   'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
   'OTEL_EXPORTER_OTLP_PROTOCOL',
   'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  ...OTLP_TLS_FILES.flatMap(([, suffix]) => [
+    `OTEL_EXPORTER_OTLP_${suffix}`,
+    `OTEL_EXPORTER_OTLP_TRACES_${suffix}`,
+  ]),
   'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
   'OTEL_TRACES_SAMPLER',
   'OTEL_TRACES_SAMPLER_ARG',
@@ -299,6 +314,34 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
       }
     }
     if (Object.keys(envHeaders).length > 0) out.headers = { ...envHeaders, ...options.headers };
+
+    // The PEM files of the standard TLS variables (the traces-specific one wins), read once here.
+    // The exporter reads them only into its own HTTP agent, which the tracer replaces with one it
+    // can cut at close (agent.ts): they were ignored, and a collector with a private CA failed
+    // every export ("self-signed certificate in certificate chain"). A field given in `tls` wins.
+    const files: Record<string, Buffer> = {};
+    for (const [field, suffix] of OTLP_TLS_FILES) {
+      const traces = `OTEL_EXPORTER_OTLP_TRACES_${suffix}`;
+      const name = get(traces) !== undefined ? traces : `OTEL_EXPORTER_OTLP_${suffix}`;
+      const path = get(name);
+      if (path === undefined) continue;
+      try {
+        files[field] = readFileSync(resolve(path));
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        bad(
+          name,
+          'path of a readable PEM file',
+          `cannot read "${path.slice(0, 200)}"${typeof code === 'string' ? ` (${code})` : ''}`,
+        );
+      }
+    }
+    const given = options.tls;
+    if (
+      Object.keys(files).length > 0 &&
+      (given === undefined || (typeof given === 'object' && given !== null && !Array.isArray(given)))
+    )
+      out.tls = { ...files, ...given };
   }
 
   // Batch processor. The OTLP timeout bounds the same export as OTEL_BSP_EXPORT_TIMEOUT (the

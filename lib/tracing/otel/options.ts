@@ -78,7 +78,10 @@ export interface OtelTracerOptions {
   tls?: ExportTlsOptions;
   /** Batch processor limits for otlp/zipkin/jaeger. */
   batch?: BatchOptions;
-  /** Propagation formats, tried in order on extract and all written on inject. Default `['tracecontext', 'baggage']`. */
+  /**
+   * Propagation formats, all written on inject and read in order on extract (when two carry a
+   * parent, the one listed last wins). Default `['tracecontext', 'baggage']`.
+   */
   propagators?: readonly PropagatorName[];
   /**
    * Opt-in: `tracer.activate(span, fn)` makes spans the active OpenTelemetry context (registers an

@@ -81,6 +81,22 @@ function errorMessage(error: unknown): string {
   }
 }
 
+/**
+ * A span or event name as a string: `name` itself when it is one (the usual case), else its string
+ * form (`42` → `'42'`, `undefined` → `'undefined'`), `'unknown'` when even that throws. A name
+ * that is not a string reached the exporters as it was: an `undefined` one failed the whole OTLP
+ * or Jaeger export request, an object one was refused by Zipkin (400), losing every other span of
+ * that batch.
+ */
+export function spanName(name: unknown): string {
+  if (typeof name === 'string') return name;
+  try {
+    return String(name);
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** `error.name` when it is a string and reading it does not throw. */
 function errorName(error: unknown): string | undefined {
   try {
@@ -125,7 +141,7 @@ export class OtelSpanAdapter implements Span {
 
   addEvent(name: string, attributes?: Attributes): this {
     if (!this.ended && this.otel.isRecording())
-      this.otel.addEvent(String(name), attributes ? this.filter.filter(attributes) : undefined);
+      this.otel.addEvent(spanName(name), attributes ? this.filter.filter(attributes) : undefined);
     return this;
   }
 
@@ -157,7 +173,7 @@ export class OtelSpanAdapter implements Span {
   }
 
   updateName(name: string): this {
-    if (!this.ended) this.otel.updateName(String(name));
+    if (!this.ended) this.otel.updateName(spanName(name));
     return this;
   }
 

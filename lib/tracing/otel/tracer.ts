@@ -48,7 +48,7 @@ import {
   type SdkTracerProvider,
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
-import { contextOf, KINDS, OtelSpanAdapter, toOtelSpan } from './span.js';
+import { contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
@@ -101,6 +101,19 @@ export function closeMargin(budgetMs: number): number {
 }
 
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
+
+/** The largest time a `Date` can hold, ms from the epoch either way. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * `startTime` as given, except a number that is no time a `Date` can hold — not finite (`NaN`
+ * from a failed `Date.parse`) or beyond ±8.64e15 ms (nanoseconds passed as milliseconds): then
+ * the span starts now. The SDK turned `NaN` into a start in 1970 lasting 56 years (OTLP), which
+ * stretched the whole trace in Jaeger, and a start in nanoseconds failed the whole export request
+ * it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), losing that batch's other spans.
+ */
+const startTimeOf = (t: number | undefined) =>
+  typeof t === 'number' && !(Math.abs(t) <= MAX_DATE_MS) ? undefined : t;
 
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
@@ -300,13 +313,13 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       // record: unsampled spans skip the check entirely. The scalar-only pass runs inline; the
       // full test and the warning only when it fails.
       const span = otel.startSpan(
-        name,
+        typeof name === 'string' ? name : spanName(name),
         {
           kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
           attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
             | OtelAttributes
             | undefined,
-          startTime: spanOptions?.startTime,
+          startTime: startTimeOf(spanOptions?.startTime),
         },
         parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
       );
