@@ -71,6 +71,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     client,
     prefix: o.keyPrefix,
     defaultTtl: o.defaultTtl,
+    loadTimeout: o.loadTimeout,
     counters,
     dispatch,
     writes,

@@ -6,6 +6,7 @@
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createSingleflight } from '../../core/singleflight.js';
+import { withTimeout } from '../../core/timeout.js';
 import { assertWriteOptions } from '../../core/validate.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
@@ -29,7 +30,7 @@ function checked<R>(check: () => Promise<R>): Promise<R> {
 const positive = (n: number) => n > 0;
 
 export function createKeyCommands(ctx: CacheContext): KeyCommands {
-  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
+  const { client, prefix, defaultTtl, loadTimeout, counters, dispatch, writes } = ctx;
   const flights = createSingleflight<Bytes>();
   // One handler for the script's reply (was a `.then(inTime)` before exec's own `.then`: one
   // promise less per SET): a write refused for arriving after its deadline rejects like a timeout,
@@ -86,7 +87,13 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       loading.set(key, marks);
       marks.add(mark);
       try {
-        const value = await loader();
+        // Bounded by loadTimeout: a loader that never settles would otherwise hold the key's
+        // flight, and so every later getOrSet of the key in this process. A late value is dropped.
+        const value = await withTimeout(
+          Promise.resolve().then(loader),
+          loadTimeout,
+          () => new CacheError('timeout', `the loader did not settle within ${loadTimeout} ms`),
+        );
         const buf = checkValue(value);
         // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
         // again when the command is sent), and not through another client (NX: the key was absent

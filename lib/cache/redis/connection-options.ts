@@ -85,6 +85,13 @@ export interface RedisConnectionOptions {
   /** TTL in ms applied when `set` gets none. Default: no expiry. */
   defaultTtl?: number;
   /**
+   * Longest wait for a `getOrSet` loader, ms (or `Infinity`). A load that takes longer rejects with
+   * CacheError('timeout') for every caller that joined it, stores nothing, and the key's next
+   * caller starts a new load. Default `Infinity` (off): a loader that never settles then holds its
+   * key, and every later `getOrSet` of that key in this process joins it.
+   */
+  loadTimeout?: number;
+  /**
    * iovalkey auto-pipelining: commands issued in the same tick share one write. Roughly doubles
    * throughput under high concurrency but adds latency to lone requests (see the benchmark).
    * Default false.

@@ -78,6 +78,8 @@ export interface CacheContext {
   /** The cache's `keyPrefix`, prepended to every key. */
   readonly prefix: string;
   readonly defaultTtl: number | undefined;
+  /** Longest wait for a getOrSet loader, ms (`Infinity`: none). */
+  readonly loadTimeout: number;
   readonly counters: Counters;
   readonly dispatch: Dispatcher;
   /** Deadline-guarded SETs and deletes (./deadline.ts). */

@@ -41,6 +41,7 @@ export interface ResolvedOptions {
   keyPrefix: string;
   tls: ConnectionOptions | undefined;
   defaultTtl: number | undefined;
+  loadTimeout: number;
   autoPipelining: boolean;
   name: string;
 }
@@ -65,6 +66,7 @@ const KNOWN = optionKeys<RedisCacheOptions>({
   keyPrefix: true,
   tls: true,
   defaultTtl: true,
+  loadTimeout: true,
   autoPipelining: true,
   client: true,
   ownClient: true,
@@ -108,7 +110,7 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   const { mode, addresses, sentinelAddresses } = topology(options, bad);
   strings(options, bad);
   const { db, minIdle } = connections(options, mode, bad);
-  const { dialTimeout, commandTimeout, defaultTtl } = timeouts(options, bad);
+  const { dialTimeout, commandTimeout, defaultTtl, loadTimeout } = timeouts(options, bad);
   const { maxRedirects, readOnly, masterName, tls, sentinelTls } = modeOptions(options, mode, bad);
   if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
     bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
@@ -133,6 +135,7 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
     keyPrefix: options.keyPrefix ?? '',
     tls,
     defaultTtl,
+    loadTimeout,
     autoPipelining: options.autoPipelining ?? false,
     name: options.name ?? 'redis',
   };
@@ -233,7 +236,11 @@ function timeouts(options: RedisCacheOptions, bad: Bad) {
     );
   }
   const defaultTtl = ms('defaultTtl', options.defaultTtl, bad, MAX_TTL_MS);
-  return { dialTimeout, commandTimeout, defaultTtl };
+  const loadTimeout =
+    options.loadTimeout === Number.POSITIVE_INFINITY
+      ? options.loadTimeout
+      : (ms('loadTimeout', options.loadTimeout, bad) ?? Number.POSITIVE_INFINITY);
+  return { dialTimeout, commandTimeout, defaultTtl, loadTimeout };
 }
 
 /** The cluster and sentinel sections, and TLS. */
