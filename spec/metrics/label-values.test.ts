@@ -124,6 +124,59 @@ describe('prometheus metrics: label values', () => {
     createMetrics({ logger: quiet, defaultLabels: { service: 'a'.repeat(2048) } });
   });
 
+  it('values holding "," ":" or "\\" never share a series with another label set', async () => {
+    // prom-client's series key is `a:x,b:y,`: written as-is, {a:'x,b:y'} and {a:'x', b:'y'} had
+    // one key, so the second was counted into the first's series (with the first's labels).
+    const m = createMetrics({ logger: quiet });
+    const groups: Record<string, string>[][] = [
+      [{ a: 'x,b:y' }, { a: 'x', b: 'y' }],
+      [
+        { a: 'x,b:y', b: 'z' },
+        { a: 'x', b: 'y,b:z' },
+      ],
+      [{ a: 'p\\', b: 'q' }, { a: 'p\\,b:q' }, { a: 'p', b: '\\,b:q' }],
+      [{ a: 'u,b:v,c:w' }, { a: 'u', b: 'v', c: 'w' }, { a: 'u', b: 'v,c:w' }, { a: 'u,b:v', c: 'w' }],
+      [
+        { a: 'r,b:s', d: '1' },
+        { a: 'r', b: 's', d: '1' },
+      ],
+    ];
+    const names = [
+      ['a', 'b'],
+      ['a', 'b'],
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c', 'd'],
+    ];
+    for (const [g, sets] of groups.entries()) {
+      const c = m.counter({ name: `collide_${g}`, help: 'Collisions.', labelNames: names[g]! });
+      const h = m.histogram({ name: `collide_h_${g}`, help: 'Collisions.', labelNames: names[g]! });
+      for (const [i, labels] of sets.entries()) {
+        c.inc(labels, i + 1);
+        h.observe(labels, i + 1);
+      }
+      assert.equal(m.seriesCount(`collide_${g}_total`), sets.length, `group ${g}: one series per label set`);
+      assert.equal(
+        m.seriesCount(`collide_h_${g}`),
+        sets.length,
+        `group ${g}: one histogram series per label set`,
+      );
+    }
+    const text = (await m.render()).body;
+    for (const [g, sets] of groups.entries()) {
+      for (const [i, labels] of sets.entries()) {
+        const pairs = names[g]!.filter((n) => labels[n] !== undefined)
+          .map((n) => `${n}="${labels[n]!.replace(/\\/g, '\\\\')}"`)
+          .join(',');
+        assert.ok(text.includes(`collide_${g}_total{${pairs}} ${i + 1}\n`), `group ${g} set ${i}: ${pairs}`);
+        assert.ok(
+          text.includes(`collide_h_${g}_sum{${pairs}} ${i + 1}\n`),
+          `group ${g} set ${i}: ${pairs} (sum)`,
+        );
+      }
+    }
+  });
+
   it('instrument(): a route over the limit (a raw URL) is recorded as "unmatched", with one warning', async () => {
     const warnings: string[] = [];
     const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
