@@ -44,6 +44,33 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(m.seriesCount('payload_bytes'), 0);
   });
 
+  it('rejects an exemplar that OpenMetrics cannot carry with invalid_label, recording nothing', async () => {
+    // Exemplar label names went into the OpenMetrics output as given: `# {trace id="x"}` made
+    // the whole exposition unparsable, and Prometheus (which asks for OpenMetrics) failed every scrape.
+    const m = createMetrics();
+    const h = m.histogram({ name: 'job_seconds', help: 'Job time', buckets: [1] });
+    const bad: unknown[] = [
+      { 'trace id': 'x' },
+      { '': 'x' },
+      { '9lives': 'x' },
+      { trace_id: 5 },
+      { trace_id: 'a\uD800' },
+      'trace_id',
+      null,
+    ];
+    for (const exemplar of bad)
+      assert.throws(
+        () => h.observe({}, 0.5, exemplar as Record<string, string>),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_label',
+        JSON.stringify(exemplar),
+      );
+    const om = (await m.render('application/openmetrics-text')).body;
+    assert.deepEqual(samples(om, 'job_seconds_count'), ['job_seconds_count 0'], 'nothing recorded');
+    h.observe({}, 0.5, { trace_id: 'a"b\\c' });
+    const after = (await m.render('application/openmetrics-text')).body;
+    assert.ok(after.includes('job_seconds_bucket{le="1"} 1 # {trace_id="a\\"b\\\\c"} 0.5 '), after);
+  });
+
   it('validates metric names, label names, buckets and help with MetricsError', () => {
     const m = createMetrics();
     const code = (c: string) => (e: unknown) => e instanceof MetricsError && e.code === c;
