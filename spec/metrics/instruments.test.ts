@@ -264,6 +264,27 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
+  it('watchCache refuses a name no label can hold (over 2048 bytes, lone surrogate); scrapes keep working', async () => {
+    // The name was first checked by the series at scrape time: every scrape then failed (the
+    // endpoint answered 500) for as long as the cache was watched.
+    const m = createMetrics({ logger: { warn() {} } });
+    const stats = () => ({ hits: 1, misses: 1, hitRatio: 0.5 });
+    for (const name of ['c'.repeat(2049), 'caché'.repeat(410), 'cache\uDC00']) {
+      assert.throws(
+        () => m.watchCache({ name, stats }),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_label',
+        `${name.length} chars`,
+      );
+      assert.throws(
+        () => m.watchCache({ name: 'ok', stats }, { name }),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_label',
+      );
+    }
+    m.watchCache({ name: 'c'.repeat(2048), stats });
+    const body = await text(m);
+    assert.equal(samples(body, 'cache_requests_total').length, 2);
+  });
+
   it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {
     const m = createMetrics({ naming: 'legacy' });
     const unwatch = m.watchCache({ name: 'memory', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
