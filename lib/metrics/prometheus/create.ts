@@ -74,7 +74,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   const endpoint = createEndpoint({ ...o, render });
-  let closed = false;
+  /** The one close in progress or done: a second `close()` resolves when the first has finished. */
+  let closing: Promise<void> | undefined;
 
   return {
     enabled: true,
@@ -103,12 +104,12 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       return endpoint.address;
     },
     seriesCount: (name) => reg.seriesCount(name),
-    async close() {
-      if (closed) return;
-      closed = true;
+    close() {
+      if (closing) return closing;
       collectors.clear();
       caches.clear();
-      await endpoint.close();
+      closing = endpoint.close();
+      return closing;
     },
   };
 }
