@@ -315,6 +315,27 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
+  it("the adapter's methods work detached from it (destructured or passed as callbacks)", async () => {
+    // watchDbConnections called this.onCollect: detached, it threw a TypeError.
+    const m = createMetrics();
+    const { watchDbConnections, watchCache, onCollect, gauge, observeRequest, render, seriesCount, close } =
+      m;
+    const unwatch = watchDbConnections(() => ({ used: 2, idle: 1 }));
+    watchCache({ name: 'memory', stats: () => ({ hits: 1, misses: 0, hitRatio: 1 }) });
+    const depth = gauge({ name: 'queue_depth', help: 'Jobs waiting' });
+    onCollect(() => depth.set(5));
+    observeRequest({ method: 'GET', route: '/a', status: 200, seconds: 0.1 });
+    const body = (await render()).body;
+    assert.deepEqual(samples(body, 'db_client_connection_count'), [
+      'db_client_connection_count{state="used"} 2',
+      'db_client_connection_count{state="idle"} 1',
+    ]);
+    assert.deepEqual(samples(body, 'queue_depth'), ['queue_depth 5']);
+    assert.equal(seriesCount('cache_requests_total'), 2);
+    unwatch();
+    await close();
+  });
+
   it('watchDbConnections sets db_client_connection_count{state} at scrape time', async () => {
     const m = createMetrics();
     let pool: number | { used: number; idle: number } = { used: 4, idle: 6 };

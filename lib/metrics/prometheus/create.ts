@@ -94,9 +94,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     observeRequest,
     observeHttpClient,
     watchCache: (cache, w) => caches.watch(cache, w),
-    watchDbConnections(read) {
-      return this.onCollect(async () => writeDbConnections(await read()));
-    },
+    // Not through `this`: like every other method, it works detached (`const { watchDbConnections } = metrics`).
+    watchDbConnections: (read) => collectors.add(async () => writeDbConnections(await read())),
     render,
     handler: endpoint.handler,
     listen: () => endpoint.listen(),
