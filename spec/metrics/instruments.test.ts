@@ -149,6 +149,30 @@ describe('prometheus metrics: instruments', () => {
       () => injected.gauge({ name: 'legacy_gauge', help: 'x' }),
       /registered in the registry by other code/,
     );
+    // Names the foreign metrics expose as samples or OpenMetrics families are taken too: these
+    // were accepted, and the exposition then held two `pending_count` series, or a gauge family
+    // `jobs_total` beside the counter `jobs` whose OpenMetrics sample is `jobs_total`.
+    new client.Gauge({ name: 'pending_count', help: 'other code', registers: [registry] }).set(1);
+    new client.Counter({ name: 'jobs', help: 'other code', registers: [registry] }).inc();
+    new client.Histogram({ name: 'wait_seconds', help: 'other code', registers: [registry] });
+    for (const [register, exposed] of [
+      [() => injected.histogram({ name: 'pending', help: 'x' }), 'pending_count'],
+      [() => injected.gauge({ name: 'jobs_total', help: 'x' }), 'jobs_total'],
+      [() => injected.counter({ name: 'jobs', help: 'x' }), 'jobs'],
+      [() => injected.gauge({ name: 'wait_seconds_bucket', help: 'x' }), 'wait_seconds_bucket'],
+    ] as const)
+      assert.throws(
+        register,
+        (e: unknown) =>
+          e instanceof MetricsError &&
+          e.code === 'incompatible_metric' &&
+          e.message.includes(`"${exposed}"`) &&
+          /by other code/.test(e.message),
+        exposed,
+      );
+    const om = (await injected.render('application/openmetrics-text')).body;
+    assert.equal(om.match(/^pending_count /gm)?.length, 1, om);
+    assert.equal(om.match(/^# TYPE jobs(_total)? /gm)?.length, 1, om);
   });
 
   it('default labels go on every series', async () => {

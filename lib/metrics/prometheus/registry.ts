@@ -91,6 +91,39 @@ function reuse(existing: Registered, c: Checked, labelKey: string): Instrument {
   return existing.api;
 }
 
+/**
+ * Names a prom-client metric registered by other code exposes in either format: a counter its
+ * name with and without `_total` (prom-client writes it as named; OpenMetrics adds `_total` to the
+ * sample), a histogram or summary also its `_bucket`/`_sum`/`_count` samples.
+ */
+function foreignNames(m: { name: string; type?: string }): string[] {
+  const { name } = m;
+  if (m.type === 'counter') {
+    const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+    return [name, family, `${family}_total`];
+  }
+  if (m.type === 'histogram' || m.type === 'summary')
+    return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+  return [name];
+}
+
+/**
+ * The first of `names` that a metric of the registry not registered through this adapter already
+ * exposes (an injected registry's own metrics, prom-client's runtime metrics), or `undefined`.
+ */
+function foreignExposing(
+  registry: client.Registry,
+  names: readonly string[],
+  ours: ReadonlyMap<string, unknown>,
+): { exposed: string; name: string } | undefined {
+  const wanted = new Set(names);
+  for (const m of registry.getMetricsAsArray() as unknown as { name: string; type?: string }[]) {
+    if (ours.has(m.name)) continue;
+    for (const n of foreignNames(m)) if (wanted.has(n)) return { exposed: n, name: m.name };
+  }
+  return undefined;
+}
+
 export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   const registered = new Map<string, Registered>();
   const own = new Map<object, OwnMetric>();
@@ -152,14 +185,11 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
             `${type} "${c.name}" would expose the name "${n}", which ${other.type} "${other.name}" already exposes (as a sample or family name); pick another name`,
           );
       }
-      const { registry } = d;
-      if (
-        registry.getSingleMetric(c.name) !== undefined ||
-        (type === 'counter' && registry.getSingleMetric(c.name.slice(0, -6)))
-      )
+      const foreign = foreignExposing(d.registry, names, registered);
+      if (foreign)
         throw new MetricsError(
           'incompatible_metric',
-          `metric "${c.name}" is already registered in the registry by other code`,
+          `metric "${c.name}" would expose the name "${foreign.exposed}", which metric "${foreign.name}" already registered in the registry by other code exposes`,
         );
       const api = build(c);
       registered.set(c.name, { type, labelKey, buckets: c.buckets, api });
