@@ -109,7 +109,9 @@ describe('prometheus metrics: label values', () => {
         c.inc({ v });
         // Sent as UTF-8 and read back: the same value.
         const sent = Buffer.from((await m.render()).body).toString('utf8');
-        assert.deepEqual(valuesOf(sent, 'prop_total', 'v'), [v]);
+        // '' is no label at all, as Prometheus reads it.
+        assert.deepEqual(valuesOf(sent, 'prop_total', 'v'), v === '' ? [] : [v]);
+        if (v === '') assert.match(sent, /^prop_total 1$/m);
       }),
       { numRuns: 300 },
     );
@@ -222,12 +224,35 @@ describeWithServers(
       // Refused, so absent from every scrape: they must not break it.
       assert.throws(() => c.inc({ v: MiB, i: 'big' }), MetricsError);
       assert.throws(() => c.inc({ v: '\uD800', i: 'lone' }), MetricsError);
+      // '' and absent are one label set to Prometheus: they must be one series here too.
+      const e = metrics.counter({ name: 'empty_or_absent', help: 'x', labelNames: ['k', 'j'] });
+      e.inc({}, 1);
+      e.inc({ k: '' }, 2);
+      e.inc({ k: '', j: '' }, 4);
+      e.inc({ k: 'a', j: '' }, 8);
+      e.inc({ k: 'a' }, 16);
       const addr = await metrics.listen();
       prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${addr!.port}`] });
     });
     after(async () => {
       await prom?.stop();
       await metrics?.close();
+    });
+
+    it("a label given as '' and one left out are the same series, as Prometheus stores them", async () => {
+      // Before, {k: ''} was a series of its own, written as empty_or_absent_total{k=""} beside
+      // empty_or_absent_total: one series twice in a scrape, and Prometheus kept only the first (1, not 7).
+      const body = (await metrics.render()).body;
+      assert.deepEqual(
+        body.split('\n').filter((l) => l.startsWith('empty_or_absent_total')),
+        ['empty_or_absent_total 7', 'empty_or_absent_total{k="a"} 24'],
+      );
+      assert.equal(metrics.seriesCount('empty_or_absent_total'), 2);
+      const samples = await prom.waitForSeries('empty_or_absent_total', (s) => s.length === 2);
+      assert.deepEqual(samples.map((s) => [s.metric.k ?? '', s.value]).sort(), [
+        ['', 7],
+        ['a', 24],
+      ]);
     });
 
     it('stores every value byte for byte (a series with an empty value is no label at all)', async () => {
