@@ -94,6 +94,27 @@ describe('prometheus metrics: instruments', () => {
     );
   });
 
+  it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
+    const m = createMetrics();
+    const refused = (fn: () => unknown, hint: RegExp) =>
+      assert.throws(
+        fn,
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // Before: default buckets, and a counter with no labels (then every labelled inc threw).
+    refused(() => m.histogram({ name: 'lat', help: 'x', bukets: [0.1, 1] } as never), /bukets .*`buckets`/);
+    refused(
+      () => m.counter({ name: 'orders', help: 'x', labelnames: ['kind'] } as never),
+      /labelnames .*`labelNames`/,
+    );
+    refused(
+      () => m.gauge({ name: 'depth', help: 'x', buckets: [1] } as never),
+      /buckets is not a known option/,
+    );
+    assert.equal(m.seriesCount('lat'), 0);
+    m.histogram({ name: 'lat', help: 'x', buckets: [0.1, 1], labelNames: ['k'], maxSeries: 10 });
+  });
+
   it('rejects undeclared labels and non-scalar label values on every call', () => {
     const m = createMetrics();
     const c = m.counter({ name: 'hits', help: 'x', labelNames: ['route'] });

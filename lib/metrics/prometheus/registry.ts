@@ -6,6 +6,7 @@
 import type * as client from 'prom-client';
 import type { HistogramOptions, MetricOptions } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { unknownKeyIssues } from '../../core/options.js';
 import type { OwnMetric } from './exposition.js';
 import {
   type CounterImpl,
@@ -72,6 +73,10 @@ interface Checked {
   maxSeries: number;
 }
 
+/** The keys of a metric's options (`MetricOptions & SeriesCapOption`, and `buckets` for a histogram). */
+const METRIC_KEYS = ['name', 'help', 'labelNames', 'maxSeries'];
+const HISTOGRAM_KEYS = [...METRIC_KEYS, 'buckets'];
+
 function describe(type: MetricType, labelKey: string, buckets: readonly number[] | undefined): string {
   return `a ${type} with labels [${labelKey}]${buckets ? ` and buckets [${buckets.join(', ')}]` : ''}`;
 }
@@ -134,6 +139,13 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     if (typeof o !== 'object' || o === null)
       throw new MetricsError('invalid_option', `${type} options must be an object`);
     const name = fullName(prefix, o.name, type);
+    // A misspelt key (`bukets`, `labelnames`) used to be ignored: default buckets, or no labels.
+    const unknown = unknownKeyIssues(o, type === 'histogram' ? HISTOGRAM_KEYS : METRIC_KEYS);
+    if (unknown.length > 0)
+      throw new MetricsError(
+        'invalid_option',
+        `${type} "${name}" options: ${unknown.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+      );
     const help = checkHelp(name, o.help);
     const labelNames = checkLabelNames(name, type, o.labelNames, d.reservedLabels);
     const buckets = type === 'histogram' ? checkBuckets(name, o.buckets) : undefined;
