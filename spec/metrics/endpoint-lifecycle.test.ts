@@ -25,6 +25,28 @@ describe('prometheus metrics: endpoint lifecycle', () => {
     assert.equal(m.address, undefined);
     await assert.rejects(m.listen(), { code: 'closed' });
   });
+
+  it('a second close() resolves only once the first has closed the endpoint', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { url } = (await m.listen())!;
+    // A scrape held open by a slow collect callback: the first close has a connection to end.
+    m.onCollect(() => new Promise((r) => setTimeout(r, 200)));
+    const scrape = new Promise<void>((resolve) => {
+      const req = request(url, (res) => res.resume().on('close', resolve));
+      req.on('error', () => resolve());
+      req.end();
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    let firstDone = false;
+    const first = m.close().then(() => {
+      firstDone = true;
+    });
+    // Before, the second call returned at once (a flag was set), while the first was still closing.
+    await m.close();
+    assert.ok(firstDone, 'the second close() resolved before the endpoint was closed');
+    await first;
+    await scrape;
+  });
 });
 
 describe('prometheus metrics: collect callbacks are bounded', () => {

@@ -70,6 +70,47 @@ describe('prometheus metrics: HTTP', () => {
     assert.match((await m.render()).body, /http_route="unmatched"/);
   });
 
+  it('observeHttpClient refuses what it cannot record faithfully, as observeRequest does (nothing recorded)', async () => {
+    // It recorded a negative duration into _sum, and status/port NaN as "NaN" labels.
+    const m = createMetrics();
+    const ok = {
+      method: 'GET',
+      serverAddress: 'api.example',
+      serverPort: 443,
+      scheme: 'https',
+      seconds: 0.01,
+    };
+    const bad: [Record<string, unknown>, string][] = [
+      [{ seconds: -1 }, 'invalid_value'],
+      [{ seconds: Number.NaN }, 'invalid_value'],
+      [{ status: Number.NaN }, 'invalid_value'],
+      [{ status: 0 }, 'invalid_value'],
+      [{ serverPort: Number.NaN }, 'invalid_value'],
+      [{ serverPort: -1 }, 'invalid_value'],
+      [{ serverAddress: undefined }, 'invalid_label'],
+      [{ scheme: '' }, 'invalid_label'],
+    ];
+    for (const [patch, code] of bad)
+      assert.throws(
+        () => m.observeHttpClient({ ...ok, ...patch } as never),
+        (e: unknown) =>
+          e instanceof MetricsError && e.code === code && /^observeHttpClient: /.test(e.message),
+        JSON.stringify(patch),
+      );
+    assert.doesNotMatch(
+      (await m.render()).body,
+      /^http_client_request_duration_seconds_count/m,
+      'nothing recorded',
+    );
+    m.observeHttpClient({ ...ok, status: 503, errorType: '503' });
+    m.observeHttpClient({ ...ok, errorType: 'TypeError' });
+    const lines = (await m.render()).body
+      .split('\n')
+      .filter((l) => l.startsWith('http_client_request_duration_seconds_count'));
+    assert.equal(lines.length, 2, lines.join('\n'));
+    await m.close();
+  });
+
   const closers: (() => Promise<unknown>)[] = [];
   after(async () => {
     for (const c of closers.reverse()) await c();

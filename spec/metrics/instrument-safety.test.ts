@@ -54,4 +54,36 @@ describe('prometheus metrics: instrument() never throws from a response listener
         await m.close();
       }
     });
+
+  it('a span function that throws: the request is still recorded (from its traceparent), one warning', async () => {
+    // The span function ran inside the recording's try: a throw there lost the request's metric.
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+    const server = createServer(
+      m.instrument((_req, res) => void res.end('ok'), {
+        route: '/x',
+        span: () => {
+          throw new Error('no span for this request');
+        },
+      }),
+    );
+    const url = await serve(server);
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    try {
+      for (let i = 0; i < 3; i++)
+        assert.equal(
+          (await fetch(url, { headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01` } })).status,
+          200,
+        );
+      await new Promise((r) => setImmediate(r));
+      const om = (await m.render('application/openmetrics-text')).body;
+      assert.match(om, /^http_server_request_duration_seconds_count\{[^}]*http_route="\/x"[^}]*\} 3$/m);
+      assert.match(om, new RegExp(`# \\{trace_id="${trace}"\\}`), 'the exemplar comes from the traceparent');
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0]!, /span function threw/);
+    } finally {
+      server.close();
+      await m.close();
+    }
+  });
 });

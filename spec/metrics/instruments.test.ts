@@ -44,6 +44,33 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(m.seriesCount('payload_bytes'), 0);
   });
 
+  it('rejects an exemplar that OpenMetrics cannot carry with invalid_label, recording nothing', async () => {
+    // Exemplar label names went into the OpenMetrics output as given: `# {trace id="x"}` made
+    // the whole exposition unparsable, and Prometheus (which asks for OpenMetrics) failed every scrape.
+    const m = createMetrics();
+    const h = m.histogram({ name: 'job_seconds', help: 'Job time', buckets: [1] });
+    const bad: unknown[] = [
+      { 'trace id': 'x' },
+      { '': 'x' },
+      { '9lives': 'x' },
+      { trace_id: 5 },
+      { trace_id: 'a\uD800' },
+      'trace_id',
+      null,
+    ];
+    for (const exemplar of bad)
+      assert.throws(
+        () => h.observe({}, 0.5, exemplar as Record<string, string>),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_label',
+        JSON.stringify(exemplar),
+      );
+    const om = (await m.render('application/openmetrics-text')).body;
+    assert.deepEqual(samples(om, 'job_seconds_count'), ['job_seconds_count 0'], 'nothing recorded');
+    h.observe({}, 0.5, { trace_id: 'a"b\\c' });
+    const after = (await m.render('application/openmetrics-text')).body;
+    assert.ok(after.includes('job_seconds_bucket{le="1"} 1 # {trace_id="a\\"b\\\\c"} 0.5 '), after);
+  });
+
   it('validates metric names, label names, buckets and help with MetricsError', () => {
     const m = createMetrics();
     const code = (c: string) => (e: unknown) => e instanceof MetricsError && e.code === c;
@@ -65,6 +92,27 @@ describe('prometheus metrics: instruments', () => {
       () => withDefaults.counter({ name: 'a', help: 'x', labelNames: ['service'] }),
       /already a default label/,
     );
+  });
+
+  it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
+    const m = createMetrics();
+    const refused = (fn: () => unknown, hint: RegExp) =>
+      assert.throws(
+        fn,
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // Before: default buckets, and a counter with no labels (then every labelled inc threw).
+    refused(() => m.histogram({ name: 'lat', help: 'x', bukets: [0.1, 1] } as never), /bukets .*`buckets`/);
+    refused(
+      () => m.counter({ name: 'orders', help: 'x', labelnames: ['kind'] } as never),
+      /labelnames .*`labelNames`/,
+    );
+    refused(
+      () => m.gauge({ name: 'depth', help: 'x', buckets: [1] } as never),
+      /buckets is not a known option/,
+    );
+    assert.equal(m.seriesCount('lat'), 0);
+    m.histogram({ name: 'lat', help: 'x', buckets: [0.1, 1], labelNames: ['k'], maxSeries: 10 });
   });
 
   it('rejects undeclared labels and non-scalar label values on every call', () => {
@@ -122,6 +170,30 @@ describe('prometheus metrics: instruments', () => {
       () => injected.gauge({ name: 'legacy_gauge', help: 'x' }),
       /registered in the registry by other code/,
     );
+    // Names the foreign metrics expose as samples or OpenMetrics families are taken too: these
+    // were accepted, and the exposition then held two `pending_count` series, or a gauge family
+    // `jobs_total` beside the counter `jobs` whose OpenMetrics sample is `jobs_total`.
+    new client.Gauge({ name: 'pending_count', help: 'other code', registers: [registry] }).set(1);
+    new client.Counter({ name: 'jobs', help: 'other code', registers: [registry] }).inc();
+    new client.Histogram({ name: 'wait_seconds', help: 'other code', registers: [registry] });
+    for (const [register, exposed] of [
+      [() => injected.histogram({ name: 'pending', help: 'x' }), 'pending_count'],
+      [() => injected.gauge({ name: 'jobs_total', help: 'x' }), 'jobs_total'],
+      [() => injected.counter({ name: 'jobs', help: 'x' }), 'jobs'],
+      [() => injected.gauge({ name: 'wait_seconds_bucket', help: 'x' }), 'wait_seconds_bucket'],
+    ] as const)
+      assert.throws(
+        register,
+        (e: unknown) =>
+          e instanceof MetricsError &&
+          e.code === 'incompatible_metric' &&
+          e.message.includes(`"${exposed}"`) &&
+          /by other code/.test(e.message),
+        exposed,
+      );
+    const om = (await injected.render('application/openmetrics-text')).body;
+    assert.equal(om.match(/^pending_count /gm)?.length, 1, om);
+    assert.equal(om.match(/^# TYPE jobs(_total)? /gm)?.length, 1, om);
   });
 
   it('default labels go on every series', async () => {
@@ -237,6 +309,27 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
+  it('watchCache refuses a name no label can hold (over 2048 bytes, lone surrogate); scrapes keep working', async () => {
+    // The name was first checked by the series at scrape time: every scrape then failed (the
+    // endpoint answered 500) for as long as the cache was watched.
+    const m = createMetrics({ logger: { warn() {} } });
+    const stats = () => ({ hits: 1, misses: 1, hitRatio: 0.5 });
+    for (const name of ['c'.repeat(2049), 'caché'.repeat(410), 'cache\uDC00']) {
+      assert.throws(
+        () => m.watchCache({ name, stats }),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_label',
+        `${name.length} chars`,
+      );
+      assert.throws(
+        () => m.watchCache({ name: 'ok', stats }, { name }),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_label',
+      );
+    }
+    m.watchCache({ name: 'c'.repeat(2048), stats });
+    const body = await text(m);
+    assert.equal(samples(body, 'cache_requests_total').length, 2);
+  });
+
   it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {
     const m = createMetrics({ naming: 'legacy' });
     const unwatch = m.watchCache({ name: 'memory', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
@@ -265,6 +358,27 @@ describe('prometheus metrics: instruments', () => {
       assert.match(err!.message, /watchDbConnections: (used|idle) \(a connection count >= 0\)/);
     }
     await m.close();
+  });
+
+  it("the adapter's methods work detached from it (destructured or passed as callbacks)", async () => {
+    // watchDbConnections called this.onCollect: detached, it threw a TypeError.
+    const m = createMetrics();
+    const { watchDbConnections, watchCache, onCollect, gauge, observeRequest, render, seriesCount, close } =
+      m;
+    const unwatch = watchDbConnections(() => ({ used: 2, idle: 1 }));
+    watchCache({ name: 'memory', stats: () => ({ hits: 1, misses: 0, hitRatio: 1 }) });
+    const depth = gauge({ name: 'queue_depth', help: 'Jobs waiting' });
+    onCollect(() => depth.set(5));
+    observeRequest({ method: 'GET', route: '/a', status: 200, seconds: 0.1 });
+    const body = (await render()).body;
+    assert.deepEqual(samples(body, 'db_client_connection_count'), [
+      'db_client_connection_count{state="used"} 2',
+      'db_client_connection_count{state="idle"} 1',
+    ]);
+    assert.deepEqual(samples(body, 'queue_depth'), ['queue_depth 5']);
+    assert.equal(seriesCount('cache_requests_total'), 2);
+    unwatch();
+    await close();
   });
 
   it('watchDbConnections sets db_client_connection_count{state} at scrape time', async () => {

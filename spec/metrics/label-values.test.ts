@@ -109,7 +109,9 @@ describe('prometheus metrics: label values', () => {
         c.inc({ v });
         // Sent as UTF-8 and read back: the same value.
         const sent = Buffer.from((await m.render()).body).toString('utf8');
-        assert.deepEqual(valuesOf(sent, 'prop_total', 'v'), [v]);
+        // '' is no label at all, as Prometheus reads it.
+        assert.deepEqual(valuesOf(sent, 'prop_total', 'v'), v === '' ? [] : [v]);
+        if (v === '') assert.match(sent, /^prop_total 1$/m);
       }),
       { numRuns: 300 },
     );
@@ -122,6 +124,59 @@ describe('prometheus metrics: label values', () => {
       assert.match(e.message, /default label "service"/);
     }
     createMetrics({ logger: quiet, defaultLabels: { service: 'a'.repeat(2048) } });
+  });
+
+  it('values holding "," ":" or "\\" never share a series with another label set', async () => {
+    // prom-client's series key is `a:x,b:y,`: written as-is, {a:'x,b:y'} and {a:'x', b:'y'} had
+    // one key, so the second was counted into the first's series (with the first's labels).
+    const m = createMetrics({ logger: quiet });
+    const groups: Record<string, string>[][] = [
+      [{ a: 'x,b:y' }, { a: 'x', b: 'y' }],
+      [
+        { a: 'x,b:y', b: 'z' },
+        { a: 'x', b: 'y,b:z' },
+      ],
+      [{ a: 'p\\', b: 'q' }, { a: 'p\\,b:q' }, { a: 'p', b: '\\,b:q' }],
+      [{ a: 'u,b:v,c:w' }, { a: 'u', b: 'v', c: 'w' }, { a: 'u', b: 'v,c:w' }, { a: 'u,b:v', c: 'w' }],
+      [
+        { a: 'r,b:s', d: '1' },
+        { a: 'r', b: 's', d: '1' },
+      ],
+    ];
+    const names = [
+      ['a', 'b'],
+      ['a', 'b'],
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c', 'd'],
+    ];
+    for (const [g, sets] of groups.entries()) {
+      const c = m.counter({ name: `collide_${g}`, help: 'Collisions.', labelNames: names[g]! });
+      const h = m.histogram({ name: `collide_h_${g}`, help: 'Collisions.', labelNames: names[g]! });
+      for (const [i, labels] of sets.entries()) {
+        c.inc(labels, i + 1);
+        h.observe(labels, i + 1);
+      }
+      assert.equal(m.seriesCount(`collide_${g}_total`), sets.length, `group ${g}: one series per label set`);
+      assert.equal(
+        m.seriesCount(`collide_h_${g}`),
+        sets.length,
+        `group ${g}: one histogram series per label set`,
+      );
+    }
+    const text = (await m.render()).body;
+    for (const [g, sets] of groups.entries()) {
+      for (const [i, labels] of sets.entries()) {
+        const pairs = names[g]!.filter((n) => labels[n] !== undefined)
+          .map((n) => `${n}="${labels[n]!.replace(/\\/g, '\\\\')}"`)
+          .join(',');
+        assert.ok(text.includes(`collide_${g}_total{${pairs}} ${i + 1}\n`), `group ${g} set ${i}: ${pairs}`);
+        assert.ok(
+          text.includes(`collide_h_${g}_sum{${pairs}} ${i + 1}\n`),
+          `group ${g} set ${i}: ${pairs} (sum)`,
+        );
+      }
+    }
   });
 
   it('instrument(): a route over the limit (a raw URL) is recorded as "unmatched", with one warning', async () => {
@@ -169,12 +224,35 @@ describeWithServers(
       // Refused, so absent from every scrape: they must not break it.
       assert.throws(() => c.inc({ v: MiB, i: 'big' }), MetricsError);
       assert.throws(() => c.inc({ v: '\uD800', i: 'lone' }), MetricsError);
+      // '' and absent are one label set to Prometheus: they must be one series here too.
+      const e = metrics.counter({ name: 'empty_or_absent', help: 'x', labelNames: ['k', 'j'] });
+      e.inc({}, 1);
+      e.inc({ k: '' }, 2);
+      e.inc({ k: '', j: '' }, 4);
+      e.inc({ k: 'a', j: '' }, 8);
+      e.inc({ k: 'a' }, 16);
       const addr = await metrics.listen();
       prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${addr!.port}`] });
     });
     after(async () => {
       await prom?.stop();
       await metrics?.close();
+    });
+
+    it("a label given as '' and one left out are the same series, as Prometheus stores them", async () => {
+      // Before, {k: ''} was a series of its own, written as empty_or_absent_total{k=""} beside
+      // empty_or_absent_total: one series twice in a scrape, and Prometheus kept only the first (1, not 7).
+      const body = (await metrics.render()).body;
+      assert.deepEqual(
+        body.split('\n').filter((l) => l.startsWith('empty_or_absent_total')),
+        ['empty_or_absent_total 7', 'empty_or_absent_total{k="a"} 24'],
+      );
+      assert.equal(metrics.seriesCount('empty_or_absent_total'), 2);
+      const samples = await prom.waitForSeries('empty_or_absent_total', (s) => s.length === 2);
+      assert.deepEqual(samples.map((s) => [s.metric.k ?? '', s.value]).sort(), [
+        ['', 7],
+        ['a', 24],
+      ]);
     });
 
     it('stores every value byte for byte (a series with an empty value is no label at all)', async () => {

@@ -6,6 +6,7 @@
 import type { Cache, Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import type { FrameworkParts } from './framework.js';
+import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
 import type { WatchCacheOptions } from './types.js';
 
 type Watched = Pick<Cache, 'name' | 'stats'>;
@@ -92,6 +93,13 @@ export function createCacheWatch(
         throw new MetricsError(
           'invalid_option',
           'watchCache needs a cache name (cache.name or options.name)',
+        );
+      // Checked here, as the series would check it at every scrape: a name no label can hold
+      // used to fail each scrape (500) for as long as the cache was watched.
+      if (!(label as string & { isWellFormed(): boolean }).isWellFormed() || labelValueTooLong(label))
+        throw new MetricsError(
+          'invalid_label',
+          `watchCache: the cache name is the "cache" label and must be well-formed UTF-16 of at most ${MAX_LABEL_VALUE_BYTES} bytes (UTF-8), received ${Buffer.byteLength(label)} bytes`,
         );
       if (watched.has(label))
         throw new MetricsError(

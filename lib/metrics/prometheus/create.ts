@@ -74,7 +74,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   const endpoint = createEndpoint({ ...o, render });
-  let closed = false;
+  /** The one close in progress or done: a second `close()` resolves when the first has finished. */
+  let closing: Promise<void> | undefined;
 
   return {
     enabled: true,
@@ -93,9 +94,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     observeRequest,
     observeHttpClient,
     watchCache: (cache, w) => caches.watch(cache, w),
-    watchDbConnections(read) {
-      return this.onCollect(async () => writeDbConnections(await read()));
-    },
+    // Not through `this`: like every other method, it works detached (`const { watchDbConnections } = metrics`).
+    watchDbConnections: (read) => collectors.add(async () => writeDbConnections(await read())),
     render,
     handler: endpoint.handler,
     listen: () => endpoint.listen(),
@@ -103,12 +103,12 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       return endpoint.address;
     },
     seriesCount: (name) => reg.seriesCount(name),
-    async close() {
-      if (closed) return;
-      closed = true;
+    close() {
+      if (closing) return closing;
       collectors.clear();
       caches.clear();
-      await endpoint.close();
+      closing = endpoint.close();
+      return closing;
     },
   };
 }

@@ -216,9 +216,45 @@ export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => v
   };
 }
 
+/**
+ * Checks what `observeHttpClient` cannot record faithfully, as `checkRequest` does for the server
+ * side: a duration that is negative or not finite (a corrupt `_sum`), a status or port that is
+ * not one (a `"NaN"` label), a missing address or scheme (a series without that label).
+ */
+function checkClient(o: HttpClientObservation): void {
+  const bad = (code: string, what: string, v: unknown) =>
+    new MetricsError(
+      code,
+      `observeHttpClient: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
+    );
+  if (typeof o !== 'object' || o === null) throw bad('invalid_value', 'an observation object', o);
+  if (typeof o.seconds !== 'number' || !(o.seconds >= 0) || o.seconds === Number.POSITIVE_INFINITY)
+    throw bad('invalid_value', 'seconds (a finite duration >= 0)', o.seconds);
+  if (
+    o.status !== undefined &&
+    (typeof o.status !== 'number' || !Number.isInteger(o.status) || o.status < 100 || o.status > 999)
+  )
+    throw bad(
+      'invalid_value',
+      'status (an HTTP status 100-999, or undefined when no response arrived)',
+      o.status,
+    );
+  if (
+    typeof o.serverPort !== 'number' ||
+    !Number.isInteger(o.serverPort) ||
+    o.serverPort < 0 ||
+    o.serverPort > 65535
+  )
+    throw bad('invalid_value', 'serverPort (a port 0-65535)', o.serverPort);
+  for (const k of ['method', 'serverAddress', 'scheme'] as const)
+    if (typeof o[k] !== 'string' || o[k] === '')
+      throw bad('invalid_label', `${k} (a non-empty string)`, o[k]);
+}
+
 /** Records one outgoing call (from `tracedFetch`) into `http_client_request_duration_seconds`. */
 export function clientRecorder(f: FrameworkParts): (o: HttpClientObservation) => void {
   return (o) => {
+    checkClient(o);
     const m = normalizeMethod(o.method);
     const labels: Labels = {
       http_request_method: m === 'OTHER' ? '_OTHER' : m,

@@ -120,6 +120,16 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     }
     return r;
   };
+  /** The sampled trace id for the exemplar; a throwing `span` function costs the exemplar, not the request. */
+  const traceIdOf = (req: Req): string | undefined => {
+    let s: Span | undefined;
+    try {
+      s = span?.(req);
+    } catch (err) {
+      warnOnce('the span function threw; such requests are recorded without a span', err);
+    }
+    return sampledTraceId(s, req.headers);
+  };
   return function instrumented(req, res) {
     const start = now();
     let done = false;
@@ -138,7 +148,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
           route: routeOf(req),
           status: res.headersSent || res.writableFinished ? res.statusCode : undefined,
           seconds: (now() - start) / 1000,
-          traceId: sampledTraceId(span?.(req), req.headers),
+          traceId: traceIdOf(req),
           // As the server span's url.scheme: what a proxy reports the client used, else this connection.
           scheme:
             forwardedProto(req.headers) ??

@@ -82,6 +82,34 @@ export interface HistogramImpl extends Histogram {
 /** OpenMetrics caps an exemplar's label names + values at 128 UTF-8 characters. */
 const MAX_EXEMPLAR_CHARS = 128;
 
+const EXEMPLAR_LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * Throws unless `exemplar` is an object of label name → string: the renderer writes its names as
+ * they are, and one bad name (`{ 'trace id': … }`) made the OpenMetrics exposition unparsable, so
+ * Prometheus failed every scrape of the endpoint.
+ */
+function checkExemplar(metric: string, exemplar: unknown): void {
+  if (typeof exemplar !== 'object' || exemplar === null || Array.isArray(exemplar))
+    throw new MetricsError(
+      'invalid_label',
+      `exemplar of metric "${metric}" must be an object of label name → string, received ${typeName(exemplar)}`,
+    );
+  for (const k in exemplar) {
+    const v = (exemplar as Record<string, unknown>)[k];
+    if (!EXEMPLAR_LABEL.test(k))
+      throw new MetricsError(
+        'invalid_label',
+        `exemplar label name ${JSON.stringify(k)} of metric "${metric}" must match [a-zA-Z_][a-zA-Z0-9_]*`,
+      );
+    if (typeof v !== 'string' || !(v as string & { isWellFormed(): boolean }).isWellFormed())
+      throw new MetricsError(
+        'invalid_label',
+        `exemplar label "${k}" of metric "${metric}" must be a well-formed string, received ${typeName(v)}`,
+      );
+  }
+}
+
 function exemplarFits(labels: Readonly<Record<string, string>>): boolean {
   let n = 0;
   for (const k in labels) n += k.length + String(labels[k]).length;
@@ -100,6 +128,7 @@ export function makeHistogram(
     if (typeof value !== 'number' || !Number.isFinite(value))
       throw badValue(name, 'observed value (a finite number)', value);
     if (!isLabels(labels)) throw badValue(name, 'labels', labels);
+    if (exemplar !== undefined) checkExemplar(name, exemplar);
     const kept = exemplar !== undefined && exemplars && exemplarFits(exemplar) ? exemplar : undefined;
     store.observe(labels, value, kept);
   }

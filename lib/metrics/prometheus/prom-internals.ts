@@ -44,8 +44,22 @@ export interface HistogramEntry {
 const INF_KEY = '-1';
 
 /**
- * prom-client's key format (`name:value,` for every present label, label names sorted). Specialised
- * for the usual 1–3 labels so the hot path is one template literal.
+ * A label value as it goes into a key: a `,` or `\` in it is escaped with `\`. prom-client's own
+ * format writes values as they are, so `{a: 'x,b:y'}` and `{a: 'x', b: 'y'}` got the same key —
+ * one series with the first one's labels counted both. Values without those characters (nearly
+ * all) keep prom-client's key, so its own `remove()`/`inc()` still find our entries.
+ */
+function keyPart(v: string | number): string | number {
+  return typeof v === 'string' && (v.includes(',') || v.includes('\\')) ? v.replace(/[,\\]/g, '\\$&') : v;
+}
+
+/**
+ * prom-client's key format (`name:value,` for every present label, label names sorted), with `,`
+ * and `\` in values escaped (`keyPart`) so that distinct label sets never share a key, and a label
+ * whose value is `''` left out like an absent one: Prometheus reads `k=""` as no label `k`, so
+ * `{k: ''}` and `{}` are one series there, and two entries for it put two samples of the same series
+ * in the exposition, of which Prometheus kept one. Specialised for the usual 1–3 labels so the hot
+ * path is one template literal.
  */
 export function promKey(labelNames: readonly string[]): (labels: LabelValues) => string {
   const sorted = [...labelNames].sort();
@@ -54,7 +68,7 @@ export function promKey(labelNames: readonly string[]): (labels: LabelValues) =>
     let h = '';
     for (let i = 0; i < sorted.length; i++) {
       const v = l[sorted[i] as string];
-      if (v !== undefined) h += `${p[i]}${v},`;
+      if (v !== undefined && v !== '') h += `${p[i]}${keyPart(v)},`;
     }
     return h;
   };
@@ -66,21 +80,23 @@ export function promKey(labelNames: readonly string[]): (labels: LabelValues) =>
     case 1:
       return (l) => {
         const a = l[k0];
-        return a === undefined ? '' : `${p0}${a},`;
+        return a === undefined || a === '' ? '' : `${p0}${keyPart(a)},`;
       };
     case 2:
       return (l) => {
         const a = l[k0];
         const b = l[k1];
-        return a !== undefined && b !== undefined ? `${p0}${a},${p1}${b},` : generic(l);
+        return a !== undefined && b !== undefined && a !== '' && b !== ''
+          ? `${p0}${keyPart(a)},${p1}${keyPart(b)},`
+          : generic(l);
       };
     case 3:
       return (l) => {
         const a = l[k0];
         const b = l[k1];
         const c = l[k2];
-        return a !== undefined && b !== undefined && c !== undefined
-          ? `${p0}${a},${p1}${b},${p2}${c},`
+        return a !== undefined && b !== undefined && c !== undefined && a !== '' && b !== '' && c !== ''
+          ? `${p0}${keyPart(a)},${p1}${keyPart(b)},${p2}${keyPart(c)},`
           : generic(l);
       };
     default:

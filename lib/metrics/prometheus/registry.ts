@@ -6,6 +6,7 @@
 import type * as client from 'prom-client';
 import type { HistogramOptions, MetricOptions } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { unknownKeyIssues } from '../../core/options.js';
 import type { OwnMetric } from './exposition.js';
 import {
   type CounterImpl,
@@ -72,6 +73,10 @@ interface Checked {
   maxSeries: number;
 }
 
+/** The keys of a metric's options (`MetricOptions & SeriesCapOption`, and `buckets` for a histogram). */
+const METRIC_KEYS = ['name', 'help', 'labelNames', 'maxSeries'];
+const HISTOGRAM_KEYS = [...METRIC_KEYS, 'buckets'];
+
 function describe(type: MetricType, labelKey: string, buckets: readonly number[] | undefined): string {
   return `a ${type} with labels [${labelKey}]${buckets ? ` and buckets [${buckets.join(', ')}]` : ''}`;
 }
@@ -91,6 +96,39 @@ function reuse(existing: Registered, c: Checked, labelKey: string): Instrument {
   return existing.api;
 }
 
+/**
+ * Names a prom-client metric registered by other code exposes in either format: a counter its
+ * name with and without `_total` (prom-client writes it as named; OpenMetrics adds `_total` to the
+ * sample), a histogram or summary also its `_bucket`/`_sum`/`_count` samples.
+ */
+function foreignNames(m: { name: string; type?: string }): string[] {
+  const { name } = m;
+  if (m.type === 'counter') {
+    const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+    return [name, family, `${family}_total`];
+  }
+  if (m.type === 'histogram' || m.type === 'summary')
+    return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+  return [name];
+}
+
+/**
+ * The first of `names` that a metric of the registry not registered through this adapter already
+ * exposes (an injected registry's own metrics, prom-client's runtime metrics), or `undefined`.
+ */
+function foreignExposing(
+  registry: client.Registry,
+  names: readonly string[],
+  ours: ReadonlyMap<string, unknown>,
+): { exposed: string; name: string } | undefined {
+  const wanted = new Set(names);
+  for (const m of registry.getMetricsAsArray() as unknown as { name: string; type?: string }[]) {
+    if (ours.has(m.name)) continue;
+    for (const n of foreignNames(m)) if (wanted.has(n)) return { exposed: n, name: m.name };
+  }
+  return undefined;
+}
+
 export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   const registered = new Map<string, Registered>();
   const own = new Map<object, OwnMetric>();
@@ -101,6 +139,13 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     if (typeof o !== 'object' || o === null)
       throw new MetricsError('invalid_option', `${type} options must be an object`);
     const name = fullName(prefix, o.name, type);
+    // A misspelt key (`bukets`, `labelnames`) used to be ignored: default buckets, or no labels.
+    const unknown = unknownKeyIssues(o, type === 'histogram' ? HISTOGRAM_KEYS : METRIC_KEYS);
+    if (unknown.length > 0)
+      throw new MetricsError(
+        'invalid_option',
+        `${type} "${name}" options: ${unknown.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+      );
     const help = checkHelp(name, o.help);
     const labelNames = checkLabelNames(name, type, o.labelNames, d.reservedLabels);
     const buckets = type === 'histogram' ? checkBuckets(name, o.buckets) : undefined;
@@ -152,14 +197,11 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
             `${type} "${c.name}" would expose the name "${n}", which ${other.type} "${other.name}" already exposes (as a sample or family name); pick another name`,
           );
       }
-      const { registry } = d;
-      if (
-        registry.getSingleMetric(c.name) !== undefined ||
-        (type === 'counter' && registry.getSingleMetric(c.name.slice(0, -6)))
-      )
+      const foreign = foreignExposing(d.registry, names, registered);
+      if (foreign)
         throw new MetricsError(
           'incompatible_metric',
-          `metric "${c.name}" is already registered in the registry by other code`,
+          `metric "${c.name}" would expose the name "${foreign.exposed}", which metric "${foreign.name}" already registered in the registry by other code exposes`,
         );
       const api = build(c);
       registered.set(c.name, { type, labelKey, buckets: c.buckets, api });

@@ -164,11 +164,12 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
     }
     return e;
   }
-  // Copy: the caller may reuse or mutate its labels object.
+  // Copy: the caller may reuse or mutate its labels object. A '' value is no label (as the key
+  // and Prometheus have it).
   const copy: Labels = {};
   for (const n of labelNames) {
     const v = labels[n];
-    if (v !== undefined) copy[n] = v;
+    if (v !== undefined && v !== '') copy[n] = v;
   }
   const e = t.create(copy);
   map[key] = e;
