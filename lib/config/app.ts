@@ -16,12 +16,14 @@ import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
 import { createPropagateOnlyTracer } from '../tracing/propagate-only.js';
-import type {
-  CacheSection,
-  HyperionConfig,
-  MemorySection,
-  RedisSectionOut,
-  TieredSectionOut,
+import { checkParsed, newFound, validateConfig } from './load.js';
+import {
+  type CacheSection,
+  configSchemaFor,
+  type HyperionConfig,
+  type MemorySection,
+  type RedisSectionOut,
+  type TieredSectionOut,
 } from './schema.js';
 import { memoryOptionsFromConfig } from './sections/memory.js';
 import { metricsOptionsFromConfig } from './sections/metrics.js';
@@ -232,6 +234,26 @@ function checkFiles(config: HyperionConfig): void {
 }
 
 /**
+ * The config validated as `parseConfig` does (without environment overrides): an object written
+ * in code or parsed by the caller (`JSON.parse`) is held to the same schema as a file, so a typo
+ * (`tracng:`, `sample_rat`) is not ignored and a bad value is named by its YAML key, not by the
+ * factory option it maps to. A config our loaders returned passes unchanged.
+ */
+function validConfig(config: unknown): HyperionConfig {
+  const source = 'createAppFromConfig: config';
+  const found = newFound();
+  checkParsed(config, source, found);
+  const value = config ?? {};
+  return validateConfig(
+    configSchemaFor(value),
+    value,
+    source,
+    [],
+    [{ what: 'in the object', found }],
+  ) as HyperionConfig;
+}
+
+/**
  * Creates the tracer, cache, metrics and logger a config describes and composes them with
  * `createApp`. Sections that are absent (or `enabled: false`) fall back to the no-ops. With a
  * `metrics.port`, the `/metrics` endpoint is started too. If any adapter fails to build, the
@@ -244,6 +266,7 @@ export async function createAppFromConfig(
   // Checked before anything is built: a typo must not leave half an app running.
   rejectUnknownKeys(options, KNOWN, 'createAppFromConfig');
   checkDisposeTimeout(options.disposeTimeoutMs);
+  config = validConfig(config);
   checkFiles(config);
   const serviceName = config.service?.name;
   const logger =
