@@ -7,6 +7,7 @@ import { Composer, type Document, LineCounter } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import {
   checkCst,
+  checkPlaceholders,
   checkTree,
   lexAndParse,
   MAX_CONFIG_BYTES,
@@ -87,6 +88,7 @@ export function readText(text: string, format: ConfigFormat, ctx: ParseContext, 
   }
   const value = format === 'json' ? parseJson(text, ctx, found) : parseYamlText(text, ctx, found);
   if (value !== undefined) checkTree(value, ctx, found);
+  if (value !== undefined && ctx.env === undefined) checkPlaceholders(value, ctx, found);
   return value;
 }
 
