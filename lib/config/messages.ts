@@ -55,6 +55,12 @@ export interface Found {
   issues: ConfigIssue[];
   blocked: string[][];
   incomplete?: boolean;
+  /**
+   * Plain YAML numbers whose text is not how the number prints (`1.10`, `2.0`, `007`, `0x1F`),
+   * with their paths: a field that turns numbers into text (a label value) gets the text as
+   * written instead (see `validateConfig`).
+   */
+  numberTexts?: { path: string[]; text: string }[];
 }
 
 export const newFound = (): Found => ({ issues: [], blocked: [] });
