@@ -26,6 +26,8 @@ export interface ParseContext {
   at: readonly string[];
   /** Environment values: the name of the variable, for messages. */
   env?: string;
+  /** The prefix of environment overrides, for messages naming the variable to use. Default `HYPERION__`. */
+  envPrefix?: string;
 }
 
 export function where(ctx: ParseContext): string {
@@ -177,10 +179,11 @@ export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found
         // item of a list is set with the whole list.
         const item = path.findIndex((k) => /^\d+$/.test(k));
         const field = item === -1 ? path : path.slice(0, item);
+        const prefix = ctx.envPrefix ?? 'HYPERION__';
         const named =
           displayPath(path) === path.join('.') && field.every((k) => /^[a-z][a-z\d_]*$/.test(k))
-            ? `HYPERION__${field.join('__').toUpperCase()}${item === -1 ? '' : ' (the whole list)'}`
-            : 'HYPERION__ + the path in upper case, joined by __';
+            ? `${prefix}${field.join('__').toUpperCase()}${item === -1 ? '' : ' (the whole list)'}`
+            : `${prefix} + the path in upper case, joined by __`;
         found.issues.push(
           issue(
             path,

@@ -74,3 +74,15 @@ describe('config: ${NAME} placeholders in a file', () => {
     assert.equal(cache.key_prefix, '${x}:');
   });
 });
+
+describe('config: ${NAME} placeholders with another override prefix', () => {
+  it('name the variable with that prefix', async () => {
+    const err = await fails(() =>
+      loadConfigFromText('cache: { type: redis, password: "${PW}" }\n', { env: {}, envPrefix: 'APP__' }),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => i.expected.replace(/.* variable /, '')),
+      ['APP__CACHE__PASSWORD'],
+    );
+  });
+});
