@@ -198,3 +198,24 @@ describe('createAppFromConfig given an object it did not load', () => {
     await loaded.close();
   });
 });
+
+describe('service.name', () => {
+  // A blank name passed the schema, then failed in the tracer factory as
+  // `serviceName: must be a non-empty string` — a factory option the file does not have.
+  it('a blank name is a ConfigError naming service.name; a padded one is trimmed, as tracing.service_name', async () => {
+    assert.throws(
+      () => parseConfig({ service: { name: '  ' }, tracing: { exporter: 'memory' } }),
+      (e: unknown) => e instanceof ConfigError && e.issues.map((i) => i.path).join() === 'service.name',
+    );
+    const config = parseConfig({ service: { name: ' users ' }, tracing: { exporter: 'memory' } });
+    assert.equal(config.service?.name, 'users');
+    const app = await createAppFromConfig(config);
+    try {
+      app.tracer.startSpan('x').end();
+      const spans = (app.tracer as OtelTracer).finishedSpans();
+      assert.equal(spans[0]?.resource.attributes['service.name'], 'users');
+    } finally {
+      await app.close();
+    }
+  });
+});
