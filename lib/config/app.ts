@@ -29,7 +29,7 @@ import { memoryOptionsFromConfig } from './sections/memory.js';
 import { metricsOptionsFromConfig } from './sections/metrics.js';
 import { redisOptionsFromConfig } from './sections/redis.js';
 import { tieredOptionsFromConfig } from './sections/tiered.js';
-import { readingAll } from './sections/tls.js';
+import { checkTlsMaterial, readingAll } from './sections/tls.js';
 import { tracingOptionsFromConfig } from './sections/tracing.js';
 
 const W3C = new Set(['tracecontext', 'baggage']);
@@ -218,20 +218,45 @@ function checkFiles(config: HyperionConfig): void {
   const steps: (() => void)[] = [];
   if (config.tracing && config.tracing.enabled !== false) {
     const tracing = config.tracing;
-    steps.push(() => void tracingOptionsFromConfig(tracing));
+    steps.push(() => {
+      const tls = tracingOptionsFromConfig(tracing).tls;
+      if (tls) checkTlsMaterial('tracing.tls', tls, FILES);
+    });
   }
   if (config.metrics && config.metrics.enabled !== false) {
     const metrics = config.metrics;
-    steps.push(() => void metricsOptionsFromConfig(metrics));
+    steps.push(() => {
+      const tls = metricsOptionsFromConfig(metrics).tls;
+      if (tls) checkTlsMaterial('metrics.tls', tls, { ...FILES, ca: 'client_ca_file' });
+    });
   }
   const cache = config.cache;
-  if (cache?.type === 'redis') steps.push(() => void redisOptionsFromConfig(cache, 'cache'));
-  if (cache?.type === 'tiered' && cache.l2.type === 'redis') {
-    const l2 = cache.l2;
-    steps.push(() => void redisOptionsFromConfig(l2, 'cache.l2'));
-  }
+  const redis = (section: RedisSectionOut, field: string) => () => {
+    const o = redisOptionsFromConfig(section, field);
+    // Inline PEM (`ca`, `cert`, `key`) or files (`ca_file`…): named as the section gives them.
+    const names = (t: Record<string, unknown>) => ({
+      ca: t.ca_file !== undefined ? 'ca_file' : 'ca',
+      cert: t.cert_file !== undefined ? 'cert_file' : 'cert',
+      key: t.key_file !== undefined ? 'key_file' : 'key',
+    });
+    readingAll([
+      () => {
+        if (typeof o.tls === 'object' && typeof section.tls === 'object')
+          checkTlsMaterial(`${field}.tls`, o.tls, names(section.tls));
+      },
+      () => {
+        const given = section.sentinel?.tls;
+        if (typeof o.sentinel?.tls === 'object' && typeof given === 'object')
+          checkTlsMaterial(`${field}.sentinel.tls`, o.sentinel.tls, names(given));
+      },
+    ]);
+  };
+  if (cache?.type === 'redis') steps.push(redis(cache, 'cache'));
+  if (cache?.type === 'tiered' && cache.l2.type === 'redis') steps.push(redis(cache.l2, 'cache.l2'));
   readingAll(steps);
 }
+
+const FILES = { ca: 'ca_file', cert: 'cert_file', key: 'key_file' };
 
 /**
  * The config validated as `parseConfig` does (without environment overrides): an object written
