@@ -166,13 +166,17 @@ export function checkTlsMaterial(
   if (m.ca !== undefined) {
     // OpenSSL skips what is not a certificate in a CA bundle without an error: each PEM block is
     // parsed here, and a bundle without one is refused.
-    const blocks = String(m.ca).match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    // OpenSSL's `TRUSTED CERTIFICATE` blocks load too; they are counted, not parsed here.
+    const blocks =
+      String(m.ca).match(
+        /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]*?-----END (?:TRUSTED )?CERTIFICATE-----/g,
+      ) ?? [];
     const what =
       blocks.length === 0 ? 'holds no PEM certificate' : 'holds a PEM certificate that cannot be read';
     each.push(() => {
       try {
         if (blocks.length === 0) throw new Error();
-        for (const block of blocks) new X509Certificate(block);
+        for (const block of blocks) if (!block.includes('TRUSTED')) new X509Certificate(block);
       } catch {
         throw new ConfigError(`${field}.${names.ca}: ${what}`, [
           {
