@@ -163,3 +163,19 @@ describe('config: a Redis sentinel or cluster section without mode', () => {
     });
   });
 });
+
+describe('config: a key that starts with an invisible character', () => {
+  // A no-break space pasted as indentation, or a zero-width space, made a key whose path showed as
+  // a bare "…" (only the name part of a key is shown, and it had none): nothing to look for.
+  it('is shown by that character’s code point, never the rest of the key', () => {
+    const issues = issuesOf(
+      'tracing:\n  \u200bsample_rate: 0.5\n  \u00a0exporter: otlp\ncache:\n  type: redis\n  \u00a0password: S3CRET-nbsp\n',
+    );
+    assert.deepEqual(issues.map((i) => i.path).sort(), [
+      'cache.(U+00A0)…',
+      'tracing.(U+00A0)…',
+      'tracing.(U+200B)…',
+    ]);
+    assert.doesNotMatch(JSON.stringify(issues), /S3CRET/);
+  });
+});
