@@ -16,18 +16,20 @@ import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
 import { createPropagateOnlyTracer } from '../tracing/propagate-only.js';
-import type {
-  CacheSection,
-  HyperionConfig,
-  MemorySection,
-  RedisSectionOut,
-  TieredSectionOut,
+import { checkParsed, newFound, validateConfig } from './load.js';
+import {
+  type CacheSection,
+  configSchemaFor,
+  type HyperionConfig,
+  type MemorySection,
+  type RedisSectionOut,
+  type TieredSectionOut,
 } from './schema.js';
 import { memoryOptionsFromConfig } from './sections/memory.js';
 import { metricsOptionsFromConfig } from './sections/metrics.js';
 import { redisOptionsFromConfig } from './sections/redis.js';
 import { tieredOptionsFromConfig } from './sections/tiered.js';
-import { readingAll } from './sections/tls.js';
+import { checkTlsMaterial, readingAll } from './sections/tls.js';
 import { tracingOptionsFromConfig } from './sections/tracing.js';
 
 const W3C = new Set(['tracecontext', 'baggage']);
@@ -216,19 +218,64 @@ function checkFiles(config: HyperionConfig): void {
   const steps: (() => void)[] = [];
   if (config.tracing && config.tracing.enabled !== false) {
     const tracing = config.tracing;
-    steps.push(() => void tracingOptionsFromConfig(tracing));
+    steps.push(() => {
+      const tls = tracingOptionsFromConfig(tracing).tls;
+      if (tls) checkTlsMaterial('tracing.tls', tls, FILES);
+    });
   }
   if (config.metrics && config.metrics.enabled !== false) {
     const metrics = config.metrics;
-    steps.push(() => void metricsOptionsFromConfig(metrics));
+    steps.push(() => {
+      const tls = metricsOptionsFromConfig(metrics).tls;
+      if (tls) checkTlsMaterial('metrics.tls', tls, { ...FILES, ca: 'client_ca_file' });
+    });
   }
   const cache = config.cache;
-  if (cache?.type === 'redis') steps.push(() => void redisOptionsFromConfig(cache, 'cache'));
-  if (cache?.type === 'tiered' && cache.l2.type === 'redis') {
-    const l2 = cache.l2;
-    steps.push(() => void redisOptionsFromConfig(l2, 'cache.l2'));
-  }
+  const redis = (section: RedisSectionOut, field: string) => () => {
+    const o = redisOptionsFromConfig(section, field);
+    // Inline PEM (`ca`, `cert`, `key`) or files (`ca_file`…): named as the section gives them.
+    const names = (t: Record<string, unknown>) => ({
+      ca: t.ca_file !== undefined ? 'ca_file' : 'ca',
+      cert: t.cert_file !== undefined ? 'cert_file' : 'cert',
+      key: t.key_file !== undefined ? 'key_file' : 'key',
+    });
+    readingAll([
+      () => {
+        if (typeof o.tls === 'object' && typeof section.tls === 'object')
+          checkTlsMaterial(`${field}.tls`, o.tls, names(section.tls));
+      },
+      () => {
+        const given = section.sentinel?.tls;
+        if (typeof o.sentinel?.tls === 'object' && typeof given === 'object')
+          checkTlsMaterial(`${field}.sentinel.tls`, o.sentinel.tls, names(given));
+      },
+    ]);
+  };
+  if (cache?.type === 'redis') steps.push(redis(cache, 'cache'));
+  if (cache?.type === 'tiered' && cache.l2.type === 'redis') steps.push(redis(cache.l2, 'cache.l2'));
   readingAll(steps);
+}
+
+const FILES = { ca: 'ca_file', cert: 'cert_file', key: 'key_file' };
+
+/**
+ * The config validated as `parseConfig` does (without environment overrides): an object written
+ * in code or parsed by the caller (`JSON.parse`) is held to the same schema as a file, so a typo
+ * (`tracng:`, `sample_rat`) is not ignored and a bad value is named by its YAML key, not by the
+ * factory option it maps to. A config our loaders returned passes unchanged.
+ */
+function validConfig(config: unknown): HyperionConfig {
+  const source = 'createAppFromConfig: config';
+  const found = newFound();
+  checkParsed(config, source, found);
+  const value = config ?? {};
+  return validateConfig(
+    configSchemaFor(value),
+    value,
+    source,
+    [],
+    [{ what: 'in the object', found }],
+  ) as HyperionConfig;
 }
 
 /**
@@ -244,6 +291,7 @@ export async function createAppFromConfig(
   // Checked before anything is built: a typo must not leave half an app running.
   rejectUnknownKeys(options, KNOWN, 'createAppFromConfig');
   checkDisposeTimeout(options.disposeTimeoutMs);
+  config = validConfig(config);
   checkFiles(config);
   const serviceName = config.service?.name;
   const logger =

@@ -26,6 +26,8 @@ export interface ParseContext {
   at: readonly string[];
   /** Environment values: the name of the variable, for messages. */
   env?: string;
+  /** The prefix of environment overrides, for messages naming the variable to use. Default `HYPERION__`. */
+  envPrefix?: string;
 }
 
 export function where(ctx: ParseContext): string {
@@ -152,6 +154,50 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
         }
         stack.push([(node as Record<string, unknown>)[key], [...path, key]]);
       }
+    }
+  }
+}
+
+/** `${NAME}`, `${NAME:-default}`…: a shell or Compose placeholder, which a config file does not expand. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder as messages show it
+const SHOWN = '${…}';
+const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:?+=-][^}]*)?\}/;
+
+/**
+ * Text values of a file holding a `${NAME}` placeholder: nothing substitutes them, so the literal
+ * text would become the password, header or key prefix without a word. Each is an issue in
+ * `found` (its path only, never the value). Values set by environment variables are not checked:
+ * they are the way to give such a field its value (and the way to pass text that holds `${`).
+ */
+export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found): void {
+  const stack: [unknown, string[]][] = [[root, [...ctx.at]]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (PLACEHOLDER.test(node)) {
+        // The variable to use instead, when a shell can set it (plain names, nothing hidden); an
+        // item of a list is set with the whole list.
+        const item = path.findIndex((k) => /^\d+$/.test(k));
+        const field = item === -1 ? path : path.slice(0, item);
+        const prefix = ctx.envPrefix ?? 'HYPERION__';
+        const named =
+          displayPath(path) === path.join('.') && field.every((k) => /^[a-z][a-z\d_]*$/.test(k))
+            ? `${prefix}${field.join('__').toUpperCase()}${item === -1 ? '' : ' (the whole list)'}`
+            : `${prefix} + the path in upper case, joined by __`;
+        found.issues.push(
+          issue(
+            path,
+            `holds a ${SHOWN} placeholder, but environment variables are not substituted in config files`,
+            `the value itself, or the field set by the environment variable ${named}`,
+            `text with a ${SHOWN} placeholder`,
+          ),
+        );
+        found.blocked.push(path);
+      }
+    } else if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
+    } else if (typeof node === 'object' && node !== null) {
+      for (const [key, value] of Object.entries(node)) stack.push([value, [...path, key]]);
     }
   }
 }

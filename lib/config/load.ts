@@ -188,7 +188,7 @@ export function loadConfigText<S extends v.GenericSchema>(
   const source = options.source ?? 'config';
   const format = options.format ?? 'yaml';
   const inFile = newFound();
-  const raw = readText(text, format, { source, at: [] }, inFile);
+  const raw = readText(text, format, { source, at: [], envPrefix: options.envPrefix }, inFile);
   if (raw !== undefined && !isPlainObject(raw)) {
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
   }

@@ -18,6 +18,12 @@ function displayKey(key: string): string {
   if (key === '<<') return key; // a YAML 1.1 merge key
   const name = /^[\w.\-/@]*/.exec(key)![0];
   if (name.length === key.length && key.length <= 64) return key;
+  // A key that starts with an invisible character (a no-break space pasted as indentation, a
+  // zero-width space) would show as a bare "…": name that character, which is no secret.
+  const first = key.codePointAt(0);
+  if (name === '' && first !== undefined && /^[\s\p{Cc}\p{Cf}]/u.test(key)) {
+    return `(U+${first.toString(16).toUpperCase().padStart(4, '0')})…`;
+  }
   return `${name.slice(0, 64)}…`;
 }
 
@@ -55,6 +61,12 @@ export interface Found {
   issues: ConfigIssue[];
   blocked: string[][];
   incomplete?: boolean;
+  /**
+   * Plain YAML numbers whose text is not how the number prints (`1.10`, `2.0`, `007`, `0x1F`),
+   * with their paths: a field that turns numbers into text (a label value) gets the text as
+   * written instead (see `validateConfig`).
+   */
+  numberTexts?: { path: string[]; text: string }[];
 }
 
 export const newFound = (): Found => ({ issues: [], blocked: [] });

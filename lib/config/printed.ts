@@ -2,9 +2,10 @@
  * How a validated config prints. It holds the secrets of its sources (passwords, tokens, OTLP
  * header values, TLS key passphrases): `console.log(config)`, `util.inspect`, a logger field or
  * `JSON.stringify` of it — or of any section of it — shows `[redacted]` in their place and URLs
- * without their password. The values stay readable as properties.
+ * without their credentials (see `withoutPassword`). The values stay readable as properties.
  */
 import { inspect } from 'node:util';
+import { SENSITIVE_QUERY_PARAMS } from '../tracing/semconv.js';
 import { isSecretField } from './messages.js';
 
 const REDACTED = '[redacted]';
@@ -15,9 +16,55 @@ const isRecord = (v: unknown): v is Record<string, unknown> => {
   return proto === Object.prototype || proto === null;
 };
 
-/** `scheme://user:password@host…` → `scheme://user:[redacted]@host…`. */
-const withoutPassword = (s: string) =>
-  s.replace(/^([a-z][a-z\d+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i, `$1:${REDACTED}@`);
+const SENSITIVE_QUERY = new Set(SENSITIVE_QUERY_PARAMS);
+
+/** A query parameter whose value is a credential: named like a secret field, or a known one (`sig`). */
+function secretParam(raw: string): boolean {
+  let name = raw;
+  try {
+    name = decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {}
+  return isSecretField(name) || SENSITIVE_QUERY.has(name.toLowerCase());
+}
+
+/**
+ * A URL without its credentials: `scheme://user:password@host…` → `scheme://user:[redacted]@host…`
+ * (the userinfo ends at the authority's last `@`, as URL parsers read it, so a password holding
+ * `@` is hidden whole), a user name alone (often a token: `https://ghp_…@host`) hidden too, and
+ * the values of query parameters named like secrets (`?api_key=…`, `&sig=…`) hidden.
+ */
+function withoutPassword(s: string): string {
+  const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(s);
+  if (!scheme) return s;
+  const start = scheme[0].length;
+  // The authority ends at the first `/`, `?`, `#` (or `\`, which URL parsers read as `/`).
+  const rest = s.slice(start).search(/[/?#\\]/);
+  const end = rest === -1 ? s.length : start + rest;
+  let out = s;
+  const at = s.lastIndexOf('@', end - 1);
+  if (at >= start) {
+    const colon = s.indexOf(':', start);
+    out =
+      colon !== -1 && colon < at
+        ? `${s.slice(0, colon)}:${REDACTED}${s.slice(at)}`
+        : `${s.slice(0, start)}${REDACTED}${s.slice(at)}`;
+  }
+  // The query starts at the first `?` after the authority, unless a `#` comes first.
+  const tail = out.length - (s.length - end);
+  const mark = out.slice(tail).search(/[?#]/);
+  if (mark === -1 || out[tail + mark] !== '?') return out;
+  const q = tail + mark;
+  const hash = out.indexOf('#', q);
+  const query = out.slice(q + 1, hash === -1 ? out.length : hash);
+  const shown = query
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      return eq !== -1 && secretParam(part.slice(0, eq)) ? `${part.slice(0, eq)}=${REDACTED}` : part;
+    })
+    .join('&');
+  return `${out.slice(0, q + 1)}${shown}${hash === -1 ? '' : out.slice(hash)}`;
+}
 
 /**
  * A copy of `value` for printing: every text or byte value under a secret-named field (and every

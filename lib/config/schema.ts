@@ -5,7 +5,7 @@
  * would only say "matches none").
  */
 import * as v from 'valibot';
-import { nonEmpty, oneOf, section } from './primitives.js';
+import { oneOf, section } from './primitives.js';
 import { memorySection } from './sections/memory.js';
 import { metricsSection } from './sections/metrics.js';
 import { redisSection } from './sections/redis.js';
@@ -22,8 +22,11 @@ export const loggingSection = section(
 
 export const serviceSection = section(
   {
-    /** Service name; the default for `tracing.service_name` and a `service` field on log records. */
-    name: nonEmpty('a non-empty name'),
+    /**
+     * Service name; the default for `tracing.service_name` and a `service` field on log records.
+     * Trimmed, as `tracing.service_name` is: a blank name would only fail in the tracer factory.
+     */
+    name: v.pipe(v.string('a non-empty name'), v.trim(), v.minLength(1, 'a non-empty name')),
   },
   'service settings',
 );

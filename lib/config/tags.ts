@@ -90,7 +90,13 @@ export function checkDocument(doc: Document.Parsed, ctx: ParseContext, found: Fo
   const stack: [unknown, string[]][] = [[doc.contents, [...ctx.at]]];
   while (stack.length > 0) {
     const [node, path] = stack.pop()!;
-    if (isMap(node)) {
+    if (isScalar(node) && typeof node.value === 'number' && node.type === 'PLAIN') {
+      const text = (node as { source?: unknown }).source;
+      if (typeof text === 'string' && text !== String(node.value)) {
+        found.numberTexts ??= [];
+        found.numberTexts.push({ path, text });
+      }
+    } else if (isMap(node)) {
       const seen = new Set<string>();
       node.items = node.items.filter((pair) => {
         if (!isPair(pair)) return true;

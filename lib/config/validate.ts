@@ -166,6 +166,32 @@ function withEnvText(schema: unknown, input: unknown, origins: readonly EnvOrigi
   return out;
 }
 
+/**
+ * `input` with each plain YAML number written otherwise than it prints (`1.10`, `2.0`, `007`) given
+ * as its text to a field that takes text and numbers alike and accepts the text as written: a
+ * label value `version: 1.10` is "1.10", not "1.1" (`2.0` is not "2"). Fields taking numbers only
+ * (`sample_rate`), text only (a password: a number stays an error) or anything (attributes, where
+ * a number is a number) keep YAML's reading, and so does a duration (`1.50` is no duration text).
+ * Paths an environment variable replaced are left alone.
+ */
+function withFileText(
+  schema: unknown,
+  input: unknown,
+  texts: readonly { path: readonly string[]; text: string }[],
+  origins: readonly EnvOrigin[],
+): unknown {
+  let out = input;
+  for (const { path, text } of texts) {
+    if (findOrigin(origins, path) || typeof lookup(out, path) !== 'number') continue;
+    const field = fieldSchema(schema as SchemaNode, path);
+    if (!field) continue;
+    const types = acceptedTypes(field);
+    if (!types.has('string') || !types.has('number') || types.has('any')) continue;
+    if (v.safeParse(field as v.GenericSchema, text).success) out = replaceAt(out, path, text);
+  }
+  return out;
+}
+
 function replaceAt(root: unknown, segments: readonly string[], value: unknown): unknown {
   if (segments.length === 0) return value;
   const node = { ...(root as Record<string, unknown>) };
@@ -284,6 +310,8 @@ export function validateConfig<S extends v.GenericSchema>(
   const priorCount = prior.reduce((n, p) => n + p.found.issues.length, 0);
   let flat: v.BaseIssue<unknown>[] = [];
   if (!prior.some((p) => p.found.incomplete)) {
+    const texts = prior.flatMap((p) => p.found.numberTexts ?? []);
+    if (texts.length > 0) input = withFileText(schema, input, texts, origins);
     input = withEnvText(schema, input, origins);
     const result = v.safeParse(schema, input, { abortEarly: false });
     if (result.success && priorCount === 0) return printRedacted(result.output);

@@ -7,6 +7,7 @@ import { Composer, type Document, LineCounter } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import {
   checkCst,
+  checkPlaceholders,
   checkTree,
   lexAndParse,
   MAX_CONFIG_BYTES,
@@ -87,6 +88,7 @@ export function readText(text: string, format: ConfigFormat, ctx: ParseContext, 
   }
   const value = format === 'json' ? parseJson(text, ctx, found) : parseYamlText(text, ctx, found);
   if (value !== undefined) checkTree(value, ctx, found);
+  if (value !== undefined && ctx.env === undefined) checkPlaceholders(value, ctx, found);
   return value;
 }
 
@@ -106,7 +108,11 @@ function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
       const line = before.split('\n').length;
       at = ` at line ${line}, column ${Number(offset) - before.lastIndexOf('\n')}`;
     }
-    throw syntaxProblem(`${where(ctx)}: not valid JSON${at}`, 'JSON syntax error');
+    // V8 gives no position for an unexpected token; the commonest case is YAML in a .json file.
+    const hint = /^\s*[{[]/.test(text)
+      ? ''
+      : ' (a JSON config is one object, starting with "{"; for YAML, name the file .yaml or pass format: "yaml")';
+    throw syntaxProblem(`${where(ctx)}: not valid JSON${at}${hint}`, 'JSON syntax error');
   }
   // JSON.parse keeps the last of duplicate keys without a word; a config says each key once.
   for (const { at, problem } of jsonDuplicateKeys(text, ctx)) {

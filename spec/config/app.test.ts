@@ -146,3 +146,76 @@ metrics: { namespace: cfgtest, port: 0 }
     await assert.rejects(createAppFromConfig(cfg), /EADDRINUSE|address already in use/i);
   });
 });
+
+describe('createAppFromConfig given an object it did not load', () => {
+  // A JavaScript caller (or one with `JSON.parse` output) gets the same checks as a file: before,
+  // `tracng:` and `sample_rat` were ignored and an app without tracing was built, a cache type typo
+  // was a TypeError, a bad value was named by the factory's camelCase option.
+  const rejects = async (config: unknown, paths: string[]) => {
+    const err = await createAppFromConfig(config as never).then(
+      async (app) => {
+        await app.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    assert.deepEqual(err.issues.map((i) => i.path).sort(), paths, err.message);
+    assert.match(err.message, /^createAppFromConfig: config: /);
+    return err;
+  };
+
+  it('reports every bad field with its YAML path, as a file would', async () => {
+    await rejects({ tracng: { exporter: 'memory' } }, ['tracng']);
+    const typo = await rejects({ tracing: { exporter: 'memory', sample_rat: 0.5 } }, ['tracing.sample_rat']);
+    assert.match(typo.message, /did you mean `sample_rate`\?/);
+    await rejects({ cache: { type: 'memroy', max_cost: 10 } }, ['cache.type']);
+    await rejects(
+      { cache: { type: 'memory', max_cost: 'abc' }, logging: { level: 'verbose' }, metrics: { port: -1 } },
+      ['cache.max_cost', 'logging.level', 'metrics.port'],
+    );
+    const secret = await rejects({ cache: { type: 'redis', password: 'S3CRET-app-obj', db: 'x' } }, [
+      'cache.db',
+    ]);
+    assert.doesNotMatch(`${secret.message}${JSON.stringify(secret.issues)}`, /S3CRET/);
+    await rejects(null, ['']);
+    await rejects([{ tracing: {} }], ['']);
+  });
+
+  it('builds what it accepts, in the file forms ("5m"), and a loaded config as before', async () => {
+    const app = await createAppFromConfig({
+      tracing: { exporter: 'memory', sample_rate: 0.5 },
+      cache: { type: 'memory', max_cost: 1024, default_ttl: '5m' },
+    } as never);
+    try {
+      assert.equal('finishedSpans' in app.tracer, true, 'the memory exporter tracer was built');
+      await app.ctx.cache.set('k', new Uint8Array([1]));
+      assert.deepEqual(await app.ctx.cache.get('k'), new Uint8Array([1]));
+    } finally {
+      await app.close();
+    }
+    const loaded = await createAppFromConfig(parseConfig({ cache: { type: 'memory', max_cost: 64 } }));
+    await loaded.close();
+  });
+});
+
+describe('service.name', () => {
+  // A blank name passed the schema, then failed in the tracer factory as
+  // `serviceName: must be a non-empty string` — a factory option the file does not have.
+  it('a blank name is a ConfigError naming service.name; a padded one is trimmed, as tracing.service_name', async () => {
+    assert.throws(
+      () => parseConfig({ service: { name: '  ' }, tracing: { exporter: 'memory' } }),
+      (e: unknown) => e instanceof ConfigError && e.issues.map((i) => i.path).join() === 'service.name',
+    );
+    const config = parseConfig({ service: { name: ' users ' }, tracing: { exporter: 'memory' } });
+    assert.equal(config.service?.name, 'users');
+    const app = await createAppFromConfig(config);
+    try {
+      app.tracer.startSpan('x').end();
+      const spans = (app.tracer as OtelTracer).finishedSpans();
+      assert.equal(spans[0]?.resource.attributes['service.name'], 'users');
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -295,7 +295,7 @@ describe('config audit: every unreadable file is reported at once, with its own 
 
   it('the Redis L2 of a tiered cache names its files under cache.l2', async () => {
     const config = load(
-      `cache: {type: tiered, l1: {type: memory, max_cost: 1000}, l2: {type: redis, min_idle_conns: 0, tls: {ca_file: ${missing}/ca.pem}, sentinel: {tls: {ca_file: ${missing}/s.pem}}}}`,
+      `cache: {type: tiered, l1: {type: memory, max_cost: 1000}, l2: {type: redis, mode: standalone, min_idle_conns: 0, tls: {ca_file: ${missing}/ca.pem}, sentinel: {tls: {ca_file: ${missing}/s.pem}}}}`,
     );
     const err = await createAppFromConfig(config).then(
       () => assert.fail('built'),

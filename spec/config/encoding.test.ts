@@ -64,7 +64,7 @@ describe('config: duplicate keys in JSON are errors, as in YAML', () => {
     ]);
     assert.match(err.issues.find((i) => i.path === 'cache.l1.max_cost')!.message, /is required/);
     const list =
-      '{"cache": {"type": "redis", "addresses": ["a:1", "b:2"], "sentinel": {"addresses": [{"k": 1, "k": 2}]}}}';
+      '{"cache": {"type": "redis", "mode": "standalone", "addresses": ["a:1", "b:2"], "sentinel": {"addresses": [{"k": 1, "k": 2}]}}}';
     const err2 = await rejection(
       Promise.resolve().then(() => loadConfigFromText(list, { env: {}, format: 'json' })),
     );

@@ -111,3 +111,39 @@ describe('config: a text field set from the environment gets the text, not a YAM
     assert.doesNotMatch(shown, /987654321|24681357/);
   });
 });
+
+describe('config: a label value written as a number in the file keeps the text as written', () => {
+  // YAML reads `1.10` as the number 1.1, and the label took String(1.1): `version: 1.10` was
+  // exported as version="1.1", `2.0` as "2", `007` as "7", without a word. A field that turns
+  // numbers into text now gets the file's text, as an environment value does.
+  it('default_labels: 1.10, 2.0, 007, 0x1F, 1e3 stay as written; other fields keep the YAML number', () => {
+    const c = loadConfigFromText(
+      [
+        'metrics:',
+        '  default_labels: { version: 1.10, major: 2.0, build: 007, hex: 0x1F, e: 1e3, n: 5, q: "3.10" }',
+        'tracing: { sample_rate: 0.50, attributes: { weight: 2.0 } }',
+        'cache: { type: memory, max_cost: 1024.0, default_ttl: 1.50 }',
+        '',
+      ].join('\n'),
+      { env: {} },
+    );
+    assert.deepEqual(c.metrics?.default_labels, {
+      version: '1.10',
+      major: '2.0',
+      build: '007',
+      hex: '0x1F',
+      e: '1e3',
+      n: '5',
+      q: '3.10',
+    });
+    // A number-only field, an attribute (a number is a number there), a byte count and a duration.
+    assert.equal(c.tracing?.sample_rate, 0.5);
+    assert.deepEqual(c.tracing?.attributes, { weight: 2 });
+    assert.deepEqual(c.cache, { type: 'memory', max_cost: 1024, default_ttl: 1.5 });
+    // A text-only field still refuses a number, however it is written.
+    assert.throws(
+      () => loadConfigFromText('cache: { type: redis, password: 007 }\n', { env: {} }),
+      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === 'cache.password'),
+    );
+  });
+});

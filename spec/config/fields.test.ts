@@ -121,3 +121,61 @@ describe('tracing resource attributes: a non-finite number is refused', () => {
     await createOtelTracer({ exporter: 'memory', attributes: { a: 1.5, b: [1, -0.5] } }).close();
   });
 });
+
+describe('config: a Redis sentinel or cluster section without mode', () => {
+  // Without `mode` the cache is standalone: a `sentinel:` section was ignored and the cache
+  // connected to `addresses` (by default 127.0.0.1:6379) instead of asking the sentinels.
+  it('is an error naming cache.mode; with mode written out (the original example lists both) it passes', () => {
+    const sentinel = issuesOf(
+      'cache:\n  type: redis\n  sentinel: { master_name: mymaster, sentinel_addresses: ["s1:26379"] }\n',
+    );
+    assert.deepEqual(
+      sentinel.map((i) => [i.path, i.expected]),
+      [['cache.mode', 'mode: sentinel, or mode: standalone to leave the section unused']],
+    );
+    const cluster = issuesOf(
+      'cache: { type: redis, addresses: ["n1:7000"], cluster: { read_only: true } }\n',
+    );
+    assert.deepEqual(
+      cluster.map((i) => i.path),
+      ['cache.mode'],
+    );
+    const fromEnv = issuesOf('cache: { type: redis }\n', { HYPERION__CACHE__SENTINEL__MASTER_NAME: 'm' });
+    assert.deepEqual(
+      fromEnv.map((i) => i.path),
+      ['cache.mode'],
+    );
+    // The original plan's example: both sections under mode: standalone.
+    loadConfigFromText(
+      [
+        'cache:',
+        '  type: redis',
+        '  mode: standalone',
+        '  addresses: [localhost:6379]',
+        '  cluster: { max_redirects: 3, read_only: false }',
+        '  sentinel: { master_name: mymaster, sentinel_addresses: [localhost:26379] }',
+        '',
+      ].join('\n'),
+      { env: {} },
+    );
+    loadConfigFromText('cache: { type: redis }\n', {
+      env: { HYPERION__CACHE__MODE: 'sentinel', HYPERION__CACHE__SENTINEL__MASTER_NAME: 'm' },
+    });
+  });
+});
+
+describe('config: a key that starts with an invisible character', () => {
+  // A no-break space pasted as indentation, or a zero-width space, made a key whose path showed as
+  // a bare "…" (only the name part of a key is shown, and it had none): nothing to look for.
+  it('is shown by that character’s code point, never the rest of the key', () => {
+    const issues = issuesOf(
+      'tracing:\n  \u200bsample_rate: 0.5\n  \u00a0exporter: otlp\ncache:\n  type: redis\n  \u00a0password: S3CRET-nbsp\n',
+    );
+    assert.deepEqual(issues.map((i) => i.path).sort(), [
+      'cache.(U+00A0)…',
+      'tracing.(U+00A0)…',
+      'tracing.(U+200B)…',
+    ]);
+    assert.doesNotMatch(JSON.stringify(issues), /S3CRET/);
+  });
+});

@@ -22,7 +22,7 @@ import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisLease } from '../../lib/cache/redis/lease.js';
 import { resolveOptions as resolveRedisOptions } from '../../lib/cache/redis/options.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
-import { loadConfigFromText } from '../../lib/config/index.js';
+import { loadConfigFromText, parseConfig } from '../../lib/config/index.js';
 import type { HyperionConfig, MemorySection, RedisSectionOut } from '../../lib/config/schema.js';
 import { memoryOptionsFromConfig } from '../../lib/config/sections/memory.js';
 import { metricsOptionsFromConfig } from '../../lib/config/sections/metrics.js';
@@ -759,6 +759,14 @@ async function check({ text, format, env, secret }: Case): Promise<void> {
   }
   if (config) {
     stats.accepted++;
+    // createAppFromConfig validates what it is given again: an accepted config must pass as it is.
+    let again: unknown;
+    try {
+      again = parseConfig(config);
+    } catch (err) {
+      throw new Error(`an accepted config failed validation again: ${inspect(err)}\nfor:\n${text}`);
+    }
+    assert.deepStrictEqual(again, config, `validated again, the config changed; for:\n${text}`);
     const t1 = performance.now();
     try {
       await buildAll(config);

@@ -147,3 +147,27 @@ describe('config loading', () => {
     );
   });
 });
+
+describe('a .json file that is not JSON', () => {
+  // V8 names no position for an unexpected token, so YAML saved as app.json got only
+  // "not valid JSON", with nothing pointing at the cause.
+  it('YAML text in a .json file says what a JSON config starts with and how to read YAML', async () => {
+    const p = await writeTemp('app.json', 'cache:\n  password: S3CRET-json-yaml\n  addresses: ["a:1"]\n');
+    await assert.rejects(loadConfigFile(p, schema, { env: {} }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(
+        e.message,
+        /not valid JSON \(a JSON config is one object, starting with "\{"; for YAML, name the file \.yaml or pass format: "yaml"\)/,
+      );
+      assert.doesNotMatch(e.message, /S3CRET/);
+      return true;
+    });
+    // JSON that starts like JSON keeps the position only.
+    const q = await writeTemp('b.json', '{"cache": {"addresses": ["a:1"],}}');
+    await assert.rejects(loadConfigFile(q, schema, { env: {} }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /not valid JSON at line 1, column \d+$/);
+      return true;
+    });
+  });
+});

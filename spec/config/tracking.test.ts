@@ -24,7 +24,8 @@ const tiered = (port: number, invalidation: Record<string, unknown>) => ({
 
 describe('cache.invalidation.mode', () => {
   it('accepts bus, tracking and both, and the tracking flavour; names the choices otherwise', () => {
-    for (const mode of ['bus', 'tracking', 'both'])
+    parseConfig(tiered(6379, { mode: 'bus', channel: 'c' }));
+    for (const mode of ['tracking', 'both'])
       parseConfig(tiered(6379, { mode, tracking_mode: 'bcast', heartbeat: '1s' }));
     assert.throws(
       () => parseConfig(tiered(6379, { mode: 'server' })),
@@ -35,6 +36,38 @@ describe('cache.invalidation.mode', () => {
       () => parseConfig(tiered(6379, { mode: 'tracking', tracking_mode: 'all' })),
       (e: ConfigError) => e.issues[0]?.path === 'cache.invalidation.tracking_mode',
     );
+  });
+});
+
+describe('settings of an invalidation mode or lease that is not on', () => {
+  // They were ignored: `{ tracking_mode: bcast }` alone (mode bus, the default) built a cache with
+  // no server-assisted invalidation at all, `lease: { ttl: 5s }` (no enabled: true) no lease.
+  const lease = (l: Record<string, unknown>) => ({
+    ...tiered(6379, {}),
+    cache: { ...tiered(6379, {}).cache, lease: l },
+  });
+  const paths = (config: unknown) => {
+    try {
+      parseConfig(config);
+      return [];
+    } catch (e) {
+      return (e as ConfigError).issues.map((i) => i.path).sort();
+    }
+  };
+  it('are errors naming them; with the mode or enabled they need, or invalidation off, they pass', () => {
+    assert.deepEqual(paths(tiered(6379, { tracking_mode: 'bcast', heartbeat: '1s' })), [
+      'cache.invalidation.heartbeat',
+      'cache.invalidation.tracking_mode',
+    ]);
+    assert.deepEqual(paths(tiered(6379, { mode: 'bus', tracking_mode: 'default' })), [
+      'cache.invalidation.tracking_mode',
+    ]);
+    assert.deepEqual(paths(tiered(6379, { mode: 'tracking', channel: 'c' })), ['cache.invalidation.channel']);
+    assert.deepEqual(paths(lease({ ttl: '5s', wait: '1s' })), ['cache.lease.enabled']);
+    assert.deepEqual(paths(tiered(6379, { mode: 'both', channel: 'c', tracking_mode: 'bcast' })), []);
+    assert.deepEqual(paths(tiered(6379, { enabled: false, tracking_mode: 'bcast' })), []);
+    assert.deepEqual(paths(lease({ enabled: false, ttl: '5s' })), []);
+    assert.deepEqual(paths(lease({ enabled: true, wait: '1s' })), []);
   });
 });
 

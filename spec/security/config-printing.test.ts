@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
+import fc from 'fast-check';
 import { loadConfig, loadConfigFromText, parseConfig } from '../../lib/config/index.js';
 
 const S = {
@@ -105,6 +106,62 @@ describe('printing a loaded config shows no secret', () => {
     assert.deepStrictEqual(
       { ...loaded!.metrics },
       { port: 0, auth: { username: 'scraper', password: S.metrics } },
+    );
+  });
+});
+
+describe('printing a URL in a config shows none of its credentials', () => {
+  const print = (endpoint: string) => {
+    const config = loadConfigFromText(`tracing:\n  endpoint: ${JSON.stringify(endpoint)}\n`, { env: {} });
+    const text = printed(config);
+    // The URL is still the one given, for the tracer.
+    assert.equal((config.tracing as { endpoint?: string }).endpoint, endpoint);
+    return text;
+  };
+
+  it('a password holding "@", a user name alone, a secret query parameter', () => {
+    // A URL parser ends the userinfo at the last "@" of the authority: the password is "p@SECRETpw1".
+    assert.equal(new URL('https://user:p@SECRETpw1@otel.internal:4318/v1').password, 'p%40SECRETpw1');
+    const cases: [string, RegExp][] = [
+      [
+        'https://user:p@SECRETpw1@otel.internal:4318/v1/traces',
+        /https:\/\/user:\[redacted\]@otel\.internal:4318\/v1\/traces/,
+      ],
+      [
+        'https://ghp_SECRETtoken2@otel.internal/v1/traces',
+        /https:\/\/\[redacted\]@otel\.internal\/v1\/traces/,
+      ],
+      [
+        'https://otel.internal/v1/traces?api_key=SECRETq3&region=eu',
+        /\/v1\/traces\?api_key=\[redacted\]&region=eu/,
+      ],
+      ['https://otel.internal/v1/traces?region=eu&sig=SECRETsig4#top', /\?region=eu&sig=\[redacted\]#top/],
+      ['https://a@b:SECRETpw5@otel.internal/v1', /https:\/\/a@b:\[redacted\]@otel\.internal\/v1/],
+    ];
+    for (const [url, shown] of cases) {
+      const text = print(url);
+      assert.doesNotMatch(text, /SECRET/, text);
+      assert.match(text, shown);
+    }
+    // Nothing else changes: no credentials, no secret parameter, a "?" or "@" in the fragment.
+    const plain = 'https://otel.internal:4318/v1/traces?region=eu#a@b?c';
+    assert.match(print(plain), /https:\/\/otel\.internal:4318\/v1\/traces\?region=eu#a@b\?c/);
+  });
+
+  it('any password a URL parser reads, whatever its characters (property)', () => {
+    const char = fc.constantFrom(..."abcXYZ019-._~!$&'()*+,;=:@%".split(''));
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom(...'abcXYZ019-._~'.split('')), maxLength: 8 }),
+        fc.string({ unit: char, maxLength: 16 }),
+        fc.string({ unit: char, maxLength: 6 }),
+        (user, pw, tail) => {
+          const url = `https://${user}:SECRET${pw}${tail}@otel.internal:4318/v1/traces?token=SECRET${tail}`;
+          assert.ok(URL.canParse(url));
+          assert.doesNotMatch(print(url), /SECRET/);
+        },
+      ),
+      { numRuns: 300, seed: 16 },
     );
   });
 });

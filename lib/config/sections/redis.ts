@@ -111,6 +111,23 @@ const rules: SectionRule[] = [
     }
   },
   (s, fail) => {
+    // Without `mode` the cache is standalone and a `sentinel:`/`cluster:` section is ignored: the
+    // cache would connect to `addresses` (by default 127.0.0.1:6379) instead of the sentinels.
+    // With `mode` written out (as in the original plan's example, which lists both sections
+    // under `mode: standalone`) the other sections are allowed.
+    if (s.mode !== undefined) return;
+    const given = (['sentinel', 'cluster'] as const).filter(
+      (k) => typeof s[k] === 'object' && s[k] !== null && !Array.isArray(s[k]),
+    );
+    if (given.length > 0) {
+      fail(
+        ['mode'],
+        `is required with a ${given.join(' and a ')} section (without it the cache is standalone and the section is ignored)`,
+        `mode: ${given[0]}, or mode: standalone to leave the section unused`,
+      );
+    }
+  },
+  (s, fail) => {
     if (s.mode === 'cluster' && typeof s.db === 'number' && s.db !== 0) {
       fail(['db'], 'must be 0 in cluster mode (Redis Cluster has a single database)', '0');
     }

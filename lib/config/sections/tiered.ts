@@ -29,6 +29,7 @@ import {
   MAX_TTL_MS,
   nonEmpty,
   oneOf,
+  type SectionRule,
   section,
 } from '../primitives.js';
 
@@ -36,6 +37,42 @@ import {
 const ttl = v.optional(durationIn({ exclusive: true, max: MAX_TTL_MS }));
 /** Durations that arm timers: up to 2^31 − 1 ms. */
 const positiveTimer = v.optional(durationIn({ exclusive: true }));
+
+/**
+ * Settings of a mode that is not on are errors, not ignored: `{ tracking_mode: bcast }` alone
+ * (mode bus, the default) would leave the user believing the cache has server-assisted
+ * invalidation when it has none; a `channel` with `mode: tracking` is never used.
+ */
+const invalidationModeRule: SectionRule = (inv, fail) => {
+  if (inv.enabled === false) return;
+  const mode = typeof inv.mode === 'string' ? inv.mode : 'bus';
+  const shown = inv.mode === undefined ? 'bus, the default' : mode;
+  if (mode === 'bus') {
+    for (const key of ['tracking_mode', 'heartbeat'])
+      if (inv[key] !== undefined)
+        fail(
+          [key],
+          `applies only with mode: tracking or both (mode is ${shown}, so it would be ignored)`,
+          'mode: tracking or both with it, or no such key',
+        );
+  }
+  if (mode === 'tracking' && inv.channel !== undefined)
+    fail(
+      ['channel'],
+      'applies only with mode: bus or both (mode is tracking, so it would be ignored)',
+      'mode: bus or both with it, or no such key',
+    );
+};
+
+/** `lease: { ttl, wait }` without `enabled: true` would leave the lease off without a word. */
+const leaseEnabledRule: SectionRule = (lease, fail) => {
+  if (lease.enabled === undefined && (lease.ttl !== undefined || lease.wait !== undefined))
+    fail(
+      ['enabled'],
+      'is required with ttl or wait: the lease is off unless enabled is true',
+      'enabled: true (or false to keep it off)',
+    );
+};
 
 const BREAKER_PHRASE = 'false, or a mapping of breaker settings (keys: failures, cooldown)';
 
@@ -79,6 +116,7 @@ export const tieredFields = {
         heartbeat: positiveTimer,
       },
       'invalidation settings',
+      [invalidationModeRule],
     ),
   ),
   lease: v.optional(
@@ -90,6 +128,7 @@ export const tieredFields = {
         wait: v.optional(durationIn()),
       },
       'lease settings',
+      [leaseEnabledRule],
     ),
   ),
 };

@@ -12,8 +12,9 @@
  *     server_name: redis.internal            # name to check the certificate against
  *     reject_unauthorized: true              # false = accept any certificate (testing only)
  */
+import { X509Certificate } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
 import { MAX_CONFIG_BYTES } from '../limits.js';
@@ -135,6 +136,78 @@ export function readingAll(steps: readonly (() => void)[]): void {
     const issues = failed.flatMap((e) => e.issues);
     throw new ConfigError(`${issues.length} files named in the config cannot be used`, issues);
   }
+}
+
+/**
+ * Checks that the PEM read from a config's files loads, each named by its field: the CA bundle,
+ * the certificate, the key (with its passphrase), then whether certificate and key belong
+ * together. Otherwise a file that holds no certificate (a wrong path to some other file, a DER
+ * file) was accepted and every connection failed later — the OTLP exporter's at each export,
+ * without a word at startup. The reason is OpenSSL's ("no start line", "bad decrypt"), never the
+ * content.
+ */
+export function checkTlsMaterial(
+  field: string,
+  m: { ca?: unknown; cert?: unknown; key?: unknown; passphrase?: string },
+  names: { ca: string; cert: string; key: string },
+): void {
+  const loads = (name: string, expected: string, options: object, what: string) => () => {
+    try {
+      createSecureContext(options);
+    } catch (err) {
+      const reason = (err as { reason?: unknown } | null)?.reason;
+      const message = `${what} (${typeof reason === 'string' ? reason : 'cannot be loaded'})`;
+      throw new ConfigError(`${field}.${name}: ${message}`, [
+        { path: `${field}.${name}`, expected, received: 'a file that cannot be used', message },
+      ]);
+    }
+  };
+  const each: (() => void)[] = [];
+  if (m.ca !== undefined) {
+    // OpenSSL skips what is not a certificate in a CA bundle without an error: each PEM block is
+    // parsed here, and a bundle without one is refused.
+    // OpenSSL's `TRUSTED CERTIFICATE` blocks load too; they are counted, not parsed here.
+    const blocks =
+      String(m.ca).match(
+        /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]*?-----END (?:TRUSTED )?CERTIFICATE-----/g,
+      ) ?? [];
+    const what =
+      blocks.length === 0 ? 'holds no PEM certificate' : 'holds a PEM certificate that cannot be read';
+    each.push(() => {
+      try {
+        if (blocks.length === 0) throw new Error();
+        for (const block of blocks) if (!block.includes('TRUSTED')) new X509Certificate(block);
+      } catch {
+        throw new ConfigError(`${field}.${names.ca}: ${what}`, [
+          {
+            path: `${field}.${names.ca}`,
+            expected: 'PEM CA certificates',
+            received: 'a file that cannot be used',
+            message: what,
+          },
+        ]);
+      }
+    });
+  }
+  if (m.cert !== undefined)
+    each.push(loads(names.cert, 'a PEM certificate', { cert: m.cert }, 'holds no usable PEM certificate'));
+  if (m.key !== undefined)
+    each.push(
+      loads(
+        names.key,
+        'a PEM private key (and its key_passphrase when it is encrypted)',
+        { key: m.key, passphrase: m.passphrase },
+        'holds no private key that loads with the key_passphrase given',
+      ),
+    );
+  readingAll(each);
+  if (m.cert !== undefined && m.key !== undefined)
+    loads(
+      names.key,
+      `the private key of the certificate in ${names.cert}`,
+      { cert: m.cert, key: m.key, passphrase: m.passphrase },
+      `is not the key of the certificate in ${names.cert}`,
+    )();
 }
 
 /** Maps a `clientTls` section to `tls.connect` options, reading the files. `field` is its path. */

@@ -1,0 +1,88 @@
+/**
+ * A config file is not a template: `${NAME}` in a value is never substituted. Before, such a
+ * value was taken as written without a word — the Redis password `${REDIS_PASSWORD}`, the key
+ * prefix `${APP}:` (every app sharing one keyspace), the header `Bearer ${TOKEN}`. Now each is an
+ * error with its path and the variable that sets the field, in YAML and JSON files alike; a value
+ * set by an environment variable is not checked (it is the way to set such a field).
+ */
+/* biome-ignore-all lint/suspicious/noTemplateCurlyInString: the placeholders are the file contents under test */
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, loadConfigFromText } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
+
+const fails = async (run: () => unknown): Promise<ConfigError> => {
+  try {
+    await run();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err;
+  }
+  assert.fail('accepted');
+};
+
+describe('config: ${NAME} placeholders in a file', () => {
+  it('are errors with their paths and the variable to set instead, in YAML and JSON files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-placeholders-'));
+    const yaml = join(dir, 'app.yaml');
+    await writeFile(
+      yaml,
+      [
+        'cache:',
+        '  type: redis',
+        '  addresses: ["${REDIS_HOST}:6379"]',
+        '  password: ${REDIS_PASSWORD}',
+        '  key_prefix: "${APP:-users}:"',
+        'tracing:',
+        '  headers: { authorization: "Bearer ${OTLP_TOKEN}" }',
+        '  attributes: { price: "$5 {x} ${ not one" }',
+        '',
+      ].join('\n'),
+    );
+    const err = await fails(() => loadConfig(yaml, { env: { REDIS_PASSWORD: 'pw', APP: 'a' } }));
+    assert.deepEqual(
+      err.issues.map((i) => [i.path, i.expected.replace(/.* variable /, '')]).sort(),
+      [
+        ['cache.addresses.0', 'HYPERION__CACHE__ADDRESSES (the whole list)'],
+        ['cache.key_prefix', 'HYPERION__CACHE__KEY_PREFIX'],
+        ['cache.password', 'HYPERION__CACHE__PASSWORD'],
+        ['tracing.headers.authorization', 'HYPERION__TRACING__HEADERS__AUTHORIZATION'],
+      ],
+      err.message,
+    );
+    for (const i of err.issues) assert.match(i.message, /not substituted/);
+
+    const json = join(dir, 'app.json');
+    await writeFile(json, '{"cache": {"type": "memory", "max_cost": 64, "default_ttl": "${TTL}"}}');
+    const inJson = await fails(() => loadConfig(json, { env: {} }));
+    assert.deepEqual(
+      inJson.issues.map((i) => i.path),
+      ['cache.default_ttl'],
+      'reported once (not again as a bad duration)',
+    );
+  });
+
+  it('a value set by an environment variable is taken as it is', () => {
+    const config = loadConfigFromText('cache: { type: redis, addresses: ["r:6379"] }\n', {
+      env: { HYPERION__CACHE__PASSWORD: 'pa${ss}word', HYPERION__CACHE__KEY_PREFIX: '${x}:' },
+    });
+    const cache = config.cache as { password?: string; key_prefix?: string };
+    assert.equal(cache.password, 'pa${ss}word');
+    assert.equal(cache.key_prefix, '${x}:');
+  });
+});
+
+describe('config: ${NAME} placeholders with another override prefix', () => {
+  it('name the variable with that prefix', async () => {
+    const err = await fails(() =>
+      loadConfigFromText('cache: { type: redis, password: "${PW}" }\n', { env: {}, envPrefix: 'APP__' }),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => i.expected.replace(/.* variable /, '')),
+      ['APP__CACHE__PASSWORD'],
+    );
+  });
+});
