@@ -11,6 +11,7 @@ import {
 } from '../../../lib/cache/redis/transaction/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { deferred, tick, within } from '../../harness/clock.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import {
   type RedisCluster,
@@ -473,6 +474,53 @@ end`;
     // The runner works again on a new connection.
     assert.equal((await runner.transaction((b) => void b.set('late', enc('v3')))).ok, true);
     assert.equal(await raw.get('tx:late'), 'v3');
+  });
+
+  it('a lost EXEC reply says the outcome is unknown (it was applied here), and the connection is dropped, not sent an UNWATCH', async () => {
+    // The server runs the EXEC, but its reply never reaches the client (a network fault between
+    // them): the transaction is applied. Before the fix the error said "nothing was applied", and
+    // the runner sent UNWATCH behind the unanswered EXEC and waited a second command timeout for it.
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    const c = createRedisCache({
+      addresses: [`${proxy.host}:${proxy.port}`],
+      password: PASSWORD,
+      keyPrefix: 'tx:',
+      commandTimeout: 300,
+    });
+    cleanup.push(
+      () => c.close(),
+      () => proxy.close(),
+    );
+    const unwatches = async () => {
+      const m = /cmdstat_unwatch:calls=(\d+)/.exec(String(await raw.info('commandstats')));
+      return Number(m?.[1] ?? 0);
+    };
+    for (const watch of [[], ['lost']]) {
+      // Warm up: a dedicated connection is open and has measured the server's clock.
+      assert.equal((await c.transaction((b) => void b.set('lost', enc('before')), { watch })).ok, true);
+      const before = await unwatches();
+      const err = await rejectsWith(
+        c.transaction(
+          (b) => {
+            // From here on (after the WATCH, if any) the replies are lost.
+            proxy.droppingReplies = true;
+            b.set('lost', enc(`applied-${watch.length}`));
+          },
+          { watch },
+        ),
+        'timeout',
+      );
+      proxy.droppingReplies = false;
+      assert.match(err.message, /applied completely or not at all/);
+      assert.doesNotMatch(err.message, /nothing was applied/);
+      assert.equal(await raw.get('tx:lost'), `applied-${watch.length}`, 'the server did apply it');
+      assert.equal(await unwatches(), before, 'no UNWATCH was queued behind the lost EXEC');
+    }
+    // The next transaction gets a fresh connection.
+    assert.deepEqual(await c.transaction((b) => void b.get('lost')), {
+      ok: true,
+      results: [enc('applied-1')],
+    });
   });
 
   it("cache.transaction fails like the cache's other commands when it cannot reach Redis: at once on a wrong password, naming the fault and counted", async () => {

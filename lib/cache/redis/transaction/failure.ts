@@ -32,8 +32,10 @@ export function txFailure(
   secrets: readonly string[],
 ): CacheError {
   if (err instanceof CacheError) return err;
-  // EXECABORT carries the real reason (OOM, MOVED…) in the errors of the queued commands.
-  const inner = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0] ?? err;
+  // EXECABORT carries the real reason (OOM, MOVED…) in the errors of the queued commands. Any
+  // other failure of EXEC is its own: a timeout or a lost connection also fails MULTI and the
+  // queued command, but their errors say nothing about what the server did with the EXEC.
+  const inner = execAborted(err) ? ((err as { previousErrors?: unknown[] }).previousErrors?.[0] ?? err) : err;
   const code = codeOf(inner);
   if (client.isCluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(String((inner as Error)?.message))) {
     (client as Cluster).refreshSlotsCache();
@@ -48,6 +50,11 @@ export function txFailure(
     message = `${base} (nothing was applied)`;
   }
   return new CacheError(code, message, { cause: err });
+}
+
+/** Whether `err` is the server's EXECABORT reply: a queued command was refused, EXEC applied nothing. */
+function execAborted(err: unknown): boolean {
+  return /^EXECABORT\b/.test(String((err as Error | undefined)?.message ?? ''));
 }
 
 /**

@@ -142,8 +142,11 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       if (replies === null) return { ok: false, conflict: true };
       return { ok: true, results: toResults(ops, replies, secrets) };
     } catch (err) {
-      // fn threw, bad input, cross-slot: drop the WATCH so the connection can be reused.
-      if (lease && !reusable && lease.conn.status === 'ready') {
+      // fn threw, bad input, cross-slot: drop the WATCH so the connection can be reused. A
+      // connection whose command timed out or was lost is discarded instead: an UNWATCH behind
+      // the unanswered command would wait for it, doubling the caller's wait.
+      const lost = err instanceof CacheError && (err.code === 'timeout' || err.code === 'unavailable');
+      if (lease && !reusable && !lost && lease.conn.status === 'ready') {
         reusable = await lease.conn.unwatch().then(
           () => true,
           () => false,
