@@ -556,6 +556,35 @@ end`;
     assert.equal(await raw.get('tx:k'), null);
   });
 
+  it('a WATCH transaction whose server dies while fn runs fails with unavailable and says nothing was applied', async () => {
+    const other = await startRedis();
+    const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });
+    cleanup.push(
+      () => c.close(),
+      () => other.stop(),
+    );
+    await c.set('k', enc('v0'));
+    const err = await rejectsWith(
+      c.transaction(
+        async (t) => {
+          await t.read('k');
+          await other.stop();
+          // Every connection to it is closed; the cache's own shows it first in health().
+          await waitFor(async () => !(await c.health()).ok, {
+            timeoutMs: 5000,
+            what: 'the server to be gone',
+          });
+          t.set('k', enc('v1'));
+        },
+        { watch: ['k'] },
+      ),
+      'unavailable',
+    );
+    // EXEC was never sent: not "the reply was lost" (applied or not), but nothing applied.
+    assert.match(err.message, /nothing was applied/);
+    assert.doesNotMatch(err.message, /reply was lost/);
+  });
+
   it('fails with a typed error when Redis is down, then close() makes it reject with closed', async () => {
     const other = await startRedis();
     const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });
@@ -770,5 +799,30 @@ describeWithServers('redis transactions across a sentinel failover', skipRedis()
     // A committed increment applies once: the counter never exceeds the attempts that could commit.
     assert.ok(Number(a) <= outcomes.ok + outcomes.failed, `counter ${a} vs ${JSON.stringify(outcomes)}`);
     assert.ok(Number(a) >= outcomes.okAfterFailover, 'commits after the promotion are all there');
+  });
+
+  it('with every sentinel down, a transaction that needs a new connection fails at once with unavailable', async (t) => {
+    // The master is up (the cache's own connection still works); only opening a dedicated
+    // connection needs a sentinel. Before, it asked the dead sentinels again and again until the
+    // command timeout and then reported `timeout` ("connecting took longer than …").
+    const cache = createRedisCache({
+      mode: 'sentinel',
+      addresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+      sentinel: { masterName: set.masterName },
+      password: PASSWORD,
+      keyPrefix: 'sd:',
+      commandTimeout: 5000,
+    });
+    t.after(() => cache.close());
+    await cache.set('k', enc('v'));
+    for (const s of set.sentinelServers) await s.stop();
+    assert.equal(dec(await cache.get('k')), 'v', 'the master still answers');
+    const err = await rejectsWith(
+      cache.transaction((b) => void b.set('k', enc('w'))),
+      'unavailable',
+    );
+    assert.match(err.message, /sentinels/);
+    assert.match(err.message, /unreachable/);
+    assert.equal(dec(await cache.get('k')), 'v', 'nothing was applied');
   });
 });

@@ -119,6 +119,13 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       let replies: ExecReplies;
       for (let redirects = 0; ; redirects++) {
         if (closed) throw closedError('transaction');
+        // Dropped before EXEC was sent (e.g. the master died while fn ran): nothing was applied.
+        if (lease.conn.status !== 'ready') {
+          throw fail(
+            new Error(`Connection is closed (${lease.conn.status}): EXEC was not sent, nothing was applied`),
+            'watch',
+          );
+        }
         // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
         const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
           throw fail(err, 'watch');
