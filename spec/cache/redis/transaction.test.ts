@@ -686,6 +686,31 @@ describeWithServers('redis transactions on a cluster', skipRedis(), () => {
     assert.equal(await raw.exists('app:beta'), 0);
   });
 
+  it('a refused transaction names its slot and the master it ran on, and says out of memory once', async (t) => {
+    // That master alone is out of memory (maxmemory 1 byte, noeviction): the transaction is refused.
+    const key = '{oom:1}:a';
+    const slot = keySlot(`app:${key}`);
+    const owner = (raw.slots[slot] ?? [])[0];
+    assert.ok(owner, 'the slot has a master');
+    const [host, port] = owner.split(':') as [string, string];
+    const config = (value: string) =>
+      redisCommand(Number(port), ['CONFIG', 'SET', 'maxmemory', value], { host });
+    await config('1');
+    t.after(() => config('0'));
+    for (const watch of [[], [key]]) {
+      const err = await rejectsWith(
+        cache.transaction((b) => void b.set(key, enc('v')), { watch }),
+        'oom',
+      );
+      // Before: "… (cluster nodes A, B, C)", every master, and "out of memory" twice.
+      assert.match(err.message, new RegExp(`slot ${slot} on ${owner.replace(/\./g, '\\.')}`));
+      assert.equal(err.message.split('out of memory').length - 1, 1, err.message);
+      assert.match(err.message, /nothing was applied/);
+    }
+    await config('0');
+    assert.equal(await raw.exists(`app:${key}`), 0);
+  });
+
   it('detects a WATCH conflict on a cluster node', async () => {
     await raw.set('app:{acct:7}:balance', '50');
     const r = await tx.transaction(

@@ -23,13 +23,15 @@ export function secretsOf(client: Redis | Cluster): string[] {
 
 /**
  * Wraps a failure of WATCH/reads (`watch`) or of MULTI/EXEC (`exec`). A cluster redirection also
- * refreshes the client's slot map, so that the next transaction goes to the right node.
+ * refreshes the client's slot map, so that the next transaction goes to the right node. `key` (a
+ * key of the transaction, with the prefix) names its slot and that slot's master in a cluster.
  */
 export function txFailure(
   err: unknown,
   phase: Phase,
   client: Redis | Cluster,
   secrets: readonly string[],
+  key?: string,
 ): CacheError {
   if (err instanceof CacheError) return err;
   // EXECABORT carries the real reason (OOM, MOVED…) in the errors of the queued commands. Any
@@ -40,10 +42,11 @@ export function txFailure(
   if (client.isCluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(String((inner as Error)?.message))) {
     (client as Cluster).refreshSlotsCache();
   }
-  const base = toCacheError('transaction', inner, secrets, describeNodes(client, inner)).message;
+  const base = toCacheError('transaction', inner, secrets, describeNodes(client, inner, key)).message;
   let message = base;
   if (code === 'oom') {
-    message = `redis transaction failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict), nothing was applied — ${base.replace(/^redis transaction failed( \([^)]*\))?: /, '')} (${describeNodes(client, inner)})`;
+    // The base already says the server is out of memory and names the node.
+    message = `${base} (nothing was applied)`;
   } else if (phase === 'exec' && (code === 'timeout' || code === 'unavailable') && inner === err) {
     message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
   } else if (inner !== err) {

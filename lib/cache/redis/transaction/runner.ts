@@ -61,8 +61,6 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   const { client, prefix, cluster, timeoutMs, maxConnections, defaultTtl } = resolveRunnerOptions(options);
   const secrets = secretsOf(client);
   const pool = createConnectionPool({ client, timeoutMs, maxConnections, secrets });
-  const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets);
-  const failExec = (err: unknown) => fail(err, 'exec');
   const clocks = createConnectionClocks();
   /** MOVED replies followed per transaction (the cluster client's own limit, `cluster.maxRedirects`). */
   const maxRedirects = cluster ? ((client.options as { maxRedirections?: number }).maxRedirections ?? 3) : 0;
@@ -80,6 +78,10 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     checkKeys(watch, 'transaction option `watch` must be an array of keys');
     const slots = cluster ? createSlotCheck(prefix) : undefined;
     for (const k of watch) slots?.add(k);
+    // A key of the transaction: in a cluster, errors name its slot and the slot's master.
+    let where = cluster && watch[0] !== undefined ? prefix + watch[0] : undefined;
+    const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets, where);
+    const failExec = (err: unknown) => fail(err, 'exec');
 
     // Without WATCH nothing is sent before fn returns, so the connection is leased after it.
     let lease: Lease | undefined;
@@ -109,6 +111,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       const read = lease && reader(lease.conn, prefix, fail);
       const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
       for (const op of ops) slots?.add(op.key);
+      if (cluster && ops[0] !== undefined) where ??= prefix + ops[0].key;
       if (ops.length === 0) {
         if (lease) await lease.conn.unwatch();
         reusable = true;
