@@ -585,6 +585,41 @@ end`;
     assert.doesNotMatch(err.message, /reply was lost/);
   });
 
+  it("a value the server's limits refuse: the server's reason and nothing applied, or a lost connection as unavailable", async () => {
+    // proto-max-bulk-len 1mb: a 2 MiB value is answered "Protocol error: invalid bulk length" and
+    // the server closes the connection. Then client-query-buffer-limit 1mb (bulks up to 512mb): the
+    // same value makes it close the connection without a word (after MULTI's reply). Before, both
+    // were code `backend` and said only "Command aborted due to connection close".
+    const limited = await startRedis({ extraConfig: ['proto-max-bulk-len 1mb'] });
+    const c = createRedisCache({ addresses: [`${limited.host}:${limited.port}`], commandTimeout: 2000 });
+    cleanup.push(
+      () => c.close(),
+      () => limited.stop(),
+    );
+    const big = Buffer.alloc(2 * 1024 * 1024);
+    const send = (watch: string[]) =>
+      c.transaction((b) => void b.set('other', enc('x')).set('big', big), { watch });
+    for (const watch of [[], ['big']]) {
+      const refused = await rejectsWith(send(watch), 'backend');
+      assert.match(refused.message, /invalid bulk length/);
+      assert.match(refused.message, /nothing was applied/);
+    }
+    const config = (name: string, value: string) =>
+      redisCommand(limited.port, ['CONFIG', 'SET', name, value]);
+    await config('proto-max-bulk-len', '512mb');
+    await config('client-query-buffer-limit', '1mb');
+    for (const watch of [[], ['big']]) {
+      const lost = await rejectsWith(send(watch), 'unavailable');
+      assert.match(lost.message, /connection close/);
+    }
+    assert.equal(await redisCommand(limited.port, ['EXISTS', 'other', 'big']), 0);
+    // The connections were replaced: a transaction within the limits applies.
+    assert.deepEqual(await c.transaction((b) => void b.set('other', enc('x'))), {
+      ok: true,
+      results: [true],
+    });
+  });
+
   it('fails with a typed error when Redis is down, then close() makes it reject with closed', async () => {
     const other = await startRedis();
     const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });

@@ -34,10 +34,12 @@ export function txFailure(
   key?: string,
 ): CacheError {
   if (err instanceof CacheError) return err;
-  // EXECABORT carries the real reason (OOM, MOVED…) in the errors of the queued commands. Any
-  // other failure of EXEC is its own: a timeout or a lost connection also fails MULTI and the
-  // queued command, but their errors say nothing about what the server did with the EXEC.
-  const inner = execAborted(err) ? ((err as { previousErrors?: unknown[] }).previousErrors?.[0] ?? err) : err;
+  // A queued command refused by the server (its reply is an error) carries the real reason (OOM,
+  // MOVED…, or a protocol error after which the server closed the connection): EXEC then applied
+  // nothing (EXECABORT) or never ran. Any other failure of EXEC is its own: a timeout or a lost
+  // connection also fails MULTI and the queued command, but their errors say nothing about what
+  // the server did with the EXEC.
+  const inner = queuedRefusal(err) ?? err;
   const code = codeOf(inner);
   if (client.isCluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(String((inner as Error)?.message))) {
     (client as Cluster).refreshSlotsCache();
@@ -55,9 +57,10 @@ export function txFailure(
   return new CacheError(code, message, { cause: err });
 }
 
-/** Whether `err` is the server's EXECABORT reply: a queued command was refused, EXEC applied nothing. */
-function execAborted(err: unknown): boolean {
-  return /^EXECABORT\b/.test(String((err as Error | undefined)?.message ?? ''));
+/** The server's error reply to a command queued before EXEC, if one got one. */
+function queuedRefusal(err: unknown): unknown {
+  const previous = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors ?? [];
+  return previous.find((e) => (e as Error | undefined)?.name === 'ReplyError');
 }
 
 /**
