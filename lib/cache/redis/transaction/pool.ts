@@ -29,6 +29,13 @@ export interface ConnectionPool {
   lease(slot: number | undefined, movedTo?: string): Promise<Lease>;
   /** Gives the connection back; `reusable`: it holds no WATCH and no half-read reply. */
   release(lease: Lease, reusable: boolean): void;
+  /**
+   * Sentinel mode: whether `conn` still talks to the node the cache's own connection is on. That
+   * one follows `+switch-master`; a dedicated connection does not, and a demoted master can keep
+   * accepting writes for seconds (until the sentinels reconfigure it), writes that are then lost.
+   * `true` when that cannot be told (not sentinel mode, or the cache is not connected).
+   */
+  current(conn: Redis): boolean;
   /** Wakes the waiters (they reject with `closed`) and quits the idle connections. */
   close(): Promise<void>;
 }
@@ -104,9 +111,21 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
   const pools = new Map<string, Pool>();
   let closed = false;
 
+  const sentinel =
+    !client.isCluster && ((client.options as { sentinels?: unknown[] }).sentinels?.length ?? 0) > 0;
+  const peer = (r: Redis) => {
+    const stream = (r as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+    return stream?.remotePort === undefined ? undefined : `${stream.remoteAddress}:${stream.remotePort}`;
+  };
+  const current = (conn: Redis): boolean => {
+    if (!sentinel || client.status !== 'ready') return true;
+    const master = peer(client as Redis);
+    return master === undefined || peer(conn) === master;
+  };
+
   async function acquire(pool: Pool, make: () => Redis): Promise<Redis> {
     for (let conn = pool.idle.pop(); conn; conn = pool.idle.pop()) {
-      if (conn.status === 'ready') return conn;
+      if (conn.status === 'ready' && current(conn)) return conn;
       discard(pool, conn);
     }
     if (pool.open < maxConnections) return openConnection(pool, make, timeoutMs, secrets);
@@ -140,6 +159,8 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
       }
       return { id: target.id, conn: await acquire(pool, target.make) };
     },
+
+    current,
 
     release({ id, conn }, reusable) {
       const pool = pools.get(id);

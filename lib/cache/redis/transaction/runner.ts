@@ -16,6 +16,7 @@ import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
 import { checkKeys } from '../checks.js';
 import { closedError } from '../errors.js';
+import { describeNodes } from '../nodes.js';
 import { build } from './builder.js';
 import { createConnectionClocks } from './clock.js';
 import { type ExecReplies, execOps, toResults } from './exec.js';
@@ -127,6 +128,14 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
           throw fail(
             new Error(`Connection is closed (${lease.conn.status}): EXEC was not sent, nothing was applied`),
             'watch',
+          );
+        }
+        // The cache's connection followed a sentinel failover while fn ran: this one is on the old
+        // master, which may still accept the EXEC and lose it when it is demoted.
+        if (!pool.current(lease.conn)) {
+          throw new CacheError(
+            'unavailable',
+            `redis transaction failed (${describeNodes(client)}): the master changed (sentinel failover) while the transaction ran: EXEC was not sent, nothing was applied`,
           );
         }
         // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
