@@ -783,6 +783,44 @@ describeWithServers('redis transactions on a cluster', skipRedis(), () => {
       assert.equal(await raw.get(`app:${tag}:m`), String(perTag), tag);
     }
   });
+
+  // Last in this suite: it moves a slot to another master.
+  it('follows ASK during a slot migration when nothing is watched; with WATCH fails, nothing applied', async () => {
+    const key = '{migrating}:k';
+    const slot = keySlot(`app:${key}`);
+    const source = (raw.slots[slot] ?? [])[0]!;
+    const target = raw
+      .nodes('master')
+      .map((n) => `${n.options.host}:${n.options.port}`)
+      .find((a) => a !== source)!;
+    const port = (addr: string) => Number(addr.split(':')[1]);
+    const id = async (addr: string) => String(await redisCommand(port(addr), ['CLUSTER', 'MYID']));
+    const [sourceId, targetId] = [await id(source), await id(target)];
+    await redisCommand(port(target), ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId]);
+    await redisCommand(port(source), ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId]);
+    // The key is not on the source: it answers ASK, pointing at the target. Before, the
+    // transaction failed with `unavailable` (ASK …); it now goes to the target, after ASKING.
+    assert.deepEqual(await cache.transaction((b) => void b.set(key, enc('moved')).get(key)), {
+      ok: true,
+      results: [true, enc('moved')],
+    });
+    const onTarget = new Redis({ port: port(target) });
+    onTarget.on('error', () => {});
+    try {
+      await onTarget.asking();
+      assert.equal(await onTarget.get(`app:${key}`), 'moved', 'stored on the importing node');
+    } finally {
+      onTarget.disconnect();
+    }
+    // The guard of WATCH cannot move with it: an error, and nothing applied.
+    const err = await rejectsWith(
+      cache.transaction((b) => void b.set('{migrating}:w', enc('x')), { watch: ['{migrating}:w'] }),
+      'unavailable',
+    );
+    assert.match(err.message, /ASK/);
+    for (const master of raw.nodes('master'))
+      await redisCommand(master.options.port!, ['CLUSTER', 'SETSLOT', slot, 'NODE', targetId]);
+  });
 });
 
 describeWithServers('redis transactions across a sentinel failover', skipRedis(), () => {

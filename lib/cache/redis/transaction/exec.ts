@@ -63,7 +63,8 @@ function queueOps(conn: Redis, prefix: string, ops: readonly Op[], deadline: str
 /**
  * Sends `ops` as MULTI/EXEC on `conn` with `deadline` (server ms, '' = none); a failure to send or
  * to get the reply goes through `fail`. Rejects with a `timeout` CacheError (nothing applied) when
- * the transaction reached the server after its deadline.
+ * the transaction reached the server after its deadline. `asking`: the node is importing the
+ * slot (it answered ASK): ASKING first, whose flag Redis keeps for the whole MULTI … EXEC.
  */
 export async function execOps(
   conn: Redis,
@@ -71,11 +72,12 @@ export async function execOps(
   ops: readonly Op[],
   deadline: string,
   fail: (err: unknown) => CacheError,
+  asking = false,
 ): Promise<ExecReplies> {
-  const multi = queueOps(conn, prefix, ops, deadline);
   let replies: [Error | null, unknown][] | null;
   try {
-    replies = await multi.exec();
+    if (asking) await conn.asking();
+    replies = await queueOps(conn, prefix, ops, deadline).exec();
   } catch (err) {
     throw fail(err);
   }

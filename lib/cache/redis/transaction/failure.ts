@@ -76,3 +76,16 @@ export function movedTarget(err: unknown, phase: Phase): string | undefined {
   const m = /^MOVED \d+ (\S+)/.exec(String(reply?.message ?? ''));
   return m?.[1];
 }
+
+/**
+ * The `host:port` a cluster's ASK reply (a slot being migrated, the key already on the importing
+ * node) sent a queued command to, so that EXEC aborted and applied nothing; `undefined` for
+ * anything else.
+ */
+export function askTarget(err: unknown): string | undefined {
+  const cause = err instanceof CacheError ? err.cause : err;
+  const inner = (cause as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0] as
+    | Error
+    | undefined;
+  return /^ASK \d+ (\S+)/.exec(String(inner?.message ?? ''))?.[1];
+}

@@ -20,7 +20,7 @@ import { describeNodes } from '../nodes.js';
 import { build } from './builder.js';
 import { createConnectionClocks } from './clock.js';
 import { type ExecReplies, execOps, toResults } from './exec.js';
-import { movedTarget, type Phase, secretsOf, txFailure } from './failure.js';
+import { askTarget, movedTarget, type Phase, secretsOf, txFailure } from './failure.js';
 import { resolveRunnerOptions } from './options.js';
 import { createConnectionPool, type Lease } from './pool.js';
 import { createSlotCheck } from './slots.js';
@@ -121,6 +121,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       lease ??= await pool.lease(slots?.slot);
       const written = ops.filter((op) => op.kind !== 'get').map((op) => op.key);
       let replies: ExecReplies;
+      let asking = false;
       for (let redirects = 0; ; redirects++) {
         if (closed) throw closedError('transaction');
         // Dropped before EXEC was sent (e.g. the master died while fn ran): nothing was applied.
@@ -144,17 +145,20 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
         });
         if (written.length > 0) options.onWrite?.(written);
         try {
-          replies = await execOps(lease.conn, prefix, ops, deadline, failExec);
+          replies = await execOps(lease.conn, prefix, ops, deadline, failExec, asking);
           break;
         } catch (err) {
-          // EXEC aborted because a queued command got MOVED: nothing was applied. Without WATCH the
-          // same commands can go to the node it names; with WATCH the guard was on the old master,
-          // so the caller decides (it is an error, not a conflict).
+          // EXEC aborted because a queued command got MOVED or ASK: nothing was applied. Without
+          // WATCH the same commands can go to the node it names (after ASKING, for ASK); with
+          // WATCH the guard was on the old node, so the caller decides (an error, not a conflict).
           const movedTo = watch.length === 0 ? movedTarget(err, 'exec') : undefined;
-          if (movedTo === undefined || redirects >= maxRedirects) throw err;
+          const askTo = watch.length === 0 && movedTo === undefined ? askTarget(err) : undefined;
+          const to = movedTo ?? askTo;
+          if (to === undefined || redirects >= maxRedirects) throw err;
           pool.release(lease, lease.conn.status === 'ready'); // EXECABORT leaves it clean
           lease = undefined;
-          lease = await pool.lease(slots?.slot, movedTo);
+          lease = await pool.lease(slots?.slot, to);
+          asking = askTo !== undefined;
         }
       }
       reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
