@@ -402,6 +402,18 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     );
   });
 
+  it('sends a transaction of 100,000 operations (its arguments overflowed the JS stack before)', async () => {
+    await raw.set('tx:many-99999', 'x');
+    const r = await cache.transaction((b) => {
+      for (let i = 0; i < 100_000; i++) b.delete(`many-${i}`);
+    });
+    assert.ok(r.ok);
+    assert.equal(r.results.length, 100_000);
+    assert.equal(r.results.filter((x) => x === true).length, 1);
+    assert.equal(r.results[99_999], true);
+    assert.equal(await raw.exists('tx:many-99999'), 0);
+  });
+
   it('applies the runner defaultTtl to sets without a TTL', async (t) => {
     const runner = createTransactionRunner({ client: cache.client, keyPrefix: 'tx:', defaultTtl: 5000 });
     t.after(() => runner.close());

@@ -56,8 +56,12 @@ function queueOps(conn: Redis, prefix: string, ops: readonly Op[], deadline: str
     else args.push('e', String(op.px));
   }
   // EVAL, not EVALSHA: a dedicated connection has no script cache of its own to manage, and Redis
-  // compiles a script body once and keeps it.
-  return conn.multi().callBuffer('EVAL', SCRIPT, keys.length, ...keys, ...args);
+  // compiles a script body once and keeps it. The arguments go as one array (iovalkey flattens
+  // it): spread into the call, a transaction of ~100,000 operations overflowed the JS stack.
+  const all: (string | number | Buffer)[] = [SCRIPT, keys.length];
+  for (const k of keys) all.push(k);
+  for (const a of args) all.push(a);
+  return conn.multi().callBuffer('EVAL', all);
 }
 
 /**

@@ -40,7 +40,7 @@ type Fail = (err: unknown, phase: Phase) => CacheError;
 /** WATCH on the leased connection: anyone writing a watched key from now on makes EXEC fail. */
 async function watchKeys(conn: Redis, keys: readonly string[], fail: Fail): Promise<void> {
   try {
-    await conn.watch(...keys);
+    await conn.watch(keys as string[]); // one array: a spread of ~100,000 keys overflows the JS stack
   } catch (err) {
     throw fail(err, 'watch');
   }
