@@ -111,16 +111,30 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
   const pools = new Map<string, Pool>();
   let closed = false;
 
+  // Sentinel mode: a pooled connection is stale once the cache's own connection came up again
+  // (it follows +switch-master) on another node than the pooled one. Both tests together: a
+  // reconnect alone (a blip) or a different peer alone (one master, two addresses) is no failover.
   const sentinel =
     !client.isCluster && ((client.options as { sentinels?: unknown[] }).sentinels?.length ?? 0) > 0;
+  let generation = 0;
+  const born = new WeakMap<Redis, number>();
+  const onReady = () => {
+    generation++;
+  };
+  if (sentinel) client.on('ready', onReady);
   const peer = (r: Redis) => {
     const stream = (r as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
     return stream?.remotePort === undefined ? undefined : `${stream.remoteAddress}:${stream.remotePort}`;
   };
   const current = (conn: Redis): boolean => {
-    if (!sentinel || client.status !== 'ready') return true;
+    if (!sentinel || client.status !== 'ready' || (born.get(conn) ?? generation) >= generation) return true;
     const master = peer(client as Redis);
     return master === undefined || peer(conn) === master;
+  };
+  const make = (target: () => Redis) => () => {
+    const conn = target();
+    born.set(conn, generation);
+    return conn;
   };
 
   async function acquire(pool: Pool, make: () => Redis): Promise<Redis> {
@@ -157,7 +171,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
         pool = { idle: [], open: 0, waiters: [] };
         pools.set(target.id, pool);
       }
-      return { id: target.id, conn: await acquire(pool, target.make) };
+      return { id: target.id, conn: await acquire(pool, make(target.make)) };
     },
 
     current,
@@ -177,6 +191,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
 
     async close() {
       closed = true;
+      client.off('ready', onReady);
       const quitting: Promise<unknown>[] = [];
       const tooSlow = () =>
         new CacheError('timeout', `redis transaction failed: quitting took longer than ${QUIT_MS} ms`);
