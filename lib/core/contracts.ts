@@ -220,7 +220,11 @@ export interface Cache {
    * server deletes the key, which can take minutes.
    */
   getManyWithTtl?(keys: readonly string[]): Promise<(CacheHit | undefined)[]>;
-  /** Stores every entry; `options.timeout` as for `set` (`ifAbsent` is not supported here). */
+  /**
+   * Stores every entry; `options.timeout` as for `set` (`ifAbsent` is not supported here). Not
+   * atomic: when it rejects, some entries may have been stored (a network cache stores them one
+   * by one).
+   */
   setMany(entries: readonly CacheEntry[], options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
   /**
    * Removes every key of `keys` (duplicates allowed) in as few round trips as the backend allows;

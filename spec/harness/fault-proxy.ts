@@ -7,8 +7,11 @@
  *             commands, the client waits for replies that never come); a connection that lost
  *             bytes is cut when dropping ends — TCP never resumes a stream with a hole in it
  *   cut()     every open connection is destroyed at once (both sides see a reset / close)
+ *   droppingReplies  server→client bytes are discarded while it is true (the server ran the
+ *             commands, the client never hears of it: a lost reply); a connection that lost
+ *             bytes is cut when it ends
  *
- * Faults apply per direction client→server only: replies always flow, so a delayed command still
+ * `delay` and `dropping` apply to client→server only: replies flow, so a delayed command still
  * gets its (late) reply. Everything is bounded: at most `maxConnections` sockets, at most
  * `maxBufferedBytes` held per connection (beyond it the connection is cut), and `close()` destroys
  * every socket and timer.
@@ -35,6 +38,8 @@ export interface FaultProxy {
   delay: number;
   /** Discard client→server bytes while true; connections that lost bytes are cut when set back to false. */
   dropping: boolean;
+  /** Discard server→client bytes while true; connections that lost bytes are cut when set back to false. */
+  droppingReplies: boolean;
   /** Destroys every open connection (the clients reconnect through the proxy). */
   cut(): void;
   /** Connections open now. */
@@ -118,6 +123,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         pair.timer = setTimeout(() => pump(pair), pair.queue[0]!.due - Date.now());
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (droppingReplies) {
+        pair.lost = true;
+        return;
+      }
       if (!client.destroyed) client.write(chunk);
     });
     const end = () => kill(pair);
@@ -132,6 +141,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   if (address === null || typeof address === 'string') throw new Error('fault proxy: no port');
 
   let dropping = false;
+  let droppingReplies = false;
+  const cutLost = () => {
+    for (const pair of [...pairs]) {
+      if (!pair.lost) continue;
+      stats.cuts++;
+      kill(pair);
+    }
+  };
   const proxy: FaultProxy = {
     host: '127.0.0.1',
     port: address.port,
@@ -141,12 +158,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     set dropping(on: boolean) {
       dropping = on;
-      if (on) return;
-      for (const pair of [...pairs]) {
-        if (!pair.lost) continue;
-        stats.cuts++;
-        kill(pair);
-      }
+      if (!on) cutLost();
+    },
+    get droppingReplies() {
+      return droppingReplies;
+    },
+    set droppingReplies(on: boolean) {
+      droppingReplies = on;
+      if (!on) cutLost();
     },
     cut() {
       for (const pair of [...pairs]) {

@@ -221,8 +221,10 @@ export function createGuardedWrites(
     if (expect !== undefined) args.push(expect);
     return (client as unknown as Scripted)[COMMAND](...args);
   };
+  // The keys go as one array (iovalkey flattens it): spread into the call, a deleteMany of
+  // ~150,000 keys overflowed the JS stack ('Maximum call stack size exceeded').
   const sendDelete = (keys: readonly string[], budget?: number, at?: number) =>
-    (client as unknown as Scripted)[DELETE_COMMAND](keys.length, ...keys, deadline(budget, at));
+    (client as unknown as Scripted)[DELETE_COMMAND]([keys.length, ...keys, deadline(budget, at)]);
 
   return {
     set(key, value, ttl, nx = false, budget, at = Date.now(), expect) {
@@ -245,7 +247,7 @@ export function createGuardedWrites(
       (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), '');
     },
     queueDelete(p, keys, budget, at) {
-      (p as unknown as Scripted)[DELETE_COMMAND](keys.length, ...keys, deadline(budget, at));
+      (p as unknown as Scripted)[DELETE_COMMAND]([keys.length, ...keys, deadline(budget, at)]);
     },
     deadline,
     stop() {

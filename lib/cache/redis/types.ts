@@ -7,7 +7,7 @@ import type { TransactionFn, TransactionOptions, TransactionResult } from './tra
 
 export interface RedisCacheStats extends CacheStats {
   readonly errors: number;
-  /** Commands sent and not yet answered. */
+  /** Commands sent on the cache's own connection and not yet answered (transactions run on their own: not counted). */
   readonly inflight: number;
 }
 

@@ -35,8 +35,10 @@ function fakeClient() {
       sent.push({ key, deadline: Number(deadline), at: Date.now() });
       return Promise.resolve(1);
     },
-    // The delete script's arguments: the number of keys, the keys, the deadline.
-    hyperionDeleteBefore(count: number, ...rest: string[]) {
+    // The delete script's arguments, as one array (iovalkey flattens it): the number of keys, the
+    // keys, the deadline.
+    hyperionDeleteBefore(...args: unknown[]) {
+      const [count, ...rest] = args.flat() as [number, ...string[]];
       const arg = rest[count]!;
       deleted.push({ keys: rest.slice(0, count), arg, deadline: Number(arg), at: Date.now() });
       return Promise.resolve(count);

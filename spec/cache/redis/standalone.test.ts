@@ -66,6 +66,13 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     assert.ok(pttl > 50_000 && pttl <= 60_000, `pttl ${pttl}`);
   });
 
+  it('deleteMany of 200,000 keys is sent (its arguments overflowed the JS stack before)', async () => {
+    await raw.set('std:bulk-199999', 'x');
+    const keys = Array.from({ length: 200_000 }, (_, i) => `bulk-${i}`);
+    assert.equal(await cache.deleteMany(keys), 1);
+    assert.equal(await raw.exists('std:bulk-199999'), 0);
+  });
+
   it('setMany sends the TTL of each entry as PX', async () => {
     await cache.setMany([
       { key: 'm1', value: enc('one') },

@@ -11,6 +11,7 @@ import {
 } from '../../../lib/cache/redis/transaction/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { deferred, tick, within } from '../../harness/clock.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import {
   type RedisCluster,
@@ -401,6 +402,18 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     );
   });
 
+  it('sends a transaction of 100,000 operations (its arguments overflowed the JS stack before)', async () => {
+    await raw.set('tx:many-99999', 'x');
+    const r = await cache.transaction((b) => {
+      for (let i = 0; i < 100_000; i++) b.delete(`many-${i}`);
+    });
+    assert.ok(r.ok);
+    assert.equal(r.results.length, 100_000);
+    assert.equal(r.results.filter((x) => x === true).length, 1);
+    assert.equal(r.results[99_999], true);
+    assert.equal(await raw.exists('tx:many-99999'), 0);
+  });
+
   it('applies the runner defaultTtl to sets without a TTL', async (t) => {
     const runner = createTransactionRunner({ client: cache.client, keyPrefix: 'tx:', defaultTtl: 5000 });
     t.after(() => runner.close());
@@ -475,6 +488,53 @@ end`;
     assert.equal(await raw.get('tx:late'), 'v3');
   });
 
+  it('a lost EXEC reply says the outcome is unknown (it was applied here), and the connection is dropped, not sent an UNWATCH', async () => {
+    // The server runs the EXEC, but its reply never reaches the client (a network fault between
+    // them): the transaction is applied. Before the fix the error said "nothing was applied", and
+    // the runner sent UNWATCH behind the unanswered EXEC and waited a second command timeout for it.
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    const c = createRedisCache({
+      addresses: [`${proxy.host}:${proxy.port}`],
+      password: PASSWORD,
+      keyPrefix: 'tx:',
+      commandTimeout: 300,
+    });
+    cleanup.push(
+      () => c.close(),
+      () => proxy.close(),
+    );
+    const unwatches = async () => {
+      const m = /cmdstat_unwatch:calls=(\d+)/.exec(String(await raw.info('commandstats')));
+      return Number(m?.[1] ?? 0);
+    };
+    for (const watch of [[], ['lost']]) {
+      // Warm up: a dedicated connection is open and has measured the server's clock.
+      assert.equal((await c.transaction((b) => void b.set('lost', enc('before')), { watch })).ok, true);
+      const before = await unwatches();
+      const err = await rejectsWith(
+        c.transaction(
+          (b) => {
+            // From here on (after the WATCH, if any) the replies are lost.
+            proxy.droppingReplies = true;
+            b.set('lost', enc(`applied-${watch.length}`));
+          },
+          { watch },
+        ),
+        'timeout',
+      );
+      proxy.droppingReplies = false;
+      assert.match(err.message, /applied completely or not at all/);
+      assert.doesNotMatch(err.message, /nothing was applied/);
+      assert.equal(await raw.get('tx:lost'), `applied-${watch.length}`, 'the server did apply it');
+      assert.equal(await unwatches(), before, 'no UNWATCH was queued behind the lost EXEC');
+    }
+    // The next transaction gets a fresh connection.
+    assert.deepEqual(await c.transaction((b) => void b.get('lost')), {
+      ok: true,
+      results: [enc('applied-1')],
+    });
+  });
+
   it("cache.transaction fails like the cache's other commands when it cannot reach Redis: at once on a wrong password, naming the fault and counted", async () => {
     const wrong = createRedisCache({
       addresses: [`${redis.host}:${redis.port}`],
@@ -506,6 +566,74 @@ end`;
       'invalid_key',
     );
     assert.equal(await raw.get('tx:k'), null);
+  });
+
+  it('a WATCH transaction whose server dies while fn runs fails with unavailable and says nothing was applied', async () => {
+    const other = await startRedis();
+    const c = createRedisCache({ addresses: [`${other.host}:${other.port}`], commandTimeout: 1000 });
+    cleanup.push(
+      () => c.close(),
+      () => other.stop(),
+    );
+    await c.set('k', enc('v0'));
+    const err = await rejectsWith(
+      c.transaction(
+        async (t) => {
+          await t.read('k');
+          await other.stop();
+          // Every connection to it is closed; the cache's own shows it first in health().
+          await waitFor(async () => !(await c.health()).ok, {
+            timeoutMs: 5000,
+            what: 'the server to be gone',
+          });
+          t.set('k', enc('v1'));
+        },
+        { watch: ['k'] },
+      ),
+      'unavailable',
+    );
+    // EXEC was never sent: not "the reply was lost" (applied or not), but nothing applied.
+    assert.match(err.message, /nothing was applied/);
+    assert.doesNotMatch(err.message, /reply was lost/);
+  });
+
+  it("a value the server's limits refuse: the server's reason and nothing applied, or a lost connection as unavailable", async () => {
+    // proto-max-bulk-len 1mb: a 2 MiB value is answered "Protocol error: invalid bulk length" and
+    // the server closes the connection. Then client-query-buffer-limit 1mb (bulks up to 512mb): the
+    // same value makes it close the connection without a word, after MULTI's reply: iovalkey
+    // rejects the rest with "Command aborted due to connection close", which was code `backend`.
+    const limited = await startRedis({ extraConfig: ['proto-max-bulk-len 1mb'] });
+    const c = createRedisCache({ addresses: [`${limited.host}:${limited.port}`], commandTimeout: 2000 });
+    cleanup.push(
+      () => c.close(),
+      () => limited.stop(),
+    );
+    const big = Buffer.alloc(2 * 1024 * 1024);
+    const send = (watch: string[]) =>
+      c.transaction((b) => void b.set('other', enc('x')).set('big', big), { watch });
+    for (const watch of [[], ['big']]) {
+      // The error reply can be lost with the connection (the client was still sending the value,
+      // so the server's close may reset the connection): then it is a lost connection.
+      const refused = await rejectsWith(send(watch), 'backend', 'unavailable');
+      if (refused.code === 'backend') {
+        assert.match(refused.message, /invalid bulk length/);
+        assert.match(refused.message, /nothing was applied/);
+      }
+    }
+    const config = (name: string, value: string) =>
+      redisCommand(limited.port, ['CONFIG', 'SET', name, value]);
+    await config('proto-max-bulk-len', '512mb');
+    await config('client-query-buffer-limit', '1mb');
+    for (const watch of [[], ['big']]) {
+      const lost = await rejectsWith(send(watch), 'unavailable');
+      assert.match(lost.message, /connection (close|is closed)/i);
+    }
+    assert.equal(await redisCommand(limited.port, ['EXISTS', 'other', 'big']), 0);
+    // The connections were replaced: a transaction within the limits applies.
+    assert.deepEqual(await c.transaction((b) => void b.set('other', enc('x'))), {
+      ok: true,
+      results: [true],
+    });
   });
 
   it('fails with a typed error when Redis is down, then close() makes it reject with closed', async () => {
@@ -609,6 +737,31 @@ describeWithServers('redis transactions on a cluster', skipRedis(), () => {
     assert.equal(await raw.exists('app:beta'), 0);
   });
 
+  it('a refused transaction names its slot and the master it ran on, and says out of memory once', async (t) => {
+    // That master alone is out of memory (maxmemory 1 byte, noeviction): the transaction is refused.
+    const key = '{oom:1}:a';
+    const slot = keySlot(`app:${key}`);
+    const owner = (raw.slots[slot] ?? [])[0];
+    assert.ok(owner, 'the slot has a master');
+    const [host, port] = owner.split(':') as [string, string];
+    const config = (value: string) =>
+      redisCommand(Number(port), ['CONFIG', 'SET', 'maxmemory', value], { host });
+    await config('1');
+    t.after(() => config('0'));
+    for (const watch of [[], [key]]) {
+      const err = await rejectsWith(
+        cache.transaction((b) => void b.set(key, enc('v')), { watch }),
+        'oom',
+      );
+      // Before: "… (cluster nodes A, B, C)", every master, and "out of memory" twice.
+      assert.match(err.message, new RegExp(`slot ${slot} on ${owner.replace(/\./g, '\\.')}`));
+      assert.equal(err.message.split('out of memory').length - 1, 1, err.message);
+      assert.match(err.message, /nothing was applied/);
+    }
+    await config('0');
+    assert.equal(await raw.exists(`app:${key}`), 0);
+  });
+
   it('detects a WATCH conflict on a cluster node', async () => {
     await raw.set('app:{acct:7}:balance', '50');
     const r = await tx.transaction(
@@ -641,6 +794,44 @@ describeWithServers('redis transactions on a cluster', skipRedis(), () => {
       assert.equal(await raw.get(`app:${tag}:n`), String(perTag), tag);
       assert.equal(await raw.get(`app:${tag}:m`), String(perTag), tag);
     }
+  });
+
+  // Last in this suite: it moves a slot to another master.
+  it('follows ASK during a slot migration when nothing is watched; with WATCH fails, nothing applied', async () => {
+    const key = '{migrating}:k';
+    const slot = keySlot(`app:${key}`);
+    const source = (raw.slots[slot] ?? [])[0]!;
+    const target = raw
+      .nodes('master')
+      .map((n) => `${n.options.host}:${n.options.port}`)
+      .find((a) => a !== source)!;
+    const port = (addr: string) => Number(addr.split(':')[1]);
+    const id = async (addr: string) => String(await redisCommand(port(addr), ['CLUSTER', 'MYID']));
+    const [sourceId, targetId] = [await id(source), await id(target)];
+    await redisCommand(port(target), ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId]);
+    await redisCommand(port(source), ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId]);
+    // The key is not on the source: it answers ASK, pointing at the target. Before, the
+    // transaction failed with `unavailable` (ASK …); it now goes to the target, after ASKING.
+    assert.deepEqual(await cache.transaction((b) => void b.set(key, enc('moved')).get(key)), {
+      ok: true,
+      results: [true, enc('moved')],
+    });
+    const onTarget = new Redis({ port: port(target) });
+    onTarget.on('error', () => {});
+    try {
+      await onTarget.asking();
+      assert.equal(await onTarget.get(`app:${key}`), 'moved', 'stored on the importing node');
+    } finally {
+      onTarget.disconnect();
+    }
+    // The guard of WATCH cannot move with it: an error, and nothing applied.
+    const err = await rejectsWith(
+      cache.transaction((b) => void b.set('{migrating}:w', enc('x')), { watch: ['{migrating}:w'] }),
+      'unavailable',
+    );
+    assert.match(err.message, /ASK/);
+    for (const master of raw.nodes('master'))
+      await redisCommand(master.options.port!, ['CLUSTER', 'SETSLOT', slot, 'NODE', targetId]);
   });
 });
 
@@ -723,4 +914,98 @@ describeWithServers('redis transactions across a sentinel failover', skipRedis()
     assert.ok(Number(a) <= outcomes.ok + outcomes.failed, `counter ${a} vs ${JSON.stringify(outcomes)}`);
     assert.ok(Number(a) >= outcomes.okAfterFailover, 'commits after the promotion are all there');
   });
+
+  it('with every sentinel down, a transaction that needs a new connection fails at once with unavailable', async (t) => {
+    // The master is up (the cache's own connection still works); only opening a dedicated
+    // connection needs a sentinel. Before, it asked the dead sentinels again and again until the
+    // command timeout and then reported `timeout` ("connecting took longer than …").
+    const cache = createRedisCache({
+      mode: 'sentinel',
+      addresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+      sentinel: { masterName: set.masterName },
+      password: PASSWORD,
+      keyPrefix: 'sd:',
+      commandTimeout: 5000,
+    });
+    t.after(() => cache.close());
+    await cache.set('k', enc('v'));
+    for (const s of set.sentinelServers) await s.stop();
+    assert.equal(dec(await cache.get('k')), 'v', 'the master still answers');
+    const err = await rejectsWith(
+      cache.transaction((b) => void b.set('k', enc('w'))),
+      'unavailable',
+    );
+    assert.match(err.message, /sentinels/);
+    assert.match(err.message, /unreachable/);
+    assert.equal(dec(await cache.get('k')), 'v', 'nothing was applied');
+  });
 });
+
+describeWithServers(
+  'redis transactions across a manual sentinel failover (both nodes up)',
+  skipRedis(),
+  () => {
+    let set: RedisSentinelSet;
+    const unhandled = watchUnhandled();
+
+    before(async () => {
+      set = await startRedisSentinel({ password: PASSWORD });
+    });
+    after(async () => {
+      await set?.stop();
+      unhandled.check();
+      unhandled.dispose();
+    });
+
+    it("follows the cache's own connection to the promoted master: never a write to the demoted one", async (t) => {
+      // After SENTINEL FAILOVER the old master keeps accepting writes until the sentinels reconfigure
+      // it (seconds later), and those writes are then lost. The cache's own connection follows
+      // +switch-master; before the fix, transactions kept using their pooled connections to the old
+      // master and reported { ok: true } for writes that were lost.
+      const cache = createRedisCache({
+        mode: 'sentinel',
+        addresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+        sentinel: { masterName: set.masterName },
+        password: PASSWORD,
+        keyPrefix: 'mf:',
+        commandTimeout: 2000,
+      });
+      t.after(() => cache.close());
+      const onNode = async (port: number, key: string) =>
+        redisCommand(port, ['GET', `mf:${key}`], { password: PASSWORD });
+      // Two pooled connections to the original master: one idle, one inside a WATCH transaction.
+      const warm = (key: string) => cache.transaction((b) => void b.set(key, enc('0')), { watch: [key] });
+      await Promise.all([warm('a'), warm('b')]);
+      const promoted = `127.0.0.1:${set.replica.port}`;
+      const switched = () =>
+        waitFor(async () => (await cache.health()).nodes?.[0]?.address === promoted, {
+          timeoutMs: 20_000,
+          what: "the cache's connection to follow the failover",
+        });
+      const inFlight = cache.transaction(
+        async (b) => {
+          await b.read('a');
+          await redisCommand(set.sentinels[0]!.port, ['SENTINEL', 'FAILOVER', set.masterName]);
+          await switched();
+          b.set('a', enc('in-flight'));
+        },
+        { watch: ['a'] },
+      );
+      const err = await rejectsWith(inFlight, 'unavailable');
+      assert.match(err.message, /master changed/);
+      assert.match(err.message, /nothing was applied/);
+      // A new transaction (the pool holds an idle connection to the old master) goes to the new one.
+      assert.deepEqual(await cache.transaction((b) => void b.set('b', enc('after'))), {
+        ok: true,
+        results: [true],
+      });
+      assert.equal(await onNode(set.replica.port, 'b'), 'after');
+      assert.equal(await onNode(set.replica.port, 'a'), '0');
+      assert.equal(
+        await onNode(set.master.port, 'a'),
+        '0',
+        'the in-flight EXEC never reached the old master',
+      );
+    });
+  },
+);

@@ -56,14 +56,19 @@ function queueOps(conn: Redis, prefix: string, ops: readonly Op[], deadline: str
     else args.push('e', String(op.px));
   }
   // EVAL, not EVALSHA: a dedicated connection has no script cache of its own to manage, and Redis
-  // compiles a script body once and keeps it.
-  return conn.multi().callBuffer('EVAL', SCRIPT, keys.length, ...keys, ...args);
+  // compiles a script body once and keeps it. The arguments go as one array (iovalkey flattens
+  // it): spread into the call, a transaction of ~100,000 operations overflowed the JS stack.
+  const all: (string | number | Buffer)[] = [SCRIPT, keys.length];
+  for (const k of keys) all.push(k);
+  for (const a of args) all.push(a);
+  return conn.multi().callBuffer('EVAL', all);
 }
 
 /**
  * Sends `ops` as MULTI/EXEC on `conn` with `deadline` (server ms, '' = none); a failure to send or
  * to get the reply goes through `fail`. Rejects with a `timeout` CacheError (nothing applied) when
- * the transaction reached the server after its deadline.
+ * the transaction reached the server after its deadline. `asking`: the node is importing the
+ * slot (it answered ASK): ASKING first, whose flag Redis keeps for the whole MULTI … EXEC.
  */
 export async function execOps(
   conn: Redis,
@@ -71,11 +76,12 @@ export async function execOps(
   ops: readonly Op[],
   deadline: string,
   fail: (err: unknown) => CacheError,
+  asking = false,
 ): Promise<ExecReplies> {
-  const multi = queueOps(conn, prefix, ops, deadline);
   let replies: [Error | null, unknown][] | null;
   try {
-    replies = await multi.exec();
+    if (asking) await conn.asking();
+    replies = await queueOps(conn, prefix, ops, deadline).exec();
   } catch (err) {
     throw fail(err);
   }

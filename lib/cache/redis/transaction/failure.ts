@@ -23,31 +23,44 @@ export function secretsOf(client: Redis | Cluster): string[] {
 
 /**
  * Wraps a failure of WATCH/reads (`watch`) or of MULTI/EXEC (`exec`). A cluster redirection also
- * refreshes the client's slot map, so that the next transaction goes to the right node.
+ * refreshes the client's slot map, so that the next transaction goes to the right node. `key` (a
+ * key of the transaction, with the prefix) names its slot and that slot's master in a cluster.
  */
 export function txFailure(
   err: unknown,
   phase: Phase,
   client: Redis | Cluster,
   secrets: readonly string[],
+  key?: string,
 ): CacheError {
   if (err instanceof CacheError) return err;
-  // EXECABORT carries the real reason (OOM, MOVED…) in the errors of the queued commands.
-  const inner = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0] ?? err;
+  // A queued command refused by the server (its reply is an error) carries the real reason (OOM,
+  // MOVED…, or a protocol error after which the server closed the connection): EXEC then applied
+  // nothing (EXECABORT) or never ran. Any other failure of EXEC is its own: a timeout or a lost
+  // connection also fails MULTI and the queued command, but their errors say nothing about what
+  // the server did with the EXEC.
+  const inner = queuedRefusal(err) ?? err;
   const code = codeOf(inner);
   if (client.isCluster && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(String((inner as Error)?.message))) {
     (client as Cluster).refreshSlotsCache();
   }
-  const base = toCacheError('transaction', inner, secrets, describeNodes(client, inner)).message;
+  const base = toCacheError('transaction', inner, secrets, describeNodes(client, inner, key)).message;
   let message = base;
   if (code === 'oom') {
-    message = `redis transaction failed: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict), nothing was applied — ${base.replace(/^redis transaction failed( \([^)]*\))?: /, '')} (${describeNodes(client, inner)})`;
+    // The base already says the server is out of memory and names the node.
+    message = `${base} (nothing was applied)`;
   } else if (phase === 'exec' && (code === 'timeout' || code === 'unavailable') && inner === err) {
     message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
   } else if (inner !== err) {
     message = `${base} (nothing was applied)`;
   }
   return new CacheError(code, message, { cause: err });
+}
+
+/** The server's error reply to a command queued before EXEC, if one got one. */
+function queuedRefusal(err: unknown): unknown {
+  const previous = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors ?? [];
+  return previous.find((e) => (e as Error | undefined)?.name === 'ReplyError');
 }
 
 /**
@@ -62,4 +75,17 @@ export function movedTarget(err: unknown, phase: Phase): string | undefined {
   const reply = (inner ?? cause) as Error | undefined;
   const m = /^MOVED \d+ (\S+)/.exec(String(reply?.message ?? ''));
   return m?.[1];
+}
+
+/**
+ * The `host:port` a cluster's ASK reply (a slot being migrated, the key already on the importing
+ * node) sent a queued command to, so that EXEC aborted and applied nothing; `undefined` for
+ * anything else.
+ */
+export function askTarget(err: unknown): string | undefined {
+  const cause = err instanceof CacheError ? err.cause : err;
+  const inner = (cause as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0] as
+    | Error
+    | undefined;
+  return /^ASK \d+ (\S+)/.exec(String(inner?.message ?? ''))?.[1];
 }

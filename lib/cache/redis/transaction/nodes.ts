@@ -24,6 +24,9 @@ export function dedicatedOptions(timeoutMs: number): Partial<RedisOptions> {
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
+    // Sentinel mode: one round over the sentinels, then fail (`unavailable`, naming them) — not
+    // iovalkey's default of asking them again until the command timeout ends the wait (`timeout`).
+    sentinelRetryStrategy: () => null,
     reconnectOnError: null,
     enableAutoPipelining: false,
     commandTimeout: timeoutMs,

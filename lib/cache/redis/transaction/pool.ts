@@ -29,6 +29,13 @@ export interface ConnectionPool {
   lease(slot: number | undefined, movedTo?: string): Promise<Lease>;
   /** Gives the connection back; `reusable`: it holds no WATCH and no half-read reply. */
   release(lease: Lease, reusable: boolean): void;
+  /**
+   * Sentinel mode: whether `conn` still talks to the node the cache's own connection is on. That
+   * one follows `+switch-master`; a dedicated connection does not, and a demoted master can keep
+   * accepting writes for seconds (until the sentinels reconfigure it), writes that are then lost.
+   * `true` when that cannot be told (not sentinel mode, or the cache is not connected).
+   */
+  current(conn: Redis): boolean;
   /** Wakes the waiters (they reject with `closed`) and quits the idle connections. */
   close(): Promise<void>;
 }
@@ -104,9 +111,35 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
   const pools = new Map<string, Pool>();
   let closed = false;
 
+  // Sentinel mode: a pooled connection is stale once the cache's own connection came up again
+  // (it follows +switch-master) on another node than the pooled one. Both tests together: a
+  // reconnect alone (a blip) or a different peer alone (one master, two addresses) is no failover.
+  const sentinel =
+    !client.isCluster && ((client.options as { sentinels?: unknown[] }).sentinels?.length ?? 0) > 0;
+  let generation = 0;
+  const born = new WeakMap<Redis, number>();
+  const onReady = () => {
+    generation++;
+  };
+  if (sentinel) client.on('ready', onReady);
+  const peer = (r: Redis) => {
+    const stream = (r as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+    return stream?.remotePort === undefined ? undefined : `${stream.remoteAddress}:${stream.remotePort}`;
+  };
+  const current = (conn: Redis): boolean => {
+    if (!sentinel || client.status !== 'ready' || (born.get(conn) ?? generation) >= generation) return true;
+    const master = peer(client as Redis);
+    return master === undefined || peer(conn) === master;
+  };
+  const make = (target: () => Redis) => () => {
+    const conn = target();
+    born.set(conn, generation);
+    return conn;
+  };
+
   async function acquire(pool: Pool, make: () => Redis): Promise<Redis> {
     for (let conn = pool.idle.pop(); conn; conn = pool.idle.pop()) {
-      if (conn.status === 'ready') return conn;
+      if (conn.status === 'ready' && current(conn)) return conn;
       discard(pool, conn);
     }
     if (pool.open < maxConnections) return openConnection(pool, make, timeoutMs, secrets);
@@ -138,8 +171,10 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
         pool = { idle: [], open: 0, waiters: [] };
         pools.set(target.id, pool);
       }
-      return { id: target.id, conn: await acquire(pool, target.make) };
+      return { id: target.id, conn: await acquire(pool, make(target.make)) };
     },
+
+    current,
 
     release({ id, conn }, reusable) {
       const pool = pools.get(id);
@@ -156,6 +191,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
 
     async close() {
       closed = true;
+      client.off('ready', onReady);
       const quitting: Promise<unknown>[] = [];
       const tooSlow = () =>
         new CacheError('timeout', `redis transaction failed: quitting took longer than ${QUIT_MS} ms`);

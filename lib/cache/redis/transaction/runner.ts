@@ -16,10 +16,11 @@ import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
 import { checkKeys } from '../checks.js';
 import { closedError } from '../errors.js';
+import { describeNodes } from '../nodes.js';
 import { build } from './builder.js';
 import { createConnectionClocks } from './clock.js';
 import { type ExecReplies, execOps, toResults } from './exec.js';
-import { movedTarget, type Phase, secretsOf, txFailure } from './failure.js';
+import { askTarget, movedTarget, type Phase, secretsOf, txFailure } from './failure.js';
 import { resolveRunnerOptions } from './options.js';
 import { createConnectionPool, type Lease } from './pool.js';
 import { createSlotCheck } from './slots.js';
@@ -39,7 +40,7 @@ type Fail = (err: unknown, phase: Phase) => CacheError;
 /** WATCH on the leased connection: anyone writing a watched key from now on makes EXEC fail. */
 async function watchKeys(conn: Redis, keys: readonly string[], fail: Fail): Promise<void> {
   try {
-    await conn.watch(...keys);
+    await conn.watch(keys as string[]); // one array: a spread of ~100,000 keys overflows the JS stack
   } catch (err) {
     throw fail(err, 'watch');
   }
@@ -61,8 +62,6 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   const { client, prefix, cluster, timeoutMs, maxConnections, defaultTtl } = resolveRunnerOptions(options);
   const secrets = secretsOf(client);
   const pool = createConnectionPool({ client, timeoutMs, maxConnections, secrets });
-  const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets);
-  const failExec = (err: unknown) => fail(err, 'exec');
   const clocks = createConnectionClocks();
   /** MOVED replies followed per transaction (the cluster client's own limit, `cluster.maxRedirects`). */
   const maxRedirects = cluster ? ((client.options as { maxRedirections?: number }).maxRedirections ?? 3) : 0;
@@ -80,6 +79,10 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     checkKeys(watch, 'transaction option `watch` must be an array of keys');
     const slots = cluster ? createSlotCheck(prefix) : undefined;
     for (const k of watch) slots?.add(k);
+    // A key of the transaction: in a cluster, errors name its slot and the slot's master.
+    let where = cluster && watch[0] !== undefined ? prefix + watch[0] : undefined;
+    const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets, where);
+    const failExec = (err: unknown) => fail(err, 'exec');
 
     // Without WATCH nothing is sent before fn returns, so the connection is leased after it.
     let lease: Lease | undefined;
@@ -109,6 +112,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       const read = lease && reader(lease.conn, prefix, fail);
       const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
       for (const op of ops) slots?.add(op.key);
+      if (cluster && ops[0] !== undefined) where ??= prefix + ops[0].key;
       if (ops.length === 0) {
         if (lease) await lease.conn.unwatch();
         reusable = true;
@@ -117,33 +121,55 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       lease ??= await pool.lease(slots?.slot);
       const written = ops.filter((op) => op.kind !== 'get').map((op) => op.key);
       let replies: ExecReplies;
+      let asking = false;
       for (let redirects = 0; ; redirects++) {
         if (closed) throw closedError('transaction');
+        // Dropped before EXEC was sent (e.g. the master died while fn ran): nothing was applied.
+        if (lease.conn.status !== 'ready') {
+          throw fail(
+            new Error(`Connection is closed (${lease.conn.status}): EXEC was not sent, nothing was applied`),
+            'watch',
+          );
+        }
+        // The cache's connection followed a sentinel failover while fn ran: this one is on the old
+        // master, which may still accept the EXEC and lose it when it is demoted.
+        if (!pool.current(lease.conn)) {
+          throw new CacheError(
+            'unavailable',
+            `redis transaction failed (${describeNodes(client)}): the master changed (sentinel failover) while the transaction ran: EXEC was not sent, nothing was applied`,
+          );
+        }
         // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
         const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
           throw fail(err, 'watch');
         });
         if (written.length > 0) options.onWrite?.(written);
         try {
-          replies = await execOps(lease.conn, prefix, ops, deadline, failExec);
+          replies = await execOps(lease.conn, prefix, ops, deadline, failExec, asking);
           break;
         } catch (err) {
-          // EXEC aborted because a queued command got MOVED: nothing was applied. Without WATCH the
-          // same commands can go to the node it names; with WATCH the guard was on the old master,
-          // so the caller decides (it is an error, not a conflict).
+          // EXEC aborted because a queued command got MOVED or ASK: nothing was applied. Without
+          // WATCH the same commands can go to the node it names (after ASKING, for ASK); with
+          // WATCH the guard was on the old node, so the caller decides (an error, not a conflict).
           const movedTo = watch.length === 0 ? movedTarget(err, 'exec') : undefined;
-          if (movedTo === undefined || redirects >= maxRedirects) throw err;
+          const askTo = watch.length === 0 && movedTo === undefined ? askTarget(err) : undefined;
+          const to = movedTo ?? askTo;
+          if (to === undefined || redirects >= maxRedirects) throw err;
           pool.release(lease, lease.conn.status === 'ready'); // EXECABORT leaves it clean
           lease = undefined;
-          lease = await pool.lease(slots?.slot, movedTo);
+          lease = await pool.lease(slots?.slot, to);
+          asking = askTo !== undefined;
         }
       }
       reusable = true; // EXEC (even an aborted one) clears WATCH: the connection is clean again
       if (replies === null) return { ok: false, conflict: true };
       return { ok: true, results: toResults(ops, replies, secrets) };
     } catch (err) {
-      // fn threw, bad input, cross-slot: drop the WATCH so the connection can be reused.
-      if (lease && !reusable && lease.conn.status === 'ready') {
+      // fn threw, bad input, cross-slot: drop the WATCH so the connection can be reused. A
+      // connection whose command timed out or was lost is discarded instead: an UNWATCH behind
+      // the unanswered command would wait for it, doubling the caller's wait.
+      const lost = err instanceof CacheError && (err.code === 'timeout' || err.code === 'unavailable');
+      if (lease && !reusable && !lost && lease.conn.status === 'ready') {
         reusable = await lease.conn.unwatch().then(
           () => true,
           () => false,
