@@ -10,7 +10,7 @@
  * `MAX_CONFIG_VALUES` values once aliases are expanded.
  */
 import { isUtf8 } from 'node:buffer';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
@@ -83,8 +83,19 @@ export function checkLoadOptions(options: unknown, known: readonly string[], whe
 async function readLimited(path: string): Promise<Buffer> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
+    // Opening a named pipe waits for a writer, for ever if none comes (and holds a libuv thread
+    // meanwhile); a socket cannot be opened at all. Both are refused before the open.
+    const kind = await stat(path).then(
+      (st) => (st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : undefined),
+      () => undefined, // the open below reports ENOENT, EACCES… with its own code
+    );
+    if (kind !== undefined)
+      throw new ConfigError(
+        `cannot read config file ${path}: it is ${kind}, not a file; read it yourself and pass the text to loadConfigFromText`,
+      );
     handle = await open(path, 'r');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(
       `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
       [],

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -145,6 +146,33 @@ describe('config loading', () => {
     await assert.rejects(loadConfigFile('/nonexistent/hyperion.yaml', schema), (e: ConfigError) =>
       /cannot read config file .* ENOENT/.test(e.message),
     );
+  });
+});
+
+describe('a config path that is not a file', () => {
+  it('a named pipe with no writer is refused at once (opening it waited for a writer for ever)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-fifo-'));
+    const fifo = join(dir, 'app.yaml');
+    const made = spawnSync('mkfifo', [fifo]);
+    assert.equal(made.status, 0, String(made.stderr));
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      loadConfigFile(fifo, schema, { env: {} }).then(
+        () => 'loaded',
+        (e: unknown) => e,
+      ),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still waiting after 5 s'), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'still waiting after 5 s') {
+      // Free the blocked open (a writer arrives and leaves) so that this process can end.
+      const w = await open(fifo, 'w');
+      await w.close();
+    }
+    assert.ok(outcome instanceof ConfigError, String(outcome));
+    assert.match(outcome.message, /cannot read config file .*: it is a named pipe \(FIFO\), not a file/);
   });
 });
 
