@@ -4,7 +4,7 @@
  * and the server rejects multi-key commands across slots, so callers pass per-slot MGETs).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
-import { type GuardedWrites, inTime } from './deadline.js';
+import { type GuardedWrites, inTimeInBatch } from './deadline.js';
 import { keySlot } from './slots.js';
 
 export type BatchOp =
@@ -126,7 +126,7 @@ async function execInto(
   replies.forEach(([err, value], j) => {
     if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(order[j]!);
     else if (err) throw err;
-    else out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTime(value as number) : value;
+    else out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTimeInBatch(value as number) : value;
   });
   moved?.push(...redirected);
 }

@@ -75,6 +75,18 @@ export const TOO_LATE = -1;
 export const tooLate = () =>
   new Error('Command timed out: it reached Redis after its deadline and was not applied');
 
+/**
+ * `reply`, or the TOO_LATE refusal of one command of a pipelined batch: the commands before it in
+ * the batch may have been applied (a batch is not atomic), so its message must not say the batch was not.
+ */
+export function inTimeInBatch(reply: number): number {
+  if (reply === TOO_LATE)
+    throw new Error(
+      'Command timed out: a command of this batch reached Redis after its deadline and was not applied; commands sent before it may have been',
+    );
+  return reply;
+}
+
 /** `reply`, or the TOO_LATE refusal as a rejection (for guarded commands sent through `dispatch.run`). */
 export function inTime(reply: number): number {
   if (reply === TOO_LATE) throw tooLate();

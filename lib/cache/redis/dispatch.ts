@@ -194,7 +194,10 @@ export function createDispatcher(
         wrap(
           op,
           new Error(
-            `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied`,
+            op === 'setMany'
+              ? // A pipelined batch, not atomic: entries the server took before the deadline stay.
+                `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so no entry not yet applied will be (entries applied before it may stay: a batch is not atomic)`
+              : `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied`,
           ),
           key,
         ),
