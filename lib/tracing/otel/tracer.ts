@@ -312,20 +312,28 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       // and set the string form over each non-finite number it kept — only for spans that
       // record: unsampled spans skip the check entirely. The scalar-only pass runs inline; the
       // full test and the warning only when it fails.
-      const span = otel.startSpan(
-        typeof name === 'string' ? name : spanName(name),
-        {
-          kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
-          attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
-            | OtelAttributes
-            | undefined,
-          startTime: startTimeOf(spanOptions?.startTime),
-        },
-        parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
-      );
-      if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes)) {
-        const converted = filter.check(attributes);
-        if (converted) span.setAttributes(converted);
+      const spanName_ = typeof name === 'string' ? name : spanName(name);
+      const otelOptions = {
+        kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
+        attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
+          | OtelAttributes
+          | undefined,
+        startTime: startTimeOf(spanOptions?.startTime),
+      };
+      const ctx = parent ? contextOf(parent) : (fixedRoot ?? contextApi.active());
+      let span: ReturnType<typeof otel.startSpan>;
+      try {
+        span = otel.startSpan(spanName_, otelOptions, ctx);
+        if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes)) {
+          const converted = filter.check(attributes);
+          if (converted) span.setAttributes(converted);
+        }
+      } catch (err) {
+        // Attributes that throw when read (a getter, a Proxy): start from what can be read of
+        // them instead of throwing into the caller's request.
+        if (!attributes) throw err;
+        otelOptions.attributes = filter.copy(attributes);
+        span = otel.startSpan(spanName_, otelOptions, ctx);
       }
       return new OtelSpanAdapter(span, filter);
     },
