@@ -264,8 +264,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // Each registration fails (false) when something else holds that global; then it is not ours to undo.
   let registeredProvider = false;
   let registeredPropagator = false;
-  if (o.registerGlobal && provider) {
-    registeredProvider = trace.setGlobalTracerProvider(provider);
+  // The propagator also without a provider (exporter 'none'): propagation is all that mode does,
+  // and it used to register nothing.
+  if (o.registerGlobal && o.enabled) {
+    if (provider) registeredProvider = trace.setGlobalTracerProvider(provider);
     registeredPropagator = propagation.setGlobalPropagator(propagator);
   }
 
