@@ -71,7 +71,10 @@ export interface OtelTracer extends Tracer {
    * `close()` gave up on spans it was waiting for.
    */
   flush(): Promise<void>;
-  /** Export counters since creation: exported spans, failed exports, lost spans by reason. */
+  /**
+   * Export counters since creation: exported spans, failed exports, lost spans by reason. Absent
+   * on a tracer given a `provider` (`ProviderOtelTracer`).
+   */
   exportStats(): ExportStats;
   /** Spans finished so far — only with the `memory` exporter (empty otherwise). */
   finishedSpans(): readonly FinishedSpan[];
@@ -82,6 +85,13 @@ export interface OtelTracer extends Tracer {
   /** The OpenTelemetry tracer behind this adapter, for code that wants the raw API on the same provider. */
   readonly otelTracer: ApiTracer | undefined;
 }
+
+/**
+ * The tracer `createOtelTracer` returns for a `provider` you pass in: no `exportStats`, since its
+ * exports go through that provider's own span processors, which this tracer cannot see (it used to
+ * report zeros for everything, and `createApp` published them as `spans_exported_total 0`).
+ */
+export type ProviderOtelTracer = Omit<OtelTracer, 'exportStats'> & { readonly exportStats?: undefined };
 
 const INTERNAL = SpanKind.INTERNAL;
 
@@ -145,7 +155,11 @@ function closeBudgetProblem(options: unknown): ConfigError | undefined {
  * incoming trace context and baggage. Pass the tracer to `createApp`, which closes it (flushing
  * every ended span) on `app.close()`.
  */
-export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
+export function createOtelTracer(
+  options: OtelTracerOptions & { provider: TracerProvider },
+): ProviderOtelTracer;
+export function createOtelTracer(options?: OtelTracerOptions): OtelTracer;
+export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | ProviderOtelTracer {
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
   const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
@@ -298,7 +312,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     }
   };
 
-  const tracer: OtelTracer = {
+  const tracer: Omit<OtelTracer, 'exportStats'> & { exportStats?: () => ExportStats } = {
     provider,
     otelTracer: otel,
 
@@ -409,7 +423,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       return closing;
     },
 
-    exportStats: () => reporter.stats(),
+    ...(o.provider && o.enabled ? {} : { exportStats: () => reporter.stats() }),
     finishedSpans: () => memory?.getFinishedSpans() ?? [],
     resetFinishedSpans: () => memory?.reset(),
   };
@@ -420,7 +434,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       return s ? contextApi.with(trace.setSpan(contextApi.active(), s), fn) : fn();
     };
   }
-  return tracer;
+  // `exportStats` is there exactly when no provider was passed in (the overloads say which).
+  return tracer as OtelTracer | ProviderOtelTracer;
 }
 
 /**
