@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createApp } from '../../lib/core/app.js';
 import type { Attributes, LogFields, Logger } from '../../lib/core/contracts.js';
+import { startSpan } from '../../lib/core/span.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 function warnings() {
@@ -77,6 +79,18 @@ describe('hostile attribute values: dropped, never thrown (recording tracer)', (
       const [done] = tracer.finishedSpans();
       assert.deepEqual({ ...done!.events[0]?.attributes }, { ok: 1 });
       await tracer.close();
+    });
+
+    it(`ctx startSpan on a context carrying attributes: ${what}`, async () => {
+      const { logger, fields } = warnings();
+      const tracer = createOtelTracer({ exporter: 'memory', logger });
+      const app = createApp({ tracer });
+      const ctx = app.ctx.with({ attributes: { 'request.id': 'r1' } });
+      assert.doesNotThrow(() => startSpan(ctx, 's', { attributes: attrs }).span.end());
+      const [done] = tracer.finishedSpans();
+      assert.deepEqual({ ...done!.attributes }, { 'request.id': 'r1', ok: 1 });
+      assert.equal(fields.length, 1);
+      await app.close();
     });
   }
 
