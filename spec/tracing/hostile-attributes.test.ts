@@ -94,6 +94,23 @@ describe('hostile attribute values: dropped, never thrown (recording tracer)', (
     });
   }
 
+  it('startSpan attributes: a getter that throws from its second read on (one span, no throw)', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    let reads = 0;
+    const attrs = {
+      ok: 1,
+      get late() {
+        if (++reads > 1) throw new Error('caller boom');
+        return 'first';
+      },
+    } as Attributes;
+    assert.doesNotThrow(() => tracer.startSpan('s', { attributes: attrs }).end());
+    const spans = tracer.finishedSpans();
+    assert.equal(spans.length, 1);
+    assert.equal(spans[0]!.attributes.ok, 1);
+    await tracer.close();
+  });
+
   it('an attribute set whose keys cannot be listed (Proxy ownKeys throws): nothing set, no throw', async () => {
     const tracer = createOtelTracer({ exporter: 'memory' });
     const attrs = new Proxy({}, { ownKeys: boom }) as Attributes;

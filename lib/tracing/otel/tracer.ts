@@ -340,16 +340,23 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       let span: ReturnType<typeof otel.startSpan>;
       try {
         span = otel.startSpan(spanName_, otelOptions, ctx);
-        if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes)) {
-          const converted = filter.check(attributes);
-          if (converted) span.setAttributes(converted);
-        }
       } catch (err) {
         // Attributes that throw when read (a getter, a Proxy): start from what can be read of
         // them instead of throwing into the caller's request.
         if (!attributes) throw err;
         otelOptions.attributes = filter.copy(attributes);
-        span = otel.startSpan(spanName_, otelOptions, ctx);
+        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter);
+      }
+      if (attributes && !filterAtStart && span.isRecording()) {
+        try {
+          if (!allScalar(attributes)) {
+            const converted = filter.check(attributes);
+            if (converted) span.setAttributes(converted);
+          }
+        } catch {
+          // read fine by the SDK, throwing now: the copy's values are what can still be read
+          span.setAttributes(filter.copy(attributes));
+        }
       }
       return new OtelSpanAdapter(span, filter);
     },
