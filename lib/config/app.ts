@@ -174,9 +174,15 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
   if (!config.tracing || config.tracing.enabled === false) return undefined;
   const serviceName = config.service?.name;
   // exporter none (from the file or OTEL_TRACES_EXPORTER) with W3C propagators: propagate-only,
-  // without loading OpenTelemetry at all.
+  // without loading OpenTelemetry at all — unless register_global asks for the global OpenTelemetry
+  // propagator, which only the OpenTelemetry tracer registers.
   const none = applyOtelEnv({ serviceName, ...tracingOptionsFromConfig(config.tracing) });
-  if (none.exporter === 'none' && none.enabled !== false && (none.propagators ?? []).every((p) => W3C.has(p)))
+  if (
+    none.exporter === 'none' &&
+    none.enabled !== false &&
+    none.registerGlobal !== true &&
+    (none.propagators ?? []).every((p) => W3C.has(p))
+  )
     return createPropagateOnlyTracer({
       sampleRate: none.sampleRate,
       ...((none as { parentBased?: boolean }).parentBased === false ? { parentBased: false } : {}),

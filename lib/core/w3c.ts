@@ -83,3 +83,14 @@ export function headerValue(
   for (const x of v) if (typeof x !== 'string') return undefined;
   return v.join(',');
 }
+
+/**
+ * Sets baggage entry `key` on `out` as an own, enumerable property, whatever the key: a plain
+ * assignment of `__proto__` changes the object's prototype instead (the entry was lost, and a
+ * value that named an object would have become its prototype).
+ */
+export function setBaggageEntry(out: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}

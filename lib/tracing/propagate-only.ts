@@ -19,7 +19,13 @@ import type {
 import { ConfigError, type ConfigIssue, typeName } from '../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../core/options.js';
 import { normalizeTracestate } from '../core/tracestate.js';
-import { formatTraceparent, headerValue, isValidSpanContext, parseTraceparent } from '../core/w3c.js';
+import {
+  formatTraceparent,
+  headerValue,
+  isValidSpanContext,
+  parseTraceparent,
+  setBaggageEntry,
+} from '../core/w3c.js';
 
 /** Random lowercase hex ids, never all zeros (the W3C invalid value), from a pooled buffer. */
 export function createIdSource(): { traceId(): string; spanId(): string } {
@@ -98,7 +104,7 @@ function parseBaggage(header: string | undefined): Baggage {
       const value = decodeURIComponent(pair.slice(eq + 1).trim());
       const size = (count === 0 ? 0 : 1) + member.length;
       if (total + size > BAGGAGE_MAX_LENGTH) break;
-      out[key] = value;
+      setBaggageEntry(out, key, value);
       count++;
       total += size;
     } catch {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../../lib/core/contracts.js';
-import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { createOtelTracer, type ProviderOtelTracer } from '../../lib/tracing/otel/index.js';
 import { loadPeer } from '../../lib/tracing/otel/sdk.js';
 import {
   checkSdkInternals,
@@ -68,7 +68,7 @@ describe(`OpenTelemetry SDK coupling (${sdk.packageName} ${sdk.version})`, () =>
       exporter,
       sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() }),
     });
-    const run = (tracer: ReturnType<typeof createOtelTracer>) => {
+    const run = (tracer: ProviderOtelTracer) => {
       const root = tracer.startSpan('root');
       const child = tracer.startSpan('child', { parent: root });
       const sampledParent = tracer.extract({ traceparent: SAMPLED }).parent;

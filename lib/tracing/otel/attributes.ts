@@ -87,12 +87,45 @@ export class AttributeFilter {
 
   /** The attributes to hand the SDK (the same object when nothing changes, the usual case). */
   filter(attributes: Attributes): OtelAttributes {
-    if (allScalar(attributes)) return attributes as OtelAttributes;
-    for (const key in attributes) {
-      const v = attributes[key];
-      if (passOn(v) !== v) return this.rebuild(attributes);
+    try {
+      if (allScalar(attributes)) return attributes as OtelAttributes;
+      for (const key in attributes) {
+        const v = attributes[key];
+        if (passOn(v) !== v) return this.rebuild(attributes);
+      }
+      return attributes as OtelAttributes;
+    } catch {
+      return this.copy(attributes);
     }
-    return attributes as OtelAttributes;
+  }
+
+  /**
+   * A plain copy of what can be read of `attributes`, for a set that threw (a getter, a Proxy, an
+   * array whose elements throw): each value is read once, a value whose reading or inspection
+   * throws is dropped with the one warning per key (type `unreadable`), arrays are copied, so the
+   * SDK reading the copy cannot throw. Never throws: keys that cannot even be listed yield `{}`.
+   */
+  copy(attributes: Attributes): OtelAttributes {
+    const result: Record<string, unknown> = {};
+    let keys: string[];
+    try {
+      keys = [];
+      for (const key in attributes) keys.push(key);
+    } catch {
+      this.warnUnreadable('(attributes)');
+      return result as OtelAttributes;
+    }
+    for (const key of keys) {
+      try {
+        const v: unknown = attributes[key];
+        const out = passOn(v);
+        if (out !== v) this.warn(key, v, out);
+        if (out !== DROP) result[key] = Array.isArray(out) ? Array.from(out as unknown[]) : out;
+      } catch {
+        this.warnUnreadable(key);
+      }
+    }
+    return result as OtelAttributes;
   }
 
   /**
@@ -101,6 +134,14 @@ export class AttributeFilter {
    * originals (undefined when there are none). Call it when `allScalar` fails.
    */
   check(attributes: Attributes): OtelAttributes | undefined {
+    try {
+      return this.converted(attributes);
+    } catch {
+      return undefined; // unreadable: the caller started the span from `copy` already
+    }
+  }
+
+  private converted(attributes: Attributes): OtelAttributes | undefined {
     let converted: Record<string, unknown> | undefined;
     for (const key in attributes) {
       const v = attributes[key];
@@ -123,6 +164,12 @@ export class AttributeFilter {
       if (out !== DROP) result[key] = out;
     }
     return result as OtelAttributes;
+  }
+
+  private warnUnreadable(key: string): void {
+    if (this.warned.has(key) || this.warned.size >= MAX_WARNED_KEYS) return;
+    this.warned.add(key);
+    this.logger.warn('span attribute dropped: unsupported value type', { key, type: 'unreadable' });
   }
 
   /** Names the key and the value's type, never the value. */

@@ -8,4 +8,4 @@
 export type { ExportStats } from './exporters.js';
 export type { BatchOptions, ExporterName, OtelTracerOptions, PropagatorName } from './options.js';
 export type { FinishedSpan, FinishedSpanEvent } from './sdk.js';
-export { createOtelTracer, type OtelTracer } from './tracer.js';
+export { createOtelTracer, type OtelTracer, type ProviderOtelTracer } from './tracer.js';

@@ -1,5 +1,7 @@
 /** Header propagation through OpenTelemetry propagators, on plain header objects. */
 import {
+  type BaggageEntry,
+  baggageEntryMetadataFromString,
   type Context,
   diag,
   isSpanContextValid,
@@ -14,6 +16,7 @@ import { W3CBaggagePropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
 import { trimOws } from '../../core/tracestate.js';
+import { setBaggageEntry } from '../../core/w3c.js';
 import type { PropagatorName } from './options.js';
 import { loadPeer } from './sdk.js';
 import { TraceContextPropagator } from './tracecontext.js';
@@ -54,7 +57,7 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
       case 'tracecontext':
         return new TraceContextPropagator(); // validates tracestate per the spec: tracecontext.ts
       case 'baggage':
-        return new W3CBaggagePropagator();
+        return new BaggagePropagator();
       case 'b3':
       case 'b3multi': {
         const b3 = loadPeer<typeof import('@opentelemetry/propagator-b3')>(
@@ -87,6 +90,74 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
     }
   });
   return list;
+}
+
+/** OpenTelemetry's W3C baggage limits (`@opentelemetry/core` baggage constants). */
+const BAGGAGE_MAX_MEMBERS = 180;
+const BAGGAGE_MAX_MEMBER_LENGTH = 4096;
+const BAGGAGE_MAX_LENGTH = 8192;
+
+/**
+ * OpenTelemetry's W3C baggage propagator with an extraction that keeps every key: upstream parses
+ * the header into a plain object, where a member named `__proto__` set the object's prototype
+ * instead of an entry, so that member was lost. Same rules and limits as upstream otherwise
+ * (members without a key or a value skipped, properties after `;` kept as metadata, at most 180
+ * members, 4096 characters per member, 8192 in all); injection is upstream's.
+ */
+class BaggagePropagator extends W3CBaggagePropagator {
+  override extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const raw = getter.get(carrier, 'baggage');
+    if (!raw) return ctx;
+    const entries = new Map<string, BaggageEntry>();
+    let count = 0;
+    let total = 0;
+    for (const header of Array.isArray(raw) ? raw : [raw]) {
+      if (typeof header !== 'string') continue;
+      let start = 0;
+      while (start < header.length && count < BAGGAGE_MAX_MEMBERS) {
+        const end = header.indexOf(',', start);
+        const stop = end === -1 ? header.length : end;
+        if (stop - start <= BAGGAGE_MAX_MEMBER_LENGTH) {
+          const entry = parseMember(header.substring(start, stop));
+          if (entry) {
+            const size = (count === 0 ? 0 : 1) + stop - start;
+            if (total + size > BAGGAGE_MAX_LENGTH) break;
+            entries.set(entry[0], entry[1]);
+            count++;
+            total += size;
+          }
+        }
+        if (end === -1) break;
+        start = end + 1;
+      }
+    }
+    if (entries.size === 0) return ctx;
+    let bag = propagation.createBaggage();
+    for (const [k, e] of entries) bag = bag.setEntry(k, e);
+    return propagation.setBaggage(ctx, bag);
+  }
+}
+
+/** One `key=value;properties` baggage member, or `undefined` when malformed. */
+function parseMember(member: string): [string, BaggageEntry] | undefined {
+  const semi = member.indexOf(';');
+  const pair = semi === -1 ? member : member.substring(0, semi);
+  const eq = pair.indexOf('=');
+  if (eq <= 0) return undefined;
+  const rawKey = pair.substring(0, eq).trim();
+  const rawValue = pair.substring(eq + 1).trim();
+  if (!rawKey || !rawValue) return undefined;
+  let key: string;
+  let value: string;
+  try {
+    key = decodeURIComponent(rawKey);
+    value = decodeURIComponent(rawValue);
+  } catch {
+    return undefined;
+  }
+  return semi !== -1 && semi < member.length - 1
+    ? [key, { value, metadata: baggageEntryMetadataFromString(member.substring(semi + 1)) }]
+    : [key, { value }];
 }
 
 const UPPER = /[A-F]/;
@@ -217,7 +288,7 @@ export function baggageOf(ctx: Context): Baggage {
   const entries = bag.getAllEntries();
   if (entries.length === 0) return EMPTY_BAGGAGE;
   const out: Record<string, string> = {};
-  for (const [k, entry] of entries) out[k] = entry.value;
+  for (const [k, entry] of entries) setBaggageEntry(out, k, entry.value);
   return out;
 }
 

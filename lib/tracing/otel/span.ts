@@ -134,14 +134,27 @@ export class OtelSpanAdapter implements Span {
   }
 
   setAttributes(attributes: Attributes): this {
-    if (!this.ended && attributes && this.otel.isRecording())
-      this.otel.setAttributes(this.filter.filter(attributes));
+    if (!this.ended && attributes && this.otel.isRecording()) {
+      try {
+        this.otel.setAttributes(this.filter.filter(attributes));
+      } catch {
+        // Values that throw when the SDK reads them (a getter, a Proxy): what can be read is set.
+        this.otel.setAttributes(this.filter.copy(attributes));
+      }
+    }
     return this;
   }
 
   addEvent(name: string, attributes?: Attributes): this {
-    if (!this.ended && this.otel.isRecording())
-      this.otel.addEvent(spanName(name), attributes ? this.filter.filter(attributes) : undefined);
+    if (!this.ended && this.otel.isRecording()) {
+      const eventName = spanName(name);
+      try {
+        this.otel.addEvent(eventName, attributes ? this.filter.filter(attributes) : undefined);
+      } catch {
+        // As in setAttributes (the SDK reads them before it adds the event).
+        if (attributes) this.otel.addEvent(eventName, this.filter.copy(attributes));
+      }
+    }
     return this;
   }
 
@@ -166,9 +179,19 @@ export class OtelSpanAdapter implements Span {
 
   setStatus(status: SpanStatus): this {
     if (this.ended) return this;
-    const code = STATUS[status?.code];
-    if (code === undefined) return this;
-    this.otel.setStatus(status.message === undefined ? { code } : { code, message: String(status.message) });
+    let code: SpanStatusCode | undefined;
+    let message: string | undefined;
+    try {
+      code = STATUS[status?.code];
+      if (code === undefined) return this;
+      const m: unknown = status.message;
+      message = m === undefined ? undefined : String(m);
+    } catch {
+      // A status (or message) that throws when read or stringified: the code alone, or nothing.
+      message = undefined;
+      if (code === undefined) return this;
+    }
+    this.otel.setStatus(message === undefined ? { code } : { code, message });
     return this;
   }
 

@@ -71,7 +71,10 @@ export interface OtelTracer extends Tracer {
    * `close()` gave up on spans it was waiting for.
    */
   flush(): Promise<void>;
-  /** Export counters since creation: exported spans, failed exports, lost spans by reason. */
+  /**
+   * Export counters since creation: exported spans, failed exports, lost spans by reason. Absent
+   * on a tracer given a `provider` (`ProviderOtelTracer`).
+   */
   exportStats(): ExportStats;
   /** Spans finished so far — only with the `memory` exporter (empty otherwise). */
   finishedSpans(): readonly FinishedSpan[];
@@ -82,6 +85,13 @@ export interface OtelTracer extends Tracer {
   /** The OpenTelemetry tracer behind this adapter, for code that wants the raw API on the same provider. */
   readonly otelTracer: ApiTracer | undefined;
 }
+
+/**
+ * The tracer `createOtelTracer` returns for a `provider` you pass in: no `exportStats`, since its
+ * exports go through that provider's own span processors, which this tracer cannot see (it used to
+ * report zeros for everything, and `createApp` published them as `spans_exported_total 0`).
+ */
+export type ProviderOtelTracer = Omit<OtelTracer, 'exportStats'> & { readonly exportStats?: undefined };
 
 const INTERNAL = SpanKind.INTERNAL;
 
@@ -145,7 +155,11 @@ function closeBudgetProblem(options: unknown): ConfigError | undefined {
  * incoming trace context and baggage. Pass the tracer to `createApp`, which closes it (flushing
  * every ended span) on `app.close()`.
  */
-export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
+export function createOtelTracer(
+  options: OtelTracerOptions & { provider: TracerProvider },
+): ProviderOtelTracer;
+export function createOtelTracer(options?: OtelTracerOptions): OtelTracer;
+export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | ProviderOtelTracer {
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
   const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
@@ -264,8 +278,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
   // Each registration fails (false) when something else holds that global; then it is not ours to undo.
   let registeredProvider = false;
   let registeredPropagator = false;
-  if (o.registerGlobal && provider) {
-    registeredProvider = trace.setGlobalTracerProvider(provider);
+  // The propagator also without a provider (exporter 'none'): propagation is all that mode does,
+  // and it used to register nothing.
+  if (o.registerGlobal && o.enabled) {
+    if (provider) registeredProvider = trace.setGlobalTracerProvider(provider);
     registeredPropagator = propagation.setGlobalPropagator(propagator);
   }
 
@@ -296,7 +312,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
     }
   };
 
-  const tracer: OtelTracer = {
+  const tracer: Omit<OtelTracer, 'exportStats'> & { exportStats?: () => ExportStats } = {
     provider,
     otelTracer: otel,
 
@@ -312,20 +328,35 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       // and set the string form over each non-finite number it kept — only for spans that
       // record: unsampled spans skip the check entirely. The scalar-only pass runs inline; the
       // full test and the warning only when it fails.
-      const span = otel.startSpan(
-        typeof name === 'string' ? name : spanName(name),
-        {
-          kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
-          attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
-            | OtelAttributes
-            | undefined,
-          startTime: startTimeOf(spanOptions?.startTime),
-        },
-        parent ? contextOf(parent) : (fixedRoot ?? contextApi.active()),
-      );
-      if (attributes && !filterAtStart && span.isRecording() && !allScalar(attributes)) {
-        const converted = filter.check(attributes);
-        if (converted) span.setAttributes(converted);
+      const spanName_ = typeof name === 'string' ? name : spanName(name);
+      const otelOptions = {
+        kind: kind === undefined ? INTERNAL : (KINDS[kind] ?? INTERNAL),
+        attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
+          | OtelAttributes
+          | undefined,
+        startTime: startTimeOf(spanOptions?.startTime),
+      };
+      const ctx = parent ? contextOf(parent) : (fixedRoot ?? contextApi.active());
+      let span: ReturnType<typeof otel.startSpan>;
+      try {
+        span = otel.startSpan(spanName_, otelOptions, ctx);
+      } catch (err) {
+        // Attributes that throw when read (a getter, a Proxy): start from what can be read of
+        // them instead of throwing into the caller's request.
+        if (!attributes) throw err;
+        otelOptions.attributes = filter.copy(attributes);
+        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter);
+      }
+      if (attributes && !filterAtStart && span.isRecording()) {
+        try {
+          if (!allScalar(attributes)) {
+            const converted = filter.check(attributes);
+            if (converted) span.setAttributes(converted);
+          }
+        } catch {
+          // read fine by the SDK, throwing now: the copy's values are what can still be read
+          span.setAttributes(filter.copy(attributes));
+        }
       }
       return new OtelSpanAdapter(span, filter);
     },
@@ -399,7 +430,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       return closing;
     },
 
-    exportStats: () => reporter.stats(),
+    ...(o.provider && o.enabled ? {} : { exportStats: () => reporter.stats() }),
     finishedSpans: () => memory?.getFinishedSpans() ?? [],
     resetFinishedSpans: () => memory?.reset(),
   };
@@ -410,7 +441,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer {
       return s ? contextApi.with(trace.setSpan(contextApi.active(), s), fn) : fn();
     };
   }
-  return tracer;
+  // `exportStats` is there exactly when no provider was passed in (the overloads say which).
+  return tracer as OtelTracer | ProviderOtelTracer;
 }
 
 /**
