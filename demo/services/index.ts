@@ -370,7 +370,9 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     }),
   );
 
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  // An IPv6 literal goes in brackets: `http://::1:8081` is no URL, and every call to it failed.
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${bound.port}`;
   logger.info('service started', {
     url,
