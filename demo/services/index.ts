@@ -272,10 +272,13 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
         logger,
       });
       opened.push(tiered);
-      // The bus subscription: wait for it a little, but a Redis that is down must not stop the start.
+      // The bus subscription: wait for it a little, but a Redis that is down must not stop the start
+      // (the bus subscribes by itself once Redis answers): a failed health check ends the wait.
+      const redisHealth = options.redisUrl ? (l2 as ReturnType<typeof createRedisCache>).health() : undefined;
       await Promise.race([
         tiered.ready.catch((err: unknown) => logger.warn('invalidation bus not subscribed', { error: err })),
         new Promise((r) => setTimeout(r, 3000).unref()),
+        ...(redisHealth ? [redisHealth.then((h) => (h.ok ? new Promise(() => {}) : undefined))] : []),
       ]);
       layers = { cache: tiered, l1, l2 };
       inst.watchCache(l1, 'l1');
