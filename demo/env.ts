@@ -87,6 +87,32 @@ export function envPort(name: string, fallback: number, env: NodeJS.ProcessEnv =
   return n;
 }
 
+/**
+ * A peer's base URL from `env[name]` (`USER_SERVICE_URL`, `ORDER_SERVICE_URL`), or `fallback` when
+ * unset or empty. It must be an `http://` or `https://` URL without query or fragment; trailing
+ * slashes are dropped, so `http://user-service:8081/` works like `http://user-service:8081` (with
+ * the slash every call went to `//users/…` and got the peer's 404 "no such route"; `host:port`
+ * without a scheme parsed as a URL of scheme `host:` and every call failed with 502).
+ */
+export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  let u: URL | undefined;
+  try {
+    u = new URL(text);
+  } catch {
+    u = undefined;
+  }
+  // A user name or password is refused too (fetch refuses such URLs) and never echoed.
+  if (u?.username || u?.password)
+    throw new Error(`${name} must be an http:// or https:// base URL without a user name or password`);
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host || u.search || u.hash)
+    throw new Error(
+      `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081, got "${text}"`,
+    );
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
 /** `redis://[user:pass@]host:port[/db]` → the Redis cache adapter's options. */
 export function redisOptionsFromUrl(url: string): {
   addresses: string[];

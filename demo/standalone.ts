@@ -4,14 +4,14 @@
  * ORDER_SERVICE_URL, OTEL_EXPORTER_OTLP_ENDPOINT / HYPERION_TRACING_ENDPOINT, HYPERION_SAMPLE_RATE,
  * LOG_LEVEL, CALL_TIMEOUT_MS. Closes cleanly on SIGTERM/SIGINT.
  */
-import { envPort, readEnv } from './env.js';
+import { envPort, readEnv, serviceUrl } from './env.js';
 import { DEFAULT_PORTS, type ServiceName, startService } from './services/index.js';
 
 export async function runStandalone(name: ServiceName): Promise<void> {
   const env = readEnv();
   const port = envPort('PORT', DEFAULT_PORTS[name]);
-  const userUrl = process.env.USER_SERVICE_URL ?? `http://127.0.0.1:${DEFAULT_PORTS['user-service']}`;
-  const orderUrl = process.env.ORDER_SERVICE_URL ?? `http://127.0.0.1:${DEFAULT_PORTS['order-service']}`;
+  const userUrl = serviceUrl('USER_SERVICE_URL', `http://127.0.0.1:${DEFAULT_PORTS['user-service']}`);
+  const orderUrl = serviceUrl('ORDER_SERVICE_URL', `http://127.0.0.1:${DEFAULT_PORTS['order-service']}`);
   const service = await startService({
     name,
     port,

@@ -272,10 +272,13 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
         logger,
       });
       opened.push(tiered);
-      // The bus subscription: wait for it a little, but a Redis that is down must not stop the start.
+      // The bus subscription: wait for it a little, but a Redis that is down must not stop the start
+      // (the bus subscribes by itself once Redis answers): a failed health check ends the wait.
+      const redisHealth = options.redisUrl ? (l2 as ReturnType<typeof createRedisCache>).health() : undefined;
       await Promise.race([
         tiered.ready.catch((err: unknown) => logger.warn('invalidation bus not subscribed', { error: err })),
         new Promise((r) => setTimeout(r, 3000).unref()),
+        ...(redisHealth ? [redisHealth.then((h) => (h.ok ? new Promise(() => {}) : undefined))] : []),
       ]);
       layers = { cache: tiered, l1, l2 };
       inst.watchCache(l1, 'l1');
@@ -370,7 +373,9 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     }),
   );
 
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  // An IPv6 literal goes in brackets: `http://::1:8081` is no URL, and every call to it failed.
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${bound.port}`;
   logger.info('service started', {
     url,

@@ -102,7 +102,14 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // and re-subscribes by itself after a reconnect.
   // disconnectTimeout: iovalkey's disconnect() waits this long (a ref'd timer) for the socket to
   // close, also when it closed already (a dropped subscriber): the 2 s default outlived close().
+  // maxRetriesPerRequest: null, commandTimeout: undefined — the queued SUBSCRIBE waits for the
+  // connection however long Redis is away. With the client's own limits (one retry, the command
+  // timeout, on a cache's client) a Redis down at start rejected it, the subscription was given up
+  // and, Redis back, never made: other instances' writes were never heard (the later `ready`
+  // events re-subscribe only a bus that had been live). close() bounds its own QUIT.
   const subOverrides = {
+    maxRetriesPerRequest: null,
+    commandTimeout: undefined,
     enableOfflineQueue: true,
     autoResubscribe: true,
     lazyConnect: false,

@@ -1,0 +1,101 @@
+/**
+ * USER_SERVICE_URL / ORDER_SERVICE_URL of the standalone services (demo/standalone.ts), as a user
+ * writes them (session-10 audit). With a trailing slash (`http://user-service:8081/`) every call
+ * went to `//users/…` and the peer's 404 "no such route" came back: `GET /users/3` at the gateway
+ * answered 404 as if the user did not exist. `host:port` without a scheme was taken (it parses as
+ * a URL of scheme `host:`) and every call failed with 502. Embedded database, no collector: needs
+ * no server.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { serviceUrl } from '../../demo/env.js';
+import { freePort, type ServerProcess, startProcess } from '../harness/process.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of [
+    'DATABASE_URL',
+    'REDIS_URL',
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    'HYPERION_TRACING_ENDPOINT',
+    'USER_SERVICE_URL',
+    'ORDER_SERVICE_URL',
+  ])
+    delete env[k];
+  return { ...env, LOG_LEVEL: 'warn', ...extra };
+}
+
+describe('demo standalone services: peer base URLs', () => {
+  const procs: ServerProcess[] = [];
+  after(async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+  });
+
+  const start = async (name: 'gateway' | 'user-service', port: number, extra: NodeJS.ProcessEnv) => {
+    const url = `http://127.0.0.1:${port}`;
+    const proc = await startProcess({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', `demo/${name}.ts`],
+      cwd: root,
+      env: cleanEnv({ PORT: String(port), ...extra }),
+      ready: async () => {
+        try {
+          return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
+        } catch {
+          return false;
+        }
+      },
+      readyTimeoutMs: 60_000,
+    });
+    procs.push(proc);
+    return url;
+  };
+
+  it('a trailing slash is dropped: the gateway reaches the user service and answers 200', async () => {
+    const [gwPort, userPort] = [await freePort(), await freePort()];
+    await start('user-service', userPort, {});
+    const gw = await start('gateway', gwPort, { USER_SERVICE_URL: `http://127.0.0.1:${userPort}/` });
+    const res = await fetch(`${gw}/users/3`, { signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json()) as { id?: number };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.id, 3);
+  });
+
+  it('a URL without http:// or https:// stops the program at start (exit 1) naming the variable', async () => {
+    const port = await freePort();
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'demo/gateway.ts'],
+        {
+          cwd: root,
+          env: cleanEnv({ PORT: String(port), ORDER_SERVICE_URL: 'localhost:8082' }),
+          timeout: 60_000,
+        },
+        (err, _stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /ORDER_SERVICE_URL must be an http:\/\/ or https:\/\/ base URL/);
+  });
+
+  it('serviceUrl: unset or empty → the default; slashes dropped; query, credentials or other schemes refused', () => {
+    assert.equal(serviceUrl('USER_SERVICE_URL', 'http://d:1', {}), 'http://d:1');
+    assert.equal(serviceUrl('USER_SERVICE_URL', 'http://d:1', { USER_SERVICE_URL: ' ' }), 'http://d:1');
+    assert.equal(serviceUrl('X', 'd', { X: 'http://h:8081//' }), 'http://h:8081');
+    assert.equal(serviceUrl('X', 'd', { X: 'https://h/api/' }), 'https://h/api');
+    for (const bad of ['h:8081', 'ftp://h', 'http://h:1/?a=1', 'http://h:1/#x'])
+      assert.throws(() => serviceUrl('X', 'd', { X: bad }), /^Error: X must be/, bad);
+    assert.throws(
+      () => serviceUrl('X', 'd', { X: 'http://u:sekrit@h:1' }),
+      (e: Error) => /X must be/.test(e.message) && !e.message.includes('sekrit'),
+    );
+  });
+});
