@@ -110,10 +110,13 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       return sync.has(key);
     },
     async getMany(keys) {
+      // Checked here too: an empty batch touches no entry, and it used to resolve after close().
+      sync.assertOpen();
       assertKeys(keys);
       return keys.map((k) => sync.get(k));
     },
     async setMany(entries: readonly CacheEntry[], options) {
+      sync.assertOpen();
       assertEntries(entries);
       assertBudgetOptions(options);
       // Refused whole, before any entry is written, when one cannot be stored: a value costlier
@@ -125,6 +128,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       });
     },
     async deleteMany(keys, options) {
+      sync.assertOpen();
       assertKeys(keys);
       assertBudgetOptions(options);
       let removed = 0;

@@ -337,7 +337,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.schedule();
   }
 
-  private assertOpen(): void {
+  /** Throws `CacheError('closed')` once closed (the byte face's batches check it: an empty one reads nothing). */
+  assertOpen(): void {
     if (this.closed) throw new CacheError('closed', 'memory cache is closed');
   }
 

@@ -113,3 +113,16 @@ describe('memory cache: close() with loads in flight', () => {
     assert.ok(isClosed(await rejection(hung)));
   });
 });
+
+describe('memory cache: batches after close()', () => {
+  it('getMany, setMany and deleteMany reject with closed, an empty batch too', async () => {
+    const cache = createMemoryCache({ maxCost: 100 });
+    await cache.close();
+    assert.ok(isClosed(await rejection(cache.getMany([]))));
+    assert.ok(isClosed(await rejection(cache.setMany([]))));
+    assert.ok(isClosed(await rejection(cache.deleteMany([]))));
+    assert.ok(isClosed(await rejection(cache.getMany(['a']))));
+    assert.ok(isClosed(await rejection(cache.setMany([{ key: 'a', value: new Uint8Array(1) }]))));
+    assert.ok(isClosed(await rejection(cache.deleteMany(['a']))));
+  });
+});
