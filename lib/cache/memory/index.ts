@@ -41,6 +41,19 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
 
 const toBuffer = (b: Bytes) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
+/**
+ * `bytes` itself when it spans its whole ArrayBuffer, else a copy that does: a view into a larger
+ * buffer (a slice of Node's Buffer pool, a `subarray` of a big read) would keep all of that buffer
+ * alive while being charged only its own length, so `maxCost` would not bound the memory held.
+ */
+const owned = (bytes: Bytes): Bytes => {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  // allocUnsafeSlow: never a slice of the shared pool itself (Buffer.from is, for small values).
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+};
+
 /** The settled result of every miss of the byte face (a settled promise is immutable: shareable). */
 const MISS: Promise<undefined> = Promise.resolve(undefined);
 
@@ -56,7 +69,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
     assertKey(key);
     assertBytes(value);
     assertTtl(ttl);
-    return sync.set(key, value, ttl === undefined ? undefined : { ttl });
+    return sync.set(key, owned(value), ttl === undefined ? undefined : { ttl });
   };
   const cache: MemoryCache = {
     name: 'memory',
@@ -97,10 +110,13 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       return sync.has(key);
     },
     async getMany(keys) {
+      // Checked here too: an empty batch touches no entry, and it used to resolve after close().
+      sync.assertOpen();
       assertKeys(keys);
       return keys.map((k) => sync.get(k));
     },
     async setMany(entries: readonly CacheEntry[], options) {
+      sync.assertOpen();
       assertEntries(entries);
       assertBudgetOptions(options);
       // Refused whole, before any entry is written, when one cannot be stored: a value costlier
@@ -108,10 +124,11 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       // entries before it had been stored.
       const costs = entries.map((e) => sync.costFor(e.key, e.value));
       entries.forEach((e, i) => {
-        sync.set(e.key, e.value, { ttl: e.ttl, cost: costs[i] });
+        sync.set(e.key, owned(e.value), { ttl: e.ttl, cost: costs[i] });
       });
     },
     async deleteMany(keys, options) {
+      sync.assertOpen();
       assertKeys(keys);
       assertBudgetOptions(options);
       let removed = 0;
@@ -134,7 +151,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         async () => {
           const value = await loader();
           assertBytes(value);
-          return value;
+          return owned(value);
         },
         ttl === undefined ? undefined : { ttl },
       );

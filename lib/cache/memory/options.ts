@@ -43,8 +43,8 @@ export interface MemoryCacheOptions<V> {
    */
   onEvict?: (key: string, value: V, reason: EvictReason, cost: number) => void;
   /**
-   * Cost of a value, in the unit of `maxCost`. Default: byte length for Uint8Array, ArrayBuffer
-   * and strings (UTF-8), 1 for anything else. A per-set `cost` overrides it.
+   * Cost of a value, in the unit of `maxCost`. Default: byte length for typed arrays, DataView,
+   * ArrayBuffer, SharedArrayBuffer and strings (UTF-8), 1 for anything else. A per-set `cost` overrides it.
    */
   cost?: (value: V, key: string) => number;
   /**
@@ -84,11 +84,14 @@ const KNOWN = optionKeys<MemoryCacheOptions<unknown>>({
 
 let warnedBufferItems = false;
 
-/** Byte length for bytes and strings, 1 for other values. */
+/** Byte length for bytes (any ArrayBuffer view, ArrayBuffer, SharedArrayBuffer) and strings, 1 for other values. */
 export function defaultCost(value: unknown): number {
   if (value instanceof Uint8Array) return value.byteLength;
   if (typeof value === 'string') return Buffer.byteLength(value);
   if (value instanceof ArrayBuffer) return value.byteLength;
+  // Every other view (Float64Array, DataView, …) and shared memory are bytes too: they used to be
+  // charged 1, so a 1 MB Float64Array counted as one unit of a byte budget.
+  if (ArrayBuffer.isView(value) || value instanceof SharedArrayBuffer) return value.byteLength;
   return 1;
 }
 

@@ -67,7 +67,10 @@ export interface SyncMemoryCache<V> {
   keys(): string[];
   /** A snapshot of the live counters. */
   stats(): MemoryCacheStats;
-  /** Stops the TTL timer and drops every entry; later calls throw `CacheError('closed')`. Idempotent. */
+  /**
+   * Stops the TTL timer and drops every entry; later calls throw `CacheError('closed')`, and
+   * `getOrSet` callers still waiting for a loader reject with it at once. Idempotent.
+   */
   close(): void;
   /** Number of entries (expired ones not yet swept included). */
   readonly size: number;
@@ -177,6 +180,12 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    * Only writes and loads look at it; the hit path does not.
    */
   private readonly loads = new Map<string, Promise<V>>();
+  /**
+   * How to end the wait of each load still running (set, delete and clear drop `loads` entries,
+   * not these): `close()` rejects them with `closed`. Its callers used to wait on, and a finite
+   * `loadTimeout`'s timer kept the process alive up to that long after `close()`.
+   */
+  private readonly stops = new Set<(err: Error) => void>();
   private warnedCost = false;
 
   constructor(options: MemoryCacheOptions<V>) {
@@ -328,7 +337,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.schedule();
   }
 
-  private assertOpen(): void {
+  /** Throws `CacheError('closed')` once closed (the byte face's batches check it: an empty one reads nothing). */
+  assertOpen(): void {
     if (this.closed) throw new CacheError('closed', 'memory cache is closed');
   }
 
@@ -514,8 +524,14 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const loads = this.loads;
     const running = loads.get(key);
     if (running !== undefined) return running;
-    // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
-    const loading = Promise.resolve().then(loader);
+    const stops = this.stops;
+    let stop!: (err: Error) => void;
+    const loading = new Promise<V>((resolve, reject) => {
+      stop = reject;
+      // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
+      Promise.resolve().then(loader).then(resolve, reject);
+    });
+    stops.add(stop);
     // Bounded by `loadTimeout`: a loader that never settles would otherwise hold the key's flight,
     // and so every later getOrSet of the key, for good. Once timed out, `fill` drops the late value.
     const load: Promise<V> = withTimeout(
@@ -523,8 +539,12 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       this.loadTimeout,
       () => new CacheError('timeout', `the loader did not settle within ${this.loadTimeout} ms`),
     ).then(
-      (value) => this.fill(key, value, load, opts),
+      (value) => {
+        stops.delete(stop);
+        return this.fill(key, value, load, opts);
+      },
       (err: unknown) => {
+        stops.delete(stop);
         if (loads.get(key) === load) loads.delete(key);
         throw err;
       },
@@ -565,6 +585,12 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.closed) return;
     this.closed = true;
     this.loads.clear();
+    // Callers still waiting for a load get `closed` now; the loader runs on, its result is dropped.
+    if (this.stops.size !== 0) {
+      const err = new CacheError('closed', 'memory cache was closed while the load ran');
+      for (const stop of this.stops) stop(err);
+      this.stops.clear();
+    }
     this.expiry.close();
     this.store.clear();
   }
