@@ -18,6 +18,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
+import { onResponseClose } from './response-close.js';
 
 export type { DrainOptions } from './drain-options.js';
 
@@ -112,7 +113,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     c.pending++;
     // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.
     responses.add(res);
-    res.once('close', () => {
+    onResponseClose(req, res, () => {
       responses.delete(res);
       c.pending--;
       if (!draining) return;

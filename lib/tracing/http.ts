@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
+import { onResponseClose } from '../core/response-close.js';
 import { noteResponseError } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
@@ -88,8 +89,9 @@ export function traceHandler(
       span.end();
     };
     // One listener, not 'finish' + 'close': Node emits 'close' on every response, one tick after
-    // 'finish' when it completed (writableFinished), alone when the client went away first.
-    res.once('close', () => {
+    // 'finish' when it completed (writableFinished), alone when the client went away first (and,
+    // on Node 20, not at all for a pipelined response still queued then: onResponseClose).
+    onResponseClose(req, res, () => {
       if (!res.writableFinished && !done) {
         abort.abort();
         aborted = true;
