@@ -7,7 +7,8 @@
  *    done and the connections the kernel had already queued are accepted (`lingerMs`); idle
  *    keep-alive connections are closed at once (a connection that has not sent its first request
  *    yet gets a moment: its request may be on the way);
- * 2. requests already running finish (their responses carry `Connection: close`);
+ * 2. requests already running finish (the last response of each connection carries
+ *    `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
  *    `503` with `Connection: close` and `Retry-After` (never a reset);
  * 4. after `graceMs` (capped by the disposer's budget) the remaining connections are cut.
@@ -48,8 +49,11 @@ const HALF_OPEN_MS = 1000;
  */
 export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
   const { graceMs, lingerMs, quietMs, retryAfter } = resolveDrainOptions(server, options);
-  /** Every open connection: responses pending on it, and whether it has carried a request yet. */
-  const connections = new Map<Socket, { pending: number; used: boolean }>();
+  /**
+   * Every open connection: responses pending on it, whether it has carried a request yet, and its
+   * latest response (the last one it will send: HTTP/1.1 pipelining answers in order).
+   */
+  const connections = new Map<Socket, { pending: number; used: boolean; last?: ServerResponse }>();
   const responses = new Set<ServerResponse>();
   let draining = false;
   let running: Promise<void> | undefined;
@@ -121,7 +125,12 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       if (c.pending === 0) endIfIdle(socket);
       onChange?.();
     });
+    // Only the connection's last response may say `Connection: close`: Node ends the connection
+    // after it, so a pipelined request queued behind went unanswered (while its handler ran on).
+    const previous = c.last;
+    c.last = res;
     if (draining) {
+      if (previous && !previous.headersSent) previous.removeHeader('connection');
       if (!options.admit?.(req)) return refuse(res);
       res.setHeader('connection', 'close');
     }
@@ -177,8 +186,11 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         fresh,
         graceMs: grace,
       });
-      // Running requests answer with Connection: close, so their connections end after the reply.
-      for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
+      // Running requests answer with Connection: close — the last one of each connection (an
+      // earlier pipelined one with it would end the connection before the others are answered) —
+      // so their connections end after the reply.
+      for (const c of connections.values())
+        if (c.pending > 0 && c.last && !c.last.headersSent) c.last.setHeader('connection', 'close');
       if (!listenerClosed) {
         let closing = false;
         const closeListener = () => {

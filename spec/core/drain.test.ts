@@ -13,6 +13,7 @@ import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
+import { waitFor } from '../harness/process.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -274,6 +275,51 @@ describe('drainServer', () => {
   it('resolves at once for a server that is not listening', async () => {
     const { server } = testServer();
     await drainServer(server)();
+  });
+
+  it('answers every request pipelined on a connection when the drain begins while they run', async (t) => {
+    // Connection: close used to go on every running response: the first one ended the connection
+    // and the second, already being handled, was never answered.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    let answered = 0;
+    const server = createServer(async (req, res) => {
+      started++;
+      await released;
+      res.end(`answer ${req.url}\n`);
+      answered++;
+    });
+    const drain = drainServer(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => started === 2, { what: 'both requests running', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    release();
+    await closed;
+    const answers = got.split('HTTP/1.1 ').slice(1);
+    assert.equal(answers.length, 2, got);
+    assert.match(answers[0]!, /answer \/1/);
+    assert.doesNotMatch(answers[0]!, /connection: close/i);
+    assert.match(answers[1]!, /answer \/2/);
+    assert.match(answers[1]!, /connection: close/i);
+    await drained;
+    assert.equal(answered, 2);
   });
 });
 
