@@ -38,7 +38,7 @@ export interface TraceHandlerOptions {
  * when the response finishes, `http.response.status_code`; 5xx responses and thrown errors set
  * the error status and `error.type` (the status code, or the thrown error's class). A handler that throws or rejects gets its
  * error recorded and, if nothing was sent yet, a bare 500 response. `ctx.signal` aborts when the
- * client goes away before the response is complete. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
+ * client goes away before the response is complete, or when the signal of `ctx` (if any) aborts. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
  * the handler is created (semconv.ts `currentOptIn`).
  */
 export function traceHandler(
@@ -55,7 +55,10 @@ export function traceHandler(
     const spanMethod = isKnownMethod(method) ? method : 'HTTP';
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
-    const base = ctx.with({ span: parent, baggage, signal: abort.signal });
+    // The request's signal, joined with the one `ctx` carries (an app-wide shutdown signal, …): it
+    // used to replace it, and a handler never heard of that cancellation.
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
+    const base = ctx.with({ span: parent, baggage, signal });
     const own = withHttpDup(httpServerRequestAttributes(req, route), 'server', optIn);
     const { ctx: child, span } = startSpan(base, route ? `${spanMethod} ${route}` : spanMethod, {
       kind: 'server',
