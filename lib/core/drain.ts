@@ -10,13 +10,15 @@
  * 2. requests already running finish (the last response of each connection carries
  *    `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
- *    `503` with `Connection: close` and `Retry-After` (never a reset);
+ *    `503` with `Connection: close` and `Retry-After` (never a reset) — upgrade (WebSocket) and
+ *    CONNECT requests too, when the server has `upgrade`/`connect` listeners;
  * 4. after `graceMs` (capped by the disposer's budget) the remaining connections are cut.
  *
  * Only `node:` builtins are used: the core imports no package.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
 import { onResponseClose } from './response-close.js';
@@ -96,6 +98,39 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     res.end(body);
   };
 
+  /**
+   * `refuse` for an upgrade (WebSocket) or CONNECT request, which has no response object: the
+   * same 503, written on its socket.
+   */
+  const refuseSocket = (socket: Duplex) => {
+    const body = 'service is shutting down\n';
+    socket.end(
+      'HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n' +
+        `retry-after: ${retryAfter}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  };
+  /**
+   * Upgrade and CONNECT requests never reach the `request` listeners: once the drain begins, the
+   * `upgrade`/`connect` listeners the server has are wrapped the same way (a WebSocket was still
+   * accepted during the drain, then cut). Where there is none, Node's own handling stays.
+   */
+  const guardSocketRequests = () => {
+    for (const event of ['upgrade', 'connect'] as const) {
+      const listeners = server.listeners(event) as ((
+        req: IncomingMessage,
+        socket: Duplex,
+        head: Buffer,
+      ) => void)[];
+      if (listeners.length === 0) continue;
+      server.removeAllListeners(event);
+      server.on(event, (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (!options.admit?.(req)) return refuseSocket(socket);
+        for (const l of listeners) l.call(server, req, socket, head);
+      });
+    }
+  };
+
   let onConnection: (() => void) | undefined;
   let accepted = 0;
   let acceptedDuringDrain = 0;
@@ -140,6 +175,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
     running ??= new Promise<void>((resolve) => {
       draining = true;
+      guardSocketRequests();
       const budget = info.timeoutMs ?? Number.POSITIVE_INFINITY;
       const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));
       let listenerClosed = !server.listening;

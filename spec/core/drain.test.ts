@@ -277,6 +277,57 @@ describe('drainServer', () => {
     await drainServer(server)();
   });
 
+  it('answers an upgrade (WebSocket) request arriving during the drain 503, as any other request', async (t) => {
+    // Upgrades never reach the request listeners: one arriving during the drain was accepted (101).
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createServer(async (_req, res) => {
+      running = true;
+      await released;
+      res.end('done');
+    });
+    let upgraded = 0;
+    server.on('upgrade', (_req, socket: Socket) => {
+      upgraded++;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    const drain = drainServer(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    // A running request keeps the drain going (and the listening socket open).
+    const first = new Promise<string>((resolve) => {
+      httpGet({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.statusCode)));
+      }).on('error', (e) => resolve(e.message));
+    });
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await waitFor(() => got.includes('\r\n\r\n'), { what: 'an answer to the upgrade', timeoutMs: 5000 });
+    socket.destroy();
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    assert.match(got, /retry-after: 1/i);
+    assert.equal(upgraded, 0);
+    release();
+    assert.equal(await first, '200');
+    await drained;
+  });
+
   it('answers every request pipelined on a connection when the drain begins while they run', async (t) => {
     // Connection: close used to go on every running response: the first one ended the connection
     // and the second, already being handled, was never answered.
