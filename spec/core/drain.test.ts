@@ -277,6 +277,50 @@ describe('drainServer', () => {
     await drainServer(server)();
   });
 
+  it('a request arriving during the drain behind a running one on its connection gets its 503 after that answer', async (t) => {
+    // The running response had Connection: close from the start of the drain: the connection
+    // ended after it and the 503 queued behind was never sent.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    const server = createServer(async (req, res) => {
+      started++;
+      await released;
+      res.end(`answer ${req.url}\n`);
+    });
+    const drain = drainServer(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => started === 1, { what: 'the first request running', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    socket.write('GET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => drain.inFlight === 2, { what: 'the second request received', timeoutMs: 5000 });
+    release();
+    await closed;
+    const answers = got.split('HTTP/1.1 ').slice(1);
+    assert.equal(answers.length, 2, got);
+    assert.match(answers[0]!, /^200 [\s\S]*answer \/1/);
+    assert.match(answers[1]!, /^503 /);
+    assert.match(answers[1]!, /connection: close/i);
+    assert.equal(started, 1);
+    await drained;
+  });
+
   it('answers an upgrade (WebSocket) request arriving during the drain 503, as any other request', async (t) => {
     // Upgrades never reach the request listeners: one arriving during the drain was accepted (101).
     let release!: () => void;
