@@ -7,17 +7,21 @@
  *    done and the connections the kernel had already queued are accepted (`lingerMs`); idle
  *    keep-alive connections are closed at once (a connection that has not sent its first request
  *    yet gets a moment: its request may be on the way);
- * 2. requests already running finish (their responses carry `Connection: close`);
+ * 2. requests already running finish (the last response of each connection carries
+ *    `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
- *    `503` with `Connection: close` and `Retry-After` (never a reset);
+ *    `503` with `Connection: close` and `Retry-After` (never a reset) — upgrade (WebSocket) and
+ *    CONNECT requests too, when the server has `upgrade`/`connect` listeners;
  * 4. after `graceMs` (capped by the disposer's budget) the remaining connections are cut.
  *
  * Only `node:` builtins are used: the core imports no package.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
+import { onResponseClose } from './response-close.js';
 
 export type { DrainOptions } from './drain-options.js';
 
@@ -47,8 +51,11 @@ const HALF_OPEN_MS = 1000;
  */
 export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
   const { graceMs, lingerMs, quietMs, retryAfter } = resolveDrainOptions(server, options);
-  /** Every open connection: responses pending on it, and whether it has carried a request yet. */
-  const connections = new Map<Socket, { pending: number; used: boolean }>();
+  /**
+   * Every open connection: responses pending on it, whether it has carried a request yet, and its
+   * latest response (the last one it will send: HTTP/1.1 pipelining answers in order).
+   */
+  const connections = new Map<Socket, { pending: number; used: boolean; last?: ServerResponse }>();
   const responses = new Set<ServerResponse>();
   let draining = false;
   let running: Promise<void> | undefined;
@@ -91,6 +98,39 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     res.end(body);
   };
 
+  /**
+   * `refuse` for an upgrade (WebSocket) or CONNECT request, which has no response object: the
+   * same 503, written on its socket.
+   */
+  const refuseSocket = (socket: Duplex) => {
+    const body = 'service is shutting down\n';
+    socket.end(
+      'HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n' +
+        `retry-after: ${retryAfter}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  };
+  /**
+   * Upgrade and CONNECT requests never reach the `request` listeners: once the drain begins, the
+   * `upgrade`/`connect` listeners the server has are wrapped the same way (a WebSocket was still
+   * accepted during the drain, then cut). Where there is none, Node's own handling stays.
+   */
+  const guardSocketRequests = () => {
+    for (const event of ['upgrade', 'connect'] as const) {
+      const listeners = server.listeners(event) as ((
+        req: IncomingMessage,
+        socket: Duplex,
+        head: Buffer,
+      ) => void)[];
+      if (listeners.length === 0) continue;
+      server.removeAllListeners(event);
+      server.on(event, (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (!options.admit?.(req)) return refuseSocket(socket);
+        for (const l of listeners) l.call(server, req, socket, head);
+      });
+    }
+  };
+
   let onConnection: (() => void) | undefined;
   let accepted = 0;
   let acceptedDuringDrain = 0;
@@ -112,7 +152,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     c.pending++;
     // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.
     responses.add(res);
-    res.once('close', () => {
+    onResponseClose(req, res, () => {
       responses.delete(res);
       c.pending--;
       if (!draining) return;
@@ -120,7 +160,12 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       if (c.pending === 0) endIfIdle(socket);
       onChange?.();
     });
+    // Only the connection's last response may say `Connection: close`: Node ends the connection
+    // after it, so a pipelined request queued behind went unanswered (while its handler ran on).
+    const previous = c.last;
+    c.last = res;
     if (draining) {
+      if (previous && !previous.headersSent) previous.removeHeader('connection');
       if (!options.admit?.(req)) return refuse(res);
       res.setHeader('connection', 'close');
     }
@@ -130,6 +175,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
     running ??= new Promise<void>((resolve) => {
       draining = true;
+      guardSocketRequests();
       const budget = info.timeoutMs ?? Number.POSITIVE_INFINITY;
       const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));
       let listenerClosed = !server.listening;
@@ -176,8 +222,11 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         fresh,
         graceMs: grace,
       });
-      // Running requests answer with Connection: close, so their connections end after the reply.
-      for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
+      // Running requests answer with Connection: close — the last one of each connection (an
+      // earlier pipelined one with it would end the connection before the others are answered) —
+      // so their connections end after the reply.
+      for (const c of connections.values())
+        if (c.pending > 0 && c.last && !c.last.headersSent) c.last.setHeader('connection', 'close');
       if (!listenerClosed) {
         let closing = false;
         const closeListener = () => {

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
+import { onResponseClose } from '../core/response-close.js';
 import { noteResponseError } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
@@ -37,7 +38,7 @@ export interface TraceHandlerOptions {
  * when the response finishes, `http.response.status_code`; 5xx responses and thrown errors set
  * the error status and `error.type` (the status code, or the thrown error's class). A handler that throws or rejects gets its
  * error recorded and, if nothing was sent yet, a bare 500 response. `ctx.signal` aborts when the
- * client goes away before the response is complete. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
+ * client goes away before the response is complete, or when the signal of `ctx` (if any) aborts. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
  * the handler is created (semconv.ts `currentOptIn`).
  */
 export function traceHandler(
@@ -54,7 +55,10 @@ export function traceHandler(
     const spanMethod = isKnownMethod(method) ? method : 'HTTP';
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
-    const base = ctx.with({ span: parent, baggage, signal: abort.signal });
+    // The request's signal, joined with the one `ctx` carries (an app-wide shutdown signal, …): it
+    // used to replace it, and a handler never heard of that cancellation.
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
+    const base = ctx.with({ span: parent, baggage, signal });
     const own = withHttpDup(httpServerRequestAttributes(req, route), 'server', optIn);
     const { ctx: child, span } = startSpan(base, route ? `${spanMethod} ${route}` : spanMethod, {
       kind: 'server',
@@ -88,8 +92,9 @@ export function traceHandler(
       span.end();
     };
     // One listener, not 'finish' + 'close': Node emits 'close' on every response, one tick after
-    // 'finish' when it completed (writableFinished), alone when the client went away first.
-    res.once('close', () => {
+    // 'finish' when it completed (writableFinished), alone when the client went away first (and,
+    // on Node 20, not at all for a pipelined response still queued then: onResponseClose).
+    onResponseClose(req, res, () => {
       if (!res.writableFinished && !done) {
         abort.abort();
         aborted = true;
@@ -136,21 +141,26 @@ export interface TracedFetchOptions {
 
 /**
  * `fetch` inside a client span: the trace context and baggage of `ctx` (continued by the new span)
- * are written into the request headers. Credentials in the URL are sent as basic auth. Sets
+ * are written into the request headers. `url` is a string, a `URL` or a `Request` (its method,
+ * headers, body and signal are used; `init` overrides them as in `fetch`). Credentials in the URL are sent as basic auth. Sets
  * `http.request.method`, `url.full` (credentials and sensitive query values replaced by
  * `REDACTED`), `server.address`, `server.port`, `http.response.status_code`; a status ≥ 400 or a
  * network error sets the error status and `error.type` (the status code or the error class; a
  * network error is rethrown). Uses `ctx.signal` when
- * `init.signal` is not given.
+ * `init.signal` is not given (joined with a Request's own signal).
  */
 export async function tracedFetch(
   ctx: AppContext,
-  url: string | URL,
+  url: string | URL | Request,
   init: RequestInit = {},
   options: TracedFetchOptions = {},
 ): Promise<Response> {
-  const target = new URL(url);
-  const method = sentMethod(init.method);
+  // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
+  // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
+  const request = url instanceof Request ? url : undefined;
+  const target = new URL(request ? request.url : (url as string | URL));
+  // The Request constructor already normalised its method as fetch does.
+  const method = request && init.method === undefined ? request.method : sentMethod(init.method);
   const serverAddress = target.hostname;
   const serverPort = target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
   const optIn = currentOptIn();
@@ -172,8 +182,12 @@ export async function tracedFetch(
   let errorType: string | undefined;
   try {
     // Inside the try: a header the caller passed that Headers refuses ends the span too.
-    const headers = requestHeaders(child, init.headers, target);
-    const res = await fetch(target, requestInit(init, headers, init.signal ?? ctx.signal ?? null));
+    // `init.headers` replace a Request's own, as in fetch.
+    const headers = requestHeaders(child, init.headers ?? request?.headers, target);
+    const res = await fetch(
+      request ?? target,
+      requestInit(init, headers, init.signal ?? requestSignal(request, ctx.signal) ?? null),
+    );
     status = res.status;
     if (res.status >= 400) {
       errorType = String(res.status);
@@ -209,6 +223,18 @@ export async function tracedFetch(
       started,
     );
   }
+}
+
+/**
+ * The signal of a call given a Request without `init.signal`: the Request's own (passing any
+ * signal replaces it), joined with `ctx.signal` when there is one.
+ */
+function requestSignal(
+  request: Request | undefined,
+  signal: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (!request) return signal;
+  return signal ? AbortSignal.any([request.signal, signal]) : request.signal;
 }
 
 /** The methods fetch upper-cases before sending (the Fetch standard's "normalize a method"). */

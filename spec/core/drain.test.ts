@@ -13,6 +13,7 @@ import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
+import { waitFor } from '../harness/process.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -274,6 +275,146 @@ describe('drainServer', () => {
   it('resolves at once for a server that is not listening', async () => {
     const { server } = testServer();
     await drainServer(server)();
+  });
+
+  it('a request arriving during the drain behind a running one on its connection gets its 503 after that answer', async (t) => {
+    // The running response had Connection: close from the start of the drain: the connection
+    // ended after it and the 503 queued behind was never sent.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    const server = createServer(async (req, res) => {
+      started++;
+      await released;
+      res.end(`answer ${req.url}\n`);
+    });
+    const drain = drainServer(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => started === 1, { what: 'the first request running', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    socket.write('GET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => drain.inFlight === 2, { what: 'the second request received', timeoutMs: 5000 });
+    release();
+    await closed;
+    const answers = got.split('HTTP/1.1 ').slice(1);
+    assert.equal(answers.length, 2, got);
+    assert.match(answers[0]!, /^200 [\s\S]*answer \/1/);
+    assert.match(answers[1]!, /^503 /);
+    assert.match(answers[1]!, /connection: close/i);
+    assert.equal(started, 1);
+    await drained;
+  });
+
+  it('answers an upgrade (WebSocket) request arriving during the drain 503, as any other request', async (t) => {
+    // Upgrades never reach the request listeners: one arriving during the drain was accepted (101).
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createServer(async (_req, res) => {
+      running = true;
+      await released;
+      res.end('done');
+    });
+    let upgraded = 0;
+    server.on('upgrade', (_req, socket: Socket) => {
+      upgraded++;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    const drain = drainServer(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    // A running request keeps the drain going (and the listening socket open).
+    const first = new Promise<string>((resolve) => {
+      httpGet({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.statusCode)));
+      }).on('error', (e) => resolve(e.message));
+    });
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await waitFor(() => got.includes('\r\n\r\n'), { what: 'an answer to the upgrade', timeoutMs: 5000 });
+    socket.destroy();
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    assert.match(got, /retry-after: 1/i);
+    assert.equal(upgraded, 0);
+    release();
+    assert.equal(await first, '200');
+    await drained;
+  });
+
+  it('answers every request pipelined on a connection when the drain begins while they run', async (t) => {
+    // Connection: close used to go on every running response: the first one ended the connection
+    // and the second, already being handled, was never answered.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    let answered = 0;
+    const server = createServer(async (req, res) => {
+      started++;
+      await released;
+      res.end(`answer ${req.url}\n`);
+      answered++;
+    });
+    const drain = drainServer(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await waitFor(() => started === 2, { what: 'both requests running', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    release();
+    await closed;
+    const answers = got.split('HTTP/1.1 ').slice(1);
+    assert.equal(answers.length, 2, got);
+    assert.match(answers[0]!, /answer \/1/);
+    assert.doesNotMatch(answers[0]!, /connection: close/i);
+    assert.match(answers[1]!, /answer \/2/);
+    assert.match(answers[1]!, /connection: close/i);
+    await drained;
+    assert.equal(answered, 2);
   });
 });
 

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
 import { forwardedProto } from '../../core/forwarded.js';
+import { onResponseClose } from '../../core/response-close.js';
 import { responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
@@ -160,7 +161,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       }
     };
     res.once('finish', finish);
-    res.once('close', finish);
+    onResponseClose(req, res, finish);
     let result: unknown;
     try {
       result = handler(req, res);
