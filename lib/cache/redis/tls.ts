@@ -237,6 +237,8 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
+  // A fault raised on the current connection (since its 'connect'): see onReady.
+  let faultedSinceConnect = false;
   // One argument only: 'node error' passes the node's address second.
   const onError = (err: unknown) => handle(err, false);
   const handle = (err: unknown, fromSentinel: boolean) => {
@@ -261,9 +263,18 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       };
     if (!f) return;
     fault = f;
+    faultedSinceConnect = true;
     for (const fn of listeners) fn(f);
   };
+  const onConnect = () => {
+    faultedSinceConnect = false;
+  };
   const onReady = () => {
+    // A refused AUTH leaves the connection logged in as the server's default user; when that user
+    // is open (no requirepass), iovalkey's ready check passes and 'ready' follows the refusal on
+    // the connection iovalkey is already closing. That is no recovery: the fault stays (it used to
+    // be cleared, so the client redialled every ~200 ms instead of every FAULT_RETRY_MS).
+    if (faultedSinceConnect) return;
     fault = undefined;
     resetWithoutTls = false;
     resets = 0;
@@ -283,6 +294,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       client = c;
       c.on('error', onError);
       c.on('ready', onReady);
+      if (!c.isCluster) c.on('connect', onConnect);
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
@@ -294,6 +306,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       if (!client) return;
       client.off('error', onError);
       client.off('ready', onReady);
+      client.off('connect', onConnect);
       if (client.isCluster) {
         client.off('node error', onError);
         client.off('+node', guard);

@@ -122,3 +122,58 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     console.log(`# surfaced: wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
   });
 });
+
+// A refused AUTH leaves the connection logged in as the default user; on a server whose default
+// user is open (no requirepass, Redis's own default) iovalkey's ready check then passes, and that
+// 'ready' cleared the fault: the client redialled every ~200 ms instead of once per FAULT_RETRY_MS.
+describe('wrong ACL credentials on a server whose default user is open', { skip: skipRedis() }, () => {
+  let redis: RedisStandalone;
+  const caches: RedisCache[] = [];
+  before(async () => {
+    redis = await startRedis({
+      extraConfig: [
+        `user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`,
+        `user disabled-app off >${APP_PASSWORD} ${RULES.join(' ')}`,
+      ],
+    });
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await redis?.stop();
+  });
+
+  for (const [what, username, password] of [
+    ['a wrong ACL password', APP_USER, 'not-the-acl-password'],
+    ['a disabled ACL user', 'disabled-app', APP_PASSWORD],
+  ] as const) {
+    it(`${what}: an authentication failure for every command, redialling slowly`, async () => {
+      const cache = createRedisCache({
+        addresses: [`${redis.host}:${redis.port}`],
+        username,
+        password,
+        keyPrefix: 'app:',
+        commandTimeout: 8000,
+      });
+      caches.push(cache);
+      let connects = 0;
+      cache.client.on('connect', () => connects++);
+      const messages = new Set<string>();
+      const start = performance.now();
+      // Commands spread over 2 s (bounded in count and time), each failing as the fault.
+      for (let i = 0; i < 40 && performance.now() - start < 2000; i++) {
+        await cache.get('k').then(
+          () => assert.fail('get succeeded'),
+          (e: CacheError) => messages.add(`${e.code}: ${e.message}`),
+        );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(
+        [...messages],
+        [
+          'unavailable: redis get failed: authentication failed: the server refused the username/password (check the ACL user)',
+        ],
+      );
+      assert.ok(connects <= 1, `${connects} connections in 2 s`);
+    });
+  }
+});
