@@ -157,6 +157,38 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     assert.ok(redials <= Math.ceil(2000 / FAULT_RETRY_MS), `${redials} redials in 2 s`);
   });
 
+  it('rejectUnauthorized: false connects to a certificate of another CA and another host, and warns once at creation', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (message: string) => warnings.push(message),
+      error() {},
+      child: () => logger,
+    };
+    // Verification off for the data nodes, and in sentinel mode for the sentinels alone.
+    const cache = make(wrongHost, { ca: pki.otherCa.certPem, rejectUnauthorized: false }, { logger });
+    assert.equal(await cache.set('u', enc('unverified')), true);
+    const sentinel = createRedisCache({
+      mode: 'sentinel',
+      addresses: ['127.0.0.1:1'],
+      sentinel: { masterName: 'm', tls: { rejectUnauthorized: false } },
+      tls: { ca: pki.ca.certPem },
+      logger,
+    });
+    caches.push(sentinel);
+    const verified = make(good, { ca: pki.ca.certPem }, { logger });
+    assert.equal(await verified.set('v', enc('verified')), true);
+    // (The sentinel set that is not there adds connection warnings of its own.)
+    assert.deepEqual(
+      warnings
+        .filter((w) => w.includes('rejectUnauthorized'))
+        .map((w) => /^redis: (tls|sentinel\.tls) has rejectUnauthorized: false, .*not verified/.exec(w)?.[1]),
+      ['tls', 'sentinel.tls'],
+      warnings.join('\n'),
+    );
+  });
+
   it('system CAs only (tls: true) against a private CA: untrusted', async () => {
     await failsFast('tls: true with a private CA', good, true, /not signed by a trusted CA/);
   });
