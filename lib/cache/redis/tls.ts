@@ -84,6 +84,8 @@ const NOT_TLS =
   /HYPERION_TLS_NO_REPLY|ERR_SSL_WRONG_VERSION_NUMBER|wrong version number|packet length too long|unknown protocol|http request/i;
 const CLIENT_CERT =
   /alert certificate required|alert bad certificate|alert unknown ca|tlsv13 alert|sslv3 alert (bad|unsupported) certificate|peer did not return a certificate/i;
+/** The server's alert for a client certificate past its validity (OpenSSL sends it for one not yet valid too). */
+const CLIENT_CERT_EXPIRED = /ALERT_CERTIFICATE_EXPIRED|alert certificate expired/i;
 const BAD_KEY = /bad decrypt|ERR_OSSL_BAD_DECRYPT|key values mismatch|no start line|PEM routines/i;
 const AUTH =
   /WRONGPASS|NOAUTH|invalid username-password pair|invalid password|AUTH failed|user is disabled|ERR AUTH <password> called without/i;
@@ -127,6 +129,11 @@ export function classifyConnectionError(err: unknown): ConnectionFault | undefin
     );
   if (NOT_TLS.test(text))
     return fault('tls_not_tls', 'TLS: the server did not answer with TLS (a plain-text port?)');
+  if (CLIENT_CERT_EXPIRED.test(text))
+    return fault(
+      'tls_client_certificate',
+      'TLS: the server refused the client certificate: it has expired or is not yet valid (mutual TLS: renew tls.cert)',
+    );
   if (CLIENT_CERT.test(text)) return fault(CLIENT_CERT_REFUSED.kind, CLIENT_CERT_REFUSED.reason);
   if (BAD_KEY.test(text))
     return fault(
