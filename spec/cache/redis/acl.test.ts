@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { aclRules, sentinelAclRules } from '../../../lib/cache/redis/acl.js';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisInvalidationBus,
+  type RedisCache,
+} from '../../../lib/cache/redis/index.js';
 import { defaultLeasePrefix } from '../../../lib/cache/redis/lease.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -105,6 +109,61 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
         (e: Error) => /NOPERM/.test(e.message) && e.message.includes(cmd[0]!.toLowerCase()),
       );
     }
+  });
+
+  it('an ACL user without a bus rule: SUBSCRIBE and PUBLISH refusals are CacheErrors naming the bus, a refused publish is logged', async () => {
+    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (message: string, fields?: Record<string, unknown>) => warnings.push({ message, fields }),
+      error() {},
+      child: () => logger,
+    };
+    const without = async (rule: string) => {
+      const user = `bus-${rule.replace(/\W/g, '')}`;
+      await admin([
+        'ACL',
+        'SETUSER',
+        user,
+        'reset',
+        'on',
+        `>${APP_PASSWORD}`,
+        ...RULES.filter((r) => r !== rule),
+      ]);
+      const cache = make({ username: user });
+      await cache.get('k'); // connected: the bus publishes on this client
+      const bus = createRedisInvalidationBus({ client: cache.client, channel: BUS_CHANNEL, logger });
+      return { bus, close: () => bus.close() };
+    };
+    // Before: SUBSCRIBE's raw ReplyError, and a refused PUBLISH seen by no one (only a counter).
+    for (const rule of ['+subscribe', `&${BUS_CHANNEL}`]) {
+      const { bus, close } = await without(rule);
+      await assert.rejects(
+        bus.subscribe(
+          () => {},
+          () => {},
+        ),
+        (e: Error) =>
+          e instanceof CacheError &&
+          e.code === 'backend' &&
+          e.message.startsWith(`redis invalidation bus: SUBSCRIBE ${BUS_CHANNEL} refused: NOPERM`) &&
+          e.message.includes('aclRules({ busChannel })'),
+      );
+      await close();
+    }
+    const { bus, close } = await without('+publish');
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        bus.publish({ origin: 'test', keys: ['app:k'] }),
+        (e: Error) =>
+          e instanceof CacheError &&
+          e.message.startsWith(`redis invalidation bus: PUBLISH ${BUS_CHANNEL} refused: NOPERM`),
+      );
+    await close();
+    const refusals = warnings.filter((w) => /publish refused by the server ACL/.test(w.message));
+    assert.equal(refusals.length, 1, JSON.stringify(warnings));
+    assert.match(String(refusals[0]?.fields?.error), /NOPERM/);
   });
 
   it('a wrong ACL password fails fast as an authentication failure', async () => {
