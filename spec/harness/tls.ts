@@ -38,6 +38,8 @@ export interface TestPki {
   readonly expired: CertFiles;
   readonly wrongHost: CertFiles;
   readonly client: CertFiles;
+  /** Client certificate of the CA that has expired. */
+  readonly expiredClient: CertFiles;
   /** Client certificate whose key file is encrypted with `passphrase`. */
   readonly clientEncrypted: CertFiles;
   readonly passphrase: string;
@@ -125,6 +127,7 @@ export async function createTestPki(options: { passphrase?: string } = {}): Prom
     const expired = await leaf('expired', 'IP:127.0.0.1,DNS:localhost', -1, 'serverAuth');
     const wrongHost = await leaf('wrong-host', 'DNS:db.example.invalid', 2, 'serverAuth');
     const client = await leaf('client', undefined, 2, 'clientAuth');
+    const expiredClient = await leaf('expired-client', undefined, -1, 'clientAuth');
     const clientEncrypted = await leaf('client-enc', undefined, 2, 'clientAuth', passphrase);
     return {
       dir: dir.path,
@@ -134,6 +137,7 @@ export async function createTestPki(options: { passphrase?: string } = {}): Prom
       expired,
       wrongHost,
       client,
+      expiredClient,
       clientEncrypted,
       passphrase,
       remove: dir.remove,

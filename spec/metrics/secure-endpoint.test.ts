@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MetricsError } from '../../lib/core/errors.js';
+import { loadConfigFromText } from '../../lib/config/index.js';
+import { ConfigError, MetricsError } from '../../lib/core/errors.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
 import { type PrometheusServer, skipPrometheus, startPrometheus } from '../harness/prometheus.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
@@ -172,6 +173,34 @@ describe('/metrics with auth and TLS, scraped by a real Prometheus', {
         }),
       (e: Error) => e instanceof MetricsError && /cannot be loaded/.test(e.message),
     );
+  });
+});
+
+describe('/metrics bearer token beyond ASCII', () => {
+  it('is refused at creation, in code and in the config file (scrapers sending it as UTF-8 always got 401)', async () => {
+    // Before: accepted, and a scraper that sends the header as UTF-8 bytes (Prometheus, curl)
+    // was refused on every scrape, since the server reads header bytes as Latin-1.
+    assert.throws(
+      () => createMetrics({ auth: { bearerToken: 'jeton-à-secret' } }),
+      (e: Error) =>
+        e instanceof MetricsError && /printable ASCII/.test(e.message) && !e.message.includes('secret'),
+    );
+    assert.throws(
+      () => loadConfigFromText('metrics:\n  auth: { bearer_token: "jeton-à-secret" }\n', { env: {} }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /metrics\.auth\..*printable ASCII/.test(e.message) &&
+        !e.message.includes('secret'),
+    );
+    // Printable ASCII of every kind still works, end to end.
+    const token = 'A-z0.9_~+/=!$%&*';
+    const m = createMetrics({ port: 0, auth: { bearerToken: token } });
+    try {
+      const { url } = (await m.listen())!;
+      assert.equal((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    } finally {
+      await m.close();
+    }
   });
 });
 

@@ -319,3 +319,31 @@ describe('OTLP tls with an http: endpoint', { skip: skipOpenssl() }, () => {
     }
   });
 });
+
+describe('OTLP tls with rejectUnauthorized: false', () => {
+  it('warns once at creation that the collector is not verified; verified tls does not', async () => {
+    const off = captureLogger();
+    const on = captureLogger();
+    const tracers = [
+      createOtelTracer({
+        exporter: 'otlp',
+        endpoint: 'https://127.0.0.1:4318/v1/traces',
+        headers: { authorization: `Bearer ${TOKEN}` },
+        tls: { rejectUnauthorized: false },
+        logger: off.logger,
+      }),
+      createOtelTracer({
+        exporter: 'otlp',
+        endpoint: 'https://127.0.0.1:4318/v1/traces',
+        tls: { servername: 'localhost' },
+        logger: on.logger,
+      }),
+    ];
+    await Promise.all(tracers.map((t) => t.close()));
+    const warned = (r: { level: string; message: string }) =>
+      r.level === 'warn' && /rejectUnauthorized is false.*not verified/.test(r.message);
+    assert.equal(off.records.filter(warned).length, 1, JSON.stringify(off.records));
+    assert.ok(!JSON.stringify(off.records).includes(TOKEN), 'no header value in the warning');
+    assert.equal(on.records.filter(warned).length, 0);
+  });
+});

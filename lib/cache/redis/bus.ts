@@ -122,6 +122,23 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         connectionName: `${(pub as Redis).options.connectionName ?? 'hyperion'}:bus`,
       });
 
+  /**
+   * An ACL refusal (NOPERM) of `command` as a CacheError naming the bus and the rules it needs:
+   * no retry fixes it. Other failures are returned as they are.
+   */
+  const refused = (command: string, err: unknown): unknown => {
+    const message = String((err as Error | undefined)?.message ?? err);
+    if (!/^NOPERM\b/.test(message)) return err;
+    return new CacheError(
+      'backend',
+      `redis invalidation bus: ${command} ${channel} refused: ${message.split('\n')[0]}; the user needs the rules of aclRules({ busChannel }) (+publish +subscribe +unsubscribe &<channel>)`,
+      { cause: err },
+    );
+  };
+  // Publish refusals seen; the first and every 100th are logged (a refused PUBLISH loses every
+  // invalidation: other instances keep serving what their L1 holds).
+  let publishRefusals = 0;
+
   const handlers = new Set<Handlers>();
   let subscribed: Promise<unknown> | undefined;
   let everReady = false;
@@ -191,7 +208,18 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
 
     async publish(message) {
       if (closing) return;
-      await pub.publish(channel, encodeInvalidation(message));
+      try {
+        await pub.publish(channel, encodeInvalidation(message));
+      } catch (err) {
+        const e = refused('PUBLISH', err);
+        if (e !== err && publishRefusals++ % 100 === 0)
+          logger?.warn('invalidation bus: publish refused by the server ACL; invalidations are lost', {
+            channel,
+            refusals: publishRefusals,
+            error: (e as Error).message,
+          });
+        throw e;
+      }
     },
 
     async subscribe(onInvalidation, onReconnect) {
@@ -207,7 +235,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       } catch (err) {
         handlers.delete(h);
         subscribed = undefined;
-        throw err;
+        throw refused('SUBSCRIBE', err);
       }
       return () => {
         handlers.delete(h);

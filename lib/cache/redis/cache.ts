@@ -44,6 +44,19 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   if (options.client) faults.attach(options.client);
   const logger: Logger = (options.logger ?? noopLogger).child({ component: 'cache', cache: o.name });
   const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];
+  if (options.client === undefined) {
+    const unverified = [
+      o.tls?.rejectUnauthorized === false && 'tls',
+      o.mode === 'sentinel' &&
+        o.sentinelTls !== o.tls &&
+        o.sentinelTls?.rejectUnauthorized === false &&
+        'sentinel.tls',
+    ].filter(Boolean);
+    if (unverified.length > 0)
+      logger.warn(
+        `redis: ${unverified.join(' and ')} has rejectUnauthorized: false, so server certificates and host names are not verified: anyone on the network path can pose as the server and read the password and the data (for tests only)`,
+      );
+  }
   // Set once the key commands exist (below): transactional writes mark the loads in flight too.
   let markWritten: (keys: readonly string[]) => void = () => {};
   const transactions = createTransactionRunner({

@@ -84,6 +84,8 @@ const NOT_TLS =
   /HYPERION_TLS_NO_REPLY|ERR_SSL_WRONG_VERSION_NUMBER|wrong version number|packet length too long|unknown protocol|http request/i;
 const CLIENT_CERT =
   /alert certificate required|alert bad certificate|alert unknown ca|tlsv13 alert|sslv3 alert (bad|unsupported) certificate|peer did not return a certificate/i;
+/** The server's alert for a client certificate past its validity (OpenSSL sends it for one not yet valid too). */
+const CLIENT_CERT_EXPIRED = /ALERT_CERTIFICATE_EXPIRED|alert certificate expired/i;
 const BAD_KEY = /bad decrypt|ERR_OSSL_BAD_DECRYPT|key values mismatch|no start line|PEM routines/i;
 const AUTH =
   /WRONGPASS|NOAUTH|invalid username-password pair|invalid password|AUTH failed|user is disabled|ERR AUTH <password> called without/i;
@@ -127,6 +129,11 @@ export function classifyConnectionError(err: unknown): ConnectionFault | undefin
     );
   if (NOT_TLS.test(text))
     return fault('tls_not_tls', 'TLS: the server did not answer with TLS (a plain-text port?)');
+  if (CLIENT_CERT_EXPIRED.test(text))
+    return fault(
+      'tls_client_certificate',
+      'TLS: the server refused the client certificate: it has expired or is not yet valid (mutual TLS: renew tls.cert)',
+    );
   if (CLIENT_CERT.test(text)) return fault(CLIENT_CERT_REFUSED.kind, CLIENT_CERT_REFUSED.reason);
   if (BAD_KEY.test(text))
     return fault(
@@ -237,6 +244,8 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
+  // A fault raised on the current connection (since its 'connect'): see onReady.
+  let faultedSinceConnect = false;
   // One argument only: 'node error' passes the node's address second.
   const onError = (err: unknown) => handle(err, false);
   const handle = (err: unknown, fromSentinel: boolean) => {
@@ -261,9 +270,18 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       };
     if (!f) return;
     fault = f;
+    faultedSinceConnect = true;
     for (const fn of listeners) fn(f);
   };
+  const onConnect = () => {
+    faultedSinceConnect = false;
+  };
   const onReady = () => {
+    // A refused AUTH leaves the connection logged in as the server's default user; when that user
+    // is open (no requirepass), iovalkey's ready check passes and 'ready' follows the refusal on
+    // the connection iovalkey is already closing. That is no recovery: the fault stays (it used to
+    // be cleared, so the client redialled every ~200 ms instead of every FAULT_RETRY_MS).
+    if (faultedSinceConnect) return;
     fault = undefined;
     resetWithoutTls = false;
     resets = 0;
@@ -283,6 +301,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       client = c;
       c.on('error', onError);
       c.on('ready', onReady);
+      if (!c.isCluster) c.on('connect', onConnect);
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
@@ -294,6 +313,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       if (!client) return;
       client.off('error', onError);
       client.off('ready', onReady);
+      client.off('connect', onConnect);
       if (client.isCluster) {
         client.off('node error', onError);
         client.off('+node', guard);

@@ -32,7 +32,7 @@ const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 const LABEL_PHRASE =
   'a label name of letters, digits and "_" that does not start with a digit or "__", other than le and quantile';
 const PATH_PHRASE = 'a path starting with "/", without spaces, "?" or "#"';
-const TOKEN_PHRASE = 'a token without spaces';
+const TOKEN_PHRASE = 'a token without spaces (printable ASCII characters only)';
 const USER_PHRASE = 'a user name without ":"';
 
 export const metricsSection = section(
@@ -82,7 +82,7 @@ export const metricsSection = section(
       section(
         {
           // What the endpoint accepts: a token has no whitespace, a basic-auth user name no ":".
-          bearer_token: v.optional(v.pipe(v.string(TOKEN_PHRASE), v.regex(/^\S+$/, TOKEN_PHRASE))),
+          bearer_token: v.optional(v.pipe(v.string(TOKEN_PHRASE), v.regex(/^[\x21-\x7e]+$/, TOKEN_PHRASE))),
           bearer_token_file: v.optional(nonEmpty('a file path')),
           username: v.optional(v.pipe(v.string(USER_PHRASE), v.regex(/^[^:]+$/, USER_PHRASE))),
           password: v.optional(nonEmpty('a non-empty password')),
@@ -164,13 +164,19 @@ function mapAuth(section: MetricsSection, o: MetricsOptionsFromConfig): void {
   const a = section.auth;
   if (a) {
     const token = secretValue(a.bearer_token, a.bearer_token_file, 'metrics.auth.bearer_token');
-    if (token !== undefined && !/^\S+$/.test(token)) {
+    if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
       // Only a file can get here (the schema checks bearer_token itself); never show the token.
       throw new ConfigError('metrics.auth.bearer_token_file: the token in the file is not usable', [
         {
           path: 'metrics.auth.bearer_token_file',
-          expected: 'a file holding one token without spaces (a final newline is fine)',
-          received: token === '' ? 'an empty file' : 'a token with whitespace',
+          expected:
+            'a file holding one token of printable ASCII characters without spaces (a final newline is fine)',
+          received:
+            token === ''
+              ? 'an empty file'
+              : /\s/.test(token)
+                ? 'a token with whitespace'
+                : 'a token beyond ASCII',
           message: 'holds no usable token',
         },
       ]);

@@ -31,8 +31,10 @@ export function resolveAuth(auth: unknown): string | undefined {
   if (a.bearerToken !== undefined) {
     if (a.username !== undefined || a.password !== undefined)
       throw fail('takes either bearerToken or username/password, not both');
-    if (typeof a.bearerToken !== 'string' || a.bearerToken === '' || /[\s]/.test(a.bearerToken))
-      throw fail('bearerToken must be a non-empty string without spaces');
+    // Printable ASCII only: a header is read as Latin-1, so a token with other characters, sent
+    // as UTF-8 (Prometheus, curl), never matched and every scrape got 401.
+    if (typeof a.bearerToken !== 'string' || !/^[\x21-\x7e]+$/.test(a.bearerToken))
+      throw fail('bearerToken must be a non-empty string of printable ASCII characters without spaces');
     return `Bearer ${a.bearerToken}`;
   }
   if (typeof a.username !== 'string' || a.username === '' || a.username.includes(':'))

@@ -34,6 +34,11 @@ export function createExporter(
       'tracing: tls is set but the otlp endpoint is http:, so tls is ignored and spans and headers ' +
         '(authorization included) are sent unencrypted; use an https: endpoint',
     );
+  if (options.tls?.rejectUnauthorized === false && name === 'otlp' && url?.startsWith('https:'))
+    logger.warn(
+      'tracing: tls.rejectUnauthorized is false, so the collector certificate and host name are not verified: ' +
+        'anyone on the network path can pose as the collector and read the spans and headers (for tests only)',
+    );
   switch (name) {
     case 'memory':
       return new sdk.InMemorySpanExporter();

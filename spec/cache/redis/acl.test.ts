@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { aclRules, sentinelAclRules } from '../../../lib/cache/redis/acl.js';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisInvalidationBus,
+  type RedisCache,
+} from '../../../lib/cache/redis/index.js';
 import { defaultLeasePrefix } from '../../../lib/cache/redis/lease.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -107,6 +111,61 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     }
   });
 
+  it('an ACL user without a bus rule: SUBSCRIBE and PUBLISH refusals are CacheErrors naming the bus, a refused publish is logged', async () => {
+    const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (message: string, fields?: Record<string, unknown>) => warnings.push({ message, fields }),
+      error() {},
+      child: () => logger,
+    };
+    const without = async (rule: string) => {
+      const user = `bus-${rule.replace(/\W/g, '')}`;
+      await admin([
+        'ACL',
+        'SETUSER',
+        user,
+        'reset',
+        'on',
+        `>${APP_PASSWORD}`,
+        ...RULES.filter((r) => r !== rule),
+      ]);
+      const cache = make({ username: user });
+      await cache.get('k'); // connected: the bus publishes on this client
+      const bus = createRedisInvalidationBus({ client: cache.client, channel: BUS_CHANNEL, logger });
+      return { bus, close: () => bus.close() };
+    };
+    // Before: SUBSCRIBE's raw ReplyError, and a refused PUBLISH seen by no one (only a counter).
+    for (const rule of ['+subscribe', `&${BUS_CHANNEL}`]) {
+      const { bus, close } = await without(rule);
+      await assert.rejects(
+        bus.subscribe(
+          () => {},
+          () => {},
+        ),
+        (e: Error) =>
+          e instanceof CacheError &&
+          e.code === 'backend' &&
+          e.message.startsWith(`redis invalidation bus: SUBSCRIBE ${BUS_CHANNEL} refused: NOPERM`) &&
+          e.message.includes('aclRules({ busChannel })'),
+      );
+      await close();
+    }
+    const { bus, close } = await without('+publish');
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        bus.publish({ origin: 'test', keys: ['app:k'] }),
+        (e: Error) =>
+          e instanceof CacheError &&
+          e.message.startsWith(`redis invalidation bus: PUBLISH ${BUS_CHANNEL} refused: NOPERM`),
+      );
+    await close();
+    const refusals = warnings.filter((w) => /publish refused by the server ACL/.test(w.message));
+    assert.equal(refusals.length, 1, JSON.stringify(warnings));
+    assert.match(String(refusals[0]?.fields?.error), /NOPERM/);
+  });
+
   it('a wrong ACL password fails fast as an authentication failure', async () => {
     const start = performance.now();
     const bad = make({ password: 'not-the-acl-password' });
@@ -121,4 +180,59 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     assert.ok(ms < 4000, `surfaced after ${ms} ms`);
     console.log(`# surfaced: wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
   });
+});
+
+// A refused AUTH leaves the connection logged in as the default user; on a server whose default
+// user is open (no requirepass, Redis's own default) iovalkey's ready check then passes, and that
+// 'ready' cleared the fault: the client redialled every ~200 ms instead of once per FAULT_RETRY_MS.
+describe('wrong ACL credentials on a server whose default user is open', { skip: skipRedis() }, () => {
+  let redis: RedisStandalone;
+  const caches: RedisCache[] = [];
+  before(async () => {
+    redis = await startRedis({
+      extraConfig: [
+        `user ${APP_USER} on >${APP_PASSWORD} ${RULES.join(' ')}`,
+        `user disabled-app off >${APP_PASSWORD} ${RULES.join(' ')}`,
+      ],
+    });
+  });
+  after(async () => {
+    await Promise.allSettled(caches.map((c) => c.close()));
+    await redis?.stop();
+  });
+
+  for (const [what, username, password] of [
+    ['a wrong ACL password', APP_USER, 'not-the-acl-password'],
+    ['a disabled ACL user', 'disabled-app', APP_PASSWORD],
+  ] as const) {
+    it(`${what}: an authentication failure for every command, redialling slowly`, async () => {
+      const cache = createRedisCache({
+        addresses: [`${redis.host}:${redis.port}`],
+        username,
+        password,
+        keyPrefix: 'app:',
+        commandTimeout: 8000,
+      });
+      caches.push(cache);
+      let connects = 0;
+      cache.client.on('connect', () => connects++);
+      const messages = new Set<string>();
+      const start = performance.now();
+      // Commands spread over 2 s (bounded in count and time), each failing as the fault.
+      for (let i = 0; i < 40 && performance.now() - start < 2000; i++) {
+        await cache.get('k').then(
+          () => assert.fail('get succeeded'),
+          (e: CacheError) => messages.add(`${e.code}: ${e.message}`),
+        );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(
+        [...messages],
+        [
+          'unavailable: redis get failed: authentication failed: the server refused the username/password (check the ACL user)',
+        ],
+      );
+      assert.ok(connects <= 1, `${connects} connections in 2 s`);
+    });
+  }
 });

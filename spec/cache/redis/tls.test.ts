@@ -15,9 +15,14 @@ import {
   type Socket,
 } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls';
+import { type ConnectionOptions, createSecureContext, TLSSocket, connect as tlsConnect } from 'node:tls';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
-import { FAULT_RETRY_MS, HANDSHAKE_MS, RESETS_AFTER_HANDSHAKE } from '../../../lib/cache/redis/tls.js';
+import {
+  classifyConnectionError,
+  FAULT_RETRY_MS,
+  HANDSHAKE_MS,
+  RESETS_AFTER_HANDSHAKE,
+} from '../../../lib/cache/redis/tls.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { startAll } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -157,6 +162,38 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     assert.ok(redials <= Math.ceil(2000 / FAULT_RETRY_MS), `${redials} redials in 2 s`);
   });
 
+  it('rejectUnauthorized: false connects to a certificate of another CA and another host, and warns once at creation', async () => {
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (message: string) => warnings.push(message),
+      error() {},
+      child: () => logger,
+    };
+    // Verification off for the data nodes, and in sentinel mode for the sentinels alone.
+    const cache = make(wrongHost, { ca: pki.otherCa.certPem, rejectUnauthorized: false }, { logger });
+    assert.equal(await cache.set('u', enc('unverified')), true);
+    const sentinel = createRedisCache({
+      mode: 'sentinel',
+      addresses: ['127.0.0.1:1'],
+      sentinel: { masterName: 'm', tls: { rejectUnauthorized: false } },
+      tls: { ca: pki.ca.certPem },
+      logger,
+    });
+    caches.push(sentinel);
+    const verified = make(good, { ca: pki.ca.certPem }, { logger });
+    assert.equal(await verified.set('v', enc('verified')), true);
+    // (The sentinel set that is not there adds connection warnings of its own.)
+    assert.deepEqual(
+      warnings
+        .filter((w) => w.includes('rejectUnauthorized'))
+        .map((w) => /^redis: (tls|sentinel\.tls) has rejectUnauthorized: false, .*not verified/.exec(w)?.[1]),
+      ['tls', 'sentinel.tls'],
+      warnings.join('\n'),
+    );
+  });
+
   it('system CAs only (tls: true) against a private CA: untrusted', async () => {
     await failsFast('tls: true with a private CA', good, true, /not signed by a trusted CA/);
   });
@@ -219,6 +256,41 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
         { ca: pki.ca.certPem },
         /refused the client certificate/,
       );
+  });
+
+  it("mutual TLS with an expired client certificate: the server's alert is a client-certificate fault", async () => {
+    // The alert Redis sends, as the client reads it when it arrives before the first command
+    // (over a network it usually does). It used to match no fault: each connection was redialled
+    // at the normal pace, and unless two resets in a row won the race, commands waited the timeout.
+    const alert = await new Promise<Error>((resolve, reject) => {
+      const socket = tlsConnect({
+        host: mtls.host,
+        port: mtls.port,
+        ca: pki.ca.certPem,
+        cert: pki.expiredClient.certPem,
+        key: pki.expiredClient.keyPem,
+      });
+      const timer = setTimeout(() => reject(new Error('no alert within 5 s')), 5000);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        resolve(err);
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error('closed without an alert'));
+      });
+    });
+    assert.match(alert.message, /alert certificate expired/);
+    const fault = classifyConnectionError(alert);
+    assert.equal(fault?.kind, 'tls_client_certificate');
+    assert.match(fault?.reason ?? '', /refused the client certificate: it has expired/);
+    // Through the cache: fails fast naming the client certificate (whichever the race shows).
+    await failsFast(
+      'expired client certificate',
+      mtls,
+      { ca: pki.ca.certPem, cert: pki.expiredClient.certPem, key: pki.expiredClient.keyPem },
+      /refused the client certificate/,
+    );
   });
 
   it('a TLS server that resets every connection right after the handshake: diagnosed, redials slowly', async (t) => {
