@@ -125,6 +125,13 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const handlers = new Set<Handlers>();
   let subscribed: Promise<unknown> | undefined;
   let everReady = false;
+  // Set when the subscriber's connection failed before the first subscription was live (Redis
+  // down when the bus was made): whatever was published meanwhile was lost, exactly as during a
+  // reconnect, so that first subscription is reported as a reconnect (the tiered cache clears
+  // the L1 it may have filled meanwhile). Without it, a write published between Redis answering
+  // and this SUBSCRIBE landing left the old L1 copy for its whole l1Ttl.
+  let missedBeforeFirst = false;
+  let subscribedOnce = false;
   let closing: Promise<void> | undefined;
 
   const onError = (err: Error) =>
@@ -155,6 +162,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     everReady = true;
   };
   sub.on('ready', onReady);
+  const onReconnecting = () => {
+    if (!subscribedOnce) missedBeforeFirst = true;
+  };
+  sub.on('reconnecting', onReconnecting);
 
   // A cluster client moves its subscriber connection to another node by itself (when it ends or
   // its node leaves) and re-subscribes there, with no event on the client: follow that connection
@@ -200,7 +211,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {
         everReady = true;
+        subscribedOnce = true;
+        sub.off('reconnecting', onReconnecting);
         followCluster();
+        if (missedBeforeFirst) reconnected();
       });
       try {
         await subscribed;
@@ -219,6 +233,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         handlers.clear();
         sub.off('message', onMessage);
         sub.off('ready', onReady);
+        sub.off('reconnecting', onReconnecting);
         for (const event of ['+node', '-node', 'refresh'] as const) sub.off(event, followCluster);
         watched?.off('end', followCluster);
         const subEnded = within(sub.quit(), 1000);

@@ -88,6 +88,10 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
       },
       { timeoutMs: 15_000, what: 'both caches using Redis' },
     );
+    // B's subscription, made after failed attempts, clears its L1 once live (messages may have
+    // been lost): read k into it again after that.
+    await b.ready;
+    assert.equal(text(await b.get('k')), 'v1');
     assert.equal((await b.getWithMeta('k'))?.source, 'l1');
     // The bus subscription is made (bounded wait), then A's write must drop B's L1 copy.
     await waitFor(
@@ -99,5 +103,94 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
       { timeoutMs: 10_000, what: "A's write reaching B's L1 through the bus" },
     );
     assert.equal(text(await b.get('k')), 'v2');
+  });
+  it("clears L1 once its late subscription is live: a write published before it is not served stale", async () => {
+    // B's data connection reaches Redis before its bus subscriber does (their reconnect backoffs
+    // are independent): B fills L1, A's write is published to no one, then B subscribes. That
+    // first subscription came after failed attempts, so messages were lost: L1 must be cleared,
+    // as after any reconnect (before, B kept serving v1 for its l1Ttl, 60 s here).
+    const port = await freePort();
+    const channel = 'bus-late:inv2';
+    const a = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'bus-late2:', name: 'a2' });
+    const tieredA = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: a,
+      bus: createRedisInvalidationBus({ client: a.client, channel }),
+      l1Ttl: 60_000,
+      breaker: false,
+    });
+    closers.push(() => tieredA.close());
+    await tieredA.ready;
+    const l2b = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late2:',
+      name: 'b2',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const b = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: l2b,
+      bus: createRedisInvalidationBus({ client: l2b.client, channel }),
+      l1Ttl: 60_000,
+      breaker: false,
+    });
+    closers.push(() => b.close());
+    b.ready.catch(() => {});
+    // Nothing answers yet: B's connections fail and retry.
+    await new Promise((r) => setTimeout(r, 800));
+
+    // A relay to Redis that holds back B's SUBSCRIBE (and what follows it on that connection) until
+    // released: B's data connection works, its subscriber is connected but not yet subscribed.
+    const held: (() => void)[] = [];
+    const server = createServer((client) => {
+      const upstream = connect(redis.port, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      upstream.pipe(client);
+      let queue: Buffer[] | undefined;
+      client.on('data', (chunk: Buffer) => {
+        if (!queue && chunk.toString('latin1').toLowerCase().includes('subscribe')) {
+          queue = [];
+          held.push(() => {
+            for (const c of queue!) upstream.write(c);
+            queue = undefined;
+          });
+        }
+        if (queue) queue.push(chunk);
+        else upstream.write(chunk);
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+
+    await waitFor(
+      async () => {
+        try {
+          await tieredA.set('k', Buffer.from('v1'), 60_000);
+          return text(await b.get('k')) === 'v1' && (await b.getWithMeta('k'))?.source === 'l1';
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 15_000, what: "B's L2 reachable and k in B's L1" },
+    );
+    await waitFor(() => held.length > 0, { what: "B's SUBSCRIBE to reach the relay" });
+    // A's write and its invalidation: B has no subscriber on the channel, so it is lost.
+    const sent = tieredA.stats().invalidationsSent;
+    await tieredA.set('k', Buffer.from('v2'), 60_000);
+    assert.equal(tieredA.stats().invalidationsSent, sent + 1);
+    assert.equal((await b.getWithMeta('k'))?.source, 'l1', 'B still holds its copy (the message was lost)');
+
+    for (const open of held.splice(0)) open();
+    await b.ready;
+    assert.equal(text(await b.get('k')), 'v2');
+    assert.equal(b.stats().busReconnects, 1);
   });
 });
