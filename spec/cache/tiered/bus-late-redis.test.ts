@@ -104,14 +104,18 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
     );
     assert.equal(text(await b.get('k')), 'v2');
   });
-  it("clears L1 once its late subscription is live: a write published before it is not served stale", async () => {
+  it('clears L1 once its late subscription is live: a write published before it is not served stale', async () => {
     // B's data connection reaches Redis before its bus subscriber does (their reconnect backoffs
     // are independent): B fills L1, A's write is published to no one, then B subscribes. That
     // first subscription came after failed attempts, so messages were lost: L1 must be cleared,
     // as after any reconnect (before, B kept serving v1 for its l1Ttl, 60 s here).
     const port = await freePort();
     const channel = 'bus-late:inv2';
-    const a = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'bus-late2:', name: 'a2' });
+    const a = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: 'bus-late2:',
+      name: 'a2',
+    });
     const tieredA = createTieredCache({
       l1: createMemoryCache({ maxCost: 1 << 16 }),
       l2: a,
