@@ -133,6 +133,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   let missedBeforeFirst = false;
   let subscribedOnce = false;
   let closing: Promise<void> | undefined;
+  let signalClosed!: (err: Error) => void;
+  const closedSignal = new Promise<never>((_, reject) => {
+    signalClosed = reject;
+  });
+  closedSignal.catch(() => {});
 
   const onError = (err: Error) =>
     logger?.warn('invalidation bus: connection error', { channel, error: err.message });
@@ -217,7 +222,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         if (missedBeforeFirst) reconnected();
       });
       try {
-        await subscribed;
+        // A SUBSCRIBE queued while Redis is away never settles once the bus is closed (a
+        // disconnect between reconnect attempts fails nothing): close() ends this wait instead.
+        await Promise.race([subscribed, closedSignal]);
       } catch (err) {
         handlers.delete(h);
         subscribed = undefined;
@@ -230,14 +237,17 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
 
     close() {
       closing ??= (async () => {
+        signalClosed(new CacheError('closed', 'invalidation bus closed before it was subscribed'));
         handlers.clear();
         sub.off('message', onMessage);
         sub.off('ready', onReady);
         sub.off('reconnecting', onReconnecting);
         for (const event of ['+node', '-node', 'refresh'] as const) sub.off(event, followCluster);
         watched?.off('end', followCluster);
-        const subEnded = within(sub.quit(), 1000);
-        const pubEnded = ownsPublisher ? within(pub.quit(), 1000) : Promise.resolve();
+        // QUIT only a connected client: one queued while Redis is away would wait out its bound.
+        const subEnded = sub.status === 'ready' ? within(sub.quit(), 1000) : Promise.resolve();
+        const pubEnded =
+          ownsPublisher && pub.status === 'ready' ? within(pub.quit(), 1000) : Promise.resolve();
         await Promise.all([subEnded, pubEnded]);
         sub.disconnect();
         if (ownsPublisher) pub.disconnect();

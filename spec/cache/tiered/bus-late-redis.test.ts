@@ -197,4 +197,38 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
     assert.equal(text(await b.get('k')), 'v2');
     assert.equal(b.stats().busReconnects, 1);
   });
+  it('close() while Redis never answered settles ready (rejected with closed)', async () => {
+    // Before, the SUBSCRIBE queued for the absent Redis never settled after close(): `ready` stayed
+    // pending for good, so a start-up awaiting it never went on (or on to its own shutdown).
+    const port = await freePort();
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late3:',
+      name: 'c3',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      bus: createRedisInvalidationBus({ client: l2.client, channel: 'bus-late:inv3' }),
+      breaker: false,
+    });
+    const settled = cache.ready.then(
+      () => 'resolved',
+      (err: { code?: string }) => err.code,
+    );
+    // Reconnect attempts are under way (nothing listens on the port).
+    await new Promise((r) => setTimeout(r, 500));
+    await cache.close();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      settled,
+      new Promise((r) => {
+        timer = setTimeout(() => r('still pending 5 s after close'), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
+  });
 });
