@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisInvalidationBus,
+  createRedisTracking,
+} from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { describeWithServers, freePort, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -220,6 +224,38 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
     );
     // Reconnect attempts are under way (nothing listens on the port).
     await new Promise((r) => setTimeout(r, 500));
+    await cache.close();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      settled,
+      new Promise((r) => {
+        timer = setTimeout(() => r('still pending 5 s after close'), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
+  });
+  it('tracking: close() while Redis never answered rejects ready with closed, as the bus does', async () => {
+    // Before, tracking rejected it with a plain Error (no code), the bus with CacheError('closed').
+    const port = await freePort();
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late4:',
+      name: 'c4',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2 }),
+      breaker: false,
+    });
+    const settled = cache.ready.then(
+      () => 'resolved',
+      (err: { code?: string }) => err.code,
+    );
+    await new Promise((r) => setTimeout(r, 300));
     await cache.close();
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
