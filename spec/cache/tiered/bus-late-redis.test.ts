@@ -176,7 +176,11 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
       });
     });
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    // Stop listening only: its connections end with the caches (and are destroyed in after()); a
+    // wait for server.close()'s callback here, run before the caches close, never ended.
+    closers.push(async () => {
+      server.close();
+    });
 
     await waitFor(
       async () => {
