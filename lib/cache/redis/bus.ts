@@ -142,7 +142,19 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const handlers = new Set<Handlers>();
   let subscribed: Promise<unknown> | undefined;
   let everReady = false;
+  // Set when the subscriber's connection failed before the first subscription was live (Redis
+  // down when the bus was made): whatever was published meanwhile was lost, exactly as during a
+  // reconnect, so that first subscription is reported as a reconnect (the tiered cache clears
+  // the L1 it may have filled meanwhile). Without it, a write published between Redis answering
+  // and this SUBSCRIBE landing left the old L1 copy for its whole l1Ttl.
+  let missedBeforeFirst = false;
+  let subscribedOnce = false;
   let closing: Promise<void> | undefined;
+  let signalClosed!: (err: Error) => void;
+  const closedSignal = new Promise<never>((_, reject) => {
+    signalClosed = reject;
+  });
+  closedSignal.catch(() => {});
 
   const onError = (err: Error) =>
     logger?.warn('invalidation bus: connection error', { channel, error: err.message });
@@ -172,6 +184,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     everReady = true;
   };
   sub.on('ready', onReady);
+  const onReconnecting = () => {
+    if (!subscribedOnce) missedBeforeFirst = true;
+  };
+  sub.on('reconnecting', onReconnecting);
 
   // A cluster client moves its subscriber connection to another node by itself (when it ends or
   // its node leaves) and re-subscribes there, with no event on the client: follow that connection
@@ -228,10 +244,15 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {
         everReady = true;
+        subscribedOnce = true;
+        sub.off('reconnecting', onReconnecting);
         followCluster();
+        if (missedBeforeFirst) reconnected();
       });
       try {
-        await subscribed;
+        // A SUBSCRIBE queued while Redis is away never settles once the bus is closed (a
+        // disconnect between reconnect attempts fails nothing): close() ends this wait instead.
+        await Promise.race([subscribed, closedSignal]);
       } catch (err) {
         handlers.delete(h);
         subscribed = undefined;
@@ -244,13 +265,17 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
 
     close() {
       closing ??= (async () => {
+        signalClosed(new CacheError('closed', 'invalidation bus closed before it was subscribed'));
         handlers.clear();
         sub.off('message', onMessage);
         sub.off('ready', onReady);
+        sub.off('reconnecting', onReconnecting);
         for (const event of ['+node', '-node', 'refresh'] as const) sub.off(event, followCluster);
         watched?.off('end', followCluster);
-        const subEnded = within(sub.quit(), 1000);
-        const pubEnded = ownsPublisher ? within(pub.quit(), 1000) : Promise.resolve();
+        // QUIT only a connected client: one queued while Redis is away would wait out its bound.
+        const subEnded = sub.status === 'ready' ? within(sub.quit(), 1000) : Promise.resolve();
+        const pubEnded =
+          ownsPublisher && pub.status === 'ready' ? within(pub.quit(), 1000) : Promise.resolve();
         await Promise.all([subEnded, pubEnded]);
         sub.disconnect();
         if (ownsPublisher) pub.disconnect();

@@ -86,6 +86,9 @@ function showOnly(target: object, summary: () => object): void {
   });
 }
 
+/** How long a disconnect waits for a socket to close before destroying it (ms). */
+const DISCONNECT_MS = 100;
+
 function createClient(o: ResolvedOptions, retry: (times: number) => number): Redis | Cluster {
   const { Cluster, Redis } = iovalkey();
   const common: RedisOptions = {
@@ -98,6 +101,10 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     connectionName: `hyperion:${o.name}`,
     lazyConnect: true,
     tls: o.tls,
+    // iovalkey's disconnect() arms a ref'd timer of this length waiting for the last socket to
+    // close, also when it closed already (a client between reconnect attempts: Redis down at
+    // close() or never reached), so the default 2 s kept a closed cache's process alive 2 s.
+    disconnectTimeout: DISCONNECT_MS,
   };
   if (o.mode === 'cluster') {
     const { lazyConnect: _lazy, enableAutoPipelining: _ap, ...redisOptions } = common;

@@ -20,7 +20,7 @@
  */
 import type { Cluster, Redis } from 'iovalkey';
 import type { InvalidationTracker } from '../../core/contracts.js';
-import { ConfigError, typeName } from '../../core/errors.js';
+import { CacheError, ConfigError, typeName } from '../../core/errors.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
 import { check, type RedisTrackingOptions } from './tracking-options.js';
@@ -139,7 +139,7 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
           // Leave the data connection as it was: it belongs to the L2.
           if (link.data.status === 'ready') link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
         }
-        s.firstFailed?.(new Error('tracking closed before it was confirmed'));
+        s.firstFailed?.(new CacheError('closed', 'tracking closed before it was confirmed'));
         if (trackers.get(owner) === tracker) trackers.delete(owner);
       })();
       return closing;

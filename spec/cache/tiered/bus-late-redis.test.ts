@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisInvalidationBus,
+  createRedisTracking,
+} from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { describeWithServers, freePort, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -88,6 +92,10 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
       },
       { timeoutMs: 15_000, what: 'both caches using Redis' },
     );
+    // B's subscription, made after failed attempts, clears its L1 once live (messages may have
+    // been lost): read k into it again after that.
+    await b.ready;
+    assert.equal(text(await b.get('k')), 'v1');
     assert.equal((await b.getWithMeta('k'))?.source, 'l1');
     // The bus subscription is made (bounded wait), then A's write must drop B's L1 copy.
     await waitFor(
@@ -99,5 +107,168 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
       { timeoutMs: 10_000, what: "A's write reaching B's L1 through the bus" },
     );
     assert.equal(text(await b.get('k')), 'v2');
+  });
+  it('clears L1 once its late subscription is live: a write published before it is not served stale', async () => {
+    // B's data connection reaches Redis before its bus subscriber does (their reconnect backoffs
+    // are independent): B fills L1, A's write is published to no one, then B subscribes. That
+    // first subscription came after failed attempts, so messages were lost: L1 must be cleared,
+    // as after any reconnect (before, B kept serving v1 for its l1Ttl, 60 s here).
+    const port = await freePort();
+    const channel = 'bus-late:inv2';
+    const a = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: 'bus-late2:',
+      name: 'a2',
+    });
+    const tieredA = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: a,
+      bus: createRedisInvalidationBus({ client: a.client, channel }),
+      l1Ttl: 60_000,
+      breaker: false,
+    });
+    closers.push(() => tieredA.close());
+    await tieredA.ready;
+    const l2b = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late2:',
+      name: 'b2',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const b = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: l2b,
+      bus: createRedisInvalidationBus({ client: l2b.client, channel }),
+      l1Ttl: 60_000,
+      breaker: false,
+    });
+    closers.push(() => b.close());
+    b.ready.catch(() => {});
+    // Nothing answers yet: B's connections fail and retry.
+    await new Promise((r) => setTimeout(r, 800));
+
+    // A relay to Redis that holds back B's SUBSCRIBE (and what follows it on that connection) until
+    // released: B's data connection works, its subscriber is connected but not yet subscribed.
+    const held: (() => void)[] = [];
+    const server = createServer((client) => {
+      const upstream = connect(redis.port, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      upstream.pipe(client);
+      let queue: Buffer[] | undefined;
+      client.on('data', (chunk: Buffer) => {
+        if (!queue && chunk.toString('latin1').toLowerCase().includes('subscribe')) {
+          queue = [];
+          held.push(() => {
+            for (const c of queue!) upstream.write(c);
+            queue = undefined;
+          });
+        }
+        if (queue) queue.push(chunk);
+        else upstream.write(chunk);
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    // Stop listening only: its connections end with the caches (and are destroyed in after()); a
+    // wait for server.close()'s callback here, run before the caches close, never ended.
+    closers.push(async () => {
+      server.close();
+    });
+
+    await waitFor(
+      async () => {
+        try {
+          await tieredA.set('k', Buffer.from('v1'), 60_000);
+          return text(await b.get('k')) === 'v1' && (await b.getWithMeta('k'))?.source === 'l1';
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 15_000, what: "B's L2 reachable and k in B's L1" },
+    );
+    await waitFor(() => held.length > 0, { what: "B's SUBSCRIBE to reach the relay" });
+    // A's write and its invalidation: B has no subscriber on the channel, so it is lost.
+    const sent = tieredA.stats().invalidationsSent;
+    await tieredA.set('k', Buffer.from('v2'), 60_000);
+    assert.equal(tieredA.stats().invalidationsSent, sent + 1);
+    assert.equal((await b.getWithMeta('k'))?.source, 'l1', 'B still holds its copy (the message was lost)');
+
+    for (const open of held.splice(0)) open();
+    await b.ready;
+    assert.equal(text(await b.get('k')), 'v2');
+    assert.equal(b.stats().busReconnects, 1);
+  });
+  it('close() while Redis never answered settles ready (rejected with closed)', async () => {
+    // Before, the SUBSCRIBE queued for the absent Redis never settled after close(): `ready` stayed
+    // pending for good, so a start-up awaiting it never went on (or on to its own shutdown).
+    const port = await freePort();
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late3:',
+      name: 'c3',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      bus: createRedisInvalidationBus({ client: l2.client, channel: 'bus-late:inv3' }),
+      breaker: false,
+    });
+    const settled = cache.ready.then(
+      () => 'resolved',
+      (err: { code?: string }) => err.code,
+    );
+    // Reconnect attempts are under way (nothing listens on the port).
+    await new Promise((r) => setTimeout(r, 500));
+    await cache.close();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      settled,
+      new Promise((r) => {
+        timer = setTimeout(() => r('still pending 5 s after close'), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
+  });
+  it('tracking: close() while Redis never answered rejects ready with closed, as the bus does', async () => {
+    // Before, tracking rejected it with a plain Error (no code), the bus with CacheError('closed').
+    const port = await freePort();
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late4:',
+      name: 'c4',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2 }),
+      breaker: false,
+    });
+    const settled = cache.ready.then(
+      () => 'resolved',
+      (err: { code?: string }) => err.code,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await cache.close();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      settled,
+      new Promise((r) => {
+        timer = setTimeout(() => r('still pending 5 s after close'), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
   });
 });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { describeWithServers } from '../../harness/process.js';
+import { describeWithServers, freePort } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -71,6 +71,14 @@ describeWithServers('tiered close() leaves no timer behind', skipRedis(), () => 
 
   it('tracking and bus subscribers killed by the server just before close(): no timer left 500 ms after', async () => {
     const { out, exited } = await runChild({ REDIS_PORT: String(redis.port), COHERENCE: '1' }, 15_000);
+    assert.ok(exited, 'the child was still alive 15 s after close() resolved');
+    assert.match(out, /timers 0\n/, `timers still keeping the process alive 500 ms after close: ${out}`);
+  });
+
+  it('Redis never reached (cache and bus): no timer left 500 ms after close()', async () => {
+    // The cache's client, between reconnect attempts at close(), was disconnected with iovalkey's
+    // ref'd 2 s wait for a socket that had closed already: 2 s more of a process with nothing to do.
+    const { out, exited } = await runChild({ DOWN_PORT: String(await freePort()) }, 15_000);
     assert.ok(exited, 'the child was still alive 15 s after close() resolved');
     assert.match(out, /timers 0\n/, `timers still keeping the process alive 500 ms after close: ${out}`);
   });
