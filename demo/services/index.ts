@@ -320,6 +320,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     routes = userRoutes({ data: data!, layers, metrics, orderServiceUrl: options.peers.order, ttlMs });
   else routes = orderRoutes({ data: data!, layers, metrics, userServiceUrl: options.peers.user, ttlMs });
 
+  const pingDb = db?.ping;
   const server = createServer(
     { keepAliveTimeout: 5000 },
     createServiceListener({
@@ -327,6 +328,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       routes,
       serve: inst.serve,
       scrape: inst.scrape,
+      // A database that does not answer within 1 s is `down`: /healthz says `degraded`, /readyz 503.
+      checks: pingDb ? async () => ({ database: (await pingDb(1000)) ? 'up' : 'down' }) : undefined,
       health: () => ({
         service: name,
         ...(db ? { database: db.kind } : {}),
