@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { describe, it } from 'node:test';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
@@ -46,6 +46,67 @@ describe('prometheus metrics: endpoint lifecycle', () => {
     assert.ok(firstDone, 'the second close() resolved before the endpoint was closed');
     await first;
     await scrape;
+  });
+});
+
+describe('prometheus metrics: close() with scrapes in progress', () => {
+  /** One GET over its own connection: status and body, or the socket error's code. */
+  const scrapeOnce = (url: string, agent?: Agent) =>
+    new Promise<{ status?: number; body?: string; error?: string }>((resolve) => {
+      const req = request(url, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      req.end();
+    });
+
+  it('a scrape running when close() is called gets its full answer; close() resolves once it is done', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    m.gauge({ name: 'queue_depth', help: 'Jobs waiting' }).set(3);
+    const { url } = (await m.listen())!;
+    // A collect callback slower than the moment close() is called (a pool-stats query, say).
+    m.onCollect(() => new Promise((r) => setTimeout(r, 300)));
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    await m.close();
+    const took = performance.now() - started;
+    // Before: the connection was destroyed at once (ECONNRESET), Prometheus recorded a failed scrape.
+    const r = await scrape;
+    assert.equal(r.error, undefined, `the scrape was cut: ${r.error}`);
+    assert.equal(r.status, 200);
+    assert.match(r.body!, /^queue_depth 3$/m);
+    assert.ok(took >= 150 && took < 3000, `close() took ${Math.round(took)} ms`);
+  });
+
+  it('address is undefined after close() (it was the old, now closed, address); nothing listens there', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const addr = (await m.listen())!;
+    assert.deepEqual(m.address, addr);
+    await m.close();
+    assert.equal(m.address, undefined);
+    const r = await scrapeOnce(addr.url);
+    assert.equal(r.error, 'ECONNREFUSED');
+  });
+
+  it('an idle keep-alive connection (Prometheus keeps one) does not hold close()', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { url } = (await m.listen())!;
+    const agent = new Agent({ keepAlive: true });
+    try {
+      assert.equal((await scrapeOnce(url, agent)).status, 200);
+      const started = performance.now();
+      await withTimeout(m.close(), 2_000, () => new Error('close() waited for an idle connection'));
+      assert.ok(performance.now() - started < 1000);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 

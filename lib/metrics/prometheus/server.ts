@@ -22,13 +22,19 @@ export interface EndpointOptions {
   /** Runs the collect callbacks and renders the exposition for an Accept header. */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
   readonly logger: Pick<Logger, 'warn'>;
+  /** Longest wait of `close()` for scrapes in progress, ms; then their connections are cut. */
+  readonly closeGraceMs: number;
 }
 
 export interface Endpoint {
   handler(req: IncomingMessage, res: ServerResponse): void;
   listen(): Promise<MetricsAddress>;
+  /** The bound address while listening; `undefined` before `listen()` resolved and after `close()`. */
   readonly address: MetricsAddress | undefined;
-  /** Stops the server (open connections included); later `listen()` calls reject. Idempotent. */
+  /**
+   * Stops the server: no new connections, idle ones closed at once, scrapes in progress finish
+   * (up to `closeGraceMs`, then cut). Later `listen()` calls reject. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -66,12 +72,23 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
   let address: MetricsAddress | undefined;
   /** Rejects the `listen()` still binding, if any (close() settles it rather than leave it pending). */
   let abortListen: ((err: Error) => void) | undefined;
+  /** Responses of `listen()`'s server not finished yet (scrapes in progress). */
+  const inFlight = new Set<ServerResponse>();
+  /** Called when a scrape finishes while `close()` waits for them. */
+  let onIdle: (() => void) | undefined;
 
   const handler = requireAuth(o.authorization, exposeHandler(render, logger));
 
   const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
     abortListen = reject;
     const route = (req: IncomingMessage, res: ServerResponse) => {
+      inFlight.add(res);
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (inFlight.size === 0) onIdle?.();
+      });
+      // A request arriving on a kept-alive connection while closing is served, then the connection ends.
+      if (closed) res.setHeader('connection', 'close');
       let url = req.url ?? '/';
       // An absolute-form target (GET http://host/metrics), which a server must accept (RFC 9112 3.2.2).
       if (!url.startsWith('/')) {
@@ -147,12 +164,33 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       closed = true;
       abortListen?.(new MetricsError('closed', 'metrics adapter was closed while its endpoint was starting'));
       abortListen = undefined;
+      address = undefined;
       const srv = server;
       server = undefined;
       if (!srv) return;
       await new Promise<void>((resolve) => {
+        // Stops accepting, and closes the connections with no request in progress.
         srv.close(() => resolve());
-        srv.closeAllConnections();
+        srv.closeIdleConnections();
+        if (inFlight.size === 0) return srv.closeAllConnections();
+        // A scrape in progress (a slow collect callback) gets its answer, within the bound, and
+        // its connection ends after it.
+        for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+        const timer = setTimeout(() => {
+          logger.warn('metrics endpoint: scrapes still running at close were cut', {
+            scrapes: inFlight.size,
+            closeGraceMs: o.closeGraceMs,
+          });
+          srv.closeAllConnections();
+        }, o.closeGraceMs);
+        timer.unref();
+        onIdle = () => {
+          clearTimeout(timer);
+          onIdle = undefined;
+          // Connections whose response went out before close() began are idle now: end them
+          // (closing, not cutting: a response still being flushed is not lost).
+          setImmediate(() => srv.closeIdleConnections());
+        };
       });
     },
   };
