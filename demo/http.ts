@@ -100,6 +100,35 @@ export function checkContinue(this: Server, req: IncomingMessage, res: ServerRes
   this.emit('request', req, res);
 }
 
+/**
+ * Why a request body cannot be read as JSON, from its headers, or `undefined`: a `Content-Type`
+ * other than `application/json` (or `application/…+json`), a charset other than UTF-8 (RFC 8259
+ * 8.1), or a `Content-Encoding` (bodies are read as sent, never decompressed).
+ */
+export function unsupportedBody(headers: IncomingMessage['headers']): string | undefined {
+  const shown = (v: string) => JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity')
+    return `Content-Encoding ${shown(encoding)} is not supported: send the JSON body uncompressed`;
+  const type = headers['content-type'];
+  if (!type) return 'a body needs Content-Type: application/json';
+  const [media = '', ...params] = type.split(';');
+  const m = media.trim().toLowerCase();
+  if (m !== 'application/json' && !/^application\/[a-z0-9.!#$&^_-]+\+json$/.test(m))
+    return `Content-Type must be application/json, got ${shown(m)}`;
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (p.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return `JSON must be UTF-8, got charset ${shown(charset)}`;
+  }
+  return undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -135,7 +164,16 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     req.on('error', reject);
     req.on('end', () => {
       if (tooLarge) return refuse();
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      // No body at all needs no Content-Type (the schema answers 400 for the missing fields).
+      if (raw.length === 0) return resolve(undefined);
+      // Checked once the body is read, so the client reads the answer (no reset by unread data).
+      const unsupported = unsupportedBody(req.headers);
+      if (unsupported)
+        return reject(
+          new HttpError(415, unsupported, {}, { headers: { 'accept-post': 'application/json' } }),
+        );
+      const text = raw.toString('utf8');
       if (text.trim() === '') return resolve(undefined);
       try {
         resolve(JSON.parse(text));
