@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { describe, it } from 'node:test';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { describeWithServers } from '../harness/process.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
 const quiet = { logger: { warn() {} } };
 
@@ -106,6 +110,73 @@ describe('prometheus metrics: close() with scrapes in progress', () => {
       assert.ok(performance.now() - started < 1000);
     } finally {
       agent.destroy();
+    }
+  });
+});
+
+/** Connects (over TLS when `ca` is given), writes `first`, stalls; when and how the server ended it. */
+function stallOn(port: number, first: string, ca?: string) {
+  return new Promise<{ ms: number; statusLine: string; closed: boolean }>((resolve) => {
+    const started = performance.now();
+    const socket = ca
+      ? tlsConnect({ port, host: '127.0.0.1', ca, servername: 'localhost' }, () => socket.write(first))
+      : connect(port, '127.0.0.1', () => socket.write(first));
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.on('error', () => {});
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - started, statusLine: got.split('\r\n')[0] ?? '', closed });
+    };
+    socket.on('close', () => done(true));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      done(false);
+    }, 20_000);
+  });
+}
+
+describe('prometheus metrics: slow clients on the endpoint', () => {
+  it('a connection that sends nothing, or half its headers, gets 408 and is closed after about 10 s', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { port } = (await m.listen())!;
+    try {
+      // Before: Node's defaults kept both open for 60–90 s.
+      const results = await Promise.all([
+        stallOn(port, ''),
+        stallOn(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\n'),
+      ]);
+      for (const r of results) {
+        assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
+        assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
+        assert.match(r.statusLine, /^HTTP\/1\.1 408 /);
+      }
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describeWithServers('prometheus metrics: slow clients on the HTTPS endpoint', skipOpenssl(), () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki?.remove());
+
+  it('a TLS connection that sends no request gets 408 and is closed after about 10 s', async () => {
+    const m = createMetrics({ ...quiet, port: 0, tls: { cert: pki.server.certPem, key: pki.server.keyPem } });
+    const { port } = (await m.listen())!;
+    try {
+      const r = await stallOn(port, '', pki.ca.certPem);
+      assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
+      assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
+      assert.match(r.statusLine, /^HTTP\/1\.1 408 /);
+    } finally {
+      await m.close();
     }
   });
 });

@@ -109,6 +109,18 @@ function exposeHandler(
   };
 }
 
+/**
+ * A scrape is a GET without a body: its request must have arrived within 10 s (Prometheus's
+ * default scrape timeout), else 408 and the connection closes; checked every second. Node's
+ * defaults (60 s for the headers, checked every 30 s) let a client that connects and sends
+ * nothing hold a connection for a minute and more.
+ */
+export const SLOW_CLIENT_LIMITS = {
+  headersTimeout: 10_000,
+  requestTimeout: 10_000,
+  connectionsCheckingInterval: 1000,
+} as const;
+
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
 export function createEndpoint(o: EndpointOptions): Endpoint {
@@ -151,10 +163,15 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
     };
     const srv: Server = tls
       ? createHttpsServer(
-          { ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined },
+          {
+            ...tls,
+            ...SLOW_CLIENT_LIMITS,
+            requestCert: tls.ca !== undefined,
+            rejectUnauthorized: tls.ca !== undefined,
+          },
           route,
         )
-      : createServer(route);
+      : createServer(SLOW_CLIENT_LIMITS, route);
     if (!isLoopback(host) && (o.authorization === undefined || !tls))
       logger.warn('metrics endpoint listens beyond loopback without auth and TLS', {
         host,
