@@ -32,7 +32,70 @@ export interface Db extends Queryable {
    * and `idle` (open, waiting in the pool). pglite has no pool: statements running, no `idle`.
    */
   connections(): { used: number; idle?: number };
+  /**
+   * Whether the database answers `SELECT 1` within `timeoutMs` (for `/healthz` and `/readyz`).
+   * Never rejects.
+   */
+  ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Socket-level codes meaning the database server could not be reached (or went away). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+
+/** SQLSTATEs of a server that is shutting down, starting, or full (no fault of the request). */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/**
+ * Whether `err` (or one of its causes) says the database is down or unreachable, as opposed to a
+ * bad statement: refused/reset connections, `pg`'s connect timeout and terminated connections,
+ * SQLSTATE class 08 (connection exception), admin shutdown, "starting up", too many connections.
+ * The services answer these with `503` and `Retry-After`, not `500`.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  for (let i = 0; e && typeof e === 'object' && i < 5; e = e.cause as typeof e, i++) {
+    if (e instanceof DatabaseUnavailableError) return true;
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNREACHABLE_CODES.has(code) || UNAVAILABLE_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))
+      return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    // pg's own errors carry no code: a connect that timed out, a connection that died under a query.
+    if (
+      /^timeout exceeded when trying to connect|^Connection terminated|Client has encountered a connection error/.test(
+        message,
+      )
+    )
+      return true;
+  }
+  return false;
+}
+
+/** Runs `select1`: true when it answered within `timeoutMs`. */
+async function pingWith(select1: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      select1().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`, so URLs can be logged. */
@@ -92,6 +155,7 @@ export async function createPostgresDb(
     },
     activeConnections: () => pool.totalCount - pool.idleCount,
     connections: () => ({ used: pool.totalCount - pool.idleCount, idle: pool.idleCount }),
+    ping: (timeoutMs) => pingWith(() => pool.query('SELECT 1'), timeoutMs),
     close() {
       closed ??= pool.end();
       return closed;
@@ -168,6 +232,7 @@ export async function createPgliteDb(options: { cacheFile?: string | false } = {
       ),
     activeConnections: () => running,
     connections: () => ({ used: running }),
+    ping: (timeoutMs) => pingWith(() => track(() => live.query('SELECT 1')), timeoutMs),
     close() {
       closed ??= live.closed ? Promise.resolve() : live.close();
       return closed;

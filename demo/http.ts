@@ -12,6 +12,10 @@ import type { Attributes, Span } from '../lib/core/contracts.js';
 import { isValidSpanContext } from '../lib/core/w3c.js';
 import type { PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
 import { type HttpHandler, tracedFetch, traceHandler } from '../lib/tracing/http.js';
+import { isDatabaseUnavailable } from './db.js';
+
+/** `Retry-After` (seconds) of a `503` caused by a dependency that is down (the database). */
+export const RETRY_AFTER_SECONDS = '5';
 
 /** What a handler sees of a request. */
 export interface DemoRequest {
@@ -96,6 +100,35 @@ export function checkContinue(this: Server, req: IncomingMessage, res: ServerRes
   this.emit('request', req, res);
 }
 
+/**
+ * Why a request body cannot be read as JSON, from its headers, or `undefined`: a `Content-Type`
+ * other than `application/json` (or `application/…+json`), a charset other than UTF-8 (RFC 8259
+ * 8.1), or a `Content-Encoding` (bodies are read as sent, never decompressed).
+ */
+export function unsupportedBody(headers: IncomingMessage['headers']): string | undefined {
+  const shown = (v: string) => JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity')
+    return `Content-Encoding ${shown(encoding)} is not supported: send the JSON body uncompressed`;
+  const type = headers['content-type'];
+  if (!type) return 'a body needs Content-Type: application/json';
+  const [media = '', ...params] = type.split(';');
+  const m = media.trim().toLowerCase();
+  if (m !== 'application/json' && !/^application\/[a-z0-9.!#$&^_-]+\+json$/.test(m))
+    return `Content-Type must be application/json, got ${shown(m)}`;
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    if (p.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return `JSON must be UTF-8, got charset ${shown(charset)}`;
+  }
+  return undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -131,7 +164,16 @@ function readBody(req: IncomingMessage): Promise<unknown> {
     req.on('error', reject);
     req.on('end', () => {
       if (tooLarge) return refuse();
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      // No body at all needs no Content-Type (the schema answers 400 for the missing fields).
+      if (raw.length === 0) return resolve(undefined);
+      // Checked once the body is read, so the client reads the answer (no reset by unread data).
+      const unsupported = unsupportedBody(req.headers);
+      if (unsupported)
+        return reject(
+          new HttpError(415, unsupported, {}, { headers: { 'accept-post': 'application/json' } }),
+        );
+      const text = raw.toString('utf8');
       if (text.trim() === '') return resolve(undefined);
       try {
         resolve(JSON.parse(text));
@@ -207,6 +249,11 @@ export interface ServiceListenerOptions {
   scrape?: Listener | undefined;
   /** Extra `GET /healthz` details (e.g. the breaker state). */
   health?: () => Record<string, unknown>;
+  /**
+   * The dependencies `/healthz` reports and `/readyz` requires, each `up` or `down` (e.g. the
+   * database, pinged with a bound). Omit for none: always ready.
+   */
+  checks?: () => Promise<Record<string, 'up' | 'down'>>;
 }
 
 /** Builds the `node:http` listener of a service: its routes plus `/healthz` and `/metrics`. */
@@ -259,6 +306,12 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
           return;
         }
         c.span?.recordError(err);
+        if (isDatabaseUnavailable(err)) {
+          // Not this request's fault and not a bug: the database is down or unreachable. Try later.
+          c.logger.warn('database unavailable', { route: r.path, error: err });
+          sendJson(res, 503, { error: 'database unavailable' }, { 'retry-after': RETRY_AFTER_SECONDS });
+          return;
+        }
         c.logger.error('request failed', { route: r.path, error: err });
         sendJson(res, 500, { error: 'internal error' });
       }
@@ -288,15 +341,35 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     }),
   );
 
+  /**
+   * `/healthz` (liveness): 200 while the process serves, `status` `ok` or `degraded` (a dependency
+   * is down, named in `checks`). `/readyz` (readiness): 200 `ready`, or 503 `unavailable` with
+   * `Retry-After` while a dependency is down, so a load balancer or orchestrator routes elsewhere.
+   */
+  const health = async (readiness: boolean, res: ServerResponse) => {
+    let checks: Record<string, 'up' | 'down'> = {};
+    try {
+      checks = (await options.checks?.()) ?? {};
+    } catch {
+      checks = { checks: 'down' };
+    }
+    const down = Object.values(checks).includes('down');
+    const extra = { ...options.health?.(), ...(Object.keys(checks).length ? { checks } : {}) };
+    if (!readiness) return sendJson(res, 200, { status: down ? 'degraded' : 'ok', ...extra });
+    if (down)
+      return sendJson(res, 503, { status: 'unavailable', ...extra }, { 'retry-after': RETRY_AFTER_SECONDS });
+    return sendJson(res, 200, { status: 'ready', ...extra });
+  };
+
   return function serviceListener(req, res) {
     const raw = requestPath(req.url);
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
     if (path === '/metrics' && scrape) return scrape(req, res);
-    if (path === '/healthz') {
+    if (path === '/healthz' || path === '/readyz') {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' });
-      return sendJson(res, 200, { status: 'ok', ...options.health?.() });
+      return void health(path === '/readyz', res);
     }
     // HEAD is served by the GET route (node:http sends the headers, no body).
     const method = req.method === 'HEAD' ? 'GET' : req.method;
@@ -325,6 +398,8 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
 export interface CallResult<T = unknown> {
   readonly status: number;
   readonly body: T;
+  /** The answer's `Retry-After` header, passed on with a `503`. */
+  readonly retryAfter?: string | undefined;
 }
 
 /**
@@ -429,7 +504,11 @@ export async function callService<T = unknown>(
     const text = await res.text();
     const json = (res.headers.get('content-type') ?? '').includes('json');
     // A non-JSON body (e.g. a proxy's or a draining server's plain-text 503) is passed on as text.
-    return { status: res.status, body: (json && text ? JSON.parse(text) : text || undefined) as T };
+    return {
+      status: res.status,
+      body: (json && text ? JSON.parse(text) : text || undefined) as T,
+      retryAfter: res.headers.get('retry-after') ?? undefined,
+    };
   } catch (err) {
     const code = networkCode(err);
     // Refused or closed under us: the peer is stopping (or not started): unavailable, try again.
@@ -459,4 +538,9 @@ export function downstreamStatus(status: number): number {
   if (status >= 400 && status < 500) return status;
   if (status === 503) return 503;
   return 502;
+}
+
+/** The `Retry-After` header of a downstream `503` to pass on, as response headers. */
+export function retryAfterOf(r: Pick<CallResult, 'status' | 'retryAfter'>): Record<string, string> {
+  return r.status === 503 && r.retryAfter ? { 'retry-after': r.retryAfter } : {};
 }

@@ -3,7 +3,10 @@
  * something to look at in Jaeger and Grafana:
  *
  *   node --import tsx demo/load.ts [BASE_URL=http://localhost:8080] [REQUESTS=2000] [CONCURRENCY=8]
+ *
+ * The trace link it prints points at `JAEGER_UI_URL` (default `http://localhost:16686`).
  */
+import { serviceUrl } from './env.js';
 import { driveTraffic, quantile } from './traffic.js';
 
 const USAGE =
@@ -23,6 +26,12 @@ const count = (name: string, text: string, max: number): number => {
 const n = count('REQUESTS', requests, 1_000_000);
 const c = count('CONCURRENCY', concurrency, 1000);
 if (!/^https?:\/\/[^/]/.test(base)) fail(`BASE_URL must be an http:// or https:// URL, got "${base}"`);
+let jaegerUi = '';
+try {
+  jaegerUi = serviceUrl('JAEGER_UI_URL', 'http://localhost:16686');
+} catch (err) {
+  fail((err as Error).message);
+}
 const result = await driveTraffic({
   baseUrl: base.replace(/\/+$/, ''),
   requests: n,
@@ -37,7 +46,7 @@ process.stdout.write(
     `${result.samples.length - ok.length} failed; p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms\n`,
 );
 const sample = result.samples.find((s) => s.kind === 'user-orders' && s.traceId);
-if (sample) process.stdout.write(`a trace to open: http://localhost:16686/trace/${sample.traceId}\n`);
+if (sample) process.stdout.write(`a trace to open: ${jaegerUi}/trace/${sample.traceId}\n`);
 // Nothing answered: the gateway is not there (the stack not up, a wrong URL): say so, exit 1.
 if (result.samples.length > 0 && ok.length === 0)
   fail(`nothing at ${base} answered a request: is the gateway running (docker-compose ps)?`);

@@ -5,7 +5,7 @@
  */
 import type { AppContext } from '../../lib/core/context.js';
 import { type CacheLayers, readThrough } from '../caching.js';
-import { callService, HttpError, type Reply, type Route } from '../http.js';
+import { type CallResult, callService, HttpError, type Reply, type Route, retryAfterOf } from '../http.js';
 import { parseId, parseOrderInput } from './model.js';
 
 export interface GatewayDeps {
@@ -16,8 +16,8 @@ export interface GatewayDeps {
   ttlMs: number;
 }
 
-/** Forwards a downstream answer unchanged (status and JSON body). */
-const forward = (r: { status: number; body: unknown }): Reply => ({ status: r.status, body: r.body });
+/** Forwards a downstream answer unchanged (status, JSON body, and a 503's `Retry-After`). */
+const forward = (r: CallResult): Reply => ({ status: r.status, body: r.body, headers: retryAfterOf(r) });
 
 export function gatewayRoutes(deps: GatewayDeps): Route[] {
   const user = () => ({ service: 'user-service', baseUrl: deps.userServiceUrl() });
@@ -25,7 +25,8 @@ export function gatewayRoutes(deps: GatewayDeps): Route[] {
   const fetchUser = async (ctx: AppContext, id: number) => {
     const r = await callService(ctx, user(), 'GET', `/users/${id}`, { template: '/users/:id' });
     // Only successes are cached: a 404 or 5xx travels back without being remembered.
-    if (r.status !== 200) throw new HttpError(r.status, 'upstream answered', { upstream: r.body });
+    if (r.status !== 200)
+      throw new HttpError(r.status, 'upstream answered', { upstream: r.body }, { headers: retryAfterOf(r) });
     return r.body;
   };
   return [

@@ -43,6 +43,11 @@ import { userRoutes } from './users.js';
 
 export type ServiceName = 'gateway' | 'user-service' | 'order-service';
 
+/** Longest time a client may take to send a request's headers, ms (then 408). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** Longest time a client may take to send a whole request, body included, ms (then 408). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 /** Default ports, as in the original plan. */
 export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
   gateway: 8080,
@@ -320,13 +325,25 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     routes = userRoutes({ data: data!, layers, metrics, orderServiceUrl: options.peers.order, ttlMs });
   else routes = orderRoutes({ data: data!, layers, metrics, userServiceUrl: options.peers.user, ttlMs });
 
+  const pingDb = db?.ping;
   const server = createServer(
-    { keepAliveTimeout: 5000 },
+    {
+      keepAliveTimeout: 5000,
+      // Slow clients: a request's headers must arrive within 10 s and the whole request (a POST
+      // body of at most 64 KB) within 30 s, else 408 and the connection closes; checked every
+      // second. Node's defaults (60 s, 300 s, checked every 30 s) let a client that trickles or
+      // sends nothing hold a connection, and a handler, for minutes.
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
     createServiceListener({
       ctx: app.ctx,
       routes,
       serve: inst.serve,
       scrape: inst.scrape,
+      // A database that does not answer within 1 s is `down`: /healthz says `degraded`, /readyz 503.
+      checks: pingDb ? async () => ({ database: (await pingDb(1000)) ? 'up' : 'down' }) : undefined,
       health: () => ({
         service: name,
         ...(db ? { database: db.kind } : {}),

@@ -6,7 +6,7 @@
 import type { Metrics } from '../../lib/core/contracts.js';
 import { type CacheLayers, invalidate, readThrough } from '../caching.js';
 import type { DataAccess } from '../db.js';
-import { callService, downstreamStatus, HttpError, type Route } from '../http.js';
+import { callService, downstreamStatus, HttpError, type Route, retryAfterOf } from '../http.js';
 import { type Order, type OrderItem, parseId, parseOrderInput } from './model.js';
 
 export interface OrderServiceDeps {
@@ -103,6 +103,7 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
             user.status < 500
               ? { fields: { userId: ['rejected by the user service'] } }
               : { upstream: user.status },
+            { headers: retryAfterOf(user) },
           );
 
         const totalCents = input.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);

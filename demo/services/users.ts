@@ -6,7 +6,7 @@ import type { AppContext } from '../../lib/core/context.js';
 import type { Metrics } from '../../lib/core/contracts.js';
 import { type CacheLayers, readThrough } from '../caching.js';
 import type { DataAccess } from '../db.js';
-import { callService, downstreamStatus, HttpError, type Route } from '../http.js';
+import { callService, downstreamStatus, HttpError, type Route, retryAfterOf } from '../http.js';
 import { type Order, parseId, type User } from './model.js';
 
 export interface UserServiceDeps {
@@ -78,9 +78,12 @@ export function userRoutes(deps: UserServiceDeps): Route[] {
           { template: '/users/:id/orders' },
         );
         if (orders.status !== 200)
-          throw new HttpError(downstreamStatus(orders.status), 'order service failed', {
-            upstream: orders.status,
-          });
+          throw new HttpError(
+            downstreamStatus(orders.status),
+            'order service failed',
+            { upstream: orders.status },
+            { headers: retryAfterOf(orders) },
+          );
         return { status: 200, body: { user, orders: orders.body.orders } };
       },
     },

@@ -289,7 +289,11 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
       'items.0.unitPriceCents',
     ]);
     assert.deepEqual((await post(`${gw}/orders`, bad[2])).body.fields, { userId: ['is required'] });
-    const notJson = await getJson(`${gw}/orders`, { method: 'POST', body: '{not json' });
+    const notJson = await getJson(`${gw}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{not json',
+    });
     assert.equal(notJson.status, 400);
     assert.equal(
       (

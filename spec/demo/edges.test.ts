@@ -320,3 +320,58 @@ describe('CONNECT (a proxy tunnel request)', () => {
     }
   });
 });
+
+describe('POST /orders: the body must be JSON as sent (Content-Type, charset, Content-Encoding)', () => {
+  const order = JSON.stringify({ userId: 1, items: [item] });
+  const send = async (headers: Record<string, string>, body: string | Uint8Array = order) => {
+    const res = await fetch(`${services.gateway.url}/orders`, {
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    return {
+      status: res.status,
+      acceptPost: res.headers.get('accept-post'),
+      body: (await res.json()) as { error?: string },
+    };
+  };
+
+  // Before: all of these were accepted (201) or misread as "not valid JSON" (400).
+  const refused: [string, Record<string, string>, RegExp][] = [
+    [
+      'text/plain (what fetch sends for a string body)',
+      { 'content-type': 'text/plain' },
+      /got "text\/plain"/,
+    ],
+    [
+      'a form (curl -d)',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      /got "application\/x-www-form-urlencoded"/,
+    ],
+    ['charset=latin1', { 'content-type': 'application/json; charset=latin1' }, /must be UTF-8/],
+    [
+      'a gzip Content-Encoding',
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      /Content-Encoding "gzip" is not supported/,
+    ],
+  ];
+  for (const [what, headers, message] of refused)
+    it(`${what}: 415 with Accept-Post: application/json`, async () => {
+      const r = await send(headers);
+      assert.equal(r.status, 415, JSON.stringify(r.body));
+      assert.equal(r.acceptPost, 'application/json');
+      assert.match(String(r.body.error), message);
+    });
+
+  it('application/json with charset=UTF-8, and an application/…+json type, are accepted', async () => {
+    assert.equal((await send({ 'content-type': 'application/json; charset=UTF-8' })).status, 201);
+    assert.equal((await send({ 'content-type': 'application/vnd.demo+json' })).status, 201);
+  });
+
+  it('invalid JSON sent as JSON is still a 400', async () => {
+    const r = await send({ 'content-type': 'application/json' }, '{"userId": 1,');
+    assert.equal(r.status, 400);
+    assert.match(String(r.body.error), /not valid JSON/);
+  });
+});

@@ -4,16 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { freePort } from '../harness/process.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function runLoad(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function runLoad(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'demo/load.ts', ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, JAEGER_UI_URL: '', ...env },
   });
   let out = '';
   let err = '';
@@ -52,5 +57,39 @@ describe('demo/load.ts', () => {
     const r = await runLoad([`http://127.0.0.1:${port}`, '5']);
     assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
     assert.match(r.err, new RegExp(`^nothing at http://127\\.0\\.0\\.1:${port} answered a request`, 'm'));
+  });
+});
+
+describe('demo/load.ts: the trace link follows JAEGER_UI_URL', () => {
+  let services: RunningServices;
+  before(async () => {
+    services = await startServices({
+      ports: { gateway: 0, user: 0, order: 0 },
+      tracing: { exporter: 'memory' },
+      logger: 'error',
+    });
+  });
+  after(() => services?.close());
+
+  it('JAEGER_UI_URL set (with a base path and a trailing slash): the link points there', async () => {
+    const r = await runLoad([services.gateway.url, '40', '4'], {
+      JAEGER_UI_URL: 'http://jaeger.internal:9686/jaeger/',
+    });
+    assert.equal(r.code, 0, `stdout: ${r.out}\nstderr: ${r.err}`);
+    // Before: always http://localhost:16686, whatever the stack's Jaeger address.
+    assert.match(r.out, /^a trace to open: http:\/\/jaeger\.internal:9686\/jaeger\/trace\/[0-9a-f]{32}$/m);
+  });
+
+  it('unset: the compose stack default, http://localhost:16686', async () => {
+    const r = await runLoad([services.gateway.url, '40', '4']);
+    assert.equal(r.code, 0, `stdout: ${r.out}\nstderr: ${r.err}`);
+    assert.match(r.out, /^a trace to open: http:\/\/localhost:16686\/trace\/[0-9a-f]{32}$/m);
+  });
+
+  it('not an http(s) URL: exit 1 naming JAEGER_UI_URL, no traffic sent', async () => {
+    const r = await runLoad([services.gateway.url, '40', '4'], { JAEGER_UI_URL: 'jaeger:16686' });
+    assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
+    assert.match(r.err, /^JAEGER_UI_URL must be an http:\/\/ or https:\/\/ base URL/m);
+    assert.equal(r.out, '');
   });
 });

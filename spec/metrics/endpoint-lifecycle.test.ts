@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { describe, it } from 'node:test';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { describeWithServers } from '../harness/process.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
 const quiet = { logger: { warn() {} } };
 
@@ -46,6 +50,134 @@ describe('prometheus metrics: endpoint lifecycle', () => {
     assert.ok(firstDone, 'the second close() resolved before the endpoint was closed');
     await first;
     await scrape;
+  });
+});
+
+describe('prometheus metrics: close() with scrapes in progress', () => {
+  /** One GET over its own connection: status and body, or the socket error's code. */
+  const scrapeOnce = (url: string, agent?: Agent) =>
+    new Promise<{ status?: number; body?: string; error?: string }>((resolve) => {
+      const req = request(url, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      req.end();
+    });
+
+  it('a scrape running when close() is called gets its full answer; close() resolves once it is done', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    m.gauge({ name: 'queue_depth', help: 'Jobs waiting' }).set(3);
+    const { url } = (await m.listen())!;
+    // A collect callback slower than the moment close() is called (a pool-stats query, say).
+    m.onCollect(() => new Promise((r) => setTimeout(r, 300)));
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    await m.close();
+    const took = performance.now() - started;
+    // Before: the connection was destroyed at once (ECONNRESET), Prometheus recorded a failed scrape.
+    const r = await scrape;
+    assert.equal(r.error, undefined, `the scrape was cut: ${r.error}`);
+    assert.equal(r.status, 200);
+    assert.match(r.body!, /^queue_depth 3$/m);
+    assert.ok(took >= 150 && took < 3000, `close() took ${Math.round(took)} ms`);
+  });
+
+  it('address is undefined after close() (it was the old, now closed, address); nothing listens there', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const addr = (await m.listen())!;
+    assert.deepEqual(m.address, addr);
+    await m.close();
+    assert.equal(m.address, undefined);
+    const r = await scrapeOnce(addr.url);
+    assert.equal(r.error, 'ECONNREFUSED');
+  });
+
+  it('an idle keep-alive connection (Prometheus keeps one) does not hold close()', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { url } = (await m.listen())!;
+    const agent = new Agent({ keepAlive: true });
+    try {
+      assert.equal((await scrapeOnce(url, agent)).status, 200);
+      const started = performance.now();
+      await withTimeout(m.close(), 2_000, () => new Error('close() waited for an idle connection'));
+      assert.ok(performance.now() - started < 1000);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+/** Connects (over TLS when `ca` is given), writes `first`, stalls; when and how the server ended it. */
+function stallOn(port: number, first: string, ca?: string) {
+  return new Promise<{ ms: number; statusLine: string; closed: boolean }>((resolve) => {
+    const started = performance.now();
+    const socket = ca
+      ? tlsConnect({ port, host: '127.0.0.1', ca, servername: 'localhost' }, () => socket.write(first))
+      : connect(port, '127.0.0.1', () => socket.write(first));
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.on('error', () => {});
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - started, statusLine: got.split('\r\n')[0] ?? '', closed });
+    };
+    socket.on('close', () => done(true));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      done(false);
+    }, 20_000);
+  });
+}
+
+describe('prometheus metrics: slow clients on the endpoint', () => {
+  it('a connection that sends nothing, or half its headers, gets 408 and is closed after about 10 s', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { port } = (await m.listen())!;
+    try {
+      // Before: Node's defaults kept both open for 60–90 s.
+      const results = await Promise.all([
+        stallOn(port, ''),
+        stallOn(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\n'),
+      ]);
+      for (const r of results) {
+        assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
+        assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
+        assert.match(r.statusLine, /^HTTP\/1\.1 408 /);
+      }
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describeWithServers('prometheus metrics: slow clients on the HTTPS endpoint', skipOpenssl(), () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki?.remove());
+
+  it('a TLS connection that sends no request gets 408 and is closed after about 10 s', async () => {
+    const m = createMetrics({ ...quiet, port: 0, tls: { cert: pki.server.certPem, key: pki.server.keyPem } });
+    const { port } = (await m.listen())!;
+    try {
+      const r = await stallOn(port, '', pki.ca.certPem);
+      assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
+      assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
+      assert.match(r.statusLine, /^HTTP\/1\.1 408 /);
+    } finally {
+      await m.close();
+    }
   });
 });
 

@@ -198,6 +198,23 @@ describe('prom-client internals: the public-API fallback records the same values
     assert.ok(om.endsWith('# EOF\n'));
   });
 
+  it("with default labels the fallback writes the fast path's text, line for line (`le` last, defaults before it)", async () => {
+    const options = {
+      namespace: 'app',
+      defaultLabels: { service: 'api', env: 'prod' },
+      logger: { warn() {} },
+    };
+    const fast = createMetricsWith(options, {});
+    const slow = createMetricsWith(options, FORCED);
+    workload(fast, 4);
+    workload(slow, 4);
+    const [a, b] = [(await fast.render()).body, (await slow.render()).body];
+    // Before: the fallback wrote `app_lat_bucket{le="0.1",route="/r",service="api",env="prod"}`
+    // where the fast path writes `app_lat_bucket{route="/r",service="api",env="prod",le="0.1"}`.
+    assert.match(b, /^app_lat_bucket\{route="\/r",service="api",env="prod",le="0\.1"\} 2$/m);
+    assert.deepEqual(b.split('\n'), a.split('\n'));
+  });
+
   it("prom-client's own renderer, remove() and reset() see the fallback's series", async () => {
     const registry = new client.Registry();
     const m = createMetricsWith({ registry, logger: { warn() {} } }, FORCED);

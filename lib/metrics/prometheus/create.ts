@@ -73,7 +73,9 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const body = await renderRegistry(registry, reg.own, defaultLabels, format);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
-  const endpoint = createEndpoint({ ...o, render });
+  // A scrape in progress at close() waits for its collect callbacks (collectTimeoutMs at most),
+  // then renders: that, plus a second, is how long close() lets it finish (within createApp's 10 s).
+  const endpoint = createEndpoint({ ...o, render, closeGraceMs: Math.min(o.collectTimeoutMs + 1000, 9000) });
   /** The one close in progress or done: a second `close()` resolves when the first has finished. */
   let closing: Promise<void> | undefined;
 

@@ -161,8 +161,17 @@ async function renderForeign(
     om && !['counter', 'gauge', 'histogram', 'summary'].includes(data.type) ? 'unknown' : data.type;
   let out = header(family, type, data.help, om);
   for (const v of data.values ?? []) {
-    const labels = { ...v.labels };
+    // The metric's own labels, then the default labels it does not set, then the bucket's `le` (or
+    // a summary's `quantile`) last: the order of the fast path's samples (prom-client puts `le` first).
+    const labels: Record<string, string | number> = {};
+    let bound: [string, string | number] | undefined;
+    for (const k in v.labels) {
+      const x = v.labels[k] as string | number;
+      if (k === 'le' || k === 'quantile') bound = [k, x];
+      else labels[k] = x;
+    }
     for (const k in defaults) if (labels[k] === undefined) labels[k] = defaults[k] as string;
+    if (bound) labels[bound[0]] = bound[1];
     const pairs = Object.entries(labels)
       .map(([k, x]) => `${k}="${escapeLabel(x)}"`)
       .join(',');

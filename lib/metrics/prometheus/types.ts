@@ -81,10 +81,13 @@ export interface PrometheusMetrics extends Metrics {
   handler(req: IncomingMessage, res: ServerResponse): void;
   /** Starts the endpoint on `host:port` at `path`; repeated calls share one server. Disabled: resolves `undefined`. */
   listen(): Promise<MetricsAddress | undefined>;
-  /** Bound address once `listen()` resolved. */
+  /** Bound address once `listen()` resolved; `undefined` before that and again after `close()`. */
   readonly address: MetricsAddress | undefined;
   /** Stored series of a metric by exposed name (`hyperion_http_server_request_duration_seconds`), including the overflow series. */
   seriesCount(name: string): number;
-  /** Stops the endpoint and the collect callbacks. Idempotent. */
+  /**
+   * Stops the endpoint and the collect callbacks. A scrape in progress gets its answer first
+   * (up to `collectTimeoutMs` + 1 s, at most 9 s; then it is cut). Idempotent.
+   */
   close(): Promise<void>;
 }
