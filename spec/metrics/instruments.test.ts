@@ -84,6 +84,17 @@ describe('prometheus metrics: instruments', () => {
     assert.throws(() => m.histogram({ name: 'h', help: 'x', labelNames: ['le'] }), /"le".*reserved/);
     assert.throws(() => m.histogram({ name: 'h', help: 'x', buckets: [1, 1] }), code('invalid_buckets'));
     assert.throws(() => m.histogram({ name: 'h', help: 'x', buckets: [] }), code('invalid_buckets'));
+    // A generated list of 100,000 bounds was accepted: every series then rendered 100,000 lines.
+    const many = Array.from({ length: 100_000 }, (_, i) => i);
+    assert.throws(
+      () => m.histogram({ name: 'h', help: 'x', buckets: many }),
+      (e: unknown) =>
+        e instanceof MetricsError &&
+        e.code === 'invalid_buckets' &&
+        /100000 buckets, at most 1000/.test(e.message),
+    );
+    const thousand = m.histogram({ name: 'h_fine', help: 'x', buckets: many.slice(0, 1000) });
+    thousand.observe(3);
     assert.throws(() => m.histogram({ name: 'h_count', help: 'x' }), code('invalid_name'));
     assert.throws(() => createMetrics({ namespace: 'bad-ns' }), code('invalid_name'));
     assert.throws(() => createMetrics({ maxSeriesPerMetric: 0 }), code('invalid_option'));

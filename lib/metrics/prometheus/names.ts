@@ -112,6 +112,12 @@ export function checkLabelNames(
   return Object.freeze([...(labelNames as string[])]);
 }
 
+/**
+ * Most bounds one histogram may have: every bound is one more series per label set, so a generated
+ * list (0…99,999) would turn each series into 100,000 lines of every scrape.
+ */
+export const MAX_BUCKETS = 1000;
+
 /** Validates histogram buckets: finite, strictly increasing; a trailing +Inf is implied and dropped. */
 export function checkBuckets(metric: string, buckets: unknown): readonly number[] {
   if (buckets === undefined) return DEFAULT_BUCKETS;
@@ -120,6 +126,12 @@ export function checkBuckets(metric: string, buckets: unknown): readonly number[
   }
   const out = (buckets as unknown[]).filter((b) => b !== Number.POSITIVE_INFINITY);
   if (out.length === 0) throw new MetricsError('invalid_buckets', `buckets of "${metric}" must not be empty`);
+  if (out.length > MAX_BUCKETS) {
+    throw new MetricsError(
+      'invalid_buckets',
+      `"${metric}" has ${out.length} buckets, at most ${MAX_BUCKETS} are allowed (each bound is one series per label set)`,
+    );
+  }
   for (let i = 0; i < out.length; i++) {
     const b = out[i];
     if (typeof b !== 'number' || !Number.isFinite(b)) {
