@@ -1,0 +1,149 @@
+/**
+ * Memory-cache edges found by an outside-in audit (each test failed before its fix): an injected
+ * clock below zero, a tiny `numCounters`, and a newcomer that cannot fit beside the window.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMemoryCache, createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
+
+describe('memory cache: clock below zero', () => {
+  it('an expiry in [−1000, 0) ms is swept like any other: the sweep never removes a live entry', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    let now = -5_000;
+    const evicted: string[] = [];
+    const cache = createSyncMemoryCache<string>({
+      maxCost: 100,
+      cost: () => 1,
+      now: () => now,
+      onEvict: (key, _value, reason) => evicted.push(`${key}:${reason}`),
+    });
+    // Due at −500 ms: this bucket used to be numbered 0, the number that means "in no bucket", so
+    // the delete left the slot linked in it, and the entry that reused the slot was swept.
+    cache.set('a', 'x', { ttl: 4_500 });
+    assert.equal(cache.delete('a'), true);
+    assert.equal(cache.set('live', 'kept'), true);
+    cache.set('b', 'y', { ttl: 3_500 }); // due at −1,500 ms
+    now = 10_000;
+    t.mock.timers.tick(1_000);
+    assert.equal(cache.get('live'), 'kept', `the sweep removed a live entry: ${evicted.join()}`);
+    assert.deepEqual(evicted, ['b:expired']);
+    assert.equal(cache.size, 1);
+    cache.close();
+  });
+
+  it('an entry due at exactly 0 ms expires then (0 is not "no expiry")', () => {
+    let now = -1_000;
+    const cache = createSyncMemoryCache<string>({ maxCost: 100, cost: () => 1, now: () => now });
+    cache.set('z', 'v', { ttl: 1_000 });
+    now = -1;
+    assert.equal(cache.get('z'), 'v');
+    now = 0;
+    assert.equal(cache.has('z'), false);
+    assert.equal(cache.get('z'), undefined, 'an entry due at 0 never expired');
+    assert.equal(cache.stats().keysExpired, 1);
+    cache.close();
+  });
+
+  it('a clock that answers NaN or Infinity is refused on a set with a TTL (invalid_ttl), not filed', async () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const cache = createSyncMemoryCache<string>({ maxCost: 100, cost: () => 1, now: () => bad });
+      assert.throws(
+        () => cache.set('k', 'v', { ttl: 1_000 }),
+        (e: unknown) => e instanceof CacheError && e.code === 'invalid_ttl' && /clock/.test(e.message),
+      );
+      assert.equal(cache.size, 0);
+      // Without a TTL the clock is not read: the set works.
+      assert.equal(cache.set('k', 'v'), true);
+      cache.close();
+      const bytes = createMemoryCache({ maxCost: 100, now: () => bad });
+      await assert.rejects(
+        bytes.set('k', new Uint8Array(1), 1_000),
+        (e: unknown) => e instanceof CacheError && e.code === 'invalid_ttl',
+      );
+      await bytes.close();
+    }
+  });
+});
+
+describe('memory cache: numCounters 1–8', () => {
+  it('the window is resized once per ≥ 1,024 requests, not on every request', () => {
+    for (const numCounters of [1, 2, 8, 100]) {
+      const cache = createSyncMemoryCache<number>({ maxCost: 50, numCounters, cost: () => 1 });
+      // White box: count the hill climber's samples (one per window adjustment).
+      const climber = (cache as unknown as { climber: { sample: (...a: unknown[]) => number } }).climber;
+      const sample = climber.sample.bind(climber);
+      let samples = 0;
+      climber.sample = (...a: unknown[]) => {
+        samples++;
+        return sample(...a);
+      };
+      const requests = 10_240;
+      for (let i = 0; i < requests; i++) {
+        const k = String((i * 7_919) % 200);
+        if (cache.get(k) === undefined) cache.set(k, i);
+      }
+      assert.ok(
+        samples <= requests / 1_024,
+        `numCounters ${numCounters}: ${samples} window adjustments in ${requests} requests`,
+      );
+      assert.ok(samples >= 1, `numCounters ${numCounters}: the window never adapts`);
+      cache.close();
+    }
+  });
+});
+
+describe('memory cache: a newcomer that cannot fit beside the window', () => {
+  it('is rejected (set → false, keysRejected, onEvict "rejected"), not a capacity eviction', () => {
+    const events: string[] = [];
+    const cache = createSyncMemoryCache<string>({
+      maxCost: 10_000,
+      cost: (v) => v.length,
+      onEvict: (key, _value, reason, cost) => events.push(`${key}:${reason}:${cost}`),
+    });
+    assert.equal(cache.set('small', 'x'.repeat(100)), true); // the 1 % window holds it
+    // Costlier than the window, and than what the window leaves (10,000 − 100), main empty.
+    assert.equal(cache.set('big', 'y'.repeat(9_950)), false);
+    assert.deepEqual(events, ['big:rejected:9950']);
+    const s = cache.stats();
+    assert.equal(s.keysRejected, 1);
+    assert.equal(s.keysEvicted, 0);
+    assert.equal(s.costEvicted, 0);
+    assert.equal(cache.has('small'), true);
+    assert.equal(cache.has('big'), false);
+    assert.equal(cache.cost, 100);
+    // held = keysAdded − keysEvicted − keysRejected − keysExpired (README)
+    assert.equal(cache.size, s.keysAdded! - s.keysEvicted! - s.keysRejected! - s.keysExpired!);
+    // One that fits beside the window still enters.
+    assert.equal(cache.set('fits', 'z'.repeat(9_900)), true);
+    assert.equal(cache.cost, 10_000);
+    cache.close();
+  });
+
+  it('main entries are not evicted for a newcomer that cannot fit anyway', () => {
+    const events: string[] = [];
+    const cache = createSyncMemoryCache<string>({
+      maxCost: 10_000,
+      cost: (v) => v.length,
+      onEvict: (key, _value, reason) => events.push(`${key}:${reason}`),
+    });
+    // Fill: the window (100) and main with 99 entries of 100.
+    for (let i = 0; i < 100; i++) cache.set(`k${i}`, 'x'.repeat(100));
+    assert.equal(cache.cost, 10_000);
+    // Requested often (hits count, misses do not), so it would beat every sampled victim; still it
+    // cannot fit beside the window.
+    for (let i = 0; i < 10; i++) {
+      cache.set('huge', 'h');
+      for (let j = 0; j < 3; j++) assert.equal(cache.get('huge'), 'h');
+      cache.delete('huge');
+    }
+    cache.set('w', 'x'.repeat(100)); // the window holds 100 again
+    assert.equal(cache.cost, 10_000);
+    events.length = 0;
+    const before = cache.size;
+    assert.equal(cache.set('huge', 'h'.repeat(9_950)), false);
+    assert.deepEqual(events, ['huge:rejected']);
+    assert.equal(cache.size, before);
+    cache.close();
+  });
+});
