@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { createMemoryCache, createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
 
@@ -63,6 +64,110 @@ describe('memory cache: clock below zero', () => {
       );
       await bytes.close();
     }
+  });
+});
+
+describe('memory cache: TTLs under any clock (property)', () => {
+  type Op =
+    | { k: 'set'; key: number; ttl: number | undefined; cost: number }
+    | { k: 'get'; key: number }
+    | { k: 'del'; key: number }
+    | { k: 'tick'; ms: number }
+    | { k: 'sweep' };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({
+      k: fc.constant('set' as const),
+      key: fc.nat(12),
+      ttl: fc.option(
+        fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.double({ min: 1e-6, max: 3_000, noNaN: true })),
+        { nil: undefined },
+      ),
+      cost: fc.integer({ min: 0, max: 40 }),
+    }),
+    fc.record({ k: fc.constant('get' as const), key: fc.nat(12) }),
+    fc.record({ k: fc.constant('del' as const), key: fc.nat(12) }),
+    fc.record({
+      k: fc.constant('tick' as const),
+      ms: fc.oneof(fc.integer({ min: 0, max: 2_500 }), fc.double({ min: 0, max: 1_500, noNaN: true })),
+    }),
+    fc.record({ k: fc.constant('sweep' as const) }),
+  );
+  // Clocks from below zero (the slot [−1000, 0) in particular) to above it, whole and fractional.
+  const startArb = fc.oneof(
+    fc.integer({ min: -20_000, max: 20_000 }),
+    fc.constantFrom(-1_000, -1, 0, -999.5, -2_000),
+    fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+  );
+
+  it('never serves an expired value, the sweep removes only expired entries and leaves none behind', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    fc.assert(
+      fc.property(
+        startArb,
+        fc.integer({ min: 20, max: 120 }),
+        fc.array(opArb, { maxLength: 80 }),
+        (start, maxCost, ops) => {
+          let now = start;
+          const gone = new Set<string>(); // keys evicted or refused by the policy
+          const cache = createSyncMemoryCache<string>({
+            maxCost,
+            now: () => now,
+            onEvict: (key, _value, reason) => {
+              if (reason !== 'expired') gone.add(key);
+            },
+          });
+          const model = new Map<string, { value: string; due: number }>();
+          let version = 0;
+          try {
+            for (const op of ops) {
+              if (op.k === 'set') {
+                const key = `k${op.key}`;
+                const value = `v${version++}`;
+                gone.delete(key);
+                if (cache.set(key, value, { ttl: op.ttl, cost: Math.min(op.cost, maxCost) }))
+                  model.set(key, {
+                    value,
+                    due: op.ttl === undefined ? Number.POSITIVE_INFINITY : now + op.ttl,
+                  });
+                else model.delete(key);
+              } else if (op.k === 'get') {
+                const key = `k${op.key}`;
+                const got = cache.get(key);
+                const m = model.get(key);
+                if (got !== undefined) {
+                  assert.equal(got, m?.value, `get ${key}`);
+                  assert.ok(m!.due > now, `get ${key} at ${now} served a value due at ${m!.due}`);
+                } else model.delete(key);
+              } else if (op.k === 'del') {
+                cache.delete(`k${op.key}`);
+                model.delete(`k${op.key}`);
+              } else if (op.k === 'tick') now += op.ms;
+              else {
+                t.mock.timers.tick(1_000); // one run of the sweep timer
+                for (const [key, m] of model) {
+                  if (gone.has(key)) model.delete(key);
+                  else if (m.due > now)
+                    assert.ok(cache.has(key), `the sweep at ${now} removed ${key} (due ${m.due})`);
+                }
+              }
+              assert.ok(cache.cost <= maxCost, `cost ${cache.cost} > maxCost ${maxCost}`);
+            }
+            // Far later, one sweep leaves only the entries without a TTL.
+            now += 1e7;
+            t.mock.timers.tick(1_000);
+            const left = cache.keys().filter((key) => model.get(key)?.due !== Number.POSITIVE_INFINITY);
+            assert.deepEqual(
+              left,
+              [],
+              `entries with a TTL left after they all expired (clock from ${start})`,
+            );
+          } finally {
+            cache.close();
+          }
+        },
+      ),
+      { numRuns: Number(process.env.HYPERION_TTL_CLOCK_RUNS ?? 500) },
+    );
   });
 });
 
