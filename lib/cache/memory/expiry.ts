@@ -165,8 +165,22 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     clearInterval(timer);
     timer = undefined;
   };
+  let warned = false;
   const run = () => {
-    sweep(budget);
+    try {
+      sweep(budget);
+    } catch (err) {
+      // An injected clock that throws (a test clock used after its test) threw out of this timer
+      // callback: an uncaught exception that ended the process. The sweep is retried on the next
+      // run; reads still check each expiry themselves.
+      if (!warned) {
+        warned = true;
+        process.emitWarning(
+          `memory cache: the TTL sweep failed and will be retried: ${(err as Error)?.message ?? String(err)}`,
+          { code: 'HYPERION_MEMORY_SWEEP' },
+        );
+      }
+    }
     if (heads.size === 0) stop();
     swept?.();
   };

@@ -67,6 +67,45 @@ describe('memory cache: clock below zero', () => {
   });
 });
 
+describe('memory cache: a clock that throws', () => {
+  it('does not end the process from the sweep timer: one warning, the sweep resumes with the clock', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    let now = 1_000_000;
+    let broken = false;
+    const cache = createSyncMemoryCache<string>({
+      maxCost: 10,
+      cost: () => 1,
+      now: () => {
+        if (broken) throw new Error('clock used after its test');
+        return now;
+      },
+    });
+    cache.set('a', 'x', { ttl: 500 });
+    cache.set('b', 'y');
+    broken = true;
+    const warnings: Error[] = [];
+    const on = (w: Error) => warnings.push(w);
+    process.on('warning', on);
+    try {
+      // It used to throw out of the timer callback (here: out of tick), an uncaught exception.
+      t.mock.timers.tick(1_000);
+      t.mock.timers.tick(1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', on);
+    }
+    const ours = warnings.filter((w) => (w as { code?: string }).code === 'HYPERION_MEMORY_SWEEP');
+    assert.equal(ours.length, 1);
+    assert.match(ours[0]!.message, /clock used after its test/);
+    assert.equal(cache.size, 2);
+    broken = false;
+    now += 10_000;
+    t.mock.timers.tick(1_000);
+    assert.deepEqual(cache.keys(), ['b']);
+    cache.close();
+  });
+});
+
 describe('memory cache: TTLs under any clock (property)', () => {
   type Op =
     | { k: 'set'; key: number; ttl: number | undefined; cost: number }
