@@ -84,6 +84,50 @@ export function mergeEnvOverrides(
   return merged;
 }
 
+/** The config's top-level sections: a `HYPERION_` + section variable is an override mistyped. */
+const SECTIONS = new Set(['service', 'logging', 'tracing', 'cache', 'metrics']);
+/** Names already warned about (once per process, like the other warnings). */
+const warnedNames = new Set<string>();
+
+/**
+ * The override that `name` was probably meant to be, when it starts with the prefix minus one `_`
+ * followed by a section name (`HYPERION_TRACING__SAMPLE_RATE`, `HYPERION_CACHE_PASSWORD`), else
+ * undefined. Other `HYPERION_…` variables (an app's or a tool's own) are not ours to judge.
+ */
+function mistypedOverride(name: string, prefix: string): string | undefined {
+  if (!prefix.endsWith('__')) return undefined;
+  const single = prefix.slice(0, -1);
+  if (!name.startsWith(single) || name.startsWith(prefix)) return undefined;
+  const rest = name.slice(single.length);
+  const cut = rest.indexOf('_');
+  const head = cut === -1 ? rest : rest.slice(0, cut);
+  if (!SECTIONS.has(head.toLowerCase())) return undefined;
+  if (cut === -1) return `${prefix}${head}__FIELD`;
+  if (rest.includes('__')) return `${prefix}${rest}`;
+  return `${prefix}${head}__${rest.slice(cut + 1)}`;
+}
+
+/**
+ * Warns (once per name, `HYPERION_CONFIG_ENV_NAME`) about variables that look like overrides with
+ * a single `_` after the prefix's name: they are not read, and used to be ignored without a word.
+ * A warning, not an error: an app may use such a name for a setting of its own (the demo reads
+ * `HYPERION_TRACING_ENDPOINT`). The value is never shown.
+ */
+function warnMistyped(env: Readonly<Record<string, string | undefined>>, prefix: string): void {
+  for (const name of Object.keys(env)) {
+    if (env[name] === undefined || warnedNames.has(name)) continue;
+    const meant = mistypedOverride(name, prefix);
+    if (meant === undefined) continue;
+    warnedNames.add(name);
+    process.emitWarning(
+      `environment variable ${name} is not read as a config override: overrides start with ` +
+        `${prefix} (two underscores) and separate the parts of the path with __ ` +
+        `(did you mean ${meant}?)`,
+      { code: 'HYPERION_CONFIG_ENV_NAME' },
+    );
+  }
+}
+
 /** An environment problem as an issue: its path is the variable's name, the message says why. */
 function nameIssue(name: string, expected: string, received: string, why: string): ConfigIssue {
   return { path: name, expected, received, message: `environment variable ${name}: ${why}` };
@@ -106,6 +150,7 @@ export function collectEnvOverrides(
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(config)]);
   }
   const root: Record<string, unknown> = config === undefined ? {} : copyTree(config);
+  warnMistyped(env, prefix);
   const origins: EnvOrigin[] = [];
   const names = Object.keys(env)
     .filter((name) => name.startsWith(prefix) && env[name] !== undefined)

@@ -18,34 +18,13 @@ import { configSchemaFor, type HyperionConfig } from './schema.js';
 
 export { type AppFromConfigOptions, createAppFromConfig } from './app.js';
 export {
-  applyEnvOverrides,
   type ConfigFormat,
-  describeType,
-  displayPath,
-  type EnvOrigin,
-  isSecretField,
   type LoadOptions,
-  loadConfigFile,
-  loadConfigText,
   MAX_CONFIG_BYTES,
   MAX_CONFIG_DEPTH,
   MAX_CONFIG_VALUES,
-  mergeEnvOverrides,
-  parseConfigText,
-  toConfigIssues,
-  validateConfig,
 } from './load.js';
-export {
-  duration,
-  durationIn,
-  hostPort,
-  httpUrl,
-  MAX_COUNT,
-  MAX_TIMER_MS,
-  MAX_TTL_MS,
-  parseDuration,
-  port,
-} from './primitives.js';
+export { redactConfig } from './printed.js';
 export type { CacheSection, HyperionConfig } from './schema.js';
 export { memoryOptionsFromConfig, memorySection } from './sections/memory.js';
 export { metricsOptionsFromConfig, metricsSection } from './sections/metrics.js';

@@ -84,6 +84,45 @@ function redacted(value: unknown, secret: boolean): unknown {
   return value;
 }
 
+/**
+ * A copy of `value` that is safe to print or log: every text or byte value under a secret-named
+ * field or `headers` is `[redacted]`, and URLs lose their credentials, by the rules a loaded
+ * config prints with. For copies of a loaded config: a spread (`{ ...config.cache }`),
+ * `Object.assign`, `structuredClone` or a section rebuilt by hand is a plain object whose own
+ * values print as they are — no hook can follow a spread without adding a field — so the password
+ * a spread copies would be printed. Mappings, lists and their values are copied; other objects
+ * (a Date, a class instance) are kept as they are; a cycle, or nesting deeper than 64 levels, is
+ * cut with `[…]`.
+ */
+export function redactConfig(value: unknown): unknown {
+  const seen = new Set<object>();
+  const copy = (x: unknown, secret: boolean, depth: number): unknown => {
+    const container = Array.isArray(x) || isRecord(x);
+    if (container) {
+      if (seen.has(x as object) || depth > 64) return '[…]';
+      seen.add(x as object);
+    }
+    let out: unknown;
+    if (Array.isArray(x)) out = x.map((item) => copy(item, secret, depth + 1));
+    else if (isRecord(x)) {
+      const o: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(x)) {
+        // defineProperty: a `__proto__` key of a user's object stays a key, never a prototype.
+        Object.defineProperty(o, k, {
+          value: copy(item, secret || k === 'headers' || isSecretField(k), depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      out = o;
+    } else out = redacted(x, secret);
+    if (container) seen.delete(x as object);
+    return out;
+  };
+  return copy(value, false, 0);
+}
+
 /** Makes `config` and every mapping inside it print redacted (non-enumerable: copies and equality are unchanged). */
 export function printRedacted<T>(config: T, secret = false): T {
   if (Array.isArray(config)) for (const x of config) printRedacted(x, secret);

@@ -505,6 +505,9 @@ const envArb = (secret: string) =>
       'HYPERION__',
       'HYPERION__TRACING____ENDPOINT',
       'HYPERION__CACHE__CONSTRUCTOR',
+      // A single `_` after HYPERION: not read, a warning naming the right form (never the value).
+      'HYPERION_CACHE_PASSWORD',
+      'HYPERION_TRACING__HEADERS__AUTHORIZATION',
     ),
     fc.constantFrom(
       secret,

@@ -21,7 +21,10 @@ export interface Expiry {
    * expiry on a hit. A data property, read on every hit.
    */
   readonly used: boolean;
-  /** Files the entry under `expireAt` (must be > 0). */
+  /**
+   * Files the entry under `expireAt`: a finite time other than 0 (negative with an injected clock
+   * below zero; the cache passes a time of exactly 0 as the tiniest time before it).
+   */
   add(slot: number, expireAt: number): void;
   /** Takes the entry out of its bucket and forgets its expiry (no-op if it has none). */
   remove(slot: number): void;
@@ -130,7 +133,17 @@ export function createExpiry(options: ExpiryOptions): Expiry {
   let closed = false;
   let visits = 0;
 
-  const slotOf = (t: number) => Math.floor(t / resolution) + 1;
+  // A bucket's number is the slot after the one its entries expire in, so it is due once the
+  // sweep's slot has reached it. 0 means "in no bucket" (bucketOf): the slot [−resolution, 0),
+  // reached only by an injected clock below zero, is numbered −1 instead, and every earlier one
+  // one lower again, which keeps the order (its entries used to be filed under 0 and never
+  // unlinked, so the reused slot's links broke and a sweep could remove another, live entry).
+  const slotOf = (t: number) => {
+    const b = Math.floor(t / resolution) + 1;
+    return b > 0 ? b : b - 1;
+  };
+  /** The sweep's slot from which bucket `b` is due (the inverse of slotOf's shift). */
+  const dueFrom = (b: number) => (b > 0 ? b : b + 1);
 
   const ensure = (slot: number) => {
     if (slot < expireAt.length) return;
@@ -152,8 +165,22 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     clearInterval(timer);
     timer = undefined;
   };
+  let warned = false;
   const run = () => {
-    sweep(budget);
+    try {
+      sweep(budget);
+    } catch (err) {
+      // An injected clock that throws (a test clock used after its test) threw out of this timer
+      // callback: an uncaught exception that ended the process. The sweep is retried on the next
+      // run; reads still check each expiry themselves.
+      if (!warned) {
+        warned = true;
+        process.emitWarning(
+          `memory cache: the TTL sweep failed and will be retried: ${(err as Error)?.message ?? String(err)}`,
+          { code: 'HYPERION_MEMORY_SWEEP' },
+        );
+      }
+    }
     if (heads.size === 0) stop();
     swept?.();
   };
@@ -196,7 +223,7 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     // A bucket is due once its whole slot has passed: every entry in it expires before its end.
     const last = Math.floor(t / resolution);
     let removed = 0;
-    while (due.peek() <= last) {
+    while (dueFrom(due.peek()) <= last) {
       const b = due.peek();
       visits++;
       let s = heads.get(b) ?? NONE;

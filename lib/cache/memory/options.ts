@@ -15,8 +15,9 @@ export interface MemoryCacheOptions<V> {
   maxCost: number;
   /**
    * Counters per row of the frequency sketch, ≈ 10 × the number of entries you expect to hold
-   * (memory: 2 bytes each, plus a 4-bit-per-counter doorkeeper). Also the number of accesses
-   * between two agings of the counts and between two window adjustments.
+   * (memory: 2 bytes each, plus a 4-bit-per-counter doorkeeper). Also sets the accesses between
+   * two agings of the counts (3 × it) and between two window adjustments (it, clamped to
+   * 1,024..50,000).
    * Default: 10 × `maxCost`, clamped to 1,024..1,048,576.
    */
   numCounters?: number;

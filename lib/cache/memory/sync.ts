@@ -82,6 +82,14 @@ export interface SyncMemoryCache<V> {
 /** Upper bound of the requests per hill-climbing sample. */
 const CLIMB_PERIOD_MAX = 50_000;
 /**
+ * Lower bound of the requests per hill-climbing sample: the default `numCounters`' own floor. A
+ * sample is `numCounters` requests, and a `numCounters` of 1 made every request a sample of its
+ * own (its hit ratio 0 or 1, a jump each time), 8 one per 8 requests: the window was resized on
+ * noise. 1,024 requests put the hit ratio's noise (≤ 1.6 points) well below the 5-point jump that
+ * restarts the climber.
+ */
+const CLIMB_PERIOD_MIN = 1024;
+/**
  * A region leads the climber's restarts when its ghosts come back this many times as often as
  * the other's, over at least LEAN_MIN_HITS ghost hits (2× followed noise: −0.4 on arc-oltp 250).
  */
@@ -199,7 +207,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.costOf = o.cost;
     const admission: Admission = createAdmission({ numCounters: o.numCounters });
     this.climber = createClimber();
-    this.period = Math.min(o.numCounters, CLIMB_PERIOD_MAX);
+    this.period = Math.min(Math.max(o.numCounters, CLIMB_PERIOD_MIN), CLIMB_PERIOD_MAX);
     this.sampleLeft = this.period;
     this.countdown = Math.min(this.period, Math.max(SHADOW_MIN_INTERVAL, this.period >> 3));
     this.untilClimb = this.countdown;
@@ -345,7 +353,23 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   private expiryOf(ttl: number | undefined): number {
     if (ttl === undefined) return 0;
     assertTtl(ttl);
-    return this.now() + ttl;
+    const at = this.now() + ttl;
+    // An injected clock that answers NaN or ±Infinity (or a time so large that adding the TTL
+    // overflows) gives no expiry time: such an entry never expired on a read and broke the
+    // order of the TTL buckets.
+    if (!Number.isFinite(at)) {
+      const t = this.now();
+      throw new CacheError(
+        'invalid_ttl',
+        `cannot set an expiry: the cache's clock (now) returned ${typeof t === 'number' ? String(t) : typeof t}` +
+          (Number.isFinite(t)
+            ? ` and ${t} + ttl ${ttl} is not a finite number`
+            : ', not a finite number of ms'),
+      );
+    }
+    // 0 means "no expiry" here and in the buckets: an entry due at exactly 0 (an injected clock
+    // at −ttl) never expired. The tiniest time before 0 expires at the same readings of the clock.
+    return at === 0 ? -Number.MIN_VALUE : at;
   }
 
   get(key: string): V | undefined {
