@@ -22,7 +22,7 @@ import { LRUCache as MnemonistLRU } from 'mnemonist';
 import { Bench } from 'tinybench';
 import { tableHash } from '../lib/cache/memory/hash.js';
 import { createMemoryCache, createSyncMemoryCache } from '../lib/cache/memory/index.js';
-import { benchArgs } from './lib/args.js';
+import { benchArgs, usageError } from './lib/args.js';
 import { type Bar, barChart } from './lib/svg.js';
 import { createRng, zipfKeys } from './lib/zipf.js';
 
@@ -269,6 +269,9 @@ const scenarios: Scenario[] = [
   'zipf 90/10',
   'zipf 0.99 get-or-set',
 ];
+// A filter matching nothing used to run nothing and then crash printing an empty table.
+if (args.only !== undefined && !scenarios.some((s) => s.includes(args.only as string)))
+  usageError(USAGE, `--only ${JSON.stringify(args.only)} matches no scenario (${scenarios.join(', ')})`);
 for (const s of scenarios) if (args.only === undefined || s.includes(args.only)) await run(s);
 
 const ns = (scenario: Scenario, name: string) =>

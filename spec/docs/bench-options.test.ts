@@ -46,4 +46,10 @@ describe('benchmark command lines', () => {
     assert.equal(sizes.status, 2);
     assert.match(sizes.stderr, /--sizes must be an integer ≥ 1, got "x"/);
   });
+
+  it('a --only that matches no scenario is named with the scenarios, not run into a crash', () => {
+    const none = run('memory', '--only', 'set-at-capacity');
+    assert.equal(none.status, 2, none.stderr);
+    assert.match(none.stderr, /--only "set-at-capacity" matches no scenario \(get-hit, .*set at capacity/);
+  });
 });
