@@ -41,7 +41,7 @@ export function createPropagateOnly(options: {
     const parent = spanOptions?.parent;
     let psc: SpanContext | undefined;
     if (parent) psc = toOtelSpan(parent)?.spanContext();
-    else if (activeContext) psc = trace.getSpanContext(contextApi.active());
+    else if (activeContext && spanOptions?.root !== true) psc = trace.getSpanContext(contextApi.active());
     const traceId = psc && isSpanContextValid(psc) ? undefined : ids.traceId();
     const child =
       psc && traceId === undefined

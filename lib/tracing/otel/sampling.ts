@@ -98,6 +98,8 @@ export interface DropPath {
   root: (() => Span | undefined) | undefined;
   /** For spans with `parent`. */
   child: (parent: Span) => Span | undefined;
+  /** `root` for a span asked to start a new trace (`SpanOptions.root`): the active span is not its parent. */
+  newRoot: (() => Span | undefined) | undefined;
 }
 
 /**
@@ -180,6 +182,11 @@ function dropPath(
           const ctx = contextApi.active();
           return isTracingSuppressed(ctx) ? undefined : fromContext(trace.getSpanContext(ctx));
         }
+      : dropRoot
+        ? () => drop(undefined)
+        : undefined,
+    newRoot: activeContext
+      ? () => (isTracingSuppressed(contextApi.active()) ? undefined : fromContext(undefined))
       : dropRoot
         ? () => drop(undefined)
         : undefined,

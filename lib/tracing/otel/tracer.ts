@@ -245,6 +245,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   const otel = provider?.getTracer(SCOPE);
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
+  const dropNewRoot = drop?.newRoot;
   // exporter 'none' = propagate-only (new span ids, nothing recorded); enabled: false = pass-through.
   const unrecorded =
     o.enabled && !recording
@@ -320,7 +321,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // Disabled: the no-op span keeps the parent's identity, so downstream injection continues the trace.
       if (!otel) return unrecorded(name, spanOptions);
       const parent = spanOptions?.parent;
-      const dropped = parent ? dropChild?.(parent) : dropRoot?.();
+      // Asked for a new trace (a server span without an incoming context): in active-context mode
+      // the active span (e.g. one active when the server was created) is not its parent.
+      const root = !parent && spanOptions?.root === true;
+      const dropped = parent ? dropChild?.(parent) : root ? dropNewRoot?.() : dropRoot?.();
       if (dropped !== undefined) return dropped;
       const attributes = spanOptions?.attributes;
       const kind = spanOptions?.kind;
@@ -336,7 +340,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           | undefined,
         startTime: startTimeOf(spanOptions?.startTime),
       };
-      const ctx = parent ? contextOf(parent) : (fixedRoot ?? contextApi.active());
+      // A new trace in active-context mode keeps the rest of the active context (suppressed tracing).
+      const ctx = parent
+        ? contextOf(parent)
+        : (fixedRoot ?? (root ? trace.deleteSpan(contextApi.active()) : contextApi.active()));
       let span: ReturnType<typeof otel.startSpan>;
       try {
         span = otel.startSpan(spanName_, otelOptions, ctx);
