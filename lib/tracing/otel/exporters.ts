@@ -2,15 +2,18 @@
  * Span exporters by name, and a guard around them that turns export failures into one log record
  * per interval (a collector that is down must not produce a log line per span or per batch).
  */
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
 import type { Logger, SpanDropReason, TracerStats } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { ExportAgents, RequestTracker } from './agent.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
+import { core } from './peers.js';
 import { type FinishedSpan, loadPeer, type Sdk, type SdkSpanExporter } from './sdk.js';
 import { closeJaegerSender, hasJaegerSender } from './sdk-internals.js';
+
+const { ExportResultCode } = core;
 
 // Network exporters are optional peers with sizeable dependency trees (the Jaeger one pulls in
 // thrift): load only the one configured.

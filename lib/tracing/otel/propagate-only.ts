@@ -7,11 +7,14 @@
  * the traces this one would have). A request without a valid `traceparent` therefore still leaves
  * with one, and the next service joins the same trace instead of starting an unrelated one.
  */
-import { context as contextApi, isSpanContextValid, type SpanContext, trace } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
 import type { Span, SpanOptions } from '../../core/contracts.js';
 import { createIdSource, ratioDecision } from '../propagate-only.js';
 import type { AttributeFilter } from './attributes.js';
+import { api } from './peers.js';
 import { OtelSpanAdapter, toOtelSpan } from './span.js';
+
+const { context: contextApi, isSpanContextValid, trace } = api;
 
 /** Sampled flag plus the W3C Level 2 random flag: the bits a child passes on. */
 const PROPAGATED_FLAGS = 0x03;

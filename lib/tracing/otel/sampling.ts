@@ -6,20 +6,17 @@
  * Anything we cannot prove equivalent (ratio sampling of a new trace, custom samplers, tracing
  * suppressed, a tracer that is not the SDK's) goes through the SDK unchanged.
  */
-import {
-  type Tracer as ApiTracer,
-  context as contextApi,
-  createNoopMeter,
-  isSpanContextValid,
-  type SpanContext as OtelSpanContext,
-  SamplingDecision,
-  trace,
-} from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import type { Tracer as ApiTracer, SpanContext as OtelSpanContext } from '@opentelemetry/api';
 import type { Span } from '../../core/contracts.js';
+import { api, core } from './peers.js';
 import type { Sdk, SdkIdGenerator, SdkSampler } from './sdk.js';
 import type { ParentBasedDelegates, SdkInternals } from './sdk-internals.js';
 import { OtelSpanAdapter, UnsampledSpan } from './span.js';
+
+const { context: contextApi, createNoopMeter, isSpanContextValid, SamplingDecision, trace } = api;
+/** The enum's type (the value above comes from the loaded package). */
+type SamplingDecision = import('@opentelemetry/api').SamplingDecision;
+const { isTracingSuppressed } = core;
 
 /** Which parent situations the sampler always drops, without consulting anything. */
 interface DropPlan {

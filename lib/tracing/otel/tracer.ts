@@ -1,16 +1,10 @@
 /** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK (either line, see sdk.ts). */
-import {
-  type Tracer as ApiTracer,
-  type Context,
-  context as contextApi,
-  type Attributes as OtelAttributes,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  type TracerProvider,
-  trace,
+import type {
+  Tracer as ApiTracer,
+  Context,
+  Attributes as OtelAttributes,
+  TracerProvider,
 } from '@opentelemetry/api';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type {
   CloseOptions,
   ExtractedContext,
@@ -27,6 +21,7 @@ import { AttributeFilter, allScalar } from './attributes.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
+import { api, resources } from './peers.js';
 import { createPropagateOnly } from './propagate-only.js';
 import {
   baggageOf,
@@ -49,6 +44,9 @@ import {
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
 import { contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
+
+const { context: contextApi, propagation, ROOT_CONTEXT, SpanKind, trace } = api;
+const { defaultResource, resourceFromAttributes } = resources;
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
