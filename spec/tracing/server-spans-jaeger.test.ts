@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import { drainServer } from '../../lib/core/drain.js';
 import { refusalAware } from '../../lib/core/refusal.js';
@@ -235,6 +235,77 @@ describeWithServers('server spans in a real Jaeger: roots and drain refusals', s
     } finally {
       await closing;
       await app.close();
+    }
+  });
+});
+
+describe('server spans without an incoming context are roots: the sampler shortcut and propagate-only mode', () => {
+  const startupIn = async (
+    tracer: ReturnType<typeof createOtelTracer>,
+    startup: ReturnType<ReturnType<typeof createOtelTracer>['startSpan']>,
+    activate: <T>(fn: () => T) => T,
+  ) => {
+    const app = createApp({ tracer });
+    const server = await activate(async () => {
+      const s = createServer(
+        traceHandler(app.ctx, (ctx, _req, res) => {
+          const sc = ctx.span!.spanContext();
+          res.end(`${sc.traceId}/${sc.traceFlags}`);
+        }),
+      );
+      await listen(s);
+      return s;
+    });
+    startup.end();
+    return { app, server, port: (server.address() as { port: number }).port };
+  };
+
+  it('sampleRate 0, activeContext, a sampled startup span active when the server was created: a request without traceparent is a new unsampled trace', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory', sampleRate: 0, activeContext: true });
+    // Sampled through its (remote, sampled) parent: parent-based sampling keeps it.
+    const { parent } = tracer.extract({
+      traceparent: '00-11111111111111111111111111111111-2222222222222222-01',
+    });
+    const startup = tracer.startSpan('startup', { parent });
+    const { app, server, port } = await startupIn(tracer, startup, (fn) => tracer.activate!(startup, fn));
+    try {
+      const [traceId, flags] = (await get(port, '/')).body.split('/');
+      assert.notEqual(traceId, '11111111111111111111111111111111', 'the request joined the startup trace');
+      assert.equal(flags, '0', 'a new trace at sampleRate 0 is not sampled');
+      assert.deepEqual(
+        tracer.finishedSpans().map((s) => s.name),
+        ['startup'],
+      );
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await app.close();
+    }
+  });
+
+  it("exporter 'none' (propagate-only), activeContext, the application's own context manager: a request without traceparent is a new trace", async () => {
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const api = await import('@opentelemetry/api');
+    const manager = new AsyncLocalStorageContextManager().enable();
+    api.context.setGlobalContextManager(manager);
+    try {
+      const tracer = createOtelTracer({ exporter: 'none', activeContext: true });
+      const startup = tracer.startSpan('startup');
+      const active = api.trace.wrapSpanContext({ ...startup.spanContext(), traceState: undefined });
+      const { app, server, port } = await startupIn(tracer, startup, (fn) =>
+        api.context.with(api.trace.setSpan(api.context.active(), active), fn),
+      );
+      try {
+        const [traceId] = (await get(port, '/')).body.split('/');
+        assert.notEqual(traceId, startup.spanContext().traceId, 'the request joined the startup trace');
+        assert.match(traceId!, /^[0-9a-f]{32}$/);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+        await app.close();
+      }
+    } finally {
+      api.context.disable();
     }
   });
 });
