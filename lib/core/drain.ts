@@ -89,6 +89,27 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       }, HALF_OPEN_MS).unref();
     });
 
+  /**
+   * `options.admit(req)`, where a throw counts as "no": it threw inside the `request` (or
+   * `upgrade`) listener, an uncaught exception in the middle of the shutdown, and the client got a
+   * reset instead of its 503. One warning names it.
+   */
+  let admitWarned = false;
+  const admitted = (req: IncomingMessage): boolean => {
+    if (!options.admit) return false;
+    try {
+      return Boolean(options.admit(req));
+    } catch (err) {
+      if (!admitWarned) {
+        admitWarned = true;
+        options.logger?.warn('http: admit threw during the drain; such requests are refused (503)', {
+          error: err,
+        });
+      }
+      return false;
+    }
+  };
+
   const refuse = (res: ServerResponse) => {
     const body = 'service is shutting down\n';
     res.writeHead(503, {
@@ -127,7 +148,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       if (listeners.length === 0) continue;
       server.removeAllListeners(event);
       server.on(event, (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (!options.admit?.(req)) return refuseSocket(socket);
+        if (!admitted(req)) return refuseSocket(socket);
         for (const l of listeners) l.call(server, req, socket, head);
       });
     }
@@ -168,7 +189,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     c.last = res;
     if (draining) {
       if (previous && !previous.headersSent) previous.removeHeader('connection');
-      if (!options.admit?.(req)) {
+      if (!admitted(req)) {
         // The 503 goes through the listeners that record it (server span, request metric:
         // refusal.ts) — they write it; a plain handler is never called, and it is written here
         // when none did (or one threw).
