@@ -154,7 +154,8 @@ function parseHostFast(h: string): { address: string; port: number | undefined }
     if (c === 58 /* : */) {
       if (colon !== -1 || i === 0) return undefined;
       colon = i;
-    } else if (c === 91 /* [ */ || c === 93 /* ] */ || c <= 32 /* space, controls */) return undefined;
+    } else if (c === 91 /* [ */ || c === 93 /* ] */ || c <= 32 || c > 126)
+      return undefined; // brackets, whitespace, controls, non-ASCII: left to the regex
     else if (colon !== -1) {
       if (c < 48 || c > 57) return undefined;
       port = port * 10 + (c - 48);
