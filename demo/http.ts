@@ -9,6 +9,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppContext } from '../lib/core/context.js';
 import type { Attributes, Span } from '../lib/core/contracts.js';
+import { isRefusalAware, refusalAware, refusalOf } from '../lib/core/refusal.js';
 import { isValidSpanContext } from '../lib/core/w3c.js';
 import type { PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
 import { type HttpHandler, tracedFetch, traceHandler } from '../lib/tracing/http.js';
@@ -361,10 +362,21 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     return sendJson(res, 200, { status: 'ready', ...extra });
   };
 
-  return function serviceListener(req, res) {
+  // A request drainServer refuses (503 during a shutdown) goes to a route's listener when that
+  // records it (traceHandler / instrument: its span and metric show the 503); anything else —
+  // /healthz, /metrics, another `serve` layer — is answered the 503 without being served.
+  const dispatch = (listener: Listener, req: IncomingMessage, res: ServerResponse) => {
+    const refuse = refusalOf(req);
+    if (refuse && !isRefusalAware(listener)) return refuse();
+    return listener(req, res);
+  };
+
+  return refusalAware(function serviceListener(req: IncomingMessage, res: ServerResponse) {
     const raw = requestPath(req.url);
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
+    if (refusalOf(req) && (path === '/metrics' || path === '/healthz' || path === '/readyz'))
+      return refusalOf(req)!();
     if (path === '/metrics' && scrape) return scrape(req, res);
     if (path === '/healthz' || path === '/readyz') {
       if (req.method !== 'GET' && req.method !== 'HEAD')
@@ -379,7 +391,7 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       try {
         params = r.match(path);
       } catch {
-        return malformed(req, res); // decodeURIComponent refused a parameter
+        return dispatch(malformed, req, res); // decodeURIComponent refused a parameter
       }
       if (!params) continue;
       if (r.method !== method) {
@@ -387,11 +399,11 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
         continue;
       }
       paramsOf.set(req, params);
-      return r.listener(req, res);
+      return dispatch(r.listener, req, res);
     }
-    if (mismatch !== undefined) return notAllowed.get(mismatch)!(req, res);
-    return notFound(req, res);
-  };
+    if (mismatch !== undefined) return dispatch(notAllowed.get(mismatch)!, req, res);
+    return dispatch(notFound, req, res);
+  });
 }
 
 /** A downstream JSON call's outcome. */

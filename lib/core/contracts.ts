@@ -62,6 +62,13 @@ export interface SpanOptions {
   attributes?: Attributes;
   /** Parent span; when absent the span starts a new trace. */
   parent?: Span | undefined;
+  /**
+   * Without `parent`: start a new trace even where the tracer would continue the active span
+   * (OpenTelemetry active-context mode). `traceHandler` sets it for a request without an
+   * incoming trace context: its server span is a root, never a child of whatever span was active
+   * when the server was created. Ignored when `parent` is given.
+   */
+  root?: boolean;
   /** Start time in ms since the epoch (defaults to now). */
   startTime?: number;
 }

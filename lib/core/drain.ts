@@ -11,7 +11,8 @@
  *    `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
  *    `503` with `Connection: close` and `Retry-After` (never a reset) — upgrade (WebSocket) and
- *    CONNECT requests too, when the server has `upgrade`/`connect` listeners;
+ *    CONNECT requests too, when the server has `upgrade`/`connect` listeners; a `traceHandler` or
+ *    `metrics.instrument` listener records it (server span, request metric: refusal.ts);
  * 4. after `graceMs` (capped by the disposer's budget) the remaining connections are cut.
  *
  * Only `node:` builtins are used: the core imports no package.
@@ -21,6 +22,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
+import { isRefusalAware, markRefused } from './refusal.js';
 import { onResponseClose } from './response-close.js';
 
 export type { DrainOptions } from './drain-options.js';
@@ -87,6 +89,27 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       }, HALF_OPEN_MS).unref();
     });
 
+  /**
+   * `options.admit(req)`, where a throw counts as "no": it threw inside the `request` (or
+   * `upgrade`) listener, an uncaught exception in the middle of the shutdown, and the client got a
+   * reset instead of its 503. One warning names it.
+   */
+  let admitWarned = false;
+  const admitted = (req: IncomingMessage): boolean => {
+    if (!options.admit) return false;
+    try {
+      return Boolean(options.admit(req));
+    } catch (err) {
+      if (!admitWarned) {
+        admitWarned = true;
+        options.logger?.warn('http: admit threw during the drain; such requests are refused (503)', {
+          error: err,
+        });
+      }
+      return false;
+    }
+  };
+
   const refuse = (res: ServerResponse) => {
     const body = 'service is shutting down\n';
     res.writeHead(503, {
@@ -125,7 +148,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       if (listeners.length === 0) continue;
       server.removeAllListeners(event);
       server.on(event, (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (!options.admit?.(req)) return refuseSocket(socket);
+        if (!admitted(req)) return refuseSocket(socket);
         for (const l of listeners) l.call(server, req, socket, head);
       });
     }
@@ -166,7 +189,26 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     c.last = res;
     if (draining) {
       if (previous && !previous.headersSent) previous.removeHeader('connection');
-      if (!options.admit?.(req)) return refuse(res);
+      if (!admitted(req)) {
+        // The 503 goes through the listeners that record it (server span, request metric:
+        // refusal.ts) — they write it; a plain handler is never called, and it is written here
+        // when none did (or one threw).
+        let refused = false;
+        const once = () => {
+          if (refused) return;
+          refused = true;
+          if (!res.headersSent && !res.writableEnded) refuse(res);
+        };
+        markRefused(req, once);
+        for (const h of handlers)
+          if (isRefusalAware(h))
+            try {
+              h.call(server, req, res);
+            } catch {
+              // the 503 is still written below
+            }
+        return once();
+      }
       res.setHeader('connection', 'close');
     }
     for (const h of handlers) h.call(server, req, res);

@@ -31,6 +31,7 @@ export {
 export { adaptLogger, bindLogger, traceFields, unboundLogger } from './log-binding.js';
 export { type ConsoleLoggerOptions, createConsoleLogger } from './logger.js';
 export { createNoopCache, noopLogger, noopMetrics, noopSpan, noopTracer } from './noop.js';
+export { refusalAware } from './refusal.js';
 export { createSingleflight, type Singleflight } from './singleflight.js';
 export { contextFromHeaders, injectHeaders, startSpan, withSpan } from './span.js';
 export { watchTracerStats } from './tracer-metrics.js';

@@ -25,6 +25,7 @@ export function startSpan(
     attributes,
     parent: ctx.span,
     startTime: options.startTime,
+    root: options.root,
   });
   return { ctx: childContext(ctx, span, bindLogger(ctx.logger, span)), span };
 }

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
+import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
 import { noteResponseError } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
@@ -49,7 +50,9 @@ export function traceHandler(
   const route = options.route;
   // Read once for the handler's life (semconv.ts `currentOptIn`: it was a `process.env` read per span).
   const optIn = currentOptIn();
-  return function tracedRequest(req, res) {
+  // Refusal-aware (core/refusal.ts): a request `drainServer` refuses during a shutdown comes
+  // through here too, gets its server span (503) and is answered without calling `handler`.
+  return refusalAware(function tracedRequest(req: IncomingMessage, res: ServerResponse) {
     const method = req.method ?? 'GET';
     // The conventions name a span of an unknown method (recorded as `_OTHER`) `HTTP`.
     const spanMethod = isKnownMethod(method) ? method : 'HTTP';
@@ -60,8 +63,11 @@ export function traceHandler(
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, abort.signal]) : abort.signal;
     const base = ctx.with({ span: parent, baggage, signal });
     const own = withHttpDup(httpServerRequestAttributes(req, route), 'server', optIn);
+    // No incoming trace context: a new trace (`root`), also in active-context mode, where the
+    // span active when the server was created (a startup span) became every request's parent.
     const { ctx: child, span } = startSpan(base, route ? `${spanMethod} ${route}` : spanMethod, {
       kind: 'server',
+      root: true,
       attributes: options.attributes ? { ...options.attributes, ...own } : own,
     });
 
@@ -121,6 +127,14 @@ export function traceHandler(
         res.end();
       } else if (!res.writableEnded) res.destroy(err instanceof Error ? err : undefined);
     };
+    const refuse = refusalOf(req);
+    if (refuse) {
+      // Refused while draining: the span records the 503 (its status makes it an error, with
+      // error.type "503", when the response finishes) and says why; the handler never runs.
+      span.setAttributes({ 'hyperion.http.refused': 'draining' });
+      refuse();
+      return;
+    }
     const run = () => handler(child, req, res);
     try {
       const result = ctx.tracer.activate ? ctx.tracer.activate(span, run) : run();
@@ -129,7 +143,7 @@ export function traceHandler(
     } catch (err) {
       fail(err);
     }
-  };
+  });
 }
 
 export interface TracedFetchOptions {

@@ -136,7 +136,10 @@ function forwardedClient(req: IncomingMessage): string | undefined {
  */
 export function parseHost(host: string): { address: string; port: number | undefined } | undefined {
   const h = host.trim();
-  return parseHostFast(h) ?? parseHostSlow(h);
+  const parsed = parseHostFast(h) ?? parseHostSlow(h);
+  // A port no TCP connection can have (`:99999`) is a malformed Host, as one with a space in its
+  // name (`a b`): both were recorded as server.port / server.address as the client wrote them.
+  return parsed && parsed.port !== undefined && parsed.port > 65535 ? undefined : parsed;
 }
 
 /**
@@ -151,7 +154,8 @@ function parseHostFast(h: string): { address: string; port: number | undefined }
     if (c === 58 /* : */) {
       if (colon !== -1 || i === 0) return undefined;
       colon = i;
-    } else if (c === 91 /* [ */ || c === 93 /* ] */) return undefined;
+    } else if (c === 91 /* [ */ || c === 93 /* ] */ || c <= 32 || c > 126)
+      return undefined; // brackets, whitespace, controls, non-ASCII: left to the regex
     else if (colon !== -1) {
       if (c < 48 || c > 57) return undefined;
       port = port * 10 + (c - 48);
@@ -164,7 +168,7 @@ function parseHostFast(h: string): { address: string; port: number | undefined }
 }
 
 function parseHostSlow(h: string): { address: string; port: number | undefined } | undefined {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(h);
+  const m = /^(\[[^\]\s]+\]|[^:\s]+)(?::(\d+))?$/.exec(h);
   if (!m) return undefined;
   return { address: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : undefined };
 }

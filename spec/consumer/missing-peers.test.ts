@@ -36,7 +36,7 @@ for (const name of ['redis', 'tiered', 'otlp', 'metrics', 'memory']) {
 console.log(JSON.stringify(out));
 `;
 
-const DIRECT = `import { CacheError, MetricsError } from 'hyperion';
+const DIRECT = `import { CacheError, MetricsError, TracingError } from 'hyperion';
 const out = {};
 const fail = (e) => ({ name: e.name, code: e.code, message: e.message, typed: e instanceof CacheError || e instanceof MetricsError });
 try {
@@ -48,6 +48,12 @@ try {
   const prom = await import('hyperion/metrics/prometheus');
   try { prom.createMetrics({}); out.metrics = 'built'; } catch (e) { out.metrics = fail(e); }
 } catch (e) { out.metricsImport = e.code ?? e.message; }
+try {
+  await import('hyperion/tracing/otel');
+  out.otel = 'imported';
+} catch (e) {
+  out.otel = { name: e.name, code: e.code, message: e.message, typed: e instanceof TracingError };
+}
 console.log(JSON.stringify(out));
 `;
 
@@ -143,6 +149,18 @@ describe('hyperion/config with only its own peers installed', () => {
           'hyperion/metrics/prometheus needs the optional peer dependency prom-client, which is not installed: npm install prom-client',
         typed: true,
       },
+      otel: direct.otel,
+    });
+  });
+  it("importing hyperion/tracing/otel without OpenTelemetry is one TracingError otel_peer_missing naming every package to install, not the loader's ERR_MODULE_NOT_FOUND", () => {
+    assert.deepEqual(direct.otel, {
+      name: 'TracingError',
+      code: 'otel_peer_missing',
+      message:
+        'hyperion/tracing/otel needs the optional peer dependencies @opentelemetry/api, @opentelemetry/core, @opentelemetry/resources, ' +
+        'which are not installed: npm install @opentelemetry/api @opentelemetry/core @opentelemetry/resources ' +
+        '(with an SDK: @opentelemetry/sdk-trace-base@2 and @opentelemetry/api@1.9, or @opentelemetry/sdk-trace@3 and @opentelemetry/api@1.10 on Node ≥ 22.15)',
+      typed: true,
     });
   });
   it('the source maps it ships carry their sources (the .ts files are not in the package)', () => {

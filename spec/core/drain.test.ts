@@ -497,4 +497,31 @@ describe('drainServer options', () => {
     assert.equal(late.headers['retry-after'], '0');
     await draining;
   });
+
+  it('an admit that throws refuses the request (503) with one warning: no uncaught exception, no reset', async (t) => {
+    const { server } = testServer();
+    t.after(() => server.closeAllConnections());
+    const port = await listen(server);
+    const { logger, records } = captureLogger();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.prependListener('uncaughtException', onUncaught);
+    t.after(() => process.off('uncaughtException', onUncaught));
+    const drain = drainServer(server, {
+      // Reads a header that is not there: throws for every request but the peers'.
+      admit: (req) => (req.headers['x-peer'] as string).length > 0,
+      quietMs: 300,
+      logger,
+    });
+    const draining = drain();
+    const [a, b] = await Promise.all([
+      request(port, '/fast', new Agent()),
+      request(port, '/fast', new Agent()),
+    ]);
+    assert.deepEqual([a.status, b.status], [503, 503]);
+    await draining;
+    assert.deepEqual(uncaught, []);
+    const warned = records.filter((r) => r.level === 'warn' && r.message.includes('admit threw'));
+    assert.equal(warned.length, 1, JSON.stringify(records));
+  });
 });

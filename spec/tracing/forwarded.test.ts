@@ -46,6 +46,23 @@ function get(path: string, headers: Record<string, string>): Promise<void> {
 
 const span = (path: string) => tracer.finishedSpans().find((s) => s.attributes['url.path'] === path)!;
 
+describe('a malformed Host header', () => {
+  it('a port over 65535 or a name with a space is not recorded: server.address / server.port come from the socket', async () => {
+    for (const [path, host] of [
+      ['/host-port', 'shop.example.com:99999'],
+      ['/host-space', 'a b'],
+      ['/host-v6-space', '[::1 x]:80'],
+    ] as const) {
+      await get(path, { host });
+      const a = span(path).attributes;
+      assert.equal(a['server.address'], '127.0.0.1', `${host}: ${a['server.address']}`);
+      assert.equal(a['server.port'], port, `${host}: ${a['server.port']}`);
+    }
+    await get('/host-ok', { host: 'shop.example.com:65535' });
+    assert.equal(span('/host-ok').attributes['server.port'], 65535);
+  });
+});
+
 describe('requests through a reverse proxy', () => {
   it('X-Forwarded-Proto / X-Forwarded-Host: url.scheme, server.address and server.port of the original request', async () => {
     await get('/xf', {

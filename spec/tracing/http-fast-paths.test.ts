@@ -14,11 +14,16 @@ import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.
 import { fullUrl, parseHost, redactUrl } from '../../lib/tracing/semconv.js';
 import { waitFor } from '../harness/process.js';
 
-/** The `Host` parser before the fast path: the reference. */
+/**
+ * The `Host` parser before the fast path: the reference — with the later rule that a name with
+ * whitespace and a port over 65535 are malformed (forwarded.test.ts).
+ */
 function parseHostRegex(host: string): { address: string; port: number | undefined } | undefined {
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim());
+  const m = /^(\[[^\]\s]+\]|[^:\s]+)(?::(\d+))?$/.exec(host.trim());
   if (!m) return undefined;
-  return { address: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : undefined };
+  const port = m[2] ? Number(m[2]) : undefined;
+  if (port !== undefined && port > 65535) return undefined;
+  return { address: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 const piece = (chars: string, max = 8) =>

@@ -347,3 +347,46 @@ describe('OTLP tls with rejectUnauthorized: false', () => {
     assert.equal(on.records.filter(warned).length, 0);
   });
 });
+
+describe('OTLP tls warnings without a logger', () => {
+  it('an insecure tls setting passed without a logger is a process warning (stderr by default), not silence; with a logger, the logger gets it', async () => {
+    const seen: { name: string; code?: string; message: string }[] = [];
+    const onWarning = (w: Error & { code?: string }) => {
+      if (w.name === 'HyperionTracingWarning') seen.push({ name: w.name, code: w.code, message: w.message });
+    };
+    process.on('warning', onWarning);
+    try {
+      const logged = captureLogger();
+      const tracers = [
+        createOtelTracer({
+          exporter: 'otlp',
+          endpoint: 'https://127.0.0.1:4318/v1/traces',
+          headers: { authorization: `Bearer ${TOKEN}` },
+          tls: { rejectUnauthorized: false },
+        }),
+        // tls given for an http: endpoint: everything goes out in clear.
+        createOtelTracer({
+          exporter: 'otlp',
+          endpoint: 'http://127.0.0.1:4318/v1/traces',
+          tls: { servername: 'collector' },
+        }),
+        createOtelTracer({
+          exporter: 'otlp',
+          endpoint: 'https://127.0.0.1:4318/v1/traces',
+          tls: { rejectUnauthorized: false },
+          logger: logged.logger,
+        }),
+      ];
+      await Promise.all(tracers.map((t) => t.close()));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(seen.length, 2, JSON.stringify(seen));
+      assert.ok(seen.every((w) => w.code === 'HYPERION_OTLP_TLS'));
+      assert.match(seen[0]!.message, /rejectUnauthorized is false.*not verified/);
+      assert.match(seen[1]!.message, /sent unencrypted/);
+      assert.ok(!JSON.stringify(seen).includes(TOKEN), 'no header value in the warning');
+      assert.equal(logged.records.filter((r) => /rejectUnauthorized is false/.test(r.message)).length, 1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

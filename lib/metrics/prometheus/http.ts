@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
 import { forwardedProto } from '../../core/forwarded.js';
+import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
 import { responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
@@ -131,7 +132,10 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     }
     return sampledTraceId(s, req.headers);
   };
-  return function instrumented(req, res) {
+  // Refusal-aware (core/refusal.ts): a request `drainServer` refuses during a shutdown is recorded
+  // (status 503) too; `handler` is called for it only when it handles refusals itself.
+  const passRefusals = isRefusalAware(handler);
+  return refusalAware(function instrumented(req: Req, res: Res) {
     const start = now();
     let done = false;
     let errorType: string | undefined;
@@ -162,6 +166,8 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     };
     res.once('finish', finish);
     onResponseClose(req, res, finish);
+    const refuse = passRefusals ? undefined : refusalOf(req);
+    if (refuse) return refuse();
     let result: unknown;
     try {
       result = handler(req, res);
@@ -174,5 +180,5 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       errorType = errorName(err);
       throw err;
     });
-  };
+  });
 }

@@ -16,12 +16,16 @@
  *   on a timer close() cancels, and never past close's budget: a retry that would come later is
  *   not waited for.
  */
-import { context } from '@opentelemetry/api';
-import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { SpanDropReason } from '../../core/contracts.js';
 import { TimeoutError } from '../../core/errors.js';
 import type { ExportAttempt } from './agent.js';
+import { api, core } from './peers.js';
 import type { FinishedSpan, SdkSpanExporter } from './sdk.js';
+
+const { context } = api;
+const { ExportResultCode, suppressTracing } = core;
+/** The enum's type (the value above comes from the loaded package). */
+type ExportResultCode = import('@opentelemetry/core').ExportResultCode;
 
 // The SDK's span-processor contract, as both lines define it (only the public methods).
 interface SpanProcessor {

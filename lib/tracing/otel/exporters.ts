@@ -2,17 +2,33 @@
  * Span exporters by name, and a guard around them that turns export failures into one log record
  * per interval (a collector that is down must not produce a log line per span or per batch).
  */
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
 import type { Logger, SpanDropReason, TracerStats } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
+import { noopLogger } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { ExportAgents, RequestTracker } from './agent.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
+import { core } from './peers.js';
 import { type FinishedSpan, loadPeer, type Sdk, type SdkSpanExporter } from './sdk.js';
 import { closeJaegerSender, hasJaegerSender } from './sdk-internals.js';
 
+const { ExportResultCode } = core;
+
 // Network exporters are optional peers with sizeable dependency trees (the Jaeger one pulls in
 // thrift): load only the one configured.
+
+/**
+ * A warning about the transport's security (unverified collector, spans sent in clear): to the
+ * tracer's logger, or — when none was given — as a process warning (`HyperionTracingWarning`,
+ * code `HYPERION_OTLP_TLS`), printed on stderr by default. It went to the no-op logger, so an
+ * insecure setting passed without a logger was silent.
+ */
+function warnTls(logger: Logger, message: string): void {
+  if (logger === noopLogger)
+    process.emitWarning(message, { type: 'HyperionTracingWarning', code: 'HYPERION_OTLP_TLS' });
+  else logger.warn(message);
+}
 
 /** Builds the exporter `name` for `endpoint`. `none` has no exporter. */
 export function createExporter(
@@ -26,16 +42,21 @@ export function createExporter(
   const url = options.endpoint;
   const headers = { ...options.headers };
   if (options.tls && name !== 'otlp')
-    logger.warn(`tracing: the tls option applies to the otlp exporter only; the ${name} exporter ignores it`);
+    warnTls(
+      logger,
+      `tracing: the tls option applies to the otlp exporter only; the ${name} exporter ignores it`,
+    );
   // A private CA or client certificate says the export was meant to be encrypted: an http: endpoint
   // (a typo, or an OTEL_EXPORTER_OTLP_ENDPOINT override) sends the spans and every header in clear.
   if (options.tls && name === 'otlp' && url?.startsWith('http:'))
-    logger.warn(
+    warnTls(
+      logger,
       'tracing: tls is set but the otlp endpoint is http:, so tls is ignored and spans and headers ' +
         '(authorization included) are sent unencrypted; use an https: endpoint',
     );
   if (options.tls?.rejectUnauthorized === false && name === 'otlp' && url?.startsWith('https:'))
-    logger.warn(
+    warnTls(
+      logger,
       'tracing: tls.rejectUnauthorized is false, so the collector certificate and host name are not verified: ' +
         'anyone on the network path can pose as the collector and read the spans and headers (for tests only)',
     );

@@ -7,11 +7,14 @@
  * the traces this one would have). A request without a valid `traceparent` therefore still leaves
  * with one, and the next service joins the same trace instead of starting an unrelated one.
  */
-import { context as contextApi, isSpanContextValid, type SpanContext, trace } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
 import type { Span, SpanOptions } from '../../core/contracts.js';
 import { createIdSource, ratioDecision } from '../propagate-only.js';
 import type { AttributeFilter } from './attributes.js';
+import { api } from './peers.js';
 import { OtelSpanAdapter, toOtelSpan } from './span.js';
+
+const { context: contextApi, isSpanContextValid, trace } = api;
 
 /** Sampled flag plus the W3C Level 2 random flag: the bits a child passes on. */
 const PROPAGATED_FLAGS = 0x03;
@@ -41,7 +44,7 @@ export function createPropagateOnly(options: {
     const parent = spanOptions?.parent;
     let psc: SpanContext | undefined;
     if (parent) psc = toOtelSpan(parent)?.spanContext();
-    else if (activeContext) psc = trace.getSpanContext(contextApi.active());
+    else if (activeContext && spanOptions?.root !== true) psc = trace.getSpanContext(contextApi.active());
     const traceId = psc && isSpanContextValid(psc) ? undefined : ids.traceId();
     const child =
       psc && traceId === undefined

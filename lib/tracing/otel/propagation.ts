@@ -1,25 +1,22 @@
 /** Header propagation through OpenTelemetry propagators, on plain header objects. */
-import {
-  type BaggageEntry,
-  baggageEntryMetadataFromString,
-  type Context,
-  diag,
-  isSpanContextValid,
-  propagation,
-  ROOT_CONTEXT,
-  type TextMapGetter,
-  type TextMapPropagator,
-  type TextMapSetter,
-  trace,
+import type {
+  BaggageEntry,
+  Context,
+  TextMapGetter,
+  TextMapPropagator,
+  TextMapSetter,
 } from '@opentelemetry/api';
-import { W3CBaggagePropagator } from '@opentelemetry/core';
 import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
 import { trimOws } from '../../core/tracestate.js';
 import { setBaggageEntry } from '../../core/w3c.js';
 import type { PropagatorName } from './options.js';
+import { api, core } from './peers.js';
 import { loadPeer } from './sdk.js';
 import { TraceContextPropagator } from './tracecontext.js';
+
+const { baggageEntryMetadataFromString, diag, isSpanContextValid, propagation, ROOT_CONTEXT, trace } = api;
+const { W3CBaggagePropagator } = core;
 
 // B3 and Jaeger propagators are optional peers: loaded only when asked for.
 

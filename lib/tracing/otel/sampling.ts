@@ -6,20 +6,17 @@
  * Anything we cannot prove equivalent (ratio sampling of a new trace, custom samplers, tracing
  * suppressed, a tracer that is not the SDK's) goes through the SDK unchanged.
  */
-import {
-  type Tracer as ApiTracer,
-  context as contextApi,
-  createNoopMeter,
-  isSpanContextValid,
-  type SpanContext as OtelSpanContext,
-  SamplingDecision,
-  trace,
-} from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
+import type { Tracer as ApiTracer, SpanContext as OtelSpanContext } from '@opentelemetry/api';
 import type { Span } from '../../core/contracts.js';
+import { api, core } from './peers.js';
 import type { Sdk, SdkIdGenerator, SdkSampler } from './sdk.js';
 import type { ParentBasedDelegates, SdkInternals } from './sdk-internals.js';
 import { OtelSpanAdapter, UnsampledSpan } from './span.js';
+
+const { context: contextApi, createNoopMeter, isSpanContextValid, SamplingDecision, trace } = api;
+/** The enum's type (the value above comes from the loaded package). */
+type SamplingDecision = import('@opentelemetry/api').SamplingDecision;
+const { isTracingSuppressed } = core;
 
 /** Which parent situations the sampler always drops, without consulting anything. */
 interface DropPlan {
@@ -98,6 +95,8 @@ export interface DropPath {
   root: (() => Span | undefined) | undefined;
   /** For spans with `parent`. */
   child: (parent: Span) => Span | undefined;
+  /** `root` for a span asked to start a new trace (`SpanOptions.root`): the active span is not its parent. */
+  newRoot: (() => Span | undefined) | undefined;
 }
 
 /**
@@ -180,6 +179,11 @@ function dropPath(
           const ctx = contextApi.active();
           return isTracingSuppressed(ctx) ? undefined : fromContext(trace.getSpanContext(ctx));
         }
+      : dropRoot
+        ? () => drop(undefined)
+        : undefined,
+    newRoot: activeContext
+      ? () => (isTracingSuppressed(contextApi.active()) ? undefined : fromContext(undefined))
       : dropRoot
         ? () => drop(undefined)
         : undefined,

@@ -139,6 +139,11 @@ function resolvePeer(name: string): string | undefined {
   }
 }
 
+/** Whether the package `name` is installed (resolvable from here). */
+export function peerInstalled(name: string): boolean {
+  return resolvePeer(name) !== undefined;
+}
+
 /**
  * Loads an optional OpenTelemetry peer synchronously, as the same module instance a static
  * `import` would get (require() of an ES module; Node ≥ 20.19). Throws `TracingError`

@@ -1,19 +1,21 @@
 /** The core `Span` on top of an OpenTelemetry span (attribute filtering: attributes.ts). */
-import {
-  type Context,
-  type Span as OtelSpan,
-  type SpanContext as OtelSpanContext,
-  SpanKind as OtelSpanKind,
-  ROOT_CONTEXT,
-  SpanStatusCode,
-  TraceFlags,
-  type TraceState,
-  trace,
+import type {
+  Context,
+  Span as OtelSpan,
+  SpanContext as OtelSpanContext,
+  TraceState,
 } from '@opentelemetry/api';
 import type { Attributes, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
 import { isValidSpanContext } from '../../core/w3c.js';
 import type { AttributeFilter } from './attributes.js';
+import { api } from './peers.js';
 import { traceStateFrom } from './tracecontext.js';
+
+const { SpanKind: OtelSpanKind, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace } = api;
+/** The enum's type (the value above comes from the loaded package). */
+type SpanStatusCode = import('@opentelemetry/api').SpanStatusCode;
+/** The enum's type (the value above comes from the loaded package). */
+type OtelSpanKind = import('@opentelemetry/api').SpanKind;
 
 /** Core span kinds → OpenTelemetry's enum; unknown strings fall back to internal. */
 export const KINDS: Readonly<Record<string, OtelSpanKind>> = {

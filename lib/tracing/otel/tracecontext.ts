@@ -9,16 +9,13 @@
  * only (an uppercase id makes the header invalid, so it is ignored and a new trace starts, as in
  * OpenTelemetry's own propagator), and ids are always written in lowercase.
  */
-import {
-  type Context,
-  isSpanContextValid,
-  type TextMapGetter,
-  type TextMapPropagator,
-  type TextMapSetter,
-  type TraceState,
-  trace,
+import type {
+  Context,
+  TextMapGetter,
+  TextMapPropagator,
+  TextMapSetter,
+  TraceState,
 } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
 import {
   isTracestateKey,
   isTracestateValue,
@@ -29,6 +26,10 @@ import {
   trimOws,
 } from '../../core/tracestate.js';
 import { KNOWN_TRACE_FLAGS, lowerHex } from '../../core/w3c.js';
+import { api, core } from './peers.js';
+
+const { isSpanContextValid, trace } = api;
+const { isTracingSuppressed } = core;
 
 const TRACEPARENT = 'traceparent';
 /**

@@ -1,16 +1,10 @@
 /** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK (either line, see sdk.ts). */
-import {
-  type Tracer as ApiTracer,
-  type Context,
-  context as contextApi,
-  type Attributes as OtelAttributes,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  type TracerProvider,
-  trace,
+import type {
+  Tracer as ApiTracer,
+  Context,
+  Attributes as OtelAttributes,
+  TracerProvider,
 } from '@opentelemetry/api';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type {
   CloseOptions,
   ExtractedContext,
@@ -27,6 +21,7 @@ import { AttributeFilter, allScalar } from './attributes.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
+import { api, resources } from './peers.js';
 import { createPropagateOnly } from './propagate-only.js';
 import {
   baggageOf,
@@ -49,6 +44,9 @@ import {
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
 import { contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
+
+const { context: contextApi, propagation, ROOT_CONTEXT, SpanKind, trace } = api;
+const { defaultResource, resourceFromAttributes } = resources;
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
@@ -245,6 +243,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   const otel = provider?.getTracer(SCOPE);
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
+  const dropNewRoot = drop?.newRoot;
   // exporter 'none' = propagate-only (new span ids, nothing recorded); enabled: false = pass-through.
   const unrecorded =
     o.enabled && !recording
@@ -320,7 +319,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // Disabled: the no-op span keeps the parent's identity, so downstream injection continues the trace.
       if (!otel) return unrecorded(name, spanOptions);
       const parent = spanOptions?.parent;
-      const dropped = parent ? dropChild?.(parent) : dropRoot?.();
+      // Asked for a new trace (a server span without an incoming context): in active-context mode
+      // the active span (e.g. one active when the server was created) is not its parent.
+      const root = !parent && spanOptions?.root === true;
+      const dropped = parent ? dropChild?.(parent) : root ? dropNewRoot?.() : dropRoot?.();
       if (dropped !== undefined) return dropped;
       const attributes = spanOptions?.attributes;
       const kind = spanOptions?.kind;
@@ -336,7 +338,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           | undefined,
         startTime: startTimeOf(spanOptions?.startTime),
       };
-      const ctx = parent ? contextOf(parent) : (fixedRoot ?? contextApi.active());
+      // A new trace in active-context mode keeps the rest of the active context (suppressed tracing).
+      const ctx = parent
+        ? contextOf(parent)
+        : (fixedRoot ?? (root ? trace.deleteSpan(contextApi.active()) : contextApi.active()));
       let span: ReturnType<typeof otel.startSpan>;
       try {
         span = otel.startSpan(spanName_, otelOptions, ctx);
