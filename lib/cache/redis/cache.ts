@@ -122,7 +122,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     health() {
       if (gate.closed)
         return Promise.resolve({ ok: false, mode: o.mode, error: 'cache is closed', nodes: [] });
-      return probeHealth(client, o.mode, o.commandTimeout, secrets);
+      return probeHealth(client, o.mode, o.commandTimeout, secrets, dispatch.lastOom());
     },
     close() {
       writes.stop();

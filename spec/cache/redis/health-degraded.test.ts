@@ -1,0 +1,127 @@
+/**
+ * `health()` of a server that answers but cannot do its job: out of memory under `noeviction`
+ * (every write fails with `oom`), and in sentinel mode with every sentinel down (the master
+ * serves, but nothing can fail it over). Both used to report `ok: true`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { describeWithServers } from '../../harness/process.js';
+import {
+  type RedisSentinelSet,
+  type RedisStandalone,
+  redisCommand,
+  skipRedis,
+  startRedis,
+  startRedisSentinel,
+} from '../../harness/redis.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
+
+describeWithServers('redis health: out of memory', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    redis = await startRedis({ maxmemory: '2mb', maxmemoryPolicy: 'noeviction' });
+    cache = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      commandTimeout: 2000,
+      keyPrefix: 'oom:',
+    });
+  });
+  after(async () => {
+    await cache?.close();
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('is not ok (degraded, with the reason) while writes fail with oom, and ok again once there is room', async () => {
+    await cache.set('first', enc('v'));
+    const before = await cache.health();
+    assert.equal(before.ok, true, before.error);
+    assert.equal(before.degraded, undefined);
+
+    const value = Buffer.alloc(16 * 1024, 7);
+    let refused = false;
+    // Bounded: 2 MiB of 16 KiB values fills up well before 400 writes.
+    for (let i = 0; i < 400 && !refused; i++) {
+      try {
+        await cache.set(`k${i}`, value);
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'oom', String(err));
+        refused = true;
+      }
+    }
+    assert.ok(refused, 'the server ran out of memory');
+    await rejectsWith(cache.set('one-more', value), 'oom');
+    assert.equal(dec(await cache.get('k0'))?.length, value.length, 'reads still work');
+
+    const h = await cache.health();
+    assert.equal(h.ok, false, 'writes fail: not ok');
+    assert.equal(h.degraded, true, 'but the server answers');
+    assert.match(h.error ?? '', /out of memory on 127\.0\.0\.1:\d+ .*maxmemory-policy noeviction/);
+    assert.equal(typeof h.latencyMs, 'number');
+    assert.equal(h.nodes[0]?.connected, true);
+
+    // Room again (the limit raised): healthy at once.
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', '0'], {});
+    await cache.set('fits-again', enc('v'));
+    const later = await cache.health();
+    assert.equal(later.ok, true, later.error);
+    assert.equal(later.degraded, undefined);
+  });
+});
+
+describeWithServers('redis health: sentinel mode with every sentinel down', skipRedis(), () => {
+  let set: RedisSentinelSet;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    set = await startRedisSentinel({});
+    cache = createRedisCache({
+      mode: 'sentinel',
+      sentinel: {
+        masterName: set.masterName,
+        sentinelAddresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+      },
+      commandTimeout: 800,
+      keyPrefix: 'hs:',
+    });
+  });
+  after(async () => {
+    await cache?.close();
+    await set?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('reports the sentinels, and is degraded (not ok) once none answers while the master still serves', async () => {
+    await cache.set('k', enc('v'));
+    const h = await cache.health();
+    assert.equal(h.ok, true, h.error);
+    assert.equal(h.sentinels?.length, 3);
+    assert.ok(h.sentinels?.every((s) => s.connected));
+
+    await set.sentinelServers[0]!.kill();
+    const one = await cache.health();
+    assert.equal(one.ok, true, `two sentinels still answer: ${one.error}`);
+    assert.equal(one.sentinels?.filter((s) => s.connected).length, 2);
+
+    for (const s of set.sentinelServers.slice(1)) await s.kill();
+    const t0 = performance.now();
+    const down = await cache.health();
+    assert.ok(performance.now() - t0 < 800 + 500, 'bounded by the command timeout');
+    assert.equal(down.ok, false);
+    assert.equal(down.degraded, true);
+    assert.match(down.error ?? '', /no sentinel answered/);
+    assert.match(down.error ?? '', /ECONNREFUSED/);
+    assert.equal(down.role, 'master');
+    assert.ok(down.sentinels?.every((s) => !s.connected));
+    // The master itself still serves.
+    await cache.set('k', enc('v2'));
+    assert.equal(dec(await cache.get('k')), 'v2');
+  });
+});
