@@ -165,8 +165,10 @@ function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['t
     // Misuse is reported as such even while Redis is unreachable (the runner checks it again).
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
     checkKeys(options?.watch ?? [], 'transaction option `watch` must be an array of keys');
+    // The transaction's one budget counts from here: the wait for the gate is part of it.
+    const startedAt = Date.now();
     await dispatch.admit('transaction');
-    return runner.transaction(fn, options).catch((err: unknown) => {
+    return runner.transaction(fn, options, startedAt).catch((err: unknown) => {
       const code = err instanceof CacheError ? err.code : undefined;
       if (code === 'timeout' || code === 'unavailable' || code === 'oom' || code === 'backend') {
         dispatch.failed('transaction', err as CacheError);
