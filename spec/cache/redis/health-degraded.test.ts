@@ -8,11 +8,13 @@ import { after, before, it } from 'node:test';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { describeWithServers } from '../../harness/process.js';
 import {
+  type RedisCluster,
   type RedisSentinelSet,
   type RedisStandalone,
   redisCommand,
   skipRedis,
   startRedis,
+  startRedisCluster,
   startRedisSentinel,
 } from '../../harness/redis.js';
 import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
@@ -123,5 +125,54 @@ describeWithServers('redis health: sentinel mode with every sentinel down', skip
     // The master itself still serves.
     await cache.set('k', enc('v2'));
     assert.equal(dec(await cache.get('k')), 'v2');
+  });
+});
+
+describeWithServers('redis health: a cluster master out of memory', skipRedis(), () => {
+  let cluster: RedisCluster;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    cluster = await startRedisCluster({});
+    cache = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      commandTimeout: 2000,
+      keyPrefix: 'coom:',
+    });
+  });
+  after(async () => {
+    await cache?.close();
+    await cluster?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('names the full master and is degraded while its slots refuse writes', async () => {
+    await cache.set('warm', enc('v'));
+    const h0 = await cache.health();
+    assert.equal(h0.ok, true, h0.error);
+    for (const m of cluster.masters) await redisCommand(m.port, ['CONFIG', 'SET', 'maxmemory', '3mb'], {});
+    const value = Buffer.alloc(16 * 1024, 1);
+    let refused = 0;
+    // Bounded: 3 × 3 MiB of 16 KiB values fill up well before 2,000 writes.
+    for (let i = 0; i < 2000 && refused < 20; i++) {
+      try {
+        await cache.set(`k${i}`, value);
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'oom', String(err));
+        refused++;
+      }
+    }
+    assert.ok(refused > 0, 'a master ran out of memory');
+    const h = await cache.health();
+    assert.equal(h.ok, false);
+    assert.equal(h.degraded, true);
+    assert.match(h.error ?? '', /out of memory on 127\.0\.0\.1:\d+ .*maxmemory-policy noeviction/);
+    assert.ok(h.nodes.every((n) => n.connected));
+    for (const m of cluster.masters) await redisCommand(m.port, ['CONFIG', 'SET', 'maxmemory', '0'], {});
+    const h1 = await cache.health();
+    assert.equal(h1.ok, true, h1.error);
   });
 });
