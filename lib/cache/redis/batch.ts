@@ -5,6 +5,7 @@
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 import { type GuardedWrites, inTimeInBatch } from './deadline.js';
+import { markKey } from './nodes.js';
 import { keySlot } from './slots.js';
 
 export type BatchOp =
@@ -107,6 +108,8 @@ async function resendMoved(
   await Promise.all([...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)));
 }
 
+const keyOf = (op: BatchOp) => ('keys' in op ? op.keys[0]! : op.key);
+
 /** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
 const guarded = (op: BatchOp) => op.kind === 'set' || op.kind === 'del' || op.kind === 'unlink';
 
@@ -120,12 +123,17 @@ async function execInto(
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);
-  const replies = (await p.exec()) ?? [];
+  // In a cluster (`idx` given), a failure names the node of this part's first key (./nodes.ts).
+  const first = idx && ops[order[0]!];
+  const replies =
+    (await p.exec().catch((err: unknown) => {
+      throw first ? markKey(err, keyOf(first)) : err;
+    })) ?? [];
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
   const redirected: number[] = [];
   replies.forEach(([err, value], j) => {
     if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(order[j]!);
-    else if (err) throw err;
+    else if (err) throw idx ? markKey(err, keyOf(ops[order[j]!]!)) : err;
     else out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTimeInBatch(value as number) : value;
   });
   moved?.push(...redirected);
