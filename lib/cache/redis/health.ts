@@ -160,10 +160,14 @@ async function probeNode(
   secrets: readonly (string | undefined)[],
 ): Promise<RedisNodeHealth & { latency?: number; oom?: string }> {
   const address = nodeAddress(node);
+  // One budget for the node: connecting, PING and INFO together.
+  const end = Date.now() + ms;
+  const left = () => Math.max(0, end - Date.now());
   try {
     if (node.status === 'wait') await withTimeout(node.connect(), ms, timedOut, { unref: true });
-    const latency = await timedPing(node, ms);
-    const oom = role === 'master' ? await outOfMemory(node, ms) : undefined;
+    const full = role === 'master' ? outOfMemory(node, left()) : undefined;
+    const latency = await timedPing(node, left()).finally(() => full);
+    const oom = await full;
     return { address, role, connected: true, latency, ...(oom ? { oom } : {}) };
   } catch (err) {
     return { address, role, connected: false, error: toCacheError('health', err, secrets, address).message };
@@ -243,21 +247,31 @@ export async function probeHealth(
     const redis = client as Redis;
     if (redis.status !== 'ready')
       return { ok: false, mode, nodes, error: `not connected to ${describeNodes(redis)} (${redis.status})` };
-    const latencyMs = await timedPing(redis, timeoutMs);
-    const role = String(
-      ((await withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true })) as unknown[])[0],
-    );
-    nodes.push({
-      address: nodeAddress(redis),
-      role: role === 'master' ? 'master' : 'replica',
-      connected: true,
-    });
-    const [oom, sentinels] = await Promise.all([
+    // Sent together, so the whole probe takes one command timeout at most (the PING goes first:
+    // its round trip is the latency). The memory check and the sentinel probes never reject.
+    const ping = timedPing(redis, timeoutMs);
+    const asked = withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true });
+    asked.catch(() => {});
+    const checks = Promise.all([
       outOfMemory(redis, timeoutMs, lastOom),
       mode === 'sentinel' && Array.isArray((redis.options as { sentinels?: unknown }).sentinels)
         ? probeSentinels(redis, timeoutMs, secrets)
         : undefined,
     ]);
+    let latencyMs: number;
+    let role: string;
+    try {
+      latencyMs = await ping;
+      role = String(((await asked) as unknown[])[0]);
+    } finally {
+      await checks; // no connection of a sentinel probe outlives the call
+    }
+    nodes.push({
+      address: nodeAddress(redis),
+      role: role === 'master' ? 'master' : 'replica',
+      connected: true,
+    });
+    const [oom, sentinels] = await checks;
     const problems = [oom];
     if (sentinels && !sentinels.some((s) => s.connected))
       problems.push(

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers } from '../../harness/process.js';
 import {
   type RedisCluster,
@@ -66,6 +67,27 @@ describeWithServers('redis health: out of memory', skipRedis(), () => {
     assert.match(h.error ?? '', /out of memory on 127\.0\.0\.1:\d+ .*maxmemory-policy noeviction/);
     assert.equal(typeof h.latencyMs, 'number');
     assert.equal(h.nodes[0]?.connected, true);
+
+    // The probe (PING, ROLE, INFO) takes one command timeout at most, also on a slow link: sent
+    // one after another through a link delaying each command 800 ms, they took 2.4 s at 2 s.
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    const slow = createRedisCache({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 2000 });
+    try {
+      await slow.get('k0');
+      proxy.delay = 800;
+      const t0 = performance.now();
+      const probed = await slow.health();
+      const took = performance.now() - t0;
+      assert.ok(took < 2000 + 250, `health took ${Math.round(took)} ms at a 2000 ms command timeout`);
+      // It answered (whether this cache, which met no refusal, sees the server as full depends
+      // on how far over the limit the last write left it).
+      assert.equal(probed.nodes[0]?.connected, true, probed.error);
+      assert.equal(typeof probed.latencyMs, 'number');
+    } finally {
+      proxy.delay = 0;
+      await slow.close();
+      await proxy.close();
+    }
 
     // Room again (the limit raised): healthy at once.
     await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', '0'], {});
