@@ -41,11 +41,11 @@ function add(
       p.pttl(op.key);
       break;
     case 'mget':
-      p.mgetBuffer(...op.keys);
+      p.mgetBuffer(op.keys as string[]); // one array: iovalkey flattens it (no spread of many keys)
       break;
     case 'unlink':
       if (w) w.writes.queueDelete(p, op.keys, w.budget, w.at);
-      else p.unlink(...op.keys);
+      else p.unlink(op.keys as string[]);
       break;
   }
 }

@@ -16,16 +16,29 @@ import type { RedisCache } from './types.js';
 
 export type ManyCommands = Pick<RedisCache, 'getMany' | 'getManyWithTtl' | 'setMany' | 'deleteMany'>;
 
-/** Positions of `keys` grouped by hash slot, each group in request order. */
-function groupBySlot(keys: readonly string[]): number[][] {
+/**
+ * Most keys in one MGET or one delete script of a cluster batch. iovalkey reads the keys of every
+ * command of a cluster pipeline with a spread call, which overflowed the JS stack for a slot with
+ * ~120,000 keys (hash-tagged keys share one slot): `getMany`/`deleteMany` then failed with
+ * `backend` "Maximum call stack size exceeded". Larger groups are sent as several commands.
+ */
+export const MAX_KEYS_PER_COMMAND = 10_000;
+
+/** Positions of `keys` grouped by hash slot, each group in request order and at most `max` long. */
+function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): number[][] {
   const bySlot = new Map<number, number[]>();
+  const groups: number[][] = [];
   keys.forEach((k, i) => {
     const slot = keySlot(k);
-    const list = bySlot.get(slot);
-    if (list) list.push(i);
-    else bySlot.set(slot, [i]);
+    let list = bySlot.get(slot);
+    if (list === undefined || list.length >= max) {
+      list = [];
+      bySlot.set(slot, list);
+      groups.push(list);
+    }
+    list.push(i);
   });
-  return [...bySlot.values()];
+  return groups;
 }
 
 export function createManyCommands(ctx: CacheContext): ManyCommands {
