@@ -51,8 +51,21 @@ function add(
 }
 
 /**
+ * Commands per pipeline of a batch. iovalkey builds and writes a pipeline synchronously (a guarded
+ * SET costs most): a `setMany` of 300,000 entries blocked the event loop for ~15 s at once, so no
+ * timer could fire, every entry reached Redis after its deadline and was refused, the caller
+ * waited ~24 s at a 5 s command timeout, and the connection stayed clogged behind the batch (the
+ * next command timed out too). Sent in chunks, the loop breathes between them, and the batch stops
+ * once its time is up.
+ */
+export const BATCH_CHUNK = 1000;
+
+/**
  * Replies in the order of `ops`; rejects with the first command error. With `writes`, every set
  * and delete is deadline-guarded (./deadline.ts) and one that arrived too late rejects as a timeout.
+ * `limit` (ms from `at`, e.g. the command timeout): a batch of more than `BATCH_CHUNK` commands
+ * (per node) is sent in chunks, and none is sent once `limit` (or `budget`) has passed: the call
+ * rejects with a timeout at once (the chunks not sent were not applied).
  */
 export async function runBatch(
   client: Redis | Cluster,
@@ -60,11 +73,41 @@ export async function runBatch(
   writes?: GuardedWrites,
   budget?: number,
   at = Date.now(),
+  limit?: number,
 ): Promise<unknown[]> {
   const out: unknown[] = new Array(ops.length);
   const w = writes && { writes, budget, at };
+  const end = at + Math.min(limit ?? Number.POSITIVE_INFINITY, budget ?? Number.POSITIVE_INFINITY);
+  // The chunks are pipelined (none waits for the replies of the one before), with a turn of the
+  // event loop between them; none is sent once the time is up.
+  const inChunks = async (order: readonly number[], moved?: number[]) => {
+    if (order.length <= BATCH_CHUNK) return execInto(client.pipeline(), ops, order, out, w, moved);
+    // The first failure of a chunk (a refusal, OOM, a lost connection) ends the batch: no chunk is
+    // sent after it, and the caller gets it once the chunks sent have settled.
+    let failure: { err: unknown } | undefined;
+    const sent: Promise<void>[] = [];
+    for (let from = 0; from < order.length && failure === undefined; from += BATCH_CHUNK) {
+      if (from > 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (failure !== undefined) break;
+        if (Date.now() >= end) {
+          throw new Error(
+            `Command timed out: ${end - at} ms passed after ${from} of ${order.length} commands of the batch were sent; the rest were not sent`,
+          );
+        }
+      }
+      const chunk = order.slice(from, from + BATCH_CHUNK);
+      sent.push(
+        execInto(client.pipeline(), ops, chunk, out, w, moved).catch((err: unknown) => {
+          failure ??= { err };
+        }),
+      );
+    }
+    await Promise.all(sent);
+    if (failure !== undefined) throw failure.err;
+  };
   if (!client.isCluster) {
-    await execInto(client.pipeline(), ops, undefined, out, w);
+    await inChunks(ops.map((_, i) => i));
     return out;
   }
   const slots = (client as Cluster).slots;
@@ -77,7 +120,7 @@ export async function runBatch(
     else groups.set(id, [i]);
   });
   const moved: number[] = [];
-  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, w, moved)));
+  await Promise.all([...groups.values()].map((idx) => inChunks(idx, moved)));
   if (moved.length > 0) await resendMoved(client as Cluster, ops, moved, out, w);
   return out;
 }
@@ -123,7 +166,7 @@ async function execInto(
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);
-  // In a cluster (`idx` given), a failure names the node of this part's first key (./nodes.ts).
+  // A failure names the node of this part's first key (./nodes.ts; only a cluster uses it).
   const first = idx && ops[order[0]!];
   const replies =
     (await p.exec().catch((err: unknown) => {

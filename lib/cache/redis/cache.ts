@@ -88,6 +88,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     counters,
     dispatch,
     writes,
+    timeout,
   };
 
   let closing: Promise<void> | undefined;

@@ -86,6 +86,8 @@ export interface CacheContext {
   readonly dispatch: Dispatcher;
   /** Deadline-guarded SETs and deletes (./deadline.ts). */
   readonly writes: GuardedWrites;
+  /** The command timeout (ms; `undefined` for an injected client without one): bounds batches. */
+  readonly timeout: number | undefined;
 }
 
 export function createDispatcher(

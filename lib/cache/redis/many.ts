@@ -42,14 +42,17 @@ function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): numbe
 }
 
 export function createManyCommands(ctx: CacheContext): ManyCommands {
-  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
+  const { client, prefix, defaultTtl, counters, dispatch, writes, timeout } = ctx;
   const countAll = (values: (Buffer | null)[]) => values.map((v) => countReply(counters, v));
   const failGetMany = dispatch.fail('getMany');
 
   async function getManyCluster(full: readonly string[]): Promise<(Bytes | undefined)[]> {
     const groups = groupBySlot(full);
     const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => full[i]!) }));
-    const replies = await dispatch.run('getMany', () => runBatch(client, ops));
+    const at = Date.now();
+    const replies = await dispatch.run('getMany', () =>
+      runBatch(client, ops, undefined, undefined, at, timeout),
+    );
     const out: (Bytes | undefined)[] = new Array(full.length);
     groups.forEach((idx, g) => {
       const values = replies[g] as (Buffer | null)[];
@@ -77,7 +80,10 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
       const ops: BatchOp[] = [];
       for (const k of keys) ops.push({ kind: 'get', key: prefix + k }, { kind: 'pttl', key: prefix + k });
-      const replies = await dispatch.run('getManyWithTtl', () => runBatch(client, ops));
+      const at = Date.now();
+      const replies = await dispatch.run('getManyWithTtl', () =>
+        runBatch(client, ops, undefined, undefined, at, timeout),
+      );
       const out: (CacheHit | undefined)[] = new Array(keys.length);
       for (let i = 0; i < keys.length; i++) {
         const value = countReply(counters, replies[2 * i] as Buffer | null);
@@ -107,7 +113,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = Date.now();
       await dispatch.bounded(
-        dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at)),
+        dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at, timeout)),
         'setMany',
         budget,
         at,
@@ -134,7 +140,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
         keys: idx.map((i) => full[i]!),
       }));
       const replies = await dispatch.bounded(
-        dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at)),
+        dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at, timeout)),
         'deleteMany',
         budget,
         at,
