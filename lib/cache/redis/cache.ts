@@ -120,10 +120,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     transaction: counted(transactions, dispatch),
     pipeline: () => createPipeline(ctx, wrote),
     stats: () => snapshot(counters),
-    health() {
-      if (gate.closed)
-        return Promise.resolve({ ok: false, mode: o.mode, error: 'cache is closed', nodes: [] });
-      return probeHealth(client, o.mode, o.commandTimeout, secrets, dispatch.lastOom());
+    async health() {
+      if (gate.closed) return { ok: false, mode: o.mode, error: 'cache is closed', nodes: [] };
+      const started = Date.now();
+      // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
+      // like any command (bounded). Before, it reported `not connected (wait)` until some other
+      // command connected — for ever, if a readiness check held traffic back until health was ok.
+      if (client.status === 'wait') await gate.pass('health', false)?.catch(() => {});
+      const left = Math.max(1, o.commandTimeout - (Date.now() - started));
+      return probeHealth(client, o.mode, left, secrets, dispatch.lastOom());
     },
     close() {
       writes.stop();

@@ -40,6 +40,19 @@ describeWithServers('redis health: out of memory', skipRedis(), () => {
     unhandled.dispose();
   });
 
+  // With minIdleConns 0 the client connects on first use; health() did not count as one and said
+  // `not connected … (wait)` until another command connected it.
+  it('health() of a lazy cache (minIdleConns 0) that nothing used yet connects and is ok', async () => {
+    const lazy = createRedisCache({ addresses: [`${redis.host}:${redis.port}`], minIdleConns: 0 });
+    try {
+      const h = await lazy.health();
+      assert.equal(h.ok, true, h.error);
+      assert.equal(h.role, 'master');
+    } finally {
+      await lazy.close();
+    }
+  });
+
   it('is not ok (degraded, with the reason) while writes fail with oom, and ok again once there is room', async () => {
     await cache.set('first', enc('v'));
     const before = await cache.health();
@@ -169,6 +182,21 @@ describeWithServers('redis health: a cluster master out of memory', skipRedis(),
     await cluster?.stop();
     unhandled.check();
     unhandled.dispose();
+  });
+
+  it('health() of a lazy cluster cache (minIdleConns 0) that nothing used yet connects and is ok', async () => {
+    const lazy = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      minIdleConns: 0,
+    });
+    try {
+      const h = await lazy.health();
+      assert.equal(h.ok, true, h.error);
+      assert.equal(h.nodes.filter((n) => n.role === 'master' && n.connected).length, 3);
+    } finally {
+      await lazy.close();
+    }
   });
 
   it('names the full master and is degraded while its slots refuse writes', async () => {
