@@ -126,7 +126,12 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
       // like any command (bounded). Before, it reported `not connected (wait)` until some other
       // command connected — for ever, if a readiness check held traffic back until health was ok.
-      if (client.status === 'wait') await gate.pass('health', false)?.catch(() => {});
+      // (Its refusal, e.g. too many callers waiting, is left to the probe to report: never throws.)
+      if (client.status === 'wait') {
+        try {
+          await gate.pass('health', false);
+        } catch {}
+      }
       const left = Math.max(1, o.commandTimeout - (Date.now() - started));
       return probeHealth(client, o.mode, left, secrets, dispatch.lastOom());
     },
