@@ -11,6 +11,7 @@ import { createFence, type Fence } from './coherence.js';
 import { createPublisher, type Publish } from './invalidation.js';
 import { createGuard, type Guard } from './l2.js';
 import { createL2Reader, type L2Reader } from './l2-read.js';
+import { createLeases, type Leases } from './leases.js';
 import { createLocal, type FillGate, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import { type Counters, createCounters } from './stats.js';
@@ -33,6 +34,11 @@ export interface Context {
   readonly state: { closed: boolean };
   /** Throws `CacheError('closed')` once the cache is closed. */
   assertOpen(): void;
+  /**
+   * The loader leases this cache holds or is taking (./leases.ts): `close()` releases them before
+   * it closes L2, so other instances need not wait out the lease's TTL.
+   */
+  readonly leases: Leases;
   /**
    * The options of every L2 write: its budget is `l2Timeout`, so that an L2 that can land a write
    * late (Redis) refuses it once this cache has reported it as failed.
@@ -87,5 +93,6 @@ export function createContext(o: ResolvedOptions): Context {
     assertOpen() {
       if (state.closed) throw new CacheError('closed', 'tiered cache is closed');
     },
+    leases: createLeases(o.l2Timeout),
   };
 }
