@@ -59,7 +59,12 @@ function randomId(): string {
 export function createContext(o: ResolvedOptions): Context {
   const fence = createFence();
   // With tracking, L1 stays unfilled until the tracker first confirms (./tracking.ts).
-  const gate: FillGate = { trusted: o.tracking === undefined, writeFills: o.tracking === undefined };
+  // With a bus, L1 stays unfilled until its first subscription is live (./invalidation.ts).
+  const gate: FillGate = {
+    trusted: o.tracking === undefined,
+    writeFills: o.tracking === undefined,
+    subscribed: o.bus === undefined,
+  };
   const local = createLocal(o, fence, gate);
   const instanceId = o.instanceId ?? randomId();
   const counters = createCounters();

@@ -5,7 +5,7 @@
  */
 
 import type { Invalidation } from '../../core/contracts.js';
-import { ignore, type Local } from './local.js';
+import { type FillGate, ignore, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 import { withTimeout } from './timing.js';
@@ -19,6 +19,7 @@ export interface BusSide {
   readonly instanceId: string;
   readonly counters: Counters;
   readonly local: Local;
+  readonly gate: FillGate;
   readonly state: { readonly closed: boolean };
 }
 
@@ -41,10 +42,11 @@ export function createPublisher(ctx: Pick<BusSide, 'o' | 'instanceId' | 'counter
 
 /**
  * Subscribes to the other instances' invalidations. `ready` settles with the subscription (at once
- * without a bus); `unsubscribe` removes the handlers once it is live.
+ * without a bus); until then L1 is not filled, and it is cleared once the subscription is live.
+ * `unsubscribe` removes the handlers once it is live.
  */
 export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): void } {
-  const { o, instanceId, counters, local, state } = ctx;
+  const { o, instanceId, counters, local, gate, state } = ctx;
   const { bus, logger } = o;
   let unsubscribe: (() => void) | undefined;
 
@@ -70,8 +72,13 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
   const ready: Promise<void> = bus
     ? bus.subscribe(onInvalidation, onReconnect).then(
         (unsub) => {
-          if (state.closed) unsub();
-          else unsubscribe = unsub;
+          if (state.closed) return unsub();
+          unsubscribe = unsub;
+          // L1 was not filled until now (see FillGate.subscribed); a read that began before
+          // the subscription may still be on its way with a value whose invalidation went to no
+          // one: the clear fences it (and drops whatever the L1 held when it was given to us).
+          local.dropAll();
+          gate.subscribed = true;
         },
         (err) => {
           counters.busErrors++;

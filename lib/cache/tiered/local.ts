@@ -96,6 +96,12 @@ function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undef
 export interface FillGate {
   trusted: boolean;
   writeFills: boolean;
+  /**
+   * With a bus: false until its first subscription is live (./invalidation.ts). Before that, an
+   * invalidation another instance publishes reaches no one here, so a copy put into L1 could be
+   * served after its key changed, for up to `l1Ttl`. Without a bus it stays true.
+   */
+  subscribed: boolean;
 }
 
 export interface Local {
@@ -134,14 +140,14 @@ export interface Local {
 export function createLocal(
   o: ResolvedOptions,
   fence: Fence,
-  gate: FillGate = { trusted: true, writeFills: true },
+  gate: FillGate = { trusted: true, writeFills: true, subscribed: true },
 ): Local {
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
 
   function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
-    if (!gate.trusted) return;
+    if (!gate.trusted || !gate.subscribed) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
       l1.delete(key).catch(ignore);
