@@ -69,8 +69,23 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     local.dropAll();
   }
 
+  let busClosed = false;
+  function onClosed(): void {
+    busClosed = true;
+    if (state.closed) return;
+    // The bus was closed under this cache (shared with a cache that closed it): no invalidation
+    // will arrive, so L1 is emptied and no longer filled; every read goes to L2.
+    gate.subscribed = false;
+    counters.l1Clears++;
+    logger?.warn('tiered cache: invalidation bus closed by another of its users, L1 no longer used', {
+      cache: 'tiered',
+      instanceId,
+    });
+    local.dropAll();
+  }
+
   const ready: Promise<void> = bus
-    ? bus.subscribe(onInvalidation, onReconnect).then(
+    ? bus.subscribe(onInvalidation, onReconnect, onClosed).then(
         (unsub) => {
           if (state.closed) return unsub();
           unsubscribe = unsub;
@@ -78,7 +93,7 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
           // the subscription may still be on its way with a value whose invalidation went to no
           // one: the clear fences it (and drops whatever the L1 held when it was given to us).
           local.dropAll();
-          gate.subscribed = true;
+          gate.subscribed = !busClosed;
         },
         (err) => {
           counters.busErrors++;
