@@ -64,6 +64,7 @@ export function createContext(o: ResolvedOptions): Context {
     trusted: o.tracking === undefined,
     writeFills: o.tracking === undefined,
     subscribed: o.bus === undefined,
+    since: 0,
   };
   const local = createLocal(o, fence, gate);
   const instanceId = o.instanceId ?? randomId();

@@ -91,9 +91,10 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
           unsubscribe = unsub;
           // L1 was not filled until now (see FillGate.subscribed); a read that began before
           // the subscription may still be on its way with a value whose invalidation went to no
-          // one: the clear fences it (and drops whatever the L1 held when it was given to us).
-          local.dropAll();
-          gate.subscribed = !busClosed;
+          // one: it may not fill L1 (FillGate.since). Not an invalidation: a load begun before
+          // still stores its value in L2 (the fence of a clear cancelled that store, so the first
+          // getOrSet of a cache made a moment before never reached Redis).
+          if (!busClosed) local.openFills();
         },
         (err) => {
           counters.busErrors++;

@@ -102,6 +102,12 @@ export interface FillGate {
    * served after its key changed, for up to `l1Ttl`. Without a bus it stays true.
    */
   subscribed: boolean;
+  /**
+   * Fills need a read that began at or after this fence mark (set when the bus's first
+   * subscription went live: a read begun before may carry a value whose invalidation went to no
+   * one). Unlike an invalidation it does not cancel those reads' L2 stores: nothing was written.
+   */
+  since: number;
 }
 
 export interface Local {
@@ -130,6 +136,11 @@ export interface Local {
   /** `drop` for every key. */
   dropAll(): Promise<unknown>;
   /**
+   * The bus's first subscription is live: L1 is cleared and may be filled from now on, but not by
+   * a read begun before (its L2 store, if any, goes ahead); callers from now on start new flights.
+   */
+  openFills(): void;
+  /**
    * Drops the L1 copies of the keys `affected` selects, and fences every fill of a read that
    * began before (any key: a read on its way may have been answered by a server that no longer
    * owns its key). O(L1 keys). Returns false when L1 cannot list its keys: then it was cleared.
@@ -140,14 +151,14 @@ export interface Local {
 export function createLocal(
   o: ResolvedOptions,
   fence: Fence,
-  gate: FillGate = { trusted: true, writeFills: true, subscribed: true },
+  gate: FillGate = { trusted: true, writeFills: true, subscribed: true, since: 0 },
 ): Local {
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
 
   function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
-    if (!gate.trusted || !gate.subscribed) return;
+    if (!gate.trusted || !gate.subscribed || mark < gate.since) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
       l1.delete(key).catch(ignore);
@@ -234,6 +245,13 @@ export function createLocal(
       fence.invalidateAll();
       flights.clear();
       return l1.clear().catch(ignore);
+    },
+
+    openFills() {
+      gate.since = fence.advance();
+      flights.clear();
+      l1.clear().catch(ignore);
+      gate.subscribed = true;
     },
 
     dropWhere(affected) {

@@ -78,4 +78,43 @@ describeWithServers('tiered cache: reads before the bus subscription is live', s
     assert.ok(a.stats().l1Hits >= 1, 'L1 serves once the subscription is live');
     proxy.delay = 0;
   });
+
+  it('a load begun before ready still stores its value in L2 (not in L1)', async () => {
+    // The clear at the subscription used to fence every load in flight as if its key had been
+    // written, so the first getOrSet of a cache made a moment before (createAppFromConfig, then a
+    // request) never stored its value in Redis: the next instance loaded it again.
+    const channel = 'bus-br:inv2';
+    const l2a = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: 'bus-br2:',
+      name: 'a',
+    });
+    await l2a.get('warm-up');
+    proxy.delay = 200;
+    const a = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: l2a,
+      bus: createRedisInvalidationBus({ redis: { host: '127.0.0.1', port: proxy.port }, channel }),
+      l1Ttl: 60_000,
+    });
+    closers.push(() => a.close());
+    let loads = 0;
+    const value = await a.getOrSet(
+      'k',
+      async () => {
+        loads++;
+        await a.ready; // the subscription goes live while this load runs
+        return Buffer.from('loaded');
+      },
+      60_000,
+    );
+    assert.equal(text(value), 'loaded');
+    assert.equal(loads, 1);
+    const stored = await l2a.get('k');
+    assert.ok(stored !== undefined, 'the loaded value reached L2');
+    const r = await a.getWithMeta('k');
+    assert.equal(text(r?.value), 'loaded');
+    assert.equal(r?.source, 'l2', 'the load begun before the subscription did not fill L1');
+    proxy.delay = 0;
+  });
 });
