@@ -136,9 +136,14 @@ export interface Local {
   /** `drop` for every key. */
   dropAll(): Promise<unknown>;
   /**
-   * The bus's first subscription is live: L1 is cleared and may be filled from now on, but not by
-   * a read begun before (its L2 store, if any, goes ahead); callers from now on start new flights.
+   * A coherence clear that is no write (tracking lost or confirmed, the bus subscribed): L1 is
+   * cleared and a read begun before may not fill it (`FillGate.since`), but a load begun before
+   * still stores its value in L2 (conditionally, as always); callers from now on start new
+   * flights. `dropAll`'s fence cancelled those stores too, so the first getOrSet of a cache made a
+   * moment before its tracker confirmed never reached Redis.
    */
+  clearFills(): Promise<unknown>;
+  /** The bus's first subscription is live: `clearFills`, then L1 may be filled. */
   openFills(): void;
   /**
    * Drops the L1 copies of the keys `affected` selects, and fences every fill of a read that
@@ -191,6 +196,12 @@ export function createLocal(
     if (staleUntil <= t || !fence.stillValid(key, mark)) return;
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
     l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).catch(ignore);
+  }
+
+  function clearFills(): Promise<unknown> {
+    gate.since = fence.advance();
+    flights.clear();
+    return l1.clear().catch(ignore);
   }
 
   function forget(key: string): void {
@@ -247,10 +258,10 @@ export function createLocal(
       return l1.clear().catch(ignore);
     },
 
+    clearFills,
+
     openFills() {
-      gate.since = fence.advance();
-      flights.clear();
-      l1.clear().catch(ignore);
+      clearFills();
       gate.subscribed = true;
     },
 
