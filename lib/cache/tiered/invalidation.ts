@@ -66,7 +66,9 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     counters.busReconnects++;
     logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
     counters.l1Clears++;
-    local.dropAll();
+    // Not a write: a load in flight still stores its value in L2 (conditionally), it only may not
+    // fill L1 (a dropAll's fence cancelled that store, and another instance loaded the key again).
+    local.clearFills();
   }
 
   let busClosed = false;
