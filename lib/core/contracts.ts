@@ -271,9 +271,15 @@ export interface InvalidationBus {
   publish(message: Invalidation): Promise<void>;
   /**
    * Registers the handlers; resolves once messages are being received. Returns a function that
-   * removes them again.
+   * removes them again. `onClosed` (optional for a transport): the bus was closed while these
+   * handlers were still registered — by another user of a shared bus — so no invalidation will
+   * arrive any more; the cache then stops using its L1.
    */
-  subscribe(onInvalidation: (message: Invalidation) => void, onReconnect: () => void): Promise<() => void>;
+  subscribe(
+    onInvalidation: (message: Invalidation) => void,
+    onReconnect: () => void,
+    onClosed?: () => void,
+  ): Promise<() => void>;
   /** Stops the transport; idempotent. */
   close(): Promise<void>;
 }

@@ -45,6 +45,7 @@ const KNOWN = optionKeys<RedisInvalidationBusOptions>({
 interface Handlers {
   onInvalidation: (message: Invalidation) => void;
   onReconnect: () => void;
+  onClosed: (() => void) | undefined;
 }
 
 /** Wire format: `{"o":origin,"k":[keys]}` or `{"o":origin,"a":1}` for "every key". */
@@ -238,9 +239,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       }
     },
 
-    async subscribe(onInvalidation, onReconnect) {
+    async subscribe(onInvalidation, onReconnect, onClosed) {
       if (closing) throw new CacheError('closed', 'invalidation bus is closed');
-      const h = { onInvalidation, onReconnect };
+      const h = { onInvalidation, onReconnect, onClosed };
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {
         everReady = true;
@@ -266,7 +267,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     close() {
       closing ??= (async () => {
         signalClosed(new CacheError('closed', 'invalidation bus closed before it was subscribed'));
+        // Caches still subscribed (a bus shared by several caches, closed with one of them) hear
+        // nothing from now on: they must stop serving L1 copies no invalidation reaches.
+        const left = [...handlers];
         handlers.clear();
+        for (const h of left) h.onClosed?.();
         sub.off('message', onMessage);
         sub.off('ready', onReady);
         sub.off('reconnecting', onReconnecting);

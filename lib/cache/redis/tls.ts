@@ -352,6 +352,9 @@ type Guarded = { __hyperionGuard?: true };
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
  */
+/** How long the disconnect of a sentinel lookup client waits for its socket to close (ms). */
+const SENTINEL_DISCONNECT_MS = 100;
+
 function guardNode(
   node: Redis,
   ms: number,
@@ -369,9 +372,16 @@ function guardNode(
     // The first ones connect in their constructor, before a guard could wrap their connector (TLS
     // to a plain-text sentinel then waited for the command timeout): they are made lazy here,
     // guarded, then connected as iovalkey would have.
+    // disconnectTimeout: iovalkey disconnects each lookup client after its answer (or refusal)
+    // with a ref'd wait for the socket to close, 2 s by default, also when it closed already:
+    // with no sentinel answering, a closed cache's process stayed alive ~2 s.
     const toSentinel = (connector.connectToSentinel as (e: unknown, o?: object) => Redis).bind(connector);
     connector.connectToSentinel = (endpoint: unknown, opts?: { lazyConnect?: boolean }) => {
-      const sentinel = toSentinel(endpoint, { ...opts, lazyConnect: true });
+      const sentinel = toSentinel(endpoint, {
+        disconnectTimeout: SENTINEL_DISCONNECT_MS,
+        ...opts,
+        lazyConnect: true,
+      });
       sentinel.on('error', onSentinelError);
       guardNode(sentinel, ms, onSentinelError, onSentinelError);
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});

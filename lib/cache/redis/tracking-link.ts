@@ -165,25 +165,33 @@ export async function setUp(link: Link, parts: SetupParts): Promise<void> {
   }
   const session = link.session;
   await dataReady(link.data, parts.timeout);
-  const [info] = await withTimeout(
-    execAll(
-      link.data
-        .pipeline()
-        .info('server')
-        .client('TRACKING', 'OFF')
-        .client(...(trackingArgs(session.id, parts) as ['TRACKING'])),
-      ['INFO server', 'CLIENT TRACKING OFF', 'CLIENT TRACKING ON'],
-    ),
+  const commands = ['INFO server', 'CLIENT TRACKING OFF', 'CLIENT TRACKING ON'];
+  const results = await withTimeout(
+    link.data
+      .pipeline()
+      .info('server')
+      .client('TRACKING', 'OFF')
+      .client(...(trackingArgs(session.id, parts) as ['TRACKING']))
+      .exec()
+      .then((r) => r ?? []),
     parts.timeout,
     late('CLIENT TRACKING', parts.timeout),
   );
-  if (runIdOf(info) !== session.runId) {
+  // The run_ids are compared before any command error is looked at: after a failover the data
+  // connection is on the new master while a subscriber still open on the old one (a manual
+  // SENTINEL FAILOVER leaves it connected for seconds) has an id the new master does not know,
+  // so CLIENT TRACKING ON fails ("client ID … does not exist"). Thrown as it was, that error kept
+  // the old subscriber, and every retry failed the same way until the old master dropped it
+  // (~10 s of L1 bypassed). A subscriber on another server is replaced.
+  const [infoErr, info] = results[0] ?? [new Error('no reply to INFO server'), undefined];
+  if (!infoErr && runIdOf(info) !== session.runId) {
     // The two connections reached different servers (a failover in progress): undo, start over.
     link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
     session.dead = true;
     session.sub.disconnect();
     throw new Error('tracking subscriber and data connection are on different servers');
   }
+  for (const [i, [err]] of results.entries()) if (err) throw named(commands[i] ?? 'pipeline', err);
 }
 
 /**

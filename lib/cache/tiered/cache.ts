@@ -47,9 +47,12 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     close() {
       closing ??= (async () => {
         state.closed = true;
-        guarded.drain();
         tracking.stop();
         bus.unsubscribe();
+        // Before L2 closes: a lease left in Redis would make every other instance missing that
+        // key wait `leaseWait` (or the lease's TTL) for a load that is not coming.
+        await ctx.leases.releaseAll();
+        guarded.drain();
         const errors: unknown[] = [];
         for (const part of [o.tracking, o.bus, o.l2, o.l1]) {
           try {

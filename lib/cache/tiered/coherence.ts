@@ -12,6 +12,11 @@ const SLOTS = 4096;
  */
 export interface Fence {
   mark(): number;
+  /**
+   * A new mark, later than every mark taken so far, with nothing invalidated: reads begun before
+   * it can be told apart (`mark < advance()`) while their stores stay valid.
+   */
+  advance(): number;
   invalidate(key: string): void;
   invalidateAll(): void;
   stillValid(key: string, mark: number): boolean;
@@ -23,6 +28,7 @@ export function createFence(): Fence {
   let allAt = 0;
   return {
     mark: () => seq,
+    advance: () => ++seq,
     invalidate(key) {
       slots[slot(key)] = ++seq;
     },

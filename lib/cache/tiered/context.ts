@@ -11,6 +11,7 @@ import { createFence, type Fence } from './coherence.js';
 import { createPublisher, type Publish } from './invalidation.js';
 import { createGuard, type Guard } from './l2.js';
 import { createL2Reader, type L2Reader } from './l2-read.js';
+import { createLeases, type Leases } from './leases.js';
 import { createLocal, type FillGate, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import { type Counters, createCounters } from './stats.js';
@@ -34,6 +35,11 @@ export interface Context {
   /** Throws `CacheError('closed')` once the cache is closed. */
   assertOpen(): void;
   /**
+   * The loader leases this cache holds or is taking (./leases.ts): `close()` releases them before
+   * it closes L2, so other instances need not wait out the lease's TTL.
+   */
+  readonly leases: Leases;
+  /**
    * The options of every L2 write: its budget is `l2Timeout`, so that an L2 that can land a write
    * late (Redis) refuses it once this cache has reported it as failed.
    */
@@ -53,7 +59,13 @@ function randomId(): string {
 export function createContext(o: ResolvedOptions): Context {
   const fence = createFence();
   // With tracking, L1 stays unfilled until the tracker first confirms (./tracking.ts).
-  const gate: FillGate = { trusted: o.tracking === undefined, writeFills: o.tracking === undefined };
+  // With a bus, L1 stays unfilled until its first subscription is live (./invalidation.ts).
+  const gate: FillGate = {
+    trusted: o.tracking === undefined,
+    writeFills: o.tracking === undefined,
+    subscribed: o.bus === undefined,
+    since: 0,
+  };
   const local = createLocal(o, fence, gate);
   const instanceId = o.instanceId ?? randomId();
   const counters = createCounters();
@@ -87,5 +99,6 @@ export function createContext(o: ResolvedOptions): Context {
     assertOpen() {
       if (state.closed) throw new CacheError('closed', 'tiered cache is closed');
     },
+    leases: createLeases(o.l2Timeout),
   };
 }

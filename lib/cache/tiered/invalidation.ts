@@ -5,7 +5,7 @@
  */
 
 import type { Invalidation } from '../../core/contracts.js';
-import { ignore, type Local } from './local.js';
+import { type FillGate, ignore, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
 import { withTimeout } from './timing.js';
@@ -19,6 +19,7 @@ export interface BusSide {
   readonly instanceId: string;
   readonly counters: Counters;
   readonly local: Local;
+  readonly gate: FillGate;
   readonly state: { readonly closed: boolean };
 }
 
@@ -41,10 +42,11 @@ export function createPublisher(ctx: Pick<BusSide, 'o' | 'instanceId' | 'counter
 
 /**
  * Subscribes to the other instances' invalidations. `ready` settles with the subscription (at once
- * without a bus); `unsubscribe` removes the handlers once it is live.
+ * without a bus); until then L1 is not filled, and it is cleared once the subscription is live.
+ * `unsubscribe` removes the handlers once it is live.
  */
 export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): void } {
-  const { o, instanceId, counters, local, state } = ctx;
+  const { o, instanceId, counters, local, gate, state } = ctx;
   const { bus, logger } = o;
   let unsubscribe: (() => void) | undefined;
 
@@ -64,14 +66,37 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     counters.busReconnects++;
     logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
     counters.l1Clears++;
+    // Not a write: a load in flight still stores its value in L2 (conditionally), it only may not
+    // fill L1 (a dropAll's fence cancelled that store, and another instance loaded the key again).
+    local.clearFills();
+  }
+
+  let busClosed = false;
+  function onClosed(): void {
+    busClosed = true;
+    if (state.closed) return;
+    // The bus was closed under this cache (shared with a cache that closed it): no invalidation
+    // will arrive, so L1 is emptied and no longer filled; every read goes to L2.
+    gate.subscribed = false;
+    counters.l1Clears++;
+    logger?.warn('tiered cache: invalidation bus closed by another of its users, L1 no longer used', {
+      cache: 'tiered',
+      instanceId,
+    });
     local.dropAll();
   }
 
   const ready: Promise<void> = bus
-    ? bus.subscribe(onInvalidation, onReconnect).then(
+    ? bus.subscribe(onInvalidation, onReconnect, onClosed).then(
         (unsub) => {
-          if (state.closed) unsub();
-          else unsubscribe = unsub;
+          if (state.closed) return unsub();
+          unsubscribe = unsub;
+          // L1 was not filled until now (see FillGate.subscribed); a read that began before
+          // the subscription may still be on its way with a value whose invalidation went to no
+          // one: it may not fill L1 (FillGate.since). Not an invalidation: a load begun before
+          // still stores its value in L2 (the fence of a clear cancelled that store, so the first
+          // getOrSet of a cache made a moment before never reached Redis).
+          if (!busClosed) local.openFills();
         },
         (err) => {
           counters.busErrors++;

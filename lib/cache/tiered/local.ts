@@ -96,6 +96,18 @@ function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undef
 export interface FillGate {
   trusted: boolean;
   writeFills: boolean;
+  /**
+   * With a bus: false until its first subscription is live (./invalidation.ts). Before that, an
+   * invalidation another instance publishes reaches no one here, so a copy put into L1 could be
+   * served after its key changed, for up to `l1Ttl`. Without a bus it stays true.
+   */
+  subscribed: boolean;
+  /**
+   * Fills need a read that began at or after this fence mark (set when the bus's first
+   * subscription went live: a read begun before may carry a value whose invalidation went to no
+   * one). Unlike an invalidation it does not cancel those reads' L2 stores: nothing was written.
+   */
+  since: number;
 }
 
 export interface Local {
@@ -124,6 +136,16 @@ export interface Local {
   /** `drop` for every key. */
   dropAll(): Promise<unknown>;
   /**
+   * A coherence clear that is no write (tracking lost or confirmed, the bus subscribed): L1 is
+   * cleared and a read begun before may not fill it (`FillGate.since`), but a load begun before
+   * still stores its value in L2 (conditionally, as always); callers from now on start new
+   * flights. `dropAll`'s fence cancelled those stores too, so the first getOrSet of a cache made a
+   * moment before its tracker confirmed never reached Redis.
+   */
+  clearFills(): Promise<unknown>;
+  /** The bus's first subscription is live: `clearFills`, then L1 may be filled. */
+  openFills(): void;
+  /**
    * Drops the L1 copies of the keys `affected` selects, and fences every fill of a read that
    * began before (any key: a read on its way may have been answered by a server that no longer
    * owns its key). O(L1 keys). Returns false when L1 cannot list its keys: then it was cleared.
@@ -134,14 +156,14 @@ export interface Local {
 export function createLocal(
   o: ResolvedOptions,
   fence: Fence,
-  gate: FillGate = { trusted: true, writeFills: true },
+  gate: FillGate = { trusted: true, writeFills: true, subscribed: true, since: 0 },
 ): Local {
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
 
   function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
-    if (!gate.trusted) return;
+    if (!gate.trusted || !gate.subscribed || mark < gate.since) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
       l1.delete(key).catch(ignore);
@@ -174,6 +196,12 @@ export function createLocal(
     if (staleUntil <= t || !fence.stillValid(key, mark)) return;
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
     l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).catch(ignore);
+  }
+
+  function clearFills(): Promise<unknown> {
+    gate.since = fence.advance();
+    flights.clear();
+    return l1.clear().catch(ignore);
   }
 
   function forget(key: string): void {
@@ -228,6 +256,13 @@ export function createLocal(
       fence.invalidateAll();
       flights.clear();
       return l1.clear().catch(ignore);
+    },
+
+    clearFills,
+
+    openFills() {
+      clearFills();
+      gate.subscribed = true;
     },
 
     dropWhere(affected) {

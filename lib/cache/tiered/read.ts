@@ -35,7 +35,7 @@ export interface ReadPath {
 }
 
 export function createReadPath(ctx: Context): ReadPath {
-  const { o, counters: c, fence, guarded, l2Read, local, state, assertOpen, l2Write } = ctx;
+  const { o, counters: c, fence, guarded, l2Read, local, state, assertOpen, l2Write, leases } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
 
@@ -90,7 +90,7 @@ export function createReadPath(ctx: Context): ReadPath {
     if (lease && l2State !== 'down') {
       let taken: (() => Promise<void>) | undefined | false = false;
       try {
-        taken = await guarded('lease', () => lease.acquire(key));
+        taken = await takeLease(key);
       } catch {
         // Lease store unreachable: load locally at once rather than wait for nothing.
       }
@@ -103,6 +103,8 @@ export function createReadPath(ctx: Context): ReadPath {
       }
     }
     try {
+      // close() began while the lease was being taken: it releases the lease; do not load.
+      if (release) assertOpen();
       c.loaderCalls++;
       let value: Bytes;
       try {
@@ -117,7 +119,24 @@ export function createReadPath(ctx: Context): ReadPath {
       await store(key, value, ttl, mark, l2State, budget, seen);
       return { value, source: 'loader', stale: false };
     } finally {
-      if (release) guarded('lease release', release).catch(ignore);
+      if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
+    }
+  }
+
+  /**
+   * Takes the lease of `key` (guarded like every L2 call), tracked so that `close()` releases it.
+   * A lease granted after the guard gave up waiting for it is released at once: nobody loads under it.
+   */
+  async function takeLease(key: string): Promise<(() => Promise<void>) | undefined> {
+    let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
+    try {
+      return await guarded('lease', () => {
+        acquiring = leases.taking(lease!.acquire(key));
+        return acquiring;
+      });
+    } catch (err) {
+      if (acquiring) leases.late(acquiring);
+      throw err;
     }
   }
 
@@ -166,7 +185,7 @@ export function createReadPath(ctx: Context): ReadPath {
       try {
         const got = await fresh();
         if (got) return got;
-        taken = await guarded('lease', () => lease!.acquire(key));
+        taken = await takeLease(key);
       } catch {
         break;
       }
@@ -174,7 +193,7 @@ export function createReadPath(ctx: Context): ReadPath {
       // The holder may have stored its value just before it released the lease.
       const got = await fresh().catch(() => undefined);
       if (!got) return taken;
-      guarded('lease release', taken).catch(ignore);
+      if (leases.forget(taken)) guarded('lease release', taken).catch(ignore);
       return got;
     }
     c.leaseTimeouts++;

@@ -4,8 +4,8 @@
  * its way to L2 does not put its reply into L1); a `null` report clears L1. While the tracker
  * cannot vouch for L1 (`onLost` until `onConfirmed`) L1 is cleared and no fill is allowed, so
  * every read goes to L2; on confirmation L1 is cleared once more (what was filled before may have
- * missed an invalidation) and fills resume. The fence makes the two clears cancel every read that
- * began before them. When only some keys may have missed invalidations (`onMoved`: cluster slots
+ * missed an invalidation) and fills resume. A read that began before either clear never fills L1
+ * (`FillGate.since`); a load among them still stores its value in L2 (the clears are no writes). When only some keys may have missed invalidations (`onMoved`: cluster slots
  * that changed owner between tracked nodes), only those leave L1 and L1 stays trusted.
  */
 import type { TrackingHandlers } from '../../core/contracts.js';
@@ -40,6 +40,11 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
     counters.l1Clears++;
     local.dropAll();
   };
+  // A loss or a confirmation is no write: loads in flight still store their values in L2.
+  const reset = () => {
+    counters.l1Clears++;
+    local.clearFills();
+  };
   const handlers: TrackingHandlers = {
     onInvalidate(keys) {
       if (state.closed) return;
@@ -56,7 +61,7 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
       gate.trusted = false;
       counters.trackingLosses++;
       o.logger?.warn('tiered cache: tracking lost, L1 bypassed until confirmed', { cache: 'tiered', reason });
-      clear();
+      reset();
     },
     onMoved(affected) {
       if (state.closed) return;
@@ -65,7 +70,7 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
     },
     onConfirmed() {
       if (state.closed) return;
-      clear();
+      reset();
       gate.trusted = true;
     },
   };

@@ -53,8 +53,18 @@ describeWithServers('invalidation bus on a cluster', skipRedis(), () => {
     assert.equal(await holdInL1(a, 'k'), 'v1');
 
     const before = a.stats().busReconnects;
-    // Kill every pub/sub connection on every node (the bus subscribers of both instances).
-    for (const n of cluster.nodes) await redisCommand(n.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    // Kill the pub/sub connections open now on every node (the bus subscribers of both
+    // instances), by id: a node-by-node `CLIENT KILL TYPE pubsub` could also kill the new
+    // subscriber iovalkey had just opened on a node the loop had not reached yet, a second move
+    // reported after the first — and B's write below could then be published during it, to no
+    // one (the test failed now and then under load, waiting for the invalidation).
+    const victims: [number, string][] = [];
+    for (const n of cluster.nodes) {
+      const list = String(await redisCommand(n.port, ['CLIENT', 'LIST', 'TYPE', 'pubsub']));
+      for (const m of list.matchAll(/^id=(\d+)\s/gm)) victims.push([n.port, m[1]!]);
+    }
+    assert.ok(victims.length >= 2, `both subscribers found (${victims.length})`);
+    for (const [port, id] of victims) await redisCommand(port, ['CLIENT', 'KILL', 'ID', id]);
     await waitFor(() => a.stats().busReconnects > before, {
       timeoutMs: 5000,
       what: 'the bus to report the reconnect',

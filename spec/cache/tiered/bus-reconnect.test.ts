@@ -15,7 +15,7 @@ import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
-import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
 const DELAY_MS = 300;
@@ -82,5 +82,43 @@ describeWithServers('invalidation bus reconnect', skipRedis(), () => {
     await new Promise((r) => setTimeout(r, 2 * DELAY_MS + 200));
     proxy.delay = 0;
     assert.equal(text(await a.get('k')), 'v2', 'the write made during the re-subscription reached A');
+  });
+
+  it('a load in flight across the reconnect still stores its value in L2, not in L1', async () => {
+    // Tiered audit 2: the reconnect's L1 clear fenced loads in flight as if their keys had been
+    // written, so their values never reached Redis and other instances loaded them again.
+    const l2a = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      keyPrefix: 'bus-rc2:',
+      name: 'a2',
+    });
+    const a = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: l2a,
+      bus: createRedisInvalidationBus({ client: l2a.client, channel: 'bus-rc2:inv' }),
+      l1Ttl: 60_000,
+    });
+    closers.push(() => a.close());
+    await a.ready;
+    const reconnects = a.stats().busReconnects;
+    const value = await a.getOrSet(
+      'm',
+      async () => {
+        await redisCommand(redis.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        await waitFor(() => a.stats().busReconnects > reconnects, {
+          timeoutMs: 10_000,
+          what: 'the reconnect',
+        });
+        return Buffer.from('loaded');
+      },
+      60_000,
+    );
+    assert.equal(text(value), 'loaded');
+    assert.ok((await l2a.get('m')) !== undefined, 'the loaded value reached L2');
+    assert.equal(
+      (await a.getWithMeta('m'))?.source,
+      'l2',
+      'it did not fill L1 (read begun before the clear)',
+    );
   });
 });

@@ -82,4 +82,18 @@ describeWithServers('tiered close() leaves no timer behind', skipRedis(), () => 
     assert.ok(exited, 'the child was still alive 15 s after close() resolved');
     assert.match(out, /timers 0\n/, `timers still keeping the process alive 500 ms after close: ${out}`);
   });
+
+  it('sentinel mode, no sentinel ever answered (cache, tracking, bus): no timer left 1.7 s after close()', async () => {
+    // Tiered audit 2: each master lookup opens a short-lived client to a sentinel and disconnects
+    // it, and iovalkey's disconnect of that client armed its default 2 s ref'd wait for the socket:
+    // the process stayed alive ~2 s after close(). What is left is iovalkey's own wait between two
+    // rounds over the sentinels (our backoff, at most 1 s), then one last refused lookup.
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const { out, exited } = await runChild(
+      { DOWN_SENTINELS: ports.join(','), COUNT_AFTER_MS: '1700' },
+      15_000,
+    );
+    assert.ok(exited, 'the child was still alive 15 s after close() resolved');
+    assert.match(out, /timers 0\n/, `timers still keeping the process alive 1.7 s after close: ${out}`);
+  });
 });

@@ -15,6 +15,9 @@ export interface OutsideWriter {
   close(): void;
 }
 
+/** Longest wait for one redis-cli reply (a hang guard; see `run`). */
+const REPLY_WAIT_MS = 30_000;
+
 /** `redis-cli -p port [-c] [-a password]` reading commands from a pipe, one reply line per command. */
 export function outsideWriter(
   port: number,
@@ -41,15 +44,37 @@ export function outsideWriter(
     }
   });
   child.on('error', () => {});
-  child.stderr.on('data', () => {});
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2000);
+  });
+  // Set once a reply did not come: replies are matched to commands by order only, so the stream
+  // is out of step for good and every later command is refused (before, the timed-out command's
+  // waiter stayed queued and took the next command's reply: one slow reply became a cascade of
+  // wrong acknowledgements and more "no reply" failures).
+  let broken: Error | undefined;
   return {
     run(line) {
+      if (broken) return Promise.reject(broken);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`redis-cli gave no reply to ${line}`)), 5000);
-        waiting.push((reply) => {
+        const waiter = (reply: string) => {
           clearTimeout(timer);
           resolve(reply);
-        });
+        };
+        // A bound on a hang, not on latency: a redis-cli process starved by a loaded machine
+        // answered after more than the 5 s this used to allow (the tracking model test then
+        // failed with "no reply" although nothing was wrong). What a test measures or checks
+        // about the write counts from its reply, whenever that comes.
+        const timer = setTimeout(() => {
+          broken = new Error(
+            `redis-cli gave no reply to ${line} within ${REPLY_WAIT_MS} ms (stderr: ${stderr})`,
+          );
+          const i = waiting.indexOf(waiter);
+          if (i !== -1) waiting.splice(i, 1);
+          reject(broken);
+        }, REPLY_WAIT_MS);
+        waiting.push(waiter);
         child.stdin.write(`${line}\n`);
       });
     },

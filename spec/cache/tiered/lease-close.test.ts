@@ -1,0 +1,110 @@
+/**
+ * close() and the cross-instance loader lease, on real Redis (tiered audit 2). Seen from outside:
+ * an instance closed while it loaded a key under the lease left `hyperion:lease:…` in Redis for the
+ * lease's whole TTL (10 s by default; its release ran after the loader, on a closed client, and
+ * failed), so another instance missing that key waited all of `leaseWait`, counted a lease
+ * timeout, then loaded. close() now releases the leases the cache holds, and those it is taking,
+ * before it closes L2.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisLease } from '../../../lib/cache/redis/index.js';
+import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
+import type { LoaderLease } from '../../../lib/core/contracts.js';
+import { CacheError } from '../../../lib/core/errors.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+
+const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
+let unique = 0;
+
+describeWithServers('tiered lease: close() releases the leases it holds', skipRedis(), () => {
+  let redis: RedisStandalone;
+  const closers: (() => Promise<unknown>)[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const c of closers) await c().catch(() => {});
+    await redis?.stop();
+  });
+
+  /** An instance on namespace `ns`; `wrap` may stand between the cache and the Redis lease. */
+  const instance = (ns: string, wrap: (lease: LoaderLease) => LoaderLease = (l) => l): TieredCache => {
+    const l2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: `${ns}:` });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      // The Redis default (10 s): what a lease left behind costs the others.
+      lease: wrap(createRedisLease({ client: l2.client, prefix: `${ns}:lease:` })),
+      leaseWait: 3_000,
+    });
+    closers.push(() => cache.close());
+    return cache;
+  };
+  const leaseKey = (ns: string, key: string) => `${ns}:lease:${key}`;
+  const exists = async (key: string) => Number(await redisCommand(redis.port, ['EXISTS', key])) === 1;
+
+  it('closed while loading under the lease: the lease is gone, another instance loads at once', async () => {
+    const ns = `lc${++unique}`;
+    const a = instance(ns);
+    let deliver!: () => void;
+    const slow = new Promise<void>((r) => {
+      deliver = r;
+    });
+    const loading = a.getOrSet('k', async () => {
+      await slow;
+      return Buffer.from('from a');
+    });
+    loading.catch(() => {});
+    await waitFor(() => exists(leaseKey(ns, 'k')), { timeoutMs: 3000, what: 'a to hold the lease' });
+    await a.close();
+    assert.equal(await exists(leaseKey(ns, 'k')), false, 'the lease was released by close()');
+    deliver();
+    await loading.catch(() => {});
+
+    const b = instance(ns);
+    let bLoads = 0;
+    const started = performance.now();
+    const value = await b.getOrSet('k', async () => {
+      bLoads++;
+      return Buffer.from('from b');
+    });
+    const waited = performance.now() - started;
+    assert.equal(text(value), 'from b');
+    assert.equal(bLoads, 1);
+    assert.equal(b.stats().leaseTimeouts, 0, 'b did not wait out leaseWait');
+    assert.ok(waited < 1_000, `b answered in ${waited.toFixed(0)} ms, not after leaseWait (3 s)`);
+  });
+
+  it('closed while the lease was being taken: close() waits for it and releases it, the loader is not called', async () => {
+    const ns = `lc${++unique}`;
+    let grant!: () => void;
+    const granted = new Promise<void>((r) => {
+      grant = r;
+    });
+    let asked = false;
+    const a = instance(ns, (lease) => ({
+      async acquire(key) {
+        asked = true;
+        // The SET NX reaches Redis only once the test lets it: close() has begun by then.
+        await granted;
+        return lease.acquire(key);
+      },
+    }));
+    let loads = 0;
+    const loading = a.getOrSet('k', async () => {
+      loads++;
+      return Buffer.from('from a');
+    });
+    loading.catch(() => {});
+    await waitFor(() => asked, { timeoutMs: 3000, what: 'a to ask for the lease' });
+    const closing = a.close();
+    grant();
+    await closing;
+    assert.equal(await exists(leaseKey(ns, 'k')), false, 'the lease taken during close() was released');
+    await assert.rejects(loading, (e: unknown) => e instanceof CacheError && e.code === 'closed');
+    assert.equal(loads, 0, 'no load ran under a lease of a closed cache');
+  });
+});
