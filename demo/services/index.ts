@@ -278,12 +278,15 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       });
       opened.push(tiered);
       // The bus subscription: wait for it a little, but a Redis that is down must not stop the start
-      // (the bus subscribes by itself once Redis answers): a failed health check ends the wait.
+      // (the bus subscribes by itself once Redis answers): a failed health check ends the wait (a
+      // degraded one — Redis answers, but is out of memory or has no sentinel — does not).
       const redisHealth = options.redisUrl ? (l2 as ReturnType<typeof createRedisCache>).health() : undefined;
       await Promise.race([
         tiered.ready.catch((err: unknown) => logger.warn('invalidation bus not subscribed', { error: err })),
         new Promise((r) => setTimeout(r, 3000).unref()),
-        ...(redisHealth ? [redisHealth.then((h) => (h.ok ? new Promise(() => {}) : undefined))] : []),
+        ...(redisHealth
+          ? [redisHealth.then((h) => (h.ok || h.degraded ? new Promise(() => {}) : undefined))]
+          : []),
       ]);
       layers = { cache: tiered, l1, l2 };
       inst.watchCache(l1, 'l1');

@@ -5,6 +5,7 @@
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 import { type GuardedWrites, inTimeInBatch } from './deadline.js';
+import { markKey } from './nodes.js';
 import { keySlot } from './slots.js';
 
 export type BatchOp =
@@ -40,18 +41,31 @@ function add(
       p.pttl(op.key);
       break;
     case 'mget':
-      p.mgetBuffer(...op.keys);
+      p.mgetBuffer(op.keys as string[]); // one array: iovalkey flattens it (no spread of many keys)
       break;
     case 'unlink':
       if (w) w.writes.queueDelete(p, op.keys, w.budget, w.at);
-      else p.unlink(...op.keys);
+      else p.unlink(op.keys as string[]);
       break;
   }
 }
 
 /**
+ * Commands per pipeline of a batch. iovalkey builds and writes a pipeline synchronously (a guarded
+ * SET costs most): a `setMany` of 300,000 entries blocked the event loop for ~15 s at once, so no
+ * timer could fire, every entry reached Redis after its deadline and was refused, the caller
+ * waited ~24 s at a 5 s command timeout, and the connection stayed clogged behind the batch (the
+ * next command timed out too). Sent in chunks, the loop breathes between them, and the batch stops
+ * once its time is up.
+ */
+export const BATCH_CHUNK = 1000;
+
+/**
  * Replies in the order of `ops`; rejects with the first command error. With `writes`, every set
  * and delete is deadline-guarded (./deadline.ts) and one that arrived too late rejects as a timeout.
+ * `limit` (ms from `at`, e.g. the command timeout): a batch of more than `BATCH_CHUNK` commands
+ * (per node) is sent in chunks, and none is sent once `limit` (or `budget`) has passed: the call
+ * rejects with a timeout at once (the chunks not sent were not applied).
  */
 export async function runBatch(
   client: Redis | Cluster,
@@ -59,11 +73,41 @@ export async function runBatch(
   writes?: GuardedWrites,
   budget?: number,
   at = Date.now(),
+  limit?: number,
 ): Promise<unknown[]> {
   const out: unknown[] = new Array(ops.length);
   const w = writes && { writes, budget, at };
+  const end = at + Math.min(limit ?? Number.POSITIVE_INFINITY, budget ?? Number.POSITIVE_INFINITY);
+  // The chunks are pipelined (none waits for the replies of the one before), with a turn of the
+  // event loop between them; none is sent once the time is up.
+  const inChunks = async (order: readonly number[], moved?: number[]) => {
+    if (order.length <= BATCH_CHUNK) return execInto(client.pipeline(), ops, order, out, w, moved);
+    // The first failure of a chunk (a refusal, OOM, a lost connection) ends the batch: no chunk is
+    // sent after it, and the caller gets it once the chunks sent have settled.
+    let failure: { err: unknown } | undefined;
+    const sent: Promise<void>[] = [];
+    for (let from = 0; from < order.length && failure === undefined; from += BATCH_CHUNK) {
+      if (from > 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (failure !== undefined) break;
+        if (Date.now() >= end) {
+          throw new Error(
+            `Command timed out: ${end - at} ms passed after ${from} of ${order.length} commands of the batch were sent; the rest were not sent`,
+          );
+        }
+      }
+      const chunk = order.slice(from, from + BATCH_CHUNK);
+      sent.push(
+        execInto(client.pipeline(), ops, chunk, out, w, moved).catch((err: unknown) => {
+          failure ??= { err };
+        }),
+      );
+    }
+    await Promise.all(sent);
+    if (failure !== undefined) throw failure.err;
+  };
   if (!client.isCluster) {
-    await execInto(client.pipeline(), ops, undefined, out, w);
+    await inChunks(ops.map((_, i) => i));
     return out;
   }
   const slots = (client as Cluster).slots;
@@ -76,7 +120,7 @@ export async function runBatch(
     else groups.set(id, [i]);
   });
   const moved: number[] = [];
-  await Promise.all([...groups.values()].map((idx) => execInto(client.pipeline(), ops, idx, out, w, moved)));
+  await Promise.all([...groups.values()].map((idx) => inChunks(idx, moved)));
   if (moved.length > 0) await resendMoved(client as Cluster, ops, moved, out, w);
   return out;
 }
@@ -107,6 +151,8 @@ async function resendMoved(
   await Promise.all([...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)));
 }
 
+const keyOf = (op: BatchOp) => ('keys' in op ? op.keys[0]! : op.key);
+
 /** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
 const guarded = (op: BatchOp) => op.kind === 'set' || op.kind === 'del' || op.kind === 'unlink';
 
@@ -120,12 +166,17 @@ async function execInto(
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);
-  const replies = (await p.exec()) ?? [];
+  // A failure names the node of this part's first key (./nodes.ts; only a cluster uses it).
+  const first = idx && ops[order[0]!];
+  const replies =
+    (await p.exec().catch((err: unknown) => {
+      throw first ? markKey(err, keyOf(first)) : err;
+    })) ?? [];
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
   const redirected: number[] = [];
   replies.forEach(([err, value], j) => {
     if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(order[j]!);
-    else if (err) throw err;
+    else if (err) throw idx ? markKey(err, keyOf(ops[order[j]!]!)) : err;
     else out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTimeInBatch(value as number) : value;
   });
   moved?.push(...redirected);

@@ -88,6 +88,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     counters,
     dispatch,
     writes,
+    timeout,
   };
 
   let closing: Promise<void> | undefined;
@@ -119,10 +120,20 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     transaction: counted(transactions, dispatch),
     pipeline: () => createPipeline(ctx, wrote),
     stats: () => snapshot(counters),
-    health() {
-      if (gate.closed)
-        return Promise.resolve({ ok: false, mode: o.mode, error: 'cache is closed', nodes: [] });
-      return probeHealth(client, o.mode, o.commandTimeout, secrets);
+    async health() {
+      if (gate.closed) return { ok: false, mode: o.mode, error: 'cache is closed', nodes: [] };
+      const started = Date.now();
+      // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
+      // like any command (bounded). Before, it reported `not connected (wait)` until some other
+      // command connected — for ever, if a readiness check held traffic back until health was ok.
+      // (Its refusal, e.g. too many callers waiting, is left to the probe to report: never throws.)
+      if (client.status === 'wait') {
+        try {
+          await gate.pass('health', false);
+        } catch {}
+      }
+      const left = Math.max(1, o.commandTimeout - (Date.now() - started));
+      return probeHealth(client, o.mode, left, secrets, dispatch.lastOom());
     },
     close() {
       writes.stop();
@@ -165,8 +176,10 @@ function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['t
     // Misuse is reported as such even while Redis is unreachable (the runner checks it again).
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
     checkKeys(options?.watch ?? [], 'transaction option `watch` must be an array of keys');
+    // The transaction's one budget counts from here: the wait for the gate is part of it.
+    const startedAt = Date.now();
     await dispatch.admit('transaction');
-    return runner.transaction(fn, options).catch((err: unknown) => {
+    return runner.transaction(fn, options, startedAt).catch((err: unknown) => {
       const code = err instanceof CacheError ? err.code : undefined;
       if (code === 'timeout' || code === 'unavailable' || code === 'oom' || code === 'backend') {
         dispatch.failed('transaction', err as CacheError);

@@ -11,6 +11,7 @@ import { assertWriteOptions } from '../../core/validate.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
+import { closedError } from './errors.js';
 import type { RedisCache } from './types.js';
 
 export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
@@ -70,9 +71,11 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     // cache could not know whether the key held a value anyway (as the tiered cache does for L2).
     let unanswered = false;
     try {
-      cached = await dispatch.run('get', () => client.getBuffer(prefix + key), true);
+      // The key names its node in a cluster (the logged failure of a fail-open read included).
+      cached = await dispatch.run('get', () => client.getBuffer(prefix + key), true, prefix + key);
     } catch (err) {
-      if ((err as CacheError).code === 'closed') throw err;
+      // After close() the caller called getOrSet, not get: the message says so.
+      if ((err as CacheError).code === 'closed') throw closedError('getOrSet');
       // Fail open: already counted and reported by run(); the loader answers instead.
       unanswered = true;
     }

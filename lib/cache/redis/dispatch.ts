@@ -64,6 +64,8 @@ export interface Dispatcher {
   bounded<T>(work: Promise<T>, op: string, budget: number | undefined, at: number, key?: string): Promise<T>;
   /** Resolves once no command is in flight (at once when none is). */
   idle(): Promise<void>;
+  /** When (`Date.now()`) a command last failed with `oom` (the server refused it for lack of memory). */
+  lastOom(): number | undefined;
   /**
    * Makes every command wait, in call order, while `pending()` returns a promise (the first server
    * clock measurement of ./deadline.ts): a SET waits for it, and a command called after that SET
@@ -84,6 +86,8 @@ export interface CacheContext {
   readonly dispatch: Dispatcher;
   /** Deadline-guarded SETs and deletes (./deadline.ts). */
   readonly writes: GuardedWrites;
+  /** The command timeout (ms; `undefined` for an injected client without one): bounds batches. */
+  readonly timeout: number | undefined;
 }
 
 export function createDispatcher(
@@ -95,11 +99,13 @@ export function createDispatcher(
 ): Dispatcher {
   let drained: (() => void) | undefined;
   let held: () => Promise<void> | undefined = () => undefined;
+  let oomAt: number | undefined;
   const settle = () => {
     if (--counters.inflight === 0) drained?.();
   };
   const failed = (op: string, e: CacheError) => {
     counters.errors++;
+    if (e.code === 'oom') oomAt = Date.now();
     report('redis cache operation failed', { op, code: e.code, error: e.message });
   };
 
@@ -206,6 +212,7 @@ export function createDispatcher(
     holdWhile(pending) {
       held = pending;
     },
+    lastOom: () => oomAt,
     idle() {
       if (counters.inflight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {

@@ -1,9 +1,10 @@
 /** `health()`: a timed PING plus the topology the client sees. Never throws. */
-import type { Cluster, Redis } from 'iovalkey';
+import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
 import { describeNodes, nodeAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
+import { iovalkey } from './peer.js';
 
 export interface RedisNodeHealth {
   /** `host:port` as the client knows the node. */
@@ -33,6 +34,21 @@ export interface RedisHealth {
   readonly nodes: readonly RedisNodeHealth[];
   /** Why it is not ok (no secrets). */
   readonly error?: string;
+  /**
+   * `true` when the server answers (reads work, `latencyMs` and `nodes` are filled) but the cache is
+   * impaired, so `ok` is `false` and `error` says why: a master out of memory (`maxmemory` reached
+   * under `noeviction` or a `volatile-*` policy with nothing left to evict: every write fails with
+   * `oom`), or in sentinel mode no sentinel answering (the master serves, but nothing can fail over).
+   */
+  readonly degraded?: true;
+  /** Sentinel mode: each sentinel's answer to a PING on a short-lived connection of its own. */
+  readonly sentinels?: readonly RedisSentinelHealth[];
+}
+
+export interface RedisSentinelHealth {
+  readonly address: string;
+  readonly connected: boolean;
+  readonly error?: string;
 }
 
 /** Like the client's own command timeout, so that it maps to CacheError('timeout'). */
@@ -44,18 +60,115 @@ async function timedPing(node: Redis, ms: number): Promise<number> {
   return performance.now() - start;
 }
 
+/** How long a write refused with `oom` keeps `health()` degraded while the server is at its limit. */
+export const OOM_RECENT_MS = 10_000;
+
+/** A field of an `INFO` reply, or `undefined`. */
+function infoField(text: string, field: string): string | undefined {
+  return new RegExp(`^${field}:(.*?)\\r?$`, 'm').exec(text)?.[1];
+}
+
+/**
+ * Why writes to `node` fail for lack of memory, or `undefined`. Redis refuses every write (`OOM`)
+ * while its memory, less what it does not count for eviction (replication and AOF buffers), is
+ * over `maxmemory` and the policy cannot evict: `noeviction`, or a `volatile-*` policy whose keys
+ * with a TTL are all gone (under a `volatile-*` policy that can still evict, and under `allkeys-*`,
+ * each command evicts back below the limit first, so memory does not stay over it). An `INFO`
+ * the ACL refuses (or any other failure) reports nothing: the PING decides reachability.
+ */
+async function outOfMemory(node: Redis, ms: number, lastOom?: number): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = String(await withTimeout(node.info('memory'), ms, timedOut, { unref: true }));
+  } catch {
+    return undefined;
+  }
+  const max = Number(infoField(text, 'maxmemory'));
+  const used =
+    Number(infoField(text, 'used_memory')) - Number(infoField(text, 'mem_not_counted_for_evict') ?? 0);
+  const policy = infoField(text, 'maxmemory_policy') ?? '';
+  if (!(max > 0) || policy.startsWith('allkeys-')) return undefined;
+  const where = `on ${nodeAddress(node)} (used_memory ${used}, maxmemory ${max}, maxmemory-policy ${policy})`;
+  if (used > max) return `out of memory ${where}: every write fails with oom (reads and deletes still work)`;
+  // Redis counts the incoming command in its check: a large value is refused while memory is still
+  // a little below the limit. So a refusal this cache met recently counts too.
+  const ago = lastOom === undefined ? Number.POSITIVE_INFINITY : Date.now() - lastOom;
+  if (ago <= OOM_RECENT_MS)
+    return `nearly out of memory ${where}: a write was refused with oom ${ago} ms ago (reads and deletes still work)`;
+  return undefined;
+}
+
+/**
+ * PINGs every sentinel the client was given, each on a short-lived connection of its own with the
+ * sentinels' credentials and TLS (the client's own sentinel connections reconnect only once a
+ * minute, so their state says little). Never rejects.
+ */
+async function probeSentinels(redis: Redis, ms: number, secrets: readonly (string | undefined)[]) {
+  const o = redis.options as {
+    sentinels: { host?: string; port?: number }[];
+    sentinelUsername?: string | null;
+    sentinelPassword?: string | null;
+    sentinelTLS?: RedisOptions['tls'];
+  };
+  const { Redis: Client } = iovalkey();
+  return Promise.all(
+    o.sentinels.map(async (s): Promise<RedisSentinelHealth> => {
+      const address = `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`;
+      const sentinel = new Client({
+        host: s.host,
+        port: s.port ?? 26379,
+        username: o.sentinelUsername ?? undefined,
+        password: o.sentinelPassword ?? undefined,
+        tls: o.sentinelTLS,
+        lazyConnect: true,
+        enableReadyCheck: false,
+        enableOfflineQueue: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        connectTimeout: ms,
+        commandTimeout: ms,
+        connectionName: 'hyperion:health',
+      });
+      // The connection's own error (e.g. ECONNREFUSED) says more than the rejected connect().
+      let last: unknown;
+      sentinel.on('error', (err: unknown) => {
+        last = err;
+      });
+      try {
+        await withTimeout(
+          sentinel.connect().then(() => sentinel.ping()),
+          ms,
+          timedOut,
+          { unref: true },
+        );
+        return { address, connected: true };
+      } catch (err) {
+        const error = toCacheError('health', last ?? err, secrets, address).message;
+        return { address, connected: false, error };
+      } finally {
+        sentinel.disconnect();
+      }
+    }),
+  );
+}
+
 /** PINGs one cluster node (connecting it if the client opened it lazily); never rejects. */
 async function probeNode(
   node: Redis,
   role: 'master' | 'replica',
   ms: number,
   secrets: readonly (string | undefined)[],
-): Promise<RedisNodeHealth & { latency?: number }> {
+): Promise<RedisNodeHealth & { latency?: number; oom?: string }> {
   const address = nodeAddress(node);
+  // One budget for the node: connecting, PING and INFO together.
+  const end = Date.now() + ms;
+  const left = () => Math.max(0, end - Date.now());
   try {
     if (node.status === 'wait') await withTimeout(node.connect(), ms, timedOut, { unref: true });
-    const latency = await timedPing(node, ms);
-    return { address, role, connected: true, latency };
+    const full = role === 'master' ? outOfMemory(node, left()) : undefined;
+    const latency = await timedPing(node, left()).finally(() => full);
+    const oom = await full;
+    return { address, role, connected: true, latency, ...(oom ? { oom } : {}) };
   } catch (err) {
     return { address, role, connected: false, error: toCacheError('health', err, secrets, address).message };
   }
@@ -92,6 +205,7 @@ export async function probeHealth(
   mode: RedisMode,
   timeoutMs: number,
   secrets: readonly (string | undefined)[],
+  lastOom?: number,
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
   try {
@@ -110,7 +224,7 @@ export async function probeHealth(
         ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
         ...replicas.map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
       ]);
-      for (const { latency: _latency, ...n } of probed) nodes.push(n);
+      for (const { latency: _latency, oom: _oom, ...n } of probed) nodes.push(n);
       const down = probed.filter((n) => n.role === 'master' && !n.connected);
       if (down.length > 0)
         return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
@@ -125,21 +239,48 @@ export async function probeHealth(
       const unserved = unservedSlots(cluster, answered);
       if (unserved) return { ok: false, mode, nodes, error: unserved };
       const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
+      const full = probed.flatMap((n) => (n.oom ? [n.oom] : []));
+      if (full.length > 0)
+        return { ok: false, degraded: true, mode, latencyMs, nodes, error: full.join('; ') };
       return { ok: true, mode, latencyMs, nodes };
     }
     const redis = client as Redis;
     if (redis.status !== 'ready')
       return { ok: false, mode, nodes, error: `not connected to ${describeNodes(redis)} (${redis.status})` };
-    const latencyMs = await timedPing(redis, timeoutMs);
-    const role = String(
-      ((await withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true })) as unknown[])[0],
-    );
+    // Sent together, so the whole probe takes one command timeout at most (the PING goes first:
+    // its round trip is the latency). The memory check and the sentinel probes never reject.
+    const ping = timedPing(redis, timeoutMs);
+    const asked = withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true });
+    asked.catch(() => {});
+    const checks = Promise.all([
+      outOfMemory(redis, timeoutMs, lastOom),
+      mode === 'sentinel' && Array.isArray((redis.options as { sentinels?: unknown }).sentinels)
+        ? probeSentinels(redis, timeoutMs, secrets)
+        : undefined,
+    ]);
+    let latencyMs: number;
+    let role: string;
+    try {
+      latencyMs = await ping;
+      role = String(((await asked) as unknown[])[0]);
+    } finally {
+      await checks; // no connection of a sentinel probe outlives the call
+    }
     nodes.push({
       address: nodeAddress(redis),
       role: role === 'master' ? 'master' : 'replica',
       connected: true,
     });
-    return { ok: true, mode, latencyMs, role, nodes };
+    const [oom, sentinels] = await checks;
+    const problems = [oom];
+    if (sentinels && !sentinels.some((s) => s.connected))
+      problems.push(
+        `no sentinel answered, so a failure of this master cannot be failed over (${sentinels.map((s) => s.error ?? s.address).join('; ')})`,
+      );
+    const error = problems.filter(Boolean).join('; ');
+    const extra = sentinels ? { sentinels } : {};
+    if (error) return { ok: false, degraded: true, mode, latencyMs, role, nodes, ...extra, error };
+    return { ok: true, mode, latencyMs, role, nodes, ...extra };
   } catch (err) {
     return {
       ok: false,

@@ -15,7 +15,7 @@ export {
   type RedisInvalidationBusOptions,
 } from './bus.js';
 export { createRedisCache } from './cache.js';
-export type { RedisHealth, RedisNodeHealth } from './health.js';
+export type { RedisHealth, RedisNodeHealth, RedisSentinelHealth } from './health.js';
 export { createRedisLease, type RedisLeaseOptions } from './lease.js';
 export type { RedisCacheOptions, RedisMode } from './options.js';
 export {

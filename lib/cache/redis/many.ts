@@ -16,27 +16,43 @@ import type { RedisCache } from './types.js';
 
 export type ManyCommands = Pick<RedisCache, 'getMany' | 'getManyWithTtl' | 'setMany' | 'deleteMany'>;
 
-/** Positions of `keys` grouped by hash slot, each group in request order. */
-function groupBySlot(keys: readonly string[]): number[][] {
+/**
+ * Most keys in one MGET or one delete script of a cluster batch. iovalkey reads the keys of every
+ * command of a cluster pipeline with a spread call, which overflowed the JS stack for a slot with
+ * ~120,000 keys (hash-tagged keys share one slot): `getMany`/`deleteMany` then failed with
+ * `backend` "Maximum call stack size exceeded". Larger groups are sent as several commands.
+ */
+export const MAX_KEYS_PER_COMMAND = 10_000;
+
+/** Positions of `keys` grouped by hash slot, each group in request order and at most `max` long. */
+function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): number[][] {
   const bySlot = new Map<number, number[]>();
+  const groups: number[][] = [];
   keys.forEach((k, i) => {
     const slot = keySlot(k);
-    const list = bySlot.get(slot);
-    if (list) list.push(i);
-    else bySlot.set(slot, [i]);
+    let list = bySlot.get(slot);
+    if (list === undefined || list.length >= max) {
+      list = [];
+      bySlot.set(slot, list);
+      groups.push(list);
+    }
+    list.push(i);
   });
-  return [...bySlot.values()];
+  return groups;
 }
 
 export function createManyCommands(ctx: CacheContext): ManyCommands {
-  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
+  const { client, prefix, defaultTtl, counters, dispatch, writes, timeout } = ctx;
   const countAll = (values: (Buffer | null)[]) => values.map((v) => countReply(counters, v));
   const failGetMany = dispatch.fail('getMany');
 
   async function getManyCluster(full: readonly string[]): Promise<(Bytes | undefined)[]> {
     const groups = groupBySlot(full);
     const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => full[i]!) }));
-    const replies = await dispatch.run('getMany', () => runBatch(client, ops));
+    const at = Date.now();
+    const replies = await dispatch.run('getMany', () =>
+      runBatch(client, ops, undefined, undefined, at, timeout),
+    );
     const out: (Bytes | undefined)[] = new Array(full.length);
     groups.forEach((idx, g) => {
       const values = replies[g] as (Buffer | null)[];
@@ -64,7 +80,10 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
       const ops: BatchOp[] = [];
       for (const k of keys) ops.push({ kind: 'get', key: prefix + k }, { kind: 'pttl', key: prefix + k });
-      const replies = await dispatch.run('getManyWithTtl', () => runBatch(client, ops));
+      const at = Date.now();
+      const replies = await dispatch.run('getManyWithTtl', () =>
+        runBatch(client, ops, undefined, undefined, at, timeout),
+      );
       const out: (CacheHit | undefined)[] = new Array(keys.length);
       for (let i = 0; i < keys.length; i++) {
         const value = countReply(counters, replies[2 * i] as Buffer | null);
@@ -94,7 +113,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = Date.now();
       await dispatch.bounded(
-        dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at)),
+        dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at, timeout)),
         'setMany',
         budget,
         at,
@@ -121,7 +140,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
         keys: idx.map((i) => full[i]!),
       }));
       const replies = await dispatch.bounded(
-        dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at)),
+        dispatch.run('deleteMany', () => runBatch(client, ops, writes, budget, at, timeout)),
         'deleteMany',
         budget,
         at,

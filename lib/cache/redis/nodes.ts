@@ -19,6 +19,20 @@ export function nodeAddress(node: Redis): string {
 
 const REDIRECT = /\b(?:MOVED|ASK) (\d+) (\S+)/;
 
+/** The full key a batch's failure concerns, set by ./batch.ts on the failing node's error. */
+const failedKey = new WeakMap<object, string>();
+
+/** Marks `err` as the failure of a cluster batch part holding `key` (first mark wins); returns it. */
+export function markKey(err: unknown, key: string): unknown {
+  if (typeof err === 'object' && err !== null && !failedKey.has(err)) failedKey.set(err, key);
+  return err;
+}
+
+/** The key `markKey` put on `err`, if any. */
+export function keyOfError(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? failedKey.get(err) : undefined;
+}
+
 /** Describes the node(s) behind a failure of a command on `key` (when known). */
 export function describeNodes(client: Redis | Cluster, err?: unknown, key?: string): string {
   if (!client.isCluster) {
@@ -33,6 +47,8 @@ export function describeNodes(client: Redis | Cluster, err?: unknown, key?: stri
   const cluster = client as Cluster;
   const message = String((err as Error | undefined)?.message ?? '');
   const redirect = REDIRECT.exec(message);
+  // A batch (getMany, setMany, pipeline …) names the node of the part that failed, not every master.
+  key ??= keyOfError(err);
   const slot = redirect ? Number(redirect[1]) : key === undefined ? undefined : keySlot(key);
   if (slot !== undefined) {
     const owner = cluster.slots[slot]?.[0];

@@ -97,6 +97,9 @@ export function parseHostPort(text: string): HostPort | undefined {
 /** Records one bad field. */
 type Bad = (path: string, expected: string, value: unknown, message: string) => void;
 
+/** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
+type WellFormed = string & { isWellFormed(): boolean };
+
 export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('invalid redis cache options', [
@@ -182,6 +185,15 @@ function strings(options: RedisCacheOptions, bad: Bad): void {
   optString('password', options.password);
   optString('username', options.username);
   optString('keyPrefix', options.keyPrefix);
+  // As for keys (core/validate.ts): a lone surrogate is sent as U+FFFD, so 'a\uD800:' and
+  // 'a\uDBFF:' were one namespace on the server — one cache's clear() removed the other's keys.
+  if (typeof options.keyPrefix === 'string' && !(options.keyPrefix as WellFormed).isWellFormed())
+    bad(
+      'keyPrefix',
+      'well-formed UTF-16',
+      options.keyPrefix,
+      'has a lone surrogate, which Redis would receive as U+FFFD: two such prefixes would share one namespace',
+    );
   optString('name', options.name);
   optString('sentinel.password', options.sentinel?.password);
   optString('sentinel.username', options.sentinel?.username);

@@ -13,7 +13,7 @@ import type { RedisPipeline } from './types.js';
  * sent: the cache's loads in flight for them must not store a value after the write.
  */
 export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string[]) => void): RedisPipeline {
-  const { client, prefix, defaultTtl, counters, dispatch, writes } = ctx;
+  const { client, prefix, defaultTtl, counters, dispatch, writes, timeout } = ctx;
   let ops: BatchOp[] = [];
   let written: string[] = [];
   const api: RedisPipeline = {
@@ -46,7 +46,9 @@ export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string
       if (keys.length > 0) wrote?.(keys);
       // Deadlines count from exec(), not from after a wait for a connection (see set).
       const at = Date.now();
-      const replies = await dispatch.run('pipeline', () => runBatch(client, queued, writes, undefined, at));
+      const replies = await dispatch.run('pipeline', () =>
+        runBatch(client, queued, writes, undefined, at, timeout),
+      );
       return queued.map((op, i) => {
         const r = replies[i];
         if (op.kind === 'get') return countReply(counters, r as Buffer | null);

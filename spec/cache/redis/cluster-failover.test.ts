@@ -211,6 +211,25 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
     const during = await cache.health();
     assert.equal(during.ok, false, 'health while a master is dead and not failed over');
     assert.match(during.error ?? '', new RegExp(victimAddress.replace(/\./g, '\\.')));
+    // A batch that touches the dead master's slot names that master (before: the two live masters,
+    // "cluster nodes A, B: Connection is closed", which were fine).
+    const elsewhere = Array.from({ length: 200 }, (_, i) => `e${i}`).find(
+      (k) => (cache.client as { slots: string[][] }).slots[keySlot(`fo:${k}`)]?.[0] !== victimAddress,
+    )!;
+    const named = new RegExp(`slot ${keySlot(`fo:${ownSlot}`)} on ${victimAddress.replace(/\./g, '\\.')}`);
+    const batchErrors = [
+      await rejectsWith(cache.getMany([elsewhere, ownSlot]), 'unavailable', 'timeout'),
+      await rejectsWith(cache.pipeline().get(elsewhere).get(ownSlot).exec(), 'unavailable', 'timeout'),
+      await rejectsWith(
+        cache.setMany([
+          { key: elsewhere, value: enc('x') },
+          { key: ownSlot, value: enc('x') },
+        ]),
+        'unavailable',
+        'timeout',
+      ),
+    ];
+    for (const e of batchErrors) assert.match(e.message, named);
     // clear() cannot reach the dead master's keys (its replica will serve them): it says so
     // instead of resolving after scanning the two live masters.
     const err = await rejectsWith(cache.clear(), 'unavailable', 'timeout');

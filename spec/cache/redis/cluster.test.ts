@@ -201,6 +201,23 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
     );
   });
 
+  // Hash-tagged keys share one slot: a getMany/deleteMany of 150,000 of them failed with `backend`
+  // "Maximum call stack size exceeded" (iovalkey spreads a cluster pipeline command's keys).
+  it('getMany and deleteMany of 150,000 keys in one slot (hash tag) work', async () => {
+    const keys = Array.from({ length: 150_000 }, (_, i) => `{big}:${i}`);
+    const marked = [0, 9_999, 10_000, 77_777, 149_999];
+    await cache.setMany(marked.map((i) => ({ key: keys[i]!, value: enc(`v${i}`) })));
+    const values = await cache.getMany(keys);
+    assert.equal(values.length, keys.length);
+    for (const i of marked) assert.equal(dec(values[i]), `v${i}`);
+    assert.equal(values.filter((v) => v !== undefined).length, marked.length);
+    assert.equal(await cache.deleteMany(keys), marked.length);
+    assert.deepEqual(
+      await cache.getMany(marked.map((i) => keys[i]!)),
+      marked.map(() => undefined),
+    );
+  });
+
   it('a delete, deleteMany or pipeline delete that timed out never lands after a newer acknowledged set', async (t) => {
     // Every node behind a delaying proxy (natMap): the (per-slot) deletes reach their masters ~600 ms
     // late, after the caller was told they timed out and after another client's acknowledged

@@ -131,6 +131,21 @@ describe('redis config section', () => {
     }
   });
 
+  // Two caches with prefixes 'a\uD800:' and 'a\uDBFF:' wrote to one namespace on the server
+  // (both sent as 'a\uFFFD:'): each read the other's keys, and clear() of one removed both.
+  it('refuses a keyPrefix that is not well-formed UTF-16', () => {
+    for (const keyPrefix of ['a\uD800:', 'a\uDBFF:', '\uDC00']) {
+      assert.throws(
+        () => createRedisCache({ keyPrefix, minIdleConns: 0 }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.some((i) => i.path === 'keyPrefix' && /lone surrogate/.test(i.message)),
+      );
+    }
+    // Well-formed ones (astral characters are surrogate pairs) stay accepted.
+    return createRedisCache({ keyPrefix: 'app:😀:', minIdleConns: 0 }).close();
+  });
+
   it('checks cross-field rules', () => {
     assert.deepEqual(
       issuesOf({ type: 'redis', mode: 'cluster', db: 3 }).map((i) => i.path),

@@ -63,6 +63,12 @@ describeWithServers('redis cache when Redis is down', skipRedis(), () => {
     await app.close(); // resolves: no disposer failed or timed out
     assert.equal(app.closed, true);
     await rejectsWith(cache.get('k'), 'closed');
+    // Named after the call (was "redis get failed: the cache is closed").
+    const closed = await rejectsWith(
+      cache.getOrSet('k', async () => enc('x')),
+      'closed',
+    );
+    assert.equal(closed.message, 'redis getOrSet failed: the cache is closed');
     unhandled.check();
   });
 

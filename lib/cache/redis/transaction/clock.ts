@@ -17,9 +17,10 @@ interface Clock {
 export interface ConnectionClocks {
   /**
    * The deadline (server ms, as the script expects it) of a command sent now on `conn` that the
-   * client gives up on after `limitMs`. Rejects when `TIME` fails (the connection is unusable).
+   * client gives up on after `limitMs()` ms (read once the clock is known, so a `TIME` sent first
+   * is not counted twice). Rejects when `TIME` fails (the connection is unusable).
    */
-  deadline(conn: Redis, limitMs: number): Promise<string>;
+  deadline(conn: Redis, limitMs: () => number): Promise<string>;
 }
 
 export function createConnectionClocks(): ConnectionClocks {
@@ -31,7 +32,7 @@ export function createConnectionClocks(): ConnectionClocks {
         clock = { ...(await measureClock(conn)), measuredAt: Date.now() };
         clocks.set(conn, clock);
       }
-      return String(serverDeadline(Date.now(), limitMs, clock.offset, clock.uncertainty));
+      return String(serverDeadline(Date.now(), limitMs(), clock.offset, clock.uncertainty));
     },
   };
 }

@@ -67,7 +67,8 @@ function queueOps(conn: Redis, prefix: string, ops: readonly Op[], deadline: str
 /**
  * Sends `ops` as MULTI/EXEC on `conn` with `deadline` (server ms, '' = none); a failure to send or
  * to get the reply goes through `fail`. Rejects with a `timeout` CacheError (nothing applied) when
- * the transaction reached the server after its deadline. `asking`: the node is importing the
+ * the transaction reached the server after its deadline; `bound` limits the wait for each reply
+ * (the transaction's budget). `asking`: the node is importing the
  * slot (it answered ASK): ASKING first, whose flag Redis keeps for the whole MULTI … EXEC.
  */
 export async function execOps(
@@ -77,11 +78,12 @@ export async function execOps(
   deadline: string,
   fail: (err: unknown) => CacheError,
   asking = false,
+  bound: <T>(work: Promise<T>) => Promise<T> = (work) => work,
 ): Promise<ExecReplies> {
   let replies: [Error | null, unknown][] | null;
   try {
-    if (asking) await conn.asking();
-    replies = await queueOps(conn, prefix, ops, deadline).exec();
+    if (asking) await bound(conn.asking());
+    replies = await bound(queueOps(conn, prefix, ops, deadline).exec());
   } catch (err) {
     throw fail(err);
   }

@@ -24,9 +24,11 @@ export interface Lease {
 export interface ConnectionPool {
   /**
    * A connection to the node that owns `slot` (cluster; or to `movedTo`, the `host:port` a MOVED
-   * reply named) or to the server. Rejects with CacheError.
+   * reply named) or to the server, within `budgetMs` (default: the command timeout) for waiting
+   * for the cluster client, connecting and waiting for a free connection together. Rejects with
+   * CacheError.
    */
-  lease(slot: number | undefined, movedTo?: string): Promise<Lease>;
+  lease(slot: number | undefined, movedTo?: string, budgetMs?: number): Promise<Lease>;
   /** Gives the connection back; `reusable`: it holds no WATCH and no half-read reply. */
   release(lease: Lease, reusable: boolean): void;
   /**
@@ -137,41 +139,43 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
     return conn;
   };
 
-  async function acquire(pool: Pool, make: () => Redis): Promise<Redis> {
+  async function acquire(pool: Pool, make: () => Redis, end: number): Promise<Redis> {
     for (let conn = pool.idle.pop(); conn; conn = pool.idle.pop()) {
       if (conn.status === 'ready' && current(conn)) return conn;
       discard(pool, conn);
     }
-    if (pool.open < maxConnections) return openConnection(pool, make, timeoutMs, secrets);
+    const left = Math.max(0, end - Date.now());
+    if (pool.open < maxConnections) return openConnection(pool, make, left, secrets);
     if (pool.waiters.length >= MAX_WAITERS) {
       throw new CacheError(
         'unavailable',
         `redis transaction failed: ${MAX_WAITERS} transactions already wait for a connection`,
       );
     }
-    const handed = await handover(pool, timeoutMs);
+    const handed = await handover(pool, left);
     if (closed) {
       if (handed) discard(pool, handed);
       throw closedError('transaction');
     }
     if (handed) return handed;
     // Woken without a connection (one was discarded): open a fresh one, else time out.
-    if (pool.open < maxConnections) return acquire(pool, make);
+    if (pool.open < maxConnections) return acquire(pool, make, end);
     throw new CacheError(
       'timeout',
-      `redis transaction failed: no transaction connection free within ${timeoutMs} ms (maxConnections ${maxConnections})`,
+      `redis transaction failed: no transaction connection free within ${left} ms (maxConnections ${maxConnections})`,
     );
   }
 
   return {
-    async lease(slot, movedTo) {
-      const target = await findTarget(client, slot, dedicated, timeoutMs, movedTo);
+    async lease(slot, movedTo, budgetMs = timeoutMs) {
+      const end = Date.now() + budgetMs;
+      const target = await findTarget(client, slot, dedicated, budgetMs, movedTo);
       let pool = pools.get(target.id);
       if (!pool) {
         pool = { idle: [], open: 0, waiters: [] };
         pools.set(target.id, pool);
       }
-      return { id: target.id, conn: await acquire(pool, make(target.make)) };
+      return { id: target.id, conn: await acquire(pool, make(target.make), end) };
     },
 
     current,

@@ -37,19 +37,27 @@ const CLOSE_SLACK_MS = 200;
 
 type Fail = (err: unknown, phase: Phase) => CacheError;
 
+/** Bounds a command of the transaction by what is left of its budget (see `transaction`). */
+type Bound = <T>(work: Promise<T>) => Promise<T>;
+
 /** WATCH on the leased connection: anyone writing a watched key from now on makes EXEC fail. */
-async function watchKeys(conn: Redis, keys: readonly string[], fail: Fail): Promise<void> {
+async function watchKeys(conn: Redis, keys: readonly string[], fail: Fail, bound: Bound): Promise<void> {
   try {
-    await conn.watch(keys as string[]); // one array: a spread of ~100,000 keys overflows the JS stack
+    await bound(conn.watch(keys as string[])); // one array: a spread of ~100,000 keys overflows the JS stack
   } catch (err) {
     throw fail(err, 'watch');
   }
 }
 
 /** `tx.read`: the current value of a key, read on the leased connection before MULTI. */
-function reader(conn: Redis, prefix: string, fail: Fail): (key: string) => Promise<Bytes | undefined> {
+function reader(
+  conn: Redis,
+  prefix: string,
+  fail: Fail,
+  bound: Bound,
+): (key: string) => Promise<Bytes | undefined> {
   return (key) =>
-    conn.getBuffer(prefix + key).then(
+    bound(conn.getBuffer(prefix + key)).then(
       (value) => value ?? undefined,
       (err: unknown) => {
         throw fail(err, 'watch');
@@ -72,6 +80,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   async function transaction(
     fn: TransactionFn,
     txOptions: TransactionOptions = {},
+    startedAt = Date.now(),
   ): Promise<TransactionResult> {
     if (closed) throw closedError('transaction');
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
@@ -83,6 +92,16 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     let where = cluster && watch[0] !== undefined ? prefix + watch[0] : undefined;
     const fail: Fail = (err, phase) => txFailure(err, phase, client, secrets, where);
     const failExec = (err: unknown) => fail(err, 'exec');
+    // One budget for the whole call: waiting for the cache's connection (before this runs, from
+    // `startedAt`), for a dedicated connection (connecting it included), WATCH, the reads, TIME and
+    // EXEC together take at most `timeoutMs` — plus the time `fn` itself runs, which is the
+    // caller's (its reads excepted). Before, each step had a timeout of its own, so a transaction
+    // that had to connect first could take several.
+    let end = startedAt + timeoutMs;
+    const left = () => Math.max(0, end - Date.now());
+    const spent = () =>
+      new Error(`Command timed out: the transaction's ${timeoutMs} ms budget was spent before a reply`);
+    const bound: Bound = (work) => withTimeout(work, left(), spent);
 
     // Without WATCH nothing is sent before fn returns, so the connection is leased after it.
     let lease: Lease | undefined;
@@ -93,12 +112,13 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
         // A MOVED reply to WATCH (the slot's master changed, e.g. a manual failover) applied
         // nothing and fn has not run yet: WATCH again on the node it names.
         for (let redirects = 0, movedTo: string | undefined; ; redirects++) {
-          lease = await pool.lease(slots?.slot, movedTo);
+          lease = await pool.lease(slots?.slot, movedTo, left());
           try {
             await watchKeys(
               lease.conn,
               watch.map((k) => prefix + k),
               fail,
+              bound,
             );
             break;
           } catch (err) {
@@ -109,16 +129,30 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
           }
         }
       }
-      const read = lease && reader(lease.conn, prefix, fail);
+      // fn's own time extends the budget; the time its reads wait on Redis does not.
+      let reading = 0;
+      let readingSince = 0;
+      let readMs = 0;
+      const readKey = lease && reader(lease.conn, prefix, fail, bound);
+      const read =
+        readKey &&
+        ((key: string) => {
+          if (reading++ === 0) readingSince = Date.now();
+          return readKey(key).finally(() => {
+            if (--reading === 0) readMs += Date.now() - readingSince;
+          });
+        });
+      const fnStart = Date.now();
       const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
+      end += Math.max(0, Date.now() - fnStart - readMs);
       for (const op of ops) slots?.add(op.key);
       if (cluster && ops[0] !== undefined) where ??= prefix + ops[0].key;
       if (ops.length === 0) {
-        if (lease) await lease.conn.unwatch();
+        if (lease) await bound(lease.conn.unwatch());
         reusable = true;
         return { ok: true, results: [] };
       }
-      lease ??= await pool.lease(slots?.slot);
+      lease ??= await pool.lease(slots?.slot, undefined, left());
       const written = ops.filter((op) => op.kind !== 'get').map((op) => op.key);
       let replies: ExecReplies;
       let asking = false;
@@ -140,12 +174,12 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
           );
         }
         // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
-        const deadline = await clocks.deadline(lease.conn, timeoutMs).catch((err: unknown) => {
+        const deadline = await bound(clocks.deadline(lease.conn, left)).catch((err: unknown) => {
           throw fail(err, 'watch');
         });
         if (written.length > 0) options.onWrite?.(written);
         try {
-          replies = await execOps(lease.conn, prefix, ops, deadline, failExec, asking);
+          replies = await execOps(lease.conn, prefix, ops, deadline, failExec, asking, bound);
           break;
         } catch (err) {
           // EXEC aborted because a queued command got MOVED or ASK: nothing was applied. Without
@@ -157,7 +191,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
           if (to === undefined || redirects >= maxRedirects) throw err;
           pool.release(lease, lease.conn.status === 'ready'); // EXECABORT leaves it clean
           lease = undefined;
-          lease = await pool.lease(slots?.slot, to);
+          lease = await pool.lease(slots?.slot, to, left());
           asking = askTo !== undefined;
         }
       }

@@ -68,8 +68,14 @@ export interface TransactionRunner {
    * applied when it rejects, except after `timeout`/`unavailable` during EXEC, when the outcome is
    * unknown (the message says so) — but never half-applied. `fn` holds a connection while it
    * runs (after a WATCH): keep it short, and do not wait on other transactions inside it.
+   * Every wait of the call together (connecting, WATCH, reads, EXEC) takes at most the command
+   * timeout counted from `startedAt` (when the caller called it; default now), plus `fn`'s own time.
    */
-  transaction(fn: TransactionFn, options?: TransactionOptions): Promise<TransactionResult>;
+  transaction(
+    fn: TransactionFn,
+    options?: TransactionOptions,
+    startedAt?: number,
+  ): Promise<TransactionResult>;
   /** Quits the dedicated connections; later transactions reject with `closed`. Idempotent. */
   close(): Promise<void>;
 }
