@@ -157,6 +157,23 @@ describe('non-finite numbers (attributes.ts)', () => {
     await tracer.close();
   });
 
+  it('a string or an array given as the attributes is dropped with one warning, not spread into "0", "1", …', async () => {
+    const { logger, fields } = warnings();
+    const tracer = createOtelTracer({ exporter: 'memory', logger });
+    const span = tracer.startSpan('s', { attributes: 'ab' as never });
+    span.setAttributes('xy' as never);
+    span.setAttributes(['p', 'q'] as never);
+    span.setAttributes({ ok: 1 });
+    span.addEvent('e', 'z' as never);
+    span.end();
+    const [finished] = tracer.finishedSpans();
+    assert.deepEqual(finished?.attributes, { ok: 1 });
+    assert.deepEqual(finished?.events[0]?.attributes ?? {}, {}); // 2.x: {}, 3.x: undefined
+    assert.equal(fields.length, 1, JSON.stringify(fields));
+    assert.deepEqual(fields[0], { type: 'string' });
+    await tracer.close();
+  });
+
   it('an unsampled span is not checked: no warning', async () => {
     const { logger, fields } = warnings();
     const tracer = createOtelTracer({ exporter: 'memory', logger, sampleRate: 0 });

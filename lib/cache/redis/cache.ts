@@ -52,10 +52,14 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         o.sentinelTls?.rejectUnauthorized === false &&
         'sentinel.tls',
     ].filter(Boolean);
-    if (unverified.length > 0)
-      logger.warn(
-        `redis: ${unverified.join(' and ')} has rejectUnauthorized: false, so server certificates and host names are not verified: anyone on the network path can pose as the server and read the password and the data (for tests only)`,
-      );
+    if (unverified.length > 0) {
+      const message = `redis: ${unverified.join(' and ')} has rejectUnauthorized: false, so server certificates and host names are not verified: anyone on the network path can pose as the server and read the password and the data (for tests only)`;
+      // Without a logger of the user's the warning went to the no-op logger: an insecure setting
+      // was silent. It is then a process warning, printed on stderr by default.
+      if (options.logger === undefined)
+        process.emitWarning(message, { type: 'HyperionCacheWarning', code: 'HYPERION_REDIS_TLS' });
+      else logger.warn(message);
+    }
   }
   // Set once the key commands exist (below): transactional writes mark the loads in flight too.
   let markWritten: (keys: readonly string[]) => void = () => {};

@@ -166,6 +166,21 @@ export class AttributeFilter {
     return result as OtelAttributes;
   }
 
+  /**
+   * Whether `attributes` is a set of attributes: an object, not an array. A string or an array
+   * given in its place (JavaScript callers) used to become attributes `"0"`, `"1"`, …; it is
+   * dropped instead, with one warning per tracer.
+   */
+  usable(attributes: unknown): boolean {
+    if (typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes)) return true;
+    if (attributes !== undefined && !this.warned.has('(attributes)') && this.warned.size < MAX_WARNED_KEYS) {
+      this.warned.add('(attributes)');
+      const type = attributes === null ? 'null' : Array.isArray(attributes) ? 'array' : typeof attributes;
+      this.logger.warn('span attributes dropped: not an object of attributes', { type });
+    }
+    return false;
+  }
+
   private warnUnreadable(key: string): void {
     if (this.warned.has(key) || this.warned.size >= MAX_WARNED_KEYS) return;
     this.warned.add(key);

@@ -136,7 +136,7 @@ export class OtelSpanAdapter implements Span {
   }
 
   setAttributes(attributes: Attributes): this {
-    if (!this.ended && attributes && this.otel.isRecording()) {
+    if (!this.ended && this.otel.isRecording() && this.filter.usable(attributes)) {
       try {
         this.otel.setAttributes(this.filter.filter(attributes));
       } catch {
@@ -150,6 +150,7 @@ export class OtelSpanAdapter implements Span {
   addEvent(name: string, attributes?: Attributes): this {
     if (!this.ended && this.otel.isRecording()) {
       const eventName = spanName(name);
+      if (attributes !== undefined && !this.filter.usable(attributes)) attributes = undefined;
       try {
         this.otel.addEvent(eventName, attributes ? this.filter.filter(attributes) : undefined);
       } catch {

@@ -324,7 +324,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const root = !parent && spanOptions?.root === true;
       const dropped = parent ? dropChild?.(parent) : root ? dropNewRoot?.() : dropRoot?.();
       if (dropped !== undefined) return dropped;
-      const attributes = spanOptions?.attributes;
+      let attributes = spanOptions?.attributes;
+      if (attributes !== undefined && !filter.usable(attributes)) attributes = undefined;
       const kind = spanOptions?.kind;
       // OpenTelemetry 2.x drops invalid start attributes itself (silently); we add the warning,
       // and set the string form over each non-finite number it kept — only for spans that

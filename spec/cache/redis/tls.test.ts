@@ -194,6 +194,24 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     );
   });
 
+  it('rejectUnauthorized: false without a logger is a process warning, not silence', async () => {
+    const seen: { message: string; code?: string; type: string }[] = [];
+    const onWarning = (w: Error & { code?: string }) =>
+      seen.push({ message: w.message, code: w.code, type: w.name });
+    process.on('warning', onWarning);
+    try {
+      const cache = make(wrongHost, { ca: pki.otherCa.certPem, rejectUnauthorized: false });
+      assert.equal(await cache.set('w', enc('unverified')), true);
+      await new Promise((r) => setImmediate(r)); // 'warning' is emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const tls = seen.filter((w) => w.code === 'HYPERION_REDIS_TLS');
+    assert.equal(tls.length, 1, JSON.stringify(seen));
+    assert.equal(tls[0]?.type, 'HyperionCacheWarning');
+    assert.match(tls[0]?.message ?? '', /^redis: tls has rejectUnauthorized: false, .*not verified/);
+  });
+
   it('system CAs only (tls: true) against a private CA: untrusted', async () => {
     await failsFast('tls: true with a private CA', good, true, /not signed by a trusted CA/);
   });
