@@ -24,6 +24,8 @@ import { UnsampledSpan } from '../../lib/tracing/otel/span.js';
 import { tempDir } from '../harness/process.js';
 import { EXPECTED_LINE, rawProvider, sdk } from './otel-line.js';
 
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
 const SAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const UNSAMPLED = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
 
@@ -153,14 +155,56 @@ describe(`OpenTelemetry SDK coupling (${sdk.packageName} ${sdk.version})`, () =>
     ];
     let loaded: string[];
     if (sdk.line === 3) {
-      // Recorded by spec/otel3/resolve.mjs for every import and require of this process.
-      const files = (globalThis as Record<symbol, Set<string> | undefined>)[
-        Symbol.for('hyperion.otel3.apiFiles')
-      ];
-      assert.ok(files, 'the 3.x run registers spec/otel3/resolve.mjs');
-      loaded = entries(files);
+      // Under tsx, a require() of an ES module (how the adapter loads its peers, lib/tracing/otel/
+      // sdk.ts) is compiled to CommonJS by tsx itself: a copy that no application running the
+      // built package gets. So the 3.x check runs the built adapter in a plain Node child, where
+      // spec/otel3/resolve.mjs records every @opentelemetry/api file loaded, by import or require.
+      const tmp = await tempDir('one-api');
+      const dir = tmp.path;
+      const built = spawnSync(
+        process.execPath,
+        [
+          join(repo, 'node_modules/typescript/bin/tsc'),
+          '-p',
+          join(repo, 'tsconfig.build.json'),
+          '--outDir',
+          join(dir, 'dist'),
+          '--declaration',
+          'false',
+        ],
+        { cwd: repo, encoding: 'utf8', timeout: 180_000 },
+      );
+      assert.equal(built.status, 0, built.stdout + built.stderr);
+      const probe = join(dir, 'probe.mjs');
+      writeFileSync(
+        probe,
+        `import { createRequire } from 'node:module';
+const { createOtelTracer } = await import(${JSON.stringify(pathToFileURL(join(dir, 'dist/tracing/otel/index.js')).href)});
+const tracers = [
+  createOtelTracer({ exporter: 'memory', propagators: ['tracecontext', 'baggage', 'b3'], activeContext: true }),
+  createOtelTracer({ exporter: 'otlp', endpoint: 'http://127.0.0.1:1/v1/traces' }),
+  createOtelTracer({ exporter: 'zipkin', endpoint: 'http://127.0.0.1:1/api/v2/spans' }),
+];
+tracers[0].startSpan('s').end();
+const esm = [...globalThis[Symbol.for('hyperion.otel3.apiFiles')]];
+const cjs = Object.keys(createRequire(import.meta.url).cache);
+await Promise.all(tracers.map((t) => t.close()));
+console.log(JSON.stringify({ esm, cjs }));
+`,
+      );
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS; // no tsx: the built code as an application runs it
+      const child = spawnSync(
+        process.execPath,
+        ['--import', pathToFileURL(join(repo, 'spec/otel3/resolve.mjs')).href, probe],
+        { cwd: repo, env, encoding: 'utf8', timeout: 60_000 },
+      );
+      assert.equal(child.status, 0, child.stdout + child.stderr);
+      const seen = JSON.parse(child.stdout.trim().split('\n').pop()!) as { esm: string[]; cjs: string[] };
+      loaded = entries([...seen.esm.map((u) => fileURLToPath(u)), ...seen.cjs]);
       assert.deepEqual(loaded.length, 1, loaded.join('\n'));
       assert.match(loaded[0]!, /spec\/otel3\/node_modules\/@opentelemetry\/api\/dist\/index\.mjs$/);
+      await tmp.remove();
     } else {
       // 2.x packages are CommonJS only: every copy shows up in the require cache.
       loaded = entries(Object.keys(createRequire(import.meta.url).cache));
