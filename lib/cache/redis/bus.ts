@@ -94,6 +94,17 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       received: typeName(channel),
       message: 'must be a non-empty string',
     });
+  // As for keyPrefix (./options.ts): Redis receives a lone surrogate as U+FFFD, so the messages
+  // arrived on a channel named otherwise than the one subscribed to and every one was ignored
+  // (onMessage compares the names): the bus delivered no invalidation, silently.
+  else if (!(channel as string & { isWellFormed(): boolean }).isWellFormed())
+    issues.push({
+      path: 'channel',
+      expected: 'well-formed UTF-16',
+      received: 'a string with a lone surrogate',
+      message:
+        'has a lone surrogate, which Redis would receive as U+FFFD: no message on it would be recognised',
+    });
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
   const logger = options.logger;
   const ownsPublisher = options.client === undefined;
@@ -271,7 +282,21 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         // nothing from now on: they must stop serving L1 copies no invalidation reaches.
         const left = [...handlers];
         handlers.clear();
-        for (const h of left) h.onClosed?.();
+        // One handler that throws (a cache's logger, a bus user's own handler) must neither keep
+        // the others uninformed nor leave this bus open: it made close() reject before the
+        // subscriber was disconnected, and the process never exited.
+        for (const h of left) {
+          try {
+            h.onClosed?.();
+          } catch (err) {
+            try {
+              logger?.warn('invalidation bus: an onClosed handler threw', {
+                channel,
+                error: (err as Error)?.message ?? String(err),
+              });
+            } catch {}
+          }
+        }
         sub.off('message', onMessage);
         sub.off('ready', onReady);
         sub.off('reconnecting', onReconnecting);

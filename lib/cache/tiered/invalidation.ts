@@ -79,11 +79,12 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     // will arrive, so L1 is emptied and no longer filled; every read goes to L2.
     gate.subscribed = false;
     counters.l1Clears++;
+    // Emptied before the logger runs: a logger that throws left the L1 copies served.
+    local.dropAll();
     logger?.warn('tiered cache: invalidation bus closed by another of its users, L1 no longer used', {
       cache: 'tiered',
       instanceId,
     });
-    local.dropAll();
   }
 
   const ready: Promise<void> = bus
