@@ -182,8 +182,25 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   };
   sub.on('message', onMessage);
 
+  // One handler that throws (a cache's logger, a bus user's own handler) must neither keep the
+  // others uninformed nor escape: from `reconnected` it was an unhandled rejection (the process
+  // ended), from close() it left the bus open (the process never exited).
+  const notify = (which: 'onReconnect' | 'onClosed', list: Iterable<Handlers>) => {
+    for (const h of list) {
+      try {
+        h[which]?.();
+      } catch (err) {
+        try {
+          logger?.warn(`invalidation bus: an ${which} handler threw`, {
+            channel,
+            error: (err as Error)?.message ?? String(err),
+          });
+        } catch {}
+      }
+    }
+  };
   const reconnected = () => {
-    if (!closing) for (const h of handlers) h.onReconnect();
+    if (!closing) notify('onReconnect', [...handlers]);
   };
   const onReady = () => {
     // The first `ready` is the initial connection; every later one follows a drop, during which
@@ -282,21 +299,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         // nothing from now on: they must stop serving L1 copies no invalidation reaches.
         const left = [...handlers];
         handlers.clear();
-        // One handler that throws (a cache's logger, a bus user's own handler) must neither keep
-        // the others uninformed nor leave this bus open: it made close() reject before the
-        // subscriber was disconnected, and the process never exited.
-        for (const h of left) {
-          try {
-            h.onClosed?.();
-          } catch (err) {
-            try {
-              logger?.warn('invalidation bus: an onClosed handler threw', {
-                channel,
-                error: (err as Error)?.message ?? String(err),
-              });
-            } catch {}
-          }
-        }
+        notify('onClosed', left);
         sub.off('message', onMessage);
         sub.off('ready', onReady);
         sub.off('reconnecting', onReconnecting);

@@ -64,11 +64,12 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
   function onReconnect(): void {
     if (state.closed) return;
     counters.busReconnects++;
-    logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
     counters.l1Clears++;
     // Not a write: a load in flight still stores its value in L2 (conditionally), it only may not
     // fill L1 (a dropAll's fence cancelled that store, and another instance loaded the key again).
+    // Cleared before the logger runs: a logger that throws left L1 uncleared.
     local.clearFills();
+    logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
   }
 
   let busClosed = false;
