@@ -94,6 +94,17 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       received: typeName(channel),
       message: 'must be a non-empty string',
     });
+  // As for keyPrefix (./options.ts): Redis receives a lone surrogate as U+FFFD, so the messages
+  // arrived on a channel named otherwise than the one subscribed to and every one was ignored
+  // (onMessage compares the names): the bus delivered no invalidation, silently.
+  else if (!(channel as string & { isWellFormed(): boolean }).isWellFormed())
+    issues.push({
+      path: 'channel',
+      expected: 'well-formed UTF-16',
+      received: 'a string with a lone surrogate',
+      message:
+        'has a lone surrogate, which Redis would receive as U+FFFD: no message on it would be recognised',
+    });
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
   const logger = options.logger;
   const ownsPublisher = options.client === undefined;
@@ -171,8 +182,25 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   };
   sub.on('message', onMessage);
 
+  // One handler that throws (a cache's logger, a bus user's own handler) must neither keep the
+  // others uninformed nor escape: from `reconnected` it was an unhandled rejection (the process
+  // ended), from close() it left the bus open (the process never exited).
+  const notify = (which: 'onReconnect' | 'onClosed', list: Iterable<Handlers>) => {
+    for (const h of list) {
+      try {
+        h[which]?.();
+      } catch (err) {
+        try {
+          logger?.warn(`invalidation bus: an ${which} handler threw`, {
+            channel,
+            error: (err as Error)?.message ?? String(err),
+          });
+        } catch {}
+      }
+    }
+  };
   const reconnected = () => {
-    if (!closing) for (const h of handlers) h.onReconnect();
+    if (!closing) notify('onReconnect', [...handlers]);
   };
   const onReady = () => {
     // The first `ready` is the initial connection; every later one follows a drop, during which
@@ -271,7 +299,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         // nothing from now on: they must stop serving L1 copies no invalidation reaches.
         const left = [...handlers];
         handlers.clear();
-        for (const h of left) h.onClosed?.();
+        notify('onClosed', left);
         sub.off('message', onMessage);
         sub.off('ready', onReady);
         sub.off('reconnecting', onReconnecting);

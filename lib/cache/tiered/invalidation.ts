@@ -64,11 +64,12 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
   function onReconnect(): void {
     if (state.closed) return;
     counters.busReconnects++;
-    logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
     counters.l1Clears++;
     // Not a write: a load in flight still stores its value in L2 (conditionally), it only may not
     // fill L1 (a dropAll's fence cancelled that store, and another instance loaded the key again).
+    // Cleared before the logger runs: a logger that throws left L1 uncleared.
     local.clearFills();
+    logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
   }
 
   let busClosed = false;
@@ -79,11 +80,12 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     // will arrive, so L1 is emptied and no longer filled; every read goes to L2.
     gate.subscribed = false;
     counters.l1Clears++;
+    // Emptied before the logger runs: a logger that throws left the L1 copies served.
+    local.dropAll();
     logger?.warn('tiered cache: invalidation bus closed by another of its users, L1 no longer used', {
       cache: 'tiered',
       instanceId,
     });
-    local.dropAll();
   }
 
   const ready: Promise<void> = bus

@@ -36,4 +36,20 @@ describe('createRedisInvalidationBus options', () => {
           .join() === 'channel,loger',
     );
   });
+
+  it('refuses a channel that is not well-formed UTF-16', () => {
+    // Redis receives a lone surrogate as U+FFFD: the messages then came back on a channel named
+    // otherwise than the one subscribed to and were all ignored, so no invalidation ever reached
+    // this bus (scratch: a tiered cache read v1 after another instance wrote v2).
+    for (const channel of ['inv\uD800', 'inv\uDBFF:x', '\uDC00']) {
+      assert.throws(
+        () => createRedisInvalidationBus({ client, channel }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.length === 1 &&
+          e.issues[0]!.path === 'channel' &&
+          /lone surrogate/.test(e.issues[0]!.message),
+      );
+    }
+  });
 });

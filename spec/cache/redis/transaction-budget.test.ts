@@ -85,4 +85,25 @@ describeWithServers('redis transaction: one time budget per call', skipRedis(), 
     assert.deepEqual(result, { ok: true, results: [true] });
     assert.equal(dec(await cache.get('a')), '3');
   });
+
+  it('a read made after fn has run longer than the command timeout still gets its budget', async () => {
+    // fn's own time used to be credited only once fn returned: a tx.read made after fn waited on
+    // something else for more than the command timeout found the budget spent and failed with
+    // `timeout` at once (through a 5 ms link: 'the transaction's 1000 ms budget was spent').
+    const cache = await freshCache();
+    proxy.delay = 20;
+    const result = await cache.transaction(
+      async (tx) => {
+        await sleep(TIMEOUT + 200);
+        const first = dec(await tx.read('a'));
+        await sleep(TIMEOUT / 2);
+        assert.equal(dec(await tx.read('a')), first);
+        tx.set('a', enc(`${Number(first) + 1}`));
+      },
+      { watch: ['a'] },
+    );
+    proxy.delay = 0;
+    assert.deepEqual(result, { ok: true, results: [true] });
+    assert.equal(dec(await cache.get('a')), '2');
+  });
 });

@@ -13,6 +13,7 @@ import { Redis } from 'iovalkey';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import type { Logger } from '../../../lib/core/contracts.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -120,5 +121,50 @@ describeWithServers('invalidation bus reconnect', skipRedis(), () => {
       'l2',
       'it did not fill L1 (read begun before the clear)',
     );
+  });
+
+  it('a logger that throws at the reconnect: L1 is still cleared, no unhandled rejection', async () => {
+    // The reconnect warning was logged before L1 was cleared, from inside the bus's promise
+    // callback: a logger that throws left L1 as it was and was an unhandled rejection (scratch: the
+    // process ended with the logger's error).
+    const unhandled: unknown[] = [];
+    const onRejection = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const throwing: Logger = {
+        debug() {},
+        info() {},
+        warn() {
+          throw new Error('logger bug');
+        },
+        error() {},
+        child: () => throwing,
+      };
+      const l2a = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        keyPrefix: 'bus-rc3:',
+        name: 'a3',
+      });
+      const a = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 16 }),
+        l2: l2a,
+        bus: createRedisInvalidationBus({ client: l2a.client, channel: 'bus-rc3:inv' }),
+        l1Ttl: 60_000,
+        logger: throwing,
+      });
+      closers.push(() => a.close());
+      await a.ready;
+      await a.set('k', Buffer.from('v1'), 60_000);
+      await a.get('k');
+      assert.equal((await a.getWithMeta('k'))?.source, 'l1', 'held in L1 before the reconnect');
+      const reconnects = a.stats().busReconnects;
+      await redisCommand(redis.port, ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await waitFor(() => a.stats().busReconnects > reconnects, { timeoutMs: 10_000, what: 'the reconnect' });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await a.getWithMeta('k'))?.source, 'l2', 'L1 was cleared at the reconnect');
+      assert.deepEqual(unhandled, [], 'no unhandled rejection');
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 });

@@ -98,7 +98,22 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     // caller's (its reads excepted). Before, each step had a timeout of its own, so a transaction
     // that had to connect first could take several.
     let end = startedAt + timeoutMs;
-    const left = () => Math.max(0, end - Date.now());
+    // While fn runs with no read of its in flight, its own time passes: it extends the budget as
+    // it goes (credited to `end` when a read starts and when fn returns). Credited only after fn
+    // returned, a read made after fn's own work (another service's answer, say) found the budget
+    // spent and failed with `timeout` at once, although the call was within it.
+    let fnRunning = false;
+    let reading = 0;
+    let ownSince = 0;
+    const credit = () => {
+      const now = Date.now();
+      end += now - ownSince;
+      ownSince = now;
+    };
+    const left = () => {
+      const now = Date.now();
+      return Math.max(0, end + (fnRunning && reading === 0 ? now - ownSince : 0) - now);
+    };
     const spent = () =>
       new Error(`Command timed out: the transaction's ${timeoutMs} ms budget was spent before a reply`);
     const bound: Bound = (work) => withTimeout(work, left(), spent);
@@ -130,21 +145,21 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
         }
       }
       // fn's own time extends the budget; the time its reads wait on Redis does not.
-      let reading = 0;
-      let readingSince = 0;
-      let readMs = 0;
       const readKey = lease && reader(lease.conn, prefix, fail, bound);
       const read =
         readKey &&
         ((key: string) => {
-          if (reading++ === 0) readingSince = Date.now();
+          if (reading++ === 0 && fnRunning) credit();
           return readKey(key).finally(() => {
-            if (--reading === 0) readMs += Date.now() - readingSince;
+            if (--reading === 0) ownSince = Date.now();
           });
         });
-      const fnStart = Date.now();
-      const ops = await build(fn, { watched: new Set(watch), read, defaultTtl });
-      end += Math.max(0, Date.now() - fnStart - readMs);
+      fnRunning = true;
+      ownSince = Date.now();
+      const ops = await build(fn, { watched: new Set(watch), read, defaultTtl }).finally(() => {
+        if (reading === 0) credit();
+        fnRunning = false;
+      });
       for (const op of ops) slots?.add(op.key);
       if (cluster && ops[0] !== undefined) where ??= prefix + ops[0].key;
       if (ops.length === 0) {
