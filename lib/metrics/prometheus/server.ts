@@ -233,23 +233,32 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       server = undefined;
       if (!srv) return;
       await new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
         // Stops accepting, and closes the connections with no request in progress.
-        srv.close(() => resolve());
+        srv.close(() => {
+          clearTimeout(timer);
+          onIdle = undefined;
+          resolve();
+        });
         srv.closeIdleConnections();
         if (inFlight.size === 0) return srv.closeAllConnections();
         // A scrape in progress (a slow collect callback) gets its answer, within the bound, and
         // its connection ends after it.
         for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-        const timer = setTimeout(() => {
-          logger.warn('metrics endpoint: scrapes still running at close were cut', {
-            scrapes: inFlight.size,
-            closeGraceMs: o.closeGraceMs,
-          });
+        // The bound holds for every connection, not only the scrapes: one whose request is still
+        // arriving (half its headers) is not idle, and closing the server stopped Node's 408
+        // check, so without it close() waited for that client for good.
+        timer = setTimeout(() => {
+          onIdle = undefined;
+          if (inFlight.size > 0)
+            logger.warn('metrics endpoint: scrapes still running at close were cut', {
+              scrapes: inFlight.size,
+              closeGraceMs: o.closeGraceMs,
+            });
           srv.closeAllConnections();
         }, o.closeGraceMs);
         timer.unref();
         onIdle = () => {
-          clearTimeout(timer);
           onIdle = undefined;
           // Connections whose response went out before close() began are idle now: end them
           // (closing, not cutting: a response still being flushed is not lost).
