@@ -92,6 +92,9 @@ function exposeHandler(
       })
       .then(
         ({ contentType, body, zipped }) => {
+          // Answered meanwhile by the server the handler is mounted in (its own request timeout,
+          // say): writeHead would throw here, an unhandled rejection that ends the process.
+          if (res.headersSent || res.writableEnded) return;
           res.writeHead(200, {
             'content-type': contentType,
             'content-length': Buffer.byteLength(body),
