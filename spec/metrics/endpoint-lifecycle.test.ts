@@ -209,6 +209,41 @@ describeWithServers('prometheus metrics: slow clients on the HTTPS endpoint', sk
       await m.close();
     }
   });
+
+  it('a TCP connection that never starts its TLS handshake is closed after about 10 s and does not hold close()', async () => {
+    const m = createMetrics({ ...quiet, port: 0, tls: { cert: pki.server.certPem, key: pki.server.keyPem } });
+    const { port } = (await m.listen())!;
+    try {
+      // Before: tls's default handshake timeout, 120 s.
+      const r = await stallOn(port, ''); // no ca: plain TCP, no ClientHello
+      assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
+      assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
+      // A second one, open when close() is called: node:http does not list a connection before
+      // its handshake, so closeAllConnections() left it and close() waited for it (120 s).
+      const raw = connect(port, '127.0.0.1');
+      raw.on('error', () => {});
+      const rawClosed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = performance.now();
+      try {
+        await withTimeout(
+          m.close(),
+          5_000,
+          () => new Error('close() waited for a connection in its TLS handshake'),
+        );
+        assert.ok(
+          performance.now() - started < 1000,
+          `close() took ${Math.round(performance.now() - started)} ms`,
+        );
+        await withTimeout(rawClosed, 1_000, () => new Error('the connection is still open'));
+      } finally {
+        raw.destroy();
+      }
+    } finally {
+      await m.close();
+    }
+  });
 });
 
 describe('prometheus metrics: collect callbacks are bounded', () => {
