@@ -203,7 +203,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
           // close. Written at once, the first 503 ended the connection and every request pipelined
           // behind it went unanswered.
           setImmediate(() => {
-            if (!res.headersSent && !res.writableEnded) refuse(res, c.last === res);
+            if (!res.headersSent && !res.writableEnded && !res.destroyed) refuse(res, c.last === res);
           });
         };
         markRefused(req, once);
