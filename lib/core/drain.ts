@@ -110,10 +110,11 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     }
   };
 
-  const refuse = (res: ServerResponse) => {
+  /** The 503; `close`: the connection's last response (Connection: close), see the request listener. */
+  const refuse = (res: ServerResponse, close = true) => {
     const body = 'service is shutting down\n';
     res.writeHead(503, {
-      connection: 'close',
+      ...(close ? { connection: 'close' } : {}),
       'retry-after': retryAfter,
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
@@ -197,7 +198,13 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         const once = () => {
           if (refused) return;
           refused = true;
-          if (!res.headersSent && !res.writableEnded) refuse(res);
+          // Written once Node has handed over the requests pipelined behind this one (the rest of
+          // the data it is parsing): only the connection's last response may say Connection:
+          // close. Written at once, the first 503 ended the connection and every request pipelined
+          // behind it went unanswered.
+          setImmediate(() => {
+            if (!res.headersSent && !res.writableEnded && !res.destroyed) refuse(res, c.last === res);
+          });
         };
         markRefused(req, once);
         for (const h of handlers)

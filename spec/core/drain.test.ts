@@ -13,6 +13,7 @@ import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
+import { withTimeout } from '../../lib/core/timeout.js';
 import { waitFor } from '../harness/process.js';
 
 function captureLogger() {
@@ -369,6 +370,50 @@ describe('drainServer', () => {
     assert.equal(upgraded, 0);
     release();
     assert.equal(await first, '200');
+    await drained;
+  });
+
+  it('answers every request pipelined on a connection that arrives during the drain, each with its 503', async (t) => {
+    // The first 503 went out at once with Connection: close, so Node ended the connection and the
+    // requests pipelined behind it were never answered (1 answer for 3 requests).
+    let served = 0;
+    const server = createServer((_req, res) => {
+      served++;
+      res.end('ok');
+    });
+    const drain = drainServer(server, { graceMs: 5000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    const drained = drain({ timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    socket.write(
+      'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
+    await withTimeout(closed, 5000, () => new Error(`the connection was not closed; got ${got}`));
+    const answers = got.split('HTTP/1.1 ').slice(1);
+    assert.equal(answers.length, 3, got);
+    for (const a of answers) {
+      assert.match(a, /^503 /);
+      assert.match(a, /retry-after: 1/i);
+    }
+    assert.doesNotMatch(answers[0]!, /connection: close/i);
+    assert.doesNotMatch(answers[1]!, /connection: close/i);
+    assert.match(answers[2]!, /connection: close/i);
+    assert.match(answers[2]!, /service is shutting down/);
+    assert.equal(served, 0);
     await drained;
   });
 

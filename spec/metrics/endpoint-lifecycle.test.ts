@@ -99,6 +99,36 @@ describe('prometheus metrics: close() with scrapes in progress', () => {
     assert.equal(r.error, 'ECONNREFUSED');
   });
 
+  it('a client still sending its headers when close() is called does not hold close() past its bound', async () => {
+    // collectTimeoutMs 500: close() waits for scrapes 1.5 s at most.
+    const m = createMetrics({ ...quiet, port: 0, collectTimeoutMs: 500 });
+    const { url, port } = (await m.listen())!;
+    m.onCollect(() => new Promise((r) => setTimeout(r, 300)));
+    const stalled = connect(port, '127.0.0.1');
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    stalled.on('error', () => {});
+    await new Promise<void>((resolve) => stalled.once('connect', () => resolve()));
+    stalled.write('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // half its headers, then nothing
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    try {
+      // Before: the scrape finished, the half-sent request kept its connection, and closing the
+      // server had stopped Node's 408 check: close() never resolved while that client waited.
+      await withTimeout(
+        m.close(),
+        6_000,
+        () => new Error('close() waited for a client still sending its headers'),
+      );
+      const took = performance.now() - started;
+      assert.ok(took < 3000, `close() took ${Math.round(took)} ms`);
+      assert.equal((await scrape).status, 200, 'the scrape in progress still got its answer');
+      await withTimeout(stalledClosed, 1_000, () => new Error('the stalled connection is still open'));
+    } finally {
+      stalled.destroy();
+    }
+  });
+
   it('an idle keep-alive connection (Prometheus keeps one) does not hold close()', async () => {
     const m = createMetrics({ ...quiet, port: 0 });
     const { url } = (await m.listen())!;
@@ -175,6 +205,41 @@ describeWithServers('prometheus metrics: slow clients on the HTTPS endpoint', sk
       assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
       assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
       assert.match(r.statusLine, /^HTTP\/1\.1 408 /);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('a TCP connection that never starts its TLS handshake is closed after about 10 s and does not hold close()', async () => {
+    const m = createMetrics({ ...quiet, port: 0, tls: { cert: pki.server.certPem, key: pki.server.keyPem } });
+    const { port } = (await m.listen())!;
+    try {
+      // Before: tls's default handshake timeout, 120 s.
+      const r = await stallOn(port, ''); // no ca: plain TCP, no ClientHello
+      assert.ok(r.closed, `still open after ${Math.round(r.ms)} ms`);
+      assert.ok(r.ms >= 9_500 && r.ms < 15_000, `closed after ${Math.round(r.ms)} ms`);
+      // A second one, open when close() is called: node:http does not list a connection before
+      // its handshake, so closeAllConnections() left it and close() waited for it (120 s).
+      const raw = connect(port, '127.0.0.1');
+      raw.on('error', () => {});
+      const rawClosed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = performance.now();
+      try {
+        await withTimeout(
+          m.close(),
+          5_000,
+          () => new Error('close() waited for a connection in its TLS handshake'),
+        );
+        assert.ok(
+          performance.now() - started < 1000,
+          `close() took ${Math.round(performance.now() - started)} ms`,
+        );
+        await withTimeout(rawClosed, 1_000, () => new Error('the connection is still open'));
+      } finally {
+        raw.destroy();
+      }
     } finally {
       await m.close();
     }

@@ -96,6 +96,40 @@ describe('prometheus metrics: gzip on /metrics', () => {
     }
   });
 
+  it('the mounted handler leaves a response your server answered meanwhile alone (no unhandled rejection)', async () => {
+    const own = createMetrics(quiet);
+    fill(own);
+    own.onCollect(() => new Promise((r) => setTimeout(r, 200))); // a scrape slower than the app's timeout
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => rejections.push(e);
+    process.on('unhandledRejection', onRejection);
+    const srv = createServer((req, res) => {
+      // The application's own request timeout answers first.
+      const timer = setTimeout(() => res.writeHead(504).end('timeout'), 50);
+      res.on('close', () => clearTimeout(timer));
+      own.handler(req, res);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      for (const encoding of ['gzip', 'identity']) {
+        const r = await get(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/`, {
+          'accept-encoding': encoding,
+        });
+        assert.equal(r.status, 504);
+      }
+      await new Promise((r) => setTimeout(r, 400)); // both renders are done by now
+      // Before: writeHead threw ERR_HTTP_HEADERS_SENT in the render's callback, twice.
+      assert.deepEqual(
+        rejections.map((e) => (e as NodeJS.ErrnoException).code ?? String(e)),
+        [],
+      );
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      srv.close();
+      await own.close();
+    }
+  });
+
   it('acceptsGzip reads q-values and *', () => {
     assert.equal(acceptsGzip('gzip'), true);
     assert.equal(acceptsGzip('GZIP;q=0.5'), true);

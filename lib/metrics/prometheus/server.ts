@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '../../core/contracts.js';
@@ -92,6 +93,9 @@ function exposeHandler(
       })
       .then(
         ({ contentType, body, zipped }) => {
+          // Answered meanwhile by the server the handler is mounted in (its own request timeout,
+          // say): writeHead would throw here, an unhandled rejection that ends the process.
+          if (res.headersSent || res.writableEnded) return;
           res.writeHead(200, {
             'content-type': contentType,
             'content-length': Buffer.byteLength(body),
@@ -133,6 +137,13 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
   let abortListen: ((err: Error) => void) | undefined;
   /** Responses of `listen()`'s server not finished yet (scrapes in progress). */
   const inFlight = new Set<ServerResponse>();
+  /** Open TCP connections of `listen()`'s server (HTTPS: from before their handshake). */
+  const sockets = new Set<Socket>();
+  /** Cuts every connection of `srv`: the HTTP ones and those still in their TLS handshake. */
+  const cutAll = (srv: Server) => {
+    srv.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+  };
   /** Called when a scrape finishes while `close()` waits for them. */
   let onIdle: (() => void) | undefined;
 
@@ -166,12 +177,21 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
           {
             ...tls,
             ...SLOW_CLIENT_LIMITS,
+            // A connection that never completes its TLS handshake is not an HTTP connection yet
+            // (no 408 possible): dropped after the same 10 s instead of tls's default 120 s.
+            handshakeTimeout: SLOW_CLIENT_LIMITS.headersTimeout,
             requestCert: tls.ca !== undefined,
             rejectUnauthorized: tls.ca !== undefined,
           },
           route,
         )
       : createServer(SLOW_CLIENT_LIMITS, route);
+    // Every TCP connection, also one still in its TLS handshake, which node:http does not list
+    // (closeAllConnections() left it open, and close() waited for it).
+    srv.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     if (!isLoopback(host) && (o.authorization === undefined || !tls))
       logger.warn('metrics endpoint listens beyond loopback without auth and TLS', {
         host,
@@ -233,23 +253,32 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       server = undefined;
       if (!srv) return;
       await new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
         // Stops accepting, and closes the connections with no request in progress.
-        srv.close(() => resolve());
+        srv.close(() => {
+          clearTimeout(timer);
+          onIdle = undefined;
+          resolve();
+        });
         srv.closeIdleConnections();
-        if (inFlight.size === 0) return srv.closeAllConnections();
+        if (inFlight.size === 0) return cutAll(srv);
         // A scrape in progress (a slow collect callback) gets its answer, within the bound, and
         // its connection ends after it.
         for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-        const timer = setTimeout(() => {
-          logger.warn('metrics endpoint: scrapes still running at close were cut', {
-            scrapes: inFlight.size,
-            closeGraceMs: o.closeGraceMs,
-          });
-          srv.closeAllConnections();
+        // The bound holds for every connection, not only the scrapes: one whose request is still
+        // arriving (half its headers) is not idle, and closing the server stopped Node's 408
+        // check, so without it close() waited for that client for good.
+        timer = setTimeout(() => {
+          onIdle = undefined;
+          if (inFlight.size > 0)
+            logger.warn('metrics endpoint: scrapes still running at close were cut', {
+              scrapes: inFlight.size,
+              closeGraceMs: o.closeGraceMs,
+            });
+          cutAll(srv);
         }, o.closeGraceMs);
         timer.unref();
         onIdle = () => {
-          clearTimeout(timer);
           onIdle = undefined;
           // Connections whose response went out before close() began are idle now: end them
           // (closing, not cutting: a response still being flushed is not lost).
