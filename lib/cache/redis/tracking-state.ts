@@ -43,13 +43,50 @@ export interface TrackingState {
   pass: () => Promise<void>;
 }
 
+/**
+ * Tells every handler, then logs. These run from connection events and promise callbacks: a throw
+ * from a handler or from the user's logger would be an uncaught exception or an unhandled
+ * rejection (the process ended) and, thrown before the handlers ran, left L1 trusted after a loss.
+ * Each handler is called on its own; a throw is logged, never passed on.
+ */
+function notify(
+  s: TrackingState,
+  call: (h: TrackingHandlers) => void,
+  level: 'info' | 'warn',
+  message: string,
+  fields: Record<string, unknown>,
+): void {
+  for (const h of [...s.handlers]) {
+    try {
+      call(h);
+    } catch (err) {
+      log(s, 'warn', 'redis tracking: a handler threw', { error: (err as Error)?.message ?? String(err) });
+    }
+  }
+  log(s, level, message, fields);
+}
+
+function log(
+  s: TrackingState,
+  level: 'info' | 'warn',
+  message: string,
+  fields: Record<string, unknown>,
+): void {
+  try {
+    s.logger?.[level](message, fields);
+  } catch {
+    // the user's logger threw: nothing better to tell it with
+  }
+}
+
 export function lose(s: TrackingState, reason: string): void {
   s.epoch++;
   if (!s.confirmed) return;
   s.confirmed = false;
   s.counts.losses++;
-  s.logger?.warn('redis tracking: lost, L1 not trusted until confirmed again', { reason });
-  for (const h of s.handlers) h.onLost(reason);
+  notify(s, (h) => h.onLost(reason), 'warn', 'redis tracking: lost, L1 not trusted until confirmed again', {
+    reason,
+  });
 }
 
 /**
@@ -58,8 +95,15 @@ export function lose(s: TrackingState, reason: string): void {
  */
 export function moved(s: TrackingState, affected: (key: string) => boolean, reason: string): void {
   s.counts.moves++;
-  s.logger?.info('redis tracking: slots changed owner, their keys dropped from L1', { reason });
-  for (const h of s.handlers) h.onMoved(affected, reason);
+  notify(
+    s,
+    (h) => h.onMoved(affected, reason),
+    'info',
+    'redis tracking: slots changed owner, their keys dropped from L1',
+    {
+      reason,
+    },
+  );
 }
 
 /** Trust (re)gained after a verification pass that no event interrupted. */
@@ -68,8 +112,10 @@ export function confirm(s: TrackingState): void {
   if (s.confirmed) return;
   s.confirmed = true;
   s.counts.confirmations++;
-  s.logger?.info('redis tracking: confirmed', { links: s.links.size, mode: s.mode });
-  for (const h of s.handlers) h.onConfirmed();
+  notify(s, (h) => h.onConfirmed(), 'info', 'redis tracking: confirmed', {
+    links: s.links.size,
+    mode: s.mode,
+  });
   s.firstConfirmed?.();
 }
 

@@ -19,7 +19,7 @@
  * `heartbeat` ms, so a connection that died silently is noticed within `heartbeat + timeout`.
  */
 import type { Cluster, Redis } from 'iovalkey';
-import type { InvalidationTracker } from '../../core/contracts.js';
+import type { InvalidationTracker, LogFields, Logger } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
@@ -149,6 +149,31 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
   return tracker;
 }
 
+/**
+ * The user's logger, with every call's throw swallowed: the tracker logs from connection events
+ * and promise callbacks, where a throwing logger was an uncaught exception or an unhandled
+ * rejection that ended the process.
+ */
+function quietLogger(logger: Logger): Logger {
+  const quiet =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void => {
+      try {
+        logger[level](message, fields);
+      } catch {
+        // nothing better to report it with
+      }
+    };
+  const wrapped: Logger = {
+    debug: quiet('debug'),
+    info: quiet('info'),
+    warn: quiet('warn'),
+    error: quiet('error'),
+    child: () => wrapped,
+  };
+  return wrapped;
+}
+
 /** The state of a new tracker, from checked options. */
 function trackingState(options: RedisTrackingOptions): TrackingState {
   const client = (options.cache?.client ?? options.client)!;
@@ -160,7 +185,7 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
     prefix: options.cache?.keyPrefix ?? options.keyPrefix ?? '',
     mode: options.mode ?? 'default',
     timeout: options.timeout ?? 1000,
-    logger: options.logger,
+    logger: options.logger && quietLogger(options.logger),
     links: new Map(),
     handlers: new Set(),
     counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0, moves: 0 },

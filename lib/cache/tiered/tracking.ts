@@ -60,8 +60,8 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
       if (state.closed) return;
       gate.trusted = false;
       counters.trackingLosses++;
+      reset(); // before logging: a logger that throws must not leave L1 copies being served
       o.logger?.warn('tiered cache: tracking lost, L1 bypassed until confirmed', { cache: 'tiered', reason });
-      reset();
     },
     onMoved(affected) {
       if (state.closed) return;

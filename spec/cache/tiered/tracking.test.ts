@@ -15,7 +15,7 @@ import {
   type TieredCache,
   type TieredCacheOptions,
 } from '../../../lib/cache/tiered/index.js';
-import type { Cache } from '../../../lib/core/contracts.js';
+import type { Cache, Logger } from '../../../lib/core/contracts.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -205,6 +205,57 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (standalone)', skip
       console.log(`# ${victim} connection killed: ${bypassed} reads answered by L2 until re-confirmed`);
     });
   }
+
+  it('a logger that throws (tracker and cache): a loss still bypasses L1, no uncaught error, trust comes back', async () => {
+    // The tracker logged the loss before telling the cache, from a connection event, and the
+    // cache logged before clearing L1: a throwing logger ended the process (or left L1 trusted).
+    const failures: unknown[] = [];
+    const onFailure = (reason: unknown) => failures.push(reason);
+    process.on('unhandledRejection', onFailure);
+    process.on('uncaughtException', onFailure);
+    try {
+      const throwing: Logger = {
+        debug() {},
+        info() {
+          throw new Error('logger bug (info)');
+        },
+        warn() {
+          throw new Error('logger bug (warn)');
+        },
+        error() {},
+        child: () => throwing,
+      };
+      const ns = `throwlog${++unique}`;
+      const l2 = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        keyPrefix: `${ns}:`,
+        commandTimeout: 1000,
+      });
+      const cache = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        tracking: createRedisTracking({ cache: l2, heartbeat: 200, logger: throwing }),
+        l1Ttl: 60_000,
+        logger: throwing,
+      });
+      closers.push(() => cache.close());
+      await cache.ready;
+      await cache.set('k', bytes('v1'), 60_000);
+      assert.equal(await holdInL1(cache, 'k'), 'v1');
+      const losses = cache.stats().trackingLosses;
+      await cli.run('CLIENT KILL TYPE pubsub SKIPME yes');
+      assert.equal(await cli.run(`SET ${ns}:k v2`), 'OK');
+      await waitFor(() => cache.stats().trackingLosses > losses, { what: 'the loss to be noticed' });
+      assert.equal(text(await cache.get('k')), 'v2', 'the write made in the gap is seen, not the L1 copy');
+      await waitFor(() => cache.stats().trackingConfirmed === 1, { what: 'tracking confirmed again' });
+      assert.equal(await cli.run(`SET ${ns}:k v3`), 'OK');
+      await waitFor(async () => text(await cache.get('k')) === 'v3', { what: 'tracking works again' });
+      assert.deepEqual(failures, [], 'no unhandled rejection or uncaught exception');
+    } finally {
+      process.off('unhandledRejection', onFailure);
+      process.off('uncaughtException', onFailure);
+    }
+  });
 
   it('a server that stops answering (CLIENT PAUSE) is noticed by the heartbeat: L1 bypassed until it answers again', async () => {
     const ns = `pause${++unique}`;
