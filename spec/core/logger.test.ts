@@ -69,6 +69,36 @@ describe('console logger: a log call never throws on what it is given', () => {
     assert.deepEqual(record({ x: shared, y: [shared, shared], c: req }).y, [{ a: 1 }, { a: 1 }]);
   });
 
+  it('fields whose keys cannot be listed, and child() fields with a throwing getter, are marked', () => {
+    const unlistable = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    // The log call threw the Proxy's error; nested, the value printed as {}.
+    assert.equal(record(unlistable).fields, '[unreadable]');
+    assert.equal(record({ p: unlistable }).p, '[unreadable]');
+    const getter = Object.defineProperty({}, 'x', {
+      get() {
+        throw new Error('getter');
+      },
+      enumerable: true,
+    });
+    lines.length = 0;
+    // child() spread its fields and threw the getter's error.
+    log.child(getter).child(unlistable).warn('bound');
+    assert.deepEqual(JSON.parse(lines[0]!), {
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'warn',
+      msg: 'bound',
+      x: '[unreadable]',
+      fields: '[unreadable]',
+    });
+  });
+
   it("keeps the record's own time, level and msg; a __proto__ field stays data", () => {
     const r = record({ level: 'debug', time: 'never', msg: 'forged', k: 1 });
     assert.deepEqual(r, { time: '1970-01-01T00:00:00.000Z', level: 'error', msg: 'm', k: 1 });
