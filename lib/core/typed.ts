@@ -188,19 +188,11 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     async getOrSet(key, loader, ttl) {
       const existing = await this.get(key);
       if (existing !== undefined) return existing;
-      // The byte cache's singleflight shares the loader; `fresh` keeps the loader's own object
-      // so the caller that ran it gets it without a decode round trip.
-      let fresh: { value: T } | undefined;
-      const bytes = await cache.getOrSet(
-        key,
-        async () => {
-          const value = await loader();
-          fresh = { value };
-          return encode(value);
-        },
-        ttl,
-      );
-      if (fresh) return fresh.value;
+      // The byte cache's singleflight shares the loader. Every caller gets the stored bytes
+      // decoded, the one that ran the loader too: it used to get the loader's own object, so one
+      // call gave a Date (or NaN, an unvalidated value) to it and a string (null, the schema's
+      // output) to the callers that joined it and to every later read.
+      const bytes = await cache.getOrSet(key, async () => encode(await loader()), ttl);
       const decoded = await decode(key, bytes);
       if (decoded === undefined)
         throw new CacheError('decode_failed', `value loaded for "${key}" failed validation`);
