@@ -74,7 +74,9 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       // Only the stack's own timeout comes out as is; anything the disposer threw (a TimeoutError
       // of its own included) is wrapped, so the report names the disposer and carries a code like
       // every error Hyperion throws.
-      throw err === expired
+      // (`expired` set: a disposer that rejected with `undefined` before its budget ran out
+      // compared equal to the unset `expired` and was reported as a bare `undefined`.)
+      throw expired !== undefined && err === expired
         ? err
         : new HyperionError('dispose_failed', `disposer "${name}" failed`, { cause: err });
     }
@@ -82,10 +84,31 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
 
   return {
     add(name, fn) {
+      // Checked now: a disposer that is not a function (`app.defer('db', pool.end)` with a typo'd
+      // method) was only found at shutdown, as a failed close.
+      if (typeof fn !== 'function' || typeof name !== 'string')
+        throw new ConfigError(`invalid disposer ${JSON.stringify(String(name))}`, [
+          ...(typeof name === 'string'
+            ? []
+            : [
+                {
+                  path: 'name',
+                  expected: 'a string',
+                  received: typeName(name),
+                  message: 'has the wrong type',
+                },
+              ]),
+          ...(typeof fn === 'function'
+            ? []
+            : [
+                { path: 'fn', expected: 'a function', received: typeName(fn), message: 'must be a function' },
+              ]),
+        ]);
       if (running) {
         // Late registration: dispose immediately, report failures without crashing the caller.
+        // The warning names the disposer and what it threw (the cause was left out).
         runOne(name, fn, true).catch((err) =>
-          process.emitWarning(String(err?.message ?? err), 'HyperionDisposeWarning'),
+          process.emitWarning(describeFailure(err), 'HyperionDisposeWarning'),
         );
         return;
       }
@@ -111,4 +134,12 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       return running !== undefined;
     },
   };
+}
+
+/** `disposer "x" failed: <what it threw>` for a warning (a message alone dropped the cause). */
+function describeFailure(err: unknown): string {
+  const text = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  if (err instanceof HyperionError && err.code === 'dispose_failed')
+    return `${err.message}: ${text(err.cause)}`;
+  return text(err);
 }
