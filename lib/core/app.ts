@@ -112,6 +112,11 @@ function partIssues(options: AppOptions): ConfigIssue[] {
  * `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a `ConfigError`.
  */
 export function createApp(options: AppOptions = {}): App {
+  // `null` threw a TypeError ("reading 'tracer'"); an array or a string was taken as no options.
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createApp: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
   rejectUnknownKeys(options, KNOWN, 'createApp');
   const bad = partIssues(options);
   if (bad.length > 0) throw new ConfigError('createApp: invalid options', bad);

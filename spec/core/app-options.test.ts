@@ -57,6 +57,18 @@ describe("createApp options are checked like the factories' options", () => {
     });
   });
 
+  for (const bad of [null, [], 'cache', 5]) {
+    it(`options ${JSON.stringify(bad)} is a ConfigError (null threw a TypeError, an array or a string was taken as {})`, () => {
+      assert.throws(
+        () => createApp(bad as never),
+        (e: Error & { code?: string; issues?: { path: string }[] }) =>
+          e.code === 'config_invalid' &&
+          /options must be an object/.test(e.message) &&
+          e.issues?.[0]?.path === '',
+      );
+    });
+  }
+
   it('console (no child()) and full implementations are accepted', async () => {
     const app = createApp({ logger: console as never });
     await app.close();
