@@ -258,7 +258,9 @@ function checkSignalOptions(app: unknown, options: unknown): void {
  */
 export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): () => void {
   checkSignalOptions(app, options);
-  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  // Each signal once: a name listed twice installed the handler twice, so one SIGTERM also
+  // logged "already closing, signal ignored", as if a second signal had come.
+  const signals = [...new Set(options.signals ?? ['SIGTERM', 'SIGINT'])];
   let closing = false;
   const handler = (signal: NodeJS.Signals) => {
     if (closing) {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
+import { noopLogger } from '../../lib/core/noop.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
+import { deferred, within } from '../harness/clock.js';
 
 describe("createApp options are checked like the factories' options", () => {
   it('an unknown key (a typo: the cache silently became the no-op and was never closed) is a ConfigError with a suggestion', () => {
@@ -194,6 +196,25 @@ describe('closeOnSignals arguments', () => {
     assert.equal(process.listenerCount('SIGUSR2'), before + 1);
     remove();
     assert.equal(process.listenerCount('SIGUSR2'), before);
+  });
+
+  it('a signal listed twice is handled once: one SIGUSR2 closes the app with no "already closing" warning', async () => {
+    const warnings: string[] = [];
+    const logger = { ...noopLogger, warn: (msg: string) => void warnings.push(msg) };
+    const app = createApp({ logger });
+    const closed = deferred<void>();
+    app.defer('x', () => closed.resolve());
+    const before = process.listenerCount('SIGUSR2');
+    const remove = closeOnSignals(app, { signals: ['SIGUSR2', 'SIGUSR2'], exit: false });
+    try {
+      assert.equal(process.listenerCount('SIGUSR2'), before + 1);
+      process.kill(process.pid, 'SIGUSR2');
+      await within(closed.promise, 5000, 'the close on SIGUSR2');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      remove();
+    }
   });
 
   it('an onError that throws still sets the exit code, with no unhandled rejection', async () => {
