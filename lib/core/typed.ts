@@ -6,6 +6,7 @@
 import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
+import { assertLoader } from './validate.js';
 
 /** The subset of the Standard Schema v1 interface this module uses. */
 export interface StandardSchema<Output = unknown> {
@@ -186,6 +187,9 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       return options === undefined ? cache.delete(key) : cache.delete(key, options);
     },
     async getOrSet(key, loader, ttl) {
+      // Checked first, as every cache does: a hit hid a loader that is not a function, and a miss
+      // threw a bare TypeError from inside the byte cache's load.
+      assertLoader(loader);
       const existing = await this.get(key);
       if (existing !== undefined) return existing;
       // The byte cache's singleflight shares the loader. Every caller gets the stored bytes

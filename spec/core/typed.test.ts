@@ -248,6 +248,18 @@ describe('jsonCache getOrSet: every caller gets what a read gets', () => {
     assert.deepEqual(await cache.get('k'), stored);
   });
 
+  it('a loader that is not a function is invalid_value, on a hit as on a miss', async () => {
+    const cache = jsonCache<number>(createMemoryCache({ maxCost: 1 << 20 }));
+    await cache.set('hit', 1);
+    for (const key of ['hit', 'miss'])
+      await assert.rejects(
+        cache.getOrSet(key, 5 as never),
+        (e: CacheError) => e.code === 'invalid_value',
+        key,
+      );
+    assert.equal(await cache.get('miss'), undefined);
+  });
+
   it("with a schema, the loader's caller gets the schema's output like every reader", async () => {
     const stamped: StandardSchema<{ id: number; checked: true }> = {
       '~standard': {
