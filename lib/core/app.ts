@@ -271,21 +271,25 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
       return;
     }
     closing = true;
-    app.close().then(
-      () => {
-        remove();
-        if (options.exit !== false) process.exit();
-      },
-      (err: unknown) => {
-        remove();
-        // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
-        try {
-          (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
-        } catch {}
-        process.exitCode = 1;
-        if (options.exit !== false) process.exit();
-      },
-    );
+    // Through a promise: an app-like object whose close() returns nothing (or throws at once)
+    // threw out of the signal listener, an uncaught exception that skipped onError and exit.
+    Promise.resolve()
+      .then(() => app.close())
+      .then(
+        () => {
+          remove();
+          if (options.exit !== false) process.exit();
+        },
+        (err: unknown) => {
+          remove();
+          // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
+          try {
+            (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
+          } catch {}
+          process.exitCode = 1;
+          if (options.exit !== false) process.exit();
+        },
+      );
   };
   const remove = () => {
     for (const s of signals) process.off(s, handler);

@@ -4,7 +4,7 @@ import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
 import { noopLogger } from '../../lib/core/noop.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
-import { deferred, within } from '../harness/clock.js';
+import { deferred, tick, within } from '../harness/clock.js';
 
 describe("createApp options are checked like the factories' options", () => {
   it('an unknown key (a typo: the cache silently became the no-op and was never closed) is a ConfigError with a suggestion', () => {
@@ -214,6 +214,38 @@ describe('closeOnSignals arguments', () => {
       assert.deepEqual(warnings, []);
     } finally {
       remove();
+    }
+  });
+
+  it('an app-like object whose close() returns nothing, or throws at once, does not throw out of the signal listener', async () => {
+    const saved = process.exitCode;
+    try {
+      let closed = 0;
+      const before = process.listenerCount('SIGUSR2');
+      const plain = { close: () => void closed++ };
+      closeOnSignals(plain as never, { signals: ['SIGUSR2'], exit: false });
+      // process.emit runs the listeners synchronously: a throw here is what a real signal turns
+      // into an uncaught exception.
+      assert.doesNotThrow(() => process.emit('SIGUSR2', 'SIGUSR2'));
+      await tick();
+      assert.equal(closed, 1);
+      for (let i = 0; i < 50 && process.listenerCount('SIGUSR2') !== before; i++) await tick();
+      assert.equal(process.listenerCount('SIGUSR2'), before, 'handlers removed once closed');
+      assert.equal(process.exitCode, saved);
+
+      const reported = deferred<unknown>();
+      const failing = {
+        close: () => {
+          throw new Error('sync close');
+        },
+      };
+      closeOnSignals(failing as never, { signals: ['SIGUSR2'], exit: false, onError: reported.resolve });
+      assert.doesNotThrow(() => process.emit('SIGUSR2', 'SIGUSR2'));
+      const err = await within(reported.promise, 5000, 'onError');
+      assert.equal((err as Error).message, 'sync close');
+      assert.equal(process.exitCode, 1);
+    } finally {
+      process.exitCode = saved;
     }
   });
 
