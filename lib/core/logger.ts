@@ -61,7 +61,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       // The record's own keys win: a field named `level`, `time` or `msg` must not turn an info
       // record into an error one (or hide when it happened).
       const record: Record<string, unknown> = {
-        time: new Date(now()).toISOString(),
+        time: timestamp(now),
         level,
         msg: typeof message === 'string' ? message : String(safe(() => String(message))),
       };
@@ -85,6 +85,19 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
     };
   };
   return make(options.fields ?? {});
+}
+
+/**
+ * The record's `time` from the `now` clock. A clock that throws or gives something that is no
+ * time (NaN, a bigint from `process.hrtime.bigint`, a number past the Date range) made every log
+ * call throw (`Invalid time value`); the record then takes the system clock's time instead.
+ */
+function timestamp(now: () => number): string {
+  try {
+    return new Date(now()).toISOString();
+  } catch {
+    return new Date().toISOString();
+  }
 }
 
 /**

@@ -99,6 +99,25 @@ describe('console logger: a log call never throws on what it is given', () => {
     });
   });
 
+  it('a clock that throws or gives no time (NaN, a bigint) does not make the log call throw', () => {
+    const clocks = [
+      () => Number.NaN,
+      () => process.hrtime.bigint(),
+      () => 1e20,
+      () => {
+        throw new Error('clock');
+      },
+    ];
+    for (const now of clocks) {
+      const out: string[] = [];
+      const clocked = createConsoleLogger({ write: (l) => out.push(l), now: now as () => number });
+      assert.doesNotThrow(() => clocked.error('still logged'));
+      const r = JSON.parse(out[0]!);
+      assert.equal(r.msg, 'still logged');
+      assert.ok(Math.abs(Date.parse(r.time) - Date.now()) < 60_000, `the system time: ${r.time}`);
+    }
+  });
+
   it("keeps the record's own time, level and msg; a __proto__ field stays data", () => {
     const r = record({ level: 'debug', time: 'never', msg: 'forged', k: 1 });
     assert.deepEqual(r, { time: '1970-01-01T00:00:00.000Z', level: 'error', msg: 'm', k: 1 });
