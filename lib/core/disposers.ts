@@ -2,6 +2,7 @@
  * An ordered stack of disposers: run in reverse order of registration, each at most once, each
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
@@ -48,6 +49,13 @@ export function checkDisposeTimeout(value: unknown, name = 'disposeTimeoutMs'): 
   return value;
 }
 
+/**
+ * The stack whose disposer is running in this async context. A disposer that calls `dispose()`
+ * of its own stack (a component's close() calling a shutdown helper that awaits `app.close()`)
+ * waited for a close that waits for it: stuck until its budget ran out, then a TimeoutError.
+ */
+const runningIn = new AsyncLocalStorage<object>();
+
 export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
   const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];
@@ -61,7 +69,7 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
     let expired: TimeoutError | undefined;
     try {
       await withTimeout(
-        Promise.resolve().then(() => fn({ timeoutMs, signal: budget.signal })),
+        Promise.resolve().then(() => runningIn.run(stack, () => fn({ timeoutMs, signal: budget.signal }))),
         timeoutMs,
         () => {
           expired = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
@@ -115,6 +123,9 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       stack.push({ name, fn });
     },
     dispose() {
+      // Called from one of this stack's own disposers: the close it is part of goes on, and this
+      // call resolves at once instead of waiting for itself.
+      if (running && runningIn.getStore() === stack) return Promise.resolve();
       running ??= (async () => {
         const errors: unknown[] = [];
         while (stack.length > 0) {

@@ -130,6 +130,23 @@ describe('disposer stack: odd disposers', () => {
     await app.close();
   });
 
+  it('a disposer that awaits app.close() (a shutdown helper) does not wait for itself until its timeout', async () => {
+    const app = createApp({ disposeTimeoutMs: 3000 });
+    const order: string[] = [];
+    app.defer('first', () => void order.push('first'));
+    const shutdown = async () => {
+      await app.close();
+      order.push('helper done');
+    };
+    app.defer('worker', async () => {
+      order.push('worker');
+      await shutdown();
+    });
+    // It waited for the close it was part of: stuck 3 s, then a TimeoutError for "worker".
+    await within(app.close(), 1500, 'app.close() with a disposer awaiting it');
+    assert.deepEqual(order, ['worker', 'helper done', 'first']);
+  });
+
   it('the warning for a failed late disposer says what it threw', async () => {
     const stack = createDisposerStack();
     await stack.dispose();
