@@ -84,7 +84,11 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       enabled: (level) => LEVELS[level] >= min,
     };
   };
-  return make(options.fields ?? {});
+  // A copy, as child() makes one: the caller's object was kept, so changing it later changed
+  // every record of the root logger (not of its children), e.g. a field meant for one request.
+  const base: Record<string, unknown> = {};
+  if (options.fields) copyFields(base, options.fields, EMPTY_SET);
+  return make(base);
 }
 
 /**

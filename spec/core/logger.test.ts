@@ -99,6 +99,25 @@ describe('console logger: a log call never throws on what it is given', () => {
     });
   });
 
+  it('fields are copied when the logger is made: changing the object later changes no record', () => {
+    const out: string[] = [];
+    const fields: Record<string, unknown> = { svc: 'a' };
+    const root = createConsoleLogger({ write: (l) => out.push(l), now: () => 0, fields });
+    const child = root.child({ req: 1 });
+    fields.svc = 'changed';
+    fields.user = 'someone else';
+    root.info('root');
+    child.info('child');
+    // The root logger printed svc "changed" and the user; its child did not.
+    assert.deepEqual(JSON.parse(out[0]!), {
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'info',
+      msg: 'root',
+      svc: 'a',
+    });
+    assert.equal(JSON.parse(out[1]!).svc, 'a');
+  });
+
   it('a clock that throws or gives no time (NaN, a bigint) does not make the log call throw', () => {
     const clocks = [
       () => Number.NaN,
