@@ -168,7 +168,9 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     }
     if (onInvalid === 'throw')
       throw new CacheError('decode_failed', `cached value of "${key}" failed validation: ${problem}`);
-    await cache.delete(key);
+    // The read itself worked and its value is unusable: a miss, also when the delete fails (a
+    // Redis refusing writes, NOREPLICAS or OOM, made the read reject); the next read tries again.
+    await cache.delete(key).catch(() => {});
     return undefined;
   };
 
