@@ -112,6 +112,11 @@ function partIssues(options: AppOptions): ConfigIssue[] {
  * `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a `ConfigError`.
  */
 export function createApp(options: AppOptions = {}): App {
+  // `null` threw a TypeError ("reading 'tracer'"); an array or a string was taken as no options.
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createApp: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
   rejectUnknownKeys(options, KNOWN, 'createApp');
   const bad = partIssues(options);
   if (bad.length > 0) throw new ConfigError('createApp: invalid options', bad);
@@ -253,7 +258,9 @@ function checkSignalOptions(app: unknown, options: unknown): void {
  */
 export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): () => void {
   checkSignalOptions(app, options);
-  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  // Each signal once: a name listed twice installed the handler twice, so one SIGTERM also
+  // logged "already closing, signal ignored", as if a second signal had come.
+  const signals = [...new Set(options.signals ?? ['SIGTERM', 'SIGINT'])];
   let closing = false;
   const handler = (signal: NodeJS.Signals) => {
     if (closing) {
@@ -264,21 +271,25 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
       return;
     }
     closing = true;
-    app.close().then(
-      () => {
-        remove();
-        if (options.exit !== false) process.exit();
-      },
-      (err: unknown) => {
-        remove();
-        // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
-        try {
-          (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
-        } catch {}
-        process.exitCode = 1;
-        if (options.exit !== false) process.exit();
-      },
-    );
+    // Through a promise: an app-like object whose close() returns nothing (or throws at once)
+    // threw out of the signal listener, an uncaught exception that skipped onError and exit.
+    Promise.resolve()
+      .then(() => app.close())
+      .then(
+        () => {
+          remove();
+          if (options.exit !== false) process.exit();
+        },
+        (err: unknown) => {
+          remove();
+          // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
+          try {
+            (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
+          } catch {}
+          process.exitCode = 1;
+          if (options.exit !== false) process.exit();
+        },
+      );
   };
   const remove = () => {
     for (const s of signals) process.off(s, handler);

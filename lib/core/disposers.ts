@@ -2,6 +2,7 @@
  * An ordered stack of disposers: run in reverse order of registration, each at most once, each
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
@@ -48,6 +49,13 @@ export function checkDisposeTimeout(value: unknown, name = 'disposeTimeoutMs'): 
   return value;
 }
 
+/**
+ * The stack whose disposer is running in this async context. A disposer that calls `dispose()`
+ * of its own stack (a component's close() calling a shutdown helper that awaits `app.close()`)
+ * waited for a close that waits for it: stuck until its budget ran out, then a TimeoutError.
+ */
+const runningIn = new AsyncLocalStorage<object>();
+
 export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
   const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];
@@ -61,7 +69,7 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
     let expired: TimeoutError | undefined;
     try {
       await withTimeout(
-        Promise.resolve().then(() => fn({ timeoutMs, signal: budget.signal })),
+        Promise.resolve().then(() => runningIn.run(stack, () => fn({ timeoutMs, signal: budget.signal }))),
         timeoutMs,
         () => {
           expired = new TimeoutError(`disposer "${name}" did not finish within ${timeoutMs} ms`);
@@ -74,7 +82,9 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       // Only the stack's own timeout comes out as is; anything the disposer threw (a TimeoutError
       // of its own included) is wrapped, so the report names the disposer and carries a code like
       // every error Hyperion throws.
-      throw err === expired
+      // (`expired` set: a disposer that rejected with `undefined` before its budget ran out
+      // compared equal to the unset `expired` and was reported as a bare `undefined`.)
+      throw expired !== undefined && err === expired
         ? err
         : new HyperionError('dispose_failed', `disposer "${name}" failed`, { cause: err });
     }
@@ -82,16 +92,40 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
 
   return {
     add(name, fn) {
+      // Checked now: a disposer that is not a function (`app.defer('db', pool.end)` with a typo'd
+      // method) was only found at shutdown, as a failed close.
+      if (typeof fn !== 'function' || typeof name !== 'string')
+        throw new ConfigError(`invalid disposer ${JSON.stringify(String(name))}`, [
+          ...(typeof name === 'string'
+            ? []
+            : [
+                {
+                  path: 'name',
+                  expected: 'a string',
+                  received: typeName(name),
+                  message: 'has the wrong type',
+                },
+              ]),
+          ...(typeof fn === 'function'
+            ? []
+            : [
+                { path: 'fn', expected: 'a function', received: typeName(fn), message: 'must be a function' },
+              ]),
+        ]);
       if (running) {
         // Late registration: dispose immediately, report failures without crashing the caller.
+        // The warning names the disposer and what it threw (the cause was left out).
         runOne(name, fn, true).catch((err) =>
-          process.emitWarning(String(err?.message ?? err), 'HyperionDisposeWarning'),
+          process.emitWarning(describeFailure(err), 'HyperionDisposeWarning'),
         );
         return;
       }
       stack.push({ name, fn });
     },
     dispose() {
+      // Called from one of this stack's own disposers: the close it is part of goes on, and this
+      // call resolves at once instead of waiting for itself.
+      if (running && runningIn.getStore() === stack) return Promise.resolve();
       running ??= (async () => {
         const errors: unknown[] = [];
         while (stack.length > 0) {
@@ -111,4 +145,12 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       return running !== undefined;
     },
   };
+}
+
+/** `disposer "x" failed: <what it threw>` for a warning (a message alone dropped the cause). */
+function describeFailure(err: unknown): string {
+  const text = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  if (err instanceof HyperionError && err.code === 'dispose_failed')
+    return `${err.message}: ${text(err.cause)}`;
+  return text(err);
 }

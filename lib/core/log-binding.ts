@@ -13,15 +13,23 @@
 import type { LogFields, Logger, LogLevel, Span } from './contracts.js';
 import { errorFields } from './logger.js';
 import { noopLogger } from './noop.js';
-import { isValidSpanContext } from './w3c.js';
+import { isValidSpanContext, lowerHex } from './w3c.js';
+
+const HEX = /^[0-9a-f]+$/;
 
 /** The correlation fields of `span`, or `undefined` when it has no valid trace context. */
 export function traceFields(span: Span): LogFields | undefined {
   const sc = span.spanContext();
   if (!isValidSpanContext(sc)) return undefined;
+  // Lowercase, as the header carries them (formatTraceparent): a span context built elsewhere
+  // with uppercase ids logged them as they were, so log and trace searches did not match. Ids
+  // that are not hex at all carry no trace context a backend knows: no fields, like an invalid one.
+  const traceId = lowerHex(sc.traceId);
+  const spanId = lowerHex(sc.spanId);
+  if (!HEX.test(traceId) || !HEX.test(spanId)) return undefined;
   return {
-    trace_id: sc.traceId,
-    span_id: sc.spanId,
+    trace_id: traceId,
+    span_id: spanId,
     trace_flags: (sc.traceFlags & 0xff).toString(16).padStart(2, '0'),
   };
 }

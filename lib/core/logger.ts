@@ -61,7 +61,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       // The record's own keys win: a field named `level`, `time` or `msg` must not turn an info
       // record into an error one (or hide when it happened).
       const record: Record<string, unknown> = {
-        time: new Date(now()).toISOString(),
+        time: timestamp(now),
         level,
         msg: typeof message === 'string' ? message : String(safe(() => String(message))),
       };
@@ -75,11 +75,33 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       info: log('info'),
       warn: log('warn'),
       error: log('error'),
-      child: (fields) => make({ ...base, ...fields }),
+      // Copied like a record's fields: a spread threw out of `child()` on a getter that throws.
+      child: (fields) => {
+        const next: Record<string, unknown> = { ...base };
+        if (fields !== null && typeof fields === 'object') copyFields(next, fields, EMPTY_SET);
+        return make(next);
+      },
       enabled: (level) => LEVELS[level] >= min,
     };
   };
-  return make(options.fields ?? {});
+  // A copy, as child() makes one: the caller's object was kept, so changing it later changed
+  // every record of the root logger (not of its children), e.g. a field meant for one request.
+  const base: Record<string, unknown> = {};
+  if (options.fields) copyFields(base, options.fields, EMPTY_SET);
+  return make(base);
+}
+
+/**
+ * The record's `time` from the `now` clock. A clock that throws or gives something that is no
+ * time (NaN, a bigint from `process.hrtime.bigint`, a number past the Date range) made every log
+ * call throw (`Invalid time value`); the record then takes the system clock's time instead.
+ */
+function timestamp(now: () => number): string {
+  try {
+    return new Date(now()).toISOString();
+  } catch {
+    return new Date().toISOString();
+  }
 }
 
 /**
@@ -117,11 +139,27 @@ function errorReplacer(_key: string, value: unknown) {
 }
 
 const OWN = new Set(['time', 'level', 'msg']);
+const EMPTY_SET = new Set<string>();
 
 /** Copies `fields` into `record`, skipping its own keys; a getter that throws gives `[unreadable]`. */
 function merge(record: Record<string, unknown>, fields: object): void {
-  for (const key of Object.keys(fields)) {
-    if (OWN.has(key)) continue;
+  copyFields(record, fields, OWN);
+}
+
+/**
+ * Copies the fields of `fields` into `out`, except the keys in `skip`. Fields whose keys cannot
+ * be listed (a Proxy whose `ownKeys` throws: the log call threw) are one `fields: '[unreadable]'`.
+ */
+function copyFields(record: Record<string, unknown>, fields: object, skip: ReadonlySet<string>): void {
+  let keys: string[];
+  try {
+    keys = Object.keys(fields);
+  } catch {
+    record.fields = '[unreadable]';
+    return;
+  }
+  for (const key of keys) {
+    if (skip.has(key)) continue;
     const value = safe(() => (fields as Record<string, unknown>)[key]);
     // A `__proto__` field (parsed JSON can have one) is data, not the record's prototype.
     if (key === '__proto__')
@@ -177,14 +215,19 @@ function plain(value: unknown, ancestors: object[], depth: number): unknown {
         ) ?? null,
     );
   else {
-    const o: Record<string, unknown> = {};
-    for (const key of safe(() => Object.keys(v as object)) as string[])
-      o[key] = plain(
-        safe(() => (v as Record<string, unknown>)[key]),
-        ancestors,
-        depth + 1,
-      );
-    out = o;
+    const keys = safe(() => Object.keys(v as object));
+    // Keys that cannot be listed: the value is unreadable (the marker's characters were iterated).
+    if (!Array.isArray(keys)) out = '[unreadable]';
+    else {
+      const o: Record<string, unknown> = {};
+      for (const key of keys as string[])
+        o[key] = plain(
+          safe(() => (v as Record<string, unknown>)[key]),
+          ancestors,
+          depth + 1,
+        );
+      out = o;
+    }
   }
   ancestors.pop();
   return out;

@@ -82,8 +82,14 @@ export const noopTracer: Tracer = {
     if (!span) return;
     const sc = span.spanContext();
     if (!isValidSpanContext(sc)) return;
-    carrier.traceparent = formatTraceparent(sc);
-    if (sc.traceState) carrier.tracestate = sc.traceState;
+    // Checked as a receiver checks them: a Span of the user's own with ids that are not hex went
+    // out as a traceparent every receiver drops, and a tracestate it carried went out as it was
+    // (one with a line break made the outgoing request throw "Invalid character in header").
+    const traceparent = formatTraceparent(sc);
+    if (!parseTraceparent(traceparent)) return;
+    carrier.traceparent = traceparent;
+    const traceState = sc.traceState ? normalizeTracestate(sc.traceState) : undefined;
+    if (traceState) carrier.tracestate = traceState;
   },
   extract(carrier) {
     // Anything but a header object (null, a string…) carries no context: ignored, never thrown.

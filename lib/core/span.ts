@@ -83,9 +83,15 @@ export function withSpan<T>(
     span.end();
     throw err;
   }
-  if (isPromiseLike(result)) {
-    try {
-      return result.then(
+  try {
+    // `isPromiseLike` inside the try: a `then` getter that throws left the span open.
+    if (isPromiseLike(result)) {
+      // A native promise as it is; any other thenable is adopted by one first. Its `then` need
+      // not return a promise (a hand-made one returns nothing): withSpan then resolved to
+      // `undefined` and lost the value `await thenable` gives, and one that called both of its
+      // callbacks ended the span twice. `then` is still called here, so a throw stays synchronous.
+      const settled = result instanceof Promise ? result : adopt(result);
+      return settled.then(
         (value) => {
           span.end();
           return value;
@@ -96,15 +102,27 @@ export function withSpan<T>(
           throw err;
         },
       ) as T;
-    } catch (err) {
-      // A thenable whose `then` throws (a getter, a hand-made object): the span was left open.
-      span.recordError(err);
-      span.end();
-      throw err;
     }
+  } catch (err) {
+    // A thenable whose `then` throws (a getter, a hand-made object): the span was left open.
+    span.recordError(err);
+    span.end();
+    throw err;
   }
   span.end();
   return result;
+}
+
+/** A native promise settled by `thenable` (called at once: a throw from its `then` propagates). */
+function adopt<T>(thenable: PromiseLike<T>): Promise<T> {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  thenable.then(resolve, reject);
+  return promise;
 }
 
 /** Writes the trace context and baggage of `ctx` into `headers` (created if omitted) and returns it. */

@@ -6,6 +6,7 @@
 import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
+import { assertLoader } from './validate.js';
 
 /** The subset of the Standard Schema v1 interface this module uses. */
 export interface StandardSchema<Output = unknown> {
@@ -167,7 +168,9 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     }
     if (onInvalid === 'throw')
       throw new CacheError('decode_failed', `cached value of "${key}" failed validation: ${problem}`);
-    await cache.delete(key);
+    // The read itself worked and its value is unusable: a miss, also when the delete fails (a
+    // Redis refusing writes, NOREPLICAS or OOM, made the read reject); the next read tries again.
+    await cache.delete(key).catch(() => {});
     return undefined;
   };
 
@@ -186,21 +189,16 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       return options === undefined ? cache.delete(key) : cache.delete(key, options);
     },
     async getOrSet(key, loader, ttl) {
+      // Checked first, as every cache does: a hit hid a loader that is not a function, and a miss
+      // threw a bare TypeError from inside the byte cache's load.
+      assertLoader(loader);
       const existing = await this.get(key);
       if (existing !== undefined) return existing;
-      // The byte cache's singleflight shares the loader; `fresh` keeps the loader's own object
-      // so the caller that ran it gets it without a decode round trip.
-      let fresh: { value: T } | undefined;
-      const bytes = await cache.getOrSet(
-        key,
-        async () => {
-          const value = await loader();
-          fresh = { value };
-          return encode(value);
-        },
-        ttl,
-      );
-      if (fresh) return fresh.value;
+      // The byte cache's singleflight shares the loader. Every caller gets the stored bytes
+      // decoded, the one that ran the loader too: it used to get the loader's own object, so one
+      // call gave a Date (or NaN, an unvalidated value) to it and a string (null, the schema's
+      // output) to the callers that joined it and to every later read.
+      const bytes = await cache.getOrSet(key, async () => encode(await loader()), ttl);
       const decoded = await decode(key, bytes);
       if (decoded === undefined)
         throw new CacheError('decode_failed', `value loaded for "${key}" failed validation`);

@@ -2,6 +2,10 @@
 
 import type { Bytes, WriteOptions } from './contracts.js';
 import { CacheError, typeName } from './errors.js';
+import { optionKeys, unknownKeyMessage } from './options.js';
+
+/** The keys of `WriteOptions`, as `set` accepts them. */
+const WRITE_OPTION_KEYS = optionKeys<WriteOptions>({ timeout: true, ifAbsent: true, ifEquals: true });
 
 /** Largest key accepted by the byte caches (Redis allows 512 MiB; nobody should come close). */
 export const MAX_KEY_BYTES = 64 * 1024;
@@ -124,6 +128,14 @@ export function assertBudgetOptions(
 export function assertWriteOptions(options: unknown): asserts options is WriteOptions | undefined {
   assertBudgetOptions(options);
   if (options === undefined || options === null) return;
+  // An unknown key is refused: a typo (`{ ifabsent: true }`) made a conditional write an
+  // unconditional one, silently overwriting the value it was meant to keep.
+  for (const key of Object.keys(options))
+    if (!WRITE_OPTION_KEYS.includes(key))
+      throw new CacheError(
+        'invalid_value',
+        `set: write option \`${key}\` ${unknownKeyMessage(key, WRITE_OPTION_KEYS, 'write option')}`,
+      );
   const { ifAbsent, ifEquals } = options as WriteOptions;
   if (ifAbsent !== undefined && typeof ifAbsent !== 'boolean')
     throw new CacheError('invalid_value', `ifAbsent must be a boolean, received ${typeName(ifAbsent)}`);

@@ -397,6 +397,23 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         );
     });
 
+    it('refuses an unknown set option (a typo like ifabsent made a conditional write overwrite), naming the nearest key', async () => {
+      const { cache } = await make();
+      for (const [options, hint] of [
+        [{ ifabsent: true }, 'ifAbsent'],
+        [{ ifEqual: enc('v') }, 'ifEquals'],
+        [{ timeout: 1000, ttl: 5 }, undefined],
+      ] as const) {
+        const err = await cache.set('k', enc('v'), undefined, options as never).then(
+          () => assert.fail(`set(${Object.keys(options).join(', ')}) must be refused`),
+          (e: CacheError) => e,
+        );
+        assert.equal(err.code, 'invalid_value');
+        if (hint) assert.match(err.message, new RegExp(`did you mean \`${hint}\``));
+      }
+      assert.equal(await cache.has('k'), false, 'nothing was written');
+    });
+
     it('rejects bad write options alike in every cache: a timeout that is not a positive number, a non-boolean ifAbsent', async () => {
       // Found by an outside-in audit: the memory and no-op caches accepted { timeout: -1 }, NaN,
       // '5' or null (and a non-object options argument) where Redis and tiered refused them with

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
+import { noopLogger } from '../../lib/core/noop.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
+import { deferred, tick, within } from '../harness/clock.js';
 
 describe("createApp options are checked like the factories' options", () => {
   it('an unknown key (a typo: the cache silently became the no-op and was never closed) is a ConfigError with a suggestion', () => {
@@ -56,6 +58,18 @@ describe("createApp options are checked like the factories' options", () => {
       message: /cache: lacks has, getMany, setMany, deleteMany, clear/,
     });
   });
+
+  for (const bad of [null, [], 'cache', 5]) {
+    it(`options ${JSON.stringify(bad)} is a ConfigError (null threw a TypeError, an array or a string was taken as {})`, () => {
+      assert.throws(
+        () => createApp(bad as never),
+        (e: Error & { code?: string; issues?: { path: string }[] }) =>
+          e.code === 'config_invalid' &&
+          /options must be an object/.test(e.message) &&
+          e.issues?.[0]?.path === '',
+      );
+    });
+  }
 
   it('console (no child()) and full implementations are accepted', async () => {
     const app = createApp({ logger: console as never });
@@ -182,6 +196,57 @@ describe('closeOnSignals arguments', () => {
     assert.equal(process.listenerCount('SIGUSR2'), before + 1);
     remove();
     assert.equal(process.listenerCount('SIGUSR2'), before);
+  });
+
+  it('a signal listed twice is handled once: one SIGUSR2 closes the app with no "already closing" warning', async () => {
+    const warnings: string[] = [];
+    const logger = { ...noopLogger, warn: (msg: string) => void warnings.push(msg) };
+    const app = createApp({ logger });
+    const closed = deferred<void>();
+    app.defer('x', () => closed.resolve());
+    const before = process.listenerCount('SIGUSR2');
+    const remove = closeOnSignals(app, { signals: ['SIGUSR2', 'SIGUSR2'], exit: false });
+    try {
+      assert.equal(process.listenerCount('SIGUSR2'), before + 1);
+      process.kill(process.pid, 'SIGUSR2');
+      await within(closed.promise, 5000, 'the close on SIGUSR2');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      remove();
+    }
+  });
+
+  it('an app-like object whose close() returns nothing, or throws at once, does not throw out of the signal listener', async () => {
+    const saved = process.exitCode;
+    try {
+      let closed = 0;
+      const before = process.listenerCount('SIGUSR2');
+      const plain = { close: () => void closed++ };
+      closeOnSignals(plain as never, { signals: ['SIGUSR2'], exit: false });
+      // process.emit runs the listeners synchronously: a throw here is what a real signal turns
+      // into an uncaught exception.
+      assert.doesNotThrow(() => process.emit('SIGUSR2', 'SIGUSR2'));
+      await tick();
+      assert.equal(closed, 1);
+      for (let i = 0; i < 50 && process.listenerCount('SIGUSR2') !== before; i++) await tick();
+      assert.equal(process.listenerCount('SIGUSR2'), before, 'handlers removed once closed');
+      assert.equal(process.exitCode, saved);
+
+      const reported = deferred<unknown>();
+      const failing = {
+        close: () => {
+          throw new Error('sync close');
+        },
+      };
+      closeOnSignals(failing as never, { signals: ['SIGUSR2'], exit: false, onError: reported.resolve });
+      assert.doesNotThrow(() => process.emit('SIGUSR2', 'SIGUSR2'));
+      const err = await within(reported.promise, 5000, 'onError');
+      assert.equal((err as Error).message, 'sync close');
+      assert.equal(process.exitCode, 1);
+    } finally {
+      process.exitCode = saved;
+    }
   });
 
   it('an onError that throws still sets the exit code, with no unhandled rejection', async () => {

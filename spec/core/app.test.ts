@@ -3,7 +3,7 @@ import { describe, it, mock } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import type { Cache, Tracer } from '../../lib/core/contracts.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
-import { HyperionError } from '../../lib/core/errors.js';
+import { ConfigError, HyperionError } from '../../lib/core/errors.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from '../../lib/core/noop.js';
 import { deferred, within } from '../harness/clock.js';
 
@@ -97,6 +97,73 @@ describe('disposer stack', () => {
     });
     await new Promise((r) => setImmediate(r));
     assert.equal(ran, true);
+  });
+});
+
+describe('disposer stack: odd disposers', () => {
+  it('a disposer rejecting with undefined is a dispose_failed naming it, not a bare undefined', async () => {
+    const stack = createDisposerStack();
+    stack.add('quiet', () => Promise.reject(undefined));
+    const err = await stack.dispose().then(
+      () => assert.fail('dispose must reject'),
+      (e: AggregateError) => e,
+    );
+    assert.equal(err.errors.length, 1);
+    const [entry] = err.errors as HyperionError[];
+    assert.ok(entry instanceof HyperionError, `got ${String(entry)}`);
+    assert.equal(entry.code, 'dispose_failed');
+    assert.match(entry.message, /"quiet"/);
+    assert.equal(entry.cause, undefined);
+  });
+
+  it('app.defer refuses a disposer that is not a function at once, not at close', async () => {
+    const app = createApp();
+    const pool = { end: () => {} } as unknown as { close: () => void };
+    assert.throws(
+      () => app.defer('db', pool.close),
+      (e: ConfigError) => e instanceof ConfigError && e.issues.some((i) => i.path === 'fn'),
+    );
+    assert.throws(
+      () => app.defer(7 as unknown as string, () => {}),
+      (e: ConfigError) => e instanceof ConfigError && e.issues.some((i) => i.path === 'name'),
+    );
+    await app.close();
+  });
+
+  it('a disposer that awaits app.close() (a shutdown helper) does not wait for itself until its timeout', async () => {
+    const app = createApp({ disposeTimeoutMs: 3000 });
+    const order: string[] = [];
+    app.defer('first', () => void order.push('first'));
+    const shutdown = async () => {
+      await app.close();
+      order.push('helper done');
+    };
+    app.defer('worker', async () => {
+      order.push('worker');
+      await shutdown();
+    });
+    // It waited for the close it was part of: stuck 3 s, then a TimeoutError for "worker".
+    await within(app.close(), 1500, 'app.close() with a disposer awaiting it');
+    assert.deepEqual(order, ['worker', 'helper done', 'first']);
+  });
+
+  it('the warning for a failed late disposer says what it threw', async () => {
+    const stack = createDisposerStack();
+    await stack.dispose();
+    const warned = deferred<Error>();
+    const onWarning = (w: Error) => {
+      if (w.name === 'HyperionDisposeWarning') warned.resolve(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      stack.add('late', () => {
+        throw new Error('socket already gone');
+      });
+      const w = await within(warned.promise, 5000, 'the HyperionDisposeWarning');
+      assert.equal(w.message, 'disposer "late" failed: socket already gone');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 

@@ -69,6 +69,74 @@ describe('console logger: a log call never throws on what it is given', () => {
     assert.deepEqual(record({ x: shared, y: [shared, shared], c: req }).y, [{ a: 1 }, { a: 1 }]);
   });
 
+  it('fields whose keys cannot be listed, and child() fields with a throwing getter, are marked', () => {
+    const unlistable = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+      },
+    );
+    // The log call threw the Proxy's error; nested, the value printed as {}.
+    assert.equal(record(unlistable).fields, '[unreadable]');
+    assert.equal(record({ p: unlistable }).p, '[unreadable]');
+    const getter = Object.defineProperty({}, 'x', {
+      get() {
+        throw new Error('getter');
+      },
+      enumerable: true,
+    });
+    lines.length = 0;
+    // child() spread its fields and threw the getter's error.
+    log.child(getter).child(unlistable).warn('bound');
+    assert.deepEqual(JSON.parse(lines[0]!), {
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'warn',
+      msg: 'bound',
+      x: '[unreadable]',
+      fields: '[unreadable]',
+    });
+  });
+
+  it('fields are copied when the logger is made: changing the object later changes no record', () => {
+    const out: string[] = [];
+    const fields: Record<string, unknown> = { svc: 'a' };
+    const root = createConsoleLogger({ write: (l) => out.push(l), now: () => 0, fields });
+    const child = root.child({ req: 1 });
+    fields.svc = 'changed';
+    fields.user = 'someone else';
+    root.info('root');
+    child.info('child');
+    // The root logger printed svc "changed" and the user; its child did not.
+    assert.deepEqual(JSON.parse(out[0]!), {
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'info',
+      msg: 'root',
+      svc: 'a',
+    });
+    assert.equal(JSON.parse(out[1]!).svc, 'a');
+  });
+
+  it('a clock that throws or gives no time (NaN, a bigint) does not make the log call throw', () => {
+    const clocks = [
+      () => Number.NaN,
+      () => process.hrtime.bigint(),
+      () => 1e20,
+      () => {
+        throw new Error('clock');
+      },
+    ];
+    for (const now of clocks) {
+      const out: string[] = [];
+      const clocked = createConsoleLogger({ write: (l) => out.push(l), now: now as () => number });
+      assert.doesNotThrow(() => clocked.error('still logged'));
+      const r = JSON.parse(out[0]!);
+      assert.equal(r.msg, 'still logged');
+      assert.ok(Math.abs(Date.parse(r.time) - Date.now()) < 60_000, `the system time: ${r.time}`);
+    }
+  });
+
   it("keeps the record's own time, level and msg; a __proto__ field stays data", () => {
     const r = record({ level: 'debug', time: 'never', msg: 'forged', k: 1 });
     assert.deepEqual(r, { time: '1970-01-01T00:00:00.000Z', level: 'error', msg: 'm', k: 1 });

@@ -6,7 +6,7 @@ import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import type { Bytes, Cache } from '../../lib/core/contracts.js';
 import { CacheError, ConfigError } from '../../lib/core/errors.js';
 import { createSingleflight } from '../../lib/core/singleflight.js';
-import { jsonCache } from '../../lib/core/typed.js';
+import { jsonCache, type StandardSchema } from '../../lib/core/typed.js';
 import { deferred, tick, within } from '../harness/clock.js';
 
 /** Minimal map-backed byte cache: enough to test the typed layer's own logic. */
@@ -223,6 +223,55 @@ describe('jsonCache passes every per-call option on', () => {
       counters.set('d', { n: 7 }, undefined, { ifAbsent: true, ifEquals: { n: 6 } }),
       (e: CacheError) => e.code === 'invalid_value',
     );
+  });
+});
+
+describe('jsonCache getOrSet: every caller gets what a read gets', () => {
+  it("the caller that ran the loader gets the stored JSON, not the loader's own object", async () => {
+    const cache = jsonCache<{ at: unknown; n: unknown }>(createMemoryCache({ maxCost: 1 << 20 }));
+    const gate = deferred<void>();
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await gate.promise;
+      return { at: new Date(0), n: Number.NaN };
+    };
+    const calls = [cache.getOrSet('k', loader), cache.getOrSet('k', loader), cache.getOrSet('k', loader)];
+    await tick();
+    gate.resolve();
+    const [ran, ...joined] = await within(Promise.all(calls), 5000, 'the three getOrSet calls');
+    const stored = { at: '1970-01-01T00:00:00.000Z', n: null };
+    assert.equal(loads, 1);
+    // It got { at: Date, n: NaN } while the others got strings and null.
+    assert.deepEqual(ran, stored);
+    for (const j of joined) assert.deepEqual(j, stored);
+    assert.deepEqual(await cache.get('k'), stored);
+  });
+
+  it('a loader that is not a function is invalid_value, on a hit as on a miss', async () => {
+    const cache = jsonCache<number>(createMemoryCache({ maxCost: 1 << 20 }));
+    await cache.set('hit', 1);
+    for (const key of ['hit', 'miss'])
+      await assert.rejects(
+        cache.getOrSet(key, 5 as never),
+        (e: CacheError) => e.code === 'invalid_value',
+        key,
+      );
+    assert.equal(await cache.get('miss'), undefined);
+  });
+
+  it("with a schema, the loader's caller gets the schema's output like every reader", async () => {
+    const stamped: StandardSchema<{ id: number; checked: true }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => ({ value: { ...(value as { id: number }), checked: true } }),
+      },
+    };
+    const cache = jsonCache(createMemoryCache({ maxCost: 1 << 20 }), { schema: stamped });
+    const loaded = await cache.getOrSet('u', () => ({ id: 1 }) as { id: number; checked: true });
+    assert.deepEqual(loaded, { id: 1, checked: true });
+    assert.deepEqual(await cache.get('u'), loaded);
   });
 });
 

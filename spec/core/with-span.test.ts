@@ -28,3 +28,42 @@ describe('withSpan: a thenable whose then() throws', () => {
     await app.close();
   });
 });
+
+describe('withSpan: other thenables', () => {
+  it("resolves to a thenable's value when its then() returns nothing, and ends the span once", async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    // A hand-made thenable: `await` adopts it, but its then() returns undefined, not a promise.
+    const thenable = {
+      // biome-ignore lint/suspicious/noThenProperty: the point of the test
+      then(resolve: (v: number) => void, reject: (e: unknown) => void) {
+        resolve(5);
+        reject(new Error('called after resolve: must be ignored'));
+      },
+    };
+    const value = await withSpan(app.ctx, 'hand-made', () => thenable as PromiseLike<number>);
+    assert.equal(value, 5, 'the value await would give');
+    const spans = tracer.finishedSpans();
+    assert.equal(spans.length, 1);
+    assert.equal(spans[0]?.status.code, 0, 'not an error: the late reject is ignored');
+    assert.equal(spans[0]?.events.length, 0);
+    await app.close();
+  });
+
+  it('a then getter that throws: the error is recorded, the span ended and the error rethrown', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const boom = new Error('then getter');
+    const thenable = {
+      // biome-ignore lint/suspicious/noThenProperty: the point of the test
+      get then(): never {
+        throw boom;
+      },
+    };
+    assert.throws(() => withSpan(app.ctx, 'getter', () => thenable), boom);
+    const [span] = tracer.finishedSpans();
+    assert.equal(span?.name, 'getter', 'the span was ended (exported)');
+    assert.equal(span?.status.code, 2);
+    await app.close();
+  });
+});

@@ -159,6 +159,21 @@ describe('bindLogger', () => {
     bindLogger(logger, noopSpan).info('x');
     assert.equal(lines[0]!.trace_id, undefined);
   });
+  it('writes ids in lowercase for a span context with uppercase hex, and none for ids that are not hex', () => {
+    const spanWith = (traceId: string, spanId: string) =>
+      ({ ...noopSpan, spanContext: () => ({ traceId, spanId, traceFlags: 1 }) }) as typeof noopSpan;
+    const upper = spanWith('4BF92F3577B34DA6A3CE929D0E0E4736', '00F067AA0BA902B7');
+    assert.deepEqual(traceFields(upper), {
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      span_id: '00f067aa0ba902b7',
+      trace_flags: '01',
+    });
+    const { logger, lines } = jsonLogger();
+    bindLogger(logger, upper).info('x');
+    assert.equal(lines[0]!.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(traceFields(spanWith('z'.repeat(32), '00f067aa0ba902b7')), undefined);
+    assert.equal(traceFields(spanWith('4bf92f3577b34da6a3ce929d0e0e4736', 'not-hex-at-all!!')), undefined);
+  });
   it('binds lazily: no child() call until the first record', () => {
     let children = 0;
     const base: Logger = {
