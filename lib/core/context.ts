@@ -69,6 +69,9 @@ class Context implements AppContext {
   }
 
   with(patch: ContextPatch): AppContext {
+    // A patch that is not an object (`null` from JavaScript callers) changes nothing; it threw a
+    // TypeError from the `in` test below.
+    if (patch === null || typeof patch !== 'object') return this;
     const span = 'span' in patch ? patch.span : this.span;
     let logger = patch.logger ?? this.logger;
     // `ctx.logger` follows `ctx.span`, the active span (log-binding.ts): another span rebinds it,

@@ -167,9 +167,8 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     // Accepted during the drain: its request gets a 503; if none comes, it is ended.
     setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
   });
-  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+  const handle = (handlers: readonly Listener[], req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     const c = track(socket);
     c.used = true;
@@ -219,7 +218,19 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       res.setHeader('connection', 'close');
     }
     for (const h of handlers) h.call(server, req, res);
-  });
+  };
+  const handlers = server.listeners('request') as Listener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(handlers, req, res));
+  // A server with a `checkContinue` (Expect: 100-continue) or `checkExpectation` listener gets
+  // those requests there instead of on `request`: they skipped the drain (served during it, never
+  // answered 503, not waited for). They take the same path, to their own listeners.
+  for (const event of ['checkContinue', 'checkExpectation'] as const) {
+    const listeners = server.listeners(event) as Listener[];
+    if (listeners.length === 0) continue;
+    server.removeAllListeners(event);
+    server.on(event, (req: IncomingMessage, res: ServerResponse) => handle(listeners, req, res));
+  }
 
   const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
     running ??= new Promise<void>((resolve) => {

@@ -266,8 +266,15 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
     inject(carrier, { span, baggage }) {
       const sc = traceContext ? span?.spanContext() : undefined;
       if (sc && isValidSpanContext(sc)) {
-        carrier.traceparent = formatTraceparent(sc);
-        if (sc.traceState) carrier.tracestate = sc.traceState;
+        // Checked as a receiver checks them (as the no-op tracer does): a parent Span of the
+        // user's own with ids that are not hex went out as a traceparent every receiver drops, and
+        // its tracestate as it was (a line break in it made the outgoing request throw).
+        const traceparent = formatTraceparent(sc);
+        if (parseTraceparent(traceparent)) {
+          carrier.traceparent = traceparent;
+          const traceState = sc.traceState ? normalizeTracestate(sc.traceState) : undefined;
+          if (traceState) carrier.tracestate = traceState;
+        }
       }
       if (baggage && withBaggage) {
         const b = formatBaggage(baggage);

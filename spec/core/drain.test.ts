@@ -4,7 +4,14 @@
  * Connection: close, cut after the grace period, and only then close the other components.
  */
 import assert from 'node:assert/strict';
-import { Agent, createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
+import {
+  Agent,
+  createServer,
+  get as httpGet,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+} from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -474,6 +481,61 @@ describe('drainServer options', () => {
     }
     assert.fail('accepted');
   };
+
+  it('a server with a checkContinue listener: Expect: 100-continue requests are drained too (waited for before, 503 during)', async (t) => {
+    // Node gives such requests to `checkContinue` instead of `request`: they skipped the drain,
+    // served during it and not waited for.
+    let served = 0;
+    const server = createServer();
+    server.on('checkContinue', (req, res) => {
+      served++;
+      res.writeContinue();
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end('uploaded'), 300));
+    });
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { quietMs: 300 });
+    const upload = () =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/up',
+            agent: new Agent(),
+            headers: { expect: '100-continue', 'content-length': '2' },
+          },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              body += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
+        req.on('continue', () => req.end('ok'));
+        req.on('error', reject);
+      });
+    const before = upload();
+    await waitFor(() => served === 1, { what: 'the first upload to be served' });
+    const draining = drain();
+    let drained = false;
+    void draining.then(() => {
+      drained = true;
+    });
+    const during = await upload();
+    assert.equal(during.status, 503, 'a 100-continue request arriving during the drain is refused');
+    assert.equal(served, 1, 'and never reaches the listener');
+    assert.equal(drained, false, 'the drain waits for the upload that was running');
+    assert.deepEqual(await before, { status: 200, body: 'uploaded' });
+    await draining;
+  });
 
   it('refuses each bad option by name, before touching the server', () => {
     const cases: [Record<string, unknown>, string][] = [

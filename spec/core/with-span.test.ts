@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
-import { withSpan } from '../../lib/core/span.js';
+import { startSpan, withSpan } from '../../lib/core/span.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 describe('withSpan: a thenable whose then() throws', () => {
@@ -64,6 +64,21 @@ describe('withSpan: other thenables', () => {
     const [span] = tracer.finishedSpans();
     assert.equal(span?.name, 'getter', 'the span was ended (exported)');
     assert.equal(span?.status.code, 2);
+    await app.close();
+  });
+});
+
+describe('null from JavaScript callers', () => {
+  it('startSpan(ctx, name, null) starts a span as with no options; ctx.with(null) changes nothing', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const { ctx, span } = startSpan(app.ctx, 'x', null as never);
+    span.end();
+    assert.equal(ctx.span, span);
+    assert.equal(tracer.finishedSpans()[0]?.name, 'x');
+    const same = ctx.with(null as never);
+    assert.equal(same.span, span);
+    assert.equal(same.logger, ctx.logger);
     await app.close();
   });
 });

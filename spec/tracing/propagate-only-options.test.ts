@@ -97,3 +97,31 @@ describe('createPropagateOnlyTracer propagators', () => {
     );
   });
 });
+
+describe('createPropagateOnlyTracer inject: a parent span of the user’s own is checked like a received one', () => {
+  const T = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const S = '00f067aa0ba902b7';
+  const own = (traceId: string, spanId: string, traceState?: string) =>
+    ({
+      spanContext: () => ({ traceId, spanId, traceFlags: 1, traceState }),
+    }) as unknown as Parameters<ReturnType<typeof createPropagateOnlyTracer>['inject']>[1]['span'];
+
+  it('ids that are not hex inject nothing; a tracestate with a line break is dropped, a sloppy one cleaned', () => {
+    const tracer = createPropagateOnlyTracer();
+    const notHex: Record<string, string> = {};
+    tracer.inject(notHex, { span: own('z'.repeat(32), S, 'a=1'), baggage: {} });
+    assert.deepEqual(notHex, {});
+    const injected: Record<string, string> = {};
+    tracer.inject(injected, { span: own(T, S, 'a=1\r\nx-injected: yes'), baggage: {} });
+    assert.deepEqual(injected, { traceparent: `00-${T}-${S}-01` });
+    const sloppy: Record<string, string> = {};
+    tracer.inject(sloppy, { span: own(T, S, ' a=1 , ,b=2'), baggage: {} });
+    assert.equal(sloppy.tracestate, 'a=1,b=2');
+    // A child started from such a parent carries the parent's tracestate: cleaned the same way.
+    const child = tracer.startSpan('c', { parent: own(T, S, 'a=1\r\nx: y') });
+    const fromChild: Record<string, string> = {};
+    tracer.inject(fromChild, { span: child, baggage: {} });
+    assert.equal(fromChild.tracestate, undefined);
+    assert.match(fromChild.traceparent ?? '', new RegExp(`^00-${T}-[0-9a-f]{16}-01$`));
+  });
+});
