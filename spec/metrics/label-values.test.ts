@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import * as client from 'prom-client';
 import { MetricsError } from '../../lib/core/errors.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
 import { MAX_LABEL_VALUE_BYTES } from '../../lib/metrics/prometheus/series.js';
@@ -124,6 +125,29 @@ describe('prometheus metrics: label values', () => {
       assert.match(e.message, /default label "service"/);
     }
     createMetrics({ logger: quiet, defaultLabels: { service: 'a'.repeat(2048) } });
+  });
+
+  it("defaultLabels: an empty value is no label, as for a metric's own labels (both formats, foreign metrics too)", async () => {
+    const registry = new client.Registry();
+    const foreign = new client.Gauge({
+      name: 'their_gauge',
+      help: 'x',
+      labelNames: ['zone'],
+      registers: [registry],
+    });
+    foreign.set({ zone: '' }, 4);
+    const m = createMetrics({ registry, logger: quiet, defaultLabels: { service: 'api', region: '' } });
+    m.counter({ name: 'jobs', help: 'Jobs.', labelNames: ['kind'] }).inc({ kind: '' });
+    // Not reserved: a metric may declare it (it is on no series).
+    m.gauge({ name: 'depth', help: 'Depth.', labelNames: ['region'] }).set({ region: 'eu' }, 1);
+    for (const accept of [undefined, 'application/openmetrics-text']) {
+      const text = (await m.render(accept)).body;
+      // Before: `region=""` on every series, where an empty per-metric value was left out.
+      assert.doesNotMatch(text, /=""/);
+      assert.match(text, /^jobs_total\{service="api"\} 1$/m);
+      assert.match(text, /^depth\{region="eu",service="api"\} 1$/m);
+      assert.match(text, /^their_gauge\{service="api"\} 4$/m);
+    }
   });
 
   it('values holding "," ":" or "\\" never share a series with another label set', async () => {

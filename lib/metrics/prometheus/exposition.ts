@@ -167,6 +167,9 @@ async function renderForeign(
     let bound: [string, string | number] | undefined;
     for (const k in v.labels) {
       const x = v.labels[k] as string | number;
+      // Empty is absent (prom-client writes `k=""`): as on our own metrics, where a default label
+      // then applies.
+      if (x === '') continue;
       if (k === 'le' || k === 'quantile') bound = [k, x];
       else labels[k] = x;
     }

@@ -189,6 +189,9 @@ export function checkDefaultLabels(labels: unknown): Readonly<Record<string, str
         'invalid_label',
         `default label "${k}" is longer than ${MAX_LABEL_VALUE_BYTES} bytes (UTF-8), the limit of label values`,
       );
+    // An empty value is no label, as Prometheus reads it and as a metric's own labels have it:
+    // `region: ''` (an unset variable in the config, say) was written as `region=""` on every series.
+    if (v === '') continue;
     out[k] = String(v);
   }
   return Object.freeze(out);
