@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { createApp } from '../../lib/core/index.js';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { describeWithServers } from '../harness/process.js';
@@ -127,6 +128,48 @@ describe('prometheus metrics: close() with scrapes in progress', () => {
     } finally {
       stalled.destroy();
     }
+  });
+
+  it("close() fits in a createApp disposer's budget: app.defer('metrics', (info) => metrics.close(info)) with 1 s", async () => {
+    const warnings: string[] = [];
+    const metrics = createMetrics({ port: 0, logger: { warn: (w: string) => warnings.push(w) } });
+    // A collect callback slower than the budget: the scrape cannot finish in time.
+    metrics.onCollect(() => new Promise((r) => setTimeout(r, 4000).unref()));
+    const app = createApp({ metrics, disposeTimeoutMs: 1000 });
+    // Runs before the `metrics` part (registered later), with the budget; the part's own close()
+    // then returns the same, settled, close.
+    app.defer('metrics-budget', (info) => metrics.close(info));
+    const { url } = (await metrics.listen())!;
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    // Before: close() ignored the budget and waited 6 s for the scrape; both disposers timed out
+    // and app.close() rejected with an AggregateError after 2 s.
+    await app.close();
+    const took = performance.now() - started;
+    assert.ok(took >= 600 && took < 1000, `app.close() took ${Math.round(took)} ms`);
+    const r = await withTimeout(scrape, 1000, () => new Error('the scrape was not cut at the budget'));
+    assert.ok(r.error !== undefined, `the scrape answered ${r.status}`);
+    assert.deepEqual(warnings, ['metrics endpoint: scrapes still running at close were cut']);
+    assert.equal(metrics.address, undefined);
+  });
+
+  it('close({ signal }) cuts scrapes in progress when the signal aborts; bad options reject and close nothing', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    m.onCollect(() => new Promise((r) => setTimeout(r, 3000).unref()));
+    await assert.rejects(m.close({ timeoutMs: -1 }), { name: 'MetricsError', code: 'invalid_option' });
+    await assert.rejects(m.close({ signal: 'x' as unknown as AbortSignal }), { code: 'invalid_option' });
+    const { url } = (await m.listen())!;
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 100));
+    const abort = new AbortController();
+    const started = performance.now();
+    const closing = m.close({ signal: abort.signal });
+    setTimeout(() => abort.abort(), 200);
+    await closing;
+    const took = performance.now() - started;
+    assert.ok(took >= 150 && took < 1000, `close() took ${Math.round(took)} ms`);
+    assert.ok((await scrape).error !== undefined, 'the scrape was cut');
   });
 
   it('an idle keep-alive connection (Prometheus keeps one) does not hold close()', async () => {
