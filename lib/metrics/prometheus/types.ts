@@ -82,7 +82,10 @@ export interface PrometheusMetrics extends Metrics {
    * ones) under legacy naming.
    */
   watchDbConnections(read: () => number | DbConnections | Promise<number | DbConnections>): () => void;
-  /** Runs the collect callbacks and renders the exposition for an Accept header. */
+  /**
+   * Runs the collect callbacks (joining their run in progress, if any) and renders the exposition
+   * for an Accept header.
+   */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
   /** A request handler serving the exposition (GET/HEAD), to mount in an existing server. */
   handler(req: IncomingMessage, res: ServerResponse): void;
