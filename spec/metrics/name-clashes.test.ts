@@ -22,6 +22,21 @@ describe('prometheus metrics: names that would break the exposition are refused'
       );
     });
 
+  // Before: accepted on gauges and counters (and `quantile` on histograms), and promtool warned on
+  // the scrape: `non-histogram metrics should not have "le" label`, `non-summary metrics should not
+  // have "quantile" label`.
+  for (const label of ['le', 'quantile'])
+    for (const type of ['counter', 'gauge', 'histogram'] as const)
+      it(`label name "${label}" on a ${type} is refused with invalid_label`, async () => {
+        const m = createMetrics(quiet);
+        assert.throws(() => m[type]({ name: 'jobs', help: 'x', labelNames: ['kind', label] }), {
+          name: 'MetricsError',
+          code: 'invalid_label',
+          message: new RegExp(`label name "${label}" of ${type} "jobs(_total)?" is reserved`),
+        });
+        await m.close();
+      });
+
   // Each pair, registered in either order, exposes one name twice: a duplicate family in
   // OpenMetrics (counter `foo` is family `foo`), or a sample of a histogram exposed by another
   // metric (promtool: "second HELP line for metric name").

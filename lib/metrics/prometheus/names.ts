@@ -108,10 +108,13 @@ export function checkLabelNames(
         `label name "${l}" of "${metric}" starts with "__", which Prometheus reserves`,
       );
     }
-    if (type === 'histogram' && l === 'le') {
+    // On a histogram it would clash with the bucket bound; on any other metric it reads as one
+    // (promtool: `non-histogram metrics should not have "le" label`, `non-summary metrics should
+    // not have "quantile" label`), and histogram_quantile() over it computes nonsense.
+    if (SERIES_LABELS.has(l)) {
       throw new MetricsError(
         'invalid_label',
-        `label name "le" of histogram "${metric}" is reserved for bucket bounds`,
+        `label name "${l}" of ${type} "${metric}" is reserved: histograms write "le" (bucket bounds) and summaries "quantile" on their series`,
       );
     }
     if (seen.has(l))
