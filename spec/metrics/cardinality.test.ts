@@ -135,6 +135,23 @@ describe('prometheus metrics: cardinality cap', () => {
     );
   });
 
+  it('a per-metric maxSeries has the range of maxSeriesPerMetric (1 to 1,000,000)', async () => {
+    const m = createMetrics({ logger: { warn() {} } });
+    // Before: 2^53 - 1 was accepted, and 1,500,000 distinct values kept 1,500,000 series (~380 MiB).
+    for (const bad of [1_000_001, Number.MAX_SAFE_INTEGER, 0, 1.5])
+      assert.throws(
+        () => m.counter({ name: `c${String(bad).replace('.', '_')}`, help: 'x', maxSeries: bad }),
+        {
+          name: 'MetricsError',
+          code: 'invalid_option',
+          message: /maxSeries of "c.*" must be an integer from 1 to 1000000/,
+        },
+      );
+    const wide = m.counter({ name: 'wide', help: 'x', labelNames: ['k'], maxSeries: 1_000_000 });
+    wide.inc({ k: 'a' });
+    assert.equal(m.seriesCount('wide_total'), 1);
+  });
+
   it('removed series free their slot (watchCache unwatch)', async () => {
     const { logger, warnings } = recordingLogger();
     const m = createMetrics({ maxSeriesPerMetric: 4, logger });

@@ -6,7 +6,7 @@
 import type * as client from 'prom-client';
 import type { HistogramOptions, MetricOptions } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
-import { unknownKeyIssues } from '../../core/options.js';
+import { MAX_COUNT, unknownKeyIssues } from '../../core/options.js';
 import type { OwnMetric } from './exposition.js';
 import {
   type CounterImpl,
@@ -152,7 +152,10 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     const help = checkHelp(name, o.help);
     const labelNames = checkLabelNames(name, type, o.labelNames, d.reservedLabels);
     const buckets = type === 'histogram' ? checkBuckets(name, o.buckets) : undefined;
-    const maxSeries = positiveInt(`maxSeries of "${name}"`, o.maxSeries, d.cap);
+    // The same range as `maxSeriesPerMetric`: a per-metric cap of 2^53 was no cap at all. (The
+    // built-in dropped counter is uncapped: one series per metric.)
+    const max = builtin ? Number.MAX_SAFE_INTEGER : MAX_COUNT;
+    const maxSeries = positiveInt(`maxSeries of "${name}"`, o.maxSeries, d.cap, max);
     return { type, name, help, labelNames, buckets, maxSeries };
   };
 
