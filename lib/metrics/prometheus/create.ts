@@ -8,7 +8,7 @@ import { MetricsError } from '../../core/errors.js';
 import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
-import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, renderRegistry } from './exposition.js';
+import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, readForeign, renderRegistry } from './exposition.js';
 import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
@@ -91,8 +91,11 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const render = async (accept?: string) => {
     const format = negotiate(accept);
     caches.read();
+    // Other code's prom-client metrics run their own collect() in get(): started now, alongside
+    // the onCollect callbacks, under the same bound.
+    const foreign = readForeign(registry, reg.own, o.collectTimeoutMs, logger);
     await collectors.run();
-    const body = await renderRegistry(registry, reg.own, defaultLabels, format);
+    const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   // A scrape in progress at close() waits for its collect callbacks (collectTimeoutMs at most),
