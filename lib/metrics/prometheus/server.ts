@@ -101,7 +101,8 @@ function exposeHandler(
           res.writeHead(200, {
             'content-type': contentType,
             'content-length': Buffer.byteLength(body),
-            vary: 'Accept-Encoding',
+            // The body depends on both: the format (Accept) and the compression (Accept-Encoding).
+            vary: 'Accept, Accept-Encoding',
             ...(zipped ? { 'content-encoding': 'gzip' } : {}),
           });
           res.end(req.method === 'HEAD' ? undefined : body);
