@@ -55,6 +55,7 @@ describe('prometheus metrics: instruments', () => {
       { '9lives': 'x' },
       { trace_id: 5 },
       { trace_id: 'a\uD800' },
+      { trace_id: 'a\u0000b' }, // accepted before: a real Prometheus then failed every scrape
       'trace_id',
       null,
     ];

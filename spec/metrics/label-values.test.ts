@@ -248,6 +248,12 @@ describeWithServers(
       // Refused, so absent from every scrape: they must not break it.
       assert.throws(() => c.inc({ v: MiB, i: 'big' }), MetricsError);
       assert.throws(() => c.inc({ v: '\uD800', i: 'lone' }), MetricsError);
+      // Exemplars (OpenMetrics, which Prometheus asks for) with the same edge values: kept; one
+      // holding a NUL is refused — accepted before, it made Prometheus fail every scrape
+      // ("expected label value, got INVALID"), though a NUL in a series' label value parses.
+      const h = metrics.histogram({ name: 'edge_exemplars', help: 'x', labelNames: ['v'], buckets: [1] });
+      h.observe({ v: 'a\u0000b' }, 0.5, { trace_id: 'a"b\\c\nd\r\t€😀\u2028' });
+      assert.throws(() => h.observe({ v: 'nul' }, 0.5, { trace_id: 'a\u0000b' }), { code: 'invalid_label' });
       // '' and absent are one label set to Prometheus: they must be one series here too.
       const e = metrics.counter({ name: 'empty_or_absent', help: 'x', labelNames: ['k', 'j'] });
       e.inc({}, 1);
