@@ -19,6 +19,7 @@ describeWithServers(
     let prom: PrometheusServer;
     let url: string;
     const warnings: { message: string; metric: unknown }[] = [];
+    let feeds = 0;
 
     before(async () => {
       const registry = new client.Registry();
@@ -52,6 +53,9 @@ describeWithServers(
         logger: { warn: (message, fields) => void warnings.push({ message, metric: fields?.metric }) },
       });
       metrics.gauge({ name: 'queue_depth', help: 'Jobs waiting' }).set(7);
+      // Their gauge, set by an onCollect callback: read after it, so a scrape shows this scrape's value.
+      const fed = new client.Gauge({ name: 'pool_fed', help: 'Set by onCollect', registers: [registry] });
+      metrics.onCollect(() => fed.set(++feeds));
       const addr = (await metrics.listen())!;
       url = addr.url;
       prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${addr.port}`] });
@@ -72,6 +76,7 @@ describeWithServers(
       assert.ok(took < 1_500, `the scrape took ${Math.round(took)} ms`);
       assert.match(body, /^queue_depth 7$/m);
       assert.match(body, /^pool_size 4$/m);
+      assert.match(body, new RegExp(`^pool_fed ${feeds}$`, 'm'));
       assert.doesNotMatch(body, /pool_waiting|pool_broken/);
       assert.deepEqual(warnings.map((w) => w.metric).sort(), ['pool_broken', 'pool_waiting']);
     });

@@ -91,10 +91,10 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const render = async (accept?: string) => {
     const format = negotiate(accept);
     caches.read();
-    // Other code's prom-client metrics run their own collect() in get(): started now, alongside
-    // the onCollect callbacks, under the same bound.
-    const foreign = readForeign(registry, reg.own, o.collectTimeoutMs, logger);
     await collectors.run();
+    // Other code's prom-client metrics run their own collect() in get(): after the onCollect
+    // callbacks (which may set them), all at once, each under the same bound.
+    const foreign = readForeign(registry, reg.own, o.collectTimeoutMs, logger);
     const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };

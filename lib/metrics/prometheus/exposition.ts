@@ -159,7 +159,8 @@ export interface ForeignData {
 export type ForeignReader = (metric: object) => Promise<ForeignData | undefined>;
 
 /**
- * Starts `get()` of every metric of `registry` not registered through the adapter, at once and
+ * Starts `get()` of every metric of `registry` the renderer does not read itself (other code's,
+ * prom-client's runtime metrics, and the adapter's own on the public-API fallback), at once and
  * each bounded by `timeoutMs`: prom-client runs a metric's `collect()` there, and one that hung held
  * every scrape, one that threw failed every scrape (500). Such a metric is left out of the scrape
  * (logged); the others are served. Metrics registered later are read when asked for.
