@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { LogFields } from '../../lib/core/contracts.js';
-import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createMetricsWith } from '../../lib/metrics/prometheus/create.js';
+import { createMetrics, type MetricsOptions } from '../../lib/metrics/prometheus/index.js';
 import { OVERFLOW_VALUE } from '../../lib/metrics/prometheus/series.js';
 
 setFlagsFromString('--expose-gc');
@@ -76,6 +79,77 @@ describe('prometheus metrics: cardinality cap', () => {
     const wide = m.counter({ name: 'wide', help: 'x', labelNames: ['k'], maxSeries: 50 });
     for (let i = 0; i < 60; i++) wide.inc({ k: i });
     assert.equal(m.seriesCount('wide_total'), 51);
+  });
+
+  for (const [path, make] of [
+    ['fast path', (o: MetricsOptions) => createMetricsWith(o, {})],
+    [
+      'public-API fallback',
+      (o: MetricsOptions) => createMetricsWith(o, { probe: { ok: false, reason: 'forced' } }),
+    ],
+  ] as const)
+    it(`a label value equal to the overflow marker is refused, before and after the cap (${path})`, async () => {
+      const m = make({ maxSeriesPerMetric: 2, logger: { warn() {} } });
+      const c = m.counter({ name: 'hits', help: 'x', labelNames: ['user', 'zone'] });
+      const marker = { user: OVERFLOW_VALUE, zone: OVERFLOW_VALUE };
+      // Under the cap: before, it became a user series that later drops were counted into.
+      assert.throws(() => c.inc(marker, 5), { name: 'MetricsError', code: 'invalid_label' });
+      c.inc({ user: 'a' });
+      c.inc({ user: 'b' });
+      c.inc({ user: 'c' }); // folded: the first drop
+      // Over the cap: before, these 5 + 7 landed in the overflow series, and only the second
+      // was counted as dropped (the overflow series said 13, the dropped counter 2).
+      assert.throws(() => c.inc(marker, 5), { code: 'invalid_label' });
+      assert.throws(() => c.inc({ user: OVERFLOW_VALUE }, 7), { code: 'invalid_label' });
+      const body = (await m.render()).body;
+      assert.match(body, /^hits_total\{user="__overflow__",zone="__overflow__"\} 1$/m);
+      assert.match(body, /^metrics_series_dropped_total\{metric="hits_total"\} 1$/m);
+      assert.equal(body.match(/__overflow__/g)?.length, 2, 'one series holds the marker');
+    });
+
+  it('instrument() records a route equal to the marker as "unmatched"; watchCache refuses it as a cache name', async () => {
+    const { logger, warnings } = recordingLogger();
+    const m = createMetrics({ logger });
+    const server = createServer(m.instrument((_req, res) => res.end('ok'), { route: OVERFLOW_VALUE }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`);
+      assert.equal(await res.text(), 'ok');
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    const body = (await m.render()).body;
+    assert.match(
+      body,
+      /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="unmatched",http_response_status_code="200",url_scheme="http"\} 1$/m,
+    );
+    assert.ok(!body.includes(OVERFLOW_VALUE));
+    assert.match(warnings[0]?.message ?? '', /reserved/);
+    assert.throws(
+      () => m.watchCache({ name: OVERFLOW_VALUE, stats: () => ({ hits: 0, misses: 0, hitRatio: 0 }) }),
+      {
+        code: 'invalid_label',
+      },
+    );
+  });
+
+  it('a per-metric maxSeries has the range of maxSeriesPerMetric (1 to 1,000,000)', async () => {
+    const m = createMetrics({ logger: { warn() {} } });
+    // Before: 2^53 - 1 was accepted, and 1,500,000 distinct values kept 1,500,000 series (~380 MiB).
+    for (const bad of [1_000_001, Number.MAX_SAFE_INTEGER, 0, 1.5])
+      assert.throws(
+        () => m.counter({ name: `c${String(bad).replace('.', '_')}`, help: 'x', maxSeries: bad }),
+        {
+          name: 'MetricsError',
+          code: 'invalid_option',
+          message: /maxSeries of "c.*" must be an integer from 1 to 1000000/,
+        },
+      );
+    const wide = m.counter({ name: 'wide', help: 'x', labelNames: ['k'], maxSeries: 1_000_000 });
+    wide.inc({ k: 'a' });
+    assert.equal(m.seriesCount('wide_total'), 1);
   });
 
   it('removed series free their slot (watchCache unwatch)', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
+import { Agent, createServer, request } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { createApp } from '../../lib/core/index.js';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { describeWithServers } from '../harness/process.js';
@@ -53,23 +54,23 @@ describe('prometheus metrics: endpoint lifecycle', () => {
   });
 });
 
-describe('prometheus metrics: close() with scrapes in progress', () => {
-  /** One GET over its own connection: status and body, or the socket error's code. */
-  const scrapeOnce = (url: string, agent?: Agent) =>
-    new Promise<{ status?: number; body?: string; error?: string }>((resolve) => {
-      const req = request(url, { agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+/** One GET over its own connection: status and body, or the socket error's code. */
+const scrapeOnce = (url: string, agent?: Agent) =>
+  new Promise<{ status?: number; body?: string; error?: string }>((resolve) => {
+    const req = request(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
       });
-      req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
-      req.end();
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
     });
+    req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+    req.end();
+  });
 
+describe('prometheus metrics: close() with scrapes in progress', () => {
   it('a scrape running when close() is called gets its full answer; close() resolves once it is done', async () => {
     const m = createMetrics({ ...quiet, port: 0 });
     m.gauge({ name: 'queue_depth', help: 'Jobs waiting' }).set(3);
@@ -127,6 +128,48 @@ describe('prometheus metrics: close() with scrapes in progress', () => {
     } finally {
       stalled.destroy();
     }
+  });
+
+  it("close() fits in a createApp disposer's budget: app.defer('metrics', (info) => metrics.close(info)) with 1 s", async () => {
+    const warnings: string[] = [];
+    const metrics = createMetrics({ port: 0, logger: { warn: (w: string) => warnings.push(w) } });
+    // A collect callback slower than the budget: the scrape cannot finish in time.
+    metrics.onCollect(() => new Promise((r) => setTimeout(r, 4000).unref()));
+    const app = createApp({ metrics, disposeTimeoutMs: 1000 });
+    // Runs before the `metrics` part (registered later), with the budget; the part's own close()
+    // then returns the same, settled, close.
+    app.defer('metrics-budget', (info) => metrics.close(info));
+    const { url } = (await metrics.listen())!;
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    // Before: close() ignored the budget and waited 6 s for the scrape; both disposers timed out
+    // and app.close() rejected with an AggregateError after 2 s.
+    await app.close();
+    const took = performance.now() - started;
+    assert.ok(took >= 600 && took < 1000, `app.close() took ${Math.round(took)} ms`);
+    const r = await withTimeout(scrape, 1000, () => new Error('the scrape was not cut at the budget'));
+    assert.ok(r.error !== undefined, `the scrape answered ${r.status}`);
+    assert.deepEqual(warnings, ['metrics endpoint: scrapes still running at close were cut']);
+    assert.equal(metrics.address, undefined);
+  });
+
+  it('close({ signal }) cuts scrapes in progress when the signal aborts; bad options reject and close nothing', async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    m.onCollect(() => new Promise((r) => setTimeout(r, 3000).unref()));
+    await assert.rejects(m.close({ timeoutMs: -1 }), { name: 'MetricsError', code: 'invalid_option' });
+    await assert.rejects(m.close({ signal: 'x' as unknown as AbortSignal }), { code: 'invalid_option' });
+    const { url } = (await m.listen())!;
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 100));
+    const abort = new AbortController();
+    const started = performance.now();
+    const closing = m.close({ signal: abort.signal });
+    setTimeout(() => abort.abort(), 200);
+    await closing;
+    const took = performance.now() - started;
+    assert.ok(took >= 150 && took < 1000, `close() took ${Math.round(took)} ms`);
+    assert.ok((await scrape).error !== undefined, 'the scrape was cut');
   });
 
   it('an idle keep-alive connection (Prometheus keeps one) does not hold close()', async () => {
@@ -261,6 +304,47 @@ describe('prometheus metrics: collect callbacks are bounded', () => {
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /collect callback/);
     await m.close();
+  });
+
+  it('20 concurrent scrapes share one run of each collect callback, and each gets what it collected', async () => {
+    const m = createMetrics(quiet);
+    const depth = m.gauge({ name: 'queue_depth', help: 'Jobs waiting' });
+    let arrived = 0;
+    let calls = 0;
+    let everyoneIn!: () => void;
+    const allArrived = new Promise<void>((r) => {
+      everyoneIn = r;
+    });
+    // The callback (a pool-stats query, say) waits until all 20 scrapes have reached the handler,
+    // so every scrape arrives while a run is in progress (bounded: 5 s).
+    m.onCollect(async () => {
+      calls++;
+      await withTimeout(allArrived, 5_000, () => new Error('not all scrapes arrived'));
+      depth.set(calls);
+    });
+    const server = createServer((req, res) => {
+      if (++arrived === 20) everyoneIn();
+      m.handler(req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+      const agent = new Agent({ maxSockets: 20 });
+      const answers = await Promise.all(Array.from({ length: 20 }, () => scrapeOnce(url, agent)));
+      agent.destroy();
+      // Before: 20 calls at once, one per scrape (a burst of scrapes was a burst of DB queries).
+      assert.equal(calls, 1);
+      for (const a of answers) {
+        assert.equal(a.status, 200, a.error);
+        assert.match(a.body!, /^queue_depth 1$/m);
+      }
+      // A scrape after the run has finished runs the callbacks again.
+      assert.match((await scrapeOnce(url)).body!, /^queue_depth 2$/m);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await m.close();
+    }
   });
 
   it('listen() serves an absolute-form target (GET http://host:port/metrics), as a server must (RFC 9112 3.2.2)', async () => {

@@ -55,6 +55,7 @@ describe('prometheus metrics: instruments', () => {
       { '9lives': 'x' },
       { trace_id: 5 },
       { trace_id: 'a\uD800' },
+      { trace_id: 'a\u0000b' }, // accepted before: a real Prometheus then failed every scrape
       'trace_id',
       null,
     ];
@@ -147,7 +148,11 @@ describe('prometheus metrics: instruments', () => {
     const b = m.counter({ name: 'jobs_total', help: 'Other help', labelNames: ['b', 'a'] });
     assert.equal(a, b, 'same name (with or without _total), same labels in any order → same metric');
     const incompatible = (e: unknown) => e instanceof MetricsError && e.code === 'incompatible_metric';
-    assert.throws(() => m.gauge({ name: 'jobs_total', help: 'x', labelNames: ['a', 'b'] }), incompatible);
+    assert.throws(() => m.gauge({ name: 'jobs', help: 'x', labelNames: ['a', 'b'] }), incompatible);
+    // A gauge may not be named …_total at all: that error comes first, whatever is registered.
+    assert.throws(() => m.gauge({ name: 'jobs_total', help: 'x', labelNames: ['a', 'b'] }), {
+      code: 'invalid_name',
+    });
     assert.throws(() => m.counter({ name: 'jobs', help: 'x', labelNames: ['a'] }), incompatible);
     const h = m.histogram({ name: 'lat', help: 'x', buckets: [1, 2] });
     assert.equal(m.histogram({ name: 'lat', help: 'x', buckets: [1, 2] }), h);
@@ -182,16 +187,17 @@ describe('prometheus metrics: instruments', () => {
       /registered in the registry by other code/,
     );
     // Names the foreign metrics expose as samples or OpenMetrics families are taken too: these
-    // were accepted, and the exposition then held two `pending_count` series, or a gauge family
-    // `jobs_total` beside the counter `jobs` whose OpenMetrics sample is `jobs_total`.
+    // were accepted, and the exposition then held two `pending_count` series, or a histogram
+    // family `jobs` beside the counter `jobs` (OpenMetrics family `jobs`, sample `jobs_total`).
     new client.Gauge({ name: 'pending_count', help: 'other code', registers: [registry] }).set(1);
     new client.Counter({ name: 'jobs', help: 'other code', registers: [registry] }).inc();
     new client.Histogram({ name: 'wait_seconds', help: 'other code', registers: [registry] });
     for (const [register, exposed] of [
       [() => injected.histogram({ name: 'pending', help: 'x' }), 'pending_count'],
-      [() => injected.gauge({ name: 'jobs_total', help: 'x' }), 'jobs_total'],
+      [() => injected.histogram({ name: 'jobs', help: 'x' }), 'jobs'],
       [() => injected.counter({ name: 'jobs', help: 'x' }), 'jobs'],
-      [() => injected.gauge({ name: 'wait_seconds_bucket', help: 'x' }), 'wait_seconds_bucket'],
+      [() => injected.counter({ name: 'wait_seconds_bucket', help: 'x' }), 'wait_seconds_bucket'],
+      [() => injected.counter({ name: 'pending_count', help: 'x' }), 'pending_count'],
     ] as const)
       assert.throws(
         register,

@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import * as client from 'prom-client';
 import { MetricsError } from '../../lib/core/errors.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
 import { MAX_LABEL_VALUE_BYTES } from '../../lib/metrics/prometheus/series.js';
@@ -126,6 +127,29 @@ describe('prometheus metrics: label values', () => {
     createMetrics({ logger: quiet, defaultLabels: { service: 'a'.repeat(2048) } });
   });
 
+  it("defaultLabels: an empty value is no label, as for a metric's own labels (both formats, foreign metrics too)", async () => {
+    const registry = new client.Registry();
+    const foreign = new client.Gauge({
+      name: 'their_gauge',
+      help: 'x',
+      labelNames: ['zone'],
+      registers: [registry],
+    });
+    foreign.set({ zone: '' }, 4);
+    const m = createMetrics({ registry, logger: quiet, defaultLabels: { service: 'api', region: '' } });
+    m.counter({ name: 'jobs', help: 'Jobs.', labelNames: ['kind'] }).inc({ kind: '' });
+    // Not reserved: a metric may declare it (it is on no series).
+    m.gauge({ name: 'depth', help: 'Depth.', labelNames: ['region'] }).set({ region: 'eu' }, 1);
+    for (const accept of [undefined, 'application/openmetrics-text']) {
+      const text = (await m.render(accept)).body;
+      // Before: `region=""` on every series, where an empty per-metric value was left out.
+      assert.doesNotMatch(text, /=""/);
+      assert.match(text, /^jobs_total\{service="api"\} 1$/m);
+      assert.match(text, /^depth\{region="eu",service="api"\} 1$/m);
+      assert.match(text, /^their_gauge\{service="api"\} 4$/m);
+    }
+  });
+
   it('values holding "," ":" or "\\" never share a series with another label set', async () => {
     // prom-client's series key is `a:x,b:y,`: written as-is, {a:'x,b:y'} and {a:'x', b:'y'} had
     // one key, so the second was counted into the first's series (with the first's labels).
@@ -224,6 +248,12 @@ describeWithServers(
       // Refused, so absent from every scrape: they must not break it.
       assert.throws(() => c.inc({ v: MiB, i: 'big' }), MetricsError);
       assert.throws(() => c.inc({ v: '\uD800', i: 'lone' }), MetricsError);
+      // Exemplars (OpenMetrics, which Prometheus asks for) with the same edge values: kept; one
+      // holding a NUL is refused — accepted before, it made Prometheus fail every scrape
+      // ("expected label value, got INVALID"), though a NUL in a series' label value parses.
+      const h = metrics.histogram({ name: 'edge_exemplars', help: 'x', labelNames: ['v'], buckets: [1] });
+      h.observe({ v: 'a\u0000b' }, 0.5, { trace_id: 'a"b\\c\nd\r\t€😀\u2028' });
+      assert.throws(() => h.observe({ v: 'nul' }, 0.5, { trace_id: 'a\u0000b' }), { code: 'invalid_label' });
       // '' and absent are one label set to Prometheus: they must be one series here too.
       const e = metrics.counter({ name: 'empty_or_absent', help: 'x', labelNames: ['k', 'j'] });
       e.inc({}, 1);

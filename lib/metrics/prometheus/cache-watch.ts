@@ -6,7 +6,7 @@
 import type { Cache, Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import type { FrameworkParts } from './framework.js';
-import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
+import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 import type { WatchCacheOptions } from './types.js';
 
 type Watched = Pick<Cache, 'name' | 'stats'>;
@@ -100,6 +100,11 @@ export function createCacheWatch(
         throw new MetricsError(
           'invalid_label',
           `watchCache: the cache name is the "cache" label and must be well-formed UTF-16 of at most ${MAX_LABEL_VALUE_BYTES} bytes (UTF-8), received ${Buffer.byteLength(label)} bytes`,
+        );
+      if (label === OVERFLOW_VALUE)
+        throw new MetricsError(
+          'invalid_label',
+          `watchCache: the cache name is the "cache" label, and "${OVERFLOW_VALUE}" is reserved for the cardinality cap's overflow series`,
         );
       if (watched.has(label))
         throw new MetricsError(

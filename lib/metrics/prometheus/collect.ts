@@ -9,13 +9,18 @@ import { withTimeout } from '../../core/timeout.js';
 export interface Collectors {
   /** Adds `fn`; the returned function removes this registration only. */
   add(fn: () => void | Promise<void>): () => void;
-  /** Runs every callback concurrently; resolves when each settled or timed out. */
+  /**
+   * Runs every callback concurrently; resolves when each settled or timed out. A call while a run
+   * is in progress joins it: concurrent scrapes share one run of each callback.
+   */
   run(): Promise<void>;
   clear(): void;
 }
 
 export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000): Collectors {
   const collectors = new Set<() => void | Promise<void>>();
+  /** The run in progress, which scrapes arriving meanwhile join. */
+  let running: Promise<void> | undefined;
   return {
     add(fn) {
       if (typeof fn !== 'function') throw new MetricsError('invalid_option', 'onCollect expects a function');
@@ -26,19 +31,28 @@ export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000)
         collectors.delete(entry);
       };
     },
-    async run() {
-      const timedOut = () =>
-        new MetricsError('collect_timeout', `a collect callback did not finish within ${timeoutMs} ms`);
-      // Unref'd: a scrape in progress is no reason to keep the process alive.
-      const results = await Promise.allSettled(
-        [...collectors].map((fn) =>
-          withTimeout(Promise.resolve().then(fn), timeoutMs, timedOut, { unref: true }),
-        ),
-      );
-      for (const r of results) {
-        if (r.status === 'rejected') logger.warn('a metrics collect callback failed', { error: r.reason });
-      }
+    run() {
+      // Shared: 50 concurrent scrapes (a burst, several Prometheus replicas, anyone who can reach
+      // the endpoint) ran a pool-stats query callback 50 times at once.
+      running ??= runAll().finally(() => {
+        running = undefined;
+      });
+      return running;
     },
     clear: () => collectors.clear(),
   };
+
+  async function runAll(): Promise<void> {
+    const timedOut = () =>
+      new MetricsError('collect_timeout', `a collect callback did not finish within ${timeoutMs} ms`);
+    // Unref'd: a scrape in progress is no reason to keep the process alive.
+    const results = await Promise.allSettled(
+      [...collectors].map((fn) =>
+        withTimeout(Promise.resolve().then(fn), timeoutMs, timedOut, { unref: true }),
+      ),
+    );
+    for (const r of results) {
+      if (r.status === 'rejected') logger.warn('a metrics collect callback failed', { error: r.reason });
+    }
+  }
 }

@@ -4,10 +4,11 @@
  * endpoint and a per-metric cardinality cap. This file only wires the parts together.
  */
 import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
+import { MetricsError } from '../../core/errors.js';
 import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
-import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, renderRegistry } from './exposition.js';
+import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, readForeign, renderRegistry } from './exposition.js';
 import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
@@ -17,7 +18,7 @@ import { type ProbeResult, usePromInternals } from './prom-internals.js';
 import { createMetricRegistry } from './registry.js';
 import type { CapHooks } from './series.js';
 import { createEndpoint } from './server.js';
-import type { PrometheusMetrics } from './types.js';
+import type { MetricsCloseOptions, PrometheusMetrics } from './types.js';
 
 // lib/config names the options type through this module.
 export type { MetricsOptions };
@@ -42,6 +43,27 @@ function capHooks(o: ReturnType<typeof resolveOptions>, dropped: () => CounterIm
         { metric, cap: max },
       ),
   };
+}
+
+/**
+ * The grace of scrapes in progress at `close(options)`: the default, or what fits in the caller's
+ * budget (`timeoutMs` minus a margin for cutting the connections, 10 % up to 250 ms), cut short
+ * when `signal` aborts. A bad `options` is `MetricsError('invalid_option')`, and nothing is closed.
+ */
+function closeBudget(
+  options: MetricsCloseOptions | undefined,
+  dflt: number,
+): { graceMs: number; signal: AbortSignal | undefined } {
+  if (options === undefined) return { graceMs: dflt, signal: undefined };
+  const bad = (what: string) =>
+    new MetricsError('invalid_option', `metrics close(): ${what}; nothing was closed`);
+  if (typeof options !== 'object' || options === null) throw bad('options must be an object');
+  const { timeoutMs, signal } = options;
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
+    throw bad(`timeoutMs must be a number of ms ≥ 0 (or Infinity), received ${String(timeoutMs)}`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw bad('signal must be an AbortSignal');
+  const fit = timeoutMs === undefined ? dflt : timeoutMs - Math.min(250, timeoutMs / 10);
+  return { graceMs: Math.min(dflt, fit), signal };
 }
 
 /** `createMetrics` with internal overrides (tests import it from this module). */
@@ -70,12 +92,17 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const format = negotiate(accept);
     caches.read();
     await collectors.run();
-    const body = await renderRegistry(registry, reg.own, defaultLabels, format);
+    // Other code's prom-client metrics run their own collect() in get(): after the onCollect
+    // callbacks (which may set them), all at once, each under the same bound.
+    const foreign = readForeign(registry, reg.own, o.collectTimeoutMs, logger);
+    const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   // A scrape in progress at close() waits for its collect callbacks (collectTimeoutMs at most),
-  // then renders: that, plus a second, is how long close() lets it finish (within createApp's 10 s).
-  const endpoint = createEndpoint({ ...o, render, closeGraceMs: Math.min(o.collectTimeoutMs + 1000, 9000) });
+  // then renders: that, plus a second, is how long close() lets it finish (within createApp's
+  // default 10 s), unless the caller gives a shorter budget (`close({ timeoutMs, signal })`).
+  const closeGraceMs = Math.min(o.collectTimeoutMs + 1000, 9000);
+  const endpoint = createEndpoint({ ...o, render, closeGraceMs });
   /** The one close in progress or done: a second `close()` resolves when the first has finished. */
   let closing: Promise<void> | undefined;
 
@@ -105,11 +132,17 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       return endpoint.address;
     },
     seriesCount: (name) => reg.seriesCount(name),
-    close() {
+    close(options?: MetricsCloseOptions) {
       if (closing) return closing;
+      let budget: { graceMs: number; signal: AbortSignal | undefined };
+      try {
+        budget = closeBudget(options, closeGraceMs);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       collectors.clear();
       caches.clear();
-      closing = endpoint.close();
+      closing = endpoint.close(budget.graceMs, budget.signal);
       return closing;
     },
   };

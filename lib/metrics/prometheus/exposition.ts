@@ -5,6 +5,9 @@
  * both formats this way, with exemplars only where the format carries them.
  */
 import type { Registry } from 'prom-client';
+import type { Logger } from '../../core/contracts.js';
+import { MetricsError } from '../../core/errors.js';
+import { withTimeout } from '../../core/timeout.js';
 import type { MetricType } from './names.js';
 import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
 
@@ -144,13 +147,58 @@ interface ForeignValue {
   exemplar?: ExemplarEntry | null;
 }
 
+/** What prom-client's `get()` gives for a metric. */
+export interface ForeignData {
+  name: string;
+  help: string;
+  type: string;
+  values?: ForeignValue[];
+}
+
+/** Gives a foreign metric's data, or `undefined` to leave it out of this scrape. */
+export type ForeignReader = (metric: object) => Promise<ForeignData | undefined>;
+
+/**
+ * Starts `get()` of every metric of `registry` the renderer does not read itself (other code's,
+ * prom-client's runtime metrics, and the adapter's own on the public-API fallback), at once and
+ * each bounded by `timeoutMs`: prom-client runs a metric's `collect()` there, and one that hung held
+ * every scrape, one that threw failed every scrape (500). Such a metric is left out of the scrape
+ * (logged); the others are served. Metrics registered later are read when asked for.
+ */
+export function readForeign(
+  registry: Registry,
+  own: ReadonlyMap<object, OwnMetric>,
+  timeoutMs: number,
+  logger: Pick<Logger, 'warn'>,
+): ForeignReader {
+  const read = (metric: object) => {
+    const m = metric as { name?: string; get(): Promise<unknown> };
+    return withTimeout(
+      Promise.resolve().then(() => m.get()),
+      timeoutMs,
+      () => new MetricsError('collect_timeout', `its collect() did not finish within ${timeoutMs} ms`),
+      { unref: true },
+    ).then(
+      (data) => data as ForeignData,
+      (err: unknown) => {
+        logger.warn(
+          `metric "${String(m.name)}" (registered by other code) left out of this scrape: reading it failed`,
+          {
+            metric: m.name,
+            error: err,
+          },
+        );
+        return undefined;
+      },
+    );
+  };
+  const started = new Map<object, Promise<ForeignData | undefined>>();
+  for (const metric of registry.getMetricsAsArray()) if (!own.has(metric)) started.set(metric, read(metric));
+  return (metric) => started.get(metric) ?? read(metric);
+}
+
 /** Metrics registered on an injected registry by other code, and prom-client's runtime metrics. */
-async function renderForeign(
-  metric: { get(): Promise<unknown> },
-  om: boolean,
-  defaults: Record<string, string>,
-) {
-  const data = (await metric.get()) as { name: string; help: string; type: string; values?: ForeignValue[] };
+function renderForeign(data: ForeignData, om: boolean, defaults: Record<string, string>) {
   let family = data.name;
   let sampleSuffix = '';
   if (data.type === 'counter' && om) {
@@ -167,6 +215,9 @@ async function renderForeign(
     let bound: [string, string | number] | undefined;
     for (const k in v.labels) {
       const x = v.labels[k] as string | number;
+      // Empty is absent (prom-client writes `k=""`): as on our own metrics, where a default label
+      // then applies.
+      if (x === '') continue;
       if (k === 'le' || k === 'quantile') bound = [k, x];
       else labels[k] = x;
     }
@@ -187,6 +238,7 @@ export async function renderRegistry(
   own: ReadonlyMap<object, OwnMetric>,
   defaultLabels: Readonly<Record<string, string>>,
   format: ExpositionFormat,
+  foreign: ForeignReader,
 ): Promise<string> {
   const om = format === 'openmetrics';
   const defaults = Object.entries(defaultLabels)
@@ -195,11 +247,12 @@ export async function renderRegistry(
   const parts: string[] = [];
   for (const metric of registry.getMetricsAsArray()) {
     const m = own.get(metric);
-    parts.push(
-      m
-        ? renderOwn(m, om, defaults)
-        : await renderForeign(metric as unknown as { get(): Promise<unknown> }, om, defaultLabels),
-    );
+    if (m) {
+      parts.push(renderOwn(m, om, defaults));
+      continue;
+    }
+    const data = await foreign(metric);
+    if (data) parts.push(renderForeign(data, om, defaultLabels));
   }
   if (om) parts.push('# EOF\n');
   return parts.join(om ? '' : '\n');

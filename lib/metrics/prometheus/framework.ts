@@ -60,15 +60,15 @@ export function registerFramework(
 ): FrameworkParts {
   const legacy = naming === 'legacy';
   const counter = (o: { name: string; help: string; labelNames?: readonly string[]; maxSeries?: number }) =>
-    reg.register('counter', o, prefix) as CounterImpl;
+    reg.register('counter', o, prefix, true) as CounterImpl;
   const gauge = (o: { name: string; help: string; labelNames?: readonly string[] }) =>
-    reg.register('gauge', o, prefix) as GaugeImpl;
+    reg.register('gauge', o, prefix, true) as GaugeImpl;
   const histogram = (o: {
     name: string;
     help: string;
     labelNames: readonly string[];
     buckets: readonly number[];
-  }) => reg.register('histogram', o, prefix) as HistogramImpl;
+  }) => reg.register('histogram', o, prefix, true) as HistogramImpl;
 
   const dropped = counter({
     name: 'metrics_series_dropped_total',

@@ -6,7 +6,7 @@ import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
 import { responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
-import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
+import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
 type WellFormed = string & { isWellFormed(): boolean };
@@ -110,13 +110,20 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       return 'unmatched';
     }
     if (r === undefined || r === null || r === '') return 'unmatched';
-    if (typeof r !== 'string' || !(r as WellFormed).isWellFormed() || labelValueTooLong(r)) {
+    if (
+      typeof r !== 'string' ||
+      !(r as WellFormed).isWellFormed() ||
+      labelValueTooLong(r) ||
+      r === OVERFLOW_VALUE
+    ) {
       const what =
         typeof r !== 'string'
           ? `a ${typeof r}, not a string`
           : labelValueTooLong(r)
             ? `longer than ${MAX_LABEL_VALUE_BYTES} bytes (a raw URL?)`
-            : 'not well-formed UTF-16';
+            : r === OVERFLOW_VALUE
+              ? `"${OVERFLOW_VALUE}" (reserved for the cardinality cap's overflow series)`
+              : 'not well-formed UTF-16';
       warnOnce(`the route is ${what}; such requests are recorded with route "unmatched"`);
       return 'unmatched';
     }

@@ -9,6 +9,7 @@ export type {
   DbConnections,
   FrameworkMetrics,
   MetricsAddress,
+  MetricsCloseOptions,
   PrometheusMetrics,
   SeriesCapOption,
   WatchCacheOptions,

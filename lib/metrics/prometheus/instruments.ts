@@ -107,6 +107,13 @@ function checkExemplar(metric: string, exemplar: unknown): void {
         'invalid_label',
         `exemplar label "${k}" of metric "${metric}" must be a well-formed string, received ${typeName(v)}`,
       );
+    // Prometheus's OpenMetrics parser refuses a NUL in an exemplar's value ("expected label value,
+    // got INVALID") and with it the whole scrape (it takes one in a series' label value).
+    if (v.includes('\u0000'))
+      throw new MetricsError(
+        'invalid_label',
+        `exemplar label "${k}" of metric "${metric}" holds a NUL character, which Prometheus refuses in an exemplar`,
+      );
   }
 }
 

@@ -26,10 +26,21 @@ export function assertPrefixPart(what: 'namespace' | 'subsystem' | 'prefix', val
 }
 
 /**
- * The exposed name: `namespace_subsystem_name`. Counters always end in `_total` (added when
- * missing), so the Prometheus text and OpenMetrics expositions name the same series.
+ * Sample-name suffixes OpenMetrics gives other types (counter `_total`/`_created`, histogram and
+ * summary `_bucket`/`_count`/`_sum`/`_created`, gauge histogram `_gcount`/`_gsum`): a gauge named
+ * with one reads as a sample of another metric (promtool: `non-counter metrics should not have
+ * "_total" suffix`, `non-histogram metrics should not have "_bucket" suffix`, …). `_info` is not in
+ * the list: a gauge `build_info` set to 1 is the usual Prometheus idiom.
  */
-export function fullName(prefix: string, name: unknown, type: MetricType): string {
+const SAMPLE_SUFFIX = /_(total|created|bucket|count|sum|gcount|gsum)$/;
+
+/**
+ * The exposed name: `namespace_subsystem_name`. Counters always end in `_total` (added when
+ * missing), so the Prometheus text and OpenMetrics expositions name the same series. A gauge or
+ * histogram name ending in a suffix OpenMetrics reserves for samples is refused (`builtin` lets
+ * the OpenTelemetry name `db_client_connection_count` through, see the README).
+ */
+export function fullName(prefix: string, name: unknown, type: MetricType, builtin = false): string {
   if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
     throw new MetricsError(
       'invalid_name',
@@ -48,10 +59,11 @@ export function fullName(prefix: string, name: unknown, type: MetricType): strin
       throw new MetricsError('invalid_name', 'counter name "_total" leaves an empty family name');
     return full.endsWith('_total') ? full : `${full}_total`;
   }
-  if (type === 'histogram' && /_(bucket|sum|count|total)$/.test(full)) {
+  const reserved = builtin ? null : SAMPLE_SUFFIX.exec(full);
+  if (reserved) {
     throw new MetricsError(
       'invalid_name',
-      `histogram name "${full}" must not end in _bucket, _sum, _count or _total (those are its series suffixes)`,
+      `${type} name "${full}" must not end in _${reserved[1]}: OpenMetrics reserves _total, _created, _bucket, _count, _sum, _gcount and _gsum for the samples of counters, histograms and summaries (pick another name${type === 'gauge' && reserved[1] === 'total' ? ', or make it a counter' : ''})`,
     );
   }
   return full;
@@ -96,10 +108,13 @@ export function checkLabelNames(
         `label name "${l}" of "${metric}" starts with "__", which Prometheus reserves`,
       );
     }
-    if (type === 'histogram' && l === 'le') {
+    // On a histogram it would clash with the bucket bound; on any other metric it reads as one
+    // (promtool: `non-histogram metrics should not have "le" label`, `non-summary metrics should
+    // not have "quantile" label`), and histogram_quantile() over it computes nonsense.
+    if (SERIES_LABELS.has(l)) {
       throw new MetricsError(
         'invalid_label',
-        `label name "le" of histogram "${metric}" is reserved for bucket bounds`,
+        `label name "${l}" of ${type} "${metric}" is reserved: histograms write "le" (bucket bounds) and summaries "quantile" on their series`,
       );
     }
     if (seen.has(l))
@@ -189,6 +204,9 @@ export function checkDefaultLabels(labels: unknown): Readonly<Record<string, str
         'invalid_label',
         `default label "${k}" is longer than ${MAX_LABEL_VALUE_BYTES} bytes (UTF-8), the limit of label values`,
       );
+    // An empty value is no label, as Prometheus reads it and as a metric's own labels have it:
+    // `region: ''` (an unset variable in the config, say) was written as `region=""` on every series.
+    if (v === '') continue;
     out[k] = String(v);
   }
   return Object.freeze(out);

@@ -6,7 +6,7 @@
 import type * as client from 'prom-client';
 import type { HistogramOptions, MetricOptions } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
-import { unknownKeyIssues } from '../../core/options.js';
+import { MAX_COUNT, unknownKeyIssues } from '../../core/options.js';
 import type { OwnMetric } from './exposition.js';
 import {
   type CounterImpl,
@@ -49,8 +49,11 @@ export interface RegistryDeps {
 }
 
 export interface MetricRegistry {
-  /** Registers (or returns the compatible) metric; `prefix` replaces the registry's prefix (built-in metrics). */
-  register(type: MetricType, o: RegisterOptions, prefix?: string): Instrument;
+  /**
+   * Registers (or returns the compatible) metric. Built-in metrics pass their `prefix` (it replaces
+   * the registry's) and `builtin` (their names may end in a reserved suffix: `db_client_connection_count`).
+   */
+  register(type: MetricType, o: RegisterOptions, prefix?: string, builtin?: boolean): Instrument;
   /** Stored series of a metric by exposed name; 0 for an unknown name. */
   seriesCount(name: string): number;
   /** prom-client metric → what the renderer reads itself (fast path only; others render via `get()`). */
@@ -135,10 +138,10 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   /** Exposed name (sample or family) → the metric that exposes it. */
   const taken = new Map<string, { name: string; type: MetricType }>();
 
-  const check = (type: MetricType, o: RegisterOptions, prefix: string): Checked => {
+  const check = (type: MetricType, o: RegisterOptions, prefix: string, builtin: boolean): Checked => {
     if (typeof o !== 'object' || o === null)
       throw new MetricsError('invalid_option', `${type} options must be an object`);
-    const name = fullName(prefix, o.name, type);
+    const name = fullName(prefix, o.name, type, builtin);
     // A misspelt key (`bukets`, `labelnames`) used to be ignored: default buckets, or no labels.
     const unknown = unknownKeyIssues(o, type === 'histogram' ? HISTOGRAM_KEYS : METRIC_KEYS);
     if (unknown.length > 0)
@@ -149,7 +152,10 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     const help = checkHelp(name, o.help);
     const labelNames = checkLabelNames(name, type, o.labelNames, d.reservedLabels);
     const buckets = type === 'histogram' ? checkBuckets(name, o.buckets) : undefined;
-    const maxSeries = positiveInt(`maxSeries of "${name}"`, o.maxSeries, d.cap);
+    // The same range as `maxSeriesPerMetric`: a per-metric cap of 2^53 was no cap at all. (The
+    // built-in dropped counter is uncapped: one series per metric.)
+    const max = builtin ? Number.MAX_SAFE_INTEGER : MAX_COUNT;
+    const maxSeries = positiveInt(`maxSeries of "${name}"`, o.maxSeries, d.cap, max);
     return { type, name, help, labelNames, buckets, maxSeries };
   };
 
@@ -183,8 +189,10 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   };
 
   return {
-    register(type, o, prefix = d.prefix) {
-      const c = check(type, o, prefix);
+    register(type, o, prefix = d.prefix, builtin = false) {
+      // A name refused on its own (a gauge `jobs_total`) is invalid_name whatever is registered:
+      // checked before the clashes, so the error does not depend on the order of registration.
+      const c = check(type, o, prefix, builtin);
       const labelKey = [...c.labelNames].sort().join(',');
       const existing = registered.get(c.name);
       if (existing) return reuse(existing, c, labelKey);

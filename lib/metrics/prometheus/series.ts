@@ -8,8 +8,18 @@
 import type { LabelValues } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 
-/** Label value written in place of every label of the overflow series. */
+/**
+ * Label value written in place of every label of the overflow series. Reserved: a label value
+ * equal to it is refused (`invalid_label`), so a series showing it is always the overflow series.
+ */
 export const OVERFLOW_VALUE = '__overflow__';
+
+/**
+ * Key of the overflow series in a table's record. Every key of a label set is `''` or starts with
+ * a label name (`name:value,…`), so no labels can hash to this one: a caller's labels never reach
+ * the overflow entry through the lookup, they always take `insert`, which refuses the reserved value.
+ */
+const OVERFLOW_KEY = '#overflow';
 
 /**
  * Longest label value accepted, in UTF-8 bytes (Mimir's and Cortex's default limit, so a series
@@ -104,7 +114,6 @@ interface TableState<E> {
   readonly create: (labels: Labels) => E;
   readonly hooks: CapHooks;
   readonly overflowLabels: Labels;
-  readonly overflowKey: string;
   count: number;
   /** prom-client's reset() swaps the map; recount whenever it is not the one we counted. */
   counted: Record<string, E> | undefined;
@@ -140,6 +149,14 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
         `label "${n}" of metric "${metric}" is not well-formed UTF-16 (it has a lone surrogate)`,
       );
     }
+    // The overflow series' own value: a user series holding it would be read as (or, once the cap
+    // is reached, counted into) the overflow series, uncounted in the dropped total.
+    if (v === OVERFLOW_VALUE) {
+      throw new MetricsError(
+        'invalid_label',
+        `label "${n}" of metric "${metric}" has the value "${OVERFLOW_VALUE}", which is reserved for the series the cardinality cap folds new label combinations into`,
+      );
+    }
     // Checked only for a new series: one already stored passed it.
     if (typeof v === 'string' && labelValueTooLong(v)) {
       throw new MetricsError(
@@ -150,16 +167,16 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
   }
   // prom-client's remove() (called by other code) does not tell us; recount now and then while full.
   if (t.count >= cap && (t.sinceRecount++ & 1023) === 0) t.count = Object.keys(map).length;
-  if (t.count >= cap && key !== t.overflowKey) {
+  if (t.count >= cap) {
     t.hooks.dropped(metric);
     if (!t.warned) {
       t.warned = true;
       t.hooks.warn(metric, cap);
     }
-    let e = map[t.overflowKey];
+    let e = map[OVERFLOW_KEY];
     if (e === undefined) {
       e = t.create({ ...t.overflowLabels });
-      map[t.overflowKey] = e;
+      map[OVERFLOW_KEY] = e;
       t.count++;
     }
     return e;
@@ -196,7 +213,6 @@ export function createSeriesTable<E>(
   const t: TableState<E> = {
     ...opts,
     overflowLabels,
-    overflowKey: hash(overflowLabels),
     count: 0,
     counted: undefined,
     warned: false,

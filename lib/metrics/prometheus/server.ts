@@ -10,6 +10,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { MAX_TIMER_MS } from '../../core/options.js';
 import { requireAuth } from './auth.js';
 import type { MetricsAddress } from './types.js';
 
@@ -35,9 +36,10 @@ export interface Endpoint {
   readonly address: MetricsAddress | undefined;
   /**
    * Stops the server: no new connections, idle ones closed at once, scrapes in progress finish
-   * (up to `closeGraceMs`, then cut). Later `listen()` calls reject. Idempotent.
+   * (up to `graceMs`, default `closeGraceMs`, then cut; at once when `signal` aborts). Later
+   * `listen()` calls reject.
    */
-  close(): Promise<void>;
+  close(graceMs?: number, signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -99,7 +101,8 @@ function exposeHandler(
           res.writeHead(200, {
             'content-type': contentType,
             'content-length': Buffer.byteLength(body),
-            vary: 'Accept-Encoding',
+            // The body depends on both: the format (Accept) and the compression (Accept-Encoding).
+            vary: 'Accept, Accept-Encoding',
             ...(zipped ? { 'content-encoding': 'gzip' } : {}),
           });
           res.end(req.method === 'HEAD' ? undefined : body);
@@ -244,7 +247,7 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
     get address() {
       return address;
     },
-    async close() {
+    async close(graceMs = o.closeGraceMs, signal?: AbortSignal) {
       closed = true;
       abortListen?.(new MetricsError('closed', 'metrics adapter was closed while its endpoint was starting'));
       abortListen = undefined;
@@ -254,30 +257,38 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       if (!srv) return;
       await new Promise<void>((resolve) => {
         let timer: NodeJS.Timeout | undefined;
+        /** The budget is spent (the grace ran out, or the caller's signal aborted): cut what is left. */
+        const cut = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', cut);
+          onIdle = undefined;
+          if (inFlight.size > 0)
+            logger.warn('metrics endpoint: scrapes still running at close were cut', {
+              scrapes: inFlight.size,
+              closeGraceMs: graceMs,
+              aborted: signal?.aborted === true,
+            });
+          cutAll(srv);
+        };
         // Stops accepting, and closes the connections with no request in progress.
         srv.close(() => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', cut);
           onIdle = undefined;
           resolve();
         });
         srv.closeIdleConnections();
         if (inFlight.size === 0) return cutAll(srv);
+        if (signal?.aborted || graceMs <= 0) return cut();
         // A scrape in progress (a slow collect callback) gets its answer, within the bound, and
         // its connection ends after it.
         for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
         // The bound holds for every connection, not only the scrapes: one whose request is still
         // arriving (half its headers) is not idle, and closing the server stopped Node's 408
         // check, so without it close() waited for that client for good.
-        timer = setTimeout(() => {
-          onIdle = undefined;
-          if (inFlight.size > 0)
-            logger.warn('metrics endpoint: scrapes still running at close were cut', {
-              scrapes: inFlight.size,
-              closeGraceMs: o.closeGraceMs,
-            });
-          cutAll(srv);
-        }, o.closeGraceMs);
+        timer = setTimeout(cut, Math.min(graceMs, MAX_TIMER_MS));
         timer.unref();
+        signal?.addEventListener('abort', cut, { once: true });
         onIdle = () => {
           onIdle = undefined;
           // Connections whose response went out before close() began are idle now: end them

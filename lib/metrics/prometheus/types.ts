@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as client from 'prom-client';
 import type {
   Cache,
+  CloseOptions,
   Counter,
   Gauge,
   Histogram,
@@ -16,6 +17,12 @@ import type { InstrumentOptions, NodeHandler, RequestObservation } from './http.
 /** Extra per-metric option: overrides `maxSeriesPerMetric` for this metric. */
 export interface SeriesCapOption {
   maxSeries?: number;
+}
+
+/** A close's budget: what a `createApp` disposer is given (`DisposeInfo`). */
+export interface MetricsCloseOptions extends CloseOptions {
+  /** Aborts when the budget is spent: scrapes still in progress are cut at once. */
+  readonly signal?: AbortSignal;
 }
 
 /** Connections of a pool by state, for `db_client_connection_count{state}`. */
@@ -75,7 +82,10 @@ export interface PrometheusMetrics extends Metrics {
    * ones) under legacy naming.
    */
   watchDbConnections(read: () => number | DbConnections | Promise<number | DbConnections>): () => void;
-  /** Runs the collect callbacks and renders the exposition for an Accept header. */
+  /**
+   * Runs the collect callbacks (joining their run in progress, if any) and renders the exposition
+   * for an Accept header.
+   */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
   /** A request handler serving the exposition (GET/HEAD), to mount in an existing server. */
   handler(req: IncomingMessage, res: ServerResponse): void;
@@ -87,7 +97,10 @@ export interface PrometheusMetrics extends Metrics {
   seriesCount(name: string): number;
   /**
    * Stops the endpoint and the collect callbacks. A scrape in progress gets its answer first
-   * (up to `collectTimeoutMs` + 1 s, at most 9 s; then it is cut). Idempotent.
+   * (up to `collectTimeoutMs` + 1 s, at most 9 s; then it is cut). With `options` (a `createApp`
+   * disposer's `{ timeoutMs, signal }`: `app.defer('metrics', (info) => metrics.close(info))`),
+   * that wait also fits in `timeoutMs` (less a margin) and ends when `signal` aborts. Idempotent:
+   * a second call returns the first one's promise.
    */
-  close(): Promise<void>;
+  close(options?: MetricsCloseOptions): Promise<void>;
 }
