@@ -198,7 +198,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     ...tracingOptionsFromConfig(config.tracing),
     logger,
   });
-  built.add('tracer', () => tracer.close());
+  built.add('tracer', ({ timeoutMs }) => tracer.close({ timeoutMs }));
   return tracer;
 }
 
@@ -210,7 +210,7 @@ async function buildMetrics(config: HyperionConfig, logger: Logger, built: Dispo
     () => import('../metrics/prometheus/index.js'),
   );
   const metrics: PrometheusMetrics = createMetrics({ ...metricsOptionsFromConfig(config.metrics), logger });
-  built.add('metrics', () => metrics.close());
+  built.add('metrics', (budget) => metrics.close(budget));
   if (config.metrics.port !== undefined) await metrics.listen();
   return metrics;
 }

@@ -147,6 +147,9 @@ export function createApp(options: AppOptions = {}): App {
     // The tracer's close takes the budget, so its final export fits inside it by construction.
     if (part === tracer && tracer !== noopTracer)
       stack.add(name, ({ timeoutMs }) => tracer.close?.({ timeoutMs }));
+    // The metrics endpoint waits for scrapes in progress: within the budget, cut when it is spent.
+    else if (part === metrics && metrics !== noopMetrics)
+      stack.add(name, ({ timeoutMs, signal }) => metrics.close?.({ timeoutMs, signal }));
     else stack.add(name, () => part.close() as void | Promise<void>);
   }
   // Dropped and exported spans as metrics (read at scrape time; nothing on the span path).

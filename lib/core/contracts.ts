@@ -109,6 +109,8 @@ export interface CloseOptions {
    * gives up cleanly within it and resolves. `Infinity`: no bound.
    */
   readonly timeoutMs?: number;
+  /** Aborts when the budget is spent: work still waited for is cut at once. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Tracer {
@@ -406,7 +408,8 @@ export interface Metrics {
   onCollect(fn: () => void | Promise<void>): () => void;
   /** Records one outgoing HTTP call (called by `tracedFetch`); implementations without HTTP metrics omit it. */
   observeHttpClient?(o: HttpClientObservation): void;
-  close?(): Promise<void>;
+  /** Stops serving within `options.timeoutMs` when given (`createApp` passes its disposer budget). */
+  close?(options?: CloseOptions): Promise<void>;
 }
 
 // ---------------------------------------------------------------- logging

@@ -154,6 +154,25 @@ describe('prometheus metrics: close() with scrapes in progress', () => {
     assert.equal(metrics.address, undefined);
   });
 
+  it("createApp passes its disposer budget to the metrics part's close(): 1 s, no defer needed", async () => {
+    const warnings: string[] = [];
+    const metrics = createMetrics({ port: 0, logger: { warn: (w: string) => warnings.push(w) } });
+    metrics.onCollect(() => new Promise((r) => setTimeout(r, 4000).unref()));
+    const app = createApp({ metrics, disposeTimeoutMs: 1000 });
+    const { url } = (await metrics.listen())!;
+    const scrape = scrapeOnce(url);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    // Before: createApp closed the metrics part without its budget; close() waited for the scrape
+    // and app.close() rejected with the disposer's TimeoutError.
+    await app.close();
+    const took = performance.now() - started;
+    assert.ok(took >= 600 && took < 1000, `app.close() took ${Math.round(took)} ms`);
+    const r = await withTimeout(scrape, 1000, () => new Error('the scrape was not cut at the budget'));
+    assert.ok(r.error !== undefined, `the scrape answered ${r.status}`);
+    assert.deepEqual(warnings, ['metrics endpoint: scrapes still running at close were cut']);
+  });
+
   it('close({ signal }) cuts scrapes in progress when the signal aborts; bad options reject and close nothing', async () => {
     const m = createMetrics({ ...quiet, port: 0 });
     m.onCollect(() => new Promise((r) => setTimeout(r, 3000).unref()));
