@@ -167,7 +167,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       } catch {}
     }
     const left = Math.max(1, o.commandTimeout - (Date.now() - started));
-    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom());
+    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why());
   }
 }
 

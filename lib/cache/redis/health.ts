@@ -225,6 +225,7 @@ async function probeCluster(
   mode: RedisMode,
   timeoutMs: number,
   secrets: readonly (string | undefined)[],
+  because: () => string = () => '',
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
   const masters = cluster.nodes('master');
@@ -233,7 +234,7 @@ async function probeCluster(
       nodes.push({ address: nodeAddress(n), role: 'master', connected: n.status === 'ready' });
     for (const n of cluster.nodes('slave'))
       nodes.push({ address: nodeAddress(n), role: 'replica', connected: n.status === 'ready' });
-    return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})` };
+    return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})${because()}` };
   }
   const replicas = cluster.nodes('slave');
   const probed = await Promise.all([
@@ -266,13 +267,21 @@ export async function probeHealth(
   timeoutMs: number,
   secrets: readonly (string | undefined)[],
   lastOom?: number,
+  why?: () => string | undefined,
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
+  // Why the client is not connected (the connection fault or its last error), secrets masked.
+  const because = (): string => {
+    let reason = why?.();
+    if (!reason) return '';
+    for (const s of secrets) if (s) reason = reason.split(s).join('***');
+    return `: ${reason.length > 300 ? `${reason.slice(0, 300)}…` : reason}`;
+  };
   try {
     if (client.isCluster) {
       const cluster = client as Cluster;
       const end = Date.now() + timeoutMs;
-      const first = await probeCluster(cluster, mode, timeoutMs, secrets);
+      const first = await probeCluster(cluster, mode, timeoutMs, secrets, because);
       // Right after a failover the client may be replacing a node's connection or re-reading the
       // slot map while the probe runs: the slot map then names a node the probe did not see (or
       // saw closing), and the check reported its slots unserved for a moment (1 probe in ~3,600
@@ -287,7 +296,12 @@ export async function probeHealth(
     }
     const redis = client as Redis;
     if (redis.status !== 'ready')
-      return { ok: false, mode, nodes, error: `not connected to ${describeNodes(redis)} (${redis.status})` };
+      return {
+        ok: false,
+        mode,
+        nodes,
+        error: `not connected to ${describeNodes(redis)} (${redis.status})${because()}`,
+      };
     // Sent together, so the whole probe takes one command timeout at most (the PING goes first:
     // its round trip is the latency). The memory check and the sentinel probes never reject.
     const ping = timedPing(redis, timeoutMs);
