@@ -188,8 +188,9 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
   it('health() is not ok while a killed master still owns slots, and ok again after the failover', async () => {
     await cache.get('warm-up'); // connected, slot map read
     // The tests above failed masters over; right after, the client may still be re-reading the
-    // topology (its slot map naming a node its pool is replacing), and health() says so for that
-    // moment. The precondition here is a settled cluster: wait (bounded) until health is ok.
+    // topology (its slot map naming a node its pool is replacing). health() now re-reads it and
+    // probes again before it says not ok (cluster.test.ts), but the precondition here is a settled
+    // cluster all the same: wait (bounded) until health is ok.
     let h0 = await cache.health();
     if (!h0.ok) console.log(`# settling after the earlier failovers: ${h0.error}`);
     await waitFor(
