@@ -74,8 +74,9 @@ export async function runBatch(
   budget?: number,
   at = Date.now(),
   limit?: number,
+  into?: unknown[],
 ): Promise<unknown[]> {
-  const out: unknown[] = new Array(ops.length);
+  const out: unknown[] = into ?? new Array(ops.length);
   const w = writes && { writes, budget, at };
   const end = at + Math.min(limit ?? Number.POSITIVE_INFINITY, budget ?? Number.POSITIVE_INFINITY);
   // The chunks are pipelined (none waits for the replies of the one before), with a turn of the
@@ -120,8 +121,19 @@ export async function runBatch(
     else groups.set(id, [i]);
   });
   const moved: number[] = [];
-  await Promise.all([...groups.values()].map((idx) => inChunks(idx, moved)));
-  if (moved.length > 0) await resendMoved(client as Cluster, ops, moved, out, w);
+  if (into === undefined) {
+    await Promise.all([...groups.values()].map((idx) => inChunks(idx, moved)));
+    if (moved.length > 0) await resendMoved(client as Cluster, ops, moved, out, w);
+    return out;
+  }
+  // Reads collecting partial answers: every node's part settles (a dead master's part fails,
+  // the live masters' parts fill `into`), redirections are followed, then the first failure is
+  // thrown; the caller reads what was answered from `into` (an unanswered op stays `undefined`).
+  const settled = await Promise.allSettled([...groups.values()].map((idx) => inChunks(idx, moved)));
+  if (moved.length > 0)
+    settled.push(...(await Promise.allSettled([resendMoved(client as Cluster, ops, moved, out, w)])));
+  const failure = settled.find((r) => r.status === 'rejected');
+  if (failure) throw failure.reason;
   return out;
 }
 

@@ -19,7 +19,7 @@ import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
 import { type CacheContext, createDispatcher, type Dispatcher } from './dispatch.js';
 import { createConnectionGate } from './gate.js';
-import { probeHealth } from './health.js';
+import { probeHealth, type RedisHealth } from './health.js';
 import { registerCacheClient } from './lease.js';
 import { createManyCommands } from './many.js';
 import { type RedisCacheOptions, resolveOptions } from './options.js';
@@ -96,6 +96,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   };
 
   let closing: Promise<void> | undefined;
+  let probing: Promise<RedisHealth> | undefined;
   const { wrote, ...keyCommands } = createKeyCommands(ctx);
   markWritten = wrote;
   const many = createManyCommands(ctx);
@@ -124,20 +125,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     transaction: counted(transactions, dispatch),
     pipeline: () => createPipeline(ctx, wrote),
     stats: () => snapshot(counters),
-    async health() {
-      if (gate.closed) return { ok: false, mode: o.mode, error: 'cache is closed', nodes: [] };
-      const started = Date.now();
-      // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
-      // like any command (bounded). Before, it reported `not connected (wait)` until some other
-      // command connected — for ever, if a readiness check held traffic back until health was ok.
-      // (Its refusal, e.g. too many callers waiting, is left to the probe to report: never throws.)
-      if (client.status === 'wait') {
-        try {
-          await gate.pass('health', false);
-        } catch {}
-      }
-      const left = Math.max(1, o.commandTimeout - (Date.now() - started));
-      return probeHealth(client, o.mode, left, secrets, dispatch.lastOom());
+    health() {
+      if (gate.closed)
+        return Promise.resolve({ ok: false, mode: o.mode, error: 'cache is closed', nodes: [] });
+      // Concurrent calls share one probe (and its result): each probe opens a short connection
+      // per sentinel, so 100 readiness checks at once opened 300 sentinel connections.
+      probing ??= probe().finally(() => {
+        probing = undefined;
+      });
+      return probing;
     },
     close() {
       writes.stop();
@@ -148,6 +144,8 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         dispatch,
         commandTimeout: o.commandTimeout,
         closeTransactions: () => transactions.close(),
+        // A probe in flight (bounded, never rejects) ends its sentinel connections before close() resolves.
+        health: () => probing,
         stopReporting() {
           stopReporting();
           faults.detach();
@@ -156,6 +154,21 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       return closing;
     },
   };
+
+  async function probe(): Promise<RedisHealth> {
+    const started = Date.now();
+    // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
+    // like any command (bounded). Before, it reported `not connected (wait)` until some other
+    // command connected — for ever, if a readiness check held traffic back until health was ok.
+    // (Its refusal, e.g. too many callers waiting, is left to the probe to report: never throws.)
+    if (client.status === 'wait') {
+      try {
+        await gate.pass('health', false);
+      } catch {}
+    }
+    const left = Math.max(1, o.commandTimeout - (Date.now() - started));
+    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why());
+  }
 }
 
 function clientTimeout(client: RedisCache['client']): number | undefined {

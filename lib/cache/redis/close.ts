@@ -20,6 +20,8 @@ export interface ClosingParts {
   readonly gate: ConnectionGate;
   readonly dispatch: Dispatcher;
   readonly commandTimeout: number;
+  /** The `health()` probe in flight, if any (never rejects; bounded by the command timeout). */
+  health(): Promise<unknown> | undefined;
   /** Closes the transaction runner. */
   closeTransactions(): Promise<void>;
   /** Removes the error listeners from the client (only when it is not owned). */
@@ -39,6 +41,8 @@ export async function closeCache(p: ClosingParts): Promise<void> {
   await p.closeTransactions();
   p.gate.release();
   await within(p.dispatch.idle(), p.commandTimeout + DRAIN_SLACK_MS);
+  const probing = p.health();
+  if (probing) await within(probing, p.commandTimeout + DRAIN_SLACK_MS);
   if (!p.owned) {
     p.stopReporting();
     return;

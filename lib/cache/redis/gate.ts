@@ -29,6 +29,11 @@ export interface ConnectionGate {
   close(): void;
   /** Rejects the callers still waiting with `closed` and stops listening to the client. */
   release(): void;
+  /**
+   * Why the client is not connected, as far as known (no secrets masked here): the connection
+   * fault (certificate, TLS, credentials …), else the client's last connection error.
+   */
+  why(): string | undefined;
 }
 
 /**
@@ -113,6 +118,11 @@ export function createConnectionGate(
     },
     close() {
       closed = true;
+    },
+    why() {
+      const fault = faults?.current();
+      if (fault) return fault.reason;
+      return lastError ? `${lastError.message.split('\n')[0]}${faults?.hint() ?? ''}` : undefined;
     },
     release() {
       wake?.();

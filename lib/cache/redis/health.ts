@@ -200,53 +200,108 @@ function unservedSlots(cluster: Cluster, answered: ReadonlySet<string>): string 
   return ranges.length === 0 ? undefined : `slots whose owner did not answer: ${ranges.join(', ')}`;
 }
 
+/** Least time left in the budget for `health()` to re-check a cluster after a not-ok probe (ms). */
+const MIN_RECHECK_MS = 50;
+
+/**
+ * Waits (at most `ms`) for a fresh read of the slot map: one in flight (iovalkey calls a second
+ * caller back at once instead of when it ends), then one of our own. Never rejects.
+ */
+async function refreshTopology(cluster: Cluster, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  const c = cluster as unknown as { isRefreshing?: boolean };
+  while (c.isRefreshing && Date.now() < end) await new Promise((r) => setTimeout(r, 5).unref());
+  await withTimeout(
+    new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())),
+    Math.max(0, end - Date.now()),
+    timedOut,
+    { unref: true },
+  ).catch(() => {});
+}
+
+/** One probe of every cluster node and of the slot map's owners (see `RedisHealth.latencyMs`). */
+async function probeCluster(
+  cluster: Cluster,
+  mode: RedisMode,
+  timeoutMs: number,
+  secrets: readonly (string | undefined)[],
+  because: () => string = () => '',
+): Promise<RedisHealth> {
+  const nodes: RedisNodeHealth[] = [];
+  const masters = cluster.nodes('master');
+  if (cluster.status !== 'ready' || masters.length === 0) {
+    for (const n of masters)
+      nodes.push({ address: nodeAddress(n), role: 'master', connected: n.status === 'ready' });
+    for (const n of cluster.nodes('slave'))
+      nodes.push({ address: nodeAddress(n), role: 'replica', connected: n.status === 'ready' });
+    return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})${because()}` };
+  }
+  const replicas = cluster.nodes('slave');
+  const probed = await Promise.all([
+    ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
+    ...replicas.map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
+  ]);
+  for (const { latency: _latency, oom: _oom, ...n } of probed) nodes.push(n);
+  const down = probed.filter((n) => n.role === 'master' && !n.connected);
+  if (down.length > 0)
+    return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
+  // A stale owner that answered (e.g. demoted by CLUSTER FAILOVER, not yet re-read) still
+  // serves its slots through a MOVED reply, which the client follows: only a silent or unknown
+  // owner leaves them unserved.
+  const answered = new Set(
+    [...masters, ...replicas]
+      .filter((_, i) => probed[i]?.connected)
+      .map((n) => `${n.options.host}:${n.options.port}`),
+  );
+  const unserved = unservedSlots(cluster, answered);
+  if (unserved) return { ok: false, mode, nodes, error: unserved };
+  const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
+  const full = probed.flatMap((n) => (n.oom ? [n.oom] : []));
+  if (full.length > 0) return { ok: false, degraded: true, mode, latencyMs, nodes, error: full.join('; ') };
+  return { ok: true, mode, latencyMs, nodes };
+}
+
 export async function probeHealth(
   client: Redis | Cluster,
   mode: RedisMode,
   timeoutMs: number,
   secrets: readonly (string | undefined)[],
   lastOom?: number,
+  why?: () => string | undefined,
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
+  // Why the client is not connected (the connection fault or its last error), secrets masked.
+  const because = (): string => {
+    let reason = why?.();
+    if (!reason) return '';
+    for (const s of secrets) if (s) reason = reason.split(s).join('***');
+    return `: ${reason.length > 300 ? `${reason.slice(0, 300)}…` : reason}`;
+  };
   try {
     if (client.isCluster) {
       const cluster = client as Cluster;
-      const masters = cluster.nodes('master');
-      if (cluster.status !== 'ready' || masters.length === 0) {
-        for (const n of masters)
-          nodes.push({ address: nodeAddress(n), role: 'master', connected: n.status === 'ready' });
-        for (const n of cluster.nodes('slave'))
-          nodes.push({ address: nodeAddress(n), role: 'replica', connected: n.status === 'ready' });
-        return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})` };
-      }
-      const replicas = cluster.nodes('slave');
-      const probed = await Promise.all([
-        ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
-        ...replicas.map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
-      ]);
-      for (const { latency: _latency, oom: _oom, ...n } of probed) nodes.push(n);
-      const down = probed.filter((n) => n.role === 'master' && !n.connected);
-      if (down.length > 0)
-        return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
-      // A stale owner that answered (e.g. demoted by CLUSTER FAILOVER, not yet re-read) still
-      // serves its slots through a MOVED reply, which the client follows: only a silent or unknown
-      // owner leaves them unserved.
-      const answered = new Set(
-        [...masters, ...replicas]
-          .filter((_, i) => probed[i]?.connected)
-          .map((n) => `${n.options.host}:${n.options.port}`),
-      );
-      const unserved = unservedSlots(cluster, answered);
-      if (unserved) return { ok: false, mode, nodes, error: unserved };
-      const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
-      const full = probed.flatMap((n) => (n.oom ? [n.oom] : []));
-      if (full.length > 0)
-        return { ok: false, degraded: true, mode, latencyMs, nodes, error: full.join('; ') };
-      return { ok: true, mode, latencyMs, nodes };
+      const end = Date.now() + timeoutMs;
+      const first = await probeCluster(cluster, mode, timeoutMs, secrets, because);
+      // Right after a failover the client may be replacing a node's connection or re-reading the
+      // slot map while the probe runs: the slot map then names a node the probe did not see (or
+      // saw closing), and the check reported its slots unserved for a moment (1 probe in ~3,600
+      // during failovers under CPU load). Before saying not ok, re-read the topology and probe
+      // again, within what is left of the one budget; a master that is really down fails again.
+      if (first.ok || first.degraded || cluster.status !== 'ready') return first;
+      const left = () => end - Date.now();
+      if (left() < MIN_RECHECK_MS) return first;
+      await refreshTopology(cluster, left());
+      if (left() < MIN_RECHECK_MS || cluster.status !== 'ready') return first;
+      return await probeCluster(cluster, mode, left(), secrets);
     }
     const redis = client as Redis;
     if (redis.status !== 'ready')
-      return { ok: false, mode, nodes, error: `not connected to ${describeNodes(redis)} (${redis.status})` };
+      return {
+        ok: false,
+        mode,
+        nodes,
+        error: `not connected to ${describeNodes(redis)} (${redis.status})${because()}`,
+      };
     // Sent together, so the whole probe takes one command timeout at most (the PING goes first:
     // its round trip is the latency). The memory check and the sentinel probes never reject.
     const ping = timedPing(redis, timeoutMs);

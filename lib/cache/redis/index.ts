@@ -17,6 +17,7 @@ export {
 export { createRedisCache } from './cache.js';
 export type { RedisHealth, RedisNodeHealth, RedisSentinelHealth } from './health.js';
 export { createRedisLease, type RedisLeaseOptions } from './lease.js';
+export type { RedisPartialRead } from './many.js';
 export type { RedisCacheOptions, RedisMode } from './options.js';
 export {
   createRedisTracking,

@@ -98,11 +98,38 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   if (issues.length > 0) throw new ConfigError('createRedisLease: invalid options', issues);
   const redis = o.client!;
 
+  /**
+   * After an acquire that failed (e.g. its command timed out), the SET may still reach Redis: a
+   * command the client gave up on is not withdrawn. A lease taken then was held by nobody for its
+   * whole `ttl`, and every instance missing the key waited out `leaseWait` before loading (seen
+   * through a link delaying commands 600 ms at a 200 ms command timeout: the key stayed ~10 s).
+   * So the token is released behind it: on the same connection (the key's node in a cluster), so
+   * it runs after the SET if that lands, and is a no-op if it does not. A release that cannot be
+   * sent now (not connected) is sent once more when the client is ready again, within `ttl`.
+   */
+  function releaseLate(leaseKey: string, token: string): void {
+    const until = Date.now() + ttl;
+    redis.eval(RELEASE, 1, leaseKey, token).catch(() => {
+      if (Date.now() >= until) return;
+      const again = () => {
+        if (Date.now() < until) redis.eval(RELEASE, 1, leaseKey, token).catch(() => {});
+      };
+      if (redis.status === 'ready') again();
+      else redis.once('ready', again);
+    });
+  }
+
   return {
     async acquire(key) {
       const leaseKey = prefix + key;
       const token = randomUUID();
-      const reply = await redis.set(leaseKey, token, 'PX', ttl, 'NX');
+      let reply: string | null;
+      try {
+        reply = await redis.set(leaseKey, token, 'PX', ttl, 'NX');
+      } catch (err) {
+        releaseLate(leaseKey, token);
+        throw err;
+      }
       if (reply !== 'OK') return undefined;
       return async () => {
         await redis.eval(RELEASE, 1, leaseKey, token);

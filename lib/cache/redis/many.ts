@@ -41,6 +41,30 @@ function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): numbe
   return groups;
 }
 
+/**
+ * What a cluster `getMany` / `getManyWithTtl` that rejected still answered: the keys whose
+ * master replied (one master dead and not yet failed over fails only its slots' keys). On the
+ * rejected `CacheError` as `partial` (not enumerable: values stay out of logged errors).
+ */
+export interface RedisPartialRead<T> {
+  /**
+   * In the order of the keys asked: the answer for each key whose node replied (`undefined` is a
+   * miss there), and `undefined` for the keys in `unanswered`.
+   */
+  readonly values: readonly (T | undefined)[];
+  /** Positions (in the keys asked) of the keys whose node did not answer: not misses, unknown. */
+  readonly unanswered: readonly number[];
+}
+
+function withPartial<T>(err: unknown, values: (T | undefined)[], unanswered: number[]): unknown {
+  if (err instanceof CacheError && unanswered.length < values.length)
+    Object.defineProperty(err, 'partial', {
+      value: { values, unanswered } satisfies RedisPartialRead<T>,
+      enumerable: false,
+    });
+  return err;
+}
+
 export function createManyCommands(ctx: CacheContext): ManyCommands {
   const { client, prefix, defaultTtl, counters, dispatch, writes, timeout } = ctx;
   const countAll = (values: (Buffer | null)[]) => values.map((v) => countReply(counters, v));
@@ -50,16 +74,24 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
     const groups = groupBySlot(full);
     const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => full[i]!) }));
     const at = Date.now();
-    const replies = await dispatch.run('getMany', () =>
-      runBatch(client, ops, undefined, undefined, at, timeout),
-    );
-    const out: (Bytes | undefined)[] = new Array(full.length);
-    groups.forEach((idx, g) => {
-      const values = replies[g] as (Buffer | null)[];
-      idx.forEach((i, j) => {
-        out[i] = countReply(counters, values[j]);
+    const replies: unknown[] = new Array(ops.length);
+    const out: (Bytes | undefined)[] = new Array(full.length).fill(undefined);
+    const unanswered: number[] = [];
+    const merge = () =>
+      groups.forEach((idx, g) => {
+        const values = replies[g] as (Buffer | null)[] | undefined;
+        idx.forEach((i, j) => {
+          if (values === undefined) unanswered.push(i);
+          else out[i] = countReply(counters, values[j]);
+        });
       });
-    });
+    try {
+      await dispatch.run('getMany', () => runBatch(client, ops, undefined, undefined, at, timeout, replies));
+    } catch (err) {
+      merge();
+      throw withPartial(err, out, unanswered);
+    }
+    merge();
     return out;
   }
 
@@ -81,16 +113,35 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       const ops: BatchOp[] = [];
       for (const k of keys) ops.push({ kind: 'get', key: prefix + k }, { kind: 'pttl', key: prefix + k });
       const at = Date.now();
-      const replies = await dispatch.run('getManyWithTtl', () =>
-        runBatch(client, ops, undefined, undefined, at, timeout),
-      );
-      const out: (CacheHit | undefined)[] = new Array(keys.length);
-      for (let i = 0; i < keys.length; i++) {
-        const value = countReply(counters, replies[2 * i] as Buffer | null);
-        const pttl = replies[2 * i + 1] as number;
-        out[i] =
-          value === undefined ? undefined : { value, ttl: pttl === -1 ? undefined : Math.max(0, pttl) };
+      const replies: unknown[] = new Array(ops.length);
+      const out: (CacheHit | undefined)[] = new Array(keys.length).fill(undefined);
+      const unanswered: number[] = [];
+      const merge = () => {
+        for (let i = 0; i < keys.length; i++) {
+          // A key's GET and PTTL share its slot, so one node answered both or neither.
+          if (replies[2 * i] === undefined || replies[2 * i + 1] === undefined) {
+            unanswered.push(i);
+            continue;
+          }
+          const value = countReply(counters, replies[2 * i] as Buffer | null);
+          const pttl = replies[2 * i + 1] as number;
+          out[i] =
+            value === undefined ? undefined : { value, ttl: pttl === -1 ? undefined : Math.max(0, pttl) };
+        }
+      };
+      try {
+        await dispatch.run('getManyWithTtl', () =>
+          runBatch(client, ops, undefined, undefined, at, timeout, replies),
+        );
+      } catch (err) {
+        // Only a cluster answers in parts (one pipeline per node).
+        if (client.isCluster) {
+          merge();
+          throw withPartial(err, out, unanswered);
+        }
+        throw err;
       }
+      merge();
       return out;
     },
 

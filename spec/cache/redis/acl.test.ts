@@ -179,6 +179,11 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     // Half the 8 s command timeout: it surfaced as the fault rather than waiting the timeout out.
     assert.ok(ms < 4000, `surfaced after ${ms} ms`);
     console.log(`# surfaced: wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
+    // health() says why too (it said only `not connected to … (connect)`), without the password.
+    const h = await bad.health();
+    assert.equal(h.ok, false);
+    assert.match(String(h.error), /not connected to .*: authentication failed/);
+    assert.doesNotMatch(String(h.error), /not-the-acl-password/);
   });
 });
 

@@ -11,8 +11,9 @@ import { createRedisCache, createRedisLease, type RedisCache } from '../../../li
 import { defaultLeasePrefix } from '../../../lib/cache/redis/lease.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { ConfigError } from '../../../lib/core/errors.js';
-import { describeWithServers } from '../../harness/process.js';
-import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 import { enc } from './helpers.js';
 
 describeWithServers('redis loader lease: one lease keyspace per cache key prefix', skipRedis(), () => {
@@ -90,6 +91,29 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     assert.ok(waited < 2500, `B answered in ${waited.toFixed(0)} ms, not after A's lease wait`);
     finishA();
     assert.equal(Buffer.from(await slowA).toString(), 'order');
+  });
+
+  // A SET the client gave up on is not withdrawn: through a link delaying commands 600 ms at a
+  // 200 ms command timeout, acquire() rejected and the lease landed ~400 ms later, held by nobody
+  // for its whole ttl (every instance missing "x" then waited out its leaseWait before loading).
+  it('an acquire that timed out leaves no lease behind when its SET lands late', async (t) => {
+    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: redis.port } });
+    t.after(() => proxy.close());
+    const slow = make('late:', { addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 200 });
+    await slow.get('warm-up');
+    const lease = createRedisLease({ client: slow.client, ttl: 10_000 });
+    proxy.delay = 600;
+    await assert.rejects(lease.acquire('x'), /timed out/);
+    // Bounded: the delayed SET (and what follows it) reaches Redis ~600 ms after it was sent.
+    await waitFor(async () => proxy.held === 0, { timeoutMs: 3000, what: 'the delayed commands to arrive' });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:late:x']), 0, 'no orphan lease');
+    proxy.delay = 0;
+    const other = make('late:');
+    await other.get('warm-up');
+    const release = await createRedisLease({ client: other.client }).acquire('x');
+    assert.ok(release, 'another instance takes the lease at once');
+    await release();
   });
 
   it('an explicit prefix or keyPrefix is kept; a client shared by two key prefixes needs one', async () => {

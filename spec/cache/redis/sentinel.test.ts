@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
-import { type RedisSentinelSet, sentinelMaster, skipRedis, startRedisSentinel } from '../../harness/redis.js';
+import {
+  type RedisSentinelSet,
+  redisCommand,
+  sentinelMaster,
+  skipRedis,
+  startRedisSentinel,
+} from '../../harness/redis.js';
 import { dec, enc, sleep, watchUnhandled } from './helpers.js';
 
 const PASSWORD = 'sentinel-pass';
@@ -40,6 +46,41 @@ describeWithServers('redis cache through sentinel', skipRedis(), () => {
     assert.equal(h.mode, 'sentinel');
     assert.equal(h.role, 'master');
     assert.equal(h.nodes[0]?.address, `127.0.0.1:${set.master.port}`);
+  });
+
+  // Each health() PINGs every sentinel on a short connection of its own: 100 readiness checks at
+  // once opened 300 sentinel connections. Concurrent calls now share one probe and its result.
+  it('concurrent health() calls share one probe: one connection per sentinel, not per call', async () => {
+    const received = async () => {
+      let n = 0;
+      for (const s of set.sentinels) {
+        const info = String(await redisCommand(s.port, ['INFO', 'stats']));
+        n += Number(/total_connections_received:(\d+)/.exec(info)?.[1]);
+      }
+      return n;
+    };
+    await cache.health();
+    const before = await received();
+    const results = await Promise.all(Array.from({ length: 100 }, () => cache.health()));
+    // Less the three INFO connections of `received` itself.
+    const opened = (await received()) - before - set.sentinels.length;
+    assert.equal(
+      opened,
+      set.sentinels.length,
+      `sentinel connections opened by 100 concurrent health() calls`,
+    );
+    assert.ok(
+      results.every((h) => h.ok && h.sentinels?.every((s) => s.connected)),
+      JSON.stringify(results[0]),
+    );
+    assert.ok(
+      results.every((h) => h === results[0]),
+      'every concurrent caller gets the same result',
+    );
+    // A call after they settled probes anew.
+    const later = await cache.health();
+    assert.notEqual(later, results[0]);
+    assert.equal(later.ok, true, later.error);
   });
 
   it('keeps answering getOrSet correctly while the master is killed, and writes again after promotion', async () => {

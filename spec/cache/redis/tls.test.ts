@@ -108,6 +108,10 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     const again = performance.now();
     await assert.rejects(cache.get('k'), (e: CacheError) => pattern.test(e.message));
     assert.ok(performance.now() - again < 100, `${what}: second call waited`);
+    // health() names the fault too (it said only `not connected to … (connect)`).
+    const h = await cache.health();
+    assert.equal(h.ok, false);
+    assert.match(String(h.error), pattern, `${what}: health error ${h.error}`);
     return cache;
   }
 
