@@ -135,8 +135,16 @@ export function redactUrl(url: string): string {
  */
 export const DEFAULT_DB_TIMEOUT_MS = 2000;
 
-/** The database timeout a service with call timeout `callTimeoutMs` uses: 40 % of it, at least 1 ms. */
-export const dbTimeoutFor = (callTimeoutMs: number): number => Math.max(1, Math.floor(callTimeoutMs * 0.4));
+/** Most a database timeout derived from the call timeout may be, ms: below the 8 s drain grace. */
+export const MAX_DB_TIMEOUT_MS = 5000;
+
+/**
+ * The database timeout a service with call timeout `callTimeoutMs` uses: 40 % of it, at least
+ * 1 ms, at most {@link MAX_DB_TIMEOUT_MS} (the pool's old connect bound: with a long call timeout,
+ * a request queued for a connection must still end within a stop's drain grace).
+ */
+export const dbTimeoutFor = (callTimeoutMs: number): number =>
+  Math.min(MAX_DB_TIMEOUT_MS, Math.max(1, Math.floor(callTimeoutMs * 0.4)));
 
 /**
  * A `pg` pool on `url` (max `max` connections, default 10). `timeoutMs` (default

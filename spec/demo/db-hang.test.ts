@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { DEFAULT_DB_TIMEOUT_MS, dbTimeoutFor } from '../../demo/db.js';
+import { DEFAULT_CALL_TIMEOUT_MS } from '../../demo/http.js';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { type FaultProxy, startFaultProxy } from '../harness/fault-proxy.js';
 import { type PostgresServer, skipPostgres, startPostgres } from '../harness/postgres.js';
@@ -97,4 +99,11 @@ describeWithServers('demo services with a PostgreSQL that hangs', skipPostgres()
     assert.equal(ready, 200);
     assert.equal((await call(`${services.gateway.url}/users/170`)).status, 200);
   });
+});
+
+it('the database timeout is 40 % of the call timeout, at most 5 s (below the 8 s drain grace)', () => {
+  assert.equal(dbTimeoutFor(DEFAULT_CALL_TIMEOUT_MS), DEFAULT_DB_TIMEOUT_MS);
+  assert.equal(dbTimeoutFor(1000), 400);
+  assert.equal(dbTimeoutFor(25_000), 5000);
+  assert.equal(dbTimeoutFor(1), 1);
 });
