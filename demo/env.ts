@@ -77,13 +77,16 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
   };
 }
 
-/** A port from `env[name]`, or `fallback`. */
+/**
+ * A port from `env[name]` (decimal digits, 0..65535; surrounding spaces ignored), or `fallback`
+ * when unset or empty. `Number()` alone read `" "` as port 0 (a random free port, without a word)
+ * and `0x1F90` as 8080.
+ */
 export function envPort(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const text = env[name];
+  const text = env[name]?.trim();
   if (text === undefined || text === '') return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new Error(`${name} must be a port 0..65535, got "${text}"`);
+  if (!/^\d{1,5}$/.test(text) || n > 65535) throw new Error(`${name} must be a port 0..65535, got "${text}"`);
   return n;
 }
 
