@@ -459,3 +459,35 @@ describe('config audit: a Redis address is host:port, nothing in front of the ho
     assert.deepEqual((config.cache as { addresses: string[] }).addresses, addresses);
   });
 });
+
+describe('config audit: two environment variables for one field', () => {
+  it('names differing only in case (read in lower case) are an error naming both, never a value', () => {
+    const err = fail('tracing: {exporter: none}', {
+      HYPERION__TRACING__SAMPLE_RATE: '0.5',
+      HYPERION__tracing__sample_rate: '0.7',
+      HYPERION__CACHE__PASSWORD: 'S3CR3T-1',
+      HYPERION__Cache__Password: 'S3CR3T-2',
+      HYPERION__CACHE__TYPE: 'redis',
+    });
+    assert.deepEqual(paths(err).sort(), ['HYPERION__Cache__Password', 'HYPERION__tracing__sample_rate']);
+    assert.match(
+      err.message,
+      /HYPERION__tracing__sample_rate: sets tracing\.sample_rate as HYPERION__TRACING__SAMPLE_RATE does/,
+    );
+    assert.match(
+      err.message,
+      /HYPERION__Cache__Password: sets cache\.password as HYPERION__CACHE__PASSWORD does/,
+    );
+    assert.doesNotMatch(shown(err), /S3CR3T/);
+  });
+  it('a mapping and a field inside it are still one replace and one set (the field wins)', () => {
+    const config = load('tracing: {exporter: none}', {
+      HYPERION__TRACING__HEADERS: '{authorization: a, x-team: b}',
+      HYPERION__TRACING__HEADERS__AUTHORIZATION: 'c',
+    });
+    assert.deepEqual(
+      { ...(config.tracing as { headers: object }).headers },
+      { authorization: 'c', 'x-team': 'b' },
+    );
+  });
+});
