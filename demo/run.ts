@@ -12,7 +12,7 @@
  */
 import { connect } from 'node:net';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
-import { type DemoEnv, EnvError, readEnv } from './env.js';
+import { type DemoEnv, EnvError, readEnv, serviceUrl } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
 import {
   buildTree,
@@ -37,13 +37,16 @@ if (unknown.length > 0) {
 const keep = args.includes('--keep');
 // A malformed variable (LOG_LEVEL=x, REDIS_URL=rediss://…) is one line naming it, before anything starts.
 let env: DemoEnv;
+// Where the printed trace links point; checked like demo/load.ts does (`localhost:16686` without a
+// scheme made a link no browser opens, and the trace was never fetched from Jaeger).
+let jaegerUi: string;
 try {
   env = readEnv();
+  jaegerUi = serviceUrl('JAEGER_UI_URL', 'http://localhost:16686');
 } catch (err) {
   process.stderr.write(`demo failed: ${err instanceof EnvError ? err.message : String(err)}\n`);
   process.exit(1);
 }
-const jaegerUi = (process.env.JAEGER_UI_URL ?? 'http://localhost:16686').replace(/\/+$/, '');
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 

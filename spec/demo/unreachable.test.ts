@@ -4,7 +4,7 @@
  * DATABASE_URL and the server (password removed) and saying what to do — no stack trace, no hang.
  * With REDIS_URL where no Redis answers it runs on (the documented fallback) and says so first.
  * A malformed variable (LOG_LEVEL, a sample rate, a REDIS_URL that is no redis:// URL or names a
- * database past 15) is one line naming it and exit 1, before anything starts.
+ * database past 15, a JAEGER_UI_URL without a scheme) is one line naming it and exit 1, before anything starts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -129,6 +129,10 @@ describe('npm run demo with a malformed environment variable', () => {
     [
       { REDIS_URL: `rediss://:${PASSWORD}@127.0.0.1:6379` },
       /^demo failed: REDIS_URL must start with redis:\/\/$/m,
+    ],
+    [
+      { JAEGER_UI_URL: 'localhost:16686' },
+      /^demo failed: JAEGER_UI_URL must be an http:\/\/ or https:\/\/ base URL such as .*, got "localhost:16686"$/m,
     ],
     [
       { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:6379/99` },
