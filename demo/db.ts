@@ -23,8 +23,11 @@ export interface Db extends Queryable {
   readonly server: { readonly host: string; readonly port: number } | undefined;
   /** Database name (`db.namespace`). */
   readonly database: string;
-  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
+   * `unbounded`: its statements get no query timeout (the migrations, which may wait for a lock).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { unbounded?: boolean }): Promise<T>;
   /** Connections currently in use (checked out of the pool; for pglite, statements running). */
   activeConnections(): number;
   /**
@@ -34,7 +37,8 @@ export interface Db extends Queryable {
   connections(): { used: number; idle?: number };
   /**
    * Whether the database answers `SELECT 1` within `timeoutMs` (for `/healthz` and `/readyz`).
-   * Never rejects.
+   * Never rejects. Concurrent calls share one `SELECT 1` in flight (a burst of probes against a
+   * database that hangs holds one connection, not one each), itself bounded by `timeoutMs`.
    */
   ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -70,8 +74,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
       return true;
     const message = typeof e.message === 'string' ? e.message : '';
     // pg's own errors carry no code: a connect that timed out, a connection that died under a query.
+    // `Query read timeout`: a statement got no answer within the query timeout (a server that hangs).
     if (
-      /^timeout exceeded when trying to connect|^Connection terminated|Client has encountered a connection error/.test(
+      /^timeout exceeded when trying to connect|^Connection terminated|Client has encountered a connection error|^Query read timeout/.test(
         message,
       )
     )
@@ -80,22 +85,35 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Runs `select1`: true when it answered within `timeoutMs`. */
-async function pingWith(select1: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      select1().then(
+/**
+ * `ping` for a database: runs `select1(timeoutMs)` — at most one at a time; a call while one is in
+ * flight waits for that one — and answers whether it succeeded within `timeoutMs`.
+ */
+function sharedPing(
+  select1: (timeoutMs: number) => Promise<unknown>,
+): (timeoutMs: number) => Promise<boolean> {
+  let inflight: Promise<boolean> | undefined;
+  return async (timeoutMs) => {
+    inflight ??= select1(timeoutMs)
+      .then(
         () => true,
         () => false,
-      ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+      )
+      .finally(() => {
+        inflight = undefined;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        inflight,
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`, so URLs can be logged. */
@@ -109,17 +127,49 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** A `pg` pool on `url` (max `max` connections, default 10). */
+/**
+ * Default bound of a connection attempt and of one statement, ms: a database that hangs (accepts
+ * TCP, never answers) must fail a request with `503` before the caller's call timeout
+ * (`CALL_TIMEOUT_MS`, 5000) turns it into a `502`. A request may wait for the database twice in a
+ * row (connect, then a statement), so the services use 40 % of their call timeout.
+ */
+export const DEFAULT_DB_TIMEOUT_MS = 2000;
+
+/** Most a database timeout derived from the call timeout may be, ms: below the 8 s drain grace. */
+export const MAX_DB_TIMEOUT_MS = 5000;
+
+/**
+ * The database timeout a service with call timeout `callTimeoutMs` uses: 40 % of it, at least
+ * 1 ms, at most {@link MAX_DB_TIMEOUT_MS} (the pool's old connect bound: with a long call timeout,
+ * a request queued for a connection must still end within a stop's drain grace).
+ */
+export const dbTimeoutFor = (callTimeoutMs: number): number =>
+  Math.min(MAX_DB_TIMEOUT_MS, Math.max(1, Math.floor(callTimeoutMs * 0.4)));
+
+/**
+ * A `pg` pool on `url` (max `max` connections, default 10). `timeoutMs` (default
+ * {@link DEFAULT_DB_TIMEOUT_MS}) bounds a connection attempt (or the wait for a free connection)
+ * and every statement but those of an `unbounded` transaction; past it the call rejects with an
+ * error {@link isDatabaseUnavailable} recognises.
+ */
 export async function createPostgresDb(
   url: string,
-  options: { max?: number; onError?: (err: Error) => void } = {},
+  options: { max?: number; onError?: (err: Error) => void; timeoutMs?: number } = {},
 ): Promise<Db> {
   const { default: pg } = await import('pg');
+  const timeoutMs = options.timeoutMs ?? DEFAULT_DB_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: timeoutMs,
     idleTimeoutMillis: 30_000,
+  });
+  // A statement with a read timeout (pg's client-side `query_timeout`): a server that stopped
+  // answering fails it instead of holding the request (and a pooled connection) forever.
+  const statement = (sql: string, params: readonly unknown[] | undefined, bound: number | undefined) => ({
+    text: sql,
+    values: params as unknown[] | undefined,
+    ...(bound === undefined ? {} : { query_timeout: bound }),
   });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (err) => options.onError?.(err));
@@ -130,24 +180,29 @@ export async function createPostgresDb(
     server: { host: parsed.hostname, port: Number(parsed.port || 5432) },
     database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
     async query<R>(sql: string, params?: readonly unknown[]) {
-      const r = await pool.query(sql, params as unknown[] | undefined);
+      const r = await pool.query(statement(sql, params, timeoutMs));
       return r.rows as R[];
     },
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, opts?: { unbounded?: boolean }): Promise<T> {
+      const bound = opts?.unbounded ? undefined : timeoutMs;
       const client = await pool.connect();
       let broken: unknown;
       try {
-        await client.query('BEGIN');
+        await client.query(statement('BEGIN', undefined, bound));
         const result = await fn({
           query: async <R>(sql: string, params?: readonly unknown[]) =>
-            (await client.query(sql, params as unknown[] | undefined)).rows as R[],
+            (await client.query(statement(sql, params, bound))).rows as R[],
         });
-        await client.query('COMMIT');
+        await client.query(statement('COMMIT', undefined, bound));
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: unknown) => {
-          broken = e; // the connection is unusable: drop it rather than return it to the pool
-        });
+        // A connection whose server stopped answering (or went away) is dropped at once: a
+        // ROLLBACK on it would wait a second timeout (the server rolls back a lost session).
+        if (isDatabaseUnavailable(err)) broken = err;
+        else
+          await client.query(statement('ROLLBACK', undefined, bound)).catch((e: unknown) => {
+            broken = e; // the connection is unusable: drop it rather than return it to the pool
+          });
         throw err;
       } finally {
         client.release(broken instanceof Error ? broken : undefined);
@@ -155,7 +210,7 @@ export async function createPostgresDb(
     },
     activeConnections: () => pool.totalCount - pool.idleCount,
     connections: () => ({ used: pool.totalCount - pool.idleCount, idle: pool.idleCount }),
-    ping: (timeoutMs) => pingWith(() => pool.query('SELECT 1'), timeoutMs),
+    ping: sharedPing((bound) => pool.query(statement('SELECT 1', undefined, bound))),
     close() {
       closed ??= pool.end();
       return closed;
@@ -232,7 +287,7 @@ export async function createPgliteDb(options: { cacheFile?: string | false } = {
       ),
     activeConnections: () => running,
     connections: () => ({ used: running }),
-    ping: (timeoutMs) => pingWith(() => track(() => live.query('SELECT 1')), timeoutMs),
+    ping: sharedPing(() => track(() => live.query('SELECT 1'))),
     close() {
       closed ??= live.closed ? Promise.resolve() : live.close();
       return closed;
@@ -254,7 +309,11 @@ export class DatabaseUnavailableError extends Error {
  * {@link DatabaseUnavailableError} at once, not a stack trace from the first migration), or the
  * embedded pglite when `url` is unset.
  */
-export async function openDb(url: string | undefined, onError?: (err: Error) => void): Promise<Db> {
+export async function openDb(
+  url: string | undefined,
+  onError?: (err: Error) => void,
+  timeoutMs?: number,
+): Promise<Db> {
   if (!url) return createPgliteDb();
   const fix = 'fix DATABASE_URL, or unset it to use the embedded database';
   let protocol: string;
@@ -269,7 +328,7 @@ export async function openDb(url: string | undefined, onError?: (err: Error) => 
     throw new DatabaseUnavailableError(
       `DATABASE_URL must be a postgres:// or postgresql:// URL, not ${protocol}//…; ${fix}`,
     );
-  const db = await createPostgresDb(url, { onError });
+  const db = await createPostgresDb(url, { onError, timeoutMs });
   try {
     await db.query('SELECT 1');
   } catch (err) {

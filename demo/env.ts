@@ -3,6 +3,14 @@
  * is optional: unset means the embedded default.
  */
 
+/**
+ * A malformed environment variable: the message names the variable and what it accepts (never a
+ * password). The programs print it as one line and exit 1, without a stack trace.
+ */
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
 /** What the demo reads from the environment. */
 export interface DemoEnv {
   /** `DATABASE_URL`: PostgreSQL URL; unset → embedded pglite. */
@@ -34,7 +42,7 @@ function rate(name: string, text: string | undefined): number {
   if (text === undefined || text === '') return 1;
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0 || n > 1)
-    throw new Error(`${name} must be between 0 and 1, got "${text}"`);
+    throw new EnvError(`${name} must be between 0 and 1, got "${text}"`);
   return n;
 }
 
@@ -43,11 +51,19 @@ function callTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 600_000)
-    throw new Error(`CALL_TIMEOUT_MS must be a whole number of milliseconds from 1 to 600000, got "${text}"`);
+    throw new EnvError(
+      `CALL_TIMEOUT_MS must be a whole number of milliseconds from 1 to 600000, got "${text}"`,
+    );
   return n;
 }
 
-/** Reads `env` (default `process.env`); throws on a malformed value, naming the variable. */
+/** `REDIS_URL` as given, once {@link redisOptionsFromUrl} accepts it. */
+function checkedRedisUrl(url: string | undefined): string | undefined {
+  if (url !== undefined) redisOptionsFromUrl(url);
+  return url;
+}
+
+/** Reads `env` (default `process.env`); throws an {@link EnvError} on a malformed value, naming the variable. */
 export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
   const nonEmpty = (k: string) => (env[k] && env[k]!.trim() !== '' ? env[k]!.trim() : undefined);
   const base = nonEmpty('OTEL_EXPORTER_OTLP_ENDPOINT');
@@ -57,10 +73,11 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
     (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
   const level = nonEmpty('LOG_LEVEL');
   if (level && !['debug', 'info', 'warn', 'error'].includes(level))
-    throw new Error(`LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
+    throw new EnvError(`LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
   return {
     databaseUrl: nonEmpty('DATABASE_URL'),
-    redisUrl: nonEmpty('REDIS_URL'),
+    // Checked here, before anything starts: a bad one used to fail half way through the start.
+    redisUrl: checkedRedisUrl(nonEmpty('REDIS_URL')),
     tracingEndpoint,
     // HYPERION_SAMPLE_RATE wins; OTEL_TRACES_SAMPLER (always_off, traceidratio, …) is the tracer's
     // to read: a rate given here would override it (the demo used to ignore the variable).
@@ -77,13 +94,17 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
   };
 }
 
-/** A port from `env[name]`, or `fallback`. */
+/**
+ * A port from `env[name]` (decimal digits, 0..65535; surrounding spaces ignored), or `fallback`
+ * when unset or empty. `Number()` alone read `" "` as port 0 (a random free port, without a word)
+ * and `0x1F90` as 8080.
+ */
 export function envPort(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const text = env[name];
+  const text = env[name]?.trim();
   if (text === undefined || text === '') return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new Error(`${name} must be a port 0..65535, got "${text}"`);
+  if (!/^\d{1,5}$/.test(text) || n > 65535)
+    throw new EnvError(`${name} must be a port 0..65535, got "${text}"`);
   return n;
 }
 
@@ -105,9 +126,9 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
   }
   // A user name or password is refused too (fetch refuses such URLs) and never echoed.
   if (u?.username || u?.password)
-    throw new Error(`${name} must be an http:// or https:// base URL without a user name or password`);
+    throw new EnvError(`${name} must be an http:// or https:// base URL without a user name or password`);
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host || u.search || u.hash)
-    throw new Error(
+    throw new EnvError(
       `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081, got "${text}"`,
     );
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
@@ -124,17 +145,21 @@ export function redisOptionsFromUrl(url: string): {
   try {
     u = new URL(url);
   } catch {
-    throw new Error('REDIS_URL is not a valid URL (expected redis://[user:pass@]host:port[/db])');
+    throw new EnvError('REDIS_URL is not a valid URL (expected redis://[user:pass@]host:port[/db])');
   }
-  if (u.protocol !== 'redis:') throw new Error('REDIS_URL must start with redis://');
+  if (u.protocol !== 'redis:') throw new EnvError('REDIS_URL must start with redis://');
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
-  if (db !== undefined && !Number.isInteger(db)) throw new Error('REDIS_URL database must be a number');
+  // The Redis adapter takes databases 0..15 (Redis's default count).
+  if (db !== undefined && (!/^\d+$/.test(u.pathname.slice(1)) || db > 15))
+    throw new EnvError(
+      'REDIS_URL database (the path, as in redis://host:6379/0) must be a number from 0 to 15',
+    );
   // decodeURIComponent's own URIError ("URI malformed") named neither the variable nor the part.
   const decode = (part: string) => {
     try {
       return decodeURIComponent(part);
     } catch {
-      throw new Error('REDIS_URL has a malformed percent-escape in its user name or password');
+      throw new EnvError('REDIS_URL has a malformed percent-escape in its user name or password');
     }
   };
   return {

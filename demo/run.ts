@@ -12,7 +12,7 @@
  */
 import { connect } from 'node:net';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
-import { readEnv } from './env.js';
+import { type DemoEnv, EnvError, readEnv, serviceUrl } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
 import {
   buildTree,
@@ -35,8 +35,18 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const keep = args.includes('--keep');
-const env = readEnv();
-const jaegerUi = (process.env.JAEGER_UI_URL ?? 'http://localhost:16686').replace(/\/+$/, '');
+// A malformed variable (LOG_LEVEL=x, REDIS_URL=rediss://…) is one line naming it, before anything starts.
+let env: DemoEnv;
+// Where the printed trace links point; checked like demo/load.ts does (`localhost:16686` without a
+// scheme made a link no browser opens, and the trace was never fetched from Jaeger).
+let jaegerUi: string;
+try {
+  env = readEnv();
+  jaegerUi = serviceUrl('JAEGER_UI_URL', 'http://localhost:16686');
+} catch (err) {
+  process.stderr.write(`demo failed: ${err instanceof EnvError ? err.message : String(err)}\n`);
+  process.exit(1);
+}
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -295,9 +305,10 @@ main().then(
     }, 3000).unref();
   },
   (err: unknown) => {
-    // A bad DATABASE_URL is the user's to fix: its message says how, a stack trace would bury it.
+    // A bad DATABASE_URL (or another variable) is the user's to fix: its message says how, a
+    // stack trace would bury it.
     const text =
-      err instanceof DatabaseUnavailableError
+      err instanceof DatabaseUnavailableError || err instanceof EnvError
         ? err.message
         : err instanceof Error
           ? (err.stack ?? err.message)

@@ -13,10 +13,13 @@ const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Al
 const SKUS = ['book', 'pen', 'lamp', 'mug', 'desk', 'chair', 'cable', 'plant'];
 
 async function locked(db: Db, key: number, statements: string[]): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
-    for (const s of statements) await tx.query(s);
-  });
+  await db.transaction(
+    async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [key]);
+      for (const s of statements) await tx.query(s);
+    },
+    { unbounded: true },
+  ); // the lock may be held by another instance seeding: no query timeout
 }
 
 /** Creates the `users` table and seeds it (owner: the user service). */

@@ -25,13 +25,14 @@ import { createConsoleLogger } from '../../lib/core/logger.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
 import type { CacheLayers } from '../caching.js';
-import { createDataAccess, type DataAccess, type Db, openDb, redactUrl } from '../db.js';
+import { createDataAccess, type DataAccess, type Db, dbTimeoutFor, openDb, redactUrl } from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
 import {
   CALL_TIMEOUT,
   CLIENT_FETCH,
   checkContinue,
   createServiceListener,
+  DEFAULT_CALL_TIMEOUT_MS,
   PEER_HEADER,
   type Route,
 } from '../http.js';
@@ -238,7 +239,13 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     if (name !== 'gateway') {
       db =
         options.db ??
-        (await openDb(options.databaseUrl, (err) => logger.warn('database pool error', { error: err })));
+        (await openDb(
+          options.databaseUrl,
+          (err) => logger.warn('database pool error', { error: err }),
+          // Connect and statement timeouts below the call timeout: a database that hangs is a 503
+          // from this service before its caller gives up with a 502.
+          dbTimeoutFor(options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
+        ));
       if (!options.db) opened.push(db);
       await (name === 'user-service' ? migrateUsers(db) : migrateOrders(db));
       data = createDataAccess(db);

@@ -152,6 +152,9 @@ export function collectEnvOverrides(
   const root: Record<string, unknown> = config === undefined ? {} : copyTree(config);
   warnMistyped(env, prefix);
   const origins: EnvOrigin[] = [];
+  // Names are read in lower case: two variables differing only in case name one field. Which one
+  // won depended on their sort order, without a word; both are reported instead.
+  const byPath = new Map<string, string>();
   const names = Object.keys(env)
     .filter((name) => name.startsWith(prefix) && env[name] !== undefined)
     .sort();
@@ -176,6 +179,21 @@ export function collectEnvOverrides(
       );
       continue;
     }
+    const key = path.join('\0');
+    const first = byPath.get(key);
+    if (first !== undefined) {
+      found.issues.push(
+        nameIssue(
+          name,
+          'one variable per field',
+          'a second variable for the same field',
+          `sets ${path.join('.')} as ${first} does (names are read in lower case): keep one of them`,
+        ),
+      );
+      found.blocked.push(path);
+      continue;
+    }
+    byPath.set(key, name);
     const kind = envValueKind(raw);
     let value: unknown = raw;
     if (kind !== 'text') {

@@ -124,11 +124,15 @@ export function mapOf<K extends v.GenericSchema<string, string>, S extends v.Gen
   return v.pipe(v.custom<Record<string, unknown>>(isPlainObject, phrase), v.record(key, value, phrase));
 }
 
-/** "host:port" with a port in 1..65535. */
+/**
+ * "host:port" with a port in 1..65535. The host is a name (letters, digits, `.`, `-`, `_`), an
+ * IPv4 address or a bracketed IPv6 one: `token@host:6379` (a credential pasted in front of the
+ * host, as in a URL) is refused here, not taken for a host name and printed with the config.
+ */
 const HOST_PORT_PHRASE = 'an address "host:port" with a port from 1 to 65535';
 export const hostPort = v.pipe(
   v.string(HOST_PORT_PHRASE),
-  v.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/, HOST_PORT_PHRASE),
+  v.regex(/^(\[[0-9a-fA-F:.]+\]|[\p{L}\p{N}._-]+):(\d{1,5})$/u, HOST_PORT_PHRASE),
   v.check((s) => {
     const port = Number(s.slice(s.lastIndexOf(':') + 1));
     return port >= 1 && port <= 65535;

@@ -430,3 +430,64 @@ describe('config audit: the original plan\u2019s cache type', () => {
     });
   });
 });
+
+describe('config audit: a Redis address is host:port, nothing in front of the host', () => {
+  it('a credential before the host (`token@host:6379`) is refused, not printed as an address', () => {
+    for (const address of [
+      'S3CR3T@cache.internal:6379',
+      'user:S3CR3T@h:6379',
+      'h?S3CR3T:6379',
+      'h#S3CR3T:1',
+    ]) {
+      const err = fail(`cache: {type: redis, addresses: ["${address}"]}`);
+      assert.deepEqual(paths(err), ['cache.addresses.0'], address);
+      assert.doesNotMatch(shown(err), /S3CR3T/, address);
+    }
+    const l2 = fail(
+      'cache: {type: tiered, l1: {type: memory, max_cost: 1}, l2: {type: redis, addresses: ["t0k@h:1"]}}',
+    );
+    assert.deepEqual(paths(l2), ['cache.l2.addresses.0']);
+  });
+  it('names, IPv4, bracketed IPv6 and underscores are still addresses', () => {
+    const addresses = [
+      'localhost:6379',
+      'redis-1.cache_internal.example:7000',
+      '10.0.0.5:6379',
+      '[::1]:6379',
+    ];
+    const config = load(`cache: {type: redis, mode: cluster, addresses: ${JSON.stringify(addresses)}}`);
+    assert.deepEqual((config.cache as { addresses: string[] }).addresses, addresses);
+  });
+});
+
+describe('config audit: two environment variables for one field', () => {
+  it('names differing only in case (read in lower case) are an error naming both, never a value', () => {
+    const err = fail('tracing: {exporter: none}', {
+      HYPERION__TRACING__SAMPLE_RATE: '0.5',
+      HYPERION__tracing__sample_rate: '0.7',
+      HYPERION__CACHE__PASSWORD: 'S3CR3T-1',
+      HYPERION__Cache__Password: 'S3CR3T-2',
+      HYPERION__CACHE__TYPE: 'redis',
+    });
+    assert.deepEqual(paths(err).sort(), ['HYPERION__Cache__Password', 'HYPERION__tracing__sample_rate']);
+    assert.match(
+      err.message,
+      /HYPERION__tracing__sample_rate: sets tracing\.sample_rate as HYPERION__TRACING__SAMPLE_RATE does/,
+    );
+    assert.match(
+      err.message,
+      /HYPERION__Cache__Password: sets cache\.password as HYPERION__CACHE__PASSWORD does/,
+    );
+    assert.doesNotMatch(shown(err), /S3CR3T/);
+  });
+  it('a mapping and a field inside it are still one replace and one set (the field wins)', () => {
+    const config = load('tracing: {exporter: none}', {
+      HYPERION__TRACING__HEADERS: '{authorization: a, x-team: b}',
+      HYPERION__TRACING__HEADERS__AUTHORIZATION: 'c',
+    });
+    assert.deepEqual(
+      { ...(config.tracing as { headers: object }).headers },
+      { authorization: 'c', 'x-team': 'b' },
+    );
+  });
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { readEnv, redisOptionsFromUrl } from '../../demo/env.js';
+import { envPort, readEnv, redisOptionsFromUrl } from '../../demo/env.js';
 import { CALL_TIMEOUT, callService, DEFAULT_CALL_TIMEOUT_MS, HttpError } from '../../demo/http.js';
 import { createApp } from '../../lib/core/app.js';
 
@@ -17,6 +17,16 @@ describe('demo environment: malformed values', () => {
       () => readEnv({ HYPERION_SAMPLE_RATE: 'x', OTEL_TRACES_SAMPLER_ARG: '0.5' }),
       /HYPERION_SAMPLE_RATE/,
     );
+  });
+
+  it('PORT: decimal digits 0..65535 (spaces around ignored), unset or blank → the default, anything else refused', () => {
+    assert.equal(envPort('PORT', 8080, {}), 8080);
+    assert.equal(envPort('PORT', 8080, { PORT: '' }), 8080);
+    assert.equal(envPort('PORT', 8080, { PORT: '   ' }), 8080, 'blank is unset, not port 0 (a random port)');
+    assert.equal(envPort('PORT', 8080, { PORT: ' 8081 ' }), 8081);
+    assert.equal(envPort('PORT', 8080, { PORT: '0' }), 0);
+    for (const bad of ['0x1F90', '1e3', '8080.0', '-1', '65536', '80 80', '+80', 'http'])
+      assert.throws(() => envPort('PORT', 8080, { PORT: bad }), /PORT must be a port 0\.\.65535/, bad);
   });
 
   it('REDIS_URL with a malformed percent-escape in its credentials names REDIS_URL, never the password', () => {

@@ -92,7 +92,7 @@ describe('demo standalone services: peer base URLs', () => {
     assert.equal(serviceUrl('X', 'd', { X: 'http://h:8081//' }), 'http://h:8081');
     assert.equal(serviceUrl('X', 'd', { X: 'https://h/api/' }), 'https://h/api');
     for (const bad of ['h:8081', 'ftp://h', 'http://h:1/?a=1', 'http://h:1/#x'])
-      assert.throws(() => serviceUrl('X', 'd', { X: bad }), /^Error: X must be/, bad);
+      assert.throws(() => serviceUrl('X', 'd', { X: bad }), /^EnvError: X must be/, bad);
     assert.throws(
       () => serviceUrl('X', 'd', { X: 'http://u:sekrit@h:1' }),
       (e: Error) => /X must be/.test(e.message) && !e.message.includes('sekrit'),

@@ -3,6 +3,8 @@
  * host, not a postgres URL): it exits 1 within the pool's connect timeout with one line naming
  * DATABASE_URL and the server (password removed) and saying what to do — no stack trace, no hang.
  * With REDIS_URL where no Redis answers it runs on (the documented fallback) and says so first.
+ * A malformed variable (LOG_LEVEL, a sample rate, a REDIS_URL that is no redis:// URL or names a
+ * database past 15, a JAEGER_UI_URL without a scheme) is one line naming it and exit 1, before anything starts.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -39,7 +41,7 @@ function runDemo(vars: Record<string, string>): Promise<{ code: number | null; o
   child.stderr.on('data', (b: Buffer) => {
     err += b.toString();
   });
-  // The pool's connect timeout is 5 s; a hang is what this bound catches.
+  // The pool's connect timeout is 2 s; a hang is what this bound catches.
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return new Promise((resolve) =>
     child.once('exit', (code) => {
@@ -118,4 +120,33 @@ describe('npm run demo with REDIS_URL where no Redis answers', () => {
     assert.match(r.out, /user-service +L1 \d+ % +L2 0 %/);
     assert.ok(!`${r.out}${r.err}`.includes(PASSWORD), 'the password is never printed');
   });
+});
+
+describe('npm run demo with a malformed environment variable', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ LOG_LEVEL: 'verbose' }, /^demo failed: LOG_LEVEL must be debug, info, warn or error, got "verbose"$/m],
+    [{ HYPERION_SAMPLE_RATE: '2' }, /^demo failed: HYPERION_SAMPLE_RATE must be between 0 and 1, got "2"$/m],
+    [
+      { REDIS_URL: `rediss://:${PASSWORD}@127.0.0.1:6379` },
+      /^demo failed: REDIS_URL must start with redis:\/\/$/m,
+    ],
+    [
+      { JAEGER_UI_URL: 'localhost:16686' },
+      /^demo failed: JAEGER_UI_URL must be an http:\/\/ or https:\/\/ base URL such as .*, got "localhost:16686"$/m,
+    ],
+    [
+      { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:6379/99` },
+      /^demo failed: REDIS_URL database .* must be a number from 0 to 15$/m,
+    ],
+  ];
+  for (const [vars, expected] of cases) {
+    it(`${Object.keys(vars)[0]}: exit 1, one line naming it, no stack, nothing started`, async () => {
+      const r = await runDemo(vars);
+      assert.equal(r.code, 1, `exit code\n--- stdout ---\n${r.out}\n--- stderr ---\n${r.err}`);
+      assert.match(r.err, expected);
+      assert.doesNotMatch(r.err, /^\s+at /m, 'no stack trace');
+      assert.doesNotMatch(r.out, /warning|starting/, 'nothing started, no misleading warning');
+      assert.ok(!`${r.out}${r.err}`.includes(PASSWORD), 'the password is never printed');
+    });
+  }
 });
