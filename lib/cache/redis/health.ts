@@ -53,6 +53,8 @@ export interface RedisSentinelHealth {
 
 /** Like the client's own command timeout, so that it maps to CacheError('timeout'). */
 const timedOut = () => new Error('Command timed out');
+const noop = () => {};
+const sleepUnref = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 async function timedPing(node: Redis, ms: number): Promise<number> {
   const start = performance.now();
@@ -101,9 +103,17 @@ async function outOfMemory(node: Redis, ms: number, lastOom?: number): Promise<s
 /**
  * PINGs every sentinel the client was given, each on a short-lived connection of its own with the
  * sentinels' credentials and TLS (the client's own sentinel connections reconnect only once a
- * minute, so their state says little). Never rejects.
+ * minute, so their state says little). Never rejects. Once one sentinel answered and `settled`
+ * (the master's own checks) is done, the others still silent are cut and reported as not
+ * answering: failover is known to be possible, and one hung sentinel must not hold every
+ * readiness probe for the whole command timeout.
  */
-async function probeSentinels(redis: Redis, ms: number, secrets: readonly (string | undefined)[]) {
+async function probeSentinels(
+  redis: Redis,
+  ms: number,
+  secrets: readonly (string | undefined)[],
+  settled: Promise<unknown>,
+) {
   const o = redis.options as {
     sentinels: { host?: string; port?: number }[];
     sentinelUsername?: string | null;
@@ -111,6 +121,27 @@ async function probeSentinels(redis: Redis, ms: number, secrets: readonly (strin
     sentinelTLS?: RedisOptions['tls'];
   };
   const { Redis: Client } = iovalkey();
+  const start = performance.now();
+  let firstAnswerMs = 0;
+  let answered!: () => void;
+  const oneAnswered = new Promise<void>((resolve) => {
+    answered = () => {
+      firstAnswerMs ||= performance.now() - start;
+      resolve();
+    };
+  });
+  let cutShort = false;
+  // The others get a grace after that (4× the first answer's time, at least 250 ms): a sentinel a
+  // little slower than the first is not a silent one.
+  const cut = Promise.all([oneAnswered, settled.then(noop, noop)])
+    .then(() => sleepUnref(Math.max(250, 4 * firstAnswerMs)))
+    .then(() => {
+      cutShort = true;
+      throw new Error(
+        `no answer within ${Math.round(performance.now() - start)} ms, while another sentinel answered`,
+      );
+    });
+  cut.catch(noop);
   return Promise.all(
     o.sentinels.map(async (s): Promise<RedisSentinelHealth> => {
       const address = `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`;
@@ -135,14 +166,20 @@ async function probeSentinels(redis: Redis, ms: number, secrets: readonly (strin
         last = err;
       });
       try {
-        await withTimeout(
-          sentinel.connect().then(() => sentinel.ping()),
-          ms,
-          timedOut,
-          { unref: true },
-        );
+        await Promise.race([
+          withTimeout(
+            sentinel.connect().then(() => sentinel.ping()),
+            ms,
+            timedOut,
+            { unref: true },
+          ),
+          cut,
+        ]);
+        answered();
         return { address, connected: true };
       } catch (err) {
+        if (cutShort && err instanceof Error && err.message.startsWith('no answer within'))
+          return { address, connected: false, error: `${address}: ${err.message}` };
         const error = toCacheError('health', last ?? err, secrets, address).message;
         return { address, connected: false, error };
       } finally {
@@ -307,10 +344,11 @@ export async function probeHealth(
     const ping = timedPing(redis, timeoutMs);
     const asked = withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true });
     asked.catch(() => {});
+    const memory = outOfMemory(redis, timeoutMs, lastOom);
     const checks = Promise.all([
-      outOfMemory(redis, timeoutMs, lastOom),
+      memory,
       mode === 'sentinel' && Array.isArray((redis.options as { sentinels?: unknown }).sentinels)
-        ? probeSentinels(redis, timeoutMs, secrets)
+        ? probeSentinels(redis, timeoutMs, secrets, Promise.allSettled([ping, asked, memory]))
         : undefined,
     ]);
     let latencyMs: number;

@@ -83,6 +83,44 @@ describeWithServers('redis cache through sentinel', skipRedis(), () => {
     assert.equal(later.ok, true, later.error);
   });
 
+  // One hung sentinel (accepts nothing, answers nothing) held every health() for the whole command
+  // timeout (3,001 ms at 3,000 ms) while get() took 3 ms: a readiness probe with a 1 s timeout
+  // marked a serving instance unready. Once one sentinel answered and the master's checks are
+  // done, the silent ones are reported as not answering.
+  it('a hung sentinel does not hold health() for the command timeout once another answered', async () => {
+    const slow = createRedisCache({
+      mode: 'sentinel',
+      sentinel: {
+        masterName: set.masterName,
+        sentinelAddresses: set.sentinels.map((s) => `${s.host}:${s.port}`),
+      },
+      password: PASSWORD,
+      commandTimeout: 3000,
+      keyPrefix: 'sn-hung:',
+    });
+    const hung = set.sentinelServers[2]!;
+    try {
+      await slow.set('ready', enc('1'));
+      const first = await slow.health();
+      assert.equal(first.ok, true, first.error);
+      hung.child.kill('SIGSTOP');
+      const started = performance.now();
+      const h = await slow.health();
+      const took = performance.now() - started;
+      assert.equal(h.ok, true, h.error);
+      assert.ok(took < 1500, `health() took ${Math.round(took)} ms with one sentinel stopped`);
+      const silent = h.sentinels?.filter((s) => !s.connected) ?? [];
+      assert.deepEqual(
+        silent.map((s) => s.address),
+        [`${hung.host}:${hung.port}`],
+      );
+      assert.match(silent[0]?.error ?? '', /no answer within \d+ ms, while another sentinel answered/);
+    } finally {
+      hung.child.kill('SIGCONT');
+      await slow.close();
+    }
+  });
+
   it('keeps answering getOrSet correctly while the master is killed, and writes again after promotion', async () => {
     const KEYS = 20;
     const expected = (i: number) => `value-${i}`;
