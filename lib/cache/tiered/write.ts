@@ -27,7 +27,7 @@ export interface WritePath {
 }
 
 export function createWritePath(ctx: Context): WritePath {
-  const { o, fence, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
+  const { o, fence, gate, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -120,8 +120,9 @@ export function createWritePath(ctx: Context): WritePath {
       // An invalidation of this key heard while our write was on its way is another instance's
       // write or delete that landed after ours (its message can arrive before our reply): our
       // value is then not the current one and must not enter L1. Before, it was filled all the
-      // same and served, over the newer value, until its TTL.
-      const raced = !fence.stillValid(key, mark);
+      // same and served, over the newer value, until its TTL. Likewise after a coherence clear
+      // meanwhile (a bus reconnect: such a message may have been lost).
+      const raced = !fence.stillValid(key, mark) || mark < gate.since;
       local.forget(key);
       if (stored && !raced) local.fillL1(key, entry, fence.mark());
       else await l1.delete(key).catch(ignore);
@@ -158,7 +159,8 @@ export function createWritePath(ctx: Context): WritePath {
         throw l2WriteError(err);
       }
       // Keys invalidated while the write was on its way were written after it elsewhere (see set).
-      const raced = new Set(keys.filter((key) => !fence.stillValid(key, before)));
+      const cleared = before < gate.since;
+      const raced = new Set(keys.filter((key) => cleared || !fence.stillValid(key, before)));
       for (const key of keys) local.forget(key);
       const mark = fence.mark();
       // The last entry of a key wins, as in L2.

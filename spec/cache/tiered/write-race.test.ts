@@ -6,6 +6,8 @@
  * all the same and served it over B's newer write, or after B's delete, for the entry's whole TTL
  * (60 s here) — although it had received the invalidation. The write's reply is delayed by a small
  * loopback proxy that holds server→client bytes of A's data connection (A's bus is direct).
+ * The same when B's message was lost because A's subscriber reconnected while A's write was on its
+ * way: the reconnect cleared L1, then A's reply came and filled it with the overtaken value.
  */
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -15,7 +17,7 @@ import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
 import { sleep } from '../../../lib/core/timeout.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
-import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
 
@@ -79,7 +81,10 @@ describeWithServers('tiered cache: a write overtaken by another instance never f
       l2: l2a,
       ttl: 60_000,
       instanceId: 'A',
-      bus: createRedisInvalidationBus({ redis: { host: '127.0.0.1', port: redis.port }, channel }),
+      bus: createRedisInvalidationBus({
+        redis: { host: '127.0.0.1', port: redis.port, connectionName: 'wr-a' },
+        channel,
+      }),
     });
     const l2b = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'wr:', name: 'b' });
     b = createTieredCache({
@@ -156,5 +161,28 @@ describeWithServers('tiered cache: a write overtaken by another instance never f
     const r = await a.getWithMeta('k5');
     assert.equal(text(r?.value), 'A5');
     assert.equal(r?.source, 'l1');
+  });
+
+  it('set whose reply comes after a bus reconnect that lost the overtaking write’s message: not filled', async () => {
+    const list = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
+    const id = /id=(\d+) [^\n]*name=wr-a:bus/.exec(list)?.[1];
+    assert.ok(id, 'A’s subscriber connection is listed');
+    const reconnects = a.stats().busReconnects;
+    proxy.state.delay = 300;
+    try {
+      const writing = a.set('k6', Buffer.from('from A'));
+      await sleep(50); // A's SET has run; its reply is held
+      await redisCommand(redis.port, ['CLIENT', 'KILL', 'ID', id]); // A's subscriber drops
+      await b.set('k6', Buffer.from('from B')); // its message reaches no subscriber of A
+      await waitFor(() => a.stats().busReconnects > reconnects, {
+        timeoutMs: 2000,
+        what: 'A’s bus reconnect',
+      });
+      await writing;
+    } finally {
+      proxy.state.delay = 0;
+    }
+    const r = await a.getWithMeta('k6');
+    assert.equal(text(r?.value), 'from B', `A served ${text(r?.value)} from ${r?.source}`);
   });
 });
