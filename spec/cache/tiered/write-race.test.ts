@@ -10,7 +10,6 @@
  * way: the reconnect cleared L1, then A's reply came and filled it with the overtaken value.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
@@ -18,57 +17,13 @@ import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/i
 import { sleep } from '../../../lib/core/timeout.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import { type ReplyDelayProxy, replyDelayProxy } from './reply-delay.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
 
-/** A loopback proxy to `port` that holds server→client bytes `delay` ms (in order). */
-async function replyDelayProxy(port: number) {
-  const sockets = new Set<Socket>();
-  const timers = new Set<NodeJS.Timeout>();
-  const state = { delay: 0 };
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    sockets.add(client);
-    sockets.add(upstream);
-    client.on('data', (d) => upstream.write(d));
-    let last = 0;
-    upstream.on('data', (d) => {
-      const due = Math.max(Date.now() + state.delay, last);
-      last = due;
-      const wait = due - Date.now();
-      if (wait <= 0) client.write(d);
-      else {
-        const t = setTimeout(() => {
-          timers.delete(t);
-          if (!client.destroyed) client.write(d);
-        }, wait);
-        timers.add(t);
-      }
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    for (const s of [client, upstream]) {
-      s.on('close', end);
-      s.on('error', end);
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as { port: number }).port,
-    state,
-    close: async () => {
-      for (const t of timers) clearTimeout(t);
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
 describeWithServers('tiered cache: a write overtaken by another instance never fills L1', skipRedis(), () => {
   let redis: RedisStandalone;
-  let proxy: Awaited<ReturnType<typeof replyDelayProxy>>;
+  let proxy: ReplyDelayProxy;
   let a: TieredCache;
   let b: TieredCache;
   before(async () => {
