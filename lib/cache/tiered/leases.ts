@@ -11,10 +11,13 @@ type Release = () => Promise<void>;
 
 export interface Leases {
   /**
-   * Tracks a lease being taken (`acquire` resolves its release, or `undefined` when another holder
-   * has it) and returns that result; a lease taken is held until {@link Leases.release}.
+   * Calls `acquire` (it resolves the lease's release, or `undefined` when another holder has it),
+   * tracking it from before the call, and returns its result; a lease taken is held until
+   * {@link Leases.forget}. Tracked before the call: an `acquire` that itself calls `close()` (a
+   * lease of the user's) is waited for by that close (before, close() found nothing pending, the
+   * lease was granted after it and stayed in Redis for its whole TTL).
    */
-  taking(acquire: Promise<Release | undefined>): Promise<Release | undefined>;
+  taking(acquire: () => Promise<Release | undefined>): Promise<Release | undefined>;
   /** Starts tracking a release this cache got some other way (a lease taken over while waiting). */
   hold(release: Release): void;
   /**
@@ -42,12 +45,25 @@ export function createLeases(l2Timeout: number): Leases {
     );
   const leases: Leases = {
     taking(acquire) {
-      const tracked = acquire.then((release) => {
+      let settled!: () => void;
+      const marker = new Promise<void>((resolve) => {
+        settled = resolve;
+      });
+      pending.add(marker);
+      let called: Promise<Release | undefined>;
+      try {
+        called = Promise.resolve(acquire());
+      } catch (err) {
+        called = Promise.reject(err);
+      }
+      const tracked = called.then((release) => {
         if (release) held.add(release);
         return release;
       });
-      pending.add(tracked);
-      const done = () => pending.delete(tracked);
+      const done = () => {
+        pending.delete(marker);
+        settled();
+      };
       tracked.then(done, done);
       return tracked;
     },

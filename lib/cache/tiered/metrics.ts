@@ -11,7 +11,7 @@ import type { TieredCacheStats } from './types.js';
  * Registers `cache_invalidations_total{cache,source}` (source `bus` or `tracking`),
  * `cache_l1_clears_total{cache}`, `cache_tracking_slot_moves_total{cache}` (cluster slot owner
  * changes handled by dropping only the moved slots' keys), `cache_tracking_confirmed{cache}` (1 while
- * L1 is trusted) and
+ * L1 is in use) and
  * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed). Returns the
  * function that stops reading the cache.
  */
@@ -38,7 +38,7 @@ export function watchTieredCoherence(
   });
   const confirmed = metrics.gauge({
     name: 'cache_tracking_confirmed',
-    help: '1 while the L1 of a tiered cache is trusted (tracking confirmed, or no tracking), 0 while it is bypassed',
+    help: '1 while the L1 of a tiered cache is in use (tracking, if any, confirmed and the bus, if any, subscribed), 0 while it is bypassed',
     labelNames: ['cache'],
   });
   const age = metrics.gauge({

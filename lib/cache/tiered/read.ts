@@ -131,7 +131,7 @@ export function createReadPath(ctx: Context): ReadPath {
     let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
     try {
       return await guarded('lease', () => {
-        acquiring = leases.taking(lease!.acquire(key));
+        acquiring = leases.taking(() => lease!.acquire(key));
         return acquiring;
       });
     } catch (err) {

@@ -25,7 +25,7 @@ export interface TrackingSide {
 export interface TrackingEnd {
   /** Resolves at the tracker's first confirmation (at once without a tracker). */
   readonly ready: Promise<void>;
-  /** `trackingConfirmedAgo` / `trackingConfirmed` for `stats()`. */
+  /** `trackingConfirmedAgo` / `trackingConfirmed` (1 while L1 is in use) for `stats()`. */
   status(): { confirmedAgo: number; confirmed: number };
   stop(): void;
 }
@@ -33,8 +33,12 @@ export interface TrackingEnd {
 export function attachTracking(ctx: TrackingSide): TrackingEnd {
   const { o, counters, local, gate, state } = ctx;
   const tracker = o.tracking;
+  // `confirmed` tells whether L1 is in use: tracking confirmed *and*, with a bus, its subscription
+  // live (until then, or once the bus was closed under this cache, L1 is not filled either).
+  // Before, it said 1 in mode `both` while the bus was not subscribed yet and L1 was bypassed.
+  const inUse = () => (gate.trusted && gate.subscribed ? 1 : 0);
   if (!tracker)
-    return { ready: Promise.resolve(), status: () => ({ confirmedAgo: -1, confirmed: 1 }), stop() {} };
+    return { ready: Promise.resolve(), status: () => ({ confirmedAgo: -1, confirmed: inUse() }), stop() {} };
 
   const clear = () => {
     counters.l1Clears++;
@@ -85,7 +89,7 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
     ready,
     status() {
       const at = tracker.confirmedAt;
-      return { confirmedAgo: at > 0 ? Math.max(0, Date.now() - at) : -1, confirmed: gate.trusted ? 1 : 0 };
+      return { confirmedAgo: at > 0 ? Math.max(0, Date.now() - at) : -1, confirmed: inUse() };
     },
     stop() {
       gate.trusted = false;

@@ -70,7 +70,10 @@ export interface TieredCacheStats extends CacheStats {
   readonly l1Clears: number;
   /** ms since `tracking` last confirmed every connection (heartbeat); -1 without tracking or before the first. */
   readonly trackingConfirmedAgo: number;
-  /** 1 while L1 is trusted (tracking confirmed), 0 while it is bypassed; 1 without tracking. */
+  /**
+   * 1 while L1 is in use: tracking (if any) confirmed and the bus (if any) subscribed; 0 while it is
+   * bypassed (before `ready`, after a tracking loss, once a shared bus was closed under the cache).
+   */
   readonly trackingConfirmed: number;
   /**
    * L2 stores of loaded values (the name is historical: the loading call now awaits them, within

@@ -27,7 +27,7 @@ export interface WritePath {
 }
 
 export function createWritePath(ctx: Context): WritePath {
-  const { o, fence, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
+  const { o, fence, gate, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -107,6 +107,7 @@ export function createWritePath(ctx: Context): WritePath {
       const entry = local.wrap(value, ttl);
       // Fence first: a load of this key already running must not store its (older) value after us.
       local.forget(key);
+      const mark = fence.mark();
       let stored: boolean;
       try {
         stored = await l2Write('set', opts, started, () =>
@@ -116,8 +117,14 @@ export function createWritePath(ctx: Context): WritePath {
         await dropEverywhere([key], started, opts.timeout);
         throw l2WriteError(err);
       }
+      // An invalidation of this key heard while our write was on its way is another instance's
+      // write or delete that landed after ours (its message can arrive before our reply): our
+      // value is then not the current one and must not enter L1. Before, it was filled all the
+      // same and served, over the newer value, until its TTL. Likewise after a coherence clear
+      // meanwhile (a bus reconnect: such a message may have been lost).
+      const raced = !fence.stillValid(key, mark) || mark < gate.since;
       local.forget(key);
-      if (stored) local.fillL1(key, entry, fence.mark());
+      if (stored && !raced) local.fillL1(key, entry, fence.mark());
       else await l1.delete(key).catch(ignore);
       await publishWithin({ keys: [key] }, started, opts.timeout);
       return stored;
@@ -139,6 +146,7 @@ export function createWritePath(ctx: Context): WritePath {
       const made = entries.map((e) => ({ key: e.key, entry: local.wrap(e.value, e.ttl ?? o.ttl) }));
       const keys = made.map((m) => m.key);
       for (const key of keys) local.forget(key);
+      const before = fence.mark();
       try {
         await l2Write('setMany', opts, started, () =>
           l2.setMany(
@@ -150,11 +158,17 @@ export function createWritePath(ctx: Context): WritePath {
         await dropEverywhere(keys, started, opts.timeout);
         throw l2WriteError(err);
       }
+      // Keys invalidated while the write was on its way were written after it elsewhere (see set).
+      const cleared = before < gate.since;
+      const raced = new Set(keys.filter((key) => cleared || !fence.stillValid(key, before)));
       for (const key of keys) local.forget(key);
       const mark = fence.mark();
       // The last entry of a key wins, as in L2.
       const last = new Map(made.map((m) => [m.key, m.entry]));
-      for (const [key, entry] of last) local.fillL1(key, entry, mark);
+      for (const [key, entry] of last) {
+        if (raced.has(key)) l1.delete(key).catch(ignore);
+        else local.fillL1(key, entry, mark);
+      }
       await publishWithin({ keys }, started, opts.timeout);
     },
 

@@ -10,7 +10,11 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisInvalidationBus,
+  createRedisTracking,
+} from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers } from '../../harness/process.js';
@@ -115,6 +119,47 @@ describeWithServers('tiered cache: reads before the bus subscription is live', s
     const r = await a.getWithMeta('k');
     assert.equal(text(r?.value), 'loaded');
     assert.equal(r?.source, 'l2', 'the load begun before the subscription did not fill L1');
+    proxy.delay = 0;
+  });
+
+  it('mode both: trackingConfirmed is 0 until the bus is subscribed (L1 unused until then), 1 after', async () => {
+    // The tracker confirmed first (its connections are direct) and stats() said 1, with the bus
+    // still subscribing and every read going to L2: a dashboard or readiness check saw L1 in use.
+    const l2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'bus-br3:', name: 'c' });
+    await l2.set('k', Buffer.from('v'));
+    proxy.delay = 400;
+    const c = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2 }),
+      bus: createRedisInvalidationBus({
+        redis: { host: '127.0.0.1', port: proxy.port },
+        channel: 'bus-br3:inv',
+      }),
+      l1Ttl: 60_000,
+    });
+    closers.push(() => c.close());
+    let ready = false;
+    c.ready.then(
+      () => {
+        ready = true;
+      },
+      () => {},
+    );
+    // Wait (bounded) until the tracker has confirmed; the bus is still held back by the proxy.
+    for (let i = 0; i < 100 && c.stats().trackingConfirmedAgo < 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.ok(c.stats().trackingConfirmedAgo >= 0, 'tracking confirmed');
+    assert.equal(ready, false, 'the bus is not subscribed yet');
+    assert.equal(text(await c.get('k')), 'v');
+    assert.equal(text(await c.get('k')), 'v');
+    assert.equal(c.stats().l1Hits, 0, 'L1 is not used before the bus is subscribed');
+    assert.equal(c.stats().trackingConfirmed, 0, 'so the stats do not say it is');
+    await c.ready;
+    assert.equal(c.stats().trackingConfirmed, 1, 'subscribed and tracking confirmed');
+    assert.equal(text(await c.get('k')), 'v');
+    assert.equal(text(await c.get('k')), 'v');
+    assert.ok(c.stats().l1Hits >= 1, 'L1 serves once both are live');
     proxy.delay = 0;
   });
 });

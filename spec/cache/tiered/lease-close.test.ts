@@ -107,4 +107,29 @@ describeWithServers('tiered lease: close() releases the leases it holds', skipRe
     await assert.rejects(loading, (e: unknown) => e instanceof CacheError && e.code === 'closed');
     assert.equal(loads, 0, 'no load ran under a lease of a closed cache');
   });
+
+  it('a lease whose acquire itself calls close(): close() waits for that lease and releases it', async () => {
+    // close() ran inside acquire, before the cache had recorded the lease as being taken: it found
+    // nothing to wait for, the SET NX landed after it, and the lease stayed in Redis for its whole
+    // TTL (10 s) while every other instance missing the key waited out leaseWait.
+    const ns = `lc${++unique}`;
+    let closing: Promise<void> | undefined;
+    let a!: TieredCache;
+    a = instance(ns, (lease) => ({
+      acquire(key) {
+        closing = a.close();
+        return lease.acquire(key);
+      },
+    }));
+    let loads = 0;
+    const loading = a.getOrSet('k', async () => {
+      loads++;
+      return Buffer.from('from a');
+    });
+    await assert.rejects(loading, (e: unknown) => e instanceof CacheError && e.code === 'closed');
+    assert.ok(closing, 'acquire ran');
+    await closing;
+    assert.equal(await exists(leaseKey(ns, 'k')), false, 'no lease left in Redis after close()');
+    assert.equal(loads, 0, 'no load ran under a lease of a closed cache');
+  });
 });
