@@ -12,6 +12,11 @@ export interface Breaker {
   success(): void;
   failure(): void;
   state(): BreakerState;
+  /**
+   * Evidence that L2 answers again (the bus subscribed, tracking confirmed): an open breaker lets
+   * its probe through now instead of at the end of the cool-down. Nothing changes when closed.
+   */
+  probeNow(): void;
   /** How many times the breaker opened. */
   readonly opens: number;
 }
@@ -51,6 +56,9 @@ export function createBreaker(threshold: number, cooldown: number, now: () => nu
       }
       if (++failures >= threshold) trip();
     },
+    probeNow() {
+      if (open && !probing) openedAt = now() - cooldown;
+    },
     state() {
       if (!open) return 'closed';
       return probing || now() - openedAt >= cooldown ? 'half-open' : 'open';
@@ -67,5 +75,6 @@ export const NEVER_OPEN: Breaker = {
   success() {},
   failure() {},
   state: () => 'closed',
+  probeNow() {},
   opens: 0,
 };

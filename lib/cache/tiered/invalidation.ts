@@ -5,6 +5,7 @@
  */
 
 import type { Invalidation } from '../../core/contracts.js';
+import type { Breaker } from './breaker.js';
 import { type FillGate, ignore, type Local } from './local.js';
 import type { ResolvedOptions } from './options.js';
 import type { Counters } from './stats.js';
@@ -16,6 +17,8 @@ import { withTimeout } from './timing.js';
  */
 export interface BusSide {
   readonly o: ResolvedOptions;
+  /** Told when Redis is seen answering again, so an open breaker probes L2 at once. */
+  readonly breaker: Pick<Breaker, 'probeNow'>;
   readonly instanceId: string;
   readonly counters: Counters;
   readonly local: Local;
@@ -69,6 +72,7 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
     // fill L1 (a dropAll's fence cancelled that store, and another instance loaded the key again).
     // Cleared before the logger runs: a logger that throws left L1 uncleared.
     local.clearFills();
+    ctx.breaker.probeNow(); // the bus reached Redis again: L2 is worth a probe now
     logger?.warn('tiered cache: invalidation bus reconnected, L1 cleared', { cache: 'tiered', instanceId });
   }
 
@@ -99,6 +103,7 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
           // still stores its value in L2 (the fence of a clear cancelled that store, so the first
           // getOrSet of a cache made a moment before never reached Redis).
           if (!busClosed) local.openFills();
+          ctx.breaker.probeNow();
         },
         (err) => {
           counters.busErrors++;

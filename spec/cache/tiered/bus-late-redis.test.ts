@@ -276,4 +276,66 @@ describeWithServers('tiered cache: Redis down at start, up later (bus mode)', sk
     clearTimeout(timer);
     assert.equal(outcome, 'closed');
   });
+  it('tracking: once Redis is back and tracking confirmed, an open breaker probes L2 at once, not after its cool-down', async () => {
+    // With tracking, L1 is filled only from L2 reads. An open breaker kept L2 skipped for its
+    // whole cool-down after Redis returned: every read called the loader, first L1 hit 5.1 s
+    // after Redis was back with the default 5 s (here 30 s). The confirmation now lets its probe
+    // through.
+    const port = await freePort();
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${port}`],
+      keyPrefix: 'bus-late5:',
+      name: 'c5',
+      commandTimeout: 200,
+      dialTimeout: 200,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2 }),
+      breaker: { failures: 2, cooldown: 30_000 },
+      l2Timeout: 200,
+    });
+    closers.push(() => cache.close());
+    cache.ready.catch(() => {});
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      return Buffer.from('v');
+    };
+    for (let i = 0; i < 4; i++) assert.equal(text(await cache.getOrSet('k', loader, 60_000)), 'v');
+    assert.equal(cache.breakerState(), 'open');
+
+    const back = createServer((client) => {
+      const upstream = connect(redis.port, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    // Closed after the cache (closers run newest first): close() of a server waits for its
+    // connections, which the cache's close ends.
+    closers.unshift(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => back.close(() => r()));
+    });
+    await new Promise<void>((r) => back.listen(port, '127.0.0.1', () => r()));
+    await waitFor(() => cache.ready.then(() => true), { timeoutMs: 10_000, what: 'tracking confirmed' });
+    const readyAt = performance.now();
+    await waitFor(
+      async () => {
+        await cache.getOrSet('k', loader, 60_000);
+        return (await cache.getWithMeta('k'))?.source === 'l1';
+      },
+      { timeoutMs: 5_000, what: 'an L1 hit after Redis returned (cool-down 30 s)' },
+    );
+    assert.equal(cache.breakerState(), 'closed');
+    assert.ok(performance.now() - readyAt < 5_000);
+    assert.ok(loads >= 4, `${loads} loads`);
+  });
 });
