@@ -11,6 +11,19 @@ export const INVALID_SPAN_CONTEXT: SpanContext = Object.freeze({
   traceFlags: 0,
 });
 
+/**
+ * `span.spanContext()`, or `undefined` when it throws or gives no object: a span object of the
+ * user's own that fails this way counts as no span (it threw into the caller's request).
+ */
+export function readSpanContext(span: { spanContext(): SpanContext }): SpanContext | undefined {
+  try {
+    const sc = span.spanContext();
+    return sc !== null && typeof sc === 'object' ? sc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function isValidSpanContext(sc: SpanContext): boolean {
   return (
     sc.traceId.length === 32 &&

@@ -24,6 +24,7 @@ import {
   headerValue,
   isValidSpanContext,
   parseTraceparent,
+  readSpanContext,
   setBaggageEntry,
 } from '../core/w3c.js';
 
@@ -249,7 +250,9 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
   const withBaggage = formats.includes('baggage');
   return {
     startSpan(_name, spanOptions) {
-      const psc = spanOptions?.parent?.spanContext();
+      // A parent whose spanContext() throws is no parent: a new trace starts.
+      const parent = spanOptions?.parent;
+      const psc = parent ? readSpanContext(parent) : undefined;
       if (psc && isValidSpanContext(psc)) {
         const sc: SpanContext = {
           traceId: psc.traceId,
@@ -264,7 +267,7 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
       return new PropagatingSpan({ traceId, spanId: ids.spanId(), traceFlags: decide(traceId) });
     },
     inject(carrier, { span, baggage }) {
-      const sc = traceContext ? span?.spanContext() : undefined;
+      const sc = traceContext && span ? readSpanContext(span) : undefined;
       if (sc && isValidSpanContext(sc)) {
         // Checked as a receiver checks them (as the no-op tracer does): a parent Span of the
         // user's own with ids that are not hex went out as a traceparent every receiver drops, and

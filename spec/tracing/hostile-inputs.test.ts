@@ -482,3 +482,88 @@ describe('propagation round trip over arbitrary headers (fast-check)', () => {
       );
     });
 });
+
+describe('a parent span whose spanContext() throws', () => {
+  /** A span object of the user's own, broken: every call of spanContext() throws. */
+  const broken = () =>
+    ({
+      setAttributes() {
+        return this;
+      },
+      addEvent() {
+        return this;
+      },
+      recordError() {
+        return this;
+      },
+      setStatus() {
+        return this;
+      },
+      updateName() {
+        return this;
+      },
+      end() {},
+      isRecording: () => true,
+      spanContext(): never {
+        throw new Error('broken parent');
+      },
+    }) as unknown as import('../../lib/core/contracts.js').Span;
+
+  for (const [name, options] of [
+    ['memory', { exporter: 'memory' }],
+    ['memory, sample_rate 0', { exporter: 'memory', sampleRate: 0 }],
+    ['none (propagate-only)', { exporter: 'none' }],
+  ] as const) {
+    it(`otel (${name}): startSpan, withSpan and inject take it as no parent, with one warning`, async () => {
+      const warnings: string[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        warn: (m: string) => warnings.push(m),
+        error() {},
+        child() {
+          return logger;
+        },
+      };
+      const tracer = createOtelTracer({ ...options, logger });
+      const app = createApp({ tracer });
+      const ctx = app.ctx.with({ span: broken() });
+      for (let i = 0; i < 3; i++) {
+        const direct = tracer.startSpan('direct', { parent: broken() });
+        assert.match(direct.spanContext().traceId, /^[0-9a-f]{32}$/);
+        assert.notEqual(direct.spanContext().traceId, '0'.repeat(32), 'a new trace starts');
+        direct.end();
+        const r = await withSpan(ctx, 'handler', async (c) => {
+          const headers: Record<string, string> = {};
+          tracer.inject(headers, { span: broken() });
+          assert.deepEqual(headers, {}, 'nothing injected for the broken span');
+          return c.span!.spanContext().traceId;
+        });
+        assert.match(r, /^[0-9a-f]{32}$/);
+      }
+      if (options.exporter === 'memory' && !('sampleRate' in options)) {
+        const spans = tracer.finishedSpans();
+        assert.equal(spans.length, 6);
+        for (const s of spans)
+          assert.equal(
+            (s as { parentSpanContext?: unknown; parentSpanId?: unknown }).parentSpanContext ??
+              (s as { parentSpanId?: unknown }).parentSpanId,
+            undefined,
+            'root spans',
+          );
+      }
+      assert.equal(warnings.length, 1, `one warning: ${JSON.stringify(warnings)}`);
+      assert.match(warnings[0]!, /spanContext\(\) throws/);
+      await app.close();
+    });
+  }
+
+  it('propagate-only tracer (hyperion/tracing): no parent, nothing injected, never thrown', () => {
+    const tracer = createPropagateOnlyTracer();
+    const span = tracer.startSpan('x', { parent: broken() });
+    assert.match(span.spanContext().traceId, /^[0-9a-f]{32}$/);
+    const headers: Record<string, string> = {};
+    tracer.inject(headers, { span: broken() });
+    assert.deepEqual(headers, {});
+  });
+});

@@ -172,6 +172,20 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   // that header the extracted context has none, and the lookup is skipped.
   const baggageOnlyByHeader = !o.propagators.includes('jaeger');
   const filter = new AttributeFilter(logger);
+  // A parent (or injected) span of the user's own whose spanContext() throws counts as no span,
+  // with one warning per tracer: it threw into the caller's request handler.
+  let warnedBrokenSpan = false;
+  const brokenSpan = (error: unknown) => {
+    if (warnedBrokenSpan) return;
+    warnedBrokenSpan = true;
+    try {
+      logger.warn('tracing: a span whose spanContext() throws was used as a parent; taken as no span', {
+        error,
+      });
+    } catch {
+      // a logger that throws must not bring the failure back
+    }
+  };
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
@@ -252,6 +266,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           parentBased: o.parentBased,
           activeContext: o.activeContext,
           filter,
+          brokenParent: brokenSpan,
         })
       : noopTracer.startSpan;
 
@@ -341,7 +356,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       };
       // A new trace in active-context mode keeps the rest of the active context (suppressed tracing).
       const ctx = parent
-        ? contextOf(parent)
+        ? contextOf(parent, brokenSpan)
         : (fixedRoot ?? (root ? trace.deleteSpan(contextApi.active()) : contextApi.active()));
       let span: ReturnType<typeof otel.startSpan>;
       try {
@@ -372,7 +387,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const baggage = source?.baggage;
       // Our spans cache their context: injecting for the same span twice allocates nothing.
       const ctx: Context =
-        span instanceof OtelSpanAdapter ? span.context() : span ? contextOf(span) : ROOT_CONTEXT;
+        span instanceof OtelSpanAdapter ? span.context() : span ? contextOf(span, brokenSpan) : ROOT_CONTEXT;
       // Span contexts never carry baggage: only the caller's makes the baggage propagator useful.
       const withBag = baggage ? withBaggage(ctx, baggage) : ctx;
       if (withBag === ROOT_CONTEXT) return;
@@ -443,7 +458,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
 
   if (o.activeContext && otel) {
     tracer.activate = <T>(span: Span, fn: () => T): T => {
-      const s = toOtelSpan(span);
+      const s = toOtelSpan(span, brokenSpan);
       return s ? contextApi.with(trace.setSpan(contextApi.active(), s), fn) : fn();
     };
   }
