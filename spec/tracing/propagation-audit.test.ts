@@ -284,6 +284,57 @@ describe('span limit variables (OTEL_*_LIMIT): the same limits on both OpenTelem
     assert.equal(Object.keys(both.attributes).length, 4);
   });
 
+  it(`line ${sdk.line}: OTEL_ATTRIBUTE_COUNT_LIMIT also limits event and link attributes (the specific variables win)`, () => {
+    /** Attribute counts kept on the span, on its events and on the links of a span of the same provider. */
+    const counts = (env: Record<string, string>) => {
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, env);
+      try {
+        const tracer = createOtelTracer({ exporter: 'memory' });
+        const five = { k1: 1, k2: 2, k3: 3, k4: 4, k5: 5 };
+        const span = tracer.startSpan('x', { attributes: five });
+        span.addEvent('ev', five);
+        // Links: through the raw OpenTelemetry tracer on the same provider (the core contract has none).
+        const linked = tracer.otelTracer!.startSpan('linked', {
+          links: [
+            {
+              context: {
+                traceId: span.spanContext().traceId,
+                spanId: span.spanContext().spanId,
+                traceFlags: span.spanContext().traceFlags,
+              },
+              attributes: five,
+            },
+          ],
+        });
+        linked.end();
+        span.end();
+        const [l, x] = [tracer.finishedSpans()[0]!, tracer.finishedSpans()[1]!];
+        return {
+          span: Object.keys(x.attributes).length,
+          event: Object.keys(x.events[0]!.attributes ?? {}).length,
+          link: Object.keys(l.links[0]!.attributes ?? {}).length,
+        };
+      } finally {
+        for (const [k, v] of Object.entries(saved))
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+      }
+    };
+    assert.deepEqual(counts({ OTEL_ATTRIBUTE_COUNT_LIMIT: '2' }), { span: 2, event: 2, link: 2 });
+    assert.deepEqual(
+      counts({
+        OTEL_ATTRIBUTE_COUNT_LIMIT: '2',
+        OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '1',
+        OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '3',
+      }),
+      { span: 2, event: 1, link: 3 },
+    );
+    // The span's own limit is for the span's attributes only.
+    assert.deepEqual(counts({ OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '2' }), { span: 2, event: 5, link: 5 });
+    assert.deepEqual(counts({}), { span: 5, event: 5, link: 5 });
+  });
+
   it('without them: the SDK defaults (128 attributes, no length limit)', () => {
     const span = limited({});
     assert.equal(span.attributes.a, 'abcdefgh');
