@@ -115,13 +115,15 @@ const MAX_DATE_MS = 8.64e15;
 
 /**
  * `startTime` as given, except a number that is no time a `Date` can hold — not finite (`NaN`
- * from a failed `Date.parse`) or beyond ±8.64e15 ms (nanoseconds passed as milliseconds): then
- * the span starts now. The SDK turned `NaN` into a start in 1970 lasting 56 years (OTLP), which
- * stretched the whole trace in Jaeger, and a start in nanoseconds failed the whole export request
- * it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), losing that batch's other spans.
+ * from a failed `Date.parse`) or beyond 8.64e15 ms (nanoseconds passed as milliseconds) — or one
+ * before the epoch (negative): then the span starts now. The SDK turned `NaN` into a start in 1970
+ * lasting 56 years (OTLP), which stretched the whole trace in Jaeger, a start in nanoseconds failed
+ * the whole export request it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), and so did
+ * a negative one over Zipkin (400: `-1` or `Date.now() - wrongUnit`), losing that batch's other
+ * spans.
  */
 const startTimeOf = (t: number | undefined) =>
-  typeof t === 'number' && !(Math.abs(t) <= MAX_DATE_MS) ? undefined : t;
+  typeof t === 'number' && !(t >= 0 && t <= MAX_DATE_MS) ? undefined : t;
 
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
