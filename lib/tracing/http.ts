@@ -169,6 +169,10 @@ export async function tracedFetch(
   init: RequestInit = {},
   options: TracedFetchOptions = {},
 ): Promise<Response> {
+  // `null` from JavaScript is no init (as `fetch(url, null)` takes it) and no options: both threw
+  // a TypeError before anything was sent.
+  init ??= {};
+  options ??= {};
   // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
   // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
   const request = url instanceof Request ? url : undefined;
