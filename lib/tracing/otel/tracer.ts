@@ -160,6 +160,12 @@ export function createOtelTracer(
 ): ProviderOtelTracer;
 export function createOtelTracer(options?: OtelTracerOptions): OtelTracer;
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | ProviderOtelTracer {
+  // Options that are not an object (`null` from JavaScript): a ConfigError, as the other factories
+  // give; it was a TypeError reading 'attributes' of null.
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createOtelTracer: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
   const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
