@@ -121,7 +121,8 @@ function formatBaggage(baggage: Baggage): string {
   for (const k in baggage) {
     if (count >= BAGGAGE_MAX_MEMBERS) break;
     const v = baggage[k];
-    if (typeof v !== 'string') continue;
+    // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
+    if (typeof v !== 'string' || k === '') continue;
     const member = `${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
     if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
     count++;

@@ -13,7 +13,7 @@ import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { noopTracer } from '../../lib/core/noop.js';
 import { contextFromHeaders } from '../../lib/core/span.js';
-import { traceHandler } from '../../lib/tracing/http.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
 import { createOtelTracer, type OtelTracer, type PropagatorName } from '../../lib/tracing/otel/index.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
@@ -401,4 +401,32 @@ describe('reserved trace-flags bits are never sent (W3C: vendors MUST set them t
       await app.close();
     }
   });
+});
+
+describe('baggage entries with an empty key are not sent (W3C baggage: a key is a token, 1+ characters)', () => {
+  // `=value` is a malformed list member: strict receivers (OpenTelemetry Go's baggage.Parse) then
+  // drop the whole header, so one such entry lost every other baggage entry downstream.
+  for (const [name, tracer] of [
+    ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ['otel (none)', createOtelTracer({ exporter: 'none' })],
+    ['propagate-only', createPropagateOnlyTracer()],
+  ] as const)
+    it(`${name}: the header a real server receives has only valid members, the others kept`, async () => {
+      const seen: (string | undefined)[] = [];
+      const server = createServer((req, res) => {
+        seen.push(String(req.headers.baggage ?? ''));
+        res.end();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const app = createApp({ tracer });
+      const ctx = app.ctx.with({ baggage: { '': 'lost', tenant: 'acme', region: 'eu' } });
+      const res = await tracedFetch(ctx, `http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+      await res.text();
+      server.close();
+      await app.close();
+      const header = seen[0] ?? '';
+      for (const member of header.split(','))
+        assert.match(member.trim(), /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+=/, `a token key in ${header}`);
+      assert.deepEqual(header.split(',').sort(), ['region=eu', 'tenant=acme']);
+    });
 });
