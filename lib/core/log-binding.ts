@@ -49,18 +49,23 @@ const BOUND_KEYS = ['trace_id', 'span_id', 'trace_flags'] as const;
  * fields are copied as descriptors, so a getter is read (or fails) in the logger as before.
  */
 function withoutBoundKeys(fields: LogFields | undefined): LogFields | undefined {
+  return without(fields, BOUND_KEYS);
+}
+
+/** `fields` without `keys` (see `withoutBoundKeys`), or `fields` itself when it has none of them. */
+function without<F extends LogFields | undefined>(fields: F, keys: readonly string[]): F {
   if (fields === null || typeof fields !== 'object') return fields;
   try {
-    if (!BOUND_KEYS.some((key) => Object.hasOwn(fields, key))) return fields;
+    if (!keys.some((key) => Object.hasOwn(fields, key))) return fields;
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(fields))
-      if (!(BOUND_KEYS as readonly string[]).includes(key))
+      if (!keys.includes(key))
         Object.defineProperty(out, key, {
           ...Object.getOwnPropertyDescriptor(fields, key),
           enumerable: true,
           configurable: true,
         });
-    return out;
+    return out as F;
   } catch {
     // Keys that cannot be listed (a Proxy): the logger marks such fields unreadable itself.
     return fields;
@@ -183,12 +188,19 @@ function withErrorsReadable(fields: LogFields): LogFields {
   return out ?? fields;
 }
 
+/**
+ * pino's own keys (its defaults): a record's field of that name followed pino's in the line, and
+ * JSON readers take the last — an `info` record with a `level: 'fatal'` field read as fatal, one
+ * with `time: 0` as written in 1970. Left out, as the console logger leaves them out.
+ */
+const PINO_OWN = ['level', 'time', 'msg'] as const;
+
 function fromPino(p: ObjectFirstLogger): Logger {
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
       if (fields === undefined) p[level]({}, message);
-      else p[level](withErrorsReadable(fields), message);
+      else p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
     };
   return {
     debug: at('debug'),

@@ -164,6 +164,24 @@ for (const [name, make] of [
       assert.equal(lines.at(-1)!.trace_id, 'mine');
     });
 
+    it("a record's fields named level, time or msg never replace the logger's own", () => {
+      const { logger, lines, ...rest } = make();
+      const app = createApp({ logger });
+      const before = Date.now();
+      app.ctx.logger.info('real message', { level: 'fatal', time: 0, msg: 'fake', kept: 1 });
+      const line = lines.at(-1)!;
+      // pino writes levels as numbers (info = 30) and time as ms; the JSON logger as names and ISO.
+      assert.ok(line.level === 'info' || line.level === 30, `level ${String(line.level)}`);
+      const time = typeof line.time === 'number' ? line.time : Date.parse(String(line.time));
+      assert.ok(time >= before - 1000, `time ${String(line.time)}`);
+      assert.equal(line.msg, 'real message');
+      assert.equal(line.kept, 1);
+      if ('raw' in rest) {
+        const raw = (rest as { raw: string[] }).raw.at(-1)!;
+        assert.equal(raw.split('"level"').length, 2, `level written once: ${raw}`);
+      }
+    });
+
     it('a ctx whose span has a spanContext() that throws logs without trace fields, never throws', () => {
       const { logger, lines } = make();
       const app = createApp({ logger });
