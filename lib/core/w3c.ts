@@ -90,7 +90,14 @@ export function headerValue(
   carrier: Readonly<Record<string, string | string[] | undefined>>,
   name: string,
 ): string | undefined {
-  const v: unknown = carrier[name];
+  let v: unknown;
+  try {
+    v = carrier[name];
+  } catch {
+    // A header object of the user's own whose getter throws (a Proxy): no such header, as the
+    // OpenTelemetry tracer takes it; the no-op and propagate-only tracers threw into the request.
+    return undefined;
+  }
   if (typeof v === 'string') return v;
   if (!Array.isArray(v)) return undefined;
   for (const x of v) if (typeof x !== 'string') return undefined;

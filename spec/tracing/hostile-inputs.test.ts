@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
+import { noopTracer } from '../../lib/core/noop.js';
 import { withSpan } from '../../lib/core/span.js';
 import { trimOws } from '../../lib/core/tracestate.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
@@ -565,5 +566,31 @@ describe('a parent span whose spanContext() throws', () => {
     const headers: Record<string, string> = {};
     tracer.inject(headers, { span: broken() });
     assert.deepEqual(headers, {});
+  });
+});
+
+describe('a header carrier whose getters throw (a Proxy of the user own)', () => {
+  it('extract ignores such a header on every tracer, never throws; other headers are still read', () => {
+    const TP = `00-${TID}-${PID}-01`;
+    const carrier = (throwing: string) =>
+      new Proxy({ traceparent: TP, baggage: 'k=v' } as Record<string, string>, {
+        get(target, key) {
+          if (key === throwing) throw new Error(`getter ${String(key)}`);
+          return target[key as string];
+        },
+      });
+    const tracers: [string, Tracer][] = [
+      ['no-op', noopTracer],
+      ['propagate-only', createPropagateOnlyTracer()],
+      ['otel (none)', createOtelTracer({ exporter: 'none' })],
+      ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ];
+    for (const [name, tracer] of tracers) {
+      assert.doesNotThrow(() => tracer.extract(carrier('traceparent')), name);
+      assert.doesNotThrow(() => tracer.extract(carrier('tracestate')), name);
+      assert.doesNotThrow(() => tracer.extract(carrier('baggage')), name);
+      if (name === 'no-op' || name === 'propagate-only')
+        assert.equal(tracer.extract(carrier('tracestate')).parent?.spanContext().traceId, TID, name);
+    }
   });
 });
