@@ -46,6 +46,51 @@ const FRESH_CONNECTION_MS = 2000;
 const HALF_OPEN_MS = 1000;
 
 /**
+ * Bounds of the request body read and thrown away before a 503 is written: a connection closed
+ * with body bytes unread is reset, and a client that sends its whole body before reading the
+ * answer (Python's http.client, many SDKs) got the reset (broken pipe) instead of the 503. Past
+ * either bound the 503 goes out at once and the connection closes; such a client may then still
+ * see a reset.
+ */
+export const REFUSED_BODY_MAX_BYTES = 4 * 1024 * 1024;
+export const REFUSED_BODY_MAX_MS = 2000;
+
+/**
+ * Calls `then` once the body of `req` has been read to its end and thrown away, or when more than
+ * `REFUSED_BODY_MAX_BYTES` came, or after `REFUSED_BODY_MAX_MS`, or when the request is gone.
+ * At once for a request whose body is complete (every request without one).
+ */
+function afterBody(req: IncomingMessage, then: () => void): void {
+  if (req.complete || req.destroyed) {
+    then();
+    return;
+  }
+  let bytes = 0;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', finish);
+    req.off('close', finish);
+    req.off('error', finish);
+    then();
+  };
+  const onData = (chunk: Buffer | string) => {
+    bytes += chunk.length;
+    if (bytes > REFUSED_BODY_MAX_BYTES) finish();
+  };
+  const timer = setTimeout(finish, REFUSED_BODY_MAX_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.once('end', finish);
+  req.once('close', finish);
+  req.once('error', finish);
+  req.resume();
+}
+
+/**
  * Wraps the `request` listeners `server` has now (attach the handler first: `createServer(handler)`
  * does) and returns the draining disposer. Resolves when every connection is closed; never rejects.
  * A bad option (unknown key, a time outside 0 … 2^31 − 1 ms, a fractional `retryAfterSeconds`, an
@@ -168,7 +213,13 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
   });
   type Listener = (req: IncomingMessage, res: ServerResponse) => void;
-  const handle = (handlers: readonly Listener[], req: IncomingMessage, res: ServerResponse) => {
+  /** `bodyComing`: false for a request waiting for `100 Continue` (its body is not sent before). */
+  const handle = (
+    handlers: readonly Listener[],
+    req: IncomingMessage,
+    res: ServerResponse,
+    bodyComing = true,
+  ) => {
     const socket = req.socket;
     const c = track(socket);
     c.used = true;
@@ -201,8 +252,14 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
           // the data it is parsing): only the connection's last response may say Connection:
           // close. Written at once, the first 503 ended the connection and every request pipelined
           // behind it went unanswered.
+          // A request whose body is still arriving has it read first (bounded: afterBody), so
+          // that closing the connection after the 503 does not reset it.
           setImmediate(() => {
-            if (!res.headersSent && !res.writableEnded && !res.destroyed) refuse(res, c.last === res);
+            const write = () => {
+              if (!res.headersSent && !res.writableEnded && !res.destroyed) refuse(res, c.last === res);
+            };
+            if (bodyComing) afterBody(req, write);
+            else write();
           });
         };
         markRefused(req, once);
@@ -229,7 +286,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     const listeners = server.listeners(event) as Listener[];
     if (listeners.length === 0) continue;
     server.removeAllListeners(event);
-    server.on(event, (req: IncomingMessage, res: ServerResponse) => handle(listeners, req, res));
+    server.on(event, (req: IncomingMessage, res: ServerResponse) => handle(listeners, req, res, false));
   }
 
   const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {

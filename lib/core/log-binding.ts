@@ -10,7 +10,7 @@
  * Nested spans bind the logger they started from, never a bound one, so a record carries each
  * field once (pino would otherwise write `trace_id` twice).
  */
-import type { LogFields, Logger, LogLevel, Span } from './contracts.js';
+import type { LogFields, Logger, LogLevel, Span, SpanContext } from './contracts.js';
 import { errorFields } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
@@ -19,8 +19,15 @@ const HEX = /^[0-9a-f]+$/;
 
 /** The correlation fields of `span`, or `undefined` when it has no valid trace context. */
 export function traceFields(span: Span): LogFields | undefined {
-  const sc = span.spanContext();
-  if (!isValidSpanContext(sc)) return undefined;
+  // A span of the user's own whose spanContext() throws has no context to log: logging runs on
+  // failure paths and must not throw (every record of that ctx.logger threw).
+  let sc: SpanContext;
+  try {
+    sc = span.spanContext();
+  } catch {
+    return undefined;
+  }
+  if (sc === null || typeof sc !== 'object' || !isValidSpanContext(sc)) return undefined;
   // Lowercase, as the header carries them (formatTraceparent): a span context built elsewhere
   // with uppercase ids logged them as they were, so log and trace searches did not match. Ids
   // that are not hex at all carry no trace context a backend knows: no fields, like an invalid one.
@@ -34,11 +41,44 @@ export function traceFields(span: Span): LogFields | undefined {
   };
 }
 
+/** The fields the binding owns: a record's own fields never replace them. */
+const BOUND_KEYS = ['trace_id', 'span_id', 'trace_flags'] as const;
+
+/**
+ * `fields` without the keys the binding owns, or `fields` itself when it has none of them. Other
+ * fields are copied as descriptors, so a getter is read (or fails) in the logger as before.
+ */
+function withoutBoundKeys(fields: LogFields | undefined): LogFields | undefined {
+  return without(fields, BOUND_KEYS);
+}
+
+/** `fields` without `keys` (see `withoutBoundKeys`), or `fields` itself when it has none of them. */
+function without<F extends LogFields | undefined>(fields: F, keys: readonly string[]): F {
+  if (fields === null || typeof fields !== 'object') return fields;
+  try {
+    if (!keys.some((key) => Object.hasOwn(fields, key))) return fields;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(fields))
+      if (!keys.includes(key))
+        Object.defineProperty(out, key, {
+          ...Object.getOwnPropertyDescriptor(fields, key),
+          enumerable: true,
+          configurable: true,
+        });
+    return out as F;
+  } catch {
+    // Keys that cannot be listed (a Proxy): the logger marks such fields unreadable itself.
+    return fields;
+  }
+}
+
 /** A logger bound to a span: `child(traceFields(span))` of the unbound logger, made on first use. */
 class SpanBoundLogger implements Logger {
   readonly root: Logger;
   readonly span: Span;
   private bound: Logger | undefined;
+  /** Whether `bound` carries the span's fields (false: the span has no valid trace context). */
+  private carries = false;
 
   constructor(root: Logger, span: Span) {
     this.root = root;
@@ -49,32 +89,58 @@ class SpanBoundLogger implements Logger {
   private get target(): Logger {
     if (this.bound === undefined) {
       const fields = traceFields(this.span);
+      this.carries = fields !== undefined;
       this.bound = fields ? this.root.child(fields) : this.root;
     }
     return this.bound;
+  }
+
+  /**
+   * A record's fields minus `trace_id` / `span_id` / `trace_flags` when the span has them: like
+   * `time`, `level` and `msg`, they are the logger's, not the record's. A field of that name used
+   * to replace the span's id (console logger) or follow it as a second key that JSON readers take
+   * instead (pino), so the line led to another trace or none.
+   */
+  private own(fields: LogFields | undefined): LogFields | undefined {
+    return this.carries ? withoutBoundKeys(fields) : fields;
   }
 
   // A level the logger does not write is dropped before binding: binding converts the span
   // context and makes a child logger, ~10 µs per request in the demo's profile for an `info`
   // line that its `error`-level logger then dropped.
   debug(message: string, fields?: LogFields): void {
-    if (this.root.enabled?.('debug') !== false) this.target.debug(message, fields);
+    if (this.root.enabled?.('debug') !== false) {
+      const target = this.target;
+      target.debug(message, this.own(fields));
+    }
   }
   info(message: string, fields?: LogFields): void {
-    if (this.root.enabled?.('info') !== false) this.target.info(message, fields);
+    if (this.root.enabled?.('info') !== false) {
+      const target = this.target;
+      target.info(message, this.own(fields));
+    }
   }
   warn(message: string, fields?: LogFields): void {
-    if (this.root.enabled?.('warn') !== false) this.target.warn(message, fields);
+    if (this.root.enabled?.('warn') !== false) {
+      const target = this.target;
+      target.warn(message, this.own(fields));
+    }
   }
   error(message: string, fields?: LogFields): void {
-    if (this.root.enabled?.('error') !== false) this.target.error(message, fields);
+    if (this.root.enabled?.('error') !== false) {
+      const target = this.target;
+      target.error(message, this.own(fields));
+    }
   }
   enabled(level: LogLevel): boolean {
     return this.root.enabled?.(level) !== false;
   }
   /** A child of the unbound logger, bound to the same span (fields are never bound twice). */
   child(fields: LogFields): Logger {
-    return new SpanBoundLogger(this.root.child(fields), this.span);
+    // Its fields lose the bound keys too when the span has them (a child's trace_id replaced the
+    // span's in pino's output as a record's did).
+    const own = traceFields(this.span) ? withoutBoundKeys(fields) : fields;
+    return new SpanBoundLogger(this.root.child(own as LogFields), this.span);
   }
 }
 
@@ -122,12 +188,19 @@ function withErrorsReadable(fields: LogFields): LogFields {
   return out ?? fields;
 }
 
+/**
+ * pino's own keys (its defaults): a record's field of that name followed pino's in the line, and
+ * JSON readers take the last — an `info` record with a `level: 'fatal'` field read as fatal, one
+ * with `time: 0` as written in 1970. Left out, as the console logger leaves them out.
+ */
+const PINO_OWN = ['level', 'time', 'msg'] as const;
+
 function fromPino(p: ObjectFirstLogger): Logger {
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
       if (fields === undefined) p[level]({}, message);
-      else p[level](withErrorsReadable(fields), message);
+      else p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
     };
   return {
     debug: at('debug'),

@@ -37,6 +37,7 @@ import {
   INVALID_SPAN_CONTEXT,
   isValidSpanContext,
   parseTraceparent,
+  readSpanContext,
 } from './w3c.js';
 
 class NoopSpan implements Span {
@@ -75,13 +76,14 @@ export const noopTracer: Tracer = {
     const parent = options?.parent;
     if (parent === undefined || parent === noopSpan) return noopSpan;
     // Keep the parent's identity so that injection downstream continues the caller's trace.
-    const sc = parent.spanContext();
-    return isValidSpanContext(sc) ? new NoopSpan(sc) : noopSpan;
+    // A parent whose spanContext() throws is no parent (it threw into the caller's request).
+    const sc = readSpanContext(parent);
+    return sc && isValidSpanContext(sc) ? new NoopSpan(sc) : noopSpan;
   },
   inject(carrier, { span }) {
     if (!span) return;
-    const sc = span.spanContext();
-    if (!isValidSpanContext(sc)) return;
+    const sc = readSpanContext(span);
+    if (!sc || !isValidSpanContext(sc)) return;
     // Checked as a receiver checks them: a Span of the user's own with ids that are not hex went
     // out as a traceparent every receiver drops, and a tracestate it carried went out as it was
     // (one with a line break made the outgoing request throw "Invalid character in header").

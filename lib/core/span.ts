@@ -3,6 +3,7 @@
 import { type AppContext, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, Span, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
+import { readSpanContext } from './w3c.js';
 
 /**
  * Starts a child span of `ctx.span` carrying `ctx.attributes`; returns it with the child context,
@@ -22,14 +23,37 @@ export function startSpan(
   const attributes = own ? (hasKeys(inherited) ? merge(inherited, own) : own) : inherited;
   // The fields of SpanOptions named one by one: a spread of `options` plus two overrides took
   // ~40 % of this function's time in a CPU profile (V8 cloned, then rewrote, the object).
-  const span = ctx.tracer.startSpan(name, {
+  const spanOptions: SpanOptions = {
     kind: o.kind,
     attributes,
     parent: ctx.span,
     startTime: o.startTime,
     root: o.root,
-  });
+  };
+  let span: Span;
+  try {
+    span = ctx.tracer.startSpan(name, spanOptions);
+  } catch (err) {
+    // A tracer of another make that throws on a broken parent (one whose spanContext() throws):
+    // the span starts without it, as our tracers do, instead of failing the request.
+    if (ctx.span === undefined || readSpanContext(ctx.span) !== undefined) throw err;
+    warnBrokenParent(ctx);
+    span = ctx.tracer.startSpan(name, { ...spanOptions, parent: undefined });
+  }
   return { ctx: childContext(ctx, span, bindLogger(ctx.logger, span)), span };
+}
+
+/** Tracers already warned about a broken parent (one warning each). */
+const warnedTracers = new WeakSet<object>();
+
+function warnBrokenParent(ctx: AppContext): void {
+  if (warnedTracers.has(ctx.tracer)) return;
+  warnedTracers.add(ctx.tracer);
+  try {
+    ctx.logger.warn("tracing: the parent span's spanContext() throws; the span starts without a parent");
+  } catch {
+    // the span still starts
+  }
 }
 
 const NO_OPTIONS: Omit<SpanOptions, 'parent'> = Object.freeze({});

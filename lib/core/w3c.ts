@@ -11,6 +11,19 @@ export const INVALID_SPAN_CONTEXT: SpanContext = Object.freeze({
   traceFlags: 0,
 });
 
+/**
+ * `span.spanContext()`, or `undefined` when it throws or gives no object: a span object of the
+ * user's own that fails this way counts as no span (it threw into the caller's request).
+ */
+export function readSpanContext(span: { spanContext(): SpanContext }): SpanContext | undefined {
+  try {
+    const sc = span.spanContext();
+    return sc !== null && typeof sc === 'object' ? sc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function isValidSpanContext(sc: SpanContext): boolean {
   return (
     sc.traceId.length === 32 &&
@@ -77,7 +90,14 @@ export function headerValue(
   carrier: Readonly<Record<string, string | string[] | undefined>>,
   name: string,
 ): string | undefined {
-  const v: unknown = carrier[name];
+  let v: unknown;
+  try {
+    v = carrier[name];
+  } catch {
+    // A header object of the user's own whose getter throws (a Proxy): no such header, as the
+    // OpenTelemetry tracer takes it; the no-op and propagate-only tracers threw into the request.
+    return undefined;
+  }
   if (typeof v === 'string') return v;
   if (!Array.isArray(v)) return undefined;
   for (const x of v) if (typeof x !== 'string') return undefined;

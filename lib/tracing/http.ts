@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
+import { ConfigError, typeName } from '../core/errors.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
 import { noteResponseError } from '../core/response-error.js';
@@ -47,6 +48,14 @@ export function traceHandler(
   handler: HttpHandler,
   options: TraceHandlerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  // A handler that is not a function (a route-table lookup that missed) was accepted, and every
+  // request then failed with a 500 "handler is not a function": refused here, at startup.
+  if (typeof handler !== 'function')
+    throw new ConfigError('traceHandler: handler must be a function', [
+      { path: 'handler', expected: 'a function', received: typeName(handler), message: 'is not a function' },
+    ]);
+  // `null` options (JavaScript callers) are no options, as for startSpan: they threw a TypeError.
+  options ??= {};
   const route = options.route;
   // Read once for the handler's life (semconv.ts `currentOptIn`: it was a `process.env` read per span).
   const optIn = currentOptIn();
@@ -169,6 +178,10 @@ export async function tracedFetch(
   init: RequestInit = {},
   options: TracedFetchOptions = {},
 ): Promise<Response> {
+  // `null` from JavaScript is no init (as `fetch(url, null)` takes it) and no options: both threw
+  // a TypeError before anything was sent.
+  init ??= {};
+  options ??= {};
   // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
   // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
   const request = url instanceof Request ? url : undefined;

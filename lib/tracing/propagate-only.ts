@@ -24,6 +24,7 @@ import {
   headerValue,
   isValidSpanContext,
   parseTraceparent,
+  readSpanContext,
   setBaggageEntry,
 } from '../core/w3c.js';
 
@@ -120,7 +121,8 @@ function formatBaggage(baggage: Baggage): string {
   for (const k in baggage) {
     if (count >= BAGGAGE_MAX_MEMBERS) break;
     const v = baggage[k];
-    if (typeof v !== 'string') continue;
+    // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
+    if (typeof v !== 'string' || k === '') continue;
     const member = `${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
     if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
     count++;
@@ -249,7 +251,9 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
   const withBaggage = formats.includes('baggage');
   return {
     startSpan(_name, spanOptions) {
-      const psc = spanOptions?.parent?.spanContext();
+      // A parent whose spanContext() throws is no parent: a new trace starts.
+      const parent = spanOptions?.parent;
+      const psc = parent ? readSpanContext(parent) : undefined;
       if (psc && isValidSpanContext(psc)) {
         const sc: SpanContext = {
           traceId: psc.traceId,
@@ -264,7 +268,7 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
       return new PropagatingSpan({ traceId, spanId: ids.spanId(), traceFlags: decide(traceId) });
     },
     inject(carrier, { span, baggage }) {
-      const sc = traceContext ? span?.spanContext() : undefined;
+      const sc = traceContext && span ? readSpanContext(span) : undefined;
       if (sc && isValidSpanContext(sc)) {
         // Checked as a receiver checks them (as the no-op tracer does): a parent Span of the
         // user's own with ids that are not hex went out as a traceparent every receiver drops, and

@@ -17,7 +17,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
-import { drainServer } from '../../lib/core/drain.js';
+import { drainServer, REFUSED_BODY_MAX_MS } from '../../lib/core/drain.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
 import { withTimeout } from '../../lib/core/timeout.js';
@@ -630,5 +630,91 @@ describe('drainServer options', () => {
     assert.deepEqual(uncaught, []);
     const warned = records.filter((r) => r.level === 'warn' && r.message.includes('admit threw'));
     assert.equal(warned.length, 1, JSON.stringify(records));
+  });
+});
+
+describe('drainServer: a request still sending its body when it is refused', () => {
+  /** A server with drainServer, a connection opened before the drain, and the drain begun. */
+  async function drainingWithConnection(t: { after(fn: () => void): void }) {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    const drain = drainServer(server, { graceMs: 8000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const drained = drain({ timeoutMs: 10_000 });
+    return { socket, drained };
+  }
+
+  it('a client that reads only after sending its whole body (1 MiB) gets the 503, not a reset', async (t) => {
+    // The 503 went out and the connection closed with body bytes unread: the kernel reset it,
+    // and a client writing its body first (Python http.client, many SDKs) got EPIPE/ECONNRESET.
+    const { socket, drained } = await drainingWithConnection(t);
+    const size = 1024 * 1024;
+    let error: unknown;
+    socket.on('error', (e) => {
+      error = e;
+    });
+    socket.pause(); // reads nothing until the body is out, like such a client
+    const closed = new Promise((r) => socket.once('close', r));
+    const write = (data: string | Buffer) =>
+      new Promise<void>((resolve) => {
+        if (socket.write(data)) resolve();
+        else {
+          socket.once('drain', resolve);
+          socket.once('close', resolve);
+        }
+      });
+    await write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`);
+    // At a client's pace (16 KiB every 5 ms, ~0.3 s in all): sent at once, the whole body fit in
+    // the loopback socket buffers before the server closed, and the reset came too late to show.
+    const chunk = Buffer.alloc(16 * 1024, 97);
+    for (let sent = 0; sent < size && !socket.destroyed; sent += chunk.length) {
+      await write(chunk);
+      await sleep(5);
+    }
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.resume();
+    await withTimeout(closed, 10_000, () => new Error(`not closed; got ${got}`));
+    assert.equal(error, undefined, `no reset: ${String(error)}`);
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    assert.match(got, /service is shutting down/);
+    await drained;
+  });
+
+  it('a body that keeps coming is read for REFUSED_BODY_MAX_MS at most: then the 503, and the connection closes', async (t) => {
+    const { socket, drained } = await drainingWithConnection(t);
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n');
+    const started = performance.now();
+    // A slow upload that would take hours: 16 KiB every 20 ms.
+    const pump = setInterval(() => {
+      if (!socket.destroyed) socket.write(Buffer.alloc(16 * 1024, 97));
+    }, 20);
+    t.after(() => clearInterval(pump));
+    await withTimeout(closed, 6000, () => new Error(`the connection was not closed; got ${got}`));
+    clearInterval(pump);
+    const took = performance.now() - started;
+    assert.ok(took >= REFUSED_BODY_MAX_MS - 100, `the body was read for a while first (${took} ms)`);
+    assert.ok(took < REFUSED_BODY_MAX_MS + 2500, `then the connection closed (${took} ms)`);
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    await withTimeout(drained, 5000, () => new Error('the drain did not finish'));
   });
 });

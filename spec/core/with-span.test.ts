@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
+import type { Span, Tracer } from '../../lib/core/contracts.js';
+import { createConsoleLogger } from '../../lib/core/logger.js';
+import { noopSpan, noopTracer } from '../../lib/core/noop.js';
 import { startSpan, withSpan } from '../../lib/core/span.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
@@ -80,5 +83,60 @@ describe('null from JavaScript callers', () => {
     assert.equal(same.span, span);
     assert.equal(same.logger, ctx.logger);
     await app.close();
+  });
+});
+
+describe('a parent span whose spanContext() throws', () => {
+  const broken = Object.assign(Object.create(noopSpan) as Span, {
+    spanContext(): never {
+      throw new Error('broken parent');
+    },
+  });
+
+  it('no-op tracer: startSpan, withSpan and injectHeaders go on without a parent', () => {
+    const app = createApp({});
+    const ctx = app.ctx.with({ span: broken });
+    const { span } = startSpan(ctx, 'child');
+    assert.equal(span, noopSpan);
+    assert.equal(
+      withSpan(ctx, 'child', () => 42),
+      42,
+    );
+    assert.equal(noopTracer.startSpan('x', { parent: broken }), noopSpan);
+    const headers: Record<string, string> = {};
+    noopTracer.inject(headers, { span: broken });
+    assert.deepEqual(headers, {});
+  });
+
+  it('a tracer of another make that throws on it: startSpan retries without the parent, one warning on ctx.logger', () => {
+    const lines: string[] = [];
+    const calls: (Span | undefined)[] = [];
+    const strict: Tracer = {
+      startSpan(_name, options) {
+        calls.push(options?.parent);
+        options?.parent?.spanContext();
+        return noopSpan;
+      },
+      inject() {},
+      extract: () => ({ baggage: {} }),
+    };
+    const app = createApp({ tracer: strict, logger: createConsoleLogger({ write: (l) => lines.push(l) }) });
+    const ctx = app.ctx.with({ span: broken });
+    assert.equal(startSpan(ctx, 'a').span, noopSpan);
+    assert.equal(
+      withSpan(ctx, 'b', () => 'ok'),
+      'ok',
+    );
+    assert.deepEqual(calls, [broken, undefined, broken, undefined]);
+    assert.equal(lines.length, 1, lines.join(''));
+    assert.match(lines[0]!, /spanContext\(\) throws/);
+    // A tracer that throws for another reason still throws.
+    const failing: Tracer = {
+      ...strict,
+      startSpan() {
+        throw new Error('tracer bug');
+      },
+    };
+    assert.throws(() => startSpan(createApp({ tracer: failing }).ctx, 'x'), /tracer bug/);
   });
 });

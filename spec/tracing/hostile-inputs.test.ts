@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
+import { noopTracer } from '../../lib/core/noop.js';
 import { withSpan } from '../../lib/core/span.js';
 import { trimOws } from '../../lib/core/tracestate.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
@@ -481,4 +482,115 @@ describe('propagation round trip over arbitrary headers (fast-check)', () => {
         { numRuns: 300 },
       );
     });
+});
+
+describe('a parent span whose spanContext() throws', () => {
+  /** A span object of the user's own, broken: every call of spanContext() throws. */
+  const broken = () =>
+    ({
+      setAttributes() {
+        return this;
+      },
+      addEvent() {
+        return this;
+      },
+      recordError() {
+        return this;
+      },
+      setStatus() {
+        return this;
+      },
+      updateName() {
+        return this;
+      },
+      end() {},
+      isRecording: () => true,
+      spanContext(): never {
+        throw new Error('broken parent');
+      },
+    }) as unknown as import('../../lib/core/contracts.js').Span;
+
+  for (const [name, options] of [
+    ['memory', { exporter: 'memory' }],
+    ['memory, sample_rate 0', { exporter: 'memory', sampleRate: 0 }],
+    ['none (propagate-only)', { exporter: 'none' }],
+  ] as const) {
+    it(`otel (${name}): startSpan, withSpan and inject take it as no parent, with one warning`, async () => {
+      const warnings: string[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        warn: (m: string) => warnings.push(m),
+        error() {},
+        child() {
+          return logger;
+        },
+      };
+      const tracer = createOtelTracer({ ...options, logger });
+      const app = createApp({ tracer });
+      const ctx = app.ctx.with({ span: broken() });
+      for (let i = 0; i < 3; i++) {
+        const direct = tracer.startSpan('direct', { parent: broken() });
+        assert.match(direct.spanContext().traceId, /^[0-9a-f]{32}$/);
+        assert.notEqual(direct.spanContext().traceId, '0'.repeat(32), 'a new trace starts');
+        direct.end();
+        const r = await withSpan(ctx, 'handler', async (c) => {
+          const headers: Record<string, string> = {};
+          tracer.inject(headers, { span: broken() });
+          assert.deepEqual(headers, {}, 'nothing injected for the broken span');
+          return c.span!.spanContext().traceId;
+        });
+        assert.match(r, /^[0-9a-f]{32}$/);
+      }
+      if (options.exporter === 'memory' && !('sampleRate' in options)) {
+        const spans = tracer.finishedSpans();
+        assert.equal(spans.length, 6);
+        for (const s of spans)
+          assert.equal(
+            (s as { parentSpanContext?: unknown; parentSpanId?: unknown }).parentSpanContext ??
+              (s as { parentSpanId?: unknown }).parentSpanId,
+            undefined,
+            'root spans',
+          );
+      }
+      assert.equal(warnings.length, 1, `one warning: ${JSON.stringify(warnings)}`);
+      assert.match(warnings[0]!, /spanContext\(\) throws/);
+      await app.close();
+    });
+  }
+
+  it('propagate-only tracer (hyperion/tracing): no parent, nothing injected, never thrown', () => {
+    const tracer = createPropagateOnlyTracer();
+    const span = tracer.startSpan('x', { parent: broken() });
+    assert.match(span.spanContext().traceId, /^[0-9a-f]{32}$/);
+    const headers: Record<string, string> = {};
+    tracer.inject(headers, { span: broken() });
+    assert.deepEqual(headers, {});
+  });
+});
+
+describe('a header carrier whose getters throw (a Proxy of the user own)', () => {
+  it('extract ignores such a header on every tracer, never throws; other headers are still read', () => {
+    const TP = `00-${TID}-${PID}-01`;
+    const carrier = (throwing: string) =>
+      new Proxy({ traceparent: TP, baggage: 'k=v' } as Record<string, string>, {
+        get(target, key) {
+          if (key === throwing) throw new Error(`getter ${String(key)}`);
+          return target[key as string];
+        },
+      });
+    const tracers: [string, Tracer][] = [
+      ['no-op', noopTracer],
+      ['propagate-only', createPropagateOnlyTracer()],
+      ['otel (none)', createOtelTracer({ exporter: 'none' })],
+      ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ];
+    for (const [name, tracer] of tracers) {
+      assert.doesNotThrow(() => tracer.extract(carrier('traceparent')), name);
+      assert.doesNotThrow(() => tracer.extract(carrier('tracestate')), name);
+      assert.doesNotThrow(() => tracer.extract(carrier('baggage')), name);
+      if (name === 'no-op' || name === 'propagate-only')
+        assert.equal(tracer.extract(carrier('tracestate')).parent?.spanContext().traceId, TID, name);
+    }
+  });
 });

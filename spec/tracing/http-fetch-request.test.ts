@@ -90,3 +90,23 @@ describe('tracedFetch with a Request', () => {
     assert.equal(span?.attributes['error.type'], 'TimeoutError');
   });
 });
+
+describe('tracedFetch from JavaScript: null init and options', () => {
+  it('tracedFetch(ctx, url, null) sends as fetch(url, null) does, with its client span; null options are none', async () => {
+    // fetch takes `null` as no init; tracedFetch threw a TypeError (reading 'method' of null)
+    // before anything was sent, and `null` options threw reading 'name'.
+    const plain = await fetch(`${base}/null-init`, null as unknown as RequestInit);
+    assert.equal(plain.status, 200);
+    const res = await tracedFetch(app.ctx, `${base}/null-init`, null as unknown as RequestInit);
+    const seen = (await res.json()) as Record<string, string | undefined>;
+    assert.equal(seen.method, 'GET');
+    const span = tracer
+      .finishedSpans()
+      .find((s) => s.kind === 2 && String(s.attributes['url.full']).endsWith('/null-init'));
+    assert.ok(span, 'a client span');
+    assert.equal(seen.traceparent?.split('-')[2], span.spanContext().spanId);
+    const again = await tracedFetch(app.ctx, `${base}/null-options`, {}, null as never);
+    assert.equal(again.status, 200);
+    await again.text();
+  });
+});

@@ -271,8 +271,9 @@ describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
 
       // `startTime: Date.parse(bad)` is NaN: the SDK made it a span starting in 1970 that lasted
       // until now (OTLP), stretching the trace's timeline over 56 years. A start in nanoseconds
-      // (a unit mix-up) failed the whole request over Zipkin (400) and Jaeger thrift (Int64 range).
-      it('a span whose startTime is no time a Date can hold starts now, and costs no other span', async () => {
+      // (a unit mix-up) failed the whole request over Zipkin (400) and Jaeger thrift (Int64 range),
+      // as did a negative one over Zipkin.
+      it('a span whose startTime is no time a Date can hold, or before the epoch, starts now, and costs no other span', async () => {
         const tracer = tracerFor(`start-${run}`);
         const app = createApp({ tracer });
         const before = Date.now();
@@ -280,10 +281,13 @@ describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
         startSpan(ctx, 'nan-start', { startTime: Number.NaN }).span.end();
         startSpan(ctx, 'inf-start', { startTime: Number.POSITIVE_INFINITY }).span.end();
         startSpan(ctx, 'ns-start', { startTime: Date.now() * 1e6 }).span.end();
+        // Before the epoch: Zipkin refused the whole request (400), every span of it lost.
+        startSpan(ctx, 'negative-start', { startTime: -1 }).span.end();
+        startSpan(ctx, 'pre-epoch-start', { startTime: -1e12 }).span.end();
         root.end();
         await app.close();
         assert.equal(tracer.exportStats().lostSpans, 0, JSON.stringify(tracer.exportStats()));
-        const trace = await traceWithSpans(jaeger, root.spanContext().traceId, 4);
+        const trace = await traceWithSpans(jaeger, root.spanContext().traceId, 6);
         for (const s of trace.spans) {
           // Jaeger's times are µs since the epoch.
           assert.ok(s.startTime >= (before - 1000) * 1000, `${s.operationName} starts ${s.startTime}`);

@@ -123,6 +123,79 @@ for (const [name, make] of [
       assert.equal((line.error as { message: string }).message, '[unreadable]');
     });
 
+    it("a record's own trace_id / span_id / trace_flags fields never replace the span's (records and child loggers)", async () => {
+      const { logger, lines, ...rest } = make();
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      const app = createApp({ tracer, logger });
+      let ids = { traceId: '', spanId: '' };
+      await withSpan(app.ctx, 'op', (ctx, span) => {
+        ids = span.spanContext();
+        ctx.logger.info('forged', {
+          trace_id: 'f'.repeat(32),
+          span_id: 'e'.repeat(16),
+          trace_flags: '00',
+          kept: 1,
+        });
+        ctx.logger
+          .child({ trace_id: 'd'.repeat(32), request_id: 'r1' })
+          .warn('forged child', { span_id: 'x' });
+      });
+      await app.close();
+      for (const msg of ['forged', 'forged child']) {
+        const line = lines.find((l) => l.msg === msg || l.message === msg)!;
+        assert.equal(line.trace_id, ids.traceId, `${msg}: the span's trace id`);
+        assert.equal(line.span_id, ids.spanId, `${msg}: the span's span id`);
+        assert.equal(line.trace_flags, '01', `${msg}: the span's flags`);
+      }
+      assert.equal(
+        lines.find((l) => l.msg === 'forged' || l.message === 'forged')!.kept,
+        1,
+        'other fields kept',
+      );
+      assert.equal(
+        lines.find((l) => l.msg === 'forged child' || l.message === 'forged child')!.request_id,
+        'r1',
+      );
+      if ('raw' in rest)
+        for (const raw of (rest as { raw: string[] }).raw)
+          assert.equal(raw.split('"trace_id"').length, 2, `trace_id written once: ${raw}`);
+      // Outside a span the fields are the caller's own, as before.
+      app.ctx.logger.info('outside', { trace_id: 'mine' });
+      assert.equal(lines.at(-1)!.trace_id, 'mine');
+    });
+
+    it("a record's fields named level, time or msg never replace the logger's own", () => {
+      const { logger, lines, ...rest } = make();
+      const app = createApp({ logger });
+      const before = Date.now();
+      app.ctx.logger.info('real message', { level: 'fatal', time: 0, msg: 'fake', kept: 1 });
+      const line = lines.at(-1)!;
+      // pino writes levels as numbers (info = 30) and time as ms; the JSON logger as names and ISO.
+      assert.ok(line.level === 'info' || line.level === 30, `level ${String(line.level)}`);
+      const time = typeof line.time === 'number' ? line.time : Date.parse(String(line.time));
+      assert.ok(time >= before - 1000, `time ${String(line.time)}`);
+      assert.equal(line.msg, 'real message');
+      assert.equal(line.kept, 1);
+      if ('raw' in rest) {
+        const raw = (rest as { raw: string[] }).raw.at(-1)!;
+        assert.equal(raw.split('"level"').length, 2, `level written once: ${raw}`);
+      }
+    });
+
+    it('a ctx whose span has a spanContext() that throws logs without trace fields, never throws', () => {
+      const { logger, lines } = make();
+      const app = createApp({ logger });
+      const broken = Object.assign(Object.create(noopSpan) as typeof noopSpan, {
+        spanContext(): never {
+          throw new Error('broken span');
+        },
+      });
+      assert.doesNotThrow(() => app.ctx.with({ span: broken }).logger.info('still logged', { a: 1 }));
+      const line = lines.at(-1)!;
+      assert.equal(line.a, 1);
+      assert.equal(line.trace_id, undefined);
+    });
+
     it("a traceHandler request logs with the server span ids, continuing the caller's trace", async () => {
       const { logger, lines } = make();
       const tracer = createOtelTracer({ exporter: 'memory' });

@@ -6,9 +6,12 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
+import { createApp } from '../../lib/core/app.js';
 import { ConfigError } from '../../lib/core/errors.js';
+import { traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { resolveOptions } from '../../lib/tracing/otel/options.js';
+import { waitFor } from '../harness/process.js';
 
 const throwsNaming = (fn: () => unknown, path: string, secret?: string) =>
   assert.throws(fn, (err: unknown) => {
@@ -122,5 +125,33 @@ describe('tracer close() budget', () => {
     await tracer.close({ timeoutMs: 5000 });
     assert.equal(tracer.exportStats().exportedSpans, 10);
     assert.equal(received, 1);
+  });
+});
+
+describe('traceHandler and createOtelTracer arguments of the wrong type', () => {
+  it('traceHandler with a handler that is not a function is a ConfigError at startup, not a 500 per request', () => {
+    const app = createApp({ tracer: createOtelTracer({ exporter: 'memory' }) });
+    const routes: Record<string, unknown> = {};
+    for (const handler of [routes['/missing'], null, 'handler', {}])
+      throwsNaming(() => traceHandler(app.ctx, handler as never), 'handler');
+  });
+
+  it('traceHandler with null options (JavaScript) serves as with none', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const server = createServer(
+      traceHandler(app.ctx, (_ctx, _req, res) => void res.end('ok'), null as never),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+    assert.equal(await res.text(), 'ok');
+    await waitFor(() => tracer.finishedSpans().length > 0, { timeoutMs: 5000 });
+    assert.equal(tracer.finishedSpans()[0]?.name, 'GET');
+    server.close();
+    await app.close();
+  });
+
+  it('createOtelTracer(null) is a ConfigError, as other factories give, not a TypeError', () => {
+    for (const options of [null, 'otlp', []]) throwsNaming(() => createOtelTracer(options as never), '');
   });
 });

@@ -13,7 +13,7 @@ import type { HeaderCarrier, Tracer } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { noopTracer } from '../../lib/core/noop.js';
 import { contextFromHeaders } from '../../lib/core/span.js';
-import { traceHandler } from '../../lib/tracing/http.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
 import { createOtelTracer, type OtelTracer, type PropagatorName } from '../../lib/tracing/otel/index.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
@@ -284,6 +284,57 @@ describe('span limit variables (OTEL_*_LIMIT): the same limits on both OpenTelem
     assert.equal(Object.keys(both.attributes).length, 4);
   });
 
+  it(`line ${sdk.line}: OTEL_ATTRIBUTE_COUNT_LIMIT also limits event and link attributes (the specific variables win)`, () => {
+    /** Attribute counts kept on the span, on its events and on the links of a span of the same provider. */
+    const counts = (env: Record<string, string>) => {
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, env);
+      try {
+        const tracer = createOtelTracer({ exporter: 'memory' });
+        const five = { k1: 1, k2: 2, k3: 3, k4: 4, k5: 5 };
+        const span = tracer.startSpan('x', { attributes: five });
+        span.addEvent('ev', five);
+        // Links: through the raw OpenTelemetry tracer on the same provider (the core contract has none).
+        const linked = tracer.otelTracer!.startSpan('linked', {
+          links: [
+            {
+              context: {
+                traceId: span.spanContext().traceId,
+                spanId: span.spanContext().spanId,
+                traceFlags: span.spanContext().traceFlags,
+              },
+              attributes: five,
+            },
+          ],
+        });
+        linked.end();
+        span.end();
+        const [l, x] = [tracer.finishedSpans()[0]!, tracer.finishedSpans()[1]!];
+        return {
+          span: Object.keys(x.attributes).length,
+          event: Object.keys(x.events[0]!.attributes ?? {}).length,
+          link: Object.keys(l.links[0]!.attributes ?? {}).length,
+        };
+      } finally {
+        for (const [k, v] of Object.entries(saved))
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+      }
+    };
+    assert.deepEqual(counts({ OTEL_ATTRIBUTE_COUNT_LIMIT: '2' }), { span: 2, event: 2, link: 2 });
+    assert.deepEqual(
+      counts({
+        OTEL_ATTRIBUTE_COUNT_LIMIT: '2',
+        OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '1',
+        OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '3',
+      }),
+      { span: 2, event: 1, link: 3 },
+    );
+    // The span's own limit is for the span's attributes only.
+    assert.deepEqual(counts({ OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '2' }), { span: 2, event: 5, link: 5 });
+    assert.deepEqual(counts({}), { span: 5, event: 5, link: 5 });
+  });
+
   it('without them: the SDK defaults (128 attributes, no length limit)', () => {
     const span = limited({});
     assert.equal(span.attributes.a, 'abcdefgh');
@@ -350,4 +401,32 @@ describe('reserved trace-flags bits are never sent (W3C: vendors MUST set them t
       await app.close();
     }
   });
+});
+
+describe('baggage entries with an empty key are not sent (W3C baggage: a key is a token, 1+ characters)', () => {
+  // `=value` is a malformed list member: strict receivers (OpenTelemetry Go's baggage.Parse) then
+  // drop the whole header, so one such entry lost every other baggage entry downstream.
+  for (const [name, tracer] of [
+    ['otel (memory)', createOtelTracer({ exporter: 'memory' })],
+    ['otel (none)', createOtelTracer({ exporter: 'none' })],
+    ['propagate-only', createPropagateOnlyTracer()],
+  ] as const)
+    it(`${name}: the header a real server receives has only valid members, the others kept`, async () => {
+      const seen: (string | undefined)[] = [];
+      const server = createServer((req, res) => {
+        seen.push(String(req.headers.baggage ?? ''));
+        res.end();
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const app = createApp({ tracer });
+      const ctx = app.ctx.with({ baggage: { '': 'lost', tenant: 'acme', region: 'eu' } });
+      const res = await tracedFetch(ctx, `http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+      await res.text();
+      server.close();
+      await app.close();
+      const header = seen[0] ?? '';
+      for (const member of header.split(','))
+        assert.match(member.trim(), /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+=/, `a token key in ${header}`);
+      assert.deepEqual(header.split(',').sort(), ['region=eu', 'tenant=acme']);
+    });
 });

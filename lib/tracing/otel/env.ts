@@ -39,9 +39,13 @@ export interface SpanLimitFields {
 
 /**
  * Span limit variables, each field with the variables read for it, first set one wins: the
- * specification's names, then the general attribute limits, then OpenTelemetry JS 2.x's own
- * names for the per-event / per-link counts. The 2.x SDK reads most of them itself; the 3.x one
+ * specification's names, then OpenTelemetry JS 2.x's own names for the per-event / per-link
+ * counts, then the general attribute limits. The 2.x SDK reads most of them itself; the 3.x one
  * reads none (its provider takes `spanLimits` only), so the same service lost its limits there.
+ * The general `OTEL_ATTRIBUTE_COUNT_LIMIT` is the fallback of every attribute collection without
+ * a limit of its own (specification, common attribute limits): event and link attributes too —
+ * neither SDK line applied it there, so events and links kept 128 attributes whatever it said.
+ * `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` is the span's own and stays there.
  */
 const SPAN_LIMITS: ReadonlyArray<readonly [keyof SpanLimitFields, readonly string[]]> = [
   ['attributeCountLimit', ['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT']],
@@ -53,11 +57,19 @@ const SPAN_LIMITS: ReadonlyArray<readonly [keyof SpanLimitFields, readonly strin
   ['linkCountLimit', ['OTEL_SPAN_LINK_COUNT_LIMIT']],
   [
     'attributePerEventCountLimit',
-    ['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT'],
+    [
+      'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
+      'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
+      'OTEL_ATTRIBUTE_COUNT_LIMIT',
+    ],
   ],
   [
     'attributePerLinkCountLimit',
-    ['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT'],
+    [
+      'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
+      'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
+      'OTEL_ATTRIBUTE_COUNT_LIMIT',
+    ],
   ],
 ];
 
@@ -171,7 +183,8 @@ export const OTEL_ENV_VARS: readonly string[] = [
   'OTEL_TRACES_SAMPLER_ARG',
   'OTEL_PROPAGATORS',
   ...BSP.map(([name]) => name),
-  ...SPAN_LIMITS.flatMap(([, names]) => names),
+  // Each once: the general attribute count limit is read for three fields.
+  ...new Set(SPAN_LIMITS.flatMap(([, names]) => names)),
 ];
 
 /** `k=v,k2=v2` with percent-encoded keys and values (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS). */

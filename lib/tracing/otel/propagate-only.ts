@@ -30,6 +30,8 @@ export function createPropagateOnly(options: {
   activeContext: boolean;
   filter: AttributeFilter;
   random?: () => number;
+  /** Told what a parent's `spanContext()` threw (the parent then counts as none). */
+  brokenParent?: (error: unknown) => void;
 }): (name: string, spanOptions?: SpanOptions) => Span {
   const ids = createIdSource();
   const random = options.random ?? Math.random;
@@ -43,7 +45,7 @@ export function createPropagateOnly(options: {
   return (_name, spanOptions) => {
     const parent = spanOptions?.parent;
     let psc: SpanContext | undefined;
-    if (parent) psc = toOtelSpan(parent)?.spanContext();
+    if (parent) psc = toOtelSpan(parent, options.brokenParent)?.spanContext();
     else if (activeContext && spanOptions?.root !== true) psc = trace.getSpanContext(contextApi.active());
     const traceId = psc && isSpanContextValid(psc) ? undefined : ids.traceId();
     const child =

@@ -295,7 +295,8 @@ export function withBaggage(ctx: Context, baggage: Baggage | undefined): Context
   let bag: ReturnType<typeof propagation.createBaggage> | undefined;
   for (const k in baggage) {
     const value = baggage[k];
-    if (typeof value !== 'string') continue;
+    // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
+    if (typeof value !== 'string' || k === '') continue;
     bag ??= propagation.createBaggage();
     bag = bag.setEntry(k, { value });
   }

@@ -45,12 +45,22 @@ export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {
   return out;
 }
 
-/** The OpenTelemetry span behind any core span: ours directly, a foreign one through its context. */
-export function toOtelSpan(span: Span): OtelSpan | undefined {
+/**
+ * The OpenTelemetry span behind any core span: ours directly, a foreign one through its context.
+ * A foreign span whose `spanContext()` throws (or gives no object) has none: `undefined`, and
+ * `broken` hears what it threw. It used to throw into the caller of `startSpan` / `inject`.
+ */
+export function toOtelSpan(span: Span, broken?: (error: unknown) => void): OtelSpan | undefined {
   if (span instanceof OtelSpanAdapter) return span.otel;
   if (span instanceof UnsampledSpan) return span.otelSpan();
-  const sc = span.spanContext();
-  if (!isValidSpanContext(sc)) return undefined;
+  let sc: SpanContext;
+  try {
+    sc = span.spanContext();
+  } catch (err) {
+    broken?.(err);
+    return undefined;
+  }
+  if (sc === null || typeof sc !== 'object' || !isValidSpanContext(sc)) return undefined;
   return trace.wrapSpanContext({
     traceId: sc.traceId,
     spanId: sc.spanId,
@@ -61,9 +71,9 @@ export function toOtelSpan(span: Span): OtelSpan | undefined {
 }
 
 /** An OpenTelemetry context whose active span is `span` (cached on our spans: children reuse it). */
-export function contextOf(span: Span): Context {
+export function contextOf(span: Span, broken?: (error: unknown) => void): Context {
   if (span instanceof OtelSpanAdapter || span instanceof UnsampledSpan) return span.context();
-  const otel = toOtelSpan(span);
+  const otel = toOtelSpan(span, broken);
   return otel ? trace.setSpan(ROOT_CONTEXT, otel) : ROOT_CONTEXT;
 }
 

@@ -115,13 +115,15 @@ const MAX_DATE_MS = 8.64e15;
 
 /**
  * `startTime` as given, except a number that is no time a `Date` can hold — not finite (`NaN`
- * from a failed `Date.parse`) or beyond ±8.64e15 ms (nanoseconds passed as milliseconds): then
- * the span starts now. The SDK turned `NaN` into a start in 1970 lasting 56 years (OTLP), which
- * stretched the whole trace in Jaeger, and a start in nanoseconds failed the whole export request
- * it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), losing that batch's other spans.
+ * from a failed `Date.parse`) or beyond 8.64e15 ms (nanoseconds passed as milliseconds) — or one
+ * before the epoch (negative): then the span starts now. The SDK turned `NaN` into a start in 1970
+ * lasting 56 years (OTLP), which stretched the whole trace in Jaeger, a start in nanoseconds failed
+ * the whole export request it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), and so did
+ * a negative one over Zipkin (400: `-1` or `Date.now() - wrongUnit`), losing that batch's other
+ * spans.
  */
 const startTimeOf = (t: number | undefined) =>
-  typeof t === 'number' && !(Math.abs(t) <= MAX_DATE_MS) ? undefined : t;
+  typeof t === 'number' && !(t >= 0 && t <= MAX_DATE_MS) ? undefined : t;
 
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
@@ -158,6 +160,12 @@ export function createOtelTracer(
 ): ProviderOtelTracer;
 export function createOtelTracer(options?: OtelTracerOptions): OtelTracer;
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | ProviderOtelTracer {
+  // Options that are not an object (`null` from JavaScript): a ConfigError, as the other factories
+  // give; it was a TypeError reading 'attributes' of null.
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createOtelTracer: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
   const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
@@ -172,6 +180,20 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   // that header the extracted context has none, and the lookup is skipped.
   const baggageOnlyByHeader = !o.propagators.includes('jaeger');
   const filter = new AttributeFilter(logger);
+  // A parent (or injected) span of the user's own whose spanContext() throws counts as no span,
+  // with one warning per tracer: it threw into the caller's request handler.
+  let warnedBrokenSpan = false;
+  const brokenSpan = (error: unknown) => {
+    if (warnedBrokenSpan) return;
+    warnedBrokenSpan = true;
+    try {
+      logger.warn('tracing: a span whose spanContext() throws was used as a parent; taken as no span', {
+        error,
+      });
+    } catch {
+      // a logger that throws must not bring the failure back
+    }
+  };
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
@@ -252,6 +274,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           parentBased: o.parentBased,
           activeContext: o.activeContext,
           filter,
+          brokenParent: brokenSpan,
         })
       : noopTracer.startSpan;
 
@@ -341,7 +364,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       };
       // A new trace in active-context mode keeps the rest of the active context (suppressed tracing).
       const ctx = parent
-        ? contextOf(parent)
+        ? contextOf(parent, brokenSpan)
         : (fixedRoot ?? (root ? trace.deleteSpan(contextApi.active()) : contextApi.active()));
       let span: ReturnType<typeof otel.startSpan>;
       try {
@@ -372,7 +395,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const baggage = source?.baggage;
       // Our spans cache their context: injecting for the same span twice allocates nothing.
       const ctx: Context =
-        span instanceof OtelSpanAdapter ? span.context() : span ? contextOf(span) : ROOT_CONTEXT;
+        span instanceof OtelSpanAdapter ? span.context() : span ? contextOf(span, brokenSpan) : ROOT_CONTEXT;
       // Span contexts never carry baggage: only the caller's makes the baggage propagator useful.
       const withBag = baggage ? withBaggage(ctx, baggage) : ctx;
       if (withBag === ROOT_CONTEXT) return;
@@ -443,7 +466,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
 
   if (o.activeContext && otel) {
     tracer.activate = <T>(span: Span, fn: () => T): T => {
-      const s = toOtelSpan(span);
+      const s = toOtelSpan(span, brokenSpan);
       return s ? contextApi.with(trace.setSpan(contextApi.active(), s), fn) : fn();
     };
   }
