@@ -79,6 +79,24 @@ function infoField(text: string, field: string): string | undefined {
  * the ACL refuses (or any other failure) reports nothing: the PING decides reachability.
  */
 async function outOfMemory(node: Redis, ms: number, lastOom?: number): Promise<string | undefined> {
+  const m = await memoryOf(node, ms);
+  if (!m) return undefined;
+  if (m.used > m.max) return m.full;
+  // Redis counts the incoming command in its check: a large value is refused while memory is still
+  // a little below the limit. So a refusal this cache met recently counts too.
+  return nearlyFull(m, lastOom);
+}
+
+interface Memory {
+  readonly used: number;
+  readonly max: number;
+  /** The report when `used > max`. */
+  readonly full: string;
+  readonly where: string;
+}
+
+/** A node's memory against a limit it cannot evict under; `undefined` when writes cannot fail for it. */
+async function memoryOf(node: Redis, ms: number): Promise<Memory | undefined> {
   let text: string;
   try {
     text = String(await withTimeout(node.info('memory'), ms, timedOut, { unref: true }));
@@ -91,12 +109,14 @@ async function outOfMemory(node: Redis, ms: number, lastOom?: number): Promise<s
   const policy = infoField(text, 'maxmemory_policy') ?? '';
   if (!(max > 0) || policy.startsWith('allkeys-')) return undefined;
   const where = `on ${nodeAddress(node)} (used_memory ${used}, maxmemory ${max}, maxmemory-policy ${policy})`;
-  if (used > max) return `out of memory ${where}: every write fails with oom (reads and deletes still work)`;
-  // Redis counts the incoming command in its check: a large value is refused while memory is still
-  // a little below the limit. So a refusal this cache met recently counts too.
+  const full = `out of memory ${where}: every write fails with oom (reads and deletes still work)`;
+  return { used, max, full, where };
+}
+
+function nearlyFull(m: Memory, lastOom: number | undefined): string | undefined {
   const ago = lastOom === undefined ? Number.POSITIVE_INFINITY : Date.now() - lastOom;
   if (ago <= OOM_RECENT_MS)
-    return `nearly out of memory ${where}: a write was refused with oom ${ago} ms ago (reads and deletes still work)`;
+    return `nearly out of memory ${m.where}: a write was refused with oom ${ago} ms ago (reads and deletes still work)`;
   return undefined;
 }
 
@@ -195,17 +215,25 @@ async function probeNode(
   role: 'master' | 'replica',
   ms: number,
   secrets: readonly (string | undefined)[],
-): Promise<RedisNodeHealth & { latency?: number; oom?: string }> {
+): Promise<RedisNodeHealth & { latency?: number; oom?: string; memory?: Memory }> {
   const address = nodeAddress(node);
   // One budget for the node: connecting, PING and INFO together.
   const end = Date.now() + ms;
   const left = () => Math.max(0, end - Date.now());
   try {
     if (node.status === 'wait') await withTimeout(node.connect(), ms, timedOut, { unref: true });
-    const full = role === 'master' ? outOfMemory(node, left()) : undefined;
+    const full = role === 'master' ? memoryOf(node, left()) : undefined;
     const latency = await timedPing(node, left()).finally(() => full);
-    const oom = await full;
-    return { address, role, connected: true, latency, ...(oom ? { oom } : {}) };
+    const memory = await full;
+    const oom = memory && memory.used > memory.max ? memory.full : undefined;
+    return {
+      address,
+      role,
+      connected: true,
+      latency,
+      ...(oom ? { oom } : {}),
+      ...(memory ? { memory } : {}),
+    };
   } catch (err) {
     return { address, role, connected: false, error: toCacheError('health', err, secrets, address).message };
   }
@@ -262,6 +290,7 @@ async function probeCluster(
   mode: RedisMode,
   timeoutMs: number,
   secrets: readonly (string | undefined)[],
+  lastOom: number | undefined,
   because: () => string = () => '',
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
@@ -278,7 +307,7 @@ async function probeCluster(
     ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
     ...replicas.map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
   ]);
-  for (const { latency: _latency, oom: _oom, ...n } of probed) nodes.push(n);
+  for (const { latency: _latency, oom: _oom, memory: _memory, ...n } of probed) nodes.push(n);
   const down = probed.filter((n) => n.role === 'master' && !n.connected);
   if (down.length > 0)
     return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
@@ -294,6 +323,16 @@ async function probeCluster(
   if (unserved) return { ok: false, mode, nodes, error: unserved };
   const latencyMs = Math.max(...probed.filter((n) => n.role === 'master').map((n) => n.latency!));
   const full = probed.flatMap((n) => (n.oom ? [n.oom] : []));
+  // A write refused with oom lately while no master is over its limit: Redis counts the incoming
+  // command, so the refusing master sat just below it (a 16 KiB value against 3 MB: health said
+  // ok in 1 run of 5). Which master refused is not known here; the fullest one is named.
+  if (full.length === 0) {
+    const fullest = probed
+      .flatMap((n) => (n.memory ? [n.memory] : []))
+      .sort((a, b) => b.used / b.max - a.used / a.max)[0];
+    const nearly = fullest && nearlyFull(fullest, lastOom);
+    if (nearly) full.push(nearly);
+  }
   if (full.length > 0) return { ok: false, degraded: true, mode, latencyMs, nodes, error: full.join('; ') };
   return { ok: true, mode, latencyMs, nodes };
 }
@@ -318,7 +357,7 @@ export async function probeHealth(
     if (client.isCluster) {
       const cluster = client as Cluster;
       const end = Date.now() + timeoutMs;
-      const first = await probeCluster(cluster, mode, timeoutMs, secrets, because);
+      const first = await probeCluster(cluster, mode, timeoutMs, secrets, lastOom, because);
       // Right after a failover the client may be replacing a node's connection or re-reading the
       // slot map while the probe runs: the slot map then names a node the probe did not see (or
       // saw closing), and the check reported its slots unserved for a moment (1 probe in ~3,600
@@ -329,7 +368,7 @@ export async function probeHealth(
       if (left() < MIN_RECHECK_MS) return first;
       await refreshTopology(cluster, left());
       if (left() < MIN_RECHECK_MS || cluster.status !== 'ready') return first;
-      return await probeCluster(cluster, mode, left(), secrets);
+      return await probeCluster(cluster, mode, left(), secrets, lastOom);
     }
     const redis = client as Redis;
     if (redis.status !== 'ready')
