@@ -33,7 +33,7 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
-  const { o, counters: c, fence, guarded, l2Read, local, assertOpen, l2Write } = ctx;
+  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -59,6 +59,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     const seen = new Map<string, Bytes>();
     let rest = keys;
     let answered = false;
+    const since = behind.mark();
     try {
       const entries = await l2Read.getMany(keys);
       answered = true;
@@ -68,7 +69,14 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         const key = keys[i]!;
         const f = entries[i];
         if (f === undefined) {
+          behind.settle(key, since);
           absent.add(key);
+          rest.push(key);
+          continue;
+        }
+        if (behind.has(key)) {
+          // Possibly older than a value served here (./behind.ts): load, then replace these bytes.
+          seen.set(key, f.raw);
           rest.push(key);
           continue;
         }
@@ -111,6 +119,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       const key = rest[i]!;
       const value = values[i]!;
       out.set(key, { value, source: 'loader', stale: false });
+      // Served while L2 did not answer: L2 may hold an older value (./behind.ts).
+      if (!answered) behind.note(key);
       if (!fence.stillValid(key, mark)) continue;
       const entry = local.wrap(value, ttl);
       entries.push({ key, value: entry.raw, ttl: levelTtl(entry.env.staleUntil, t) });
@@ -133,7 +143,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           const held = seen.get(e.key);
           const cond = absent.has(e.key) || held === undefined ? ifAbsent : { ...opts, ifEquals: held };
           return guarded('set', () => l2.set(e.key, e.value, e.ttl, cond)).then((stored) => {
-            if (!stored && fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
+            if (stored) behind.settle(e.key);
+            else if (fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
           });
         });
         await withTimeout(Promise.allSettled(stores), budget, () => new Error('L2 budget spent')).catch(
@@ -163,6 +174,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       }
       if (missing.length === 0) return out;
       const mark = fence.mark();
+      const since = behind.mark();
       const wanted = missing.map((i) => keys[i]!);
       let found: (Fetched | undefined)[] = [];
       try {
@@ -173,7 +185,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       const t2 = now();
       for (let j = 0; j < missing.length; j++) {
         const f = found[j];
-        if (f && t2 < f.env.freshUntil) {
+        if (f === undefined && found.length > 0) behind.settle(wanted[j]!, since);
+        if (f && t2 < f.env.freshUntil && !behind.has(wanted[j]!)) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;
           local.fillL1(wanted[j]!, f, mark, true);

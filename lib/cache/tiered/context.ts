@@ -6,6 +6,7 @@
 import type { Invalidation, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
+import { type Behind, createBehind } from './behind.js';
 import { type Breaker, createBreaker, NEVER_OPEN } from './breaker.js';
 import { createFence, type Fence } from './coherence.js';
 import { createPublisher, type Publish } from './invalidation.js';
@@ -23,6 +24,8 @@ export interface Context {
   readonly counters: Counters;
   readonly breaker: Breaker;
   readonly fence: Fence;
+  /** Keys whose L2 value may be older than a value loaded here while L2 did not answer (./behind.ts). */
+  readonly behind: Behind;
   readonly guarded: Guard;
   /** L2 reads that may fill L1 (guarded; with tracking they carry L2's remaining TTL). */
   readonly l2Read: L2Reader;
@@ -82,6 +85,7 @@ export function createContext(o: ResolvedOptions): Context {
     counters,
     breaker,
     fence,
+    behind: createBehind(),
     guarded,
     l2Read: createL2Reader(o, guarded),
     local,

@@ -14,6 +14,7 @@
  *   context.ts      the state the parts share (counters, breaker, fence, guarded L2, L1 side)
  *   l2.ts           every L2 call under the timeout and the circuit breaker (breaker.ts, timing.ts)
  *   local.ts        envelopes for writes, fenced L1 fills, per-key flights (envelope.ts, coherence.ts)
+ *   behind.ts       keys whose L2 value may be older than one loaded while L2 did not answer
  *   read.ts         single-key reads: grace, early refresh, loader lease
  *   batch.ts        getMany and getOrSetMany
  *   write.ts        set, setMany, delete, clear and their invalidations

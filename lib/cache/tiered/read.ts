@@ -35,7 +35,7 @@ export interface ReadPath {
 }
 
 export function createReadPath(ctx: Context): ReadPath {
-  const { o, counters: c, fence, guarded, l2Read, local, state, assertOpen, l2Write, leases } = ctx;
+  const { o, counters: c, fence, behind, guarded, l2Read, local, state, assertOpen, l2Write, leases } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
 
@@ -51,9 +51,16 @@ export function createReadPath(ctx: Context): ReadPath {
     let stale = staleL1;
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
+    const since = behind.mark();
     try {
       const f = await l2Read.get(key);
-      if (f !== undefined) {
+      if (f === undefined) behind.settle(key, since);
+      else if (behind.has(key)) {
+        // L2's value may be older than one served here (./behind.ts): neither served nor kept as
+        // stale; the load below replaces exactly those bytes.
+        l2State = 'present';
+        seen = f.raw;
+      } else {
         if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
         l2State = 'present';
@@ -174,7 +181,7 @@ export function createReadPath(ctx: Context): ReadPath {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
     const fresh = async (): Promise<TieredResult | undefined> => {
       const f = await l2Read.get(key);
-      if (f === undefined || now() >= f.env.freshUntil) return undefined;
+      if (f === undefined || now() >= f.env.freshUntil || behind.has(key)) return undefined;
       c.leaseWaits++;
       return local.fromL2(key, f, mark);
     };
@@ -220,6 +227,9 @@ export function createReadPath(ctx: Context): ReadPath {
     budget: number,
     seen: Bytes | undefined,
   ): Promise<void> {
+    // Served while L2 did not answer: L2 may hold an older value of the key (./behind.ts). Also
+    // when the key was written since the load began: that write may yet fail.
+    if (l2State === 'down') behind.note(key);
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
     local.fillL1(key, entry, mark);
@@ -236,7 +246,8 @@ export function createReadPath(ctx: Context): ReadPath {
     const storing = guarded('set', () =>
       l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
     ).then((stored) => {
-      if (!stored && fence.stillValid(key, mark)) return l1.delete(key).then(ignore, ignore);
+      if (stored) behind.settle(key);
+      else if (fence.stillValid(key, mark)) return l1.delete(key).then(ignore, ignore);
     });
     // A failed store is no error of the caller's: the value is still good for this process.
     await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(ignore);
@@ -282,13 +293,18 @@ export function createReadPath(ctx: Context): ReadPath {
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
     try {
-      // Another instance may have refreshed L2 already: take its value if it is not near expiry too.
+      // Another instance may have refreshed L2 already: take its value if it is not near expiry too
+      // (and not possibly older than one served here, ./behind.ts).
       const f = await l2Read.get(key);
       if (f !== undefined) {
         l2State = 'present';
         seen = f.raw;
         const t = now();
-        if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
+        if (
+          f.env.freshUntil > current.freshUntil &&
+          f.env.freshUntil - t > f.env.ttl * o.earlyRefresh &&
+          !behind.has(key)
+        )
           return local.fromL2(key, f, mark);
       }
     } catch (err) {
@@ -304,6 +320,7 @@ export function createReadPath(ctx: Context): ReadPath {
    */
   async function readL2(key: string, staleL1: Envelope | undefined): Promise<TieredResult | undefined> {
     const mark = fence.mark();
+    const since = behind.mark();
     let f: Fetched | undefined;
     try {
       f = await l2Read.get(key);
@@ -314,7 +331,8 @@ export function createReadPath(ctx: Context): ReadPath {
       if (served) c.staleServes++;
       return served;
     }
-    if (f !== undefined && now() < f.env.freshUntil) {
+    if (f === undefined) behind.settle(key, since);
+    else if (now() < f.env.freshUntil && !behind.has(key)) {
       c.l2Hits++;
       return local.fromL2(key, f, mark);
     }
@@ -356,7 +374,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (env && t < env.freshUntil) return true;
       try {
         const raw = await guarded('get', () => l2.get(key));
-        return raw !== undefined && now() < readFetched(raw).env.freshUntil;
+        return raw !== undefined && now() < readFetched(raw).env.freshUntil && !behind.has(key);
       } catch (err) {
         if (!isOutage(err)) throw err;
         return false;

@@ -27,7 +27,7 @@ export interface WritePath {
 }
 
 export function createWritePath(ctx: Context): WritePath {
-  const { o, fence, gate, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
+  const { o, fence, behind, gate, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -123,6 +123,9 @@ export function createWritePath(ctx: Context): WritePath {
       // same and served, over the newer value, until its TTL. Likewise after a coherence clear
       // meanwhile (a bus reconnect: such a message may have been lost).
       const raced = !fence.stillValid(key, mark) || mark < gate.since;
+      // L2 now holds this write's value, newer than anything loaded before it (./behind.ts). Not
+      // when `ifAbsent` found a value: that one may be the older value.
+      if (stored) behind.settle(key);
       local.forget(key);
       if (stored && !raced) local.fillL1(key, entry, fence.mark());
       else await l1.delete(key).catch(ignore);
@@ -158,6 +161,7 @@ export function createWritePath(ctx: Context): WritePath {
         await dropEverywhere(keys, started, opts.timeout);
         throw l2WriteError(err);
       }
+      for (const key of keys) behind.settle(key);
       // Keys invalidated while the write was on its way were written after it elsewhere (see set).
       const cleared = before < gate.since;
       const raced = new Set(keys.filter((key) => cleared || !fence.stillValid(key, before)));
@@ -186,6 +190,7 @@ export function createWritePath(ctx: Context): WritePath {
         await dropEverywhere([key], started, opts.timeout);
         throw l2WriteError(err);
       }
+      behind.settle(key);
       local.forget(key);
       const inL1 = await l1.delete(key).catch(() => false);
       await publishWithin({ keys: [key] }, started, opts.timeout);
@@ -207,7 +212,10 @@ export function createWritePath(ctx: Context): WritePath {
         await dropEverywhere(unique, started, opts.timeout);
         throw l2WriteError(err);
       }
-      for (const key of unique) local.forget(key);
+      for (const key of unique) {
+        behind.settle(key);
+        local.forget(key);
+      }
       const inL1 = await l1.deleteMany(unique).catch(() => 0);
       await publishWithin({ keys: unique }, started, opts.timeout);
       return Math.max(removed, inL1);
@@ -223,6 +231,7 @@ export function createWritePath(ctx: Context): WritePath {
         await dropEverywhere('all', started);
         throw l2WriteError(err);
       }
+      behind.settleAll();
       await dropEverywhere('all', started);
     },
   };

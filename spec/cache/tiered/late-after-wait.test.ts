@@ -44,7 +44,13 @@ describeWithServers('a tiered write that waited for a reconnecting L2', skipRedi
       () => tiered.close(),
       () => direct.close(),
     );
-    await tiered.set('k', Buffer.from('first'));
+    // The first write also waits for the connection and the clock measurement: on a loaded
+    // machine that can take longer than the 100 ms budget, so it is retried (bounded).
+    await tiered.ready;
+    await waitFor(() => tiered.set('k', Buffer.from('first')).catch(() => false), {
+      timeoutMs: 5000,
+      what: 'the first write',
+    });
     // The reconnect's own commands are lost while dropping: L2 stays not ready.
     proxy.dropping = true;
     proxy.cut();
