@@ -38,12 +38,13 @@ export function redisUnderTest(options: RedisCacheOptions): CacheUnderTest {
  * omitted). Over a real server the L2 copy also expires on the server's clock, later; the tiered
  * cache's own deadlines, on the manual clock, are what the suite observes.
  */
-export function tieredUnderTest(l2?: Cache): CacheUnderTest {
+export function tieredUnderTest(l2?: Cache, l2Timeout?: number): CacheUnderTest {
   const clock = manualClock();
   const cache = createTieredCache({
     l1: createMemoryCache({ maxCost: 1 << 20, now: clock.now }),
     l2: l2 ?? createMemoryCache({ maxCost: 1 << 20, now: clock.now }),
     now: clock.now,
+    ...(l2Timeout === undefined ? {} : { l2Timeout }),
   });
   return { cache, advance: clock.advance };
 }
