@@ -65,6 +65,26 @@ describe('prometheus metrics: cardinality cap', () => {
     assert.match(warnings[0]!.message, /cap of 1000/);
   });
 
+  it('a series removed after the cap was reached frees its place (the overflow series took none)', async () => {
+    const { logger } = recordingLogger();
+    const m = createMetrics({ maxSeriesPerMetric: 2, logger });
+    const stats = (hits: number, misses: number) => () => ({ hits, misses, hitRatio: 0 });
+    const unwatchA = m.watchCache({ name: 'a', stats: stats(1, 2) });
+    m.watchCache({ name: 'b', stats: stats(3, 4) });
+    let body = (await m.render()).body;
+    // Cache a holds both places of cache_requests_total; b's series are folded.
+    assert.match(body, /^cache_requests_total\{cache="a",result="hit"\} 1$/m);
+    assert.doesNotMatch(body, /cache="b",result=/);
+    // Unwatching a removes its two series: b now fits. Before, the overflow series counted as
+    // one of the 2 places, so b's miss series was still folded.
+    unwatchA();
+    body = (await m.render()).body;
+    assert.doesNotMatch(body, /cache="a"/);
+    assert.match(body, /^cache_requests_total\{cache="b",result="hit"\} 3$/m);
+    assert.match(body, /^cache_requests_total\{cache="b",result="miss"\} 4$/m);
+    assert.equal(m.seriesCount('cache_requests_total'), 3, "b's 2 series + the overflow series");
+  });
+
   it('existing series keep counting after the cap; a per-metric maxSeries overrides the default', async () => {
     const { logger } = recordingLogger();
     const m = createMetrics({ maxSeriesPerMetric: 2, logger });

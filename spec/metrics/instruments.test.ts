@@ -106,6 +106,33 @@ describe('prometheus metrics: instruments', () => {
     );
   });
 
+  it('names longer than 1024 characters are MetricsError (a name of megabytes was accepted)', async () => {
+    const m = createMetrics({ namespace: 'ns' });
+    const code = (c: string, re: RegExp) => (e: unknown) =>
+      e instanceof MetricsError && e.code === c && re.test(e.message) && e.message.length < 400;
+    const huge = 'a'.repeat(5_000_000);
+    assert.throws(() => m.gauge({ name: huge, help: 'x' }), code('invalid_name', /5000000 characters.*1024/));
+    assert.throws(
+      () => m.gauge({ name: 'g', help: 'x', labelNames: ['l'.repeat(1_000_000)] }),
+      code('invalid_label', /1000000 characters.*1024/),
+    );
+    assert.throws(
+      () => createMetrics({ defaultLabels: { ['d'.repeat(2000)]: 'v' } }),
+      code('invalid_label', /2000 characters/),
+    );
+    assert.throws(
+      () => createMetrics({ subsystem: 's'.repeat(2000) }),
+      code('invalid_name', /2000 characters/),
+    );
+    // The bound is on the name as exposed: the `ns_` prefix and a counter's `_total` count.
+    assert.throws(() => m.counter({ name: 'c'.repeat(1018), help: 'x' }), code('invalid_name', /1027 char/));
+    const longest = m.counter({ name: 'c'.repeat(1015), help: 'x', labelNames: ['l'.repeat(1024)] });
+    longest.inc({ ['l'.repeat(1024)]: 'v' });
+    const body = await text(m);
+    assert.ok(body.includes(`ns_${'c'.repeat(1015)}_total{${'l'.repeat(1024)}="v"} 1`));
+    assert.equal(samples(body, 'ns_g').length, 0, 'nothing registered by the refused calls');
+  });
+
   it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
     const m = createMetrics();
     const refused = (fn: () => unknown, hint: RegExp) =>

@@ -237,8 +237,20 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
     });
   };
 
+  /**
+   * The handler mounted in the user's server: once the adapter is closed, 503 (with `Retry-After`)
+   * without rendering. Before, it went on serving the frozen values of a
+   * closed adapter with 200, its collect callbacks gone, so a scraper could not tell.
+   */
+  const mounted = (req: IncomingMessage, res: ServerResponse) => {
+    if (!closed) return handler(req, res);
+    res
+      .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' })
+      .end('metrics adapter is closed\n');
+  };
+
   return {
-    handler,
+    handler: mounted,
     listen() {
       if (closed) return Promise.reject(new MetricsError('closed', 'metrics adapter is closed'));
       listening ??= new Promise<MetricsAddress>(start);
