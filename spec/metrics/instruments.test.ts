@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as client from 'prom-client';
 import { MetricsError } from '../../lib/core/errors.js';
+import { createMetricsWith } from '../../lib/metrics/prometheus/create.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 
 const text = async (m: ReturnType<typeof createMetrics>) => (await m.render()).body;
@@ -168,6 +169,32 @@ describe('prometheus metrics: instruments', () => {
     );
     assert.equal(m.seriesCount('hits_total'), 1);
   });
+
+  for (const [path, internal] of [
+    ['fast path', {}],
+    ['public-API fallback', { probe: { ok: false, reason: 'forced' } }],
+  ] as const)
+    it(`a non-scalar label value is invalid_label also when a series with its text exists (${path})`, async () => {
+      const m = createMetricsWith({ logger: { warn() {} } }, internal);
+      const c = m.counter({ name: 'hits', help: 'x', labelNames: ['k'] });
+      for (const text of ['true', '[object Object]', '1', 'null', '2']) c.inc({ k: text });
+      // Before: the type was checked only for a new series, so these were keyed by their text
+      // and counted into the string series (and a Symbol threw a TypeError).
+      for (const v of [true, {}, [1], null, 2n, Symbol('s')])
+        assert.throws(() => c.inc({ k: v as unknown as string }, 10), {
+          name: 'MetricsError',
+          code: 'invalid_label',
+          message: /label "k" of metric "hits_total" must be a string or number/,
+        });
+      const h = m.histogram({ name: 'lat', help: 'x', labelNames: ['k'] });
+      h.observe({ k: 'true' }, 1);
+      assert.throws(() => h.observe({ k: true as unknown as string }, 1), { code: 'invalid_label' });
+      const body = (await m.render()).body;
+      for (const text of ['true', '[object Object]', '1', 'null', '2'])
+        assert.ok(body.includes(`hits_total{k="${text}"} 1\n`), `${text}: ${body}`);
+      assert.match(body, /^lat_count\{k="true"\} 1$/m);
+      assert.equal(m.seriesCount('hits_total'), 5);
+    });
 
   it('re-registration returns the same metric when compatible and throws when not', async () => {
     const m = createMetrics();

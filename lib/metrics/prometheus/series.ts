@@ -225,16 +225,32 @@ export function createSeriesTable<E>(
     warned: false,
     sinceRecount: 0,
   };
+  /** `hash(labels)`; a value its key function refuses (not a string or number) is invalid_label. */
+  const keyOf = (labels: LabelValues): string => {
+    try {
+      return hash(labels);
+    } catch (err) {
+      for (const n of labelNames) {
+        const v = labels[n];
+        if (v !== undefined && typeof v !== 'string' && typeof v !== 'number')
+          throw new MetricsError(
+            'invalid_label',
+            `label "${n}" of metric "${metric}" must be a string or number, received ${typeName(v)}`,
+          );
+      }
+      throw err;
+    }
+  };
   return {
     get(labels) {
       checkKeys(labels);
-      const key = hash(labels);
+      const key = keyOf(labels);
       const e = owner.hashMap[key];
       return e !== undefined ? e : insert(t, key, labels);
     },
     remove(labels) {
       checkKeys(labels);
-      const key = hash(labels);
+      const key = keyOf(labels);
       const map = owner.hashMap;
       if (map[key] === undefined) return false;
       delete map[key];
