@@ -79,6 +79,8 @@ describe('prometheus metrics: instruments', () => {
     assert.throws(() => m.counter({ name: '1abc', help: 'x' }), code('invalid_name'));
     assert.throws(() => m.counter({ name: 'a-b', help: 'x' }), code('invalid_name'));
     assert.throws(() => m.counter({ name: '__secret', help: 'x' }), code('invalid_name'));
+    // Exposed as "__total" (it was accepted).
+    assert.throws(() => m.counter({ name: '_', help: 'x' }), code('invalid_name'));
     assert.throws(() => m.counter({ name: 'a', help: '' }), code('invalid_help'));
     assert.throws(() => m.counter({ name: 'a', help: 'x', labelNames: ['__x'] }), code('invalid_label'));
     assert.throws(() => m.counter({ name: 'a', help: 'x', labelNames: ['a-b'] }), code('invalid_label'));

@@ -76,10 +76,11 @@ export function fullName(prefix: string, name: unknown, type: MetricType, builti
   // As exposed: the prefix and a counter's `_total` count too.
   const exposed = type === 'counter' && !full.endsWith('_total') ? `${full}_total` : full;
   if (exposed.length > MAX_NAME_LENGTH) throw nameTooLong('invalid_name', 'metric name', exposed);
-  if (full.startsWith('__')) {
+  // The exposed name: a counter "_" is exposed as "__total".
+  if (exposed.startsWith('__')) {
     throw new MetricsError(
       'invalid_name',
-      `metric name "${full}" starts with "__", which Prometheus reserves`,
+      `metric name "${exposed}" starts with "__", which Prometheus reserves`,
     );
   }
   if (type === 'counter') {
