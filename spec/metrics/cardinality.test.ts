@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type * as client from 'prom-client';
 import type { LogFields } from '../../lib/core/contracts.js';
 import { createMetricsWith } from '../../lib/metrics/prometheus/create.js';
 import { createMetrics, type MetricsOptions } from '../../lib/metrics/prometheus/index.js';
@@ -66,23 +67,48 @@ describe('prometheus metrics: cardinality cap', () => {
   });
 
   it('a series removed after the cap was reached frees its place (the overflow series took none)', async () => {
-    const { logger } = recordingLogger();
+    const m = createMetrics({ maxSeriesPerMetric: 2, logger: { warn() {} } });
+    const c = m.counter({ name: 'jobs', help: 'x', labelNames: ['k'] });
+    c.inc({ k: 'a' });
+    c.inc({ k: 'b' });
+    c.inc({ k: 'c' }); // folded: the overflow series exists
+    // Other code removes a series through prom-client (metrics.registry): the cap recounts its
+    // series every 1024 folds while full. Before, the recount included the overflow series, so
+    // the place stayed taken for good.
+    (m.registry.getSingleMetric('jobs_total') as client.Counter).remove({ k: 'a' });
+    for (let i = 0; i < 1100; i++) c.inc({ k: `n${i}` });
+    const body = (await m.render()).body;
+    assert.doesNotMatch(body, /k="a"/);
+    assert.equal(body.match(/^jobs_total\{k="n\d+"\} 1$/gm)?.length, 1, body);
+    assert.equal(m.seriesCount('jobs_total'), 3, 'b, the new series and the overflow series');
+  });
+
+  it('a watched cache beyond the cap is left out, not folded: no drop counted per scrape, one warning', async () => {
+    const { logger, warnings } = recordingLogger();
     const m = createMetrics({ maxSeriesPerMetric: 2, logger });
     const stats = (hits: number, misses: number) => () => ({ hits, misses, hitRatio: 0 });
     const unwatchA = m.watchCache({ name: 'a', stats: stats(1, 2) });
-    m.watchCache({ name: 'b', stats: stats(3, 4) });
-    let body = (await m.render()).body;
-    // Cache a holds both places of cache_requests_total; b's series are folded.
+    m.watchCache({ name: 'b', stats: stats(30, 40) });
+    let body = '';
+    for (let i = 0; i < 3; i++) body = (await m.render()).body;
+    // Cache a holds both places of cache_requests_total. Before, b's totals were written into
+    // the overflow series at every scrape (cache_requests_total{…="__overflow__"} 40, a counter
+    // jumping between caches' totals) and counted as 2 drops per scrape (6 after 3 scrapes).
     assert.match(body, /^cache_requests_total\{cache="a",result="hit"\} 1$/m);
-    assert.doesNotMatch(body, /cache="b",result=/);
-    // Unwatching a removes its two series: b now fits. Before, the overflow series counted as
-    // one of the 2 places, so b's miss series was still folded.
+    assert.doesNotMatch(body, /cache="b"|__overflow__/);
+    assert.doesNotMatch(body, /metrics_series_dropped_total\{metric="cache_requests_total"\}/);
+    assert.deepEqual(
+      warnings.map((w) => w.message).filter((w) => /cardinality cap/.test(w)),
+      [
+        'cache "b": some of its series are beyond the metric\'s cardinality cap (maxSeriesPerMetric) and are not exposed (warned once per watch)',
+      ],
+    );
+    // Unwatching a frees both places: b is exposed at the next scrape.
     unwatchA();
     body = (await m.render()).body;
     assert.doesNotMatch(body, /cache="a"/);
-    assert.match(body, /^cache_requests_total\{cache="b",result="hit"\} 3$/m);
-    assert.match(body, /^cache_requests_total\{cache="b",result="miss"\} 4$/m);
-    assert.equal(m.seriesCount('cache_requests_total'), 3, "b's 2 series + the overflow series");
+    assert.match(body, /^cache_requests_total\{cache="b",result="hit"\} 30$/m);
+    assert.match(body, /^cache_requests_total\{cache="b",result="miss"\} 40$/m);
   });
 
   it('existing series keep counting after the cap; a per-metric maxSeries overrides the default', async () => {

@@ -123,8 +123,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
-  // A scrape in progress at close() waits for its collect callbacks (collectTimeoutMs at most),
-  // then renders: that, plus a second, is how long close() lets it finish (within createApp's
+  // A scrape in progress at close() waits for its collection (callbacks and other code's
+  // collect(), collectTimeoutMs at most in all), then renders: that, plus a second, is how long close() lets it finish (within createApp's
   // default 10 s), unless the caller gives a shorter budget (`close({ timeoutMs, signal })`).
   const closeGraceMs = Math.min(o.collectTimeoutMs + 1000, 9000);
   const endpoint = createEndpoint({ ...o, render, closeGraceMs });

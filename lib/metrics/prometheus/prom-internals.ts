@@ -142,6 +142,12 @@ export function internalScalarStore(
     set(labels, value) {
       table.get(labels).value = value;
     },
+    setIfRoom(labels, value) {
+      const e = table.getIfRoom(labels);
+      if (e === undefined) return false;
+      e.value = value;
+      return true;
+    },
     remove: (labels) => table.remove(labels),
     size: () => table.size(),
     entries: () => owner.hashMap,

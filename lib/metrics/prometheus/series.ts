@@ -50,6 +50,11 @@ export interface CapHooks {
 export interface SeriesTable<E> {
   /** The entry for `labels`, created (or folded into the overflow entry) when new. Throws on unknown labels. */
   get(labels: LabelValues): E;
+  /**
+   * The entry for `labels`, created when new and the cap leaves room; `undefined` (nothing folded,
+   * nothing counted as dropped) when it does not.
+   */
+  getIfRoom(labels: LabelValues): E | undefined;
   /** Removes one series; true when it existed. */
   remove(labels: LabelValues): boolean;
   /** Series currently stored (including the overflow series once it exists). */
@@ -73,6 +78,13 @@ export interface SeriesStore {
 export interface ScalarStore extends SeriesStore {
   add(labels: LabelValues, delta: number): void;
   set(labels: LabelValues, value: number): void;
+  /**
+   * Sets a series read from a source at scrape time (a cache's hit count) to `value`; false, and
+   * nothing written or counted as dropped, when it is new and the cap has no room: an absolute
+   * value cannot go into the overflow series (which sums what was folded), and folding it again
+   * at every scrape counted one drop per scrape.
+   */
+  setIfRoom(labels: LabelValues, value: number): boolean;
 }
 
 /** A histogram's series; `exemplar` is already checked (enabled, within the OpenMetrics size). */
@@ -132,7 +144,7 @@ function userSeries(map: Record<string, unknown>): number {
  * function on purpose: split into small helpers, the benchmark's `counter.inc()` measured about 2×
  * slower (likely V8 then inlining this cold path into `get`).
  */
-function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
+function insert<E>(t: TableState<E>, key: string, labels: LabelValues, fold = true): E | undefined {
   const map = t.owner.hashMap;
   if (map !== t.counted) {
     t.counted = map;
@@ -174,6 +186,7 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
   // prom-client's remove() (called by other code) does not tell us; recount now and then while full.
   if (t.count >= cap && (t.sinceRecount++ & 1023) === 0) t.count = userSeries(map);
   if (t.count >= cap) {
+    if (!fold) return undefined;
     t.hooks.dropped(metric);
     if (!t.warned) {
       t.warned = true;
@@ -246,7 +259,13 @@ export function createSeriesTable<E>(
       checkKeys(labels);
       const key = keyOf(labels);
       const e = owner.hashMap[key];
-      return e !== undefined ? e : insert(t, key, labels);
+      return e !== undefined ? e : (insert(t, key, labels) as E);
+    },
+    getIfRoom(labels) {
+      checkKeys(labels);
+      const key = keyOf(labels);
+      const e = owner.hashMap[key];
+      return e !== undefined ? e : insert(t, key, labels, false);
     },
     remove(labels) {
       checkKeys(labels);

@@ -30,6 +30,7 @@ export interface EndpointOptions {
 }
 
 export interface Endpoint {
+  /** Serves the exposition inside the user's server; after `close()`, 503 without rendering. */
   handler(req: IncomingMessage, res: ServerResponse): void;
   listen(): Promise<MetricsAddress>;
   /** The bound address while listening; `undefined` before `listen()` resolved and after `close()`. */
