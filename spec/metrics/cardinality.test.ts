@@ -111,6 +111,26 @@ describe('prometheus metrics: cardinality cap', () => {
     assert.match(body, /^cache_requests_total\{cache="b",result="miss"\} 40$/m);
   });
 
+  it('gauges read at scrape time (db connections, the legacy hit ratio) are left out beyond the cap, not folded', async () => {
+    const m = createMetrics({ maxSeriesPerMetric: 1, logger: { warn() {} } });
+    m.watchDbConnections(() => ({ used: 3, idle: 2 }));
+    const legacy = createMetrics({ maxSeriesPerMetric: 1, naming: 'legacy', logger: { warn() {} } });
+    legacy.watchCache({ name: 'a', stats: () => ({ hits: 1, misses: 1, hitRatio: 0.5 }) });
+    legacy.watchCache({ name: 'b', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
+    let body = '';
+    let legacyBody = '';
+    for (let i = 0; i < 3; i++) {
+      body = (await m.render()).body;
+      legacyBody = (await legacy.render()).body;
+    }
+    // Before: the second state (and cache b's ratio) overwrote the overflow series at every scrape
+    // and counted one drop per scrape.
+    assert.match(body, /^db_client_connection_count\{state="used"\} 3$/m);
+    assert.doesNotMatch(body, /__overflow__|metrics_series_dropped_total\{/);
+    assert.match(legacyBody, /^cache_hit_rate\{cache_type="a"\} 0.5$/m);
+    assert.doesNotMatch(legacyBody, /__overflow__|metrics_series_dropped_total\{/);
+  });
+
   it('existing series keep counting after the cap; a per-metric maxSeries overrides the default', async () => {
     const { logger } = recordingLogger();
     const m = createMetrics({ maxSeriesPerMetric: 2, logger });

@@ -75,7 +75,7 @@ export function createCacheWatch(
     if (misses !== undefined)
       fits = f.cacheRequests.setTotal({ cache: label, result: 'miss' }, misses) && fits;
     if (f.cacheHitRate && typeof s.hitRatio === 'number' && s.hitRatio >= 0 && s.hitRatio <= 1)
-      f.cacheHitRate.set({ cache_type: label }, s.hitRatio);
+      fits = f.cacheHitRate.setIfRoom({ cache_type: label }, s.hitRatio) && fits;
     if (s.keysEvicted !== undefined) {
       const v = count(label, cache, 'keysEvicted', s.keysEvicted);
       if (v !== undefined) fits = f.cacheEvictions.setTotal({ cache: label }, v) && fits;

@@ -46,6 +46,11 @@ export function makeCounter(name: string, store: ScalarStore): CounterImpl {
 
 export interface GaugeImpl extends Gauge {
   readonly series: SeriesStore;
+  /**
+   * Sets a series read at scrape time; false, nothing written and no drop counted, when the
+   * series is new and the cap has no room for it (see `CounterImpl.setTotal`).
+   */
+  setIfRoom(labels: LabelValues, value: number): boolean;
 }
 
 export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
@@ -74,6 +79,7 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
       const v = numberArg(a, b, 1);
       store.add(labelsOf(a), -v);
     }) as Gauge['dec'],
+    setIfRoom: (labels, value) => store.setIfRoom(labels, value),
     series: store,
   };
 }
