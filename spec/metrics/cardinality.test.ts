@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type * as client from 'prom-client';
 import type { LogFields } from '../../lib/core/contracts.js';
 import { createMetricsWith } from '../../lib/metrics/prometheus/create.js';
 import { createMetrics, type MetricsOptions } from '../../lib/metrics/prometheus/index.js';
@@ -63,6 +64,71 @@ describe('prometheus metrics: cardinality cap', () => {
       ['user_requests_total', 'user_latency_seconds'],
     );
     assert.match(warnings[0]!.message, /cap of 1000/);
+  });
+
+  it('a series removed after the cap was reached frees its place (the overflow series took none)', async () => {
+    const m = createMetrics({ maxSeriesPerMetric: 2, logger: { warn() {} } });
+    const c = m.counter({ name: 'jobs', help: 'x', labelNames: ['k'] });
+    c.inc({ k: 'a' });
+    c.inc({ k: 'b' });
+    c.inc({ k: 'c' }); // folded: the overflow series exists
+    // Other code removes a series through prom-client (metrics.registry): the cap recounts its
+    // series every 1024 folds while full. Before, the recount included the overflow series, so
+    // the place stayed taken for good.
+    (m.registry.getSingleMetric('jobs_total') as client.Counter).remove({ k: 'a' });
+    for (let i = 0; i < 1100; i++) c.inc({ k: `n${i}` });
+    const body = (await m.render()).body;
+    assert.doesNotMatch(body, /k="a"/);
+    assert.equal(body.match(/^jobs_total\{k="n\d+"\} 1$/gm)?.length, 1, body);
+    assert.equal(m.seriesCount('jobs_total'), 3, 'b, the new series and the overflow series');
+  });
+
+  it('a watched cache beyond the cap is left out, not folded: no drop counted per scrape, one warning', async () => {
+    const { logger, warnings } = recordingLogger();
+    const m = createMetrics({ maxSeriesPerMetric: 2, logger });
+    const stats = (hits: number, misses: number) => () => ({ hits, misses, hitRatio: 0 });
+    const unwatchA = m.watchCache({ name: 'a', stats: stats(1, 2) });
+    m.watchCache({ name: 'b', stats: stats(30, 40) });
+    let body = '';
+    for (let i = 0; i < 3; i++) body = (await m.render()).body;
+    // Cache a holds both places of cache_requests_total. Before, b's totals were written into
+    // the overflow series at every scrape (cache_requests_total{…="__overflow__"} 40, a counter
+    // jumping between caches' totals) and counted as 2 drops per scrape (6 after 3 scrapes).
+    assert.match(body, /^cache_requests_total\{cache="a",result="hit"\} 1$/m);
+    assert.doesNotMatch(body, /cache="b"|__overflow__/);
+    assert.doesNotMatch(body, /metrics_series_dropped_total\{metric="cache_requests_total"\}/);
+    assert.deepEqual(
+      warnings.map((w) => w.message).filter((w) => /cardinality cap/.test(w)),
+      [
+        'cache "b": some of its series are beyond the metric\'s cardinality cap (maxSeriesPerMetric) and are not exposed (warned once per watch)',
+      ],
+    );
+    // Unwatching a frees both places: b is exposed at the next scrape.
+    unwatchA();
+    body = (await m.render()).body;
+    assert.doesNotMatch(body, /cache="a"/);
+    assert.match(body, /^cache_requests_total\{cache="b",result="hit"\} 30$/m);
+    assert.match(body, /^cache_requests_total\{cache="b",result="miss"\} 40$/m);
+  });
+
+  it('gauges read at scrape time (db connections, the legacy hit ratio) are left out beyond the cap, not folded', async () => {
+    const m = createMetrics({ maxSeriesPerMetric: 1, logger: { warn() {} } });
+    m.watchDbConnections(() => ({ used: 3, idle: 2 }));
+    const legacy = createMetrics({ maxSeriesPerMetric: 1, naming: 'legacy', logger: { warn() {} } });
+    legacy.watchCache({ name: 'a', stats: () => ({ hits: 1, misses: 1, hitRatio: 0.5 }) });
+    legacy.watchCache({ name: 'b', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
+    let body = '';
+    let legacyBody = '';
+    for (let i = 0; i < 3; i++) {
+      body = (await m.render()).body;
+      legacyBody = (await legacy.render()).body;
+    }
+    // Before: the second state (and cache b's ratio) overwrote the overflow series at every scrape
+    // and counted one drop per scrape.
+    assert.match(body, /^db_client_connection_count\{state="used"\} 3$/m);
+    assert.doesNotMatch(body, /__overflow__|metrics_series_dropped_total\{/);
+    assert.match(legacyBody, /^cache_hit_rate\{cache_type="a"\} 0.5$/m);
+    assert.doesNotMatch(legacyBody, /__overflow__|metrics_series_dropped_total\{/);
   });
 
   it('existing series keep counting after the cap; a per-metric maxSeries overrides the default', async () => {

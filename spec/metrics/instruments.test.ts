@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as client from 'prom-client';
 import { MetricsError } from '../../lib/core/errors.js';
+import { createMetricsWith } from '../../lib/metrics/prometheus/create.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 
 const text = async (m: ReturnType<typeof createMetrics>) => (await m.render()).body;
@@ -78,6 +79,8 @@ describe('prometheus metrics: instruments', () => {
     assert.throws(() => m.counter({ name: '1abc', help: 'x' }), code('invalid_name'));
     assert.throws(() => m.counter({ name: 'a-b', help: 'x' }), code('invalid_name'));
     assert.throws(() => m.counter({ name: '__secret', help: 'x' }), code('invalid_name'));
+    // Exposed as "__total" (it was accepted).
+    assert.throws(() => m.counter({ name: '_', help: 'x' }), code('invalid_name'));
     assert.throws(() => m.counter({ name: 'a', help: '' }), code('invalid_help'));
     assert.throws(() => m.counter({ name: 'a', help: 'x', labelNames: ['__x'] }), code('invalid_label'));
     assert.throws(() => m.counter({ name: 'a', help: 'x', labelNames: ['a-b'] }), code('invalid_label'));
@@ -104,6 +107,33 @@ describe('prometheus metrics: instruments', () => {
       () => withDefaults.counter({ name: 'a', help: 'x', labelNames: ['service'] }),
       /already a default label/,
     );
+  });
+
+  it('names longer than 1024 characters are MetricsError (a name of megabytes was accepted)', async () => {
+    const m = createMetrics({ namespace: 'ns' });
+    const code = (c: string, re: RegExp) => (e: unknown) =>
+      e instanceof MetricsError && e.code === c && re.test(e.message) && e.message.length < 400;
+    const huge = 'a'.repeat(5_000_000);
+    assert.throws(() => m.gauge({ name: huge, help: 'x' }), code('invalid_name', /5000000 characters.*1024/));
+    assert.throws(
+      () => m.gauge({ name: 'g', help: 'x', labelNames: ['l'.repeat(1_000_000)] }),
+      code('invalid_label', /1000000 characters.*1024/),
+    );
+    assert.throws(
+      () => createMetrics({ defaultLabels: { ['d'.repeat(2000)]: 'v' } }),
+      code('invalid_label', /2000 characters/),
+    );
+    assert.throws(
+      () => createMetrics({ subsystem: 's'.repeat(2000) }),
+      code('invalid_name', /2000 characters/),
+    );
+    // The bound is on the name as exposed: the `ns_` prefix and a counter's `_total` count.
+    assert.throws(() => m.counter({ name: 'c'.repeat(1018), help: 'x' }), code('invalid_name', /1027 char/));
+    const longest = m.counter({ name: 'c'.repeat(1015), help: 'x', labelNames: ['l'.repeat(1024)] });
+    longest.inc({ ['l'.repeat(1024)]: 'v' });
+    const body = await text(m);
+    assert.ok(body.includes(`ns_${'c'.repeat(1015)}_total{${'l'.repeat(1024)}="v"} 1`));
+    assert.equal(samples(body, 'ns_g').length, 0, 'nothing registered by the refused calls');
   });
 
   it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
@@ -141,6 +171,32 @@ describe('prometheus metrics: instruments', () => {
     );
     assert.equal(m.seriesCount('hits_total'), 1);
   });
+
+  for (const [path, internal] of [
+    ['fast path', {}],
+    ['public-API fallback', { probe: { ok: false, reason: 'forced' } }],
+  ] as const)
+    it(`a non-scalar label value is invalid_label also when a series with its text exists (${path})`, async () => {
+      const m = createMetricsWith({ logger: { warn() {} } }, internal);
+      const c = m.counter({ name: 'hits', help: 'x', labelNames: ['k'] });
+      for (const text of ['true', '[object Object]', '1', 'null', '2']) c.inc({ k: text });
+      // Before: the type was checked only for a new series, so these were keyed by their text
+      // and counted into the string series (and a Symbol threw a TypeError).
+      for (const v of [true, {}, [1], null, 2n, Symbol('s')])
+        assert.throws(() => c.inc({ k: v as unknown as string }, 10), {
+          name: 'MetricsError',
+          code: 'invalid_label',
+          message: /label "k" of metric "hits_total" must be a string or number/,
+        });
+      const h = m.histogram({ name: 'lat', help: 'x', labelNames: ['k'] });
+      h.observe({ k: 'true' }, 1);
+      assert.throws(() => h.observe({ k: true as unknown as string }, 1), { code: 'invalid_label' });
+      const body = (await m.render()).body;
+      for (const text of ['true', '[object Object]', '1', 'null', '2'])
+        assert.ok(body.includes(`hits_total{k="${text}"} 1\n`), `${text}: ${body}`);
+      assert.match(body, /^lat_count\{k="true"\} 1$/m);
+      assert.equal(m.seriesCount('hits_total'), 5);
+    });
 
   it('re-registration returns the same metric when compatible and throws when not', async () => {
     const m = createMetrics();

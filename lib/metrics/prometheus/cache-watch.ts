@@ -27,6 +27,8 @@ export function createCacheWatch(
   const watched = new Map<string, Watched>();
   /** Caches already warned about unusable stats (one warning per cache and watch). */
   const warned = new Set<Watched>();
+  /** Caches already warned about series beyond the cardinality cap (one warning per watch). */
+  const capped = new Set<Watched>();
   const warnOnce = (label: string, cache: Watched, message: string, extra: Record<string, unknown>) => {
     if (warned.has(cache)) return;
     warned.add(cache);
@@ -63,19 +65,31 @@ export function createCacheWatch(
       warnOnce(label, cache, `stats() of cache "${label}" must return the counts synchronously`, {});
       return;
     }
+    // A count with no room under the cardinality cap is left out (false), one warning per watch:
+    // folded, it overwrote the overflow series with this cache's total and counted one drop per
+    // scrape, for as long as the cache was watched.
+    let fits = true;
     const hits = count(label, cache, 'hits', s.hits);
     const misses = count(label, cache, 'misses', s.misses);
-    if (hits !== undefined) f.cacheRequests.setTotal({ cache: label, result: 'hit' }, hits);
-    if (misses !== undefined) f.cacheRequests.setTotal({ cache: label, result: 'miss' }, misses);
+    if (hits !== undefined) fits = f.cacheRequests.setTotal({ cache: label, result: 'hit' }, hits) && fits;
+    if (misses !== undefined)
+      fits = f.cacheRequests.setTotal({ cache: label, result: 'miss' }, misses) && fits;
     if (f.cacheHitRate && typeof s.hitRatio === 'number' && s.hitRatio >= 0 && s.hitRatio <= 1)
-      f.cacheHitRate.set({ cache_type: label }, s.hitRatio);
+      fits = f.cacheHitRate.setIfRoom({ cache_type: label }, s.hitRatio) && fits;
     if (s.keysEvicted !== undefined) {
       const v = count(label, cache, 'keysEvicted', s.keysEvicted);
-      if (v !== undefined) f.cacheEvictions.setTotal({ cache: label }, v);
+      if (v !== undefined) fits = f.cacheEvictions.setTotal({ cache: label }, v) && fits;
     }
     if (s.errors !== undefined) {
       const v = count(label, cache, 'errors', s.errors);
-      if (v !== undefined) f.cacheErrors.setTotal({ cache: label }, v);
+      if (v !== undefined) fits = f.cacheErrors.setTotal({ cache: label }, v) && fits;
+    }
+    if (!fits && !capped.has(cache)) {
+      capped.add(cache);
+      logger.warn(
+        `cache "${label}": some of its series are beyond the metric's cardinality cap (maxSeriesPerMetric) and are not exposed (warned once per watch)`,
+        { cache: label },
+      );
     }
   };
 
@@ -116,6 +130,7 @@ export function createCacheWatch(
         if (watched.get(label) !== cache) return;
         watched.delete(label);
         warned.delete(cache);
+        capped.delete(cache);
         removeSeries(label);
       };
     },

@@ -8,7 +8,14 @@ import { MetricsError } from '../../core/errors.js';
 import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
-import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT, readForeign, renderRegistry } from './exposition.js';
+import {
+  type ForeignReader,
+  negotiate,
+  OPENMETRICS_TEXT,
+  PROMETHEUS_TEXT,
+  readForeign,
+  renderRegistry,
+} from './exposition.js';
 import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
@@ -88,18 +95,36 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const writeDbConnections = dbConnectionsWriter(framework);
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
+  /** The collection in progress, which scrapes arriving meanwhile join. */
+  let collecting: Promise<ForeignReader> | undefined;
+  /**
+   * One collection: the caches read, the onCollect callbacks, then the collect() of other code's
+   * prom-client metrics (run in their get(); after the callbacks, which may set them, all at once).
+   * All of it within collectTimeoutMs of its start: the metrics get what the callbacks left (a
+   * scrape held by a slow callback and a slow collect() took twice the bound). Shared by the
+   * scrapes arriving while it runs, collect() included (it ran once per concurrent scrape).
+   */
+  const collect = (): Promise<ForeignReader> => {
+    collecting ??= (async () => {
+      const deadline = performance.now() + o.collectTimeoutMs;
+      caches.read();
+      await collectors.run();
+      const foreign = readForeign(registry, reg.own, deadline, o.collectTimeoutMs, logger);
+      await foreign.settled;
+      return foreign;
+    })().finally(() => {
+      collecting = undefined;
+    });
+    return collecting;
+  };
   const render = async (accept?: string) => {
     const format = negotiate(accept);
-    caches.read();
-    await collectors.run();
-    // Other code's prom-client metrics run their own collect() in get(): after the onCollect
-    // callbacks (which may set them), all at once, each under the same bound.
-    const foreign = readForeign(registry, reg.own, o.collectTimeoutMs, logger);
+    const foreign = await collect();
     const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
-  // A scrape in progress at close() waits for its collect callbacks (collectTimeoutMs at most),
-  // then renders: that, plus a second, is how long close() lets it finish (within createApp's
+  // A scrape in progress at close() waits for its collection (callbacks and other code's
+  // collect(), collectTimeoutMs at most in all), then renders: that, plus a second, is how long close() lets it finish (within createApp's
   // default 10 s), unless the caller gives a shorter budget (`close({ timeoutMs, signal })`).
   const closeGraceMs = Math.min(o.collectTimeoutMs + 1000, 9000);
   const endpoint = createEndpoint({ ...o, render, closeGraceMs });

@@ -155,28 +155,42 @@ export interface ForeignData {
   values?: ForeignValue[];
 }
 
-/** Gives a foreign metric's data, or `undefined` to leave it out of this scrape. */
-export type ForeignReader = (metric: object) => Promise<ForeignData | undefined>;
+/**
+ * Gives a foreign metric's data, or `undefined` to leave it out of this scrape. `settled` resolves
+ * once every read started up front has settled (or timed out).
+ */
+export interface ForeignReader {
+  (metric: object): Promise<ForeignData | undefined>;
+  readonly settled: Promise<void>;
+}
 
 /**
  * Starts `get()` of every metric of `registry` the renderer does not read itself (other code's,
  * prom-client's runtime metrics, and the adapter's own on the public-API fallback), at once and
- * each bounded by `timeoutMs`: prom-client runs a metric's `collect()` there, and one that hung held
- * every scrape, one that threw failed every scrape (500). Such a metric is left out of the scrape
- * (logged); the others are served. Metrics registered later are read when asked for.
+ * each bounded by the time left until `deadline` (a `performance.now()` time): prom-client runs a
+ * metric's `collect()` there, and one that hung held every scrape, one that threw failed every
+ * scrape (500). Such a metric is left out of the scrape (logged); the others are served. Metrics
+ * registered later are read when asked for (once: the reader may serve several scrapes).
  */
 export function readForeign(
   registry: Registry,
   own: ReadonlyMap<object, OwnMetric>,
+  deadline: number,
   timeoutMs: number,
   logger: Pick<Logger, 'warn'>,
 ): ForeignReader {
   const read = (metric: object) => {
     const m = metric as { name?: string; get(): Promise<unknown> };
+    // The scrape's one bound: what the onCollect callbacks before left of collectTimeoutMs.
+    const left = Math.max(0, Math.ceil(deadline - performance.now()));
     return withTimeout(
       Promise.resolve().then(() => m.get()),
-      timeoutMs,
-      () => new MetricsError('collect_timeout', `its collect() did not finish within ${timeoutMs} ms`),
+      left,
+      () =>
+        new MetricsError(
+          'collect_timeout',
+          `its collect() did not finish within the scrape's collectTimeoutMs (${timeoutMs} ms)`,
+        ),
       { unref: true },
     ).then(
       (data) => data as ForeignData,
@@ -194,7 +208,16 @@ export function readForeign(
   };
   const started = new Map<object, Promise<ForeignData | undefined>>();
   for (const metric of registry.getMetricsAsArray()) if (!own.has(metric)) started.set(metric, read(metric));
-  return (metric) => started.get(metric) ?? read(metric);
+  const settled = Promise.all(started.values()).then(() => undefined);
+  const reader = (metric: object) => {
+    let p = started.get(metric);
+    if (p === undefined) {
+      p = read(metric);
+      started.set(metric, p);
+    }
+    return p;
+  };
+  return Object.assign(reader, { settled });
 }
 
 /** Metrics registered on an injected registry by other code, and prom-client's runtime metrics. */

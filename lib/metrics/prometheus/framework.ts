@@ -283,9 +283,11 @@ export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnectio
     return { used: check('used', o.used), idle: o.idle === undefined ? undefined : check('idle', o.idle) };
   };
   if (f.naming === 'legacy') return (c) => f.dbConnections.set(read(c).used);
+  // Read at every scrape: a state without room under the cap (maxSeriesPerMetric 1) is left out
+  // rather than folded, which overwrote the overflow series and counted a drop per scrape.
   return (c) => {
     const { used, idle } = read(c);
-    f.dbConnections.set({ state: 'used' }, used);
-    if (idle !== undefined) f.dbConnections.set({ state: 'idle' }, idle);
+    f.dbConnections.setIfRoom({ state: 'used' }, used);
+    if (idle !== undefined) f.dbConnections.setIfRoom({ state: 'idle' }, idle);
   };
 }

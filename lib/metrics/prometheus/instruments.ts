@@ -20,8 +20,11 @@ const isLabels = (a: unknown): a is LabelValues => typeof a === 'object' && a !=
 /** A counter plus what the adapter needs besides (scrape-time setting, series removal). */
 export interface CounterImpl extends Counter {
   readonly series: SeriesStore;
-  /** Sets a series to an absolute value (for counters read from a source at scrape time). */
-  setTotal(labels: LabelValues, value: number): void;
+  /**
+   * Sets a series to an absolute value (for counters read from a source at scrape time); false,
+   * nothing written and no drop counted, when the series is new and the cap has no room for it.
+   */
+  setTotal(labels: LabelValues, value: number): boolean;
 }
 
 export function makeCounter(name: string, store: ScalarStore): CounterImpl {
@@ -37,12 +40,17 @@ export function makeCounter(name: string, store: ScalarStore): CounterImpl {
   return {
     inc: inc as Counter['inc'],
     series: store,
-    setTotal: (labels, value) => store.set(labels, value),
+    setTotal: (labels, value) => store.setIfRoom(labels, value),
   };
 }
 
 export interface GaugeImpl extends Gauge {
   readonly series: SeriesStore;
+  /**
+   * Sets a series read at scrape time; false, nothing written and no drop counted, when the
+   * series is new and the cap has no room for it (see `CounterImpl.setTotal`).
+   */
+  setIfRoom(labels: LabelValues, value: number): boolean;
 }
 
 export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
@@ -71,6 +79,7 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
       const v = numberArg(a, b, 1);
       store.add(labelsOf(a), -v);
     }) as Gauge['dec'],
+    setIfRoom: (labels, value) => store.setIfRoom(labels, value),
     series: store,
   };
 }

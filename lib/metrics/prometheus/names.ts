@@ -6,6 +6,27 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const PREFIX_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/**
+ * Longest metric name (as exposed: with the namespace/subsystem prefix and a counter's `_total`)
+ * and longest label name, in characters (names are ASCII): Grafana Mimir's and Cortex's default
+ * `-validation.max-length-label-name`, so a name accepted here is not refused by remote storage.
+ * Without it a name of megabytes was accepted and written into every scrape (and every error).
+ */
+export const MAX_NAME_LENGTH = 1024;
+
+/** A name for an error message: quoted, cut to 64 characters (it may be megabytes long). */
+function shown(v: unknown): string {
+  if (typeof v !== 'string') return JSON.stringify(v) ?? String(v);
+  return v.length > 64 ? `${JSON.stringify(v.slice(0, 64))}… (${v.length} characters)` : JSON.stringify(v);
+}
+
+function nameTooLong(code: string, what: string, v: string): MetricsError {
+  return new MetricsError(
+    code,
+    `${what} ${shown(v)} is ${v.length} characters long; names are limited to ${MAX_NAME_LENGTH}`,
+  );
+}
+
 /** Default histogram buckets in seconds (the Prometheus client default set). */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -16,10 +37,12 @@ export type MetricType = 'counter' | 'gauge' | 'histogram';
 /** Checks a namespace or subsystem part; empty means "no part". */
 export function assertPrefixPart(what: 'namespace' | 'subsystem' | 'prefix', value: unknown): string {
   if (value === undefined || value === '') return '';
+  if (typeof value === 'string' && value.length > MAX_NAME_LENGTH)
+    throw nameTooLong('invalid_name', `metrics ${what}`, value);
   if (typeof value !== 'string' || !PREFIX_PART.test(value) || value.startsWith('__')) {
     throw new MetricsError(
       'invalid_name',
-      `metrics ${what} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", received ${JSON.stringify(value)}`,
+      `metrics ${what} must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__", received ${shown(value)}`,
     );
   }
   return value;
@@ -41,17 +64,23 @@ const SAMPLE_SUFFIX = /_(total|created|bucket|count|sum|gcount|gsum)$/;
  * the OpenTelemetry name `db_client_connection_count` through, see the README).
  */
 export function fullName(prefix: string, name: unknown, type: MetricType, builtin = false): string {
+  if (typeof name === 'string' && name.length > MAX_NAME_LENGTH)
+    throw nameTooLong('invalid_name', 'metric name', name);
   if (typeof name !== 'string' || !METRIC_NAME.test(name)) {
     throw new MetricsError(
       'invalid_name',
-      `metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, received ${JSON.stringify(name)}`,
+      `metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, received ${shown(name)}`,
     );
   }
   const full = prefix + name;
-  if (full.startsWith('__')) {
+  // As exposed: the prefix and a counter's `_total` count too.
+  const exposed = type === 'counter' && !full.endsWith('_total') ? `${full}_total` : full;
+  if (exposed.length > MAX_NAME_LENGTH) throw nameTooLong('invalid_name', 'metric name', exposed);
+  // The exposed name: a counter "_" is exposed as "__total".
+  if (exposed.startsWith('__')) {
     throw new MetricsError(
       'invalid_name',
-      `metric name "${full}" starts with "__", which Prometheus reserves`,
+      `metric name "${exposed}" starts with "__", which Prometheus reserves`,
     );
   }
   if (type === 'counter') {
@@ -96,10 +125,12 @@ export function checkLabelNames(
   }
   const seen = new Set<string>();
   for (const l of labelNames as unknown[]) {
+    if (typeof l === 'string' && l.length > MAX_NAME_LENGTH)
+      throw nameTooLong('invalid_label', `label name of "${metric}"`, l);
     if (typeof l !== 'string' || !LABEL_NAME.test(l)) {
       throw new MetricsError(
         'invalid_label',
-        `label name ${JSON.stringify(l)} of "${metric}" must match [a-zA-Z_][a-zA-Z0-9_]*`,
+        `label name ${shown(l)} of "${metric}" must match [a-zA-Z_][a-zA-Z0-9_]*`,
       );
     }
     if (l.startsWith('__')) {
@@ -178,11 +209,9 @@ export function checkDefaultLabels(labels: unknown): Readonly<Record<string, str
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(labels)) {
+    if (k.length > MAX_NAME_LENGTH) throw nameTooLong('invalid_label', 'default label name', k);
     if (!LABEL_NAME.test(k) || k.startsWith('__')) {
-      throw new MetricsError(
-        'invalid_label',
-        `default label name ${JSON.stringify(k)} is not a valid label name`,
-      );
+      throw new MetricsError('invalid_label', `default label name ${shown(k)} is not a valid label name`);
     }
     if (SERIES_LABELS.has(k)) {
       throw new MetricsError(

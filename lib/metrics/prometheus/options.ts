@@ -63,9 +63,9 @@ export interface MetricsOptions {
   /** Monotonic clock in ms for timers and request durations. Default `performance.now`. */
   now?: () => number;
   /**
-   * Longest wait, in ms, for each `onCollect` callback (and each prom-client `collect()` of a metric
-   * other code registered in `registry`) before a scrape renders without it (and logs that it
-   * timed out), so one hanging callback cannot hold every scrape. 1 to 2^31−1.
+   * Longest wait, in ms, for a scrape's collection: its `onCollect` callbacks, then the prom-client
+   * `collect()` of metrics other code registered in `registry`, together. One not done by then is
+   * left out of that scrape (and logged), so one hanging callback cannot hold every scrape. 1 to 2^31−1.
    * Default 5000 (half Prometheus's default scrape timeout).
    */
   collectTimeoutMs?: number;

@@ -40,6 +40,9 @@ export interface HistogramEntry {
   bucketExemplars?: Record<string, ExemplarEntry | null>;
 }
 
+/** Thrown by a key function for a label value that is neither a string nor a number. */
+export class LabelTypeError extends Error {}
+
 /** prom-client's bucket key of +Inf (for exemplars; +Inf has no bucket count of its own). */
 const INF_KEY = '-1';
 
@@ -50,7 +53,12 @@ const INF_KEY = '-1';
  * all) keep prom-client's key, so its own `remove()`/`inc()` still find our entries.
  */
 function keyPart(v: string | number): string | number {
-  return typeof v === 'string' && (v.includes(',') || v.includes('\\')) ? v.replace(/[,\\]/g, '\\$&') : v;
+  if (typeof v === 'string') return v.includes(',') || v.includes('\\') ? v.replace(/[,\\]/g, '\\$&') : v;
+  // Anything else would be keyed by its text: `true`, `{}` or `[1]` hit the series of `'true'`,
+  // `'[object Object]'` or `'1'` and were counted into it (the type check runs only for a new
+  // series), and a Symbol threw a TypeError. The series table turns this into invalid_label.
+  if (typeof v !== 'number') throw new LabelTypeError();
+  return v;
 }
 
 /**
@@ -133,6 +141,12 @@ export function internalScalarStore(
     },
     set(labels, value) {
       table.get(labels).value = value;
+    },
+    setIfRoom(labels, value) {
+      const e = table.getIfRoom(labels);
+      if (e === undefined) return false;
+      e.value = value;
+      return true;
     },
     remove: (labels) => table.remove(labels),
     size: () => table.size(),

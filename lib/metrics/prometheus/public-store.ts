@@ -49,6 +49,13 @@ export function publicCounterStore(metric: client.Counter, o: StoreOptions): Sca
       metric.remove(l);
       metric.inc(l, value);
     },
+    setIfRoom(labels, value) {
+      const l = table.getIfRoom(labels);
+      if (l === undefined) return false;
+      metric.remove(l);
+      metric.inc(l, value);
+      return true;
+    },
     remove: removeBoth(table, metric),
     size: () => table.size(),
   };
@@ -59,6 +66,12 @@ export function publicGaugeStore(metric: client.Gauge, o: StoreOptions): ScalarS
   return {
     add: (labels, delta) => metric.inc(table.get(labels), delta),
     set: (labels, value) => metric.set(table.get(labels), value),
+    setIfRoom(labels, value) {
+      const l = table.getIfRoom(labels);
+      if (l === undefined) return false;
+      metric.set(l, value);
+      return true;
+    },
     remove: removeBoth(table, metric),
     size: () => table.size(),
   };

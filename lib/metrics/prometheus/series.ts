@@ -50,6 +50,11 @@ export interface CapHooks {
 export interface SeriesTable<E> {
   /** The entry for `labels`, created (or folded into the overflow entry) when new. Throws on unknown labels. */
   get(labels: LabelValues): E;
+  /**
+   * The entry for `labels`, created when new and the cap leaves room; `undefined` (nothing folded,
+   * nothing counted as dropped) when it does not.
+   */
+  getIfRoom(labels: LabelValues): E | undefined;
   /** Removes one series; true when it existed. */
   remove(labels: LabelValues): boolean;
   /** Series currently stored (including the overflow series once it exists). */
@@ -73,6 +78,13 @@ export interface SeriesStore {
 export interface ScalarStore extends SeriesStore {
   add(labels: LabelValues, delta: number): void;
   set(labels: LabelValues, value: number): void;
+  /**
+   * Sets a series read from a source at scrape time (a cache's hit count) to `value`; false, and
+   * nothing written or counted as dropped, when it is new and the cap has no room: an absolute
+   * value cannot go into the overflow series (which sums what was folded), and folding it again
+   * at every scrape counted one drop per scrape.
+   */
+  setIfRoom(labels: LabelValues, value: number): boolean;
 }
 
 /** A histogram's series; `exemplar` is already checked (enabled, within the OpenMetrics size). */
@@ -121,16 +133,22 @@ interface TableState<E> {
   sinceRecount: number;
 }
 
+/** Series of `map` other than the overflow series: what the cap counts. */
+function userSeries(map: Record<string, unknown>): number {
+  const n = Object.keys(map).length;
+  return map[OVERFLOW_KEY] === undefined ? n : n - 1;
+}
+
 /**
  * Adds the series `key` (or folds it into the overflow series when the table is full). Kept as one
  * function on purpose: split into small helpers, the benchmark's `counter.inc()` measured about 2×
  * slower (likely V8 then inlining this cold path into `get`).
  */
-function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
+function insert<E>(t: TableState<E>, key: string, labels: LabelValues, fold = true): E | undefined {
   const map = t.owner.hashMap;
   if (map !== t.counted) {
     t.counted = map;
-    t.count = Object.keys(map).length;
+    t.count = userSeries(map);
   }
   const { metric, labelNames, cap } = t;
   for (const n of labelNames) {
@@ -166,8 +184,9 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
     }
   }
   // prom-client's remove() (called by other code) does not tell us; recount now and then while full.
-  if (t.count >= cap && (t.sinceRecount++ & 1023) === 0) t.count = Object.keys(map).length;
+  if (t.count >= cap && (t.sinceRecount++ & 1023) === 0) t.count = userSeries(map);
   if (t.count >= cap) {
+    if (!fold) return undefined;
     t.hooks.dropped(metric);
     if (!t.warned) {
       t.warned = true;
@@ -175,9 +194,10 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues): E {
     }
     let e = map[OVERFLOW_KEY];
     if (e === undefined) {
+      // Not counted: the cap bounds the label combinations callers made, so a series removed
+      // later frees a place (the overflow series took one, and a freed place stayed full).
       e = t.create({ ...t.overflowLabels });
       map[OVERFLOW_KEY] = e;
-      t.count++;
     }
     return e;
   }
@@ -218,16 +238,38 @@ export function createSeriesTable<E>(
     warned: false,
     sinceRecount: 0,
   };
+  /** `hash(labels)`; a value its key function refuses (not a string or number) is invalid_label. */
+  const keyOf = (labels: LabelValues): string => {
+    try {
+      return hash(labels);
+    } catch (err) {
+      for (const n of labelNames) {
+        const v = labels[n];
+        if (v !== undefined && typeof v !== 'string' && typeof v !== 'number')
+          throw new MetricsError(
+            'invalid_label',
+            `label "${n}" of metric "${metric}" must be a string or number, received ${typeName(v)}`,
+          );
+      }
+      throw err;
+    }
+  };
   return {
     get(labels) {
       checkKeys(labels);
-      const key = hash(labels);
+      const key = keyOf(labels);
       const e = owner.hashMap[key];
-      return e !== undefined ? e : insert(t, key, labels);
+      return e !== undefined ? e : (insert(t, key, labels) as E);
+    },
+    getIfRoom(labels) {
+      checkKeys(labels);
+      const key = keyOf(labels);
+      const e = owner.hashMap[key];
+      return e !== undefined ? e : insert(t, key, labels, false);
     },
     remove(labels) {
       checkKeys(labels);
-      const key = hash(labels);
+      const key = keyOf(labels);
       const map = owner.hashMap;
       if (map[key] === undefined) return false;
       delete map[key];

@@ -30,6 +30,7 @@ export interface EndpointOptions {
 }
 
 export interface Endpoint {
+  /** Serves the exposition inside the user's server; after `close()`, 503 without rendering. */
   handler(req: IncomingMessage, res: ServerResponse): void;
   listen(): Promise<MetricsAddress>;
   /** The bound address while listening; `undefined` before `listen()` resolved and after `close()`. */
@@ -237,8 +238,20 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
     });
   };
 
+  /**
+   * The handler mounted in the user's server: once the adapter is closed, 503 (with `Retry-After`)
+   * without rendering. Before, it went on serving the frozen values of a
+   * closed adapter with 200, its collect callbacks gone, so a scraper could not tell.
+   */
+  const mounted = (req: IncomingMessage, res: ServerResponse) => {
+    if (!closed) return handler(req, res);
+    res
+      .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' })
+      .end('metrics adapter is closed\n');
+  };
+
   return {
-    handler,
+    handler: mounted,
     listen() {
       if (closed) return Promise.reject(new MetricsError('closed', 'metrics adapter is closed'));
       listening ??= new Promise<MetricsAddress>(start);

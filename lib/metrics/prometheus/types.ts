@@ -83,11 +83,15 @@ export interface PrometheusMetrics extends Metrics {
    */
   watchDbConnections(read: () => number | DbConnections | Promise<number | DbConnections>): () => void;
   /**
-   * Runs the collect callbacks (joining their run in progress, if any) and renders the exposition
-   * for an Accept header.
+   * Runs the collection (onCollect callbacks, then the collect() of other code's prom-client
+   * metrics, within `collectTimeoutMs` in all; joining the collection in progress, if any) and
+   * renders the exposition for an Accept header.
    */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
-  /** A request handler serving the exposition (GET/HEAD), to mount in an existing server. */
+  /**
+   * A request handler serving the exposition (GET/HEAD), to mount in an existing server. After
+   * `close()`: 503 (`Retry-After: 5`), nothing rendered.
+   */
   handler(req: IncomingMessage, res: ServerResponse): void;
   /** Starts the endpoint on `host:port` at `path`; repeated calls share one server. Disabled: resolves `undefined`. */
   listen(): Promise<MetricsAddress | undefined>;
