@@ -332,6 +332,10 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     methods.push(r.method, ...(r.method === 'GET' ? ['HEAD'] : []));
     allowed.set(r.path, methods);
   }
+  // What `OPTIONS *` lists: every method some path takes (/healthz and /readyz take GET and HEAD).
+  const serverMethods = [
+    ...new Set(['GET', 'HEAD', ...options.routes.flatMap((r) => (r.method === 'GET' ? [] : [r.method]))]),
+  ].join(', ');
   const notAllowed = new Map(
     [...allowed].map(([path, methods]) => {
       const allow = [...new Set(methods)].join(', ');
@@ -375,8 +379,19 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     const raw = requestPath(req.url);
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
-    if (refusalOf(req) && (path === '/metrics' || path === '/healthz' || path === '/readyz'))
+    if (refusalOf(req) && (path === '/metrics' || path === '/healthz' || path === '/readyz' || raw === '*'))
       return refusalOf(req)!();
+    if (raw === '*') {
+      // The asterisk-form target asks about the server, not a resource (RFC 9110 9.3.7): `OPTIONS *`
+      // gets 200 with the methods the server takes (it used to be a 404 "no such route"); any
+      // other method may not use that form (RFC 9112 3.2.4). Server-level, like /healthz: not
+      // traced or counted as a route.
+      if (req.method === 'OPTIONS') {
+        res.writeHead(200, { allow: serverMethods, 'content-length': 0 });
+        return void res.end();
+      }
+      return sendJson(res, 400, { error: 'the request target * is only for OPTIONS' });
+    }
     if (path === '/metrics' && scrape) return scrape(req, res);
     if (path === '/healthz' || path === '/readyz') {
       if (req.method !== 'GET' && req.method !== 'HEAD')

@@ -321,6 +321,52 @@ describe('CONNECT (a proxy tunnel request)', () => {
   });
 });
 
+describe('the asterisk-form target (OPTIONS *, RFC 9110 9.3.7)', () => {
+  /** One request with the target `*`, as `curl -X OPTIONS --request-target '*'` sends it. */
+  const asterisk = (base: string, method: string) =>
+    new Promise<{ status?: number; allow?: string; length?: string; body: string }>((resolve, reject) => {
+      const u = new URL(base);
+      const req = request({ host: u.hostname, port: u.port, path: '*', method }, (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => {
+          body += b.toString();
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            allow: res.headers.allow,
+            length: res.headers['content-length'],
+            body,
+          }),
+        );
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('OPTIONS * is answered 200 with the methods of the server, not a 404 "no such route"', async () => {
+    const expected: [string, string][] = [
+      [services.gateway.url, 'GET, HEAD, POST'],
+      [services.user.url, 'GET, HEAD'],
+      [services.order.url, 'GET, HEAD, POST'],
+    ];
+    for (const [base, allow] of expected) {
+      const r = await asterisk(base, 'OPTIONS');
+      assert.equal(r.status, 200, `${base}: ${r.body}`);
+      assert.equal(r.allow, allow, base);
+      assert.equal(r.length, '0', base);
+      assert.equal(r.body, '');
+    }
+  });
+
+  it('another method with the target * is a 400, not a 404', async () => {
+    const r = await asterisk(services.gateway.url, 'GET');
+    assert.equal(r.status, 400, r.body);
+    assert.match(JSON.parse(r.body).error, /only for OPTIONS/);
+  });
+});
+
 describe('POST /orders: the body must be JSON as sent (Content-Type, charset, Content-Encoding)', () => {
   const order = JSON.stringify({ userId: 1, items: [item] });
   const send = async (headers: Record<string, string>, body: string | Uint8Array = order) => {
