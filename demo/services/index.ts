@@ -245,6 +245,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
           // Connect and statement timeouts below the call timeout: a database that hangs is a 503
           // from this service before its caller gives up with a 502.
           dbTimeoutFor(options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
+          options.callTimeoutMs,
         ));
       if (!options.db) opened.push(db);
       await (name === 'user-service' ? migrateUsers(db) : migrateOrders(db));
