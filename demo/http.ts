@@ -224,7 +224,15 @@ export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
  */
 export type ServeRoute = (ctx: AppContext, route: string, handler: HttpHandler) => Listener;
 
-/** The demo's own `ServeRoute`: `traceHandler`, then the Prometheus adapter's `instrument` (when given). */
+/** The `route` of a request that matched no route (404, a malformed path): the metrics' label. */
+export const UNMATCHED = 'unmatched';
+
+/**
+ * The demo's own `ServeRoute`: `traceHandler`, then the Prometheus adapter's `instrument` (when
+ * given). A request that matched no route gets a span named by its method alone, without
+ * `http.route` (the OpenTelemetry HTTP conventions; it was `GET unmatched` with
+ * `http.route="unmatched"`, a template no route has); its metrics keep `http_route="unmatched"`.
+ */
 export function hyperionServe(metrics: PrometheusMetrics | undefined): ServeRoute {
   return (ctx, route, handler) => {
     const spans = new WeakMap<IncomingMessage, Span>();
@@ -234,7 +242,7 @@ export function hyperionServe(metrics: PrometheusMetrics | undefined): ServeRout
         if (c.span) spans.set(req, c.span);
         return handler(c, req, res);
       },
-      { route },
+      route === UNMATCHED ? {} : { route },
     );
     return metrics ? metrics.instrument(traced, { route, span: (req) => spans.get(req) }) : traced;
   };
@@ -318,10 +326,10 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       }
     }),
   }));
-  const notFound = wrap('unmatched', (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
+  const notFound = wrap(UNMATCHED, (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
   // `/users/%E0%A4%A`: a path parameter that is not valid percent-encoded UTF-8 is the client's
   // mistake, not a missing route.
-  const malformed = wrap('unmatched', (_c, _req, res) =>
+  const malformed = wrap(UNMATCHED, (_c, _req, res) =>
     sendJson(res, 400, { error: 'malformed percent-encoding in the path' }),
   );
   // A known path asked with a method it does not take: 405 with the `Allow` header HTTP requires,

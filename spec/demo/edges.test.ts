@@ -321,6 +321,26 @@ describe('CONNECT (a proxy tunnel request)', () => {
   });
 });
 
+describe('a path that matches no route', () => {
+  it('its server span is named by the method alone, without http.route; the metric keeps http_route="unmatched"', async () => {
+    const path = `/no-such-route-${Date.now()}`;
+    const res = await fetch(`${services.user.url}${path}`);
+    assert.equal(res.status, 404);
+    await res.text();
+    const span = services.user
+      .tracer!.finishedSpans()
+      .find((s) => s.attributes['url.path'] === path && s.attributes['http.response.status_code'] === 404);
+    assert.ok(span, 'no server span for the 404');
+    assert.equal(span.name, 'GET');
+    assert.equal(span.attributes['http.route'], undefined);
+    const text = await (await fetch(`${services.user.url}/metrics`)).text();
+    assert.match(
+      text,
+      /http_server_request_duration_seconds_count\{[^}]*http_route="unmatched"[^}]*http_response_status_code="404"/,
+    );
+  });
+});
+
 describe('the asterisk-form target (OPTIONS *, RFC 9110 9.3.7)', () => {
   /** One request with the target `*`, as `curl -X OPTIONS --request-target '*'` sends it. */
   const asterisk = (base: string, method: string) =>
