@@ -321,6 +321,24 @@ describe('CONNECT (a proxy tunnel request)', () => {
   });
 });
 
+describe('a lookup of a user that does not exist', () => {
+  it('its cache span is a miss (cache.hit false, cache.layer none), not an error span, in the gateway and the user service', async () => {
+    const id = 900_000 + (Date.now() % 90_000);
+    const res = await fetch(`${services.gateway.url}/users/${id}`);
+    assert.equal(res.status, 404);
+    await res.text();
+    for (const svc of [services.gateway, services.user]) {
+      const span = svc
+        .tracer!.finishedSpans()
+        .find((s) => s.name === 'cache user' && s.attributes['cache.key'] === `user:${id}`);
+      assert.ok(span, `${svc.name}: no cache span`);
+      assert.equal(span.status.code, 0, `${svc.name}: status ${JSON.stringify(span.status)}`);
+      assert.equal(span.attributes['cache.hit'], false, svc.name);
+      assert.equal(span.attributes['cache.layer'], 'none', svc.name);
+    }
+  });
+});
+
 describe('a path that matches no route', () => {
   it('its server span is named by the method alone, without http.route; the metric keeps http_route="unmatched"', async () => {
     const path = `/no-such-route-${Date.now()}`;
