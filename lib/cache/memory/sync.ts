@@ -600,10 +600,13 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     ).then(
       (value) => {
         stops.delete(stop);
+        // Settled: code the loader left running (a timer) keeps its frame, not the value.
+        frame.load = undefined;
         return this.fill(key, value, load, opts);
       },
       (err: unknown) => {
         stops.delete(stop);
+        frame.load = undefined;
         if (loads.get(key) === load) loads.delete(key);
         throw err;
       },
