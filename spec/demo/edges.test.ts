@@ -301,7 +301,11 @@ describe('a path parameter that is not valid percent-encoding', () => {
 
 describe('CONNECT (a proxy tunnel request)', () => {
   it('is answered 405 with Allow on every service, not a connection closed without a word', async () => {
-    for (const base of [services.gateway.url, services.user.url, services.order.url]) {
+    for (const [base, allow] of [
+      [services.gateway.url, 'GET, HEAD, POST'],
+      [services.user.url, 'GET, HEAD'],
+      [services.order.url, 'GET, HEAD, POST'],
+    ] as const) {
       const u = new URL(base);
       const raw = await new Promise<string>((resolve, reject) => {
         const socket = connect(Number(u.port), u.hostname);
@@ -315,7 +319,7 @@ describe('CONNECT (a proxy tunnel request)', () => {
         socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
       });
       assert.match(raw, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${base}: ${JSON.stringify(raw)}`);
-      assert.match(raw, /\r\nAllow: GET, HEAD, POST\r\n/);
+      assert.ok(raw.includes(`\r\nAllow: ${allow}\r\n`), `${base}: ${JSON.stringify(raw)}`);
       assert.ok(raw.endsWith('\r\n\r\n{"error":"method not allowed"}'), raw);
     }
   });
