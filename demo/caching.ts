@@ -3,8 +3,9 @@
  * which layer (`cache.hit`, `cache.layer`), the loader (the database) running as its child.
  */
 import type { AppContext } from '../lib/core/context.js';
-import type { Bytes, Cache, Loader } from '../lib/core/contracts.js';
+import type { Bytes, Cache, Loader, Span } from '../lib/core/contracts.js';
 import { withSpan } from '../lib/core/span.js';
+import { HttpError } from './http.js';
 
 /** The caches of a service: `cache` is what reads go through (tiered, or the L1 alone). */
 export interface CacheLayers {
@@ -36,7 +37,7 @@ const decoder = new TextDecoder();
  * a stale copy served in the grace window is marked `cache.stale`). A value that no longer
  * decodes is dropped and reloaded once.
  */
-export function readThrough<T>(
+export async function readThrough<T>(
   ctx: AppContext,
   layers: CacheLayers,
   kind: string,
@@ -44,49 +45,65 @@ export function readThrough<T>(
   ttlMs: number,
   load: (ctx: AppContext) => Promise<T>,
 ): Promise<{ value: T; source: Source }> {
-  return withSpan(
+  const outcome = await withSpan(
     ctx,
     `cache ${kind}`,
     async (spanCtx, span) => {
-      let loaded: { value: T } | undefined;
-      const loader = async () => {
-        const value = await load(spanCtx);
-        loaded = { value };
-        return encoder.encode(JSON.stringify(value));
-      };
-      const get = async (): Promise<{ bytes: Bytes; source: Source; stale: boolean }> => {
-        const cache = layers.cache as Partial<MetaCache> & Cache;
-        if (typeof cache.getOrSetWithMeta === 'function') {
-          const r = await cache.getOrSetWithMeta(key, loader, ttlMs);
-          const source = r.source === 'loader' ? 'origin' : r.source === 'stale' ? 'l2' : r.source;
-          return { bytes: r.value, source: loaded ? 'origin' : source, stale: r.stale };
+      try {
+        return { found: await lookup(spanCtx, span) };
+      } catch (err) {
+        // The loader's answer for a client error (a user that does not exist: 404): the lookup
+        // worked, it found nothing. It used to leave an error span without cache.hit/cache.layer.
+        if (err instanceof HttpError && err.status < 500) {
+          span.setAttributes({ 'cache.hit': false, 'cache.layer': 'none' });
+          return { refused: err };
         }
-        // A single-level cache: a value that did not come from the loader came from L1.
-        const bytes = await cache.getOrSet(key, loader, ttlMs);
-        return { bytes, source: loaded ? 'origin' : 'l1', stale: false };
-      };
-      let r = await get();
-      let value: T;
-      if (loaded) value = (loaded as { value: T }).value;
-      else {
-        try {
-          value = JSON.parse(decoder.decode(r.bytes)) as T;
-        } catch {
-          span.addEvent('cache.decode_failed');
-          await layers.cache.delete(key);
-          r = await get();
-          value = loaded ? (loaded as { value: T }).value : (JSON.parse(decoder.decode(r.bytes)) as T);
-        }
+        throw err;
       }
-      span.setAttributes({
-        'cache.hit': r.source !== 'origin',
-        'cache.layer': r.source === 'origin' ? 'none' : r.source,
-        'cache.stale': r.stale || undefined,
-      });
-      return { value, source: r.source };
     },
     { attributes: { 'cache.key': key, 'cache.name': layers.cache.name } },
   );
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome.found;
+
+  async function lookup(spanCtx: AppContext, span: Span): Promise<{ value: T; source: Source }> {
+    let loaded: { value: T } | undefined;
+    const loader = async () => {
+      const value = await load(spanCtx);
+      loaded = { value };
+      return encoder.encode(JSON.stringify(value));
+    };
+    const get = async (): Promise<{ bytes: Bytes; source: Source; stale: boolean }> => {
+      const cache = layers.cache as Partial<MetaCache> & Cache;
+      if (typeof cache.getOrSetWithMeta === 'function') {
+        const r = await cache.getOrSetWithMeta(key, loader, ttlMs);
+        const source = r.source === 'loader' ? 'origin' : r.source === 'stale' ? 'l2' : r.source;
+        return { bytes: r.value, source: loaded ? 'origin' : source, stale: r.stale };
+      }
+      // A single-level cache: a value that did not come from the loader came from L1.
+      const bytes = await cache.getOrSet(key, loader, ttlMs);
+      return { bytes, source: loaded ? 'origin' : 'l1', stale: false };
+    };
+    let r = await get();
+    let value: T;
+    if (loaded) value = (loaded as { value: T }).value;
+    else {
+      try {
+        value = JSON.parse(decoder.decode(r.bytes)) as T;
+      } catch {
+        span.addEvent('cache.decode_failed');
+        await layers.cache.delete(key);
+        r = await get();
+        value = loaded ? (loaded as { value: T }).value : (JSON.parse(decoder.decode(r.bytes)) as T);
+      }
+    }
+    span.setAttributes({
+      'cache.hit': r.source !== 'origin',
+      'cache.layer': r.source === 'origin' ? 'none' : r.source,
+      'cache.stale': r.stale || undefined,
+    });
+    return { value, source: r.source };
+  }
 }
 
 /** Deletes `key` in a span (`cache.delete`); with a tiered cache this also invalidates other instances. */

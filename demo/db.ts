@@ -313,6 +313,8 @@ export async function openDb(
   url: string | undefined,
   onError?: (err: Error) => void,
   timeoutMs?: number,
+  /** Set when `timeoutMs` was derived from a configured call timeout: named in the start error. */
+  callTimeoutMs?: number,
 ): Promise<Db> {
   if (!url) return createPgliteDb();
   const fix = 'fix DATABASE_URL, or unset it to use the embedded database';
@@ -334,8 +336,16 @@ export async function openDb(
   } catch (err) {
     await db.close().catch(() => {});
     const reason = err instanceof Error ? err.message : String(err);
+    // With CALL_TIMEOUT_MS=1 the database timeout is 1 ms: a healthy server "did not accept a
+    // connection", and the message sent the user to check a database that was fine. Name the bound
+    // and where it came from.
+    const within =
+      callTimeoutMs === undefined
+        ? ''
+        : ` within ${timeoutMs ?? DEFAULT_DB_TIMEOUT_MS} ms (the database timeout: 40 % of CALL_TIMEOUT_MS=${callTimeoutMs}, at most ${MAX_DB_TIMEOUT_MS} ms)`;
+    const raise = callTimeoutMs === undefined ? '' : ', or raise CALL_TIMEOUT_MS';
     throw new DatabaseUnavailableError(
-      `PostgreSQL at ${redactUrl(url)} (DATABASE_URL) did not accept a connection: ${reason}; start it, or ${fix}`,
+      `PostgreSQL at ${redactUrl(url)} (DATABASE_URL) did not accept a connection${within}: ${reason}; start it${raise}, or ${fix}`,
       { cause: err },
     );
   }

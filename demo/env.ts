@@ -41,8 +41,9 @@ export interface DemoEnv {
 function rate(name: string, text: string | undefined): number {
   if (text === undefined || text === '') return 1;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || n > 1)
-    throw new EnvError(`${name} must be between 0 and 1, got "${text}"`);
+  // A decimal number only: Number() also read `0x1`, `0b1` and `0o1` as 1 (every trace).
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new EnvError(`${name} must be a decimal number between 0 and 1, got "${text}"`);
   return n;
 }
 

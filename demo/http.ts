@@ -224,7 +224,15 @@ export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
  */
 export type ServeRoute = (ctx: AppContext, route: string, handler: HttpHandler) => Listener;
 
-/** The demo's own `ServeRoute`: `traceHandler`, then the Prometheus adapter's `instrument` (when given). */
+/** The `route` of a request that matched no route (404, a malformed path): the metrics' label. */
+export const UNMATCHED = 'unmatched';
+
+/**
+ * The demo's own `ServeRoute`: `traceHandler`, then the Prometheus adapter's `instrument` (when
+ * given). A request that matched no route gets a span named by its method alone, without
+ * `http.route` (the OpenTelemetry HTTP conventions; it was `GET unmatched` with
+ * `http.route="unmatched"`, a template no route has); its metrics keep `http_route="unmatched"`.
+ */
 export function hyperionServe(metrics: PrometheusMetrics | undefined): ServeRoute {
   return (ctx, route, handler) => {
     const spans = new WeakMap<IncomingMessage, Span>();
@@ -234,7 +242,7 @@ export function hyperionServe(metrics: PrometheusMetrics | undefined): ServeRout
         if (c.span) spans.set(req, c.span);
         return handler(c, req, res);
       },
-      { route },
+      route === UNMATCHED ? {} : { route },
     );
     return metrics ? metrics.instrument(traced, { route, span: (req) => spans.get(req) }) : traced;
   };
@@ -318,10 +326,10 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       }
     }),
   }));
-  const notFound = wrap('unmatched', (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
+  const notFound = wrap(UNMATCHED, (_c, _req, res) => sendJson(res, 404, { error: 'no such route' }));
   // `/users/%E0%A4%A`: a path parameter that is not valid percent-encoded UTF-8 is the client's
   // mistake, not a missing route.
-  const malformed = wrap('unmatched', (_c, _req, res) =>
+  const malformed = wrap(UNMATCHED, (_c, _req, res) =>
     sendJson(res, 400, { error: 'malformed percent-encoding in the path' }),
   );
   // A known path asked with a method it does not take: 405 with the `Allow` header HTTP requires,
@@ -332,6 +340,10 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     methods.push(r.method, ...(r.method === 'GET' ? ['HEAD'] : []));
     allowed.set(r.path, methods);
   }
+  // What `OPTIONS *` lists: every method some path takes (/healthz and /readyz take GET and HEAD).
+  const serverMethods = [
+    ...new Set(['GET', 'HEAD', ...options.routes.flatMap((r) => (r.method === 'GET' ? [] : [r.method]))]),
+  ].join(', ');
   const notAllowed = new Map(
     [...allowed].map(([path, methods]) => {
       const allow = [...new Set(methods)].join(', ');
@@ -375,8 +387,19 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
     const raw = requestPath(req.url);
     const q = raw.indexOf('?');
     const path = q === -1 ? raw : raw.slice(0, q);
-    if (refusalOf(req) && (path === '/metrics' || path === '/healthz' || path === '/readyz'))
+    if (refusalOf(req) && (path === '/metrics' || path === '/healthz' || path === '/readyz' || raw === '*'))
       return refusalOf(req)!();
+    if (raw === '*') {
+      // The asterisk-form target asks about the server, not a resource (RFC 9110 9.3.7): `OPTIONS *`
+      // gets 200 with the methods the server takes (it used to be a 404 "no such route"); any
+      // other method may not use that form (RFC 9112 3.2.4). Server-level, like /healthz: not
+      // traced or counted as a route.
+      if (req.method === 'OPTIONS') {
+        res.writeHead(200, { allow: serverMethods, 'content-length': 0 });
+        return void res.end();
+      }
+      return sendJson(res, 400, { error: 'the request target * is only for OPTIONS' });
+    }
     if (path === '/metrics' && scrape) return scrape(req, res);
     if (path === '/healthz' || path === '/readyz') {
       if (req.method !== 'GET' && req.method !== 'HEAD')

@@ -245,6 +245,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
           // Connect and statement timeouts below the call timeout: a database that hangs is a 503
           // from this service before its caller gives up with a 502.
           dbTimeoutFor(options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
+          options.callTimeoutMs,
         ));
       if (!options.db) opened.push(db);
       await (name === 'user-service' ? migrateUsers(db) : migrateOrders(db));
@@ -365,11 +366,13 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   // request listener, and without a 'connect' listener node:http closes the connection with no
   // answer at all. These services are no proxy: say so.
   server.on('checkContinue', checkContinue);
+  // The methods this service takes (the user service has no POST route: it used to say it had).
+  const allow = [...new Set(['GET', 'HEAD', ...routes.map((r) => r.method)])].join(', ');
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => {});
     const body = JSON.stringify({ error: 'method not allowed' });
     socket.end(
-      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\n' +
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${allow}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `Connection: close\r\n\r\n${body}`,
     );

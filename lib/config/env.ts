@@ -116,16 +116,33 @@ function mistypedOverride(name: string, prefix: string): string | undefined {
 function warnMistyped(env: Readonly<Record<string, string | undefined>>, prefix: string): void {
   for (const name of Object.keys(env)) {
     if (env[name] === undefined || warnedNames.has(name)) continue;
-    const meant = mistypedOverride(name, prefix);
+    const cased = otherCasePrefix(name, prefix);
+    const meant = cased ?? mistypedOverride(name, prefix);
     if (meant === undefined) continue;
     warnedNames.add(name);
     process.emitWarning(
       `environment variable ${name} is not read as a config override: overrides start with ` +
-        `${prefix} (two underscores) and separate the parts of the path with __ ` +
+        (cased === undefined
+          ? `${prefix} (two underscores) and separate the parts of the path with __ `
+          : `${prefix}, in that case (environment names are case-sensitive) `) +
         `(did you mean ${meant}?)`,
       { code: 'HYPERION_CONFIG_ENV_NAME' },
     );
   }
+}
+
+/**
+ * The override `name` was probably meant to be when it starts with the prefix in another case
+ * followed by a section name (`hyperion__tracing__sample_rate`), else undefined. Such a variable
+ * was ignored without a word (the prefix is matched as written; the path after it in any case).
+ */
+function otherCasePrefix(name: string, prefix: string): string | undefined {
+  if (name.startsWith(prefix) || name.slice(0, prefix.length).toUpperCase() !== prefix.toUpperCase())
+    return undefined;
+  const rest = name.slice(prefix.length);
+  const head = rest.split('__')[0]!;
+  if (!SECTIONS.has(head.toLowerCase())) return undefined;
+  return `${prefix}${rest.toUpperCase()}`;
 }
 
 /** An environment problem as an issue: its path is the variable's name, the message says why. */

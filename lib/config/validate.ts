@@ -6,8 +6,8 @@
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { type EnvOrigin, envText } from './env.js';
-import { MAX_ISSUES } from './limits.js';
-import { describeType, displayPath, type Found } from './messages.js';
+import { MAX_CONFIG_DEPTH, MAX_ISSUES } from './limits.js';
+import { describeType, displayPath, type Found, newFound } from './messages.js';
 import { printRedacted } from './printed.js';
 
 /** Why a check failed, in plain words (what the field accepts is in `expected`). */
@@ -260,6 +260,27 @@ export function toConfigIssues(
       message = reason(i, raw);
     }
     const origin = findOrigin(origins, segments);
+    const last = segments.at(-1);
+    if (
+      origin &&
+      received === 'an unknown field' &&
+      last?.includes('.') &&
+      origin.target[segments.length - 1] === last &&
+      !/did you mean `/.test(message)
+    ) {
+      // `HYPERION__TRACING.SAMPLE_RATE`: the dot is part of a key (`tracing.sample_rate` at the
+      // top level), which read as the right path under a list of section names. Name the
+      // variable and the form that is read instead.
+      const suggested = `${origin.prefix}${origin.name.slice(origin.prefix.length).replaceAll('.', '__')}`;
+      return {
+        path: origin.name,
+        expected: `${origin.prefix}SECTION__FIELD, the parts of the path separated by \`__\` (e.g. ${suggested})`,
+        received: 'a name with `.`',
+        message:
+          `environment variable ${origin.name}: a \`.\` in the name is part of a key ` +
+          `(\`${displayPath([last])}\` is not a known field), not a separator; did you mean ${suggested}?`,
+      };
+    }
     if (origin) {
       // A suggested key, spelled as the variable to set instead.
       const hint = /did you mean `([^`]+)`\?$/.exec(message)?.[1];
@@ -285,6 +306,57 @@ function findOrigin(origins: readonly EnvOrigin[], segments: readonly string[]):
   return best;
 }
 
+/**
+ * Text values and keys holding a lone UTF-16 surrogate (`"\\ud800"` in a JSON or YAML file, an
+ * object given to `parseConfig`, an `env` option): not Unicode text, such a value cannot be
+ * encoded as UTF-8 and would reach Redis, a header or an exporter as U+FFFD — a password that
+ * silently differs from the one written. Each is an issue with its path (never the value), and
+ * its path is blocked. The walk is bounded by the depth limit and skips what it has seen (an
+ * object given to `parseConfig` may hold a cycle).
+ */
+/** A surrogate code unit not in a pair (with the `u` flag a pair is one code point, not `Cs`). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function loneSurrogates(input: unknown, origins: readonly EnvOrigin[]): Found {
+  const found = newFound();
+  const seen = new Set<object>();
+  const report = (path: string[], what: string) => {
+    const origin = findOrigin(origins, path);
+    found.issues.push({
+      path: displayPath(path),
+      expected: 'text of Unicode characters (a UTF-16 surrogate only in a pair)',
+      received: `${what} with a lone surrogate`,
+      message:
+        `${what === 'a key' ? 'is a key that holds' : 'holds'} a lone UTF-16 surrogate (U+D800 to U+DFFF without its pair), ` +
+        'which is not text: it cannot be encoded as UTF-8 and would be sent as U+FFFD' +
+        (origin ? ` (set by environment variable ${origin.name})` : ''),
+    });
+    found.blocked.push(path);
+  };
+  const stack: [unknown, string[]][] = [[input, []]];
+  while (stack.length > 0) {
+    const [node, path] = stack.pop()!;
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node)) report(path, 'text');
+      continue;
+    }
+    if (typeof node !== 'object' || node === null || seen.has(node) || path.length > MAX_CONFIG_DEPTH)
+      continue;
+    seen.add(node);
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
+      continue;
+    }
+    const proto = Object.getPrototypeOf(node);
+    if (proto !== Object.prototype && proto !== null) continue;
+    for (const key of Object.keys(node).reverse()) {
+      if (LONE_SURROGATE.test(key)) report([...path, key], 'a key');
+      else stack.push([(node as Record<string, unknown>)[key], [...path, key]]);
+    }
+  }
+  return found;
+}
+
 /** Problems found before validation (in the file, in environment variables), and what they are. */
 export interface PriorProblems {
   /** `in the YAML`, `in the JSON`, `in environment variables`. */
@@ -307,6 +379,8 @@ export function validateConfig<S extends v.GenericSchema>(
   origins: readonly EnvOrigin[] = [],
   prior: readonly PriorProblems[] = [],
 ): v.InferOutput<S> {
+  const unpaired = loneSurrogates(input, origins);
+  if (unpaired.issues.length > 0) prior = [...prior, { what: 'in text values', found: unpaired }];
   const priorCount = prior.reduce((n, p) => n + p.found.issues.length, 0);
   let flat: v.BaseIssue<unknown>[] = [];
   if (!prior.some((p) => p.found.incomplete)) {
@@ -325,7 +399,10 @@ export function validateConfig<S extends v.GenericSchema>(
   }
   const fields = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins, schema);
   const issues = [...prior.flatMap((p) => p.found.issues), ...fields];
-  const fromEnv = fields.filter((i) => i.message.includes('(set by environment variable ')).length;
+  const fromEnv = fields.filter(
+    (i) =>
+      i.message.includes('(set by environment variable ') || i.message.startsWith('environment variable '),
+  ).length;
   const parts = prior
     .filter((p) => p.found.issues.length > 0)
     .map((p) => `${p.found.issues.length} problem(s) ${p.what}`);

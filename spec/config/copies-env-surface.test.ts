@@ -126,6 +126,31 @@ describe('config: HYPERION_ with a single underscore', () => {
   });
 });
 
+describe('config: the HYPERION__ prefix in another case', () => {
+  it('warns once, naming the form that is read, never the value (it was ignored without a word)', async () => {
+    let config: unknown;
+    const warnings = await warningsOf(() => {
+      config = loadConfigFromText('', {
+        env: {
+          hyperion__tracing__sample_rate: '0.25',
+          Hyperion__Cache__Password: PASSWORD,
+          hyperion__not_a_section: 'x', // not ours to judge
+        },
+      });
+    });
+    assert.deepEqual(JSON.parse(JSON.stringify(config)), {});
+    const ours = warnings.filter((w) => (w as { code?: string }).code === 'HYPERION_CONFIG_ENV_NAME');
+    assert.deepEqual(ours.map((w) => /did you mean (\S+)\?/.exec(w.message)?.[1]).sort(), [
+      'HYPERION__CACHE__PASSWORD',
+      'HYPERION__TRACING__SAMPLE_RATE',
+    ]);
+    for (const w of ours) {
+      assert.deepEqual(secretsIn(w.message), []);
+      assert.match(w.message, /case-sensitive/);
+    }
+  });
+});
+
 describe('config: the exported surface is the documented one', () => {
   it('every runtime export of hyperion/config is named in lib/config/README.md, and no internal helper is exported', async () => {
     const readme = await readFile(new URL('../../lib/config/README.md', import.meta.url), 'utf8');

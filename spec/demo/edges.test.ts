@@ -301,7 +301,11 @@ describe('a path parameter that is not valid percent-encoding', () => {
 
 describe('CONNECT (a proxy tunnel request)', () => {
   it('is answered 405 with Allow on every service, not a connection closed without a word', async () => {
-    for (const base of [services.gateway.url, services.user.url, services.order.url]) {
+    for (const [base, allow] of [
+      [services.gateway.url, 'GET, HEAD, POST'],
+      [services.user.url, 'GET, HEAD'],
+      [services.order.url, 'GET, HEAD, POST'],
+    ] as const) {
       const u = new URL(base);
       const raw = await new Promise<string>((resolve, reject) => {
         const socket = connect(Number(u.port), u.hostname);
@@ -315,9 +319,93 @@ describe('CONNECT (a proxy tunnel request)', () => {
         socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
       });
       assert.match(raw, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${base}: ${JSON.stringify(raw)}`);
-      assert.match(raw, /\r\nAllow: GET, HEAD, POST\r\n/);
+      assert.ok(raw.includes(`\r\nAllow: ${allow}\r\n`), `${base}: ${JSON.stringify(raw)}`);
       assert.ok(raw.endsWith('\r\n\r\n{"error":"method not allowed"}'), raw);
     }
+  });
+});
+
+describe('a lookup of a user that does not exist', () => {
+  it('its cache span is a miss (cache.hit false, cache.layer none), not an error span, in the gateway and the user service', async () => {
+    const id = 900_000 + (Date.now() % 90_000);
+    const res = await fetch(`${services.gateway.url}/users/${id}`);
+    assert.equal(res.status, 404);
+    await res.text();
+    for (const svc of [services.gateway, services.user]) {
+      const span = svc
+        .tracer!.finishedSpans()
+        .find((s) => s.name === 'cache user' && s.attributes['cache.key'] === `user:${id}`);
+      assert.ok(span, `${svc.name}: no cache span`);
+      assert.equal(span.status.code, 0, `${svc.name}: status ${JSON.stringify(span.status)}`);
+      assert.equal(span.attributes['cache.hit'], false, svc.name);
+      assert.equal(span.attributes['cache.layer'], 'none', svc.name);
+    }
+  });
+});
+
+describe('a path that matches no route', () => {
+  it('its server span is named by the method alone, without http.route; the metric keeps http_route="unmatched"', async () => {
+    const path = `/no-such-route-${Date.now()}`;
+    const res = await fetch(`${services.user.url}${path}`);
+    assert.equal(res.status, 404);
+    await res.text();
+    const span = services.user
+      .tracer!.finishedSpans()
+      .find((s) => s.attributes['url.path'] === path && s.attributes['http.response.status_code'] === 404);
+    assert.ok(span, 'no server span for the 404');
+    assert.equal(span.name, 'GET');
+    assert.equal(span.attributes['http.route'], undefined);
+    const text = await (await fetch(`${services.user.url}/metrics`)).text();
+    assert.match(
+      text,
+      /http_server_request_duration_seconds_count\{[^}]*http_route="unmatched"[^}]*http_response_status_code="404"/,
+    );
+  });
+});
+
+describe('the asterisk-form target (OPTIONS *, RFC 9110 9.3.7)', () => {
+  /** One request with the target `*`, as `curl -X OPTIONS --request-target '*'` sends it. */
+  const asterisk = (base: string, method: string) =>
+    new Promise<{ status?: number; allow?: string; length?: string; body: string }>((resolve, reject) => {
+      const u = new URL(base);
+      const req = request({ host: u.hostname, port: u.port, path: '*', method }, (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => {
+          body += b.toString();
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            allow: res.headers.allow,
+            length: res.headers['content-length'],
+            body,
+          }),
+        );
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('OPTIONS * is answered 200 with the methods of the server, not a 404 "no such route"', async () => {
+    const expected: [string, string][] = [
+      [services.gateway.url, 'GET, HEAD, POST'],
+      [services.user.url, 'GET, HEAD'],
+      [services.order.url, 'GET, HEAD, POST'],
+    ];
+    for (const [base, allow] of expected) {
+      const r = await asterisk(base, 'OPTIONS');
+      assert.equal(r.status, 200, `${base}: ${r.body}`);
+      assert.equal(r.allow, allow, base);
+      assert.equal(r.length, '0', base);
+      assert.equal(r.body, '');
+    }
+  });
+
+  it('another method with the target * is a 400, not a 404', async () => {
+    const r = await asterisk(services.gateway.url, 'GET');
+    assert.equal(r.status, 400, r.body);
+    assert.match(JSON.parse(r.body).error, /only for OPTIONS/);
   });
 });
 

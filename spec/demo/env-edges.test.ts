@@ -29,6 +29,25 @@ describe('demo environment: malformed values', () => {
       assert.throws(() => envPort('PORT', 8080, { PORT: bad }), /PORT must be a port 0\.\.65535/, bad);
   });
 
+  it('a sample rate is a decimal number: 0x1, 0b1, 0o1 (which Number() reads as 1) are refused naming the variable', () => {
+    for (const bad of ['0x1', '0b1', '0o1', 'Infinity', '1_0', '2'])
+      for (const name of ['HYPERION_SAMPLE_RATE', 'OTEL_TRACES_SAMPLER_ARG'])
+        assert.throws(
+          () => readEnv({ [name]: bad }),
+          new RegExp(`${name} must be a decimal number between 0 and 1`),
+          bad,
+        );
+    for (const [good, n] of [
+      ['0.25', 0.25],
+      ['1', 1],
+      ['.5', 0.5],
+      ['1e-1', 0.1],
+      ['0', 0],
+      ['1.', 1],
+    ] as const)
+      assert.equal(readEnv({ HYPERION_SAMPLE_RATE: good }).sampleRate, n, good);
+  });
+
   it('REDIS_URL with a malformed percent-escape in its credentials names REDIS_URL, never the password', () => {
     for (const url of ['redis://:p%zzsekrit@h:6379', 'redis://us%zzer:sekrit@h:6379'])
       assert.throws(

@@ -125,7 +125,10 @@ describe('npm run demo with REDIS_URL where no Redis answers', () => {
 describe('npm run demo with a malformed environment variable', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ LOG_LEVEL: 'verbose' }, /^demo failed: LOG_LEVEL must be debug, info, warn or error, got "verbose"$/m],
-    [{ HYPERION_SAMPLE_RATE: '2' }, /^demo failed: HYPERION_SAMPLE_RATE must be between 0 and 1, got "2"$/m],
+    [
+      { HYPERION_SAMPLE_RATE: '2' },
+      /^demo failed: HYPERION_SAMPLE_RATE must be a decimal number between 0 and 1, got "2"$/m,
+    ],
     [
       { REDIS_URL: `rediss://:${PASSWORD}@127.0.0.1:6379` },
       /^demo failed: REDIS_URL must start with redis:\/\/$/m,

@@ -7,6 +7,7 @@
  * own targets and shared the call sites' feedback between them).
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
@@ -19,6 +20,23 @@ import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './opt
 import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
 import type { KeyTable } from './table.js';
+
+/**
+ * A `getOrSet` load whose loader the current async context runs in; `outer` is the load whose
+ * loader started this one (a loader calling `getOrSet` of another key), across caches.
+ */
+interface LoadFrame {
+  readonly owner: object;
+  /** The key's flight; set once created (the loader starts on a later tick). */
+  load?: Promise<unknown>;
+  readonly outer: LoadFrame | undefined;
+}
+/**
+ * Which loads the running code is inside of: a `getOrSet` of a key whose flight is one of them
+ * would join the load it runs in, and both would wait for each other for good. Entered once per
+ * load (a miss), never by `get`/`set`.
+ */
+const insideLoad = new AsyncLocalStorage<LoadFrame>();
 
 /** Per-set options of the synchronous face. */
 export interface SetOptions {
@@ -547,13 +565,30 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     }
     const loads = this.loads;
     const running = loads.get(key);
-    if (running !== undefined) return running;
+    if (running !== undefined) {
+      // The key's own loader (directly, or through loaders of other keys) asking for the key: the
+      // load would wait for itself. It used to hang for good (or until `loadTimeout`).
+      for (let f = insideLoad.getStore(); f !== undefined; f = f.outer) {
+        if (f.owner === this && f.load === running) {
+          return Promise.reject(
+            new CacheError(
+              'invalid_key',
+              'getOrSet was called, from inside the loader of a key, for that same key: the load ' +
+                'would wait for itself (use get/set inside a loader)',
+            ),
+          );
+        }
+      }
+      return running;
+    }
     const stops = this.stops;
     let stop!: (err: Error) => void;
+    const frame: LoadFrame = { owner: this, outer: insideLoad.getStore() };
     const loading = new Promise<V>((resolve, reject) => {
       stop = reject;
       // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
-      Promise.resolve().then(loader).then(resolve, reject);
+      // The loader runs inside `frame` (a reaction runs in the context its `then` was called in).
+      insideLoad.run(frame, () => Promise.resolve().then(loader).then(resolve, reject));
     });
     stops.add(stop);
     // Bounded by `loadTimeout`: a loader that never settles would otherwise hold the key's flight,
@@ -565,14 +600,18 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     ).then(
       (value) => {
         stops.delete(stop);
+        // Settled: code the loader left running (a timer) keeps its frame, not the value.
+        frame.load = undefined;
         return this.fill(key, value, load, opts);
       },
       (err: unknown) => {
         stops.delete(stop);
+        frame.load = undefined;
         if (loads.get(key) === load) loads.delete(key);
         throw err;
       },
     );
+    frame.load = load;
     loads.set(key, load);
     return load;
   }
