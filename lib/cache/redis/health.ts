@@ -128,6 +128,9 @@ function nearlyFull(m: Memory, lastOom: number | undefined): string | undefined 
  * answering: failover is known to be possible, and one hung sentinel must not hold every
  * readiness probe for the whole command timeout.
  */
+/** How long the disconnect of a sentinel probe waits for its socket to close (ms). */
+const PROBE_DISCONNECT_MS = 100;
+
 async function probeSentinels(
   redis: Redis,
   ms: number,
@@ -179,6 +182,10 @@ async function probeSentinels(
         connectTimeout: ms,
         commandTimeout: ms,
         connectionName: 'hyperion:health',
+        // iovalkey's disconnect() arms a ref'd timer of this length waiting for the socket to
+        // close, also when it never opened (a sentinel that refused): the default 2 s kept the
+        // process of a closed cache alive ~2 s after a health() with one sentinel down.
+        disconnectTimeout: PROBE_DISCONNECT_MS,
       });
       // The connection's own error (e.g. ECONNREFUSED) says more than the rejected connect().
       let last: unknown;

@@ -383,6 +383,7 @@ function guardNode(
         lazyConnect: true,
       });
       sentinel.on('error', onSentinelError);
+      endBetweenAttempts(sentinel);
       guardNode(sentinel, ms, onSentinelError, onSentinelError);
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
@@ -402,6 +403,31 @@ function guardNode(
     copy.on('error', onError);
     guardNode(copy, ms, onError, onSentinelError);
     return copy;
+  };
+}
+
+/**
+ * Makes `disconnect()` of a sentinel client that is between reconnect attempts end it. iovalkey
+ * then only clears the reconnect timer: with no socket left to close, the client stays
+ * 'reconnecting' for ever and the commands in its offline queue are never rejected — the failover
+ * detector's SUBSCRIBE to a sentinel that is down kept its ref'd command timer, so a process whose
+ * cache was closed stayed alive up to the command timeout (~1 s at `commandTimeout: 1000`, 3 s by
+ * default) whenever one sentinel was down. Relies on iovalkey's private `flushQueue` and
+ * `setStatus` (skipped if they are missing).
+ */
+function endBetweenAttempts(sentinel: Redis): void {
+  const c = sentinel as unknown as {
+    flushQueue?: (err: Error) => void;
+    setStatus?: (status: string) => void;
+  };
+  if (typeof c.flushQueue !== 'function' || typeof c.setStatus !== 'function') return;
+  const disconnect = sentinel.disconnect.bind(sentinel);
+  sentinel.disconnect = (reconnect?: boolean) => {
+    const between = sentinel.status === 'reconnecting';
+    disconnect(reconnect);
+    if (!between || reconnect) return;
+    c.setStatus?.call(sentinel, 'end');
+    c.flushQueue?.call(sentinel, new Error('Connection is closed.'));
   };
 }
 
