@@ -4,6 +4,8 @@ import { CacheError, type CacheErrorCode } from '../../core/errors.js';
 const UNAVAILABLE =
   /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
 
+const TOO_LARGE = /^ERR Protocol error: invalid bulk length\b/;
+
 /** The CacheError code for a failure raised by the client or the server. */
 export function codeOf(err: unknown): CacheErrorCode {
   if (err instanceof CacheError) return err.code;
@@ -11,6 +13,9 @@ export function codeOf(err: unknown): CacheErrorCode {
   if (/^OOM\b/.test(message)) return 'oom';
   if (/Command timed out/i.test(message)) return 'timeout';
   if (/^CROSSSLOT\b/.test(message)) return 'cross_slot';
+  // The server's reply to a bulk string over its `proto-max-bulk-len` (the adapter sends no other
+  // malformed bulk): an argument (in practice the value) too large for this server.
+  if (TOO_LARGE.test(message)) return 'too_large';
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && UNAVAILABLE.test(code)) return 'unavailable';
   if (UNAVAILABLE.test(message)) return 'unavailable';
@@ -39,6 +44,13 @@ export function toCacheError(
     return new CacheError(
       code,
       `redis ${op} failed${at}: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict): ${reason}`,
+      { cause: err },
+    );
+  }
+  if (code === 'too_large') {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: a value is larger than the server accepts (its proto-max-bulk-len): ${reason}`,
       { cause: err },
     );
   }
