@@ -14,6 +14,9 @@ import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 
+/** Cluster node errors kept by a fault watch (the most recent per address). */
+const MAX_NODE_ERRORS = 8;
+
 /** Reconnect delay (ms) while the last failure was a fault that retrying soon cannot fix. */
 export const FAULT_RETRY_MS = 5000;
 
@@ -231,6 +234,12 @@ export interface FaultWatch {
   attach(client: Redis | Cluster): void;
   /** Stops listening. */
   detach(): void;
+  /**
+   * Cluster: the last error of each node's connections (its own and the duplicates iovalkey opens
+   * to read the slot map), by `host:port`, since the client was last ready. The cluster client
+   * itself reports a refresh that no node answered only as "Failed to refresh slots cache.".
+   */
+  nodeErrors(): ReadonlyMap<string, Error>;
 }
 
 /**
@@ -282,12 +291,23 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     // the connection iovalkey is already closing. That is no recovery: the fault stays (it used to
     // be cleared, so the client redialled every ~200 ms instead of every FAULT_RETRY_MS).
     if (faultedSinceConnect) return;
+    nodeErrors.clear();
     fault = undefined;
     resetWithoutTls = false;
     resets = 0;
   };
   const onSentinelError = (err: unknown) => handle(err, true);
-  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError);
+  const nodeErrors = new Map<string, Error>();
+  const recordNodeError = (node: Redis, err: unknown) => {
+    const { host, port } = node.options;
+    if (!(err instanceof Error) || port === undefined) return;
+    const address = `${host ?? '127.0.0.1'}:${port}`;
+    nodeErrors.delete(address);
+    nodeErrors.set(address, err);
+    if (nodeErrors.size > MAX_NODE_ERRORS) nodeErrors.delete(nodeErrors.keys().next().value!);
+  };
+  const guard = (node: Redis) =>
+    guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError, recordNodeError);
   return {
     current: () => fault,
     hint: () =>
@@ -320,6 +340,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       }
       listeners.clear();
     },
+    nodeErrors: () => nodeErrors,
   };
 }
 
@@ -360,10 +381,12 @@ function guardNode(
   ms: number,
   onError: (err: unknown) => void,
   onSentinelError: (err: unknown) => void,
+  onNodeError?: (node: Redis, err: unknown) => void,
 ): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
+  if (onNodeError) node.on('error', (err: unknown) => onNodeError(node, err));
   const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
   if (connector && typeof connector.connectToSentinel === 'function') {
     // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
@@ -401,7 +424,7 @@ function guardNode(
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     copy.on('error', onError);
-    guardNode(copy, ms, onError, onSentinelError);
+    guardNode(copy, ms, onError, onSentinelError, onNodeError);
     return copy;
   };
 }
