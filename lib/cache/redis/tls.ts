@@ -37,9 +37,18 @@ export const HANDSHAKE_MS = 2000;
  * `dialTimeout` ≤ 2 s, TLS to a plain-text port was never diagnosed, and every command waited for
  * the whole command timeout, for ever.
  */
-export function handshakeBound(dialTimeoutMs: number): number {
-  return Math.max(1, Math.min(HANDSHAKE_MS, Math.floor(dialTimeoutMs * 0.8)));
+export function handshakeBound(dialTimeoutMs: number, commandTimeoutMs = Infinity): number {
+  const beforeCommand = Math.max(HANDSHAKE_FLOOR_MS, Math.floor(commandTimeoutMs * 0.8));
+  return Math.max(1, Math.min(HANDSHAKE_MS, Math.floor(dialTimeoutMs * 0.8), beforeCommand));
 }
+
+/**
+ * The handshake bound is also a fifth shorter than the command timeout (the longest a command
+ * waits for a connection), but not below this (ms): at `commandTimeout` ≤ 2 s, TLS to a plain-text
+ * port ran out the first command's wait with a bare "not connected within … ms" before the
+ * handshake bound named the fault — the first error a user saw said nothing of TLS.
+ */
+export const HANDSHAKE_FLOOR_MS = 250;
 
 /**
  * Resets right after a TLS handshake, with no connection ready in between, that make a refused
@@ -52,6 +61,14 @@ export function handshakeBound(dialTimeoutMs: number): number {
  */
 export const RESETS_AFTER_HANDSHAKE = 2;
 
+/**
+ * Resets of plain-text connections, before any connection of the client was ready, that make
+ * "the server wants TLS" the diagnosis: a TLS-only Redis resets a plain-text client as soon as its
+ * first command arrives. Each attempt used to be redialled and every command waited the whole
+ * command timeout, ending in "not connected within … ms: read ECONNRESET".
+ */
+export const PLAIN_RESETS = 2;
+
 /** Errors of TLS sockets reset after their handshake completed (marked by `watchHandshake`). */
 const resetAfterHandshake = new WeakSet<object>();
 
@@ -63,6 +80,7 @@ export type ConnectionFaultKind =
   | 'tls_expired'
   | 'tls_hostname'
   | 'tls_not_tls'
+  | 'tls_required'
   | 'tls_client_certificate'
   | 'tls_key'
   | 'auth'
@@ -253,6 +271,9 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
+  // Plain-text connections reset in a row, while no connection was ever ready (see PLAIN_RESETS).
+  let plainResets = 0;
+  let everReady = false;
   // A fault raised on the current connection (since its 'connect'): see onReady.
   let faultedSinceConnect = false;
   // One argument only: 'node error' passes the node's address second.
@@ -260,11 +281,18 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+    if (!options.tls && !fromSentinel) plainResets = resetWithoutTls ? plainResets + 1 : 0;
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
     let f = classifyConnectionError(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
       if (++resets >= RESETS_AFTER_HANDSHAKE)
         f = { ...CLIENT_CERT_REFUSED, reason: RESET_REASON, error: err };
+    if (!f && resetWithoutTls && !everReady && !sentinelSide && plainResets >= PLAIN_RESETS)
+      f = {
+        kind: 'tls_required',
+        reason: `the server reset ${plainResets} plain-text connections in a row before any reply: a TLS-only port? (set \`tls\`)`,
+        error: err,
+      };
     if (f && sentinelSide) f = atSentinel(f);
     // Sentinel replies that no retry fixes (iovalkey retried every ~0.5 s until the command timeout).
     if (!f && sentinelSide) f = classifySentinelReply(err);
@@ -292,6 +320,8 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     // be cleared, so the client redialled every ~200 ms instead of every FAULT_RETRY_MS).
     if (faultedSinceConnect) return;
     nodeErrors.clear();
+    everReady = true;
+    plainResets = 0;
     fault = undefined;
     resetWithoutTls = false;
     resets = 0;
@@ -316,7 +346,10 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    retryDelay: (normal) => (times) => (fault ? FAULT_RETRY_MS : normal(times)),
+    // A diagnosis from resets is a guess (a proxy with no backend resets too): it does not slow
+    // reconnection.
+    retryDelay: (normal) => (times) =>
+      fault && fault.kind !== 'tls_required' ? FAULT_RETRY_MS : normal(times),
     attach(c) {
       client = c;
       c.on('error', onError);
@@ -459,11 +492,16 @@ function watchHandshake(socket: TLSSocket, ms: number): void {
   const done = () => clearTimeout(timer);
   const start = () => {
     timer = setTimeout(() => {
-      const err = new Error(
-        `TLS: no TLS reply within ${ms} ms of connecting (is this a plain-text port?)`,
-      ) as Error & { code: string };
-      err.code = NO_TLS_REPLY;
-      socket.destroy(err);
+      // After the I/O of this loop turn: a reply that arrived while the event loop was blocked
+      // (the timer then fires late, before the socket is read) is no silence.
+      setImmediate(() => {
+        if (secured || socket.destroyed || socket.bytesRead > 0) return;
+        const err = new Error(
+          `TLS: no TLS reply within ${ms} ms of connecting (is this a plain-text port?)`,
+        ) as Error & { code: string };
+        err.code = NO_TLS_REPLY;
+        socket.destroy(err);
+      }).unref();
     }, ms);
     timer.unref();
   };
