@@ -148,7 +148,11 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       sentinelUsername: o.sentinelUsername,
       sentinelTLS: o.sentinelTls,
       sentinelRetryStrategy: retry,
-      sentinelCommandTimeout: o.commandTimeout,
+      // Half the command timeout per sentinel command: iovalkey asks the sentinels one after
+      // another, so with the whole command timeout one hung sentinel (accepts, never answers)
+      // listed first held every master lookup for it, and each first command (and each after a
+      // reconnect) failed with "not connected" although the other sentinels would have answered.
+      sentinelCommandTimeout: Math.max(5, Math.floor(o.commandTimeout / 2)),
       enableTLSForSentinelMode: o.tls !== undefined,
       // Subscribes to +switch-master so a promotion is noticed without waiting for a timeout.
       failoverDetector: true,
