@@ -54,8 +54,22 @@ export function toCacheError(
       { cause: err },
     );
   }
-  return new CacheError(code, `redis ${op} failed${at}: ${reason}`, { cause: err });
+  // A refusal by the ACL. Inside the cache's scripts (every guarded write runs TIME, UNLINK …)
+  // Redis does not even name the command ("The user executing the script can't run this
+  // command"), so the message says where to look.
+  const acl =
+    code !== 'backend'
+      ? ''
+      : SCRIPT_REFUSAL.test(reason)
+        ? `${ACL_HINT} — its writes run as Lua scripts calling TIME and UNLINK)`
+        : /^NOPERM\b/.test(reason)
+          ? `${ACL_HINT})`
+          : '';
+  return new CacheError(code, `redis ${op} failed${at}: ${reason}${acl}`, { cause: err });
 }
+
+const SCRIPT_REFUSAL = /user executing the script can't run this command/;
+const ACL_HINT = " (refused by the ACL user's rules: the cache needs those of aclRules()";
 
 /** The error of an operation attempted after `close()`. */
 export function closedError(op: string): CacheError {
