@@ -14,6 +14,23 @@ import { type ConnectionFault, type FaultWatch, faultError } from './tls.js';
 /** iovalkey's errors when no cluster node could be reached. */
 const ALL_NODES_FAILED = /Failed to refresh slots cache|None of startup nodes is available/;
 
+/**
+ * A standalone/sentinel client still 'ready' whose socket is being closed: iovalkey reconnects
+ * (after a READONLY reply, see ./client.ts) and keeps the status until the socket's 'close'. A
+ * command sent then failed at once with "Stream isn't writeable and enableOfflineQueue options is
+ * false" (a `get` right after a refused write to a demoted master); it waits for 'ready' instead.
+ */
+export function closing(client: Redis | Cluster): boolean {
+  if (client.isCluster) return false;
+  const stream = (client as unknown as { stream?: { writable?: boolean; destroyed?: boolean } }).stream;
+  return stream !== undefined && (stream.writable === false || stream.destroyed === true);
+}
+
+/** The client takes commands now: 'ready', and (standalone/sentinel) its socket is not closing. */
+export function isReady(client: Redis | Cluster): boolean {
+  return client.status === 'ready' && !closing(client);
+}
+
 /** Node errors kept for that message (the most recent per address). */
 const MAX_NODE_ERRORS = 8;
 
@@ -140,7 +157,7 @@ export function createConnectionGate(
     pass(op, failFast) {
       if (closed) throw closedError(op);
       const status = client.status;
-      if (status === 'ready') return undefined;
+      if (status === 'ready' && !closing(client)) return undefined;
       if (status === 'end') throw unavailable(op, 'connection ended');
       const fault = faults?.current();
       if (fault) throw faultError(op, fault);
