@@ -81,6 +81,7 @@ export type ConnectionFaultKind =
   | 'tls_hostname'
   | 'tls_not_tls'
   | 'tls_required'
+  | 'db'
   | 'tls_client_certificate'
   | 'tls_key'
   | 'auth'
@@ -207,6 +208,30 @@ export function classifySentinelReply(err: unknown): ConnectionFault | undefined
   return undefined;
 }
 
+/** A refused `SELECT` (iovalkey's connect sends it when `db` ≠ 0): the error iovalkey emits. */
+function isSelectRefusal(err: unknown): boolean {
+  const name = (err as { command?: { name?: unknown } } | null)?.command?.name;
+  return typeof name === 'string' && name.toLowerCase() === 'select';
+}
+
+/**
+ * A refused SELECT: iovalkey only emits it as an 'error' and goes on with the connection in db 0,
+ * so every command read and wrote db 0 — silently, with `health()` ok — when `db` was beyond the
+ * server's `databases` (or its ACL user lacked `+select`). The guard (`guardNode`) closes such a
+ * connection; this names the fault.
+ */
+function selectFault(err: unknown): ConnectionFault | undefined {
+  if (!isSelectRefusal(err)) return undefined;
+  const args = (err as { command?: { args?: unknown[] } }).command?.args;
+  const db = Array.isArray(args) ? String(args[0]) : '?';
+  const reason = String((err as Error).message ?? err).split('\n')[0];
+  return {
+    kind: 'db',
+    reason: `the server refused SELECT ${db} (${reason}): check db against the server's databases setting (and the ACL user's +select); no command is sent to another database`,
+    error: err,
+  };
+}
+
 /** Commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
 
@@ -283,7 +308,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
     if (!options.tls && !fromSentinel) plainResets = resetWithoutTls ? plainResets + 1 : 0;
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
-    let f = classifyConnectionError(err);
+    let f = classifyConnectionError(err) ?? selectFault(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
       if (++resets >= RESETS_AFTER_HANDSHAKE)
         f = { ...CLIENT_CERT_REFUSED, reason: RESET_REASON, error: err };
@@ -419,6 +444,9 @@ function guardNode(
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
+  node.on('error', (err: unknown) => {
+    if (isSelectRefusal(err)) node.disconnect(true);
+  });
   if (onNodeError) node.on('error', (err: unknown) => onNodeError(node, err));
   const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
   if (connector && typeof connector.connectToSentinel === 'function') {
