@@ -529,7 +529,9 @@ function watchHandshake(socket: TLSSocket, ms: number): void {
         ) as Error & { code: string };
         err.code = NO_TLS_REPLY;
         socket.destroy(err);
-      }).unref();
+        // Not unref'd: an unref'd immediate does not wake a poll phase waiting for I/O, and ran
+        // only at the next event (~1 s late in the cluster TLS test).
+      });
     }, ms);
     timer.unref();
   };
