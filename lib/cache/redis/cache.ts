@@ -35,7 +35,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const o = resolveOptions(options);
   const owned = options.client === undefined || options.ownClient === true;
   const faults = createFaultWatch({
-    handshakeTimeoutMs: handshakeBound(o.dialTimeout),
+    handshakeTimeoutMs: handshakeBound(o.dialTimeout, o.commandTimeout),
     tls: o.tls !== undefined,
   });
   const client = options.client ?? buildClient(o, faults);

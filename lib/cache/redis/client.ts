@@ -19,9 +19,14 @@ const backoff = (times: number) => Math.min(times * 50, 1000);
 /** How often a cluster client re-reads the slot map (ms). */
 const SLOTS_REFRESH_MS = 5000;
 
-/** Replies that mean "you are talking to the wrong node": reconnect (and resend) after failover. */
-function reconnectOnError(err: Error): 2 | false {
-  return /^(READONLY|MASTERDOWN)\b/.test(err.message) ? 2 : false;
+/**
+ * Replies that mean "you are talking to the wrong node": reconnect after failover. The command
+ * itself fails with that reply (`1`, not `2` = resend): iovalkey resends at once, before the new
+ * connection is up, and with the offline queue off the resend always failed — the caller got
+ * "Stream isn't writeable and enableOfflineQueue options is false" instead of READONLY.
+ */
+function reconnectOnError(err: Error): 1 | false {
+  return /^(READONLY|MASTERDOWN)\b/.test(err.message) ? 1 : false;
 }
 
 /**
@@ -148,7 +153,11 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       sentinelUsername: o.sentinelUsername,
       sentinelTLS: o.sentinelTls,
       sentinelRetryStrategy: retry,
-      sentinelCommandTimeout: o.commandTimeout,
+      // Half the command timeout per sentinel command: iovalkey asks the sentinels one after
+      // another, so with the whole command timeout one hung sentinel (accepts, never answers)
+      // listed first held every master lookup for it, and each first command (and each after a
+      // reconnect) failed with "not connected" although the other sentinels would have answered.
+      sentinelCommandTimeout: Math.max(5, Math.floor(o.commandTimeout / 2)),
       enableTLSForSentinelMode: o.tls !== undefined,
       // Subscribes to +switch-master so a promotion is noticed without waiting for a timeout.
       failoverDetector: true,

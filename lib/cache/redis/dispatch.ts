@@ -10,7 +10,7 @@ import { withTimeout } from '../../core/timeout.js';
 import type { GuardedWrites } from './deadline.js';
 import { type DirectGetHooks, directGet } from './direct-get.js';
 import { toCacheError } from './errors.js';
-import type { ConnectionGate } from './gate.js';
+import { type ConnectionGate, isReady } from './gate.js';
 import { describeNodes } from './nodes.js';
 import type { Report } from './report.js';
 import { type Counters, countReply } from './stats.js';
@@ -168,13 +168,13 @@ export function createDispatcher(
     admit,
     run,
     get(key) {
-      if (!direct || gate.closed || client.status !== 'ready' || held())
+      if (!direct || gate.closed || !isReady(client) || held())
         return run('get', () => client.getBuffer(key), false, key).then(count);
       counters.inflight++;
       return directGet(client, key, getHooks);
     },
     exec(op, send, map, onError, key) {
-      if (gate.closed || client.status !== 'ready' || held())
+      if (gate.closed || !isReady(client) || held())
         return run(op, send, false, key).then((value) => map(value, key));
       counters.inflight++;
       return send().then(

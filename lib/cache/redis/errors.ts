@@ -4,6 +4,8 @@ import { CacheError, type CacheErrorCode } from '../../core/errors.js';
 const UNAVAILABLE =
   /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
 
+const TOO_LARGE = /^ERR Protocol error: invalid bulk length\b/;
+
 /** The CacheError code for a failure raised by the client or the server. */
 export function codeOf(err: unknown): CacheErrorCode {
   if (err instanceof CacheError) return err.code;
@@ -11,6 +13,9 @@ export function codeOf(err: unknown): CacheErrorCode {
   if (/^OOM\b/.test(message)) return 'oom';
   if (/Command timed out/i.test(message)) return 'timeout';
   if (/^CROSSSLOT\b/.test(message)) return 'cross_slot';
+  // The server's reply to a bulk string over its `proto-max-bulk-len` (the adapter sends no other
+  // malformed bulk): an argument (in practice the value) too large for this server.
+  if (TOO_LARGE.test(message)) return 'too_large';
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && UNAVAILABLE.test(code)) return 'unavailable';
   if (UNAVAILABLE.test(message)) return 'unavailable';
@@ -42,8 +47,29 @@ export function toCacheError(
       { cause: err },
     );
   }
-  return new CacheError(code, `redis ${op} failed${at}: ${reason}`, { cause: err });
+  if (code === 'too_large') {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: a value is larger than the server accepts (its proto-max-bulk-len): ${reason}`,
+      { cause: err },
+    );
+  }
+  // A refusal by the ACL. Inside the cache's scripts (every guarded write runs TIME, UNLINK …)
+  // Redis does not even name the command ("The user executing the script can't run this
+  // command"), so the message says where to look.
+  const acl =
+    code !== 'backend'
+      ? ''
+      : SCRIPT_REFUSAL.test(reason)
+        ? `${ACL_HINT} — its writes run as Lua scripts calling TIME and UNLINK)`
+        : /^NOPERM\b/.test(reason)
+          ? `${ACL_HINT})`
+          : '';
+  return new CacheError(code, `redis ${op} failed${at}: ${reason}${acl}`, { cause: err });
 }
+
+const SCRIPT_REFUSAL = /user executing the script can't run this command/;
+const ACL_HINT = " (refused by the ACL user's rules: the cache needs those of aclRules()";
 
 /** The error of an operation attempted after `close()`. */
 export function closedError(op: string): CacheError {

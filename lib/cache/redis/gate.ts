@@ -11,6 +11,29 @@ import { closedError } from './errors.js';
 import { describeNodes } from './nodes.js';
 import { type ConnectionFault, type FaultWatch, faultError } from './tls.js';
 
+/** iovalkey's errors when no cluster node could be reached. */
+const ALL_NODES_FAILED = /Failed to refresh slots cache|None of startup nodes is available/;
+
+/**
+ * A standalone/sentinel client still 'ready' whose socket is being closed: iovalkey reconnects
+ * (after a READONLY reply, see ./client.ts) and keeps the status until the socket's 'close'. A
+ * command sent then failed at once with "Stream isn't writeable and enableOfflineQueue options is
+ * false" (a `get` right after a refused write to a demoted master); it waits for 'ready' instead.
+ */
+export function closing(client: Redis | Cluster): boolean {
+  if (client.isCluster) return false;
+  const stream = (client as unknown as { stream?: { writable?: boolean; destroyed?: boolean } }).stream;
+  return stream !== undefined && (stream.writable === false || stream.destroyed === true);
+}
+
+/** The client takes commands now: 'ready', and (standalone/sentinel) its socket is not closing. */
+export function isReady(client: Redis | Cluster): boolean {
+  return client.status === 'ready' && !closing(client);
+}
+
+/** Node errors kept for that message (the most recent per address). */
+const MAX_NODE_ERRORS = 8;
+
 /** Callers allowed to wait for a (re)connection at once; beyond this they fail at once. */
 const MAX_WAITERS = 10_000;
 
@@ -59,10 +82,13 @@ export function createConnectionGate(
     onReady = undefined;
     wake = undefined;
   };
+  // Cluster: each node's last connection error, by address (`host:port`), since the last 'ready'.
+  const nodeErrors = new Map<string, Error>();
   const readyListener = () => {
     everReady = true;
     waitFailed = false;
     lastError = undefined;
+    nodeErrors.clear();
     settle();
   };
   client.on('ready', readyListener);
@@ -71,13 +97,40 @@ export function createConnectionGate(
     lastError = err;
   };
   client.on('error', errorListener);
-  if (client.isCluster) client.on('node error', errorListener);
+  const nodeErrorListener = (err: Error, address?: unknown) => {
+    lastError = err;
+    if (typeof address === 'string') {
+      nodeErrors.delete(address);
+      nodeErrors.set(address, err);
+      if (nodeErrors.size > MAX_NODE_ERRORS) nodeErrors.delete(nodeErrors.keys().next().value!);
+    }
+  };
+  if (client.isCluster) client.on('node error', nodeErrorListener);
+
+  /**
+   * The last connection error in words. A cluster client whose nodes all failed reports only
+   * "Failed to refresh slots cache." (or "None of startup nodes is available"): that becomes
+   * which nodes were tried and what each answered.
+   */
+  const lastReason = (): string | undefined => {
+    if (!lastError) return undefined;
+    const own = lastError.message.split('\n')[0] ?? '';
+    if (!client.isCluster || !ALL_NODES_FAILED.test(own)) return own;
+    // The fault watch saw the nodes' own connection errors (ECONNREFUSED …); the cluster's
+    // 'node error' often only "Connection is closed." of its slot-map connection.
+    const seen = new Map(nodeErrors);
+    for (const [address, err] of faults?.nodeErrors() ?? []) seen.set(address, err);
+    const tried = [...seen].map(([address, err]) => `${address}: ${err.message.split('\n')[0]}`);
+    const last = (lastError as { lastNodeError?: { message?: unknown } }).lastNodeError?.message;
+    const detail = tried.length > 0 ? tried.join('; ') : typeof last === 'string' ? last : own;
+    return `no cluster node answered (${detail})`;
+  };
 
   /** CacheError `unavailable` naming the node(s), with the last connection error as cause. */
   const unavailable = (op: string, reason: string) =>
     new CacheError(
       'unavailable',
-      `redis ${op} failed (${describeNodes(client)}): ${reason}${lastError ? `: ${lastError.message}` : ''}${faults?.hint() ?? ''}`,
+      `redis ${op} failed (${describeNodes(client)}): ${reason}${lastError ? `: ${lastReason()}` : ''}${faults?.hint() ?? ''}`,
       { cause: lastError },
     );
 
@@ -104,7 +157,7 @@ export function createConnectionGate(
     pass(op, failFast) {
       if (closed) throw closedError(op);
       const status = client.status;
-      if (status === 'ready') return undefined;
+      if (status === 'ready' && !closing(client)) return undefined;
       if (status === 'end') throw unavailable(op, 'connection ended');
       const fault = faults?.current();
       if (fault) throw faultError(op, fault);
@@ -122,14 +175,14 @@ export function createConnectionGate(
     why() {
       const fault = faults?.current();
       if (fault) return fault.reason;
-      return lastError ? `${lastError.message.split('\n')[0]}${faults?.hint() ?? ''}` : undefined;
+      return lastError ? `${lastReason()}${faults?.hint() ?? ''}` : undefined;
     },
     release() {
       wake?.();
       client.off('ready', readyListener);
       stopFaults?.();
       client.off('error', errorListener);
-      if (client.isCluster) client.off('node error', errorListener);
+      if (client.isCluster) client.off('node error', nodeErrorListener);
     },
   };
 }

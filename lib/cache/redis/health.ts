@@ -2,6 +2,7 @@
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
+import { closing } from './gate.js';
 import { describeNodes, nodeAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
 import { iovalkey } from './peer.js';
@@ -128,6 +129,9 @@ function nearlyFull(m: Memory, lastOom: number | undefined): string | undefined 
  * answering: failover is known to be possible, and one hung sentinel must not hold every
  * readiness probe for the whole command timeout.
  */
+/** How long the disconnect of a sentinel probe waits for its socket to close (ms). */
+const PROBE_DISCONNECT_MS = 100;
+
 async function probeSentinels(
   redis: Redis,
   ms: number,
@@ -179,6 +183,10 @@ async function probeSentinels(
         connectTimeout: ms,
         commandTimeout: ms,
         connectionName: 'hyperion:health',
+        // iovalkey's disconnect() arms a ref'd timer of this length waiting for the socket to
+        // close, also when it never opened (a sentinel that refused): the default 2 s kept the
+        // process of a closed cache alive ~2 s after a health() with one sentinel down.
+        disconnectTimeout: PROBE_DISCONNECT_MS,
       });
       // The connection's own error (e.g. ECONNREFUSED) says more than the rejected connect().
       let last: unknown;
@@ -371,12 +379,14 @@ export async function probeHealth(
       return await probeCluster(cluster, mode, left(), secrets, lastOom);
     }
     const redis = client as Redis;
-    if (redis.status !== 'ready')
+    // A socket being closed (iovalkey reconnecting after a READONLY reply) is a reconnection: the
+    // probe sent on it failed with "Stream isn't writeable and enableOfflineQueue options is false".
+    if (redis.status !== 'ready' || closing(redis))
       return {
         ok: false,
         mode,
         nodes,
-        error: `not connected to ${describeNodes(redis)} (${redis.status})${because()}`,
+        error: `not connected to ${describeNodes(redis)} (${redis.status === 'ready' ? 'reconnecting' : redis.status})${because()}`,
       };
     // Sent together, so the whole probe takes one command timeout at most (the PING goes first:
     // its round trip is the latency). The memory check and the sentinel probes never reject.
@@ -405,6 +415,10 @@ export async function probeHealth(
     });
     const [oom, sentinels] = await checks;
     const problems = [oom];
+    // A standalone server turned replica (REPLICAOF), or a sentinel master demoted and not yet
+    // switched from: reads answer, every write fails with READONLY. It used to say ok.
+    if (role !== 'master')
+      problems.push(`the server is a replica (ROLE ${role}), not a master: every write fails with READONLY`);
     if (sentinels && !sentinels.some((s) => s.connected))
       problems.push(
         `no sentinel answered, so a failure of this master cannot be failed over (${sentinels.map((s) => s.error ?? s.address).join('; ')})`,

@@ -14,6 +14,9 @@ import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 
+/** Cluster node errors kept by a fault watch (the most recent per address). */
+const MAX_NODE_ERRORS = 8;
+
 /** Reconnect delay (ms) while the last failure was a fault that retrying soon cannot fix. */
 export const FAULT_RETRY_MS = 5000;
 
@@ -34,9 +37,18 @@ export const HANDSHAKE_MS = 2000;
  * `dialTimeout` ≤ 2 s, TLS to a plain-text port was never diagnosed, and every command waited for
  * the whole command timeout, for ever.
  */
-export function handshakeBound(dialTimeoutMs: number): number {
-  return Math.max(1, Math.min(HANDSHAKE_MS, Math.floor(dialTimeoutMs * 0.8)));
+export function handshakeBound(dialTimeoutMs: number, commandTimeoutMs = Infinity): number {
+  const beforeCommand = Math.max(HANDSHAKE_FLOOR_MS, Math.floor(commandTimeoutMs * 0.8));
+  return Math.max(1, Math.min(HANDSHAKE_MS, Math.floor(dialTimeoutMs * 0.8), beforeCommand));
 }
+
+/**
+ * The handshake bound is also a fifth shorter than the command timeout (the longest a command
+ * waits for a connection), but not below this (ms): at `commandTimeout` ≤ 2 s, TLS to a plain-text
+ * port ran out the first command's wait with a bare "not connected within … ms" before the
+ * handshake bound named the fault — the first error a user saw said nothing of TLS.
+ */
+export const HANDSHAKE_FLOOR_MS = 250;
 
 /**
  * Resets right after a TLS handshake, with no connection ready in between, that make a refused
@@ -49,6 +61,14 @@ export function handshakeBound(dialTimeoutMs: number): number {
  */
 export const RESETS_AFTER_HANDSHAKE = 2;
 
+/**
+ * Resets of plain-text connections, before any connection of the client was ready, that make
+ * "the server wants TLS" the diagnosis: a TLS-only Redis resets a plain-text client as soon as its
+ * first command arrives. Each attempt used to be redialled and every command waited the whole
+ * command timeout, ending in "not connected within … ms: read ECONNRESET".
+ */
+export const PLAIN_RESETS = 2;
+
 /** Errors of TLS sockets reset after their handshake completed (marked by `watchHandshake`). */
 const resetAfterHandshake = new WeakSet<object>();
 
@@ -60,6 +80,8 @@ export type ConnectionFaultKind =
   | 'tls_expired'
   | 'tls_hostname'
   | 'tls_not_tls'
+  | 'tls_required'
+  | 'db'
   | 'tls_client_certificate'
   | 'tls_key'
   | 'auth'
@@ -186,6 +208,30 @@ export function classifySentinelReply(err: unknown): ConnectionFault | undefined
   return undefined;
 }
 
+/** A refused `SELECT` (iovalkey's connect sends it when `db` ≠ 0): the error iovalkey emits. */
+function isSelectRefusal(err: unknown): boolean {
+  const name = (err as { command?: { name?: unknown } } | null)?.command?.name;
+  return typeof name === 'string' && name.toLowerCase() === 'select';
+}
+
+/**
+ * A refused SELECT: iovalkey only emits it as an 'error' and goes on with the connection in db 0,
+ * so every command read and wrote db 0 — silently, with `health()` ok — when `db` was beyond the
+ * server's `databases` (or its ACL user lacked `+select`). The guard (`guardNode`) closes such a
+ * connection; this names the fault.
+ */
+function selectFault(err: unknown): ConnectionFault | undefined {
+  if (!isSelectRefusal(err)) return undefined;
+  const args = (err as { command?: { args?: unknown[] } }).command?.args;
+  const db = Array.isArray(args) ? String(args[0]) : '?';
+  const reason = String((err as Error).message ?? err).split('\n')[0];
+  return {
+    kind: 'db',
+    reason: `the server refused SELECT ${db} (${reason}): check db against the server's databases setting (and the ACL user's +select); no command is sent to another database`,
+    error: err,
+  };
+}
+
 /** Commands whose arguments carry credentials. */
 const CREDENTIAL_COMMANDS = /^(auth|hello|migrate)$/i;
 
@@ -231,6 +277,12 @@ export interface FaultWatch {
   attach(client: Redis | Cluster): void;
   /** Stops listening. */
   detach(): void;
+  /**
+   * Cluster: the last error of each node's connections (its own and the duplicates iovalkey opens
+   * to read the slot map), by `host:port`, since the client was last ready. The cluster client
+   * itself reports a refresh that no node answered only as "Failed to refresh slots cache.".
+   */
+  nodeErrors(): ReadonlyMap<string, Error>;
 }
 
 /**
@@ -244,6 +296,9 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
+  // Plain-text connections reset in a row, while no connection was ever ready (see PLAIN_RESETS).
+  let plainResets = 0;
+  let everReady = false;
   // A fault raised on the current connection (since its 'connect'): see onReady.
   let faultedSinceConnect = false;
   // One argument only: 'node error' passes the node's address second.
@@ -251,11 +306,18 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
     resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+    if (!options.tls && !fromSentinel) plainResets = resetWithoutTls ? plainResets + 1 : 0;
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
-    let f = classifyConnectionError(err);
+    let f = classifyConnectionError(err) ?? selectFault(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
       if (++resets >= RESETS_AFTER_HANDSHAKE)
         f = { ...CLIENT_CERT_REFUSED, reason: RESET_REASON, error: err };
+    if (!f && resetWithoutTls && !everReady && !sentinelSide && plainResets >= PLAIN_RESETS)
+      f = {
+        kind: 'tls_required',
+        reason: `the server reset ${plainResets} plain-text connections in a row before any reply: a TLS-only port? (set \`tls\`)`,
+        error: err,
+      };
     if (f && sentinelSide) f = atSentinel(f);
     // Sentinel replies that no retry fixes (iovalkey retried every ~0.5 s until the command timeout).
     if (!f && sentinelSide) f = classifySentinelReply(err);
@@ -282,12 +344,25 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     // the connection iovalkey is already closing. That is no recovery: the fault stays (it used to
     // be cleared, so the client redialled every ~200 ms instead of every FAULT_RETRY_MS).
     if (faultedSinceConnect) return;
+    nodeErrors.clear();
+    everReady = true;
+    plainResets = 0;
     fault = undefined;
     resetWithoutTls = false;
     resets = 0;
   };
   const onSentinelError = (err: unknown) => handle(err, true);
-  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError);
+  const nodeErrors = new Map<string, Error>();
+  const recordNodeError = (node: Redis, err: unknown) => {
+    const { host, port } = node.options;
+    if (!(err instanceof Error) || port === undefined) return;
+    const address = `${host ?? '127.0.0.1'}:${port}`;
+    nodeErrors.delete(address);
+    nodeErrors.set(address, err);
+    if (nodeErrors.size > MAX_NODE_ERRORS) nodeErrors.delete(nodeErrors.keys().next().value!);
+  };
+  const guard = (node: Redis) =>
+    guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError, recordNodeError);
   return {
     current: () => fault,
     hint: () =>
@@ -296,7 +371,10 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    retryDelay: (normal) => (times) => (fault ? FAULT_RETRY_MS : normal(times)),
+    // A diagnosis from resets is a guess (a proxy with no backend resets too): it does not slow
+    // reconnection.
+    retryDelay: (normal) => (times) =>
+      fault && fault.kind !== 'tls_required' ? FAULT_RETRY_MS : normal(times),
     attach(c) {
       client = c;
       c.on('error', onError);
@@ -320,6 +398,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
       }
       listeners.clear();
     },
+    nodeErrors: () => nodeErrors,
   };
 }
 
@@ -360,10 +439,15 @@ function guardNode(
   ms: number,
   onError: (err: unknown) => void,
   onSentinelError: (err: unknown) => void,
+  onNodeError?: (node: Redis, err: unknown) => void,
 ): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
+  node.on('error', (err: unknown) => {
+    if (isSelectRefusal(err)) node.disconnect(true);
+  });
+  if (onNodeError) node.on('error', (err: unknown) => onNodeError(node, err));
   const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
   if (connector && typeof connector.connectToSentinel === 'function') {
     // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
@@ -383,6 +467,7 @@ function guardNode(
         lazyConnect: true,
       });
       sentinel.on('error', onSentinelError);
+      endBetweenAttempts(sentinel);
       guardNode(sentinel, ms, onSentinelError, onSentinelError);
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
@@ -400,8 +485,33 @@ function guardNode(
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     copy.on('error', onError);
-    guardNode(copy, ms, onError, onSentinelError);
+    guardNode(copy, ms, onError, onSentinelError, onNodeError);
     return copy;
+  };
+}
+
+/**
+ * Makes `disconnect()` of a sentinel client that is between reconnect attempts end it. iovalkey
+ * then only clears the reconnect timer: with no socket left to close, the client stays
+ * 'reconnecting' for ever and the commands in its offline queue are never rejected — the failover
+ * detector's SUBSCRIBE to a sentinel that is down kept its ref'd command timer, so a process whose
+ * cache was closed stayed alive up to the command timeout (~1 s at `commandTimeout: 1000`, 3 s by
+ * default) whenever one sentinel was down. Relies on iovalkey's private `flushQueue` and
+ * `setStatus` (skipped if they are missing).
+ */
+function endBetweenAttempts(sentinel: Redis): void {
+  const c = sentinel as unknown as {
+    flushQueue?: (err: Error) => void;
+    setStatus?: (status: string) => void;
+  };
+  if (typeof c.flushQueue !== 'function' || typeof c.setStatus !== 'function') return;
+  const disconnect = sentinel.disconnect.bind(sentinel);
+  sentinel.disconnect = (reconnect?: boolean) => {
+    const between = sentinel.status === 'reconnecting';
+    disconnect(reconnect);
+    if (!between || reconnect) return;
+    c.setStatus?.call(sentinel, 'end');
+    c.flushQueue?.call(sentinel, new Error('Connection is closed.'));
   };
 }
 
@@ -410,11 +520,18 @@ function watchHandshake(socket: TLSSocket, ms: number): void {
   const done = () => clearTimeout(timer);
   const start = () => {
     timer = setTimeout(() => {
-      const err = new Error(
-        `TLS: no TLS reply within ${ms} ms of connecting (is this a plain-text port?)`,
-      ) as Error & { code: string };
-      err.code = NO_TLS_REPLY;
-      socket.destroy(err);
+      // After the I/O of this loop turn: a reply that arrived while the event loop was blocked
+      // (the timer then fires late, before the socket is read) is no silence.
+      setImmediate(() => {
+        if (secured || socket.destroyed || socket.bytesRead > 0) return;
+        const err = new Error(
+          `TLS: no TLS reply within ${ms} ms of connecting (is this a plain-text port?)`,
+        ) as Error & { code: string };
+        err.code = NO_TLS_REPLY;
+        socket.destroy(err);
+        // Not unref'd: an unref'd immediate does not wake a poll phase waiting for I/O, and ran
+        // only at the next event (~1 s late in the cluster TLS test).
+      });
     }, ms);
     timer.unref();
   };

@@ -102,6 +102,22 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     console.log(`# refused: ${err.message}`);
   });
 
+  it('an ACL user without +time: a write names the ACL and aclRules(), not only the script error', async () => {
+    // The guarded SET runs as a script calling TIME; Redis's refusal inside a script does not name
+    // the command ("The user executing the script can't run this command or subcommand script: …").
+    await admin(['ACL', 'SETUSER', 'no-time', 'on', '>no-time-pw', ...RULES, '-time']);
+    const c = make({ username: 'no-time', password: 'no-time-pw' });
+    const err = await c.set('k', enc('x')).then(
+      () => assert.fail('write without +time succeeded'),
+      (e: unknown) => e as CacheError,
+    );
+    assert.ok(err instanceof CacheError);
+    assert.equal(err.code, 'backend');
+    assert.match(err.message, /can't run this command/);
+    assert.match(err.message, /refused by the ACL user's rules: the cache needs those of aclRules\(\)/);
+    console.log(`# refused: ${err.message}`);
+  });
+
   it('a command outside the rules is refused (FLUSHALL, CONFIG, KEYS)', async () => {
     for (const cmd of [['FLUSHALL'], ['CONFIG', 'GET', 'requirepass'], ['KEYS', '*']]) {
       await assert.rejects(

@@ -97,6 +97,27 @@ describeWithServers('redis cache when Redis is down', skipRedis(), () => {
     unhandled.check();
   });
 
+  it('a cluster whose seeds are all down: the error names each seed and what it answered, not "Failed to refresh slots cache."', async (t) => {
+    const unhandled = watchUnhandled();
+    t.after(() => unhandled.dispose());
+    const ports = [await freePort(), await freePort()]; // nothing listens here
+    const seeds = ports.map((p) => `127.0.0.1:${p}`);
+    const cache = createRedisCache({ mode: 'cluster', addresses: seeds, commandTimeout: TIMEOUT });
+    t.after(() => cache.close());
+    for (let i = 0; i < 2; i++) {
+      const err = await rejectsWith(cache.get('k'), 'unavailable');
+      assert.match(err.message, /no cluster node answered/, err.message);
+      for (const seed of seeds)
+        assert.match(err.message, new RegExp(`${seed}: connect ECONNREFUSED`), err.message);
+      assert.doesNotMatch(err.message, /Failed to refresh slots cache/, err.message);
+    }
+    const h = await cache.health();
+    assert.equal(h.ok, false);
+    assert.match(String(h.error), /no cluster node answered/, String(h.error));
+    await cache.close();
+    unhandled.check();
+  });
+
   it('getOrSet against a hung server waits one command timeout, not two: no store after an unanswered read', async (t) => {
     const unhandled = watchUnhandled();
     t.after(() => unhandled.dispose());

@@ -121,6 +121,37 @@ describeWithServers('redis cache through sentinel', skipRedis(), () => {
     }
   });
 
+  // iovalkey asks the sentinels one after another, each command bounded by sentinelCommandTimeout,
+  // which was the whole command timeout: with the first listed sentinel hung (accepts, never
+  // answers), a new cache's first command always failed with "not connected within 1000 ms",
+  // though two sentinels would have answered.
+  it('a hung first sentinel does not fail the first command of a new cache', async () => {
+    const hung = set.sentinelServers[0]!;
+    hung.child.kill('SIGSTOP');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const fresh = createRedisCache({
+          mode: 'sentinel',
+          sentinel: {
+            masterName: set.masterName,
+            sentinelAddresses: [hung, ...set.sentinelServers.slice(1)].map((s) => `${s.host}:${s.port}`),
+          },
+          password: PASSWORD,
+          commandTimeout: 1000,
+          keyPrefix: 'sn-hung-first:',
+        });
+        try {
+          assert.equal(await fresh.set('k', enc(`v${i}`)), true);
+          assert.equal(dec(await fresh.get('k')), `v${i}`);
+        } finally {
+          await fresh.close();
+        }
+      }
+    } finally {
+      hung.child.kill('SIGCONT');
+    }
+  });
+
   it('keeps answering getOrSet correctly while the master is killed, and writes again after promotion', async () => {
     const KEYS = 20;
     const expected = (i: number) => `value-${i}`;

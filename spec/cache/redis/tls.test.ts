@@ -20,7 +20,9 @@ import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/inde
 import {
   classifyConnectionError,
   FAULT_RETRY_MS,
+  HANDSHAKE_FLOOR_MS,
   HANDSHAKE_MS,
+  handshakeBound,
   RESETS_AFTER_HANDSHAKE,
 } from '../../../lib/cache/redis/tls.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
@@ -255,17 +257,50 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     }
   });
 
-  it('plain text to a TLS port: the server drops the connection (surfaces as unavailable)', async () => {
-    const start = performance.now();
+  it('plain text to a TLS port: diagnosed from the resets as a TLS-only port, not a wait for the command timeout', async () => {
+    // A TLS-only Redis resets a plain-text client at its first command. Each attempt used to be
+    // redialled, and every command waited the command timeout: "not connected within 3000 ms: read
+    // ECONNRESET". Two resets in a row, with no connection ever ready, are now the fault.
     const cache = make(good, false, { commandTimeout: 3000 });
+    for (let i = 0; i < 2; i++) {
+      const start = performance.now();
+      const err = await cache.get('k').then(
+        () => assert.fail('plain text to a TLS port succeeded'),
+        (e: unknown) => e as CacheError,
+      );
+      assert.ok(err instanceof CacheError, String(err));
+      assert.equal(err.code, 'unavailable');
+      assert.match(
+        err.message,
+        /reset \d+ plain-text connections in a row before any reply: a TLS-only port\?/,
+      );
+      assert.doesNotMatch(err.message, /not connected within/);
+      assert.equal((err.cause as NodeJS.ErrnoException | undefined)?.code, 'ECONNRESET');
+      console.log(
+        `# surfaced: plain text to a TLS port: ${(performance.now() - start).toFixed(0)} ms — ${err.message}`,
+      );
+    }
+    const h = await cache.health();
+    assert.equal(h.ok, false);
+    assert.match(String(h.error), /TLS-only port\?/);
+  });
+
+  it('TLS to a plain-text port with a command timeout under the handshake bound: the first error names it', async () => {
+    // At commandTimeout 1000 the 2 s handshake bound used to outlast the first command's wait for a
+    // connection: the first error was a bare "not connected within 1000 ms", no cause, no TLS.
+    assert.equal(handshakeBound(5000, 1000), 800);
+    assert.equal(handshakeBound(5000, 3000), HANDSHAKE_MS);
+    assert.equal(handshakeBound(1000, 3000), 800);
+    assert.equal(handshakeBound(5000, 10), HANDSHAKE_FLOOR_MS);
+    const cache = make(plain, { ca: pki.ca.certPem }, { commandTimeout: 1000 });
     const err = await cache.get('k').then(
-      () => assert.fail('plain text to a TLS port succeeded'),
+      () => assert.fail('TLS to a plain port succeeded'),
       (e: unknown) => e as CacheError,
     );
-    const ms = performance.now() - start;
+    assert.ok(err instanceof CacheError, String(err));
     assert.equal(err.code, 'unavailable');
-    assert.match(err.message, /ECONNRESET.*is `tls` needed\?/);
-    console.log(`# surfaced: plain text to a TLS port: ${ms.toFixed(0)} ms — ${err.message}`);
+    assert.match(err.message, /did not answer with TLS/);
+    assert.ok(err.cause !== undefined, 'the error has a cause');
   });
 
   it('mutual TLS required but no client certificate: fails fast, every time', async () => {

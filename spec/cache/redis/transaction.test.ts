@@ -598,8 +598,8 @@ end`;
   });
 
   it("a value the server's limits refuse: the server's reason and nothing applied, or a lost connection as unavailable", async () => {
-    // proto-max-bulk-len 1mb: a 2 MiB value is answered "Protocol error: invalid bulk length" and
-    // the server closes the connection. Then client-query-buffer-limit 1mb (bulks up to 512mb): the
+    // proto-max-bulk-len 1mb: a 2 MiB value is answered "Protocol error: invalid bulk length"
+    // (`too_large`, was `backend`) and the server closes the connection. Then client-query-buffer-limit 1mb (bulks up to 512mb): the
     // same value makes it close the connection without a word, after MULTI's reply: iovalkey
     // rejects the rest with "Command aborted due to connection close", which was code `backend`.
     const limited = await startRedis({ extraConfig: ['proto-max-bulk-len 1mb'] });
@@ -614,8 +614,8 @@ end`;
     for (const watch of [[], ['big']]) {
       // The error reply can be lost with the connection (the client was still sending the value,
       // so the server's close may reset the connection): then it is a lost connection.
-      const refused = await rejectsWith(send(watch), 'backend', 'unavailable');
-      if (refused.code === 'backend') {
+      const refused = await rejectsWith(send(watch), 'too_large', 'unavailable');
+      if (refused.code === 'too_large') {
         assert.match(refused.message, /invalid bulk length/);
         assert.match(refused.message, /nothing was applied/);
       }

@@ -1,0 +1,67 @@
+/**
+ * A value over the server's own `proto-max-bulk-len` (below the adapter's 512 MiB check): Redis
+ * answers "ERR Protocol error: invalid bulk length" and closes the connection. That reply was
+ * code `backend` — the same as an ACL refusal — so a caller could not tell "this value is too big
+ * for this server" from a server fault. It is `too_large` now, naming the setting; the cache keeps
+ * working afterwards and nothing of the refused command was stored.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { describeWithServers } from '../../harness/process.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
+
+describeWithServers('redis cache: a value over the server proto-max-bulk-len', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+  // One byte over the server's limit.
+  const big = Buffer.alloc(1024 * 1024 + 1, 7);
+
+  before(async () => {
+    redis = await startRedis({ extraConfig: ['proto-max-bulk-len 1mb'] });
+    cache = createRedisCache({ addresses: [`${redis.host}:${redis.port}`], commandTimeout: 2000 });
+  });
+  after(async () => {
+    await cache?.close();
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  const calls: [string, () => Promise<unknown>][] = [
+    ['set', () => cache.set('big', big)],
+    ['setMany', () => cache.setMany([{ key: 'big', value: big }])],
+    ['pipeline', () => cache.pipeline().set('big', big).exec()],
+  ];
+  for (const [name, call] of calls)
+    it(`${name}: too_large naming proto-max-bulk-len, then the cache works on`, async () => {
+      for (let i = 0; i < 3; i++) {
+        const err = await rejectsWith(call(), 'too_large');
+        assert.match(err.message, new RegExp(`^redis ${name} failed \\(127\\.0\\.0\\.1:\\d+\\): `));
+        assert.match(err.message, /proto-max-bulk-len/);
+        assert.match(err.message, /invalid bulk length/);
+      }
+      assert.equal(await redisCommand(redis.port, ['EXISTS', 'big']), 0);
+      assert.equal(await cache.set('small', enc('ok')), true);
+      assert.equal(dec(await cache.get('small')), 'ok');
+    });
+
+  it('transaction: too_large, nothing applied (or, when the reply is lost with the connection, unavailable)', async () => {
+    let tooLarge = 0;
+    for (let i = 0; i < 5; i++) {
+      const err = await rejectsWith(
+        cache.transaction((tx) => void tx.set('other', enc('x')).set('big', big)),
+        'too_large',
+        'unavailable',
+      );
+      if (err.code === 'too_large') {
+        tooLarge++;
+        assert.match(err.message, /proto-max-bulk-len.*nothing was applied/);
+      }
+    }
+    assert.ok(tooLarge > 0, 'no transaction got the server reply');
+    assert.equal(await redisCommand(redis.port, ['EXISTS', 'other', 'big']), 0);
+  });
+});
