@@ -130,6 +130,9 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
       // `store`): once the batch returns, its store has landed or never will.
       for (const [key, f] of fills) local.fillL1(key, f, mark);
+      const unlanded = new Set(
+        fills.filter(([key]) => !absent.has(key) && seen.has(key)).map(([key]) => key),
+      );
       if (budget >= 1) {
         c.backgroundWrites++;
         const opts =
@@ -143,6 +146,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           const held = seen.get(e.key);
           const cond = absent.has(e.key) || held === undefined ? ifAbsent : { ...opts, ifEquals: held };
           return guarded('set', () => l2.set(e.key, e.value, e.ttl, cond)).then((stored) => {
+            unlanded.delete(e.key);
             if (stored) behind.settle(e.key);
             else if (fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
           });
@@ -151,6 +155,9 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           ignore,
         );
       }
+      // Keys over an older (stale) L2 value whose store did not land (no budget, failed, outlasted
+      // the budget): that value must not be served again (read.ts `store`, ./behind.ts).
+      for (const key of unlanded) behind.note(key);
     }
     return out;
   }

@@ -233,7 +233,15 @@ export function createReadPath(ctx: Context): ReadPath {
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
     local.fillL1(key, entry, mark);
-    if (l2State === 'down' || !(budget >= 1)) return;
+    if (l2State === 'down') return;
+    // L2 answered with an older (stale) value and this one did not land there (no budget left, the
+    // store failed or outlasted the budget): as when L2 did not answer, that older value must not be
+    // served again, say as stale to a later load that fails (./behind.ts). A store landing later
+    // settles the mark.
+    const unlanded = () => {
+      if (l2State === 'present') behind.note(key);
+    };
+    if (!(budget >= 1)) return unlanded();
     c.backgroundWrites++;
     const base =
       l2State === 'missing'
@@ -250,7 +258,7 @@ export function createReadPath(ctx: Context): ReadPath {
       else if (fence.stillValid(key, mark)) return l1.delete(key).then(ignore, ignore);
     });
     // A failed store is no error of the caller's: the value is still good for this process.
-    await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(ignore);
+    await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(unlanded);
   }
 
   /**

@@ -60,7 +60,7 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
   });
 
   let n = 0;
-  const open = (): { cache: TieredCache; prefix: string } => {
+  const open = (extra: { grace?: number } = {}): { cache: TieredCache; prefix: string } => {
     const prefix = `behind-${++n}:`;
     const cache = createTieredCache({
       l1: createMemoryCache({ maxCost: 1 << 20 }),
@@ -72,6 +72,7 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
       l2Timeout: L2_TIMEOUT,
       l1Ttl: L1_TTL,
       breaker: false,
+      ...extra,
     });
     return { cache, prefix };
   };
@@ -160,6 +161,119 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
       await cache.set('x', enc('v9'), 60_000);
       await sleep(L1_TTL + 50);
       assert.deepEqual((await cache.getMany(['x', 'y'])).map(dec), ['v9', undefined]);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('a load whose L2 store never landed: a failing loader later is not answered with the older stale L2 value', async () => {
+    // L2 answered (a stale v1) but the store of the loaded value did not land: L1 held L5 alone,
+    // and once that copy was dropped a getOrSet whose loader failed served v1 from L2 as stale.
+    const { cache, prefix } = open({ grace: 60_000 });
+    try {
+      await cache.ready;
+      await cache.set('a', enc('v1'), 100);
+      await sleep(L1_TTL + 50); // v1 is stale in L2 (within grace); L1's copy ended
+      const loaded = await cache.getOrSetWithMeta(
+        'a',
+        async () => {
+          proxy.dropping = true; // the read answered; the store of L5 never reaches Redis
+          return enc('L5');
+        },
+        60_000,
+      );
+      proxy.dropping = false;
+      assert.deepEqual([dec(loaded.value), loaded.source], ['L5', 'loader']);
+      await waitFor(
+        () =>
+          cache.set('probe', enc('p')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 5000 },
+      );
+      assert.match(await raw(prefix, 'a'), /v1$/, 'the store of L5 did not land');
+      // The L1 copy of L5 ends (here a failed write's drop; eviction does the same).
+      proxy.dropping = true;
+      const failed = await cache.set('a', enc('v7'), 60_000).then(
+        () => 'stored',
+        (e: { code?: string }) => e.code,
+      );
+      proxy.dropping = false;
+      assert.equal(failed, 'timeout');
+      await waitFor(
+        () =>
+          cache.set('probe', enc('p')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 5000 },
+      );
+      assert.match(await raw(prefix, 'a'), /v1$/, 'the failed write did not land');
+      const after = await cache
+        .getOrSetWithMeta(
+          'a',
+          async () => {
+            throw new Error('source down');
+          },
+          60_000,
+        )
+        .then(
+          (r) => dec(r.value),
+          () => 'rejected',
+        );
+      assert.notEqual(after, 'v1', 'served the older value this caller had already seen replaced by L5');
+      assert.equal(dec(await cache.get('a')), undefined);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('the same for getOrSetMany: a batch store that never landed leaves the older stale values unserved', async () => {
+    const { cache, prefix } = open({ grace: 60_000 });
+    try {
+      await cache.ready;
+      await cache.set('b', enc('v1'), 100);
+      await sleep(L1_TTL + 50);
+      const loaded = await cache.getOrSetMany(
+        ['b'],
+        async () => {
+          proxy.dropping = true;
+          return [enc('L5')];
+        },
+        60_000,
+      );
+      proxy.dropping = false;
+      assert.deepEqual(loaded.map(dec), ['L5']);
+      proxy.dropping = true;
+      const failed = await cache.set('b', enc('v7'), 60_000).then(
+        () => 'stored',
+        (e: { code?: string }) => e.code,
+      );
+      proxy.dropping = false;
+      assert.equal(failed, 'timeout');
+      await waitFor(
+        () =>
+          cache.set('probe', enc('p')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 5000 },
+      );
+      assert.match(await raw(prefix, 'b'), /v1$/, 'neither the batch store nor the write landed');
+      const after = await cache
+        .getOrSetMany(
+          ['b'],
+          async () => {
+            throw new Error('source down');
+          },
+          60_000,
+        )
+        .then(
+          (r) => r.map(dec)[0],
+          () => 'rejected',
+        );
+      assert.notEqual(after, 'v1', 'served the older value this caller had already seen replaced by L5');
     } finally {
       await cache.close();
     }
