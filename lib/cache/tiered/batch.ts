@@ -33,7 +33,7 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
-  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write } = ctx;
+  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write, publish } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -57,6 +57,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     // keys it held stale: the bytes it held (their store is `ifEquals` those).
     const absent = new Set<string>();
     const seen = new Map<string, Bytes>();
+    const replaces = new Set<string>();
     let rest = keys;
     let answered = false;
     const since = behind.mark();
@@ -75,8 +76,10 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           continue;
         }
         if (behind.has(key)) {
-          // Possibly older than a value served here (./behind.ts): load, then replace these bytes.
+          // Possibly older than a value served here (./behind.ts): load, then replace these bytes
+          // (fresh ones: other instances may hold them in L1, so the store is published).
           seen.set(key, f.raw);
+          if (t < f.env.freshUntil) replaces.add(key);
           rest.push(key);
           continue;
         }
@@ -147,8 +150,11 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           const cond = absent.has(e.key) || held === undefined ? ifAbsent : { ...opts, ifEquals: held };
           return guarded('set', () => l2.set(e.key, e.value, e.ttl, cond)).then((stored) => {
             unlanded.delete(e.key);
-            if (stored) behind.settle(e.key);
-            else if (fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
+            if (!stored)
+              return fence.stillValid(e.key, mark) ? l1.delete(e.key).then(ignore, ignore) : undefined;
+            behind.settle(e.key);
+            // It replaced a fresh value other instances may hold in L1 (read.ts `store`).
+            if (replaces.has(e.key)) return publish({ keys: [e.key] });
           });
         });
         await withTimeout(Promise.allSettled(stores), budget, () => new Error('L2 budget spent')).catch(

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
 import { createBehind } from '../../../lib/cache/tiered/behind.js';
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
@@ -276,6 +276,51 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
       assert.notEqual(after, 'v1', 'served the older value this caller had already seen replaced by L5');
     } finally {
       await cache.close();
+    }
+  });
+
+  it("bus mode: the repairing store over another instance's fresh value reaches that instance's L1", async () => {
+    // A loads L5 while its L2 is slow (L2 keeps v1); B then writes v9 (its L1 holds v9). A's next
+    // getOrSet passes over v9 (possibly older than L5), loads L6 and stores it over v9. Before, that
+    // store published nothing: B served v9 from L1 for the value's whole TTL while L2 and A said L6.
+    const prefix = `behind-bus-${++n}:`;
+    const channel = `${prefix}inv`;
+    const make = (port: number) => {
+      const l2 = createRedisCache({
+        addresses: [`127.0.0.1:${port}`],
+        commandTimeout: 2000,
+        keyPrefix: prefix,
+      });
+      return createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        bus: createRedisInvalidationBus({ client: l2.client, channel }),
+        l2Timeout: L2_TIMEOUT,
+        breaker: false,
+      });
+    };
+    const a = make(proxy.port);
+    const b = make(redis.port);
+    try {
+      await Promise.all([a.ready, b.ready]);
+      await b.set('k', enc('v1'), 60_000);
+      const loaded = await slowL2(() => a.getOrSetWithMeta('k', async () => enc('L5'), 60_000));
+      assert.deepEqual([dec(loaded.value), loaded.source], ['L5', 'loader']);
+      const heard = a.stats().invalidationsReceived;
+      await b.set('k', enc('v9'), 60_000);
+      assert.equal(dec(await b.get('k')), 'v9');
+      // A has heard of v9 (else that message, arriving during A's load below, cancels its store).
+      await waitFor(() => a.stats().invalidationsReceived > heard, { timeoutMs: 3000 });
+      assert.equal(dec(await a.getOrSet('k', async () => enc('L6'), 60_000)), 'L6');
+      assert.match(await raw(prefix, 'k'), /L6$/, 'the load replaced v9 in L2');
+      // The invalidation travels asynchronously: wait for B's L1 copy of v9 to go (bounded).
+      await waitFor(async () => dec(await b.get('k')) === 'L6', {
+        timeoutMs: 3000,
+        what: "B serves L6 (L2's value) rather than its L1 copy of the replaced v9",
+      });
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
