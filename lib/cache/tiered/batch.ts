@@ -33,7 +33,7 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
-  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write } = ctx;
+  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write, publish } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -57,6 +57,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     // keys it held stale: the bytes it held (their store is `ifEquals` those).
     const absent = new Set<string>();
     const seen = new Map<string, Bytes>();
+    const replaces = new Set<string>();
     let rest = keys;
     let answered = false;
     const since = behind.mark();
@@ -75,8 +76,10 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           continue;
         }
         if (behind.has(key)) {
-          // Possibly older than a value served here (./behind.ts): load, then replace these bytes.
+          // Possibly older than a value served here (./behind.ts): load, then replace these bytes
+          // (fresh ones: other instances may hold them in L1, so the store is published).
           seen.set(key, f.raw);
+          if (t < f.env.freshUntil) replaces.add(key);
           rest.push(key);
           continue;
         }
@@ -130,6 +133,9 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
       // `store`): once the batch returns, its store has landed or never will.
       for (const [key, f] of fills) local.fillL1(key, f, mark);
+      const unlanded = new Set(
+        fills.filter(([key]) => !absent.has(key) && seen.has(key)).map(([key]) => key),
+      );
       if (budget >= 1) {
         c.backgroundWrites++;
         const opts =
@@ -143,14 +149,21 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           const held = seen.get(e.key);
           const cond = absent.has(e.key) || held === undefined ? ifAbsent : { ...opts, ifEquals: held };
           return guarded('set', () => l2.set(e.key, e.value, e.ttl, cond)).then((stored) => {
-            if (stored) behind.settle(e.key);
-            else if (fence.stillValid(e.key, mark)) return l1.delete(e.key).then(ignore, ignore);
+            unlanded.delete(e.key);
+            if (!stored)
+              return fence.stillValid(e.key, mark) ? l1.delete(e.key).then(ignore, ignore) : undefined;
+            behind.settle(e.key);
+            // It replaced a fresh value other instances may hold in L1 (read.ts `store`).
+            if (replaces.has(e.key)) return publish({ keys: [e.key] });
           });
         });
         await withTimeout(Promise.allSettled(stores), budget, () => new Error('L2 budget spent')).catch(
           ignore,
         );
       }
+      // Keys over an older (stale) L2 value whose store did not land (no budget, failed, outlasted
+      // the budget): that value must not be served again (read.ts `store`, ./behind.ts).
+      for (const key of unlanded) behind.note(key);
     }
     return out;
   }

@@ -35,7 +35,20 @@ export interface ReadPath {
 }
 
 export function createReadPath(ctx: Context): ReadPath {
-  const { o, counters: c, fence, behind, guarded, l2Read, local, state, assertOpen, l2Write, leases } = ctx;
+  const {
+    o,
+    counters: c,
+    fence,
+    behind,
+    guarded,
+    l2Read,
+    local,
+    state,
+    assertOpen,
+    l2Write,
+    leases,
+    publish,
+  } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
 
@@ -51,6 +64,7 @@ export function createReadPath(ctx: Context): ReadPath {
     let stale = staleL1;
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
+    let replaces = false;
     const since = behind.mark();
     try {
       const f = await l2Read.get(key);
@@ -60,6 +74,7 @@ export function createReadPath(ctx: Context): ReadPath {
         // stale; the load below replaces exactly those bytes.
         l2State = 'present';
         seen = f.raw;
+        replaces = now() < f.env.freshUntil;
       } else {
         if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
@@ -70,7 +85,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), seen);
+    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), seen, replaces);
   }
 
   /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
@@ -81,7 +96,7 @@ export function createReadPath(ctx: Context): ReadPath {
   /**
    * Calls the loader (after the lease, if any), stores the result in L1 then L2 (within `budget`,
    * what is left of the miss's L2 budget). `seen`: the (stale) bytes L2 held when `l2State` is
-   * `present`.
+   * `present`; `replaces`: those bytes were fresh (passed over as possibly older, ./behind.ts).
    */
   async function load(
     key: string,
@@ -92,6 +107,7 @@ export function createReadPath(ctx: Context): ReadPath {
     l2State: L2State,
     budget: number,
     seen?: Bytes,
+    replaces = false,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
     if (lease && l2State !== 'down') {
@@ -123,7 +139,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark, l2State, budget, seen);
+      await store(key, value, ttl, mark, l2State, budget, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
@@ -226,6 +242,7 @@ export function createReadPath(ctx: Context): ReadPath {
     l2State: L2State,
     budget: number,
     seen: Bytes | undefined,
+    replaces: boolean,
   ): Promise<void> {
     // Served while L2 did not answer: L2 may hold an older value of the key (./behind.ts). Also
     // when the key was written since the load began: that write may yet fail.
@@ -233,7 +250,15 @@ export function createReadPath(ctx: Context): ReadPath {
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
     local.fillL1(key, entry, mark);
-    if (l2State === 'down' || !(budget >= 1)) return;
+    if (l2State === 'down') return;
+    // L2 answered with an older (stale) value and this one did not land there (no budget left, the
+    // store failed or outlasted the budget): as when L2 did not answer, that older value must not be
+    // served again, say as stale to a later load that fails (./behind.ts). A store landing later
+    // settles the mark.
+    const unlanded = () => {
+      if (l2State === 'present') behind.note(key);
+    };
+    if (!(budget >= 1)) return unlanded();
     c.backgroundWrites++;
     const base =
       l2State === 'missing'
@@ -246,11 +271,14 @@ export function createReadPath(ctx: Context): ReadPath {
     const storing = guarded('set', () =>
       l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
     ).then((stored) => {
-      if (stored) behind.settle(key);
-      else if (fence.stillValid(key, mark)) return l1.delete(key).then(ignore, ignore);
+      if (!stored) return fence.stillValid(key, mark) ? l1.delete(key).then(ignore, ignore) : undefined;
+      behind.settle(key);
+      // It replaced a fresh value, which other instances may hold in L1: tell them, as a write does
+      // (before, they served the replaced value until their copy expired).
+      if (replaces) return publish({ keys: [key] });
     });
     // A failed store is no error of the caller's: the value is still good for this process.
-    await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(ignore);
+    await withTimeout(storing, budget, () => new Error('L2 budget spent')).catch(unlanded);
   }
 
   /**
@@ -292,6 +320,7 @@ export function createReadPath(ctx: Context): ReadPath {
     const asked = performance.now();
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
+    let replaces = false;
     try {
       // Another instance may have refreshed L2 already: take its value if it is not near expiry too
       // (and not possibly older than one served here, ./behind.ts).
@@ -300,18 +329,15 @@ export function createReadPath(ctx: Context): ReadPath {
         l2State = 'present';
         seen = f.raw;
         const t = now();
-        if (
-          f.env.freshUntil > current.freshUntil &&
-          f.env.freshUntil - t > f.env.ttl * o.earlyRefresh &&
-          !behind.has(key)
-        )
+        if (behind.has(key)) replaces = t < f.env.freshUntil;
+        else if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
           return local.fromL2(key, f, mark);
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), seen);
+    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), seen, replaces);
   }
 
   /**

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
 import { createBehind } from '../../../lib/cache/tiered/behind.js';
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
@@ -60,7 +60,7 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
   });
 
   let n = 0;
-  const open = (): { cache: TieredCache; prefix: string } => {
+  const open = (extra: { grace?: number } = {}): { cache: TieredCache; prefix: string } => {
     const prefix = `behind-${++n}:`;
     const cache = createTieredCache({
       l1: createMemoryCache({ maxCost: 1 << 20 }),
@@ -72,6 +72,7 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
       l2Timeout: L2_TIMEOUT,
       l1Ttl: L1_TTL,
       breaker: false,
+      ...extra,
     });
     return { cache, prefix };
   };
@@ -162,6 +163,164 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
       assert.deepEqual((await cache.getMany(['x', 'y'])).map(dec), ['v9', undefined]);
     } finally {
       await cache.close();
+    }
+  });
+
+  it('a load whose L2 store never landed: a failing loader later is not answered with the older stale L2 value', async () => {
+    // L2 answered (a stale v1) but the store of the loaded value did not land: L1 held L5 alone,
+    // and once that copy was dropped a getOrSet whose loader failed served v1 from L2 as stale.
+    const { cache, prefix } = open({ grace: 60_000 });
+    try {
+      await cache.ready;
+      await cache.set('a', enc('v1'), 100);
+      await sleep(L1_TTL + 50); // v1 is stale in L2 (within grace); L1's copy ended
+      const loaded = await cache.getOrSetWithMeta(
+        'a',
+        async () => {
+          proxy.dropping = true; // the read answered; the store of L5 never reaches Redis
+          return enc('L5');
+        },
+        60_000,
+      );
+      proxy.dropping = false;
+      assert.deepEqual([dec(loaded.value), loaded.source], ['L5', 'loader']);
+      await waitFor(
+        () =>
+          cache.set('probe', enc('p')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 5000 },
+      );
+      assert.match(await raw(prefix, 'a'), /v1$/, 'the store of L5 did not land');
+      // The L1 copy of L5 ends (here a failed write's drop; eviction does the same).
+      proxy.dropping = true;
+      const failed = await cache.set('a', enc('v7'), 60_000).then(
+        () => 'stored',
+        (e: { code?: string }) => e.code,
+      );
+      proxy.dropping = false;
+      assert.equal(failed, 'timeout');
+      await waitFor(
+        () =>
+          cache.set('probe', enc('p')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 5000 },
+      );
+      assert.match(await raw(prefix, 'a'), /v1$/, 'the failed write did not land');
+      const after = await cache
+        .getOrSetWithMeta(
+          'a',
+          async () => {
+            throw new Error('source down');
+          },
+          60_000,
+        )
+        .then(
+          (r) => dec(r.value),
+          () => 'rejected',
+        );
+      assert.notEqual(after, 'v1', 'served the older value this caller had already seen replaced by L5');
+      assert.equal(dec(await cache.get('a')), undefined);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('the same for getOrSetMany: a batch store that never landed leaves the older stale values unserved', async () => {
+    const { cache, prefix } = open({ grace: 60_000 });
+    try {
+      await cache.ready;
+      await cache.set('b', enc('v1'), 100);
+      await sleep(L1_TTL + 50);
+      const loaded = await cache.getOrSetMany(
+        ['b'],
+        async () => {
+          proxy.dropping = true;
+          return [enc('L5')];
+        },
+        60_000,
+      );
+      proxy.dropping = false;
+      assert.deepEqual(loaded.map(dec), ['L5']);
+      proxy.dropping = true;
+      const failed = await cache.set('b', enc('v7'), 60_000).then(
+        () => 'stored',
+        (e: { code?: string }) => e.code,
+      );
+      proxy.dropping = false;
+      assert.equal(failed, 'timeout');
+      await waitFor(
+        () =>
+          cache.set('probe', enc('p')).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 5000 },
+      );
+      assert.match(await raw(prefix, 'b'), /v1$/, 'neither the batch store nor the write landed');
+      const after = await cache
+        .getOrSetMany(
+          ['b'],
+          async () => {
+            throw new Error('source down');
+          },
+          60_000,
+        )
+        .then(
+          (r) => r.map(dec)[0],
+          () => 'rejected',
+        );
+      assert.notEqual(after, 'v1', 'served the older value this caller had already seen replaced by L5');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it("bus mode: the repairing store over another instance's fresh value reaches that instance's L1", async () => {
+    // A loads L5 while its L2 is slow (L2 keeps v1); B then writes v9 (its L1 holds v9). A's next
+    // getOrSet passes over v9 (possibly older than L5), loads L6 and stores it over v9. Before, that
+    // store published nothing: B served v9 from L1 for the value's whole TTL while L2 and A said L6.
+    const prefix = `behind-bus-${++n}:`;
+    const channel = `${prefix}inv`;
+    const make = (port: number) => {
+      const l2 = createRedisCache({
+        addresses: [`127.0.0.1:${port}`],
+        commandTimeout: 2000,
+        keyPrefix: prefix,
+      });
+      return createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        bus: createRedisInvalidationBus({ client: l2.client, channel }),
+        l2Timeout: L2_TIMEOUT,
+        breaker: false,
+      });
+    };
+    const a = make(proxy.port);
+    const b = make(redis.port);
+    try {
+      await Promise.all([a.ready, b.ready]);
+      await b.set('k', enc('v1'), 60_000);
+      const loaded = await slowL2(() => a.getOrSetWithMeta('k', async () => enc('L5'), 60_000));
+      assert.deepEqual([dec(loaded.value), loaded.source], ['L5', 'loader']);
+      const heard = a.stats().invalidationsReceived;
+      await b.set('k', enc('v9'), 60_000);
+      assert.equal(dec(await b.get('k')), 'v9');
+      // A has heard of v9 (else that message, arriving during A's load below, cancels its store).
+      await waitFor(() => a.stats().invalidationsReceived > heard, { timeoutMs: 3000 });
+      assert.equal(dec(await a.getOrSet('k', async () => enc('L6'), 60_000)), 'L6');
+      assert.match(await raw(prefix, 'k'), /L6$/, 'the load replaced v9 in L2');
+      // The invalidation travels asynchronously: wait for B's L1 copy of v9 to go (bounded).
+      await waitFor(async () => dec(await b.get('k')) === 'L6', {
+        timeoutMs: 3000,
+        what: "B serves L6 (L2's value) rather than its L1 copy of the replaced v9",
+      });
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
