@@ -1,7 +1,8 @@
 /** Span helpers that work with any `Tracer` through the explicit `ctx`. */
 
+import { injectInto, isHeaderMap, plainHeaders } from './carrier.js';
 import { type AppContext, childContext } from './context.js';
-import type { Attributes, HeaderCarrier, Span, SpanOptions } from './contracts.js';
+import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
 import { readSpanContext } from './w3c.js';
 
@@ -153,14 +154,31 @@ function adopt<T>(thenable: PromiseLike<T>): Promise<T> {
   return promise;
 }
 
-/** Writes the trace context and baggage of `ctx` into `headers` (created if omitted) and returns it. */
-export function injectHeaders(ctx: AppContext, headers: Record<string, string> = {}): Record<string, string> {
-  ctx.tracer.inject(headers, { span: ctx.span, baggage: ctx.baggage });
-  return headers;
+/**
+ * Writes the trace context and baggage of `ctx` into `headers` (created if omitted) and returns it.
+ * `headers` may be a plain object, a WHATWG `Headers` (fetch, undici) or a `Map`: those two are
+ * written with `set` (they used to get properties `fetch` never sends).
+ */
+export function injectHeaders<C extends Record<string, string> | HeaderMap = Record<string, string>>(
+  ctx: AppContext,
+  headers?: C,
+): C {
+  const carrier = headers ?? ({} as C);
+  const source = { span: ctx.span, baggage: ctx.baggage };
+  if (isHeaderMap(carrier)) injectInto(carrier, (plain) => ctx.tracer.inject(plain, source));
+  else ctx.tracer.inject(carrier as Record<string, string>, source);
+  return carrier;
 }
 
-/** A context whose parent span and baggage come from incoming request headers. */
-export function contextFromHeaders(ctx: AppContext, headers: Readonly<HeaderCarrier>): AppContext {
-  const { parent, baggage } = ctx.tracer.extract(headers);
+/**
+ * A context whose parent span and baggage come from incoming request headers: a plain object (as
+ * node:http gives), a WHATWG `Headers` (a fetch `Request`'s) or a `Map` (they used to be read as
+ * plain objects, and the incoming trace was lost).
+ */
+export function contextFromHeaders(
+  ctx: AppContext,
+  headers: Readonly<HeaderCarrier> | HeaderMap,
+): AppContext {
+  const { parent, baggage } = ctx.tracer.extract(isHeaderMap(headers) ? plainHeaders(headers) : headers);
   return ctx.with({ span: parent, baggage });
 }
