@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
+import { optionKeys, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
 import { noteResponseError } from '../core/response-error.js';
@@ -30,6 +31,41 @@ export interface TraceHandlerOptions {
   route?: string;
   /** Extra attributes for every server span of this handler. */
   attributes?: Attributes;
+}
+
+const TRACE_HANDLER_KEYS = optionKeys<TraceHandlerOptions>({ route: true, attributes: true });
+
+/**
+ * Options checked once, when the handler is made: a misspelt key (`rout:`) or a `route` that is
+ * not a non-empty string used to be taken silently — every span then lost its `http.route` and
+ * was named by the method alone, or carried a number as `http.route`.
+ */
+function checkTraceHandlerOptions(options: TraceHandlerOptions): void {
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('traceHandler: options must be an object', [
+      { path: 'options', expected: 'an object', received: typeName(options), message: 'is not an object' },
+    ]);
+  }
+  const issues = unknownKeyIssues(options, TRACE_HANDLER_KEYS);
+  const { route, attributes } = options;
+  if (route !== undefined && (typeof route !== 'string' || route === ''))
+    issues.push({
+      path: 'route',
+      expected: 'a non-empty string (a route template such as /users/:id)',
+      received: typeName(route),
+      message: 'must be a non-empty string',
+    });
+  if (
+    attributes !== undefined &&
+    (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))
+  )
+    issues.push({
+      path: 'attributes',
+      expected: 'an object of attributes',
+      received: typeName(attributes),
+      message: 'must be an object',
+    });
+  if (issues.length > 0) throw new ConfigError('traceHandler: invalid options', issues);
 }
 
 /**
@@ -56,6 +92,7 @@ export function traceHandler(
     ]);
   // `null` options (JavaScript callers) are no options, as for startSpan: they threw a TypeError.
   options ??= {};
+  checkTraceHandlerOptions(options);
   const route = options.route;
   // Read once for the handler's life (semconv.ts `currentOptIn`: it was a `process.env` read per span).
   const optIn = currentOptIn();
