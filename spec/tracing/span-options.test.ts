@@ -6,11 +6,13 @@
  * left the span started by `withSpan` open (never ended, never exported).
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { AppContext } from '../../lib/core/context.js';
 import type { Logger, SpanOptions } from '../../lib/core/contracts.js';
 import { startSpan, withSpan } from '../../lib/core/span.js';
+import { tracedFetch } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 function recordingLogger(): Logger & { warnings: string[] } {
@@ -115,5 +117,32 @@ describe('a context whose getter throws', () => {
     assert.equal(spans[0]!.status.code, 2);
     assert.equal(spans[0]!.status.message, 'logger getter');
     await app.close();
+  });
+});
+
+describe('tracedFetch option mistakes', () => {
+  it('an unknown key gets one warning naming the key meant, and attributes given as a string add nothing', async () => {
+    // `attribute:` was lost silently, and `attributes: 'x'` became attribute `0`.
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, logger });
+    try {
+      for (let i = 0; i < 2; i++)
+        await (await tracedFetch(app.ctx, url, {}, { attribute: { a: 1 } } as never)).text();
+      await (await tracedFetch(app.ctx, url, {}, { attributes: 'x' } as never)).text();
+      const warned = logger.warnings.filter((w) => w.includes('tracedFetch'));
+      assert.equal(warned.length, 1, warned.join('\n'));
+      assert.match(warned[0]!, /`attribute` is not known.*did you mean `attributes`/);
+      const spans = tracer.finishedSpans().filter((s) => s.kind === 2);
+      assert.equal(spans.length, 3);
+      assert.equal(spans[2]!.attributes['0'], undefined);
+      assert.equal(spans[2]!.attributes['http.request.method'], 'GET');
+    } finally {
+      server.close();
+      await app.close();
+    }
   });
 });
