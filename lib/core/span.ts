@@ -221,17 +221,33 @@ function adopt<T>(thenable: PromiseLike<T>): Promise<T> {
 /**
  * Writes the trace context and baggage of `ctx` into `headers` (created if omitted) and returns it.
  * `headers` may be a plain object, a WHATWG `Headers` (fetch, undici) or a `Map`: those two are
- * written with `set` (they used to get properties `fetch` never sends).
+ * written with `set` (they used to get properties `fetch` never sends). A header of a plain object
+ * named as one written, in another case (`Traceparent`), is replaced.
  */
 export function injectHeaders<C extends Record<string, string> | HeaderMap = Record<string, string>>(
   ctx: AppContext,
   headers?: C,
 ): C {
-  const carrier = headers ?? ({} as C);
   const source = { span: ctx.span, baggage: ctx.baggage };
-  if (isHeaderMap(carrier)) injectInto(carrier, (plain) => ctx.tracer.inject(plain, source));
-  else ctx.tracer.inject(carrier as Record<string, string>, source);
-  return carrier;
+  if (headers === undefined) {
+    const fresh: Record<string, string> = {};
+    ctx.tracer.inject(fresh, source);
+    return fresh as C;
+  }
+  if (isHeaderMap(headers)) injectInto(headers, (plain) => ctx.tracer.inject(plain, source));
+  else {
+    // Through a fresh object, so that a header of the caller's in another case (`Traceparent`)
+    // is replaced: kept next to ours, fetch sent both joined (`<theirs>, <ours>`), a traceparent
+    // every receiver drops — the next service started a new trace.
+    const carrier = headers as Record<string, string>;
+    const plain: Record<string, string> = {};
+    ctx.tracer.inject(plain, source);
+    for (const name in plain) {
+      for (const k in carrier) if (k !== name && k.toLowerCase() === name) delete carrier[k];
+      carrier[name] = plain[name]!;
+    }
+  }
+  return headers;
 }
 
 /**

@@ -76,6 +76,16 @@ for (const [name, make, baggage] of tracers) {
       assert.equal(direct.get('traceparent'), TP);
     });
 
+    it('a plain object holding the header in another case (Traceparent) has it replaced, not sent twice', async () => {
+      // Kept next to ours, fetch joined both (`<theirs>, <ours>`): a traceparent receivers drop.
+      const ctx = contextFromHeaders(app.ctx, { traceparent: TP });
+      const stale = '00-11111111111111111111111111111111-2222222222222222-01';
+      const headers = injectHeaders(ctx, { Traceparent: stale, 'Content-Type': 'text/plain' });
+      assert.deepEqual(headers, { 'Content-Type': 'text/plain', traceparent: TP });
+      await (await fetch(url, { headers })).text();
+      assert.equal(received.traceparent, TP);
+    });
+
     it('a Headers object the caller may not write (a Response) is a TypeError, not a silent loss', () => {
       const ctx = contextFromHeaders(app.ctx, { traceparent: TP });
       assert.throws(() => injectHeaders(ctx, Response.error().headers), TypeError);
