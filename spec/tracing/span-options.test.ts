@@ -146,3 +146,17 @@ describe('tracedFetch option mistakes', () => {
     }
   });
 });
+
+describe('setStatus with a code that is not one of the three', () => {
+  it("a code naming an Object.prototype member ('constructor') is ignored like any unknown code (it set a function)", async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    for (const code of ['constructor', 'toString', '__proto__', 'ERROR']) {
+      const span = tracer.startSpan(`status-${code}`);
+      span.setStatus({ code } as never);
+      span.end();
+    }
+    for (const s of tracer.finishedSpans())
+      assert.equal(s.status.code, 0, `${s.name}: ${String(s.status.code)}`);
+    await tracer.close();
+  });
+});

@@ -30,11 +30,12 @@ export const KINDS: Readonly<Record<string, OtelSpanKind>> = Object.assign(Objec
   consumer: OtelSpanKind.CONSUMER,
 });
 
-const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = {
+/** Without a prototype, as `KINDS`: `code: 'constructor'` set a function as the status code. */
+const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = Object.assign(Object.create(null), {
   unset: SpanStatusCode.UNSET,
   ok: SpanStatusCode.OK,
   error: SpanStatusCode.ERROR,
-};
+});
 
 /** Converts an OpenTelemetry span context to the core shape (trace state as its header string). */
 export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {
