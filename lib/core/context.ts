@@ -85,12 +85,35 @@ class Context implements AppContext {
       this.metrics,
       logger,
       span,
-      patch.baggage ? { ...this.baggage, ...patch.baggage } : this.baggage,
-      patch.attributes ? { ...this.attributes, ...patch.attributes } : this.attributes,
+      patch.baggage ? mergeRecord(this, 'baggage', this.baggage, patch.baggage) : this.baggage,
+      patch.attributes ? mergeRecord(this, 'attributes', this.attributes, patch.attributes) : this.attributes,
       'signal' in patch ? patch.signal : this.signal,
       this.components,
     );
   }
+}
+
+/** Tracers whose context was given `attributes` / `baggage` that are not an object (one warning each). */
+const warnedPatches = new WeakSet<object>();
+
+/**
+ * `base` with `patch`'s entries. `patch` that is not a plain-ish object — a string, an array from
+ * JavaScript — is ignored with one warning per tracer: spread, `'req-1'` became attributes `0`…`4`
+ * on every span, and baggage `'ab'` went downstream as `baggage: 0=a,1=b`.
+ */
+function mergeRecord<T extends object>(ctx: AppContext, what: string, base: T, patch: T): T {
+  if (typeof patch === 'object' && !Array.isArray(patch)) return { ...base, ...patch };
+  if (!warnedPatches.has(ctx.tracer)) {
+    warnedPatches.add(ctx.tracer);
+    try {
+      ctx.logger.warn(
+        `ctx.with: ${what} must be an object, got ${Array.isArray(patch) ? 'an array' : typeof patch}; ignored`,
+      );
+    } catch {
+      // the context is still made
+    }
+  }
+  return base;
 }
 
 /**

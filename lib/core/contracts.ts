@@ -83,6 +83,16 @@ export interface ExtractedContext {
 /** Header carrier for propagation: plain objects, as `node:http` gives and `fetch` takes. */
 export type HeaderCarrier = Record<string, string | string[] | undefined>;
 
+/**
+ * A header collection with methods: WHATWG `Headers` (fetch, undici) or a `Map` of header names to
+ * values. `injectHeaders` and `contextFromHeaders` take one as well as a plain `HeaderCarrier`.
+ */
+export interface HeaderMap {
+  get(name: string): unknown;
+  set(name: string, value: string): unknown;
+  forEach(callback: (value: string, key: string) => void): void;
+}
+
 /** Why a finished span never reached the collector. */
 export type SpanDropReason = 'queue_full' | 'export_failed' | 'shutdown';
 

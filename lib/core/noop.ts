@@ -4,6 +4,8 @@
  * W3C trace context through (like the OpenTelemetry API without an SDK), so a service without
  * tracing does not break the traces of the services around it.
  */
+
+import { injectInto, isHeaderMap, readableCarrier } from './carrier.js';
 import type {
   Bytes,
   Cache,
@@ -80,7 +82,10 @@ export const noopTracer: Tracer = {
     const sc = readSpanContext(parent);
     return sc && isValidSpanContext(sc) ? new NoopSpan(sc) : noopSpan;
   },
-  inject(carrier, { span }) {
+  inject(carrier, source) {
+    // A `Headers` or `Map` (JavaScript callers; the type asks for a plain object) is written with `set`.
+    if (isHeaderMap(carrier)) return injectInto(carrier, (plain) => noopTracer.inject(plain, source));
+    const span = source?.span;
     if (!span) return;
     const sc = readSpanContext(span);
     if (!sc || !isValidSpanContext(sc)) return;
@@ -96,6 +101,7 @@ export const noopTracer: Tracer = {
   extract(carrier) {
     // Anything but a header object (null, a string…) carries no context: ignored, never thrown.
     if (!carrier || typeof carrier !== 'object') return EMPTY_EXTRACT;
+    carrier = readableCarrier(carrier); // a `Headers` or `Map` is read by its entries
     // An invalid tracestate is dropped whole (W3C Trace Context §3.3), never passed on.
     const sc = parseTraceparent(
       headerValue(carrier, 'traceparent'),

@@ -1,8 +1,10 @@
 /** Span helpers that work with any `Tracer` through the explicit `ctx`. */
 
+import { injectInto, isHeaderMap, plainHeaders } from './carrier.js';
 import { type AppContext, childContext } from './context.js';
-import type { Attributes, HeaderCarrier, Span, SpanOptions } from './contracts.js';
+import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
+import { suggestKey } from './options.js';
 import { readSpanContext } from './w3c.js';
 
 /**
@@ -16,6 +18,7 @@ export function startSpan(
 ): { ctx: AppContext; span: Span } {
   // `null` (JavaScript callers) is no options, as `undefined` is: it threw a TypeError.
   const o = options ?? NO_OPTIONS;
+  if (o !== NO_OPTIONS) checkOptions(ctx, o);
   const own = o.attributes;
   const inherited = ctx.attributes;
   // A merged copy only when the context carries attributes: most contexts carry none, and the
@@ -23,8 +26,9 @@ export function startSpan(
   const attributes = own ? (hasKeys(inherited) ? merge(inherited, own) : own) : inherited;
   // The fields of SpanOptions named one by one: a spread of `options` plus two overrides took
   // ~40 % of this function's time in a CPU profile (V8 cloned, then rewrote, the object).
+  const kind = o.kind;
   const spanOptions: SpanOptions = {
-    kind: o.kind,
+    kind: kind === undefined || KIND_NAMES.has(kind) ? kind : undefined,
     attributes,
     parent: ctx.span,
     startTime: o.startTime,
@@ -40,7 +44,15 @@ export function startSpan(
     warnBrokenParent(ctx);
     span = ctx.tracer.startSpan(name, { ...spanOptions, parent: undefined });
   }
-  return { ctx: childContext(ctx, span, bindLogger(ctx.logger, span)), span };
+  try {
+    return { ctx: childContext(ctx, span, bindLogger(ctx.logger, span)), span };
+  } catch (err) {
+    // A context of the caller's own whose getter (or `with`) throws: the span had started and was
+    // never ended (never exported, its context kept). It ends, with the error, and the error is thrown.
+    span.recordError(err);
+    span.end();
+    throw err;
+  }
 }
 
 /** Tracers already warned about a broken parent (one warning each). */
@@ -57,6 +69,59 @@ function warnBrokenParent(ctx: AppContext): void {
 }
 
 const NO_OPTIONS: Omit<SpanOptions, 'parent'> = Object.freeze({});
+
+const KIND_NAMES: ReadonlySet<string> = new Set<SpanKind>([
+  'internal',
+  'server',
+  'client',
+  'producer',
+  'consumer',
+]);
+
+/** Per tracer, the option problems already warned about (one warning each). */
+const warnedOptions = new WeakMap<object, Set<string>>();
+
+/**
+ * Warns once per tracer about a key `SpanOptions` does not have (`attribute:` for `attributes:`,
+ * `parent`, which `ctx.span` gives) or a `kind` that is not one of the five (`'SERVER'`): the
+ * compiler catches both in an object literal, but options built elsewhere (JavaScript, a spread)
+ * lost them silently. Such a key is ignored and such a kind is `internal`, as before; a request
+ * is never failed for them. A few keys walked per call; nothing is allocated unless one is wrong.
+ */
+function checkOptions(ctx: AppContext, o: Omit<SpanOptions, 'parent'>): void {
+  let problem: string | undefined;
+  try {
+    for (const key in o) {
+      if (key !== 'kind' && key !== 'attributes' && key !== 'startTime' && key !== 'root') {
+        problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root${suggestion(key)}`}`;
+        break;
+      }
+    }
+    const kind = o.kind;
+    if (problem === undefined && kind !== undefined && !KIND_NAMES.has(kind))
+      problem = `span kind ${typeof kind === 'string' ? `'${kind.slice(0, 64)}'` : typeof kind} is not one of internal, server, client, producer, consumer: the span is internal`;
+  } catch {
+    return; // options whose keys or kind cannot be read: the tracer copes with what it can read
+  }
+  if (problem === undefined) return;
+  let seen = warnedOptions.get(ctx.tracer);
+  if (!seen) {
+    seen = new Set();
+    warnedOptions.set(ctx.tracer, seen);
+  }
+  if (seen.has(problem) || seen.size >= 32) return;
+  seen.add(problem);
+  try {
+    ctx.logger.warn(`tracing: ${problem}`);
+  } catch {
+    // the span still starts
+  }
+}
+
+function suggestion(key: string): string {
+  const hint = suggestKey(key, ['kind', 'attributes', 'startTime', 'root']);
+  return hint === undefined ? '' : `; did you mean \`${hint}\`?`;
+}
 
 /**
  * `inherited` overridden by `own`. A value of `own` that throws when read (a getter, a Proxy)
@@ -153,14 +218,47 @@ function adopt<T>(thenable: PromiseLike<T>): Promise<T> {
   return promise;
 }
 
-/** Writes the trace context and baggage of `ctx` into `headers` (created if omitted) and returns it. */
-export function injectHeaders(ctx: AppContext, headers: Record<string, string> = {}): Record<string, string> {
-  ctx.tracer.inject(headers, { span: ctx.span, baggage: ctx.baggage });
+/**
+ * Writes the trace context and baggage of `ctx` into `headers` (created if omitted) and returns it.
+ * `headers` may be a plain object, a WHATWG `Headers` (fetch, undici) or a `Map`: those two are
+ * written with `set` (they used to get properties `fetch` never sends). A header of a plain object
+ * named as one written, in another case (`Traceparent`), is replaced.
+ */
+export function injectHeaders<C extends Record<string, string> | HeaderMap = Record<string, string>>(
+  ctx: AppContext,
+  headers?: C,
+): C {
+  const source = { span: ctx.span, baggage: ctx.baggage };
+  if (headers === undefined) {
+    const fresh: Record<string, string> = {};
+    ctx.tracer.inject(fresh, source);
+    return fresh as C;
+  }
+  if (isHeaderMap(headers)) injectInto(headers, (plain) => ctx.tracer.inject(plain, source));
+  else {
+    // Through a fresh object, so that a header of the caller's in another case (`Traceparent`)
+    // is replaced: kept next to ours, fetch sent both joined (`<theirs>, <ours>`), a traceparent
+    // every receiver drops — the next service started a new trace.
+    const carrier = headers as Record<string, string>;
+    const plain: Record<string, string> = {};
+    ctx.tracer.inject(plain, source);
+    for (const name in plain) {
+      for (const k in carrier) if (k !== name && k.toLowerCase() === name) delete carrier[k];
+      carrier[name] = plain[name]!;
+    }
+  }
   return headers;
 }
 
-/** A context whose parent span and baggage come from incoming request headers. */
-export function contextFromHeaders(ctx: AppContext, headers: Readonly<HeaderCarrier>): AppContext {
-  const { parent, baggage } = ctx.tracer.extract(headers);
+/**
+ * A context whose parent span and baggage come from incoming request headers: a plain object (as
+ * node:http gives), a WHATWG `Headers` (a fetch `Request`'s) or a `Map` (they used to be read as
+ * plain objects, and the incoming trace was lost).
+ */
+export function contextFromHeaders(
+  ctx: AppContext,
+  headers: Readonly<HeaderCarrier> | HeaderMap,
+): AppContext {
+  const { parent, baggage } = ctx.tracer.extract(isHeaderMap(headers) ? plainHeaders(headers) : headers);
   return ctx.with({ span: parent, baggage });
 }

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
+import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
 import { noteResponseError } from '../core/response-error.js';
@@ -30,6 +31,41 @@ export interface TraceHandlerOptions {
   route?: string;
   /** Extra attributes for every server span of this handler. */
   attributes?: Attributes;
+}
+
+const TRACE_HANDLER_KEYS = optionKeys<TraceHandlerOptions>({ route: true, attributes: true });
+
+/**
+ * Options checked once, when the handler is made: a misspelt key (`rout:`) or a `route` that is
+ * not a non-empty string used to be taken silently — every span then lost its `http.route` and
+ * was named by the method alone, or carried a number as `http.route`.
+ */
+function checkTraceHandlerOptions(options: TraceHandlerOptions): void {
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('traceHandler: options must be an object', [
+      { path: 'options', expected: 'an object', received: typeName(options), message: 'is not an object' },
+    ]);
+  }
+  const issues = unknownKeyIssues(options, TRACE_HANDLER_KEYS);
+  const { route, attributes } = options;
+  if (route !== undefined && (typeof route !== 'string' || route === ''))
+    issues.push({
+      path: 'route',
+      expected: 'a non-empty string (a route template such as /users/:id)',
+      received: typeName(route),
+      message: 'must be a non-empty string',
+    });
+  if (
+    attributes !== undefined &&
+    (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))
+  )
+    issues.push({
+      path: 'attributes',
+      expected: 'an object of attributes',
+      received: typeName(attributes),
+      message: 'must be an object',
+    });
+  if (issues.length > 0) throw new ConfigError('traceHandler: invalid options', issues);
 }
 
 /**
@@ -56,6 +92,7 @@ export function traceHandler(
     ]);
   // `null` options (JavaScript callers) are no options, as for startSpan: they threw a TypeError.
   options ??= {};
+  checkTraceHandlerOptions(options);
   const route = options.route;
   // Read once for the handler's life (semconv.ts `currentOptIn`: it was a `process.env` read per span).
   const optIn = currentOptIn();
@@ -182,6 +219,7 @@ export async function tracedFetch(
   // a TypeError before anything was sent.
   init ??= {};
   options ??= {};
+  for (const key in options) if (key !== 'name' && key !== 'attributes') warnFetchOption(ctx, key);
   // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
   // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
   const request = url instanceof Request ? url : undefined;
@@ -330,13 +368,41 @@ function clientAttributes(
   serverPort: number,
   optIn: SemconvOptIn,
 ): Attributes {
-  const out: Record<string, Attributes[string]> = extra ? { ...extra } : {};
+  // Attributes that are not an object (a string from JavaScript) are none: spread, `'x'` became
+  // attribute `0`.
+  const out: Record<string, Attributes[string]> =
+    extra && typeof extra === 'object' && !Array.isArray(extra) ? { ...extra } : {};
   out['http.request.method'] = method;
   if (methodOriginal !== undefined) out['http.request.method_original'] = methodOriginal;
   out['url.full'] = fullUrl(target);
   out['server.address'] = serverAddress;
   out['server.port'] = serverPort;
   return withHttpDup(out, 'client', optIn);
+}
+
+/** Per tracer, the unknown `tracedFetch` option keys already warned about. */
+const warnedFetchOptions = new WeakMap<object, Set<string>>();
+
+/**
+ * One warning per tracer and key for a `tracedFetch` option it does not know (`attribute:` for
+ * `attributes:`): it used to be lost silently. The call goes on; the key is ignored.
+ */
+function warnFetchOption(ctx: AppContext, key: string): void {
+  let seen = warnedFetchOptions.get(ctx.tracer);
+  if (!seen) {
+    seen = new Set();
+    warnedFetchOptions.set(ctx.tracer, seen);
+  }
+  if (seen.has(key) || seen.size >= 32) return;
+  seen.add(key);
+  const hint = suggestKey(key, ['name', 'attributes']);
+  try {
+    ctx.logger.warn(
+      `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
+    );
+  } catch {
+    // the request still goes out
+  }
 }
 
 /** What `RequestInit.headers` accepts (the DOM `HeadersInit`, not in this project's lib types). */

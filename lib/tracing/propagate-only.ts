@@ -8,6 +8,7 @@
  * the default propagators.
  */
 import { randomFillSync } from 'node:crypto';
+import { injectInto, isHeaderMap, readableCarrier } from '../core/carrier.js';
 import type {
   Baggage,
   ExtractedContext,
@@ -249,7 +250,7 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
   // pass baggage on, and `[]` everything).
   const traceContext = formats.includes('tracecontext');
   const withBaggage = formats.includes('baggage');
-  return {
+  const tracer: Tracer = {
     startSpan(_name, spanOptions) {
       // A parent whose spanContext() throws is no parent: a new trace starts.
       const parent = spanOptions?.parent;
@@ -267,7 +268,11 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
       const traceId = ids.traceId();
       return new PropagatingSpan({ traceId, spanId: ids.spanId(), traceFlags: decide(traceId) });
     },
-    inject(carrier, { span, baggage }) {
+    inject(carrier, source) {
+      // A `Headers` or `Map` (JavaScript callers; the type asks for a plain object) is written with `set`.
+      if (isHeaderMap(carrier)) return injectInto(carrier, (plain) => tracer.inject(plain, source));
+      const span = source?.span;
+      const baggage = source?.baggage;
       const sc = traceContext && span ? readSpanContext(span) : undefined;
       if (sc && isValidSpanContext(sc)) {
         // Checked as a receiver checks them (as the no-op tracer does): a parent Span of the
@@ -287,6 +292,7 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
     },
     extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
       if (!carrier || typeof carrier !== 'object') return { baggage: EMPTY_BAGGAGE };
+      carrier = readableCarrier(carrier); // a `Headers` or `Map` is read by its entries
       // Only string (or string-array) values are read: anything else is ignored, never thrown.
       const baggage = withBaggage ? parseBaggage(headerValue(carrier, 'baggage')) : EMPTY_BAGGAGE;
       const sc = traceContext
@@ -298,4 +304,5 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
       return sc ? { parent: new PropagatingSpan(sc), baggage } : { baggage };
     },
   };
+  return tracer;
 }

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Attributes } from '../core/contracts.js';
-import { forwardedHost, forwardedProto } from '../core/forwarded.js';
+import { forwardedFor, forwardedHost, forwardedProto } from '../core/forwarded.js';
 
 /** What `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: emit the deprecated attributes next to the stable ones. */
 export interface SemconvOptIn {
@@ -106,28 +106,6 @@ export function redactUrl(url: URL): string {
 export function fullUrl(url: URL): string {
   const href = url.href;
   return href.includes('@') || href.includes('?') ? redactUrl(url) : href;
-}
-
-/**
- * First address of `X-Forwarded-For` or `Forwarded: for=`, when a proxy reported the client.
- * RFC 7239 lets `for=` carry a port (`"192.0.2.43:47011"`, `"[2001:db8::1]:4711"`), which
- * `client.address` must not (the port used to stay on an IPv4 address), and an identifier that is
- * no address at all (`unknown`, obfuscated `_hidden`): then the next source is used.
- */
-function forwardedClient(req: IncomingMessage): string | undefined {
-  const fwd = req.headers.forwarded;
-  if (typeof fwd === 'string') {
-    const m = /(?:^|[;,\s])for="?\[?([^\]";,]+)/i.exec(fwd);
-    const node = m?.[1];
-    if (node && node.toLowerCase() !== 'unknown' && node[0] !== '_') {
-      // One colon: an IPv4 address or a name with its port. Two or more: an IPv6 address.
-      const colon = node.indexOf(':');
-      return colon !== -1 && colon === node.lastIndexOf(':') ? node.slice(0, colon) : node;
-    }
-  }
-  const xff = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
-  return first || undefined;
 }
 
 /**
@@ -230,7 +208,7 @@ export function httpServerRequestAttributes(req: IncomingMessage, route: string 
     'url.query': q === -1 ? undefined : redactQuery(url.slice(q + 1)),
     'server.address': host?.address ?? socket?.localAddress,
     'server.port': host ? (host.port ?? (scheme === 'https' ? 443 : 80)) : socket?.localPort,
-    'client.address': forwardedClient(req) ?? peer,
+    'client.address': forwardedFor(req.headers) ?? peer,
     'network.peer.address': peer,
     'network.peer.port': socket?.remotePort,
     'network.protocol.version': req.httpVersion,

@@ -81,6 +81,27 @@ describe('AppContext', () => {
     assert.deepEqual(b.baggage, { tenant: 't' });
     assert.equal(b.tracer, ctx.tracer);
   });
+
+  it('with() ignores attributes or baggage that are not an object (a string, an array), with one warning', () => {
+    // Spread, 'req-1' became attributes 0…4 on every span and baggage 'ab' went out as `0=a,1=b`.
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (m: string) => void warnings.push(m),
+      error() {},
+      child: () => logger,
+    };
+    const { ctx } = createApp({ logger });
+    const base = ctx.with({ attributes: { 'request.id': 'r1' }, baggage: { tenant: 't' } });
+    const c = base.with({ attributes: 'req-1', baggage: 'ab' } as never);
+    const d = base.with({ attributes: ['x'] } as never);
+    assert.deepEqual({ ...c.attributes }, { 'request.id': 'r1' });
+    assert.deepEqual({ ...c.baggage }, { tenant: 't' });
+    assert.deepEqual({ ...d.attributes }, { 'request.id': 'r1' });
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /baggage must be an object, got string; ignored/);
+  });
 });
 
 describe('span helpers', () => {

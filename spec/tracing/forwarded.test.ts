@@ -105,6 +105,32 @@ describe('requests through a reverse proxy', () => {
       assert.equal(span(path).attributes['client.address'], expected, path);
   });
 
+  it('a malformed Forwarded for= / host= (bracket or quote left open, no IP address, port over 65535) is ignored: the next source is used', async () => {
+    // Each used to be recorded as far as a lenient pattern read it: `for="[::1"` gave ::1,
+    // `for=hello` gave hello, `host="ex.com` gave server.address `"ex.com`.
+    const xff = { 'x-forwarded-for': '203.0.113.5' };
+    const cases: [string, Record<string, string>, string][] = [
+      ['/bad-v6-open', { forwarded: 'for="[::1"', ...xff }, '203.0.113.5'],
+      ['/bad-v6-close', { forwarded: 'for="::1]"', ...xff }, '203.0.113.5'],
+      ['/bad-quote-open', { forwarded: 'for="192.0.2.1', ...xff }, '203.0.113.5'],
+      ['/bad-quote-trail', { forwarded: 'for="192.0.2.1"x', ...xff }, '203.0.113.5'],
+      ['/bad-name', { forwarded: 'for=hello', ...xff }, '203.0.113.5'],
+      ['/bad-markup', { forwarded: 'for="<script>"', ...xff }, '203.0.113.5'],
+      ['/bad-v4', { forwarded: 'for=999.1.1.1', ...xff }, '203.0.113.5'],
+      ['/bad-port', { forwarded: 'for="[2001:db8::1]:99999"', ...xff }, '203.0.113.5'],
+      ['/bad-xff', { 'x-forwarded-for': 'not-an-ip' }, '127.0.0.1'],
+      ['/xff-port', { 'x-forwarded-for': '198.51.100.4:51234' }, '198.51.100.4'],
+      ['/obf-port', { forwarded: 'for="192.0.2.9:_p1"' }, '192.0.2.9'],
+    ];
+    for (const [path, headers] of cases) await get(path, { host: 'backend:8080', ...headers });
+    for (const [path, , expected] of cases)
+      assert.equal(span(path).attributes['client.address'], expected, path);
+    await get('/bad-host', { host: 'backend:8080', forwarded: 'host="shop.example.com' });
+    assert.equal(span('/bad-host').attributes['server.address'], 'backend');
+    assert.equal(forwardedParam({ forwarded: 'host=ex"com' }, 'host'), undefined);
+    assert.equal(forwardedParam({ forwarded: 'host="ex.com"' }, 'host'), 'ex.com');
+  });
+
   it('without proxy headers, or with a scheme that is neither http nor https: the connection and Host', async () => {
     await get('/plain', { host: 'api.example.com:8080' });
     await get('/bogus', { host: 'api.example.com', 'x-forwarded-proto': 'gopher' });

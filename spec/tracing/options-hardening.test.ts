@@ -136,6 +136,23 @@ describe('traceHandler and createOtelTracer arguments of the wrong type', () => 
       throwsNaming(() => traceHandler(app.ctx, handler as never), 'handler');
   });
 
+  it('traceHandler options with a misspelt key, a route that is not a non-empty string or attributes that are not an object are a ConfigError at startup', () => {
+    // They were taken silently: `rout:` lost http.route on every span, `route: 42` recorded a number.
+    const app = createApp({ tracer: createOtelTracer({ exporter: 'memory' }) });
+    const h = (_ctx: unknown, _req: unknown, res: { end(): void }) => res.end();
+    throwsNaming(() => traceHandler(app.ctx, h, { rout: '/x' } as never), 'rout');
+    assert.throws(() => traceHandler(app.ctx, h, { rout: '/x' } as never), /did you mean `route`/);
+    for (const route of [42, '', null])
+      throwsNaming(() => traceHandler(app.ctx, h, { route } as never), 'route');
+    for (const attributes of ['x', [1], null])
+      throwsNaming(() => traceHandler(app.ctx, h, { attributes } as never), 'attributes');
+    throwsNaming(() => traceHandler(app.ctx, h, 'route' as never), 'options');
+    // Valid ones, and keys present with undefined, are accepted.
+    traceHandler(app.ctx, h, { route: '/users/:id', attributes: { a: 1 } });
+    traceHandler(app.ctx, h, { route: undefined, attributes: undefined });
+    traceHandler(app.ctx, h, {});
+  });
+
   it('traceHandler with null options (JavaScript) serves as with none', async () => {
     const tracer = createOtelTracer({ exporter: 'memory' });
     const app = createApp({ tracer });

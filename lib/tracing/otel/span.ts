@@ -17,20 +17,25 @@ type SpanStatusCode = import('@opentelemetry/api').SpanStatusCode;
 /** The enum's type (the value above comes from the loaded package). */
 type OtelSpanKind = import('@opentelemetry/api').SpanKind;
 
-/** Core span kinds → OpenTelemetry's enum; unknown strings fall back to internal. */
-export const KINDS: Readonly<Record<string, OtelSpanKind>> = {
+/**
+ * Core span kinds → OpenTelemetry's enum; unknown strings fall back to internal. Without a
+ * prototype: `kind: 'constructor'` (or `'toString'`) found `Object.prototype`'s function, which
+ * became the span's kind.
+ */
+export const KINDS: Readonly<Record<string, OtelSpanKind>> = Object.assign(Object.create(null), {
   internal: OtelSpanKind.INTERNAL,
   server: OtelSpanKind.SERVER,
   client: OtelSpanKind.CLIENT,
   producer: OtelSpanKind.PRODUCER,
   consumer: OtelSpanKind.CONSUMER,
-};
+});
 
-const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = {
+/** Without a prototype, as `KINDS`: `code: 'constructor'` set a function as the status code. */
+const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = Object.assign(Object.create(null), {
   unset: SpanStatusCode.UNSET,
   ok: SpanStatusCode.OK,
   error: SpanStatusCode.ERROR,
-};
+});
 
 /** Converts an OpenTelemetry span context to the core shape (trace state as its header string). */
 export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {

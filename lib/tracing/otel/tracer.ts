@@ -5,6 +5,7 @@ import type {
   Attributes as OtelAttributes,
   TracerProvider,
 } from '@opentelemetry/api';
+import { injectInto, isHeaderMap, readableCarrier } from '../../core/carrier.js';
 import type {
   CloseOptions,
   ExtractedContext,
@@ -391,6 +392,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     },
 
     inject(carrier, source) {
+      // A `Headers` or `Map` (JavaScript callers; the type asks for a plain object) is written with `set`.
+      if (isHeaderMap(carrier)) return injectInto(carrier, (plain) => tracer.inject(plain, source));
       const span = source?.span;
       const baggage = source?.baggage;
       // Our spans cache their context: injecting for the same span twice allocates nothing.
@@ -404,6 +407,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
 
     extract(carrier: Readonly<HeaderCarrier>): ExtractedContext {
       if (!carrier || typeof carrier !== 'object') return EMPTY;
+      carrier = readableCarrier(carrier); // a `Headers` or `Map` is read by its entries
       let ctx: Context;
       try {
         ctx = (carrier.baggage ? propagator : noBaggage).extract(ROOT_CONTEXT, carrier, headerGetter);

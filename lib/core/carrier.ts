@@ -1,0 +1,59 @@
+/**
+ * Header carriers with methods — a WHATWG `Headers` (fetch, undici, Request/Response) or a `Map` —
+ * for the propagation helpers and the built-in tracers, which read and write plain header objects
+ * (`carrier[name]`). Such a carrier used to be read as a plain object: it has no `traceparent`
+ * property, so the incoming trace was silently lost, and inject wrote properties onto the object
+ * that `fetch` never sends.
+ */
+import type { HeaderCarrier, HeaderMap } from './contracts.js';
+
+/** True for a `Headers`-like or `Map` carrier (plain header objects hold only strings and arrays). */
+export function isHeaderMap(carrier: unknown): carrier is HeaderMap {
+  if (carrier === null || typeof carrier !== 'object') return false;
+  try {
+    const c = carrier as Partial<Record<'get' | 'set' | 'forEach', unknown>>;
+    return typeof c.get === 'function' && typeof c.set === 'function' && typeof c.forEach === 'function';
+  } catch {
+    return false; // a Proxy whose getter throws: read as a plain object (which ignores it)
+  }
+}
+
+/**
+ * The entries of `map` as a plain header object with lowercase names (`Headers` already lowercases
+ * them; a `Map` keeps the case it was given). String values, and arrays of strings, are kept; a
+ * name given twice in different cases becomes an array, as node:http gives a repeated header.
+ * A map that throws while being read gives what was read before (extraction never throws).
+ */
+export function plainHeaders(map: HeaderMap): HeaderCarrier {
+  const out: Record<string, string | string[]> = Object.create(null);
+  try {
+    map.forEach((value: unknown, key: unknown) => {
+      if (typeof key !== 'string') return;
+      const name = key.toLowerCase();
+      const v = typeof value === 'string' ? value : Array.isArray(value) ? value.filter(isString) : undefined;
+      if (v === undefined) return;
+      const prev = out[name];
+      out[name] = prev === undefined ? v : ([] as string[]).concat(prev, v);
+    });
+  } catch {
+    // keep what was read
+  }
+  return out;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** `carrier` as a plain header object: itself unless it is a `HeaderMap`. */
+export function readableCarrier<C>(carrier: C): C | HeaderCarrier {
+  return isHeaderMap(carrier) ? plainHeaders(carrier) : carrier;
+}
+
+/**
+ * Runs `inject` on a plain object and copies what it wrote into `map` with `map.set` (a
+ * `Headers` whose guard refuses writes — a `Response`'s — throws its own `TypeError`).
+ */
+export function injectInto(map: HeaderMap, inject: (plain: Record<string, string>) => void): void {
+  const plain: Record<string, string> = {};
+  inject(plain);
+  for (const name in plain) map.set(name, plain[name]!);
+}
