@@ -193,10 +193,25 @@ export function checkBuckets(metric: string, buckets: unknown): readonly number[
   return Object.freeze(out as number[]);
 }
 
-/** Checks `help`: a non-empty string. */
+/**
+ * Longest help text, in UTF-8 bytes: Grafana Mimir's and Cortex's default
+ * `-validation.max-metadata-length` (metric name, HELP and UNIT), so remote storage keeps the
+ * metadata of what this adapter takes. Without it a help text of megabytes was accepted and
+ * written into every scrape, in both formats.
+ */
+export const MAX_HELP_BYTES = 1024;
+
+/** Checks `help`: a non-empty string of at most `MAX_HELP_BYTES` bytes of UTF-8. */
 export function checkHelp(metric: string, help: unknown): string {
   if (typeof help !== 'string' || help.trim() === '') {
     throw new MetricsError('invalid_help', `help of "${metric}" must be a non-empty string`);
+  }
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short texts skip the byte count.
+  if (help.length > MAX_HELP_BYTES / 3 && Buffer.byteLength(help) > MAX_HELP_BYTES) {
+    throw new MetricsError(
+      'invalid_help',
+      `help of "${metric}" is ${Buffer.byteLength(help)} bytes long (UTF-8); help texts are limited to ${MAX_HELP_BYTES} bytes`,
+    );
   }
   return help;
 }
