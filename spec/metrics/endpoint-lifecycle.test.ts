@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Agent, createServer, request } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { createApp } from '../../lib/core/index.js';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
@@ -421,5 +423,48 @@ describe('prometheus metrics: a server error after listening', () => {
     assert.equal(srv.listening, false, 'close() must close the server');
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /metrics endpoint/);
+  });
+});
+
+describe('prometheus metrics: render() with nothing else on the event loop', () => {
+  const index = fileURLToPath(new URL('../../lib/metrics/prometheus/index.ts', import.meta.url));
+  /** Runs `body` in a fresh process after a `metrics` (collectTimeoutMs 200) with a hanging collect of `kind`. */
+  const run = (kind: 'foreign' | 'onCollect', body: string) => {
+    const script = `
+      import * as client from 'prom-client';
+      import { createMetrics } from ${JSON.stringify(index)};
+      const registry = new client.Registry();
+      ${kind === 'foreign' ? "new client.Gauge({ name: 'pool_waiting', help: 'w', registers: [registry], collect: () => new Promise(() => {}) });" : ''}
+      const metrics = createMetrics({ registry, collectTimeoutMs: 200, logger: { warn() {} } });
+      metrics.gauge({ name: 'queue_depth', help: 'q' }).set(7);
+      ${kind === 'onCollect' ? 'metrics.onCollect(() => new Promise(() => {}));' : ''}
+      ${body}
+    `;
+    return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+  };
+
+  // The collection's timers are unref'd: with nothing else holding the loop, the process exited
+  // (code 13, "unsettled top-level await") with render() still pending, and nothing rendered.
+  it("after close(), a hanging collect() of other code's metric: render() settles within collectTimeoutMs", () => {
+    const r = run(
+      'foreign',
+      'await metrics.close(); const { body } = await metrics.render(); console.log(body.match(/^queue_depth .*$/m)[0]);',
+    );
+    assert.equal(r.signal, null, 'the process had to be killed');
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'queue_depth 7');
+  });
+
+  it('a hanging onCollect callback in a script: render() settles within collectTimeoutMs', () => {
+    const r = run(
+      'onCollect',
+      'const { body } = await metrics.render(); console.log(body.match(/^queue_depth .*$/m)[0]);',
+    );
+    assert.equal(r.signal, null, 'the process had to be killed');
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'queue_depth 7');
   });
 });

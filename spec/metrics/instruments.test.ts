@@ -136,6 +136,91 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(samples(body, 'ns_g').length, 0, 'nothing registered by the refused calls');
   });
 
+  it('help texts longer than 1024 bytes of UTF-8 are invalid_help (3 MB was accepted and written into every scrape)', async () => {
+    const m = createMetrics();
+    const code = (re: RegExp) => (e: unknown) =>
+      e instanceof MetricsError && e.code === 'invalid_help' && re.test(e.message) && e.message.length < 200;
+    assert.throws(() => m.gauge({ name: 'huge', help: 'h'.repeat(3_000_000) }), code(/3000000 bytes.*1024/));
+    // Bytes, not characters: 513 × "é" is 1026 bytes.
+    assert.throws(() => m.counter({ name: 'wide', help: 'é'.repeat(513) }), code(/1026 bytes/));
+    assert.throws(() => m.histogram({ name: 'wide_h', help: 'x'.repeat(1025) }), code(/1025 bytes/));
+    m.gauge({ name: 'longest', help: 'é'.repeat(512) }).set(1);
+    const body = await text(m);
+    assert.ok(body.includes(`# HELP longest ${'é'.repeat(512)}\n`));
+    assert.doesNotMatch(body, /huge|wide/, 'nothing registered by the refused calls');
+  });
+
+  it('a metric declares at most 30 label names, defaultLabels at most 30 (100,000 made every scrape take 25 s)', async () => {
+    const m = createMetrics();
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `l${i}`);
+    const code = (re: RegExp) => (e: unknown) =>
+      e instanceof MetricsError && e.code === 'invalid_label' && re.test(e.message);
+    assert.throws(
+      () => m.counter({ name: 'wide', help: 'w', labelNames: names(100_000) }),
+      code(/100000 label names.*30/),
+    );
+    assert.throws(
+      () => m.histogram({ name: 'wide_h', help: 'w', labelNames: names(31) }),
+      code(/31 label names/),
+    );
+    const widest = m.gauge({ name: 'widest', help: 'w', labelNames: names(30) });
+    widest.set(Object.fromEntries(names(30).map((n) => [n, 'v'])), 1);
+    assert.equal(m.seriesCount('widest'), 1);
+    assert.doesNotMatch(await text(m), /wide_?h?[ {_]/, 'nothing registered by the refused calls');
+    const labels = (n: number) => Object.fromEntries(names(n).map((k) => [k, 'v']));
+    assert.throws(() => createMetrics({ defaultLabels: labels(31) }), code(/defaultLabels has 31 labels/));
+    createMetrics({ defaultLabels: labels(30) });
+  });
+
+  it('help with newlines, backslashes and quotes is escaped as each format wants it', async () => {
+    const m = createMetrics();
+    m.gauge({ name: 'odd', help: 'line1\nline2 \\n "q"\\' }).set(1);
+    const plain = (await m.render()).body;
+    // Text format 0.0.4: backslash and newline escaped, quotes as they are.
+    assert.ok(plain.includes('# HELP odd line1\\nline2 \\\\n "q"\\\\\n'), plain);
+    const om = (await m.render('application/openmetrics-text')).body;
+    // OpenMetrics: quotes escaped too.
+    assert.ok(om.includes('# HELP odd line1\\nline2 \\\\n \\"q\\"\\\\\n'), om);
+  });
+
+  it('gauge inc/dec take a finite step (NaN made the series NaN for good); set takes NaN and ±Inf', async () => {
+    const m = createMetrics();
+    const g = m.gauge({ name: 'level', help: 'Level', labelNames: ['k'] });
+    g.set(5);
+    g.set({ k: 'a' }, 2);
+    const invalid = (e: unknown) => e instanceof MetricsError && e.code === 'invalid_value';
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      assert.throws(() => g.inc(bad), invalid, String(bad));
+      assert.throws(() => g.dec(bad), invalid, String(bad));
+      assert.throws(() => g.inc({ k: 'a' }, bad), invalid, String(bad));
+      assert.throws(() => g.dec({ k: 'b' }, bad), invalid, String(bad));
+    }
+    g.inc(1);
+    g.dec({ k: 'a' }, 0.5);
+    assert.deepEqual(samples(await text(m), 'level'), ['level 6', 'level{k="a"} 1.5']);
+    assert.equal(m.seriesCount('level'), 2, 'no series created by a refused step');
+    g.set(Number.NaN);
+    g.set({ k: 'a' }, Number.POSITIVE_INFINITY);
+    g.set({ k: 'b' }, Number.NEGATIVE_INFINITY);
+    assert.deepEqual(samples(await text(m), 'level'), [
+      'level NaN',
+      'level{k="a"} +Inf',
+      'level{k="b"} -Inf',
+    ]);
+  });
+
+  it('histograms take negative observations (Prometheus does), counters refuse negative steps', async () => {
+    const m = createMetrics();
+    const h = m.histogram({ name: 'drift_seconds', help: 'Clock drift', buckets: [-1, 0, 1] });
+    h.observe(-0.5);
+    assert.deepEqual(samples(await text(m), 'drift_seconds_sum'), ['drift_seconds_sum -0.5']);
+    const c = m.counter({ name: 'c', help: 'c' });
+    assert.throws(
+      () => c.inc(-1),
+      (e: unknown) => e instanceof MetricsError && e.code === 'invalid_value',
+    );
+  });
+
   it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
     const m = createMetrics();
     const refused = (fn: () => unknown, hint: RegExp) =>

@@ -240,6 +240,7 @@ describeWithServers(
       '€😀\u2028',
       '',
     ];
+    const HELP = `${'q"b\\n\n\r\t'.repeat(100)}${'é'.repeat(112)}`;
 
     before(async () => {
       metrics = createMetrics({ port: 0, logger: quiet });
@@ -261,6 +262,8 @@ describeWithServers(
       e.inc({ k: '', j: '' }, 4);
       e.inc({ k: 'a', j: '' }, 8);
       e.inc({ k: 'a' }, 16);
+      // A help text at its limit (1024 bytes) made of what the formats escape.
+      metrics.gauge({ name: 'edge_help', help: HELP }).set(1);
       const addr = await metrics.listen();
       prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${addr!.port}`] });
     });
@@ -283,6 +286,16 @@ describeWithServers(
         ['', 7],
         ['a', 24],
       ]);
+    });
+
+    it('stores a help text at its 1024-byte limit byte for byte (newlines, backslashes, quotes)', async () => {
+      assert.equal(Buffer.byteLength(HELP), 1024);
+      await prom.waitForSeries('edge_help');
+      const meta = (await prom.api('/api/v1/metadata?metric=edge_help')) as Record<
+        string,
+        { help: string }[]
+      >;
+      assert.equal(meta.edge_help?.[0]?.help, HELP);
     });
 
     it('stores every value byte for byte (a series with an empty value is no label at all)', async () => {

@@ -79,6 +79,63 @@ describe('prometheus metrics: concurrent scrapes share one collect() of other co
   });
 });
 
+describe('prometheus metrics: concurrent scrapes share one rendering', () => {
+  it('20 scrapes arriving together (same Accept and compression) are rendered and gzipped once, and all get it', async () => {
+    const registry = new client.Registry();
+    const m = createMetrics({ registry, collectTimeoutMs: 10_000, logger: { warn() {} } });
+    const c = m.counter({ name: 'orders', help: 'Orders', labelNames: ['k'] });
+    for (let i = 0; i < 500; i++) c.inc({ k: `v${i}` }); // over 1 KB: gzipped
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    m.onCollect(() => gate);
+    // Every rendering (and every collection) lists the registry's metrics once.
+    let listed = 0;
+    const list = registry.getMetricsAsArray.bind(registry);
+    registry.getMetricsAsArray = () => {
+      listed++;
+      return list();
+    };
+    let arrived = 0;
+    const server = await serve((req, res) => {
+      if (++arrived === 20) release?.();
+      m.handler(req, res);
+    });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`http://127.0.0.1:${portOf(server)}/metrics`, {
+            headers: { 'accept-encoding': 'gzip' },
+            signal: AbortSignal.timeout(10_000),
+          }).then(async (r) => ({
+            status: r.status,
+            encoding: r.headers.get('content-encoding'),
+            body: await r.text(),
+          })),
+        ),
+      );
+      // Before: one collection, then 20 renderings and 20 gzips of the same exposition (50 such
+      // scrapes of an 8 MB exposition held the event loop for 10 s, and the last were cut).
+      assert.equal(listed, 2, `the registry was listed ${listed} times: 1 collection + 1 rendering expected`);
+      for (const a of answers) {
+        assert.equal(a.status, 200);
+        assert.equal(a.encoding, 'gzip');
+        assert.equal(a.body, answers[0]!.body);
+      }
+      assert.match(answers[0]!.body, /^orders_total\{k="v499"\} 1$/m);
+      // A later scrape renders anew: it sees what was recorded since.
+      c.inc({ k: 'v0' });
+      const later = await (await fetch(`http://127.0.0.1:${portOf(server)}/metrics`)).text();
+      assert.match(later, /^orders_total\{k="v0"\} 2$/m);
+    } finally {
+      release?.();
+      await stop(server);
+      await m.close();
+    }
+  });
+});
+
 describeWithServers(
   'prometheus metrics: scrape bounds and close(), as Prometheus meets them',
   skipPrometheus(),

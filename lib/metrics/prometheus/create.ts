@@ -5,6 +5,7 @@
  */
 import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { MAX_TIMER_MS } from '../../core/options.js';
 import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
@@ -123,6 +124,21 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
+  /**
+   * `render()` as the caller awaits it: the collection's timers are unref'd (a scrape in progress
+   * is no reason to keep a process alive, its connection does that), so with nothing else on the
+   * event loop — after `close()`, or in a script — a hanging callback or collect() let the process
+   * exit with the render still pending. A ref'd timer holds the loop until the render settles,
+   * which the collection's own bound (collectTimeoutMs) makes it do.
+   */
+  const awaitedRender = async (accept?: string) => {
+    const hold = setTimeout(() => {}, Math.min(o.collectTimeoutMs + 1000, MAX_TIMER_MS));
+    try {
+      return await render(accept);
+    } finally {
+      clearTimeout(hold);
+    }
+  };
   // A scrape in progress at close() waits for its collection (callbacks and other code's
   // collect(), collectTimeoutMs at most in all), then renders: that, plus a second, is how long close() lets it finish (within createApp's
   // default 10 s), unless the caller gives a shorter budget (`close({ timeoutMs, signal })`).
@@ -150,7 +166,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     watchCache: (cache, w) => caches.watch(cache, w),
     // Not through `this`: like every other method, it works detached (`const { watchDbConnections } = metrics`).
     watchDbConnections: (read) => collectors.add(async () => writeDbConnections(await read())),
-    render,
+    render: awaitedRender,
     handler: endpoint.handler,
     listen: () => endpoint.listen(),
     get address() {

@@ -65,6 +65,16 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
     if (typeof value !== 'number') throw badValue(name, 'gauge value (a number)', value);
     return value;
   };
+  /**
+   * The step of `inc`/`dec`: a finite number. `set` takes NaN and ±Inf (values Prometheus carries),
+   * but a step of NaN made the series NaN for good (every later inc/dec kept it), and +Inf then
+   * -Inf made it NaN too: nothing short of a `set` brought it back.
+   */
+  const stepArg = (a: LabelValues | number | undefined, b: number | undefined) => {
+    const v = numberArg(a, b, 1);
+    if (!Number.isFinite(v)) throw badValue(name, 'gauge increment (a finite number)', v);
+    return v;
+  };
   const labelsOf = (a: LabelValues | number | undefined) => (isLabels(a) ? a : EMPTY);
   return {
     set: ((a: LabelValues | number, b?: number) => {
@@ -72,11 +82,11 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
       store.set(labelsOf(a), v);
     }) as Gauge['set'],
     inc: ((a?: LabelValues | number, b?: number) => {
-      const v = numberArg(a, b, 1);
+      const v = stepArg(a, b);
       store.add(labelsOf(a), v);
     }) as Gauge['inc'],
     dec: ((a?: LabelValues | number, b?: number) => {
-      const v = numberArg(a, b, 1);
+      const v = stepArg(a, b);
       store.add(labelsOf(a), -v);
     }) as Gauge['dec'],
     setIfRoom: (labels, value) => store.setIfRoom(labels, value),

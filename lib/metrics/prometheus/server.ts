@@ -75,45 +75,64 @@ const gzipAsync = (body: string) =>
     gzip(body, { level: zlibConstants.Z_BEST_SPEED }, (err, out) => (err ? reject(err) : resolve(out))),
   );
 
+interface Answer {
+  readonly contentType: string;
+  readonly body: string | Buffer;
+  readonly zipped: boolean;
+}
+
 /**
  * Serves the exposition on GET and HEAD (gzip-compressed when the scraper accepts it); 405 for
- * other methods, 500 (logged) when rendering fails.
+ * other methods, 500 (logged) when rendering fails. A scrape arriving while the answer for the
+ * same `Accept` and compression is being made (its collection, rendering or gzip) gets that
+ * answer: every scrape used to render (and gzip) the exposition itself, so 50 scrapes of an
+ * 8 MB exposition arriving together held the event loop for 10 s and the last ones were cut.
  */
 function exposeHandler(
   render: EndpointOptions['render'],
   logger: EndpointOptions['logger'],
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const inProgress = new Map<string, Promise<Answer>>();
+  const answer = (accept: string | undefined, gz: boolean): Promise<Answer> => {
+    const key = `${gz ? 'gzip' : 'identity'}\n${accept ?? ''}`;
+    let p = inProgress.get(key);
+    if (p === undefined) {
+      p = render(accept).then(async ({ contentType, body }) => {
+        const zipped = gz && body.length >= GZIP_MIN_BYTES ? await gzipAsync(body) : undefined;
+        return { contentType, body: zipped ?? body, zipped: zipped !== undefined };
+      });
+      inProgress.set(key, p);
+      const done = () => inProgress.delete(key);
+      p.then(done, done);
+    }
+    return p;
+  };
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
     const gz = acceptsGzip(req.headers['accept-encoding'] as string | undefined);
-    render(req.headers.accept)
-      .then(async ({ contentType, body }) => {
-        const zipped = gz && body.length >= GZIP_MIN_BYTES ? await gzipAsync(body) : undefined;
-        return { contentType, body: zipped ?? body, zipped: zipped !== undefined };
-      })
-      .then(
-        ({ contentType, body, zipped }) => {
-          // Answered meanwhile by the server the handler is mounted in (its own request timeout,
-          // say): writeHead would throw here, an unhandled rejection that ends the process.
-          if (res.headersSent || res.writableEnded) return;
-          res.writeHead(200, {
-            'content-type': contentType,
-            'content-length': Buffer.byteLength(body),
-            // The body depends on both: the format (Accept) and the compression (Accept-Encoding).
-            vary: 'Accept, Accept-Encoding',
-            ...(zipped ? { 'content-encoding': 'gzip' } : {}),
-          });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
-        (err: unknown) => {
-          logger.warn('rendering metrics failed', { error: err });
-          if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end('metrics rendering failed\n');
-        },
-      );
+    answer(req.headers.accept, gz).then(
+      ({ contentType, body, zipped }) => {
+        // Answered meanwhile by the server the handler is mounted in (its own request timeout,
+        // say): writeHead would throw here, an unhandled rejection that ends the process.
+        if (res.headersSent || res.writableEnded) return;
+        res.writeHead(200, {
+          'content-type': contentType,
+          'content-length': Buffer.byteLength(body),
+          // The body depends on both: the format (Accept) and the compression (Accept-Encoding).
+          vary: 'Accept, Accept-Encoding',
+          ...(zipped ? { 'content-encoding': 'gzip' } : {}),
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (err: unknown) => {
+        logger.warn('rendering metrics failed', { error: err });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics rendering failed\n');
+      },
+    );
   };
 }
 

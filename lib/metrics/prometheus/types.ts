@@ -85,7 +85,8 @@ export interface PrometheusMetrics extends Metrics {
   /**
    * Runs the collection (onCollect callbacks, then the collect() of other code's prom-client
    * metrics, within `collectTimeoutMs` in all; joining the collection in progress, if any) and
-   * renders the exposition for an Accept header.
+   * renders the exposition for an Accept header. Settles within `collectTimeoutMs` plus the
+   * rendering, also after `close()`, and holds the process open until then.
    */
   render(accept?: string): Promise<{ contentType: string; body: string }>;
   /**
