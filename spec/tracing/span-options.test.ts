@@ -159,4 +159,27 @@ describe('setStatus with a code that is not one of the three', () => {
       assert.equal(s.status.code, 0, `${s.name}: ${String(s.status.code)}`);
     await tracer.close();
   });
+
+  it("a code in the wrong case ('ERROR') changes nothing, with one warning per tracer and code naming the code meant", async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory', logger });
+    for (const code of ['ERROR', 'ERROR', 'Ok', 'constructor']) {
+      const span = tracer.startSpan(`status-${code}`);
+      span.setStatus({ code, message: 'secret-free' } as never);
+      span.end();
+    }
+    const ok = tracer.startSpan('status-error');
+    ok.setStatus({ code: 'error' });
+    ok.end();
+    assert.deepEqual(
+      tracer.finishedSpans().map((s) => s.status.code),
+      [0, 0, 0, 0, 2],
+    );
+    const warned = logger.warnings.filter((w) => w.includes('status code'));
+    assert.equal(warned.length, 3, warned.join('\n'));
+    assert.match(warned[0]!, /'ERROR' is not one of unset, ok, error.*did you mean 'error'/);
+    assert.match(warned[1]!, /'Ok'.*did you mean 'ok'/);
+    assert.match(warned[2]!, /'constructor' is not one of/);
+    await tracer.close();
+  });
 });

@@ -79,10 +79,33 @@ function passOnArray(arr: readonly unknown[]): unknown {
 export class AttributeFilter {
   private readonly logger: Logger;
   private readonly warned: Set<string>;
+  private warnedCodes: Set<string> | undefined;
 
   constructor(logger: Logger) {
     this.logger = logger;
     this.warned = new Set();
+    this.warnedCodes = undefined;
+  }
+
+  /**
+   * One warning per tracer and code for a `setStatus` code that is not `unset`, `ok` or `error`
+   * (`'ERROR'`, `'Error'`): it changes nothing, as before, but it was silent where a kind in the
+   * wrong case is warned about. At most 16 codes remembered; a logger that throws is ignored.
+   */
+  unknownStatus(code: unknown): void {
+    const name = typeof code === 'string' ? `'${code.slice(0, 64)}'` : typeof code;
+    this.warnedCodes ??= new Set();
+    if (this.warnedCodes.has(name) || this.warnedCodes.size >= 16) return;
+    this.warnedCodes.add(name);
+    const lower = typeof code === 'string' ? code.toLowerCase() : '';
+    const hint = lower === 'unset' || lower === 'ok' || lower === 'error' ? `; did you mean '${lower}'?` : '';
+    try {
+      this.logger.warn(
+        `tracing: span status code ${name} is not one of unset, ok, error: the status is unchanged${hint}`,
+      );
+    } catch {
+      // the span goes on
+    }
   }
 
   /** The attributes to hand the SDK (the same object when nothing changes, the usual case). */
