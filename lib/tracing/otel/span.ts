@@ -203,7 +203,7 @@ export class OtelSpanAdapter implements Span {
       const given = status?.code;
       code = STATUS[given];
       if (code === undefined) {
-        this.filter.unknownStatus(given);
+        this.filter.unknownStatus(status, given);
         return this;
       }
       const m: unknown = status.message;
