@@ -3,7 +3,7 @@
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
+import { CloseError, ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
 
@@ -137,7 +137,7 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
           }
         }
         if (errors.length > 0)
-          throw new AggregateError(errors, `${errors.length} disposer(s) failed during close`);
+          throw new CloseError(errors, `${errors.length} disposer(s) failed during close`);
       })();
       return running;
     },
