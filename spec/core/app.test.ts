@@ -69,6 +69,8 @@ describe('disposer stack', () => {
     assert.ok(err instanceof AggregateError);
     assert.ok(err instanceof CloseError);
     assert.equal(err.code, 'close_failed');
+    // Which part failed is in the message itself, for a logger that prints only the message.
+    assert.equal(err.message, '1 disposer(s) failed during close: "db"');
     assert.equal(err.errors.length, 1);
     assert.equal((err.errors[0] as HyperionError).code, 'dispose_failed');
     // A second close shares the first run: the same error.
