@@ -37,7 +37,7 @@ export interface App extends AsyncDisposable {
   readonly logger: Logger;
   /** Registers a disposer to run on close (before those registered earlier). */
   defer(name: string, fn: Disposer): void;
-  /** Closes every component once; concurrent calls share the same run. Rejects with an AggregateError listing every failure. */
+  /** Closes every component once; concurrent calls share the same run. Rejects with a `CloseError` (an AggregateError, code `close_failed`) listing every failure. */
   close(): Promise<void>;
   readonly closed: boolean;
 }

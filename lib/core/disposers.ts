@@ -3,7 +3,7 @@
  * bounded by a timeout; every failure is collected and reported together after all have run.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
+import { CloseError, ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
 import { MAX_TIMER_MS } from './options.js';
 import { withTimeout } from './timeout.js';
 
@@ -128,16 +128,23 @@ export function createDisposerStack(options: { timeoutMs?: number } = {}): Dispo
       if (running && runningIn.getStore() === stack) return Promise.resolve();
       running ??= (async () => {
         const errors: unknown[] = [];
+        const failed: string[] = [];
         while (stack.length > 0) {
           const { name, fn } = stack.pop()!;
           try {
             await runOne(name, fn);
           } catch (err) {
             errors.push(err);
+            failed.push(JSON.stringify(name.slice(0, 64)));
           }
         }
+        // The names in the message: a log line of it (closeOnSignals' default onError, a logger
+        // that does not walk `errors`) said only how many failed, not which.
         if (errors.length > 0)
-          throw new AggregateError(errors, `${errors.length} disposer(s) failed during close`);
+          throw new CloseError(
+            errors,
+            `${errors.length} disposer(s) failed during close: ${failed.slice(0, 10).join(', ')}${failed.length > 10 ? ', …' : ''}`,
+          );
       })();
       return running;
     },

@@ -93,6 +93,19 @@ export class TimeoutError extends HyperionError {
   }
 }
 
+/**
+ * `app.close()` (a disposer stack) had failures: `errors` lists each one (a `TimeoutError`, or a
+ * `HyperionError` `dispose_failed` naming the disposer). An `AggregateError`, with the `code`
+ * every Hyperion error carries (`close_failed`): it was a bare `AggregateError` without one.
+ */
+export class CloseError extends AggregateError {
+  readonly code = 'close_failed' as const;
+  constructor(errors: readonly unknown[], message: string) {
+    super(errors, message);
+    this.name = 'CloseError';
+  }
+}
+
 /** The app (or a component) was used after `close()`. */
 export class ClosedError extends HyperionError {
   constructor(message: string) {

@@ -20,6 +20,7 @@ export {
   CacheError,
   type CacheErrorCode,
   ClosedError,
+  CloseError,
   ConfigError,
   type ConfigIssue,
   HyperionError,

@@ -3,7 +3,7 @@ import { describe, it, mock } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import type { Cache, Tracer } from '../../lib/core/contracts.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
-import { ConfigError, HyperionError } from '../../lib/core/errors.js';
+import { CloseError, ConfigError, HyperionError } from '../../lib/core/errors.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from '../../lib/core/noop.js';
 import { deferred, within } from '../harness/clock.js';
 
@@ -49,6 +49,32 @@ describe('disposer stack', () => {
       ['disposer "bad2" failed', 'disposer "bad1" failed'],
     );
     assert.deepEqual(ran, ['last', 'first']);
+  });
+
+  it("app.close()'s failure carries a code like every Hyperion error (a bare AggregateError had none)", async () => {
+    const app = createApp({
+      components: {
+        db: {
+          close() {
+            throw new Error('db down');
+          },
+        },
+      },
+      disposeTimeoutMs: 1000,
+    });
+    const err = await app.close().then(
+      () => assert.fail('should reject'),
+      (e: unknown) => e as CloseError,
+    );
+    assert.ok(err instanceof AggregateError);
+    assert.ok(err instanceof CloseError);
+    assert.equal(err.code, 'close_failed');
+    // Which part failed is in the message itself, for a logger that prints only the message.
+    assert.equal(err.message, '1 disposer(s) failed during close: "db"');
+    assert.equal(err.errors.length, 1);
+    assert.equal((err.errors[0] as HyperionError).code, 'dispose_failed');
+    // A second close shares the first run: the same error.
+    assert.equal(await app.close().catch((e: unknown) => e), err);
   });
 
   it('bounds each disposer by the timeout and moves on', async () => {

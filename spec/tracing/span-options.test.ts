@@ -159,4 +159,32 @@ describe('setStatus with a code that is not one of the three', () => {
       assert.equal(s.status.code, 0, `${s.name}: ${String(s.status.code)}`);
     await tracer.close();
   });
+
+  it("a code in the wrong case ('ERROR'), a numeric one or a string for the status change nothing, with one warning per tracer and code naming what is meant", async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory', logger });
+    for (const code of ['ERROR', 'ERROR', 'Ok', 'constructor', 2]) {
+      const span = tracer.startSpan(`status-${code}`);
+      span.setStatus({ code, message: 'secret-free' } as never);
+      span.end();
+    }
+    const str = tracer.startSpan('status-string');
+    str.setStatus('error' as never);
+    str.end();
+    const ok = tracer.startSpan('status-error');
+    ok.setStatus({ code: 'error' });
+    ok.end();
+    assert.deepEqual(
+      tracer.finishedSpans().map((s) => s.status.code),
+      [0, 0, 0, 0, 0, 0, 2],
+    );
+    const warned = logger.warnings.filter((w) => w.includes('span status'));
+    assert.equal(warned.length, 5, warned.join('\n'));
+    assert.match(warned[0]!, /'ERROR' is not one of unset, ok, error.*did you mean 'error'/);
+    assert.match(warned[1]!, /'Ok'.*did you mean 'ok'/);
+    assert.match(warned[2]!, /'constructor' is not one of/);
+    assert.match(warned[3]!, /number is not one of.*not OpenTelemetry's numeric SpanStatusCode/);
+    assert.match(warned[4]!, /status 'error' is not one of.*setStatus takes \{ code: 'error', message\? \}/);
+    await tracer.close();
+  });
 });

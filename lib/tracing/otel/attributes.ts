@@ -79,10 +79,44 @@ function passOnArray(arr: readonly unknown[]): unknown {
 export class AttributeFilter {
   private readonly logger: Logger;
   private readonly warned: Set<string>;
+  private warnedCodes: Set<string> | undefined;
 
   constructor(logger: Logger) {
     this.logger = logger;
     this.warned = new Set();
+    this.warnedCodes = undefined;
+  }
+
+  /**
+   * One warning per tracer and code for a `setStatus` code that is not `unset`, `ok` or `error`
+   * (`'ERROR'`, OpenTelemetry's numeric `SpanStatusCode.ERROR`, a string given for the status
+   * object): it changes nothing, as before, but it was silent where a kind in the wrong case is
+   * warned about. At most 16 codes remembered; a logger that throws is ignored.
+   */
+  unknownStatus(status: unknown, code: unknown): void {
+    const notObject = typeof status !== 'object' || status === null;
+    const shown = notObject ? status : code;
+    const name = typeof shown === 'string' ? `'${shown.slice(0, 64)}'` : typeof shown;
+    const id = `${notObject ? 'status' : 'code'} ${name}`;
+    this.warnedCodes ??= new Set();
+    if (this.warnedCodes.has(id) || this.warnedCodes.size >= 16) return;
+    this.warnedCodes.add(id);
+    const lower = typeof shown === 'string' ? shown.toLowerCase() : '';
+    const meant = lower === 'unset' || lower === 'ok' || lower === 'error' ? `'${lower}'` : undefined;
+    const hint = notObject
+      ? `; setStatus takes { code${meant ? `: ${meant}` : ''}, message? }`
+      : meant
+        ? `; did you mean ${meant}?`
+        : typeof shown === 'number'
+          ? "; the code is 'unset', 'ok' or 'error', not OpenTelemetry's numeric SpanStatusCode"
+          : '';
+    try {
+      this.logger.warn(
+        `tracing: span ${notObject ? 'status' : 'status code'} ${name} is not one of unset, ok, error: the status is unchanged${hint}`,
+      );
+    } catch {
+      // the span goes on
+    }
   }
 
   /** The attributes to hand the SDK (the same object when nothing changes, the usual case). */

@@ -64,7 +64,7 @@ export interface OtelTracerOptions {
   endpoint?: string;
   /** Fraction of new traces sampled, 0..1; child spans follow their parent's decision. Default 1. */
   sampleRate?: number;
-  /** Resource attributes added to every span of this service (`environment`, `version`, …). */
+  /** Resource attributes added to every span of this service (`deployment.environment.name`, …). */
   attributes?: Readonly<Record<string, AttributeValue>>;
   /**
    * Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in

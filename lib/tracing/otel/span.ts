@@ -200,8 +200,12 @@ export class OtelSpanAdapter implements Span {
     let code: SpanStatusCode | undefined;
     let message: string | undefined;
     try {
-      code = STATUS[status?.code];
-      if (code === undefined) return this;
+      const given = status?.code;
+      code = STATUS[given];
+      if (code === undefined) {
+        this.filter.unknownStatus(status, given);
+        return this;
+      }
       const m: unknown = status.message;
       message = m === undefined ? undefined : String(m);
     } catch {
