@@ -9,7 +9,7 @@
  *   exporter: otlp            # otlp | zipkin | jaeger | console | memory | none
  *   endpoint: http://localhost:4318/v1/traces   # or host:port
  *   sample_rate: 1.0          # 0.0 - 1.0, for new traces; children follow their parent
- *   attributes: { environment: production, version: v1.0.0 }
+ *   attributes: { deployment.environment.name: production, service.version: v1.0.0 }
  *   headers: { x-api-key: ... }
  *   batch: { max_queue_size: 2048, max_export_batch_size: 512, scheduled_delay: 5s, export_timeout: 30s }
  *   propagators: [tracecontext, baggage]   # + b3 | b3multi | jaeger
