@@ -16,6 +16,9 @@ export function codeOf(err: unknown): CacheErrorCode {
   // The server's reply to a bulk string over its `proto-max-bulk-len` (the adapter sends no other
   // malformed bulk): an argument (in practice the value) too large for this server.
   if (TOO_LARGE.test(message)) return 'too_large';
+  // The key holds a hash, list… (another program wrote it): that key's value is unreadable here,
+  // which is no outage (as `backend` it opened a tiered cache's breaker for every key).
+  if (/^WRONGTYPE\b/.test(message)) return 'invalid_value';
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && UNAVAILABLE.test(code)) return 'unavailable';
   if (UNAVAILABLE.test(message)) return 'unavailable';
@@ -51,6 +54,13 @@ export function toCacheError(
     return new CacheError(
       code,
       `redis ${op} failed${at}: a value is larger than the server accepts (its proto-max-bulk-len): ${reason}`,
+      { cause: err },
+    );
+  }
+  if (code === 'invalid_value') {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: the key holds another Redis type (a hash, list, set… written by another program), not a string value: ${reason}`,
       { cause: err },
     );
   }

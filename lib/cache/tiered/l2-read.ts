@@ -20,21 +20,40 @@ export interface L2Reader {
 
 const fetched = (raw: Uint8Array | undefined) => (raw === undefined ? undefined : readFetched(raw));
 
+/**
+ * A key another program made a hash, list… (Redis: WRONGTYPE, code `invalid_value`) holds no value
+ * a cache can read: a miss, as `MGET` answers it, rather than an error for the caller (a load then
+ * stores nothing over it: its conditional store is refused).
+ */
+function unreadable<T>(miss: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as { code?: unknown } | null)?.code === 'invalid_value') return miss;
+    throw err;
+  };
+}
+
 export function createL2Reader(o: ResolvedOptions, guarded: Guard): L2Reader {
   const { l2, now } = o;
   const withTtl = l2.getManyWithTtl;
   if (o.tracking === undefined || typeof withTtl !== 'function')
     return {
-      get: (key) => guarded('get', () => l2.get(key)).then(fetched),
-      getMany: (keys) => guarded('getMany', () => l2.getMany(keys)).then((raws) => raws.map(fetched)),
+      get: (key) => guarded('get', () => l2.get(key)).then(fetched, unreadable(undefined)),
+      getMany: (keys) =>
+        guarded('getMany', () => l2.getMany(keys)).then(
+          (raws) => raws.map(fetched),
+          unreadable(keys.map(() => undefined)),
+        ),
     };
   const read = (what: string, keys: readonly string[]) => {
     // The TTL counts from when L2 answered, so counting it from before the request errs early.
     const sent = now();
-    return guarded(what, () => withTtl.call(l2, keys)).then((hits: (CacheHit | undefined)[]) =>
-      hits.map((h) =>
-        h === undefined ? undefined : readFetched(h.value, h.ttl === undefined ? undefined : sent + h.ttl),
-      ),
+    return guarded(what, () => withTtl.call(l2, keys)).then(
+      (hits: (CacheHit | undefined)[]) =>
+        hits.map((h) =>
+          h === undefined ? undefined : readFetched(h.value, h.ttl === undefined ? undefined : sent + h.ttl),
+        ),
+      // One GET of the batch's pipeline answered WRONGTYPE: the batch reads as misses.
+      unreadable(keys.map(() => undefined)),
     );
   };
   return {

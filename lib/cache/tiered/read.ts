@@ -402,7 +402,8 @@ export function createReadPath(ctx: Context): ReadPath {
         const raw = await guarded('get', () => l2.get(key));
         return raw !== undefined && now() < readFetched(raw).env.freshUntil && !behind.has(key);
       } catch (err) {
-        if (!isOutage(err)) throw err;
+        // invalid_value: a key of another Redis type holds no readable value (./l2-read.ts).
+        if (!isOutage(err) && (err as { code?: unknown }).code !== 'invalid_value') throw err;
         return false;
       }
     },
