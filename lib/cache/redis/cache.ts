@@ -29,6 +29,7 @@ import { createCounters, snapshot } from './stats.js';
 import { createFaultWatch, handshakeBound } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
 import type { RedisCache } from './types.js';
+import { createWriteProbe } from './write-probe.js';
 
 /** Creates a Redis-backed cache. Throws ConfigError for invalid options (every bad field at once). */
 export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
@@ -97,6 +98,8 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
 
   let closing: Promise<void> | undefined;
   let probing: Promise<RedisHealth> | undefined;
+  // health()'s write probe connections (./write-probe.ts), closed with the cache.
+  const writeProbe = createWriteProbe();
   const { wrote, ...keyCommands } = createKeyCommands(ctx);
   markWritten = wrote;
   const many = createManyCommands(ctx);
@@ -150,7 +153,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
           stopReporting();
           faults.detach();
         },
-      });
+      }).finally(() => writeProbe.close());
       return closing;
     },
   };
@@ -167,7 +170,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       } catch {}
     }
     const left = Math.max(1, o.commandTimeout - (Date.now() - started));
-    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why());
+    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why(), writeProbe);
   }
 }
 
