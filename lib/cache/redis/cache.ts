@@ -13,11 +13,12 @@ import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
 import { checkKeys } from './checks.js';
 import { clearPrefix } from './clear.js';
-import { buildClient } from './client.js';
+import { buildClient, NO_INFO } from './client.js';
 import { closeCache } from './close.js';
 import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
 import { type CacheContext, createDispatcher, type Dispatcher } from './dispatch.js';
+import { toCacheError } from './errors.js';
 import { createConnectionGate } from './gate.js';
 import { probeHealth, type RedisHealth } from './health.js';
 import { registerCacheClient } from './lease.js';
@@ -73,6 +74,13 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     onWrite: (keys) => markWritten(keys),
   });
 
+  // A client of ours whose ACL user may not run INFO (./client.ts): said once, through the logger.
+  client.once(NO_INFO, (err: Error) =>
+    logger.warn(
+      'redis: the ACL user may not run INFO, so the ready check (waiting while a server loads its data) is skipped and health() cannot read memory: grant +info (see aclRules())',
+      { error: toCacheError('connection', err, secrets).message },
+    ),
+  );
   const gate = createConnectionGate(client, o.commandTimeout, faults);
   const report = createReporter(logger);
   const stopReporting = reportConnectionErrors(client, report, secrets);
