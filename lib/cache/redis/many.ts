@@ -44,7 +44,10 @@ function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): numbe
 /**
  * What a cluster `getMany` / `getManyWithTtl` that rejected still answered: the keys whose
  * master replied (one master dead and not yet failed over fails only its slots' keys). On the
- * rejected `CacheError` as `partial` (not enumerable: values stay out of logged errors).
+ * rejected `CacheError` as `partial` (not enumerable: values stay out of logged errors). A
+ * rejected `pipeline().exec()` (any mode) carries one too, `values` holding the results of the
+ * commands that were answered and `unanswered` the positions of those whose outcome is not known
+ * (a write there may or may not have been applied).
  */
 export interface RedisPartialRead<T> {
   /**
@@ -56,7 +59,7 @@ export interface RedisPartialRead<T> {
   readonly unanswered: readonly number[];
 }
 
-function withPartial<T>(err: unknown, values: (T | undefined)[], unanswered: number[]): unknown {
+export function withPartial<T>(err: unknown, values: (T | undefined)[], unanswered: number[]): unknown {
   if (err instanceof CacheError && unanswered.length < values.length)
     Object.defineProperty(err, 'partial', {
       value: { values, unanswered } satisfies RedisPartialRead<T>,
