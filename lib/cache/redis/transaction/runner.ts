@@ -258,8 +258,11 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   /** Sends `value` as an EXISTS key before MULTI (see MIN_PROTO_MAX_BULK_LEN); rejects if refused. */
   async function checkBulk(conn: Redis, value: Buffer, fail: Fail, bound: Bound): Promise<void> {
     try {
-      // Under the prefix, as the ACL's key pattern wants; in a cluster a MOVED reply is fine too.
-      await bound(conn.exists(Buffer.concat([Buffer.from(prefix), value])));
+      // Under the prefix, as the ACL's key pattern wants, and exactly as long as the value (a
+      // key longer by the prefix could be refused where the value is not); in a cluster a MOVED
+      // reply is fine too.
+      const head = Buffer.from(prefix);
+      await bound(conn.exists(Buffer.concat([head, value.subarray(head.length)])));
     } catch (err) {
       const reason = String((err as Error | undefined)?.message ?? err);
       if ((err as Error | undefined)?.name === 'ReplyError' && !/^ERR Protocol error/.test(reason)) {
