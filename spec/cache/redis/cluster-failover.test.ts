@@ -282,6 +282,20 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
     assert.deepEqual(wp.values, [true, undefined]);
     assert.deepEqual(wp.unanswered, [1]);
     assert.equal(dec(await cache.get(elsewhere)), 'piped');
+    // setMany likewise: which entries were stored.
+    const sm = await rejectsWith(
+      cache.setMany([
+        { key: ownSlot, value: enc('lost?') },
+        { key: elsewhere, value: enc('many') },
+      ]),
+      'unavailable',
+      'timeout',
+    );
+    const smp = (sm as typeof sm & { partial?: RedisPartialRead<unknown> }).partial;
+    assert.ok(smp, `${sm.message} carries the partial answer`);
+    assert.deepEqual(smp.values, [undefined, true]);
+    assert.deepEqual(smp.unanswered, [0]);
+    assert.equal(dec(await cache.get(elsewhere)), 'many');
     // clear() cannot reach the dead master's keys (its replica will serve them): it says so
     // instead of resolving after scanning the two live masters.
     const err = await rejectsWith(cache.clear(), 'unavailable', 'timeout');
