@@ -42,7 +42,11 @@ export function createWriteProbe(): WriteProbe {
   };
   function linkFor(node: Redis): Redis {
     let link = links.get(node);
-    if (link && link.status !== 'end' && link.status !== 'close') return link;
+    // A link still on another server than the node's connection (a sentinel client that followed
+    // a failover while the link stayed on the old master) is replaced.
+    const moved =
+      link?.status === 'ready' && node.status === 'ready' && nodeAddress(link) !== nodeAddress(node);
+    if (link && !moved && link.status !== 'end' && link.status !== 'close') return link;
     drop(node);
     const overrides: RedisOptions & { failoverDetector?: boolean } = {
       lazyConnect: true,
