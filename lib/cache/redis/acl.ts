@@ -33,6 +33,7 @@ export function aclRules(scope: AclScope): string[] {
   // The cache: GET, EXISTS, MGET, PTTL (getManyWithTtl, the tiered cache's reads under tracking); clear() = SCAN MATCH prefix* + UNLINK. Every SET and every delete
   // runs in a deadline script (./deadline.ts: EVALSHA, EVAL when not loaded yet; inside it TIME and
   // SET or UNLINK, which ACLs check too), and TIME measures the server clock on each connection.
+  // health()'s write probe is an EVAL of its own (./write-probe.ts).
   rules.push('+get', '+set', '+unlink', '+exists', '+mget', '+pttl', '+scan', '+evalsha', '+eval', '+time');
   if (scope.transactions !== false) rules.push('+watch', '+unwatch', '+multi', '+exec', '+pexpire');
   const keys = [`~${glob(scope.keyPrefix)}*`];

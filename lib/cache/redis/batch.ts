@@ -126,7 +126,8 @@ export async function runBatch(
     if (moved.length > 0) await resendMoved(client as Cluster, ops, moved, out, w);
     return out;
   }
-  // Reads collecting partial answers: every node's part settles (a dead master's part fails,
+  // Collecting partial answers (reads, and pipeline() which says which commands were answered):
+  // every node's part settles (a dead master's part fails,
   // the live masters' parts fill `into`), redirections are followed, then the first failure is
   // thrown; the caller reads what was answered from `into` (an unanswered op stays `undefined`).
   const settled = await Promise.allSettled([...groups.values()].map((idx) => inChunks(idx, moved)));
@@ -186,10 +187,21 @@ async function execInto(
     })) ?? [];
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
   const redirected: number[] = [];
+  // Every reply is read, also after a failed one: the commands after it were answered too, and a
+  // caller collecting partial answers (`into`) learns which.
+  let failure: { err: unknown } | undefined;
   replies.forEach(([err, value], j) => {
-    if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(order[j]!);
-    else if (err) throw idx ? markKey(err, keyOf(ops[order[j]!]!)) : err;
-    else out[order[j]!] = w && guarded(ops[order[j]!]!) ? inTimeInBatch(value as number) : value;
+    const i = order[j]!;
+    if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(i);
+    else if (err) failure ??= { err: idx ? markKey(err, keyOf(ops[i]!)) : err };
+    else {
+      try {
+        out[i] = w && guarded(ops[i]!) ? inTimeInBatch(value as number) : value;
+      } catch (late) {
+        failure ??= { err: idx ? markKey(late, keyOf(ops[i]!)) : late };
+      }
+    }
   });
+  if (failure) throw failure.err;
   moved?.push(...redirected);
 }

@@ -13,11 +13,12 @@ import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
 import { checkKeys } from './checks.js';
 import { clearPrefix } from './clear.js';
-import { buildClient } from './client.js';
+import { buildClient, NO_INFO } from './client.js';
 import { closeCache } from './close.js';
 import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
 import { type CacheContext, createDispatcher, type Dispatcher } from './dispatch.js';
+import { toCacheError } from './errors.js';
 import { createConnectionGate } from './gate.js';
 import { probeHealth, type RedisHealth } from './health.js';
 import { registerCacheClient } from './lease.js';
@@ -29,6 +30,7 @@ import { createCounters, snapshot } from './stats.js';
 import { createFaultWatch, handshakeBound } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
 import type { RedisCache } from './types.js';
+import { createWriteProbe } from './write-probe.js';
 
 /** Creates a Redis-backed cache. Throws ConfigError for invalid options (every bad field at once). */
 export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
@@ -72,6 +74,13 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     onWrite: (keys) => markWritten(keys),
   });
 
+  // A client of ours whose ACL user may not run INFO (./client.ts): said once, through the logger.
+  client.once(NO_INFO, (err: Error) =>
+    logger.warn(
+      'redis: the ACL user may not run INFO, so the ready check (waiting while a server loads its data) is skipped and health() cannot read memory: grant +info (see aclRules())',
+      { error: toCacheError('connection', err, secrets).message },
+    ),
+  );
   const gate = createConnectionGate(client, o.commandTimeout, faults);
   const report = createReporter(logger);
   const stopReporting = reportConnectionErrors(client, report, secrets);
@@ -97,6 +106,8 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
 
   let closing: Promise<void> | undefined;
   let probing: Promise<RedisHealth> | undefined;
+  // health()'s write probe connections (./write-probe.ts), closed with the cache.
+  const writeProbe = createWriteProbe();
   const { wrote, ...keyCommands } = createKeyCommands(ctx);
   markWritten = wrote;
   const many = createManyCommands(ctx);
@@ -150,7 +161,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
           stopReporting();
           faults.detach();
         },
-      });
+      }).finally(() => writeProbe.close());
       return closing;
     },
   };
@@ -167,7 +178,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       } catch {}
     }
     const left = Math.max(1, o.commandTimeout - (Date.now() - started));
-    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why());
+    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why(), writeProbe);
   }
 }
 

@@ -37,10 +37,66 @@ function reconnectOnError(err: Error): 1 | false {
  */
 export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
   const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
+  quietReadyCheck(client, (err) => client.emit(NO_INFO, err));
   hideSecrets(client, o);
   faults?.attach(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
   return client;
+}
+
+/**
+ * Emitted by a client `buildClient` made (with the `NOPERM` error) when a connection of it, of its
+ * cluster nodes or of their duplicates skipped iovalkey's ready check because the ACL user may not
+ * run `INFO`. The cache logs it through its logger (./cache.ts).
+ */
+export const NO_INFO = 'hyperion:no-info';
+
+type ReadyCheck = (callback: (err: Error | null, info?: unknown) => void) => void;
+type InfoCommand = (callback: (err: Error | null, res?: unknown) => void) => Promise<unknown>;
+
+/**
+ * iovalkey's ready check (`INFO`, waiting while the server loads its data) refused by the ACL
+ * (a user without `+info`) is skipped — the connection serves, as before — but iovalkey said so
+ * with `console.warn` ("Skipping the ready check because INFO command fails …") on every
+ * connection and reconnection, past the cache's logger. This runs the same check with that
+ * refusal passed to `notify` instead. Readiness stays as it was: without INFO nothing can tell a
+ * server still loading its data; its commands (and `health()`'s PING) then fail with `LOADING`
+ * (`unavailable`). Applied to `conn`, to the nodes of a cluster and to their duplicates. Left as is
+ * if the client has no `_readyCheck` (another iovalkey version).
+ */
+function quietReadyCheck(conn: Redis | Cluster, notify: (err: Error) => void): void {
+  if (conn.isCluster) {
+    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify));
+  } else {
+    const c = conn as unknown as { _readyCheck?: ReadyCheck; info: InfoCommand };
+    const original = c._readyCheck;
+    if (typeof original !== 'function') return;
+    c._readyCheck = function (this: typeof c, callback) {
+      const own = Object.getOwnPropertyDescriptor(this, 'info');
+      const info = this.info;
+      this.info = (cb) =>
+        info.call(this, (err, res) => {
+          if (err && String(err.message).includes('NOPERM')) {
+            notify(err);
+            callback(null, {});
+            return;
+          }
+          cb(err, res);
+        });
+      try {
+        original.call(this, callback);
+      } finally {
+        if (own) Object.defineProperty(this, 'info', own);
+        else delete (this as { info?: unknown }).info;
+      }
+    };
+  }
+  const duplicate = conn.duplicate.bind(conn) as (...args: unknown[]) => Redis | Cluster;
+  (conn as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
+    const copy = duplicate(...args);
+    quietReadyCheck(copy, notify);
+    return copy;
+  };
 }
 
 /**

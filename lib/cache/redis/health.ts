@@ -6,6 +6,7 @@ import { closing } from './gate.js';
 import { describeNodes, nodeAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
 import { iovalkey } from './peer.js';
+import type { WriteProbe } from './write-probe.js';
 
 export interface RedisNodeHealth {
   /** `host:port` as the client knows the node. */
@@ -39,7 +40,10 @@ export interface RedisHealth {
    * `true` when the server answers (reads work, `latencyMs` and `nodes` are filled) but the cache is
    * impaired, so `ok` is `false` and `error` says why: a master out of memory (`maxmemory` reached
    * under `noeviction` or a `volatile-*` policy with nothing left to evict: every write fails with
-   * `oom`), or in sentinel mode no sentinel answering (the master serves, but nothing can fail over).
+   * `oom`), a master whose writes are held back (`CLIENT PAUSE … WRITE`, a failover in progress:
+   * PING and reads answer, every write times out; seen by a write probe on a connection of the
+   * health check's own, see ./write-probe.ts), or in sentinel mode no sentinel answering (the
+   * master serves, but nothing can fail over).
    */
   readonly degraded?: true;
   /** Sentinel mode: each sentinel's answer to a PING on a short-lived connection of its own. */
@@ -223,7 +227,8 @@ async function probeNode(
   role: 'master' | 'replica',
   ms: number,
   secrets: readonly (string | undefined)[],
-): Promise<RedisNodeHealth & { latency?: number; oom?: string; memory?: Memory }> {
+  writeProbe?: WriteProbe,
+): Promise<RedisNodeHealth & { latency?: number; oom?: string; memory?: Memory; paused?: string }> {
   const address = nodeAddress(node);
   // One budget for the node: connecting, PING and INFO together.
   const end = Date.now() + ms;
@@ -231,8 +236,10 @@ async function probeNode(
   try {
     if (node.status === 'wait') await withTimeout(node.connect(), ms, timedOut, { unref: true });
     const full = role === 'master' ? memoryOf(node, left()) : undefined;
-    const latency = await timedPing(node, left()).finally(() => full);
+    const held = role === 'master' ? writeProbe?.check(node, left()) : undefined;
+    const latency = await timedPing(node, left()).finally(() => Promise.all([full, held]));
     const memory = await full;
+    const paused = await held;
     const oom = memory && memory.used > memory.max ? memory.full : undefined;
     return {
       address,
@@ -241,6 +248,7 @@ async function probeNode(
       latency,
       ...(oom ? { oom } : {}),
       ...(memory ? { memory } : {}),
+      ...(paused ? { paused } : {}),
     };
   } catch (err) {
     return { address, role, connected: false, error: toCacheError('health', err, secrets, address).message };
@@ -299,6 +307,7 @@ async function probeCluster(
   timeoutMs: number,
   secrets: readonly (string | undefined)[],
   lastOom: number | undefined,
+  writeProbe: WriteProbe | undefined,
   because: () => string = () => '',
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
@@ -311,11 +320,13 @@ async function probeCluster(
     return { ok: false, mode, nodes, error: `cluster not connected (${cluster.status})${because()}` };
   }
   const replicas = cluster.nodes('slave');
+  writeProbe?.keepOnly(masters);
   const probed = await Promise.all([
-    ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets)),
+    ...masters.map((n) => probeNode(n, 'master', timeoutMs, secrets, writeProbe)),
     ...replicas.map((n) => probeNode(n, 'replica', timeoutMs, secrets)),
   ]);
-  for (const { latency: _latency, oom: _oom, memory: _memory, ...n } of probed) nodes.push(n);
+  for (const { latency: _latency, oom: _oom, memory: _memory, paused: _paused, ...n } of probed)
+    nodes.push(n);
   const down = probed.filter((n) => n.role === 'master' && !n.connected);
   if (down.length > 0)
     return { ok: false, mode, nodes, error: down.map((n) => n.error ?? n.address).join('; ') };
@@ -341,6 +352,7 @@ async function probeCluster(
     const nearly = fullest && nearlyFull(fullest, lastOom);
     if (nearly) full.push(nearly);
   }
+  full.push(...probed.flatMap((n) => (n.paused ? [n.paused] : [])));
   if (full.length > 0) return { ok: false, degraded: true, mode, latencyMs, nodes, error: full.join('; ') };
   return { ok: true, mode, latencyMs, nodes };
 }
@@ -352,6 +364,7 @@ export async function probeHealth(
   secrets: readonly (string | undefined)[],
   lastOom?: number,
   why?: () => string | undefined,
+  writeProbe?: WriteProbe,
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
   // Why the client is not connected (the connection fault or its last error), secrets masked.
@@ -365,7 +378,7 @@ export async function probeHealth(
     if (client.isCluster) {
       const cluster = client as Cluster;
       const end = Date.now() + timeoutMs;
-      const first = await probeCluster(cluster, mode, timeoutMs, secrets, lastOom, because);
+      const first = await probeCluster(cluster, mode, timeoutMs, secrets, lastOom, writeProbe, because);
       // Right after a failover the client may be replacing a node's connection or re-reading the
       // slot map while the probe runs: the slot map then names a node the probe did not see (or
       // saw closing), and the check reported its slots unserved for a moment (1 probe in ~3,600
@@ -376,7 +389,7 @@ export async function probeHealth(
       if (left() < MIN_RECHECK_MS) return first;
       await refreshTopology(cluster, left());
       if (left() < MIN_RECHECK_MS || cluster.status !== 'ready') return first;
-      return await probeCluster(cluster, mode, left(), secrets, lastOom);
+      return await probeCluster(cluster, mode, left(), secrets, lastOom, writeProbe);
     }
     const redis = client as Redis;
     // A socket being closed (iovalkey reconnecting after a READONLY reply) is a reconnection: the
@@ -394,10 +407,12 @@ export async function probeHealth(
     const asked = withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true });
     asked.catch(() => {});
     const memory = outOfMemory(redis, timeoutMs, lastOom);
+    const held = writeProbe?.check(redis, timeoutMs);
     const checks = Promise.all([
       memory,
+      held,
       mode === 'sentinel' && Array.isArray((redis.options as { sentinels?: unknown }).sentinels)
-        ? probeSentinels(redis, timeoutMs, secrets, Promise.allSettled([ping, asked, memory]))
+        ? probeSentinels(redis, timeoutMs, secrets, Promise.allSettled([ping, asked, memory, held]))
         : undefined,
     ]);
     let latencyMs: number;
@@ -413,12 +428,13 @@ export async function probeHealth(
       role: role === 'master' ? 'master' : 'replica',
       connected: true,
     });
-    const [oom, sentinels] = await checks;
+    const [oom, paused, sentinels] = await checks;
     const problems = [oom];
     // A standalone server turned replica (REPLICAOF), or a sentinel master demoted and not yet
     // switched from: reads answer, every write fails with READONLY. It used to say ok.
     if (role !== 'master')
       problems.push(`the server is a replica (ROLE ${role}), not a master: every write fails with READONLY`);
+    else problems.push(paused);
     if (sentinels && !sentinels.some((s) => s.connected))
       problems.push(
         `no sentinel answered, so a failure of this master cannot be failed over (${sentinels.map((s) => s.error ?? s.address).join('; ')})`,

@@ -44,7 +44,10 @@ function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): numbe
 /**
  * What a cluster `getMany` / `getManyWithTtl` that rejected still answered: the keys whose
  * master replied (one master dead and not yet failed over fails only its slots' keys). On the
- * rejected `CacheError` as `partial` (not enumerable: values stay out of logged errors).
+ * rejected `CacheError` as `partial` (not enumerable: values stay out of logged errors). A
+ * rejected `pipeline().exec()` or `setMany` (any mode) carries one too (`setMany`: `true` for an entry stored), `values` holding the results of the
+ * commands that were answered and `unanswered` the positions of those whose outcome is not known
+ * (a write there may or may not have been applied).
  */
 export interface RedisPartialRead<T> {
   /**
@@ -56,7 +59,7 @@ export interface RedisPartialRead<T> {
   readonly unanswered: readonly number[];
 }
 
-function withPartial<T>(err: unknown, values: (T | undefined)[], unanswered: number[]): unknown {
+export function withPartial<T>(err: unknown, values: (T | undefined)[], unanswered: number[]): unknown {
   if (err instanceof CacheError && unanswered.length < values.length)
     Object.defineProperty(err, 'partial', {
       value: { values, unanswered } satisfies RedisPartialRead<T>,
@@ -163,12 +166,25 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       if (ops.length === 0) return;
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = Date.now();
-      await dispatch.bounded(
-        dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at, timeout)),
-        'setMany',
-        budget,
-        at,
-      );
+      // As pipeline(): a rejection carries which entries were stored (`values[i]` true) and which
+      // are unknown (`unanswered`), once every node's part has settled.
+      const replies: unknown[] = new Array(ops.length);
+      try {
+        await dispatch.bounded(
+          dispatch.run('setMany', () => runBatch(client, ops, writes, budget, at, timeout, replies)),
+          'setMany',
+          budget,
+          at,
+        );
+      } catch (err) {
+        const values: (true | undefined)[] = new Array(ops.length).fill(undefined);
+        const unanswered: number[] = [];
+        ops.forEach((_, i) => {
+          if (replies[i] === undefined) unanswered.push(i);
+          else values[i] = true;
+        });
+        throw withPartial(err, values, unanswered);
+      }
     },
 
     async deleteMany(keys, options?: Pick<WriteOptions, 'timeout'>) {

@@ -2,9 +2,12 @@
  * `cache.pipeline()`: get/set/delete queued by the caller and sent in one round trip (one per
  * node in a cluster, see ./batch.ts). Input is checked as each operation is queued.
  */
+
+import type { Bytes } from '../../core/contracts.js';
 import { type BatchOp, runBatch } from './batch.js';
 import { assertKey, checkTtl, checkValue } from './checks.js';
 import type { CacheContext } from './dispatch.js';
+import { withPartial } from './many.js';
 import { countReply } from './stats.js';
 import type { RedisPipeline } from './types.js';
 
@@ -46,15 +49,29 @@ export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string
       if (keys.length > 0) wrote?.(keys);
       // Deadlines count from exec(), not from after a wait for a connection (see set).
       const at = Date.now();
-      const replies = await dispatch.run('pipeline', () =>
-        runBatch(client, queued, writes, undefined, at, timeout),
-      );
-      return queued.map((op, i) => {
-        const r = replies[i];
+      // Filled as replies arrive: when exec() rejects (a command refused, a cluster master that
+      // cannot answer) the answered commands' results go with the error as `partial`, as for
+      // getMany (an unanswered command's slot stays `undefined`; a GET miss is `null`).
+      const replies: unknown[] = new Array(queued.length);
+      const result = (op: BatchOp, r: unknown) => {
         if (op.kind === 'get') return countReply(counters, r as Buffer | null);
         if (op.kind === 'del') return (r as number) > 0;
         return true;
-      });
+      };
+      try {
+        await dispatch.run('pipeline', () =>
+          runBatch(client, queued, writes, undefined, at, timeout, replies),
+        );
+      } catch (err) {
+        const values: (Bytes | boolean | undefined)[] = new Array(queued.length).fill(undefined);
+        const unanswered: number[] = [];
+        queued.forEach((op, i) => {
+          if (replies[i] === undefined) unanswered.push(i);
+          else values[i] = result(op, replies[i]);
+        });
+        throw withPartial(err, values, unanswered);
+      }
+      return queued.map((op, i) => result(op, replies[i]));
     },
   };
   return api;

@@ -22,7 +22,9 @@ export interface RedisPipeline {
   /**
    * Sends the queued operations and resolves with one result per operation, in order: `get` →
    * value or `undefined`, `set` → `true`, `delete` → whether a key was removed. Rejects with the
-   * first CacheError if any command failed. Empties the queue.
+   * first CacheError if any command failed, carrying the results of the commands that were
+   * answered as `err.partial` (`RedisPartialRead`: `values` in queue order, `unanswered` the
+   * positions whose outcome is not known; present when at least one was answered). Empties the queue.
    */
   exec(): Promise<(Bytes | boolean | undefined)[]>;
 }

@@ -257,3 +257,66 @@ describe('wrong ACL credentials on a server whose default user is open', { skip:
     });
   }
 });
+
+// An ACL user without +info: iovalkey skips its ready check (INFO) and said so with console.warn
+// on every connection, past the cache's logger. The cache now says it once, through its logger.
+describe('an ACL user without +info', { skip: skipRedis() }, () => {
+  let redis: RedisStandalone;
+  const NO_INFO_USER = 'no-info-app';
+  before(async () => {
+    const rules = aclRules({ keyPrefix: 'app:', mode: 'standalone' }).filter((r) => r !== '+info');
+    redis = await startRedis({
+      extraConfig: [`user ${NO_INFO_USER} on >${APP_PASSWORD} ${rules.join(' ')}`],
+    });
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('works, logs the skipped ready check once through its logger, and prints nothing to the console', async () => {
+    const warned: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn(message: string, fields?: Record<string, unknown>) {
+        warned.push({ message, fields });
+      },
+      error() {},
+      child: () => logger,
+    };
+    const printed: unknown[][] = [];
+    const consoleWarn = console.warn;
+    console.warn = (...args: unknown[]) => {
+      printed.push(args);
+    };
+    try {
+      const cache = createRedisCache({
+        addresses: [`${redis.host}:${redis.port}`],
+        username: NO_INFO_USER,
+        password: APP_PASSWORD,
+        keyPrefix: 'app:',
+        commandTimeout: 8000,
+        logger,
+      });
+      try {
+        await cache.set('k', enc('v'));
+        assert.equal(Buffer.from((await cache.get('k'))!).toString(), 'v');
+        // A transaction runs on connections of its own (duplicates of the client's).
+        const r = await cache.transaction((t) => {
+          t.set('t', enc('1')).get('t');
+        });
+        assert.equal(r.ok, true);
+        const h = await cache.health();
+        assert.equal(h.ok, true, h.error);
+      } finally {
+        await cache.close();
+      }
+    } finally {
+      console.warn = consoleWarn;
+    }
+    assert.deepEqual(printed, [], 'nothing printed to the console');
+    const notes = warned.filter((w) => /may not run INFO/.test(w.message));
+    assert.equal(notes.length, 1, JSON.stringify(warned));
+    assert.match(String(notes[0]!.fields?.error), /NOPERM .*'info'/);
+  });
+});

@@ -245,7 +245,13 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
     // A read batch rejects like a get on the dead slot, but still carries what the live masters
     // answered (before, nothing: every key of the batch was lost with the dead master's part).
     await cache.set(elsewhere, enc('live'));
-    for (const read of [cache.getMany.bind(cache), cache.getManyWithTtl.bind(cache)]) {
+    // pipeline() too (before, its error carried nothing of what the live masters answered).
+    const piped = (keys: readonly string[]) => {
+      const p = cache.pipeline();
+      for (const k of keys) p.get(k);
+      return p.exec();
+    };
+    for (const read of [cache.getMany.bind(cache), cache.getManyWithTtl.bind(cache), piped]) {
       const e = await rejectsWith(
         read([elsewhere, ownSlot, `${elsewhere}-absent`]),
         'unavailable',
@@ -265,6 +271,31 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
       assert.equal(miss, undefined);
       assert.equal(Object.keys(e).includes('partial'), false, 'values stay out of logged errors');
     }
+    // A pipeline's writes: the live master's is answered (applied), the dead one's is unknown.
+    const w = await rejectsWith(
+      cache.pipeline().set(elsewhere, enc('piped')).delete(ownSlot).exec(),
+      'unavailable',
+      'timeout',
+    );
+    const wp = (w as typeof w & { partial?: RedisPartialRead<unknown> }).partial;
+    assert.ok(wp, `${w.message} carries the partial answer`);
+    assert.deepEqual(wp.values, [true, undefined]);
+    assert.deepEqual(wp.unanswered, [1]);
+    assert.equal(dec(await cache.get(elsewhere)), 'piped');
+    // setMany likewise: which entries were stored.
+    const sm = await rejectsWith(
+      cache.setMany([
+        { key: ownSlot, value: enc('lost?') },
+        { key: elsewhere, value: enc('many') },
+      ]),
+      'unavailable',
+      'timeout',
+    );
+    const smp = (sm as typeof sm & { partial?: RedisPartialRead<unknown> }).partial;
+    assert.ok(smp, `${sm.message} carries the partial answer`);
+    assert.deepEqual(smp.values, [undefined, true]);
+    assert.deepEqual(smp.unanswered, [0]);
+    assert.equal(dec(await cache.get(elsewhere)), 'many');
     // clear() cannot reach the dead master's keys (its replica will serve them): it says so
     // instead of resolving after scanning the two live masters.
     const err = await rejectsWith(cache.clear(), 'unavailable', 'timeout');

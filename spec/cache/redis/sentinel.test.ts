@@ -208,5 +208,17 @@ describeWithServers('redis cache through sentinel', skipRedis(), () => {
     assert.equal(dec(await cache.get('f1')), expected(1));
     assert.equal(dec(await cache.get('probe')), 'w');
     assert.ok(cache.stats().errors > 0, 'the outage was counted');
+    // health()'s write probe follows the failover too: writes paused on the new master show.
+    await redisCommand(set.replica.port, ['CLIENT', 'PAUSE', '20000', 'WRITE'], { password: PASSWORD });
+    try {
+      const paused = await cache.health();
+      assert.equal(paused.degraded, true, paused.error);
+      assert.match(
+        paused.error ?? '',
+        new RegExp(`writes are held back on 127\\.0\\.0\\.1:${set.replica.port}\\b`),
+      );
+    } finally {
+      await redisCommand(set.replica.port, ['CLIENT', 'UNPAUSE'], { password: PASSWORD });
+    }
   });
 });

@@ -48,20 +48,41 @@ describeWithServers('redis cache: a value over the server proto-max-bulk-len', s
       assert.equal(dec(await cache.get('small')), 'ok');
     });
 
-  it('transaction: too_large, nothing applied (or, when the reply is lost with the connection, unavailable)', async () => {
+  // The server closes the connection on the refusal, while the value is still being sent: about
+  // half the refusals were lost with it, and the transaction failed `unavailable` "applied
+  // completely or not at all" although nothing was. The runner now sends a value over 1 MiB once
+  // before MULTI (as an EXISTS key): refused or lost, nothing of the transaction was sent.
+  it('transaction: too_large (or a lost connection), always saying nothing was applied', async () => {
     let tooLarge = 0;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 10; i++) {
       const err = await rejectsWith(
-        cache.transaction((tx) => void tx.set('other', enc('x')).set('big', big)),
+        cache.transaction((t) => void t.set('other', enc('x')).set('big', big)),
         'too_large',
         'unavailable',
       );
+      assert.match(err.message, /nothing was applied/);
+      assert.doesNotMatch(err.message, /applied completely or not at all/);
       if (err.code === 'too_large') {
         tooLarge++;
-        assert.match(err.message, /proto-max-bulk-len.*nothing was applied/);
+        assert.match(err.message, /proto-max-bulk-len/);
       }
     }
-    assert.ok(tooLarge > 0, 'no transaction got the server reply');
+    // How many got the refusal rather than losing it with the connection varies (5 to 59 of 60 in
+    // scratch runs): only what is said of them is checked.
+    console.log(`# ${tooLarge} of 10 got the server's refusal`);
     assert.equal(await redisCommand(redis.port, ['EXISTS', 'other', 'big']), 0);
+    // A value within the limit still goes through (and one over 1 MiB the server accepts: the
+    // limit raised).
+    const r = await cache.transaction((t) => void t.set('other', enc('x')).set('big', big.subarray(0, 1024)));
+    assert.equal(r.ok, true);
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'proto-max-bulk-len', '2mb']);
+    try {
+      const ok = await cache.transaction((t) => void t.set('big', big));
+      assert.equal(ok.ok, true);
+      assert.equal(await redisCommand(redis.port, ['STRLEN', 'big']), big.length);
+    } finally {
+      await redisCommand(redis.port, ['CONFIG', 'SET', 'proto-max-bulk-len', '1mb']);
+      await redisCommand(redis.port, ['DEL', 'big', 'other']);
+    }
   });
 });

@@ -37,6 +37,26 @@ const CLOSE_SLACK_MS = 200;
 
 type Fail = (err: unknown, phase: Phase) => CacheError;
 
+/**
+ * Redis refuses a bulk string over its `proto-max-bulk-len` ("Protocol error: invalid bulk
+ * length") and closes the connection at once, while the client is still sending the value: in
+ * about half the runs on loopback that refusal was lost with the connection, and a transaction
+ * failed `unavailable` "applied completely or not at all" although the server never read its
+ * EXEC. The ACL gives no CONFIG GET to read the limit, which is at least 1 MiB (CONFIG SET refuses
+ * less). So a transaction with a value over the largest size known to pass first sends that value
+ * as the key of an EXISTS, before MULTI: refused (or its refusal lost), nothing of the transaction
+ * was sent. Any reply means the server parsed it (a size that then stays known to pass).
+ */
+const MIN_PROTO_MAX_BULK_LEN = 1024 * 1024;
+
+/** The largest value of a `set` among `ops`, if any is larger than `than` bytes. */
+function largeValue(ops: readonly { kind: string; value?: Buffer }[], than: number): Buffer | undefined {
+  let found: Buffer | undefined;
+  for (const op of ops)
+    if (op.kind === 'set' && op.value && op.value.byteLength > (found?.byteLength ?? than)) found = op.value;
+  return found;
+}
+
 /** Bounds a command of the transaction by what is left of its budget (see `transaction`). */
 type Bound = <T>(work: Promise<T>) => Promise<T>;
 
@@ -75,6 +95,8 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   const maxRedirects = cluster ? ((client.options as { maxRedirections?: number }).maxRedirections ?? 3) : 0;
   let closed = false;
   let active = 0;
+  /** The largest value size the server is known to accept (see MIN_PROTO_MAX_BULK_LEN). */
+  let accepted = MIN_PROTO_MAX_BULK_LEN;
   let idle: (() => void) | undefined;
 
   async function transaction(
@@ -188,6 +210,8 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
             `redis transaction failed (${describeNodes(client)}): the master changed (sentinel failover) while the transaction ran: EXEC was not sent, nothing was applied`,
           );
         }
+        const large = largeValue(ops, accepted);
+        if (large) await checkBulk(lease.conn, large, fail, bound);
         // Measured before MULTI (a TIME now and then): nothing of the transaction was sent yet.
         const deadline = await bound(clocks.deadline(lease.conn, left)).catch((err: unknown) => {
           throw fail(err, 'watch');
@@ -229,6 +253,30 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       if (lease) pool.release(lease, reusable);
       if (--active === 0) idle?.();
     }
+  }
+
+  /** Sends `value` as an EXISTS key before MULTI (see MIN_PROTO_MAX_BULK_LEN); rejects if refused. */
+  async function checkBulk(conn: Redis, value: Buffer, fail: Fail, bound: Bound): Promise<void> {
+    try {
+      // Under the prefix, as the ACL's key pattern wants, and exactly as long as the value (a
+      // key longer by the prefix could be refused where the value is not); in a cluster a MOVED
+      // reply is fine too.
+      const head = Buffer.from(prefix);
+      await bound(conn.exists(Buffer.concat([head, value.subarray(head.length)])));
+    } catch (err) {
+      const reason = String((err as Error | undefined)?.message ?? err);
+      if ((err as Error | undefined)?.name === 'ReplyError' && !/^ERR Protocol error/.test(reason)) {
+        accepted = Math.max(accepted, value.byteLength);
+        return;
+      }
+      const failure = fail(err, 'watch');
+      throw new CacheError(
+        failure.code,
+        `${failure.message} (sending a value of ${value.byteLength} bytes, before MULTI: nothing was applied)`,
+        { cause: err },
+      );
+    }
+    accepted = Math.max(accepted, value.byteLength);
   }
 
   return {

@@ -1,0 +1,101 @@
+/**
+ * The write probe of `health()`: does a master run write commands, not only answer PING? Under
+ * `CLIENT PAUSE <ms> WRITE` (also what `FAILOVER` and a cluster's manual failover do for a while)
+ * PING, GET and ROLE answer at once while every write waits for the pause to end, so the cache's
+ * writes time out and `health()` used to say ok. Redis 7.0 shows the pause nowhere (no INFO field,
+ * no CLIENT INFO flag), so the probe sends a command the pause holds back: `EVAL "return 1" 0`
+ * (every EVAL may replicate, so it is paused; with no key it is served by any node, writes nothing
+ * and needs only the `+eval` the cache's ACL has already).
+ *
+ * It goes on a connection of its own per master, opened on the first probe and kept until
+ * `close()`: a paused command holds back everything after it on its connection, so on the cache's
+ * own connection one probe would have stalled the reads that still work during the pause.
+ */
+import type { Redis, RedisOptions } from 'iovalkey';
+import { withTimeout } from '../../core/timeout.js';
+import { codeOf } from './errors.js';
+import { nodeAddress } from './nodes.js';
+
+/** How long the disconnect of a probe connection waits for its socket to close (ms). */
+const DISCONNECT_MS = 100;
+const noop = () => {};
+
+export interface WriteProbe {
+  /**
+   * Why writes on `node` do not complete although it answers (they are held back longer than
+   * `ms`), or `undefined`: they complete, or the probe could not tell (its connection failed —
+   * PING decides reachability).
+   */
+  check(node: Redis, ms: number): Promise<string | undefined>;
+  /** Drops the connections of nodes not in `nodes` (a cluster's masters changed). */
+  keepOnly(nodes: readonly Redis[]): void;
+  /** Closes every probe connection; later checks report nothing. */
+  close(): void;
+}
+
+export function createWriteProbe(): WriteProbe {
+  const links = new Map<Redis, Redis>();
+  let closed = false;
+  const drop = (node: Redis) => {
+    links.get(node)?.disconnect();
+    links.delete(node);
+  };
+  function linkFor(node: Redis): Redis {
+    let link = links.get(node);
+    // A link still on another server than the node's connection (a sentinel client that followed
+    // a failover while the link stayed on the old master) is replaced.
+    const moved =
+      link?.status === 'ready' && node.status === 'ready' && nodeAddress(link) !== nodeAddress(node);
+    if (link && !moved && link.status !== 'end' && link.status !== 'close') return link;
+    drop(node);
+    const overrides: RedisOptions & { failoverDetector?: boolean } = {
+      lazyConnect: true,
+      // No INFO ready check: an ACL user without +info made iovalkey print to the console.
+      enableReadyCheck: false,
+      enableOfflineQueue: true,
+      // No reconnecting in the background: an ended link is replaced at the next probe.
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      enableAutoPipelining: false,
+      connectionName: `${node.options.connectionName ?? 'hyperion'}:health`,
+      disconnectTimeout: DISCONNECT_MS,
+      failoverDetector: false,
+    };
+    link = node.duplicate(overrides);
+    link.on('error', noop);
+    links.set(node, link);
+    return link;
+  }
+  return {
+    async check(node, ms) {
+      if (closed) return undefined;
+      const end = Date.now() + ms;
+      const link = linkFor(node);
+      try {
+        if (link.status === 'wait')
+          await withTimeout(link.connect(), ms, () => new Error('connect timed out'), { unref: true });
+      } catch {
+        drop(node);
+        return undefined;
+      }
+      const left = Math.max(1, end - Date.now());
+      try {
+        await withTimeout(link.eval('return 1', 0), left, () => new Error('Command timed out'), {
+          unref: true,
+        });
+        return undefined;
+      } catch (err) {
+        if (codeOf(err) !== 'timeout') return undefined;
+        return `writes are held back on ${nodeAddress(node)}: a write probe got no answer within ${ms} ms while reads answer (the server is paused for writes, e.g. CLIENT PAUSE WRITE or a failover in progress): every write times out`;
+      }
+    },
+    keepOnly(nodes) {
+      const keep = new Set(nodes);
+      for (const node of [...links.keys()]) if (!keep.has(node)) drop(node);
+    },
+    close() {
+      closed = true;
+      for (const node of [...links.keys()]) drop(node);
+    },
+  };
+}
