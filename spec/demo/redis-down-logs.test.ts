@@ -58,4 +58,36 @@ describeWithServers('demo services with Redis down: bounded connection-error log
       assert.ok(bus.length <= 2, `${service}: ${bus.length} '${BUS_ERROR}' lines in 6 s (at most 2)`);
     }
   });
+
+  it('creates orders while Redis is down, reads them back, and logs the failed invalidations at most once per 5 s', async () => {
+    const gw = services.gateway.url;
+    const created: number[] = [];
+    // Redis was stopped by the case above; the L2 breaker is open, so every invalidation fails.
+    for (let i = 0; i < 10; i++) {
+      const r = await fetch(`${gw}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 10, items: [{ sku: `down-${i}`, quantity: 1, unitPriceCents: 100 }] }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(r.status, 201, 'the order is written though its cache invalidation fails');
+      const order = (await r.json()) as { id: number };
+      created.push(order.id);
+      const list = (await (
+        await fetch(`${gw}/users/10/orders`, { signal: AbortSignal.timeout(10_000) })
+      ).json()) as { orders: { id: number }[] };
+      assert.ok(
+        list.orders.some((o) => o.id === order.id),
+        `order ${order.id} is read back at once`,
+      );
+    }
+    const failed = lines.filter(
+      (l) => l.service === 'order-service' && l.msg === 'cache invalidation failed',
+    );
+    assert.ok(failed.length >= 1, 'the failed invalidation is reported');
+    assert.ok(
+      failed.length <= 2,
+      `${failed.length} 'cache invalidation failed' lines for 10 orders in a few seconds`,
+    );
+  });
 });
