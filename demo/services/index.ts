@@ -323,7 +323,12 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       // degraded one — Redis answers, but is out of memory or has no sentinel — does not).
       const redisHealth = options.redisUrl ? (l2 as ReturnType<typeof createRedisCache>).health() : undefined;
       await Promise.race([
-        tiered.ready.catch((err: unknown) => logger.warn('invalidation bus not subscribed', { error: err })),
+        tiered.ready.catch((err: unknown) => {
+          // Closed (the service stops) before Redis ever answered: the outage was reported by the
+          // connection errors; the close itself is no failure.
+          if ((err as { code?: unknown } | undefined)?.code === 'closed') return;
+          logger.warn('invalidation bus not subscribed', { error: err });
+        }),
         new Promise((r) => setTimeout(r, 3000).unref()),
         ...(redisHealth
           ? [redisHealth.then((h) => (h.ok || h.degraded ? new Promise(() => {}) : undefined))]

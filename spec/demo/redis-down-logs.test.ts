@@ -7,11 +7,11 @@
  * with the count left out in `suppressed`).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
-import { describeWithServers } from '../harness/process.js';
+import { describeWithServers, freePort } from '../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../harness/redis.js';
 
 const BUS_ERROR = 'invalidation bus: connection error';
@@ -88,6 +88,38 @@ describeWithServers('demo services with Redis down: bounded connection-error log
     assert.ok(
       failed.length <= 2,
       `${failed.length} 'cache invalidation failed' lines for 10 orders in a few seconds`,
+    );
+  });
+});
+
+describe('demo services stopped while Redis has never answered', () => {
+  it("close without 'invalidation bus not subscribed' (the bus was closed, nothing failed)", async () => {
+    const lines: { msg: string }[] = [];
+    const services = await startServices({
+      ports: { gateway: 0, user: 0, order: 0 },
+      redisUrl: `redis://127.0.0.1:${await freePort()}`,
+      tracing: { exporter: 'memory' },
+      logger: createConsoleLogger({
+        level: 'warn',
+        write: (line) => {
+          lines.push(JSON.parse(line) as { msg: string });
+        },
+      }),
+    });
+    try {
+      const r = await fetch(`${services.gateway.url}/users/7`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(r.status, 200);
+      await r.text();
+    } finally {
+      await services.close();
+    }
+    assert.ok(
+      lines.some((l) => l.msg === 'redis connection error'),
+      'the outage itself is reported',
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'invalidation bus not subscribed'),
+      [],
     );
   });
 });
