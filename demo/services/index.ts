@@ -148,6 +148,39 @@ function makeLogger(name: ServiceName, logger: ServiceOptions['logger']): Logger
   return createConsoleLogger({ level: logger ?? 'info', fields: { service: name } });
 }
 
+/** What the invalidation bus logs on every reconnect attempt of each of its two connections. */
+const BUS_CONNECTION_ERROR = 'invalidation bus: connection error';
+
+/**
+ * `logger`, with the warning `message` written at most once per `quietMs`: the first, then one per
+ * window carrying the count of those left out (`suppressed`), as the Redis cache reports its own
+ * connection errors. The bus logs `message` on every reconnect attempt (its two connections, some
+ * 5 lines a second per service while Redis is down); other records pass through unchanged.
+ */
+export function quietRepeats(logger: Logger, message: string, quietMs = 5000, now = Date.now): Logger {
+  let last = -Infinity;
+  let suppressed = 0;
+  const wrap = (inner: Logger): Logger => ({
+    debug: (m, f) => inner.debug(m, f),
+    info: (m, f) => inner.info(m, f),
+    error: (m, f) => inner.error(m, f),
+    warn(m, f) {
+      if (m !== message) return inner.warn(m, f);
+      const t = now();
+      if (t - last < quietMs) {
+        suppressed++;
+        return;
+      }
+      last = t;
+      inner.warn(m, suppressed ? { ...f, suppressed } : f);
+      suppressed = 0;
+    },
+    child: (fields) => wrap(inner.child(fields)),
+    ...(inner.enabled ? { enabled: (level: LogLevel) => inner.enabled!(level) } : {}),
+  });
+  return wrap(logger);
+}
+
 const DEMO_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -266,7 +299,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
         bus = createRedisInvalidationBus({
           client: redis.client,
           channel: `hyperion-demo:${name}:invalidate`,
-          logger,
+          logger: quietRepeats(logger, BUS_CONNECTION_ERROR),
         });
       } else {
         l2 = createMemoryCache({ maxCost: c.l2Entries ?? 100_000, cost: () => 1 });
@@ -290,7 +323,12 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
       // degraded one — Redis answers, but is out of memory or has no sentinel — does not).
       const redisHealth = options.redisUrl ? (l2 as ReturnType<typeof createRedisCache>).health() : undefined;
       await Promise.race([
-        tiered.ready.catch((err: unknown) => logger.warn('invalidation bus not subscribed', { error: err })),
+        tiered.ready.catch((err: unknown) => {
+          // Closed (the service stops) before Redis ever answered: the outage was reported by the
+          // connection errors; the close itself is no failure.
+          if ((err as { code?: unknown } | undefined)?.code === 'closed') return;
+          logger.warn('invalidation bus not subscribed', { error: err });
+        }),
         new Promise((r) => setTimeout(r, 3000).unref()),
         ...(redisHealth
           ? [redisHealth.then((h) => (h.ok || h.degraded ? new Promise(() => {}) : undefined))]

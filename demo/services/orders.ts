@@ -44,6 +44,9 @@ const toOrder = (r: OrderRow): Order => ({
   createdAt: r.created_at,
 });
 
+/** Repeated warnings of the same failure are written at most once per this many ms. */
+const QUIET_MS = 5000;
+
 /** Key of a user's order list; `POST /orders` invalidates it. */
 export const ordersKey = (userId: number) => `orders:user:${userId}`;
 
@@ -54,6 +57,8 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
     help: 'Value of created orders in dollars',
     buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500],
   });
+  let lastInvalidationWarn = -Infinity;
+  let suppressedInvalidationWarns = 0;
 
   return [
     {
@@ -127,7 +132,18 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
         } catch (err) {
           // The order is committed; a failed invalidation must not turn it into an error. At
           // least this instance's L1 must not keep serving the old list.
-          ctx.logger.warn('cache invalidation failed', { key: ordersKey(input.userId), error: err });
+          // While Redis is down every write fails this way: logged at most once per 5 s (the
+          // span of each one records its error), with the count left out.
+          const now = Date.now();
+          if (now - lastInvalidationWarn >= QUIET_MS) {
+            lastInvalidationWarn = now;
+            ctx.logger.warn('cache invalidation failed', {
+              key: ordersKey(input.userId),
+              error: err,
+              ...(suppressedInvalidationWarns ? { suppressed: suppressedInvalidationWarns } : {}),
+            });
+            suppressedInvalidationWarns = 0;
+          } else suppressedInvalidationWarns++;
           await deps.layers.l1.delete(ordersKey(input.userId)).catch(() => false);
         }
         created.inc();
