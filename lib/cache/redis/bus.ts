@@ -11,6 +11,7 @@ import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/erro
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { iovalkey } from './peer.js';
+import { createReporter } from './report.js';
 
 export interface RedisInvalidationBusOptions {
   /**
@@ -22,7 +23,10 @@ export interface RedisInvalidationBusOptions {
   redis?: RedisOptions;
   /** Pub/sub channel; use one per tiered keyspace. Default `hyperion:tiered:invalidate`. */
   channel?: string;
-  /** Receives connection errors of the subscriber (and of the owned publisher). Default: silent. */
+  /**
+   * Receives connection errors of the subscriber (and of the owned publisher): the first, then at
+   * most one per 5 s with a `suppressed` count (they repeat on every reconnect attempt). Default: silent.
+   */
   logger?: Logger;
 }
 
@@ -168,8 +172,12 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   });
   closedSignal.catch(() => {});
 
+  // Both connections fail on every reconnect attempt while Redis is away: the first error is
+  // logged, then at most one per 5 s with a `suppressed` count, as the cache's own (./report.ts).
+  // Before, a demo service wrote this warning ~2 times a second for the whole outage.
+  const report = logger ? createReporter(logger) : undefined;
   const onError = (err: Error) =>
-    logger?.warn('invalidation bus: connection error', { channel, error: err.message });
+    report?.('invalidation bus: connection error', { channel, error: err.message });
   // Every client gets an error listener: an EventEmitter 'error' without one would crash the process.
   sub.on('error', onError);
   pub.on('error', onError);
