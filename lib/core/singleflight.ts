@@ -39,3 +39,50 @@ export function createSingleflight<T>(): Singleflight<T> {
     },
   };
 }
+
+/**
+ * Calls for one key run one at a time, and a call never joins one that began before it: calls
+ * that arrive while one runs share the next, which begins when the running one settles (at most
+ * one runs and one waits per key). For callers that must not be handed a value loaded before they
+ * asked, e.g. a cache that cannot see another writer's writes (its server did not answer).
+ */
+export interface Nextflight<T> {
+  do(key: string, fn: () => T | Promise<T>): Promise<T>;
+  /** Keys with a call running or waiting (for tests and stats). */
+  readonly size: number;
+}
+
+export function createNextflight<T>(): Nextflight<T> {
+  // key -> settles (never rejects) once the running call settled and its entry is gone
+  const running = new Map<string, Promise<void>>();
+  const waiting = new Map<string, Promise<T>>();
+  const start = (key: string, fn: () => T | Promise<T>): Promise<T> => {
+    const call: Promise<T> = Promise.resolve().then(fn);
+    const settled = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    const done = settled.then(() => {
+      if (running.get(key) === done) running.delete(key);
+    });
+    running.set(key, done);
+    return call;
+  };
+  return {
+    do(key, fn) {
+      const queued = waiting.get(key);
+      if (queued) return queued;
+      const current = running.get(key);
+      if (current === undefined) return start(key, fn);
+      const next = current.then(() => {
+        waiting.delete(key);
+        return start(key, fn);
+      });
+      waiting.set(key, next);
+      return next;
+    },
+    get size() {
+      return new Set([...running.keys(), ...waiting.keys()]).size;
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSingleflight } from '../../lib/core/singleflight.js';
+import fc from 'fast-check';
+import { createNextflight, createSingleflight } from '../../lib/core/singleflight.js';
 import { deferred } from '../harness/clock.js';
 
 describe('singleflight', () => {
@@ -48,5 +49,95 @@ describe('singleflight', () => {
       }),
       /sync/,
     );
+  });
+});
+
+describe('nextflight', () => {
+  it('a call never gets the result of an execution begun before it; one runs at a time per key', async () => {
+    // Arrivals and settlements interleaved at random: each step either starts a call or lets the
+    // oldest running execution settle (ok or failed).
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(fc.constant<'call'>('call'), fc.constant<'ok'>('ok'), fc.constant<'fail'>('fail')),
+          {
+            maxLength: 40,
+          },
+        ),
+        async (steps) => {
+          const nf = createNextflight<number>();
+          let clock = 0;
+          let runningNow = 0;
+          let most = 0;
+          const begun: number[] = []; // execution id -> clock at its start
+          const gates: { resolve: () => void; reject: (e: Error) => void }[] = [];
+          const calls: { at: number; result: Promise<number> }[] = [];
+          const fn = () => {
+            const id = begun.length;
+            begun.push(++clock);
+            most = Math.max(most, ++runningNow);
+            return new Promise<number>((resolve, reject) => {
+              gates.push({
+                resolve: () => resolve(id),
+                reject: (e) => reject(e),
+              });
+            }).finally(() => runningNow--);
+          };
+          const flush = () => new Promise((r) => setImmediate(r));
+          let settled = 0;
+          for (const step of steps) {
+            if (step === 'call') {
+              const at = ++clock;
+              const result = nf.do('k', fn);
+              result.catch(() => {});
+              calls.push({ at, result });
+            } else if (settled < gates.length) {
+              const g = gates[settled++]!;
+              if (step === 'ok') g.resolve();
+              else g.reject(new Error('failed'));
+            }
+            await flush();
+          }
+          // Settle everything left (each settlement may start the waiting call's execution).
+          for (let i = 0; i < 100 && (settled < gates.length || nf.size > 0); i++) {
+            if (settled < gates.length) gates[settled++]!.resolve();
+            await flush();
+          }
+          assert.equal(nf.size, 0);
+          assert.ok(most <= 1, 'at most one execution at a time');
+          for (const c of calls) {
+            const r = await c.result.then(
+              (id) => id,
+              () => undefined,
+            );
+            if (r !== undefined)
+              assert.ok(begun[r]! > c.at, `call at ${c.at} got execution begun at ${begun[r]}`);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('calls that arrive while one runs share the next: two executions for any number of callers', async () => {
+    const nf = createNextflight<number>();
+    let calls = 0;
+    const gates = [deferred(), deferred()];
+    const fn = async () => {
+      const i = calls++;
+      await gates[i]!.promise;
+      return i;
+    };
+    const first = nf.do('k', fn);
+    const rest = Array.from({ length: 100 }, () => nf.do('k', fn));
+    const other = nf.do('other', async () => 7); // keys are independent
+    assert.equal(await other, 7);
+    assert.equal(calls, 1);
+    gates[0]!.resolve();
+    assert.equal(await first, 0);
+    gates[1]!.resolve();
+    assert.deepEqual(new Set(await Promise.all(rest)), new Set([1]));
+    assert.equal(calls, 2);
+    assert.equal(nf.size, 0);
   });
 });
