@@ -174,6 +174,18 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     ]);
   const o = resolveOptions(options);
   const logger = options.logger ?? noopLogger;
+  // OTEL_* values read with a warning (env.ts): to the logger, else a process warning (on stderr
+  // by default), as the tls warnings are; never silent, never a failure.
+  for (const message of o.warnings) {
+    if (logger === noopLogger)
+      process.emitWarning(message, { type: 'HyperionTracingWarning', code: 'HYPERION_OTEL_ENV' });
+    else
+      try {
+        logger.warn(message);
+      } catch {
+        // a logger that throws must not stop the tracer from being built
+      }
+  }
   const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
     try {
       return loadSdk().line;
