@@ -10,6 +10,7 @@ import type {
   CloseOptions,
   ExtractedContext,
   HeaderCarrier,
+  Logger,
   Span,
   SpanOptions,
   Tracer,
@@ -173,11 +174,24 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
     ]);
   const o = resolveOptions(options);
-  const logger = options.logger ?? noopLogger;
+  // Without a logger option, the tracer logs through the one `createApp` hands it (useLogger),
+  // silently until then; `ownLogger` is what was known at creation (construction-time warnings).
+  const ownLogger = options.logger ?? noopLogger;
+  let adopted: Logger = noopLogger;
+  const logger: Logger =
+    options.logger ??
+    ({
+      debug: (message, fields) => adopted.debug(message, fields),
+      info: (message, fields) => adopted.info(message, fields),
+      warn: (message, fields) => adopted.warn(message, fields),
+      error: (message, fields) => adopted.error(message, fields),
+      // `child` is optional for the app's logger (console has none): the logger itself then.
+      child: (fields) => (typeof adopted.child === 'function' ? adopted.child(fields) : adopted),
+    } satisfies Logger);
   // OTEL_* values read with a warning (env.ts): to the logger, else a process warning (on stderr
   // by default), as the tls warnings are; never silent, never a failure.
   for (const message of o.warnings) {
-    if (logger === noopLogger)
+    if (ownLogger === noopLogger)
       process.emitWarning(message, { type: 'HyperionTracingWarning', code: 'HYPERION_OTEL_ENV' });
     else
       try {
@@ -242,7 +256,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // OTLP sends through our agent, so close() can cut its connections (agent.ts).
       if (exporterName === 'otlp') agents = createExportAgents(o.tls);
       if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
-      const exporter = createExporter(exporterName, o, logger, sdk, agents, requests);
+      // Its warnings come now (a process warning for tls without a logger): the logger known now.
+      const exporter = createExporter(exporterName, o, ownLogger, sdk, agents, requests);
       if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;
       // Memory and console export synchronously (tests read spans right after end()); network
       // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
@@ -482,6 +497,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       return closing;
     },
 
+    useLogger(appLogger: Logger) {
+      // A logger given to the tracer wins; an unusable one is ignored (records must not throw).
+      if (options.logger === undefined && typeof appLogger?.warn === 'function') adopted = appLogger;
+    },
     ...(o.provider && o.enabled ? {} : { exportStats: () => reporter.stats() }),
     finishedSpans: () => memory?.getFinishedSpans() ?? [],
     resetFinishedSpans: () => memory?.reset(),
