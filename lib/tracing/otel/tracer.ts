@@ -10,6 +10,7 @@ import type {
   CloseOptions,
   ExtractedContext,
   HeaderCarrier,
+  LogFields,
   Logger,
   Span,
   SpanOptions,
@@ -178,16 +179,31 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   // silently until then; `ownLogger` is what was known at creation (construction-time warnings).
   const ownLogger = options.logger ?? noopLogger;
   let adopted: Logger = noopLogger;
-  const logger: Logger =
-    options.logger ??
-    ({
-      debug: (message, fields) => adopted.debug(message, fields),
-      info: (message, fields) => adopted.info(message, fields),
-      warn: (message, fields) => adopted.warn(message, fields),
-      error: (message, fields) => adopted.error(message, fields),
-      // `child` is optional for the app's logger (console has none): the logger itself then.
-      child: (fields) => (typeof adopted.child === 'function' ? adopted.child(fields) : adopted),
-    } satisfies Logger);
+  const target = () => options.logger ?? adopted;
+  // Every record the tracer writes goes through here, and a logger that throws (a closed
+  // destination, a `write` of the caller's own) is ignored: the export-failure record threw inside
+  // the batch processor's accounting, the export never settled, `flush()` never resolved and no
+  // span was exported again; a string given as attributes threw into the request.
+  const logAt =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void => {
+      try {
+        target()[level](message, fields);
+      } catch {
+        // the tracer goes on
+      }
+    };
+  const logger: Logger = {
+    debug: logAt('debug'),
+    info: logAt('info'),
+    warn: logAt('warn'),
+    error: logAt('error'),
+    // `child` is optional for the app's logger (console has none): the logger itself then.
+    child: (fields) => {
+      const t = target();
+      return typeof t.child === 'function' ? t.child(fields) : t;
+    },
+  };
   // OTEL_* values read with a warning (env.ts): to the logger, else a process warning (on stderr
   // by default), as the tls warnings are; never silent, never a failure.
   for (const message of o.warnings) {
@@ -250,7 +266,13 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     filterAtStart = sdk.line === 3;
     if (o.provider) {
       provider = o.provider;
-      drop = createDropPath(provider.getTracer(SCOPE), sdk, sdkInternals(sdk, logger), o.activeContext);
+      // Its one warning per logger: keyed on the caller's logger (the wrapper is per tracer).
+      drop = createDropPath(
+        provider.getTracer(SCOPE),
+        sdk,
+        sdkInternals(sdk, options.logger ?? logger),
+        o.activeContext,
+      );
     } else {
       const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
       // OTLP sends through our agent, so close() can cut its connections (agent.ts).
