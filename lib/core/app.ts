@@ -152,6 +152,10 @@ export function createApp(options: AppOptions = {}): App {
       stack.add(name, ({ timeoutMs, signal }) => metrics.close?.({ timeoutMs, signal }));
     else stack.add(name, () => part.close() as void | Promise<void>);
   }
+  // A tracer built without a logger of its own logs through the app's (Tracer.useLogger): with the
+  // collector down, every span used to be dropped without a log line unless the same logger had
+  // also been given to the tracer.
+  if (options.logger && typeof tracer.useLogger === 'function') tracer.useLogger(logger);
   // Dropped and exported spans as metrics (read at scrape time; nothing on the span path).
   if (options.metrics && options.tracer) watchTracerStats(metrics, tracer, logger);
 

@@ -55,5 +55,31 @@ export function readableCarrier<C>(carrier: C): C | HeaderCarrier {
 export function injectInto(map: HeaderMap, inject: (plain: Record<string, string>) => void): void {
   const plain: Record<string, string> = {};
   inject(plain);
+  if (staleTracestate(plain)) removeTracestate(map);
   for (const name in plain) map.set(name, plain[name]!);
+}
+
+/** Deletes every `tracestate` of `map`: one lookup for a `Headers` (names ignore case), a walk for a `Map`. */
+function removeTracestate(map: HeaderMap): void {
+  const m = map as HeaderMap & { has?: (name: string) => unknown; delete?: (name: string) => unknown };
+  if (typeof m.delete !== 'function') return;
+  if (typeof Headers === 'function' && map instanceof Headers) {
+    if (map.has('tracestate')) map.delete('tracestate');
+    return;
+  }
+  const names: string[] = [];
+  map.forEach((_value, key) => {
+    if (typeof key === 'string' && key.toLowerCase() === 'tracestate') names.push(key);
+  });
+  for (const name of names) m.delete(name);
+}
+
+/**
+ * True when `written` (what a tracer's inject wrote) has a `traceparent` but no `tracestate`: a
+ * `tracestate` already in the caller's carrier (headers forwarded from the incoming request) then
+ * belongs to another trace, or is one the tracer dropped as invalid, and must not go out beside the
+ * new `traceparent` (W3C Trace Context: the tracestate is the traceparent's). It used to stay.
+ */
+export function staleTracestate(written: Readonly<Record<string, string>>): boolean {
+  return written.traceparent !== undefined && written.tracestate === undefined;
 }

@@ -141,6 +141,13 @@ export interface Tracer {
   exportStats?(): TracerStats;
   /** Flushes and shuts down, within `options.timeoutMs` when given (`createApp` passes its disposer budget). */
   close?(options?: CloseOptions): Promise<void>;
+  /**
+   * Optional: `createApp` calls it with the app's logger when it was given one. A tracer built
+   * without a logger of its own writes its records (export failures, lost spans, dropped
+   * attributes) to this one from then on; a tracer given its own logger keeps it and ignores the
+   * call. Tracers that never log (the no-op and propagate-only ones) omit it.
+   */
+  useLogger?(logger: Logger): void;
 }
 
 // ---------------------------------------------------------------- cache

@@ -107,7 +107,8 @@ function timestamp(now: () => number): string {
 /**
  * What a log record keeps of an error: JSON (and pino, for any field not named `err`) turn an
  * Error into `{}`. A getter that throws or a message that is not a string must not make the log
- * call throw: logging runs on failure paths.
+ * call throw: logging runs on failure paths. The `stack` is kept (as pino's own `err` serializer
+ * keeps it): without it `request handler failed` said what failed but never where.
  */
 export function errorFields(error: Error): Record<string, unknown> {
   const read = (get: () => unknown): unknown => {
@@ -126,6 +127,8 @@ export function errorFields(error: Error): Record<string, unknown> {
         : String(typeof message === 'symbol' ? message.description : message),
   };
   if ('code' in error) out.code = read(() => (error as { code: unknown }).code);
+  const stack = read(() => error.stack);
+  if (typeof stack === 'string') out.stack = stack;
   const cause = read(() => error.cause);
   if (cause !== undefined) out.cause = cause;
   return out;

@@ -1,6 +1,6 @@
 /** Span helpers that work with any `Tracer` through the explicit `ctx`. */
 
-import { injectInto, isHeaderMap, plainHeaders } from './carrier.js';
+import { injectInto, isHeaderMap, plainHeaders, staleTracestate } from './carrier.js';
 import { type AppContext, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
@@ -242,6 +242,10 @@ export function injectHeaders<C extends Record<string, string> | HeaderMap = Rec
     const carrier = headers as Record<string, string>;
     const plain: Record<string, string> = {};
     ctx.tracer.inject(plain, source);
+    // A caller's `tracestate` (forwarded from the incoming request) beside a new `traceparent`
+    // without one belongs to another trace, or was dropped as invalid: it is removed (carrier.ts).
+    if (staleTracestate(plain))
+      for (const k in carrier) if (k.toLowerCase() === 'tracestate') delete carrier[k];
     for (const name in plain) {
       for (const k in carrier) if (k !== name && k.toLowerCase() === name) delete carrier[k];
       carrier[name] = plain[name]!;

@@ -337,5 +337,34 @@ export function tracerConformance(name: string, factory: TracerFactory): void {
         'async boom',
       );
     });
+
+    it('useLogger is optional; when present it takes a logger (even one that throws) and spans go on', async () => {
+      const { tracer } = await make();
+      if (tracer.useLogger === undefined) return;
+      assert.equal(typeof tracer.useLogger, 'function');
+      const throwing = {
+        debug() {
+          throw new Error('log');
+        },
+        info() {
+          throw new Error('log');
+        },
+        warn() {
+          throw new Error('log');
+        },
+        error() {
+          throw new Error('log');
+        },
+        child() {
+          return throwing;
+        },
+      };
+      assert.doesNotThrow(() => tracer.useLogger!(throwing));
+      const span = tracer.startSpan('after useLogger');
+      assert.doesNotThrow(() =>
+        span.setAttributes('not attributes' as never).setStatus({ code: 'ERROR' as never }),
+      );
+      span.end();
+    });
   });
 }

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
 import { createDisposerStack } from '../../lib/core/disposers.js';
-import { noopLogger } from '../../lib/core/noop.js';
+import { noopLogger, noopTracer } from '../../lib/core/noop.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
 import { deferred, tick, within } from '../harness/clock.js';
+
+const noopTracerStartSpan = noopTracer.startSpan;
 
 describe("createApp options are checked like the factories' options", () => {
   it('an unknown key (a typo: the cache silently became the no-op and was never closed) is a ConfigError with a suggestion', () => {
@@ -272,5 +274,30 @@ describe('closeOnSignals arguments', () => {
       process.exitCode = saved;
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('createApp hands its logger to the tracer (Tracer.useLogger)', () => {
+  it('calls useLogger with the app logger when one is given, not without', () => {
+    const received: unknown[] = [];
+    const tracer = {
+      startSpan: noopTracerStartSpan,
+      inject() {},
+      extract: () => ({ baggage: {} }),
+      useLogger: (l: unknown) => void received.push(l),
+    };
+    createApp({ tracer });
+    assert.deepEqual(received, []);
+    const logger = { ...noopLogger, child: () => logger };
+    const app = createApp({ tracer, logger });
+    assert.equal(received.length, 1);
+    assert.equal(received[0], app.logger);
+    // A tracer without the hook (the contract makes it optional) is fine.
+    assert.doesNotThrow(() =>
+      createApp({
+        tracer: { startSpan: noopTracerStartSpan, inject() {}, extract: () => ({ baggage: {} }) },
+        logger,
+      }),
+    );
   });
 });

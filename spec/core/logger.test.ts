@@ -19,6 +19,11 @@ describe('console logger', () => {
       .warn('careful', { error: new CacheError('timeout', 'slow', { cause: new Error('x') }), n: 10n });
     assert.equal(lines.length, 1);
     const rec = JSON.parse(lines[0]!);
+    // Each error keeps its stack (checked below); the rest of the record exactly.
+    assert.match(rec.error.stack, /^CacheError: slow\n\s+at /);
+    assert.match(rec.error.cause.stack, /^Error: x\n\s+at /);
+    delete rec.error.stack;
+    delete rec.error.cause.stack;
     assert.deepEqual(rec, {
       time: '1970-01-01T00:00:00.000Z',
       level: 'warn',
@@ -47,7 +52,12 @@ describe('console logger: a log call never throws on what it is given', () => {
     assert.deepEqual(record({ req }).req, { url: '/x', self: '[circular]' });
     const err = new Error('loop') as Error & { cause?: unknown };
     err.cause = err;
-    assert.deepEqual(record({ err }).err, { name: 'Error', message: 'loop', cause: '[circular]' });
+    assert.deepEqual(record({ err }).err, {
+      name: 'Error',
+      message: 'loop',
+      stack: err.stack,
+      cause: '[circular]',
+    });
     const boom = () => {
       throw new Error('boom');
     };

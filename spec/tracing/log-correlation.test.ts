@@ -105,7 +105,7 @@ for (const [name, make] of [
       assert.equal(byMsg('same span').span_id, outerIds.spanId);
     });
 
-    it('an Error under any field keeps its name, message and code; a hostile one never makes logging throw', () => {
+    it('an Error under any field keeps its name, message, code and stack; a hostile one never makes logging throw', () => {
       const { logger, lines } = make();
       const app = createApp({ logger });
       const err = Object.assign(new TypeError('db down'), { code: 'ECONNREFUSED' });
@@ -118,7 +118,10 @@ for (const [name, make] of [
       app.ctx.logger.error('failed', { error: err });
       assert.doesNotThrow(() => app.ctx.logger.error('hostile', { error: hostile }));
       const failed = lines.find((l) => l.msg === 'failed')!;
-      assert.deepEqual(failed.error, { name: 'TypeError', message: 'db down', code: 'ECONNREFUSED' });
+      // The stack says where it failed: it used to be left out (pino's own `err` keeps it).
+      const { stack, ...rest } = failed.error as { stack?: unknown };
+      assert.equal(stack, err.stack);
+      assert.deepEqual(rest, { name: 'TypeError', message: 'db down', code: 'ECONNREFUSED' });
       const line = lines.find((l) => l.msg === 'hostile')!;
       assert.equal((line.error as { message: string }).message, '[unreadable]');
     });
@@ -194,6 +197,27 @@ for (const [name, make] of [
       const line = lines.at(-1)!;
       assert.equal(line.a, 1);
       assert.equal(line.trace_id, undefined);
+    });
+
+    it('a traceHandler whose handler throws logs "request handler failed" with the stack', async () => {
+      const { logger, lines } = make();
+      const app = createApp({ logger });
+      const server = createServer(
+        traceHandler(app.ctx, async () => {
+          throw new Error('db down');
+        }),
+      );
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      await res.text();
+      server.close();
+      await app.close();
+      assert.equal(res.status, 500);
+      const line = lines.find((l) => l.msg === 'request handler failed')!;
+      const error = line.error as { message?: unknown; stack?: unknown };
+      assert.equal(error.message, 'db down');
+      assert.match(String(error.stack), /^Error: db down\n\s+at /);
     });
 
     it("a traceHandler request logs with the server span ids, continuing the caller's trace", async () => {

@@ -113,6 +113,47 @@ describe('OTEL_* environment variables', () => {
     assert.equal(resolveOptions({}, { OTEL_SERVICE_NAME: '', OTEL_TRACES_EXPORTER: ' ' }).exporter, 'otlp');
   });
 
+  it('OTEL_SDK_DISABLED other than true/false is false with a warning, never a ConfigError (OTel spec)', async () => {
+    // The specification: a boolean variable is true only for a case-insensitive "true"; any other
+    // value is false and SHOULD be warned about. `1` and `yes` used to throw a ConfigError.
+    for (const value of ['1', 'yes', 'on', '0', 'disabled']) {
+      const o = resolveOptions({}, { OTEL_SDK_DISABLED: value });
+      assert.equal(o.enabled, true, value);
+      assert.equal(o.warnings.length, 1, value);
+      assert.match(o.warnings[0]!, /OTEL_SDK_DISABLED/);
+    }
+    for (const value of ['true', 'TRUE', ' True ']) {
+      const o = resolveOptions({}, { OTEL_SDK_DISABLED: value });
+      assert.equal(o.enabled, false, value);
+      assert.deepEqual(o.warnings, []);
+    }
+    assert.deepEqual(resolveOptions({}, { OTEL_SDK_DISABLED: 'FALSE' }).warnings, []);
+    // From outside: the public factory with the variable in process.env builds a recording tracer
+    // and says why on the tracer's logger.
+    const saved = { ...process.env };
+    process.env.OTEL_SDK_DISABLED = '1';
+    try {
+      const warned: string[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        warn: (m: string) => void warned.push(m),
+        error() {},
+        child() {
+          return logger;
+        },
+      };
+      const tracer = createOtelTracer({ exporter: 'memory', logger });
+      tracer.startSpan('still traced').end();
+      assert.equal(tracer.finishedSpans().length, 1);
+      assert.equal(warned.length, 1);
+      assert.match(warned[0]!, /OTEL_SDK_DISABLED="1".*false/);
+      await tracer.close();
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('precedence: explicit option > HYPERION__ override > config file > OTEL_* > default', () => {
     const env = {
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
@@ -144,7 +185,6 @@ describe('OTEL_* environment variables', () => {
   });
 
   it('a bad value is a ConfigError naming the variable (header values never shown)', () => {
-    throwsNaming(() => resolveOptions({}, { OTEL_SDK_DISABLED: 'yes' }), 'OTEL_SDK_DISABLED');
     throwsNaming(() => resolveOptions({}, { OTEL_TRACES_EXPORTER: 'prometheus' }), 'OTEL_TRACES_EXPORTER');
     throwsNaming(() => resolveOptions({}, { OTEL_TRACES_EXPORTER: 'otlp,zipkin' }), 'OTEL_TRACES_EXPORTER');
     throwsNaming(

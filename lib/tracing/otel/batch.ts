@@ -18,6 +18,7 @@
  */
 import type { SpanDropReason } from '../../core/contracts.js';
 import { TimeoutError } from '../../core/errors.js';
+import { MAX_TIMER_MS } from '../../core/options.js';
 import type { ExportAttempt } from './agent.js';
 import { api, core } from './peers.js';
 import type { FinishedSpan, SdkSpanExporter } from './sdk.js';
@@ -347,7 +348,12 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         let giveUp: NodeJS.Timeout | undefined;
         const outOfTime = new Promise<'timeout'>((resolve) => {
           if (budgetMs === Number.POSITIVE_INFINITY) return;
-          giveUp = setTimeout(() => resolve('timeout'), Math.max(0, deadline - performance.now()));
+          // Capped at what a Node timer holds: a longer one fires after 1 ms (a budget of
+          // Number.MAX_SAFE_INTEGER gave up at once and dropped every queued span).
+          giveUp = setTimeout(
+            () => resolve('timeout'),
+            Math.min(MAX_TIMER_MS, Math.max(0, deadline - performance.now())),
+          );
           giveUp.unref();
         });
         const delivered = drainQueue(true).then(() => 'done' as const);

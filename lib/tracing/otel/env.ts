@@ -206,9 +206,15 @@ function parseList(text: string): Record<string, string> | undefined {
 
 /**
  * `options` with every field the caller left `undefined` filled from the `OTEL_*` variables of
- * `env`. Throws `ConfigError` naming each variable with a bad value.
+ * `env`. Throws `ConfigError` naming each variable with a bad value. A value the specification
+ * says to read with a warning instead (a boolean other than true/false) adds its message to
+ * `warnings` when given.
  */
-export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env = process.env): T {
+export function applyOtelEnv<T extends EnvSettableOptions>(
+  options: T,
+  env: Env = process.env,
+  warnings?: string[],
+): T {
   const issues: ConfigIssue[] = [];
   const get = (name: string): string | undefined => {
     const v = env[name];
@@ -218,12 +224,18 @@ export function applyOtelEnv<T extends EnvSettableOptions>(options: T, env: Env 
     issues.push({ path: name, expected, received: 'string', message });
   const out: T = { ...options };
 
+  // A boolean variable is true only for a case-insensitive "true"; any other value is false, with
+  // a warning, never a failure (OpenTelemetry SDK environment variable specification). `1` or
+  // `yes` used to be a ConfigError: the service did not start.
   const disabled = get('OTEL_SDK_DISABLED');
   if (disabled !== undefined) {
     const d = disabled.toLowerCase();
-    if (d !== 'true' && d !== 'false')
-      bad('OTEL_SDK_DISABLED', 'true | false', `must be true or false, got "${disabled.slice(0, 40)}"`);
-    else if (out.enabled === undefined && d === 'true') out.enabled = false;
+    if (d === 'true') {
+      if (out.enabled === undefined) out.enabled = false;
+    } else if (d !== 'false')
+      warnings?.push(
+        `tracing: OTEL_SDK_DISABLED="${disabled.slice(0, 40)}" is not true or false: read as false (tracing stays enabled), as the OpenTelemetry specification says; only "true" disables it`,
+      );
   }
 
   // Resource: OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES; attributes

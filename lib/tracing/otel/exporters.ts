@@ -6,6 +6,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { Logger, SpanDropReason, TracerStats } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
+import { MAX_TIMER_MS } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import type { ExportAgents, RequestTracker } from './agent.js';
 import type { ExporterName, ResolvedOptions } from './options.js';
@@ -266,7 +267,9 @@ export function createExportErrorReporter(options: {
       lastLog = t;
       log();
     } else if (trailing === undefined) {
-      trailing = setTimeout(writeHeldBack, Math.min(wait, options.intervalMs));
+      // Capped at what a Node timer holds: a longer errorLogIntervalMs fired it after 1 ms, and
+      // every loss was logged (with a TimeoutOverflowWarning) instead of one per interval.
+      trailing = setTimeout(writeHeldBack, Math.min(wait, options.intervalMs, MAX_TIMER_MS));
       trailing.unref();
     }
   };

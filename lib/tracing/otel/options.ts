@@ -128,6 +128,8 @@ export interface ResolvedOptions {
   now: () => number;
   /** From the OTEL_*_LIMIT variables only (env.ts); `undefined` when none is set. */
   spanLimits: SpanLimitFields | undefined;
+  /** Variables read with a warning rather than refused (env.ts): the tracer logs each once. */
+  warnings: readonly string[];
 }
 
 const BATCH_DEFAULTS: Required<BatchOptions> = {
@@ -185,7 +187,8 @@ export function resolveOptions(
   options: OtelTracerOptions = {},
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): ResolvedOptions {
-  const input = applyOtelEnv(options, env);
+  const warnings: string[] = [];
+  const input = applyOtelEnv(options, env, warnings);
   const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   const bad = (path: string, expected: string, value: unknown, message: string) =>
     issues.push({ path, expected, received: typeName(value), message });
@@ -378,5 +381,6 @@ export function resolveOptions(
     errorLogIntervalMs,
     now: (o.now as (() => number) | undefined) ?? Date.now,
     spanLimits: (input as { spanLimits?: SpanLimitFields }).spanLimits,
+    warnings,
   };
 }

@@ -1,6 +1,7 @@
 /** The core `Span` on top of an OpenTelemetry span (attribute filtering: attributes.ts). */
 import type {
   Context,
+  Exception,
   Span as OtelSpan,
   SpanContext as OtelSpanContext,
   TraceState,
@@ -92,10 +93,49 @@ function errorMessage(error: unknown): string {
       const m: unknown = error.message;
       return typeof m === 'string' ? m : String(m);
     }
-    return String(error);
+    // A thrown object of the Error shape that is not an Error (`{ message, name }`): its message,
+    // not "[object Object]".
+    const m = errorLike(error)?.message;
+    return m ?? String(error);
   } catch {
     return 'unknown error';
   }
+}
+
+/** A thrown value that is not an `Error` but has a string `message`: its fields (else undefined). */
+function errorLike(error: unknown): { message: string; name?: string; stack?: string } | undefined {
+  if (error === null || typeof error !== 'object' || error instanceof Error) return undefined;
+  const { message, name, stack } = error as { message?: unknown; name?: unknown; stack?: unknown };
+  if (typeof message !== 'string') return undefined;
+  return {
+    message,
+    ...(typeof name === 'string' ? { name } : {}),
+    ...(typeof stack === 'string' ? { stack } : {}),
+  };
+}
+
+/**
+ * What the SDK's `recordException` is given for `error`. The SDK takes `exception.type` from the
+ * error's `code` when it has one, else from its `name`: a `DOMException` carries a numeric legacy
+ * code, so an `AbortError` was recorded as type `"20"` and a `TimeoutError` (`AbortSignal.timeout`)
+ * as `"23"`. A string code (Node's `ECONNREFUSED`) is still the type, as OpenTelemetry JS makes it;
+ * any other code gives way to the name (the class name, as the semantic conventions define the
+ * type). A thrown object of the Error shape (`{ message, name }`) is recorded by its fields
+ * (it was `"[object Object]"`), any other value by its string form.
+ */
+function exceptionOf(error: unknown, message: string): Exception {
+  if (error instanceof Error) {
+    const code: unknown = (error as { code?: unknown }).code;
+    if (code === undefined || code === null || typeof code === 'string') return error;
+    const name = errorName(error);
+    const stack: unknown = error.stack;
+    return {
+      message,
+      ...(name === undefined ? {} : { name }),
+      ...(typeof stack === 'string' ? { stack } : {}),
+    };
+  }
+  return errorLike(error) ?? message;
 }
 
 /**
@@ -180,8 +220,7 @@ export class OtelSpanAdapter implements Span {
     if (this.ended || !this.otel.isRecording()) return this;
     const message = errorMessage(error);
     try {
-      if (error instanceof Error) this.otel.recordException(error);
-      else this.otel.recordException(message);
+      this.otel.recordException(exceptionOf(error, message));
     } catch {
       // The SDK reads message, code, name and stack, which a hostile error can make throw: the
       // event is then built from what could be read, and the error status is set regardless.

@@ -10,6 +10,8 @@ import type {
   CloseOptions,
   ExtractedContext,
   HeaderCarrier,
+  LogFields,
+  Logger,
   Span,
   SpanOptions,
   Tracer,
@@ -173,7 +175,47 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
     ]);
   const o = resolveOptions(options);
-  const logger = options.logger ?? noopLogger;
+  // Without a logger option, the tracer logs through the one `createApp` hands it (useLogger),
+  // silently until then; `ownLogger` is what was known at creation (construction-time warnings).
+  const ownLogger = options.logger ?? noopLogger;
+  let adopted: Logger = noopLogger;
+  const target = () => options.logger ?? adopted;
+  // Every record the tracer writes goes through here, and a logger that throws (a closed
+  // destination, a `write` of the caller's own) is ignored: the export-failure record threw inside
+  // the batch processor's accounting, the export never settled, `flush()` never resolved and no
+  // span was exported again; a string given as attributes threw into the request.
+  const logAt =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void => {
+      try {
+        target()[level](message, fields);
+      } catch {
+        // the tracer goes on
+      }
+    };
+  const logger: Logger = {
+    debug: logAt('debug'),
+    info: logAt('info'),
+    warn: logAt('warn'),
+    error: logAt('error'),
+    // `child` is optional for the app's logger (console has none): the logger itself then.
+    child: (fields) => {
+      const t = target();
+      return typeof t.child === 'function' ? t.child(fields) : t;
+    },
+  };
+  // OTEL_* values read with a warning (env.ts): to the logger, else a process warning (on stderr
+  // by default), as the tls warnings are; never silent, never a failure.
+  for (const message of o.warnings) {
+    if (ownLogger === noopLogger)
+      process.emitWarning(message, { type: 'HyperionTracingWarning', code: 'HYPERION_OTEL_ENV' });
+    else
+      try {
+        logger.warn(message);
+      } catch {
+        // a logger that throws must not stop the tracer from being built
+      }
+  }
   const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
     try {
       return loadSdk().line;
@@ -224,13 +266,20 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     filterAtStart = sdk.line === 3;
     if (o.provider) {
       provider = o.provider;
-      drop = createDropPath(provider.getTracer(SCOPE), sdk, sdkInternals(sdk, logger), o.activeContext);
+      // Its one warning per logger: keyed on the caller's logger (the wrapper is per tracer).
+      drop = createDropPath(
+        provider.getTracer(SCOPE),
+        sdk,
+        sdkInternals(sdk, options.logger ?? logger),
+        o.activeContext,
+      );
     } else {
       const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
       // OTLP sends through our agent, so close() can cut its connections (agent.ts).
       if (exporterName === 'otlp') agents = createExportAgents(o.tls);
       if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
-      const exporter = createExporter(exporterName, o, logger, sdk, agents, requests);
+      // Its warnings come now (a process warning for tls without a logger): the logger known now.
+      const exporter = createExporter(exporterName, o, ownLogger, sdk, agents, requests);
       if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;
       // Memory and console export synchronously (tests read spans right after end()); network
       // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
@@ -470,6 +519,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       return closing;
     },
 
+    useLogger(appLogger: Logger) {
+      // A logger given to the tracer wins; an unusable one is ignored (records must not throw).
+      if (options.logger === undefined && typeof appLogger?.warn === 'function') adopted = appLogger;
+    },
     ...(o.provider && o.enabled ? {} : { exportStats: () => reporter.stats() }),
     finishedSpans: () => memory?.getFinishedSpans() ?? [],
     resetFinishedSpans: () => memory?.reset(),
