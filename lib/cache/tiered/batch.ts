@@ -33,7 +33,19 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
-  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write, publish } = ctx;
+  const {
+    o,
+    counters: c,
+    fence,
+    behind,
+    guarded,
+    l2Read,
+    local,
+    assertOpen,
+    l2Write,
+    publish,
+    untracked,
+  } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -48,6 +60,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     loadMany: ManyLoader,
     ttl: number | undefined,
     staleL1: Map<string, Envelope>,
+    leave: () => void,
   ): Promise<Map<string, TieredResult | Failed>> {
     const mark = fence.mark();
     const asked = performance.now();
@@ -99,6 +112,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     // What the read left of the batch's one L2 budget: the store below gets no more (read.ts `store`).
     const budget = answered ? o.l2Timeout - (performance.now() - asked) : 0;
 
+    // Not joined by callers from now on, as a single load (read.ts `load`, ctx.untracked).
+    if (untracked(answered)) leave();
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
@@ -262,16 +277,21 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         else mine.push(key);
       }
       if (mine.length > 0) {
-        const batch = loadBatch(mine, loadMany, ttl, staleL1);
+        // The keys' flights, registered below (synchronously, before the batch first awaits).
+        const leaves: (() => void)[] = [];
+        const batch = loadBatch(mine, loadMany, ttl, staleL1, () => {
+          for (const leave of leaves) leave();
+        });
         batch.catch(ignore);
         for (const key of mine) {
-          const p = local.flight(key, () =>
-            batch.then((m) => {
+          const p = local.flight(key, (leave) => {
+            leaves.push(leave);
+            return batch.then((m) => {
               const r = m.get(key)!;
               if ('failed' in r) throw r.failed;
               return r;
-            }),
-          );
+            });
+          });
           waits.push(
             p.then(
               (r) => settle(key, r),

@@ -127,8 +127,12 @@ export interface Local {
   fromL2(key: string, f: Fetched, mark: number): TieredResult;
   /** `env` served as stale when still inside its grace window, else `undefined`. */
   withinGrace(env: Envelope | undefined): TieredResult | undefined;
-  /** Joins the flight for `key` or starts `fn` as the new one. */
-  flight(key: string, fn: () => Promise<TieredResult>): Promise<TieredResult>;
+  /**
+   * Joins the flight for `key` or starts `fn` as the new one. `fn` gets `leave`: it takes that
+   * flight out of the map (if it is still the key's), so callers from then on start a new one while
+   * those that joined keep waiting for it.
+   */
+  flight(key: string, fn: (leave: () => void) => Promise<TieredResult>): Promise<TieredResult>;
   /** After a write of `key`: older fills are fenced off and new readers start a new flight. */
   forget(key: string): void;
   /** `forget` plus removing the L1 copy. */
@@ -236,13 +240,19 @@ export function createLocal(
     flight(key, fn) {
       const running = flights.get(key);
       if (running) return running;
-      const p = fn();
-      flights.set(key, p);
-      const done = () => {
-        if (flights.get(key) === p) flights.delete(key);
+      let p: Promise<TieredResult> | undefined;
+      // Called once fn has gone async (it never calls it synchronously): p is set by then.
+      const leave = () => {
+        if (p !== undefined && flights.get(key) === p) flights.delete(key);
       };
-      p.then(done, done);
-      return p;
+      const started = fn(leave);
+      p = started;
+      flights.set(key, started);
+      const done = () => {
+        if (flights.get(key) === started) flights.delete(key);
+      };
+      started.then(done, done);
+      return started;
     },
 
     forget,

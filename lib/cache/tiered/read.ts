@@ -48,6 +48,7 @@ export function createReadPath(ctx: Context): ReadPath {
     l2Write,
     leases,
     publish,
+    untracked,
   } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
@@ -58,6 +59,7 @@ export function createReadPath(ctx: Context): ReadPath {
     loader: Loader<Bytes>,
     ttl: number | undefined,
     staleL1: Envelope | undefined,
+    leave: () => void,
   ): Promise<TieredResult> {
     const mark = fence.mark();
     const asked = performance.now();
@@ -85,7 +87,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), seen, replaces);
+    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), leave, seen, replaces);
   }
 
   /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
@@ -106,6 +108,7 @@ export function createReadPath(ctx: Context): ReadPath {
     mark: number,
     l2State: L2State,
     budget: number,
+    leave: () => void,
     seen?: Bytes,
     replaces = false,
   ): Promise<TieredResult> {
@@ -128,6 +131,10 @@ export function createReadPath(ctx: Context): ReadPath {
     try {
       // close() began while the lease was being taken: it releases the lease; do not load.
       if (release) assertOpen();
+      // Callers from now on start a new flight rather than join one whose loader began before a write
+      // that this process may never hear of (ctx.untracked); those that joined already began
+      // before the loader did.
+      if (untracked(l2State !== 'down')) leave();
       c.loaderCalls++;
       let value: Bytes;
       try {
@@ -307,7 +314,7 @@ export function createReadPath(ctx: Context): ReadPath {
     // is refreshed early and a cold one is not refreshed for nothing.
     if (random() >= 1 - remaining / window) return;
     c.refreshes++;
-    local.flight(key, () => refresh(key, loader, ttl, env)).catch(ignore);
+    local.flight(key, (leave) => refresh(key, loader, ttl, env, leave)).catch(ignore);
   }
 
   async function refresh(
@@ -315,6 +322,7 @@ export function createReadPath(ctx: Context): ReadPath {
     loader: Loader<Bytes>,
     ttl: number | undefined,
     current: Envelope,
+    leave: () => void,
   ): Promise<TieredResult> {
     const mark = fence.mark();
     const asked = performance.now();
@@ -337,7 +345,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), seen, replaces);
+    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), leave, seen, replaces);
   }
 
   /**
@@ -422,7 +430,9 @@ export function createReadPath(ctx: Context): ReadPath {
         return env.value;
       }
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale)).catch(missed);
+      const result = await local
+        .flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave))
+        .catch(missed);
       countSource(c, result.source);
       return result.value;
     },
@@ -440,7 +450,9 @@ export function createReadPath(ctx: Context): ReadPath {
         return { value: env.value, source: 'l1', stale: false };
       }
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale)).catch(missed);
+      const result = await local
+        .flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave))
+        .catch(missed);
       countSource(c, result.source);
       return result;
     },
