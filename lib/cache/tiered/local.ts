@@ -177,8 +177,12 @@ export function createLocal(
     let { freshUntil, staleUntil, ttl } = f.env;
     let bytes = f.raw;
     if (f.foreign) {
-      // Expiry unknown: cache it locally only for a bounded time, if one was configured.
-      if (o.l1Ttl === undefined) return;
+      // Expiry unknown: cache it locally only for a bounded time, if one was configured. Not
+      // cached, it must not leave an older copy behind either (see `unfilled`).
+      if (o.l1Ttl === undefined) {
+        unfilled(key);
+        return;
+      }
       freshUntil = t + o.l1Ttl;
       staleUntil = freshUntil;
       ttl = o.l1Ttl;
@@ -197,9 +201,28 @@ export function createLocal(
       staleUntil = expiresAt;
       bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
     }
-    if (staleUntil <= t || !fence.stillValid(key, mark)) return;
+    // Fenced: the invalidation that fenced it dropped the L1 copy already.
+    if (!fence.stillValid(key, mark)) return;
+    if (staleUntil <= t) {
+      unfilled(key);
+      return;
+    }
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
-    l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).catch(ignore);
+    l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).then(
+      (stored) => (stored ? undefined : unfilled(key)),
+      () => unfilled(key),
+    );
+  }
+
+  /**
+   * A value that should have replaced the L1 copy of `key` did not enter L1 (already expired, a
+   * foreign value without `l1Ttl`, or refused by L1: costlier than its `maxCost`, an unusable
+   * cost, admission): the older copy must go, or it is served over the value just written or read.
+   * Before, a `set` of a value larger than L1's `maxCost`, or with a TTL that ran out during its
+   * L2 write, left the previous value in L1, and `get` returned it for that copy's whole life.
+   */
+  function unfilled(key: string): void {
+    l1.delete(key).catch(ignore);
   }
 
   function clearFills(): Promise<unknown> {
