@@ -63,6 +63,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     leave: () => void,
   ): Promise<Map<string, TieredResult | Failed>> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const asked = performance.now();
     const out = new Map<string, TieredResult | Failed>();
     const stale = new Map(staleL1);
@@ -97,7 +98,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           continue;
         }
         if (t < f.env.freshUntil) {
-          out.set(key, local.fromL2(key, f, mark));
+          out.set(key, local.fromL2(key, f, mark, ticket));
           continue;
         }
         const prev = stale.get(key);
@@ -147,7 +148,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     if (entries.length > 0) {
       // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
       // `store`): once the batch returns, its store has landed or never will.
-      for (const [key, f] of fills) local.fillL1(key, f, mark);
+      for (const [key, f] of fills) local.fillL1(key, f, mark, false, ticket);
       const unlanded = new Set(
         fills.filter(([key]) => !absent.has(key) && seen.has(key)).map(([key]) => key),
       );
@@ -202,6 +203,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       }
       if (missing.length === 0) return out;
       const mark = fence.mark();
+      const ticket = fence.ticket();
       const since = behind.mark();
       const wanted = missing.map((i) => keys[i]!);
       let found: (Fetched | undefined)[] = [];
@@ -217,7 +219,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         if (f && t2 < f.env.freshUntil && !behind.has(wanted[j]!)) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;
-          local.fillL1(wanted[j]!, f, mark, true);
+          local.fillL1(wanted[j]!, f, mark, true, ticket);
         } else {
           c.misses++;
           out[missing[j]!] = undefined;

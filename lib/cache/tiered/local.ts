@@ -122,9 +122,9 @@ export interface Local {
    * `mark` (then the value may be older than what another writer just stored). `fromRead`: the
    * entry was just read from L2 (else it was written or loaded here; see {@link FillGate}).
    */
-  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean): void;
+  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean, ticket?: number): void;
   /** A fresh L2 entry as a result, copied into L1 on the way (see `fillL1`). */
-  fromL2(key: string, f: Fetched, mark: number): TieredResult;
+  fromL2(key: string, f: Fetched, mark: number, ticket: number): TieredResult;
   /** `env` served as stale when still inside its grace window, else `undefined`. */
   withinGrace(env: Envelope | undefined): TieredResult | undefined;
   /**
@@ -166,7 +166,11 @@ export function createLocal(
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
 
-  function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
+  /**
+   * `ticket`: the fence ticket of the L2 read the value came from (`Fence.ticket`, taken before
+   * it was sent); a write or load without one takes a new one, as the newest.
+   */
+  function fillL1(key: string, f: Fetched, mark: number, fromRead = false, ticket?: number): void {
     if (!gate.trusted || !gate.subscribed || mark < gate.since) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
@@ -207,6 +211,8 @@ export function createLocal(
       unfilled(key);
       return;
     }
+    // A read sent after this one filled L1 already: its value is the same or newer.
+    if (!fence.newest(key, ticket ?? fence.ticket())) return;
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
     l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).then(
       (stored) => (stored ? undefined : unfilled(key)),
@@ -251,8 +257,8 @@ export function createLocal(
 
     fillL1,
 
-    fromL2(key, f, mark) {
-      fillL1(key, f, mark, true);
+    fromL2(key, f, mark, ticket) {
+      fillL1(key, f, mark, true, ticket);
       return { value: f.env.value, source: 'l2', stale: false };
     },
 

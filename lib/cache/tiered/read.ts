@@ -62,6 +62,7 @@ export function createReadPath(ctx: Context): ReadPath {
     leave: () => void,
   ): Promise<TieredResult> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const asked = performance.now();
     let stale = staleL1;
     let l2State: L2State = 'missing';
@@ -78,7 +79,7 @@ export function createReadPath(ctx: Context): ReadPath {
         seen = f.raw;
         replaces = now() < f.env.freshUntil;
       } else {
-        if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
+        if (now() < f.env.freshUntil) return local.fromL2(key, f, mark, ticket);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
         l2State = 'present';
         seen = f.raw;
@@ -87,7 +88,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), leave, seen, replaces);
+    return load(key, loader, ttl, stale, mark, ticket, l2State, budgetLeft(asked), leave, seen, replaces);
   }
 
   /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
@@ -106,6 +107,7 @@ export function createReadPath(ctx: Context): ReadPath {
     ttl: number | undefined,
     stale: Envelope | undefined,
     mark: number,
+    ticket: number,
     l2State: L2State,
     budget: number,
     leave: () => void,
@@ -146,7 +148,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark, l2State, budget, seen, replaces);
+      await store(key, value, ttl, mark, ticket, l2State, budget, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
@@ -203,10 +205,11 @@ export function createReadPath(ctx: Context): ReadPath {
   ): Promise<TieredResult | (() => Promise<void>) | undefined> {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
     const fresh = async (): Promise<TieredResult | undefined> => {
+      const ticket = fence.ticket();
       const f = await l2Read.get(key);
       if (f === undefined || now() >= f.env.freshUntil || behind.has(key)) return undefined;
       c.leaseWaits++;
-      return local.fromL2(key, f, mark);
+      return local.fromL2(key, f, mark, ticket);
     };
     for (let i = 0; i < polls; i++) {
       await sleep(o.leasePoll);
@@ -246,6 +249,7 @@ export function createReadPath(ctx: Context): ReadPath {
     value: Bytes,
     ttl: number | undefined,
     mark: number,
+    ticket: number,
     l2State: L2State,
     budget: number,
     seen: Bytes | undefined,
@@ -256,7 +260,7 @@ export function createReadPath(ctx: Context): ReadPath {
     if (l2State === 'down') behind.note(key);
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
-    local.fillL1(key, entry, mark);
+    local.fillL1(key, entry, mark, false, ticket);
     if (l2State === 'down') return;
     // L2 answered with an older (stale) value and this one did not land there (no budget left, the
     // store failed or outlasted the budget): as when L2 did not answer, that older value must not be
@@ -325,6 +329,7 @@ export function createReadPath(ctx: Context): ReadPath {
     leave: () => void,
   ): Promise<TieredResult> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const asked = performance.now();
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
@@ -339,13 +344,13 @@ export function createReadPath(ctx: Context): ReadPath {
         const t = now();
         if (behind.has(key)) replaces = t < f.env.freshUntil;
         else if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
-          return local.fromL2(key, f, mark);
+          return local.fromL2(key, f, mark, ticket);
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), leave, seen, replaces);
+    return load(key, loader, ttl, current, mark, ticket, l2State, budgetLeft(asked), leave, seen, replaces);
   }
 
   /**
@@ -354,6 +359,7 @@ export function createReadPath(ctx: Context): ReadPath {
    */
   async function readL2(key: string, staleL1: Envelope | undefined): Promise<TieredResult | undefined> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const since = behind.mark();
     let f: Fetched | undefined;
     try {
@@ -368,7 +374,7 @@ export function createReadPath(ctx: Context): ReadPath {
     if (f === undefined) behind.settle(key, since);
     else if (now() < f.env.freshUntil && !behind.has(key)) {
       c.l2Hits++;
-      return local.fromL2(key, f, mark);
+      return local.fromL2(key, f, mark, ticket);
     }
     c.misses++;
     return undefined;
