@@ -39,8 +39,8 @@ export interface Context {
   assertOpen(): void;
   /**
    * Whether a load about to call its loader must leave the key's flight first (`Local.flight`'s
-   * `leave`): with tracking, when its L2 read got no answer (`answered` false) or tracking is not
-   * trusted now. Redis then may not track the key for this process (default mode tracks only keys
+   * `leave`): with tracking, when its L2 read got no answer (`answered` false; `default` mode
+   * only) or tracking is not trusted now. Redis then may not track the key for this process (default mode tracks only keys
    * a connection read), so a write another client makes during the load may send no invalidation,
    * and a caller arriving after that write would join the load and get a value older than it.
    */
@@ -111,7 +111,9 @@ export function createContext(o: ResolvedOptions): Context {
     assertOpen() {
       if (state.closed) throw new CacheError('closed', 'tiered cache is closed');
     },
-    untracked: (answered) => o.tracking !== undefined && (!answered || !gate.trusted),
+    // In `bcast` mode every write under the prefix is reported, read or not: only trust matters.
+    untracked: (answered) =>
+      o.tracking !== undefined && (!gate.trusted || (!answered && o.tracking.mode !== 'bcast')),
     leases: createLeases(o.l2Timeout),
   };
 }

@@ -302,6 +302,9 @@ export function createReadPath(ctx: Context): ReadPath {
     throw err;
   }
 
+  /** Keys with a background refresh running (at most one per key). */
+  const refreshing = new Set<string>();
+
   /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
   function maybeRefresh(
     key: string,
@@ -313,12 +316,18 @@ export function createReadPath(ctx: Context): ReadPath {
     if (o.earlyRefresh === 0 || env.ttl <= 0 || state.closed) return;
     const window = env.ttl * o.earlyRefresh;
     const remaining = env.freshUntil - t;
-    if (remaining > window || local.flights.has(key)) return;
+    // `refreshing` too: a refresh that left the flight map (ctx.untracked) is still running, and
+    // with the breaker open every L1 hit in the window would otherwise start another load.
+    if (remaining > window || local.flights.has(key) || refreshing.has(key)) return;
     // The chance rises linearly from 0 at the start of the window to 1 at expiry, so a hot key
     // is refreshed early and a cold one is not refreshed for nothing.
     if (random() >= 1 - remaining / window) return;
     c.refreshes++;
-    local.flight(key, (leave) => refresh(key, loader, ttl, env, leave)).catch(ignore);
+    refreshing.add(key);
+    local
+      .flight(key, (leave) => refresh(key, loader, ttl, env, leave))
+      .catch(ignore)
+      .finally(() => refreshing.delete(key));
   }
 
   async function refresh(
