@@ -33,7 +33,19 @@ export interface BatchPath {
 }
 
 export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): BatchPath {
-  const { o, counters: c, fence, behind, guarded, l2Read, local, assertOpen, l2Write, publish } = ctx;
+  const {
+    o,
+    counters: c,
+    fence,
+    behind,
+    guarded,
+    l2Read,
+    local,
+    assertOpen,
+    l2Write,
+    publish,
+    untracked,
+  } = ctx;
   const { l1, l2, now } = o;
 
   /**
@@ -48,8 +60,10 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     loadMany: ManyLoader,
     ttl: number | undefined,
     staleL1: Map<string, Envelope>,
+    leave: () => void,
   ): Promise<Map<string, TieredResult | Failed>> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const asked = performance.now();
     const out = new Map<string, TieredResult | Failed>();
     const stale = new Map(staleL1);
@@ -84,7 +98,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           continue;
         }
         if (t < f.env.freshUntil) {
-          out.set(key, local.fromL2(key, f, mark));
+          out.set(key, local.fromL2(key, f, mark, ticket));
           continue;
         }
         const prev = stale.get(key);
@@ -99,6 +113,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     // What the read left of the batch's one L2 budget: the store below gets no more (read.ts `store`).
     const budget = answered ? o.l2Timeout - (performance.now() - asked) : 0;
 
+    // Not joined by callers from now on, as a single load (read.ts `load`, ctx.untracked).
+    if (untracked(answered)) leave();
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
@@ -132,7 +148,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     if (entries.length > 0) {
       // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
       // `store`): once the batch returns, its store has landed or never will.
-      for (const [key, f] of fills) local.fillL1(key, f, mark);
+      for (const [key, f] of fills) local.fillL1(key, f, mark, false, ticket);
       const unlanded = new Set(
         fills.filter(([key]) => !absent.has(key) && seen.has(key)).map(([key]) => key),
       );
@@ -187,6 +203,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       }
       if (missing.length === 0) return out;
       const mark = fence.mark();
+      const ticket = fence.ticket();
       const since = behind.mark();
       const wanted = missing.map((i) => keys[i]!);
       let found: (Fetched | undefined)[] = [];
@@ -202,7 +219,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         if (f && t2 < f.env.freshUntil && !behind.has(wanted[j]!)) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;
-          local.fillL1(wanted[j]!, f, mark, true);
+          local.fillL1(wanted[j]!, f, mark, true, ticket);
         } else {
           c.misses++;
           out[missing[j]!] = undefined;
@@ -262,16 +279,21 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         else mine.push(key);
       }
       if (mine.length > 0) {
-        const batch = loadBatch(mine, loadMany, ttl, staleL1);
+        // The keys' flights, registered below (synchronously, before the batch first awaits).
+        const leaves: (() => void)[] = [];
+        const batch = loadBatch(mine, loadMany, ttl, staleL1, () => {
+          for (const leave of leaves) leave();
+        });
         batch.catch(ignore);
         for (const key of mine) {
-          const p = local.flight(key, () =>
-            batch.then((m) => {
+          const p = local.flight(key, (leave) => {
+            leaves.push(leave);
+            return batch.then((m) => {
               const r = m.get(key)!;
               if ('failed' in r) throw r.failed;
               return r;
-            }),
-          );
+            });
+          });
           waits.push(
             p.then(
               (r) => settle(key, r),

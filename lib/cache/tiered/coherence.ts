@@ -20,12 +20,29 @@ export interface Fence {
   invalidate(key: string): void;
   invalidateAll(): void;
   stillValid(key: string, mark: number): boolean;
+  /**
+   * A number for an L2 read about to be sent (or a write about to fill L1), later than every one
+   * given before: reads of one connection are answered in the order they were sent, so a later
+   * ticket carries the same or a newer value.
+   */
+  ticket(): number;
+  /**
+   * Whether a fill of `key` by `ticket` may go into L1, recording it: false once a fill of a later
+   * ticket did (a slot shared with another key only skips a fill, which is always safe). Replies
+   * arrive in order, but their fills need not: a getOrSet's reply passes through more promise
+   * steps than a getMany's, so the older value could land in L1 last and be served, before the
+   * invalidation arrived, to a caller that had read the newer one (tracking model, seed
+   * 1025232555 path 21: "read b=o4 … older than o8 which that caller already read").
+   */
+  newest(key: string, ticket: number): boolean;
 }
 
 export function createFence(): Fence {
   const slots = new Float64Array(SLOTS);
+  const filled = new Float64Array(SLOTS);
   let seq = 0;
   let allAt = 0;
+  let tickets = 0;
   return {
     mark: () => seq,
     advance: () => ++seq,
@@ -34,6 +51,13 @@ export function createFence(): Fence {
     },
     invalidateAll() {
       allAt = ++seq;
+    },
+    ticket: () => ++tickets,
+    newest(key, ticket) {
+      const i = slot(key);
+      if (filled[i]! > ticket) return false;
+      filled[i] = ticket;
+      return true;
     },
     stillValid(key, mark) {
       // Fast path: nothing at all was invalidated since the read began, so no hashing.

@@ -38,6 +38,14 @@ export interface Context {
   /** Throws `CacheError('closed')` once the cache is closed. */
   assertOpen(): void;
   /**
+   * Whether a load about to call its loader must leave the key's flight first (`Local.flight`'s
+   * `leave`): with tracking, when its L2 read got no answer (`answered` false; `default` mode
+   * only) or tracking is not trusted now. Redis then may not track the key for this process (default mode tracks only keys
+   * a connection read), so a write another client makes during the load may send no invalidation,
+   * and a caller arriving after that write would join the load and get a value older than it.
+   */
+  untracked(answered: boolean): boolean;
+  /**
    * The loader leases this cache holds or is taking (./leases.ts): `close()` releases them before
    * it closes L2, so other instances need not wait out the lease's TTL.
    */
@@ -103,6 +111,9 @@ export function createContext(o: ResolvedOptions): Context {
     assertOpen() {
       if (state.closed) throw new CacheError('closed', 'tiered cache is closed');
     },
+    // In `bcast` mode every write under the prefix is reported, read or not: only trust matters.
+    untracked: (answered) =>
+      o.tracking !== undefined && (!gate.trusted || (!answered && o.tracking.mode !== 'bcast')),
     leases: createLeases(o.l2Timeout),
   };
 }

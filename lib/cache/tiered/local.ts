@@ -122,13 +122,17 @@ export interface Local {
    * `mark` (then the value may be older than what another writer just stored). `fromRead`: the
    * entry was just read from L2 (else it was written or loaded here; see {@link FillGate}).
    */
-  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean): void;
+  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean, ticket?: number): void;
   /** A fresh L2 entry as a result, copied into L1 on the way (see `fillL1`). */
-  fromL2(key: string, f: Fetched, mark: number): TieredResult;
+  fromL2(key: string, f: Fetched, mark: number, ticket: number): TieredResult;
   /** `env` served as stale when still inside its grace window, else `undefined`. */
   withinGrace(env: Envelope | undefined): TieredResult | undefined;
-  /** Joins the flight for `key` or starts `fn` as the new one. */
-  flight(key: string, fn: () => Promise<TieredResult>): Promise<TieredResult>;
+  /**
+   * Joins the flight for `key` or starts `fn` as the new one. `fn` gets `leave`: it takes that
+   * flight out of the map (if it is still the key's), so callers from then on start a new one while
+   * those that joined keep waiting for it.
+   */
+  flight(key: string, fn: (leave: () => void) => Promise<TieredResult>): Promise<TieredResult>;
   /** After a write of `key`: older fills are fenced off and new readers start a new flight. */
   forget(key: string): void;
   /** `forget` plus removing the L1 copy. */
@@ -162,7 +166,11 @@ export function createLocal(
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
 
-  function fillL1(key: string, f: Fetched, mark: number, fromRead = false): void {
+  /**
+   * `ticket`: the fence ticket of the L2 read the value came from (`Fence.ticket`, taken before
+   * it was sent); a write or load without one takes a new one, as the newest.
+   */
+  function fillL1(key: string, f: Fetched, mark: number, fromRead = false, ticket?: number): void {
     if (!gate.trusted || !gate.subscribed || mark < gate.since) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
@@ -173,8 +181,12 @@ export function createLocal(
     let { freshUntil, staleUntil, ttl } = f.env;
     let bytes = f.raw;
     if (f.foreign) {
-      // Expiry unknown: cache it locally only for a bounded time, if one was configured.
-      if (o.l1Ttl === undefined) return;
+      // Expiry unknown: cache it locally only for a bounded time, if one was configured. Not
+      // cached, it must not leave an older copy behind either (see `unfilled`).
+      if (o.l1Ttl === undefined) {
+        unfilled(key);
+        return;
+      }
       freshUntil = t + o.l1Ttl;
       staleUntil = freshUntil;
       ttl = o.l1Ttl;
@@ -193,9 +205,30 @@ export function createLocal(
       staleUntil = expiresAt;
       bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
     }
-    if (staleUntil <= t || !fence.stillValid(key, mark)) return;
+    // Fenced: the invalidation that fenced it dropped the L1 copy already.
+    if (!fence.stillValid(key, mark)) return;
+    if (staleUntil <= t) {
+      unfilled(key);
+      return;
+    }
+    // A read sent after this one filled L1 already: its value is the same or newer.
+    if (!fence.newest(key, ticket ?? fence.ticket())) return;
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
-    l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).catch(ignore);
+    l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).then(
+      (stored) => (stored ? undefined : unfilled(key)),
+      () => unfilled(key),
+    );
+  }
+
+  /**
+   * A value that should have replaced the L1 copy of `key` did not enter L1 (already expired, a
+   * foreign value without `l1Ttl`, or refused by L1: costlier than its `maxCost`, an unusable
+   * cost, admission): the older copy must go, or it is served over the value just written or read.
+   * Before, a `set` of a value larger than L1's `maxCost`, or with a TTL that ran out during its
+   * L2 write, left the previous value in L1, and `get` returned it for that copy's whole life.
+   */
+  function unfilled(key: string): void {
+    l1.delete(key).catch(ignore);
   }
 
   function clearFills(): Promise<unknown> {
@@ -224,8 +257,8 @@ export function createLocal(
 
     fillL1,
 
-    fromL2(key, f, mark) {
-      fillL1(key, f, mark, true);
+    fromL2(key, f, mark, ticket) {
+      fillL1(key, f, mark, true, ticket);
       return { value: f.env.value, source: 'l2', stale: false };
     },
 
@@ -236,13 +269,19 @@ export function createLocal(
     flight(key, fn) {
       const running = flights.get(key);
       if (running) return running;
-      const p = fn();
-      flights.set(key, p);
-      const done = () => {
-        if (flights.get(key) === p) flights.delete(key);
+      let p: Promise<TieredResult> | undefined;
+      // Called once fn has gone async (it never calls it synchronously): p is set by then.
+      const leave = () => {
+        if (p !== undefined && flights.get(key) === p) flights.delete(key);
       };
-      p.then(done, done);
-      return p;
+      const started = fn(leave);
+      p = started;
+      flights.set(key, started);
+      const done = () => {
+        if (flights.get(key) === started) flights.delete(key);
+      };
+      started.then(done, done);
+      return started;
     },
 
     forget,

@@ -48,6 +48,7 @@ export function createReadPath(ctx: Context): ReadPath {
     l2Write,
     leases,
     publish,
+    untracked,
   } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
@@ -58,8 +59,10 @@ export function createReadPath(ctx: Context): ReadPath {
     loader: Loader<Bytes>,
     ttl: number | undefined,
     staleL1: Envelope | undefined,
+    leave: () => void,
   ): Promise<TieredResult> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const asked = performance.now();
     let stale = staleL1;
     let l2State: L2State = 'missing';
@@ -76,7 +79,7 @@ export function createReadPath(ctx: Context): ReadPath {
         seen = f.raw;
         replaces = now() < f.env.freshUntil;
       } else {
-        if (now() < f.env.freshUntil) return local.fromL2(key, f, mark);
+        if (now() < f.env.freshUntil) return local.fromL2(key, f, mark, ticket);
         if (!stale || f.env.staleUntil > stale.staleUntil) stale = f.env;
         l2State = 'present';
         seen = f.raw;
@@ -85,7 +88,7 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, l2State, budgetLeft(asked), seen, replaces);
+    return load(key, loader, ttl, stale, mark, ticket, l2State, budgetLeft(asked), leave, seen, replaces);
   }
 
   /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
@@ -104,8 +107,10 @@ export function createReadPath(ctx: Context): ReadPath {
     ttl: number | undefined,
     stale: Envelope | undefined,
     mark: number,
+    ticket: number,
     l2State: L2State,
     budget: number,
+    leave: () => void,
     seen?: Bytes,
     replaces = false,
   ): Promise<TieredResult> {
@@ -128,6 +133,10 @@ export function createReadPath(ctx: Context): ReadPath {
     try {
       // close() began while the lease was being taken: it releases the lease; do not load.
       if (release) assertOpen();
+      // Callers from now on start a new flight rather than join one whose loader began before a write
+      // that this process may never hear of (ctx.untracked); those that joined already began
+      // before the loader did.
+      if (untracked(l2State !== 'down')) leave();
       c.loaderCalls++;
       let value: Bytes;
       try {
@@ -139,7 +148,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark, l2State, budget, seen, replaces);
+      await store(key, value, ttl, mark, ticket, l2State, budget, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
@@ -196,10 +205,11 @@ export function createReadPath(ctx: Context): ReadPath {
   ): Promise<TieredResult | (() => Promise<void>) | undefined> {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
     const fresh = async (): Promise<TieredResult | undefined> => {
+      const ticket = fence.ticket();
       const f = await l2Read.get(key);
       if (f === undefined || now() >= f.env.freshUntil || behind.has(key)) return undefined;
       c.leaseWaits++;
-      return local.fromL2(key, f, mark);
+      return local.fromL2(key, f, mark, ticket);
     };
     for (let i = 0; i < polls; i++) {
       await sleep(o.leasePoll);
@@ -239,6 +249,7 @@ export function createReadPath(ctx: Context): ReadPath {
     value: Bytes,
     ttl: number | undefined,
     mark: number,
+    ticket: number,
     l2State: L2State,
     budget: number,
     seen: Bytes | undefined,
@@ -249,7 +260,7 @@ export function createReadPath(ctx: Context): ReadPath {
     if (l2State === 'down') behind.note(key);
     if (!fence.stillValid(key, mark)) return;
     const entry = local.wrap(value, ttl);
-    local.fillL1(key, entry, mark);
+    local.fillL1(key, entry, mark, false, ticket);
     if (l2State === 'down') return;
     // L2 answered with an older (stale) value and this one did not land there (no budget left, the
     // store failed or outlasted the budget): as when L2 did not answer, that older value must not be
@@ -291,6 +302,9 @@ export function createReadPath(ctx: Context): ReadPath {
     throw err;
   }
 
+  /** Keys with a background refresh running (at most one per key). */
+  const refreshing = new Set<string>();
+
   /** Background reload of a hot key near expiry; at most one per key (it is the key's flight). */
   function maybeRefresh(
     key: string,
@@ -302,12 +316,18 @@ export function createReadPath(ctx: Context): ReadPath {
     if (o.earlyRefresh === 0 || env.ttl <= 0 || state.closed) return;
     const window = env.ttl * o.earlyRefresh;
     const remaining = env.freshUntil - t;
-    if (remaining > window || local.flights.has(key)) return;
+    // `refreshing` too: a refresh that left the flight map (ctx.untracked) is still running, and
+    // with the breaker open every L1 hit in the window would otherwise start another load.
+    if (remaining > window || local.flights.has(key) || refreshing.has(key)) return;
     // The chance rises linearly from 0 at the start of the window to 1 at expiry, so a hot key
     // is refreshed early and a cold one is not refreshed for nothing.
     if (random() >= 1 - remaining / window) return;
     c.refreshes++;
-    local.flight(key, () => refresh(key, loader, ttl, env)).catch(ignore);
+    refreshing.add(key);
+    local
+      .flight(key, (leave) => refresh(key, loader, ttl, env, leave))
+      .catch(ignore)
+      .finally(() => refreshing.delete(key));
   }
 
   async function refresh(
@@ -315,8 +335,10 @@ export function createReadPath(ctx: Context): ReadPath {
     loader: Loader<Bytes>,
     ttl: number | undefined,
     current: Envelope,
+    leave: () => void,
   ): Promise<TieredResult> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const asked = performance.now();
     let l2State: L2State = 'missing';
     let seen: Bytes | undefined;
@@ -331,13 +353,13 @@ export function createReadPath(ctx: Context): ReadPath {
         const t = now();
         if (behind.has(key)) replaces = t < f.env.freshUntil;
         else if (f.env.freshUntil > current.freshUntil && f.env.freshUntil - t > f.env.ttl * o.earlyRefresh)
-          return local.fromL2(key, f, mark);
+          return local.fromL2(key, f, mark, ticket);
       }
     } catch (err) {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, l2State, budgetLeft(asked), seen, replaces);
+    return load(key, loader, ttl, current, mark, ticket, l2State, budgetLeft(asked), leave, seen, replaces);
   }
 
   /**
@@ -346,6 +368,7 @@ export function createReadPath(ctx: Context): ReadPath {
    */
   async function readL2(key: string, staleL1: Envelope | undefined): Promise<TieredResult | undefined> {
     const mark = fence.mark();
+    const ticket = fence.ticket();
     const since = behind.mark();
     let f: Fetched | undefined;
     try {
@@ -360,7 +383,7 @@ export function createReadPath(ctx: Context): ReadPath {
     if (f === undefined) behind.settle(key, since);
     else if (now() < f.env.freshUntil && !behind.has(key)) {
       c.l2Hits++;
-      return local.fromL2(key, f, mark);
+      return local.fromL2(key, f, mark, ticket);
     }
     c.misses++;
     return undefined;
@@ -422,7 +445,9 @@ export function createReadPath(ctx: Context): ReadPath {
         return env.value;
       }
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale)).catch(missed);
+      const result = await local
+        .flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave))
+        .catch(missed);
       countSource(c, result.source);
       return result.value;
     },
@@ -440,7 +465,9 @@ export function createReadPath(ctx: Context): ReadPath {
         return { value: env.value, source: 'l1', stale: false };
       }
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local.flight(key, () => fetchThrough(key, loader, ttl, stale)).catch(missed);
+      const result = await local
+        .flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave))
+        .catch(missed);
       countSource(c, result.source);
       return result;
     },
