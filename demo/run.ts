@@ -47,6 +47,8 @@ try {
   process.stderr.write(`demo failed: ${err instanceof EnvError ? err.message : String(err)}\n`);
   process.exit(1);
 }
+/** The process that started this one (npm's shell); see the orphan watch in main(). */
+const parent = process.ppid;
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -81,17 +83,37 @@ async function main(): Promise<void> {
   // twice (the terminal signals the whole process group and npm forwards its copy), and a second
   // signal with no handler left would kill it half way through closing the services.
   let onStop: ((signal: NodeJS.Signals) => void) | undefined;
+  // Stops the burst when the run is interrupted: the rest of it would only meet closing services
+  // (hundreds of 503s), and its summary would be printed over the close.
+  const interrupted = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return; // already closing: the close is bounded, let it finish
     if (onStop) return onStop(signal);
     out('\ninterrupted: closing the services…');
+    interrupted.abort();
     close().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `npm run demo` runs this process under `sh -c`, which does not pass signals on: a SIGTERM sent
+  // to npm's pid (a supervisor, `timeout`, `kill <npm pid>`) ended npm and the shell and left this
+  // process running, orphaned, holding ports 8080–8082. A parent that goes away is taken as SIGTERM.
+  const orphanWatch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphanWatch);
+    out('\nthe parent process exited (npm stopped?): closing the services…');
+    onSignal('SIGTERM');
+  }, 500);
+  orphanWatch.unref();
   try {
     const startedMs = performance.now() - t0;
-    const traffic = await driveTraffic({ baseUrl: services.gateway.url, requests: 600, concurrency: 8 });
+    const traffic = await driveTraffic({
+      baseUrl: services.gateway.url,
+      requests: 600,
+      concurrency: 8,
+      signal: interrupted.signal,
+    });
+    if (closing) return; // interrupted: the close exits 130, no summary of a cut-short burst
     await printSummary(services, traffic, startedMs);
     if (keep && !closing) {
       out(`\nKept running (--keep): gateway ${services.gateway.url}; press Ctrl+C to stop.`);
@@ -105,6 +127,7 @@ async function main(): Promise<void> {
       out(`\n${signal}: closing the services…`);
     }
   } finally {
+    clearInterval(orphanWatch);
     await close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
