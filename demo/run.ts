@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
   if (env.tracingEndpoint && !(await reachable(env.tracingEndpoint)))
     out(
-      `  warning: nothing answers at ${env.tracingEndpoint} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
+      `  warning: nothing answers at ${redactUrl(env.tracingEndpoint!)} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
     );
   if (env.redisUrl && !(await reachable(env.redisUrl)))
     out(
@@ -158,7 +158,7 @@ async function printSummary(
   const setup = [
     env.databaseUrl ? `PostgreSQL ${redactUrl(env.databaseUrl)}` : 'embedded PostgreSQL (pglite)',
     env.redisUrl ? `Redis L2 ${redactUrl(env.redisUrl)}` : 'in-memory L2',
-    env.tracingEndpoint ? `OTLP → ${env.tracingEndpoint}` : 'spans kept in memory',
+    env.tracingEndpoint ? `OTLP → ${redactUrl(env.tracingEndpoint!)}` : 'spans kept in memory',
   ].join(', ');
   const fellBack = services.all.filter((s) => s.fellBack);
 
@@ -194,7 +194,7 @@ async function printSummary(
   const tree = await traceTree(services, sample?.traceId);
   if (tree?.unreachable !== undefined) {
     out(
-      `Trace      warning: the collector at ${env.tracingEndpoint} did not take the spans (${tree.unreachable}); ` +
+      `Trace      warning: the collector at ${redactUrl(env.tracingEndpoint!)} did not take the spans (${tree.unreachable}); ` +
         'the demo goes on without it (lost spans are counted in spans_dropped_total)',
     );
   } else if (tree) {
@@ -204,7 +204,7 @@ async function printSummary(
     for (const line of tree.lines) out(`           ${line}`);
   } else if (sample?.traceId) {
     out(
-      `Trace      ${sample.traceId} was exported to ${env.tracingEndpoint}; open ${jaegerUi}/trace/${sample.traceId}`,
+      `Trace      ${sample.traceId} was exported to ${redactUrl(env.tracingEndpoint!)}; open ${jaegerUi}/trace/${sample.traceId}`,
     );
   } else {
     out('Trace      none sampled (HYPERION_SAMPLE_RATE 0, or OTEL_TRACES_SAMPLER always_off?)');
