@@ -11,6 +11,7 @@
  * With those variables set, the same command uses the real servers (see demo/README.md).
  */
 import { connect } from 'node:net';
+import { ConfigError } from '../lib/core/errors.js';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
 import { type DemoEnv, EnvError, readEnv, serviceUrl } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
@@ -330,8 +331,12 @@ main().then(
   (err: unknown) => {
     // A bad DATABASE_URL (or another variable) is the user's to fix: its message says how, a
     // stack trace would bury it.
+    // So is an OpenTelemetry variable the tracer refuses (`OTEL_TRACES_SAMPLER=bogus`): its
+    // ConfigError names the variable; it used to come with a stack trace.
     const text =
-      err instanceof DatabaseUnavailableError || err instanceof EnvError
+      err instanceof DatabaseUnavailableError ||
+      err instanceof EnvError ||
+      (err instanceof ConfigError && /environment variable/.test(err.message))
         ? err.message
         : err instanceof Error
           ? (err.stack ?? err.message)
