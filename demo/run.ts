@@ -51,7 +51,19 @@ try {
 /** The process that started this one (npm's shell); see the orphan watch in main(). */
 const parent = process.ppid;
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
-const out = (line = '') => process.stdout.write(`${line}\n`);
+// `npm run demo | head -3`, or quitting `less`: the reader is gone and every later write fails with
+// EPIPE, which was an uncaught exception (a stack trace, exit 1). The demo stops as on SIGTERM.
+let outputGone = false;
+let onOutputGone: (() => void) | undefined;
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  if (outputGone) return;
+  outputGone = true;
+  onOutputGone?.();
+});
+const out = (line = '') => {
+  if (!outputGone) process.stdout.write(`${line}\n`);
+};
 
 async function main(): Promise<void> {
   out('Hyperion observability demo: starting gateway, user-service and order-service…');
@@ -106,6 +118,8 @@ async function main(): Promise<void> {
     onSignal('SIGTERM');
   }, 500);
   orphanWatch.unref();
+  onOutputGone = () => onSignal('SIGTERM');
+  if (outputGone) onOutputGone();
   try {
     const startedMs = performance.now() - t0;
     const traffic = await driveTraffic({

@@ -128,4 +128,28 @@ describe('npm run demo: stopped from outside', () => {
     assert.doesNotMatch(summary, /open them now/);
     assert.doesNotMatch(err, /demo failed/);
   });
+
+  it('--keep whose output reader goes away (`npm run demo | head -2`) stops quietly, exit 0, no EPIPE stack trace', async (t) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--keep'], {
+      cwd: root,
+      env: demoEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 200_000);
+    t.after(() => {
+      clearTimeout(kill);
+      child.kill('SIGKILL');
+    });
+    // Like `head`: read the first lines, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await exited;
+    assert.equal(code, 0, err.slice(-2000));
+    assert.doesNotMatch(err, /EPIPE|^\s+at /m);
+  });
 });
