@@ -1,3 +1,5 @@
+import { normalizeEndpoint } from '../lib/tracing/otel/names.js';
+
 /**
  * The demo's environment variables, read in one place (documented in demo/README.md). Everything
  * is optional: unset means the embedded default.
@@ -47,11 +49,14 @@ function rate(name: string, text: string | undefined): number {
   return n;
 }
 
-/** `CALL_TIMEOUT_MS` as a whole number of milliseconds 1..600000; a bad value throws. */
+/**
+ * `CALL_TIMEOUT_MS` as a whole number of milliseconds 1..600000, in decimal digits; a bad value
+ * throws. `Number()` alone read `0x10` as 16 ms and `0o17` as 15 (PORT refuses those forms too).
+ */
 function callTimeout(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 600_000)
+  if (!/^\d+$/.test(text) || n < 1 || n > 600_000)
     throw new EnvError(
       `CALL_TIMEOUT_MS must be a whole number of milliseconds from 1 to 600000, got "${text}"`,
     );
@@ -72,6 +77,27 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
     nonEmpty('HYPERION_TRACING_ENDPOINT') ??
     nonEmpty('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ??
     (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (tracingEndpoint !== undefined) {
+    // Checked here, like REDIS_URL: a malformed one was a stack trace from the tracer half way
+    // through the start, after a warning that "nothing answers at" it. The value is not echoed
+    // (a collector URL may carry credentials).
+    const from = ['HYPERION_TRACING_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'].find(nonEmpty);
+    const r = normalizeEndpoint(tracingEndpoint, 'otlp');
+    if ('problem' in r) {
+      const accepts =
+        from === 'HYPERION_TRACING_ENDPOINT'
+          ? 'an http(s) URL or host:port'
+          : from
+            ? 'an http(s) URL'
+            : 'an http(s) base URL (/v1/traces is appended)';
+      const port = /^port must/.test(r.problem) ? ', with a port from 1 to 65535' : '';
+      throw new EnvError(`${from ?? 'OTEL_EXPORTER_OTLP_ENDPOINT'} must be ${accepts}${port}`);
+    }
+    if (from !== 'HYPERION_TRACING_ENDPOINT' && !/^https?:\/\//i.test(tracingEndpoint))
+      throw new EnvError(
+        `${from ?? 'OTEL_EXPORTER_OTLP_ENDPOINT'} must be an http(s) URL (host:port is for HYPERION_TRACING_ENDPOINT)`,
+      );
+  }
   const level = nonEmpty('LOG_LEVEL');
   if (level && !['debug', 'info', 'warn', 'error'].includes(level))
     throw new EnvError(`LOG_LEVEL must be debug, info, warn or error, got "${level}"`);

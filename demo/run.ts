@@ -11,6 +11,7 @@
  * With those variables set, the same command uses the real servers (see demo/README.md).
  */
 import { connect } from 'node:net';
+import { ConfigError } from '../lib/core/errors.js';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
 import { type DemoEnv, EnvError, readEnv, serviceUrl } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
@@ -47,8 +48,22 @@ try {
   process.stderr.write(`demo failed: ${err instanceof EnvError ? err.message : String(err)}\n`);
   process.exit(1);
 }
+/** The process that started this one (npm's shell); see the orphan watch in main(). */
+const parent = process.ppid;
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
-const out = (line = '') => process.stdout.write(`${line}\n`);
+// `npm run demo | head -3`, or quitting `less`: the reader is gone and every later write fails with
+// EPIPE, which was an uncaught exception (a stack trace, exit 1). The demo stops as on SIGTERM.
+let outputGone = false;
+let onOutputGone: (() => void) | undefined;
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  if (outputGone) return;
+  outputGone = true;
+  onOutputGone?.();
+});
+const out = (line = '') => {
+  if (!outputGone) process.stdout.write(`${line}\n`);
+};
 
 async function main(): Promise<void> {
   out('Hyperion observability demo: starting gateway, user-service and order-service…');
@@ -56,7 +71,7 @@ async function main(): Promise<void> {
     out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
   if (env.tracingEndpoint && !(await reachable(env.tracingEndpoint)))
     out(
-      `  warning: nothing answers at ${env.tracingEndpoint} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
+      `  warning: nothing answers at ${redactUrl(env.tracingEndpoint!)} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
     );
   if (env.redisUrl && !(await reachable(env.redisUrl)))
     out(
@@ -81,17 +96,39 @@ async function main(): Promise<void> {
   // twice (the terminal signals the whole process group and npm forwards its copy), and a second
   // signal with no handler left would kill it half way through closing the services.
   let onStop: ((signal: NodeJS.Signals) => void) | undefined;
+  // Stops the burst when the run is interrupted: the rest of it would only meet closing services
+  // (hundreds of 503s), and its summary would be printed over the close.
+  const interrupted = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return; // already closing: the close is bounded, let it finish
     if (onStop) return onStop(signal);
     out('\ninterrupted: closing the services…');
+    interrupted.abort();
     close().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `npm run demo` runs this process under `sh -c`, which does not pass signals on: a SIGTERM sent
+  // to npm's pid (a supervisor, `timeout`, `kill <npm pid>`) ended npm and the shell and left this
+  // process running, orphaned, holding ports 8080–8082. A parent that goes away is taken as SIGTERM.
+  const orphanWatch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphanWatch);
+    out('\nthe parent process exited (npm stopped?): closing the services…');
+    onSignal('SIGTERM');
+  }, 500);
+  orphanWatch.unref();
+  onOutputGone = () => onSignal('SIGTERM');
+  if (outputGone) onOutputGone();
   try {
     const startedMs = performance.now() - t0;
-    const traffic = await driveTraffic({ baseUrl: services.gateway.url, requests: 600, concurrency: 8 });
+    const traffic = await driveTraffic({
+      baseUrl: services.gateway.url,
+      requests: 600,
+      concurrency: 8,
+      signal: interrupted.signal,
+    });
+    if (closing) return; // interrupted: the close exits 130, no summary of a cut-short burst
     await printSummary(services, traffic, startedMs);
     if (keep && !closing) {
       out(`\nKept running (--keep): gateway ${services.gateway.url}; press Ctrl+C to stop.`);
@@ -105,6 +142,7 @@ async function main(): Promise<void> {
       out(`\n${signal}: closing the services…`);
     }
   } finally {
+    clearInterval(orphanWatch);
     await close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -135,7 +173,7 @@ async function printSummary(
   const setup = [
     env.databaseUrl ? `PostgreSQL ${redactUrl(env.databaseUrl)}` : 'embedded PostgreSQL (pglite)',
     env.redisUrl ? `Redis L2 ${redactUrl(env.redisUrl)}` : 'in-memory L2',
-    env.tracingEndpoint ? `OTLP → ${env.tracingEndpoint}` : 'spans kept in memory',
+    env.tracingEndpoint ? `OTLP → ${redactUrl(env.tracingEndpoint!)}` : 'spans kept in memory',
   ].join(', ');
   const fellBack = services.all.filter((s) => s.fellBack);
 
@@ -171,7 +209,7 @@ async function printSummary(
   const tree = await traceTree(services, sample?.traceId);
   if (tree?.unreachable !== undefined) {
     out(
-      `Trace      warning: the collector at ${env.tracingEndpoint} did not take the spans (${tree.unreachable}); ` +
+      `Trace      warning: the collector at ${redactUrl(env.tracingEndpoint!)} did not take the spans (${tree.unreachable}); ` +
         'the demo goes on without it (lost spans are counted in spans_dropped_total)',
     );
   } else if (tree) {
@@ -181,7 +219,7 @@ async function printSummary(
     for (const line of tree.lines) out(`           ${line}`);
   } else if (sample?.traceId) {
     out(
-      `Trace      ${sample.traceId} was exported to ${env.tracingEndpoint}; open ${jaegerUi}/trace/${sample.traceId}`,
+      `Trace      ${sample.traceId} was exported to ${redactUrl(env.tracingEndpoint!)}; open ${jaegerUi}/trace/${sample.traceId}`,
     );
   } else {
     out('Trace      none sampled (HYPERION_SAMPLE_RATE 0, or OTEL_TRACES_SAMPLER always_off?)');
@@ -307,8 +345,12 @@ main().then(
   (err: unknown) => {
     // A bad DATABASE_URL (or another variable) is the user's to fix: its message says how, a
     // stack trace would bury it.
+    // So is an OpenTelemetry variable the tracer refuses (`OTEL_TRACES_SAMPLER=bogus`): its
+    // ConfigError names the variable; it used to come with a stack trace.
     const text =
-      err instanceof DatabaseUnavailableError || err instanceof EnvError
+      err instanceof DatabaseUnavailableError ||
+      err instanceof EnvError ||
+      (err instanceof ConfigError && /environment variable/.test(err.message))
         ? err.message
         : err instanceof Error
           ? (err.stack ?? err.message)

@@ -19,6 +19,8 @@ export interface TrafficOptions {
   users?: number;
   /** PRNG seed, so two runs send the same sequence. Default 42. */
   seed?: number;
+  /** Stops the burst when aborted: no new request starts and those in flight are cancelled. */
+  signal?: AbortSignal;
 }
 
 export type RequestKind = 'user' | 'user-orders' | 'order' | 'bad-order';
@@ -96,15 +98,16 @@ export async function driveTraffic(options: TrafficOptions): Promise<TrafficResu
   let next = 0;
   const start = performance.now();
   const worker = async () => {
-    while (next < steps.length && Date.now() < deadline) {
+    while (next < steps.length && Date.now() < deadline && !options.signal?.aborted) {
       const step = steps[next++]!;
       const t = performance.now();
+      const timeout = AbortSignal.timeout(10_000);
       try {
         const res = await fetch(`${options.baseUrl}${step.path}`, {
           method: step.body === undefined ? 'GET' : 'POST',
           headers: step.body === undefined ? undefined : { 'content-type': 'application/json' },
           body: step.body === undefined ? undefined : JSON.stringify(step.body),
-          signal: AbortSignal.timeout(10_000),
+          signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
         });
         await res.arrayBuffer();
         samples.push({

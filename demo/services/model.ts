@@ -36,7 +36,12 @@ export const OrderInput = v.object(
       v.minValue(1, 'must be ≥ 1'),
       v.maxValue(MAX_ID, `must be ≤ ${MAX_ID}`),
     ),
+    // The length first: a 64 KB body holds some 21,000 `{}` items, and checking each of them
+    // answered a 2.4 MB list of 63,000 "is required" fields (0.7 s of CPU) to be told "at most 20".
     items: v.pipe(
+      v.array(v.unknown(), 'must be an array'),
+      v.minLength(1, 'must hold at least one item'),
+      v.maxLength(20, 'must hold at most 20 items'),
       v.array(
         v.object(
           {
@@ -61,8 +66,6 @@ export const OrderInput = v.object(
         ),
         'must be an array',
       ),
-      v.minLength(1, 'must hold at least one item'),
-      v.maxLength(20, 'must hold at most 20 items'),
     ),
   },
   'must be a JSON object',

@@ -241,6 +241,11 @@ export function collectEnvOverrides(
         found.blocked.push(path);
         continue;
       }
+      // Numbers written otherwise than they print (`0x1F`, `-0`), for the checks of validateConfig.
+      if (own.numberTexts) {
+        found.numberTexts ??= [];
+        for (const t of own.numberTexts) found.numberTexts.push({ ...t, env: name });
+      }
     }
     let node = root;
     for (let i = 0; i < path.length - 1; i++) {

@@ -64,9 +64,10 @@ export interface Found {
   /**
    * Plain YAML numbers whose text is not how the number prints (`1.10`, `2.0`, `007`, `0x1F`),
    * with their paths: a field that turns numbers into text (a label value) gets the text as
-   * written instead (see `validateConfig`).
+   * written instead (see `validateConfig`), and a number-only field refuses a hexadecimal or
+   * octal one. `env`: the environment variable whose value held the number.
    */
-  numberTexts?: { path: string[]; text: string }[];
+  numberTexts?: { path: string[]; text: string; env?: string }[];
 }
 
 export const newFound = (): Found => ({ issues: [], blocked: [] });

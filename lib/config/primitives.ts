@@ -64,7 +64,16 @@ export function durationIn({
     exclusive ? v.gtValue(min, phrase) : v.minValue(min, phrase),
     v.maxValue(max, phrase),
     v.check((ms) => !integer || Number.isInteger(ms), phrase),
+    v.transform(unsignedZero),
   );
+}
+
+/**
+ * `-0` (YAML and JSON read `-0`, `-0.0`, `-0e3` as negative zero) is 0: it passes a range from 0
+ * as 0 does, and the loaded config holds 0, not a `-0` that prints as such (`util.inspect`).
+ */
+function unsignedZero(n: number): number {
+  return n === 0 ? 0 : n;
 }
 
 /** A timer duration from 0 to 2^31 − 1 ms ("250ms", "5s" or ms). */
@@ -72,12 +81,23 @@ export const duration = durationIn();
 
 /** A whole number in `min..max`. */
 export function intIn(min: number, max: number, phrase = `a whole number from ${big(min)} to ${big(max)}`) {
-  return v.pipe(v.number(phrase), v.integer(phrase), v.minValue(min, phrase), v.maxValue(max, phrase));
+  return v.pipe(
+    v.number(phrase),
+    v.integer(phrase),
+    v.minValue(min, phrase),
+    v.maxValue(max, phrase),
+    v.transform(unsignedZero),
+  );
 }
 
 /** A number in `min..max` (fractions allowed). */
 export function numberIn(min: number, max: number, phrase = `a number from ${min} to ${max}`) {
-  return v.pipe(v.number(phrase), v.minValue(min, phrase), v.maxValue(max, phrase));
+  return v.pipe(
+    v.number(phrase),
+    v.minValue(min, phrase),
+    v.maxValue(max, phrase),
+    v.transform(unsignedZero),
+  );
 }
 
 /** A fraction from 0.0 to 1.0. */

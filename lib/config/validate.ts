@@ -192,6 +192,51 @@ function withFileText(
   return out;
 }
 
+/** YAML 1.2's integer forms other than decimal (its core schema: lower-case prefix, no sign). */
+const NOT_DECIMAL: readonly [RegExp, string][] = [
+  [/^0x[0-9a-fA-F]+$/, 'hexadecimal (0x…)'],
+  [/^0o[0-7]+$/, 'octal (0o…)'],
+];
+
+/**
+ * Numbers written in hexadecimal or octal (`port: 0x1F90`, `HYPERION__METRICS__PORT=0o17`) where
+ * a field takes numbers and no text: YAML 1.2 reads them as integers, which a port, a duration in
+ * ms, a count or a sample rate (`0x1` = every trace) was never meant to be written as, so each is
+ * an issue with its path, never taken silently. A field that takes text too and accepts the text
+ * as written (a label value) has it as text by now; attributes (any value) keep YAML's reading.
+ * Texts from a file are skipped where an environment variable replaced the value, texts from a
+ * variable where a later variable did.
+ */
+function numberFormProblems(
+  schema: unknown,
+  input: unknown,
+  texts: readonly { path: readonly string[]; text: string; env?: string }[],
+  origins: readonly EnvOrigin[],
+): Found {
+  const found = newFound();
+  for (const { path, text, env } of texts) {
+    const form = NOT_DECIMAL.find(([re]) => re.test(text))?.[1];
+    if (form === undefined || typeof lookup(input, path) !== 'number') continue;
+    const origin = findOrigin(origins, path);
+    if ((origin?.name ?? undefined) !== env) continue;
+    const field = fieldSchema(schema as SchemaNode, path);
+    if (!field) continue;
+    const types = acceptedTypes(field);
+    if (!types.has('number') || types.has('any')) continue;
+    found.issues.push({
+      path: displayPath(path),
+      expected: `${fieldPhrase(schema, path) ?? 'a number'}, in decimal digits`,
+      received: `a number in ${form.split(' ')[0]}`,
+      message: `is written in ${form}, which YAML reads as an integer; a number in a config is written in decimal${origin ? ` (set by environment variable ${origin.name})` : ''}`,
+    });
+    found.blocked.push([...path]);
+  }
+  return found;
+}
+
+/** Text that is a number but for `_` between its digits (`1_000`): YAML 1.1 read it as one. */
+const UNDERSCORED_NUMBER = /^[-+]?(?=[0-9_.]*[0-9])(?=[^_]*_)[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9_]+)?$/;
+
 function replaceAt(root: unknown, segments: readonly string[], value: unknown): unknown {
   if (segments.length === 0) return value;
   const node = { ...(root as Record<string, unknown>) };
@@ -258,6 +303,15 @@ export function toConfigIssues(
     } else {
       expected = ours ? i.message : plainExpected(i);
       message = reason(i, raw);
+      // `max_cost: 67_108_864` is text in YAML 1.2: "has the wrong type … received text" alone
+      // left the reader looking at what reads as a number.
+      if (
+        typeof raw === 'string' &&
+        UNDERSCORED_NUMBER.test(raw) &&
+        acceptedTypes(fieldSchema(schema as SchemaNode | undefined, segments)).has('number')
+      ) {
+        message = `${message}: digits with \`_\` between them are text in YAML 1.2, not a number (write them without \`_\`)`;
+      }
     }
     const origin = findOrigin(origins, segments);
     const last = segments.at(-1);
@@ -381,12 +435,17 @@ export function validateConfig<S extends v.GenericSchema>(
 ): v.InferOutput<S> {
   const unpaired = loneSurrogates(input, origins);
   if (unpaired.issues.length > 0) prior = [...prior, { what: 'in text values', found: unpaired }];
-  const priorCount = prior.reduce((n, p) => n + p.found.issues.length, 0);
+  let priorCount = prior.reduce((n, p) => n + p.found.issues.length, 0);
   let flat: v.BaseIssue<unknown>[] = [];
   if (!prior.some((p) => p.found.incomplete)) {
     const texts = prior.flatMap((p) => p.found.numberTexts ?? []);
     if (texts.length > 0) input = withFileText(schema, input, texts, origins);
     input = withEnvText(schema, input, origins);
+    const forms = numberFormProblems(schema, input, texts, origins);
+    if (forms.issues.length > 0) {
+      prior = [...prior, { what: 'in how numbers are written', found: forms }];
+      priorCount += forms.issues.length;
+    }
     const result = v.safeParse(schema, input, { abortEarly: false });
     if (result.success && priorCount === 0) return printRedacted(result.output);
     if (!result.success) {

@@ -116,6 +116,31 @@ describe('POST /orders announcing a body over 64 KB with Expect: 100-continue', 
   });
 });
 
+describe('POST /orders with more than 20 items (a 63 KB body of 21,000 `{}`)', () => {
+  // Each item used to be checked before the count: a 2.4 MB answer listing 63,000 fields.
+  const body = `{"userId":1,"items":[${Array.from({ length: 21_000 }, () => '{}').join(',')}]}`;
+  for (const target of ['gateway', 'order'] as const)
+    it(`the ${target === 'gateway' ? 'gateway' : 'order service'} answers 400 naming items alone, not every item`, async () => {
+      const r = await post(`${services[target].url}/orders`, body);
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.body.fields, { items: ['must hold at most 20 items'] });
+    });
+
+  it('within 20, every bad item is still reported with its path', async () => {
+    const r = await post(`${services.gateway.url}/orders`, {
+      userId: 1,
+      items: [{}, { ...item, quantity: 0 }],
+    });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.fields, {
+      'items.0.sku': ['is required'],
+      'items.0.quantity': ['is required'],
+      'items.0.unitPriceCents': ['is required'],
+      'items.1.quantity': ['must be ≥ 1'],
+    });
+  });
+});
+
 describe('userId out of range', () => {
   for (const userId of [3_000_000_000, 1e300, 2_147_483_648]) {
     it(`the gateway answers 400 with the field for userId ${userId}`, async () => {

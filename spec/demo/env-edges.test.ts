@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { envPort, readEnv, redisOptionsFromUrl } from '../../demo/env.js';
+import { EnvError, envPort, readEnv, redisOptionsFromUrl } from '../../demo/env.js';
 import { CALL_TIMEOUT, callService, DEFAULT_CALL_TIMEOUT_MS, HttpError } from '../../demo/http.js';
 import { createApp } from '../../lib/core/app.js';
 
@@ -48,6 +48,37 @@ describe('demo environment: malformed values', () => {
       assert.equal(readEnv({ HYPERION_SAMPLE_RATE: good }).sampleRate, n, good);
   });
 
+  it('a malformed collector endpoint is one error naming the variable that set it, before anything starts, without its value', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' },
+        /^OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) base URL/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' },
+        /^OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) base URL/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://sekrit@x' },
+        /^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be/,
+      ],
+      [{ HYPERION_TRACING_ENDPOINT: 'x:0' }, /^HYPERION_TRACING_ENDPOINT must be .*port from 1 to 65535/],
+      [{ HYPERION_TRACING_ENDPOINT: 'sekrit@x:4318' }, /^HYPERION_TRACING_ENDPOINT must be/],
+    ];
+    for (const [env, re] of cases)
+      assert.throws(
+        () => readEnv(env),
+        (e: Error) => e instanceof EnvError && re.test(e.message) && !e.message.includes('sekrit'),
+        JSON.stringify(env),
+      );
+    // Accepted as before: a host:port for HYPERION_TRACING_ENDPOINT, URLs for all three.
+    assert.equal(readEnv({ HYPERION_TRACING_ENDPOINT: 'jaeger:4318' }).tracingEndpoint, 'jaeger:4318');
+    assert.equal(
+      readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318/' }).tracingEndpoint,
+      'http://jaeger:4318/v1/traces',
+    );
+  });
+
   it('REDIS_URL with a malformed percent-escape in its credentials names REDIS_URL, never the password', () => {
     for (const url of ['redis://:p%zzsekrit@h:6379', 'redis://us%zzer:sekrit@h:6379'])
       assert.throws(
@@ -63,6 +94,12 @@ describe('demo: the bound of one call to another service (CALL_TIMEOUT_MS)', () 
     assert.equal(readEnv({ CALL_TIMEOUT_MS: ' 250 ' }).callTimeoutMs, 250);
     for (const bad of ['0', '-1', '1.5', 'x', '600001'])
       assert.throws(() => readEnv({ CALL_TIMEOUT_MS: bad }), /CALL_TIMEOUT_MS/, bad);
+  });
+
+  it('in decimal digits only, as PORT: 0x10 and 0o17 (16 and 15 ms to Number()) and 1e3 are refused', () => {
+    for (const bad of ['0x10', '0o17', '0b11', '1e3', '+5000', '5000.0'])
+      assert.throws(() => readEnv({ CALL_TIMEOUT_MS: bad }), /CALL_TIMEOUT_MS must be a whole number/, bad);
+    assert.equal(readEnv({ CALL_TIMEOUT_MS: '5000' }).callTimeoutMs, 5000);
   });
 
   it('a peer that never answers becomes a 502 once the configured bound is over, not the default 5 s', async (t) => {

@@ -25,7 +25,9 @@ describe('npm run demo -- --keep, collector missing', () => {
       'HYPERION_SAMPLE_RATE',
     ])
       delete env[k];
-    env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${deadPort}`;
+    // With credentials, as a hosted collector's URL may carry: they are never printed (the demo
+    // printed them in three lines: the warning, the setup line and the trace warning).
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://demo:s3cret-token@127.0.0.1:${deadPort}`;
     const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--keep'], {
       cwd: root,
       env,
@@ -51,7 +53,8 @@ describe('npm run demo -- --keep, collector missing', () => {
       intervalMs: 200,
       what: `the --keep line\n${out}\n${err.slice(-2000)}`,
     });
-    assert.match(out, /warning: nothing answers at http:\/\/127\.0\.0\.1:\d+\/v1\/traces/);
+    assert.match(out, /warning: nothing answers at http:\/\/demo@127\.0\.0\.1:\d+\/v1\/traces/);
+    assert.match(out, /OTLP → http:\/\/demo@127\.0\.0\.1:\d+\/v1\/traces/);
     assert.match(out, /Trace +warning: the collector at .* did not take the spans \(connect ECONNREFUSED/);
     assert.match(out, /Bad input +\d+ of those are deliberately invalid/);
     assert.match(out, /kept running: open them now/);
@@ -90,5 +93,6 @@ describe('npm run demo -- --keep, collector missing', () => {
     assert.match(out, /SIGINT: closing the services/);
     assert.match(out, /All services closed/);
     assert.doesNotMatch(out + err, /demo failed/);
+    assert.ok(!(out + err).includes('s3cret-token'), 'the endpoint password is never printed');
   });
 });

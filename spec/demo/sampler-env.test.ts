@@ -4,7 +4,9 @@
  * the variable), while `HYPERION_SAMPLE_RATE` still wins over it.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { readEnv } from '../../demo/env.js';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 
@@ -64,5 +66,29 @@ describe('demo sampling from the environment', () => {
       readEnv({ HYPERION_SAMPLE_RATE: '0.25', OTEL_TRACES_SAMPLER: 'always_off' }).sampleRate,
       0.25,
     );
+  });
+
+  it('npm run demo with OTEL_TRACES_SAMPLER=bogus: one error naming the variable, exit 1, no stack trace', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, OTEL_TRACES_SAMPLER: 'bogus' };
+    for (const k of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'HYPERION_TRACING_ENDPOINT',
+      'HYPERION_SAMPLE_RATE',
+    ])
+      delete env[k];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'demo/run.ts'], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^demo failed: invalid OpenTelemetry environment variable\(s\): OTEL_TRACES_SAMPLER$/m,
+    );
+    assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
   });
 });
