@@ -95,4 +95,52 @@ describe('npm run demo -- --keep, collector missing', () => {
     assert.doesNotMatch(out + err, /demo failed/);
     assert.ok(!(out + err).includes('s3cret-token'), 'the endpoint password is never printed');
   });
+
+  it("a SIGINT sent to npm's pid alone reaches the demo (the script execs node), which closes and exits", async (t) => {
+    // Before, npm ran the demo under `sh -c`, which passes no signal on: `kill -INT <pid of npm>`
+    // (a supervisor, `timeout -s INT`) did nothing at all and the services kept running.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    ])
+      delete env[k];
+    const npm = spawn('npm', ['run', 'demo', '--', '--keep'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    npm.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    npm.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (c) => resolve(c)));
+    const kill = setTimeout(() => npm.kill('SIGKILL'), 240_000);
+    t.after(() => {
+      clearTimeout(kill);
+      npm.kill('SIGKILL');
+    });
+    await waitFor(() => out.includes('Kept running (--keep)'), {
+      timeoutMs: 200_000,
+      intervalMs: 200,
+      what: `the --keep line\n${out.slice(-3000)}`,
+    });
+    const gateway = /gateway (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    assert.ok(gateway, out);
+    assert.equal((await fetch(`${gateway}/healthz`)).status, 200);
+    npm.kill('SIGINT'); // npm's pid only, not the process group
+    await waitFor(() => out.includes('All services closed'), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+      what: `the demo to close on the forwarded SIGINT\n${out.slice(-3000)}`,
+    });
+    assert.match(out, /SIGINT: closing the services/);
+    await exited;
+    await assert.rejects(fetch(`${gateway}/healthz`), 'the gateway no longer answers');
+  });
 });
