@@ -9,7 +9,11 @@ import { markKey } from './nodes.js';
 import { keySlot } from './slots.js';
 
 export type BatchOp =
-  | { readonly kind: 'get'; readonly key: string }
+  /**
+   * `wrongTypeIsMiss`: a `WRONGTYPE` reply (the key holds a hash, list… another program wrote) is
+   * a miss (`null`) for this key only, as `MGET` answers it, instead of failing the whole batch.
+   */
+  | { readonly kind: 'get'; readonly key: string; readonly wrongTypeIsMiss?: boolean }
   | { readonly kind: 'set'; readonly key: string; readonly value: Buffer; readonly px: number | undefined }
   | { readonly kind: 'del'; readonly key: string }
   /** PTTL: ms left, -1 without expiry, -2 when the key is absent. */
@@ -192,13 +196,16 @@ async function execInto(
   let failure: { err: unknown } | undefined;
   replies.forEach(([err, value], j) => {
     const i = order[j]!;
+    const op = ops[i]!;
     if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(i);
-    else if (err) failure ??= { err: idx ? markKey(err, keyOf(ops[i]!)) : err };
+    else if (err && op.kind === 'get' && op.wrongTypeIsMiss && /^WRONGTYPE\b/.test(err.message))
+      out[i] = null;
+    else if (err) failure ??= { err: idx ? markKey(err, keyOf(op)) : err };
     else {
       try {
-        out[i] = w && guarded(ops[i]!) ? inTimeInBatch(value as number) : value;
+        out[i] = w && guarded(op) ? inTimeInBatch(value as number) : value;
       } catch (late) {
-        failure ??= { err: idx ? markKey(late, keyOf(ops[i]!)) : late };
+        failure ??= { err: idx ? markKey(late, keyOf(op)) : late };
       }
     }
   });

@@ -19,7 +19,7 @@ import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
 import { type CacheContext, createDispatcher, type Dispatcher } from './dispatch.js';
 import { toCacheError } from './errors.js';
-import { createConnectionGate } from './gate.js';
+import { createConnectionGate, isReady } from './gate.js';
 import { probeHealth, type RedisHealth } from './health.js';
 import { registerCacheClient } from './lease.js';
 import { createManyCommands } from './many.js';
@@ -171,10 +171,14 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
     // like any command (bounded). Before, it reported `not connected (wait)` until some other
     // command connected — for ever, if a readiness check held traffic back until health was ok.
+    // Likewise a client still making its first connection (minIdleConns 1, health() called right
+    // after createRedisCache): it waits for it as a command does, where it reported `not connected
+    // (connecting)` while a get called beside it succeeded. A connection that was up and is lost
+    // (or a first one that already ran out its wait) is reported at once (fail-fast).
     // (Its refusal, e.g. too many callers waiting, is left to the probe to report: never throws.)
-    if (client.status === 'wait') {
+    if (!isReady(client)) {
       try {
-        await gate.pass('health', false);
+        await gate.pass('health', client.status !== 'wait');
       } catch {}
     }
     const left = Math.max(1, o.commandTimeout - (Date.now() - started));

@@ -167,6 +167,87 @@ export async function measureClock(node: Redis): Promise<{ offset: number; uncer
   return { offset: server - (before + after) / 2, uncertainty: (after - before) / 2 + 1 };
 }
 
+/** The parts of iovalkey's `Script` (a command defined with `defineCommand`) used below. */
+interface DefinedScript {
+  sha: string;
+  numberOfKeys: number | null;
+  keyPrefix: string;
+  readOnly: boolean;
+  Command: new (name: string, args: unknown[], options: object) => ScriptCommand;
+  execute(container: unknown, args: unknown[], options: Record<string, unknown>, callback?: unknown): unknown;
+}
+
+interface ScriptCommand {
+  promise: Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  toWritable(socket: unknown): unknown;
+}
+
+/** A connection's replies still awaited (iovalkey's `commandQueue`), and its socket. */
+type NodeQueue = Redis & { stream?: unknown; commandQueue?: { length: number } };
+
+/**
+ * iovalkey sends a defined script as EVALSHA (EVAL on its first use on a connection) and, when
+ * Redis answers `NOSCRIPT` (its script cache was emptied under a live connection: `SCRIPT FLUSH`),
+ * resent it as an EVAL once that reply had been handled — after the commands sent behind it on
+ * the connection had run. So a guarded SET landed after a delete or a read called after it (in one
+ * pipeline, or called back to back): a pipeline `set`, `get`, `delete` of one key read the old
+ * value and ended with the set's value in place although the delete came last.
+ *
+ * Here the command is resent only when that keeps the order: when the `NOSCRIPT` reply comes, no
+ * command sent after it on that connection is still unanswered, and the resend is written at once,
+ * before anything else. Otherwise it fails with `NOSCRIPT` (./errors.ts: `unavailable`, not
+ * applied); either way iovalkey sends the script as EVAL on that connection next time. Left as
+ * is if the client has no such script (another iovalkey version).
+ */
+function resendOnlyInOrder(client: Redis | Cluster, name: string): void {
+  const script = (client as unknown as { scriptsSet?: Record<string, DefinedScript> }).scriptsSet?.[name];
+  if (typeof script?.execute !== 'function' || typeof script.Command !== 'function') return;
+  const nodeOf = (socket: unknown): NodeQueue | undefined => {
+    const nodes = client.isCluster ? (client as Cluster).nodes('all') : [client as Redis];
+    return (nodes as NodeQueue[]).find((n) => socket !== undefined && n.stream === socket);
+  };
+  script.execute = function (this: DefinedScript, container, args, options, callback) {
+    if (typeof this.numberOfKeys === 'number') args.unshift(this.numberOfKeys);
+    if (this.keyPrefix) options.keyPrefix = this.keyPrefix;
+    if (this.readOnly) options.readOnly = true;
+    const Command = this.Command;
+    const sent = [this.sha, ...args];
+    const command = new Command('evalsha', sent, options);
+    // The socket it is written to (iovalkey passes it to toWritable, which also wraps `reject`
+    // to forget that the script is loaded there when NOSCRIPT comes back).
+    let socket: unknown;
+    const toWritable = command.toWritable;
+    command.toWritable = function (this: ScriptCommand, s: unknown) {
+      socket = s;
+      return toWritable.call(this, s);
+    };
+    const resolve = command.resolve;
+    const reject = command.reject;
+    command.reject = (err: Error) => {
+      if (/^NOSCRIPT\b/.test(String(err?.message))) {
+        // Called while the reply is handled: every command written after this one on the
+        // connection is still in its queue of awaited replies.
+        const node = nodeOf(socket);
+        if (node?.status === 'ready' && node.commandQueue?.length === 0) {
+          const again = new Command('evalsha', [...sent], options);
+          again.promise.then(resolve, reject);
+          node.sendCommand(again as never);
+          return;
+        }
+      }
+      reject(err);
+    };
+    if (typeof callback === 'function')
+      command.promise.then(
+        (value) => callback(null, value),
+        (err: unknown) => callback(err),
+      );
+    return (container as { sendCommand(c: unknown): unknown }).sendCommand(command);
+  };
+}
+
 export function createGuardedWrites(
   client: Redis | Cluster,
   commandTimeout: number | undefined,
@@ -174,6 +255,8 @@ export function createGuardedWrites(
   client.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
   // No fixed number of keys: the first argument says how many (one delete, or a deleteMany group).
   client.defineCommand(DELETE_COMMAND, { lua: DELETE_SCRIPT });
+  resendOnlyInOrder(client, COMMAND);
+  resendOnlyInOrder(client, DELETE_COMMAND);
   let offset = 0;
   let uncertainty = 0;
   // The first write waits for one measurement (a single TIME round trip, once per cache): before

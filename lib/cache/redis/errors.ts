@@ -19,6 +19,9 @@ export function codeOf(err: unknown): CacheErrorCode {
   // The key holds a hash, list… (another program wrote it): that key's value is unreadable here,
   // which is no outage (as `backend` it opened a tiered cache's breaker for every key).
   if (/^WRONGTYPE\b/.test(message)) return 'invalid_value';
+  // The server's script cache was emptied under the connection (SCRIPT FLUSH): the guarded write
+  // was not applied and is not resent (./deadline.ts); the next one reloads the script.
+  if (/^NOSCRIPT\b/.test(message)) return 'unavailable';
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && UNAVAILABLE.test(code)) return 'unavailable';
   if (UNAVAILABLE.test(message)) return 'unavailable';
@@ -61,6 +64,13 @@ export function toCacheError(
     return new CacheError(
       code,
       `redis ${op} failed${at}: the key holds another Redis type (a hash, list, set… written by another program), not a string value: ${reason}`,
+      { cause: err },
+    );
+  }
+  if (/^NOSCRIPT\b/.test(reason)) {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: the server's script cache was emptied (SCRIPT FLUSH) while this command was on its way, so it was not applied (the next command loads the script again): ${reason}`,
       { cause: err },
     );
   }

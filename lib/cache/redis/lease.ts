@@ -111,12 +111,40 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
     const until = Date.now() + ttl;
     redis.eval(RELEASE, 1, leaseKey, token).catch(() => {
       if (Date.now() >= until) return;
-      const again = () => {
-        if (Date.now() < until) redis.eval(RELEASE, 1, leaseKey, token).catch(() => {});
-      };
-      if (redis.status === 'ready') again();
-      else redis.once('ready', again);
+      if (redis.status === 'ready') redis.eval(RELEASE, 1, leaseKey, token).catch(() => {});
+      else afterReady(leaseKey, token, until);
     });
+  }
+
+  /**
+   * Releases waiting for the client to be ready again, by token, in the order they were made (so
+   * by `until`): one `ready` listener for all of them, and those past their `until` dropped as new
+   * ones come. Before, each waited in a `ready` listener of its own, kept until the client was
+   * ready again however long that took: with Redis down every failed acquire added one (1,000
+   * failed acquires, 999 listeners, and Node's MaxListenersExceededWarning on the user's client),
+   * without bound for an outage that lasts.
+   */
+  const waiting = new Map<string, { key: string; until: number }>();
+  let listening = false;
+  const releaseWaiting = () => {
+    listening = false;
+    const now = Date.now();
+    const due = [...waiting];
+    waiting.clear();
+    for (const [token, { key, until }] of due)
+      if (now < until) redis.eval(RELEASE, 1, key, token).catch(() => {});
+  };
+  function afterReady(key: string, token: string, until: number): void {
+    const now = Date.now();
+    for (const [t, w] of waiting) {
+      if (w.until > now) break;
+      waiting.delete(t);
+    }
+    waiting.set(token, { key, until });
+    if (!listening) {
+      listening = true;
+      redis.once('ready', releaseWaiting);
+    }
   }
 
   return {

@@ -113,8 +113,12 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       if (keys.length === 0) return [];
       // GET then PTTL of each key, in one pipeline (one per node in a cluster: a key's two
       // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
+      // A key of another Redis type (WRONGTYPE to its GET) is a miss, as MGET answers it: that one
+      // GET used to reject the whole batch (`invalid_value`, counted in `errors`), so a tiered
+      // cache under tracking read every key of the batch as a miss.
       const ops: BatchOp[] = [];
-      for (const k of keys) ops.push({ kind: 'get', key: prefix + k }, { kind: 'pttl', key: prefix + k });
+      for (const k of keys)
+        ops.push({ kind: 'get', key: prefix + k, wrongTypeIsMiss: true }, { kind: 'pttl', key: prefix + k });
       const at = Date.now();
       const replies: unknown[] = new Array(ops.length);
       const out: (CacheHit | undefined)[] = new Array(keys.length).fill(undefined);
