@@ -52,7 +52,8 @@ export function createL2Reader(o: ResolvedOptions, guarded: Guard): L2Reader {
         hits.map((h) =>
           h === undefined ? undefined : readFetched(h.value, h.ttl === undefined ? undefined : sent + h.ttl),
         ),
-      // One GET of the batch's pipeline answered WRONGTYPE: the batch reads as misses.
+      // The Redis cache reads a WRONGTYPE key of a batch as a miss for that key alone; an L2 that
+      // still rejects a whole batch for one such key (invalid_value) makes it read as misses.
       unreadable(keys.map(() => undefined)),
     );
   };
