@@ -176,18 +176,26 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
   // exporter none (from the file or OTEL_TRACES_EXPORTER) with W3C propagators: propagate-only,
   // without loading OpenTelemetry at all — unless register_global asks for the global OpenTelemetry
   // propagator, which only the OpenTelemetry tracer registers.
-  const none = applyOtelEnv({ serviceName, ...tracingOptionsFromConfig(config.tracing) });
+  const envWarnings: string[] = [];
+  const none = applyOtelEnv(
+    { serviceName, ...tracingOptionsFromConfig(config.tracing) },
+    process.env,
+    envWarnings,
+  );
   if (
     none.exporter === 'none' &&
     none.enabled !== false &&
     none.registerGlobal !== true &&
     (none.propagators ?? []).every((p) => W3C.has(p))
-  )
+  ) {
+    // The OpenTelemetry tracer logs these itself; the propagate-only one never reads the env.
+    for (const w of envWarnings) logger.warn(w);
     return createPropagateOnlyTracer({
       sampleRate: none.sampleRate,
       ...((none as { parentBased?: boolean }).parentBased === false ? { parentBased: false } : {}),
       propagators: none.propagators as readonly ('baggage' | 'tracecontext')[] | undefined,
     });
+  }
   const { createOtelTracer } = await importAdapter(
     'hyperion/tracing/otel',
     'tracing',

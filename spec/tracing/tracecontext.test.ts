@@ -364,6 +364,33 @@ describe('exporter none from a config file', () => {
   });
 });
 
+describe('OTEL_SDK_DISABLED that is not true or false, propagate-only tracer from a config file', () => {
+  it("is read as false with one warning on the app's logger (it went unreported on this path)", async () => {
+    const saved = { ...process.env };
+    process.env.OTEL_SDK_DISABLED = '1';
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn(msg: string) {
+        warnings.push(msg);
+      },
+      error() {},
+    };
+    try {
+      const app = await createAppFromConfig({ tracing: { exporter: 'none' } } as never, {
+        logger: logger as never,
+      });
+      assert.equal('provider' in app.tracer, false, 'the propagate-only tracer');
+      assert.equal(app.tracer.startSpan('root').spanContext().traceFlags, 1, 'tracing stays enabled');
+      assert.equal(warnings.filter((w) => w.includes('OTEL_SDK_DISABLED')).length, 1, warnings.join('\n'));
+      await app.close();
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
 describe('tracestate parsing (lib/core/tracestate.ts)', () => {
   it('returns the members, [] for absent or empty, undefined for invalid', () => {
     assert.deepEqual(parseTracestate('a=1, b=2'), [
