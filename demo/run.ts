@@ -104,7 +104,9 @@ async function main(): Promise<void> {
     if (onStop) return onStop(signal);
     out('\ninterrupted: closing the services…');
     interrupted.abort();
-    close().finally(() => process.exit(130));
+    // A reader that went away is not an interrupt by the user: 0 then, in every phase (the EPIPE
+    // shows only at the next write, so the phase it lands in is a matter of timing).
+    close().finally(() => process.exit(outputGone ? 0 : 130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

