@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { delimiter, dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../harness/process.js';
@@ -107,6 +108,10 @@ describe('npm run demo -- --keep, collector missing', () => {
       'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
     ])
       delete env[k];
+    // npm and the `node` it execs are this test's Node (the CI's second run is Node 24 with the
+    // OpenTelemetry 3.x hook in NODE_OPTIONS, which the system's Node 20 refused: the demo never
+    // started).
+    env.PATH = `${dirname(process.execPath)}${delimiter}${env.PATH ?? ''}`;
     const npm = spawn('npm', ['run', 'demo', '--', '--keep'], {
       cwd: root,
       env,
