@@ -85,12 +85,44 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
     assert.equal(dec(await cache.get(plain.key)), '1');
   });
 
+  let lastPromoted = '';
+
+  /**
+   * Master address → its replica's port, once every live node's CLUSTER SLOTS says the same and
+   * every range has a replica (bounded wait). Right after a failover the nodes' views differ for a
+   * moment; a client created then may read a map with no replica, or with the demoted master.
+   */
+  async function agreedPairs(): Promise<Map<string, number>> {
+    type Node = [string, number, ...unknown[]];
+    type Range = [number, number, Node, ...Node[]];
+    return waitFor(
+      async () => {
+        let agreed: string | undefined;
+        let pairs: Map<string, number> | undefined;
+        for (const node of cluster.nodes) {
+          if (node.server.exited) continue;
+          const ranges = (await redisCommand(node.port, ['CLUSTER', 'SLOTS'])) as Range[];
+          if (ranges.length === 0 || ranges.some((r) => r.length < 4)) return undefined;
+          const view = ranges
+            .map((r) => `${r[0]}-${r[1]}=${(r.slice(2) as Node[]).map((n) => `${n[0]}:${n[1]}`)}`)
+            .sort()
+            .join(' ');
+          if (agreed !== undefined && view !== agreed) return undefined;
+          agreed = view;
+          pairs = new Map(ranges.map((r) => [`${r[2][0]}:${r[2][1]}`, Number((r[3] as Node)[1])]));
+        }
+        return pairs;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: 'every node to agree on masters and replicas' },
+    );
+  }
+
   /**
    * A fresh cache (its slot map read now), and a graceful failover of one master (not the one the
    * last test kills), swapped with its replica; the cache learns of it only from MOVED replies.
    */
-  let lastPromoted = '';
   async function freshCacheAfterFailovers(keyPrefix: string): Promise<RedisCache> {
+    const pairs = await agreedPairs();
     const fresh = createRedisCache({
       mode: 'cluster',
       addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
@@ -101,14 +133,18 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
     await fresh.get('warm-up');
     const slots = (fresh.client as unknown as { slots: string[][] }).slots;
     const victim = `${cluster.masters[0]!.host}:${cluster.masters[0]!.port}`;
-    const pairs = new Map<string, string>();
-    for (const owners of slots)
-      if (owners?.[0] && owners[0] !== victim && owners[1]) pairs.set(owners[0], owners[1]);
     // One master is enough: 60 keys put about 20 slots on it. Not the one promoted by the previous
     // call: a node failed over again right after its promotion did not complete it here.
-    const [master, replica] = [...pairs].find(([m]) => m !== lastPromoted)!;
-    await manualFailover(Number(replica.split(':')[1]), Number(master.split(':')[1]));
-    lastPromoted = replica;
+    const chosen = [...pairs].find(([m]) => m !== victim && m !== lastPromoted);
+    assert.ok(chosen, `a master other than ${victim} and ${lastPromoted} in ${[...pairs.keys()]}`);
+    const [master, replica] = chosen;
+    // The fresh client read its map after the nodes agreed: it names that master.
+    assert.ok(
+      slots.some((owners) => owners?.[0] === master),
+      `the fresh client's slot map names ${master}`,
+    );
+    await manualFailover(replica, Number(master.split(':')[1]));
+    lastPromoted = `${master.split(':')[0]}:${replica}`;
     return fresh;
   }
 
