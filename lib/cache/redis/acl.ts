@@ -30,11 +30,23 @@ export function aclRules(scope: AclScope): string[] {
   // iovalkey sends READONLY on every replica connection it opens (the write-deadline clock
   // measurement and slot refreshes connect to replicas too), whatever `readOnly` says.
   if (scope.mode === 'cluster') rules.push('+cluster|slots', '+cluster|info', '+asking', '+readonly');
-  // The cache: GET, EXISTS, MGET, PTTL (getManyWithTtl, the tiered cache's reads under tracking); clear() = SCAN MATCH prefix* + UNLINK. Every SET and every delete
+  // The cache: GET, MGET, TYPE (has), PTTL (getManyWithTtl, the tiered cache's reads under tracking), EXISTS (a transaction's size probe); clear() = SCAN MATCH prefix* + UNLINK. Every SET and every delete
   // runs in a deadline script (./deadline.ts: EVALSHA, EVAL when not loaded yet; inside it TIME and
   // SET or UNLINK, which ACLs check too), and TIME measures the server clock on each connection.
   // health()'s write probe is an EVAL of its own (./write-probe.ts).
-  rules.push('+get', '+set', '+unlink', '+exists', '+mget', '+pttl', '+scan', '+evalsha', '+eval', '+time');
+  rules.push(
+    '+get',
+    '+set',
+    '+unlink',
+    '+exists',
+    '+type',
+    '+mget',
+    '+pttl',
+    '+scan',
+    '+evalsha',
+    '+eval',
+    '+time',
+  );
   if (scope.transactions !== false) rules.push('+watch', '+unwatch', '+multi', '+exec', '+pexpire');
   const keys = [`~${glob(scope.keyPrefix)}*`];
   if (scope.leasePrefix !== undefined) {

@@ -28,7 +28,7 @@ function checked<R>(check: () => Promise<R>): Promise<R> {
   }
 }
 
-const positive = (n: number) => n > 0;
+const isString = (type: string) => type === 'string';
 
 export function createKeyCommands(ctx: CacheContext): KeyCommands {
   const { client, prefix, defaultTtl, loadTimeout, counters, dispatch, writes } = ctx;
@@ -197,7 +197,9 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     has(key) {
       return checked(() => {
         assertKey(key);
-        return dispatch.exec('has', () => client.exists(prefix + key), positive, failHas, prefix + key);
+        // TYPE, not EXISTS: a key another program made a hash, list… holds no value of ours (get
+        // rejects it, getMany and a tiered cache read it as a miss), so it is not one either.
+        return dispatch.exec('has', () => client.type(prefix + key), isString, failHas, prefix + key);
       });
     },
     getOrSet,

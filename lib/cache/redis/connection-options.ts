@@ -54,7 +54,7 @@ export interface RedisConnectionOptions {
   cluster?: {
     /** Max MOVED/ASK redirections followed per command. Default 3. */
     maxRedirects?: number;
-    /** Serve reads (GET/MGET/EXISTS) from replicas; they may lag the master. Default false. */
+    /** Serve reads (GET/MGET/TYPE) from replicas; they may lag the master. Default false. */
     readOnly?: boolean;
   };
   sentinel?: {

@@ -3,7 +3,7 @@
  * WRONGTYPE. That key's value is unreadable to the cache, but nothing is down: it used to be code
  * `backend`, which a tiered cache counts as an outage, so five reads of that one key opened the
  * breaker and L2 was skipped for every key. It is now `invalid_value`, naming the cause; `getMany`
- * (MGET) reads such a key as a miss, and so does a tiered cache (all its reads).
+ * (MGET) reads such a key as a miss, and so does a tiered cache (all its reads); `has` is false.
  *
  * `getManyWithTtl` (GET + PTTL per key, the tiered cache's reads under tracking) reads only that
  * key as a miss: its one WRONGTYPE GET used to reject the whole batch (`invalid_value`, counted in
@@ -39,6 +39,36 @@ describeWithServers('a key of another Redis type', skipRedis(), () => {
         many.map((b) => (b === undefined ? undefined : Buffer.from(b).toString())),
         [undefined, 'v'],
       );
+    } finally {
+      await cache.close();
+    }
+  });
+
+  // has() asked EXISTS and said true for that key, while get rejected it and getMany, a tiered
+  // cache's has and every other read said there is no value: a caller checking has() then get()
+  // met an error it had just been told would not come.
+  it('redis cache: has is false for that key, as every read of it is a miss or an error', async () => {
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'wt5:' });
+    try {
+      for (const cmd of [
+        ['HSET', 'wt5:h', 'f', 'x'],
+        ['RPUSH', 'wt5:l', 'x'],
+        ['SADD', 'wt5:s', 'x'],
+      ])
+        await redisCommand(redis.port, cmd);
+      await cache.set('v', Buffer.from('v'));
+      await cache.set('empty', new Uint8Array(0));
+      assert.deepEqual(await Promise.all(['h', 'l', 's', 'v', 'empty', 'none'].map((k) => cache.has(k))), [
+        false,
+        false,
+        false,
+        true,
+        true,
+        false,
+      ]);
+      assert.equal(cache.stats().errors, 0);
+      await cache.delete('v');
+      assert.equal(await cache.has('v'), false);
     } finally {
       await cache.close();
     }
