@@ -428,7 +428,7 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     await raw.rpush('tx:list', 'x');
     const err = await rejectsWith(
       tx.transaction((b) => void b.set('beside-list', enc('w')).get('list')),
-      'backend',
+      'invalid_value',
     );
     assert.match(err.message, /was applied, but get of "list" failed/);
     assert.match(err.message, /WRONGTYPE/);

@@ -13,7 +13,7 @@
  */
 import type { ChainableCommander, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
-import { toCacheError } from '../errors.js';
+import { codeOf, toCacheError } from '../errors.js';
 import type { Op } from './builder.js';
 import type { TransactionValue } from './types.js';
 
@@ -111,8 +111,10 @@ export function toResults(
   return ops.map((op, i): TransactionValue => {
     const [err, value] = replies[i] ?? [new Error('missing reply'), undefined];
     if (err) {
+      // `invalid_value` for WRONGTYPE, as a plain get says it (it was `backend`, the code of an
+      // outage or a refused command, for the same key).
       throw new CacheError(
-        'backend',
+        codeOf(err) === 'invalid_value' ? 'invalid_value' : 'backend',
         `redis transaction was applied, but ${op.kind} of "${op.key}" failed: ${toCacheError('transaction', err, secrets).message}`,
         { cause: err },
       );
