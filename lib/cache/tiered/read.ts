@@ -6,12 +6,12 @@
  */
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
+import { createLoadBound } from '../../core/load-bound.js';
 import { sleep, withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { isOutage } from './l2.js';
-import { createLoadBound } from './load-bound.js';
 import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
 import { countSource } from './stats.js';
 import type { TieredResult } from './types.js';
@@ -187,7 +187,7 @@ export function createReadPath(ctx: Context): ReadPath {
     } catch (err) {
       return Promise.reject(err);
     }
-    // Its timer no longer keeps the process alive once the cache is closed (./load-bound.ts).
+    // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
     return loadBound.run(
       loading,
       o.loadTimeout,

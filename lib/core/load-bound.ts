@@ -1,25 +1,25 @@
 /**
- * The `loadTimeout` bound of `getOrSet` loads. Its timer is ref'd while the cache is open (it
- * bounds a call a caller awaits, and must fire even when nothing else holds the event loop), and
- * unref'd by `release()` at `close()`: before, a load in flight at `close()` kept the process alive
- * until its `loadTimeout` ran out (a loader that never settled, `loadTimeout: 60_000`: a minute),
- * although nothing of a closed cache may keep it alive. The load's callers still get its value,
- * or `timeout` at the bound while the process lives for other reasons.
+ * The `loadTimeout` bound of loads (`getOrSet`, `getOrSetMany`, early refresh). Its timer is ref'd
+ * while the cache is open (it bounds a call a caller awaits, and must fire even when nothing else
+ * holds the event loop), and unref'd by `release()` at `close()`: before, a load in flight at
+ * `close()` kept the process alive until its `loadTimeout` ran out (a loader that never settled,
+ * `loadTimeout: 60_000`: a minute after `close()` resolved). The load still finishes for its
+ * callers (its value, or `timeout` at the bound while the process lives for other reasons).
  */
-import { MAX_TIMER_MS } from '../../core/options.js';
+import { MAX_TIMER_MS } from './options.js';
 
 export interface LoadBound {
-  /** Settles like `work`, or rejects with `onTimeout()` after the bound (`Infinity`: never). */
-  run<T>(work: Promise<T>): Promise<T>;
+  /** Settles like `work`, or rejects with `onTimeout()` after `ms` (`Infinity`: never). */
+  run<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T>;
   /** From now on no load timer keeps the process alive (those in flight and later ones). */
   release(): void;
 }
 
-export function createLoadBound(ms: number, onTimeout: () => Error): LoadBound {
+export function createLoadBound(): LoadBound {
   const timers = new Set<NodeJS.Timeout>();
   let released = false;
   return {
-    run(work) {
+    run(work, ms, onTimeout) {
       if (ms === Number.POSITIVE_INFINITY) return work;
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
