@@ -108,7 +108,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   let probing: Promise<RedisHealth> | undefined;
   // health()'s write probe connections (./write-probe.ts), closed with the cache.
   const writeProbe = createWriteProbe();
-  const { wrote, ...keyCommands } = createKeyCommands(ctx);
+  const { wrote, releaseLoads, ...keyCommands } = createKeyCommands(ctx);
   markWritten = wrote;
   const many = createManyCommands(ctx);
   return {
@@ -148,6 +148,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     },
     close() {
       writes.stop();
+      releaseLoads();
       closing ??= closeCache({
         client,
         owned,

@@ -5,8 +5,8 @@
  */
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { createLoadBound } from '../../core/load-bound.js';
 import { createNextflight, createSingleflight } from '../../core/singleflight.js';
-import { withTimeout } from '../../core/timeout.js';
 import { assertWriteOptions } from '../../core/validate.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
@@ -17,6 +17,8 @@ import type { RedisCache } from './types.js';
 export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
   /** Tells loads in flight that `keys` (or every key) were written by a multi-key operation. */
   wrote(keys: readonly string[] | 'all'): void;
+  /** For `close()`: the `loadTimeout` timers of loads in flight stop keeping the process alive. */
+  releaseLoads(): void;
 };
 
 /** Runs synchronous input checks so that misuse rejects (async contract) instead of throwing. */
@@ -35,6 +37,8 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
   const flights = createSingleflight<Bytes>();
   // Loads for callers whose read got no answer (see getOrSet).
   const blindLoads = createNextflight<Bytes>();
+  const loadBound = createLoadBound();
+  const loadTimedOut = () => new CacheError('timeout', `the loader did not settle within ${loadTimeout} ms`);
   // One handler for the script's reply (was a `.then(inTime)` before exec's own `.then`: one
   // promise less per SET): a write refused for arriving after its deadline rejects like a timeout,
   // counted and reported as exec's failures are.
@@ -88,12 +92,8 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     counters.misses++;
     // Bounded by loadTimeout: a loader that never settles would otherwise hold the key's flight,
     // and so every later getOrSet of the key in this process. A late value is dropped.
-    const load = () =>
-      withTimeout(
-        Promise.resolve().then(loader),
-        loadTimeout,
-        () => new CacheError('timeout', `the loader did not settle within ${loadTimeout} ms`),
-      );
+    // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
+    const load = () => loadBound.run(Promise.resolve().then(loader), loadTimeout, loadTimedOut);
     // A read that got no answer cannot have seen a write another client made after a load of the
     // key began here, so this caller never joins a load begun before it (the faulted model test
     // found one returning a value older than a direct client's acknowledged set): it shares the
@@ -210,5 +210,6 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         flights.forget();
       } else for (const k of keys) wrote(k);
     },
+    releaseLoads: () => loadBound.release(),
   };
 }

@@ -142,7 +142,7 @@ export function createConnectionGate(
     waiters++;
     const ready = onReady.then((fault) => {
       if (closed) throw closedError(op);
-      if (fault) throw faultError(op, fault);
+      if (fault) throw faultError(op, fault, describeNodes(client));
     });
     const notConnected = () => {
       waitFailed = true;
@@ -160,7 +160,7 @@ export function createConnectionGate(
       if (status === 'ready' && !closing(client)) return undefined;
       if (status === 'end') throw unavailable(op, 'connection ended');
       const fault = faults?.current();
-      if (fault) throw faultError(op, fault);
+      if (fault) throw faultError(op, fault, describeNodes(client));
       if (failFast && (everReady || waitFailed)) throw unavailable(op, `not connected (${status})`);
       if (waiters >= MAX_WAITERS)
         throw unavailable(op, `${MAX_WAITERS} callers already wait for a connection`);

@@ -253,9 +253,10 @@ export function scrubCredentials(err: unknown, depth = 0): void {
 }
 
 /** The CacheError for an operation refused because of `fault`. */
-export function faultError(op: string, fault: ConnectionFault): CacheError {
+export function faultError(op: string, fault: ConnectionFault, where?: string): CacheError {
   scrubCredentials(fault.error);
-  return new CacheError('unavailable', `redis ${op} failed: ${fault.reason}`, { cause: fault.error });
+  const at = where ? ` (${where})` : '';
+  return new CacheError('unavailable', `redis ${op} failed${at}: ${fault.reason}`, { cause: fault.error });
 }
 
 export interface FaultWatch {

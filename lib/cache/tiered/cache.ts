@@ -47,6 +47,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
     close() {
       closing ??= (async () => {
         state.closed = true;
+        read.releaseLoads();
         tracking.stop();
         bus.unsubscribe();
         // Before L2 closes: a lease left in Redis would make every other instance missing that

@@ -6,6 +6,7 @@
  */
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
+import { createLoadBound } from '../../core/load-bound.js';
 import { sleep, withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
@@ -27,6 +28,8 @@ type L2State = 'missing' | 'present' | 'down';
 export interface ReadPath {
   /** Calls a loader (of `what`, for the timeout message), bounded by `loadTimeout`; the batch path uses it too. */
   bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T>;
+  /** For `close()`: the `loadTimeout` timers of loads in flight stop keeping the process alive. */
+  releaseLoads(): void;
   get(key: string): Promise<Bytes | undefined>;
   getWithMeta(key: string): Promise<TieredResult | undefined>;
   has(key: string): Promise<boolean>;
@@ -52,6 +55,7 @@ export function createReadPath(ctx: Context): ReadPath {
   } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
+  const loadBound = createLoadBound();
 
   /** L2 then (lease then) loader, run as the key's single flight. */
   async function fetchThrough(
@@ -183,8 +187,8 @@ export function createReadPath(ctx: Context): ReadPath {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (o.loadTimeout === Number.POSITIVE_INFINITY) return loading;
-    return withTimeout(
+    // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
+    return loadBound.run(
       loading,
       o.loadTimeout,
       () => new CacheError('timeout', `the loader of ${what} did not settle within ${o.loadTimeout} ms`),
@@ -391,6 +395,7 @@ export function createReadPath(ctx: Context): ReadPath {
 
   return {
     bounded,
+    releaseLoads: () => loadBound.release(),
     async get(key) {
       const t = now();
       assertOpen();

@@ -250,7 +250,8 @@ describe('wrong ACL credentials on a server whose default user is open', { skip:
       assert.deepEqual(
         [...messages],
         [
-          'unavailable: redis get failed: authentication failed: the server refused the username/password (check the ACL user)',
+          // The node is named, as in every other CacheError (it used to be missing from these).
+          `unavailable: redis get failed (${redis.host}:${redis.port}): authentication failed: the server refused the username/password (check the ACL user)`,
         ],
       );
       assert.ok(connects <= 1, `${connects} connections in 2 s`);

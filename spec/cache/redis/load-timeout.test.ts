@@ -4,12 +4,41 @@
  * whatever loader it brought), and its late value is never stored.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { dec, enc, watchUnhandled } from './helpers.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const child = fileURLToPath(new URL('./fixtures/load-close-child.ts', import.meta.url));
+
+/** Runs the child (killed after 30 s at most); resolves with its output and exit code. */
+function runChild(env: Record<string, string>): Promise<{ out: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    p.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const hard = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    p.once('error', reject);
+    p.once('exit', (code) => {
+      clearTimeout(hard);
+      resolve({ out, code });
+    });
+  });
+}
 
 describeWithServers('redis cache loadTimeout', skipRedis(), () => {
   let redis: RedisStandalone;
@@ -44,6 +73,15 @@ describeWithServers('redis cache loadTimeout', skipRedis(), () => {
     finishHung(enc('late'));
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(dec((await cache.get('k'))!), 'fresh');
+  });
+
+  it('a load in flight at close() (loadTimeout 60 s, a loader that never settles) leaves no timer behind', async () => {
+    // Audit: the load's loadTimeout timer stayed ref'd after close(), so the process of a closed
+    // cache lived on until the bound ran out (a minute here), against "nothing of the cache keeps
+    // the process alive" once close() resolved.
+    const { out, code } = await runChild({ REDIS_PORT: String(redis.port) });
+    assert.equal(code, 0, out);
+    assert.match(out, /timers 0\n/, `timers still keeping the process alive 300 ms after close: ${out}`);
   });
 
   it('off by default; Infinity accepted; a bad value is a ConfigError naming loadTimeout', () => {

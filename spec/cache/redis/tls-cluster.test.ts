@@ -217,7 +217,7 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     await failsFast(
       'ACL user without +cluster|slots',
       clientTls(),
-      /^redis get failed: ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|slots'.*aclRules\(\)/,
+      /^redis get failed \(cluster (seeds|nodes) [^)]+\): ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|slots'.*aclRules\(\)/,
       { username: LIMITED_USER },
     );
   });
@@ -226,7 +226,7 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     await failsFast(
       'ACL user without +cluster|info',
       clientTls(),
-      /^redis get failed: ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|info'.*aclRules\(\)/,
+      /^redis get failed \(cluster (seeds|nodes) [^)]+\): ACL: the server refused a command the client needs to connect \(NOPERM .*'cluster\|info'.*aclRules\(\)/,
       { username: NO_INFO_USER },
     );
   });
@@ -242,7 +242,10 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     const ms = performance.now() - start;
     assert.equal(err.code, 'unavailable', err.message);
     console.log(`# surfaced (cluster): wrong ACL password: ${ms.toFixed(0)} ms — ${err.message}`);
-    assert.match(err.message, /^redis get failed: authentication failed: the server refused/);
+    assert.match(
+      err.message,
+      /^redis get failed \(cluster (seeds|nodes) [^)]+\): authentication failed: the server refused/,
+    );
     assert.ok(ms < 4000, `surfaced after ${ms.toFixed(0)} ms (command timeout 8 s)`);
   });
 });

@@ -75,6 +75,14 @@ describeWithServers('tiered close() leaves no timer behind', skipRedis(), () => 
     assert.match(out, /timers 0\n/, `timers still keeping the process alive 500 ms after close: ${out}`);
   });
 
+  it('loads in flight at close() (loadTimeout 60 s, loaders that never settle): no timer left 300 ms after', async () => {
+    // Audit: each load's loadTimeout timer stayed ref'd after close(), so a process that closed
+    // its cache with a hung load in flight lived on until the bound ran out (a minute here).
+    const { out, exited } = await runChild({ HUNG_LOAD: '1' }, 15_000);
+    assert.ok(exited, 'the child was still alive 15 s after close() resolved');
+    assert.match(out, /timers 0\n/, `timers still keeping the process alive 300 ms after close: ${out}`);
+  });
+
   it('Redis never reached (cache and bus): no timer left 500 ms after close()', async () => {
     // The cache's client, between reconnect attempts at close(), was disconnected with iovalkey's
     // ref'd 2 s wait for a socket that had closed already: 2 s more of a process with nothing to do.
