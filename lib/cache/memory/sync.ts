@@ -165,6 +165,21 @@ export const checkCost = (cost: unknown, maxCost: number): number => {
 const UNDEFINED_VALUE = () =>
   new CacheError('invalid_value', 'cannot cache undefined: get() reports a miss with it (use delete)');
 
+/**
+ * Options that are not an object: `set(key, value, 5000)`, the byte face's TTL argument, read no
+ * `ttl` and stored an entry that never expired, without a word (TypeScript refuses it; JavaScript
+ * did not).
+ */
+function checkSetOptions(opts: unknown, op: 'set' | 'getOrSet'): void {
+  if (opts === undefined || opts === null || typeof opts === 'object') return;
+  const hint =
+    typeof opts === 'number' ? `: write ${op}(key, ${op === 'set' ? 'value' : 'loader'}, { ttl })` : '';
+  throw new CacheError(
+    typeof opts === 'number' ? 'invalid_ttl' : 'invalid_value',
+    `${op} options must be an object ({ ttl, cost }), got ${typeof opts}${hint}`,
+  );
+}
+
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
 export class SyncCache<V> implements SyncMemoryCache<V> {
   readonly maxCost: number;
@@ -445,6 +460,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (value === undefined) throw UNDEFINED_VALUE();
     // Only `undefined` means "no ttl given": `null` is an invalid ttl, as on the byte face.
     const given = opts?.ttl;
+    // Checked only when no ttl was read: the common call pays nothing for it.
+    if (given === undefined) checkSetOptions(opts, 'set');
     const ttl = given === undefined ? this.defaultTtl : given;
     const expireAt = ttl === undefined ? 0 : this.expiryOf(ttl);
     const givenCost = opts?.cost;
@@ -567,6 +584,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       // ttl or cost was only refused on a miss.
       if (this.closed) this.assertOpen();
       assertKey(key);
+      checkSetOptions(opts, 'getOrSet');
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
       if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
       assertLoader(loader);

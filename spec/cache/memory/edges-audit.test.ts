@@ -303,3 +303,37 @@ describe('memory cache: a loader that calls getOrSet of its own key', () => {
     cache.close();
   });
 });
+
+// `set(key, value, 5000)` (the byte face's TTL argument, from JavaScript) read no `ttl` from the
+// number and stored an entry that never expired, without a word; getOrSet likewise.
+describe('sync memory cache: options that are not an object', () => {
+  it('a number as set/getOrSet options is invalid_ttl naming { ttl }; nothing is stored', async () => {
+    let now = 0;
+    const cache = createSyncMemoryCache<string>({ maxCost: 100, now: () => now });
+    const loose = cache as unknown as {
+      set(k: string, v: string, o: unknown): boolean;
+      getOrSet(k: string, l: () => Promise<string>, o: unknown): Promise<string>;
+    };
+    const isTtl = (e: unknown) =>
+      e instanceof CacheError && e.code === 'invalid_ttl' && /\{ ttl \}/.test(e.message);
+    assert.throws(() => loose.set('k', 'v', 5000), isTtl);
+    assert.equal(cache.get('k'), undefined);
+    await assert.rejects(
+      loose.getOrSet('g', async () => 'v', 5000),
+      isTtl,
+    );
+    assert.equal(cache.get('g'), undefined);
+    assert.throws(
+      () => loose.set('k', 'v', 'ttl'),
+      (e: unknown) => e instanceof CacheError && e.code === 'invalid_value',
+    );
+    // No options, null and an object still work; the object's ttl is kept.
+    assert.equal(loose.set('a', 'v', undefined), true);
+    assert.equal(loose.set('b', 'v', null), true);
+    assert.equal(cache.set('c', 'v', { ttl: 5000 }), true);
+    now = 6000;
+    assert.equal(cache.get('c'), undefined);
+    assert.equal(cache.get('a'), 'v');
+    cache.close();
+  });
+});
