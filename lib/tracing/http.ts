@@ -249,14 +249,22 @@ export async function tracedFetch(
   const started = performance.now();
   let status: number | undefined;
   let errorType: string | undefined;
+  let call: CallSignal | undefined;
   try {
     // Inside the try: a header the caller passed that Headers refuses ends the span too.
     // `init.headers` replace a Request's own, as in fetch.
     const headers = requestHeaders(child, init.headers ?? request?.headers, target);
+    call = init.signal ? undefined : callSignal(request, ctx.signal);
     const res = await fetch(
       request ?? target,
-      requestInit(init, headers, init.signal ?? requestSignal(request, ctx.signal) ?? null),
+      requestInit(init, headers, init.signal ?? call?.signal ?? request?.signal ?? null),
     );
+    // The signals must still cancel the body read: the call's signal (or, without one, the
+    // Request whose signal fetch follows) lives as long as the response or its body stream (which
+    // a reader holds) is reachable. A response without a body has nothing left to cancel.
+    const keep = call?.signal ?? (init.signal ? undefined : request);
+    if (res.body === null) call?.release();
+    else if (keep) keepWith(res, res.body, keep);
     status = res.status;
     if (res.status >= 400) {
       errorType = String(res.status);
@@ -274,6 +282,7 @@ export async function tracedFetch(
     );
     return res;
   } catch (err) {
+    call?.release();
     errorType = errorClass(err);
     span.setAttributes({ 'error.type': errorType });
     span.recordError(err);
@@ -308,16 +317,118 @@ function follow(outer: AbortSignal, controller: AbortController): () => void {
   return () => outer.removeEventListener('abort', onAbort);
 }
 
+/** The signal `tracedFetch` gives fetch, and the way to stop following its sources at once. */
+interface CallSignal {
+  readonly signal: AbortSignal;
+  /** Stops following the sources now (the call failed, or its response has no body). */
+  release(): void;
+}
+
 /**
- * The signal of a call given a Request without `init.signal`: the Request's own (passing any
- * signal replaces it), joined with `ctx.signal` when there is one.
+ * The calls following one source signal (`ctx.signal`, a Request's own): one `abort` listener on
+ * it for all of them, each call held only weakly.
  */
-function requestSignal(
+interface Followers {
+  readonly calls: Set<WeakRef<AbortSignal>>;
+  readonly onAbort: () => void;
+}
+
+const followersOf = new WeakMap<AbortSignal, Followers>();
+/**
+ * Each call signal's controller, and the Request it was given: both alive exactly as long as the
+ * signal is. The Request's own signal follows the signal it was made with only while the Request
+ * lives (fetch holds it weakly): a caller that let the Request go could no longer abort the body
+ * read with its signal.
+ */
+const callOf = new WeakMap<AbortSignal, { controller: AbortController; request: Request | undefined }>();
+/**
+ * Keeps a call signal (or a Request) alive while its response, or the response's body stream, is
+ * reachable.
+ */
+const keptBy = new WeakMap<object, object>();
+/** A call signal collected (its request and response are gone): its sources stop following it. */
+const collected = new FinalizationRegistry<Unfollow>((held) => unfollowAll(held));
+
+interface Unfollow {
+  readonly sources: readonly AbortSignal[];
+  readonly ref: WeakRef<AbortSignal>;
+}
+
+/**
+ * The signal of a call without `init.signal`: `ctx.signal` (and, given a Request, the Request's
+ * own, which passing any signal replaces), followed by a signal of the call's own. It used
+ * `AbortSignal.any([request.signal, ctx.signal])`, which records every call on the long-lived
+ * `ctx.signal`; Node 20 never frees those records (~60–110 bytes a request, without bound). A listener
+ * removed when fetch resolves is no answer: `ctx.signal` must still cancel the body read after
+ * that. So each source has one listener for all its calls, holding each call's signal weakly; a
+ * call leaves it when its signal is collected (no request, response or body stream left), when
+ * fetch rejects, or when the response has no body. Passing `ctx.signal` to fetch as is (a URL
+ * call) left fetch's own listener per call on it until a GC: past 1,500 calls between two GCs,
+ * Node printed a MaxListenersExceededWarning for every further call.
+ */
+function callSignal(
   request: Request | undefined,
-  signal: AbortSignal | undefined,
-): AbortSignal | undefined {
-  if (!request) return signal;
-  return signal ? AbortSignal.any([request.signal, signal]) : request.signal;
+  ctxSignal: AbortSignal | undefined,
+): CallSignal | undefined {
+  if (!ctxSignal) return undefined;
+  const sources = request ? [request.signal, ctxSignal] : [ctxSignal];
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const aborted = sources.find((s) => s.aborted);
+  if (aborted) {
+    controller.abort(aborted.reason);
+    return { signal, release: () => {} };
+  }
+  callOf.set(signal, { controller, request });
+  const held: Unfollow = { sources, ref: new WeakRef(signal) };
+  for (const source of sources) followersFor(source).calls.add(held.ref);
+  collected.register(signal, held, held);
+  return {
+    signal,
+    release: () => {
+      collected.unregister(held);
+      unfollowAll(held);
+    },
+  };
+}
+
+/** The followers of `source`, its one `abort` listener added when the first call comes. */
+function followersFor(source: AbortSignal): Followers {
+  let followers = followersOf.get(source);
+  if (followers) return followers;
+  const calls = new Set<WeakRef<AbortSignal>>();
+  const onAbort = () => {
+    followersOf.delete(source);
+    for (const ref of calls) {
+      const signal = ref.deref();
+      if (signal) callOf.get(signal)?.controller.abort(source.reason);
+    }
+    calls.clear();
+  };
+  source.addEventListener('abort', onAbort, { once: true });
+  followers = { calls, onAbort };
+  followersOf.set(source, followers);
+  return followers;
+}
+
+/** A call leaves its sources; a source left with no call loses its listener. */
+function unfollowAll({ sources, ref }: Unfollow): void {
+  for (const source of sources) {
+    const followers = followersOf.get(source);
+    if (!followers?.calls.delete(ref) || followers.calls.size > 0) continue;
+    source.removeEventListener('abort', followers.onAbort);
+    followersOf.delete(source);
+  }
+}
+
+/**
+ * Keeps `kept` (a call signal, with its controller and Request, or a Request) alive while `res`
+ * or its body stream is reachable. Fetch itself holds a Request's signal weakly: a Request the
+ * caller let go no longer aborted the body read when its signal did (nor does it with `fetch` itself).
+ */
+function keepWith(res: Response, body: ReadableStream<Uint8Array>, kept: object): void {
+  keptBy.set(res, kept);
+  keptBy.set(body, kept);
 }
 
 /** The methods fetch upper-cases before sending (the Fetch standard's "normalize a method"). */
