@@ -154,9 +154,11 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
   // A user name or password is refused too (fetch refuses such URLs) and never echoed.
   if (u?.username || u?.password)
     throw new EnvError(`${name} must be an http:// or https:// base URL without a user name or password`);
+  // Shown only without an `@`: a value the URL parser cannot read (a typo such as `http//u:pw@h`,
+  // no scheme) may still hold a user name and password.
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host || u.search || u.hash)
     throw new EnvError(
-      `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081, got "${text}"`,
+      `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081${text.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${text}"`}`,
     );
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }

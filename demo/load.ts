@@ -25,7 +25,14 @@ const count = (name: string, text: string, max: number): number => {
 };
 const n = count('REQUESTS', requests, 1_000_000);
 const c = count('CONCURRENCY', concurrency, 1000);
-if (!/^https?:\/\/[^/]/.test(base)) fail(`BASE_URL must be an http:// or https:// URL, got "${base}"`);
+// A user name or password is refused (fetch refuses such URLs: every request failed, and the
+// "nothing answered" line echoed the password), and a value holding an `@` is never shown.
+if (!/^https?:\/\/[^/]/.test(base))
+  fail(
+    `BASE_URL must be an http:// or https:// URL${base.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${base}"`}`,
+  );
+if (URL.canParse(base) && (new URL(base).username || new URL(base).password))
+  fail('BASE_URL must be an http:// or https:// URL without a user name or password');
 let jaegerUi = '';
 try {
   jaegerUi = serviceUrl('JAEGER_UI_URL', 'http://localhost:16686');

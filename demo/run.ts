@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     );
   if (env.redisUrl && !(await reachable(env.redisUrl)))
     out(
-      `  warning: nothing answers at ${redactUrl(env.redisUrl)} (REDIS_URL); the demo runs anyway: L2 calls time out after 200 ms, the breaker opens and reads go to L1 and PostgreSQL (L2 hit ratio 0 %)`,
+      `  warning: nothing answers at ${redactUrl(env.redisUrl)} (REDIS_URL); the demo runs anyway: L2 calls time out after 200 ms and the breaker opens; the user and order services fill no L1 until Redis answers (their invalidation bus must subscribe first), so their reads go to PostgreSQL (L1 and L2 hit ratios 0 %)`,
     );
   const t0 = performance.now();
   const services = await startServices({

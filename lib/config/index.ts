@@ -59,7 +59,7 @@ export function parseConfig(
  * validates the result. Throws one `ConfigError` listing every bad field. An empty file (only
  * whitespace or comments) means all defaults.
  */
-export function loadConfig(path: string, options: LoadOptions = {}): Promise<HyperionConfig> {
+export function loadConfig(path: string | URL, options: LoadOptions = {}): Promise<HyperionConfig> {
   return loadConfigFile(path, configSchemaFor, options) as Promise<HyperionConfig>;
 }
 

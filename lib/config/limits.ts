@@ -142,6 +142,19 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
     if (path.length - ctx.at.length >= MAX_CONFIG_DEPTH) throw tooDeep(ctx, displayPath(path));
     if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
+    } else if (node instanceof Map || node instanceof Set) {
+      // The schema reads an object's own properties, and a Map or Set has none: the settings in
+      // it were dropped without a word (the section, or the whole config, got its defaults).
+      const kind = node instanceof Map ? 'a Map' : 'a Set';
+      found.issues.push(
+        issue(
+          path,
+          `is ${kind}, whose entries a config does not read`,
+          node instanceof Map ? 'a plain object (Object.fromEntries(map))' : 'a list (an array)',
+          kind,
+        ),
+      );
+      found.blocked.push(path);
     } else if (Object.getPrototypeOf(node) === Object.prototype || Object.getPrototypeOf(node) === null) {
       for (const key of Object.keys(node)) {
         if (RESERVED_KEYS.has(key)) {

@@ -12,6 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { unknownOptionIssues } from '../core/options.js';
@@ -221,12 +222,36 @@ export function loadConfigText<S extends v.GenericSchema>(
  * Reads, overrides and validates a config file in one call. `schema` may be a function of the
  * parsed input, for configs whose shape depends on a field (such as `cache.type`).
  */
+/**
+ * The path of `loadConfig(path)`: text, or a `file:` URL (`new URL('./app.yaml', import.meta.url)`)
+ * as `node:fs` takes. A URL used to be read and then fail with a bare `TypeError` (from `extname`);
+ * a Buffer likewise. Anything else is a ConfigError, as a path that cannot be read.
+ */
+function configPath(given: unknown): string {
+  if (typeof given === 'string') return given;
+  if (given instanceof URL) {
+    try {
+      return fileURLToPath(given);
+    } catch (err) {
+      throw new ConfigError(
+        `cannot read config file ${given.protocol} URL: ${(err as NodeJS.ErrnoException).code ?? 'error'} (a config URL is a file: URL)`,
+        [],
+        { cause: err },
+      );
+    }
+  }
+  throw new ConfigError(
+    `cannot read config file: the path must be text or a file: URL, received ${Buffer.isBuffer(given) ? 'a Buffer' : describeType(given)}`,
+  );
+}
+
 export async function loadConfigFile<S extends v.GenericSchema>(
-  path: string,
+  given: string | URL,
   schema: S | ((raw: unknown) => S),
   options: LoadOptions = {},
 ): Promise<v.InferOutput<S>> {
   checkLoadOptions(options, ['env', 'envPrefix', 'format'], 'loadConfig');
+  const path = configPath(given);
   const bytes = await readLimited(path);
   const format = options.format ?? (extname(path).toLowerCase() === '.json' ? 'json' : 'yaml');
   return loadConfigText(decodeConfigBytes(bytes, path), schema, { ...options, format, source: path });

@@ -34,6 +34,24 @@ function secretParam(raw: string): boolean {
  * the values of query parameters named like secrets (`?api_key=…`, `&sig=…`) hidden.
  */
 function withoutPassword(s: string): string {
+  const written = asWritten(s);
+  // The URL parser reads more than that pattern: it drops leading and trailing spaces and control
+  // characters and every tab or line break, and reads `https:/host` or `https:host` as
+  // `https://host` (the tracer's endpoint check and exporter included). A value that it reads with
+  // credentials or a secret query parameter the pattern did not hide prints in its parsed form.
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return written;
+  }
+  const parsed = asWritten(url.href);
+  if (parsed === url.href) return written;
+  return written === s || /^[\0- ]|[\0- ]$|[\t\n\r]/.test(s) ? parsed : written;
+}
+
+/** {@link withoutPassword} of a URL written in the usual form, `scheme://…`, kept as written. */
+function asWritten(s: string): string {
   const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(s);
   if (!scheme) return s;
   const start = scheme[0].length;

@@ -398,3 +398,30 @@ describe('config: tracing headers the tracer could never send', () => {
     );
   });
 });
+
+describe('config objects: a Map or Set is refused, not read as empty (found from outside)', () => {
+  // The schema reads an object's own properties and a Map has none: parseConfig(new Map(…)) was
+  // the all-defaults config `{}`, and `{ tracing: new Map([['sample_rate', 0.1]]) }` a tracing
+  // section without its sample rate — settings dropped without a word.
+  it('at the top level, as a section or inside one, with its path', () => {
+    const cases: [unknown, string, RegExp][] = [
+      [new Map([['service', { name: 'x' }]]), '', /is a Map/],
+      [{ tracing: new Map([['sample_rate', 0.1]]) }, 'tracing', /is a Map/],
+      [{ tracing: { attributes: new Map([['a', 1]]) } }, 'tracing.attributes', /is a Map/],
+      [
+        { cache: { type: 'redis', mode: 'cluster', addresses: new Set(['a:1', 'b:2']) } },
+        'cache.addresses',
+        /is a Set/,
+      ],
+    ];
+    for (const [raw, path, why] of cases) {
+      assert.throws(
+        () => parseConfig(raw as Record<string, unknown>),
+        (e: ConfigError) =>
+          e instanceof ConfigError && e.issues.some((i) => i.path === path && why.test(i.message)),
+        path || '(root)',
+      );
+    }
+    assert.deepEqual(parseConfig({ tracing: { sample_rate: 0.1 } }), { tracing: { sample_rate: 0.1 } });
+  });
+});

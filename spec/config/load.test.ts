@@ -4,7 +4,9 @@ import { mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
+import { loadConfig } from '../../lib/config/index.js';
 import {
   applyEnvOverrides,
   isSecretField,
@@ -146,6 +148,31 @@ describe('config loading', () => {
     await assert.rejects(loadConfigFile('/nonexistent/hyperion.yaml', schema), (e: ConfigError) =>
       /cannot read config file .* ENOENT/.test(e.message),
     );
+  });
+});
+
+describe('a config path given as a file: URL (found from outside)', () => {
+  // `new URL('./app.json', import.meta.url)` is how an ES module names a file next to it, and
+  // node:fs takes it: loadConfig read the file, then threw a bare TypeError from extname. A Buffer
+  // did the same; other values were a ConfigError naming the fs error code.
+  it('a file: URL is read like its path (.json by extension); any other value is a ConfigError', async () => {
+    const p = await writeTemp('app.json', '{"service": {"name": "users"}}');
+    assert.deepEqual(await loadConfig(pathToFileURL(p), { env: {} }), { service: { name: 'users' } });
+    await assert.rejects(
+      loadConfig(pathToFileURL(`${p}.missing`), { env: {} }),
+      (e: ConfigError) =>
+        e instanceof ConfigError && /cannot read config file .*\.missing: ENOENT/.test(e.message),
+    );
+    await assert.rejects(
+      loadConfig(new URL('https://config.example/app.yaml'), { env: {} }),
+      (e: ConfigError) => e instanceof ConfigError && /a config URL is a file: URL/.test(e.message),
+    );
+    for (const bad of [Buffer.from(p), 42, undefined])
+      await assert.rejects(
+        loadConfig(bad as unknown as string, { env: {} }),
+        (e: ConfigError) =>
+          e instanceof ConfigError && /the path must be text or a file: URL/.test(e.message),
+      );
   });
 });
 

@@ -43,6 +43,16 @@ describe('demo/load.ts', () => {
     [['http://127.0.0.1:8080', '-5'], /^REQUESTS must be a whole number/m],
     [['http://127.0.0.1:8080', '10', '0'], /^CONCURRENCY must be a whole number 1\.\.1000, got "0"$/m],
     [['localhost:8080', '10'], /^BASE_URL must be an http:\/\/ or https:\/\/ URL, got "localhost:8080"$/m],
+    // Found from outside: both echoed the password (a scheme typo in the "got" part; with
+    // credentials fetch refused every request and "nothing at http://u:sekrit@… answered" followed).
+    [
+      ['http//u:sekrit@127.0.0.1:8080', '10'],
+      /^BASE_URL must be an http:\/\/ or https:\/\/ URL \(the value is not shown/m,
+    ],
+    [
+      ['http://u:sekrit@127.0.0.1:8080', '10'],
+      /^BASE_URL must be an http:\/\/ or https:\/\/ URL without a user name or password$/m,
+    ],
   ];
   for (const [args, expected] of cases)
     it(`refuses ${JSON.stringify(args)} with exit 1 and the usage`, async () => {
@@ -50,6 +60,7 @@ describe('demo/load.ts', () => {
       assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
       assert.match(r.err, expected);
       assert.match(r.err, /^usage: node --import tsx demo\/load\.ts/m);
+      assert.ok(!`${r.out}${r.err}`.includes('sekrit'), 'no password printed');
     });
 
   it('no gateway at BASE_URL: exit 1, says nothing answered', async () => {

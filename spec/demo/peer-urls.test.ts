@@ -98,4 +98,25 @@ describe('demo standalone services: peer base URLs', () => {
       (e: Error) => /X must be/.test(e.message) && !e.message.includes('sekrit'),
     );
   });
+
+  it('serviceUrl: a malformed URL holding credentials is refused without echoing them (found from outside)', () => {
+    // A scheme typo (`http//`), no scheme, or `//` alone: the URL parser finds no user name or
+    // password in these, so the value used to be echoed whole, `got "http//u:sekrit@h:8081"`.
+    for (const bad of [
+      'http//u:sekrit@h:8081',
+      'u:sekrit@h:8081',
+      '//u:sekrit@h:8081',
+      'ftp://u:sekrit@h',
+      'sekrit@h:1',
+    ]) {
+      assert.throws(
+        () => serviceUrl('X', 'd', { X: bad }),
+        (e: Error) =>
+          /^X must be an http:\/\/ or https:\/\/ base URL/.test(e.message) && !e.message.includes('sekrit'),
+        bad,
+      );
+    }
+    // Without an `@` the value is still shown, as it helps to see the typo.
+    assert.throws(() => serviceUrl('X', 'd', { X: 'h:8081' }), /got "h:8081"/);
+  });
 });

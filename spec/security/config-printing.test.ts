@@ -148,6 +148,40 @@ describe('printing a URL in a config shows none of its credentials', () => {
     assert.match(print(plain), /https:\/\/otel\.internal:4318\/v1\/traces\?region=eu#a@b\?c/);
   });
 
+  it('a URL the endpoint check accepts in a form other than scheme://… (found from outside)', () => {
+    // The tracer's endpoint check (and its exporter) parse with the URL parser, which drops leading
+    // and trailing spaces and control characters and every tab or line break, and reads
+    // `https:/host` and `https:host` as `https://host`. These loaded fine and printed the password
+    // as written, since the printing looked for `scheme://` at the very start only.
+    const cases: [string, RegExp][] = [
+      [
+        ' https://collector:SECRETa1@otel.internal:4318',
+        /https:\/\/collector:\[redacted\]@otel\.internal:4318\//,
+      ],
+      [
+        'https:/collector:SECRETa2@otel.internal:4318',
+        /https:\/\/collector:\[redacted\]@otel\.internal:4318\//,
+      ],
+      [
+        'https:collector:SECRETa3@otel.internal:4318',
+        /https:\/\/collector:\[redacted\]@otel\.internal:4318\//,
+      ],
+      ['ht\ttps://collector:SECRETa4@otel.internal', /https:\/\/collector:\[redacted\]@otel\.internal\//],
+      ['https://collector:SEC\tRETa5@otel.internal', /https:\/\/collector:\[redacted\]@otel\.internal\//],
+      [
+        '\thttps://SECRETa6@otel.internal/v1?token=SECRETa7',
+        /https:\/\/\[redacted\]@otel\.internal\/v1\?token=\[redacted\]/,
+      ],
+      ['https://otel.internal/v1?tok\nen=SECRETa8', /https:\/\/otel\.internal\/v1\?token=\[redacted\]/],
+    ];
+    for (const [url, shown] of cases) {
+      assert.ok(URL.canParse(url), url);
+      const text = print(url);
+      assert.doesNotMatch(text, /SEC\t?RET/, text);
+      assert.match(text, shown);
+    }
+  });
+
   it('any password a URL parser reads, whatever its characters (property)', () => {
     const char = fc.constantFrom(..."abcXYZ019-._~!$&'()*+,;=:@%".split(''));
     fc.assert(
