@@ -219,10 +219,6 @@ export function loadConfigText<S extends v.GenericSchema>(
 }
 
 /**
- * Reads, overrides and validates a config file in one call. `schema` may be a function of the
- * parsed input, for configs whose shape depends on a field (such as `cache.type`).
- */
-/**
  * The path of `loadConfig(path)`: text, or a `file:` URL (`new URL('./app.yaml', import.meta.url)`)
  * as `node:fs` takes. A URL used to be read and then fail with a bare `TypeError` (from `extname`);
  * a Buffer likewise. Anything else is a ConfigError, as a path that cannot be read.
@@ -245,6 +241,10 @@ function configPath(given: unknown): string {
   );
 }
 
+/**
+ * Reads, overrides and validates a config file in one call. `schema` may be a function of the
+ * parsed input, for configs whose shape depends on a field (such as `cache.type`).
+ */
 export async function loadConfigFile<S extends v.GenericSchema>(
   given: string | URL,
   schema: S | ((raw: unknown) => S),
