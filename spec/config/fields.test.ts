@@ -122,6 +122,21 @@ describe('tracing resource attributes: a non-finite number is refused', () => {
   });
 });
 
+describe('tracing resource attributes: an empty name is refused', () => {
+  // OpenTelemetry drops an attribute whose name is empty: `"": x` was accepted and never reached a
+  // span, without a word.
+  it('in the config, naming the mapping', () => {
+    const issues = issuesOf('tracing: {attributes: {"": x, ok: 1}}\n');
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['tracing.attributes.'],
+    );
+    assert.match(issues[0]!.expected, /non-empty attribute name/);
+    const c = loadConfigFromText('tracing: {attributes: {" ": x, ok: 1}}\n');
+    assert.deepEqual(c.tracing?.attributes, { ' ': 'x', ok: 1 });
+  });
+});
+
 describe('config: a Redis sentinel or cluster section without mode', () => {
   // Without `mode` the cache is standalone: a `sentinel:` section was ignored and the cache
   // connected to `addresses` (by default 127.0.0.1:6379) instead of asking the sentinels.

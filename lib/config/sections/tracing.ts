@@ -33,6 +33,7 @@ import {
   intIn,
   MAX_COUNT,
   mapOf,
+  nonEmpty,
   oneOf,
   type SectionRule,
   section,
@@ -117,7 +118,9 @@ export const tracingSection = section(
     sample_rate: v.optional(fraction),
     attributes: v.optional(
       mapOf(
-        text,
+        // OpenTelemetry drops an attribute with an empty name (a debug-level diag line at most):
+        // `"": x` was accepted here and the attribute never reached a span.
+        nonEmpty('a non-empty attribute name'),
         v.custom<string | number | boolean | string[] | number[] | boolean[]>(
           isAttributeValue,
           ATTRIBUTE_PHRASE,
