@@ -53,12 +53,32 @@ export interface ExportAttempt {
    * success.
    */
   rejected?: { readonly spans: number; readonly message: string };
+  /**
+   * The collector answered a zipkin or jaeger export with a redirect (HTTP 3xx, e.g. an ingress
+   * sending http to https). Those exporters follow none and report every status under 400 as a
+   * success, so the spans were counted as exported though the collector never took them.
+   */
+  redirected?: { readonly status: number; readonly location: string | undefined };
   /** The collector answered with a status that asks for a retry. */
   retryable?: {
     readonly status: number;
     /** Its `Retry-After`, ms (0: at once); `undefined` when absent or unreadable. */
     readonly retryAfterMs: number | undefined;
   };
+}
+
+/**
+ * Where a redirect points, for the error message: scheme, host and path of an absolute URL (its
+ * credentials and query, which may hold secrets, left out); `undefined` for anything else.
+ */
+function shownLocation(location: string | undefined): string | undefined {
+  if (typeof location !== 'string') return undefined;
+  try {
+    const u = new URL(location);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `Retry-After` as ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3); `undefined` if neither. */
@@ -297,7 +317,11 @@ export interface RequestTracker {
   abort(): void;
 }
 
-type Destroyable = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown };
+type Destroyable = {
+  destroy(err?: Error): unknown;
+  once(event: 'close', fn: () => void): unknown;
+  prependOnceListener?(event: 'response', fn: (res: IncomingMessage) => void): unknown;
+};
 interface Capture {
   /** The tracker this capture belongs to (a nested capture of the same tracker keeps the outer one). */
   readonly owner: object;
@@ -348,6 +372,13 @@ export function createRequestTracker(): RequestTracker {
             if (aborted) return;
             mine.add(req);
             req.once('close', () => mine.delete(req));
+            // Before the exporter's own listener, which reports the result from it (jaeger) or
+            // from the body's end (zipkin).
+            req.prependOnceListener?.('response', (res) => {
+              const status = res.statusCode ?? 0;
+              if (status >= 300 && status < 400)
+                record.redirected = { status, location: shownLocation(res.headers.location) };
+            });
           },
         },
         fn,
