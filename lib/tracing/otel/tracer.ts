@@ -163,6 +163,30 @@ function closeBudgetProblem(options: unknown): ConfigError | undefined {
  * incoming trace context and baggage. Pass the tracer to `createApp`, which closes it (flushing
  * every ended span) on `app.close()`.
  */
+/**
+ * Runs `build`; when the exporter or propagator it refuses as unsupported on the installed line
+ * (`otel_exporter_unsupported`, `otel_propagator_unsupported`) came from the environment variable
+ * `variable`, not from the code, the error says so: it named only the option, which a service
+ * configured by `OTEL_TRACES_EXPORTER=jaeger` has nowhere in its code or config file.
+ */
+function fromVariable<T>(variable: string | undefined, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (
+      variable !== undefined &&
+      err instanceof TracingError &&
+      (err.code === 'otel_exporter_unsupported' || err.code === 'otel_propagator_unsupported')
+    )
+      throw new TracingError(
+        err.code,
+        `${err.message} (it comes from the environment variable ${variable}, not from the code)`,
+        { cause: err },
+      );
+    throw err;
+  }
+}
+
 export function createOtelTracer(
   options: OtelTracerOptions & { provider: TracerProvider },
 ): ProviderOtelTracer;
@@ -216,13 +240,17 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         // a logger that throws must not stop the tracer from being built
       }
   }
-  const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
-    try {
-      return loadSdk().line;
-    } catch {
-      return undefined;
-    }
-  });
+  const { all: propagator, noBaggage } = fromVariable(
+    options.propagators === undefined && o.propagators.includes('jaeger') ? 'OTEL_PROPAGATORS' : undefined,
+    () =>
+      createPropagators(o.propagators, () => {
+        try {
+          return loadSdk().line;
+        } catch {
+          return undefined;
+        }
+      }),
+  );
   const validateExtracted = o.propagators.includes('jaeger');
   // Only the W3C baggage header can carry baggage unless Jaeger (uberctx-*) is configured: without
   // that header the extracted context has none, and the lookup is skipped.
@@ -279,7 +307,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       if (exporterName === 'otlp') agents = createExportAgents(o.tls);
       if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
       // Its warnings come now (a process warning for tls without a logger): the logger known now.
-      const exporter = createExporter(exporterName, o, ownLogger, sdk, agents, requests);
+      const exporter = fromVariable(
+        options.exporter === undefined && options.provider === undefined ? 'OTEL_TRACES_EXPORTER' : undefined,
+        () => createExporter(exporterName, o, ownLogger, sdk, agents, requests),
+      );
       if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;
       // Memory and console export synchronously (tests read spans right after end()); network
       // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
