@@ -202,20 +202,10 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       const onResult = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
         if (result.code === ExportResultCode.SUCCESS) {
-          const redirected = record.redirected;
-          // A redirect the exporter reported as a success (zipkin, jaeger): nothing was delivered.
-          if (redirected)
-            return finish(
-              false,
-              Object.assign(
-                new Error(
-                  `collector answered HTTP ${redirected.status} (a redirect, which the exporter does not follow)` +
-                    (redirected.location ? ` to ${redirected.location}` : '') +
-                    '; spans not delivered: set the endpoint to the URL the collector redirects to',
-                ),
-                { code: redirected.status },
-              ),
-            );
+          // An answer the exporter took for a success though nothing was delivered (agent.ts).
+          const undelivered = record.undelivered;
+          if (undelivered)
+            return finish(false, Object.assign(new Error(undelivered.message), { code: undelivered.status }));
           const rejected = record.rejected;
           if (!rejected) return finish(true);
           // An OTLP partial success: the rejected spans are lost (they used to count as exported).
