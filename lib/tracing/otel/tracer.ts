@@ -46,7 +46,7 @@ import {
   type SdkTracerProvider,
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
-import { contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
+import { B3_DEBUG_FLAG, contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
 
 const { context: contextApi, propagation, ROOT_CONTEXT, SpanKind, trace } = api;
 const { defaultResource, resourceFromAttributes } = resources;
@@ -169,6 +169,11 @@ function closeBudgetProblem(options: unknown): ConfigError | undefined {
  * `variable`, not from the code, the error says so: it named only the option, which a service
  * configured by `OTEL_TRACES_EXPORTER=jaeger` has nowhere in its code or config file.
  */
+/** The B3 debug flag a child of `parent` carries on (see `OtelSpanAdapter.b3Debug`). */
+function b3DebugOf(parent: Span | undefined): unknown {
+  return parent instanceof OtelSpanAdapter ? parent.b3Debug : undefined;
+}
+
 function fromVariable<T>(variable: string | undefined, build: () => T): T {
   try {
     return build();
@@ -462,7 +467,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         // them instead of throwing into the caller's request.
         if (!attributes) throw err;
         otelOptions.attributes = filter.copy(attributes);
-        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter);
+        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter, b3DebugOf(parent));
       }
       if (attributes && !filterAtStart && span.isRecording()) {
         try {
@@ -475,7 +480,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           span.setAttributes(filter.copy(attributes));
         }
       }
-      return new OtelSpanAdapter(span, filter);
+      return new OtelSpanAdapter(span, filter, b3DebugOf(parent));
     },
 
     inject(carrier, source) {
@@ -504,7 +509,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const remote = remoteSpanOf(ctx, validateExtracted);
       const baggage = baggageOnlyByHeader && !carrier.baggage ? EMPTY_BAGGAGE : baggageOf(ctx);
       if (!remote) return baggage === EMPTY_BAGGAGE ? EMPTY : { baggage };
-      return { parent: new OtelSpanAdapter(remote, filter), baggage };
+      return { parent: new OtelSpanAdapter(remote, filter, ctx.getValue(B3_DEBUG_FLAG)), baggage };
     },
 
     flush,
