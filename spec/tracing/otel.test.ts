@@ -307,6 +307,38 @@ describe('exporter wiring', () => {
         /use exporter 'otlp'/.test(e.message),
     );
   });
+  it('3.x line: jaeger asked for by OTEL_TRACES_EXPORTER / OTEL_PROPAGATORS — the error names the variable', {
+    skip: sdk.line === 2,
+  }, () => {
+    // A deployment that sets the variable has no `exporter: 'jaeger'` in its code or config file:
+    // the error named only the option.
+    const saved = { ...process.env };
+    try {
+      for (const [variable, value, code] of [
+        ['OTEL_TRACES_EXPORTER', 'jaeger', 'otel_exporter_unsupported'],
+        ['OTEL_PROPAGATORS', 'tracecontext,jaeger', 'otel_propagator_unsupported'],
+      ] as const) {
+        process.env = { ...saved, [variable]: value };
+        assert.throws(
+          () => createOtelTracer({ endpoint: 'http://127.0.0.1:14268/api/traces' }),
+          (e: Error & { code?: string }) =>
+            e.name === 'TracingError' &&
+            e.code === code &&
+            e.message.includes(`environment variable ${variable}`),
+        );
+        // Given in code, the code is what the message is about: no variable named.
+        assert.throws(
+          () =>
+            variable === 'OTEL_TRACES_EXPORTER'
+              ? createOtelTracer({ exporter: 'jaeger', endpoint: 'http://127.0.0.1:14268/api/traces' })
+              : createOtelTracer({ exporter: 'memory', propagators: ['jaeger'] }),
+          (e: Error & { code?: string }) => e.code === code && !e.message.includes('environment variable'),
+        );
+      }
+    } finally {
+      process.env = saved;
+    }
+  });
   for (const { exporter, path, type } of cases) {
     it(`${exporter}: sends to the endpoint with the configured headers / credentials`, async (t) => {
       const seen: { url: string | undefined; headers: IncomingHttpHeaders }[] = [];

@@ -153,12 +153,16 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // failed request even when its status had gone out — as the server span records it.
       // A traceHandler inside answered a thrown error itself: its class, as on the server span.
       errorType ??= responseErrorType(res);
-      if (!res.writableFinished) errorType ??= 'aborted';
+      // `writableEnded` too: a node:http2 compatibility response (`http2.createServer(handler)`)
+      // whose stream the client cancelled says `writableFinished` (its stream is closed) and emits
+      // 'finish', though the handler never ended it — it was recorded as a complete 200.
+      const completed = res.writableFinished && res.writableEnded;
+      if (!completed) errorType ??= 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
           route: routeOf(req),
-          status: res.headersSent || res.writableFinished ? res.statusCode : undefined,
+          status: res.headersSent || completed ? res.statusCode : undefined,
           seconds: (now() - start) / 1000,
           traceId: traceIdOf(req),
           // As the server span's url.scheme: what a proxy reports the client used, else this connection.

@@ -53,12 +53,64 @@ export interface ExportAttempt {
    * success.
    */
   rejected?: { readonly spans: number; readonly message: string };
+  /**
+   * The answer shows that nothing was delivered though the exporter reports a success (see
+   * `undelivered()`): a redirect to a zipkin or jaeger export, or an HTML page for any exporter.
+   */
+  undelivered?: { readonly status: number; readonly message: string };
   /** The collector answered with a status that asks for a retry. */
   retryable?: {
     readonly status: number;
     /** Its `Retry-After`, ms (0: at once); `undefined` when absent or unreadable. */
     readonly retryAfterMs: number | undefined;
   };
+}
+
+/**
+ * Why an answer the exporter takes for a success delivered nothing, or `undefined`:
+ * - a redirect (HTTP 3xx, e.g. an ingress sending http on to https; `redirects`: for zipkin and
+ *   jaeger, which follow none and report any status under 400 as a success — otlp fails on it);
+ * - a 2xx with an HTML page, which no trace collector sends: a web UI, typically Jaeger's
+ *   UI/query port (16686), which answers 200 with its page to any POST. Every exporter reported
+ *   it as a success.
+ */
+function undelivered(
+  res: IncomingMessage,
+  redirects: boolean,
+): { status: number; message: string } | undefined {
+  const status = res.statusCode ?? 0;
+  if (redirects && status >= 300 && status < 400) {
+    const to = shownLocation(res.headers.location);
+    return {
+      status,
+      message:
+        `collector answered HTTP ${status} (a redirect, which the exporter does not follow)` +
+        (to ? ` to ${to}` : '') +
+        '; spans not delivered: set the endpoint to the URL the collector redirects to',
+    };
+  }
+  if (status >= 200 && status < 300 && /^\s*text\/html\b/i.test(String(res.headers['content-type'] ?? '')))
+    return {
+      status,
+      message:
+        `the endpoint answered HTTP ${status} with an HTML page (text/html), which no trace collector ` +
+        'sends; spans not delivered: is it a web UI? (Jaeger: UI 16686; OTLP/HTTP 4318, Zipkin 9411, thrift 14268)',
+    };
+  return undefined;
+}
+
+/**
+ * Where a redirect points, for the error message: scheme, host and path of an absolute URL (its
+ * credentials and query, which may hold secrets, left out); `undefined` for anything else.
+ */
+function shownLocation(location: string | undefined): string | undefined {
+  if (typeof location !== 'string') return undefined;
+  try {
+    const u = new URL(location);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `Retry-After` as ms: delay-seconds or an HTTP date (RFC 9110 §10.2.3); `undefined` if neither. */
@@ -240,7 +292,14 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
       if (record)
         req.prependOnceListener('response', (res: IncomingMessage) => {
           const status = res.statusCode;
-          if (status !== undefined && status >= 200 && status < 300) return notePartialSuccess(res, record);
+          if (status !== undefined && status >= 200 && status < 300) {
+            const why = undelivered(res, false);
+            if (why) {
+              record.undelivered = why;
+              return;
+            }
+            return notePartialSuccess(res, record);
+          }
           if (status === undefined || !RETRYABLE_STATUS.has(status)) return;
           record.retryable = { status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
           res.headers['retry-after'] = NO_EXPORTER_RETRY;
@@ -297,7 +356,11 @@ export interface RequestTracker {
   abort(): void;
 }
 
-type Destroyable = { destroy(err?: Error): unknown; once(event: 'close', fn: () => void): unknown };
+type Destroyable = {
+  destroy(err?: Error): unknown;
+  once(event: 'close', fn: () => void): unknown;
+  prependOnceListener?(event: 'response', fn: (res: IncomingMessage) => void): unknown;
+};
 interface Capture {
   /** The tracker this capture belongs to (a nested capture of the same tracker keeps the outer one). */
   readonly owner: object;
@@ -348,6 +411,12 @@ export function createRequestTracker(): RequestTracker {
             if (aborted) return;
             mine.add(req);
             req.once('close', () => mine.delete(req));
+            // Before the exporter's own listener, which reports the result from it (jaeger) or
+            // from the body's end (zipkin).
+            req.prependOnceListener?.('response', (res) => {
+              const why = undelivered(res, true);
+              if (why) record.undelivered = why;
+            });
           },
         },
         fn,

@@ -202,6 +202,10 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       const onResult = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
         if (result.code === ExportResultCode.SUCCESS) {
+          // An answer the exporter took for a success though nothing was delivered (agent.ts).
+          const undelivered = record.undelivered;
+          if (undelivered)
+            return finish(false, Object.assign(new Error(undelivered.message), { code: undelivered.status }));
           const rejected = record.rejected;
           if (!rejected) return finish(true);
           // An OTLP partial success: the rejected spans are lost (they used to count as exported).

@@ -65,7 +65,7 @@ export function createExporter(
     case 'memory':
       return new sdk.InMemorySpanExporter();
     case 'console':
-      return new sdk.ConsoleSpanExporter();
+      return guardStdout(new sdk.ConsoleSpanExporter());
     case 'otlp': {
       const m = loadPeer<typeof import('@opentelemetry/exporter-trace-otlp-proto')>(
         '@opentelemetry/exporter-trace-otlp-proto',
@@ -172,6 +172,55 @@ export function createExporter(
       };
     }
   }
+}
+
+/**
+ * The console exporter with stdout going away under it. The SDK's exporter writes with
+ * `console.dir`, and the global console ignores a write error only while the write call runs:
+ * stdout closing (`node app | head`, a log pipe whose reader went away: EPIPE) is an 'error' event
+ * emitted a moment later, with no listener — an uncaught exception that ended the process.
+ * While one of its writes is pending, a listener is kept on the stream; once stdout failed, every
+ * export fails (counted and logged as any export failure) instead of writing.
+ */
+export function guardStdout(
+  inner: SdkSpanExporter,
+  out: NodeJS.WritableStream & { destroyed?: boolean } = process.stdout,
+): SdkSpanExporter {
+  let gone: Error | undefined;
+  let pending = 0;
+  const onError = (err: Error) => {
+    gone ??= err;
+  };
+  const release = () => {
+    pending--;
+    // Kept for good once stdout failed: its error may still be on its way.
+    if (pending === 0 && gone === undefined) out.removeListener('error', onError);
+  };
+  return {
+    export(spans, done) {
+      if (gone !== undefined || out.destroyed === true) {
+        gone ??= new Error('stdout is closed');
+        return done({
+          code: ExportResultCode.FAILED,
+          error: Object.assign(new Error(`console exporter: stdout failed (${gone.message})`), {
+            code: (gone as { code?: unknown }).code,
+          }),
+        });
+      }
+      if (pending++ === 0) out.on('error', onError);
+      try {
+        inner.export(spans, done);
+      } finally {
+        // Called once the writes before it are done (or failed: then the stream is gone).
+        out.write('', (err) => {
+          if (err) gone ??= err;
+          release();
+        });
+      }
+    },
+    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
+    shutdown: () => inner.shutdown(),
+  };
 }
 
 const STATUS_ERROR = 2;

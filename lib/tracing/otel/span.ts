@@ -12,7 +12,14 @@ import type { AttributeFilter } from './attributes.js';
 import { api } from './peers.js';
 import { traceStateFrom } from './tracecontext.js';
 
-const { SpanKind: OtelSpanKind, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace } = api;
+const { SpanKind: OtelSpanKind, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace, createContextKey } = api;
+
+/**
+ * The context key under which OpenTelemetry's B3 propagators keep an incoming debug flag (`b3: …-d`,
+ * `X-B3-Flags: 1`) and read it back when injecting. The package does not export it; it is made with
+ * `createContextKey`, i.e. `Symbol.for` of this description, so this is the same key.
+ */
+export const B3_DEBUG_FLAG = createContextKey('OpenTelemetry Context Key B3 Debug Flag');
 /** The enum's type (the value above comes from the loaded package). */
 type SpanStatusCode = import('@opentelemetry/api').SpanStatusCode;
 /** The enum's type (the value above comes from the loaded package). */
@@ -174,19 +181,31 @@ export class OtelSpanAdapter implements Span {
   private ended: boolean;
   private ctx: Context | undefined;
   private sc: SpanContext | undefined;
+  /**
+   * The B3 debug flag of the trace (`B3_DEBUG_FLAG`'s value), set on a remote parent extracted
+   * with one and handed on to its descendants (before their `context()` is first built), so the
+   * flag goes on downstream, as the OpenTelemetry B3 specification requires ("MUST preserve a debug
+   * trace flag, if received, and propagate it with subsequent requests"). It was dropped: the
+   * next service got `-1`.
+   */
+  b3Debug: unknown;
 
-  constructor(otel: OtelSpan, filter: AttributeFilter) {
+  constructor(otel: OtelSpan, filter: AttributeFilter, b3Debug?: unknown) {
     // Plain assignments in one place: one hidden class, the cheapest construction V8 offers.
     this.otel = otel;
     this.filter = filter;
     this.ended = false;
     this.ctx = undefined;
     this.sc = undefined;
+    this.b3Debug = b3Debug;
   }
 
-  /** The OpenTelemetry context with this span active, built once. */
+  /** The OpenTelemetry context with this span active (and the B3 debug flag, if any), built once. */
   context(): Context {
-    this.ctx ??= trace.setSpan(ROOT_CONTEXT, this.otel);
+    if (this.ctx === undefined) {
+      const ctx = trace.setSpan(ROOT_CONTEXT, this.otel);
+      this.ctx = this.b3Debug === undefined ? ctx : ctx.setValue(B3_DEBUG_FLAG, this.b3Debug);
+    }
     return this.ctx;
   }
 

@@ -46,7 +46,7 @@ import {
   type SdkTracerProvider,
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
-import { contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
+import { B3_DEBUG_FLAG, contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
 
 const { context: contextApi, propagation, ROOT_CONTEXT, SpanKind, trace } = api;
 const { defaultResource, resourceFromAttributes } = resources;
@@ -163,6 +163,35 @@ function closeBudgetProblem(options: unknown): ConfigError | undefined {
  * incoming trace context and baggage. Pass the tracer to `createApp`, which closes it (flushing
  * every ended span) on `app.close()`.
  */
+/**
+ * Runs `build`; when the exporter or propagator it refuses as unsupported on the installed line
+ * (`otel_exporter_unsupported`, `otel_propagator_unsupported`) came from the environment variable
+ * `variable`, not from the code, the error says so: it named only the option, which a service
+ * configured by `OTEL_TRACES_EXPORTER=jaeger` has nowhere in its code or config file.
+ */
+/** The B3 debug flag a child of `parent` carries on (see `OtelSpanAdapter.b3Debug`). */
+function b3DebugOf(parent: Span | undefined): unknown {
+  return parent instanceof OtelSpanAdapter ? parent.b3Debug : undefined;
+}
+
+function fromVariable<T>(variable: string | undefined, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (
+      variable !== undefined &&
+      err instanceof TracingError &&
+      (err.code === 'otel_exporter_unsupported' || err.code === 'otel_propagator_unsupported')
+    )
+      throw new TracingError(
+        err.code,
+        `${err.message} (it comes from the environment variable ${variable}, not from the code)`,
+        { cause: err },
+      );
+    throw err;
+  }
+}
+
 export function createOtelTracer(
   options: OtelTracerOptions & { provider: TracerProvider },
 ): ProviderOtelTracer;
@@ -216,13 +245,17 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         // a logger that throws must not stop the tracer from being built
       }
   }
-  const { all: propagator, noBaggage } = createPropagators(o.propagators, () => {
-    try {
-      return loadSdk().line;
-    } catch {
-      return undefined;
-    }
-  });
+  const { all: propagator, noBaggage } = fromVariable(
+    options.propagators === undefined && o.propagators.includes('jaeger') ? 'OTEL_PROPAGATORS' : undefined,
+    () =>
+      createPropagators(o.propagators, () => {
+        try {
+          return loadSdk().line;
+        } catch {
+          return undefined;
+        }
+      }),
+  );
   const validateExtracted = o.propagators.includes('jaeger');
   // Only the W3C baggage header can carry baggage unless Jaeger (uberctx-*) is configured: without
   // that header the extracted context has none, and the lookup is skipped.
@@ -279,7 +312,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       if (exporterName === 'otlp') agents = createExportAgents(o.tls);
       if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
       // Its warnings come now (a process warning for tls without a logger): the logger known now.
-      const exporter = createExporter(exporterName, o, ownLogger, sdk, agents, requests);
+      const exporter = fromVariable(
+        options.exporter === undefined && options.provider === undefined ? 'OTEL_TRACES_EXPORTER' : undefined,
+        () => createExporter(exporterName, o, ownLogger, sdk, agents, requests),
+      );
       if (exporter instanceof sdk.InMemorySpanExporter) memory = exporter;
       // Memory and console export synchronously (tests read spans right after end()); network
       // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
@@ -431,7 +467,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         // them instead of throwing into the caller's request.
         if (!attributes) throw err;
         otelOptions.attributes = filter.copy(attributes);
-        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter);
+        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter, b3DebugOf(parent));
       }
       if (attributes && !filterAtStart && span.isRecording()) {
         try {
@@ -444,7 +480,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           span.setAttributes(filter.copy(attributes));
         }
       }
-      return new OtelSpanAdapter(span, filter);
+      return new OtelSpanAdapter(span, filter, b3DebugOf(parent));
     },
 
     inject(carrier, source) {
@@ -473,7 +509,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const remote = remoteSpanOf(ctx, validateExtracted);
       const baggage = baggageOnlyByHeader && !carrier.baggage ? EMPTY_BAGGAGE : baggageOf(ctx);
       if (!remote) return baggage === EMPTY_BAGGAGE ? EMPTY : { baggage };
-      return { parent: new OtelSpanAdapter(remote, filter), baggage };
+      return { parent: new OtelSpanAdapter(remote, filter, ctx.getValue(B3_DEBUG_FLAG)), baggage };
     },
 
     flush,
