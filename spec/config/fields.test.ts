@@ -135,6 +135,18 @@ describe('tracing resource attributes: an empty name is refused', () => {
     const c = loadConfigFromText('tracing: {attributes: {" ": x, ok: 1}}\n');
     assert.deepEqual(c.tracing?.attributes, { ' ': 'x', ok: 1 });
   });
+
+  it('in createOtelTracer, as a ConfigError at attributes.', async () => {
+    assert.throws(
+      () => createOtelTracer({ exporter: 'memory', attributes: { '': 'x', ok: 1 } }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues.length === 1 &&
+        e.issues[0]?.path === 'attributes.' &&
+        /empty name/.test(e.message),
+    );
+    await createOtelTracer({ exporter: 'memory', attributes: { ' ': 'x' } }).close();
+  });
 });
 
 describe('config: a Redis sentinel or cluster section without mode', () => {

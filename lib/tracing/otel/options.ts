@@ -264,7 +264,9 @@ export function resolveOptions(
     if (!isPlainObject(o.attributes)) bad('attributes', 'object', o.attributes, 'must be an object');
     else {
       for (const [k, v] of Object.entries(o.attributes)) {
-        if (!isAttributeValue(v))
+        // OpenTelemetry drops an attribute with an empty name: it never reached a span.
+        if (k === '') bad('attributes.', 'non-empty attribute name', k, 'has an empty name');
+        else if (!isAttributeValue(v))
           bad(`attributes.${k}`, 'string, number, boolean or array of one of them', v, 'unsupported type');
         else if (hasNonFinite(v))
           bad(`attributes.${k}`, 'finite number', v, 'must be a finite number (not NaN or Infinity)');
