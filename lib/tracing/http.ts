@@ -151,7 +151,11 @@ export function traceHandler(
     // on Node 20, not at all for a pipelined response still queued then: onResponseClose).
     onResponseClose(req, res, () => {
       unfollow?.();
-      if (!res.writableFinished && !done) {
+      // `writableEnded` too: a node:http2 compatibility response (`http2.createServer(handler)`)
+      // whose stream the client cancelled says `writableFinished` (its stream is closed) though
+      // the handler never ended it — its span ended as complete. Over node:http a finished
+      // response is always ended, so this changes nothing there.
+      if (!(res.writableFinished && res.writableEnded) && !done) {
         abort.abort();
         aborted = true;
         // The client went away — unless the handler failed first and `fail` cut the response:
