@@ -234,7 +234,10 @@ export async function tracedFetch(
   const target = new URL(request ? request.url : (url as string | URL));
   // The Request constructor already normalised its method as fetch does.
   const method = request && init.method === undefined ? request.method : sentMethod(init.method);
-  const serverAddress = target.hostname;
+  // A URL writes an IPv6 literal in brackets (`[::1]`); `server.address` is the address alone, as
+  // server spans record it and the conventions list it (`server.port` beside it).
+  const host = target.hostname;
+  const serverAddress = host.charCodeAt(0) === 91 /* [ */ ? host.slice(1, -1) : host;
   const serverPort = target.port ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
   const optIn = currentOptIn();
   const known = isKnownMethod(method);

@@ -237,6 +237,23 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     assert.equal(received.authorization, undefined);
   });
 
+  // The client span wrote `[::1]` (the URL's hostname) where the server span of the same call
+  // wrote `::1`: one address in two forms, so the two ends did not match on server.address.
+  it('tracedFetch to an IPv6 literal: server.address is the bare address, as on the server span', async () => {
+    const server = createServer(traceHandler(ctx0, (_ctx, _req, res) => res.end('v6'), { route: '/v6' }));
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    servers.push(server);
+    const port = (server.address() as { port: number }).port;
+    const res = await tracedFetch(ctx0, `http://[::1]:${port}/v6`, {}, { name: 'to-v6' });
+    assert.equal(await res.text(), 'v6');
+    const client = finished('to-v6');
+    assert.equal(client.attributes['server.address'], '::1');
+    assert.equal(client.attributes['server.port'], port);
+    assert.equal(client.attributes['url.full'], `http://[::1]:${port}/v6`);
+    const serverSpan = await waitSpan('GET /v6');
+    assert.equal(serverSpan.attributes['server.address'], client.attributes['server.address']);
+  });
+
   it('tracedFetch: a network error is recorded on the span and rethrown', async () => {
     const port = await freePort();
     await assert.rejects(tracedFetch(ctx0, `http://127.0.0.1:${port}/`, {}, { name: 'refused' }));
