@@ -66,6 +66,22 @@ const out = (line = '') => {
 };
 
 async function main(): Promise<void> {
+  // A signal while the services start (a few seconds with the embedded database) used to find no
+  // handler yet and kill the process at once (exit by signal, not the documented 130). It is
+  // remembered and acted on as soon as the services are up: they are closed, exit 130.
+  // One listener per signal for the whole run, never removed and re-added in between: a signal
+  // that arrived while the start blocked the event loop, not yet dispatched, was lost when the
+  // listener was swapped (libuv drops it with the old handle) and the demo ran on as if never
+  // signalled.
+  let startSignal: NodeJS.Signals | undefined;
+  let handleSignal = (signal: NodeJS.Signals) => {
+    if (startSignal) return;
+    startSignal = signal;
+    out('\ninterrupted: closing the services…');
+  };
+  const onAnySignal = (signal: NodeJS.Signals) => handleSignal(signal);
+  process.on('SIGINT', onAnySignal);
+  process.on('SIGTERM', onAnySignal);
   out('Hyperion observability demo: starting gateway, user-service and order-service…');
   if (!env.databaseUrl)
     out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
@@ -78,15 +94,22 @@ async function main(): Promise<void> {
       `  warning: nothing answers at ${redactUrl(env.redisUrl)} (REDIS_URL); the demo runs anyway: L2 calls time out after 200 ms and the breaker opens; the user and order services fill no L1 until Redis answers (their invalidation bus must subscribe first), so their reads go to PostgreSQL (L1 and L2 hit ratios 0 %)`,
     );
   const t0 = performance.now();
-  const services = await startServices({
-    databaseUrl: env.databaseUrl,
-    redisUrl: env.redisUrl,
-    host: env.host,
-    tracing: env.tracingEndpoint
-      ? { exporter: 'otlp', endpoint: env.tracingEndpoint, sampleRate: env.sampleRate }
-      : { exporter: 'memory', sampleRate: env.sampleRate },
-    logger: env.logLevel ?? 'warn',
-  });
+  let services: RunningServices;
+  try {
+    services = await startServices({
+      databaseUrl: env.databaseUrl,
+      redisUrl: env.redisUrl,
+      host: env.host,
+      tracing: env.tracingEndpoint
+        ? { exporter: 'otlp', endpoint: env.tracingEndpoint, sampleRate: env.sampleRate }
+        : { exporter: 'memory', sampleRate: env.sampleRate },
+      logger: env.logLevel ?? 'warn',
+    });
+  } catch (err) {
+    process.off('SIGINT', onAnySignal);
+    process.off('SIGTERM', onAnySignal);
+    throw err;
+  }
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= services.close();
@@ -102,14 +125,13 @@ async function main(): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return; // already closing: the close is bounded, let it finish
     if (onStop) return onStop(signal);
-    out('\ninterrupted: closing the services…');
+    if (!startSignal) out('\ninterrupted: closing the services…');
     interrupted.abort();
     // A reader that went away is not an interrupt by the user: 0 then, in every phase (the EPIPE
     // shows only at the next write, so the phase it lands in is a matter of timing).
     close().finally(() => process.exit(outputGone ? 0 : 130));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  handleSignal = onSignal;
   // `npm run demo` runs this process under `sh -c`, which does not pass signals on: a SIGTERM sent
   // to npm's pid (a supervisor, `timeout`, `kill <npm pid>`) ended npm and the shell and left this
   // process running, orphaned, holding ports 8080–8082. A parent that goes away is taken as SIGTERM.
@@ -122,6 +144,7 @@ async function main(): Promise<void> {
   orphanWatch.unref();
   onOutputGone = () => onSignal('SIGTERM');
   if (outputGone) onOutputGone();
+  else if (startSignal) onSignal(startSignal);
   try {
     const startedMs = performance.now() - t0;
     const traffic = await driveTraffic({
@@ -146,8 +169,8 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(orphanWatch);
     await close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onAnySignal);
+    process.off('SIGTERM', onAnySignal);
   }
   out(
     '\nAll services closed. Run the full stack with Jaeger and Grafana: docker-compose up --build (see demo/README.md).',

@@ -12,6 +12,17 @@ export async function runStandalone(name: ServiceName): Promise<void> {
   const port = envPort('PORT', DEFAULT_PORTS[name]);
   const userUrl = serviceUrl('USER_SERVICE_URL', `http://127.0.0.1:${DEFAULT_PORTS['user-service']}`);
   const orderUrl = serviceUrl('ORDER_SERVICE_URL', `http://127.0.0.1:${DEFAULT_PORTS['order-service']}`);
+  // Listening from before the start (a database connect can take seconds): a signal then found no
+  // handler and killed the process by its default action — or, as PID 1 in a container (the
+  // Dockerfile runs node directly), was ignored by the kernel, so `docker stop` waited for its
+  // SIGKILL. It is remembered and acted on once the service is up. One listener per signal, never
+  // swapped: a signal pending while the start blocked the event loop would be lost with the old one.
+  let startSignal: string | undefined;
+  let onSignal = (signal: string) => {
+    startSignal ??= signal;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   const service = await startService({
     name,
     port,
@@ -49,8 +60,8 @@ export async function runStandalone(name: ServiceName): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  onSignal = stop;
+  if (startSignal) stop(startSignal);
 }
 
 /**

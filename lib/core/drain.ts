@@ -296,6 +296,11 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       const budget = info.timeoutMs ?? Number.POSITIVE_INFINITY;
       const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));
       let listenerClosed = !server.listening;
+      // Not listening yet: a `listen()` may still be binding (a host name being looked up, a
+      // SIGTERM during startup). It bound after this drain had resolved, and the port stayed
+      // open for good — answering 503 to everyone and keeping the process alive after
+      // `app.close()` resolved. A drained server that starts listening closes its listener at once.
+      if (listenerClosed) server.once('listening', () => NetServer.prototype.close.call(server));
       let done = false;
       const timers: NodeJS.Timeout[] = [];
       const later = (ms: number, fn: () => void) => {

@@ -285,6 +285,23 @@ describe('drainServer', () => {
     await drainServer(server)();
   });
 
+  it('a listen() still binding when the drain runs (close during startup) closes its listener as it binds', async (t) => {
+    // It bound after the drain had resolved: the port stayed open (every request a 503) and the
+    // process never exited after app.close() resolved.
+    const { server } = testServer();
+    t.after(() => server.listening && server.close());
+    server.listen(0, '127.0.0.1');
+    assert.equal(server.listening, false, 'precondition: listen() with a host binds asynchronously');
+    const bound = new Promise<void>((resolve) => server.once('listening', resolve));
+    const app = createApp();
+    app.defer('http', drainServer(server));
+    await app.close();
+    await bound;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(server.listening, false, 'the listener was closed as soon as it bound');
+    assert.equal(server.address(), null);
+  });
+
   it('a request arriving during the drain behind a running one on its connection gets its 503 after that answer', async (t) => {
     // The running response had Connection: close from the start of the drain: the connection
     // ended after it and the 503 queued behind was never sent.

@@ -129,6 +129,44 @@ describe('npm run demo: stopped from outside', () => {
     assert.doesNotMatch(err, /demo failed/);
   });
 
+  it('a SIGTERM while the services start closes them once started: no summary, exit code 130', async (t) => {
+    // No handler was installed until the services were up (a few seconds with the embedded
+    // database): the signal killed the process at once, not the documented 130. And a signal that
+    // arrived while the start blocked the event loop was lost when the listener was swapped.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts'], {
+      cwd: root,
+      env: demoEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (c, s) => resolve([c, s])),
+    );
+    const kill = setTimeout(() => child.kill('SIGKILL'), 200_000);
+    t.after(() => {
+      clearTimeout(kill);
+      child.kill('SIGKILL');
+    });
+    await waitFor(() => out.includes('starting gateway'), {
+      timeoutMs: 180_000,
+      intervalMs: 20,
+      what: `the first line\n${out}\n${err.slice(-2000)}`,
+    });
+    child.kill('SIGTERM');
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [130, null], `exit\n${out}\n${err.slice(-2000)}`);
+    assert.match(out, /interrupted: closing the services/);
+    assert.doesNotMatch(out, /^Traffic /m, 'no summary');
+    assert.doesNotMatch(err, /demo failed/);
+  });
+
   it('--keep whose output reader goes away (`npm run demo | head -2`) stops quietly, exit 0, no EPIPE stack trace', async (t) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'demo/run.ts', '--keep'], {
       cwd: root,

@@ -6,7 +6,9 @@
  * the request reset.) Embedded database, no collector: needs no server.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, type ServerProcess, startProcess, waitFor } from '../harness/process.js';
@@ -95,5 +97,62 @@ describe('demo service: a repeated SIGTERM during the drain', () => {
     const exit = await exited;
     assert.deepEqual(result, { status: 201 }, 'the order in flight is created');
     assert.deepEqual(exit, { code: 0, signal: null }, p.output().slice(-2000));
+  });
+});
+
+describe('demo service: a SIGTERM while it starts', () => {
+  it('is handled, not fatal mid-start (nor lost, as PID 1 in a container would lose it)', async (t) => {
+    // The handlers were installed only once the service was up: a signal during the start (a
+    // database connect can take seconds) killed it by the default action. Here the "database"
+    // accepts the connection and never answers, so the start is seen to be in progress; the start
+    // then fails on the database timeout (exit 1 with its line), and the signal is not what ends it.
+    const sockets = new Set<Socket>();
+    let connected!: () => void;
+    const dbReached = new Promise<void>((resolve) => {
+      connected = resolve;
+    });
+    const db = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      connected();
+    });
+    await new Promise<void>((resolve) => db.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      db.close();
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['REDIS_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'HYPERION_TRACING_ENDPOINT']) delete env[k];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/user-service.ts'], {
+      cwd: root,
+      env: {
+        ...env,
+        PORT: '0',
+        DATABASE_URL: `postgres://demo@127.0.0.1:${(db.address() as AddressInfo).port}/demo`,
+        CALL_TIMEOUT_MS: '2000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    t.after(() => {
+      clearTimeout(kill);
+      child.kill('SIGKILL');
+    });
+    await dbReached;
+    child.kill('SIGTERM');
+    const exit = await exited;
+    assert.equal(exit.signal, null, `killed by the signal mid-start\n${out.slice(-2000)}`);
+    assert.equal(exit.code, 1, out.slice(-2000));
+    assert.match(out, /user-service failed to start/);
   });
 });
