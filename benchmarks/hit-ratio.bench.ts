@@ -5,7 +5,8 @@
  * rows. Also replays recency-heavy synthetic traces (drifting working sets, loops) and a
  * database-like mix (recent rows, hot pages, range scans), checks that
  * key length does not change our hit ratio, and writes one SVG per trace (hit ratio against cache
- * size: ours, LRU, OPT) to benchmarks/figures/ (`--no-figures` skips them).
+ * size: ours, LRU, OPT) to benchmarks/figures/ (`--no-figures` skips them; a `--trace` or
+ * `--sizes` run never writes them).
  *
  *   npm run bench:hit-ratio                                  # shared traces + Zipf + scan
  *   npm run bench:hit-ratio -- --trace FILE --sizes 250,500 [--json OUT]
@@ -557,7 +558,12 @@ async function main() {
   }
   printTable(rows);
   console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  if (!values['no-figures']) writeFigures(rows);
+  // The charts in benchmarks/figures/ are the standard run's (benchmarks/README.md shows them): a
+  // run on a trace of the user's own or at other sizes used to overwrite them (a `--trace` file
+  // named like a shared trace replaced its chart) or add files to the checkout.
+  if (values.trace?.length || sizesArg)
+    console.log('figures: not written (a --trace or --sizes run; they are the standard run’s)');
+  else if (!values['no-figures']) writeFigures(rows);
   if (values.json) {
     writeFileSync(
       values.json,
