@@ -14,13 +14,13 @@
  * The trace format is the one of ../shared/traces/README.md: gzip text, one key per line.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
-import { benchArgs, numberArg } from './lib/args.js';
+import { benchArgs, numberArg, usageError } from './lib/args.js';
 import { lineChart } from './lib/svg.js';
 import { zipfKeys, zipfRanks } from './lib/zipf.js';
 
@@ -489,12 +489,32 @@ async function main() {
   const sizesArg = values.sizes
     ?.split(',')
     .map((s) => numberArg(usage, 'sizes', s, { min: 1, integer: true }));
+  // Checked before any replay: a --trace that cannot be read was a stack trace, an empty one a
+  // table of NaN, and a --json into a missing folder a stack trace after the whole run.
+  if (values.json !== undefined) {
+    const folder = dirname(resolve(values.json));
+    if (!existsSync(folder) || !statSync(folder).isDirectory())
+      usageError(usage, `--json ${values.json}: its folder does not exist (${folder})`);
+  }
+  const traces = new Map<string, string[]>();
+  for (const file of values.trace ?? []) {
+    let keys: string[];
+    try {
+      keys = readTrace(file);
+    } catch (err) {
+      usageError(
+        usage,
+        `--trace ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+    if (keys.length === 0) usageError(usage, `--trace ${file} holds no key (one key per line)`);
+    traces.set(file, keys);
+  }
   const rows: Row[] = [];
   const keyLengthRows: KeyLengthRow[] = [];
   const started = performance.now();
   if (values.trace?.length) {
-    for (const file of values.trace) {
-      const keys = readTrace(file);
+    for (const [file, keys] of traces) {
       const name = basename(file).replace(/\.keys\.gz$|\.gz$/, '');
       const sizes = sizesArg ?? SHARED[name]?.sizes ?? [250, 500, 1000, 2000];
       console.log(`${name}: ${keys.length.toLocaleString('en')} requests`);

@@ -53,4 +53,27 @@ describe('bench:hit-ratio on a user trace', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a trace that cannot be read or holds no key, or a --json that cannot be written, exits 2 at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-bad-'));
+    try {
+      const missing = run('--trace', join(dir, 'nope.keys.gz'), '--no-figures');
+      assert.equal(missing.status, 2, missing.stderr);
+      assert.match(missing.stderr, /--trace .*nope\.keys\.gz cannot be read \(ENOENT[\s\S]*usage:/);
+      const empty = join(dir, 'empty.keys.gz');
+      writeFileSync(empty, '');
+      const none = run('--trace', empty, '--sizes', '2');
+      assert.equal(none.status, 2, none.stderr);
+      assert.match(none.stderr, /--trace .*empty\.keys\.gz holds no key[\s\S]*usage:/);
+      assert.doesNotMatch(none.stdout, /NaN/);
+      const trace = join(dir, 'ok.keys.gz');
+      writeFileSync(trace, 'a\nb\na\n');
+      const json = run('--trace', trace, '--sizes', '2', '--json', join(dir, 'no-dir', 'out.json'));
+      assert.equal(json.status, 2, json.stderr);
+      assert.match(json.stderr, /--json .*no-dir.*: its folder does not exist[\s\S]*usage:/);
+      assert.doesNotMatch(json.stdout, /\| ok /, 'the replay ran before the bad --json was noticed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
