@@ -240,6 +240,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    */
   private readonly stops = new Set<(err: Error) => void>();
   private warnedCost = false;
+  private warnedOnEvict = false;
 
   constructor(options: MemoryCacheOptions<V>) {
     const o = resolveOptions(options);
@@ -296,9 +297,16 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
             pending[i + 3] as number,
           );
         } catch (err) {
-          process.emitWarning(`memory cache onEvict threw: ${(err as Error)?.message ?? String(err)}`, {
-            code: 'HYPERION_MEMORY_ON_EVICT',
-          });
+          // Once per cache: a hook broken for good used to print one warning per eviction (a
+          // stderr line each, and the sets ran ~9× slower).
+          if (!this.warnedOnEvict) {
+            this.warnedOnEvict = true;
+            process.emitWarning(
+              `memory cache onEvict threw: ${(err as Error)?.message ?? String(err)} ` +
+                '(later errors of this hook are not reported)',
+              { code: 'HYPERION_MEMORY_ON_EVICT' },
+            );
+          }
         }
       }
     } finally {
