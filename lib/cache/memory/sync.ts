@@ -9,6 +9,7 @@
 
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { unknownKeyMessage } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { assertKey, assertLoader, assertTtl, hitRatio, MAX_KEY_BYTES } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
@@ -84,8 +85,9 @@ export interface SyncMemoryCache<V> {
    * and then stored. A loader error reaches every caller and is not cached. The result is not
    * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
    * after that write start a new load), nor when it is `undefined`, costlier than `maxCost` or
-   * of an invalid cost: the callers get it all the same. A non-function loader (`invalid_value`),
-   * a bad `ttl` or `cost` reject before the lookup, on a hit as on a miss.
+   * of an invalid cost: the callers get it all the same. A non-function loader or an option other
+   * than `ttl`/`cost` (`invalid_value`), a bad `ttl` or `cost` reject before the lookup, on a hit
+   * as on a miss.
    */
   getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
   /** Removes every entry (the frequency history is kept: it is still true). */
@@ -178,6 +180,22 @@ function checkSetOptions(opts: unknown, op: 'set' | 'getOrSet'): void {
     typeof opts === 'number' ? 'invalid_ttl' : 'invalid_value',
     `${op} options must be an object ({ ttl, cost }), got ${typeof opts}${hint}`,
   );
+}
+
+const SET_OPTION_KEYS = ['ttl', 'cost'];
+
+/**
+ * An option of `getOrSet` other than `ttl`/`cost`: `{ tll: 5000 }` used to store an entry that
+ * never expired, without a word (the byte face refuses unknown write options the same way).
+ * (`set` does not check this: its option handling is on the hot path.)
+ */
+function checkOptionKeys(opts: object): void {
+  for (const key of Object.keys(opts))
+    if (!SET_OPTION_KEYS.includes(key))
+      throw new CacheError(
+        'invalid_value',
+        `getOrSet: option \`${key}\` ${unknownKeyMessage(key, SET_OPTION_KEYS)} (options are { ttl, cost })`,
+      );
 }
 
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
@@ -593,6 +611,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       if (this.closed) this.assertOpen();
       assertKey(key);
       checkSetOptions(opts, 'getOrSet');
+      if (opts) checkOptionKeys(opts);
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
       if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
       assertLoader(loader);
