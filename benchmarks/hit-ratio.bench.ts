@@ -5,7 +5,8 @@
  * rows. Also replays recency-heavy synthetic traces (drifting working sets, loops) and a
  * database-like mix (recent rows, hot pages, range scans), checks that
  * key length does not change our hit ratio, and writes one SVG per trace (hit ratio against cache
- * size: ours, LRU, OPT) to benchmarks/figures/ (`--no-figures` skips them).
+ * size: ours, LRU, OPT) to benchmarks/figures/ (`--no-figures` skips them; a `--trace` or
+ * `--sizes` run never writes them).
  *
  *   npm run bench:hit-ratio                                  # shared traces + Zipf + scan
  *   npm run bench:hit-ratio -- --trace FILE --sizes 250,500 [--json OUT]
@@ -13,13 +14,13 @@
  * The trace format is the one of ../shared/traces/README.md: gzip text, one key per line.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
-import { benchArgs, numberArg } from './lib/args.js';
+import { benchArgs, numberArg, usageError } from './lib/args.js';
 import { lineChart } from './lib/svg.js';
 import { zipfKeys, zipfRanks } from './lib/zipf.js';
 
@@ -488,12 +489,32 @@ async function main() {
   const sizesArg = values.sizes
     ?.split(',')
     .map((s) => numberArg(usage, 'sizes', s, { min: 1, integer: true }));
+  // Checked before any replay: a --trace that cannot be read was a stack trace, an empty one a
+  // table of NaN, and a --json into a missing folder a stack trace after the whole run.
+  if (values.json !== undefined) {
+    const folder = dirname(resolve(values.json));
+    if (!existsSync(folder) || !statSync(folder).isDirectory())
+      usageError(usage, `--json ${values.json}: its folder does not exist (${folder})`);
+  }
+  const traces = new Map<string, string[]>();
+  for (const file of values.trace ?? []) {
+    let keys: string[];
+    try {
+      keys = readTrace(file);
+    } catch (err) {
+      usageError(
+        usage,
+        `--trace ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+    if (keys.length === 0) usageError(usage, `--trace ${file} holds no key (one key per line)`);
+    traces.set(file, keys);
+  }
   const rows: Row[] = [];
   const keyLengthRows: KeyLengthRow[] = [];
   const started = performance.now();
   if (values.trace?.length) {
-    for (const file of values.trace) {
-      const keys = readTrace(file);
+    for (const [file, keys] of traces) {
       const name = basename(file).replace(/\.keys\.gz$|\.gz$/, '');
       const sizes = sizesArg ?? SHARED[name]?.sizes ?? [250, 500, 1000, 2000];
       console.log(`${name}: ${keys.length.toLocaleString('en')} requests`);
@@ -557,7 +578,12 @@ async function main() {
   }
   printTable(rows);
   console.log(`(${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  if (!values['no-figures']) writeFigures(rows);
+  // The charts in benchmarks/figures/ are the standard run's (benchmarks/README.md shows them): a
+  // run on a trace of the user's own or at other sizes used to overwrite them (a `--trace` file
+  // named like a shared trace replaced its chart) or add files to the checkout.
+  if (values.trace?.length || sizesArg)
+    console.log('figures: not written (a --trace or --sizes run; they are the standard run’s)');
+  else if (!values['no-figures']) writeFigures(rows);
   if (values.json) {
     writeFileSync(
       values.json,

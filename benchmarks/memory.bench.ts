@@ -14,7 +14,8 @@
  * spread over the batch instead of swamping a ~20 ns operation.
  */
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLRU } from 'lru.min';
 import { LRUCache } from 'lru-cache';
@@ -35,6 +36,14 @@ const args = benchArgs(USAGE, {
   // Scenarios whose name contains this (e.g. --only set); the goals of the others print NaN.
   only: { type: 'string' },
 });
+
+// Checked before measuring: a --json into a missing folder used to fail with a stack trace only
+// after the whole run.
+if (args.json !== undefined) {
+  const folder = dirname(resolve(args.json));
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    usageError(USAGE, `--json ${args.json}: its folder does not exist (${folder})`);
+}
 
 const ENTRIES = 10_000;
 /** Alternating rounds per scenario; each contender's figure is its median over them. */
@@ -366,7 +375,10 @@ if (heap.length) {
   for (const h of heap) console.log(`  ${h.name.padEnd(w)} ${String(h.bytes).padStart(6)}`);
 }
 
-if (!args['no-figures']) {
+// The committed chart (benchmarks/README.md) is a whole run's: an --only run has NaN for every
+// other scenario and used to overwrite it with those.
+if (args.only !== undefined) console.log('figure: not written (an --only run measures one scenario)');
+else if (!args['no-figures']) {
   const dir = fileURLToPath(new URL('figures/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const bars: Bar[] = [];

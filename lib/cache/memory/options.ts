@@ -40,7 +40,7 @@ export interface MemoryCacheOptions<V> {
   /**
    * Called when an entry leaves on its own: `capacity` (evicted to make room), `rejected` (a
    * newcomer the admission policy refused) or `expired`. Not called for `delete`, `clear` or
-   * overwrites. Exceptions thrown by it are reported as warnings, never break the cache.
+   * overwrites. Exceptions thrown by it are reported as one warning per cache, never break the cache.
    */
   onEvict?: (key: string, value: V, reason: EvictReason, cost: number) => void;
   /**

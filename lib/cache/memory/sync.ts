@@ -9,6 +9,7 @@
 
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { unknownKeyMessage } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { assertKey, assertLoader, assertTtl, hitRatio, MAX_KEY_BYTES } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
@@ -84,8 +85,9 @@ export interface SyncMemoryCache<V> {
    * and then stored. A loader error reaches every caller and is not cached. The result is not
    * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
    * after that write start a new load), nor when it is `undefined`, costlier than `maxCost` or
-   * of an invalid cost: the callers get it all the same. A non-function loader (`invalid_value`),
-   * a bad `ttl` or `cost` reject before the lookup, on a hit as on a miss.
+   * of an invalid cost: the callers get it all the same. A non-function loader or an option other
+   * than `ttl`/`cost` (`invalid_value`), a bad `ttl` or `cost` reject before the lookup, on a hit
+   * as on a miss.
    */
   getOrSet(key: string, loader: Loader<V>, options?: SetOptions): Promise<V>;
   /** Removes every entry (the frequency history is kept: it is still true). */
@@ -180,6 +182,22 @@ function checkSetOptions(opts: unknown, op: 'set' | 'getOrSet'): void {
   );
 }
 
+const SET_OPTION_KEYS = ['ttl', 'cost'];
+
+/**
+ * An option of `getOrSet` other than `ttl`/`cost`: `{ tll: 5000 }` used to store an entry that
+ * never expired, without a word (the byte face refuses unknown write options the same way).
+ * (`set` does not check this: its option handling is on the hot path.)
+ */
+function checkOptionKeys(opts: object): void {
+  for (const key of Object.keys(opts))
+    if (!SET_OPTION_KEYS.includes(key))
+      throw new CacheError(
+        'invalid_value',
+        `getOrSet: option \`${key}\` ${unknownKeyMessage(key, SET_OPTION_KEYS)} (options are { ttl, cost })`,
+      );
+}
+
 /** A synchronous, generic in-memory cache. See {@link MemoryCacheOptions}. */
 export class SyncCache<V> implements SyncMemoryCache<V> {
   readonly maxCost: number;
@@ -240,6 +258,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    */
   private readonly stops = new Set<(err: Error) => void>();
   private warnedCost = false;
+  private warnedOnEvict = false;
 
   constructor(options: MemoryCacheOptions<V>) {
     const o = resolveOptions(options);
@@ -296,9 +315,16 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
             pending[i + 3] as number,
           );
         } catch (err) {
-          process.emitWarning(`memory cache onEvict threw: ${(err as Error)?.message ?? String(err)}`, {
-            code: 'HYPERION_MEMORY_ON_EVICT',
-          });
+          // Once per cache: a hook broken for good used to print one warning per eviction (a
+          // stderr line each, and the sets ran ~9× slower).
+          if (!this.warnedOnEvict) {
+            this.warnedOnEvict = true;
+            process.emitWarning(
+              `memory cache onEvict threw: ${(err as Error)?.message ?? String(err)} ` +
+                '(later errors of this hook are not reported)',
+              { code: 'HYPERION_MEMORY_ON_EVICT' },
+            );
+          }
         }
       }
     } finally {
@@ -585,6 +611,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       if (this.closed) this.assertOpen();
       assertKey(key);
       checkSetOptions(opts, 'getOrSet');
+      if (opts) checkOptionKeys(opts);
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
       if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
       assertLoader(loader);

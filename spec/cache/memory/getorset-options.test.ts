@@ -1,0 +1,38 @@
+/**
+ * `getOrSet(key, loader, { tll: 5000 })` — a typo in the sync face's options — used to load and
+ * store an entry that never expires, without a word (the byte face refuses unknown write options
+ * for the same reason). An option that is not `ttl` or `cost` is now `invalid_value`, naming it.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
+
+describe('sync memory cache: getOrSet options', () => {
+  it('an unknown option is refused before loading, on a hit as on a miss', async () => {
+    let t = 0;
+    const c = createSyncMemoryCache<string>({ maxCost: 100, now: () => t });
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      return 'v';
+    };
+    const typo = { tll: 100 } as unknown as { ttl: number };
+    await assert.rejects(
+      c.getOrSet('k', loader, typo),
+      (e: unknown) =>
+        e instanceof CacheError && e.code === 'invalid_value' && /`tll`.*did you mean `ttl`/.test(e.message),
+    );
+    assert.equal(loads, 0);
+    assert.equal(c.has('k'), false);
+    c.set('k', 'held');
+    await assert.rejects(c.getOrSet('k', loader, typo), { code: 'invalid_value' });
+    // The known options still work, undefined values included.
+    assert.equal(await c.getOrSet('j', loader, { ttl: 100, cost: 1 }), 'v');
+    assert.equal(await c.getOrSet('i', loader, { ttl: undefined }), 'v');
+    t += 100;
+    assert.equal(c.get('j'), undefined);
+    assert.equal(c.get('i'), 'v');
+    c.close();
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * `npm run bench:hit-ratio` as a user runs it on their own trace: the run judges that trace and
+ * leaves the repository alone. A `--trace FILE` (or `--sizes`) run used to overwrite the committed
+ * chart of a trace of the same name in benchmarks/figures/ (shown in benchmarks/README.md) with a
+ * chart of its own sizes, or add one for a new name.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const figures = join(root, 'benchmarks', 'figures');
+
+function run(...args: string[]) {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return spawnSync(process.execPath, ['--import', 'tsx', 'benchmarks/hit-ratio.bench.ts', ...args], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('bench:hit-ratio on a user trace', () => {
+  it('--trace / --sizes runs write no figure (the committed charts are the standard run’s)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-figures-'));
+    const shared = join(figures, 'hit-ratio-lirs-gli.svg');
+    const fresh = join(figures, `hit-ratio-audit-${process.pid}.svg`);
+    const before = readFileSync(shared);
+    try {
+      // A trace named like a shared one (plain text is read too), judged at sizes of its own.
+      const same = join(dir, 'lirs-gli.keys.gz');
+      writeFileSync(same, 'a\nb\na\nc\na\nb\n');
+      const r1 = run('--trace', same, '--sizes', '1,2');
+      assert.equal(r1.status, 0, r1.stderr);
+      assert.match(r1.stdout, /\| lirs-gli \|\s+2 \|/);
+      assert.match(r1.stdout, /figures: not written/);
+      assert.deepEqual(readFileSync(shared), before, 'the committed lirs-gli chart was overwritten');
+      // A new name, default sizes: no new file in benchmarks/figures either.
+      const other = join(dir, `audit-${process.pid}.keys.gz`);
+      writeFileSync(other, 'a\nb\na\n');
+      const r2 = run('--trace', other);
+      assert.equal(r2.status, 0, r2.stderr);
+      assert.equal(existsSync(fresh), false, `${fresh} was written`);
+    } finally {
+      if (!readFileSync(shared).equals(before)) writeFileSync(shared, before);
+      rmSync(fresh, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a trace that cannot be read or holds no key, or a --json that cannot be written, exits 2 at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hr-bad-'));
+    try {
+      const missing = run('--trace', join(dir, 'nope.keys.gz'), '--no-figures');
+      assert.equal(missing.status, 2, missing.stderr);
+      assert.match(missing.stderr, /--trace .*nope\.keys\.gz cannot be read \(ENOENT[\s\S]*usage:/);
+      const empty = join(dir, 'empty.keys.gz');
+      writeFileSync(empty, '');
+      const none = run('--trace', empty, '--sizes', '2');
+      assert.equal(none.status, 2, none.stderr);
+      assert.match(none.stderr, /--trace .*empty\.keys\.gz holds no key[\s\S]*usage:/);
+      assert.doesNotMatch(none.stdout, /NaN/);
+      const trace = join(dir, 'ok.keys.gz');
+      writeFileSync(trace, 'a\nb\na\n');
+      const json = run('--trace', trace, '--sizes', '2', '--json', join(dir, 'no-dir', 'out.json'));
+      assert.equal(json.status, 2, json.stderr);
+      assert.match(json.stderr, /--json .*no-dir.*: its folder does not exist[\s\S]*usage:/);
+      assert.doesNotMatch(json.stdout, /\| ok /, 'the replay ran before the bad --json was noticed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
