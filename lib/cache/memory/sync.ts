@@ -185,16 +185,17 @@ function checkSetOptions(opts: unknown, op: 'set' | 'getOrSet'): void {
 const SET_OPTION_KEYS = ['ttl', 'cost'];
 
 /**
- * An option of `getOrSet` other than `ttl`/`cost`: `{ tll: 5000 }` used to store an entry that
- * never expired, without a word (the byte face refuses unknown write options the same way).
- * (`set` does not check this: its option handling is on the hot path.)
+ * An option other than `ttl`/`cost`: `{ tll: 5000 }` used to store an entry that never expired,
+ * without a word (the byte face refuses unknown write options the same way). `set` checks it only
+ * when it read no `ttl` — a misspelt `ttl` is the one that loses the expiry — so a set with a TTL
+ * pays nothing.
  */
-function checkOptionKeys(opts: object): void {
-  for (const key of Object.keys(opts))
-    if (!SET_OPTION_KEYS.includes(key))
+function checkOptionKeys(opts: object, op: 'set' | 'getOrSet'): void {
+  for (const key in opts)
+    if (Object.hasOwn(opts, key) && !SET_OPTION_KEYS.includes(key))
       throw new CacheError(
         'invalid_value',
-        `getOrSet: option \`${key}\` ${unknownKeyMessage(key, SET_OPTION_KEYS)} (options are { ttl, cost })`,
+        `${op}: option \`${key}\` ${unknownKeyMessage(key, SET_OPTION_KEYS)} (options are { ttl, cost })`,
       );
 }
 
@@ -487,7 +488,10 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     // Only `undefined` means "no ttl given": `null` is an invalid ttl, as on the byte face.
     const given = opts?.ttl;
     // Checked only when no ttl was read: the common call pays nothing for it.
-    if (given === undefined) checkSetOptions(opts, 'set');
+    if (given === undefined && opts != null) {
+      checkSetOptions(opts, 'set');
+      checkOptionKeys(opts, 'set');
+    }
     const ttl = given === undefined ? this.defaultTtl : given;
     const expireAt = ttl === undefined ? 0 : this.expiryOf(ttl);
     const givenCost = opts?.cost;
@@ -611,7 +615,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       if (this.closed) this.assertOpen();
       assertKey(key);
       checkSetOptions(opts, 'getOrSet');
-      if (opts) checkOptionKeys(opts);
+      if (opts) checkOptionKeys(opts, 'getOrSet');
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
       if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
       assertLoader(loader);

@@ -1,7 +1,8 @@
 /**
  * `getOrSet(key, loader, { tll: 5000 })` — a typo in the sync face's options — used to load and
  * store an entry that never expires, without a word (the byte face refuses unknown write options
- * for the same reason). An option that is not `ttl` or `cost` is now `invalid_value`, naming it.
+ * for the same reason). An option that is not `ttl` or `cost` is now `invalid_value`, naming it;
+ * `set` refuses it too when it reads no `ttl`.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -33,6 +34,28 @@ describe('sync memory cache: getOrSet options', () => {
     t += 100;
     assert.equal(c.get('j'), undefined);
     assert.equal(c.get('i'), 'v');
+    c.close();
+  });
+
+  // set read no ttl from { tll: 5000 } either: an entry that never expired.
+  it('set: an unknown option is refused when no ttl is given; nothing is stored', () => {
+    let t = 0;
+    const c = createSyncMemoryCache<string>({ maxCost: 100, now: () => t });
+    const typo = { tll: 100 } as unknown as { ttl: number };
+    assert.throws(
+      () => c.set('k', 'v', typo),
+      (e: unknown) =>
+        e instanceof CacheError &&
+        e.code === 'invalid_value' &&
+        /set: option `tll`.*did you mean `ttl`/.test(e.message),
+    );
+    assert.equal(c.has('k'), false);
+    assert.equal(c.set('a', 'v', { cost: 2 }), true);
+    assert.equal(c.set('b', 'v', { ttl: undefined, cost: undefined }), true);
+    assert.equal(c.set('c', 'v', { ttl: 50 }), true);
+    t += 50;
+    assert.equal(c.get('c'), undefined);
+    assert.equal(c.get('a'), 'v');
     c.close();
   });
 });
