@@ -314,6 +314,34 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     );
   });
 
+  it('refuses a misspelt or misplaced `watch` option instead of running unguarded', async () => {
+    // `{ wacth: [...] }` and the key list passed as the options used to run the transaction
+    // without WATCH: the set below was applied and reported { ok: true }.
+    const write = (t: { set(key: string, value: Uint8Array): unknown }) => void t.set('guarded', enc('x'));
+    for (const run of [tx.transaction.bind(tx), cache.transaction.bind(cache)]) {
+      const typo = await rejectsWith(
+        run(write, { wacth: ['guarded'] } as unknown as { watch: string[] }),
+        'invalid_value',
+      );
+      assert.match(typo.message, /`wacth` is not a known option; did you mean `watch`\?/);
+      await rejectsWith(run(write, ['guarded'] as unknown as { watch: string[] }), 'invalid_value');
+      await rejectsWith(run(write, 'guarded' as unknown as { watch: string[] }), 'invalid_value');
+    }
+    assert.equal(await raw.exists('tx:guarded'), 0, 'nothing was written');
+    // No options, `null` and `{ watch: undefined }` still mean "nothing watched".
+    for (const options of [undefined, null, {}, { watch: undefined }]) {
+      const r = await cache.transaction((t) => void t.get('guarded'), options as { watch?: string[] });
+      assert.deepEqual(r, { ok: true, results: [undefined] });
+    }
+    // retryTransaction's options likewise: `{ attempt: 20 }` used to retry 5 times, silently.
+    await assert.rejects(
+      retryTransaction(() => tx.transaction(() => {}), { attempt: 20 } as unknown as { attempts: number }),
+      (e) =>
+        e instanceof ConfigError &&
+        /attempt: is not a known option; did you mean `attempts`\?/.test(e.message),
+    );
+  });
+
   it('rethrows an error of fn, applies nothing, and leaves the connection clean', async () => {
     const oops = new Error('fn failed');
     await assert.rejects(

@@ -1,5 +1,6 @@
 /** `retryTransaction`: re-runs a transaction that lost a WATCH race, with jittered exponential backoff. */
 import { ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
+import { unknownOptionIssues } from '../../../core/options.js';
 import { sleep } from '../../../core/timeout.js';
 import type { TransactionResult } from './types.js';
 
@@ -23,9 +24,9 @@ export async function retryTransaction(
   run: () => Promise<TransactionResult>,
   options: RetryOptions = {},
 ): Promise<TransactionResult & { readonly attempts: number }> {
-  const attempts = options.attempts ?? 5;
-  const backoffMs = options.backoffMs ?? 10;
-  checkRetry(run, attempts, backoffMs);
+  const attempts = options?.attempts ?? 5;
+  const backoffMs = options?.backoffMs ?? 10;
+  checkRetry(run, attempts, backoffMs, options);
   for (let attempt = 1; ; attempt++) {
     const result = await run();
     if (result.ok || !result.conflict || attempt >= attempts) return { ...result, attempts: attempt };
@@ -34,8 +35,12 @@ export async function retryTransaction(
   }
 }
 
-function checkRetry(run: unknown, attempts: unknown, backoffMs: unknown): void {
-  const issues: ConfigIssue[] = [];
+const RETRY_OPTION_KEYS: readonly string[] = ['attempts', 'backoffMs'];
+
+function checkRetry(run: unknown, attempts: unknown, backoffMs: unknown, options: unknown): void {
+  // An unknown key (`{ attempt: 20 }`, `{ backoff: 100 }`) used to be ignored: the retry ran
+  // with the defaults, without a word.
+  const issues: ConfigIssue[] = unknownOptionIssues(options, RETRY_OPTION_KEYS);
   if (typeof run !== 'function') {
     issues.push({ path: 'run', expected: 'a function', received: typeName(run), message: 'not a function' });
   }
