@@ -314,6 +314,20 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     );
   });
 
+  it('tx.set copies its value: a scratch buffer refilled per key stores each key its own bytes', async () => {
+    // It used to queue a view of the caller's buffer, read when the transaction was sent: every
+    // key got the last bytes, and the result said { ok: true }.
+    const scratch = new Uint8Array(1);
+    const r = await tx.transaction((t) => {
+      for (const [i, c] of ['a', 'b', 'c'].entries()) {
+        scratch[0] = c.charCodeAt(0);
+        t.set(`scratch${i}`, scratch);
+      }
+    });
+    assert.deepEqual(r, { ok: true, results: [true, true, true] });
+    assert.deepEqual(await raw.mget('tx:scratch0', 'tx:scratch1', 'tx:scratch2'), ['a', 'b', 'c']);
+  });
+
   it('refuses a misspelt or misplaced `watch` option instead of running unguarded', async () => {
     // `{ wacth: [...] }` and the key list passed as the options used to run the transaction
     // without WATCH: the set below was applied and reported { ok: true }.
