@@ -356,6 +356,22 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     );
   });
 
+  it('retryTransaction rejects a run() that resolves no transaction result with invalid_value', async () => {
+    // A run() that does not return the transaction (braces, no `return`) used to throw a bare
+    // TypeError ("Cannot read properties of undefined (reading 'ok')").
+    const missingReturn = await rejectsWith(
+      retryTransaction((() => {
+        void tx.transaction(() => {});
+      }) as unknown as () => Promise<TransactionResult>),
+      'invalid_value',
+    );
+    assert.match(missingReturn.message, /must return the promise of cache\.transaction/);
+    await rejectsWith(
+      retryTransaction((async () => cache) as unknown as () => Promise<TransactionResult>),
+      'invalid_value',
+    );
+  });
+
   it('rethrows an error of fn, applies nothing, and leaves the connection clean', async () => {
     const oops = new Error('fn failed');
     await assert.rejects(
