@@ -11,7 +11,6 @@
 import type { Logger } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
-import { checkKeys } from './checks.js';
 import { clearPrefix } from './clear.js';
 import { buildClient, NO_INFO } from './client.js';
 import { closeCache } from './close.js';
@@ -29,6 +28,7 @@ import { createReporter, reportConnectionErrors } from './report.js';
 import { createCounters, snapshot } from './stats.js';
 import { createFaultWatch, handshakeBound } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
+import { watchedKeys } from './transaction/options.js';
 import type { RedisCache } from './types.js';
 import { createWriteProbe } from './write-probe.js';
 
@@ -208,7 +208,7 @@ function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['t
   return async (fn, options) => {
     // Misuse is reported as such even while Redis is unreachable (the runner checks it again).
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
-    checkKeys(options?.watch ?? [], 'transaction option `watch` must be an array of keys');
+    watchedKeys(options);
     // The transaction's one budget counts from here: the wait for the gate is part of it.
     const startedAt = Date.now();
     await dispatch.admit('transaction');

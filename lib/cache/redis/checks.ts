@@ -42,6 +42,16 @@ export function checkValue(value: unknown): Buffer {
   return toBuffer(value);
 }
 
+/**
+ * A valid value copied into a Buffer of its own, for the operations that are queued now and sent
+ * later (`tx.set`, `pipeline().set`): the caller's call has returned, so it may reuse its buffer
+ * at once (one scratch buffer filled per key in a loop). Kept as a view, every key of such a
+ * transaction or pipeline was stored with the buffer's last contents, reported as success.
+ */
+export function queuedValue(value: unknown): Buffer {
+  return Buffer.from(checkValue(value));
+}
+
 /** An array of valid keys; `message` says what was expected when `keys` is not an array. */
 export function checkKeys(keys: unknown, message: string): asserts keys is readonly string[] {
   if (!Array.isArray(keys)) throw new CacheError('invalid_key', message);

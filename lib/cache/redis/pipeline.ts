@@ -5,7 +5,7 @@
 
 import type { Bytes } from '../../core/contracts.js';
 import { type BatchOp, runBatch } from './batch.js';
-import { assertKey, checkTtl, checkValue } from './checks.js';
+import { assertKey, checkTtl, queuedValue } from './checks.js';
 import type { CacheContext } from './dispatch.js';
 import { withPartial } from './many.js';
 import { countReply } from './stats.js';
@@ -27,7 +27,7 @@ export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string
     },
     set(key, value, ttl) {
       assertKey(key);
-      ops.push({ kind: 'set', key: prefix + key, value: checkValue(value), px: checkTtl(ttl, defaultTtl) });
+      ops.push({ kind: 'set', key: prefix + key, value: queuedValue(value), px: checkTtl(ttl, defaultTtl) });
       written.push(key);
       return api;
     },

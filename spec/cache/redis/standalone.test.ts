@@ -117,6 +117,19 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     assert.deepEqual(await p.exec(), []);
   });
 
+  it('pipeline().set copies its value: a scratch buffer refilled per key stores each key its own bytes', async () => {
+    // It used to queue a view of the caller's buffer, read at exec(): every key got the last bytes.
+    const scratch = Buffer.alloc(1);
+    const p = cache.pipeline();
+    for (const [i, c] of ['a', 'b', 'c'].entries()) {
+      scratch.write(c);
+      p.set(`scratch${i}`, scratch);
+    }
+    assert.deepEqual(await p.exec(), [true, true, true]);
+    const values = await cache.getMany(['scratch0', 'scratch1', 'scratch2']);
+    assert.deepEqual(values.map(dec), ['a', 'b', 'c']);
+  });
+
   it('reports health with latency and role', async () => {
     const h = await cache.health();
     assert.equal(h.ok, true, h.error);

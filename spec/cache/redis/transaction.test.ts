@@ -314,6 +314,64 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     );
   });
 
+  it('tx.set copies its value: a scratch buffer refilled per key stores each key its own bytes', async () => {
+    // It used to queue a view of the caller's buffer, read when the transaction was sent: every
+    // key got the last bytes, and the result said { ok: true }.
+    const scratch = new Uint8Array(1);
+    const r = await tx.transaction((t) => {
+      for (const [i, c] of ['a', 'b', 'c'].entries()) {
+        scratch[0] = c.charCodeAt(0);
+        t.set(`scratch${i}`, scratch);
+      }
+    });
+    assert.deepEqual(r, { ok: true, results: [true, true, true] });
+    assert.deepEqual(await raw.mget('tx:scratch0', 'tx:scratch1', 'tx:scratch2'), ['a', 'b', 'c']);
+  });
+
+  it('refuses a misspelt or misplaced `watch` option instead of running unguarded', async () => {
+    // `{ wacth: [...] }` and the key list passed as the options used to run the transaction
+    // without WATCH: the set below was applied and reported { ok: true }.
+    const write = (t: { set(key: string, value: Uint8Array): unknown }) => void t.set('guarded', enc('x'));
+    for (const run of [tx.transaction.bind(tx), cache.transaction.bind(cache)]) {
+      const typo = await rejectsWith(
+        run(write, { wacth: ['guarded'] } as unknown as { watch: string[] }),
+        'invalid_value',
+      );
+      assert.match(typo.message, /`wacth` is not a known option; did you mean `watch`\?/);
+      await rejectsWith(run(write, ['guarded'] as unknown as { watch: string[] }), 'invalid_value');
+      await rejectsWith(run(write, 'guarded' as unknown as { watch: string[] }), 'invalid_value');
+    }
+    assert.equal(await raw.exists('tx:guarded'), 0, 'nothing was written');
+    // No options, `null` and `{ watch: undefined }` still mean "nothing watched".
+    for (const options of [undefined, null, {}, { watch: undefined }]) {
+      const r = await cache.transaction((t) => void t.get('guarded'), options as { watch?: string[] });
+      assert.deepEqual(r, { ok: true, results: [undefined] });
+    }
+    // retryTransaction's options likewise: `{ attempt: 20 }` used to retry 5 times, silently.
+    await assert.rejects(
+      retryTransaction(() => tx.transaction(() => {}), { attempt: 20 } as unknown as { attempts: number }),
+      (e) =>
+        e instanceof ConfigError &&
+        /attempt: is not a known option; did you mean `attempts`\?/.test(e.message),
+    );
+  });
+
+  it('retryTransaction rejects a run() that resolves no transaction result with invalid_value', async () => {
+    // A run() that does not return the transaction (braces, no `return`) used to throw a bare
+    // TypeError ("Cannot read properties of undefined (reading 'ok')").
+    const missingReturn = await rejectsWith(
+      retryTransaction((() => {
+        void tx.transaction(() => {});
+      }) as unknown as () => Promise<TransactionResult>),
+      'invalid_value',
+    );
+    assert.match(missingReturn.message, /must return the promise of cache\.transaction/);
+    await rejectsWith(
+      retryTransaction((async () => cache) as unknown as () => Promise<TransactionResult>),
+      'invalid_value',
+    );
+  });
+
   it('rethrows an error of fn, applies nothing, and leaves the connection clean', async () => {
     const oops = new Error('fn failed');
     await assert.rejects(

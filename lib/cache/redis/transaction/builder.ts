@@ -5,7 +5,7 @@
  */
 import type { Bytes } from '../../../core/contracts.js';
 import { CacheError } from '../../../core/errors.js';
-import { assertKey, checkTtl, checkValue } from '../checks.js';
+import { assertKey, checkTtl, queuedValue } from '../checks.js';
 import type { TransactionBuilder, TransactionFn } from './types.js';
 
 /** One queued operation; keys without the prefix. */
@@ -62,7 +62,7 @@ export function createBuilder(options: BuilderOptions): Builder {
       open('set');
       assertKey(key);
       const px = checkTtl(ttl, defaultTtl);
-      ops.push({ kind: 'set', key, value: checkValue(value), px });
+      ops.push({ kind: 'set', key, value: queuedValue(value), px });
       return tx;
     },
     delete(key) {

@@ -1,8 +1,36 @@
 /** Options of the transaction runner: defaults and eager validation (one ConfigError listing every bad field). */
 import type { Cluster, Redis } from 'iovalkey';
-import { ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
-import { checkTtl } from '../checks.js';
-import type { TransactionRunnerOptions } from './types.js';
+import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
+import { unknownKeyMessage } from '../../../core/options.js';
+import { checkKeys, checkTtl } from '../checks.js';
+import type { TransactionOptions, TransactionRunnerOptions } from './types.js';
+
+const TRANSACTION_OPTION_KEYS: readonly string[] = ['watch'];
+
+/**
+ * The keys to WATCH, from a transaction's options (`undefined` or `null`: none). Options that are
+ * not an object, or hold a key other than `watch`, are refused (`invalid_value`): a misspelt
+ * `{ wacth: [...] }`, or the key list passed as the options themselves (`transaction(fn, ['k'])`),
+ * used to run the transaction without its WATCH — an unguarded write reported `{ ok: true }`,
+ * exactly the lost update the guard is there to prevent.
+ */
+export function watchedKeys(options: TransactionOptions | null | undefined): readonly string[] {
+  if (options === undefined || options === null) return [];
+  if (typeof options !== 'object' || Array.isArray(options))
+    throw new CacheError(
+      'invalid_value',
+      `transaction options must be an object ({ watch: [...keys] }), received ${typeName(options)}`,
+    );
+  for (const key of Object.keys(options))
+    if (!TRANSACTION_OPTION_KEYS.includes(key))
+      throw new CacheError(
+        'invalid_value',
+        `transaction option \`${key}\` ${unknownKeyMessage(key, TRANSACTION_OPTION_KEYS)} (options are { watch })`,
+      );
+  const watch = options.watch ?? [];
+  checkKeys(watch, 'transaction option `watch` must be an array of keys');
+  return watch;
+}
 
 export interface ResolvedRunnerOptions {
   readonly client: Redis | Cluster;

@@ -1,5 +1,6 @@
 /** `retryTransaction`: re-runs a transaction that lost a WATCH race, with jittered exponential backoff. */
-import { ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
+import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
+import { unknownOptionIssues } from '../../../core/options.js';
 import { sleep } from '../../../core/timeout.js';
 import type { TransactionResult } from './types.js';
 
@@ -23,19 +24,40 @@ export async function retryTransaction(
   run: () => Promise<TransactionResult>,
   options: RetryOptions = {},
 ): Promise<TransactionResult & { readonly attempts: number }> {
-  const attempts = options.attempts ?? 5;
-  const backoffMs = options.backoffMs ?? 10;
-  checkRetry(run, attempts, backoffMs);
+  const attempts = options?.attempts ?? 5;
+  const backoffMs = options?.backoffMs ?? 10;
+  checkRetry(run, attempts, backoffMs, options);
   for (let attempt = 1; ; attempt++) {
     const result = await run();
+    checkResult(result);
     if (result.ok || !result.conflict || attempt >= attempts) return { ...result, attempts: attempt };
     const wait = Math.min(backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS) * (0.5 + Math.random() / 2);
     if (wait > 0) await sleep(wait, { unref: true });
   }
 }
 
-function checkRetry(run: unknown, attempts: unknown, backoffMs: unknown): void {
-  const issues: ConfigIssue[] = [];
+/**
+ * `run` must resolve a transaction's result. `() => { cache.transaction(…) }` (braces, no
+ * `return`) resolved `undefined`: retryTransaction threw a bare TypeError ("Cannot read properties
+ * of undefined (reading 'ok')") while the transaction it never awaited ran on; another object was
+ * returned as if it were a result.
+ */
+function checkResult(result: unknown): asserts result is TransactionResult {
+  const ok = (result as { ok?: unknown } | null | undefined)?.ok;
+  if (typeof ok === 'boolean') return;
+  throw new CacheError(
+    'invalid_value',
+    `retryTransaction: run() must return the promise of cache.transaction(...), it gave ${typeName(result)}` +
+      (result === undefined ? ' (a missing `return`?)' : ''),
+  );
+}
+
+const RETRY_OPTION_KEYS: readonly string[] = ['attempts', 'backoffMs'];
+
+function checkRetry(run: unknown, attempts: unknown, backoffMs: unknown, options: unknown): void {
+  // An unknown key (`{ attempt: 20 }`, `{ backoff: 100 }`) used to be ignored: the retry ran
+  // with the defaults, without a word.
+  const issues: ConfigIssue[] = unknownOptionIssues(options, RETRY_OPTION_KEYS);
   if (typeof run !== 'function') {
     issues.push({ path: 'run', expected: 'a function', received: typeName(run), message: 'not a function' });
   }

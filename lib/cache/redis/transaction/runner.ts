@@ -14,14 +14,13 @@ import type { Redis } from 'iovalkey';
 import type { Bytes } from '../../../core/contracts.js';
 import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
-import { checkKeys } from '../checks.js';
 import { closedError } from '../errors.js';
 import { describeNodes } from '../nodes.js';
 import { build } from './builder.js';
 import { createConnectionClocks } from './clock.js';
 import { type ExecReplies, execOps, toResults } from './exec.js';
 import { askTarget, movedTarget, type Phase, secretsOf, txFailure } from './failure.js';
-import { resolveRunnerOptions } from './options.js';
+import { resolveRunnerOptions, watchedKeys } from './options.js';
 import { createConnectionPool, type Lease } from './pool.js';
 import { createSlotCheck } from './slots.js';
 import type {
@@ -106,8 +105,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   ): Promise<TransactionResult> {
     if (closed) throw closedError('transaction');
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
-    const watch = txOptions?.watch ?? [];
-    checkKeys(watch, 'transaction option `watch` must be an array of keys');
+    const watch = watchedKeys(txOptions);
     const slots = cluster ? createSlotCheck(prefix) : undefined;
     for (const k of watch) slots?.add(k);
     // A key of the transaction: in a cluster, errors name its slot and the slot's master.
