@@ -198,3 +198,17 @@ export function redisOptionsFromUrl(url: string): {
     ...(db !== undefined ? { db } : {}),
   };
 }
+
+/**
+ * The error of a service that could not listen, naming `HOST` when the host was the problem: a name
+ * that does not resolve used to say only `getaddrinfo ENOTFOUND no.such.host`, without the variable
+ * (and `npm run demo` printed it with a stack trace). Used by the standalone services and demo/run.ts.
+ */
+export function hostError(err: unknown, host: string): unknown {
+  const e = err as NodeJS.ErrnoException & { hostname?: string; address?: string };
+  if (e?.syscall === 'getaddrinfo' && e.hostname === host)
+    return new EnvError(`HOST "${host}" is not a name this machine can resolve to listen on (${e.code})`);
+  if (e?.code === 'EADDRNOTAVAIL' && e.address === host)
+    return new EnvError(`HOST "${host}" is not an address of this machine (EADDRNOTAVAIL)`);
+  return err;
+}

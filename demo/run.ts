@@ -13,7 +13,7 @@
 import { connect } from 'node:net';
 import { ConfigError } from '../lib/core/errors.js';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
-import { type DemoEnv, EnvError, readEnv, serviceUrl } from './env.js';
+import { type DemoEnv, EnvError, hostError, readEnv, serviceUrl } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
 import {
   buildTree,
@@ -108,7 +108,9 @@ async function main(): Promise<void> {
   } catch (err) {
     process.off('SIGINT', onAnySignal);
     process.off('SIGTERM', onAnySignal);
-    throw err;
+    // A HOST that cannot be listened on is the user's to fix: one line naming HOST, as the
+    // standalone services say it (it was Node's getaddrinfo/listen error with a stack trace).
+    throw hostError(err, env.host);
   }
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -4,7 +4,7 @@
  * ORDER_SERVICE_URL, OTEL_EXPORTER_OTLP_ENDPOINT / HYPERION_TRACING_ENDPOINT, HYPERION_SAMPLE_RATE,
  * LOG_LEVEL, CALL_TIMEOUT_MS. Closes cleanly on SIGTERM/SIGINT.
  */
-import { EnvError, envPort, readEnv, serviceUrl } from './env.js';
+import { envPort, hostError, readEnv, serviceUrl } from './env.js';
 import { DEFAULT_PORTS, type ServiceName, startService } from './services/index.js';
 
 export async function runStandalone(name: ServiceName): Promise<void> {
@@ -62,19 +62,6 @@ export async function runStandalone(name: ServiceName): Promise<void> {
   };
   onSignal = stop;
   if (startSignal) stop(startSignal);
-}
-
-/**
- * The error of a service that could not listen, naming `HOST` when the host was the problem: a name
- * that does not resolve used to say only `getaddrinfo ENOTFOUND no.such.host`, without the variable.
- */
-function hostError(err: unknown, host: string): unknown {
-  const e = err as NodeJS.ErrnoException & { hostname?: string; address?: string };
-  if (e?.syscall === 'getaddrinfo' && e.hostname === host)
-    return new EnvError(`HOST "${host}" is not a name this machine can resolve to listen on (${e.code})`);
-  if (e?.code === 'EADDRNOTAVAIL' && e.address === host)
-    return new EnvError(`HOST "${host}" is not an address of this machine (EADDRNOTAVAIL)`);
-  return err;
 }
 
 /** Entry point helper: runs `name`, exits with a message when it cannot start. */

@@ -7,9 +7,18 @@ import type { MemoryCache } from '../cache/memory/index.js';
 import type { RedisCache } from '../cache/redis/index.js';
 import type { TieredCache } from '../cache/tiered/index.js';
 import { type App, createApp } from '../core/app.js';
-import type { Cache, InvalidationBus, InvalidationTracker, LoaderLease, Logger } from '../core/contracts.js';
+import type {
+  Cache,
+  InvalidationBus,
+  InvalidationTracker,
+  LoaderLease,
+  LogFields,
+  Logger,
+  LogLevel,
+} from '../core/contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type DisposerStack } from '../core/disposers.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, typeName } from '../core/errors.js';
+import { adaptLogger } from '../core/log-binding.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
@@ -44,6 +53,50 @@ export interface AppFromConfigOptions {
 }
 
 const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true, disposeTimeoutMs: true });
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** A logger without `child` (`console`), given one that adds its fields to every record. */
+function withChild(logger: Logger, fields: LogFields | undefined): Logger {
+  const at = (level: LogLevel) => (message: string, own?: LogFields) => {
+    const all = fields === undefined ? own : { ...fields, ...own };
+    if (all === undefined) logger[level](message);
+    else logger[level](message, all);
+  };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => withChild(logger, { ...fields, ...more }),
+  };
+}
+
+/**
+ * The `logger` option in the shape the adapters built here call. `createApp` takes a pino instance
+ * as it is (adaptLogger: pino wants fields first) and a logger without `child` (`console`), but
+ * the adapters got the option as given: with pino every adapter record lost its fields (the
+ * attribute a span dropped, an export's error), and a Redis cache threw a TypeError calling
+ * `child`. A logger without debug/info/warn/error is a ConfigError before anything is built.
+ */
+function adapterLogger(given: unknown): Logger | undefined {
+  if (given === undefined) return undefined;
+  const missing =
+    given !== null && typeof given === 'object'
+      ? LEVELS.filter((m) => typeof (given as Record<string, unknown>)[m] !== 'function')
+      : LEVELS;
+  if (missing.length > 0)
+    throw new ConfigError('createAppFromConfig: invalid logger', [
+      {
+        path: 'logger',
+        expected: 'a Logger (an object with debug, info, warn, error)',
+        received: typeName(given),
+        message: `lacks ${missing.join(', ')}`,
+      },
+    ]);
+  const logger = adaptLogger(given as Logger);
+  return typeof logger.child === 'function' ? logger : withChild(logger, undefined);
+}
 
 /** The optional peers each adapter subpath needs to build anything. */
 const PEERS = {
@@ -309,7 +362,7 @@ export async function createAppFromConfig(
   checkFiles(config);
   const serviceName = config.service?.name;
   const logger =
-    options.logger ??
+    adapterLogger(options.logger) ??
     createConsoleLogger({
       level: config.logging?.level ?? 'info',
       fields: serviceName ? { service: serviceName } : {},
@@ -331,7 +384,8 @@ export async function createAppFromConfig(
       tracer,
       cache,
       metrics,
-      logger,
+      // The logger as given: createApp adapts it itself (and binds one without `child` to spans as such).
+      logger: options.logger ?? logger,
       components: options.components,
       disposeTimeoutMs: options.disposeTimeoutMs,
     });

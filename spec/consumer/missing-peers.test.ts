@@ -214,4 +214,44 @@ describe('hyperion/config with only its own peers installed', () => {
     symlinkSync(join(installed, '..'), join(dir, 'node_modules'));
     await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir, 120_000);
   });
+  it('a TypeScript CommonJS project with module nodenext (the README says so) compiles its imports to require() and runs', async () => {
+    const dir = join(installed, '..', '..', 'cjs-nodenext');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'commonjs', private: true }));
+    writeFileSync(
+      join(dir, 'index.ts'),
+      [
+        `import { createApp, jsonCache } from 'hyperion';`,
+        `import { createMemoryCache } from 'hyperion/cache/memory';`,
+        `const app = createApp({ cache: createMemoryCache({ maxCost: 1024 }) });`,
+        `const users = jsonCache<{ name: string }>(app.cache);`,
+        `users.set('u1', { name: 'ada' }).then(() => users.get('u1')).then(async (u) => {`,
+        `  await app.close();`,
+        `  console.log(JSON.stringify({ name: u?.name }));`,
+        `});`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'ES2022',
+          strict: true,
+          skipLibCheck: true,
+          types: [],
+          typeRoots: [],
+          outDir: 'out',
+        },
+        files: ['index.ts'],
+      }),
+    );
+    symlinkSync(join(installed, '..'), join(dir, 'node_modules'));
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir, 120_000);
+    assert.match(readFileSync(join(dir, 'out/index.js'), 'utf8'), /require\("hyperion"\)/);
+    const out = await run(process.execPath, ['out/index.js'], dir, 60_000);
+    assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), { name: 'ada' });
+  });
 });
