@@ -44,7 +44,11 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   // A lease built on this client derives its key prefix from ours (./lease.ts).
   registerCacheClient(client, o.keyPrefix);
   if (options.client) faults.attach(options.client);
-  const logger: Logger = (options.logger ?? noopLogger).child({ component: 'cache', cache: o.name });
+  // A logger without `child` (`console`, accepted by createApp, the tracer, metrics and tiered
+  // caches) is used as it is: calling `child` on it threw a bare TypeError here.
+  const given: Logger = options.logger ?? noopLogger;
+  const logger: Logger =
+    typeof given.child === 'function' ? given.child({ component: 'cache', cache: o.name }) : given;
   const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];
   if (options.client === undefined) {
     const unverified = [

@@ -175,6 +175,18 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     assert.ok(logs.length >= 1 && logs[0]?.op === 'set', 'the failure was logged');
   });
 
+  it('takes a logger without child (console-like) and logs through it', async (t) => {
+    const small = await startRedis({ maxmemory: '2mb', maxmemoryPolicy: 'noeviction' });
+    t.after(() => small.stop());
+    const warnings: string[] = [];
+    // No `child`: as `console` is. createRedisCache threw a bare TypeError on it.
+    const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} };
+    const c = createRedisCache({ addresses: [`127.0.0.1:${small.port}`], logger: logger as never });
+    t.after(() => c.close());
+    await rejectsWith(c.set('big', new Uint8Array(3 * 1024 * 1024)), 'oom');
+    assert.ok(warnings.length >= 1, 'the failure went to the given logger');
+  });
+
   it('never puts the password in an error message', async (t) => {
     const c = createRedisCache({
       addresses: [`127.0.0.1:${redis.port}`],
