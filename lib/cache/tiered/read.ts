@@ -119,15 +119,28 @@ export function createReadPath(ctx: Context): ReadPath {
     replaces = false,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
+    // The lease's L2 calls (taking it, polling for the holder's value) are waits for L2 of this
+    // same call: they come out of its one budget, so the store below gets only what they left.
+    // Before, a lease acquire that timed out and a store that did too made a getOrSet wait
+    // 2 × l2Timeout for L2 (607 ms at l2Timeout 300 with Redis stopping after the read).
+    let leaseSpent = 0;
+    const timed = async <T>(call: () => Promise<T>): Promise<T> => {
+      const began = performance.now();
+      try {
+        return await call();
+      } finally {
+        leaseSpent += performance.now() - began;
+      }
+    };
     if (lease && l2State !== 'down') {
       let taken: (() => Promise<void>) | undefined | false = false;
       try {
-        taken = await takeLease(key);
+        taken = await timed(() => takeLease(key));
       } catch {
         // Lease store unreachable: load locally at once rather than wait for nothing.
       }
       if (taken === undefined) {
-        const waited = await awaitHolder(key, mark);
+        const waited = await awaitHolder(key, mark, timed);
         if (typeof waited === 'function') release = waited;
         else if (waited) return waited;
       } else if (taken) {
@@ -152,7 +165,7 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark, ticket, l2State, budget, seen, replaces);
+      await store(key, value, ttl, mark, ticket, l2State, budget - leaseSpent, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
       if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
@@ -202,15 +215,17 @@ export function createReadPath(ctx: Context): ReadPath {
    * will never come only delays the answer (before, a failed holder's waiters all waited the whole
    * `leaseWait`, then loaded together). The lease taken over is returned: this instance loads.
    * Once the cache is closed, a waiter rejects with `closed` rather than calling the loader.
+   * `timed` counts its waits for L2 (not its sleeps) against the call's one budget (see `load`).
    */
   async function awaitHolder(
     key: string,
     mark: number,
+    timed: <T>(call: () => Promise<T>) => Promise<T>,
   ): Promise<TieredResult | (() => Promise<void>) | undefined> {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
     const fresh = async (): Promise<TieredResult | undefined> => {
       const ticket = fence.ticket();
-      const f = await l2Read.get(key);
+      const f = await timed(() => l2Read.get(key));
       if (f === undefined || now() >= f.env.freshUntil || behind.has(key)) return undefined;
       c.leaseWaits++;
       return local.fromL2(key, f, mark, ticket);
@@ -222,7 +237,7 @@ export function createReadPath(ctx: Context): ReadPath {
       try {
         const got = await fresh();
         if (got) return got;
-        taken = await takeLease(key);
+        taken = await timed(() => takeLease(key));
       } catch {
         break;
       }

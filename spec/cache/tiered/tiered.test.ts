@@ -595,6 +595,26 @@ describe('tiered cache: lease', () => {
     });
     assert.equal((await cache.getOrSetWithMeta('k', async () => bytes('v'))).source, 'loader');
   });
+
+  // One call, one budget: the lease's L2 calls count against it. Before, a lease acquire that
+  // timed out left the store a whole budget of its own, so a getOrSet waited 2 × l2Timeout for
+  // L2 (607 ms at l2Timeout 300, seen with Redis stopping after the read). Here the acquire never
+  // answers and spends the budget: no L2 store may be started after it.
+  it("a lease acquire that spends the call's L2 budget leaves none for the store", async () => {
+    const l2 = fakeCache('l2');
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      l2Timeout: 30,
+      breaker: false,
+      lease: { acquire: () => new Promise(() => {}) },
+    });
+    const r = await cache.getOrSetWithMeta('k', async () => bytes('v'), 10_000);
+    assert.equal(r.source, 'loader');
+    assert.equal(text(r.value), 'v');
+    assert.deepEqual(l2.calls, ['get k'], 'no L2 store after the lease spent the budget');
+    assert.equal(cache.stats().backgroundWrites, 0);
+  });
 });
 
 describe('tiered cache: coherence', () => {
