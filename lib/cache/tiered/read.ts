@@ -119,28 +119,22 @@ export function createReadPath(ctx: Context): ReadPath {
     replaces = false,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
-    // The lease's L2 calls (taking it, polling for the holder's value) are waits for L2 of this
-    // same call: they come out of its one budget, so the store below gets only what they left.
-    // Before, a lease acquire that timed out and a store that did too made a getOrSet wait
-    // 2 × l2Timeout for L2 (607 ms at l2Timeout 300 with Redis stopping after the read).
+    // Taking the lease is a wait for L2 of this same call: it comes out of its one budget, so the
+    // store below gets only what the read and the lease left. Before, a lease acquire that timed
+    // out and a store that did too made a getOrSet wait 2 × l2Timeout for L2 (607 ms at
+    // l2Timeout 300 with Redis stopping after the read). Waiting for a holder is `leaseWait`'s.
     let leaseSpent = 0;
-    const timed = async <T>(call: () => Promise<T>): Promise<T> => {
-      const began = performance.now();
-      try {
-        return await call();
-      } finally {
-        leaseSpent += performance.now() - began;
-      }
-    };
     if (lease && l2State !== 'down') {
       let taken: (() => Promise<void>) | undefined | false = false;
+      const asking = performance.now();
       try {
-        taken = await timed(() => takeLease(key));
+        taken = await takeLease(key);
       } catch {
         // Lease store unreachable: load locally at once rather than wait for nothing.
       }
+      leaseSpent = performance.now() - asking;
       if (taken === undefined) {
-        const waited = await awaitHolder(key, mark, timed);
+        const waited = await awaitHolder(key, mark);
         if (typeof waited === 'function') release = waited;
         else if (waited) return waited;
       } else if (taken) {
@@ -215,29 +209,33 @@ export function createReadPath(ctx: Context): ReadPath {
    * will never come only delays the answer (before, a failed holder's waiters all waited the whole
    * `leaseWait`, then loaded together). The lease taken over is returned: this instance loads.
    * Once the cache is closed, a waiter rejects with `closed` rather than calling the loader.
-   * `timed` counts its waits for L2 (not its sleeps) against the call's one budget (see `load`).
    */
   async function awaitHolder(
     key: string,
     mark: number,
-    timed: <T>(call: () => Promise<T>) => Promise<T>,
   ): Promise<TieredResult | (() => Promise<void>) | undefined> {
     const polls = Math.ceil(o.leaseWait / o.leasePoll);
     const fresh = async (): Promise<TieredResult | undefined> => {
       const ticket = fence.ticket();
-      const f = await timed(() => l2Read.get(key));
+      const f = await l2Read.get(key);
       if (f === undefined || now() >= f.env.freshUntil || behind.has(key)) return undefined;
       c.leaseWaits++;
       return local.fromL2(key, f, mark, ticket);
     };
+    // `leaseWait` is wall-clock time, not a number of polls: each poll's round trips (a read, a
+    // lease attempt) add to the sleeps, and counting polls alone made a waiter 60 ms from Redis
+    // wait 7.4 s at leaseWait 1000 before loading itself. Polls stop once it has passed.
+    const until = performance.now() + o.leaseWait;
     for (let i = 0; i < polls; i++) {
-      await sleep(o.leasePoll);
+      const left = until - performance.now();
+      if (left <= 0) break;
+      await sleep(Math.min(o.leasePoll, left));
       assertOpen();
       let taken: (() => Promise<void>) | undefined;
       try {
         const got = await fresh();
         if (got) return got;
-        taken = await timed(() => takeLease(key));
+        taken = await takeLease(key);
       } catch {
         break;
       }

@@ -596,6 +596,31 @@ describe('tiered cache: lease', () => {
     assert.equal((await cache.getOrSetWithMeta('k', async () => bytes('v'))).source, 'loader');
   });
 
+  // leaseWait is wall-clock time. Before, it was a number of polls (leaseWait / leasePoll), so each
+  // poll's round trips came on top of it: a waiter 60 ms from Redis waited 7.4 s at leaseWait 1000
+  // before loading itself. Here every poll takes at least leasePoll + 30 ms, so at most 3 can begin
+  // within leaseWait 100; counting polls made 10.
+  it('a waiter stops polling once leaseWait has passed, however slow each poll is', async () => {
+    const leases = fakeLeases();
+    await leases.lease.acquire('k'); // a holder that never delivers nor lets go
+    const l2 = fakeCache('l2');
+    l2.beforeRead = () => new Promise((r) => setTimeout(r, 30));
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      lease: leases.lease,
+      leaseWait: 100,
+      leasePoll: 10,
+      l2Timeout: 5_000,
+      breaker: false,
+    });
+    const r = await cache.getOrSetWithMeta('k', async () => bytes('mine'), 10_000);
+    assert.equal(r.source, 'loader');
+    assert.equal(cache.stats().leaseTimeouts, 1);
+    const polls = l2.calls.filter((c) => c === 'get k').length - 1; // the miss's own read first
+    assert.ok(polls >= 1 && polls <= 3, `${polls} polls within leaseWait 100`);
+  });
+
   // One call, one budget: the lease's L2 calls count against it. Before, a lease acquire that
   // timed out left the store a whole budget of its own, so a getOrSet waited 2 × l2Timeout for
   // L2 (607 ms at l2Timeout 300, seen with Redis stopping after the read). Here the acquire never
