@@ -153,7 +153,11 @@ export interface TieredCacheOptions {
    * the tiered cache's `close()`. Default: none. Works alone or beside `bus`.
    */
   tracking?: InvalidationTracker;
-  /** Cross-instance loader lease. Default: none (each instance loads on its own miss). */
+  /**
+   * Cross-instance loader lease for `getOrSet`/`getOrSetWithMeta` and early refresh (not
+   * `getOrSetMany`: each instance loads its own batch misses). Default: none (each instance loads on
+   * its own miss).
+   */
   lease?: LoaderLease;
   /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */
   leaseWait?: number;
