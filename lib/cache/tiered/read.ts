@@ -162,7 +162,7 @@ export function createReadPath(ctx: Context): ReadPath {
       await store(key, value, ttl, mark, ticket, l2State, budget - leaseSpent, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
-      if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
+      if (release && leases.forget(release)) guarded.side('lease release', release).catch(ignore);
     }
   }
 
@@ -173,7 +173,7 @@ export function createReadPath(ctx: Context): ReadPath {
   async function takeLease(key: string): Promise<(() => Promise<void>) | undefined> {
     let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
     try {
-      return await guarded('lease', () => {
+      return await guarded.side('lease', () => {
         acquiring = leases.taking(() => lease!.acquire(key));
         return acquiring;
       });
@@ -243,7 +243,7 @@ export function createReadPath(ctx: Context): ReadPath {
       // The holder may have stored its value just before it released the lease.
       const got = await fresh().catch(() => undefined);
       if (!got) return taken;
-      if (leases.forget(taken)) guarded('lease release', taken).catch(ignore);
+      if (leases.forget(taken)) guarded.side('lease release', taken).catch(ignore);
       return got;
     }
     c.leaseTimeouts++;

@@ -596,6 +596,34 @@ describe('tiered cache: lease', () => {
     assert.equal((await cache.getOrSetWithMeta('k', async () => bytes('v'))).source, 'loader');
   });
 
+  // A lease the server refuses (an ACL without the lease keys: NOPERM, code backend) is no L2
+  // outage: every read and store is answered. Before, lease failures fed the breaker, and ten
+  // concurrent misses opened it, skipping L2 for every key for the cool-down (found from outside
+  // with aclRules() lacking the lease prefix). Here all ten refusals come in a row.
+  it('lease refusals do not open the L2 breaker; the loads store their values in L2', async () => {
+    const l2 = fakeCache('l2');
+    const all = deferred();
+    let asked = 0;
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      breaker: { failures: 5, cooldown: 60_000 },
+      lease: {
+        async acquire() {
+          if (++asked === 10) all.resolve();
+          await all.promise;
+          throw new CacheError('backend', 'redis lease failed: NOPERM this user has no permissions');
+        },
+      },
+    });
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    const got = await Promise.all(keys.map((k) => cache.getOrSet(k, async () => bytes(`v-${k}`), 10_000)));
+    assert.deepEqual(got.map(text), keys.map((k) => `v-${k}`));
+    assert.equal(cache.breakerState(), 'closed');
+    assert.equal(cache.stats().breakerOpens, 0);
+    for (const k of keys) assert.ok(l2.store.has(k), `${k} stored in L2`);
+  });
+
   // leaseWait is wall-clock time. Before, it was a number of polls (leaseWait / leasePoll), so each
   // poll's round trips came on top of it: a waiter 60 ms from Redis waited 7.4 s at leaseWait 1000
   // before loading itself. Here every poll takes at least leasePoll + 30 ms, so at most 3 can begin
