@@ -618,7 +618,10 @@ describe('tiered cache: lease', () => {
     });
     const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
     const got = await Promise.all(keys.map((k) => cache.getOrSet(k, async () => bytes(`v-${k}`), 10_000)));
-    assert.deepEqual(got.map(text), keys.map((k) => `v-${k}`));
+    assert.deepEqual(
+      got.map(text),
+      keys.map((k) => `v-${k}`),
+    );
     assert.equal(cache.breakerState(), 'closed');
     assert.equal(cache.stats().breakerOpens, 0);
     for (const k of keys) assert.ok(l2.store.has(k), `${k} stored in L2`);
