@@ -170,7 +170,10 @@ export interface TieredCacheOptions {
    * settles holds every later caller of that key in this process. Default `Infinity` (off).
    */
   loadTimeout?: number;
-  /** Id of this instance in invalidation messages. Default: random. */
+  /**
+   * Id of this instance in invalidation messages; unique per instance (messages carrying it are
+   * ignored as this instance's own). Default: random.
+   */
   instanceId?: string;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
