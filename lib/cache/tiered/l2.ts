@@ -30,6 +30,15 @@ const SKIPPED = () => new CacheError('unavailable', 'L2 skipped: its circuit bre
 export interface Guard {
   <T>(what: string, call: () => Promise<T>): Promise<T>;
   /**
+   * A call beside the cache's own L2 traffic (the loader lease): bounded by `l2Timeout`, but the
+   * breaker neither holds it back (a lease release matters to the other instances) nor hears of
+   * its outcome (its errors still count in `l2Errors`). A lease is an optional help whose failure only means
+   * loading locally; counted, a lease the server refuses (an ACL without the lease keys: NOPERM,
+   * code `backend`) opened the breaker and skipped L2 for every key — ten concurrent misses did
+   * it — while every read and store was answered.
+   */
+  side<T>(what: string, call: () => Promise<T>): Promise<T>;
+  /**
    * For `close()`: from now on the shared deadline timer stays armed only for calls still
    * waiting, and is gone once the last of them settled (else it stayed armed, ref'd, until the
    * last call's deadline: up to `l2Timeout` after close, keeping the process alive).
@@ -57,12 +66,13 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
   };
 
   // Written as one promise rather than nested async functions: it is on every L2 hit.
-  function guarded<T>(what: string, call: () => Promise<T>): Promise<T> {
-    if (!breaker.allow()) {
+  function guarded<T>(what: string, call: () => Promise<T>, side = false): Promise<T> {
+    // A side call never takes the half-open probe: it would not report back, leaving it taken.
+    if (!side && !breaker.allow()) {
       counters.l2Skipped++;
       return Promise.reject(SKIPPED());
     }
-    const recovering = breaker.state() !== 'closed';
+    const recovering = !side && breaker.state() !== 'closed';
     return new Promise<T>((resolve, reject) => {
       let deadline: Deadline | undefined;
       let done = false;
@@ -72,11 +82,12 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
         cancel(deadline);
         if (isOutage(err)) {
           counters.l2Errors++;
+          if (side) return reject(err);
           const opens = breaker.opens;
           breaker.failure();
           if (breaker.opens !== opens)
             logger?.warn('tiered cache: L2 circuit breaker opened', { cache: 'tiered', instanceId });
-        } else breaker.success();
+        } else if (!side) breaker.success();
         reject(err);
       };
       let pending: Promise<T>;
@@ -93,6 +104,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
         if (done) return;
         done = true;
         cancel(deadline);
+        if (side) return resolve(value);
         breaker.success();
         if (recovering)
           logger?.info('tiered cache: L2 circuit breaker closed', { cache: 'tiered', instanceId });
@@ -101,6 +113,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
     });
   }
   return Object.assign(guarded, {
+    side: <T>(what: string, call: () => Promise<T>) => guarded(what, call, true),
     drain() {
       draining = true;
       deadlines?.prune();

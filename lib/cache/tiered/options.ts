@@ -70,6 +70,22 @@ function isCache(x: unknown): x is Cache {
   );
 }
 
+/**
+ * Whether `l2` reads from replicas: a Redis cache over a cluster client whose `scaleReads` is not
+ * `'master'` (`cluster.readOnly`). Duck-typed on its public `client`, as the core imports no
+ * adapter. With a bus alone such a cache served old values from L1 for good: an instance that
+ * received another's invalidation re-read the key from a replica that did not have the write yet,
+ * and kept that older value in L1 for the whole `l1Ttl` (else the entry's TTL), long after the
+ * replica caught up (found from outside: replica paused 1.5 s, old value still served 3 s later).
+ */
+function readsFromReplicas(l2: unknown): boolean {
+  const client = (l2 as { client?: { isCluster?: unknown; options?: { scaleReads?: unknown } } } | null)
+    ?.client;
+  if (typeof client !== 'object' || client === null || client.isCluster !== true) return false;
+  const scale = client.options?.scaleReads;
+  return scale !== undefined && scale !== 'master';
+}
+
 /** Validates every option at once; throws one `ConfigError` listing each bad field. */
 export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   const issues: ConfigIssue[] = [];
@@ -159,6 +175,14 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       (tracking.mode !== 'default' && tracking.mode !== 'bcast'))
   )
     bad('tracking', 'an InvalidationTracker (mode, start, close)', tracking);
+  if (bus !== undefined && tracking === undefined && readsFromReplicas(o.l2))
+    issues.push({
+      path: 'bus',
+      expected: 'tracking beside the bus, or an L2 that reads from masters (cluster.readOnly false)',
+      received: 'a bus alone over an L2 that reads from replicas',
+      message:
+        'cannot keep L1 coherent: an invalidation can arrive before the replica has the write, and the older value read from it then stays in L1 (add tracking — config: cache.invalidation.mode both or tracking — since replicas report the keys they apply)',
+    });
   const lease = o.lease as Partial<LoaderLease> | undefined;
   if (lease !== undefined && typeof lease?.acquire !== 'function')
     bad('lease', 'a LoaderLease (acquire)', lease);

@@ -119,13 +119,20 @@ export function createReadPath(ctx: Context): ReadPath {
     replaces = false,
   ): Promise<TieredResult> {
     let release: (() => Promise<void>) | undefined;
+    // Taking the lease is a wait for L2 of this same call: it comes out of its one budget, so the
+    // store below gets only what the read and the lease left. Before, a lease acquire that timed
+    // out and a store that did too made a getOrSet wait 2 × l2Timeout for L2 (607 ms at
+    // l2Timeout 300 with Redis stopping after the read). Waiting for a holder is `leaseWait`'s.
+    let leaseSpent = 0;
     if (lease && l2State !== 'down') {
       let taken: (() => Promise<void>) | undefined | false = false;
+      const asking = performance.now();
       try {
         taken = await takeLease(key);
       } catch {
         // Lease store unreachable: load locally at once rather than wait for nothing.
       }
+      leaseSpent = performance.now() - asking;
       if (taken === undefined) {
         const waited = await awaitHolder(key, mark);
         if (typeof waited === 'function') release = waited;
@@ -152,10 +159,10 @@ export function createReadPath(ctx: Context): ReadPath {
         if (served) return served;
         throw err;
       }
-      await store(key, value, ttl, mark, ticket, l2State, budget, seen, replaces);
+      await store(key, value, ttl, mark, ticket, l2State, budget - leaseSpent, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
-      if (release && leases.forget(release)) guarded('lease release', release).catch(ignore);
+      if (release && leases.forget(release)) guarded.side('lease release', release).catch(ignore);
     }
   }
 
@@ -166,7 +173,7 @@ export function createReadPath(ctx: Context): ReadPath {
   async function takeLease(key: string): Promise<(() => Promise<void>) | undefined> {
     let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
     try {
-      return await guarded('lease', () => {
+      return await guarded.side('lease', () => {
         acquiring = leases.taking(() => lease!.acquire(key));
         return acquiring;
       });
@@ -215,8 +222,14 @@ export function createReadPath(ctx: Context): ReadPath {
       c.leaseWaits++;
       return local.fromL2(key, f, mark, ticket);
     };
+    // `leaseWait` is wall-clock time, not a number of polls: each poll's round trips (a read, a
+    // lease attempt) add to the sleeps, and counting polls alone made a waiter 60 ms from Redis
+    // wait 7.4 s at leaseWait 1000 before loading itself. Polls stop once it has passed.
+    const until = performance.now() + o.leaseWait;
     for (let i = 0; i < polls; i++) {
-      await sleep(o.leasePoll);
+      const left = until - performance.now();
+      if (left <= 0) break;
+      await sleep(Math.min(o.leasePoll, left));
       assertOpen();
       let taken: (() => Promise<void>) | undefined;
       try {
@@ -230,7 +243,7 @@ export function createReadPath(ctx: Context): ReadPath {
       // The holder may have stored its value just before it released the lease.
       const got = await fresh().catch(() => undefined);
       if (!got) return taken;
-      if (leases.forget(taken)) guarded('lease release', taken).catch(ignore);
+      if (leases.forget(taken)) guarded.side('lease release', taken).catch(ignore);
       return got;
     }
     c.leaseTimeouts++;

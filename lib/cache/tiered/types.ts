@@ -153,7 +153,11 @@ export interface TieredCacheOptions {
    * the tiered cache's `close()`. Default: none. Works alone or beside `bus`.
    */
   tracking?: InvalidationTracker;
-  /** Cross-instance loader lease. Default: none (each instance loads on its own miss). */
+  /**
+   * Cross-instance loader lease for `getOrSet`/`getOrSetWithMeta` and early refresh (not
+   * `getOrSetMany`: each instance loads its own batch misses). Default: none (each instance loads on
+   * its own miss).
+   */
   lease?: LoaderLease;
   /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */
   leaseWait?: number;
@@ -166,7 +170,10 @@ export interface TieredCacheOptions {
    * settles holds every later caller of that key in this process. Default `Infinity` (off).
    */
   loadTimeout?: number;
-  /** Id of this instance in invalidation messages. Default: random. */
+  /**
+   * Id of this instance in invalidation messages; unique per instance (messages carrying it are
+   * ignored as this instance's own). Default: random.
+   */
   instanceId?: string;
   /** Clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;

@@ -595,6 +595,82 @@ describe('tiered cache: lease', () => {
     });
     assert.equal((await cache.getOrSetWithMeta('k', async () => bytes('v'))).source, 'loader');
   });
+
+  // A lease the server refuses (an ACL without the lease keys: NOPERM, code backend) is no L2
+  // outage: every read and store is answered. Before, lease failures fed the breaker, and ten
+  // concurrent misses opened it, skipping L2 for every key for the cool-down (found from outside
+  // with aclRules() lacking the lease prefix). Here all ten refusals come in a row.
+  it('lease refusals do not open the L2 breaker; the loads store their values in L2', async () => {
+    const l2 = fakeCache('l2');
+    const all = deferred();
+    let asked = 0;
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      breaker: { failures: 5, cooldown: 60_000 },
+      lease: {
+        async acquire() {
+          if (++asked === 10) all.resolve();
+          await all.promise;
+          throw new CacheError('backend', 'redis lease failed: NOPERM this user has no permissions');
+        },
+      },
+    });
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    const got = await Promise.all(keys.map((k) => cache.getOrSet(k, async () => bytes(`v-${k}`), 10_000)));
+    assert.deepEqual(
+      got.map(text),
+      keys.map((k) => `v-${k}`),
+    );
+    assert.equal(cache.breakerState(), 'closed');
+    assert.equal(cache.stats().breakerOpens, 0);
+    for (const k of keys) assert.ok(l2.store.has(k), `${k} stored in L2`);
+  });
+
+  // leaseWait is wall-clock time. Before, it was a number of polls (leaseWait / leasePoll), so each
+  // poll's round trips came on top of it: a waiter 60 ms from Redis waited 7.4 s at leaseWait 1000
+  // before loading itself. Here every poll takes at least leasePoll + 30 ms, so at most 3 can begin
+  // within leaseWait 100; counting polls made 10.
+  it('a waiter stops polling once leaseWait has passed, however slow each poll is', async () => {
+    const leases = fakeLeases();
+    await leases.lease.acquire('k'); // a holder that never delivers nor lets go
+    const l2 = fakeCache('l2');
+    l2.beforeRead = () => new Promise((r) => setTimeout(r, 30));
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      lease: leases.lease,
+      leaseWait: 100,
+      leasePoll: 10,
+      l2Timeout: 5_000,
+      breaker: false,
+    });
+    const r = await cache.getOrSetWithMeta('k', async () => bytes('mine'), 10_000);
+    assert.equal(r.source, 'loader');
+    assert.equal(cache.stats().leaseTimeouts, 1);
+    const polls = l2.calls.filter((c) => c === 'get k').length - 1; // the miss's own read first
+    assert.ok(polls >= 1 && polls <= 3, `${polls} polls within leaseWait 100`);
+  });
+
+  // One call, one budget: the lease's L2 calls count against it. Before, a lease acquire that
+  // timed out left the store a whole budget of its own, so a getOrSet waited 2 × l2Timeout for
+  // L2 (607 ms at l2Timeout 300, seen with Redis stopping after the read). Here the acquire never
+  // answers and spends the budget: no L2 store may be started after it.
+  it("a lease acquire that spends the call's L2 budget leaves none for the store", async () => {
+    const l2 = fakeCache('l2');
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      l2Timeout: 30,
+      breaker: false,
+      lease: { acquire: () => new Promise(() => {}) },
+    });
+    const r = await cache.getOrSetWithMeta('k', async () => bytes('v'), 10_000);
+    assert.equal(r.source, 'loader');
+    assert.equal(text(r.value), 'v');
+    assert.deepEqual(l2.calls, ['get k'], 'no L2 store after the lease spent the budget');
+    assert.equal(cache.stats().backgroundWrites, 0);
+  });
 });
 
 describe('tiered cache: coherence', () => {
