@@ -102,7 +102,10 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
    * Every open connection: responses pending on it, whether it has carried a request yet, and its
    * latest response (the last one it will send: HTTP/1.1 pipelining answers in order).
    */
-  const connections = new Map<Socket, { pending: number; used: boolean; last?: ServerResponse }>();
+  const connections = new Map<
+    Socket,
+    { pending: number; used: boolean; upgraded?: boolean; last?: ServerResponse }
+  >();
   const responses = new Set<ServerResponse>();
   let draining = false;
   let running: Promise<void> | undefined;
@@ -124,7 +127,9 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const endIfIdle = (socket: Socket) =>
     setImmediate(() => {
       const c = connections.get(socket);
-      if (!c || c.pending > 0 || socket.destroyed) return;
+      // An upgraded connection (WebSocket, CONNECT tunnel) is not idle: it runs until its owner
+      // closes it, or the grace period's cut.
+      if (!c || c.pending > 0 || c.upgraded || socket.destroyed) return;
       socket.end();
       // A client that keeps its side open after our FIN (half-open: some proxies, raw TCP checks)
       // would hold the drain until the grace period ends. Nothing more can be said on this
@@ -212,6 +217,21 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     // Accepted during the drain: its request gets a 503; if none comes, it is ended.
     setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
   });
+  // Sockets handed to an `upgrade` / `connect` listener (a WebSocket, a CONNECT tunnel) belong to
+  // it from then on: they carry no pending response, so the drain took them for idle keep-alive
+  // connections and ended them — at once when the connection had served a request before its
+  // upgrade, after 2 s otherwise — whatever `graceMs`, with no chance for the app to close them
+  // cleanly (a WebSocket close frame). They are marked here, through `emit` (a listener of our own
+  // would change what Node does with upgrade requests: with none, it serves them as plain ones).
+  const emit = server.emit as (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = function (this: Server, event: string | symbol, ...args: unknown[]) {
+    if ((event === 'upgrade' || event === 'connect') && this.listenerCount(event) > 0) {
+      const socket = args[1] as Socket;
+      const c = connections.get(socket);
+      if (c) c.upgraded = true;
+    }
+    return emit.call(this, event, ...args);
+  } as Server['emit'];
   type Listener = (req: IncomingMessage, res: ServerResponse) => void;
   /** `bodyComing`: false for a request waiting for `100 Continue` (its body is not sent before). */
   const handle = (

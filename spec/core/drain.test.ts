@@ -485,6 +485,96 @@ describe('drainServer', () => {
     await drained;
     assert.equal(answered, 2);
   });
+
+  it('leaves upgraded (WebSocket) connections running until their owner closes them, or the grace period ends', async (t) => {
+    // They carry no pending response, so the drain took them for idle keep-alive connections and
+    // ended them: at once when the connection had served a request before its upgrade, 2 s later
+    // otherwise — whatever graceMs, before the app could close them cleanly.
+    const server = createServer((_req, res) => res.end('plain'));
+    const upgraded = new Set<Socket>();
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+      upgraded.add(socket);
+      socket.on('data', (d) => socket.write(`echo:${d}`));
+      socket.on('close', () => upgraded.delete(socket));
+    });
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of upgraded) s.destroy();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const open = async (requestFirst: boolean) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let got = '';
+      let ended = false;
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        got += d;
+      });
+      socket.on('end', () => {
+        ended = true;
+      });
+      if (requestFirst) {
+        socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+        await waitFor(() => got.includes('plain'), { what: 'the plain answer', timeoutMs: 5000 });
+      }
+      socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      await waitFor(() => got.includes('101 Switching'), { what: 'the upgrade', timeoutMs: 5000 });
+      /** Sends `text` and waits for its echo, or for the server to end the connection. */
+      const ping = async (text: string) => {
+        socket.write(text);
+        await waitFor(() => got.includes(`echo:${text}`) || ended, {
+          what: 'an echo or an end',
+          timeoutMs: 5000,
+        });
+        return got.includes(`echo:${text}`);
+      };
+      return { socket, ping };
+    };
+    const used = await open(true);
+    const fresh = await open(false);
+    await waitFor(() => upgraded.size === 2, { what: 'two upgraded connections', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    // Past the moment a connection without a request is ended (2 s), both still answer.
+    await sleep(2500);
+    assert.equal(await used.ping('a'), true, 'the connection upgraded after a request was ended');
+    assert.equal(await fresh.ping('b'), true, 'the connection upgraded at once was ended');
+    let resolved = false;
+    void drained.then(() => {
+      resolved = true;
+    });
+    await sleep(50);
+    assert.equal(resolved, false, 'the drain resolved while upgraded connections were open');
+    // Their owner closes them (a WebSocket close frame): the drain is done.
+    for (const s of upgraded) s.end('bye');
+    await drained;
+  });
+
+  it('cuts upgraded connections their owner leaves open when the grace period ends', async (t) => {
+    const server = createServer((_req, res) => res.end('plain'));
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    const drain = drainServer(server, { graceMs: 100 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => server.close());
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await waitFor(() => got.includes('101 Switching'), { what: 'the upgrade', timeoutMs: 5000 });
+    await drain({ timeoutMs: 10_000 });
+    await closed;
+  });
 });
 
 describe('drainServer options', () => {
