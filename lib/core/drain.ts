@@ -20,6 +20,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
 import { isRefusalAware, markRefused } from './refusal.js';
@@ -208,15 +209,32 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   let onConnection: (() => void) | undefined;
   let accepted = 0;
   let acceptedDuringDrain = 0;
-  server.on('connection', (socket: Socket) => {
+  const accept = (socket: Socket) => {
     track(socket);
     accepted++;
     if (draining) acceptedDuringDrain++;
     if (!draining) return;
-    onConnection?.();
     // Accepted during the drain: its request gets a 503; if none comes, it is ended.
     setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
-  });
+  };
+  // An https server's requests run on the TLS socket its `secureConnection` gives, not on the TCP
+  // socket of `connection`: tracked by that one, the connection never carried a request, so the
+  // drain ended it 2 s in (a running request lost its answer, whatever `graceMs`). The TCP sockets
+  // still count as arrivals (the listener lingers for them) and are cut with the rest (one still
+  // in its TLS handshake has no TLS socket yet); each closes with its TLS socket.
+  const tcpSockets = new Set<Socket>();
+  if (server instanceof TlsServer) {
+    server.on('connection', (raw: Socket) => {
+      tcpSockets.add(raw);
+      raw.once('close', () => tcpSockets.delete(raw));
+      if (draining) onConnection?.();
+    });
+    server.on('secureConnection', accept);
+  } else
+    server.on('connection', (socket: Socket) => {
+      accept(socket);
+      if (draining) onConnection?.();
+    });
   // Sockets handed to an `upgrade` / `connect` listener (a WebSocket, a CONNECT tunnel) belong to
   // it from then on: they carry no pending response, so the drain took them for idle keep-alive
   // connections and ended them — at once when the connection had served a request before its
@@ -339,6 +357,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         options.logger?.info('http: drained', { acceptedDuringDrain, left: connections.size });
         // Connections a client keeps half-open after our FIN must not hold the process.
         for (const socket of connections.keys()) socket.unref();
+        for (const raw of tcpSockets) raw.unref();
         resolve();
       };
       const cut = () => {
@@ -351,6 +370,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         // Their handlers may still be running, but their clients are gone: stop waiting for them.
         responses.clear();
         for (const socket of connections.keys()) socket.destroy();
+        for (const raw of tcpSockets) raw.destroy();
         listenerClosed = true;
         settle();
       };

@@ -12,8 +12,9 @@ import {
   type IncomingMessage,
   type Server,
 } from 'node:http';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { connect, type Socket } from 'node:net';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
@@ -22,6 +23,7 @@ import { ConfigError } from '../../lib/core/errors.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { waitFor } from '../harness/process.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -823,5 +825,54 @@ describe('drainServer: a request still sending its body when it is refused', () 
     assert.ok(took < REFUSED_BODY_MAX_MS + 2500, `then the connection closed (${took} ms)`);
     assert.match(got, /^HTTP\/1\.1 503 /);
     await withTimeout(drained, 5000, () => new Error('the drain did not finish'));
+  });
+});
+
+describe('drainServer over https', { skip: skipOpenssl() }, () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki?.remove());
+
+  it('lets a request running past 2 s finish within graceMs (its TLS connection was cut at 2 s)', async (t) => {
+    // The connection was tracked by the TCP socket of 'connection', the request by the TLS socket:
+    // the TCP one never carried a request, so the drain ended it as a fresh connection after 2 s.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createHttpsServer(
+      { key: pki.server.keyPem, cert: pki.server.certPem },
+      async (_req, res) => {
+        running = true;
+        await released;
+        res.end('done');
+      },
+    );
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const answer = new Promise<string>((resolve) => {
+      httpsGet({ host: '127.0.0.1', port, path: '/slow', agent: false, ca: pki.ca.certPem }, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      }).on('error', (e) => resolve(e.message));
+    });
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    await sleep(2500);
+    release();
+    assert.equal(await answer, '200 done');
+    await drained;
   });
 });
