@@ -18,9 +18,10 @@
  * Only `node:` builtins are used: the core imports no package.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer, Http2Server, Http2Session } from 'node:http2';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Server as TlsServer } from 'node:tls';
+import { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
 import { isRefusalAware, markRefused } from './refusal.js';
@@ -55,6 +56,13 @@ const HALF_OPEN_MS = 1000;
  */
 export const REFUSED_BODY_MAX_BYTES = 4 * 1024 * 1024;
 export const REFUSED_BODY_MAX_MS = 2000;
+
+/**
+ * A response of node:http2's compatibility API: HTTP/2 has no `Connection` header (Node drops it
+ * with an `UnsupportedWarning`); its connection is closed by a GOAWAY on the session instead.
+ */
+const isHttp2 = (res: ServerResponse): boolean =>
+  (res as { req?: IncomingMessage }).req?.httpVersionMajor === 2;
 
 /**
  * Calls `then` once the body of `req` has been read to its end and thrown away, or when more than
@@ -97,7 +105,12 @@ function afterBody(req: IncomingMessage, then: () => void): void {
  * A bad option (unknown key, a time outside 0 … 2^31 − 1 ms, a fractional `retryAfterSeconds`, an
  * `admit` or `logger` of the wrong type) is a `ConfigError` here, not a surprise during shutdown.
  */
-export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
+export function drainServer(
+  httpServer: Server | Http2Server | Http2SecureServer,
+  options: DrainOptions = {},
+): ServerDrain {
+  // An HTTP/2 server (its compatibility API) has the same events and `request` listeners.
+  const server = httpServer as Server;
   const { graceMs, lingerMs, quietMs, retryAfter } = resolveDrainOptions(server, options);
   /**
    * Every open connection: responses pending on it, whether it has carried a request yet, and its
@@ -105,7 +118,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
    */
   const connections = new Map<
     Socket,
-    { pending: number; used: boolean; upgraded?: boolean; last?: ServerResponse }
+    { pending: number; used: boolean; owned?: boolean; last?: ServerResponse }
   >();
   const responses = new Set<ServerResponse>();
   let draining = false;
@@ -128,9 +141,10 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const endIfIdle = (socket: Socket) =>
     setImmediate(() => {
       const c = connections.get(socket);
-      // An upgraded connection (WebSocket, CONNECT tunnel) is not idle: it runs until its owner
-      // closes it, or the grace period's cut.
-      if (!c || c.pending > 0 || c.upgraded || socket.destroyed) return;
+      // A connection owned by something else — an upgrade listener (WebSocket, CONNECT tunnel),
+      // an HTTP/2 session — is not idle: it runs until its owner closes it, or the grace
+      // period's cut.
+      if (!c || c.pending > 0 || c.owned || socket.destroyed) return;
       socket.end();
       // A client that keeps its side open after our FIN (half-open: some proxies, raw TCP checks)
       // would hold the drain until the grace period ends. Nothing more can be said on this
@@ -206,11 +220,34 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     }
   };
 
+  /**
+   * node:http2 (its compatibility API, `http2.createServer(handler)` / `createSecureServer`): a
+   * connection is a session carrying many requests, each on a stream of its own (`req.socket` is
+   * a stand-in per stream). The connection never carried a request of its own, so the drain ended
+   * it 2 s in, cutting every request still running, without a GOAWAY. Now the drain closes each
+   * session (`session.close()`: GOAWAY, the streams already open finish, then it closes), waits
+   * for it, and cuts it with the rest at the end of the grace period.
+   */
+  const http2 = typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+  const sessions = new Set<Http2Session>();
+  const closeSession = (session: Http2Session) => {
+    if (!session.closed && !session.destroyed) session.close();
+  };
+  if (http2)
+    server.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+      // Opened during the drain: the requests it came with get their 503 first, then the GOAWAY.
+      if (draining) setImmediate(() => closeSession(session));
+    });
+
   let onConnection: (() => void) | undefined;
   let accepted = 0;
   let acceptedDuringDrain = 0;
   const accept = (socket: Socket) => {
-    track(socket);
+    const c = track(socket);
+    // An HTTP/2 connection (h2c, or TLS that chose h2) belongs to its session, see `sessions`.
+    if (http2 && (!(socket instanceof TLSSocket) || socket.alpnProtocol === 'h2')) c.owned = true;
     accepted++;
     if (draining) acceptedDuringDrain++;
     if (!draining) return;
@@ -246,7 +283,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     if ((event === 'upgrade' || event === 'connect') && this.listenerCount(event) > 0) {
       const socket = args[1] as Socket;
       const c = connections.get(socket);
-      if (c) c.upgraded = true;
+      if (c) c.owned = true;
     }
     return emit.call(this, event, ...args);
   } as Server['emit'];
@@ -294,7 +331,8 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
           // that closing the connection after the 503 does not reset it.
           setImmediate(() => {
             const write = () => {
-              if (!res.headersSent && !res.writableEnded && !res.destroyed) refuse(res, c.last === res);
+              if (!res.headersSent && !res.writableEnded && !res.destroyed)
+                refuse(res, c.last === res && !isHttp2(res));
             };
             if (bodyComing) afterBody(req, write);
             else write();
@@ -310,7 +348,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
             }
         return once();
       }
-      res.setHeader('connection', 'close');
+      if (!isHttp2(res)) res.setHeader('connection', 'close');
     }
     for (const h of handlers) h.call(server, req, res);
   };
@@ -388,7 +426,10 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       // earlier pipelined one with it would end the connection before the others are answered) —
       // so their connections end after the reply.
       for (const c of connections.values())
-        if (c.pending > 0 && c.last && !c.last.headersSent) c.last.setHeader('connection', 'close');
+        if (c.pending > 0 && c.last && !c.last.headersSent && !isHttp2(c.last))
+          c.last.setHeader('connection', 'close');
+      // HTTP/2: a GOAWAY on each session; the requests it carries finish, then it closes.
+      for (const session of sessions) closeSession(session);
       if (!listenerClosed) {
         let closing = false;
         const closeListener = () => {

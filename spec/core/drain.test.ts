@@ -12,6 +12,7 @@ import {
   type IncomingMessage,
   type Server,
 } from 'node:http';
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -874,5 +875,65 @@ describe('drainServer over https', { skip: skipOpenssl() }, () => {
     release();
     assert.equal(await answer, '200 done');
     await drained;
+  });
+});
+
+describe('drainServer over HTTP/2 (the compatibility API)', () => {
+  it('sends a GOAWAY and lets a request running past 2 s finish within graceMs, with no Connection header', async (t) => {
+    // A session's connection never carried a request of its own (each runs on a stream), so the
+    // drain ended it 2 s in — every request still running was cut, and no GOAWAY was sent; and
+    // the Connection: close it set made Node warn (HTTP/2 has no such header).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createHttp2Server(async (_req, res) => {
+      running = true;
+      await released;
+      res.end('done');
+    });
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    t.after(() => {
+      release();
+      client.destroy();
+      server.close();
+    });
+    let goaway = false;
+    client.on('goaway', () => {
+      goaway = true;
+    });
+    const answer = new Promise<string>((resolve) => {
+      const stream = client.request({ ':path': '/slow' });
+      let status: unknown;
+      let body = '';
+      stream.on('response', (headers) => {
+        status = headers[':status'];
+      });
+      stream.on('data', (d) => {
+        body += d;
+      });
+      stream.on('end', () => resolve(`${status} ${body}`));
+      stream.on('error', (e: Error) => resolve(e.message));
+    });
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    await waitFor(() => goaway, { what: 'a GOAWAY', timeoutMs: 5000 });
+    await sleep(2500);
+    release();
+    assert.equal(await answer, '200 done');
+    await drained;
+    assert.deepEqual(
+      warnings.filter((w) => /connection/i.test(w)),
+      [],
+    );
   });
 });
