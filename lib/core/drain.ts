@@ -354,7 +354,21 @@ export function drainServer(
   };
   const handlers = server.listeners('request') as Listener[];
   server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(handlers, req, res));
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => handle(handlers, req, res);
+  server.on('request', onRequest);
+  /**
+   * `request` listeners added after `drainServer` was called (`createServer()`, then
+   * `server.on('request', app)`) were called by Node beside ours: during the drain a request got
+   * its 503 and the handler ran anyway — the work done (an order placed) while the client was told
+   * to retry it. They are taken over when the drain begins, like those present at the start.
+   */
+  const adoptLateListeners = () => {
+    for (const l of server.listeners('request') as Listener[])
+      if (l !== onRequest) {
+        server.removeListener('request', l);
+        handlers.push(l);
+      }
+  };
   // A server with a `checkContinue` (Expect: 100-continue) or `checkExpectation` listener gets
   // those requests there instead of on `request`: they skipped the drain (served during it, never
   // answered 503, not waited for). They take the same path, to their own listeners.
@@ -368,6 +382,7 @@ export function drainServer(
   const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
     running ??= new Promise<void>((resolve) => {
       draining = true;
+      adoptLateListeners();
       guardSocketRequests();
       const budget = info.timeoutMs ?? Number.POSITIVE_INFINITY;
       const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));

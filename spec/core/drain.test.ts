@@ -556,6 +556,50 @@ describe('drainServer', () => {
     await drained;
   });
 
+  it('a request listener added after drainServer() is not called for a request refused during the drain', async (t) => {
+    // Node called it beside the drain's own listener: the client got its 503 and the handler ran
+    // anyway (an order placed while the client was told to retry).
+    const server = createServer();
+    const drain = drainServer(server, { graceMs: 5000 });
+    let served = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    server.on('request', async (req, res) => {
+      served++;
+      if (req.url === '/slow') await released;
+      res.end(`answer ${req.url}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<string>((resolve) => {
+        httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection} ${body}`));
+        }).on('error', (e) => resolve(e.message));
+      });
+    // A running request keeps the listening socket open, so a late one can still arrive.
+    const slow = get('/slow');
+    await waitFor(() => served === 1, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    const late = await get('/late');
+    assert.match(late, /^503 close service is shutting down/);
+    assert.equal(served, 1, 'the handler ran for the refused request');
+    release();
+    assert.equal(await slow, '200 close answer /slow');
+    await drained;
+  });
+
   it('cuts upgraded connections their owner leaves open when the grace period ends', async (t) => {
     const server = createServer((_req, res) => res.end('plain'));
     server.on('upgrade', (_req, socket: Socket) => {
