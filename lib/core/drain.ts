@@ -198,6 +198,9 @@ export function drainServer(
         `retry-after: ${retryAfter}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
+    // Marked as upgraded (`owned`), it is not ended as idle: a client keeping its side open after
+    // the 503 is closed like any half-open one.
+    setTimeout(() => socket.destroy(), HALF_OPEN_MS).unref();
   };
   /**
    * Upgrade and CONNECT requests never reach the `request` listeners: once the drain begins, the

@@ -556,6 +556,49 @@ describe('drainServer', () => {
     await drained;
   });
 
+  it('an upgrade refused during the drain whose client keeps its side open does not hold the drain', async (t) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createServer(async (_req, res) => {
+      running = true;
+      await released;
+      res.end('done');
+    });
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    httpGet({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => res.resume()).on(
+      'error',
+      () => {},
+    );
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    t.after(() => socket.destroy());
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await waitFor(() => got.includes('\r\n\r\n'), { what: 'an answer to the upgrade', timeoutMs: 5000 });
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    release();
+    await withTimeout(drained, 10_000, () => new Error('the drain waited for the half-open refused upgrade'));
+  });
+
   it('a request listener added after drainServer() is not called for a request refused during the drain', async (t) => {
     // Node called it beside the drain's own listener: the client got its 503 and the handler ran
     // anyway (an order placed while the client was told to retry).
