@@ -366,7 +366,11 @@ export function drainServer(
    * to retry it. They are taken over when the drain begins, like those present at the start.
    */
   const adoptLateListeners = () => {
-    for (const l of server.listeners('request') as Listener[])
+    const listeners = server.listeners('request') as Listener[];
+    // Ours was taken over itself (engine.io's attach() wraps every request listener there is and
+    // calls them for other paths): then the others are not Node's to call beside ours, left alone.
+    if (!listeners.includes(onRequest)) return;
+    for (const l of listeners)
       if (l !== onRequest) {
         server.removeListener('request', l);
         handlers.push(l);

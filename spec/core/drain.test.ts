@@ -643,6 +643,55 @@ describe('drainServer', () => {
     await drained;
   });
 
+  it('a listener that took over the request listeners (engine.io attach) is left in place', async (t) => {
+    // Taking the late listeners over removed that one too, leaving the server with none: a request
+    // arriving during the drain was never answered.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createServer(async (req, res) => {
+      if (req.url === '/slow') {
+        running = true;
+        await released;
+      }
+      res.end(`app ${req.url}`);
+    });
+    const drain = drainServer(server, { graceMs: 5000 });
+    const previous = server.listeners('request') as ((req: IncomingMessage, res: unknown) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req, res) => {
+      if (req.url === '/io') res.end('io');
+      else for (const l of previous) l.call(server, req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<string>((resolve) => {
+        httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        }).on('error', (e) => resolve(e.message));
+      });
+    // A running request keeps the listening socket open, so a late one can still arrive.
+    const slow = get('/slow');
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    assert.match(await get('/late'), /^503 service is shutting down/);
+    release();
+    assert.equal(await slow, '200 app /slow');
+    await drained;
+  });
+
   it('cuts upgraded connections their owner leaves open when the grace period ends', async (t) => {
     const server = createServer((_req, res) => res.end('plain'));
     server.on('upgrade', (_req, socket: Socket) => {
