@@ -299,7 +299,9 @@ export function drainServer(
     bodyComing = true,
   ) => {
     const socket = req.socket;
-    const c = track(socket);
+    // HTTP/2: `req.socket` stands in for the request's stream (a destroyed one has not even
+    // `unref`, and the cut threw on it); the connection is its session's, tracked on its own.
+    const c = req.httpVersionMajor === 2 ? { pending: 0, used: true } : track(socket);
     c.used = true;
     c.pending++;
     // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.

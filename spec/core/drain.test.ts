@@ -1015,6 +1015,37 @@ describe('drainServer over https', { skip: skipOpenssl() }, () => {
 });
 
 describe('drainServer over HTTP/2 (the compatibility API)', () => {
+  it('cuts an HTTP/2 request still running when the grace period ends, and resolves', async (t) => {
+    // Each request's `req.socket` (a stand-in for its stream) was tracked as a connection; once
+    // the cut had destroyed the stream it had no `unref`, and the drain threw instead of resolving.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createHttp2Server(async (_req, res) => {
+      running = true;
+      await released;
+      if (!res.destroyed) res.end('late');
+    });
+    const drain = drainServer(server, { graceMs: 200 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    t.after(() => {
+      release();
+      client.destroy();
+      server.close();
+    });
+    const stream = client.request({ ':path': '/hang' });
+    stream.on('error', () => {});
+    const ended = new Promise((r) => stream.once('close', r));
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    await withTimeout(drain({ timeoutMs: 10_000 }), 5000, () => new Error('the drain did not resolve'));
+    await ended;
+  });
+
   it('sends a GOAWAY and lets a request running past 2 s finish within graceMs, with no Connection header', async (t) => {
     // A session's connection never carried a request of its own (each runs on a stream), so the
     // drain ended it 2 s in — every request still running was cut, and no GOAWAY was sent; and
