@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
+import { createAccountingBatchProcessor } from '../../lib/tracing/otel/batch.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import type { FinishedSpan, SdkSpanExporter } from '../../lib/tracing/otel/sdk.js';
 
 /** A collector answering every request `delayMs` after its body arrived (status `status`). */
 async function slowCollector(delayMs: number, status: number) {
@@ -61,4 +63,45 @@ describe('close() with a collector that is up but slow', () => {
       assert.equal(stats.lostSpans, 0);
       assert.equal(c.requests, 4);
     });
+});
+
+describe('close() with a small budget', () => {
+  it('starts no export once its budget is spent (serializing batches is synchronous work)', async () => {
+    // Every lane started its export at once: with batches that take longer to serialize than the
+    // budget (a cold 512-span batch: ~10 ms and more), close() outlasted a small disposeTimeoutMs
+    // and app.close() rejected for the tracer.
+    let exports = 0;
+    const exporter = {
+      export() {
+        exports++;
+        const until = performance.now() + 20;
+        while (performance.now() < until) {
+          // the synchronous part of an export (serialization); no answer ever comes
+        }
+      },
+      shutdown: async () => {},
+    } as unknown as SdkSpanExporter;
+    const dropped: number[] = [];
+    const batching = createAccountingBatchProcessor({
+      exporter,
+      accounting: { succeeded() {}, failed() {}, dropped: (_reason, n = 1) => dropped.push(n) },
+      maxQueueSize: 2048,
+      maxExportBatchSize: 10,
+      scheduledDelayMillis: 60_000,
+      exportTimeoutMillis: 30_000,
+    });
+    const span = { spanContext: () => ({ traceFlags: 1 }), resource: {} } as unknown as FinishedSpan;
+    for (let i = 0; i < 40; i++) batching.onEnd(span);
+    // The first batch went out as it filled up; close() starts one more (5 ms left when it
+    // begins), then the budget is spent: the old lanes started 3 more.
+    assert.equal(exports, 1);
+    const result = await batching.close(5);
+    assert.equal(exports, 2);
+    assert.equal(result.timedOut, true);
+    assert.equal(result.undelivered, 40);
+    assert.equal(
+      dropped.reduce((a, b) => a + b, 0),
+      40,
+    );
+  });
 });

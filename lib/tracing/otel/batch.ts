@@ -353,6 +353,10 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   const drainAtClose = async (): Promise<void> => {
     const lane = async (first: boolean) => {
       for (;;) {
+        // Past the budget, no export is started (serializing a batch is synchronous work, ~10 ms
+        // or more for a cold 512-span one, which a small budget cannot pay for several lanes):
+        // the lane waits for close() to give up on what is left.
+        if (performance.now() >= closeDeadline) return new Promise<never>(() => {});
         if (first) {
           if (!flight && queue.length === 0) return;
           const current = flight ?? exportBatch(take());
