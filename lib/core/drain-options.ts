@@ -82,7 +82,7 @@ export function resolveDrainOptions(server: unknown, options: unknown): Resolved
     });
   const s = server as Partial<Server> | null | undefined;
   if (typeof s?.on !== 'function' || typeof s.listeners !== 'function')
-    bad('server', 'a node:http Server', server, 'must be a node:http (or node:https) server');
+    bad('server', 'a node:http Server', server, 'must be a node:http, node:https or node:http2 server');
   issues.push(...unknownOptionIssues(options, KNOWN));
   // Timers: 0 is "at once"; above 2^31 − 1 ms Node fires them at once too, so those are refused.
   for (const name of ['graceMs', 'lingerMs', 'quietMs'] as const) {

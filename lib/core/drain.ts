@@ -18,8 +18,10 @@
  * Only `node:` builtins are used: the core imports no package.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer, Http2Server, Http2Session } from 'node:http2';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
 import { isRefusalAware, markRefused } from './refusal.js';
@@ -54,6 +56,13 @@ const HALF_OPEN_MS = 1000;
  */
 export const REFUSED_BODY_MAX_BYTES = 4 * 1024 * 1024;
 export const REFUSED_BODY_MAX_MS = 2000;
+
+/**
+ * A response of node:http2's compatibility API: HTTP/2 has no `Connection` header (Node drops it
+ * with an `UnsupportedWarning`); its connection is closed by a GOAWAY on the session instead.
+ */
+const isHttp2 = (res: ServerResponse): boolean =>
+  (res as { req?: IncomingMessage }).req?.httpVersionMajor === 2;
 
 /**
  * Calls `then` once the body of `req` has been read to its end and thrown away, or when more than
@@ -96,13 +105,21 @@ function afterBody(req: IncomingMessage, then: () => void): void {
  * A bad option (unknown key, a time outside 0 … 2^31 − 1 ms, a fractional `retryAfterSeconds`, an
  * `admit` or `logger` of the wrong type) is a `ConfigError` here, not a surprise during shutdown.
  */
-export function drainServer(server: Server, options: DrainOptions = {}): ServerDrain {
+export function drainServer(
+  httpServer: Server | Http2Server | Http2SecureServer,
+  options: DrainOptions = {},
+): ServerDrain {
+  // An HTTP/2 server (its compatibility API) has the same events and `request` listeners.
+  const server = httpServer as Server;
   const { graceMs, lingerMs, quietMs, retryAfter } = resolveDrainOptions(server, options);
   /**
    * Every open connection: responses pending on it, whether it has carried a request yet, and its
    * latest response (the last one it will send: HTTP/1.1 pipelining answers in order).
    */
-  const connections = new Map<Socket, { pending: number; used: boolean; last?: ServerResponse }>();
+  const connections = new Map<
+    Socket,
+    { pending: number; used: boolean; owned?: boolean; last?: ServerResponse }
+  >();
   const responses = new Set<ServerResponse>();
   let draining = false;
   let running: Promise<void> | undefined;
@@ -124,7 +141,10 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const endIfIdle = (socket: Socket) =>
     setImmediate(() => {
       const c = connections.get(socket);
-      if (!c || c.pending > 0 || socket.destroyed) return;
+      // A connection owned by something else — an upgrade listener (WebSocket, CONNECT tunnel),
+      // an HTTP/2 session — is not idle: it runs until its owner closes it, or the grace
+      // period's cut.
+      if (!c || c.pending > 0 || c.owned || socket.destroyed) return;
       socket.end();
       // A client that keeps its side open after our FIN (half-open: some proxies, raw TCP checks)
       // would hold the drain until the grace period ends. Nothing more can be said on this
@@ -178,6 +198,9 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         `retry-after: ${retryAfter}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
+    // Marked as upgraded (`owned`), it is not ended as idle: a client keeping its side open after
+    // the 503 is closed like any half-open one.
+    setTimeout(() => socket.destroy(), HALF_OPEN_MS).unref();
   };
   /**
    * Upgrade and CONNECT requests never reach the `request` listeners: once the drain begins, the
@@ -200,18 +223,73 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     }
   };
 
+  /**
+   * node:http2 (its compatibility API, `http2.createServer(handler)` / `createSecureServer`): a
+   * connection is a session carrying many requests, each on a stream of its own (`req.socket` is
+   * a stand-in per stream). The connection never carried a request of its own, so the drain ended
+   * it 2 s in, cutting every request still running, without a GOAWAY. Now the drain closes each
+   * session (`session.close()`: GOAWAY, the streams already open finish, then it closes), waits
+   * for it, and cuts it with the rest at the end of the grace period.
+   */
+  const http2 = typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+  const sessions = new Set<Http2Session>();
+  const closeSession = (session: Http2Session) => {
+    if (!session.closed && !session.destroyed) session.close();
+  };
+  if (http2)
+    server.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+      // Opened during the drain: the requests it came with get their 503 first, then the GOAWAY.
+      if (draining) setImmediate(() => closeSession(session));
+    });
+
   let onConnection: (() => void) | undefined;
   let accepted = 0;
   let acceptedDuringDrain = 0;
-  server.on('connection', (socket: Socket) => {
-    track(socket);
+  const accept = (socket: Socket) => {
+    const c = track(socket);
+    // An HTTP/2 connection (h2c, or TLS that chose h2) belongs to its session, see `sessions`.
+    if (http2 && (!(socket instanceof TLSSocket) || socket.alpnProtocol === 'h2')) c.owned = true;
     accepted++;
     if (draining) acceptedDuringDrain++;
     if (!draining) return;
-    onConnection?.();
     // Accepted during the drain: its request gets a 503; if none comes, it is ended.
     setTimeout(() => endIfIdle(socket), FRESH_CONNECTION_MS).unref();
-  });
+  };
+  // An https server's requests run on the TLS socket its `secureConnection` gives, not on the TCP
+  // socket of `connection`: tracked by that one, the connection never carried a request, so the
+  // drain ended it 2 s in (a running request lost its answer, whatever `graceMs`). The TCP sockets
+  // still count as arrivals (the listener lingers for them) and are cut with the rest (one still
+  // in its TLS handshake has no TLS socket yet); each closes with its TLS socket.
+  const tcpSockets = new Set<Socket>();
+  if (server instanceof TlsServer) {
+    server.on('connection', (raw: Socket) => {
+      tcpSockets.add(raw);
+      raw.once('close', () => tcpSockets.delete(raw));
+      if (draining) onConnection?.();
+    });
+    server.on('secureConnection', accept);
+  } else
+    server.on('connection', (socket: Socket) => {
+      accept(socket);
+      if (draining) onConnection?.();
+    });
+  // Sockets handed to an `upgrade` / `connect` listener (a WebSocket, a CONNECT tunnel) belong to
+  // it from then on: they carry no pending response, so the drain took them for idle keep-alive
+  // connections and ended them — at once when the connection had served a request before its
+  // upgrade, after 2 s otherwise — whatever `graceMs`, with no chance for the app to close them
+  // cleanly (a WebSocket close frame). They are marked here, through `emit` (a listener of our own
+  // would change what Node does with upgrade requests: with none, it serves them as plain ones).
+  const emit = server.emit as (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = function (this: Server, event: string | symbol, ...args: unknown[]) {
+    if ((event === 'upgrade' || event === 'connect') && this.listenerCount(event) > 0) {
+      const socket = args[1] as Socket;
+      const c = connections.get(socket);
+      if (c) c.owned = true;
+    }
+    return emit.call(this, event, ...args);
+  } as Server['emit'];
   type Listener = (req: IncomingMessage, res: ServerResponse) => void;
   /** `bodyComing`: false for a request waiting for `100 Continue` (its body is not sent before). */
   const handle = (
@@ -221,7 +299,9 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
     bodyComing = true,
   ) => {
     const socket = req.socket;
-    const c = track(socket);
+    // HTTP/2: `req.socket` stands in for the request's stream (a destroyed one has not even
+    // `unref`, and the cut threw on it); the connection is its session's, tracked on its own.
+    const c = req.httpVersionMajor === 2 ? { pending: 0, used: true } : track(socket);
     c.used = true;
     c.pending++;
     // Every response is tracked, the 503s too: a connection is not ended while one is queued on it.
@@ -256,7 +336,8 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
           // that closing the connection after the 503 does not reset it.
           setImmediate(() => {
             const write = () => {
-              if (!res.headersSent && !res.writableEnded && !res.destroyed) refuse(res, c.last === res);
+              if (!res.headersSent && !res.writableEnded && !res.destroyed)
+                refuse(res, c.last === res && !isHttp2(res));
             };
             if (bodyComing) afterBody(req, write);
             else write();
@@ -272,13 +353,31 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
             }
         return once();
       }
-      res.setHeader('connection', 'close');
+      if (!isHttp2(res)) res.setHeader('connection', 'close');
     }
     for (const h of handlers) h.call(server, req, res);
   };
   const handlers = server.listeners('request') as Listener[];
   server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => handle(handlers, req, res));
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => handle(handlers, req, res);
+  server.on('request', onRequest);
+  /**
+   * `request` listeners added after `drainServer` was called (`createServer()`, then
+   * `server.on('request', app)`) were called by Node beside ours: during the drain a request got
+   * its 503 and the handler ran anyway — the work done (an order placed) while the client was told
+   * to retry it. They are taken over when the drain begins, like those present at the start.
+   */
+  const adoptLateListeners = () => {
+    const listeners = server.listeners('request') as Listener[];
+    // Ours was taken over itself (engine.io's attach() wraps every request listener there is and
+    // calls them for other paths): then the others are not Node's to call beside ours, left alone.
+    if (!listeners.includes(onRequest)) return;
+    for (const l of listeners)
+      if (l !== onRequest) {
+        server.removeListener('request', l);
+        handlers.push(l);
+      }
+  };
   // A server with a `checkContinue` (Expect: 100-continue) or `checkExpectation` listener gets
   // those requests there instead of on `request`: they skipped the drain (served during it, never
   // answered 503, not waited for). They take the same path, to their own listeners.
@@ -292,6 +391,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
   const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
     running ??= new Promise<void>((resolve) => {
       draining = true;
+      adoptLateListeners();
       guardSocketRequests();
       const budget = info.timeoutMs ?? Number.POSITIVE_INFINITY;
       const grace = Math.max(0, Math.min(graceMs, budget * BUDGET_SHARE));
@@ -319,6 +419,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         options.logger?.info('http: drained', { acceptedDuringDrain, left: connections.size });
         // Connections a client keeps half-open after our FIN must not hold the process.
         for (const socket of connections.keys()) socket.unref();
+        for (const raw of tcpSockets) raw.unref();
         resolve();
       };
       const cut = () => {
@@ -331,6 +432,7 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
         // Their handlers may still be running, but their clients are gone: stop waiting for them.
         responses.clear();
         for (const socket of connections.keys()) socket.destroy();
+        for (const raw of tcpSockets) raw.destroy();
         listenerClosed = true;
         settle();
       };
@@ -348,7 +450,10 @@ export function drainServer(server: Server, options: DrainOptions = {}): ServerD
       // earlier pipelined one with it would end the connection before the others are answered) —
       // so their connections end after the reply.
       for (const c of connections.values())
-        if (c.pending > 0 && c.last && !c.last.headersSent) c.last.setHeader('connection', 'close');
+        if (c.pending > 0 && c.last && !c.last.headersSent && !isHttp2(c.last))
+          c.last.setHeader('connection', 'close');
+      // HTTP/2: a GOAWAY on each session; the requests it carries finish, then it closes.
+      for (const session of sessions) closeSession(session);
       if (!listenerClosed) {
         let closing = false;
         const closeListener = () => {

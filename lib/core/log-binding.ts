@@ -72,6 +72,41 @@ function without<F extends LogFields | undefined>(fields: F, keys: readonly stri
   }
 }
 
+/**
+ * `logger.child(fields)`, or — for a logger without `child`, such as `console`, which `createApp`
+ * accepts — a logger that adds `fields` to each record itself. The binding called `child` on any
+ * logger: with `createApp({ logger: console })` every `ctx.logger` call inside a span threw a
+ * `TypeError` (in a `traceHandler` handler, a 500 for a log line).
+ */
+function childOf(logger: Logger, fields: LogFields): Logger {
+  if (typeof logger.child === 'function') return logger.child(fields);
+  return withFields(logger, fields);
+}
+
+function withFields(logger: Logger, fields: LogFields): Logger {
+  // The record's own fields after the bound ones, as a child logger writes them; fields that
+  // cannot be copied (a getter that throws) are passed as they are, without the bound ones.
+  const merged = (own: LogFields | undefined): LogFields | undefined => {
+    if (own === undefined) return fields;
+    if (own === null || typeof own !== 'object') return own;
+    try {
+      return { ...fields, ...own };
+    } catch {
+      return own;
+    }
+  };
+  return {
+    debug: (message, own) => logger.debug(message, merged(own)),
+    info: (message, own) => logger.info(message, merged(own)),
+    warn: (message, own) => logger.warn(message, merged(own)),
+    error: (message, own) => logger.error(message, merged(own)),
+    child: (more) => withFields(logger, merged(more) ?? fields),
+    ...(typeof logger.enabled === 'function'
+      ? { enabled: (level: LogLevel) => logger.enabled?.(level) !== false }
+      : {}),
+  };
+}
+
 /** A logger bound to a span: `child(traceFields(span))` of the unbound logger, made on first use. */
 class SpanBoundLogger implements Logger {
   readonly root: Logger;
@@ -90,7 +125,7 @@ class SpanBoundLogger implements Logger {
     if (this.bound === undefined) {
       const fields = traceFields(this.span);
       this.carries = fields !== undefined;
-      this.bound = fields ? this.root.child(fields) : this.root;
+      this.bound = fields ? childOf(this.root, fields) : this.root;
     }
     return this.bound;
   }
@@ -140,7 +175,7 @@ class SpanBoundLogger implements Logger {
     // Its fields lose the bound keys too when the span has them (a child's trace_id replaced the
     // span's in pino's output as a record's did).
     const own = traceFields(this.span) ? withoutBoundKeys(fields) : fields;
-    return new SpanBoundLogger(this.root.child(own as LogFields), this.span);
+    return new SpanBoundLogger(childOf(this.root, own as LogFields), this.span);
   }
 }
 

@@ -110,7 +110,7 @@ function timestamp(now: () => number): string {
  * call throw: logging runs on failure paths. The `stack` is kept (as pino's own `err` serializer
  * keeps it): without it `request handler failed` said what failed but never where.
  */
-export function errorFields(error: Error): Record<string, unknown> {
+export function errorFields(error: Error, depth = 0): Record<string, unknown> {
   const read = (get: () => unknown): unknown => {
     try {
       return get();
@@ -131,8 +131,20 @@ export function errorFields(error: Error): Record<string, unknown> {
   if (typeof stack === 'string') out.stack = stack;
   const cause = read(() => error.cause);
   if (cause !== undefined) out.cause = cause;
+  // An AggregateError's own errors (app.close()'s CloseError: what each disposer threw). Without
+  // them, closeOnSignals' "app close failed" record named the failed disposers but never why.
+  if (error instanceof AggregateError) {
+    const errors = read(() => error.errors);
+    if (Array.isArray(errors))
+      out.errors = errors
+        .slice(0, MAX_LOGGED_ERRORS)
+        .map((e) => (e instanceof Error && depth < 2 ? errorFields(e, depth + 1) : e));
+  }
   return out;
 }
+
+/** How many of an AggregateError's errors a record carries. */
+const MAX_LOGGED_ERRORS = 10;
 
 // Errors serialise to {} by default; keep what a reader needs.
 function errorReplacer(_key: string, value: unknown) {

@@ -12,8 +12,10 @@ import {
   type IncomingMessage,
   type Server,
 } from 'node:http';
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { connect, type Socket } from 'node:net';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
@@ -22,6 +24,7 @@ import { ConfigError } from '../../lib/core/errors.js';
 import { MAX_TIMER_MS } from '../../lib/core/options.js';
 import { withTimeout } from '../../lib/core/timeout.js';
 import { waitFor } from '../harness/process.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
 function captureLogger() {
   const records: { level: string; message: string; fields?: LogFields }[] = [];
@@ -485,6 +488,232 @@ describe('drainServer', () => {
     await drained;
     assert.equal(answered, 2);
   });
+
+  it('leaves upgraded (WebSocket) connections running until their owner closes them, or the grace period ends', async (t) => {
+    // They carry no pending response, so the drain took them for idle keep-alive connections and
+    // ended them: at once when the connection had served a request before its upgrade, 2 s later
+    // otherwise — whatever graceMs, before the app could close them cleanly.
+    const server = createServer((_req, res) => res.end('plain'));
+    const upgraded = new Set<Socket>();
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+      upgraded.add(socket);
+      socket.on('data', (d) => socket.write(`echo:${d}`));
+      socket.on('close', () => upgraded.delete(socket));
+    });
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of upgraded) s.destroy();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const open = async (requestFirst: boolean) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let got = '';
+      let ended = false;
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        got += d;
+      });
+      socket.on('end', () => {
+        ended = true;
+      });
+      if (requestFirst) {
+        socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+        await waitFor(() => got.includes('plain'), { what: 'the plain answer', timeoutMs: 5000 });
+      }
+      socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      await waitFor(() => got.includes('101 Switching'), { what: 'the upgrade', timeoutMs: 5000 });
+      /** Sends `text` and waits for its echo, or for the server to end the connection. */
+      const ping = async (text: string) => {
+        socket.write(text);
+        await waitFor(() => got.includes(`echo:${text}`) || ended, {
+          what: 'an echo or an end',
+          timeoutMs: 5000,
+        });
+        return got.includes(`echo:${text}`);
+      };
+      return { socket, ping };
+    };
+    const used = await open(true);
+    const fresh = await open(false);
+    await waitFor(() => upgraded.size === 2, { what: 'two upgraded connections', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    // Past the moment a connection without a request is ended (2 s), both still answer.
+    await sleep(2500);
+    assert.equal(await used.ping('a'), true, 'the connection upgraded after a request was ended');
+    assert.equal(await fresh.ping('b'), true, 'the connection upgraded at once was ended');
+    let resolved = false;
+    void drained.then(() => {
+      resolved = true;
+    });
+    await sleep(50);
+    assert.equal(resolved, false, 'the drain resolved while upgraded connections were open');
+    // Their owner closes them (a WebSocket close frame): the drain is done.
+    for (const s of upgraded) s.end('bye');
+    await drained;
+  });
+
+  it('an upgrade refused during the drain whose client keeps its side open does not hold the drain', async (t) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createServer(async (_req, res) => {
+      running = true;
+      await released;
+      res.end('done');
+    });
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    httpGet({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => res.resume()).on(
+      'error',
+      () => {},
+    );
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    t.after(() => socket.destroy());
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await waitFor(() => got.includes('\r\n\r\n'), { what: 'an answer to the upgrade', timeoutMs: 5000 });
+    assert.match(got, /^HTTP\/1\.1 503 /);
+    release();
+    await withTimeout(drained, 10_000, () => new Error('the drain waited for the half-open refused upgrade'));
+  });
+
+  it('a request listener added after drainServer() is not called for a request refused during the drain', async (t) => {
+    // Node called it beside the drain's own listener: the client got its 503 and the handler ran
+    // anyway (an order placed while the client was told to retry).
+    const server = createServer();
+    const drain = drainServer(server, { graceMs: 5000 });
+    let served = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    server.on('request', async (req, res) => {
+      served++;
+      if (req.url === '/slow') await released;
+      res.end(`answer ${req.url}`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<string>((resolve) => {
+        httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${res.headers.connection} ${body}`));
+        }).on('error', (e) => resolve(e.message));
+      });
+    // A running request keeps the listening socket open, so a late one can still arrive.
+    const slow = get('/slow');
+    await waitFor(() => served === 1, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    const late = await get('/late');
+    assert.match(late, /^503 close service is shutting down/);
+    assert.equal(served, 1, 'the handler ran for the refused request');
+    release();
+    assert.equal(await slow, '200 close answer /slow');
+    await drained;
+  });
+
+  it('a listener that took over the request listeners (engine.io attach) is left in place', async (t) => {
+    // Taking the late listeners over removed that one too, leaving the server with none: a request
+    // arriving during the drain was never answered.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createServer(async (req, res) => {
+      if (req.url === '/slow') {
+        running = true;
+        await released;
+      }
+      res.end(`app ${req.url}`);
+    });
+    const drain = drainServer(server, { graceMs: 5000 });
+    const previous = server.listeners('request') as ((req: IncomingMessage, res: unknown) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req, res) => {
+      if (req.url === '/io') res.end('io');
+      else for (const l of previous) l.call(server, req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string) =>
+      new Promise<string>((resolve) => {
+        httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        }).on('error', (e) => resolve(e.message));
+      });
+    // A running request keeps the listening socket open, so a late one can still arrive.
+    const slow = get('/slow');
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 10_000 });
+    assert.match(await get('/late'), /^503 service is shutting down/);
+    release();
+    assert.equal(await slow, '200 app /slow');
+    await drained;
+  });
+
+  it('cuts upgraded connections their owner leaves open when the grace period ends', async (t) => {
+    const server = createServer((_req, res) => res.end('plain'));
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+    });
+    const drain = drainServer(server, { graceMs: 100 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => server.close());
+    const port = (server.address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let got = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      got += d;
+    });
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await waitFor(() => got.includes('101 Switching'), { what: 'the upgrade', timeoutMs: 5000 });
+    await drain({ timeoutMs: 10_000 });
+    await closed;
+  });
 });
 
 describe('drainServer options', () => {
@@ -733,5 +962,145 @@ describe('drainServer: a request still sending its body when it is refused', () 
     assert.ok(took < REFUSED_BODY_MAX_MS + 2500, `then the connection closed (${took} ms)`);
     assert.match(got, /^HTTP\/1\.1 503 /);
     await withTimeout(drained, 5000, () => new Error('the drain did not finish'));
+  });
+});
+
+describe('drainServer over https', { skip: skipOpenssl() }, () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki?.remove());
+
+  it('lets a request running past 2 s finish within graceMs (its TLS connection was cut at 2 s)', async (t) => {
+    // The connection was tracked by the TCP socket of 'connection', the request by the TLS socket:
+    // the TCP one never carried a request, so the drain ended it as a fresh connection after 2 s.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createHttpsServer(
+      { key: pki.server.keyPem, cert: pki.server.certPem },
+      async (_req, res) => {
+        running = true;
+        await released;
+        res.end('done');
+      },
+    );
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      release();
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = (server.address() as { port: number }).port;
+    const answer = new Promise<string>((resolve) => {
+      httpsGet({ host: '127.0.0.1', port, path: '/slow', agent: false, ca: pki.ca.certPem }, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      }).on('error', (e) => resolve(e.message));
+    });
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    await sleep(2500);
+    release();
+    assert.equal(await answer, '200 done');
+    await drained;
+  });
+});
+
+describe('drainServer over HTTP/2 (the compatibility API)', () => {
+  it('cuts an HTTP/2 request still running when the grace period ends, and resolves', async (t) => {
+    // Each request's `req.socket` (a stand-in for its stream) was tracked as a connection; once
+    // the cut had destroyed the stream it had no `unref`, and the drain threw instead of resolving.
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createHttp2Server(async (_req, res) => {
+      running = true;
+      await released;
+      if (!res.destroyed) res.end('late');
+    });
+    const drain = drainServer(server, { graceMs: 200 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    t.after(() => {
+      release();
+      client.destroy();
+      server.close();
+    });
+    const stream = client.request({ ':path': '/hang' });
+    stream.on('error', () => {});
+    const ended = new Promise((r) => stream.once('close', r));
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    await withTimeout(drain({ timeoutMs: 10_000 }), 5000, () => new Error('the drain did not resolve'));
+    await ended;
+  });
+
+  it('sends a GOAWAY and lets a request running past 2 s finish within graceMs, with no Connection header', async (t) => {
+    // A session's connection never carried a request of its own (each runs on a stream), so the
+    // drain ended it 2 s in — every request still running was cut, and no GOAWAY was sent; and
+    // the Connection: close it set made Node warn (HTTP/2 has no such header).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let running = false;
+    const server = createHttp2Server(async (_req, res) => {
+      running = true;
+      await released;
+      res.end('done');
+    });
+    const drain = drainServer(server, { graceMs: 60_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    client.on('error', () => {});
+    t.after(() => {
+      release();
+      client.destroy();
+      server.close();
+    });
+    let goaway = false;
+    client.on('goaway', () => {
+      goaway = true;
+    });
+    const answer = new Promise<string>((resolve) => {
+      const stream = client.request({ ':path': '/slow' });
+      let status: unknown;
+      let body = '';
+      stream.on('response', (headers) => {
+        status = headers[':status'];
+      });
+      stream.on('data', (d) => {
+        body += d;
+      });
+      stream.on('end', () => resolve(`${status} ${body}`));
+      stream.on('error', (e: Error) => resolve(e.message));
+    });
+    await waitFor(() => running, { what: 'the running request', timeoutMs: 5000 });
+    const drained = drain({ timeoutMs: 120_000 });
+    await waitFor(() => goaway, { what: 'a GOAWAY', timeoutMs: 5000 });
+    await sleep(2500);
+    release();
+    assert.equal(await answer, '200 done');
+    await drained;
+    assert.deepEqual(
+      warnings.filter((w) => /connection/i.test(w)),
+      [],
+    );
   });
 });

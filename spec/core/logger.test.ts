@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { createApp } from '../../lib/core/app.js';
 import { CacheError, ConfigError } from '../../lib/core/errors.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
 
@@ -33,6 +34,54 @@ describe('console logger', () => {
       error: { name: 'CacheError', message: 'slow', code: 'timeout', cause: { name: 'Error', message: 'x' } },
       n: '10',
     });
+  });
+});
+
+describe('console logger: an AggregateError keeps its errors', () => {
+  it("app.close()'s CloseError, as closeOnSignals logs it, says what each disposer threw", async () => {
+    // The record had the CloseError's message (naming the disposers) but not its errors: why
+    // "db" failed was lost from the one line a failed shutdown writes.
+    const lines: string[] = [];
+    const logger = createConsoleLogger({ write: (l) => lines.push(l) });
+    const app = createApp({ logger });
+    app.defer('db', () => {
+      throw new Error('pool end failed');
+    });
+    app.defer('cache', () => Promise.reject(new CacheError('unavailable', 'redis gone')));
+    const err = await app.close().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    logger.error('app close failed', { error: err });
+    const rec = JSON.parse(lines[0]!);
+    assert.equal(rec.error.code, 'close_failed');
+    assert.deepEqual(
+      rec.error.errors.map((e: { message: string; cause: { message: string; code?: string } }) => [
+        e.message,
+        e.cause.message,
+        e.cause.code,
+      ]),
+      [
+        ['disposer "cache" failed', 'redis gone', 'unavailable'],
+        ['disposer "db" failed', 'pool end failed', undefined],
+      ],
+    );
+  });
+
+  it('at most 10 of them, and one that contains itself does not recurse for ever', () => {
+    const lines: string[] = [];
+    const logger = createConsoleLogger({ write: (l) => lines.push(l) });
+    const many = new AggregateError(
+      Array.from({ length: 25 }, (_, i) => new Error(`e${i}`)),
+      'many',
+    );
+    const self = new AggregateError([], 'self');
+    (self.errors as unknown[]).push(self);
+    logger.error('x', { many, self });
+    const rec = JSON.parse(lines[0]!);
+    assert.equal(rec.many.errors.length, 10);
+    assert.equal(rec.many.errors[9].message, 'e9');
+    assert.equal(rec.self.errors[0].message, 'self');
   });
 });
 

@@ -248,6 +248,67 @@ for (const [name, make] of [
   });
 }
 
+describe('ctx.logger inside spans (a logger without child(), such as console)', () => {
+  // createApp accepts console (no child()); the binding called child() anyway, so every
+  // ctx.logger call inside a span threw a TypeError: a 500 from traceHandler for a log line.
+  const consoleLike = () => {
+    const records: { level: string; message: string; fields: unknown }[] = [];
+    const at = (level: string) => (message: string, fields?: unknown) => {
+      records.push({ level, message, fields });
+    };
+    const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    return { records, logger: logger as unknown as Logger };
+  };
+
+  it('a traceHandler request logs with the server span ids and answers 200', async () => {
+    const { logger, records } = consoleLike();
+    const app = createApp({ tracer: createOtelTracer({ exporter: 'memory' }), logger });
+    const server = createServer(
+      traceHandler(app.ctx, (ctx, _req, res) => {
+        ctx.logger.info('handled', { user: 7 });
+        ctx.logger.child({ request_id: 'r1' }).warn('from a child');
+        res.end('ok');
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    });
+    await res.text();
+    server.close();
+    await app.close();
+    assert.equal(res.status, 200);
+    const handled = records.find((r) => r.message === 'handled')!.fields as Record<string, unknown>;
+    assert.equal(handled.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.match(String(handled.span_id), /^[0-9a-f]{16}$/);
+    assert.equal(handled.trace_flags, '01');
+    assert.equal(handled.user, 7);
+    const child = records.find((r) => r.message === 'from a child')!.fields as Record<string, unknown>;
+    assert.equal(child.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(child.span_id, handled.span_id);
+    assert.equal(child.request_id, 'r1');
+  });
+
+  it('nested withSpan records carry each span once; outside spans, none', async () => {
+    const { logger, records } = consoleLike();
+    const app = createApp({ tracer: createOtelTracer({ exporter: 'memory' }), logger });
+    app.ctx.logger.info('outside');
+    await withSpan(app.ctx, 'outer', async (ctx, outer) => {
+      ctx.logger.debug('in outer');
+      await withSpan(ctx, 'inner', (c, inner) => {
+        c.logger.error('in inner', { trace_id: 'mine' });
+        const fields = records.at(-1)!.fields as Record<string, unknown>;
+        assert.equal(fields.span_id, inner.spanContext().spanId);
+        assert.equal(fields.trace_id, outer.spanContext().traceId);
+      });
+    });
+    await app.close();
+    assert.equal(records[0]!.fields, undefined);
+    assert.equal(records.length, 3);
+  });
+});
+
 describe('bindLogger', () => {
   it('leaves the no-op logger alone and binds nothing for a span without a trace context', () => {
     assert.equal(bindLogger(noopLogger, noopSpan), noopLogger);

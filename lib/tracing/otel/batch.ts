@@ -2,7 +2,8 @@
  * The batching span processor of the network exporters. Same batching as the SDK's
  * `BatchSpanProcessor` (bounded queue, batches of `maxExportBatchSize`, an export every
  * `scheduledDelayMillis` or as soon as a batch is full, one export at a time, each bounded by
- * `exportTimeoutMillis`), plus what the SDK one lacks:
+ * `exportTimeoutMillis`; at close, a few at once — see `CLOSE_CONCURRENCY`), plus what the SDK
+ * one lacks:
  *
  * - every lost span is counted by reason (`queue_full`, `export_failed`, `shutdown`), through the
  *   public `SpanProcessor` contract only — no private SDK fields;
@@ -62,6 +63,8 @@ export interface AccountingBatchOptions {
    * Without it, the processor retries nothing and cuts nothing.
    */
   observe?: <T>(record: ExportAttempt, fn: () => T) => T;
+  /** Exports close() runs at once (default `CLOSE_CONCURRENCY`; 1 for an exporter whose calls share state). */
+  closeConcurrency?: number;
 }
 
 /** Retries of one export after a retryable answer, and their backoff (as otlp-exporter-base's). */
@@ -97,11 +100,22 @@ interface Flight {
   readonly done: Promise<{ ok: boolean; error?: unknown }>;
   /** Stops waiting for this export; its spans count as `shutdown`. */
   abandon(): void;
+  /** True once `done` has settled (or is about to: it was decided). */
+  readonly settled: boolean;
   /** close() began: fails the export now if its pending retry comes after close's budget. */
   closeBegan(): void;
 }
 
 const SAMPLED = 1;
+
+/**
+ * Exports `close()` runs at once. One after the other, a collector that is up but slow lost what
+ * the budget could not wait for: answering in 3 s, it got 2 of the 4 batches of a full default
+ * queue (2,048 spans) within the default 10 s budget, and 1,024 spans were dropped as `shutdown`.
+ * The SDK's own processor sends every batch at once on shutdown; a few at a time stays well under
+ * the OTLP exporter's concurrency limit (30, beyond which it fails exports at once).
+ */
+const CLOSE_CONCURRENCY = 4;
 
 export function createAccountingBatchProcessor(options: AccountingBatchOptions): AccountingBatchProcessor {
   const {
@@ -117,6 +131,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   let taken = 0;
   let timer: NodeJS.Timeout | undefined;
   let flight: Flight | undefined;
+  /** The exports close() runs beside `flight` (see `CLOSE_CONCURRENCY`). */
+  const closeFlights = new Set<Flight>();
   let closing = false;
   /** When close() gives up (performance.now() ms); no retry is scheduled past it. */
   let closeDeadline = Number.POSITIVE_INFINITY;
@@ -266,6 +282,9 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
       size: spans.length,
       from,
       done,
+      get settled() {
+        return settled;
+      },
       closeBegan() {
         // A retry planned (before close began) for after close's budget is not waited for.
         if (retryTimer !== undefined && retryAt > closeDeadline) giveUpRetry?.();
@@ -303,25 +322,59 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   };
 
   /**
-   * Exports the spans queued now and the batch in flight, one batch after the other (`all`: also
-   * the spans ended meanwhile, until the queue is empty — for close(), which takes no new ones);
+   * flush(): exports the spans queued now and the batch in flight, one batch after the other;
    * resolves with the errors seen. A flush() waited for every span ended while it ran: under
    * steady traffic faster than the collector, it never resolved.
    */
-  const drainQueue = async (all = false): Promise<unknown[]> => {
+  const drainQueue = async (): Promise<unknown[]> => {
     const errors: unknown[] = [];
-    const target = all ? Number.POSITIVE_INFINITY : taken + queue.length;
+    const target = taken + queue.length;
     for (;;) {
       // A batch holding only spans ended after the call is not waited for.
       if (flight && flight.from >= target) break;
-      if (!flight && (taken >= target || queue.length === 0)) break;
-      const current = flight ?? exportBatch(take());
-      flight = current;
+      // A batch close() is exporting beside `flight` that holds spans of this call.
+      let beside: Flight | undefined;
+      if (!flight) for (const f of closeFlights) if (!f.settled && f.from < target) beside ??= f;
+      if (!flight && !beside && (taken >= target || queue.length === 0)) break;
+      const current = flight ?? beside ?? exportBatch(take());
+      if (!beside) flight = current;
       const outcome = await current.done;
       if (flight === current) flight = undefined;
       if (!outcome.ok && outcome.error !== undefined) errors.push(outcome.error);
     }
     return errors;
+  };
+
+  /**
+   * close(): the batch in flight and everything queued, `CLOSE_CONCURRENCY` exports at a time
+   * (no span is added once closing). One lane carries `flight` (a flush() running meanwhile waits
+   * on it), the others `closeFlights`.
+   */
+  const drainAtClose = async (): Promise<void> => {
+    const lane = async (first: boolean) => {
+      for (;;) {
+        // Past the budget, no export is started (serializing a batch is synchronous work, ~10 ms
+        // or more for a cold 512-span one, which a small budget cannot pay for several lanes):
+        // the lane waits for close() to give up on what is left.
+        if (performance.now() >= closeDeadline) return new Promise<never>(() => {});
+        if (first) {
+          if (!flight && queue.length === 0) return;
+          const current = flight ?? exportBatch(take());
+          flight = current;
+          await current.done;
+          if (flight === current) flight = undefined;
+        } else {
+          if (queue.length === 0) return;
+          const current = exportBatch(take());
+          closeFlights.add(current);
+          await current.done;
+          closeFlights.delete(current);
+        }
+      }
+    };
+    const lanes = [lane(true)];
+    for (let i = 1; i < (options.closeConcurrency ?? CLOSE_CONCURRENCY); i++) lanes.push(lane(false));
+    await Promise.all(lanes);
   };
 
   return {
@@ -360,15 +413,17 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
           );
           giveUp.unref();
         });
-        const delivered = drainQueue(true).then(() => 'done' as const);
+        const delivered = drainAtClose().then(() => 'done' as const);
         const outcome = await Promise.race([delivered, outOfTime]);
         clearTimeout(giveUp);
         let undelivered = 0;
         if (outcome === 'timeout') {
-          undelivered = queue.length + (flight?.size ?? 0);
+          const exporting = [...(flight ? [flight] : []), ...closeFlights].filter((f) => !f.settled);
+          undelivered = queue.length + exporting.reduce((n, f) => n + f.size, 0);
           if (queue.length > 0) accounting.dropped('shutdown', queue.length);
           queue = [];
-          flight?.abandon();
+          for (const f of exporting) f.abandon();
+          closeFlights.clear();
           flight = undefined;
           options.abort?.();
         }

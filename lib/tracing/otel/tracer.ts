@@ -335,6 +335,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           // OTLP: retryable answers are retried by the processor, on timers close() cancels.
           // Zipkin and Jaeger: a timed-out export's requests are cut (they set no timeout).
           ...(agents ? { observe: agents.attempt } : requests ? { observe: requests.attempt } : {}),
+          // The Jaeger exporter's thrift sender buffers spans across export calls: one at a time.
+          ...(o.exporter === 'jaeger' ? { closeConcurrency: 1 } : {}),
         });
         processor = batching;
       }
