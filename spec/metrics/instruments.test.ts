@@ -221,6 +221,31 @@ describe('prometheus metrics: instruments', () => {
     );
   });
 
+  it('createMetrics options of the wrong type are invalid_option at creation (they were taken, or failed later)', () => {
+    const refused = (options: unknown, hint: RegExp) =>
+      assert.throws(
+        () => createMetrics(options as never),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // Read as `!== false` / Boolean(v): enabled: 'false' (from an environment variable) gave a live
+    // adapter, collectRuntime: 'false' registered the runtime metrics.
+    refused({ enabled: 'false' }, /enabled must be true or false, received string/);
+    refused({ enabled: 0 }, /enabled must be true or false, received number/);
+    refused({ exemplars: 'false' }, /exemplars must be true or false/);
+    refused({ collectRuntime: 'false' }, /collectRuntime must be true or false/);
+    // A logger without warn threw a TypeError only once the cap was reached, inside inc().
+    refused({ logger: {} }, /logger must be an object with a warn/);
+    refused({ logger: null }, /logger must be an object with a warn/);
+    // A `now` that is not a function threw a TypeError in every timer and instrumented request.
+    refused({ now: 'x' }, /now must be a function/);
+    refused({ registry: {} }, /registry must be a prom-client Registry/);
+    refused(null, /options must be an object, received null/);
+    // What is right is still taken.
+    assert.equal(createMetrics({ enabled: false }).enabled, false);
+    assert.equal(createMetrics({ enabled: true, exemplars: false, collectRuntime: false }).enabled, true);
+    createMetrics({ logger: { warn() {} }, now: () => 0, registry: new client.Registry() });
+  });
+
   it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
     const m = createMetrics();
     const refused = (fn: () => unknown, hint: RegExp) =>
