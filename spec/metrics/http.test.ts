@@ -210,6 +210,34 @@ describe('prometheus metrics: HTTP', () => {
     assert.ok(!body.includes('http_server_request_duration_seconds'));
   });
 
+  it("naming: 'legacy' observeRequest() normalizes the method as instrument() does (a client could invent label values)", async () => {
+    const m = createMetrics({ naming: 'legacy' });
+    // A server of its own passing req.method as it came: lower case, made up, missing.
+    for (const method of ['get', 'GET', 'PROPFIND', 'x'.repeat(40), undefined as unknown as string])
+      m.observeRequest({ method, route: '/r', status: 200, seconds: 0.01 });
+    const body = (await m.render()).body;
+    assert.deepEqual(
+      body
+        .split('\n')
+        .filter((l) => l.startsWith('requests_total{'))
+        .sort(),
+      [
+        'requests_total{method="GET",route="/r",status="200"} 2',
+        'requests_total{method="OTHER",route="/r",status="200"} 3',
+      ],
+    );
+    assert.deepEqual(
+      body
+        .split('\n')
+        .filter((l) => l.startsWith('request_duration_seconds_count{'))
+        .sort(),
+      [
+        'request_duration_seconds_count{method="GET",route="/r"} 2',
+        'request_duration_seconds_count{method="OTHER",route="/r"} 3',
+      ],
+    );
+  });
+
   it('error_type names the class of an error thrown or rejected by the handler; the rejection still reaches the caller', async () => {
     const m = createMetrics();
     class PaymentDeclined extends Error {}

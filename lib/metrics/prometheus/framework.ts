@@ -194,8 +194,12 @@ export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => v
     const requests = f.requests;
     return (o) => {
       checkRequest(o);
-      requests.inc({ method: o.method, route: o.route, status: String(o.status ?? ABORTED_STATUS) });
-      observe(f.requestDuration, { method: o.method, route: o.route }, o.seconds, o.traceId);
+      // Normalized here as under the OpenTelemetry naming (instrument() does it before calling):
+      // a server calling observeRequest({ method: req.method }) let clients invent label values,
+      // one series per made-up method, and `get` and `GET` were two series.
+      const method = normalizeMethod(o.method);
+      requests.inc({ method, route: o.route, status: String(o.status ?? ABORTED_STATUS) });
+      observe(f.requestDuration, { method, route: o.route }, o.seconds, o.traceId);
     };
   }
   return (o) => {
