@@ -513,6 +513,37 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(samples(body, 'cache_requests_total').length, 2);
   });
 
+  it('watchCache and watchDbConnections refuse arguments they cannot use (a misspelt name was ignored)', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+    const stats = () => ({ hits: 1, misses: 2, hitRatio: 1 / 3 });
+    const refused = (fn: () => unknown, hint: RegExp) =>
+      assert.throws(
+        fn,
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // Taken before: the series were labelled cache="memory", and a second memory cache then got
+    // duplicate_cache ("pass { name }") though a name had been passed.
+    refused(
+      () => m.watchCache({ name: 'memory', stats }, { nmae: 'users' } as never),
+      /nmae is not a known option; did you mean `name`/,
+    );
+    // TypeErrors before.
+    refused(() => m.watchCache({ name: 'memory', stats }, null as never), /options must be \{ name \}/);
+    refused(() => m.watchCache(undefined as never), /needs a cache, received undefined/);
+    // Taken before, then every scrape warned "a metrics collect callback failed".
+    refused(() => m.watchDbConnections('x' as never), /watchDbConnections expects a function/);
+    m.watchCache({ name: 'memory', stats }, { name: 'users' });
+    m.watchDbConnections(() => ({ used: 1, idle: 2 }));
+    const body = await text(m);
+    assert.deepEqual(samples(body, 'cache_requests_total').sort(), [
+      'cache_requests_total{cache="users",result="hit"} 1',
+      'cache_requests_total{cache="users",result="miss"} 2',
+    ]);
+    assert.equal(samples(body, 'db_client_connection_count').length, 2);
+    assert.deepEqual(warnings, []);
+  });
+
   it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {
     const m = createMetrics({ naming: 'legacy' });
     const unwatch = m.watchCache({ name: 'memory', stats: () => ({ hits: 9, misses: 1, hitRatio: 0.9 }) });
