@@ -175,6 +175,10 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
   const passRefusals = isRefusalAware(handler);
   return refusalAware(function instrumented(req: Req, res: Res) {
     const start = now();
+    // Read now, while the request is live: a node:http2 compatibility request's socket is a proxy
+    // of its stream's session, which no longer answers once the stream closed, so every HTTP/2
+    // request over TLS was recorded with url_scheme="http".
+    const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
     let done = false;
     let errorType: string | undefined;
     const finish = () => {
@@ -197,9 +201,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
           seconds: (now() - start) / 1000,
           traceId: traceIdOf(req),
           // As the server span's url.scheme: what a proxy reports the client used, else this connection.
-          scheme:
-            forwardedProto(req.headers) ??
-            ((req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http'),
+          scheme: forwardedProto(req.headers) ?? (encrypted ? 'https' : 'http'),
           errorType,
         });
       } catch (err) {
