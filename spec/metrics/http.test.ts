@@ -267,6 +267,54 @@ describe('prometheus metrics: HTTP', () => {
     );
   });
 
+  it('a rejection with an instance of an anonymous class is a failure (error_type "Object"), not a success', async () => {
+    const m = createMetrics();
+    // Built inline, so it gets no name from a binding (its constructor's name is '').
+    const anonymous = [class {}][0]!;
+    assert.equal(anonymous.name, '');
+    const inner = m.instrument(
+      async () => {
+        throw new anonymous();
+      },
+      { route: '/anon' },
+    );
+    const { url, server } = await serve((req, res) => {
+      (inner(req, res) as Promise<unknown>).catch(() => res.writeHead(400).end());
+    });
+    closers.push(() => new Promise((r) => server.close(r)));
+    await (await fetch(`${url}/anon`)).text();
+    await new Promise((r) => setTimeout(r, 10));
+    // Before: the class name '' was written as no label, so the failed request counted as a success.
+    assert.match(
+      (await m.render()).body,
+      /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/anon",http_response_status_code="400",url_scheme="http",error_type="Object"\} 1$/m,
+    );
+  });
+
+  it('observeRequest refuses what it cannot record faithfully: no object, a non-string method, an empty scheme or errorType', async () => {
+    const m = createMetrics();
+    const ok = { method: 'GET', route: '/r', status: 500, seconds: 0.1 };
+    const refused = (o: unknown, code: string, hint: RegExp) =>
+      assert.throws(
+        () => m.observeRequest(o as never),
+        (e: unknown) => e instanceof MetricsError && e.code === code && hint.test(e.message),
+      );
+    // TypeErrors before.
+    refused(null, 'invalid_value', /an observation object/);
+    refused({ ...ok, method: 5 }, 'invalid_label', /method/);
+    // Recorded before: a 500 with errorType '' had no error_type (a success), a scheme '' no
+    // url_scheme (a label the conventions require), scheme 5 the label "5".
+    refused({ ...ok, errorType: '' }, 'invalid_label', /errorType/);
+    refused({ ...ok, scheme: '' }, 'invalid_label', /scheme/);
+    refused({ ...ok, scheme: 5 }, 'invalid_label', /scheme/);
+    assert.doesNotMatch((await m.render()).body, /^http_server_request_duration_seconds_count/m);
+    m.observeRequest({ ...ok, scheme: 'https', errorType: 'Timeout' });
+    assert.match(
+      (await m.render()).body,
+      /^http_server_request_duration_seconds_count\{[^}]*url_scheme="https",error_type="Timeout"\} 1$/m,
+    );
+  });
+
   it('instrument() around traceHandler: a thrown error gives the same error_type as the server span, not "500"', async () => {
     const m = createMetrics();
     const tracer = createOtelTracer({ exporter: 'memory' });

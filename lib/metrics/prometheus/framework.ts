@@ -174,6 +174,16 @@ function checkRequest(o: RequestObservation): void {
       code,
       `observeRequest: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
     );
+  // Checked like observeHttpClient's: null was a TypeError, a method that is not a string threw
+  // one from inside, and an empty scheme or errorType was written as no label — a request with
+  // status 500 and errorType '' was counted as a success (no error_type), one without url_scheme
+  // lacked a label the conventions require.
+  if (typeof o !== 'object' || o === null) throw bad('invalid_value', 'an observation object', o);
+  if (o.method !== undefined && typeof o.method !== 'string')
+    throw bad('invalid_label', 'method (the request method, a string)', o.method);
+  for (const k of ['scheme', 'errorType'] as const)
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === ''))
+      throw bad('invalid_label', `${k} (a non-empty string, or undefined)`, o[k]);
   if (typeof o.route !== 'string' || o.route === '')
     throw bad('invalid_label', 'route (a route template such as "/users/:id")', o.route);
   if (o.status !== undefined) {

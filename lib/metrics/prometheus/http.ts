@@ -79,7 +79,8 @@ export interface InstrumentOptions<Req extends IncomingMessage = IncomingMessage
 /** The class name of a thrown value (`TypeError`), for `error_type`. */
 function errorName(err: unknown): string {
   if (err instanceof Error) return err.constructor?.name || err.name || 'Error';
-  return typeof err === 'object' && err !== null ? (err.constructor?.name ?? 'Object') : typeof err;
+  // `||`: an instance of an anonymous class has the constructor name '', no error_type at all.
+  return typeof err === 'object' && err !== null ? err.constructor?.name || 'Object' : typeof err;
 }
 
 const INSTRUMENT_KEYS = ['route', 'span'];
