@@ -89,6 +89,8 @@ describe('prometheus metrics: HTTP', () => {
       [{ serverPort: -1 }, 'invalid_value'],
       [{ serverAddress: undefined }, 'invalid_label'],
       [{ scheme: '' }, 'invalid_label'],
+      // Written as no label: a failed call counted as a success.
+      [{ status: 503, errorType: '' }, 'invalid_label'],
     ];
     for (const [patch, code] of bad)
       assert.throws(

@@ -263,6 +263,9 @@ function checkClient(o: HttpClientObservation): void {
   for (const k of ['method', 'serverAddress', 'scheme'] as const)
     if (typeof o[k] !== 'string' || o[k] === '')
       throw bad('invalid_label', `${k} (a non-empty string)`, o[k]);
+  // As observeRequest's: an empty errorType was written as no label, a failed call as a success.
+  if (o.errorType !== undefined && (typeof o.errorType !== 'string' || o.errorType === ''))
+    throw bad('invalid_label', 'errorType (a non-empty string, or undefined)', o.errorType);
 }
 
 /** Records one outgoing call (from `tracedFetch`) into `http_client_request_duration_seconds`. */
