@@ -246,6 +246,41 @@ describe('prometheus metrics: instruments', () => {
     createMetrics({ logger: { warn() {} }, now: () => 0, registry: new client.Registry() });
   });
 
+  it("without a logger, a warning says what it is about: its fields are the process warning's detail", async () => {
+    const seen: (Error & { detail?: string })[] = [];
+    const listen = (w: Error) => void seen.push(w);
+    process.on('warning', listen);
+    try {
+      const m = createMetrics({ collectTimeoutMs: 50, maxSeriesPerMetric: 1 });
+      m.onCollect(() => {
+        throw new Error('pool is gone: ECONNREFUSED');
+      });
+      m.onCollect(() => new Promise<void>(() => {}));
+      await m.render();
+      const c = m.counter({ name: 'jobs', help: 'x', labelNames: ['k'] });
+      c.inc({ k: 'a' });
+      c.inc({ k: 'b' });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', listen);
+    }
+    const ours = seen.filter((w) => w.name === 'HyperionMetricsWarning');
+    // Before: "a metrics collect callback failed" twice, with no way to tell which threw (and what)
+    // and which timed out, and no metric named by the cap's warning fields.
+    const collect = ours.filter((w) => /collect callback failed/.test(w.message)).map((w) => w.detail);
+    assert.equal(collect.length, 2);
+    assert.ok(
+      collect.some((d) => /^error: Error: pool is gone: ECONNREFUSED$/.test(d ?? '')),
+      String(collect),
+    );
+    assert.ok(
+      collect.some((d) => /^error: MetricsError: .*did not finish within 50 ms$/.test(d ?? '')),
+      String(collect),
+    );
+    const cap = ours.find((w) => /reached its cap/.test(w.message));
+    assert.equal(cap?.detail, 'metric: jobs_total\ncap: 1');
+  });
+
   it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
     const m = createMetrics();
     const refused = (fn: () => unknown, hint: RegExp) =>

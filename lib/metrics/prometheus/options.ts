@@ -96,12 +96,37 @@ export interface ResolvedOptions {
   readonly collectTimeoutMs: number;
 }
 
-/** Warnings as process warnings; a `code` field becomes the warning's code. */
+/** One field of a warning as text: an error as `Name: message`, at most 1000 characters. */
+function fieldText(v: unknown): string {
+  let t: string;
+  try {
+    if (v instanceof Error) t = `${v.name}: ${v.message}`;
+    else if (typeof v === 'object' && v !== null) t = JSON.stringify(v) ?? String(v);
+    else t = String(v);
+  } catch {
+    t = '[unreadable]';
+  }
+  return t.length > 1000 ? `${t.slice(0, 1000)}…` : t;
+}
+
+/**
+ * Warnings as process warnings; a `code` field becomes the warning's code, the other fields its
+ * `detail` (one `name: value` line each). They used to be dropped: "a metrics collect callback
+ * failed" never said whether it threw (and what) or timed out, nor which metric or cache a
+ * warning was about.
+ */
 const defaultWarn: Pick<Logger, 'warn'> = {
   warn: (message, fields) => {
     const code = typeof fields?.code === 'string' ? fields.code : undefined;
-    if (code) process.emitWarning(message, { type: 'HyperionMetricsWarning', code });
-    else process.emitWarning(message, 'HyperionMetricsWarning');
+    const lines: string[] = [];
+    for (const [k, v] of Object.entries(fields ?? {}))
+      if (k !== 'code' && v !== undefined) lines.push(`${k}: ${fieldText(v)}`);
+    const detail = lines.length > 0 ? lines.join('\n') : undefined;
+    process.emitWarning(message, {
+      type: 'HyperionMetricsWarning',
+      ...(code ? { code } : {}),
+      ...(detail ? { detail } : {}),
+    });
   },
 };
 
