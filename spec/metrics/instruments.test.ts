@@ -358,6 +358,22 @@ describe('prometheus metrics: instruments', () => {
     const h = m.histogram({ name: 'lat', help: 'x', buckets: [1, 2] });
     assert.equal(m.histogram({ name: 'lat', help: 'x', buckets: [1, 2] }), h);
     assert.throws(() => m.histogram({ name: 'lat', help: 'x', buckets: [1, 3] }), /buckets \[1, 2\]/);
+    // An explicit cap that differs used to be ignored: the caller got the first registration's
+    // cap (1000 here) and folded combinations it expected to keep. Leaving it out, or giving the
+    // same, still returns the metric.
+    const capped = m.counter({ name: 'visits', help: 'x', labelNames: ['page'] });
+    assert.throws(
+      () => m.counter({ name: 'visits', help: 'x', labelNames: ['page'], maxSeries: 5000 }),
+      (e: unknown) =>
+        incompatible(e) && /maxSeries 1000; cannot register it with maxSeries 5000/.test(String(e)),
+    );
+    assert.equal(m.counter({ name: 'visits', help: 'x', labelNames: ['page'], maxSeries: 1000 }), capped);
+    const wide = m.gauge({ name: 'depth', help: 'x', labelNames: ['q'], maxSeries: 5000 });
+    assert.equal(m.gauge({ name: 'depth', help: 'x', labelNames: ['q'] }), wide);
+    assert.throws(
+      () => m.gauge({ name: 'depth', help: 'x', labelNames: ['q'], maxSeries: 10 }),
+      incompatible,
+    );
   });
 
   it('registers in its own registry (two adapters never collide) or in an injected one', async () => {
