@@ -89,6 +89,8 @@ describe('prometheus metrics: HTTP', () => {
       [{ serverPort: -1 }, 'invalid_value'],
       [{ serverAddress: undefined }, 'invalid_label'],
       [{ scheme: '' }, 'invalid_label'],
+      // Written as no label: a failed call counted as a success.
+      [{ status: 503, errorType: '' }, 'invalid_label'],
     ];
     for (const [patch, code] of bad)
       assert.throws(
@@ -210,6 +212,34 @@ describe('prometheus metrics: HTTP', () => {
     assert.ok(!body.includes('http_server_request_duration_seconds'));
   });
 
+  it("naming: 'legacy' observeRequest() normalizes the method as instrument() does (a client could invent label values)", async () => {
+    const m = createMetrics({ naming: 'legacy' });
+    // A server of its own passing req.method as it came: lower case, made up, missing.
+    for (const method of ['get', 'GET', 'PROPFIND', 'x'.repeat(40), undefined as unknown as string])
+      m.observeRequest({ method, route: '/r', status: 200, seconds: 0.01 });
+    const body = (await m.render()).body;
+    assert.deepEqual(
+      body
+        .split('\n')
+        .filter((l) => l.startsWith('requests_total{'))
+        .sort(),
+      [
+        'requests_total{method="GET",route="/r",status="200"} 2',
+        'requests_total{method="OTHER",route="/r",status="200"} 3',
+      ],
+    );
+    assert.deepEqual(
+      body
+        .split('\n')
+        .filter((l) => l.startsWith('request_duration_seconds_count{'))
+        .sort(),
+      [
+        'request_duration_seconds_count{method="GET",route="/r"} 2',
+        'request_duration_seconds_count{method="OTHER",route="/r"} 3',
+      ],
+    );
+  });
+
   it('error_type names the class of an error thrown or rejected by the handler; the rejection still reaches the caller', async () => {
     const m = createMetrics();
     class PaymentDeclined extends Error {}
@@ -236,6 +266,54 @@ describe('prometheus metrics: HTTP', () => {
     assert.match(
       body,
       /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/pay",http_response_status_code="500",url_scheme="http",error_type="PaymentDeclined"\} 1$/m,
+    );
+  });
+
+  it('a rejection with an instance of an anonymous class is a failure (error_type "Object"), not a success', async () => {
+    const m = createMetrics();
+    // Built inline, so it gets no name from a binding (its constructor's name is '').
+    const anonymous = [class {}][0]!;
+    assert.equal(anonymous.name, '');
+    const inner = m.instrument(
+      async () => {
+        throw new anonymous();
+      },
+      { route: '/anon' },
+    );
+    const { url, server } = await serve((req, res) => {
+      (inner(req, res) as Promise<unknown>).catch(() => res.writeHead(400).end());
+    });
+    closers.push(() => new Promise((r) => server.close(r)));
+    await (await fetch(`${url}/anon`)).text();
+    await new Promise((r) => setTimeout(r, 10));
+    // Before: the class name '' was written as no label, so the failed request counted as a success.
+    assert.match(
+      (await m.render()).body,
+      /^http_server_request_duration_seconds_count\{http_request_method="GET",http_route="\/anon",http_response_status_code="400",url_scheme="http",error_type="Object"\} 1$/m,
+    );
+  });
+
+  it('observeRequest refuses what it cannot record faithfully: no object, a non-string method, an empty scheme or errorType', async () => {
+    const m = createMetrics();
+    const ok = { method: 'GET', route: '/r', status: 500, seconds: 0.1 };
+    const refused = (o: unknown, code: string, hint: RegExp) =>
+      assert.throws(
+        () => m.observeRequest(o as never),
+        (e: unknown) => e instanceof MetricsError && e.code === code && hint.test(e.message),
+      );
+    // TypeErrors before.
+    refused(null, 'invalid_value', /an observation object/);
+    refused({ ...ok, method: 5 }, 'invalid_label', /method/);
+    // Recorded before: a 500 with errorType '' had no error_type (a success), a scheme '' no
+    // url_scheme (a label the conventions require), scheme 5 the label "5".
+    refused({ ...ok, errorType: '' }, 'invalid_label', /errorType/);
+    refused({ ...ok, scheme: '' }, 'invalid_label', /scheme/);
+    refused({ ...ok, scheme: 5 }, 'invalid_label', /scheme/);
+    assert.doesNotMatch((await m.render()).body, /^http_server_request_duration_seconds_count/m);
+    m.observeRequest({ ...ok, scheme: 'https', errorType: 'Timeout' });
+    assert.match(
+      (await m.render()).body,
+      /^http_server_request_duration_seconds_count\{[^}]*url_scheme="https",error_type="Timeout"\} 1$/m,
     );
   });
 

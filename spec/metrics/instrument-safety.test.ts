@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { describe, it } from 'node:test';
+import { MetricsError } from '../../lib/core/errors.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 
 async function serve(server: Server): Promise<string> {
@@ -85,5 +86,30 @@ describe('prometheus metrics: instrument() never throws from a response listener
       server.close();
       await m.close();
     }
+  });
+
+  it('options instrument() cannot use are MetricsError invalid_option when wrapping, not a warning per request', () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+    const ok = (_req: unknown, res: { end(s: string): void }) => void res.end('ok');
+    const refused = (handler: unknown, options: unknown, hint: RegExp) =>
+      assert.throws(
+        () => m.instrument(handler as never, options as never),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // instrument(handler), as the http2 line of the README read: a TypeError destructuring undefined.
+    refused(ok, undefined, /options must be \{ route \}/);
+    // Taken before, then every request recorded as "unmatched" (or without its span), warned as
+    // "the route function threw".
+    refused(ok, { rout: '/users/:id' }, /rout is not a known option; did you mean `route`/);
+    refused(ok, {}, /route must be the route template/);
+    refused(ok, { route: 5 }, /route must be .*received number/);
+    refused(ok, { route: '/x', span: 'x' }, /span must be a function/);
+    // A handler that is not a function threw in every request.
+    refused(undefined, { route: '/x' }, /handler must be a function/);
+    assert.deepEqual(warnings, []);
+    // What is right is still taken.
+    m.instrument(ok as never, { route: '/x' });
+    m.instrument(ok as never, { route: () => undefined, span: () => undefined });
   });
 });

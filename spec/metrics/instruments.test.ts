@@ -221,6 +221,66 @@ describe('prometheus metrics: instruments', () => {
     );
   });
 
+  it('createMetrics options of the wrong type are invalid_option at creation (they were taken, or failed later)', () => {
+    const refused = (options: unknown, hint: RegExp) =>
+      assert.throws(
+        () => createMetrics(options as never),
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // Read as `!== false` / Boolean(v): enabled: 'false' (from an environment variable) gave a live
+    // adapter, collectRuntime: 'false' registered the runtime metrics.
+    refused({ enabled: 'false' }, /enabled must be true or false, received string/);
+    refused({ enabled: 0 }, /enabled must be true or false, received number/);
+    refused({ exemplars: 'false' }, /exemplars must be true or false/);
+    refused({ collectRuntime: 'false' }, /collectRuntime must be true or false/);
+    // A logger without warn threw a TypeError only once the cap was reached, inside inc().
+    refused({ logger: {} }, /logger must be an object with a warn/);
+    refused({ logger: null }, /logger must be an object with a warn/);
+    // A `now` that is not a function threw a TypeError in every timer and instrumented request.
+    refused({ now: 'x' }, /now must be a function/);
+    refused({ registry: {} }, /registry must be a prom-client Registry/);
+    refused(null, /options must be an object, received null/);
+    // What is right is still taken.
+    assert.equal(createMetrics({ enabled: false }).enabled, false);
+    assert.equal(createMetrics({ enabled: true, exemplars: false, collectRuntime: false }).enabled, true);
+    createMetrics({ logger: { warn() {} }, now: () => 0, registry: new client.Registry() });
+  });
+
+  it("without a logger, a warning says what it is about: its fields are the process warning's detail", async () => {
+    const seen: (Error & { detail?: string })[] = [];
+    const listen = (w: Error) => void seen.push(w);
+    process.on('warning', listen);
+    try {
+      const m = createMetrics({ collectTimeoutMs: 50, maxSeriesPerMetric: 1 });
+      m.onCollect(() => {
+        throw new Error('pool is gone: ECONNREFUSED');
+      });
+      m.onCollect(() => new Promise<void>(() => {}));
+      await m.render();
+      const c = m.counter({ name: 'jobs', help: 'x', labelNames: ['k'] });
+      c.inc({ k: 'a' });
+      c.inc({ k: 'b' });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', listen);
+    }
+    const ours = seen.filter((w) => w.name === 'HyperionMetricsWarning');
+    // Before: "a metrics collect callback failed" twice, with no way to tell which threw (and what)
+    // and which timed out, and no metric named by the cap's warning fields.
+    const collect = ours.filter((w) => /collect callback failed/.test(w.message)).map((w) => w.detail);
+    assert.equal(collect.length, 2);
+    assert.ok(
+      collect.some((d) => /^error: Error: pool is gone: ECONNREFUSED$/.test(d ?? '')),
+      String(collect),
+    );
+    assert.ok(
+      collect.some((d) => /^error: MetricsError: .*did not finish within 50 ms$/.test(d ?? '')),
+      String(collect),
+    );
+    const cap = ours.find((w) => /reached its cap/.test(w.message));
+    assert.equal(cap?.detail, 'metric: jobs_total\ncap: 1');
+  });
+
   it('a misspelt metric option is invalid_option naming the nearest key (it was ignored)', () => {
     const m = createMetrics();
     const refused = (fn: () => unknown, hint: RegExp) =>
@@ -298,6 +358,22 @@ describe('prometheus metrics: instruments', () => {
     const h = m.histogram({ name: 'lat', help: 'x', buckets: [1, 2] });
     assert.equal(m.histogram({ name: 'lat', help: 'x', buckets: [1, 2] }), h);
     assert.throws(() => m.histogram({ name: 'lat', help: 'x', buckets: [1, 3] }), /buckets \[1, 2\]/);
+    // An explicit cap that differs used to be ignored: the caller got the first registration's
+    // cap (1000 here) and folded combinations it expected to keep. Leaving it out, or giving the
+    // same, still returns the metric.
+    const capped = m.counter({ name: 'visits', help: 'x', labelNames: ['page'] });
+    assert.throws(
+      () => m.counter({ name: 'visits', help: 'x', labelNames: ['page'], maxSeries: 5000 }),
+      (e: unknown) =>
+        incompatible(e) && /maxSeries 1000; cannot register it with maxSeries 5000/.test(String(e)),
+    );
+    assert.equal(m.counter({ name: 'visits', help: 'x', labelNames: ['page'], maxSeries: 1000 }), capped);
+    const wide = m.gauge({ name: 'depth', help: 'x', labelNames: ['q'], maxSeries: 5000 });
+    assert.equal(m.gauge({ name: 'depth', help: 'x', labelNames: ['q'] }), wide);
+    assert.throws(
+      () => m.gauge({ name: 'depth', help: 'x', labelNames: ['q'], maxSeries: 10 }),
+      incompatible,
+    );
   });
 
   it('registers in its own registry (two adapters never collide) or in an injected one', async () => {
@@ -486,6 +562,37 @@ describe('prometheus metrics: instruments', () => {
     m.watchCache({ name: 'c'.repeat(2048), stats });
     const body = await text(m);
     assert.equal(samples(body, 'cache_requests_total').length, 2);
+  });
+
+  it('watchCache and watchDbConnections refuse arguments they cannot use (a misspelt name was ignored)', async () => {
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+    const stats = () => ({ hits: 1, misses: 2, hitRatio: 1 / 3 });
+    const refused = (fn: () => unknown, hint: RegExp) =>
+      assert.throws(
+        fn,
+        (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && hint.test(e.message),
+      );
+    // Taken before: the series were labelled cache="memory", and a second memory cache then got
+    // duplicate_cache ("pass { name }") though a name had been passed.
+    refused(
+      () => m.watchCache({ name: 'memory', stats }, { nmae: 'users' } as never),
+      /nmae is not a known option; did you mean `name`/,
+    );
+    // TypeErrors before.
+    refused(() => m.watchCache({ name: 'memory', stats }, null as never), /options must be \{ name \}/);
+    refused(() => m.watchCache(undefined as never), /needs a cache, received undefined/);
+    // Taken before, then every scrape warned "a metrics collect callback failed".
+    refused(() => m.watchDbConnections('x' as never), /watchDbConnections expects a function/);
+    m.watchCache({ name: 'memory', stats }, { name: 'users' });
+    m.watchDbConnections(() => ({ used: 1, idle: 2 }));
+    const body = await text(m);
+    assert.deepEqual(samples(body, 'cache_requests_total').sort(), [
+      'cache_requests_total{cache="users",result="hit"} 1',
+      'cache_requests_total{cache="users",result="miss"} 2',
+    ]);
+    assert.equal(samples(body, 'db_client_connection_count').length, 2);
+    assert.deepEqual(warnings, []);
   });
 
   it("naming: 'legacy' keeps the cache_hit_rate{cache_type} gauge", async () => {

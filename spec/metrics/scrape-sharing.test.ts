@@ -136,6 +136,61 @@ describe('prometheus metrics: concurrent scrapes share one rendering', () => {
   });
 });
 
+describe('prometheus metrics: concurrent scrapes share one rendering per format', () => {
+  it('20 scrapes with 20 different Accept headers asking for 2 formats are rendered twice, each in its format', async () => {
+    const registry = new client.Registry();
+    const m = createMetrics({ registry, collectTimeoutMs: 10_000, logger: { warn() {} } });
+    m.counter({ name: 'orders', help: 'Orders' }).inc(3);
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    m.onCollect(() => gate);
+    let listed = 0;
+    const list = registry.getMetricsAsArray.bind(registry);
+    registry.getMetricsAsArray = () => {
+      listed++;
+      return list();
+    };
+    let arrived = 0;
+    const server = await serve((req, res) => {
+      if (++arrived === 20) release?.();
+      m.handler(req, res);
+    });
+    // Different texts, one format each: q-values and parameters vary between clients and versions.
+    const accept = (i: number) =>
+      i % 2 === 0
+        ? `text/plain;version=0.0.4;q=0.${(i % 9) + 1},*/*;q=0.1;n=${i}`
+        : `application/openmetrics-text;version=1.0.0;n=${i},text/plain;q=0.${(i % 9) + 1}`;
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          fetch(`http://127.0.0.1:${portOf(server)}/metrics`, {
+            headers: { accept: accept(i) },
+            signal: AbortSignal.timeout(10_000),
+          }).then(async (r) => ({ i, type: r.headers.get('content-type') ?? '', body: await r.text() })),
+        ),
+      );
+      // Before: keyed by the header's text, 20 renderings of the same two expositions.
+      assert.equal(
+        listed,
+        3,
+        `the registry was listed ${listed} times: 1 collection + 2 renderings expected`,
+      );
+      for (const a of answers) {
+        const om = a.i % 2 === 1;
+        assert.match(a.type, om ? /openmetrics/ : /^text\/plain/, accept(a.i));
+        assert.equal(a.body.endsWith('# EOF\n'), om, accept(a.i));
+        assert.match(a.body, /^orders_total 3$/m);
+      }
+    } finally {
+      release?.();
+      await stop(server);
+      await m.close();
+    }
+  });
+});
+
 describeWithServers(
   'prometheus metrics: scrape bounds and close(), as Prometheus meets them',
   skipPrometheus(),

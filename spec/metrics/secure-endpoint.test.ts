@@ -233,3 +233,37 @@ describe('/metrics credentials: the auth scheme is case-insensitive (RFC 9110 11
     }
   });
 });
+
+describe('/metrics options: a misspelt auth or tls key', { skip: skipOpenssl() }, () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki?.remove());
+
+  it('is refused naming the nearest key (tls: { clientCa } served HTTPS without asking for client certificates)', async () => {
+    const tls = { cert: pki.server.certPem, key: pki.server.keyPem };
+    const refused = (options: object, path: string, hint: RegExp) =>
+      assert.throws(
+        () => createMetrics({ port: 0, ...options }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.some((i) => i.path === path && hint.test(i.message)) &&
+          !e.message.includes(TOKEN),
+      );
+    // Before: taken without the key, so mutual TLS was silently off (a scrape with no client
+    // certificate got 200) and an extra auth field was ignored.
+    refused({ tls: { ...tls, clientCa: pki.ca.certPem } }, 'tls.clientCa', /not a known option/);
+    refused({ tls: { ...tls, caa: pki.ca.certPem } }, 'tls.caa', /did you mean `ca`/);
+    refused({ auth: { bearerToken: TOKEN, pasword: TOKEN } }, 'auth.pasword', /did you mean `password`/);
+    refused({ auth: { bearer_token: TOKEN } }, 'auth.bearer_token', /did you mean `bearerToken`/);
+    // Spelt right, a scrape without a client certificate is refused in the handshake.
+    const m = createMetrics({ port: 0, tls: { ...tls, ca: pki.ca.certPem } });
+    try {
+      const { url } = (await m.listen())!;
+      await assert.rejects(httpsGet(url, pki.ca.certPem));
+    } finally {
+      await m.close();
+    }
+  });
+});

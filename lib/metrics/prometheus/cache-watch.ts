@@ -4,7 +4,8 @@
  * slots under the cardinality cap).
  */
 import type { Cache, Logger } from '../../core/contracts.js';
-import { MetricsError } from '../../core/errors.js';
+import { MetricsError, typeName } from '../../core/errors.js';
+import { unknownKeyIssues } from '../../core/options.js';
 import type { FrameworkParts } from './framework.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 import type { WatchCacheOptions } from './types.js';
@@ -102,6 +103,22 @@ export function createCacheWatch(
 
   return {
     watch(cache, o = {}) {
+      // Checked here: `watchCache(cache, { nmae: 'users' })` was taken and labelled the series with
+      // the cache's default name (a second cache of that kind then got duplicate_cache, "pass
+      // { name }"), and no cache or null options threw a TypeError.
+      if (typeof cache !== 'object' || cache === null)
+        throw new MetricsError('invalid_option', `watchCache needs a cache, received ${typeName(cache)}`);
+      if (typeof o !== 'object' || o === null)
+        throw new MetricsError(
+          'invalid_option',
+          `watchCache options must be { name }, received ${typeName(o)}`,
+        );
+      const unknown = unknownKeyIssues(o, ['name']);
+      if (unknown.length > 0)
+        throw new MetricsError(
+          'invalid_option',
+          `watchCache options: ${unknown.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+        );
       const label = o.name ?? cache.name;
       if (typeof label !== 'string' || label === '')
         throw new MetricsError(

@@ -165,7 +165,15 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     observeHttpClient,
     watchCache: (cache, w) => caches.watch(cache, w),
     // Not through `this`: like every other method, it works detached (`const { watchDbConnections } = metrics`).
-    watchDbConnections: (read) => collectors.add(async () => writeDbConnections(await read())),
+    watchDbConnections: (read) => {
+      // Refused here like onCollect's: a non-function was taken and failed every scrape's collect.
+      if (typeof read !== 'function')
+        throw new MetricsError(
+          'invalid_option',
+          'watchDbConnections expects a function returning { used, idle }',
+        );
+      return collectors.add(async () => writeDbConnections(await read()));
+    },
     render: awaitedRender,
     handler: endpoint.handler,
     listen: () => endpoint.listen(),

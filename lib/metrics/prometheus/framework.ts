@@ -174,6 +174,16 @@ function checkRequest(o: RequestObservation): void {
       code,
       `observeRequest: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
     );
+  // Checked like observeHttpClient's: null was a TypeError, a method that is not a string threw
+  // one from inside, and an empty scheme or errorType was written as no label — a request with
+  // status 500 and errorType '' was counted as a success (no error_type), one without url_scheme
+  // lacked a label the conventions require.
+  if (typeof o !== 'object' || o === null) throw bad('invalid_value', 'an observation object', o);
+  if (o.method !== undefined && typeof o.method !== 'string')
+    throw bad('invalid_label', 'method (the request method, a string)', o.method);
+  for (const k of ['scheme', 'errorType'] as const)
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === ''))
+      throw bad('invalid_label', `${k} (a non-empty string, or undefined)`, o[k]);
   if (typeof o.route !== 'string' || o.route === '')
     throw bad('invalid_label', 'route (a route template such as "/users/:id")', o.route);
   if (o.status !== undefined) {
@@ -194,8 +204,12 @@ export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => v
     const requests = f.requests;
     return (o) => {
       checkRequest(o);
-      requests.inc({ method: o.method, route: o.route, status: String(o.status ?? ABORTED_STATUS) });
-      observe(f.requestDuration, { method: o.method, route: o.route }, o.seconds, o.traceId);
+      // Normalized here as under the OpenTelemetry naming (instrument() does it before calling):
+      // a server calling observeRequest({ method: req.method }) let clients invent label values,
+      // one series per made-up method, and `get` and `GET` were two series.
+      const method = normalizeMethod(o.method);
+      requests.inc({ method, route: o.route, status: String(o.status ?? ABORTED_STATUS) });
+      observe(f.requestDuration, { method, route: o.route }, o.seconds, o.traceId);
     };
   }
   return (o) => {
@@ -249,6 +263,9 @@ function checkClient(o: HttpClientObservation): void {
   for (const k of ['method', 'serverAddress', 'scheme'] as const)
     if (typeof o[k] !== 'string' || o[k] === '')
       throw bad('invalid_label', `${k} (a non-empty string)`, o[k]);
+  // As observeRequest's: an empty errorType was written as no label, a failed call as a success.
+  if (o.errorType !== undefined && (typeof o.errorType !== 'string' || o.errorType === ''))
+    throw bad('invalid_label', 'errorType (a non-empty string, or undefined)', o.errorType);
 }
 
 /** Records one outgoing call (from `tracedFetch`) into `http_client_request_duration_seconds`. */

@@ -1,7 +1,9 @@
 /** Request instrumentation for `node:http` handlers and the trace id used as a latency exemplar. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
+import { MetricsError, typeName } from '../../core/errors.js';
 import { forwardedProto } from '../../core/forwarded.js';
+import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
 import { responseErrorType } from '../../core/response-error.js';
@@ -77,7 +79,36 @@ export interface InstrumentOptions<Req extends IncomingMessage = IncomingMessage
 /** The class name of a thrown value (`TypeError`), for `error_type`. */
 function errorName(err: unknown): string {
   if (err instanceof Error) return err.constructor?.name || err.name || 'Error';
-  return typeof err === 'object' && err !== null ? (err.constructor?.name ?? 'Object') : typeof err;
+  // `||`: an instance of an anonymous class has the constructor name '', no error_type at all.
+  return typeof err === 'object' && err !== null ? err.constructor?.name || 'Object' : typeof err;
+}
+
+const INSTRUMENT_KEYS = ['route', 'span'];
+
+/**
+ * Throws `MetricsError('invalid_option')` unless `handler` is a function and `options` is
+ * `{ route, span? }` with a string or function `route`. Checked when wrapping: `instrument(handler)`
+ * threw a TypeError destructuring `undefined`, and `{ rout: '/users/:id' }`, `{ route: 5 }` or
+ * `{ span: 'x' }` were taken, then recorded every request as `unmatched` (or without its span)
+ * with a warning that "the route function threw"; a handler that is not a function threw in
+ * every request.
+ */
+function checkInstrumentArgs(handler: unknown, options: unknown): void {
+  const bad = (what: string) => new MetricsError('invalid_option', `instrument(handler, options): ${what}`);
+  if (typeof handler !== 'function') throw bad(`handler must be a function, received ${typeName(handler)}`);
+  if (typeof options !== 'object' || options === null)
+    throw bad(
+      `options must be { route } (the route template, or a function returning it), received ${typeName(options)}`,
+    );
+  const unknown = unknownKeyIssues(options, INSTRUMENT_KEYS);
+  if (unknown.length > 0) throw bad(unknown.map((i) => `${i.path} ${i.message}`).join('; '));
+  const { route, span } = options as Record<string, unknown>;
+  if (typeof route !== 'string' && typeof route !== 'function')
+    throw bad(
+      `route must be the route template ("/users/:id") or a function returning it, received ${typeName(route)}`,
+    );
+  if (span !== undefined && typeof span !== 'function')
+    throw bad(`span must be a function returning the request's span, received ${typeName(span)}`);
 }
 
 /**
@@ -92,6 +123,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
   now: () => number,
   logger: Pick<Logger, 'warn'> = { warn() {} },
 ): NodeHandler<Req, Res> {
+  checkInstrumentArgs(handler, options);
   const { route, span } = options;
   // Recording runs in the response's listeners, where a throw is an uncaught exception that ends
   // the process: a bad route function or label costs the label (and one warning), never that.
@@ -144,6 +176,10 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
   const passRefusals = isRefusalAware(handler);
   return refusalAware(function instrumented(req: Req, res: Res) {
     const start = now();
+    // Read now, while the request is live: a node:http2 compatibility request's socket is a proxy
+    // of its stream's session, which no longer answers once the stream closed, so every HTTP/2
+    // request over TLS was recorded with url_scheme="http".
+    const encrypted = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
     let done = false;
     let errorType: string | undefined;
     const finish = () => {
@@ -166,9 +202,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
           seconds: (now() - start) / 1000,
           traceId: traceIdOf(req),
           // As the server span's url.scheme: what a proxy reports the client used, else this connection.
-          scheme:
-            forwardedProto(req.headers) ??
-            ((req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http'),
+          scheme: forwardedProto(req.headers) ?? (encrypted ? 'https' : 'http'),
           errorType,
         });
       } catch (err) {

@@ -1,7 +1,7 @@
 /** `createMetrics` options: what each one means, its default, and the checks run before anything is built. */
 import type * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
-import { MetricsError } from '../../core/errors.js';
+import { MetricsError, typeName } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
@@ -96,12 +96,37 @@ export interface ResolvedOptions {
   readonly collectTimeoutMs: number;
 }
 
-/** Warnings as process warnings; a `code` field becomes the warning's code. */
+/** One field of a warning as text: an error as `Name: message`, at most 1000 characters. */
+function fieldText(v: unknown): string {
+  let t: string;
+  try {
+    if (v instanceof Error) t = `${v.name}: ${v.message}`;
+    else if (typeof v === 'object' && v !== null) t = JSON.stringify(v) ?? String(v);
+    else t = String(v);
+  } catch {
+    t = '[unreadable]';
+  }
+  return t.length > 1000 ? `${t.slice(0, 1000)}…` : t;
+}
+
+/**
+ * Warnings as process warnings; a `code` field becomes the warning's code, the other fields its
+ * `detail` (one `name: value` line each). They used to be dropped: "a metrics collect callback
+ * failed" never said whether it threw (and what) or timed out, nor which metric or cache a
+ * warning was about.
+ */
 const defaultWarn: Pick<Logger, 'warn'> = {
   warn: (message, fields) => {
     const code = typeof fields?.code === 'string' ? fields.code : undefined;
-    if (code) process.emitWarning(message, { type: 'HyperionMetricsWarning', code });
-    else process.emitWarning(message, 'HyperionMetricsWarning');
+    const lines: string[] = [];
+    for (const [k, v] of Object.entries(fields ?? {}))
+      if (k !== 'code' && v !== undefined) lines.push(`${k}: ${fieldText(v)}`);
+    const detail = lines.length > 0 ? lines.join('\n') : undefined;
+    process.emitWarning(message, {
+      type: 'HyperionMetricsWarning',
+      ...(code ? { code } : {}),
+      ...(detail ? { detail } : {}),
+    });
   },
 };
 
@@ -136,6 +161,12 @@ const KNOWN = optionKeys<MetricsOptions>({
   collectTimeoutMs: true,
 });
 
+/** Keys of the nested option objects (unknown ones are refused like top-level ones). */
+const NESTED = {
+  auth: ['bearerToken', 'username', 'password'],
+  tls: optionKeys<EndpointTls>({ cert: true, key: true, passphrase: true, ca: true }),
+};
+
 function checkPort(v: unknown): number {
   if (v === undefined) return 9464;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535)
@@ -143,10 +174,51 @@ function checkPort(v: unknown): number {
   return v;
 }
 
+/**
+ * `true`/`false`, or the default when not given. Anything else is refused: these used to be read
+ * as `!== false` / `Boolean(v)`, so `enabled: 'false'` (a value taken from an environment
+ * variable) gave a live adapter, and `collectRuntime: 'false'` registered the runtime metrics.
+ */
+function flag(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean')
+    throw new MetricsError('invalid_option', `${name} must be true or false, received ${typeName(v)}`);
+  return v;
+}
+
+/**
+ * The `logger`, `now` and `registry` objects, checked here: a logger without `warn` threw a
+ * TypeError only when the first warning came (the cardinality cap reached, inside business code's
+ * `inc()`), a `now` that is not a function threw in every instrumented request, and a registry
+ * without prom-client's methods failed with a TypeError naming prom-client internals.
+ */
+function checkObjects(options: MetricsOptions): void {
+  const bad = (what: string, v: unknown) =>
+    new MetricsError('invalid_option', `${what}, received ${typeName(v)}`);
+  const { logger, now, registry } = options as Record<string, unknown>;
+  if (logger !== undefined && typeof (logger as { warn?: unknown } | null)?.warn !== 'function')
+    throw bad('logger must be an object with a warn(message, fields) method', logger);
+  if (now !== undefined && typeof now !== 'function')
+    throw bad('now must be a function returning milliseconds', now);
+  const r = registry as Partial<client.Registry> | null | undefined;
+  if (
+    registry !== undefined &&
+    (typeof r?.getMetricsAsArray !== 'function' ||
+      typeof r.registerMetric !== 'function' ||
+      typeof r.getSingleMetric !== 'function')
+  )
+    throw bad('registry must be a prom-client Registry', registry);
+}
+
 /** Checks every option (throwing `MetricsError` on the first bad one) and applies the defaults. */
 export function resolveOptions(options: MetricsOptions): ResolvedOptions {
-  rejectUnknownKeys(options, KNOWN, 'invalid metrics options');
-  const enabled = options.enabled !== false;
+  if (typeof options !== 'object' || options === null)
+    throw new MetricsError('invalid_option', `options must be an object, received ${typeName(options)}`);
+  // The nested `auth` and `tls` keys too: `tls: { cert, key, clientCa }` (for `ca`) served HTTPS
+  // without asking for client certificates, mutual TLS silently off.
+  rejectUnknownKeys(options, KNOWN, 'invalid metrics options', NESTED);
+  const enabled = flag('enabled', options.enabled, true);
+  checkObjects(options);
   const port = checkPort(options.port);
   const host = options.host ?? '127.0.0.1';
   // A blank host would only fail when the endpoint binds (getaddrinfo ENOTFOUND).
@@ -186,10 +258,10 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     prefix,
     frameworkPrefix: own === undefined ? prefix : own === '' ? '' : `${own}_`,
     naming,
-    collectRuntime: Boolean(options.collectRuntime),
+    collectRuntime: flag('collectRuntime', options.collectRuntime, false),
     defaultLabels: checkDefaultLabels(options.defaultLabels),
     cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000, MAX_COUNT),
-    exemplars: options.exemplars !== false,
+    exemplars: flag('exemplars', options.exemplars, true),
     registry: options.registry ?? new (promClient().Registry)(),
     logger: options.logger ?? defaultWarn,
     now: options.now ?? (() => performance.now()),

@@ -64,6 +64,8 @@ interface Registered {
   type: MetricType;
   labelKey: string;
   buckets: readonly number[] | undefined;
+  /** Its cardinality cap. */
+  maxSeries: number;
   api: Instrument;
 }
 
@@ -84,8 +86,17 @@ function describe(type: MetricType, labelKey: string, buckets: readonly number[]
   return `a ${type} with labels [${labelKey}]${buckets ? ` and buckets [${buckets.join(', ')}]` : ''}`;
 }
 
-/** The metric registered as `c.name`, when compatible; throws when it is not. */
-function reuse(existing: Registered, c: Checked, labelKey: string): Instrument {
+/**
+ * The metric registered as `c.name`, when compatible; throws when it is not. `maxSeries` is the
+ * cap the caller asked for explicitly, if any: a different one was ignored (the caller got the
+ * metric with the first registration's cap, and folded combinations it expected to keep).
+ */
+function reuse(
+  existing: Registered,
+  c: Checked,
+  labelKey: string,
+  maxSeries: number | undefined,
+): Instrument {
   const same =
     existing.type === c.type &&
     existing.labelKey === labelKey &&
@@ -96,6 +107,11 @@ function reuse(existing: Registered, c: Checked, labelKey: string): Instrument {
       `metric "${c.name}" is already registered as ${describe(existing.type, existing.labelKey, existing.buckets)}; cannot register it as ${describe(c.type, labelKey, c.buckets)}`,
     );
   }
+  if (maxSeries !== undefined && maxSeries !== existing.maxSeries)
+    throw new MetricsError(
+      'incompatible_metric',
+      `metric "${c.name}" is already registered with maxSeries ${existing.maxSeries}; cannot register it with maxSeries ${maxSeries}`,
+    );
   return existing.api;
 }
 
@@ -195,7 +211,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
       const c = check(type, o, prefix, builtin);
       const labelKey = [...c.labelNames].sort().join(',');
       const existing = registered.get(c.name);
-      if (existing) return reuse(existing, c, labelKey);
+      if (existing) return reuse(existing, c, labelKey, o.maxSeries === undefined ? undefined : c.maxSeries);
       const names = exposedNames(type, c.name);
       for (const n of names) {
         const other = taken.get(n);
@@ -212,7 +228,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
           `metric "${c.name}" would expose the name "${foreign.exposed}", which metric "${foreign.name}" already registered in the registry by other code exposes`,
         );
       const api = build(c);
-      registered.set(c.name, { type, labelKey, buckets: c.buckets, api });
+      registered.set(c.name, { type, labelKey, buckets: c.buckets, maxSeries: c.maxSeries, api });
       for (const n of names) taken.set(n, { name: c.name, type });
       return api;
     },

@@ -12,6 +12,7 @@ import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
 import { requireAuth } from './auth.js';
+import { negotiate } from './exposition.js';
 import type { MetricsAddress } from './types.js';
 
 export interface EndpointOptions {
@@ -84,7 +85,7 @@ interface Answer {
 /**
  * Serves the exposition on GET and HEAD (gzip-compressed when the scraper accepts it); 405 for
  * other methods, 500 (logged) when rendering fails. A scrape arriving while the answer for the
- * same `Accept` and compression is being made (its collection, rendering or gzip) gets that
+ * same format and compression is being made (its collection, rendering or gzip) gets that
  * answer: every scrape used to render (and gzip) the exposition itself, so 50 scrapes of an
  * 8 MB exposition arriving together held the event loop for 10 s and the last ones were cut.
  */
@@ -94,7 +95,10 @@ function exposeHandler(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const inProgress = new Map<string, Promise<Answer>>();
   const answer = (accept: string | undefined, gz: boolean): Promise<Answer> => {
-    const key = `${gz ? 'gzip' : 'identity'}\n${accept ?? ''}`;
+    // Keyed by the format the Accept header negotiates, not by the header's text: 50 scrapes
+    // whose Accept headers differ (q-values, parameters, clients) but all ask for one format were
+    // rendered 50 times, as every scrape used to be.
+    const key = `${gz ? 'gzip' : 'identity'}\n${negotiate(accept)}`;
     let p = inProgress.get(key);
     if (p === undefined) {
       p = render(accept).then(async ({ contentType, body }) => {
