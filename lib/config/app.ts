@@ -12,13 +12,12 @@ import type {
   InvalidationBus,
   InvalidationTracker,
   LoaderLease,
-  LogFields,
   Logger,
   LogLevel,
 } from '../core/contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { ConfigError, typeName } from '../core/errors.js';
-import { adaptLogger } from '../core/log-binding.js';
+import { adaptLogger, withChildMethod } from '../core/log-binding.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
@@ -56,22 +55,6 @@ const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true,
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-/** A logger without `child` (`console`), given one that adds its fields to every record. */
-function withChild(logger: Logger, fields: LogFields | undefined): Logger {
-  const at = (level: LogLevel) => (message: string, own?: LogFields) => {
-    const all = fields === undefined ? own : { ...fields, ...own };
-    if (all === undefined) logger[level](message);
-    else logger[level](message, all);
-  };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => withChild(logger, { ...fields, ...more }),
-  };
-}
-
 /**
  * The `logger` option in the shape the adapters built here call. `createApp` takes a pino instance
  * as it is (adaptLogger: pino wants fields first) and a logger without `child` (`console`), but
@@ -95,7 +78,7 @@ function adapterLogger(given: unknown): Logger | undefined {
       },
     ]);
   const logger = adaptLogger(given as Logger);
-  return typeof logger.child === 'function' ? logger : withChild(logger, undefined);
+  return withChildMethod(logger);
 }
 
 /** The optional peers each adapter subpath needs to build anything. */

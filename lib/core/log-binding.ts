@@ -83,11 +83,19 @@ function childOf(logger: Logger, fields: LogFields): Logger {
   return withFields(logger, fields);
 }
 
-function withFields(logger: Logger, fields: LogFields): Logger {
+/**
+ * `logger` itself when it has `child`, else a logger that has one (fields added to each record):
+ * for adapters that call `child` on the logger they are given.
+ */
+export function withChildMethod(logger: Logger): Logger {
+  return typeof logger.child === 'function' ? logger : withFields(logger, undefined);
+}
+
+function withFields(logger: Logger, fields: LogFields | undefined): Logger {
   // The record's own fields after the bound ones, as a child logger writes them; fields that
   // cannot be copied (a getter that throws) are passed as they are, without the bound ones.
   const merged = (own: LogFields | undefined): LogFields | undefined => {
-    if (own === undefined) return fields;
+    if (own === undefined || fields === undefined) return own ?? fields;
     if (own === null || typeof own !== 'object') return own;
     try {
       return { ...fields, ...own };
