@@ -252,6 +252,17 @@ export function scrubCredentials(err: unknown, depth = 0): void {
   scrubCredentials(e.lastNodeError, depth + 1);
 }
 
+/**
+ * What a command that iovalkey held for resending is rejected with when a fault stops the
+ * reconnection (see `abandonResends` in ./gate.ts); `toCacheError` turns it into `faultError`.
+ */
+export class ConnectionFaultError extends Error {
+  constructor(readonly fault: ConnectionFault) {
+    super(fault.reason, { cause: fault.error });
+    this.name = 'ConnectionFaultError';
+  }
+}
+
 /** The CacheError for an operation refused because of `fault`. */
 export function faultError(op: string, fault: ConnectionFault, where?: string): CacheError {
   scrubCredentials(fault.error);
