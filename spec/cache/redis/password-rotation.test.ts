@@ -8,11 +8,22 @@
  *
  * The command is kept on the wire deterministically by `CLIENT PAUSE … WRITE` (a guarded SET is a
  * write), and the connection is cut with `CLIENT KILL` while it waits.
+ *
+ * Cluster: a node whose reconnection is refused rejects its commands with the server's bare
+ * WRONGPASS, which was `backend` ("WRONGPASS invalid username-password pair …") where every other
+ * topology says `unavailable`, "authentication failed … (check the ACL user)".
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
-import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import {
+  type RedisCluster,
+  type RedisStandalone,
+  redisCommand,
+  skipRedis,
+  startRedis,
+  startRedisCluster,
+} from '../../harness/redis.js';
 import { enc, rejectsWith, sleep, watchUnhandled } from './helpers.js';
 
 const OLD = 'rotation-old-password';
@@ -63,6 +74,43 @@ describe('password rotated on the server with a command in flight', { skip: skip
       assert.match(later.message, /authentication failed/);
     } finally {
       await admin('CLIENT', 'UNPAUSE').catch(() => {});
+      await cache.close();
+    }
+    unhandled.check();
+  });
+});
+
+describe('ACL password rotated on a cluster', { skip: skipRedis() }, () => {
+  const ADMIN = 'rotation-admin-password';
+  let cluster: RedisCluster;
+  const unhandled = watchUnhandled();
+  before(async () => {
+    cluster = await startRedisCluster({ password: ADMIN, extraConfig: [`user app on >${OLD} ~* &* +@all`] });
+  });
+  after(async () => {
+    unhandled.dispose();
+    await cluster?.stop();
+  });
+
+  it('commands fail as an authentication fault (unavailable), like the other topologies', async () => {
+    const cache = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      username: 'app',
+      password: OLD,
+      commandTimeout: COMMAND_TIMEOUT,
+      name: 'rotation',
+    });
+    try {
+      await cache.set('k', enc('v1'));
+      for (const n of cluster.nodes)
+        await redisCommand(n.port, ['ACL', 'SETUSER', 'app', 'resetpass', `>${NEW}`], { password: ADMIN });
+      for (const n of cluster.nodes)
+        await redisCommand(n.port, ['CLIENT', 'KILL', 'USER', 'app'], { password: ADMIN });
+      const err = await rejectsWith(cache.get('k'), 'unavailable');
+      assert.match(err.message, /authentication failed/, err.message);
+      assert.ok(!err.message.includes(OLD) && !err.message.includes(NEW));
+    } finally {
       await cache.close();
     }
     unhandled.check();
