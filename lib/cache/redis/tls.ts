@@ -574,6 +574,21 @@ function isPem(v: unknown): boolean {
 }
 
 /**
+ * A `ca` with no text at all: `''`, blank text, an empty Buffer or a list of only such. Node reads
+ * `ca: ''` as no `ca` and trusts the system CAs instead of the private CA meant (an unset variable
+ * `ca: process.env.REDIS_CA ?? ''`, an empty inline `ca: ""` or HYPERION__…__TLS__CA override), so
+ * a server with any publicly trusted certificate for the host was accepted; the other empty forms
+ * trust nothing and failed later as "wrong CA?". Refused at creation instead.
+ */
+export function isEmptyCa(v: unknown): boolean {
+  const blank = (x: unknown) =>
+    (typeof x === 'string' && x.trim() === '') ||
+    (x instanceof Uint8Array &&
+      Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('latin1').trim() === '');
+  return blank(v) || (Array.isArray(v) && v.every(blank));
+}
+
+/**
  * Checks a `tls` option: `true` (system CAs), `false`/absent (off) or `tls.connect` options. PEM
  * fields must be strings or Buffers (file paths belong to the config file, which reads them once);
  * `rejectUnauthorized: false` is allowed but never the default.
@@ -591,6 +606,13 @@ export function resolveTls(path: string, value: unknown, bad: Bad): ConnectionOp
     if (v !== undefined && !isPem(v))
       bad(`${path}.${f}`, 'PEM text or a Buffer (or a list of them)', v, 'not PEM text');
   }
+  if (t.ca !== undefined && isPem(t.ca) && isEmptyCa(t.ca))
+    bad(
+      `${path}.ca`,
+      'the PEM of the CA(s) to trust',
+      t.ca,
+      'is empty: Node would trust the system CAs instead (leave ca out to mean them)',
+    );
   if (t.passphrase !== undefined && typeof t.passphrase !== 'string')
     bad(`${path}.passphrase`, 'a string', t.passphrase, 'must be a string');
   if (t.servername !== undefined && typeof t.servername !== 'string')
