@@ -77,6 +77,8 @@ export interface ConnectionGate {
    * fault (certificate, TLS, credentials …), else the client's last connection error.
    */
   why(): string | undefined;
+  /** The connection fault (certificate, TLS, credentials …) while it lasts, else `undefined`. */
+  fault(): ConnectionFault | undefined;
 }
 
 /**
@@ -195,6 +197,7 @@ export function createConnectionGate(
     close() {
       closed = true;
     },
+    fault: () => faults?.current(),
     why() {
       const fault = faults?.current();
       if (fault) return fault.reason;
