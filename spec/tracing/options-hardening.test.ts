@@ -26,19 +26,45 @@ const throwsNaming = (fn: () => unknown, path: string, secret?: string) =>
 
 describe('export headers are checked when the tracer is built', () => {
   it('a header name that is not an HTTP token, or a value with a control character, is a ConfigError naming it', () => {
-    throwsNaming(() => resolveOptions({ headers: { 'bad header': '1' } }, {}), 'headers.bad header');
+    // A name that is no token shows up to its first non-token character only.
+    throwsNaming(() => resolveOptions({ headers: { 'bad header': '1' } }, {}), 'headers.bad…');
     throwsNaming(() => resolveOptions({ headers: { 'x-key': 'a\nsekrit' } }, {}), 'headers.x-key', 'sekrit');
     throwsNaming(() => resolveOptions({ headers: { 'x-key': 'a\u0000b' } }, {}), 'headers.x-key');
     // Before: accepted, then every otlp export failed, and every zipkin export hung until the
     // 30 s export timeout (the queue filling behind it).
     throwsNaming(
       () => createOtelTracer({ exporter: 'zipkin', headers: { 'bad header': '1' } }),
-      'headers.bad header',
+      'headers.bad…',
     );
     // Tabs, spaces and Latin-1 bytes are valid in a value.
     assert.deepEqual(resolveOptions({ headers: { 'x-a': 'Bearer a\tb é' } }, {}).headers, {
       'x-a': 'Bearer a\tb é',
     });
+  });
+
+  // Found from outside: a whole header line pasted as the key (for `authorization`) printed the
+  // token in the ConfigError's path and message.
+  it('a header line pasted as the name: the error shows the name part, never the credential', () => {
+    const token = 'tok-3f9a1c77e2';
+    for (const name of [
+      `authorization: Bearer ${token}`,
+      `authorization=Bearer ${token}`,
+      `x-api-key:${token}`,
+    ])
+      for (const value of ['', 42])
+        assert.throws(
+          () => createOtelTracer({ exporter: 'otlp', headers: { [name]: value as string } }),
+          (err: unknown) => {
+            assert.ok(err instanceof ConfigError, String(err));
+            const shown = `${err.message} ${JSON.stringify(err.issues)}`;
+            assert.ok(!shown.includes(token), `token shown: ${err.message}`);
+            assert.ok(
+              err.issues.some((i) => /^headers\.(authorization|x-api-key)…$/.test(i.path)),
+              err.message,
+            );
+            return true;
+          },
+        );
   });
 
   it('OTEL_EXPORTER_OTLP_HEADERS with such a header names the variable, never the value', () => {

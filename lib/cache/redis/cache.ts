@@ -39,6 +39,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const faults = createFaultWatch({
     handshakeTimeoutMs: handshakeBound(o.dialTimeout, o.commandTimeout),
     tls: o.tls !== undefined,
+    sentinelTls: o.sentinelTls !== undefined,
   });
   const client = options.client ?? buildClient(o, faults);
   // A lease built on this client derives its key prefix from ours (./lease.ts).

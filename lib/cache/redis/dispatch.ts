@@ -14,6 +14,7 @@ import { type ConnectionGate, isReady } from './gate.js';
 import { describeNodes } from './nodes.js';
 import type { Report } from './report.js';
 import { type Counters, countReply } from './stats.js';
+import { faultError } from './tls.js';
 
 export interface Dispatcher {
   /**
@@ -74,6 +75,10 @@ export interface Dispatcher {
   holdWhile(pending: () => Promise<void> | undefined): void;
 }
 
+/** iovalkey's words for a command refused or dropped because the client is not connected. */
+const NOT_CONNECTED =
+  /isn't ready|Connection is closed|Stream isn't writeable|max retries per request|None of startup nodes|Failed to refresh slots/i;
+
 /** What the parts of the cache share. */
 export interface CacheContext {
   readonly client: Redis | Cluster;
@@ -109,8 +114,16 @@ export function createDispatcher(
     report('redis cache operation failed', { op, code: e.code, error: e.message });
   };
 
-  const wrap = (op: string, err: unknown, key?: string) =>
-    toCacheError(op, err, secrets, describeNodes(client, err, key));
+  const wrap = (op: string, err: unknown, key?: string) => {
+    // A command on its way when the connection dropped, refused by iovalkey because it is not
+    // connected again ("Cluster isn't ready …", "Connection is closed."), while a fault keeps it
+    // from reconnecting (a certificate replaced by an expired one): the fault is why, and the
+    // commands after it say so. It read only "Cluster isn't ready and enableOfflineQueue options
+    // is false".
+    const fault = NOT_CONNECTED.test(String((err as Error | undefined)?.message)) ? gate.fault() : undefined;
+    if (fault) return faultError(op, fault, describeNodes(client, err, key));
+    return toCacheError(op, err, secrets, describeNodes(client, err, key));
+  };
 
   async function admit(op: string, failFast = false): Promise<void> {
     try {

@@ -1,5 +1,6 @@
 /** Maps iovalkey / Redis failures to `CacheError` codes, keeping the original as `cause`. */
 import { CacheError, type CacheErrorCode } from '../../core/errors.js';
+import { ConnectionFaultError, classifyConnectionError, faultError } from './tls.js';
 
 const UNAVAILABLE =
   /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
@@ -41,6 +42,13 @@ export function toCacheError(
   where?: string,
 ): CacheError {
   if (err instanceof CacheError) return err;
+  if (err instanceof ConnectionFaultError) return faultError(op, err.fault, where);
+  // A refused AUTH that reaches a command itself: a cluster node whose reconnection is refused (a
+  // password rotated on the server) rejects the commands it holds with the server's WRONGPASS.
+  // That was `backend` with the bare reply, where standalone and sentinel (and a cluster refused
+  // from the start) say `unavailable`, "authentication failed … (check the ACL user)".
+  const fault = classifyConnectionError(err);
+  if (fault?.kind === 'auth') return faultError(op, fault, where);
   let reason = String((err as Error | undefined)?.message ?? err).split('\n')[0] ?? '';
   for (const s of secrets) if (s) reason = reason.split(s).join('***');
   if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;

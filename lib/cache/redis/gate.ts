@@ -9,7 +9,7 @@ import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import { closedError } from './errors.js';
 import { describeNodes } from './nodes.js';
-import { type ConnectionFault, type FaultWatch, faultError } from './tls.js';
+import { type ConnectionFault, ConnectionFaultError, type FaultWatch, faultError } from './tls.js';
 
 /** iovalkey's errors when no cluster node could be reached. */
 const ALL_NODES_FAILED = /Failed to refresh slots cache|None of startup nodes is available/;
@@ -29,6 +29,26 @@ export function closing(client: Redis | Cluster): boolean {
 /** The client takes commands now: 'ready', and (standalone/sentinel) its socket is not closing. */
 export function isReady(client: Redis | Cluster): boolean {
   return client.status === 'ready' && !closing(client);
+}
+
+/**
+ * Fails at once the commands iovalkey holds to resend once reconnected: those written on a
+ * connection that then dropped (its `prevCommandQueue`, resent only at the next 'ready'). When the
+ * reconnection meets a fault that waiting cannot fix (a password rotated on the server, a replaced
+ * certificate …), no 'ready' comes: a command in flight at the drop waited for the whole command
+ * timeout and failed with a bare "Command timed out", while every command after it failed at once
+ * naming the fault. Standalone and sentinel clients (a cluster's commands are held by its nodes).
+ * `prevCommandQueue` is not typed API: if its shape changes, nothing is done (the timeout stays).
+ */
+function abandonResends(client: Redis | Cluster, fault: ConnectionFault): void {
+  if (client.isCluster) return;
+  const held = (client as unknown as { prevCommandQueue?: unknown }).prevCommandQueue as
+    | { length: number; shift(): { command?: { reject?: (err: Error) => void } } | undefined }
+    | null
+    | undefined;
+  if (!held || typeof held.shift !== 'function') return;
+  // Bounded by the queue's length at entry: a reject handler cannot refill it.
+  for (let n = held.length; n > 0; n--) held.shift()?.command?.reject?.(new ConnectionFaultError(fault));
 }
 
 /** Node errors kept for that message (the most recent per address). */
@@ -57,6 +77,8 @@ export interface ConnectionGate {
    * fault (certificate, TLS, credentials …), else the client's last connection error.
    */
   why(): string | undefined;
+  /** The connection fault (certificate, TLS, credentials …) while it lasts, else `undefined`. */
+  fault(): ConnectionFault | undefined;
 }
 
 /**
@@ -92,7 +114,10 @@ export function createConnectionGate(
     settle();
   };
   client.on('ready', readyListener);
-  const stopFaults = faults?.onFault(settle);
+  const stopFaults = faults?.onFault((fault) => {
+    settle(fault);
+    abandonResends(client, fault);
+  });
   const errorListener = (err: Error) => {
     lastError = err;
   };
@@ -172,6 +197,7 @@ export function createConnectionGate(
     close() {
       closed = true;
     },
+    fault: () => faults?.current(),
     why() {
       const fault = faults?.current();
       if (fault) return fault.reason;

@@ -252,6 +252,17 @@ export function scrubCredentials(err: unknown, depth = 0): void {
   scrubCredentials(e.lastNodeError, depth + 1);
 }
 
+/**
+ * What a command that iovalkey held for resending is rejected with when a fault stops the
+ * reconnection (see `abandonResends` in ./gate.ts); `toCacheError` turns it into `faultError`.
+ */
+export class ConnectionFaultError extends Error {
+  constructor(readonly fault: ConnectionFault) {
+    super(fault.reason, { cause: fault.error });
+    this.name = 'ConnectionFaultError';
+  }
+}
+
 /** The CacheError for an operation refused because of `fault`. */
 export function faultError(op: string, fault: ConnectionFault, where?: string): CacheError {
   scrubCredentials(fault.error);
@@ -290,15 +301,40 @@ export interface FaultWatch {
  * Tracks permanent connection faults of a client. Create it before the client (its retry delay
  * goes into the client's options), then `attach` it.
  */
-export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boolean }): FaultWatch {
+export function createFaultWatch(options: {
+  handshakeTimeoutMs: number;
+  tls: boolean;
+  /** TLS to the sentinels (sentinel mode). Default: as `tls`. */
+  sentinelTls?: boolean;
+}): FaultWatch {
+  const sentinelTls = options.sentinelTls ?? options.tls;
   let fault: ConnectionFault | undefined;
   let resetWithoutTls = false;
   let client: Redis | Cluster | undefined;
   const listeners = new Set<(f: ConnectionFault) => void>();
   // TLS connections reset right after their handshake since the last ready connection.
   let resets = 0;
-  // Plain-text connections reset in a row, while no connection was ever ready (see PLAIN_RESETS).
+  // Plain-text connections reset in a row, while no connection was ever ready (see PLAIN_RESETS):
+  // to the data nodes, and to the sentinels.
   let plainResets = 0;
+  let sentinelResets = 0;
+  /**
+   * The run of resets after `err`. iovalkey also reports each failed attempt in words, without an
+   * error code ("Connection is closed.", "Failed to refresh slots cache.", "All sentinels are
+   * unreachable …"): those neither count nor end the run. With them ending it, a cluster (whose
+   * own events carry only those words between its nodes' resets) and the sentinels were never
+   * diagnosed: plain text to TLS-only nodes or sentinels waited the whole command timeout, ending
+   * in "not connected … ECONNRESET" or "Connection is closed".
+   */
+  const run = (count: number, err: unknown): number => {
+    const code = (err as { code?: unknown } | null)?.code;
+    return code === 'ECONNRESET' ? count + 1 : typeof code === 'string' ? 0 : count;
+  };
+  const raise = (f: ConnectionFault) => {
+    fault = f;
+    faultedSinceConnect = true;
+    for (const fn of listeners) fn(f);
+  };
   let everReady = false;
   // A fault raised on the current connection (since its 'connect'): see onReady.
   let faultedSinceConnect = false;
@@ -306,8 +342,11 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
   const onError = (err: unknown) => handle(err, false);
   const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
-    resetWithoutTls = !options.tls && (err as { code?: unknown } | null)?.code === 'ECONNRESET';
-    if (!options.tls && !fromSentinel) plainResets = resetWithoutTls ? plainResets + 1 : 0;
+    const reset = (err as { code?: unknown } | null)?.code === 'ECONNRESET';
+    resetWithoutTls = !options.tls && reset;
+    if (fromSentinel) {
+      if (!sentinelTls) sentinelResets = run(sentinelResets, err);
+    } else if (!options.tls) plainResets = run(plainResets, err);
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
     let f = classifyConnectionError(err) ?? selectFault(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
@@ -320,6 +359,12 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
         error: err,
       };
     if (f && sentinelSide) f = atSentinel(f);
+    if (!f && fromSentinel && reset && !sentinelTls && !everReady && sentinelResets >= PLAIN_RESETS)
+      f = {
+        kind: 'tls_required',
+        reason: `the sentinels reset ${sentinelResets} plain-text connections in a row before any reply: TLS-only sentinels? (set \`sentinel.tls\` or \`tls\`)`,
+        error: err,
+      };
     // Sentinel replies that no retry fixes (iovalkey retried every ~0.5 s until the command timeout).
     if (!f && sentinelSide) f = classifySentinelReply(err);
     // A command a connection needs before it can serve (CLUSTER SLOTS …) refused by the ACL: the
@@ -332,9 +377,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
         error: err,
       };
     if (!f) return;
-    fault = f;
-    faultedSinceConnect = true;
-    for (const fn of listeners) fn(f);
+    raise(f);
   };
   const onConnect = () => {
     faultedSinceConnect = false;
@@ -348,6 +391,7 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     nodeErrors.clear();
     everReady = true;
     plainResets = 0;
+    sentinelResets = 0;
     fault = undefined;
     resetWithoutTls = false;
     resets = 0;
@@ -361,6 +405,21 @@ export function createFaultWatch(options: { handshakeTimeoutMs: number; tls: boo
     nodeErrors.delete(address);
     nodeErrors.set(address, err);
     if (nodeErrors.size > MAX_NODE_ERRORS) nodeErrors.delete(nodeErrors.keys().next().value!);
+    // A cluster's nodes' resets reach only here (its own events say "Connection is closed."). A
+    // standalone client's errors go through `handle` already.
+    if (!client?.isCluster || options.tls) return;
+    plainResets = run(plainResets, err);
+    if (
+      !everReady &&
+      !fault &&
+      (err as { code?: unknown }).code === 'ECONNRESET' &&
+      plainResets >= PLAIN_RESETS
+    )
+      raise({
+        kind: 'tls_required',
+        reason: `the cluster nodes reset ${plainResets} plain-text connections in a row before any reply: TLS-only nodes? (set \`tls\`)`,
+        error: err,
+      });
   };
   const guard = (node: Redis) =>
     guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError, recordNodeError);
@@ -563,6 +622,21 @@ function isPem(v: unknown): boolean {
 }
 
 /**
+ * A `ca` with no text at all: `''`, blank text, an empty Buffer or a list of only such. Node reads
+ * `ca: ''` as no `ca` and trusts the system CAs instead of the private CA meant (an unset variable
+ * `ca: process.env.REDIS_CA ?? ''`, an empty inline `ca: ""` or HYPERION__…__TLS__CA override), so
+ * a server with any publicly trusted certificate for the host was accepted; the other empty forms
+ * trust nothing and failed later as "wrong CA?". Refused at creation instead.
+ */
+export function isEmptyCa(v: unknown): boolean {
+  const blank = (x: unknown) =>
+    (typeof x === 'string' && x.trim() === '') ||
+    (x instanceof Uint8Array &&
+      Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('latin1').trim() === '');
+  return blank(v) || (Array.isArray(v) && v.every(blank));
+}
+
+/**
  * Checks a `tls` option: `true` (system CAs), `false`/absent (off) or `tls.connect` options. PEM
  * fields must be strings or Buffers (file paths belong to the config file, which reads them once);
  * `rejectUnauthorized: false` is allowed but never the default.
@@ -580,6 +654,13 @@ export function resolveTls(path: string, value: unknown, bad: Bad): ConnectionOp
     if (v !== undefined && !isPem(v))
       bad(`${path}.${f}`, 'PEM text or a Buffer (or a list of them)', v, 'not PEM text');
   }
+  if (t.ca !== undefined && isPem(t.ca) && isEmptyCa(t.ca))
+    bad(
+      `${path}.ca`,
+      'the PEM of the CA(s) to trust',
+      t.ca,
+      'is empty: Node would trust the system CAs instead (leave ca out to mean them)',
+    );
   if (t.passphrase !== undefined && typeof t.passphrase !== 'string')
     bad(`${path}.passphrase`, 'a string', t.passphrase, 'must be a string');
   if (t.servername !== undefined && typeof t.servername !== 'string')

@@ -352,6 +352,12 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       if (path === undefined) continue;
       try {
         files[field] = readFileSync(resolve(path));
+        // Named here: the options check would report an empty CA file as `tls.ca`, a field the
+        // user never wrote (an empty `ca` is refused, see ./tls.ts).
+        if (files[field]!.toString('latin1').trim() === '') {
+          delete files[field];
+          bad(name, 'path of a readable PEM file', `"${path.slice(0, 200)}" is empty`);
+        }
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         bad(

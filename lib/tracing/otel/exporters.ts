@@ -244,6 +244,30 @@ export type ExportStats = TracerStats;
 const NO_DROPS: Readonly<Record<SpanDropReason, number>> = { queue_full: 0, export_failed: 0, shutdown: 0 };
 
 /**
+ * What to check after an export failure that no retry fixes. Node's and the collector's own words
+ * ("self-signed certificate", "Unauthorized") name neither the option to set nor the header: the
+ * Redis cache says which (`check tls.ca`), the export error log did not.
+ */
+export function exportHint(code: unknown, message: string): string | undefined {
+  if (code === 401 || code === 403)
+    return 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS';
+  const text = `${typeof code === 'string' ? code : ''} ${message}`;
+  if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i.test(text))
+    return "the collector's certificate has expired (or is not yet valid)";
+  if (/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/i.test(text))
+    return "the collector's certificate does not name the endpoint's host: check the endpoint, or tls.servername";
+  if (
+    /SELF_SIGNED|UNABLE_TO_VERIFY_LEAF|UNABLE_TO_GET_ISSUER|self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer/i.test(
+      text,
+    )
+  )
+    return "the collector's certificate is not signed by a trusted CA: give its CA as tls.ca (config tls.ca_file, or OTEL_EXPORTER_OTLP_CERTIFICATE)";
+  if (/alert (certificate required|bad certificate|unknown ca)|tlsv13 alert certificate required/i.test(text))
+    return 'the collector refused the client certificate (mutual TLS): check tls.cert and tls.key';
+  return undefined;
+}
+
+/**
  * Counts exported, failed and dropped spans and logs losses rate-limited: while the tracer runs,
  * at most one record per `intervalMs` (export failures and dropped spans share the limit; each
  * record sums what happened since the previous one; losses held back are written when the
@@ -275,10 +299,9 @@ export function createExportErrorReporter(options: {
     if (lastError === undefined) return {};
     const err = lastError as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
     const code = err?.originalCode ?? err?.code;
-    return {
-      error: typeof err?.message === 'string' ? err.message : String(err),
-      ...(code !== undefined ? { code } : {}),
-    };
+    const error = typeof err?.message === 'string' ? err.message : String(err);
+    const hint = exportHint(code, error);
+    return { error, ...(code !== undefined ? { code } : {}), ...(hint ? { hint } : {}) };
   };
   const reset = () => {
     failedExports = 0;

@@ -180,6 +180,16 @@ function hasNonFinite(v: AttributeValue): boolean {
 }
 
 /**
+ * A header name as messages show it: its leading HTTP token characters at most. A name that is no
+ * token is often a whole header line pasted as the key (`'authorization: Bearer …'`, a typo for
+ * the key `authorization`): the ConfigError printed the credential in its path.
+ */
+function shownHeaderName(name: string): string {
+  const token = /^[\w!#$%&'*+\-.^`|~]*/.exec(name)![0];
+  return token.length === name.length && name.length <= 64 ? name : `${token.slice(0, 64)}…`;
+}
+
+/**
  * Applies the `OTEL_*` variables of `env` to fields not given (env.ts), then defaults, and checks
  * every field; throws one `ConfigError` naming each bad field or variable.
  */
@@ -286,11 +296,11 @@ export function resolveOptions(
     else {
       for (const [k, v] of Object.entries(o.headers)) {
         // Header values may be credentials: report the type only (typeName never shows values).
-        if (typeof v !== 'string') bad(`headers.${k}`, 'string', v, 'must be a string');
+        if (typeof v !== 'string') bad(`headers.${shownHeaderName(k)}`, 'string', v, 'must be a string');
         else {
           // A header no request can carry failed every export (otlp) or hung it (zipkin).
           const problem = headerProblem(k, v);
-          if (problem) bad(`headers.${k}`, 'valid HTTP header', v, problem);
+          if (problem) bad(`headers.${shownHeaderName(k)}`, 'valid HTTP header', v, problem);
         }
       }
       headers = o.headers as Record<string, string>;

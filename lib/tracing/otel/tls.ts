@@ -26,6 +26,13 @@ export interface ExportTlsOptions {
 
 type Bad = (path: string, expected: string, value: unknown, message: string) => void;
 
+/** A `ca` with no text: `''`, blank text, an empty Buffer or a list of only such. */
+function isEmptyCa(v: unknown): boolean {
+  const blank = (x: unknown) =>
+    (typeof x === 'string' && x.trim() === '') || (Buffer.isBuffer(x) && x.toString('latin1').trim() === '');
+  return blank(v) || (Array.isArray(v) && v.every(blank));
+}
+
 const pem = (v: unknown) =>
   typeof v === 'string' ||
   Buffer.isBuffer(v) ||
@@ -44,6 +51,14 @@ export function resolveExportTls(value: unknown, bad: Bad): AgentOptions | undef
     if (!known.includes(k)) bad(`tls.${k}`, known.join(' | '), t[k], 'is not a known field');
   for (const k of ['ca', 'cert', 'key'] as const)
     if (t[k] !== undefined && !pem(t[k])) bad(`tls.${k}`, 'PEM text or a Buffer', t[k], 'not PEM text');
+  // Node reads `ca: ''` as no `ca`: the system CAs were trusted instead of the private CA meant.
+  if (t.ca !== undefined && pem(t.ca) && isEmptyCa(t.ca))
+    bad(
+      'tls.ca',
+      'the PEM of the CA(s) to trust',
+      t.ca,
+      'is empty: Node would trust the system CAs instead (leave ca out to mean them)',
+    );
   for (const k of ['passphrase', 'servername'] as const)
     if (t[k] !== undefined && typeof t[k] !== 'string') bad(`tls.${k}`, 'string', t[k], 'must be a string');
   if (typeof t.servername === 'string' && !/^\S+$/.test(t.servername))

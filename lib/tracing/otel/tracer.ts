@@ -22,7 +22,13 @@ import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
 import { AttributeFilter, allScalar } from './attributes.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
-import { createExportErrorReporter, createExporter, type ExportStats, guardExporter } from './exporters.js';
+import {
+  createExportErrorReporter,
+  createExporter,
+  type ExportStats,
+  exportHint,
+  guardExporter,
+} from './exporters.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
 import { api, resources } from './peers.js';
 import { createPropagateOnly } from './propagate-only.js';
@@ -420,10 +426,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // The SDK's provider rejects with a plain array; our processor with an AggregateError.
       const causes: unknown[] = err instanceof AggregateError ? err.errors : Array.isArray(err) ? err : [err];
       for (const c of causes) scrubEchoes(c, headerSecrets);
-      const first = causes[0] as { message?: unknown } | undefined;
+      const first = causes[0] as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
+      const reason = typeof first?.message === 'string' ? first.message : String(first);
+      const hint = exportHint(first?.originalCode ?? first?.code, reason);
       throw new TracingError(
         'flush_failed',
-        `tracing: flush failed (${causes.length} error(s)): ${typeof first?.message === 'string' ? first.message : String(first)}`,
+        `tracing: flush failed (${causes.length} error(s)): ${reason}${hint ? ` (${hint})` : ''}`,
         { causes },
       );
     }

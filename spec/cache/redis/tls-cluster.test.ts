@@ -231,6 +231,24 @@ describe('redis cluster over TLS with mutual TLS and an ACL user', {
     );
   });
 
+  // Was "not connected within 8000 ms: no cluster node answered (…: read ECONNRESET; …)" after
+  // the whole command timeout: the cluster's own events say only "Connection is closed." between
+  // its nodes' resets, which ended every run of resets before it made the diagnosis.
+  it('plain text to TLS-only cluster nodes: fails naming TLS, not at the command timeout', async () => {
+    const err = await make(clientTls(), { tls: undefined })
+      .get('k')
+      .then(
+        () => assert.fail('get succeeded'),
+        (e: unknown) => e as CacheError,
+      );
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(
+      err.message,
+      /^redis get failed \(cluster (seeds|nodes) [^)]+\): the cluster nodes reset \d+ plain-text connections in a row before any reply: TLS-only nodes\? \(set `tls`\)$/,
+    );
+    console.log(`# surfaced (cluster): plain text to TLS-only nodes — ${err.message}`);
+  });
+
   it('wrong ACL password: fails fast', async () => {
     const start = performance.now();
     const err = await make(clientTls(), { password: 'wrong' })

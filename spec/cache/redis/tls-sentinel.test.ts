@@ -234,6 +234,39 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
     );
   });
 
+  // Both were "not connected within 8000 ms: All sentinels are unreachable … Last error: Connection
+  // is closed." after the whole command timeout: the sentinels' resets were never counted.
+  async function plainToSentinels(what: string, cache: RedisCache) {
+    const err = await cache.get('k').then(
+      () => assert.fail(`${what}: get succeeded`),
+      (e: unknown) => e as CacheError,
+    );
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(
+      err.message,
+      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): the sentinels reset \d+ plain-text connections in a row before any reply: TLS-only sentinels\? \(set `sentinel\.tls` or `tls`\)$/,
+    );
+    console.log(`# surfaced (sentinel): ${what} — ${err.message}`);
+  }
+
+  it('plain text to TLS-only sentinels and data nodes: fails naming TLS, not at the command timeout', async () => {
+    await plainToSentinels('plain text to TLS-only sentinels', make({ tls: undefined }));
+  });
+
+  it('plain text to TLS-only sentinels (TLS to the data nodes): fails naming the sentinels', async () => {
+    await plainToSentinels(
+      'plain text to TLS-only sentinels, data nodes over TLS',
+      make({
+        sentinel: {
+          masterName: set.masterName,
+          username: SENTINEL_USER,
+          password: SENTINEL_PASSWORD,
+          tls: false,
+        },
+      }),
+    );
+  });
+
   it('wrong sentinel password: fails fast', async () => {
     await failsFast(
       'wrong sentinel password',

@@ -1,0 +1,106 @@
+/**
+ * An OTLP export refused for a reason no retry fixes says what to check (found from outside, a
+ * /tmp probe against a loopback HTTPS collector stand-in): a collector certificate of a private
+ * CA not given as `tls.ca` was reported only as Node's "self-signed certificate", a refused token
+ * only as the collector's "Unauthorized" / "Forbidden" — neither named the option or header. The
+ * export error log now carries a `hint` and `flush()`'s error ends with it; no header value in
+ * either.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../lib/core/contracts.js';
+import { TracingError } from '../../lib/core/errors.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
+
+const TOKEN = 'hint-test-token-5d1e0b';
+
+interface LogRecord {
+  level: string;
+  message: string;
+  fields?: Record<string, unknown>;
+}
+
+function recordingLogger(records: LogRecord[]): Logger {
+  const at =
+    (level: string) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      records.push({ level, message, ...(fields ? { fields } : {}) });
+    };
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
+  return logger;
+}
+
+describe('OTLP export failures that no retry fixes carry a hint', { skip: skipOpenssl() }, () => {
+  let pki: TestPki;
+  let server: Server;
+  let endpoint: string;
+  let status = 401;
+  before(async () => {
+    pki = await createTestPki();
+    server = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = status;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+  });
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    await pki?.remove();
+  });
+
+  async function failedExport(tls: { ca?: string }): Promise<{ error: TracingError; record: LogRecord }> {
+    const records: LogRecord[] = [];
+    const tracer = createOtelTracer({
+      serviceName: 'export-hints',
+      exporter: 'otlp',
+      endpoint,
+      headers: { authorization: `Bearer ${TOKEN}` },
+      logger: recordingLogger(records),
+      ...(tls.ca ? { tls } : {}),
+    });
+    try {
+      tracer.startSpan('op').end();
+      const error = await tracer.flush().then(
+        () => assert.fail('flush succeeded'),
+        (e: unknown) => e as TracingError,
+      );
+      assert.ok(error instanceof TracingError, String(error));
+      const record = records.find((r) => r.message === 'tracing: span export failed');
+      assert.ok(record, JSON.stringify(records));
+      assert.ok(!JSON.stringify(records).includes(TOKEN) && !error.message.includes(TOKEN));
+      return { error, record };
+    } finally {
+      await tracer.close().catch(() => {});
+    }
+  }
+
+  it('a collector certificate of a CA not given: names tls.ca', async () => {
+    const { error, record } = await failedExport({});
+    assert.match(String(record.fields?.hint), /not signed by a trusted CA: give its CA as tls\.ca/);
+    assert.match(error.message, /not signed by a trusted CA: give its CA as tls\.ca/);
+  });
+
+  it('a refused token (401 and 403): names the authorization header', async () => {
+    for (const code of [401, 403]) {
+      status = code;
+      const { error, record } = await failedExport({ ca: pki.ca.certPem });
+      assert.equal(record.fields?.code, code);
+      assert.match(String(record.fields?.hint), /refused the credentials: check the authorization/);
+      assert.match(error.message, /refused the credentials: check the authorization/);
+    }
+  });
+});
