@@ -156,6 +156,7 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
       );
       found.blocked.push(path);
     } else if (Object.getPrototypeOf(node) === Object.prototype || Object.getPrototypeOf(node) === null) {
+      const children: [unknown, string[]][] = [];
       for (const key of Object.keys(node)) {
         if (RESERVED_KEYS.has(key)) {
           found.issues.push(
@@ -165,8 +166,10 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
           if (prune) delete (node as Record<string, unknown>)[key];
           continue;
         }
-        stack.push([(node as Record<string, unknown>)[key], [...path, key]]);
+        children.push([(node as Record<string, unknown>)[key], [...path, key]]);
       }
+      // Last key first on the stack, so the issues deeper down come in the file's order.
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     }
   }
 }
@@ -210,7 +213,8 @@ export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found
     } else if (Array.isArray(node)) {
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
     } else if (typeof node === 'object' && node !== null) {
-      for (const [key, value] of Object.entries(node)) stack.push([value, [...path, key]]);
+      // Pushed last key first, so the issues come in the file's order (they came last key first).
+      for (const [key, value] of Object.entries(node).reverse()) stack.push([value, [...path, key]]);
     }
   }
 }

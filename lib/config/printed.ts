@@ -62,8 +62,11 @@ function asWritten(s: string): string {
   const at = s.lastIndexOf('@', end - 1);
   if (at >= start) {
     const colon = s.indexOf(':', start);
+    // `https://TOKEN:@host` (an API key as the user name, the password empty, as Stripe's or a
+    // Git host's token URLs are written) is a user name alone: it used to print as
+    // `https://TOKEN:[redacted]@host`, the token shown.
     out =
-      colon !== -1 && colon < at
+      colon !== -1 && colon < at - 1
         ? `${s.slice(0, colon)}:${REDACTED}${s.slice(at)}`
         : `${s.slice(0, start)}${REDACTED}${s.slice(at)}`;
   }

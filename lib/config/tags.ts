@@ -98,6 +98,7 @@ export function checkDocument(doc: Document.Parsed, ctx: ParseContext, found: Fo
       }
     } else if (isMap(node)) {
       const seen = new Set<string>();
+      const children: [unknown, string[]][] = [];
       node.items = node.items.filter((pair) => {
         if (!isPair(pair)) return true;
         const key = pair.key;
@@ -134,18 +135,23 @@ export function checkDocument(doc: Document.Parsed, ctx: ParseContext, found: Fo
           reject(bad, at);
           return false;
         }
-        stack.push([pair.value, at]);
+        children.push([pair.value, at]);
         return true;
       });
+      // Last child first on the stack, so the issues deeper down come in the file's order (a later
+      // key's came first).
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     } else if (isSeq(node)) {
+      const children: [unknown, string[]][] = [];
       node.items.forEach((item, i) => {
         const at = [...path, String(i)];
         const bad = problem(item, at);
         if (bad) {
           reject(bad, at);
           node.items[i] = new Scalar(null);
-        } else stack.push([item, at]);
+        } else children.push([item, at]);
       });
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     }
   }
 }

@@ -458,10 +458,19 @@ export function validateConfig<S extends v.GenericSchema>(
   }
   const fields = toConfigIssues(flat.slice(0, MAX_ISSUES), input, origins, schema);
   const issues = [...prior.flatMap((p) => p.found.issues), ...fields];
-  const fromEnv = fields.filter(
-    (i) =>
-      i.message.includes('(set by environment variable ') || i.message.startsWith('environment variable '),
-  ).length;
+  // Counted over every invalid field, not only the first MAX_ISSUES listed: 20 000 bad variables
+  // were summed up as "20000 invalid field(s) (100 from environment variables)". A field is the
+  // environment's when a variable set it or a mapping above it (each path at most 32 deep).
+  const originPaths = new Set(origins.map((o) => o.path.join('\0')));
+  const fromEnv =
+    originPaths.size === 0
+      ? 0
+      : flat.filter((i) => {
+          const segments = (i.path ?? []).map((p) => String(p.key));
+          for (let n = 1; n <= segments.length; n++)
+            if (originPaths.has(segments.slice(0, n).join('\0'))) return true;
+          return false;
+        }).length;
   const parts = prior
     .filter((p) => p.found.issues.length > 0)
     .map((p) => `${p.found.issues.length} problem(s) ${p.what}`);

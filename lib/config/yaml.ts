@@ -103,16 +103,25 @@ function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
     // V8's messages quote the text around the error: keep only the position, when there is one.
     const offset = /position (\d+)/.exec(String((err as Error)?.message))?.[1];
     let at = '';
+    let why = '';
     if (offset !== undefined) {
       const before = text.slice(0, Number(offset));
       const line = before.split('\n').length;
       at = ` at line ${line}, column ${Number(offset) - before.lastIndexOf('\n')}`;
+      // "not valid JSON at line 3, column 5" alone left the reader looking at a comment or a
+      // trailing comma that JSON5 / JSONC editors accept: say which (never quoting the text).
+      const next = text.slice(Number(offset), Number(offset) + 2);
+      if (next === '//' || next === '/*')
+        why = ': JSON has no comments (YAML has: name the file .yaml or pass format: "yaml")';
+      else if ((next[0] === '}' || next[0] === ']') && before.trimEnd().endsWith(','))
+        why = ': a comma before a closing `}` or `]` (JSON has no trailing commas)';
+      else if (next[0] === "'") why = ': JSON text is in double quotes';
     }
     // V8 gives no position for an unexpected token; the commonest case is YAML in a .json file.
     const hint = /^\s*[{[]/.test(text)
       ? ''
       : ' (a JSON config is one object, starting with "{"; for YAML, name the file .yaml or pass format: "yaml")';
-    throw syntaxProblem(`${where(ctx)}: not valid JSON${at}${hint}`, 'JSON syntax error');
+    throw syntaxProblem(`${where(ctx)}: not valid JSON${at}${why}${hint}`, 'JSON syntax error');
   }
   // JSON.parse keeps the last of duplicate keys without a word; a config says each key once.
   for (const { at, problem } of jsonDuplicateKeys(text, ctx)) {

@@ -76,8 +76,9 @@ describe('config: duplicate keys in JSON are errors, as in YAML', () => {
   });
 
   it('keys that differ, and strings that merely contain braces, quotes or commas, are fine', () => {
+    // Attributes, not headers: `a` and `A` are two attribute names but one HTTP header (an error).
     const text =
-      '{"service": {"name": "a,{\\"b\\": [1, 2]}"}, "tracing": {"headers": {"a": "1", "A": "2", "b": "}"}}}';
+      '{"service": {"name": "a,{\\"b\\": [1, 2]}"}, "tracing": {"attributes": {"a": "1", "A": "2", "b": "}"}}}';
     assert.deepEqual(loadConfigFromText(text, { env: {}, format: 'json' }).service, {
       name: 'a,{"b": [1, 2]}',
     });

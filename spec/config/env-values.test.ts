@@ -147,3 +147,24 @@ describe('config: a label value written as a number in the file keeps the text a
     );
   });
 });
+
+describe('config: the summary counts every field set by the environment', () => {
+  // Found from outside: 150 unknown HYPERION__TRACING__X… variables (and 50 bad fields in the
+  // file) were summed up as "200 invalid field(s) (100 from environment variables)": only the
+  // first 100 listed issues were counted.
+  it('also beyond the first 100 issues listed', () => {
+    const env = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`HYPERION__TRACING__X${i}`, 'v']));
+    const file = `metrics:\n${Array.from({ length: 50 }, (_, i) => `  y${i}: 1`).join('\n')}\n`;
+    try {
+      loadConfigFromText(file, { env });
+      assert.fail('accepted');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(
+        err.message,
+        /200 invalid field\(s\) \(150 from environment variables\), the first 100 listed/,
+      );
+      assert.equal(err.issues.length, 100);
+    }
+  });
+});

@@ -206,3 +206,36 @@ describe('config: a key that starts with an invisible character', () => {
     assert.doesNotMatch(JSON.stringify(issues), /S3CRET/);
   });
 });
+
+describe('tracing.headers: one header named twice in different case', () => {
+  // HTTP header names are case-insensitive. `{Authorization: A, authorization: B}` loaded without
+  // a word and the exporter sent only one of the two (found from outside: a collector received
+  // "Bearer B" alone), and so did a file's `Authorization` met by
+  // HYPERION__TRACING__HEADERS__AUTHORIZATION (variable names are read in lower case).
+  it('is an issue at the second name, naming the first; never a value', () => {
+    const issues = issuesOf(
+      'tracing: {headers: {Authorization: "Bearer S3CRET-a", x-team: t, authorization: "Bearer S3CRET-b"}}\n',
+    );
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0]!.path, 'tracing.headers.authorization');
+    assert.match(issues[0]!.message, /same header as `Authorization`/);
+    assert.doesNotMatch(JSON.stringify(issues), /S3CRET/);
+  });
+
+  it('also when an environment variable adds the lower-case name, saying so', () => {
+    const issues = issuesOf('tracing: {headers: {Authorization: "Bearer a"}}\n', {
+      HYPERION__TRACING__HEADERS__AUTHORIZATION: 'Bearer S3CRET-c',
+    });
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0]!.path, 'tracing.headers.authorization');
+    assert.match(issues[0]!.message, /HYPERION__TRACING__HEADERS__AUTHORIZATION/);
+    assert.doesNotMatch(JSON.stringify(issues), /S3CRET/);
+  });
+
+  it('distinct names still pass, and the environment replaces a lower-case header', () => {
+    const config = loadConfigFromText('tracing: {headers: {authorization: a, x-team: b}}\n', {
+      env: { HYPERION__TRACING__HEADERS__AUTHORIZATION: 'c' },
+    });
+    assert.deepEqual({ ...config.tracing?.headers }, { authorization: 'c', 'x-team': 'b' });
+  });
+});

@@ -218,11 +218,37 @@ describe('a .json file that is not JSON', () => {
       return true;
     });
     // JSON that starts like JSON keeps the position only.
-    const q = await writeTemp('b.json', '{"cache": {"addresses": ["a:1"],}}');
+    const q = await writeTemp('b.json', '{"cache": {"addresses": ["a:1"] "db": 1}}');
     await assert.rejects(loadConfigFile(q, schema, { env: {} }), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       assert.match(e.message, /not valid JSON at line 1, column \d+$/);
       return true;
     });
+  });
+
+  // Found from outside: a comment or a trailing comma (which JSONC/JSON5 editors accept) gave
+  // only "not valid JSON at line 2, column 3", nothing saying what JSON does not allow there.
+  it('a comment, a trailing comma or single quotes are named (never the text)', async () => {
+    const cases: [string, RegExp][] = [
+      [
+        '{\n  // S3CRET-c1\n  "cache": {}\n}',
+        /at line 2, column 3: JSON has no comments \(YAML has: .*\.yaml/,
+      ],
+      ['{"cache": {} /* S3CRET-c2 */}', /at line 1, column 14: JSON has no comments/],
+      [
+        '{"cache": {"password": "S3CRET-c3",\n  }\n}',
+        /at line 2, column 3: a comma before a closing `\}` or `\]` \(JSON has no trailing commas\)$/,
+      ],
+      ["{'cache': {}}", /at line 1, column 2: JSON text is in double quotes$/],
+    ];
+    for (const [text, shown] of cases) {
+      const p = await writeTemp('c.json', text);
+      await assert.rejects(loadConfigFile(p, schema, { env: {} }), (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, shown);
+        assert.doesNotMatch(e.message, /S3CRET/);
+        return true;
+      });
+    }
   });
 });

@@ -86,3 +86,43 @@ describe('config: ${NAME} placeholders with another override prefix', () => {
     );
   });
 });
+
+describe('config: the file’s own problems are listed in the file’s order', () => {
+  // Found from outside: the placeholders of a file were listed last key first (`cache.username`
+  // before `tracing.service_name`), and with more than 100 of them "the first 100 listed" were
+  // the last 100; unknown tags and reserved names deeper down came in the same reversed order.
+  it('placeholders, tags and reserved names, in YAML and JSON', async () => {
+    const paths = async (text: string, format: 'yaml' | 'json' = 'yaml') =>
+      (await fails(() => loadConfigFromText(text, { env: {}, format }))).issues.map((i) => i.path);
+    assert.deepEqual(
+      await paths(
+        'tracing:\n  service_name: "${A}"\n  attributes: {k1: "${X}", k2: "${Y}"}\ncache: {type: redis, password: "${P}", username: "${U}"}\n',
+      ),
+      [
+        'tracing.service_name',
+        'tracing.attributes.k1',
+        'tracing.attributes.k2',
+        'cache.password',
+        'cache.username',
+      ],
+    );
+    assert.deepEqual(
+      await paths(
+        'tracing:\n  headers: {a: !x 1, b: !y 2}\n  attributes: {c: !z 3}\n  propagators: [tracecontext, !w b3]\n',
+      ),
+      ['tracing.headers.a', 'tracing.headers.b', 'tracing.attributes.c', 'tracing.propagators.1'],
+    );
+    assert.deepEqual(
+      await paths(
+        '{"tracing": {"attributes": {"__proto__": 1}}, "metrics": {"default_labels": {"constructor": "x"}}}',
+        'json',
+      ),
+      ['tracing.attributes.__proto__', 'metrics.default_labels.constructor'],
+    );
+    const many = `tracing:\n  attributes:\n${Array.from({ length: 150 }, (_, i) => `    k${i}: "\${X}"`).join('\n')}\n`;
+    const listed = await paths(many);
+    assert.equal(listed.length, 100);
+    assert.equal(listed[0], 'tracing.attributes.k0');
+    assert.equal(listed[99], 'tracing.attributes.k99');
+  });
+});

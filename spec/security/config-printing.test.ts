@@ -137,6 +137,10 @@ describe('printing a URL in a config shows none of its credentials', () => {
       ],
       ['https://otel.internal/v1/traces?region=eu&sig=SECRETsig4#top', /\?region=eu&sig=\[redacted\]#top/],
       ['https://a@b:SECRETpw5@otel.internal/v1', /https:\/\/a@b:\[redacted\]@otel\.internal\/v1/],
+      // A token as the user name with an empty password (found from outside): it printed as
+      // `https://SECRETtoken6:[redacted]@…`, the token shown.
+      ['https://SECRETtoken6:@otel.internal/v1/traces', /https:\/\/\[redacted\]@otel\.internal\/v1\/traces/],
+      ['https://:SECRETpw7@otel.internal/v1', /https:\/\/:\[redacted\]@otel\.internal\/v1/],
     ];
     for (const [url, shown] of cases) {
       const text = print(url);

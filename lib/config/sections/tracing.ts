@@ -105,6 +105,29 @@ const batchRules: SectionRule[] = [
   },
 ];
 
+/**
+ * HTTP header names are case-insensitive: `{ Authorization: a, authorization: b }` was accepted and
+ * only one of the two was sent (the exporter's request keeps the last one set), without a word —
+ * also when `HYPERION__TRACING__HEADERS__AUTHORIZATION` (read in lower case) met the file's
+ * `Authorization`. Each header is named once, in any case.
+ */
+const headerRules: SectionRule[] = [
+  (t, fail) => {
+    if (t.headers === null || typeof t.headers !== 'object' || Array.isArray(t.headers)) return;
+    const first = new Map<string, string>();
+    for (const name of Object.keys(t.headers)) {
+      const earlier = first.get(name.toLowerCase());
+      if (earlier === undefined) first.set(name.toLowerCase(), name);
+      else
+        fail(
+          ['headers', name],
+          `names the same header as \`${earlier}\` (HTTP header names are case-insensitive: only one of the two would be sent)`,
+          'each header name once, in any case',
+        );
+    }
+  },
+];
+
 /** Validates the `tracing:` section. Durations accept `5s` / `250ms` or a number of ms. */
 export const tracingSection = section(
   {
@@ -152,6 +175,7 @@ export const tracingSection = section(
     register_global: v.optional(flag),
   },
   'tracing settings',
+  headerRules,
 );
 
 export type TracingSection = v.InferOutput<typeof tracingSection>;
