@@ -257,7 +257,14 @@ export function collectEnvOverrides(
       }
       node = node[seg] as Record<string, unknown>;
     }
-    node[path.at(-1)!] = value ?? raw;
+    const last = path.at(-1)!;
+    // Header names are case-insensitive and variable names are read in lower case: the file's
+    // `Authorization` is the header HYPERION__TRACING__HEADERS__AUTHORIZATION sets, so the
+    // variable replaces it (kept beside it, the two were one header named twice: refused).
+    if (path.length === 3 && path[0] === 'tracing' && path[1] === 'headers')
+      for (const other of Object.keys(node))
+        if (other !== last && other.toLowerCase() === last) delete node[other];
+    node[last] = value ?? raw;
     const origin: EnvOrigin = { path, name, prefix, target: path };
     // Quoted, block or tagged values are YAML on purpose: their YAML value stands.
     if (kind !== 'explicit') envText.set(origin, raw);
