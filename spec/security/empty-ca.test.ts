@@ -92,4 +92,24 @@ describe('an empty ca is refused, not read as the system CAs', () => {
       rmSync(file, { force: true });
     }
   });
+
+  it('PEM text pasted into OTEL_EXPORTER_OTLP_CLIENT_KEY is refused without being echoed', () => {
+    // The value was quoted in the ConfigError ("cannot read \"-----BEGIN PRIVATE KEY-----…\""), key included.
+    const secret = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7S3CR3T';
+    for (const value of [
+      `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`,
+      secret.repeat(8),
+    ]) {
+      assert.throws(
+        () => resolveOptions({}, { OTEL_EXPORTER_OTLP_CLIENT_KEY: value }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.some(
+            (i) => i.path === 'OTEL_EXPORTER_OTLP_CLIENT_KEY' && /not a file path/.test(i.message),
+          ) &&
+          !JSON.stringify(err.issues).includes(secret.slice(0, 16)) &&
+          !err.message.includes(secret.slice(0, 16)),
+      );
+    }
+  });
 });

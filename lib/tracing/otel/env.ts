@@ -153,6 +153,18 @@ export function headerProblem(name: string, value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A TLS variable's value as an error may show it: a path is shown (its first 200 characters), but
+ * PEM text pasted in place of the path (a private key in OTEL_EXPORTER_OTLP_CLIENT_KEY) is not —
+ * it used to be echoed in the ConfigError, key included.
+ */
+function shownPath(path: string): string {
+  // No line of a PEM file, and no single file name over 255 bytes (raw base64 key material).
+  if (/-----BEGIN|[\r\n]/.test(path) || (!path.includes('/') && path.length > 255))
+    return 'a value that is not a file path (PEM text? give the path of the PEM file)';
+  return `"${path.slice(0, 200)}"`;
+}
+
 /** `tls` fields of the OTLP exporter and the variables naming their PEM files (without the prefix). */
 const OTLP_TLS_FILES: ReadonlyArray<readonly ['ca' | 'cert' | 'key', string]> = [
   ['ca', 'CERTIFICATE'],
@@ -356,14 +368,14 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
         // user never wrote (an empty `ca` is refused, see ./tls.ts).
         if (files[field]!.toString('latin1').trim() === '') {
           delete files[field];
-          bad(name, 'path of a readable PEM file', `"${path.slice(0, 200)}" is empty`);
+          bad(name, 'path of a readable PEM file', `${shownPath(path)} is empty`);
         }
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         bad(
           name,
           'path of a readable PEM file',
-          `cannot read "${path.slice(0, 200)}"${typeof code === 'string' ? ` (${code})` : ''}`,
+          `cannot read ${shownPath(path)}${typeof code === 'string' ? ` (${code})` : ''}`,
         );
       }
     }
