@@ -254,6 +254,29 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     assert.equal(serverSpan.attributes['server.address'], client.attributes['server.address']);
   });
 
+  // As the README says: a followed redirect stays in the one client span (the conventions'
+  // "top-most operation" span), with the URL requested and the final status; `manual` keeps the 3xx.
+  it('tracedFetch: a followed redirect is one client span with the URL requested and the final status', async () => {
+    const parents: string[] = [];
+    const url = await listen((req, res) => {
+      parents.push(String(req.headers.traceparent).split('-')[2] ?? '');
+      if (req.url === '/moved') res.writeHead(302, { location: '/gone' }).end();
+      else res.writeHead(404).end();
+    });
+    await (await tracedFetch(ctx0, `${url}/moved`, {}, { name: 'followed' })).arrayBuffer();
+    const followed = finished('followed');
+    assert.equal(followed.attributes['url.full'], `${url}/moved`);
+    assert.equal(followed.attributes['http.response.status_code'], 404);
+    assert.equal(followed.attributes['error.type'], '404');
+    assert.deepEqual(parents, [followed.spanContext().spanId, followed.spanContext().spanId]);
+
+    const res = await tracedFetch(ctx0, `${url}/moved`, { redirect: 'manual' }, { name: 'manual' });
+    await res.arrayBuffer();
+    const manual = finished('manual');
+    assert.equal(manual.attributes['http.response.status_code'], 302);
+    assert.equal(manual.status.code, SpanStatusCode.UNSET);
+  });
+
   it('tracedFetch: a network error is recorded on the span and rethrown', async () => {
     const port = await freePort();
     await assert.rejects(tracedFetch(ctx0, `http://127.0.0.1:${port}/`, {}, { name: 'refused' }));
