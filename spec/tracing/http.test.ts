@@ -277,6 +277,20 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     assert.equal(manual.status.code, SpanStatusCode.UNSET);
   });
 
+  it('tracedFetch: the span ends when fetch resolves; a body read aborted later is not on it', async () => {
+    const url = await listen((_req, res) => {
+      res.writeHead(200).write('partial'); // never ended
+    });
+    const ac = new AbortController();
+    const res = await tracedFetch(ctx0, `${url}/hang`, { signal: ac.signal }, { name: 'headers-in' });
+    const span = finished('headers-in');
+    ac.abort();
+    await assert.rejects(res.text(), { name: 'AbortError' });
+    assert.equal(span.attributes['http.response.status_code'], 200);
+    assert.equal(span.status.code, SpanStatusCode.UNSET);
+    assert.equal(span.events.length, 0);
+  });
+
   it('tracedFetch: a network error is recorded on the span and rethrown', async () => {
     const port = await freePort();
     await assert.rejects(tracedFetch(ctx0, `http://127.0.0.1:${port}/`, {}, { name: 'refused' }));
