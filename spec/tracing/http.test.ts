@@ -165,6 +165,36 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     }
   });
 
+  // The conventions: an instrumentation that may record a valid method as `_OTHER` MUST let the
+  // known list be replaced, by OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS when by a variable (a full,
+  // case-sensitive override). There was no way: a WebDAV server's PROPFIND was always `_OTHER`.
+  it('OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS replaces the known methods (server and client spans)', async () => {
+    const saved = process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+    process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = 'GET, PROPFIND';
+    reloadSemconvOptIn();
+    try {
+      const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/dav' }));
+      await (await tracedFetch(ctx0, `${url}/dav`, { method: 'PROPFIND' }, { name: 'dav-client' })).text();
+      const server = (await waitSpan('PROPFIND /dav')).attributes;
+      assert.equal(server['http.request.method'], 'PROPFIND');
+      assert.equal(server['http.request.method_original'], undefined);
+      const client = finished('dav-client').attributes;
+      assert.equal(client['http.request.method'], 'PROPFIND');
+      // A full override: a default method left out of the list is `_OTHER` now.
+      await (await tracedFetch(ctx0, `${url}/dav`, { method: 'DELETE' }, { name: 'dav-delete' })).text();
+      assert.equal(finished('dav-delete').attributes['http.request.method'], '_OTHER');
+      assert.equal((await waitSpan('HTTP /dav')).attributes['http.request.method_original'], 'DELETE');
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+      else process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = saved;
+      reloadSemconvOptIn();
+    }
+    // Unset again: the defaults.
+    const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/dav-after' }));
+    await (await fetch(`${url}/dav-after`, { method: 'PROPFIND' })).text();
+    assert.equal((await waitSpan('HTTP /dav-after')).attributes['http.request.method'], '_OTHER');
+  });
+
   it('a throwing or rejecting handler yields a 500 and a recorded exception, the server survives', async () => {
     const url = await listen(
       traceHandler(
