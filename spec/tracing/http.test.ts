@@ -321,6 +321,18 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     assert.equal(span.events.length, 0);
   });
 
+  // fetch serves a `data:` URL itself: there is no server, and the span said `server.address: ""`,
+  // `server.port: 80`.
+  it('tracedFetch of a data: URL records no server.address / server.port', async () => {
+    const res = await tracedFetch(ctx0, 'data:text/plain,hi', {}, { name: 'data-url' });
+    assert.equal(await res.text(), 'hi');
+    const { attributes } = finished('data-url');
+    assert.equal(attributes['url.full'], 'data:text/plain,hi');
+    assert.equal(attributes['http.response.status_code'], 200);
+    assert.ok(!('server.address' in attributes), JSON.stringify(attributes));
+    assert.ok(!('server.port' in attributes), JSON.stringify(attributes));
+  });
+
   it('tracedFetch: a network error is recorded on the span and rethrown', async () => {
     const port = await freePort();
     await assert.rejects(tracedFetch(ctx0, `http://127.0.0.1:${port}/`, {}, { name: 'refused' }));
