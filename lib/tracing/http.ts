@@ -511,8 +511,12 @@ function clientAttributes(
   out['http.request.method'] = method;
   if (methodOriginal !== undefined) out['http.request.method_original'] = methodOriginal;
   out['url.full'] = fullUrl(target);
-  out['server.address'] = serverAddress;
-  out['server.port'] = serverPort;
+  // A URL without a host (`data:`, `blob:`, which fetch serves itself) has no server: it was
+  // recorded as `server.address: ""` and `server.port: 80`.
+  if (serverAddress !== '') {
+    out['server.address'] = serverAddress;
+    out['server.port'] = serverPort;
+  }
   return withHttpDup(out, 'client', optIn);
 }
 

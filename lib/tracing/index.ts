@@ -9,6 +9,7 @@ export {
 export { createPropagateOnlyTracer, type PropagateOnlyOptions } from './propagate-only.js';
 export {
   dbAttributes,
+  httpKnownMethods,
   redactQuery,
   reloadSemconvOptIn,
   SENSITIVE_QUERY_PARAMS,

@@ -36,9 +36,13 @@ export function currentOptIn(): SemconvOptIn {
   return cached;
 }
 
-/** Re-reads `OTEL_SEMCONV_STABILITY_OPT_IN` (for handlers created and fetches made from now on). */
+/**
+ * Re-reads `OTEL_SEMCONV_STABILITY_OPT_IN` (for handlers created and fetches made from now on) and
+ * `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (for requests and fetches from now on).
+ */
 export function reloadSemconvOptIn(): SemconvOptIn {
   cached = semconvOptIn();
+  knownMethods = httpKnownMethods();
   return cached;
 }
 
@@ -167,8 +171,8 @@ function originForm(target: string): string {
   return rest === '' || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest;
 }
 
-/** The methods the HTTP conventions know (RFC 9110's plus PATCH); any other is recorded as `_OTHER`. */
-const KNOWN_METHODS: ReadonlySet<string> = new Set([
+/** The methods the HTTP conventions know by default (RFC 9110's plus PATCH); any other is recorded as `_OTHER`. */
+const DEFAULT_KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET',
   'HEAD',
   'POST',
@@ -180,15 +184,38 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'PATCH',
 ]);
 
-/** Whether `method` is one the conventions know (`http.request.method`; else `_OTHER`, span name `HTTP`). */
+/**
+ * The known methods `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` sets: a comma-separated,
+ * case-sensitive list that replaces the defaults (it is not added to them). The conventions
+ * require this override of an instrumentation that may record a valid method as `_OTHER` (a
+ * WebDAV server's `PROPFIND`, which node:http accepts); there was none. Unset or empty: the defaults.
+ */
+export function httpKnownMethods(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ReadonlySet<string> {
+  const raw = env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_KNOWN_METHODS;
+  return new Set(
+    raw
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
+  );
+}
+
+/** `httpKnownMethods()` of the environment, read at the first use and cached (as `currentOptIn`). */
+let knownMethods: ReadonlySet<string> | undefined;
+
+/** Whether `method` is a known one (`http.request.method`; else `_OTHER`, span name `HTTP`). */
 export function isKnownMethod(method: string): boolean {
-  return KNOWN_METHODS.has(method);
+  knownMethods ??= httpKnownMethods();
+  return knownMethods.has(method);
 }
 
 /** The attributes of a server span known when the request arrives (stable names). */
 export function httpServerRequestAttributes(req: IncomingMessage, route: string | undefined): Attributes {
   const method = req.method ?? 'GET';
-  const known = KNOWN_METHODS.has(method);
+  const known = isKnownMethod(method);
   const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;

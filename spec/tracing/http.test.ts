@@ -165,6 +165,36 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     }
   });
 
+  // The conventions: an instrumentation that may record a valid method as `_OTHER` MUST let the
+  // known list be replaced, by OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS when by a variable (a full,
+  // case-sensitive override). There was no way: a WebDAV server's PROPFIND was always `_OTHER`.
+  it('OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS replaces the known methods (server and client spans)', async () => {
+    const saved = process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+    process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = 'GET, PROPFIND';
+    reloadSemconvOptIn();
+    try {
+      const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/dav' }));
+      await (await tracedFetch(ctx0, `${url}/dav`, { method: 'PROPFIND' }, { name: 'dav-client' })).text();
+      const server = (await waitSpan('PROPFIND /dav')).attributes;
+      assert.equal(server['http.request.method'], 'PROPFIND');
+      assert.equal(server['http.request.method_original'], undefined);
+      const client = finished('dav-client').attributes;
+      assert.equal(client['http.request.method'], 'PROPFIND');
+      // A full override: a default method left out of the list is `_OTHER` now.
+      await (await tracedFetch(ctx0, `${url}/dav`, { method: 'DELETE' }, { name: 'dav-delete' })).text();
+      assert.equal(finished('dav-delete').attributes['http.request.method'], '_OTHER');
+      assert.equal((await waitSpan('HTTP /dav')).attributes['http.request.method_original'], 'DELETE');
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+      else process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = saved;
+      reloadSemconvOptIn();
+    }
+    // Unset again: the defaults.
+    const url = await listen(traceHandler(ctx0, (_ctx, _req, res) => res.end('ok'), { route: '/dav-after' }));
+    await (await fetch(`${url}/dav-after`, { method: 'PROPFIND' })).text();
+    assert.equal((await waitSpan('HTTP /dav-after')).attributes['http.request.method'], '_OTHER');
+  });
+
   it('a throwing or rejecting handler yields a 500 and a recorded exception, the server survives', async () => {
     const url = await listen(
       traceHandler(
@@ -252,6 +282,55 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     assert.equal(client.attributes['url.full'], `http://[::1]:${port}/v6`);
     const serverSpan = await waitSpan('GET /v6');
     assert.equal(serverSpan.attributes['server.address'], client.attributes['server.address']);
+  });
+
+  // As the README says: a followed redirect stays in the one client span (the conventions'
+  // "top-most operation" span), with the URL requested and the final status; `manual` keeps the 3xx.
+  it('tracedFetch: a followed redirect is one client span with the URL requested and the final status', async () => {
+    const parents: string[] = [];
+    const url = await listen((req, res) => {
+      parents.push(String(req.headers.traceparent).split('-')[2] ?? '');
+      if (req.url === '/moved') res.writeHead(302, { location: '/gone' }).end();
+      else res.writeHead(404).end();
+    });
+    await (await tracedFetch(ctx0, `${url}/moved`, {}, { name: 'followed' })).arrayBuffer();
+    const followed = finished('followed');
+    assert.equal(followed.attributes['url.full'], `${url}/moved`);
+    assert.equal(followed.attributes['http.response.status_code'], 404);
+    assert.equal(followed.attributes['error.type'], '404');
+    assert.deepEqual(parents, [followed.spanContext().spanId, followed.spanContext().spanId]);
+
+    const res = await tracedFetch(ctx0, `${url}/moved`, { redirect: 'manual' }, { name: 'manual' });
+    await res.arrayBuffer();
+    const manual = finished('manual');
+    assert.equal(manual.attributes['http.response.status_code'], 302);
+    assert.equal(manual.status.code, SpanStatusCode.UNSET);
+  });
+
+  it('tracedFetch: the span ends when fetch resolves; a body read aborted later is not on it', async () => {
+    const url = await listen((_req, res) => {
+      res.writeHead(200).write('partial'); // never ended
+    });
+    const ac = new AbortController();
+    const res = await tracedFetch(ctx0, `${url}/hang`, { signal: ac.signal }, { name: 'headers-in' });
+    const span = finished('headers-in');
+    ac.abort();
+    await assert.rejects(res.text(), { name: 'AbortError' });
+    assert.equal(span.attributes['http.response.status_code'], 200);
+    assert.equal(span.status.code, SpanStatusCode.UNSET);
+    assert.equal(span.events.length, 0);
+  });
+
+  // fetch serves a `data:` URL itself: there is no server, and the span said `server.address: ""`,
+  // `server.port: 80`.
+  it('tracedFetch of a data: URL records no server.address / server.port', async () => {
+    const res = await tracedFetch(ctx0, 'data:text/plain,hi', {}, { name: 'data-url' });
+    assert.equal(await res.text(), 'hi');
+    const { attributes } = finished('data-url');
+    assert.equal(attributes['url.full'], 'data:text/plain,hi');
+    assert.equal(attributes['http.response.status_code'], 200);
+    assert.ok(!('server.address' in attributes), JSON.stringify(attributes));
+    assert.ok(!('server.port' in attributes), JSON.stringify(attributes));
   });
 
   it('tracedFetch: a network error is recorded on the span and rethrown', async () => {

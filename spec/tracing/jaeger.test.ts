@@ -3,6 +3,7 @@
  * HTTP with propagation, and Jaeger's query API must show one trace with the right links.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { type App, createApp } from '../../lib/core/app.js';
@@ -48,6 +49,10 @@ function endpointOf(jaeger: Jaeger, exporter: (typeof NETWORK_EXPORTERS)[number]
       ? jaeger.zipkinEndpoint
       : jaeger.jaegerEndpoint;
 }
+
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === key)?.value;
 const isError = (span: JaegerSpan) =>
@@ -246,6 +251,20 @@ describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
             JSON.stringify(measure.logs),
           );
         }
+      });
+
+      // The spans' instrumentation scope had no version: the thrift exporter stringified it, and
+      // every span in Jaeger carried `otel.library.version: "undefined"`. It is the package's own.
+      it('every span\'s instrumentation scope carries the package version (never "undefined")', async () => {
+        const app = createApp({ tracer: tracerFor(`scope-${run}`) });
+        const { span } = startSpan(app.ctx, 'scoped');
+        span.end();
+        await app.close();
+        const [s] = (await traceWithSpans(jaeger, span.spanContext().traceId, 1)).spans as [JaegerSpan];
+        for (const t of s.tags) assert.notEqual(t.value, 'undefined', `tag ${t.key}`);
+        // Zipkin's format has no instrumentation scope; Jaeger maps OTLP's to otel.scope.*.
+        if (exporter === 'jaeger') assert.equal(tag(s, 'otel.library.version'), PACKAGE_VERSION);
+        if (exporter === 'otlp') assert.equal(tag(s, 'otel.scope.version'), PACKAGE_VERSION);
       });
 
       // A name that is not a string (a route or operation read from an object that lacks it) went

@@ -113,6 +113,22 @@ describe('OTEL_* environment variables', () => {
     assert.equal(resolveOptions({}, { OTEL_SERVICE_NAME: '', OTEL_TRACES_EXPORTER: ' ' }).exporter, 'otlp');
   });
 
+  // The specification reads a value length limit of 0 as empty values; both SDK lines ignore a
+  // length limit of 0 and send values whole. That went unsaid: one warning names the variable.
+  it('a value length limit of 0 is said to be no limit (OpenTelemetry JS ignores it)', () => {
+    for (const name of ['OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT']) {
+      const o = resolveOptions({}, { [name]: '0' });
+      assert.equal(o.warnings.length, 1, name);
+      assert.match(o.warnings[0]!, new RegExp(`${name}=0 is read as no length limit`));
+    }
+    // The span's own variable wins: a general 0 under a span limit of 8 says nothing.
+    const both = { OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '8', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0' };
+    assert.deepEqual(resolveOptions({}, both).warnings, []);
+    assert.deepEqual(resolveOptions({}, { OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1' }).warnings, []);
+    // A count limit of 0 does keep none (the SDKs apply it): nothing to say.
+    assert.deepEqual(resolveOptions({}, { OTEL_ATTRIBUTE_COUNT_LIMIT: '0' }).warnings, []);
+  });
+
   it('OTEL_SDK_DISABLED other than true/false is false with a warning, never a ConfigError (OTel spec)', async () => {
     // The specification: a boolean variable is true only for a case-insensitive "true"; any other
     // value is false and SHOULD be warned about. `1` and `yes` used to throw a ConfigError.

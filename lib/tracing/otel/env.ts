@@ -433,7 +433,15 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
   for (const [key, names] of SPAN_LIMITS)
     for (const name of names) {
       const n = integer(name, 0, MAX_TIMER_MS);
-      if (n !== undefined && spanLimits[key] === undefined) spanLimits[key] = n;
+      if (n === undefined || spanLimits[key] !== undefined) continue;
+      spanLimits[key] = n;
+      // A value length limit of 0 means empty values in the specification, but both SDK lines
+      // ignore a length limit ≤ 0 (no truncation): full values went out without a word — to a
+      // user who set 0 to keep payloads out of the traces. Said, as OTEL_SDK_DISABLED's oddities are.
+      if (key === 'attributeValueLengthLimit' && n === 0)
+        warnings?.push(
+          `tracing: ${name}=0 is read as no length limit (OpenTelemetry JS ignores a length limit of 0): attribute values are sent whole; set 1 or more to truncate them`,
+        );
     }
   if (Object.keys(spanLimits).length > 0) out.spanLimits = spanLimits;
   else delete out.spanLimits;

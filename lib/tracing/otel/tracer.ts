@@ -1,4 +1,5 @@
 /** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK (either line, see sdk.ts). */
+import { createRequire } from 'node:module';
 import type {
   Tracer as ApiTracer,
   Context,
@@ -59,6 +60,27 @@ const { defaultResource, resourceFromAttributes } = resources;
 
 /** Name of the instrumentation scope spans are reported under. */
 const SCOPE = 'hyperion';
+
+/**
+ * Version of that scope: this package's own (`package.json`, three levels up from both
+ * `lib/tracing/otel/` and `dist/tracing/otel/`). The scope had none, and the Jaeger thrift
+ * exporter stringifies a missing version: every span in Jaeger carried the tag
+ * `otel.library.version: "undefined"`. Left out, as before, when that file cannot be read or is
+ * not this package's (a bundle).
+ */
+const SCOPE_VERSION = ownVersion();
+
+function ownVersion(): string | undefined {
+  try {
+    const pkg = createRequire(import.meta.url)('../../../package.json') as {
+      name?: unknown;
+      version?: unknown;
+    };
+    return pkg.name === 'hyperion' && typeof pkg.version === 'string' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A core `Tracer` backed by OpenTelemetry, with its lifecycle and test hooks. */
 export interface OtelTracer extends Tracer {
@@ -307,7 +329,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       provider = o.provider;
       // Its one warning per logger: keyed on the caller's logger (the wrapper is per tracer).
       drop = createDropPath(
-        provider.getTracer(SCOPE),
+        provider.getTracer(SCOPE, SCOPE_VERSION),
         sdk,
         sdkInternals(sdk, options.logger ?? logger),
         o.activeContext,
@@ -361,7 +383,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       drop = ownedDropPath(sdk, sampling, idGenerator, o.activeContext);
     }
   }
-  const otel = provider?.getTracer(SCOPE);
+  const otel = provider?.getTracer(SCOPE, SCOPE_VERSION);
   const dropRoot = drop?.root;
   const dropChild = drop?.child;
   const dropNewRoot = drop?.newRoot;
