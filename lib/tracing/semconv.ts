@@ -8,6 +8,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Attributes } from '../core/contracts.js';
 import { forwardedFor, forwardedHost, forwardedProto } from '../core/forwarded.js';
+import { httpKnownMethods, isKnownMethod, reloadKnownMethods } from '../core/http-methods.js';
+
+export { httpKnownMethods, isKnownMethod };
 
 /** What `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: emit the deprecated attributes next to the stable ones. */
 export interface SemconvOptIn {
@@ -42,7 +45,7 @@ export function currentOptIn(): SemconvOptIn {
  */
 export function reloadSemconvOptIn(): SemconvOptIn {
   cached = semconvOptIn();
-  knownMethods = httpKnownMethods();
+  reloadKnownMethods();
   return cached;
 }
 
@@ -169,47 +172,6 @@ function originForm(target: string): string {
   if (m === null) return target;
   const rest = target.slice(m[0].length);
   return rest === '' || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest;
-}
-
-/** The methods the HTTP conventions know by default (RFC 9110's plus PATCH); any other is recorded as `_OTHER`. */
-const DEFAULT_KNOWN_METHODS: ReadonlySet<string> = new Set([
-  'GET',
-  'HEAD',
-  'POST',
-  'PUT',
-  'DELETE',
-  'CONNECT',
-  'OPTIONS',
-  'TRACE',
-  'PATCH',
-]);
-
-/**
- * The known methods `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` sets: a comma-separated,
- * case-sensitive list that replaces the defaults (it is not added to them). The conventions
- * require this override of an instrumentation that may record a valid method as `_OTHER` (a
- * WebDAV server's `PROPFIND`, which node:http accepts); there was none. Unset or empty: the defaults.
- */
-export function httpKnownMethods(
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): ReadonlySet<string> {
-  const raw = env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_KNOWN_METHODS;
-  return new Set(
-    raw
-      .split(',')
-      .map((m) => m.trim())
-      .filter(Boolean),
-  );
-}
-
-/** `httpKnownMethods()` of the environment, read at the first use and cached (as `currentOptIn`). */
-let knownMethods: ReadonlySet<string> | undefined;
-
-/** Whether `method` is a known one (`http.request.method`; else `_OTHER`, span name `HTTP`). */
-export function isKnownMethod(method: string): boolean {
-  knownMethods ??= httpKnownMethods();
-  return knownMethods.has(method);
 }
 
 /** The attributes of a server span known when the request arrives (stable names). */

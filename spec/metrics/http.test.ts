@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { Span, SpanContext } from '../../lib/core/contracts.js';
 import { MetricsError } from '../../lib/core/errors.js';
+import { reloadKnownMethods } from '../../lib/core/http-methods.js';
 import { noopLogger, noopMetrics, noopSpan } from '../../lib/core/noop.js';
 import { negotiate, OPENMETRICS_TEXT, PROMETHEUS_TEXT } from '../../lib/metrics/prometheus/exposition.js';
 import { sampledTraceId } from '../../lib/metrics/prometheus/http.js';
@@ -29,6 +30,28 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url
 }
 
 describe('prometheus metrics: HTTP', () => {
+  // The known methods are the spans' (OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS): a PROPFIND made
+  // known was its own method on the span and `_OTHER` in the request metrics.
+  it('OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS replaces the known methods here too', async () => {
+    const saved = process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+    process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = 'GET,PROPFIND';
+    reloadKnownMethods();
+    const m = createMetrics();
+    try {
+      for (const method of ['PROPFIND', 'DELETE', 'GET'])
+        m.observeRequest({ method, route: '/dav', status: 207, seconds: 0.01 });
+      const body = (await m.render()).body;
+      assert.match(body, /http_request_method="PROPFIND"/);
+      assert.match(body, /http_request_method="_OTHER"/, 'DELETE left out of the list');
+      assert.doesNotMatch(body, /http_request_method="DELETE"/);
+    } finally {
+      await m.close();
+      if (saved === undefined) delete process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+      else process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = saved;
+      reloadKnownMethods();
+    }
+  });
+
   it('observeRequest refuses what it cannot record faithfully (typed MetricsError, nothing recorded); instrument() maps an empty route to unmatched', async () => {
     for (const naming of ['otel', 'legacy'] as const) {
       const m = createMetrics({ naming });

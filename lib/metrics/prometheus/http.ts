@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger, Span } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { forwardedProto } from '../../core/forwarded.js';
+import { isKnownMethod } from '../../core/http-methods.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
@@ -13,14 +14,16 @@ import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './seri
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
 type WellFormed = string & { isWellFormed(): boolean };
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
-
-/** Upper-cases known HTTP methods; anything else is `OTHER`, so a client cannot invent label values. */
+/**
+ * Upper-cases known HTTP methods; anything else is `OTHER`, so a client cannot invent label values.
+ * The known ones are the spans' (`OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` replaces them): a
+ * WebDAV `PROPFIND` made known was its method on the span and `_OTHER` in the metrics.
+ */
 export function normalizeMethod(method: string | undefined): string {
   if (!method) return 'OTHER';
-  if (METHODS.has(method)) return method;
+  if (isKnownMethod(method)) return method;
   const up = method.toUpperCase();
-  return METHODS.has(up) ? up : 'OTHER';
+  return isKnownMethod(up) ? up : 'OTHER';
 }
 
 /**
