@@ -160,6 +160,12 @@ export function loadPeer<T>(name: string, why: string): T {
   return require(path) as T;
 }
 
+/** Version of the installed package `name` (as loaded from here), or `undefined` when it is not installed. */
+export function peerVersion(name: string): string | undefined {
+  const path = resolvePeer(name);
+  return path === undefined ? undefined : versionOf(path, name);
+}
+
 /** Version of the installed package whose entry file is `entry`. */
 function versionOf(entry: string, name: string): string {
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
