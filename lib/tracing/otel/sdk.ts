@@ -160,6 +160,12 @@ export function loadPeer<T>(name: string, why: string): T {
   return require(path) as T;
 }
 
+/** Version of the installed package `name` (as loaded from here), or `undefined` when it is not installed. */
+export function peerVersion(name: string): string | undefined {
+  const path = resolvePeer(name);
+  return path === undefined ? undefined : versionOf(path, name);
+}
+
 /** Version of the installed package whose entry file is `entry`. */
 function versionOf(entry: string, name: string): string {
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
@@ -177,6 +183,12 @@ function versionOf(entry: string, name: string): string {
 }
 
 const major = (version: string) => Number(version.split('.')[0]);
+
+/** Whether Node `version` (`process.versions.node`) is at least `wantMajor.wantMinor`. */
+export function nodeAtLeast(version: string, wantMajor: number, wantMinor: number): boolean {
+  const [maj = 0, min = 0] = version.split('.').map(Number);
+  return maj > wantMajor || (maj === wantMajor && min >= wantMinor);
+}
 
 /* biome-ignore-start lint/suspicious/noExplicitAny: the SDK modules are loaded untyped on purpose:
    their types differ between the lines and must not reach our declarations. */
@@ -233,6 +245,16 @@ export function loadSdk(): Sdk {
   const v3 = resolvePeer('@opentelemetry/sdk-trace');
   const v3Version = v3 ? versionOf(v3, '@opentelemetry/sdk-trace') : undefined;
   if (v3 && v3Version && major(v3Version) === 3) {
+    // The 3.x packages require Node ≥ 22.15 (their `engines`); on an older Node they load and seem
+    // to work, so an application that installed them there ran on an unsupported combination with
+    // no more than an npm EBADENGINE warning that is easy to miss. Refused here, with the choices.
+    if (!nodeAtLeast(process.versions.node, 22, 15))
+      throw new TracingError(
+        'otel_sdk_unsupported',
+        `tracing: @opentelemetry/sdk-trace ${v3Version} (the OpenTelemetry JS 3.x line) requires Node ≥ 22.15, ` +
+          `this is Node ${process.versions.node}: run Node ≥ 22.15, or install the 2.x line instead ` +
+          '(@opentelemetry/sdk-trace-base@2 with @opentelemetry/api@1.9)',
+      );
     loaded = line3(v3, v3Version);
     return loaded;
   }

@@ -21,6 +21,7 @@ import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/er
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
+import { apiCopyWarning } from './api-copies.js';
 import { AttributeFilter, allScalar } from './attributes.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
 import {
@@ -48,6 +49,7 @@ import {
   type FinishedSpan,
   loadPeer,
   loadSdk,
+  peerVersion,
   type SdkMemoryExporter,
   type SdkSpanProcessor,
   type SdkTracerProvider,
@@ -398,6 +400,27 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           brokenParent: brokenSpan,
         })
       : noopTracer.startSpan;
+
+  // A second, older API copy holding the globals makes both options silently do nothing.
+  const copyWarning =
+    (o.activeContext || o.registerGlobal) && o.enabled
+      ? apiCopyWarning(
+          peerVersion('@opentelemetry/api') ?? '',
+          [o.activeContext && 'activeContext: true', o.registerGlobal && 'registerGlobal: true']
+            .filter(Boolean)
+            .join(' and '),
+        )
+      : undefined;
+  if (copyWarning !== undefined) {
+    if (ownLogger === noopLogger)
+      process.emitWarning(copyWarning, { type: 'HyperionTracingWarning', code: 'HYPERION_OTEL_API_COPIES' });
+    else
+      try {
+        logger.warn(copyWarning);
+      } catch {
+        // a logger that throws must not stop the tracer from being built
+      }
+  }
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let usesSharedManager = false;
