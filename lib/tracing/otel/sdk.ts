@@ -245,15 +245,16 @@ export function loadSdk(): Sdk {
   const v3 = resolvePeer('@opentelemetry/sdk-trace');
   const v3Version = v3 ? versionOf(v3, '@opentelemetry/sdk-trace') : undefined;
   if (v3 && v3Version && major(v3Version) === 3) {
-    // The 3.x packages require Node ≥ 22.15 (their `engines`); on an older Node they load and seem
-    // to work, so an application that installed them there ran on an unsupported combination with
-    // no more than an npm EBADENGINE warning that is easy to miss. Refused here, with the choices.
+    // The 3.x packages require Node ≥ 22.15 (their `engines`); on an older Node they load and
+    // work in our tests, so an application that installed them there ran on a combination
+    // OpenTelemetry does not support with no more than npm's easily missed EBADENGINE warning.
+    // Said once, with the ways out; not refused (a working tracer is not taken away).
     if (!nodeAtLeast(process.versions.node, 22, 15))
-      throw new TracingError(
-        'otel_sdk_unsupported',
+      process.emitWarning(
         `tracing: @opentelemetry/sdk-trace ${v3Version} (the OpenTelemetry JS 3.x line) requires Node ≥ 22.15, ` +
           `this is Node ${process.versions.node}: run Node ≥ 22.15, or install the 2.x line instead ` +
           '(@opentelemetry/sdk-trace-base@2 with @opentelemetry/api@1.9)',
+        { type: 'HyperionTracingWarning', code: 'HYPERION_OTEL_NODE_VERSION' },
       );
     loaded = line3(v3, v3Version);
     return loaded;
