@@ -455,6 +455,15 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       assert.equal(await cache.delete('k', { ifEquals: enc('v'), ifAbsent: 'yes' } as never), false);
       assert.equal(await cache.deleteMany(['k'], { ifEquals: enc('v') } as never), 0);
       assert.equal(await cache.has('k'), false, 'nothing was written');
+      // setMany too reads only its budget (set's options, or a key it does not know, are ignored
+      // alike): the tiered cache alone refused `{ ifEquals }`, `{ ifAbsent: 'yes' }` or `{ tll }`.
+      for (const options of [{ ifEquals: enc('v') }, { ifAbsent: 'yes' }, { tll: 5 }, { ifAbsent: true }]) {
+        const label = `setMany(${JSON.stringify(options)})`;
+        await cache.setMany([{ key: 'k', value: enc('v') }], options as never).catch((e: CacheError) => {
+          assert.fail(`${label} must resolve as in every cache, rejected with ${e.code}: ${e.message}`);
+        });
+      }
+      assert.equal(await cache.deleteMany(['k']), caps.stores ? 1 : 0);
       // A positive budget, also a fractional or an unbounded one (Infinity: no budget of the
       // caller's own), is accepted everywhere.
       for (const timeout of [5000, 60_000.5, Number.POSITIVE_INFINITY]) {
