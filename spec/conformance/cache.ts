@@ -478,6 +478,55 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       }
     });
 
+    it('conditional set: ifAbsent only over no value; ifEquals only over exactly those bytes, or refused, never unconditional', async () => {
+      // The contract lets a cache that cannot compare refuse `ifEquals` (the tiered cache does:
+      // its levels hold envelopes), but never store over a value it did not compare.
+      const { cache } = await make();
+      await cache.set('k', enc('a'));
+      assert.equal(
+        await cache.set('k', enc('b'), undefined, { ifAbsent: true }),
+        false,
+        'ifAbsent over a value',
+      );
+      assert.equal(
+        await cache.set('n', enc('x'), undefined, { ifAbsent: true }),
+        caps.stores,
+        'ifAbsent over none',
+      );
+      assert.equal(dec(await cache.get('n')), caps.stores ? 'x' : undefined);
+      const compared = await cache.set('k', enc('b'), undefined, { ifEquals: enc('zz') }).then(
+        (stored) => {
+          assert.equal(stored, false, 'ifEquals over other bytes');
+          return true;
+        },
+        (err: unknown) => {
+          assert.ok(
+            err instanceof CacheError && err.code === 'invalid_value',
+            `ifEquals refused: ${String(err)}`,
+          );
+          return false;
+        },
+      );
+      assert.equal(
+        dec(await cache.get('k')),
+        caps.stores ? 'a' : undefined,
+        'the value ifEquals did not match stays',
+      );
+      if (!compared) return;
+      assert.equal(
+        await cache.set('none', enc('b'), undefined, { ifEquals: enc('') }),
+        false,
+        'ifEquals over no value',
+      );
+      assert.equal(await cache.has('none'), false);
+      assert.equal(
+        await cache.set('k', enc('b'), undefined, { ifEquals: enc('a') }),
+        caps.stores,
+        'ifEquals match',
+      );
+      assert.equal(dec(await cache.get('k')), caps.stores ? 'b' : undefined);
+    });
+
     it('clear removes every entry and the cache stays usable', async () => {
       const { cache } = await make();
       await cache.setMany([
