@@ -219,6 +219,12 @@ export interface CacheStats {
 /**
  * A byte cache. A miss is `undefined`, never an exception; exceptions (`CacheError`) mean misuse
  * or a backend that could not answer. TTLs are milliseconds.
+ *
+ * Bytes are not cloned where a cache keeps them in process: the memory cache stores the array it
+ * is given and returns it, the tiered cache returns its L1 copy. Treat a value passed to `set` and
+ * one a read returned as read-only (copy before writing into it): a handler that writes into what
+ * `get` returned works on Redis (a fresh array per reply) but changes what the next `get` serves
+ * on the memory or tiered cache.
  */
 export interface Cache {
   /** Short name used in metrics labels (`memory`, `redis`, `tiered`, …). */

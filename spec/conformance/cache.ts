@@ -455,6 +455,15 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       assert.equal(await cache.delete('k', { ifEquals: enc('v'), ifAbsent: 'yes' } as never), false);
       assert.equal(await cache.deleteMany(['k'], { ifEquals: enc('v') } as never), 0);
       assert.equal(await cache.has('k'), false, 'nothing was written');
+      // setMany too reads only its budget (set's options, or a key it does not know, are ignored
+      // alike): the tiered cache alone refused `{ ifEquals }`, `{ ifAbsent: 'yes' }` or `{ tll }`.
+      for (const options of [{ ifEquals: enc('v') }, { ifAbsent: 'yes' }, { tll: 5 }, { ifAbsent: true }]) {
+        const label = `setMany(${JSON.stringify(options)})`;
+        await cache.setMany([{ key: 'k', value: enc('v') }], options as never).catch((e: CacheError) => {
+          assert.fail(`${label} must resolve as in every cache, rejected with ${e.code}: ${e.message}`);
+        });
+      }
+      assert.equal(await cache.deleteMany(['k']), caps.stores ? 1 : 0);
       // A positive budget, also a fractional or an unbounded one (Infinity: no budget of the
       // caller's own), is accepted everywhere.
       for (const timeout of [5000, 60_000.5, Number.POSITIVE_INFINITY]) {
@@ -467,6 +476,55 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         assert.equal(await cache.delete('k', { timeout }), caps.stores, `delete(timeout ${timeout})`);
         assert.equal(await cache.deleteMany(['k'], { timeout }), 0, `deleteMany(timeout ${timeout})`);
       }
+    });
+
+    it('conditional set: ifAbsent only over no value; ifEquals only over exactly those bytes, or refused, never unconditional', async () => {
+      // The contract lets a cache that cannot compare refuse `ifEquals` (the tiered cache does:
+      // its levels hold envelopes), but never store over a value it did not compare.
+      const { cache } = await make();
+      await cache.set('k', enc('a'));
+      assert.equal(
+        await cache.set('k', enc('b'), undefined, { ifAbsent: true }),
+        false,
+        'ifAbsent over a value',
+      );
+      assert.equal(
+        await cache.set('n', enc('x'), undefined, { ifAbsent: true }),
+        caps.stores,
+        'ifAbsent over none',
+      );
+      assert.equal(dec(await cache.get('n')), caps.stores ? 'x' : undefined);
+      const compared = await cache.set('k', enc('b'), undefined, { ifEquals: enc('zz') }).then(
+        (stored) => {
+          assert.equal(stored, false, 'ifEquals over other bytes');
+          return true;
+        },
+        (err: unknown) => {
+          assert.ok(
+            err instanceof CacheError && err.code === 'invalid_value',
+            `ifEquals refused: ${String(err)}`,
+          );
+          return false;
+        },
+      );
+      assert.equal(
+        dec(await cache.get('k')),
+        caps.stores ? 'a' : undefined,
+        'the value ifEquals did not match stays',
+      );
+      if (!compared) return;
+      assert.equal(
+        await cache.set('none', enc('b'), undefined, { ifEquals: enc('') }),
+        false,
+        'ifEquals over no value',
+      );
+      assert.equal(await cache.has('none'), false);
+      assert.equal(
+        await cache.set('k', enc('b'), undefined, { ifEquals: enc('a') }),
+        caps.stores,
+        'ifEquals match',
+      );
+      assert.equal(dec(await cache.get('k')), caps.stores ? 'b' : undefined);
     });
 
     it('clear removes every entry and the cache stays usable', async () => {

@@ -142,7 +142,10 @@ export function createWritePath(ctx: Context): WritePath {
         assertBytes(e.value);
         assertTtl(e.ttl);
       }
-      const opts = writeOptions(options);
+      // Only the budget, as every cache reads setMany's options (`assertBudgetOptions`): set's
+      // checks used to run here, so `{ ifEquals }` or an unknown key was refused by this cache
+      // alone, and `{ ifAbsent: true }` was passed on to L2.
+      const opts: WriteOptions = deleteOptions(options);
       if (entries.length === 0) return;
       const started = performance.now();
       const t = now();
