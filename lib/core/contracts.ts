@@ -173,8 +173,8 @@ export interface CacheHit {
 }
 
 /**
- * Options of one write (`set`, `setMany`; `timeout` also of `delete`, `deleteMany`). Every field is
- * optional; every cache honours them.
+ * Options of one `set`; `setMany`, `delete` and `deleteMany` take `timeout` alone (any other key is
+ * `CacheError('invalid_value')` there). Every field is optional; every cache honours them.
  */
 export interface WriteOptions {
   /**

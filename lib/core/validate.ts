@@ -107,17 +107,35 @@ export function assertTimeout(timeout: unknown): asserts timeout is number | und
   }
 }
 
-/**
- * The options of `delete`, `deleteMany`, `setMany`: `undefined`, `null` or an object whose
- * `timeout` passes `assertTimeout` (`invalid_value` for options that are not an object).
- */
-export function assertBudgetOptions(
-  options: unknown,
-): asserts options is Pick<WriteOptions, 'timeout'> | undefined {
+/** `undefined`, `null` or an object whose `timeout` passes `assertTimeout`. */
+function assertOptionsObject(options: unknown): asserts options is WriteOptions | undefined {
   if (options === undefined || options === null) return;
   if (typeof options !== 'object' || Array.isArray(options))
     throw new CacheError('invalid_value', `write options must be an object, received ${typeName(options)}`);
   assertTimeout((options as WriteOptions).timeout);
+}
+
+/**
+ * The options of `delete`, `deleteMany`, `setMany`: `undefined`, `null` or `{ timeout }` whose
+ * `timeout` passes `assertTimeout` (`invalid_value` for options that are not an object, or hold
+ * another key). Any other key used to be ignored in every cache: `setMany(entries, { ifAbsent:
+ * true })` overwrote the values it was meant to keep and `delete(key, { ifEquals })` deleted
+ * whatever the key held, both reported as success.
+ */
+export function assertBudgetOptions(
+  options: unknown,
+): asserts options is Pick<WriteOptions, 'timeout'> | undefined {
+  assertOptionsObject(options);
+  if (options === undefined || options === null) return;
+  for (const key of Object.keys(options)) {
+    if (key === 'timeout') continue;
+    throw new CacheError(
+      'invalid_value',
+      key === 'ifAbsent' || key === 'ifEquals'
+        ? `\`${key}\` is an option of set only: setMany, delete and deleteMany are unconditional and take { timeout }`
+        : `write option \`${key}\` ${unknownKeyMessage(key, ['timeout'], 'option here')} (setMany, delete and deleteMany take { timeout })`,
+    );
+  }
 }
 
 /**
@@ -126,7 +144,7 @@ export function assertBudgetOptions(
  * cache and "unconditionally" on another.
  */
 export function assertWriteOptions(options: unknown): asserts options is WriteOptions | undefined {
-  assertBudgetOptions(options);
+  assertOptionsObject(options);
   if (options === undefined || options === null) return;
   // An unknown key is refused: a typo (`{ ifabsent: true }`) made a conditional write an
   // unconditional one, silently overwriting the value it was meant to keep.

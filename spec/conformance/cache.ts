@@ -451,18 +451,30 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         'invalid_value',
         'set(ifAbsent and ifEquals)',
       );
-      // A delete looks only at its budget: set's options are ignored alike (tiered refused them).
-      assert.equal(await cache.delete('k', { ifEquals: enc('v'), ifAbsent: 'yes' } as never), false);
-      assert.equal(await cache.deleteMany(['k'], { ifEquals: enc('v') } as never), 0);
-      assert.equal(await cache.has('k'), false, 'nothing was written');
-      // setMany too reads only its budget (set's options, or a key it does not know, are ignored
-      // alike): the tiered cache alone refused `{ ifEquals }`, `{ ifAbsent: 'yes' }` or `{ tll }`.
+      // setMany, delete and deleteMany take `{ timeout }` only, refused alike otherwise: set's
+      // conditions were ignored by every cache (after tiered alone had refused them), so
+      // `setMany(entries, { ifAbsent: true })` overwrote the values it was meant to keep and
+      // `delete(k, { ifEquals })` deleted whatever the key held, reported as success.
+      await cache.set('k', enc('kept'));
       for (const options of [{ ifEquals: enc('v') }, { ifAbsent: 'yes' }, { tll: 5 }, { ifAbsent: true }]) {
-        const label = `setMany(${JSON.stringify(options)})`;
-        await cache.setMany([{ key: 'k', value: enc('v') }], options as never).catch((e: CacheError) => {
-          assert.fail(`${label} must resolve as in every cache, rejected with ${e.code}: ${e.message}`);
-        });
+        const label = JSON.stringify(options);
+        await rejectsWith(
+          () => cache.setMany([{ key: 'k', value: enc('v') }], options as never),
+          'invalid_value',
+          `setMany(${label})`,
+        );
+        await rejectsWith(() => cache.delete('k', options as never), 'invalid_value', `delete(${label})`);
+        await rejectsWith(
+          () => cache.deleteMany(['k'], options as never),
+          'invalid_value',
+          `deleteMany(${label})`,
+        );
       }
+      assert.equal(
+        dec(await cache.get('k')),
+        caps.stores ? 'kept' : undefined,
+        'nothing was written or deleted',
+      );
       assert.equal(await cache.deleteMany(['k']), caps.stores ? 1 : 0);
       // A positive budget, also a fractional or an unbounded one (Infinity: no budget of the
       // caller's own), is accepted everywhere.

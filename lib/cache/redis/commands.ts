@@ -147,7 +147,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         const px = checkTtl(ttl, defaultTtl);
         const buf = checkValue(value);
         assertWriteOptions(options);
-        const budget = checkBudget(options);
+        const budget = options?.timeout;
         const nx = options?.ifAbsent === true;
         const expect = options?.ifEquals === undefined ? undefined : checkValue(options.ifEquals);
         if (nx && expect !== undefined)

@@ -85,9 +85,8 @@ export function createWritePath(ctx: Context): WritePath {
     opts.timeout === undefined ? {} : { timeout: opts.timeout };
 
   /**
-   * The L2 options of a delete: only its budget is looked at, as every cache does (set's
-   * `ifAbsent`/`ifEquals` used to be checked here too, so `delete(key, { ifEquals })` was refused
-   * by this cache alone).
+   * The L2 options of a delete, deleteMany or setMany: `{ timeout }` only, refused otherwise as
+   * in every cache (`assertBudgetOptions`).
    */
   function deleteOptions(options: Pick<WriteOptions, 'timeout'> | undefined): Pick<WriteOptions, 'timeout'> {
     assertBudgetOptions(options);
@@ -142,9 +141,7 @@ export function createWritePath(ctx: Context): WritePath {
         assertBytes(e.value);
         assertTtl(e.ttl);
       }
-      // Only the budget, as every cache reads setMany's options (`assertBudgetOptions`): set's
-      // checks used to run here, so `{ ifEquals }` or an unknown key was refused by this cache
-      // alone, and `{ ifAbsent: true }` was passed on to L2.
+      // Only the budget, as every cache reads setMany's options (`assertBudgetOptions`).
       const opts: WriteOptions = deleteOptions(options);
       if (entries.length === 0) return;
       const started = performance.now();
