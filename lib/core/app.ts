@@ -7,7 +7,7 @@
 import { constants as osConstants } from 'node:os';
 import { type AppContext, createContext } from './context.js';
 import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
-import { checkDisposeTimeout, createDisposerStack, type Disposer } from './disposers.js';
+import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDisposers } from './disposers.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
@@ -302,5 +302,14 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
     for (const s of signals) process.off(s, handler);
   };
   for (const s of signals) process.on(s, handler);
+  // Closed another way (`app.close()` from code, an admin endpoint, a test), the app kept its
+  // handlers — and through them itself — for the rest of the process: 11 apps wired and closed
+  // in turn gave a MaxListenersExceededWarning, and each closed app stayed in memory. A signal
+  // during that close is ignored as during one a signal started; the handlers go once it is done.
+  if (typeof app.defer === 'function')
+    app.defer('closeOnSignals', () => {
+      closing = true;
+      void outsideDisposers(() => Promise.resolve(app.close())).then(remove, remove);
+    });
   return remove;
 }

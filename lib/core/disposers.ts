@@ -56,6 +56,11 @@ export function checkDisposeTimeout(value: unknown, name = 'disposeTimeoutMs'): 
  */
 const runningIn = new AsyncLocalStorage<object>();
 
+/** Runs `fn` outside any disposer of any stack (its `app.close()` then joins the close in progress). */
+export function outsideDisposers<T>(fn: () => T): T {
+  return runningIn.exit(fn);
+}
+
 export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
   const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];

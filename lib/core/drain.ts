@@ -29,6 +29,21 @@ import { onResponseClose } from './response-close.js';
 
 export type { DrainOptions } from './drain-options.js';
 
+/**
+ * Stops the interval with which a `node:http` server checks its connections' header and request
+ * timeouts. http's own `close()` stops it; the drain closes the listener through net's `close()`
+ * (see `closeListener`), which does not, so the interval (unref'd) ran for the rest of the process,
+ * holding the server and, through its request listener, whatever the handler reaches — the app,
+ * its tracer, caches and metrics: ~0.1–0.2 MB kept per `createApp`/`close()` cycle in a process
+ * that builds apps repeatedly (workers, tests, reloads). Node keeps it under an internal symbol,
+ * found by its description; an HTTP/2 server has none.
+ */
+function stopConnectionsCheck(server: object): void {
+  for (const key of Object.getOwnPropertySymbols(server))
+    if (key.description === 'http.server.connectionsCheckingInterval')
+      clearInterval((server as Record<symbol, NodeJS.Timeout | undefined>)[key]);
+}
+
 /** A disposer that drains `server`, plus what it is doing (for logs and tests). */
 export interface ServerDrain {
   (info?: Partial<DisposeInfo>): Promise<void>;
@@ -420,6 +435,7 @@ export function drainServer(
         // Connections a client keeps half-open after our FIN must not hold the process.
         for (const socket of connections.keys()) socket.unref();
         for (const raw of tcpSockets) raw.unref();
+        stopConnectionsCheck(server);
         resolve();
       };
       const cut = () => {

@@ -3,6 +3,7 @@
  * server and client latency, cache, db connections), scrape-time cache reading, a `/metrics`
  * endpoint and a per-metric cardinality cap. This file only wires the parts together.
  */
+import type * as client from 'prom-client';
 import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
@@ -34,6 +35,25 @@ export type { MetricsOptions };
 /** Builds the Prometheus adapter. Nothing listens until `listen()`. */
 export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
   return createMetricsWith(options, {});
+}
+
+/**
+ * prom-client's runtime metrics, collected once per process and registered into each adapter's
+ * registry. `collectDefaultMetrics` starts a GC PerformanceObserver and an event-loop-delay monitor
+ * that nothing ever stops, and their metrics hold the registry they were created in: each
+ * `createMetrics({ collectRuntime: true })` then kept its registry (with every series) after
+ * `close()`, and every GC ran one more observer callback per adapter ever created (found by a
+ * createApp/close soak). The metrics themselves describe the process, so one set serves them all.
+ */
+let runtime: client.Metric[] | undefined;
+function runtimeMetrics(): client.Metric[] {
+  if (runtime === undefined) {
+    const registry = new (promClient().Registry)();
+    promClient().collectDefaultMetrics({ register: registry });
+    // The array holds the metric objects themselves (prom-client types them as plain descriptions).
+    runtime = registry.getMetricsAsArray() as unknown as client.Metric[];
+  }
+  return runtime;
 }
 
 /** What tests substitute: `probe` replaces the startup check of prom-client's internals. */
@@ -89,7 +109,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const framework = registerFramework(reg, o.naming, o.frameworkPrefix);
   dropped = framework.dropped;
   if (o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total')) {
-    promClient().collectDefaultMetrics({ register: registry });
+    for (const metric of runtimeMetrics()) registry.registerMetric(metric);
   }
   const observeRequest = requestRecorder(framework);
   const observeHttpClient = clientRecorder(framework);
