@@ -116,11 +116,37 @@ function sharedPing(
   };
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user@host/db`, so URLs can be logged. */
+/**
+ * Query parameters whose values a logged URL hides: libpq and pg read any connection parameter
+ * from the query (`?password=`, `?sslpassword=`), and a collector URL may carry a token there.
+ */
+const SECRET_PARAM = /pass|secret|token|key|sig|auth|cred/i;
+
+/** The query string (without `?`) with the values of secret-named parameters `REDACTED`. */
+function redactQuery(query: string): string {
+  return query
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      if (eq === -1) return part;
+      let name = part.slice(0, eq);
+      try {
+        name = decodeURIComponent(name);
+      } catch {}
+      return SECRET_PARAM.test(name) ? `${part.slice(0, eq)}=REDACTED` : part;
+    })
+    .join('&');
+}
+
+/**
+ * `postgres://user:secret@host/db?password=secret` → `postgres://user@host/db?password=REDACTED`,
+ * so URLs can be logged.
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '';
+    if (u.search) u.search = redactQuery(u.search.slice(1));
     return u.href.replace(/:@/, '@');
   } catch {
     return '(unparseable URL)';

@@ -41,8 +41,11 @@ export function gatewayRoutes(deps: GatewayDeps): Route[] {
           );
           return { status: 200, body: value };
         } catch (err) {
-          if (err instanceof HttpError && 'upstream' in err.body && err.status < 500)
-            return { status: err.status, body: err.body.upstream };
+          // The user service's answer is passed on as it said it, like /users/:id/orders does: a
+          // 5xx (database unavailable) used to come back wrapped as {"error": "upstream answered",
+          // "upstream": {…}}. A 5xx returned here still marks the server span as an error.
+          if (err instanceof HttpError && 'upstream' in err.body)
+            return { status: err.status, body: err.body.upstream, headers: err.headers };
           throw err;
         }
       },

@@ -100,6 +100,16 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
         );
         if (user.status === 404)
           throw new HttpError(422, 'unknown user', { fields: { userId: ['no such user'] } });
+        // The user service is unavailable (its database is down, or it is stopping): its 503 and
+        // body (`{"error": "database unavailable"}`) are passed on as it said them, as the README
+        // documents for every request needing the database (this used to be
+        // `{"error": "user service failed", "upstream": 503}`).
+        if (user.status === 503 && typeof user.body === 'object' && user.body !== null) {
+          const said = user.body as Record<string, unknown>;
+          throw new HttpError(503, String(said.error ?? 'user service failed'), said, {
+            headers: retryAfterOf(user),
+          });
+        }
         // A user id the user service rejects is the client's error (4xx), not ours (5xx).
         if (user.status !== 200)
           throw new HttpError(

@@ -2,8 +2,9 @@
  * compose.yml checked offline (no Docker engine here, so `docker-compose config -q` cannot run):
  * every file it mounts or builds from exists, every service it depends on is defined (with a
  * healthcheck where it waits for `service_healthy`), named volumes are declared, no host port is
- * published twice, environment values are strings, and the Prometheus targets and Grafana
- * datasource URLs name services and ports compose defines.
+ * published twice, every published port is bound to the host's loopback, environment values are
+ * strings, and the Prometheus targets and Grafana datasource URLs name services and ports compose
+ * defines.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,6 +25,12 @@ interface Service {
   volumes?: string[];
   depends_on?: string[] | Record<string, { condition: string }>;
   healthcheck?: unknown;
+}
+
+/** `[ip:]hostPort:containerPort` (the short syntax compose.yml uses). */
+function published(spec: string): { ip: string | undefined; hostPort: string } {
+  const parts = spec.split(':');
+  return parts.length === 3 ? { ip: parts[0], hostPort: parts[1]! } : { ip: undefined, hostPort: parts[0]! };
 }
 
 describe('demo: compose.yml offline', () => {
@@ -47,9 +54,9 @@ describe('demo: compose.yml offline', () => {
         else assert.ok(compose.volumes && src in compose.volumes, `${name}: named volume ${src} declared`);
       }
       for (const p of s.ports ?? []) {
-        const host = String(p).split(':')[0]!;
-        assert.ok(!hostPorts.has(host), `host port ${host} published once`);
-        hostPorts.add(host);
+        const { hostPort } = published(String(p));
+        assert.ok(!hostPorts.has(hostPort), `host port ${hostPort} published once`);
+        hostPorts.add(hostPort);
       }
       const deps = s.depends_on ?? [];
       for (const [dep, cond] of Array.isArray(deps)
@@ -62,6 +69,16 @@ describe('demo: compose.yml offline', () => {
       for (const [k, v] of Object.entries(s.environment ?? {}))
         assert.equal(typeof v, 'string', `${name}: ${k} is a string (compose refuses numbers and booleans)`);
     }
+  });
+
+  // `"6379:6379"` publishes on every interface of the host (and Docker's rules bypass a host
+  // firewall such as ufw): a passwordless Redis, PostgreSQL with the documented password, Grafana's
+  // admin/admin and the unauthenticated /metrics reachable from the network. The README lists them
+  // all as `localhost:…`.
+  it('publishes every port on 127.0.0.1 only, as the README says (localhost:…)', () => {
+    for (const [name, s] of Object.entries(services))
+      for (const p of s.ports ?? [])
+        assert.equal(published(String(p)).ip, '127.0.0.1', `${name}: ${p} is bound to 127.0.0.1`);
   });
 
   it('Prometheus scrapes, and Grafana reads from, services and ports compose defines', () => {

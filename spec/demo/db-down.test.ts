@@ -54,11 +54,12 @@ describeWithServers('demo services with PostgreSQL down', skipPostgres(), () => 
 
   it('once it is down: 503 with Retry-After for every request that needs it, through the gateway too', async () => {
     await pg.stop();
-    const order = {
+    const orderOf = (userId: number) => ({
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 1, items: [{ sku: 'mug', quantity: 1, unitPriceCents: 500 }] }),
-    };
+      body: JSON.stringify({ userId, items: [{ sku: 'mug', quantity: 1, unitPriceCents: 500 }] }),
+    });
+    const order = orderOf(1);
     // Users never read before: not in any cache, so the database is asked.
     const cases: [string, string, RequestInit?][] = [
       ['user-service GET /users/:id', `${services.user.url}/users/151`],
@@ -66,12 +67,18 @@ describeWithServers('demo services with PostgreSQL down', skipPostgres(), () => 
       ['gateway GET /users/:id/orders', `${services.gateway.url}/users/152/orders`],
       ['order-service GET /users/:id/orders', `${services.order.url}/users/153/orders`],
       ['gateway POST /orders', `${services.gateway.url}/orders`, order],
+      // A user never read: the order service's check with the user service gets the 503.
+      ['gateway POST /orders, user not cached', `${services.gateway.url}/orders`, orderOf(154)],
     ];
     for (const [what, url, init] of cases) {
       const r = await call(url, init);
       assert.equal(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
       assert.equal(r.retryAfter, '5', `${what}: Retry-After`);
       assert.match(JSON.stringify(r.body), /database unavailable/, what);
+      // The documented body, as the service said it: the gateway's GET /users/:id wrapped it
+      // (`{"error": "upstream answered", "upstream": {…}}`) while its /users/:id/orders passed it on,
+      // and the order service answered `{"error": "user service failed", "upstream": 503}`.
+      assert.deepEqual(r.body, { error: 'database unavailable' }, what);
     }
   });
 

@@ -75,6 +75,14 @@ describe('npm run demo with DATABASE_URL where no PostgreSQL answers', () => {
       /^demo failed: PostgreSQL at postgres:\/\/app@127\.0\.0\.1:\d+\/app \(DATABASE_URL\) did not accept a connection: connect ECONNREFUSED .*unset it to use the embedded database$/m,
     ],
     [
+      // libpq and pg read any connection parameter from the query: `?password=` is a password too
+      // (it was printed as given; only the user-info password was dropped).
+      'connection refused, the password in the query (?password=, ?sslpassword=)',
+      async () =>
+        `postgres://app@127.0.0.1:${await freePort()}/app?sslmode=disable&password=${PASSWORD}&sslpassword=${PASSWORD}`,
+      /^demo failed: PostgreSQL at postgres:\/\/app@127\.0\.0\.1:\d+\/app\?sslmode=disable&password=REDACTED&sslpassword=REDACTED \(DATABASE_URL\) did not accept a connection: connect ECONNREFUSED /m,
+    ],
+    [
       'a server that accepts and never answers',
       async () => `postgres://app:${PASSWORD}@127.0.0.1:${silentPort}/app`,
       /^demo failed: PostgreSQL at postgres:\/\/app@127\.0\.0\.1:\d+\/app \(DATABASE_URL\) did not accept a connection: .*timeout.*$/m,
