@@ -28,6 +28,11 @@ export interface Expiry {
   add(slot: number, expireAt: number): void;
   /** Takes the entry out of its bucket and forgets its expiry (no-op if it has none). */
   remove(slot: number): void;
+  /**
+   * False if no entry can have expired by time `t` (the earliest bucket's slot has not begun); a
+   * heap peek, so a caller may ask before looking for expired entries.
+   */
+  mayHaveExpired(t: number): boolean;
   /** Removes the expired entries of every passed bucket, at most `budget` of them. Returns how many. */
   sweep(budget?: number): number;
   /** Forgets every bucket and expiry (entries are dropped by the caller). */
@@ -257,6 +262,8 @@ export function createExpiry(options: ExpiryOptions): Expiry {
     at: (s) => (s < expireAt.length ? expireAt[s]! : 0),
     add,
     remove,
+    // Entries of bucket b expire from the start of its slot, one resolution before it is due.
+    mayHaveExpired: (t) => (dueFrom(due.peek()) - 1) * resolution <= t,
     sweep,
     clear: forget,
     close() {

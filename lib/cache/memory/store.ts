@@ -51,6 +51,11 @@ export interface StoreOptions {
    * value and cost are still readable, the slot is reused only after the call returns.
    */
   onRemove(slot: number, reason: RemoveReason): void;
+  /**
+   * Asked when a newcomer lost admission: a test for entries whose TTL has passed (not swept
+   * yet), or `undefined` when none can have (no TTL, none due): the only clock read of eviction.
+   */
+  expiredTest?(): ((slot: number) => boolean) | undefined;
 }
 
 /** Slots of a new store (grown by doubling). */
@@ -148,6 +153,7 @@ export class Store<V> {
   private readonly maxCost: number;
   private readonly admission: Admission;
   private readonly onRemove: (slot: number, reason: RemoveReason) => void;
+  private readonly expiredTest: () => ((slot: number) => boolean) | undefined;
   private readonly samples: number;
   /** Most slots ever needed: each entry costs at least 1. */
   private readonly bound: number;
@@ -203,6 +209,7 @@ export class Store<V> {
     this.maxCost = options.maxCost;
     this.admission = options.admission;
     this.onRemove = options.onRemove;
+    this.expiredTest = options.expiredTest ?? (() => undefined);
     this.samples = options.samples ?? 8;
     this.period = options.admission.period;
     // Each entry costs at least 1, so at most ⌊maxCost⌋ are resident, plus the one being
@@ -597,6 +604,19 @@ export class Store<V> {
     return best;
   }
 
+  /** `v` or another sampled main entry if its TTL has passed, else -1 (only after a refusal). */
+  private expiredVictim(v: number): number {
+    const expired = this.expiredTest();
+    if (expired === undefined) return -1;
+    if (expired(v)) return v;
+    const n = this.mainCount;
+    for (let i = 0; i < this.samples; i++) {
+      const s = this.main[this.random() % n]!;
+      if (expired(s)) return s;
+    }
+    return -1;
+  }
+
   /** The candidate left the window (or skipped it): it enters main if it wins against victims. */
   private promote(c: number, cf: number): boolean {
     while (this.totalCost > this.maxCost) {
@@ -606,6 +626,14 @@ export class Store<V> {
         this.addGhost(v, GHOST_MAIN);
         this.remove(v, 'capacity');
       } else {
+        // Expired entries not swept yet still held their room and their counts: right after
+        // 1,000 entries of one TTL expired together, 990 of the next 1,000 new keys were
+        // refused until the sweep ran. One found among the victim and a fresh sample gives way.
+        const dead = this.expiredVictim(v);
+        if (dead > 0) {
+          this.remove(dead, 'expired');
+          continue;
+        }
         this.addGhost(c, GHOST_WINDOW);
         this.remove(c, 'rejected');
         return false;

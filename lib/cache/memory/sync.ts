@@ -280,6 +280,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       maxCost: o.maxCost,
       admission,
       onRemove: (s, reason) => this.onRemove(s, reason),
+      expiredTest: () => this.expiredTest(),
       windowFraction: this.climber.fraction,
       // ≈ 1.25 × the expected entries (numCounters ≈ 10 × entries): ghosts of about one cache's
       // worth of recent losses.
@@ -333,6 +334,22 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       this.reporting = false;
     }
   }
+
+  /** For the store's refusals: a test of "expired by now", or undefined if none can be. */
+  private expiredTest(): ((s: number) => boolean) | undefined {
+    if (!this.expiry.used) return undefined;
+    const t = this.now();
+    if (!this.expiry.mayHaveExpired(t)) return undefined;
+    this.expiredBy = t;
+    return this.isExpired;
+  }
+
+  /** Time of the last `expiredTest` that found entries may have expired. */
+  private expiredBy = 0;
+  private readonly isExpired = (s: number): boolean => {
+    const at = this.expiry.at(s);
+    return at !== 0 && at <= this.expiredBy;
+  };
 
   private onRemove(s: number, reason: RemoveReason): void {
     // A cache that never used a TTL has no expiry to unlink (one call less per eviction).

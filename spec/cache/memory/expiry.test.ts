@@ -180,6 +180,43 @@ describe('memory cache TTLs (mock timers)', () => {
     assert.throws(() => c.get('a'));
   });
 
+  it('entries expired but not swept yet give way to new keys (admission does not keep them)', (t) => {
+    // No sweep runs in this test (mock timers never ticked): only admission can make room.
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    let clock = 0;
+    const evicted: EvictReason[] = [];
+    const c = createSyncMemoryCache<number>({
+      maxCost: 1000,
+      cost: () => 1,
+      now: () => clock,
+      onEvict: (_k, _v, reason) => evicted.push(reason),
+    });
+    t.after(() => c.close());
+    // Old keys, read often (high frequency), all with the same TTL.
+    for (let round = 0; round < 5; round++)
+      for (let i = 0; i < 1000; i++) c.set(`old:${i}`, i, { ttl: 1000 });
+    clock = 2000; // every old entry has expired
+    for (let i = 0; i < 1000; i++) c.set(`new:${i}`, i);
+    let kept = 0;
+    for (let i = 0; i < 1000; i++) if (c.get(`new:${i}`) === i) kept++;
+    // Before: 10 of 1,000 (only the window's room); the old, dead entries out-counted every newcomer.
+    assert.ok(kept >= 800, `only ${kept} of 1,000 new keys were kept while the cache held dead entries`);
+    assert.ok(c.size <= 1000 && c.cost <= 1000);
+    assert.equal(c.stats().keysExpired, evicted.filter((r) => r === 'expired').length);
+    assert.ok(c.stats().keysExpired >= kept - 20, 'the room came from expired entries, reported as expired');
+
+    // Live entries keep their protection: with nothing expired, frequent old keys still win.
+    const d = createSyncMemoryCache<number>({ maxCost: 1000, cost: () => 1, now: () => clock });
+    t.after(() => d.close());
+    for (let round = 0; round < 5; round++)
+      for (let i = 0; i < 1000; i++) d.set(`old:${i}`, i, { ttl: 60_000 });
+    for (let i = 0; i < 1000; i++) d.set(`new:${i}`, i);
+    let fresh = 0;
+    for (let i = 0; i < 1000; i++) if (d.get(`new:${i}`) === i) fresh++;
+    assert.ok(fresh < 100, `${fresh} one-time keys displaced frequent live entries`);
+    assert.equal(d.stats().keysExpired, 0);
+  });
+
   it('does not keep the process alive (the timer is unref’d)', () => {
     const index = fileURLToPath(new URL('../../../lib/cache/memory/index.ts', import.meta.url));
     const script = `
