@@ -9,7 +9,7 @@ import {
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
-import { applyOtelEnv, headerProblem, type SpanLimitFields } from './env.js';
+import { applyOtelEnv, headerProblem, type OtlpCompression, type SpanLimitFields } from './env.js';
 import {
   DEFAULT_ENDPOINTS,
   EXPORTERS,
@@ -128,6 +128,8 @@ export interface ResolvedOptions {
   now: () => number;
   /** From the OTEL_*_LIMIT variables only (env.ts); `undefined` when none is set. */
   spanLimits: SpanLimitFields | undefined;
+  /** From `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` only (env.ts); `undefined` when unset. */
+  compression: OtlpCompression | undefined;
   /** Variables read with a warning rather than refused (env.ts): the tracer logs each once. */
   warnings: readonly string[];
 }
@@ -393,6 +395,7 @@ export function resolveOptions(
     errorLogIntervalMs,
     now: (o.now as (() => number) | undefined) ?? Date.now,
     spanLimits: (input as { spanLimits?: SpanLimitFields }).spanLimits,
+    compression: (input as { compression?: OtlpCompression }).compression,
     warnings,
   };
 }
