@@ -10,11 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createAppFromConfig, parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
-import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
+import { applyOtelEnv, type EnvSettableOptions, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { resolveOptions } from '../../lib/tracing/otel/options.js';
 import { serviceResource } from '../../lib/tracing/otel/resource.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
+import { rawProvider, sdk } from './otel-line.js';
 
 const throwsNaming = (fn: () => unknown, variable: string) =>
   assert.throws(fn, (err: unknown) => {
@@ -649,6 +650,57 @@ describe('timeouts, protocol case, compression (OpenTelemetry environment variab
       (err: unknown) =>
         err instanceof ConfigError &&
         err.issues.filter((i) => i.path === 'OTEL_ATTRIBUTE_COUNT_LIMIT').length === 1,
+    );
+  });
+});
+
+describe('a provider passed in (an application configured by its own SDK, NodeSDK-style)', () => {
+  it("the variables of its exporter, transport, sampler, resource and limits are its SDK's: not read, not refused", async () => {
+    // What NodeSDK accepts and our own exporter does not: each was a ConfigError, so such a
+    // service could not create the tracer at all.
+    const env = {
+      OTEL_TRACES_EXPORTER: 'otlp,console',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
+      OTEL_TRACES_SAMPLER: 'parentbased_jaeger_remote',
+      OTEL_TRACES_SAMPLER_ARG: 'endpoint=http://localhost:14250,pollingIntervalMs=5000',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=checkout,broken',
+      OTEL_PROPAGATORS: 'b3multi',
+    };
+    const provider = rawProvider({ exporter: new sdk.InMemorySpanExporter() }) as never;
+    const o = applyOtelEnv<EnvSettableOptions>({ provider }, env);
+    assert.deepEqual(o.propagators, ['b3multi'], 'the propagators are still ours');
+    assert.equal(o.exporter, undefined);
+    assert.equal(o.sampleRate, undefined);
+    assert.equal(o.serviceName, undefined);
+
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, env);
+      const tracer = createOtelTracer({ provider });
+      const span = tracer.startSpan('through the provider');
+      const headers: Record<string, string> = {};
+      tracer.inject(headers, { span });
+      span.end();
+      await tracer.close();
+      assert.equal(headers['x-b3-spanid'], span.spanContext().spanId);
+      assert.equal(headers.traceparent, undefined);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('OTEL_PROPAGATORS and OTEL_SDK_DISABLED still apply, and are still checked', () => {
+    const provider = rawProvider({}) as never;
+    assert.equal(
+      applyOtelEnv<EnvSettableOptions>({ provider }, { OTEL_SDK_DISABLED: 'true' }).enabled,
+      false,
+    );
+    throwsNaming(
+      () => applyOtelEnv<EnvSettableOptions>({ provider }, { OTEL_PROPAGATORS: 'xray' }),
+      'OTEL_PROPAGATORS',
     );
   });
 });

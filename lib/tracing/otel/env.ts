@@ -243,6 +243,14 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
   const bad = (name: string, expected: string, message: string) =>
     issues.push({ path: name, expected, received: 'string', message });
   const out: T = { ...options };
+  const done = (): T => {
+    if (issues.length > 0)
+      throw new ConfigError(
+        `invalid OpenTelemetry environment variable(s): ${issues.map((i) => i.path).join(', ')}`,
+        issues,
+      );
+    return out;
+  };
 
   // A boolean variable is true only for a case-insensitive "true"; any other value is false, with
   // a warning, never a failure (OpenTelemetry SDK environment variable specification). `1` or
@@ -257,6 +265,31 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
         `tracing: OTEL_SDK_DISABLED="${disabled.slice(0, 40)}" is not true or false: read as false (tracing stays enabled), as the OpenTelemetry specification says; only "true" disables it`,
       );
   }
+
+  const propagators = get('OTEL_PROPAGATORS');
+  if (propagators !== undefined) {
+    const names = propagators
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+    const unknown = names.filter((n) => n !== 'none' && !ENV_PROPAGATORS.includes(n as PropagatorName));
+    if (unknown.length > 0)
+      bad(
+        'OTEL_PROPAGATORS',
+        `${ENV_PROPAGATORS.join(' | ')} | none`,
+        `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
+      );
+    else if (out.propagators === undefined)
+      out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
+  }
+
+  // A provider passed in was built and configured by the application's own SDK (NodeSDK reads
+  // these very variables): its exporter, OTLP transport, batch processor, sampler, resource and
+  // limits are not ours, as the options for them are ignored then. The variables for them are not
+  // read either: they used to be checked against what our exporter supports, so a service whose
+  // NodeSDK exports over gRPC (OTEL_EXPORTER_OTLP_PROTOCOL=grpc), to two exporters
+  // (OTEL_TRACES_EXPORTER=otlp,console) or with a sampler we lack could not create the tracer.
+  if (options.provider !== undefined) return done();
 
   // Resource: OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES; attributes
   // given in code win over both (the lists are merged key by key).
@@ -515,29 +548,7 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
     }
   }
 
-  const propagators = get('OTEL_PROPAGATORS');
-  if (propagators !== undefined) {
-    const names = propagators
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean);
-    const unknown = names.filter((n) => n !== 'none' && !ENV_PROPAGATORS.includes(n as PropagatorName));
-    if (unknown.length > 0)
-      bad(
-        'OTEL_PROPAGATORS',
-        `${ENV_PROPAGATORS.join(' | ')} | none`,
-        `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
-      );
-    else if (out.propagators === undefined)
-      out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
-  }
-
-  if (issues.length > 0)
-    throw new ConfigError(
-      `invalid OpenTelemetry environment variable(s): ${issues.map((i) => i.path).join(', ')}`,
-      issues,
-    );
-  return out;
+  return done();
 }
 
 function checkUrl(
