@@ -93,7 +93,8 @@ export interface OtelTracerOptions {
   registerGlobal?: boolean;
   /**
    * A ready provider to create spans with (exporter, sampling, batch and resource options are then
-   * ignored). The tracer flushes it on close but does not shut it down: its owner does.
+   * ignored, and so are the `OTEL_*` variables for them: only `OTEL_SDK_DISABLED` and
+   * `OTEL_PROPAGATORS` are read). The tracer flushes it on close but does not shut it down: its owner does.
    */
   provider?: TracerProvider;
   /** Receives dropped-attribute warnings and (rate-limited) export errors. Default: silent. */
