@@ -200,9 +200,19 @@ export function httpServerRequestAttributes(req: IncomingMessage, route: string 
     'client.address': forwardedFor(req.headers) ?? peer,
     'network.peer.address': peer,
     'network.peer.port': socket?.remotePort,
-    'network.protocol.version': req.httpVersion,
+    'network.protocol.version': protocolVersion(req),
     'user_agent.original': req.headers['user-agent'],
   };
+}
+
+/**
+ * `network.protocol.version` of a request: the conventions write HTTP/2 as `2` (their examples:
+ * `1.0`, `1.1`, `2`, `3`), where node:http2's compatibility API says `httpVersion` `2.0` — a
+ * query or dashboard on `network.protocol.version="2"` missed every HTTP/2 request.
+ */
+function protocolVersion(req: IncomingMessage): string {
+  const v = req.httpVersion;
+  return req.httpVersionMajor >= 2 && v === `${req.httpVersionMajor}.0` ? String(req.httpVersionMajor) : v;
 }
 
 /** Pre-1.20 HTTP attribute names, for `http/dup`: the old name → the stable one it duplicates. */
@@ -239,6 +249,8 @@ export function withHttpDup(
     const v = attrs[map[old]!];
     if (v !== undefined) out[old] = v;
   }
+  // The old `http.flavor` wrote HTTP/2 as `2.0` (its examples: `1.0`, `1.1`, `2.0`, `SPDY`, `QUIC`).
+  if (out['http.flavor'] === '2') out['http.flavor'] = '2.0';
   // The old `http.method` was the method as sent, never `_OTHER`.
   const original = attrs['http.request.method_original'];
   if (original !== undefined) out['http.method'] = original;

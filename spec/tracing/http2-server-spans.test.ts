@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import { traceHandler } from '../../lib/tracing/http.js';
+import { withHttpDup } from '../../lib/tracing/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { waitFor } from '../harness/process.js';
 
@@ -158,5 +159,38 @@ describe('traceHandler on a node:http2 compatibility server', () => {
     await h2Call('/partial-session', 'session');
     assert.deepEqual(await outcome('/partial-stream'), h1Span);
     assert.deepEqual(await outcome('/partial-session'), h1Span);
+  });
+});
+
+describe('network.protocol.version of an HTTP/2 request', () => {
+  it('is "2", as the conventions write it (node:http2 says httpVersion "2.0"); HTTP/1.1 stays "1.1"', async () => {
+    await h2Call('/ok-version-h2', 'none');
+    const span = await waitFor(
+      () => tracer.finishedSpans().find((s) => s.attributes['url.path'] === '/ok-version-h2'),
+      { what: 'the span of /ok-version-h2', timeoutMs: 5000 },
+    );
+    assert.equal(span.attributes['network.protocol.version'], '2');
+    await new Promise<void>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: h1Port, path: '/ok-version-h1', agent: false }, (r) => {
+          r.resume();
+          r.on('end', resolve);
+        })
+        .on('error', reject);
+    });
+    const h1Span = await waitFor(
+      () => tracer.finishedSpans().find((s) => s.attributes['url.path'] === '/ok-version-h1'),
+      { what: 'the span of /ok-version-h1', timeoutMs: 5000 },
+    );
+    assert.equal(h1Span.attributes['network.protocol.version'], '1.1');
+  });
+
+  it('the deprecated http.flavor (OTEL_SEMCONV_STABILITY_OPT_IN=http/dup) keeps its own "2.0"', () => {
+    const dup = withHttpDup({ 'network.protocol.version': '2' }, 'server', {
+      httpDup: true,
+      databaseDup: false,
+    });
+    assert.equal(dup['network.protocol.version'], '2');
+    assert.equal(dup['http.flavor'], '2.0');
   });
 });

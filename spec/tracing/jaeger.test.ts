@@ -326,4 +326,42 @@ describeWithServers('OpenTelemetry tracer → real Jaeger', skip, () => {
       });
     });
   }
+
+  // Configured by the standard variables alone, in the forms the specification allows: the base
+  // endpoint (`/v1/traces` appended), enum values in any case, a timeout of 0 (no limit). `GZIP`
+  // and `HTTP/PROTOBUF` used to be a silent no-compression and a ConfigError, `0` a ConfigError.
+  it('otlp configured by OTEL_* variables only (base endpoint, GZIP, HTTP/PROTOBUF, timeout 0): the spans arrive', async () => {
+    const base = new URL(jaeger.otlpEndpoint);
+    base.pathname = '/';
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: base.href,
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/PROTOBUF',
+      OTEL_BSP_EXPORT_TIMEOUT: '0',
+      OTEL_SERVICE_NAME: `env-only-${process.pid}`,
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=st%C3%A4ge,team=a%2Cb',
+    };
+    const saved = { ...process.env };
+    let traceId: string;
+    try {
+      Object.assign(process.env, env);
+      const tracer = createOtelTracer({});
+      const app = createApp({ tracer });
+      const { ctx, span: root } = startSpan(app.ctx, 'env-root');
+      startSpan(ctx, 'env-child').span.end();
+      root.end();
+      traceId = root.spanContext().traceId;
+      await app.close();
+      assert.equal(tracer.exportStats().lostSpans, 0, JSON.stringify(tracer.exportStats()));
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    const trace = await traceWithSpans(jaeger, traceId, 2);
+    const process0 = trace.processes[trace.spans[0]!.processID]!;
+    assert.equal(process0.serviceName, env.OTEL_SERVICE_NAME);
+    const tags = Object.fromEntries(process0.tags.map((t) => [t.key, t.value]));
+    assert.equal(tags['deployment.environment.name'], 'stäge');
+    assert.equal(tags.team, 'a,b');
+  });
 });

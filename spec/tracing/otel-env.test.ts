@@ -5,14 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { createAppFromConfig, parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
-import { applyOtelEnv, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
+import { applyOtelEnv, type EnvSettableOptions, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { resolveOptions } from '../../lib/tracing/otel/options.js';
 import { serviceResource } from '../../lib/tracing/otel/resource.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
+import { rawProvider, sdk } from './otel-line.js';
 
 const throwsNaming = (fn: () => unknown, variable: string) =>
   assert.throws(fn, (err: unknown) => {
@@ -562,6 +565,142 @@ describe('OTLP endpoint and protocol variables', () => {
     assert.equal(
       resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c:4318' }).endpoint,
       'https://c:4318/v1/traces',
+    );
+  });
+});
+
+describe('timeouts, protocol case, compression (OpenTelemetry environment variable specification)', () => {
+  it('a timeout of 0 is no limit (the Timeout type: indefinite), not a ConfigError', () => {
+    const longest = 2147483647;
+    assert.equal(resolveOptions({}, { OTEL_BSP_EXPORT_TIMEOUT: '0' }).batch.exportTimeoutMillis, longest);
+    for (const name of ['OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'])
+      assert.equal(resolveOptions({}, { [name]: '0' }).batch.exportTimeoutMillis, longest, name);
+    // Negative stays refused; the schedule delay (a Duration) keeps 0 as 0.
+    throwsNaming(() => resolveOptions({}, { OTEL_BSP_EXPORT_TIMEOUT: '-1' }), 'OTEL_BSP_EXPORT_TIMEOUT');
+    assert.equal(resolveOptions({}, { OTEL_BSP_SCHEDULE_DELAY: '0' }).batch.scheduledDelayMillis, 0);
+  });
+
+  it('the protocol is read in any case, as the specification reads enum values', () => {
+    assert.equal(resolveOptions({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/Protobuf' }).exporter, 'otlp');
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'HTTP/JSON' }),
+      'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    );
+  });
+
+  it('OTEL_EXPORTER_OTLP_COMPRESSION: gzip or none in any case, the traces one wins, another value names the variable', () => {
+    assert.equal(resolveOptions({}, { OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' }).compression, 'gzip');
+    assert.equal(
+      resolveOptions(
+        {},
+        { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'None' },
+      ).compression,
+      'none',
+    );
+    assert.equal(resolveOptions({}, {}).compression, undefined);
+    // Not the otlp exporter: not read.
+    assert.equal(
+      resolveOptions({ exporter: 'zipkin' }, { OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }).compression,
+      undefined,
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }),
+      'OTEL_EXPORTER_OTLP_COMPRESSION',
+    );
+    throwsNaming(
+      () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'br' }),
+      'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+    );
+  });
+
+  it('an export with OTEL_EXPORTER_OTLP_COMPRESSION=GZIP goes out gzip-compressed (it went out plain)', async () => {
+    const encodings: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      encodings.push(req.headers['content-encoding']);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const saved = { ...process.env };
+    try {
+      process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'GZIP';
+      const tracer = createOtelTracer({
+        serviceName: 'compression',
+        endpoint: `http://127.0.0.1:${port}/v1/traces`,
+      });
+      tracer.startSpan('compressed').end();
+      await tracer.flush();
+      await tracer.close();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    assert.deepEqual(encodings, ['gzip']);
+  });
+
+  it('a bad general limit, read for three fields, is reported once', () => {
+    assert.throws(
+      () => applyOtelEnv({}, { OTEL_ATTRIBUTE_COUNT_LIMIT: '-5' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.issues.filter((i) => i.path === 'OTEL_ATTRIBUTE_COUNT_LIMIT').length === 1,
+    );
+  });
+});
+
+describe('a provider passed in (an application configured by its own SDK, NodeSDK-style)', () => {
+  it("the variables of its exporter, transport, sampler, resource and limits are its SDK's: not read, not refused", async () => {
+    // What NodeSDK accepts and our own exporter does not: each was a ConfigError, so such a
+    // service could not create the tracer at all.
+    const env = {
+      OTEL_TRACES_EXPORTER: 'otlp,console',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
+      OTEL_TRACES_SAMPLER: 'parentbased_jaeger_remote',
+      OTEL_TRACES_SAMPLER_ARG: 'endpoint=http://localhost:14250,pollingIntervalMs=5000',
+      OTEL_RESOURCE_ATTRIBUTES: 'service.name=checkout,broken',
+      OTEL_PROPAGATORS: 'b3multi',
+    };
+    const provider = rawProvider({ exporter: new sdk.InMemorySpanExporter() }) as never;
+    const o = applyOtelEnv<EnvSettableOptions>({ provider }, env);
+    assert.deepEqual(o.propagators, ['b3multi'], 'the propagators are still ours');
+    assert.equal(o.exporter, undefined);
+    assert.equal(o.sampleRate, undefined);
+    assert.equal(o.serviceName, undefined);
+
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, env);
+      const tracer = createOtelTracer({ provider });
+      const span = tracer.startSpan('through the provider');
+      const headers: Record<string, string> = {};
+      tracer.inject(headers, { span });
+      span.end();
+      await tracer.close();
+      assert.equal(headers['x-b3-spanid'], span.spanContext().spanId);
+      assert.equal(headers.traceparent, undefined);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('OTEL_PROPAGATORS and OTEL_SDK_DISABLED still apply, and are still checked', () => {
+    const provider = rawProvider({}) as never;
+    assert.equal(
+      applyOtelEnv<EnvSettableOptions>({ provider }, { OTEL_SDK_DISABLED: 'true' }).enabled,
+      false,
+    );
+    throwsNaming(
+      () => applyOtelEnv<EnvSettableOptions>({ provider }, { OTEL_PROPAGATORS: 'xray' }),
+      'OTEL_PROPAGATORS',
     );
   });
 });

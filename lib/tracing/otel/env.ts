@@ -88,6 +88,8 @@ export interface EnvSettableOptions {
   provider?: unknown;
   /** Not an option: only the variables set it (the provider's `spanLimits`). */
   spanLimits?: SpanLimitFields;
+  /** Not an option: only `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` sets it (the otlp exporter's). */
+  compression?: OtlpCompression;
   /**
    * Not an option: only `OTEL_TRACES_SAMPLER` sets it. `false` for `always_on`, `always_off` and
    * `traceidratio`, whose sampler decides every span by itself, ignoring the parent's decision;
@@ -100,6 +102,10 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** The OTLP protocols the `otlp` exporter speaks (it is `@opentelemetry/exporter-trace-otlp-proto`). */
 export const SUPPORTED_OTLP_PROTOCOLS = ['http/protobuf'] as const;
+
+/** Values of `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` the otlp exporter takes (the specification's `gzip`, and `none`). */
+export const OTLP_COMPRESSIONS = ['gzip', 'none'] as const;
+export type OtlpCompression = (typeof OTLP_COMPRESSIONS)[number];
 
 /** Values of `OTEL_TRACES_EXPORTER` we understand (the spec's `logging` is the old name of `console`). */
 const ENV_EXPORTERS: Readonly<Record<string, ExporterName>> = {
@@ -186,6 +192,8 @@ export const OTEL_ENV_VARS: readonly string[] = [
   'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
   'OTEL_EXPORTER_OTLP_PROTOCOL',
   'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
   ...OTLP_TLS_FILES.flatMap(([, suffix]) => [
     `OTEL_EXPORTER_OTLP_${suffix}`,
     `OTEL_EXPORTER_OTLP_TRACES_${suffix}`,
@@ -235,6 +243,14 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
   const bad = (name: string, expected: string, message: string) =>
     issues.push({ path: name, expected, received: 'string', message });
   const out: T = { ...options };
+  const done = (): T => {
+    if (issues.length > 0)
+      throw new ConfigError(
+        `invalid OpenTelemetry environment variable(s): ${issues.map((i) => i.path).join(', ')}`,
+        issues,
+      );
+    return out;
+  };
 
   // A boolean variable is true only for a case-insensitive "true"; any other value is false, with
   // a warning, never a failure (OpenTelemetry SDK environment variable specification). `1` or
@@ -249,6 +265,31 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
         `tracing: OTEL_SDK_DISABLED="${disabled.slice(0, 40)}" is not true or false: read as false (tracing stays enabled), as the OpenTelemetry specification says; only "true" disables it`,
       );
   }
+
+  const propagators = get('OTEL_PROPAGATORS');
+  if (propagators !== undefined) {
+    const names = propagators
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+    const unknown = names.filter((n) => n !== 'none' && !ENV_PROPAGATORS.includes(n as PropagatorName));
+    if (unknown.length > 0)
+      bad(
+        'OTEL_PROPAGATORS',
+        `${ENV_PROPAGATORS.join(' | ')} | none`,
+        `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
+      );
+    else if (out.propagators === undefined)
+      out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
+  }
+
+  // A provider passed in was built and configured by the application's own SDK (NodeSDK reads
+  // these very variables): its exporter, OTLP transport, batch processor, sampler, resource and
+  // limits are not ours, as the options for them are ignored then. The variables for them are not
+  // read either: they used to be checked against what our exporter supports, so a service whose
+  // NodeSDK exports over gRPC (OTEL_EXPORTER_OTLP_PROTOCOL=grpc), to two exporters
+  // (OTEL_TRACES_EXPORTER=otlp,console) or with a sampler we lack could not create the tracer.
+  if (options.provider !== undefined) return done();
 
   // Resource: OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES; attributes
   // given in code win over both (the lists are merged key by key).
@@ -300,6 +341,8 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
 
   // The traces-specific protocol wins: a general `grpc` (for other signals) with traces set to
   // http/protobuf is a valid setup, and used to be refused for the general variable's value.
+  // Compared in any case, as the specification reads enum values (and as the sampler, exporter
+  // and propagator variables are read here): `HTTP/PROTOBUF` was refused as unsupported.
   {
     const tracesProtocol = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL');
     const name =
@@ -308,12 +351,31 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
     if (
       p !== undefined &&
       exporter === 'otlp' &&
-      !(SUPPORTED_OTLP_PROTOCOLS as readonly string[]).includes(p)
+      !(SUPPORTED_OTLP_PROTOCOLS as readonly string[]).includes(p.toLowerCase())
     )
       bad(
         name,
         SUPPORTED_OTLP_PROTOCOLS.join(' | '),
         `protocol "${p.slice(0, 40)}" is not supported: the otlp exporter sends http/protobuf`,
+      );
+  }
+
+  // Compression of the otlp export (the traces-specific variable wins), read here and passed to
+  // the exporter. The exporter read the variables by itself, in lowercase only and without a word
+  // for a value it did not know: `GZIP` or `zstd` sent every export uncompressed, silently.
+  delete out.compression;
+  if (exporter === 'otlp') {
+    const traces = get('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION');
+    const name =
+      traces !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION' : 'OTEL_EXPORTER_OTLP_COMPRESSION';
+    const c = (traces ?? get(name))?.toLowerCase();
+    if (c !== undefined && (OTLP_COMPRESSIONS as readonly string[]).includes(c))
+      out.compression = c as OtlpCompression;
+    else if (c !== undefined)
+      bad(
+        name,
+        OTLP_COMPRESSIONS.join(' | '),
+        `compression "${c.slice(0, 40)}" is not supported: the otlp exporter compresses with gzip or not at all (none)`,
       );
   }
 
@@ -406,9 +468,15 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
     }
     return n;
   };
+  // A timeout of 0 is no limit (the specification's Timeout type: "indefinite", which it lets an
+  // SDK make the longest timer it has). It was refused as out of range: the service did not start.
+  const timeout = (name: string): number | undefined => {
+    const n = integer(name, 0, MAX_TIMER_MS);
+    return n === 0 ? MAX_TIMER_MS : n;
+  };
   let envBatchSize = false;
   for (const [name, key, min, max] of BSP) {
-    const n = integer(name, min, max);
+    const n = name === 'OTEL_BSP_EXPORT_TIMEOUT' ? timeout(name) : integer(name, min, max);
     if (n !== undefined && batch[key] === undefined) {
       batch[key] = n;
       if (key === 'maxExportBatchSize') envBatchSize = true;
@@ -421,18 +489,23 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       `integer ≤ the queue size (${queueSize})`,
       `must not exceed the queue size (OTEL_BSP_MAX_QUEUE_SIZE or batch.maxQueueSize: ${queueSize}), got "${batch.maxExportBatchSize}"`,
     );
-  const otlpTimeout =
-    integer('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1, MAX_TIMER_MS) ??
-    integer('OTEL_EXPORTER_OTLP_TIMEOUT', 1, MAX_TIMER_MS);
+  const otlpTimeout = timeout('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') ?? timeout('OTEL_EXPORTER_OTLP_TIMEOUT');
   if (otlpTimeout !== undefined && exporter === 'otlp' && batch.exportTimeoutMillis === undefined)
     batch.exportTimeoutMillis = otlpTimeout;
   if (Object.keys(batch).length > 0) out.batch = batch;
 
   // Span limits: integers ≥ 0 (0 keeps none); the first variable set for a field wins.
   const spanLimits: SpanLimitFields = {};
+  // Each variable read (and reported) once: a bad OTEL_ATTRIBUTE_COUNT_LIMIT, the fallback of
+  // three fields, was listed three times in the error.
+  const limits = new Map<string, number | undefined>();
+  const limit = (name: string): number | undefined => {
+    if (!limits.has(name)) limits.set(name, integer(name, 0, MAX_TIMER_MS));
+    return limits.get(name);
+  };
   for (const [key, names] of SPAN_LIMITS)
     for (const name of names) {
-      const n = integer(name, 0, MAX_TIMER_MS);
+      const n = limit(name);
       if (n === undefined || spanLimits[key] !== undefined) continue;
       spanLimits[key] = n;
       // A value length limit of 0 means empty values in the specification, but both SDK lines
@@ -475,29 +548,7 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
     }
   }
 
-  const propagators = get('OTEL_PROPAGATORS');
-  if (propagators !== undefined) {
-    const names = propagators
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean);
-    const unknown = names.filter((n) => n !== 'none' && !ENV_PROPAGATORS.includes(n as PropagatorName));
-    if (unknown.length > 0)
-      bad(
-        'OTEL_PROPAGATORS',
-        `${ENV_PROPAGATORS.join(' | ')} | none`,
-        `unknown propagator(s): ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`,
-      );
-    else if (out.propagators === undefined)
-      out.propagators = names.includes('none') ? [] : (names as PropagatorName[]);
-  }
-
-  if (issues.length > 0)
-    throw new ConfigError(
-      `invalid OpenTelemetry environment variable(s): ${issues.map((i) => i.path).join(', ')}`,
-      issues,
-    );
-  return out;
+  return done();
 }
 
 function checkUrl(

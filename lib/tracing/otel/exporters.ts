@@ -34,7 +34,8 @@ function warnTls(logger: Logger, message: string): void {
 /** Builds the exporter `name` for `endpoint`. `none` has no exporter. */
 export function createExporter(
   name: Exclude<ExporterName, 'none'>,
-  options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> & Partial<Pick<ResolvedOptions, 'tls'>>,
+  options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> &
+    Partial<Pick<ResolvedOptions, 'tls' | 'compression'>>,
   logger: Logger,
   sdk: Sdk,
   agents?: ExportAgents,
@@ -76,6 +77,15 @@ export function createExporter(
         url,
         headers,
         timeoutMillis: options.batch.exportTimeoutMillis,
+        // From OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION, checked in env.ts (unset: the exporter's default, none).
+        ...(options.compression
+          ? {
+              // The exporter's CompressionAlgorithm enum has these very values ('gzip', 'none').
+              compression: options.compression as NonNullable<
+                ConstructorParameters<typeof m.OTLPTraceExporter>[0]
+              >['compression'],
+            }
+          : {}),
         // Our agent (see agent.ts): the tracer cuts its sockets on close, connection errors are not
         // retried on the exporter's uncancellable timers, and `tls` (private CA / mutual TLS) applies
         // to https endpoints. Without one, `tls` goes straight to the exporter's own agent.

@@ -9,7 +9,7 @@ import {
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
-import { applyOtelEnv, headerProblem, type SpanLimitFields } from './env.js';
+import { applyOtelEnv, headerProblem, type OtlpCompression, type SpanLimitFields } from './env.js';
 import {
   DEFAULT_ENDPOINTS,
   EXPORTERS,
@@ -93,7 +93,8 @@ export interface OtelTracerOptions {
   registerGlobal?: boolean;
   /**
    * A ready provider to create spans with (exporter, sampling, batch and resource options are then
-   * ignored). The tracer flushes it on close but does not shut it down: its owner does.
+   * ignored, and so are the `OTEL_*` variables for them: only `OTEL_SDK_DISABLED` and
+   * `OTEL_PROPAGATORS` are read). The tracer flushes it on close but does not shut it down: its owner does.
    */
   provider?: TracerProvider;
   /** Receives dropped-attribute warnings and (rate-limited) export errors. Default: silent. */
@@ -128,6 +129,8 @@ export interface ResolvedOptions {
   now: () => number;
   /** From the OTEL_*_LIMIT variables only (env.ts); `undefined` when none is set. */
   spanLimits: SpanLimitFields | undefined;
+  /** From `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` only (env.ts); `undefined` when unset. */
+  compression: OtlpCompression | undefined;
   /** Variables read with a warning rather than refused (env.ts): the tracer logs each once. */
   warnings: readonly string[];
 }
@@ -393,6 +396,7 @@ export function resolveOptions(
     errorLogIntervalMs,
     now: (o.now as (() => number) | undefined) ?? Date.now,
     spanLimits: (input as { spanLimits?: SpanLimitFields }).spanLimits,
+    compression: (input as { compression?: OtlpCompression }).compression,
     warnings,
   };
 }
