@@ -35,3 +35,39 @@ describe('baggage key __proto__ is kept as an ordinary entry', () => {
     });
   }
 });
+
+/**
+ * W3C Baggage (HTTP header format): `value = *baggage-octet`, so `flag=` is a valid member with an
+ * empty value. The OpenTelemetry tracer's extraction skipped it (as upstream's does) while
+ * `createPropagateOnlyTracer` kept it: the same `exporter: none` passed different baggage on
+ * depending on how it was built. Every tracer keeps it now. The other rules checked here held.
+ */
+describe('W3C baggage header rules, the same on every tracer', () => {
+  const TP = '00-12345678901234567890123456789012-1234567890123456-01';
+  for (const [name, make] of tracers) {
+    it(`${name}: an empty value is kept and passed on`, async () => {
+      const tracer = make();
+      const { baggage } = tracer.extract({ baggage: 'flag=,user=alice' });
+      assert.deepEqual({ ...baggage }, { flag: '', user: 'alice' });
+      const out: Record<string, string> = {};
+      tracer.inject(out, { baggage });
+      assert.equal(out.baggage, 'flag=,user=alice');
+      await tracer.close?.();
+    });
+    it(`${name}: a malformed member is dropped alone; '=' in a value, OWS and several headers`, async () => {
+      const tracer = make();
+      const read = (baggage: string | string[]) =>
+        tracer.extract({ traceparent: TP, baggage } as Record<string, string | string[]>);
+      for (const header of ['a=1,bad,c=3', 'a=1,k=%zz,c=3', 'a=1,=x,c=3']) {
+        const { parent, baggage } = read(header);
+        assert.deepEqual({ ...baggage }, { a: '1', c: '3' }, header);
+        assert.equal(parent?.spanContext().traceId, TP.slice(3, 35), `${header}: traceparent still read`);
+      }
+      assert.deepEqual({ ...read('k=a=b').baggage }, { k: 'a=b' });
+      assert.deepEqual({ ...read(' k1 = v1 ,\tk2\t=\tv2 ').baggage }, { k1: 'v1', k2: 'v2' });
+      assert.deepEqual({ ...read(['a=1', 'b=2,c=3']).baggage }, { a: '1', b: '2', c: '3' });
+      assert.deepEqual({ ...read('n=DF%2028').baggage }, { n: 'DF 28' });
+      await tracer.close?.();
+    });
+  }
+});

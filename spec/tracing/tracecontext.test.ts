@@ -331,6 +331,22 @@ for (const [mode, makeTracer] of Object.entries(MODES)) {
       assert.equal((await one([['traceparent', VALID_UNSAMPLED]])).flags & 1, 0);
       assert.equal((await one([])).flags & 1, mode === 'unsampled' ? 0 : 1);
     });
+    // Level 2 (the suite's TraceContext2Test): the random flag received goes on with the trace id.
+    // The OpenTelemetry tracer lost it (the SDK sets a span's flags from its sampling decision alone).
+    it('the Level 2 random flag of the parent goes on, with or without the sampled flag', async () => {
+      for (const [flags, sampledOut] of [
+        ['02', 0],
+        ['03', 1],
+      ] as const) {
+        const out = await one([['traceparent', `00-${TID}-${PID}-${flags}`]]);
+        assert.equal(out.traceId, TID);
+        assert.notEqual(out.parentId, PID);
+        assert.equal(out.flags, 2 | sampledOut, `-${flags} went out as -0${out.flags}`);
+      }
+      // Not set where the parent did not set it (this service did not draw that trace id).
+      assert.equal((await one([['traceparent', VALID]])).flags, 1);
+      assert.equal((await one([['traceparent', VALID_UNSAMPLED]])).flags, 0);
+    });
   });
 }
 

@@ -98,7 +98,7 @@ const BAGGAGE_MAX_LENGTH = 8192;
  * OpenTelemetry's W3C baggage propagator with an extraction that keeps every key: upstream parses
  * the header into a plain object, where a member named `__proto__` set the object's prototype
  * instead of an entry, so that member was lost. Same rules and limits as upstream otherwise
- * (members without a key or a value skipped, properties after `;` kept as metadata, at most 180
+ * (members without a key skipped — upstream also skipped an empty value, which is valid —, properties after `;` kept as metadata, at most 180
  * members, 4096 characters per member, 8192 in all); injection is upstream's.
  */
 class BaggagePropagator extends W3CBaggagePropagator {
@@ -143,7 +143,9 @@ function parseMember(member: string): [string, BaggageEntry] | undefined {
   if (eq <= 0) return undefined;
   const rawKey = pair.substring(0, eq).trim();
   const rawValue = pair.substring(eq + 1).trim();
-  if (!rawKey || !rawValue) return undefined;
+  // An empty value is valid (`value = *baggage-octet`): upstream skipped `flag=`, which the
+  // propagate-only tracer kept, so one `exporter: none` passed on what the other dropped.
+  if (!rawKey) return undefined;
   let key: string;
   let value: string;
   try {

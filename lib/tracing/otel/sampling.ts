@@ -164,7 +164,9 @@ function dropPath(
     const valid = isSpanContextValid(psc);
     if (valid ? !byParent : !dropRoot) return undefined;
     count?.(psc, SamplingDecision.NOT_RECORD);
-    return new UnsampledSpan(ids, valid ? psc.traceId : undefined, valid ? psc.traceState : undefined);
+    return valid
+      ? new UnsampledSpan(ids, psc.traceId, psc.traceState, psc.traceFlags)
+      : new UnsampledSpan(ids, undefined, undefined);
   };
   const drop = (psc: undefined): Span => {
     count?.(psc, SamplingDecision.NOT_RECORD);
@@ -192,7 +194,7 @@ function dropPath(
       if (parent instanceof UnsampledSpan) {
         if (!dropLocalNotSampled) return undefined;
         count?.(LOCAL_PARENT, SamplingDecision.NOT_RECORD);
-        return new UnsampledSpan(ids, parent.trace(), parent.state());
+        return new UnsampledSpan(ids, parent.trace(), parent.state(), parent.flags);
       }
       if (parent instanceof OtelSpanAdapter) return fromContext(parent.otel.spanContext());
       return undefined; // a foreign core span: the SDK path converts it

@@ -45,6 +45,27 @@ const STATUS: Readonly<Record<SpanStatus['code'], SpanStatusCode>> = Object.assi
   error: SpanStatusCode.ERROR,
 });
 
+/**
+ * The W3C Trace Context Level 2 random flag (`traceparent` flags `02`): "at least the right-most 7
+ * bytes of the trace-id are random". It belongs to the trace id, so a span that continues its
+ * parent's trace id carries it on. The SDK (2.x and 3.x) sets a new span's flags from its sampling
+ * decision alone, which dropped it: `-02` in, `-00` out (the W3C suite's TraceContext2Test).
+ */
+export const RANDOM_TRACE_FLAG = 0x02;
+
+/**
+ * Gives `span` (just started under `parentCtx`) its parent's random flag when it continues the
+ * parent's trace. The SDK's `spanContext()` is the span's own object (also what is exported: OTLP
+ * carries the flags), created for this span alone; were it a copy, nothing changes.
+ */
+export function keepRandomFlag(span: OtelSpan, parentCtx: Context): void {
+  const psc = trace.getSpanContext(parentCtx);
+  if (psc === undefined || (psc.traceFlags & RANDOM_TRACE_FLAG) === 0) return;
+  const sc = span.spanContext();
+  if ((sc.traceFlags & RANDOM_TRACE_FLAG) === 0 && sc.traceId === psc.traceId)
+    sc.traceFlags |= RANDOM_TRACE_FLAG;
+}
+
 /** Converts an OpenTelemetry span context to the core shape (trace state as its header string). */
 export function toCoreSpanContext(sc: OtelSpanContext): SpanContext {
   const out: { -readonly [K in keyof SpanContext]: SpanContext[K] } = {
@@ -312,15 +333,18 @@ export class UnsampledSpan implements Span {
   private readonly ids: IdSource;
   private traceId: string | undefined;
   private readonly traceState: TraceState | undefined;
+  /** `RANDOM_TRACE_FLAG` when the parent had it (the sampled flag is always off), else 0. */
+  readonly flags: number;
   private otel: OtelSpan | undefined;
   private ctx: Context | undefined;
   private sc: SpanContext | undefined;
 
-  /** `traceId` undefined = a new trace (root span). */
-  constructor(ids: IdSource, traceId: string | undefined, traceState: TraceState | undefined) {
+  /** `traceId` undefined = a new trace (root span); `flags`: the parent's (only its random flag is kept). */
+  constructor(ids: IdSource, traceId: string | undefined, traceState: TraceState | undefined, flags = 0) {
     this.ids = ids;
     this.traceId = traceId;
     this.traceState = traceState;
+    this.flags = traceId === undefined ? 0 : flags & RANDOM_TRACE_FLAG;
     this.otel = undefined;
     this.ctx = undefined;
     this.sc = undefined;
@@ -342,7 +366,7 @@ export class UnsampledSpan implements Span {
     this.otel ??= trace.wrapSpanContext({
       traceId: this.trace(),
       spanId: this.ids.generateSpanId(),
-      traceFlags: TraceFlags.NONE,
+      traceFlags: TraceFlags.NONE | this.flags,
       traceState: this.traceState,
     });
     return this.otel;

@@ -55,7 +55,15 @@ import {
   type SdkTracerProvider,
 } from './sdk.js';
 import { sdkInternals } from './sdk-internals.js';
-import { B3_DEBUG_FLAG, contextOf, KINDS, OtelSpanAdapter, spanName, toOtelSpan } from './span.js';
+import {
+  B3_DEBUG_FLAG,
+  contextOf,
+  KINDS,
+  keepRandomFlag,
+  OtelSpanAdapter,
+  spanName,
+  toOtelSpan,
+} from './span.js';
 
 const { context: contextApi, propagation, ROOT_CONTEXT, SpanKind, trace } = api;
 const { defaultResource, resourceFromAttributes } = resources;
@@ -522,8 +530,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         // them instead of throwing into the caller's request.
         if (!attributes) throw err;
         otelOptions.attributes = filter.copy(attributes);
-        return new OtelSpanAdapter(otel.startSpan(spanName_, otelOptions, ctx), filter, b3DebugOf(parent));
+        span = otel.startSpan(spanName_, otelOptions, ctx);
+        keepRandomFlag(span, ctx);
+        return new OtelSpanAdapter(span, filter, b3DebugOf(parent));
       }
+      // The W3C Level 2 random flag of the parent goes on (the SDK drops it), before anything reads the ids.
+      keepRandomFlag(span, ctx);
       if (attributes && !filterAtStart && span.isRecording()) {
         try {
           if (!allScalar(attributes)) {
