@@ -449,9 +449,15 @@ export function drainServer(
         responses.clear();
         for (const socket of connections.keys()) socket.destroy();
         for (const raw of tcpSockets) raw.destroy();
+        // The listener too, if it still lingers: cut by its signal before the grace period ended
+        // (the linger's own timer fires with the grace period's), the drain resolved with the port
+        // still open — answering 503 to everyone and keeping the process alive for good.
+        closeListenerNow?.();
         listenerClosed = true;
         settle();
       };
+      /** Closes the listening socket at once (set while it lingers). */
+      let closeListenerNow: (() => void) | undefined;
       onChange = finish;
       let fresh = 0;
       for (const c of connections.values()) if (!c.used) fresh++;
@@ -504,6 +510,7 @@ export function drainServer(
           timers.push(quiet);
         };
         onConnection = () => restartQuiet();
+        closeListenerNow = closeListener;
         restartQuiet();
         later(Math.min(lingerMs, grace), () => closeAfterPoll(true));
       }

@@ -190,6 +190,40 @@ describe('drainServer', () => {
     assert.equal(drain.inFlight, 0);
   });
 
+  it('cut by its signal while a request runs, it closes the listener too before it resolves', async (t) => {
+    // The listener lingers while a request runs; a signal that aborts before the grace period
+    // ends (a budget of the caller's own) cut the connections and resolved with the port still
+    // open: every later connection got a 503, and the listening socket kept the process alive.
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 60_000 });
+    const hung = request(port, '/hang', new Agent()).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    for (let i = 0; i < 200 && drain.inFlight === 0; i++) await sleep(5);
+    assert.equal(drain.inFlight, 1);
+    const budget = new AbortController();
+    const drained = drain({ timeoutMs: 120_000, signal: budget.signal });
+    budget.abort();
+    await drained;
+    assert.equal(await hung, 'cut');
+    assert.equal(server.listening, false, 'the listening socket is closed once the drain resolved');
+    const refused = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(String(e.code)));
+    });
+    assert.equal(refused, 'ECONNREFUSED');
+  });
+
   it('keeps the grace period inside the disposer budget, so app.close() never times out on it', async (t) => {
     const { server } = testServer();
     t.after(() => {
