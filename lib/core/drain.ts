@@ -525,6 +525,9 @@ export function drainServer(
         if (c.used) later(Math.min(quietMs, grace), () => endIfIdle(socket));
         else later(Math.min(FRESH_CONNECTION_MS, grace), () => endIfIdle(socket));
       }
+      // A signal aborted already (a budget shared with earlier steps, spent by them) never fires
+      // 'abort': the drain waited its whole grace period instead of cutting at once.
+      if (info.signal?.aborted) return cut();
       info.signal?.addEventListener('abort', cut, { once: true });
       later(grace, cut);
       finish();

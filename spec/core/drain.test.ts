@@ -224,6 +224,29 @@ describe('drainServer', () => {
     assert.equal(refused, 'ECONNREFUSED');
   });
 
+  it('given a signal aborted already (a budget spent before it ran), it cuts at once', async (t) => {
+    // 'abort' never fires on a signal aborted already: the drain waited its whole grace period.
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 60_000 });
+    const hung = request(port, '/hang', new Agent()).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    for (let i = 0; i < 200 && drain.inFlight === 0; i++) await sleep(5);
+    const outcome = await Promise.race([
+      drain({ signal: AbortSignal.abort() }).then(() => 'drained'),
+      sleep(10_000).then(() => 'still waiting for the grace period'),
+    ]);
+    assert.equal(outcome, 'drained');
+    assert.equal(await hung, 'cut');
+    assert.equal(server.listening, false);
+  });
+
   it('keeps the grace period inside the disposer budget, so app.close() never times out on it', async (t) => {
     const { server } = testServer();
     t.after(() => {
