@@ -23,8 +23,9 @@ export interface DrainOptions {
    */
   lingerMs?: number;
   /**
-   * The listening socket closes once no request ran and no connection arrived for this long, ms.
-   * Default 100. Longer suits services behind others (with `admit`): peers still finishing their
+   * The listening socket closes once no request ran and no connection arrived for this long, ms;
+   * an idle keep-alive connection is ended this long after the drain began (a request already on
+   * its way on it gets its 503). Default 100. Longer suits services behind others (with `admit`): peers still finishing their
    * in-flight work keep reaching them.
    */
   quietMs?: number;

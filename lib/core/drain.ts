@@ -5,8 +5,8 @@
  *
  * 1. new requests are no longer served; the listening socket closes once the running requests are
  *    done and the connections the kernel had already queued are accepted (`lingerMs`); idle
- *    keep-alive connections are closed at once (a connection that has not sent its first request
- *    yet gets a moment: its request may be on the way);
+ *    keep-alive connections are closed after `quietMs` (a request already on its way gets its 503)
+ *    and a connection that has not sent its first request yet gets a moment too;
  * 2. requests already running finish (the last response of each connection carries
  *    `Connection: close`);
  * 3. a request arriving after the stop began, on a connection that is still open, is answered
@@ -449,9 +449,15 @@ export function drainServer(
         responses.clear();
         for (const socket of connections.keys()) socket.destroy();
         for (const raw of tcpSockets) raw.destroy();
+        // The listener too, if it still lingers: cut by its signal before the grace period ended
+        // (the linger's own timer fires with the grace period's), the drain resolved with the port
+        // still open — answering 503 to everyone and keeping the process alive for good.
+        closeListenerNow?.();
         listenerClosed = true;
         settle();
       };
+      /** Closes the listening socket at once (set while it lingers). */
+      let closeListenerNow: (() => void) | undefined;
       onChange = finish;
       let fresh = 0;
       for (const c of connections.values()) if (!c.used) fresh++;
@@ -504,16 +510,24 @@ export function drainServer(
           timers.push(quiet);
         };
         onConnection = () => restartQuiet();
+        closeListenerNow = closeListener;
         restartQuiet();
         later(Math.min(lingerMs, grace), () => closeAfterPoll(true));
       }
       for (const [socket, c] of connections) {
         if (c.pending > 0) continue;
-        // Idle keep-alive connections end at once. A fresh one may be carrying its first request
-        // (it then gets a 503 with Connection: close); it is ended if nothing came after a moment.
-        if (c.used) endIfIdle(socket);
+        // An idle keep-alive connection may have its next request on the way: a busy client sends
+        // it as soon as it has read the last answer. Ended at once, every such request met our FIN
+        // and got a reset (under load, one per connection at each SIGTERM: 64 clients, 64
+        // ECONNRESET). It gets `quietMs`, as the listener does: a request in that moment gets its
+        // 503 with Connection: close; a connection that stays idle is ended then. A fresh one may
+        // be carrying its first request (it then gets a 503 too); ended if nothing came after a moment.
+        if (c.used) later(Math.min(quietMs, grace), () => endIfIdle(socket));
         else later(Math.min(FRESH_CONNECTION_MS, grace), () => endIfIdle(socket));
       }
+      // A signal aborted already (a budget shared with earlier steps, spent by them) never fires
+      // 'abort': the drain waited its whole grace period instead of cutting at once.
+      if (info.signal?.aborted) return cut();
       info.signal?.addEventListener('abort', cut, { once: true });
       later(grace, cut);
       finish();

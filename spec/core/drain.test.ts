@@ -1,6 +1,6 @@
 /**
  * `drainServer`: the `node:http` disposer for `createApp` (issue 15 item 2). Stop accepting, let
- * running requests finish, close idle keep-alive connections at once, answer late requests 503 +
+ * running requests finish, close idle keep-alive connections (after quietMs), answer late requests 503 +
  * Connection: close, cut after the grace period, and only then close the other components.
  */
 import assert from 'node:assert/strict';
@@ -82,7 +82,7 @@ function request(port: number, path: string, agent?: Agent) {
 }
 
 describe('drainServer', () => {
-  it('finishes running requests, closes idle connections at once, answers late ones 503, then closes the rest', async (t) => {
+  it('finishes running requests, closes idle connections while they run, answers late ones 503, then closes the rest', async (t) => {
     const { server, running } = testServer();
     t.after(() => {
       server.closeAllConnections();
@@ -190,6 +190,63 @@ describe('drainServer', () => {
     assert.equal(drain.inFlight, 0);
   });
 
+  it('cut by its signal while a request runs, it closes the listener too before it resolves', async (t) => {
+    // The listener lingers while a request runs; a signal that aborts before the grace period
+    // ends (a budget of the caller's own) cut the connections and resolved with the port still
+    // open: every later connection got a 503, and the listening socket kept the process alive.
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 60_000 });
+    const hung = request(port, '/hang', new Agent()).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    for (let i = 0; i < 200 && drain.inFlight === 0; i++) await sleep(5);
+    assert.equal(drain.inFlight, 1);
+    const budget = new AbortController();
+    const drained = drain({ timeoutMs: 120_000, signal: budget.signal });
+    budget.abort();
+    await drained;
+    assert.equal(await hung, 'cut');
+    assert.equal(server.listening, false, 'the listening socket is closed once the drain resolved');
+    const refused = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(String(e.code)));
+    });
+    assert.equal(refused, 'ECONNREFUSED');
+  });
+
+  it('given a signal aborted already (a budget spent before it ran), it cuts at once', async (t) => {
+    // 'abort' never fires on a signal aborted already: the drain waited its whole grace period.
+    const { server } = testServer();
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 60_000 });
+    const hung = request(port, '/hang', new Agent()).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    for (let i = 0; i < 200 && drain.inFlight === 0; i++) await sleep(5);
+    const outcome = await Promise.race([
+      drain({ signal: AbortSignal.abort() }).then(() => 'drained'),
+      sleep(10_000).then(() => 'still waiting for the grace period'),
+    ]);
+    assert.equal(outcome, 'drained');
+    assert.equal(await hung, 'cut');
+    assert.equal(server.listening, false);
+  });
+
   it('keeps the grace period inside the disposer budget, so app.close() never times out on it', async (t) => {
     const { server } = testServer();
     t.after(() => {
@@ -281,6 +338,46 @@ describe('drainServer', () => {
       acceptedDuringDrain: 0,
       left: 0,
     });
+  });
+
+  it('a keep-alive request already on its way when the drain begins gets a 503, not a reset', async (t) => {
+    // A busy keep-alive client sends its next request as soon as it has read an answer. The drain
+    // ended idle connections at once: such a request met our FIN and was never answered (a reset
+    // for the client; under load, one on every keep-alive connection at each SIGTERM). The client
+    // here writes once our FIN has come (the old code) or after a moment (the request was on its
+    // way before it could see one); `allowHalfOpen` lets it write after the FIN, as a request
+    // already sent would arrive.
+    const { server } = testServer();
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 3000, quietMs: 1000 });
+    const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    t.after(() => {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    });
+    let received = '';
+    let ended = false;
+    client.on('data', (b: Buffer) => {
+      received += b.toString();
+    });
+    client.on('end', () => {
+      ended = true;
+    });
+    client.on('error', () => {});
+    client.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    for (let i = 0; i < 200 && !received.endsWith('fast'); i++) await sleep(10);
+    assert.match(received, /^HTTP\/1\.1 200 OK[\s\S]*fast$/);
+    const drained = drain();
+    for (let i = 0; i < 10 && !ended; i++) await sleep(5);
+    client.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    await drained;
+    const statuses = received
+      .split('HTTP/1.1 ')
+      .slice(1)
+      .map((a) => a.split('\r\n')[0]);
+    assert.deepEqual(statuses, ['200 OK', '503 Service Unavailable']);
+    assert.match(received, /\r\nconnection: close\r\n/i);
   });
 
   it('resolves at once for a server that is not listening', async () => {

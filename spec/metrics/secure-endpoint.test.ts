@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { loadConfigFromText } from '../../lib/config/index.js';
 import { ConfigError, MetricsError } from '../../lib/core/errors.js';
 import { createMetrics, type PrometheusMetrics } from '../../lib/metrics/prometheus/index.js';
@@ -265,5 +267,80 @@ describe('/metrics options: a misspelt auth or tls key', { skip: skipOpenssl() }
     } finally {
       await m.close();
     }
+  });
+});
+
+describe('/metrics with mutual TLS: a scraper refused at the handshake', { skip: skipOpenssl() }, () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki?.remove());
+
+  /** One connection that tries a GET, presenting `client` (if any); resolves once it is closed. */
+  const scrape = (port: number, client?: { certPem: string; keyPem: string }) =>
+    new Promise<string>((resolve) => {
+      let got = '';
+      const s = tlsConnect(
+        { port, host: '127.0.0.1', ca: pki.ca.certPem, cert: client?.certPem, key: client?.keyPem },
+        () => s.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      s.on('data', (d: Buffer) => {
+        got += d.toString();
+      });
+      s.on('error', () => {});
+      s.on('close', () => resolve(got));
+      s.setTimeout(5000, () => s.destroy());
+    });
+  /** A plain TCP connection: `data` sent (a scraper speaking HTTP), or nothing (a TCP health check). */
+  const plain = (port: number, data?: string) =>
+    new Promise<void>((resolve) => {
+      const s = netConnect(port, '127.0.0.1', () => (data ? s.write(data) : s.destroy()));
+      s.on('data', () => {});
+      s.on('error', () => {});
+      s.on('close', () => resolve());
+      s.setTimeout(5000, () => s.destroy());
+    });
+
+  it('is logged with the reason, once a minute per reason, never with a secret (Prometheus only says "EOF")', async () => {
+    const warnings: { message: string; fields?: object }[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (message: string, fields?: object) => void warnings.push({ message, fields }),
+    };
+    const m = createMetrics({
+      port: 0,
+      logger,
+      auth: { bearerToken: TOKEN },
+      tls: { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.ca.certPem },
+    });
+    try {
+      const port = (await m.listen())!.port;
+      await scrape(port, pki.expiredClient);
+      await scrape(port, pki.expiredClient);
+      await scrape(port, pki.otherCa);
+      await plain(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      await plain(port);
+      // The scraper with the right certificate passes the handshake, and is not logged (no token: 401).
+      assert.match(await scrape(port, pki.client), /^HTTP\/1\.1 401 /);
+    } finally {
+      await m.close();
+    }
+    const reasons = warnings.map((w) => (w.fields as { reason?: string } | undefined)?.reason);
+    assert.deepEqual(
+      reasons.filter((r) => r === 'CERT_HAS_EXPIRED'),
+      ['CERT_HAS_EXPIRED'],
+      JSON.stringify(warnings),
+    );
+    assert.equal(reasons.length, 3, JSON.stringify(warnings));
+    assert.ok(reasons.includes('DEPTH_ZERO_SELF_SIGNED_CERT'), JSON.stringify(warnings));
+    assert.ok(
+      reasons.some((r) => /^ERR_SSL_/.test(r ?? '')),
+      JSON.stringify(warnings),
+    );
+    assert.match(warnings[0]!.message, /client certificate was refused \(CERT_HAS_EXPIRED\)/);
+    assert.ok(!JSON.stringify(warnings).includes(TOKEN));
   });
 });

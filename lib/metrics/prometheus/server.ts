@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
@@ -176,6 +176,37 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
 
   const handler = requireAuth(o.authorization, exposeHandler(render, logger));
 
+  /**
+   * A scraper refused at the TLS handshake — a client certificate that is expired or not signed
+   * by `tls.ca`, or a scraper speaking plain HTTP to the HTTPS endpoint — was dropped without a
+   * word on our side, and Prometheus reports only `EOF`: nobody could tell why the target was
+   * down. Logged, at most once a minute per reason (with how many were not logged). Connections
+   * that only reset or time out (TCP health checks) are left out, and so is what close() cut.
+   */
+  const handshakeWarned = new Map<string, { at: number; suppressed: number }>();
+  const handshakeFailed = (err: Error & { code?: unknown }, socket: TLSSocket) => {
+    if (closed) return;
+    // Node's verification code (`CERT_HAS_EXPIRED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, …), or null.
+    const refused = (socket as { authorizationError?: unknown }).authorizationError ?? undefined;
+    const code = typeof err.code === 'string' ? err.code : '';
+    if (refused === undefined && !code.startsWith('ERR_SSL_')) return;
+    const reason = refused !== undefined ? String(refused) : code;
+    const now = performance.now();
+    const seen = handshakeWarned.get(reason);
+    if (seen && now - seen.at < 60_000) {
+      seen.suppressed++;
+      return;
+    }
+    if (handshakeWarned.size >= 100) handshakeWarned.clear();
+    handshakeWarned.set(reason, { at: now, suppressed: 0 });
+    logger.warn(
+      refused !== undefined
+        ? `metrics endpoint: a scraper's client certificate was refused (${reason})`
+        : `metrics endpoint: a scraper's TLS handshake failed (${reason})`,
+      { reason, remoteAddress: socket.remoteAddress, suppressed: seen?.suppressed ?? 0 },
+    );
+  };
+
   const start = (resolve: (a: MetricsAddress) => void, reject: (e: Error) => void) => {
     abortListen = reject;
     const route = (req: IncomingMessage, res: ServerResponse) => {
@@ -213,6 +244,7 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
           route,
         )
       : createServer(SLOW_CLIENT_LIMITS, route);
+    if (tls) srv.on('tlsClientError', (err: Error, socket: TLSSocket) => handshakeFailed(err, socket));
     // Every TCP connection, also one still in its TLS handshake, which node:http does not list
     // (closeAllConnections() left it open, and close() waited for it).
     srv.on('connection', (socket: Socket) => {
