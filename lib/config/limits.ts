@@ -74,7 +74,7 @@ function tooMany(ctx: ParseContext): ConfigError {
   );
 }
 
-function tooDeep(ctx: ParseContext, at: string): ConfigError {
+export function tooDeep(ctx: ParseContext, at: string): ConfigError {
   return new ConfigError(
     `${where(ctx)}: nested more than ${MAX_CONFIG_DEPTH} levels deep at ${at} (the limit for a config)`,
   );
