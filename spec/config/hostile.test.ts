@@ -38,3 +38,54 @@ describe('hostile config: JSON nested deeper than the limit', () => {
     assert.match(err.message, /nested more than 32 levels deep at line 1/);
   });
 });
+
+/** CPU time of this process for `run` (best of 3): other processes on a busy machine barely move it. */
+function cpu(run: () => void): number {
+  let min = Infinity;
+  for (let k = 0; k < 3; k++) {
+    const t0 = process.cpuUsage();
+    run();
+    const used = process.cpuUsage(t0);
+    min = Math.min(min, used.user + used.system);
+  }
+  return min;
+}
+
+describe('hostile config: many values given as written grow the load time linearly', () => {
+  // Each label value written `1.10` (kept as text, not 1.1) and each text field an environment
+  // variable set copied the whole mapping again: 10,000 labels (a 160 KB file) took 159 s, and
+  // each value looked for its variable among all of them.
+  const ratio = (load: (n: number) => () => void) => {
+    cpu(load(500)); // warm-up
+    return cpu(load(4000)) / cpu(load(500));
+  };
+  it('label values in a file (ratio, not absolute time)', () => {
+    const load = (n: number) => {
+      let text = 'metrics:\n  default_labels:\n';
+      for (let i = 0; i < n; i++) text += `    label_${i}: 1.10\n`;
+      return () => {
+        const c = loadConfigFromText(text, { env: {} });
+        assert.equal(c.metrics?.default_labels?.label_7, '1.10');
+      };
+    };
+    const r = ratio(load);
+    // 8× the values: linear ≈ 8, quadratic ≈ 64.
+    assert.ok(r < 24, `8× the values took ${r.toFixed(1)}× the time`);
+  });
+  it('label values and attributes set by environment variables (ratio, not absolute time)', () => {
+    const load = (n: number) => {
+      const env: Record<string, string> = {};
+      for (let i = 0; i < n; i++) {
+        env[`HYPERION__METRICS__DEFAULT_LABELS__L${i}`] = '1.10';
+        env[`HYPERION__TRACING__ATTRIBUTES__A${i}`] = '007';
+      }
+      return () => {
+        const c = loadConfigFromText('tracing: {}\nmetrics: {}\n', { env });
+        assert.equal(c.metrics?.default_labels?.l7, '1.10');
+        assert.equal(c.tracing?.attributes?.a7, 7);
+      };
+    };
+    const r = ratio(load);
+    assert.ok(r < 24, `8× the variables took ${r.toFixed(1)}× the time`);
+  });
+});
