@@ -6,7 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfigFromText } from '../../lib/config/index.js';
+import {
+  createAppFromConfig,
+  loadConfigFromText,
+  MAX_CONFIG_VALUES,
+  parseConfig,
+} from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 
 function error(run: () => unknown): ConfigError {
@@ -87,5 +92,56 @@ describe('hostile config: many values given as written grow the load time linear
     };
     const r = ratio(load);
     assert.ok(r < 24, `8× the variables took ${r.toFixed(1)}× the time`);
+  });
+});
+
+describe('hostile config: an object in code holding more values than the limit', () => {
+  // Every item was stacked (each with a copy of its path) before any was counted: a list of
+  // 5,000,000 items took 5 s and 1.8 GB before being refused, one of length 1e9 (sparse) ran out
+  // of memory. Counted first, nothing of such a list or mapping is read.
+  const watched = (size: number) => {
+    let reads = 0;
+    const list: unknown[] = new Array(size);
+    for (const i of [0, size - 1])
+      Object.defineProperty(list, i, { enumerable: true, get: () => ++reads && '127.0.0.1:6379' });
+    const labels: Record<string, unknown> = {};
+    for (let i = 0; i < size; i++)
+      Object.defineProperty(labels, `l${i}`, { enumerable: true, get: () => ++reads && 'x' });
+    return { list, labels, reads: () => reads };
+  };
+  it('parseConfig refuses it without reading its items', () => {
+    const w = watched(MAX_CONFIG_VALUES + 1);
+    for (const raw of [
+      { cache: { type: 'redis', mode: 'cluster', addresses: w.list } },
+      { metrics: { default_labels: w.labels } },
+    ])
+      assert.match(error(() => parseConfig(raw)).message, /holds more than 100000 values/);
+    assert.equal(w.reads(), 0);
+    // A sparse list of the largest length: refused at once, not walked item by item.
+    const sparse: unknown[] = [];
+    sparse.length = 2 ** 32 - 1;
+    assert.match(
+      error(() => parseConfig({ cache: { type: 'redis', addresses: sparse } })).message,
+      /more than/,
+    );
+  });
+  it('createAppFromConfig too', async () => {
+    const w = watched(MAX_CONFIG_VALUES + 1);
+    await assert.rejects(
+      createAppFromConfig({ metrics: { default_labels: w.labels } } as never),
+      (e: unknown) => e instanceof ConfigError && /holds more than 100000 values/.test(e.message),
+    );
+    assert.equal(w.reads(), 0);
+  });
+  it('a list at the limit is still read', () => {
+    // root, cache, type, mode and addresses are 5 values.
+    const list = new Array(MAX_CONFIG_VALUES - 5).fill('127.0.0.1:6379');
+    const c = parseConfig({ cache: { type: 'redis', mode: 'cluster', addresses: list } });
+    assert.equal((c.cache as { addresses: string[] }).addresses.length, MAX_CONFIG_VALUES - 5);
+    list.push('127.0.0.1:6379');
+    assert.match(
+      error(() => parseConfig({ cache: { type: 'redis', mode: 'cluster', addresses: list } })).message,
+      /holds more than 100000 values/,
+    );
   });
 });
