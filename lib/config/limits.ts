@@ -185,7 +185,24 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
 /** `${NAME}`, `${NAME:-default}`…: a shell or Compose placeholder, which a config file does not expand. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder as messages show it
 const SHOWN = '${…}';
-const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:?+=-][^}]*)?\}/;
+/** `${NAME` and what follows it: `}`, or an operator (`:-`, `?`, `+`, `=`, `-`) of a default or a check. */
+const PLACEHOLDER_HEAD = /\$\{[A-Za-z_][A-Za-z0-9_]*([:?+=-]|\})?/g;
+
+/**
+ * Whether `text` holds `${NAME}` or `${NAME<op>…}` (the pattern `\$\{NAME(?:[:?+=-][^}]*)?\}`).
+ * Not that regular expression itself: tried from every `${`, its `[^}]*` ran to the end of the
+ * text each time, so a value of many `${a:` and no `}` took time quadratic in its length (1 MiB:
+ * minutes). An operator only needs a `}` somewhere after it.
+ */
+function hasPlaceholder(text: string): boolean {
+  const lastBrace = text.lastIndexOf('}');
+  if (lastBrace === -1) return false;
+  for (const m of text.matchAll(PLACEHOLDER_HEAD)) {
+    if (m[1] === '}') return true;
+    if (m[1] !== undefined && lastBrace > m.index + m[0].length - 1) return true;
+  }
+  return false;
+}
 
 /**
  * Text values of a file holding a `${NAME}` placeholder: nothing substitutes them, so the literal
@@ -198,7 +215,7 @@ export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found
   while (stack.length > 0) {
     const [node, path] = stack.pop()!;
     if (typeof node === 'string') {
-      if (PLACEHOLDER.test(node)) {
+      if (hasPlaceholder(node)) {
         // The variable to use instead, when a shell can set it (plain names, nothing hidden); an
         // item of a list is set with the whole list.
         const item = path.findIndex((k) => /^\d+$/.test(k));

@@ -4,6 +4,7 @@
  * being refused or loaded. The assertions are on what is reported (and on CPU-time ratios where
  * the defect was the growth itself), never on absolute times.
  */
+/* biome-ignore-all lint/suspicious/noTemplateCurlyInString: placeholders are config text under test */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -143,5 +144,30 @@ describe('hostile config: an object in code holding more values than the limit',
       error(() => parseConfig({ cache: { type: 'redis', mode: 'cluster', addresses: list } })).message,
       /holds more than 100000 values/,
     );
+  });
+});
+
+describe('hostile config: a long value that looks like the start of many ${…} placeholders', () => {
+  // The placeholder check's pattern was tried from every `${` and ran to the end of the text each
+  // time: a value of many `${a:` without `}` took time quadratic in its length (1 MiB: minutes).
+  it('is checked in time linear in its length (ratio, not absolute time)', () => {
+    const load = (n: number) => {
+      const text = `service:\n  name: "${'${a:'.repeat(n)}"\n`;
+      return () => {
+        assert.equal(loadConfigFromText(text, { env: {} }).service?.name.length, 4 * n);
+      };
+    };
+    cpu(load(4000)); // warm-up
+    const r = cpu(load(64_000)) / cpu(load(4000));
+    // 16× the length: linear ≈ 16, quadratic ≈ 256.
+    assert.ok(r < 48, `16× the length took ${r.toFixed(1)}× the time`);
+  });
+  it('placeholders are still found, with or without a default', () => {
+    for (const value of ['${A}', 'x${A_1:-dflt}y', '${a:-$HOME}', '${A?}', '${a:${b}']) {
+      const err = error(() => loadConfigFromText(`service:\n  name: "${value}"\n`, { env: {} }));
+      assert.match(err.message, /service\.name: holds a \$\{…\} placeholder/, value);
+    }
+    for (const value of ['${', '$A', '${1}', '${A', '${A:-x', '${ A}', '}${A:'])
+      assert.equal(loadConfigFromText(`service:\n  name: "${value}"\n`, { env: {} }).service?.name, value);
   });
 });
