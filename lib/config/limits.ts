@@ -16,8 +16,13 @@ export const MAX_CONFIG_VALUES = 100_000;
 /** Most issues listed in one error; the message says how many there were in all. */
 export const MAX_ISSUES = 100;
 
-/** Names a YAML or JSON key may not have (they would reach the prototype of the parsed objects). */
-export const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Names a YAML or JSON key may not have: the first three would reach the prototype of the parsed
+ * objects; `toJSON` is how each mapping of a loaded config prints redacted (`JSON.stringify`), so
+ * an attribute, header or label of that name was replaced by a function without a word (and the
+ * loaded config then failed `createAppFromConfig`'s check, "received function").
+ */
+export const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype', 'toJSON']);
 
 export interface ParseContext {
   /** `app.yaml`, or the environment variable an override value came from. */

@@ -171,3 +171,34 @@ describe('hostile config: a long value that looks like the start of many ${…} 
       assert.equal(loadConfigFromText(`service:\n  name: "${value}"\n`, { env: {} }).service?.name, value);
   });
 });
+
+describe('hostile config: a key named toJSON', () => {
+  // Each mapping of a loaded config prints redacted through its own `toJSON`: a free-form key of
+  // that name (an attribute, a header, a label) was replaced by that function without a word,
+  // and the loaded config then failed createAppFromConfig ("received function").
+  const paths = ['tracing.attributes.toJSON', 'tracing.headers.toJSON', 'metrics.default_labels.toJSON'];
+  const check = (err: ConfigError) => {
+    for (const p of paths)
+      assert.match(err.message, new RegExp(`${p.replaceAll('.', '\\.')}: is a reserved name`));
+  };
+  it('is a reserved name with its path, in YAML, JSON and objects', async () => {
+    check(
+      error(() =>
+        loadConfigFromText(
+          'tracing:\n  attributes: { toJSON: x }\n  headers: { toJSON: S3CRET-tojson }\nmetrics:\n  default_labels: { toJSON: v }\n',
+          { env: {} },
+        ),
+      ),
+    );
+    const raw = {
+      tracing: { attributes: { toJSON: 'x' }, headers: { toJSON: 'S3CRET-tojson' } },
+      metrics: { default_labels: { toJSON: 'v' } },
+    };
+    check(error(json(JSON.stringify(raw))));
+    check(error(() => parseConfig(raw)));
+    await assert.rejects(createAppFromConfig(raw as never), (e: unknown) => {
+      check(e as ConfigError);
+      return !(e as Error).message.includes('S3CRET');
+    });
+  });
+});
