@@ -1,8 +1,9 @@
 /**
- * A hostile or sloppy config, within the documented limits (1 MiB, 32 levels, 100,000 values):
- * found by the hostile-config audit, each case took time or memory far beyond its size before
- * being refused or loaded. The assertions are on what is reported (and on CPU-time ratios where
- * the defect was the growth itself), never on absolute times.
+ * A hostile or sloppy config, found by the hostile-config audit: inputs within the documented
+ * limits (1 MiB, 32 levels, 100,000 values) that took time or memory far beyond their size before
+ * being refused or loaded, and a key name (`toJSON`) the loaded config overwrote. The assertions
+ * are on what is reported (and on CPU-time ratios where the defect was the growth itself), never
+ * on absolute times.
  */
 /* biome-ignore-all lint/suspicious/noTemplateCurlyInString: placeholders are config text under test */
 import assert from 'node:assert/strict';
