@@ -16,8 +16,13 @@ export const MAX_CONFIG_VALUES = 100_000;
 /** Most issues listed in one error; the message says how many there were in all. */
 export const MAX_ISSUES = 100;
 
-/** Names a YAML or JSON key may not have (they would reach the prototype of the parsed objects). */
-export const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * Names a YAML or JSON key may not have: the first three would reach the prototype of the parsed
+ * objects; `toJSON` is how each mapping of a loaded config prints redacted (`JSON.stringify`), so
+ * an attribute, header or label of that name was replaced by a function without a word (and the
+ * loaded config then failed `createAppFromConfig`'s check, "received function").
+ */
+export const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype', 'toJSON']);
 
 export interface ParseContext {
   /** `app.yaml`, or the environment variable an override value came from. */
@@ -74,7 +79,7 @@ function tooMany(ctx: ParseContext): ConfigError {
   );
 }
 
-function tooDeep(ctx: ParseContext, at: string): ConfigError {
+export function tooDeep(ctx: ParseContext, at: string): ConfigError {
   return new ConfigError(
     `${where(ctx)}: nested more than ${MAX_CONFIG_DEPTH} levels deep at ${at} (the limit for a config)`,
   );
@@ -140,7 +145,11 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
     if (++values > MAX_CONFIG_VALUES) throw tooMany(ctx);
     if (typeof node !== 'object' || node === null) continue;
     if (path.length - ctx.at.length >= MAX_CONFIG_DEPTH) throw tooDeep(ctx, displayPath(path));
+    // The children are counted before they are stacked (each with its path): an object given to
+    // parseConfig or createAppFromConfig holding a list of 5,000,000 items took 5 s and 1.8 GB
+    // before being refused, and one of length 1e9 (sparse) ran out of memory.
     if (Array.isArray(node)) {
+      if (values + stack.length + node.length > MAX_CONFIG_VALUES) throw tooMany(ctx);
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
     } else if (node instanceof Map || node instanceof Set) {
       // The schema reads an object's own properties, and a Map or Set has none: the settings in
@@ -156,8 +165,12 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
       );
       found.blocked.push(path);
     } else if (Object.getPrototypeOf(node) === Object.prototype || Object.getPrototypeOf(node) === null) {
+      const keys = Object.keys(node);
+      let count = keys.length;
+      for (const reserved of RESERVED_KEYS) if (Object.hasOwn(node, reserved)) count--;
+      if (values + stack.length + count > MAX_CONFIG_VALUES) throw tooMany(ctx);
       const children: [unknown, string[]][] = [];
-      for (const key of Object.keys(node)) {
+      for (const key of keys) {
         if (RESERVED_KEYS.has(key)) {
           found.issues.push(
             issue([...path, key], 'is a reserved name, not a config key', 'a config key', 'a reserved name'),
@@ -177,7 +190,24 @@ export function checkTree(root: unknown, ctx: ParseContext, found: Found, prune 
 /** `${NAME}`, `${NAME:-default}`…: a shell or Compose placeholder, which a config file does not expand. */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder as messages show it
 const SHOWN = '${…}';
-const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?:[:?+=-][^}]*)?\}/;
+/** `${NAME` and what follows it: `}`, or an operator (`:-`, `?`, `+`, `=`, `-`) of a default or a check. */
+const PLACEHOLDER_HEAD = /\$\{[A-Za-z_][A-Za-z0-9_]*([:?+=-]|\})?/g;
+
+/**
+ * Whether `text` holds `${NAME}` or `${NAME<op>…}` (the pattern `\$\{NAME(?:[:?+=-][^}]*)?\}`).
+ * Not that regular expression itself: tried from every `${`, its `[^}]*` ran to the end of the
+ * text each time, so a value of many `${a:` and no `}` took time quadratic in its length (1 MiB:
+ * minutes). An operator only needs a `}` somewhere after it.
+ */
+function hasPlaceholder(text: string): boolean {
+  const lastBrace = text.lastIndexOf('}');
+  if (lastBrace === -1) return false;
+  for (const m of text.matchAll(PLACEHOLDER_HEAD)) {
+    if (m[1] === '}') return true;
+    if (m[1] !== undefined && lastBrace > m.index + m[0].length - 1) return true;
+  }
+  return false;
+}
 
 /**
  * Text values of a file holding a `${NAME}` placeholder: nothing substitutes them, so the literal
@@ -190,7 +220,7 @@ export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found
   while (stack.length > 0) {
     const [node, path] = stack.pop()!;
     if (typeof node === 'string') {
-      if (PLACEHOLDER.test(node)) {
+      if (hasPlaceholder(node)) {
         // The variable to use instead, when a shell can set it (plain names, nothing hidden); an
         // item of a list is set with the whole list.
         const item = path.findIndex((k) => /^\d+$/.test(k));

@@ -11,9 +11,11 @@ import {
   checkTree,
   lexAndParse,
   MAX_CONFIG_BYTES,
+  MAX_CONFIG_DEPTH,
   MAX_CONFIG_VALUES,
   MAX_ISSUES,
   type ParseContext,
+  tooDeep,
   tooLarge,
   where,
 } from './limits.js';
@@ -161,6 +163,12 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; pro
       }
       i = j;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      // The depth limit, here before the tree walk that checks it too: each key copies its path,
+      // so a 1 MiB file of nested objects (`{"a":{"a":…`, 200 000 levels) took time quadratic in
+      // its depth (40 000 levels: 20 s; the whole file: hours) before being refused as too deep.
+      if (frames.length >= MAX_CONFIG_DEPTH) {
+        throw tooDeep(ctx, `line ${text.slice(0, i).split('\n').length}`);
+      }
       const object = c === 0x7b;
       frames.push({ keys: object ? new Set() : undefined, expectKey: object, index: 0 });
       segments[base + frames.length - 1] = '0';

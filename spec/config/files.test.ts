@@ -4,10 +4,12 @@
  * is a ConfigError naming the field, instead of reading until memory runs out.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   loadConfigFromText,
   MAX_CONFIG_BYTES,
@@ -53,6 +55,38 @@ describe('config: files named by fields are read with a size bound', () => {
     const m = parseConfig({ metrics: { auth: { bearer_token_file: '/dev/zero' } } });
     assert.throws(() => metricsOptionsFromConfig(m.metrics!), /larger than/);
   });
+});
+
+describe('config: a named pipe given as a file field', { skip: process.platform === 'win32' }, () => {
+  // The open was synchronous and blocking: it waited for a writer to the pipe, freezing the whole
+  // process at startup (timers and signal handlers too) for as long as none came. Run in a child
+  // process, which the old code left blocked until the spawn's bound killed it.
+  for (const [field, text] of [
+    ['tracing.tls.ca_file', (p: string) => `tracing:\n  tls: { ca_file: "${p}" }\n`],
+    ['metrics.auth.bearer_token_file', (p: string) => `metrics:\n  auth: { bearer_token_file: "${p}" }\n`],
+  ] as const) {
+    it(`${field}: a ConfigError naming the field and the pipe, at once`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-fifo-'));
+      const fifo = join(dir, 'ca.pem');
+      const made = spawnSync('mkfifo', [fifo]);
+      assert.equal(made.status, 0, String(made.stderr));
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./fixtures/build-from-text.ts', import.meta.url)),
+          text(fifo),
+        ],
+        { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 60_000 },
+      );
+      assert.equal(child.signal, null, `the child was still blocked (killed by ${child.signal})`);
+      const out = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { name?: string; message?: string };
+      assert.equal(out.name, 'ConfigError', child.stdout + child.stderr);
+      assert.ok(out.message?.includes(field) && out.message.includes(fifo), out.message);
+      assert.match(out.message!, /is a named pipe \(FIFO\), not a file/);
+    });
+  }
 });
 
 describe('config: metrics credentials the endpoint would refuse are refused by the schema, with their path', () => {

@@ -13,7 +13,7 @@
  *     reject_unauthorized: true              # false = accept any certificate (testing only)
  */
 import { X509Certificate } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
@@ -87,12 +87,21 @@ export function readConfigFile(field: string, file: string): Buffer {
     ]);
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // Non-blocking: a plain open of a named pipe waits for a writer, and this open is synchronous,
+    // so `ca_file: /run/some.fifo` froze the whole process at startup (timers and signal handlers
+    // included) for as long as no one wrote to it. The pipe is refused below, after the open (no
+    // window between a check and the open); regular files read as before.
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw fail(code, `cannot read ${shown} (${code})`);
   }
   try {
+    const st = fstatSync(fd);
+    if (st.isFIFO() || st.isSocket()) {
+      const kind = st.isFIFO() ? 'a named pipe (FIFO)' : 'a socket';
+      throw fail(`it is ${kind}, not a file`, `${shown} is ${kind}, not a file`);
+    }
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
     while (length < buffer.length) {
