@@ -4,10 +4,15 @@
  * its variable.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createAppFromConfig, parseConfig, tracingOptionsFromConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { applyOtelEnv, type EnvSettableOptions, OTEL_ENV_VARS } from '../../lib/tracing/otel/env.js';
@@ -702,5 +707,48 @@ describe('a provider passed in (an application configured by its own SDK, NodeSD
       () => applyOtelEnv<EnvSettableOptions>({ provider }, { OTEL_PROPAGATORS: 'xray' }),
       'OTEL_PROPAGATORS',
     );
+  });
+});
+
+describe('OTLP TLS file variables name a file that is no regular file', {
+  skip: process.platform === 'win32',
+}, () => {
+  // The PEM file was read with a plain readFileSync: pointed at a named pipe, its blocking open
+  // waited for a writer and froze the process (timers and signal handlers too); `/dev/zero` would
+  // have been read until memory ran out. Run in a child process, which the old code left blocked
+  // until the spawn's bound killed it.
+  const child = (env: Record<string, string>) => {
+    const options = fileURLToPath(new URL('../../lib/tracing/otel/options.ts', import.meta.url));
+    const script = `
+      import { resolveOptions } from ${JSON.stringify(options)};
+      try { resolveOptions({}, ${JSON.stringify(env)}); console.log(JSON.stringify({ ok: true })); }
+      catch (err) { console.log(JSON.stringify({ name: err.name, issues: err.issues })); }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+      timeout: 60_000,
+    });
+    assert.equal(r.signal, null, `the child was still blocked (killed by ${r.signal})`);
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      name?: string;
+      issues?: { path: string; message: string }[];
+    };
+  };
+
+  it('a named pipe: a ConfigError naming the variable, at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-otlp-fifo-'));
+    const fifo = join(dir, 'ca.pem');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const out = child({ OTEL_EXPORTER_OTLP_CERTIFICATE: fifo });
+    assert.equal(out.name, 'ConfigError');
+    const issue = out.issues?.find((i) => i.path === 'OTEL_EXPORTER_OTLP_CERTIFICATE');
+    assert.match(issue?.message ?? '', /named pipe \(FIFO\), not a file/);
+  });
+
+  it('an endless device: refused once past 1 MiB, not read until memory runs out', () => {
+    const out = child({ OTEL_EXPORTER_OTLP_CLIENT_KEY: '/dev/zero' });
+    assert.equal(out.name, 'ConfigError');
+    const issue = out.issues?.find((i) => i.path === 'OTEL_EXPORTER_OTLP_CLIENT_KEY');
+    assert.match(issue?.message ?? '', /larger than 1048576 bytes/);
   });
 });

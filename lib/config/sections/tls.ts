@@ -13,9 +13,9 @@
  *     reject_unauthorized: true              # false = accept any certificate (testing only)
  */
 import { X509Certificate } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import * as v from 'valibot';
+import { type BoundedFileError, readBoundedFile } from '../../core/bounded-file.js';
 import { ConfigError } from '../../core/errors.js';
 import { MAX_CONFIG_BYTES } from '../limits.js';
 import { isSecretPath } from '../messages.js';
@@ -85,43 +85,19 @@ export function readConfigFile(field: string, file: string): Buffer {
     new ConfigError(`cannot read ${field} ${shown}: ${why}`, [
       { path: field, expected: 'a readable file of at most 1 MiB', received: 'string', message },
     ]);
-  let fd: number;
   try {
-    // Non-blocking: a plain open of a named pipe waits for a writer, and this open is synchronous,
-    // so `ca_file: /run/some.fifo` froze the whole process at startup (timers and signal handlers
-    // included) for as long as no one wrote to it. The pipe is refused below, after the open (no
-    // window between a check and the open); regular files read as before.
-    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    // Bounded and non-blocking (lib/core/bounded-file.ts): `ca_file: /run/some.fifo` used to
+    // freeze the whole process at startup, waiting for a writer.
+    return readBoundedFile(file, MAX_CONFIG_BYTES);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw fail(code, `cannot read ${shown} (${code})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isFIFO() || st.isSocket()) {
-      const kind = st.isFIFO() ? 'a named pipe (FIFO)' : 'a socket';
-      throw fail(`it is ${kind}, not a file`, `${shown} is ${kind}, not a file`);
-    }
-    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    if (length > MAX_CONFIG_BYTES) {
+    const { code, message } = err as BoundedFileError;
+    if (code === 'too_large')
       throw fail(
         `larger than ${MAX_CONFIG_BYTES} bytes`,
         `${shown} is larger than ${MAX_CONFIG_BYTES} bytes (the limit for a file named in a config)`,
       );
-    }
-    return Buffer.from(buffer.subarray(0, length));
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'FIFO' || code === 'socket') throw fail(message, `${shown} ${message.slice(3)}`);
     throw fail(code, `cannot read ${shown} (${code})`);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -11,14 +11,17 @@
  * bad value throws one `ConfigError` whose issues name each bad variable (header values, which may
  * be credentials, are never shown).
  */
-import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { resolve } from 'node:path';
+import { type BoundedFileError, readBoundedFile } from '../../core/bounded-file.js';
 import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS } from '../../core/options.js';
 import type { ExporterName, PropagatorName } from './names.js';
 import type { ExportTlsOptions } from './tls.js';
+
+/** Most bytes read from a PEM file named by an OTEL_* variable (hundreds of certificates). */
+const PEM_FILE_LIMIT = 1024 * 1024;
 
 interface BatchFields {
   maxQueueSize?: number;
@@ -425,7 +428,9 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       const path = get(name);
       if (path === undefined) continue;
       try {
-        files[field] = readFileSync(resolve(path));
+        // Bounded and non-blocking: a named pipe here froze the process (a blocking open waits
+        // for a writer), and `/dev/zero` would have been read until memory ran out.
+        files[field] = readBoundedFile(resolve(path), PEM_FILE_LIMIT);
         // Named here: the options check would report an empty CA file as `tls.ca`, a field the
         // user never wrote (an empty `ca` is refused, see ./tls.ts).
         if (files[field]!.toString('latin1').trim() === '') {
@@ -433,12 +438,11 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
           bad(name, 'path of a readable PEM file', `${shownPath(path)} is empty`);
         }
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        bad(
-          name,
-          'path of a readable PEM file',
-          `cannot read ${shownPath(path)}${typeof code === 'string' ? ` (${code})` : ''}`,
-        );
+        // readBoundedFile throws only BoundedFileError: an errno code, or why the path is no file.
+        const { code, message } = err as BoundedFileError;
+        const why =
+          code === 'too_large' || code === 'FIFO' || code === 'socket' ? `: ${message}` : ` (${code})`;
+        bad(name, 'path of a readable PEM file', `cannot read ${shownPath(path)}${why}`);
       }
     }
     const given = options.tls;
