@@ -40,6 +40,13 @@ export interface Link {
   busy: boolean;
   failures: number;
   timer: NodeJS.Timeout | undefined;
+  /**
+   * The subscriber a set-up is opening (not yet a session). Held so that removing the link (at
+   * `close()`) can drop it: against a server that accepts but does not answer (paused, hung), its
+   * connect step otherwise kept the connection, and the process, alive up to `timeout` after the
+   * close.
+   */
+  opening: Redis | undefined;
   removed: boolean;
   /** Removes the listeners this tracker put on `data`. */
   detach(): void;
@@ -87,6 +94,7 @@ async function execAll(p: ReturnType<Redis['pipeline']>, commands: readonly stri
 /** Opens a subscriber session for `link`: connected, id and run_id known, subscribed. */
 export async function openSession(link: Link, parts: SetupParts): Promise<Session> {
   const sub = parts.makeSub(link);
+  link.opening = sub;
   let session: Session | undefined;
   sub.on('error', parts.onError);
   sub.on('messageBuffer', (channel: Buffer, payload: Buffer[] | null) => {
@@ -120,6 +128,8 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
     if (session) session.dead = true;
     sub.disconnect();
     throw err;
+  } finally {
+    if (link.opening === sub) link.opening = undefined;
   }
 }
 

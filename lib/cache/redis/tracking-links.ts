@@ -151,6 +151,7 @@ export function addLink(s: TrackingState, key: string, data: Redis): Link {
     busy: false,
     failures: 0,
     timer: undefined,
+    opening: undefined,
     removed: false,
     detach: () => {
       data.off('close', onClose);
@@ -174,6 +175,8 @@ export function removeLink(s: TrackingState, link: Link): void {
   link.detach();
   if (link.session) link.session.dead = true;
   link.session?.sub.disconnect();
+  // A subscriber still connecting: its set-up then fails at once and sees the link removed.
+  link.opening?.disconnect();
   s.links.delete(link.key);
   lose(s, `node ${link.key} left`);
 }

@@ -2,9 +2,14 @@
  * A tiered cache with CLIENT TRACKING closed while the tracker is still setting up (its subscriber
  * connection being opened): nothing of the tracker stays connected to the server. (Before, the
  * subscriber a set-up opened after `close()` stayed connected for good.)
+ * Also against a server that accepts connections but never answers (a paused Redis, a hung peer):
+ * the subscriber still connecting at `close()` is dropped by the close, not when its connect step
+ * times out (before, it stayed connected — and kept the process alive — for up to the tracker's
+ * `timeout` after `close()` had resolved; found from outside with a SIGSTOPped redis-server).
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { createServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
@@ -39,5 +44,52 @@ describeWithServers('tiered cache with CLIENT TRACKING closed during set-up', sk
       });
     }
     assert.equal(await trackingConnections(), 0);
+  });
+});
+
+describe('tiered cache with CLIENT TRACKING closed while the server does not answer', () => {
+  it('the subscriber still connecting is dropped by close(), not at its connect timeout', async () => {
+    // Accepts every connection, never replies: the connect step of the tracker's subscriber
+    // (iovalkey's ready check) hangs until the tracker's `timeout`.
+    const open = new Set<Socket>();
+    let seen = 0;
+    const server = createServer((socket) => {
+      seen++;
+      open.add(socket);
+      socket.resume(); // read (and drop) what arrives, so the client's FIN is seen
+      socket.on('error', () => {});
+      socket.on('close', () => open.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const l2 = createRedisCache({
+        addresses: [`127.0.0.1:${port}`],
+        keyPrefix: 'silent:',
+        // The subscriber inherits the L2's options: its ready check is bounded by the command
+        // timeout too. Both far beyond this test's waits, so that only close() can end it.
+        dialTimeout: 60_000,
+        commandTimeout: 60_000,
+      });
+      const cache = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 16 }),
+        l2,
+        // A connect step bound far beyond this test's waits: only close() can end it.
+        tracking: createRedisTracking({ cache: l2, timeout: 60_000 }),
+      });
+      cache.ready.catch(() => {});
+      // The L2's data connection and the tracker's subscriber are both connected (and unanswered).
+      await waitFor(() => seen >= 2, { timeoutMs: 10_000, what: 'both connections accepted' });
+      await cache.close();
+      const allClosed = new Promise<void>((resolve) => {
+        const check = () => (open.size === 0 ? resolve() : setTimeout(check, 10).unref());
+        check();
+      });
+      await Promise.race([allClosed, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      assert.equal(open.size, 0, `${open.size} connection(s) still open after close()`);
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
