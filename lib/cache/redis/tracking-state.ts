@@ -90,6 +90,19 @@ export function lose(s: TrackingState, reason: string): void {
 }
 
 /**
+ * The tracker closes. A cache still attached (sharing this tracker with a cache that closed it, or
+ * a tracker closed on its own) hears no invalidation any more: it must stop trusting L1, worth a
+ * warning. With none attached (a tiered cache detaches before it closes its tracker) this is the
+ * normal end: every clean shutdown used to log it as a loss, at warn level.
+ */
+export function closeTrust(s: TrackingState): void {
+  if (s.handlers.size > 0) return lose(s, 'tracker closed');
+  s.epoch++;
+  if (s.confirmed) log(s, 'info', 'redis tracking: closed', { links: s.links.size });
+  s.confirmed = false;
+}
+
+/**
  * Cluster: slots changed owner while every new owner's connection was already tracked. Only keys of
  * those slots may have been read from a server that no longer sees their writes; trust stays.
  */

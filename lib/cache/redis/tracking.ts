@@ -24,7 +24,7 @@ import { CacheError, ConfigError, typeName } from '../../core/errors.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
 import { check, type RedisTrackingOptions } from './tracking-options.js';
-import { lose, type TrackingState } from './tracking-state.js';
+import { closeTrust, type TrackingState } from './tracking-state.js';
 import { pass } from './tracking-verify.js';
 
 export type { RedisTrackingOptions } from './tracking-options.js';
@@ -126,9 +126,7 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     stats: () => ({ ...s.counts, links: s.links.size }),
     close() {
       closing ??= (async () => {
-        // A cache still attached (one sharing this tracker with a cache that closed it, or a
-        // tracker closed on its own) hears no invalidation any more: it must stop trusting L1.
-        lose(s, 'tracker closed');
+        closeTrust(s);
         s.closed = true;
         s.confirmed = false;
         if (heartbeat) clearInterval(heartbeat);

@@ -10,6 +10,7 @@ import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import type { Logger } from '../../../lib/core/contracts.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -79,10 +80,47 @@ describeWithServers('tiered caches and the lifetime of their Redis tracker', ski
     });
   }
 
+  /** A logger keeping `level message` lines. */
+  function lines() {
+    const out: string[] = [];
+    const at = (level: string) => (message: string) => void out.push(`${level} ${message}`);
+    const logger: Logger = {
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: () => logger,
+    };
+    return { logger, out };
+  }
+
+  it('a clean close of a tiered cache logs no tracking loss as a warning', async () => {
+    // Every normal shutdown used to log "redis tracking: lost, L1 not trusted until confirmed
+    // again" at warn level: the cache detaches before it closes its tracker, nothing was lost.
+    const ns = `cc${++unique}`;
+    const l2 = l2For(ns);
+    const { logger, out } = lines();
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2, heartbeat: 200, logger }),
+    });
+    await cache.ready;
+    await cache.set('k', bytes('v1'), 60_000);
+    await cache.close();
+    assert.deepEqual(
+      out.filter((l) => l.startsWith('warn') || l.startsWith('error')),
+      [],
+      'a clean close logged a warning',
+    );
+    assert.ok(out.includes('info redis tracking: closed'), out.join('\n'));
+  });
+
   it('a tracker closed while a cache still uses it: that cache stops serving (and filling) L1', async () => {
     const ns = `cl${++unique}`;
     const l2 = l2For(ns);
-    const tracking = createRedisTracking({ cache: l2, heartbeat: 200 });
+    const { logger, out } = lines();
+    const tracking = createRedisTracking({ cache: l2, heartbeat: 200, logger });
     const cache = createTieredCache({
       l1: createMemoryCache({ maxCost: 1 << 20 }),
       l2,
@@ -94,6 +132,10 @@ describeWithServers('tiered caches and the lifetime of their Redis tracker', ski
     await cache.set('k', bytes('v1'), 60_000);
     assert.equal(await holdInL1(cache, 'k'), 'v1');
     await tracking.close();
+    assert.ok(
+      out.includes('warn redis tracking: lost, L1 not trusted until confirmed again'),
+      'a cache still attached lost its invalidations: a warning',
+    );
     // Nothing reports writes to this cache any more: an outside write must still be seen.
     assert.equal(await cli.run(`SET ${ns}:k v2`), 'OK');
     const r = await cache.getWithMeta('k');
