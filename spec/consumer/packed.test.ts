@@ -1,0 +1,168 @@
+/**
+ * The packed package as a user installs it, with every optional peer present: the tarball unpacked
+ * into a fresh project's node_modules, the peers (and `@types/node`) linked from this repository's
+ * node_modules — nothing is downloaded.
+ * - What the tarball holds: the built code and its declarations for every `exports` and
+ *   `typesVersions` entry, README, LICENSE and the pages beside the code — no sources, tests,
+ *   benchmark or demo code, keys or npm settings.
+ * - Every TypeScript example of the pages (the blocks and preludes of spec/docs/examples.ts, which
+ *   checks them against lib/) typechecks against the installed declarations, `skipLibCheck: false`,
+ *   with each resolution a user may have: `nodenext`, `node16` and `bundler`.
+ * - Every subpath loads with `import` and with `require()` (Node ≥ 20.19) and gives the same
+ *   exports; the files behind them are not importable (no deep import is needed or possible).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { examples } from '../docs/examples.js';
+import { tempDir } from '../harness/process.js';
+import { buildAndPack, root, run } from './project.js';
+
+interface Manifest {
+  exports: Record<string, { types: string; default: string }>;
+  typesVersions: Record<string, Record<string, string[]>>;
+  peerDependencies: Record<string, string>;
+}
+
+describe('the packed package with every optional peer installed', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let project: string;
+  let installed: string;
+  let entries: string[];
+  let manifest: Manifest;
+
+  before(async () => {
+    dir = await tempDir('consumer-packed');
+    const tarball = await buildAndPack(dir.path);
+    entries = (await run('tar', ['tzf', tarball], dir.path, 60_000)).trim().split('\n');
+    project = join(dir.path, 'project');
+    installed = join(project, 'node_modules/hyperion');
+    mkdirSync(installed, { recursive: true });
+    await run('tar', ['xzf', tarball, '-C', installed, '--strip-components=1'], project, 60_000);
+    manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+    for (const name of [...Object.keys(manifest.peerDependencies), '@types/node']) {
+      const link = join(project, 'node_modules', name);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(join(root, 'node_modules', name), link);
+    }
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+  });
+  after(() => dir?.remove());
+
+  it('holds the code, declarations, README, LICENSE and pages, and nothing else', () => {
+    const files = entries.map((e) => e.replace(/^package\//, ''));
+    assert.ok(
+      entries.every((e) => e.startsWith('package/')),
+      'every entry under package/',
+    );
+    for (const file of ['package.json', 'README.md', 'LICENSE']) assert.ok(files.includes(file), file);
+    const unexpected = files.filter(
+      (f) =>
+        !['package.json', 'README.md', 'LICENSE', 'benchmarks/README.md'].includes(f) &&
+        !/^dist\/.+\.(js|js\.map|d\.ts)$/.test(f) &&
+        !/^lib\/.+\.md$/.test(f) &&
+        !/^benchmarks\/figures\/[^/]+\.svg$/.test(f),
+    );
+    assert.deepEqual(unexpected, [], 'files outside the published set');
+    const sources = files.filter(
+      (f) =>
+        (/\.(ts|mts|cts|mjs|cjs)$/.test(f) && !f.endsWith('.d.ts')) ||
+        /(^|\/)(spec|demo|\.ci)\//.test(f) ||
+        /\.(test|bench)\./.test(f) ||
+        /\.(pem|key|crt|p12|env)$|(^|\/)\.npmrc$/.test(f),
+    );
+    assert.deepEqual(sources, [], 'sources, tests, benchmarks, demo or secrets in the package');
+    // Every path package.json points at is in the tarball.
+    const pointed = [
+      ...Object.values(manifest.exports).flatMap((e) => [e.types, e.default]),
+      ...Object.values(manifest.typesVersions).flatMap((map) => Object.values(map).flat()),
+    ].map((p) => p.replace(/^\.\//, ''));
+    assert.deepEqual(
+      pointed.filter((p) => !files.includes(p)),
+      [],
+      'exports / typesVersions targets missing from the tarball',
+    );
+    // Every subpath the README's install table names is exported, and the other way round.
+    const table = [
+      ...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/^\| `(hyperion[^`]*)` \|/gm),
+    ].map((m) => m[1]);
+    assert.deepEqual(
+      table.sort(),
+      Object.keys(manifest.exports)
+        .map((k) => `hyperion${k.slice(1)}`)
+        .sort(),
+    );
+  });
+
+  for (const [module, moduleResolution] of [
+    ['NodeNext', 'NodeNext'],
+    ['Node16', 'Node16'],
+    ['ESNext', 'Bundler'],
+  ] as const) {
+    it(`every TypeScript example of the pages typechecks against the installed declarations (moduleResolution ${moduleResolution}, skipLibCheck false)`, {
+      timeout: 180_000,
+    }, async () => {
+      const out = join(project, `docs-${moduleResolution.toLowerCase()}`);
+      mkdirSync(out, { recursive: true });
+      const files: string[] = [];
+      for (const { name, text } of examples((page) => readFileSync(join(installed, page), 'utf8'))) {
+        writeFileSync(join(out, name), text);
+        files.push(name);
+      }
+      writeFileSync(
+        join(out, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            lib: ['ES2023', 'ESNext.Disposable', 'DOM'],
+            module,
+            moduleResolution,
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+            types: ['node'],
+          },
+          files,
+        }),
+      );
+      await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 170_000);
+    });
+  }
+
+  it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {
+    timeout: 60_000,
+  }, async () => {
+    const subpaths = Object.keys(manifest.exports).map((k) => `hyperion${k.slice(1)}`);
+    writeFileSync(
+      join(project, 'load.mjs'),
+      [
+        `import { createRequire } from 'node:module';`,
+        `const require = createRequire(import.meta.url);`,
+        'const out = {};',
+        `for (const s of ${JSON.stringify(subpaths)}) {`,
+        '  const esm = Object.keys(await import(s)).sort();',
+        '  const cjs = Object.keys(require(s)).filter((k) => k !== "__esModule" && k !== "module.exports").sort();',
+        '  out[s] = { esm, same: JSON.stringify(esm) === JSON.stringify(cjs) };',
+        '}',
+        'for (const s of ["hyperion/dist/core/index.js", "hyperion/lib/core/README.md"]) {',
+        '  try { await import(s); out[s] = "imported"; } catch (e) { out[s] = e.code; }',
+        '}',
+        'console.log(JSON.stringify(out));',
+        '',
+      ].join('\n'),
+    );
+    const out = JSON.parse(
+      (await run(process.execPath, ['load.mjs'], project, 50_000)).trim().split('\n').pop()!,
+    );
+    for (const s of subpaths) {
+      assert.ok(out[s].esm.length > 0, `${s} exports nothing`);
+      assert.equal(out[s].same, true, `${s}: require() gives other exports than import`);
+    }
+    assert.equal(out['hyperion/dist/core/index.js'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    assert.equal(out['hyperion/lib/core/README.md'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    // What the README's example and the table name is there.
+    assert.ok(out.hyperion.esm.includes('createApp') && out.hyperion.esm.includes('drainServer'));
+    assert.deepEqual(out['hyperion/tracing/otel'].esm, ['createOtelTracer']);
+  });
+});
