@@ -130,6 +130,46 @@ describe('the packed package with every optional peer installed', () => {
     });
   }
 
+  it('the types of public options and results are importable from their subpath (no deep import to name them)', {
+    timeout: 120_000,
+  }, async () => {
+    // Each was reachable only through a deep import, which `exports` refuses: a user keeping TLS
+    // settings in a helper (`function collectorTls(): ExportTlsOptions`) could not name its type.
+    const out = join(project, 'names');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'names.ts'),
+      [
+        `import { semconvOptIn, type SemconvOptIn } from 'hyperion/tracing';`,
+        `import type { ExportTlsOptions, OtelTracerOptions } from 'hyperion/tracing/otel';`,
+        `import type { EndpointAuth, EndpointTls, MetricsOptions } from 'hyperion/metrics/prometheus';`,
+        `export const optIn: SemconvOptIn = semconvOptIn({});`,
+        `export const collectorTls: ExportTlsOptions = { ca: 'PEM', rejectUnauthorized: true };`,
+        `export const tracer: OtelTracerOptions = { exporter: 'otlp', tls: collectorTls };`,
+        `export const auth: EndpointAuth = { bearerToken: 'token' };`,
+        `export const serverTls: EndpointTls = { cert: 'PEM', key: 'PEM' };`,
+        `export const metrics: MetricsOptions = { auth, tls: serverTls };`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['names.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+  });
+
   it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {
     timeout: 60_000,
   }, async () => {
