@@ -170,6 +170,67 @@ describe('the packed package with every optional peer installed', () => {
     await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
   });
 
+  it('a library exporting what the factories and config helpers return emits its declarations (no TS2742)', {
+    timeout: 120_000,
+  }, async () => {
+    // With `declaration: true` TypeScript must name every exported value's type through a public
+    // subpath; tracingOptionsFromConfig, metricsOptionsFromConfig and redisOptionsFromConfig
+    // returned types that only internal files declared: "The inferred type of … cannot be named
+    // without a reference to …/dist/config/sections/tracing.js" (TS2742).
+    const out = join(project, 'library');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'index.ts'),
+      [
+        `import { createApp, createConsoleLogger, jsonCache } from 'hyperion';`,
+        `import { createPropagateOnlyTracer, semconvOptIn } from 'hyperion/tracing';`,
+        `import { createOtelTracer } from 'hyperion/tracing/otel';`,
+        `import { createMemoryCache, createSyncMemoryCache } from 'hyperion/cache/memory';`,
+        `import { createRedisCache, createRedisInvalidationBus, createRedisLease } from 'hyperion/cache/redis';`,
+        `import { createTieredCache } from 'hyperion/cache/tiered';`,
+        `import { createMetrics } from 'hyperion/metrics/prometheus';`,
+        `import * as config from 'hyperion/config';`,
+        `const file = config.loadConfigFromText('cache: { type: redis }\\n', { env: {} });`,
+        `export const tracing = config.tracingOptionsFromConfig(file.tracing!);`,
+        `export const metricsOptions = config.metricsOptionsFromConfig(file.metrics!);`,
+        `export const redisOptions = file.cache?.type === 'redis' ? config.redisOptionsFromConfig(file.cache) : undefined;`,
+        `export const tracer = createOtelTracer({ exporter: 'memory' });`,
+        `export const propagateOnly = createPropagateOnlyTracer();`,
+        `export const l1 = createMemoryCache({ maxCost: 1024 });`,
+        `export const counts = createSyncMemoryCache<number>({ maxCost: 10 });`,
+        `export const l2 = createRedisCache({ addresses: ['127.0.0.1:1'] });`,
+        `export const bus = createRedisInvalidationBus({ client: l2.client });`,
+        `export const lease = createRedisLease({ client: l2.client });`,
+        `export const cache = createTieredCache({ l1, l2, bus, lease });`,
+        `export const metrics = createMetrics({});`,
+        `export const app = createApp({ tracer, cache, metrics, logger: createConsoleLogger() });`,
+        `export const users = jsonCache<{ name: string }>(app.cache);`,
+        `export const optIn = semconvOptIn({});`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          declaration: true,
+          emitDeclarationOnly: true,
+          outDir: 'types',
+          types: ['node'],
+        },
+        files: ['index.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+    const emitted = readFileSync(join(out, 'types/index.d.ts'), 'utf8');
+    assert.doesNotMatch(emitted, /hyperion\/dist\//, 'declarations reaching into dist/');
+  });
+
   it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {
     timeout: 60_000,
   }, async () => {
