@@ -27,10 +27,19 @@ export {
 export { redactConfig } from './printed.js';
 export type { CacheSection, HyperionConfig } from './schema.js';
 export { memoryOptionsFromConfig, memorySection } from './sections/memory.js';
-export { metricsOptionsFromConfig, metricsSection } from './sections/metrics.js';
+// The helpers' result types are exported so a declaration emitted for their results can name them.
+export {
+  type MetricsOptionsFromConfig,
+  metricsOptionsFromConfig,
+  metricsSection,
+} from './sections/metrics.js';
 export { redisOptionsFromConfig, redisSection } from './sections/redis.js';
 export { tieredOptionsFromConfig } from './sections/tiered.js';
-export { tracingOptionsFromConfig, tracingSection } from './sections/tracing.js';
+export {
+  type TracingOptionsFromConfig,
+  tracingOptionsFromConfig,
+  tracingSection,
+} from './sections/tracing.js';
 
 /**
  * Validates an already-parsed config object (environment overrides applied if `env` is given).

@@ -13,6 +13,7 @@ export {
   redactQuery,
   reloadSemconvOptIn,
   SENSITIVE_QUERY_PARAMS,
+  type SemconvOptIn,
   semconvOptIn,
   withHttpDup,
 } from './semconv.js';

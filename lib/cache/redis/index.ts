@@ -15,6 +15,9 @@ export {
   type RedisInvalidationBusOptions,
 } from './bus.js';
 export { createRedisCache } from './cache.js';
+// RedisConnectionOptions: what hyperion/config's redisOptionsFromConfig returns; named here so a
+// declaration emitted for its result can refer to it (TS2742 otherwise).
+export type { RedisConnectionOptions } from './connection-options.js';
 export type { RedisHealth, RedisNodeHealth, RedisSentinelHealth } from './health.js';
 export { createRedisLease, type RedisLeaseOptions } from './lease.js';
 export type { RedisPartialRead } from './many.js';

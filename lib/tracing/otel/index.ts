@@ -8,4 +8,6 @@
 export type { ExportStats } from './exporters.js';
 export type { BatchOptions, ExporterName, OtelTracerOptions, PropagatorName } from './options.js';
 export type { FinishedSpan, FinishedSpanEvent } from './sdk.js';
+// The type of `tls`, so a helper building it can name it (the file is not importable on its own).
+export type { ExportTlsOptions } from './tls.js';
 export { createOtelTracer, type OtelTracer, type ProviderOtelTracer } from './tracer.js';

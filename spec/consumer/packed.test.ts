@@ -1,0 +1,269 @@
+/**
+ * The packed package as a user installs it, with every optional peer present: the tarball unpacked
+ * into a fresh project's node_modules, the peers (and `@types/node`) linked from this repository's
+ * node_modules — nothing is downloaded.
+ * - What the tarball holds: the built code and its declarations for every `exports` and
+ *   `typesVersions` entry, README, LICENSE and the pages beside the code — no sources, tests,
+ *   benchmark or demo code, keys or npm settings.
+ * - Every TypeScript example of the pages (the blocks and preludes of spec/docs/examples.ts, which
+ *   checks them against lib/) typechecks against the installed declarations, `skipLibCheck: false`,
+ *   with each resolution a user may have: `nodenext`, `node16` and `bundler`.
+ * - Every subpath loads with `import` and with `require()` (Node ≥ 20.19) and gives the same
+ *   exports; the files behind them are not importable (no deep import is needed or possible).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { examples } from '../docs/examples.js';
+import { tempDir } from '../harness/process.js';
+import { buildAndPack, root, run } from './project.js';
+
+interface Manifest {
+  exports: Record<string, { types: string; default: string }>;
+  typesVersions: Record<string, Record<string, string[]>>;
+  peerDependencies: Record<string, string>;
+}
+
+describe('the packed package with every optional peer installed', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let project: string;
+  let installed: string;
+  let entries: string[];
+  let manifest: Manifest;
+
+  before(async () => {
+    dir = await tempDir('consumer-packed');
+    const tarball = await buildAndPack(dir.path);
+    entries = (await run('tar', ['tzf', tarball], dir.path, 60_000)).trim().split('\n');
+    project = join(dir.path, 'project');
+    installed = join(project, 'node_modules/hyperion');
+    mkdirSync(installed, { recursive: true });
+    await run('tar', ['xzf', tarball, '-C', installed, '--strip-components=1'], project, 60_000);
+    manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+    for (const name of [...Object.keys(manifest.peerDependencies), '@types/node']) {
+      const link = join(project, 'node_modules', name);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(join(root, 'node_modules', name), link);
+    }
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+  });
+  after(() => dir?.remove());
+
+  it('holds the code, declarations, README, LICENSE and pages, and nothing else', () => {
+    const files = entries.map((e) => e.replace(/^package\//, ''));
+    assert.ok(
+      entries.every((e) => e.startsWith('package/')),
+      'every entry under package/',
+    );
+    for (const file of ['package.json', 'README.md', 'LICENSE']) assert.ok(files.includes(file), file);
+    const unexpected = files.filter(
+      (f) =>
+        !['package.json', 'README.md', 'LICENSE', 'benchmarks/README.md'].includes(f) &&
+        !/^dist\/.+\.(js|js\.map|d\.ts)$/.test(f) &&
+        !/^lib\/.+\.md$/.test(f) &&
+        !/^benchmarks\/figures\/[^/]+\.svg$/.test(f),
+    );
+    assert.deepEqual(unexpected, [], 'files outside the published set');
+    const sources = files.filter(
+      (f) =>
+        (/\.(ts|mts|cts|mjs|cjs)$/.test(f) && !f.endsWith('.d.ts')) ||
+        /(^|\/)(spec|demo|\.ci)\//.test(f) ||
+        /\.(test|bench)\./.test(f) ||
+        /\.(pem|key|crt|p12|env)$|(^|\/)\.npmrc$/.test(f),
+    );
+    assert.deepEqual(sources, [], 'sources, tests, benchmarks, demo or secrets in the package');
+    // Every path package.json points at is in the tarball.
+    const pointed = [
+      ...Object.values(manifest.exports).flatMap((e) => [e.types, e.default]),
+      ...Object.values(manifest.typesVersions).flatMap((map) => Object.values(map).flat()),
+    ].map((p) => p.replace(/^\.\//, ''));
+    assert.deepEqual(
+      pointed.filter((p) => !files.includes(p)),
+      [],
+      'exports / typesVersions targets missing from the tarball',
+    );
+    // Every subpath the README's install table names is exported, and the other way round.
+    const table = [
+      ...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/^\| `(hyperion[^`]*)` \|/gm),
+    ].map((m) => m[1]);
+    assert.deepEqual(
+      table.sort(),
+      Object.keys(manifest.exports)
+        .map((k) => `hyperion${k.slice(1)}`)
+        .sort(),
+    );
+  });
+
+  for (const [module, moduleResolution] of [
+    ['NodeNext', 'NodeNext'],
+    ['Node16', 'Node16'],
+    ['ESNext', 'Bundler'],
+  ] as const) {
+    it(`every TypeScript example of the pages typechecks against the installed declarations (moduleResolution ${moduleResolution}, skipLibCheck false)`, {
+      timeout: 180_000,
+    }, async () => {
+      const out = join(project, `docs-${moduleResolution.toLowerCase()}`);
+      mkdirSync(out, { recursive: true });
+      const files: string[] = [];
+      for (const { name, text } of examples((page) => readFileSync(join(installed, page), 'utf8'))) {
+        writeFileSync(join(out, name), text);
+        files.push(name);
+      }
+      writeFileSync(
+        join(out, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            lib: ['ES2023', 'ESNext.Disposable', 'DOM'],
+            module,
+            moduleResolution,
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+            types: ['node'],
+          },
+          files,
+        }),
+      );
+      await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 170_000);
+    });
+  }
+
+  it('the types of public options and results are importable from their subpath (no deep import to name them)', {
+    timeout: 120_000,
+  }, async () => {
+    // Each was reachable only through a deep import, which `exports` refuses: a user keeping TLS
+    // settings in a helper (`function collectorTls(): ExportTlsOptions`) could not name its type.
+    const out = join(project, 'names');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'names.ts'),
+      [
+        `import { semconvOptIn, type SemconvOptIn } from 'hyperion/tracing';`,
+        `import type { ExportTlsOptions, OtelTracerOptions } from 'hyperion/tracing/otel';`,
+        `import type { EndpointAuth, EndpointTls, MetricsOptions } from 'hyperion/metrics/prometheus';`,
+        `export const optIn: SemconvOptIn = semconvOptIn({});`,
+        `export const collectorTls: ExportTlsOptions = { ca: 'PEM', rejectUnauthorized: true };`,
+        `export const tracer: OtelTracerOptions = { exporter: 'otlp', tls: collectorTls };`,
+        `export const auth: EndpointAuth = { bearerToken: 'token' };`,
+        `export const serverTls: EndpointTls = { cert: 'PEM', key: 'PEM' };`,
+        `export const metrics: MetricsOptions = { auth, tls: serverTls };`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['names.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+  });
+
+  it('a library exporting what the factories and config helpers return emits its declarations (no TS2742)', {
+    timeout: 120_000,
+  }, async () => {
+    // With `declaration: true` TypeScript must name every exported value's type through a public
+    // subpath; tracingOptionsFromConfig, metricsOptionsFromConfig and redisOptionsFromConfig
+    // returned types that only internal files declared: "The inferred type of … cannot be named
+    // without a reference to …/dist/config/sections/tracing.js" (TS2742).
+    const out = join(project, 'library');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'index.ts'),
+      [
+        `import { createApp, createConsoleLogger, jsonCache } from 'hyperion';`,
+        `import { createPropagateOnlyTracer, semconvOptIn } from 'hyperion/tracing';`,
+        `import { createOtelTracer } from 'hyperion/tracing/otel';`,
+        `import { createMemoryCache, createSyncMemoryCache } from 'hyperion/cache/memory';`,
+        `import { createRedisCache, createRedisInvalidationBus, createRedisLease } from 'hyperion/cache/redis';`,
+        `import { createTieredCache } from 'hyperion/cache/tiered';`,
+        `import { createMetrics } from 'hyperion/metrics/prometheus';`,
+        `import * as config from 'hyperion/config';`,
+        `const file = config.loadConfigFromText('cache: { type: redis }\\n', { env: {} });`,
+        `export const tracing = config.tracingOptionsFromConfig(file.tracing!);`,
+        `export const metricsOptions = config.metricsOptionsFromConfig(file.metrics!);`,
+        `export const redisOptions = file.cache?.type === 'redis' ? config.redisOptionsFromConfig(file.cache) : undefined;`,
+        `export const tracer = createOtelTracer({ exporter: 'memory' });`,
+        `export const propagateOnly = createPropagateOnlyTracer();`,
+        `export const l1 = createMemoryCache({ maxCost: 1024 });`,
+        `export const counts = createSyncMemoryCache<number>({ maxCost: 10 });`,
+        `export const l2 = createRedisCache({ addresses: ['127.0.0.1:1'] });`,
+        `export const bus = createRedisInvalidationBus({ client: l2.client });`,
+        `export const lease = createRedisLease({ client: l2.client });`,
+        `export const cache = createTieredCache({ l1, l2, bus, lease });`,
+        `export const metrics = createMetrics({});`,
+        `export const app = createApp({ tracer, cache, metrics, logger: createConsoleLogger() });`,
+        `export const users = jsonCache<{ name: string }>(app.cache);`,
+        `export const optIn = semconvOptIn({});`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          declaration: true,
+          emitDeclarationOnly: true,
+          outDir: 'types',
+          types: ['node'],
+        },
+        files: ['index.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+    const emitted = readFileSync(join(out, 'types/index.d.ts'), 'utf8');
+    assert.doesNotMatch(emitted, /hyperion\/dist\//, 'declarations reaching into dist/');
+  });
+
+  it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {
+    timeout: 60_000,
+  }, async () => {
+    const subpaths = Object.keys(manifest.exports).map((k) => `hyperion${k.slice(1)}`);
+    writeFileSync(
+      join(project, 'load.mjs'),
+      [
+        `import { createRequire } from 'node:module';`,
+        `const require = createRequire(import.meta.url);`,
+        'const out = {};',
+        `for (const s of ${JSON.stringify(subpaths)}) {`,
+        '  const esm = Object.keys(await import(s)).sort();',
+        '  const cjs = Object.keys(require(s)).filter((k) => k !== "__esModule" && k !== "module.exports").sort();',
+        '  out[s] = { esm, same: JSON.stringify(esm) === JSON.stringify(cjs) };',
+        '}',
+        'for (const s of ["hyperion/dist/core/index.js", "hyperion/lib/core/README.md"]) {',
+        '  try { await import(s); out[s] = "imported"; } catch (e) { out[s] = e.code; }',
+        '}',
+        'console.log(JSON.stringify(out));',
+        '',
+      ].join('\n'),
+    );
+    const out = JSON.parse(
+      (await run(process.execPath, ['load.mjs'], project, 50_000)).trim().split('\n').pop()!,
+    );
+    for (const s of subpaths) {
+      assert.ok(out[s].esm.length > 0, `${s} exports nothing`);
+      assert.equal(out[s].same, true, `${s}: require() gives other exports than import`);
+    }
+    assert.equal(out['hyperion/dist/core/index.js'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    assert.equal(out['hyperion/lib/core/README.md'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    // What the README's example and the table name is there.
+    assert.ok(out.hyperion.esm.includes('createApp') && out.hyperion.esm.includes('drainServer'));
+    assert.deepEqual(out['hyperion/tracing/otel'].esm, ['createOtelTracer']);
+  });
+});
