@@ -170,6 +170,17 @@ async function resendMoved(
 
 const keyOf = (op: BatchOp) => ('keys' in op ? op.keys[0]! : op.key);
 
+const isRead = (op: BatchOp) => op.kind === 'get' || op.kind === 'pttl' || op.kind === 'mget';
+
+/**
+ * Replies that mean "not answered here, ask again" on a cluster: the op was not applied. MOVED and
+ * ASK go to the node named; TRYAGAIN and CLUSTERDOWN (a multi-key read of a slot mid-migration, a
+ * cluster settling after a failover) are what iovalkey itself retries for a pipeline of reads, and
+ * the resend pass leaves them to it (see `execInto`).
+ */
+const REDIRECT = /^(MOVED|ASK) /;
+const RETRY_READ = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
 /** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
 const guarded = (op: BatchOp) => op.kind === 'set' || op.kind === 'del' || op.kind === 'unlink';
 
@@ -183,13 +194,27 @@ async function execInto(
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);
+  // A cluster pipeline of reads only (first pass) ends with a PING. When every error of a pipeline
+  // is the same redirection and every other command is a read, iovalkey re-sends the WHOLE pipeline
+  // to the node named — the reads that were answered too. After `ASK` (a slot mid-migration) that
+  // node is the import target, which answers a key not migrated yet (still on the source) as a
+  // miss: `getManyWithTtl` (every tiered read under tracking), `pipeline().get()` and a tiered
+  // `getMany` gave `undefined` for a key that held a value (found by a live slot migration under
+  // load). PING is not a read for iovalkey, so once the node answered it the pipeline is left as
+  // answered, and the redirected ops alone are re-sent (`moved`, then `resendMoved`).
+  const readsOnly = moved !== undefined && order.every((i) => isRead(ops[i]!));
+  if (readsOnly) p.ping();
   // A failure names the node of this part's first key (./nodes.ts; only a cluster uses it).
   const first = idx && ops[order[0]!];
   const replies =
     (await p.exec().catch((err: unknown) => {
       throw first ? markKey(err, keyOf(first)) : err;
     })) ?? [];
+  // The PING's own reply is dropped (a PING that failed with the rest — a connection lost — was
+  // retried by iovalkey as before; the reads' errors stand).
+  if (readsOnly) replies.pop();
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
+  const again = readsOnly ? RETRY_READ : REDIRECT;
   const redirected: number[] = [];
   // Every reply is read, also after a failed one: the commands after it were answered too, and a
   // caller collecting partial answers (`into`) learns which.
@@ -197,7 +222,7 @@ async function execInto(
   replies.forEach(([err, value], j) => {
     const i = order[j]!;
     const op = ops[i]!;
-    if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(i);
+    if (err && moved && again.test(err.message)) redirected.push(i);
     else if (err && op.kind === 'get' && op.wrongTypeIsMiss && /^WRONGTYPE\b/.test(err.message))
       out[i] = null;
     else if (err) failure ??= { err: idx ? markKey(err, keyOf(op)) : err };

@@ -1,0 +1,123 @@
+/**
+ * A slot migrating live (CLUSTER SETSLOT IMPORTING/MIGRATING, MIGRATE of some of its keys): the
+ * source answers the keys it still holds and `ASK`s for the ones already moved. Reads batched in
+ * one pipeline must give each key the answer of the node that holds it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache, createRedisTracking, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { keySlot } from '../../../lib/cache/redis/slots.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import { describeWithServers } from '../../harness/process.js';
+import { type RedisCluster, redisCommand, skipRedis, startRedisCluster } from '../../harness/redis.js';
+import { dec, enc, watchUnhandled } from './helpers.js';
+
+const PREFIX = 'mig:';
+
+/** The first key `tag<i>` (without prefix) whose slot satisfies `want`. */
+function keyWhere(tag: string, want: (slot: number) => boolean): string {
+  for (let i = 0; i < 100_000; i++) if (want(keySlot(`${PREFIX}${tag}${i}`))) return `${tag}${i}`;
+  throw new Error(`no key for ${tag}`);
+}
+
+describeWithServers('redis cache on a cluster while a slot migrates', skipRedis(), () => {
+  let cluster: RedisCluster;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    cluster = await startRedisCluster();
+    cache = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: PREFIX,
+      commandTimeout: 2000,
+    });
+  });
+  after(async () => {
+    await cache?.close();
+    await cluster?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('batched reads of keys on both sides of a migrating slot give every key its value (ASK)', async () => {
+    // `stays` and `moves` share a slot; only `moves` is migrated, so the source still answers
+    // `stays` and ASKs for `moves`. `other` is another slot of the same source.
+    const stays = 'stay0';
+    const slot = keySlot(PREFIX + stays);
+    const moves = keyWhere('move', (s) => s === slot);
+    await cache.setMany([
+      { key: stays, value: enc('S') },
+      { key: moves, value: enc('M') },
+    ]);
+    const ranges = (await redisCommand(cluster.nodes[0]!.port, ['CLUSTER', 'SLOTS'])) as [
+      number,
+      number,
+      [string, number],
+    ][];
+    const range = ranges.find((r) => r[0] <= slot && slot <= r[1])!;
+    const src = Number(range[2][1]);
+    const other = keyWhere('other', (s) => s !== slot && s >= range[0] && s <= range[1]);
+    await cache.set(other, enc('O'));
+    const dst = cluster.masters.map((m) => m.port).find((p) => p !== src)!;
+    const srcId = String(await redisCommand(src, ['CLUSTER', 'MYID']));
+    const dstId = String(await redisCommand(dst, ['CLUSTER', 'MYID']));
+    await redisCommand(dst, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', srcId]);
+    await redisCommand(src, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', dstId]);
+    await redisCommand(src, ['MIGRATE', '127.0.0.1', dst, '', 0, 5000, 'KEYS', PREFIX + moves]);
+
+    // Its own L2 (the tiered cache closes its L2 when it is closed).
+    const l2 = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: PREFIX,
+      commandTimeout: 2000,
+    });
+    const tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      tracking: createRedisTracking({ cache: l2 }),
+      breaker: false,
+    });
+    try {
+      const withTtl = await cache.getManyWithTtl([stays, moves, other]);
+      assert.deepEqual(
+        withTtl.map((h) => (h ? dec(h.value) : undefined)),
+        ['S', 'M', 'O'],
+        'getManyWithTtl: the key not migrated yet is no miss',
+      );
+      const piped = await cache.pipeline().get(moves).get(stays).get(other).exec();
+      assert.deepEqual(
+        piped.map((v) => (v instanceof Uint8Array ? dec(v) : v)),
+        ['M', 'S', 'O'],
+        'pipeline().get',
+      );
+      await tiered.ready;
+      const fromTiered = await tiered.getMany([stays, moves, other]);
+      assert.deepEqual(
+        fromTiered.map((v) => (v ? dec(v) : undefined)),
+        ['S', 'M', 'O'],
+        'tiered getMany (L2 read under tracking)',
+      );
+      // Writes and single reads on both sides were right before the fix too; kept as a check.
+      assert.equal(dec(await cache.get(stays)), 'S');
+      assert.equal(dec(await cache.get(moves)), 'M');
+    } finally {
+      await tiered.close();
+      // Finish the migration: the slot is the target's, every key there.
+      const left = (await redisCommand(src, ['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+      if (left.length > 0)
+        await redisCommand(src, ['MIGRATE', '127.0.0.1', dst, '', 0, 5000, 'KEYS', ...left]);
+      for (const m of cluster.masters)
+        await redisCommand(m.port, ['CLUSTER', 'SETSLOT', slot, 'NODE', dstId]);
+    }
+    const after = await cache.getManyWithTtl([stays, moves, other]);
+    assert.deepEqual(
+      after.map((h) => (h ? dec(h.value) : undefined)),
+      ['S', 'M', 'O'],
+      'after the slot was handed over (MOVED)',
+    );
+  });
+});
