@@ -158,14 +158,51 @@ async function resendMoved(
 ): Promise<void> {
   cluster.refreshSlotsCache();
   const bySlot = new Map<number, number[]>();
+  const single: number[] = [];
   for (const i of moved) {
     const op = ops[i]!;
+    if ('keys' in op && op.keys.length > 1) {
+      single.push(i);
+      continue;
+    }
     const slot = keySlot('keys' in op ? op.keys[0]! : op.key);
     const list = bySlot.get(slot);
     if (list) list.push(i);
     else bySlot.set(slot, [i]);
   }
-  await Promise.all([...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)));
+  await Promise.all([
+    ...[...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)),
+    ...single.map(async (i) => {
+      out[i] = await keyByKey(cluster, ops[i] as MultiKeyOp, w);
+    }),
+  ]);
+}
+
+type MultiKeyOp = Extract<BatchOp, { keys: readonly string[] }>;
+
+/**
+ * A multi-key op (one slot's MGET or guarded UNLINK) that was redirected, sent one key at a time.
+ * While a slot migrates, its keys are split between the source and the target: the multi-key
+ * command gets `TRYAGAIN` from both until the slot is handed over (seconds to minutes for a large
+ * slot), so `getMany` and `deleteMany` failed with `unavailable` for as long. Single-key commands
+ * follow `ASK` one by one. A batch is not atomic across slots anyway (use a transaction).
+ */
+async function keyByKey(
+  cluster: Cluster,
+  op: MultiKeyOp,
+  w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
+): Promise<unknown> {
+  const each = (key: string, send: () => Promise<unknown>) =>
+    send().catch((err: unknown) => {
+      throw markKey(err, key);
+    });
+  if (op.kind === 'mget') return Promise.all(op.keys.map((k) => each(k, () => cluster.getBuffer(k))));
+  const counts = await Promise.all(
+    op.keys.map((k) =>
+      each(k, () => (w ? w.writes.delete([k], w.budget, w.at).then(inTimeInBatch) : cluster.unlink(k))),
+    ),
+  );
+  return counts.reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
 const keyOf = (op: BatchOp) => ('keys' in op ? op.keys[0]! : op.key);
@@ -174,11 +211,12 @@ const isRead = (op: BatchOp) => op.kind === 'get' || op.kind === 'pttl' || op.ki
 
 /**
  * Replies that mean "not answered here, ask again" on a cluster: the op was not applied. MOVED and
- * ASK go to the node named; TRYAGAIN and CLUSTERDOWN (a multi-key read of a slot mid-migration, a
- * cluster settling after a failover) are what iovalkey itself retries for a pipeline of reads, and
- * the resend pass leaves them to it (see `execInto`).
+ * ASK go to the node named; TRYAGAIN is a multi-key op over keys a live migration has split
+ * between two nodes (resent key by key, `resendMoved`); CLUSTERDOWN (a cluster settling after a
+ * failover) is what iovalkey itself retries for a pipeline of reads, and the resend pass leaves it
+ * to it (see `execInto`).
  */
-const REDIRECT = /^(MOVED|ASK) /;
+const REDIRECT = /^(MOVED|ASK|TRYAGAIN) /;
 const RETRY_READ = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 /** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
