@@ -25,6 +25,49 @@ describeWithServers('redis cache on a cluster while a slot migrates', skipRedis(
   let cluster: RedisCluster;
   let cache: RedisCache;
   const unhandled = watchUnhandled();
+  const fresh = () =>
+    createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: PREFIX,
+      commandTimeout: 2000,
+    });
+
+  /** Starts migrating the slot of `key` to another master and moves `moved` (keys of that slot) there. */
+  async function migrate(key: string, moved: readonly string[]) {
+    const slot = keySlot(PREFIX + key);
+    const ranges = (await redisCommand(cluster.nodes[0]!.port, ['CLUSTER', 'SLOTS'])) as [
+      number,
+      number,
+      [string, number],
+    ][];
+    const src = Number(ranges.find((r) => r[0] <= slot && slot <= r[1])![2][1]);
+    const dst = cluster.masters.map((m) => m.port).find((p) => p !== src)!;
+    const srcId = String(await redisCommand(src, ['CLUSTER', 'MYID']));
+    const dstId = String(await redisCommand(dst, ['CLUSTER', 'MYID']));
+    await redisCommand(dst, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', srcId]);
+    await redisCommand(src, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', dstId]);
+    await redisCommand(src, [
+      'MIGRATE',
+      '127.0.0.1',
+      dst,
+      '',
+      0,
+      5000,
+      'KEYS',
+      ...moved.map((k) => PREFIX + k),
+    ]);
+    return {
+      /** Moves the rest and hands the slot over. */
+      async finish() {
+        const left = (await redisCommand(src, ['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+        if (left.length > 0)
+          await redisCommand(src, ['MIGRATE', '127.0.0.1', dst, '', 0, 5000, 'KEYS', ...left]);
+        for (const m of cluster.masters)
+          await redisCommand(m.port, ['CLUSTER', 'SETSLOT', slot, 'NODE', dstId]);
+      },
+    };
+  }
 
   before(async () => {
     cluster = await startRedisCluster();
@@ -135,5 +178,42 @@ describeWithServers('redis cache on a cluster while a slot migrates', skipRedis(
       ['S', 'M', 'O'],
       'after the slot was handed over (MOVED)',
     );
+  });
+
+  it("a guarded write's first use of its script on a connection, redirected, does not leave the script unloaded there", async () => {
+    // iovalkey sends a script as EVAL on its first use on a connection and EVALSHA after; an EVAL
+    // answered ASK/TRYAGAIN was never compiled, yet counted as loaded: the next writes on that
+    // connection got NOSCRIPT, and those pipelined behind others failed ("script cache emptied").
+    const stays = 'fs-stay0';
+    const slot = keySlot(PREFIX + stays);
+    const moves = keyWhere('fs-move', (s) => s === slot);
+    const also = keyWhere('fs-also', (s) => s === slot);
+    const setup = fresh();
+    await setup.setMany([
+      { key: stays, value: enc('S') },
+      { key: moves, value: enc('M') },
+      { key: also, value: enc('A') },
+    ]);
+    await setup.close();
+    // Servers that never ran the scripts (the test above did): a new node, or after a restart.
+    for (const m of cluster.masters) await redisCommand(m.port, ['SCRIPT', 'FLUSH']);
+    const migration = await migrate(stays, [moves]);
+    const deleting = fresh();
+    const writing = fresh();
+    try {
+      // First delete on its connections: one slot's delete script, TRYAGAIN (keys split).
+      assert.equal(await deleting.deleteMany([stays, moves]), 2);
+      // First write on its connections: the SET script for the moved key, ASK to the target.
+      await writing.set(moves, enc('M2'));
+      // Then two writes pipelined on the source's connection.
+      await writing.setMany([
+        { key: stays, value: enc('S2') },
+        { key: also, value: enc('A2') },
+      ]);
+      assert.deepEqual((await writing.getMany([stays, also, moves])).map(dec), ['S2', 'A2', 'M2']);
+    } finally {
+      await Promise.allSettled([deleting.close(), writing.close()]);
+      await migration.finish();
+    }
   });
 });
