@@ -147,7 +147,8 @@ export async function runBatch(
  * slot. iovalkey follows a redirection of a pipeline only when every reply is the same redirection,
  * so a pipeline spanning several slots of a master that just handed them over (CLUSTER FAILOVER,
  * or a promotion the slot map does not know yet) failed whole; per slot the replies agree and it
- * follows them (up to `cluster.maxRedirects`). The slot map is refreshed for later batches.
+ * follows them (up to `cluster.maxRedirects`). Reads and multi-key ops go as single-key commands
+ * (`oneByOne`). The slot map is refreshed for later batches.
  */
 async function resendMoved(
   cluster: Cluster,
@@ -161,7 +162,10 @@ async function resendMoved(
   const single: number[] = [];
   for (const i of moved) {
     const op = ops[i]!;
-    if ('keys' in op && op.keys.length > 1) {
+    // Reads go as single commands too: a per-slot pipeline of reads split again by a migration
+    // (a slot that moved on, or migrates by the time of the resend) would be re-sent whole by
+    // iovalkey to the ASK target, the same wrong miss as in `execInto`.
+    if (isRead(op) || ('keys' in op && op.keys.length > 1)) {
       single.push(i);
       continue;
     }
@@ -173,30 +177,38 @@ async function resendMoved(
   await Promise.all([
     ...[...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)),
     ...single.map(async (i) => {
-      out[i] = await keyByKey(cluster, ops[i] as MultiKeyOp, w);
+      out[i] = await oneByOne(cluster, ops[i]!, w);
     }),
   ]);
 }
 
-type MultiKeyOp = Extract<BatchOp, { keys: readonly string[] }>;
-
 /**
- * A multi-key op (one slot's MGET or guarded UNLINK) that was redirected, sent one key at a time.
- * While a slot migrates, its keys are split between the source and the target: the multi-key
+ * A redirected read, or multi-key op (one slot's MGET or guarded UNLINK), sent as single-key
+ * commands, each following its own redirection (iovalkey's single-command path sends ASKING for
+ * that command only). While a slot migrates, its keys are split between the source and the target: the multi-key
  * command gets `TRYAGAIN` from both until the slot is handed over (seconds to minutes for a large
  * slot), so `getMany` and `deleteMany` failed with `unavailable` for as long. Single-key commands
  * follow `ASK` one by one. A batch is not atomic across slots anyway (use a transaction).
  */
-async function keyByKey(
+async function oneByOne(
   cluster: Cluster,
-  op: MultiKeyOp,
+  op: BatchOp,
   w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
 ): Promise<unknown> {
   const each = (key: string, send: () => Promise<unknown>) =>
     send().catch((err: unknown) => {
       throw markKey(err, key);
     });
+  if (op.kind === 'get')
+    return each(op.key, () =>
+      cluster.getBuffer(op.key).catch((err: unknown) => {
+        if (op.wrongTypeIsMiss && /^WRONGTYPE\b/.test(String((err as Error)?.message))) return null;
+        throw err;
+      }),
+    );
+  if (op.kind === 'pttl') return each(op.key, () => cluster.pttl(op.key));
   if (op.kind === 'mget') return Promise.all(op.keys.map((k) => each(k, () => cluster.getBuffer(k))));
+  if (op.kind !== 'unlink') throw new Error(`${op.kind} is not resent one by one`);
   const counts = await Promise.all(
     op.keys.map((k) =>
       each(k, () => (w ? w.writes.delete([k], w.budget, w.at).then(inTimeInBatch) : cluster.unlink(k))),

@@ -180,6 +180,54 @@ describeWithServers('redis cache on a cluster while a slot migrates', skipRedis(
     );
   });
 
+  it('reads redirected by MOVED to a node where the slot is migrating on get every key right', async () => {
+    // The client's map says A; the slot was handed to B (the client does not know yet) and B is
+    // migrating it on to C with one key moved. The first pass gets MOVED from A; the resend meets
+    // B, which answers one key and ASKs for the other: a pipeline there was re-sent whole to C.
+    const reader = fresh();
+    try {
+      const one = 'hop0';
+      const slot = keySlot(PREFIX + one);
+      const two = keyWhere('hop-two', (s) => s === slot);
+      await reader.setMany([
+        { key: one, value: enc('1') },
+        { key: two, value: enc('2') },
+      ]);
+      assert.deepEqual((await reader.getMany([one, two])).map(dec), ['1', '2'], 'the map is read');
+      const ranges = (await redisCommand(cluster.nodes[0]!.port, ['CLUSTER', 'SLOTS'])) as [
+        number,
+        number,
+        [string, number],
+      ][];
+      const a = Number(ranges.find((r) => r[0] <= slot && slot <= r[1])![2][1]);
+      const [b, c] = cluster.masters.map((m) => m.port).filter((p) => p !== a) as [number, number];
+      const id = async (p: number) => String(await redisCommand(p, ['CLUSTER', 'MYID']));
+      const [aId, bId, cId] = [await id(a), await id(b), await id(c)];
+      // A → B, whole slot.
+      await redisCommand(b, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', aId]);
+      await redisCommand(a, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', bId]);
+      await redisCommand(a, ['MIGRATE', '127.0.0.1', b, '', 0, 5000, 'KEYS', PREFIX + one, PREFIX + two]);
+      for (const p of [b, a, c]) await redisCommand(p, ['CLUSTER', 'SETSLOT', slot, 'NODE', bId]);
+      // B → C, only `two` moved.
+      await redisCommand(c, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', bId]);
+      await redisCommand(b, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', cId]);
+      await redisCommand(b, ['MIGRATE', '127.0.0.1', c, '', 0, 5000, 'KEYS', PREFIX + two]);
+      try {
+        const got = await reader.getManyWithTtl([one, two]);
+        assert.deepEqual(
+          got.map((h) => (h ? dec(h.value) : undefined)),
+          ['1', '2'],
+          'getManyWithTtl after MOVED then ASK',
+        );
+      } finally {
+        await redisCommand(b, ['MIGRATE', '127.0.0.1', c, '', 0, 5000, 'KEYS', PREFIX + one]);
+        for (const p of [c, b, a]) await redisCommand(p, ['CLUSTER', 'SETSLOT', slot, 'NODE', cId]);
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("a guarded write's first use of its script on a connection, redirected, does not leave the script unloaded there", async () => {
     // iovalkey sends a script as EVAL on its first use on a connection and EVALSHA after; an EVAL
     // answered ASK/TRYAGAIN was never compiled, yet counted as loaded: the next writes on that
