@@ -147,7 +147,8 @@ export async function runBatch(
  * slot. iovalkey follows a redirection of a pipeline only when every reply is the same redirection,
  * so a pipeline spanning several slots of a master that just handed them over (CLUSTER FAILOVER,
  * or a promotion the slot map does not know yet) failed whole; per slot the replies agree and it
- * follows them (up to `cluster.maxRedirects`). The slot map is refreshed for later batches.
+ * follows them (up to `cluster.maxRedirects`). Reads and multi-key ops go as single-key commands
+ * (`oneByOne`). The slot map is refreshed for later batches.
  */
 async function resendMoved(
   cluster: Cluster,
@@ -158,17 +159,77 @@ async function resendMoved(
 ): Promise<void> {
   cluster.refreshSlotsCache();
   const bySlot = new Map<number, number[]>();
+  const single: number[] = [];
   for (const i of moved) {
     const op = ops[i]!;
+    // Reads go as single commands too: a per-slot pipeline of reads split again by a migration
+    // (a slot that moved on, or migrates by the time of the resend) would be re-sent whole by
+    // iovalkey to the ASK target, the same wrong miss as in `execInto`.
+    if (isRead(op) || ('keys' in op && op.keys.length > 1)) {
+      single.push(i);
+      continue;
+    }
     const slot = keySlot('keys' in op ? op.keys[0]! : op.key);
     const list = bySlot.get(slot);
     if (list) list.push(i);
     else bySlot.set(slot, [i]);
   }
-  await Promise.all([...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)));
+  await Promise.all([
+    ...[...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)),
+    ...single.map(async (i) => {
+      out[i] = await oneByOne(cluster, ops[i]!, w);
+    }),
+  ]);
+}
+
+/**
+ * A redirected read, or multi-key op (one slot's MGET or guarded UNLINK), sent as single-key
+ * commands, each following its own redirection (iovalkey's single-command path sends ASKING for
+ * that command only). While a slot migrates, its keys are split between the source and the target: the multi-key
+ * command gets `TRYAGAIN` from both until the slot is handed over (seconds to minutes for a large
+ * slot), so `getMany` and `deleteMany` failed with `unavailable` for as long. Single-key commands
+ * follow `ASK` one by one. A batch is not atomic across slots anyway (use a transaction).
+ */
+async function oneByOne(
+  cluster: Cluster,
+  op: BatchOp,
+  w: { writes: GuardedWrites; budget: number | undefined; at: number } | undefined,
+): Promise<unknown> {
+  const each = (key: string, send: () => Promise<unknown>) =>
+    send().catch((err: unknown) => {
+      throw markKey(err, key);
+    });
+  if (op.kind === 'get')
+    return each(op.key, () =>
+      cluster.getBuffer(op.key).catch((err: unknown) => {
+        if (op.wrongTypeIsMiss && /^WRONGTYPE\b/.test(String((err as Error)?.message))) return null;
+        throw err;
+      }),
+    );
+  if (op.kind === 'pttl') return each(op.key, () => cluster.pttl(op.key));
+  if (op.kind === 'mget') return Promise.all(op.keys.map((k) => each(k, () => cluster.getBuffer(k))));
+  if (op.kind !== 'unlink') throw new Error(`${op.kind} is not resent one by one`);
+  const counts = await Promise.all(
+    op.keys.map((k) =>
+      each(k, () => (w ? w.writes.delete([k], w.budget, w.at).then(inTimeInBatch) : cluster.unlink(k))),
+    ),
+  );
+  return counts.reduce<number>((sum, n) => sum + Number(n), 0);
 }
 
 const keyOf = (op: BatchOp) => ('keys' in op ? op.keys[0]! : op.key);
+
+const isRead = (op: BatchOp) => op.kind === 'get' || op.kind === 'pttl' || op.kind === 'mget';
+
+/**
+ * Replies that mean "not answered here, ask again" on a cluster: the op was not applied. MOVED and
+ * ASK go to the node named; TRYAGAIN is a multi-key op over keys a live migration has split
+ * between two nodes (resent key by key, `resendMoved`); CLUSTERDOWN (a cluster settling after a
+ * failover) is what iovalkey itself retries for a pipeline of reads, and the resend pass leaves it
+ * to it (see `execInto`).
+ */
+const REDIRECT = /^(MOVED|ASK|TRYAGAIN) /;
+const RETRY_READ = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 /** Ops sent as deadline-guarded scripts when the batch has `writes` (their replies may be TOO_LATE). */
 const guarded = (op: BatchOp) => op.kind === 'set' || op.kind === 'del' || op.kind === 'unlink';
@@ -183,13 +244,27 @@ async function execInto(
 ): Promise<void> {
   const order = idx ?? ops.map((_, i) => i);
   for (const i of order) add(p, ops[i]!, w);
+  // A cluster pipeline of reads only (first pass) ends with a PING. When every error of a pipeline
+  // is the same redirection and every other command is a read, iovalkey re-sends the WHOLE pipeline
+  // to the node named — the reads that were answered too. After `ASK` (a slot mid-migration) that
+  // node is the import target, which answers a key not migrated yet (still on the source) as a
+  // miss: `getManyWithTtl` (every tiered read under tracking), `pipeline().get()` and a tiered
+  // `getMany` gave `undefined` for a key that held a value (found by a live slot migration under
+  // load). PING is not a read for iovalkey, so once the node answered it the pipeline is left as
+  // answered, and the redirected ops alone are re-sent (`moved`, then `resendMoved`).
+  const readsOnly = moved !== undefined && order.every((i) => isRead(ops[i]!));
+  if (readsOnly) p.ping();
   // A failure names the node of this part's first key (./nodes.ts; only a cluster uses it).
   const first = idx && ops[order[0]!];
   const replies =
     (await p.exec().catch((err: unknown) => {
       throw first ? markKey(err, keyOf(first)) : err;
     })) ?? [];
+  // The PING's own reply is dropped (a PING that failed with the rest — a connection lost — was
+  // retried by iovalkey as before; the reads' errors stand).
+  if (readsOnly) replies.pop();
   if (replies.length !== order.length) throw new Error('pipeline returned an unexpected number of replies');
+  const again = readsOnly ? RETRY_READ : REDIRECT;
   const redirected: number[] = [];
   // Every reply is read, also after a failed one: the commands after it were answered too, and a
   // caller collecting partial answers (`into`) learns which.
@@ -197,7 +272,7 @@ async function execInto(
   replies.forEach(([err, value], j) => {
     const i = order[j]!;
     const op = ops[i]!;
-    if (err && moved && /^(MOVED|ASK) /.test(err.message)) redirected.push(i);
+    if (err && moved && again.test(err.message)) redirected.push(i);
     else if (err && op.kind === 'get' && op.wrongTypeIsMiss && /^WRONGTYPE\b/.test(err.message))
       out[i] = null;
     else if (err) failure ??= { err: idx ? markKey(err, keyOf(op)) : err };

@@ -170,6 +170,7 @@ export async function measureClock(node: Redis): Promise<{ offset: number; uncer
 /** The parts of iovalkey's `Script` (a command defined with `defineCommand`) used below. */
 interface DefinedScript {
   sha: string;
+  lua: string;
   numberOfKeys: number | null;
   keyPrefix: string;
   readOnly: boolean;
@@ -178,6 +179,7 @@ interface DefinedScript {
 }
 
 interface ScriptCommand {
+  name: string;
   promise: Promise<unknown>;
   resolve(value: unknown): void;
   reject(err: Error): void;
@@ -201,13 +203,20 @@ type NodeQueue = Redis & { stream?: unknown; commandQueue?: { length: number } }
  * applied); either way iovalkey sends the script as EVAL on that connection next time. Left as
  * is if the client has no such script (another iovalkey version).
  */
-function resendOnlyInOrder(client: Redis | Cluster, name: string): void {
+/**
+ * Replies sent before a command runs (cluster routing): the script in an EVAL so answered was not
+ * compiled, so not cached by that server.
+ */
+const NOT_RUN = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: readonly string[]): void {
   const script = (client as unknown as { scriptsSet?: Record<string, DefinedScript> }).scriptsSet?.[name];
   if (typeof script?.execute !== 'function' || typeof script.Command !== 'function') return;
   const nodeOf = (socket: unknown): NodeQueue | undefined => {
     const nodes = client.isCluster ? (client as Cluster).nodes('all') : [client as Redis];
     return (nodes as NodeQueue[]).find((n) => socket !== undefined && n.stream === socket);
   };
+  const lua = script.lua;
   script.execute = function (this: DefinedScript, container, args, options, callback) {
     if (typeof this.numberOfKeys === 'number') args.unshift(this.numberOfKeys);
     if (this.keyPrefix) options.keyPrefix = this.keyPrefix;
@@ -221,7 +230,26 @@ function resendOnlyInOrder(client: Redis | Cluster, name: string): void {
     const toWritable = command.toWritable;
     command.toWritable = function (this: ScriptCommand, s: unknown) {
       socket = s;
-      return toWritable.call(this, s);
+      const written = toWritable.call(this, s);
+      // Written as EVAL (its first use on this connection): iovalkey now counts the script as
+      // loaded there. A redirection (MOVED/ASK/TRYAGAIN — a slot moving) is answered before the
+      // script is compiled, so the server does not have it, and every later EVALSHA on the
+      // connection got NOSCRIPT; those pipelined behind others failed as "script cache emptied"
+      // (seen during a live slot migration: deleteMany's first use on a connection got TRYAGAIN).
+      // Load it there with a no-op run of the script (EVAL, 0 keys, a deadline already passed:
+      // nothing is written; EVAL is in the cache's ACL where SCRIPT LOAD is not), sent before any
+      // command written from now on.
+      if (this.name === 'eval') {
+        const inner = this.reject;
+        this.reject = (err: Error) => {
+          if (NOT_RUN.test(String(err?.message))) {
+            const node = nodeOf(s);
+            if (node?.status === 'ready') node.call('EVAL', lua, '0', ...noOpArgs).catch(() => {});
+          }
+          inner.call(this, err);
+        };
+      }
+      return written;
     };
     const resolve = command.resolve;
     const reject = command.reject;
@@ -255,8 +283,9 @@ export function createGuardedWrites(
   client.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
   // No fixed number of keys: the first argument says how many (one delete, or a deleteMany group).
   client.defineCommand(DELETE_COMMAND, { lua: DELETE_SCRIPT });
-  resendOnlyInOrder(client, COMMAND);
-  resendOnlyInOrder(client, DELETE_COMMAND);
+  // No-op runs (see resendOnlyInOrder): no key, and a deadline of 0 ms that has always passed.
+  resendOnlyInOrder(client, COMMAND, ['', '0']);
+  resendOnlyInOrder(client, DELETE_COMMAND, ['0']);
   let offset = 0;
   let uncertainty = 0;
   // The first write waits for one measurement (a single TIME round trip, once per cache): before
