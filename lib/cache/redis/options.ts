@@ -118,6 +118,21 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
   if (options.autoPipelining !== undefined && typeof options.autoPipelining !== 'boolean') {
     bad('autoPipelining', 'a boolean', options.autoPipelining, 'must be a boolean');
   }
+  // iovalkey builds auto-pipelines of its own, and one answered in part with ASK (a slot being
+  // migrated: resharding, a master added or removed) is re-sent whole to the import target, which
+  // answers the keys not moved yet as misses: a `get` gave `undefined` for a key holding a value
+  // (found by a live migration under load). The cache's own batches are guarded (batch.ts); those
+  // cannot be, so the option is refused on a cluster, for an injected client too.
+  const injectedAuto = (options.client?.options as { enableAutoPipelining?: unknown } | undefined)
+    ?.enableAutoPipelining;
+  if (mode === 'cluster' && (options.autoPipelining === true || injectedAuto === true))
+    bad(
+      options.autoPipelining === true ? 'autoPipelining' : 'client',
+      options.autoPipelining === true ? 'false in cluster mode' : 'a Cluster without enableAutoPipelining',
+      true,
+      "iovalkey's auto-pipelining reads keys of a slot being migrated (resharding) as misses; " +
+        'getMany and pipeline() batch commands safely on a cluster',
+    );
   if (issues.length > 0) throw new ConfigError('invalid redis cache options', issues);
   return {
     mode,

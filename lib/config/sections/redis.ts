@@ -95,6 +95,16 @@ const addresses = listOf(hostPort, 'a non-empty list of addresses "host:port"');
 
 const rules: SectionRule[] = [
   (s, fail) => {
+    // As createRedisCache (lib/cache/redis/options.ts): a wrong answer while slots migrate.
+    if (s.mode === 'cluster' && s.auto_pipelining === true)
+      fail(
+        ['auto_pipelining'],
+        "must be false in cluster mode: iovalkey's auto-pipelining reads keys of a slot being " +
+          'migrated (resharding) as misses',
+        'false',
+      );
+  },
+  (s, fail) => {
     if (typeof s.pool_size === 'number' && s.pool_size !== 1) {
       fail(
         ['pool_size'],

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Cluster } from 'iovalkey';
 import { parse as parseYaml } from 'yaml';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { validateConfig } from '../../../lib/config/load.js';
@@ -133,6 +134,62 @@ describe('redis config section', () => {
 
   // Two caches with prefixes 'a\uD800:' and 'a\uDBFF:' wrote to one namespace on the server
   // (both sent as 'a\uFFFD:'): each read the other's keys, and clear() of one removed both.
+  it('refuses auto-pipelining on a cluster (iovalkey reads keys of a migrating slot as misses)', () => {
+    // Found by a live slot migration under load: iovalkey re-sent an auto-pipeline answered in
+    // part with ASK whole to the import target, and a key not moved yet read as a miss.
+    const refused = (f: () => unknown, path: string) => {
+      let made: unknown;
+      try {
+        made = f();
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        const issue = err.issues.find((i) => i.path === path);
+        assert.match(issue?.message ?? '', /slot being migrated/, err.message);
+        return;
+      }
+      // Accepted (the old code): close what was made, so the test fails instead of hanging.
+      void (made as { close?: () => Promise<void> })?.close?.().catch(() => {});
+      assert.fail(`${path}: auto-pipelining on a cluster was accepted`);
+    };
+    refused(
+      () => createRedisCache({ mode: 'cluster', addresses: ['127.0.0.1:7000'], autoPipelining: true }),
+      'autoPipelining',
+    );
+    const injected = new Cluster([{ host: '127.0.0.1', port: 7000 }], {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+    });
+    try {
+      refused(() => createRedisCache({ client: injected }), 'client');
+    } finally {
+      injected.disconnect();
+    }
+    refused(
+      () =>
+        validateConfig(redisSection, {
+          type: 'redis',
+          mode: 'cluster',
+          addresses: ['127.0.0.1:7000'],
+          auto_pipelining: true,
+        }),
+      'auto_pipelining',
+    );
+    // Where no slot migrates, it stays available.
+    const standalone = createRedisCache({
+      addresses: ['127.0.0.1:6379'],
+      autoPipelining: true,
+      minIdleConns: 0,
+    });
+    void standalone.close();
+    const ok = validateConfig(redisSection, {
+      type: 'redis',
+      mode: 'cluster',
+      addresses: ['127.0.0.1:7000'],
+      auto_pipelining: false,
+    });
+    assert.equal(redisOptionsFromConfig(ok).autoPipelining, false);
+  });
+
   it('refuses a keyPrefix that is not well-formed UTF-16', () => {
     for (const keyPrefix of ['a\uD800:', 'a\uDBFF:', '\uDC00']) {
       assert.throws(
