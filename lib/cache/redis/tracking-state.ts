@@ -96,7 +96,10 @@ export function lose(s: TrackingState, reason: string): void {
  * normal end: every clean shutdown used to log it as a loss, at warn level.
  */
 export function closeTrust(s: TrackingState): void {
-  if (s.handlers.size > 0) return lose(s, 'tracker closed');
+  if (s.handlers.size > 0) {
+    lose(s, 'tracker closed');
+    return;
+  }
   s.epoch++;
   if (s.confirmed) log(s, 'info', 'redis tracking: closed', { links: s.links.size });
   s.confirmed = false;
