@@ -338,7 +338,14 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   /** For the store's refusals: a test of "expired by now", or undefined if none can be. */
   private expiredTest(): ((s: number) => boolean) | undefined {
     if (!this.expiry.used) return undefined;
-    const t = this.now();
+    let t: number;
+    try {
+      t = this.now();
+    } catch {
+      // Asked in the middle of an insert: a throw here would leave the newcomer half placed. A
+      // clock that fails only means nothing is taken for expired now.
+      return undefined;
+    }
     if (!this.expiry.mayHaveExpired(t)) return undefined;
     this.expiredBy = t;
     return this.isExpired;

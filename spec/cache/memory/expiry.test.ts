@@ -220,6 +220,27 @@ describe('memory cache TTLs (mock timers)', () => {
     assert.equal(d.stats().keysExpired, 0);
   });
 
+  it('a clock that throws while admission looks for expired entries leaves the cache consistent', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+    let broken = false;
+    const c = createSyncMemoryCache<number>({
+      maxCost: 100,
+      cost: () => 1,
+      now: () => {
+        if (broken) throw new Error('clock gone');
+        return 0;
+      },
+    });
+    t.after(() => c.close());
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 100; i++) c.set(`old:${i}`, i, { ttl: 1000 });
+    broken = true;
+    // Sets without a TTL read no clock of their own; a refusal asks for expired entries, and the
+    // clock's throw must not escape from the middle of the insert.
+    for (let i = 0; i < 200; i++) c.set(`new:${i}`, i);
+    assert.ok(c.size <= 100 && c.cost <= 100);
+    assert.equal(c.cost, c.size);
+  });
+
   it('does not keep the process alive (the timer is unref’d)', () => {
     const index = fileURLToPath(new URL('../../../lib/cache/memory/index.ts', import.meta.url));
     const script = `
