@@ -7,6 +7,7 @@
  * every network failure. Gateway and user service in-process, embedded database; needs no server.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type ServiceHandle, startService } from '../../demo/services/index.js';
 import { freePort } from '../harness/process.js';
@@ -79,5 +80,56 @@ describe('demo: a peer that refuses connections', () => {
       for (const sp of spans)
         assert.equal(sp.attributes['error.type'], 'ECONNREFUSED', `${s.name}: ${sp.name}`);
     }
+  });
+});
+
+// A peer that takes the connection and resets it once the request arrives: the caller cannot know
+// whether it was acted on. A GET may be sent again (Retry-After); a POST — an order that may have
+// been written — gets its 503 without the invitation to send it twice.
+describe('demo: a peer that resets the connection under the request', () => {
+  let gateway: ServiceHandle;
+  let resetUrl: string;
+  const sockets = new Set<Socket>();
+  const resetting = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('data', () => s.resetAndDestroy());
+  });
+
+  before(async () => {
+    await new Promise<void>((r) => resetting.listen(0, '127.0.0.1', r));
+    resetUrl = `http://127.0.0.1:${(resetting.address() as { port: number }).port}`;
+    gateway = await startService({
+      name: 'gateway',
+      port: 0,
+      tracing: { exporter: 'none' },
+      peers: { user: () => resetUrl, order: () => resetUrl },
+      logger: 'error',
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => resetting.close(r));
+  });
+
+  it('GET: 503 with Retry-After; POST /orders: 503 without it', async () => {
+    const get = await fetch(`${gateway.url}/users/3`, { signal: AbortSignal.timeout(15_000) });
+    const getBody = (await get.json()) as Record<string, unknown>;
+    assert.equal(get.status, 503, JSON.stringify(getBody));
+    assert.equal(get.headers.get('retry-after'), '5');
+    const post = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 1, items: [{ sku: 'mug', quantity: 1, unitPriceCents: 500 }] }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const postBody = (await post.json()) as Record<string, unknown>;
+    assert.equal(post.status, 503, JSON.stringify(postBody));
+    assert.equal(
+      post.headers.get('retry-after'),
+      null,
+      'no Retry-After for an order that may have been written',
+    );
   });
 });
