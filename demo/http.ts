@@ -547,12 +547,19 @@ export async function callService<T = unknown>(
   } catch (err) {
     const code = networkCode(err);
     // Refused or closed under us: the peer is stopping (or not started): unavailable, try again.
+    // With `Retry-After`, as every other 503 of the demo (it had none, so a client could not tell
+    // when to come back; the gateway passes it on) — when trying again is safe: the peer never got
+    // the request (refused), or it is a GET. A POST whose connection closed under it may have been
+    // written: no invitation to send the order twice.
     if (code && (code === 'ECONNREFUSED' || CLOSED_CODES.has(code)))
       throw new HttpError(
         503,
         `${target.service} is not accepting requests`,
         { reason: code },
-        { cause: err },
+        {
+          cause: err,
+          headers: code === 'ECONNREFUSED' || method === 'GET' ? { 'retry-after': RETRY_AFTER_SECONDS } : {},
+        },
       );
     const reason = code ?? (err as { name?: string })?.name;
     throw new HttpError(

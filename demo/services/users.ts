@@ -22,12 +22,12 @@ export interface UserServiceDeps {
 export function userRoutes(deps: UserServiceDeps): Route[] {
   const lookups = deps.metrics.counter({
     name: 'user_lookups_total',
-    help: 'User lookups by result: hit (served from a cache), miss (loaded from the database), not_found',
+    help: 'User lookups by result: hit (served from a cache), miss (loaded from the database), not_found, error (the lookup failed: database down or unreachable, a bug)',
     labelNames: ['result'],
   });
 
   const findUser = async (ctx: AppContext, id: number): Promise<User> => {
-    let result: 'hit' | 'miss' | 'not_found' = 'not_found';
+    let result: 'hit' | 'miss' | 'not_found' | 'error' = 'not_found';
     try {
       const { value, source } = await readThrough(
         ctx,
@@ -51,7 +51,9 @@ export function userRoutes(deps: UserServiceDeps): Route[] {
       ctx.span?.setAttributes({ 'user.id': id });
       return value;
     } catch (err) {
-      if (!(err instanceof HttpError && err.status === 404)) result = 'miss';
+      // A lookup that failed (the database down, a timeout) is no miss: counted as one, a dead
+      // database looked like a cold cache on the dashboard and the failures could not be told apart.
+      if (!(err instanceof HttpError && err.status === 404)) result = 'error';
       throw err;
     } finally {
       lookups.inc({ result });

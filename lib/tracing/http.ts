@@ -290,7 +290,7 @@ export async function tracedFetch(
     return res;
   } catch (err) {
     call?.release();
-    errorType = errorClass(err);
+    errorType = networkErrorType(err);
     span.setAttributes({ 'error.type': errorType });
     span.recordError(err);
     throw err;
@@ -479,6 +479,29 @@ function errorClass(err: unknown): string {
   } catch {
     return 'Error';
   }
+}
+
+/**
+ * `error.type` of a failed `fetch`: the code of the socket error undici puts in `cause`
+ * (`ECONNREFUSED`, `ENOTFOUND`, `UND_ERR_SOCKET`) when there is one, else the error class. fetch
+ * rejects every network failure with the same `TypeError('fetch failed')`, so the class alone
+ * made a refused peer, an unknown host and a reset connection one `error.type="TypeError"`; the
+ * HTTP conventions allow a low-cardinality error identifier of the component in its place.
+ */
+function networkErrorType(err: unknown): string {
+  const type = errorClass(err);
+  if (type !== 'TypeError') return type;
+  try {
+    let e: unknown = (err as { cause?: unknown }).cause;
+    for (let i = 0; i < 3 && e !== null && typeof e === 'object'; i++, e = (e as { cause?: unknown }).cause) {
+      const code: unknown = (e as { code?: unknown }).code;
+      // Only a code shaped like Node's (upper case, short): it becomes a metric label.
+      if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,39}$/.test(code)) return code;
+    }
+  } catch {
+    // A cause whose getter throws: the class it is.
+  }
+  return type;
 }
 
 /** `decodeURIComponent(s)`, or `s` itself when it holds a malformed escape. */

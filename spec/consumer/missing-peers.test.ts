@@ -182,7 +182,9 @@ describe('hyperion/config with only its own peers installed', () => {
     mkdirSync(dir, { recursive: true });
     const subpaths = Object.keys(
       (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { exports: object }).exports,
-    ).map((k) => `hyperion${k.slice(1)}`);
+    )
+      .filter((k) => k !== './package.json') // the manifest, not code
+      .map((k) => `hyperion${k.slice(1)}`);
     writeFileSync(
       join(dir, 'index.ts'),
       [

@@ -13,14 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { examples } from '../docs/examples.js';
 import { tempDir } from '../harness/process.js';
 import { buildAndPack, root, run } from './project.js';
 
 interface Manifest {
-  exports: Record<string, { types: string; default: string }>;
+  exports: Record<string, { types: string; default: string } | string>;
   typesVersions: Record<string, Record<string, string[]>>;
   peerDependencies: Record<string, string>;
 }
@@ -31,6 +31,11 @@ describe('the packed package with every optional peer installed', () => {
   let installed: string;
   let entries: string[];
   let manifest: Manifest;
+  /** The code subpaths (`hyperion`, `hyperion/tracing`, …): every export but `./package.json`. */
+  const codeSubpaths = () =>
+    Object.keys(manifest.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => `hyperion${k.slice(1)}`);
 
   before(async () => {
     dir = await tempDir('consumer-packed');
@@ -59,7 +64,7 @@ describe('the packed package with every optional peer installed', () => {
     for (const file of ['package.json', 'README.md', 'LICENSE']) assert.ok(files.includes(file), file);
     const unexpected = files.filter(
       (f) =>
-        !['package.json', 'README.md', 'LICENSE', 'benchmarks/README.md'].includes(f) &&
+        !['package.json', 'README.md', 'LICENSE', 'benchmarks/README.md', 'demo/README.md'].includes(f) &&
         !/^dist\/.+\.(js|js\.map|d\.ts)$/.test(f) &&
         !/^lib\/.+\.md$/.test(f) &&
         !/^benchmarks\/figures\/[^/]+\.svg$/.test(f),
@@ -67,15 +72,16 @@ describe('the packed package with every optional peer installed', () => {
     assert.deepEqual(unexpected, [], 'files outside the published set');
     const sources = files.filter(
       (f) =>
-        (/\.(ts|mts|cts|mjs|cjs)$/.test(f) && !f.endsWith('.d.ts')) ||
-        /(^|\/)(spec|demo|\.ci)\//.test(f) ||
-        /\.(test|bench)\./.test(f) ||
-        /\.(pem|key|crt|p12|env)$|(^|\/)\.npmrc$/.test(f),
+        f !== 'demo/README.md' && // the demo's guide, which README.md links to; none of its code
+        ((/\.(ts|mts|cts|mjs|cjs)$/.test(f) && !f.endsWith('.d.ts')) ||
+          /(^|\/)(spec|demo|\.ci)\//.test(f) ||
+          /\.(test|bench)\./.test(f) ||
+          /\.(pem|key|crt|p12|env)$|(^|\/)\.npmrc$/.test(f)),
     );
     assert.deepEqual(sources, [], 'sources, tests, benchmarks, demo or secrets in the package');
     // Every path package.json points at is in the tarball.
     const pointed = [
-      ...Object.values(manifest.exports).flatMap((e) => [e.types, e.default]),
+      ...Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : [e.types, e.default])),
       ...Object.values(manifest.typesVersions).flatMap((map) => Object.values(map).flat()),
     ].map((p) => p.replace(/^\.\//, ''));
     assert.deepEqual(
@@ -87,12 +93,23 @@ describe('the packed package with every optional peer installed', () => {
     const table = [
       ...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/^\| `(hyperion[^`]*)` \|/gm),
     ].map((m) => m[1]);
-    assert.deepEqual(
-      table.sort(),
-      Object.keys(manifest.exports)
-        .map((k) => `hyperion${k.slice(1)}`)
-        .sort(),
-    );
+    assert.deepEqual(table.sort(), codeSubpaths().sort());
+  });
+
+  // README.md linked to demo/README.md, which was not shipped: a broken link on the registry's
+  // page and in node_modules. Every relative link of every shipped page must reach a shipped file.
+  it('every relative link of the shipped pages points at a file in the tarball', () => {
+    const files = new Set(entries.map((e) => e.replace(/^package\//, '')));
+    const broken: string[] = [];
+    for (const page of [...files].filter((f) => f.endsWith('.md'))) {
+      const text = readFileSync(join(installed, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z][a-z0-9+.-]*:|^#/i.test(target!)) continue; // a URL or an anchor of the page
+        const path = posix.normalize(posix.join(posix.dirname(page), target!.split('#')[0]!));
+        if (!files.has(path)) broken.push(`${page} -> ${target}`);
+      }
+    }
+    assert.deepEqual(broken, [], 'links to files the package does not ship');
   });
 
   for (const [module, moduleResolution] of [
@@ -234,7 +251,7 @@ describe('the packed package with every optional peer installed', () => {
   it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {
     timeout: 60_000,
   }, async () => {
-    const subpaths = Object.keys(manifest.exports).map((k) => `hyperion${k.slice(1)}`);
+    const subpaths = codeSubpaths();
     writeFileSync(
       join(project, 'load.mjs'),
       [
@@ -249,6 +266,8 @@ describe('the packed package with every optional peer installed', () => {
         'for (const s of ["hyperion/dist/core/index.js", "hyperion/lib/core/README.md"]) {',
         '  try { await import(s); out[s] = "imported"; } catch (e) { out[s] = e.code; }',
         '}',
+        // Bundlers and tools read the manifest through the package's own name.
+        'out.manifest = [require("hyperion/package.json").name, (await import("hyperion/package.json", { with: { type: "json" } })).default.name];',
         'console.log(JSON.stringify(out));',
         '',
       ].join('\n'),
@@ -262,6 +281,7 @@ describe('the packed package with every optional peer installed', () => {
     }
     assert.equal(out['hyperion/dist/core/index.js'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
     assert.equal(out['hyperion/lib/core/README.md'], 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    assert.deepEqual(out.manifest, ['hyperion', 'hyperion'], 'hyperion/package.json is exported');
     // What the README's example and the table name is there.
     assert.ok(out.hyperion.esm.includes('createApp') && out.hyperion.esm.includes('drainServer'));
     assert.deepEqual(out['hyperion/tracing/otel'].esm, ['createOtelTracer']);

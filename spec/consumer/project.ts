@@ -58,6 +58,9 @@ export async function buildAndPack(dir: string): Promise<string> {
   mkdirSync(staging, { recursive: true });
   for (const file of ['package.json', 'README.md', 'LICENSE'])
     copyFileSync(join(root, file), join(staging, file));
+  // The demo's guide, which README.md links to (its code is not shipped).
+  mkdirSync(join(staging, 'demo'), { recursive: true });
+  copyFileSync(join(root, 'demo/README.md'), join(staging, 'demo/README.md'));
   // The pages `files` ships beside the README (npm pack picks them by its globs).
   for (const dir of ['lib', 'benchmarks'])
     cpSync(join(root, dir), join(staging, dir), {

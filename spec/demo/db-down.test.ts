@@ -82,6 +82,24 @@ describeWithServers('demo services with PostgreSQL down', skipPostgres(), () => 
     }
   });
 
+  it('once it is down: a failed user lookup counts as user_lookups_total{result="error"}, not as a miss', async () => {
+    const lookups = async () => {
+      const text = await (await fetch(`${services.user.url}/metrics`)).text();
+      const of = (result: string) =>
+        Number(
+          text.match(new RegExp(`^user_lookups_total\\{result="${result}"[^}]*\\} (\\S+)$`, 'm'))?.[1] ?? 0,
+        );
+      return { miss: of('miss'), error: of('error') };
+    };
+    const before = await lookups();
+    // A user never read: not cached, so the database is asked (and is down).
+    assert.equal((await call(`${services.user.url}/users/160`)).status, 503);
+    const after = await lookups();
+    // It was counted as a miss, so a dead database looked like a cold cache.
+    assert.equal(after.miss, before.miss, 'no miss counted');
+    assert.equal(after.error, before.error + 1, 'one error counted');
+  });
+
   it('once it is down: /healthz degraded (still 200, the process is alive), /readyz 503 naming the database', async () => {
     for (const s of [services.user, services.order]) {
       const h = await call(`${s.url}/healthz`);

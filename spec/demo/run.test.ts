@@ -104,4 +104,20 @@ describe('npm run demo: arguments', () => {
       assert.equal(r.stdout, '', 'nothing was started');
     }
   });
+
+  it('--help (or -h) prints the usage on stdout and exits 0, starting nothing', () => {
+    for (const arg of ['--help', '-h']) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'demo/run.ts', arg], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, `${arg}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+      assert.equal(
+        r.stdout,
+        'usage: npm run demo [-- --keep]   (--keep: leave the services running after the summary, until Ctrl+C)\n',
+      );
+      assert.equal(r.stderr, '');
+    }
+  });
 });

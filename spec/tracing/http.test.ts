@@ -339,7 +339,7 @@ describe('traceHandler and tracedFetch (OpenTelemetry tracer)', () => {
     const span = finished('refused');
     assert.equal(span.status.code, SpanStatusCode.ERROR);
     assert.ok(span.events.some((e) => e.name === 'exception'));
-    assert.equal(span.attributes['error.type'], 'TypeError');
+    assert.equal(span.attributes['error.type'], 'ECONNREFUSED');
   });
 
   it('ctx.signal aborts when the client goes away before the response', async () => {
