@@ -72,8 +72,8 @@ export function acceptsGzip(header: string | undefined): boolean {
 
 /**
  * How long a scrape's collection may take, in ms, from the timeout the scraper announces:
- * Prometheus sends `X-Prometheus-Scrape-Timeout-Seconds` on every scrape (its `scrape_timeout`,
- * which is the `scrape_interval` when that is shorter than 10 s). A quarter of it, at most 500 ms,
+ * Prometheus sends `X-Prometheus-Scrape-Timeout-Seconds` on every scrape (its `scrape_timeout`:
+ * unless set, 10 s, or the `scrape_interval` when that is shorter). A quarter of it, at most 500 ms,
  * is kept for rendering and sending. `undefined` without a usable header (curl, other scrapers):
  * `collectTimeoutMs` alone bounds the collection. Without it, a hanging `onCollect` callback held
  * every scrape `collectTimeoutMs` (5 s by default): with `scrape_interval: 5s` or less, Prometheus
