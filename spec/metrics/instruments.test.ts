@@ -88,6 +88,19 @@ describe('prometheus metrics: instruments', () => {
     assert.throws(() => m.histogram({ name: 'h', help: 'x', labelNames: ['le'] }), /"le".*reserved/);
     assert.throws(() => m.histogram({ name: 'h', help: 'x', buckets: [1, 1] }), code('invalid_buckets'));
     assert.throws(() => m.histogram({ name: 'h', help: 'x', buckets: [] }), code('invalid_buckets'));
+    // A last Infinity is the +Inf bucket, always written: dropped. Anywhere else it was dropped
+    // too, so an unsorted [Infinity, 1] or a repeated [1, Infinity, Infinity] was taken as [1].
+    const inf = Number.POSITIVE_INFINITY;
+    const lastInf = [0.5, inf];
+    const h = m.histogram({ name: 'h_last_inf', help: 'x', buckets: lastInf });
+    h.observe(2);
+    assert.deepEqual(lastInf, [0.5, inf], "the caller's array is left as it is");
+    assert.throws(() => m.histogram({ name: 'h', help: 'x', buckets: [inf, 1] }), code('invalid_buckets'));
+    assert.throws(
+      () => m.histogram({ name: 'h', help: 'x', buckets: [1, inf, inf] }),
+      code('invalid_buckets'),
+    );
+    assert.throws(() => m.histogram({ name: 'h', help: 'x', buckets: [inf] }), code('invalid_buckets'));
     // A generated list of 100,000 bounds was accepted: every series then rendered 100,000 lines.
     const many = Array.from({ length: 100_000 }, (_, i) => i);
     assert.throws(

@@ -11,9 +11,10 @@ export interface Collectors {
   add(fn: () => void | Promise<void>): () => void;
   /**
    * Runs every callback concurrently; resolves when each settled or timed out. A call while a run
-   * is in progress joins it: concurrent scrapes share one run of each callback.
+   * is in progress joins it: concurrent scrapes share one run of each callback. `boundMs` (at most
+   * the adapter's `timeoutMs`) bounds each callback of a run it starts; a run joined keeps its own.
    */
-  run(): Promise<void>;
+  run(boundMs?: number): Promise<void>;
   clear(): void;
 }
 
@@ -31,10 +32,10 @@ export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000)
         collectors.delete(entry);
       };
     },
-    run() {
+    run(boundMs = timeoutMs) {
       // Shared: 50 concurrent scrapes (a burst, several Prometheus replicas, anyone who can reach
       // the endpoint) ran a pool-stats query callback 50 times at once.
-      running ??= runAll().finally(() => {
+      running ??= runAll(Math.min(boundMs, timeoutMs)).finally(() => {
         running = undefined;
       });
       return running;
@@ -42,13 +43,13 @@ export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000)
     clear: () => collectors.clear(),
   };
 
-  async function runAll(): Promise<void> {
+  async function runAll(boundMs: number): Promise<void> {
     const timedOut = () =>
-      new MetricsError('collect_timeout', `a collect callback did not finish within ${timeoutMs} ms`);
+      new MetricsError('collect_timeout', `a collect callback did not finish within ${boundMs} ms`);
     // Unref'd: a scrape in progress is no reason to keep the process alive.
     const results = await Promise.allSettled(
       [...collectors].map((fn) =>
-        withTimeout(Promise.resolve().then(fn), timeoutMs, timedOut, { unref: true }),
+        withTimeout(Promise.resolve().then(fn), boundMs, timedOut, { unref: true }),
       ),
     );
     for (const r of results) {

@@ -124,13 +124,16 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
    * All of it within collectTimeoutMs of its start: the metrics get what the callbacks left (a
    * scrape held by a slow callback and a slow collect() took twice the bound). Shared by the
    * scrapes arriving while it runs, collect() included (it ran once per concurrent scrape).
+   * `budgetMs` (what the scraper's own timeout leaves, see server.ts) shortens that bound for a
+   * collection it starts; a collection joined keeps the bound it started with.
    */
-  const collect = (): Promise<ForeignReader> => {
+  const collect = (budgetMs?: number): Promise<ForeignReader> => {
     collecting ??= (async () => {
-      const deadline = performance.now() + o.collectTimeoutMs;
+      const bound = Math.min(o.collectTimeoutMs, budgetMs ?? Number.POSITIVE_INFINITY);
+      const deadline = performance.now() + bound;
       caches.read();
-      await collectors.run();
-      const foreign = readForeign(registry, reg.own, deadline, o.collectTimeoutMs, logger);
+      await collectors.run(bound);
+      const foreign = readForeign(registry, reg.own, deadline, bound, logger);
       await foreign.settled;
       return foreign;
     })().finally(() => {
@@ -138,9 +141,9 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     });
     return collecting;
   };
-  const render = async (accept?: string) => {
+  const render = async (accept?: string, budgetMs?: number) => {
     const format = negotiate(accept);
-    const foreign = await collect();
+    const foreign = await collect(budgetMs);
     const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
@@ -151,6 +154,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
    * exit with the render still pending. A ref'd timer holds the loop until the render settles,
    * which the collection's own bound (collectTimeoutMs) makes it do.
    */
+  // One parameter only: the scrape budget is the endpoint's, read from the scraper's request.
   const awaitedRender = async (accept?: string) => {
     const hold = setTimeout(() => {}, Math.min(o.collectTimeoutMs + 1000, MAX_TIMER_MS));
     try {

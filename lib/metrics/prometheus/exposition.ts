@@ -181,7 +181,8 @@ export function readForeign(
 ): ForeignReader {
   const read = (metric: object) => {
     const m = metric as { name?: string; get(): Promise<unknown> };
-    // The scrape's one bound: what the onCollect callbacks before left of collectTimeoutMs.
+    // The scrape's one bound: what the onCollect callbacks before left of it (collectTimeoutMs, or
+    // less when the scraper's own timeout is shorter).
     const left = Math.max(0, Math.ceil(deadline - performance.now()));
     return withTimeout(
       Promise.resolve().then(() => m.get()),
@@ -189,7 +190,7 @@ export function readForeign(
       () =>
         new MetricsError(
           'collect_timeout',
-          `its collect() did not finish within the scrape's collectTimeoutMs (${timeoutMs} ms)`,
+          `its collect() did not finish within the scrape's collection bound (${timeoutMs} ms)`,
         ),
       { unref: true },
     ).then(

@@ -185,7 +185,11 @@ export function checkBuckets(metric: string, buckets: unknown): readonly number[
   if (!Array.isArray(buckets)) {
     throw new MetricsError('invalid_buckets', `buckets of "${metric}" must be an array of numbers`);
   }
-  const out = (buckets as unknown[]).filter((b) => b !== Number.POSITIVE_INFINITY);
+  // Only a last +Inf is dropped (the +Inf bucket is always written): filtering every +Inf took
+  // [Infinity, 1] and [1, Infinity, Infinity] as [1], where any other unsorted or repeated bound
+  // is refused. A copy either way (it is frozen below; a hole stays a hole, refused below).
+  const list = buckets as unknown[];
+  const out = list.slice(0, list.at(-1) === Number.POSITIVE_INFINITY ? -1 : list.length);
   if (out.length === 0) throw new MetricsError('invalid_buckets', `buckets of "${metric}" must not be empty`);
   if (out.length > MAX_BUCKETS) {
     throw new MetricsError(

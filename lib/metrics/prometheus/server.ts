@@ -23,8 +23,11 @@ export interface EndpointOptions {
   readonly authorization?: string | undefined;
   /** HTTPS for `listen()`'s server (with `ca`: client certificates required). */
   readonly tls?: SecureContextOptions | undefined;
-  /** Runs the collect callbacks and renders the exposition for an Accept header. */
-  render(accept?: string): Promise<{ contentType: string; body: string }>;
+  /**
+   * Runs the collect callbacks and renders the exposition for an Accept header; `budgetMs`, when
+   * given, shortens the collection's bound (`collectTimeoutMs`) for a collection it starts.
+   */
+  render(accept?: string, budgetMs?: number): Promise<{ contentType: string; body: string }>;
   readonly logger: Pick<Logger, 'warn'>;
   /** Longest wait of `close()` for scrapes in progress, ms; then their connections are cut. */
   readonly closeGraceMs: number;
@@ -67,6 +70,23 @@ export function acceptsGzip(header: string | undefined): boolean {
   return (gz ?? any ?? 0) > 0;
 }
 
+/**
+ * How long a scrape's collection may take, in ms, from the timeout the scraper announces:
+ * Prometheus sends `X-Prometheus-Scrape-Timeout-Seconds` on every scrape (its `scrape_timeout`:
+ * unless set, 10 s, or the `scrape_interval` when that is shorter). A quarter of it, at most 500 ms,
+ * is kept for rendering and sending. `undefined` without a usable header (curl, other scrapers):
+ * `collectTimeoutMs` alone bounds the collection. Without it, a hanging `onCollect` callback held
+ * every scrape `collectTimeoutMs` (5 s by default): with `scrape_interval: 5s` or less, Prometheus
+ * gave up first and the target was down, every series lost, though the callback is skipped to
+ * keep the scrape answering.
+ */
+export function scrapeBudgetMs(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
+  const ms = seconds * 1000;
+  return ms - Math.min(500, ms / 4);
+}
+
 /** Bodies shorter than this go out uncompressed (gzip's header alone is 18 bytes). */
 const GZIP_MIN_BYTES = 1024;
 
@@ -94,14 +114,14 @@ function exposeHandler(
   logger: EndpointOptions['logger'],
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const inProgress = new Map<string, Promise<Answer>>();
-  const answer = (accept: string | undefined, gz: boolean): Promise<Answer> => {
+  const answer = (accept: string | undefined, gz: boolean, budgetMs: number | undefined): Promise<Answer> => {
     // Keyed by the format the Accept header negotiates, not by the header's text: 50 scrapes
     // whose Accept headers differ (q-values, parameters, clients) but all ask for one format were
     // rendered 50 times, as every scrape used to be.
     const key = `${gz ? 'gzip' : 'identity'}\n${negotiate(accept)}`;
     let p = inProgress.get(key);
     if (p === undefined) {
-      p = render(accept).then(async ({ contentType, body }) => {
+      p = render(accept, budgetMs).then(async ({ contentType, body }) => {
         const zipped = gz && body.length >= GZIP_MIN_BYTES ? await gzipAsync(body) : undefined;
         return { contentType, body: zipped ?? body, zipped: zipped !== undefined };
       });
@@ -117,7 +137,8 @@ function exposeHandler(
       return;
     }
     const gz = acceptsGzip(req.headers['accept-encoding'] as string | undefined);
-    answer(req.headers.accept, gz).then(
+    const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds']);
+    answer(req.headers.accept, gz, budget).then(
       ({ contentType, body, zipped }) => {
         // Answered meanwhile by the server the handler is mounted in (its own request timeout,
         // say): writeHead would throw here, an unhandled rejection that ends the process.
