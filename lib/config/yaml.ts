@@ -108,8 +108,8 @@ function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
     let why = '';
     if (offset !== undefined) {
       const before = text.slice(0, Number(offset));
-      const line = before.split('\n').length;
-      at = ` at line ${line}, column ${Number(offset) - before.lastIndexOf('\n')}`;
+      const { line, column } = lineAndColumn(text, Number(offset));
+      at = ` at line ${line}, column ${column}`;
       // "not valid JSON at line 3, column 5" alone left the reader looking at a comment or a
       // trailing comma that JSON5 / JSONC editors accept: say which (never quoting the text).
       const next = text.slice(Number(offset), Number(offset) + 2);
@@ -167,7 +167,7 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; pro
       // so a 1 MiB file of nested objects (`{"a":{"a":…`, 200 000 levels) took time quadratic in
       // its depth (40 000 levels: 20 s; the whole file: hours) before being refused as too deep.
       if (frames.length >= MAX_CONFIG_DEPTH) {
-        throw tooDeep(ctx, `line ${text.slice(0, i).split('\n').length}`);
+        throw tooDeep(ctx, `line ${lineAndColumn(text, i).line}`);
       }
       const object = c === 0x7b;
       frames.push({ keys: object ? new Set() : undefined, expectKey: object, index: 0 });
@@ -184,7 +184,23 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; pro
   return found;
 }
 
+/**
+ * Text before `offset` as a line and column, a line ending at CRLF, LF or a lone CR (a file saved
+ * with old Mac line endings was read as one line: every position said line 1).
+ */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const breaks = before.match(/\r\n?|\n/g);
+  const start = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
+  return { line: (breaks?.length ?? 0) + 1, column: offset - start + 1 };
+}
+
 function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
+  // YAML 1.2 takes a lone CR as a line break, as LF and CRLF (old Mac files end lines so); the
+  // parser reads only LF and CRLF, so a CR-only file was one line, refused with "a nested block
+  // is used as a key" at line 1. Same length, so offsets and positions stay the file's. Not in an
+  // environment value: one holding a CR is taken as written, as before (a text field gets it).
+  if (ctx.env === undefined) text = text.replace(/\r(?!\n)/g, '\n');
   const lines = new LineCounter();
   const tokens = lexAndParse(text, lines, ctx);
   const position = (offset: number) => {
