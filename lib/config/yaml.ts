@@ -126,19 +126,27 @@ function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
     throw syntaxProblem(`${where(ctx)}: not valid JSON${at}${why}${hint}`, 'JSON syntax error');
   }
   // JSON.parse keeps the last of duplicate keys without a word; a config says each key once.
-  for (const { at, problem } of jsonDuplicateKeys(text, ctx)) {
+  const { duplicates, numberTexts } = scanJson(text, ctx);
+  for (const { at, problem } of duplicates) {
     found.issues.push(problem);
     found.blocked.push(at);
   }
+  if (numberTexts.length > 0) found.numberTexts = [...(found.numberTexts ?? []), ...numberTexts];
   return value;
 }
 
 /**
  * Keys given twice in one object of (already valid) JSON text, with their paths: one linear scan
  * keeping, per open object, the keys seen (compared after unescaping, so `"\u0061"` is `"a"`).
+ * Also the numbers written otherwise than they print (`1.10`, `1e3`), as the YAML reader records
+ * them: a label value `"version": 1.10` was "1.1" from a JSON file and "1.10" from the same YAML.
  */
-function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; problem: ConfigIssue }[] {
+function scanJson(
+  text: string,
+  ctx: ParseContext,
+): { duplicates: { at: string[]; problem: ConfigIssue }[]; numberTexts: { path: string[]; text: string }[] } {
   const found: { at: string[]; problem: ConfigIssue }[] = [];
+  const numberTexts: { path: string[]; text: string }[] = [];
   // Per open object or array: the keys seen (objects), whether a key comes next, the current
   // key or index, which is that level's segment of the path.
   const frames: { keys: Set<string> | undefined; expectKey: boolean; index: number }[] = [];
@@ -179,9 +187,17 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; pro
       const top = frames.at(-1)!;
       if (top.keys) top.expectKey = true;
       else segments[base + frames.length - 1] = String(++top.index);
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39) /* 0-9 */) {
+      // Outside a string, in valid JSON, a `-` or digit starts a number (a value, never a key).
+      let j = i + 1;
+      while (j < text.length && /[-+.eE0-9]/.test(text[j]!)) j++;
+      const written = text.slice(i, j);
+      if (frames.length > 0 && written !== String(Number(written)))
+        numberTexts.push({ path: segments.slice(0, base + frames.length), text: written });
+      i = j - 1;
     }
   }
-  return found;
+  return { duplicates: found, numberTexts };
 }
 
 /**
