@@ -212,11 +212,18 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
 }
 
 function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
-  // YAML 1.2 takes a lone CR as a line break, as LF and CRLF (old Mac files end lines so); the
-  // parser reads only LF and CRLF, so a CR-only file was one line, refused with "a nested block
-  // is used as a key" at line 1. Same length, so offsets and positions stay the file's. Not in an
-  // environment value: one holding a CR is taken as written, as before (a text field gets it).
-  if (ctx.env === undefined) text = text.replace(/\r(?!\n)/g, '\n');
+  // A file whose lines end with a lone CR (old Mac files) was read by the parser as one line and
+  // refused with "a nested block is used as a key" at line 1. YAML 1.2 takes a lone CR as a line
+  // break: a file without any LF has its CRs read as LFs (same length, so positions stay the
+  // file's). In a file with LF line ends a lone CR is left to the parser, as before (a value
+  // holding one keeps it); if the file is then not valid, the error names the mixed line ends.
+  let crNote = '';
+  if (ctx.env === undefined && text.includes('\r')) {
+    if (!text.includes('\n')) text = text.replaceAll('\r', '\n');
+    else if (/\r(?!\n)/.test(text))
+      crNote =
+        ' (some lines of the file end with a lone CR, the old Mac line ending, others with LF: save it with LF or CRLF line endings)';
+  }
   const lines = new LineCounter();
   const tokens = lexAndParse(text, lines, ctx);
   const position = (offset: number) => {
@@ -237,7 +244,7 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   }
   if (strays.length > MAX_ISSUES) {
     throw syntaxProblem(
-      `${where(ctx)}: not valid YAML at ${position(strays[0]!)}: ${YAML_PROBLEMS.UNEXPECTED_TOKEN} (and ${strays.length - 1} more problem(s))`,
+      `${where(ctx)}: not valid YAML at ${position(strays[0]!)}: ${YAML_PROBLEMS.UNEXPECTED_TOKEN} (and ${strays.length - 1} more problem(s))${crNote}`,
       'YAML UNEXPECTED_TOKEN',
     );
   }
@@ -260,7 +267,7 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
     const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     return syntaxProblem(
-      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}`,
+      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}${crNote}`,
       `YAML ${first.code}`,
     );
   };
