@@ -146,3 +146,24 @@ describe('config: a JSON file reads numbers as the same YAML file does', () => {
     assert.equal(nested.metrics?.namespace, 'a1_10');
   });
 });
+
+describe('config: a list of numbers where a mapping of labels belongs', () => {
+  it('is reported as a list, not as a label named `0` (the list was turned into a mapping)', () => {
+    for (const [text, format] of [
+      ['metrics: {default_labels: [1.10, 2]}', 'yaml'],
+      ['{"metrics": {"default_labels": [1.10, 2]}}', 'json'],
+    ] as const) {
+      try {
+        loadConfigFromText(text, { env: {}, format });
+        assert.fail('accepted');
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.deepEqual(
+          err.issues.map((i) => [i.path, i.message, i.received]),
+          [['metrics.default_labels', 'has the wrong type', 'a list']],
+          format,
+        );
+      }
+    }
+  });
+});
