@@ -338,9 +338,29 @@ export async function createAppFromConfig(
   config: HyperionConfig,
   options: AppFromConfigOptions = {},
 ): Promise<App> {
-  // Checked before anything is built: a typo must not leave half an app running.
+  // Checked before anything is built: a typo must not leave half an app running. `null` threw a
+  // TypeError ("reading 'disposeTimeoutMs'") and a string was taken as no options, as createApp
+  // did once; `components` that is not an object was refused only by createApp, after the
+  // tracer, cache and /metrics endpoint were built (and then closed).
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createAppFromConfig: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
   rejectUnknownKeys(options, KNOWN, 'createAppFromConfig');
   checkDisposeTimeout(options.disposeTimeoutMs);
+  const components: unknown = options.components;
+  if (
+    components !== undefined &&
+    (components === null || typeof components !== 'object' || Array.isArray(components))
+  )
+    throw new ConfigError('createAppFromConfig: invalid options', [
+      {
+        path: 'components',
+        expected: 'an object of named components',
+        received: typeName(components),
+        message: 'has the wrong type',
+      },
+    ]);
   config = validConfig(config);
   checkFiles(config);
   const serviceName = config.service?.name;

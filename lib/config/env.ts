@@ -172,6 +172,7 @@ export function collectEnvOverrides(
   // Names are read in lower case: two variables differing only in case name one field. Which one
   // won depended on their sort order, without a word; both are reported instead.
   const byPath = new Map<string, string>();
+  const headerNames: HeaderNames = new WeakMap();
   const names = Object.keys(env)
     .filter((name) => name.startsWith(prefix) && env[name] !== undefined)
     .sort();
@@ -262,8 +263,7 @@ export function collectEnvOverrides(
     // `Authorization` is the header HYPERION__TRACING__HEADERS__AUTHORIZATION sets, so the
     // variable replaces it (kept beside it, the two were one header named twice: refused).
     if (path.length === 3 && path[0] === 'tracing' && path[1] === 'headers')
-      for (const other of Object.keys(node))
-        if (other !== last && other.toLowerCase() === last) delete node[other];
+      replaceHeaderName(headerNames, node, last);
     node[last] = value ?? raw;
     const origin: EnvOrigin = { path, name, prefix, target: path };
     // Quoted, block or tagged values are YAML on purpose: their YAML value stands.
@@ -271,6 +271,30 @@ export function collectEnvOverrides(
     origins.push(origin);
   }
   return { value: root, origins };
+}
+
+/** Per `headers` mapping, its keys by lower-case name (built on first use, kept in step). */
+type HeaderNames = WeakMap<Record<string, unknown>, Map<string, string[]>>;
+
+/**
+ * Deletes the keys of `headers` naming the header `name` (lower case) in another case, so the
+ * variable's value replaces them. Through an index built once per mapping: a scan of every key for
+ * each variable made an environment with n header variables quadratic (8,000 took ~4 s).
+ */
+function replaceHeaderName(index: HeaderNames, headers: Record<string, unknown>, name: string): void {
+  let byLower = index.get(headers);
+  if (!byLower) {
+    byLower = new Map();
+    for (const key of Object.keys(headers)) {
+      const lower = key.toLowerCase();
+      const same = byLower.get(lower);
+      if (same) same.push(key);
+      else byLower.set(lower, [key]);
+    }
+    index.set(headers, byLower);
+  }
+  for (const other of byLower.get(name) ?? []) if (other !== name) delete headers[other];
+  byLower.set(name, [name]);
 }
 
 /**

@@ -127,6 +127,15 @@ async function readLimited(path: string): Promise<Buffer> {
   }
 }
 
+/** The line `offset` is on, a line ending at CRLF, LF or a lone CR (old Mac files end lines so). */
+function lineOf(bytes: Buffer, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) {
+    if (bytes[i] === 0x0a || (bytes[i] === 0x0d && bytes[i + 1] !== 0x0a)) line++;
+  }
+  return line;
+}
+
 /**
  * The text of a config file: UTF-8 (a byte order mark allowed). Anything else is a ConfigError
  * naming the first line that is not UTF-8 — never decoded into U+FFFD, which would change a
@@ -145,22 +154,22 @@ export function decodeConfigBytes(bytes: Buffer, source: string): string {
   if (nul !== -1) {
     // UTF-8 text has no NUL byte; UTF-16 text without a byte order mark has one in every other
     // byte (ASCII as "s\0e\0…"), which would otherwise be read as one odd string.
-    const line = bytes.subarray(0, nul).filter((b) => b === 0x0a).length + 1;
+    const line = lineOf(bytes, nul);
     throw new ConfigError(
       `${source}: is not UTF-8 text: line ${line} holds a NUL byte (a UTF-16 file without byte order mark, or a binary file? save it as UTF-8)`,
     );
   }
   if (isUtf8(bytes)) return bytes.toString('utf8');
-  // A line feed is never part of a multi-byte UTF-8 sequence: the first line that fails is the one.
-  let line = 1;
+  // A line feed or carriage return is never part of a multi-byte UTF-8 sequence: the first line
+  // that fails is the one.
   let start = 0;
   for (;;) {
-    const end = bytes.indexOf(0x0a, start);
-    if (!isUtf8(bytes.subarray(start, end === -1 ? bytes.length : end))) break;
-    if (end === -1) break;
-    line++;
+    let end = start;
+    while (end < bytes.length && bytes[end] !== 0x0a && bytes[end] !== 0x0d) end++;
+    if (!isUtf8(bytes.subarray(start, end)) || end === bytes.length) break;
     start = end + 1;
   }
+  const line = lineOf(bytes, start);
   throw new ConfigError(
     `${source}: is not UTF-8 text: line ${line} holds bytes that are not UTF-8 (save the file as UTF-8)`,
   );

@@ -144,19 +144,25 @@ export function redactConfig(value: unknown): unknown {
   return copy(value, false, 0);
 }
 
-/** Makes `config` and every mapping inside it print redacted (non-enumerable: copies and equality are unchanged). */
+/**
+ * Makes `config` and every mapping and list inside it print redacted (non-enumerable: copies and
+ * equality are unchanged). Lists too: printed alone, a list under a secret-named field
+ * (`attributes: { api_keys: [...] }`) or of URLs with credentials showed every value.
+ */
 export function printRedacted<T>(config: T, secret = false): T {
   if (Array.isArray(config)) for (const x of config) printRedacted(x, secret);
-  if (!isRecord(config) || Object.isFrozen(config)) return config;
-  const node = config;
+  if ((!isRecord(config) && !Array.isArray(config)) || Object.isFrozen(config)) return config;
+  const node: object = config;
   Object.defineProperties(node, {
     [inspect.custom]: {
       configurable: true,
       value: (depth: number, options: object) =>
-        depth < 0 ? '[Object]' : inspect(redacted(node, secret), options),
+        depth < 0 ? (Array.isArray(node) ? '[Array]' : '[Object]') : inspect(redacted(node, secret), options),
     },
     toJSON: { configurable: true, value: () => redacted(node, secret) },
   });
-  for (const [k, x] of Object.entries(node)) printRedacted(x, secret || k === 'headers' || isSecretField(k));
+  if (isRecord(node))
+    for (const [k, x] of Object.entries(node))
+      printRedacted(x, secret || k === 'headers' || isSecretField(k));
   return config;
 }

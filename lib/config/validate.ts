@@ -254,7 +254,9 @@ function replaceAt(
   if (segments.length === 0) return value;
   let node = root as Record<string, unknown>;
   if (!copied.has(node)) {
-    node = { ...node };
+    // A list stays a list: copied as a mapping, `default_labels: [1.10]` became `{0: "1.10"}` and
+    // was reported as a bad label name `0` instead of a list where a mapping belongs.
+    node = (Array.isArray(node) ? [...node] : { ...node }) as Record<string, unknown>;
     copied.add(node);
   }
   const [head, ...rest] = segments as [string, ...string[]];

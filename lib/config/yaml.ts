@@ -108,8 +108,8 @@ function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
     let why = '';
     if (offset !== undefined) {
       const before = text.slice(0, Number(offset));
-      const line = before.split('\n').length;
-      at = ` at line ${line}, column ${Number(offset) - before.lastIndexOf('\n')}`;
+      const { line, column } = lineAndColumn(text, Number(offset));
+      at = ` at line ${line}, column ${column}`;
       // "not valid JSON at line 3, column 5" alone left the reader looking at a comment or a
       // trailing comma that JSON5 / JSONC editors accept: say which (never quoting the text).
       const next = text.slice(Number(offset), Number(offset) + 2);
@@ -126,19 +126,27 @@ function parseJson(text: string, ctx: ParseContext, found: Found): unknown {
     throw syntaxProblem(`${where(ctx)}: not valid JSON${at}${why}${hint}`, 'JSON syntax error');
   }
   // JSON.parse keeps the last of duplicate keys without a word; a config says each key once.
-  for (const { at, problem } of jsonDuplicateKeys(text, ctx)) {
+  const { duplicates, numberTexts } = scanJson(text, ctx);
+  for (const { at, problem } of duplicates) {
     found.issues.push(problem);
     found.blocked.push(at);
   }
+  if (numberTexts.length > 0) found.numberTexts = [...(found.numberTexts ?? []), ...numberTexts];
   return value;
 }
 
 /**
  * Keys given twice in one object of (already valid) JSON text, with their paths: one linear scan
  * keeping, per open object, the keys seen (compared after unescaping, so `"\u0061"` is `"a"`).
+ * Also the numbers written otherwise than they print (`1.10`, `1e3`), as the YAML reader records
+ * them: a label value `"version": 1.10` was "1.1" from a JSON file and "1.10" from the same YAML.
  */
-function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; problem: ConfigIssue }[] {
+function scanJson(
+  text: string,
+  ctx: ParseContext,
+): { duplicates: { at: string[]; problem: ConfigIssue }[]; numberTexts: { path: string[]; text: string }[] } {
   const found: { at: string[]; problem: ConfigIssue }[] = [];
+  const numberTexts: { path: string[]; text: string }[] = [];
   // Per open object or array: the keys seen (objects), whether a key comes next, the current
   // key or index, which is that level's segment of the path.
   const frames: { keys: Set<string> | undefined; expectKey: boolean; index: number }[] = [];
@@ -167,7 +175,7 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; pro
       // so a 1 MiB file of nested objects (`{"a":{"a":…`, 200 000 levels) took time quadratic in
       // its depth (40 000 levels: 20 s; the whole file: hours) before being refused as too deep.
       if (frames.length >= MAX_CONFIG_DEPTH) {
-        throw tooDeep(ctx, `line ${text.slice(0, i).split('\n').length}`);
+        throw tooDeep(ctx, `line ${lineAndColumn(text, i).line}`);
       }
       const object = c === 0x7b;
       frames.push({ keys: object ? new Set() : undefined, expectKey: object, index: 0 });
@@ -179,12 +187,43 @@ function jsonDuplicateKeys(text: string, ctx: ParseContext): { at: string[]; pro
       const top = frames.at(-1)!;
       if (top.keys) top.expectKey = true;
       else segments[base + frames.length - 1] = String(++top.index);
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39) /* 0-9 */) {
+      // Outside a string, in valid JSON, a `-` or digit starts a number (a value, never a key).
+      let j = i + 1;
+      while (j < text.length && /[-+.eE0-9]/.test(text[j]!)) j++;
+      const written = text.slice(i, j);
+      if (frames.length > 0 && written !== String(Number(written)))
+        numberTexts.push({ path: segments.slice(0, base + frames.length), text: written });
+      i = j - 1;
     }
   }
-  return found;
+  return { duplicates: found, numberTexts };
+}
+
+/**
+ * Text before `offset` as a line and column, a line ending at CRLF, LF or a lone CR (a file saved
+ * with old Mac line endings was read as one line: every position said line 1).
+ */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const breaks = before.match(/\r\n?|\n/g);
+  const start = Math.max(before.lastIndexOf('\n'), before.lastIndexOf('\r')) + 1;
+  return { line: (breaks?.length ?? 0) + 1, column: offset - start + 1 };
 }
 
 function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
+  // A file whose lines end with a lone CR (old Mac files) was read by the parser as one line and
+  // refused with "a nested block is used as a key" at line 1. YAML 1.2 takes a lone CR as a line
+  // break: a file without any LF has its CRs read as LFs (same length, so positions stay the
+  // file's). In a file with LF line ends a lone CR is left to the parser, as before (a value
+  // holding one keeps it); if the file is then not valid, the error names the mixed line ends.
+  let crNote = '';
+  if (ctx.env === undefined && text.includes('\r')) {
+    if (!text.includes('\n')) text = text.replaceAll('\r', '\n');
+    else if (/\r(?!\n)/.test(text))
+      crNote =
+        ' (some lines of the file end with a lone CR, the old Mac line ending, others with LF: save it with LF or CRLF line endings)';
+  }
   const lines = new LineCounter();
   const tokens = lexAndParse(text, lines, ctx);
   const position = (offset: number) => {
@@ -205,7 +244,7 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   }
   if (strays.length > MAX_ISSUES) {
     throw syntaxProblem(
-      `${where(ctx)}: not valid YAML at ${position(strays[0]!)}: ${YAML_PROBLEMS.UNEXPECTED_TOKEN} (and ${strays.length - 1} more problem(s))`,
+      `${where(ctx)}: not valid YAML at ${position(strays[0]!)}: ${YAML_PROBLEMS.UNEXPECTED_TOKEN} (and ${strays.length - 1} more problem(s))${crNote}`,
       'YAML UNEXPECTED_TOKEN',
     );
   }
@@ -228,7 +267,7 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
     const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     return syntaxProblem(
-      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}`,
+      `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}${crNote}`,
       `YAML ${first.code}`,
     );
   };

@@ -219,3 +219,28 @@ describe('service.name', () => {
     }
   });
 });
+
+describe('createAppFromConfig options that are not an options object', () => {
+  it('null, a string or a list is a ConfigError (null threw a TypeError, a string was ignored)', async () => {
+    for (const options of [null, 'x', [], 5])
+      await assert.rejects(
+        createAppFromConfig({ metrics: { port: 0 } }, options as never),
+        (e: unknown) =>
+          e instanceof ConfigError && /^createAppFromConfig: options must be an object/.test(e.message),
+        String(options),
+      );
+  });
+
+  it('components that is not an object is refused before anything is built, not by createApp after', async () => {
+    await assert.rejects(
+      createAppFromConfig(
+        { tracing: { exporter: 'memory' }, metrics: { port: 0 } },
+        { components: 5 as never },
+      ),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.startsWith('createAppFromConfig: invalid options') &&
+        e.issues[0]?.path === 'components',
+    );
+  });
+});

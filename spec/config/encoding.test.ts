@@ -128,3 +128,82 @@ describe('config: encodings', () => {
     }
   });
 });
+
+describe('config: line endings (LF, CRLF, CR alone as old Mac files end lines)', () => {
+  const lines = [
+    'service: {name: users}',
+    'tracing:',
+    '  exporter: none',
+    '  sample_rate: 0.5',
+    '  attributes:',
+    '    note: |',
+    '      one',
+    '      two',
+    'cache: {type: memory, max_cost: 1000}',
+  ];
+  const expected = {
+    service: { name: 'users' },
+    tracing: { exporter: 'none', sample_rate: 0.5, attributes: { note: 'one\ntwo\n' } },
+    cache: { type: 'memory', max_cost: 1000 },
+  };
+
+  it('a YAML file with CR-only line endings loads as with LF or CRLF (it was one line: "a nested block is used as a key")', async () => {
+    for (const [name, eol] of [
+      ['lf', '\n'],
+      ['crlf', '\r\n'],
+      ['cr', '\r'],
+    ] as const) {
+      const text = lines.join(eol) + eol;
+      const loaded = await loadConfig(await file(`eol-${name}.yaml`, text), { env: {} });
+      assert.deepEqual(JSON.parse(JSON.stringify(loaded)), expected, name);
+      assert.deepEqual(JSON.parse(JSON.stringify(loadConfigFromText(text, { env: {} }))), expected, name);
+    }
+    // Mixed CR and LF line ends: refused, naming the line ends (a lone CR in a file with LF line
+    // ends is left to the parser, as before: a quoted value holding one keeps it).
+    const mixed = `${lines.slice(0, 4).join('\r')}\r${lines.slice(4).join('\n')}\n`;
+    assert.throws(
+      () => loadConfigFromText(mixed, { env: {} }),
+      /some lines of the file end with a lone CR, the old Mac line ending, others with LF/,
+    );
+    assert.equal(loadConfigFromText('service:\n  name: "a\rb"\n', { env: {} }).service?.name, 'a\rb');
+  });
+
+  it('positions in a CR-only file name the right line (YAML, JSON, bytes that are not UTF-8)', async () => {
+    // A syntax error: the same message (and position) as the LF file's, never the value.
+    const bad = ['tracing:', '  exporter: none', `  service_name: "${SECRET}`, '  sample_rate: 1', ''];
+    const crMessage = (
+      await rejection(loadConfig(await file('eol-syntax.yaml', bad.join('\r')), { env: {} }))
+    ).message;
+    const lfMessage = (
+      await rejection(loadConfig(await file('eol-syntax.yaml', bad.join('\n')), { env: {} }))
+    ).message;
+    assert.equal(crMessage, lfMessage);
+    assert.match(crMessage, /at line [3-5], column/);
+    const fields = await rejection(
+      loadConfig(await file('eol-fields.yaml', 'tracing:\r  sample_rate: 5\r  bogus: 1\r'), { env: {} }),
+    );
+    assert.deepEqual(
+      fields.issues.map((i) => i.path),
+      ['tracing.sample_rate', 'tracing.bogus'],
+    );
+    const json = ['{', '"tracing": {"exporter": "none",', '"sample_rate": 0.5,}', '}'].join('\r');
+    assert.match(
+      (await rejection(loadConfig(await file('eol.json', json), { env: {} }))).message,
+      /at line 3, column 20: a comma before a closing/,
+    );
+    const latin1 = Buffer.concat([
+      Buffer.from('tracing:\r  exporter: none\r  service_name: '),
+      Buffer.from([0xe9]),
+      Buffer.from('\r'),
+    ]);
+    assert.match(
+      (await rejection(loadConfig(await file('eol-latin1.yaml', latin1), { env: {} }))).message,
+      /line 3 holds bytes that are not UTF-8/,
+    );
+    const nul = Buffer.from('tracing:\r\n  exporter: none\r  service_name: \0\n');
+    assert.match(
+      (await rejection(loadConfig(await file('eol-nul.yaml', nul), { env: {} }))).message,
+      /line 3 holds a NUL byte/,
+    );
+  });
+});

@@ -116,3 +116,54 @@ describe('config: numbers are written in decimal', () => {
     assert.doesNotMatch(problems('metrics: {port: a_b}\n').join('\n'), /digits with/);
   });
 });
+
+describe('config: a JSON file reads numbers as the same YAML file does', () => {
+  it('a label value written 1.10 is "1.10" in JSON as in YAML (it was "1.1", silently)', async () => {
+    const json =
+      '{"metrics": {"default_labels": {"a": 1.10, "b": 2.0, "c": 7.50, "d": 1E3, "e": 10, "f": "x", "g": -1.50}},\n' +
+      ' "tracing": {"attributes": {"n": 1.10, "l": [1.10, 2.0]}}, "cache": {"type": "memory", "max_cost": 1000.0}}';
+    const fromJson = loadConfigFromText(json, { env: {}, format: 'json' });
+    const fromYaml = loadConfigFromText(json, { env: {}, format: 'yaml' });
+    assert.deepEqual(fromJson.metrics?.default_labels, {
+      a: '1.10',
+      b: '2.0',
+      c: '7.50',
+      d: '1E3',
+      e: '10',
+      f: 'x',
+      g: '-1.50',
+    });
+    assert.deepEqual(JSON.parse(JSON.stringify(fromJson)), JSON.parse(JSON.stringify(fromYaml)));
+    // Fields that take numbers only, and attributes, keep the number.
+    assert.deepEqual(fromJson.tracing?.attributes, { n: 1.1, l: [1.1, 2] });
+    assert.equal((fromJson.cache as { max_cost?: unknown }).max_cost, 1000);
+    // Keys and strings holding digits are not numbers; nesting and arrays keep their paths.
+    const nested = loadConfigFromText(
+      '{"metrics": {"namespace": "a1_10", "default_labels": {"x1": "2.50", "y": 3.10}}}',
+      { env: {}, format: 'json' },
+    );
+    assert.deepEqual(nested.metrics?.default_labels, { x1: '2.50', y: '3.10' });
+    assert.equal(nested.metrics?.namespace, 'a1_10');
+  });
+});
+
+describe('config: a list of numbers where a mapping of labels belongs', () => {
+  it('is reported as a list, not as a label named `0` (the list was turned into a mapping)', () => {
+    for (const [text, format] of [
+      ['metrics: {default_labels: [1.10, 2]}', 'yaml'],
+      ['{"metrics": {"default_labels": [1.10, 2]}}', 'json'],
+    ] as const) {
+      try {
+        loadConfigFromText(text, { env: {}, format });
+        assert.fail('accepted');
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.deepEqual(
+          err.issues.map((i) => [i.path, i.message, i.received]),
+          [['metrics.default_labels', 'has the wrong type', 'a list']],
+          format,
+        );
+      }
+    }
+  });
+});

@@ -203,3 +203,28 @@ describe('printing a URL in a config shows none of its credentials', () => {
     );
   });
 });
+
+describe('printing a list of a loaded config shows no secret', () => {
+  it('a list under a secret-named field, or of URLs with credentials, printed alone (found from outside)', () => {
+    const config = loadConfigFromText(
+      `tracing:\n  attributes:\n    api_keys: [${S.bearer}, ${S.team}]\n    links: ["https://u:${S.userinfo}@h/x", "https://h/y"]\n`,
+      { env: {} },
+    );
+    const attributes = config.tracing?.attributes as Record<string, unknown>;
+    for (const list of [attributes.api_keys, attributes.links]) {
+      const text = printed(list);
+      const found = Object.values(S).filter((s) => text.includes(s));
+      assert.deepEqual(found, [], `printed: ${text}`);
+    }
+    assert.equal(JSON.stringify(attributes.api_keys), '["[redacted]","[redacted]"]');
+    assert.equal(JSON.stringify(attributes.links), '["https://u:[redacted]@h/x","https://h/y"]');
+    // Still the values given, for the tracer; copies and equality unchanged.
+    assert.deepStrictEqual(attributes.api_keys, [S.bearer, S.team]);
+    assert.deepStrictEqual(
+      [...(attributes.links as string[])],
+      [`https://u:${S.userinfo}@h/x`, 'https://h/y'],
+    );
+    assert.equal(String(attributes.api_keys), `${S.bearer},${S.team}`);
+    assert.match(inspect({ a: { b: config } }, { depth: 1 }), /\[Object\]/);
+  });
+});
