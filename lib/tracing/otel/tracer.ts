@@ -481,7 +481,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       for (const c of causes) scrubEchoes(c, headerSecrets);
       const first = causes[0] as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
       const reason = typeof first?.message === 'string' ? first.message : String(first);
-      const hint = exportHint(first?.originalCode ?? first?.code, reason);
+      const hint = exportHint(
+        first?.originalCode ?? first?.code,
+        reason,
+        o.provider ? undefined : o.exporter,
+      );
       throw new TracingError(
         'flush_failed',
         `tracing: flush failed (${causes.length} error(s)): ${reason}${hint ? ` (${hint})` : ''}`,
