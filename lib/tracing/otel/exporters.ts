@@ -141,6 +141,18 @@ export function createExporter(
       const password = decodeURIComponent(u.password);
       u.username = '';
       u.password = '';
+      // Its HTTP sender posts to the URL's path alone and sends basic auth only when it has both
+      // a user name and a password: a gateway's `?api_key=…` or a token as the user name alone
+      // (`https://<token>@host`) were dropped without a word, and every export was refused.
+      if (u.search)
+        logger.warn(
+          "tracing: the jaeger exporter posts to the endpoint's path only: its query string is not sent",
+        );
+      if (Boolean(username) !== Boolean(password))
+        logger.warn(
+          'tracing: the jaeger exporter sends basic auth only when the endpoint has both a user name and ' +
+            'a password: the one given alone is not sent',
+        );
       // `maxSpanBatchSize` reaches its HTTP sender (the exporter hands its whole config on), which
       // otherwise posts every 100 spans and waits for each answer before appending more: a batch of
       // 512 took 6 round trips one after the other, so a collector answering in 1.5 s got none of
