@@ -130,7 +130,12 @@ export function redactUrl(url: URL): string {
     shown.password = 'REDACTED';
   }
   if (shown.search) shown.search = redactQuery(shown.search.slice(1));
-  if (shown.hash.includes('=')) shown.hash = redactQuery(shown.hash.slice(1));
+  if (shown.hash.includes('=')) {
+    // `#access_token=…`, or a client-side route's own query: `#/callback?access_token=…`.
+    const fragment = shown.hash.slice(1);
+    const q = fragment.indexOf('?') + 1;
+    shown.hash = fragment.slice(0, q) + redactQuery(fragment.slice(q));
+  }
   return shown.href;
 }
 

@@ -39,6 +39,10 @@ describe('semconv helpers', () => {
     assert.equal(redactUrl(cb), 'https://app/cb#access_token=REDACTED&token_type=bearer');
     assert.equal(fullUrl(cb), 'https://app/cb#access_token=REDACTED&token_type=bearer');
     assert.equal(fullUrl(new URL('https://app/doc#section-2')), 'https://app/doc#section-2');
+    assert.equal(
+      fullUrl(new URL('https://app/#/callback?access_token=tok&state=s')),
+      'https://app/#/callback?access_token=REDACTED&state=s',
+    );
   });
   it('semconvOptIn reads http/dup and database/dup', () => {
     assert.deepEqual(semconvOptIn({}), { httpDup: false, databaseDup: false });
