@@ -3,7 +3,8 @@
  * creation: it posts to the URL's path alone (a gateway's `?api_key=…` is dropped) and sends basic
  * auth only with both a user name and a password (`https://<token>@host` sent none). Both were
  * silent, and every export was refused by a collector that needed them. Found from outside with a
- * loopback stand-in collector. The exporter exists on the OpenTelemetry JS 2.x line only.
+ * loopback stand-in collector. Without a `logger` option they are process warnings (the jaeger
+ * exporter's warnings went to the silent logger a tracer has until createApp gives it one). The exporter exists on the OpenTelemetry JS 2.x line only.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -70,5 +71,33 @@ describe('jaeger exporter endpoint', { skip: sdk.line !== 2 && 'the jaeger expor
     assert.match(token, /basic auth only when the endpoint has both a user name and a password/);
     assert.doesNotMatch(token, /tok3n/);
     assert.deepEqual(seen.pop(), { path: '/api/traces', auth: undefined });
+  });
+
+  it('without a logger option, these warnings (and the custom-headers one) are process warnings', async (t) => {
+    // The tracer gets createApp's logger only later: they went to the silent logger of creation.
+    const warned: { code: unknown; message: string }[] = [];
+    const onWarning = (w: Error & { code?: unknown }) => {
+      if (w.name === 'HyperionTracingWarning') warned.push({ code: w.code, message: w.message });
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const tracer = createOtelTracer({
+      serviceName: 'jaeger-endpoint',
+      exporter: 'jaeger',
+      endpoint: 'http://tok3n-only@127.0.0.1:9/api/traces?api_key=k',
+      headers: { 'x-team': 'a' },
+    });
+    await tracer.close();
+    // Process warnings are emitted on the next tick.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      warned.map((w) => w.code),
+      ['HYPERION_JAEGER_EXPORTER', 'HYPERION_JAEGER_EXPORTER', 'HYPERION_JAEGER_EXPORTER'],
+    );
+    const all = warned.map((w) => w.message).join('\n');
+    assert.match(all, /cannot send custom headers/);
+    assert.match(all, /query string is not sent/);
+    assert.match(all, /both a user name and a password/);
+    assert.doesNotMatch(all, /tok3n|api_key/);
   });
 });

@@ -26,8 +26,16 @@ const { ExportResultCode } = core;
  * insecure setting passed without a logger was silent.
  */
 function warnTls(logger: Logger, message: string): void {
-  if (logger === noopLogger)
-    process.emitWarning(message, { type: 'HyperionTracingWarning', code: 'HYPERION_OTLP_TLS' });
+  warnAtCreation(logger, message, 'HYPERION_OTLP_TLS');
+}
+
+/**
+ * A warning made while the tracer is built: to `logger`, else a process warning — a tracer built
+ * without a `logger` option gets createApp's only later, and the jaeger exporter's warnings went
+ * to the silent logger of that moment.
+ */
+function warnAtCreation(logger: Logger, message: string, code: string): void {
+  if (logger === noopLogger) process.emitWarning(message, { type: 'HyperionTracingWarning', code });
   else logger.warn(message);
 }
 
@@ -134,7 +142,11 @@ export function createExporter(
         "exporter: 'jaeger'",
       );
       if (Object.keys(headers).length > 0)
-        logger.warn('tracing: the jaeger exporter cannot send custom headers; they are ignored');
+        warnAtCreation(
+          logger,
+          'tracing: the jaeger exporter cannot send custom headers; they are ignored',
+          'HYPERION_JAEGER_EXPORTER',
+        );
       // Credentials travel as basic auth; keep them out of the URL the sender logs.
       const u = new URL(url!);
       const username = decodeURIComponent(u.username);
@@ -145,13 +157,17 @@ export function createExporter(
       // a user name and a password: a gateway's `?api_key=…` or a token as the user name alone
       // (`https://<token>@host`) were dropped without a word, and every export was refused.
       if (u.search)
-        logger.warn(
+        warnAtCreation(
+          logger,
           "tracing: the jaeger exporter posts to the endpoint's path only: its query string is not sent",
+          'HYPERION_JAEGER_EXPORTER',
         );
       if (Boolean(username) !== Boolean(password))
-        logger.warn(
+        warnAtCreation(
+          logger,
           'tracing: the jaeger exporter sends basic auth only when the endpoint has both a user name and ' +
             'a password: the one given alone is not sent',
+          'HYPERION_JAEGER_EXPORTER',
         );
       // `maxSpanBatchSize` reaches its HTTP sender (the exporter hands its whole config on), which
       // otherwise posts every 100 spans and waits for each answer before appending more: a batch of
