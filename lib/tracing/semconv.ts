@@ -51,8 +51,11 @@ export function reloadSemconvOptIn(): SemconvOptIn {
 
 /**
  * Query parameters whose values are replaced by `REDACTED` in `url.query` / `url.full`: the
- * conventions' list (`AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`) plus the usual
- * credential names. Compared case-insensitively.
+ * conventions' list (`AWSAccessKeyId`, `Signature`, `sig`, `X-Goog-Signature`, and the newer
+ * `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`) plus the usual credential names.
+ * Compared case-insensitively (the conventions match case-sensitively: `Sig=` would be kept).
+ * The conventions ask to scrub whatever sensitive content an instrumentation can identify, so
+ * password, JWT and session names are here too: `?pwd=…`, `?jwt=…`, `?session=…` went out whole.
  */
 export const SENSITIVE_QUERY_PARAMS: readonly string[] = [
   'awsaccesskeyid',
@@ -74,6 +77,22 @@ export const SENSITIVE_QUERY_PARAMS: readonly string[] = [
   'secret',
   'client_secret',
   'code',
+  'pwd',
+  'pass',
+  'jwt',
+  'auth',
+  'authorization',
+  'session',
+  'sessionid',
+  'session_id',
+  'session_token',
+  'jsessionid',
+  'private_token',
+  'access_key',
+  'secret_key',
+  'client_assertion',
+  'api-key',
+  'x-api-key',
 ];
 const SENSITIVE = new Set(SENSITIVE_QUERY_PARAMS);
 
@@ -97,22 +116,37 @@ export function redactQuery(query: string): string {
   return changed ? parts.join('&') : query;
 }
 
-/** `url` without credentials and with sensitive query values redacted (for `url.full`). */
+/**
+ * `url` without credentials and with sensitive query values redacted (for `url.full`). Any
+ * credentials become `REDACTED:REDACTED@`, the one form the conventions give (a user name alone
+ * showed as `REDACTED@`, a password alone as `:REDACTED@`). A fragment in `key=value` form is
+ * redacted like a query: OAuth's implicit flow returns `#access_token=…`, and fetch keeps the
+ * fragment in the URL it reports though it never sends it — the token went out whole.
+ */
 export function redactUrl(url: URL): string {
   const shown = new URL(url);
-  if (shown.username) shown.username = 'REDACTED';
-  if (shown.password) shown.password = 'REDACTED';
+  if (shown.username || shown.password) {
+    shown.username = 'REDACTED';
+    shown.password = 'REDACTED';
+  }
   if (shown.search) shown.search = redactQuery(shown.search.slice(1));
+  if (shown.hash.includes('=')) {
+    // `#access_token=…`, or a client-side route's own query: `#/callback?access_token=…`.
+    const fragment = shown.hash.slice(1);
+    const q = fragment.indexOf('?') + 1;
+    shown.hash = fragment.slice(0, q) + redactQuery(fragment.slice(q));
+  }
   return shown.href;
 }
 
 /**
  * `url.full` of `url`: `redactUrl(url)`, whose second parse is skipped when the href has neither
- * `@` (credentials) nor `?` (query) — nothing to redact; ~0.04 µs against ~0.66 µs per call (micro-benchmark).
+ * `@` (credentials), `?` (query) nor `#` (fragment) — nothing to redact; ~0.04 µs against
+ * ~0.66 µs per call (micro-benchmark).
  */
 export function fullUrl(url: URL): string {
   const href = url.href;
-  return href.includes('@') || href.includes('?') ? redactUrl(url) : href;
+  return href.includes('@') || href.includes('?') || href.includes('#') ? redactUrl(url) : href;
 }
 
 /**

@@ -25,49 +25,53 @@ function text(value: unknown): string {
 }
 
 describe('endpoint credentials echoed by the collector', () => {
-  it("are not in flush()'s error nor in any log record (otlp)", async () => {
-    const seen: (string | undefined)[] = [];
-    const server = createServer((req, res) => {
-      seen.push(req.headers.authorization);
-      req.resume();
-      req.on('end', () =>
-        res
-          .writeHead(401, { 'content-type': 'text/plain' })
-          .end(`unauthorized: ${req.headers.authorization} for ${req.url}`),
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
-    const records: unknown[] = [];
-    const logger: Logger = {
-      debug: (m: string, f?: LogFields) => void records.push([m, f]),
-      info: (m: string, f?: LogFields) => void records.push([m, f]),
-      warn: (m: string, f?: LogFields) => void records.push([m, f]),
-      error: (m: string, f?: LogFields) => void records.push([m, f]),
-      child: () => logger,
-    };
-    try {
-      const tracer = createOtelTracer({
-        exporter: 'otlp',
-        endpoint: `http://collector-user:${PASSWORD}@127.0.0.1:${port}/v1/traces?api_key=${API_KEY}`,
-        logger,
-        errorLogIntervalMs: 1,
+  // In the body (the OTLP exporter keeps it in the error's `data`), and in the reason phrase, which
+  // becomes the error's message: that one reached the 'span export failed' log record unscrubbed.
+  for (const where of ['body', 'reason phrase'] as const)
+    it(`are not in flush()'s error nor in any log record (otlp, echo in the ${where})`, async () => {
+      const seen: (string | undefined)[] = [];
+      const server = createServer((req, res) => {
+        seen.push(req.headers.authorization);
+        req.resume();
+        const echo = `unauthorized: ${req.headers.authorization} for ${req.url}`;
+        req.on('end', () =>
+          where === 'body'
+            ? res.writeHead(401, { 'content-type': 'text/plain' }).end(echo)
+            : res.writeHead(401, echo, { 'content-type': 'text/plain' }).end(),
+        );
       });
-      tracer.startSpan('op').end();
-      const err = await tracer.flush().then(
-        () => assert.fail('the collector refused: flush must reject'),
-        (e: unknown) => e,
-      );
-      await tracer.close({ timeoutMs: 1000 });
-      // The credentials did go out (so the echo held them) …
-      assert.deepEqual(seen, [`Basic ${BASIC}`]);
-      // … and come back nowhere.
-      const all = `${text(err)}\n${String((err as Error).stack)}\n${text(records)}`;
-      assert.match(all, /unauthorized/, 'the echoed body is kept, scrubbed');
-      for (const secret of [PASSWORD, API_KEY, BASIC]) assert.ok(!all.includes(secret), `${secret} leaked`);
-    } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    }
-  });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      const records: unknown[] = [];
+      const logger: Logger = {
+        debug: (m: string, f?: LogFields) => void records.push([m, f]),
+        info: (m: string, f?: LogFields) => void records.push([m, f]),
+        warn: (m: string, f?: LogFields) => void records.push([m, f]),
+        error: (m: string, f?: LogFields) => void records.push([m, f]),
+        child: () => logger,
+      };
+      try {
+        const tracer = createOtelTracer({
+          exporter: 'otlp',
+          endpoint: `http://collector-user:${PASSWORD}@127.0.0.1:${port}/v1/traces?api_key=${API_KEY}`,
+          logger,
+          errorLogIntervalMs: 1,
+        });
+        tracer.startSpan('op').end();
+        const err = await tracer.flush().then(
+          () => assert.fail('the collector refused: flush must reject'),
+          (e: unknown) => e,
+        );
+        await tracer.close({ timeoutMs: 1000 });
+        // The credentials did go out (so the echo held them) …
+        assert.deepEqual(seen, [`Basic ${BASIC}`]);
+        // … and come back nowhere.
+        const all = `${text(err)}\n${String((err as Error).stack)}\n${text(records)}`;
+        assert.match(all, /unauthorized/, 'the echoed body is kept, scrubbed');
+        for (const secret of [PASSWORD, API_KEY, BASIC]) assert.ok(!all.includes(secret), `${secret} leaked`);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    });
 });

@@ -1,5 +1,5 @@
 /**
- * An OTLP export refused for a reason no retry fixes says what to check (found from outside, a
+ * An OTLP (or zipkin) export refused for a reason no retry fixes says what to check (found from outside, a
  * /tmp probe against a loopback HTTPS collector stand-in): a collector certificate of a private
  * CA not given as `tls.ca` was reported only as Node's "self-signed certificate", a refused token
  * only as the collector's "Unauthorized" / "Forbidden" — neither named the option or header. The
@@ -62,12 +62,15 @@ describe('OTLP export failures that no retry fixes carry a hint', { skip: skipOp
     await pki?.remove();
   });
 
-  async function failedExport(tls: { ca?: string }): Promise<{ error: TracingError; record: LogRecord }> {
+  async function failedExport(
+    tls: { ca?: string },
+    exporter: 'otlp' | 'zipkin' = 'otlp',
+  ): Promise<{ error: TracingError; record: LogRecord }> {
     const records: LogRecord[] = [];
     const tracer = createOtelTracer({
       serviceName: 'export-hints',
-      exporter: 'otlp',
-      endpoint,
+      exporter,
+      endpoint: exporter === 'otlp' ? endpoint : endpoint.replace('/v1/traces', '/api/v2/spans'),
       headers: { authorization: `Bearer ${TOKEN}` },
       logger: recordingLogger(records),
       ...(tls.ca ? { tls } : {}),
@@ -92,6 +95,18 @@ describe('OTLP export failures that no retry fixes carry a hint', { skip: skipOp
     const { error, record } = await failedExport({});
     assert.match(String(record.fields?.hint), /not signed by a trusted CA: give its CA as tls\.ca/);
     assert.match(error.message, /not signed by a trusted CA: give its CA as tls\.ca/);
+  });
+
+  it('zipkin, which ignores tls: the hint names NODE_EXTRA_CA_CERTS or otlp, not tls.ca', async () => {
+    // It sent the user to tls.ca, which the zipkin exporter ignores (warned at creation).
+    const { error, record } = await failedExport({}, 'zipkin');
+    for (const text of [String(record.fields?.hint), error.message]) {
+      assert.match(
+        text,
+        /zipkin exporter takes no tls option; trust the CA process-wide with NODE_EXTRA_CA_CERTS/,
+      );
+      assert.doesNotMatch(text, /give its CA as tls\.ca/);
+    }
   });
 
   it('a refused token (401 and 403): names the authorization header', async () => {

@@ -86,4 +86,39 @@ describe('OTLP partial success', () => {
       assert.equal(flushed, undefined);
     }
   });
+
+  it('a collector message echoing the auth header or the endpoint key: no secret in the log record or flush() error', async (t) => {
+    // The message reached the 'span export failed' record unscrubbed (flush() scrubbed only its own
+    // error), and cut at 200 characters a token straddling the cut could not be found whole (pads
+    // 164 and 130 put the token, then the key, across that cut).
+    const TOKEN = 'ps-echo-token-8f2c41d7';
+    const KEY = 'ps-echo-key-55e0a1';
+    for (const pad of [0, 164, 130]) {
+      const message = `${'x'.repeat(pad)}got Authorization: Bearer ${TOKEN} for ?api_key=${KEY}`;
+      const body = Buffer.from(
+        JSON.stringify({ partialSuccess: { rejectedSpans: 1, errorMessage: message } }),
+      );
+      const endpoint = `${await collector(t, body, 'application/json')}?api_key=${KEY}`;
+      const { logger, records } = captureLogger();
+      const tracer = createOtelTracer({
+        endpoint,
+        headers: { authorization: `Bearer ${TOKEN}` },
+        logger,
+        batch: { scheduledDelayMillis: 60_000 },
+      });
+      tracer.startSpan('s').end();
+      const flushed = await tracer.flush().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await tracer.close();
+      assert.equal(tracer.exportStats().droppedSpans.export_failed, 1);
+      const logged = JSON.stringify(records);
+      assert.match(logged, /span export failed/);
+      const seen = `${logged}\n${(flushed as Error | undefined)?.message}`;
+      for (const secret of [TOKEN, KEY])
+        for (let n = 8; n <= secret.length; n++)
+          assert.ok(!seen.includes(secret.slice(0, n)), `pad ${pad}: part of ${secret} in ${seen}`);
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import {
   currentOptIn,
   dbAttributes,
+  fullUrl,
   redactQuery,
   redactUrl,
   reloadSemconvOptIn,
@@ -23,6 +24,24 @@ describe('semconv helpers', () => {
     assert.equal(
       redactUrl(new URL('https://u:p@h/x?password=1')),
       'https://REDACTED:REDACTED@h/x?password=REDACTED',
+    );
+  });
+  it('url.full: password, JWT and session parameters, a fragment token and user-name-only credentials are redacted', () => {
+    // Each of these went out whole (or as REDACTED@ / :REDACTED@, not the conventions' form).
+    assert.equal(
+      redactQuery('pwd=1&jwt=2&session=3&sessionid=4&auth=5&private_token=6&api-key=7&q=ok'),
+      'pwd=REDACTED&jwt=REDACTED&session=REDACTED&sessionid=REDACTED&auth=REDACTED&private_token=REDACTED&api-key=REDACTED&q=ok',
+    );
+    assert.equal(redactUrl(new URL('https://ghp_tok@h/x')), 'https://REDACTED:REDACTED@h/x');
+    assert.equal(redactUrl(new URL('https://:pw@h/x')), 'https://REDACTED:REDACTED@h/x');
+    // OAuth 2.0's implicit flow returns the token in the fragment; fetch reports it in the URL.
+    const cb = new URL('https://app/cb#access_token=tok&token_type=bearer');
+    assert.equal(redactUrl(cb), 'https://app/cb#access_token=REDACTED&token_type=bearer');
+    assert.equal(fullUrl(cb), 'https://app/cb#access_token=REDACTED&token_type=bearer');
+    assert.equal(fullUrl(new URL('https://app/doc#section-2')), 'https://app/doc#section-2');
+    assert.equal(
+      fullUrl(new URL('https://app/#/callback?access_token=tok&state=s')),
+      'https://app/#/callback?access_token=REDACTED&state=s',
     );
   });
   it('semconvOptIn reads http/dup and database/dup', () => {

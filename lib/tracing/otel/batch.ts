@@ -65,6 +65,11 @@ export interface AccountingBatchOptions {
   observe?: <T>(record: ExportAttempt, fn: () => T) => T;
   /** Exports close() runs at once (default `CLOSE_CONCURRENCY`; 1 for an exporter whose calls share state). */
   closeConcurrency?: number;
+  /**
+   * Removes secrets from collector-written text (a partial success's message) before it is cut
+   * to length: a secret cut in two would no longer be found whole afterwards.
+   */
+  redact?: (text: string) => string;
 }
 
 /** Retries of one export after a retryable answer, and their backoff (as otlp-exporter-base's). */
@@ -230,7 +235,9 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
             lost,
             new Error(
               `collector rejected ${lost} of ${spans.length} span(s)` +
-                (rejected.message ? `: ${rejected.message.slice(0, 200)}` : ''),
+                (rejected.message
+                  ? `: ${(options.redact?.(rejected.message) ?? rejected.message).slice(0, 200)}`
+                  : ''),
             ),
           );
         }

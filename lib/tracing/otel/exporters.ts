@@ -26,8 +26,16 @@ const { ExportResultCode } = core;
  * insecure setting passed without a logger was silent.
  */
 function warnTls(logger: Logger, message: string): void {
-  if (logger === noopLogger)
-    process.emitWarning(message, { type: 'HyperionTracingWarning', code: 'HYPERION_OTLP_TLS' });
+  warnAtCreation(logger, message, 'HYPERION_OTLP_TLS');
+}
+
+/**
+ * A warning made while the tracer is built: to `logger`, else a process warning — a tracer built
+ * without a `logger` option gets createApp's only later, and the jaeger exporter's warnings went
+ * to the silent logger of that moment.
+ */
+function warnAtCreation(logger: Logger, message: string, code: string): void {
+  if (logger === noopLogger) process.emitWarning(message, { type: 'HyperionTracingWarning', code });
   else logger.warn(message);
 }
 
@@ -134,13 +142,33 @@ export function createExporter(
         "exporter: 'jaeger'",
       );
       if (Object.keys(headers).length > 0)
-        logger.warn('tracing: the jaeger exporter cannot send custom headers; they are ignored');
+        warnAtCreation(
+          logger,
+          'tracing: the jaeger exporter cannot send custom headers; they are ignored',
+          'HYPERION_JAEGER_EXPORTER',
+        );
       // Credentials travel as basic auth; keep them out of the URL the sender logs.
       const u = new URL(url!);
       const username = decodeURIComponent(u.username);
       const password = decodeURIComponent(u.password);
       u.username = '';
       u.password = '';
+      // Its HTTP sender posts to the URL's path alone and sends basic auth only when it has both
+      // a user name and a password: a gateway's `?api_key=…` or a token as the user name alone
+      // (`https://<token>@host`) were dropped without a word, and every export was refused.
+      if (u.search)
+        warnAtCreation(
+          logger,
+          "tracing: the jaeger exporter posts to the endpoint's path only: its query string is not sent",
+          'HYPERION_JAEGER_EXPORTER',
+        );
+      if (Boolean(username) !== Boolean(password))
+        warnAtCreation(
+          logger,
+          'tracing: the jaeger exporter sends basic auth only when the endpoint has both a user name and ' +
+            'a password: the one given alone is not sent',
+          'HYPERION_JAEGER_EXPORTER',
+        );
       // `maxSpanBatchSize` reaches its HTTP sender (the exporter hands its whole config on), which
       // otherwise posts every 100 spans and waits for each answer before appending more: a batch of
       // 512 took 6 round trips one after the other, so a collector answering in 1.5 s got none of
@@ -258,22 +286,34 @@ const NO_DROPS: Readonly<Record<SpanDropReason, number>> = { queue_full: 0, expo
  * ("self-signed certificate", "Unauthorized") name neither the option to set nor the header: the
  * Redis cache says which (`check tls.ca`), the export error log did not.
  */
-export function exportHint(code: unknown, message: string): string | undefined {
+export function exportHint(code: unknown, message: string, exporter = 'otlp'): string | undefined {
+  // `tls` and the OTEL_EXPORTER_OTLP_* variables reach the otlp exporter only: the zipkin and
+  // jaeger exporters' certificate errors pointed to tls.ca / tls.servername / tls.cert, which
+  // they ignore (with a warning at creation), so following the hint changed nothing.
+  const otlp = exporter === 'otlp';
   if (code === 401 || code === 403)
-    return 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS';
+    return otlp
+      ? 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS'
+      : 'the collector refused the credentials: check the authorization (or API key) header in headers';
   const text = `${typeof code === 'string' ? code : ''} ${message}`;
   if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i.test(text))
     return "the collector's certificate has expired (or is not yet valid)";
   if (/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/i.test(text))
-    return "the collector's certificate does not name the endpoint's host: check the endpoint, or tls.servername";
+    return otlp
+      ? "the collector's certificate does not name the endpoint's host: check the endpoint, or tls.servername"
+      : `the collector's certificate does not name the endpoint's host: check the endpoint (the ${exporter} exporter takes no tls option)`;
   if (
     /SELF_SIGNED|UNABLE_TO_VERIFY_LEAF|UNABLE_TO_GET_ISSUER|self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer/i.test(
       text,
     )
   )
-    return "the collector's certificate is not signed by a trusted CA: give its CA as tls.ca (config tls.ca_file, or OTEL_EXPORTER_OTLP_CERTIFICATE)";
+    return otlp
+      ? "the collector's certificate is not signed by a trusted CA: give its CA as tls.ca (config tls.ca_file, or OTEL_EXPORTER_OTLP_CERTIFICATE)"
+      : `the collector's certificate is not signed by a trusted CA: the ${exporter} exporter takes no tls option; trust the CA process-wide with NODE_EXTRA_CA_CERTS (read at start), or use the otlp exporter with tls.ca`;
   if (/alert (certificate required|bad certificate|unknown ca)|tlsv13 alert certificate required/i.test(text))
-    return 'the collector refused the client certificate (mutual TLS): check tls.cert and tls.key';
+    return otlp
+      ? 'the collector refused the client certificate (mutual TLS): check tls.cert and tls.key'
+      : `the collector asks for a client certificate (mutual TLS), which the ${exporter} exporter cannot send: use the otlp exporter with tls.cert and tls.key`;
   return undefined;
 }
 
@@ -310,7 +350,7 @@ export function createExportErrorReporter(options: {
     const err = lastError as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
     const code = err?.originalCode ?? err?.code;
     const error = typeof err?.message === 'string' ? err.message : String(err);
-    const hint = exportHint(code, error);
+    const hint = exportHint(code, error, exporter);
     return { error, ...(code !== undefined ? { code } : {}), ...(hint ? { hint } : {}) };
   };
   const reset = () => {

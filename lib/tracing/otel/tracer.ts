@@ -313,6 +313,13 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // a logger that throws must not bring the failure back
     }
   };
+  // Header values as sent (and a bearer token without its scheme) that a collector may echo, and
+  // the endpoint's credentials: user:pass in the URL goes out as `Authorization: Basic <base64>`
+  // (a collector echoing it leaked it, as the header value it is), a query value is an API key.
+  const headerSecrets = [...Object.values(o.headers), ...endpointSecrets(o.endpoint)].flatMap((v) => {
+    const credentials = /^\S+ +(\S.*)$/.exec(v)?.[1];
+    return [v, ...(credentials && credentials.length >= 8 ? [credentials] : [])].filter((x) => x.length >= 4);
+  });
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
@@ -364,7 +371,18 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       else {
         batching = createAccountingBatchProcessor({
           exporter,
-          accounting: reporter,
+          // Export errors are scrubbed before the reporter logs them, as flush() scrubs its causes:
+          // an OTLP partial success carries the collector's own message, and one echoing the
+          // request (`Bearer <token>`) put the token into the `span export failed` log record.
+          accounting: {
+            succeeded: reporter.succeeded,
+            failed: (spans, error) => {
+              scrubEchoes(error, headerSecrets);
+              reporter.failed(spans, error);
+            },
+            dropped: reporter.dropped,
+          },
+          redact: (text) => scrubText(text, headerSecrets),
           ...o.batch,
           abort: () => {
             agents?.abort();
@@ -463,13 +481,6 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   // started without a parent nests under the active OTel span (e.g. an auto-instrumented request).
   const fixedRoot = o.activeContext ? undefined : ROOT_CONTEXT;
 
-  // Header values as sent (and a bearer token without its scheme) that a collector may echo, and
-  // the endpoint's credentials: user:pass in the URL goes out as `Authorization: Basic <base64>`
-  // (a collector echoing it leaked it, as the header value it is), a query value is an API key.
-  const headerSecrets = [...Object.values(o.headers), ...endpointSecrets(o.endpoint)].flatMap((v) => {
-    const credentials = /^\S+ +(\S.*)$/.exec(v)?.[1];
-    return [v, ...(credentials && credentials.length >= 8 ? [credentials] : [])].filter((x) => x.length >= 4);
-  });
   let closing: Promise<void> | undefined;
   const flush = async () => {
     try {
@@ -481,7 +492,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       for (const c of causes) scrubEchoes(c, headerSecrets);
       const first = causes[0] as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
       const reason = typeof first?.message === 'string' ? first.message : String(first);
-      const hint = exportHint(first?.originalCode ?? first?.code, reason);
+      const hint = exportHint(
+        first?.originalCode ?? first?.code,
+        reason,
+        o.provider ? undefined : o.exporter,
+      );
       throw new TracingError(
         'flush_failed',
         `tracing: flush failed (${causes.length} error(s)): ${reason}${hint ? ` (${hint})` : ''}`,
@@ -677,7 +692,7 @@ function endpointSecrets(endpoint: string | undefined): string[] {
 function scrubEchoes(err: unknown, secrets: readonly string[], depth = 0): void {
   if (secrets.length === 0 || err === null || typeof err !== 'object' || depth > 3) return;
   const e = err as { message?: unknown; data?: unknown; cause?: unknown };
-  const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+  const scrub = (text: string) => scrubText(text, secrets);
   for (const key of ['message', 'data'] as const) {
     const value = e[key];
     if (typeof value !== 'string') continue;
@@ -693,4 +708,9 @@ function scrubEchoes(err: unknown, secrets: readonly string[], depth = 0): void 
     }
   }
   scrubEchoes(e.cause, secrets, depth + 1);
+}
+
+/** `text` with every occurrence of each of `secrets` replaced by `[redacted]`. */
+function scrubText(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
 }
