@@ -666,6 +666,11 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       }
       return running;
     }
+    // The options as they are now, checked above: the value is stored after the load, and reading
+    // the caller's object then took a later change to it (an options object reused in a loop
+    // stored every key with the last `ttl`; one changed to a bad `ttl` rejected every caller
+    // after the loader had succeeded).
+    const fillOpts: SetOptions | undefined = opts == null ? undefined : { ttl: opts.ttl, cost: opts.cost };
     const stops = this.stops;
     let stop!: (err: Error) => void;
     const frame: LoadFrame = { owner: this, outer: runningLoad };
@@ -688,7 +693,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
         stops.delete(stop);
         // Settled: a frame still referenced (as another load's `outer`) keeps no value alive.
         frame.load = undefined;
-        return this.fill(key, value, load, opts);
+        return this.fill(key, value, load, fillOpts);
       },
       (err: unknown) => {
         stops.delete(stop);
