@@ -164,6 +164,10 @@ export const checkCost = (cost: unknown, maxCost: number): number => {
   return cost < 1 ? Math.min(maxCost, 1) : cost;
 };
 
+const CLOSED_BEFORE_LOAD = (): never => {
+  throw new CacheError('closed', 'memory cache was closed before the load started');
+};
+
 const UNDEFINED_VALUE = () =>
   new CacheError('invalid_value', 'cannot cache undefined: get() reports a miss with it (use delete)');
 
@@ -677,8 +681,11 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const loading = new Promise<V>((resolve, reject) => {
       stop = reject;
       // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
+      // A `close()` between this call and that tick already rejected the callers with `closed`:
+      // the loader is then not started (it used to be, calling the user's backend — often being
+      // shut down too — for nobody, after close() had returned).
       Promise.resolve()
-        .then(() => runLoader(frame, loader))
+        .then(() => (this.closed ? CLOSED_BEFORE_LOAD() : runLoader(frame, loader)))
         .then(resolve, reject);
     });
     stops.add(stop);
