@@ -164,6 +164,10 @@ export const checkCost = (cost: unknown, maxCost: number): number => {
   return cost < 1 ? Math.min(maxCost, 1) : cost;
 };
 
+const CLOSED_BEFORE_LOAD = (): never => {
+  throw new CacheError('closed', 'memory cache was closed before the load started');
+};
+
 const UNDEFINED_VALUE = () =>
   new CacheError('invalid_value', 'cannot cache undefined: get() reports a miss with it (use delete)');
 
@@ -666,14 +670,22 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       }
       return running;
     }
+    // The options as they are now, checked above: the value is stored after the load, and reading
+    // the caller's object then took a later change to it (an options object reused in a loop
+    // stored every key with the last `ttl`; one changed to a bad `ttl` rejected every caller
+    // after the loader had succeeded).
+    const fillOpts: SetOptions | undefined = opts == null ? undefined : { ttl: opts.ttl, cost: opts.cost };
     const stops = this.stops;
     let stop!: (err: Error) => void;
     const frame: LoadFrame = { owner: this, outer: runningLoad };
     const loading = new Promise<V>((resolve, reject) => {
       stop = reject;
       // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
+      // A `close()` between this call and that tick already rejected the callers with `closed`:
+      // the loader is then not started (it used to be, calling the user's backend — often being
+      // shut down too — for nobody, after close() had returned).
       Promise.resolve()
-        .then(() => runLoader(frame, loader))
+        .then(() => (this.closed ? CLOSED_BEFORE_LOAD() : runLoader(frame, loader)))
         .then(resolve, reject);
     });
     stops.add(stop);
@@ -688,7 +700,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
         stops.delete(stop);
         // Settled: a frame still referenced (as another load's `outer`) keeps no value alive.
         frame.load = undefined;
-        return this.fill(key, value, load, opts);
+        return this.fill(key, value, load, fillOpts);
       },
       (err: unknown) => {
         stops.delete(stop);

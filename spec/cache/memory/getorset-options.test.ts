@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { deferred } from '../../harness/clock.js';
 
 describe('sync memory cache: getOrSet options', () => {
   it('an unknown option is refused before loading, on a hit as on a miss', async () => {
@@ -56,6 +57,36 @@ describe('sync memory cache: getOrSet options', () => {
     t += 50;
     assert.equal(c.get('c'), undefined);
     assert.equal(c.get('a'), 'v');
+    c.close();
+  });
+
+  // The options were read when the loaded value was stored, not when getOrSet was called: an
+  // options object reused for several calls (a loop setting `ttl` per key) stored every key with
+  // the last `ttl`, and one changed to a bad value rejected the callers after the loader succeeded.
+  it('uses the options as they were at the call, whatever later happens to the object', async () => {
+    let t = 0;
+    const c = createSyncMemoryCache<string>({ maxCost: 100, cost: () => 1, now: () => t });
+    const release = deferred();
+    const load = (v: string) => async () => {
+      await release.promise;
+      return v;
+    };
+    const opts: { ttl?: number; cost?: number } = { ttl: 1000 };
+    const a = c.getOrSet('a', load('A'), opts);
+    opts.ttl = 60_000;
+    const b = c.getOrSet('b', load('B'), opts);
+    const bad = { ttl: 1000, cost: 1 };
+    const d = c.getOrSet('d', load('D'), bad);
+    bad.ttl = -5;
+    bad.cost = Number.NaN;
+    release.resolve();
+    assert.deepEqual(await Promise.all([a, b, d]), ['A', 'B', 'D']);
+    t = 1000;
+    assert.equal(c.get('a'), undefined, 'a was asked with ttl 1000');
+    assert.equal(c.get('d'), undefined, 'd was asked with ttl 1000');
+    assert.equal(c.get('b'), 'B');
+    t = 60_000;
+    assert.equal(c.get('b'), undefined);
     c.close();
   });
 });

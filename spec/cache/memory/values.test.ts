@@ -112,6 +112,28 @@ describe('memory cache: close() with loads in flight', () => {
     await cache.close();
     assert.ok(isClosed(await rejection(hung)));
   });
+
+  // The loader starts on the tick after getOrSet: a close() in between rejected the callers, and
+  // the loader was still started afterwards (a backend call for nobody, during shutdown).
+  it('a loader not started yet when close() is called is never started (both faces)', async () => {
+    const sync = createSyncMemoryCache<number>({ maxCost: 100 });
+    const bytes = createMemoryCache({ maxCost: 100 });
+    let started = 0;
+    const p = sync.getOrSet('k', async () => {
+      started++;
+      return 1;
+    });
+    const q = bytes.getOrSet('k', async () => {
+      started++;
+      return new Uint8Array(1);
+    });
+    sync.close();
+    await bytes.close();
+    assert.ok(isClosed(await rejection(p)));
+    assert.ok(isClosed(await rejection(q)));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started, 0);
+  });
 });
 
 describe('memory cache: batches after close()', () => {
