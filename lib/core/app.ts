@@ -188,6 +188,12 @@ export interface CloseOnSignalsOptions {
   onError?: (err: unknown) => void;
 }
 
+/**
+ * Closes started by `closeOnSignals` in this process and not settled yet. With two apps wired to
+ * one signal, each exits only once every such close is done (each is bounded by its budgets).
+ */
+const signalCloses = new Set<Promise<void>>();
+
 const SIGNAL_KEYS = optionKeys<CloseOnSignalsOptions>({ signals: true, exit: true, onError: true });
 
 /** Signals a process cannot catch: listening to them throws `uv_signal_start EINVAL`. */
@@ -256,7 +262,8 @@ function checkSignalOptions(app: unknown, options: unknown): void {
 
 /**
  * Closes `app` on SIGTERM/SIGINT (opt-in). Sets `process.exitCode` to 1 if closing failed; with
- * `exit: true` (default) the process then exits. Returns a function that removes the handlers.
+ * `exit: true` (default) the process then exits, once every close a signal started (another app's
+ * too) has settled. Returns a function that removes the handlers.
  * Bad arguments are a `ConfigError` (see `checkSignalOptions`). A signal repeated while the app is
  * closing is logged and ignored: with no handler left, Node's default action would kill the
  * process half way through the close (requests still draining reset, spans never flushed). A
@@ -280,13 +287,10 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
     closing = true;
     // Through a promise: an app-like object whose close() returns nothing (or throws at once)
     // threw out of the signal listener, an uncaught exception that skipped onError and exit.
-    Promise.resolve()
+    const done = Promise.resolve()
       .then(() => app.close())
       .then(
-        () => {
-          remove();
-          if (options.exit !== false) process.exit();
-        },
+        () => remove(),
         (err: unknown) => {
           remove();
           // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
@@ -294,9 +298,17 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
             (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
           } catch {}
           process.exitCode = 1;
-          if (options.exit !== false) process.exit();
         },
       );
+    signalCloses.add(done);
+    void done.then(async () => {
+      signalCloses.delete(done);
+      if (options.exit === false) return;
+      // Another app wired to the same signal may still be closing (draining, flushing spans):
+      // the first app to finish used to exit the process in the middle of the other's close.
+      while (signalCloses.size > 0) await Promise.allSettled([...signalCloses]);
+      process.exit();
+    });
   };
   const remove = () => {
     for (const s of signals) process.off(s, handler);

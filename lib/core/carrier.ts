@@ -28,15 +28,45 @@ export function plainHeaders(map: HeaderMap): HeaderCarrier {
   const out: Record<string, string | string[]> = Object.create(null);
   try {
     map.forEach((value: unknown, key: unknown) => {
-      if (typeof key !== 'string') return;
-      const name = key.toLowerCase();
-      const v = typeof value === 'string' ? value : Array.isArray(value) ? value.filter(isString) : undefined;
-      if (v === undefined) return;
-      const prev = out[name];
-      out[name] = prev === undefined ? v : ([] as string[]).concat(prev, v);
+      addHeader(out, key, value);
     });
   } catch {
     // keep what was read
+  }
+  return out;
+}
+
+function addHeader(out: Record<string, string | string[]>, key: unknown, value: unknown): void {
+  if (typeof key !== 'string') return;
+  const name = key.toLowerCase();
+  const v = typeof value === 'string' ? value : Array.isArray(value) ? value.filter(isString) : undefined;
+  if (v === undefined) return;
+  const prev = out[name];
+  out[name] = prev === undefined ? v : ([] as string[]).concat(prev, v);
+}
+
+/**
+ * A plain header object with lowercase names, as the tracers read it (`carrier.traceparent`):
+ * itself when every name already is (node:http's `req.headers`), else a copy made as for a `Map`.
+ * Header names ignore case, but one built by hand or taken from another source (an API gateway
+ * event, a message's headers) with `Traceparent` lost the incoming trace without a word.
+ */
+export function lowercaseHeaders<C>(headers: C): C | HeaderCarrier {
+  if (headers === null || typeof headers !== 'object') return headers;
+  let keys: string[];
+  try {
+    keys = Object.keys(headers);
+  } catch {
+    return headers; // a Proxy that cannot list its keys: read as it is (the tracers ignore it)
+  }
+  if (keys.every((k) => k === k.toLowerCase())) return headers;
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const key of keys) {
+    try {
+      addHeader(out, key, (headers as Record<string, unknown>)[key]);
+    } catch {
+      // a getter that throws: no such header
+    }
   }
   return out;
 }
@@ -56,7 +86,23 @@ export function injectInto(map: HeaderMap, inject: (plain: Record<string, string
   const plain: Record<string, string> = {};
   inject(plain);
   if (staleTracestate(plain)) removeTracestate(map);
-  for (const name in plain) map.set(name, plain[name]!);
+  for (const name in plain) {
+    // A `Map`'s names keep their case: a `Traceparent` already in it went out beside ours (a
+    // request built from it sent both, joined, and the receiver dropped the pair).
+    removeOtherCase(map, name);
+    map.set(name, plain[name]!);
+  }
+}
+
+/** Deletes the entries of a `Map` (not a `Headers`: its names ignore case) named `name` in another case. */
+function removeOtherCase(map: HeaderMap, name: string): void {
+  const m = map as HeaderMap & { delete?: (name: string) => unknown };
+  if (typeof m.delete !== 'function' || (typeof Headers === 'function' && map instanceof Headers)) return;
+  const names: string[] = [];
+  map.forEach((_value, key) => {
+    if (typeof key === 'string' && key !== name && key.toLowerCase() === name) names.push(key);
+  });
+  for (const key of names) m.delete(key);
 }
 
 /** Deletes every `tracestate` of `map`: one lookup for a `Headers` (names ignore case), a walk for a `Map`. */

@@ -5,6 +5,17 @@ import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const LEVEL_NAMES = Object.keys(LEVELS);
+/**
+ * Other loggers' names for our levels: too far from ours for the edit-distance hint, so
+ * `level: 'warning'` (Python, syslog) was refused without naming `warn`, as the README says it is.
+ */
+const LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = {
+  warning: 'warn',
+  fatal: 'error',
+  critical: 'error',
+  trace: 'debug',
+  verbose: 'debug',
+};
 
 export interface ConsoleLoggerOptions {
   /** Lowest level written. Default `info`. */
@@ -37,7 +48,11 @@ function checkOptions(options: unknown): void {
     bad(
       'level',
       `one of ${LEVEL_NAMES.join(', ')}`,
-      typeof o.level === 'string' ? unknownKeyMessage(o.level, LEVEL_NAMES, 'log level') : 'must be a string',
+      typeof o.level !== 'string'
+        ? 'must be a string'
+        : Object.hasOwn(LEVEL_ALIASES, o.level.toLowerCase())
+          ? `is not a known log level; did you mean \`${LEVEL_ALIASES[o.level.toLowerCase()]}\`?`
+          : unknownKeyMessage(o.level, LEVEL_NAMES, 'log level'),
     );
   if (
     o.fields !== undefined &&

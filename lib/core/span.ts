@@ -1,6 +1,6 @@
 /** Span helpers that work with any `Tracer` through the explicit `ctx`. */
 
-import { injectInto, isHeaderMap, plainHeaders, staleTracestate } from './carrier.js';
+import { injectInto, isHeaderMap, lowercaseHeaders, plainHeaders, staleTracestate } from './carrier.js';
 import { type AppContext, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
@@ -263,6 +263,8 @@ export function contextFromHeaders(
   ctx: AppContext,
   headers: Readonly<HeaderCarrier> | HeaderMap,
 ): AppContext {
-  const { parent, baggage } = ctx.tracer.extract(isHeaderMap(headers) ? plainHeaders(headers) : headers);
+  const { parent, baggage } = ctx.tracer.extract(
+    isHeaderMap(headers) ? plainHeaders(headers) : lowercaseHeaders(headers),
+  );
   return ctx.with({ span: parent, baggage });
 }

@@ -239,6 +239,10 @@ describe('console logger options', () => {
     );
     assert.match(e.message, /level: is not a known log level; did you mean `info`\?/);
     assert.match(refusal({ level: 'warning' }).message, /expected one of debug, info, warn, error/);
+    // Other loggers' names, too far for the edit-distance hint, still name ours.
+    assert.match(refusal({ level: 'warning' }).message, /did you mean `warn`\?/);
+    assert.match(refusal({ level: 'FATAL' }).message, /did you mean `error`\?/);
+    assert.match(refusal({ level: 'trace' }).message, /did you mean `debug`\?/);
     assert.match(refusal({ level: 20 }).message, /level: must be a string/);
   });
 

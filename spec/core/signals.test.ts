@@ -99,3 +99,38 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.deepEqual(end, { code: 0, signal: null });
   });
 }
+
+it('two apps wired to one signal: the process exits only once both have closed', async (t) => {
+  const p = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./fixtures/two-apps-child.ts', import.meta.url))],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const kill = setTimeout(() => p.kill('SIGKILL'), 30_000);
+  t.after(() => {
+    clearTimeout(kill);
+    p.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  p.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const ready = new Promise<void>((resolve) =>
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('ready\n')) resolve();
+    }),
+  );
+  const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+  await Promise.race([ready, exited]);
+  assert.ok(out.includes('ready\n'), `child did not start: ${err}`);
+  p.kill('SIGTERM');
+  const code = await exited;
+  // The old code exited as soon as app "a" had closed, in the middle of app "b"'s close.
+  assert.deepEqual(out.trim().split('\n'), ['ready', 'a closed', 'b closed', 'exit 0'], err);
+  assert.equal(code, 0);
+});
