@@ -12,7 +12,7 @@ import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { iovalkey } from './peer.js';
 import { createReporter } from './report.js';
-import { classifyConnectionError, scrubCredentials } from './tls.js';
+import { classifyClientError, scrubCredentials } from './tls.js';
 
 export interface RedisInvalidationBusOptions {
   /**
@@ -151,7 +151,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // connections are scrubbed by its fault watch already).
     scrubCredentials(err);
     // Credentials or TLS (a raw ReplyError or socket error before): a CacheError saying which.
-    const fault = classifyConnectionError(err);
+    const fault = classifyClientError(err);
     if (fault)
       return new CacheError(
         'unavailable',

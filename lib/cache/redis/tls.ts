@@ -187,6 +187,15 @@ function atSentinel(fault: ConnectionFault): ConnectionFault {
 }
 
 /**
+ * `classifyConnectionError` for an error a connection of the bus or the tracker reports: iovalkey's
+ * "All sentinels are unreachable … Last error: …" is told as met at a sentinel, as the cache does.
+ */
+export function classifyClientError(err: unknown): ConnectionFault | undefined {
+  const fault = classifyConnectionError(err);
+  return fault && SENTINELS_FAILED.test(describe(err)) ? atSentinel(fault) : fault;
+}
+
+/**
  * A sentinel's refusal to name the master: its ACL user lacks a rule the client needs (NOPERM), or
  * it monitors no master by that name. Both are settings, not outages.
  */

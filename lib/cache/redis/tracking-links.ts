@@ -6,6 +6,7 @@
 import type { Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { iovalkey } from './peer.js';
+import { classifyClientError, scrubCredentials } from './tls.js';
 import { type Link, type SetupParts, setUp } from './tracking-link.js';
 import { deliver, lose, type TrackingState } from './tracking-state.js';
 
@@ -107,6 +108,19 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
     // retrying: tell whoever awaits the first confirmation (retries go on regardless).
     if (isRefusal(err)) refused(s, link, err as Error);
     else {
+      // Credentials or TLS refused (a wrong password, an untrusted certificate): no retry fixes
+      // that either, and whoever awaited the first confirmation (a tiered cache's `ready`) waited
+      // for ever while the L2's own commands already failed naming it. Rejected at once, with
+      // what the cache says; retries go on (the password or certificate may be fixed).
+      const fault = classifyClientError(err);
+      if (fault) {
+        scrubCredentials(err);
+        s.firstFailed?.(
+          new CacheError('unavailable', `redis tracking failed (${link.key}): ${fault.reason}`, {
+            cause: err,
+          }),
+        );
+      }
       link.failures++;
       if (link.failures === 1 || link.failures % 20 === 0)
         s.logger?.warn('redis tracking: set-up failed, retrying', {
