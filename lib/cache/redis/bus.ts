@@ -151,7 +151,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // connections are scrubbed by its fault watch already).
     scrubCredentials(err);
     // Credentials or TLS (a raw ReplyError or socket error before): a CacheError saying which.
-    const fault = classifyClientError(err);
+    const fault = classifyClientError(err, pub);
     if (fault)
       return new CacheError(
         'unavailable',

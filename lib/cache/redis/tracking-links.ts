@@ -112,7 +112,7 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
       // that either, and whoever awaited the first confirmation (a tiered cache's `ready`) waited
       // for ever while the L2's own commands already failed naming it. Rejected at once, with
       // what the cache says; retries go on (the password or certificate may be fixed).
-      const fault = classifyClientError(err);
+      const fault = classifyClientError(err, s.client);
       if (fault) {
         scrubCredentials(err);
         s.firstFailed?.(

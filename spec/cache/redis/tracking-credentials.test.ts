@@ -141,10 +141,10 @@ describe('tracking in sentinel mode refused for credentials', { skip: skipRedis(
     },
   });
 
-  it("the data nodes' password: an authentication failure (not at a sentinel)", async () => {
+  it("the data nodes' password: an authentication failure at the master", async () => {
     const t = await readyOutcome(options(WRONG, SENTINEL));
     try {
-      assertFault(t.outcome, /authentication failed: the server refused/);
+      assertFault(t.outcome, /authentication failed at the master/);
     } finally {
       await t.close();
     }
