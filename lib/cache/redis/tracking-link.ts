@@ -101,7 +101,7 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
   // refused password, an untrusted certificate …) as 'error': the set-up fails with that reason.
   let connectError: unknown;
   sub.on('error', (err: unknown) => {
-    connectError ??= err;
+    if (classifyConnectionError(err)) connectError = err;
   });
   sub.on('error', parts.onError);
   sub.on('messageBuffer', (channel: Buffer, payload: Buffer[] | null) => {
@@ -134,7 +134,7 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
   } catch (err) {
     if (session) session.dead = true;
     sub.disconnect();
-    if (!session && connectError !== undefined && classifyConnectionError(connectError)) throw connectError;
+    if (!session && connectError !== undefined) throw connectError;
     throw err;
   } finally {
     if (link.opening === sub) link.opening = undefined;
