@@ -12,6 +12,7 @@ import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { iovalkey } from './peer.js';
 import { createReporter } from './report.js';
+import { classifyClientError, scrubCredentials } from './tls.js';
 
 export interface RedisInvalidationBusOptions {
   /**
@@ -143,6 +144,22 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
    * no retry fixes it. Other failures are returned as they are.
    */
   const refused = (command: string, err: unknown): unknown => {
+    // iovalkey attaches the failed command to a reply error: a refused AUTH of a connection the
+    // bus made from `redis` options carried the password in `err.command.args`, and that error
+    // was what subscribe() (so the tiered cache's `ready`) and publish() rejected with —
+    // JSON.stringify or a structured logger printed it. Scrubbed here (a cache's client's
+    // connections are scrubbed by its fault watch already).
+    scrubCredentials(err);
+    // Credentials or TLS (a raw ReplyError or socket error before): a CacheError saying which.
+    const fault = classifyClientError(err, pub);
+    if (fault)
+      return new CacheError(
+        'unavailable',
+        `redis invalidation bus: ${command} ${channel} failed: ${fault.reason}`,
+        {
+          cause: err,
+        },
+      );
     const message = String((err as Error | undefined)?.message ?? err);
     if (!/^NOPERM\b/.test(message)) return err;
     return new CacheError(
@@ -176,8 +193,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // logged, then at most one per 5 s with a `suppressed` count, as the cache's own (./report.ts).
   // Before, a demo service wrote this warning ~2 times a second for the whole outage.
   const report = logger ? createReporter(logger) : undefined;
-  const onError = (err: Error) =>
+  const onError = (err: Error) => {
+    scrubCredentials(err);
     report?.('invalidation bus: connection error', { channel, error: err.message });
+  };
   // Every client gets an error listener: an EventEmitter 'error' without one would crash the process.
   sub.on('error', onError);
   pub.on('error', onError);
@@ -265,7 +284,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         await pub.publish(channel, encodeInvalidation(message));
       } catch (err) {
         const e = refused('PUBLISH', err);
-        if (e !== err && publishRefusals++ % 100 === 0)
+        if (e instanceof CacheError && e.code === 'backend' && publishRefusals++ % 100 === 0)
           logger?.warn('invalidation bus: publish refused by the server ACL; invalidations are lost', {
             channel,
             refusals: publishRefusals,

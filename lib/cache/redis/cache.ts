@@ -12,7 +12,7 @@ import type { Logger } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
 import { clearPrefix } from './clear.js';
-import { buildClient, NO_INFO } from './client.js';
+import { buildClient, NO_INFO, OPEN_SERVER } from './client.js';
 import { closeCache } from './close.js';
 import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
@@ -86,6 +86,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       { error: toCacheError('connection', err, secrets).message },
     ),
   );
+  // A password the server does not need (./client.ts): said once, through the logger (a process
+  // warning without one, as for rejectUnauthorized: false) — the server is open to anyone.
+  client.once(OPEN_SERVER, () => {
+    const message =
+      'redis: a password was given but the server requires none (its default user is open): anyone who reaches it can read and write; set requirepass or an ACL user on the server, or drop the password';
+    if (options.logger === undefined)
+      process.emitWarning(message, { type: 'HyperionCacheWarning', code: 'HYPERION_REDIS_OPEN_SERVER' });
+    else logger.warn(message);
+  });
   const gate = createConnectionGate(client, o.commandTimeout, faults);
   const report = createReporter(logger);
   const stopReporting = reportConnectionErrors(client, report, secrets);

@@ -38,6 +38,7 @@ function reconnectOnError(err: Error): 1 | false {
 export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
   const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
   quietReadyCheck(client, (err) => client.emit(NO_INFO, err));
+  quietOpenServer(client, (err) => client.emit(OPEN_SERVER, err));
   hideSecrets(client, o);
   faults?.attach(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
@@ -50,6 +51,57 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
  * run `INFO`. The cache logs it through its logger (./cache.ts).
  */
 export const NO_INFO = 'hyperion:no-info';
+
+/**
+ * Emitted by a client `buildClient` made (with the server's reply) when a connection of it, of its
+ * cluster nodes or of their duplicates gave a password to a server whose user needs none. The
+ * cache logs it through its logger (./cache.ts).
+ */
+export const OPEN_SERVER = 'hyperion:open-server';
+
+/** The server's replies to an AUTH it has no password for (Redis < 6, and Redis 6+). */
+const OPEN_SERVER_REPLY = /no password is set|without any password configured/;
+
+type AuthCallback = (err: Error | null, res?: unknown) => void;
+
+/**
+ * A password given to a server whose (default) user requires none — anyone reaching the server
+ * may read and write, which the password's owner most likely does not know — was said by
+ * iovalkey only with `console.warn` ("[WARN] … does not require a password, but a password was
+ * supplied") on every connection and reconnection (also of transaction, bus, tracking and health
+ * connections), past the cache's logger. This passes that reply to `notify` instead and the
+ * connection goes on as iovalkey would (it serves: AUTH is not needed there). Applied to `conn`,
+ * to the nodes of a cluster and to their duplicates. Left as is if the client has no `auth`
+ * method taking a callback (another iovalkey version).
+ */
+function quietOpenServer(conn: Redis | Cluster, notify: (err: Error) => void): void {
+  if (conn.isCluster) {
+    conn.on('+node', (node: Redis) => quietOpenServer(node, notify));
+  } else {
+    const c = conn as unknown as { auth?: (...args: unknown[]) => unknown };
+    const auth = c.auth;
+    if (typeof auth !== 'function') return;
+    c.auth = function (this: unknown, ...args: unknown[]) {
+      const callback = args[args.length - 1];
+      if (typeof callback === 'function')
+        args[args.length - 1] = ((err, res) => {
+          if (err && OPEN_SERVER_REPLY.test(String(err.message))) {
+            notify(err);
+            (callback as AuthCallback)(null, res);
+            return;
+          }
+          (callback as AuthCallback)(err, res);
+        }) satisfies AuthCallback;
+      return auth.apply(this, args);
+    };
+  }
+  const duplicate = conn.duplicate.bind(conn) as (...args: unknown[]) => Redis | Cluster;
+  (conn as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
+    const copy = duplicate(...args);
+    quietOpenServer(copy, notify);
+    return copy;
+  };
+}
 
 type ReadyCheck = (callback: (err: Error | null, info?: unknown) => void) => void;
 type InfoCommand = (callback: (err: Error | null, res?: unknown) => void) => Promise<unknown>;

@@ -50,6 +50,12 @@ export function toCacheError(
   const fault = classifyConnectionError(err);
   if (fault?.kind === 'auth') return faultError(op, fault, where);
   let reason = String((err as Error | undefined)?.message ?? err).split('\n')[0] ?? '';
+  // iovalkey's words for a command whose connection dropped before its reply and whose one resend
+  // found no connection either. They ended "Refer to "maxRetriesPerRequest" option for details":
+  // an option the cache does not take (a ConfigError if passed), so the advice led nowhere.
+  if (MAX_RETRIES.test(reason))
+    reason =
+      'the connection was lost before the reply and could not be made again to resend the command (the server down or restarting?)';
   for (const s of secrets) if (s) reason = reason.split(s).join('***');
   if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;
   const code = codeOf(err);
@@ -97,6 +103,7 @@ export function toCacheError(
 }
 
 const SCRIPT_REFUSAL = /user executing the script can't run this command/;
+const MAX_RETRIES = /^Reached the max retries per request limit/;
 const ACL_HINT = " (refused by the ACL user's rules: the cache needs those of aclRules()";
 
 /** The error of an operation attempted after `close()`. */

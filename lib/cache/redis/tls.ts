@@ -170,6 +170,20 @@ export function classifyConnectionError(err: unknown): ConnectionFault | undefin
   return undefined;
 }
 
+/**
+ * `fault` as met by a data-node connection in sentinel mode. The sentinels' faults said "at a
+ * sentinel", the master's said only "the server refused the username/password", under a location
+ * naming the sentinels (`master "m" via sentinels …`, the master's address not being known while
+ * it refuses): a user could not tell that the master, not a sentinel, had refused.
+ */
+function atMaster(fault: ConnectionFault): ConnectionFault {
+  const reason =
+    fault.kind === 'auth'
+      ? "authentication failed at the master: it refused the username/password (check username and password; sentinel.username and sentinel.password are the sentinels' own)"
+      : `at the master: ${fault.reason}`;
+  return { ...fault, reason };
+}
+
 /** iovalkey's error when no sentinel answered (its last error follows). */
 const SENTINELS_FAILED = /All sentinels are unreachable/;
 
@@ -184,6 +198,22 @@ function atSentinel(fault: ConnectionFault): ConnectionFault {
       ? 'authentication failed at a sentinel: it refused the sentinel username/password (check sentinel.username and sentinel.password)'
       : `at a sentinel: ${fault.reason.replace(/\b(tls\.\w+)/g, 'sentinel.$1 or $1')}`;
   return { ...fault, reason };
+}
+
+/**
+ * `classifyConnectionError` for an error a connection of the bus or the tracker (over `client`) reports: iovalkey's
+ * "All sentinels are unreachable … Last error: …" is told as met at a sentinel, as the cache does.
+ */
+export function classifyClientError(err: unknown, client?: Redis | Cluster): ConnectionFault | undefined {
+  const fault = classifyConnectionError(err);
+  if (!fault) return undefined;
+  if (SENTINELS_FAILED.test(describe(err))) return atSentinel(fault);
+  return client && isSentinelClient(client) ? atMaster(fault) : fault;
+}
+
+/** A client of a sentinel-managed master (iovalkey's `sentinels` option). */
+function isSentinelClient(client: Redis | Cluster): boolean {
+  return !client.isCluster && ((client as Redis).options.sentinels?.length ?? 0) > 0;
 }
 
 /**
@@ -377,6 +407,7 @@ export function createFaultWatch(options: {
         error: err,
       };
     if (!f) return;
+    if (!sentinelSide && client && isSentinelClient(client)) f = atMaster(f);
     raise(f);
   };
   const onConnect = () => {

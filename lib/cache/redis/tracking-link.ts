@@ -15,6 +15,7 @@
  */
 import type { Redis } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
+import { classifyConnectionError } from './tls.js';
 
 /** The pub/sub channel Redis sends RESP2 redirected invalidations on. */
 export const INVALIDATE_CHANNEL = '__redis__:invalidate';
@@ -96,6 +97,12 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
   const sub = parts.makeSub(link);
   link.opening = sub;
   let session: Session | undefined;
+  // iovalkey rejects connect() with a bare "Connection is closed." after emitting the reason (a
+  // refused password, an untrusted certificate …) as 'error': the set-up fails with that reason.
+  let connectError: unknown;
+  sub.on('error', (err: unknown) => {
+    if (classifyConnectionError(err)) connectError = err;
+  });
   sub.on('error', parts.onError);
   sub.on('messageBuffer', (channel: Buffer, payload: Buffer[] | null) => {
     if (session && !session.dead && channel.toString() === INVALIDATE_CHANNEL)
@@ -127,6 +134,7 @@ export async function openSession(link: Link, parts: SetupParts): Promise<Sessio
   } catch (err) {
     if (session) session.dead = true;
     sub.disconnect();
+    if (!session && connectError !== undefined) throw connectError;
     throw err;
   } finally {
     if (link.opening === sub) link.opening = undefined;

@@ -21,7 +21,10 @@ export interface RedisTrackingOptions {
   heartbeat?: number;
   /** Bound (ms) of each set-up step and of a heartbeat's replies. Default 1000. */
   timeout?: number;
-  /** Receives connection errors and trust changes. Default: silent. */
+  /**
+   * Receives connection errors (the first, then at most one per 5 s with a `suppressed` count, as
+   * the cache's) and trust changes. Default: silent.
+   */
   logger?: Logger;
 }
 

@@ -230,7 +230,7 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
         },
         { ca: pki.otherCa.certPem },
       ),
-      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): TLS: the server certificate is not signed by a trusted CA/,
+      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): at the master: TLS: the server certificate is not signed by a trusted CA/,
     );
   });
 
@@ -303,7 +303,7 @@ describe('redis sentinel over TLS with ACL users on data nodes and sentinels', {
     await failsFast(
       'wrong data-node password',
       make({ password: 'wrong' }),
-      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): authentication failed: the server refused/,
+      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): authentication failed at the master: it refused/,
     );
   });
 });
@@ -420,7 +420,7 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'master certificate expired',
       make(sentinels.sound, 'expired'),
-      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): TLS: .*expired/,
+      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): at the master: TLS: .*expired/,
     );
   });
 
@@ -428,7 +428,7 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'master certificate for another host',
       make(sentinels.sound, 'wrongHost'),
-      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): TLS: .*does not name the host/,
+      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): at the master: TLS: .*does not name the host/,
     );
   });
 
@@ -436,7 +436,7 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     await failsFast(
       'TLS to a plain master port',
       make(sentinels.sound, 'plain'),
-      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): TLS: .*did not answer with TLS/,
+      /^redis get failed \(master "[^"]+" via sentinels [^)]+\): at the master: TLS: .*did not answer with TLS/,
       HANDSHAKE_MS + 1000,
     );
   });
