@@ -103,7 +103,7 @@ export interface TieredCache extends Cache {
   /** State of the circuit breaker around L2 (for readiness checks). */
   breakerState(): BreakerState;
   stats(): TieredCacheStats;
-  /** Stops tracking, unsubscribes and closes the bus, then L2, then L1. Idempotent. */
+  /** Stops tracking and the bus and closes them beside L2 (after releasing leases), then L1. Idempotent; bounded as the README says. */
   close(): Promise<void>;
 }
 
