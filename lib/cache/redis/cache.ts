@@ -8,9 +8,10 @@
  * that every command goes through, the commands (./commands.ts, ./many.ts, ./pipeline.ts,
  * ./clear.ts), transactions (./transaction/), health (./health.ts) and close (./close.ts).
  */
-import type { Logger } from '../../core/contracts.js';
+import type { Logger, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
+import { checkBudget } from './checks.js';
 import { clearPrefix } from './clear.js';
 import { buildClient, NO_INFO, OPEN_SERVER } from './client.js';
 import { closeCache } from './close.js';
@@ -143,9 +144,12 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       if (Array.isArray(keys)) wrote(keys);
       return many.deleteMany(keys, options);
     },
-    async clear() {
+    // `{ timeout }`: one deadline for every round, counted from this call (./clear.ts).
+    async clear(options?: Pick<WriteOptions, 'timeout'>) {
+      const at = Date.now();
+      const budget = checkBudget(options);
       wrote('all');
-      await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix, writes));
+      await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix, writes, budget, at));
     },
     transaction: counted(transactions, dispatch),
     pipeline: () => createPipeline(ctx, wrote),

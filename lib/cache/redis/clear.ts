@@ -19,10 +19,19 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
+/**
+ * `budget` (ms, optional): the caller's budget for the whole clear, counted from `at` (when it was
+ * called). Then every round's deadline is that one, so no round lands once the caller may have
+ * been told the clear failed — a tiered cache reports `timeout` after its `l2Timeout`, long before
+ * the command timeout; with a deadline per round, the rounds after Redis resumed (paused, busy)
+ * still ran and removed keys written after that report. Without it, each round gets its own.
+ */
 export async function clearPrefix(
   client: Redis | Cluster,
   prefix: string,
   writes: GuardedWrites,
+  budget?: number,
+  at?: number,
 ): Promise<void> {
   const pattern = `${globEscape(prefix)}*`;
   const nodes: Redis[] = client.isCluster ? slotOwners(client as Cluster) : [client as Redis];
@@ -33,7 +42,7 @@ export async function clearPrefix(
         const [next, keys] = await node.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
         cursor = String(next);
         if (keys.length === 0) continue;
-        const deadline = writes.deadline();
+        const deadline = budget === undefined ? writes.deadline() : writes.deadline(budget, at);
         if (client.isCluster) await unlinkPerSlot(client as Cluster, node, keys, deadline);
         else inTime(await node.call('EVAL', DELETE_SCRIPT, keys.length, ...keys, deadline));
       } while (cursor !== '0');

@@ -1,6 +1,6 @@
 /** The public types of the Redis cache: what `createRedisCache` returns. */
 import type { Cluster, Redis } from 'iovalkey';
-import type { Bytes, Cache, CacheHit, CacheStats } from '../../core/contracts.js';
+import type { Bytes, Cache, CacheHit, CacheStats, WriteOptions } from '../../core/contracts.js';
 import type { RedisHealth } from './health.js';
 import type { RedisMode } from './options.js';
 import type { TransactionFn, TransactionOptions, TransactionResult } from './transaction/types.js';
@@ -33,6 +33,12 @@ export interface RedisCache extends Cache {
   readonly name: string;
   readonly mode: RedisMode;
   readonly keyPrefix: string;
+  /**
+   * SCAN + UNLINK of the prefix's keys. `timeout` (ms): every round's server-side deadline counts
+   * from this call with that budget, so no round lands after it (the tiered cache passes its
+   * `l2Timeout`); without it each round gets one command timeout from its own start.
+   */
+  clear(options?: Pick<WriteOptions, 'timeout'>): Promise<void>;
   /**
    * The underlying iovalkey client, for pub/sub, scripts or leases. Use `client.duplicate()` for a
    * subscriber connection; do not quit it (the cache owns it unless it was injected).

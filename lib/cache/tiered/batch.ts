@@ -74,15 +74,30 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     const replaces = new Set<string>();
     let rest = keys;
     let answered = false;
+    // Keys L2 did not answer when it answered only in part (l2-read.ts `partial`): loaded as when
+    // L2 is down (not stored there, marked behind), while the answered keys are served or stored.
+    let down: ReadonlySet<string> = new Set();
     const since = behind.mark();
     try {
-      const entries = await l2Read.getMany(keys);
+      let entries: (Fetched | undefined)[];
+      try {
+        entries = await l2Read.getMany(keys);
+      } catch (err) {
+        const partial = isOutage(err) ? l2Read.partial(err, keys) : undefined;
+        if (!partial) throw err;
+        entries = partial.entries;
+        down = new Set([...partial.unanswered].map((i) => keys[i]!));
+      }
       answered = true;
       rest = [];
       const t = now();
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
         const f = entries[i];
+        if (down.has(key)) {
+          rest.push(key);
+          continue;
+        }
         if (f === undefined) {
           behind.settle(key, since);
           absent.add(key);
@@ -114,7 +129,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     const budget = answered ? o.l2Timeout - (performance.now() - asked) : 0;
 
     // Not joined by callers from now on, as a single load (read.ts `load`, ctx.untracked).
-    if (untracked(answered)) leave();
+    if (untracked(answered && down.size === 0)) leave();
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
@@ -139,16 +154,18 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       const value = values[i]!;
       out.set(key, { value, source: 'loader', stale: false });
       // Served while L2 did not answer: L2 may hold an older value (./behind.ts).
-      if (!answered) behind.note(key);
+      const unasked = !answered || down.has(key);
+      if (unasked) behind.note(key);
       if (!fence.stillValid(key, mark)) continue;
       const entry = local.wrap(value, ttl);
-      entries.push({ key, value: entry.raw, ttl: levelTtl(entry.env.staleUntil, t) });
+      // Not stored in L2 where L2 did not answer: whether it holds a value is unknown.
+      if (!unasked) entries.push({ key, value: entry.raw, ttl: levelTtl(entry.env.staleUntil, t) });
       fills.push([key, entry]);
     }
+    // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
+    // `store`): once the batch returns, its store has landed or never will.
+    for (const [key, f] of fills) local.fillL1(key, f, mark, false, ticket);
     if (entries.length > 0) {
-      // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
-      // `store`): once the batch returns, its store has landed or never will.
-      for (const [key, f] of fills) local.fillL1(key, f, mark, false, ticket);
       const unlanded = new Set(
         fills.filter(([key]) => !absent.has(key) && seen.has(key)).map(([key]) => key),
       );
@@ -207,15 +224,20 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       const since = behind.mark();
       const wanted = missing.map((i) => keys[i]!);
       let found: (Fetched | undefined)[] = [];
+      // Positions L2 did not answer (all of them when it failed without a partial answer).
+      let unanswered: ReadonlySet<number> | undefined;
       try {
         found = await l2Read.getMany(wanted);
       } catch (err) {
         if (!isOutage(err)) throw err;
+        // One cluster master down fails only its keys: the others' answers are served (l2-read.ts).
+        const partial = l2Read.partial(err, wanted);
+        if (partial) ({ entries: found, unanswered } = partial);
       }
       const t2 = now();
       for (let j = 0; j < missing.length; j++) {
         const f = found[j];
-        if (f === undefined && found.length > 0) behind.settle(wanted[j]!, since);
+        if (f === undefined && found.length > 0 && !unanswered?.has(j)) behind.settle(wanted[j]!, since);
         if (f && t2 < f.env.freshUntil && !behind.has(wanted[j]!)) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;

@@ -50,18 +50,27 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
         read.releaseLoads();
         tracking.stop();
         bus.unsubscribe();
-        // Before L2 closes: a lease left in Redis would make every other instance missing that
-        // key wait `leaseWait` (or the lease's TTL) for a load that is not coming.
-        await ctx.leases.releaseAll();
-        guarded.drain();
         const errors: unknown[] = [];
-        for (const part of [o.tracking, o.bus, o.l2, o.l1]) {
+        const closePart = async (part: { close?(): Promise<void> } | undefined) => {
           try {
             await part?.close?.();
           } catch (err) {
             errors.push(err);
           }
-        }
+        };
+        // The tracker and the bus close beside the leases and L2: each holds connections of its
+        // own (the tracker only asks L2's connection to stop tracking, at once when its close
+        // begins), and against a hung Redis each waits out its own bounds (a QUIT ~1 s; L2 also
+        // its commands in flight, up to its commandTimeout). One after the other, those waits
+        // added up (2.1 s for an idle cache with a bus against a paused Redis, 1.1 s now:
+        // close-parallel.test.ts).
+        const others = Promise.all([closePart(o.tracking), closePart(o.bus)]);
+        // Before L2 closes: a lease left in Redis would make every other instance missing that
+        // key wait `leaseWait` (or the lease's TTL) for a load that is not coming.
+        await ctx.leases.releaseAll();
+        guarded.drain();
+        await Promise.all([others, closePart(o.l2)]);
+        await closePart(o.l1);
         if (errors.length > 0) throw new AggregateError(errors, 'tiered cache: close failed');
       })();
       return closing;

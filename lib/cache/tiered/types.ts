@@ -98,12 +98,14 @@ export interface TieredCache extends Cache {
   /**
    * Values of `keys` (in order): L1 first, then one L2 `getMany` for the keys L1 lacks, then one
    * `loadMany` call for the keys both lack. Keys already being loaded by other callers are joined.
+   * No cross-instance `lease` (each instance loads its own misses), and when a cluster L2 answers
+   * only in part (a master down), only the unanswered keys are loaded: see the README.
    */
   getOrSetMany(keys: readonly string[], loadMany: ManyLoader, ttl?: number): Promise<Bytes[]>;
   /** State of the circuit breaker around L2 (for readiness checks). */
   breakerState(): BreakerState;
   stats(): TieredCacheStats;
-  /** Stops tracking, unsubscribes and closes the bus, then L2, then L1. Idempotent. */
+  /** Stops tracking and the bus and closes them beside L2 (after releasing leases), then L1. Idempotent; bounded as the README says. */
   close(): Promise<void>;
 }
 
