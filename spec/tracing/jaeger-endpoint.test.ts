@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import type { Logger } from '../../lib/core/contracts.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -99,5 +100,44 @@ describe('jaeger exporter endpoint', { skip: sdk.line !== 2 && 'the jaeger expor
     assert.match(all, /query string is not sent/);
     assert.match(all, /both a user name and a password/);
     assert.doesNotMatch(all, /tok3n|api_key/);
+  });
+
+  it('without a logger option, the "installed exporter differs" warning is a process warning too', async (t) => {
+    // An installed exporter of another shape (no `_sender` field), as a user with another version
+    // would have: its module's export is swapped for a subclass and put back after the test. The
+    // warning went to logger.warn — the silent logger of a tracer built without `logger`.
+    const require = createRequire(new URL('../../lib/tracing/otel/sdk.ts', import.meta.url));
+    const jaegerModule = require(
+      require.resolve('@opentelemetry/exporter-jaeger').replace(/index\.js$/, 'jaeger.js'),
+    ) as { JaegerExporter: new (config?: object) => object };
+    const Original = jaegerModule.JaegerExporter;
+    jaegerModule.JaegerExporter = class extends Original {
+      constructor(config?: object) {
+        super(config);
+        delete (this as { _sender?: unknown })._sender;
+      }
+    };
+    t.after(() => {
+      jaegerModule.JaegerExporter = Original;
+    });
+    const warned: { code: unknown; message: string }[] = [];
+    const onWarning = (w: Error & { code?: unknown }) => {
+      if (w.name === 'HyperionTracingWarning') warned.push({ code: w.code, message: w.message });
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const tracer = createOtelTracer({
+      serviceName: 'jaeger-endpoint',
+      exporter: 'jaeger',
+      endpoint: 'http://127.0.0.1:9/api/traces',
+    });
+    await tracer.close();
+    // Process warnings are emitted on the next tick.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      warned.map((w) => w.code),
+      ['HYPERION_JAEGER_EXPORTER'],
+    );
+    assert.match(warned[0]!.message, /installed jaeger exporter differs/);
   });
 });

@@ -3,7 +3,8 @@
  * — HTTP 301/302/307/308, e.g. http sent on to https — has taken none of the spans: neither
  * exporter follows redirects, and both report every status under 400 as a success. The spans were
  * counted as exported and nothing was logged. They are lost spans: `export_failed`, one error
- * record naming the status, and flush() rejects. (The otlp exporter already fails on a 3xx.)
+ * record naming the status, and flush() rejects. (The otlp exporter already fails on a 3xx; its
+ * error now names the target too.)
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -92,6 +93,38 @@ describe('zipkin and jaeger exports answered with a redirect', () => {
       await tracer.flush();
       assert.equal(tracer.exportStats().exportedSpans, 3);
       assert.equal(tracer.exportStats().lostSpans, 0);
+    });
+  }
+});
+
+// The otlp exporter fails on a 3xx by itself, but its error was the status text alone
+// ("Temporary Redirect"): the record now names where the redirect points, as for zipkin and jaeger.
+describe('otlp export answered with a redirect', () => {
+  for (const status of [301, 307, 308]) {
+    it(`HTTP ${status}: the error record names the target, without its credentials or query`, async (t) => {
+      const endpoint = await collector(t, status, '/v1/traces');
+      const { logger, records } = captureLogger();
+      const tracer = createOtelTracer({
+        exporter: 'otlp',
+        endpoint,
+        logger,
+        batch: { scheduledDelayMillis: 60_000 },
+      });
+      t.after(() => tracer.close());
+      tracer.startSpan('s').end();
+      const flushed = await tracer.flush().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(flushed instanceof TracingError, `flush() resolved: ${String(flushed)}`);
+      assert.equal(tracer.exportStats().droppedSpans.export_failed, 1);
+      const errors = records.filter((r) => r.message === 'tracing: span export failed');
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]!.fields?.code, status);
+      const message = String(errors[0]!.fields?.error);
+      assert.match(message, new RegExp(`HTTP ${status} \\(a redirect`));
+      assert.match(message, /to https:\/\/collector\.example\/v1\/traces/);
+      assert.doesNotMatch(message, /pw|k=v/);
     });
   }
 });

@@ -56,6 +56,8 @@ export interface ExportAttempt {
   /**
    * The answer shows that nothing was delivered though the exporter reports a success (see
    * `undelivered()`): a redirect to a zipkin or jaeger export, or an HTML page for any exporter.
+   * Also set on a redirect to an otlp export, which the exporter reports as a failure: batch.ts
+   * then uses this message, which names the redirect target.
    */
   undelivered?: { readonly status: number; readonly message: string };
   /** The collector answered with a status that asks for a retry. */
@@ -299,6 +301,12 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
               return;
             }
             return notePartialSuccess(res, record);
+          }
+          // The exporter fails on a 3xx with the status text alone ("Temporary Redirect"): note
+          // where it points (as zipkin's and jaeger's errors say), for batch.ts to name it.
+          if (status !== undefined && status >= 300 && status < 400) {
+            record.undelivered = undelivered(res, true);
+            return;
           }
           if (status === undefined || !RETRYABLE_STATUS.has(status)) return;
           record.retryable = { status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };

@@ -242,6 +242,15 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
           );
         }
         const retryable = record.retryable;
+        // A redirect the otlp exporter failed on: its error says only "Temporary Redirect", ours
+        // names where it points (agent.ts), as the zipkin and jaeger exports' errors do.
+        if (!retryable && record.undelivered)
+          return finish(
+            false,
+            Object.assign(new Error(record.undelivered.message, { cause: result.error }), {
+              code: record.undelivered.status,
+            }),
+          );
         if (!retryable) return finish(false, result.error);
         const error = Object.assign(
           new Error(

@@ -179,10 +179,14 @@ export function createExporter(
         maxSpanBatchSize: options.batch.maxExportBatchSize,
       } as ConstructorParameters<typeof m.JaegerExporter>[0]);
       const ownSender = hasJaegerSender(jaeger);
+      // Through warnAtCreation as the warnings above: with logger.warn it went to the silent
+      // logger of a tracer built without a `logger` option.
       if (!ownSender)
-        logger.warn(
+        warnAtCreation(
+          logger,
           'tracing: the installed jaeger exporter differs from the one hyperion was tested with; ' +
             'using its own shutdown, which may keep the process alive for its flush timeout',
+          'HYPERION_JAEGER_EXPORTER',
         );
       // Built against sdk-trace 2.11; the ReadableSpan shape it reads is the same in 2.12.
       const inner = jaeger as unknown as SdkSpanExporter;
