@@ -4,10 +4,12 @@
  * `Authorization:` named no variable, and `cache.db`'s wrong-type message gave a range the field
  * does not accept.
  */
+/* biome-ignore-all lint/suspicious/noTemplateCurlyInString: the placeholders are the file contents under test */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
-import { parseConfig, redactConfig } from '../../lib/config/index.js';
+import { loadConfigFromText, parseConfig, redactConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
 
 const TOKEN = 'S3CRET-fragment-token-1';
 
@@ -17,6 +19,16 @@ const printed = (value: unknown) =>
     format('%o %j', value, value),
     JSON.stringify(value),
   ].join('\n');
+
+const issuesOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+};
 
 describe('config: a URL fragment prints redacted', () => {
   it('hides `#access_token=…` (and a route query `#/cb?token=…`) as it hides `?access_token=…`', () => {
@@ -40,6 +52,37 @@ describe('config: a URL fragment prints redacted', () => {
     assert.deepEqual(
       redactConfig([`https://x/p?a=1#token=${TOKEN}`, 'https://x/docs#section', `https:x/cb#sig=${TOKEN}`]),
       ['https://x/p?a=1#token=[redacted]', 'https://x/docs#section', 'https://x/cb#sig=[redacted]'],
+    );
+  });
+});
+
+describe('config: the ${…} hint of a header in any case', () => {
+  it('names HYPERION__TRACING__HEADERS__AUTHORIZATION for `Authorization:` as for `authorization:`', () => {
+    for (const name of ['authorization', 'Authorization', 'AUTHORIZATION', 'X_Team'])
+      assert.deepEqual(
+        issuesOf(() => loadConfigFromText(`tracing:\n  headers:\n    ${name}: "Bearer \${TOKEN}"\n`)).map(
+          (i) => [i.path, i.expected],
+        ),
+        [
+          [
+            `tracing.headers.${name}`,
+            `the value itself, or the field set by the environment variable HYPERION__TRACING__HEADERS__${name.toUpperCase()}`,
+          ],
+        ],
+      );
+    // That variable is the one that sets the header written `Authorization:`.
+    const config = loadConfigFromText('tracing:\n  headers:\n    Authorization: "Bearer old"\n', {
+      env: { HYPERION__TRACING__HEADERS__AUTHORIZATION: 'Bearer new' },
+    });
+    assert.deepEqual({ ...config.tracing!.headers }, { authorization: 'Bearer new' });
+    // A name no shell variable can hold keeps the generic hint; so does a mixed-case key elsewhere.
+    assert.match(
+      issuesOf(() => loadConfigFromText('tracing:\n  headers:\n    x-api-key: "${KEY}"\n'))[0]!.expected,
+      /HYPERION__ \+ the path in upper case, joined by __$/,
+    );
+    assert.match(
+      issuesOf(() => loadConfigFromText('service:\n  Name: "${APP}"\n'))[0]!.expected,
+      /HYPERION__ \+ the path in upper case, joined by __$/,
     );
   });
 });
