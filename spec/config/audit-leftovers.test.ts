@@ -86,3 +86,24 @@ describe('config: the ${…} hint of a header in any case', () => {
     );
   });
 });
+
+describe('config: cache.db states the range it enforces', () => {
+  it('a wrong db says 0 to 15 (or databases − 1), never 0 to 2,147,483,646', () => {
+    const redis = (extra: Record<string, unknown>) => ({
+      cache: { type: 'redis', addresses: ['127.0.0.1:6379'], ...extra },
+    });
+    for (const db of ['3', 1.5, -1, 2 ** 31]) {
+      const [i, ...rest] = issuesOf(() => parseConfig(redis({ db })));
+      assert.deepEqual(rest, []);
+      assert.equal(i!.path, 'cache.db');
+      assert.equal(i!.expected, 'a whole number from 0 to 15, or up to `databases` − 1 when that is set');
+    }
+    // What is enforced: below 16 by default, below `databases` when set.
+    assert.equal(issuesOf(() => parseConfig(redis({ db: 16 })))[0]!.expected, 'a whole number from 0 to 15');
+    assert.equal(parseConfig(redis({ db: 999, databases: 1000 })).cache!.type, 'redis');
+    assert.equal(
+      issuesOf(() => parseConfig(redis({ db: 1000, databases: 1000 })))[0]!.expected,
+      'a whole number from 0 to 999',
+    );
+  });
+});
