@@ -226,8 +226,13 @@ export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found
         const item = path.findIndex((k) => /^\d+$/.test(k));
         const field = item === -1 ? path : path.slice(0, item);
         const prefix = ctx.envPrefix ?? 'HYPERION__';
+        // A header's variable replaces the header in any case of its name (`replaceHeaderName`
+        // in env.ts): `Authorization:` is set by HYPERION__TRACING__HEADERS__AUTHORIZATION as
+        // `authorization:` is, but got the generic hint for its capital letter.
+        const header = field.length === 3 && field[0] === 'tracing' && field[1] === 'headers';
         const named =
-          displayPath(path) === path.join('.') && field.every((k) => /^[a-z][a-z\d_]*$/.test(k))
+          displayPath(path) === path.join('.') &&
+          field.every((k, i) => /^[a-z][a-z\d_]*$/.test(header && i === 2 ? k.toLowerCase() : k))
             ? `${prefix}${field.join('__').toUpperCase()}${item === -1 ? '' : ' (the whole list)'}`
             : `${prefix} + the path in upper case, joined by __`;
         found.issues.push(

@@ -31,7 +31,8 @@ function secretParam(raw: string): boolean {
  * A URL without its credentials: `scheme://user:password@host…` → `scheme://user:[redacted]@host…`
  * (the userinfo ends at the authority's last `@`, as URL parsers read it, so a password holding
  * `@` is hidden whole), a user name alone (often a token: `https://ghp_…@host`) hidden too, and
- * the values of query parameters named like secrets (`?api_key=…`, `&sig=…`) hidden.
+ * the values of query parameters named like secrets (`?api_key=…`, `&sig=…`) hidden, in the query
+ * and in a fragment written like one (`#access_token=…`).
  */
 function withoutPassword(s: string): string {
   const written = asWritten(s);
@@ -70,21 +71,33 @@ function asWritten(s: string): string {
         ? `${s.slice(0, colon)}:${REDACTED}${s.slice(at)}`
         : `${s.slice(0, start)}${REDACTED}${s.slice(at)}`;
   }
-  // The query starts at the first `?` after the authority, unless a `#` comes first.
+  // The query starts at the first `?` after the authority, unless a `#` comes first; the
+  // fragment at the first `#` after that.
   const tail = out.length - (s.length - end);
   const mark = out.slice(tail).search(/[?#]/);
-  if (mark === -1 || out[tail + mark] !== '?') return out;
+  if (mark === -1) return out;
   const q = tail + mark;
   const hash = out.indexOf('#', q);
-  const query = out.slice(q + 1, hash === -1 ? out.length : hash);
-  const shown = query
+  let shown = out.slice(0, q);
+  if (out[q] === '?') shown += `?${secretParams(out.slice(q + 1, hash === -1 ? out.length : hash))}`;
+  if (hash === -1) return shown;
+  // A fragment in `key=value` form is read like a query, as `url.full` reads it (semconv.ts's
+  // `redactUrl`): OAuth's implicit flow returns `#access_token=…`, or a client-side route's
+  // own query `#/callback?access_token=…`. Such a callback URL printed with its token.
+  const fragment = out.slice(hash + 1);
+  const fq = fragment.indexOf('?') + 1;
+  return `${shown}#${fragment.slice(0, fq)}${secretParams(fragment.slice(fq))}`;
+}
+
+/** `a=1&token=…`: the values of parameters named like secrets hidden. */
+function secretParams(query: string): string {
+  return query
     .split('&')
     .map((part) => {
       const eq = part.indexOf('=');
       return eq !== -1 && secretParam(part.slice(0, eq)) ? `${part.slice(0, eq)}=${REDACTED}` : part;
     })
     .join('&');
-  return `${out.slice(0, q + 1)}${shown}${hash === -1 ? '' : out.slice(hash)}`;
 }
 
 /**

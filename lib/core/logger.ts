@@ -68,7 +68,7 @@ function checkOptions(options: unknown): void {
 export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger {
   checkOptions(options);
   const min = LEVELS[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const write = sinkOf(options.write ?? ((line: string) => process.stderr.write(line)));
   const now = options.now ?? Date.now;
   const make = (base: LogFields): Logger => {
     const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
@@ -104,6 +104,36 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   const base: Record<string, unknown> = {};
   if (options.fields) copyFields(base, options.fields, EMPTY_SET);
   return make(base);
+}
+
+/**
+ * `write` made safe to call: a sink that throws (a closed pipe's `EPIPE`, a stream destroyed
+ * during shutdown) made every log call throw — in a request handler a log line became a 500, in
+ * a disposer a failed close. The record is dropped instead, and the first failure of this logger
+ * (its children share the sink) is one process warning, `HYPERION_LOG_WRITE`: the logger cannot
+ * report its own sink's failure through that sink. A sink returning a promise that rejects (an
+ * async `write`) is reported the same way; unhandled, the rejection ended the process.
+ */
+function sinkOf(write: (line: string) => unknown): (line: string) => void {
+  let warned = false;
+  const report = (err: unknown) => {
+    if (warned) return;
+    warned = true;
+    const why = safe(() => (err instanceof Error ? err.message : String(err)));
+    process.emitWarning(
+      `createConsoleLogger: write failed, the record was dropped: ${String(why)} ` +
+        '(later failures of this logger are not reported)',
+      { type: 'HyperionLogWarning', code: 'HYPERION_LOG_WRITE' },
+    );
+  };
+  return (line) => {
+    try {
+      const result = write(line);
+      if (result instanceof Promise) result.catch(report);
+    } catch (err) {
+      report(err);
+    }
+  };
 }
 
 /**

@@ -220,6 +220,56 @@ describe('console logger: a log call never throws on what it is given', () => {
   });
 });
 
+describe('console logger: a sink that fails', () => {
+  /** Warnings with `code` emitted while `fn` runs (they are delivered on the next tick). */
+  async function warningsOf(code: string, fn: () => void | Promise<void>): Promise<Error[]> {
+    const seen: Error[] = [];
+    const on = (w: Error) => {
+      if ((w as { code?: string }).code === code) seen.push(w);
+    };
+    process.on('warning', on);
+    try {
+      await fn();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', on);
+    }
+    return seen;
+  }
+
+  // A closed pipe (EPIPE) made every log call throw: in a handler a log line became a 500.
+  it('a write that throws drops the record and is one process warning per logger', async () => {
+    let calls = 0;
+    const log = createConsoleLogger({
+      write: () => {
+        calls++;
+        throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+      },
+    });
+    const warnings = await warningsOf('HYPERION_LOG_WRITE', () => {
+      for (let i = 0; i < 3; i++) {
+        log.info('a');
+        log.child({ req: i }).error('b', { error: new Error('x') });
+      }
+    });
+    assert.equal(calls, 6);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.name, 'HyperionLogWarning');
+    assert.match(warnings[0]!.message, /write failed, the record was dropped: write EPIPE/);
+  });
+
+  it('an async write that rejects is reported the same way, not an unhandled rejection', async () => {
+    const log = createConsoleLogger({ write: async () => Promise.reject(new Error('stream destroyed')) });
+    const warnings = await warningsOf('HYPERION_LOG_WRITE', async () => {
+      log.warn('a');
+      log.warn('b');
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.message, /stream destroyed/);
+  });
+});
+
 describe('console logger options', () => {
   const refusal = (options: unknown) => {
     try {

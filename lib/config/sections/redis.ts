@@ -91,6 +91,8 @@ const tlsOptions = section(
 const TLS_PHRASE =
   'true, false, or a mapping of TLS settings (keys: ca, cert, key, server_name, reject_unauthorized)';
 
+/** What `db` accepts: below the server's `databases` (16 unless set). */
+const DB_PHRASE = 'a whole number from 0 to 15, or up to `databases` − 1 when that is set';
 const addresses = listOf(hostPort, 'a non-empty list of addresses "host:port"');
 
 const rules: SectionRule[] = [
@@ -173,8 +175,12 @@ export const redisSection = section(
     /** Empty string = no password (as in the original example). */
     password: v.optional(text),
     username: v.optional(text),
-    /** Database index, 0 to databases − 1. Default 0. */
-    db: v.optional(intIn(0, 2 ** 31 - 2)),
+    /**
+     * Database index, 0 to databases − 1. Default 0. The check against `databases` is the
+     * cross-field one above; the phrase says so: a `db` of the wrong type was told "0 to
+     * 2,147,483,646", where anything past 15 is refused unless `databases` says more.
+     */
+    db: v.optional(intIn(0, 2 ** 31 - 2, DB_PHRASE)),
     /** The server's number of databases (its `databases` setting), bounding `db`. Default 16. */
     databases: v.optional(intIn(1, 2 ** 31 - 1)),
     /** Only 1 is accepted: iovalkey multiplexes one connection per node; more measured slower. */
