@@ -402,6 +402,34 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     assert.equal(r.ok, true);
   });
 
+  it('a WATCH transaction that queues nothing resolves ok even when its connection was killed while fn ran', async () => {
+    // Nothing is applied either way; the UNWATCH that only frees the connection used to reject
+    // with iovalkey's bare Error ("Connection is closed."), not a CacheError.
+    const killTx = async () => {
+      const ids = String(await raw.client('LIST'))
+        .split('\n')
+        .filter((line) => line.includes(' name=hyperion:tx '))
+        .map((line) => /^id=(\d+)/.exec(line)?.[1]);
+      for (const id of ids) if (id) await raw.client('KILL', 'ID', id);
+      return ids.length;
+    };
+    let killed = 0;
+    const r = await tx.transaction(
+      async (t) => {
+        await t.read('killed-idle');
+        killed = await killTx();
+        await sleep(100); // lets the client see the close (either way its UNWATCH fails)
+      },
+      { watch: ['killed-idle'] },
+    );
+    assert.ok(killed > 0, 'the dedicated connection was found and killed');
+    assert.deepEqual(r, { ok: true, results: [] });
+    // The dead connection was discarded: the next transaction gets a working one.
+    const next = await tx.transaction((t) => void t.set('killed-idle', enc('1')), { watch: ['killed-idle'] });
+    assert.equal(next.ok, true);
+    assert.equal(await raw.get('tx:killed-idle'), '1');
+  });
+
   it('bounds its connections: a waiter gets a freed connection, or times out with a typed error', async (t) => {
     const runner = runnerFor(cache, { maxConnections: 1, commandTimeout: 300 });
     t.after(() => runner.close());
