@@ -299,6 +299,10 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       });
       const late = () => new CacheError('timeout', 'transactions still running');
       await withTimeout(finished, timeoutMs + CLOSE_SLACK_MS, late, { unref: true }).catch(() => {});
+      // Still running after that: an `fn` that never returns. Its dedicated connection (and its
+      // WATCH) used to stay open forever after close(), keeping the process alive; nothing more
+      // can be sent on it (EXEC checks `closed`), so it is dropped.
+      if (active > 0) pool.disconnectLeased();
     },
   };
 }
