@@ -402,6 +402,67 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     assert.equal(r.ok, true);
   });
 
+  it('a WATCH transaction that queues nothing resolves ok even when its connection was killed while fn ran', async () => {
+    // Nothing is applied either way; the UNWATCH that only frees the connection used to reject
+    // with iovalkey's bare Error ("Connection is closed."), not a CacheError.
+    const killTx = async () => {
+      const ids = String(await raw.client('LIST'))
+        .split('\n')
+        .filter((line) => line.includes(' name=hyperion:tx '))
+        .map((line) => /^id=(\d+)/.exec(line)?.[1]);
+      for (const id of ids) if (id) await raw.client('KILL', 'ID', id);
+      return ids.length;
+    };
+    let killed = 0;
+    const r = await tx.transaction(
+      async (t) => {
+        await t.read('killed-idle');
+        killed = await killTx();
+        await sleep(100); // lets the client see the close (either way its UNWATCH fails)
+      },
+      { watch: ['killed-idle'] },
+    );
+    assert.ok(killed > 0, 'the dedicated connection was found and killed');
+    assert.deepEqual(r, { ok: true, results: [] });
+    // The dead connection was discarded: the next transaction gets a working one.
+    const next = await tx.transaction((t) => void t.set('killed-idle', enc('1')), { watch: ['killed-idle'] });
+    assert.equal(next.ok, true);
+    assert.equal(await raw.get('tx:killed-idle'), '1');
+  });
+
+  it('close() drops the connection of a transaction whose fn never returns, and that transaction applies nothing', async () => {
+    const own = runnerFor(cache, { commandTimeout: 300 });
+    const named = async () => String(await raw.client('LIST')).split(' name=hyperion:tx ').length - 1;
+    const before = await named();
+    const stuck = deferred<void>();
+    const read = deferred<void>();
+    const running = own.transaction(
+      async (t) => {
+        await t.read('stuck');
+        read.resolve();
+        await stuck.promise; // an fn waiting on something that never answers
+        t.set('stuck', enc('late'));
+      },
+      { watch: ['stuck'] },
+    );
+    const outcome = running.then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    await read.promise;
+    assert.equal(await named(), before + 1);
+    await own.close();
+    // Its WATCH connection stayed open after close() (and kept the process alive).
+    await waitFor(async () => (await named()) === before || undefined, {
+      timeoutMs: 5000,
+      what: 'the stuck transaction connection to be closed',
+    });
+    stuck.resolve();
+    const err = await outcome;
+    assert.ok(err instanceof CacheError && err.code === 'closed', String(err));
+    assert.equal(await raw.exists('tx:stuck'), 0);
+  });
+
   it('bounds its connections: a waiter gets a freed connection, or times out with a typed error', async (t) => {
     const runner = runnerFor(cache, { maxConnections: 1, commandTimeout: 300 });
     t.after(() => runner.close());

@@ -40,6 +40,11 @@ export interface ConnectionPool {
   current(conn: Redis): boolean;
   /** Wakes the waiters (they reject with `closed`) and quits the idle connections. */
   close(): Promise<void>;
+  /**
+   * After `close()`: disconnects the connections still leased (a transaction whose `fn` never
+   * returned). Their transactions can no longer send EXEC; later calls of theirs fail.
+   */
+  disconnectLeased(): void;
 }
 
 interface Pool {
@@ -111,6 +116,8 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
   const { client, timeoutMs, maxConnections, secrets } = options;
   const dedicated = dedicatedOptions(timeoutMs);
   const pools = new Map<string, Pool>();
+  /** Connections handed to a transaction and not given back yet. */
+  const leased = new Set<Redis>();
   let closed = false;
 
   // Sentinel mode: a pooled connection is stale once the cache's own connection came up again
@@ -175,12 +182,15 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
         pool = { idle: [], open: 0, waiters: [] };
         pools.set(target.id, pool);
       }
-      return { id: target.id, conn: await acquire(pool, make(target.make), end) };
+      const conn = await acquire(pool, make(target.make), end);
+      leased.add(conn);
+      return { id: target.id, conn };
     },
 
     current,
 
     release({ id, conn }, reusable) {
+      leased.delete(conn);
       const pool = pools.get(id);
       if (!pool) return void conn.disconnect();
       if (!reusable || closed || conn.status !== 'ready') {
@@ -211,6 +221,10 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
         }
       }
       await Promise.all(quitting);
+    },
+
+    disconnectLeased() {
+      for (const conn of leased) conn.disconnect();
     },
   };
 }

@@ -183,8 +183,17 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       for (const op of ops) slots?.add(op.key);
       if (cluster && ops[0] !== undefined) where ??= prefix + ops[0].key;
       if (ops.length === 0) {
-        if (lease) await bound(lease.conn.unwatch());
-        reusable = true;
+        // Nothing to apply. The UNWATCH only makes the connection reusable: when it gets no reply
+        // (connection killed or lost while fn ran, a paused server) the connection is discarded,
+        // not the transaction — its outcome (nothing written) is certain. This used to reject
+        // with iovalkey's bare Error ("Connection is closed.") or the budget's untyped timeout,
+        // not a CacheError, and a lost UNWATCH was then sent a second UNWATCH behind it.
+        if (lease)
+          reusable = await bound(lease.conn.unwatch()).then(
+            () => true,
+            () => false,
+          );
+        else reusable = true;
         return { ok: true, results: [] };
       }
       lease ??= await pool.lease(slots?.slot, undefined, left());
@@ -290,6 +299,10 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
       });
       const late = () => new CacheError('timeout', 'transactions still running');
       await withTimeout(finished, timeoutMs + CLOSE_SLACK_MS, late, { unref: true }).catch(() => {});
+      // Still running after that: an `fn` that never returns. Its dedicated connection (and its
+      // WATCH) used to stay open forever after close(), keeping the process alive; nothing more
+      // can be sent on it (EXEC checks `closed`), so it is dropped.
+      if (active > 0) pool.disconnectLeased();
     },
   };
 }

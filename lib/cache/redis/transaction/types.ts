@@ -76,6 +76,10 @@ export interface TransactionRunner {
     options?: TransactionOptions,
     startedAt?: number,
   ): Promise<TransactionResult>;
-  /** Quits the dedicated connections; later transactions reject with `closed`. Idempotent. */
+  /**
+   * Quits the dedicated connections; waits (at most the command timeout + 200 ms) for transactions
+   * in flight, then drops the connections of any still running (an `fn` that never returns).
+   * Later transactions reject with `closed`. Idempotent.
+   */
   close(): Promise<void>;
 }
