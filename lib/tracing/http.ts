@@ -191,7 +191,7 @@ export function traceHandler(
     }
     const run = () => handler(child, req, res);
     try {
-      const result = ctx.tracer.activate ? ctx.tracer.activate(span, run) : run();
+      const result = ctx.tracer.activate ? ctx.tracer.activate(span, run, child.baggage) : run();
       if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
         (result as PromiseLike<unknown>).then(undefined, fail);
     } catch (err) {
