@@ -134,9 +134,10 @@ export interface Tracer {
   extract(carrier: Readonly<HeaderCarrier>): ExtractedContext;
   /**
    * Optional: runs `fn` with `span` as the ambient (library-native) context, so third-party
-   * instrumentation nests under it. Tracers without an ambient context omit this.
+   * instrumentation nests under it, with `baggage` (the span's `ctx.baggage`) as the ambient
+   * baggage, so that instrumentation propagates it too. Tracers without an ambient context omit this.
    */
-  activate?<T>(span: Span, fn: () => T): T;
+  activate?<T>(span: Span, fn: () => T, baggage?: Baggage): T;
   /** Export counters (`createApp` turns them into `spans_dropped_total{reason}` when it has metrics). */
   exportStats?(): TracerStats;
   /** Flushes and shuts down, within `options.timeoutMs` when given (`createApp` passes its disposer budget). */

@@ -170,7 +170,9 @@ export function withSpan<T>(
   try {
     // The closure only for tracers that activate spans (active-context mode): a closure per span
     // otherwise showed up in the sampled withSpan path for no use.
-    result = ctx.tracer.activate ? ctx.tracer.activate(span, () => fn(child, span)) : fn(child, span);
+    result = ctx.tracer.activate
+      ? ctx.tracer.activate(span, () => fn(child, span), child.baggage)
+      : fn(child, span);
   } catch (err) {
     span.recordError(err);
     span.end();

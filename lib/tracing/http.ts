@@ -5,6 +5,7 @@
  * semantic conventions.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { staleTracestate } from '../core/carrier.js';
 import type { AppContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
@@ -191,7 +192,7 @@ export function traceHandler(
     }
     const run = () => handler(child, req, res);
     try {
-      const result = ctx.tracer.activate ? ctx.tracer.activate(span, run) : run();
+      const result = ctx.tracer.activate ? ctx.tracer.activate(span, run, child.baggage) : run();
       if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
         (result as PromiseLike<unknown>).then(undefined, fail);
     } catch (err) {
@@ -594,14 +595,19 @@ function hasHeader(carrier: Record<string, string>, name: string): boolean {
 function traceHeaders(child: AppContext, given: RequestHeaders | undefined): RequestHeaders {
   const injected = injectHeaders(child);
   if (given === undefined) return injected;
+  // The caller's `tracestate` (headers forwarded from the incoming request) beside our
+  // `traceparent` without one belongs to another trace or was dropped as invalid: it is left out,
+  // as `injectHeaders(ctx, headers)` does (it used to be sent, merged in here).
+  const stale = staleTracestate(injected);
   if (!isPlainRecord(given)) {
     const headers = new Headers(given);
+    if (stale) headers.delete('tracestate');
     for (const k in injected) headers.set(k, injected[k]!);
     return headers;
   }
   const out: Record<string, string> = {};
   for (const k in given) {
-    if (hasHeader(injected, k)) continue;
+    if (hasHeader(injected, k) || (stale && k.toLowerCase() === 'tracestate')) continue;
     // An own `__proto__` key must stay a header, not become the prototype.
     if (k === '__proto__')
       Object.defineProperty(out, k, { value: given[k], enumerable: true, writable: true });

@@ -294,15 +294,18 @@ export function baggageOf(ctx: Context): Baggage {
 /** `ctx` with `baggage` set (unchanged when there is none). */
 export function withBaggage(ctx: Context, baggage: Baggage | undefined): Context {
   if (!baggage) return ctx;
-  let bag: ReturnType<typeof propagation.createBaggage> | undefined;
+  // One `createBaggage` from all entries: `setEntry` copies the whole map per entry, O(n²) — 180
+  // entries cost ~0.5 ms per call (every inject, and every span activated in activeContext mode).
+  // A null-prototype record keeps a `__proto__` key as an entry.
+  let entries: Record<string, { value: string }> | undefined;
   for (const k in baggage) {
     const value = baggage[k];
     // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
     if (typeof value !== 'string' || k === '') continue;
-    bag ??= propagation.createBaggage();
-    bag = bag.setEntry(k, { value });
+    entries ??= Object.create(null) as Record<string, { value: string }>;
+    entries[k] = { value };
   }
-  return bag ? propagation.setBaggage(ctx, bag) : ctx;
+  return entries ? propagation.setBaggage(ctx, propagation.createBaggage(entries)) : ctx;
 }
 
 /** The remote span an extracted context carries, if any. */

@@ -8,6 +8,7 @@ import type {
 } from '@opentelemetry/api';
 import { injectInto, isHeaderMap, readableCarrier } from '../../core/carrier.js';
 import type {
+  Baggage,
   CloseOptions,
   ExtractedContext,
   HeaderCarrier,
@@ -647,9 +648,14 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   };
 
   if (o.activeContext && otel) {
-    tracer.activate = <T>(span: Span, fn: () => T): T => {
+    tracer.activate = <T>(span: Span, fn: () => T, baggage?: Baggage): T => {
       const s = toOtelSpan(span, brokenSpan);
-      return s ? contextApi.with(trace.setSpan(contextApi.active(), s), fn) : fn();
+      if (!s) return fn();
+      // The ctx's baggage becomes the active context's too: auto-instrumented clients inject the
+      // active context's baggage (and baggage span processors read it), and it had none, so a
+      // call made through them sent the traceparent but lost the incoming baggage.
+      const active = withBaggage(contextApi.active(), baggage);
+      return contextApi.with(trace.setSpan(active, s), fn);
     };
   }
   // `exportStats` is there exactly when no provider was passed in (the overloads say which).
