@@ -213,6 +213,14 @@ export async function createPostgresDb(
       const bound = opts?.unbounded ? undefined : timeoutMs;
       const client = await pool.connect();
       let broken: unknown;
+      // pg-pool takes its 'error' listener off a client while it is checked out. A session that
+      // ends between two statements (PostgreSQL restarting sends FATAL 57P01 to every session)
+      // was then emitted with no listener and crashed the service. Noted here instead: the next
+      // statement fails ("not queryable", a 503) and the client is dropped, not pooled.
+      const onError = (err: Error) => {
+        broken ??= err;
+      };
+      client.on('error', onError);
       try {
         await client.query(statement('BEGIN', undefined, bound));
         const result = await fn({
@@ -231,6 +239,7 @@ export async function createPostgresDb(
           });
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken instanceof Error ? broken : undefined);
       }
     },
