@@ -50,3 +50,56 @@ describe("registerGlobal with exporter 'none'", () => {
     assert.deepEqual(globalInject(), {});
   });
 });
+
+describe('registerGlobal across tracers', () => {
+  it('an in-process reload (new tracer built, old one closed) keeps the globals registered: the newest open tracer takes over', async () => {
+    // The globals were only removed when their holder closed: a tracer built while another held
+    // them never got them, so every other generation ran without global provider or propagator.
+    const build = (name: string) =>
+      createOtelTracer({ serviceName: name, exporter: 'memory', registerGlobal: true });
+    let current = build('v0');
+    const closed: Promise<void>[] = [];
+    try {
+      for (let v = 1; v <= 3; v++) {
+        const next = build(`v${v}`);
+        const old = current;
+        current = next;
+        closed.push(old.close());
+        await closed.at(-1);
+        const raw = trace.getTracer('pg').startSpan('query');
+        assert.equal(raw.isRecording(), true, `generation ${v}: the global provider records`);
+        raw.end();
+        assert.deepEqual(
+          current.finishedSpans().map((s) => s.name),
+          ['query'],
+          `generation ${v}: through its own provider`,
+        );
+        assert.deepEqual(globalInject(), { traceparent: TP, baggage: 'k=v' }, `generation ${v}: propagator`);
+      }
+    } finally {
+      await current.close();
+      await Promise.all(closed);
+    }
+    // The last one closed: nothing of ours is left registered.
+    assert.equal(trace.getTracer('x').startSpan('s').isRecording(), false);
+    assert.deepEqual(globalInject(), {});
+  });
+
+  it('closing a tracer that holds nothing leaves the holder registered', async () => {
+    const first = createOtelTracer({ serviceName: 'a', exporter: 'memory', registerGlobal: true });
+    const second = createOtelTracer({ serviceName: 'b', exporter: 'memory', registerGlobal: true });
+    try {
+      await second.close();
+      const raw = trace.getTracer('x').startSpan('s');
+      assert.equal(raw.isRecording(), true);
+      raw.end();
+      assert.deepEqual(
+        first.finishedSpans().map((s) => s.name),
+        ['s'],
+      );
+    } finally {
+      await first.close();
+    }
+    assert.deepEqual(globalInject(), {});
+  });
+});
