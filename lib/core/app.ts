@@ -160,8 +160,26 @@ export function createApp(options: AppOptions = {}): App {
   if (options.metrics && options.tracer) watchTracerStats(metrics, tracer, logger);
 
   const ctx = createContext({ tracer, cache, metrics, logger, components: options.components });
-  const close = () => stack.dispose();
-  return {
+  // What must go once every disposer has run, before close() resolves (closeOnSignals' handlers:
+  // removed in a disposer, a signal during the close would kill the process half way; removed
+  // after close() resolved, they were still there when the caller's `await app.close()` went on).
+  let afterClose: (() => void)[] | undefined = [];
+  let first: Promise<void> | undefined;
+  let settled: Promise<void> | undefined;
+  const close = () => {
+    const run = stack.dispose();
+    // From one of its own disposers `run` is a resolved stand-in (see dispose()): returned as is.
+    if (first === undefined) {
+      first = run;
+      settled = run.finally(() => {
+        const hooks = afterClose ?? [];
+        afterClose = undefined;
+        for (const fn of hooks) fn();
+      });
+    }
+    return run === first ? settled! : run;
+  };
+  const app: App = {
     ctx,
     tracer,
     cache,
@@ -174,7 +192,15 @@ export function createApp(options: AppOptions = {}): App {
     },
     [Symbol.asyncDispose]: close,
   };
+  closeHooks.set(app, (fn) => {
+    if (afterClose) afterClose.push(fn);
+    else fn(); // the close has settled already
+  });
+  return app;
 }
+
+/** Per app made by `createApp`: runs `fn` when its close has settled, before close() resolves. */
+const closeHooks = new WeakMap<App, (fn: () => void) => void>();
 
 /** Same as `createApp`; reads better when the parts are built elsewhere and composed here. */
 export const compose = createApp;
@@ -318,10 +344,14 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
   // handlers — and through them itself — for the rest of the process: 11 apps wired and closed
   // in turn gave a MaxListenersExceededWarning, and each closed app stayed in memory. A signal
   // during that close is ignored as during one a signal started; the handlers go once it is done.
+  // Removed as the close settles, before `await app.close()` goes on (an app-like object of
+  // another making: once its close() has settled, a turn later).
   if (typeof app.defer === 'function')
     app.defer('closeOnSignals', () => {
       closing = true;
-      void outsideDisposers(() => Promise.resolve(app.close())).then(remove, remove);
+      const afterClose = closeHooks.get(app);
+      if (afterClose) afterClose(remove);
+      else void outsideDisposers(() => Promise.resolve(app.close())).then(remove, remove);
     });
   return remove;
 }
