@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { DiagLogLevel, diag, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { createAppFromConfig, parseConfig } from '../../lib/config/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
@@ -101,5 +101,30 @@ describe('registerGlobal across tracers', () => {
       await first.close();
     }
     assert.deepEqual(globalInject(), {});
+  });
+
+  it('a second open tracer does not try to register while ours holds the globals: no duplicate-registration error', async () => {
+    // The API logs a refused registration as an error with a stack; the second tracer takes over
+    // when the first closes, so that error told the user of a failure that is not one.
+    const errors: string[] = [];
+    diag.setLogger(
+      {
+        error: (m: string) => errors.push(m),
+        warn: (m: string) => errors.push(m),
+        info() {},
+        debug() {},
+        verbose() {},
+      },
+      DiagLogLevel.WARN,
+    );
+    const first = createOtelTracer({ exporter: 'memory', registerGlobal: true });
+    const second = createOtelTracer({ exporter: 'memory', registerGlobal: true });
+    try {
+      await first.close();
+    } finally {
+      await second.close();
+      diag.disable();
+    }
+    assert.deepEqual(errors, []);
   });
 });

@@ -506,11 +506,14 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   // and it used to register nothing.
   let globalClaim: GlobalClaim | undefined;
   if (o.registerGlobal && o.enabled) {
+    // Not tried while another tracer of ours holds it (this one takes over when that one closes):
+    // the API logs each refused registration as an error ("Attempted duplicate registration").
+    const held = (key: 'holdsProvider' | 'holdsPropagator') => globalClaims.some((c) => c[key]);
     globalClaim = {
       provider,
       propagator,
-      holdsProvider: provider ? trace.setGlobalTracerProvider(provider) : false,
-      holdsPropagator: propagation.setGlobalPropagator(propagator),
+      holdsProvider: provider && !held('holdsProvider') ? trace.setGlobalTracerProvider(provider) : false,
+      holdsPropagator: !held('holdsPropagator') && propagation.setGlobalPropagator(propagator),
     };
     globalClaims.push(globalClaim);
   }
