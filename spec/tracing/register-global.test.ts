@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DiagLogLevel, diag, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { createAppFromConfig, parseConfig } from '../../lib/config/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -126,5 +128,30 @@ describe('registerGlobal across tracers', () => {
       diag.disable();
     }
     assert.deepEqual(errors, []);
+  });
+
+  it('a registerGlobal tracer dropped without close() while another holds the globals stays collectable', async () => {
+    // The open claimants are kept for the handover, weakly: held strongly, every such tracer
+    // (its provider, its memory exporter's spans) stayed for the life of the process.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const holder = createOtelTracer({ exporter: 'memory', registerGlobal: true });
+    const refs: WeakRef<object>[] = [];
+    // Built in a function of its own: a loop variable in this frame kept the last one reachable.
+    const buildAndDrop = () => {
+      const dropped = createOtelTracer({ exporter: 'memory', registerGlobal: true });
+      refs.push(new WeakRef(dropped.provider as object));
+    };
+    for (let i = 0; i < 5; i++) buildAndDrop();
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        gc();
+      }
+      assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0);
+    } finally {
+      await holder.close();
+    }
+    assert.deepEqual(globalInject(), {}, 'nothing left to hand the globals to');
   });
 });

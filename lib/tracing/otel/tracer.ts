@@ -156,20 +156,29 @@ interface GlobalClaim {
   holdsProvider: boolean;
   holdsPropagator: boolean;
 }
-const globalClaims: GlobalClaim[] = [];
+// Held weakly (the tracer holds its claim): a tracer dropped without close() that holds nothing
+// stays collectable, as it was before claims were kept.
+let globalClaims: WeakRef<GlobalClaim>[] = [];
+
+/** The claims of tracers still reachable, oldest first (and the list pruned of the others). */
+function liveClaims(): GlobalClaim[] {
+  const live = globalClaims.flatMap((ref) => ref.deref() ?? []);
+  if (live.length < globalClaims.length) globalClaims = live.map((c) => new WeakRef(c));
+  return live;
+}
 
 /** Gives up what `claim` holds of the globals, handing each to the newest other claimant. */
 function releaseGlobals(claim: GlobalClaim): void {
-  const at = globalClaims.indexOf(claim);
-  if (at >= 0) globalClaims.splice(at, 1);
+  globalClaims = globalClaims.filter((ref) => ref.deref() !== claim);
+  const others = liveClaims();
   if (claim.holdsProvider) {
     trace.disable();
-    const heir = globalClaims.findLast((c) => c.provider !== undefined);
+    const heir = others.findLast((c) => c.provider !== undefined);
     if (heir?.provider) heir.holdsProvider = trace.setGlobalTracerProvider(heir.provider);
   }
   if (claim.holdsPropagator) {
     propagation.disable();
-    const heir = globalClaims.at(-1);
+    const heir = others.at(-1);
     if (heir) heir.holdsPropagator = propagation.setGlobalPropagator(heir.propagator);
   }
 }
@@ -508,14 +517,14 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   if (o.registerGlobal && o.enabled) {
     // Not tried while another tracer of ours holds it (this one takes over when that one closes):
     // the API logs each refused registration as an error ("Attempted duplicate registration").
-    const held = (key: 'holdsProvider' | 'holdsPropagator') => globalClaims.some((c) => c[key]);
+    const held = (key: 'holdsProvider' | 'holdsPropagator') => liveClaims().some((c) => c[key]);
     globalClaim = {
       provider,
       propagator,
       holdsProvider: provider && !held('holdsProvider') ? trace.setGlobalTracerProvider(provider) : false,
       holdsPropagator: !held('holdsPropagator') && propagation.setGlobalPropagator(propagator),
     };
-    globalClaims.push(globalClaim);
+    globalClaims.push(new WeakRef(globalClaim));
   }
 
   // Without active-context mode the parent is only what the caller passes; with it, a span
