@@ -160,8 +160,26 @@ export function createApp(options: AppOptions = {}): App {
   if (options.metrics && options.tracer) watchTracerStats(metrics, tracer, logger);
 
   const ctx = createContext({ tracer, cache, metrics, logger, components: options.components });
-  const close = () => stack.dispose();
-  return {
+  // What must go once every disposer has run, before close() resolves (closeOnSignals' handlers:
+  // removed in a disposer, a signal during the close would kill the process half way; removed
+  // after close() resolved, they were still there when the caller's `await app.close()` went on).
+  let afterClose: (() => void)[] | undefined = [];
+  let first: Promise<void> | undefined;
+  let settled: Promise<void> | undefined;
+  const close = () => {
+    const run = stack.dispose();
+    // From one of its own disposers `run` is a resolved stand-in (see dispose()): returned as is.
+    if (first === undefined) {
+      first = run;
+      settled = run.finally(() => {
+        const hooks = afterClose ?? [];
+        afterClose = undefined;
+        for (const fn of hooks) fn();
+      });
+    }
+    return run === first ? settled! : run;
+  };
+  const app: App = {
     ctx,
     tracer,
     cache,
@@ -174,7 +192,15 @@ export function createApp(options: AppOptions = {}): App {
     },
     [Symbol.asyncDispose]: close,
   };
+  closeHooks.set(app, (fn) => {
+    if (afterClose) afterClose.push(fn);
+    else fn(); // the close has settled already
+  });
+  return app;
 }
+
+/** Per app made by `createApp`: runs `fn` when its close has settled, before close() resolves. */
+const closeHooks = new WeakMap<App, (fn: () => void) => void>();
 
 /** Same as `createApp`; reads better when the parts are built elsewhere and composed here. */
 export const compose = createApp;
@@ -264,8 +290,10 @@ function checkSignalOptions(app: unknown, options: unknown): void {
  * Closes `app` on SIGTERM/SIGINT (opt-in). Sets `process.exitCode` to 1 if closing failed; with
  * `exit: true` (default) the process then exits, once every close a signal started (another app's
  * too) has settled. Returns a function that removes the handlers.
- * Bad arguments are a `ConfigError` (see `checkSignalOptions`). A signal repeated while the app is
- * closing is logged and ignored: with no handler left, Node's default action would kill the
+ * Bad arguments are a `ConfigError` (see `checkSignalOptions`). A first signal that comes while the
+ * app is already closing another way (`app.close()` from code) joins that close and exits as
+ * above once it is done. A signal repeated while the app is closing is logged and ignored: with
+ * no handler left, Node's default action would kill the
  * process half way through the close (requests still draining reset, spans never flushed). A
  * terminal's Ctrl+C under `npm start` is such a pair: the terminal signals every process of the
  * group and npm forwards the signal once more. The close itself is bounded by its budgets.
@@ -275,16 +303,17 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
   // Each signal once: a name listed twice installed the handler twice, so one SIGTERM also
   // logged "already closing, signal ignored", as if a second signal had come.
   const signals = [...new Set(options.signals ?? ['SIGTERM', 'SIGINT'])];
-  let closing = false;
+  /** A signal came: this one started (or joined) the close, and a later one is a repeat. */
+  let signalled = false;
   const handler = (signal: NodeJS.Signals) => {
-    if (closing) {
+    if (signalled) {
       // A logger that throws here would be an uncaught exception: the very crash this avoids.
       try {
         app.logger.warn('closeOnSignals: already closing, signal ignored', { signal });
       } catch {}
       return;
     }
-    closing = true;
+    signalled = true;
     // Through a promise: an app-like object whose close() returns nothing (or throws at once)
     // threw out of the signal listener, an uncaught exception that skipped onError and exit.
     const done = Promise.resolve()
@@ -316,12 +345,16 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
   for (const s of signals) process.on(s, handler);
   // Closed another way (`app.close()` from code, an admin endpoint, a test), the app kept its
   // handlers — and through them itself — for the rest of the process: 11 apps wired and closed
-  // in turn gave a MaxListenersExceededWarning, and each closed app stayed in memory. A signal
-  // during that close is ignored as during one a signal started; the handlers go once it is done.
+  // in turn gave a MaxListenersExceededWarning, and each closed app stayed in memory. The handlers
+  // stay until that close is done: a signal meanwhile joins it and exits after it (it used to be
+  // "ignored" like a repeat, so the orchestrator's SIGTERM during a close from code left the
+  // process running until SIGKILL). They go as the close settles, before `await app.close()`
+  // goes on (an app-like object of another making: once its close() has settled, a turn later).
   if (typeof app.defer === 'function')
     app.defer('closeOnSignals', () => {
-      closing = true;
-      void outsideDisposers(() => Promise.resolve(app.close())).then(remove, remove);
+      const afterClose = closeHooks.get(app);
+      if (afterClose) afterClose(remove);
+      else void outsideDisposers(() => Promise.resolve(app.close())).then(remove, remove);
     });
   return remove;
 }

@@ -33,4 +33,41 @@ describe('closeOnSignals after app.close() from code', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(process.listenerCount('SIGTERM'), before);
   });
+
+  it('the handlers are gone when `await app.close()` resumes, not a turn later', async () => {
+    // They were removed by a callback on the close's promise registered after the caller's own
+    // `await`, so code right after `await app.close()` (a test counting listeners, a supervisor
+    // checking that nothing is left) still saw them.
+    const before = { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') };
+    const app = createApp({});
+    closeOnSignals(app, { exit: false });
+    app.defer('slow', () => new Promise<void>((resolve) => setImmediate(resolve)));
+    await app.close();
+    assert.deepEqual(
+      { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') },
+      before,
+    );
+    // `await using` (Symbol.asyncDispose) is the same close.
+    {
+      await using scoped = createApp({});
+      closeOnSignals(scoped, { exit: false });
+    }
+    assert.equal(process.listenerCount('SIGTERM'), before.term);
+  });
+
+  it('a second close() (and one from inside a disposer) still resolves, and the handlers are gone', async () => {
+    const before = process.listenerCount('SIGTERM');
+    const app = createApp({});
+    closeOnSignals(app, { exit: false });
+    let inner: Promise<void> | undefined;
+    app.defer('calls close', () => {
+      inner = app.close();
+    });
+    const a = app.close();
+    const b = app.close();
+    assert.equal(a, b, 'concurrent calls share one close');
+    await a;
+    await inner;
+    assert.equal(process.listenerCount('SIGTERM'), before);
+  });
 });

@@ -134,3 +134,36 @@ it('two apps wired to one signal: the process exits only once both have closed',
   assert.deepEqual(out.trim().split('\n'), ['ready', 'a closed', 'b closed', 'exit 0'], err);
   assert.equal(code, 0);
 });
+
+it('SIGTERM during a close started from code: the process exits once that close is done', async (t) => {
+  // The signal was taken for a repeat ("already closing, signal ignored"): after the close the
+  // process went on running (here: a worker loop the app does not own) until a SIGKILL.
+  const p = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./fixtures/signal-during-close-child.ts', import.meta.url))],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const kill = setTimeout(() => p.kill('SIGKILL'), 30_000);
+  t.after(() => {
+    clearTimeout(kill);
+    p.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  p.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const closing = new Promise<void>((resolve) =>
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('closing\n')) resolve();
+    }),
+  );
+  const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+  await Promise.race([closing, exited]);
+  assert.ok(out.includes('closing\n'), `child did not start closing: ${err}`);
+  p.kill('SIGTERM');
+  const code = await exited;
+  assert.deepEqual(out.trim().split('\n'), ['closing', 'slow closed', 'closed from code', 'exit 0'], err);
+  assert.equal(code, 0);
+});

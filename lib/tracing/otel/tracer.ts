@@ -4,6 +4,7 @@ import type {
   Tracer as ApiTracer,
   Context,
   Attributes as OtelAttributes,
+  TextMapPropagator,
   TracerProvider,
 } from '@opentelemetry/api';
 import { injectInto, isHeaderMap, readableCarrier } from '../../core/carrier.js';
@@ -141,6 +142,47 @@ const INTERNAL = SpanKind.INTERNAL;
  * close unregisters it.
  */
 let sharedManager: { users: number } | undefined;
+
+/**
+ * The open tracers built with `registerGlobal: true`, oldest first, and which of them holds the
+ * global provider and propagator (the API takes one of each). A tracer built while another held
+ * them got nothing, and when the holder closed the globals were just removed: in an in-process
+ * reload (build the new app, swap, close the old one) every other generation ran with no global
+ * provider or propagator — auto-instrumented libraries recorded nothing and sent no trace
+ * headers. Now the newest open claimant takes over what the closing tracer held.
+ */
+interface GlobalClaim {
+  readonly provider: TracerProvider | undefined;
+  readonly propagator: TextMapPropagator;
+  holdsProvider: boolean;
+  holdsPropagator: boolean;
+}
+// Held weakly (the tracer holds its claim): a tracer dropped without close() that holds nothing
+// stays collectable, as it was before claims were kept.
+let globalClaims: WeakRef<GlobalClaim>[] = [];
+
+/** The claims of tracers still reachable, oldest first (and the list pruned of the others). */
+function liveClaims(): GlobalClaim[] {
+  const live = globalClaims.flatMap((ref) => ref.deref() ?? []);
+  if (live.length < globalClaims.length) globalClaims = live.map((c) => new WeakRef(c));
+  return live;
+}
+
+/** Gives up what `claim` holds of the globals, handing each to the newest other claimant. */
+function releaseGlobals(claim: GlobalClaim): void {
+  globalClaims = globalClaims.filter((ref) => ref.deref() !== claim);
+  const others = liveClaims();
+  if (claim.holdsProvider) {
+    trace.disable();
+    const heir = others.findLast((c) => c.provider !== undefined);
+    if (heir?.provider) heir.holdsProvider = trace.setGlobalTracerProvider(heir.provider);
+  }
+  if (claim.holdsPropagator) {
+    propagation.disable();
+    const heir = others.at(-1);
+    if (heir) heir.holdsPropagator = propagation.setGlobalPropagator(heir.propagator);
+  }
+}
 
 /** Budget of `close()` when none is given: the `createApp` disposer default. */
 export const DEFAULT_CLOSE_BUDGET_MS = 10_000;
@@ -468,14 +510,22 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       } else cm.disable();
     }
   }
-  // Each registration fails (false) when something else holds that global; then it is not ours to undo.
-  let registeredProvider = false;
-  let registeredPropagator = false;
+  // Each registration fails (false) when something else holds that global; then it is not ours
+  // to undo — unless another tracer of ours holds it and closes first (see `globalClaims`).
   // The propagator also without a provider (exporter 'none'): propagation is all that mode does,
   // and it used to register nothing.
+  let globalClaim: GlobalClaim | undefined;
   if (o.registerGlobal && o.enabled) {
-    if (provider) registeredProvider = trace.setGlobalTracerProvider(provider);
-    registeredPropagator = propagation.setGlobalPropagator(propagator);
+    // Not tried while another tracer of ours holds it (this one takes over when that one closes):
+    // the API logs each refused registration as an error ("Attempted duplicate registration").
+    const held = (key: 'holdsProvider' | 'holdsPropagator') => liveClaims().some((c) => c[key]);
+    globalClaim = {
+      provider,
+      propagator,
+      holdsProvider: provider && !held('holdsProvider') ? trace.setGlobalTracerProvider(provider) : false,
+      holdsPropagator: !held('holdsPropagator') && propagation.setGlobalPropagator(propagator),
+    };
+    globalClaims.push(new WeakRef(globalClaim));
   }
 
   // Without active-context mode the parent is only what the caller passes; with it, a span
@@ -625,8 +675,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
             budgetMs: budget,
             ...(timedOut ? { gaveUpAfterMs: Math.round(flushBudget) } : {}),
           });
-          if (registeredProvider) trace.disable();
-          if (registeredPropagator) propagation.disable();
+          if (globalClaim) releaseGlobals(globalClaim);
           // Only the last tracer using our manager unregisters it (closing one tracer used to
           // take active context away from every other tracer in the process).
           if (usesSharedManager && sharedManager && --sharedManager.users === 0) {
