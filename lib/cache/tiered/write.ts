@@ -14,6 +14,7 @@ import {
   assertWriteOptions,
 } from '../../core/validate.js';
 import type { Context } from './context.js';
+import { decodeEnvelope } from './envelope.js';
 import { l2WriteError } from './l2.js';
 import { ignore, levelTtl } from './local.js';
 import { withTimeout } from './timing.js';
@@ -95,6 +96,41 @@ export function createWritePath(ctx: Context): WritePath {
     );
   }
 
+  /**
+   * After L2 refused a `set` with `ifAbsent`: L2 may hold an entry past its TTL, kept only for
+   * `grace`. Every read calls that key absent (`get` misses, `has` is false), so `ifAbsent` must
+   * too: the value replaces exactly those stale bytes (compare-and-set, so a value written
+   * meanwhile still wins). Before, such a set resolved `false` for the whole grace window although
+   * the key read as absent. The second write gets what is left of the call's budget as its
+   * deadline, so a set reported as timed out never lands later. An L2 that cannot compare
+   * (`invalid_value` for `ifEquals`) keeps the refusal.
+   */
+  async function overExpired(
+    key: string,
+    raw: Bytes,
+    staleUntil: number,
+    opts: WriteOptions,
+    started: number,
+  ): Promise<boolean> {
+    const held = await l2.get(key);
+    const env = held === undefined ? undefined : decodeEnvelope(held);
+    // Gone meanwhile: absent after all, but only one more try. A foreign value or a fresh
+    // envelope is a value.
+    if (held !== undefined && (env === undefined || now() < env.freshUntil)) return false;
+    const left = opts.timeout === undefined ? undefined : opts.timeout - (performance.now() - started);
+    if (left !== undefined && !(left >= 1)) return false;
+    const cond: WriteOptions = held === undefined ? { ifAbsent: true } : { ifEquals: held };
+    try {
+      return await l2.set(key, raw, levelTtl(staleUntil, now()), {
+        ...cond,
+        ...(left !== undefined && { timeout: Math.floor(left) }),
+      });
+    } catch (err) {
+      if (err instanceof CacheError && err.code === 'invalid_value') return false;
+      throw err;
+    }
+  }
+
   return {
     async set(key, value, ttl = o.ttl, options) {
       const started = performance.now();
@@ -109,9 +145,12 @@ export function createWritePath(ctx: Context): WritePath {
       const mark = fence.mark();
       let stored: boolean;
       try {
-        stored = await l2Write('set', opts, started, () =>
-          l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts),
-        );
+        stored = await l2Write('set', opts, started, async () => {
+          const done = await l2.set(key, entry.raw, levelTtl(entry.env.staleUntil, now()), opts);
+          return done || !opts.ifAbsent
+            ? done
+            : overExpired(key, entry.raw, entry.env.staleUntil, opts, started);
+        });
       } catch (err) {
         await dropEverywhere([key], started, opts.timeout);
         throw l2WriteError(err);

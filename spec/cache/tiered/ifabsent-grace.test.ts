@@ -1,0 +1,129 @@
+/**
+ * `set(key, value, ttl, { ifAbsent: true })` on a key past its TTL that `grace` still keeps in
+ * L2 (tiered audit, tried from outside): `get` missed and `has` said false, yet the set resolved
+ * `false` and stored nothing, for the whole grace window — L2's `ifAbsent` saw the stale
+ * envelope as a value. Now the set replaces exactly those stale bytes (compare-and-set); a fresh
+ * value, a foreign one, or one another instance wrote in between still wins.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'iovalkey';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import type { Cache } from '../../../lib/core/contracts.js';
+import { manualClock } from '../../harness/clock.js';
+import { describeWithServers } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+
+const enc = (s: string) => Buffer.from(s);
+const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
+const ifAbsent = { ifAbsent: true } as const;
+
+/** The cases on any L2; `l2()` makes a new L2 handle on one shared store. */
+async function cases(l2: () => Cache, clock: ReturnType<typeof manualClock>) {
+  const tiered = (l2c: Cache) =>
+    createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20, now: clock.now }),
+      l2: l2c,
+      now: clock.now,
+      grace: 60_000,
+    });
+  const cache = tiered(l2());
+  try {
+    await cache.set('k', enc('old'), 100);
+    clock.advance(200);
+    assert.equal(await cache.get('k'), undefined);
+    assert.equal(await cache.has('k'), false);
+    assert.equal(await cache.set('k', enc('new'), 60_000, ifAbsent), true, 'expired: absent to ifAbsent');
+    assert.equal(text(await cache.get('k')), 'new');
+    assert.equal(await cache.set('k', enc('newer'), 60_000, ifAbsent), false, 'a fresh value is a value');
+    assert.equal(text(await cache.get('k')), 'new');
+    assert.equal(await cache.set('gone', enc('1'), 60_000, ifAbsent), true, 'absent: stored as before');
+  } finally {
+    await cache.close();
+  }
+}
+
+describe('tiered set ifAbsent over a value kept only for grace (memory L2)', () => {
+  it('stores over the expired entry, never over a fresh one', async () => {
+    const clock = manualClock();
+    const store = createMemoryCache({ maxCost: 1 << 20, now: clock.now });
+    await cases(() => store, clock);
+  });
+
+  it('a value another instance wrote between the refusal and the replacement wins', async () => {
+    const clock = manualClock();
+    const store = createMemoryCache({ maxCost: 1 << 20, now: clock.now });
+    let hook: (() => Promise<unknown>) | undefined;
+    // L2 whose next `get` lets another instance write right after reading.
+    const racing = new Proxy(store, {
+      get(target, p) {
+        if (p === 'get')
+          return async (key: string) => {
+            const v = await target.get(key);
+            const h = hook;
+            hook = undefined;
+            await h?.();
+            return v;
+          };
+        const v = Reflect.get(target, p);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const make = (l2: Cache) =>
+      createTieredCache({ l1: createMemoryCache({ maxCost: 1 << 20 }), l2, now: clock.now, grace: 60_000 });
+    const a = make(racing);
+    const b = make(store);
+    try {
+      await a.set('k', enc('old'), 100);
+      clock.advance(200);
+      hook = () => b.set('k', enc('theirs'), 60_000);
+      assert.equal(await a.set('k', enc('mine'), 60_000, ifAbsent), false);
+      assert.equal(text(await a.get('k')), 'theirs');
+      assert.equal(hook, undefined, 'the race ran');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describeWithServers('tiered set ifAbsent over a value kept only for grace (Redis L2)', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let plain: Redis;
+  const open: Cache[] = [];
+  before(async () => {
+    redis = await startRedis();
+    plain = new Redis({ host: '127.0.0.1', port: redis.port });
+  });
+  after(async () => {
+    for (const c of open) await c.close?.().catch(() => {});
+    plain?.disconnect();
+    await redis?.stop();
+  });
+  const l2 = (prefix: string) => () => {
+    const c = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: prefix });
+    open.push(c);
+    return c;
+  };
+
+  it('stores over the expired entry, never over a fresh one', async () => {
+    await cases(l2('ia1:'), manualClock());
+  });
+
+  it('a value another program wrote (no envelope) is a value', async () => {
+    await plain.set('ia2:k', 'foreign');
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2: l2('ia2:')(),
+      grace: 60_000,
+    });
+    try {
+      assert.equal(await cache.set('k', enc('mine'), 60_000, ifAbsent), false);
+      assert.equal(await plain.get('ia2:k'), 'foreign');
+    } finally {
+      await cache.close();
+    }
+  });
+});
