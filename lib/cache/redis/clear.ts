@@ -9,6 +9,7 @@
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { DELETE_SCRIPT, type GuardedWrites, TOO_LATE, tooLate } from './deadline.js';
+import { refreshTopology } from './health.js';
 import { keySlot } from './slots.js';
 
 /** Keys scanned per SCAN call (a hint to the server). */
@@ -34,6 +35,14 @@ export async function clearPrefix(
   at?: number,
 ): Promise<void> {
   const pattern = `${globEscape(prefix)}*`;
+  if (client.isCluster) {
+    // The slot map is re-read every 5 s: a master added since (a slot handed to a new node) was
+    // in no owner list, so its keys were never scanned and clear() resolved while they stayed and
+    // were served. Re-read it first, within the call's budget (or the command timeout).
+    const cluster = client as Cluster;
+    const limit = budget ?? cluster.options.redisOptions?.commandTimeout ?? 1000;
+    await refreshTopology(cluster, Math.max(0, limit - (Date.now() - (at ?? Date.now()))));
+  }
   const nodes: Redis[] = client.isCluster ? slotOwners(client as Cluster) : [client as Redis];
   await Promise.all(
     nodes.map(async (node) => {
