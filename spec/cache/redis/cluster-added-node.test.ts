@@ -92,4 +92,31 @@ describeWithServers('redis cache on a cluster that gains a master', skipRedis(),
       keys.map(() => undefined),
     );
   });
+
+  it('deleteMany right after a slot moved to a new master: the script first sent there is not lost', async () => {
+    // Servers and connections that never ran the delete script: its first use on a connection goes
+    // as EVAL, the rest pipelined behind it as EVALSHA. Here that EVAL is the moved slot's and is
+    // answered MOVED (never compiled), so the EVALSHAs behind it got NOSCRIPT and deleteMany
+    // failed with `unavailable` "script cache was emptied" although nobody flushed it.
+    for (const port of ports()) await redisCommand(port, ['SCRIPT', 'FLUSH']).catch(() => {});
+    const c = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: PREFIX,
+      commandTimeout: 2000,
+    });
+    try {
+      const moved = keySlot(`${PREFIX}c0`);
+      const keys = Array.from({ length: 40 }, (_, i) => `d${i}`).filter((k) => keySlot(PREFIX + k) !== moved);
+      await c.setMany(keys.map((k) => ({ key: k, value: enc('v') })));
+      await moveToExtra(keySlot(PREFIX + keys[0]!));
+      assert.equal(await c.deleteMany(keys), keys.length);
+      assert.deepEqual(
+        (await c.getMany(keys)).map(dec),
+        keys.map(() => undefined),
+      );
+    } finally {
+      await c.close();
+    }
+  });
 });
