@@ -11,7 +11,7 @@ import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisCluster, redisCommand, skipRedis, startRedisCluster } from '../../harness/redis.js';
-import { dec, enc, watchUnhandled } from './helpers.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
 
 const PREFIX = 'mig:';
 
@@ -311,6 +311,33 @@ describeWithServers('redis cache on a cluster while a slot migrates', skipRedis(
         );
         assert.equal(dec(await cache.get(moves)), `N${i}`);
       }
+    } finally {
+      await migration.finish();
+    }
+  });
+
+  it('a WATCH transaction on a key already moved by a migration says nothing was applied', async () => {
+    const stays = 'tw-stay0';
+    const slot = keySlot(PREFIX + stays);
+    const moves = keyWhere('tw-move', (s) => s === slot);
+    await cache.setMany([
+      { key: stays, value: enc('S') },
+      { key: moves, value: enc('M') },
+    ]);
+    const migration = await migrate(stays, [moves]);
+    try {
+      const err = await rejectsWith(
+        cache.transaction(
+          async (tx) => {
+            const v = await tx.read(moves);
+            tx.set(moves, enc(`${dec(v)}+1`));
+          },
+          { watch: [moves] },
+        ),
+        'unavailable',
+      );
+      assert.match(err.message, /nothing was applied/);
+      assert.equal(dec(await cache.get(moves)), 'M');
     } finally {
       await migration.finish();
     }
