@@ -11,8 +11,8 @@ import { CacheError } from '../../core/errors.js';
 import { DELETE_SCRIPT, type GuardedWrites, TOO_LATE, tooLate } from './deadline.js';
 import { toCacheError } from './errors.js';
 import { refreshTopology } from './health.js';
-import { secretsOf } from './transaction/failure.js';
 import { keySlot } from './slots.js';
+import { secretsOf } from './transaction/failure.js';
 
 /** Keys scanned per SCAN call (a hint to the server). */
 const SCAN_COUNT = 1000;
