@@ -159,28 +159,45 @@ async function resendMoved(
 ): Promise<void> {
   cluster.refreshSlotsCache();
   const bySlot = new Map<number, number[]>();
-  const single: number[] = [];
   for (const i of moved) {
     const op = ops[i]!;
-    // Reads go as single commands too: a per-slot pipeline of reads split again by a migration
-    // (a slot that moved on, or migrates by the time of the resend) would be re-sent whole by
-    // iovalkey to the ASK target, the same wrong miss as in `execInto`.
-    if (isRead(op) || ('keys' in op && op.keys.length > 1)) {
-      single.push(i);
-      continue;
-    }
     const slot = keySlot('keys' in op ? op.keys[0]! : op.key);
     const list = bySlot.get(slot);
     if (list) list.push(i);
     else bySlot.set(slot, [i]);
   }
-  await Promise.all([
-    ...[...bySlot.values()].map((idx) => execInto(cluster.pipeline(), ops, idx, out, w)),
-    ...single.map(async (i) => {
-      out[i] = await oneByOne(cluster, ops[i]!, w);
+  // Within a slot the resends keep the queue order: a run of writes goes as one pipeline, a run of
+  // single commands concurrently, and each run waits for the one before. Before, all went at once,
+  // so in a `pipeline()` mixing a redirected slot's keys with keys its node still held (a slot
+  // mid-migration), `set(k)` then `get(k)` read the value from before the set (the get, sent
+  // alone, reached the import target first; `cluster-migration.test.ts`).
+  await Promise.all(
+    [...bySlot.values()].map(async (idx) => {
+      idx.sort((a, b) => a - b);
+      for (let from = 0; from < idx.length; ) {
+        const alone = single(ops[idx[from]!]!);
+        let to = from + 1;
+        while (to < idx.length && single(ops[idx[to]!]!) === alone) to++;
+        const run = idx.slice(from, to);
+        if (alone)
+          await Promise.all(
+            run.map(async (i) => {
+              out[i] = await oneByOne(cluster, ops[i]!, w);
+            }),
+          );
+        else await execInto(cluster.pipeline(), ops, run, out, w);
+        from = to;
+      }
     }),
-  ]);
+  );
 }
+
+/**
+ * Resent as single commands: reads (a per-slot pipeline of reads split again by a migration — a
+ * slot that moved on, or migrates by the time of the resend — would be re-sent whole by iovalkey
+ * to the ASK target, the same wrong miss as in `execInto`) and multi-key ops.
+ */
+const single = (op: BatchOp) => isRead(op) || ('keys' in op && op.keys.length > 1);
 
 /**
  * A redirected read, or multi-key op (one slot's MGET or guarded UNLINK), sent as single-key

@@ -9,7 +9,10 @@
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { DELETE_SCRIPT, type GuardedWrites, TOO_LATE, tooLate } from './deadline.js';
+import { toCacheError } from './errors.js';
+import { refreshTopology } from './health.js';
 import { keySlot } from './slots.js';
+import { secretsOf } from './transaction/failure.js';
 
 /** Keys scanned per SCAN call (a hint to the server). */
 const SCAN_COUNT = 1000;
@@ -34,12 +37,26 @@ export async function clearPrefix(
   at?: number,
 ): Promise<void> {
   const pattern = `${globEscape(prefix)}*`;
-  const nodes: Redis[] = client.isCluster ? slotOwners(client as Cluster) : [client as Redis];
+  if (client.isCluster) {
+    // The slot map is re-read every 5 s: a master added since (a slot handed to a new node) was
+    // in no owner list, so its keys were never scanned and clear() resolved while they stayed and
+    // were served. Re-read it first, within the call's budget (or the command timeout).
+    const cluster = client as Cluster;
+    const limit = budget ?? cluster.options.redisOptions?.commandTimeout ?? 1000;
+    await refreshTopology(cluster, Math.max(0, limit - (Date.now() - (at ?? Date.now()))));
+  }
+  const nodes = client.isCluster ? slotOwners(client as Cluster) : [{ node: client as Redis, where: '' }];
   await Promise.all(
-    nodes.map(async (node) => {
+    nodes.map(async ({ node, where }) => {
       let cursor = '0';
       do {
-        const [next, keys] = await node.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        const [next, keys] = await node
+          .scanBuffer(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
+          .catch((err: unknown) => {
+            // Name the owner that failed (a killed master the fresh slot map still lists): the
+            // error otherwise named the other, live masters.
+            throw where ? toCacheError('clear', err, secretsOf(client), where) : err;
+          });
         cursor = String(next);
         if (keys.length === 0) continue;
         const deadline = budget === undefined ? writes.deadline() : writes.deadline(budget, at);
@@ -56,9 +73,9 @@ export async function clearPrefix(
  * point to it, so clear() left its keys — which its replica then served after the promotion — and
  * resolved. Such a slot makes clear() fail (`unavailable`), naming the owner.
  */
-function slotOwners(cluster: Cluster): Redis[] {
+function slotOwners(cluster: Cluster): { node: Redis; where: string }[] {
   const byKey = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
-  const owners = new Map<string, Redis>();
+  const owners = new Map<string, { node: Redis; where: string }>();
   for (let slot = 0; slot < 16384; slot++) {
     const owner = cluster.slots[slot]?.[0];
     if (owner !== undefined && owners.has(owner)) continue;
@@ -69,7 +86,7 @@ function slotOwners(cluster: Cluster): Redis[] {
         `redis clear failed: slot ${slot} has no connected master (${owner ?? 'no known owner'}), so its keys cannot be removed`,
       );
     }
-    owners.set(owner, node);
+    owners.set(owner, { node, where: `slot ${slot} on ${owner}` });
   }
   return [...owners.values()];
 }

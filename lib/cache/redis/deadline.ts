@@ -180,6 +180,7 @@ interface DefinedScript {
 
 interface ScriptCommand {
   name: string;
+  args: unknown[];
   promise: Promise<unknown>;
   resolve(value: unknown): void;
   reject(err: Error): void;
@@ -217,6 +218,18 @@ function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: read
     return (nodes as NodeQueue[]).find((n) => socket !== undefined && n.stream === socket);
   };
   const lua = script.lua;
+  // iovalkey's own encoding (the Script subclass turns EVAL into EVALSHA once a socket had it).
+  const plainToWritable = Object.getPrototypeOf(script.Command.prototype).toWritable as (
+    this: ScriptCommand,
+    s: unknown,
+  ) => unknown;
+  // Sockets on which the script went as EVAL and no server has confirmed running it yet (cluster):
+  // until then every use on that socket goes as EVAL too. iovalkey counts the script as loaded
+  // once the EVAL is written, so the commands pipelined behind a first-use EVAL went as EVALSHA;
+  // when that EVAL was redirected (a slot moved: a new master, a failover), they all got NOSCRIPT
+  // and failed as "script cache emptied" (a deleteMany right after a slot moved to an added node;
+  // `cluster-added-node.test.ts`).
+  const unconfirmed = new WeakSet<object>();
   script.execute = function (this: DefinedScript, container, args, options, callback) {
     if (typeof this.numberOfKeys === 'number') args.unshift(this.numberOfKeys);
     if (this.keyPrefix) options.keyPrefix = this.keyPrefix;
@@ -230,7 +243,20 @@ function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: read
     const toWritable = command.toWritable;
     command.toWritable = function (this: ScriptCommand, s: unknown) {
       socket = s;
-      const written = toWritable.call(this, s);
+      const again = client.isCluster && typeof s === 'object' && s !== null && unconfirmed.has(s);
+      if (again) {
+        this.name = 'eval';
+        this.args[0] = lua;
+      }
+      const written = again ? plainToWritable.call(this, s) : toWritable.call(this, s);
+      if (this.name === 'eval' && client.isCluster && typeof s === 'object' && s !== null) {
+        unconfirmed.add(s);
+        const settled = this.resolve;
+        this.resolve = (value: unknown) => {
+          unconfirmed.delete(s);
+          settled.call(this, value);
+        };
+      }
       // Written as EVAL (its first use on this connection): iovalkey now counts the script as
       // loaded there. A redirection (MOVED/ASK/TRYAGAIN — a slot moving) is answered before the
       // script is compiled, so the server does not have it, and every later EVALSHA on the
@@ -244,7 +270,13 @@ function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: read
         this.reject = (err: Error) => {
           if (NOT_RUN.test(String(err?.message))) {
             const node = nodeOf(s);
-            if (node?.status === 'ready') node.call('EVAL', lua, '0', ...noOpArgs).catch(() => {});
+            if (node?.status === 'ready')
+              node
+                .call('EVAL', lua, '0', ...noOpArgs)
+                .then(() => unconfirmed.delete(s as object))
+                .catch(() => {});
+          } else if (err?.name === 'ReplyError' && typeof s === 'object' && s !== null) {
+            unconfirmed.delete(s); // the server answered it (a script error, OOM …): it has the script
           }
           inner.call(this, err);
         };

@@ -288,7 +288,7 @@ const MIN_RECHECK_MS = 50;
  * Waits (at most `ms`) for a fresh read of the slot map: one in flight (iovalkey calls a second
  * caller back at once instead of when it ends), then one of our own. Never rejects.
  */
-async function refreshTopology(cluster: Cluster, ms: number): Promise<void> {
+export async function refreshTopology(cluster: Cluster, ms: number): Promise<void> {
   const end = Date.now() + ms;
   const c = cluster as unknown as { isRefreshing?: boolean };
   while (c.isRefreshing && Date.now() < end) await new Promise((r) => setTimeout(r, 5).unref());

@@ -353,6 +353,8 @@ describeWithServers('redis cache on a cluster whose master is killed', skipRedis
     // instead of resolving after scanning the two live masters.
     const err = await rejectsWith(cache.clear(), 'unavailable', 'timeout');
     assert.match(err.message, /no connected master|CLUSTERDOWN|Connection is closed/);
+    // …naming the dead owner (clear() re-reads the slot map first, which lists it again).
+    assert.ok(err.message.includes(victimAddress), err.message);
 
     // After the promotion: ok again, the promoted replica serves the slot and the value is there.
     const recovered = await waitFor(

@@ -11,7 +11,7 @@ import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisCluster, redisCommand, skipRedis, startRedisCluster } from '../../harness/redis.js';
-import { dec, enc, watchUnhandled } from './helpers.js';
+import { dec, enc, rejectsWith, watchUnhandled } from './helpers.js';
 
 const PREFIX = 'mig:';
 
@@ -277,6 +277,68 @@ describeWithServers('redis cache on a cluster while a slot migrates', skipRedis(
       assert.deepEqual((await writing.getMany([stays, also, moves])).map(dec), ['S2', 'A2', 'M2']);
     } finally {
       await Promise.allSettled([deleting.close(), writing.close()]);
+      await migration.finish();
+    }
+  });
+
+  it('pipeline() keeps queue order for a key resent after ASK while other keys of its node answered', async () => {
+    // `moves` is on the import target, `stays` still on the source: the source answers the
+    // commands on `stays` and ASKs for those on `moves`, which are resent. The resent `set` and
+    // `get` of `moves` went out together, so the get could read the value from before the set.
+    const stays = 'po-stay0';
+    const slot = keySlot(PREFIX + stays);
+    const moves = keyWhere('po-move', (s) => s === slot);
+    await cache.setMany([
+      { key: stays, value: enc('S0') },
+      { key: moves, value: enc('M0') },
+    ]);
+    const migration = await migrate(stays, [moves]);
+    try {
+      for (let i = 1; i <= 5; i++) {
+        const p = cache.pipeline();
+        p.set(moves, enc(`M${i}`))
+          .set(stays, enc(`S${i}`))
+          .get(moves)
+          .get(stays)
+          .delete(moves)
+          .get(moves)
+          .set(moves, enc(`N${i}`));
+        const got = await p.exec();
+        assert.deepEqual(
+          got.map((v) => (v instanceof Uint8Array ? dec(v) : v)),
+          [true, true, `M${i}`, `S${i}`, true, undefined, true],
+          `round ${i}`,
+        );
+        assert.equal(dec(await cache.get(moves)), `N${i}`);
+      }
+    } finally {
+      await migration.finish();
+    }
+  });
+
+  it('a WATCH transaction on a key already moved by a migration says nothing was applied', async () => {
+    const stays = 'tw-stay0';
+    const slot = keySlot(PREFIX + stays);
+    const moves = keyWhere('tw-move', (s) => s === slot);
+    await cache.setMany([
+      { key: stays, value: enc('S') },
+      { key: moves, value: enc('M') },
+    ]);
+    const migration = await migrate(stays, [moves]);
+    try {
+      const err = await rejectsWith(
+        cache.transaction(
+          async (tx) => {
+            const v = await tx.read(moves);
+            tx.set(moves, enc(`${dec(v)}+1`));
+          },
+          { watch: [moves] },
+        ),
+        'unavailable',
+      );
+      assert.match(err.message, /nothing was applied/);
+      assert.equal(dec(await cache.get(moves)), 'M');
+    } finally {
       await migration.finish();
     }
   });

@@ -53,6 +53,11 @@ export function txFailure(
     message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
   } else if (inner !== err) {
     message = `${base} (nothing was applied)`;
+  } else if (phase === 'watch' && /^(ASK|TRYAGAIN)\b/.test(String((inner as Error)?.message))) {
+    // WATCH or a read before MULTI answered with a redirection of a slot mid-migration (a watched
+    // key already moved to the import target): nothing was sent to apply. The message showed only
+    // the bare `ASK <slot> <node>` reply, which did not tell the caller it may simply retry.
+    message = `${base} (nothing was applied: the slot is being migrated; retry once it has moved)`;
   }
   return new CacheError(code, message, { cause: err });
 }
