@@ -39,8 +39,6 @@ export function createSyncMemoryCache<V>(options: MemoryCacheOptions<V>): SyncMe
   return new SyncCache<V>(options);
 }
 
-const toBuffer = (b: Bytes) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-
 /**
  * `bytes` itself when it spans its whole ArrayBuffer, else a copy that does: a view into a larger
  * buffer (a slice of Node's Buffer pool, a `subarray` of a big read) would keep all of that buffer
@@ -96,8 +94,10 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
           if (sync.has(key)) return false;
         } else if (options?.ifEquals !== undefined) {
           const now = sync.peek(key);
-          if (now === undefined || Buffer.compare(toBuffer(now), toBuffer(options.ifEquals)) !== 0)
-            return false;
+          // Buffer.compare takes the Uint8Arrays themselves: a view whose ArrayBuffer was
+          // transferred reads as 0 bytes, as `get` returns it. Wrapping each in
+          // `Buffer.from(b.buffer, …)` threw a bare TypeError for a detached buffer instead.
+          if (now === undefined || Buffer.compare(now, options.ifEquals) !== 0) return false;
         }
       }
       return setOne(key, value, ttl);
