@@ -37,6 +37,19 @@ describe('prometheus metrics: close() on an injected registry', () => {
     await second.close();
   });
 
+  it('also when the registry is an OpenMetrics one whose own metrics() renamed the counters in place', async () => {
+    const registry = new client.Registry(client.Registry.OPENMETRICS_CONTENT_TYPE);
+    const first = createMetrics({ ...quiet, registry });
+    first.counter({ name: 'orders', help: 'orders placed' }).inc();
+    // prom-client renames every counter of an OpenMetrics registry to its family name here.
+    await registry.metrics();
+    await first.close();
+    assert.deepEqual(registry.getMetricsAsArray(), []);
+    const second = createMetrics({ ...quiet, registry });
+    second.counter({ name: 'orders', help: 'orders placed' });
+    await second.close();
+  });
+
   it('leaves runtime metrics in the registry that other code had put there', async () => {
     const registry = new client.Registry();
     client.collectDefaultMetrics({ register: registry });

@@ -124,7 +124,11 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const kept = new (promClient().Registry)();
     for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[]) {
       if (!reg.created.has(metric) && !(runtimeAdded && runtime?.includes(metric))) continue;
-      registry.removeSingleMetric((metric as unknown as { name: string }).name);
+      // Under its name, or that plus `_total`: an OpenMetrics registry's own `metrics()` renames
+      // counters in place (`orders_total` → `orders`) but keeps the key they were registered by.
+      const { name } = metric as unknown as { name: string };
+      for (const key of [name, `${name}_total`])
+        if (registry.getSingleMetric(key) === metric) registry.removeSingleMetric(key);
       kept.registerMetric(metric);
     }
     source = kept;
