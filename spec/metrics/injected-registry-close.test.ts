@@ -38,7 +38,8 @@ describe('prometheus metrics: close() on an injected registry', () => {
   });
 
   it('also when the registry is an OpenMetrics one whose own metrics() renamed the counters in place', async () => {
-    const registry = new client.Registry(client.Registry.OPENMETRICS_CONTENT_TYPE);
+    const registry = new client.Registry();
+    registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE as never);
     const first = createMetrics({ ...quiet, registry });
     first.counter({ name: 'orders', help: 'orders placed' }).inc();
     // prom-client renames every counter of an OpenMetrics registry to its family name here.
