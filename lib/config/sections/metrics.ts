@@ -31,7 +31,10 @@ const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
 const LABEL_PHRASE =
   'a label name of letters, digits and "_" that does not start with a digit or "__", other than le and quantile';
-const PATH_PHRASE = 'a path starting with "/", without spaces, "?" or "#"';
+const PATH_PHRASE =
+  'a path starting with "/", of printable ASCII (percent-encode the rest), without spaces, "?", "#" or "." / ".." segments';
+/** The endpoint's rule (lib/metrics/prometheus/options.ts): any other path would answer every scrape 404. */
+const ENDPOINT_PATH = /^(?!.*\/\.{1,2}(?:\/|$))\/[\x21\x22\x24-\x3e\x40-\x7e]*$/;
 const TOKEN_PHRASE = 'a token without spaces (printable ASCII characters only)';
 const USER_PHRASE = 'a user name without ":"';
 
@@ -44,7 +47,7 @@ export const metricsSection = section(
     /** Interface to bind. Default 127.0.0.1. */
     host: v.optional(hostName()),
     /** Endpoint path. Default /metrics. */
-    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.regex(/^\/[^\s?#]*$/, PATH_PHRASE))),
+    path: v.optional(v.pipe(v.string(PATH_PHRASE), v.regex(ENDPOINT_PATH, PATH_PHRASE))),
     /** Metric name prefix, e.g. `hyperion`. */
     namespace: v.optional(namePart),
     /** Second name prefix, e.g. `api`. */

@@ -108,9 +108,31 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   });
   const framework = registerFramework(reg, o.naming, o.frameworkPrefix);
   dropped = framework.dropped;
-  if (o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total')) {
-    for (const metric of runtimeMetrics()) registry.registerMetric(metric);
-  }
+  const runtimeAdded = o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total');
+  if (runtimeAdded) for (const metric of runtimeMetrics()) registry.registerMetric(metric);
+  /** Where scrapes and `render()` read the metrics: `registry`, until close() detaches an injected one. */
+  let source: client.Registry = registry;
+  /**
+   * An injected registry is the caller's: close() hands it back as it was found, the metrics this
+   * adapter put there moved into a private registry that `render()` keeps reading (final values).
+   * They used to stay, so a new adapter on the same registry (a test's beforeEach/afterEach, a
+   * config reload) was refused with incompatible_metric, and whoever served `registry.metrics()`
+   * kept serving the closed adapter's frozen series.
+   */
+  const detach = () => {
+    if (options.registry === undefined || source !== registry) return;
+    const kept = new (promClient().Registry)();
+    for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[]) {
+      if (!reg.created.has(metric) && !(runtimeAdded && runtime?.includes(metric))) continue;
+      // Under its name, or that plus `_total`: an OpenMetrics registry's own `metrics()` renames
+      // counters in place (`orders_total` → `orders`) but keeps the key they were registered by.
+      const { name } = metric as unknown as { name: string };
+      for (const key of [name, `${name}_total`])
+        if (registry.getSingleMetric(key) === metric) registry.removeSingleMetric(key);
+      kept.registerMetric(metric);
+    }
+    source = kept;
+  };
   const observeRequest = requestRecorder(framework);
   const observeHttpClient = clientRecorder(framework);
   const writeDbConnections = dbConnectionsWriter(framework);
@@ -133,7 +155,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       const deadline = performance.now() + bound;
       caches.read();
       await collectors.run(bound);
-      const foreign = readForeign(registry, reg.own, deadline, bound, logger);
+      const foreign = readForeign(source, reg.own, deadline, bound, logger);
       await foreign.settled;
       return foreign;
     })().finally(() => {
@@ -144,7 +166,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const render = async (accept?: string, budgetMs?: number) => {
     const format = negotiate(accept);
     const foreign = await collect(budgetMs);
-    const body = await renderRegistry(registry, reg.own, defaultLabels, format, foreign);
+    const body = await renderRegistry(source, reg.own, defaultLabels, format, foreign);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   /**
@@ -215,6 +237,9 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       }
       collectors.clear();
       caches.clear();
+      // At once, not after the endpoint: `metrics.close(); createMetrics({ registry })` works too
+      // (a scrape still in its collection then leaves other code's metrics out of its answer).
+      detach();
       closing = endpoint.close(budget.graceMs, budget.signal);
       return closing;
     },

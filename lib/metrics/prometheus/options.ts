@@ -10,6 +10,12 @@ import { promClient } from './peer.js';
 /** Naming scheme of the built-in metrics. */
 export type MetricsNaming = 'otel' | 'legacy';
 
+/**
+ * An endpoint path a scraper can reach: "/" then printable ASCII without "?" or "#", and no "." or
+ * ".." segment. (Same rule in lib/config/sections/metrics.ts.)
+ */
+const ENDPOINT_PATH = /^(?!.*\/\.{1,2}(?:\/|$))\/[\x21\x22\x24-\x3e\x40-\x7e]*$/;
+
 export interface MetricsOptions {
   /** `false` gives a valid adapter that records nothing and serves no metrics. Default `true`. */
   enabled?: boolean;
@@ -230,12 +236,14 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
       `host must be a host name or address without spaces, received ${typeof host === 'string' ? JSON.stringify(host.slice(0, 64)) : typeof host}`,
     );
   const path = options.path ?? '/metrics';
-  // The endpoint compares the request's path (query dropped) with this: "?", "#" or a space
-  // in it would never match, and every scrape would be a 404.
-  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path))
+  // The endpoint compares the request's path (query dropped) with this, as the request spells it:
+  // "?", "#", a space, a non-ASCII or control character (sent percent-encoded: "/m%C3%A9triques")
+  // or a "." / ".." segment (removed by curl and fetch) in it would never match, and every scrape
+  // would be a 404 ("/métriques" was taken, and shown in metrics.address.url).
+  if (typeof path !== 'string' || !ENDPOINT_PATH.test(path))
     throw new MetricsError(
       'invalid_option',
-      `path must start with "/" and hold no spaces, "?" or "#", received ${JSON.stringify(path)}`,
+      `path must start with "/" and hold only printable ASCII (percent-encode the rest: "/m%C3%A9triques"), no spaces, "?", "#" or "." / ".." segments, received ${JSON.stringify(path)}`,
     );
   const ns = assertPrefixPart('namespace', options.namespace);
   const sub = assertPrefixPart('subsystem', options.subsystem);

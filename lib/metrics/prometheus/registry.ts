@@ -58,6 +58,8 @@ export interface MetricRegistry {
   seriesCount(name: string): number;
   /** prom-client metric → what the renderer reads itself (fast path only; others render via `get()`). */
   readonly own: ReadonlyMap<object, OwnMetric>;
+  /** Every prom-client metric this registry built (on either path), to take out of an injected registry at close. */
+  readonly created: ReadonlySet<client.Metric>;
 }
 
 interface Registered {
@@ -151,6 +153,7 @@ function foreignExposing(
 export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
   const registered = new Map<string, Registered>();
   const own = new Map<object, OwnMetric>();
+  const created = new Set<client.Metric>();
   /** Exposed name (sample or family) → the metric that exposes it. */
   const taken = new Map<string, { name: string; type: MetricType }>();
 
@@ -184,6 +187,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
       own.set(prom, { type: c.type, name, help, labelNames, buckets, entries });
     if (c.type === 'counter') {
       const p = new (promClient().Counter)(base);
+      created.add(p);
       if (!d.internals) return makeCounter(name, publicCounterStore(p, so));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
@@ -191,12 +195,14 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     }
     if (c.type === 'gauge') {
       const p = new (promClient().Gauge)(base);
+      created.add(p);
       if (!d.internals) return makeGauge(name, publicGaugeStore(p, so));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
       return makeGauge(name, store);
     }
     const p = new (promClient().Histogram)({ ...base, buckets: [...(buckets as readonly number[])] });
+    created.add(p);
     const opts = { exemplars: d.exemplars, now: d.now };
     if (!d.internals) return makeHistogram(name, publicHistogramStore(p, so), opts);
     const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });
@@ -237,5 +243,6 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
       return r ? r.api.series.size() : 0;
     },
     own,
+    created,
   };
 }

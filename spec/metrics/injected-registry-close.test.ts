@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as client from 'prom-client';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+
+const quiet = { logger: { warn() {} } };
+
+// An injected registry is the user's: close() used to leave every metric the adapter had put in
+// it, so a new adapter on the same registry (a test's beforeEach/afterEach, a config reload) was
+// refused with incompatible_metric ("already registered in the registry by other code"), and
+// whoever served registry.metrics() kept serving the closed adapter's frozen series.
+describe('prometheus metrics: close() on an injected registry', () => {
+  it('takes the adapter’s metrics out of the registry, leaves the user’s own, and a new adapter can register', async () => {
+    const registry = new client.Registry();
+    const theirs = new client.Counter({ name: 'theirs_total', help: 'user code', registers: [registry] });
+    theirs.inc();
+    const first = createMetrics({ ...quiet, registry, collectRuntime: true });
+    first.counter({ name: 'orders', help: 'orders placed' }).inc(3);
+    assert.ok(registry.getSingleMetric('orders_total'));
+    await first.close();
+
+    assert.deepEqual(
+      registry.getMetricsAsArray().map((m) => m.name),
+      ['theirs_total'],
+      'only the metric other code registered is left',
+    );
+    // render() keeps working after close(): the closed adapter's final values.
+    const final = await first.render();
+    assert.match(final.body, /^orders_total 3$/m);
+
+    const second = createMetrics({ ...quiet, registry, collectRuntime: true });
+    second.counter({ name: 'orders', help: 'orders placed' }).inc();
+    const { body } = await second.render();
+    assert.match(body, /^orders_total 1$/m);
+    assert.match(body, /^theirs_total 1$/m);
+    assert.match(body, /^process_cpu_user_seconds_total /m);
+    await second.close();
+  });
+
+  it('also when the registry is an OpenMetrics one whose own metrics() renamed the counters in place', async () => {
+    const registry = new client.Registry();
+    registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE as never);
+    const first = createMetrics({ ...quiet, registry });
+    first.counter({ name: 'orders', help: 'orders placed' }).inc();
+    // prom-client renames every counter of an OpenMetrics registry to its family name here.
+    await registry.metrics();
+    await first.close();
+    assert.deepEqual(registry.getMetricsAsArray(), []);
+    const second = createMetrics({ ...quiet, registry });
+    second.counter({ name: 'orders', help: 'orders placed' });
+    await second.close();
+  });
+
+  it('leaves runtime metrics in the registry that other code had put there', async () => {
+    const registry = new client.Registry();
+    client.collectDefaultMetrics({ register: registry });
+    const before = registry.getMetricsAsArray().length;
+    const m = createMetrics({ ...quiet, registry, collectRuntime: true });
+    await m.close();
+    assert.equal(registry.getMetricsAsArray().length, before);
+  });
+});
