@@ -44,11 +44,11 @@ const W3C = new Set(['tracecontext', 'baggage']);
 
 export interface AppFromConfigOptions {
   /** Used instead of the console logger built from `logging:`. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Extra components for `ctx.components` (closed with the app). */
-  components?: Record<string, unknown>;
+  components?: Record<string, unknown> | undefined;
   /** Upper bound for each disposer in ms. Default 10 000. */
-  disposeTimeoutMs?: number;
+  disposeTimeoutMs?: number | undefined;
 }
 
 const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true, disposeTimeoutMs: true });
@@ -146,9 +146,9 @@ async function buildRedis(
 }
 
 interface Coordination {
-  bus?: InvalidationBus;
-  tracking?: InvalidationTracker;
-  lease?: LoaderLease;
+  bus?: InvalidationBus | undefined;
+  tracking?: InvalidationTracker | undefined;
+  lease?: LoaderLease | undefined;
 }
 
 /** The bus and lease of a tiered cache share the Redis L2's client (neither closes it). */

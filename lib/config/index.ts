@@ -47,7 +47,7 @@ export {
  */
 export function parseConfig(
   raw: unknown,
-  options: Omit<LoadOptions, 'format'> & { source?: string } = {},
+  options: Omit<LoadOptions, 'format'> & { source?: string | undefined } = {},
 ): HyperionConfig {
   checkLoadOptions(options, ['env', 'envPrefix', 'source'], 'parseConfig');
   const source = options.source ?? 'config';
@@ -75,7 +75,7 @@ export function loadConfig(path: string | URL, options: LoadOptions = {}): Promi
 /** `loadConfig` for text already in memory (`source` names it in messages). */
 export function loadConfigFromText(
   text: string,
-  options: LoadOptions & { source?: string } = {},
+  options: LoadOptions & { source?: string | undefined } = {},
 ): HyperionConfig {
   return loadConfigText(text, configSchemaFor, options) as HyperionConfig;
 }

@@ -15,17 +15,17 @@ import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js
 import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
-  tracer?: Tracer;
-  cache?: Cache;
-  metrics?: Metrics;
-  logger?: Logger;
+  tracer?: Tracer | undefined;
+  cache?: Cache | undefined;
+  metrics?: Metrics | undefined;
+  logger?: Logger | undefined;
   /** Extra components reachable as `ctx.components.<name>`; closed like the others if they have `close()`. */
-  components?: Record<string, unknown>;
+  components?: Record<string, unknown> | undefined;
   /**
    * Upper bound for each disposer in ms. Default 10 000. The tracer is given this budget and
    * resolves within it even when the collector is down or slow.
    */
-  disposeTimeoutMs?: number;
+  disposeTimeoutMs?: number | undefined;
 }
 
 export interface App extends AsyncDisposable {
@@ -181,11 +181,11 @@ export const compose = createApp;
 
 export interface CloseOnSignalsOptions {
   /** Signals that close the app. Default `['SIGTERM', 'SIGINT']`. */
-  signals?: NodeJS.Signals[];
+  signals?: NodeJS.Signals[] | undefined;
   /** Exit the process once closed (default `true`). */
-  exit?: boolean;
+  exit?: boolean | undefined;
   /** Receives the error when closing failed (default: logged through `app.logger.error`). */
-  onError?: (err: unknown) => void;
+  onError?: ((err: unknown) => void) | undefined;
 }
 
 /**
