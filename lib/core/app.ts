@@ -6,7 +6,7 @@
 
 import { constants as osConstants } from 'node:os';
 import { type AppContext, createContext } from './context.js';
-import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
+import type { Cache, Logger, LoggerLike, Metrics, Tracer } from './contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDisposers } from './disposers.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger } from './log-binding.js';
@@ -18,7 +18,8 @@ export interface AppOptions {
   tracer?: Tracer | undefined;
   cache?: Cache | undefined;
   metrics?: Metrics | undefined;
-  logger?: Logger | undefined;
+  /** A `Logger`, `console` or a pino instance (see `LoggerLike`); `app.logger` is its `Logger`. */
+  logger?: LoggerLike | undefined;
   /** Extra components reachable as `ctx.components.<name>`; closed like the others if they have `close()`. */
   components?: Record<string, unknown> | undefined;
   /**

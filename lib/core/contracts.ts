@@ -455,3 +455,16 @@ export interface Logger {
    */
   enabled?(level: LogLevel): boolean;
 }
+
+/**
+ * What `createApp`, `createAppFromConfig` and `adaptLogger` take as a logger: a `Logger`, a logger
+ * with only the four level methods (`console`; the app gives it a `child`), or a pino instance
+ * (recognised and adapted to fields-after-message). Typed as `Logger` alone, the `console` and
+ * pino instance the pages show were type errors although the code takes them.
+ */
+export interface LoggerLike {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}

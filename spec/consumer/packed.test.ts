@@ -15,7 +15,7 @@
  *   exports; the files behind them are not importable (no deep import is needed or possible).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ts from 'typescript';
@@ -285,6 +285,53 @@ describe('the packed package with every optional peer installed', () => {
           types: ['node'],
         },
         files: ['options.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+  });
+
+  // The pages say createApp and createAppFromConfig take `console` and a pino instance as they
+  // are (and adaptLogger a pino instance), and the code does; the declarations said `Logger`
+  // (`child` required): TS2741 for console, TS2322 for pino.
+  it('createApp, createAppFromConfig and adaptLogger take console and a pino instance in TypeScript', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(project, 'loggers');
+    mkdirSync(out, { recursive: true });
+    const pino = join(project, 'node_modules/pino');
+    if (!existsSync(pino)) symlinkSync(join(root, 'node_modules/pino'), pino);
+    writeFileSync(
+      join(out, 'loggers.ts'),
+      [
+        `import { adaptLogger, createApp, type Logger } from 'hyperion';`,
+        `import { createAppFromConfig, loadConfigFromText } from 'hyperion/config';`,
+        `import { createOtelTracer } from 'hyperion/tracing/otel';`,
+        `import { pino } from 'pino';`,
+        'const log = pino();',
+        'export const withConsole = createApp({ logger: console });',
+        'export const withPino = createApp({ logger: log });',
+        'export const inline = createApp({ logger: pino() });',
+        'export const child: Logger = withConsole.logger.child({ request: 1 });',
+        `export const tracer = createOtelTracer({ exporter: 'memory', logger: adaptLogger(log) });`,
+        `const config = loadConfigFromText('{}', { env: {} });`,
+        'export const fromConfig = [createAppFromConfig(config, { logger: log }), createAppFromConfig(config, { logger: console })];',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['loggers.ts'],
       }),
     );
     await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
