@@ -16,6 +16,10 @@ import {
 } from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
 
+// The tracing section's exporter and propagator names (also in hyperion/tracing/otel): a library
+// whose declarations hold a loaded config's `tracing` section names them through this subpath.
+// Without them, exporting `config.tracing` failed with TS2742 (a reference to dist/tracing/otel/names.js).
+export type { ExporterName, PropagatorName } from '../tracing/otel/names.js';
 export { type AppFromConfigOptions, createAppFromConfig } from './app.js';
 export {
   type ConfigFormat,

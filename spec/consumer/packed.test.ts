@@ -398,6 +398,45 @@ describe('the packed package with every optional peer installed', () => {
     assert.doesNotMatch(emitted, /hyperion\/dist\//, 'declarations reaching into dist/');
   });
 
+  it("a library importing only hyperion/config and exporting a loaded config's sections emits its declarations (no TS2742)", {
+    timeout: 120_000,
+  }, async () => {
+    // The tracing section names ExporterName/PropagatorName, which only hyperion/tracing/otel
+    // exported: "cannot be named without a reference to …/dist/tracing/otel/names.js" (TS2742).
+    // Its own project: a program that also imports hyperion/tracing/otel finds the names there.
+    const out = join(project, 'config-library');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'sections.ts'),
+      [
+        `import { loadConfigFromText } from 'hyperion/config';`,
+        `const file = loadConfigFromText('tracing: { exporter: otlp }\\n', { env: {} });`,
+        'export const sections = { tracing: file.tracing, metrics: file.metrics, cache: file.cache };',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          declaration: true,
+          emitDeclarationOnly: true,
+          outDir: 'types',
+          types: ['node'],
+        },
+        files: ['sections.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+    const emitted = readFileSync(join(out, 'types/sections.d.ts'), 'utf8');
+    assert.doesNotMatch(emitted, /hyperion\/dist\//, 'declarations reaching into dist/');
+  });
+
   it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {
     timeout: 60_000,
   }, async () => {
