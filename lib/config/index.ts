@@ -16,6 +16,14 @@ import {
 } from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
 
+export type { MemoryCacheOptions } from '../cache/memory/options.js';
+export type { RedisConnectionOptions } from '../cache/redis/connection-options.js';
+export type { TieredCacheOptions } from '../cache/tiered/types.js';
+// What createAppFromConfig and the …OptionsFromConfig mappings return (also exported by their own
+// subpaths): a module importing only hyperion/config that exports their results needs them here
+// to emit its declarations (TS2742 otherwise). From the files that declare them, so that the
+// declarations of hyperion/config still import no adapter's peer (iovalkey, prom-client).
+export type { App } from '../core/index.js';
 // The tracing section's exporter and propagator names (also in hyperion/tracing/otel): a library
 // whose declarations hold a loaded config's `tracing` section names them through this subpath.
 // Without them, exporting `config.tracing` failed with TS2742 (a reference to dist/tracing/otel/names.js).
