@@ -13,11 +13,12 @@ import type {
   InvalidationTracker,
   LoaderLease,
   Logger,
+  LoggerLike,
   LogLevel,
 } from '../core/contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { ConfigError, typeName } from '../core/errors.js';
-import { adaptLogger, withChildMethod } from '../core/log-binding.js';
+import { adaptLogger } from '../core/log-binding.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
@@ -43,12 +44,12 @@ import { tracingOptionsFromConfig } from './sections/tracing.js';
 const W3C = new Set(['tracecontext', 'baggage']);
 
 export interface AppFromConfigOptions {
-  /** Used instead of the console logger built from `logging:`. */
-  logger?: Logger;
+  /** Used instead of the console logger built from `logging:`: a `Logger`, `console` or a pino instance. */
+  logger?: LoggerLike | undefined;
   /** Extra components for `ctx.components` (closed with the app). */
-  components?: Record<string, unknown>;
+  components?: Record<string, unknown> | undefined;
   /** Upper bound for each disposer in ms. Default 10 000. */
-  disposeTimeoutMs?: number;
+  disposeTimeoutMs?: number | undefined;
 }
 
 const KNOWN = optionKeys<AppFromConfigOptions>({ logger: true, components: true, disposeTimeoutMs: true });
@@ -77,8 +78,7 @@ function adapterLogger(given: unknown): Logger | undefined {
         message: `lacks ${missing.join(', ')}`,
       },
     ]);
-  const logger = adaptLogger(given as Logger);
-  return withChildMethod(logger);
+  return adaptLogger(given as LoggerLike);
 }
 
 /** The optional peers each adapter subpath needs to build anything. */
@@ -146,9 +146,9 @@ async function buildRedis(
 }
 
 interface Coordination {
-  bus?: InvalidationBus;
-  tracking?: InvalidationTracker;
-  lease?: LoaderLease;
+  bus?: InvalidationBus | undefined;
+  tracking?: InvalidationTracker | undefined;
+  lease?: LoaderLease | undefined;
 }
 
 /** The bus and lease of a tiered cache share the Redis L2's client (neither closes it). */

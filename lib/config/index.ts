@@ -16,6 +16,18 @@ import {
 } from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
 
+export type { MemoryCacheOptions } from '../cache/memory/options.js';
+export type { RedisConnectionOptions } from '../cache/redis/connection-options.js';
+export type { TieredCacheOptions } from '../cache/tiered/types.js';
+// What createAppFromConfig and the …OptionsFromConfig mappings return (also exported by their own
+// subpaths): a module importing only hyperion/config that exports their results needs them here
+// to emit its declarations (TS2742 otherwise). From the files that declare them, so that the
+// declarations of hyperion/config still import no adapter's peer (iovalkey, prom-client).
+export type { App } from '../core/index.js';
+// The tracing section's exporter and propagator names (also in hyperion/tracing/otel): a library
+// whose declarations hold a loaded config's `tracing` section names them through this subpath.
+// Without them, exporting `config.tracing` failed with TS2742 (a reference to dist/tracing/otel/names.js).
+export type { ExporterName, PropagatorName } from '../tracing/otel/names.js';
 export { type AppFromConfigOptions, createAppFromConfig } from './app.js';
 export {
   type ConfigFormat,
@@ -47,7 +59,7 @@ export {
  */
 export function parseConfig(
   raw: unknown,
-  options: Omit<LoadOptions, 'format'> & { source?: string } = {},
+  options: Omit<LoadOptions, 'format'> & { source?: string | undefined } = {},
 ): HyperionConfig {
   checkLoadOptions(options, ['env', 'envPrefix', 'source'], 'parseConfig');
   const source = options.source ?? 'config';
@@ -75,7 +87,7 @@ export function loadConfig(path: string | URL, options: LoadOptions = {}): Promi
 /** `loadConfig` for text already in memory (`source` names it in messages). */
 export function loadConfigFromText(
   text: string,
-  options: LoadOptions & { source?: string } = {},
+  options: LoadOptions & { source?: string | undefined } = {},
 ): HyperionConfig {
   return loadConfigText(text, configSchemaFor, options) as HyperionConfig;
 }

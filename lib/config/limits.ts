@@ -30,9 +30,9 @@ export interface ParseContext {
   /** Config path of the parsed value (non-empty for environment values). */
   at: readonly string[];
   /** Environment values: the name of the variable, for messages. */
-  env?: string;
+  env?: string | undefined;
   /** The prefix of environment overrides, for messages naming the variable to use. Default `HYPERION__`. */
-  envPrefix?: string;
+  envPrefix?: string | undefined;
 }
 
 export function where(ctx: ParseContext): string {

@@ -30,11 +30,11 @@ export { type ConfigFormat, parseConfigText } from './yaml.js';
 
 export interface LoadOptions {
   /** Environment to read overrides from. Default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Override prefix. Default `HYPERION__`. */
-  envPrefix?: string;
+  envPrefix?: string | undefined;
   /** Format; inferred from the extension (`.json` → JSON, anything else → YAML). */
-  format?: ConfigFormat;
+  format?: ConfigFormat | undefined;
 }
 
 /**
@@ -203,7 +203,7 @@ export function checkParsed(raw: unknown, source = 'config', found?: Found): voi
 export function loadConfigText<S extends v.GenericSchema>(
   text: string,
   schema: S | ((raw: unknown) => S),
-  options: LoadOptions & { source?: string } = {},
+  options: LoadOptions & { source?: string | undefined } = {},
 ): v.InferOutput<S> {
   checkLoadOptions(options, ['env', 'envPrefix', 'format', 'source'], 'loadConfigFromText');
   const source = options.source ?? 'config';

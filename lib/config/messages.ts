@@ -60,14 +60,14 @@ export const issue = (
 export interface Found {
   issues: ConfigIssue[];
   blocked: string[][];
-  incomplete?: boolean;
+  incomplete?: boolean | undefined;
   /**
    * Plain YAML numbers whose text is not how the number prints (`1.10`, `2.0`, `007`, `0x1F`),
    * with their paths: a field that turns numbers into text (a label value) gets the text as
    * written instead (see `validateConfig`), and a number-only field refuses a hexadecimal or
    * octal one. `env`: the environment variable whose value held the number.
    */
-  numberTexts?: { path: string[]; text: string; env?: string }[];
+  numberTexts?: { path: string[]; text: string; env?: string | undefined }[] | undefined;
 }
 
 export const newFound = (): Found => ({ issues: [], blocked: [] });

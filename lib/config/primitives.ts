@@ -34,13 +34,13 @@ function showMs(ms: number): string {
 
 export interface DurationRange {
   /** Smallest accepted value in ms. Default 0. */
-  min?: number;
+  min?: number | undefined;
   /** Whether `min` itself is excluded (`> 0`). Default false. */
-  exclusive?: boolean;
+  exclusive?: boolean | undefined;
   /** Largest accepted value in ms. Default `MAX_TIMER_MS`. */
-  max?: number;
+  max?: number | undefined;
   /** Whole milliseconds only. Default false. */
-  integer?: boolean;
+  integer?: boolean | undefined;
 }
 
 /**
@@ -170,8 +170,8 @@ export const httpUrl = v.pipe(
 
 type AddIssue = (info: {
   message: string;
-  expected?: string;
-  path?: [v.ObjectPathItem, ...v.ObjectPathItem[]];
+  expected?: string | undefined;
+  path?: [v.ObjectPathItem, ...v.ObjectPathItem[]] | undefined;
 }) => void;
 
 /** A rule across fields, checked on the section once its fields are read. */

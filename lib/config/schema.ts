@@ -114,11 +114,11 @@ type Out<S extends v.GenericSchema> = v.InferOutput<S>;
 
 /** A validated config file. */
 export interface HyperionConfig {
-  service?: Out<typeof serviceSection>;
-  logging?: Out<typeof loggingSection>;
-  tracing?: Out<typeof tracingSection>;
-  cache?: CacheSection;
-  metrics?: Out<typeof metricsSection>;
+  service?: Out<typeof serviceSection> | undefined;
+  logging?: Out<typeof loggingSection> | undefined;
+  tracing?: Out<typeof tracingSection> | undefined;
+  cache?: CacheSection | undefined;
+  metrics?: Out<typeof metricsSection> | undefined;
 }
 
 export type MemorySection = Out<typeof memorySection>;

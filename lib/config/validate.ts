@@ -73,16 +73,16 @@ function plainExpected(i: v.BaseIssue<unknown>): string {
 
 /** What the schema walk below reads of a valibot schema (entries, options, pipe, wrapped …). */
 interface SchemaNode {
-  type?: string;
+  type?: string | undefined;
   literal?: unknown;
-  kind?: string;
+  kind?: string | undefined;
   message?: unknown;
-  entries?: Record<string, SchemaNode>;
-  options?: readonly SchemaNode[];
-  wrapped?: SchemaNode;
-  pipe?: readonly SchemaNode[];
-  value?: SchemaNode;
-  item?: SchemaNode;
+  entries?: Record<string, SchemaNode> | undefined;
+  options?: readonly SchemaNode[] | undefined;
+  wrapped?: SchemaNode | undefined;
+  pipe?: readonly SchemaNode[] | undefined;
+  value?: SchemaNode | undefined;
+  item?: SchemaNode | undefined;
 }
 
 const WRAPPERS = new Set(['optional', 'exact_optional', 'nullish', 'nullable', 'non_optional']);
@@ -212,7 +212,7 @@ const NOT_DECIMAL: readonly [RegExp, string][] = [
 function numberFormProblems(
   schema: unknown,
   input: unknown,
-  texts: readonly { path: readonly string[]; text: string; env?: string }[],
+  texts: readonly { path: readonly string[]; text: string; env?: string | undefined }[],
   origins: readonly EnvOrigin[],
 ): Found {
   const found = newFound();

@@ -6,7 +6,7 @@
 
 import { constants as osConstants } from 'node:os';
 import { type AppContext, createContext } from './context.js';
-import type { Cache, Logger, Metrics, Tracer } from './contracts.js';
+import type { Cache, Logger, LoggerLike, Metrics, Tracer } from './contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDisposers } from './disposers.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger } from './log-binding.js';
@@ -15,17 +15,18 @@ import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js
 import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
-  tracer?: Tracer;
-  cache?: Cache;
-  metrics?: Metrics;
-  logger?: Logger;
+  tracer?: Tracer | undefined;
+  cache?: Cache | undefined;
+  metrics?: Metrics | undefined;
+  /** A `Logger`, `console` or a pino instance (see `LoggerLike`); `app.logger` is its `Logger`. */
+  logger?: LoggerLike | undefined;
   /** Extra components reachable as `ctx.components.<name>`; closed like the others if they have `close()`. */
-  components?: Record<string, unknown>;
+  components?: Record<string, unknown> | undefined;
   /**
    * Upper bound for each disposer in ms. Default 10 000. The tracer is given this budget and
    * resolves within it even when the collector is down or slow.
    */
-  disposeTimeoutMs?: number;
+  disposeTimeoutMs?: number | undefined;
 }
 
 export interface App extends AsyncDisposable {
@@ -207,11 +208,11 @@ export const compose = createApp;
 
 export interface CloseOnSignalsOptions {
   /** Signals that close the app. Default `['SIGTERM', 'SIGINT']`. */
-  signals?: NodeJS.Signals[];
+  signals?: NodeJS.Signals[] | undefined;
   /** Exit the process once closed (default `true`). */
-  exit?: boolean;
+  exit?: boolean | undefined;
   /** Receives the error when closing failed (default: logged through `app.logger.error`). */
-  onError?: (err: unknown) => void;
+  onError?: ((err: unknown) => void) | undefined;
 }
 
 /**

@@ -26,10 +26,10 @@ export interface AppContext {
 
 export interface ContextPatch {
   span?: Span | undefined;
-  baggage?: Baggage;
-  attributes?: Attributes;
+  baggage?: Baggage | undefined;
+  attributes?: Attributes | undefined;
   signal?: AbortSignal | undefined;
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 class Context implements AppContext {
@@ -142,7 +142,7 @@ export function createContext(parts: {
   cache: Cache;
   metrics: Metrics;
   logger: Logger;
-  components?: Readonly<Record<string, unknown>>;
+  components?: Readonly<Record<string, unknown>> | undefined;
 }): AppContext {
   return new Context(
     parts.tracer,

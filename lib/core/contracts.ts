@@ -30,16 +30,16 @@ export interface SpanContext {
   /** Bit 0 = sampled. */
   readonly traceFlags: number;
   /** True when the context came from another process. */
-  readonly isRemote?: boolean;
+  readonly isRemote?: boolean | undefined;
   /** Raw W3C `tracestate` header value, if any. */
-  readonly traceState?: string;
+  readonly traceState?: string | undefined;
 }
 
 export type SpanKind = 'internal' | 'server' | 'client' | 'producer' | 'consumer';
 
 export interface SpanStatus {
   readonly code: 'unset' | 'ok' | 'error';
-  readonly message?: string;
+  readonly message?: string | undefined;
 }
 
 /** A unit of traced work. All methods are safe to call after `end()` (they do nothing). */
@@ -58,8 +58,8 @@ export interface Span {
 }
 
 export interface SpanOptions {
-  kind?: SpanKind;
-  attributes?: Attributes;
+  kind?: SpanKind | undefined;
+  attributes?: Attributes | undefined;
   /** Parent span; when absent the span starts a new trace. */
   parent?: Span | undefined;
   /**
@@ -68,15 +68,15 @@ export interface SpanOptions {
    * incoming trace context: its server span is a root, never a child of whatever span was active
    * when the server was created. Ignored when `parent` is given.
    */
-  root?: boolean;
+  root?: boolean | undefined;
   /** Start time in ms since the epoch (defaults to now). */
-  startTime?: number;
+  startTime?: number | undefined;
 }
 
 /** What a tracer extracts from incoming headers. */
 export interface ExtractedContext {
   /** The remote parent, when the headers carried a valid trace context. */
-  readonly parent?: Span;
+  readonly parent?: Span | undefined;
   readonly baggage: Baggage;
 }
 
@@ -118,9 +118,9 @@ export interface CloseOptions {
    * Time the close may take, ms: a component that waits on the network (a final span export)
    * gives up cleanly within it and resolves. `Infinity`: no bound.
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Aborts when the budget is spent: work still waited for is cut at once. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface Tracer {
@@ -187,16 +187,16 @@ export interface WriteOptions {
    * `CacheError('invalid_ttl')`. Options that are not an object, a non-boolean `ifAbsent`,
    * non-bytes `ifEquals`, or both together are `invalid_value`.
    */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
   /** Store only when the key holds no value now; `set` then resolves `false`. */
-  readonly ifAbsent?: boolean;
+  readonly ifAbsent?: boolean | undefined;
   /**
    * Store only when the key holds exactly these bytes now (compare-and-set); `set` otherwise
    * resolves `false`. The tiered cache uses it to replace a stale L2 value it read without
    * overwriting a newer write made meanwhile. Not together with `ifAbsent`. Caches that cannot
    * compare reject it (`invalid_value`) rather than store unconditionally.
    */
-  readonly ifEquals?: Bytes;
+  readonly ifEquals?: Bytes | undefined;
 }
 
 /**
@@ -208,13 +208,13 @@ export interface CacheStats {
   readonly misses: number;
   /** hits / (hits + misses), 0 when there were no reads. */
   readonly hitRatio: number;
-  readonly keysAdded?: number;
-  readonly keysEvicted?: number;
-  readonly keysRejected?: number;
-  readonly costAdded?: number;
-  readonly costEvicted?: number;
+  readonly keysAdded?: number | undefined;
+  readonly keysEvicted?: number | undefined;
+  readonly keysRejected?: number | undefined;
+  readonly costAdded?: number | undefined;
+  readonly costEvicted?: number | undefined;
   /** Backend errors (timeouts, connection loss) seen by the cache. */
-  readonly errors?: number;
+  readonly errors?: number | undefined;
 }
 
 /**
@@ -283,8 +283,8 @@ export interface Cache {
  */
 export interface Invalidation {
   readonly origin: string;
-  readonly keys?: readonly string[];
-  readonly all?: boolean;
+  readonly keys?: readonly string[] | undefined;
+  readonly all?: boolean | undefined;
 }
 
 /**
@@ -374,12 +374,12 @@ export interface MetricOptions {
   /** Metric name without namespace/subsystem prefix: `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
   name: string;
   help: string;
-  labelNames?: readonly string[];
+  labelNames?: readonly string[] | undefined;
 }
 
 export interface HistogramOptions extends MetricOptions {
   /** Upper bounds in increasing order (seconds for durations). */
-  buckets?: readonly number[];
+  buckets?: readonly number[] | undefined;
 }
 
 export interface Counter {
@@ -455,4 +455,17 @@ export interface Logger {
    * on first use) skip that work when this returns false.
    */
   enabled?(level: LogLevel): boolean;
+}
+
+/**
+ * What `createApp`, `createAppFromConfig` and `adaptLogger` take as a logger: a `Logger`, a logger
+ * with only the four level methods (`console`; the app gives it a `child`), or a pino instance
+ * (recognised and adapted to fields-after-message). Typed as `Logger` alone, the `console` and
+ * pino instance the pages show were type errors although the code takes them.
+ */
+export interface LoggerLike {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
 }

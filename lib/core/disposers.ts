@@ -61,7 +61,7 @@ export function outsideDisposers<T>(fn: () => T): T {
   return runningIn.exit(fn);
 }
 
-export function createDisposerStack(options: { timeoutMs?: number } = {}): DisposerStack {
+export function createDisposerStack(options: { timeoutMs?: number | undefined } = {}): DisposerStack {
   const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];
   let running: Promise<void> | undefined;

@@ -14,32 +14,32 @@ export interface DrainOptions {
    * How long running requests may take once the stop began, ms. Default 5000. This and the other
    * times accept 0 (at once) to 2^31 − 1 ms: longer ones would fire at once in Node.
    */
-  graceMs?: number;
+  graceMs?: number | undefined;
   /**
    * How long the listening socket may stay open once the stop began, ms (default: `graceMs`). It
    * closes as soon as no request is running and no connection arrived for 100 ms: connections the
    * kernel had already queued (a busy process accepts them late) are accepted and answered 503
    * instead of being reset when the listening socket closes.
    */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * The listening socket closes once no request ran and no connection arrived for this long, ms;
    * an idle keep-alive connection is ended this long after the drain began (a request already on
    * its way on it gets its 503). Default 100. Longer suits services behind others (with `admit`): peers still finishing their
    * in-flight work keep reaching them.
    */
-  quietMs?: number;
+  quietMs?: number | undefined;
   /**
    * Requests arriving during the drain that are served anyway (with `Connection: close`) instead
    * of getting the 503: e.g. calls from peer services finishing work that was already in flight
    * when the stop began (a call chain stopped all at once then completes). Default: none. A throw
    * counts as `false` (the request gets the 503; one warning to `logger`).
    */
-  admit?: (req: IncomingMessage) => boolean;
+  admit?: ((req: IncomingMessage) => boolean) | undefined;
   /** `Retry-After` (whole seconds, ≥ 0) of the 503 sent to requests arriving during the drain. Default 1. */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
   /** Receives one info record when the drain starts, one warning when requests had to be cut. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 const KNOWN = optionKeys<DrainOptions>({

@@ -69,7 +69,11 @@ export class CacheError extends HyperionError {
 export class TracingError extends HyperionError {
   /** Every underlying error, when several led to this one (e.g. each failed export of a flush). */
   readonly causes: readonly unknown[];
-  constructor(code: string, message: string, options?: { cause?: unknown; causes?: readonly unknown[] }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; causes?: readonly unknown[] | undefined },
+  ) {
     const causes = options?.causes ?? (options && 'cause' in options ? [options.cause] : []);
     super(code, message, causes.length > 0 ? { cause: options?.cause ?? causes[0] } : undefined);
     this.name = 'TracingError';

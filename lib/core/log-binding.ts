@@ -10,7 +10,7 @@
  * Nested spans bind the logger they started from, never a bound one, so a record carries each
  * field once (pino would otherwise write `trace_id` twice).
  */
-import type { LogFields, Logger, LogLevel, Span, SpanContext } from './contracts.js';
+import type { LogFields, Logger, LoggerLike, LogLevel, Span, SpanContext } from './contracts.js';
 import { errorFields } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
@@ -87,11 +87,19 @@ function childOf(logger: Logger, fields: LogFields): Logger {
  * `logger` itself when it has `child`, else a logger that has one (fields added to each record):
  * for adapters that call `child` on the logger they are given.
  */
-export function withChildMethod(logger: Logger): Logger {
-  return typeof logger.child === 'function' ? logger : withFields(logger, undefined);
+export function withChildMethod(logger: LoggerLike & Partial<Logger>): Logger {
+  if (hasChild(logger)) return logger;
+  const withChild = withFields(logger, undefined);
+  // The app closes the logger it was given: a `close()` of its own stays reachable.
+  const close = logger.close;
+  return typeof close === 'function' ? { ...withChild, close: () => close.call(logger) } : withChild;
 }
 
-function withFields(logger: Logger, fields: LogFields | undefined): Logger {
+function hasChild(logger: LoggerLike & Partial<Logger>): logger is Logger {
+  return typeof logger.child === 'function';
+}
+
+function withFields(logger: LoggerLike & Partial<Logger>, fields: LogFields | undefined): Logger {
   // The record's own fields after the bound ones, as a child logger writes them; fields that
   // cannot be copied (a getter that throws) are passed as they are, without the bound ones.
   const merged = (own: LogFields | undefined): LogFields | undefined => {
@@ -256,9 +264,11 @@ function fromPino(p: ObjectFirstLogger): Logger {
 
 /**
  * The `Logger` for `logger`: itself, or for a pino instance (recognised by `bindings()` and
- * `levels`) a thin adapter that passes fields first, the way pino expects them. `createApp`
- * applies it, so a pino instance can be given as `logger` as it is.
+ * `levels`) a thin adapter that passes fields first, the way pino expects them, or for a logger
+ * without `child` (`console`) one that has it. `createApp` applies it, so a pino instance or
+ * `console` can be given as `logger` as it is. `app.logger` was `console` itself, typed `Logger`:
+ * `app.logger.child(…)` compiled and threw a TypeError.
  */
-export function adaptLogger(logger: Logger): Logger {
-  return isPino(logger) ? fromPino(logger) : logger;
+export function adaptLogger(logger: LoggerLike): Logger {
+  return isPino(logger) ? fromPino(logger) : withChildMethod(logger);
 }

@@ -19,13 +19,13 @@ const LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = {
 
 export interface ConsoleLoggerOptions {
   /** Lowest level written. Default `info`. */
-  level?: LogLevel;
+  level?: LogLevel | undefined;
   /** Fields added to every record (e.g. `{ service: 'gateway' }`). */
-  fields?: LogFields;
+  fields?: LogFields | undefined;
   /** Where lines go. Default: `process.stderr.write`. */
-  write?: (line: string) => void;
+  write?: ((line: string) => void) | undefined;
   /** Clock, injectable for tests. Default `Date.now`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 const KNOWN = optionKeys<ConsoleLoggerOptions>({ level: true, fields: true, write: true, now: true });

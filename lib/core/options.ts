@@ -1,6 +1,11 @@
 /**
  * Shared option checks for the adapter factories: unknown keys are rejected (with the nearest
  * known key as a suggestion), and the numeric limits every factory and the config schema agree on.
+ *
+ * Every optional property of a public type is written `name?: T | undefined`: the factories take
+ * an option given as `undefined` like an absent one, and a user compiling with
+ * `exactOptionalPropertyTypes` must be able to write `{ password: process.env.REDIS_PASSWORD }` or
+ * spread their own optional settings (spec/consumer/packed.test.ts checks the shipped .d.ts).
  */
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 

@@ -7,7 +7,7 @@ export interface TimeoutOptions {
    * awaits in the foreground (shutdown flushes, background refreshes); leave it off for a bound on
    * a call a caller awaits, which must fire even when nothing else holds the event loop.
    */
-  readonly unref?: boolean;
+  readonly unref?: boolean | undefined;
 }
 
 /**

@@ -32,7 +32,7 @@ export interface TypedWriteOptions<T> extends Omit<WriteOptions, 'ifEquals'> {
    * `set` otherwise resolves `false`. The comparison is on bytes: it matches a value this view
    * stored (or returned from `get` without a schema that transforms it).
    */
-  readonly ifEquals?: T;
+  readonly ifEquals?: T | undefined;
 }
 
 /**
@@ -55,12 +55,12 @@ export interface TypedCache<T> {
 
 export interface TypedCacheOptions<T> {
   /** Validates values on read. A value that fails is treated per `onInvalid`. */
-  schema?: StandardSchema<T>;
+  schema?: StandardSchema<T> | undefined;
   /**
    * What to do with a cached value that fails to decode or validate: `miss` (default) deletes it
    * and reports a miss, so `getOrSet` reloads; `throw` rejects with `CacheError('decode_failed')`.
    */
-  onInvalid?: 'miss' | 'throw';
+  onInvalid?: 'miss' | 'throw' | undefined;
 }
 
 const KNOWN = optionKeys<TypedCacheOptions<unknown>>({ schema: true, onInvalid: true });

@@ -82,7 +82,7 @@ export function assertBytes(value: unknown): asserts value is Bytes {
  */
 export function assertEntries(
   entries: unknown,
-): asserts entries is readonly { key: string; value: Bytes; ttl?: number }[] {
+): asserts entries is readonly { key: string; value: Bytes; ttl?: number | undefined }[] {
   if (!Array.isArray(entries))
     throw new CacheError('invalid_value', `entries must be an array, received ${typeName(entries)}`);
   for (const e of entries as ({ key?: unknown; value?: unknown; ttl?: unknown } | null | undefined)[]) {

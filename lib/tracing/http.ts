@@ -29,9 +29,9 @@ export type HttpHandler = (ctx: AppContext, req: IncomingMessage, res: ServerRes
 
 export interface TraceHandlerOptions {
   /** Route template (`/users/:id`): becomes `http.route` and the span name `METHOD route`. Default: none (name `METHOD`). */
-  route?: string;
+  route?: string | undefined;
   /** Extra attributes for every server span of this handler. */
-  attributes?: Attributes;
+  attributes?: Attributes | undefined;
 }
 
 const TRACE_HANDLER_KEYS = optionKeys<TraceHandlerOptions>({ route: true, attributes: true });
@@ -203,9 +203,9 @@ export function traceHandler(
 
 export interface TracedFetchOptions {
   /** Span name. Default: the request method (`GET`), as the HTTP conventions ask. */
-  name?: string;
+  name?: string | undefined;
   /** Extra attributes for the client span. */
-  attributes?: Attributes;
+  attributes?: Attributes | undefined;
 }
 
 /**

@@ -136,20 +136,20 @@ function formatBaggage(baggage: Baggage): string {
 
 export interface PropagateOnlyOptions {
   /** Sampled flag of new traces: the fraction sampled, 0..1. Default 1. */
-  sampleRate?: number;
+  sampleRate?: number | undefined;
   /** Random source for that decision. Default `Math.random`. */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /**
    * `true` (default): a span with a valid parent keeps the parent's sampled flag. `false` (what
    * `OTEL_TRACES_SAMPLER` always_on / always_off / traceidratio mean): every span's flag is
    * `sampleRate`'s own decision.
    */
-  parentBased?: boolean;
+  parentBased?: boolean | undefined;
   /**
    * The W3C formats read and written, as `createOtelTracer`'s `propagators`: `tracecontext`
    * (`traceparent` + `tracestate`), `baggage`. Default both; `[]` propagates nothing.
    */
-  propagators?: readonly ('tracecontext' | 'baggage')[];
+  propagators?: readonly ('tracecontext' | 'baggage')[] | undefined;
 }
 
 /** The propagate-only tracer (see the module comment). */

@@ -7,14 +7,18 @@
  *   benchmark or demo code, keys or npm settings.
  * - Every TypeScript example of the pages (the blocks and preludes of spec/docs/examples.ts, which
  *   checks them against lib/) typechecks against the installed declarations, `skipLibCheck: false`,
- *   with each resolution a user may have: `nodenext`, `node16` and `bundler`.
+ *   with each resolution a user may have: `nodenext`, `node16` and `bundler`, and the strictest
+ *   flags (`exactOptionalPropertyTypes`, `noUncheckedIndexedAccess`).
+ * - Every optional property of the declarations admits `undefined`, as the runtime does, so a user
+ *   with `exactOptionalPropertyTypes` can pass `{ password: process.env.X }` or spread options.
  * - Every subpath loads with `import` and with `require()` (Node ≥ 20.19) and gives the same
  *   exports; the files behind them are not importable (no deep import is needed or possible).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ts from 'typescript';
 import { examples } from '../docs/examples.js';
 import { tempDir } from '../harness/process.js';
 import { buildAndPack, root, run } from './project.js';
@@ -117,7 +121,7 @@ describe('the packed package with every optional peer installed', () => {
     ['Node16', 'Node16'],
     ['ESNext', 'Bundler'],
   ] as const) {
-    it(`every TypeScript example of the pages typechecks against the installed declarations (moduleResolution ${moduleResolution}, skipLibCheck false)`, {
+    it(`every TypeScript example of the pages typechecks against the installed declarations (moduleResolution ${moduleResolution}, skipLibCheck false, exactOptionalPropertyTypes, noUncheckedIndexedAccess)`, {
       timeout: 180_000,
     }, async () => {
       const out = join(project, `docs-${moduleResolution.toLowerCase()}`);
@@ -136,6 +140,10 @@ describe('the packed package with every optional peer installed', () => {
             module,
             moduleResolution,
             strict: true,
+            // The strictest flags a user may add: the pages' `password: process.env.REDIS_PASSWORD`
+            // failed under exactOptionalPropertyTypes while the options took no `undefined`.
+            exactOptionalPropertyTypes: true,
+            noUncheckedIndexedAccess: true,
             skipLibCheck: false,
             noEmit: true,
             types: ['node'],
@@ -182,6 +190,148 @@ describe('the packed package with every optional peer installed', () => {
           types: ['node'],
         },
         files: ['names.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+  });
+
+  // The runtime takes an optional option given as `undefined` (`{ password: process.env.X }`, an
+  // option spread from the user's own `{ ttl?: number | undefined }`), but the declarations said
+  // `password?: string`: under exactOptionalPropertyTypes that is TS2379/TS2375 in the user's code.
+  it('every optional property of the shipped declarations admits undefined (exactOptionalPropertyTypes)', () => {
+    const strict: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.d.ts')) {
+          const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+          const visit = (node: ts.Node): void => {
+            if (
+              ts.isPropertySignature(node) &&
+              node.questionToken &&
+              node.type &&
+              !admitsUndefined(node.type)
+            ) {
+              const { line } = file.getLineAndCharacterOfPosition(node.getStart());
+              strict.push(`${relative(installed, path)}:${line + 1} ${node.getText().split('\n')[0]}`);
+            }
+            ts.forEachChild(node, visit);
+          };
+          visit(file);
+        }
+      }
+    };
+    const admitsUndefined = (type: ts.TypeNode): boolean =>
+      [ts.SyntaxKind.UndefinedKeyword, ts.SyntaxKind.UnknownKeyword, ts.SyntaxKind.AnyKeyword].includes(
+        type.kind,
+      ) ||
+      (ts.isUnionTypeNode(type) && type.types.some(admitsUndefined));
+    walk(join(installed, 'dist'));
+    assert.deepEqual(strict, [], 'optional properties that refuse undefined');
+  });
+
+  it('optional options given as undefined or spread typecheck under exactOptionalPropertyTypes', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(project, 'exact-optional');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'options.ts'),
+      [
+        `import { createServer } from 'node:http';`,
+        `import { createApp, createConsoleLogger, drainServer, jsonCache, withSpan, TracingError, type Tracer } from 'hyperion';`,
+        `import { createMemoryCache } from 'hyperion/cache/memory';`,
+        `import { createRedisCache } from 'hyperion/cache/redis';`,
+        `import { createTieredCache } from 'hyperion/cache/tiered';`,
+        `import { createMetrics } from 'hyperion/metrics/prometheus';`,
+        `import { createOtelTracer } from 'hyperion/tracing/otel';`,
+        `import { createPropagateOnlyTracer, traceHandler } from 'hyperion/tracing';`,
+        `import { loadConfigFromText } from 'hyperion/config';`,
+        'interface Settings { ttl?: number | undefined; timeout?: number | undefined }',
+        'declare const settings: Settings;',
+        'declare const maybeTracer: Tracer | undefined;',
+        'const env = process.env;',
+        'const l1 = createMemoryCache({ maxCost: 1024, defaultTtl: settings.ttl });',
+        `const l2 = createRedisCache({ addresses: ['127.0.0.1:6379'], password: env.REDIS_PASSWORD, tls: env.CA ? { ca: env.CA } : undefined });`,
+        'const cache = createTieredCache({ l1, l2, ...settings, breaker: { failures: undefined, cooldown: 1000 } });',
+        `await cache.set('k', new Uint8Array(1), settings.ttl, { timeout: settings.timeout, ifAbsent: undefined });`,
+        `const tracer = maybeTracer ?? createOtelTracer({ exporter: 'otlp', endpoint: env.OTEL_ENDPOINT, batch: { maxQueueSize: undefined } });`,
+        'const metrics = createMetrics({ port: undefined, auth: env.TOKEN ? { bearerToken: env.TOKEN } : undefined });',
+        'const app = createApp({ tracer, cache, metrics, logger: createConsoleLogger({ level: undefined }) });',
+        `metrics.counter({ name: 'jobs_total', help: 'Jobs.', labelNames: undefined });`,
+        `withSpan(app.ctx, 'op', () => 1, { attributes: undefined });`,
+        'traceHandler(app.ctx, () => {}, { route: undefined });',
+        'createPropagateOnlyTracer({ sampleRate: settings.ttl });',
+        'drainServer(createServer(), { graceMs: settings.timeout });',
+        'jsonCache<{ a: number }>(app.cache, { schema: undefined });',
+        `loadConfigFromText('', { env, source: undefined });`,
+        `export const error = new TracingError('flush_failed', 'x', { causes: undefined });`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['options.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+  });
+
+  // The pages say createApp and createAppFromConfig take `console` and a pino instance as they
+  // are (and adaptLogger a pino instance), and the code does; the declarations said `Logger`
+  // (`child` required): TS2741 for console, TS2322 for pino.
+  it('createApp, createAppFromConfig and adaptLogger take console and a pino instance in TypeScript', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(project, 'loggers');
+    mkdirSync(out, { recursive: true });
+    const pino = join(project, 'node_modules/pino');
+    if (!existsSync(pino)) symlinkSync(join(root, 'node_modules/pino'), pino);
+    writeFileSync(
+      join(out, 'loggers.ts'),
+      [
+        `import { adaptLogger, createApp, type Logger } from 'hyperion';`,
+        `import { createAppFromConfig, loadConfigFromText } from 'hyperion/config';`,
+        `import { createOtelTracer } from 'hyperion/tracing/otel';`,
+        `import { pino } from 'pino';`,
+        'const log = pino();',
+        'export const withConsole = createApp({ logger: console });',
+        'export const withPino = createApp({ logger: log });',
+        'export const inline = createApp({ logger: pino() });',
+        'export const child: Logger = withConsole.logger.child({ request: 1 });',
+        `export const tracer = createOtelTracer({ exporter: 'memory', logger: adaptLogger(log) });`,
+        `const config = loadConfigFromText('{}', { env: {} });`,
+        'export const fromConfig = [createAppFromConfig(config, { logger: log }), createAppFromConfig(config, { logger: console })];',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['loggers.ts'],
       }),
     );
     await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
@@ -246,6 +396,80 @@ describe('the packed package with every optional peer installed', () => {
     await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
     const emitted = readFileSync(join(out, 'types/index.d.ts'), 'utf8');
     assert.doesNotMatch(emitted, /hyperion\/dist\//, 'declarations reaching into dist/');
+  });
+
+  // A module importing one subpath only: TypeScript names a type of its results only through a
+  // module of the program. `metrics.counter()` (a core Counter), `createRedisLease()` (a core
+  // LoaderLease), `createAppFromConfig()` (App), `memoryOptionsFromConfig()` or a config's tracing
+  // section (ExporterName) failed with TS2742 naming a file under dist/ unless the module happened
+  // to import `hyperion` (or the other subpath) as well.
+  it('a library module importing only one subpath emits declarations for what it exports (no TS2742)', {
+    timeout: 170_000,
+  }, async () => {
+    const modules: Record<string, string[]> = {
+      metrics: [
+        `import { createMetrics } from 'hyperion/metrics/prometheus';`,
+        'export const metrics = createMetrics({});',
+        `export const requests = metrics.counter({ name: 'requests_total', help: 'Requests.', labelNames: ['route'] });`,
+        `export const duration = metrics.histogram({ name: 'duration_seconds', help: 'Duration.' });`,
+      ],
+      otel: [
+        `import { createOtelTracer } from 'hyperion/tracing/otel';`,
+        `export const tracer = createOtelTracer({ exporter: 'memory' });`,
+        'export const stats = tracer.exportStats();',
+      ],
+      redis: [
+        `import { createRedisCache, createRedisInvalidationBus, createRedisLease, createRedisTracking } from 'hyperion/cache/redis';`,
+        `export const cache = createRedisCache({ addresses: ['127.0.0.1:1'] });`,
+        'export const bus = createRedisInvalidationBus({ client: cache.client });',
+        'export const lease = createRedisLease({ client: cache.client });',
+        'export const tracking = createRedisTracking({ client: cache.client });',
+      ],
+      config: [
+        `import { createAppFromConfig, loadConfigFromText, memoryOptionsFromConfig, redisOptionsFromConfig, tieredOptionsFromConfig } from 'hyperion/config';`,
+        `const file = loadConfigFromText('tracing: { exporter: otlp }\\n', { env: {} });`,
+        'export const sections = { tracing: file.tracing, metrics: file.metrics, cache: file.cache };',
+        'export const app = createAppFromConfig(file);',
+        `export const memory = file.cache?.type === 'memory' ? memoryOptionsFromConfig(file.cache) : undefined;`,
+        `export const redis = file.cache?.type === 'redis' ? redisOptionsFromConfig(file.cache) : undefined;`,
+        `export const tiered = file.cache?.type === 'tiered' ? tieredOptionsFromConfig(file.cache) : undefined;`,
+      ],
+    };
+    const dirs: string[] = [];
+    for (const [name, lines] of Object.entries(modules)) {
+      const out = join(project, `single-${name}`);
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'index.ts'), `${lines.join('\n')}\n`);
+      writeFileSync(
+        join(out, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            skipLibCheck: false,
+            declaration: true,
+            emitDeclarationOnly: true,
+            outDir: 'types',
+            types: ['node'],
+          },
+          files: ['index.ts'],
+        }),
+      );
+      dirs.push(out);
+    }
+    // One program per module (`tsc -b` builds each project on its own), one process for all.
+    await run(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-b', ...dirs],
+      project,
+      160_000,
+    );
+    for (const out of dirs) {
+      const emitted = readFileSync(join(out, 'types/index.d.ts'), 'utf8');
+      assert.doesNotMatch(emitted, /hyperion\/dist\//, `${out}: declarations reaching into dist/`);
+    }
   });
 
   it('every subpath loads with import and with require() and gives the same exports; its files are not importable', {

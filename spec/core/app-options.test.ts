@@ -74,8 +74,30 @@ describe("createApp options are checked like the factories' options", () => {
   }
 
   it('console (no child()) and full implementations are accepted', async () => {
-    const app = createApp({ logger: console as never });
+    // No cast: `logger` is typed LoggerLike, so `console` compiles as the pages show it.
+    const app = createApp({ logger: console });
     await app.close();
+  });
+
+  it('app.logger of a logger without child() has child() (its type says Logger), and its own close() is still called', async () => {
+    // `app.logger` was the given object itself: `createApp({ logger: console }).logger.child(…)`
+    // compiled (typed Logger) and threw a TypeError.
+    const records: unknown[][] = [];
+    let closed = 0;
+    const logger = {
+      debug: (...a: unknown[]) => records.push(a),
+      info: (...a: unknown[]) => records.push(a),
+      warn: (...a: unknown[]) => records.push(a),
+      error: (...a: unknown[]) => records.push(a),
+      close: async () => {
+        closed += 1;
+      },
+    };
+    const app = createApp({ logger });
+    app.logger.child({ request: 'r1' }).info('handled', { status: 200 });
+    assert.deepEqual(records, [['handled', { request: 'r1', status: 200 }]]);
+    await app.close();
+    assert.equal(closed, 1);
   });
 
   for (const bad of [Number.NaN, -1, 0, MAX_TIMER_MS + 1, 3e9, '100' as unknown as number])

@@ -163,3 +163,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
   if (withMetrics) cache.stats = () => sync.stats();
   return cache;
 }
+// The core contracts this subpath's results are typed with, re-exported so that a TypeScript
+// module importing only this subpath can emit declarations for them (with `declaration: true` an
+// exported result typed by a core contract failed with TS2742, naming …/dist/core/contracts.js).
+export type { Cache } from '../../core/index.js';

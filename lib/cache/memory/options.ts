@@ -20,41 +20,41 @@ export interface MemoryCacheOptions<V> {
    * 1,024..50,000).
    * Default: 10 × `maxCost`, clamped to 1,024..1,048,576.
    */
-  numCounters?: number;
+  numCounters?: number | undefined;
   /**
    * Deprecated, has no effect: Ristretto's per-goroutine access buffers exist to avoid lock
    * contention, which a single-threaded runtime does not have; accesses are recorded directly.
    * Setting it emits a one-time `DeprecationWarning` (code `HYPERION_MEMORY_BUFFER_ITEMS`).
    */
-  bufferItems?: number;
+  bufferItems?: number | undefined;
   /**
    * Keep the admission/eviction counters and expose `stats()` on the byte face (read by the
    * metrics adapter). With `false` the byte face has no `stats` and the sync `stats()` reports
    * hits and misses only. Default `true`.
    */
-  metrics?: boolean;
+  metrics?: boolean | undefined;
   /** TTL in ms for sets that give none. Default: none (entries live until evicted). */
-  defaultTtl?: number;
+  defaultTtl?: number | undefined;
   /** Clock in ms used for TTLs. Default `Date.now`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /**
    * Called when an entry leaves on its own: `capacity` (evicted to make room), `rejected` (a
    * newcomer the admission policy refused) or `expired`. Not called for `delete`, `clear` or
    * overwrites. Exceptions thrown by it are reported as one warning per cache, never break the cache.
    */
-  onEvict?: (key: string, value: V, reason: EvictReason, cost: number) => void;
+  onEvict?: ((key: string, value: V, reason: EvictReason, cost: number) => void) | undefined;
   /**
    * Cost of a value, in the unit of `maxCost`. Default: byte length for typed arrays, DataView,
    * ArrayBuffer, SharedArrayBuffer and strings (UTF-8), 1 for anything else. A per-set `cost` overrides it.
    */
-  cost?: (value: V, key: string) => number;
+  cost?: ((value: V, key: string) => number) | undefined;
   /**
    * Longest wait for a `getOrSet` loader, ms (1 to 2^31 − 1, or `Infinity`). A load that takes
    * longer rejects with `CacheError('timeout')` for every caller that joined it, the key's next
    * caller starts a new load, and the late value is dropped. Default `Infinity` (off): a loader
    * that never settles then holds its key, and every later `getOrSet` of that key joins it.
    */
-  loadTimeout?: number;
+  loadTimeout?: number | undefined;
 }
 
 export interface ResolvedOptions<V> {

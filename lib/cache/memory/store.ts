@@ -39,13 +39,13 @@ export interface StoreOptions {
   maxCost: number;
   admission: Admission;
   /** Main entries sampled per eviction. Default 8 (5 measured up to 0.7 points worse). */
-  samples?: number;
+  samples?: number | undefined;
   /** Initial window size as a share of `maxCost`. Default 0.01. */
-  windowFraction?: number;
+  windowFraction?: number | undefined;
   /** Entries of the ghost table (a power of two). Default 1,024. */
-  ghosts?: number;
+  ghosts?: number | undefined;
   /** Seed of the sampling PRNG (deterministic replays). */
-  seed?: number;
+  seed?: number | undefined;
   /**
    * Called after an entry left the store (for stats, expiry unlinking and onEvict); its key,
    * value and cost are still readable, the slot is reused only after the call returns.

@@ -28,7 +28,7 @@ import type { KeyTable } from './table.js';
 interface LoadFrame {
   readonly owner: object;
   /** The key's flight; set once created (the loader starts on a later tick). */
-  load?: Promise<unknown>;
+  load?: Promise<unknown> | undefined;
   readonly outer: LoadFrame | undefined;
 }
 /**
@@ -62,7 +62,7 @@ export interface SetOptions {
 /** Live counters. `keysExpired` is specific to this cache. */
 export interface MemoryCacheStats extends CacheStats {
   /** Entries removed because their TTL passed. */
-  readonly keysExpired?: number;
+  readonly keysExpired?: number | undefined;
 }
 
 /** The synchronous, generic face. */

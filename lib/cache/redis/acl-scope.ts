@@ -12,22 +12,22 @@ export interface AclScope {
   keyPrefix: string;
   mode: RedisMode;
   /** Non-zero db in standalone/sentinel mode: adds SELECT. Cluster mode has only db 0. */
-  db?: number;
+  db?: number | undefined;
   /** Invalidation bus channel, when the tiered cache uses the Redis bus. */
-  busChannel?: string;
+  busChannel?: string | undefined;
   /**
    * Lease key prefix, when the tiered cache uses the Redis lease: by default
    * `defaultLeasePrefix(keyPrefix)` (`hyperion:lease:<keyPrefix>`, ./lease.ts), or the lease's own
    * `prefix` option.
    */
-  leasePrefix?: string;
+  leasePrefix?: string | undefined;
   /** Transactions (`cache.transaction`): WATCH/MULTI/EXEC and PEXPIRE. Default true. */
-  transactions?: boolean;
+  transactions?: boolean | undefined;
   /**
    * Server-assisted invalidation (`createRedisTracking`: CLIENT TRACKING with REDIRECT). The
    * tiered tracking tests run it under exactly these rules (spec/cache/tiered/tracking-acl.test.ts).
    */
-  tracking?: boolean;
+  tracking?: boolean | undefined;
 }
 
 const KNOWN = optionKeys<AclScope>({

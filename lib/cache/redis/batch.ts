@@ -13,7 +13,7 @@ export type BatchOp =
    * `wrongTypeIsMiss`: a `WRONGTYPE` reply (the key holds a hash, list… another program wrote) is
    * a miss (`null`) for this key only, as `MGET` answers it, instead of failing the whole batch.
    */
-  | { readonly kind: 'get'; readonly key: string; readonly wrongTypeIsMiss?: boolean }
+  | { readonly kind: 'get'; readonly key: string; readonly wrongTypeIsMiss?: boolean | undefined }
   | { readonly kind: 'set'; readonly key: string; readonly value: Buffer; readonly px: number | undefined }
   | { readonly kind: 'del'; readonly key: string }
   /** PTTL: ms left, -1 without expiry, -2 when the key is absent. */

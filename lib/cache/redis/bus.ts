@@ -19,16 +19,16 @@ export interface RedisInvalidationBusOptions {
    * A client to publish with, e.g. `createRedisCache(…).client`; the bus subscribes on a
    * `duplicate()` of it. The bus never closes this client (only its duplicate).
    */
-  client?: Redis | Cluster;
+  client?: Redis | Cluster | undefined;
   /** Connection options when no `client` is given; the bus then owns (and closes) both connections. */
-  redis?: RedisOptions;
+  redis?: RedisOptions | undefined;
   /** Pub/sub channel; use one per tiered keyspace. Default `hyperion:tiered:invalidate`. */
-  channel?: string;
+  channel?: string | undefined;
   /**
    * Receives connection errors of the subscriber (and of the owned publisher): the first, then at
    * most one per 5 s with a `suppressed` count (they repeat on every reconnect attempt). Default: silent.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** A bus whose subscriber connection state is visible (for readiness checks). */

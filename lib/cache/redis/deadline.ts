@@ -188,7 +188,7 @@ interface ScriptCommand {
 }
 
 /** A connection's replies still awaited (iovalkey's `commandQueue`), and its socket. */
-type NodeQueue = Redis & { stream?: unknown; commandQueue?: { length: number } };
+type NodeQueue = Redis & { stream?: unknown; commandQueue?: { length: number } | undefined };
 
 /**
  * iovalkey sends a defined script as EVALSHA (EVAL on its first use on a connection) and, when

@@ -18,7 +18,7 @@ export interface RedisNodeHealth {
    */
   readonly connected: boolean;
   /** Why it did not answer, when it did not. */
-  readonly error?: string;
+  readonly error?: string | undefined;
 }
 
 export interface RedisHealth {
@@ -30,12 +30,12 @@ export interface RedisHealth {
    * master not yet failed over is in no node list but still owns its slots); `nodes` then lists every node with its own answer, so a replica that does
    * not answer shows `connected: false` next to `ok: true` only when it really did not answer.
    */
-  readonly latencyMs?: number;
+  readonly latencyMs?: number | undefined;
   /** Role reported by the server the client is connected to (standalone/sentinel), from `ROLE`. */
-  readonly role?: string;
+  readonly role?: string | undefined;
   readonly nodes: readonly RedisNodeHealth[];
   /** Why it is not ok (no secrets). */
-  readonly error?: string;
+  readonly error?: string | undefined;
   /**
    * `true` when the server answers (reads work, `latencyMs` and `nodes` are filled) but the cache is
    * impaired, so `ok` is `false` and `error` says why: a master out of memory (`maxmemory` reached
@@ -45,15 +45,15 @@ export interface RedisHealth {
    * health check's own, see ./write-probe.ts), or in sentinel mode no sentinel answering (the
    * master serves, but nothing can fail over).
    */
-  readonly degraded?: true;
+  readonly degraded?: true | undefined;
   /** Sentinel mode: each sentinel's answer to a PING on a short-lived connection of its own. */
-  readonly sentinels?: readonly RedisSentinelHealth[];
+  readonly sentinels?: readonly RedisSentinelHealth[] | undefined;
 }
 
 export interface RedisSentinelHealth {
   readonly address: string;
   readonly connected: boolean;
-  readonly error?: string;
+  readonly error?: string | undefined;
 }
 
 /** Like the client's own command timeout, so that it maps to CacheError('timeout'). */
@@ -228,7 +228,14 @@ async function probeNode(
   ms: number,
   secrets: readonly (string | undefined)[],
   writeProbe?: WriteProbe,
-): Promise<RedisNodeHealth & { latency?: number; oom?: string; memory?: Memory; paused?: string }> {
+): Promise<
+  RedisNodeHealth & {
+    latency?: number | undefined;
+    oom?: string | undefined;
+    memory?: Memory | undefined;
+    paused?: string | undefined;
+  }
+> {
   const address = nodeAddress(node);
   // One budget for the node: connecting, PING and INFO together.
   const end = Date.now() + ms;

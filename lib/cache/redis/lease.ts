@@ -19,18 +19,18 @@ export interface RedisLeaseOptions {
    * Lease lifetime in ms: longer than the slowest loader, so it does not expire under a live
    * holder; short enough that a crashed holder blocks others only briefly. Default 10 000.
    */
-  ttl?: number;
+  ttl?: number | undefined;
   /**
    * The key prefix of the cache whose loads the lease guards; the default `prefix` is derived from
    * it. Default: the `keyPrefix` of the cache that built (or was given) `client`, `''` for a client
    * no cache uses.
    */
-  keyPrefix?: string;
+  keyPrefix?: string | undefined;
   /**
    * Prefix of the lease keys. Default `defaultLeasePrefix(keyPrefix)`: `hyperion:lease:` + the
    * cache's key prefix (`hyperion:lease:app:` for `keyPrefix: 'app:'`; `hyperion:lease:` without one).
    */
-  prefix?: string;
+  prefix?: string | undefined;
 }
 
 /** Prefix of the lease keys every default lease of `keyPrefix`'s cache uses: `hyperion:lease:<keyPrefix>`. */

@@ -7,7 +7,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { keySlot } from './slots.js';
 
-type Stream = { remoteAddress?: string; remotePort?: number } | undefined;
+type Stream = { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined;
 
 /** `host:port` of a node connection: the socket's peer when connected, else its options. */
 export function nodeAddress(node: Redis): string {

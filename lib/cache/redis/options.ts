@@ -13,7 +13,7 @@ export interface RedisCacheOptions extends RedisConnectionOptions {
    * A ready iovalkey `Redis` or `Cluster`. Connection options above are then ignored (the client
    * keeps its own); the cache does not quit it on `close()` unless `ownClient` is true.
    */
-  client?: Redis | Cluster;
+  client?: Redis | Cluster | undefined;
 }
 
 export interface HostPort {

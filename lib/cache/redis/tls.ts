@@ -335,7 +335,7 @@ export function createFaultWatch(options: {
   handshakeTimeoutMs: number;
   tls: boolean;
   /** TLS to the sentinels (sentinel mode). Default: as `tls`. */
-  sentinelTls?: boolean;
+  sentinelTls?: boolean | undefined;
 }): FaultWatch {
   const sentinelTls = options.sentinelTls ?? options.tls;
   let fault: ConnectionFault | undefined;
@@ -511,7 +511,7 @@ function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => voi
     });
 }
 
-type Guarded = { __hyperionGuard?: true };
+type Guarded = { __hyperionGuard?: true | undefined };
 
 /**
  * Bounds the TLS handshake of every connection `node` opens — and of its duplicates, which

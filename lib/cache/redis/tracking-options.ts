@@ -6,26 +6,26 @@ import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from '../../core/option
 
 export interface RedisTrackingOptions {
   /** The L2 whose reads are tracked, e.g. `createRedisCache(…)`: its client and key prefix are used. */
-  cache?: { readonly client: Redis | Cluster; readonly keyPrefix: string };
+  cache?: { readonly client: Redis | Cluster; readonly keyPrefix: string } | undefined;
   /** Instead of `cache`: the client… */
-  client?: Redis | Cluster;
+  client?: Redis | Cluster | undefined;
   /** …and the key prefix its cache uses (stripped from reported keys; the BCAST prefix). Default `''`. */
-  keyPrefix?: string;
+  keyPrefix?: string | undefined;
   /**
    * `default`: the server remembers the keys each connection read and reports those (memory on the
    * server grows with the keys read). `bcast`: the server reports every key under `keyPrefix`,
    * read or not (no per-key memory; more messages). Default `default`.
    */
-  mode?: 'default' | 'bcast';
+  mode?: 'default' | 'bcast' | undefined;
   /** Verification interval (ms): how soon a silently dead connection is noticed. Default 1000. */
-  heartbeat?: number;
+  heartbeat?: number | undefined;
   /** Bound (ms) of each set-up step and of a heartbeat's replies. Default 1000. */
-  timeout?: number;
+  timeout?: number | undefined;
   /**
    * Receives connection errors (the first, then at most one per 5 s with a `suppressed` count, as
    * the cache's) and trust changes. Default: silent.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 const KNOWN = optionKeys<RedisTrackingOptions>({

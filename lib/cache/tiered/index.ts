@@ -28,6 +28,10 @@
  * and the timing helpers are internal.
  */
 
+// The core contracts this subpath's results are typed with, re-exported so that a TypeScript
+// module importing only this subpath can emit declarations for them (with `declaration: true` an
+// exported result typed by a core contract failed with TS2742, naming …/dist/core/contracts.js).
+export type { Cache } from '../../core/index.js';
 export { createTieredCache } from './cache.js';
 export { watchTieredCoherence } from './metrics.js';
 export type {

@@ -18,7 +18,7 @@ import type { TieredCacheStats } from './types.js';
 export function watchTieredCoherence(
   metrics: Metrics,
   cache: { stats(): TieredCacheStats },
-  options: { name?: string } = {},
+  options: { name?: string | undefined } = {},
 ): () => void {
   const label = options.name ?? 'tiered';
   const invalidations = metrics.counter({

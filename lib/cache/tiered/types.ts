@@ -111,9 +111,9 @@ export interface TieredCache extends Cache {
 
 export interface BreakerOptions {
   /** Consecutive L2 failures (errors or timeouts) that open the breaker. Default 5. */
-  failures?: number;
+  failures?: number | undefined;
   /** How long (ms) an open breaker skips L2 before letting one probe call through. Default 5000. */
-  cooldown?: number;
+  cooldown?: number | undefined;
 }
 
 export interface TieredCacheOptions {
@@ -122,65 +122,65 @@ export interface TieredCacheOptions {
   /** The shared level, e.g. `createRedisCache(…)`. Closed by the tiered cache's `close()`. */
   l2: Cache;
   /** TTL (ms) for writes that give none. Default: none (entries do not expire). */
-  ttl?: number;
+  ttl?: number | undefined;
   /**
    * Longest time (ms) an L1 copy is served before L2 is asked again; always capped at the entry's own
    * TTL, so L1 never outlives L2. Bounds staleness when an invalidation is lost. Default: the
    * entry's TTL.
    */
-  l1Ttl?: number;
+  l1Ttl?: number | undefined;
   /** Upper bound (ms) of every L2 call (and of bus publishes and lease calls). Default 500; `Infinity` disables. */
-  l2Timeout?: number;
+  l2Timeout?: number | undefined;
   /** Circuit breaker around L2; `false` disables it. Default `{ failures: 5, cooldown: 5000 }`. */
-  breaker?: BreakerOptions | false;
+  breaker?: BreakerOptions | false | undefined;
   /**
    * Stale-if-error window (ms): after an entry's TTL it is kept this much longer in both levels and
    * served, marked stale, when the loader (or L2 for `getWithMeta`) fails. Default 0 (off).
    */
-  grace?: number;
+  grace?: number | undefined;
   /** TTL jitter: each TTL is moved uniformly by up to ± this fraction of itself (0…1). Default 0 (off). */
-  jitter?: number;
+  jitter?: number | undefined;
   /**
    * Early refresh: the last fraction (0…1) of a fresh lifetime in which a hit may start one
    * background reload, with a probability rising from 0 to 1 towards expiry. Needs a loader, so
    * only `getOrSet` hits trigger it. Default 0 (off); 0.1–0.2 is typical.
    */
-  earlyRefresh?: number;
+  earlyRefresh?: number | undefined;
   /** Invalidation bus for cross-instance coherence. Closed by the tiered cache's `close()`. Default: none. */
-  bus?: InvalidationBus;
+  bus?: InvalidationBus | undefined;
   /**
    * Server-assisted invalidation, e.g. `createRedisTracking({ cache: l2 })`: every change of an L2
    * key by any client drops it from L1, and L1 is bypassed (empty, unfilled) whenever the tracker
    * cannot vouch for it. L1 is then filled only from L2 reads, never by writes or loads. Closed by
    * the tiered cache's `close()`. Default: none. Works alone or beside `bus`.
    */
-  tracking?: InvalidationTracker;
+  tracking?: InvalidationTracker | undefined;
   /**
    * Cross-instance loader lease for `getOrSet`/`getOrSetWithMeta` and early refresh (not
    * `getOrSetMany`: each instance loads its own batch misses). Default: none (each instance loads on
    * its own miss).
    */
-  lease?: LoaderLease;
+  lease?: LoaderLease | undefined;
   /** How long (ms) an instance that did not get the lease waits for the holder's value before loading itself. Default 1000. */
-  leaseWait?: number;
+  leaseWait?: number | undefined;
   /** How often (ms) L2 is polled while waiting for the lease holder's value. Default 20. */
-  leasePoll?: number;
+  leasePoll?: number | undefined;
   /**
    * Longest wait (ms) for a loader (`getOrSet`, `getOrSetMany`, early refresh). A load that takes
    * longer fails with `CacheError('timeout')` for its callers (a stale value inside `grace` is
    * served instead), and the key's next caller starts a new load. Without it a loader that never
    * settles holds every later caller of that key in this process. Default `Infinity` (off).
    */
-  loadTimeout?: number;
+  loadTimeout?: number | undefined;
   /**
    * Id of this instance in invalidation messages; unique per instance (messages carrying it are
    * ignored as this instance's own). Default: random.
    */
-  instanceId?: string;
+  instanceId?: string | undefined;
   /** Clock in ms since the epoch. Default `Date.now`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /** Random source in [0, 1) for jitter and early refresh. Default `Math.random`. */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Receives breaker transitions and bus reconnects. Default: silent. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }

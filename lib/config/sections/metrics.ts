@@ -126,21 +126,28 @@ export type MetricsSection = v.InferOutput<typeof metricsSection>;
  * prom-client installed.
  */
 export interface MetricsOptionsFromConfig {
-  enabled?: boolean;
-  port?: number;
-  host?: string;
-  path?: string;
-  namespace?: string;
-  subsystem?: string;
-  collectRuntime?: boolean;
-  defaultLabels?: Readonly<Record<string, string>>;
-  maxSeriesPerMetric?: number;
-  naming?: 'otel' | 'legacy';
-  prefix?: string;
+  enabled?: boolean | undefined;
+  port?: number | undefined;
+  host?: string | undefined;
+  path?: string | undefined;
+  namespace?: string | undefined;
+  subsystem?: string | undefined;
+  collectRuntime?: boolean | undefined;
+  defaultLabels?: Readonly<Record<string, string>> | undefined;
+  maxSeriesPerMetric?: number | undefined;
+  naming?: 'otel' | 'legacy' | undefined;
+  prefix?: string | undefined;
   /** `createMetrics`'s `auth`: a bearer token or basic-auth credentials. */
-  auth?: { bearerToken: string } | { username: string; password: string };
+  auth?: { bearerToken: string } | { username: string; password: string } | undefined;
   /** `createMetrics`'s `tls`: server certificate and key, and the scrapers' client CA (mutual TLS). */
-  tls?: { cert: string | Buffer; key: string | Buffer; passphrase?: string; ca?: string | Buffer };
+  tls?:
+    | {
+        cert: string | Buffer;
+        key: string | Buffer;
+        passphrase?: string | undefined;
+        ca?: string | Buffer | undefined;
+      }
+    | undefined;
 }
 
 /** Maps a validated `metrics:` section to `createMetrics` options (absent keys keep the factory defaults). */

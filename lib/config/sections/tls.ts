@@ -133,7 +133,7 @@ export function readingAll(steps: readonly (() => void)[]): void {
  */
 export function checkTlsMaterial(
   field: string,
-  m: { ca?: unknown; cert?: unknown; key?: unknown; passphrase?: string },
+  m: { ca?: unknown; cert?: unknown; key?: unknown; passphrase?: string | undefined },
   names: { ca: string; cert: string; key: string },
 ): void {
   const loads = (name: string, expected: string, options: object, what: string) => () => {

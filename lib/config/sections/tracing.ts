@@ -186,31 +186,35 @@ export type TracingSection = v.InferOutput<typeof tracingSection>;
  * `@opentelemetry/api` installed.
  */
 export interface TracingOptionsFromConfig {
-  enabled?: boolean;
-  serviceName?: string;
-  exporter?: ExporterName;
-  endpoint?: string;
-  sampleRate?: number;
-  attributes?: Readonly<Record<string, AttributeValue>>;
-  headers?: Readonly<Record<string, string>>;
-  propagators?: readonly PropagatorName[];
-  activeContext?: boolean;
-  registerGlobal?: boolean;
+  enabled?: boolean | undefined;
+  serviceName?: string | undefined;
+  exporter?: ExporterName | undefined;
+  endpoint?: string | undefined;
+  sampleRate?: number | undefined;
+  attributes?: Readonly<Record<string, AttributeValue>> | undefined;
+  headers?: Readonly<Record<string, string>> | undefined;
+  propagators?: readonly PropagatorName[] | undefined;
+  activeContext?: boolean | undefined;
+  registerGlobal?: boolean | undefined;
   /** `createOtelTracer`'s `tls`: the collector's CA, a client certificate and key, SNI name. */
-  tls?: {
-    ca?: Buffer;
-    cert?: Buffer;
-    key?: Buffer;
-    passphrase?: string;
-    servername?: string;
-    rejectUnauthorized?: boolean;
-  };
-  batch?: {
-    maxQueueSize?: number;
-    maxExportBatchSize?: number;
-    scheduledDelayMillis?: number;
-    exportTimeoutMillis?: number;
-  };
+  tls?:
+    | {
+        ca?: Buffer | undefined;
+        cert?: Buffer | undefined;
+        key?: Buffer | undefined;
+        passphrase?: string | undefined;
+        servername?: string | undefined;
+        rejectUnauthorized?: boolean | undefined;
+      }
+    | undefined;
+  batch?:
+    | {
+        maxQueueSize?: number | undefined;
+        maxExportBatchSize?: number | undefined;
+        scheduledDelayMillis?: number | undefined;
+        exportTimeoutMillis?: number | undefined;
+      }
+    | undefined;
 }
 
 /** Maps a validated `tracing:` section to `createOtelTracer` options (absent keys stay absent). */

@@ -15,9 +15,9 @@ export type EndpointAuth = { bearerToken: string } | { username: string; passwor
 export interface EndpointTls {
   cert: string | Buffer;
   key: string | Buffer;
-  passphrase?: string;
+  passphrase?: string | undefined;
   /** CA of the scrapers' client certificates: with it, a client certificate is required (mutual TLS). */
-  ca?: string | Buffer;
+  ca?: string | Buffer | undefined;
 }
 
 const digest = (s: string | Buffer) => createHash('sha256').update(s).digest();

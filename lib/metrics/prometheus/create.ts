@@ -58,7 +58,7 @@ function runtimeMetrics(): client.Metric[] {
 
 /** What tests substitute: `probe` replaces the startup check of prom-client's internals. */
 export interface InternalOverrides {
-  readonly probe?: ProbeResult;
+  readonly probe?: ProbeResult | undefined;
 }
 
 /** Cap hooks that count into `metrics_series_dropped_total` once `dropped()` returns it. */

@@ -46,7 +46,7 @@ export interface OwnMetric {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
-  readonly buckets?: readonly number[];
+  readonly buckets?: readonly number[] | undefined;
   /** The metric's series, read at every render. */
   readonly entries: InternalStore['entries'];
 }
@@ -141,10 +141,10 @@ function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {
 }
 
 interface ForeignValue {
-  labels?: Record<string, string | number>;
+  labels?: Record<string, string | number> | undefined;
   value: number;
-  metricName?: string;
-  exemplar?: ExemplarEntry | null;
+  metricName?: string | undefined;
+  exemplar?: ExemplarEntry | null | undefined;
 }
 
 /** What prom-client's `get()` gives for a metric. */
@@ -152,7 +152,7 @@ export interface ForeignData {
   name: string;
   help: string;
   type: string;
-  values?: ForeignValue[];
+  values?: ForeignValue[] | undefined;
 }
 
 /**

@@ -76,7 +76,7 @@ export interface InstrumentOptions<Req extends IncomingMessage = IncomingMessage
    */
   route: string | ((req: Req) => string | undefined);
   /** The request's span (e.g. from a tracing middleware), read when the response finishes. */
-  span?: (req: Req) => Span | undefined;
+  span?: ((req: Req) => Span | undefined) | undefined;
 }
 
 /** The class name of a thrown value (`TypeError`), for `error_type`. */

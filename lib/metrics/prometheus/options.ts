@@ -18,24 +18,24 @@ const ENDPOINT_PATH = /^(?!.*\/\.{1,2}(?:\/|$))\/[\x21\x22\x24-\x3e\x40-\x7e]*$/
 
 export interface MetricsOptions {
   /** `false` gives a valid adapter that records nothing and serves no metrics. Default `true`. */
-  enabled?: boolean;
+  enabled?: boolean | undefined;
   /** Port of the endpoint started by `listen()`; 0 picks a free one. Default 9464 (9090 is Prometheus's own). */
-  port?: number;
+  port?: number | undefined;
   /** Interface the endpoint binds to. Default `127.0.0.1` (use `0.0.0.0` to be scraped from other hosts). */
-  host?: string;
+  host?: string | undefined;
   /** Path served by `listen()`'s server. Default `/metrics`. */
-  path?: string;
+  path?: string | undefined;
   /**
    * Credentials scrapers must send, on `listen()`'s server and on `handler`: `{ bearerToken }`
    * (`Authorization: Bearer …`) or `{ username, password }` (basic auth). Default none.
    */
-  auth?: EndpointAuth;
+  auth?: EndpointAuth | undefined;
   /** Serve `listen()`'s endpoint over HTTPS with this certificate (and, with `ca`, mutual TLS). Default off. */
-  tls?: EndpointTls;
+  tls?: EndpointTls | undefined;
   /** First part of every metric name (`hyperion` → `hyperion_orders_total`). Default none. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** Second part of every metric name (`api` → `hyperion_api_orders_total`). Default none. */
-  subsystem?: string;
+  subsystem?: string | undefined;
   /**
    * Names and labels of the built-in metrics. `'otel'` (default): the OpenTelemetry conventions as
    * exported to Prometheus (`http_server_request_duration_seconds{http_request_method,http_route,
@@ -43,31 +43,31 @@ export interface MetricsOptions {
    * `'legacy'`: the earlier names (`requests_total`, `request_duration_seconds`, `cache_hit_rate`,
    * `db_connections_active`), for dashboards built on them; see the migration table in the README.
    */
-  naming?: MetricsNaming;
+  naming?: MetricsNaming | undefined;
   /**
    * Prefix of the built-in metrics' names only (`'hyperion'` → `hyperion_http_server_request_duration_seconds`);
    * `''` for none. Default: `namespace_subsystem`, like every other metric. Lets custom metrics keep
    * a namespace while the built-in ones keep the exact OpenTelemetry names, or the other way round.
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Registers prom-client's Node runtime metrics (`process_*`, `nodejs_*`, unprefixed). Default `false`. */
-  collectRuntime?: boolean;
+  collectRuntime?: boolean | undefined;
   /** Labels added to every exposed series (`{ service: 'gateway' }`). Default none. */
-  defaultLabels?: Readonly<Record<string, string>>;
+  defaultLabels?: Readonly<Record<string, string>> | undefined;
   /** Distinct label combinations kept per metric before new ones fold into the overflow series. Default 1000. */
-  maxSeriesPerMetric?: number;
+  maxSeriesPerMetric?: number | undefined;
   /** Store `trace_id` exemplars on histograms (served in OpenMetrics only). Default `true`. */
-  exemplars?: boolean;
+  exemplars?: boolean | undefined;
   /** A prom-client registry to register into (e.g. one your app already serves). Default: a new one. */
-  registry?: client.Registry;
+  registry?: client.Registry | undefined;
   /**
    * Receives the one-per-metric cardinality warning, collect failures and the one warning that
    * prom-client's storage changed (`fields.code` `HYPERION_PROM_CLIENT_FALLBACK`). Default:
    * `process.emitWarning` (type `HyperionMetricsWarning`, with that code when there is one).
    */
-  logger?: Pick<Logger, 'warn'>;
+  logger?: Pick<Logger, 'warn'> | undefined;
   /** Monotonic clock in ms for timers and request durations. Default `performance.now`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /**
    * Longest wait, in ms, for a scrape's collection: its `onCollect` callbacks, then the prom-client
    * `collect()` of metrics other code registered in `registry`, together. One not done by then is
@@ -76,7 +76,7 @@ export interface MetricsOptions {
    * (Prometheus's `X-Prometheus-Scrape-Timeout-Seconds`) gets less: that timeout less a quarter of
    * it, at most 500 ms.
    */
-  collectTimeoutMs?: number;
+  collectTimeoutMs?: number | undefined;
 }
 
 /** The options checked, defaults applied. */

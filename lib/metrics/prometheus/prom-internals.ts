@@ -37,7 +37,7 @@ export interface HistogramEntry {
   bucketValues: Record<string, number>;
   sum: number;
   count: number;
-  bucketExemplars?: Record<string, ExemplarEntry | null>;
+  bucketExemplars?: Record<string, ExemplarEntry | null> | undefined;
 }
 
 /** Thrown by a key function for a label value that is neither a string nor a number. */

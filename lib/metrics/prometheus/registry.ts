@@ -122,7 +122,7 @@ function reuse(
  * name with and without `_total` (prom-client writes it as named; OpenMetrics adds `_total` to the
  * sample), a histogram or summary also its `_bucket`/`_sum`/`_count` samples.
  */
-function foreignNames(m: { name: string; type?: string }): string[] {
+function foreignNames(m: { name: string; type?: string | undefined }): string[] {
   const { name } = m;
   if (m.type === 'counter') {
     const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;

@@ -16,13 +16,13 @@ import type { InstrumentOptions, NodeHandler, RequestObservation } from './http.
 
 /** Extra per-metric option: overrides `maxSeriesPerMetric` for this metric. */
 export interface SeriesCapOption {
-  maxSeries?: number;
+  maxSeries?: number | undefined;
 }
 
 /** A close's budget: what a `createApp` disposer is given (`DisposeInfo`). */
 export interface MetricsCloseOptions extends CloseOptions {
   /** Aborts when the budget is spent: scrapes still in progress are cut at once. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Connections of a pool by state, for `db_client_connection_count{state}`. */
@@ -30,7 +30,7 @@ export interface DbConnections {
   /** Checked out of the pool. */
   readonly used: number;
   /** Open and waiting in the pool. */
-  readonly idle?: number;
+  readonly idle?: number | undefined;
 }
 
 export interface MetricsAddress {
@@ -42,7 +42,7 @@ export interface MetricsAddress {
 
 export interface WatchCacheOptions {
   /** Value of the `cache` label (and `cache_type` under legacy naming). Default `cache.name`. */
-  name?: string;
+  name?: string | undefined;
 }
 
 /** The built-in metrics, for code that records them directly (names per the `naming` option). */

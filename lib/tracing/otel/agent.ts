@@ -46,26 +46,28 @@ const NO_EXPORTER_RETRY = '999999999';
 /** What one export attempt learned from the collector (set by the agent, read by batch.ts). */
 export interface ExportAttempt {
   /** Cuts the requests of this attempt still open (set by `RequestTracker.attempt`). */
-  cut?: () => void;
+  cut?: (() => void) | undefined;
   /**
    * The collector accepted the request but rejected some of its spans (an OTLP partial success:
    * HTTP 200 whose body names `rejected_spans`), which the exporter only reports to `diag` as a
    * success.
    */
-  rejected?: { readonly spans: number; readonly message: string };
+  rejected?: { readonly spans: number; readonly message: string } | undefined;
   /**
    * The answer shows that nothing was delivered though the exporter reports a success (see
    * `undelivered()`): a redirect to a zipkin or jaeger export, or an HTML page for any exporter.
    * Also set on a redirect to an otlp export, which the exporter reports as a failure: batch.ts
    * then uses this message, which names the redirect target.
    */
-  undelivered?: { readonly status: number; readonly message: string };
+  undelivered?: { readonly status: number; readonly message: string } | undefined;
   /** The collector answered with a status that asks for a retry. */
-  retryable?: {
-    readonly status: number;
-    /** Its `Retry-After`, ms (0: at once); `undefined` when absent or unreadable. */
-    readonly retryAfterMs: number | undefined;
-  };
+  retryable?:
+    | {
+        readonly status: number;
+        /** Its `Retry-After`, ms (0: at once); `undefined` when absent or unreadable. */
+        readonly retryAfterMs: number | undefined;
+      }
+    | undefined;
 }
 
 /**

@@ -55,21 +55,21 @@ export interface AccountingBatchOptions {
   scheduledDelayMillis: number;
   exportTimeoutMillis: number;
   /** Cuts the exporter's connections (called once when close gives up). */
-  abort?: () => void;
+  abort?: (() => void) | undefined;
   /**
    * Runs one export call so that a retryable answer of the collector is written into `record`
    * (and not retried by the exporter itself: agent.ts `ExportAgents.attempt`), or so that
    * `record.cut()` can end its requests when the export times out (`RequestTracker.attempt`).
    * Without it, the processor retries nothing and cuts nothing.
    */
-  observe?: <T>(record: ExportAttempt, fn: () => T) => T;
+  observe?: (<T>(record: ExportAttempt, fn: () => T) => T) | undefined;
   /** Exports close() runs at once (default `CLOSE_CONCURRENCY`; 1 for an exporter whose calls share state). */
-  closeConcurrency?: number;
+  closeConcurrency?: number | undefined;
   /**
    * Removes secrets from collector-written text (a partial success's message) before it is cut
    * to length: a secret cut in two would no longer be found whole afterwards.
    */
-  redact?: (text: string) => string;
+  redact?: ((text: string) => string) | undefined;
 }
 
 /** Retries of one export after a retryable answer, and their backoff (as otlp-exporter-base's). */

@@ -24,20 +24,20 @@ import type { ExportTlsOptions } from './tls.js';
 const PEM_FILE_LIMIT = 1024 * 1024;
 
 interface BatchFields {
-  maxQueueSize?: number;
-  maxExportBatchSize?: number;
-  scheduledDelayMillis?: number;
-  exportTimeoutMillis?: number;
+  maxQueueSize?: number | undefined;
+  maxExportBatchSize?: number | undefined;
+  scheduledDelayMillis?: number | undefined;
+  exportTimeoutMillis?: number | undefined;
 }
 
 /** Span limits of the SDK's provider (`SpanLimits`, the same fields on both lines). */
 export interface SpanLimitFields {
-  attributeCountLimit?: number;
-  attributeValueLengthLimit?: number;
-  eventCountLimit?: number;
-  linkCountLimit?: number;
-  attributePerEventCountLimit?: number;
-  attributePerLinkCountLimit?: number;
+  attributeCountLimit?: number | undefined;
+  attributeValueLengthLimit?: number | undefined;
+  eventCountLimit?: number | undefined;
+  linkCountLimit?: number | undefined;
+  attributePerEventCountLimit?: number | undefined;
+  attributePerLinkCountLimit?: number | undefined;
 }
 
 /**
@@ -78,27 +78,27 @@ const SPAN_LIMITS: ReadonlyArray<readonly [keyof SpanLimitFields, readonly strin
 
 /** The tracer options the variables can set (a structural subset of `OtelTracerOptions`). */
 export interface EnvSettableOptions {
-  enabled?: boolean;
-  serviceName?: string;
-  exporter?: ExporterName;
-  endpoint?: string;
-  sampleRate?: number;
-  attributes?: Readonly<Record<string, AttributeValue>>;
-  headers?: Readonly<Record<string, string>>;
-  tls?: ExportTlsOptions;
-  batch?: BatchFields;
-  propagators?: readonly PropagatorName[];
+  enabled?: boolean | undefined;
+  serviceName?: string | undefined;
+  exporter?: ExporterName | undefined;
+  endpoint?: string | undefined;
+  sampleRate?: number | undefined;
+  attributes?: Readonly<Record<string, AttributeValue>> | undefined;
+  headers?: Readonly<Record<string, string>> | undefined;
+  tls?: ExportTlsOptions | undefined;
+  batch?: BatchFields | undefined;
+  propagators?: readonly PropagatorName[] | undefined;
   provider?: unknown;
   /** Not an option: only the variables set it (the provider's `spanLimits`). */
-  spanLimits?: SpanLimitFields;
+  spanLimits?: SpanLimitFields | undefined;
   /** Not an option: only `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` sets it (the otlp exporter's). */
-  compression?: OtlpCompression;
+  compression?: OtlpCompression | undefined;
   /**
    * Not an option: only `OTEL_TRACES_SAMPLER` sets it. `false` for `always_on`, `always_off` and
    * `traceidratio`, whose sampler decides every span by itself, ignoring the parent's decision;
    * `sampleRate` (and the `parentbased_*` samplers) follow a parent's decision.
    */
-  parentBased?: boolean;
+  parentBased?: boolean | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;

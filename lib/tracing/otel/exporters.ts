@@ -226,7 +226,7 @@ export function createExporter(
  */
 export function guardStdout(
   inner: SdkSpanExporter,
-  out: NodeJS.WritableStream & { destroyed?: boolean } = process.stdout,
+  out: NodeJS.WritableStream & { destroyed?: boolean | undefined } = process.stdout,
 ): SdkSpanExporter {
   let gone: Error | undefined;
   let pending = 0;

@@ -5,6 +5,11 @@
  * 2.x `@opentelemetry/sdk-trace-base`). The HTTP helpers (`traceHandler`, `tracedFetch`) work with
  * any tracer and live in `hyperion/tracing`.
  */
+
+// The core contracts this subpath's results are typed with, re-exported so that a TypeScript
+// module importing only this subpath can emit declarations for them (with `declaration: true` an
+// exported result typed by a core contract failed with TS2742, naming …/dist/core/contracts.js).
+export type { Span, Tracer, TracerStats } from '../../core/index.js';
 export type { ExportStats } from './exporters.js';
 export type { BatchOptions, ExporterName, OtelTracerOptions, PropagatorName } from './options.js';
 export type { FinishedSpan, FinishedSpanEvent } from './sdk.js';

@@ -33,76 +33,76 @@ export {
 /** Limits of the batching span processor used by the network exporters. */
 export interface BatchOptions {
   /** Spans kept while waiting for export; further spans are dropped. Default 2048. */
-  maxQueueSize?: number;
+  maxQueueSize?: number | undefined;
   /** Spans per export request (≤ maxQueueSize). Default 512, or maxQueueSize when that is smaller. */
-  maxExportBatchSize?: number;
+  maxExportBatchSize?: number | undefined;
   /** Delay between two scheduled exports, ms. Default 5000. */
-  scheduledDelayMillis?: number;
+  scheduledDelayMillis?: number | undefined;
   /** Time an export may take before it is abandoned, ms. Default 30 000. */
-  exportTimeoutMillis?: number;
+  exportTimeoutMillis?: number | undefined;
 }
 
 export interface OtelTracerOptions {
   /** `false` returns a tracer that records nothing but still propagates incoming context. Default true. */
-  enabled?: boolean;
+  enabled?: boolean | undefined;
   /**
    * `service.name` resource attribute. Default: `attributes['service.name']`, else `OTEL_SERVICE_NAME`,
    * else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service:node`.
    */
-  serviceName?: string;
+  serviceName?: string | undefined;
   /** `service.version` resource attribute. Default: `attributes['service.version']`, else `npm_package_version`, else none. */
-  serviceVersion?: string;
+  serviceVersion?: string | undefined;
   /** `service.instance.id` resource attribute. Default: `attributes['service.instance.id']`, else a random UUID per tracer. */
-  serviceInstanceId?: string;
+  serviceInstanceId?: string | undefined;
   /** Where spans go. Default `otlp`. Ignored when `provider` is given. */
-  exporter?: ExporterName;
+  exporter?: ExporterName | undefined;
   /**
    * Collector URL (http/https). A bare `host:port` (the original YAML style) gets `http://` and the
    * exporter's default path. Default: otlp `http://localhost:4318/v1/traces`, zipkin
    * `http://localhost:9411/api/v2/spans`, jaeger `http://localhost:14268/api/traces`.
    */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Fraction of new traces sampled, 0..1; child spans follow their parent's decision. Default 1. */
-  sampleRate?: number;
+  sampleRate?: number | undefined;
   /** Resource attributes added to every span of this service (`deployment.environment.name`, …). */
-  attributes?: Readonly<Record<string, AttributeValue>>;
+  attributes?: Readonly<Record<string, AttributeValue>> | undefined;
   /**
    * Extra HTTP headers on export requests (otlp and zipkin; the jaeger exporter takes user:pass in
    * the URL), e.g. `{ authorization: 'Bearer …' }`. Values never appear in logs or errors.
    */
-  headers?: Readonly<Record<string, string>>;
+  headers?: Readonly<Record<string, string>> | undefined;
   /**
    * TLS of an `https:` otlp endpoint: `ca` (a private CA), `cert`/`key`/`passphrase` (mutual TLS).
    * Server certificate and host name are always verified unless `rejectUnauthorized: false`.
    */
-  tls?: ExportTlsOptions;
+  tls?: ExportTlsOptions | undefined;
   /** Batch processor limits for otlp/zipkin/jaeger. */
-  batch?: BatchOptions;
+  batch?: BatchOptions | undefined;
   /**
    * Propagation formats, all written on inject and read in order on extract (when two carry a
    * parent, the one listed last wins). Default `['tracecontext', 'baggage']`.
    */
-  propagators?: readonly PropagatorName[];
+  propagators?: readonly PropagatorName[] | undefined;
   /**
    * Opt-in: `tracer.activate(span, fn)` makes spans the active OpenTelemetry context (registers an
    * AsyncLocalStorage context manager if none is registered), so third-party instrumentation nests
    * under them, and spans started without a parent nest under the active OTel span. Default false.
    */
-  activeContext?: boolean;
+  activeContext?: boolean | undefined;
   /** Also register the provider and propagator as the global OpenTelemetry ones. Default false. */
-  registerGlobal?: boolean;
+  registerGlobal?: boolean | undefined;
   /**
    * A ready provider to create spans with (exporter, sampling, batch and resource options are then
    * ignored, and so are the `OTEL_*` variables for them: only `OTEL_SDK_DISABLED` and
    * `OTEL_PROPAGATORS` are read). The tracer flushes it on close but does not shut it down: its owner does.
    */
-  provider?: TracerProvider;
+  provider?: TracerProvider | undefined;
   /** Receives dropped-attribute warnings and (rate-limited) export errors. Default: silent. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Minimum time between two export error log records, ms. Default 60 000. */
-  errorLogIntervalMs?: number;
+  errorLogIntervalMs?: number | undefined;
   /** Clock for the error log rate limit, ms. Default `Date.now`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 /** Options after defaults and validation. */

@@ -26,12 +26,12 @@ const PROPAGATED_FLAGS = 0x03;
 export function createPropagateOnly(options: {
   sampleRate: number;
   /** `false`: every span's sampled flag is the rate's own decision, not the parent's (env.ts). */
-  parentBased?: boolean;
+  parentBased?: boolean | undefined;
   activeContext: boolean;
   filter: AttributeFilter;
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Told what a parent's `spanContext()` threw (the parent then counts as none). */
-  brokenParent?: (error: unknown) => void;
+  brokenParent?: ((error: unknown) => void) | undefined;
 }): (name: string, spanOptions?: SpanOptions) => Span {
   const ids = createIdSource();
   const random = options.random ?? Math.random;

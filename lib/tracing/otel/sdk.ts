@@ -41,8 +41,8 @@ import type { BatchOptions } from './options.js';
 export interface FinishedSpanEvent {
   readonly time: HrTime;
   readonly name: string;
-  readonly attributes?: Attributes;
-  readonly droppedAttributesCount?: number;
+  readonly attributes?: Attributes | undefined;
+  readonly droppedAttributesCount?: number | undefined;
 }
 
 /** A span as the SDK hands it to exporters (the SDK's `ReadableSpan`, the same on both lines). */
@@ -50,7 +50,7 @@ export interface FinishedSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly spanContext: () => SpanContext;
-  readonly parentSpanContext?: SpanContext;
+  readonly parentSpanContext?: SpanContext | undefined;
   readonly startTime: HrTime;
   readonly endTime: HrTime;
   readonly status: SpanStatus;
@@ -114,13 +114,13 @@ export interface Sdk {
   readonly InMemorySpanExporter: Ctor<SdkMemoryExporter>;
   readonly ConsoleSpanExporter: Ctor<SdkSpanExporter>;
   provider(options: {
-    resource?: Resource;
+    resource?: Resource | undefined;
     sampler: SdkSampler;
-    idGenerator?: SdkIdGenerator;
+    idGenerator?: SdkIdGenerator | undefined;
     spanProcessors: SdkSpanProcessor[];
-    meterProvider?: MeterProvider;
+    meterProvider?: MeterProvider | undefined;
     /** The SDK's `SpanLimits` (same fields on both lines; unset fields keep the SDK default). */
-    spanLimits?: Readonly<Record<string, number>>;
+    spanLimits?: Readonly<Record<string, number>> | undefined;
   }): SdkTracerProvider;
   batchProcessor(exporter: SdkSpanExporter, batch: Required<BatchOptions>): SdkSpanProcessor;
   simpleProcessor(exporter: SdkSpanExporter): SdkSpanProcessor;

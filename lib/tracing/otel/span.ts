@@ -131,7 +131,9 @@ function errorMessage(error: unknown): string {
 }
 
 /** A thrown value that is not an `Error` but has a string `message`: its fields (else undefined). */
-function errorLike(error: unknown): { message: string; name?: string; stack?: string } | undefined {
+function errorLike(
+  error: unknown,
+): { message: string; name?: string | undefined; stack?: string | undefined } | undefined {
   if (error === null || typeof error !== 'object' || error instanceof Error) return undefined;
   const { message, name, stack } = error as { message?: unknown; name?: unknown; stack?: unknown };
   if (typeof message !== 'string') return undefined;

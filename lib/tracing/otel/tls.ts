@@ -11,17 +11,17 @@ import { createSecureContext } from 'node:tls';
 
 export interface ExportTlsOptions {
   /** PEM of the CA(s) to verify the collector with, instead of the system CAs. */
-  ca?: string | Buffer | (string | Buffer)[];
+  ca?: string | Buffer | (string | Buffer)[] | undefined;
   /** PEM client certificate (mutual TLS), with `key`. */
-  cert?: string | Buffer;
+  cert?: string | Buffer | undefined;
   /** PEM client key (mutual TLS), with `cert`. */
-  key?: string | Buffer;
+  key?: string | Buffer | undefined;
   /** Passphrase of an encrypted `key`. */
-  passphrase?: string;
+  passphrase?: string | undefined;
   /** Host name to verify the certificate against (SNI), when it differs from the URL's. */
-  servername?: string;
+  servername?: string | undefined;
   /** Default true. `false` accepts any certificate: testing only. */
-  rejectUnauthorized?: boolean;
+  rejectUnauthorized?: boolean | undefined;
 }
 
 type Bad = (path: string, expected: string, value: unknown, message: string) => void;

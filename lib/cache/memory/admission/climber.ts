@@ -61,38 +61,38 @@ export interface Climber {
 
 export interface ClimberOptions {
   /** Starting share. Default 0.01. */
-  initial?: number;
+  initial?: number | undefined;
   /**
    * Bounds of the share. Defaults 0 and 1: a window of the whole capacity is plain LRU, which a
    * purely recency-driven workload needs.
    */
-  min?: number;
-  max?: number;
+  min?: number | undefined;
+  max?: number | undefined;
   /** First step, as a share of the capacity. Default 0.0625. */
-  step?: number;
+  step?: number | undefined;
   /** Factor applied to the step after each sample. Default 0.98. */
-  decay?: number;
+  decay?: number | undefined;
   /** A hit-ratio change at least this large restarts with a full step. Default 0.05. */
-  restart?: number;
+  restart?: number | undefined;
   /**
    * Consecutive sure leans towards the window after which a dip no longer turns the climber
    * around. Default 2 (1 measured −0.11 points on arc-oltp at 100 entries; 3 gained less on the
    * recency traces: recency-5000 at 5,000 entries 59.85 % instead of 65.50 %).
    */
-  persist?: number;
+  persist?: number | undefined;
   /** Largest move of a sped-up persistent lean, as a share of the capacity. Default 0.5. */
-  maxPush?: number;
+  maxPush?: number | undefined;
   /** LRU shadow: weight of a sample in the running mean of `lruGain`. Default 0.25. */
-  lruWeight?: number;
+  lruWeight?: number | undefined;
   /**
    * LRU shadow: the window becomes the whole capacity once the running mean of `lruGain` is
    * above this margin (default 0.005, half a point of hit ratio) and above `lruZ` (default 3)
    * times its standard error.
    */
-  lruMargin?: number;
-  lruZ?: number;
+  lruMargin?: number | undefined;
+  lruZ?: number | undefined;
   /** Standard errors the shadow must clear to cut a sample short (`interrupt`). Default 8. */
-  lruCut?: number;
+  lruCut?: number | undefined;
 }
 
 export function createClimber(options: ClimberOptions = {}): Climber {

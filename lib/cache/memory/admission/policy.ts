@@ -31,7 +31,7 @@ export interface AdmissionOptions {
    * Accesses between two agings. Default: 3 × `numCounters` (≈ 30 × the entries; shorter
    * periods forget too fast: measured −1 to −2 points on every shared trace at 1 ×).
    */
-  period?: number;
+  period?: number | undefined;
 }
 
 export class Admission {

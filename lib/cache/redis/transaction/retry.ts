@@ -9,9 +9,9 @@ const MAX_BACKOFF_MS = 1000;
 
 export interface RetryOptions {
   /** Total tries, including the first. Default 5. */
-  attempts?: number;
+  attempts?: number | undefined;
   /** Wait before the 2nd try in ms; doubles each time (capped at 1 s), with jitter. Default 10. */
-  backoffMs?: number;
+  backoffMs?: number | undefined;
 }
 
 /**

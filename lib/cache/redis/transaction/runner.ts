@@ -49,7 +49,10 @@ type Fail = (err: unknown, phase: Phase) => CacheError;
 const MIN_PROTO_MAX_BULK_LEN = 1024 * 1024;
 
 /** The largest value of a `set` among `ops`, if any is larger than `than` bytes. */
-function largeValue(ops: readonly { kind: string; value?: Buffer }[], than: number): Buffer | undefined {
+function largeValue(
+  ops: readonly { kind: string; value?: Buffer | undefined }[],
+  than: number,
+): Buffer | undefined {
   let found: Buffer | undefined;
   for (const op of ops)
     if (op.kind === 'set' && op.value && op.value.byteLength > (found?.byteLength ?? than)) found = op.value;

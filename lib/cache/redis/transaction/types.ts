@@ -35,28 +35,28 @@ export interface TransactionOptions {
    * Keys to WATCH before `fn` runs. If any of them is written by anyone between the WATCH and the
    * EXEC, nothing is applied and the result is `{ ok: false, conflict: true }`. Default: none.
    */
-  watch?: readonly string[];
+  watch?: readonly string[] | undefined;
 }
 
 export interface TransactionRunnerOptions {
   /** The cache's iovalkey client; transactions use their own connections built from its options. */
   client: Redis | Cluster;
   /** Prepended to every key (the cache's `keyPrefix`). Default `''`. */
-  keyPrefix?: string;
+  keyPrefix?: string | undefined;
   /** Topology, checked against the client (`cluster` ⇔ a Cluster client). Default: from `client.isCluster`. */
-  mode?: 'standalone' | 'cluster' | 'sentinel';
+  mode?: 'standalone' | 'cluster' | 'sentinel' | undefined;
   /** Bound in ms for every command of a transaction and for waiting for a connection. Default 3000. */
-  commandTimeout?: number;
+  commandTimeout?: number | undefined;
   /** TTL in ms for `set` without one (the cache's `defaultTtl`). Default: no expiry. */
   defaultTtl?: number | undefined;
   /** Dedicated connections per node (= concurrent transactions per node). Default 4. */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /**
    * Called with the keys (without prefix) a transaction writes (set, delete, expire) just before
    * it is sent: the cache marks its loads in flight for those keys, so that a load begun before
    * the transaction does not store its (superseded) value after it.
    */
-  onWrite?: (keys: readonly string[]) => void;
+  onWrite?: ((keys: readonly string[]) => void) | undefined;
 }
 
 export interface TransactionRunner {
