@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'iovalkey';
 import type { LoaderLease } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 
 export interface RedisLeaseOptions {
   /** The client to use, e.g. `createRedisCache(…).client`. Not closed by the lease. */
@@ -53,8 +54,12 @@ export function registerCacheClient(client: object, keyPrefix: string): void {
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /** Builds the Redis lease for `createTieredCache({ lease })`. */
+const LEASE_KEYS = optionKeys<RedisLeaseOptions>({ client: true, ttl: true, keyPrefix: true, prefix: true });
+
 export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
-  const issues: ConfigIssue[] = [];
+  // Unknown keys are refused as by every other factory: a misspelt `tll` or `keyprefix` was
+  // silently ignored, and the lease ran with the default it was meant to replace.
+  const issues: ConfigIssue[] = unknownOptionIssues(options, LEASE_KEYS);
   const o = (options ?? {}) as Partial<RedisLeaseOptions>;
   const client = o.client as Partial<Redis> | undefined;
   if (typeof client?.set !== 'function' || typeof client.eval !== 'function')

@@ -138,4 +138,19 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     );
     assert.doesNotThrow(() => createRedisLease({ client: shared.client, keyPrefix: 's1:' }));
   });
+
+  it('an unknown option is refused as by every other factory, with the key it was likely meant as', () => {
+    const a = make('u1:');
+    // `tll` used to be ignored silently: the lease ran with the default ttl it was meant to replace.
+    assert.throws(
+      () => createRedisLease({ client: a.client, tll: 5000 } as never),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.issues.length === 1 &&
+        err.issues[0]!.path === 'tll' &&
+        /ttl/.test(err.message),
+    );
+    // Undefined values of known keys stay accepted (the types allow them).
+    assert.doesNotThrow(() => createRedisLease({ client: a.client, ttl: undefined, prefix: undefined }));
+  });
 });
