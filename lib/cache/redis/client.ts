@@ -45,9 +45,52 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
   );
   hideSecrets(client, o);
   faults?.attach(client);
+  askFirstSentinelAfterLast(client);
   lazyDuplicates(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
   return client;
+}
+
+/**
+ * iovalkey asks the sentinels in turn and, once one named the master, keeps its place in the list
+ * until the master's connection is up (then it moves that sentinel first). When the master it was
+ * given cannot be reached (killed, not yet failed over), the next connect goes on from the next
+ * sentinel — and when the answer came from the last one, that attempt found the list used up and
+ * failed at once with "All sentinels are unreachable. Retrying from scratch…" (an 'error' event,
+ * logged, and the message of every command waiting then), asking no sentinel: seen from outside
+ * with every sentinel up and only the master down, every other attempt with one sentinel. A
+ * connect that finds the list used up now starts it over. Relies on the connector's private
+ * `sentinelIterator` (`cursor`, `sentinels`, `reset`): left as is if that shape differs. Applied to
+ * the client and its duplicates (transaction and bus connections have connectors of their own).
+ */
+function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
+  if (conn.isCluster) return;
+  type Iterator = { cursor?: unknown; sentinels?: unknown; reset?: unknown };
+  const connector = (conn as unknown as { connector?: { connect?: unknown; sentinelIterator?: Iterator } })
+    .connector;
+  const it = connector?.sentinelIterator;
+  if (
+    !connector ||
+    typeof connector.connect !== 'function' ||
+    !it ||
+    typeof it.cursor !== 'number' ||
+    !Array.isArray(it.sentinels) ||
+    typeof it.reset !== 'function'
+  )
+    return;
+  const connect = connector.connect as (...args: unknown[]) => unknown;
+  connector.connect = function (this: unknown, ...args: unknown[]) {
+    if ((it.cursor as number) >= (it.sentinels as unknown[]).length)
+      (it.reset as (first: boolean) => void).call(it, false);
+    return connect.apply(this, args);
+  };
+  const redis = conn as Redis;
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    askFirstSentinelAfterLast(copy);
+    return copy;
+  };
 }
 
 /**
