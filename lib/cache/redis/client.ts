@@ -78,6 +78,7 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
     typeof it.reset !== 'function'
   )
     return;
+  reportWrongRole(conn as Redis, connector as { check?: unknown });
   const connect = connector.connect as (...args: unknown[]) => unknown;
   connector.connect = function (this: unknown, ...args: unknown[]) {
     if ((it.cursor as number) >= (it.sentinels as unknown[]).length)
@@ -90,6 +91,34 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
     const copy = duplicate(...args);
     askFirstSentinelAfterLast(copy);
     return copy;
+  };
+}
+
+/**
+ * The server a sentinel named as the master answering `INFO` as a replica (a sentinel with a stale
+ * view, a master demoted behind it) makes iovalkey drop the connection and ask the next sentinel
+ * without any 'error' event: with only such sentinels, commands failed with a bare `not connected
+ * within … ms` and the log said nothing. The refusal is now an 'error' event naming the server and
+ * its role, so it is logged and ends that message. Wraps the connector's private `check` (as
+ * `askFirstSentinelAfterLast` found it: left as is if missing).
+ */
+function reportWrongRole(conn: Redis, connector: { check?: unknown }): void {
+  const check = connector.check;
+  if (typeof check !== 'function') return;
+  connector.check = function (this: unknown, info: { role?: unknown }) {
+    const ok = check.call(this, info) as boolean;
+    if (!ok) {
+      const stream = (conn as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+      const at = stream?.remoteAddress ? ` (${stream.remoteAddress}:${stream.remotePort})` : '';
+      const role = info?.role === 'slave' ? 'replica' : String(info?.role);
+      conn.emit(
+        'error',
+        new Error(
+          `the server a sentinel named as master "${conn.options.name}"${at} answers as a ${role}: a sentinel with a stale view? asking the next one`,
+        ),
+      );
+    }
+    return ok;
   };
 }
 

@@ -1,0 +1,75 @@
+/**
+ * A sentinel with a stale view names a replica as the master (found from outside, /tmp probe):
+ * iovalkey's role check drops that connection and asks the next sentinel without an 'error'
+ * event, so with only such sentinels every command failed with a bare `not connected within … ms`
+ * and nothing was logged. Now the refusal says which server answered as what; with a sound
+ * sentinel after the stale one the cache reaches the real master as before.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { describeWithServers } from '../../harness/process.js';
+import {
+  type RedisLoneSentinel,
+  type RedisSentinelSet,
+  skipRedis,
+  startLoneSentinel,
+  startRedisSentinel,
+} from '../../harness/redis.js';
+import { dec, enc, watchUnhandled } from './helpers.js';
+
+describeWithServers('a sentinel naming a replica as the master', skipRedis(), () => {
+  let set: RedisSentinelSet;
+  let stale: RedisLoneSentinel;
+  const unhandled = watchUnhandled();
+  before(async () => {
+    set = await startRedisSentinel();
+    stale = await startLoneSentinel({ masters: { [set.masterName]: set.replica.port } });
+  });
+  after(async () => {
+    unhandled.dispose();
+    await stale?.stop();
+    await set?.stop();
+  });
+  const cacheVia = (sentinels: readonly { host: string; port: number }[]) =>
+    createRedisCache({
+      mode: 'sentinel',
+      sentinel: {
+        masterName: set.masterName,
+        sentinelAddresses: sentinels.map((s) => `${s.host}:${s.port}`),
+      },
+      commandTimeout: 500,
+    });
+
+  it('only that sentinel: commands fail saying the named server is a replica', async () => {
+    const cache = cacheVia([stale]);
+    try {
+      const err = await cache.get('k').then(
+        () => assert.fail('get succeeded through a replica'),
+        (e: unknown) => e as Error & { code?: string },
+      );
+      assert.equal(err.code, 'unavailable');
+      assert.match(err.message, new RegExp(`\\(127\\.0\\.0\\.1:${set.replica.port}\\) answers as a replica`));
+      const h = await cache.health();
+      assert.equal(h.ok, false);
+      assert.match(h.error ?? '', /answers as a replica/);
+    } finally {
+      await cache.close();
+    }
+    unhandled.check();
+  });
+
+  it('a sound sentinel after it: the cache reaches the master', async () => {
+    const cache = cacheVia([stale, ...set.sentinels]);
+    try {
+      await cache.set('k', enc('v'));
+      assert.equal(dec(await cache.get('k')), 'v');
+      const h = await cache.health();
+      assert.equal(h.ok, true, h.error);
+      assert.equal(h.nodes[0]?.address, `127.0.0.1:${set.master.port}`);
+    } finally {
+      await cache.close();
+    }
+    unhandled.check();
+  });
+});
