@@ -46,6 +46,7 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
   hideSecrets(client, o);
   faults?.attach(client);
   askFirstSentinelAfterLast(client);
+  explainSentinelLookups(client);
   lazyDuplicates(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
   return client;
@@ -90,6 +91,47 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
   redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     askFirstSentinelAfterLast(copy);
+    return copy;
+  };
+}
+
+/**
+ * A master lookup whose sentinel could not be reached failed with the lookup connection's "Connection
+ * is closed." (its queued `SENTINEL` command flushed when the connection ended), so with every
+ * sentinel down the cache said `All sentinels are unreachable … Last error: Connection is closed.`
+ * — not whether a port was closed, a name did not resolve or a sentinel hung. The lookup now fails
+ * with that connection's own error (e.g. `connect ECONNREFUSED host:port`), which iovalkey puts
+ * after "Last error:". Wraps the connector's private `connectToSentinel` (left as is if missing);
+ * applied to the client and its duplicates.
+ */
+function explainSentinelLookups(conn: Redis | Cluster): void {
+  if (conn.isCluster) return;
+  const connector = (conn as unknown as { connector?: { connectToSentinel?: unknown } }).connector;
+  if (!connector || typeof connector.connectToSentinel !== 'function') return;
+  const toSentinel = (connector.connectToSentinel as (...args: unknown[]) => unknown).bind(connector);
+  connector.connectToSentinel = (...args: unknown[]) => {
+    const sentinel = toSentinel(...args) as {
+      on?: (event: string, listener: (err: Error) => void) => unknown;
+      sentinel?: (...args: unknown[]) => Promise<unknown>;
+    };
+    const ask = sentinel?.sentinel;
+    if (typeof sentinel?.on !== 'function' || typeof ask !== 'function') return sentinel;
+    let last: Error | undefined;
+    sentinel.on('error', (err) => {
+      last = err;
+    });
+    sentinel.sentinel = function (this: unknown, ...a: unknown[]) {
+      return ask.apply(this, a).catch((err: unknown) => {
+        throw last && /Connection is closed/.test(String((err as Error)?.message)) ? last : err;
+      });
+    };
+    return sentinel;
+  };
+  const redis = conn as Redis;
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    explainSentinelLookups(copy);
     return copy;
   };
 }

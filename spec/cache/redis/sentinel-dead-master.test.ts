@@ -55,3 +55,34 @@ describeWithServers('sentinels up, the master they name down', skipRedis(), () =
     unhandled.check();
   });
 });
+
+/**
+ * Every sentinel down (found from outside, /tmp probe): the message ended `All sentinels are
+ * unreachable … Last error: Connection is closed.` — the lookup connection's flushed command, not
+ * why it closed. Now the last error is the connection's own (`connect ECONNREFUSED host:port`).
+ */
+describeWithServers('every sentinel down', skipRedis(), () => {
+  it("the message gives the last sentinel connection's own error", async () => {
+    const ports = [await freePort(), await freePort()];
+    const cache = createRedisCache({
+      mode: 'sentinel',
+      sentinel: { masterName: 'mymaster', sentinelAddresses: ports.map((p) => `127.0.0.1:${p}`) },
+      commandTimeout: 300,
+    });
+    try {
+      const err = await cache.get('k').then(
+        () => assert.fail('get succeeded with no sentinel'),
+        (e: unknown) => e as Error & { code?: string },
+      );
+      assert.equal(err.code, 'unavailable');
+      assert.match(
+        err.message,
+        /All sentinels are unreachable.*Last error: connect ECONNREFUSED 127\.0\.0\.1:\d+/,
+      );
+      const h = await cache.health();
+      assert.match(h.error ?? '', /Last error: connect ECONNREFUSED/);
+    } finally {
+      await cache.close();
+    }
+  });
+});
