@@ -149,7 +149,8 @@ function reportWrongRole(conn: Redis, connector: { check?: unknown }): void {
   if (typeof check !== 'function') return;
   connector.check = function (this: unknown, info: { role?: unknown }) {
     const ok = check.call(this, info) as boolean;
-    if (!ok) {
+    // Only to a listener: an 'error' event without one would throw inside iovalkey's ready check.
+    if (!ok && conn.listenerCount('error') > 0) {
       const stream = (conn as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
       const at = stream?.remoteAddress ? ` (${stream.remoteAddress}:${stream.remotePort})` : '';
       const role = info?.role === 'slave' ? 'replica' : String(info?.role);
