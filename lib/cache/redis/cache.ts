@@ -13,7 +13,7 @@ import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
 import { checkBudget } from './checks.js';
 import { clearPrefix } from './clear.js';
-import { buildClient, NO_INFO, OPEN_SERVER } from './client.js';
+import { buildClient, NO_INFO, OPEN_SENTINEL, OPEN_SERVER } from './client.js';
 import { closeCache } from './close.js';
 import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
@@ -94,6 +94,14 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       'redis: a password was given but the server requires none (its default user is open): anyone who reaches it can read and write; set requirepass or an ACL user on the server, or drop the password';
     if (options.logger === undefined)
       process.emitWarning(message, { type: 'HyperionCacheWarning', code: 'HYPERION_REDIS_OPEN_SERVER' });
+    else logger.warn(message);
+  });
+  // Likewise `sentinel.password` given to sentinels that need none (./client.ts, ./health.ts):
+  // anyone who reaches a sentinel may reconfigure it or fail the master over.
+  client.once(OPEN_SENTINEL, (_err: Error, sentinel: string) => {
+    const message = `redis: a sentinel password was given but the sentinel ${sentinel} requires none (its default user is open): anyone who reaches it can reconfigure it or fail the master over; set requirepass (or an ACL user) on the sentinels, or drop sentinel.password`;
+    if (options.logger === undefined)
+      process.emitWarning(message, { type: 'HyperionCacheWarning', code: 'HYPERION_REDIS_OPEN_SENTINEL' });
     else logger.warn(message);
   });
   const gate = createConnectionGate(client, o.commandTimeout, faults);

@@ -38,11 +38,154 @@ function reconnectOnError(err: Error): 1 | false {
 export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
   const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
   quietReadyCheck(client, (err) => client.emit(NO_INFO, err));
-  quietOpenServer(client, (err) => client.emit(OPEN_SERVER, err));
+  quietOpenServer(
+    client,
+    (err) => client.emit(OPEN_SERVER, err),
+    (err, sentinel) => client.emit(OPEN_SENTINEL, err, sentinel),
+  );
   hideSecrets(client, o);
   faults?.attach(client);
+  askFirstSentinelAfterLast(client);
+  explainSentinelLookups(client);
+  lazyDuplicates(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
   return client;
+}
+
+/**
+ * iovalkey asks the sentinels in turn and, once one named the master, keeps its place in the list
+ * until the master's connection is up (then it moves that sentinel first). When the master it was
+ * given cannot be reached (killed, not yet failed over), the next connect goes on from the next
+ * sentinel — and when the answer came from the last one, that attempt found the list used up and
+ * failed at once with "All sentinels are unreachable. Retrying from scratch…" (an 'error' event,
+ * logged, and the message of every command waiting then), asking no sentinel: seen from outside
+ * with every sentinel up and only the master down, every other attempt with one sentinel. A
+ * connect that finds the list used up now starts it over. Relies on the connector's private
+ * `sentinelIterator` (`cursor`, `sentinels`, `reset`): left as is if that shape differs. Applied to
+ * the client and its duplicates (transaction and bus connections have connectors of their own).
+ */
+function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
+  if (conn.isCluster) return;
+  type Iterator = { cursor?: unknown; sentinels?: unknown; reset?: unknown };
+  const connector = (conn as unknown as { connector?: { connect?: unknown; sentinelIterator?: Iterator } })
+    .connector;
+  const it = connector?.sentinelIterator;
+  if (
+    !connector ||
+    typeof connector.connect !== 'function' ||
+    !it ||
+    typeof it.cursor !== 'number' ||
+    !Array.isArray(it.sentinels) ||
+    typeof it.reset !== 'function'
+  )
+    return;
+  reportWrongRole(conn as Redis, connector as { check?: unknown });
+  const connect = connector.connect as (...args: unknown[]) => unknown;
+  connector.connect = function (this: unknown, ...args: unknown[]) {
+    if ((it.cursor as number) >= (it.sentinels as unknown[]).length)
+      (it.reset as (first: boolean) => void).call(it, false);
+    return connect.apply(this, args);
+  };
+  const redis = conn as Redis;
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    askFirstSentinelAfterLast(copy);
+    return copy;
+  };
+}
+
+/**
+ * A master lookup whose sentinel could not be reached failed with the lookup connection's "Connection
+ * is closed." (its queued `SENTINEL` command flushed when the connection ended), so with every
+ * sentinel down the cache said `All sentinels are unreachable … Last error: Connection is closed.`
+ * — not whether a port was closed, a name did not resolve or a sentinel hung. The lookup now fails
+ * with that connection's own error (e.g. `connect ECONNREFUSED host:port`), which iovalkey puts
+ * after "Last error:". Wraps the connector's private `connectToSentinel` (left as is if missing);
+ * applied to the client and its duplicates.
+ */
+function explainSentinelLookups(conn: Redis | Cluster): void {
+  if (conn.isCluster) return;
+  const connector = (conn as unknown as { connector?: { connectToSentinel?: unknown } }).connector;
+  if (!connector || typeof connector.connectToSentinel !== 'function') return;
+  const toSentinel = (connector.connectToSentinel as (...args: unknown[]) => unknown).bind(connector);
+  connector.connectToSentinel = (...args: unknown[]) => {
+    const sentinel = toSentinel(...args) as {
+      on?: (event: string, listener: (err: Error) => void) => unknown;
+      sentinel?: (...args: unknown[]) => Promise<unknown>;
+    };
+    const ask = sentinel?.sentinel;
+    if (typeof sentinel?.on !== 'function' || typeof ask !== 'function') return sentinel;
+    let last: Error | undefined;
+    sentinel.on('error', (err) => {
+      last = err;
+    });
+    sentinel.sentinel = function (this: unknown, ...a: unknown[]) {
+      return ask.apply(this, a).catch((err: unknown) => {
+        throw last && /Connection is closed/.test(String((err as Error)?.message)) ? last : err;
+      });
+    };
+    return sentinel;
+  };
+  const redis = conn as Redis;
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    explainSentinelLookups(copy);
+    return copy;
+  };
+}
+
+/**
+ * The server a sentinel named as the master answering `INFO` as a replica (a sentinel with a stale
+ * view, a master demoted behind it) makes iovalkey drop the connection and ask the next sentinel
+ * without any 'error' event: with only such sentinels, commands failed with a bare `not connected
+ * within … ms` and the log said nothing. The refusal is now an 'error' event naming the server and
+ * its role, so it is logged and ends that message. Wraps the connector's private `check` (as
+ * `askFirstSentinelAfterLast` found it: left as is if missing).
+ */
+function reportWrongRole(conn: Redis, connector: { check?: unknown }): void {
+  const check = connector.check;
+  if (typeof check !== 'function') return;
+  connector.check = function (this: unknown, info: { role?: unknown }) {
+    const ok = check.call(this, info) as boolean;
+    // Only to a listener: an 'error' event without one would throw inside iovalkey's ready check.
+    if (!ok && conn.listenerCount('error') > 0) {
+      const stream = (conn as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+      const at = stream?.remoteAddress ? ` (${stream.remoteAddress}:${stream.remotePort})` : '';
+      const role = info?.role === 'slave' ? 'replica' : String(info?.role);
+      conn.emit(
+        'error',
+        new Error(
+          `the server a sentinel named as master "${conn.options.name}"${at} answers as a ${role}: a sentinel with a stale view? asking the next one`,
+        ),
+      );
+    }
+    return ok;
+  };
+}
+
+/**
+ * A sentinel-mode duplicate made to connect at once (the invalidation bus's subscriber) asked a
+ * sentinel for the master inside iovalkey's constructor, before the wrappers above (and the fault
+ * watch's) could reach the copy's connector: that first lookup printed iovalkey's open-sentinel
+ * warning. The copy is made lazy, wrapped by every wrapper of `duplicate` (this one is applied
+ * last, so it runs first), then connected as iovalkey would have — `options.lazyConnect`, read by
+ * iovalkey only in its constructor, is set back to what was asked. Sentinel mode only.
+ */
+function lazyDuplicates(conn: Redis | Cluster): void {
+  const connector = (conn as unknown as { connector?: { connectToSentinel?: unknown } }).connector;
+  if (conn.isCluster || typeof connector?.connectToSentinel !== 'function') return;
+  const redis = conn as Redis;
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (override?: Partial<RedisOptions>) => {
+    const lazy = override?.lazyConnect ?? redis.options.lazyConnect;
+    const copy = duplicate({ ...override, lazyConnect: true });
+    copy.options.lazyConnect = lazy;
+    lazyDuplicates(copy);
+    if (!lazy) copy.connect().catch(() => {}); // as iovalkey's constructor does
+    return copy;
+  };
 }
 
 /**
@@ -59,6 +202,15 @@ export const NO_INFO = 'hyperion:no-info';
  */
 export const OPEN_SERVER = 'hyperion:open-server';
 
+/**
+ * Emitted by a client `buildClient` made in sentinel mode (with the sentinel's reply and its
+ * `host:port`) when a connection to a sentinel — a master lookup or a failover-detector
+ * subscription, of the client or of its duplicates — gave `sentinel.password` to a sentinel whose
+ * user needs none. The cache logs it through its logger (./cache.ts); `health()`'s own sentinel
+ * probes (./health.ts) emit it on the client too.
+ */
+export const OPEN_SENTINEL = 'hyperion:open-sentinel';
+
 /** The server's replies to an AUTH it has no password for (Redis < 6, and Redis 6+). */
 const OPEN_SERVER_REPLY = /no password is set|without any password configured/;
 
@@ -73,33 +225,65 @@ type AuthCallback = (err: Error | null, res?: unknown) => void;
  * connection goes on as iovalkey would (it serves: AUTH is not needed there). Applied to `conn`,
  * to the nodes of a cluster and to their duplicates. Left as is if the client has no `auth`
  * method taking a callback (another iovalkey version).
+ *
+ * In sentinel mode the same print came from every connection iovalkey opens to a sentinel (one
+ * per master lookup, one per sentinel for the failover detector, again after each failover) when
+ * `sentinel.password` was given to sentinels that need none; those go to `notifySentinel`. The
+ * sentinel connections are made by the client's private `connector.connectToSentinel`: if it is
+ * missing (another iovalkey version), they print as before.
  */
-function quietOpenServer(conn: Redis | Cluster, notify: (err: Error) => void): void {
+function quietOpenServer(
+  conn: Redis | Cluster,
+  notify: (err: Error) => void,
+  notifySentinel: (err: Error, sentinel: string) => void,
+): void {
   if (conn.isCluster) {
-    conn.on('+node', (node: Redis) => quietOpenServer(node, notify));
+    conn.on('+node', (node: Redis) => quietOpenServer(node, notify, notifySentinel));
   } else {
-    const c = conn as unknown as { auth?: (...args: unknown[]) => unknown };
-    const auth = c.auth;
-    if (typeof auth !== 'function') return;
-    c.auth = function (this: unknown, ...args: unknown[]) {
-      const callback = args[args.length - 1];
-      if (typeof callback === 'function')
-        args[args.length - 1] = ((err, res) => {
-          if (err && OPEN_SERVER_REPLY.test(String(err.message))) {
-            notify(err);
-            (callback as AuthCallback)(null, res);
-            return;
-          }
-          (callback as AuthCallback)(err, res);
-        }) satisfies AuthCallback;
-      return auth.apply(this, args);
-    };
+    quietAuth(conn, notify);
+    const connector = (conn as unknown as { connector?: { connectToSentinel?: unknown } }).connector;
+    if (connector && typeof connector.connectToSentinel === 'function') {
+      type ToSentinel = (endpoint: { host?: string; port?: number }, ...rest: unknown[]) => unknown;
+      const toSentinel = (connector.connectToSentinel as ToSentinel).bind(connector);
+      connector.connectToSentinel = (endpoint: { host?: string; port?: number }, ...rest: unknown[]) => {
+        const sentinel = toSentinel(endpoint, ...rest);
+        const address = `${endpoint?.host ?? '127.0.0.1'}:${endpoint?.port ?? 26379}`;
+        if (sentinel && typeof sentinel === 'object')
+          quietAuth(sentinel, (err) => notifySentinel(err, address));
+        return sentinel;
+      };
+    }
   }
   const duplicate = conn.duplicate.bind(conn) as (...args: unknown[]) => Redis | Cluster;
   (conn as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
     const copy = duplicate(...args);
-    quietOpenServer(copy, notify);
+    quietOpenServer(copy, notify, notifySentinel);
     return copy;
+  };
+}
+
+/**
+ * Wraps `conn.auth` (a standalone connection: a data node or a sentinel) so that a server's
+ * "no password is set" reply goes to `notify` and counts as success, as iovalkey treats it —
+ * iovalkey's only other reaction to it is the console print. Nothing is wrapped if `auth` is
+ * missing; an `auth` called without a callback is passed through untouched.
+ */
+export function quietAuth(conn: object, notify: (err: Error) => void): void {
+  const c = conn as { auth?: (...args: unknown[]) => unknown };
+  const auth = c.auth;
+  if (typeof auth !== 'function') return;
+  c.auth = function (this: unknown, ...args: unknown[]) {
+    const callback = args[args.length - 1];
+    if (typeof callback === 'function')
+      args[args.length - 1] = ((err, res) => {
+        if (err && OPEN_SERVER_REPLY.test(String(err.message))) {
+          notify(err);
+          (callback as AuthCallback)(null, res);
+          return;
+        }
+        (callback as AuthCallback)(err, res);
+      }) satisfies AuthCallback;
+    return auth.apply(this, args);
   };
 }
 

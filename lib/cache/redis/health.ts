@@ -1,6 +1,7 @@
 /** `health()`: a timed PING plus the topology the client sees. Never throws. */
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
+import { OPEN_SENTINEL, quietAuth } from './client.js';
 import { toCacheError } from './errors.js';
 import { closing } from './gate.js';
 import { describeNodes, nodeAddress } from './nodes.js';
@@ -192,6 +193,9 @@ async function probeSentinels(
         // process of a closed cache alive ~2 s after a health() with one sentinel down.
         disconnectTimeout: PROBE_DISCONNECT_MS,
       });
+      // A sentinel password the sentinel does not need: said once by the cache (./cache.ts),
+      // not printed by iovalkey on every probe.
+      quietAuth(sentinel, (err) => redis.emit(OPEN_SENTINEL, err, address));
       // The connection's own error (e.g. ECONNREFUSED) says more than the rejected connect().
       let last: unknown;
       sentinel.on('error', (err: unknown) => {
