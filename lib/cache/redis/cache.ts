@@ -152,12 +152,20 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       if (Array.isArray(keys)) wrote(keys);
       return many.deleteMany(keys, options);
     },
-    // `{ timeout }`: one deadline for every round, counted from this call (./clear.ts).
+    // `{ timeout }`: one deadline for every round, counted from this call (./clear.ts), and the
+    // caller's wait bounded by it like the other writes: unbounded, a clear against a paused,
+    // stopped or unreachable server settled only at the command timeout (1 s for a 200 ms budget;
+    // the tiered cache's l2Timeout too). Rounds still in flight then are refused by their deadline.
     async clear(options?: Pick<WriteOptions, 'timeout'>) {
       const at = Date.now();
       const budget = checkBudget(options);
       wrote('all');
-      await dispatch.run('clear', () => clearPrefix(client, o.keyPrefix, writes, budget, at));
+      await dispatch.bounded(
+        dispatch.run('clear', () => clearPrefix(client, o.keyPrefix, writes, budget, at)),
+        'clear',
+        budget,
+        at,
+      );
     },
     transaction: counted(transactions, dispatch),
     pipeline: () => createPipeline(ctx, wrote),

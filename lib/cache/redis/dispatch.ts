@@ -216,7 +216,10 @@ export function createDispatcher(
             op === 'setMany'
               ? // A pipelined batch, not atomic: entries the server took before the deadline stay.
                 `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so no entry not yet applied will be (entries applied before it may stay: a batch is not atomic)`
-              : `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied`,
+              : op === 'clear'
+                ? // Rounds of UNLINKs: the keys of rounds applied before the deadline stay removed.
+                  `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so no further round of the clear will be applied (keys removed by rounds before it stay removed)`
+                : `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied`,
           ),
           key,
         ),
