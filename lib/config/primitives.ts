@@ -6,6 +6,7 @@
  * component stops making sense.
  */
 import * as v from 'valibot';
+import { readBindHost } from '../core/host.js';
 import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, unknownKeyMessage } from '../core/options.js';
 
 export { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS };
@@ -120,6 +121,21 @@ export function nonEmpty(phrase: string) {
  */
 export function hostName(phrase = 'a host name or address without spaces') {
   return v.pipe(v.string(phrase), v.regex(/^\S+$/, phrase));
+}
+
+/**
+ * The address a server of ours binds to (`metrics.host`): checked by the rule `createMetrics`
+ * applies when it is created (lib/core/host.ts), so a zone id, brackets around a name or IPv4
+ * address, a malformed address or a name with characters no host name has is refused at load,
+ * not at listen(). The text is kept as written (`[::1]`, `127.1`); `createMetrics` reads it.
+ */
+export function bindHost(
+  phrase = 'a host name or address without spaces (127.0.0.1, ::1 or [::1], 0.0.0.0, ::, a name)',
+) {
+  return v.pipe(
+    hostName(phrase),
+    v.check((s) => typeof readBindHost(s) !== 'string', phrase),
+  );
 }
 
 /** One of a fixed list of words. */

@@ -14,7 +14,7 @@
  */
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
-import { flag, hostName, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
+import { bindHost, flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
 import { readConfigFile, readingAll, secretValue, serverTls } from './tls.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -45,7 +45,7 @@ export const metricsSection = section(
     /** Endpoint port, 0 to 65535; 0 = any free port. Default 9464. */
     port: v.optional(port),
     /** Interface to bind. Default 127.0.0.1. */
-    host: v.optional(hostName()),
+    host: v.optional(bindHost()),
     /** Endpoint path. Default /metrics. */
     path: v.optional(v.pipe(v.string(PATH_PHRASE), v.regex(ENDPOINT_PATH, PATH_PHRASE))),
     /** Metric name prefix, e.g. `hyperion`. */

@@ -2,6 +2,7 @@
 import type * as client from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
+import { readBindHost } from '../../core/host.js';
 import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
@@ -228,13 +229,18 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
   const enabled = flag('enabled', options.enabled, true);
   checkObjects(options);
   const port = checkPort(options.port);
-  const host = options.host ?? '127.0.0.1';
+  const given = options.host ?? '127.0.0.1';
   // A blank host would only fail when the endpoint binds (getaddrinfo ENOTFOUND).
-  if (typeof host !== 'string' || !/^\S+$/.test(host))
+  if (typeof given !== 'string' || !/^\S+$/.test(given))
     throw new MetricsError(
       'invalid_option',
-      `host must be a host name or address without spaces, received ${typeof host === 'string' ? JSON.stringify(host.slice(0, 64)) : typeof host}`,
+      `host must be a host name or address without spaces, received ${typeof given === 'string' ? JSON.stringify(given.slice(0, 64)) : typeof given}`,
     );
+  // `[::1]` copied from a URL bound nowhere (ENOTFOUND at listen()); a zone id or a malformed
+  // address failed there too: read here, once (lib/core/host.ts), so the error comes at create.
+  const read = readBindHost(given);
+  if (typeof read === 'string') throw new MetricsError('invalid_option', `host: ${read}`);
+  const host = read.bind;
   const path = options.path ?? '/metrics';
   // The endpoint compares the request's path (query dropped) with this, as the request spells it:
   // "?", "#", a space, a non-ASCII or control character (sent percent-encoded: "/m%C3%A9triques")

@@ -10,6 +10,7 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
+import { readBindHost } from '../../core/host.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
 import { requireAuth } from './auth.js';
 import { negotiate } from './exposition.js';
@@ -173,10 +174,11 @@ export const SLOW_CLIENT_LIMITS = {
   connectionsCheckingInterval: 1000,
 } as const;
 
-const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
-
 export function createEndpoint(o: EndpointOptions): Endpoint {
   const { host, port, path, render, logger, tls } = o;
+  // Judged by the address, not the text (lib/core/host.ts); `host` was checked by resolveOptions.
+  const read = readBindHost(host);
+  const judged = typeof read === 'string' ? { shown: host, loopback: false } : read;
   let closed = false;
   let server: Server | undefined;
   let listening: Promise<MetricsAddress> | undefined;
@@ -272,7 +274,7 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
-    if (!isLoopback(host) && (o.authorization === undefined || !tls))
+    if (!judged.loopback && (o.authorization === undefined || !tls))
       logger.warn('metrics endpoint listens beyond loopback without auth and TLS', {
         host,
         auth: o.authorization !== undefined,
@@ -307,9 +309,8 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       }
       const a = srv.address();
       const bound = typeof a === 'object' && a ? a.port : port;
-      const shownHost = host.includes(':') ? `[${host}]` : host;
       const scheme = tls ? 'https' : 'http';
-      address = Object.freeze({ host, port: bound, url: `${scheme}://${shownHost}:${bound}${path}` });
+      address = Object.freeze({ host, port: bound, url: `${scheme}://${judged.shown}:${bound}${path}` });
       resolve(address);
     });
   };
