@@ -60,6 +60,11 @@ describe('recordError: the exception event', () => {
       assert.equal(r.attributes['exception.message'], 'email is required');
       assert.equal(r.attributes['exception.type'], 'ValidationError');
       assert.deepEqual(r.status, { code: 2, message: 'email is required' });
+      // A name alone: the type, and the message too (it was "[object Object]" with no type).
+      const named = await recorded({ name: 'NotFound' }, mode);
+      assert.equal(named.attributes['exception.type'], 'NotFound');
+      assert.equal(named.attributes['exception.message'], 'NotFound');
+      assert.deepEqual(named.status, { code: 2, message: 'NotFound' });
       // Other values: their string form, as before.
       assert.equal((await recorded('plain string', mode)).attributes['exception.message'], 'plain string');
       assert.equal((await recorded(42, mode)).attributes['exception.message'], '42');

@@ -130,15 +130,19 @@ function errorMessage(error: unknown): string {
   }
 }
 
-/** A thrown value that is not an `Error` but has a string `message`: its fields (else undefined). */
+/**
+ * A thrown value that is not an `Error` but has a string `message` or `name`: its fields (else
+ * undefined). With a name alone (`{ name: 'NotFound' }`) the name is the message too: it was
+ * recorded as `"[object Object]"` with no `exception.type`.
+ */
 function errorLike(
   error: unknown,
 ): { message: string; name?: string | undefined; stack?: string | undefined } | undefined {
   if (error === null || typeof error !== 'object' || error instanceof Error) return undefined;
   const { message, name, stack } = error as { message?: unknown; name?: unknown; stack?: unknown };
-  if (typeof message !== 'string') return undefined;
+  if (typeof message !== 'string' && typeof name !== 'string') return undefined;
   return {
-    message,
+    message: typeof message === 'string' ? message : (name as string),
     ...(typeof name === 'string' ? { name } : {}),
     ...(typeof stack === 'string' ? { stack } : {}),
   };
