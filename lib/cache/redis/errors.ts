@@ -2,8 +2,10 @@
 import { CacheError, type CacheErrorCode } from '../../core/errors.js';
 import { ConnectionFaultError, classifyConnectionError, faultError } from './tls.js';
 
+// NOREPLICAS: a master with `min-replicas-to-write` refuses writes while too few replicas are
+// connected — a passing outage like MASTERDOWN, not applied (it was `backend`).
 const UNAVAILABLE =
-  /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
+  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
 
 const TOO_LARGE = /^ERR Protocol error: invalid bulk length\b/;
 
