@@ -13,6 +13,12 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 export const MAX_CONFIG_DEPTH = 32;
 /** Most values (scalars, mappings, lists) in a config once YAML aliases are expanded. */
 export const MAX_CONFIG_VALUES = 100_000;
+/**
+ * Most alias uses (`*name`) in one document, as the README states. The YAML library's own guard
+ * counts per anchor and counts the anchor itself, so 100 uses of one anchor were refused while
+ * 20 anchors used 99 times each (1,980 uses) passed; expansion stays bounded by MAX_CONFIG_VALUES.
+ */
+export const MAX_CONFIG_ALIASES = 100;
 /** Most issues listed in one error; the message says how many there were in all. */
 export const MAX_ISSUES = 100;
 
@@ -105,7 +111,7 @@ export function checkCst(
   root: CST.Token,
   lines: LineCounter,
   ctx: ParseContext,
-  budget: { values: number },
+  budget: { values: number; aliases: number },
 ): void {
   // [token, depth, whether it is a key (keys are not values of the config)]
   const stack: [CST.Token, number, boolean][] = [[root, 0, false]];
@@ -114,6 +120,10 @@ export function checkCst(
     // Only values count: blank lines, comments, directives and document markers around the
     // document are tokens of the stream too (an "empty" file of 100 001 blank lines is empty).
     if (!isKey && VALUE_TOKENS.has(token.type) && --budget.values < 0) throw tooMany(ctx);
+    if (token.type === 'alias' && --budget.aliases < 0)
+      throw new ConfigError(
+        `${where(ctx)}: uses YAML aliases (*name) more than ${MAX_CONFIG_ALIASES} times (the limit for a config)`,
+      );
     if (token.type === 'document') {
       if (token.value) stack.push([token.value, depth, false]);
       continue;

@@ -10,6 +10,7 @@ import {
   checkPlaceholders,
   checkTree,
   lexAndParse,
+  MAX_CONFIG_ALIASES,
   MAX_CONFIG_BYTES,
   MAX_CONFIG_DEPTH,
   MAX_CONFIG_VALUES,
@@ -248,7 +249,7 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
       'YAML UNEXPECTED_TOKEN',
     );
   }
-  const budget = { values: MAX_CONFIG_VALUES };
+  const budget = { values: MAX_CONFIG_VALUES, aliases: MAX_CONFIG_ALIASES };
   for (const token of tokens) checkCst(token, lines, ctx, budget);
   const docs: Document.Parsed[] = [];
   const composer = new Composer({ uniqueKeys: false, logLevel: 'silent', prettyErrors: false });
@@ -282,7 +283,9 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   if (found.issues.length === 0 && doc.warnings.length > 0) throw report(doc.warnings);
   if (doc.contents === null) return undefined;
   try {
-    return doc.toJS({ maxAliasCount: 100 });
+    // At most MAX_CONFIG_ALIASES uses were let through (checkCst): the library's guard, which
+    // multiplies uses per anchor, only has to stop what the value limit refuses anyway.
+    return doc.toJS({ maxAliasCount: MAX_CONFIG_VALUES });
   } catch (err) {
     const excessive = /excessive alias/i.test(String((err as Error)?.message));
     if (!excessive && found.issues.length > 0) {
@@ -291,7 +294,7 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
       return undefined;
     }
     throw new ConfigError(
-      `${where(ctx)}: ${excessive ? 'YAML aliases (*name) expand too often (more than 100 uses)' : YAML_PROBLEMS.MISSING_ANCHOR}`,
+      `${where(ctx)}: ${excessive ? `YAML aliases (*name) expand to more than ${MAX_CONFIG_VALUES} values (the limit for a config)` : YAML_PROBLEMS.MISSING_ANCHOR}`,
       [],
       { cause: new Error(excessive ? 'YAML alias count' : 'YAML alias') },
     );

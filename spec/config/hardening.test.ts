@@ -267,6 +267,22 @@ describe('issue 16 — 6: size and depth limits; parse time linear in size', () 
     const err = await loadError(`tracing:\n  attributes:\n${lines.map((l) => `    ${l}`).join('\n')}\n`);
     assert.match(err.message, /alias/);
   });
+  it('allows at most 100 alias uses in a document, as the README says', async () => {
+    // One anchor used 100 times was refused (the YAML library counts the anchor itself, per
+    // anchor), while 20 anchors used 99 times each (1,980 uses) were accepted.
+    const doc = (anchors: number, uses: number) =>
+      `tracing:\n  attributes:\n${Array.from(
+        { length: anchors },
+        (_, a) =>
+          `    base${a}: &a${a} x\n${Array.from({ length: uses }, (_, i) => `    k${a}_${i}: *a${a}`).join('\n')}`,
+      ).join('\n')}\n`;
+    const config = await loadConfig(await file('aliases-100.yaml', doc(1, 100)), { env: {} });
+    assert.equal(config.tracing?.attributes?.k0_99, 'x');
+    const spread = await loadError(doc(2, 51));
+    assert.match(spread.message, /uses YAML aliases \(\*name\) more than 100 times/);
+    const one = await loadError(doc(1, 101));
+    assert.match(one.message, /more than 100 times/);
+  });
   it('parse time grows linearly with the number of keys (ratio, not absolute time)', async () => {
     const text = (n: number) => {
       let t = 'tracing:\n  attributes:\n';
