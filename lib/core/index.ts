@@ -47,5 +47,15 @@ export {
 // rejects bad keys, TTLs and values with the same `CacheError` codes (and the same key limit).
 // `hitRatio` and `createSeededRandom` stay internal: an application never calls them, and a
 // custom cache computes `CacheStats.hitRatio` as its doc says in one line.
-export { assertBytes, assertKey, assertTtl, MAX_CALL_TTL_MS, MAX_KEY_BYTES } from './validate.js';
+// The input checks every cache of ours runs, for custom `Cache` implementations (the README names
+// them; the write-option checks were not exported, so such a cache could not reuse them).
+export {
+  assertBudgetOptions,
+  assertBytes,
+  assertKey,
+  assertTtl,
+  assertWriteOptions,
+  MAX_CALL_TTL_MS,
+  MAX_KEY_BYTES,
+} from './validate.js';
 export { formatTraceparent, INVALID_SPAN_CONTEXT, isValidSpanContext, parseTraceparent } from './w3c.js';
