@@ -118,7 +118,16 @@ export function createWritePath(ctx: Context): WritePath {
     opts: WriteOptions,
     started: number,
   ): Promise<boolean> {
-    const held = await l2.get(key);
+    let held: Bytes | undefined;
+    try {
+      held = await l2.get(key);
+    } catch (err) {
+      // A key of another Redis type (`WRONGTYPE`, `invalid_value`) is another program's value,
+      // which L2's ifAbsent has just refused: `false`, as L2 answered. Before, the set rejected
+      // with this read's error ("redis get failed … another Redis type"), for a get never called.
+      if (err instanceof CacheError && err.code === 'invalid_value') return false;
+      throw err;
+    }
     const env = held === undefined ? undefined : decodeEnvelope(held);
     // Gone meanwhile: absent after all, but only one more try. A foreign value or a fresh
     // envelope is a value — unless this instance served a newer one while L2 did not answer

@@ -127,6 +127,25 @@ describeWithServers('tiered set ifAbsent over a value kept only for grace (Redis
       await cache.close();
     }
   });
+
+  // Found from outside (docs audit): the read that looks for an expired entry after L2 refused
+  // the write met WRONGTYPE, and the set rejected with that read's error ("redis get failed …").
+  it('a key another program made a list is a value: false, not a get error', async () => {
+    await plain.rpush('ia3:k', 'x');
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2: l2('ia3:')(),
+      grace: 60_000,
+    });
+    try {
+      assert.equal(await cache.get('k'), undefined, 'reads call it a miss');
+      assert.equal(await cache.set('k', enc('mine'), 60_000, ifAbsent), false);
+      assert.equal(await plain.type('ia3:k'), 'list');
+      assert.equal(cache.breakerState(), 'closed');
+    } finally {
+      await cache.close();
+    }
+  });
 });
 
 /**
