@@ -15,7 +15,7 @@ export interface MemoryCacheOptions<V> {
   maxCost: number;
   /**
    * Counters per row of the frequency sketch, ≈ 10 × the number of entries you expect to hold
-   * (memory: 2 bytes each, plus a 4-bit-per-counter doorkeeper). Also sets the accesses between
+   * (memory: ≈ 4 bytes each — sketch 2, doorkeeper 1, ghosts 1). Also sets the accesses between
    * two agings of the counts (3 × it) and between two window adjustments (it, clamped to
    * 1,024..50,000).
    * Default: 10 × `maxCost`, clamped to 1,024..1,048,576.
@@ -68,7 +68,7 @@ export interface ResolvedOptions<V> {
   loadTimeout: number;
 }
 
-/** Most sketch counters accepted (2^26: the sketch and doorkeeper then take 192 MB). */
+/** Most sketch counters accepted (2^26: the sketch, doorkeeper and ghosts then take 256 MiB). */
 export const MAX_NUM_COUNTERS = 2 ** 26;
 
 const KNOWN = optionKeys<MemoryCacheOptions<unknown>>({

@@ -16,7 +16,7 @@ import {
 import type { Context } from './context.js';
 import { decodeEnvelope } from './envelope.js';
 import { l2WriteError } from './l2.js';
-import { ignore, levelTtl } from './local.js';
+import { decodeRaw, ignore, levelTtl } from './local.js';
 import { withTimeout } from './timing.js';
 
 export interface WritePath {
@@ -96,6 +96,12 @@ export function createWritePath(ctx: Context): WritePath {
     );
   }
 
+  /** Whether L1 holds a fresh copy of `key`, which reads would serve. */
+  async function freshInL1(key: string): Promise<boolean> {
+    const env = decodeRaw(await l1.get(key).catch(() => undefined));
+    return env !== undefined && now() < env.freshUntil;
+  }
+
   /**
    * After L2 refused a `set` with `ifAbsent`: L2 may hold an entry past its TTL, kept only for
    * `grace`. Every read calls that key absent (`get` misses, `has` is false), so `ifAbsent` must
@@ -112,11 +118,25 @@ export function createWritePath(ctx: Context): WritePath {
     opts: WriteOptions,
     started: number,
   ): Promise<boolean> {
-    const held = await l2.get(key);
+    let held: Bytes | undefined;
+    try {
+      held = await l2.get(key);
+    } catch (err) {
+      // A key of another Redis type (`WRONGTYPE`, `invalid_value`) is another program's value,
+      // which L2's ifAbsent has just refused: `false`, as L2 answered. Before, the set rejected
+      // with this read's error ("redis get failed … another Redis type"), for a get never called.
+      if (err instanceof CacheError && err.code === 'invalid_value') return false;
+      throw err;
+    }
     const env = held === undefined ? undefined : decodeEnvelope(held);
     // Gone meanwhile: absent after all, but only one more try. A foreign value or a fresh
-    // envelope is a value.
-    if (held !== undefined && (env === undefined || now() < env.freshUntil)) return false;
+    // envelope is a value — unless this instance served a newer one while L2 did not answer
+    // (./behind.ts): reads pass such an L2 value over (`get` misses, `has` is false), so
+    // `ifAbsent` calls it absent too, unless L1 still serves that newer copy. Before, the set
+    // resolved `false` and stored nothing while every read of the key missed.
+    if (held !== undefined && (env === undefined || now() < env.freshUntil)) {
+      if (!behind.has(key) || (await freshInL1(key))) return false;
+    }
     const left = opts.timeout === undefined ? undefined : opts.timeout - (performance.now() - started);
     if (left !== undefined && !(left >= 1)) return false;
     const cond: WriteOptions = held === undefined ? { ifAbsent: true } : { ifEquals: held };

@@ -12,6 +12,7 @@ import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { Cache } from '../../../lib/core/contracts.js';
+import { CacheError } from '../../../lib/core/errors.js';
 import { manualClock } from '../../harness/clock.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -122,6 +123,68 @@ describeWithServers('tiered set ifAbsent over a value kept only for grace (Redis
     try {
       assert.equal(await cache.set('k', enc('mine'), 60_000, ifAbsent), false);
       assert.equal(await plain.get('ia2:k'), 'foreign');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  // Found from outside (docs audit): the read that looks for an expired entry after L2 refused
+  // the write met WRONGTYPE, and the set rejected with that read's error ("redis get failed …").
+  it('a key another program made a list is a value: false, not a get error', async () => {
+    await plain.rpush('ia3:k', 'x');
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2: l2('ia3:')(),
+      grace: 60_000,
+    });
+    try {
+      assert.equal(await cache.get('k'), undefined, 'reads call it a miss');
+      assert.equal(await cache.set('k', enc('mine'), 60_000, ifAbsent), false);
+      assert.equal(await plain.type('ia3:k'), 'list');
+      assert.equal(cache.breakerState(), 'closed');
+    } finally {
+      await cache.close();
+    }
+  });
+});
+
+/**
+ * The same disagreement for a key whose L2 value is passed over as possibly older (README: a value
+ * loaded while L2 did not answer is in L1 only; `get` and `has` miss the L2 value until L2 is
+ * known to hold nothing older). Found from outside (docs audit): once the loaded L1 copy was gone,
+ * `get` missed and `has` said false, yet `set(…, { ifAbsent: true })` resolved `false`, stored
+ * nothing, and the key went on reading absent. Now ifAbsent calls that L2 value absent as reads
+ * do (replacing exactly its bytes), but not while L1 still serves the loaded copy.
+ */
+describe('tiered set ifAbsent over an L2 value passed over as possibly older', () => {
+  it('is refused while L1 serves the loaded copy, stored once reads call the key absent', async () => {
+    const store = createMemoryCache({ maxCost: 1 << 20 });
+    let down = false;
+    // L2 that can be taken down: every call rejects as during an outage.
+    const l2 = new Proxy(store, {
+      get(target, p) {
+        const v = Reflect.get(target, p);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) =>
+          down ? Promise.reject(new CacheError('unavailable', 'L2 down')) : v.apply(target, args);
+      },
+    });
+    const l1 = createMemoryCache({ maxCost: 1 << 20 });
+    const cache = createTieredCache({ l1, l2, breaker: false });
+    try {
+      await cache.set('k', enc('old'), 60_000);
+      await l1.delete('k');
+      down = true;
+      assert.equal(text(await cache.getOrSet('k', async () => enc('new'), 60_000)), 'new');
+      down = false;
+      assert.equal(text(await cache.get('k')), 'new', 'the loaded copy, from L1');
+      assert.equal(await cache.set('k', enc('mine'), 60_000, ifAbsent), false, 'L1 serves a value');
+      // That refusal dropped the L1 copy; L2 still holds 'old', which reads pass over.
+      assert.equal(await cache.get('k'), undefined);
+      assert.equal(await cache.has('k'), false);
+      assert.equal(await cache.set('k', enc('mine'), 60_000, ifAbsent), true, 'absent to reads: absent');
+      assert.equal(text(await cache.get('k')), 'mine');
+      assert.equal(await cache.has('k'), true);
     } finally {
       await cache.close();
     }
