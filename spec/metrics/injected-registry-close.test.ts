@@ -51,6 +51,22 @@ describe('prometheus metrics: close() on an injected registry', () => {
     await second.close();
   });
 
+  // A reload builds the new adapter before closing the old one: the old one, which had registered
+  // the runtime metrics, used to take them out of the registry at close, and the new adapter's
+  // scrapes had no process_* / nodejs_* series from then on.
+  it('keeps the runtime metrics while another open adapter on the registry uses them', async () => {
+    const registry = new client.Registry();
+    const runtime = /^process_cpu_user_seconds_total /m;
+    const old = createMetrics({ ...quiet, registry, collectRuntime: true, namespace: 'old' });
+    const next = createMetrics({ ...quiet, registry, collectRuntime: true, namespace: 'next' });
+    await old.close();
+    assert.match((await next.render()).body, runtime, 'the open adapter still has them');
+    assert.ok(registry.getSingleMetric('process_cpu_user_seconds_total'));
+    assert.match((await old.render()).body, runtime, "the closed one's final render too");
+    await next.close();
+    assert.deepEqual(registry.getMetricsAsArray(), [], 'the last one out takes them');
+  });
+
   it('leaves runtime metrics in the registry that other code had put there', async () => {
     const registry = new client.Registry();
     client.collectDefaultMetrics({ register: registry });
