@@ -65,6 +65,17 @@ function runtimeMetrics(): client.Metric[] {
  */
 const runtimeUsers = new WeakMap<client.Registry, Set<object>>();
 
+const metricName = (metric: client.Metric) => (metric as unknown as { name: string }).name;
+
+/** Takes `metric` out of `registry`. */
+function removeMetric(registry: client.Registry, metric: client.Metric): void {
+  // Under its name, or that plus `_total`: an OpenMetrics registry's own `metrics()` renames
+  // counters in place (`orders_total` → `orders`) but keeps the key they were registered by.
+  const name = metricName(metric);
+  for (const key of [name, `${name}_total`])
+    if (registry.getSingleMetric(key) === metric) registry.removeSingleMetric(key);
+}
+
 /** What tests substitute: `probe` replaces the startup check of prom-client's internals. */
 export interface InternalOverrides {
   readonly probe?: ProbeResult | undefined;
@@ -115,10 +126,29 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     hooks: capHooks(o, () => dropped),
     internals: usePromInternals(logger, overrides.probe),
   });
-  const framework = registerFramework(reg, o.naming, o.frameworkPrefix);
-  dropped = framework.dropped;
   const runtimeAdded = o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total');
-  if (runtimeAdded) for (const metric of runtimeMetrics()) registry.registerMetric(metric);
+  let framework: ReturnType<typeof registerFramework>;
+  try {
+    framework = registerFramework(reg, o.naming, o.frameworkPrefix);
+    if (runtimeAdded) {
+      // Some of them there already (other code's): prom-client threw a bare Error half-way.
+      const taken = runtimeMetrics().find((m) => registry.getSingleMetric(metricName(m)));
+      if (taken)
+        throw new MetricsError(
+          'incompatible_metric',
+          `collectRuntime: the registry already holds "${metricName(taken)}", one of prom-client's runtime metrics, but not all of them; register them all there (collectDefaultMetrics) or pass collectRuntime: false`,
+        );
+      for (const metric of runtimeMetrics()) registry.registerMetric(metric);
+    }
+  } catch (err) {
+    // A refused createMetrics leaves the caller's registry as it found it: the built-in metrics it
+    // had registered before the clash used to stay there, served by registry.metrics() and
+    // refusing the next createMetrics({ registry }) with incompatible_metric.
+    for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[])
+      if (reg.created.has(metric)) removeMetric(registry, metric);
+    throw err;
+  }
+  dropped = framework.dropped;
   // This adapter shares our runtime metrics in `registry` (added now or by an open adapter before).
   const self = {};
   const usesRuntime =
@@ -152,11 +182,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
         continue;
       }
       if (!reg.created.has(metric) && !shared) continue;
-      // Under its name, or that plus `_total`: an OpenMetrics registry's own `metrics()` renames
-      // counters in place (`orders_total` → `orders`) but keeps the key they were registered by.
-      const { name } = metric as unknown as { name: string };
-      for (const key of [name, `${name}_total`])
-        if (registry.getSingleMetric(key) === metric) registry.removeSingleMetric(key);
+      removeMetric(registry, metric);
       kept.registerMetric(metric);
     }
     source = kept;
