@@ -637,7 +637,10 @@ function recordClientMetric(
   errorType: string | undefined,
   started: number,
 ): void {
-  if (!ctx.metrics.observeHttpClient) return;
+  // A URL without a host (`data:`, `blob:`) is served by fetch itself: no server to label the
+  // series with (the conventions require `server.address`), so nothing is recorded. It was passed
+  // on with an empty address, refused, and every such call logged a warning.
+  if (!ctx.metrics.observeHttpClient || serverAddress === '') return;
   const scheme = target.protocol.slice(0, -1);
   try {
     ctx.metrics.observeHttpClient({

@@ -455,6 +455,23 @@ describe('prometheus metrics: HTTP', () => {
     ]);
   });
 
+  // fetch serves a data: URL itself: no server to label the series with. The call used to reach
+  // observeHttpClient with an empty server address, which refused it, and every such call logged
+  // a warning.
+  it('tracedFetch of a data: URL records no client series and warns nothing', async () => {
+    const m = createMetrics();
+    const warned: string[] = [];
+    const app = createApp({
+      metrics: m,
+      logger: { ...noopLogger, warn: (msg: string) => void warned.push(msg) },
+    });
+    closers.push(() => app.close());
+    for (let i = 0; i < 3; i++)
+      assert.equal(await (await tracedFetch(app.ctx, 'data:text/plain,hi')).text(), 'hi');
+    assert.deepEqual(warned, []);
+    assert.doesNotMatch((await m.render()).body, /^http_client_request_duration_seconds_count/m);
+  });
+
   it('records a trace_id exemplar for sampled traces (span or traceparent), only in OpenMetrics', async () => {
     const m = createMetrics();
     const spans = new WeakMap<IncomingMessage, Span>();

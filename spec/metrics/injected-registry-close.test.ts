@@ -51,6 +51,53 @@ describe('prometheus metrics: close() on an injected registry', () => {
     await second.close();
   });
 
+  // A reload builds the new adapter before closing the old one: the old one, which had registered
+  // the runtime metrics, used to take them out of the registry at close, and the new adapter's
+  // scrapes had no process_* / nodejs_* series from then on.
+  it('keeps the runtime metrics while another open adapter on the registry uses them', async () => {
+    const registry = new client.Registry();
+    const runtime = /^process_cpu_user_seconds_total /m;
+    const old = createMetrics({ ...quiet, registry, collectRuntime: true, namespace: 'old' });
+    const next = createMetrics({ ...quiet, registry, collectRuntime: true, namespace: 'next' });
+    await old.close();
+    assert.match((await next.render()).body, runtime, 'the open adapter still has them');
+    assert.ok(registry.getSingleMetric('process_cpu_user_seconds_total'));
+    assert.match((await old.render()).body, runtime, "the closed one's final render too");
+    await next.close();
+    assert.deepEqual(registry.getMetricsAsArray(), [], 'the last one out takes them');
+  });
+
+  // A createMetrics refused half-way (a name clash with other code's metric) used to leave the
+  // built-in metrics it had registered so far in the registry: served by registry.metrics(), and
+  // the next createMetrics({ registry }) was refused because of them.
+  it('a createMetrics refused by a clash leaves the registry as it found it', async () => {
+    const registry = new client.Registry();
+    const theirs = new client.Gauge({ name: 'cache_requests', help: 'user code', registers: [registry] });
+    assert.throws(
+      () => createMetrics({ ...quiet, registry }),
+      (err: Error & { code?: string }) => err.name === 'MetricsError' && err.code === 'incompatible_metric',
+    );
+    assert.deepEqual(registry.getMetricsAsArray(), [theirs as unknown]);
+    const m = createMetrics({ ...quiet, registry, prefix: 'app' });
+    await m.close();
+  });
+
+  it('runtime metrics partly registered by other code: MetricsError, registry unchanged', () => {
+    const registry = new client.Registry();
+    new client.Gauge({ name: 'nodejs_heap_size_total_bytes', help: 'user code', registers: [registry] });
+    assert.throws(
+      () => createMetrics({ ...quiet, registry, collectRuntime: true }),
+      (err: Error & { code?: string }) =>
+        err.name === 'MetricsError' &&
+        err.code === 'incompatible_metric' &&
+        /nodejs_heap_size_total_bytes/.test(err.message),
+    );
+    assert.deepEqual(
+      registry.getMetricsAsArray().map((m) => m.name),
+      ['nodejs_heap_size_total_bytes'],
+    );
+  });
+
   it('leaves runtime metrics in the registry that other code had put there', async () => {
     const registry = new client.Registry();
     client.collectDefaultMetrics({ register: registry });

@@ -5,6 +5,7 @@
  * 127.0.0.1 without auth.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { connect as netConnect } from 'node:net';
@@ -266,6 +267,30 @@ describe('/metrics options: a misspelt auth or tls key', { skip: skipOpenssl() }
       await assert.rejects(httpsGet(url, pki.ca.certPem));
     } finally {
       await m.close();
+    }
+  });
+});
+
+// Node takes a ca holding no readable PEM certificate (a DER file) without a word and then trusts no
+// client CA: the endpoint started, and every scraper's client certificate was refused.
+describe('/metrics tls.ca holding no readable PEM certificate', { skip: skipOpenssl() }, () => {
+  it('is MetricsError(invalid_option) at creation', async () => {
+    const pki = await createTestPki();
+    try {
+      const tls = { cert: pki.server.certPem, key: pki.server.keyPem };
+      const der = new X509Certificate(pki.ca.certPem).raw;
+      const bad = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+      for (const [ca, what] of [
+        [der, /tls\.ca holds no PEM certificate/],
+        [bad, /tls\.ca holds a PEM certificate that cannot be read/],
+      ] as const)
+        assert.throws(
+          () => createMetrics({ port: 0, tls: { ...tls, ca } }),
+          (e: unknown) => e instanceof MetricsError && e.code === 'invalid_option' && what.test(e.message),
+        );
+      await createMetrics({ port: 0, tls: { ...tls, ca: pki.ca.certPem } }).close();
+    } finally {
+      await pki.remove();
     }
   });
 });

@@ -10,7 +10,11 @@
  * and it cannot be added from the Go module proxy at Jaeger's collector release (lib/PRODUCTION.md).
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LogFields, Logger } from '../../lib/core/contracts.js';
 import { ConfigError } from '../../lib/core/errors.js';
@@ -315,6 +319,53 @@ describe('OTLP tls with an http: endpoint', { skip: skipOpenssl() }, () => {
       assert.ok(!JSON.stringify(plain.records).includes(TOKEN), 'no header value in the warning');
       assert.equal(secure.records.filter(warned).length, 0);
     } finally {
+      await pki.remove();
+    }
+  });
+});
+
+// Node takes a `ca` holding no readable PEM certificate without a word and then trusts no CA: a DER
+// copy of the collector's own CA failed every export with "self-signed certificate" and a hint to
+// give the CA as tls.ca — what had been done.
+describe('OTLP tls.ca that holds no readable PEM certificate', { skip: skipOpenssl() }, () => {
+  it('is a ConfigError at creation (tls.ca, or the OTEL_EXPORTER_OTLP_CERTIFICATE variable)', async () => {
+    const pki = await createTestPki();
+    const dir = await mkdtemp(join(tmpdir(), 'hyperion-ca-'));
+    try {
+      const der = new X509Certificate(pki.ca.certPem).raw;
+      const endpoint = 'https://127.0.0.1:4318/v1/traces';
+      const refused = (ca: string | Buffer, what: RegExp) =>
+        assert.throws(
+          () => createOtelTracer({ exporter: 'otlp', endpoint, tls: { ca } }),
+          (e: unknown) => e instanceof ConfigError && /tls\.ca/.test(e.message) && what.test(e.message),
+        );
+      refused(der, /no PEM certificate.*DER/);
+      refused('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', /cannot be read/);
+      refused(
+        `${pki.ca.certPem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`,
+        /cannot be read/,
+      );
+      // A good one still builds.
+      await createOtelTracer({ exporter: 'otlp', endpoint, tls: { ca: pki.ca.certPem } }).close();
+
+      const derFile = join(dir, 'ca.der');
+      await writeFile(derFile, der);
+      const saved = process.env.OTEL_EXPORTER_OTLP_CERTIFICATE;
+      process.env.OTEL_EXPORTER_OTLP_CERTIFICATE = derFile;
+      try {
+        assert.throws(
+          () => createOtelTracer({ exporter: 'otlp', endpoint }),
+          (e: unknown) =>
+            e instanceof ConfigError &&
+            /OTEL_EXPORTER_OTLP_CERTIFICATE: .*no PEM certificate/.test(e.message) &&
+            !/tls\.ca/.test(e.message),
+        );
+      } finally {
+        if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_CERTIFICATE;
+        else process.env.OTEL_EXPORTER_OTLP_CERTIFICATE = saved;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
       await pki.remove();
     }
   });

@@ -3,7 +3,7 @@
  * (checked in constant time), and optional TLS for the adapter's own server. Default: neither,
  * on 127.0.0.1 — see lib/PRODUCTION.md for exposing it beyond the host.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { MetricsError } from '../../core/errors.js';
@@ -43,6 +43,23 @@ export function resolveAuth(auth: unknown): string | undefined {
   return `Basic ${Buffer.from(`${a.username}:${a.password}`).toString('base64')}`;
 }
 
+/** Why a client CA bundle verifies no certificate, or `undefined`. */
+function clientCaProblem(ca: string): string | undefined {
+  const blocks =
+    ca.match(/-----BEGIN (TRUSTED )?CERTIFICATE-----[\s\S]*?-----END \1?CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    return 'holds no PEM certificate (a DER file? convert it: openssl x509 -inform der)';
+  for (const block of blocks) {
+    if (block.includes('TRUSTED')) continue; // OpenSSL's form, which X509Certificate does not read
+    try {
+      new X509Certificate(block);
+    } catch {
+      return 'holds a PEM certificate that cannot be read (Node ignores it and those after it)';
+    }
+  }
+  return undefined;
+}
+
 /** Checks `tls` and loads it once (a bad PEM or passphrase is a MetricsError at creation). */
 export function resolveEndpointTls(tls: unknown): SecureContextOptions | undefined {
   if (tls === undefined) return undefined;
@@ -51,6 +68,14 @@ export function resolveEndpointTls(tls: unknown): SecureContextOptions | undefin
   if (t === null || typeof t !== 'object' || !pem(t.cert) || !pem(t.key))
     throw new MetricsError('invalid_option', 'tls needs cert and key (PEM text or Buffers)');
   if (t.ca !== undefined && !pem(t.ca)) throw new MetricsError('invalid_option', 'tls.ca must be PEM text');
+  // Node takes a ca with no readable PEM certificate (a DER file, any text) without a word and
+  // then trusts no client CA: every scraper's certificate was refused at the handshake.
+  const caProblem = t.ca === undefined ? undefined : clientCaProblem(String(t.ca));
+  if (caProblem)
+    throw new MetricsError(
+      'invalid_option',
+      `tls.ca ${caProblem}: no scraper's client certificate could be verified`,
+    );
   if (t.passphrase !== undefined && typeof t.passphrase !== 'string')
     throw new MetricsError('invalid_option', 'tls.passphrase must be a string');
   const options: SecureContextOptions = { cert: t.cert, key: t.key, passphrase: t.passphrase, ca: t.ca };

@@ -56,6 +56,26 @@ function runtimeMetrics(): client.Metric[] {
   return runtime;
 }
 
+/**
+ * The open adapters on each registry that use the shared runtime metrics (`collectRuntime`). The
+ * adapter that registered them used to take them out at close() even when another open adapter on
+ * the same injected registry had asked for them too (a reload: new adapter built, then the old one
+ * closed): that one's `/metrics` lost every `process_*` / `nodejs_*` series for good. They now leave
+ * the registry with the last of its open adapters that uses them.
+ */
+const runtimeUsers = new WeakMap<client.Registry, Set<object>>();
+
+const metricName = (metric: client.Metric) => (metric as unknown as { name: string }).name;
+
+/** Takes `metric` out of `registry`. */
+function removeMetric(registry: client.Registry, metric: client.Metric): void {
+  // Under its name, or that plus `_total`: an OpenMetrics registry's own `metrics()` renames
+  // counters in place (`orders_total` → `orders`) but keeps the key they were registered by.
+  const name = metricName(metric);
+  for (const key of [name, `${name}_total`])
+    if (registry.getSingleMetric(key) === metric) registry.removeSingleMetric(key);
+}
+
 /** What tests substitute: `probe` replaces the startup check of prom-client's internals. */
 export interface InternalOverrides {
   readonly probe?: ProbeResult | undefined;
@@ -106,10 +126,39 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     hooks: capHooks(o, () => dropped),
     internals: usePromInternals(logger, overrides.probe),
   });
-  const framework = registerFramework(reg, o.naming, o.frameworkPrefix);
-  dropped = framework.dropped;
   const runtimeAdded = o.collectRuntime && !registry.getSingleMetric('process_cpu_user_seconds_total');
-  if (runtimeAdded) for (const metric of runtimeMetrics()) registry.registerMetric(metric);
+  let framework: ReturnType<typeof registerFramework>;
+  try {
+    framework = registerFramework(reg, o.naming, o.frameworkPrefix);
+    if (runtimeAdded) {
+      // Some of them there already (other code's): prom-client threw a bare Error half-way.
+      const taken = runtimeMetrics().find((m) => registry.getSingleMetric(metricName(m)));
+      if (taken)
+        throw new MetricsError(
+          'incompatible_metric',
+          `collectRuntime: the registry already holds "${metricName(taken)}", one of prom-client's runtime metrics, but not all of them; register them all there (collectDefaultMetrics) or pass collectRuntime: false`,
+        );
+      for (const metric of runtimeMetrics()) registry.registerMetric(metric);
+    }
+  } catch (err) {
+    // A refused createMetrics leaves the caller's registry as it found it: the built-in metrics it
+    // had registered before the clash used to stay there, served by registry.metrics() and
+    // refusing the next createMetrics({ registry }) with incompatible_metric.
+    for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[])
+      if (reg.created.has(metric)) removeMetric(registry, metric);
+    throw err;
+  }
+  dropped = framework.dropped;
+  // This adapter shares our runtime metrics in `registry` (added now or by an open adapter before).
+  const self = {};
+  const usesRuntime =
+    o.collectRuntime &&
+    runtime?.includes(registry.getSingleMetric('process_cpu_user_seconds_total') as never);
+  if (usesRuntime) {
+    const users = runtimeUsers.get(registry) ?? new Set<object>();
+    users.add(self);
+    runtimeUsers.set(registry, users);
+  }
   /** Where scrapes and `render()` read the metrics: `registry`, until close() detaches an injected one. */
   let source: client.Registry = registry;
   /**
@@ -121,14 +170,19 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
    */
   const detach = () => {
     if (options.registry === undefined || source !== registry) return;
+    const users = runtimeUsers.get(registry);
+    users?.delete(self);
+    // Our runtime metrics go with the last open adapter using them (other code's stay, as ever).
+    const takeRuntime = usesRuntime && users?.size === 0;
     const kept = new (promClient().Registry)();
     for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[]) {
-      if (!reg.created.has(metric) && !(runtimeAdded && runtime?.includes(metric))) continue;
-      // Under its name, or that plus `_total`: an OpenMetrics registry's own `metrics()` renames
-      // counters in place (`orders_total` → `orders`) but keeps the key they were registered by.
-      const { name } = metric as unknown as { name: string };
-      for (const key of [name, `${name}_total`])
-        if (registry.getSingleMetric(key) === metric) registry.removeSingleMetric(key);
+      const shared = usesRuntime && runtime?.includes(metric);
+      if (shared && !takeRuntime) {
+        kept.registerMetric(metric); // render() after close() still shows them, as before
+        continue;
+      }
+      if (!reg.created.has(metric) && !shared) continue;
+      removeMetric(registry, metric);
       kept.registerMetric(metric);
     }
     source = kept;

@@ -18,7 +18,7 @@ import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS } from '../../core/options.js';
 import type { ExporterName, PropagatorName } from './names.js';
-import type { ExportTlsOptions } from './tls.js';
+import { caProblem, type ExportTlsOptions } from './tls.js';
 
 /** Most bytes read from a PEM file named by an OTEL_* variable (hundreds of certificates). */
 const PEM_FILE_LIMIT = 1024 * 1024;
@@ -436,6 +436,13 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
         if (files[field]!.toString('latin1').trim() === '') {
           delete files[field];
           bad(name, 'path of a readable PEM file', `${shownPath(path)} is empty`);
+        } else if (field === 'ca') {
+          // Named here too, rather than as `tls.ca` (see caProblem: a DER file trusted nothing).
+          const problem = caProblem(files.ca!);
+          if (problem) {
+            delete files.ca;
+            bad(name, 'path of a PEM file of CA certificates', `${shownPath(path)} ${problem}`);
+          }
         }
       } catch (err) {
         // readBoundedFile throws only BoundedFileError: an errno code, or why the path is no file.

@@ -6,6 +6,7 @@
  * A certificate error at export time is an export failure like any other: counted in
  * `exportStats()` and logged rate-limited (`errorLogIntervalMs`), never thrown into the app.
  */
+import { X509Certificate } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
 
@@ -31,6 +32,32 @@ function isEmptyCa(v: unknown): boolean {
   const blank = (x: unknown) =>
     (typeof x === 'string' && x.trim() === '') || (Buffer.isBuffer(x) && x.toString('latin1').trim() === '');
   return blank(v) || (Array.isArray(v) && v.every(blank));
+}
+
+const CERT_BLOCK = /-----BEGIN (TRUSTED )?CERTIFICATE-----[\s\S]*?-----END \1?CERTIFICATE-----/g;
+
+/**
+ * Why a non-empty `ca` trusts no collector, or `undefined`. Node takes a `ca` holding no PEM
+ * certificate (a DER file, a key, any text) without a word and then trusts no CA at all; it stops
+ * at the first unreadable block. Every export failed with "self-signed certificate" and a hint to
+ * give the CA as tls.ca — the very thing done (found with a DER copy of the collector's own CA).
+ */
+export function caProblem(ca: string | Buffer | readonly (string | Buffer)[]): string | undefined {
+  const texts = (Array.isArray(ca) ? ca : [ca]).map((x) =>
+    Buffer.isBuffer(x) ? x.toString('latin1') : String(x),
+  );
+  const blocks = texts.flatMap((t) => [...t.matchAll(CERT_BLOCK)]);
+  if (blocks.length === 0)
+    return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----), so no collector would be trusted; a DER file? convert it: openssl x509 -inform der -in ca.der -out ca.pem';
+  for (const [block, trusted] of blocks) {
+    if (trusted) continue; // OpenSSL's TRUSTED form, which X509Certificate does not read
+    try {
+      new X509Certificate(block);
+    } catch {
+      return 'holds a PEM certificate block that cannot be read (Node ignores it and every certificate after it)';
+    }
+  }
+  return undefined;
 }
 
 const pem = (v: unknown) =>
@@ -59,6 +86,10 @@ export function resolveExportTls(value: unknown, bad: Bad): AgentOptions | undef
       t.ca,
       'is empty: Node would trust the system CAs instead (leave ca out to mean them)',
     );
+  else if (t.ca !== undefined && pem(t.ca)) {
+    const problem = caProblem(t.ca);
+    if (problem) bad('tls.ca', 'the PEM of the CA(s) to trust', t.ca, problem);
+  }
   for (const k of ['passphrase', 'servername'] as const)
     if (t[k] !== undefined && typeof t[k] !== 'string') bad(`tls.${k}`, 'string', t[k], 'must be a string');
   if (typeof t.servername === 'string' && !/^\S+$/.test(t.servername))
