@@ -386,6 +386,15 @@ function showOnly(target: object, summary: () => object): void {
 /** How long a disconnect waits for a socket to close before destroying it (ms). */
 const DISCONNECT_MS = 100;
 
+/**
+ * `hyperion:<name>` as Redis takes it in CLIENT SETNAME: only `!`…`~` (no space, newline or
+ * non-ASCII letter), the rest becomes `_`. Redis refused such a name, iovalkey ignored the refusal,
+ * and the connections of a cache named `orders cache` (and its health probe's) had no name.
+ */
+export function connectionNameOf(name: string): string {
+  return `hyperion:${name.replace(/[^\x21-\x7e]/g, '_')}`;
+}
+
 function createClient(o: ResolvedOptions, retry: (times: number) => number): Redis | Cluster {
   const { Cluster, Redis } = iovalkey();
   const common: RedisOptions = {
@@ -395,7 +404,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     commandTimeout: o.commandTimeout,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: o.autoPipelining,
-    connectionName: `hyperion:${o.name}`,
+    connectionName: connectionNameOf(o.name),
     lazyConnect: true,
     tls: o.tls,
     // iovalkey's disconnect() arms a ref'd timer of this length waiting for the last socket to
