@@ -9,6 +9,7 @@
  */
 import { inspect } from 'node:util';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
+import { hostPort } from './nodes.js';
 import type { ResolvedOptions } from './options.js';
 import { iovalkey } from './peer.js';
 import type { FaultWatch } from './tls.js';
@@ -347,7 +348,9 @@ function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
   showOnly(client, () => ({
     mode: o.mode,
     status: client.status,
-    addresses: (o.mode === 'sentinel' ? o.sentinelAddresses : o.addresses).map((a) => `${a.host}:${a.port}`),
+    addresses: (o.mode === 'sentinel' ? o.sentinelAddresses : o.addresses).map((a) =>
+      hostPort(a.host, a.port),
+    ),
     ...(o.mode === 'sentinel' ? { masterName: o.masterName } : {}),
     username: o.username,
     tls: o.tls !== undefined,
@@ -356,7 +359,7 @@ function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
   if (client.isCluster)
     client.on('+node', (node: Redis) =>
       showOnly(node, () => ({
-        address: `${node.options.host}:${node.options.port}`,
+        address: hostPort(node.options.host, node.options.port),
         status: node.status,
         username: o.username,
         tls: o.tls !== undefined,
