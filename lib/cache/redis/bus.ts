@@ -110,8 +110,27 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       message:
         'has a lone surrogate, which Redis would receive as U+FFFD: no message on it would be recognised',
     });
+  // As for the cache (./options.ts): `client: {}` threw a bare TypeError below, `client: null`
+  // built a publisher the bus then never closed, and a logger without `warn` crashed the process
+  // with an uncaught TypeError at the first connection error.
+  const client: unknown = options.client;
+  if (client !== undefined && typeof (client as { duplicate?: unknown } | null)?.duplicate !== 'function')
+    issues.push({
+      path: 'client',
+      expected: 'an iovalkey Redis or Cluster client (or none)',
+      received: typeName(client),
+      message: 'not an iovalkey client',
+    });
+  const given: unknown = options.logger;
+  if (given !== undefined && given !== null && typeof (given as { warn?: unknown }).warn !== 'function')
+    issues.push({
+      path: 'logger',
+      expected: 'a Logger (an object with a warn method)',
+      received: typeName(given),
+      message: 'has no warn method',
+    });
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
-  const logger = options.logger;
+  const logger = options.logger ?? undefined;
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster =
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });

@@ -243,11 +243,19 @@ function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['t
     // Misuse is reported as such even while Redis is unreachable (the runner checks it again).
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
     watchedKeys(options);
-    // The transaction's one budget counts from here: the wait for the gate is part of it.
+    // The transaction's one budget counts from here: the wait for the gate is part of it. The
+    // runner awaits the gate itself, so that the transaction is in flight from this call: a
+    // close() right after it waits for it (it used to reject with `closed`, unlike a `set`).
     const startedAt = Date.now();
-    await dispatch.admit('transaction');
-    return runner.transaction(fn, options, startedAt).catch((err: unknown) => {
+    let admitted = false;
+    const admit = async () => {
+      await dispatch.admit('transaction');
+      admitted = true;
+    };
+    return runner.transaction(fn, options, startedAt, admit).catch((err: unknown) => {
       const code = err instanceof CacheError ? err.code : undefined;
+      // A refusal at the gate was counted there.
+      if (!admitted) throw err;
       if (code === 'timeout' || code === 'unavailable' || code === 'oom' || code === 'backend') {
         dispatch.failed('transaction', err as CacheError);
       }

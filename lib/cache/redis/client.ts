@@ -9,6 +9,7 @@
  */
 import { inspect } from 'node:util';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
+import { hostPort } from './nodes.js';
 import type { ResolvedOptions } from './options.js';
 import { iovalkey } from './peer.js';
 import type { FaultWatch } from './tls.js';
@@ -347,7 +348,9 @@ function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
   showOnly(client, () => ({
     mode: o.mode,
     status: client.status,
-    addresses: (o.mode === 'sentinel' ? o.sentinelAddresses : o.addresses).map((a) => `${a.host}:${a.port}`),
+    addresses: (o.mode === 'sentinel' ? o.sentinelAddresses : o.addresses).map((a) =>
+      hostPort(a.host, a.port),
+    ),
     ...(o.mode === 'sentinel' ? { masterName: o.masterName } : {}),
     username: o.username,
     tls: o.tls !== undefined,
@@ -356,7 +359,7 @@ function hideSecrets(client: Redis | Cluster, o: ResolvedOptions): void {
   if (client.isCluster)
     client.on('+node', (node: Redis) =>
       showOnly(node, () => ({
-        address: `${node.options.host}:${node.options.port}`,
+        address: hostPort(node.options.host, node.options.port),
         status: node.status,
         username: o.username,
         tls: o.tls !== undefined,
@@ -386,6 +389,15 @@ function showOnly(target: object, summary: () => object): void {
 /** How long a disconnect waits for a socket to close before destroying it (ms). */
 const DISCONNECT_MS = 100;
 
+/**
+ * `hyperion:<name>` as Redis takes it in CLIENT SETNAME: only `!`…`~` (no space, newline or
+ * non-ASCII letter), the rest becomes `_`. Redis refused such a name, iovalkey ignored the refusal,
+ * and the connections of a cache named `orders cache` (and its health probe's) had no name.
+ */
+export function connectionNameOf(name: string): string {
+  return `hyperion:${name.replace(/[^\x21-\x7e]/g, '_')}`;
+}
+
 function createClient(o: ResolvedOptions, retry: (times: number) => number): Redis | Cluster {
   const { Cluster, Redis } = iovalkey();
   const common: RedisOptions = {
@@ -395,7 +407,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     commandTimeout: o.commandTimeout,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: o.autoPipelining,
-    connectionName: `hyperion:${o.name}`,
+    connectionName: connectionNameOf(o.name),
     lazyConnect: true,
     tls: o.tls,
     // iovalkey's disconnect() arms a ref'd timer of this length waiting for the last socket to

@@ -1,7 +1,8 @@
 /**
- * `close()`: refuse new operations, close the transaction connections, wake the callers waiting
- * for a connection (they reject with `closed`), wait (bounded) for the commands in flight, then
- * QUIT the client if the cache owns it — falling back to a hard disconnect.
+ * `close()`: refuse new operations, wake the callers waiting for a connection (they reject with
+ * `closed`), wait (bounded) for the transactions in flight and close their connections, wait
+ * (bounded) for the commands in flight, then QUIT the client if the cache owns it — falling back
+ * to a hard disconnect.
  */
 import type { Cluster, Redis } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
@@ -38,8 +39,11 @@ function within(work: Promise<unknown>, ms: number): Promise<void> {
 
 export async function closeCache(p: ClosingParts): Promise<void> {
   p.gate.close();
-  await p.closeTransactions();
+  // Callers still waiting for the connection reject with `closed` now — transactions too, which
+  // wait at the gate first: released after the transactions' drain, they held close() for up to
+  // a command timeout while Redis was down.
   p.gate.release();
+  await p.closeTransactions();
   await within(p.dispatch.idle(), p.commandTimeout + DRAIN_SLACK_MS);
   const probing = p.health();
   if (probing) await within(probing, p.commandTimeout + DRAIN_SLACK_MS);

@@ -9,12 +9,20 @@ import { keySlot } from './slots.js';
 
 type Stream = { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined;
 
+/**
+ * `host:port` as `addresses` takes it: an IPv6 host in brackets. Printed bare, `[::1]:6379` came
+ * back as `::1:6379` in errors and `health()`, which `addresses` refuses as malformed.
+ */
+export function hostPort(host: string | undefined, port: number | undefined): string {
+  return host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** `host:port` of a node connection: the socket's peer when connected, else its options. */
 export function nodeAddress(node: Redis): string {
   const stream = (node as unknown as { stream?: Stream }).stream;
-  if (stream?.remoteAddress && stream.remotePort) return `${stream.remoteAddress}:${stream.remotePort}`;
+  if (stream?.remoteAddress && stream.remotePort) return hostPort(stream.remoteAddress, stream.remotePort);
   const { host, port } = node.options;
-  return `${host}:${port}`;
+  return hostPort(host, port);
 }
 
 const REDIRECT = /\b(?:MOVED|ASK) (\d+) (\S+)/;
@@ -39,7 +47,7 @@ export function describeNodes(client: Redis | Cluster, err?: unknown, key?: stri
     const redis = client as Redis;
     const o = redis.options as { sentinels?: { host?: string; port?: number }[]; name?: string };
     if (o.sentinels?.length && redis.status !== 'ready') {
-      const list = o.sentinels.map((s) => `${s.host ?? '127.0.0.1'}:${s.port ?? 26379}`).join(', ');
+      const list = o.sentinels.map((s) => hostPort(s.host ?? '127.0.0.1', s.port ?? 26379)).join(', ');
       return `master "${o.name}" via sentinels ${list}`;
     }
     return nodeAddress(redis);
@@ -59,5 +67,5 @@ export function describeNodes(client: Redis | Cluster, err?: unknown, key?: stri
   const masters = cluster.nodes('master').map(nodeAddress);
   if (masters.length > 0) return `cluster nodes ${masters.join(', ')}`;
   const seeds = (cluster as unknown as { startupNodes?: { host?: string; port?: number }[] }).startupNodes;
-  return `cluster seeds ${(seeds ?? []).map((s) => `${s.host}:${s.port}`).join(', ')}`;
+  return `cluster seeds ${(seeds ?? []).map((s) => hostPort(s.host, s.port)).join(', ')}`;
 }

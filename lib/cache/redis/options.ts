@@ -133,6 +133,14 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
       "iovalkey's auto-pipelining reads keys of a slot being migrated (resharding) as misses; " +
         'getMany and pipeline() batch commands safely on a cluster',
     );
+  // `ownClient: 'yes'` was read as false (the client left open after close(), keeping the process
+  // alive), and a logger without `warn` ({} or a logger factory) crashed the process with an
+  // uncaught TypeError at the first connection error, long after creation.
+  if (options.ownClient !== undefined && typeof options.ownClient !== 'boolean')
+    bad('ownClient', 'a boolean', options.ownClient, 'must be a boolean');
+  const logger: unknown = options.logger;
+  if (logger !== undefined && logger !== null && typeof (logger as { warn?: unknown }).warn !== 'function')
+    bad('logger', 'a Logger (an object with a warn method)', logger, 'has no warn method');
   if (issues.length > 0) throw new ConfigError('invalid redis cache options', issues);
   return {
     mode,
@@ -161,7 +169,17 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
 
 /** `mode`, an injected `client` that fits it, and the addresses. */
 function topology(options: RedisCacheOptions, bad: Bad) {
-  const injected = options.client;
+  // Something that is not an iovalkey client (`null`, `{}`, a URL string) threw a bare TypeError
+  // below (reading `isCluster`/`options.keyPrefix`) instead of the ConfigError this factory promises.
+  const given: unknown = options.client;
+  const isClient =
+    typeof given === 'object' &&
+    given !== null &&
+    typeof (given as { options?: unknown }).options === 'object' &&
+    (given as { options?: unknown }).options !== null;
+  if (given !== undefined && !isClient)
+    bad('client', 'an iovalkey Redis or Cluster client (or none)', given, 'not an iovalkey client');
+  const injected = isClient ? options.client : undefined;
   const mode: RedisMode = options.mode ?? (injected?.isCluster ? 'cluster' : 'standalone');
   if (!['standalone', 'cluster', 'sentinel'].includes(mode)) {
     bad('mode', "'standalone' | 'cluster' | 'sentinel'", options.mode, 'unknown mode');
@@ -272,6 +290,12 @@ function timeouts(options: RedisCacheOptions, bad: Bad) {
 
 /** The cluster and sentinel sections, and TLS. */
 function modeOptions(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
+  // A section that is not a mapping (`sentinel: 5`) was ignored without a word.
+  for (const section of ['cluster', 'sentinel'] as const) {
+    const v: unknown = options[section];
+    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v)))
+      bad(section, 'an options object', v, 'must be an object');
+  }
   const maxRedirects = intIn('cluster.maxRedirects', options.cluster?.maxRedirects, 0, 100, 3, bad);
   const readOnly = options.cluster?.readOnly ?? false;
   if (typeof readOnly !== 'boolean') bad('cluster.readOnly', 'a boolean', readOnly, 'must be a boolean');

@@ -54,5 +54,9 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   }
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
     bad('keyPrefix', 'a string', options.keyPrefix);
+  // A logger without `warn` was taken, and its first use threw (as for the cache, ./options.ts).
+  const logger: unknown = options.logger;
+  if (logger !== undefined && logger !== null && typeof (logger as { warn?: unknown }).warn !== 'function')
+    bad('logger', 'a Logger (an object with a warn method)', logger);
   return issues;
 }

@@ -10,8 +10,9 @@ import type { Redis } from 'iovalkey';
 import { createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 
-// Never used: the options are refused before the client is touched.
-const client = {} as Redis;
+// Never used: the options are refused before the client is touched (shaped like one: a bus
+// refuses a client without `duplicate`).
+const client = { duplicate() {} } as unknown as Redis;
 
 describe('createRedisInvalidationBus options', () => {
   it('rejects an unknown key with the nearest known one, before connecting', () => {
@@ -35,6 +36,23 @@ describe('createRedisInvalidationBus options', () => {
           .sort()
           .join() === 'channel,loger',
     );
+  });
+
+  // `client: {}` threw a bare TypeError, `client: null` built a publisher the bus never closed,
+  // and a logger without `warn` crashed the process (uncaught TypeError) at the first connection error.
+  it('refuses a client that is not an iovalkey client and a logger without warn', () => {
+    for (const [options, path] of [
+      [{ client: {} }, 'client'],
+      [{ client: null }, 'client'],
+      [{ client, logger: {} }, 'logger'],
+      [{ redis: { host: '127.0.0.1', port: 1 }, logger: { info() {} } }, 'logger'],
+    ] as const) {
+      assert.throws(
+        () => createRedisInvalidationBus(options as never),
+        (e: unknown) => e instanceof ConfigError && e.issues.map((i) => i.path).join() === path,
+        JSON.stringify(options),
+      );
+    }
   });
 
   it('refuses a channel that is not well-formed UTF-16', () => {

@@ -203,6 +203,34 @@ describe('redis config section', () => {
     return createRedisCache({ keyPrefix: 'app:😀:', minIdleConns: 0 }).close();
   });
 
+  // `client: {}` / `null` / a URL threw a bare TypeError (reading isCluster / options.keyPrefix);
+  // `ownClient: 'yes'` was read as false (the client left open after close()); a logger without
+  // `warn` was taken and crashed the process with an uncaught TypeError at the first connection
+  // error; `sentinel: 5` was ignored. Each is now a ConfigError naming the option.
+  it('refuses a malformed client, ownClient, logger or cluster/sentinel section with a ConfigError', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ client: {} }, 'client'],
+      [{ client: null }, 'client'],
+      [{ client: 'redis://127.0.0.1:6379' }, 'client'],
+      [{ ownClient: 'yes' }, 'ownClient'],
+      [{ logger: {} }, 'logger'],
+      [{ logger: { info() {} } }, 'logger'],
+      [{ cluster: null }, 'cluster'],
+      [{ sentinel: 5 }, 'sentinel'],
+    ];
+    for (const [options, path] of cases) {
+      assert.throws(
+        () => createRedisCache({ minIdleConns: 0, ...options }),
+        (err: unknown) => err instanceof ConfigError && err.issues.some((i) => i.path === path),
+        JSON.stringify(options),
+      );
+    }
+    // A logger with warn only (the one method the cache calls) and console stay accepted.
+    for (const logger of [{ warn() {} }, console, null]) {
+      await createRedisCache({ minIdleConns: 0, logger: logger as never, ownClient: false }).close();
+    }
+  });
+
   it('checks cross-field rules', () => {
     assert.deepEqual(
       issuesOf({ type: 'redis', mode: 'cluster', db: 3 }).map((i) => i.path),

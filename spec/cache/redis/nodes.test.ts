@@ -1,10 +1,13 @@
-/** Which node an error names (issue 13 item 9), on client stand-ins: no server needed. */
+/** Which node an error names (issue 13 item 9), on client stand-ins: no server needed (a closed port). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import type { Cluster, Redis } from 'iovalkey';
 import { toCacheError } from '../../../lib/cache/redis/errors.js';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { describeNodes } from '../../../lib/cache/redis/nodes.js';
 import { keySlot } from '../../../lib/cache/redis/slots.js';
+import { CacheError } from '../../../lib/core/errors.js';
 
 const node = (host: string, port: number) =>
   ({ options: { host, port }, status: 'ready' }) as unknown as Redis;
@@ -55,5 +58,29 @@ describe('errors name their node (issue 13 item 9)', () => {
       },
     } as unknown as Redis;
     assert.equal(describeNodes(sentinel), 'master "mymaster" via sentinels 10.0.0.1:26379, 10.0.0.2:26380');
+  });
+
+  // An IPv6 host was printed bare (`::1:6379`): a form `addresses` refuses, and ambiguous.
+  it('an IPv6 host is named in brackets, as addresses takes it', async () => {
+    assert.equal(describeNodes(node('::1', 6380)), '[::1]:6380');
+    const sentinel = {
+      isCluster: false,
+      status: 'connecting',
+      options: { name: 'm', sentinels: [{ host: 'fd00::5', port: 26379 }] },
+    } as unknown as Redis;
+    assert.equal(describeNodes(sentinel), 'master "m" via sentinels [fd00::5]:26379');
+    // From outside: a cache on [::1] (a closed port) names it so in errors, health() and when printed.
+    const cache = createRedisCache({ addresses: ['[::1]:1'], commandTimeout: 200 });
+    try {
+      await assert.rejects(
+        cache.get('k'),
+        (e: unknown) => e instanceof CacheError && e.message.includes('([::1]:1)'),
+      );
+      const health = await cache.health();
+      assert.match(String(health.error), /not connected to \[::1\]:1 /);
+      assert.match(inspect(cache.client), /addresses: \[ '\[::1\]:1' \]/);
+    } finally {
+      await cache.close();
+    }
   });
 });

@@ -51,6 +51,18 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     assert.equal(cache.mode, 'standalone');
   });
 
+  // Redis refuses a client name with a space, newline or non-ASCII letter, iovalkey ignored the
+  // refusal: a cache named `orders cache` had unnamed connections, its health probe's too.
+  it('names its connections hyperion:<name>, with characters Redis refuses in a name as _', async () => {
+    const named = make({ keyPrefix: 'named:', name: 'orders cache ü' });
+    assert.equal(await named.set('a', enc('1')), true);
+    assert.equal((await named.health()).ok, true);
+    const names: string[] = String(await raw.client('LIST')).match(/ name=\S*/g) ?? [];
+    assert.ok(names.includes(' name=hyperion:orders_cache__'), names.join(','));
+    assert.ok(names.includes(' name=hyperion:orders_cache__:health'), names.join(','));
+    assert.equal(named.name, 'orders cache ü', 'the cache keeps its name (the metrics label)');
+  });
+
   it('sends a TTL as PX, and no TTL as none', async () => {
     await cache.set('ttl', enc('x'), 150);
     const pttl = await raw.pttl('std:ttl');

@@ -463,6 +463,45 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
     assert.equal(await raw.exists('tx:stuck'), 0);
   });
 
+  // close() waits for the operations in flight, and a set/get/pipeline called just before it
+  // completed — but a transaction called just before it (still at the connection gate), or one
+  // whose fn was awaiting a tx.read when close() began, rejected with `closed`, nothing applied.
+  it('close() lets the transactions in flight complete, and refuses later ones', async () => {
+    const own = createRedisCache({
+      addresses: [`${redis.host}:${redis.port}`],
+      password: PASSWORD,
+      keyPrefix: 'tx:',
+      commandTimeout: 2000,
+    });
+    cleanup.push(() => own.close());
+    assert.equal(await own.get('close-warm'), undefined); // connected
+    const read = deferred<void>();
+    const go = deferred<void>();
+    const watched = own.transaction(
+      async (t) => {
+        await t.read('close-watched');
+        read.resolve();
+        await go.promise;
+        t.set('close-watched', enc('w'));
+      },
+      { watch: ['close-watched'] },
+    );
+    await read.promise;
+    const plain = own.transaction((t) => void t.set('close-plain', enc('p')));
+    const closing = own.close();
+    go.resolve();
+    assert.deepEqual(await plain, { ok: true, results: [true] });
+    assert.deepEqual(await watched, { ok: true, results: [true] });
+    await closing;
+    assert.equal(await raw.get('tx:close-plain'), 'p');
+    assert.equal(await raw.get('tx:close-watched'), 'w');
+    await rejectsWith(
+      own.transaction((t) => void t.set('close-late', enc('l'))),
+      'closed',
+    );
+    assert.equal(await raw.exists('tx:close-late'), 0);
+  });
+
   it('bounds its connections: a waiter gets a freed connection, or times out with a typed error', async (t) => {
     const runner = runnerFor(cache, { maxConnections: 1, commandTimeout: 300 });
     t.after(() => runner.close());

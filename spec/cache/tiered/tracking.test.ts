@@ -384,6 +384,8 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (standalone)', skip
     closers.push(() => l2.close());
     assert.throws(() => createRedisTracking({ cache: l2, mode: 'x' as never }), ConfigError);
     assert.throws(() => createRedisTracking({ cache: l2, heartbeat: 0 }), ConfigError);
+    // A logger without warn was taken; every report of the tracker was then lost silently.
+    assert.throws(() => createRedisTracking({ cache: l2, logger: {} as never }), ConfigError);
     assert.throws(
       () => createTieredCache({ l1: createMemoryCache({ maxCost: 1024 }), l2, tracking: {} as never }),
       ConfigError,

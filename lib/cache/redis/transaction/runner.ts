@@ -95,6 +95,11 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   const clocks = createConnectionClocks();
   /** MOVED replies followed per transaction (the cluster client's own limit, `cluster.maxRedirects`). */
   const maxRedirects = cluster ? ((client.options as { maxRedirections?: number }).maxRedirections ?? 3) : 0;
+  // close() called: new transactions are refused. Those in flight still complete (close() waits
+  // for them); only once that wait is over is `closed` set and their EXEC refused. Both used to be
+  // one flag, so a transaction called just before close() (or whose fn was awaiting a read) got
+  // `closed` while every other operation of the cache in flight at close() completed.
+  let closing = false;
   let closed = false;
   let active = 0;
   /** The largest value size the server is known to accept (see MIN_PROTO_MAX_BULK_LEN). */
@@ -105,8 +110,9 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     fn: TransactionFn,
     txOptions: TransactionOptions = {},
     startedAt = Date.now(),
+    admit?: () => Promise<void>,
   ): Promise<TransactionResult> {
-    if (closed) throw closedError('transaction');
+    if (closing) throw closedError('transaction');
     if (typeof fn !== 'function') throw new CacheError('invalid_value', 'transaction expects a function');
     const watch = watchedKeys(txOptions);
     const slots = cluster ? createSlotCheck(prefix) : undefined;
@@ -146,6 +152,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     let reusable = false;
     active++;
     try {
+      if (admit) await admit();
       if (watch.length > 0) {
         // A MOVED reply to WATCH (the slot's master changed, e.g. a manual failover) applied
         // nothing and fn has not run yet: WATCH again on the node it names.
@@ -292,16 +299,19 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   return {
     transaction,
     async close() {
-      if (closed) return;
+      if (closing) return;
+      closing = true;
+      // The pool stays open meanwhile: in-flight transactions lease and send as usual.
+      if (active > 0) {
+        const finished = new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        const late = () => new CacheError('timeout', 'transactions still running');
+        await withTimeout(finished, timeoutMs + CLOSE_SLACK_MS, late, { unref: true }).catch(() => {});
+      }
       closed = true;
+      // Transactions still running from here on discard their connection on release.
       await pool.close();
-      // In-flight transactions discard their connection on release (the pool is closed).
-      if (active === 0) return;
-      const finished = new Promise<void>((resolve) => {
-        idle = resolve;
-      });
-      const late = () => new CacheError('timeout', 'transactions still running');
-      await withTimeout(finished, timeoutMs + CLOSE_SLACK_MS, late, { unref: true }).catch(() => {});
       // Still running after that: an `fn` that never returns. Its dedicated connection (and its
       // WATCH) used to stay open forever after close(), keeping the process alive; nothing more
       // can be sent on it (EXEC checks `closed`), so it is dropped.

@@ -70,16 +70,19 @@ export interface TransactionRunner {
    * runs (after a WATCH): keep it short, and do not wait on other transactions inside it.
    * Every wait of the call together (connecting, WATCH, reads, EXEC) takes at most the command
    * timeout counted from `startedAt` (when the caller called it; default now), plus `fn`'s own time.
+   * `admit`, if given, is awaited first (the cache's connection gate); the transaction counts as
+   * in flight from the call, so a `close()` right after it waits for it.
    */
   transaction(
     fn: TransactionFn,
     options?: TransactionOptions,
     startedAt?: number,
+    admit?: () => Promise<void>,
   ): Promise<TransactionResult>;
   /**
-   * Quits the dedicated connections; waits (at most the command timeout + 200 ms) for transactions
-   * in flight, then drops the connections of any still running (an `fn` that never returns).
-   * Later transactions reject with `closed`. Idempotent.
+   * Refuses later transactions (`closed`); waits (at most the command timeout + 200 ms) for those
+   * in flight, which complete as usual, then quits the dedicated connections and drops those of
+   * any still running (an `fn` that never returns: it applies nothing). Idempotent.
    */
   close(): Promise<void>;
 }
