@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMemoryCache, createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 
 /** Detaches `bytes`' ArrayBuffer, as a transfer to a worker does (Node 20 has no `transfer()`). */
 const detach = (bytes: Uint8Array) =>
