@@ -134,7 +134,14 @@ export function bindHost(
 ) {
   return v.pipe(
     hostName(phrase),
-    v.check((s) => typeof readBindHost(s) !== 'string', phrase),
+    // The factory's reason (zone id, brackets, not a name), without the value: the config named
+    // none ("is not in an accepted form"), while createMetrics said what to write instead.
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const read = readBindHost(dataset.value, false);
+      if (typeof read === 'string')
+        (addIssue as AddIssue)({ message: `is not in an accepted form: ${read}`, expected: phrase });
+    }),
   );
 }
 

@@ -34,27 +34,30 @@ const canonicalV6 = (ip: string) => new URL(`http://[${ip}]/`).hostname.slice(1,
 
 /**
  * Reads `host`; returns what to bind and show, or a message saying why it cannot be used
- * (the caller throws its own typed error with it).
+ * (the caller throws its own typed error with it). The message quotes the host unless `echo` is
+ * false: config messages never print values, but should still give the reason (a zone id,
+ * brackets), not only "is not in an accepted form".
  */
-export function readBindHost(host: string): BindHost | string {
+export function readBindHost(host: string, echo = true): BindHost | string {
+  const received = echo ? ` (received ${JSON.stringify(host.slice(0, 64))})` : '';
   const inner = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (inner.includes('%'))
-    return `an IPv6 zone id cannot be bound to (received ${JSON.stringify(host.slice(0, 64))}): use "::" or an address without "%zone"`;
+    return `an IPv6 zone id cannot be bound to${received}: use "::" or an address without "%zone"`;
   if (isIPv6(inner)) {
     const ip = canonicalV6(inner);
     return { bind: inner, shown: `[${ip}]`, loopback: ip === '::1' || /^::ffff:7f[0-9a-f]{2}:/.test(ip) };
   }
   if (inner !== host)
-    return `only an IPv6 address goes in brackets (received ${JSON.stringify(host.slice(0, 64))}): write a name or IPv4 address without them`;
+    return `only an IPv6 address goes in brackets${received}: write a name or IPv4 address without them`;
   if (isIPv4(host)) return { bind: host, shown: host, loopback: v4Loopback(host) };
   if (!NAME.test(host) || host.length > 253)
-    return `not a host name (letters, digits, "-", "_" and dots) nor an IP address (received ${JSON.stringify(host.slice(0, 64))})`;
+    return `not a host name (letters, digits, "-", "_" and dots) nor an IP address${received}`;
   let parsed: string;
   try {
     parsed = new URL(`http://${host}/`).hostname;
   } catch {
     // All-numeric labels the resolver would not read either ("999.1", "1.2.3.4.5").
-    return `not a valid IPv4 address (received ${JSON.stringify(host.slice(0, 64))})`;
+    return `not a valid IPv4 address${received}`;
   }
   // A shortened or hexadecimal IPv4 form (`127.1`, `0x7f.1`, `2130706433`), which listen() accepts.
   if (isIPv4(parsed)) return { bind: parsed, shown: parsed, loopback: v4Loopback(parsed) };

@@ -46,7 +46,8 @@ export interface ResolvedOptions {
   name: string;
 }
 
-const DEFAULT_TIMEOUT = 3000;
+/** Default read/write timeout (ms); the config's cross-field rule uses it too. */
+export const DEFAULT_TIMEOUT = 3000;
 
 const KNOWN = optionKeys<RedisCacheOptions>({
   mode: true,

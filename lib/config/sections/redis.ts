@@ -20,6 +20,7 @@
 import { createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import type { RedisConnectionOptions } from '../../cache/redis/connection-options.js';
+import { DEFAULT_TIMEOUT, MIN_COMMAND_TIMEOUT_MS } from '../../cache/redis/options.js';
 import {
   durationIn,
   flag,
@@ -42,7 +43,7 @@ const timeout = v.optional(durationIn({ exclusive: true }));
  * Command timeouts: at least 10 ms, as the Redis factory requires (its writes carry a server-side
  * deadline at least 5 ms before the timeout, so a shorter one would refuse every write).
  */
-const commandTimeout = v.optional(durationIn({ min: 10 }));
+const commandTimeout = v.optional(durationIn({ min: MIN_COMMAND_TIMEOUT_MS }));
 
 /**
  * Inline PEM (`ca`, `cert`, `key`) is checked here, as the factory checks it, so that a config the
@@ -96,6 +97,24 @@ const DB_PHRASE = 'a whole number from 0 to 15, or up to `databases` − 1 when 
 const addresses = listOf(hostPort, 'a non-empty list of addresses "host:port"');
 
 const rules: SectionRule[] = [
+  // The factory bounds every command by command_timeout, else by the larger of read_timeout and
+  // write_timeout (each 3 s by default), and only that bound must be at least 10 ms. Requiring
+  // each of read/write to be ≥ 10 ms refused `read_timeout: 5` that createRedisCache accepts.
+  (s, fail) => {
+    if (s.command_timeout !== undefined) return;
+    // A value refused by its own field (text, NaN) is reported there, not again here.
+    const bad = (k: string) => s[k] !== undefined && !(typeof s[k] === 'number' && Number.isFinite(s[k]));
+    if (bad('read_timeout') || bad('write_timeout')) return;
+    const given = (k: string) => (s[k] as number | undefined) ?? DEFAULT_TIMEOUT;
+    const read = given('read_timeout');
+    const write = given('write_timeout');
+    if (Math.max(read, write) >= MIN_COMMAND_TIMEOUT_MS) return;
+    fail(
+      [read >= write ? 'read_timeout' : 'write_timeout'],
+      `is too small: the larger of read_timeout and write_timeout bounds every command and must be at least ${MIN_COMMAND_TIMEOUT_MS} ms (writes carry a server-side deadline at least 5 ms before it, so a shorter one would refuse every write)`,
+      `a duration of at least ${MIN_COMMAND_TIMEOUT_MS} ms for the larger of read_timeout and write_timeout`,
+    );
+  },
   (s, fail) => {
     // As createRedisCache (lib/cache/redis/options.ts): a wrong answer while slots migrate.
     if (s.mode === 'cluster' && s.auto_pipelining === true)
@@ -189,9 +208,12 @@ export const redisSection = section(
     min_idle_conns: v.optional(intIn(0, 1, '0 or 1 (at most pool_size)')),
     /** TCP connect timeout, above 0 and up to 2^31 − 1 ms. Default 5s. */
     dial_timeout: timeout,
-    /** Per-command reply bound (the larger of read/write timeout applies). Default 3s. */
-    read_timeout: commandTimeout,
-    write_timeout: commandTimeout,
+    /**
+     * Per-command reply bound (the larger of read/write timeout applies, and must be at least
+     * 10 ms: the rule above). Each above 0 and up to 2^31 − 1 ms. Default 3s.
+     */
+    read_timeout: timeout,
+    write_timeout: timeout,
     /** Overrides read/write timeouts when set. At least 10 ms, like read/write timeouts. */
     command_timeout: commandTimeout,
     cluster: v.optional(

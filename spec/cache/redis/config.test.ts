@@ -132,6 +132,37 @@ describe('redis config section', () => {
     }
   });
 
+  it('bounds read/write timeouts as the factory does: only the larger must be at least 10 ms', () => {
+    // The section required each of read_timeout and write_timeout to be >= 10 ms, so
+    // `read_timeout: 5` (write 3 s by default) was refused although createRedisCache accepts
+    // `readTimeout: 5`: the bound applied is the larger of the two, or command_timeout.
+    for (const fields of [
+      { read_timeout: 5 },
+      { write_timeout: '5ms' },
+      { read_timeout: 5, write_timeout: 50 },
+      { read_timeout: 1, write_timeout: 1, command_timeout: 10 },
+    ]) {
+      const section = validateConfig(redisSection, { type: 'redis', min_idle_conns: 0, ...fields }, 'cache');
+      const cache = createRedisCache(redisOptionsFromConfig(section));
+      void cache.close();
+    }
+    const refusedAt = (fields: Record<string, unknown>, path: string) => {
+      const issues = issuesOf({ type: 'redis', ...fields });
+      assert.deepEqual(
+        issues.map((i) => i.path),
+        [path],
+      );
+      assert.match(issues[0]?.message ?? '', /at least 10 ms/);
+    };
+    refusedAt({ read_timeout: 4, write_timeout: 6 }, 'write_timeout');
+    refusedAt({ read_timeout: 8, write_timeout: '2ms' }, 'read_timeout');
+    // A value refused by its own field is reported once, there.
+    assert.deepEqual(
+      issuesOf({ type: 'redis', read_timeout: '10' }).map((i) => i.path),
+      ['read_timeout'],
+    );
+  });
+
   // Two caches with prefixes 'a\uD800:' and 'a\uDBFF:' wrote to one namespace on the server
   // (both sent as 'a\uFFFD:'): each read the other's keys, and clear() of one removed both.
   it('refuses auto-pipelining on a cluster (iovalkey reads keys of a migrating slot as misses)', () => {
