@@ -10,8 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'iovalkey';
 import type { LoaderLease } from '../../core/contracts.js';
-import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
+import { toCacheError } from './errors.js';
+import { isReady } from './gate.js';
 
 export interface RedisLeaseOptions {
   /** The client to use, e.g. `createRedisCache(…).client`. Not closed by the lease. */
@@ -152,20 +154,79 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
     }
   }
 
+  /**
+   * The client's offline queue is off (./client.ts): a command sent while it was connecting (just
+   * created, or reconnecting after an outage) failed at once with iovalkey's bare "Stream isn't
+   * writeable and enableOfflineQueue options is false", where the cache's own commands wait at
+   * its connection gate. The lease waits likewise for 'ready', at most the client's command
+   * timeout (1 s without one), then fails with CacheError `unavailable`. Once a wait ran out, the
+   * next ones fail at once until the client is ready again, so a lasting outage costs each
+   * acquire nothing (as the gate's `failFast` after a wait ran out).
+   */
+  let waitedOut = false;
+  /** The one wait for 'ready' all callers share: resolves `undefined` when ready, else why not. */
+  let readyWait: Promise<string | undefined> | undefined;
+  async function connected(op: string): Promise<void> {
+    if (isReady(redis)) {
+      waitedOut = false;
+      return;
+    }
+    if (redis.status !== 'end' && !waitedOut) readyWait ??= waitForReady();
+    const why =
+      redis.status === 'end'
+        ? 'the client was closed'
+        : waitedOut
+          ? 'the client is not connected'
+          : await readyWait;
+    if (why !== undefined) throw new CacheError('unavailable', `redis ${op} failed: ${why}`);
+  }
+  function waitForReady(): Promise<string | undefined> {
+    const opts = redis.options as { commandTimeout?: number; redisOptions?: { commandTimeout?: number } };
+    const bound = opts.commandTimeout ?? opts.redisOptions?.commandTimeout ?? 1000;
+    return new Promise<string | undefined>((resolve) => {
+      const done = (why?: string) => {
+        clearTimeout(timer);
+        redis.off('ready', onReady);
+        redis.off('end', onEnd);
+        readyWait = undefined;
+        resolve(why);
+      };
+      const onReady = () => done();
+      const onEnd = () => done('the client was closed');
+      const timer = setTimeout(() => {
+        waitedOut = true;
+        done(`the client did not connect within ${bound} ms`);
+      }, bound);
+      timer.unref();
+      redis.once('ready', onReady);
+      redis.once('end', onEnd);
+    });
+  }
+
   return {
     async acquire(key) {
       const leaseKey = prefix + key;
+      // Not connected: nothing was sent, so there is no SET to release behind.
+      await connected('lease acquire');
       const token = randomUUID();
       let reply: string | null;
       try {
         reply = await redis.set(leaseKey, token, 'PX', ttl, 'NX');
       } catch (err) {
         releaseLate(leaseKey, token);
-        throw err;
+        throw toCacheError('lease acquire', err, []);
       }
       if (reply !== 'OK') return undefined;
       return async () => {
-        await redis.eval(RELEASE, 1, leaseKey, token);
+        try {
+          await connected('lease release');
+          await redis.eval(RELEASE, 1, leaseKey, token);
+        } catch (err) {
+          // Not released now (not connected, or the connection dropped): sent again once the
+          // client is ready, within the ttl, so the lease does not stay held by nobody.
+          releaseLate(leaseKey, token);
+          throw toCacheError('lease release', err, []);
+        }
       };
     },
   };

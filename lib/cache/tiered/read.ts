@@ -37,6 +37,9 @@ export interface ReadPath {
   getOrSetWithMeta(key: string, loader: Loader<Bytes>, ttl?: number): Promise<TieredResult>;
 }
 
+/** At most one warning per this many ms about lease acquires that failed. */
+const LEASE_WARN_EVERY = 60_000;
+
 export function createReadPath(ctx: Context): ReadPath {
   const {
     o,
@@ -129,8 +132,9 @@ export function createReadPath(ctx: Context): ReadPath {
       const asking = performance.now();
       try {
         taken = await takeLease(key);
-      } catch {
+      } catch (err) {
         // Lease store unreachable: load locally at once rather than wait for nothing.
+        leaseFailed(err);
       }
       leaseSpent = performance.now() - asking;
       if (taken === undefined) {
@@ -164,6 +168,29 @@ export function createReadPath(ctx: Context): ReadPath {
     } finally {
       if (release && leases.forget(release)) guarded.side('lease release', release).catch(ignore);
     }
+  }
+
+  /**
+   * A lease that cannot be taken (the lease store down or connecting, an ACL refusing the lease
+   * keys: NOPERM) means every instance loads its misses itself. That was silent (only counted in
+   * `l2Errors`), so a lease that never worked went unnoticed: now one warning, then at most one
+   * per minute with the number of failures since.
+   */
+  let leaseWarnedAt = Number.NEGATIVE_INFINITY;
+  let leaseFailures = 0;
+  function leaseFailed(err: unknown): void {
+    leaseFailures++;
+    const at = performance.now();
+    if (at - leaseWarnedAt < LEASE_WARN_EVERY) return;
+    leaseWarnedAt = at;
+    const failures = leaseFailures;
+    leaseFailures = 0;
+    o.logger?.warn('tiered cache: loader lease not taken, loading locally', {
+      cache: 'tiered',
+      instanceId: ctx.instanceId,
+      failures,
+      error: String((err as Error | undefined)?.message ?? err),
+    });
   }
 
   /**

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -109,6 +110,58 @@ describeWithServers('redis loader lease while the client is not connected', skip
     await waitFor(async () => (await redisCommand(redis.port, ['EXISTS', leaseKey])) === 0, {
       timeoutMs: 5000,
       what: 'the orphan lease to be released',
+    });
+  });
+  // The client's offline queue is off: an acquire sent while it was still connecting (just created,
+  // or reconnecting) failed at once with iovalkey's bare "Stream isn't writeable and
+  // enableOfflineQueue options is false". It waits for the connection as the cache's commands do.
+  it('an acquire while the client is still connecting waits for it and takes the lease', async () => {
+    const fresh = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'cn:' });
+    try {
+      assert.notEqual(fresh.client.status, 'ready');
+      const release = await createRedisLease({ client: fresh.client }).acquire('c');
+      assert.equal(typeof release, 'function');
+      assert.equal(await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:cn:c']), 1);
+      await release!();
+      assert.equal(await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:cn:c']), 0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('with Redis unreachable, acquire and release fail as CacheError unavailable; the release is sent once back', async () => {
+    const lease = createRedisLease({ client: cache.client, ttl: 20_000 });
+    const release = await lease.acquire('held');
+    assert.equal(typeof release, 'function');
+    proxy.dropping = true;
+    proxy.cut();
+    await waitFor(() => cache.client.status !== 'ready', {
+      timeoutMs: 5000,
+      what: 'the client to lose Redis',
+    });
+    try {
+      const failures = await Promise.all([
+        lease.acquire('other').then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+        release!().then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+      ]);
+      for (const err of failures) {
+        assert.ok(err instanceof CacheError, `a CacheError, got ${String(err)}`);
+        assert.equal(err.code, 'unavailable');
+      }
+      assert.equal(await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:lo:held']), 1);
+    } finally {
+      await backOnline();
+    }
+    // The lease its holder released during the outage does not stay held by nobody for its ttl.
+    await waitFor(async () => (await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:lo:held'])) === 0, {
+      timeoutMs: 5000,
+      what: 'the lease released during the outage to be released',
     });
   });
 });
