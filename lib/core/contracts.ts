@@ -361,9 +361,20 @@ export interface LoaderLease {
   /**
    * Tries to take the lease for `key`. Resolves a release function when it was taken, `undefined`
    * when another holder has it; rejects when the lease store cannot answer (the caller then loads
-   * locally).
+   * locally). `options` is optional, for leases written before it and callers that pass none.
    */
-  acquire(key: string): Promise<(() => Promise<void>) | undefined>;
+  acquire(key: string, options?: LeaseAcquireOptions): Promise<(() => Promise<void>) | undefined>;
+}
+
+export interface LeaseAcquireOptions {
+  /**
+   * Aborted when the caller no longer wants the lease (the tiered cache aborts the acquires in
+   * flight when it is closed). A lease that honours it rejects with `signal.reason` at once and
+   * sees to it that a lease its store grants after the abort does not stay taken (the Redis lease
+   * sends its release right behind its `SET`). A lease that ignores it still works: the tiered
+   * cache releases a lease that arrives after its `close()` at once, if its store still answers.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 // ---------------------------------------------------------------- metrics

@@ -11,7 +11,13 @@
 // The core contracts this subpath's results are typed with, re-exported so that a TypeScript
 // module importing only this subpath can emit declarations for them (with `declaration: true` an
 // exported result typed by a core contract failed with TS2742, naming …/dist/core/contracts.js).
-export type { Cache, InvalidationBus, InvalidationTracker, LoaderLease } from '../../core/index.js';
+export type {
+  Cache,
+  InvalidationBus,
+  InvalidationTracker,
+  LeaseAcquireOptions,
+  LoaderLease,
+} from '../../core/index.js';
 export { type AclScope, aclRules, sentinelAclRules } from './acl.js';
 export {
   createRedisInvalidationBus,

@@ -55,6 +55,37 @@ export function registerCacheClient(client: object, keyPrefix: string): void {
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+/**
+ * Settles as `work`, or rejects with `signal.reason` as soon as `signal` aborts (then `onAbort`
+ * runs, and `work`'s outcome is ignored).
+ */
+function unlessAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  onAbort?: () => void,
+): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => {
+      work.catch(() => {});
+      onAbort?.();
+      reject(signal.reason);
+    };
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener('abort', abort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** Builds the Redis lease for `createTieredCache({ lease })`. */
 const LEASE_KEYS = optionKeys<RedisLeaseOptions>({ client: true, ttl: true, keyPrefix: true, prefix: true });
 
@@ -204,15 +235,27 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   }
 
   return {
-    async acquire(key) {
+    async acquire(key, options) {
+      const signal = options?.signal;
+      signal?.throwIfAborted();
       const leaseKey = prefix + key;
       // Not connected: nothing was sent, so there is no SET to release behind.
-      await connected('lease acquire');
+      await unlessAborted(connected('lease acquire'), signal);
       const token = randomUUID();
       let reply: string | null;
+      let abandoned = false;
       try {
-        reply = await redis.set(leaseKey, token, 'PX', ttl, 'NX');
+        // Aborted while the SET is on its way (the tiered cache closing while Redis is stalled):
+        // the release goes right behind it, on the same connection, before the owner closes the
+        // client. Before, nothing could be sent once the client was closed, the SET landed when
+        // Redis resumed, and the lease stayed for its whole ttl (other instances waited out
+        // `leaseWait`, then loaded).
+        reply = await unlessAborted(redis.set(leaseKey, token, 'PX', ttl, 'NX'), signal, () => {
+          abandoned = true;
+          releaseLate(leaseKey, token);
+        });
       } catch (err) {
+        if (abandoned) throw err;
         releaseLate(leaseKey, token);
         throw toCacheError('lease acquire', err, []);
       }

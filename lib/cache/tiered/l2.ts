@@ -26,6 +26,15 @@ export function l2WriteError(err: unknown): unknown {
 
 const SKIPPED = () => new CacheError('unavailable', 'L2 skipped: its circuit breaker is open');
 
+/**
+ * True when `err` is a timeout that came more than half of `l2Timeout` after `deadline` (the
+ * call's own bound): the process, not L2, was too slow to hear the answer in time.
+ */
+function stalled(deadline: Deadline | undefined, err: unknown, l2Timeout: number): boolean {
+  if (deadline === undefined || (err as { code?: unknown } | null)?.code !== 'timeout') return false;
+  return performance.now() - deadline.at > l2Timeout / 2;
+}
+
 /** Runs one L2 call (`what` names it in the timeout error) under the breaker and the timeout. */
 export interface Guard {
   <T>(what: string, call: () => Promise<T>): Promise<T>;
@@ -83,6 +92,13 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
         if (isOutage(err)) {
           counters.l2Errors++;
           if (side) return reject(err);
+          // A timeout reported long after this call's own deadline: the event loop was blocked
+          // (a long synchronous task, a GC pause), and L2's own timer (a Redis write's budget is
+          // this one) fired before the answer that had come meanwhile was read. That is no
+          // evidence against L2: before, one 1 s stall with 10 writes in flight opened the breaker,
+          // and L2 was skipped (every write refused) for the cool-down against a healthy Redis. It
+          // still rejects; a probe's outcome is always counted (the breaker waits for it).
+          if (!recovering && stalled(deadline, err, l2Timeout)) return reject(err);
           const opens = breaker.opens;
           breaker.failure();
           if (breaker.opens !== opens)

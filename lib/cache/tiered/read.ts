@@ -133,6 +133,8 @@ export function createReadPath(ctx: Context): ReadPath {
       try {
         taken = await takeLease(key);
       } catch (err) {
+        // close() aborted the acquire: reject with `closed`, as when the lease arrived after it.
+        assertOpen();
         // Lease store unreachable: load locally at once rather than wait for nothing.
         leaseFailed(err);
       }
@@ -201,7 +203,7 @@ export function createReadPath(ctx: Context): ReadPath {
     let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
     try {
       return await guarded.side('lease', () => {
-        acquiring = leases.taking(() => lease!.acquire(key));
+        acquiring = leases.taking((signal) => lease!.acquire(key, { signal }));
         return acquiring;
       });
     } catch (err) {
@@ -264,6 +266,8 @@ export function createReadPath(ctx: Context): ReadPath {
         if (got) return got;
         taken = await takeLease(key);
       } catch {
+        // Closed meanwhile (the poll or the acquire failed for that): no load of a closed cache.
+        assertOpen();
         break;
       }
       if (!taken) continue;

@@ -54,15 +54,26 @@ export function createDeadlineQueue(ms: number): { track(fire: () => void): Dead
   };
   const expire = () => {
     const t = performance.now();
+    const due: (() => void)[] = [];
     while (head < queue.length) {
       const d = queue[head]!;
       if (d.fire !== undefined && d.at > t) break;
       head++;
-      const fire = d.fire;
+      if (d.fire !== undefined) due.push(d.fire);
       d.fire = undefined;
-      fire?.();
     }
     arm();
+    // Fired after the next poll phase, not now: timers run before I/O, so after the event loop
+    // was blocked (a long synchronous task, a GC pause) every deadline expired before the answers
+    // that came meanwhile were read. Before, one 1 s stall with 10 L2 reads in flight, all
+    // answered by then, made 10 timeouts: 10 misses, and the breaker opened — L2 skipped and
+    // writes refused for the whole cool-down, against a healthy Redis. An answer already here now
+    // settles its call first (a fired deadline of a settled call does nothing); a call still
+    // unanswered times out one poll phase later.
+    if (due.length > 0)
+      setImmediate(() => {
+        for (const fire of due) fire();
+      });
   };
   return {
     track(fire) {

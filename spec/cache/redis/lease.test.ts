@@ -5,6 +5,7 @@
  * anyway — its own, unrelated "x").
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
@@ -114,6 +115,38 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     const release = await createRedisLease({ client: other.client }).acquire('x');
     assert.ok(release, 'another instance takes the lease at once');
     await release();
+  });
+
+  // `acquire(key, { signal })`: the tiered cache aborts its acquires in flight when it is closed.
+  // Before, the signal did not exist: an acquire stalled in Redis (SIGSTOP) was given up on, the
+  // client was closed, and the SET ran once Redis resumed — a lease held by nobody for its ttl.
+  it('an aborted acquire rejects with the reason at once and leaves no lease once Redis resumes', async (t) => {
+    const c = make('abort:');
+    await c.get('warm-up');
+    const lease = createRedisLease({ client: c.client });
+    const early = new AbortController();
+    early.abort(new Error('not wanted'));
+    await assert.rejects(lease.acquire('a', { signal: early.signal }), /not wanted/);
+    assert.equal(await c.client.exists('hyperion:lease:abort:a'), 0, 'aborted before: nothing sent');
+
+    const server = redis.server.child;
+    server.kill('SIGSTOP');
+    t.after(() => server.kill('SIGCONT'));
+    await waitFor(() => /^\d+ \(.*\) T /.test(readFileSync(`/proc/${server.pid}/stat`, 'utf8')), {
+      timeoutMs: 3000,
+      intervalMs: 5,
+      what: 'redis stopped',
+    });
+    const controller = new AbortController();
+    const taking = lease.acquire('b', { signal: controller.signal });
+    // The SET is written once the (ready) client is checked: a few promise steps.
+    await new Promise((r) => setImmediate(r));
+    controller.abort(new Error('closing'));
+    await assert.rejects(taking, /closing/);
+    // The owner closes its client while Redis is still stalled, as a tiered cache's close() does.
+    await c.close();
+    server.kill('SIGCONT');
+    assert.equal(await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:abort:b']), 0, 'no orphan lease');
   });
 
   it('an explicit prefix or keyPrefix is kept; a client shared by two key prefixes needs one', async () => {

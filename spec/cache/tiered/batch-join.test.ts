@@ -78,3 +78,45 @@ describeWithServers('tiered getOrSetMany shared with single-key callers', skipRe
     assert.equal(after.loaderErrors - before.loaderErrors, 1);
   });
 });
+
+// Joiners of a failed load get its error, whichever path started it; none calls its own loader.
+// (Checked from outside as a suspected second load: getOrSet joining a failing getOrSetMany, and
+// getOrSet joining a failing getOrSet, both rejected with the first load's error, 0 extra loads.)
+it('a getOrSet joining a failing getOrSetMany gets its error, as one joining a failing getOrSet does', async () => {
+  const cache = createTieredCache({
+    l1: createMemoryCache({ maxCost: 1 << 20 }),
+    l2: createMemoryCache({ maxCost: 1 << 20 }),
+  });
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let joinerLoads = 0;
+    const joiner = async () => {
+      joinerLoads++;
+      return Buffer.from('second load');
+    };
+    const batch = cache.getOrSetMany(['a', 'b'], async () => {
+      await held;
+      throw new Error('batch failed');
+    });
+    const single = cache.getOrSet('c', async () => {
+      await held;
+      throw new Error('single failed');
+    });
+    // Both loads have started (their L2 reads answered) before the joiners come.
+    await new Promise((r) => setImmediate(r));
+    const joinedBatch = cache.getOrSet('a', joiner);
+    const joinedSingle = cache.getOrSet('c', joiner);
+    release();
+    await assert.rejects(batch, /batch failed/);
+    await assert.rejects(single, /single failed/);
+    await assert.rejects(joinedBatch, /batch failed/);
+    await assert.rejects(joinedSingle, /single failed/);
+    assert.equal(joinerLoads, 0, 'no joiner ran its own loader');
+    assert.equal(text(await cache.getOrSet('a', joiner)), 'second load', 'the next call loads anew');
+  } finally {
+    await cache.close();
+  }
+});

@@ -7,6 +7,7 @@
  * before it closes L2.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisLease } from '../../../lib/cache/redis/index.js';
@@ -18,6 +19,10 @@ import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../..
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
 let unique = 0;
+
+/** True once process `pid` is stopped (SIGSTOP taken effect: state `T` in /proc). */
+const isStopped = (pid: number | undefined) =>
+  /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 describeWithServers('tiered lease: close() releases the leases it holds', skipRedis(), () => {
   let redis: RedisStandalone;
@@ -106,6 +111,48 @@ describeWithServers('tiered lease: close() releases the leases it holds', skipRe
     assert.equal(await exists(leaseKey(ns, 'k')), false, 'the lease taken during close() was released');
     await assert.rejects(loading, (e: unknown) => e instanceof CacheError && e.code === 'closed');
     assert.equal(loads, 0, 'no load ran under a lease of a closed cache');
+  });
+
+  it('closed while Redis is stalled with the SET NX on its way: no lease once Redis resumes, no load', async (t) => {
+    // Found from outside (redis-server SIGSTOPped while the acquire was on its way, then close()):
+    // close() waited its bound for the acquire, closed L2, and once Redis resumed it ran the SET:
+    // the lease stayed for its whole TTL, held by nobody, and the next instance waited out
+    // leaseWait. close() now aborts the acquire, and the Redis lease sends its release right
+    // behind the SET, on the same connection, before L2 closes.
+    const ns = `lc${++unique}`;
+    const server = redis.server.child;
+    let stopped = false;
+    t.after(() => {
+      if (stopped) server.kill('SIGCONT');
+    });
+    let asked = false;
+    const a = instance(ns, (lease) => ({
+      async acquire(key, options) {
+        // Redis answered the read; it stalls before the SET NX reaches it.
+        server.kill('SIGSTOP');
+        stopped = true;
+        await waitFor(() => isStopped(server.pid), { timeoutMs: 3000, intervalMs: 5, what: 'redis stopped' });
+        asked = true;
+        return lease.acquire(key, options);
+      },
+    }));
+    await a.get('warm-up');
+    let loads = 0;
+    const loading = a.getOrSet('k', async () => {
+      loads++;
+      return Buffer.from('from a');
+    });
+    loading.catch(() => {});
+    await waitFor(() => asked, { timeoutMs: 5000, intervalMs: 5, what: 'a to send the SET NX' });
+    await a.close();
+    server.kill('SIGCONT');
+    stopped = false;
+    await assert.rejects(loading, (e: unknown) => e instanceof CacheError && e.code === 'closed');
+    assert.equal(loads, 0, 'no load ran for a closed cache');
+    assert.equal(await exists(leaseKey(ns, 'k')), false, 'no lease left in Redis once it resumed');
+    const b = instance(ns);
+    assert.equal(text(await b.getOrSet('k', async () => Buffer.from('from b'))), 'from b');
+    assert.equal(b.stats().leaseTimeouts, 0, 'b did not wait out leaseWait');
   });
 
   it('a lease whose acquire itself calls close(): close() waits for that lease and releases it', async () => {
