@@ -116,6 +116,17 @@ function parseBaggage(header: string | undefined): Baggage {
   return count > 0 ? out : EMPTY_BAGGAGE;
 }
 
+/**
+ * `s` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it (`TextEncoder`):
+ * `encodeURIComponent` throws a `URIError` on one, so a baggage value cut in the middle of an
+ * emoji (`name.slice(0, 32)`) made every `injectHeaders` and `tracedFetch` of that context throw.
+ */
+function wellFormed(s: string): string {
+  return (s as string & { isWellFormed(): boolean; toWellFormed(): string }).isWellFormed()
+    ? s
+    : (s as string & { toWellFormed(): string }).toWellFormed();
+}
+
 function formatBaggage(baggage: Baggage): string {
   let out = '';
   let count = 0;
@@ -124,7 +135,7 @@ function formatBaggage(baggage: Baggage): string {
     const v = baggage[k];
     // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
     if (typeof v !== 'string' || k === '') continue;
-    const member = `${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
+    const member = `${encodeURIComponent(wellFormed(k))}=${encodeURIComponent(wellFormed(v))}`;
     if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
     count++;
     // As OpenTelemetry's serializer: a member that would overflow the header is left out.
