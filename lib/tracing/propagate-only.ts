@@ -100,20 +100,34 @@ function parseBaggage(header: string | undefined): Baggage {
     const pair = member.split(';')[0]!;
     const eq = pair.indexOf('=');
     if (eq <= 0) continue;
-    try {
-      const key = decodeURIComponent(pair.slice(0, eq).trim());
-      if (!key) continue;
-      const value = decodeURIComponent(pair.slice(eq + 1).trim());
-      const size = (count === 0 ? 0 : 1) + member.length;
-      if (total + size > BAGGAGE_MAX_LENGTH) break;
-      setBaggageEntry(out, key, value);
-      count++;
-      total += size;
-    } catch {
-      // a malformed member is skipped, never thrown
-    }
+    // A malformed member (a `%` not followed by two hex digits) is skipped, never thrown.
+    const key = percentDecode(pair.slice(0, eq).trim());
+    if (!key) continue;
+    const value = percentDecode(pair.slice(eq + 1).trim());
+    if (value === undefined) continue;
+    const size = (count === 0 ? 0 : 1) + member.length;
+    if (total + size > BAGGAGE_MAX_LENGTH) break;
+    setBaggageEntry(out, key, value);
+    count++;
+    total += size;
   }
   return count > 0 ? out : EMPTY_BAGGAGE;
+}
+
+const MALFORMED_ESCAPE = /%(?![0-9a-fA-F]{2})/;
+const ESCAPES = /(?:%[0-9a-fA-F]{2})+/g;
+
+/**
+ * `s` percent-decoded, or `undefined` when it has a `%` that starts no escape. Each run of
+ * escapes is decoded as UTF-8 bytes, a sequence that is not UTF-8 as U+FFFD: "percent-encoded
+ * octet sequences that do not match the UTF-8 encoding scheme MUST be replaced with the
+ * replacement code point" (W3C Baggage, value). `decodeURIComponent` threw on them, and the whole
+ * member was dropped (`name=Ren%E9` from a Latin-1 producer, or a value cut inside a character).
+ */
+function percentDecode(s: string): string | undefined {
+  if (!s.includes('%')) return s;
+  if (MALFORMED_ESCAPE.test(s)) return undefined;
+  return s.replace(ESCAPES, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
 }
 
 /**

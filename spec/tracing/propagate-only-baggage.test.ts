@@ -39,6 +39,46 @@ describe('propagate-only tracer: W3C baggage', () => {
     );
   });
 
+  it('percent-encoded octets that are not UTF-8 are read as U+FFFD; a % that starts no escape drops its member', () => {
+    const read = (baggage: string) => ({
+      ...contextFromHeaders(app.ctx, { traceparent: TP, baggage }).baggage,
+    });
+    assert.deepEqual(read('a=%FF,b=2'), { a: '\ufffd', b: '2' });
+    assert.deepEqual(read('name=Ren%E9,b=2'), { name: 'Ren\ufffd', b: '2' });
+    assert.deepEqual(read('cut=%F0%9F%98,b=2'), { cut: '\ufffd', b: '2' });
+    assert.deepEqual(read('a=%zz,b=%2,c=%,d=ok%25'), { d: 'ok%' });
+  });
+
+  it('percent-encoded bytes are decoded as UTF-8 is, with U+FFFD for what is not UTF-8 (property)', () => {
+    const decoder = new TextDecoder(); // WHATWG: each maximal invalid subpart becomes U+FFFD
+    const part = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 6 }).map((bytes) => ({ bytes, literal: '' })),
+      fc.constantFrom('a', 'Z', '9', '-', '.', '=').map((literal) => ({ bytes: undefined, literal })),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 6 }), fc.boolean(), (parts, upper) => {
+        let raw = '';
+        const text: string[] = [];
+        let run: number[] = []; // adjacent escapes are one byte sequence
+        for (const { bytes, literal } of parts) {
+          if (bytes === undefined) {
+            raw += literal;
+            text.push(decoder.decode(Uint8Array.from(run)), literal);
+            run = [];
+            continue;
+          }
+          const hexed = Buffer.from(bytes).toString('hex');
+          raw += (upper ? hexed.toUpperCase() : hexed).replace(/../g, '%$&');
+          run.push(...bytes);
+        }
+        text.push(decoder.decode(Uint8Array.from(run)));
+        const got = contextFromHeaders(app.ctx, { traceparent: TP, baggage: `k=${raw},z=1` }).baggage;
+        assert.deepEqual({ ...got }, { k: text.join(''), z: '1' });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('inject never throws, and extract reads back what it wrote (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(text, text, { maxKeys: 6 }), (baggage) => {
