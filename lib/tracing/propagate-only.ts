@@ -141,6 +141,15 @@ function wellFormed(s: string): string {
     : (s as string & { toWellFormed(): string }).toWellFormed();
 }
 
+/**
+ * A baggage key as the header's grammar wants it, a `token` (RFC 7230): percent-encoded, `(` and
+ * `)` included — `encodeURIComponent` leaves them as they are, and a key like `region(eu)` made the
+ * whole header invalid for a receiver that checks the grammar (OpenTelemetry Go drops all of it).
+ */
+function encodeKey(key: string): string {
+  return encodeURIComponent(wellFormed(key)).replace(/[()]/g, (c) => (c === '(' ? '%28' : '%29'));
+}
+
 function formatBaggage(baggage: Baggage): string {
   let out = '';
   let count = 0;
@@ -149,7 +158,7 @@ function formatBaggage(baggage: Baggage): string {
     const v = baggage[k];
     // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
     if (typeof v !== 'string' || k === '') continue;
-    const member = `${encodeURIComponent(wellFormed(k))}=${encodeURIComponent(wellFormed(v))}`;
+    const member = `${encodeKey(k)}=${encodeURIComponent(wellFormed(v))}`;
     if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
     count++;
     // As OpenTelemetry's serializer: a member that would overflow the header is left out.

@@ -79,6 +79,29 @@ describe('propagate-only tracer: W3C baggage', () => {
     );
   });
 
+  it('what inject writes is a valid baggage-string of the specification, whatever the keys and values (property)', () => {
+    // key = token (RFC 7230); value = *baggage-octet; members joined by ","
+    const token = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+    const octets = '[\\x21\\x23-\\x2b\\x2d-\\x3a\\x3c-\\x5b\\x5d-\\x7e]*';
+    const grammar = new RegExp(`^${token}=${octets}(?:,${token}=${octets}){0,179}$`);
+    const any = fc.string({
+      unit: fc.oneof(fc.constantFrom(...'()[]<>@,;:\\"/?={} \t!~*\'%é'.split('')), text),
+      maxLength: 6,
+    });
+    assert.equal(
+      injectHeaders(app.ctx.with({ baggage: { 'region(eu)': 'a(b)' } }), {} as Record<string, string>)
+        .baggage,
+      'region%28eu%29=a(b)',
+    );
+    fc.assert(
+      fc.property(fc.dictionary(any, any, { maxKeys: 6 }), (baggage) => {
+        const out = injectHeaders(app.ctx.with({ baggage }), {} as Record<string, string>);
+        if (out.baggage !== undefined) assert.match(out.baggage, grammar);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('inject never throws, and extract reads back what it wrote (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(text, text, { maxKeys: 6 }), (baggage) => {
