@@ -136,10 +136,12 @@ function percentDecode(s: string): string | undefined {
  * emoji (`name.slice(0, 32)`) made every `injectHeaders` and `tracedFetch` of that context throw.
  */
 function wellFormed(s: string): string {
-  return (s as string & { isWellFormed(): boolean; toWellFormed(): string }).isWellFormed()
-    ? s
-    : (s as string & { toWellFormed(): string }).toWellFormed();
+  const w = s as WellFormed;
+  return w.isWellFormed() ? s : w.toWellFormed();
 }
+
+/** `String.prototype.isWellFormed` / `toWellFormed` (Node 20+; typed in the ES2024 lib, newer than ours). */
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
 
 /**
  * A baggage key as the header's grammar wants it, a `token` (RFC 7230): percent-encoded, `(` and
