@@ -1,5 +1,6 @@
 /** W3C trace-context parsing and formatting, used by the no-op tracer to pass context through. */
 import type { SpanContext } from './contracts.js';
+import { trimOws } from './tracestate.js';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const INVALID_TRACE = '0'.repeat(32);
@@ -24,12 +25,26 @@ export function readSpanContext(span: { spanContext(): SpanContext }): SpanConte
   }
 }
 
+const TRACE_ID = /^[0-9a-f]{32}$/i;
+const SPAN_ID = /^[0-9a-f]{16}$/i;
+
+/**
+ * True when `sc` has a hex trace id of 32 digits and span id of 16, neither all zeros (the W3C
+ * rule; either case, as OpenTelemetry's `isSpanContextValid`: uppercase ids go out lowercased).
+ * Ids that are not strings or not hex are invalid: a span object of the user's own whose
+ * `spanContext()` gave `{}` made `startSpan`, `injectHeaders` and every `ctx.logger` call in its
+ * context throw a `TypeError` (`undefined.length`), and 32 non-hex characters were taken as a
+ * parent whose trace could never be sent on.
+ */
 export function isValidSpanContext(sc: SpanContext): boolean {
+  const { traceId, spanId } = sc;
   return (
-    sc.traceId.length === 32 &&
-    sc.traceId !== INVALID_TRACE &&
-    sc.spanId.length === 16 &&
-    sc.spanId !== INVALID_SPAN
+    typeof traceId === 'string' &&
+    typeof spanId === 'string' &&
+    TRACE_ID.test(traceId) &&
+    SPAN_ID.test(spanId) &&
+    traceId !== INVALID_TRACE &&
+    spanId !== INVALID_SPAN
   );
 }
 
@@ -40,8 +55,12 @@ export function isValidSpanContext(sc: SpanContext): boolean {
  * OpenTelemetry JS's `W3CTraceContextPropagator` does.
  */
 export function parseTraceparent(header: string | undefined, tracestate?: string): SpanContext | undefined {
-  if (!header) return undefined;
-  const m = TRACEPARENT.exec(header.trim());
+  if (typeof header !== 'string' || header === '') return undefined;
+  // Only spaces and tabs around it (HTTP's OWS), as the OpenTelemetry tracer reads it:
+  // `String.prototype.trim` also took a no-break space (a latin1 0xA0 byte in an HTTP header), a
+  // BOM or a line break for whitespace, so the no-op and propagate-only tracers continued a trace
+  // from a header that the OpenTelemetry tracer — and the specification — refuse.
+  const m = TRACEPARENT.exec(trimOws(header));
   if (!m) return undefined;
   const [, version, traceId, spanId, flags, rest] = m as unknown as [
     string,

@@ -100,20 +100,56 @@ function parseBaggage(header: string | undefined): Baggage {
     const pair = member.split(';')[0]!;
     const eq = pair.indexOf('=');
     if (eq <= 0) continue;
-    try {
-      const key = decodeURIComponent(pair.slice(0, eq).trim());
-      if (!key) continue;
-      const value = decodeURIComponent(pair.slice(eq + 1).trim());
-      const size = (count === 0 ? 0 : 1) + member.length;
-      if (total + size > BAGGAGE_MAX_LENGTH) break;
-      setBaggageEntry(out, key, value);
-      count++;
-      total += size;
-    } catch {
-      // a malformed member is skipped, never thrown
-    }
+    // A malformed member (a `%` not followed by two hex digits) is skipped, never thrown.
+    const key = percentDecode(pair.slice(0, eq).trim());
+    if (!key) continue;
+    const value = percentDecode(pair.slice(eq + 1).trim());
+    if (value === undefined) continue;
+    const size = (count === 0 ? 0 : 1) + member.length;
+    if (total + size > BAGGAGE_MAX_LENGTH) break;
+    setBaggageEntry(out, key, value);
+    count++;
+    total += size;
   }
   return count > 0 ? out : EMPTY_BAGGAGE;
+}
+
+const MALFORMED_ESCAPE = /%(?![0-9a-fA-F]{2})/;
+const ESCAPES = /(?:%[0-9a-fA-F]{2})+/g;
+
+/**
+ * `s` percent-decoded, or `undefined` when it has a `%` that starts no escape. Each run of
+ * escapes is decoded as UTF-8 bytes, a sequence that is not UTF-8 as U+FFFD: "percent-encoded
+ * octet sequences that do not match the UTF-8 encoding scheme MUST be replaced with the
+ * replacement code point" (W3C Baggage, value). `decodeURIComponent` threw on them, and the whole
+ * member was dropped (`name=Ren%E9` from a Latin-1 producer, or a value cut inside a character).
+ */
+function percentDecode(s: string): string | undefined {
+  if (!s.includes('%')) return s;
+  if (MALFORMED_ESCAPE.test(s)) return undefined;
+  return s.replace(ESCAPES, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
+}
+
+/**
+ * `s` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it (`TextEncoder`):
+ * `encodeURIComponent` throws a `URIError` on one, so a baggage value cut in the middle of an
+ * emoji (`name.slice(0, 32)`) made every `injectHeaders` and `tracedFetch` of that context throw.
+ */
+function wellFormed(s: string): string {
+  const w = s as WellFormed;
+  return w.isWellFormed() ? s : w.toWellFormed();
+}
+
+/** `String.prototype.isWellFormed` / `toWellFormed` (Node 20+; typed in the ES2024 lib, newer than ours). */
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * A baggage key as the header's grammar wants it, a `token` (RFC 7230): percent-encoded, `(` and
+ * `)` included — `encodeURIComponent` leaves them as they are, and a key like `region(eu)` made the
+ * whole header invalid for a receiver that checks the grammar (OpenTelemetry Go drops all of it).
+ */
+function encodeKey(key: string): string {
+  return encodeURIComponent(wellFormed(key)).replace(/[()]/g, (c) => (c === '(' ? '%28' : '%29'));
 }
 
 function formatBaggage(baggage: Baggage): string {
@@ -124,7 +160,7 @@ function formatBaggage(baggage: Baggage): string {
     const v = baggage[k];
     // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
     if (typeof v !== 'string' || k === '') continue;
-    const member = `${encodeURIComponent(k)}=${encodeURIComponent(v)}`;
+    const member = `${encodeKey(k)}=${encodeURIComponent(wellFormed(v))}`;
     if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
     count++;
     // As OpenTelemetry's serializer: a member that would overflow the header is left out.
