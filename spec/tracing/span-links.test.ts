@@ -86,10 +86,17 @@ describe('span links', () => {
     ] as unknown as SpanLink[];
     for (let i = 0; i < 2; i++) startSpan(app.ctx, `s${i}`, { links }).span.end();
     startSpan(app.ctx, 'not-array', { links: A as unknown as SpanLink[] }).span.end();
+    const hostile = new Proxy([{ context: A }], {
+      get(target, key) {
+        if (key === 'length') throw new Error('no length');
+        return Reflect.get(target, key);
+      },
+    });
+    startSpan(app.ctx, 'proxy', { links: hostile }).span.end();
     const spans = tracer.finishedSpans();
     assert.deepEqual(
       spans.map((s) => s.links.length),
-      [1, 1, 0],
+      [1, 1, 0, 0],
     );
     assert.deepEqual({ ...spans[0]!.links[0]!.attributes }, { ok: 1, inf: 'Infinity' });
     const linkWarnings = logger.warnings.filter((w) => w.startsWith('span link dropped'));

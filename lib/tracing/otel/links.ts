@@ -23,7 +23,14 @@ export function otelLinks(links: unknown, filter: AttributeFilter): Link[] | und
     return undefined;
   }
   const out: Link[] = [];
-  for (const link of links as unknown[]) {
+  let entries: unknown[];
+  try {
+    entries = Array.from(links as unknown[]); // a Proxy array whose iteration throws: none
+  } catch {
+    filter.droppedLink('unreadable (a getter or Proxy threw)');
+    return undefined;
+  }
+  for (const link of entries) {
     try {
       if (typeof link !== 'object' || link === null) {
         filter.droppedLink('not a { context, attributes? } object');
