@@ -71,6 +71,22 @@ export interface SpanOptions {
   root?: boolean | undefined;
   /** Start time in ms since the epoch (defaults to now). */
   startTime?: number | undefined;
+  /**
+   * Links to other spans (OpenTelemetry span links), set at start: e.g. a batch consumer's span
+   * linked to the span of each message it processes, whose contexts came from the messages'
+   * headers (`tracer.extract(headers).parent?.spanContext()`). Recorded by the OpenTelemetry
+   * tracer (Jaeger shows them as `FOLLOWS_FROM` references); the no-op and propagate-only tracers
+   * record nothing, so they ignore them.
+   */
+  links?: readonly SpanLink[] | undefined;
+}
+
+/** A link from a span to another span's context (OpenTelemetry span link). */
+export interface SpanLink {
+  /** The linked span: `span.spanContext()`, or an extracted remote parent's. */
+  readonly context: SpanContext;
+  /** Attributes of the link itself, checked like span attributes. */
+  readonly attributes?: Attributes | undefined;
 }
 
 /** What a tracer extracts from incoming headers. */

@@ -33,6 +33,7 @@ export function startSpan(
     parent: ctx.span,
     startTime: o.startTime,
     root: o.root,
+    links: o.links,
   };
   let span: Span;
   try {
@@ -92,8 +93,14 @@ function checkOptions(ctx: AppContext, o: Omit<SpanOptions, 'parent'>): void {
   let problem: string | undefined;
   try {
     for (const key in o) {
-      if (key !== 'kind' && key !== 'attributes' && key !== 'startTime' && key !== 'root') {
-        problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root${suggestion(key)}`}`;
+      if (
+        key !== 'kind' &&
+        key !== 'attributes' &&
+        key !== 'startTime' &&
+        key !== 'root' &&
+        key !== 'links'
+      ) {
+        problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root, links${suggestion(key)}`}`;
         break;
       }
     }
@@ -119,7 +126,7 @@ function checkOptions(ctx: AppContext, o: Omit<SpanOptions, 'parent'>): void {
 }
 
 function suggestion(key: string): string {
-  const hint = suggestKey(key, ['kind', 'attributes', 'startTime', 'root']);
+  const hint = suggestKey(key, ['kind', 'attributes', 'startTime', 'root', 'links']);
   return hint === undefined ? '' : `; did you mean \`${hint}\`?`;
 }
 

@@ -215,6 +215,18 @@ export class AttributeFilter {
     return false;
   }
 
+  /** One warning per tracer and reason for a span link that is left out (links.ts). */
+  droppedLink(reason: string): void {
+    const id = `(link) ${reason}`;
+    if (this.warned.has(id) || this.warned.size >= MAX_WARNED_KEYS) return;
+    this.warned.add(id);
+    try {
+      this.logger.warn('span link dropped', { reason });
+    } catch {
+      // the span still starts
+    }
+  }
+
   private warnUnreadable(key: string): void {
     if (this.warned.has(key) || this.warned.size >= MAX_WARNED_KEYS) return;
     this.warned.add(key);

@@ -34,14 +34,19 @@ export function createPropagateOnly(options: {
   brokenParent?: ((error: unknown) => void) | undefined;
 }): (name: string, spanOptions?: SpanOptions) => Span {
   const ids = createIdSource();
-  const random = options.random ?? Math.random;
+  const random = options.random;
   const rate = options.sampleRate;
   const { filter, activeContext } = options;
   const parentBased = options.parentBased !== false;
-  // A new trace: `random` decides for the parent-based sampler (as before); a plain ratio sampler
-  // decides by the trace id, as it does for every later span of the trace.
+  // A new trace is decided by its trace id, as the recording tracer's parent-based ratio sampler
+  // decides a root (the SDK's TraceIdRatioBasedSampler): `exporter: 'none'` and a recording
+  // service agree on every trace id. It was a `Math.random()` draw. A `random` given still decides.
   const decide = (traceId: string) =>
-    parentBased ? (rate >= 1 || (rate > 0 && random() < rate) ? 1 : 0) : ratioDecision(traceId, rate);
+    random && parentBased
+      ? rate >= 1 || (rate > 0 && random() < rate)
+        ? 1
+        : 0
+      : ratioDecision(traceId, rate);
   return (_name, spanOptions) => {
     const parent = spanOptions?.parent;
     let psc: SpanContext | undefined;

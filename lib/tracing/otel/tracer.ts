@@ -33,6 +33,7 @@ import {
   exportHint,
   guardExporter,
 } from './exporters.js';
+import { otelLinks } from './links.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
 import { api, resources } from './peers.js';
 import { createPropagateOnly } from './propagate-only.js';
@@ -583,6 +584,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           | OtelAttributes
           | undefined,
         startTime: startTimeOf(spanOptions?.startTime),
+        // Links are checked like attributes (links.ts); read only when given.
+        links: spanOptions?.links === undefined ? undefined : otelLinks(spanOptions.links, filter),
       };
       // A new trace in active-context mode keeps the rest of the active context (suppressed tracing).
       const ctx = parent
