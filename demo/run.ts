@@ -324,6 +324,9 @@ function pickTrace(services: RunningServices, samples: TrafficResult['samples'])
   return best;
 }
 
+/** How long the summary waits for the collector to take the spans before it says it did not, ms. */
+const SUMMARY_FLUSH_MS = 5000;
+
 /** The trace of `traceId` from the in-memory exporters, or from Jaeger when spans went there. */
 async function traceTree(
   services: RunningServices,
@@ -341,7 +344,18 @@ async function traceTree(
     spans = groupByTrace(all).get(traceId) ?? [];
   } else {
     // Flush, then ask Jaeger's query API (if it is where the spans went); give up quietly after a few tries.
-    const flushed = await Promise.allSettled(services.all.map((s) => s.tracer?.flush()));
+    // The flush is bounded: a collector that accepts connections and never answers (frozen, a
+    // black-holed port) held it for one 30 s export timeout per batch — over two minutes for the
+    // burst's spans — with the summary half printed. What it did not take is counted at close.
+    let wait: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      Promise.allSettled(services.all.map((s) => s.tracer?.flush())),
+      new Promise<'late'>((resolve) => {
+        wait = setTimeout(() => resolve('late'), SUMMARY_FLUSH_MS);
+      }),
+    ]);
+    clearTimeout(wait);
+    if (flushed === 'late') return { unreachable: `no answer within ${SUMMARY_FLUSH_MS / 1000} s` };
     const failed = flushed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) return { unreachable: errorText(failed.reason) };
     link = `${jaegerUi}/trace/${traceId}`;
