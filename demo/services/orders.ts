@@ -64,31 +64,43 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
   let suppressedInvalidationWarns = 0;
   /**
    * Order lists whose invalidation failed after an order was written (Redis down, paused or slow
-   * past the L2 timeout). The Redis cache never lets a timed-out delete land later, so the old
-   * list stayed in L2 for its whole TTL (5 min): once Redis answered again, this very instance read
-   * it back without the new order (a `docker compose pause redis` for 3 s was enough). Until the
-   * delete is retried successfully (every second, for at most the TTL, after which that L2 copy has
-   * expired anyway), reads of such a list skip the caches and go to the database.
+   * past the L2 timeout), with the time their retries end. The Redis cache never lets a timed-out
+   * delete land later, so the old list stayed in L2 for its whole TTL (5 min): once Redis answered
+   * again, this very instance read it back without the new order (a `docker compose pause redis`
+   * for 3 s was enough). Until the delete is retried successfully — all pending keys in one
+   * `deleteMany` a second, for at most twice the TTL (the L2 copy, TTL plus jitter, has expired by
+   * then) — reads of such a list skip the caches and go to the database.
    */
-  const pending = new Map<string, { attempts: number; timer: NodeJS.Timeout }>();
+  const pending = new Map<string, { until: number }>();
+  let retrying: NodeJS.Timeout | undefined;
+  let inFlight = false;
+  const retryPending = async () => {
+    const now = Date.now();
+    for (const [key, entry] of pending) if (now >= entry.until) pending.delete(key);
+    if (pending.size === 0) {
+      clearInterval(retrying);
+      retrying = undefined;
+      return;
+    }
+    if (inFlight) return;
+    inFlight = true;
+    const sent = [...pending];
+    try {
+      await deps.layers.cache.deleteMany(sent.map(([key]) => key));
+      // A key that failed again meanwhile has a new entry: it stays.
+      for (const [key, entry] of sent) if (pending.get(key) === entry) pending.delete(key);
+    } catch (err) {
+      // The service is stopping: nothing is left to serve from the cache.
+      if ((err as { code?: unknown } | undefined)?.code === 'closed') pending.clear();
+    } finally {
+      inFlight = false;
+    }
+  };
   const retryInvalidation = (key: string) => {
-    if (pending.has(key)) return;
-    const entry = {
-      attempts: 0,
-      timer: setInterval(() => {
-        if (++entry.attempts > Math.ceil(deps.ttlMs / INVALIDATION_RETRY_MS)) return settle();
-        deps.layers.cache.delete(key).then(settle, (err: unknown) => {
-          // The service is stopping: nothing is left to serve from the cache.
-          if ((err as { code?: unknown } | undefined)?.code === 'closed') settle();
-        });
-      }, INVALIDATION_RETRY_MS),
-    };
-    entry.timer.unref();
-    const settle = () => {
-      clearInterval(entry.timer);
-      if (pending.get(key) === entry) pending.delete(key);
-    };
-    pending.set(key, entry);
+    pending.set(key, { until: Date.now() + 2 * deps.ttlMs });
+    if (retrying) return;
+    retrying = setInterval(() => void retryPending(), INVALIDATION_RETRY_MS);
+    retrying.unref();
   };
 
   return [
@@ -173,12 +185,8 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
         // After the commit: a reader that refilled the cache meanwhile is overwritten by the delete.
         try {
           await invalidate(ctx, deps.layers, ordersKey(input.userId));
-          // A later write's invalidation went through: any earlier retry is moot.
-          const earlier = pending.get(ordersKey(input.userId));
-          if (earlier) {
-            clearInterval(earlier.timer);
-            pending.delete(ordersKey(input.userId));
-          }
+          // A later write's invalidation went through: an earlier retry of this key is moot.
+          pending.delete(ordersKey(input.userId));
         } catch (err) {
           retryInvalidation(ordersKey(input.userId));
           // The order is committed; a failed invalidation must not turn it into an error. At
