@@ -130,6 +130,14 @@ export function unsupportedBody(headers: IncomingMessage['headers']): string | u
   return undefined;
 }
 
+/**
+ * The client closed its connection before its request body had all arrived (the request stream's
+ * `aborted` / ECONNRESET): no one is left to answer, and it is not a server fault.
+ */
+class ClientClosedError extends Error {
+  override readonly name = 'ClientClosedError';
+}
+
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -162,7 +170,15 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       }
       chunks.push(c);
     });
-    req.on('error', reject);
+    // Its ECONNRESET used to be taken for a database error: the gateway, which has no database,
+    // logged `database unavailable` (with a stack) for every client that hung up mid-body.
+    req.on('error', (err) =>
+      reject(
+        new ClientClosedError('the client closed the connection before sending the whole body', {
+          cause: err,
+        }),
+      ),
+    );
     req.on('end', () => {
       if (tooLarge) return refuse();
       const raw = Buffer.concat(chunks);
@@ -309,6 +325,11 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
         });
         sendJson(res, reply.status, reply.body, reply.headers as Record<string, string>);
       } catch (err) {
+        if (err instanceof ClientClosedError) {
+          // Nothing to send it to; the request is recorded as aborted (error.type) by the wrapper.
+          c.logger.info('request body not received', { route: r.path, reason: err.message });
+          return;
+        }
         if (err instanceof HttpError) {
           if (err.status >= 500) c.span?.recordError(err);
           sendJson(res, err.status, err.body, { ...err.headers });

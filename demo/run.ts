@@ -12,6 +12,7 @@
  */
 import { connect } from 'node:net';
 import { ConfigError } from '../lib/core/errors.js';
+import { normalizeEndpoint } from '../lib/tracing/otel/names.js';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
 import { type DemoEnv, EnvError, hostError, readEnv, serviceUrl } from './env.js';
 import { type RunningServices, startServices } from './services/index.js';
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
     out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
   if (env.tracingEndpoint && !(await reachable(env.tracingEndpoint)))
     out(
-      `  warning: nothing answers at ${redactUrl(env.tracingEndpoint!)} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
+      `  warning: nothing answers at ${shownEndpoint()} (OTLP collector); the demo runs anyway and counts the spans it cannot export`,
     );
   if (env.redisUrl && !(await reachable(env.redisUrl)))
     out(
@@ -208,7 +209,7 @@ async function printSummary(
   const setup = [
     env.databaseUrl ? `PostgreSQL ${redactUrl(env.databaseUrl)}` : 'embedded PostgreSQL (pglite)',
     env.redisUrl ? `Redis L2 ${redactUrl(env.redisUrl)}` : 'in-memory L2',
-    env.tracingEndpoint ? `OTLP → ${redactUrl(env.tracingEndpoint!)}` : 'spans kept in memory',
+    env.tracingEndpoint ? `OTLP → ${shownEndpoint()}` : 'spans kept in memory',
   ].join(', ');
   const fellBack = services.all.filter((s) => s.fellBack);
 
@@ -244,7 +245,7 @@ async function printSummary(
   const tree = await traceTree(services, sample?.traceId);
   if (tree?.unreachable !== undefined) {
     out(
-      `Trace      warning: the collector at ${redactUrl(env.tracingEndpoint!)} did not take the spans (${tree.unreachable}); ` +
+      `Trace      warning: the collector at ${shownEndpoint()} did not take the spans (${tree.unreachable}); ` +
         'the demo goes on without it (lost spans are counted in spans_dropped_total)',
     );
   } else if (tree) {
@@ -254,7 +255,7 @@ async function printSummary(
     for (const line of tree.lines) out(`           ${line}`);
   } else if (sample?.traceId) {
     out(
-      `Trace      ${sample.traceId} was exported to ${redactUrl(env.tracingEndpoint!)}; open ${jaegerUi}/trace/${sample.traceId}`,
+      `Trace      ${sample.traceId} was exported to ${shownEndpoint()}; open ${jaegerUi}/trace/${sample.traceId}`,
     );
   } else {
     out('Trace      none sampled (HYPERION_SAMPLE_RATE 0, or OTEL_TRACES_SAMPLER always_off?)');
@@ -324,6 +325,20 @@ function pickTrace(services: RunningServices, samples: TrafficResult['samples'])
   return best;
 }
 
+/**
+ * The collector URL as the tracer uses it, for printing: `HYPERION_TRACING_ENDPOINT` may be
+ * `host:port`, which the URL parser refuses for an IP (`127.0.0.1:4318` was printed as
+ * "(unparseable URL)") or reads as a scheme (`jaeger:4318`); the password is dropped.
+ */
+function shownEndpoint(): string {
+  if (!env.tracingEndpoint) return '(no collector)';
+  const r = normalizeEndpoint(env.tracingEndpoint, 'otlp');
+  return redactUrl('url' in r ? r.url : env.tracingEndpoint);
+}
+
+/** How long the summary waits for the collector to take the spans before it says it did not, ms. */
+const SUMMARY_FLUSH_MS = 5000;
+
 /** The trace of `traceId` from the in-memory exporters, or from Jaeger when spans went there. */
 async function traceTree(
   services: RunningServices,
@@ -341,7 +356,18 @@ async function traceTree(
     spans = groupByTrace(all).get(traceId) ?? [];
   } else {
     // Flush, then ask Jaeger's query API (if it is where the spans went); give up quietly after a few tries.
-    const flushed = await Promise.allSettled(services.all.map((s) => s.tracer?.flush()));
+    // The flush is bounded: a collector that accepts connections and never answers (frozen, a
+    // black-holed port) held it for one 30 s export timeout per batch — over two minutes for the
+    // burst's spans — with the summary half printed. What it did not take is counted at close.
+    let wait: NodeJS.Timeout | undefined;
+    const flushed = await Promise.race([
+      Promise.allSettled(services.all.map((s) => s.tracer?.flush())),
+      new Promise<'late'>((resolve) => {
+        wait = setTimeout(() => resolve('late'), SUMMARY_FLUSH_MS);
+      }),
+    ]);
+    clearTimeout(wait);
+    if (flushed === 'late') return { unreachable: `no answer within ${SUMMARY_FLUSH_MS / 1000} s` };
     const failed = flushed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) return { unreachable: errorText(failed.reason) };
     link = `${jaegerUi}/trace/${traceId}`;

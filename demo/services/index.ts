@@ -49,6 +49,18 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 /** Longest time a client may take to send a whole request, body included, ms (then 408). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
+/**
+ * Longest a service's stop takes, from the signal to the end of the tracer's final export, ms:
+ * inside Docker's default 10 s grace (`docker compose stop`/`down` SIGKILLs after it), with room
+ * for the exit. The final export gets what the drain left of it, at most
+ * {@link FINAL_EXPORT_MAX_MS} and at least {@link FINAL_EXPORT_MIN_MS}.
+ */
+export const STOP_BUDGET_MS = 8500;
+/** Most the tracer's final export may take at stop (a healthy collector takes milliseconds), ms. */
+export const FINAL_EXPORT_MAX_MS = 3000;
+/** Least it gets, even after a drain that used its whole grace period, ms. */
+export const FINAL_EXPORT_MIN_MS = 500;
+
 /** Default ports, as in the original plan. */
 export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
   gateway: 8080,
@@ -141,6 +153,15 @@ export interface ServiceHandle {
    * database, metrics and tracer. Idempotent.
    */
   close(): Promise<void>;
+}
+
+/**
+ * The tracer's close budget at stop, ms: what is left of {@link STOP_BUDGET_MS} since `stopBegan`
+ * (the whole of it when the stop began elsewhere), within FINAL_EXPORT_MIN_MS..FINAL_EXPORT_MAX_MS.
+ */
+export function finalExportBudget(stopBegan: number | undefined, now: number): number {
+  const left = stopBegan === undefined ? STOP_BUDGET_MS : STOP_BUDGET_MS - (now - stopBegan);
+  return Math.round(Math.min(FINAL_EXPORT_MAX_MS, Math.max(FINAL_EXPORT_MIN_MS, left)));
 }
 
 function makeLogger(name: ServiceName, logger: ServiceOptions['logger']): Logger {
@@ -348,6 +369,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     return abort(err);
   }
 
+  // When the stop began (the drain is the first step), for the final export's share of STOP_BUDGET_MS.
+  let stopBegan: number | undefined;
   const app = createApp({
     tracer: inst.tracer,
     cache: layers.cache,
@@ -356,6 +379,18 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     // Closed before the cache, metrics and tracer; a shared db (options.db) is its owner's to close.
     // The client fetch is how `callService` reaches the instrumentation layer (http.ts).
     components: {
+      // Closed after the database (components close in reverse order), before the caches and
+      // metrics: the tracer's final export, bounded by what the stop has left. createApp gives the
+      // tracer its whole 10 s disposer budget, so with a collector down or frozen (SIGSTOP) the stop
+      // took ~9 s after the drain (~11 s in all) and `docker compose stop` SIGKILLed the service
+      // before it exited. The tracer's own disposer, later, joins this close.
+      ...(tracer
+        ? {
+            tracerFinalExport: {
+              close: () => tracer.close({ timeoutMs: finalExportBudget(stopBegan, performance.now()) }),
+            },
+          }
+        : {}),
       [CLIENT_FETCH]: inst.fetch,
       ...(options.callTimeoutMs === undefined ? {} : { [CALL_TIMEOUT]: options.callTimeoutMs }),
       ...(db && !options.db ? { db } : {}),
@@ -426,20 +461,21 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
   // late ones), and only then close the database, caches, metrics and tracer. Behind the gateway,
   // calls from the other services are still served while draining: they finish requests that were
   // already in flight at the gateway (all three stopping at once must not turn those into 503s).
-  app.defer(
-    'http',
-    drainServer(server, {
-      graceMs: options.drainGraceMs ?? 8000,
-      logger,
-      ...(name === 'gateway'
-        ? {}
-        : {
-            admit: (req: IncomingMessage) => req.headers[PEER_HEADER] !== undefined,
-            // Keep listening while peers still call (they may be slow to get there).
-            quietMs: 2000,
-          }),
-    }),
-  );
+  const drain = drainServer(server, {
+    graceMs: options.drainGraceMs ?? 8000,
+    logger,
+    ...(name === 'gateway'
+      ? {}
+      : {
+          admit: (req: IncomingMessage) => req.headers[PEER_HEADER] !== undefined,
+          // Keep listening while peers still call (they may be slow to get there).
+          quietMs: 2000,
+        }),
+  });
+  app.defer('http', (info) => {
+    stopBegan ??= performance.now();
+    return drain(info);
+  });
 
   // An IPv6 literal goes in brackets: `http://::1:8081` is no URL, and every call to it failed.
   const shownHost =

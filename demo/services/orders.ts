@@ -47,6 +47,9 @@ const toOrder = (r: OrderRow): Order => ({
 /** Repeated warnings of the same failure are written at most once per this many ms. */
 const QUIET_MS = 5000;
 
+/** How often a failed invalidation of an order list is retried, ms. */
+const INVALIDATION_RETRY_MS = 1000;
+
 /** Key of a user's order list; `POST /orders` invalidates it. */
 export const ordersKey = (userId: number) => `orders:user:${userId}`;
 
@@ -59,6 +62,46 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
   });
   let lastInvalidationWarn = -Infinity;
   let suppressedInvalidationWarns = 0;
+  /**
+   * Order lists whose invalidation failed after an order was written (Redis down, paused or slow
+   * past the L2 timeout), with the time their retries end. The Redis cache never lets a timed-out
+   * delete land later, so the old list stayed in L2 for its whole TTL (5 min): once Redis answered
+   * again, this very instance read it back without the new order (a `docker compose pause redis`
+   * for 3 s was enough). Until the delete is retried successfully — all pending keys in one
+   * `deleteMany` a second, for at most twice the TTL (the L2 copy, TTL plus jitter, has expired by
+   * then) — reads of such a list skip the caches and go to the database.
+   */
+  const pending = new Map<string, { until: number }>();
+  let retrying: NodeJS.Timeout | undefined;
+  let inFlight = false;
+  const retryPending = async () => {
+    const now = Date.now();
+    for (const [key, entry] of pending) if (now >= entry.until) pending.delete(key);
+    if (pending.size === 0) {
+      clearInterval(retrying);
+      retrying = undefined;
+      return;
+    }
+    if (inFlight) return;
+    inFlight = true;
+    const sent = [...pending];
+    try {
+      await deps.layers.cache.deleteMany(sent.map(([key]) => key));
+      // A key that failed again meanwhile has a new entry: it stays.
+      for (const [key, entry] of sent) if (pending.get(key) === entry) pending.delete(key);
+    } catch (err) {
+      // The service is stopping: nothing is left to serve from the cache.
+      if ((err as { code?: unknown } | undefined)?.code === 'closed') pending.clear();
+    } finally {
+      inFlight = false;
+    }
+  };
+  const retryInvalidation = (key: string) => {
+    pending.set(key, { until: Date.now() + 2 * deps.ttlMs });
+    if (retrying) return;
+    retrying = setInterval(() => void retryPending(), INVALIDATION_RETRY_MS);
+    retrying.unref();
+  };
 
   return [
     {
@@ -66,22 +109,25 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
       path: '/users/:id/orders',
       handler: async (ctx, req) => {
         const userId = parseId(req.params.id);
+        const load = (c: typeof ctx) =>
+          deps.data
+            .query<OrderRow>(
+              c,
+              { operation: 'SELECT', table: 'orders' },
+              `SELECT id, user_id, items, total_cents, created_at::text AS created_at
+               FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT 50`,
+              [userId],
+            )
+            .then((rows) => rows.map(toOrder));
+        // A list whose invalidation is still pending may be stale in L2: read the database.
+        if (pending.has(ordersKey(userId))) return { status: 200, body: { orders: await load(ctx) } };
         const { value: orders } = await readThrough(
           ctx,
           deps.layers,
           'orders',
           ordersKey(userId),
           deps.ttlMs,
-          (c) =>
-            deps.data
-              .query<OrderRow>(
-                c,
-                { operation: 'SELECT', table: 'orders' },
-                `SELECT id, user_id, items, total_cents, created_at::text AS created_at
-                 FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT 50`,
-                [userId],
-              )
-              .then((rows) => rows.map(toOrder)),
+          load,
         );
         return { status: 200, body: { orders } };
       },
@@ -139,7 +185,10 @@ export function orderRoutes(deps: OrderServiceDeps): Route[] {
         // After the commit: a reader that refilled the cache meanwhile is overwritten by the delete.
         try {
           await invalidate(ctx, deps.layers, ordersKey(input.userId));
+          // A later write's invalidation went through: an earlier retry of this key is moot.
+          pending.delete(ordersKey(input.userId));
         } catch (err) {
+          retryInvalidation(ordersKey(input.userId));
           // The order is committed; a failed invalidation must not turn it into an error. At
           // least this instance's L1 must not keep serving the old list.
           // While Redis is down every write fails this way: logged at most once per 5 s (the

@@ -46,6 +46,8 @@ export interface Jaeger {
   findTraces(service: string, limit?: number): Promise<JaegerTrace[]>;
   /** Jaeger's log output so far, for failure messages. */
   output(): string;
+  /** Its process id: SIGSTOP freezes the collector (connections accepted, never answered), SIGCONT thaws it. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -184,7 +186,10 @@ export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jae
       return body?.data ?? [];
     },
     output: () => proc.output(),
+    pid: proc.child.pid,
     async stop() {
+      // A frozen Jaeger would ignore SIGTERM until the SIGKILL.
+      if (proc.child.pid !== undefined && !proc.exited) process.kill(proc.child.pid, 'SIGCONT');
       try {
         await proc.stop();
       } finally {
