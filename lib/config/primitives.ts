@@ -163,8 +163,14 @@ export function mapOf<K extends v.GenericSchema<string, string>, S extends v.Gen
   key: K,
   value: S,
   phrase: string,
+  most?: { entries: number; phrase: string },
 ) {
-  return v.pipe(v.custom<Record<string, unknown>>(isPlainObject, phrase), v.record(key, value, phrase));
+  // One pipe: the loader's schema walk (validate.ts fieldSchema) finds the values' schema in it.
+  return v.pipe(
+    v.custom<Record<string, unknown>>(isPlainObject, phrase),
+    v.record(key, value, phrase),
+    v.check((m) => most === undefined || Object.keys(m).length <= most.entries, most?.phrase ?? phrase),
+  );
 }
 
 /**

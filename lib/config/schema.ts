@@ -5,9 +5,9 @@
  * would only say "matches none").
  */
 import * as v from 'valibot';
-import { oneOf, section } from './primitives.js';
+import { oneOf, type SectionRule, section } from './primitives.js';
 import { memorySection } from './sections/memory.js';
-import { metricsSection } from './sections/metrics.js';
+import { checkBuiltinNames, metricsNamePrefix, metricsSection } from './sections/metrics.js';
 import { redisSection } from './sections/redis.js';
 import { tieredFields } from './sections/tiered.js';
 import { tracingSection } from './sections/tracing.js';
@@ -95,6 +95,29 @@ function cacheSchema(raw: unknown) {
   }
 }
 
+const isMapping = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * A tiered cache registers its metrics (`cache_tracking_confirmed_age_seconds`…) under
+ * `namespace_subsystem_` even when `metrics.prefix` renames the built-in ones: those names must
+ * fit createMetrics' limit too, or createAppFromConfig failed with a MetricsError.
+ */
+const tieredMetricNames: SectionRule = (root, fail) => {
+  const { cache, metrics } = root;
+  if (!isMapping(cache) || cache.type !== 'tiered' || !isMapping(metrics) || metrics.enabled === false)
+    return;
+  if (typeof metrics.prefix !== 'string') return; // the metrics section's own rule covers this prefix
+  const ns = typeof metrics.namespace === 'string' ? metrics.namespace : '';
+  const sub = typeof metrics.subsystem === 'string' ? metrics.subsystem : '';
+  checkBuiltinNames(
+    metricsNamePrefix(metrics),
+    ['metrics', ns.length >= sub.length ? 'namespace' : 'subsystem'],
+    fail,
+    "the tiered cache's metric names",
+  );
+};
+
 /** The schema for one concrete input (the `cache:` shape depends on `cache.type`). */
 export function configSchemaFor(raw: unknown) {
   const cache = (raw as { cache?: unknown } | null)?.cache;
@@ -107,6 +130,7 @@ export function configSchemaFor(raw: unknown) {
       metrics: v.optional(metricsSection),
     },
     'sections',
+    [tieredMetricNames],
   );
 }
 

@@ -14,18 +14,83 @@
  */
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
-import { bindHost, flag, intIn, MAX_COUNT, mapOf, nonEmpty, oneOf, port, section } from '../primitives.js';
+import { MAX_LABEL_NAMES, MAX_NAME_LENGTH } from '../../metrics/prometheus/names.js';
+import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from '../../metrics/prometheus/series.js';
+import {
+  bindHost,
+  flag,
+  intIn,
+  MAX_COUNT,
+  mapOf,
+  nonEmpty,
+  oneOf,
+  port,
+  type SectionRule,
+  section,
+} from '../primitives.js';
 import { readConfigFile, readingAll, secretValue, serverTls } from './tls.js';
 
 const NAME_PART = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 const NAME_PHRASE = 'a name of letters, digits and "_" that does not start with a digit or "__"';
+// createMetrics' limits (lib/metrics/prometheus/names.ts): names of at most 1,024 characters, at
+// most 30 default labels, label values of at most 2,048 bytes. The file took longer names, more
+// labels and longer values, and createAppFromConfig then failed with a MetricsError (not a
+// ConfigError, and after the tracer had been built) — found by fuzzing the loader from outside.
+const NAME_LENGTH_PHRASE = `${NAME_PHRASE}, at most ${MAX_NAME_LENGTH.toLocaleString('en-US')} characters`;
 const namePart = v.pipe(
   v.string(NAME_PHRASE),
   v.regex(NAME_PART, NAME_PHRASE),
   v.check((s) => !s.startsWith('__'), NAME_PHRASE),
+  v.maxLength(MAX_NAME_LENGTH, NAME_LENGTH_PHRASE),
 );
+
+/**
+ * The longest built-in metric name after its prefix (`http_server_request_duration_seconds`, and
+ * the tiered cache's `cache_tracking_confirmed_age_seconds`: lib/metrics/prometheus/framework.ts,
+ * lib/cache/tiered/metrics.ts). A prefix leaving them over MAX_NAME_LENGTH fails createMetrics.
+ */
+const LONGEST_BUILTIN_NAME = 'http_server_request_duration_seconds'.length;
+
+/** `namespace_subsystem_`, each part only when given, as createMetrics joins them. */
+export function metricsNamePrefix(m: Record<string, unknown>): string {
+  return [m.namespace, m.subsystem]
+    .filter((p): p is string => typeof p === 'string' && p !== '')
+    .map((p) => `${p}_`)
+    .join('');
+}
+
+/**
+ * Fails `at` when names under `prefix` cannot hold the longest built-in metric name. The tiered
+ * cache's metrics are named under `namespace_subsystem_` whatever `prefix` says (checked at the
+ * top level, where the cache section is seen).
+ */
+export function checkBuiltinNames(
+  prefix: string,
+  at: string[],
+  fail: (path: string[], message: string, expected: string) => void,
+  what = 'the built-in metric names',
+): void {
+  if (prefix.length + LONGEST_BUILTIN_NAME <= MAX_NAME_LENGTH) return;
+  fail(
+    at,
+    `makes ${what} longer than ${MAX_NAME_LENGTH.toLocaleString('en-US')} characters (a prefix of ${prefix.length} characters, "_" included, before names of up to ${LONGEST_BUILTIN_NAME})`,
+    `a name prefix of at most ${MAX_NAME_LENGTH - LONGEST_BUILTIN_NAME} characters, "_" separators included`,
+  );
+}
+
+/** The prefix of the built-in metrics (`prefix`, else namespace_subsystem) against their names' limit. */
+const builtinNameRule: SectionRule = (m, fail) => {
+  if (m.enabled === false) return; // nothing is registered
+  if (typeof m.prefix === 'string') {
+    checkBuiltinNames(m.prefix === '' ? '' : `${m.prefix}_`, ['prefix'], fail);
+    return;
+  }
+  const ns = typeof m.namespace === 'string' ? m.namespace : '';
+  const sub = typeof m.subsystem === 'string' ? m.subsystem : '';
+  checkBuiltinNames(metricsNamePrefix(m), [ns.length >= sub.length ? 'namespace' : 'subsystem'], fail);
+};
 
 const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
@@ -63,12 +128,23 @@ export const metricsSection = section(
           v.check((s) => !s.startsWith('__'), LABEL_PHRASE),
           // Histograms write `le` on their series, summaries `quantile`: a default one would clash.
           v.check((s) => s !== 'le' && s !== 'quantile', LABEL_PHRASE),
+          v.maxLength(
+            MAX_NAME_LENGTH,
+            `${LABEL_PHRASE}, at most ${MAX_NAME_LENGTH.toLocaleString('en-US')} characters`,
+          ),
         ),
-        v.union(
-          [v.string('text or a number'), v.pipe(v.number('text or a number'), v.transform(String))],
-          'text or a number',
+        v.pipe(
+          v.union(
+            [v.string('text or a number'), v.pipe(v.number('text or a number'), v.transform(String))],
+            'text or a number',
+          ),
+          v.check(
+            (s) => !labelValueTooLong(s),
+            `text of at most ${MAX_LABEL_VALUE_BYTES.toLocaleString('en-US')} bytes (UTF-8), or a number`,
+          ),
         ),
         'a mapping of label names to values',
+        { entries: MAX_LABEL_NAMES, phrase: `a mapping of at most ${MAX_LABEL_NAMES} label names to values` },
       ),
     ),
     /** Label combinations kept per metric before folding into the overflow series, 1 to 1,000,000. Default 1000. */
@@ -116,6 +192,7 @@ export const metricsSection = section(
     tls: v.optional(serverTls),
   },
   'metrics settings',
+  [builtinNameRule],
 );
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;

@@ -19,6 +19,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import * as v from 'valibot';
 import type { AttributeValue } from '../../core/contracts.js';
+import { otelBatchSizes } from '../../tracing/otel/env.js';
 import {
   EXPORTERS,
   type ExporterName,
@@ -92,18 +93,51 @@ const endpoint = v.pipe(
 
 const QUEUE_DEFAULT = 2048;
 
-const batchRules: SectionRule[] = [
-  (b, fail) => {
-    const queue = typeof b.max_queue_size === 'number' ? b.max_queue_size : QUEUE_DEFAULT;
-    if (typeof b.max_export_batch_size === 'number' && b.max_export_batch_size > queue) {
-      fail(
-        ['max_export_batch_size'],
-        `is larger than max_queue_size (${queue}${b.max_queue_size === undefined ? ', the default' : ''})`,
-        'a whole number from 1 to max_queue_size',
-      );
-    }
-  },
-];
+/**
+ * The batch size against the queue size the tracer will have: the file's `max_queue_size`, else
+ * `OTEL_BSP_MAX_QUEUE_SIZE` (read from `process.env`, as the tracer reads it: a file's value wins
+ * over an `OTEL_*` variable), else 2048. The rule used to compare with 2048 whenever the file gave
+ * no queue size: with the variable at 5000 a batch size of 3000 was refused, and with it at 100 a
+ * batch size of 600 passed and `createAppFromConfig` failed later on `batch.maxExportBatchSize`, a
+ * name in neither the file nor the environment. Likewise a file's `max_queue_size` below the
+ * batch size `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` gives. On the tracing section, to see `enabled`:
+ * with `enabled: false` no tracer reads the variables, and they are not looked at.
+ */
+const batchRule: SectionRule = (t, fail) => {
+  const b = t.batch;
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) return;
+  const { max_queue_size: fileQueue, max_export_batch_size: fileBatch } = b as Record<string, unknown>;
+  const env =
+    t.enabled === false ? { maxQueueSize: undefined, maxExportBatchSize: undefined } : otelBatchSizes();
+  // A bad variable is the tracer's to report, naming it (not compared with a default here).
+  if (typeof fileQueue !== 'number' && env.maxQueueSize === 'bad') return;
+  const envQueue = typeof env.maxQueueSize === 'number' ? env.maxQueueSize : undefined;
+  const queue = typeof fileQueue === 'number' ? fileQueue : (envQueue ?? QUEUE_DEFAULT);
+  if (typeof fileBatch === 'number' && fileBatch > queue) {
+    const whose =
+      typeof fileQueue === 'number'
+        ? ''
+        : envQueue !== undefined
+          ? ', set by the environment variable OTEL_BSP_MAX_QUEUE_SIZE'
+          : ', the default';
+    fail(
+      ['batch', 'max_export_batch_size'],
+      `is larger than max_queue_size (${queue}${whose})`,
+      'a whole number from 1 to max_queue_size (when not set: OTEL_BSP_MAX_QUEUE_SIZE, else 2048)',
+    );
+  } else if (
+    typeof fileQueue === 'number' &&
+    fileBatch === undefined &&
+    typeof env.maxExportBatchSize === 'number' &&
+    env.maxExportBatchSize > fileQueue
+  ) {
+    fail(
+      ['batch', 'max_queue_size'],
+      `is smaller than the batch size the environment variable OTEL_BSP_MAX_EXPORT_BATCH_SIZE sets (${env.maxExportBatchSize})`,
+      'a whole number from max_export_batch_size (when not set: OTEL_BSP_MAX_EXPORT_BATCH_SIZE) to 1000000',
+    );
+  }
+};
 
 /**
  * HTTP header names are case-insensitive: `{ Authorization: a, authorization: b }` was accepted and
@@ -111,22 +145,20 @@ const batchRules: SectionRule[] = [
  * also when `HYPERION__TRACING__HEADERS__AUTHORIZATION` (read in lower case) met the file's
  * `Authorization`. Each header is named once, in any case.
  */
-const headerRules: SectionRule[] = [
-  (t, fail) => {
-    if (t.headers === null || typeof t.headers !== 'object' || Array.isArray(t.headers)) return;
-    const first = new Map<string, string>();
-    for (const name of Object.keys(t.headers)) {
-      const earlier = first.get(name.toLowerCase());
-      if (earlier === undefined) first.set(name.toLowerCase(), name);
-      else
-        fail(
-          ['headers', name],
-          `names the same header as \`${earlier}\` (HTTP header names are case-insensitive: only one of the two would be sent)`,
-          'each header name once, in any case',
-        );
-    }
-  },
-];
+const headerRule: SectionRule = (t, fail) => {
+  if (t.headers === null || typeof t.headers !== 'object' || Array.isArray(t.headers)) return;
+  const first = new Map<string, string>();
+  for (const name of Object.keys(t.headers)) {
+    const earlier = first.get(name.toLowerCase());
+    if (earlier === undefined) first.set(name.toLowerCase(), name);
+    else
+      fail(
+        ['headers', name],
+        `names the same header as \`${earlier}\` (HTTP header names are case-insensitive: only one of the two would be sent)`,
+        'each header name once, in any case',
+      );
+  }
+};
 
 /** Validates the `tracing:` section. Durations accept `5s` / `250ms` or a number of ms. */
 export const tracingSection = section(
@@ -167,7 +199,6 @@ export const tracingSection = section(
           export_timeout: v.optional(durationIn({ exclusive: true })),
         },
         'batch settings',
-        batchRules,
       ),
     ),
     propagators: v.optional(v.array(oneOf(PROPAGATORS), `a list of: ${PROPAGATORS.join(', ')}`)),
@@ -175,7 +206,7 @@ export const tracingSection = section(
     register_global: v.optional(flag),
   },
   'tracing settings',
-  headerRules,
+  [headerRule, batchRule],
 );
 
 export type TracingSection = v.InferOutput<typeof tracingSection>;

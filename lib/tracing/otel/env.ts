@@ -143,6 +143,33 @@ const BSP: ReadonlyArray<readonly [string, keyof BatchFields, number, number]> =
 const DEFAULT_MAX_QUEUE_SIZE = 2048;
 
 /**
+ * A count variable's value: `undefined` when unset (or empty), `'bad'` when it is not an integer
+ * from `min` to `max` (applyOtelEnv reports it).
+ */
+function envInteger(env: Env, name: string, min: number, max: number): number | 'bad' | undefined {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return /^\d+$/.test(v) && Number.isSafeInteger(n) && n >= min && n <= max ? n : 'bad';
+}
+
+/**
+ * The batch sizes `OTEL_BSP_MAX_QUEUE_SIZE` and `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` give the tracer
+ * (`'bad'` for a value applyOtelEnv refuses, naming the variable). The config's batch rule reads
+ * the same, so that it checks a file's `max_export_batch_size` against the queue the tracer will
+ * have: it used to check against the default 2048 whatever the variable said.
+ */
+export function otelBatchSizes(env: Env = process.env): {
+  maxQueueSize: number | 'bad' | undefined;
+  maxExportBatchSize: number | 'bad' | undefined;
+} {
+  return {
+    maxQueueSize: envInteger(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 1, MAX_COUNT),
+    maxExportBatchSize: envInteger(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, MAX_COUNT),
+  };
+}
+
+/**
  * Why an export header can never be sent (`node:http`'s own checks: the name an HTTP token, the
  * value free of control characters), or `undefined` when it can. Never shows the value.
  */
@@ -466,14 +493,12 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
   // Ranges checked here, so that an out-of-range variable is reported under its own name (the
   // options check would name `batch.…`, which the user never wrote).
   const integer = (name: string, min: number, max: number): number | undefined => {
-    const v = get(name);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const n = envInteger(env, name, min, max);
+    if (n === 'bad') {
       bad(
         name,
         `integer from ${min} to ${max}`,
-        `must be an integer from ${min} to ${max} (milliseconds or a count), got "${v.slice(0, 40)}"`,
+        `must be an integer from ${min} to ${max} (milliseconds or a count), got "${get(name)!.slice(0, 40)}"`,
       );
       return undefined;
     }
@@ -486,11 +511,13 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
     return n === 0 ? MAX_TIMER_MS : n;
   };
   let envBatchSize = false;
+  let envQueueSize = false;
   for (const [name, key, min, max] of BSP) {
     const n = name === 'OTEL_BSP_EXPORT_TIMEOUT' ? timeout(name) : integer(name, min, max);
     if (n !== undefined && batch[key] === undefined) {
       batch[key] = n;
       if (key === 'maxExportBatchSize') envBatchSize = true;
+      if (key === 'maxQueueSize') envQueueSize = true;
     }
   }
   const queueSize = batch.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
@@ -499,6 +526,19 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
       `integer ≤ the queue size (${queueSize})`,
       `must not exceed the queue size (OTEL_BSP_MAX_QUEUE_SIZE or batch.maxQueueSize: ${queueSize}), got "${batch.maxExportBatchSize}"`,
+    );
+  // A batch size given as an option above the queue size the variable gives: the options check
+  // named only `batch.maxExportBatchSize … must not exceed maxQueueSize (100)`, a queue size the
+  // caller never wrote (and a config file's `max_export_batch_size` reached it so, late).
+  else if (
+    envQueueSize &&
+    typeof batch.maxExportBatchSize === 'number' &&
+    batch.maxExportBatchSize > queueSize
+  )
+    bad(
+      'OTEL_BSP_MAX_QUEUE_SIZE',
+      `integer ≥ batch.maxExportBatchSize (${batch.maxExportBatchSize})`,
+      `is ${queueSize}, below the batch size batch.maxExportBatchSize (${batch.maxExportBatchSize}) given in options: raise the variable, or lower the batch size`,
     );
   const otlpTimeout = timeout('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') ?? timeout('OTEL_EXPORTER_OTLP_TIMEOUT');
   if (otlpTimeout !== undefined && exporter === 'otlp' && batch.exportTimeoutMillis === undefined)
