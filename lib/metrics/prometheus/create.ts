@@ -12,6 +12,7 @@ import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
 import {
   type ForeignReader,
+  type NameGuard,
   negotiate,
   OPENMETRICS_TEXT,
   PROMETHEUS_TEXT,
@@ -217,10 +218,25 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     });
     return collecting;
   };
+  /** Other code's metrics already warned about as clashing with a name exposed before them. */
+  const clashWarned = new WeakSet<object>();
+  const guard: NameGuard = {
+    isOurs: (metric) => reg.created.has(metric as client.Metric),
+    exposedBy: (name) => reg.exposedBy(name),
+    clashed(metric, exposed, holder) {
+      // Once per metric: it is left out of every scrape, and a warning per scrape would flood the log.
+      if (clashWarned.has(metric)) return;
+      clashWarned.add(metric);
+      logger.warn(
+        `metric "${metric.name}" (registered by other code) is left out of every scrape: it would expose "${exposed}", which metric "${holder}" already exposes, and Prometheus refuses a scrape with a name twice; rename it`,
+        { metric: metric.name, exposed, holder },
+      );
+    },
+  };
   const render = async (accept?: string, budgetMs?: number) => {
     const format = negotiate(accept);
     const foreign = await collect(budgetMs);
-    const body = await renderRegistry(source, reg.own, defaultLabels, format, foreign);
+    const body = await renderRegistry(source, reg.own, defaultLabels, format, foreign, guard);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   /**

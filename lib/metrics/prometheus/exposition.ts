@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
-import type { MetricType } from './names.js';
+import { foreignNames, type MetricType } from './names.js';
 import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
@@ -256,6 +256,41 @@ function renderForeign(data: ForeignData, om: boolean, defaults: Record<string, 
   return out;
 }
 
+/**
+ * What the renderer needs to keep names unique: registration refuses a metric of ours whose names
+ * another metric already exposes, but prom-client takes a metric other code registers later under
+ * a name one of ours exposes (their counter `orders` beside our `orders_total`, their gauge
+ * `http_server_request_duration_seconds_count`), and the scrape then held a duplicate family,
+ * which Prometheus refuses whole (every series of the target lost).
+ */
+export interface NameGuard {
+  /** Whether `metric` was registered through the adapter (rendered through `get()` on the public-API fallback). */
+  isOurs(metric: object): boolean;
+  /** The adapter's metric that exposes `name` (a sample or family name), if any. */
+  exposedBy(name: string): string | undefined;
+  /** `metric` (other code's) is left out of the scrape: it would expose `exposed`, which `holder` exposes. */
+  clashed(metric: { name: string }, exposed: string, holder: string): void;
+}
+
+/**
+ * The clash of a metric other code registered with what is already exposed: ours (always kept,
+ * whenever theirs was registered) or another foreign metric rendered before it (the first
+ * registered is kept). `undefined` when it clashes with nothing; its names are then taken.
+ */
+function foreignClash(
+  metric: { name: string; type?: string },
+  guard: NameGuard,
+  taken: Map<string, string>,
+): { exposed: string; holder: string } | undefined {
+  const names = foreignNames(metric);
+  for (const n of names) {
+    const holder = guard.exposedBy(n) ?? taken.get(n);
+    if (holder !== undefined) return { exposed: n, holder };
+  }
+  for (const n of names) taken.set(n, metric.name);
+  return undefined;
+}
+
 /** Renders every metric of `registry`; `own` maps prom-client metric objects to what the adapter registered. */
 export async function renderRegistry(
   registry: Registry,
@@ -263,17 +298,27 @@ export async function renderRegistry(
   defaultLabels: Readonly<Record<string, string>>,
   format: ExpositionFormat,
   foreign: ForeignReader,
+  guard: NameGuard,
 ): Promise<string> {
   const om = format === 'openmetrics';
   const defaults = Object.entries(defaultLabels)
     .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
     .join(',');
   const parts: string[] = [];
+  /** Names exposed by the foreign metrics rendered so far → the metric. */
+  const taken = new Map<string, string>();
   for (const metric of registry.getMetricsAsArray()) {
     const m = own.get(metric);
     if (m) {
       parts.push(renderOwn(m, om, defaults));
       continue;
+    }
+    if (!guard.isOurs(metric)) {
+      const clash = foreignClash(metric as unknown as { name: string; type?: string }, guard, taken);
+      if (clash) {
+        guard.clashed(metric as unknown as { name: string }, clash.exposed, clash.holder);
+        continue;
+      }
     }
     const data = await foreign(metric);
     if (data) parts.push(renderForeign(data, om, defaultLabels));
