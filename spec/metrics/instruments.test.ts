@@ -556,6 +556,54 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
+  it('watchCache: a stats() that throws or returns null/undefined, or no stats() at all, keeps the series and is warned once per cache', async () => {
+    // A throwing stats() was warned at every scrape (every second under Prometheus); one returning
+    // nothing, or a cache without stats(), never: its counters just stopped moving.
+    const warnings: { message: string; cache: unknown }[] = [];
+    const m = createMetrics({
+      logger: {
+        warn: (message: string, fields?: Record<string, unknown>) =>
+          warnings.push({ message, cache: fields?.cache }),
+      },
+    });
+    let mode: 'ok' | 'null' | 'undefined' | 'throw' = 'ok';
+    const cache = {
+      name: 'flaky',
+      stats: () => {
+        if (mode === 'throw') throw new Error('stats exploded');
+        return (
+          mode === 'ok' ? { hits: 3, misses: 1, hitRatio: 0.75 } : mode === 'null' ? null : undefined
+        ) as never;
+      },
+    };
+    const unwatch = m.watchCache(cache);
+    m.watchCache({ name: 'bare' } as never);
+    const kept = [
+      'cache_requests_total{cache="flaky",result="hit"} 3',
+      'cache_requests_total{cache="flaky",result="miss"} 1',
+    ];
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), kept);
+    for (const next of ['null', 'undefined', 'throw'] as const) {
+      mode = next;
+      for (let i = 0; i < 3; i++)
+        assert.deepEqual(samples(await text(m), 'cache_requests_total'), kept, next);
+    }
+    const of = (name: string) => warnings.filter((w) => w.cache === name).map((w) => w.message);
+    assert.deepEqual(of('bare'), [
+      'cache "bare" has no stats() method; it has no cache series (warned once per cache)',
+    ]);
+    assert.deepEqual(of('flaky'), [
+      'stats() of cache "flaky" returned null, not the counts; its series keep their last values (warned once per cache)',
+      'reading stats of cache "flaky" failed; its series keep their last values (warned once per cache)',
+    ]);
+    // A new watch warns again.
+    unwatch();
+    m.watchCache(cache);
+    await text(m);
+    assert.equal(of('flaky').length, 3);
+    await m.close();
+  });
+
   it('watchCache refuses a name no label can hold (over 2048 bytes, lone surrogate); scrapes keep working', async () => {
     // The name was first checked by the series at scrape time: every scrape then failed (the
     // endpoint answered 500) for as long as the cache was watched.
