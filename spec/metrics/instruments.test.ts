@@ -556,6 +556,57 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
+  for (const [path, overrides] of [
+    ['fast path', {}],
+    ['public-API fallback', { probe: { ok: false, reason: 'forced' } as const }],
+  ] as const)
+    it(`histogram startTimer(labels) refuses bad labels when it starts, as observe() does (${path})`, async () => {
+      // They were checked only when the timer ended: the throw came from the end() call (often in
+      // a finally or a response listener: an uncaught exception) and the measurement was lost.
+      let clock = 0;
+      const m = createMetricsWith({ now: () => clock, logger: { warn() {} } }, overrides);
+      const h = m.histogram({
+        name: 'job_seconds',
+        help: 'x',
+        labelNames: ['queue', 'outcome'],
+        buckets: [1],
+      });
+      const cases: [unknown, string, RegExp][] = [
+        [
+          { qeue: 'a' },
+          'invalid_label',
+          /label "qeue" is not declared by metric "job_seconds" \(declared: queue, outcome\)/,
+        ],
+        [{ queue: true }, 'invalid_label', /label "queue" .* must be a string or number, received boolean/],
+        [{ queue: '\uD800' }, 'invalid_label', /lone surrogate/],
+        [{ queue: '__overflow__' }, 'invalid_label', /reserved/],
+        [{ queue: 'x'.repeat(2049) }, 'invalid_label', /2049 bytes long/],
+        ['abc', 'invalid_value', /labels of metric "job_seconds"/],
+      ];
+      for (const [labels, code, message] of cases) {
+        let thrown: unknown;
+        try {
+          h.startTimer(labels as never);
+        } catch (err) {
+          thrown = err;
+        }
+        assert.ok(
+          thrown instanceof MetricsError,
+          `startTimer(${String(JSON.stringify(labels)).slice(0, 30)}) did not throw`,
+        );
+        assert.equal(thrown.code, code);
+        assert.match(thrown.message, message);
+      }
+      // Good start labels, completed at the end, still work; nothing was recorded by the refused ones.
+      const end = h.startTimer({ queue: 'mail' });
+      clock += 250;
+      assert.equal(end({ outcome: 'ok' }), 0.25);
+      assert.deepEqual(samples(await text(m), 'job_seconds_count'), [
+        'job_seconds_count{queue="mail",outcome="ok"} 1',
+      ]);
+      await m.close();
+    });
+
   it('watchCache: a stats() that throws or returns null/undefined, or no stats() at all, keeps the series and is warned once per cache', async () => {
     // A throwing stats() was warned at every scrape (every second under Prometheus); one returning
     // nothing, or a cache without stats(), never: its counters just stopped moving.

@@ -190,7 +190,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     }
     const p = new (promClient().Histogram)({ ...base, buckets: [...(buckets as readonly number[])] });
     created.add(p);
-    const opts = { exemplars: d.exemplars, now: d.now };
+    const opts = { exemplars: d.exemplars, now: d.now, labelNames };
     if (!d.internals) return makeHistogram(name, publicHistogramStore(p, so), opts);
     const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });
     ownMetric(p, store.entries);
