@@ -29,7 +29,7 @@ export function createCacheWatch(
   /**
    * The kinds of unusable stats each cache was warned about: one warning per cache, kind and watch
    * (a stats() that throws used to be warned at every scrape — every second under Prometheus — and
-   * one returning nothing, or a cache without stats(), never: its series just stopped moving).
+   * one returning nothing never: its series just stopped moving).
    */
   const warned = new Map<Watched, Set<string>>();
   /** Caches already warned about series beyond the cardinality cap (one warning per watch). */
@@ -67,12 +67,11 @@ export function createCacheWatch(
   const readOne = (label: string, cache: Watched) => {
     // Whatever goes wrong, the cache's series keep their last good values (none before a first
     // good read): the counters are totals, so a scrape that cannot read them must not reset them.
+    // No stats() at all is a choice (a memory cache with `metrics: false`, which
+    // createAppFromConfig still watches): no series, and nothing to warn about.
+    if (typeof cache.stats !== 'function') return;
     let raw: unknown;
     try {
-      if (typeof cache.stats !== 'function') {
-        warnOnce(label, cache, 'none', `cache "${label}" has no stats() method; it has no cache series`, {});
-        return;
-      }
       raw = cache.stats();
     } catch (err) {
       warnOnce(
