@@ -84,6 +84,40 @@ for (const [path, internals] of [
         await m.close();
       }
     });
+
+    it('is not read either: its collect() no longer holds or fails the scrape', async () => {
+      const registry = new client.Registry();
+      const warnings: string[] = [];
+      const m = createMetricsWith(
+        { registry, collectTimeoutMs: 30_000, logger: { warn: (message) => void warnings.push(message) } },
+        internals ? {} : { probe: { ok: false, reason: 'forced' } },
+      );
+      try {
+        m.counter({ name: 'orders', help: 'ours' }).inc();
+        let collects = 0;
+        new client.Counter({
+          name: 'orders',
+          help: 'theirs, collect() never settles',
+          registers: [registry],
+          collect: () => {
+            collects++;
+            return new Promise<void>(() => {});
+          },
+        });
+        // Bounded: the old code waited collectTimeoutMs (30 s) here.
+        const { body } = await Promise.race([
+          m.render(),
+          new Promise<never>((_, reject) => {
+            setTimeout(() => reject(new Error('render() waited on the left-out metric')), 10_000).unref();
+          }),
+        ]);
+        assert.match(body, /^orders_total 1$/m);
+        assert.equal(collects, 0);
+        assert.equal(warnings.filter((w) => /reading it failed/.test(w)).length, 0, warnings.join('\n'));
+      } finally {
+        await m.close({ timeoutMs: 1000 });
+      }
+    });
   });
 }
 

@@ -193,6 +193,21 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const writeDbConnections = dbConnectionsWriter(framework);
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
+  /** Other code's metrics already warned about as clashing with a name exposed before them. */
+  const clashWarned = new WeakSet<object>();
+  const guard: NameGuard = {
+    isOurs: (metric) => reg.created.has(metric as client.Metric),
+    exposedBy: (name) => reg.exposedBy(name),
+    clashed(metric, exposed, holder) {
+      // Once per metric: it is left out of every scrape, and a warning per scrape would flood the log.
+      if (clashWarned.has(metric)) return;
+      clashWarned.add(metric);
+      logger.warn(
+        `metric "${metric.name}" (registered by other code) is left out of every scrape: it would expose "${exposed}", which metric "${holder}" already exposes, and Prometheus refuses a scrape with a name twice; rename it`,
+        { metric: metric.name, exposed, holder },
+      );
+    },
+  };
   /** The collection in progress, which scrapes arriving meanwhile join. */
   let collecting: Promise<ForeignReader> | undefined;
   /**
@@ -210,28 +225,13 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       const deadline = performance.now() + bound;
       caches.read();
       await collectors.run(bound);
-      const foreign = readForeign(source, reg.own, deadline, bound, logger);
+      const foreign = readForeign(source, reg.own, deadline, bound, logger, guard);
       await foreign.settled;
       return foreign;
     })().finally(() => {
       collecting = undefined;
     });
     return collecting;
-  };
-  /** Other code's metrics already warned about as clashing with a name exposed before them. */
-  const clashWarned = new WeakSet<object>();
-  const guard: NameGuard = {
-    isOurs: (metric) => reg.created.has(metric as client.Metric),
-    exposedBy: (name) => reg.exposedBy(name),
-    clashed(metric, exposed, holder) {
-      // Once per metric: it is left out of every scrape, and a warning per scrape would flood the log.
-      if (clashWarned.has(metric)) return;
-      clashWarned.add(metric);
-      logger.warn(
-        `metric "${metric.name}" (registered by other code) is left out of every scrape: it would expose "${exposed}", which metric "${holder}" already exposes, and Prometheus refuses a scrape with a name twice; rename it`,
-        { metric: metric.name, exposed, holder },
-      );
-    },
   };
   const render = async (accept?: string, budgetMs?: number) => {
     const format = negotiate(accept);
