@@ -210,6 +210,26 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   };
   /** The collection in progress, which scrapes arriving meanwhile join. */
   let collecting: Promise<ForeignReader> | undefined;
+  /** When the collection in progress gives up on what has not settled (a `performance.now()` time). */
+  let collectingDeadline = 0;
+  /**
+   * Joins the collection in progress for at most `budgetMs`, then answers with what the metrics
+   * hold (the callbacks' last values; other code's metrics read with no time left). A Prometheus
+   * scrape with a 1 s timeout arriving during a collection started by a scrape without one (curl,
+   * a health check: collectTimeoutMs, 5 s) waited for all of it while a callback hung, and
+   * Prometheus marked the target down.
+   */
+  const joinWithin = (shared: Promise<ForeignReader>, budgetMs: number): Promise<ForeignReader> => {
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<ForeignReader>((resolve) => {
+      timer = setTimeout(() => {
+        const now = performance.now();
+        resolve(readForeign(source, reg.own, now, budgetMs, logger, guard));
+      }, budgetMs);
+      timer.unref();
+    });
+    return Promise.race([shared, cut]).finally(() => clearTimeout(timer));
+  };
   /**
    * One collection: the caches read, the onCollect callbacks, then the collect() of other code's
    * prom-client metrics (run in their get(); after the callbacks, which may set them, all at once).
@@ -220,9 +240,16 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
    * collection it starts; a collection joined keeps the bound it started with.
    */
   const collect = (budgetMs?: number): Promise<ForeignReader> => {
+    if (
+      collecting !== undefined &&
+      budgetMs !== undefined &&
+      performance.now() + budgetMs < collectingDeadline
+    )
+      return joinWithin(collecting, budgetMs);
     collecting ??= (async () => {
       const bound = Math.min(o.collectTimeoutMs, budgetMs ?? Number.POSITIVE_INFINITY);
       const deadline = performance.now() + bound;
+      collectingDeadline = deadline;
       caches.read();
       await collectors.run(bound);
       const foreign = readForeign(source, reg.own, deadline, bound, logger, guard);
