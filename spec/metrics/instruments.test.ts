@@ -556,6 +556,104 @@ describe('prometheus metrics: instruments', () => {
     await m.close();
   });
 
+  for (const [path, overrides] of [
+    ['fast path', {}],
+    ['public-API fallback', { probe: { ok: false, reason: 'forced' } as const }],
+  ] as const)
+    it(`histogram startTimer(labels) refuses bad labels when it starts, as observe() does (${path})`, async () => {
+      // They were checked only when the timer ended: the throw came from the end() call (often in
+      // a finally or a response listener: an uncaught exception) and the measurement was lost.
+      let clock = 0;
+      const m = createMetricsWith({ now: () => clock, logger: { warn() {} } }, overrides);
+      const h = m.histogram({
+        name: 'job_seconds',
+        help: 'x',
+        labelNames: ['queue', 'outcome'],
+        buckets: [1],
+      });
+      const cases: [unknown, string, RegExp][] = [
+        [
+          { qeue: 'a' },
+          'invalid_label',
+          /label "qeue" is not declared by metric "job_seconds" \(declared: queue, outcome\)/,
+        ],
+        [{ queue: true }, 'invalid_label', /label "queue" .* must be a string or number, received boolean/],
+        [{ queue: '\uD800' }, 'invalid_label', /lone surrogate/],
+        [{ queue: '__overflow__' }, 'invalid_label', /reserved/],
+        [{ queue: 'x'.repeat(2049) }, 'invalid_label', /2049 bytes long/],
+        ['abc', 'invalid_value', /labels of metric "job_seconds"/],
+      ];
+      for (const [labels, code, message] of cases) {
+        let thrown: unknown;
+        try {
+          h.startTimer(labels as never);
+        } catch (err) {
+          thrown = err;
+        }
+        assert.ok(
+          thrown instanceof MetricsError,
+          `startTimer(${String(JSON.stringify(labels)).slice(0, 30)}) did not throw`,
+        );
+        assert.equal(thrown.code, code);
+        assert.match(thrown.message, message);
+      }
+      // Good start labels, completed at the end, still work; nothing was recorded by the refused ones.
+      const end = h.startTimer({ queue: 'mail' });
+      clock += 250;
+      assert.equal(end({ outcome: 'ok' }), 0.25);
+      assert.deepEqual(samples(await text(m), 'job_seconds_count'), [
+        'job_seconds_count{queue="mail",outcome="ok"} 1',
+      ]);
+      await m.close();
+    });
+
+  it('watchCache: a stats() that throws or returns null/undefined keeps the series and is warned once per cache', async () => {
+    // A throwing stats() was warned at every scrape (every second under Prometheus); one returning
+    // nothing never: its counters just stopped moving. A cache without stats() (memory with
+    // `metrics: false`) is a choice: no series, no warning.
+    const warnings: { message: string; cache: unknown }[] = [];
+    const m = createMetrics({
+      logger: {
+        warn: (message: string, fields?: Record<string, unknown>) =>
+          warnings.push({ message, cache: fields?.cache }),
+      },
+    });
+    let mode: 'ok' | 'null' | 'undefined' | 'throw' = 'ok';
+    const cache = {
+      name: 'flaky',
+      stats: () => {
+        if (mode === 'throw') throw new Error('stats exploded');
+        return (
+          mode === 'ok' ? { hits: 3, misses: 1, hitRatio: 0.75 } : mode === 'null' ? null : undefined
+        ) as never;
+      },
+    };
+    const unwatch = m.watchCache(cache);
+    m.watchCache({ name: 'bare' } as never);
+    const kept = [
+      'cache_requests_total{cache="flaky",result="hit"} 3',
+      'cache_requests_total{cache="flaky",result="miss"} 1',
+    ];
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), kept);
+    for (const next of ['null', 'undefined', 'throw'] as const) {
+      mode = next;
+      for (let i = 0; i < 3; i++)
+        assert.deepEqual(samples(await text(m), 'cache_requests_total'), kept, next);
+    }
+    const of = (name: string) => warnings.filter((w) => w.cache === name).map((w) => w.message);
+    assert.deepEqual(of('bare'), []);
+    assert.deepEqual(of('flaky'), [
+      'stats() of cache "flaky" returned null, not the counts; its series keep their last values (warned once per cache)',
+      'reading stats of cache "flaky" failed; its series keep their last values (warned once per cache)',
+    ]);
+    // A new watch warns again.
+    unwatch();
+    m.watchCache(cache);
+    await text(m);
+    assert.equal(of('flaky').length, 3);
+    await m.close();
+  });
+
   it('watchCache refuses a name no label can hold (over 2048 bytes, lone surrogate); scrapes keep working', async () => {
     // The name was first checked by the series at scrape time: every scrape then failed (the
     // endpoint answered 500) for as long as the cache was watched.

@@ -64,6 +64,49 @@ describe('prometheus metrics: the scrape budget from X-Prometheus-Scrape-Timeout
       await m.close({ timeoutMs: 1000 });
     }
   });
+
+  it('a scrape announcing a 1 s timeout that arrives during a scrape without one is answered within its own budget', async () => {
+    // It joined the other scrape's collection (collectTimeoutMs) and, with a callback hanging,
+    // waited for all of it: Prometheus saw the target down whenever curl or a health check had
+    // scraped just before.
+    const warnings: string[] = [];
+    const m = createMetrics({
+      port: 0,
+      collectTimeoutMs: 30_000,
+      logger: { warn: (message) => void warnings.push(message) },
+    });
+    let started!: () => void;
+    const collecting = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let calls = 0;
+    try {
+      m.gauge({ name: 'queue_depth', help: 'Jobs waiting' }).set(7);
+      m.onCollect(() => {
+        calls++;
+        started();
+        return new Promise<void>(() => {});
+      });
+      const { url } = (await m.listen())!;
+      const slow = fetch(url, { signal: AbortSignal.timeout(60_000) }).then(
+        (r) => r.status,
+        () => 'cut',
+      );
+      await collecting;
+      // Bounded wait (the old code answered when the first scrape's collection gave up, 30 s).
+      const res = await fetch(url, {
+        headers: { 'x-prometheus-scrape-timeout-seconds': '1' },
+        signal: AbortSignal.timeout(15_000),
+      });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^queue_depth 7$/m);
+      assert.equal(calls, 1, 'the callback still runs once for both scrapes');
+      await m.close({ timeoutMs: 1000 });
+      assert.ok(['cut', 200].includes(await slow));
+    } finally {
+      await m.close({ timeoutMs: 1000 });
+    }
+  });
 });
 
 describeWithServers(

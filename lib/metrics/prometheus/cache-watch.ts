@@ -3,7 +3,7 @@
  * watched cache into the cache metrics, and unwatching removes the cache's series (freeing their
  * slots under the cardinality cap).
  */
-import type { Cache, Logger } from '../../core/contracts.js';
+import type { Cache, CacheStats, Logger } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import type { FrameworkParts } from './framework.js';
@@ -26,13 +26,25 @@ export function createCacheWatch(
   logger: Pick<Logger, 'warn'>,
 ): CacheWatch {
   const watched = new Map<string, Watched>();
-  /** Caches already warned about unusable stats (one warning per cache and watch). */
-  const warned = new Set<Watched>();
+  /**
+   * The kinds of unusable stats each cache was warned about: one warning per cache, kind and watch
+   * (a stats() that throws used to be warned at every scrape — every second under Prometheus — and
+   * one returning nothing never: its series just stopped moving).
+   */
+  const warned = new Map<Watched, Set<string>>();
   /** Caches already warned about series beyond the cardinality cap (one warning per watch). */
   const capped = new Set<Watched>();
-  const warnOnce = (label: string, cache: Watched, message: string, extra: Record<string, unknown>) => {
-    if (warned.has(cache)) return;
-    warned.add(cache);
+  const warnOnce = (
+    label: string,
+    cache: Watched,
+    kind: 'count' | 'async' | 'none' | 'threw',
+    message: string,
+    extra: Record<string, unknown>,
+  ) => {
+    const kinds = warned.get(cache) ?? new Set<string>();
+    if (kinds.has(kind)) return;
+    kinds.add(kind);
+    warned.set(cache, kinds);
     logger.warn(`${message} (warned once per cache)`, { cache: label, ...extra });
   };
 
@@ -45,27 +57,47 @@ export function createCacheWatch(
     warnOnce(
       label,
       cache,
+      'count',
       `cache "${label}" reported ${field} = ${String(v)}, not a count; the series keeps its last value`,
-      {
-        field,
-      },
+      { field },
     );
     return undefined;
   };
 
   const readOne = (label: string, cache: Watched) => {
-    let s: ReturnType<NonNullable<Cache['stats']>> | undefined;
+    // Whatever goes wrong, the cache's series keep their last good values (none before a first
+    // good read): the counters are totals, so a scrape that cannot read them must not reset them.
+    // No stats() at all is a choice (a memory cache with `metrics: false`, which
+    // createAppFromConfig still watches): no series, and nothing to warn about.
+    if (typeof cache.stats !== 'function') return;
+    let raw: unknown;
     try {
-      s = cache.stats?.();
+      raw = cache.stats();
     } catch (err) {
-      logger.warn(`reading stats of cache "${label}" failed`, { cache: label, error: err });
+      warnOnce(
+        label,
+        cache,
+        'threw',
+        `reading stats of cache "${label}" failed; its series keep their last values`,
+        { error: err },
+      );
       return;
     }
-    if (!s) return;
-    if (typeof (s as unknown as PromiseLike<unknown>).then === 'function' || typeof s !== 'object') {
-      warnOnce(label, cache, `stats() of cache "${label}" must return the counts synchronously`, {});
+    if (typeof raw === 'object' && raw !== null && typeof (raw as PromiseLike<unknown>).then === 'function') {
+      warnOnce(label, cache, 'async', `stats() of cache "${label}" must return the counts synchronously`, {});
       return;
     }
+    if (typeof raw !== 'object' || raw === null) {
+      warnOnce(
+        label,
+        cache,
+        'none',
+        `stats() of cache "${label}" returned ${raw === null ? 'null' : typeof raw}, not the counts; its series keep their last values`,
+        {},
+      );
+      return;
+    }
+    const s = raw as CacheStats;
     // A count with no room under the cardinality cap is left out (false), one warning per watch:
     // folded, it overwrote the overflow series with this cache's total and counted one drop per
     // scrape, for as long as the cache was watched.

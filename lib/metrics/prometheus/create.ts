@@ -12,6 +12,7 @@ import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
 import {
   type ForeignReader,
+  type NameGuard,
   negotiate,
   OPENMETRICS_TEXT,
   PROMETHEUS_TEXT,
@@ -192,8 +193,43 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const writeDbConnections = dbConnectionsWriter(framework);
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
+  /** Other code's metrics already warned about as clashing with a name exposed before them. */
+  const clashWarned = new WeakSet<object>();
+  const guard: NameGuard = {
+    isOurs: (metric) => reg.created.has(metric as client.Metric),
+    exposedBy: (name) => reg.exposedBy(name),
+    clashed(metric, exposed, holder) {
+      // Once per metric: it is left out of every scrape, and a warning per scrape would flood the log.
+      if (clashWarned.has(metric)) return;
+      clashWarned.add(metric);
+      logger.warn(
+        `metric "${metric.name}" (registered by other code) is left out of every scrape: it would expose "${exposed}", which metric "${holder}" already exposes, and Prometheus refuses a scrape with a name twice; rename it`,
+        { metric: metric.name, exposed, holder },
+      );
+    },
+  };
   /** The collection in progress, which scrapes arriving meanwhile join. */
   let collecting: Promise<ForeignReader> | undefined;
+  /** When the collection in progress gives up on what has not settled (a `performance.now()` time). */
+  let collectingDeadline = 0;
+  /**
+   * Joins the collection in progress for at most `budgetMs`, then answers with what the metrics
+   * hold (the callbacks' last values; other code's metrics read with no time left). A Prometheus
+   * scrape with a 1 s timeout arriving during a collection started by a scrape without one (curl,
+   * a health check: collectTimeoutMs, 5 s) waited for all of it while a callback hung, and
+   * Prometheus marked the target down.
+   */
+  const joinWithin = (shared: Promise<ForeignReader>, budgetMs: number): Promise<ForeignReader> => {
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<ForeignReader>((resolve) => {
+      timer = setTimeout(() => {
+        const now = performance.now();
+        resolve(readForeign(source, reg.own, now, budgetMs, logger, guard));
+      }, budgetMs);
+      timer.unref();
+    });
+    return Promise.race([shared, cut]).finally(() => clearTimeout(timer));
+  };
   /**
    * One collection: the caches read, the onCollect callbacks, then the collect() of other code's
    * prom-client metrics (run in their get(); after the callbacks, which may set them, all at once).
@@ -204,12 +240,19 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
    * collection it starts; a collection joined keeps the bound it started with.
    */
   const collect = (budgetMs?: number): Promise<ForeignReader> => {
+    if (
+      collecting !== undefined &&
+      budgetMs !== undefined &&
+      performance.now() + budgetMs < collectingDeadline
+    )
+      return joinWithin(collecting, budgetMs);
     collecting ??= (async () => {
       const bound = Math.min(o.collectTimeoutMs, budgetMs ?? Number.POSITIVE_INFINITY);
       const deadline = performance.now() + bound;
+      collectingDeadline = deadline;
       caches.read();
       await collectors.run(bound);
-      const foreign = readForeign(source, reg.own, deadline, bound, logger);
+      const foreign = readForeign(source, reg.own, deadline, bound, logger, guard);
       await foreign.settled;
       return foreign;
     })().finally(() => {
@@ -220,7 +263,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const render = async (accept?: string, budgetMs?: number) => {
     const format = negotiate(accept);
     const foreign = await collect(budgetMs);
-    const body = await renderRegistry(source, reg.own, defaultLabels, format, foreign);
+    const body = await renderRegistry(source, reg.own, defaultLabels, format, foreign, guard);
     return { contentType: format === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, body };
   };
   /**

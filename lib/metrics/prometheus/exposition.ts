@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
-import type { MetricType } from './names.js';
+import { foreignNames, type MetricType } from './names.js';
 import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
@@ -156,6 +156,44 @@ export interface ForeignData {
 }
 
 /**
+ * What the renderer needs to keep names unique: registration refuses a metric of ours whose names
+ * another metric already exposes, but prom-client takes a metric other code registers later under
+ * a name one of ours exposes (their counter `orders` beside our `orders_total`, their gauge
+ * `http_server_request_duration_seconds_count`), and the scrape then held a duplicate family,
+ * which Prometheus refuses whole (every series of the target lost).
+ */
+/** A prom-client metric as the name checks read it. */
+type ForeignMetric = { name: string; type?: string };
+
+export interface NameGuard {
+  /** Whether `metric` was registered through the adapter (rendered through `get()` on the public-API fallback). */
+  isOurs(metric: object): boolean;
+  /** The adapter's metric that exposes `name` (a sample or family name), if any. */
+  exposedBy(name: string): string | undefined;
+  /** `metric` (other code's) is left out of the scrape: it would expose `exposed`, which `holder` exposes. */
+  clashed(metric: { name: string }, exposed: string, holder: string): void;
+}
+
+/**
+ * The clash of a metric other code registered with what is already exposed: ours (always kept,
+ * whenever theirs was registered) or another foreign metric rendered before it (the first
+ * registered is kept). `undefined` when it clashes with nothing; its names are then taken.
+ */
+function foreignClash(
+  metric: ForeignMetric,
+  guard: NameGuard,
+  taken: Map<string, string>,
+): { exposed: string; holder: string } | undefined {
+  const names = foreignNames(metric);
+  for (const n of names) {
+    const holder = guard.exposedBy(n) ?? taken.get(n);
+    if (holder !== undefined) return { exposed: n, holder };
+  }
+  for (const n of names) taken.set(n, metric.name);
+  return undefined;
+}
+
+/**
  * Gives a foreign metric's data, or `undefined` to leave it out of this scrape. `settled` resolves
  * once every read started up front has settled (or timed out).
  */
@@ -178,6 +216,7 @@ export function readForeign(
   deadline: number,
   timeoutMs: number,
   logger: Pick<Logger, 'warn'>,
+  guard: NameGuard,
 ): ForeignReader {
   const read = (metric: object) => {
     const m = metric as { name?: string; get(): Promise<unknown> };
@@ -208,7 +247,14 @@ export function readForeign(
     );
   };
   const started = new Map<object, Promise<ForeignData | undefined>>();
-  for (const metric of registry.getMetricsAsArray()) if (!own.has(metric)) started.set(metric, read(metric));
+  // A metric the render leaves out for its name (see NameGuard) is not read either: its collect()
+  // held every scrape up to the bound, and failed, for a value that was never served.
+  const taken = new Map<string, string>();
+  for (const metric of registry.getMetricsAsArray()) {
+    if (own.has(metric)) continue;
+    if (!guard.isOurs(metric) && foreignClash(metric as unknown as ForeignMetric, guard, taken)) continue;
+    started.set(metric, read(metric));
+  }
   const settled = Promise.all(started.values()).then(() => undefined);
   const reader = (metric: object) => {
     let p = started.get(metric);
@@ -263,17 +309,27 @@ export async function renderRegistry(
   defaultLabels: Readonly<Record<string, string>>,
   format: ExpositionFormat,
   foreign: ForeignReader,
+  guard: NameGuard,
 ): Promise<string> {
   const om = format === 'openmetrics';
   const defaults = Object.entries(defaultLabels)
     .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
     .join(',');
   const parts: string[] = [];
+  /** Names exposed by the foreign metrics rendered so far → the metric. */
+  const taken = new Map<string, string>();
   for (const metric of registry.getMetricsAsArray()) {
     const m = own.get(metric);
     if (m) {
       parts.push(renderOwn(m, om, defaults));
       continue;
+    }
+    if (!guard.isOurs(metric)) {
+      const clash = foreignClash(metric as unknown as ForeignMetric, guard, taken);
+      if (clash) {
+        guard.clashed(metric as unknown as { name: string }, clash.exposed, clash.holder);
+        continue;
+      }
     }
     const data = await foreign(metric);
     if (data) parts.push(renderForeign(data, om, defaultLabels));

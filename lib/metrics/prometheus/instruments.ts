@@ -6,7 +6,7 @@
  */
 import type { Counter, Gauge, Histogram, LabelValues } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
-import type { HistogramStore, ScalarStore, SeriesStore } from './series.js';
+import { checkLabels, type HistogramStore, type ScalarStore, type SeriesStore } from './series.js';
 
 const EMPTY: LabelValues = Object.freeze({});
 
@@ -145,9 +145,9 @@ function exemplarFits(labels: Readonly<Record<string, string>>): boolean {
 export function makeHistogram(
   name: string,
   store: HistogramStore,
-  c: { exemplars: boolean; now: () => number },
+  c: { exemplars: boolean; now: () => number; labelNames: readonly string[] },
 ): HistogramImpl {
-  const { exemplars, now } = c;
+  const { exemplars, now, labelNames } = c;
   function observe(a: LabelValues | number, b?: number, exemplar?: Readonly<Record<string, string>>): void {
     const labels = typeof a === 'number' ? EMPTY : a;
     const value = typeof a === 'number' ? a : b;
@@ -161,6 +161,12 @@ export function makeHistogram(
   return {
     observe: observe as Histogram['observe'],
     startTimer(start?: LabelValues) {
+      // Checked now, as observe() would check them, rather than only when the timer ends (where
+      // the throw lost the measurement, often as an uncaught exception in a listener).
+      if (start !== undefined && start !== null) {
+        if (!isLabels(start)) throw badValue(name, 'labels', start);
+        checkLabels(name, labelNames, start);
+      }
       const t0 = now();
       return (end?: LabelValues) => {
         const seconds = (now() - t0) / 1000;

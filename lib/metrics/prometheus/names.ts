@@ -110,6 +110,22 @@ export function exposedNames(type: MetricType, name: string): readonly string[] 
 }
 
 /**
+ * Names a prom-client metric registered by other code exposes in either format: a counter its
+ * name with and without `_total` (prom-client writes it as named; OpenMetrics adds `_total` to the
+ * sample), a histogram or summary also its `_bucket`/`_sum`/`_count` samples.
+ */
+export function foreignNames(m: { name: string; type?: string | undefined }): string[] {
+  const { name } = m;
+  if (m.type === 'counter') {
+    const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+    return [name, family, `${family}_total`];
+  }
+  if (m.type === 'histogram' || m.type === 'summary')
+    return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
+  return [name];
+}
+
+/**
  * Most label names one metric may declare, and most default labels: Grafana Mimir's and Cortex's
  * default `-validation.max-label-names-per-series`. Without a bound, a metric declaring 100,000
  * label names took 70 ms per new series and 25 s per scrape (every series walks every declared

@@ -21,6 +21,7 @@ import {
   checkHelp,
   checkLabelNames,
   exposedNames,
+  foreignNames,
   fullName,
   type MetricType,
 } from './names.js';
@@ -60,6 +61,8 @@ export interface MetricRegistry {
   readonly own: ReadonlyMap<object, OwnMetric>;
   /** Every prom-client metric this registry built (on either path), to take out of an injected registry at close. */
   readonly created: ReadonlySet<client.Metric>;
+  /** The metric registered here that exposes `name` (a sample or family name), if any. */
+  exposedBy(name: string): string | undefined;
 }
 
 interface Registered {
@@ -115,22 +118,6 @@ function reuse(
       `metric "${c.name}" is already registered with maxSeries ${existing.maxSeries}; cannot register it with maxSeries ${maxSeries}`,
     );
   return existing.api;
-}
-
-/**
- * Names a prom-client metric registered by other code exposes in either format: a counter its
- * name with and without `_total` (prom-client writes it as named; OpenMetrics adds `_total` to the
- * sample), a histogram or summary also its `_bucket`/`_sum`/`_count` samples.
- */
-function foreignNames(m: { name: string; type?: string | undefined }): string[] {
-  const { name } = m;
-  if (m.type === 'counter') {
-    const family = name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
-    return [name, family, `${family}_total`];
-  }
-  if (m.type === 'histogram' || m.type === 'summary')
-    return [name, `${name}_bucket`, `${name}_sum`, `${name}_count`];
-  return [name];
 }
 
 /**
@@ -203,7 +190,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     }
     const p = new (promClient().Histogram)({ ...base, buckets: [...(buckets as readonly number[])] });
     created.add(p);
-    const opts = { exemplars: d.exemplars, now: d.now };
+    const opts = { exemplars: d.exemplars, now: d.now, labelNames };
     if (!d.internals) return makeHistogram(name, publicHistogramStore(p, so), opts);
     const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });
     ownMetric(p, store.entries);
@@ -244,5 +231,6 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     },
     own,
     created,
+    exposedBy: (name) => taken.get(name)?.name,
   };
 }

@@ -117,6 +117,32 @@ function declaredOnly(metric: string, labelNames: readonly string[]): (labels: L
   };
 }
 
+/**
+ * Throws what writing `labels` to a new series would throw (`invalid_label`: a name the metric did
+ * not declare, a value no series can have), writing nothing. For label sets given before the write:
+ * `histogram.startTimer(labels)` used to accept anything and throw only when the timer ended — far
+ * from the mistake, often in a `finally` or a response listener where the throw was an uncaught
+ * exception, and the measurement was lost. The checks are `insert`'s (kept there, inline, for speed).
+ */
+export function checkLabels(metric: string, labelNames: readonly string[], labels: LabelValues): void {
+  declaredOnly(metric, labelNames)(labels);
+  for (const n of labelNames) {
+    const v = labels[n];
+    if (v === undefined) continue;
+    let problem: string | undefined;
+    if (typeof v !== 'string' && typeof v !== 'number')
+      problem = `must be a string or number, received ${typeName(v)}`;
+    else if (typeof v === 'string' && !(v as WellFormed).isWellFormed())
+      problem = 'is not well-formed UTF-16 (it has a lone surrogate)';
+    else if (v === OVERFLOW_VALUE)
+      problem = `has the value "${OVERFLOW_VALUE}", which is reserved for the series the cardinality cap folds new label combinations into`;
+    else if (typeof v === 'string' && labelValueTooLong(v))
+      problem = `is ${Buffer.byteLength(v)} bytes long (UTF-8); label values are limited to ${MAX_LABEL_VALUE_BYTES} bytes`;
+    if (problem !== undefined)
+      throw new MetricsError('invalid_label', `label "${n}" of metric "${metric}" ${problem}`);
+  }
+}
+
 /** A table's mutable state; `insert` is the cold path, so it reads everything from here. */
 interface TableState<E> {
   readonly metric: string;

@@ -114,22 +114,32 @@ function exposeHandler(
   render: EndpointOptions['render'],
   logger: EndpointOptions['logger'],
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const inProgress = new Map<string, Promise<Answer>>();
+  /** Answers being made, by format and compression, with the time their scraper gives up by. */
+  const inProgress = new Map<string, { p: Promise<Answer>; deadline: number }>();
   const answer = (accept: string | undefined, gz: boolean, budgetMs: number | undefined): Promise<Answer> => {
     // Keyed by the format the Accept header negotiates, not by the header's text: 50 scrapes
     // whose Accept headers differ (q-values, parameters, clients) but all ask for one format were
     // rendered 50 times, as every scrape used to be.
     const key = `${gz ? 'gzip' : 'identity'}\n${negotiate(accept)}`;
-    let p = inProgress.get(key);
-    if (p === undefined) {
-      p = render(accept, budgetMs).then(async ({ contentType, body }) => {
+    const deadline = performance.now() + (budgetMs ?? Number.POSITIVE_INFINITY);
+    const make = () =>
+      render(accept, budgetMs).then(async ({ contentType, body }) => {
         const zipped = gz && body.length >= GZIP_MIN_BYTES ? await gzipAsync(body) : undefined;
         return { contentType, body: zipped ?? body, zipped: zipped !== undefined };
       });
-      inProgress.set(key, p);
-      const done = () => inProgress.delete(key);
-      p.then(done, done);
-    }
+    const current = inProgress.get(key);
+    // A scraper that gives up sooner than the one the answer is made for (Prometheus with a 1 s
+    // timeout arriving during curl's scrape) gets an answer made within its own budget, which the
+    // scrapes after it share: joined, it waited for the other's whole collection and saw the
+    // target down.
+    if (current !== undefined && deadline >= current.deadline) return current.p;
+    const p = make();
+    const entry = { p, deadline };
+    inProgress.set(key, entry);
+    const done = () => {
+      if (inProgress.get(key) === entry) inProgress.delete(key);
+    };
+    p.then(done, done);
     return p;
   };
   return (req, res) => {
