@@ -11,6 +11,7 @@ import { CacheError } from '../../core/errors.js';
 import { DELETE_SCRIPT, type GuardedWrites, TOO_LATE, tooLate } from './deadline.js';
 import { toCacheError } from './errors.js';
 import { refreshTopology } from './health.js';
+import { nodeKeyAddress } from './nodes.js';
 import { keySlot } from './slots.js';
 import { secretsOf } from './transaction/failure.js';
 
@@ -83,10 +84,10 @@ function slotOwners(cluster: Cluster): { node: Redis; where: string }[] {
     if (owner === undefined || node === undefined) {
       throw new CacheError(
         'unavailable',
-        `redis clear failed: slot ${slot} has no connected master (${owner ?? 'no known owner'}), so its keys cannot be removed`,
+        `redis clear failed: slot ${slot} has no connected master (${owner === undefined ? 'no known owner' : nodeKeyAddress(owner)}), so its keys cannot be removed`,
       );
     }
-    owners.set(owner, { node, where: `slot ${slot} on ${owner}` });
+    owners.set(owner, { node, where: `slot ${slot} on ${nodeKeyAddress(owner)}` });
   }
   return [...owners.values()];
 }

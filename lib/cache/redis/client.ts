@@ -61,8 +61,10 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
  * failed at once with "All sentinels are unreachable. Retrying from scratch…" (an 'error' event,
  * logged, and the message of every command waiting then), asking no sentinel: seen from outside
  * with every sentinel up and only the master down, every other attempt with one sentinel. A
- * connect that finds the list used up now starts it over. Relies on the connector's private
- * `sentinelIterator` (`cursor`, `sentinels`, `reset`): left as is if that shape differs. Applied to
+ * connect that finds the list used up now starts it over, and one that reaches the end of the
+ * list before asking every sentinel goes on from the first (`next` wrapped below). Relies on the
+ * connector's private `sentinelIterator` (`cursor`, `sentinels`, `reset`, `next`): left as is if
+ * that shape differs. Applied to
  * the client and its duplicates (transaction and bus connections have connectors of their own).
  */
 function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
@@ -81,11 +83,48 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
   )
     return;
   reportWrongRole(conn as Redis, connector as { check?: unknown });
+  const sentinels = it.sentinels as unknown[];
+  const reset = (it.reset as (first: boolean) => void).bind(it);
+  // Sentinels handed out by the connect running now (`connecting`): the list is only "used up"
+  // once each was asked in this attempt. A connect that began past the first one (the previous
+  // answer came from there) reached the end after asking only the rest, and when those were down
+  // it said "All sentinels are unreachable" though the ones before answered — seen from outside
+  // with the last of three sentinels down and the master killed: 4 such errors in every failover.
+  let asked = 0;
+  let connecting = false;
+  let attempts = 0;
+  if (typeof (it as { next?: unknown }).next === 'function') {
+    const next = (it as { next: () => { done: boolean; value: unknown } }).next.bind(it);
+    (it as { next: unknown }).next = () => {
+      // Only inside our connect: iovalkey's role check also steps the iterator, after it.
+      if (!connecting) return next();
+      if (asked >= sentinels.length) {
+        asked = 0; // iovalkey resets the list, reports, waits, starts a new round
+        return { done: true, value: undefined };
+      }
+      let step = next();
+      if (step.done) {
+        reset(false);
+        step = next();
+      }
+      if (step.done) asked = 0;
+      else asked++;
+      return step;
+    };
+  }
   const connect = connector.connect as (...args: unknown[]) => unknown;
   connector.connect = function (this: unknown, ...args: unknown[]) {
-    if ((it.cursor as number) >= (it.sentinels as unknown[]).length)
-      (it.reset as (first: boolean) => void).call(it, false);
-    return connect.apply(this, args);
+    if ((it.cursor as number) >= sentinels.length) reset(false);
+    asked = 0;
+    connecting = true;
+    const mine = ++attempts;
+    const done = () => {
+      if (mine === attempts) connecting = false; // not a newer connect's flag
+    };
+    const attempt = connect.apply(this, args);
+    if (attempt instanceof Promise) attempt.then(done, done);
+    else done();
+    return attempt;
   };
   const redis = conn as Redis;
   const duplicate = redis.duplicate.bind(redis);
@@ -468,6 +507,12 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       enableTLSForSentinelMode: o.tls !== undefined,
       // Subscribes to +switch-master so a promotion is noticed without waiting for a timeout.
       failoverDetector: true,
+      // Redials a sentinel subscription of that detector that dropped (iovalkey's default: once a
+      // minute). After a restart of the sentinels (a rolling upgrade) the cache heard no
+      // +switch-master for a minute: found from outside, a SENTINEL FAILOVER then left it on the
+      // old master until that was demoted ~11 s later, and every write it acknowledged meanwhile
+      // was lost (1.2 s with the subscriptions up).
+      sentinelReconnectStrategy: retry,
     });
   }
   const first = o.addresses[0]!;

@@ -4,7 +4,7 @@ import { withTimeout } from '../../core/timeout.js';
 import { OPEN_SENTINEL, quietAuth } from './client.js';
 import { toCacheError } from './errors.js';
 import { closing } from './gate.js';
-import { describeNodes, nodeAddress } from './nodes.js';
+import { describeNodes, nodeAddress, nodeKeyAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
 import { iovalkey } from './peer.js';
 import type { WriteProbe } from './write-probe.js';
@@ -276,7 +276,8 @@ function unservedSlots(cluster: Cluster, answered: ReadonlySet<string>): string 
   let start = -1;
   let owner: string | undefined;
   const flush = (end: number) => {
-    if (start >= 0) ranges.push(`${start}-${end} on ${owner ?? 'no node'}`);
+    if (start >= 0)
+      ranges.push(`${start}-${end} on ${owner === undefined ? 'no node' : nodeKeyAddress(owner)}`);
     start = -1;
   };
   for (let slot = 0; slot < 16384; slot++) {

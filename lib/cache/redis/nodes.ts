@@ -17,6 +17,19 @@ export function hostPort(host: string | undefined, port: number | undefined): st
   return host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * A cluster node as iovalkey names it (`host:port`, the key of its slot map and node pool, and
+ * the address in a server's MOVED/ASK reply) in the `hostPort` form: iovalkey joins an IPv6 host
+ * bare, so slot owners read `slot 866 on ::1:7001` where every other node name of ours is
+ * `[::1]:7001`. Anything else (no port, already bracketed) is returned as is.
+ */
+export function nodeKeyAddress(key: string): string {
+  const colon = key.lastIndexOf(':');
+  const host = key.slice(0, colon);
+  if (colon < 0 || !host.includes(':') || host.startsWith('[')) return key;
+  return `[${host}]${key.slice(colon)}`;
+}
+
 /** `host:port` of a node connection: the socket's peer when connected, else its options. */
 export function nodeAddress(node: Redis): string {
   const stream = (node as unknown as { stream?: Stream }).stream;
@@ -60,8 +73,8 @@ export function describeNodes(client: Redis | Cluster, err?: unknown, key?: stri
   const slot = redirect ? Number(redirect[1]) : key === undefined ? undefined : keySlot(key);
   if (slot !== undefined) {
     const owner = cluster.slots[slot]?.[0];
-    const parts = [`slot ${slot} on ${owner ?? 'no known node'}`];
-    if (redirect && redirect[2] !== owner) parts.push(`last redirected to ${redirect[2]}`);
+    const parts = [`slot ${slot} on ${owner === undefined ? 'no known node' : nodeKeyAddress(owner)}`];
+    if (redirect && redirect[2] !== owner) parts.push(`last redirected to ${nodeKeyAddress(redirect[2]!)}`);
     return parts.join(', ');
   }
   const masters = cluster.nodes('master').map(nodeAddress);

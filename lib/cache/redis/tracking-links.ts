@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
+import { nodeKeyAddress } from './nodes.js';
 import { iovalkey } from './peer.js';
 import { createReporter } from './report.js';
 import { classifyClientError, scrubCredentials } from './tls.js';
@@ -48,7 +49,7 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
     },
     onMessage: (_link, _session, payload) => deliver(s, payload),
     onSubscriberGone(link, _session) {
-      breakLink(s, link, `tracking subscriber of ${link.key} closed`);
+      breakLink(s, link, `tracking subscriber of ${nodeKeyAddress(link.key)} closed`);
     },
     onError: (err: Error) => report?.('redis tracking: connection error', { error: err.message }),
   };
@@ -71,13 +72,13 @@ export function refused(s: TrackingState, link: Link, err: Error): void {
   s.firstFailed?.(
     new CacheError(
       'backend',
-      `redis tracking refused by the server (${link.key}): ${err.message.split('\n')[0]}; the user needs the ACL rules of aclRules({ tracking: true }) and Redis >= 6.2`,
+      `redis tracking refused by the server (${nodeKeyAddress(link.key)}): ${err.message.split('\n')[0]}; the user needs the ACL rules of aclRules({ tracking: true }) and Redis >= 6.2`,
       { cause: err },
     ),
   );
   if (link.failures === 1 || link.failures % 20 === 0)
     s.logger?.warn('redis tracking: refused by the server, retrying', {
-      node: link.key,
+      node: nodeKeyAddress(link.key),
       error: err.message,
       attempts: link.failures,
     });
@@ -122,15 +123,19 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
       if (fault) {
         scrubCredentials(err);
         s.firstFailed?.(
-          new CacheError('unavailable', `redis tracking failed (${link.key}): ${fault.reason}`, {
-            cause: err,
-          }),
+          new CacheError(
+            'unavailable',
+            `redis tracking failed (${nodeKeyAddress(link.key)}): ${fault.reason}`,
+            {
+              cause: err,
+            },
+          ),
         );
       }
       link.failures++;
       if (link.failures === 1 || link.failures % 20 === 0)
         s.logger?.warn('redis tracking: set-up failed, retrying', {
-          node: link.key,
+          node: nodeKeyAddress(link.key),
           error: (err as Error).message,
           attempts: link.failures,
         });
@@ -198,5 +203,5 @@ export function removeLink(s: TrackingState, link: Link): void {
   // A subscriber still connecting: its set-up then fails at once and sees the link removed.
   link.opening?.disconnect();
   s.links.delete(link.key);
-  lose(s, `node ${link.key} left`);
+  lose(s, `node ${nodeKeyAddress(link.key)} left`);
 }

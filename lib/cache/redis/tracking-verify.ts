@@ -3,6 +3,7 @@
  * PING on each subscriber and CLIENT TRACKINGINFO on each data connection (./tracking-link.ts);
  * trust is confirmed only when no event interrupted the pass.
  */
+import { nodeKeyAddress } from './nodes.js';
 import { covered, syncClusterQuietly } from './tracking-cluster.js';
 import { verify } from './tracking-link.js';
 import { breakLink, isRefusal } from './tracking-links.js';
@@ -39,7 +40,12 @@ async function verifyAll(s: TrackingState): Promise<void> {
     if (r.status === 'fulfilled') link.failures = 0;
     else if (!link.removed && link.ok) {
       const err = r.reason as Error;
-      breakLink(s, link, `heartbeat of ${link.key}: ${err.message}`, isRefusal(err) ? err : undefined);
+      breakLink(
+        s,
+        link,
+        `heartbeat of ${nodeKeyAddress(link.key)}: ${err.message}`,
+        isRefusal(err) ? err : undefined,
+      );
     }
   });
   if (s.epoch !== start || !covered(s)) {

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import type { Cluster, Redis } from 'iovalkey';
 import { toCacheError } from '../../../lib/cache/redis/errors.js';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
-import { describeNodes } from '../../../lib/cache/redis/nodes.js';
+import { describeNodes, nodeKeyAddress } from '../../../lib/cache/redis/nodes.js';
 import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { CacheError } from '../../../lib/core/errors.js';
 
@@ -69,6 +69,26 @@ describe('errors name their node (issue 13 item 9)', () => {
       options: { name: 'm', sentinels: [{ host: 'fd00::5', port: 26379 }] },
     } as unknown as Redis;
     assert.equal(describeNodes(sentinel), 'master "m" via sentinels [fd00::5]:26379');
+    // A cluster's slot owners are iovalkey's node names, `host:port` joined bare, and a server's
+    // MOVED reply names its target the same way: seen from outside on a cluster bound to ::1
+    // (a master killed) as `redis get failed (slot 12182 on ::1:27103)` and in clear()'s error.
+    const v6 = cluster((s) => (s < 8192 ? '::1:7001' : 'fd00::2:7002'));
+    const slot = keySlot('p:k');
+    assert.equal(
+      describeNodes(v6, new Error('x'), 'p:k'),
+      `slot ${slot} on ${slot < 8192 ? '[::1]:7001' : '[fd00::2]:7002'}`,
+    );
+    assert.equal(
+      describeNodes(
+        v6,
+        new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 100 ::1:7003'),
+      ),
+      'slot 100 on [::1]:7001, last redirected to [::1]:7003',
+    );
+    assert.equal(nodeKeyAddress('::1:7001'), '[::1]:7001');
+    assert.equal(nodeKeyAddress('10.0.0.1:7001'), '10.0.0.1:7001');
+    assert.equal(nodeKeyAddress('[::1]:7001'), '[::1]:7001');
+    assert.equal(nodeKeyAddress('main'), 'main');
     // From outside: a cache on [::1] (a closed port) names it so in errors, health() and when printed.
     const cache = createRedisCache({ addresses: ['[::1]:1'], commandTimeout: 200 });
     try {

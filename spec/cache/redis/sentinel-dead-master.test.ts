@@ -101,3 +101,64 @@ describeWithServers('every sentinel down', skipRedis(), () => {
     }
   });
 });
+
+/**
+ * The last of three sentinels down and the master they name down too (a failover with one
+ * sentinel lost): found from outside (/tmp probe, kill the last sentinel, then the master, of a
+ * 1+1+3 set: 4 "All sentinels are unreachable" errors in every failover). iovalkey carried its
+ * place in the list from one attempt to the next, so the attempt after the second sentinel's
+ * answer asked only the third (down), reached the end and said all were unreachable, although
+ * the two before it had just answered. An attempt now asks every sentinel before saying so.
+ */
+describeWithServers('the last sentinel down, the master down', skipRedis(), () => {
+  let sentinels: RedisLoneSentinel[] = [];
+  let deadPort: number;
+  let downSentinelPort: number;
+  const unhandled = watchUnhandled();
+  before(async () => {
+    deadPort = await freePort();
+    downSentinelPort = await freePort();
+    sentinels = [
+      await startLoneSentinel({ masters: { mymaster: deadPort } }),
+      await startLoneSentinel({ masters: { mymaster: deadPort } }),
+    ];
+  });
+  after(async () => {
+    unhandled.dispose();
+    for (const s of sentinels) await s.stop();
+  });
+
+  it('no attempt says the sentinels are unreachable while two of them answer', async () => {
+    const cache = createRedisCache({
+      mode: 'sentinel',
+      sentinel: {
+        masterName: 'mymaster',
+        sentinelAddresses: [...sentinels.map((s) => `${s.host}:${s.port}`), `127.0.0.1:${downSentinelPort}`],
+      },
+      commandTimeout: 300,
+    });
+    const events: string[] = [];
+    cache.client.on('error', (err: Error) => events.push(err.message));
+    const messages: string[] = [];
+    try {
+      // Bounded: 8 waits of at most 300 ms, each over several reconnect attempts.
+      for (let i = 0; i < 8; i++) {
+        const err = await cache.get('k').then(
+          () => assert.fail('get succeeded with the master down'),
+          (e: unknown) => e as Error & { code?: string },
+        );
+        assert.equal(err.code, 'unavailable');
+        messages.push(err.message);
+      }
+    } finally {
+      await cache.close();
+    }
+    const all = [...messages, ...events];
+    assert.ok(!all.some((m) => /All sentinels are unreachable/.test(m)), all.join('\n'));
+    assert.ok(
+      events.filter((m) => m === `connect ECONNREFUSED 127.0.0.1:${deadPort}`).length >= 3,
+      `the master was not tried again and again:\n${events.join('\n')}`,
+    );
+    unhandled.check();
+  });
+});
