@@ -14,8 +14,8 @@
  * The trace format is the one of ../shared/traces/README.md: gzip text, one key per line.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
@@ -490,12 +490,7 @@ async function main() {
     ?.split(',')
     .map((s) => numberArg(usage, 'sizes', s, { min: 1, integer: true }));
   // Checked before any replay: a --trace that cannot be read was a stack trace, an empty one a
-  // table of NaN, and a --json into a missing folder a stack trace after the whole run.
-  if (values.json !== undefined) {
-    const folder = dirname(resolve(values.json));
-    if (!existsSync(folder) || !statSync(folder).isDirectory())
-      usageError(usage, `--json ${values.json}: its folder does not exist (${folder})`);
-  }
+  // table of NaN (a --json that cannot be written is refused by benchArgs).
   const traces = new Map<string, string[]>();
   for (const file of values.trace ?? []) {
     let keys: string[];

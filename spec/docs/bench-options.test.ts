@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -45,6 +48,52 @@ describe('benchmark command lines', () => {
     const sizes = run('hit-ratio', '--sizes', '250,x');
     assert.equal(sizes.status, 2);
     assert.match(sizes.stderr, /--sizes must be an integer ≥ 1, got "x"/);
+  });
+
+  it('a number option is checked before anything is measured, wherever the script uses it', () => {
+    // --pairs (tracing's back-to-back check) and --tracked-keys (tiered's tracking memory) were
+    // parsed where they are used: a bad value stopped the script only after the measurements
+    // before it had run and printed (a minute or more at the defaults).
+    const pairs = run('tracing', '--rounds', '1', '--time', '1', '--pairs', 'abc');
+    assert.equal(pairs.status, 2, pairs.stderr);
+    assert.match(pairs.stderr, /--pairs must be an integer ≥ 1, got "abc"/);
+    assert.doesNotMatch(pairs.stdout, /tracing adapter vs raw/);
+    const keys = run('tiered', '--rounds', '1', '--time', '1', '--only-tracking', '--tracked-keys', '0');
+    assert.equal(keys.status, 2, keys.stderr);
+    assert.match(keys.stderr, /--tracked-keys must be an integer ≥ 1, got "0"/);
+    assert.doesNotMatch(keys.stdout, /getOrSet/);
+  });
+
+  it('a --json that cannot be written exits 2 before anything is measured, in every script', () => {
+    // Each script writes its --json file at the end: into a missing folder that was a stack
+    // trace after the whole run (redis, tiered, tracing, metrics, demo), and an empty name
+    // silently wrote nothing. The smallest run of each follows, should the check be missing.
+    const dir = mkdtempSync(join(tmpdir(), 'bench-json-'));
+    const trace = join(dir, 'tiny.keys');
+    writeFileSync(trace, 'a\nb\na\n');
+    const quick: Record<string, string[]> = {
+      memory: ['--quick', '--no-figures', '--only', 'get-miss'],
+      'hit-ratio': ['--trace', trace],
+      redis: ['--rounds', '1', '--time', '1'],
+      tiered: ['--rounds', '1', '--time', '1', '--only-tracking', '--tracked-keys', '1'],
+      tracing: ['--rounds', '1', '--time', '1', '--pairs', '1'],
+      metrics: ['--time', '1'],
+      demo: ['--rounds', '2', '--duration', '1'],
+    };
+    try {
+      for (const script of SCRIPTS) {
+        const out = join(dir, 'no-dir', 'out.json');
+        const missing = run(script, ...quick[script]!, '--json', out);
+        assert.equal(missing.status, 2, `${script}: ${missing.stderr}`);
+        assert.match(missing.stderr, /--json .*no-dir.*: its folder does not exist[\s\S]*usage:/, script);
+        assert.equal(missing.stdout, '', `${script} started measuring`);
+        const empty = run(script, ...quick[script]!, '--json', '');
+        assert.equal(empty.status, 2, `${script}: ${empty.stderr}`);
+        assert.match(empty.stderr, /--json needs a file name[\s\S]*usage:/, script);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a --only that matches no scenario is named with the scenarios, not run into a crash', () => {
