@@ -5,14 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPTS = ['memory', 'hit-ratio', 'redis', 'tiered', 'tracing', 'metrics', 'demo'];
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+const otel3Node = major > 22 || (major === 22 && minor >= 15);
 
 function run(script: string, ...args: string[]) {
   // Without the test run's NODE_OPTIONS: the scripts load their own OpenTelemetry line.
@@ -94,6 +96,31 @@ describe('benchmark command lines', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('bench:tracing:otel3 on a Node older than 22.15 says what it needs', {
+    skip: otel3Node ? 'this Node runs the 3.x line' : false,
+  }, () => {
+    // The 3.x resolve hook imports module.registerHooks: on Node 20 the script died with
+    // "SyntaxError: … does not provide an export named 'registerHooks'". The package.json script
+    // is run as npm runs it, with this Node first on PATH.
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
+    };
+    delete env.NODE_OPTIONS;
+    const r = spawnSync('sh', ['-c', `${pkg.scripts['bench:tracing:otel3']} --help`], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /bench:tracing:otel3 needs Node >= 22\.15 .*\(this is v/);
+    assert.doesNotMatch(r.stderr, /SyntaxError/);
   });
 
   it('a --only that matches no scenario is named with the scenarios, not run into a crash', () => {
