@@ -123,6 +123,27 @@ describe('benchmark command lines', () => {
     assert.doesNotMatch(r.stderr, /SyntaxError/);
   });
 
+  it('npm run bench: an option or a name that matches no benchmark exits 2, not 0 having run nothing', () => {
+    // benchmarks/run.mjs takes benchmark names; `npm run bench -- --quick` (an option meant for
+    // one script) or a misspelt name ran no benchmark at all and exited 0.
+    const bench = (...args: string[]) =>
+      spawnSync(process.execPath, ['benchmarks/run.mjs', ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const option = bench('--quick');
+    assert.equal(option.status, 2, option.stderr);
+    assert.match(option.stderr, /--quick: npm run bench takes benchmark names only[\s\S]*usage:/);
+    assert.doesNotMatch(option.stdout, /===/);
+    const name = bench('memroy');
+    assert.equal(name.status, 2, name.stderr);
+    assert.match(name.stderr, /memroy: no such benchmark[\s\S]*usage:[\s\S]*hit-ratio, memory/);
+    const help = bench('--help');
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /usage:\n {2}npm run bench \[-- NAME …\]/);
+  });
+
   it('a --only that matches no scenario is named with the scenarios, not run into a crash', () => {
     const none = run('memory', '--only', 'set-at-capacity');
     assert.equal(none.status, 2, none.stderr);
