@@ -144,6 +144,36 @@ describe('benchmark command lines', () => {
     assert.match(help.stdout, /usage:\n {2}npm run bench \[-- NAME …\]/);
   });
 
+  it('bench:demo: a Jaeger it cannot find, or --concurrent without a network exporter, is named before anything starts', () => {
+    // Both were thrown errors (a stack trace, exit 1), the Jaeger one after "starting three copies
+    // of the demo services…" and without a word on how to install it.
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent', GOPATH: '/nonexistent' };
+    delete env.NODE_OPTIONS;
+    delete env.GOBIN;
+    const noJaeger = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'benchmarks/demo.bench.ts',
+        '--exporter',
+        'jaeger',
+        '--rounds',
+        '2',
+        '--duration',
+        '1',
+      ],
+      { cwd: root, env, encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(noJaeger.status, 1, noJaeger.stderr);
+    assert.match(noJaeger.stderr, /^jaeger not found — install: bash \.ci\/install-jaeger\.sh/);
+    assert.equal(noJaeger.stdout, '');
+    const memory = run('demo', '--exporter', 'memory', '--concurrent');
+    assert.equal(memory.status, 2, memory.stderr);
+    assert.match(memory.stderr, /^--concurrent needs a network exporter[\s\S]*usage:/);
+    assert.equal(memory.stdout, '');
+  });
+
   it('a --only that matches no scenario is named with the scenarios, not run into a crash', () => {
     const none = run('memory', '--only', 'set-at-capacity');
     assert.equal(none.status, 2, none.stderr);
