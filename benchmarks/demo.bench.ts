@@ -188,7 +188,16 @@ const median = (xs: number[]) => {
 };
 
 const concurrent = args.concurrent === true;
-if (concurrent && args.exporter === 'memory') throw new Error('--concurrent needs a network exporter');
+// Both checked before anything starts, as the other scripts do: they were thrown errors (a stack
+// trace, exit 1), the Jaeger one after "starting three copies…" and with no word on installing it.
+if (concurrent && args.exporter === 'memory')
+  usageError(USAGE, '--concurrent needs a network exporter (--exporter sink or jaeger)');
+if (args.exporter === 'jaeger' && !findBinary('jaeger')) {
+  console.error(
+    'jaeger not found — install: bash .ci/install-jaeger.sh (builds it into $(go env GOPATH)/bin)',
+  );
+  process.exit(1);
+}
 console.log(
   concurrent
     ? 'starting three copies of the demo services, one child process each (embedded databases)…'
@@ -202,7 +211,6 @@ console.log(
 let jaeger: { otlpEndpoint: string; stop(): Promise<void> } | undefined;
 let sink: { url: string; base: string; stop(): void } | undefined;
 if (args.exporter === 'jaeger') {
-  if (!findBinary('jaeger')) throw new Error('--exporter jaeger: no jaeger binary found');
   const { startJaeger } = await import('../spec/harness/jaeger.js');
   jaeger = await startJaeger();
 } else if (args.exporter === 'sink') {

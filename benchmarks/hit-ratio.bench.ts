@@ -14,8 +14,8 @@
  * The trace format is the one of ../shared/traces/README.md: gzip text, one key per line.
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
@@ -52,13 +52,18 @@ interface Row {
   goal?: number;
 }
 
-/** Reads a trace file: gzip (or plain) text, one key per line. */
-export function readTrace(file: string): string[] {
+/**
+ * Reads a trace file: gzip (or plain) text, one key per line. An empty line is not a key and is
+ * skipped (counted in `empty`): our cache refuses '' as a key, so a blank line — most often a
+ * second newline at the end of a file — used to end the run with a CacheError stack trace.
+ */
+export function readTrace(file: string): { keys: string[]; empty: number } {
   const raw = readFileSync(file);
   const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('latin1');
-  const keys = text.split('\n');
-  if (keys.at(-1) === '') keys.pop();
-  return keys;
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const keys = lines.filter((k) => k !== '');
+  return { keys, empty: lines.length - keys.length };
 }
 
 const VALUE = 1;
@@ -490,17 +495,13 @@ async function main() {
     ?.split(',')
     .map((s) => numberArg(usage, 'sizes', s, { min: 1, integer: true }));
   // Checked before any replay: a --trace that cannot be read was a stack trace, an empty one a
-  // table of NaN, and a --json into a missing folder a stack trace after the whole run.
-  if (values.json !== undefined) {
-    const folder = dirname(resolve(values.json));
-    if (!existsSync(folder) || !statSync(folder).isDirectory())
-      usageError(usage, `--json ${values.json}: its folder does not exist (${folder})`);
-  }
+  // table of NaN (a --json that cannot be written is refused by benchArgs).
   const traces = new Map<string, string[]>();
   for (const file of values.trace ?? []) {
     let keys: string[];
+    let empty: number;
     try {
-      keys = readTrace(file);
+      ({ keys, empty } = readTrace(file));
     } catch (err) {
       usageError(
         usage,
@@ -508,6 +509,7 @@ async function main() {
       );
     }
     if (keys.length === 0) usageError(usage, `--trace ${file} holds no key (one key per line)`);
+    if (empty > 0) console.log(`${file}: ${empty.toLocaleString('en')} empty line(s) skipped (not keys)`);
     traces.set(file, keys);
   }
   const rows: Row[] = [];
@@ -527,7 +529,7 @@ async function main() {
         .sort();
       for (const f of files) {
         const name = f.replace(/\.keys\.gz$/, '');
-        const keys = readTrace(join(tracesDir, f));
+        const { keys } = readTrace(join(tracesDir, f));
         const known = SHARED[name];
         console.log(`${name}: ${keys.length.toLocaleString('en')} requests`);
         rows.push(...judge(name, keys, sizesArg ?? known?.sizes ?? [250, 500, 1000, 2000], known?.goals));

@@ -2,8 +2,11 @@
  * Command-line options of the benchmark scripts. A typo (`--qiuck`), a stray word or a number
  * that is not one would otherwise be a stack trace, or be ignored and run the wrong benchmark for
  * minutes; here each prints what was wrong and the script's usage, and exits 2. `--help` prints
- * the usage.
+ * the usage. A `--json OUT` that cannot be written (empty, or its folder missing) is refused here
+ * too, before anything is measured.
  */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -20,6 +23,15 @@ export function benchArgs<const T extends Options>(usage: string, options: T) {
   if (values.help) {
     console.log(usage);
     process.exit(0);
+  }
+  // Every script writes its --json file only at the end: a missing folder failed with a stack
+  // trace after the whole run (minutes, servers started), and an empty name wrote nothing at all.
+  const json = (values as { json?: unknown }).json;
+  if (typeof json === 'string') {
+    if (json.trim() === '') usageError(usage, '--json needs a file name');
+    const folder = dirname(resolve(json));
+    if (!existsSync(folder) || !statSync(folder).isDirectory())
+      usageError(usage, `--json ${json}: its folder does not exist (${folder})`);
   }
   return values as Values;
 }

@@ -76,4 +76,27 @@ describe('bench:hit-ratio on a user trace', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('an empty line in a trace is skipped and counted, not replayed as a key', () => {
+    // Our cache refuses '' as a key: a blank line (here in the middle and a second newline at
+    // the end) ended the run with a CacheError stack trace after "N requests".
+    const dir = mkdtempSync(join(tmpdir(), 'hr-blank-'));
+    try {
+      const trace = join(dir, 'blank.keys');
+      writeFileSync(trace, 'a\nb\n\na\nb\n\n');
+      const r = run('--trace', trace, '--sizes', '2', '--json', join(dir, 'out.json'));
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /blank\.keys: 2 empty line\(s\) skipped/);
+      assert.match(r.stdout, /blank\.keys: 4 requests/);
+      const rows = (JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { rows: unknown[] }).rows;
+      assert.deepEqual(rows, [{ trace: 'blank.keys', size: 2, ours: 50, lru: 50, opt: 50 }]);
+      const only = join(dir, 'only-blank.keys');
+      writeFileSync(only, '\n\n');
+      const none = run('--trace', only);
+      assert.equal(none.status, 2, none.stderr);
+      assert.match(none.stderr, /holds no key/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

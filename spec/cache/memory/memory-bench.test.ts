@@ -1,8 +1,9 @@
 /**
  * `npm run bench:memory` options as a user meets them. An `--only SCENARIO` run measures one
  * scenario: it used to rewrite the committed benchmarks/figures/memory-ratios.svg (shown in
- * benchmarks/README.md) with NaN bars for every other scenario; and a `--json` into a missing
- * folder failed with a stack trace only after the whole run.
+ * benchmarks/README.md) with NaN bars for every other scenario, and print the other scenarios'
+ * goals as "NaN× MISSED"; and a `--json` into a missing folder failed with a stack trace only
+ * after the whole run.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -37,6 +38,31 @@ describe('bench:memory options', () => {
       assert.deepEqual(readFileSync(figure), before, 'memory-ratios.svg was rewritten');
     } finally {
       if (!readFileSync(figure).equals(before)) writeFileSync(figure, before);
+    }
+  });
+
+  it('an --only run prints and writes only the goals it measured, no NaN', () => {
+    // The goals of the scenarios it skips used to print as "NaN×  goal ≤ 1×  MISSED" (and
+    // `"value": null` in --json): a measured failure to the reader, for a figure never measured.
+    const dir = mkdtempSync(join(tmpdir(), 'mem-bench-'));
+    try {
+      const out = join(dir, 'out.json');
+      const r = run('--quick', '--no-figures', '--only', 'get-miss', '--json', out);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /NaN/);
+      assert.match(r.stdout, /get-miss: ours \/ Map +[\d.]+× +goal ≤ 1\.5× +(met|MISSED)/);
+      assert.match(r.stdout, /not measured in this --only run: get-hit: ours \/ lru-cache;/);
+      const json = JSON.parse(readFileSync(out, 'utf8')) as {
+        goals: { what: string; value: number; goal: number; met: boolean }[];
+      };
+      assert.deepEqual(
+        json.goals.map((g) => g.what),
+        ['get-miss: ours / Map'],
+      );
+      assert.equal(typeof json.goals[0]!.value, 'number');
+      assert.equal(json.goals[0]!.met, json.goals[0]!.value <= json.goals[0]!.goal);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
