@@ -219,7 +219,9 @@ export function createDispatcher(
               : op === 'clear'
                 ? // Rounds of UNLINKs: the keys of rounds applied before the deadline stay removed.
                   `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so no further round of the clear will be applied (keys removed by rounds before it stay removed)`
-                : `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied`,
+                : // Not "was not applied": a reply held up (by a blocked event loop, say) may come
+                  // from a command Redis ran in time. What is certain is that it cannot land later.
+                  `Command timed out: no reply within the caller's ${budget} ms budget; its server-side deadline has passed, so it will not be applied after this (if it was applied, it was before the deadline)`,
           ),
           key,
         ),
