@@ -205,6 +205,19 @@ describe('W3C baggage, the same on every tracer and input', () => {
       { numRuns: RUNS },
     );
   });
+  it('several headers are one list for the 8192-character limit; an array holding a non-string is ignored', () => {
+    // 72 members fill the first header up to the limit; the OpenTelemetry tracer (as upstream)
+    // still read the second header's `tail=1`, and the array holding a number in part.
+    const first = Array.from({ length: 250 }, (_, i) => `m${i}=${'a'.repeat(i * 3)}`).join(',');
+    each((app) => {
+      const read = contextFromHeaders(app.ctx, { traceparent: TP, baggage: [first, 'tail=1'] }).baggage;
+      assert.equal(Object.keys(read).length, 72);
+      assert.equal(read.tail, undefined);
+      const mixed = { traceparent: TP, baggage: ['a=1', 5] } as unknown as Record<string, string>;
+      assert.deepEqual({ ...contextFromHeaders(app.ctx, mixed).baggage }, {});
+    });
+  });
+
   it('any header, malformed ones included, is read and passed on the same by every tracer (property)', () => {
     const unit = fc.oneof(
       fc.constantFrom(...'ab=,;% \t(){}"\\'.split('')),

@@ -142,8 +142,14 @@ class BaggagePropagator extends W3CBaggagePropagator {
     const entries = new Map<string, BaggageEntry>();
     let count = 0;
     let total = 0;
-    for (const header of Array.isArray(raw) ? raw : [raw]) {
-      if (typeof header !== 'string') continue;
+    const headers = Array.isArray(raw) ? raw : [raw];
+    // Not a string or an array of strings (a carrier built by hand): ignored whole, as every
+    // other header is and as the propagate-only tracer reads it.
+    if (headers.some((h) => typeof h !== 'string')) return ctx;
+    // Several headers are one list (W3C Baggage), so the limits hold for all of them together: a
+    // member past 8192 characters ends the reading. It ended only its own header, as upstream's
+    // does, and a member of the next header was still read (the propagate-only tracer reads none).
+    list: for (const header of headers as string[]) {
       let start = 0;
       while (start < header.length && count < BAGGAGE_MAX_MEMBERS) {
         const end = header.indexOf(',', start);
@@ -152,7 +158,7 @@ class BaggagePropagator extends W3CBaggagePropagator {
           const entry = parseMember(header.substring(start, stop));
           if (entry) {
             const size = (count === 0 ? 0 : 1) + stop - start;
-            if (total + size > BAGGAGE_MAX_LENGTH) break;
+            if (total + size > BAGGAGE_MAX_LENGTH) break list;
             entries.set(entry[0], entry[1]);
             count++;
             total += size;
