@@ -124,7 +124,7 @@ const ESCAPES = /(?:%[0-9a-fA-F]{2})+/g;
  * replacement code point" (W3C Baggage, value). `decodeURIComponent` threw on them, and the whole
  * member was dropped (`name=Ren%E9` from a Latin-1 producer, or a value cut inside a character).
  */
-function percentDecode(s: string): string | undefined {
+export function percentDecode(s: string): string | undefined {
   if (!s.includes('%')) return s;
   if (MALFORMED_ESCAPE.test(s)) return undefined;
   return s.replace(ESCAPES, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'));
@@ -135,7 +135,7 @@ function percentDecode(s: string): string | undefined {
  * `encodeURIComponent` throws a `URIError` on one, so a baggage value cut in the middle of an
  * emoji (`name.slice(0, 32)`) made every `injectHeaders` and `tracedFetch` of that context throw.
  */
-function wellFormed(s: string): string {
+export function wellFormed(s: string): string {
   const w = s as WellFormed;
   return w.isWellFormed() ? s : w.toWellFormed();
 }
@@ -148,7 +148,7 @@ type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
  * `)` included — `encodeURIComponent` leaves them as they are, and a key like `region(eu)` made the
  * whole header invalid for a receiver that checks the grammar (OpenTelemetry Go drops all of it).
  */
-function encodeKey(key: string): string {
+export function encodeKey(key: string): string {
   return encodeURIComponent(wellFormed(key)).replace(/[()]/g, (c) => (c === '(' ? '%28' : '%29'));
 }
 

@@ -205,7 +205,13 @@ describe('tracer close within the disposer budget (collector down or slow)', () 
     for (const mode of ['never answers', 'answers after 10 s', 'zipkin, never answers'].concat(
       sdk.line === 2 ? ['jaeger, never answers'] : [],
     )) {
-      assert.equal(byMode[mode]!.stats.droppedSpans.shutdown, 1000, mode);
+      // The first batch (512) goes out 200 ms before close begins: on a slowed machine the otlp
+      // exporter's own timeout (10 s) can end it before close gives up (9 s after it began), and
+      // then those spans count as export_failed — lost once all the same. The rest are `shutdown`.
+      const d = byMode[mode]!.stats.droppedSpans;
+      assert.equal(d.shutdown + d.export_failed, 1000, mode);
+      const otlp = !/zipkin|jaeger/.test(mode);
+      assert.ok(d.shutdown === 1000 || (otlp && d.shutdown === 488), `${mode}: ${JSON.stringify(d)}`);
       const [rec] = byMode[mode]!.records.filter(
         (r) => r.message === 'tracing: spans not delivered (summary at close)',
       );

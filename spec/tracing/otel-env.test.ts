@@ -86,7 +86,9 @@ describe('OTEL_* environment variables', () => {
     );
     assert.equal(o.endpoint, 'https://traces.example/custom');
     assert.deepEqual(o.headers, { a: '1', b: '2' });
-    assert.equal(o.batch.exportTimeoutMillis, 3000);
+    // The exporter's own timeout (spec/tracing/otlp-timeout.test.ts), not the processor's.
+    assert.equal(o.otlpTimeoutMillis, 3000);
+    assert.equal(o.batch.exportTimeoutMillis, 30_000);
   });
 
   it('OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES', () => {
@@ -578,8 +580,13 @@ describe('timeouts, protocol case, compression (OpenTelemetry environment variab
   it('a timeout of 0 is no limit (the Timeout type: indefinite), not a ConfigError', () => {
     const longest = 2147483647;
     assert.equal(resolveOptions({}, { OTEL_BSP_EXPORT_TIMEOUT: '0' }).batch.exportTimeoutMillis, longest);
+    // The exporter's is then capped by the processor's export timeout (30 s unless set).
     for (const name of ['OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'])
-      assert.equal(resolveOptions({}, { [name]: '0' }).batch.exportTimeoutMillis, longest, name);
+      assert.equal(
+        resolveOptions({}, { [name]: '0', OTEL_BSP_EXPORT_TIMEOUT: '0' }).otlpTimeoutMillis,
+        longest,
+        name,
+      );
     // Negative stays refused; the schedule delay (a Duration) keeps 0 as 0.
     throwsNaming(() => resolveOptions({}, { OTEL_BSP_EXPORT_TIMEOUT: '-1' }), 'OTEL_BSP_EXPORT_TIMEOUT');
     assert.equal(resolveOptions({}, { OTEL_BSP_SCHEDULE_DELAY: '0' }).batch.scheduledDelayMillis, 0);

@@ -1,15 +1,21 @@
 /**
- * W3C Baggage through the propagate-only tracer (`hyperion/tracing`), property-based (fast-check)
- * from the specification's grammar: what `extract` reads from a valid header, and that what
- * `inject` writes reads back as the same entries. `HYPERION_W3C_RUNS` sets the number of cases
- * (default 200; e.g. 20000 for a longer run).
+ * W3C Baggage through the propagate-only tracer (`hyperion/tracing`) and the OpenTelemetry tracer
+ * (`hyperion/tracing/otel`, recording and `exporter: 'none'`, on whichever OpenTelemetry line the
+ * run uses), property-based (fast-check) from the specification's grammar: what `extract` reads
+ * from a valid header, and that what `inject` writes reads back as the same entries. Every tracer
+ * gets the same generated inputs, and the tracers must agree with each other too (the OpenTelemetry
+ * tracer's baggage was upstream's: it dropped non-UTF-8 escapes, wrote `(` `)` in keys and sent no
+ * header for a lone surrogate). `HYPERION_W3C_RUNS` sets the number of cases (default 200; e.g.
+ * 20000 for a longer run).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createApp } from '../../lib/core/app.js';
+import type { Tracer } from '../../lib/core/contracts.js';
 import { contextFromHeaders, injectHeaders } from '../../lib/core/span.js';
-import { createPropagateOnlyTracer } from '../../lib/tracing/propagate-only.js';
+import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 const RUNS = Number(process.env.HYPERION_W3C_RUNS ?? 200);
 const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -26,27 +32,59 @@ const text = fc.string({
   maxLength: 8,
 });
 
-describe('propagate-only tracer: W3C baggage', () => {
-  const app = createApp({ tracer: createPropagateOnlyTracer() });
+const tracers: [string, () => Tracer][] = [
+  ['createPropagateOnlyTracer', () => createPropagateOnlyTracer()],
+  ['otel exporter none (propagate-only)', () => createOtelTracer({ exporter: 'none' })],
+  ['otel memory (recording)', () => createOtelTracer({ exporter: 'memory' })],
+];
+
+describe('W3C baggage, the same on every tracer and input', () => {
+  const apps = tracers.map(([name, make]) => ({ name, app: createApp({ tracer: make() }) }));
+  after(() => Promise.all(apps.map(({ app }) => app.close())));
+  /** Runs `check` for every tracer's app (a failure names the tracer). */
+  const each = (check: (app: (typeof apps)[number]['app']) => void) => {
+    for (const { name, app } of apps) {
+      try {
+        check(app);
+      } catch (err) {
+        throw new Error(`${name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  };
+  /** What every tracer's inject writes for `baggage`: one header, or `undefined` for none. */
+  const injected = (baggage: Record<string, string>) => {
+    const out = apps.map(
+      ({ app }) => injectHeaders(app.ctx.with({ baggage }), {} as Record<string, string>).baggage,
+    );
+    for (let i = 1; i < out.length; i++)
+      assert.equal(out[i], out[0], `${apps[i]!.name} wrote what ${apps[0]!.name} did`);
+    return out[0];
+  };
 
   it('a value or key with a lone surrogate is sent as U+FFFD, never thrown (the other entries go too)', () => {
-    const ctx = app.ctx.with({ baggage: { user: 'ok', name: 'Ren\ud83d', '\udc00k': 'v' } });
-    const out = injectHeaders(ctx, {} as Record<string, string>);
-    assert.equal(out.baggage, 'user=ok,name=Ren%EF%BF%BD,%EF%BF%BDk=v');
-    assert.deepEqual(
-      { ...contextFromHeaders(app.ctx, { baggage: out.baggage! }).baggage },
-      { user: 'ok', name: 'Ren\ufffd', '\ufffdk': 'v' },
+    // The OpenTelemetry tracer (upstream's injection) sent no baggage header at all for it.
+    const header = injected({ user: 'ok', name: 'Ren\ud83d', '\udc00k': 'v' });
+    assert.equal(header, 'user=ok,name=Ren%EF%BF%BD,%EF%BF%BDk=v');
+    each((app) =>
+      assert.deepEqual(
+        { ...contextFromHeaders(app.ctx, { baggage: header! }).baggage },
+        { user: 'ok', name: 'Ren\ufffd', '\ufffdk': 'v' },
+      ),
     );
   });
 
   it('percent-encoded octets that are not UTF-8 are read as U+FFFD; a % that starts no escape drops its member', () => {
-    const read = (baggage: string) => ({
-      ...contextFromHeaders(app.ctx, { traceparent: TP, baggage }).baggage,
+    // The OpenTelemetry tracer (upstream's decoding) dropped the member.
+    each((app) => {
+      const read = (baggage: string) => ({
+        ...contextFromHeaders(app.ctx, { traceparent: TP, baggage }).baggage,
+      });
+      assert.deepEqual(read('a=%FF,b=2'), { a: '\ufffd', b: '2' });
+      assert.deepEqual(read('name=Ren%E9,b=2'), { name: 'Ren\ufffd', b: '2' });
+      assert.deepEqual(read('cut=%F0%9F%98,b=2'), { cut: '\ufffd', b: '2' });
+      assert.deepEqual(read('%FFk=1,b=2'), { '\ufffdk': '1', b: '2' });
+      assert.deepEqual(read('a=%zz,b=%2,c=%,d=ok%25'), { d: 'ok%' });
     });
-    assert.deepEqual(read('a=%FF,b=2'), { a: '\ufffd', b: '2' });
-    assert.deepEqual(read('name=Ren%E9,b=2'), { name: 'Ren\ufffd', b: '2' });
-    assert.deepEqual(read('cut=%F0%9F%98,b=2'), { cut: '\ufffd', b: '2' });
-    assert.deepEqual(read('a=%zz,b=%2,c=%,d=ok%25'), { d: 'ok%' });
   });
 
   it('percent-encoded bytes are decoded as UTF-8 is, with U+FFFD for what is not UTF-8 (property)', () => {
@@ -72,8 +110,10 @@ describe('propagate-only tracer: W3C baggage', () => {
           run.push(...bytes);
         }
         text.push(decoder.decode(Uint8Array.from(run)));
-        const got = contextFromHeaders(app.ctx, { traceparent: TP, baggage: `k=${raw},z=1` }).baggage;
-        assert.deepEqual({ ...got }, { k: text.join(''), z: '1' });
+        each((app) => {
+          const got = contextFromHeaders(app.ctx, { traceparent: TP, baggage: `k=${raw},z=1` }).baggage;
+          assert.deepEqual({ ...got }, { k: text.join(''), z: '1' });
+        });
       }),
       { numRuns: RUNS },
     );
@@ -88,15 +128,12 @@ describe('propagate-only tracer: W3C baggage', () => {
       unit: fc.oneof(fc.constantFrom(...'()[]<>@,;:\\"/?={} \t!~*\'%é'.split('')), text),
       maxLength: 6,
     });
-    assert.equal(
-      injectHeaders(app.ctx.with({ baggage: { 'region(eu)': 'a(b)' } }), {} as Record<string, string>)
-        .baggage,
-      'region%28eu%29=a(b)',
-    );
+    // The OpenTelemetry tracer (upstream's injection) wrote `region(eu)=a(b)`.
+    assert.equal(injected({ 'region(eu)': 'a(b)' }), 'region%28eu%29=a(b)');
     fc.assert(
       fc.property(fc.dictionary(any, any, { maxKeys: 6 }), (baggage) => {
-        const out = injectHeaders(app.ctx.with({ baggage }), {} as Record<string, string>);
-        if (out.baggage !== undefined) assert.match(out.baggage, grammar);
+        const header = injected(baggage); // the same from every tracer
+        if (header !== undefined) assert.match(header, grammar);
       }),
       { numRuns: RUNS },
     );
@@ -105,11 +142,13 @@ describe('propagate-only tracer: W3C baggage', () => {
   it('inject never throws, and extract reads back what it wrote (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(text, text, { maxKeys: 6 }), (baggage) => {
-        const out = injectHeaders(app.ctx.with({ baggage }), {} as Record<string, string>);
+        const header = injected(baggage); // the same from every tracer
         const expected: Record<string, string> = {};
         for (const [k, v] of Object.entries(baggage)) if (k !== '') expected[wellFormed(k)] = wellFormed(v);
-        const back = out.baggage === undefined ? {} : contextFromHeaders(app.ctx, out).baggage;
-        assert.deepEqual({ ...back }, expected);
+        each((app) => {
+          const back = header === undefined ? {} : contextFromHeaders(app.ctx, { baggage: header }).baggage;
+          assert.deepEqual({ ...back }, expected);
+        });
       }),
       { numRuns: RUNS },
     );
@@ -155,11 +194,47 @@ describe('propagate-only tracer: W3C baggage', () => {
         for (let i = 0; i < texts.length; i += cut) headers.push(texts.slice(i, i + cut).join(','));
         const expected: Record<string, string> = {};
         for (const [, m] of members) expected[m.key] = m.value; // a duplicated key keeps its last value
-        const ctx = contextFromHeaders(app.ctx, { traceparent: TP, baggage: headers });
-        assert.deepEqual({ ...ctx.baggage }, expected);
-        // Passed on: the entries read back the same downstream (properties are not carried).
-        const out = injectHeaders(ctx, {});
-        assert.deepEqual({ ...contextFromHeaders(app.ctx, out).baggage }, expected);
+        each((app) => {
+          const ctx = contextFromHeaders(app.ctx, { traceparent: TP, baggage: headers });
+          assert.deepEqual({ ...ctx.baggage }, expected);
+          // Passed on: the entries read back the same downstream (properties are not carried).
+          const out = injectHeaders(ctx, {});
+          assert.deepEqual({ ...contextFromHeaders(app.ctx, out).baggage }, expected);
+        });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it('several headers are one list for the 8192-character limit; an array holding a non-string is ignored', () => {
+    // 72 members fill the first header up to the limit; the OpenTelemetry tracer (as upstream)
+    // still read the second header's `tail=1`, and the array holding a number in part.
+    const first = Array.from({ length: 250 }, (_, i) => `m${i}=${'a'.repeat(i * 3)}`).join(',');
+    each((app) => {
+      const read = contextFromHeaders(app.ctx, { traceparent: TP, baggage: [first, 'tail=1'] }).baggage;
+      assert.equal(Object.keys(read).length, 72);
+      assert.equal(read.tail, undefined);
+      const mixed = { traceparent: TP, baggage: ['a=1', 5] } as unknown as Record<string, string>;
+      assert.deepEqual({ ...contextFromHeaders(app.ctx, mixed).baggage }, {});
+    });
+  });
+
+  it('any header, malformed ones included, is read and passed on the same by every tracer (property)', () => {
+    const unit = fc.oneof(
+      fc.constantFrom(...'ab=,;% \t(){}"\\'.split('')),
+      fc.constantFrom('%2', '%zz', '%FF', '%e9', '%C3%A9', '%F0%9F%98', '%28', '%2C', 'é', '\u{1f600}'),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit, maxLength: 24 }), { minLength: 1, maxLength: 3 }), (headers) => {
+        const read = apps.map(
+          ({ app }) => contextFromHeaders(app.ctx, { traceparent: TP, baggage: headers }).baggage,
+        );
+        const sent = apps.map(({ app }, i) =>
+          injectHeaders(app.ctx.with({ baggage: read[i]! }), {} as Record<string, string>),
+        );
+        for (let i = 1; i < apps.length; i++) {
+          assert.deepEqual({ ...read[i] }, { ...read[0] }, `${apps[i]!.name} read what ${apps[0]!.name} did`);
+          assert.equal(sent[i]!.baggage, sent[0]!.baggage, `${apps[i]!.name} sent what ${apps[0]!.name} did`);
+        }
       }),
       { numRuns: RUNS },
     );

@@ -94,6 +94,11 @@ export interface EnvSettableOptions {
   /** Not an option: only `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` sets it (the otlp exporter's). */
   compression?: OtlpCompression | undefined;
   /**
+   * Not an option: only `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` sets it — the otlp exporter's own
+   * timeout, which options.ts defaults (10 s) and caps by the batch processor's export timeout.
+   */
+  otlpTimeoutMillis?: number | undefined;
+  /**
    * Not an option: only `OTEL_TRACES_SAMPLER` sets it. `false` for `always_on`, `always_off` and
    * `traceidratio`, whose sampler decides every span by itself, ignoring the parent's decision;
    * `sampleRate` (and the `parentbased_*` samplers) follow a parent's decision.
@@ -487,8 +492,7 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       out.tls = { ...files, ...given };
   }
 
-  // Batch processor. The OTLP timeout bounds the same export as OTEL_BSP_EXPORT_TIMEOUT (the
-  // exporter's retries run inside the processor's timeout): it applies when that one is unset.
+  // Batch processor (OTEL_BSP_*). The OTLP timeout is the exporter's own, read below.
   const batch: BatchFields = { ...options.batch };
   // Ranges checked here, so that an out-of-range variable is reported under its own name (the
   // options check would name `batch.…`, which the user never wrote).
@@ -540,9 +544,11 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       `integer ≥ batch.maxExportBatchSize (${batch.maxExportBatchSize})`,
       `is ${queueSize}, below the batch size batch.maxExportBatchSize (${batch.maxExportBatchSize}) given in options: raise the variable, or lower the batch size`,
     );
+  // The otlp exporter's own timeout (a request with its retries), as in the SDK: it no longer
+  // stands in for the processor's export timeout when OTEL_BSP_EXPORT_TIMEOUT is unset (options.ts).
+  delete out.otlpTimeoutMillis;
   const otlpTimeout = timeout('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') ?? timeout('OTEL_EXPORTER_OTLP_TIMEOUT');
-  if (otlpTimeout !== undefined && exporter === 'otlp' && batch.exportTimeoutMillis === undefined)
-    batch.exportTimeoutMillis = otlpTimeout;
+  if (otlpTimeout !== undefined && exporter === 'otlp') out.otlpTimeoutMillis = otlpTimeout;
   if (Object.keys(batch).length > 0) out.batch = batch;
 
   // Span limits: integers ≥ 0 (0 keeps none); the first variable set for a field wins.

@@ -43,7 +43,7 @@ function warnAtCreation(logger: Logger, message: string, code: string): void {
 export function createExporter(
   name: Exclude<ExporterName, 'none'>,
   options: Pick<ResolvedOptions, 'endpoint' | 'headers' | 'batch'> &
-    Partial<Pick<ResolvedOptions, 'tls' | 'compression'>>,
+    Partial<Pick<ResolvedOptions, 'tls' | 'compression' | 'otlpTimeoutMillis'>>,
   logger: Logger,
   sdk: Sdk,
   agents?: ExportAgents,
@@ -80,11 +80,12 @@ export function createExporter(
         '@opentelemetry/exporter-trace-otlp-proto',
         "exporter: 'otlp'",
       );
-      // The exporter retries inside this budget; keep it within the batch processor's export timeout.
+      // Its own timeout (10 s by default, OTEL_EXPORTER_OTLP_TIMEOUT), never above the processor's
+      // export timeout (options.ts); the processor bounds the export by it too (tracer.ts).
       return new m.OTLPTraceExporter({
         url,
         headers,
-        timeoutMillis: options.batch.exportTimeoutMillis,
+        timeoutMillis: options.otlpTimeoutMillis ?? options.batch.exportTimeoutMillis,
         // From OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION, checked in env.ts (unset: the exporter's default, none).
         ...(options.compression
           ? {

@@ -131,9 +131,22 @@ export interface ResolvedOptions {
   spanLimits: SpanLimitFields | undefined;
   /** From `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` only (env.ts); `undefined` when unset. */
   compression: OtlpCompression | undefined;
+  /**
+   * The otlp exporter's timeout, ms: one export request with its retries (which the batch
+   * processor runs for it, agent.ts), so for otlp also the processor's bound of an export. See
+   * `DEFAULT_OTLP_TIMEOUT_MS`; never above `batch.exportTimeoutMillis`.
+   */
+  otlpTimeoutMillis: number;
   /** Variables read with a warning rather than refused (env.ts): the tracer logs each once. */
   warnings: readonly string[];
 }
+
+/**
+ * `OTEL_EXPORTER_OTLP_TIMEOUT`'s default (OTLP exporter specification), inside the processor's
+ * 30 s as in the SDK. The otlp export used the processor's 30 s for the request and its retries, so
+ * a collector that accepts and never answers held each export (and `flush()`) 30 s, not 10 s.
+ */
+const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
 
 const BATCH_DEFAULTS: Required<BatchOptions> = {
   maxQueueSize: 2048,
@@ -397,6 +410,15 @@ export function resolveOptions(
     now: (o.now as (() => number) | undefined) ?? Date.now,
     spanLimits: (input as { spanLimits?: SpanLimitFields }).spanLimits,
     compression: (input as { compression?: OtlpCompression }).compression,
+    otlpTimeoutMillis: Math.min(
+      // The variable, else an export timeout given in code or config (the one knob there, which
+      // meant the whole export: kept so), else the specification's default.
+      (input as { otlpTimeoutMillis?: number }).otlpTimeoutMillis ??
+        (isPlainObject(options.batch) && options.batch.exportTimeoutMillis !== undefined
+          ? batch.exportTimeoutMillis
+          : DEFAULT_OTLP_TIMEOUT_MS),
+      batch.exportTimeoutMillis,
+    ),
     warnings,
   };
 }

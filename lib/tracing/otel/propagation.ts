@@ -10,13 +10,14 @@ import type { Baggage, HeaderCarrier } from '../../core/contracts.js';
 import { TracingError } from '../../core/errors.js';
 import { trimOws } from '../../core/tracestate.js';
 import { setBaggageEntry } from '../../core/w3c.js';
+import { encodeKey, percentDecode, wellFormed } from '../propagate-only.js';
 import type { PropagatorName } from './options.js';
 import { api, core } from './peers.js';
 import { loadPeer } from './sdk.js';
 import { TraceContextPropagator } from './tracecontext.js';
 
 const { baggageEntryMetadataFromString, diag, isSpanContextValid, propagation, ROOT_CONTEXT, trace } = api;
-const { W3CBaggagePropagator } = core;
+const { isTracingSuppressed, W3CBaggagePropagator } = core;
 
 // B3 and Jaeger propagators are optional peers: loaded only when asked for.
 
@@ -95,21 +96,60 @@ const BAGGAGE_MAX_MEMBER_LENGTH = 4096;
 const BAGGAGE_MAX_LENGTH = 8192;
 
 /**
- * OpenTelemetry's W3C baggage propagator with an extraction that keeps every key: upstream parses
- * the header into a plain object, where a member named `__proto__` set the object's prototype
- * instead of an entry, so that member was lost. Same rules and limits as upstream otherwise
- * (members without a key skipped — upstream also skipped an empty value, which is valid —, properties after `;` kept as metadata, at most 180
- * members, 4096 characters per member, 8192 in all); injection is upstream's.
+ * OpenTelemetry's W3C baggage propagator with the propagate-only tracer's reading and writing
+ * (lib/tracing/propagate-only.ts), so that `createOtelTracer` and `createPropagateOnlyTracer` pass
+ * the same baggage on. Upstream differs from the specification in four ways, each fixed here:
+ * - extraction parsed the header into a plain object, where a member named `__proto__` set the
+ *   object's prototype instead of an entry, so that member was lost;
+ * - it skipped an empty value (`flag=`), which is valid;
+ * - it dropped a member whose escapes are not UTF-8 (`Ren%E9`, a value cut inside a character),
+ *   which the specification says MUST be read with U+FFFD in their place (`percentDecode`);
+ * - injection wrote `(` and `)` in keys as they were (`encodeURIComponent`), an invalid header
+ *   for a receiver that checks the grammar (a key is a `token`), and a key or value with a lone
+ *   surrogate made `encodeURIComponent` throw, which upstream caught by sending no `baggage`
+ *   header at all: every entry was lost. Such a character is now sent as U+FFFD, as a UTF-8
+ *   encoder writes it.
+ * Same rules and limits as upstream otherwise (members without a key skipped, properties after
+ * `;` kept as metadata and written back, at most 180 members, 4096 characters per member, 8192 in
+ * all, nothing injected when tracing is suppressed).
  */
 class BaggagePropagator extends W3CBaggagePropagator {
+  override inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
+    const bag = propagation.getBaggage(ctx);
+    if (!bag || isTracingSuppressed(ctx)) return;
+    let out = '';
+    let count = 0;
+    for (const [k, entry] of bag.getAllEntries()) {
+      if (count >= BAGGAGE_MAX_MEMBERS) break;
+      const v = entry.value;
+      // An empty key makes `=value`, a malformed member: strict receivers drop the whole header.
+      if (typeof v !== 'string' || k === '') continue;
+      let member = `${encodeKey(k)}=${encodeURIComponent(wellFormed(v))}`;
+      // Metadata is opaque: written as upstream does, as its own `toString()` gives it.
+      if (entry.metadata !== undefined) member += `;${entry.metadata.toString()}`;
+      if (member.length > BAGGAGE_MAX_MEMBER_LENGTH) continue;
+      count++;
+      // As upstream's serializer: a member that would overflow the header is left out.
+      const next = out === '' ? member : `${out},${member}`;
+      if (next.length <= BAGGAGE_MAX_LENGTH) out = next;
+    }
+    if (out !== '') setter.set(carrier, 'baggage', out);
+  }
+
   override extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
     const raw = getter.get(carrier, 'baggage');
     if (!raw) return ctx;
     const entries = new Map<string, BaggageEntry>();
     let count = 0;
     let total = 0;
-    for (const header of Array.isArray(raw) ? raw : [raw]) {
-      if (typeof header !== 'string') continue;
+    const headers = Array.isArray(raw) ? raw : [raw];
+    // Not a string or an array of strings (a carrier built by hand): ignored whole, as every
+    // other header is and as the propagate-only tracer reads it.
+    if (headers.some((h) => typeof h !== 'string')) return ctx;
+    // Several headers are one list (W3C Baggage), so the limits hold for all of them together: a
+    // member past 8192 characters ends the reading. It ended only its own header, as upstream's
+    // does, and a member of the next header was still read (the propagate-only tracer reads none).
+    list: for (const header of headers as string[]) {
       let start = 0;
       while (start < header.length && count < BAGGAGE_MAX_MEMBERS) {
         const end = header.indexOf(',', start);
@@ -118,7 +158,7 @@ class BaggagePropagator extends W3CBaggagePropagator {
           const entry = parseMember(header.substring(start, stop));
           if (entry) {
             const size = (count === 0 ? 0 : 1) + stop - start;
-            if (total + size > BAGGAGE_MAX_LENGTH) break;
+            if (total + size > BAGGAGE_MAX_LENGTH) break list;
             entries.set(entry[0], entry[1]);
             count++;
             total += size;
@@ -146,14 +186,11 @@ function parseMember(member: string): [string, BaggageEntry] | undefined {
   // An empty value is valid (`value = *baggage-octet`): upstream skipped `flag=`, which the
   // propagate-only tracer kept, so one `exporter: none` passed on what the other dropped.
   if (!rawKey) return undefined;
-  let key: string;
-  let value: string;
-  try {
-    key = decodeURIComponent(rawKey);
-    value = decodeURIComponent(rawValue);
-  } catch {
-    return undefined;
-  }
+  // Escapes whose bytes are not UTF-8 are read as U+FFFD (W3C Baggage: MUST), not thrown on as
+  // `decodeURIComponent` did, which dropped the member; a `%` that starts no escape still drops it.
+  const key = percentDecode(rawKey);
+  const value = percentDecode(rawValue);
+  if (key === undefined || value === undefined) return undefined;
   return semi !== -1 && semi < member.length - 1
     ? [key, { value, metadata: baggageEntryMetadataFromString(member.substring(semi + 1)) }]
     : [key, { value }];

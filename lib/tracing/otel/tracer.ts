@@ -428,6 +428,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           },
           redact: (text) => scrubText(text, headerSecrets),
           ...o.batch,
+          // OTLP: the processor runs the exporter's retries (agent.ts), so an export is bounded by
+          // the exporter's own timeout (10 s by default), which is never above the batch one —
+          // as the SDK's exporter gives a request and its retries 10 s inside the processor's 30 s.
+          ...(exporterName === 'otlp' ? { exportTimeoutMillis: o.otlpTimeoutMillis } : {}),
           abort: () => {
             agents?.abort();
             requests?.abort();
