@@ -273,7 +273,19 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.loadTimeout = o.loadTimeout;
     this.onEvict = o.onEvict;
     this.metrics = o.metrics;
-    this.costOf = o.cost;
+    // A cost function is the caller's code running inside `set`, between its closed check and the
+    // insert: one that called `close()` there left the entry in the closed cache (`size`/`cost` 1,
+    // a later `get` hit). Checked here, around the caller's function only, so `set` itself (the hot
+    // path) and the default cost are unchanged: such a `set` throws `closed` and stores nothing.
+    const userCost = options.cost;
+    this.costOf =
+      typeof userCost === 'function'
+        ? (value, key) => {
+            const cost = userCost(value, key);
+            if (this.closed) this.assertOpen();
+            return cost;
+          }
+        : o.cost;
     const admission: Admission = createAdmission({ numCounters: o.numCounters });
     this.climber = createClimber();
     this.period = Math.min(Math.max(o.numCounters, CLIMB_PERIOD_MIN), CLIMB_PERIOD_MAX);
@@ -599,7 +611,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       try {
         cost = this.costOf(value, key);
       } catch (err) {
-        this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
+        // A cost function that closed the cache: nothing to store into, and nothing to warn about.
+        if (!this.closed) this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
         return value;
       }
     }
