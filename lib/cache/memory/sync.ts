@@ -81,6 +81,11 @@ export interface SyncMemoryCache<V> {
   /** True when a live value is cached; not counted as an access. */
   has(key: string): boolean;
   /**
+   * The live value, or `undefined`, without counting an access (no hit or miss, no frequency
+   * recorded, no move in the window) and without removing an expired entry — lru-cache's `peek`.
+   */
+  peek(key: string): V | undefined;
+  /**
    * The cached value, or the loader's result, loaded once for all concurrent callers of the key
    * and then stored. A loader error reaches every caller and is not cached. The result is not
    * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
