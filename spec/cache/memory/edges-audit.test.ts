@@ -388,3 +388,26 @@ describe('memory cache: a cost function that closes the cache', () => {
     assert.equal(sync.cost, 0);
   });
 });
+
+describe('sync memory cache: peek (public since the lru-cache comparison)', () => {
+  it('returns the live value without counting an access, and leaves an expired entry in place', () => {
+    let now = 0;
+    const cache = createSyncMemoryCache<string | null>({ maxCost: 10, cost: () => 1, now: () => now });
+    cache.set('a', 'A');
+    cache.set('n', null);
+    cache.set('t', 'T', { ttl: 10 });
+    const before = cache.stats();
+    assert.equal(cache.peek('a'), 'A');
+    assert.equal(cache.peek('n'), null);
+    assert.equal(cache.peek('missing'), undefined);
+    now = 20;
+    assert.equal(cache.peek('t'), undefined);
+    assert.equal(cache.size, 3, 'peek removes nothing');
+    assert.deepEqual(cache.stats(), before, 'peek is not a read');
+    cache.close();
+    assert.throws(
+      () => cache.peek('a'),
+      (err: unknown) => err instanceof CacheError && err.code === 'closed',
+    );
+  });
+});
