@@ -81,6 +81,11 @@ export interface SyncMemoryCache<V> {
   /** True when a live value is cached; not counted as an access. */
   has(key: string): boolean;
   /**
+   * The live value, or `undefined`, without counting an access (no hit or miss, no frequency
+   * recorded, no move in the window) and without removing an expired entry — lru-cache's `peek`.
+   */
+  peek(key: string): V | undefined;
+  /**
    * The cached value, or the loader's result, loaded once for all concurrent callers of the key
    * and then stored. A loader error reaches every caller and is not cached. The result is not
    * stored when a `set`/`delete`/`clear` of the key happened while it loaded (callers starting
@@ -273,7 +278,19 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     this.loadTimeout = o.loadTimeout;
     this.onEvict = o.onEvict;
     this.metrics = o.metrics;
-    this.costOf = o.cost;
+    // A cost function is the caller's code running inside `set`, between its closed check and the
+    // insert: one that called `close()` there left the entry in the closed cache (`size`/`cost` 1,
+    // a later `get` hit). Checked here, around the caller's function only, so `set` itself (the hot
+    // path) and the default cost are unchanged: such a `set` throws `closed` and stores nothing.
+    const userCost = options.cost;
+    this.costOf =
+      typeof userCost === 'function'
+        ? (value, key) => {
+            const cost = userCost(value, key);
+            if (this.closed) this.assertOpen();
+            return cost;
+          }
+        : o.cost;
     const admission: Admission = createAdmission({ numCounters: o.numCounters });
     this.climber = createClimber();
     this.period = Math.min(Math.max(o.numCounters, CLIMB_PERIOD_MIN), CLIMB_PERIOD_MAX);
@@ -599,7 +616,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       try {
         cost = this.costOf(value, key);
       } catch (err) {
-        this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
+        // A cost function that closed the cache: nothing to store into, and nothing to warn about.
+        if (!this.closed) this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
         return value;
       }
     }

@@ -337,3 +337,77 @@ describe('sync memory cache: options that are not an object', () => {
     cache.close();
   });
 });
+
+describe('memory cache: a cost function that closes the cache', () => {
+  // The cost function runs inside `set`, after its closed check: the entry used to be stored in
+  // the closed cache (size/cost 1, a later `get` of the key a hit).
+  it('the set throws `closed` and stores nothing (sync face)', () => {
+    const cache: ReturnType<typeof createSyncMemoryCache<string>> = createSyncMemoryCache<string>({
+      maxCost: 100,
+      cost: () => {
+        cache.close();
+        return 1;
+      },
+    });
+    assert.throws(
+      () => cache.set('k', 'v'),
+      (err: unknown) => err instanceof CacheError && err.code === 'closed',
+    );
+    assert.equal(cache.size, 0);
+    assert.equal(cache.cost, 0);
+    assert.throws(
+      () => cache.get('k'),
+      (err: unknown) => err instanceof CacheError && err.code === 'closed',
+    );
+  });
+
+  it('the byte face rejects with `closed`, and a getOrSet still serves its loaded value', async () => {
+    const bytes: ReturnType<typeof createMemoryCache> = createMemoryCache({
+      maxCost: 100,
+      cost: () => {
+        void bytes.close();
+        return 1;
+      },
+    });
+    await assert.rejects(
+      bytes.set('k', new Uint8Array(2)),
+      (err: unknown) => err instanceof CacheError && err.code === 'closed',
+    );
+    assert.equal(bytes.sync.size, 0);
+    assert.equal(bytes.sync.cost, 0);
+
+    const sync: ReturnType<typeof createSyncMemoryCache<string>> = createSyncMemoryCache<string>({
+      maxCost: 100,
+      cost: () => {
+        sync.close();
+        return 1;
+      },
+    });
+    assert.equal(await sync.getOrSet('k', async () => 'loaded'), 'loaded');
+    assert.equal(sync.size, 0);
+    assert.equal(sync.cost, 0);
+  });
+});
+
+describe('sync memory cache: peek (public since the lru-cache comparison)', () => {
+  it('returns the live value without counting an access, and leaves an expired entry in place', () => {
+    let now = 0;
+    const cache = createSyncMemoryCache<string | null>({ maxCost: 10, cost: () => 1, now: () => now });
+    cache.set('a', 'A');
+    cache.set('n', null);
+    cache.set('t', 'T', { ttl: 10 });
+    const before = cache.stats();
+    assert.equal(cache.peek('a'), 'A');
+    assert.equal(cache.peek('n'), null);
+    assert.equal(cache.peek('missing'), undefined);
+    now = 20;
+    assert.equal(cache.peek('t'), undefined);
+    assert.equal(cache.size, 3, 'peek removes nothing');
+    assert.deepEqual(cache.stats(), before, 'peek is not a read');
+    cache.close();
+    assert.throws(
+      () => cache.peek('a'),
+      (err: unknown) => err instanceof CacheError && err.code === 'closed',
+    );
+  });
+});
