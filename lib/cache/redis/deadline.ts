@@ -20,9 +20,13 @@
  *
  * `offset` (server clock − client clock) is measured with `TIME` on every (re)connect and every
  * 30 s; `uncertainty` is half the round trip of that measurement. So the skew between the client's
- * and the server's clocks does not matter, only how much it changes between two measurements (a
- * step of the clock by NTP, drift), which `margin` (10 % of the limit, at least 5 ms)
- * absorbs. In a cluster the smallest offset of the masters is used: every node's check is then at
+ * and the server's clocks does not matter, only how much it changes between two measurements
+ * (drift, a step of the server's clock), which `margin` (10 % of the limit, at least 5 ms)
+ * absorbs. The client side is the monotonic clock ({@link steadyNow}), not `Date.now()`: an NTP
+ * step of the client's wall clock between two measurements used to move every deadline by the
+ * step — stepped back 1 h, every SET and delete was refused as late (`timeout`) until the next
+ * measurement (up to 30 s); stepped forward, deadlines lay 1 h out, so a write reported as timed
+ * out could still land. Of the caller's wall-clock `at` only the time since (≥ 0) is used. In a cluster the smallest offset of the masters is used: every node's check is then at
  * least as strict as needed (nodes whose clocks run ahead refuse a little early).
  *
  * The SET script also does the conditional store of `getOrSet` (`NX`: only when the key is still
@@ -158,11 +162,18 @@ export function serverDeadline(at: number, limit: number, offset: number, uncert
   return Math.floor(at + offset + limit - uncertainty - margin);
 }
 
-/** Server clock − client clock (ms) measured with one `TIME`, and half its round trip as the error. */
+/**
+ * The client clock deadlines are counted on: monotonic (NTP steps of the wall clock do not move
+ * it), in ms on the epoch's scale. Its offset to the server's clock is measured like the wall
+ * clock's would be, so a step of the client's wall clock changes no deadline.
+ */
+export const steadyNow = (): number => performance.timeOrigin + performance.now();
+
+/** Server clock − client clock ({@link steadyNow}, ms) measured with one `TIME`, and half its round trip as the error. */
 export async function measureClock(node: Redis): Promise<{ offset: number; uncertainty: number }> {
-  const before = Date.now();
+  const before = steadyNow();
   const [s, us] = (await node.call('TIME')) as [string, string];
-  const after = Date.now();
+  const after = steadyNow();
   const server = Number(s) * 1000 + Math.floor(Number(us) / 1000);
   return { offset: server - (before + after) / 2, uncertainty: (after - before) / 2 + 1 };
 }
@@ -354,11 +365,14 @@ export function createGuardedWrites(
 
   // `at` is when the caller sent the write (client clock): a write that first waited for the clock
   // measurement keeps the deadline it had when it was called, so the wait never extends its budget.
-  const deadline = (budget?: number, at = Date.now()) => {
+  // `at` is wall-clock time (callers take Date.now()); only the wait since then comes from it, and
+  // the deadline is counted on the steady clock the offset was measured against (see steadyNow).
+  const deadline = (budget?: number, at?: number) => {
     const limit =
       budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
     if (limit === undefined) return '';
-    return String(serverDeadline(at, limit, offset, uncertainty));
+    const waited = at === undefined ? 0 : Math.max(0, Date.now() - at);
+    return String(serverDeadline(steadyNow() - waited, limit, offset, uncertainty));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
   // Whether commands go out at once (else they first wait for the first clock measurement).

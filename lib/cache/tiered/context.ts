@@ -80,8 +80,10 @@ export function createContext(o: ResolvedOptions): Context {
   const local = createLocal(o, fence, gate);
   const instanceId = o.instanceId ?? randomId();
   const counters = createCounters();
+  // The cool-down on the monotonic clock: on `Date.now`, a wall clock stepped back 1 h during it
+  // kept the breaker open (L2 skipped, every write refused) for that hour.
   const breaker: Breaker = o.breaker
-    ? createBreaker(o.breaker.failures, o.breaker.cooldown, o.now)
+    ? createBreaker(o.breaker.failures, o.breaker.cooldown, o.steady)
     : NEVER_OPEN;
   const guarded = createGuard({ breaker, l2Timeout: o.l2Timeout, counters, logger: o.logger, instanceId });
   const state = { closed: false };

@@ -51,6 +51,12 @@ export interface ResolvedOptions {
   loadTimeout: number;
   instanceId: string | undefined;
   now: () => number;
+  /**
+   * The clock durations are measured on (the breaker's cool-down): monotonic by default, since
+   * an NTP step of the wall clock must not stretch or cut them; an injected `now` (tests) drives
+   * them too.
+   */
+  steady: () => number;
   random: () => number;
   logger: Logger | undefined;
 }
@@ -206,6 +212,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     loadTimeout: o.loadTimeout ?? Number.POSITIVE_INFINITY,
     instanceId: o.instanceId,
     now: o.now ?? Date.now,
+    steady: o.now ?? (() => performance.now()),
     random: o.random ?? Math.random,
     logger: o.logger,
   };

@@ -177,7 +177,10 @@ export interface TieredCacheOptions {
    * ignored as this instance's own). Default: random.
    */
   instanceId?: string | undefined;
-  /** Clock in ms since the epoch. Default `Date.now`. */
+  /**
+   * Clock in ms since the epoch (envelope times). Default `Date.now`; the breaker's cool-down then
+   * runs on the monotonic clock. An injected clock (tests) drives both.
+   */
   now?: (() => number) | undefined;
   /** Random source in [0, 1) for jitter and early refresh. Default `Math.random`. */
   random?: (() => number) | undefined;

@@ -117,3 +117,39 @@ describe('redis write deadlines', () => {
     }
   });
 });
+
+/**
+ * Found from outside (a client whose `Date.now` was stepped back 1 h, an NTP step, right after the
+ * cache measured Redis's clock): every SET and delete was refused as late (`timeout`) until the
+ * next measurement, up to 30 s later; stepped forward, deadlines lay 1 h out, so a write reported
+ * as timed out could land. Deadlines now count on the monotonic clock the offset is measured against.
+ */
+describe('redis write deadlines: a step of the client wall clock', () => {
+  it('moves no deadline (stepped back or forward 1 h after the clock measurement)', async () => {
+    const { client, answerTime } = fakeClient();
+    const writes = createGuardedWrites(client, 1000);
+    const realNow = Date.now;
+    try {
+      const first = writes.pending();
+      answerTime();
+      await first;
+      const margin = 100; // 10 % of 1000
+      for (const step of [-3_600_000, 3_600_000]) {
+        Date.now = () => realNow() + step;
+        // The fake server's clock is the real one: the deadline is in its time.
+        const expected = realNow() + 1000 - margin;
+        const got = Number(writes.deadline());
+        assert.ok(Math.abs(got - expected) <= 20, `stepped ${step} ms: deadline ${got - expected} ms off`);
+        // A call time taken before a wait still counts (the wait, not the wall clock, is subtracted).
+        const waited = Number(writes.deadline(undefined, Date.now() - 300));
+        assert.ok(
+          Math.abs(waited - (expected - 300)) <= 20,
+          `stepped ${step} ms: ${waited - expected + 300} ms off`,
+        );
+      }
+    } finally {
+      Date.now = realNow;
+      writes.stop();
+    }
+  });
+});

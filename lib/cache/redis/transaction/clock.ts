@@ -4,7 +4,7 @@
  * transaction pays the round trip at most once per connection every 30 s.
  */
 import type { Redis } from 'iovalkey';
-import { measureClock, serverDeadline } from '../deadline.js';
+import { measureClock, serverDeadline, steadyNow } from '../deadline.js';
 
 const RESYNC_MS = 30_000;
 
@@ -28,11 +28,12 @@ export function createConnectionClocks(): ConnectionClocks {
   return {
     async deadline(conn, limitMs) {
       let clock = clocks.get(conn);
-      if (clock === undefined || Date.now() - clock.measuredAt > RESYNC_MS) {
-        clock = { ...(await measureClock(conn)), measuredAt: Date.now() };
+      // The steady clock the offset is measured against (a step of the wall clock moves no deadline).
+      if (clock === undefined || steadyNow() - clock.measuredAt > RESYNC_MS) {
+        clock = { ...(await measureClock(conn)), measuredAt: steadyNow() };
         clocks.set(conn, clock);
       }
-      return String(serverDeadline(Date.now(), limitMs(), clock.offset, clock.uncertainty));
+      return String(serverDeadline(steadyNow(), limitMs(), clock.offset, clock.uncertainty));
     },
   };
 }
