@@ -177,6 +177,11 @@ export function traceHandler(
         span.recordError(err);
         child.logger.error('request handler failed', { error: err, route, method });
       } catch {}
+      // A response already destroyed (the handler cut it, or `pipeline(source, res)` did when its
+      // source failed, before rejecting) can send nothing: `end()` on it still marks the headers
+      // as sent, and the span and request metric recorded a 500 the client never got (it saw a
+      // reset).
+      if (res.destroyed) return;
       if (!res.headersSent) {
         res.statusCode = 500;
         res.end();
