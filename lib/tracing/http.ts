@@ -75,7 +75,8 @@ function checkTraceHandlerOptions(options: TraceHandlerOptions): void {
  * attributes (semconv.ts: `http.request.method`, `http.route`, `url.scheme`, `url.path`,
  * `url.query` redacted, `server.address`/`server.port`, `client.address`, `network.peer.*`) and,
  * when the response finishes, `http.response.status_code`; 5xx responses and thrown errors set
- * the error status and `error.type` (the status code, or the thrown error's class). A handler that throws or rejects gets its
+ * the error status and `error.type` (the status code, or the class of the error thrown or the
+ * response was destroyed with). A handler that throws or rejects gets its
  * error recorded and, if nothing was sent yet, a bare 500 response. `ctx.signal` aborts when the
  * client goes away before the response is complete, or when the signal of `ctx` (if any) aborts. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
  * the handler is created (semconv.ts `currentOptIn`).
@@ -158,10 +159,23 @@ export function traceHandler(
       // response is always ended, so this changes nothing there.
       if (!(res.writableFinished && res.writableEnded) && !done) {
         abort.abort();
-        aborted = true;
-        // The client went away — unless the handler failed first and `fail` cut the response:
-        // then error.type keeps the class of what it threw.
-        errorType ??= 'aborted';
+        // Destroyed by the server with an error (`await pipeline(source, res)` whose source
+        // failed, `res.destroy(err)`): its own failure, not the client going away (a client that
+        // leaves leaves `res.errored` null). On Node 24 this 'close' comes before the handler
+        // rejects with that error: the span said `aborted`, "the client went away", and lost it.
+        const cut: unknown = res.errored;
+        if (!failed && cut instanceof Error) {
+          failed = true;
+          errorType = errorClass(cut);
+          try {
+            span.recordError(cut);
+          } catch {}
+        } else {
+          aborted = true;
+          // The client went away — unless the handler failed first and `fail` cut the response:
+          // then error.type keeps the class of what it threw.
+          errorType ??= 'aborted';
+        }
       }
       finish();
     });

@@ -196,6 +196,12 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // whose stream the client cancelled says `writableFinished` (its stream is closed) and emits
       // 'finish', though the handler never ended it — it was recorded as a complete 200.
       const completed = res.writableFinished && res.writableEnded;
+      // Destroyed by the server with an error (`pipeline(source, res)` whose source failed): the
+      // class of that error, as the server span records it — on Node 24 the response closes
+      // before the handler rejects with it, and it was recorded as `aborted` (a client that
+      // leaves leaves `res.errored` null).
+      const cut: unknown = completed ? undefined : res.errored;
+      if (cut instanceof Error) errorType ??= errorName(cut);
       if (!completed) errorType ??= 'aborted';
       try {
         record({
