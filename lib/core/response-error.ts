@@ -4,7 +4,7 @@
  * `metrics.instrument()` wrapped around it never sees the error: it recorded `error_type="500"`
  * while the span said `TypeError`. `traceHandler` notes the class here; `instrument` reads it.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const types = new WeakMap<ServerResponse, string>();
 
@@ -16,4 +16,20 @@ export function noteResponseError(res: ServerResponse, errorType: string): void 
 /** The `errorType` noted for `res`, if any. */
 export function responseErrorType(res: ServerResponse): string | undefined {
   return types.get(res);
+}
+
+/**
+ * Whether node:http cut the request because it outlived the server's `requestTimeout` (default
+ * 300 s: a slow upload, a handler that never answers): Node then answers `408` on the socket
+ * itself and destroys it. The response closes unfinished exactly as when the client goes away,
+ * so the server span said "the client went away" and the metric `aborted` — blaming the client
+ * for the server's own limit. Node leaves its `ERR_HTTP_REQUEST_TIMEOUT` on the socket.
+ */
+export function requestTimedOut(req: IncomingMessage): boolean {
+  try {
+    const errored: unknown = (req.socket as { errored?: unknown } | null | undefined)?.errored;
+    return (errored as { code?: unknown } | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  } catch {
+    return false;
+  }
 }

@@ -12,7 +12,7 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
-import { noteResponseError } from '../core/response-error.js';
+import { noteResponseError, requestTimedOut } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
 import {
@@ -125,6 +125,7 @@ export function traceHandler(
     let done = false;
     let errorType: string | undefined;
     let aborted = false;
+    let timedOut = false;
     let failed = false;
     const finish = () => {
       if (done) return;
@@ -145,7 +146,12 @@ export function traceHandler(
       // A handler that threw already has its error status from recordError, with its message.
       if (!failed && status !== undefined && status >= 500) span.setStatus({ code: 'error' });
       else if (!failed && aborted)
-        span.setStatus({ code: 'error', message: 'the client went away before the response completed' });
+        span.setStatus({
+          code: 'error',
+          message: timedOut
+            ? "the request outlived the server's requestTimeout (node:http answered 408 and closed the connection)"
+            : 'the client went away before the response completed',
+        });
       span.end();
     };
     // One listener, not 'finish' + 'close': Node emits 'close' on every response, one tick after
@@ -173,8 +179,10 @@ export function traceHandler(
         } else {
           aborted = true;
           // The client went away — unless the handler failed first and `fail` cut the response:
-          // then error.type keeps the class of what it threw.
-          errorType ??= 'aborted';
+          // then error.type keeps the class of what it threw — or Node cut it at the server's
+          // `requestTimeout` (response-error.ts).
+          timedOut = requestTimedOut(req);
+          errorType ??= timedOut ? 'timeout' : 'aborted';
         }
       }
       finish();

@@ -7,7 +7,7 @@ import { isKnownMethod } from '../../core/http-methods.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
-import { responseErrorType } from '../../core/response-error.js';
+import { requestTimedOut, responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
@@ -202,7 +202,9 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // leaves leaves `res.errored` null).
       const cut: unknown = completed ? undefined : res.errored;
       if (cut instanceof Error) errorType ??= errorName(cut);
-      if (!completed) errorType ??= 'aborted';
+      // Cut by node:http at the server's `requestTimeout` (it answered 408 itself): `timeout`,
+      // as the server span says — not the client going away.
+      if (!completed) errorType ??= requestTimedOut(req) ? 'timeout' : 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
