@@ -33,3 +33,23 @@ export function requestTimedOut(req: IncomingMessage): boolean {
     return false;
   }
 }
+
+/** Codes of a connection that went away: Node 24 destroys a queued pipelined response with `ECONNRESET`. */
+const CONNECTION_GONE = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * The error the server side destroyed `res` with (`res.destroy(err)`, `pipeline(source, res)`
+ * whose source failed), if any: the response's failure, not the client going away. A client that
+ * leaves leaves `res.errored` empty — except for a pipelined response still queued when it left,
+ * which Node 24 destroys with `ECONNRESET` ("aborted"): that one is the client's.
+ */
+export function responseCutError(res: ServerResponse): Error | undefined {
+  try {
+    const errored: unknown = (res as { errored?: unknown }).errored;
+    if (!(errored instanceof Error)) return undefined;
+    const code: unknown = (errored as { code?: unknown }).code;
+    return typeof code === 'string' && CONNECTION_GONE.has(code) ? undefined : errored;
+  } catch {
+    return undefined;
+  }
+}

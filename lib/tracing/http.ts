@@ -12,7 +12,7 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
-import { noteResponseError, requestTimedOut } from '../core/response-error.js';
+import { noteResponseError, requestTimedOut, responseCutError } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
 import {
@@ -167,10 +167,11 @@ export function traceHandler(
         abort.abort();
         // Destroyed by the server with an error (`await pipeline(source, res)` whose source
         // failed, `res.destroy(err)`): its own failure, not the client going away (a client that
-        // leaves leaves `res.errored` null). On Node 24 this 'close' comes before the handler
-        // rejects with that error: the span said `aborted`, "the client went away", and lost it.
-        const cut: unknown = res.errored;
-        if (!failed && cut instanceof Error) {
+        // leaves leaves none: response-error.ts). On Node 24 this 'close' comes before the
+        // handler rejects with that error: the span said `aborted`, "the client went away", and
+        // lost it.
+        const cut = failed ? undefined : responseCutError(res);
+        if (cut !== undefined) {
           failed = true;
           errorType = errorClass(cut);
           try {

@@ -7,7 +7,7 @@ import { isKnownMethod } from '../../core/http-methods.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
-import { requestTimedOut, responseErrorType } from '../../core/response-error.js';
+import { requestTimedOut, responseCutError, responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
@@ -199,9 +199,9 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // Destroyed by the server with an error (`pipeline(source, res)` whose source failed): the
       // class of that error, as the server span records it — on Node 24 the response closes
       // before the handler rejects with it, and it was recorded as `aborted` (a client that
-      // leaves leaves `res.errored` null).
-      const cut: unknown = completed ? undefined : res.errored;
-      if (cut instanceof Error) errorType ??= errorName(cut);
+      // leaves leaves none: core/response-error.ts).
+      const cut = completed ? undefined : responseCutError(res);
+      if (cut !== undefined) errorType ??= errorName(cut);
       // Cut by node:http at the server's `requestTimeout` (it answered 408 itself): `timeout`,
       // as the server span says — not the client going away.
       if (!completed) errorType ??= requestTimedOut(req) ? 'timeout' : 'aborted';
