@@ -4,7 +4,7 @@
  * `metrics.instrument()` wrapped around it never sees the error: it recorded `error_type="500"`
  * while the span said `TypeError`. `traceHandler` notes the class here; `instrument` reads it.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const types = new WeakMap<ServerResponse, string>();
 
@@ -16,4 +16,40 @@ export function noteResponseError(res: ServerResponse, errorType: string): void 
 /** The `errorType` noted for `res`, if any. */
 export function responseErrorType(res: ServerResponse): string | undefined {
   return types.get(res);
+}
+
+/**
+ * Whether node:http cut the request because it outlived the server's `requestTimeout` (default
+ * 300 s: a slow upload, a handler that never answers): Node then answers `408` on the socket
+ * itself and destroys it. The response closes unfinished exactly as when the client goes away,
+ * so the server span said "the client went away" and the metric `aborted` — blaming the client
+ * for the server's own limit. Node leaves its `ERR_HTTP_REQUEST_TIMEOUT` on the socket.
+ */
+export function requestTimedOut(req: IncomingMessage): boolean {
+  try {
+    const errored: unknown = (req.socket as { errored?: unknown } | null | undefined)?.errored;
+    return (errored as { code?: unknown } | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  } catch {
+    return false;
+  }
+}
+
+/** Codes of a connection that went away: Node 24 destroys a queued pipelined response with `ECONNRESET`. */
+const CONNECTION_GONE = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/**
+ * The error the server side destroyed `res` with (`res.destroy(err)`, `pipeline(source, res)`
+ * whose source failed), if any: the response's failure, not the client going away. A client that
+ * leaves leaves `res.errored` empty — except for a pipelined response still queued when it left,
+ * which Node 24 destroys with `ECONNRESET` ("aborted"): that one is the client's.
+ */
+export function responseCutError(res: ServerResponse): Error | undefined {
+  try {
+    const errored: unknown = (res as { errored?: unknown }).errored;
+    if (!(errored instanceof Error)) return undefined;
+    const code: unknown = (errored as { code?: unknown }).code;
+    return typeof code === 'string' && CONNECTION_GONE.has(code) ? undefined : errored;
+  } catch {
+    return undefined;
+  }
 }

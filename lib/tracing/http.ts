@@ -12,7 +12,7 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
-import { noteResponseError } from '../core/response-error.js';
+import { noteResponseError, requestTimedOut, responseCutError } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
 import {
@@ -75,7 +75,8 @@ function checkTraceHandlerOptions(options: TraceHandlerOptions): void {
  * attributes (semconv.ts: `http.request.method`, `http.route`, `url.scheme`, `url.path`,
  * `url.query` redacted, `server.address`/`server.port`, `client.address`, `network.peer.*`) and,
  * when the response finishes, `http.response.status_code`; 5xx responses and thrown errors set
- * the error status and `error.type` (the status code, or the thrown error's class). A handler that throws or rejects gets its
+ * the error status and `error.type` (the status code, or the class of the error thrown or the
+ * response was destroyed with). A handler that throws or rejects gets its
  * error recorded and, if nothing was sent yet, a bare 500 response. `ctx.signal` aborts when the
  * client goes away before the response is complete, or when the signal of `ctx` (if any) aborts. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
  * the handler is created (semconv.ts `currentOptIn`).
@@ -124,6 +125,7 @@ export function traceHandler(
     let done = false;
     let errorType: string | undefined;
     let aborted = false;
+    let timedOut = false;
     let failed = false;
     const finish = () => {
       if (done) return;
@@ -144,7 +146,12 @@ export function traceHandler(
       // A handler that threw already has its error status from recordError, with its message.
       if (!failed && status !== undefined && status >= 500) span.setStatus({ code: 'error' });
       else if (!failed && aborted)
-        span.setStatus({ code: 'error', message: 'the client went away before the response completed' });
+        span.setStatus({
+          code: 'error',
+          message: timedOut
+            ? "the request outlived the server's requestTimeout (node:http answered 408 and closed the connection)"
+            : 'the client went away before the response completed',
+        });
       span.end();
     };
     // One listener, not 'finish' + 'close': Node emits 'close' on every response, one tick after
@@ -158,10 +165,26 @@ export function traceHandler(
       // response is always ended, so this changes nothing there.
       if (!(res.writableFinished && res.writableEnded) && !done) {
         abort.abort();
-        aborted = true;
-        // The client went away — unless the handler failed first and `fail` cut the response:
-        // then error.type keeps the class of what it threw.
-        errorType ??= 'aborted';
+        // Destroyed by the server with an error (`await pipeline(source, res)` whose source
+        // failed, `res.destroy(err)`): its own failure, not the client going away (a client that
+        // leaves leaves none: response-error.ts). On Node 24 this 'close' comes before the
+        // handler rejects with that error: the span said `aborted`, "the client went away", and
+        // lost it.
+        const cut = failed ? undefined : responseCutError(res);
+        if (cut !== undefined) {
+          failed = true;
+          errorType = errorClass(cut);
+          try {
+            span.recordError(cut);
+          } catch {}
+        } else {
+          aborted = true;
+          // The client went away — unless the handler failed first and `fail` cut the response:
+          // then error.type keeps the class of what it threw — or Node cut it at the server's
+          // `requestTimeout` (response-error.ts).
+          timedOut = requestTimedOut(req);
+          errorType ??= timedOut ? 'timeout' : 'aborted';
+        }
       }
       finish();
     });
@@ -177,6 +200,11 @@ export function traceHandler(
         span.recordError(err);
         child.logger.error('request handler failed', { error: err, route, method });
       } catch {}
+      // A response already destroyed (the handler cut it, or `pipeline(source, res)` did when its
+      // source failed, before rejecting) can send nothing: `end()` on it still marks the headers
+      // as sent, and the span and request metric recorded a 500 the client never got (it saw a
+      // reset).
+      if (res.destroyed) return;
       if (!res.headersSent) {
         res.statusCode = 500;
         res.end();

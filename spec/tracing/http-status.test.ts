@@ -55,6 +55,19 @@ const handler = traceHandler(
       return;
     }
     if (path === '/throws') throw new RangeError('no such thing');
+    if (path === '/cut') {
+      // What `await pipeline(source, res)` does when its source fails: the response is destroyed,
+      // then the handler rejects.
+      res.destroy();
+      throw new RangeError('source failed');
+    }
+    if (path === '/cut-with-error') {
+      // The response destroyed with the error that cut it — the handler rejects only later (as
+      // `pipeline` does on Node 24, after the response closed) or never.
+      res.write('part');
+      res.destroy(new RangeError('source failed'));
+      return;
+    }
     res.end(`${req.method}`);
   },
   { route: '/r' },
@@ -163,6 +176,39 @@ describe('HTTP span status and status code (OpenTelemetry HTTP conventions)', ()
     assert.equal(span.status.code, ERROR);
     assert.equal(span.status.message, 'no such thing');
     assert.equal(span.attributes['error.type'], 'RangeError');
+  });
+
+  it('a handler that destroyed its response, then threw: no status code (none went out), error.type its class', async () => {
+    // The bare 500 was written into the destroyed response: nothing reached the client (a
+    // reset), but Node marked the headers as sent and the span and metric said 500.
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/cut`));
+    const span = await serverSpan('/cut');
+    assert.equal(span.attributes['http.response.status_code'], undefined, 'no status was sent');
+    assert.equal(span.attributes['error.type'], 'RangeError');
+    assert.equal(span.status.code, ERROR);
+    const series = await waitFor(
+      async () => ((await requestSeries('/cut')).length > 0 ? requestSeries('/cut') : undefined),
+      { what: 'the request metric' },
+    );
+    assert.equal(series.length, 1);
+    assert.doesNotMatch(series[0]!, /http_response_status_code/);
+    assert.match(series[0]!, /error_type="RangeError"/);
+  });
+
+  it('a response the server destroyed with an error: error.type its class, not aborted (the client did not leave)', async () => {
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/cut-with-error`).then((r) => r.text()));
+    const span = await serverSpan('/cut-with-error');
+    assert.equal(span.attributes['http.response.status_code'], 200);
+    assert.equal(span.attributes['error.type'], 'RangeError');
+    assert.equal(span.status.code, ERROR);
+    assert.equal(span.status.message, 'source failed');
+    const series = await waitFor(
+      async () =>
+        (await requestSeries('/cut-with-error')).length > 0 ? requestSeries('/cut-with-error') : undefined,
+      { what: 'the request metric' },
+    );
+    assert.equal(series.length, 1);
+    assert.match(series[0]!, /error_type="RangeError"/);
   });
 
   it('tracedFetch records the method fetch sends: get → GET, patch → _OTHER with its original', async () => {

@@ -7,7 +7,7 @@ import { isKnownMethod } from '../../core/http-methods.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
-import { responseErrorType } from '../../core/response-error.js';
+import { requestTimedOut, responseCutError, responseErrorType } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
@@ -196,7 +196,15 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // whose stream the client cancelled says `writableFinished` (its stream is closed) and emits
       // 'finish', though the handler never ended it — it was recorded as a complete 200.
       const completed = res.writableFinished && res.writableEnded;
-      if (!completed) errorType ??= 'aborted';
+      // Destroyed by the server with an error (`pipeline(source, res)` whose source failed): the
+      // class of that error, as the server span records it — on Node 24 the response closes
+      // before the handler rejects with it, and it was recorded as `aborted` (a client that
+      // leaves leaves none: core/response-error.ts).
+      const cut = completed ? undefined : responseCutError(res);
+      if (cut !== undefined) errorType ??= errorName(cut);
+      // Cut by node:http at the server's `requestTimeout` (it answered 408 itself): `timeout`,
+      // as the server span says — not the client going away.
+      if (!completed) errorType ??= requestTimedOut(req) ? 'timeout' : 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
