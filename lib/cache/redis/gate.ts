@@ -7,6 +7,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
+import { LOADING } from './client.js';
 import { closedError } from './errors.js';
 import { describeNodes } from './nodes.js';
 import { type ConnectionFault, ConnectionFaultError, type FaultWatch, faultError } from './tls.js';
@@ -122,6 +123,8 @@ export function createConnectionGate(
     lastError = err;
   };
   client.on('error', errorListener);
+  // A server up but still loading its data (./client.ts): that is why no 'ready' comes.
+  client.on(LOADING, errorListener);
   const nodeErrorListener = (err: Error, address?: unknown) => {
     lastError = err;
     if (typeof address === 'string') {
@@ -208,6 +211,7 @@ export function createConnectionGate(
       client.off('ready', readyListener);
       stopFaults?.();
       client.off('error', errorListener);
+      client.off(LOADING, errorListener);
       if (client.isCluster) client.off('node error', nodeErrorListener);
     },
   };
