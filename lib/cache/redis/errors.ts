@@ -2,10 +2,13 @@
 import { CacheError, type CacheErrorCode } from '../../core/errors.js';
 import { ConnectionFaultError, classifyConnectionError, faultError } from './tls.js';
 
+// BUSY: another client's script or function ran past busy-reply-threshold; the server answers
+// nothing else until it ends or is killed — a passing outage, not a refusal (it was `backend`,
+// the code of an ACL refusal). The command was not run.
 // NOREPLICAS: a master with `min-replicas-to-write` refuses writes while too few replicas are
 // connected — a passing outage like MASTERDOWN, not applied (it was `backend`).
 const UNAVAILABLE =
-  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
+  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|BUSY)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
 
 const TOO_LARGE = /^ERR Protocol error: invalid bulk length\b/;
 
@@ -83,6 +86,22 @@ export function toCacheError(
       { cause: err },
     );
   }
+  // Redis's own words for these two told neither what to do nor, cut at 200 characters (MISCONF),
+  // where to look.
+  if (/^BUSY\b/.test(reason)) {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: the server is busy running a script or function of another client past its busy-reply-threshold, and runs no other command until it ends or is stopped (SCRIPT KILL / FUNCTION KILL); this one was not applied: ${reason}`,
+      { cause: err },
+    );
+  }
+  if (/^MISCONF\b/.test(reason)) {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: the server refuses writes because its last background save (RDB) failed and stop-writes-on-bgsave-error is on; reads still work — see the server's log (disk full, directory not writable) and fix it, the next successful save lifts the refusal; not applied: MISCONF ${MISCONF_SHORT}`,
+      { cause: err },
+    );
+  }
   if (/^NOSCRIPT\b/.test(reason)) {
     return new CacheError(
       code,
@@ -104,6 +123,8 @@ export function toCacheError(
   return new CacheError(code, `redis ${op} failed${at}: ${reason}${acl}`, { cause: err });
 }
 
+const MISCONF_SHORT =
+  'Redis is configured to save RDB snapshots, but it is currently unable to persist to disk';
 const SCRIPT_REFUSAL = /user executing the script can't run this command/;
 const MAX_RETRIES = /^Reached the max retries per request limit/;
 const ACL_HINT = " (refused by the ACL user's rules: the cache needs those of aclRules()";
