@@ -58,9 +58,7 @@ export function toCacheError(
   // iovalkey's words for a command whose connection dropped before its reply and whose one resend
   // found no connection either. They ended "Refer to "maxRetriesPerRequest" option for details":
   // an option the cache does not take (a ConfigError if passed), so the advice led nowhere.
-  if (MAX_RETRIES.test(reason))
-    reason =
-      'the connection was lost before the reply and could not be made again to resend the command (the server down or restarting?)';
+  reason = plainReason(reason);
   for (const s of secrets) if (s) reason = reason.split(s).join('***');
   if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;
   const code = codeOf(err);
@@ -125,6 +123,17 @@ export function toCacheError(
 
 const MISCONF_SHORT =
   'Redis is configured to save RDB snapshots, but it is currently unable to persist to disk';
+/**
+ * The first line of an iovalkey error in words that lead somewhere: its "Reached the max retries
+ * per request limit … Refer to "maxRetriesPerRequest" option" names an option the cache does not
+ * take. Also used for the last connection error the gate and `health()` print (./gate.ts).
+ */
+export function plainReason(reason: string): string {
+  return MAX_RETRIES.test(reason)
+    ? 'the connection was lost before the reply and could not be made again to resend the command (the server down or restarting?)'
+    : reason;
+}
+
 const SCRIPT_REFUSAL = /user executing the script can't run this command/;
 const MAX_RETRIES = /^Reached the max retries per request limit/;
 const ACL_HINT = " (refused by the ACL user's rules: the cache needs those of aclRules()";
