@@ -38,7 +38,11 @@ function reconnectOnError(err: Error): 1 | false {
  */
 export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
   const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
-  quietReadyCheck(client, (err) => client.emit(NO_INFO, err));
+  quietReadyCheck(
+    client,
+    (err) => client.emit(NO_INFO, err),
+    (err) => client.emit(LOADING, err),
+  );
   quietOpenServer(
     client,
     (err) => client.emit(OPEN_SERVER, err),
@@ -236,6 +240,15 @@ function lazyDuplicates(conn: Redis | Cluster): void {
 export const NO_INFO = 'hyperion:no-info';
 
 /**
+ * Emitted by a client `buildClient` made (with an Error saying so) when iovalkey's ready check
+ * found the server still loading its data (`INFO` `loading:1`): the connection is up but stays
+ * out of service until the load ends. The connection gate (./gate.ts) takes it as the reason a
+ * caller is "not connected", which said the last connection error before it (`connect
+ * ECONNREFUSED` from the restart) or nothing at all.
+ */
+export const LOADING = 'hyperion:loading';
+
+/**
  * Emitted by a client `buildClient` made (with the server's reply) when a connection of it, of its
  * cluster nodes or of their duplicates gave a password to a server whose user needs none. The
  * cache logs it through its logger (./cache.ts).
@@ -340,9 +353,13 @@ type InfoCommand = (callback: (err: Error | null, res?: unknown) => void) => Pro
  * (`unavailable`). Applied to `conn`, to the nodes of a cluster and to their duplicates. Left as is
  * if the client has no `_readyCheck` (another iovalkey version).
  */
-function quietReadyCheck(conn: Redis | Cluster, notify: (err: Error) => void): void {
+function quietReadyCheck(
+  conn: Redis | Cluster,
+  notify: (err: Error) => void,
+  loading: (err: Error) => void,
+): void {
   if (conn.isCluster) {
-    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify));
+    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify, loading));
   } else {
     const c = conn as unknown as { _readyCheck?: ReadyCheck; info: InfoCommand };
     const original = c._readyCheck;
@@ -357,6 +374,7 @@ function quietReadyCheck(conn: Redis | Cluster, notify: (err: Error) => void): v
             callback(null, {});
             return;
           }
+          if (!err && typeof res === 'string' && /^loading:1\b/m.test(res)) loading(loadingError(res));
           cb(err, res);
         });
       try {
@@ -370,9 +388,18 @@ function quietReadyCheck(conn: Redis | Cluster, notify: (err: Error) => void): v
   const duplicate = conn.duplicate.bind(conn) as (...args: unknown[]) => Redis | Cluster;
   (conn as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
     const copy = duplicate(...args);
-    quietReadyCheck(copy, notify);
+    quietReadyCheck(copy, notify, loading);
     return copy;
   };
+}
+
+/** What a server still loading its data (`INFO` of the ready check) is reported as. */
+function loadingError(info: string): Error {
+  const eta = /^loading_eta_seconds:(\d+)/m.exec(info)?.[1];
+  const left = eta === undefined ? '' : `, about ${eta} s left`;
+  return new Error(
+    `LOADING the server is up but still loading its data into memory (a restart or a full resync${left}): commands are served once it has loaded`,
+  );
 }
 
 /**

@@ -2,10 +2,13 @@
 import { CacheError, type CacheErrorCode } from '../../core/errors.js';
 import { ConnectionFaultError, classifyConnectionError, faultError } from './tls.js';
 
+// BUSY: another client's script or function ran past busy-reply-threshold; the server answers
+// nothing else until it ends or is killed — a passing outage, not a refusal (it was `backend`,
+// the code of an ACL refusal). The command was not run.
 // NOREPLICAS: a master with `min-replicas-to-write` refuses writes while too few replicas are
 // connected — a passing outage like MASTERDOWN, not applied (it was `backend`).
 const UNAVAILABLE =
-  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
+  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|BUSY)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
 
 const TOO_LARGE = /^ERR Protocol error: invalid bulk length\b/;
 
@@ -55,9 +58,7 @@ export function toCacheError(
   // iovalkey's words for a command whose connection dropped before its reply and whose one resend
   // found no connection either. They ended "Refer to "maxRetriesPerRequest" option for details":
   // an option the cache does not take (a ConfigError if passed), so the advice led nowhere.
-  if (MAX_RETRIES.test(reason))
-    reason =
-      'the connection was lost before the reply and could not be made again to resend the command (the server down or restarting?)';
+  reason = plainReason(reason);
   for (const s of secrets) if (s) reason = reason.split(s).join('***');
   if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;
   const code = codeOf(err);
@@ -83,6 +84,22 @@ export function toCacheError(
       { cause: err },
     );
   }
+  // Redis's own words for these two told neither what to do nor, cut at 200 characters (MISCONF),
+  // where to look.
+  if (/^BUSY\b/.test(reason)) {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: the server is busy running a script or function of another client past its busy-reply-threshold, and runs no other command until it ends or is stopped (SCRIPT KILL / FUNCTION KILL); this one was not applied: ${reason}`,
+      { cause: err },
+    );
+  }
+  if (/^MISCONF\b/.test(reason)) {
+    return new CacheError(
+      code,
+      `redis ${op} failed${at}: the server refuses writes because its last background save (RDB) failed and stop-writes-on-bgsave-error is on; reads still work — see the server's log (disk full, directory not writable) and fix it, the next successful save lifts the refusal; not applied: MISCONF ${MISCONF_SHORT}`,
+      { cause: err },
+    );
+  }
   if (/^NOSCRIPT\b/.test(reason)) {
     return new CacheError(
       code,
@@ -102,6 +119,19 @@ export function toCacheError(
           ? `${ACL_HINT})`
           : '';
   return new CacheError(code, `redis ${op} failed${at}: ${reason}${acl}`, { cause: err });
+}
+
+const MISCONF_SHORT =
+  'Redis is configured to save RDB snapshots, but it is currently unable to persist to disk';
+/**
+ * The first line of an iovalkey error in words that lead somewhere: its "Reached the max retries
+ * per request limit … Refer to "maxRetriesPerRequest" option" names an option the cache does not
+ * take. Also used for the last connection error the gate and `health()` print (./gate.ts).
+ */
+export function plainReason(reason: string): string {
+  return MAX_RETRIES.test(reason)
+    ? 'the connection was lost before the reply and could not be made again to resend the command (the server down or restarting?)'
+    : reason;
 }
 
 const SCRIPT_REFUSAL = /user executing the script can't run this command/;

@@ -7,7 +7,8 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
-import { closedError } from './errors.js';
+import { LOADING } from './client.js';
+import { closedError, plainReason } from './errors.js';
 import { describeNodes } from './nodes.js';
 import { type ConnectionFault, ConnectionFaultError, type FaultWatch, faultError } from './tls.js';
 
@@ -122,6 +123,8 @@ export function createConnectionGate(
     lastError = err;
   };
   client.on('error', errorListener);
+  // A server up but still loading its data (./client.ts): that is why no 'ready' comes.
+  client.on(LOADING, errorListener);
   const nodeErrorListener = (err: Error, address?: unknown) => {
     lastError = err;
     if (typeof address === 'string') {
@@ -139,7 +142,10 @@ export function createConnectionGate(
    */
   const lastReason = (): string | undefined => {
     if (!lastError) return undefined;
-    const own = lastError.message.split('\n')[0] ?? '';
+    // A server that closes each connection at once (a proxy with no backend, a server at its
+    // limits) fails iovalkey's ready check with its "max retries per request" words, which
+    // named an option the cache does not take.
+    const own = plainReason(lastError.message.split('\n')[0] ?? '');
     if (!client.isCluster || !ALL_NODES_FAILED.test(own)) return own;
     // The fault watch saw the nodes' own connection errors (ECONNREFUSED …); the cluster's
     // 'node error' often only "Connection is closed." of its slot-map connection.
@@ -208,6 +214,7 @@ export function createConnectionGate(
       client.off('ready', readyListener);
       stopFaults?.();
       client.off('error', errorListener);
+      client.off(LOADING, errorListener);
       if (client.isCluster) client.off('node error', nodeErrorListener);
     },
   };

@@ -183,12 +183,13 @@ export function addLink(s: TrackingState, key: string, data: Redis): Link {
       data.off('ready', onReady);
     },
   };
-  const onClose = () => breakLink(s, link, `connection to ${key} closed`);
+  // Node names are iovalkey's bare `host:port` keys: bracket an IPv6 host as every other message does.
+  const onClose = () => breakLink(s, link, `connection to ${nodeKeyAddress(key)} closed`);
   const onReady = () => schedule(s, link, 0);
   data.on('close', onClose);
   data.on('ready', onReady);
   s.links.set(key, link);
-  lose(s, `tracking ${key}`);
+  lose(s, `tracking ${nodeKeyAddress(key)}`);
   schedule(s, link, 0);
   return link;
 }

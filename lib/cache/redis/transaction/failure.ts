@@ -49,6 +49,12 @@ export function txFailure(
   if (code === 'oom') {
     // The base already says the server is out of memory and names the node.
     message = `${base} (nothing was applied)`;
+  } else if (NOT_SENT.test(String((inner as Error)?.message))) {
+    // iovalkey refuses a command at once, without writing it, on a connection whose socket is
+    // already ended (the server killed or closed it; iovalkey still says `ready` until 'close'),
+    // and MULTI, the script and EXEC are refused together in one synchronous pass. So nothing
+    // reached the server: it said "applied completely or not at all", as for a lost reply.
+    message = `${base} (the connection was gone before the transaction was sent: nothing was applied)`;
   } else if (phase === 'exec' && (code === 'timeout' || code === 'unavailable') && inner === err) {
     message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
   } else if (inner !== err) {
@@ -61,6 +67,9 @@ export function txFailure(
   }
   return new CacheError(code, message, { cause: err });
 }
+
+/** iovalkey's refusal of a command it did not write (its socket was already ended). */
+const NOT_SENT = /^Stream isn't writeable\b/;
 
 /** The server's error reply to a command queued before EXEC, if one got one. */
 function queuedRefusal(err: unknown): unknown {

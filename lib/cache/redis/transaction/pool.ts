@@ -93,7 +93,14 @@ async function openConnection(
   } catch (err) {
     discard(pool, conn);
     pool.waiters.shift()?.(undefined);
-    throw toCacheError('transaction', err, secrets, describeNodes(conn));
+    // A connection the server refused during its set-up (iovalkey's ready check answered BUSY, an
+    // ACL refusal …) is closed by iovalkey, and connect() rejects with a bare "Connection is
+    // closed.": the server's reply, emitted as 'error' just before, is the reason.
+    const why =
+      lastError !== undefined && /^Connection is closed/.test(String((err as Error)?.message))
+        ? lastError
+        : err;
+    throw toCacheError('transaction', why, secrets, describeNodes(conn));
   }
 }
 
