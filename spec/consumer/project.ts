@@ -6,15 +6,16 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutCoverage } from '../harness/process.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
 // Children get the plain environment: no test-run hook (the consumer resolves its own packages),
 // and this Node first on PATH so npm and tsc run on it too.
-const env: NodeJS.ProcessEnv = {
+const env: NodeJS.ProcessEnv = withoutCoverage({
   ...process.env,
   PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
-};
+});
 delete env.NODE_OPTIONS;
 delete env.HYPERION_OTEL_LINE;
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { withoutCoverage } from '../harness/process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPTS = ['memory', 'hit-ratio', 'redis', 'tiered', 'tracing', 'metrics', 'demo'];
@@ -18,7 +19,7 @@ const otel3Node = major > 22 || (major === 22 && minor >= 15);
 
 function run(script: string, ...args: string[]) {
   // Without the test run's NODE_OPTIONS: the scripts load their own OpenTelemetry line.
-  const env = { ...process.env };
+  const env = withoutCoverage();
   delete env.NODE_OPTIONS;
   return spawnSync(process.execPath, ['--import', 'tsx', `benchmarks/${script}.bench.ts`, ...args], {
     cwd: root,
@@ -107,10 +108,10 @@ describe('benchmark command lines', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    const env: NodeJS.ProcessEnv = {
+    const env = withoutCoverage({
       ...process.env,
       PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
-    };
+    });
     delete env.NODE_OPTIONS;
     const r = spawnSync('sh', ['-c', `${pkg.scripts['bench:tracing:otel3']} --help`], {
       cwd: root,
@@ -129,6 +130,7 @@ describe('benchmark command lines', () => {
     const bench = (...args: string[]) =>
       spawnSync(process.execPath, ['benchmarks/run.mjs', ...args], {
         cwd: root,
+        env: withoutCoverage(),
         encoding: 'utf8',
         timeout: 60_000,
       });
@@ -147,7 +149,7 @@ describe('benchmark command lines', () => {
   it('bench:demo: a Jaeger it cannot find, or --concurrent without a network exporter, is named before anything starts', () => {
     // Both were thrown errors (a stack trace, exit 1), the Jaeger one after "starting three copies
     // of the demo services…" and without a word on how to install it.
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent', GOPATH: '/nonexistent' };
+    const env = withoutCoverage({ ...process.env, PATH: '/nonexistent', GOPATH: '/nonexistent' });
     delete env.NODE_OPTIONS;
     delete env.GOBIN;
     const noJaeger = spawnSync(

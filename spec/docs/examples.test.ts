@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from '../harness/process.js';
+import { tempDir, withoutCoverage } from '../harness/process.js';
 import { examples } from './examples.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -59,6 +59,7 @@ it('every TypeScript example of the pages typechecks against the package', { tim
       }),
     );
     const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir.path], {
+      env: withoutCoverage(),
       encoding: 'utf8',
       timeout: 170_000,
     });

@@ -46,6 +46,7 @@ import {
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createPropagateOnlyTracer } from '../../lib/tracing/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { withoutCoverage } from '../harness/process.js';
 
 const PAGES = [
   'README.md',
@@ -151,7 +152,7 @@ describe('reference pages against the code', () => {
   it('the packed package carries every page its pages link to (the demo excepted: it runs from a clone)', () => {
     // npm runs on whatever Node is first on PATH: without the test run's hooks (the 3.x run's
     // NODE_OPTIONS loads a Node 24 module hook, which Node 20's npm cannot import).
-    const env = { ...process.env };
+    const env = withoutCoverage();
     delete env.NODE_OPTIONS;
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,

@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { withoutCoverage } from '../../harness/process.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const figures = join(root, 'benchmarks', 'figures');
 
 function run(...args: string[]) {
-  const env = { ...process.env };
+  const env = withoutCoverage();
   delete env.NODE_OPTIONS;
   return spawnSync(process.execPath, ['--import', 'tsx', 'benchmarks/hit-ratio.bench.ts', ...args], {
     cwd: root,
