@@ -19,6 +19,7 @@ import { unknownOptionIssues } from '../core/options.js';
 import { collectEnvOverrides } from './env.js';
 import { checkTree, MAX_CONFIG_BYTES, MAX_ISSUES } from './limits.js';
 import { describeType, type Found, isPlainObject, newFound, rootIssue } from './messages.js';
+import { withValidationEnv } from './sections/tracing.js';
 import { validateConfig } from './validate.js';
 import { type ConfigFormat, readText } from './yaml.js';
 
@@ -214,17 +215,15 @@ export function loadConfigText<S extends v.GenericSchema>(
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
   }
   const inEnv = newFound();
-  const { value, origins } = collectEnvOverrides(
-    raw,
-    options.env ?? process.env,
-    options.envPrefix,
-    source,
-    inEnv,
+  const env = options.env ?? process.env;
+  const { value, origins } = collectEnvOverrides(raw, env, options.envPrefix, source, inEnv);
+  // The OTEL_* variables the rules compare with come from the same environment as the overrides.
+  return withValidationEnv(env, () =>
+    validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins, [
+      { what: `in the ${format === 'json' ? 'JSON' : 'YAML'}`, found: inFile },
+      { what: 'in environment variables', found: inEnv },
+    ]),
   );
-  return validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins, [
-    { what: `in the ${format === 'json' ? 'JSON' : 'YAML'}`, found: inFile },
-    { what: 'in environment variables', found: inEnv },
-  ]);
 }
 
 /**
