@@ -3,14 +3,15 @@
  * an `OTEL_EXPORTER_OTLP_*CERTIFICATE`/`…_KEY` variable is read: a relative path from the working
  * directory (not the config file's folder), `~` never expanded. A missing `~/ca.pem` gave a bare
  * `cannot read … (ENOENT)`, to a user whose home directory holds that very file; the error now
- * says `~` is not expanded, or that a relative path is read from the working directory.
+ * says `~` is not expanded, or that a relative path is read from the working directory. The
+ * config file's own path (`loadConfig('~/hyperion.yaml')`) likewise.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createAppFromConfig, loadConfigFromText } from '../../lib/config/index.js';
+import { createAppFromConfig, loadConfig, loadConfigFromText } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
@@ -88,6 +89,25 @@ describe('file paths in a config: `~` and relative paths', () => {
     );
     assert.match(message, /ENOENT/);
     assert.match(message, /`~` is not expanded/);
+  });
+
+  it('loadConfig: a missing `~/` or relative config file says how its path was read', async () => {
+    const failure = async (path: string) => {
+      let message = '';
+      await assert.rejects(loadConfig(path), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        message = err.message;
+        return true;
+      });
+      return message;
+    };
+    assert.match(await failure('~/hyperion-missing.yaml'), /: ENOENT; `~` is not expanded/);
+    assert.ok(
+      (await failure('conf/hyperion-missing.yaml')).includes(
+        `: ENOENT; a relative path is read from the working directory (${process.cwd()})`,
+      ),
+    );
+    assert.doesNotMatch(await failure(join(dir, 'missing.yaml')), /not expanded|working directory/);
   });
 
   it('a value that is not shown (a secret pasted as the path) gets no hint either', async () => {
