@@ -15,6 +15,7 @@ import {
   validateConfig,
 } from './load.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
+import { withValidationEnv } from './sections/tracing.js';
 
 export type { MemoryCacheOptions } from '../cache/memory/options.js';
 export type { RedisConnectionOptions } from '../cache/redis/connection-options.js';
@@ -69,10 +70,12 @@ export function parseConfig(
   const { value, origins } = options.env
     ? collectEnvOverrides(raw, options.env, options.envPrefix, source, inEnv)
     : { value: raw ?? {}, origins: [] };
-  return validateConfig(configSchemaFor(value), value, source, origins, [
-    { what: 'in the object', found: given },
-    { what: 'in environment variables', found: inEnv },
-  ]) as HyperionConfig;
+  return withValidationEnv(options.env, () =>
+    validateConfig(configSchemaFor(value), value, source, origins, [
+      { what: 'in the object', found: given },
+      { what: 'in environment variables', found: inEnv },
+    ]),
+  ) as HyperionConfig;
 }
 
 /**

@@ -16,9 +16,11 @@ import { fileURLToPath } from 'node:url';
 import type * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { unknownOptionIssues } from '../core/options.js';
+import { pathHint } from '../tracing/otel/env.js';
 import { collectEnvOverrides } from './env.js';
 import { checkTree, MAX_CONFIG_BYTES, MAX_ISSUES } from './limits.js';
 import { describeType, type Found, isPlainObject, newFound, rootIssue } from './messages.js';
+import { withValidationEnv } from './sections/tracing.js';
 import { validateConfig } from './validate.js';
 import { type ConfigFormat, readText } from './yaml.js';
 
@@ -29,7 +31,10 @@ export { type PriorProblems, toConfigIssues, validateConfig } from './validate.j
 export { type ConfigFormat, parseConfigText } from './yaml.js';
 
 export interface LoadOptions {
-  /** Environment to read overrides from. Default `process.env`. */
+  /**
+   * Environment to read instead of `process.env`: the `HYPERION__…` overrides and the `OTEL_BSP_*`
+   * variables the tracing batch rule compares with. Default `process.env`.
+   */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Override prefix. Default `HYPERION__`. */
   envPrefix?: string | undefined;
@@ -97,11 +102,12 @@ async function readLimited(path: string): Promise<Buffer> {
     handle = await open(path, 'r');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(
-      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      [],
-      { cause: err },
-    );
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    // `~/hyperion.yaml` is not expanded (no shell between the caller and the file system): a bare
+    // ENOENT left a user whose home holds that file without a clue (tracing/otel/env.ts pathHint).
+    throw new ConfigError(`cannot read config file ${path}: ${code}${pathHint(path, code)}`, [], {
+      cause: err,
+    });
   }
   try {
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
@@ -214,17 +220,15 @@ export function loadConfigText<S extends v.GenericSchema>(
     throw new ConfigError(`${source}: the top level must be a mapping`, [rootIssue(raw)]);
   }
   const inEnv = newFound();
-  const { value, origins } = collectEnvOverrides(
-    raw,
-    options.env ?? process.env,
-    options.envPrefix,
-    source,
-    inEnv,
+  const env = options.env ?? process.env;
+  const { value, origins } = collectEnvOverrides(raw, env, options.envPrefix, source, inEnv);
+  // The OTEL_* variables the rules compare with come from the same environment as the overrides.
+  return withValidationEnv(env, () =>
+    validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins, [
+      { what: `in the ${format === 'json' ? 'JSON' : 'YAML'}`, found: inFile },
+      { what: 'in environment variables', found: inEnv },
+    ]),
   );
-  return validateConfig(typeof schema === 'function' ? schema(value) : schema, value, source, origins, [
-    { what: `in the ${format === 'json' ? 'JSON' : 'YAML'}`, found: inFile },
-    { what: 'in environment variables', found: inEnv },
-  ]);
 }
 
 /**

@@ -17,6 +17,7 @@ import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import { type BoundedFileError, readBoundedFile } from '../../core/bounded-file.js';
 import { ConfigError } from '../../core/errors.js';
+import { pathHint } from '../../tracing/otel/env.js';
 import { MAX_CONFIG_BYTES } from '../limits.js';
 import { isSecretPath } from '../messages.js';
 import { flag, hostName, nonEmpty, type SectionRule, section, text } from '../primitives.js';
@@ -97,7 +98,9 @@ export function readConfigFile(field: string, file: string): Buffer {
         `${shown} is larger than ${MAX_CONFIG_BYTES} bytes (the limit for a file named in a config)`,
       );
     if (code === 'FIFO' || code === 'socket') throw fail(message, `${shown} ${message.slice(3)}`);
-    throw fail(code, `cannot read ${shown} (${code})`);
+    // Only for a path that is shown (a hidden value may be a secret pasted in place of a path).
+    const hint = shown.startsWith('"') ? pathHint(file, code) : '';
+    throw fail(`${code}${hint}`, `cannot read ${shown} (${code})${hint}`);
   }
 }
 

@@ -93,9 +93,31 @@ const endpoint = v.pipe(
 
 const QUEUE_DEFAULT = 2048;
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The environment the batch rule reads the `OTEL_BSP_*` variables from while a loader validates
+ * (`undefined`: `process.env`). The rule read `process.env` even when `loadConfig` was given an
+ * `env` to read instead, so a variable of the real environment decided whether a config built
+ * for another one was valid. Validation is synchronous: set for one call, then restored.
+ */
+let validationEnv: Env | undefined;
+
+/** Runs `validate` with the batch rule reading `env` (the loader's `env` option, else `process.env`). */
+export function withValidationEnv<T>(env: Env | undefined, validate: () => T): T {
+  const before = validationEnv;
+  validationEnv = env;
+  try {
+    return validate();
+  } finally {
+    validationEnv = before;
+  }
+}
+
 /**
  * The batch size against the queue size the tracer will have: the file's `max_queue_size`, else
- * `OTEL_BSP_MAX_QUEUE_SIZE` (read from `process.env`, as the tracer reads it: a file's value wins
+ * `OTEL_BSP_MAX_QUEUE_SIZE` (read from the loader's `env` option, else `process.env`, which the
+ * tracer `createAppFromConfig` builds reads: a file's value wins
  * over an `OTEL_*` variable), else 2048. The rule used to compare with 2048 whenever the file gave
  * no queue size: with the variable at 5000 a batch size of 3000 was refused, and with it at 100 a
  * batch size of 600 passed and `createAppFromConfig` failed later on `batch.maxExportBatchSize`, a
@@ -108,7 +130,9 @@ const batchRule: SectionRule = (t, fail) => {
   if (b === null || typeof b !== 'object' || Array.isArray(b)) return;
   const { max_queue_size: fileQueue, max_export_batch_size: fileBatch } = b as Record<string, unknown>;
   const env =
-    t.enabled === false ? { maxQueueSize: undefined, maxExportBatchSize: undefined } : otelBatchSizes();
+    t.enabled === false
+      ? { maxQueueSize: undefined, maxExportBatchSize: undefined }
+      : otelBatchSizes(validationEnv ?? process.env);
   // A bad variable is the tracer's to report, naming it (not compared with a default here).
   if (typeof fileQueue !== 'number' && env.maxQueueSize === 'bad') return;
   const envQueue = typeof env.maxQueueSize === 'number' ? env.maxQueueSize : undefined;

@@ -12,7 +12,7 @@
  * be credentials, are never shown).
  */
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { type BoundedFileError, readBoundedFile } from '../../core/bounded-file.js';
 import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
@@ -204,6 +204,22 @@ function shownPath(path: string): string {
   if (/-----BEGIN|[\r\n]/.test(path) || (!path.includes('/') && path.length > 255))
     return 'a value that is not a file path (PEM text? give the path of the PEM file)';
   return `"${path.slice(0, 200)}"`;
+}
+
+/**
+ * What to add to "cannot read PATH (ENOENT)" about how the path was read: `~` is not expanded (no
+ * shell reads a config file, nor a variable set by a container runtime), and a relative path is
+ * read from the working directory (not the config file's folder). A user whose `~/certs/ca.pem`
+ * exists got a bare ENOENT, with nothing saying why. Empty for other errors and absolute paths.
+ * Shared by the config's file fields (config/sections/tls.ts).
+ */
+export function pathHint(path: string, code: string): string {
+  if (code !== 'ENOENT' && code !== 'ENOTDIR') return '';
+  if (/^~([^/\\]*[/\\]|$)/.test(path))
+    return '; `~` is not expanded (no shell reads this value): give the full path';
+  if (!isAbsolute(path))
+    return `; a relative path is read from the working directory (${process.cwd().slice(0, 200)})`;
+  return '';
 }
 
 /** `tls` fields of the OTLP exporter and the variables naming their PEM files (without the prefix). */
@@ -481,7 +497,9 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
         const { code, message } = err as BoundedFileError;
         const why =
           code === 'too_large' || code === 'FIFO' || code === 'socket' ? `: ${message}` : ` (${code})`;
-        bad(name, 'path of a readable PEM file', `cannot read ${shownPath(path)}${why}`);
+        const shown = shownPath(path);
+        const hint = shown.startsWith('"') ? pathHint(path, code) : '';
+        bad(name, 'path of a readable PEM file', `cannot read ${shown}${why}${hint}`);
       }
     }
     const given = options.tls;
