@@ -227,6 +227,39 @@ export class AttributeFilter {
     }
   }
 
+  /**
+   * One warning per tracer and place for a span time that is not usable (times.ts): the span
+   * uses now instead. Names what was wrong, never the value.
+   */
+  badTime(place: string, what: string): void {
+    this.warnOnce(
+      `(time) ${place}`,
+      `span ${place} ignored: not a time in ms since the epoch or a Date; now is used`,
+      {
+        received: what,
+      },
+    );
+  }
+
+  /** One warning per tracer for an end time before the span's start (it ends at its start). */
+  endBeforeStart(): void {
+    this.warnOnce(
+      '(time) end before start',
+      "span end time is before the span's start: the span ends at its start (duration 0)",
+    );
+  }
+
+  private warnOnce(id: string, message: string, fields?: Record<string, unknown>): void {
+    if (this.warned.has(id) || this.warned.size >= MAX_WARNED_KEYS) return;
+    this.warned.add(id);
+    try {
+      if (fields) this.logger.warn(message, fields);
+      else this.logger.warn(message);
+    } catch {
+      // the span goes on
+    }
+  }
+
   private warnUnreadable(key: string): void {
     if (this.warned.has(key) || this.warned.size >= MAX_WARNED_KEYS) return;
     this.warned.add(key);
