@@ -125,6 +125,39 @@ describe('span end time, event time and links after start (otel, memory exporter
     await tracer2.close();
   });
 
+  it('a hostile time (a Proxy whose traps throw, a Proxy around a Date, a Date subclass) never throws', async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory', logger });
+    const trap = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const wrapped = new Proxy(new Date(), {});
+    class LateDate extends Date {
+      override getTime(): number {
+        throw new Error('no time');
+      }
+    }
+    const late = new LateDate(Date.now() - 1_000);
+    for (const time of [trap, wrapped]) {
+      const span = tracer.startSpan('hostile');
+      span.addEvent('e', trap as never);
+      span.addEvent('e', {}, time as never);
+      span.end(time as never);
+    }
+    const sub = tracer.startSpan('subclass', { startTime: Date.now() - 2_000 });
+    sub.end(late); // its date is read without calling its getTime
+    const spans = tracer.finishedSpans();
+    assert.equal(spans.length, 3);
+    assert.equal(ms(spans[2]!.endTime), Date.prototype.getTime.call(late));
+    assert.ok(logger.warnings.some((w) => /span end time ignored/.test(w)));
+    await tracer.close();
+  });
+
   it('an end time before the start ends the span at its start (duration 0), with one warning per tracer', async () => {
     const logger = recordingLogger();
     const tracer = createOtelTracer({ exporter: 'memory', logger });

@@ -12,7 +12,7 @@ import { isValidSpanContext } from '../../core/w3c.js';
 import type { AttributeFilter } from './attributes.js';
 import { otelLinks } from './links.js';
 import { api } from './peers.js';
-import { checkedTime, epochMs } from './times.js';
+import { checkedTime, epochMs, isDate } from './times.js';
 import { traceStateFrom } from './tracecontext.js';
 
 const { SpanKind: OtelSpanKind, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace, createContextKey } = api;
@@ -256,7 +256,11 @@ export class OtelSpanAdapter implements Span {
       const eventName = spanName(name);
       // The SDK's `addEvent(name, time)` form (JavaScript callers coming from it): a number or a
       // Date where the attributes go is the time, as the SDK takes it — not attributes to drop.
-      if ((typeof attributes === 'number' || attributes instanceof Date) && time === undefined) {
+      if (
+        time === undefined &&
+        attributes !== undefined &&
+        (typeof attributes === 'number' || isDate(attributes))
+      ) {
         time = attributes as SpanTime;
         attributes = undefined;
       }

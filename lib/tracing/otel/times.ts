@@ -17,15 +17,34 @@ export const MAX_DATE_MS = 8.64e15;
 /** Where a time was given, for the warning. */
 export type TimePlace = 'startTime' | 'end time' | 'event time';
 
-/** `t` when it is a usable time (passed to the SDK as it is), else `undefined` (now) with a warning. */
+/**
+ * `t` when it is a usable time (a number as it is, a `Date` as a plain copy), else `undefined` (now)
+ * with a warning. Never throws: a `Proxy` whose traps throw, or one around a `Date` (no date inside
+ * for `getTime`), is not a usable time. The copy of a `Date` is what the SDK reads, so a subclass
+ * or a `Proxy` cannot throw inside it.
+ */
 export function checkedTime(t: unknown, place: TimePlace, filter: AttributeFilter): SpanTime | undefined {
-  const ms = typeof t === 'number' ? t : t instanceof Date ? t.getTime() : Number.NaN;
-  if (ms >= 0 && ms <= MAX_DATE_MS) return t as SpanTime;
+  let ms: number;
+  try {
+    ms = typeof t === 'number' ? t : isDate(t) ? Date.prototype.getTime.call(t) : Number.NaN;
+  } catch {
+    ms = Number.NaN;
+  }
+  if (ms >= 0 && ms <= MAX_DATE_MS) return typeof t === 'number' ? t : new Date(ms);
   filter.badTime(place, describe(t));
   return undefined;
 }
 
-/** The time `t` (a usable one) in ms since the epoch, as the SDK reads it. */
+/** `v instanceof Date`, false where that throws (a `Proxy` whose `getPrototypeOf` trap throws). */
+export function isDate(v: unknown): v is Date {
+  try {
+    return v instanceof Date;
+  } catch {
+    return false;
+  }
+}
+
+/** The time `t` (as `checkedTime` returned it) in ms since the epoch, as the SDK reads it. */
 export function epochMs(t: SpanTime): number {
   if (typeof t !== 'number') return t.getTime();
   // The SDK reads a number no larger than `performance.now()` as a `performance.now()` time.
@@ -33,9 +52,13 @@ export function epochMs(t: SpanTime): number {
 }
 
 function describe(t: unknown): string {
-  if (typeof t === 'number')
-    return Number.isFinite(t) ? (t < 0 ? 'negative' : 'beyond 8.64e15 ms') : String(t);
-  if (t instanceof Date) return 'an invalid Date';
-  if (Array.isArray(t)) return 'an array (an OpenTelemetry HrTime? give ms: s * 1e3 + ns / 1e6)';
-  return t === null ? 'null' : `a ${typeof t}`;
+  try {
+    if (typeof t === 'number')
+      return Number.isFinite(t) ? (t < 0 ? 'negative' : 'beyond 8.64e15 ms') : String(t);
+    if (isDate(t)) return 'an invalid Date';
+    if (Array.isArray(t)) return 'an array (an OpenTelemetry HrTime? give ms: s * 1e3 + ns / 1e6)';
+    return t === null ? 'null' : `a ${typeof t}`;
+  } catch {
+    return 'unreadable (a Proxy threw)';
+  }
 }
