@@ -32,6 +32,19 @@ export function allScalar(attributes: Attributes): boolean {
   return true;
 }
 
+/**
+ * `Array.isArray`, false for a revoked `Proxy` (it throws there): such a set is then taken as an
+ * object whose keys cannot be listed, which `copy` turns into no attributes with the `unreadable`
+ * warning. It threw out of `setAttributes`, `addEvent` and `startSpan` into the caller's request.
+ */
+function isArray(v: unknown): boolean {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
 /** `passOn`'s answer for a value OpenTelemetry cannot carry: the key is left out. */
 const DROP: unique symbol = Symbol('drop');
 
@@ -206,7 +219,7 @@ export class AttributeFilter {
    * dropped instead, with one warning per tracer.
    */
   usable(attributes: unknown): boolean {
-    if (typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes)) return true;
+    if (typeof attributes === 'object' && attributes !== null && !isArray(attributes)) return true;
     if (attributes !== undefined && !this.warned.has('(attributes)') && this.warned.size < MAX_WARNED_KEYS) {
       this.warned.add('(attributes)');
       const type = attributes === null ? 'null' : Array.isArray(attributes) ? 'array' : typeof attributes;
