@@ -47,7 +47,7 @@ export interface SpanStatus {
  * fractions allowed) or a `Date`. OpenTelemetry's `HrTime` (`[seconds, nanoseconds]`) is not one:
  * convert it (`s * 1e3 + ns / 1e6`). A time that is not usable — not finite, negative, beyond what
  * a `Date` holds, an invalid `Date`, any other type — is never thrown: the span method uses now,
- * with one warning per tracer (tracing README, "Spans").
+ * with one warning per tracer (tracing README, "Span times").
  */
 export type SpanTime = number | Date;
 
@@ -92,7 +92,7 @@ export interface SpanOptions {
    * when the server was created. Ignored when `parent` is given.
    */
   root?: boolean | undefined;
-  /** Start time in ms since the epoch (defaults to now). */
+  /** Start time in ms since the epoch (defaults to now; an unusable one is now, as for a `SpanTime`). */
   startTime?: number | undefined;
   /**
    * Links to other spans (OpenTelemetry span links), set at start: e.g. a batch consumer's span
