@@ -42,19 +42,42 @@ export interface SpanStatus {
   readonly message?: string | undefined;
 }
 
+/**
+ * A point in time given to a span: ms since the epoch (`Date.now()`, as `SpanOptions.startTime`;
+ * fractions allowed) or a `Date`. OpenTelemetry's `HrTime` (`[seconds, nanoseconds]`) is not one:
+ * convert it (`s * 1e3 + ns / 1e6`). A time that is not usable — not finite, negative, beyond what
+ * a `Date` holds, an invalid `Date`, any other type — is never thrown: the span method uses now,
+ * with one warning per tracer (tracing README, "Span times").
+ */
+export type SpanTime = number | Date;
+
 /** A unit of traced work. All methods are safe to call after `end()` (they do nothing). */
 export interface Span {
   setAttributes(attributes: Attributes): this;
-  addEvent(name: string, attributes?: Attributes): this;
+  /** `time`: when the event happened (default: now). */
+  addEvent(name: string, attributes?: Attributes, time?: SpanTime): this;
   /** Records an `exception` event and sets the error status. Non-Error values are stringified. */
   recordError(error: unknown): this;
   setStatus(status: SpanStatus): this;
   updateName(name: string): this;
-  /** Ends the span; the second and later calls do nothing. */
-  end(): void;
+  /**
+   * Ends the span at `endTime` (default: now); the second and later calls do nothing. An end time
+   * before the span's start ends it at its start (duration 0), with one warning per tracer.
+   */
+  end(endTime?: SpanTime): void;
   spanContext(): SpanContext;
   /** False for spans that are not sampled or come from a no-op tracer. */
   isRecording(): boolean;
+  /**
+   * Adds a link after start, checked as `SpanOptions.links` are (a bad one is dropped with one
+   * warning). Optional, so that a `Span` of your own written before it still compiles: call it as
+   * `span.addLink?.(link)`. Every span of Hyperion's tracers has it (the no-op and propagate-only
+   * ones, and unsampled spans, ignore the link). Prefer `links` at start where you can: a sampler
+   * sees only those.
+   */
+  addLink?(link: SpanLink): this;
+  /** `addLink` for each of `links` (optional likewise: `span.addLinks?.(links)`). */
+  addLinks?(links: readonly SpanLink[]): this;
 }
 
 export interface SpanOptions {
@@ -69,7 +92,7 @@ export interface SpanOptions {
    * when the server was created. Ignored when `parent` is given.
    */
   root?: boolean | undefined;
-  /** Start time in ms since the epoch (defaults to now). */
+  /** Start time in ms since the epoch (defaults to now; an unusable one is now, as for a `SpanTime`). */
   startTime?: number | undefined;
   /**
    * Links to other spans (OpenTelemetry span links), set at start: e.g. a batch consumer's span

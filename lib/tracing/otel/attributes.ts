@@ -32,6 +32,19 @@ export function allScalar(attributes: Attributes): boolean {
   return true;
 }
 
+/**
+ * `Array.isArray`, false for a revoked `Proxy` (it throws there): such a set is then taken as an
+ * object whose keys cannot be listed, which `copy` turns into no attributes with the `unreadable`
+ * warning. It threw out of `setAttributes`, `addEvent` and `startSpan` into the caller's request.
+ */
+function isArray(v: unknown): boolean {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
 /** `passOn`'s answer for a value OpenTelemetry cannot carry: the key is left out. */
 const DROP: unique symbol = Symbol('drop');
 
@@ -206,7 +219,7 @@ export class AttributeFilter {
    * dropped instead, with one warning per tracer.
    */
   usable(attributes: unknown): boolean {
-    if (typeof attributes === 'object' && attributes !== null && !Array.isArray(attributes)) return true;
+    if (typeof attributes === 'object' && attributes !== null && !isArray(attributes)) return true;
     if (attributes !== undefined && !this.warned.has('(attributes)') && this.warned.size < MAX_WARNED_KEYS) {
       this.warned.add('(attributes)');
       const type = attributes === null ? 'null' : Array.isArray(attributes) ? 'array' : typeof attributes;
@@ -224,6 +237,39 @@ export class AttributeFilter {
       this.logger.warn('span link dropped', { reason });
     } catch {
       // the span still starts
+    }
+  }
+
+  /**
+   * One warning per tracer and place for a span time that is not usable (times.ts): the span
+   * uses now instead. Names what was wrong, never the value.
+   */
+  badTime(place: string, what: string): void {
+    this.warnOnce(
+      `(time) ${place}`,
+      `span ${place} ignored: not a time in ms since the epoch or a Date; now is used`,
+      {
+        received: what,
+      },
+    );
+  }
+
+  /** One warning per tracer for an end time before the span's start (it ends at its start). */
+  endBeforeStart(): void {
+    this.warnOnce(
+      '(time) end before start',
+      "span end time is before the span's start: the span ends at its start (duration 0)",
+    );
+  }
+
+  private warnOnce(id: string, message: string, fields?: Record<string, unknown>): void {
+    if (this.warned.has(id) || this.warned.size >= MAX_WARNED_KEYS) return;
+    this.warned.add(id);
+    try {
+      if (fields) this.logger.warn(message, fields);
+      else this.logger.warn(message);
+    } catch {
+      // the span goes on
     }
   }
 

@@ -2,14 +2,17 @@
 import type {
   Context,
   Exception,
+  Link,
   Span as OtelSpan,
   SpanContext as OtelSpanContext,
   TraceState,
 } from '@opentelemetry/api';
-import type { Attributes, Span, SpanContext, SpanStatus } from '../../core/contracts.js';
+import type { Attributes, Span, SpanContext, SpanLink, SpanStatus, SpanTime } from '../../core/contracts.js';
 import { isValidSpanContext } from '../../core/w3c.js';
 import type { AttributeFilter } from './attributes.js';
+import { otelLinks } from './links.js';
 import { api } from './peers.js';
+import { checkedTime, epochMs, isDate } from './times.js';
 import { traceStateFrom } from './tracecontext.js';
 
 const { SpanKind: OtelSpanKind, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace, createContextKey } = api;
@@ -248,18 +251,47 @@ export class OtelSpanAdapter implements Span {
     return this;
   }
 
-  addEvent(name: string, attributes?: Attributes): this {
+  addEvent(name: string, attributes?: Attributes, time?: SpanTime): this {
     if (!this.ended && this.otel.isRecording()) {
       const eventName = spanName(name);
+      // The SDK's `addEvent(name, time)` form (JavaScript callers coming from it): a number or a
+      // Date where the attributes go is the time, as the SDK takes it — not attributes to drop.
+      if (
+        time === undefined &&
+        attributes !== undefined &&
+        (typeof attributes === 'number' || isDate(attributes))
+      ) {
+        time = attributes as SpanTime;
+        attributes = undefined;
+      }
       if (attributes !== undefined && !this.filter.usable(attributes)) attributes = undefined;
+      const at = time === undefined ? undefined : checkedTime(time, 'event time', this.filter);
       try {
-        this.otel.addEvent(eventName, attributes ? this.filter.filter(attributes) : undefined);
+        this.otel.addEvent(eventName, attributes ? this.filter.filter(attributes) : undefined, at);
       } catch {
         // As in setAttributes (the SDK reads them before it adds the event).
-        if (attributes) this.otel.addEvent(eventName, this.filter.copy(attributes));
+        if (attributes) this.otel.addEvent(eventName, this.filter.copy(attributes), at);
       }
     }
     return this;
+  }
+
+  /** A link after start, checked as `SpanOptions.links` are (links.ts). */
+  addLink(link: SpanLink): this {
+    if (!this.ended && this.otel.isRecording()) this.link(otelLinks([link], this.filter));
+    return this;
+  }
+
+  addLinks(links: readonly SpanLink[]): this {
+    if (!this.ended && this.otel.isRecording()) this.link(otelLinks(links, this.filter));
+    return this;
+  }
+
+  private link(links: Link[] | undefined): void {
+    if (links === undefined) return;
+    // A span of a provider given in `provider` written against an API before 1.8 has no addLink.
+    const otel = this.otel as Partial<Pick<OtelSpan, 'addLink'>>;
+    if (typeof otel.addLink === 'function') for (const l of links) otel.addLink(l);
   }
 
   recordError(error: unknown): this {
@@ -307,10 +339,24 @@ export class OtelSpanAdapter implements Span {
     return this;
   }
 
-  end(): void {
+  end(endTime?: SpanTime): void {
     if (this.ended) return;
     this.ended = true;
-    this.otel.end();
+    // Without a time (the usual call) nothing is read or allocated; a non-recording span checks nothing.
+    if (endTime === undefined || !this.otel.isRecording()) {
+      this.otel.end();
+      return;
+    }
+    const at = checkedTime(endTime, 'end time', this.filter);
+    // The SDK ends a span whose end is before its start at its start (duration 0), as here, but
+    // says so only on its `diag` logger (off by default): the warning goes to the tracer's logger.
+    const start = at === undefined ? undefined : (this.otel as { startTime?: unknown }).startTime;
+    if (at !== undefined && Array.isArray(start) && epochMs(at) < start[0] * 1e3 + start[1] / 1e6 - 0.001) {
+      this.filter.endBeforeStart();
+      this.otel.end(start.slice() as [number, number]);
+      return;
+    }
+    this.otel.end(at);
   }
 
   spanContext(): SpanContext {
@@ -401,6 +447,14 @@ export class UnsampledSpan implements Span {
   }
 
   updateName(): this {
+    return this;
+  }
+
+  addLink(): this {
+    return this;
+  }
+
+  addLinks(): this {
     return this;
   }
 

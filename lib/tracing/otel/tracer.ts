@@ -67,6 +67,7 @@ import {
   spanName,
   toOtelSpan,
 } from './span.js';
+import { checkedTime } from './times.js';
 
 const { context: contextApi, propagation, ROOT_CONTEXT, SpanKind, trace } = api;
 const { defaultResource, resourceFromAttributes } = resources;
@@ -200,20 +201,17 @@ export function closeMargin(budgetMs: number): number {
 
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 
-/** The largest time a `Date` can hold, ms from the epoch either way. */
-const MAX_DATE_MS = 8.64e15;
-
 /**
- * `startTime` as given, except a number that is no time a `Date` can hold — not finite (`NaN`
+ * `startTime` as given, except a value that is no time a `Date` can hold — not finite (`NaN`
  * from a failed `Date.parse`) or beyond 8.64e15 ms (nanoseconds passed as milliseconds) — or one
- * before the epoch (negative): then the span starts now. The SDK turned `NaN` into a start in 1970
- * lasting 56 years (OTLP), which stretched the whole trace in Jaeger, a start in nanoseconds failed
- * the whole export request it was in (Zipkin 400, Jaeger thrift "outside Int64 range"), and so did
- * a negative one over Zipkin (400: `-1` or `Date.now() - wrongUnit`), losing that batch's other
- * spans.
+ * before the epoch (negative): then the span starts now, with one warning per tracer (times.ts).
+ * The SDK turned `NaN` into a start in 1970 lasting 56 years (OTLP), which stretched the whole
+ * trace in Jaeger, a start in nanoseconds failed the whole export request it was in (Zipkin 400,
+ * Jaeger thrift "outside Int64 range"), and so did a negative one over Zipkin (400: `-1` or
+ * `Date.now() - wrongUnit`), losing that batch's other spans.
  */
-const startTimeOf = (t: number | undefined) =>
-  typeof t === 'number' && !(t >= 0 && t <= MAX_DATE_MS) ? undefined : t;
+const startTimeOf = (t: unknown, filter: AttributeFilter) =>
+  t === undefined ? undefined : checkedTime(t, 'startTime', filter);
 
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
@@ -587,7 +585,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         attributes: (filterAtStart && attributes ? filter.filter(attributes) : attributes) as
           | OtelAttributes
           | undefined,
-        startTime: startTimeOf(spanOptions?.startTime),
+        startTime: startTimeOf(spanOptions?.startTime, filter),
         // Links are checked like attributes (links.ts); read only when given.
         links: spanOptions?.links === undefined ? undefined : otelLinks(spanOptions.links, filter),
       };

@@ -1,0 +1,64 @@
+/**
+ * The times a span is given (`SpanOptions.startTime`, `end(endTime)`, `addEvent(…, time)`), checked
+ * before the SDK sees them. The SDK (2.x and 3.x alike) takes any number or `Date` as it is: `NaN`,
+ * `Infinity` or an invalid `Date` became `NaN` times in the export (Jaeger showed 1970, or the
+ * whole export request failed), a negative number was read as a `performance.now()` time (an event
+ * at `-1e12` landed in 1995), nanoseconds passed as ms gave a span lasting 56 000 years; only a
+ * value of another type (a string) was ignored, silently. Here a usable time is a number in
+ * [0, 8.64e15] ms since the epoch (the range a `Date` holds) or a `Date` holding such a time; any
+ * other value means now, with one warning per tracer and place, never an exception.
+ */
+import type { SpanTime } from '../../core/contracts.js';
+import type { AttributeFilter } from './attributes.js';
+
+/** The largest time a `Date` can hold, ms from the epoch either way. */
+export const MAX_DATE_MS = 8.64e15;
+
+/** Where a time was given, for the warning. */
+export type TimePlace = 'startTime' | 'end time' | 'event time';
+
+/**
+ * `t` when it is a usable time (a number as it is, a `Date` as a plain copy), else `undefined` (now)
+ * with a warning. Never throws: a `Proxy` whose traps throw, or one around a `Date` (no date inside
+ * for `getTime`), is not a usable time. The copy of a `Date` is what the SDK reads, so a subclass
+ * or a `Proxy` cannot throw inside it.
+ */
+export function checkedTime(t: unknown, place: TimePlace, filter: AttributeFilter): SpanTime | undefined {
+  let ms: number;
+  try {
+    ms = typeof t === 'number' ? t : isDate(t) ? Date.prototype.getTime.call(t) : Number.NaN;
+  } catch {
+    ms = Number.NaN;
+  }
+  if (ms >= 0 && ms <= MAX_DATE_MS) return typeof t === 'number' ? t : new Date(ms);
+  filter.badTime(place, describe(t));
+  return undefined;
+}
+
+/** `v instanceof Date`, false where that throws (a `Proxy` whose `getPrototypeOf` trap throws). */
+export function isDate(v: unknown): v is Date {
+  try {
+    return v instanceof Date;
+  } catch {
+    return false;
+  }
+}
+
+/** The time `t` (as `checkedTime` returned it) in ms since the epoch, as the SDK reads it. */
+export function epochMs(t: SpanTime): number {
+  if (typeof t !== 'number') return t.getTime();
+  // The SDK reads a number no larger than `performance.now()` as a `performance.now()` time.
+  return t <= performance.now() ? t + performance.timeOrigin : t;
+}
+
+function describe(t: unknown): string {
+  try {
+    if (typeof t === 'number')
+      return Number.isFinite(t) ? (t < 0 ? 'negative' : 'beyond 8.64e15 ms') : String(t);
+    if (isDate(t)) return 'an invalid Date';
+    if (Array.isArray(t)) return 'an array (an OpenTelemetry HrTime? give ms: s * 1e3 + ns / 1e6)';
+    return t === null ? 'null' : `a ${typeof t}`;
+  } catch {
+    return 'unreadable (a Proxy threw)';
+  }
+}
