@@ -34,6 +34,24 @@ export function requestTimedOut(req: IncomingMessage): boolean {
   }
 }
 
+/** Responses `drainServer` cut at the end of its grace period (their connection destroyed). */
+const shutdownCuts = new WeakSet<ServerResponse>();
+
+/**
+ * Notes that `drainServer` is cutting `res` at the end of its grace period. Its connection is then
+ * destroyed, and the response closes unfinished exactly as when the client goes away: the server
+ * span and the request metric said `aborted`, and an operator could not tell the requests a
+ * deploy cut from clients hanging up. They now say `shutdown`.
+ */
+export function noteShutdownCut(res: ServerResponse): void {
+  shutdownCuts.add(res);
+}
+
+/** Whether `drainServer` cut `res` at the end of its grace period (`noteShutdownCut`). */
+export function cutAtShutdown(res: ServerResponse): boolean {
+  return shutdownCuts.has(res);
+}
+
 /** Codes of a connection that went away: Node 24 destroys a queued pipelined response with `ECONNRESET`. */
 const CONNECTION_GONE = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 

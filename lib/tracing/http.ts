@@ -12,7 +12,12 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
-import { noteResponseError, requestTimedOut, responseCutError } from '../core/response-error.js';
+import {
+  cutAtShutdown,
+  noteResponseError,
+  requestTimedOut,
+  responseCutError,
+} from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
 import {
@@ -126,6 +131,7 @@ export function traceHandler(
     let errorType: string | undefined;
     let aborted = false;
     let timedOut = false;
+    let shutdown = false;
     let failed = false;
     const finish = () => {
       if (done) return;
@@ -150,7 +156,9 @@ export function traceHandler(
           code: 'error',
           message: timedOut
             ? "the request outlived the server's requestTimeout (node:http answered 408 and closed the connection)"
-            : 'the client went away before the response completed',
+            : shutdown
+              ? 'the server shut down before the response completed (cut at the end of the drain grace period)'
+              : 'the client went away before the response completed',
         });
       span.end();
     };
@@ -181,9 +189,10 @@ export function traceHandler(
           aborted = true;
           // The client went away — unless the handler failed first and `fail` cut the response:
           // then error.type keeps the class of what it threw — or Node cut it at the server's
-          // `requestTimeout` (response-error.ts).
+          // `requestTimeout`, or `drainServer` at the end of its grace period (response-error.ts).
           timedOut = requestTimedOut(req);
-          errorType ??= timedOut ? 'timeout' : 'aborted';
+          shutdown = !timedOut && cutAtShutdown(res);
+          errorType ??= timedOut ? 'timeout' : shutdown ? 'shutdown' : 'aborted';
         }
       }
       finish();

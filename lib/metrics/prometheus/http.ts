@@ -7,7 +7,12 @@ import { isKnownMethod } from '../../core/http-methods.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
-import { requestTimedOut, responseCutError, responseErrorType } from '../../core/response-error.js';
+import {
+  cutAtShutdown,
+  requestTimedOut,
+  responseCutError,
+  responseErrorType,
+} from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
@@ -58,7 +63,8 @@ export interface RequestObservation {
   scheme?: string | undefined;
   /**
    * `error_type` of a failed request: the class name of the error that failed it. Default: the
-   * status as a string for a 5xx, `aborted` for a response cut off, none otherwise.
+   * status as a string for a 5xx, `aborted` for a response cut off, none otherwise (`instrument()`
+   * also records `timeout` and `shutdown`: see the README).
    */
   errorType?: string | undefined;
 }
@@ -203,8 +209,10 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       const cut = completed ? undefined : responseCutError(res);
       if (cut !== undefined) errorType ??= errorName(cut);
       // Cut by node:http at the server's `requestTimeout` (it answered 408 itself): `timeout`,
-      // as the server span says — not the client going away.
-      if (!completed) errorType ??= requestTimedOut(req) ? 'timeout' : 'aborted';
+      // as the server span says — not the client going away; cut by `drainServer` at the end of
+      // its grace period: `shutdown`.
+      if (!completed)
+        errorType ??= requestTimedOut(req) ? 'timeout' : cutAtShutdown(res) ? 'shutdown' : 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
