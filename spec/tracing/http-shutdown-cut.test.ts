@@ -80,6 +80,8 @@ describe('a request cut at the end of the drain grace period', () => {
     // Both handlers running before the drain begins.
     await waitFor(() => hanging.length === 2 || undefined, { what: 'both requests in their handlers' });
     await gone;
+    // The server has seen the client leave before the drain begins (no race with the cut).
+    const goneSpan = await serverSpan('/gone');
     const closed = drain();
     assert.equal(await cut, 'ECONNRESET', 'the grace period cut the running request');
     await closed;
@@ -92,7 +94,6 @@ describe('a request cut at the end of the drain grace period', () => {
     const cutLine = await waitFor(() => series('/cut'), { what: 'the request metric of /cut' });
     assert.match(cutLine, /error_type="shutdown"/);
 
-    const goneSpan = await serverSpan('/gone');
     assert.equal(goneSpan.attributes['error.type'], 'aborted');
     assert.match(String(goneSpan.status.message), /client went away/);
     const goneLine = await waitFor(() => series('/gone'), { what: 'the request metric of /gone' });
