@@ -26,6 +26,7 @@ import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
 import { isRefusalAware, markRefused } from './refusal.js';
 import { onResponseClose } from './response-close.js';
+import { noteShutdownCut } from './response-error.js';
 
 export type { DrainOptions } from './drain-options.js';
 
@@ -445,6 +446,9 @@ export function drainServer(
             requests: responses.size,
             graceMs: grace,
           });
+        // Marked first: their server spans and request metrics say `shutdown`, not `aborted` (a
+        // client hanging up), when their connections are destroyed below.
+        for (const res of responses) noteShutdownCut(res);
         // Their handlers may still be running, but their clients are gone: stop waiting for them.
         responses.clear();
         for (const socket of connections.keys()) socket.destroy();

@@ -34,6 +34,51 @@ export function requestTimedOut(req: IncomingMessage): boolean {
   }
 }
 
+/**
+ * The status node:http wrote on the socket as the answer to `res` when it cut the request at the
+ * server's `requestTimeout` / `headersTimeout` (`requestTimedOut`): `408`, or `undefined` when it
+ * wrote nothing. It writes its `408 Request Timeout` only when the server has no `clientError`
+ * listener (one that exists decides alone) and none of the in-flight response's bytes are on the
+ * wire yet — that response being the socket's current one (`_httpMessage`, `res` itself unless a
+ * pipelined response ahead of it is still being answered). `res.headersSent` says nothing here:
+ * after a bare `writeHead(200)` it is true, yet the client got the 408 (and the span said 200).
+ * Read after the response closed: Node leaves these fields as they were when it cut the request.
+ */
+export function timeoutAnswer(req: IncomingMessage, res: ServerResponse): 408 | undefined {
+  try {
+    if (!requestTimedOut(req)) return undefined;
+    const socket = req.socket as
+      | (IncomingMessage['socket'] & {
+          server?: { listenerCount(e: string): number };
+          _httpMessage?: unknown;
+        })
+      | null;
+    if (!socket || socket._httpMessage !== res) return undefined;
+    if ((res as { _headerSent?: unknown })._headerSent === true) return undefined;
+    return socket.server && socket.server.listenerCount('clientError') === 0 ? 408 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Responses `drainServer` cut at the end of its grace period (their connection destroyed). */
+const shutdownCuts = new WeakSet<ServerResponse>();
+
+/**
+ * Notes that `drainServer` is cutting `res` at the end of its grace period. Its connection is then
+ * destroyed, and the response closes unfinished exactly as when the client goes away: the server
+ * span and the request metric said `aborted`, and an operator could not tell the requests a
+ * deploy cut from clients hanging up. They now say `shutdown`.
+ */
+export function noteShutdownCut(res: ServerResponse): void {
+  shutdownCuts.add(res);
+}
+
+/** Whether `drainServer` cut `res` at the end of its grace period (`noteShutdownCut`). */
+export function cutAtShutdown(res: ServerResponse): boolean {
+  return shutdownCuts.has(res);
+}
+
 /** Codes of a connection that went away: Node 24 destroys a queued pipelined response with `ECONNRESET`. */
 const CONNECTION_GONE = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
 

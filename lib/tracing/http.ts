@@ -12,7 +12,13 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
-import { noteResponseError, requestTimedOut, responseCutError } from '../core/response-error.js';
+import {
+  cutAtShutdown,
+  noteResponseError,
+  requestTimedOut,
+  responseCutError,
+  timeoutAnswer,
+} from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
 import {
@@ -126,13 +132,17 @@ export function traceHandler(
     let errorType: string | undefined;
     let aborted = false;
     let timedOut = false;
+    let shutdown = false;
     let failed = false;
+    /** The 408 node:http wrote itself when it cut the request at its timeout (response-error.ts). */
+    let nodeAnswer: number | undefined;
     const finish = () => {
       if (done) return;
       done = true;
       // `http.response.status_code` only when a status went out: `res.statusCode` is 200 until
       // the handler sets it, also for a request the client gave up on before any answer.
-      const status = res.headersSent ? res.statusCode : undefined;
+      // The 408 node:http wrote itself is the status the client got, whatever `res` says.
+      const status = nodeAnswer ?? (res.headersSent ? res.statusCode : undefined);
       // A 5xx is the server's failure: error.type is the status code (4xx is the client's), or
       // the class of the error the handler threw.
       if (status !== undefined && status >= 500) errorType ??= String(status);
@@ -148,9 +158,13 @@ export function traceHandler(
       else if (!failed && aborted)
         span.setStatus({
           code: 'error',
+          // node:http closed the connection without its 408: part of the response had gone out,
+          // or a `clientError` listener of the server took the error (it said "answered 408").
           message: timedOut
-            ? "the request outlived the server's requestTimeout (node:http answered 408 and closed the connection)"
-            : 'the client went away before the response completed',
+            ? "the request outlived the server's requestTimeout or headersTimeout (node:http closed the connection)"
+            : shutdown
+              ? 'the server shut down before the response completed (cut at the end of the drain grace period)'
+              : 'the client went away before the response completed',
         });
       span.end();
     };
@@ -171,19 +185,27 @@ export function traceHandler(
         // handler rejects with that error: the span said `aborted`, "the client went away", and
         // lost it.
         const cut = failed ? undefined : responseCutError(res);
+        nodeAnswer = cut === undefined && !failed ? timeoutAnswer(req, res) : undefined;
         if (cut !== undefined) {
           failed = true;
           errorType = errorClass(cut);
           try {
             span.recordError(cut);
           } catch {}
+        } else if (nodeAnswer !== undefined) {
+          // Cut at the server's requestTimeout / headersTimeout, and node:http answered `408`
+          // itself: the span records that status, and — a 4xx on a server span, the client's
+          // failure to send its request in time — no error status and no error.type (the HTTP
+          // conventions). It recorded no status at all, or the 200 of a bare `writeHead(200)`,
+          // with the error status: the client got the 408.
         } else {
           aborted = true;
           // The client went away — unless the handler failed first and `fail` cut the response:
           // then error.type keeps the class of what it threw — or Node cut it at the server's
-          // `requestTimeout` (response-error.ts).
+          // `requestTimeout`, or `drainServer` at the end of its grace period (response-error.ts).
           timedOut = requestTimedOut(req);
-          errorType ??= timedOut ? 'timeout' : 'aborted';
+          shutdown = !timedOut && cutAtShutdown(res);
+          errorType ??= timedOut ? 'timeout' : shutdown ? 'shutdown' : 'aborted';
         }
       }
       finish();

@@ -7,7 +7,13 @@ import { isKnownMethod } from '../../core/http-methods.js';
 import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
-import { requestTimedOut, responseCutError, responseErrorType } from '../../core/response-error.js';
+import {
+  cutAtShutdown,
+  requestTimedOut,
+  responseCutError,
+  responseErrorType,
+  timeoutAnswer,
+} from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
@@ -58,7 +64,8 @@ export interface RequestObservation {
   scheme?: string | undefined;
   /**
    * `error_type` of a failed request: the class name of the error that failed it. Default: the
-   * status as a string for a 5xx, `aborted` for a response cut off, none otherwise.
+   * status as a string for a 5xx, `aborted` for a response cut off, none otherwise (`instrument()`
+   * also records `timeout` and `shutdown`: see the README).
    */
   errorType?: string | undefined;
 }
@@ -202,14 +209,22 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // leaves leaves none: core/response-error.ts).
       const cut = completed ? undefined : responseCutError(res);
       if (cut !== undefined) errorType ??= errorName(cut);
-      // Cut by node:http at the server's `requestTimeout` (it answered 408 itself): `timeout`,
-      // as the server span says — not the client going away.
-      if (!completed) errorType ??= requestTimedOut(req) ? 'timeout' : 'aborted';
+      // Cut at the server's requestTimeout / headersTimeout and answered `408` by node:http
+      // itself: that status, and — a 4xx, the client's failure to send its request in time — no
+      // error_type, as the server span records it (it was recorded with no status, or the 200 of
+      // a bare `writeHead(200)`, and `error_type="timeout"`).
+      const nodeAnswer = completed || errorType !== undefined ? undefined : timeoutAnswer(req, res);
+      // Cut by node:http at the server's `requestTimeout` without its 408 (part of the response
+      // had gone out, or a `clientError` listener took the error): `timeout`, as the server span
+      // says — not the client going away; cut by `drainServer` at the end of its grace period:
+      // `shutdown`.
+      if (!completed && nodeAnswer === undefined)
+        errorType ??= requestTimedOut(req) ? 'timeout' : cutAtShutdown(res) ? 'shutdown' : 'aborted';
       try {
         record({
           method: normalizeMethod(req.method),
           route: routeOf(req),
-          status: res.headersSent || completed ? res.statusCode : undefined,
+          status: nodeAnswer ?? (res.headersSent || completed ? res.statusCode : undefined),
           seconds: (now() - start) / 1000,
           traceId: traceIdOf(req),
           // As the server span's url.scheme: what a proxy reports the client used, else this connection.
