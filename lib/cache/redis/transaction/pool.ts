@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
+import { LOADING } from '../client.js';
 import { closedError, toCacheError } from '../errors.js';
 import { describeNodes } from '../nodes.js';
 import { steadyNow } from '../steady.js';
@@ -82,12 +83,25 @@ async function openConnection(
   conn.on('error', (err) => {
     lastError = err;
   });
+  // The server was still loading its data when the connection's ready check asked (../client.ts):
+  // that is why it took longer, said in the words of the cache's other paths and, as there,
+  // `unavailable` (before: `timeout`, "connecting took longer than 1000 ms" and nothing more).
+  let loading: Error | undefined;
+  conn.on(LOADING, (err: Error) => {
+    loading = err;
+  });
   const tooSlow = () =>
-    new CacheError(
-      'timeout',
-      `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${Math.round(timeoutMs)} ms${lastError ? `: ${toCacheError('transaction', lastError, secrets).message.replace(/^redis transaction failed: /, '')}` : ''}`,
-      { cause: lastError },
-    );
+    loading && lastError === undefined
+      ? new CacheError(
+          'unavailable',
+          `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${Math.round(timeoutMs)} ms: ${loading.message}`,
+          { cause: loading },
+        )
+      : new CacheError(
+          'timeout',
+          `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${Math.round(timeoutMs)} ms${lastError ? `: ${toCacheError('transaction', lastError, secrets).message.replace(/^redis transaction failed: /, '')}` : ''}`,
+          { cause: lastError },
+        );
   try {
     await withTimeout(conn.connect(), timeoutMs, tooSlow, { unref: true });
     return conn;
