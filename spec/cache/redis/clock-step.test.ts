@@ -7,10 +7,12 @@
  * and stepped back it said "refused with oom -3599998 ms ago" for the hour.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'iovalkey';
 import { createGuardedWrites } from '../../../lib/cache/redis/deadline.js';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createReporter } from '../../../lib/cache/redis/report.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 
@@ -114,6 +116,76 @@ describe('redis write deadlines: the wall clock stepped back during the wait bef
     } finally {
       restoreClock();
       writes.stop();
+    }
+  });
+});
+
+/** Moves the monotonic clock (`performance.now`) on by `ms`, as time passing would. */
+function advanceSteady(ms: number): () => void {
+  const realPerfNow = performance.now.bind(performance);
+  performance.now = () => realPerfNow() + ms;
+  return () => {
+    performance.now = realPerfNow;
+  };
+}
+
+describe('redis cache bookkeeping: the wall clock stepped', () => {
+  // Found from outside (/tmp/clocks2/b-report.mts): after one logged failure and the clock stepped
+  // back 1 h, a failure 5.2 s later was not logged — the 5 s quiet time ran for the hour.
+  it('a step back does not stretch the 5 s quiet time between logged warnings', () => {
+    const logged: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn(m: string) {
+        logged.push(m);
+      },
+      child: () => logger,
+    };
+    const report = createReporter(logger);
+    report('first', {});
+    stepClock(-3_600_000);
+    const restore = advanceSteady(5_100); // 5.1 s pass
+    try {
+      report('second', {});
+    } finally {
+      restore();
+      restoreClock();
+    }
+    assert.deepEqual(logged, ['first', 'second']);
+  });
+
+  // An acquire whose SET timed out sends a release behind it; not connected, that release waits
+  // for 'ready' within the lease's ttl. Counted on Date.now, a clock stepped forward 1 h meanwhile
+  // dropped it, and the lease (if its SET landed) stayed held by nobody for its whole ttl.
+  it("a forward step does not drop a late release waiting for 'ready'", async () => {
+    const evals: unknown[][] = [];
+    const fake = Object.assign(new EventEmitter(), {
+      status: 'ready',
+      options: { commandTimeout: 200 },
+      set: () => Promise.reject(new Error('Command timed out')),
+      eval(...args: unknown[]) {
+        evals.push(args);
+        // Not connected any more: the first release fails, the client is reconnecting.
+        if (fake.status !== 'ready') return Promise.reject(new Error('Connection is closed.'));
+        return Promise.resolve(1);
+      },
+    });
+    const lease = createRedisLease({ client: fake as unknown as Redis, ttl: 10_000 });
+    const acquiring = lease.acquire('k');
+    fake.status = 'reconnecting';
+    await assert.rejects(acquiring, { code: 'timeout' });
+    for (let i = 0; i < 10 && evals.length === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(evals.length, 1, 'the first release was tried');
+    await new Promise((r) => setImmediate(r));
+    stepClock(3_600_000);
+    try {
+      fake.status = 'ready';
+      fake.emit('ready');
+      assert.equal(evals.length, 2, 'the release was sent once ready again');
+    } finally {
+      restoreClock();
     }
   });
 });
