@@ -385,6 +385,12 @@ export interface InvalidationTracker {
   readonly confirmed: boolean;
   /** `Date.now()` of the last confirmation (set up or heartbeat), 0 before the first. */
   readonly confirmedAt: number;
+  /**
+   * Optional: ms since the last confirmation measured on a monotonic clock, −1 before the first.
+   * When present the tiered cache reports it as `trackingConfirmedAgo`; otherwise it takes
+   * `Date.now() − confirmedAt`, which a step of the wall clock skews by the step.
+   */
+  readonly confirmedAgo?: number | undefined;
   /** Starts tracking; resolves at the first confirmation. Returns a function that removes the handlers. */
   start(handlers: TrackingHandlers): Promise<() => void>;
   /** Stops tracking and closes its own connections (never the L2's); idempotent. */

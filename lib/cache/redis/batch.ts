@@ -7,6 +7,7 @@ import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
 import { type GuardedWrites, inTimeInBatch } from './deadline.js';
 import { markKey } from './nodes.js';
 import { keySlot } from './slots.js';
+import { steadyNow } from './steady.js';
 
 export type BatchOp =
   /**
@@ -76,7 +77,7 @@ export async function runBatch(
   ops: readonly BatchOp[],
   writes?: GuardedWrites,
   budget?: number,
-  at = Date.now(),
+  at = steadyNow(),
   limit?: number,
   into?: unknown[],
 ): Promise<unknown[]> {
@@ -95,7 +96,7 @@ export async function runBatch(
       if (from > 0) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (failure !== undefined) break;
-        if (Date.now() >= end) {
+        if (steadyNow() >= end) {
           throw new Error(
             `Command timed out: ${end - at} ms passed after ${from} of ${order.length} commands of the batch were sent; the rest were not sent`,
           );

@@ -10,6 +10,8 @@ import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
+import { toCacheError } from './errors.js';
+import { describeNodes } from './nodes.js';
 import { iovalkey } from './peer.js';
 import { createReporter } from './report.js';
 import { classifyClientError, scrubCredentials } from './tls.js';
@@ -159,10 +161,13 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       });
 
   /**
-   * An ACL refusal (NOPERM) of `command` as a CacheError naming the bus and the rules it needs:
-   * no retry fixes it. Other failures are returned as they are.
+   * A failure of `command` as a CacheError: an ACL refusal (NOPERM) naming the bus and the rules it
+   * needs (no retry fixes it); any other as the cache words the same reply (./errors.ts), e.g. BUSY
+   * `unavailable` with how to stop the script, "Stream isn't writeable" `unavailable`.
    */
-  const refused = (command: string, err: unknown): unknown => {
+  // Masked in the messages made from server replies (as the cache masks its own).
+  const secrets = [options.redis?.password, passwordOf(pub)];
+  const refused = (command: string, err: unknown): CacheError => {
     // iovalkey attaches the failed command to a reply error: a refused AUTH of a connection the
     // bus made from `redis` options carried the password in `err.command.args`, and that error
     // was what subscribe() (so the tiered cache's `ready`) and publish() rejected with —
@@ -180,7 +185,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         },
       );
     const message = String((err as Error | undefined)?.message ?? err);
-    if (!/^NOPERM\b/.test(message)) return err;
+    // Before, anything else was passed on raw (iovalkey's ReplyError or Error): publish() rejected
+    // with it, and a caller catching CacheError (as for every other failure of the cache) missed it.
+    if (!/^NOPERM\b/.test(message))
+      return toCacheError(`invalidation bus: ${command} ${channel}`, err, secrets, describeNodes(pub, err));
     return new CacheError(
       'backend',
       `redis invalidation bus: ${command} ${channel} refused: ${message.split('\n')[0]}; the user needs the rules of aclRules({ busChannel }) (+publish +subscribe +unsubscribe &<channel>)`,
@@ -364,4 +372,12 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       return closing;
     },
   };
+}
+
+/** The password the publisher connects with (a cluster's is in its `redisOptions`), if any. */
+function passwordOf(client: Redis | Cluster): string | undefined {
+  const o = (client.isCluster ? (client as Cluster).options.redisOptions : (client as Redis).options) as
+    | { password?: unknown }
+    | undefined;
+  return typeof o?.password === 'string' ? o.password : undefined;
 }

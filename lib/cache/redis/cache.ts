@@ -27,6 +27,7 @@ import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
 import { createReporter, reportConnectionErrors } from './report.js';
 import { createCounters, snapshot } from './stats.js';
+import { steadyNow } from './steady.js';
 import { createFaultWatch, handshakeBound } from './tls.js';
 import { createTransactionRunner, type TransactionRunner } from './transaction/index.js';
 import { watchedKeys } from './transaction/options.js';
@@ -157,7 +158,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     // stopped or unreachable server settled only at the command timeout (1 s for a 200 ms budget;
     // the tiered cache's l2Timeout too). Rounds still in flight then are refused by their deadline.
     async clear(options?: Pick<WriteOptions, 'timeout'>) {
-      const at = Date.now();
+      const at = steadyNow();
       const budget = checkBudget(options);
       wrote('all');
       await dispatch.bounded(
@@ -202,7 +203,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   };
 
   async function probe(): Promise<RedisHealth> {
-    const started = Date.now();
+    const started = steadyNow();
     // A lazy client (minIdleConns 0) not used yet: health() is a use, so it connects, waiting
     // like any command (bounded). Before, it reported `not connected (wait)` until some other
     // command connected — for ever, if a readiness check held traffic back until health was ok.
@@ -216,7 +217,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         await gate.pass('health', client.status !== 'wait');
       } catch {}
     }
-    const left = Math.max(1, o.commandTimeout - (Date.now() - started));
+    const left = Math.max(1, o.commandTimeout - (steadyNow() - started));
     return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why(), writeProbe);
   }
 }
@@ -246,7 +247,7 @@ function counted(runner: TransactionRunner, dispatch: Dispatcher): RedisCache['t
     // The transaction's one budget counts from here: the wait for the gate is part of it. The
     // runner awaits the gate itself, so that the transaction is in flight from this call: a
     // close() right after it waits for it (it used to reject with `closed`, unlike a `set`).
-    const startedAt = Date.now();
+    const startedAt = steadyNow();
     let admitted = false;
     const admit = async () => {
       await dispatch.admit('transaction');

@@ -13,6 +13,7 @@ import { toCacheError } from './errors.js';
 import { refreshTopology } from './health.js';
 import { nodeKeyAddress } from './nodes.js';
 import { keySlot } from './slots.js';
+import { steadyNow } from './steady.js';
 import { secretsOf } from './transaction/failure.js';
 
 /** Keys scanned per SCAN call (a hint to the server). */
@@ -44,7 +45,7 @@ export async function clearPrefix(
     // were served. Re-read it first, within the call's budget (or the command timeout).
     const cluster = client as Cluster;
     const limit = budget ?? cluster.options.redisOptions?.commandTimeout ?? 1000;
-    await refreshTopology(cluster, Math.max(0, limit - (Date.now() - (at ?? Date.now()))));
+    await refreshTopology(cluster, Math.max(0, limit - (steadyNow() - (at ?? steadyNow()))));
   }
   const nodes = client.isCluster ? slotOwners(client as Cluster) : [{ node: client as Redis, where: '' }];
   await Promise.all(

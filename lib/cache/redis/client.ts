@@ -388,7 +388,12 @@ function quietReadyCheck(
   const duplicate = conn.duplicate.bind(conn) as (...args: unknown[]) => Redis | Cluster;
   (conn as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
     const copy = duplicate(...args);
-    quietReadyCheck(copy, notify, loading);
+    // Told on the copy too: a transaction's dedicated connection (./transaction/pool.ts) opened
+    // during a load waits in this check, and said only "connecting took longer than … ms".
+    quietReadyCheck(copy, notify, (err) => {
+      copy.emit(LOADING, err);
+      loading(err);
+    });
     return copy;
   };
 }

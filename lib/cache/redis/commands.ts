@@ -12,6 +12,7 @@ import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { closedError } from './errors.js';
+import { steadyNow } from './steady.js';
 import type { RedisCache } from './types.js';
 
 export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
@@ -155,7 +156,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         // The write's deadline counts from this call, not from when it is sent: a wait for a
         // connection first must not give a write the caller may already have been told timed out
         // a fresh budget (it would land after the failure was reported).
-        const at = Date.now();
+        const at = steadyNow();
         wrote(key);
         return dispatch.bounded(
           dispatch.exec(
@@ -177,7 +178,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         assertKey(key);
         const budget = checkBudget(options);
         // The delete's deadline counts from this call, as a write's does (see set).
-        const at = Date.now();
+        const at = steadyNow();
         wrote(key);
         return dispatch.bounded(
           dispatch.exec(

@@ -26,7 +26,7 @@
  * step of the client's wall clock between two measurements used to move every deadline by the
  * step — stepped back 1 h, every SET and delete was refused as late (`timeout`) until the next
  * measurement (up to 30 s); stepped forward, deadlines lay 1 h out, so a write reported as timed
- * out could still land. Of the caller's wall-clock `at` only the time since (≥ 0) is used. In a cluster the smallest offset of the masters is used: every node's check is then at
+ * out could still land. The caller's `at` is taken on the same steady clock. In a cluster the smallest offset of the masters is used: every node's check is then at
  * least as strict as needed (nodes whose clocks run ahead refuse a little early).
  *
  * The SET script also does the conditional store of `getOrSet` (`NX`: only when the key is still
@@ -34,6 +34,7 @@
  * argument: store only when the key still holds exactly those bytes).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
+import { steadyNow } from './steady.js';
 
 /** The Lua body of a guarded SET (exported for the benchmark's fair peer: raw iovalkey running it). */
 export const SCRIPT = `
@@ -163,11 +164,11 @@ export function serverDeadline(at: number, limit: number, offset: number, uncert
 }
 
 /**
- * The client clock deadlines are counted on: monotonic (NTP steps of the wall clock do not move
- * it), in ms on the epoch's scale. Its offset to the server's clock is measured like the wall
- * clock's would be, so a step of the client's wall clock changes no deadline.
+ * The client clock deadlines are counted on: monotonic ({@link steadyNow}, ./clock.ts). Its offset
+ * to the server's clock is measured like the wall clock's would be, so a step of the client's wall
+ * clock changes no deadline.
  */
-export const steadyNow = (): number => performance.timeOrigin + performance.now();
+export { steadyNow };
 
 /** Server clock − client clock ({@link steadyNow}, ms) measured with one `TIME`, and half its round trip as the error. */
 export async function measureClock(node: Redis): Promise<{ offset: number; uncertainty: number }> {
@@ -365,13 +366,14 @@ export function createGuardedWrites(
 
   // `at` is when the caller sent the write (client clock): a write that first waited for the clock
   // measurement keeps the deadline it had when it was called, so the wait never extends its budget.
-  // `at` is wall-clock time (callers take Date.now()); only the wait since then comes from it, and
-  // the deadline is counted on the steady clock the offset was measured against (see steadyNow).
+  // `at` is on the steady clock too (callers take steadyNow()): a wall-clock step during the wait
+  // neither spends the budget (forward) nor, stepped back, restarts it from the send — the write
+  // would then land after its caller was told it timed out.
   const deadline = (budget?: number, at?: number) => {
     const limit =
       budget === undefined ? commandTimeout : Math.min(budget, commandTimeout ?? Number.POSITIVE_INFINITY);
     if (limit === undefined) return '';
-    const waited = at === undefined ? 0 : Math.max(0, Date.now() - at);
+    const waited = at === undefined ? 0 : Math.max(0, steadyNow() - at);
     return String(serverDeadline(steadyNow() - waited, limit, offset, uncertainty));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
@@ -397,14 +399,14 @@ export function createGuardedWrites(
     (client as unknown as Scripted)[DELETE_COMMAND]([keys.length, ...keys, deadline(budget, at)]);
 
   return {
-    set(key, value, ttl, nx = false, budget, at = Date.now(), expect) {
+    set(key, value, ttl, nx = false, budget, at = steadyNow(), expect) {
       if (ready()) return send(key, value, ttl, nx, budget, at, expect);
       // Not measured yet: one shared attempt; if it gets no answer the write goes on with offset 0.
       // The deadline still counts from the call: a write the caller was told timed out while it
       // waited here must not be sent later with a fresh budget (it would land after the failure).
       return startFirst().then(() => send(key, value, ttl, nx, budget, at, expect));
     },
-    delete(keys, budget, at = Date.now()) {
+    delete(keys, budget, at = steadyNow()) {
       if (ready()) return sendDelete(keys, budget, at);
       // As for set: wait for the one measurement, keeping the deadline of the call.
       return startFirst().then(() => sendDelete(keys, budget, at));

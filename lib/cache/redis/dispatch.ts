@@ -14,6 +14,7 @@ import { type ConnectionGate, isReady } from './gate.js';
 import { describeNodes } from './nodes.js';
 import type { Report } from './report.js';
 import { type Counters, countReply } from './stats.js';
+import { steadyNow } from './steady.js';
 import { faultError } from './tls.js';
 
 export interface Dispatcher {
@@ -65,7 +66,7 @@ export interface Dispatcher {
   bounded<T>(work: Promise<T>, op: string, budget: number | undefined, at: number, key?: string): Promise<T>;
   /** Resolves once no command is in flight (at once when none is). */
   idle(): Promise<void>;
-  /** When (`Date.now()`) a command last failed with `oom` (the server refused it for lack of memory). */
+  /** When (`steadyNow()`) a command last failed with `oom` (the server refused it for lack of memory). */
   lastOom(): number | undefined;
   /**
    * Makes every command wait, in call order, while `pending()` returns a promise (the first server
@@ -110,7 +111,7 @@ export function createDispatcher(
   };
   const failed = (op: string, e: CacheError) => {
     counters.errors++;
-    if (e.code === 'oom') oomAt = Date.now();
+    if (e.code === 'oom') oomAt = steadyNow();
     report('redis cache operation failed', { op, code: e.code, error: e.message });
   };
 
@@ -208,7 +209,7 @@ export function createDispatcher(
     failed,
     bounded(work, op, budget, at, key) {
       if (budget === undefined || budget === Number.POSITIVE_INFINITY) return work;
-      const left = Math.max(0, budget - (Date.now() - at));
+      const left = Math.max(0, budget - (steadyNow() - at));
       return withTimeout(work, left, () =>
         wrap(
           op,

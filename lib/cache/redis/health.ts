@@ -7,6 +7,7 @@ import { closing } from './gate.js';
 import { describeNodes, nodeAddress, nodeKeyAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
 import { iovalkey } from './peer.js';
+import { steadyNow } from './steady.js';
 import type { WriteProbe } from './write-probe.js';
 
 export interface RedisNodeHealth {
@@ -120,9 +121,9 @@ async function memoryOf(node: Redis, ms: number): Promise<Memory | undefined> {
 }
 
 function nearlyFull(m: Memory, lastOom: number | undefined): string | undefined {
-  const ago = lastOom === undefined ? Number.POSITIVE_INFINITY : Date.now() - lastOom;
+  const ago = lastOom === undefined ? Number.POSITIVE_INFINITY : steadyNow() - lastOom;
   if (ago <= OOM_RECENT_MS)
-    return `nearly out of memory ${m.where}: a write was refused with oom ${ago} ms ago (reads and deletes still work)`;
+    return `nearly out of memory ${m.where}: a write was refused with oom ${Math.round(ago)} ms ago (reads and deletes still work)`;
   return undefined;
 }
 
@@ -242,8 +243,8 @@ async function probeNode(
 > {
   const address = nodeAddress(node);
   // One budget for the node: connecting, PING and INFO together.
-  const end = Date.now() + ms;
-  const left = () => Math.max(0, end - Date.now());
+  const end = steadyNow() + ms;
+  const left = () => Math.max(0, end - steadyNow());
   try {
     if (node.status === 'wait') await withTimeout(node.connect(), ms, timedOut, { unref: true });
     const full = role === 'master' ? memoryOf(node, left()) : undefined;
@@ -301,12 +302,12 @@ const MIN_RECHECK_MS = 50;
  * caller back at once instead of when it ends), then one of our own. Never rejects.
  */
 export async function refreshTopology(cluster: Cluster, ms: number): Promise<void> {
-  const end = Date.now() + ms;
+  const end = steadyNow() + ms;
   const c = cluster as unknown as { isRefreshing?: boolean };
-  while (c.isRefreshing && Date.now() < end) await new Promise((r) => setTimeout(r, 5).unref());
+  while (c.isRefreshing && steadyNow() < end) await new Promise((r) => setTimeout(r, 5).unref());
   await withTimeout(
     new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())),
-    Math.max(0, end - Date.now()),
+    Math.max(0, end - steadyNow()),
     timedOut,
     { unref: true },
   ).catch(() => {});
@@ -389,7 +390,7 @@ export async function probeHealth(
   try {
     if (client.isCluster) {
       const cluster = client as Cluster;
-      const end = Date.now() + timeoutMs;
+      const end = steadyNow() + timeoutMs;
       const first = await probeCluster(cluster, mode, timeoutMs, secrets, lastOom, writeProbe, because);
       // Right after a failover the client may be replacing a node's connection or re-reading the
       // slot map while the probe runs: the slot map then names a node the probe did not see (or
@@ -397,7 +398,7 @@ export async function probeHealth(
       // during failovers under CPU load). Before saying not ok, re-read the topology and probe
       // again, within what is left of the one budget; a master that is really down fails again.
       if (first.ok || first.degraded || cluster.status !== 'ready') return first;
-      const left = () => end - Date.now();
+      const left = () => end - steadyNow();
       if (left() < MIN_RECHECK_MS) return first;
       await refreshTopology(cluster, left());
       if (left() < MIN_RECHECK_MS || cluster.status !== 'ready') return first;

@@ -14,6 +14,7 @@ import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { toCacheError } from './errors.js';
 import { isReady } from './gate.js';
+import { steadyNow } from './steady.js';
 
 export interface RedisLeaseOptions {
   /** The client to use, e.g. `createRedisCache(…).client`. Not closed by the lease. */
@@ -146,9 +147,9 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
    * sent now (not connected) is sent once more when the client is ready again, within `ttl`.
    */
   function releaseLate(leaseKey: string, token: string): void {
-    const until = Date.now() + ttl;
+    const until = steadyNow() + ttl;
     redis.eval(RELEASE, 1, leaseKey, token).catch(() => {
-      if (Date.now() >= until) return;
+      if (steadyNow() >= until) return;
       if (redis.status === 'ready') redis.eval(RELEASE, 1, leaseKey, token).catch(() => {});
       else afterReady(leaseKey, token, until);
     });
@@ -166,14 +167,14 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   let listening = false;
   const releaseWaiting = () => {
     listening = false;
-    const now = Date.now();
+    const now = steadyNow();
     const due = [...waiting];
     waiting.clear();
     for (const [token, { key, until }] of due)
       if (now < until) redis.eval(RELEASE, 1, key, token).catch(() => {});
   };
   function afterReady(key: string, token: string, until: number): void {
-    const now = Date.now();
+    const now = steadyNow();
     for (const [t, w] of waiting) {
       if (w.until > now) break;
       waiting.delete(t);

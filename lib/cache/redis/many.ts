@@ -12,6 +12,7 @@ import { inTime } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { keySlot } from './slots.js';
 import { countReply } from './stats.js';
+import { steadyNow } from './steady.js';
 import type { RedisCache } from './types.js';
 
 export type ManyCommands = Pick<RedisCache, 'getMany' | 'getManyWithTtl' | 'setMany' | 'deleteMany'>;
@@ -76,7 +77,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
   async function getManyCluster(full: readonly string[]): Promise<(Bytes | undefined)[]> {
     const groups = groupBySlot(full);
     const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => full[i]!) }));
-    const at = Date.now();
+    const at = steadyNow();
     const replies: unknown[] = new Array(ops.length);
     const out: (Bytes | undefined)[] = new Array(full.length).fill(undefined);
     const unanswered: number[] = [];
@@ -119,7 +120,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       const ops: BatchOp[] = [];
       for (const k of keys)
         ops.push({ kind: 'get', key: prefix + k, wrongTypeIsMiss: true }, { kind: 'pttl', key: prefix + k });
-      const at = Date.now();
+      const at = steadyNow();
       const replies: unknown[] = new Array(ops.length);
       const out: (CacheHit | undefined)[] = new Array(keys.length).fill(undefined);
       const unanswered: number[] = [];
@@ -169,7 +170,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       const budget = checkBudget(options);
       if (ops.length === 0) return;
       // Deadlines count from this call, not from after a wait for a connection (see set).
-      const at = Date.now();
+      const at = steadyNow();
       // As pipeline(): a rejection carries which entries were stored (`values[i]` true) and which
       // are unknown (`unanswered`), once every node's part has settled.
       const replies: unknown[] = new Array(ops.length);
@@ -197,7 +198,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       if (keys.length === 0) return 0;
       const full = [...new Set(keys)].map((k) => prefix + k);
       // Deadline-guarded like every delete (./deadline.ts), counted from this call (see set).
-      const at = Date.now();
+      const at = steadyNow();
       if (!client.isCluster)
         return dispatch.bounded(
           dispatch.run('deleteMany', () => writes.delete(full, budget, at).then(inTime)),

@@ -9,6 +9,7 @@ import { assertKey, checkTtl, queuedValue } from './checks.js';
 import type { CacheContext } from './dispatch.js';
 import { withPartial } from './many.js';
 import { countReply } from './stats.js';
+import { steadyNow } from './steady.js';
 import type { RedisPipeline } from './types.js';
 
 /**
@@ -48,7 +49,7 @@ export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string
       if (queued.length === 0) return [];
       if (keys.length > 0) wrote?.(keys);
       // Deadlines count from exec(), not from after a wait for a connection (see set).
-      const at = Date.now();
+      const at = steadyNow();
       // Filled as replies arrive: when exec() rejects (a command refused, a cluster master that
       // cannot answer) the answered commands' results go with the error as `partial`, as for
       // getMany (an unanswered command's slot stays `undefined`; a GET miss is `null`).

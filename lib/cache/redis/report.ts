@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger } from '../../core/contracts.js';
 import { toCacheError } from './errors.js';
+import { steadyNow } from './steady.js';
 
 /** Logs a warning unless one was logged less than 5 s ago. */
 export type Report = (message: string, fields: Record<string, unknown>) => void;
@@ -16,7 +17,7 @@ export function createReporter(logger: Logger): Report {
   let lastLog = 0;
   let suppressed = 0;
   return (message, fields) => {
-    const now = Date.now();
+    const now = steadyNow();
     if (now - lastLog < QUIET_MS) {
       suppressed++;
       return;

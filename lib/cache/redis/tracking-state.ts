@@ -6,6 +6,7 @@
  */
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger, TrackingHandlers } from '../../core/contracts.js';
+import { steadyNow } from './steady.js';
 import type { Link, SetupParts } from './tracking-link.js';
 
 export interface TrackingState {
@@ -26,7 +27,13 @@ export interface TrackingState {
     moves: number;
   };
   confirmed: boolean;
+  /** When (`Date.now()`, wall clock: a timestamp) the last confirmation was, 0 before the first. */
   confirmedAt: number;
+  /**
+   * The same moment on the monotonic clock (./steady.ts), 0 before the first: the age of the last
+   * confirmation is measured from it, so a step of the wall clock does not show as an age.
+   */
+  confirmedSteady: number;
   /** Bumped by every event that breaks trust; a verification pass counts only if it saw none. */
   epoch: number;
   verifying: boolean;
@@ -125,6 +132,7 @@ export function moved(s: TrackingState, affected: (key: string) => boolean, reas
 /** Trust (re)gained after a verification pass that no event interrupted. */
 export function confirm(s: TrackingState): void {
   s.confirmedAt = Date.now();
+  s.confirmedSteady = steadyNow();
   if (s.confirmed) return;
   s.confirmed = true;
   s.counts.confirmations++;

@@ -21,6 +21,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { InvalidationTracker, LogFields, Logger } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
+import { steadyNow } from './steady.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
 import { check, type RedisTrackingOptions } from './tracking-options.js';
@@ -108,6 +109,12 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     get confirmedAt() {
       return s.confirmedAt;
     },
+    // On the monotonic clock: `Date.now() - confirmedAt` showed a wall clock stepped forward 1 h
+    // as a confirmation 3,600 s old (cache_tracking_confirmed_age_seconds), stepped back as 0
+    // until the next heartbeat.
+    get confirmedAgo() {
+      return s.confirmedSteady > 0 ? Math.max(0, Math.round(steadyNow() - s.confirmedSteady)) : -1;
+    },
     async start(h) {
       if (s.closed) throw new ConfigError('createRedisTracking: tracker is closed', []);
       s.handlers.add(h);
@@ -189,6 +196,7 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
     counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0, moves: 0 },
     confirmed: false,
     confirmedAt: 0,
+    confirmedSteady: 0,
     epoch: 0,
     verifying: false,
     closed: false,

@@ -15,6 +15,7 @@ import type { Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
 import { codeOf } from './errors.js';
 import { nodeAddress } from './nodes.js';
+import { steadyNow } from './steady.js';
 
 /** How long the disconnect of a probe connection waits for its socket to close (ms). */
 const DISCONNECT_MS = 100;
@@ -69,7 +70,7 @@ export function createWriteProbe(): WriteProbe {
   return {
     async check(node, ms) {
       if (closed) return undefined;
-      const end = Date.now() + ms;
+      const end = steadyNow() + ms;
       const link = linkFor(node);
       try {
         if (link.status === 'wait')
@@ -78,7 +79,7 @@ export function createWriteProbe(): WriteProbe {
         drop(node);
         return undefined;
       }
-      const left = Math.max(1, end - Date.now());
+      const left = Math.max(1, end - steadyNow());
       try {
         await withTimeout(link.eval('return 1', 0), left, () => new Error('Command timed out'), {
           unref: true,

@@ -96,6 +96,10 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
   return {
     ready,
     status() {
+      // The tracker's own monotonic age when it has one (the Redis tracker does): from the wall
+      // clock, a step of it showed as the age (+1 h: 3,600 s) until the next confirmation.
+      const ago = tracker.confirmedAgo;
+      if (typeof ago === 'number') return { confirmedAgo: ago, confirmed: inUse() };
       const at = tracker.confirmedAt;
       return { confirmedAgo: at > 0 ? Math.max(0, Date.now() - at) : -1, confirmed: inUse() };
     },

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Redis } from 'iovalkey';
-import { createGuardedWrites } from '../../../lib/cache/redis/deadline.js';
+import { createGuardedWrites, steadyNow } from '../../../lib/cache/redis/deadline.js';
 
 /** Just enough of an iovalkey client: `TIME` answers when the test says so; SETs and deletes are recorded. */
 function fakeClient() {
@@ -140,8 +140,8 @@ describe('redis write deadlines: a step of the client wall clock', () => {
         const expected = realNow() + 1000 - margin;
         const got = Number(writes.deadline());
         assert.ok(Math.abs(got - expected) <= 20, `stepped ${step} ms: deadline ${got - expected} ms off`);
-        // A call time taken before a wait still counts (the wait, not the wall clock, is subtracted).
-        const waited = Number(writes.deadline(undefined, Date.now() - 300));
+        // A call time taken (on the steady clock, as the cache does) before a wait still counts.
+        const waited = Number(writes.deadline(undefined, steadyNow() - 300));
         assert.ok(
           Math.abs(waited - (expected - 300)) <= 20,
           `stepped ${step} ms: ${waited - expected + 300} ms off`,

@@ -82,6 +82,9 @@ function waitReady(c: Cluster, ms: number): Promise<void> {
     c.once('end', onEnd);
   });
   const notConnected = () =>
-    new CacheError('unavailable', `redis transaction failed: cluster not connected within ${ms} ms`);
+    new CacheError(
+      'unavailable',
+      `redis transaction failed: cluster not connected within ${Math.round(ms)} ms`,
+    );
   return withTimeout(ready, ms, notConnected, { unref: true });
 }

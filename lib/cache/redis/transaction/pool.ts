@@ -6,8 +6,10 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
+import { LOADING } from '../client.js';
 import { closedError, toCacheError } from '../errors.js';
 import { describeNodes } from '../nodes.js';
+import { steadyNow } from '../steady.js';
 import { dedicatedOptions, findTarget } from './nodes.js';
 
 /** Transactions allowed to wait for a free connection at once; beyond this they fail at once. */
@@ -81,12 +83,25 @@ async function openConnection(
   conn.on('error', (err) => {
     lastError = err;
   });
+  // The server was still loading its data when the connection's ready check asked (../client.ts):
+  // that is why it took longer, said in the words of the cache's other paths and, as there,
+  // `unavailable` (before: `timeout`, "connecting took longer than 1000 ms" and nothing more).
+  let loading: Error | undefined;
+  conn.on(LOADING, (err: Error) => {
+    loading = err;
+  });
   const tooSlow = () =>
-    new CacheError(
-      'timeout',
-      `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${timeoutMs} ms${lastError ? `: ${toCacheError('transaction', lastError, secrets).message.replace(/^redis transaction failed: /, '')}` : ''}`,
-      { cause: lastError },
-    );
+    loading && lastError === undefined
+      ? new CacheError(
+          'unavailable',
+          `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${Math.round(timeoutMs)} ms: ${loading.message}`,
+          { cause: loading },
+        )
+      : new CacheError(
+          'timeout',
+          `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${Math.round(timeoutMs)} ms${lastError ? `: ${toCacheError('transaction', lastError, secrets).message.replace(/^redis transaction failed: /, '')}` : ''}`,
+          { cause: lastError },
+        );
   try {
     await withTimeout(conn.connect(), timeoutMs, tooSlow, { unref: true });
     return conn;
@@ -158,7 +173,7 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
       if (conn.status === 'ready' && current(conn)) return conn;
       discard(pool, conn);
     }
-    const left = Math.max(0, end - Date.now());
+    const left = Math.max(0, end - steadyNow());
     if (pool.open < maxConnections) return openConnection(pool, make, left, secrets);
     if (pool.waiters.length >= MAX_WAITERS) {
       throw new CacheError(
@@ -176,13 +191,13 @@ export function createConnectionPool(options: PoolOptions): ConnectionPool {
     if (pool.open < maxConnections) return acquire(pool, make, end);
     throw new CacheError(
       'timeout',
-      `redis transaction failed: no transaction connection free within ${left} ms (maxConnections ${maxConnections})`,
+      `redis transaction failed: no transaction connection free within ${Math.round(left)} ms (maxConnections ${maxConnections})`,
     );
   }
 
   return {
     async lease(slot, movedTo, budgetMs = timeoutMs) {
-      const end = Date.now() + budgetMs;
+      const end = steadyNow() + budgetMs;
       const target = await findTarget(client, slot, dedicated, budgetMs, movedTo);
       let pool = pools.get(target.id);
       if (!pool) {

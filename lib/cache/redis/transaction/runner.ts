@@ -16,6 +16,7 @@ import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
 import { closedError } from '../errors.js';
 import { describeNodes } from '../nodes.js';
+import { steadyNow } from '../steady.js';
 import { build } from './builder.js';
 import { createConnectionClocks } from './clock.js';
 import { type ExecReplies, execOps, toResults } from './exec.js';
@@ -109,7 +110,7 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
   async function transaction(
     fn: TransactionFn,
     txOptions: TransactionOptions = {},
-    startedAt = Date.now(),
+    startedAt = steadyNow(),
     admit?: () => Promise<void>,
   ): Promise<TransactionResult> {
     if (closing) throw closedError('transaction');
@@ -135,12 +136,12 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
     let reading = 0;
     let ownSince = 0;
     const credit = () => {
-      const now = Date.now();
+      const now = steadyNow();
       end += now - ownSince;
       ownSince = now;
     };
     const left = () => {
-      const now = Date.now();
+      const now = steadyNow();
       return Math.max(0, end + (fnRunning && reading === 0 ? now - ownSince : 0) - now);
     };
     const spent = () =>
@@ -181,11 +182,11 @@ export function createTransactionRunner(options: TransactionRunnerOptions): Tran
         ((key: string) => {
           if (reading++ === 0 && fnRunning) credit();
           return readKey(key).finally(() => {
-            if (--reading === 0) ownSince = Date.now();
+            if (--reading === 0) ownSince = steadyNow();
           });
         });
       fnRunning = true;
-      ownSince = Date.now();
+      ownSince = steadyNow();
       const ops = await build(fn, { watched: new Set(watch), read, defaultTtl }).finally(() => {
         if (reading === 0) credit();
         fnRunning = false;

@@ -1,0 +1,68 @@
+/**
+ * What `publish()` of the Redis invalidation bus rejects with when the server refuses it for a
+ * reason other than the ACL (NOPERM, bus-credentials.test.ts). Found from outside
+ * (/tmp/clocks2/c-bus.mts): with another client's script past `busy-reply-threshold` it rejected
+ * with iovalkey's raw ReplyError ("BUSY Redis is busy running a script …"), and with Redis down
+ * with a raw Error ("Stream isn't writeable …"): a caller catching CacheError, as for every other
+ * failure of the cache, missed both. Now a CacheError worded and coded as the cache words the same
+ * reply (`unavailable`, what holds the server and how to stop it), naming the bus, channel and node.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'iovalkey';
+import { createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import { rejectsWith, sleep } from './helpers.js';
+
+// Busy for about 1.5 s of the server's clock, then done by itself.
+const SLOW = `local t = redis.call('TIME'); local s = t[1] * 1000000 + t[2]
+while true do local n = redis.call('TIME'); if n[1] * 1000000 + n[2] - s > 1500000 then break end end
+return 1`;
+
+describe('redis invalidation bus: publish refused', { skip: skipRedis() }, () => {
+  const servers: RedisStandalone[] = [];
+  after(async () => {
+    for (const s of servers) await s.stop();
+  });
+
+  it('BUSY and a server down reject with CacheError unavailable, worded as the cache words them', async () => {
+    const server = await startRedis({ extraConfig: ['busy-reply-threshold 100'] });
+    servers.push(server);
+    const cache = createRedisCache({ addresses: [`${server.host}:${server.port}`], commandTimeout: 3000 });
+    const bus = createRedisInvalidationBus({ client: cache.client, channel: 'inv' });
+    const slow = new Redis({ host: server.host, port: server.port, lazyConnect: true });
+    try {
+      await cache.set('k', Buffer.from('v'));
+      await bus.publish({ origin: 'me', keys: ['k'] });
+      await slow.connect();
+      const running = slow.eval(SLOW, 0).catch(() => undefined);
+      let busy = false;
+      for (let i = 0; i < 40 && !busy; i++) {
+        await sleep(25);
+        busy = await redisCommand(server.port, ['PING'], {}).then(
+          () => false,
+          (e: Error) => /^BUSY/.test(e.message),
+        );
+      }
+      assert.ok(busy, 'the server never answered BUSY');
+      const err = await rejectsWith(bus.publish({ origin: 'me', keys: ['k'] }), 'unavailable');
+      assert.match(
+        err.message,
+        /^redis invalidation bus: PUBLISH inv failed \(127\.0\.0\.1:\d+\): the server is busy running a script/,
+      );
+      assert.match(err.message, /SCRIPT KILL/);
+      await running;
+      await bus.publish({ origin: 'me', keys: ['k'] }); // the script ended: published again
+
+      await server.stop();
+      // The client notices the closed connection on its next event-loop turns (bounded).
+      for (let i = 0; i < 40 && cache.client.status === 'ready'; i++) await sleep(25);
+      const down = await rejectsWith(bus.publish({ origin: 'me', keys: ['k'] }), 'unavailable');
+      assert.match(down.message, /^redis invalidation bus: PUBLISH inv failed/);
+    } finally {
+      slow.disconnect();
+      await bus.close();
+      await cache.close();
+    }
+  });
+});
