@@ -164,7 +164,7 @@ export function serverDeadline(at: number, limit: number, offset: number, uncert
 }
 
 /**
- * The client clock deadlines are counted on: monotonic ({@link steadyNow}, ./clock.ts). Its offset
+ * The client clock deadlines are counted on: monotonic ({@link steadyNow}, ./steady.ts). Its offset
  * to the server's clock is measured like the wall clock's would be, so a step of the client's wall
  * clock changes no deadline.
  */
