@@ -92,8 +92,13 @@ export interface SpanOptions {
    * when the server was created. Ignored when `parent` is given.
    */
   root?: boolean | undefined;
-  /** Start time in ms since the epoch (defaults to now; an unusable one is now, as for a `SpanTime`). */
-  startTime?: number | undefined;
+  /**
+   * Start time: ms since the epoch or a `Date` (a `SpanTime`; defaults to now, and an unusable one
+   * is now). It was typed `number` alone, though the tracers took a `Date` and the tracing README
+   * said so: `startTime: job.startedAt` (a `Date`, as OpenTelemetry's `startTime` takes) did not
+   * compile.
+   */
+  startTime?: SpanTime | undefined;
   /**
    * Links to other spans (OpenTelemetry span links), set at start: e.g. a batch consumer's span
    * linked to the span of each message it processes, whose contexts came from the messages'
