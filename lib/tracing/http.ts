@@ -162,7 +162,9 @@ export function traceHandler(
         span.setStatus({
           code: 'error',
           // node:http closed the connection without its 408: part of the response had gone out,
-          // or a `clientError` listener of the server took the error (it said "answered 408").
+          // or a `clientError` listener of the server destroyed the socket with the error (it
+          // said "answered 408"). A listener that ends the socket with an answer of its own
+          // leaves no timeout error on it: that request reads as the client going away.
           message: timedOut
             ? "the request outlived the server's requestTimeout or headersTimeout (node:http closed the connection)"
             : shutdown

@@ -216,7 +216,8 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       // a bare `writeHead(200)`, and `error_type="timeout"`, or `"aborted"` for a parse error).
       const nodeAnswer = completed || errorType !== undefined ? undefined : answeredByNode(req, res);
       // Cut by node:http at the server's `requestTimeout` without its 408 (part of the response
-      // had gone out, or a `clientError` listener took the error): `timeout`, as the server span
+      // had gone out, or a `clientError` listener destroyed the socket with the error; one that
+      // ends it with an answer of its own leaves nothing to tell): `timeout`, as the server span
       // says — not the client going away; cut by `drainServer` at the end of its grace period:
       // `shutdown`.
       if (!completed && nodeAnswer === undefined)
