@@ -62,7 +62,9 @@ export interface Span {
   updateName(name: string): this;
   /**
    * Ends the span at `endTime` (default: now); the second and later calls do nothing. An end time
-   * before the span's start ends it at its start (duration 0), with one warning per tracer.
+   * before the span's start ends it at its start (duration 0), with one warning per tracer (none
+   * for a `performance.now()` reading, which the OpenTelemetry SDK checks alone: tracing README,
+   * "Span times").
    */
   end(endTime?: SpanTime): void;
   spanContext(): SpanContext;
