@@ -62,7 +62,9 @@ export interface Span {
   updateName(name: string): this;
   /**
    * Ends the span at `endTime` (default: now); the second and later calls do nothing. An end time
-   * before the span's start ends it at its start (duration 0), with one warning per tracer.
+   * before the span's start ends it at its start (duration 0), with one warning per tracer (none
+   * for a `performance.now()` reading, which the OpenTelemetry SDK checks alone: tracing README,
+   * "Span times").
    */
   end(endTime?: SpanTime): void;
   spanContext(): SpanContext;
@@ -92,8 +94,13 @@ export interface SpanOptions {
    * when the server was created. Ignored when `parent` is given.
    */
   root?: boolean | undefined;
-  /** Start time in ms since the epoch (defaults to now; an unusable one is now, as for a `SpanTime`). */
-  startTime?: number | undefined;
+  /**
+   * Start time: ms since the epoch or a `Date` (a `SpanTime`; defaults to now, and an unusable one
+   * is now). It was typed `number` alone, though the tracers took a `Date` and the tracing README
+   * said so: `startTime: job.startedAt` (a `Date`, as OpenTelemetry's `startTime` takes) did not
+   * compile.
+   */
+  startTime?: SpanTime | undefined;
   /**
    * Links to other spans (OpenTelemetry span links), set at start: e.g. a batch consumer's span
    * linked to the span of each message it processes, whose contexts came from the messages'

@@ -35,29 +35,58 @@ export function requestTimedOut(req: IncomingMessage): boolean {
 }
 
 /**
- * The status node:http wrote on the socket as the answer to `res` when it cut the request at the
- * server's `requestTimeout` / `headersTimeout` (`requestTimedOut`): `408`, or `undefined` when it
- * wrote nothing. It writes its `408 Request Timeout` only when the server has no `clientError`
- * listener (one that exists decides alone) and none of the in-flight response's bytes are on the
- * wire yet — that response being the socket's current one (`_httpMessage`, `res` itself unless a
- * pipelined response ahead of it is still being answered). `res.headersSent` says nothing here:
- * after a bare `writeHead(200)` it is true, yet the client got the 408 (and the span said 200).
- * Read after the response closed: Node leaves these fields as they were when it cut the request.
+ * The status node:http wrote on the socket itself as the answer to `res` when it cut the connection
+ * for the client's fault: `408` at the server's `requestTimeout` / `headersTimeout`
+ * (`requestTimedOut`), and — by the same rule in the same place of Node (`socketOnError`) — `400`
+ * for a request it could not parse once the handler was running (a malformed chunked body, garbage
+ * pipelined behind the request), `431` / `413` for a header block / chunk extensions too large.
+ * The parse errors were recorded as the client going away (`aborted`), though the client was
+ * there and got Node's 400. `undefined` when Node wrote nothing. It writes its answer only when
+ * the server has no `clientError` listener (one that exists decides alone) and none of the
+ * in-flight response's bytes are on the wire yet — that response being the socket's current one
+ * (`_httpMessage`, `res` itself unless a pipelined response ahead of it is still being answered).
+ * `res.headersSent` says nothing here: after a bare `writeHead(200)` it is true, yet the client
+ * got the 408 (and the span said 200). A request that ended mid-body with the client's FIN
+ * (`HPE_INVALID_EOF_STATE`) is the client going away, not an answer. Read after the response
+ * closed: Node leaves these fields as they were when it cut the request.
  */
-export function timeoutAnswer(req: IncomingMessage, res: ServerResponse): 408 | undefined {
+export function answeredByNode(req: IncomingMessage, res: ServerResponse): number | undefined {
   try {
-    if (!requestTimedOut(req)) return undefined;
     const socket = req.socket as
       | (IncomingMessage['socket'] & {
           server?: { listenerCount(e: string): number };
           _httpMessage?: unknown;
         })
       | null;
-    if (!socket || socket._httpMessage !== res) return undefined;
+    const status = answerTo((socket?.errored as { code?: unknown } | null | undefined)?.code);
+    if (status === undefined || !socket || socket._httpMessage !== res) return undefined;
     if ((res as { _headerSent?: unknown })._headerSent === true) return undefined;
-    return socket.server && socket.server.listenerCount('clientError') === 0 ? 408 : undefined;
+    return socket.server && socket.server.listenerCount('clientError') === 0 ? status : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * node:http's own answer to the error it destroyed the socket with (its `socketOnError`), or
+ * `undefined` for an error it answers nothing to: one not its parser's (`ECONNRESET`, a
+ * `res.destroy(err)`), or the client's FIN mid-request — a client that went away, to which Node's
+ * 400 is written in vain.
+ */
+function answerTo(code: unknown): number | undefined {
+  if (typeof code !== 'string') return undefined;
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    case 'HPE_HEADER_OVERFLOW':
+      return 431;
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'HPE_INVALID_EOF_STATE':
+      return undefined;
+    default:
+      // Any other error of its HTTP parser (llhttp's `HPE_…` codes).
+      return code.startsWith('HPE_') ? 400 : undefined;
   }
 }
 

@@ -13,11 +13,11 @@ import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
 import {
+  answeredByNode,
   cutAtShutdown,
   noteResponseError,
   requestTimedOut,
   responseCutError,
-  timeoutAnswer,
 } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
@@ -134,14 +134,17 @@ export function traceHandler(
     let timedOut = false;
     let shutdown = false;
     let failed = false;
-    /** The 408 node:http wrote itself when it cut the request at its timeout (response-error.ts). */
+    /**
+     * The answer node:http wrote itself when it cut the request: 408 at its timeout, 400 (431,
+     * 413) for a request it could not parse (response-error.ts `answeredByNode`).
+     */
     let nodeAnswer: number | undefined;
     const finish = () => {
       if (done) return;
       done = true;
       // `http.response.status_code` only when a status went out: `res.statusCode` is 200 until
       // the handler sets it, also for a request the client gave up on before any answer.
-      // The 408 node:http wrote itself is the status the client got, whatever `res` says.
+      // The 408 or 400 node:http wrote itself is the status the client got, whatever `res` says.
       const status = nodeAnswer ?? (res.headersSent ? res.statusCode : undefined);
       // A 5xx is the server's failure: error.type is the status code (4xx is the client's), or
       // the class of the error the handler threw.
@@ -159,7 +162,9 @@ export function traceHandler(
         span.setStatus({
           code: 'error',
           // node:http closed the connection without its 408: part of the response had gone out,
-          // or a `clientError` listener of the server took the error (it said "answered 408").
+          // or a `clientError` listener of the server destroyed the socket with the error (it
+          // said "answered 408"). A listener that ends the socket with an answer of its own
+          // leaves no timeout error on it: that request reads as the client going away.
           message: timedOut
             ? "the request outlived the server's requestTimeout or headersTimeout (node:http closed the connection)"
             : shutdown
@@ -185,7 +190,7 @@ export function traceHandler(
         // handler rejects with that error: the span said `aborted`, "the client went away", and
         // lost it.
         const cut = failed ? undefined : responseCutError(res);
-        nodeAnswer = cut === undefined && !failed ? timeoutAnswer(req, res) : undefined;
+        nodeAnswer = cut === undefined && !failed ? answeredByNode(req, res) : undefined;
         if (cut !== undefined) {
           failed = true;
           errorType = errorClass(cut);
@@ -194,10 +199,12 @@ export function traceHandler(
           } catch {}
         } else if (nodeAnswer !== undefined) {
           // Cut at the server's requestTimeout / headersTimeout, and node:http answered `408`
-          // itself: the span records that status, and — a 4xx on a server span, the client's
-          // failure to send its request in time — no error status and no error.type (the HTTP
+          // itself — or `400` (431, 413) to a request it could not parse (a malformed chunked
+          // body, garbage pipelined behind it): the span records that status, and — a 4xx on a
+          // server span, the client's failure — no error status and no error.type (the HTTP
           // conventions). It recorded no status at all, or the 200 of a bare `writeHead(200)`,
-          // with the error status: the client got the 408.
+          // with the error status (for a parse error `aborted`, "the client went away"): the
+          // client got Node's answer.
         } else {
           aborted = true;
           // The client went away — unless the handler failed first and `fail` cut the response:

@@ -8,11 +8,11 @@ import { unknownKeyIssues } from '../../core/options.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../../core/refusal.js';
 import { onResponseClose } from '../../core/response-close.js';
 import {
+  answeredByNode,
   cutAtShutdown,
   requestTimedOut,
   responseCutError,
   responseErrorType,
-  timeoutAnswer,
 } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
@@ -210,12 +210,14 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
       const cut = completed ? undefined : responseCutError(res);
       if (cut !== undefined) errorType ??= errorName(cut);
       // Cut at the server's requestTimeout / headersTimeout and answered `408` by node:http
-      // itself: that status, and — a 4xx, the client's failure to send its request in time — no
+      // itself — or `400` (431, 413) to a request it could not parse (a malformed chunked body,
+      // garbage pipelined behind it): that status, and — a 4xx, the client's failure — no
       // error_type, as the server span records it (it was recorded with no status, or the 200 of
-      // a bare `writeHead(200)`, and `error_type="timeout"`).
-      const nodeAnswer = completed || errorType !== undefined ? undefined : timeoutAnswer(req, res);
+      // a bare `writeHead(200)`, and `error_type="timeout"`, or `"aborted"` for a parse error).
+      const nodeAnswer = completed || errorType !== undefined ? undefined : answeredByNode(req, res);
       // Cut by node:http at the server's `requestTimeout` without its 408 (part of the response
-      // had gone out, or a `clientError` listener took the error): `timeout`, as the server span
+      // had gone out, or a `clientError` listener destroyed the socket with the error; one that
+      // ends it with an answer of its own leaves nothing to tell): `timeout`, as the server span
       // says — not the client going away; cut by `drainServer` at the end of its grace period:
       // `shutdown`.
       if (!completed && nodeAnswer === undefined)

@@ -350,8 +350,10 @@ export class OtelSpanAdapter implements Span {
     const at = checkedTime(endTime, 'end time', this.filter);
     // The SDK ends a span whose end is before its start at its start (duration 0), as here, but
     // says so only on its `diag` logger (off by default): the warning goes to the tracer's logger.
-    const start = at === undefined ? undefined : (this.otel as { startTime?: unknown }).startTime;
-    if (at !== undefined && Array.isArray(start) && epochMs(at) < start[0] * 1e3 + start[1] / 1e6 - 0.001) {
+    // A `performance.now()` reading is left to the SDK's check alone (times.ts `epochMs`).
+    const when = at === undefined ? undefined : epochMs(at);
+    const start = when === undefined ? undefined : (this.otel as { startTime?: unknown }).startTime;
+    if (when !== undefined && Array.isArray(start) && when < start[0] * 1e3 + start[1] / 1e6 - 0.001) {
       this.filter.endBeforeStart();
       this.otel.end(start.slice() as [number, number]);
       return;

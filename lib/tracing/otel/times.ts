@@ -44,11 +44,18 @@ export function isDate(v: unknown): v is Date {
   }
 }
 
-/** The time `t` (as `checkedTime` returned it) in ms since the epoch, as the SDK reads it. */
-export function epochMs(t: SpanTime): number {
+/**
+ * The time `t` (as `checkedTime` returned it) in ms since the epoch, or `undefined` for a number
+ * no larger than `performance.now()`: the SDK reads that as a `performance.now()` reading, shifted
+ * by the offset between the wall clock and the monotonic one that it measured when the span
+ * started (a private field), unknown here. Taken as `t + performance.timeOrigin`, it was off by
+ * that offset once the wall clock had moved against the monotonic one since the process started (a
+ * host resumed from suspend, a clock stepped: the monotonic clock counts neither): an end 10
+ * minutes "before" the start, and the span was cut to duration 0 where the SDK records its length.
+ */
+export function epochMs(t: SpanTime): number | undefined {
   if (typeof t !== 'number') return t.getTime();
-  // The SDK reads a number no larger than `performance.now()` as a `performance.now()` time.
-  return t <= performance.now() ? t + performance.timeOrigin : t;
+  return t <= performance.now() ? undefined : t;
 }
 
 function describe(t: unknown): string {
