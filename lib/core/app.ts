@@ -221,6 +221,38 @@ export interface CloseOnSignalsOptions {
  */
 const signalCloses = new Set<Promise<void>>();
 
+/**
+ * The handlers `closeOnSignals` installed, per signal, behind one process listener each. A
+ * listener per call made the 11th app wired while the others were still open (a test suite
+ * running its app-per-test cases concurrently, several services in one process) trip Node's
+ * `MaxListenersExceededWarning` — "possible memory leak" — for SIGTERM and SIGINT, though nothing
+ * leaked. The process listener is removed with the last handler, so an unwired process keeps
+ * Node's default action for the signal.
+ */
+const signalHandlers = new Map<NodeJS.Signals, Set<(signal: NodeJS.Signals) => void>>();
+
+/** Calls every handler of `signal`, in the order they were added (as the process's emit does). */
+function dispatchSignal(signal: NodeJS.Signals): void {
+  for (const handler of [...(signalHandlers.get(signal) ?? [])]) handler(signal);
+}
+
+function addSignalHandler(signal: NodeJS.Signals, handler: (signal: NodeJS.Signals) => void): void {
+  let handlers = signalHandlers.get(signal);
+  if (!handlers) {
+    handlers = new Set();
+    signalHandlers.set(signal, handlers);
+    process.on(signal, dispatchSignal);
+  }
+  handlers.add(handler);
+}
+
+function removeSignalHandler(signal: NodeJS.Signals, handler: (signal: NodeJS.Signals) => void): void {
+  const handlers = signalHandlers.get(signal);
+  if (!handlers?.delete(handler) || handlers.size > 0) return;
+  signalHandlers.delete(signal);
+  process.off(signal, dispatchSignal);
+}
+
 const SIGNAL_KEYS = optionKeys<CloseOnSignalsOptions>({ signals: true, exit: true, onError: true });
 
 /** Signals a process cannot catch: listening to them throws `uv_signal_start EINVAL`. */
@@ -303,7 +335,7 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
   checkSignalOptions(app, options);
   // Each signal once: a name listed twice installed the handler twice, so one SIGTERM also
   // logged "already closing, signal ignored", as if a second signal had come.
-  const signals = [...new Set(options.signals ?? ['SIGTERM', 'SIGINT'])];
+  const signals = [...new Set<NodeJS.Signals>(options.signals ?? ['SIGTERM', 'SIGINT'])];
   /** A signal came: this one started (or joined) the close, and a later one is a repeat. */
   let signalled = false;
   const handler = (signal: NodeJS.Signals) => {
@@ -341,9 +373,9 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
     });
   };
   const remove = () => {
-    for (const s of signals) process.off(s, handler);
+    for (const s of signals) removeSignalHandler(s, handler);
   };
-  for (const s of signals) process.on(s, handler);
+  for (const s of signals) addSignalHandler(s, handler);
   // Closed another way (`app.close()` from code, an admin endpoint, a test), the app kept its
   // handlers — and through them itself — for the rest of the process: 11 apps wired and closed
   // in turn gave a MaxListenersExceededWarning, and each closed app stayed in memory. The handlers
