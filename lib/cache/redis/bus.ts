@@ -11,6 +11,7 @@ import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/erro
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
+import { makeListenerRoom } from './listeners.js';
 import { describeNodes } from './nodes.js';
 import { iovalkey } from './peer.js';
 import { createReporter } from './report.js';
@@ -227,6 +228,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // Every client gets an error listener: an EventEmitter 'error' without one would crash the process.
   sub.on('error', onError);
   pub.on('error', onError);
+  // A client given in `client` may carry many buses (one per tiered cache): room for this one's
+  // listener, so that the 11th bus is no MaxListenersExceededWarning (./listeners.ts).
+  const releaseListenerRoom = ownsPublisher ? () => {} : makeListenerRoom(pub, 1);
 
   const onMessage = (ch: string, text: string) => {
     if (ch !== channel) return;
@@ -367,7 +371,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         sub.disconnect();
         if (ownsPublisher) pub.disconnect();
         // Keep the listener on the subscriber: a late socket error after quit must not crash.
-        if (!ownsPublisher) pub.off('error', onError);
+        if (!ownsPublisher) {
+          pub.off('error', onError);
+          releaseListenerRoom();
+        }
       })();
       return closing;
     },

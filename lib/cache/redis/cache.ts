@@ -22,6 +22,7 @@ import { toCacheError } from './errors.js';
 import { createConnectionGate, isReady } from './gate.js';
 import { probeHealth, type RedisHealth } from './health.js';
 import { registerCacheClient } from './lease.js';
+import { makeListenerRoom } from './listeners.js';
 import { createManyCommands } from './many.js';
 import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
@@ -33,6 +34,12 @@ import { createTransactionRunner, type TransactionRunner } from './transaction/i
 import { watchedKeys } from './transaction/options.js';
 import type { RedisCache } from './types.js';
 import { createWriteProbe } from './write-probe.js';
+
+/**
+ * The most listeners one cache adds to a single event of its client ('error' and 'ready': the
+ * gate, the error reporter, the TLS fault watch); spec/cache/redis/shared-client.test.ts counts them.
+ */
+const LISTENERS_PER_CACHE = 3;
 
 /** Creates a Redis-backed cache. Throws ConfigError for invalid options (every bad field at once). */
 export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
@@ -81,30 +88,34 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     onWrite: (keys) => markWritten(keys),
   });
 
+  // An injected client may serve several caches: room for this one's listeners (./listeners.ts).
+  const releaseListenerRoom = owned ? () => {} : makeListenerRoom(client, LISTENERS_PER_CACHE);
   // A client of ours whose ACL user may not run INFO (./client.ts): said once, through the logger.
-  client.once(NO_INFO, (err: Error) =>
+  const onNoInfo = (err: Error) =>
     logger.warn(
       'redis: the ACL user may not run INFO, so the ready check (waiting while a server loads its data) is skipped and health() cannot read memory: grant +info (see aclRules())',
       { error: toCacheError('connection', err, secrets).message },
-    ),
-  );
+    );
+  client.once(NO_INFO, onNoInfo);
   // A password the server does not need (./client.ts): said once, through the logger (a process
   // warning without one, as for rejectUnauthorized: false) — the server is open to anyone.
-  client.once(OPEN_SERVER, () => {
+  const onOpenServer = () => {
     const message =
       'redis: a password was given but the server requires none (its default user is open): anyone who reaches it can read and write; set requirepass or an ACL user on the server, or drop the password';
     if (options.logger === undefined)
       process.emitWarning(message, { type: 'HyperionCacheWarning', code: 'HYPERION_REDIS_OPEN_SERVER' });
     else logger.warn(message);
-  });
+  };
+  client.once(OPEN_SERVER, onOpenServer);
   // Likewise `sentinel.password` given to sentinels that need none (./client.ts, ./health.ts):
   // anyone who reaches a sentinel may reconfigure it or fail the master over.
-  client.once(OPEN_SENTINEL, (_err: Error, sentinel: string) => {
+  const onOpenSentinel = (_err: Error, sentinel: string) => {
     const message = `redis: a sentinel password was given but the sentinel ${sentinel} requires none (its default user is open): anyone who reaches it can reconfigure it or fail the master over; set requirepass (or an ACL user) on the sentinels, or drop sentinel.password`;
     if (options.logger === undefined)
       process.emitWarning(message, { type: 'HyperionCacheWarning', code: 'HYPERION_REDIS_OPEN_SENTINEL' });
     else logger.warn(message);
-  });
+  };
+  client.once(OPEN_SENTINEL, onOpenSentinel);
   const gate = createConnectionGate(client, o.commandTimeout, faults);
   const report = createReporter(logger);
   const stopReporting = reportConnectionErrors(client, report, secrets);
@@ -196,6 +207,12 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         stopReporting() {
           stopReporting();
           faults.detach();
+          // A closed cache left these three on an injected client, which kept it (and its
+          // logger) for the client's life: one set per cache ever made over it.
+          client.off(NO_INFO, onNoInfo);
+          client.off(OPEN_SERVER, onOpenServer);
+          client.off(OPEN_SENTINEL, onOpenSentinel);
+          releaseListenerRoom();
         },
       }).finally(() => writeProbe.close());
       return closing;
