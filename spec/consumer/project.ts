@@ -3,8 +3,20 @@
  * package built and packed as published, and fresh consumer projects installed from that tarball.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withoutCoverage } from '../harness/process.js';
 
@@ -55,6 +67,62 @@ export function run(
  * `dist`, so that test files packing at the same time do not delete each other's build.
  */
 export async function buildAndPack(dir: string): Promise<string> {
+  // Six test files pack the same package, each in its own process: the first one's tarball is
+  // kept under the hash of everything that goes into it, and copied for the others (~9 s each,
+  // twice per CI run). Any change to those inputs is a new hash, so a new build.
+  const key = packInputsHash();
+  const cacheDir = join(tmpdir(), 'hyperion-pack-cache', key);
+  const cached = existsSync(cacheDir) ? readdirSync(cacheDir).find((f) => f.endsWith('.tgz')) : undefined;
+  if (cached) {
+    copyFileSync(join(cacheDir, cached), join(dir, cached));
+    return join(dir, cached);
+  }
+  const tarball = await buildAndPackFresh(dir);
+  // Written aside and renamed: a test file reading the cache never sees half a tarball.
+  const parent = join(tmpdir(), 'hyperion-pack-cache');
+  const partial = join(tmpdir(), `hyperion-pack-cache-${key}-${process.pid}`);
+  mkdirSync(partial, { recursive: true });
+  copyFileSync(tarball, join(partial, basename(tarball)));
+  mkdirSync(parent, { recursive: true });
+  try {
+    renameSync(partial, cacheDir);
+  } catch {
+    rmSync(partial, { recursive: true, force: true }); // another file cached it first
+  }
+  // Only the current build is kept.
+  for (const old of readdirSync(parent))
+    if (old !== key) rmSync(join(parent, old), { recursive: true, force: true });
+  return tarball;
+}
+
+/** Hash of the build's inputs: lib/, the shipped pages, the package files, tsconfigs and the compiler. */
+function packInputsHash(): string {
+  const hash = createHash('sha256');
+  const add = (file: string) => {
+    hash.update(relative(root, file));
+    hash.update('\0');
+    hash.update(readFileSync(file));
+    hash.update('\0');
+  };
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  for (const file of [
+    'package.json',
+    'README.md',
+    'LICENSE',
+    'demo/README.md',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'node_modules/typescript/package.json',
+  ])
+    add(join(root, file));
+  for (const file of [...walk(join(root, 'lib')), ...walk(join(root, 'benchmarks'))]) add(file);
+  return hash.digest('hex').slice(0, 24);
+}
+
+async function buildAndPackFresh(dir: string): Promise<string> {
   const staging = join(dir, 'package');
   mkdirSync(staging, { recursive: true });
   for (const file of ['package.json', 'README.md', 'LICENSE'])
