@@ -358,11 +358,31 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         },
       },
     );
+    // CLUSTER SLOTS lists a replica only once its replication offset is non-zero (as gossiped),
+    // and on an idle fresh master the offset first moves with the PING it sends its replicas every
+    // repl-ping-replica-period (10 s by default): forming waited ~9 s for that alone. Ping every
+    // second while forming, then put each node's own setting back so tests see the usual config.
+    const pingPeriods = await Promise.all(
+      started.map(async (s) => {
+        const reply = (await adminCommand(
+          s.port,
+          ['CONFIG', 'GET', 'repl-ping-replica-period'],
+          admin,
+        )) as string[];
+        await adminCommand(s.port, ['CONFIG', 'SET', 'repl-ping-replica-period', '1'], admin);
+        return String(reply[1]);
+      }),
+    );
     const roles = await waitFor(async () => clusterReady(started, admin), {
       timeoutMs: 20_000,
       intervalMs: 100,
       what: 'the Redis cluster to be ok and replicas synced',
     });
+    await Promise.all(
+      started.map((s, i) =>
+        adminCommand(s.port, ['CONFIG', 'SET', 'repl-ping-replica-period', pingPeriods[i] ?? '10'], admin),
+      ),
+    );
     const nodes = started.map((s) => ({ host: HOST, port: s.port, server: s }));
     return {
       nodes,
