@@ -299,7 +299,8 @@ function infoField(info: string, field: string): string | undefined {
 /**
  * A 6-node cluster (3 masters + 3 replicas) made by `redis-cli --cluster create`. Resolves once
  * every node reports `cluster_state:ok` and knows all six nodes, and every replica's link to its
- * master is up.
+ * master is up. While forming, every node pings its replicas every second and uses a 1 s
+ * cluster-node-timeout (see `formingFast`); each gets its own values back before this resolves.
  */
 export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
   const dir = await tempDir('redis-cluster');
@@ -337,6 +338,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         }),
       ),
     );
+    const restore = await formingFast(started, admin);
     const cli = findBinary('redis-cli') ?? 'redis-cli';
     await runCommand(
       cli,
@@ -358,31 +360,12 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         },
       },
     );
-    // CLUSTER SLOTS lists a replica only once its replication offset is non-zero (as gossiped),
-    // and on an idle fresh master the offset first moves with the PING it sends its replicas every
-    // repl-ping-replica-period (10 s by default): forming waited ~9 s for that alone. Ping every
-    // second while forming, then put each node's own setting back so tests see the usual config.
-    const pingPeriods = await Promise.all(
-      started.map(async (s) => {
-        const reply = (await adminCommand(
-          s.port,
-          ['CONFIG', 'GET', 'repl-ping-replica-period'],
-          admin,
-        )) as string[];
-        await adminCommand(s.port, ['CONFIG', 'SET', 'repl-ping-replica-period', '1'], admin);
-        return String(reply[1]);
-      }),
-    );
     const roles = await waitFor(async () => clusterReady(started, admin), {
       timeoutMs: 20_000,
       intervalMs: 100,
       what: 'the Redis cluster to be ok and replicas synced',
     });
-    await Promise.all(
-      started.map((s, i) =>
-        adminCommand(s.port, ['CONFIG', 'SET', 'repl-ping-replica-period', pingPeriods[i] ?? '10'], admin),
-      ),
-    );
+    await restore();
     const nodes = started.map((s) => ({ host: HOST, port: s.port, server: s }));
     return {
       nodes,
@@ -394,6 +377,45 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     await stop();
     throw err;
   }
+}
+
+/**
+ * Settings that make a cluster form faster, set on every node until it is formed; the returned
+ * function puts each node's own values back, so tests see the config they asked for.
+ *
+ * CLUSTER SLOTS lists a replica only once the node knows a non-zero replication offset for it.
+ * On an idle fresh master the offset first moves with the PING it sends its replicas every
+ * repl-ping-replica-period (10 s by default), and a node learns another's offset only from a
+ * ping or pong exchanged with that very node, which may wait up to cluster-node-timeout / 2 for
+ * a pair the random gossip did not pick. Forming took ~11.5 s with the default 3000 ms timeout
+ * (~9 s of it for the replicas to show), and ~10 s with a 60 s timeout even with the fast pings;
+ * with both settings fast while forming, ~2.5 s whatever the timeout asked for.
+ */
+async function formingFast(
+  servers: readonly RedisServer[],
+  admin: RedisAdminAuth,
+): Promise<() => Promise<void>> {
+  const fast: Record<string, number> = { 'repl-ping-replica-period': 1, 'cluster-node-timeout': 1000 };
+  const saved = await Promise.all(
+    servers.map(async (s) => {
+      const own: [string, string][] = [];
+      for (const [name, value] of Object.entries(fast)) {
+        const reply = (await adminCommand(s.port, ['CONFIG', 'GET', name], admin)) as string[];
+        const was = String(reply[1]);
+        own.push([name, was]);
+        if (Number(was) > value) await adminCommand(s.port, ['CONFIG', 'SET', name, String(value)], admin);
+      }
+      return own;
+    }),
+  );
+  return async () => {
+    await Promise.all(
+      servers.map(async (s, i) => {
+        for (const [name, was] of saved[i] ?? [])
+          await adminCommand(s.port, ['CONFIG', 'SET', name, was], admin);
+      }),
+    );
+  };
 }
 
 /** Map port → role once the cluster is fully formed, else `undefined`. */
