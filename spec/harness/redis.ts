@@ -19,7 +19,6 @@ import { Redis } from 'iovalkey';
 import {
   findBinary,
   freePort,
-  runCommand,
   type ServerProcess,
   skipUnless,
   startProcess,
@@ -297,8 +296,8 @@ function infoField(info: string, field: string): string | undefined {
 }
 
 /**
- * A 6-node cluster (3 masters + 3 replicas) made by `redis-cli --cluster create`. Resolves once
- * every node reports `cluster_state:ok` and knows all six nodes, and every replica's link to its
+ * A 6-node cluster (3 masters + 3 replicas), made as `redis-cli --cluster create` would make it
+ * (see `createCluster`). Resolves once every node reports `cluster_state:ok` and knows all six nodes, and every replica's link to its
  * master is up. While forming, every node pings its replicas every second and uses a 1 s
  * cluster-node-timeout (see `formingFast`); each gets its own values back before this resolves.
  */
@@ -339,27 +338,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       ),
     );
     const restore = await formingFast(started, admin);
-    const cli = findBinary('redis-cli') ?? 'redis-cli';
-    await runCommand(
-      cli,
-      [
-        '--cluster',
-        'create',
-        ...started.map((s) => `${HOST}:${s.port}`),
-        '--cluster-replicas',
-        '1',
-        '--cluster-yes',
-        ...(options.tls
-          ? ['--tls', '--cacert', options.tls.ca, '--cert', options.tls.cert, '--key', options.tls.key]
-          : []),
-      ],
-      {
-        env: {
-          ...process.env,
-          ...(options.password !== undefined ? { REDISCLI_AUTH: options.password } : {}),
-        },
-      },
-    );
+    await createCluster(started, admin);
     const roles = await waitFor(async () => clusterReady(started, admin), {
       timeoutMs: 20_000,
       intervalMs: 100,
@@ -416,6 +395,42 @@ async function formingFast(
       }),
     );
   };
+}
+
+/**
+ * What `redis-cli --cluster create … --cluster-replicas 1` does with six empty nodes on one host,
+ * without its fixed one-second sleeps (~2 s of a ~2.5 s start): nodes 0-2 become the masters of
+ * slots 0-5460, 5461-10922 and 10923-16383, each node gets its own config epoch (1-6), all meet,
+ * and once every node knows all six, node 3+i replicates master i.
+ */
+async function createCluster(servers: readonly RedisServer[], admin: RedisAdminAuth): Promise<void> {
+  const cmd = (s: RedisServer, args: readonly (string | number)[]) =>
+    adminCommand(s.port, args.map(String), admin);
+  const ranges = [
+    [0, 5460],
+    [5461, 10922],
+    [10923, 16383],
+  ] as const;
+  const masters = servers.slice(0, 3);
+  const replicas = servers.slice(3);
+  await Promise.all(masters.map((m, i) => cmd(m, ['CLUSTER', 'ADDSLOTSRANGE', ...ranges[i]!])));
+  await Promise.all(servers.map((s, i) => cmd(s, ['CLUSTER', 'SET-CONFIG-EPOCH', i + 1])));
+  const first = servers[0]!;
+  await Promise.all(servers.slice(1).map((s) => cmd(s, ['CLUSTER', 'MEET', HOST, first.port])));
+  const ids = await Promise.all(masters.map(async (m) => String(await cmd(m, ['CLUSTER', 'MYID']))));
+  await waitFor(
+    async () => {
+      for (const s of servers) {
+        const lines = String(await cmd(s, ['CLUSTER', 'NODES']))
+          .trim()
+          .split('\n');
+        if (lines.length !== 6 || lines.some((l) => /handshake|noaddr/.test(l))) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 20_000, intervalMs: 50, what: 'the six Redis cluster nodes to meet' },
+  );
+  await Promise.all(replicas.map((r, i) => cmd(r, ['CLUSTER', 'REPLICATE', ids[i]!])));
 }
 
 /** Map port → role once the cluster is fully formed, else `undefined`. */
