@@ -91,9 +91,14 @@ export function skipUnless(binaries: readonly string[], installHint: string): st
  * `describe(name, { skip }, …)` only under `suites` and never runs its body, which hid a missing
  * server behind `skipped 0`.
  */
-export function describeWithServers(name: string, skip: string | false, fn: () => void): void {
+export function describeWithServers(
+  name: string,
+  skip: string | false,
+  fn: () => void,
+  options: { concurrency?: boolean } = {},
+): void {
   if (skip === false) {
-    describe(name, fn);
+    describe(name, options, fn);
     return;
   }
   describe(name, () => {

@@ -55,6 +55,22 @@ describeWithServers('redis harness', skipRedis(), () => {
     const nodes = String(await client.call('CLUSTER', 'NODES'));
     assert.equal(nodes.match(/\bmaster\b/g)?.length, 3);
     assert.equal(nodes.match(/\bslave\b/g)?.length, 3);
+    for (const n of cluster.nodes) {
+      // Clients see every replica at once, and forming's faster pings and gossip were undone.
+      const slots = (await redisCommand(n.port, ['CLUSTER', 'SLOTS'])) as unknown[][];
+      assert.equal(slots.length, 3);
+      for (const range of slots) assert.equal(range.length, 4, `node ${n.port}: ${JSON.stringify(range)}`);
+      const config = (await redisCommand(n.port, [
+        'CONFIG',
+        'GET',
+        'repl-ping-replica-period',
+        'cluster-node-timeout',
+      ])) as string[];
+      assert.deepEqual(Object.fromEntries([0, 2].map((i) => [config[i], config[i + 1]])), {
+        'repl-ping-replica-period': '10',
+        'cluster-node-timeout': '3000',
+      });
+    }
     // keys on different slots reach different masters through the cluster client
     for (const k of ['a', 'b', 'c', 'd']) await client.set(k, k);
     for (const k of ['a', 'b', 'c', 'd']) assert.equal(await client.get(k), k);

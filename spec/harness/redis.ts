@@ -19,7 +19,6 @@ import { Redis } from 'iovalkey';
 import {
   findBinary,
   freePort,
-  runCommand,
   type ServerProcess,
   skipUnless,
   startProcess,
@@ -297,9 +296,10 @@ function infoField(info: string, field: string): string | undefined {
 }
 
 /**
- * A 6-node cluster (3 masters + 3 replicas) made by `redis-cli --cluster create`. Resolves once
- * every node reports `cluster_state:ok` and knows all six nodes, and every replica's link to its
- * master is up.
+ * A 6-node cluster (3 masters + 3 replicas), made as `redis-cli --cluster create` would make it
+ * (see `createCluster`). Resolves once every node reports `cluster_state:ok` and knows all six nodes, and every replica's link to its
+ * master is up. While forming, every node pings its replicas every second and uses a 1 s
+ * cluster-node-timeout (see `formingFast`); each gets its own values back before this resolves.
  */
 export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
   const dir = await tempDir('redis-cluster');
@@ -337,32 +337,14 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         }),
       ),
     );
-    const cli = findBinary('redis-cli') ?? 'redis-cli';
-    await runCommand(
-      cli,
-      [
-        '--cluster',
-        'create',
-        ...started.map((s) => `${HOST}:${s.port}`),
-        '--cluster-replicas',
-        '1',
-        '--cluster-yes',
-        ...(options.tls
-          ? ['--tls', '--cacert', options.tls.ca, '--cert', options.tls.cert, '--key', options.tls.key]
-          : []),
-      ],
-      {
-        env: {
-          ...process.env,
-          ...(options.password !== undefined ? { REDISCLI_AUTH: options.password } : {}),
-        },
-      },
-    );
+    const restore = await formingFast(started, admin);
+    await createCluster(started, admin);
     const roles = await waitFor(async () => clusterReady(started, admin), {
       timeoutMs: 20_000,
       intervalMs: 100,
       what: 'the Redis cluster to be ok and replicas synced',
     });
+    await restore();
     const nodes = started.map((s) => ({ host: HOST, port: s.port, server: s }));
     return {
       nodes,
@@ -374,6 +356,81 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     await stop();
     throw err;
   }
+}
+
+/**
+ * Settings that make a cluster form faster, set on every node until it is formed; the returned
+ * function puts each node's own values back, so tests see the config they asked for.
+ *
+ * CLUSTER SLOTS lists a replica only once the node knows a non-zero replication offset for it.
+ * On an idle fresh master the offset first moves with the PING it sends its replicas every
+ * repl-ping-replica-period (10 s by default), and a node learns another's offset only from a
+ * ping or pong exchanged with that very node, which may wait up to cluster-node-timeout / 2 for
+ * a pair the random gossip did not pick. Forming took ~11.5 s with the default 3000 ms timeout
+ * (~9 s of it for the replicas to show), and ~10 s with a 60 s timeout even with the fast pings;
+ * with both settings fast while forming, ~2.5 s whatever the timeout asked for.
+ */
+async function formingFast(
+  servers: readonly RedisServer[],
+  admin: RedisAdminAuth,
+): Promise<() => Promise<void>> {
+  const fast: Record<string, number> = { 'repl-ping-replica-period': 1, 'cluster-node-timeout': 1000 };
+  const saved = await Promise.all(
+    servers.map(async (s) => {
+      const own: [string, string][] = [];
+      for (const [name, value] of Object.entries(fast)) {
+        const reply = (await adminCommand(s.port, ['CONFIG', 'GET', name], admin)) as string[];
+        const was = String(reply[1]);
+        own.push([name, was]);
+        if (Number(was) > value) await adminCommand(s.port, ['CONFIG', 'SET', name, String(value)], admin);
+      }
+      return own;
+    }),
+  );
+  return async () => {
+    await Promise.all(
+      servers.map(async (s, i) => {
+        for (const [name, was] of saved[i] ?? [])
+          await adminCommand(s.port, ['CONFIG', 'SET', name, was], admin);
+      }),
+    );
+  };
+}
+
+/**
+ * What `redis-cli --cluster create … --cluster-replicas 1` does with six empty nodes on one host,
+ * without its fixed one-second sleeps (~2 s of a ~2.5 s start): nodes 0-2 become the masters of
+ * slots 0-5460, 5461-10922 and 10923-16383, each node gets its own config epoch (1-6), all meet,
+ * and once every node knows all six, node 3+i replicates master i.
+ */
+async function createCluster(servers: readonly RedisServer[], admin: RedisAdminAuth): Promise<void> {
+  const cmd = (s: RedisServer, args: readonly (string | number)[]) =>
+    adminCommand(s.port, args.map(String), admin);
+  const ranges = [
+    [0, 5460],
+    [5461, 10922],
+    [10923, 16383],
+  ] as const;
+  const masters = servers.slice(0, 3);
+  const replicas = servers.slice(3);
+  await Promise.all(masters.map((m, i) => cmd(m, ['CLUSTER', 'ADDSLOTSRANGE', ...ranges[i]!])));
+  await Promise.all(servers.map((s, i) => cmd(s, ['CLUSTER', 'SET-CONFIG-EPOCH', i + 1])));
+  const first = servers[0]!;
+  await Promise.all(servers.slice(1).map((s) => cmd(s, ['CLUSTER', 'MEET', HOST, first.port])));
+  const ids = await Promise.all(masters.map(async (m) => String(await cmd(m, ['CLUSTER', 'MYID']))));
+  await waitFor(
+    async () => {
+      for (const s of servers) {
+        const lines = String(await cmd(s, ['CLUSTER', 'NODES']))
+          .trim()
+          .split('\n');
+        if (lines.length !== 6 || lines.some((l) => /handshake|noaddr/.test(l))) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 20_000, intervalMs: 50, what: 'the six Redis cluster nodes to meet' },
+  );
+  await Promise.all(replicas.map((r, i) => cmd(r, ['CLUSTER', 'REPLICATE', ids[i]!])));
 }
 
 /** Map port → role once the cluster is fully formed, else `undefined`. */
@@ -453,7 +510,14 @@ export interface StartRedisSentinelOptions {
 
 /**
  * One master, one replica and three sentinels (quorum 2). Resolves once every sentinel knows the
- * master, the replica and both other sentinels, so a failover can be voted at once.
+ * master, the replica and both other sentinels (each connected), so a failover can be voted at
+ * once.
+ *
+ * Sentinels find each other from the hello each publishes every 2 s (a fixed period; ~2 of a
+ * ~2.2 s start went to waiting for it). So once they are up, each sentinel's hello (its address
+ * and SENTINEL MYID, the master's address, epochs 0 as on a fresh set) is also handed to the two
+ * others at once with PUBLISH __sentinel__:hello, the very command sentinels send each other;
+ * their own hellos follow every 2 s as usual.
  */
 export async function startRedisSentinel(options: StartRedisSentinelOptions = {}): Promise<RedisSentinelSet> {
   const masterName = options.masterName ?? 'mymaster';
@@ -518,6 +582,30 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
         ),
       ),
     );
+    const myids = await Promise.all(
+      sentinelServers.map(async (s) =>
+        String(await redisCommand(s.port, ['SENTINEL', 'MYID'], sentinelAdmin)),
+      ),
+    );
+    await Promise.all(
+      sentinelServers.flatMap((to) =>
+        sentinelServers
+          .map((from, i) => ({ from, id: myids[i] }))
+          .filter(({ from }) => from !== to)
+          .map(({ from, id }) =>
+            redisCommand(
+              to.port,
+              [
+                'PUBLISH',
+                '__sentinel__:hello',
+                `${HOST},${from.port},${id},0,${masterName},${HOST},${master.port},0`,
+              ],
+              sentinelAdmin,
+            ),
+          ),
+      ),
+    );
+    const ports = sentinelServers.map((s) => s.port);
     await waitFor(
       async () => {
         for (const s of sentinelServers) {
@@ -530,8 +618,19 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
             s.port,
             ['SENTINEL', 'SENTINELS', masterName],
             sentinelAdmin,
-          )) as unknown[];
+          )) as string[][];
           if (replicas.length < 1 || peers.length < 2) return false;
+          // Exactly the other two sentinels, each connected and not down.
+          const field = (p: string[], name: string) => p[p.indexOf(name) + 1];
+          const others = ports.filter((p) => p !== s.port).sort();
+          if (
+            peers
+              .map((p) => Number(field(p, 'port')))
+              .sort()
+              .join() !== others.join()
+          )
+            return false;
+          if (peers.some((p) => field(p, 'flags') !== 'sentinel')) return false;
         }
         return true;
       },
