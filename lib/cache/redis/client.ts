@@ -507,6 +507,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       quietAsking(node);
     });
     unshareSlotArrays(cluster);
+    if (!o.readOnly) loadingFailsAtOnce(cluster);
     refreshSlotsPeriodically(cluster);
     return cluster;
   }
@@ -580,6 +581,32 @@ function unshareSlotArrays(cluster: Cluster): void {
       if (nodes !== undefined) slots[i] = nodes.slice();
     }
   });
+}
+
+/**
+ * A master still loading its data (restarted with a large RDB/AOF, `DEBUG RELOAD`) answers
+ * `LOADING`. iovalkey's cluster hands that reply to the command's `loading` handler only after a
+ * `retryDelayOnTryAgain` delay, and a pipeline whose every reply was `LOADING` decides
+ * synchronously, before that delay, that the handler took it: it was never resolved, rejected nor
+ * resent, and its commands had no timer left — `getMany`, `getManyWithTtl`, `setMany`,
+ * `deleteMany` and `pipeline()` of that master's keys hung for good (seen from outside on a
+ * 3-master cluster during one master's reload; a single `get` failed after the delay). With reads
+ * on masters (no `readOnly`) that handler only fails the command (a single one, or the pipeline
+ * with the server's replies), so it is called at once. Left as is if iovalkey has no
+ * `handleError` (another version).
+ */
+function loadingFailsAtOnce(cluster: Cluster): void {
+  type Handlers = { loading?: unknown };
+  const c = cluster as unknown as { handleError?: (e: Error, ttl: unknown, h: Handlers) => unknown };
+  const handleError = c.handleError;
+  if (typeof handleError !== 'function') return;
+  c.handleError = function (this: unknown, error, ttl, handlers) {
+    if (/^LOADING\b/.test(String(error?.message)) && typeof handlers?.loading === 'function') {
+      (handlers.loading as () => void)();
+      return;
+    }
+    return handleError.call(this, error, ttl, handlers);
+  };
 }
 
 /**
