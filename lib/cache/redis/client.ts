@@ -388,7 +388,12 @@ function quietReadyCheck(
   const duplicate = conn.duplicate.bind(conn) as (...args: unknown[]) => Redis | Cluster;
   (conn as { duplicate: (...args: unknown[]) => Redis | Cluster }).duplicate = (...args) => {
     const copy = duplicate(...args);
-    quietReadyCheck(copy, notify, loading);
+    // Said on the copy too: a transaction's dedicated connection (./transaction/pool.ts) opened
+    // while the server loads reports why it is not ready in time.
+    quietReadyCheck(copy, notify, (err) => {
+      loading(err);
+      if (!copy.isCluster) copy.emit(LOADING, err);
+    });
     return copy;
   };
 }

@@ -5,6 +5,8 @@
  * `setMany`, `deleteMany`, `pipeline()` — hung for good, past the command timeout: iovalkey's
  * cluster pipeline whose every reply is `LOADING` was never settled (./client.ts
  * `loadingFailsAtOnce`). They now fail like the single commands, and serve again once it loaded.
+ * A transaction, whose dedicated connection waits for the load, failed with `timeout` "connecting
+ * took longer than …" alone; it is now `unavailable` and says the server is loading.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -74,7 +76,7 @@ describeWithServers('a cluster master still loading its data', skipRedis(), () =
     assert.equal(mine.length, 2);
     for (const k of [...mine, other]) await cache.set(k, enc('old'));
 
-    await redisCommand(master.port, ['DEBUG', 'POPULATE', 30_000, 'pop', 10], {});
+    await redisCommand(master.port, ['DEBUG', 'POPULATE', 50_000, 'pop', 10], {});
     const reloader = new Redis({
       host: master.host,
       port: master.port,
@@ -107,6 +109,12 @@ describeWithServers('a cluster master still loading its data', skipRedis(), () =
         ],
         ['deleteMany', cache.deleteMany([a, b])],
         ['pipeline', cache.pipeline().get(a).set(b, enc('new')).exec()],
+        [
+          'transaction',
+          cache.transaction((t) => {
+            t.set(a, enc('tx'));
+          }),
+        ],
       ];
       // Before the fix every batch was still pending here (commandTimeout is 1 s).
       const outcomes = await Promise.all(calls.map(([, p]) => settle(p, 5000)));
@@ -119,6 +127,11 @@ describeWithServers('a cluster master still loading its data', skipRedis(), () =
         assert.equal(err.code, 'unavailable', `${op}: ${err.message}`);
         assert.match(err.message, /LOADING/, op);
       });
+      // Its dedicated connection waited for the load: the reason, not only "connecting took longer".
+      assert.match(
+        (outcomes[6] as Error).message,
+        /connecting took longer than \d+ ms: LOADING the server is up but still loading its data/,
+      );
       // The other master's key was answered.
       const partial = (outcomes[1] as { partial?: { values: unknown[] } }).partial;
       assert.equal(dec(partial?.values[2] as Uint8Array | undefined), 'old');

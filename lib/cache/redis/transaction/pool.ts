@@ -6,6 +6,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../../core/errors.js';
 import { withTimeout } from '../../../core/timeout.js';
+import { LOADING } from '../client.js';
 import { closedError, toCacheError } from '../errors.js';
 import { describeNodes } from '../nodes.js';
 import { dedicatedOptions, findTarget } from './nodes.js';
@@ -81,9 +82,18 @@ async function openConnection(
   conn.on('error', (err) => {
     lastError = err;
   });
+  // A server still loading its data (a restart, DEBUG RELOAD; found on a cluster master): the
+  // connection is up but its ready check waits for the load. That said only "connecting took
+  // longer than …" (`timeout`); it is now `unavailable` with the reason, as for the cache's own
+  // connection (./gate.ts).
+  let loading = false;
+  conn.on(LOADING, (err: Error) => {
+    lastError = err;
+    loading = true;
+  });
   const tooSlow = () =>
     new CacheError(
-      'timeout',
+      loading ? 'unavailable' : 'timeout',
       `redis transaction failed (${describeNodes(conn)}): connecting took longer than ${timeoutMs} ms${lastError ? `: ${toCacheError('transaction', lastError, secrets).message.replace(/^redis transaction failed: /, '')}` : ''}`,
       { cause: lastError },
     );
