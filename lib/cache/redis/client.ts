@@ -357,9 +357,10 @@ function quietReadyCheck(
   conn: Redis | Cluster,
   notify: (err: Error) => void,
   loading: (err: Error) => void,
+  clusterNode = false,
 ): void {
   if (conn.isCluster) {
-    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify, loading));
+    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify, loading, true));
   } else {
     const c = conn as unknown as { _readyCheck?: ReadyCheck; info: InfoCommand };
     const original = c._readyCheck;
@@ -374,7 +375,11 @@ function quietReadyCheck(
             callback(null, {});
             return;
           }
-          if (!err && typeof res === 'string' && /^loading:1\b/m.test(res)) loading(loadingError(res));
+          if (!err && typeof res === 'string' && /^loading:1\b/m.test(res)) {
+            const why = loadingError(res);
+            loading(why);
+            if (clusterNode) loadingNodes.set(this, why);
+          } else loadingNodes.delete(this);
           cb(err, res);
         });
       try {
@@ -396,6 +401,20 @@ function quietReadyCheck(
     });
     return copy;
   };
+}
+
+/**
+ * Cluster node connections (of the client, not their duplicates) whose last ready check found the
+ * server still loading its data. Such a node's commands wait in its queue for the load and fail
+ * after the command timeout with iovalkey's bare "Command timed out" (seen from outside on a
+ * master restarted with a large dataset): the cache's own gate, which says why in the other
+ * topologies, does not see a single node. ./dispatch.ts and ./health.ts use it to say why.
+ */
+const loadingNodes = new WeakMap<object, Error>();
+
+/** Why `node` (a cluster node connection) is not ready when its server is still loading, else `undefined`. */
+export function nodeLoading(node: object | undefined): Error | undefined {
+  return node === undefined ? undefined : loadingNodes.get(node);
 }
 
 /** What a server still loading its data (`INFO` of the ready check) is reported as. */

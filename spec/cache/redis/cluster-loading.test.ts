@@ -7,8 +7,13 @@
  * `loadingFailsAtOnce`). They now fail like the single commands, and serve again once it loaded.
  * A transaction, whose dedicated connection waits for the load, failed with `timeout` "connecting
  * took longer than …" alone; it is now `unavailable` and says the server is loading.
+ * A master restarted with its data: its node connection waits for the load, and every command of
+ * its keys (and its `health()` entry) failed after the command timeout with `timeout` "Command
+ * timed out"; they now fail `unavailable` saying it is loading, as a standalone cache does.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname } from 'node:path';
 import { after, before, it } from 'node:test';
 import { type Cluster, Redis } from 'iovalkey';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
@@ -40,6 +45,7 @@ async function settle(p: Promise<unknown>, ms: number): Promise<unknown> {
 describeWithServers('a cluster master still loading its data', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
+  const restarted: ChildProcess[] = [];
   const unhandled = watchUnhandled();
   before(async () => {
     cluster = await startRedisCluster({
@@ -56,6 +62,7 @@ describeWithServers('a cluster master still loading its data', skipRedis(), () =
   after(async () => {
     unhandled.dispose();
     await cache?.close();
+    for (const child of restarted) child.kill('SIGKILL');
     for (const n of cluster?.nodes ?? []) await n.server.kill(); // no waiting for the load to end
     await cluster?.stop();
   });
@@ -142,5 +149,54 @@ describeWithServers('a cluster master still loading its data', skipRedis(), () =
     } finally {
       reloader.disconnect();
     }
+  });
+
+  it('restarted with its data: its commands and health() say it is loading (unavailable), then it serves', async () => {
+    const slots = (cache.client as Cluster).slots;
+    const master = cluster.masters[0]!;
+    const at = `${master.host}:${master.port}`;
+    const keys = Array.from({ length: 200 }, (_, i) => `r${i}`);
+    const [a, b] = keys.filter((k) => slots[keySlot(k)]?.[0] === at) as [string, string];
+    for (const k of [a, b]) await cache.set(k, enc('old'));
+    await redisCommand(master.port, ['DEBUG', 'POPULATE', 50_000, 'pop', 10], {});
+    await redisCommand(master.port, ['SAVE'], {});
+    // Killed and started again on its port with its own config (no failover: node timeout 30 s).
+    const args = master.server.child.spawnargs.slice(1);
+    await master.server.kill();
+    const child = spawn(master.server.child.spawnfile, args, { cwd: dirname(args[0]!), stdio: 'ignore' });
+    restarted.push(child);
+    let loading = false;
+    for (let i = 0; i < 200 && !loading; i++) {
+      const info = await redisCommand(master.port, ['INFO', 'persistence'], {}).catch(() => '');
+      loading = /^loading:1/m.test(String(info));
+      if (!loading) await sleep(10);
+    }
+    assert.ok(loading, 'the restarted master did not load');
+    // Before: `timeout` "Command timed out", naming no load.
+    const calls: [string, Promise<unknown>][] = [
+      ['get', cache.get(a)],
+      ['set', cache.set(a, enc('new'))],
+      ['getMany', cache.getMany([a, b])],
+      ['delete', cache.delete(b)],
+    ];
+    const outcomes = await Promise.all(calls.map(([, p]) => settle(p, 5000)));
+    calls.forEach(([op], i) => {
+      const err = outcomes[i];
+      assert.ok(err instanceof CacheError, `${op}: ${String(err)}`);
+      assert.equal(err.code, 'unavailable', `${op}: ${err.message}`);
+      assert.match(err.message, /still loading its data into memory/, op);
+    });
+    const health = await cache.health();
+    assert.equal(health.ok, false);
+    const node = health.nodes?.find((n) => n.address === at);
+    assert.match(String(node?.error), /still loading its data into memory/);
+    // Served again once it loaded (and rejoined the cluster).
+    let value: string | undefined;
+    for (let i = 0; i < 300 && value === undefined; i++) {
+      value = await cache.get(a).then(dec, () => undefined);
+      if (value === undefined) await sleep(100);
+    }
+    assert.equal(value, 'old');
+    unhandled.check();
   });
 });
