@@ -14,6 +14,9 @@ import type { ResolvedOptions } from './options.js';
 import { iovalkey } from './peer.js';
 import type { FaultWatch } from './tls.js';
 
+/** Longest wait between two ready checks of a connection to a server still loading its data (ms). */
+export const LOADING_RECHECK_MS = 1000;
+
 /** Reconnect backoff in ms: 50, 100, … capped at 1 s. */
 const backoff = (times: number) => Math.min(times * 50, 1000);
 
@@ -357,9 +360,10 @@ function quietReadyCheck(
   conn: Redis | Cluster,
   notify: (err: Error) => void,
   loading: (err: Error) => void,
+  clusterNode = false,
 ): void {
   if (conn.isCluster) {
-    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify, loading));
+    conn.on('+node', (node: Redis) => quietReadyCheck(node, notify, loading, true));
   } else {
     const c = conn as unknown as { _readyCheck?: ReadyCheck; info: InfoCommand };
     const original = c._readyCheck;
@@ -374,7 +378,11 @@ function quietReadyCheck(
             callback(null, {});
             return;
           }
-          if (!err && typeof res === 'string' && /^loading:1\b/m.test(res)) loading(loadingError(res));
+          if (!err && typeof res === 'string' && /^loading:1\b/m.test(res)) {
+            const why = loadingError(res);
+            loading(why);
+            if (clusterNode) loadingNodes.set(this, why);
+          } else loadingNodes.delete(this);
           cb(err, res);
         });
       try {
@@ -391,11 +399,25 @@ function quietReadyCheck(
     // Told on the copy too: a transaction's dedicated connection (./transaction/pool.ts) opened
     // during a load waits in this check, and said only "connecting took longer than … ms".
     quietReadyCheck(copy, notify, (err) => {
-      copy.emit(LOADING, err);
       loading(err);
+      if (!copy.isCluster) copy.emit(LOADING, err);
     });
     return copy;
   };
+}
+
+/**
+ * Cluster node connections (of the client, not their duplicates) whose last ready check found the
+ * server still loading its data. Such a node's commands wait in its queue for the load and fail
+ * after the command timeout with iovalkey's bare "Command timed out" (seen from outside on a
+ * master restarted with a large dataset): the cache's own gate, which says why in the other
+ * topologies, does not see a single node. ./dispatch.ts and ./health.ts use it to say why.
+ */
+const loadingNodes = new WeakMap<object, Error>();
+
+/** Why `node` (a cluster node connection) is not ready when its server is still loading, else `undefined`. */
+export function nodeLoading(node: object | undefined): Error | undefined {
+  return node === undefined ? undefined : loadingNodes.get(node);
 }
 
 /** What a server still loading its data (`INFO` of the ready check) is reported as. */
@@ -485,6 +507,12 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     // close, also when it closed already (a client between reconnect attempts: Redis down at
     // close() or never reached), so the default 2 s kept a closed cache's process alive 2 s.
     disconnectTimeout: DISCONNECT_MS,
+    // While the server loads its data, iovalkey's ready check asks INFO again after the server's
+    // `loading_eta_seconds`, capped by this (default 10 s). That estimate is rough early in a load
+    // (whole seconds elapsed over the bytes read so far): seen from outside, a restart with a 5.7 s
+    // load said "about 118 s left" and the cache came back 4.3 s after the server had loaded. A
+    // check every second at most costs one INFO a second per connection while a server loads.
+    maxLoadingRetryTime: LOADING_RECHECK_MS,
   };
   if (o.mode === 'cluster') {
     const { lazyConnect: _lazy, enableAutoPipelining: _ap, ...redisOptions } = common;
@@ -512,6 +540,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       quietAsking(node);
     });
     unshareSlotArrays(cluster);
+    if (!o.readOnly) loadingFailsAtOnce(cluster);
     refreshSlotsPeriodically(cluster);
     return cluster;
   }
@@ -585,6 +614,32 @@ function unshareSlotArrays(cluster: Cluster): void {
       if (nodes !== undefined) slots[i] = nodes.slice();
     }
   });
+}
+
+/**
+ * A master still loading its data (restarted with a large RDB/AOF, `DEBUG RELOAD`) answers
+ * `LOADING`. iovalkey's cluster hands that reply to the command's `loading` handler only after a
+ * `retryDelayOnTryAgain` delay, and a pipeline whose every reply was `LOADING` decides
+ * synchronously, before that delay, that the handler took it: it was never resolved, rejected nor
+ * resent, and its commands had no timer left — `getMany`, `getManyWithTtl`, `setMany`,
+ * `deleteMany` and `pipeline()` of that master's keys hung for good (seen from outside on a
+ * 3-master cluster during one master's reload; a single `get` failed after the delay). With reads
+ * on masters (no `readOnly`) that handler only fails the command (a single one, or the pipeline
+ * with the server's replies), so it is called at once. Left as is if iovalkey has no
+ * `handleError` (another version).
+ */
+function loadingFailsAtOnce(cluster: Cluster): void {
+  type Handlers = { loading?: unknown };
+  const c = cluster as unknown as { handleError?: (e: Error, ttl: unknown, h: Handlers) => unknown };
+  const handleError = c.handleError;
+  if (typeof handleError !== 'function') return;
+  c.handleError = function (this: unknown, error, ttl, handlers) {
+    if (/^LOADING\b/.test(String(error?.message)) && typeof handlers?.loading === 'function') {
+      (handlers.loading as () => void)();
+      return;
+    }
+    return handleError.call(this, error, ttl, handlers);
+  };
 }
 
 /**

@@ -7,11 +7,12 @@ import type { Cluster, Redis } from 'iovalkey';
 import type { Bytes } from '../../core/contracts.js';
 import type { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
+import { nodeLoading } from './client.js';
 import type { GuardedWrites } from './deadline.js';
 import { type DirectGetHooks, directGet } from './direct-get.js';
-import { toCacheError } from './errors.js';
+import { loadingTimeoutError, toCacheError } from './errors.js';
 import { type ConnectionGate, isReady } from './gate.js';
-import { describeNodes } from './nodes.js';
+import { describeNodes, ownerNode } from './nodes.js';
 import type { Report } from './report.js';
 import { type Counters, countReply } from './stats.js';
 import { steadyNow } from './steady.js';
@@ -79,6 +80,8 @@ export interface Dispatcher {
 /** iovalkey's words for a command refused or dropped because the client is not connected. */
 const NOT_CONNECTED =
   /isn't ready|Connection is closed|Stream isn't writeable|max retries per request|None of startup nodes|Failed to refresh slots/i;
+/** iovalkey's words for a command with no reply within the command timeout. */
+const TIMED_OUT = /^Command timed out/;
 
 /** What the parts of the cache share. */
 export interface CacheContext {
@@ -123,6 +126,12 @@ export function createDispatcher(
     // is false".
     const fault = NOT_CONNECTED.test(String((err as Error | undefined)?.message)) ? gate.fault() : undefined;
     if (fault) return faultError(op, fault, describeNodes(client, err, key));
+    // A cluster node whose server is still loading its data (./client.ts `nodeLoading`).
+    const loading =
+      client.isCluster && TIMED_OUT.test(String((err as Error | undefined)?.message))
+        ? nodeLoading(ownerNode(client as Cluster, err, key))
+        : undefined;
+    if (loading) return loadingTimeoutError(op, err, loading, describeNodes(client, err, key));
     return toCacheError(op, err, secrets, describeNodes(client, err, key));
   };
 

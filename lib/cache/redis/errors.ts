@@ -138,6 +138,20 @@ const SCRIPT_REFUSAL = /user executing the script can't run this command/;
 const MAX_RETRIES = /^Reached the max retries per request limit/;
 const ACL_HINT = " (refused by the ACL user's rules: the cache needs those of aclRules()";
 
+/**
+ * A command that timed out waiting for a connection whose server is still loading its data (a
+ * cluster node restarted with a large dataset, see `nodeLoading` in ./client.ts): `unavailable`
+ * with the reason, as the gate says it for the other topologies, where it was `timeout`
+ * "Command timed out".
+ */
+export function loadingTimeoutError(op: string, err: unknown, loading: Error, where: string): CacheError {
+  return new CacheError(
+    'unavailable',
+    `redis ${op} failed (${where}): no reply within the command timeout: ${loading.message}`,
+    { cause: err },
+  );
+}
+
 /** The error of an operation attempted after `close()`. */
 export function closedError(op: string): CacheError {
   return new CacheError('closed', `redis ${op} failed: the cache is closed`);

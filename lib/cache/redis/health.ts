@@ -1,8 +1,8 @@
 /** `health()`: a timed PING plus the topology the client sees. Never throws. */
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
-import { OPEN_SENTINEL, quietAuth } from './client.js';
-import { toCacheError } from './errors.js';
+import { nodeLoading, OPEN_SENTINEL, quietAuth } from './client.js';
+import { loadingTimeoutError, toCacheError } from './errors.js';
 import { closing } from './gate.js';
 import { describeNodes, nodeAddress, nodeKeyAddress } from './nodes.js';
 import type { RedisMode } from './options.js';
@@ -263,7 +263,12 @@ async function probeNode(
       ...(paused ? { paused } : {}),
     };
   } catch (err) {
-    return { address, role, connected: false, error: toCacheError('health', err, secrets, address).message };
+    // A node whose server is still loading its data (./client.ts `nodeLoading`) says so.
+    const loading = nodeLoading(node);
+    const error = loading
+      ? loadingTimeoutError('health', err, loading, address)
+      : toCacheError('health', err, secrets, address);
+    return { address, role, connected: false, error: error.message };
   }
 }
 

@@ -54,6 +54,18 @@ export function keyOfError(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? failedKey.get(err) : undefined;
 }
 
+/**
+ * The connection of the cluster node owning the slot of a failed command on `key` (or of the
+ * batch part `markKey` named), per the client's slot map; `undefined` when not known.
+ */
+export function ownerNode(cluster: Cluster, err: unknown, key?: string): Redis | undefined {
+  key ??= keyOfError(err);
+  const owner = key === undefined ? undefined : cluster.slots[keySlot(key)]?.[0];
+  return owner === undefined
+    ? undefined
+    : cluster.nodes().find((n) => `${n.options.host}:${n.options.port}` === owner);
+}
+
 /** Describes the node(s) behind a failure of a command on `key` (when known). */
 export function describeNodes(client: Redis | Cluster, err?: unknown, key?: string): string {
   if (!client.isCluster) {
