@@ -452,8 +452,10 @@ export function createFaultWatch(options: {
         error: err,
       });
   };
-  const guard = (node: Redis) =>
-    guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError, recordNodeError);
+  const sink: FaultSink = { error: onError, sentinel: onSentinelError, node: recordNodeError };
+  // The watches of every cache over the client (see FaultSink): set by `attach`.
+  let sinks: Set<FaultSink> = new Set();
+  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, sinks, 'data');
   return {
     current: () => fault,
     hint: () =>
@@ -468,18 +470,23 @@ export function createFaultWatch(options: {
       fault && fault.kind !== 'tls_required' ? FAULT_RETRY_MS : normal(times),
     attach(c) {
       client = c;
+      const first = !sinksByClient.has(c);
+      sinks = sinksByClient.get(c) ?? new Set();
+      sinksByClient.set(c, sinks);
+      sinks.add(sink);
       c.on('error', onError);
       c.on('ready', onReady);
       if (!c.isCluster) c.on('connect', onConnect);
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
-        reportReadyCheckErrors(c as Cluster, onError);
+        if (first) reportReadyCheckErrors(c as Cluster, sinks);
         for (const node of (c as Cluster).nodes('all')) guard(node);
       } else guard(c as Redis);
     },
     detach() {
       if (!client) return;
+      sinks.delete(sink);
       client.off('error', onError);
       client.off('ready', onReady);
       client.off('connect', onConnect);
@@ -496,17 +503,19 @@ export function createFaultWatch(options: {
 /**
  * A cluster client's ready check (`CLUSTER INFO`) that fails makes iovalkey disconnect and retry
  * without an 'error' event: an ACL user without `+cluster|info` left every command waiting the
- * command timeout with a bare "not connected". Its error goes to `onError` too (iovalkey's ready
- * check is not typed API: if it is missing, nothing is wrapped).
+ * command timeout with a bare "not connected". Its error goes to the watches of the client too
+ * (wrapped once per client: a layer per cache ever made over a shared client used to pile up,
+ * each keeping its watch). iovalkey's ready check is not typed API: if it is missing, nothing is
+ * wrapped.
  */
-function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => void): void {
+function reportReadyCheckErrors(cluster: Cluster, sinks: ReadonlySet<FaultSink>): void {
   type Check = (callback: (err?: unknown, fail?: unknown) => void) => void;
   const c = cluster as unknown as { readyCheck?: Check };
   const check = c.readyCheck;
   if (typeof check !== 'function') return;
   c.readyCheck = (callback) =>
     check.call(cluster, (err, fail) => {
-      if (err) onError(err);
+      if (err) each(sinks, (s) => s.error(err));
       callback(err, fail);
     });
 }
@@ -514,31 +523,52 @@ function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => voi
 type Guarded = { __hyperionGuard?: true | undefined };
 
 /**
+ * Where the guard of a client's connections (`guardNode`) sends their errors: the fault watch of
+ * each cache open over the client. A client is guarded once for good (its connector and
+ * `duplicate` wrapped), but one client may serve many caches; the guard's closures used to be
+ * bound to the first cache's watch alone, so the other caches never saw what only the guard sees
+ * (a cluster's slot-map connections refused for a wrong CA, its nodes' resets by TLS-only ports,
+ * the sentinel lookups): they waited the whole command timeout for a bare "not connected", and
+ * once the first cache was closed none diagnosed it — while the client kept that closed cache's
+ * watch alive. Each watch joins its client's set on `attach` and leaves it on `detach`.
+ */
+interface FaultSink {
+  /** An error of a data connection that iovalkey does not report on the client (duplicates). */
+  error(err: unknown): void;
+  /** An error of a sentinel connection. */
+  sentinel(err: unknown): void;
+  /** Every error of a data node's own connection. */
+  node(node: Redis, err: unknown): void;
+}
+
+const sinksByClient = new WeakMap<Redis | Cluster, Set<FaultSink>>();
+
+/** Calls `fn` on each sink (a copy: a sink may leave while its turn runs). */
+function each(sinks: ReadonlySet<FaultSink>, fn: (sink: FaultSink) => void): void {
+  for (const s of [...sinks]) fn(s);
+}
+
+/**
  * Bounds the TLS handshake of every connection `node` opens — and of its duplicates, which
  * iovalkey makes for the cluster slot refresh, pub/sub and transactions: a TLS socket that is
- * connected but has no TLS session `ms` later is destroyed with a NO_TLS_REPLY error. Duplicates'
- * errors also go to `onError` (iovalkey's own slot-refresh duplicate ignores them and reports only
- * "Connection is closed", which would hide a certificate error). Wraps the connector and
+ * connected but has no TLS session `ms` later is destroyed with a NO_TLS_REPLY error. Errors go to
+ * the `sinks` of the client, as `side` (data or sentinel) errors; duplicates' errors too
+ * (iovalkey's own slot-refresh duplicate ignores them and reports only "Connection is closed",
+ * which would hide a certificate error). Wraps the connector and
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
  */
 /** How long the disconnect of a sentinel lookup client waits for its socket to close (ms). */
 const SENTINEL_DISCONNECT_MS = 100;
 
-function guardNode(
-  node: Redis,
-  ms: number,
-  onError: (err: unknown) => void,
-  onSentinelError: (err: unknown) => void,
-  onNodeError?: (node: Redis, err: unknown) => void,
-): void {
+function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side: 'data' | 'sentinel'): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
   node.on('error', (err: unknown) => {
     if (isSelectRefusal(err)) node.disconnect(true);
   });
-  if (onNodeError) node.on('error', (err: unknown) => onNodeError(node, err));
+  if (side === 'data') node.on('error', (err: unknown) => each(sinks, (s) => s.node(node, err)));
   const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
   if (connector && typeof connector.connectToSentinel === 'function') {
     // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
@@ -557,9 +587,9 @@ function guardNode(
         ...opts,
         lazyConnect: true,
       });
-      sentinel.on('error', onSentinelError);
+      sentinel.on('error', (err: unknown) => each(sinks, (s) => s.sentinel(err)));
       endBetweenAttempts(sentinel);
-      guardNode(sentinel, ms, onSentinelError, onSentinelError);
+      guardNode(sentinel, ms, sinks, 'sentinel');
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
     };
@@ -575,8 +605,10 @@ function guardNode(
   const duplicate = node.duplicate.bind(node);
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
-    copy.on('error', onError);
-    guardNode(copy, ms, onError, onSentinelError, onNodeError);
+    copy.on('error', (err: unknown) =>
+      each(sinks, (s) => (side === 'data' ? s.error(err) : s.sentinel(err))),
+    );
+    guardNode(copy, ms, sinks, side);
     return copy;
   };
 }
