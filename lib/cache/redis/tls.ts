@@ -337,7 +337,9 @@ export function createFaultWatch(options: {
   /** TLS to the sentinels (sentinel mode). Default: as `tls`. */
   sentinelTls?: boolean | undefined;
 }): FaultWatch {
-  const sentinelTls = options.sentinelTls ?? options.tls;
+  // TLS to the data nodes and to the sentinels: also that of an injected client (see `attach`).
+  let tls = options.tls;
+  let sentinelTls = options.sentinelTls ?? options.tls;
   let fault: ConnectionFault | undefined;
   let resetWithoutTls = false;
   let client: Redis | Cluster | undefined;
@@ -373,10 +375,10 @@ export function createFaultWatch(options: {
   const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
     const reset = (err as { code?: unknown } | null)?.code === 'ECONNRESET';
-    resetWithoutTls = !options.tls && reset;
+    resetWithoutTls = !tls && reset;
     if (fromSentinel) {
       if (!sentinelTls) sentinelResets = run(sentinelResets, err);
-    } else if (!options.tls) plainResets = run(plainResets, err);
+    } else if (!tls) plainResets = run(plainResets, err);
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
     let f = classifyConnectionError(err) ?? selectFault(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
@@ -438,7 +440,7 @@ export function createFaultWatch(options: {
     if (nodeErrors.size > MAX_NODE_ERRORS) nodeErrors.delete(nodeErrors.keys().next().value!);
     // A cluster's nodes' resets reach only here (its own events say "Connection is closed."). A
     // standalone client's errors go through `handle` already.
-    if (!client?.isCluster || options.tls) return;
+    if (!client?.isCluster || tls) return;
     plainResets = run(plainResets, err);
     if (
       !everReady &&
@@ -470,6 +472,12 @@ export function createFaultWatch(options: {
       fault && fault.kind !== 'tls_required' ? FAULT_RETRY_MS : normal(times),
     attach(c) {
       client = c;
+      // An injected client has TLS settings of its own (the cache's `tls` option is then unset):
+      // taken as plain text, a TLS client whose certificate the server refused (its connections
+      // reset after the handshake) was told "a TLS-only port? (set `tls`)".
+      const own = clientTls(c);
+      tls ||= own.data;
+      sentinelTls ||= own.sentinel;
       const first = !sinksByClient.has(c);
       sinks = sinksByClient.get(c) ?? new Set();
       sinksByClient.set(c, sinks);
@@ -498,6 +506,17 @@ export function createFaultWatch(options: {
     },
     nodeErrors: () => nodeErrors,
   };
+}
+
+/** Whether `client` speaks TLS to its data nodes and to its sentinels (iovalkey's options). */
+function clientTls(client: Redis | Cluster): { data: boolean; sentinel: boolean } {
+  if (client.isCluster) {
+    const redisOptions = (client as Cluster).options.redisOptions as { tls?: unknown } | undefined;
+    return { data: Boolean(redisOptions?.tls), sentinel: false };
+  }
+  const o = (client as Redis).options;
+  if (!isSentinelClient(client)) return { data: Boolean(o.tls), sentinel: false };
+  return { data: Boolean(o.enableTLSForSentinelMode && o.tls), sentinel: Boolean(o.sentinelTLS) };
 }
 
 /**
@@ -601,6 +620,17 @@ function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side:
         if (stream instanceof TLSSocket) watchHandshake(stream, ms);
         return stream;
       });
+    // An injected client has begun its first connection already: iovalkey connects in its
+    // constructor, before a cache could wrap the connector, and makes the socket a tick later.
+    // Unwatched, TLS to a plain-text port waited iovalkey's connect timeout (10 s by default),
+    // so every cache's first commands failed with a bare "not connected within … ms"; and that
+    // first connection's reset after the handshake went unmarked (see RESETS_AFTER_HANDSHAKE).
+    const first = () => {
+      const stream = (connector as { stream?: unknown }).stream;
+      if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+    };
+    first();
+    process.nextTick(first);
   }
   const duplicate = node.duplicate.bind(node);
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
@@ -638,7 +668,12 @@ function endBetweenAttempts(sentinel: Redis): void {
   };
 }
 
+/** Sockets `watchHandshake` watches already. */
+const watched = new WeakSet<TLSSocket>();
+
 function watchHandshake(socket: TLSSocket, ms: number): void {
+  if (watched.has(socket)) return;
+  watched.add(socket);
   let timer: NodeJS.Timeout | undefined;
   const done = () => clearTimeout(timer);
   const start = () => {
