@@ -621,16 +621,12 @@ function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side:
         return stream;
       });
     // An injected client has begun its first connection already: iovalkey connects in its
-    // constructor, before a cache could wrap the connector, and makes the socket a tick later.
-    // Unwatched, TLS to a plain-text port waited iovalkey's connect timeout (10 s by default),
-    // so every cache's first commands failed with a bare "not connected within … ms"; and that
-    // first connection's reset after the handshake went unmarked (see RESETS_AFTER_HANDSHAKE).
-    const first = () => {
-      const stream = (connector as { stream?: unknown }).stream;
-      if (stream instanceof TLSSocket) watchHandshake(stream, ms);
-    };
-    first();
-    process.nextTick(first);
+    // constructor, before a cache could wrap the connector, and stores the socket later (a tick
+    // later; in sentinel mode once a sentinel named the master). Unwatched, TLS to a plain-text
+    // port waited iovalkey's connect timeout (10 s by default), so every cache's first commands
+    // failed with a bare "not connected within … ms"; and that first connection's reset after the
+    // handshake went unmarked (see RESETS_AFTER_HANDSHAKE).
+    watchStoredSockets(connector, ms);
   }
   const duplicate = node.duplicate.bind(node);
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
@@ -666,6 +662,26 @@ function endBetweenAttempts(sentinel: Redis): void {
     c.setStatus?.call(sentinel, 'end');
     c.flushQueue?.call(sentinel, new Error('Connection is closed.'));
   };
+}
+
+/**
+ * Watches the handshake of each TLS socket the connector stores (its `stream`, not typed API:
+ * left alone unless it is a plain data property).
+ */
+function watchStoredSockets(connector: object, ms: number): void {
+  const held = Object.getOwnPropertyDescriptor(connector, 'stream');
+  if (held && !(held.writable && held.configurable)) return;
+  let stream: unknown = held?.value;
+  if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+  Object.defineProperty(connector, 'stream', {
+    configurable: true,
+    enumerable: true,
+    get: () => stream,
+    set(value: unknown) {
+      stream = value;
+      if (value instanceof TLSSocket) watchHandshake(value, ms);
+    },
+  });
 }
 
 /** Sockets `watchHandshake` watches already. */
