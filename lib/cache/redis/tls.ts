@@ -454,7 +454,12 @@ export function createFaultWatch(options: {
         error: err,
       });
   };
-  const sink: FaultSink = { error: onError, sentinel: onSentinelError, node: recordNodeError };
+  const sink: FaultSink = {
+    error: onError,
+    sentinel: onSentinelError,
+    node: recordNodeError,
+    handshakeMs: options.handshakeTimeoutMs,
+  };
   // The watches of every cache over the client (see FaultSink): set by `attach`.
   let sinks: Set<FaultSink> = new Set();
   const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, sinks, 'data');
@@ -558,9 +563,23 @@ interface FaultSink {
   sentinel(err: unknown): void;
   /** Every error of a data node's own connection. */
   node(node: Redis, err: unknown): void;
+  /** The handshake bound of the watch's cache (`handshakeBound` of its timeouts). */
+  readonly handshakeMs: number;
 }
 
 const sinksByClient = new WeakMap<Redis | Cluster, Set<FaultSink>>();
+
+/**
+ * The handshake bound of a new connection: the shortest of the caches open over the client (so
+ * that each cache's first command gets the TLS fault before its own command timeout: the bound
+ * was the first cache's, and a cache with a shorter `commandTimeout` over the same client got a
+ * bare "not connected within … ms"), else `fallback`.
+ */
+function shortestBound(sinks: ReadonlySet<FaultSink>, fallback: number): number {
+  let ms = Infinity;
+  for (const s of sinks) ms = Math.min(ms, s.handshakeMs);
+  return Number.isFinite(ms) ? ms : fallback;
+}
 
 /** Calls `fn` on each sink (a copy: a sink may leave while its turn runs). */
 function each(sinks: ReadonlySet<FaultSink>, fn: (sink: FaultSink) => void): void {
@@ -570,10 +589,10 @@ function each(sinks: ReadonlySet<FaultSink>, fn: (sink: FaultSink) => void): voi
 /**
  * Bounds the TLS handshake of every connection `node` opens — and of its duplicates, which
  * iovalkey makes for the cluster slot refresh, pub/sub and transactions: a TLS socket that is
- * connected but has no TLS session `ms` later is destroyed with a NO_TLS_REPLY error. Errors go to
- * the `sinks` of the client, as `side` (data or sentinel) errors; duplicates' errors too
- * (iovalkey's own slot-refresh duplicate ignores them and reports only "Connection is closed",
- * which would hide a certificate error). Wraps the connector and
+ * connected but has no TLS session `shortestBound(sinks, ms)` later is destroyed with a
+ * NO_TLS_REPLY error. Errors go to the `sinks` of the client, as `side` (data or sentinel) errors;
+ * duplicates' errors too (iovalkey's own slot-refresh duplicate ignores them and reports only
+ * "Connection is closed", which would hide a certificate error). Wraps the connector and
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
  */
@@ -617,7 +636,7 @@ function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side:
     const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
     connector.connect = (...args: unknown[]) =>
       connect(...args).then((stream) => {
-        if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+        if (stream instanceof TLSSocket) watchHandshake(stream, shortestBound(sinks, ms));
         return stream;
       });
     // An injected client has begun its first connection already: iovalkey connects in its
@@ -626,7 +645,7 @@ function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side:
     // port waited iovalkey's connect timeout (10 s by default), so every cache's first commands
     // failed with a bare "not connected within … ms"; and that first connection's reset after the
     // handshake went unmarked (see RESETS_AFTER_HANDSHAKE).
-    watchStoredSockets(connector, ms);
+    watchStoredSockets(connector, () => shortestBound(sinks, ms));
   }
   const duplicate = node.duplicate.bind(node);
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
@@ -668,18 +687,18 @@ function endBetweenAttempts(sentinel: Redis): void {
  * Watches the handshake of each TLS socket the connector stores (its `stream`, not typed API:
  * left alone unless it is a plain data property).
  */
-function watchStoredSockets(connector: object, ms: number): void {
+function watchStoredSockets(connector: object, ms: () => number): void {
   const held = Object.getOwnPropertyDescriptor(connector, 'stream');
   if (held && !(held.writable && held.configurable)) return;
   let stream: unknown = held?.value;
-  if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+  if (stream instanceof TLSSocket) watchHandshake(stream, ms());
   Object.defineProperty(connector, 'stream', {
     configurable: true,
     enumerable: true,
     get: () => stream,
     set(value: unknown) {
       stream = value;
-      if (value instanceof TLSSocket) watchHandshake(value, ms);
+      if (value instanceof TLSSocket) watchHandshake(value, ms());
     },
   });
 }
