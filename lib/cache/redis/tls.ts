@@ -459,6 +459,7 @@ export function createFaultWatch(options: {
     sentinel: onSentinelError,
     node: recordNodeError,
     handshakeMs: options.handshakeTimeoutMs,
+    state: () => ({ fault, faultedSinceConnect, everReady }),
   };
   // The watches of every cache over the client (see FaultSink): set by `attach`.
   let sinks: Set<FaultSink> = new Set();
@@ -486,6 +487,18 @@ export function createFaultWatch(options: {
       const first = !sinksByClient.has(c);
       sinks = sinksByClient.get(c) ?? new Set();
       sinksByClient.set(c, sinks);
+      // A cache made over a client that is faulted already (e.g. `createRedisCache({ client:
+      // first.client })` while the password is wrong) learns it from the other caches' watches:
+      // it knew only faults met from then on, so its commands waited the whole command timeout
+      // for a bare "not connected" (the next attempt being up to FAULT_RETRY_MS away).
+      for (const other of sinks) {
+        const known = other.state();
+        everReady ||= known.everReady;
+        if (!fault && known.fault) {
+          fault = known.fault;
+          faultedSinceConnect = known.faultedSinceConnect;
+        }
+      }
       sinks.add(sink);
       c.on('error', onError);
       c.on('ready', onReady);
@@ -565,6 +578,8 @@ interface FaultSink {
   node(node: Redis, err: unknown): void;
   /** The handshake bound of the watch's cache (`handshakeBound` of its timeouts). */
   readonly handshakeMs: number;
+  /** What the watch knows of the client's connection (see `attach`). */
+  state(): { fault: ConnectionFault | undefined; faultedSinceConnect: boolean; everReady: boolean };
 }
 
 const sinksByClient = new WeakMap<Redis | Cluster, Set<FaultSink>>();
