@@ -596,6 +596,18 @@ function shortestBound(sinks: ReadonlySet<FaultSink>, fallback: number): number 
   return Number.isFinite(ms) ? ms : fallback;
 }
 
+/**
+ * The connection fault a cache open over `client` knows of, if any: for the users of the client
+ * that keep no fault watch of their own (the lease).
+ */
+export function knownFault(client: Redis | Cluster): ConnectionFault | undefined {
+  for (const s of sinksByClient.get(client) ?? []) {
+    const fault = s.state().fault;
+    if (fault) return fault;
+  }
+  return undefined;
+}
+
 /** Calls `fn` on each sink (a copy: a sink may leave while its turn runs). */
 function each(sinks: ReadonlySet<FaultSink>, fn: (sink: FaultSink) => void): void {
   for (const s of [...sinks]) fn(s);

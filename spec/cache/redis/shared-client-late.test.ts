@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { FAULT_RETRY_MS } from '../../../lib/cache/redis/tls.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
@@ -63,6 +63,31 @@ describe('a cache made over a faulted shared client', { skip: skipRedis() }, () 
     } finally {
       await second?.close();
       await first.close();
+    }
+  });
+
+  it('a lease over the faulted client names the fault, also while the first connection is tried', async () => {
+    // Found from outside (/tmp/sharedclient/leasefault.mts): the lease (which keeps no fault watch)
+    // waited the command timeout for "the client did not connect within 2000 ms", then said only
+    // "the client is not connected", where the cache over the same client named the fault.
+    const cache = createRedisCache({
+      addresses: [`${server.host}:${server.port}`],
+      password: 'not-the-password',
+      commandTimeout: COMMAND_TIMEOUT,
+    });
+    const lease = createRedisLease({ client: cache.client });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const err = await lease.acquire('k').then(
+          () => assert.fail('acquired'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof CacheError, String(err));
+        assert.equal(err.code, 'unavailable');
+        assert.match(err.message, /^redis lease acquire failed: authentication failed/);
+      }
+    } finally {
+      await cache.close();
     }
   });
 });
