@@ -15,6 +15,7 @@ import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { toCacheError } from './errors.js';
 import { isReady } from './gate.js';
 import { steadyNow } from './steady.js';
+import { faultError, knownFault } from './tls.js';
 
 export interface RedisLeaseOptions {
   /** The client to use, e.g. `createRedisCache(…).client`. Not closed by the lease. */
@@ -203,6 +204,11 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       waitedOut = false;
       return;
     }
+    // A fault a cache over the client knows (wrong password, untrusted certificate …): said at
+    // once, as the cache says it. The lease waited the command timeout for "the client did not
+    // connect within … ms", then said only "the client is not connected".
+    const fault = redis.status === 'end' ? undefined : knownFault(redis);
+    if (fault) throw faultError(op, fault);
     if (redis.status !== 'end' && !waitedOut) readyWait ??= waitForReady();
     const why =
       redis.status === 'end'
@@ -210,7 +216,9 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
         : waitedOut
           ? 'the client is not connected'
           : await readyWait;
-    if (why !== undefined) throw new CacheError('unavailable', `redis ${op} failed: ${why}`);
+    if (why === undefined) return;
+    const met = redis.status === 'end' ? undefined : knownFault(redis);
+    throw met ? faultError(op, met) : new CacheError('unavailable', `redis ${op} failed: ${why}`);
   }
   function waitForReady(): Promise<string | undefined> {
     const opts = redis.options as { commandTimeout?: number; redisOptions?: { commandTimeout?: number } };
@@ -220,11 +228,18 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
         clearTimeout(timer);
         redis.off('ready', onReady);
         redis.off('end', onEnd);
+        redis.off('error', onError);
         readyWait = undefined;
         resolve(why);
       };
       const onReady = () => done();
       const onEnd = () => done('the client was closed');
+      // The caches' fault watches listen before this (they were attached first): a fault they
+      // found in this error ends the wait (said by `connected`).
+      const onError = () => {
+        const fault = knownFault(redis);
+        if (fault) done(fault.reason);
+      };
       const timer = setTimeout(() => {
         waitedOut = true;
         done(`the client did not connect within ${bound} ms`);
@@ -232,6 +247,7 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       timer.unref();
       redis.once('ready', onReady);
       redis.once('end', onEnd);
+      redis.on('error', onError);
     });
   }
 

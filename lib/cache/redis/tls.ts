@@ -337,7 +337,9 @@ export function createFaultWatch(options: {
   /** TLS to the sentinels (sentinel mode). Default: as `tls`. */
   sentinelTls?: boolean | undefined;
 }): FaultWatch {
-  const sentinelTls = options.sentinelTls ?? options.tls;
+  // TLS to the data nodes and to the sentinels: also that of an injected client (see `attach`).
+  let tls = options.tls;
+  let sentinelTls = options.sentinelTls ?? options.tls;
   let fault: ConnectionFault | undefined;
   let resetWithoutTls = false;
   let client: Redis | Cluster | undefined;
@@ -373,10 +375,10 @@ export function createFaultWatch(options: {
   const handle = (err: unknown, fromSentinel: boolean) => {
     scrubCredentials(err);
     const reset = (err as { code?: unknown } | null)?.code === 'ECONNRESET';
-    resetWithoutTls = !options.tls && reset;
+    resetWithoutTls = !tls && reset;
     if (fromSentinel) {
       if (!sentinelTls) sentinelResets = run(sentinelResets, err);
-    } else if (!options.tls) plainResets = run(plainResets, err);
+    } else if (!tls) plainResets = run(plainResets, err);
     const sentinelSide = fromSentinel || SENTINELS_FAILED.test(describe(err));
     let f = classifyConnectionError(err) ?? selectFault(err);
     if (!f && typeof err === 'object' && err !== null && resetAfterHandshake.has(err))
@@ -438,7 +440,7 @@ export function createFaultWatch(options: {
     if (nodeErrors.size > MAX_NODE_ERRORS) nodeErrors.delete(nodeErrors.keys().next().value!);
     // A cluster's nodes' resets reach only here (its own events say "Connection is closed."). A
     // standalone client's errors go through `handle` already.
-    if (!client?.isCluster || options.tls) return;
+    if (!client?.isCluster || tls) return;
     plainResets = run(plainResets, err);
     if (
       !everReady &&
@@ -452,8 +454,16 @@ export function createFaultWatch(options: {
         error: err,
       });
   };
-  const guard = (node: Redis) =>
-    guardNode(node, options.handshakeTimeoutMs, onError, onSentinelError, recordNodeError);
+  const sink: FaultSink = {
+    error: onError,
+    sentinel: onSentinelError,
+    node: recordNodeError,
+    handshakeMs: options.handshakeTimeoutMs,
+    state: () => ({ fault, faultedSinceConnect, everReady }),
+  };
+  // The watches of every cache over the client (see FaultSink): set by `attach`.
+  let sinks: Set<FaultSink> = new Set();
+  const guard = (node: Redis) => guardNode(node, options.handshakeTimeoutMs, sinks, 'data');
   return {
     current: () => fault,
     hint: () =>
@@ -468,18 +478,41 @@ export function createFaultWatch(options: {
       fault && fault.kind !== 'tls_required' ? FAULT_RETRY_MS : normal(times),
     attach(c) {
       client = c;
+      // An injected client has TLS settings of its own (the cache's `tls` option is then unset):
+      // taken as plain text, a TLS client whose certificate the server refused (its connections
+      // reset after the handshake) was told "a TLS-only port? (set `tls`)".
+      const own = clientTls(c);
+      tls ||= own.data;
+      sentinelTls ||= own.sentinel;
+      const first = !sinksByClient.has(c);
+      sinks = sinksByClient.get(c) ?? new Set();
+      sinksByClient.set(c, sinks);
+      // A cache made over a client that is faulted already (e.g. `createRedisCache({ client:
+      // first.client })` while the password is wrong) learns it from the other caches' watches:
+      // it knew only faults met from then on, so its commands waited the whole command timeout
+      // for a bare "not connected" (the next attempt being up to FAULT_RETRY_MS away).
+      for (const other of sinks) {
+        const known = other.state();
+        everReady ||= known.everReady;
+        if (!fault && known.fault) {
+          fault = known.fault;
+          faultedSinceConnect = known.faultedSinceConnect;
+        }
+      }
+      sinks.add(sink);
       c.on('error', onError);
       c.on('ready', onReady);
       if (!c.isCluster) c.on('connect', onConnect);
       if (c.isCluster) {
         c.on('node error', onError);
         c.on('+node', guard);
-        reportReadyCheckErrors(c as Cluster, onError);
+        if (first) reportReadyCheckErrors(c as Cluster, sinks);
         for (const node of (c as Cluster).nodes('all')) guard(node);
       } else guard(c as Redis);
     },
     detach() {
       if (!client) return;
+      sinks.delete(sink);
       client.off('error', onError);
       client.off('ready', onReady);
       client.off('connect', onConnect);
@@ -493,20 +526,33 @@ export function createFaultWatch(options: {
   };
 }
 
+/** Whether `client` speaks TLS to its data nodes and to its sentinels (iovalkey's options). */
+function clientTls(client: Redis | Cluster): { data: boolean; sentinel: boolean } {
+  if (client.isCluster) {
+    const redisOptions = (client as Cluster).options.redisOptions as { tls?: unknown } | undefined;
+    return { data: Boolean(redisOptions?.tls), sentinel: false };
+  }
+  const o = (client as Redis).options;
+  if (!isSentinelClient(client)) return { data: Boolean(o.tls), sentinel: false };
+  return { data: Boolean(o.enableTLSForSentinelMode && o.tls), sentinel: Boolean(o.sentinelTLS) };
+}
+
 /**
  * A cluster client's ready check (`CLUSTER INFO`) that fails makes iovalkey disconnect and retry
  * without an 'error' event: an ACL user without `+cluster|info` left every command waiting the
- * command timeout with a bare "not connected". Its error goes to `onError` too (iovalkey's ready
- * check is not typed API: if it is missing, nothing is wrapped).
+ * command timeout with a bare "not connected". Its error goes to the watches of the client too
+ * (wrapped once per client: a layer per cache ever made over a shared client used to pile up,
+ * each keeping its watch). iovalkey's ready check is not typed API: if it is missing, nothing is
+ * wrapped.
  */
-function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => void): void {
+function reportReadyCheckErrors(cluster: Cluster, sinks: ReadonlySet<FaultSink>): void {
   type Check = (callback: (err?: unknown, fail?: unknown) => void) => void;
   const c = cluster as unknown as { readyCheck?: Check };
   const check = c.readyCheck;
   if (typeof check !== 'function') return;
   c.readyCheck = (callback) =>
     check.call(cluster, (err, fail) => {
-      if (err) onError(err);
+      if (err) each(sinks, (s) => s.error(err));
       callback(err, fail);
     });
 }
@@ -514,10 +560,65 @@ function reportReadyCheckErrors(cluster: Cluster, onError: (err: unknown) => voi
 type Guarded = { __hyperionGuard?: true | undefined };
 
 /**
+ * Where the guard of a client's connections (`guardNode`) sends their errors: the fault watch of
+ * each cache open over the client. A client is guarded once for good (its connector and
+ * `duplicate` wrapped), but one client may serve many caches; the guard's closures used to be
+ * bound to the first cache's watch alone, so the other caches never saw what only the guard sees
+ * (a cluster's slot-map connections refused for a wrong CA, its nodes' resets by TLS-only ports,
+ * the sentinel lookups): they waited the whole command timeout for a bare "not connected", and
+ * once the first cache was closed none diagnosed it — while the client kept that closed cache's
+ * watch alive. Each watch joins its client's set on `attach` and leaves it on `detach`.
+ */
+interface FaultSink {
+  /** An error of a data connection that iovalkey does not report on the client (duplicates). */
+  error(err: unknown): void;
+  /** An error of a sentinel connection. */
+  sentinel(err: unknown): void;
+  /** Every error of a data node's own connection. */
+  node(node: Redis, err: unknown): void;
+  /** The handshake bound of the watch's cache (`handshakeBound` of its timeouts). */
+  readonly handshakeMs: number;
+  /** What the watch knows of the client's connection (see `attach`). */
+  state(): { fault: ConnectionFault | undefined; faultedSinceConnect: boolean; everReady: boolean };
+}
+
+const sinksByClient = new WeakMap<Redis | Cluster, Set<FaultSink>>();
+
+/**
+ * The handshake bound of a new connection: the shortest of the caches open over the client (so
+ * that each cache's first command gets the TLS fault before its own command timeout: the bound
+ * was the first cache's, and a cache with a shorter `commandTimeout` over the same client got a
+ * bare "not connected within … ms"), else `fallback`.
+ */
+function shortestBound(sinks: ReadonlySet<FaultSink>, fallback: number): number {
+  let ms = Infinity;
+  for (const s of sinks) ms = Math.min(ms, s.handshakeMs);
+  return Number.isFinite(ms) ? ms : fallback;
+}
+
+/**
+ * The connection fault a cache open over `client` knows of, if any: for the users of the client
+ * that keep no fault watch of their own (the lease).
+ */
+export function knownFault(client: Redis | Cluster): ConnectionFault | undefined {
+  for (const s of sinksByClient.get(client) ?? []) {
+    const fault = s.state().fault;
+    if (fault) return fault;
+  }
+  return undefined;
+}
+
+/** Calls `fn` on each sink (a copy: a sink may leave while its turn runs). */
+function each(sinks: ReadonlySet<FaultSink>, fn: (sink: FaultSink) => void): void {
+  for (const s of [...sinks]) fn(s);
+}
+
+/**
  * Bounds the TLS handshake of every connection `node` opens — and of its duplicates, which
  * iovalkey makes for the cluster slot refresh, pub/sub and transactions: a TLS socket that is
- * connected but has no TLS session `ms` later is destroyed with a NO_TLS_REPLY error. Duplicates'
- * errors also go to `onError` (iovalkey's own slot-refresh duplicate ignores them and reports only
+ * connected but has no TLS session `shortestBound(sinks, ms)` later is destroyed with a
+ * NO_TLS_REPLY error. Errors go to the `sinks` of the client, as `side` (data or sentinel) errors;
+ * duplicates' errors too (iovalkey's own slot-refresh duplicate ignores them and reports only
  * "Connection is closed", which would hide a certificate error). Wraps the connector and
  * `duplicate` (the connector is not part of iovalkey's typed API: if its shape changes, the guard
  * is skipped and a plain port surfaces at the dial timeout instead).
@@ -525,20 +626,14 @@ type Guarded = { __hyperionGuard?: true | undefined };
 /** How long the disconnect of a sentinel lookup client waits for its socket to close (ms). */
 const SENTINEL_DISCONNECT_MS = 100;
 
-function guardNode(
-  node: Redis,
-  ms: number,
-  onError: (err: unknown) => void,
-  onSentinelError: (err: unknown) => void,
-  onNodeError?: (node: Redis, err: unknown) => void,
-): void {
+function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side: 'data' | 'sentinel'): void {
   const n = node as unknown as Guarded & { connector?: Guarded & { connect?: unknown } };
   if (n.__hyperionGuard) return;
   n.__hyperionGuard = true;
   node.on('error', (err: unknown) => {
     if (isSelectRefusal(err)) node.disconnect(true);
   });
-  if (onNodeError) node.on('error', (err: unknown) => onNodeError(node, err));
+  if (side === 'data') node.on('error', (err: unknown) => each(sinks, (s) => s.node(node, err)));
   const connector = n.connector as (Guarded & { connect?: unknown; connectToSentinel?: unknown }) | undefined;
   if (connector && typeof connector.connectToSentinel === 'function') {
     // Sentinel mode: the short-lived clients that ask a sentinel for the master, and the failover
@@ -557,9 +652,9 @@ function guardNode(
         ...opts,
         lazyConnect: true,
       });
-      sentinel.on('error', onSentinelError);
+      sentinel.on('error', (err: unknown) => each(sinks, (s) => s.sentinel(err)));
       endBetweenAttempts(sentinel);
-      guardNode(sentinel, ms, onSentinelError, onSentinelError);
+      guardNode(sentinel, ms, sinks, 'sentinel');
       if (!opts?.lazyConnect) sentinel.connect().catch(() => {});
       return sentinel;
     };
@@ -568,15 +663,24 @@ function guardNode(
     const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
     connector.connect = (...args: unknown[]) =>
       connect(...args).then((stream) => {
-        if (stream instanceof TLSSocket) watchHandshake(stream, ms);
+        if (stream instanceof TLSSocket) watchHandshake(stream, shortestBound(sinks, ms));
         return stream;
       });
+    // An injected client has begun its first connection already: iovalkey connects in its
+    // constructor, before a cache could wrap the connector, and stores the socket later (a tick
+    // later; in sentinel mode once a sentinel named the master). Unwatched, TLS to a plain-text
+    // port waited iovalkey's connect timeout (10 s by default), so every cache's first commands
+    // failed with a bare "not connected within … ms"; and that first connection's reset after the
+    // handshake went unmarked (see RESETS_AFTER_HANDSHAKE).
+    watchStoredSockets(connector, () => shortestBound(sinks, ms));
   }
   const duplicate = node.duplicate.bind(node);
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
-    copy.on('error', onError);
-    guardNode(copy, ms, onError, onSentinelError, onNodeError);
+    copy.on('error', (err: unknown) =>
+      each(sinks, (s) => (side === 'data' ? s.error(err) : s.sentinel(err))),
+    );
+    guardNode(copy, ms, sinks, side);
     return copy;
   };
 }
@@ -606,7 +710,32 @@ function endBetweenAttempts(sentinel: Redis): void {
   };
 }
 
+/**
+ * Watches the handshake of each TLS socket the connector stores (its `stream`, not typed API:
+ * left alone unless it is a plain data property).
+ */
+function watchStoredSockets(connector: object, ms: () => number): void {
+  const held = Object.getOwnPropertyDescriptor(connector, 'stream');
+  if (held && !(held.writable && held.configurable)) return;
+  let stream: unknown = held?.value;
+  if (stream instanceof TLSSocket) watchHandshake(stream, ms());
+  Object.defineProperty(connector, 'stream', {
+    configurable: true,
+    enumerable: true,
+    get: () => stream,
+    set(value: unknown) {
+      stream = value;
+      if (value instanceof TLSSocket) watchHandshake(value, ms());
+    },
+  });
+}
+
+/** Sockets `watchHandshake` watches already. */
+const watched = new WeakSet<TLSSocket>();
+
 function watchHandshake(socket: TLSSocket, ms: number): void {
+  if (watched.has(socket)) return;
+  watched.add(socket);
   let timer: NodeJS.Timeout | undefined;
   const done = () => clearTimeout(timer);
   const start = () => {
