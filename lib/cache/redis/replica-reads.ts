@@ -1,0 +1,85 @@
+/**
+ * Where a cluster client with `cluster.readOnly` sends a read: a replica of the key's slot that
+ * can answer it, else the slot's master.
+ *
+ * With iovalkey's `scaleReads: 'slave'` a replica still loading its data (restarted with a large
+ * RDB/AOF, or in a full resync from its master) kept getting the reads of its slots, although
+ * the master was healthy: found from outside on the 6-node cluster, every `get`/`has` of those
+ * slots failed `unavailable` after ~320 ms ("Too many Cluster redirections. Last error: …
+ * LOADING" — iovalkey retries a `LOADING` read on a random node and then on replicas only) and
+ * `getMany` at once with `LOADING`; a replica restarted with its data failed them all with
+ * `timeout` after the whole command timeout (its new connection waits in the ready check).
+ * Here a read goes only to a replica whose connection is ready and that is not known to be
+ * loading; with none, to the master. A replica that answers `LOADING` is left alone until an
+ * `INFO` (one every `LOADING_RECHECK_MS`, on its own connection) says the load is over.
+ * The choice allocates nothing per command (iovalkey builds the node list it passes).
+ */
+import type { Cluster, Redis } from 'iovalkey';
+
+/** Replica connections that answered `LOADING`, until their server says it has loaded. */
+const loading = new WeakSet<object>();
+
+/** A node that can take reads now: connected (its ready check passed) and not loading. */
+const serves = (node: Redis | undefined): node is Redis =>
+  node !== undefined && node.status === 'ready' && !loading.has(node);
+
+/**
+ * iovalkey's `scaleReads` as a function: `nodes` are the slot's node connections, master first
+ * (`undefined` for one the pool lacks, e.g. a replica whose connection ended: the next slot-map
+ * read makes it again). A replica not connected yet (connections are lazy) is connected here,
+ * and serves reads once it is ready; the read at hand goes to the master.
+ */
+export function replicaOrMaster(nodes: readonly (Redis | undefined)[]): Redis | undefined {
+  let usable = 0;
+  for (let i = 1; i < nodes.length; i++) if (serves(nodes[i])) usable++;
+  if (usable === 0) {
+    for (let i = 1; i < nodes.length; i++) {
+      const node = nodes[i];
+      if (node?.status === 'wait') node.connect().catch(() => {}); // failures reach 'node error'
+    }
+    return nodes[0];
+  }
+  let pick = Math.floor(Math.random() * usable);
+  for (let i = 1; i < nodes.length; i++) {
+    const node = nodes[i];
+    if (serves(node) && pick-- === 0) return node;
+  }
+  return nodes[0];
+}
+
+/**
+ * Watches the node connections of `cluster` for `LOADING` replies (through iovalkey's
+ * per-connection `reconnectOnError` hook, called for error replies only, never asking for a
+ * reconnect) and keeps such a node out of `replicaOrMaster`'s choice while it loads.
+ */
+export function avoidLoadingReplicas(cluster: Cluster, recheckMs: number): void {
+  cluster.on('+node', (node: Redis) => {
+    node.options.reconnectOnError = (err: Error) => {
+      if (/^LOADING\b/.test(err.message)) leaveWhileLoading(node, recheckMs);
+      return false;
+    };
+  });
+}
+
+function leaveWhileLoading(node: Redis, recheckMs: number): void {
+  if (loading.has(node)) return;
+  loading.add(node);
+  const check = () => {
+    if (node.status !== 'ready') {
+      // Ended (the pool makes a new connection, whose ready check waits for the load) or
+      // closing: nothing more to ask this one.
+      loading.delete(node);
+      return;
+    }
+    node.info('persistence').then(
+      (info) => {
+        if (/^loading:1\b/m.test(String(info))) setTimeout(check, recheckMs).unref();
+        else loading.delete(node);
+      },
+      // Not answered (refused by an ACL without +info, connection lost): tried again by the
+      // reads themselves — the next `LOADING` reply leaves it alone again.
+      () => loading.delete(node),
+    );
+  };
+  setTimeout(check, recheckMs).unref();
+}

@@ -1,0 +1,163 @@
+/**
+ * `cluster.readOnly` (reads from replicas) while a replica loads its data and its master is
+ * healthy. Found from outside (/tmp/readonly/replica-loading.mts): iovalkey's `scaleReads: 'slave'`
+ * kept sending the replica the reads of its slots — with the replica answering `LOADING`
+ * (`DEBUG RELOAD`, as a full resync does) every `get`/`has` failed `unavailable` "Too many Cluster
+ * redirections … LOADING" after ~320 ms and `getMany` with `LOADING`; restarted with its data
+ * (its new connection waiting in the ready check) they all failed `timeout` after the command
+ * timeout. Now such a replica is left alone and the master answers (./replica-reads.ts), and the
+ * replica serves reads again once it has loaded.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { after, before, it } from 'node:test';
+import { type Cluster, Redis } from 'iovalkey';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { keySlot } from '../../../lib/cache/redis/slots.js';
+import { describeWithServers } from '../../harness/process.js';
+import {
+  type RedisCluster,
+  type RedisClusterNode,
+  redisCommand,
+  skipRedis,
+  startRedisCluster,
+} from '../../harness/redis.js';
+import { dec, enc, sleep, watchUnhandled } from './helpers.js';
+
+const loadingNow = async (n: RedisClusterNode) =>
+  /^loading:1/m.test(String(await redisCommand(n.port, ['INFO', 'persistence'], {}).catch(() => '')));
+
+/** Waits (bounded) until `n` is loading (`want` true) or has loaded. */
+async function untilLoading(n: RedisClusterNode, want: boolean, tries: number): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if ((await loadingNow(n)) === want) return true;
+    await sleep(want ? 10 : 100);
+  }
+  return false;
+}
+
+const replicaGets = async (n: RedisClusterNode) =>
+  Number(
+    /cmdstat_get:calls=(\d+)/.exec(String(await redisCommand(n.port, ['INFO', 'commandstats'], {})))?.[1] ??
+      0,
+  );
+
+describeWithServers('cluster.readOnly: a replica still loading its data', skipRedis(), () => {
+  let cluster: RedisCluster;
+  let cache: RedisCache;
+  let replica: RedisClusterNode;
+  let keys: string[];
+  const restarted: ChildProcess[] = [];
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    cluster = await startRedisCluster({
+      nodeTimeoutMs: 30_000,
+      // The load is slowed (40 µs a key) and answers other clients meanwhile, as a large one does.
+      extraConfig: [
+        'enable-debug-command yes',
+        'key-load-delay 40',
+        'loading-process-events-interval-bytes 1024',
+      ],
+    });
+    cache = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      commandTimeout: 1000,
+      cluster: { readOnly: true },
+    });
+    await cache.set('warm', enc('w'));
+    const slots = (cache.client as Cluster).slots;
+    const master = cluster.masters[0]!;
+    const at = `${master.host}:${master.port}`;
+    keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
+      .filter((k) => slots[keySlot(k)]?.[0] === at)
+      .slice(0, 3);
+    assert.equal(keys.length, 3);
+    replica = cluster.replicas.find((r) => slots[keySlot(keys[0]!)]?.includes(`${r.host}:${r.port}`))!;
+    assert.ok(replica, 'the slot map lists the replica');
+    for (const k of keys) await cache.set(k, enc(`v-${k}`));
+    // The replica has the values; its own extra keys make its load last (~1 s here).
+    await redisCommand(master.port, ['WAIT', 1, 2000], {});
+    await redisCommand(replica.port, ['DEBUG', 'POPULATE', 10_000, 'pop', 10], {});
+  });
+  after(async () => {
+    unhandled.dispose();
+    await cache?.close();
+    for (const child of restarted) child.kill('SIGKILL');
+    for (const n of cluster?.nodes ?? []) await n.server.kill(); // no waiting for a load to end
+    await cluster?.stop();
+  });
+
+  /** Every read of the loading replica's keys is answered (by the master). */
+  async function readsAnswered(what: string): Promise<void> {
+    const [a] = keys as [string];
+    const outcomes = await Promise.allSettled([cache.get(a), cache.has(a), cache.getMany(keys)]);
+    for (const o of outcomes)
+      assert.equal(o.status, 'fulfilled', `${what}: ${(o as PromiseRejectedResult).reason}`);
+    const [got, has, many] = outcomes.map((o) => (o as PromiseFulfilledResult<unknown>).value);
+    assert.equal(dec(got as Uint8Array), `v-${a}`, what);
+    assert.equal(has, true, what);
+    assert.deepEqual(
+      (many as Uint8Array[]).map(dec),
+      keys.map((k) => `v-${k}`),
+      what,
+    );
+  }
+
+  /**
+   * Once loaded, the replica serves reads again. A replica connection that ended (the restart) is
+   * made again by the next read of the slot map — every 5 s on its own; asked for here to keep
+   * the test short.
+   */
+  async function replicaServesAgain(): Promise<void> {
+    assert.ok(await untilLoading(replica, false, 300), 'the load did not end');
+    const before = await replicaGets(replica);
+    let served = false;
+    for (let i = 0; i < 150 && !served; i++) {
+      if (i % 10 === 0) await (cache.client as Cluster).refreshSlotsCache();
+      await cache.get(keys[0]!);
+      served = (await replicaGets(replica)) > before;
+      if (!served) await sleep(50);
+    }
+    assert.ok(served, 'no GET reached the replica after its load');
+  }
+
+  it('answering LOADING (DEBUG RELOAD, as a full resync): reads go to the master meanwhile', async () => {
+    await replicaServesAgain(); // reads do reach it before
+    const reloader = new Redis({
+      host: replica.host,
+      port: replica.port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    reloader.on('error', () => {});
+    try {
+      await reloader.connect();
+      const reloaded = reloader.debug('RELOAD').catch(() => undefined);
+      assert.ok(await untilLoading(replica, true, 200), 'the replica did not start loading');
+      // Before: unavailable "Too many Cluster redirections … LOADING" (get, has), LOADING (getMany).
+      for (let round = 0; round < 3; round++) await readsAnswered(`round ${round}`);
+      await reloaded;
+      await replicaServesAgain();
+      unhandled.check();
+    } finally {
+      reloader.disconnect();
+    }
+  });
+
+  it('restarted with its data (its connection waits for the load): reads go to the master meanwhile', async () => {
+    assert.ok(await untilLoading(replica, false, 300), 'the replica is still loading');
+    await redisCommand(replica.port, ['SAVE'], {});
+    const args = replica.server.child.spawnargs.slice(1);
+    await replica.server.kill();
+    const child = spawn(replica.server.child.spawnfile, args, { cwd: dirname(args[0]!), stdio: 'ignore' });
+    restarted.push(child);
+    assert.ok(await untilLoading(replica, true, 300), 'the restarted replica did not load');
+    // Before: timeout "Command timed out" after the command timeout, for every read.
+    for (let round = 0; round < 3; round++) await readsAnswered(`round ${round}`);
+    await replicaServesAgain();
+    unhandled.check();
+  });
+});
