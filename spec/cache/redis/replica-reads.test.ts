@@ -1,6 +1,13 @@
 /**
- * `cluster.readOnly` (reads from replicas) while a replica loads its data and its master is
- * healthy. Found from outside (/tmp/readonly/replica-loading.mts): iovalkey's `scaleReads: 'slave'`
+ * `cluster.readOnly` (reads from replicas): a `pipeline()` reading then writing a key, and a
+ * replica loading its data while its master is healthy.
+ *
+ * Pipeline: iovalkey sends a cluster pipeline whole to the node its first command picks, so a
+ * first `get` took the writes after it to a replica: `pipeline().get(k).set(k, v).exec()` failed
+ * `unavailable` "READONLY You can't write against a read only replica" (found from outside,
+ * /tmp/readonly/pipeline-ro.mts). A part of a batch that writes now goes to its master.
+ *
+ * Loading: Found from outside (/tmp/readonly/replica-loading.mts): iovalkey's `scaleReads: 'slave'`
  * kept sending the replica the reads of its slots — with the replica answering `LOADING`
  * (`DEBUG RELOAD`, as a full resync does) every `get`/`has` failed `unavailable` "Too many Cluster
  * redirections … LOADING" after ~320 ms and `getMany` with `LOADING`; restarted with its data
@@ -43,7 +50,7 @@ const replicaGets = async (n: RedisClusterNode) =>
       0,
   );
 
-describeWithServers('cluster.readOnly: a replica still loading its data', skipRedis(), () => {
+describeWithServers('cluster.readOnly: pipelines, and a replica still loading its data', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
   let replica: RedisClusterNode;
@@ -123,6 +130,21 @@ describeWithServers('cluster.readOnly: a replica still loading its data', skipRe
     }
     assert.ok(served, 'no GET reached the replica after its load');
   }
+
+  it('a pipeline reading then writing a key goes to the master (a write on a replica is refused)', async () => {
+    await replicaServesAgain(); // reads do reach the replica
+    const [a, b] = keys as [string, string];
+    const replies = await cache.pipeline().get(a).set(a, enc('p1')).get(b).delete(b).exec();
+    assert.deepEqual(
+      replies.map((r) => (r instanceof Uint8Array ? dec(r) : r)),
+      [`v-${a}`, true, `v-${b}`, true],
+    );
+    const master = cluster.masters[0]!;
+    assert.equal(String(await redisCommand(master.port, ['GET', a], {})), 'p1');
+    // Put back for the tests below (and let the replica have it).
+    await cache.setMany(keys.map((k) => ({ key: k, value: enc(`v-${k}`) })));
+    await redisCommand(master.port, ['WAIT', 1, 2000], {});
+  });
 
   it('answering LOADING (DEBUG RELOAD, as a full resync): reads go to the master meanwhile', async () => {
     await replicaServesAgain(); // reads do reach it before
