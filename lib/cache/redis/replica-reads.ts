@@ -47,18 +47,50 @@ export function replicaOrMaster(nodes: readonly (Redis | undefined)[]): Redis | 
   return nodes[0];
 }
 
+/** `LOADING` replies that came from a replica connection (marked before iovalkey handles them). */
+const fromReplica = new WeakSet<Error>();
+
 /**
  * Watches the node connections of `cluster` for `LOADING` replies (through iovalkey's
  * per-connection `reconnectOnError` hook, called for error replies only, never asking for a
  * reconnect) and keeps such a node out of `replicaOrMaster`'s choice while it loads.
+ *
+ * A read already sent to such a replica is resent to its slot's master at once. iovalkey would
+ * resend it after `retryDelayOnTryAgain` to a random node of the cluster — the loading replica
+ * again one time in six, and after three such replies the read failed "Too many Cluster
+ * redirections". Its own rule for `scaleReads: 'all'` (retry on the master) is used: the option
+ * reads 'all' for the duration of that synchronous call. Left as is if iovalkey has no
+ * `handleError` (another version).
  */
 export function avoidLoadingReplicas(cluster: Cluster, recheckMs: number): void {
   cluster.on('+node', (node: Redis) => {
     node.options.reconnectOnError = (err: Error) => {
-      if (/^LOADING\b/.test(err.message)) leaveWhileLoading(node, recheckMs);
+      if (/^LOADING\b/.test(err.message)) {
+        leaveWhileLoading(node, recheckMs);
+        if (node.options.readOnly) fromReplica.add(err);
+      }
       return false;
     };
   });
+  type Handlers = { loading?: unknown };
+  const c = cluster as unknown as {
+    handleError?: (e: Error, ttl: unknown, h: Handlers) => unknown;
+    options: { scaleReads?: unknown };
+  };
+  const handleError = c.handleError;
+  if (typeof handleError !== 'function') return;
+  c.handleError = function (this: typeof c, error, ttl, handlers) {
+    if (!fromReplica.has(error) || typeof handlers?.loading !== 'function') {
+      return handleError.call(this, error, ttl, handlers);
+    }
+    const scaleReads = this.options.scaleReads;
+    this.options.scaleReads = 'all';
+    try {
+      (handlers.loading as () => void)();
+    } finally {
+      this.options.scaleReads = scaleReads;
+    }
+  };
 }
 
 function leaveWhileLoading(node: Redis, recheckMs: number): void {
