@@ -12,16 +12,23 @@
  * Here a read goes only to a replica whose connection is ready and that is not known to be
  * loading; with none, to the master. A replica that answers `LOADING` is left alone until an
  * `INFO` (one every `LOADING_RECHECK_MS`, on its own connection) says the load is over.
+ * Likewise a replica that let a read time out (a hung server, SIGSTOP: reads of its slots timed
+ * out for ~10 s, until the cluster had failed it and the slot map was re-read) is left alone
+ * until it answers a `PING` (`avoidSilentReplicas`).
  * The choice allocates nothing per command (iovalkey builds the node list it passes).
  */
 import type { Cluster, Redis } from 'iovalkey';
+import { keyOfError } from './nodes.js';
+import { keySlot } from './slots.js';
 
 /** Replica connections that answered `LOADING`, until their server says it has loaded. */
 const loading = new WeakSet<object>();
+/** Replica connections suspected of a read's timeout, until they answer a `PING`. */
+const silent = new WeakSet<object>();
 
-/** A node that can take reads now: connected (its ready check passed) and not loading. */
+/** A node that can take reads now: connected (its ready check passed), not loading, not silent. */
 const serves = (node: Redis | undefined): node is Redis =>
-  node !== undefined && node.status === 'ready' && !loading.has(node);
+  node !== undefined && node.status === 'ready' && !loading.has(node) && !silent.has(node);
 
 /**
  * iovalkey's `scaleReads` as a function: `nodes` are the slot's node connections, master first
@@ -114,4 +121,38 @@ function leaveWhileLoading(node: Redis, recheckMs: number): void {
     );
   };
   setTimeout(check, recheckMs).unref();
+}
+
+/**
+ * After a command on `key` (or the batch part `markKey` named in `err`) timed out on a cluster
+ * client of ours that reads from replicas: the replicas of its slot leave the choice of
+ * `replicaOrMaster` until they answer a `PING` (asked again every `recheckMs` while unanswered,
+ * on their own connection). A replica that was only slow (or a master that was the one to hang)
+ * answers at once and is back. Nothing for other clients.
+ */
+export function avoidSilentReplicas(
+  cluster: Cluster,
+  err: unknown,
+  key: string | undefined,
+  recheckMs: number,
+): void {
+  if (cluster.options.scaleReads !== replicaOrMaster) return;
+  key ??= keyOfError(err);
+  const nodes = key === undefined ? undefined : cluster.slots[keySlot(key)];
+  if (nodes === undefined || nodes.length < 2) return;
+  for (const replica of cluster.nodes('slave')) {
+    if (!nodes.includes(`${replica.options.host}:${replica.options.port}`) || silent.has(replica)) continue;
+    silent.add(replica);
+    const check = () => {
+      if (replica.status !== 'ready') {
+        silent.delete(replica); // ended or closing: a new connection is judged afresh
+        return;
+      }
+      replica.ping().then(
+        () => silent.delete(replica),
+        () => setTimeout(check, recheckMs).unref(),
+      );
+    };
+    check();
+  }
 }

@@ -1,6 +1,10 @@
 /**
- * `cluster.readOnly` (reads from replicas): a `pipeline()` reading then writing a key, and a
- * replica loading its data while its master is healthy.
+ * `cluster.readOnly` (reads from replicas): a `pipeline()` reading then writing a key, a replica
+ * that does not answer, and a replica loading its data, while its master is healthy.
+ *
+ * Silent replica: iovalkey kept sending it the reads of its slots, which timed out (~10 s with a
+ * 5 s cluster-node-timeout, /tmp/readonly/replica-stop.mts) until the cluster failed it. Now a
+ * read's timeout sends its slot's replicas out of the choice until they answer a PING.
  *
  * Pipeline: iovalkey sends a cluster pipeline whole to the node its first command picks, so a
  * first `get` took the writes after it to a replica: `pipeline().get(k).set(k, v).exec()` failed
@@ -144,6 +148,20 @@ describeWithServers('cluster.readOnly: pipelines, and a replica still loading it
     // Put back for the tests below (and let the replica have it).
     await cache.setMany(keys.map((k) => ({ key: k, value: enc(`v-${k}`) })));
     await redisCommand(master.port, ['WAIT', 1, 2000], {});
+  });
+
+  it('a replica that does not answer (SIGSTOP): after one read timed out, the master answers', async () => {
+    await replicaServesAgain();
+    replica.server.child.kill('SIGSTOP');
+    try {
+      // Sent to the replica: times out (or, already re-routed, answers).
+      await cache.get(keys[0]!).catch(() => undefined);
+      // Before: every read of its slots timed out until the cluster failed the replica.
+      for (let round = 0; round < 3; round++) await readsAnswered(`round ${round}`);
+    } finally {
+      replica.server.child.kill('SIGCONT');
+    }
+    await replicaServesAgain(); // it answered the PING: back in the choice
   });
 
   it('answering LOADING (DEBUG RELOAD, as a full resync): reads go to the master meanwhile', async () => {
