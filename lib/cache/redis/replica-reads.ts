@@ -15,7 +15,8 @@
  * Likewise a replica that let a read time out (a hung server, SIGSTOP: reads of its slots timed
  * out for ~10 s, until the cluster had failed it and the slot map was re-read) is left alone
  * until it answers a `PING` (`avoidSilentReplicas`).
- * The choice allocates nothing per command (iovalkey builds the node list it passes).
+ * The choice itself allocates nothing; iovalkey builds the list of node connections it passes
+ * (one small array per read, which its `'slave'` mode did not need).
  */
 import type { Cluster, Redis } from 'iovalkey';
 import { keyOfError } from './nodes.js';
