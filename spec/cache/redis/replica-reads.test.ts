@@ -16,8 +16,8 @@
  * (`DEBUG RELOAD`, as a full resync does) every `get`/`has` failed `unavailable` "Too many Cluster
  * redirections … LOADING" after ~320 ms and `getMany` with `LOADING`; restarted with its data
  * (its new connection waiting in the ready check) they all failed `timeout` after the command
- * timeout. Now such a replica is left alone and the master answers (./replica-reads.ts), and the
- * replica serves reads again once it has loaded.
+ * timeout. Now such a replica is left alone and the master answers
+ * (lib/cache/redis/replica-reads.ts), and the replica serves reads again once it has loaded.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
