@@ -1,6 +1,6 @@
 /**
  * `cluster.readOnly` (reads from replicas): a `pipeline()` reading then writing a key, a replica
- * that does not answer, and a replica loading its data, while its master is healthy.
+ * that does not answer, loads its data or was killed, while its master is healthy.
  *
  * Silent replica: iovalkey kept sending it the reads of its slots, which timed out (~10 s with a
  * 5 s cluster-node-timeout, /tmp/readonly/replica-stop.mts) until the cluster failed it. Now a
@@ -215,6 +215,18 @@ describeWithServers('cluster.readOnly: pipelines, and a replica still loading it
     // Before: timeout "Command timed out" after the command timeout, for every read.
     for (let round = 0; round < 3; round++) await readsAnswered(`round ${round}`);
     await replicaServesAgain();
+    unhandled.check();
+  });
+
+  it('killed (the cluster has not failed it yet): reads go to the master', async () => {
+    // The restarted process of the test above is the replica now, serving reads.
+    const child = restarted.at(-1)!;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    // Before: every read failed `unavailable` ("Too many Cluster redirections … Connection is
+    // closed", "… MOVED") until the cluster had failed the replica (node timeout 30 s here).
+    for (let round = 0; round < 3; round++) await readsAnswered(`round ${round}`);
     unhandled.check();
   });
 });
