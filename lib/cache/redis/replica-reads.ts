@@ -72,10 +72,14 @@ const fromReplica = new WeakSet<Error>();
  */
 export function avoidLoadingReplicas(cluster: Cluster, recheckMs: number): void {
   cluster.on('+node', (node: Redis) => {
-    node.options.reconnectOnError = (err: Error) => {
-      if (/^LOADING\b/.test(err.message)) {
+    const options = node.options;
+    // iovalkey calls it as a method of the connection's options; a `duplicate()` of the node (a
+    // transaction's or health probe's own connection) copies them, and its replies are not this
+    // node's.
+    options.reconnectOnError = function (this: unknown, err: Error) {
+      if (this === options && /^LOADING\b/.test(err.message)) {
         leaveWhileLoading(node, recheckMs);
-        if (node.options.readOnly) fromReplica.add(err);
+        if (options.readOnly) fromReplica.add(err);
       }
       return false;
     };
