@@ -54,7 +54,7 @@ const replicaGets = async (n: RedisClusterNode) =>
       0,
   );
 
-describeWithServers('cluster.readOnly: pipelines, and a replica still loading its data', skipRedis(), () => {
+describeWithServers('cluster.readOnly: pipelines, and a replica that cannot serve reads', skipRedis(), () => {
   let cluster: RedisCluster;
   let cache: RedisCache;
   let replica: RedisClusterNode;
