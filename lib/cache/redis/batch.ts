@@ -88,12 +88,16 @@ export async function runBatch(
   // event loop between them; none is sent once the time is up.
   // A cluster part that writes goes to its master, also when its first command is a read (see
   // `pinnedToMaster`); reads alone may go to a replica with `cluster.readOnly`.
-  const pipelineFor = (order: readonly number[]) =>
-    client.isCluster && order.some((i) => !isRead(ops[i]!))
-      ? pinnedToMaster(client as Cluster, keyOf(ops[order[0]!]!))
-      : client.pipeline();
+  // (Decided once per part: a large part of reads alone is scanned whole; never when every read
+  // goes to a master anyway.)
+  const replicaReads = client.isCluster && (client as Cluster).options.scaleReads !== 'master';
+  const pipelineFor = (order: readonly number[]) => {
+    const writes = replicaReads && order.some((i) => !isRead(ops[i]!));
+    return writes ? () => pinnedToMaster(client as Cluster, keyOf(ops[order[0]!]!)) : () => client.pipeline();
+  };
   const inChunks = async (order: readonly number[], moved?: number[]) => {
-    if (order.length <= BATCH_CHUNK) return execInto(pipelineFor(order), ops, order, out, w, moved);
+    const pipeline = pipelineFor(order);
+    if (order.length <= BATCH_CHUNK) return execInto(pipeline(), ops, order, out, w, moved);
     // The first failure of a chunk (a refusal, OOM, a lost connection) ends the batch: no chunk is
     // sent after it, and the caller gets it once the chunks sent have settled.
     let failure: { err: unknown } | undefined;
@@ -110,7 +114,7 @@ export async function runBatch(
       }
       const chunk = order.slice(from, from + BATCH_CHUNK);
       sent.push(
-        execInto(pipelineFor(order), ops, chunk, out, w, moved).catch((err: unknown) => {
+        execInto(pipeline(), ops, chunk, out, w, moved).catch((err: unknown) => {
           failure ??= { err };
         }),
       );
@@ -154,12 +158,12 @@ export async function runBatch(
  * node its first command picks: with `cluster.readOnly` a first `get` picked a replica, and the
  * writes queued after it were refused there — `pipeline().get(k).set(k, v).exec()` failed with
  * `unavailable` "READONLY You can't write against a read only replica" (found from outside on
- * the 6-node cluster). iovalkey's own `preferKey` (what it sets to follow a MOVED) names the
- * node; a client without it (another version), or a master not in its pool yet, is left as is.
+ * the 6-node cluster). iovalkey's own `preferKey` (a private field it sets to follow a MOVED)
+ * names the node; where iovalkey has no such field (another version) or the master is not in its
+ * pool yet, iovalkey picks the node as before.
  */
 function pinnedToMaster(cluster: Cluster, key: string): ChainableCommander {
   const p = cluster.pipeline();
-  if (cluster.options.scaleReads === 'master') return p;
   const master = cluster.slots[keySlot(key)]?.[0];
   if (master !== undefined) (p as unknown as { preferKey?: string }).preferKey = master;
   return p;
