@@ -86,8 +86,18 @@ export async function runBatch(
   const end = at + Math.min(limit ?? Number.POSITIVE_INFINITY, budget ?? Number.POSITIVE_INFINITY);
   // The chunks are pipelined (none waits for the replies of the one before), with a turn of the
   // event loop between them; none is sent once the time is up.
+  // A cluster part that writes goes to its master, also when its first command is a read (see
+  // `pinnedToMaster`); reads alone may go to a replica with `cluster.readOnly`.
+  // (Decided once per part: a large part of reads alone is scanned whole; never when every read
+  // goes to a master anyway.)
+  const replicaReads = client.isCluster && (client as Cluster).options.scaleReads !== 'master';
+  const pipelineFor = (order: readonly number[]) => {
+    const writes = replicaReads && order.some((i) => !isRead(ops[i]!));
+    return writes ? () => pinnedToMaster(client as Cluster, keyOf(ops[order[0]!]!)) : () => client.pipeline();
+  };
   const inChunks = async (order: readonly number[], moved?: number[]) => {
-    if (order.length <= BATCH_CHUNK) return execInto(client.pipeline(), ops, order, out, w, moved);
+    const pipeline = pipelineFor(order);
+    if (order.length <= BATCH_CHUNK) return execInto(pipeline(), ops, order, out, w, moved);
     // The first failure of a chunk (a refusal, OOM, a lost connection) ends the batch: no chunk is
     // sent after it, and the caller gets it once the chunks sent have settled.
     let failure: { err: unknown } | undefined;
@@ -104,7 +114,7 @@ export async function runBatch(
       }
       const chunk = order.slice(from, from + BATCH_CHUNK);
       sent.push(
-        execInto(client.pipeline(), ops, chunk, out, w, moved).catch((err: unknown) => {
+        execInto(pipeline(), ops, chunk, out, w, moved).catch((err: unknown) => {
           failure ??= { err };
         }),
       );
@@ -141,6 +151,22 @@ export async function runBatch(
   const failure = settled.find((r) => r.status === 'rejected');
   if (failure) throw failure.reason;
   return out;
+}
+
+/**
+ * A cluster pipeline sent to the master of `key`'s slot. iovalkey sends a whole pipeline to the
+ * node its first command picks: with `cluster.readOnly` a first `get` picked a replica, and the
+ * writes queued after it were refused there — `pipeline().get(k).set(k, v).exec()` failed with
+ * `unavailable` "READONLY You can't write against a read only replica" (found from outside on
+ * the 6-node cluster). iovalkey's own `preferKey` (a private field it sets to follow a MOVED)
+ * names the node; where iovalkey has no such field (another version) or the master is not in its
+ * pool yet, iovalkey picks the node as before.
+ */
+function pinnedToMaster(cluster: Cluster, key: string): ChainableCommander {
+  const p = cluster.pipeline();
+  const master = cluster.slots[keySlot(key)]?.[0];
+  if (master !== undefined) (p as unknown as { preferKey?: string }).preferKey = master;
+  return p;
 }
 
 /**

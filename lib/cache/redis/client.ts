@@ -12,6 +12,7 @@ import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
 import { hostPort } from './nodes.js';
 import type { ResolvedOptions } from './options.js';
 import { iovalkey } from './peer.js';
+import { avoidLoadingReplicas, replicaOrMaster } from './replica-reads.js';
 import type { FaultWatch } from './tls.js';
 
 /** Longest wait between two ready checks of a connection to a server still loading its data (ms). */
@@ -522,7 +523,8 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
       enableAutoPipelining: o.autoPipelining,
       enableOfflineQueue: false,
       maxRedirections: o.maxRedirects,
-      scaleReads: o.readOnly ? 'slave' : 'master',
+      // Reads go to a replica that can answer them, else to the master (./replica-reads.ts).
+      scaleReads: o.readOnly ? replicaOrMaster : 'master',
       clusterRetryStrategy: retry,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
@@ -541,6 +543,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     });
     unshareSlotArrays(cluster);
     if (!o.readOnly) loadingFailsAtOnce(cluster);
+    else avoidLoadingReplicas(cluster, LOADING_RECHECK_MS);
     refreshSlotsPeriodically(cluster);
     return cluster;
   }

@@ -64,8 +64,24 @@ async function quit(client: Redis | Cluster): Promise<void> {
   if (client.status === 'ready') await within(client.quit(), QUIT_MS);
   // Between reconnect attempts there is no socket, so no 'end' follows the disconnect.
   const waitEnd = client.status !== 'reconnecting';
+  // Taken before the disconnect, which drops a cluster's nodes from its pool.
+  const sockets = client.isCluster ? (client as Cluster).nodes() : [client as Redis];
+  let done = false;
+  void ended.then(() => {
+    done = true;
+  });
   client.disconnect();
-  if (waitEnd) await within(ended, QUIT_MS);
+  if (!waitEnd) return;
+  await within(ended, QUIT_MS);
+  if (done) return;
+  // The disconnect half-closes the socket and waits for the server's side of it, up to the
+  // client's `disconnectTimeout` (iovalkey's default 2 s, for an injected client). A server that
+  // answers nothing (stopped, SIGSTOP) never closes it: close() resolved with the client still
+  // 'ready' for another second, and the other caches over that client (`ownClient` on one of
+  // them) waited their command timeout for "not connected within … ms" meanwhile, instead of
+  // failing at once with "connection ended". So the sockets are cut now.
+  for (const conn of sockets) conn.stream?.destroy();
+  await within(ended, QUIT_MS);
 }
 
 /**

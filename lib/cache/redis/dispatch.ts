@@ -7,12 +7,13 @@ import type { Cluster, Redis } from 'iovalkey';
 import type { Bytes } from '../../core/contracts.js';
 import type { CacheError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
-import { nodeLoading } from './client.js';
+import { LOADING_RECHECK_MS, nodeLoading } from './client.js';
 import type { GuardedWrites } from './deadline.js';
 import { type DirectGetHooks, directGet } from './direct-get.js';
 import { loadingTimeoutError, toCacheError } from './errors.js';
 import { type ConnectionGate, isReady } from './gate.js';
 import { describeNodes, ownerNode } from './nodes.js';
+import { avoidSilentReplicas } from './replica-reads.js';
 import type { Report } from './report.js';
 import { type Counters, countReply } from './stats.js';
 import { steadyNow } from './steady.js';
@@ -132,6 +133,10 @@ export function createDispatcher(
         ? nodeLoading(ownerNode(client as Cluster, err, key))
         : undefined;
     if (loading) return loadingTimeoutError(op, err, loading, describeNodes(client, err, key));
+    // With `cluster.readOnly`, the next reads of that slot go to its master while its replicas
+    // are checked (./replica-reads.ts).
+    if (client.isCluster && TIMED_OUT.test(String((err as Error | undefined)?.message)))
+      avoidSilentReplicas(client as Cluster, err, key, LOADING_RECHECK_MS);
     return toCacheError(op, err, secrets, describeNodes(client, err, key));
   };
 
