@@ -25,8 +25,10 @@ export {
   type ConfigIssue,
   HyperionError,
   MetricsError,
+  type MetricsErrorCode,
   TimeoutError,
   TracingError,
+  type TracingErrorCode,
   typeName,
 } from './errors.js';
 export { adaptLogger, bindLogger, traceFields, unboundLogger } from './log-binding.js';
