@@ -9,6 +9,9 @@
  * off by packed.test.ts; here only what a user's own code sees is asserted, in ~2 s.
  * - The error classes' `code` is a string-literal union (an exhaustive `switch` compiles, a
  *   misspelt code does not); it was `string` for all but `CacheError`.
+ * - `createApp` keeps the types of the parts it is given, on the app, its `ctx` and the contexts
+ *   derived from it (`withSpan`, `startSpan`, `contextFromHeaders`, `traceHandler`); a part that
+ *   may be absent is its contract (the app then holds the no-op). They were the contracts alone.
  * - Every TypeScript example of the pages compiles under `verbatimModuleSyntax` too, against the
  *   OpenTelemetry types of this run's line (packed.test.ts checks them against the 2.x ones).
  */
@@ -80,7 +83,74 @@ export const typo2 = (err: MetricsError) => err.code === 'invalid_labels';
 export const codes: [TracingErrorCode, MetricsErrorCode] = ['flush_failed', 'invalid_label'];
 `;
 
-const FIXTURES: Record<string, string> = { 'same.ts': SAME, 'errors.ts': ERRORS };
+const APP = `import {
+  contextFromHeaders, createApp, startSpan, withSpan,
+  type App, type AppContext, type AppOptions, type Cache, type Metrics, type Tracer,
+} from 'hyperion';
+import { createMemoryCache, type MemoryCache } from 'hyperion/cache/memory';
+import { createTieredCache, type TieredCache } from 'hyperion/cache/tiered';
+import { createMetrics, type PrometheusMetrics } from 'hyperion/metrics/prometheus';
+import { traceHandler, type HttpHandler } from 'hyperion/tracing';
+import { createOtelTracer, type OtelTracer } from 'hyperion/tracing/otel';
+import { same } from './same.js';
+
+const tracer = createOtelTracer({ exporter: 'memory' });
+const cache = createTieredCache({ l1: createMemoryCache({ maxCost: 1024 }), l2: createMemoryCache({ maxCost: 1024 }) });
+const metrics = createMetrics({});
+const pool = { query: (sql: string) => Promise.resolve(sql.length) };
+const app = createApp({ tracer, cache, metrics, components: { pool } });
+
+// The app and its context hold the parts with the types they were given.
+same<typeof app.tracer, OtelTracer>(true);
+same<typeof app.cache, TieredCache>(true);
+same<typeof app.metrics, PrometheusMetrics>(true);
+same<typeof app.ctx.tracer, OtelTracer>(true);
+same<typeof app.ctx.cache, TieredCache>(true);
+same<typeof app.ctx.components.pool, typeof pool>(true);
+export const exported = app.tracer.exportStats().exportedSpans + app.cache.stats().l1Hits;
+// ... and so do the contexts made from it.
+withSpan(app.ctx, 'op', (ctx) => {
+  same<typeof ctx.tracer, OtelTracer>(true);
+  same<typeof ctx.metrics, PrometheusMetrics>(true);
+  return ctx.components.pool.query('select 1');
+});
+const started = startSpan(app.ctx, 'op');
+same<typeof started.ctx.cache, TieredCache>(true);
+const fromHeaders = contextFromHeaders(app.ctx, { traceparent: undefined }).with({});
+same<typeof fromHeaders.tracer, OtelTracer>(true);
+export const server = traceHandler(app.ctx, async (ctx, _req, res) => {
+  same<typeof ctx.cache, TieredCache>(true);
+  res.end(String(await ctx.components.pool.query('select 1')));
+});
+
+// A part that may be absent (or is not given) is its contract: the app then holds the no-op.
+declare const maybeTracer: OtelTracer | undefined;
+const maybe = createApp({ tracer: maybeTracer });
+same<typeof maybe.tracer, Tracer>(true);
+const options: AppOptions = { tracer, cache };
+const fromOptions = createApp(options);
+same<typeof fromOptions.tracer, Tracer>(true);
+same<typeof fromOptions.cache, Cache>(true);
+const bare = createApp();
+same<typeof bare.metrics, Metrics>(true);
+same<typeof bare.ctx.components, Readonly<Record<string, unknown>>>(true);
+const memoryOnly = createApp({ cache: createMemoryCache({ maxCost: 1 }) });
+same<typeof memoryOnly.cache, MemoryCache>(true);
+
+// Code typed with the contracts takes them as before.
+export const plain: App = app;
+export const plainCtx: AppContext = app.ctx;
+const handler: HttpHandler = (ctx) => ctx.cache.get('k');
+traceHandler(app.ctx, handler);
+
+// A misspelt option does not compile, alone or next to right ones.
+// @ts-expect-error cahce is not an option
+createApp({ cahce: cache });
+// @ts-expect-error cahce is not an option
+createApp({ tracer, cahce: cache });
+`;
+
+const FIXTURES: Record<string, string> = { 'same.ts': SAME, 'errors.ts': ERRORS, 'app.ts': APP };
 
 describe(`public types in a user's project (OpenTelemetry ${line}.x types)`, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -110,7 +180,7 @@ describe(`public types in a user's project (OpenTelemetry ${line}.x types)`, () 
   });
   after(() => dir?.remove());
 
-  it('error codes are literal unions, the pages’ examples compile under verbatimModuleSyntax', {
+  it('error codes are literal unions, createApp keeps its parts’ types, the pages’ examples compile under verbatimModuleSyntax', {
     timeout: 120_000,
   }, async () => {
     const pages = examples((page) => readFileSync(join(project, 'node_modules/hyperion', page), 'utf8'));
