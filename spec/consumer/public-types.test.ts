@@ -14,10 +14,14 @@
  *   may be absent is its contract (the app then holds the no-op). They were the contracts alone.
  * - Every TypeScript example of the pages compiles under `verbatimModuleSyntax` too, against the
  *   OpenTelemetry types of this run's line (packed.test.ts checks them against the 2.x ones).
+ * - An option a page's table marks **Deprecated** carries `@deprecated` in the declarations, so
+ *   editors strike it through and lint rules report it (the README said so, the types did not).
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ts from 'typescript';
 import { examples } from '../docs/examples.js';
 import { tempDir } from '../harness/process.js';
 import { buildAndPack, root, run } from './project.js';
@@ -179,6 +183,35 @@ describe(`public types in a user's project (OpenTelemetry ${line}.x types)`, () 
     writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   });
   after(() => dir?.remove());
+
+  it('every option a page marks deprecated is @deprecated in the declarations', () => {
+    const installed = join(project, 'node_modules/hyperion');
+    const pages = readdirSync(installed, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.md') && !f.startsWith('node_modules'),
+    );
+    const documented = pages.flatMap((page) =>
+      [...readFileSync(join(installed, page), 'utf8').matchAll(/^\| `(\w+)` \|.*\*\*Deprecated/gm)].map(
+        (m) => m[1]!,
+      ),
+    );
+    assert.ok(documented.includes('bufferItems'), 'the memory cache README marks bufferItems deprecated');
+    const tagged = new Set<string>();
+    const declarations = readdirSync(join(installed, 'dist'), { recursive: true, encoding: 'utf8' });
+    for (const file of declarations.filter((f) => f.endsWith('.d.ts'))) {
+      const path = join(installed, 'dist', file);
+      const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+      const visit = (node: ts.Node): void => {
+        if (ts.isPropertySignature(node) && ts.getJSDocDeprecatedTag(node)) tagged.add(node.name.getText());
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    assert.deepEqual(
+      documented.filter((name) => !tagged.has(name)),
+      [],
+      'documented as deprecated, not @deprecated in the declarations',
+    );
+  });
 
   it('error codes are literal unions, createApp keeps its parts’ types, the pages’ examples compile under verbatimModuleSyntax', {
     timeout: 120_000,
