@@ -135,13 +135,19 @@ export type AppPartsOf<O extends AppOptions> = {
 type NoUnknownKeys<O> = { readonly [K in Exclude<keyof O, keyof AppOptions>]: never };
 
 /**
- * Builds the app. Its parts keep the types they were given (`AppPartsOf`). Unknown option keys (`{ cahce }`: the cache would silently be the no-op, and
- * never closed), a part that lacks a method of its contract (see `partIssues`) and a
- * `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a `ConfigError`.
+ * Builds the app; its parts keep the types they were given (`AppPartsOf`). Unknown option keys
+ * (`{ cahce }`: the cache would silently be the no-op, and never closed), a part that lacks a
+ * method of its contract (see `partIssues`) and a `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or
+ * `Infinity`) are a `ConfigError`.
  */
-export function createApp<O extends AppOptions = {}>(
-  options: O & NoUnknownKeys<O> = {} as O & NoUnknownKeys<O>,
-): App<AppPartsOf<O>> {
+export function createApp<O extends AppOptions = {}>(options?: O & NoUnknownKeys<O>): App<AppPartsOf<O>>;
+/**
+ * Options of a type TypeScript cannot check key by key — a wrapper's own `O extends AppOptions` —
+ * give an app typed with the contracts (as every app was typed before `AppPartsOf`): without this
+ * overload such a wrapper, `(o: O) => createApp(o)`, no longer compiled.
+ */
+export function createApp(options?: AppOptions): App;
+export function createApp(options: AppOptions = {}): App {
   // `null` threw a TypeError ("reading 'tracer'"); an array or a string was taken as no options.
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new ConfigError('createApp: options must be an object', [
@@ -226,8 +232,7 @@ export function createApp<O extends AppOptions = {}>(
     if (afterClose) afterClose.push(fn);
     else fn(); // the close has settled already
   });
-  // Each part is the object given (`Given` types a part that may be absent as the contract).
-  return app as App<AppPartsOf<O>>;
+  return app;
 }
 
 /** Per app made by `createApp`: runs `fn` when its close has settled, before close() resolves. */

@@ -141,6 +141,13 @@ same<typeof bare.ctx.components, Readonly<Record<string, unknown>>>(true);
 const memoryOnly = createApp({ cache: createMemoryCache({ maxCost: 1 }) });
 same<typeof memoryOnly.cache, MemoryCache>(true);
 
+// A wrapper generic in its options compiles (as before); its app is typed with the contracts.
+export function build<O extends AppOptions>(given: O) {
+  const built = createApp({ ...given });
+  same<typeof built.tracer, Tracer>(true);
+  return createApp(given);
+}
+
 // Code typed with the contracts takes them as before.
 export const plain: App = app;
 export const plainCtx: AppContext = app.ctx;
