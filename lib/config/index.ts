@@ -24,7 +24,7 @@ export type { TieredCacheOptions } from '../cache/tiered/types.js';
 // subpaths): a module importing only hyperion/config that exports their results needs them here
 // to emit its declarations (TS2742 otherwise). From the files that declare them, so that the
 // declarations of hyperion/config still import no adapter's peer (iovalkey, prom-client).
-export type { App, AppParts } from '../core/index.js';
+export type { App } from '../core/index.js';
 // The tracing section's exporter and propagator names (also in hyperion/tracing/otel): a library
 // whose declarations hold a loaded config's `tracing` section names them through this subpath.
 // Without them, exporting `config.tracing` failed with TS2742 (a reference to dist/tracing/otel/names.js).
