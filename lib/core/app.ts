@@ -242,8 +242,11 @@ const closeHooks = new WeakMap<App, (fn: () => void) => void>();
 export const compose = createApp;
 
 export interface CloseOnSignalsOptions {
-  /** Signals that close the app. Default `['SIGTERM', 'SIGINT']`. */
-  signals?: NodeJS.Signals[] | undefined;
+  /**
+   * Signals that close the app. Default `['SIGTERM', 'SIGINT']`. Read-only (the list is copied): a
+   * shared `['SIGTERM', 'SIGINT'] as const` was a type error (TS4104) though the code takes it.
+   */
+  signals?: readonly NodeJS.Signals[] | undefined;
   /** Exit the process once closed (default `true`). */
   exit?: boolean | undefined;
   /** Receives the error when closing failed (default: logged through `app.logger.error`). */

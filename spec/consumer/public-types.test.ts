@@ -12,6 +12,7 @@
  * - `createApp` keeps the types of the parts it is given, on the app, its `ctx` and the contexts
  *   derived from it (`withSpan`, `startSpan`, `contextFromHeaders`, `traceHandler`); a part that
  *   may be absent is its contract (the app then holds the no-op). They were the contracts alone.
+ * - `closeOnSignals` takes a read-only list of signals (`as const`), as its code does.
  * - Every TypeScript example of the pages compiles under `verbatimModuleSyntax` too, against the
  *   OpenTelemetry types of this run's line (packed.test.ts checks them against the 2.x ones).
  * - An option a page's table marks **Deprecated** carries `@deprecated` in the declarations, so
@@ -88,7 +89,7 @@ export const codes: [TracingErrorCode, MetricsErrorCode] = ['flush_failed', 'inv
 `;
 
 const APP = `import {
-  contextFromHeaders, createApp, startSpan, withSpan,
+  closeOnSignals, contextFromHeaders, createApp, startSpan, withSpan,
   type App, type AppContext, type AppOptions, type Cache, type Metrics, type Tracer,
 } from 'hyperion';
 import { createMemoryCache, type MemoryCache } from 'hyperion/cache/memory';
@@ -153,6 +154,10 @@ export const plain: App = app;
 export const plainCtx: AppContext = app.ctx;
 const handler: HttpHandler = (ctx) => ctx.cache.get('k');
 traceHandler(app.ctx, handler);
+
+// A read-only list of signals is taken (closeOnSignals copies it).
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+export const unwire = closeOnSignals(app, { signals: SIGNALS, exit: false });
 
 // A misspelt option does not compile, alone or next to right ones.
 // @ts-expect-error cahce is not an option
