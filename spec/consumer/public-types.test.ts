@@ -6,7 +6,7 @@
  * `noUncheckedIndexedAccess` and `verbatimModuleSyntax`. The fixtures assert types exactly
  * (`same<A, B>(true)`) and misuse with `@ts-expect-error`, so a type that widens fails as surely as
  * one that stops compiling. `skipLibCheck` is on: the declarations themselves are checked with it
- * off by packed.test.ts; here only what a user's own code sees is asserted, in ~2 s.
+ * off by packed.test.ts; here only what a user's own code sees is asserted, in a few seconds.
  * - The error classes' `code` is a string-literal union (an exhaustive `switch` compiles, a
  *   misspelt code does not); it was `string` for all but `CacheError`.
  * - `createApp` keeps the types of the parts it is given, on the app, its `ctx` and the contexts
