@@ -5,7 +5,7 @@
  */
 
 import { constants as osConstants } from 'node:os';
-import { type AppContext, createContext } from './context.js';
+import { type AppContext, type AppParts, createContext } from './context.js';
 import type { Cache, Logger, LoggerLike, Metrics, Tracer } from './contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDisposers } from './disposers.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
@@ -29,12 +29,12 @@ export interface AppOptions {
   disposeTimeoutMs?: number | undefined;
 }
 
-export interface App extends AsyncDisposable {
+export interface App<P extends AppParts = AppParts> extends AsyncDisposable {
   /** The root context: pass it (or a child of it) to handlers. */
-  readonly ctx: AppContext;
-  readonly tracer: Tracer;
-  readonly cache: Cache;
-  readonly metrics: Metrics;
+  readonly ctx: AppContext<P>;
+  readonly tracer: P['tracer'];
+  readonly cache: P['cache'];
+  readonly metrics: P['metrics'];
   readonly logger: Logger;
   /** Registers a disposer to run on close (before those registered earlier). */
   defer(name: string, fn: Disposer): void;
@@ -108,10 +108,45 @@ function partIssues(options: AppOptions): ConfigIssue[] {
 }
 
 /**
- * Builds the app. Unknown option keys (`{ cahce }`: the cache would silently be the no-op, and
- * never closed), a part that lacks a method of its contract (see `partIssues`) and a
- * `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or `Infinity`) are a `ConfigError`.
+ * The type of the part `K` of an app built with options `O`: the type of what was given, or the
+ * contract `D` when nothing is given or the value may be `undefined` (`tracer: on ? t : undefined`,
+ * an optional field of the caller's own): the app then holds the no-op, which has only the
+ * contract's methods.
  */
+type Given<O, K extends keyof AppOptions, D> = O extends { readonly [P in K]: infer T }
+  ? undefined extends T
+    ? D
+    : T
+  : D;
+
+/** The parts of an app built with options `O` (see `AppParts`). */
+export type AppPartsOf<O extends AppOptions> = {
+  readonly tracer: Given<O, 'tracer', Tracer>;
+  readonly cache: Given<O, 'cache', Cache>;
+  readonly metrics: Given<O, 'metrics', Metrics>;
+  readonly components: Given<O, 'components', Readonly<Record<string, unknown>>>;
+};
+
+/**
+ * Keys of `O` that `AppOptions` does not have, typed `never`: `createApp` infers the type of its
+ * whole options (for `AppPartsOf`), and an inferred type takes any key, so without this a misspelt
+ * key next to a right one (`{ tracer, cahce }`) compiled.
+ */
+type NoUnknownKeys<O> = { readonly [K in Exclude<keyof O, keyof AppOptions>]: never };
+
+/**
+ * Builds the app; its parts keep the types they were given (`AppPartsOf`). Unknown option keys
+ * (`{ cahce }`: the cache would silently be the no-op, and never closed), a part that lacks a
+ * method of its contract (see `partIssues`) and a `disposeTimeoutMs` outside 1 ms … 2^31−1 ms (or
+ * `Infinity`) are a `ConfigError`.
+ */
+export function createApp<O extends AppOptions = {}>(options?: O & NoUnknownKeys<O>): App<AppPartsOf<O>>;
+/**
+ * Options of a type TypeScript cannot check key by key — a wrapper's own `O extends AppOptions` —
+ * give an app typed with the contracts (as every app was typed before `AppPartsOf`): without this
+ * overload such a wrapper, `(o: O) => createApp(o)`, no longer compiled.
+ */
+export function createApp(options?: AppOptions): App;
 export function createApp(options: AppOptions = {}): App {
   // `null` threw a TypeError ("reading 'tracer'"); an array or a string was taken as no options.
   if (options === null || typeof options !== 'object' || Array.isArray(options))
@@ -207,8 +242,11 @@ const closeHooks = new WeakMap<App, (fn: () => void) => void>();
 export const compose = createApp;
 
 export interface CloseOnSignalsOptions {
-  /** Signals that close the app. Default `['SIGTERM', 'SIGINT']`. */
-  signals?: NodeJS.Signals[] | undefined;
+  /**
+   * Signals that close the app. Default `['SIGTERM', 'SIGINT']`. Read-only (the list is copied): a
+   * shared `['SIGTERM', 'SIGINT'] as const` was a type error (TS4104) though the code takes it.
+   */
+  signals?: readonly NodeJS.Signals[] | undefined;
   /** Exit the process once closed (default `true`). */
   exit?: boolean | undefined;
   /** Receives the error when closing failed (default: logged through `app.logger.error`). */

@@ -6,10 +6,24 @@
 import type { Attributes, Baggage, Cache, Logger, Metrics, Span, Tracer } from './contracts.js';
 import { bindLogger, unboundLogger } from './log-binding.js';
 
-export interface AppContext {
+/**
+ * The parts a context carries, typed as the app was given them: `createApp({ tracer:
+ * createOtelTracer(…), cache: createTieredCache(…) })` hands out contexts (and an `App`) whose
+ * `tracer` is an `OtelTracer` and `cache` a `TieredCache`, and whose `components` have the types
+ * given. They were the contracts alone (`components` values `unknown`), so `app.tracer.exportStats()`
+ * or `ctx.cache.stats().l1Hits` needed a cast or a second reference. The defaults are the contracts.
+ */
+export interface AppParts {
   readonly tracer: Tracer;
   readonly cache: Cache;
   readonly metrics: Metrics;
+  readonly components: Readonly<Record<string, unknown>>;
+}
+
+export interface AppContext<P extends AppParts = AppParts> {
+  readonly tracer: P['tracer'];
+  readonly cache: P['cache'];
+  readonly metrics: P['metrics'];
   readonly logger: Logger;
   /** The active span: the parent of spans started from this context. */
   readonly span: Span | undefined;
@@ -18,10 +32,10 @@ export interface AppContext {
   readonly attributes: Attributes;
   /** Aborted when the request (or the app) is cancelled, if the caller provided one. */
   readonly signal: AbortSignal | undefined;
-  /** Extra named components given to `createApp` (a database pool, …). */
-  readonly components: Readonly<Record<string, unknown>>;
+  /** Extra named components given to `createApp` (a database pool, …); a frozen copy. */
+  readonly components: Readonly<P['components']>;
   /** A copy of this context with some fields replaced; `attributes` and `baggage` are merged. */
-  with(patch: ContextPatch): AppContext;
+  with(patch: ContextPatch): AppContext<P>;
 }
 
 export interface ContextPatch {
@@ -120,8 +134,13 @@ function mergeRecord<T extends object>(ctx: AppContext, what: string, base: T, p
  * `ctx.with({ span, logger })` for the span helpers (./span.ts), without the patch object: one
  * allocation per span instead of two on the path every handler span takes.
  */
-export function childContext(ctx: AppContext, span: Span, logger: Logger): AppContext {
+export function childContext<P extends AppParts>(
+  ctx: AppContext<P>,
+  span: Span,
+  logger: Logger,
+): AppContext<P> {
   if (!(ctx instanceof Context)) return ctx.with({ span, logger });
+  // The parts of `ctx` itself, so the child has the same part types.
   return new Context(
     ctx.tracer,
     ctx.cache,
@@ -132,7 +151,7 @@ export function childContext(ctx: AppContext, span: Span, logger: Logger): AppCo
     ctx.attributes,
     ctx.signal,
     ctx.components,
-  );
+  ) as AppContext<P>;
 }
 
 const EMPTY = Object.freeze({});

@@ -26,6 +26,7 @@ export interface ConfigIssue {
 
 /** A configuration or option is invalid. `issues` lists every bad field at once. */
 export class ConfigError extends HyperionError {
+  declare readonly code: 'config_invalid';
   readonly issues: readonly ConfigIssue[];
   constructor(message: string, issues: readonly ConfigIssue[] = [], options?: { cause?: unknown }) {
     const detail = issues.length
@@ -63,14 +64,45 @@ export class CacheError extends HyperionError {
 }
 
 /**
+ * Codes a `TracingError` can have (tracing README): an optional OpenTelemetry peer not installed
+ * (`otel_peer_missing`), no supported SDK at all (`otel_sdk_missing`), an exporter or propagator
+ * the installed OpenTelemetry line does not have (`otel_exporter_unsupported`,
+ * `otel_propagator_unsupported`: Jaeger thrift on 3.x), a flush that could not export
+ * (`flush_failed`). A union, like `CacheErrorCode`, so that a `switch (err.code)` is checked for
+ * exhaustiveness; the code was typed `string`, so a typo (`'flush_fail'`) compiled and never matched.
+ */
+export type TracingErrorCode =
+  | 'otel_peer_missing'
+  | 'otel_sdk_missing'
+  | 'otel_exporter_unsupported'
+  | 'otel_propagator_unsupported'
+  | 'flush_failed';
+
+/** Codes a `MetricsError` can have (Prometheus metrics README); a union for the same reason. */
+export type MetricsErrorCode =
+  | 'invalid_option'
+  | 'invalid_name'
+  | 'invalid_label'
+  | 'invalid_help'
+  | 'invalid_buckets'
+  | 'invalid_value'
+  | 'incompatible_metric'
+  | 'duplicate_cache'
+  | 'collect_timeout'
+  | 'listen_failed'
+  | 'closed'
+  | 'peer_missing';
+
+/**
  * Misuse of the tracing API, a tracer that cannot be built, or a flush that could not export
  * (`code: 'flush_failed'`; `causes` lists every underlying error, `cause` is the first).
  */
 export class TracingError extends HyperionError {
+  declare readonly code: TracingErrorCode;
   /** Every underlying error, when several led to this one (e.g. each failed export of a flush). */
   readonly causes: readonly unknown[];
   constructor(
-    code: string,
+    code: TracingErrorCode,
     message: string,
     options?: { cause?: unknown; causes?: readonly unknown[] | undefined },
   ) {
@@ -83,7 +115,8 @@ export class TracingError extends HyperionError {
 
 /** Invalid metric name, label, or incompatible re-registration. */
 export class MetricsError extends HyperionError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  declare readonly code: MetricsErrorCode;
+  constructor(code: MetricsErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'MetricsError';
   }
@@ -91,6 +124,7 @@ export class MetricsError extends HyperionError {
 
 /** An operation did not finish within its time bound. */
 export class TimeoutError extends HyperionError {
+  declare readonly code: 'timeout';
   constructor(message: string, options?: { cause?: unknown }) {
     super('timeout', message, options);
     this.name = 'TimeoutError';
@@ -112,6 +146,7 @@ export class CloseError extends AggregateError {
 
 /** The app (or a component) was used after `close()`. */
 export class ClosedError extends HyperionError {
+  declare readonly code: 'closed';
   constructor(message: string) {
     super('closed', message);
     this.name = 'ClosedError';

@@ -7,12 +7,13 @@
 export {
   type App,
   type AppOptions,
+  type AppPartsOf,
   type CloseOnSignalsOptions,
   closeOnSignals,
   compose,
   createApp,
 } from './app.js';
-export { type AppContext, type ContextPatch, createContext } from './context.js';
+export { type AppContext, type AppParts, type ContextPatch, createContext } from './context.js';
 export type * from './contracts.js';
 export { createDisposerStack, type DisposeInfo, type Disposer, type DisposerStack } from './disposers.js';
 export { type DrainOptions, drainServer, type ServerDrain } from './drain.js';
@@ -25,8 +26,10 @@ export {
   type ConfigIssue,
   HyperionError,
   MetricsError,
+  type MetricsErrorCode,
   TimeoutError,
   TracingError,
+  type TracingErrorCode,
   typeName,
 } from './errors.js';
 export { adaptLogger, bindLogger, traceFields, unboundLogger } from './log-binding.js';

@@ -1,7 +1,7 @@
 /** Span helpers that work with any `Tracer` through the explicit `ctx`. */
 
 import { injectInto, isHeaderMap, lowercaseHeaders, plainHeaders, staleTracestate } from './carrier.js';
-import { type AppContext, childContext } from './context.js';
+import { type AppContext, type AppParts, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
 import { suggestKey } from './options.js';
@@ -11,11 +11,11 @@ import { readSpanContext } from './w3c.js';
  * Starts a child span of `ctx.span` carrying `ctx.attributes`; returns it with the child context,
  * whose logger is bound to the span (records carry `trace_id`, `span_id`, `trace_flags`).
  */
-export function startSpan(
-  ctx: AppContext,
+export function startSpan<P extends AppParts = AppParts>(
+  ctx: AppContext<P>,
   name: string,
   options?: Omit<SpanOptions, 'parent'>,
-): { ctx: AppContext; span: Span } {
+): { ctx: AppContext<P>; span: Span } {
   // `null` (JavaScript callers) is no options, as `undefined` is: it threw a TypeError.
   const o = options ?? NO_OPTIONS;
   if (o !== NO_OPTIONS) checkOptions(ctx, o);
@@ -166,10 +166,10 @@ function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
  * Runs `fn` inside a new span: ends it when `fn` returns (or its promise settles), records a thrown
  * error or rejection on the span and rethrows it. Works for sync and async functions alike.
  */
-export function withSpan<T>(
-  ctx: AppContext,
+export function withSpan<T, P extends AppParts = AppParts>(
+  ctx: AppContext<P>,
   name: string,
-  fn: (ctx: AppContext, span: Span) => T,
+  fn: (ctx: AppContext<P>, span: Span) => T,
   options?: Omit<SpanOptions, 'parent'>,
 ): T {
   const { ctx: child, span } = startSpan(ctx, name, options);
@@ -268,10 +268,10 @@ export function injectHeaders<C extends Record<string, string> | HeaderMap = Rec
  * node:http gives), a WHATWG `Headers` (a fetch `Request`'s) or a `Map` (they used to be read as
  * plain objects, and the incoming trace was lost).
  */
-export function contextFromHeaders(
-  ctx: AppContext,
+export function contextFromHeaders<P extends AppParts = AppParts>(
+  ctx: AppContext<P>,
   headers: Readonly<HeaderCarrier> | HeaderMap,
-): AppContext {
+): AppContext<P> {
   const { parent, baggage } = ctx.tracer.extract(
     isHeaderMap(headers) ? plainHeaders(headers) : lowercaseHeaders(headers),
   );

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { staleTracestate } from '../core/carrier.js';
-import type { AppContext } from '../core/context.js';
+import type { AppContext, AppParts } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
@@ -30,8 +30,15 @@ import {
   withHttpDup,
 } from './semconv.js';
 
-/** A request handler that receives the request's context (its span is the server span). */
-export type HttpHandler = (ctx: AppContext, req: IncomingMessage, res: ServerResponse) => unknown;
+/**
+ * A request handler that receives the request's context (its span is the server span), with the
+ * part types of the context given to `traceHandler` (see `AppParts`).
+ */
+export type HttpHandler<P extends AppParts = AppParts> = (
+  ctx: AppContext<P>,
+  req: IncomingMessage,
+  res: ServerResponse,
+) => unknown;
 
 export interface TraceHandlerOptions {
   /** Route template (`/users/:id`): becomes `http.route` and the span name `METHOD route`. Default: none (name `METHOD`). */
@@ -87,9 +94,9 @@ function checkTraceHandlerOptions(options: TraceHandlerOptions): void {
  * client goes away before the response is complete, or when the signal of `ctx` (if any) aborts. `OTEL_SEMCONV_STABILITY_OPT_IN` is read when
  * the handler is created (semconv.ts `currentOptIn`).
  */
-export function traceHandler(
-  ctx: AppContext,
-  handler: HttpHandler,
+export function traceHandler<P extends AppParts = AppParts>(
+  ctx: AppContext<P>,
+  handler: HttpHandler<P>,
   options: TraceHandlerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   // A handler that is not a function (a route-table lookup that missed) was accepted, and every

@@ -3,7 +3,7 @@
 // The core contracts this subpath's results are typed with, re-exported so that a TypeScript
 // module importing only this subpath can emit declarations for them (with `declaration: true` an
 // exported result typed by a core contract failed with TS2742, naming …/dist/core/contracts.js).
-export type { AppContext, Span, Tracer } from '../core/index.js';
+export type { AppContext, AppParts, Span, Tracer } from '../core/index.js';
 export {
   type HttpHandler,
   type TracedFetchOptions,

@@ -25,6 +25,8 @@ export interface MemoryCacheOptions<V> {
    * Deprecated, has no effect: Ristretto's per-goroutine access buffers exist to avoid lock
    * contention, which a single-threaded runtime does not have; accesses are recorded directly.
    * Setting it emits a one-time `DeprecationWarning` (code `HYPERION_MEMORY_BUFFER_ITEMS`).
+   * @deprecated No effect (see above); remove it. The tag makes editors strike it through and
+   * lint rules (`@typescript-eslint/no-deprecated`) report it, as the README says it is deprecated.
    */
   bufferItems?: number | undefined;
   /**

@@ -8,7 +8,7 @@
  * the names and labels of before, for dashboards built on them.
  */
 import type { HttpClientObservation } from '../../core/contracts.js';
-import { MetricsError } from '../../core/errors.js';
+import { MetricsError, type MetricsErrorCode } from '../../core/errors.js';
 import type { RequestObservation } from './http.js';
 import { normalizeMethod } from './http.js';
 import type { CounterImpl, GaugeImpl, HistogramImpl } from './instruments.js';
@@ -169,7 +169,7 @@ function observe(h: HistogramImpl, labels: Labels, seconds: number, traceId: str
  * a duration that is negative or not finite (a corrupt `_sum`).
  */
 function checkRequest(o: RequestObservation): void {
-  const bad = (code: string, what: string, v: unknown) =>
+  const bad = (code: MetricsErrorCode, what: string, v: unknown) =>
     new MetricsError(
       code,
       `observeRequest: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
@@ -236,7 +236,7 @@ export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => v
  * not one (a `"NaN"` label), a missing address or scheme (a series without that label).
  */
 function checkClient(o: HttpClientObservation): void {
-  const bad = (code: string, what: string, v: unknown) =>
+  const bad = (code: MetricsErrorCode, what: string, v: unknown) =>
     new MetricsError(
       code,
       `observeHttpClient: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,

@@ -1,5 +1,5 @@
 /** Validation of metric names, label names and buckets: misuse fails at registration, with the name in the message. */
-import { MetricsError } from '../../core/errors.js';
+import { MetricsError, type MetricsErrorCode } from '../../core/errors.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from './series.js';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -20,7 +20,7 @@ function shown(v: unknown): string {
   return v.length > 64 ? `${JSON.stringify(v.slice(0, 64))}… (${v.length} characters)` : JSON.stringify(v);
 }
 
-function nameTooLong(code: string, what: string, v: string): MetricsError {
+function nameTooLong(code: MetricsErrorCode, what: string, v: string): MetricsError {
   return new MetricsError(
     code,
     `${what} ${shown(v)} is ${v.length} characters long; names are limited to ${MAX_NAME_LENGTH}`,
