@@ -548,7 +548,14 @@ export interface StartRedisSentinelOptions {
 
 /**
  * One master, one replica and three sentinels (quorum 2). Resolves once every sentinel knows the
- * master, the replica and both other sentinels, so a failover can be voted at once.
+ * master, the replica and both other sentinels (each connected), so a failover can be voted at
+ * once.
+ *
+ * Sentinels find each other from the hello each publishes every 2 s (a fixed period; ~2 of a
+ * ~2.2 s start went to waiting for it). So once they are up, each sentinel's hello (its address
+ * and SENTINEL MYID, the master's address, epochs 0 as on a fresh set) is also handed to the two
+ * others at once with PUBLISH __sentinel__:hello, the very command sentinels send each other;
+ * their own hellos follow every 2 s as usual.
  *
  * It also resolves only once the master streams its writes to the replica (`waitForReplicas`), not
  * merely once the replica says `master_link_status:up`: after the replica's (diskless) full sync,
@@ -628,6 +635,30 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
         ),
       ),
     );
+    const myids = await Promise.all(
+      sentinelServers.map(async (s) =>
+        String(await redisCommand(s.port, ['SENTINEL', 'MYID'], sentinelAdmin)),
+      ),
+    );
+    await Promise.all(
+      sentinelServers.flatMap((to) =>
+        sentinelServers
+          .map((from, i) => ({ from, id: myids[i] }))
+          .filter(({ from }) => from !== to)
+          .map(({ from, id }) =>
+            redisCommand(
+              to.port,
+              [
+                'PUBLISH',
+                '__sentinel__:hello',
+                `${HOST},${from.port},${id},0,${masterName},${HOST},${master.port},0`,
+              ],
+              sentinelAdmin,
+            ),
+          ),
+      ),
+    );
+    const ports = sentinelServers.map((s) => s.port);
     await waitFor(
       async () => {
         for (const s of sentinelServers) {
@@ -640,8 +671,19 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
             s.port,
             ['SENTINEL', 'SENTINELS', masterName],
             sentinelAdmin,
-          )) as unknown[];
+          )) as string[][];
           if (replicas.length < 1 || peers.length < 2) return false;
+          // Exactly the other two sentinels, each connected and not down.
+          const field = (p: string[], name: string) => p[p.indexOf(name) + 1];
+          const others = ports.filter((p) => p !== s.port).sort();
+          if (
+            peers
+              .map((p) => Number(field(p, 'port')))
+              .sort()
+              .join() !== others.join()
+          )
+            return false;
+          if (peers.some((p) => field(p, 'flags') !== 'sentinel')) return false;
         }
         return true;
       },
