@@ -57,6 +57,7 @@ export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cl
   askFirstSentinelAfterLast(client);
   explainSentinelLookups(client);
   lazyDuplicates(client);
+  survivesSwitchWhileConnecting(client);
   if (!o.lazy) client.connect().catch(() => {}); // failures arrive as 'error' events
   return client;
 }
@@ -139,6 +140,57 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
   redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
     const copy = duplicate(...args);
     askFirstSentinelAfterLast(copy);
+    return copy;
+  };
+}
+
+/**
+ * iovalkey's failover detector (subscribed to `+switch-master` on the sentinels) disconnects the
+ * connector when a switch is announced, to make the client reconnect to the new master. The
+ * detector of the last master connection stays subscribed while the client reconnects — with the
+ * master killed, every attempt asks a sentinel for the master, then fails to reach it — and when
+ * the switch came while an attempt was asking a sentinel, that attempt failed with "Connection is
+ * closed." and iovalkey ended the client for good (status `end`, no further reconnect): every
+ * command failed `unavailable` "connection ended: Connection is closed." until the process was
+ * restarted. Seen in 3 of 37 runs of `sentinel.test.ts` (master killed, writes never back) and from
+ * outside for sure with the first sentinel hung during a failover (`sentinel-switch-connect.test.ts`).
+ * Such an attempt now asks the sentinels again (at most twice more); a disconnect by the client's
+ * owner (`disconnect()`, `quit()`: iovalkey marks those `manuallyClosing`) still ends it. Wraps the
+ * connector's private `connect` (left as is if missing); applied to the client and its duplicates.
+ */
+function survivesSwitchWhileConnecting(conn: Redis | Cluster): void {
+  if (conn.isCluster) return;
+  const redis = conn as Redis;
+  // iovalkey's private flag for a disconnect()/quit() by the client's owner.
+  const closing = () => (conn as unknown as { manuallyClosing?: unknown }).manuallyClosing === true;
+  const connector = (conn as unknown as { connector?: { connect?: unknown; connectToSentinel?: unknown } })
+    .connector;
+  if (
+    !connector ||
+    typeof connector.connect !== 'function' ||
+    typeof connector.connectToSentinel !== 'function'
+  )
+    return;
+  const connect = connector.connect as (...args: unknown[]) => unknown;
+  connector.connect = function (this: unknown, ...args: unknown[]) {
+    const attempt = (tries: number): unknown => {
+      const result = connect.apply(this, args);
+      if (!(result instanceof Promise)) return result;
+      return result.catch((err: unknown) => {
+        const cut =
+          (err as Error | undefined)?.message === 'Connection is closed.' &&
+          !closing() &&
+          redis.status === 'connecting';
+        if (!cut || tries >= 3) throw err;
+        return attempt(tries + 1);
+      });
+    };
+    return attempt(1);
+  };
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    survivesSwitchWhileConnecting(copy);
     return copy;
   };
 }
