@@ -3,6 +3,7 @@
 // nor finds .ts files, so the list is built here. Usage:
 //   node spec/run.mjs [--coverage] [filter…]   (filters are substrings of the test file path)
 // --coverage also prints lib/ line coverage and fails below 85 %.
+// HYPERION_TEST_CONCURRENCY: how many test files run at once (default 2).
 // HYPERION_OTEL_LINE=3 runs everything against the OpenTelemetry JS 3.x packages of spec/otel3
 // (`npm ci --prefix spec/otel3` first; Node ≥ 22.15) instead of the root's 2.x ones: see
 // spec/otel3/resolve.mjs, registered for every process of the run through NODE_OPTIONS.
@@ -34,9 +35,23 @@ if (files.length === 0) {
 }
 
 const MIN_COVERAGE = 85;
-const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout'];
-if (process.env.HYPERION_TEST_CONCURRENCY)
-  nodeArgs.push(`--test-concurrency=${process.env.HYPERION_TEST_CONCURRENCY}`);
+// Test files run two at a time (HYPERION_TEST_CONCURRENCY overrides). Node's own default is one
+// fewer than the cores, which on a 2-core CI machine ran every file one after another although
+// most of the slow ones wait on servers and timeouts, not on the CPU. Node runs the files in path
+// order (it sorts them), which keeps the long demo and consumer files away from the end of the run.
+const concurrency = process.env.HYPERION_TEST_CONCURRENCY || '2';
+if (!/^[1-9][0-9]*$/.test(concurrency)) {
+  console.error(`HYPERION_TEST_CONCURRENCY must be a positive integer, not ${concurrency}`);
+  process.exit(1);
+}
+const nodeArgs = [
+  '--import',
+  'tsx',
+  '--test',
+  `--test-concurrency=${concurrency}`,
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+];
 if (coverage) {
   rmSync(join(root, 'coverage'), { recursive: true, force: true });
   nodeArgs.push(

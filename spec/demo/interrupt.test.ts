@@ -17,6 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../harness/process.js';
+import { holdDemoPorts } from './default-ports.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -37,6 +38,9 @@ function demoEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 describe('npm run demo: stopped from outside', () => {
   it('--keep: when its parent shell is killed (SIGTERM to npm), the demo closes the services and exits', async (t) => {
+    // The demo on free ports of its own: the last check must meet no other file's demo on 8080.
+    const ports = await holdDemoPorts();
+    t.after(() => ports.release());
     // The shell stands for npm's `sh -c`: it starts the demo and waits; it forwards no signal.
     const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx demo/run.ts --keep & wait`], {
       cwd: root,

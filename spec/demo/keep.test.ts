@@ -11,6 +11,7 @@ import { delimiter, dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '../harness/process.js';
+import { holdDemoPorts } from './default-ports.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -112,6 +113,9 @@ describe('npm run demo -- --keep, collector missing', () => {
     // OpenTelemetry 3.x hook in NODE_OPTIONS, which the system's Node 20 refused: the demo never
     // started).
     env.PATH = `${dirname(process.execPath)}${delimiter}${env.PATH ?? ''}`;
+    // The demo on free ports of its own: the last check must meet no other file's demo on 8080.
+    const ports = await holdDemoPorts();
+    t.after(() => ports.release());
     const npm = spawn('npm', ['run', 'demo', '--', '--keep'], {
       cwd: root,
       env,
