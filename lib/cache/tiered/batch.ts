@@ -324,7 +324,13 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           );
         }
       }
-      await Promise.all(waits);
+      // Every key settles before the call does, then the first failure (in the order the waits
+      // were made) is the call's. Rejecting at the first failure returned while this call's own
+      // batch was still reading L2: its `loadMany` was then called, and its values stored, after
+      // the caller had been told the call failed (a joined key's load failed first; found by the
+      // tiered model, batch-settles.test.ts).
+      const outcomes = await Promise.allSettled(waits);
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
       return keys.map((k) => results.get(k)!);
     },
   };
