@@ -21,6 +21,7 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { adaptLogger } from '../core/log-binding.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
+import { resolveFrom } from '../core/peer.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
@@ -91,7 +92,7 @@ const PEERS = {
 /** The loader's error for `name` when it is not installed (resolved from here, as the adapters do). */
 function resolveError(name: string): unknown {
   try {
-    import.meta.resolve(name);
+    resolveFrom(import.meta, name); // also in a CommonJS bundle (core/peer.ts)
     return undefined;
   } catch (err) {
     return err;

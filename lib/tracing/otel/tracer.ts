@@ -21,6 +21,7 @@ import type {
 } from '../../core/contracts.js';
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
+import { moduleUrl } from '../../core/peer.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
 import { apiCopyWarning } from './api-copies.js';
@@ -86,7 +87,7 @@ const SCOPE_VERSION = ownVersion();
 
 function ownVersion(): string | undefined {
   try {
-    const pkg = createRequire(import.meta.url)('../../../package.json') as {
+    const pkg = createRequire(moduleUrl(import.meta))('../../../package.json') as {
       name?: unknown;
       version?: unknown;
     };
