@@ -7,7 +7,8 @@
  * `--disallow-code-generation-from-strings`).
  * A CommonJS bundle turns `import.meta` into an empty object: it used to crash while loading
  * (`createRequire(undefined)`: ERR_INVALID_ARG_VALUE), and every peer looked missing to the
- * adapters that resolved them with `import.meta.resolve`. One esbuild run is well under a second;
+ * adapters that resolved them with `import.meta.resolve`; bundled spans lost their instrumentation
+ * scope version, which was read from package.json beside the code. One esbuild run is well under a second;
  * the tarball is the cached one of the other consumer tests.
  */
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ async function main() {
   });
   const got = await app.cache.get('k');
   const exposition = (await metrics.render()).body;
-  const spans = tracer.finishedSpans().map((s) => s.name);
+  const spans = tracer.finishedSpans().map((s) => [s.name, s.instrumentationScope.name, s.instrumentationScope.version]);
   await app.close();
   const fromConfig = await createAppFromConfig({
     service: { name: 'bundled' },
@@ -57,6 +58,7 @@ describe(`the packed package bundled by esbuild, optional peers external (OpenTe
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let project: string;
   let peers: string[];
+  let version: string;
 
   before(async () => {
     dir = await tempDir('consumer-bundle');
@@ -67,7 +69,9 @@ describe(`the packed package bundled by esbuild, optional peers external (OpenTe
     await run('tar', ['xzf', tarball, '-C', installed, '--strip-components=1'], project, 60_000);
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
       peerDependencies: Record<string, string>;
+      version: string;
     };
+    version = manifest.version;
     peers = Object.keys(manifest.peerDependencies);
     for (const name of peers) {
       // Linked from this repository, as in dual-load.test.ts: nothing is downloaded.
@@ -118,7 +122,8 @@ describe(`the packed package bundled by esbuild, optional peers external (OpenTe
       assert.deepEqual(JSON.parse(out.trim().split('\n').pop()!), {
         got: [1, 2],
         metrics: true,
-        spans: ['outer'],
+        // The scope's version is the package's also in a bundle (it was read from package.json).
+        spans: [['outer', 'hyperion', version]],
         configSpans: ['configured'],
       });
     });
