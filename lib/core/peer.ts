@@ -37,6 +37,21 @@ export function resolveFrom(meta: ImportMeta, name: string): string {
 const require = createRequire(moduleUrl(import.meta));
 
 /**
+ * Whether `err`, from resolving or loading a peer, is Node's permission model refusing to read it
+ * (`--permission` without an `--allow-fs-read` that covers `node_modules`). The package may well be
+ * installed: the message said "not installed: npm install …", sending people to reinstall it.
+ */
+export function accessDenied(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ERR_ACCESS_DENIED';
+}
+
+/** The message for a peer the permission model does not let us read (see `accessDenied`). */
+export function unreadablePeerMessage(name: string, subpath: string, err: unknown): string {
+  const resource = (err as { resource?: unknown }).resource;
+  return `${subpath} cannot read the optional peer dependency ${name}: Node's permission model denied it${typeof resource === 'string' ? ` (${resource})` : ''}; allow its node_modules with --allow-fs-read`;
+}
+
+/**
  * The CommonJS package `name` (the same instance a static `import` gets), or the error `fail`
  * builds from the message naming the package, the subpath and the install command.
  */
@@ -49,6 +64,7 @@ export function requirePeer<T>(
   try {
     path = require.resolve(name);
   } catch (err) {
+    if (accessDenied(err)) throw fail(unreadablePeerMessage(name, subpath, err), err);
     throw fail(
       `${subpath} needs the optional peer dependency ${name}, which is not installed: npm install ${name}`,
       err,

@@ -52,6 +52,29 @@ main().catch((err) => {
 });
 `;
 
+/** Each adapter's error when Node's permission model does not let it read its peer. */
+const DENIED = `import { createAppFromConfig } from 'hyperion/config';
+import { createMetrics } from 'hyperion/metrics/prometheus';
+
+const message = (e) => e.issues?.[0]?.message ?? e.message;
+const out = {};
+try {
+  createMetrics();
+} catch (e) {
+  out.metrics = message(e);
+}
+createAppFromConfig({ service: { name: 'denied' }, tracing: { exporter: 'memory' } })
+  .then(() => 'built', message)
+  .then((config) => {
+    out.config = config;
+    return import('hyperion/tracing/otel').then(() => 'imported', message);
+  })
+  .then((tracing) => {
+    out.tracing = tracing;
+    console.log(JSON.stringify(out));
+  });
+`;
+
 const line: 2 | 3 = process.env.HYPERION_OTEL_LINE === '3' ? 3 : 2;
 
 describe(`the packed package bundled by esbuild, optional peers external (OpenTelemetry ${line}.x, Node ${process.version})`, () => {
@@ -86,27 +109,31 @@ describe(`the packed package bundled by esbuild, optional peers external (OpenTe
     }
     writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     writeFileSync(join(project, 'app.js'), APP);
+    writeFileSync(join(project, 'denied.js'), DENIED);
   });
   after(() => dir?.remove());
+
+  /** Bundles `entry` of the project into `outfile` (peers external); resolves esbuild's output. */
+  const bundle = (entry: string, format: 'esm' | 'cjs', outfile: string, external = peers) =>
+    run(
+      join(root, 'node_modules/.bin/esbuild'),
+      [
+        entry,
+        '--bundle',
+        '--platform=node',
+        `--format=${format}`,
+        '--log-level=warning',
+        ...external.map((name) => `--external:${name}`),
+        `--outfile=${outfile}`,
+      ],
+      project,
+      30_000,
+    );
 
   for (const format of ['esm', 'cjs'] as const)
     it(`--format=${format}: builds without a warning and runs`, { timeout: 60_000 }, async () => {
       const outfile = join(project, 'dist', format === 'esm' ? 'app.mjs' : 'app.cjs');
-      const built = await run(
-        join(root, 'node_modules/.bin/esbuild'),
-        [
-          'app.js',
-          '--bundle',
-          '--platform=node',
-          `--format=${format}`,
-          '--log-level=warning',
-          ...peers.map((name) => `--external:${name}`),
-          `--outfile=${outfile}`,
-        ],
-        project,
-        30_000,
-      );
-      assert.equal(built.trim(), '', 'esbuild warnings');
+      assert.equal((await bundle('app.js', format, outfile)).trim(), '', 'esbuild warnings');
       // Run from elsewhere (nothing may depend on the working directory), with no home directory
       // and no code generation from strings (no eval or new Function in the package or its peers).
       const out = await run(
@@ -127,4 +154,38 @@ describe(`the packed package bundled by esbuild, optional peers external (OpenTe
         configSpans: ['configured'],
       });
     });
+
+  it('under the permission model without read access to node_modules, the errors say so (not "not installed")', {
+    timeout: 60_000,
+  }, async () => {
+    const outfile = join(project, 'denied', 'denied.cjs');
+    // valibot and yaml bundled in: hyperion/config imports them statically, so an unreadable one
+    // stops the bundle in Node's loader before any of our code runs. (CommonJS output: yaml's Node
+    // build require()s built-ins, which an ES-module bundle cannot do without a banner.)
+    await bundle(
+      'denied.js',
+      'cjs',
+      outfile,
+      peers.filter((name) => name !== 'valibot' && name !== 'yaml'),
+    );
+    // Node 20 has the model as --experimental-permission; 22.13 and later as --permission.
+    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+    const flag = major > 22 || (major === 22 && minor >= 13) ? '--permission' : '--experimental-permission';
+    const out = await run(
+      process.execPath,
+      [flag, `--allow-fs-read=${dirname(outfile)}/`, outfile],
+      dir.path,
+      30_000,
+    );
+    const messages = JSON.parse(out.trim().split('\n').pop()!) as Record<string, string>;
+    assert.deepEqual(Object.keys(messages), ['metrics', 'config', 'tracing']);
+    for (const [part, message] of Object.entries(messages)) {
+      assert.match(
+        message,
+        /cannot read the optional peer dependency .*permission model.*--allow-fs-read/,
+        part,
+      );
+      assert.doesNotMatch(message, /not installed/, part);
+    }
+  });
 });

@@ -34,7 +34,7 @@ import type {
 import type { ExportResult, InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { TracingError } from '../../core/errors.js';
-import { moduleUrl, resolveFrom } from '../../core/peer.js';
+import { accessDenied, moduleUrl, resolveFrom, unreadablePeerMessage } from '../../core/peer.js';
 import type { BatchOptions } from './options.js';
 
 /** An event recorded on a finished span. */
@@ -135,7 +135,12 @@ function resolvePeer(name: string): string | undefined {
     // ESM resolution: for the dual CJS/ESM 3.x packages this is the ESM build, the one our own
     // static imports get, so every package shares one `@opentelemetry/api` instance.
     return resolveFrom(import.meta, name);
-  } catch {
+  } catch (err) {
+    // Installed or not, we may not read it: say so rather than "not installed" (core/peer.ts).
+    if (accessDenied(err))
+      throw new TracingError('otel_peer_missing', unreadablePeerMessage(name, 'hyperion/tracing/otel', err), {
+        cause: err,
+      });
     return undefined;
   }
 }
