@@ -1,15 +1,16 @@
 /**
  * The packed package bundled into a service with esbuild (`--bundle --platform=node`, the optional
  * peers external and installed beside the bundle, as lib/PRODUCTION.md says), in both output
- * formats, and the bundle run from another directory: createApp with the memory cache, the
- * Prometheus metrics and an OpenTelemetry tracer, and createAppFromConfig with a `tracing:` section
- * (from another directory, no home directory, `NODE_ENV=production`,
- * `--disallow-code-generation-from-strings`).
- * A CommonJS bundle turns `import.meta` into an empty object: it used to crash while loading
- * (`createRequire(undefined)`: ERR_INVALID_ARG_VALUE), and every peer looked missing to the
- * adapters that resolved them with `import.meta.resolve`; bundled spans lost their instrumentation
- * scope version, which was read from package.json beside the code. One esbuild run is well under a second;
- * the tarball is the cached one of the other consumer tests.
+ * formats: createApp with the memory cache, the Prometheus metrics and an OpenTelemetry tracer, and
+ * createAppFromConfig with a `tracing:` section, run from another directory with no home
+ * directory, `NODE_ENV=production` and `--disallow-code-generation-from-strings`. Then a bundle
+ * under Node's permission model that may not read `node_modules`.
+ * What these caught: a CommonJS bundle turns `import.meta` into an empty object, and it crashed
+ * while loading (`createRequire(undefined)`: ERR_INVALID_ARG_VALUE), every peer looking missing to
+ * the adapters that resolved them with `import.meta.resolve`; bundled spans lost their
+ * instrumentation scope version, read from package.json beside the code; an unreadable peer was
+ * reported as "not installed". One esbuild run is well under a second; the tarball is the cached
+ * one of the other consumer tests.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
