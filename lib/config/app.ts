@@ -21,6 +21,7 @@ import { ConfigError, typeName } from '../core/errors.js';
 import { adaptLogger } from '../core/log-binding.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
+import { accessDenied, resolveFrom, unreadablePeerMessage } from '../core/peer.js';
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
@@ -91,7 +92,7 @@ const PEERS = {
 /** The loader's error for `name` when it is not installed (resolved from here, as the adapters do). */
 function resolveError(name: string): unknown {
   try {
-    import.meta.resolve(name);
+    resolveFrom(import.meta, name); // also in a CommonJS bundle (core/peer.ts)
     return undefined;
   } catch (err) {
     return err;
@@ -110,6 +111,21 @@ async function importAdapter<T>(
 ): Promise<T> {
   const errors = PEERS[subpath].map((name) => [name, resolveError(name)] as const).filter(([, e]) => e);
   if (errors.length === 0) return load();
+  // A peer the permission model does not let us read is not a missing one (core/peer.ts).
+  const denied = errors.find(([, e]) => accessDenied(e));
+  if (denied)
+    throw new ConfigError(
+      `createAppFromConfig: ${section} needs an optional peer dependency it cannot read`,
+      [
+        {
+          path: section,
+          expected: `${denied[0]} readable`,
+          received: 'access denied',
+          message: unreadablePeerMessage(denied[0], subpath, denied[1]),
+        },
+      ],
+      { cause: denied[1] },
+    );
   const missing = errors.map(([name]) => name);
   const names = missing.join(', ');
   const what = missing.length > 1 ? 'dependencies' : 'dependency';

@@ -21,7 +21,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type {
   Attributes,
   HrTime,
@@ -35,6 +34,7 @@ import type {
 import type { ExportResult, InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { TracingError } from '../../core/errors.js';
+import { accessDenied, moduleUrl, resolveFrom, unreadablePeerMessage } from '../../core/peer.js';
 import type { BatchOptions } from './options.js';
 
 /** An event recorded on a finished span. */
@@ -126,15 +126,21 @@ export interface Sdk {
   simpleProcessor(exporter: SdkSpanExporter): SdkSpanProcessor;
 }
 
-const require = createRequire(import.meta.url);
+// In a CommonJS bundle `import.meta` is empty: see core/peer.ts.
+const require = createRequire(moduleUrl(import.meta));
 
 /** Where `name` resolves from here, or `undefined` when it is not installed. */
 function resolvePeer(name: string): string | undefined {
   try {
     // ESM resolution: for the dual CJS/ESM 3.x packages this is the ESM build, the one our own
     // static imports get, so every package shares one `@opentelemetry/api` instance.
-    return fileURLToPath(import.meta.resolve(name));
-  } catch {
+    return resolveFrom(import.meta, name);
+  } catch (err) {
+    // Installed or not, we may not read it: say so rather than "not installed" (core/peer.ts).
+    if (accessDenied(err))
+      throw new TracingError('otel_peer_missing', unreadablePeerMessage(name, 'hyperion/tracing/otel', err), {
+        cause: err,
+      });
     return undefined;
   }
 }

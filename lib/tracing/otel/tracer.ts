@@ -1,5 +1,4 @@
 /** `createOtelTracer`: the core `Tracer` contract on the OpenTelemetry SDK (either line, see sdk.ts). */
-import { createRequire } from 'node:module';
 import type {
   Tracer as ApiTracer,
   Context,
@@ -76,25 +75,13 @@ const { defaultResource, resourceFromAttributes } = resources;
 const SCOPE = 'hyperion';
 
 /**
- * Version of that scope: this package's own (`package.json`, three levels up from both
- * `lib/tracing/otel/` and `dist/tracing/otel/`). The scope had none, and the Jaeger thrift
- * exporter stringifies a missing version: every span in Jaeger carried the tag
- * `otel.library.version: "undefined"`. Left out, as before, when that file cannot be read or is
- * not this package's (a bundle).
+ * Version of that scope: this package's own. The scope had none, and the Jaeger thrift exporter
+ * stringifies a missing version: every span in Jaeger carried the tag
+ * `otel.library.version: "undefined"`. It was read from `package.json` three levels up from this
+ * file, which a bundle of the service does not have there: bundled, spans lost the version again.
+ * Written in the code instead; spec/tracing/scope-version.test.ts keeps it equal to package.json's.
  */
-const SCOPE_VERSION = ownVersion();
-
-function ownVersion(): string | undefined {
-  try {
-    const pkg = createRequire(import.meta.url)('../../../package.json') as {
-      name?: unknown;
-      version?: unknown;
-    };
-    return pkg.name === 'hyperion' && typeof pkg.version === 'string' ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const SCOPE_VERSION = '0.1.0';
 
 /** A core `Tracer` backed by OpenTelemetry, with its lifecycle and test hooks. */
 export interface OtelTracer extends Tracer {
