@@ -9,6 +9,7 @@ import {
   startRedis,
   startRedisCluster,
   startRedisSentinel,
+  waitForReplicas,
 } from './redis.js';
 
 describeWithServers('redis harness', skipRedis(), () => {
@@ -70,6 +71,18 @@ describeWithServers('redis harness', skipRedis(), () => {
         'repl-ping-replica-period': '10',
         'cluster-node-timeout': '3000',
       });
+    }
+    // Each replica already gets its master's stream (not only: its link says up), as for the
+    // sentinel set (sentinel-ready.test.ts; see clusterReady): its offset moved on from the full
+    // sync's 0, and a write now is acknowledged by it.
+    for (const m of cluster.masters) {
+      const info = String(await redisCommand(m.port, ['INFO', 'replication']));
+      const replica = Number(/^slave0:ip=[^,]+,port=(\d+)/m.exec(info)?.[1]);
+      const offset = /^slave_repl_offset:(\d+)/m.exec(
+        String(await redisCommand(replica, ['INFO', 'replication'])),
+      );
+      assert.ok(Number(offset?.[1]) > 0, `replica ${replica} got nothing of ${m.port}'s stream yet`);
+      assert.equal(await waitForReplicas(m.port), 1, `replica of ${m.port}`);
     }
     // keys on different slots reach different masters through the cluster client
     for (const k of ['a', 'b', 'c', 'd']) await client.set(k, k);

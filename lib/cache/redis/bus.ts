@@ -10,6 +10,7 @@ import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
+import { adoptInjectedClient } from './client.js';
 import { toCacheError } from './errors.js';
 import { makeListenerRoom } from './listeners.js';
 import { describeNodes } from './nodes.js';
@@ -137,6 +138,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster =
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });
+  // A sentinel client of the user's (or made from their `redis` options), before the subscriber
+  // is duplicated from it: with `failoverDetector: true` a +switch-master during a reconnect's
+  // sentinel lookup ended the subscriber (and the client) for good, and the bus heard no
+  // invalidation again (./client.ts). A cache's own client is wrapped already.
+  adoptInjectedClient(pub);
   // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands)
   // and re-subscribes by itself after a reconnect.
   // disconnectTimeout: iovalkey's disconnect() waits this long (a ref'd timer) for the socket to

@@ -13,7 +13,7 @@ import { CacheError } from '../../core/errors.js';
 import { noopLogger } from '../../core/noop.js';
 import { checkBudget } from './checks.js';
 import { clearPrefix } from './clear.js';
-import { buildClient, NO_INFO, OPEN_SENTINEL, OPEN_SERVER } from './client.js';
+import { adoptInjectedClient, buildClient, NO_INFO, OPEN_SENTINEL, OPEN_SERVER } from './client.js';
 import { closeCache } from './close.js';
 import { createKeyCommands } from './commands.js';
 import { createGuardedWrites } from './deadline.js';
@@ -53,7 +53,11 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const client = options.client ?? buildClient(o, faults);
   // A lease built on this client derives its key prefix from ours (./lease.ts).
   registerCacheClient(client, o.keyPrefix);
-  if (options.client) faults.attach(options.client);
+  if (options.client) {
+    faults.attach(options.client);
+    // A sentinel client of the user's: the workarounds safe on a client we do not own (./client.ts).
+    adoptInjectedClient(options.client);
+  }
   // A logger without `child` (`console`, accepted by createApp, the tracer, metrics and tiered
   // caches) is used as it is: calling `child` on it threw a bare TypeError here.
   const given: Logger = options.logger ?? noopLogger;

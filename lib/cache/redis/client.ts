@@ -144,6 +144,29 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
   };
 }
 
+/** Clients (and duplicates) already wrapped by survivesSwitchWhileConnecting / explainSentinelLookups. */
+const switchSurvivors = new WeakSet<object>();
+const explainedLookups = new WeakSet<object>();
+
+/**
+ * The sentinel workarounds that are safe on a client the user made and injected (`client:`): they
+ * change no option of it, emit nothing new on it, and only replace an outcome iovalkey gets wrong.
+ * A user's sentinel-mode client with `failoverDetector: true` was ended for good by a
+ * `+switch-master` during a reconnect's sentinel lookup (reproduced from outside as
+ * `sentinel-switch-connect.test.ts` does, with the client injected: status `end`, every command
+ * `unavailable` "connection ended: Connection is closed."), as ours was before
+ * survivesSwitchWhileConnecting; and its failed lookups said "Last error: Connection is closed.".
+ * Idempotent (one injected client may serve several caches; a client buildClient made is wrapped
+ * already). The others stay on the clients we build: askFirstSentinelAfterLast also reports
+ * wrong-role masters as new 'error' events on the client, lazyDuplicates changes how its
+ * duplicates connect, and the rest move iovalkey's console prints to a cache's logger or need
+ * options we set (README, "Injected clients").
+ */
+export function adoptInjectedClient(client: Redis | Cluster): void {
+  explainSentinelLookups(client);
+  survivesSwitchWhileConnecting(client);
+}
+
 /**
  * iovalkey's failover detector (subscribed to `+switch-master` on the sentinels) disconnects the
  * connector when a switch is announced, to make the client reconnect to the new master. The
@@ -159,7 +182,9 @@ function askFirstSentinelAfterLast(conn: Redis | Cluster): void {
  * connector's private `connect` (left as is if missing); applied to the client and its duplicates.
  */
 function survivesSwitchWhileConnecting(conn: Redis | Cluster): void {
-  if (conn.isCluster) return;
+  // Once per client: several caches may share an injected one (adoptInjectedClient).
+  if (conn.isCluster || switchSurvivors.has(conn)) return;
+  switchSurvivors.add(conn);
   const redis = conn as Redis;
   // iovalkey's private flag for a disconnect()/quit() by the client's owner.
   const closing = () => (conn as unknown as { manuallyClosing?: unknown }).manuallyClosing === true;
@@ -205,7 +230,8 @@ function survivesSwitchWhileConnecting(conn: Redis | Cluster): void {
  * applied to the client and its duplicates.
  */
 function explainSentinelLookups(conn: Redis | Cluster): void {
-  if (conn.isCluster) return;
+  if (conn.isCluster || explainedLookups.has(conn)) return;
+  explainedLookups.add(conn);
   const connector = (conn as unknown as { connector?: { connectToSentinel?: unknown } }).connector;
   if (!connector || typeof connector.connectToSentinel !== 'function') return;
   const toSentinel = (connector.connectToSentinel as (...args: unknown[]) => unknown).bind(connector);
