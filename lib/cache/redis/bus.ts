@@ -6,8 +6,9 @@
  * L1: whatever was published meanwhile is lost.
  */
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
-import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts.js';
+import type { Invalidation, InvalidationBus, LoggerLike } from '../../core/contracts.js';
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
+import { adaptLogger } from '../../core/log-binding.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
@@ -31,7 +32,7 @@ export interface RedisInvalidationBusOptions {
    * Receives connection errors of the subscriber (and of the owned publisher): the first, then at
    * most one per 5 s with a `suppressed` count (they repeat on every reconnect attempt). Default: silent.
    */
-  logger?: Logger | undefined;
+  logger?: LoggerLike | undefined;
 }
 
 /** A bus whose subscriber connection state is visible (for readiness checks). */
@@ -133,7 +134,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       message: 'has no warn method',
     });
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
-  const logger = options.logger ?? undefined;
+  // A pino instance takes fields first (adaptLogger, as createApp applies it): given as it is,
+  // each record lost its fields.
+  const logger = options.logger == null ? undefined : adaptLogger(options.logger);
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster =
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });

@@ -21,6 +21,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { InvalidationTracker, LogFields, Logger } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
+import { adaptLogger } from '../../core/log-binding.js';
 import { steadyNow } from './steady.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
@@ -190,7 +191,8 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
     prefix: options.cache?.keyPrefix ?? options.keyPrefix ?? '',
     mode: options.mode ?? 'default',
     timeout: options.timeout ?? 1000,
-    logger: options.logger && quietLogger(options.logger),
+    // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).
+    logger: options.logger ? quietLogger(adaptLogger(options.logger)) : undefined,
     links: new Map(),
     handlers: new Set(),
     counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0, moves: 0 },

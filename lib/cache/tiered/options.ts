@@ -7,6 +7,7 @@ import type {
   Logger,
 } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { adaptLogger } from '../../core/log-binding.js';
 import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { BreakerOptions, TieredCacheOptions } from './types.js';
 
@@ -214,6 +215,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     now: o.now ?? Date.now,
     steady: o.now ?? (() => performance.now()),
     random: o.random ?? Math.random,
-    logger: o.logger,
+    // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).
+    logger: o.logger == null ? undefined : adaptLogger(o.logger),
   };
 }
