@@ -263,6 +263,39 @@ function fromPino(p: ObjectFirstLogger): Logger {
 }
 
 /**
+ * `logger` with every call's throw swallowed (the record is dropped), for the adapters that log
+ * from connection events, timers and promise callbacks: there a logger that throws (a closed
+ * destination) was an uncaught exception or an unhandled rejection that ended the process, or a
+ * promise left unsettled (a tiered read whose "breaker closed" record threw never answered).
+ * `child()` is guarded the same way (a throwing one gives this logger, without the fields).
+ */
+export function quietLogger(logger: Logger): Logger {
+  const quiet =
+    (level: LogLevel) =>
+    (message: string, fields?: LogFields): void => {
+      try {
+        logger[level](message, fields);
+      } catch {
+        // nothing better to report it with
+      }
+    };
+  const wrapped: Logger = {
+    debug: quiet('debug'),
+    info: quiet('info'),
+    warn: quiet('warn'),
+    error: quiet('error'),
+    child: (fields) => {
+      try {
+        return quietLogger(logger.child(fields));
+      } catch {
+        return wrapped;
+      }
+    },
+  };
+  return wrapped;
+}
+
+/**
  * The `Logger` for `logger`: itself, or for a pino instance (recognised by `bindings()` and
  * `levels`) a thin adapter that passes fields first, the way pino expects them, or for a logger
  * without `child` (`console`) one that has it. `createApp` applies it, so a pino instance or

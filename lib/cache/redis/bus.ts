@@ -8,7 +8,7 @@
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import type { Invalidation, InvalidationBus, LoggerLike } from '../../core/contracts.js';
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
-import { adaptLogger } from '../../core/log-binding.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { toCacheError } from './errors.js';
@@ -135,8 +135,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     });
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
   // A pino instance takes fields first (adaptLogger, as createApp applies it): given as it is,
-  // each record lost its fields.
-  const logger = options.logger == null ? undefined : adaptLogger(options.logger);
+  // each record lost its fields. Quiet: a logger that threw from a connection-error listener was
+  // an uncaught exception.
+  const logger = options.logger == null ? undefined : quietLogger(adaptLogger(options.logger));
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster =
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });

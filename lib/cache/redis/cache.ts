@@ -10,7 +10,7 @@
  */
 import type { Logger, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
-import { adaptLogger } from '../../core/log-binding.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { noopLogger } from '../../core/noop.js';
 import { checkBudget } from './checks.js';
 import { clearPrefix } from './clear.js';
@@ -58,7 +58,9 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   // adaptLogger, as createApp applies it: a pino instance given as it is takes fields first, so
   // through the option's message-first calls every record lost its fields (`redis connection
   // error` without the error); a logger without `child` (`console`) is given one.
-  const given: Logger = options.logger == null ? noopLogger : adaptLogger(options.logger);
+  // Quiet: it logs from connection events and command callbacks, where a logger that threw was an
+  // uncaught exception (the process ended at the first connection error).
+  const given: Logger = options.logger == null ? noopLogger : quietLogger(adaptLogger(options.logger));
   const logger: Logger = given.child({ component: 'cache', cache: o.name });
   const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];
   if (options.client === undefined) {

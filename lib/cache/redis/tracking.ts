@@ -19,9 +19,9 @@
  * `heartbeat` ms, so a connection that died silently is noticed within `heartbeat + timeout`.
  */
 import type { Cluster, Redis } from 'iovalkey';
-import type { InvalidationTracker, LogFields, Logger } from '../../core/contracts.js';
+import type { InvalidationTracker } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
-import { adaptLogger } from '../../core/log-binding.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { steadyNow } from './steady.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
@@ -153,31 +153,6 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
   };
   trackers.set(owner, tracker);
   return tracker;
-}
-
-/**
- * The user's logger, with every call's throw swallowed: the tracker logs from connection events
- * and promise callbacks, where a throwing logger was an uncaught exception or an unhandled
- * rejection that ended the process.
- */
-function quietLogger(logger: Logger): Logger {
-  const quiet =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (message: string, fields?: LogFields): void => {
-      try {
-        logger[level](message, fields);
-      } catch {
-        // nothing better to report it with
-      }
-    };
-  const wrapped: Logger = {
-    debug: quiet('debug'),
-    info: quiet('info'),
-    warn: quiet('warn'),
-    error: quiet('error'),
-    child: () => wrapped,
-  };
-  return wrapped;
 }
 
 /** The state of a new tracker, from checked options. */

@@ -7,7 +7,7 @@ import type {
   Logger,
 } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { adaptLogger } from '../../core/log-binding.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { BreakerOptions, TieredCacheOptions } from './types.js';
 
@@ -216,6 +216,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     steady: o.now ?? (() => performance.now()),
     random: o.random ?? Math.random,
     // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).
-    logger: o.logger == null ? undefined : adaptLogger(o.logger),
+    // Quiet: a logger that threw in an L2 callback ("breaker closed") left the read unanswered.
+    logger: o.logger == null ? undefined : quietLogger(adaptLogger(o.logger)),
   };
 }
