@@ -79,7 +79,15 @@ function without<F extends LogFields | undefined>(fields: F, keys: readonly stri
  * `TypeError` (in a `traceHandler` handler, a 500 for a log line).
  */
 function childOf(logger: Logger, fields: LogFields): Logger {
-  if (typeof logger.child === 'function') return logger.child(fields);
+  // A `child` that throws (a logger's own bug, a destination closed) made every `ctx.logger` call
+  // inside a span throw — in a `traceHandler` handler, a 500 for a log line. The fields are then
+  // added to each record instead, as for a logger without `child`.
+  if (typeof logger.child === 'function')
+    try {
+      return logger.child(fields);
+    } catch {
+      return withFields(logger, fields);
+    }
   return withFields(logger, fields);
 }
 
