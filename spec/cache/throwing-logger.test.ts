@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRedisCache, createRedisInvalidationBus } from '../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
+import { ConfigError } from '../../lib/core/index.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { fakeCache, fakeClock } from './tiered/fakes.js';
 
@@ -107,6 +108,20 @@ describe('a logger that throws', () => {
       assert.ok(seen.includes('tiered cache: L2 circuit breaker closed'), JSON.stringify(seen));
     } finally {
       await cache.close();
+    }
+  });
+
+  it('createTieredCache: a logger without info and warn is a ConfigError, not a silent or late failure', () => {
+    for (const logger of [{}, { warn() {} }, 'pino']) {
+      assert.throws(
+        () =>
+          createTieredCache({
+            l1: fakeCache('l1'),
+            l2: fakeCache('l2'),
+            logger: logger as never,
+          }),
+        (err: unknown) => err instanceof ConfigError && err.issues.some((issue) => issue.path === 'logger'),
+      );
     }
   });
 
