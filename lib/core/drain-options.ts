@@ -5,7 +5,7 @@
  * throws on the first late request).
  */
 import type { IncomingMessage, Server } from 'node:http';
-import type { Logger } from './contracts.js';
+import type { LoggerLike } from './contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from './options.js';
 
@@ -38,8 +38,11 @@ export interface DrainOptions {
   admit?: ((req: IncomingMessage) => boolean) | undefined;
   /** `Retry-After` (whole seconds, ≥ 0) of the 503 sent to requests arriving during the drain. Default 1. */
   retryAfterSeconds?: number | undefined;
-  /** Receives one info record when the drain starts, one warning when requests had to be cut. */
-  logger?: Logger | undefined;
+  /**
+   * Receives one info record when the drain starts, one warning when requests had to be cut:
+   * `app.logger`, a pino instance or `console` as it is (only `info` and `warn` are called).
+   */
+  logger?: Pick<LoggerLike, 'info' | 'warn'> | undefined;
 }
 
 const KNOWN = optionKeys<DrainOptions>({

@@ -22,8 +22,10 @@ import type { Http2SecureServer, Http2Server, Http2Session } from 'node:http2';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, Server as TlsServer } from 'node:tls';
+import type { LogFields, LoggerLike } from './contracts.js';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
+import { adaptLogger } from './log-binding.js';
 import { isRefusalAware, markRefused } from './refusal.js';
 import { onResponseClose } from './response-close.js';
 import { noteShutdownCut } from './response-error.js';
@@ -116,6 +118,29 @@ function afterBody(req: IncomingMessage, then: () => void): void {
 }
 
 /**
+ * The drain's `logger`, made safe to call. It logs from a request listener (admit threw), from the
+ * drain's own promise and from its timers: a logger that threw (a closed destination) made
+ * `app.close()` reject with the listening socket left open, answering 503 and keeping the process
+ * alive, or was an uncaught exception mid-shutdown. A record that cannot be written is dropped.
+ * A pino instance takes fields first (adaptLogger): given as it is, records lost their fields.
+ */
+function drainLogger(logger: DrainOptions['logger']): { info: LogAt; warn: LogAt } {
+  const target = logger == null ? undefined : adaptLogger(logger as LoggerLike);
+  const at =
+    (level: 'info' | 'warn'): LogAt =>
+    (message, fields) => {
+      try {
+        target?.[level](message, fields);
+      } catch {
+        // the drain goes on
+      }
+    };
+  return { info: at('info'), warn: at('warn') };
+}
+
+type LogAt = (message: string, fields?: LogFields) => void;
+
+/**
  * Wraps the `request` listeners `server` has now (attach the handler first: `createServer(handler)`
  * does) and returns the draining disposer. Resolves when every connection is closed; never rejects.
  * A bad option (unknown key, a time outside 0 … 2^31 − 1 ms, a fractional `retryAfterSeconds`, an
@@ -128,6 +153,7 @@ export function drainServer(
   // An HTTP/2 server (its compatibility API) has the same events and `request` listeners.
   const server = httpServer as Server;
   const { graceMs, lingerMs, quietMs, retryAfter } = resolveDrainOptions(server, options);
+  const log = drainLogger(options.logger);
   /**
    * Every open connection: responses pending on it, whether it has carried a request yet, and its
    * latest response (the last one it will send: HTTP/1.1 pipelining answers in order).
@@ -183,7 +209,7 @@ export function drainServer(
     } catch (err) {
       if (!admitWarned) {
         admitWarned = true;
-        options.logger?.warn('http: admit threw during the drain; such requests are refused (503)', {
+        log.warn('http: admit threw during the drain; such requests are refused (503)', {
           error: err,
         });
       }
@@ -432,7 +458,7 @@ export function drainServer(
         done = true;
         for (const timer of timers) clearTimeout(timer);
         info.signal?.removeEventListener('abort', cut);
-        options.logger?.info('http: drained', { acceptedDuringDrain, left: connections.size });
+        log.info('http: drained', { acceptedDuringDrain, left: connections.size });
         // Connections a client keeps half-open after our FIN must not hold the process.
         for (const socket of connections.keys()) socket.unref();
         for (const raw of tcpSockets) raw.unref();
@@ -442,7 +468,7 @@ export function drainServer(
       const cut = () => {
         if (done) return;
         if (responses.size > 0)
-          options.logger?.warn('http: requests still running at the end of the grace period were cut', {
+          log.warn('http: requests still running at the end of the grace period were cut', {
             requests: responses.size,
             graceMs: grace,
           });
@@ -465,7 +491,7 @@ export function drainServer(
       onChange = finish;
       let fresh = 0;
       for (const c of connections.values()) if (!c.used) fresh++;
-      options.logger?.info('http: draining', {
+      log.info('http: draining', {
         connections: connections.size,
         accepted,
         requests: responses.size,

@@ -79,7 +79,15 @@ function without<F extends LogFields | undefined>(fields: F, keys: readonly stri
  * `TypeError` (in a `traceHandler` handler, a 500 for a log line).
  */
 function childOf(logger: Logger, fields: LogFields): Logger {
-  if (typeof logger.child === 'function') return logger.child(fields);
+  // A `child` that throws (a logger's own bug, a destination closed) made every `ctx.logger` call
+  // inside a span throw — in a `traceHandler` handler, a 500 for a log line. The fields are then
+  // added to each record instead, as for a logger without `child`.
+  if (typeof logger.child === 'function')
+    try {
+      return logger.child(fields);
+    } catch {
+      return withFields(logger, fields);
+    }
   return withFields(logger, fields);
 }
 
@@ -260,6 +268,39 @@ function fromPino(p: ObjectFirstLogger): Logger {
     error: at('error'),
     child: (fields) => fromPino(p.child(fields)),
   };
+}
+
+/**
+ * `logger` with every call's throw swallowed (the record is dropped), for the adapters that log
+ * from connection events, timers and promise callbacks: there a logger that throws (a closed
+ * destination) was an uncaught exception or an unhandled rejection that ended the process, or a
+ * promise left unsettled (a tiered read whose "breaker closed" record threw never answered).
+ * `child()` is guarded the same way (a throwing one gives this logger, without the fields).
+ */
+export function quietLogger(logger: Logger): Logger {
+  const quiet =
+    (level: LogLevel) =>
+    (message: string, fields?: LogFields): void => {
+      try {
+        logger[level](message, fields);
+      } catch {
+        // nothing better to report it with
+      }
+    };
+  const wrapped: Logger = {
+    debug: quiet('debug'),
+    info: quiet('info'),
+    warn: quiet('warn'),
+    error: quiet('error'),
+    child: (fields) => {
+      try {
+        return quietLogger(logger.child(fields));
+      } catch {
+        return wrapped;
+      }
+    },
+  };
+  return wrapped;
 }
 
 /**

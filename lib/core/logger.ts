@@ -155,7 +155,7 @@ function timestamp(now: () => number): string {
  * call throw: logging runs on failure paths. The `stack` is kept (as pino's own `err` serializer
  * keeps it): without it `request handler failed` said what failed but never where.
  */
-export function errorFields(error: Error, depth = 0): Record<string, unknown> {
+export function errorFields(error: Error, depth = 0, seen: readonly Error[] = []): Record<string, unknown> {
   const read = (get: () => unknown): unknown => {
     try {
       return get();
@@ -175,7 +175,7 @@ export function errorFields(error: Error, depth = 0): Record<string, unknown> {
   const stack = read(() => error.stack);
   if (typeof stack === 'string') out.stack = stack;
   const cause = read(() => error.cause);
-  if (cause !== undefined) out.cause = cause;
+  if (cause !== undefined) out.cause = causeField(cause, [...seen, error]);
   // An AggregateError's own errors (app.close()'s CloseError: what each disposer threw). Without
   // them, closeOnSignals' "app close failed" record named the failed disposers but never why.
   if (error instanceof AggregateError) {
@@ -183,13 +183,29 @@ export function errorFields(error: Error, depth = 0): Record<string, unknown> {
     if (Array.isArray(errors))
       out.errors = errors
         .slice(0, MAX_LOGGED_ERRORS)
-        .map((e) => (e instanceof Error && depth < 2 ? errorFields(e, depth + 1) : e));
+        .map((e) => (e instanceof Error && depth < 2 ? errorFields(e, depth + 1, [...seen, error]) : e));
   }
   return out;
 }
 
 /** How many of an AggregateError's errors a record carries. */
 const MAX_LOGGED_ERRORS = 10;
+
+/** How long a chain of causes a record carries. */
+const MAX_CAUSES = 10;
+
+/**
+ * An Error cause as fields too. The JSON logger's replacer reached a nested Error anyway, but a pino
+ * instance (given to `createApp`, these fields made for it by `adaptLogger`) writes an Error as
+ * `{}`: `fetch failed` came with `"cause":{}`, its ECONNREFUSED lost, although the README promises
+ * the cause through pino. A cause chain that loops is `[circular]`; past 10 causes, `[too deep]`.
+ */
+function causeField(cause: unknown, seen: readonly Error[]): unknown {
+  if (!(cause instanceof Error)) return cause;
+  if (seen.includes(cause)) return '[circular]';
+  if (seen.length >= MAX_CAUSES) return '[too deep]';
+  return errorFields(cause, 0, seen);
+}
 
 // Errors serialise to {} by default; keep what a reader needs.
 function errorReplacer(_key: string, value: unknown) {

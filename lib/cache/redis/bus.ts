@@ -6,8 +6,9 @@
  * L1: whatever was published meanwhile is lost.
  */
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
-import type { Invalidation, InvalidationBus, Logger } from '../../core/contracts.js';
+import type { Invalidation, InvalidationBus, LoggerLike } from '../../core/contracts.js';
 import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/errors.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { adoptInjectedClient } from './client.js';
@@ -32,7 +33,7 @@ export interface RedisInvalidationBusOptions {
    * Receives connection errors of the subscriber (and of the owned publisher): the first, then at
    * most one per 5 s with a `suppressed` count (they repeat on every reconnect attempt). Default: silent.
    */
-  logger?: Logger | undefined;
+  logger?: LoggerLike | undefined;
 }
 
 /** A bus whose subscriber connection state is visible (for readiness checks). */
@@ -134,7 +135,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       message: 'has no warn method',
     });
   if (issues.length > 0) throw new ConfigError('createRedisInvalidationBus: invalid options', issues);
-  const logger = options.logger ?? undefined;
+  // A pino instance takes fields first (adaptLogger, as createApp applies it): given as it is,
+  // each record lost its fields. Quiet: a logger that threw from a connection-error listener was
+  // an uncaught exception.
+  const logger = options.logger == null ? undefined : quietLogger(adaptLogger(options.logger));
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster =
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });

@@ -10,6 +10,7 @@
  */
 import type { Logger, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { noopLogger } from '../../core/noop.js';
 import { checkBudget } from './checks.js';
 import { clearPrefix } from './clear.js';
@@ -58,11 +59,13 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     // A sentinel client of the user's: the workarounds safe on a client we do not own (./client.ts).
     adoptInjectedClient(options.client);
   }
-  // A logger without `child` (`console`, accepted by createApp, the tracer, metrics and tiered
-  // caches) is used as it is: calling `child` on it threw a bare TypeError here.
-  const given: Logger = options.logger ?? noopLogger;
-  const logger: Logger =
-    typeof given.child === 'function' ? given.child({ component: 'cache', cache: o.name }) : given;
+  // adaptLogger, as createApp applies it: a pino instance given as it is takes fields first, so
+  // through the option's message-first calls every record lost its fields (`redis connection
+  // error` without the error); a logger without `child` (`console`) is given one.
+  // Quiet: it logs from connection events and command callbacks, where a logger that threw was an
+  // uncaught exception (the process ended at the first connection error).
+  const given: Logger = options.logger == null ? noopLogger : quietLogger(adaptLogger(options.logger));
+  const logger: Logger = given.child({ component: 'cache', cache: o.name });
   const secrets = [o.password, o.sentinelPassword, o.tls?.passphrase, o.sentinelTls?.passphrase];
   if (options.client === undefined) {
     const unverified = [

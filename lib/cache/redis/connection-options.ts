@@ -4,7 +4,7 @@
  * iovalkey for a consumer who did not install it.
  */
 import type { ConnectionOptions } from 'node:tls';
-import type { Logger } from '../../core/contracts.js';
+import type { LoggerLike } from '../../core/contracts.js';
 
 export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
 
@@ -104,7 +104,7 @@ export interface RedisConnectionOptions {
   /** Quit the injected `client` on `close()`. Default false. */
   ownClient?: boolean | undefined;
   /** Receives connection errors and fail-open reports. Default: silent. */
-  logger?: Logger | undefined;
+  logger?: LoggerLike | undefined;
   /** Cache name for metrics labels; also the connection name `hyperion:<name>`. Default `redis`. */
   name?: string | undefined;
 }

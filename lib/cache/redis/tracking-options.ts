@@ -1,6 +1,6 @@
 /** Options of `createRedisTracking` (./tracking.ts) and their checks. */
 import type { Cluster, Redis } from 'iovalkey';
-import type { Logger } from '../../core/contracts.js';
+import type { LoggerLike } from '../../core/contracts.js';
 import { type ConfigIssue, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 
@@ -25,7 +25,7 @@ export interface RedisTrackingOptions {
    * Receives connection errors (the first, then at most one per 5 s with a `suppressed` count, as
    * the cache's) and trust changes. Default: silent.
    */
-  logger?: Logger | undefined;
+  logger?: LoggerLike | undefined;
 }
 
 const KNOWN = optionKeys<RedisTrackingOptions>({

@@ -19,8 +19,9 @@
  * `heartbeat` ms, so a connection that died silently is noticed within `heartbeat + timeout`.
  */
 import type { Cluster, Redis } from 'iovalkey';
-import type { InvalidationTracker, LogFields, Logger } from '../../core/contracts.js';
+import type { InvalidationTracker } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { steadyNow } from './steady.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
@@ -154,31 +155,6 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
   return tracker;
 }
 
-/**
- * The user's logger, with every call's throw swallowed: the tracker logs from connection events
- * and promise callbacks, where a throwing logger was an uncaught exception or an unhandled
- * rejection that ended the process.
- */
-function quietLogger(logger: Logger): Logger {
-  const quiet =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (message: string, fields?: LogFields): void => {
-      try {
-        logger[level](message, fields);
-      } catch {
-        // nothing better to report it with
-      }
-    };
-  const wrapped: Logger = {
-    debug: quiet('debug'),
-    info: quiet('info'),
-    warn: quiet('warn'),
-    error: quiet('error'),
-    child: () => wrapped,
-  };
-  return wrapped;
-}
-
 /** The state of a new tracker, from checked options. */
 function trackingState(options: RedisTrackingOptions): TrackingState {
   const client = (options.cache?.client ?? options.client)!;
@@ -190,7 +166,8 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
     prefix: options.cache?.keyPrefix ?? options.keyPrefix ?? '',
     mode: options.mode ?? 'default',
     timeout: options.timeout ?? 1000,
-    logger: options.logger && quietLogger(options.logger),
+    // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).
+    logger: options.logger ? quietLogger(adaptLogger(options.logger)) : undefined,
     links: new Map(),
     handlers: new Set(),
     counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0, moves: 0 },

@@ -7,6 +7,7 @@ import type {
   Logger,
 } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
 import type { BreakerOptions, TieredCacheOptions } from './types.js';
 
@@ -132,6 +133,13 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     if (v !== undefined && typeof v !== 'function') bad(path, 'a function', v);
   };
 
+  // A logger without the methods the cache calls (`{}`, a logger factory, a pino *module*) was
+  // taken: its first record ("breaker opened") threw a TypeError out of a read meant to fail
+  // open, or (records being dropped when the logger throws) nothing was ever logged. A ConfigError
+  // now, as for the Redis cache's logger.
+  const log = o.logger as { info?: unknown; warn?: unknown } | null | undefined;
+  if (log != null && (typeof log.info !== 'function' || typeof log.warn !== 'function'))
+    bad('logger', 'a Logger (an object with info and warn methods)', o.logger);
   if (!isCache(o.l1)) bad('l1', 'a Cache', o.l1);
   if (!isCache(o.l2)) bad('l2', 'a Cache', o.l2);
   if (o.l1 !== undefined && o.l1 === o.l2)
@@ -214,6 +222,8 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     now: o.now ?? Date.now,
     steady: o.now ?? (() => performance.now()),
     random: o.random ?? Math.random,
-    logger: o.logger,
+    // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).
+    // Quiet: a logger that threw in an L2 callback ("breaker closed") left the read unanswered.
+    logger: o.logger == null ? undefined : quietLogger(adaptLogger(o.logger)),
   };
 }

@@ -10,7 +10,7 @@ import type {
   InvalidationTracker,
   Loader,
   LoaderLease,
-  Logger,
+  LoggerLike,
 } from '../../core/contracts.js';
 
 /** `closed` (L2 in use), `open` (L2 skipped) or `half-open` (one probe call allowed). */
@@ -185,5 +185,5 @@ export interface TieredCacheOptions {
   /** Random source in [0, 1) for jitter and early refresh. Default `Math.random`. */
   random?: (() => number) | undefined;
   /** Receives breaker transitions and bus reconnects. Default: silent. */
-  logger?: Logger | undefined;
+  logger?: LoggerLike | undefined;
 }

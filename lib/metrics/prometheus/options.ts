@@ -1,8 +1,9 @@
 /** `createMetrics` options: what each one means, its default, and the checks run before anything is built. */
 import type * as client from 'prom-client';
-import type { Logger } from '../../core/contracts.js';
+import type { Logger, LoggerLike } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { readBindHost } from '../../core/host.js';
+import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
@@ -279,7 +280,11 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000, MAX_COUNT),
     exemplars: flag('exemplars', options.exemplars, true),
     registry: options.registry ?? new (promClient().Registry)(),
-    logger: options.logger ?? defaultWarn,
+    // adaptLogger: a pino instance takes fields first; given as it is, each warning lost its
+    // fields (which cache, which collect callback failed and why). It only wraps: `warn` is all
+    // that is called, so a logger of `warn` alone stays valid. Quiet: a logger that threw made
+    // the scrape fail (a collect callback's warning) and was an uncaught exception from timers.
+    logger: options.logger ? quietLogger(adaptLogger(options.logger as LoggerLike)) : defaultWarn,
     now: options.now ?? (() => performance.now()),
     collectTimeoutMs: positiveInt('collectTimeoutMs', options.collectTimeoutMs, 5000, MAX_TIMER_MS),
   };

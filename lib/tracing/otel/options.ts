@@ -1,6 +1,6 @@
 /** Options of the OpenTelemetry tracer, their defaults and their validation. */
 import type { TracerProvider } from '@opentelemetry/api';
-import type { AttributeValue, Logger } from '../../core/contracts.js';
+import type { AttributeValue, LoggerLike } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import {
   MAX_COUNT,
@@ -98,7 +98,7 @@ export interface OtelTracerOptions {
    */
   provider?: TracerProvider | undefined;
   /** Receives dropped-attribute warnings and (rate-limited) export errors. Default: silent. */
-  logger?: Logger | undefined;
+  logger?: LoggerLike | undefined;
   /** Minimum time between two export error log records, ms. Default 60 000. */
   errorLogIntervalMs?: number | undefined;
   /** Clock for the error log rate limit, ms. Default `Date.now`. */

@@ -19,6 +19,7 @@ import type {
   Tracer,
 } from '../../core/contracts.js';
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
+import { adaptLogger } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
@@ -273,9 +274,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   const o = resolveOptions(options);
   // Without a logger option, the tracer logs through the one `createApp` hands it (useLogger),
   // silently until then; `ownLogger` is what was known at creation (construction-time warnings).
-  const ownLogger = options.logger ?? noopLogger;
+  // adaptLogger, as createApp applies it: a pino instance given as it is takes fields first, so
+  // the tracer's message-first records lost their fields (the export's error, the dropped count).
+  const given = options.logger === undefined ? undefined : adaptLogger(options.logger);
+  const ownLogger = given ?? noopLogger;
   let adopted: Logger = noopLogger;
-  const target = () => options.logger ?? adopted;
+  const target = () => given ?? adopted;
   // Every record the tracer writes goes through here, and a logger that throws (a closed
   // destination, a `write` of the caller's own) is ignored: the export-failure record threw inside
   // the batch processor's accounting, the export never settled, `flush()` never resolved and no
@@ -373,11 +377,12 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     filterAtStart = sdk.line === 3;
     if (o.provider) {
       provider = o.provider;
-      // Its one warning per logger: keyed on the caller's logger (the wrapper is per tracer).
+      // Its one warning per logger: keyed on the caller's logger (the wrapper is per tracer; a
+      // pino or console logger is keyed on its adapter, so once per tracer).
       drop = createDropPath(
         provider.getTracer(SCOPE, SCOPE_VERSION),
         sdk,
-        sdkInternals(sdk, options.logger ?? logger),
+        sdkInternals(sdk, given ?? logger),
         o.activeContext,
       );
     } else {
