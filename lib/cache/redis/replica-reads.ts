@@ -35,18 +35,21 @@ const serves = (node: Redis | undefined): node is Redis =>
  * iovalkey's `scaleReads` as a function: `nodes` are the slot's node connections, master first
  * (`undefined` for one the pool lacks, e.g. a replica whose connection ended: the next slot-map
  * read makes it again). A replica not connected yet (connections are lazy) is connected here,
- * and serves reads once it is ready; the read at hand goes to the master.
+ * and serves reads once it is ready; the read at hand goes to another replica or the master.
+ * That is done also while another replica of the slot is ready: it was done only when none was,
+ * so a replica that joined a master's replicas (or came back after a restart) while another one
+ * served the reads stayed in `wait` and never got a read (found from outside: a second replica
+ * added to a running cluster got 0 of 200 reads, the first all 200; replica-choice.test.ts).
  */
 export function replicaOrMaster(nodes: readonly (Redis | undefined)[]): Redis | undefined {
   let usable = 0;
-  for (let i = 1; i < nodes.length; i++) if (serves(nodes[i])) usable++;
-  if (usable === 0) {
-    for (let i = 1; i < nodes.length; i++) {
-      const node = nodes[i];
-      if (node?.status === 'wait') node.connect().catch(() => {}); // failures reach 'node error'
-    }
-    return nodes[0];
+  for (let i = 1; i < nodes.length; i++) {
+    const node = nodes[i];
+    // Failures of that connect reach the cluster's 'node error'.
+    if (node?.status === 'wait') node.connect().catch(() => {});
+    else if (serves(node)) usable++;
   }
+  if (usable === 0) return nodes[0];
   let pick = Math.floor(Math.random() * usable);
   for (let i = 1; i < nodes.length; i++) {
     const node = nodes[i];
