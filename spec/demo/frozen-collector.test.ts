@@ -56,6 +56,7 @@ describeWithServers(
           LOG_LEVEL: 'info',
           HYPERION_TRACING_ENDPOINT: jaeger.otlpEndpoint,
         },
+        ports: [port],
         ready: async () => {
           try {
             return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;

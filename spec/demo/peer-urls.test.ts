@@ -44,6 +44,7 @@ describe('demo standalone services: peer base URLs', () => {
       args: ['--import', 'tsx', `demo/${name}.ts`],
       cwd: root,
       env: cleanEnv({ PORT: String(port), ...extra }),
+      ports: [port],
       ready: async () => {
         try {
           return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;

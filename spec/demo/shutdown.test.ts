@@ -63,6 +63,7 @@ describe('SIGTERM to the three demo services under load', { skip }, () => {
         CALL_TIMEOUT_MS: '25000',
         ...peers,
       },
+      ports: [port],
       ready: async () => {
         try {
           return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;

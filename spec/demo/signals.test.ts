@@ -32,6 +32,7 @@ describe('demo service: a repeated SIGTERM during the drain', () => {
       args: ['--import', 'tsx', `demo/${name}.ts`],
       cwd: root,
       env: { ...env, PORT: String(port), LOG_LEVEL: 'info', ...extra },
+      ports: [port],
       ready: async () => {
         try {
           return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;

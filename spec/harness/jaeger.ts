@@ -230,6 +230,7 @@ async function startOnce(
       args: ['--config', file],
       cwd: dir.path,
       readyTimeoutMs: 30_000,
+      ports: Object.values(ports),
       ready: async () => {
         const res = await fetch(`${queryUrl}/api/services`).catch(() => undefined);
         if (!res?.ok) return false;

@@ -122,6 +122,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
           cwd: dir.path,
           env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
           ready: () => ready(port),
+          ports: [port],
           readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
           uid: user?.uid,
           gid: user?.gid,

@@ -3,8 +3,8 @@
  * checks, and cleanup that runs even when a test fails (or the test process dies).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -25,8 +25,44 @@ export function withoutCoverage(env: NodeJS.ProcessEnv = process.env): NodeJS.Pr
   return { ...env, NODE_V8_COVERAGE: '' };
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
+/** Whether 127.0.0.1:port can be listened on now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The kernel's ephemeral range (where `listen(0)` and every outgoing connection take ports). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (lo !== undefined && hi !== undefined && Number.isInteger(lo) && Number.isInteger(hi)) return [lo, hi];
+  } catch {}
+  return [32768, 60999];
+}
+
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago, picked at random from 20000–29999 when that
+ * is below the kernel's ephemeral range. Test files run side by side (spec/run.mjs), and a port the
+ * kernel handed out by `listen(0)` goes back to its pool: before the server it is meant for binds
+ * it, any other process's `listen(0)` or outgoing connection may take it (a demo service then met
+ * another test's server on "its" port). Ports below the range are never handed out that way; only
+ * another explicit pick could collide (one in ten thousand). Elsewhere, the kernel picks.
+ */
+export async function freePort(): Promise<number> {
+  const [lo] = ephemeralRange();
+  if (lo > 30_000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = 20_000 + Math.floor(Math.random() * 10_000);
+      if (await canListen(port)) return port;
+    }
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -173,6 +209,13 @@ export async function startProcess(opts: {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   ready: () => boolean | Promise<boolean>;
+  /**
+   * Ports the process itself is to listen on. Ready then also needs the listening socket on each
+   * to be the child's own: a port from `freePort()` is free only until something else takes it
+   * (test files run side by side), and a probe answered by that other server would be taken for
+   * this one. The child then fails to bind and exits, which ends the wait with its output.
+   */
+  ports?: readonly number[];
   readyTimeoutMs?: number;
   uid?: number;
   gid?: number;
@@ -230,10 +273,16 @@ export async function startProcess(opts: {
   try {
     // An exit ends the wait at once (waitFor retries a check that throws until its timeout, so
     // a server that failed to bind cost the whole ready timeout before its retry could start).
-    const outcome = await waitFor(async () => (exited ? 'exited' : (await opts.ready()) && 'ready'), {
-      timeoutMs: opts.readyTimeoutMs ?? 20_000,
-      what: `${opts.name} to be ready`,
-    });
+    const owned = async () =>
+      child.pid === undefined ||
+      (await Promise.all((opts.ports ?? []).map((p) => listensOn(child.pid as number, p)))).every(Boolean);
+    const outcome = await waitFor(
+      async () => (exited ? 'exited' : (await opts.ready()) && (await owned()) && 'ready'),
+      {
+        timeoutMs: opts.readyTimeoutMs ?? 20_000,
+        what: `${opts.name} to be ready`,
+      },
+    );
     if (outcome === 'exited') throw new Error(`${opts.name} exited early`);
   } catch (err) {
     await server.kill();
@@ -245,6 +294,36 @@ export async function startProcess(opts: {
     );
   }
   return server;
+}
+
+/**
+ * Whether process `pid` holds a listening TCP socket on `port` (any address): the socket inodes in
+ * LISTEN state on that port (/proc/net/tcp, tcp6) matched against the process's open files. True
+ * where /proc cannot tell (not Linux), so the check only ever adds certainty.
+ */
+export async function listensOn(pid: number, port: number): Promise<boolean> {
+  const inodes = new Set<string>();
+  let tables = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    tables++;
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue;
+      if (Number.parseInt(f[1]?.split(':')[1] ?? '', 16) === port) inodes.add(`socket:[${f[9]}]`);
+    }
+  }
+  if (tables === 0) return true;
+  if (inodes.size === 0) return false;
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => undefined);
+  if (fds === undefined) return true;
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (inodes.has(target)) return true;
+  }
+  return false;
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */

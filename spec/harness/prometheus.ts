@@ -127,6 +127,7 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
       args,
       cwd: dir.path,
       readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+      ports: [port],
       ready: async () => {
         try {
           const r = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });

@@ -243,6 +243,7 @@ async function spawnRedis(
         args: opts.sentinel ? [conf, '--sentinel'] : [conf],
         cwd: dir,
         ready: () => ping(port, { ...opts.auth, tls: adminTls(opts.tls) }),
+        ports: [port],
         readyTimeoutMs: 10_000,
       });
       return wrap(server, HOST, port);

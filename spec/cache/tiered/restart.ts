@@ -31,6 +31,7 @@ export async function startRedisOnPort(
       command: findBinary('redis-server') ?? 'redis-server',
       args: [conf],
       ready: async () => (await redisCommand(port, ['PING']).catch(() => '')) === 'PONG',
+      ports: [port],
       readyTimeoutMs: 10_000,
     });
     return {
