@@ -416,6 +416,14 @@ export interface LoaderLease {
    * locally). `options` is optional, for leases written before it and callers that pass none.
    */
   acquire(key: string, options?: LeaseAcquireOptions): Promise<(() => Promise<void>) | undefined>;
+  /**
+   * Set when the lease keeps its locks in the key space of the cache it guards (the Redis lease
+   * over an L2 whose key prefix is the start of the lease's prefix, or the other way round — the
+   * default `hyperion:lease:` with no key prefix): cache keys that start with it would be the
+   * lease's own keys, so the tiered cache refuses them with `invalid_key`. Optional: a lease of
+   * your own that keeps its locks elsewhere leaves it out.
+   */
+  readonly reservedKeyPrefix?: string | undefined;
 }
 
 export interface LeaseAcquireOptions {

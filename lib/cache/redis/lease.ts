@@ -135,6 +135,24 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       received: typeName(prefix),
       message: 'must be a string',
     });
+  // The data keys of the cache are its keyPrefix + a key, the lease keys prefix + a key: when one
+  // prefix starts with the other, the cache keys that start with the rest (`reserved`) meet the
+  // lease's keys — with no keyPrefix, a key `hyperion:lease:x` read the token of the lease of `x`
+  // as its value, and writing it took that lease over. They are refused by the tiered cache.
+  const cachePrefix =
+    o.keyPrefix ?? (o.prefix === undefined ? (registered ?? '') : (registered ?? undefined));
+  let reserved: string | undefined;
+  if (typeof prefix === 'string' && typeof cachePrefix === 'string') {
+    if (prefix.startsWith(cachePrefix)) reserved = prefix.slice(cachePrefix.length);
+    else if (cachePrefix.startsWith(prefix)) reserved = cachePrefix.slice(prefix.length);
+    if (reserved === '')
+      issues.push({
+        path: 'prefix',
+        expected: "a prefix other than the cache's keyPrefix",
+        received: JSON.stringify(prefix),
+        message: "is the cache's own key prefix: the lease of a key would be stored in place of its value",
+      });
+  }
   if (issues.length > 0) throw new ConfigError('createRedisLease: invalid options', issues);
   const redis = o.client!;
 
@@ -252,6 +270,7 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   }
 
   return {
+    ...(reserved === undefined ? {} : { reservedKeyPrefix: reserved }),
     async acquire(key, options) {
       const signal = options?.signal;
       signal?.throwIfAborted();

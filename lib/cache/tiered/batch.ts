@@ -6,9 +6,10 @@
 import type { Bytes, CacheEntry } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
-import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import { assertBytes, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
+import { assertTieredKey } from './keys.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
 import { checkLoader, type ReadPath } from './read.js';
@@ -16,10 +17,10 @@ import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
 
 /** Throws `CacheError('invalid_key')` unless `keys` is an array of valid keys. */
-function assertKeys(keys: readonly string[]): void {
+function assertKeys(keys: readonly string[], reserved: string | undefined): void {
   if (!Array.isArray(keys))
     throw new CacheError('invalid_key', `keys must be an array, received ${typeName(keys)}`);
-  for (const k of keys) assertKey(k);
+  for (const k of keys) assertTieredKey(k, reserved);
 }
 
 /** A key of a batch whose load failed: its callers get `failed`. */
@@ -204,7 +205,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
   return {
     async getMany(keys) {
       assertOpen();
-      assertKeys(keys);
+      assertKeys(keys, o.reservedKeyPrefix);
       if (keys.length === 0) return [];
       const t = now();
       const raws = await l1.getMany(keys);
@@ -252,7 +253,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
 
     async getOrSetMany(keys, loadMany, ttl = o.ttl) {
       assertOpen();
-      assertKeys(keys);
+      assertKeys(keys, o.reservedKeyPrefix);
       assertTtl(ttl);
       checkLoader(loadMany);
       const unique = [...new Set(keys)];

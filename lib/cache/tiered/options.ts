@@ -47,6 +47,11 @@ export interface ResolvedOptions {
   bus: InvalidationBus | undefined;
   tracking: InvalidationTracker | undefined;
   lease: LoaderLease | undefined;
+  /**
+   * Keys starting with this are the lease's own keys in L2 (`LoaderLease.reservedKeyPrefix`):
+   * refused with `invalid_key` (./keys.ts).
+   */
+  reservedKeyPrefix: string | undefined;
   leaseWait: number;
   leasePoll: number;
   loadTimeout: number;
@@ -200,6 +205,9 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   const lease = o.lease as Partial<LoaderLease> | undefined;
   if (lease !== undefined && typeof lease?.acquire !== 'function')
     bad('lease', 'a LoaderLease (acquire)', lease);
+  const reserved = lease?.reservedKeyPrefix;
+  if (reserved !== undefined && (typeof reserved !== 'string' || reserved === ''))
+    bad('lease.reservedKeyPrefix', 'a non-empty string', reserved);
   if (issues.length > 0) throw new ConfigError('createTieredCache: invalid options', issues);
 
   return {
@@ -215,6 +223,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     bus: o.bus,
     tracking: o.tracking,
     lease: o.lease,
+    reservedKeyPrefix: reserved,
     leaseWait: o.leaseWait ?? 1000,
     leasePoll: o.leasePoll ?? 20,
     loadTimeout: o.loadTimeout ?? Number.POSITIVE_INFINITY,

@@ -8,9 +8,10 @@ import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { createLoadBound } from '../../core/load-bound.js';
 import { sleep, withTimeout } from '../../core/timeout.js';
-import { assertBytes, assertKey, assertTtl } from '../../core/validate.js';
+import { assertBytes, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
+import { assertTieredKey } from './keys.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
 import { countSource } from './stats.js';
@@ -443,7 +444,7 @@ export function createReadPath(ctx: Context): ReadPath {
     async get(key) {
       const t = now();
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
       if (env && t < env.freshUntil) {
         c.l1Hits++;
@@ -454,7 +455,7 @@ export function createReadPath(ctx: Context): ReadPath {
 
     async getWithMeta(key) {
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       const t = now();
       const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
       if (env && t < env.freshUntil) {
@@ -466,7 +467,7 @@ export function createReadPath(ctx: Context): ReadPath {
 
     async has(key) {
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       const t = now();
       const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
       if (env && t < env.freshUntil) return true;
@@ -484,7 +485,7 @@ export function createReadPath(ctx: Context): ReadPath {
       // The L1-hit path is inlined: it is the hot one, and it allocates no result object.
       const t = now();
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       assertTtl(ttl);
       checkLoader(loader);
       const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
@@ -503,7 +504,7 @@ export function createReadPath(ctx: Context): ReadPath {
 
     async getOrSetWithMeta(key, loader, ttl = o.ttl) {
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       assertTtl(ttl);
       checkLoader(loader);
       const t = now();

@@ -5,16 +5,10 @@
  */
 import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import {
-  assertBudgetOptions,
-  assertBytes,
-  assertKey,
-  assertKeys,
-  assertTtl,
-  assertWriteOptions,
-} from '../../core/validate.js';
+import { assertBudgetOptions, assertBytes, assertTtl, assertWriteOptions } from '../../core/validate.js';
 import type { Context } from './context.js';
 import { decodeEnvelope } from './envelope.js';
+import { assertTieredKey, assertTieredKeys } from './keys.js';
 import { l2WriteError } from './l2.js';
 import { decodeRaw, ignore, levelTtl } from './local.js';
 import { withTimeout } from './timing.js';
@@ -155,7 +149,7 @@ export function createWritePath(ctx: Context): WritePath {
     async set(key, value, ttl = o.ttl, options) {
       const started = performance.now();
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       assertBytes(value);
       assertTtl(ttl);
       const opts = writeOptions(options);
@@ -196,7 +190,7 @@ export function createWritePath(ctx: Context): WritePath {
       if (!Array.isArray(entries))
         throw new CacheError('invalid_value', `entries must be an array, received ${typeName(entries)}`);
       for (const e of entries) {
-        assertKey(e?.key);
+        assertTieredKey(e?.key, o.reservedKeyPrefix);
         assertBytes(e.value);
         assertTtl(e.ttl);
       }
@@ -238,7 +232,7 @@ export function createWritePath(ctx: Context): WritePath {
     async delete(key, options) {
       const started = performance.now();
       assertOpen();
-      assertKey(key);
+      assertTieredKey(key, o.reservedKeyPrefix);
       // The L2 delete carries the budget as a set does: one reported as timed out never lands later.
       const opts = deleteOptions(options);
       local.forget(key);
@@ -259,7 +253,7 @@ export function createWritePath(ctx: Context): WritePath {
     async deleteMany(keys, options) {
       const started = performance.now();
       assertOpen();
-      assertKeys(keys);
+      assertTieredKeys(keys, o.reservedKeyPrefix);
       const opts = deleteOptions(options);
       if (keys.length === 0) return 0;
       const unique = [...new Set(keys)];
