@@ -226,6 +226,23 @@ export function traceHandler<P extends AppParts = AppParts>(
     });
 
     const fail = (err: unknown) => {
+      // The handler gave up because its request was cut (the client went away, node:http's
+      // timeout, the end of a drain): it rejected with the abort of `ctx.signal` — a `tracedFetch`
+      // or a query that followed it. Its span and request metric already say so (`aborted`,
+      // `timeout`, `shutdown`) and nobody is left to answer: an info record, not a failure. Every
+      // client hanging up on a handler that honours `ctx.signal` used to log `request handler
+      // failed` at error level, with the AbortError's stack.
+      if (done && signal.aborted && (err === signal.reason || errorClass(err) === 'AbortError')) {
+        try {
+          child.logger.info('request handler stopped: its request was cut', {
+            route,
+            method,
+            reason:
+              errorType ?? (nodeAnswer === undefined ? 'aborted' : `answered ${nodeAnswer} by node:http`),
+          });
+        } catch {}
+        return;
+      }
       failed = true;
       errorType = errorClass(err);
       // For a request metric wrapped around this handler, which never sees the error.
