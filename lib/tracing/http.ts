@@ -297,7 +297,7 @@ export interface TracedFetchOptions {
  * `REDACTED`), `server.address`, `server.port`, `http.response.status_code`; a status ≥ 400 or a
  * network error sets the error status and `error.type` (the status code or the error class; a
  * network error is rethrown). Uses `ctx.signal` when
- * `init.signal` is not given (joined with a Request's own signal).
+ * `init.signal` is not given (joined with a Request's own signal); `signal: null` is no signal.
  */
 export async function tracedFetch(
   ctx: AppContext,
@@ -343,15 +343,19 @@ export async function tracedFetch(
     // Inside the try: a header the caller passed that Headers refuses ends the span too.
     // `init.headers` replace a Request's own, as in fetch.
     const headers = requestHeaders(child, init.headers ?? request?.headers, target);
-    call = init.signal ? undefined : callSignal(request, ctx.signal);
+    // `init.signal` given — `null` too, which in fetch means no signal, not even the Request's
+    // own — replaces `ctx.signal` and the Request's. A `null` was taken as none given: the call
+    // still followed both (fetch would not have followed the Request's).
+    const own = init.signal !== undefined;
+    call = own ? undefined : callSignal(request, ctx.signal);
     const res = await fetch(
       request ?? target,
-      requestInit(init, headers, init.signal ?? call?.signal ?? request?.signal ?? null),
+      requestInit(init, headers, own ? (init.signal ?? null) : (call?.signal ?? request?.signal ?? null)),
     );
     // The signals must still cancel the body read: the call's signal (or, without one, the
     // Request whose signal fetch follows) lives as long as the response or its body stream (which
     // a reader holds) is reachable. A response without a body has nothing left to cancel.
-    const keep = call?.signal ?? (init.signal ? undefined : request);
+    const keep = call?.signal ?? (own ? undefined : request);
     if (res.body === null) call?.release();
     else if (keep) keepWith(res, res.body, keep);
     status = res.status;
