@@ -228,11 +228,12 @@ export function traceHandler<P extends AppParts = AppParts>(
     const fail = (err: unknown) => {
       // The handler gave up because its request was cut (the client went away, node:http's
       // timeout, the end of a drain): it rejected with the abort of `ctx.signal` — a `tracedFetch`
-      // or a query that followed it. Its span and request metric already say so (`aborted`,
-      // `timeout`, `shutdown`) and nobody is left to answer: an info record, not a failure. Every
-      // client hanging up on a handler that honours `ctx.signal` used to log `request handler
-      // failed` at error level, with the AbortError's stack.
-      if (done && signal.aborted && (err === signal.reason || errorClass(err) === 'AbortError')) {
+      // or a query that followed it — or with the premature close of the response it was
+      // streaming into (`await pipeline(source, res)`). Its span and request metric already say
+      // so (`aborted`, `timeout`, `shutdown`) and nobody is left to answer: an info record, not a
+      // failure. Every client hanging up on such a handler used to log `request handler failed`
+      // at error level, with a stack.
+      if ((aborted || nodeAnswer !== undefined) && stoppedByCut(err, signal)) {
         try {
           child.logger.info('request handler stopped: its request was cut', {
             route,
@@ -555,6 +556,20 @@ function requestHeaders(child: AppContext, given: RequestHeaders | undefined, ta
   target.username = '';
   target.password = '';
   return withAuth;
+}
+
+/**
+ * Whether `err` is what a handler rejects with when its request is cut under it: the reason of
+ * its aborted `ctx.signal`, an `AbortError`, or a stream's premature close (`pipeline` into the
+ * response, `finished(res)`).
+ */
+function stoppedByCut(err: unknown, signal: AbortSignal): boolean {
+  if (err === signal.reason || errorClass(err) === 'AbortError') return true;
+  try {
+    return (err as { code?: unknown } | null | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE';
+  } catch {
+    return false;
+  }
 }
 
 /** `error.type` for a thrown value: its `name` when that is a readable string, else `Error`. */
