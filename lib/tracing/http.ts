@@ -120,9 +120,10 @@ export function traceHandler<P extends AppParts = AppParts>(
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
     // The request's signal, joined with the one `ctx` carries (an app-wide shutdown signal, …): it
-    // used to replace it, and a handler never heard of that cancellation. Joined by a listener
-    // removed when the response closes: `AbortSignal.any` leaves an entry per request on the
-    // long-lived signal that Node 20 never frees (~60 bytes a request, without bound).
+    // used to replace it, and a handler never heard of that cancellation. Joined through one
+    // listener for all requests (`follow`), left when the response closes: `AbortSignal.any`
+    // leaves an entry per request on the long-lived signal that Node 20 never frees (~60 bytes a
+    // request, without bound).
     const unfollow = ctx.signal ? follow(ctx.signal, abort) : undefined;
     const signal = abort.signal;
     const base = ctx.with({ span: parent, baggage, signal });
@@ -397,18 +398,45 @@ export async function tracedFetch(
   }
 }
 
+/** The requests following one `ctx.signal` in `traceHandler`, behind one `abort` listener on it. */
+interface RequestFollowers {
+  readonly controllers: Set<AbortController>;
+  readonly onAbort: () => void;
+}
+
+const requestFollowersOf = new WeakMap<AbortSignal, RequestFollowers>();
+
 /**
  * Aborts `controller` when `outer` aborts (with its reason), at once when it already has; returns
- * the function that stops following it.
+ * the function that stops following it. One `abort` listener on `outer` for all the requests
+ * following it, removed with the last of them: a listener per request put an 11th on a long-lived
+ * signal (an app-wide shutdown signal) as soon as 11 requests ran at once, and Node printed a
+ * MaxListenersExceededWarning ("possible EventTarget memory leak").
  */
 function follow(outer: AbortSignal, controller: AbortController): () => void {
   if (outer.aborted) {
     controller.abort(outer.reason);
     return () => {};
   }
-  const onAbort = () => controller.abort(outer.reason);
-  outer.addEventListener('abort', onAbort, { once: true });
-  return () => outer.removeEventListener('abort', onAbort);
+  let followers = requestFollowersOf.get(outer);
+  if (!followers) {
+    const controllers = new Set<AbortController>();
+    const onAbort = () => {
+      requestFollowersOf.delete(outer);
+      for (const c of controllers) c.abort(outer.reason);
+      controllers.clear();
+    };
+    outer.addEventListener('abort', onAbort, { once: true });
+    followers = { controllers, onAbort };
+    requestFollowersOf.set(outer, followers);
+  }
+  const mine = followers;
+  mine.controllers.add(controller);
+  return () => {
+    if (!mine.controllers.delete(controller) || mine.controllers.size > 0) return;
+    outer.removeEventListener('abort', mine.onAbort);
+    if (requestFollowersOf.get(outer) === mine) requestFollowersOf.delete(outer);
+  };
 }
 
 /** The signal `tracedFetch` gives fetch, and the way to stop following its sources at once. */
