@@ -5,6 +5,7 @@
  * semantic conventions.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { whenAborted } from '../core/abort.js';
 import { staleTracestate } from '../core/carrier.js';
 import type { AppContext, AppParts } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
@@ -398,19 +399,11 @@ export async function tracedFetch(
   }
 }
 
-/** The requests following one `ctx.signal` in `traceHandler`, behind one `abort` listener on it. */
-interface RequestFollowers {
-  readonly controllers: Set<AbortController>;
-  readonly onAbort: () => void;
-}
-
-const requestFollowersOf = new WeakMap<AbortSignal, RequestFollowers>();
-
 /**
  * Aborts `controller` when `outer` aborts (with its reason), at once when it already has; returns
  * the function that stops following it. One `abort` listener on `outer` for all the requests
- * following it, removed with the last of them: a listener per request put an 11th on a long-lived
- * signal (an app-wide shutdown signal) as soon as 11 requests ran at once, and Node printed a
+ * following it (core/abort.ts): a listener per request put an 11th on a long-lived signal (an
+ * app-wide shutdown signal) as soon as 11 requests ran at once, and Node printed a
  * MaxListenersExceededWarning ("possible EventTarget memory leak").
  */
 function follow(outer: AbortSignal, controller: AbortController): () => void {
@@ -418,25 +411,7 @@ function follow(outer: AbortSignal, controller: AbortController): () => void {
     controller.abort(outer.reason);
     return () => {};
   }
-  let followers = requestFollowersOf.get(outer);
-  if (!followers) {
-    const controllers = new Set<AbortController>();
-    const onAbort = () => {
-      requestFollowersOf.delete(outer);
-      for (const c of controllers) c.abort(outer.reason);
-      controllers.clear();
-    };
-    outer.addEventListener('abort', onAbort, { once: true });
-    followers = { controllers, onAbort };
-    requestFollowersOf.set(outer, followers);
-  }
-  const mine = followers;
-  mine.controllers.add(controller);
-  return () => {
-    if (!mine.controllers.delete(controller) || mine.controllers.size > 0) return;
-    outer.removeEventListener('abort', mine.onAbort);
-    if (requestFollowersOf.get(outer) === mine) requestFollowersOf.delete(outer);
-  };
+  return whenAborted(outer, () => controller.abort(outer.reason));
 }
 
 /** The signal `tracedFetch` gives fetch, and the way to stop following its sources at once. */
