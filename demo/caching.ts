@@ -69,7 +69,12 @@ export async function readThrough<T>(
   async function lookup(spanCtx: AppContext, span: Span): Promise<{ value: T; source: Source }> {
     let loaded: { value: T } | undefined;
     const loader = async () => {
-      const value = await load(spanCtx);
+      // The load is shared: every request that misses the key meanwhile joins it (the cache's
+      // single flight). It must not follow the signal of the request that happened to start it
+      // (`ctx.signal`, which `callService` and `tracedFetch` abort on): that client hanging up
+      // failed every other request waiting on the key with a 502 ("did not answer", AbortError).
+      // Its own bounds still hold (the call timeout of `callService`).
+      const value = await load(spanCtx.with({ signal: undefined }));
       loaded = { value };
       return encoder.encode(JSON.stringify(value));
     };

@@ -5,6 +5,7 @@
  * semantic conventions.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { whenAborted } from '../core/abort.js';
 import { staleTracestate } from '../core/carrier.js';
 import type { AppContext, AppParts } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
@@ -120,9 +121,10 @@ export function traceHandler<P extends AppParts = AppParts>(
     const { parent, baggage } = ctx.tracer.extract(req.headers);
     const abort = new AbortController();
     // The request's signal, joined with the one `ctx` carries (an app-wide shutdown signal, …): it
-    // used to replace it, and a handler never heard of that cancellation. Joined by a listener
-    // removed when the response closes: `AbortSignal.any` leaves an entry per request on the
-    // long-lived signal that Node 20 never frees (~60 bytes a request, without bound).
+    // used to replace it, and a handler never heard of that cancellation. Joined through one
+    // listener for all requests (`follow`), left when the response closes: `AbortSignal.any`
+    // leaves an entry per request on the long-lived signal that Node 20 never frees (~60 bytes a
+    // request, without bound).
     const unfollow = ctx.signal ? follow(ctx.signal, abort) : undefined;
     const signal = abort.signal;
     const base = ctx.with({ span: parent, baggage, signal });
@@ -226,6 +228,24 @@ export function traceHandler<P extends AppParts = AppParts>(
     });
 
     const fail = (err: unknown) => {
+      // The handler gave up because its request was cut (the client went away, node:http's
+      // timeout, the end of a drain): it rejected with the abort of `ctx.signal` — a `tracedFetch`
+      // or a query that followed it — or with the premature close of the response it was
+      // streaming into (`await pipeline(source, res)`). Its span and request metric already say
+      // so (`aborted`, `timeout`, `shutdown`) and nobody is left to answer: an info record, not a
+      // failure. Every client hanging up on such a handler used to log `request handler failed`
+      // at error level, with a stack.
+      if ((aborted || nodeAnswer !== undefined) && stoppedByCut(err, signal)) {
+        try {
+          child.logger.info('request handler stopped: its request was cut', {
+            route,
+            method,
+            reason:
+              errorType ?? (nodeAnswer === undefined ? 'aborted' : `answered ${nodeAnswer} by node:http`),
+          });
+        } catch {}
+        return;
+      }
       failed = true;
       errorType = errorClass(err);
       // For a request metric wrapped around this handler, which never sees the error.
@@ -280,7 +300,7 @@ export interface TracedFetchOptions {
  * `REDACTED`), `server.address`, `server.port`, `http.response.status_code`; a status ≥ 400 or a
  * network error sets the error status and `error.type` (the status code or the error class; a
  * network error is rethrown). Uses `ctx.signal` when
- * `init.signal` is not given (joined with a Request's own signal).
+ * `init.signal` is not given (joined with a Request's own signal); `signal: null` is no signal.
  */
 export async function tracedFetch(
   ctx: AppContext,
@@ -326,15 +346,19 @@ export async function tracedFetch(
     // Inside the try: a header the caller passed that Headers refuses ends the span too.
     // `init.headers` replace a Request's own, as in fetch.
     const headers = requestHeaders(child, init.headers ?? request?.headers, target);
-    call = init.signal ? undefined : callSignal(request, ctx.signal);
+    // `init.signal` given — `null` too, which in fetch means no signal, not even the Request's
+    // own — replaces `ctx.signal` and the Request's. A `null` was taken as none given: the call
+    // still followed both (fetch would not have followed the Request's).
+    const own = init.signal !== undefined;
+    call = own ? undefined : callSignal(request, ctx.signal);
     const res = await fetch(
       request ?? target,
-      requestInit(init, headers, init.signal ?? call?.signal ?? request?.signal ?? null),
+      requestInit(init, headers, own ? (init.signal ?? null) : (call?.signal ?? request?.signal ?? null)),
     );
     // The signals must still cancel the body read: the call's signal (or, without one, the
     // Request whose signal fetch follows) lives as long as the response or its body stream (which
     // a reader holds) is reachable. A response without a body has nothing left to cancel.
-    const keep = call?.signal ?? (init.signal ? undefined : request);
+    const keep = call?.signal ?? (own ? undefined : request);
     if (res.body === null) call?.release();
     else if (keep) keepWith(res, res.body, keep);
     status = res.status;
@@ -377,16 +401,17 @@ export async function tracedFetch(
 
 /**
  * Aborts `controller` when `outer` aborts (with its reason), at once when it already has; returns
- * the function that stops following it.
+ * the function that stops following it. One `abort` listener on `outer` for all the requests
+ * following it (core/abort.ts): a listener per request put an 11th on a long-lived signal (an
+ * app-wide shutdown signal) as soon as 11 requests ran at once, and Node printed a
+ * MaxListenersExceededWarning ("possible EventTarget memory leak").
  */
 function follow(outer: AbortSignal, controller: AbortController): () => void {
   if (outer.aborted) {
     controller.abort(outer.reason);
     return () => {};
   }
-  const onAbort = () => controller.abort(outer.reason);
-  outer.addEventListener('abort', onAbort, { once: true });
-  return () => outer.removeEventListener('abort', onAbort);
+  return whenAborted(outer, () => controller.abort(outer.reason));
 }
 
 /** The signal `tracedFetch` gives fetch, and the way to stop following its sources at once. */
@@ -534,6 +559,20 @@ function requestHeaders(child: AppContext, given: RequestHeaders | undefined, ta
   target.username = '';
   target.password = '';
   return withAuth;
+}
+
+/**
+ * Whether `err` is what a handler rejects with when its request is cut under it: the reason of
+ * its aborted `ctx.signal`, an `AbortError`, or a stream's premature close (`pipeline` into the
+ * response, `finished(res)`).
+ */
+function stoppedByCut(err: unknown, signal: AbortSignal): boolean {
+  if (err === signal.reason || errorClass(err) === 'AbortError') return true;
+  try {
+    return (err as { code?: unknown } | null | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE';
+  } catch {
+    return false;
+  }
 }
 
 /** `error.type` for a thrown value: its `name` when that is a readable string, else `Error`. */

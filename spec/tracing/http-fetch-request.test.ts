@@ -89,6 +89,22 @@ describe('tracedFetch with a Request', () => {
       .find((s) => s.kind === 2 && String(s.attributes['url.full']).endsWith('/hang'));
     assert.equal(span?.attributes['error.type'], 'TimeoutError');
   });
+
+  it("init.signal null is no signal, as in fetch: neither the Request's own nor ctx.signal", async () => {
+    // Both aborted already: a call that followed either would reject at once.
+    const aborted = () =>
+      new Request(`${base}/null-signal`, { signal: AbortSignal.abort(new Error('request')) });
+    const plain = await fetch(aborted(), { signal: null });
+    assert.equal(plain.status, 200);
+    await plain.text();
+    // It used to follow the Request's signal still (and ctx.signal), and rejected at once.
+    const res = await tracedFetch(app.ctx, aborted(), { signal: null });
+    assert.equal(((await res.json()) as { url: string }).url, '/null-signal');
+    const ctx = app.ctx.with({ signal: AbortSignal.abort(new Error('ctx')) });
+    const again = await tracedFetch(ctx, `${base}/null-signal`, { signal: null });
+    assert.equal(again.status, 200);
+    await again.text();
+  });
 });
 
 describe('tracedFetch from JavaScript: null init and options', () => {

@@ -2,7 +2,9 @@
  * `traceHandler` joins the signal of the `ctx` it was given (an app-wide shutdown signal, alive
  * for the whole process) to each request's signal without leaving anything on it once the
  * response is closed. It used `AbortSignal.any`, which records every request's signal on the
- * long-lived one; Node 20 never removes those records (~60 bytes a request, without bound).
+ * long-lived one; Node 20 never removes those records (~60 bytes a request, without bound). Then
+ * it added a listener per request on it: with 11 requests running at once, Node printed a
+ * MaxListenersExceededWarning ("possible EventTarget memory leak") for that signal.
  */
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
@@ -52,5 +54,50 @@ describe('traceHandler and a long-lived ctx.signal', () => {
     const last = seen.at(-1)!;
     assert.equal(last.aborted, true);
     assert.equal((last.reason as Error).message, 'shutting down');
+  });
+
+  it('30 requests running at once put one listener on the ctx signal, and all hear its abort', async (t) => {
+    const app = createApp();
+    const shutdown = new AbortController();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    let running = 0;
+    const server = createServer(
+      traceHandler(app.ctx.with({ signal: shutdown.signal }), async (ctx, _req, res) => {
+        running++;
+        // Answers once its signal aborts (at most 5 s), with the reason it heard.
+        const reason = await new Promise<string>((resolve) => {
+          const timer = setTimeout(() => resolve('not aborted'), 5000);
+          ctx.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve(String((ctx.signal?.reason as Error | undefined)?.message));
+          });
+        });
+        res.end(reason);
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(async () => {
+      process.off('warning', onWarning);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await app.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const answers = Array.from({ length: 30 }, (_, i) => fetch(`${base}/c${i}`).then((r) => r.text()));
+    for (let i = 0; i < 500 && running < 30; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(running, 30);
+    const listening = getEventListeners(shutdown.signal, 'abort').length;
+    shutdown.abort(new Error('shutting down'));
+    assert.deepEqual(await Promise.all(answers), Array(30).fill('shutting down'));
+    // A warning is emitted on the next tick.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+      [],
+    );
+    assert.equal(listening, 1, 'one listener for all of them');
+    assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
   });
 });

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'iovalkey';
+import { whenAborted } from '../../core/abort.js';
 import type { LoaderLease } from '../../core/contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
@@ -74,14 +75,16 @@ function unlessAborted<T>(
       reject(signal.reason);
     };
     if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
+    // One listener on the signal for every acquire waiting on it (core/abort.ts): a listener per
+    // acquire gave a MaxListenersExceededWarning once 11 acquires shared one signal at once.
+    const stop = whenAborted(signal, abort);
     work.then(
       (value) => {
-        signal.removeEventListener('abort', abort);
+        stop();
         resolve(value);
       },
       (err) => {
-        signal.removeEventListener('abort', abort);
+        stop();
         reject(err);
       },
     );

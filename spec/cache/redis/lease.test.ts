@@ -5,6 +5,7 @@
  * anyway — its own, unrelated "x").
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
@@ -147,6 +148,60 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     await c.close();
     server.kill('SIGCONT');
     assert.equal(await redisCommand(redis.port, ['EXISTS', 'hyperion:lease:abort:b']), 0, 'no orphan lease');
+  });
+
+  // One signal for many acquires at once (an app-wide shutdown signal): each acquire added its own
+  // listener on it, and the 11th gave a MaxListenersExceededWarning ("possible EventTarget memory
+  // leak") for that signal.
+  it('20 acquires sharing one signal at once: one listener on it, no warning; its abort rejects them all', async (t) => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const c = make('shared:');
+    await c.get('warm-up');
+    const lease = createRedisLease({ client: c.client });
+    const shared = new AbortController();
+    const granted = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => lease.acquire(`k${i}`, { signal: shared.signal })),
+    );
+    assert.equal(granted.filter(Boolean).length, 20);
+    await Promise.all(granted.map((release) => release?.()));
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0, 'none left');
+
+    // Twenty in flight while Redis is stalled: one abort reaches every one of them.
+    const server = redis.server.child;
+    server.kill('SIGSTOP');
+    t.after(() => server.kill('SIGCONT'));
+    await waitFor(() => /^\d+ \(.*\) T /.test(readFileSync(`/proc/${server.pid}/stat`, 'utf8')), {
+      timeoutMs: 3000,
+      intervalMs: 5,
+      what: 'redis stopped',
+    });
+    const taking = Array.from({ length: 20 }, (_, i) => lease.acquire(`s${i}`, { signal: shared.signal }));
+    await new Promise((r) => setImmediate(r));
+    const listening = getEventListeners(shared.signal, 'abort').length;
+    shared.abort(new Error('shutting down'));
+    const outcomes = await Promise.allSettled(taking);
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : 'granted')),
+      Array(20).fill('shutting down'),
+    );
+    await c.close();
+    server.kill('SIGCONT');
+    // A warning is emitted on the next tick.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+      [],
+    );
+    assert.equal(listening, 1, 'one listener for all of them');
+    // Released behind their SETs once Redis resumes (an orphan would stay for its 10 s ttl).
+    await waitFor(
+      async () =>
+        ((await redisCommand(redis.port, ['KEYS', 'hyperion:lease:shared:s*'])) as string[]).length === 0,
+      { timeoutMs: 3000, what: 'no orphan lease' },
+    );
   });
 
   it('an explicit prefix or keyPrefix is kept; a client shared by two key prefixes needs one', async () => {
