@@ -70,6 +70,7 @@ describeWithServers('tracking property: quiesced instances agree with Redis', sk
               const caches = [instance(true), instance(true)];
               await Promise.all(caches.map((c) => c.ready));
               let n = 0;
+              let outsideQueue: Promise<void> = Promise.resolve();
               const run = async (o: Op) => {
                 const v = Buffer.from(`v${++n}`);
                 const rk = (k: string) => `${ns}:${k}`;
@@ -100,8 +101,17 @@ describeWithServers('tracking property: quiesced instances agree with Redis', sk
                       RENAME: [`SET ${k}.src r${n}`, `RENAME ${k}.src ${k}`],
                       FLUSHDB: ['FLUSHDB'],
                     };
-                    for (const line of lines[o.what]) await cli.run(line);
-                    return;
+                    // One outside write at a time on the redis-cli session, its lines together:
+                    // lanes interleaving there nested a MULTI in another lane's, and an EXEC of an
+                    // empty transaction prints only an empty line (in the raw output redis-cli
+                    // gives a pipe), which matches no command: the stream fell a reply behind and
+                    // the next command "gave no reply" (seen in a CI run under load). The writes
+                    // still interleave with the instances' operations.
+                    const mine = outsideQueue.then(async () => {
+                      for (const line of lines[o.what]) await cli.run(line);
+                    });
+                    outsideQueue = mine.catch(() => {});
+                    return mine;
                   }
                 }
               };
