@@ -156,6 +156,8 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
     throw new EnvError(`${name} must be an http:// or https:// base URL without a user name or password`);
   // Shown only without an `@`: a value the URL parser cannot read (a typo such as `http//u:pw@h`,
   // no scheme) may still hold a user name and password.
+  // Port 0 (`:0`, `:00`): every call failed at run time (ECONNREFUSED, a 502 for each request).
+  if (u?.port === '0') throw new EnvError(`${name} must have a port from 1 to 65535 (or none), got port 0`);
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host || u.search || u.hash)
     throw new EnvError(
       `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081${text.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${text}"`}`,
@@ -177,6 +179,10 @@ export function redisOptionsFromUrl(url: string): {
     throw new EnvError('REDIS_URL is not a valid URL (expected redis://[user:pass@]host:port[/db])');
   }
   if (u.protocol !== 'redis:') throw new EnvError('REDIS_URL must start with redis://');
+  // Taken as it was, `redis://host:0` failed half way through the start with the Redis cache's
+  // ConfigError ("addresses.0: malformed address") and a stack trace, after a warning that
+  // nothing answered there.
+  if (u.port === '0') throw new EnvError('REDIS_URL port must be from 1 to 65535 (or none: 6379)');
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
   // The Redis adapter takes databases 0..15 (Redis's default count).
   if (db !== undefined && (!/^\d+$/.test(u.pathname.slice(1)) || db > 15))

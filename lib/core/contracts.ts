@@ -45,9 +45,9 @@ export interface SpanStatus {
 /**
  * A point in time given to a span: ms since the epoch (`Date.now()`, as `SpanOptions.startTime`;
  * fractions allowed) or a `Date`. OpenTelemetry's `HrTime` (`[seconds, nanoseconds]`) is not one:
- * convert it (`s * 1e3 + ns / 1e6`). A time that is not usable — not finite, negative, beyond what
- * a `Date` holds, an invalid `Date`, any other type — is never thrown: the span method uses now,
- * with one warning per tracer (tracing README, "Span times").
+ * convert it (`s * 1e3 + ns / 1e6`). A time that is not usable — not finite, negative, after
+ * 2262-04-11 (past 64-bit nanoseconds), an invalid `Date`, any other type — is never thrown: the
+ * span method uses now, with one warning per tracer (tracing README, "Span times").
  */
 export type SpanTime = number | Date;
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { EnvError, envPort, readEnv, redisOptionsFromUrl } from '../../demo/env.js';
+import { EnvError, envPort, readEnv, redisOptionsFromUrl, serviceUrl } from '../../demo/env.js';
 import { CALL_TIMEOUT, callService, DEFAULT_CALL_TIMEOUT_MS, HttpError } from '../../demo/http.js';
 import { createApp } from '../../lib/core/app.js';
 
@@ -77,6 +77,31 @@ describe('demo environment: malformed values', () => {
       readEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318/' }).tracingEndpoint,
       'http://jaeger:4318/v1/traces',
     );
+  });
+
+  it('port 0 in REDIS_URL or a peer URL is refused naming the variable, before anything starts', () => {
+    // REDIS_URL's failed half way through the start (the cache's ConfigError "addresses.0", a
+    // stack trace); a peer URL's made every call to that peer fail (a 502 for each request).
+    for (const url of ['redis://127.0.0.1:0', 'redis://:sekrit@h:00/1'])
+      assert.throws(
+        () => readEnv({ REDIS_URL: url }),
+        (e: Error) =>
+          e instanceof EnvError && /^REDIS_URL port/.test(e.message) && !e.message.includes('sekrit'),
+        url,
+      );
+    for (const name of ['USER_SERVICE_URL', 'ORDER_SERVICE_URL', 'JAEGER_UI_URL'])
+      for (const url of ['http://127.0.0.1:0', 'https://peer:00/'])
+        assert.throws(
+          () => serviceUrl(name, 'http://127.0.0.1:8081', { [name]: url }),
+          (e: Error) =>
+            e instanceof EnvError && e.message.startsWith(`${name} must have a port from 1 to 65535`),
+          `${name}=${url}`,
+        );
+    // A port, or none (the scheme's default), as before.
+    assert.deepEqual(redisOptionsFromUrl('redis://h/2'), { addresses: ['h:6379'], db: 2 });
+    assert.deepEqual(redisOptionsFromUrl('redis://h:1/0'), { addresses: ['h:1'], db: 0 });
+    assert.equal(serviceUrl('USER_SERVICE_URL', 'x', { USER_SERVICE_URL: 'http://peer:1' }), 'http://peer:1');
+    assert.equal(serviceUrl('USER_SERVICE_URL', 'x', { USER_SERVICE_URL: 'https://peer' }), 'https://peer');
   });
 
   it('REDIS_URL with a malformed percent-escape in its credentials names REDIS_URL, never the password', () => {

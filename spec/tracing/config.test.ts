@@ -72,6 +72,13 @@ tracing:
     assert.deepEqual(issuePaths({ tracing: { sample_rate: 1.5 } }), ['tracing.sample_rate']);
     assert.deepEqual(issuePaths({ tracing: { sample_rate: -1 } }), ['tracing.sample_rate']);
     assert.deepEqual(issuePaths({ tracing: { endpoint: 'ftp://x' } }), ['tracing.endpoint']);
+    // Port 0 or an empty one: the exporter would have sent to port 80.
+    assert.deepEqual(issuePaths({ tracing: { endpoint: 'http://collector:0/v1/traces' } }), [
+      'tracing.endpoint',
+    ]);
+    assert.deepEqual(issuePaths({ tracing: { endpoint: 'http://collector:/v1/traces' } }), [
+      'tracing.endpoint',
+    ]);
     assert.deepEqual(issuePaths({ tracing: { endpoint: 'not a url' } }), ['tracing.endpoint']);
     assert.deepEqual(issuePaths({ tracing: { sample_ratio: 0.5 } }), ['tracing.sample_ratio']);
     assert.deepEqual(issuePaths({ tracing: { batch: { scheduled_delay: 'soon', max_queue_size: 0 } } }), [

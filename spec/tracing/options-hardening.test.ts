@@ -198,3 +198,50 @@ describe('traceHandler and createOtelTracer arguments of the wrong type', () => 
     for (const options of [null, 'otlp', []]) throwsNaming(() => createOtelTracer(options as never), '');
   });
 });
+
+describe('an endpoint URL with port 0 or an empty port', () => {
+  // Node's HTTP client takes port 0 or an empty port as the scheme's default: spans went to port
+  // 80 (443) without a word ("connect ECONNREFUSED 127.0.0.1:80" at best), while `host:0` was
+  // already refused.
+  const bad = [
+    'http://127.0.0.1:0/v1/traces',
+    'https://collector:0/v1/traces',
+    'http://collector:00/v1/traces',
+    'http://127.0.0.1:/v1/traces',
+    'http://[::1]:/v1/traces',
+    'http://user:pass@collector:?x=1',
+  ];
+  it('is a ConfigError naming the option, for every exporter that sends', () => {
+    for (const endpoint of bad)
+      for (const exporter of ['otlp', 'zipkin', 'jaeger'] as const)
+        throwsNaming(() => resolveOptions({ exporter, endpoint }, {}), 'endpoint', 'pass');
+  });
+  it('names the OTEL_EXPORTER_*_ENDPOINT variable that gave it', () => {
+    for (const endpoint of bad) {
+      throwsNaming(
+        () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint }),
+        'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      );
+      throwsNaming(
+        () => resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint.replace(/\/v1\/traces$/, '') }),
+        'OTEL_EXPORTER_OTLP_ENDPOINT',
+      );
+      throwsNaming(
+        () => resolveOptions({ exporter: 'zipkin' }, { OTEL_EXPORTER_ZIPKIN_ENDPOINT: endpoint }),
+        'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+      );
+    }
+  });
+  it('a URL with a port, or with none (the default), is taken as before', () => {
+    for (const [endpoint, url] of [
+      ['http://127.0.0.1:4318/v1/traces', 'http://127.0.0.1:4318/v1/traces'],
+      ['http://collector/v1/traces', 'http://collector/v1/traces'],
+      ['https://[::1]/v1/traces', 'https://[::1]/v1/traces'],
+      ['http://user:@collector/v1/traces', 'http://user@collector/v1/traces'],
+      ['http://collector:80/v1/traces', 'http://collector/v1/traces'],
+    ] as const) {
+      assert.equal(resolveOptions({ endpoint }, {}).endpoint, url);
+      assert.equal(resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint }).endpoint, url);
+    }
+  });
+});

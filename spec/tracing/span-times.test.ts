@@ -125,6 +125,44 @@ describe('span end time, event time and links after start (otel, memory exporter
     await tracer2.close();
   });
 
+  it('a time after 2262-04-11 (past 64-bit nanoseconds) means now, with the warning; one just before it is kept', async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory', logger });
+    const app = createApp({ tracer, logger });
+    // The last usable ms, and times after it that a Date holds: they used to be taken, and went
+    // out wrong (OTLP wrapped 2600 to 2015; Jaeger showed a span ending in 2500 as duration 0).
+    const last = Date.UTC(2262, 3, 11, 23, 47, 16, 854);
+    const late = [last + 1, new Date('2500-01-01T00:00:00Z'), Date.UTC(2600, 0, 1), new Date(8.64e15)];
+    const before = Date.now();
+    for (const time of late) {
+      const { span } = startSpan(app.ctx, 'late', { startTime: time });
+      span.addEvent('e', undefined, time);
+      span.end(time);
+    }
+    const after = Date.now();
+    const kept = startSpan(app.ctx, 'last', { startTime: Date.now() }).span;
+    kept.addEvent('e', undefined, new Date(last));
+    kept.end(last);
+    const spans = tracer.finishedSpans();
+    assert.equal(spans.length, late.length + 1);
+    for (const s of spans.slice(0, late.length))
+      for (const t of [ms(s.startTime), ms(s.endTime), ms(s.events[0]!.time)])
+        assert.ok(t >= before - 1 && t <= after + 1, `${t} is not now (${before}..${after})`);
+    const lastSpan = spans.at(-1)!;
+    assert.equal(ms(lastSpan.endTime), last);
+    assert.equal(ms(lastSpan.events[0]!.time), last);
+    assert.deepEqual(
+      logger.warnings.map((w) => w.replace(/ \{.*$/, '')),
+      [
+        'span startTime ignored: not a time in ms since the epoch or a Date; now is used',
+        'span event time ignored: not a time in ms since the epoch or a Date; now is used',
+        'span end time ignored: not a time in ms since the epoch or a Date; now is used',
+      ],
+    );
+    assert.match(logger.warnings[0]!, /"received":"beyond 9223372036854 ms \(2262-04-11T23:47:16\.854Z\)"/);
+    await app.close();
+  });
+
   it('a hostile time (a Proxy whose traps throw, a Proxy around a Date, a Date subclass) never throws', async () => {
     const logger = recordingLogger();
     const tracer = createOtelTracer({ exporter: 'memory', logger });
@@ -282,5 +320,32 @@ describeWithServers('span end time, event time and a link after start in a real 
       job.references.map((r) => [r.refType, r.traceID, r.spanID]),
       [['FOLLOWS_FROM', producer.spanContext().traceId, producer.spanContext().spanId]],
     );
+  });
+
+  it('an end and an event time in 2600 are now in Jaeger, not 2015 (OTLP nanoseconds wrapped at 2^64)', async () => {
+    const app = createApp({
+      tracer: createOtelTracer({
+        serviceName: 'span-times',
+        endpoint: jaeger.otlpEndpoint,
+        logger: recordingLogger(),
+      }),
+    });
+    const before = Date.now();
+    const { span } = startSpan(app.ctx, 'never ends');
+    span.addEvent('never', undefined, new Date('2600-01-01T00:00:00Z'));
+    span.end(new Date('2600-01-01T00:00:00Z'));
+    await app.close();
+    const after = Date.now();
+    const trace = await waitFor(() => jaeger.getTrace(span.spanContext().traceId), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: 'the span in Jaeger',
+    });
+    const s = trace.spans[0]!;
+    // Jaeger's times are µs since the epoch: the span ended and its event happened now.
+    const end = (s.startTime + s.duration) / 1000;
+    assert.ok(end >= before - 1 && end <= after + 1, `end ${new Date(end).toISOString()} is not now`);
+    const event = s.logs[0]!.timestamp / 1000;
+    assert.ok(event >= before - 1 && event <= after + 1, `event ${new Date(event).toISOString()} is not now`);
   });
 });

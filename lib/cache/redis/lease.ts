@@ -13,6 +13,7 @@ import { whenAborted } from '../../core/abort.js';
 import type { LoaderLease } from '../../core/contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
+import { MAX_CALL_TTL_MS } from '../../core/validate.js';
 import { toCacheError } from './errors.js';
 import { isReady } from './gate.js';
 import { steadyNow } from './steady.js';
@@ -108,11 +109,14 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       message: 'is required',
     });
   const ttl = o.ttl ?? 10_000;
-  if (!(typeof ttl === 'number' && Number.isInteger(ttl) && ttl > 0))
+  // Up to 2^52 ms, as every cache TTL (it is Redis's PX too): 1e21 passed as an integer, was sent
+  // as `PX 1e+21`, and Redis refused every acquire ("value is not an integer or out of range"), so
+  // the tiered cache loaded without the lease on every miss, with a warning each time.
+  if (!(typeof ttl === 'number' && Number.isInteger(ttl) && ttl > 0 && ttl <= MAX_CALL_TTL_MS))
     issues.push({
       path: 'ttl',
-      expected: 'a positive integer of ms',
-      received: typeName(ttl),
+      expected: `a positive integer of ms up to ${MAX_CALL_TTL_MS} (2^52)`,
+      received: typeof ttl === 'number' ? String(ttl) : typeName(ttl),
       message: 'invalid duration',
     });
   if (o.keyPrefix !== undefined && typeof o.keyPrefix !== 'string')

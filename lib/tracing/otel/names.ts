@@ -21,6 +21,22 @@ export const DEFAULT_ENDPOINTS = {
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
 
+/** `scheme://authority:` followed by the path, query, fragment or the end: a port left empty. */
+const EMPTY_PORT = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*:(?=[/?#]|$)/i;
+
+/**
+ * Why the port of an http(s) URL `url` (parsed from `text`) cannot be the collector's: 0, or left
+ * empty (`http://collector:/v1/traces`, a port variable that was not set). Node's HTTP client takes
+ * either as the scheme's default, so spans went to port 80 (443) without a word — the `host:port`
+ * form already refused port 0.
+ */
+export function urlPortProblem(text: string, url: URL): string | undefined {
+  if (url.port === '0') return 'port must be between 1 and 65535 (port 0 would send to port 80 or 443)';
+  if (EMPTY_PORT.test(text.trim()))
+    return 'has an empty port after the ":" (it would send to port 80 or 443): give the port, or drop the ":"';
+  return undefined;
+}
+
 /** Turns a configured endpoint into a URL, or explains what is wrong with it. */
 export function normalizeEndpoint(
   endpoint: string,
@@ -44,5 +60,7 @@ export function normalizeEndpoint(
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: 'must use http or https' };
   if (!url.hostname) return { problem: 'must name a host' };
+  const port = urlPortProblem(text, url);
+  if (port) return { problem: port };
   return { url: url.href };
 }

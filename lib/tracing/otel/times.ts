@@ -5,14 +5,21 @@
  * whole export request failed), a negative number was read as a `performance.now()` time (an event
  * at `-1e12` landed in 1995), nanoseconds passed as ms gave a span lasting 56 000 years; only a
  * value of another type (a string) was ignored, silently. Here a usable time is a number in
- * [0, 8.64e15] ms since the epoch (the range a `Date` holds) or a `Date` holding such a time; any
- * other value means now, with one warning per tracer and place, never an exception.
+ * [0, MAX_SPAN_TIME_MS] ms since the epoch or a `Date` holding such a time; any other value means
+ * now, with one warning per tracer and place, never an exception.
  */
 import type { SpanTime } from '../../core/contracts.js';
 import type { AttributeFilter } from './attributes.js';
 
-/** The largest time a `Date` can hold, ms from the epoch either way. */
-export const MAX_DATE_MS = 8.64e15;
+/**
+ * The latest usable span time, ms since the epoch: 2262-04-11T23:47:16.854Z, the last whole ms
+ * whose count of nanoseconds fits a signed 64-bit integer — what Jaeger and the OpenTelemetry
+ * Collector hold a time in. The limit used to be 8.64e15 ms (the last time a `Date` holds, year
+ * 275760): a later time went out wrong without a word. OTLP carries unsigned 64-bit nanoseconds,
+ * so one past 2554-07-21 wrapped (an end or event time in 2600 arrived as one in 2015), and Jaeger
+ * showed one past 2262 as a span of duration 0 with its event at a meaningless time.
+ */
+export const MAX_SPAN_TIME_MS = 9_223_372_036_854;
 
 /** Where a time was given, for the warning. */
 export type TimePlace = 'startTime' | 'end time' | 'event time';
@@ -30,7 +37,7 @@ export function checkedTime(t: unknown, place: TimePlace, filter: AttributeFilte
   } catch {
     ms = Number.NaN;
   }
-  if (ms >= 0 && ms <= MAX_DATE_MS) return typeof t === 'number' ? t : new Date(ms);
+  if (ms >= 0 && ms <= MAX_SPAN_TIME_MS) return typeof t === 'number' ? t : new Date(ms);
   filter.badTime(place, describe(t));
   return undefined;
 }
@@ -58,11 +65,21 @@ export function epochMs(t: SpanTime): number | undefined {
   return t <= performance.now() ? undefined : t;
 }
 
+/** The latest usable time, as the warnings name it. */
+const LAST = new Date(MAX_SPAN_TIME_MS).toISOString();
+
 function describe(t: unknown): string {
   try {
     if (typeof t === 'number')
-      return Number.isFinite(t) ? (t < 0 ? 'negative' : 'beyond 8.64e15 ms') : String(t);
-    if (isDate(t)) return 'an invalid Date';
+      return Number.isFinite(t)
+        ? t < 0
+          ? 'negative'
+          : `beyond ${MAX_SPAN_TIME_MS} ms (${LAST})`
+        : String(t);
+    if (isDate(t)) {
+      const ms = Date.prototype.getTime.call(t);
+      return Number.isNaN(ms) ? 'an invalid Date' : ms < 0 ? 'a Date before 1970' : `a Date after ${LAST}`;
+    }
     if (Array.isArray(t)) return 'an array (an OpenTelemetry HrTime? give ms: s * 1e3 + ns / 1e6)';
     return t === null ? 'null' : `a ${typeof t}`;
   } catch {

@@ -190,8 +190,8 @@ export function closeMargin(budgetMs: number): number {
 const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 
 /**
- * `startTime` as given, except a value that is no time a `Date` can hold — not finite (`NaN`
- * from a failed `Date.parse`) or beyond 8.64e15 ms (nanoseconds passed as milliseconds) — or one
+ * `startTime` as given, except a value that is no usable time — not finite (`NaN` from a failed
+ * `Date.parse`) or after 2262-04-11 (nanoseconds passed as milliseconds, say; times.ts) — or one
  * before the epoch (negative): then the span starts now, with one warning per tracer (times.ts).
  * The SDK turned `NaN` into a start in 1970 lasting 56 years (OTLP), which stretched the whole
  * trace in Jaeger, a start in nanoseconds failed the whole export request it was in (Zipkin 400,

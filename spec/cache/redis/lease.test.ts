@@ -241,4 +241,30 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     // Undefined values of known keys stay accepted (the types allow them).
     assert.doesNotThrow(() => createRedisLease({ client: a.client, ttl: undefined, prefix: undefined }));
   });
+
+  it("a ttl beyond 2^52 ms is a ConfigError naming ttl; one up to it is Redis's PX as given", async () => {
+    const a = make('ttl:');
+    await a.get('warm-up');
+    // 1e21 is an integer to JavaScript and used to pass: it went out as `PX 1e+21`, and Redis
+    // refused every acquire (`ERR value is not an integer or out of range`), so a tiered cache
+    // loaded without the lease on every miss.
+    for (const ttl of [1e21, 2 ** 52 + 2, Number.MAX_VALUE])
+      assert.throws(
+        () => createRedisLease({ client: a.client, ttl }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.length === 1 &&
+          err.issues[0]!.path === 'ttl' &&
+          err.issues[0]!.received === String(ttl),
+        String(ttl),
+      );
+    for (const ttl of [2 ** 31 + 1000, 2 ** 52]) {
+      const lease = createRedisLease({ client: a.client, ttl });
+      const release = await lease.acquire(`k${ttl}`);
+      assert.ok(release, `acquired with ttl ${ttl}`);
+      const pttl = await a.client.pttl(`hyperion:lease:ttl:k${ttl}`);
+      assert.ok(pttl > ttl - 60_000 && pttl <= ttl, `PTTL ${pttl} for ttl ${ttl}`);
+      await release();
+    }
+  });
 });
