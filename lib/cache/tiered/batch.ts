@@ -189,7 +189,14 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
             absent.has(e.key) || held === undefined
               ? { ...opts, ifAbsent: true }
               : { ...opts, ifEquals: held };
-          return l2.set(e.key, e.value, e.ttl, cond).then((stored) => {
+          let sent: Promise<boolean>;
+          try {
+            sent = l2.set(e.key, e.value, e.ttl, cond);
+          } catch (err) {
+            // An L2 of your own that throws rather than rejects fails this key alone.
+            sent = Promise.reject(err);
+          }
+          return sent.then((stored) => {
             unlanded.delete(e.key);
             if (!stored)
               return fence.stillValid(e.key, mark) ? l1.delete(e.key).then(ignore, ignore) : undefined;
