@@ -65,6 +65,38 @@ export function encodeInvalidation(message: Invalidation): string {
     : JSON.stringify({ o: message.origin, k: message.keys ?? [] });
 }
 
+/**
+ * Largest invalidation message the bus publishes, in bytes: a message naming more keys is split
+ * into several. Redis disconnects a subscriber whose pending output passes its
+ * `client-output-buffer-limit pubsub` (32 MB hard by default), so one message of all the keys of a
+ * large `deleteMany`/`setMany` (100,000 keys of 400 bytes: 40 MB) cut every instance's subscriber,
+ * each cleared its whole L1 for it, and the invalidation itself was never delivered.
+ */
+export const MAX_INVALIDATION_BYTES = 1024 * 1024;
+
+/** The wire messages of `message`: one, or several of at most `max` bytes for many keys. */
+export function encodeInvalidations(message: Invalidation, max = MAX_INVALIDATION_BYTES): string[] {
+  const keys = message.keys ?? [];
+  const whole = encodeInvalidation(message);
+  if (message.all || whole.length <= max / 3 || Buffer.byteLength(whole) <= max) return [whole];
+  const overhead = Buffer.byteLength(encodeInvalidation({ origin: message.origin, keys: [] }));
+  const parts: string[] = [];
+  let part: string[] = [];
+  let size = overhead;
+  for (const key of keys) {
+    const bytes = Buffer.byteLength(JSON.stringify(key)) + 1;
+    if (part.length > 0 && size + bytes > max) {
+      parts.push(encodeInvalidation({ origin: message.origin, keys: part }));
+      part = [];
+      size = overhead;
+    }
+    part.push(key);
+    size += bytes;
+  }
+  if (part.length > 0) parts.push(encodeInvalidation({ origin: message.origin, keys: part }));
+  return parts;
+}
+
 /** Parses a wire message; `undefined` for anything malformed (ignored: the channel is shared). */
 export function decodeInvalidation(text: string): Invalidation | undefined {
   let m: { o?: unknown; k?: unknown; a?: unknown };
@@ -322,7 +354,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     async publish(message) {
       if (closing) return;
       try {
-        await pub.publish(channel, encodeInvalidation(message));
+        await Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
       } catch (err) {
         const e = refused('PUBLISH', err);
         if (e instanceof CacheError && e.code === 'backend' && publishRefusals++ % 100 === 0)
