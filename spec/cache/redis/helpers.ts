@@ -1,6 +1,7 @@
 /** Shared bits of the Redis cache specs. */
 import assert from 'node:assert/strict';
 import { CacheError, type CacheErrorCode } from '../../../lib/core/errors.js';
+import { redisCommand } from '../../harness/redis.js';
 
 export const enc = (s: string) => Buffer.from(s);
 export const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
@@ -61,3 +62,9 @@ export function watchUnhandled(): { check(): void; dispose(): void } {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How many GETs the server on `port` has answered (INFO commandstats): who served the reads. */
+export async function replicaGets(n: { port: number }): Promise<number> {
+  const info = String(await redisCommand(n.port, ['INFO', 'commandstats'], {}));
+  return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}

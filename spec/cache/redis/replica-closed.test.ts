@@ -24,15 +24,9 @@ import {
   skipRedis,
   startRedisCluster,
 } from '../../harness/redis.js';
-import { dec, enc, watchUnhandled } from './helpers.js';
+import { dec, enc, replicaGets, watchUnhandled } from './helpers.js';
 
 const READS = 12;
-
-const replicaGets = async (n: RedisClusterNode) =>
-  Number(
-    /cmdstat_get:calls=(\d+)/.exec(String(await redisCommand(n.port, ['INFO', 'commandstats'], {})))?.[1] ??
-      0,
-  );
 
 describeWithServers('cluster.readOnly: a replica killed with reads on its connection', skipRedis(), () => {
   let cluster: RedisCluster;

@@ -34,7 +34,7 @@ import {
   skipRedis,
   startRedisCluster,
 } from '../../harness/redis.js';
-import { dec, enc, sleep, watchUnhandled } from './helpers.js';
+import { dec, enc, replicaGets, sleep, watchUnhandled } from './helpers.js';
 
 const loadingNow = async (n: RedisClusterNode) =>
   /^loading:1/m.test(String(await redisCommand(n.port, ['INFO', 'persistence'], {}).catch(() => '')));
@@ -47,12 +47,6 @@ async function untilLoading(n: RedisClusterNode, want: boolean, tries: number): 
   }
   return false;
 }
-
-const replicaGets = async (n: RedisClusterNode) =>
-  Number(
-    /cmdstat_get:calls=(\d+)/.exec(String(await redisCommand(n.port, ['INFO', 'commandstats'], {})))?.[1] ??
-      0,
-  );
 
 describeWithServers('cluster.readOnly: pipelines, and a replica that cannot serve reads', skipRedis(), () => {
   let cluster: RedisCluster;
