@@ -17,6 +17,12 @@ export interface Breaker {
    * its probe through now instead of at the end of the cool-down. Nothing changes when closed.
    */
   probeNow(): void;
+  /**
+   * The probe's call ended without a verdict on L2 (it timed out on its caller's own budget,
+   * shorter than `l2Timeout`): the breaker stays open and the next call probes, at once. Nothing
+   * changes when no probe is out.
+   */
+  release(): void;
   /** How many times the breaker opened. */
   readonly opens: number;
 }
@@ -59,6 +65,9 @@ export function createBreaker(threshold: number, cooldown: number, now: () => nu
     probeNow() {
       if (open && !probing) openedAt = now() - cooldown;
     },
+    release() {
+      probing = false;
+    },
     state() {
       if (!open) return 'closed';
       return probing || now() - openedAt >= cooldown ? 'half-open' : 'open';
@@ -76,5 +85,6 @@ export const NEVER_OPEN: Breaker = {
   failure() {},
   state: () => 'closed',
   probeNow() {},
+  release() {},
   opens: 0,
 };

@@ -48,6 +48,17 @@ export interface Guard {
    */
   side<T>(what: string, call: () => Promise<T>): Promise<T>;
   /**
+   * A write or delete that carries its caller's own budget (`{ timeout }` shorter than
+   * `l2Timeout`, passed to L2 as the command's deadline): guarded as any call, except that a
+   * `timeout` from L2 is that budget running out, not L2 failing to answer within `l2Timeout`. It
+   * counts in `l2Errors` and `budgetTimeouts` but not toward the breaker, and a probe that ends so
+   * hands the probe to the next call. Counted, five `set(…, { timeout: 1 })` on a healthy Redis
+   * (a budget of 5 ms or less always times out there: the Redis cache's deadline margin) opened the
+   * breaker, and L2 was skipped for every caller for the cool-down. Timed out at the guard's own
+   * `l2Timeout` (an L2 that ignores the budget), it counts as usual.
+   */
+  budgeted<T>(what: string, call: () => Promise<T>): Promise<T>;
+  /**
    * For `close()`: from now on the shared deadline timer stays armed only for calls still
    * waiting, and is gone once the last of them settled (else it stayed armed, ref'd, until the
    * last call's deadline: up to `l2Timeout` after close, keeping the process alive).
@@ -75,7 +86,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
   };
 
   // Written as one promise rather than nested async functions: it is on every L2 hit.
-  function guarded<T>(what: string, call: () => Promise<T>, side = false): Promise<T> {
+  function guarded<T>(what: string, call: () => Promise<T>, side = false, budgeted = false): Promise<T> {
     // A side call never takes the half-open probe: it would not report back, leaving it taken.
     if (!side && !breaker.allow()) {
       counters.l2Skipped++;
@@ -85,13 +96,19 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
     return new Promise<T>((resolve, reject) => {
       let deadline: Deadline | undefined;
       let done = false;
-      const fail = (err: unknown) => {
+      const fail = (err: unknown, own = false) => {
         if (done) return;
         done = true;
         cancel(deadline);
         if (isOutage(err)) {
           counters.l2Errors++;
           if (side) return reject(err);
+          // The caller's own budget ran out (see `budgeted`): no verdict on L2.
+          if (budgeted && !own && (err as { code?: unknown } | null)?.code === 'timeout') {
+            counters.budgetTimeouts++;
+            if (recovering) breaker.release();
+            return reject(err);
+          }
           // A timeout reported long after this call's own deadline: the event loop was blocked
           // (a long synchronous task, a GC pause), and L2's own timer (a Redis write's budget is
           // this one) fired before the answer that had come meanwhile was read. That is no
@@ -114,7 +131,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
         return;
       }
       deadline = deadlines?.track(() =>
-        fail(new CacheError('timeout', `L2 ${what} did not answer within ${l2Timeout} ms`)),
+        fail(new CacheError('timeout', `L2 ${what} did not answer within ${l2Timeout} ms`), true),
       );
       pending.then((value) => {
         if (done) return;
@@ -130,6 +147,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
   }
   return Object.assign(guarded, {
     side: <T>(what: string, call: () => Promise<T>) => guarded(what, call, true),
+    budgeted: <T>(what: string, call: () => Promise<T>) => guarded(what, call, false, true),
     drain() {
       draining = true;
       deadlines?.prune();

@@ -16,6 +16,7 @@ export interface Counters {
   loaderErrors: number;
   l2Errors: number;
   l2Skipped: number;
+  budgetTimeouts: number;
   refreshes: number;
   leaseWaits: number;
   leaseTimeouts: number;
@@ -40,6 +41,7 @@ export function createCounters(): Counters {
     loaderErrors: 0,
     l2Errors: 0,
     l2Skipped: 0,
+    budgetTimeouts: 0,
     refreshes: 0,
     leaseWaits: 0,
     leaseTimeouts: 0,
@@ -85,6 +87,7 @@ export function snapshot(
     breakerOpens,
     l2Errors: c.l2Errors,
     l2Skipped: c.l2Skipped,
+    budgetTimeouts: c.budgetTimeouts,
     refreshes: c.refreshes,
     leaseWaits: c.leaseWaits,
     leaseTimeouts: c.leaseTimeouts,

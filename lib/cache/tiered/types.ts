@@ -45,6 +45,11 @@ export interface TieredCacheStats extends CacheStats {
   readonly l2Errors: number;
   /** L2 calls not made because the breaker was open. */
   readonly l2Skipped: number;
+  /**
+   * L2 writes and deletes that timed out on their caller's own budget (`{ timeout }` shorter than
+   * `l2Timeout`): counted in `l2Errors` too, but not by the circuit breaker.
+   */
+  readonly budgetTimeouts: number;
   /** Background early refreshes started. */
   readonly refreshes: number;
   /** Loads that waited for another instance's lease and got its value from L2. */

@@ -51,9 +51,10 @@ export function createWritePath(ctx: Context): WritePath {
    * deadline, so what the caller was told failed never lands later.
    */
   function l2Write<T>(what: string, opts: WriteOptions, started: number, call: () => Promise<T>): Promise<T> {
-    const pending = guarded(what, call);
     const t = opts.timeout;
-    if (t === undefined || !(t < o.l2Timeout)) return pending;
+    if (t === undefined || !(t < o.l2Timeout)) return guarded(what, call);
+    // L2 was given the caller's budget: its timeout is that budget's, not L2's (l2.ts `budgeted`).
+    const pending = guarded.budgeted(what, call);
     return withTimeout(pending, Math.max(0, t - (performance.now() - started)), `L2 ${what}`);
   }
 

@@ -99,6 +99,23 @@ describe('tiered cache parts', () => {
     assert.equal(b.allow(), true);
   });
 
+  it('breaker: a released probe (no verdict) hands the probe to the next call, the breaker still open', () => {
+    const clock = fakeClock();
+    const b = createBreaker(1, 100, clock.now);
+    b.failure();
+    clock.advance(100);
+    assert.equal(b.allow(), true, 'the probe');
+    assert.equal(b.allow(), false);
+    b.release();
+    assert.equal(b.state(), 'half-open');
+    assert.equal(b.opens, 1);
+    assert.equal(b.allow(), true, 'the next call probes at once');
+    b.success();
+    assert.equal(b.state(), 'closed');
+    b.release();
+    assert.equal(b.state(), 'closed', 'nothing changes with no probe out');
+  });
+
   it('fence: a mark stays valid until its key (or everything) is invalidated', () => {
     const f = createFence();
     const m = f.mark();
