@@ -263,7 +263,9 @@ export function traceHandler<P extends AppParts = AppParts>(
             reason: 'shutdown',
           });
         } catch {}
-        if (res.destroyed) return;
+        // Its connection already gone (the drain cut it in the same turn, its 'close' still to
+        // come): nothing can be sent, and a 503 written there is one the client never got.
+        if (res.destroyed || cutAtShutdown(res) || res.socket?.destroyed === true) return;
         if (!res.headersSent) {
           try {
             const body = 'service is shutting down\n';

@@ -12,6 +12,7 @@ import { createServer, type IncomingHttpHeaders, request, type Server, type Serv
 import { after, before, describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { Logger } from '../../lib/core/contracts.js';
+import { drainServer } from '../../lib/core/drain.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
@@ -132,6 +133,55 @@ describe('traceHandler: a handler stopped by the shutdown signal of its ctx', ()
     assert.equal(span.attributes['error.type'], 'shutdown');
     const line = await waitFor(() => series('/streaming'), { what: 'the request metric of /streaming' });
     assert.match(line, /error_type="shutdown"/);
+    await waitFor(() => records.find((r) => r.msg.startsWith('request handler')), {
+      what: 'the record of the stopped handler',
+    });
+    assert.deepEqual(
+      records.filter((r) => r.level === 'error').map((r) => r.msg),
+      [],
+    );
+  });
+
+  it('a request the drain cut before the signal aborted records no answer the client never got', async () => {
+    // Its own server (the drain closes it): the drain cuts the request at the end of its grace
+    // period, and the shutdown signal aborts as soon as the drain is done — the handler then
+    // rejects, its response's 'close' possibly still to come. It recorded a 500 the client never
+    // got (a reset), error.type Error, and logged "request handler failed".
+    records.length = 0;
+    held.length = 0;
+    const signal = new AbortController();
+    const up = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    const own = createServer(
+      traceHandler(
+        app.ctx.with({ signal: signal.signal }),
+        async (ctx, _req, res) => {
+          const answer = await tracedFetch(ctx, up);
+          res.end(await answer.text());
+        },
+        { route: '/drained' },
+      ),
+    );
+    // At startup, as an app registers it.
+    const drain = drainServer(own, { graceMs: 200 });
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+    const ownPort = (own.address() as { port: number }).port;
+    const answer = new Promise<Answer>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: ownPort, path: '/drained', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode }));
+        res.on('error', (e) => resolve({ status: res.statusCode, error: String(e) }));
+      });
+      req.on('error', (e) => resolve({ error: String(e) }));
+      req.end();
+    });
+    await waitFor(() => held.length === 1, { what: 'the handler of /drained to wait on the upstream' });
+    await drain({ timeoutMs: 5000, signal: new AbortController().signal });
+    signal.abort(new Error('shutting down'));
+    const got = await answer;
+    assert.equal(got.status, undefined, JSON.stringify(got));
+    const span = await serverSpan('/drained');
+    assert.equal(span.attributes['http.response.status_code'], undefined);
+    assert.equal(span.attributes['error.type'], 'shutdown');
     await waitFor(() => records.find((r) => r.msg.startsWith('request handler')), {
       what: 'the record of the stopped handler',
     });
