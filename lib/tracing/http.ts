@@ -17,6 +17,7 @@ import {
   answeredByNode,
   cutAtShutdown,
   noteResponseError,
+  noteShutdownCut,
   requestTimedOut,
   responseCutError,
 } from '../core/response-error.js';
@@ -244,6 +245,43 @@ export function traceHandler<P extends AppParts = AppParts>(
               errorType ?? (nodeAnswer === undefined ? 'aborted' : `answered ${nodeAnswer} by node:http`),
           });
         } catch {}
+        return;
+      }
+      // The handler gave up because the signal of `ctx` (an app-wide shutdown signal) aborted while
+      // its client still waited: the server is shutting down, as `drainServer` says with its 503.
+      // It got a bare 500 (keep-alive) and `request handler failed` at error level with a stack,
+      // for every request a deploy stopped. Now: a 503 with `Connection: close` when nothing was
+      // sent yet (a cut response when something was), recorded as `shutdown` like a request
+      // the drain cuts, and an info record.
+      if (!aborted && nodeAnswer === undefined && stoppedByShutdown(err, signal, ctx.signal)) {
+        errorType = 'shutdown';
+        noteResponseError(res, 'shutdown');
+        try {
+          child.logger.info('request handler stopped: the server is shutting down', {
+            route,
+            method,
+            reason: 'shutdown',
+          });
+        } catch {}
+        // Its connection already gone (the drain cut it in the same turn, its 'close' still to
+        // come): nothing can be sent, and a 503 written there is one the client never got.
+        if (res.destroyed || cutAtShutdown(res) || res.socket?.destroyed === true) return;
+        if (!res.headersSent) {
+          try {
+            const body = 'service is shutting down\n';
+            res.writeHead(503, {
+              connection: 'close',
+              'content-type': 'text/plain; charset=utf-8',
+              'content-length': Buffer.byteLength(body),
+            });
+            res.end(body);
+            return;
+          } catch {}
+        }
+        if (!res.writableEnded) {
+          noteShutdownCut(res);
+          res.destroy();
+        }
         return;
       }
       failed = true;
@@ -573,6 +611,17 @@ function stoppedByCut(err: unknown, signal: AbortSignal): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether `err` is the handler giving up because `outer` — the signal of the `ctx` given to
+ * `traceHandler`, an app-wide shutdown signal — aborted: the request's `signal` was aborted by it
+ * (with its reason), not by the client going away.
+ */
+function stoppedByShutdown(err: unknown, signal: AbortSignal, outer: AbortSignal | undefined): boolean {
+  return (
+    outer?.aborted === true && signal.aborted && signal.reason === outer.reason && stoppedByCut(err, signal)
+  );
 }
 
 /** `error.type` for a thrown value: its `name` when that is a readable string, else `Error`. */
