@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
+import { parseConfig } from '../../lib/config/index.js';
 import { createApp } from '../../lib/core/app.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { traceHandler } from '../../lib/tracing/http.js';
@@ -242,6 +243,48 @@ describe('an endpoint URL with port 0 or an empty port', () => {
     ] as const) {
       assert.equal(resolveOptions({ endpoint }, {}).endpoint, url);
       assert.equal(resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint }).endpoint, url);
+    }
+  });
+});
+
+describe('an endpoint with a control character inside', () => {
+  // The URL parser drops tabs and newlines anywhere: `http://local\nhost:4318` was taken as
+  // localhost:4318 and `http://127.0.0.1:43\t18` as port 4318, without a word; other control
+  // characters were percent-encoded into the path.
+  const bad = [
+    'http://local\nhost:4318/v1/traces',
+    'http://127.0.0.1:43\t18/v1/traces',
+    'http://127.0.0.1:4318/v1/tr\races',
+    'http://127.0.0.1:4318/v1/traces\u0000x',
+    'http://127.0.0.1:4318/v1/\u007ftraces',
+    'local\thost:4318',
+  ];
+  it('is a ConfigError naming the option, for every exporter that sends', () => {
+    for (const endpoint of bad)
+      for (const exporter of ['otlp', 'zipkin', 'jaeger'] as const)
+        throwsNaming(() => resolveOptions({ exporter, endpoint }, {}), 'endpoint');
+  });
+  it('names the config path and the OTEL_EXPORTER_*_ENDPOINT variable that gave it', () => {
+    for (const endpoint of bad) {
+      throwsNaming(() => parseConfig({ tracing: { exporter: 'otlp', endpoint } }), 'tracing.endpoint');
+      if (!endpoint.startsWith('http')) continue;
+      throwsNaming(
+        () => resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint }),
+        'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      );
+      throwsNaming(
+        () => resolveOptions({ exporter: 'zipkin' }, { OTEL_EXPORTER_ZIPKIN_ENDPOINT: endpoint }),
+        'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+      );
+    }
+  });
+  it('around the value they are trimmed, as spaces are', () => {
+    for (const endpoint of [' http://127.0.0.1:4318/v1/traces\n', '\thttp://127.0.0.1:4318/v1/traces\r\n']) {
+      assert.equal(resolveOptions({ endpoint }, {}).endpoint, 'http://127.0.0.1:4318/v1/traces');
+      assert.equal(
+        resolveOptions({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: endpoint }).endpoint,
+        'http://127.0.0.1:4318/v1/traces',
+      );
     }
   });
 });

@@ -17,7 +17,7 @@ import { type BoundedFileError, readBoundedFile } from '../../core/bounded-file.
 import type { AttributeValue } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue } from '../../core/errors.js';
 import { MAX_COUNT, MAX_TIMER_MS } from '../../core/options.js';
-import { type ExporterName, type PropagatorName, urlPortProblem } from './names.js';
+import { type ExporterName, type PropagatorName, urlProblem } from './names.js';
 import { caProblem, type ExportTlsOptions } from './tls.js';
 
 /** Most bytes read from a PEM file named by an OTEL_* variable (hundreds of certificates). */
@@ -634,9 +634,9 @@ function checkUrl(
   try {
     const u = new URL(value);
     if (u.protocol === 'http:' || u.protocol === 'https:') {
-      const port = urlPortProblem(value, u);
-      if (!port) return u.href;
-      bad(name, 'http(s) URL with a port from 1 to 65535', port);
+      const problem = urlProblem(value, u);
+      if (!problem) return u.href;
+      bad(name, 'http(s) URL without control characters, with a port from 1 to 65535', problem);
       return undefined;
     }
   } catch {}

@@ -21,16 +21,26 @@ export const DEFAULT_ENDPOINTS = {
 
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:/@]+):(\d{1,5})$/;
 
+/** C0 control characters and DEL. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL_PROBLEM =
+  'holds a control character (tab, newline…), which the URL parser would drop or encode';
+
 /** `scheme://authority:` followed by the path, query, fragment or the end: a port left empty. */
 const EMPTY_PORT = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*:(?=[/?#]|$)/i;
 
 /**
- * Why the port of an http(s) URL `url` (parsed from `text`) cannot be the collector's: 0, or left
- * empty (`http://collector:/v1/traces`, a port variable that was not set). Node's HTTP client takes
+ * Why an http(s) URL `url` (parsed from `text`) cannot be the collector's: a control character
+ * inside the text, or a port 0 or left empty (`http://collector:/v1/traces`, a port variable that was not set). Node's HTTP client takes
  * either as the scheme's default, so spans went to port 80 (443) without a word — the `host:port`
  * form already refused port 0.
  */
-export function urlPortProblem(text: string, url: URL): string | undefined {
+export function urlProblem(text: string, url: URL): string | undefined {
+  // The URL parser drops tabs and newlines anywhere (`http://local\nhost:4318` is localhost:4318)
+  // and percent-encodes other control characters: a value with one inside, pasted or templated
+  // wrong, would export somewhere it does not say. Around the value they are trimmed, as spaces.
+  if (CONTROL.test(text.trim())) return CONTROL_PROBLEM;
   if (url.port === '0') return 'port must be between 1 and 65535 (port 0 would send to port 80 or 443)';
   if (EMPTY_PORT.test(text.trim()))
     return 'has an empty port after the ":" (it would send to port 80 or 443): give the port, or drop the ":"';
@@ -43,6 +53,7 @@ export function normalizeEndpoint(
   exporter: keyof typeof DEFAULT_ENDPOINTS,
 ): { url: string } | { problem: string } {
   const text = endpoint.trim();
+  if (CONTROL.test(text)) return { problem: CONTROL_PROBLEM };
   const hp = HOST_PORT.exec(text);
   if (hp) {
     const port = Number(hp[2]);
@@ -60,7 +71,7 @@ export function normalizeEndpoint(
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: 'must use http or https' };
   if (!url.hostname) return { problem: 'must name a host' };
-  const port = urlPortProblem(text, url);
+  const port = urlProblem(text, url);
   if (port) return { problem: port };
   return { url: url.href };
 }
