@@ -102,7 +102,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): DemoEnv {
   if (level && !['debug', 'info', 'warn', 'error'].includes(level))
     throw new EnvError(`LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
   return {
-    databaseUrl: nonEmpty('DATABASE_URL'),
+    databaseUrl: checkedDatabaseUrl(nonEmpty('DATABASE_URL')),
     // Checked here, before anything starts: a bad one used to fail half way through the start.
     redisUrl: checkedRedisUrl(nonEmpty('REDIS_URL')),
     tracingEndpoint,
@@ -163,6 +163,17 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
       `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081${text.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${text}"`}`,
     );
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * `DATABASE_URL` as given; the rest (a URL at all, its scheme, a server there) is checked when the
+ * database opens. Port 0 (`:0`, `:00`) gave "ECONNREFUSED" after the tracer and caches had started,
+ * as if the server were down.
+ */
+function checkedDatabaseUrl(url: string | undefined): string | undefined {
+  if (url !== undefined && URL.canParse(url) && new URL(url).port === '0')
+    throw new EnvError('DATABASE_URL port must be from 1 to 65535 (or none: 5432)');
+  return url;
 }
 
 /** `redis://[user:pass@]host:port[/db]` → the Redis cache adapter's options. */

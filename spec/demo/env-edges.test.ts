@@ -79,7 +79,7 @@ describe('demo environment: malformed values', () => {
     );
   });
 
-  it('port 0 in REDIS_URL or a peer URL is refused naming the variable, before anything starts', () => {
+  it('port 0 in REDIS_URL, DATABASE_URL or a peer URL is refused naming the variable, before anything starts', () => {
     // REDIS_URL's failed half way through the start (the cache's ConfigError "addresses.0", a
     // stack trace); a peer URL's made every call to that peer fail (a 502 for each request).
     for (const url of ['redis://127.0.0.1:0', 'redis://:sekrit@h:00/1'])
@@ -89,6 +89,19 @@ describe('demo environment: malformed values', () => {
           e instanceof EnvError && /^REDIS_URL port/.test(e.message) && !e.message.includes('sekrit'),
         url,
       );
+    // DATABASE_URL's: "ECONNREFUSED" once the tracer and caches had started, as if PostgreSQL were down.
+    for (const url of ['postgres://u:sekrit@127.0.0.1:0/db', 'postgresql://127.0.0.1:00'])
+      assert.throws(
+        () => readEnv({ DATABASE_URL: url }),
+        (e: Error) =>
+          e instanceof EnvError && /^DATABASE_URL port/.test(e.message) && !e.message.includes('sekrit'),
+        url,
+      );
+    assert.equal(readEnv({ DATABASE_URL: 'postgres://u:p@h/db' }).databaseUrl, 'postgres://u:p@h/db');
+    assert.equal(
+      readEnv({ DATABASE_URL: 'postgres://u:p@h:5433/db' }).databaseUrl,
+      'postgres://u:p@h:5433/db',
+    );
     for (const name of ['USER_SERVICE_URL', 'ORDER_SERVICE_URL', 'JAEGER_UI_URL'])
       for (const url of ['http://127.0.0.1:0', 'https://peer:00/'])
         assert.throws(
