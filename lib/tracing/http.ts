@@ -297,8 +297,8 @@ export function traceHandler<P extends AppParts = AppParts>(
       // A response already destroyed (the handler cut it, or `pipeline(source, res)` did when its
       // source failed, before rejecting) can send nothing: `end()` on it still marks the headers
       // as sent, and the span and request metric recorded a 500 the client never got (it saw a
-      // reset).
-      if (res.destroyed) return;
+      // reset). Likewise a connection destroyed in the same turn, before the response saw it close.
+      if (res.destroyed || res.socket?.destroyed === true) return;
       if (!res.headersSent) {
         res.statusCode = 500;
         res.end();

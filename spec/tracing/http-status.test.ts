@@ -61,6 +61,12 @@ const handler = traceHandler(
       res.destroy();
       throw new RangeError('source failed');
     }
+    if (path === '/socket-cut') {
+      // Its connection destroyed (by the handler here; a proxy or the server's own code elsewhere)
+      // and the handler rejecting in the same turn, before the response saw the socket close.
+      req.socket.destroy();
+      throw new RangeError('connection gone');
+    }
     if (path === '/cut-with-error') {
       // The response destroyed with the error that cut it — the handler rejects only later (as
       // `pipeline` does on Node 24, after the response closed) or never.
@@ -188,6 +194,24 @@ describe('HTTP span status and status code (OpenTelemetry HTTP conventions)', ()
     assert.equal(span.status.code, ERROR);
     const series = await waitFor(
       async () => ((await requestSeries('/cut')).length > 0 ? requestSeries('/cut') : undefined),
+      { what: 'the request metric' },
+    );
+    assert.equal(series.length, 1);
+    assert.doesNotMatch(series[0]!, /http_response_status_code/);
+    assert.match(series[0]!, /error_type="RangeError"/);
+  });
+
+  it('a handler whose connection was destroyed, then threw in the same turn: no status code either', async () => {
+    // The response was not yet marked destroyed (its socket's close comes a turn later): the bare
+    // 500 went into a dead socket, and the span and metric said 500.
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/socket-cut`));
+    const span = await serverSpan('/socket-cut');
+    assert.equal(span.attributes['http.response.status_code'], undefined, 'no status was sent');
+    assert.equal(span.attributes['error.type'], 'RangeError');
+    assert.equal(span.status.code, ERROR);
+    const series = await waitFor(
+      async () =>
+        (await requestSeries('/socket-cut')).length > 0 ? requestSeries('/socket-cut') : undefined,
       { what: 'the request metric' },
     );
     assert.equal(series.length, 1);
