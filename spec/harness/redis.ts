@@ -21,6 +21,7 @@ import {
   freePort,
   type ServerProcess,
   skipUnless,
+  startAll,
   startProcess,
   tempDir,
   waitFor,
@@ -352,7 +353,10 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       : []),
   ];
   try {
-    const started = await Promise.all(
+    // startAll, not Promise.all: when one node fails to start, the stop() below ran while the others
+    // were still starting; they were left running (in the removed temp dir), and their child
+    // processes kept the test file's process alive for good.
+    const started = await startAll(
       Array.from({ length: 6 }, (_, i) =>
         spawnRedis(
           `cluster${i}`,
@@ -617,7 +621,8 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
       if (acked < 1) throw new Error('the master did not stream its writes to the replica within 10 s');
     });
     streaming.catch(() => {}); // awaited below; not unhandled if the sentinels fail to start first
-    const sentinelServers = await Promise.all(
+    // startAll, not Promise.all: see startRedisCluster.
+    const sentinelServers = await startAll(
       [0, 1, 2].map(async (i) =>
         track(
           await spawnRedis(
