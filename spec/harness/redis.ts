@@ -28,6 +28,8 @@ import {
 } from './process.js';
 
 const HOST = '127.0.0.1';
+/** A cluster node's bus port is its port + this (Redis's default, no `cluster-port` set). */
+const CLUSTER_BUS_OFFSET = 10_000;
 
 /**
  * TLS of a test server: it listens with TLS only (`port 0`, `tls-port`), presents `cert`/`key`
@@ -223,9 +225,12 @@ async function spawnRedis(
   opts: { auth?: RedisAdminAuth; sentinel?: boolean; tls?: RedisServerTls | undefined } = {},
 ): Promise<RedisServer> {
   const bin = findBinary('redis-server') ?? 'redis-server';
+  // A cluster node also listens on port + 10000, its cluster bus: free and out of the ephemeral
+  // range too (see freePort), and the child's own once ready.
+  const bus = lines(0).some((l) => /^cluster-enabled\s+yes\b/i.test(l)) ? CLUSTER_BUS_OFFSET : 0;
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = await freePort({ alsoFree: bus });
     const conf = join(dir, `${name}-${port}.conf`);
     const base = [
       `bind ${HOST}`,
@@ -244,7 +249,7 @@ async function spawnRedis(
         args: opts.sentinel ? [conf, '--sentinel'] : [conf],
         cwd: dir,
         ready: () => ping(port, { ...opts.auth, tls: adminTls(opts.tls) }),
-        ports: [port],
+        ports: bus ? [port, port + bus] : [port],
         readyTimeoutMs: 10_000,
       });
       return wrap(server, HOST, port);
