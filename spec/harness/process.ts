@@ -330,13 +330,23 @@ export async function listensOn(pid: number, port: number): Promise<boolean> {
   }
   if (tables === 0) return true;
   if (inodes.size === 0) return false;
+  // A child between fork and exec still holds every descriptor of this process (they close at
+  // exec): a socket this process holds too is not the child's own. Without this, a child probed in
+  // that window "owned" the port of a server this very process listened on (ports.test.ts failed
+  // 3 runs in 4 on a loaded machine: the probe saw the squatter's socket in the child's fds).
+  if (pid !== process.pid) for (const own of (await socketsOf(process.pid)) ?? []) inodes.delete(own);
+  if (inodes.size === 0) return false;
+  const sockets = await socketsOf(pid);
+  if (sockets === undefined) return true;
+  return sockets.some((target) => inodes.has(target));
+}
+
+/** The `socket:[inode]` targets of the open descriptors of `pid`, or `undefined` when unreadable. */
+async function socketsOf(pid: number): Promise<string[] | undefined> {
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => undefined);
-  if (fds === undefined) return true;
-  for (const fd of fds) {
-    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-    if (inodes.has(target)) return true;
-  }
-  return false;
+  if (fds === undefined) return undefined;
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return targets.filter((t) => t.startsWith('socket:'));
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
