@@ -48,30 +48,43 @@ function ephemeralRange(): [number, number] {
 }
 
 /**
- * A TCP port that was free on 127.0.0.1 a moment ago, picked at random from 20000–29999 when that
- * is below the kernel's ephemeral range. Test files run side by side (spec/run.mjs), and a port the
+ * A TCP port that was free on 127.0.0.1 a moment ago, picked at random from 20000–29999 (or up to
+ * where the kernel's ephemeral range starts, when that is below 30000). Test files run side by side (spec/run.mjs), and a port the
  * kernel handed out by `listen(0)` goes back to its pool: before the server it is meant for binds
  * it, any other process's `listen(0)` or outgoing connection may take it (a demo service then met
  * another test's server on "its" port). Ports below the range are never handed out that way; only
  * another explicit pick could collide (one in ten thousand). Elsewhere, the kernel picks.
+ *
+ * With `alsoFree`, `port + alsoFree` was free too, and is below the ephemeral range as well where
+ * the range allows: a Redis cluster node also listens on its port + 10000 (the cluster bus). From
+ * 20000–29999 that was 30000–39999, mostly inside the range (32768–60999 here), where an outgoing
+ * connection of any process may hold it: the node then exits at once ("Failed listening on port
+ * 33444 (cluster), aborting"), and ~4 % of those ports were held at a time on a busy machine.
  */
-export async function freePort(): Promise<number> {
+export async function freePort(options: { alsoFree?: number } = {}): Promise<number> {
   const [lo] = ephemeralRange();
-  if (lo > 30_000) {
+  const extra = options.alsoFree ?? 0;
+  const top = Math.min(30_000, lo - extra);
+  const free = async (port: number) =>
+    (await canListen(port)) && (extra === 0 || (port + extra <= 65_535 && (await canListen(port + extra))));
+  if (top - 20_000 >= 1000) {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const port = 20_000 + Math.floor(Math.random() * 10_000);
-      if (await canListen(port)) return port;
+      const port = 20_000 + Math.floor(Math.random() * (top - 20_000));
+      if (await free(port)) return port;
     }
   }
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
+  for (let attempt = 0; ; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.unref();
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
     });
-  });
+    if (extra === 0 || attempt >= 49 || (await free(port))) return port;
+  }
 }
 
 /** A new temp dir; remove it with the returned `remove()`. */
@@ -317,13 +330,23 @@ export async function listensOn(pid: number, port: number): Promise<boolean> {
   }
   if (tables === 0) return true;
   if (inodes.size === 0) return false;
+  // A child between fork and exec still holds every descriptor of this process (they close at
+  // exec): a socket this process holds too is not the child's own. Without this, a child probed in
+  // that window "owned" the port of a server this very process listened on (ports.test.ts failed
+  // 3 runs in 4 on a loaded machine: the probe saw the squatter's socket in the child's fds).
+  if (pid !== process.pid) for (const own of (await socketsOf(process.pid)) ?? []) inodes.delete(own);
+  if (inodes.size === 0) return false;
+  const sockets = await socketsOf(pid);
+  if (sockets === undefined) return true;
+  return sockets.some((target) => inodes.has(target));
+}
+
+/** The `socket:[inode]` targets of the open descriptors of `pid`, or `undefined` when unreadable. */
+async function socketsOf(pid: number): Promise<string[] | undefined> {
   const fds = await readdir(`/proc/${pid}/fd`).catch(() => undefined);
-  if (fds === undefined) return true;
-  for (const fd of fds) {
-    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-    if (inodes.has(target)) return true;
-  }
-  return false;
+  if (fds === undefined) return undefined;
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return targets.filter((t) => t.startsWith('socket:'));
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */

@@ -21,12 +21,15 @@ import {
   freePort,
   type ServerProcess,
   skipUnless,
+  startAll,
   startProcess,
   tempDir,
   waitFor,
 } from './process.js';
 
 const HOST = '127.0.0.1';
+/** A cluster node's bus port is its port + this (Redis's default, no `cluster-port` set). */
+const CLUSTER_BUS_OFFSET = 10_000;
 
 /**
  * TLS of a test server: it listens with TLS only (`port 0`, `tls-port`), presents `cert`/`key`
@@ -222,9 +225,12 @@ async function spawnRedis(
   opts: { auth?: RedisAdminAuth; sentinel?: boolean; tls?: RedisServerTls | undefined } = {},
 ): Promise<RedisServer> {
   const bin = findBinary('redis-server') ?? 'redis-server';
+  // A cluster node also listens on port + 10000, its cluster bus: free and out of the ephemeral
+  // range too (see freePort), and the child's own once ready.
+  const bus = lines(0).some((l) => /^cluster-enabled\s+yes\b/i.test(l)) ? CLUSTER_BUS_OFFSET : 0;
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = await freePort({ alsoFree: bus });
     const conf = join(dir, `${name}-${port}.conf`);
     const base = [
       `bind ${HOST}`,
@@ -243,7 +249,7 @@ async function spawnRedis(
         args: opts.sentinel ? [conf, '--sentinel'] : [conf],
         cwd: dir,
         ready: () => ping(port, { ...opts.auth, tls: adminTls(opts.tls) }),
-        ports: [port],
+        ports: bus ? [port, port + bus] : [port],
         readyTimeoutMs: 10_000,
       });
       return wrap(server, HOST, port);
@@ -352,7 +358,10 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       : []),
   ];
   try {
-    const started = await Promise.all(
+    // startAll, not Promise.all: when one node fails to start, the stop() below ran while the others
+    // were still starting; they were left running (in the removed temp dir), and their child
+    // processes kept the test file's process alive for good.
+    const started = await startAll(
       Array.from({ length: 6 }, (_, i) =>
         spawnRedis(
           `cluster${i}`,
@@ -617,7 +626,8 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
       if (acked < 1) throw new Error('the master did not stream its writes to the replica within 10 s');
     });
     streaming.catch(() => {}); // awaited below; not unhandled if the sentinels fail to start first
-    const sentinelServers = await Promise.all(
+    // startAll, not Promise.all: see startRedisCluster.
+    const sentinelServers = await startAll(
       [0, 1, 2].map(async (i) =>
         track(
           await spawnRedis(
