@@ -235,6 +235,11 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
 
   it('after warm-up, serves reads from L1 and L2 without touching the database', async () => {
     const ids = Array.from({ length: 60 }, (_, i) => i + 1);
+    const tieredStats = () => ({
+      user: services.user.tiered!.stats(),
+      order: services.order.tiered!.stats(),
+    });
+    const start = tieredStats();
     for (const id of ids) assert.equal((await getJson(`${gw}/users/${id}/orders`)).status, 200);
     const stats = () => ({
       userDb: services.user.data!.statements,
@@ -247,8 +252,19 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     for (const id of ids) assert.equal((await getJson(`${gw}/users/${id}/orders`)).status, 200);
     for (let i = 0; i < 20; i++) assert.equal((await getJson(`${gw}/users/3/orders`)).status, 200);
     const afterReads = stats();
-    assert.equal(afterReads.userDb, before.userDb, 'user-service: no query for cached users');
-    assert.equal(afterReads.orderDb, before.orderDb, 'order-service: no query for cached order lists');
+    // A query only where L2 did not answer in time (the demo's 200 ms L2 timeout, which a loaded
+    // machine can pass: a CI run under load had one user query for 60 cached users), a read now or
+    // the store of the warm-up, counted in l2Errors / l2Skipped; none on a machine that keeps up.
+    const l2Failures = (svc: 'user' | 'order') =>
+      afterReads[svc].l2Errors - start[svc].l2Errors + afterReads[svc].l2Skipped - start[svc].l2Skipped;
+    assert.ok(
+      afterReads.userDb - before.userDb <= l2Failures('user'),
+      `user-service: no query for cached users (${afterReads.userDb - before.userDb} queries, ${l2Failures('user')} L2 failures)`,
+    );
+    assert.ok(
+      afterReads.orderDb - before.orderDb <= l2Failures('order'),
+      `order-service: no query for cached order lists (${afterReads.orderDb - before.orderDb} queries, ${l2Failures('order')} L2 failures)`,
+    );
     for (const svc of ['user', 'order'] as const) {
       assert.ok(afterReads[svc].l1Hits > before[svc].l1Hits, `${svc}: L1 hits`);
       assert.ok(afterReads[svc].l2Hits > before[svc].l2Hits, `${svc}: L2 hits`);
