@@ -65,6 +65,8 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
   let cache: TieredCache;
   let cli: OutsideWriter;
   let seedPort: number;
+  /** Why trust was lost, in order (the tiered cache's `tracking lost` warnings). */
+  const lossReasons: string[] = [];
 
   before(async () => {
     cluster = await startRedisCluster({ nodeTimeoutMs: 1000 });
@@ -77,6 +79,14 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
     });
     const tracking = createRedisTracking({ cache: l2, heartbeat: 200 });
     cache = createTieredCache({
+      logger: {
+        debug() {},
+        info() {},
+        warn(message: string, fields?: Record<string, unknown>) {
+          if (/tracking lost/.test(message)) lossReasons.push(String(fields?.reason));
+        },
+        error() {},
+      },
       l1: createMemoryCache({ maxCost: 1 << 20 }),
       l2,
       tracking,
@@ -262,87 +272,121 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
     assert.equal(text(await cache.get(other)), 'w1');
   });
   it('manual failover (connections stay up): only the slots of that master leave L1, with no invalidation', async () => {
-    const [master, otherMaster] = [cluster.masters[1]!, cluster.masters[2]!];
-    const masterId = String(await redisCommand(master.port, ['CLUSTER', 'MYID']));
-    // Its replica, from the cluster's own view (roles changed in the tests above).
-    const replicaPort = String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
-      .trim()
-      .split('\n')
-      .map((line) => line.split(' '))
-      .filter((f) => /(^|,)slave(,|$)/.test(f[2] ?? '') && !/fail/.test(f[2] ?? '') && f[3] === masterId)
-      .map((f) => Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]))[0];
-    assert.ok(replicaPort, `a live replica of ${master.port}`);
-    const map = await owners(otherMaster.port);
-    const key = keyOn(map, master.port, 'mf-');
-    const other = keyOn(map, otherMaster.port, 'mf-other-');
-    for (const k of [key, other]) {
-      await cache.set(k, Buffer.from(`v1-${k}`), 60_000);
-      assert.equal(await holdInL1(cache, k), `v1-${k}`);
+    /** One manual failover; `undefined` once every check passed, else why trust was lost. */
+    const failoverOnce = async (): Promise<string[] | undefined> => {
+      const otherMaster = cluster.masters[2]!;
+      // The master of the second pair, from the cluster's own view: its first master, or the
+      // replica that took over from it in an earlier attempt. Once the other master sees it own
+      // slots (a failover's gossip may still be arriving).
+      const firstId = String(await redisCommand(cluster.masters[1]!.port, ['CLUSTER', 'MYID']));
+      const master = await waitFor(
+        async () => {
+          const view = String(await redisCommand(otherMaster.port, ['CLUSTER', 'NODES']))
+            .trim()
+            .split('\n')
+            .map((line) => line.split(' '));
+          const first = view.find((f) => f[0] === firstId);
+          const id = first && /(^|,)slave(,|$)/.test(first[2] ?? '') ? first[3] : firstId;
+          const port = Number(/:(\d+)@/.exec(view.find((f) => f[0] === id)?.[1] ?? '')?.[1]);
+          return [...(await owners(otherMaster.port)).values()].includes(port) ? { port } : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the master of the second pair to own slots' },
+      );
+      const masterId = String(await redisCommand(master.port, ['CLUSTER', 'MYID']));
+      // Its replica, from the cluster's own view (roles changed in the tests above).
+      const replicaPort = String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter((f) => /(^|,)slave(,|$)/.test(f[2] ?? '') && !/fail/.test(f[2] ?? '') && f[3] === masterId)
+        .map((f) => Number(/:(\d+)@/.exec(f[1] ?? '')?.[1]))[0];
+      assert.ok(replicaPort, `a live replica of ${master.port}`);
+      const map = await owners(otherMaster.port);
+      const key = keyOn(map, master.port, 'mf-');
+      const other = keyOn(map, otherMaster.port, 'mf-other-');
+      for (const k of [key, other]) {
+        await cache.set(k, Buffer.from(`v1-${k}`), 60_000);
+        assert.equal(await holdInL1(cache, k), `v1-${k}`);
+      }
+      // What the test depends on, waited for rather than assumed on a loaded machine: a manual
+      // failover needs the replica's replication link up (it waits for the replica to reach the
+      // master's offset and gives up after 5 s), and the owner change can only be a move (not a
+      // loss) while tracking is confirmed. Both may still be settling after the master kill above.
+      await waitFor(
+        async () =>
+          /master_link_status:up/.test(String(await redisCommand(replicaPort, ['INFO', 'replication']))),
+        { timeoutMs: 20_000, what: `replica ${replicaPort} in sync with ${master.port}` },
+      );
+      // Under load a node can be flagged failing for a moment (node timeout 1 s): the client then drops
+      // it from its pool and adds it back, each a loss. Every node but the one killed above is healthy.
+      const dead = cluster.masters[0]!.port;
+      await waitFor(
+        async () =>
+          String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
+            .trim()
+            .split('\n')
+            .map((line) => line.split(' '))
+            .filter((f) => !f[1]?.startsWith(`127.0.0.1:${dead}@`))
+            .every((f) => !/fail/.test(f[2] ?? '') && f[7] === 'connected'),
+        { timeoutMs: 20_000, what: 'every live node healthy in the cluster view' },
+      );
+      await waitFor(() => cache.stats().trackingConfirmed === 1, { what: 'tracking confirmed' });
+      for (const k of [key, other]) assert.equal(await holdInL1(cache, k), `v1-${k}`);
+      const before = cache.stats();
+      const reasonsBefore = lossReasons.length;
+      assert.equal(await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']), 'OK');
+      const askedAt = performance.now();
+      let asked = 1;
+      const seen = await waitFor(
+        async () => {
+          const now = cache.stats();
+          // A loss makes the owner change a loss too: stop at once, not after the wait runs out.
+          if (now.trackingLosses !== before.trackingLosses) return 'lost';
+          if (now.trackingMoves > before.trackingMoves) return 'moved';
+          // A failover the master gave up on (replica not caught up in time) is asked for again.
+          const role = (await redisCommand(replicaPort, ['ROLE'])) as unknown[];
+          if (role[0] !== 'master' && performance.now() - askedAt > 6000 * asked) {
+            asked++;
+            await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']);
+          }
+          return false;
+        },
+        { timeoutMs: 30_000, what: 'the owner change to be seen' },
+      );
+      if (seen === 'lost') return lossReasons.slice(reasonsBefore);
+      const s = cache.stats();
+      assert.equal(s.trackingLosses, before.trackingLosses, 'trust was kept');
+      assert.equal(s.trackingInvalidations, before.trackingInvalidations, 'the server reported nothing');
+      assert.equal(s.trackingConfirmed, 1);
+      assert.equal((await cache.getWithMeta(other))?.source, 'l1', 'the key of the other master stayed');
+      assert.deepEqual(
+        await cache.getWithMeta(key),
+        { value: Buffer.from(`v1-${key}`), source: 'l2', stale: false },
+        'the moved key was dropped and read fresh (from the new master)',
+      );
+      assert.equal(await holdInL1(cache, key), `v1-${key}`);
+      assert.equal(await cli.run(`SET ${PREFIX}${key} v2`), 'OK');
+      const lag = await freshWithin(cache, key, `v1-${key}`, 'v2');
+      console.log(
+        `# cluster manual failover ${master.port} → ${replicaPort}: ${s.trackingMoves - before.trackingMoves} move(s) seen, no loss; the next outside write seen after ${lag.toFixed(3)} ms`,
+      );
+      return undefined;
+    };
+    // A loss for another cause than the owner change (a tracked link that missed its heartbeats or
+    // was dropped while the machine was loaded, with a 1 s node timeout) says nothing about how a
+    // failover is seen: that failover is run again, at most twice. A loss for the owner change is
+    // what this test exists to catch.
+    for (let attempt = 1; ; attempt++) {
+      const lost = await failoverOnce();
+      if (lost === undefined) return;
+      const ownerChange = lost.some((r) => /changed owner/.test(r));
+      assert.ok(
+        !ownerChange && attempt < 3,
+        `trust was lost during the failover (attempt ${attempt}; reasons ${JSON.stringify(lost)}; stats ${JSON.stringify(cache.stats())})`,
+      );
+      console.log(
+        `# manual failover attempt ${attempt}: trust lost for another cause (${lost.join('; ')}); run again`,
+      );
     }
-    // What the test depends on, waited for rather than assumed on a loaded machine: a manual
-    // failover needs the replica's replication link up (it waits for the replica to reach the
-    // master's offset and gives up after 5 s), and the owner change can only be a move (not a
-    // loss) while tracking is confirmed. Both may still be settling after the master kill above.
-    await waitFor(
-      async () =>
-        /master_link_status:up/.test(String(await redisCommand(replicaPort, ['INFO', 'replication']))),
-      { timeoutMs: 20_000, what: `replica ${replicaPort} in sync with ${master.port}` },
-    );
-    // Under load a node can be flagged failing for a moment (node timeout 1 s): the client then drops
-    // it from its pool and adds it back, each a loss. Every node but the one killed above is healthy.
-    const dead = cluster.masters[0]!.port;
-    await waitFor(
-      async () =>
-        String(await redisCommand(master.port, ['CLUSTER', 'NODES']))
-          .trim()
-          .split('\n')
-          .map((line) => line.split(' '))
-          .filter((f) => !f[1]?.startsWith(`127.0.0.1:${dead}@`))
-          .every((f) => !/fail/.test(f[2] ?? '') && f[7] === 'connected'),
-      { timeoutMs: 20_000, what: 'every live node healthy in the cluster view' },
-    );
-    await waitFor(() => cache.stats().trackingConfirmed === 1, { what: 'tracking confirmed' });
-    for (const k of [key, other]) assert.equal(await holdInL1(cache, k), `v1-${k}`);
-    const before = cache.stats();
-    assert.equal(await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']), 'OK');
-    const askedAt = performance.now();
-    let asked = 1;
-    const seen = await waitFor(
-      async () => {
-        const now = cache.stats();
-        // A loss makes the owner change a loss too: stop at once, not after the wait runs out.
-        if (now.trackingLosses !== before.trackingLosses) return 'lost';
-        if (now.trackingMoves > before.trackingMoves) return 'moved';
-        // A failover the master gave up on (replica not caught up in time) is asked for again.
-        const role = (await redisCommand(replicaPort, ['ROLE'])) as unknown[];
-        if (role[0] !== 'master' && performance.now() - askedAt > 6000 * asked) {
-          asked++;
-          await redisCommand(replicaPort, ['CLUSTER', 'FAILOVER']);
-        }
-        return false;
-      },
-      { timeoutMs: 30_000, what: 'the owner change to be seen' },
-    );
-    assert.equal(
-      seen,
-      'moved',
-      `trust was lost during the failover (stats ${JSON.stringify(cache.stats())})`,
-    );
-    const s = cache.stats();
-    assert.equal(s.trackingLosses, before.trackingLosses, 'trust was kept');
-    assert.equal(s.trackingInvalidations, before.trackingInvalidations, 'the server reported nothing');
-    assert.equal(s.trackingConfirmed, 1);
-    assert.equal((await cache.getWithMeta(other))?.source, 'l1', 'the key of the other master stayed');
-    assert.deepEqual(
-      await cache.getWithMeta(key),
-      { value: Buffer.from(`v1-${key}`), source: 'l2', stale: false },
-      'the moved key was dropped and read fresh (from the new master)',
-    );
-    assert.equal(await holdInL1(cache, key), `v1-${key}`);
-    assert.equal(await cli.run(`SET ${PREFIX}${key} v2`), 'OK');
-    const lag = await freshWithin(cache, key, `v1-${key}`, 'v2');
-    console.log(
-      `# cluster manual failover ${master.port} → ${replicaPort}: ${s.trackingMoves - before.trackingMoves} move(s) seen, no loss; the next outside write seen after ${lag.toFixed(3)} ms`,
-    );
   });
 });
