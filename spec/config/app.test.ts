@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,8 +10,13 @@ import type { OtelTracer } from '../../lib/tracing/otel/index.js';
 import { describeWithServers } from '../harness/process.js';
 import { skipRedis, startRedis } from '../harness/redis.js';
 
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
 async function writeTemp(name: string, text: string) {
   const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-'));
+  dirs.push(dir);
   const p = join(dir, name);
   await writeFile(p, text);
   return p;

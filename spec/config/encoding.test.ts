@@ -5,10 +5,10 @@
  * instance), is a ConfigError with a position or path and without the value.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { loadConfig, loadConfigFromText } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
@@ -21,6 +21,7 @@ async function file(name: string, bytes: string | Buffer): Promise<string> {
   await writeFile(p, bytes);
   return p;
 }
+after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
 
 function everything(err: unknown): string {
   const e = err as Error;

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, open, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   loadConfigFromText,
@@ -18,6 +18,16 @@ import {
 } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
 async function sparseFile(path: string, size: number): Promise<void> {
   const h = await open(path, 'w');
   await h.truncate(size); // no disk blocks: a hole of `size` bytes
@@ -26,7 +36,7 @@ async function sparseFile(path: string, size: number): Promise<void> {
 
 describe('config: files named by fields are read with a size bound', () => {
   it('a token file over the limit is a ConfigError naming the field and the path, not read whole', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-files-'));
+    const dir = await tempDir('hyperion-config-files-');
     const big = join(dir, 'huge-token');
     await sparseFile(big, 64 * MAX_CONFIG_BYTES);
     const m = parseConfig({ metrics: { auth: { bearer_token_file: big } } });
@@ -43,7 +53,7 @@ describe('config: files named by fields are read with a size bound', () => {
   });
 
   it('a file at the limit is read whole', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-files-'));
+    const dir = await tempDir('hyperion-config-files-');
     const token = join(dir, 'token');
     await writeFile(token, `${'t'.repeat(MAX_CONFIG_BYTES - 1)}\n`);
     const m = parseConfig({ metrics: { auth: { bearer_token_file: token } } });
@@ -66,7 +76,7 @@ describe('config: a named pipe given as a file field', { skip: process.platform 
     ['metrics.auth.bearer_token_file', (p: string) => `metrics:\n  auth: { bearer_token_file: "${p}" }\n`],
   ] as const) {
     it(`${field}: a ConfigError naming the field and the pipe, at once`, async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-fifo-'));
+      const dir = await tempDir('hyperion-config-fifo-');
       const fifo = join(dir, 'ca.pem');
       const made = spawnSync('mkfifo', [fifo]);
       assert.equal(made.status, 0, String(made.stderr));
@@ -107,7 +117,7 @@ describe('config: metrics credentials the endpoint would refuse are refused by t
     });
 
   it('a token file whose token holds whitespace is a ConfigError naming the field, without the token', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-files-'));
+    const dir = await tempDir('hyperion-config-files-');
     const token = join(dir, 'token');
     await writeFile(token, 'S3CR3T-part1 part2\n');
     const m = parseConfig({ metrics: { auth: { bearer_token_file: token } } });
@@ -139,6 +149,7 @@ describe('config: a secret given where a file path belongs is never echoed', () 
   // A readable certificate file, so that key_file is the field that fails.
   const CERT = join(tmpdir(), `hyperion-config-files-cert-${process.pid}.pem`);
   before(() => writeFile(CERT, 'CERT PEM'));
+  after(() => rm(CERT, { force: true }));
   const cases: [string, Record<string, unknown>, string][] = [
     // The PEM itself pasted into key_file (e.g. HYPERION__METRICS__TLS__KEY_FILE="$(cat key.pem)").
     ['a PEM in tls.key_file', { metrics: { tls: { cert_file: CERT, key_file: PEM } } }, 'MIIEvS3CR3T'],

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createMemoryCache, createSyncMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../lib/cache/redis/index.js';
@@ -28,6 +28,7 @@ async function file(name: string, text: string): Promise<string> {
   await writeFile(p, text);
   return p;
 }
+after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
 
 async function loadError(
   text: string,

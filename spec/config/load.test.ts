@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, open, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import * as v from 'valibot';
 import { loadConfig } from '../../lib/config/index.js';
@@ -27,8 +27,13 @@ const schema = v.strictObject({
   tracing: v.optional(v.strictObject({ sample_rate: v.pipe(v.number(), v.minValue(0), v.maxValue(1)) })),
 });
 
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
 async function writeTemp(name: string, text: string) {
   const dir = await mkdtemp(join(tmpdir(), 'hyperion-config-'));
+  dirs.push(dir);
   const p = join(dir, name);
   await writeFile(p, text);
   return p;
@@ -179,6 +184,7 @@ describe('a config path given as a file: URL (found from outside)', () => {
 describe('a config path that is not a file', () => {
   it('a named pipe with no writer is refused at once (opening it waited for a writer for ever)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hyperion-fifo-'));
+    dirs.push(dir);
     const fifo = join(dir, 'app.yaml');
     const made = spawnSync('mkfifo', [fifo]);
     assert.equal(made.status, 0, String(made.stderr));

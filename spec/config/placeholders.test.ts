@@ -7,12 +7,17 @@
  */
 /* biome-ignore-all lint/suspicious/noTemplateCurlyInString: the placeholders are the file contents under test */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { loadConfig, loadConfigFromText } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
 
 const fails = async (run: () => unknown): Promise<ConfigError> => {
   try {
@@ -27,6 +32,7 @@ const fails = async (run: () => unknown): Promise<ConfigError> => {
 describe('config: ${NAME} placeholders in a file', () => {
   it('are errors with their paths and the variable to set instead, in YAML and JSON files', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hyperion-placeholders-'));
+    dirs.push(dir);
     const yaml = join(dir, 'app.yaml');
     await writeFile(
       yaml,

@@ -3,10 +3,10 @@
  * (a missing file is a ConfigError naming the field and the path), and checks on their shape.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
   metricsOptionsFromConfig,
   parseConfig,
@@ -24,6 +24,7 @@ describe('config: tls, ACL and auth fields', () => {
     await writeFile(join(dir, 'key.pem'), 'KEY PEM');
     await writeFile(join(dir, 'token'), 'file-token\n');
   });
+  after(() => rm(dir, { recursive: true, force: true }));
 
   it('maps redis tls files, ACL user and sentinel credentials', () => {
     const cfg = parseConfig({

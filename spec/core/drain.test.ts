@@ -115,6 +115,12 @@ describe('drainServer', () => {
     const rawEnded = new Promise<void>((r) => raw.once('close', () => r()));
     raw.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
     while (!rawData.includes('\r\n\r\n')) await sleep(5);
+    // /slow runs too (it was sent first, on its own connection) before the stop begins.
+    await waitFor(() => running() === 2, {
+      what: '/slow and /stream to run',
+      timeoutMs: 5000,
+      intervalMs: 5,
+    });
     await sleep(20);
 
     const started = performance.now();
@@ -175,8 +181,9 @@ describe('drainServer', () => {
       () => 'answered',
       (e: NodeJS.ErrnoException) => e.code,
     );
-    await sleep(50);
-    assert.equal(drain.inFlight, 1);
+    // Running before the drain starts (a fixed 50 ms sleep lost to one event-loop stall of the
+    // same length: the timer fired before the request was read, and the drain found none).
+    await waitFor(() => drain.inFlight === 1, { what: 'the request to run', timeoutMs: 5000, intervalMs: 5 });
     const started = performance.now();
     await drain();
     const ms = performance.now() - started;
@@ -253,17 +260,21 @@ describe('drainServer', () => {
       server.closeAllConnections();
       server.close();
     });
-    const app = createApp({ disposeTimeoutMs: 500 });
+    // A budget of 2 s: the grace is 80 % of it (1.6 s), the rest for cutting and closing. With
+    // 500 ms that rest was 100 ms, and one 150 ms event-loop stall across the cut (a loaded
+    // machine) failed the bound below.
+    const app = createApp({ disposeTimeoutMs: 2000 });
     const port = await listen(server);
-    app.defer('http', drainServer(server, { graceMs: 60_000 }));
+    const drain = drainServer(server, { graceMs: 60_000 });
+    app.defer('http', drain);
     const hung = request(port, '/hang', new Agent()).then(
       (r) => `answered ${r.status} ${r.body}`,
       () => 'cut',
     );
-    await sleep(50);
+    await waitFor(() => drain.inFlight === 1, { what: 'the request to run', timeoutMs: 5000, intervalMs: 5 });
     const started = performance.now();
     await app.close(); // rejects if the disposer overran its budget
-    assert.ok(performance.now() - started < 500);
+    assert.ok(performance.now() - started < 2000);
     assert.equal(await hung, 'cut');
   });
 
@@ -276,7 +287,11 @@ describe('drainServer', () => {
     const port = await listen(server);
     const drain = drainServer(server, { admit: (req) => req.headers['x-peer'] === '1', quietMs: 300 });
     const slow = request(port, '/slow', new Agent());
-    await sleep(50);
+    await waitFor(() => drain.inFlight === 1, {
+      what: 'the slow request to run',
+      timeoutMs: 5000,
+      intervalMs: 5,
+    });
     const draining = drain();
     const peer = await new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
       httpGet(

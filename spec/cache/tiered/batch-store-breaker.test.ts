@@ -48,20 +48,30 @@ describeWithServers(
     });
 
     it('stores that outlast what the read left of the budget do not open the breaker', async () => {
-      const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
-      const before = cache.stats();
-      proxy.state.delay = 450; // the read answers after ~450 ms; the stores then have ~150 ms
-      let values: Uint8Array[];
-      try {
-        values = await cache.getOrSetMany(keys, (ks) => ks.map((k) => Buffer.from(`v-${k}`)));
-      } finally {
-        proxy.state.delay = 0;
+      let before = cache.stats();
+      let after = before;
+      // The scenario needs the read answered within the budget with some of it left for the
+      // stores. An event-loop stall of a loaded machine across the read's reply (450 ms of 600)
+      // leaves none: no store is tried (seen 2 of 6 runs with 350 ms stalls injected about every
+      // 300 ms: backgroundWrites and l2Errors unchanged). Such a round is run again (bounded).
+      for (let round = 0; round < 5; round++) {
+        const keys = Array.from({ length: 10 }, (_, i) => `k${round}-${i}`);
+        await cache.get('warm-up'); // an answered L2 call: no failure in a row carried over
+        before = cache.stats();
+        proxy.state.delay = 450; // the read answers after ~450 ms; the stores then have ~150 ms
+        let values: Uint8Array[];
+        try {
+          values = await cache.getOrSetMany(keys, (ks) => ks.map((k) => Buffer.from(`v-${k}`)));
+        } finally {
+          proxy.state.delay = 0;
+        }
+        assert.deepEqual(
+          values.map((v) => Buffer.from(v).toString()),
+          keys.map((k) => `v-${k}`),
+        );
+        after = cache.stats();
+        if (after.backgroundWrites > before.backgroundWrites) break;
       }
-      assert.deepEqual(
-        values.map((v) => Buffer.from(v).toString()),
-        keys.map((k) => `v-${k}`),
-      );
-      const after = cache.stats();
       assert.ok(after.l2Errors > before.l2Errors, 'the stores did time out (the scenario happened)');
       assert.equal(after.breakerOpens, before.breakerOpens);
       assert.equal(cache.breakerState(), 'closed');
