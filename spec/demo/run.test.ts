@@ -55,8 +55,13 @@ describe('npm run demo (embedded defaults)', () => {
     // Only when this test held 8080: a port someone else held may be free again by the time the
     // demo starts (another `npm run demo` on the machine), and then there is nothing to fall back from.
     if (held) assert.match(out, /Ports +busy, used free ports instead: gateway → \d+/);
-    const traffic = /Traffic +(\d+) requests/.exec(out);
-    assert.equal(Number(traffic?.[1]), 600);
+    // 600 requests, unless the burst's 20 s bound (demo/traffic.ts) ends it first: normally
+    // about 3 s, but a loaded machine here sent 470 in 20 s (three CPU-bound processes beside
+    // two demo test files), and the exact 600 then failed. A shortfall before 20 s still fails.
+    const traffic = /Traffic +(\d+) requests in ([\d.]+) s/.exec(out);
+    assert.ok(traffic, out);
+    const [sent, seconds] = [Number(traffic[1]), Number(traffic[2])];
+    assert.ok(sent === 600 || (sent > 0 && sent < 600 && seconds >= 19.9), traffic[0]);
     assert.doesNotMatch(out, /network error/);
     assert.match(out, /Latency +p50 [\d.]+ ms +p99 [\d.]+ ms/);
     for (const svc of ['user-service', 'order-service']) {
