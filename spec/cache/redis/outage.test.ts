@@ -21,6 +21,11 @@ describeWithServers('redis cache when Redis is down', skipRedis(), () => {
       keyPrefix: 'down:',
     });
     const app = createApp({ cache });
+    // Closed also when an assertion fails early: its client, reconnecting, kept the file's process
+    // (and the whole run) alive.
+    t.after(async () => {
+      if (!app.closed) await app.close().catch(() => {});
+    });
     // The set-up write, with Redis up, must land: tried again (bounded) when it met an event-loop
     // stall of a loaded machine longer than the 300 ms budget (connect + SET; seen once under
     // 250 ms stalls).
