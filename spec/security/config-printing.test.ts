@@ -6,7 +6,7 @@
  * while the values stay readable as properties and the config's shape is unchanged.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -56,8 +56,9 @@ function printed(value: unknown): string {
 }
 
 describe('printing a loaded config shows no secret', () => {
-  it('loadConfig, loadConfigFromText and parseConfig, with a HYPERION__ override', async () => {
+  it('loadConfig, loadConfigFromText and parseConfig, with a HYPERION__ override', async (t) => {
     const file = join(tmpdir(), `hyperion-printing-${process.pid}.yaml`);
+    t.after(() => rm(file, { force: true }));
     await writeFile(file, TEXT);
     const env = { HYPERION__CACHE__PASSWORD: S.env };
     const configs = [

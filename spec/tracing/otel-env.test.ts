@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -742,8 +742,9 @@ describe('OTLP TLS file variables name a file that is no regular file', {
     };
   };
 
-  it('a named pipe: a ConfigError naming the variable, at once', async () => {
+  it('a named pipe: a ConfigError naming the variable, at once', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'hyperion-otlp-fifo-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const fifo = join(dir, 'ca.pem');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     const out = child({ OTEL_EXPORTER_OTLP_CERTIFICATE: fifo });
