@@ -39,6 +39,12 @@ try {
 } catch (err) {
   fail((err as Error).message);
 }
+// `… | head -1`, or quitting `less`: the reader is gone and the next write failed with EPIPE, an
+// uncaught 'error' event (a stack trace, exit 1) once the traffic had been sent. What is left to
+// print goes nowhere; the exit code stays what the run decides.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 const result = await driveTraffic({
   baseUrl: base.replace(/\/+$/, ''),
   requests: n,

@@ -97,6 +97,30 @@ describe('demo/load.ts: the trace link follows JAEGER_UI_URL', () => {
     assert.match(r.out, /^a trace to open: http:\/\/localhost:16686\/trace\/[0-9a-f]{32}$/m);
   });
 
+  it('its output read by a reader that goes away (`| head -1`): no EPIPE stack trace, exit 0', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'demo/load.ts', services.gateway.url, '40', '4'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, JAEGER_UI_URL: '' },
+      },
+    );
+    // The reader is gone before anything is written: the first write meets EPIPE.
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    // It was an uncaught 'error' event once the traffic had been sent: a stack trace, exit 1.
+    assert.equal(code, 0, `stderr: ${err}`);
+    assert.doesNotMatch(err, /EPIPE|Unhandled/);
+  });
+
   it('not an http(s) URL: exit 1 naming JAEGER_UI_URL, no traffic sent', async () => {
     const r = await runLoad([services.gateway.url, '40', '4'], { JAEGER_UI_URL: 'jaeger:16686' });
     assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
