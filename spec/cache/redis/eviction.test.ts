@@ -193,6 +193,29 @@ for (const policy of ['allkeys-lfu', 'allkeys-lru']) {
       assert.equal(server1.hits - server0.hits, evictedIds.length);
       assert.equal(after.errors, 0);
     });
+
+    // Last: the refused write empties the server. Redis counts the incoming command against
+    // maxmemory, evicts every key trying to make room for it, then refuses it. The message said
+    // "its maxmemory-policy cannot evict" — wrong under this policy, and no hint of the value.
+    it('a value too large for maxmemory is refused with oom saying why, not that the policy cannot evict', async () => {
+      assert.ok((await s.raw.dbsize()) > 0, 'the server holds keys before');
+      const err = await rejectsWith(cache.set('huge', Buffer.alloc(3 * 1024 * 1024, 7)), 'oom');
+      assert.match(err.message, /out of memory/);
+      assert.doesNotMatch(err.message, /policy cannot evict/);
+      assert.match(err.message, /more memory than evicting every key frees/);
+      assert.equal(await s.raw.dbsize(), 0, 'Redis evicted every key before refusing');
+      // A small write right after may meet the same refusal while Redis still holds the large
+      // command's buffer; bounded wait for the server to take writes again.
+      let stored = false;
+      for (let i = 0; i < 50 && !stored; i++) {
+        stored = await cache.set('small', enc('s')).then(
+          () => true,
+          () => false,
+        );
+        if (!stored) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(stored, 'small writes succeed again');
+    });
   });
 }
 
