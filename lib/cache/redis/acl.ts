@@ -28,8 +28,11 @@ export function aclRules(scope: AclScope): string[] {
   rules.push('+info', '+client|setname', '+ping', '+role', '+quit');
   if (scope.mode !== 'cluster' && scope.db) rules.push('+select');
   // iovalkey sends READONLY on every replica connection it opens (the write-deadline clock
-  // measurement and slot refreshes connect to replicas too), whatever `readOnly` says.
-  if (scope.mode === 'cluster') rules.push('+cluster|slots', '+cluster|info', '+asking', '+readonly');
+  // measurement and slot refreshes connect to replicas too), whatever `readOnly` says, and
+  // READWRITE on such a connection once its node is promoted (a failover): refused, that left an
+  // ACL LOG denial on the new master at every failover.
+  if (scope.mode === 'cluster')
+    rules.push('+cluster|slots', '+cluster|info', '+asking', '+readonly', '+readwrite');
   // The cache: GET, MGET, TYPE (has), PTTL (getManyWithTtl, the tiered cache's reads under tracking), EXISTS (a transaction's size probe); clear() = SCAN MATCH prefix* + UNLINK. Every SET and every delete
   // runs in a deadline script (./deadline.ts: EVALSHA, EVAL when not loaded yet; inside it TIME and
   // SET or UNLINK, which ACLs check too), and TIME measures the server clock on each connection.

@@ -63,10 +63,14 @@ export function toCacheError(
   if (reason.length > 200) reason = `${reason.slice(0, 200)}…`;
   const code = codeOf(err);
   const at = where ? ` (${where})` : '';
+  // Not only a policy that does not evict: under allkeys-* Redis refuses a write whose value it
+  // cannot make room for (over about a third of maxmemory: the incoming command is counted too), after
+  // evicting every key in trying. "its maxmemory-policy cannot evict" sent such a user to look
+  // at a policy that evicts.
   if (code === 'oom') {
     return new CacheError(
       code,
-      `redis ${op} failed${at}: the server is out of memory (maxmemory reached and its maxmemory-policy cannot evict): ${reason}`,
+      `redis ${op} failed${at}: the server is out of memory (maxmemory reached and eviction could not make room: the maxmemory-policy does not evict — noeviction, or volatile-* with no key left that has a TTL — or the command needs more memory than evicting every key frees, e.g. a value over about a third of maxmemory): ${reason}`,
       { cause: err },
     );
   }

@@ -193,6 +193,34 @@ for (const policy of ['allkeys-lfu', 'allkeys-lru']) {
       assert.equal(server1.hits - server0.hits, evictedIds.length);
       assert.equal(after.errors, 0);
     });
+
+    // Last: the refused write empties the server. Redis counts the incoming command against
+    // maxmemory, evicts every key trying to make room for it, then refuses it. The message said
+    // "its maxmemory-policy cannot evict" — wrong under this policy, and no hint of the value.
+    it('a value too large for maxmemory is refused with oom saying why, not that the policy cannot evict', async () => {
+      // Few keys: Redis checks its eviction time budget only every 16 evicted keys, so with 10 it
+      // evicts them all at once (many more could outlast the budget on a loaded machine, and
+      // Redis then lets the command run while it goes on evicting in the background).
+      await cache.clear();
+      for (let i = 0; i < 10; i++) await cache.set(`few${i}`, enc('f'));
+      assert.equal(await s.raw.dbsize(), 10, 'the server holds the keys before');
+      const err = await rejectsWith(cache.set('huge', Buffer.alloc(3 * 1024 * 1024, 7)), 'oom');
+      assert.match(err.message, /out of memory/);
+      assert.doesNotMatch(err.message, /policy cannot evict/);
+      assert.match(err.message, /more memory than evicting every key frees/);
+      assert.equal(await s.raw.dbsize(), 0, 'Redis evicted every key before refusing');
+      // A small write right after may meet the same refusal while Redis still holds the large
+      // command's buffer; bounded wait for the server to take writes again.
+      let stored = false;
+      for (let i = 0; i < 50 && !stored; i++) {
+        stored = await cache.set('small', enc('s')).then(
+          () => true,
+          () => false,
+        );
+        if (!stored) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(stored, 'small writes succeed again');
+    });
   });
 }
 
