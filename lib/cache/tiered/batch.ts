@@ -226,7 +226,18 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
                 opts = { ...l2Write, timeout: left };
               }
             }
-            for (const e of entries.slice(from, from + STORE_SLICE)) stores.push(store(e, opts));
+            for (const e of entries.slice(from, from + STORE_SLICE)) {
+              // A write, delete or clear of the key made while earlier slices went out (the loop
+              // turned) fences it as one made during the load does: not stored. Checked only
+              // when the batch was built, the store of a key in a later slice was sent after a
+              // `delete` of it and, `ifAbsent`, brought the loaded value back for good
+              // (batch-store-slices.test.ts).
+              if (!fence.stillValid(e.key, mark)) {
+                unlanded.delete(e.key);
+                continue;
+              }
+              stores.push(store(e, opts));
+            }
           }
           const settled = await Promise.allSettled(stores);
           for (const s of settled) if (s.status === 'rejected' && isOutage(s.reason)) throw s.reason;
