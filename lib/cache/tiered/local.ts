@@ -87,6 +87,14 @@ function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undef
   return typeof sync?.get === 'function' ? (sync as { get(key: string): Bytes | undefined }) : undefined;
 }
 
+/** The synchronous peek of a cache that has one (`sync.peek`: no access counted), else `undefined`. */
+function peekFace(cache: Cache): ((key: string) => Bytes | undefined) | undefined {
+  const sync = (cache as { sync?: { peek?: unknown } }).sync;
+  return typeof sync?.peek === 'function'
+    ? (key) => (sync as { peek(key: string): Bytes | undefined }).peek(key)
+    : undefined;
+}
+
 /**
  * Whether L1 may be filled now (server-assisted tracking, ./tracking.ts). Without tracking both stay
  * true. With it, `trusted` is false while invalidations may be lost, and `writeFills` is false: only
@@ -166,6 +174,17 @@ export function createLocal(
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
+  const peek = peekFace(l1);
+
+  /**
+   * Two reads of `key` that cannot be ordered (Fence.newest `'drop'`): the L1 copy goes unless it
+   * holds the same value as `value` (then either is right, and a hot key read by `getMany` and
+   * `get` together keeps its copy). An L1 without a synchronous peek is not compared.
+   */
+  function unordered(key: string, value: Bytes): void {
+    const held = peek ? decodeRaw(peek(key))?.value : undefined;
+    if (held === undefined || Buffer.compare(held, value) !== 0) unfilled(key);
+  }
 
   /**
    * `ticket`: the fence ticket of the L2 read the value came from (`Fence.ticket`, taken before
@@ -220,7 +239,7 @@ export function createLocal(
     if (!fence.stillValid(key, mark)) {
       if (batch && ticket !== undefined) {
         fence.newest(key, ticket, true);
-        unfilled(key);
+        unordered(key, f.env.value);
       }
       return;
     }
@@ -230,10 +249,11 @@ export function createLocal(
     }
     // A read sent after this one filled L1 already: its value is the same or newer. For a
     // multi-key read, whose parts L2 may send over several turns, that order is not known against
-    // a single-key read called meanwhile: then neither copy stays (Fence.newest).
+    // a single-key read called meanwhile: then neither copy stays unless both hold the same value
+    // (Fence.newest).
     const order = fence.newest(key, ticket ?? fence.ticket(), batch);
     if (order !== 'fill') {
-      if (order === 'drop') unfilled(key);
+      if (order === 'drop') unordered(key, f.env.value);
       return;
     }
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.

@@ -9,7 +9,7 @@
  * 1,001 slots of one master, a `get` of the last key called at the next turn, the other instance
  * setting that key meanwhile): the `getMany` returned v2 to its caller, the `get` had filled L1
  * with v1, and the caller's next `get` read v1 from L1 until the bus invalidation came (4 to 7
- * rounds of 20). Now neither copy stays in L1 when their order is unknown.
+ * rounds of 20). Now neither copy stays in L1 when their order is unknown and their values differ.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +79,26 @@ describe('tiered cache: L1 fills of a multi-key read and a single-key read calle
       }
     });
   }
+
+  it('keeps the L1 copy when both read the same value (a hot key read by getMany and get together)', async () => {
+    const { l2, held } = heldL2();
+    const cache = createTieredCache({ l1: createMemoryCache({ maxCost: 1 << 16 }), l2, l1Ttl: 60_000 });
+    try {
+      const batch = cache.getMany(['b']).then((v) => v[0]);
+      await tick();
+      const single = cache.get('b');
+      await tick();
+      held[1]!.answer([Buffer.from('same')]);
+      held[0]!.answer([Buffer.from('same')]);
+      assert.equal(text(await single), 'same');
+      assert.equal(text(await batch), 'same');
+      assert.equal(text(await cache.get('b')), 'same');
+      assert.equal(held.length, 2, 'the next read is answered by L1');
+    } finally {
+      for (const h of held.splice(0)) h.answer(h.keys.map(() => undefined));
+      await cache.close();
+    }
+  });
 });
 
 describeWithServers(
