@@ -120,7 +120,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           continue;
         }
         if (t < f.env.freshUntil) {
-          out.set(key, local.fromL2(key, f, mark, ticket));
+          out.set(key, local.fromL2(key, f, mark, ticket, true));
           continue;
         }
         const prev = stale.get(key);
@@ -171,7 +171,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     }
     // L1 at once, then L2 within what is left of the budget, awaited, as for single loads (read.ts
     // `store`): once the batch returns, its store has landed or never will.
-    for (const [key, f] of fills) local.fillL1(key, f, mark, false, ticket);
+    for (const [key, f] of fills) local.fillL1(key, f, mark, false, ticket, true);
     if (entries.length > 0) {
       const unlanded = new Set(
         fills.filter(([key]) => !absent.has(key) && seen.has(key)).map(([key]) => key),
@@ -226,7 +226,18 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
                 opts = { ...l2Write, timeout: left };
               }
             }
-            for (const e of entries.slice(from, from + STORE_SLICE)) stores.push(store(e, opts));
+            for (const e of entries.slice(from, from + STORE_SLICE)) {
+              // A write, delete or clear of the key made while earlier slices went out (the loop
+              // turned) fences it as one made during the load does: not stored. Checked only
+              // when the batch was built, the store of a key in a later slice was sent after a
+              // `delete` of it and, `ifAbsent`, brought the loaded value back for good
+              // (batch-store-slices.test.ts).
+              if (!fence.stillValid(e.key, mark)) {
+                unlanded.delete(e.key);
+                continue;
+              }
+              stores.push(store(e, opts));
+            }
           }
           const settled = await Promise.allSettled(stores);
           for (const s of settled) if (s.status === 'rejected' && isOutage(s.reason)) throw s.reason;
@@ -280,7 +291,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         if (f && t2 < f.env.freshUntil && !behind.has(wanted[j]!)) {
           c.l2Hits++;
           out[missing[j]!] = f.env.value;
-          local.fillL1(wanted[j]!, f, mark, true, ticket);
+          local.fillL1(wanted[j]!, f, mark, true, ticket, true);
         } else {
           c.misses++;
           out[missing[j]!] = undefined;

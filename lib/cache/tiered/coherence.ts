@@ -33,13 +33,26 @@ export interface Fence {
    * steps than a getMany's, so the older value could land in L1 last and be served, before the
    * invalidation arrived, to a caller that had read the newer one (tracking model, seed
    * 1025232555 path 21: "read b=o4 … older than o8 which that caller already read").
+   *
+   * `batch`: the ticket is that of a multi-key read, which L2 may send in parts over several
+   * turns of the event loop (the Redis cache sends more than 1,000 commands per node in chunks: a
+   * cluster `getMany`, every read under tracking). Its ticket says when it was called, not when
+   * the part holding `key` went out, so it is ordered against single-key reads only outside its
+   * span (its ticket to a ticket taken at its fill): a read called within that span may have been
+   * sent before or after that part. Such a pair is `'drop'`: neither value may stay in L1, as
+   * either may be the older one that a caller of the other would then read after the newer (a
+   * cluster `getMany` of 1,001 slots read v2 for one caller, then `get` read v1 from L1 until the
+   * bus invalidation came: batch-fill-order.test.ts). `'skip'`: a newer value is in L1 already.
    */
-  newest(key: string, ticket: number): boolean;
+  newest(key: string, ticket: number, batch?: boolean): 'fill' | 'skip' | 'drop';
 }
 
 export function createFence(): Fence {
   const slots = new Float64Array(SLOTS);
   const filled = new Float64Array(SLOTS);
+  // For a slot last filled by a multi-key read: a ticket taken at that fill, the end of the
+  // read's span (0 otherwise).
+  const spanEnd = new Float64Array(SLOTS);
   let seq = 0;
   let allAt = 0;
   let tickets = 0;
@@ -53,11 +66,20 @@ export function createFence(): Fence {
       allAt = ++seq;
     },
     ticket: () => ++tickets,
-    newest(key, ticket) {
+    newest(key, ticket, batch = false) {
       const i = slot(key);
-      if (filled[i]! > ticket) return false;
+      const end = spanEnd[i]!;
+      if (batch ? filled[i]! > ticket : end > ticket && ticket >= filled[i]!) {
+        // Within the other's span: order unknown. Later fills must come from reads called after
+        // both (ticket since now).
+        filled[i] = ++tickets;
+        spanEnd[i] = 0;
+        return 'drop';
+      }
+      if (filled[i]! > ticket) return 'skip';
       filled[i] = ticket;
-      return true;
+      spanEnd[i] = batch ? ++tickets : 0;
+      return 'fill';
     },
     stillValid(key, mark) {
       // Fast path: nothing at all was invalidated since the read began, so no hashing.

@@ -87,6 +87,14 @@ function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undef
   return typeof sync?.get === 'function' ? (sync as { get(key: string): Bytes | undefined }) : undefined;
 }
 
+/** The synchronous peek of a cache that has one (`sync.peek`: no access counted), else `undefined`. */
+function peekFace(cache: Cache): ((key: string) => Bytes | undefined) | undefined {
+  const sync = (cache as { sync?: { peek?: unknown } }).sync;
+  return typeof sync?.peek === 'function'
+    ? (key) => (sync as { peek(key: string): Bytes | undefined }).peek(key)
+    : undefined;
+}
+
 /**
  * Whether L1 may be filled now (server-assisted tracking, ./tracking.ts). Without tracking both stay
  * true. With it, `trusted` is false while invalidations may be lost, and `writeFills` is false: only
@@ -121,10 +129,11 @@ export interface Local {
    * Copies an entry into L1, its freshness capped at `l1Ttl`, unless the key was invalidated since
    * `mark` (then the value may be older than what another writer just stored). `fromRead`: the
    * entry was just read from L2 (else it was written or loaded here; see {@link FillGate}).
+   * `batch`: the ticket is that of a multi-key L2 read (`getMany`), see `fillL1`.
    */
-  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean, ticket?: number): void;
+  fillL1(key: string, f: Fetched, mark: number, fromRead?: boolean, ticket?: number, batch?: boolean): void;
   /** A fresh L2 entry as a result, copied into L1 on the way (see `fillL1`). */
-  fromL2(key: string, f: Fetched, mark: number, ticket: number): TieredResult;
+  fromL2(key: string, f: Fetched, mark: number, ticket: number, batch?: boolean): TieredResult;
   /** `env` served as stale when still inside its grace window, else `undefined`. */
   withinGrace(env: Envelope | undefined): TieredResult | undefined;
   /**
@@ -165,12 +174,30 @@ export function createLocal(
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
   const listKeys = keyLister(l1);
+  const peek = peekFace(l1);
+
+  /**
+   * Two reads of `key` that cannot be ordered (Fence.newest `'drop'`): the L1 copy goes unless it
+   * holds the same value as `value` (then either is right, and a hot key read by `getMany` and
+   * `get` together keeps its copy). An L1 without a synchronous peek is not compared.
+   */
+  function unordered(key: string, value: Bytes): void {
+    const held = peek ? decodeRaw(peek(key))?.value : undefined;
+    if (held === undefined || Buffer.compare(held, value) !== 0) unfilled(key);
+  }
 
   /**
    * `ticket`: the fence ticket of the L2 read the value came from (`Fence.ticket`, taken before
    * it was sent); a write or load without one takes a new one, as the newest.
    */
-  function fillL1(key: string, f: Fetched, mark: number, fromRead = false, ticket?: number): void {
+  function fillL1(
+    key: string,
+    f: Fetched,
+    mark: number,
+    fromRead = false,
+    ticket?: number,
+    batch = false,
+  ): void {
     if (!gate.trusted || !gate.subscribed || mark < gate.since) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
@@ -205,14 +232,30 @@ export function createLocal(
       staleUntil = expiresAt;
       bytes = encodeEnvelope(f.env.value, freshUntil, staleUntil, ttl);
     }
-    // Fenced: the invalidation that fenced it dropped the L1 copy already.
-    if (!fence.stillValid(key, mark)) return;
+    // Fenced: the invalidation that fenced it dropped the L1 copy already. Not so for a multi-key
+    // read sent in parts (Fence.newest): a single-key read called after that invalidation may
+    // have been sent before this key's part and filled L1 with an older value since; it goes,
+    // as does one such read's fill still to come (the read's span is recorded).
+    if (!fence.stillValid(key, mark)) {
+      if (batch && ticket !== undefined) {
+        fence.newest(key, ticket, true);
+        unordered(key, f.env.value);
+      }
+      return;
+    }
     if (staleUntil <= t) {
       unfilled(key);
       return;
     }
-    // A read sent after this one filled L1 already: its value is the same or newer.
-    if (!fence.newest(key, ticket ?? fence.ticket())) return;
+    // A read sent after this one filled L1 already: its value is the same or newer. For a
+    // multi-key read, whose parts L2 may send over several turns, that order is not known against
+    // a single-key read called meanwhile: then neither copy stays unless both hold the same value
+    // (Fence.newest).
+    const order = fence.newest(key, ticket ?? fence.ticket(), batch);
+    if (order !== 'fill') {
+      if (order === 'drop') unordered(key, f.env.value);
+      return;
+    }
     // The bytes as read from L2 may be a slice of its reply: L1 keeps only what it counts.
     l1.set(key, ownedBytes(bytes), levelTtl(staleUntil, t)).then(
       (stored) => (stored ? undefined : unfilled(key)),
@@ -257,8 +300,8 @@ export function createLocal(
 
     fillL1,
 
-    fromL2(key, f, mark, ticket) {
-      fillL1(key, f, mark, true, ticket);
+    fromL2(key, f, mark, ticket, batch = false) {
+      fillL1(key, f, mark, true, ticket, batch);
       return { value: f.env.value, source: 'l2', stale: false };
     },
 

@@ -5,6 +5,11 @@
  * loop for ~4 s (every other request of the process waited), and the call took ~6 s at an
  * `l2Timeout` of 2 s. Seen from outside: a callback queued with `setImmediate` while the batch
  * loads runs before most of its stores were issued; and every key still lands in Redis.
+ *
+ * A key written or deleted while the slices go out is fenced as during the load: the store of a
+ * key in a later slice was checked only when the batch was built, so a `delete` made at such a
+ * turn was sent first and the later `ifAbsent` store brought the loaded value back, for good,
+ * after the delete had resolved.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -72,5 +77,26 @@ describeWithServers('tiered cache: a large getOrSetMany stores in slices', skipR
     const inL2 = await l2.getMany(keys);
     assert.equal(inL2.filter((v) => v !== undefined).length, n);
     assert.equal(cache.stats().l2Errors, 0);
+  });
+
+  it('a key deleted while the slices go out is not stored after the delete (its store is fenced)', async () => {
+    const n = 3_000; // three slices
+    const keys = Array.from({ length: n }, (_, i) => `fenced${i}`);
+    const victim = keys[n - 1]!; // in the last slice
+    const other = keys[n - 2]!;
+    let deleted: Promise<boolean> | undefined;
+    const values = await cache.getOrSetMany(keys, (ks) => {
+      // At the loop's next turn, while the first slice of stores is out: a plain delete.
+      setImmediate(() => {
+        deleted = cache.delete(victim);
+      });
+      return ks.map((k) => Buffer.from(`v-${k}`));
+    });
+    assert.equal(Buffer.from(values[n - 1]!).toString(), `v-${victim}`, 'the caller gets the loaded value');
+    assert.ok(deleted !== undefined);
+    await deleted;
+    assert.equal(await l2.get(victim), undefined, 'the delete is not overtaken by the batch store');
+    assert.equal(await cache.get(victim), undefined);
+    assert.notEqual(await l2.get(other), undefined, 'the other keys of the slice are stored');
   });
 });
