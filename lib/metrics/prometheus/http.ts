@@ -1,6 +1,6 @@
 /** Request instrumentation for `node:http` handlers and the trace id used as a latency exemplar. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger, Span, SpanContext } from '../../core/contracts.js';
+import type { Logger, Span } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { forwardedProto } from '../../core/forwarded.js';
 import { isKnownMethod } from '../../core/http-methods.js';
@@ -14,7 +14,7 @@ import {
   responseCutError,
   responseErrorType,
 } from '../../core/response-error.js';
-import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
+import { isValidSpanContext, parseTraceparent, readSpanContext } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
@@ -44,13 +44,7 @@ export function sampledTraceId(
     // A span whose spanContext() throws, or a value that is no span at all (what a `span` option
     // returned), counts as one without a trace context, as in the core: it threw out of the
     // recording, and the request's metric was lost, not only its exemplar.
-    let sc: SpanContext | undefined;
-    try {
-      const c: unknown = span.spanContext();
-      sc = typeof c === 'object' && c !== null ? (c as SpanContext) : undefined;
-    } catch {
-      sc = undefined;
-    }
+    const sc = readSpanContext(span);
     if (sc && isValidSpanContext(sc)) return (sc.traceFlags & 1) === 1 ? sc.traceId : undefined;
   }
   const raw = headers?.traceparent;
