@@ -149,16 +149,10 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     return encoder.encode(text);
   };
   const decode = async (key: string, bytes: Uint8Array): Promise<T | undefined> => {
-    let problem: string;
+    let problem: string | undefined;
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(decoder.decode(bytes));
-      if (!options.schema) return parsed as T;
-      const result = (await options.schema['~standard'].validate(parsed)) as {
-        value?: T;
-        issues?: ReadonlyArray<{ message: string }>;
-      };
-      if (!result.issues) return result.value as T;
-      problem = result.issues.map((i) => i.message).join('; ');
+      parsed = JSON.parse(decoder.decode(bytes));
     } catch (err) {
       if (onInvalid === 'throw')
         throw new CacheError('decode_failed', `cached value of "${key}" is not valid UTF-8 JSON`, {
@@ -166,8 +160,30 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
         });
       problem = 'invalid UTF-8 JSON';
     }
+    // A schema that throws (or rejects) instead of returning issues — a valibot `transform` that
+    // throws on this value, a validator's own bug — fails the value like an issue does. Its error
+    // used to be reported as "is not valid UTF-8 JSON", naming bytes that were JSON.
+    let thrown: { err: unknown } | undefined;
+    if (problem === undefined) {
+      if (!options.schema) return parsed as T;
+      try {
+        const result = (await options.schema['~standard'].validate(parsed)) as {
+          value?: T;
+          issues?: ReadonlyArray<{ message: string }>;
+        };
+        if (!result.issues) return result.value as T;
+        problem = result.issues.map((i) => i.message).join('; ');
+      } catch (err) {
+        thrown = { err };
+        problem = `the schema threw: ${err instanceof Error ? err.message : typeof err === 'string' ? err : typeof err}`;
+      }
+    }
     if (onInvalid === 'throw')
-      throw new CacheError('decode_failed', `cached value of "${key}" failed validation: ${problem}`);
+      throw new CacheError(
+        'decode_failed',
+        `cached value of "${key}" failed validation: ${problem}`,
+        thrown ? { cause: thrown.err } : undefined,
+      );
     // The read itself worked and its value is unusable: a miss, also when the delete fails (a
     // Redis refusing writes, NOREPLICAS or OOM, made the read reject); the next read tries again.
     await cache.delete(key).catch(() => {});

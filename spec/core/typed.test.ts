@@ -77,6 +77,41 @@ describe('jsonCache', () => {
     );
   });
 
+  it('a schema that throws or rejects fails the value with its own error, not as bytes that are not JSON', async () => {
+    const raw = mapCache();
+    const bytes = new TextEncoder().encode('{"id":1,"name":"Ada"}');
+    // A valibot transform that throws on the value, and an async validator that rejects.
+    const throwing = v.pipe(
+      User,
+      v.transform((): { id: number; name: string } => {
+        throw new TypeError('no such region');
+      }),
+    );
+    const rejecting: StandardSchema<{ id: number; name: string }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async () => Promise.reject(new Error('validator down')),
+      },
+    };
+    for (const [schema, said] of [
+      [throwing, 'no such region'],
+      [rejecting, 'validator down'],
+    ] as const) {
+      raw.map.set('u:1', bytes);
+      await assert.rejects(jsonCache(raw, { schema, onInvalid: 'throw' }).get('u:1'), (e: unknown) => {
+        assert.ok(e instanceof CacheError);
+        assert.equal(e.code, 'decode_failed');
+        assert.equal(e.message, `cached value of "u:1" failed validation: the schema threw: ${said}`);
+        assert.equal((e.cause as Error).message, said);
+        return true;
+      });
+      assert.ok(raw.map.has('u:1'), 'onInvalid: throw leaves the value');
+      assert.equal(await jsonCache(raw, { schema }).get('u:1'), undefined, 'onInvalid: miss');
+      assert.equal(raw.map.has('u:1'), false, 'a miss deletes the value, as for any invalid one');
+    }
+  });
+
   it('shares one loader among concurrent getOrSet callers', async () => {
     const users = jsonCache<{ n: number }>(mapCache());
     let loads = 0;

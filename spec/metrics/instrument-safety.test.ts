@@ -88,6 +88,43 @@ describe('prometheus metrics: instrument() never throws from a response listener
     }
   });
 
+  it('a span whose spanContext() throws, or a value that is no span: the request is recorded (exemplar from its traceparent), no warning', async () => {
+    // Such a span threw out of the recording: the request's metric was lost, with one warning.
+    const warnings: string[] = [];
+    const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });
+    const spans: unknown[] = [
+      {
+        spanContext: () => {
+          throw new Error('span already ended');
+        },
+      },
+      { spanContext: () => null },
+      {},
+      'req-1',
+    ];
+    let i = 0;
+    const server = createServer(
+      m.instrument((_req, res) => void res.end('ok'), { route: '/x', span: () => spans[i] as never }),
+    );
+    const url = await serve(server);
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    try {
+      for (i = 0; i < spans.length; i++)
+        assert.equal(
+          (await fetch(url, { headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01` } })).status,
+          200,
+        );
+      await new Promise((r) => setImmediate(r));
+      const om = (await m.render('application/openmetrics-text')).body;
+      assert.match(om, /^http_server_request_duration_seconds_count\{[^}]*http_route="\/x"[^}]*\} 4$/m);
+      assert.match(om, new RegExp(`# \\{trace_id="${trace}"\\}`), 'the exemplar comes from the traceparent');
+      assert.deepEqual(warnings, []);
+    } finally {
+      server.close();
+      await m.close();
+    }
+  });
+
   it('options instrument() cannot use are MetricsError invalid_option when wrapping, not a warning per request', () => {
     const warnings: string[] = [];
     const m = createMetrics({ logger: { warn: (msg) => void warnings.push(msg) } });

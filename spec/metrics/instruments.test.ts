@@ -526,6 +526,26 @@ describe('prometheus metrics: instruments', () => {
     assert.equal(reads, 2);
   });
 
+  it("a watchCache stop function stops its own watch only: called again after the cache was watched anew, it leaves that watch's series", async () => {
+    const m = createMetrics({});
+    const cache = { name: 'users', stats: () => ({ hits: 2, misses: 1, hitRatio: 2 / 3 }) };
+    const series = [
+      'cache_requests_total{cache="users",result="hit"} 2',
+      'cache_requests_total{cache="users",result="miss"} 1',
+    ];
+    const first = m.watchCache(cache);
+    first();
+    const second = m.watchCache(cache); // watched again, e.g. after a reload
+    first(); // the old stop, called a second time (a cleanup list that still holds it)
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), series);
+    second();
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), []);
+    second();
+    const third = m.watchCache(cache, { name: 'users' });
+    assert.deepEqual(samples(await text(m), 'cache_requests_total'), series);
+    third();
+  });
+
   it('watchCache never exposes a counter as NaN, negative, -Inf or +Inf: a bad count keeps the last good value, one warning', async () => {
     const warnings: string[] = [];
     const m = createMetrics({ logger: { warn: (msg: string) => warnings.push(msg) } as never });

@@ -25,7 +25,8 @@ export function createCacheWatch(
   f: Pick<FrameworkParts, 'cacheRequests' | 'cacheHitRate' | 'cacheEvictions' | 'cacheErrors'>,
   logger: Pick<Logger, 'warn'>,
 ): CacheWatch {
-  const watched = new Map<string, Watched>();
+  /** By label; one entry object per registration (see the stop function in `watch`). */
+  const watched = new Map<string, { cache: Watched }>();
   /**
    * The kinds of unusable stats each cache was warned about: one warning per cache, kind and watch
    * (a stats() that throws used to be warned at every scrape — every second under Prometheus — and
@@ -174,9 +175,13 @@ export function createCacheWatch(
           'duplicate_cache',
           `a cache named "${label}" is already watched; pass { name } to tell them apart`,
         );
-      watched.set(label, cache);
+      // The stop function belongs to this registration, not to the cache: a stale one (from a
+      // watch already stopped, called again) used to stop a later watch of the same cache under
+      // the same name and remove its series, as onCollect's per-registration unsubscribe does not.
+      const entry = { cache };
+      watched.set(label, entry);
       return () => {
-        if (watched.get(label) !== cache) return;
+        if (watched.get(label) !== entry) return;
         watched.delete(label);
         warned.delete(cache);
         capped.delete(cache);
@@ -184,7 +189,7 @@ export function createCacheWatch(
       };
     },
     read() {
-      for (const [label, cache] of watched) readOne(label, cache);
+      for (const [label, { cache }] of watched) readOne(label, cache);
     },
     clear: () => watched.clear(),
   };

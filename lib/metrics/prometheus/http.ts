@@ -14,7 +14,7 @@ import {
   responseCutError,
   responseErrorType,
 } from '../../core/response-error.js';
-import { isValidSpanContext, parseTraceparent } from '../../core/w3c.js';
+import { isValidSpanContext, parseTraceparent, readSpanContext } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
 
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
@@ -41,8 +41,11 @@ export function sampledTraceId(
   headers?: IncomingMessage['headers'],
 ): string | undefined {
   if (span) {
-    const sc = span.spanContext();
-    if (isValidSpanContext(sc)) return (sc.traceFlags & 1) === 1 ? sc.traceId : undefined;
+    // A span whose spanContext() throws, or a value that is no span at all (what a `span` option
+    // returned), counts as one without a trace context, as in the core: it threw out of the
+    // recording, and the request's metric was lost, not only its exemplar.
+    const sc = readSpanContext(span);
+    if (sc && isValidSpanContext(sc)) return (sc.traceFlags & 1) === 1 ? sc.traceId : undefined;
   }
   const raw = headers?.traceparent;
   const sc = parseTraceparent(Array.isArray(raw) ? raw[0] : raw);
