@@ -7,6 +7,7 @@
  * either.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -117,5 +118,73 @@ describe('OTLP export failures that no retry fixes carry a hint', { skip: skipOp
       assert.match(String(record.fields?.hint), /refused the credentials: check the authorization/);
       assert.match(error.message, /refused the credentials: check the authorization/);
     }
+  });
+});
+
+describe('an export to a path with no receiver (404, 405) says to give the full URL', () => {
+  // `endpoint: 'http://collector:4318'` posts to `/` (the endpoint is used as given): every span
+  // was lost with only the collector's "Not Found" in the log.
+  let server: ReturnType<typeof createHttpServer>;
+  let base: string;
+  let status = 404;
+  before(async () => {
+    server = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = status;
+        res.end('no such path');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  async function exportTo(exporter: 'otlp' | 'zipkin'): Promise<{ error: TracingError; record?: LogRecord }> {
+    const records: LogRecord[] = [];
+    const tracer = createOtelTracer({
+      serviceName: 'export-hints',
+      exporter,
+      endpoint: base,
+      logger: recordingLogger(records),
+    });
+    try {
+      tracer.startSpan('op').end();
+      const error = await tracer.flush().then(
+        () => assert.fail('flush succeeded'),
+        (e: unknown) => e as TracingError,
+      );
+      assert.ok(error instanceof TracingError, String(error));
+      return { error, record: records.find((r) => r.message === 'tracing: span export failed') };
+    } finally {
+      await tracer.close().catch(() => {});
+    }
+  }
+
+  for (const [exporter, path] of [
+    ['otlp', 'http://collector:4318/v1/traces'],
+    ['zipkin', 'http://zipkin:9411/api/v2/spans'],
+  ] as const) {
+    it(`${exporter}: 404 and 405 name the full URL with its path`, async () => {
+      for (const code of [404, 405]) {
+        status = code;
+        const { error, record } = await exportTo(exporter);
+        assert.ok(record, `no export failure logged for ${code}`);
+        for (const text of [String(record.fields?.hint), error.message]) {
+          assert.match(text, /no .*receiver at this path: the endpoint is used as given/, `${code}: ${text}`);
+          assert.ok(text.includes(path), `${code}: ${text}`);
+        }
+      }
+    });
+  }
+
+  it('another refusal (500) gets no such hint', async () => {
+    status = 500;
+    const { error, record } = await exportTo('otlp');
+    assert.equal(record?.fields?.hint, undefined);
+    assert.doesNotMatch(error.message, /receiver at this path/);
   });
 });

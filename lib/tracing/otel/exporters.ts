@@ -286,6 +286,13 @@ export type ExportStats = TracerStats;
 
 const NO_DROPS: Readonly<Record<SpanDropReason, number>> = { queue_full: 0, export_failed: 0, shutdown: 0 };
 
+/** A full endpoint URL per exporter, for the hint of an export sent to a path with no receiver. */
+const ENDPOINT_EXAMPLES: Record<string, string> = {
+  otlp: 'http://collector:4318/v1/traces',
+  zipkin: 'http://zipkin:9411/api/v2/spans',
+  jaeger: 'http://jaeger:14268/api/traces',
+};
+
 /**
  * What to check after an export failure that no retry fixes. Node's and the collector's own words
  * ("self-signed certificate", "Unauthorized") name neither the option to set nor the header: the
@@ -301,6 +308,16 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
       ? 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS'
       : 'the collector refused the credentials: check the authorization (or API key) header in headers';
   const text = `${typeof code === 'string' ? code : ''} ${message}`;
+  // Nothing at the endpoint's path (404, or 405 from a server that has the path for other methods):
+  // an endpoint without its path (`http://collector:4318`, which posts to `/`) lost every span
+  // with only the collector's "Not Found" in the log. The zipkin and jaeger exporters carry the
+  // status in their message only.
+  if (
+    code === 404 ||
+    code === 405 ||
+    /status code from zipkin: 40[45]\b|server responded with HTTP 40[45]\b/.test(message)
+  )
+    return `the collector has no ${exporter === 'otlp' ? 'OTLP/HTTP trace receiver' : `${exporter} receiver`} at this path: the endpoint is used as given, so give the full URL (e.g. ${ENDPOINT_EXAMPLES[exporter] ?? ENDPOINT_EXAMPLES.otlp})`;
   if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i.test(text))
     return "the collector's certificate has expired (or is not yet valid)";
   if (/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/i.test(text))
