@@ -3,10 +3,10 @@
  * that is not one would otherwise be a stack trace, or be ignored and run the wrong benchmark for
  * minutes; here each prints what was wrong and the script's usage, and exits 2. `--help` prints
  * the usage. A `--json OUT` that cannot be written (empty, or its folder missing) is refused here
- * too, before anything is measured.
+ * too, before anything is measured, and so is one that names a folder.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -32,6 +32,9 @@ export function benchArgs<const T extends Options>(usage: string, options: T) {
     const folder = dirname(resolve(json));
     if (!existsSync(folder) || !statSync(folder).isDirectory())
       usageError(usage, `--json ${json}: its folder does not exist (${folder})`);
+    // A folder given as OUT (`--json .`, `--json out/`) failed the same way, with EISDIR.
+    if (/[/\\]$/.test(json) || (existsSync(json) && statSync(json).isDirectory()))
+      usageError(usage, `--json ${json} names a folder, not a file (e.g. ${join(json, 'bench.json')})`);
   }
   return values as Values;
 }

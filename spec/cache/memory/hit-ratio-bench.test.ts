@@ -73,6 +73,15 @@ describe('bench:hit-ratio on a user trace', () => {
       assert.equal(json.status, 2, json.stderr);
       assert.match(json.stderr, /--json .*no-dir.*: its folder does not exist[\s\S]*usage:/);
       assert.doesNotMatch(json.stdout, /\| ok /, 'the replay ran before the bad --json was noticed');
+      // A folder as OUT (an existing one, or a name ending in /) used to run the whole replay and
+      // then fail writing it with an EISDIR stack trace; every script shares this check.
+      for (const folder of [dir, `${join(dir, 'out')}/`]) {
+        const r = run('--trace', trace, '--sizes', '2', '--json', folder);
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, /--json .* names a folder, not a file[\s\S]*usage:/);
+        assert.doesNotMatch(r.stderr, /EISDIR/);
+        assert.doesNotMatch(r.stdout, /\| ok /, 'the replay ran before the bad --json was noticed');
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
