@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import { createSyncMemoryCache } from '../lib/cache/memory/index.js';
+import { MAX_KEY_BYTES } from '../lib/core/validate.js';
 import { benchArgs, numberArg, usageError } from './lib/args.js';
 import { lineChart } from './lib/svg.js';
 import { zipfKeys, zipfRanks } from './lib/zipf.js';
@@ -509,6 +510,16 @@ async function main() {
       );
     }
     if (keys.length === 0) usageError(usage, `--trace ${file} holds no key (one key per line)`);
+    // Our cache refuses a key longer than 64 KiB (UTF-8; a byte ≥ 0x80 read as latin1 takes two):
+    // such a line ended the replay with a CacheError stack trace, after the rows before it.
+    const long = keys.findIndex((k) => k.length > MAX_KEY_BYTES / 2 && Buffer.byteLength(k) > MAX_KEY_BYTES);
+    if (long >= 0)
+      usageError(
+        usage,
+        `--trace ${file}: request ${(long + 1).toLocaleString('en')} is a line of ${keys[long]!.length.toLocaleString('en')} bytes, ` +
+          `a key of ${Buffer.byteLength(keys[long]!).toLocaleString('en')} bytes in UTF-8; the memory cache takes keys up to ` +
+          `${MAX_KEY_BYTES.toLocaleString('en')} bytes (is it a trace, one key per line?)`,
+      );
     if (empty > 0) console.log(`${file}: ${empty.toLocaleString('en')} empty line(s) skipped (not keys)`);
     traces.set(file, keys);
   }

@@ -87,6 +87,36 @@ describe('bench:hit-ratio on a user trace', () => {
     }
   });
 
+  it('a line too long to be a key exits 2 before any replay, naming it, instead of a CacheError mid-run', () => {
+    // Our cache takes keys up to 64 KiB (UTF-8): a longer line (a file that is not a trace, most
+    // often) ended the run with an invalid_key stack trace after the rows before it. A line of
+    // 40,000 bytes ≥ 0x80 is read as latin1, 80,000 bytes in UTF-8: refused too.
+    const dir = mkdtempSync(join(tmpdir(), 'hr-long-'));
+    try {
+      const trace = join(dir, 'long.keys');
+      writeFileSync(
+        trace,
+        Buffer.concat([Buffer.from('a\nb\n'), Buffer.alloc(40_000, 0xe9), Buffer.from('\na\n')]),
+      );
+      const r = run('--trace', trace, '--sizes', '1,2');
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /--trace .*long\.keys: request 3 is a line of 40,000 bytes, a key of 80,000 bytes in UTF-8; the memory cache takes keys up to 65,536 bytes[\s\S]*usage:/,
+      );
+      assert.doesNotMatch(r.stderr, /CacheError|invalid_key/);
+      assert.doesNotMatch(r.stdout, /\| long /, 'a replay ran before the long line was noticed');
+      // The longest key the cache takes is replayed.
+      const edge = join(dir, 'edge.keys');
+      writeFileSync(edge, `${'k'.repeat(65_536)}\nb\n${'k'.repeat(65_536)}\n`);
+      const ok = run('--trace', edge, '--sizes', '2');
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(ok.stdout, /\| edge\.keys \|\s+2 \| 33\.33 \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an empty line in a trace is skipped and counted, not replayed as a key', () => {
     // Our cache refuses '' as a key: a blank line (here in the middle and a second newline at
     // the end) ended the run with a CacheError stack trace after "N requests".
