@@ -117,6 +117,27 @@ describe('bench:hit-ratio on a user trace', () => {
     }
   });
 
+  it('a size above the trace’s distinct keys is judged (only first requests miss), not a crash', () => {
+    // lru-cache allocates its whole `max` up front: 1e12 was a RangeError stack trace (1e9 died
+    // of "heap out of memory" after 15 s), and a size above 2^53 − 1 a ConfigError from our cache.
+    const dir = mkdtempSync(join(tmpdir(), 'hr-huge-'));
+    try {
+      const trace = join(dir, 'tiny.keys');
+      writeFileSync(trace, 'a\nb\na\nc\na\nb\n');
+      const json = join(dir, 'out.json');
+      const r = run('--trace', trace, '--sizes', '2,1000000000000,9007199254740994', '--json', json);
+      assert.equal(r.status, 0, r.stderr);
+      const rows = (JSON.parse(readFileSync(json, 'utf8')) as { rows: unknown[] }).rows;
+      assert.deepEqual(rows, [
+        { trace: 'tiny.keys', size: 2, ours: 50, lru: 33.33, opt: 50 },
+        { trace: 'tiny.keys', size: 1e12, ours: 50, lru: 50, opt: 50 },
+        { trace: 'tiny.keys', size: 9007199254740994, ours: 50, lru: 50, opt: 50 },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an empty line in a trace is skipped and counted, not replayed as a key', () => {
     // Our cache refuses '' as a key: a blank line (here in the middle and a second newline at
     // the end) ended the run with a CacheError stack trace after "N requests".
