@@ -151,6 +151,16 @@ describe('bench:hit-ratio on a user trace', () => {
       assert.match(r.stdout, /blank\.keys: 4 requests/);
       const rows = (JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as { rows: unknown[] }).rows;
       assert.deepEqual(rows, [{ trace: 'blank.keys', size: 2, ours: 50, lru: 50, opt: 50 }]);
+      // The same trace with CRLF line ends is judged the same: split on '\n' alone, each key kept
+      // its '\r' and each blank line was a key '\r' (6 requests; ours 33.33, LRU 0).
+      const crlf = join(dir, 'crlf.keys');
+      writeFileSync(crlf, 'a\r\nb\r\n\r\na\r\nb\r\n\r\n');
+      const rc = run('--trace', crlf, '--sizes', '2', '--json', join(dir, 'crlf.json'));
+      assert.equal(rc.status, 0, rc.stderr);
+      assert.match(rc.stdout, /crlf\.keys: 2 empty line\(s\) skipped/);
+      assert.match(rc.stdout, /crlf\.keys: 4 requests/);
+      const crlfRows = (JSON.parse(readFileSync(join(dir, 'crlf.json'), 'utf8')) as { rows: unknown[] }).rows;
+      assert.deepEqual(crlfRows, [{ trace: 'crlf.keys', size: 2, ours: 50, lru: 50, opt: 50 }]);
       const only = join(dir, 'only-blank.keys');
       writeFileSync(only, '\n\n');
       const none = run('--trace', only);
