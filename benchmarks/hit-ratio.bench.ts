@@ -53,6 +53,18 @@ interface Row {
   goal?: number;
 }
 
+/** Other compressed formats, by their leading bytes (`undefined`: any byte). */
+const COMPRESSED: { name: string; magic: (number | undefined)[] }[] = [
+  { name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
+  { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  // 'BZh', the block size 1–9 (any byte here), then a block's or the end's 48-bit magic.
+  { name: 'bzip2', magic: [0x42, 0x5a, 0x68, undefined, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59] },
+  { name: 'bzip2', magic: [0x42, 0x5a, 0x68, undefined, 0x17, 0x72, 0x45, 0x38, 0x50, 0x90] },
+  { name: 'zip', magic: [0x50, 0x4b, 0x03, 0x04] },
+  { name: '7z', magic: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c] },
+  { name: 'lz4', magic: [0x04, 0x22, 0x4d, 0x18] },
+];
+
 /**
  * Reads a trace file: gzip (or plain) text, one key per line. An empty line is not a key and is
  * skipped (counted in `empty`): our cache refuses '' as a key, so a blank line — most often a
@@ -60,6 +72,11 @@ interface Row {
  */
 export function readTrace(file: string): { keys: string[]; empty: number } {
   const raw = readFileSync(file);
+  // A trace compressed another way (the sources of the shared traces are zstd and xz files) was
+  // read as plain text: a few "keys" of binary noise, a table of 0.00 marked ok, exit 0.
+  const other = COMPRESSED.find(({ magic }) => magic.every((b, i) => b === undefined || raw[i] === b));
+  if (other !== undefined)
+    throw new Error(`${other.name}-compressed: decompress it first, only gzip and plain text are read`);
   const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('latin1');
   // CRLF line ends too (a trace written on Windows): split on '\n' alone, every key kept its '\r'
   // and a blank line was a key '\r', replayed (a 6-request trace judged +33 points over LRU

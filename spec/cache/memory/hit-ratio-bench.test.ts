@@ -117,6 +117,41 @@ describe('bench:hit-ratio on a user trace', () => {
     }
   });
 
+  it('a trace compressed other than with gzip exits 2 naming the format, not a table of 0.00', () => {
+    // `a b a c a b`, compressed by xz, zstd and bzip2 (the sources of the shared traces are zstd
+    // and xz files). Read as plain text, each was a few keys of binary noise: a table of 0.00
+    // hit ratios marked ok, exit 0.
+    const dir = mkdtempSync(join(tmpdir(), 'hr-compressed-'));
+    try {
+      const files: Record<string, string> = {
+        xz: '/Td6WFoAAATm1rRGAgAhARYAAAB0L+WjAQALYQpiCmEKYwphCmIKAP/eyOZX/DVOAAEkDKYY2NgftvN9AQAAAAAEWVo=',
+        zstd: 'KLUv/SQMYQAAYQpiCmEKYwphCmIKOUNsPA==',
+        bzip2: 'QlpoOTFBWSZTWU5zQbIAAAPBAAAQOAAgACEhoM00UYk4u5IpwoSCc5oNkA==',
+      };
+      for (const [format, base64] of Object.entries(files)) {
+        const trace = join(dir, `trace.${format}`);
+        writeFileSync(trace, Buffer.from(base64, 'base64'));
+        const r = run('--trace', trace, '--sizes', '2');
+        assert.equal(r.status, 2, `${format}: ${r.stdout}${r.stderr}`);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `--trace .*trace\\.${format} cannot be read \\(${format}-compressed: decompress it first`,
+          ),
+        );
+        assert.doesNotMatch(r.stdout, /\| trace /, `${format}: a replay ran`);
+      }
+      // Plain text that happens to start like a bzip2 header is still a trace.
+      const text = join(dir, 'bzh.keys');
+      writeFileSync(text, 'BZh9\nBZh9\n');
+      const ok = run('--trace', text, '--sizes', '2');
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(ok.stdout, /\| bzh\.keys \|\s+2 \| 50\.00 \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a size above the trace’s distinct keys is judged (only first requests miss), not a crash', () => {
     // lru-cache allocates its whole `max` up front: 1e12 was a RangeError stack trace (1e9 died
     // of "heap out of memory" after 15 s), and a size above 2^53 − 1 a ConfigError from our cache.
