@@ -5,7 +5,7 @@
  * chart of its own sizes, or add one for a new name.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,50 @@ describe('bench:hit-ratio on a user trace', () => {
       const ok = run('--trace', text, '--sizes', '2');
       assert.equal(ok.status, 0, ok.stderr);
       assert.match(ok.stdout, /\| bzh\.keys \|\s+2 \| 50\.00 \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('read by a reader that goes away (`| head -1`): no EPIPE stack trace, the --json is written, exit 0', async () => {
+    // Every script shares this (benchmarks/lib/args.ts): the first line printed after the reader
+    // left was an uncaught EPIPE 'error' event, exit 1, and the --json, written after the
+    // tables, was never written.
+    const dir = mkdtempSync(join(tmpdir(), 'hr-epipe-'));
+    try {
+      const trace = join(dir, 'tiny.keys');
+      writeFileSync(trace, 'a\nb\na\nc\na\nb\n');
+      const json = join(dir, 'out.json');
+      const env = withoutCoverage();
+      delete env.NODE_OPTIONS;
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'benchmarks/hit-ratio.bench.ts',
+          '--trace',
+          trace,
+          '--sizes',
+          '2',
+          '--json',
+          json,
+        ],
+        { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      // The reader is gone before anything is written: the first write meets EPIPE.
+      child.stdout.destroy();
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      clearTimeout(timer);
+      assert.equal(code, 0, `stderr: ${err}`);
+      assert.doesNotMatch(err, /EPIPE|Unhandled/);
+      const rows = (JSON.parse(readFileSync(json, 'utf8')) as { rows: unknown[] }).rows;
+      assert.deepEqual(rows, [{ trace: 'tiny.keys', size: 2, ours: 50, lru: 33.33, opt: 50 }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
