@@ -121,8 +121,19 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const { registry, logger, defaultLabels } = o;
   if (!o.enabled) return disabledMetrics(registry);
   let dropped: CounterImpl | undefined;
+  /**
+   * Where scrapes and `render()` read the metrics and where metrics are registered: `registry`,
+   * until close() detaches an injected one.
+   */
+  let source: client.Registry = registry;
   const reg = createMetricRegistry({
     ...o,
+    // Read at every registration: a metric registered on the adapter after close() (lazily, by a
+    // request still in flight at a reload) went into the injected registry and stayed there, so
+    // the next adapter's registration of that name was refused with incompatible_metric.
+    get registry() {
+      return source;
+    },
     reservedLabels: new Set(Object.keys(defaultLabels)),
     hooks: capHooks(o, () => dropped),
     internals: usePromInternals(logger, overrides.probe),
@@ -160,8 +171,6 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     users.add(self);
     runtimeUsers.set(registry, users);
   }
-  /** Where scrapes and `render()` read the metrics: `registry`, until close() detaches an injected one. */
-  let source: client.Registry = registry;
   /**
    * An injected registry is the caller's: close() hands it back as it was found, the metrics this
    * adapter put there moved into a private registry that `render()` keeps reading (final values).
