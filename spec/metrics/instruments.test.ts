@@ -43,6 +43,12 @@ describe('prometheus metrics: instruments', () => {
     assert.throws(() => h.observe({ kind: 'a' }, Number.NaN), MetricsError);
     assert.throws(() => h.observe({ kind: 'a' }, Number.POSITIVE_INFINITY), MetricsError);
     assert.equal(m.seriesCount('payload_bytes'), 0);
+    // The message names what was given: `observe('0.5')` said "received undefined".
+    const u = m.histogram({ name: 'wait_seconds', help: 'Waits' });
+    assert.throws(() => u.observe('0.5' as unknown as number), /observed value .* received string$/);
+    assert.throws(() => u.observe(null as unknown as number), /observed value .* received null$/);
+    assert.throws(() => (u.observe as () => void)(), /observed value .* received undefined$/);
+    assert.match((await m.render()).body, /^wait_seconds_count 0$/m);
   });
 
   it('rejects an exemplar that OpenMetrics cannot carry with invalid_label, recording nothing', async () => {
