@@ -783,6 +783,52 @@ describe('prometheus metrics: instruments', () => {
     ]);
   });
 
+  // The pool closed (a reload, a shutdown) and its watch stopped, or a read that gives no idle
+  // count (`0` while a pool is being replaced): the series used to keep the last counts for good.
+  for (const [naming, path] of [
+    ['otel', 'fast path'],
+    ['legacy', 'fast path'],
+    ['otel', 'public-API fallback'],
+    ['legacy', 'public-API fallback'],
+  ] as const) {
+    it(`watchDbConnections: a stopped watch takes its series out, a read without idle drops the idle one (${naming}, ${path})`, async () => {
+      const probe =
+        path === 'fast path' ? {} : { probe: { ok: false as const, reason: 'forced by the test' } };
+      const m = createMetricsWith({ naming, logger: { warn() {} } }, probe);
+      const name = naming === 'otel' ? 'db_client_connection_count' : 'db_connections_active';
+      let pool: number | { used: number; idle: number } = { used: 2, idle: 3 };
+      let unwatch = m.watchDbConnections(() => pool);
+      assert.equal(samples(await text(m), name).length, naming === 'otel' ? 2 : 1);
+      unwatch();
+      unwatch();
+      assert.deepEqual(samples(await text(m), name), [], 'no counts of a pool no longer watched');
+      // Watched again: the series come back; a read without idle leaves no stale idle series.
+      unwatch = m.watchDbConnections(() => pool);
+      pool = 5;
+      assert.deepEqual(
+        samples(await text(m), name),
+        naming === 'otel' ? ['db_client_connection_count{state="used"} 5'] : ['db_connections_active 5'],
+      );
+      // A read still running when its watch stops writes nothing.
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      unwatch();
+      const slow = m.watchDbConnections(async () => {
+        await gate;
+        return { used: 9, idle: 9 };
+      });
+      const scrape = text(m);
+      await new Promise((r) => setImmediate(r));
+      slow();
+      release();
+      await scrape;
+      assert.deepEqual(samples(await text(m), name), []);
+      await m.close();
+    });
+  }
+
   it("naming: 'legacy' sets db_connections_active to the used connections", async () => {
     const m = createMetrics({ naming: 'legacy' });
     let pool: number | { used: number; idle: number } = 4;

@@ -19,7 +19,13 @@ import {
   readForeign,
   renderRegistry,
 } from './exposition.js';
-import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
+import {
+  clientRecorder,
+  dbConnectionsClearer,
+  dbConnectionsWriter,
+  registerFramework,
+  requestRecorder,
+} from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
 import { type MetricsOptions, resolveOptions } from './options.js';
@@ -200,6 +206,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const observeRequest = requestRecorder(framework);
   const observeHttpClient = clientRecorder(framework);
   const writeDbConnections = dbConnectionsWriter(framework);
+  const clearDbConnections = dbConnectionsClearer(framework);
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
   /** Other code's metrics already warned about as clashing with a name exposed before them. */
@@ -324,7 +331,19 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
           'invalid_option',
           'watchDbConnections expects a function returning { used, idle }',
         );
-      return collectors.add(async () => writeDbConnections(await read()));
+      let stopped = false;
+      const remove = collectors.add(async () => {
+        const c = await read();
+        // A read still running when the watch stopped writes nothing (it would bring the series back).
+        if (!stopped) writeDbConnections(c);
+      });
+      // Stopping takes the series out (they used to show the last counts for good).
+      return () => {
+        if (stopped) return;
+        stopped = true;
+        remove();
+        clearDbConnections();
+      };
     },
     render: awaitedRender,
     handler: endpoint.handler,
