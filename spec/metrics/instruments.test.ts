@@ -259,6 +259,11 @@ describe('prometheus metrics: instruments', () => {
     refused({ now: 'x' }, /now must be a function/);
     refused({ registry: {} }, /registry must be a prom-client Registry/);
     refused(null, /options must be an object, received null/);
+    // A number given as a string (an environment variable) said "received 9464", a valid port.
+    refused({ port: '9464' }, /port must be an integer 0\.\.65535, received "9464" \(a string\)$/);
+    refused({ maxSeriesPerMetric: '5' }, /maxSeriesPerMetric must be .*, received "5" \(a string\)$/);
+    refused({ collectTimeoutMs: '100' }, /collectTimeoutMs must be .*, received "100" \(a string\)$/);
+    refused({ port: 1.5 }, /received 1\.5$/);
     // What is right is still taken.
     assert.equal(createMetrics({ enabled: false }).enabled, false);
     assert.equal(createMetrics({ enabled: true, exemplars: false, collectRuntime: false }).enabled, true);
