@@ -37,6 +37,28 @@ describe('prometheus metrics: close() on an injected registry', () => {
     await second.close();
   });
 
+  // A metric registered lazily (a request handler's `metrics.counter(...)`, which returns the
+  // metric already registered) by a request still in flight on the old app at a reload: it used to
+  // go into the injected registry after close() and stay there, so the new adapter's registration
+  // of that name was refused with incompatible_metric and registry.metrics() served it.
+  it('a metric registered on the adapter after close() stays out of the injected registry', async () => {
+    const registry = new client.Registry();
+    const old = createMetrics({ ...quiet, registry });
+    await old.close();
+    old.counter({ name: 'late', help: 'registered after close' }).inc(2);
+    old.histogram({ name: 'late_seconds', help: 'registered after close' }).observe(1);
+    assert.deepEqual(registry.getMetricsAsArray(), []);
+    assert.match((await old.render()).body, /^late_total 2$/m, 'render() of the closed adapter shows it');
+    const next = createMetrics({ ...quiet, registry });
+    next.counter({ name: 'late', help: 'the new one', labelNames: ['kind'] }).inc({ kind: 'a' });
+    next.gauge({ name: 'late_seconds', help: 'the new one' }).set(5);
+    const { body } = await next.render();
+    assert.match(body, /^late_total\{kind="a"\} 1$/m);
+    assert.match(body, /^late_seconds 5$/m);
+    assert.doesNotMatch(await registry.metrics(), /^late_total 2$/m);
+    await next.close();
+  });
+
   it('also when the registry is an OpenMetrics one whose own metrics() renamed the counters in place', async () => {
     const registry = new client.Registry();
     registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE as never);

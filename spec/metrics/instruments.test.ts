@@ -43,6 +43,12 @@ describe('prometheus metrics: instruments', () => {
     assert.throws(() => h.observe({ kind: 'a' }, Number.NaN), MetricsError);
     assert.throws(() => h.observe({ kind: 'a' }, Number.POSITIVE_INFINITY), MetricsError);
     assert.equal(m.seriesCount('payload_bytes'), 0);
+    // The message names what was given: `observe('0.5')` said "received undefined".
+    const u = m.histogram({ name: 'wait_seconds', help: 'Waits' });
+    assert.throws(() => u.observe('0.5' as unknown as number), /observed value .* received string$/);
+    assert.throws(() => u.observe(null as unknown as number), /observed value .* received null$/);
+    assert.throws(() => (u.observe as () => void)(), /observed value .* received undefined$/);
+    assert.match((await m.render()).body, /^wait_seconds_count 0$/m);
   });
 
   it('rejects an exemplar that OpenMetrics cannot carry with invalid_label, recording nothing', async () => {
@@ -253,6 +259,11 @@ describe('prometheus metrics: instruments', () => {
     refused({ now: 'x' }, /now must be a function/);
     refused({ registry: {} }, /registry must be a prom-client Registry/);
     refused(null, /options must be an object, received null/);
+    // A number given as a string (an environment variable) said "received 9464", a valid port.
+    refused({ port: '9464' }, /port must be an integer 0\.\.65535, received "9464" \(a string\)$/);
+    refused({ maxSeriesPerMetric: '5' }, /maxSeriesPerMetric must be .*, received "5" \(a string\)$/);
+    refused({ collectTimeoutMs: '100' }, /collectTimeoutMs must be .*, received "100" \(a string\)$/);
+    refused({ port: 1.5 }, /received 1\.5$/);
     // What is right is still taken.
     assert.equal(createMetrics({ enabled: false }).enabled, false);
     assert.equal(createMetrics({ enabled: true, exemplars: false, collectRuntime: false }).enabled, true);
@@ -796,6 +807,52 @@ describe('prometheus metrics: instruments', () => {
       'db_client_connection_count{state="used"} 2',
     ]);
   });
+
+  // The pool closed (a reload, a shutdown) and its watch stopped, or a read that gives no idle
+  // count (`0` while a pool is being replaced): the series used to keep the last counts for good.
+  for (const [naming, path] of [
+    ['otel', 'fast path'],
+    ['legacy', 'fast path'],
+    ['otel', 'public-API fallback'],
+    ['legacy', 'public-API fallback'],
+  ] as const) {
+    it(`watchDbConnections: a stopped watch takes its series out, a read without idle drops the idle one (${naming}, ${path})`, async () => {
+      const probe =
+        path === 'fast path' ? {} : { probe: { ok: false as const, reason: 'forced by the test' } };
+      const m = createMetricsWith({ naming, logger: { warn() {} } }, probe);
+      const name = naming === 'otel' ? 'db_client_connection_count' : 'db_connections_active';
+      let pool: number | { used: number; idle: number } = { used: 2, idle: 3 };
+      let unwatch = m.watchDbConnections(() => pool);
+      assert.equal(samples(await text(m), name).length, naming === 'otel' ? 2 : 1);
+      unwatch();
+      unwatch();
+      assert.deepEqual(samples(await text(m), name), [], 'no counts of a pool no longer watched');
+      // Watched again: the series come back; a read without idle leaves no stale idle series.
+      unwatch = m.watchDbConnections(() => pool);
+      pool = 5;
+      assert.deepEqual(
+        samples(await text(m), name),
+        naming === 'otel' ? ['db_client_connection_count{state="used"} 5'] : ['db_connections_active 5'],
+      );
+      // A read still running when its watch stops writes nothing.
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      unwatch();
+      const slow = m.watchDbConnections(async () => {
+        await gate;
+        return { used: 9, idle: 9 };
+      });
+      const scrape = text(m);
+      await new Promise((r) => setImmediate(r));
+      slow();
+      release();
+      await scrape;
+      assert.deepEqual(samples(await text(m), name), []);
+      await m.close();
+    });
+  }
 
   it("naming: 'legacy' sets db_connections_active to the used connections", async () => {
     const m = createMetrics({ naming: 'legacy' });

@@ -19,7 +19,13 @@ import {
   readForeign,
   renderRegistry,
 } from './exposition.js';
-import { clientRecorder, dbConnectionsWriter, registerFramework, requestRecorder } from './framework.js';
+import {
+  clientRecorder,
+  dbConnectionsClearer,
+  dbConnectionsWriter,
+  registerFramework,
+  requestRecorder,
+} from './framework.js';
 import { instrumentHandler } from './http.js';
 import type { CounterImpl } from './instruments.js';
 import { type MetricsOptions, resolveOptions } from './options.js';
@@ -121,8 +127,19 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const { registry, logger, defaultLabels } = o;
   if (!o.enabled) return disabledMetrics(registry);
   let dropped: CounterImpl | undefined;
+  /**
+   * Where scrapes and `render()` read the metrics and where metrics are registered: `registry`,
+   * until close() detaches an injected one.
+   */
+  let source: client.Registry = registry;
   const reg = createMetricRegistry({
     ...o,
+    // Read at every registration: a metric registered on the adapter after close() (lazily, by a
+    // request still in flight at a reload) went into the injected registry and stayed there, so
+    // the next adapter's registration of that name was refused with incompatible_metric.
+    get registry() {
+      return source;
+    },
     reservedLabels: new Set(Object.keys(defaultLabels)),
     hooks: capHooks(o, () => dropped),
     internals: usePromInternals(logger, overrides.probe),
@@ -160,8 +177,6 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     users.add(self);
     runtimeUsers.set(registry, users);
   }
-  /** Where scrapes and `render()` read the metrics: `registry`, until close() detaches an injected one. */
-  let source: client.Registry = registry;
   /**
    * An injected registry is the caller's: close() hands it back as it was found, the metrics this
    * adapter put there moved into a private registry that `render()` keeps reading (final values).
@@ -191,6 +206,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const observeRequest = requestRecorder(framework);
   const observeHttpClient = clientRecorder(framework);
   const writeDbConnections = dbConnectionsWriter(framework);
+  const clearDbConnections = dbConnectionsClearer(framework);
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
   /** Other code's metrics already warned about as clashing with a name exposed before them. */
@@ -315,7 +331,19 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
           'invalid_option',
           'watchDbConnections expects a function returning { used, idle }',
         );
-      return collectors.add(async () => writeDbConnections(await read()));
+      let stopped = false;
+      const remove = collectors.add(async () => {
+        const c = await read();
+        // A read still running when the watch stopped writes nothing (it would bring the series back).
+        if (!stopped) writeDbConnections(c);
+      });
+      // Stopping takes the series out (they used to show the last counts for good).
+      return () => {
+        if (stopped) return;
+        stopped = true;
+        remove();
+        clearDbConnections();
+      };
     },
     render: awaitedRender,
     handler: endpoint.handler,

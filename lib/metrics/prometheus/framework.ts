@@ -305,6 +305,23 @@ export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnectio
   return (c) => {
     const { used, idle } = read(c);
     f.dbConnections.setIfRoom({ state: 'used' }, used);
+    // A read without `idle` (a number, or `{ used }`): no idle series, rather than the one an
+    // earlier read left (a pool replaced, read as 0 meanwhile, kept showing its idle count).
     if (idle !== undefined) f.dbConnections.setIfRoom({ state: 'idle' }, idle);
+    else f.dbConnections.series.remove({ state: 'idle' });
+  };
+}
+
+/**
+ * Takes the connection series out of the exposition, for a watch that stopped: its pool may be
+ * gone, and the gauge kept showing its last counts for good. A watch still running writes them
+ * again at the next collection, before the scrape renders.
+ */
+export function dbConnectionsClearer(f: FrameworkParts): () => void {
+  const { series } = f.dbConnections;
+  if (f.naming === 'legacy') return () => void series.remove({});
+  return () => {
+    series.remove({ state: 'used' });
+    series.remove({ state: 'idle' });
   };
 }

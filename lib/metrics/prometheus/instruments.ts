@@ -151,8 +151,10 @@ export function makeHistogram(
   function observe(a: LabelValues | number, b?: number, exemplar?: Readonly<Record<string, string>>): void {
     const labels = typeof a === 'number' ? EMPTY : a;
     const value = typeof a === 'number' ? a : b;
+    // The value the caller gave: `observe('0.5')` (a number read from text) said "received
+    // undefined", naming the missing second argument rather than the string.
     if (typeof value !== 'number' || !Number.isFinite(value))
-      throw badValue(name, 'observed value (a finite number)', value);
+      throw badValue(name, 'observed value (a finite number)', isLabels(a) || a === undefined ? value : a);
     if (!isLabels(labels)) throw badValue(name, 'labels', labels);
     if (exemplar !== undefined) checkExemplar(name, exemplar);
     const kept = exemplar !== undefined && exemplars && exemplarFits(exemplar) ? exemplar : undefined;

@@ -140,12 +140,22 @@ const defaultWarn: Pick<Logger, 'warn'> = {
   },
 };
 
+/**
+ * A value given for a number, for a message: a string quoted. `port: '9464'` (read from an
+ * environment variable) was refused as "received 9464", which reads as a valid port.
+ */
+function shownNumber(v: unknown): string {
+  return typeof v === 'string'
+    ? `${JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)} (a string)`
+    : String(v);
+}
+
 export function positiveInt(name: string, v: unknown, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
     throw new MetricsError(
       'invalid_option',
-      `${name} must be an integer from 1 to ${max}, received ${String(v)}`,
+      `${name} must be an integer from 1 to ${max}, received ${shownNumber(v)}`,
     );
   return v;
 }
@@ -180,7 +190,7 @@ const NESTED = {
 function checkPort(v: unknown): number {
   if (v === undefined) return 9464;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535)
-    throw new MetricsError('invalid_option', `port must be an integer 0..65535, received ${String(v)}`);
+    throw new MetricsError('invalid_option', `port must be an integer 0..65535, received ${shownNumber(v)}`);
   return v;
 }
 

@@ -29,7 +29,7 @@ import { positiveInt } from './options.js';
 import { promClient } from './peer.js';
 import { internalHistogramStore, internalScalarStore } from './prom-internals.js';
 import { publicCounterStore, publicGaugeStore, publicHistogramStore } from './public-store.js';
-import type { CapHooks, StoreOptions } from './series.js';
+import { type CapHooks, inheritsLabelName, ownLabelsOnly, type StoreOptions } from './series.js';
 import type { SeriesCapOption } from './types.js';
 
 export type Instrument = CounterImpl | GaugeImpl | HistogramImpl;
@@ -172,29 +172,31 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     const so: StoreOptions = { metric: name, labelNames, cap: c.maxSeries, hooks: d.hooks };
     const ownMetric = (prom: object, entries: OwnMetric['entries']) =>
       own.set(prom, { type: c.type, name, help, labelNames, buckets, entries });
+    // A label named `constructor` or `toString`: read from the caller's own labels only.
+    const ownOnly = inheritsLabelName(labelNames) ? ownLabelsOnly : <S>(s: S) => s;
     if (c.type === 'counter') {
       const p = new (promClient().Counter)(base);
       created.add(p);
-      if (!d.internals) return makeCounter(name, publicCounterStore(p, so));
+      if (!d.internals) return makeCounter(name, ownOnly(publicCounterStore(p, so)));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
-      return makeCounter(name, store);
+      return makeCounter(name, ownOnly(store));
     }
     if (c.type === 'gauge') {
       const p = new (promClient().Gauge)(base);
       created.add(p);
-      if (!d.internals) return makeGauge(name, publicGaugeStore(p, so));
+      if (!d.internals) return makeGauge(name, ownOnly(publicGaugeStore(p, so)));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
-      return makeGauge(name, store);
+      return makeGauge(name, ownOnly(store));
     }
     const p = new (promClient().Histogram)({ ...base, buckets: [...(buckets as readonly number[])] });
     created.add(p);
     const opts = { exemplars: d.exemplars, now: d.now, labelNames };
-    if (!d.internals) return makeHistogram(name, publicHistogramStore(p, so), opts);
+    if (!d.internals) return makeHistogram(name, ownOnly(publicHistogramStore(p, so)), opts);
     const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });
     ownMetric(p, store.entries);
-    return makeHistogram(name, store, opts);
+    return makeHistogram(name, ownOnly(store), opts);
   };
 
   return {

@@ -127,7 +127,8 @@ function declaredOnly(metric: string, labelNames: readonly string[]): (labels: L
 export function checkLabels(metric: string, labelNames: readonly string[], labels: LabelValues): void {
   declaredOnly(metric, labelNames)(labels);
   for (const n of labelNames) {
-    const v = labels[n];
+    // Not `{}.toString`: a label left out is absent (see `ownLabelsOnly`).
+    const v = Object.hasOwn(labels, n) || !(n in Object.prototype) ? labels[n] : undefined;
     if (v === undefined) continue;
     let problem: string | undefined;
     if (typeof v !== 'string' && typeof v !== 'number')
@@ -143,6 +144,44 @@ export function checkLabels(metric: string, labelNames: readonly string[], label
   }
 }
 
+/**
+ * Whether a label name is one every object inherits from `Object.prototype` (`constructor`,
+ * `toString`, `valueOf`, `hasOwnProperty`, …): valid Prometheus label names, but `{}.constructor`
+ * is a function, so a call leaving such a label out — `inc()`, `inc({})`, or the other labels
+ * only — was refused (`label "constructor" … must be a string or number, received function`),
+ * and a series without it would have been written with the function's source as its value.
+ */
+export function inheritsLabelName(labelNames: readonly string[]): boolean {
+  return labelNames.some((n) => n in Object.prototype);
+}
+
+/** The caller's own labels on an object inheriting nothing (for metrics `inheritsLabelName` holds for). */
+const ownOnly = (labels: LabelValues): LabelValues =>
+  Object.assign(Object.create(null) as Record<string, string | number>, labels);
+
+/**
+ * `store` reading only the labels the caller set on the object it passes (see
+ * `inheritsLabelName`); used only for metrics declaring such a name, so the others pay nothing.
+ */
+export function ownLabelsOnly<S extends ScalarStore | HistogramStore>(store: S): S {
+  if ('observe' in store) {
+    const s = store as HistogramStore;
+    return {
+      ...store,
+      observe: (l, v, e) => s.observe(ownOnly(l), v, e),
+      remove: (l) => s.remove(ownOnly(l)),
+    } as S;
+  }
+  const s = store as ScalarStore;
+  return {
+    ...store,
+    add: (l, d) => s.add(ownOnly(l), d),
+    set: (l, v) => s.set(ownOnly(l), v),
+    setIfRoom: (l, v) => s.setIfRoom(ownOnly(l), v),
+    remove: (l) => s.remove(ownOnly(l)),
+  } as S;
+}
+
 /** A table's mutable state; `insert` is the cold path, so it reads everything from here. */
 interface TableState<E> {
   readonly metric: string;
@@ -152,6 +191,8 @@ interface TableState<E> {
   readonly create: (labels: Labels) => E;
   readonly hooks: CapHooks;
   readonly overflowLabels: Labels;
+  /** The label names include one objects inherit (`constructor`): series labels inherit nothing. */
+  readonly inherits: boolean;
   count: number;
   /** prom-client's reset() swaps the map; recount whenever it is not the one we counted. */
   counted: Record<string, E> | undefined;
@@ -229,7 +270,7 @@ function insert<E>(t: TableState<E>, key: string, labels: LabelValues, fold = tr
   }
   // Copy: the caller may reuse or mutate its labels object. A '' value is no label (as the key
   // and Prometheus have it).
-  const copy: Labels = {};
+  const copy: Labels = t.inherits ? Object.create(null) : {};
   for (const n of labelNames) {
     const v = labels[n];
     if (v !== undefined && v !== '') copy[n] = v;
@@ -259,6 +300,7 @@ export function createSeriesTable<E>(
   const t: TableState<E> = {
     ...opts,
     overflowLabels,
+    inherits: inheritsLabelName(labelNames),
     count: 0,
     counted: undefined,
     warned: false,
