@@ -234,6 +234,21 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     process.env,
     envWarnings,
   );
+  // OTEL_SDK_DISABLED=true over this OpenTelemetry-free setup: the disabled OpenTelemetry tracer
+  // (a pass-through) when OpenTelemetry is installed, else the no-op one, as `enabled: false` gives.
+  // It used to import the OpenTelemetry adapter whatever was installed, so the standard switch
+  // that turns tracing off failed the start of a service without OpenTelemetry (ConfigError:
+  // needs @opentelemetry/api …), which ran with the variable unset.
+  if (
+    none.exporter === 'none' &&
+    none.enabled === false &&
+    none.registerGlobal !== true &&
+    (none.propagators ?? []).every((p) => W3C.has(p)) &&
+    PEERS['hyperion/tracing/otel'].some((name) => resolveError(name) !== undefined)
+  ) {
+    for (const w of envWarnings) logger.warn(w);
+    return undefined;
+  }
   if (
     none.exporter === 'none' &&
     none.enabled !== false &&

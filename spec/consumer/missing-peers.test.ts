@@ -57,6 +57,26 @@ try {
 console.log(JSON.stringify(out));
 `;
 
+// Run with OTEL_SDK_DISABLED=true: the propagate-only setup needs no OpenTelemetry, and the
+// standard switch that turns tracing off must not need it either (it failed the start with a
+// ConfigError asking to install @opentelemetry/api …).
+const DISABLED = `import { createAppFromConfig, loadConfigFromText } from 'hyperion/config';
+
+const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+try {
+  const app = await createAppFromConfig(loadConfigFromText('tracing: { exporter: none }\\n', { env: {} }));
+  const parent = app.tracer.extract({ traceparent: TP }).parent;
+  const passed = {};
+  app.tracer.inject(passed, { span: app.tracer.startSpan('child', { parent }) });
+  const fresh = {};
+  app.tracer.inject(fresh, { span: app.tracer.startSpan('root') });
+  await app.close();
+  console.log(JSON.stringify({ passed: passed.traceparent, fresh }));
+} catch (e) {
+  console.log(JSON.stringify({ error: e.message }));
+}
+`;
+
 const off = 'tracing: { exporter: none }\nmetrics: { enabled: false }\n';
 const CONFIGS: Record<string, string> = {
   redis: `${off}cache: { type: redis, addresses: ["127.0.0.1:1"] }\n`,
@@ -71,6 +91,7 @@ describe('hyperion/config with only its own peers installed', () => {
   let result: Record<string, Record<string, unknown>>;
   let installed = '';
   let direct: Record<string, unknown>;
+  let disabled: Record<string, unknown>;
 
   before(async () => {
     dir = await tempDir('missing-peers');
@@ -90,11 +111,18 @@ describe('hyperion/config with only its own peers installed', () => {
     writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     writeFileSync(join(project, 'app.mjs'), APP);
     writeFileSync(join(project, 'direct.mjs'), DIRECT);
+    writeFileSync(join(project, 'disabled.mjs'), DISABLED);
     for (const [name, text] of Object.entries(CONFIGS)) writeFileSync(join(project, `${name}.yaml`), text);
     const out = await run(process.execPath, ['app.mjs'], project, 60_000);
     result = JSON.parse(out.trim().split('\n').pop()!);
     direct = JSON.parse(
       (await run(process.execPath, ['direct.mjs'], project, 60_000)).trim().split('\n').pop()!,
+    );
+    disabled = JSON.parse(
+      (await run(process.execPath, ['disabled.mjs'], project, 60_000, { OTEL_SDK_DISABLED: 'true' }))
+        .trim()
+        .split('\n')
+        .pop()!,
     );
   });
   after(() => dir?.remove());
@@ -129,6 +157,13 @@ describe('hyperion/config with only its own peers installed', () => {
   it('metrics without prom-client names prom-client', () => {
     assert.deepEqual(result.metrics, missing('metrics', 'hyperion/metrics/prometheus', 'prom-client'));
   });
+  it('tracing: { exporter: none } with OTEL_SDK_DISABLED=true builds without OpenTelemetry: the no-op pass-through', () => {
+    assert.deepEqual(disabled, {
+      passed: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      fresh: {},
+    });
+  });
+
   it('a part whose peers are there (memory cache) still builds', () => {
     assert.deepEqual(result.memory, { built: 'memory' });
   });

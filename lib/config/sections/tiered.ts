@@ -74,6 +74,26 @@ const leaseEnabledRule: SectionRule = (lease, fail) => {
     );
 };
 
+/**
+ * A bus alone over a Redis L2 that reads from replicas (`mode: cluster`, `cluster.read_only:
+ * true`) cannot keep L1 coherent, and `createTieredCache` refuses it. The file loaded, and
+ * `createAppFromConfig` then failed naming the factory option `bus`, after building the tracer,
+ * the /metrics endpoint and the Redis connection: it is refused at load, at the file's field.
+ */
+export const replicaReadsRule: SectionRule = (s, fail) => {
+  const l2 = s.l2 as Record<string, unknown> | null | undefined;
+  const cluster = l2?.cluster as Record<string, unknown> | null | undefined;
+  if (l2?.type !== 'redis' || l2.mode !== 'cluster' || cluster?.read_only !== true) return;
+  const inv = s.invalidation as Record<string, unknown> | null | undefined;
+  if (inv !== undefined && (inv === null || typeof inv !== 'object' || Array.isArray(inv))) return;
+  if (inv?.enabled === false || (inv?.mode !== undefined && inv.mode !== 'bus')) return;
+  fail(
+    ['invalidation', 'mode'],
+    `is ${inv?.mode === undefined ? 'bus (the default)' : 'bus'}, but the invalidation bus alone cannot keep L1 coherent over an L2 that reads from replicas (cache.l2.cluster.read_only: true): an invalidation can arrive before the replica has the write, and the older value read from it then stays in L1`,
+    'mode: both or tracking (replicas report the keys they apply), or cache.l2.cluster.read_only: false',
+  );
+};
+
 const BREAKER_PHRASE = 'false, or a mapping of breaker settings (keys: failures, cooldown)';
 
 /** Tiered options besides the two levels; `l1`/`l2` are validated by their own section schemas. */

@@ -19,7 +19,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import * as v from 'valibot';
 import type { AttributeValue } from '../../core/contracts.js';
-import { otelBatchSizes } from '../../tracing/otel/env.js';
+import { EXPORTER_HEADER_PROBLEM, exporterSetsHeader, otelBatchSizes } from '../../tracing/otel/env.js';
 import {
   EXPORTERS,
   type ExporterName,
@@ -56,6 +56,11 @@ const headerName = v.pipe(
   v.check(
     (name) => passes(() => validateHeaderName(name)),
     "an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
+  ),
+  // The tracer refuses these too (tracing/otel/env.ts): every export failed with one of them.
+  v.check(
+    (name) => !exporterSetsHeader(name),
+    `a header the exporter does not set itself: this one ${EXPORTER_HEADER_PROBLEM}`,
   ),
 );
 const headerValue = v.pipe(

@@ -178,12 +178,29 @@ export function otelBatchSizes(env: Env = process.env): {
  * Why an export header can never be sent (`node:http`'s own checks: the name an HTTP token, the
  * value free of control characters), or `undefined` when it can. Never shows the value.
  */
+/**
+ * Headers the otlp and zipkin exporters set for the body they send. One given in `headers` (or
+ * `OTEL_EXPORTER_OTLP_HEADERS`) was sent in their place and every export failed: `content-length`
+ * answered 400 or hung each request until its timeout, `content-encoding: gzip` described a body
+ * that is not compressed, `content-type` replaced zipkin's `application/json`.
+ */
+const BODY_HEADERS = new Set(['content-length', 'transfer-encoding', 'content-encoding', 'content-type']);
+
+/** Whether the exporter sets the header `name` itself (any case), so that it cannot be configured. */
+export function exporterSetsHeader(name: string): boolean {
+  return BODY_HEADERS.has(name.toLowerCase());
+}
+
+export const EXPORTER_HEADER_PROBLEM =
+  'is set by the exporter for the body it sends (content-length, transfer-encoding, content-encoding, content-type): a value given here replaced it and every export failed';
+
 export function headerProblem(name: string, value: string): string | undefined {
   try {
     validateHeaderName(name);
   } catch {
     return "header name must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~)";
   }
+  if (exporterSetsHeader(name)) return `header ${name.toLowerCase()} ${EXPORTER_HEADER_PROBLEM}`;
   try {
     validateHeaderValue(name, value);
   } catch {
