@@ -175,10 +175,6 @@ export function otelBatchSizes(env: Env = process.env): {
 }
 
 /**
- * Why an export header can never be sent (`node:http`'s own checks: the name an HTTP token, the
- * value free of control characters), or `undefined` when it can. Never shows the value.
- */
-/**
  * Headers the otlp and zipkin exporters set for the body they send. One given in `headers` (or
  * `OTEL_EXPORTER_OTLP_HEADERS`) was sent in their place and every export failed: `content-length`
  * answered 400 or hung each request until its timeout, `content-encoding: gzip` described a body
@@ -194,6 +190,10 @@ export function exporterSetsHeader(name: string): boolean {
 export const EXPORTER_HEADER_PROBLEM =
   'is set by the exporter for the body it sends (content-length, transfer-encoding, content-encoding, content-type): a value given here replaced it and every export failed';
 
+/**
+ * Why an export header can never be sent (`node:http`'s own checks: the name an HTTP token, the
+ * value free of control characters), or `undefined` when it can. Never shows the value.
+ */
 export function headerProblem(name: string, value: string): string | undefined {
   try {
     validateHeaderName(name);
