@@ -49,6 +49,25 @@ describe('SpanOptions mistakes', () => {
     await app.close();
   });
 
+  it("options that are not an object ('server', an array) are named as such, not by their indices", async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, logger });
+    for (const options of ['server', ['server'], 42])
+      withSpan(app.ctx, 'not-object', () => undefined, options as unknown as SpanOptions);
+    assert.deepEqual(
+      tracer.finishedSpans().map((s) => s.kind),
+      [INTERNAL, INTERNAL, INTERNAL],
+    );
+    // It said "span option `0` is not a SpanOptions field" for the string and the array.
+    assert.deepEqual(logger.warnings, [
+      'tracing: span options must be an object, got string: they are ignored',
+      'tracing: span options must be an object, got an array: they are ignored',
+      'tracing: span options must be an object, got number: they are ignored',
+    ]);
+    await app.close();
+  });
+
   it("a kind that is not one of the five ('SERVER', 'constructor') is warned about and the span is internal", async () => {
     const logger = recordingLogger();
     const tracer = createOtelTracer({ exporter: 'memory' });
