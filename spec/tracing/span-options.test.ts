@@ -164,6 +164,35 @@ describe('tracedFetch option mistakes', () => {
       await app.close();
     }
   });
+
+  it("options that are not an object (a span name alone, 'checkout') get one warning saying so, not one per index", async () => {
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, logger });
+    try {
+      for (const options of ['checkout', 'checkout', 7])
+        await (await tracedFetch(app.ctx, url, {}, options as never)).text();
+      // It warned `option \`0\` is not known`, `\`1\``, … up to `\`7\``, and nothing for the number.
+      assert.deepEqual(
+        logger.warnings.filter((w) => w.includes('tracedFetch')),
+        [
+          'tracedFetch: options must be an object ({ name, attributes }), got string: they are ignored',
+          'tracedFetch: options must be an object ({ name, attributes }), got number: they are ignored',
+        ],
+      );
+      const spans = tracer.finishedSpans();
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        ['GET', 'GET', 'GET'],
+      );
+    } finally {
+      server.close();
+      await app.close();
+    }
+  });
 });
 
 describe('setStatus with a code that is not one of the three', () => {
