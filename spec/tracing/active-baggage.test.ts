@@ -78,6 +78,45 @@ describe('activeContext: ctx.baggage is the active OpenTelemetry baggage', () =>
     }
   });
 
+  it("exporter 'none' (propagate-only): the server span and withSpan's are made active too", async () => {
+    // No context manager was registered and nothing was made active in this mode: a third-party
+    // call in the handler sent no traceparent at all (nor the baggage), so the next service
+    // started a new trace.
+    const tracer = createOtelTracer({ exporter: 'none', activeContext: true, registerGlobal: true });
+    const app = createApp({ tracer });
+    const seen: { server?: string; inner?: string; sent?: Record<string, string>; nested?: string } = {};
+    const server = createServer(
+      traceHandler(app.ctx, async (ctx, _req, res) => {
+        await new Promise((r) => setImmediate(r));
+        seen.server = ctx.span?.spanContext().spanId;
+        await withSpan(ctx, 'inner', async (_c, span) => {
+          await new Promise((r) => setImmediate(r));
+          seen.inner = span.spanContext().spanId;
+          seen.sent = thirdPartyHeaders();
+          // A span started without a parent continues the active one (this mode reads it).
+          seen.nested = tracer.startSpan('no parent given').spanContext().traceId;
+        });
+        res.end('ok');
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { traceparent: PARENT, baggage: 'tenant=acme' },
+      });
+      assert.equal(await res.text(), 'ok');
+      assert.match(seen.inner ?? '', /^[0-9a-f]{16}$/);
+      assert.notEqual(seen.inner, seen.server);
+      assert.equal(seen.sent?.traceparent, `00-${PARENT.slice(3, 35)}-${seen.inner}-01`);
+      assert.equal(seen.sent?.baggage, 'tenant=acme');
+      assert.equal(seen.nested, PARENT.slice(3, 35));
+    } finally {
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+
   it('a span without baggage leaves the active baggage as it was', async () => {
     const tracer = createOtelTracer({ exporter: 'memory', activeContext: true, registerGlobal: true });
     const app = createApp({ tracer });
