@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { context, propagation } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { createAppFromConfig, parseConfig } from '../../lib/config/index.js';
 import { createApp } from '../../lib/core/app.js';
 import { contextFromHeaders, withSpan } from '../../lib/core/span.js';
 import { traceHandler } from '../../lib/tracing/http.js';
@@ -113,6 +114,20 @@ describe('activeContext: ctx.baggage is the active OpenTelemetry baggage', () =>
       assert.equal(seen.nested, PARENT.slice(3, 35));
     } finally {
       await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+
+  it('from config: exporter none with active_context makes the spans active (it built a tracer that ignored it)', async () => {
+    const app = await createAppFromConfig(
+      parseConfig({ tracing: { exporter: 'none', active_context: true } }, { env: {} }),
+    );
+    try {
+      await withSpan(app.ctx, 'outer', async (_c, span) => {
+        await new Promise((r) => setImmediate(r));
+        assert.equal(trace.getActiveSpan()?.spanContext().spanId, span.spanContext().spanId);
+      });
+    } finally {
       await app.close();
     }
   });
