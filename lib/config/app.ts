@@ -227,7 +227,8 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
   const serviceName = config.service?.name;
   // exporter none (from the file or OTEL_TRACES_EXPORTER) with W3C propagators: propagate-only,
   // without loading OpenTelemetry at all — unless register_global asks for the global OpenTelemetry
-  // propagator, which only the OpenTelemetry tracer registers.
+  // propagator, which only the OpenTelemetry tracer registers, or active_context for the active
+  // OpenTelemetry context, which only it reads and sets (the propagate-only one ignored it).
   const envWarnings: string[] = [];
   const none = applyOtelEnv(
     { serviceName, ...tracingOptionsFromConfig(config.tracing) },
@@ -253,6 +254,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     none.exporter === 'none' &&
     none.enabled !== false &&
     none.registerGlobal !== true &&
+    none.activeContext !== true &&
     (none.propagators ?? []).every((p) => W3C.has(p))
   ) {
     // The OpenTelemetry tracer logs these itself; the propagate-only one never reads the env.

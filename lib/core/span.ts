@@ -92,18 +92,23 @@ const warnedOptions = new WeakMap<object, Set<string>>();
 function checkOptions(ctx: AppContext, o: Omit<SpanOptions, 'parent'>): void {
   let problem: string | undefined;
   try {
-    for (const key in o) {
-      if (
-        key !== 'kind' &&
-        key !== 'attributes' &&
-        key !== 'startTime' &&
-        key !== 'root' &&
-        key !== 'links'
-      ) {
-        problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root, links${suggestion(key)}`}`;
-        break;
+    // Options that are not an object (a kind given alone, `'server'`, from JavaScript) are none:
+    // walked as an object, the warning named their indices (`span option \`0\``).
+    if (typeof o !== 'object' || Array.isArray(o))
+      problem = `span options must be an object, got ${Array.isArray(o) ? 'an array' : typeof o}: they are ignored`;
+    else
+      for (const key in o) {
+        if (
+          key !== 'kind' &&
+          key !== 'attributes' &&
+          key !== 'startTime' &&
+          key !== 'root' &&
+          key !== 'links'
+        ) {
+          problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root, links${suggestion(key)}`}`;
+          break;
+        }
       }
-    }
     const kind = o.kind;
     if (problem === undefined && kind !== undefined && !KIND_NAMES.has(kind))
       problem = `span kind ${typeof kind === 'string' ? `'${kind.slice(0, 64)}'` : typeof kind} is not one of internal, server, client, producer, consumer: the span is internal`;

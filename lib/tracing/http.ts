@@ -350,6 +350,12 @@ export async function tracedFetch(
   // a TypeError before anything was sent.
   init ??= {};
   options ??= {};
+  // Options that are not an object (a span name given alone, `'checkout'`) are none: walked as an
+  // object, a string got one warning per index (`option \`0\``, `\`1\``, …) and a number none.
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    warnFetchOption(ctx, undefined, Array.isArray(options) ? 'an array' : typeof options);
+    options = {};
+  }
   for (const key in options) if (key !== 'name' && key !== 'attributes') warnFetchOption(ctx, key);
   // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
   // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
@@ -703,18 +709,22 @@ const warnedFetchOptions = new WeakMap<object, Set<string>>();
  * One warning per tracer and key for a `tracedFetch` option it does not know (`attribute:` for
  * `attributes:`): it used to be lost silently. The call goes on; the key is ignored.
  */
-function warnFetchOption(ctx: AppContext, key: string): void {
+function warnFetchOption(ctx: AppContext, key: string | undefined, notObject?: string): void {
   let seen = warnedFetchOptions.get(ctx.tracer);
   if (!seen) {
     seen = new Set();
     warnedFetchOptions.set(ctx.tracer, seen);
   }
-  if (seen.has(key) || seen.size >= 32) return;
-  seen.add(key);
-  const hint = suggestKey(key, ['name', 'attributes']);
+  // Options that are not an object are remembered by their type, apart from the keys.
+  const id = key ?? `(options) ${notObject}`;
+  if (seen.has(id) || seen.size >= 32) return;
+  seen.add(id);
+  const hint = key === undefined ? undefined : suggestKey(key, ['name', 'attributes']);
   try {
     ctx.logger.warn(
-      `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
+      key === undefined
+        ? `tracedFetch: options must be an object ({ name, attributes }), got ${notObject}: they are ignored`
+        : `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
     );
   } catch {
     // the request still goes out

@@ -309,7 +309,8 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
       const psc = parent ? readSpanContext(parent) : undefined;
       if (psc && isValidSpanContext(psc)) {
         const sc: SpanContext = {
-          traceId: psc.traceId,
+          // Lowercase, as every id this tracer writes (a parent of the user's own may report uppercase).
+          traceId: psc.traceId.toLowerCase(),
           spanId: ids.spanId(),
           traceFlags: parentBased
             ? psc.traceFlags & 0x03

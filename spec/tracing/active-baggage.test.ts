@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { context, propagation } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { createAppFromConfig, parseConfig } from '../../lib/config/index.js';
 import { createApp } from '../../lib/core/app.js';
 import { contextFromHeaders, withSpan } from '../../lib/core/span.js';
 import { traceHandler } from '../../lib/tracing/http.js';
@@ -74,6 +75,59 @@ describe('activeContext: ctx.baggage is the active OpenTelemetry baggage', () =>
       assert.equal(sent.baggage, 'tenant=acme,flag=');
     } finally {
       await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+
+  it("exporter 'none' (propagate-only): the server span and withSpan's are made active too", async () => {
+    // No context manager was registered and nothing was made active in this mode: a third-party
+    // call in the handler sent no traceparent at all (nor the baggage), so the next service
+    // started a new trace.
+    const tracer = createOtelTracer({ exporter: 'none', activeContext: true, registerGlobal: true });
+    const app = createApp({ tracer });
+    const seen: { server?: string; inner?: string; sent?: Record<string, string>; nested?: string } = {};
+    const server = createServer(
+      traceHandler(app.ctx, async (ctx, _req, res) => {
+        await new Promise((r) => setImmediate(r));
+        seen.server = ctx.span?.spanContext().spanId;
+        await withSpan(ctx, 'inner', async (_c, span) => {
+          await new Promise((r) => setImmediate(r));
+          seen.inner = span.spanContext().spanId;
+          seen.sent = thirdPartyHeaders();
+          // A span started without a parent continues the active one (this mode reads it).
+          seen.nested = tracer.startSpan('no parent given').spanContext().traceId;
+        });
+        res.end('ok');
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { traceparent: PARENT, baggage: 'tenant=acme' },
+      });
+      assert.equal(await res.text(), 'ok');
+      assert.match(seen.inner ?? '', /^[0-9a-f]{16}$/);
+      assert.notEqual(seen.inner, seen.server);
+      assert.equal(seen.sent?.traceparent, `00-${PARENT.slice(3, 35)}-${seen.inner}-01`);
+      assert.equal(seen.sent?.baggage, 'tenant=acme');
+      assert.equal(seen.nested, PARENT.slice(3, 35));
+    } finally {
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+
+  it('from config: exporter none with active_context makes the spans active (it built a tracer that ignored it)', async () => {
+    const app = await createAppFromConfig(
+      parseConfig({ tracing: { exporter: 'none', active_context: true } }, { env: {} }),
+    );
+    try {
+      await withSpan(app.ctx, 'outer', async (_c, span) => {
+        await new Promise((r) => setImmediate(r));
+        assert.equal(trace.getActiveSpan()?.spanContext().spanId, span.spanContext().spanId);
+      });
+    } finally {
       await app.close();
     }
   });

@@ -104,6 +104,19 @@ describe('createOtelTracer options', () => {
     assert.doesNotMatch(err.message, /12345/);
   });
 
+  it('a batch key named after an Object.prototype member is an unknown key', () => {
+    // `constructor` and `__proto__` passed an `in` test and were taken silently; `toString` was
+    // refused as "must be an integer", as if it were a batch limit.
+    for (const batch of [{ constructor: 5 }, { toString: 'x' }, JSON.parse('{"__proto__": 5}')]) {
+      const err = configError({ exporter: 'memory', batch });
+      const [key] = Object.keys(batch);
+      assert.deepEqual(
+        err.issues.map((i) => [i.path, i.message]),
+        [[`batch.${key}`, 'is not a known option']],
+      );
+    }
+  });
+
   it('enabled: false and exporter: none record nothing and create no provider', async () => {
     for (const options of [{ enabled: false, exporter: 'memory' as const }, { exporter: 'none' as const }]) {
       const tracer = createOtelTracer(options);

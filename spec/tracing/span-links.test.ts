@@ -109,6 +109,24 @@ describe('span links', () => {
     await app.close();
   });
 
+  it('a span context or a span given as the link itself is named as such in its warning', async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, logger });
+    const other = tracer.startSpan('other');
+    // As if links were span contexts: the warning said the link's context had no valid ids.
+    startSpan(app.ctx, 'bare', { links: [A, other] as unknown as SpanLink[] }).span.end();
+    other.end();
+    assert.deepEqual(
+      tracer.finishedSpans().map((s) => s.links.length),
+      [0, 0],
+    );
+    assert.deepEqual(logger.warnings, [
+      'span link dropped {"reason":"a span context or span given as the link: a link is { context: span.spanContext(), attributes? }"}',
+    ]);
+    await app.close();
+  });
+
   it('the no-op and propagate-only tracers take and ignore them', () => {
     for (const tracer of [noopTracer, createPropagateOnlyTracer()]) {
       const app = createApp({ tracer });

@@ -49,6 +49,25 @@ describe('SpanOptions mistakes', () => {
     await app.close();
   });
 
+  it("options that are not an object ('server', an array) are named as such, not by their indices", async () => {
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, logger });
+    for (const options of ['server', ['server'], 42])
+      withSpan(app.ctx, 'not-object', () => undefined, options as unknown as SpanOptions);
+    assert.deepEqual(
+      tracer.finishedSpans().map((s) => s.kind),
+      [INTERNAL, INTERNAL, INTERNAL],
+    );
+    // It said "span option `0` is not a SpanOptions field" for the string and the array.
+    assert.deepEqual(logger.warnings, [
+      'tracing: span options must be an object, got string: they are ignored',
+      'tracing: span options must be an object, got an array: they are ignored',
+      'tracing: span options must be an object, got number: they are ignored',
+    ]);
+    await app.close();
+  });
+
   it("a kind that is not one of the five ('SERVER', 'constructor') is warned about and the span is internal", async () => {
     const logger = recordingLogger();
     const tracer = createOtelTracer({ exporter: 'memory' });
@@ -140,6 +159,35 @@ describe('tracedFetch option mistakes', () => {
       assert.equal(spans.length, 3);
       assert.equal(spans[2]!.attributes['0'], undefined);
       assert.equal(spans[2]!.attributes['http.request.method'], 'GET');
+    } finally {
+      server.close();
+      await app.close();
+    }
+  });
+
+  it("options that are not an object (a span name alone, 'checkout') get one warning saying so, not one per index", async () => {
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const logger = recordingLogger();
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer, logger });
+    try {
+      for (const options of ['checkout', 'checkout', 7])
+        await (await tracedFetch(app.ctx, url, {}, options as never)).text();
+      // It warned `option \`0\` is not known`, `\`1\``, … up to `\`7\``, and nothing for the number.
+      assert.deepEqual(
+        logger.warnings.filter((w) => w.includes('tracedFetch')),
+        [
+          'tracedFetch: options must be an object ({ name, attributes }), got string: they are ignored',
+          'tracedFetch: options must be an object ({ name, attributes }), got number: they are ignored',
+        ],
+      );
+      const spans = tracer.finishedSpans();
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        ['GET', 'GET', 'GET'],
+      );
     } finally {
       server.close();
       await app.close();

@@ -119,4 +119,42 @@ describe('ids are written in lowercase, whatever case they came in', () => {
     assert.match(headers.traceparent ?? '', TP, String(headers.traceparent));
     assert.equal(headers.traceparent!.slice(3, 35), TID, 'the parent trace, lowercase');
   });
+
+  it("a child of a span of the user's own with uppercase ids is recorded, exported and injected in lowercase", () => {
+    // A `Span` of your own (a wrapper around another tracing system's span): isValidSpanContext
+    // takes either case. Its children used to keep the uppercase trace id (their spanContext()
+    // and the exported span, whose parent span id stayed uppercase too), and the `b3` header
+    // went out in uppercase, which B3 receivers that check the format (lowercase hex) drop.
+    const own = {
+      spanContext: () => ({ traceId: TID.toUpperCase(), spanId: SID.toUpperCase(), traceFlags: 1 }),
+    } as unknown as Span;
+    const recording = createOtelTracer({
+      serviceName: 'svc',
+      exporter: 'memory',
+      propagators: ['tracecontext', 'b3', 'b3multi'],
+    });
+    const list: [string, Tracer][] = [
+      ['otel (recording, b3)', recording],
+      [
+        'otel exporter none, b3',
+        createOtelTracer({ serviceName: 'svc', exporter: 'none', propagators: ['tracecontext', 'b3'] }),
+      ],
+      ['propagate-only', createPropagateOnlyTracer({})],
+    ];
+    for (const [name, tracer] of list) {
+      const span = tracer.startSpan('child', { parent: own });
+      assert.equal(span.spanContext().traceId, TID, `${name}: the child's trace id, lowercase`);
+      for (const source of [{ span }, { span: own }]) {
+        const headers: Record<string, string> = {};
+        tracer.inject(headers, source);
+        assert.equal(headers.traceparent?.slice(3, 35), TID, `${name}: the same trace`);
+        for (const [k, v] of Object.entries(headers))
+          assert.doesNotMatch(v, /[A-F]/, `${name}: header ${k} has no uppercase hex: ${v}`);
+      }
+      span.end();
+    }
+    const [exported] = recording.finishedSpans();
+    assert.equal(exported?.spanContext().traceId, TID, 'exported trace id, lowercase');
+    assert.equal(exported?.parentSpanContext?.spanId, SID, 'exported parent span id, lowercase');
+  });
 });

@@ -37,6 +37,18 @@ export function otelLinks(links: unknown, filter: AttributeFilter): Link[] | und
         continue;
       }
       const { context, attributes } = link as { context?: unknown; attributes?: unknown };
+      // A span context or a span given as the link itself (`links: [span.spanContext()]`, as if
+      // links were contexts): said so, where the warning blamed the ids of a context never given.
+      // (Our spans have a `context()` method of their own.)
+      if (
+        (context === undefined || typeof context === 'function') &&
+        ('traceId' in link || 'spanContext' in link)
+      ) {
+        filter.droppedLink(
+          'a span context or span given as the link: a link is { context: span.spanContext(), attributes? }',
+        );
+        continue;
+      }
       const sc = context as SpanContext | null | undefined;
       if (
         typeof sc !== 'object' ||

@@ -330,7 +330,9 @@ export function resolveOptions(
     if (!isPlainObject(o.batch)) bad('batch', 'object', o.batch, 'must be an object');
     else {
       for (const key of Object.keys(o.batch)) {
-        if (!(key in BATCH_DEFAULTS)) {
+        // Own keys only: `constructor` or `__proto__` passed an `in` test and was taken (`toString`
+        // then failed as "must be an integer" rather than as an unknown key).
+        if (!Object.hasOwn(BATCH_DEFAULTS, key)) {
           bad(
             `batch.${key}`,
             Object.keys(BATCH_DEFAULTS).join(' | '),

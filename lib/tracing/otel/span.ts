@@ -98,9 +98,12 @@ export function toOtelSpan(span: Span, broken?: (error: unknown) => void): OtelS
     return undefined;
   }
   if (sc === null || typeof sc !== 'object' || !isValidSpanContext(sc)) return undefined;
+  // Ids in lowercase, the only form W3C and B3 allow: a span of the user's own may report them in
+  // uppercase (valid for `isValidSpanContext`), and its children then carried the uppercase trace
+  // id in their own context and in the export, and the `b3` header went out in uppercase.
   return trace.wrapSpanContext({
-    traceId: sc.traceId,
-    spanId: sc.spanId,
+    traceId: sc.traceId.toLowerCase(),
+    spanId: sc.spanId.toLowerCase(),
     traceFlags: sc.traceFlags,
     isRemote: sc.isRemote ?? true,
     traceState: sc.traceState ? traceStateFrom(sc.traceState) : undefined,

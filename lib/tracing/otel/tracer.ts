@@ -488,7 +488,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
 
   // Global registration only on request: a library must not take over the process's OTel setup.
   let usesSharedManager = false;
-  if (o.activeContext && otel) {
+  // Also in propagate-only mode (`exporter: 'none'`), whose spans have identities to make active:
+  // there no manager was registered and `activate` was missing, so `withSpan` made nothing active
+  // and auto-instrumented clients (through the global propagator) sent no trace of ours.
+  const activates = o.activeContext && o.enabled;
+  if (activates) {
     if (sharedManager) {
       // Another tracer of ours registered one: use it too (it stays until the last user closes).
       sharedManager.users++;
@@ -693,7 +697,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     resetFinishedSpans: () => memory?.reset(),
   };
 
-  if (o.activeContext && otel) {
+  if (activates) {
     tracer.activate = <T>(span: Span, fn: () => T, baggage?: Baggage): T => {
       const s = toOtelSpan(span, brokenSpan);
       if (!s) return fn();
