@@ -11,7 +11,7 @@
  * field once (pino would otherwise write `trace_id` twice).
  */
 import type { LogFields, Logger, LoggerLike, LogLevel, Span, SpanContext } from './contracts.js';
-import { errorFields } from './logger.js';
+import { errorFields, isError } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
 
@@ -239,7 +239,7 @@ function withErrorsReadable(fields: LogFields): LogFields {
   let out: Record<string, unknown> | undefined;
   for (const key in fields) {
     const value = fields[key];
-    if (key !== 'err' && value instanceof Error) {
+    if (key !== 'err' && isError(value)) {
       out ??= { ...fields };
       out[key] = errorFields(value);
     }

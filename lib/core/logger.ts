@@ -1,4 +1,5 @@
 /** A small structured logger writing one JSON object per line (stderr by default). */
+import { types } from 'node:util';
 import type { LogFields, Logger, LogLevel } from './contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
@@ -178,14 +179,26 @@ export function errorFields(error: Error, depth = 0, seen: readonly Error[] = []
   if (cause !== undefined) out.cause = causeField(cause, [...seen, error]);
   // An AggregateError's own errors (app.close()'s CloseError: what each disposer threw). Without
   // them, closeOnSignals' "app close failed" record named the failed disposers but never why.
-  if (error instanceof AggregateError) {
-    const errors = read(() => error.errors);
+  // One of another realm is known by its name (it is no `instanceof AggregateError` here).
+  if (
+    error instanceof AggregateError ||
+    (!(error instanceof Error) && read(() => (error as Error).name) === 'AggregateError')
+  ) {
+    const errors = read(() => (error as AggregateError).errors);
     if (Array.isArray(errors))
       out.errors = errors
         .slice(0, MAX_LOGGED_ERRORS)
-        .map((e) => (e instanceof Error && depth < 2 ? errorFields(e, depth + 1, [...seen, error]) : e));
+        .map((e) => (isError(e) && depth < 2 ? errorFields(e, depth + 1, [...seen, error]) : e));
   }
   return out;
+}
+
+/**
+ * An Error of this realm or of another one: an error made in a `node:vm` context (or any other
+ * realm) is no `instanceof Error` here, and was written as `{}` — its message and stack lost.
+ */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
 }
 
 /** How many of an AggregateError's errors a record carries. */
@@ -201,7 +214,7 @@ const MAX_CAUSES = 10;
  * the cause through pino. A cause chain that loops is `[circular]`; past 10 causes, `[too deep]`.
  */
 function causeField(cause: unknown, seen: readonly Error[]): unknown {
-  if (!(cause instanceof Error)) return cause;
+  if (!isError(cause)) return cause;
   if (seen.includes(cause)) return '[circular]';
   if (seen.length >= MAX_CAUSES) return '[too deep]';
   return errorFields(cause, 0, seen);
@@ -209,7 +222,7 @@ function causeField(cause: unknown, seen: readonly Error[]): unknown {
 
 // Errors serialise to {} by default; keep what a reader needs.
 function errorReplacer(_key: string, value: unknown) {
-  if (value instanceof Error) return errorFields(value);
+  if (isError(value)) return errorFields(value);
   if (typeof value === 'bigint') return value.toString();
   return value;
 }
@@ -275,7 +288,7 @@ function plain(value: unknown, ancestors: object[], depth: number): unknown {
   if (ancestors.includes(value)) return '[circular]';
   if (depth >= MAX_DEPTH) return '[too deep]';
   let v: unknown = value;
-  if (value instanceof Error) v = errorFields(value);
+  if (isError(value)) v = errorFields(value);
   else if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
     v = safe(() => (value as { toJSON(): unknown }).toJSON());
   if (v === null || typeof v !== 'object') return plain(v, ancestors, depth);
