@@ -113,6 +113,8 @@ function withFields(logger: LoggerLike & Partial<Logger>, fields: LogFields | un
   const merged = (own: LogFields | undefined): LogFields | undefined => {
     if (own === undefined || fields === undefined) return own ?? fields;
     if (own === null || typeof own !== 'object') return own;
+    // An Error given as the fields (from JavaScript): spread, it was nothing (no keys of its own).
+    if (isError(own)) return { ...fields, error: own };
     try {
       return { ...fields, ...own };
     } catch {

@@ -82,7 +82,10 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
         msg: typeof message === 'string' ? message : String(safe(() => String(message))),
       };
       merge(record, base);
-      if (fields !== null && typeof fields === 'object') merge(record, fields);
+      // An Error given as the fields (a JavaScript caller's `log.error('failed', err)`) has no
+      // keys of its own to copy: the record said something failed and never what.
+      if (isError(fields)) record.error = fields;
+      else if (fields !== null && typeof fields === 'object') merge(record, fields);
       else if (fields != null) record.fields = fields; // a JavaScript caller's `log.info('x', 'text')`
       write(`${serialize(record)}\n`);
     };

@@ -11,7 +11,9 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import vm from 'node:vm';
 import pino from 'pino';
-import { createApp, createConsoleLogger } from '../../lib/core/index.js';
+import { contextFromHeaders, createApp, createConsoleLogger, withSpan } from '../../lib/core/index.js';
+
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 const strip = (v: unknown): unknown =>
   JSON.parse(JSON.stringify(v, (k, x) => (k === 'stack' ? undefined : x)));
@@ -56,5 +58,47 @@ describe('an Error of another realm in a log record', () => {
     app.logger.error('failed', { error: foreign('new TypeError("fetch failed")') });
     await app.close();
     assert.deepEqual(strip(lines[0]?.error), { name: 'TypeError', message: 'fetch failed' });
+  });
+});
+
+/**
+ * An Error given as the fields themselves, as JavaScript code writes `log.error('failed', err)`
+ * (console-style). It has no keys of its own, so copying its fields copied nothing: the record
+ * said `failed` and never what (JSON logger, and the fields the app adds for `console` in a span).
+ * Found from outside (/tmp/R5/errfields.mjs). Fails on the old code: no `error` field.
+ */
+describe('an Error given as the fields of a log call', () => {
+  it('the JSON logger writes it as the error field, in a span too', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createConsoleLogger({ write: (l) => lines.push(JSON.parse(l)) });
+    const asFields = (err: Error) => err as unknown as Record<string, unknown>;
+    log.error('request failed', asFields(new Error('db down')));
+    const app = createApp({ logger: log });
+    const ctx = contextFromHeaders(app.ctx, { traceparent: TRACEPARENT });
+    await withSpan(ctx, 'op', async (c) => c.logger.error('in span', asFields(new Error('db down 2'))));
+    await app.close();
+    assert.deepEqual(strip(lines[0]?.error), { name: 'Error', message: 'db down' });
+    assert.deepEqual(strip(lines[1]?.error), { name: 'Error', message: 'db down 2' });
+    assert.equal(lines[1]?.trace_id, '0af7651916cd43dd8448eb211c80319c');
+  });
+
+  it('a logger without child (console-like) gets it as the error field beside the trace fields', async () => {
+    const calls: unknown[] = [];
+    const consoleLike = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (_msg: string, fields?: unknown) => calls.push(fields),
+    };
+    const app = createApp({ logger: consoleLike });
+    const ctx = contextFromHeaders(app.ctx, { traceparent: TRACEPARENT });
+    const err = new Error('db down');
+    await withSpan(ctx, 'op', async (c) =>
+      c.logger.error('in span', err as unknown as Record<string, unknown>),
+    );
+    await app.close();
+    const fields = calls[0] as Record<string, unknown>;
+    assert.equal(fields.error, err);
+    assert.equal(fields.trace_id, '0af7651916cd43dd8448eb211c80319c');
   });
 });
