@@ -190,11 +190,15 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     return undefined;
   };
 
+  // A plain function, not a method reached through `this`: `getOrSet` read it through `this`, so
+  // used detached (`const { getOrSet } = users`, passed as a callback) it threw a TypeError while
+  // the view's other methods, and every cache's, work so.
+  const get = async (key: string): Promise<T | undefined> => {
+    const bytes = await cache.get(key);
+    return bytes === undefined ? undefined : decode(key, bytes);
+  };
   return {
-    async get(key) {
-      const bytes = await cache.get(key);
-      return bytes === undefined ? undefined : decode(key, bytes);
-    },
+    get,
     async set(key, value, ttl, options) {
       const bytes = encode(value);
       // Without options the call stays as it was (three arguments): a cache sees no empty object.
@@ -208,7 +212,7 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // Checked first, as every cache does: a hit hid a loader that is not a function, and a miss
       // threw a bare TypeError from inside the byte cache's load.
       assertLoader(loader);
-      const existing = await this.get(key);
+      const existing = await get(key);
       if (existing !== undefined) return existing;
       // The byte cache's singleflight shares the loader. Every caller gets the stored bytes
       // decoded, the one that ran the loader too: it used to get the loader's own object, so one

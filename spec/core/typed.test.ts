@@ -295,6 +295,21 @@ describe('jsonCache getOrSet: every caller gets what a read gets', () => {
     assert.equal(await cache.get('miss'), undefined);
   });
 
+  // Found from outside (/tmp/R5/json.mts): getOrSet went through `this`, so used detached it threw
+  // "Cannot read properties of undefined (reading 'get')", while get, set, delete and every byte
+  // cache's methods work detached. Fails on the old code with that TypeError.
+  it("works detached, as the view's other methods and the byte caches' do", async () => {
+    const memory = createMemoryCache({ maxCost: 1 << 20 });
+    const { getOrSet, get, set, delete: del } = jsonCache<{ n: number }>(memory);
+    assert.deepEqual(await getOrSet('a', async () => ({ n: 1 })), { n: 1 });
+    assert.deepEqual(await getOrSet('a', async () => ({ n: 2 })), { n: 1 });
+    assert.equal(await set('b', { n: 3 }), true);
+    assert.deepEqual(await ['b'].map((k) => getOrSet(k, async () => ({ n: 4 })))[0], { n: 3 });
+    assert.equal(await del('a'), true);
+    assert.equal(await get('a'), undefined);
+    await memory.close();
+  });
+
   it("with a schema, the loader's caller gets the schema's output like every reader", async () => {
     const stamped: StandardSchema<{ id: number; checked: true }> = {
       '~standard': {
