@@ -6,7 +6,7 @@
 import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
-import { assertLoader } from './validate.js';
+import { assertKey, assertLoader, assertTtl } from './validate.js';
 
 /** The subset of the Standard Schema v1 interface this module uses. */
 export interface StandardSchema<Output = unknown> {
@@ -210,7 +210,10 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     },
     async getOrSet(key, loader, ttl) {
       // Checked first, as every cache does: a hit hid a loader that is not a function, and a miss
-      // threw a bare TypeError from inside the byte cache's load.
+      // threw a bare TypeError from inside the byte cache's load. The TTL too, in the caches'
+      // order: a bad one (`'60000'` from a config) resolved on a hit and rejected only on a miss.
+      assertKey(key);
+      assertTtl(ttl);
       assertLoader(loader);
       const existing = await get(key);
       if (existing !== undefined) return existing;
