@@ -281,8 +281,40 @@ function serialize(record: Record<string, unknown>): string {
   try {
     return JSON.stringify(record, errorReplacer);
   } catch {
-    return JSON.stringify(plain(record, [], 0));
+    try {
+      return JSON.stringify(plain(record, [], 0));
+    } catch {
+      return fieldByField(record);
+    }
   }
+}
+
+/** The longest line `fieldByField` writes, in characters (V8's longest string is 2^29 − 24). */
+const MAX_LINE = 2 ** 28;
+
+/**
+ * The record one field at a time, a field whose JSON does not fit in the line as `[too large]`.
+ * A record longer than the longest string V8 can make (a body or a `Buffer` of a few hundred MB
+ * in its fields) threw `RangeError: Invalid string length` out of the log call.
+ */
+function fieldByField(record: Record<string, unknown>): string {
+  let line = '{';
+  for (const key of Object.keys(record)) {
+    let part: string | undefined;
+    try {
+      const text = JSON.stringify(plain(record[key], [], 0));
+      if (text === undefined) continue;
+      part = `${JSON.stringify(key)}:${text}`;
+    } catch {
+      part = undefined;
+    }
+    if (part === undefined || line.length + part.length + 2 > MAX_LINE) {
+      const name = key.length > 256 ? `${key.slice(0, 256)}…` : key;
+      part = `${JSON.stringify(name)}:"[too large]"`;
+    }
+    line += `${line.length > 1 ? ',' : ''}${part}`;
+  }
+  return `${line}}`;
 }
 
 function plain(value: unknown, ancestors: object[], depth: number): unknown {
