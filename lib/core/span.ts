@@ -91,25 +91,31 @@ const warnedOptions = new WeakMap<object, Set<string>>();
  */
 function checkOptions(ctx: AppContext, o: Omit<SpanOptions, 'parent'>): void {
   let problem: string | undefined;
-  try {
-    for (const key in o) {
-      if (
-        key !== 'kind' &&
-        key !== 'attributes' &&
-        key !== 'startTime' &&
-        key !== 'root' &&
-        key !== 'links'
-      ) {
-        problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root, links${suggestion(key)}`}`;
-        break;
+  // Options that are no object (a JavaScript caller's kind given as the options, `'server'`) are
+  // ignored: said so, where a string was warned about as its characters (`span option \`0\``)
+  // and a number or an array of options not at all, or as its indexes.
+  if (typeof o !== 'object' || Array.isArray(o))
+    problem = `span options must be an object, got ${Array.isArray(o) ? 'an array' : typeof o}; ignored`;
+  else
+    try {
+      for (const key in o) {
+        if (
+          key !== 'kind' &&
+          key !== 'attributes' &&
+          key !== 'startTime' &&
+          key !== 'root' &&
+          key !== 'links'
+        ) {
+          problem = `span option \`${key.slice(0, 64)}\` is not a SpanOptions field and is ignored${key === 'parent' ? ' (the parent is ctx.span)' : `; known: kind, attributes, startTime, root, links${suggestion(key)}`}`;
+          break;
+        }
       }
+      const kind = o.kind;
+      if (problem === undefined && kind !== undefined && !KIND_NAMES.has(kind))
+        problem = `span kind ${typeof kind === 'string' ? `'${kind.slice(0, 64)}'` : typeof kind} is not one of internal, server, client, producer, consumer: the span is internal`;
+    } catch {
+      return; // options whose keys or kind cannot be read: the tracer copes with what it can read
     }
-    const kind = o.kind;
-    if (problem === undefined && kind !== undefined && !KIND_NAMES.has(kind))
-      problem = `span kind ${typeof kind === 'string' ? `'${kind.slice(0, 64)}'` : typeof kind} is not one of internal, server, client, producer, consumer: the span is internal`;
-  } catch {
-    return; // options whose keys or kind cannot be read: the tracer copes with what it can read
-  }
   if (problem === undefined) return;
   let seen = warnedOptions.get(ctx.tracer);
   if (!seen) {
