@@ -268,7 +268,9 @@ function fromPino(p: ObjectFirstLogger): Logger {
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    child: (fields) => fromPino(p.child(fields)),
+    // A child's fields like a record's: an Error in them was written `{}`, and a `time` or `msg`
+    // went out as a second key of that name, which JSON readers take (a line dated 1970).
+    child: (fields) => fromPino(p.child(withErrorsReadable(without(fields, PINO_OWN)))),
   };
 }
 
