@@ -82,11 +82,13 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
         msg: typeof message === 'string' ? message : String(safe(() => String(message))),
       };
       merge(record, base);
-      // An Error given as the fields (a JavaScript caller's `log.error('failed', err)`) has no
-      // keys of its own to copy: the record said something failed and never what.
-      if (isError(fields)) record.error = fields;
-      else if (fields !== null && typeof fields === 'object') merge(record, fields);
-      else if (fields != null) record.fields = fields; // a JavaScript caller's `log.info('x', 'text')`
+      if (fields !== null && typeof fields === 'object') {
+        merge(record, fields);
+        // An Error given as the fields (a JavaScript caller's `log.error('failed', err)`): its
+        // message and stack are no keys of its own, so the record said something failed and
+        // never what. It is the record's `error` too (its own keys, `requestId`…, stay copied).
+        if (isError(fields)) record.error = fields;
+      } else if (fields != null) record.fields = fields; // a JavaScript caller's `log.info('x', 'text')`
       write(`${serialize(record)}\n`);
     };
     return {

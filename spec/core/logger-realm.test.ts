@@ -72,12 +72,13 @@ describe('an Error given as the fields of a log call', () => {
     const lines: Record<string, unknown>[] = [];
     const log = createConsoleLogger({ write: (l) => lines.push(JSON.parse(l)) });
     const asFields = (err: Error) => err as unknown as Record<string, unknown>;
-    log.error('request failed', asFields(new Error('db down')));
+    log.error('request failed', asFields(Object.assign(new Error('db down'), { requestId: 'r1' })));
     const app = createApp({ logger: log });
     const ctx = contextFromHeaders(app.ctx, { traceparent: TRACEPARENT });
     await withSpan(ctx, 'op', async (c) => c.logger.error('in span', asFields(new Error('db down 2'))));
     await app.close();
     assert.deepEqual(strip(lines[0]?.error), { name: 'Error', message: 'db down' });
+    assert.equal(lines[0]?.requestId, 'r1');
     assert.deepEqual(strip(lines[1]?.error), { name: 'Error', message: 'db down 2' });
     assert.equal(lines[1]?.trace_id, '0af7651916cd43dd8448eb211c80319c');
   });
