@@ -4,7 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CloseError, ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
-import { MAX_TIMER_MS } from './options.js';
+import { MAX_TIMER_MS, rejectUnknownKeys } from './options.js';
 import { withTimeout } from './timeout.js';
 
 /** What a disposer is told when it runs: its budget, so it can finish (or give up cleanly) within it. */
@@ -61,7 +61,16 @@ export function outsideDisposers<T>(fn: () => T): T {
   return runningIn.exit(fn);
 }
 
+const STACK_KEYS = ['timeoutMs'];
+
 export function createDisposerStack(options: { timeoutMs?: number | undefined } = {}): DisposerStack {
+  // Checked like every other options object: `null` threw a TypeError ("reading 'timeoutMs'"), and
+  // a misspelt key (`{ timeout: 500 }`) was ignored, so every disposer got the 10 s default.
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new ConfigError('createDisposerStack: options must be an object', [
+      { path: '', expected: 'an options object', received: typeName(options), message: 'has the wrong type' },
+    ]);
+  rejectUnknownKeys(options, STACK_KEYS, 'createDisposerStack');
   const timeoutMs = checkDisposeTimeout(options.timeoutMs, 'timeoutMs');
   const stack: { name: string; fn: Disposer }[] = [];
   let running: Promise<void> | undefined;

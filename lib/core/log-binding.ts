@@ -11,7 +11,7 @@
  * field once (pino would otherwise write `trace_id` twice).
  */
 import type { LogFields, Logger, LoggerLike, LogLevel, Span, SpanContext } from './contracts.js';
-import { errorFields } from './logger.js';
+import { errorFields, isError } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
 
@@ -113,6 +113,8 @@ function withFields(logger: LoggerLike & Partial<Logger>, fields: LogFields | un
   const merged = (own: LogFields | undefined): LogFields | undefined => {
     if (own === undefined || fields === undefined) return own ?? fields;
     if (own === null || typeof own !== 'object') return own;
+    // An Error given as the fields (from JavaScript): spread, it was nothing (no keys of its own).
+    if (isError(own)) return { ...fields, error: own };
     try {
       return { ...fields, ...own };
     } catch {
@@ -239,7 +241,7 @@ function withErrorsReadable(fields: LogFields): LogFields {
   let out: Record<string, unknown> | undefined;
   for (const key in fields) {
     const value = fields[key];
-    if (key !== 'err' && value instanceof Error) {
+    if (key !== 'err' && isError(value)) {
       out ??= { ...fields };
       out[key] = errorFields(value);
     }
@@ -266,7 +268,9 @@ function fromPino(p: ObjectFirstLogger): Logger {
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    child: (fields) => fromPino(p.child(fields)),
+    // A child's fields like a record's: an Error in them was written `{}`, and a `time` or `msg`
+    // went out as a second key of that name, which JSON readers take (a line dated 1970).
+    child: (fields) => fromPino(p.child(withErrorsReadable(without(fields, PINO_OWN)))),
   };
 }
 

@@ -1,4 +1,5 @@
 /** A small structured logger writing one JSON object per line (stderr by default). */
+import { types } from 'node:util';
 import type { LogFields, Logger, LogLevel } from './contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
@@ -81,8 +82,13 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
         msg: typeof message === 'string' ? message : String(safe(() => String(message))),
       };
       merge(record, base);
-      if (fields !== null && typeof fields === 'object') merge(record, fields);
-      else if (fields != null) record.fields = fields; // a JavaScript caller's `log.info('x', 'text')`
+      if (fields !== null && typeof fields === 'object') {
+        merge(record, fields);
+        // An Error given as the fields (a JavaScript caller's `log.error('failed', err)`): its
+        // message and stack are no keys of its own, so the record said something failed and
+        // never what. It is the record's `error` too (its own keys, `requestId`…, stay copied).
+        if (isError(fields)) record.error = fields;
+      } else if (fields != null) record.fields = fields; // a JavaScript caller's `log.info('x', 'text')`
       write(`${serialize(record)}\n`);
     };
     return {
@@ -178,14 +184,26 @@ export function errorFields(error: Error, depth = 0, seen: readonly Error[] = []
   if (cause !== undefined) out.cause = causeField(cause, [...seen, error]);
   // An AggregateError's own errors (app.close()'s CloseError: what each disposer threw). Without
   // them, closeOnSignals' "app close failed" record named the failed disposers but never why.
-  if (error instanceof AggregateError) {
-    const errors = read(() => error.errors);
+  // One of another realm is known by its name (it is no `instanceof AggregateError` here).
+  if (
+    error instanceof AggregateError ||
+    (!(error instanceof Error) && read(() => (error as Error).name) === 'AggregateError')
+  ) {
+    const errors = read(() => (error as AggregateError).errors);
     if (Array.isArray(errors))
       out.errors = errors
         .slice(0, MAX_LOGGED_ERRORS)
-        .map((e) => (e instanceof Error && depth < 2 ? errorFields(e, depth + 1, [...seen, error]) : e));
+        .map((e) => (isError(e) && depth < 2 ? errorFields(e, depth + 1, [...seen, error]) : e));
   }
   return out;
+}
+
+/**
+ * An Error of this realm or of another one: an error made in a `node:vm` context (or any other
+ * realm) is no `instanceof Error` here, and was written as `{}` — its message and stack lost.
+ */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
 }
 
 /** How many of an AggregateError's errors a record carries. */
@@ -201,7 +219,7 @@ const MAX_CAUSES = 10;
  * the cause through pino. A cause chain that loops is `[circular]`; past 10 causes, `[too deep]`.
  */
 function causeField(cause: unknown, seen: readonly Error[]): unknown {
-  if (!(cause instanceof Error)) return cause;
+  if (!isError(cause)) return cause;
   if (seen.includes(cause)) return '[circular]';
   if (seen.length >= MAX_CAUSES) return '[too deep]';
   return errorFields(cause, 0, seen);
@@ -209,7 +227,7 @@ function causeField(cause: unknown, seen: readonly Error[]): unknown {
 
 // Errors serialise to {} by default; keep what a reader needs.
 function errorReplacer(_key: string, value: unknown) {
-  if (value instanceof Error) return errorFields(value);
+  if (isError(value)) return errorFields(value);
   if (typeof value === 'bigint') return value.toString();
   return value;
 }
@@ -265,8 +283,40 @@ function serialize(record: Record<string, unknown>): string {
   try {
     return JSON.stringify(record, errorReplacer);
   } catch {
-    return JSON.stringify(plain(record, [], 0));
+    try {
+      return JSON.stringify(plain(record, [], 0));
+    } catch {
+      return fieldByField(record);
+    }
   }
+}
+
+/** The longest line `fieldByField` writes, in characters (V8's longest string is 2^29 − 24). */
+const MAX_LINE = 2 ** 28;
+
+/**
+ * The record one field at a time, a field whose JSON does not fit in the line as `[too large]`.
+ * A record longer than the longest string V8 can make (a body or a `Buffer` of a few hundred MB
+ * in its fields) threw `RangeError: Invalid string length` out of the log call.
+ */
+function fieldByField(record: Record<string, unknown>): string {
+  let line = '{';
+  for (const key of Object.keys(record)) {
+    let part: string | undefined;
+    try {
+      const text = JSON.stringify(plain(record[key], [], 0));
+      if (text === undefined) continue;
+      part = `${JSON.stringify(key)}:${text}`;
+    } catch {
+      part = undefined;
+    }
+    if (part === undefined || line.length + part.length + 2 > MAX_LINE) {
+      const name = key.length > 256 ? `${key.slice(0, 256)}…` : key;
+      part = `${JSON.stringify(name)}:"[too large]"`;
+    }
+    line += `${line.length > 1 ? ',' : ''}${part}`;
+  }
+  return `${line}}`;
 }
 
 function plain(value: unknown, ancestors: object[], depth: number): unknown {
@@ -275,7 +325,7 @@ function plain(value: unknown, ancestors: object[], depth: number): unknown {
   if (ancestors.includes(value)) return '[circular]';
   if (depth >= MAX_DEPTH) return '[too deep]';
   let v: unknown = value;
-  if (value instanceof Error) v = errorFields(value);
+  if (isError(value)) v = errorFields(value);
   else if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
     v = safe(() => (value as { toJSON(): unknown }).toJSON());
   if (v === null || typeof v !== 'object') return plain(v, ancestors, depth);

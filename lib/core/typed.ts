@@ -6,7 +6,7 @@
 import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
-import { assertLoader } from './validate.js';
+import { assertKey, assertLoader, assertTtl } from './validate.js';
 
 /** The subset of the Standard Schema v1 interface this module uses. */
 export interface StandardSchema<Output = unknown> {
@@ -190,11 +190,15 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     return undefined;
   };
 
+  // A plain function, not a method reached through `this`: `getOrSet` read it through `this`, so
+  // used detached (`const { getOrSet } = users`, passed as a callback) it threw a TypeError while
+  // the view's other methods, and every cache's, work so.
+  const get = async (key: string): Promise<T | undefined> => {
+    const bytes = await cache.get(key);
+    return bytes === undefined ? undefined : decode(key, bytes);
+  };
   return {
-    async get(key) {
-      const bytes = await cache.get(key);
-      return bytes === undefined ? undefined : decode(key, bytes);
-    },
+    get,
     async set(key, value, ttl, options) {
       const bytes = encode(value);
       // Without options the call stays as it was (three arguments): a cache sees no empty object.
@@ -206,9 +210,12 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     },
     async getOrSet(key, loader, ttl) {
       // Checked first, as every cache does: a hit hid a loader that is not a function, and a miss
-      // threw a bare TypeError from inside the byte cache's load.
+      // threw a bare TypeError from inside the byte cache's load. The TTL too, in the caches'
+      // order: a bad one (`'60000'` from a config) resolved on a hit and rejected only on a miss.
+      assertKey(key);
+      assertTtl(ttl);
       assertLoader(loader);
-      const existing = await this.get(key);
+      const existing = await get(key);
       if (existing !== undefined) return existing;
       // The byte cache's singleflight shares the loader. Every caller gets the stored bytes
       // decoded, the one that ran the loader too: it used to get the loader's own object, so one

@@ -37,6 +37,9 @@ const SPAN_ID = /^[0-9a-f]{16}$/i;
  * parent whose trace could never be sent on.
  */
 export function isValidSpanContext(sc: SpanContext): boolean {
+  // No object at all (`null`, `undefined`: what a span of the user's own may give) is invalid too;
+  // it threw a TypeError ("Cannot destructure property 'traceId'").
+  if (sc === null || typeof sc !== 'object') return false;
   const { traceId, spanId } = sc;
   return (
     typeof traceId === 'string' &&

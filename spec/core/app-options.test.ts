@@ -106,6 +106,22 @@ describe("createApp options are checked like the factories' options", () => {
       assert.throws(() => createDisposerStack({ timeoutMs: bad }), { name: 'ConfigError' });
     });
 
+  // Found from outside (/tmp/R5/app.mts): `{ timeout: 500 }` was ignored (every disposer got the
+  // 10 s default) and `null` threw a TypeError. Fails on the old code: no ConfigError.
+  it('createDisposerStack refuses an unknown option key (naming timeoutMs) and options that are not an object', () => {
+    assert.throws(
+      () => createDisposerStack({ timeout: 500 } as never),
+      (err: Error & { issues?: unknown }) => {
+        assert.equal(err.name, 'ConfigError');
+        assert.match(err.message, /timeout: is not a known option; did you mean `timeoutMs`\?/);
+        return true;
+      },
+    );
+    for (const bad of [null, 'fast', [500]])
+      assert.throws(() => createDisposerStack(bad as never), { name: 'ConfigError' });
+    assert.equal(createDisposerStack({}).disposed, false);
+  });
+
   for (const ok of [1, 10_000, MAX_TIMER_MS, Number.POSITIVE_INFINITY, undefined])
     it(`disposeTimeoutMs ${String(ok)} is accepted`, async () => {
       const app = createApp({ disposeTimeoutMs: ok });

@@ -95,6 +95,23 @@ describe('console logger: a log call never throws on what it is given', () => {
     return JSON.parse(lines[0]!);
   };
 
+  // Found from outside (/tmp/R5/huge.mts): a record whose JSON is longer than V8's longest string
+  // (2^29 − 24 characters: a body of a few hundred MB, a large Buffer) threw `RangeError: Invalid
+  // string length` out of the log call. Fails on the old code with that RangeError. (A few seconds:
+  // the record has to be that long.)
+  it('a record longer than the longest string writes the fields that fit, the others as [too large]', () => {
+    // 90 M control characters: 540 M characters of JSON (each is written \u0001).
+    const body = '\u0001'.repeat(90_000_000);
+    const rec = record({ status: 413, body });
+    assert.deepEqual(rec, {
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'error',
+      msg: 'm',
+      status: 413,
+      body: '[too large]',
+    });
+  });
+
   it('marks a cycle, a throwing getter or toJSON and very deep nesting instead of throwing', () => {
     const req: Record<string, unknown> = { url: '/x' };
     req.self = req;

@@ -72,3 +72,27 @@ describe('an error cause through a pino logger given to createApp', () => {
     }
   });
 });
+
+/**
+ * A child's fields through pino, as a record's: `app.logger.child({ error: err })` wrote the error
+ * as `{}`, and `child({ time })` or `child({ msg })` went out as a second `time` / `msg` key after
+ * pino's own — JSON readers take the last, so the line was dated 1970 or said the child's text.
+ * Found from outside (/tmp/R5/pino.mts). Fails on the old code: `error` is `{}`, `time` is 1.
+ */
+describe("a child's fields through a pino logger given to createApp", () => {
+  it("an Error is written as fields, and time / msg / level cannot replace the record's own", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = createApp({ logger: pinoInto(lines) });
+    const before = Date.now();
+    app.logger.child({ error: refused(), request: 'r1' }).error('request handler failed');
+    app.logger.child({ time: 1, msg: 'spoof', level: 'debug' }).warn('own keys');
+    await app.close();
+    const error = lines[0]?.error as { message?: string; cause?: { code?: string } };
+    assert.equal(error.message, 'fetch failed', JSON.stringify(lines[0]));
+    assert.equal(error.cause?.code, 'ECONNREFUSED');
+    assert.equal(lines[0]?.request, 'r1');
+    assert.equal(lines[1]?.msg, 'own keys');
+    assert.equal(lines[1]?.level, 40);
+    assert.ok((lines[1]?.time as number) >= before, JSON.stringify(lines[1]));
+  });
+});

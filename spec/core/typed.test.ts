@@ -295,6 +295,46 @@ describe('jsonCache getOrSet: every caller gets what a read gets', () => {
     assert.equal(await cache.get('miss'), undefined);
   });
 
+  // Found from outside (/tmp/R5/json3.mts): a bad TTL resolved on a hit (the byte caches reject it
+  // on a hit too) and rejected only once the key expired. Fails on the old code: resolves 1.
+  it('a bad TTL is invalid_ttl on a hit as on a miss, as on the byte cache', async () => {
+    const memory = createMemoryCache({ maxCost: 1 << 20 });
+    const cache = jsonCache<number>(memory);
+    await cache.set('hit', 1);
+    for (const ttl of [-1, 0, Number.NaN, '60000' as unknown as number])
+      for (const key of ['hit', 'miss']) {
+        await assert.rejects(
+          cache.getOrSet(key, async () => 2, ttl),
+          (e: CacheError) => e.code === 'invalid_ttl',
+          `${key} ${String(ttl)}`,
+        );
+        await assert.rejects(
+          memory.getOrSet(key, async () => new Uint8Array([50]), ttl),
+          (e: CacheError) => e.code === 'invalid_ttl',
+        );
+      }
+    // Several bad arguments: the same error as the byte cache's (key, then TTL, then loader).
+    await assert.rejects(cache.getOrSet('', 5 as never, -1), (e: CacheError) => e.code === 'invalid_key');
+    await assert.rejects(cache.getOrSet('hit', 5 as never, -1), (e: CacheError) => e.code === 'invalid_ttl');
+    assert.equal(await cache.get('miss'), undefined);
+    await memory.close();
+  });
+
+  // Found from outside (/tmp/R5/json.mts): getOrSet went through `this`, so used detached it threw
+  // "Cannot read properties of undefined (reading 'get')", while get, set, delete and every byte
+  // cache's methods work detached. Fails on the old code with that TypeError.
+  it("works detached, as the view's other methods and the byte caches' do", async () => {
+    const memory = createMemoryCache({ maxCost: 1 << 20 });
+    const { getOrSet, get, set, delete: del } = jsonCache<{ n: number }>(memory);
+    assert.deepEqual(await getOrSet('a', async () => ({ n: 1 })), { n: 1 });
+    assert.deepEqual(await getOrSet('a', async () => ({ n: 2 })), { n: 1 });
+    assert.equal(await set('b', { n: 3 }), true);
+    assert.deepEqual(await ['b'].map((k) => getOrSet(k, async () => ({ n: 4 })))[0], { n: 3 });
+    assert.equal(await del('a'), true);
+    assert.equal(await get('a'), undefined);
+    await memory.close();
+  });
+
   it("with a schema, the loader's caller gets the schema's output like every reader", async () => {
     const stamped: StandardSchema<{ id: number; checked: true }> = {
       '~standard': {

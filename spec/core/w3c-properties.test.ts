@@ -293,6 +293,13 @@ describe('isValidSpanContext: any span context of the user’s own', () => {
     );
   });
 
+  // Found from outside (/tmp/R5/w3c.mts): `isValidSpanContext(null)` threw "Cannot destructure
+  // property 'traceId'", though the README says it is false for anything else. Fails on the old code.
+  it('is false, never a throw, for a span context that is no object at all', () => {
+    for (const sc of [null, undefined, 'x', 5, true])
+      assert.equal(isValidSpanContext(sc as unknown as SpanContext), false, String(sc));
+  });
+
   it('a span whose spanContext() gives ids that are not hex strings is no parent: startSpan, inject and logging never throw', () => {
     const lines: string[] = [];
     const app = createApp({ logger: createConsoleLogger({ write: (l) => lines.push(l) }) });

@@ -140,3 +140,30 @@ describe('a parent span whose spanContext() throws', () => {
     assert.throws(() => startSpan(createApp({ tracer: failing }).ctx, 'x'), /tracer bug/);
   });
 });
+
+/**
+ * Options that are no object, as a JavaScript caller passes them (the kind itself, `'server'`; a
+ * list). A string was warned about as its characters (`span option \`0\` is not a SpanOptions
+ * field`), an array as its indexes and a number not at all. Found from outside
+ * (/tmp/R5/span.mts). Fails on the old code: the warning names `0`, or there is none.
+ */
+describe('withSpan / startSpan: options that are not an object', () => {
+  it('are ignored with one warning saying so, naming their type; fn still runs', async () => {
+    const lines: string[] = [];
+    const app = createApp({ logger: createConsoleLogger({ write: (l) => lines.push(l) }) });
+    const bad = ['server', ['server'], 5] as unknown as Parameters<typeof withSpan>[3][];
+    for (const options of [...bad, ...bad])
+      assert.equal(
+        withSpan(app.ctx, 'x', () => 7, options),
+        7,
+      );
+    startSpan(app.ctx, 'y', 'client' as never).span.end();
+    const warned = lines.map((l) => JSON.parse(l).msg as string);
+    assert.deepEqual(warned, [
+      'tracing: span options must be an object, got string: they are ignored',
+      'tracing: span options must be an object, got an array: they are ignored',
+      'tracing: span options must be an object, got number: they are ignored',
+    ]);
+    await app.close();
+  });
+});
