@@ -18,7 +18,9 @@ import type { TieredCacheStats } from './types.js';
 const watching = new WeakMap<object, Map<string, object>>();
 
 /**
- * Registers `cache_invalidations_total{cache,source}` (source `bus` or `tracking`),
+ * Registers `cache_invalidations_total{cache,source}` (source `bus`: messages from other
+ * instances, one per write, delete or clear however many keys it names; `tracking`: keys the
+ * server reported changed, a flush counting one),
  * `cache_l1_clears_total{cache}`, `cache_tracking_slot_moves_total{cache}` (cluster slot owner
  * changes handled by dropping only the moved slots' keys), `cache_tracking_confirmed{cache}` (1 while
  * L1 is in use) and
@@ -58,7 +60,7 @@ export function watchTieredCoherence(
     );
   const invalidations = metrics.counter({
     name: 'cache_invalidations_total',
-    help: 'Invalidations a tiered cache received: bus = keys other instances wrote, tracking = keys the server reported changed',
+    help: 'Invalidations a tiered cache received: bus = messages from other instances (one per write, delete or clear, however many keys it names), tracking = keys the server reported changed',
     labelNames: ['cache', 'source'],
   });
   const clears = metrics.counter({

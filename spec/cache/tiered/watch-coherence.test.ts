@@ -9,7 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
-import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
+import {
+  createRedisCache,
+  createRedisInvalidationBus,
+  createRedisTracking,
+} from '../../../lib/cache/redis/index.js';
 import { createTieredCache, watchTieredCoherence } from '../../../lib/cache/tiered/index.js';
 import { createMetrics } from '../../../lib/metrics/prometheus/index.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
@@ -69,6 +73,58 @@ describeWithServers('watchTieredCoherence with two tiered caches', skipRedis(), 
         (err: Error & { code?: string }) => err.code === 'duplicate_cache',
       );
       later();
+    } finally {
+      for (const close of closers.reverse()) await close().catch(() => {});
+    }
+  });
+
+  it('cache_invalidations_total says what it counts: bus messages, tracking keys', async () => {
+    const closers: (() => Promise<unknown>)[] = [];
+    const both = () => {
+      const l2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'watch-units:' });
+      const cache = createTieredCache({
+        l1: createMemoryCache({ maxCost: 1 << 20 }),
+        l2,
+        tracking: createRedisTracking({ cache: l2 }),
+        bus: createRedisInvalidationBus({ client: l2.client, channel: 'watch-units:inv' }),
+      });
+      closers.push(() => cache.close());
+      return cache;
+    };
+    const metrics = createMetrics();
+    closers.push(() => metrics.close());
+    try {
+      const writer = both();
+      const reader = both();
+      await Promise.all([writer.ready, reader.ready]);
+      const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+      await writer.setMany(keys.map((key) => ({ key, value: Buffer.from('v') })));
+      await reader.getMany(keys); // read from L2: tracked for the reader
+      watchTieredCoherence(metrics, reader);
+      const series = async () => {
+        const body = (await metrics.render()).body;
+        const value = (source: string) =>
+          Number(
+            new RegExp(`^cache_invalidations_total\\{cache="tiered",source="${source}"\\} (\\S+)$`, 'm').exec(
+              body,
+            )?.[1] ?? 0,
+          );
+        return { body, bus: value('bus'), tracking: value('tracking') };
+      };
+      const before = await series();
+      await writer.deleteMany(keys);
+      await waitFor(async () => (await series()).tracking - before.tracking >= 50, {
+        what: '50 keys reported',
+      });
+      await waitFor(async () => (await series()).bus - before.bus >= 1, { what: 'the bus message' });
+      const after = await series();
+      assert.equal(after.bus - before.bus, 1, 'one message for the deleteMany');
+      assert.equal(after.tracking - before.tracking, 50, 'one per key');
+      assert.match(
+        after.body,
+        /^# HELP cache_invalidations_total .*bus = messages .*tracking = keys/m,
+        'the help text says so',
+      );
     } finally {
       for (const close of closers.reverse()) await close().catch(() => {});
     }
