@@ -26,8 +26,8 @@ const watching = new WeakMap<object, Map<string, object>>();
  * L1 is in use) and
  * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed), labelled
  * `options.name` (default `tiered`). A second cache under a label already watched on `metrics` is
- * `MetricsError('duplicate_cache')`; options other than `{ name }` are
- * `MetricsError('invalid_option')`. Returns the function that stops reading the cache (and frees
+ * `MetricsError('duplicate_cache')`; a cache whose `stats()` are not a tiered cache's, or options
+ * other than `{ name }`, are `MetricsError('invalid_option')`. Returns the function that stops reading the cache (and frees
  * its label).
  */
 export function watchTieredCoherence(
@@ -46,6 +46,21 @@ export function watchTieredCoherence(
         'invalid_option',
         `watchTieredCoherence: \`${key}\` ${unknownKeyMessage(key, ['name'])}`,
       );
+  // Checked here, not at every scrape: a cache without a tiered cache's stats (none, a memory
+  // cache) was taken, and each scrape then logged a failed collect callback (a TypeError, or a
+  // gauge set to undefined) while no coherence series was ever exported.
+  const stats = (cache as { stats?: unknown } | null | undefined)?.stats;
+  if (typeof stats !== 'function')
+    throw new MetricsError(
+      'invalid_option',
+      `watchTieredCoherence needs a tiered cache, received ${typeName(cache)}${typeof cache === 'object' && cache !== null ? ' without stats()' : ''}`,
+    );
+  const first = (stats as () => unknown).call(cache) as Partial<TieredCacheStats> | null | undefined;
+  if (typeof first?.trackingConfirmed !== 'number' || typeof first.invalidationsReceived !== 'number')
+    throw new MetricsError(
+      'invalid_option',
+      `watchTieredCoherence needs a tiered cache: the stats() of this one (${String((cache as { name?: unknown }).name)}) have no trackingConfirmed or invalidationsReceived`,
+    );
   const label = options.name ?? 'tiered';
   if (typeof label !== 'string' || label === '')
     throw new MetricsError(

@@ -19,6 +19,22 @@ import { createMetrics } from '../../../lib/metrics/prometheus/index.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 
+it('watchTieredCoherence refuses, at the call, a cache that is not a tiered cache', async () => {
+  const metrics = createMetrics();
+  try {
+    for (const cache of [undefined, null, {}, createMemoryCache({ maxCost: 1 << 10 })])
+      assert.throws(
+        () => watchTieredCoherence(metrics, cache as never, { name: 'x' }),
+        (err: Error & { code?: string }) =>
+          err.code === 'invalid_option' && /needs a tiered cache/.test(err.message),
+      );
+    // Nothing was registered for them: no failed collect at the scrape, no coherence series.
+    assert.doesNotMatch((await metrics.render()).body, /cache_tracking_confirmed/);
+  } finally {
+    await metrics.close();
+  }
+});
+
 describeWithServers('watchTieredCoherence with two tiered caches', skipRedis(), () => {
   let redis: RedisStandalone;
   before(async () => {
