@@ -51,6 +51,14 @@ export function defaultLeasePrefix(keyPrefix: string): string {
  */
 const clientPrefixes = new WeakMap<object, string | null>();
 
+/**
+ * The key prefix of the caches that send their commands through `client`: `undefined` when no
+ * cache uses it, `null` when caches with different prefixes do.
+ */
+export function cachePrefixOf(client: object): string | null | undefined {
+  return clientPrefixes.get(client);
+}
+
 /** Records that a cache with `keyPrefix` sends its commands through `client`. */
 export function registerCacheClient(client: object, keyPrefix: string): void {
   const known = clientPrefixes.get(client);

@@ -3,13 +3,18 @@ import type { Cluster, Redis } from 'iovalkey';
 import type { LoggerLike } from '../../core/contracts.js';
 import { type ConfigIssue, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import { cachePrefixOf } from './lease.js';
 
 export interface RedisTrackingOptions {
   /** The L2 whose reads are tracked, e.g. `createRedisCache(…)`: its client and key prefix are used. */
   cache?: { readonly client: Redis | Cluster; readonly keyPrefix: string } | undefined;
   /** Instead of `cache`: the client… */
   client?: Redis | Cluster | undefined;
-  /** …and the key prefix its cache uses (stripped from reported keys; the BCAST prefix). Default `''`. */
+  /**
+   * …and the key prefix its cache uses (stripped from reported keys; the BCAST prefix). Default:
+   * the `keyPrefix` of the cache that built (or was given) `client`, `''` for a client no cache
+   * uses; required when caches with different prefixes share `client`.
+   */
   keyPrefix?: string | undefined;
   /**
    * `default`: the server remembers the keys each connection read and reports those (memory on the
@@ -54,9 +59,35 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   }
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
     bad('keyPrefix', 'a string', options.keyPrefix);
+  if (
+    options.cache === undefined &&
+    options.keyPrefix === undefined &&
+    typeof client === 'object' &&
+    client !== null &&
+    cachePrefixOf(client) === null
+  )
+    issues.push({
+      path: 'keyPrefix',
+      expected: 'keyPrefix (the client serves caches with different key prefixes), or cache',
+      received: 'nothing',
+      message:
+        "cannot be derived: pass the tiered cache's L2 as cache, or the keyPrefix of that L2 (a report of another prefix's key drops nothing from L1)",
+    });
   // A logger without `warn` was taken, and its first use threw (as for the cache, ./options.ts).
   const logger: unknown = options.logger;
   if (logger !== undefined && logger !== null && typeof (logger as { warn?: unknown }).warn !== 'function')
     bad('logger', 'a Logger (an object with a warn method)', logger);
   return issues;
+}
+
+/**
+ * The key prefix a tracker strips from reported keys: the cache's, else the one given, else that
+ * of the cache that built `client` (checked by {@link check}: not ambiguous). Defaulting to `''`,
+ * `createRedisTracking({ client: l2.client })` over an L2 with a key prefix (written as the bus and
+ * lease take that client) kept every reported key whole (`app:k`), so none matched an L1 key (`k`):
+ * L1 served its copy after every other client's write, for the whole TTL, with tracking confirmed.
+ */
+export function trackedPrefix(options: RedisTrackingOptions): string {
+  const client = (options.cache?.client ?? options.client)!;
+  return options.cache?.keyPrefix ?? options.keyPrefix ?? cachePrefixOf(client) ?? '';
 }

@@ -25,7 +25,7 @@ import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { steadyNow } from './steady.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
-import { check, type RedisTrackingOptions } from './tracking-options.js';
+import { check, type RedisTrackingOptions, trackedPrefix } from './tracking-options.js';
 import { closeTrust, type TrackingState } from './tracking-state.js';
 import { pass } from './tracking-verify.js';
 
@@ -163,7 +163,7 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
   const s: TrackingState = {
     client,
     cluster,
-    prefix: options.cache?.keyPrefix ?? options.keyPrefix ?? '',
+    prefix: trackedPrefix(options),
     mode: options.mode ?? 'default',
     timeout: options.timeout ?? 1000,
     // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).

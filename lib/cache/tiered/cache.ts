@@ -48,6 +48,7 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
       closing ??= (async () => {
         state.closed = true;
         read.releaseLoads();
+        read.wakeWaiters();
         tracking.stop();
         bus.unsubscribe();
         const errors: unknown[] = [];

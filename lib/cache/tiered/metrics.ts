@@ -5,25 +5,77 @@
  * adds what only a tiered cache has. Read at every scrape, never on the cache's hot path.
  */
 import type { Metrics } from '../../core/contracts.js';
+import { MetricsError, typeName } from '../../core/errors.js';
+import { unknownKeyMessage } from '../../core/options.js';
 import type { TieredCacheStats } from './types.js';
 
 /**
- * Registers `cache_invalidations_total{cache,source}` (source `bus` or `tracking`),
+ * The `cache` labels watched on each metrics instance. Two caches under one label wrote the same
+ * series: the counters summed and each gauge showed whichever cache was read last, so a cache
+ * whose tracking was lost (its `cache_tracking_confirmed` 0) showed 1 for good behind another
+ * one. A second watch under a taken label is refused, as `metrics.watchCache` refuses it.
+ */
+const watching = new WeakMap<object, Map<string, object>>();
+
+/**
+ * Registers `cache_invalidations_total{cache,source}` (source `bus`: messages from other
+ * instances, one per write, delete or clear however many keys it names; `tracking`: keys the
+ * server reported changed, a flush counting one),
  * `cache_l1_clears_total{cache}`, `cache_tracking_slot_moves_total{cache}` (cluster slot owner
  * changes handled by dropping only the moved slots' keys), `cache_tracking_confirmed{cache}` (1 while
  * L1 is in use) and
- * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed). Returns the
- * function that stops reading the cache.
+ * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed), labelled
+ * `options.name` (default `tiered`). A second cache under a label already watched on `metrics` is
+ * `MetricsError('duplicate_cache')`; a cache whose `stats()` are not a tiered cache's, or options
+ * other than `{ name }`, are `MetricsError('invalid_option')`. Returns the function that stops reading the cache (and frees
+ * its label).
  */
 export function watchTieredCoherence(
   metrics: Metrics,
   cache: { stats(): TieredCacheStats },
   options: { name?: string | undefined } = {},
 ): () => void {
+  if (typeof options !== 'object' || options === null)
+    throw new MetricsError(
+      'invalid_option',
+      `watchTieredCoherence options must be { name }, received ${typeName(options)}`,
+    );
+  for (const key of Object.keys(options))
+    if (key !== 'name')
+      throw new MetricsError(
+        'invalid_option',
+        `watchTieredCoherence: \`${key}\` ${unknownKeyMessage(key, ['name'])}`,
+      );
+  // Checked here, not at every scrape: a cache without a tiered cache's stats (none, a memory
+  // cache) was taken, and each scrape then logged a failed collect callback (a TypeError, or a
+  // gauge set to undefined) while no coherence series was ever exported.
+  const stats = (cache as { stats?: unknown } | null | undefined)?.stats;
+  if (typeof stats !== 'function')
+    throw new MetricsError(
+      'invalid_option',
+      `watchTieredCoherence needs a tiered cache, received ${typeName(cache)}${typeof cache === 'object' && cache !== null ? ' without stats()' : ''}`,
+    );
+  const first = (stats as () => unknown).call(cache) as Partial<TieredCacheStats> | null | undefined;
+  if (typeof first?.trackingConfirmed !== 'number' || typeof first.invalidationsReceived !== 'number')
+    throw new MetricsError(
+      'invalid_option',
+      `watchTieredCoherence needs a tiered cache: the stats() of this one (${String((cache as { name?: unknown }).name)}) have no trackingConfirmed or invalidationsReceived`,
+    );
   const label = options.name ?? 'tiered';
+  if (typeof label !== 'string' || label === '')
+    throw new MetricsError(
+      'invalid_option',
+      `watchTieredCoherence: name must be a non-empty string, received ${typeName(label)}`,
+    );
+  const labels = watching.get(metrics) ?? new Map<string, object>();
+  if (labels.has(label))
+    throw new MetricsError(
+      'duplicate_cache',
+      `watchTieredCoherence: a tiered cache labelled "${label}" is already watched on these metrics; pass { name } to tell them apart`,
+    );
   const invalidations = metrics.counter({
     name: 'cache_invalidations_total',
-    help: 'Invalidations a tiered cache received: bus = keys other instances wrote, tracking = keys the server reported changed',
+    help: 'Invalidations a tiered cache received: bus = messages from other instances (one per write, delete or clear, however many keys it names), tracking = keys the server reported changed',
     labelNames: ['cache', 'source'],
   });
   const clears = metrics.counter({
@@ -48,7 +100,10 @@ export function watchTieredCoherence(
   });
   // Counters only go up: add what changed since the last scrape.
   let seen = { bus: 0, tracking: 0, clears: 0, moves: 0 };
-  return metrics.onCollect(() => {
+  const entry = {};
+  labels.set(label, entry);
+  watching.set(metrics, labels);
+  const stop = metrics.onCollect(() => {
     const s = cache.stats();
     const now = {
       bus: s.invalidationsReceived,
@@ -65,4 +120,9 @@ export function watchTieredCoherence(
     confirmed.set({ cache: label }, s.trackingConfirmed);
     if (s.trackingConfirmedAgo >= 0) age.set({ cache: label }, s.trackingConfirmedAgo / 1000);
   });
+  return () => {
+    stop();
+    // Only this watch's own label: a stale stop must not free it under a later watch.
+    if (labels.get(label) === entry) labels.delete(label);
+  };
 }

@@ -7,7 +7,8 @@
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { createLoadBound } from '../../core/load-bound.js';
-import { sleep, withTimeout } from '../../core/timeout.js';
+import { MAX_TIMER_MS } from '../../core/options.js';
+import { withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
@@ -31,6 +32,8 @@ export interface ReadPath {
   bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T>;
   /** For `close()`: the `loadTimeout` timers of loads in flight stop keeping the process alive. */
   releaseLoads(): void;
+  /** For `close()`: lease waiters between two polls wake now (and reject with `closed`). */
+  wakeWaiters(): void;
   get(key: string): Promise<Bytes | undefined>;
   getWithMeta(key: string): Promise<TieredResult | undefined>;
   has(key: string): Promise<boolean>;
@@ -233,6 +236,24 @@ export function createReadPath(ctx: Context): ReadPath {
   }
 
   /**
+   * Lease waiters asleep between two polls. `close()` wakes them: each then rejects with `closed`
+   * at once. Before, a waiter slept out its poll first, so its call rejected, and its timer kept
+   * the process alive, up to `leasePoll` ms after `close()` had resolved (~5 s at 5000).
+   */
+  const napping = new Set<() => void>();
+  function nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        napping.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.min(ms, MAX_TIMER_MS));
+      napping.add(wake);
+    });
+  }
+
+  /**
    * Another instance holds the lease: poll L2 for its value, a bounded number of times. While the
    * value is not there, each poll also tries to take the lease: a holder whose load failed has
    * released it, one that died let it expire, and waiting the rest of `leaseWait` for a value that
@@ -259,7 +280,7 @@ export function createReadPath(ctx: Context): ReadPath {
     for (let i = 0; i < polls; i++) {
       const left = until - performance.now();
       if (left <= 0) break;
-      await sleep(Math.min(o.leasePoll, left));
+      await nap(Math.min(o.leasePoll, left));
       assertOpen();
       let taken: (() => Promise<void>) | undefined;
       try {
@@ -441,6 +462,9 @@ export function createReadPath(ctx: Context): ReadPath {
   return {
     bounded,
     releaseLoads: () => loadBound.release(),
+    wakeWaiters() {
+      for (const wake of [...napping]) wake();
+    },
     async get(key) {
       const t = now();
       assertOpen();

@@ -40,7 +40,9 @@ export function attachTracking(ctx: TrackingSide): TrackingEnd {
   // `confirmed` tells whether L1 is in use: tracking confirmed *and*, with a bus, its subscription
   // live (until then, or once the bus was closed under this cache, L1 is not filled either).
   // Before, it said 1 in mode `both` while the bus was not subscribed yet and L1 was bypassed.
-  const inUse = () => (gate.trusted && gate.subscribed ? 1 : 0);
+  // Not once the cache is closed: L1 is closed with it. Before, a closed cache with a bus or with
+  // neither bus nor tracking said 1 for good (one with tracking said 0, its tracker stopped).
+  const inUse = () => (!state.closed && gate.trusted && gate.subscribed ? 1 : 0);
   if (!tracker)
     return { ready: Promise.resolve(), status: () => ({ confirmedAgo: -1, confirmed: inUse() }), stop() {} };
 

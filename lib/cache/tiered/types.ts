@@ -77,7 +77,8 @@ export interface TieredCacheStats extends CacheStats {
   readonly trackingConfirmedAgo: number;
   /**
    * 1 while L1 is in use: tracking (if any) confirmed and the bus (if any) subscribed; 0 while it is
-   * bypassed (before `ready`, after a tracking loss, once a shared bus was closed under the cache).
+   * bypassed (before `ready`, after a tracking loss, once a shared bus was closed under the cache)
+   * and once the cache is closed.
    */
   readonly trackingConfirmed: number;
   /**
