@@ -20,6 +20,7 @@ import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './opt
 import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
 import type { KeyTable } from './table.js';
+import { thrownMessage } from './thrown.js';
 
 /**
  * A `getOrSet` load whose loader is running synchronously now; `outer` is the load whose loader
@@ -343,7 +344,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
           if (!this.warnedOnEvict) {
             this.warnedOnEvict = true;
             process.emitWarning(
-              `memory cache onEvict threw: ${(err as Error)?.message ?? String(err)} ` +
+              `memory cache onEvict threw: ${thrownMessage(err)} ` +
                 '(later errors of this hook are not reported)',
               { code: 'HYPERION_MEMORY_ON_EVICT' },
             );
@@ -617,7 +618,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
         cost = this.costOf(value, key);
       } catch (err) {
         // A cost function that closed the cache: nothing to store into, and nothing to warn about.
-        if (!this.closed) this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
+        if (!this.closed) this.warnCost(`the cost function threw: ${thrownMessage(err)}`);
         return value;
       }
     }
