@@ -604,24 +604,32 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   /** Stores a loaded value unless a write superseded the load; what cannot be cached is served. */
   private fill(key: string, value: V, load: Promise<V>, opts: SetOptions | undefined): V {
-    if (this.loads.get(key) !== load) return value;
-    this.loads.delete(key);
+    const loads = this.loads;
+    if (loads.get(key) !== load) return value;
     // `undefined` is what `get` answers for a miss: such a value could never be served from the
     // cache, so it is returned to the callers and not stored.
-    if (this.closed || value === undefined) return value;
+    if (this.closed || value === undefined) {
+      loads.delete(key);
+      return value;
+    }
     let cost = opts?.cost;
     if (cost === undefined) {
       // The cost function is the caller's code: one that throws cannot tell the cost, like one
       // returning NaN (below): the callers get their value, it is not cached. (It used to reject
       // every caller of the load although the loader had succeeded.)
+      // The load stays in flight while it runs, so a write of the key it makes (set, delete,
+      // clear) fences the load like any other write: the value was stored over such a write.
       try {
         cost = this.costOf(value, key);
       } catch (err) {
+        if (loads.get(key) === load) loads.delete(key);
         // A cost function that closed the cache: nothing to store into, and nothing to warn about.
         if (!this.closed) this.warnCost(`the cost function threw: ${thrownMessage(err)}`);
         return value;
       }
+      if (loads.get(key) !== load) return value;
     }
+    loads.delete(key);
     try {
       this.set(key, value, { ttl: opts?.ttl, cost });
     } catch (err) {
