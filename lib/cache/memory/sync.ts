@@ -332,29 +332,37 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     try {
       for (let i = 0; i < pending.length; i += 4) {
         try {
-          this.onEvict!(
+          const done: unknown = this.onEvict!(
             pending[i] as string,
             pending[i + 1] as V,
             pending[i + 2] as EvictReason,
             pending[i + 3] as number,
           );
+          // An async hook fails by rejecting: nobody else holds its promise, so its rejection was
+          // unhandled and ended the process (Node's default). It is reported like a throw.
+          if (done != null && typeof (done as PromiseLike<unknown>).then === 'function')
+            (done as PromiseLike<unknown>).then(undefined, (err: unknown) => this.onEvictFailed(err));
         } catch (err) {
-          // Once per cache: a hook broken for good used to print one warning per eviction (a
-          // stderr line each, and the sets ran ~9× slower).
-          if (!this.warnedOnEvict) {
-            this.warnedOnEvict = true;
-            process.emitWarning(
-              `memory cache onEvict threw: ${thrownMessage(err)} ` +
-                '(later errors of this hook are not reported)',
-              { code: 'HYPERION_MEMORY_ON_EVICT' },
-            );
-          }
+          this.onEvictFailed(err);
         }
       }
     } finally {
       pending.length = 0;
       this.reporting = false;
     }
+  }
+
+  /**
+   * Reports an error of the onEvict hook, thrown or rejected. Once per cache: a hook broken for
+   * good used to print one warning per eviction (a stderr line each, and the sets ran ~9× slower).
+   */
+  private onEvictFailed(err: unknown): void {
+    if (this.warnedOnEvict) return;
+    this.warnedOnEvict = true;
+    process.emitWarning(
+      `memory cache onEvict threw: ${thrownMessage(err)} (later errors of this hook are not reported)`,
+      { code: 'HYPERION_MEMORY_ON_EVICT' },
+    );
   }
 
   /** For the store's refusals: a test of "expired by now", or undefined if none can be. */

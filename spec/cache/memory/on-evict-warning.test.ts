@@ -175,3 +175,46 @@ describe('memory cache: a callback that throws a value with no string form', () 
     }
   });
 });
+
+/**
+ * An async hook (`onEvict: async (k, v) => { await release(v) }`) fails by rejecting. The cache
+ * ignored what the hook returned, so the rejection was unhandled: with Node's default
+ * (`--unhandled-rejections=throw`) it ended the process at the eviction.
+ */
+describe('memory cache: an async onEvict hook that rejects', () => {
+  it('is reported as the same one warning per cache, not an unhandled rejection', async () => {
+    let calls = 0;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const cache = createSyncMemoryCache<number>({
+      maxCost: 2,
+      cost: () => 1,
+      onEvict: async (key) => {
+        calls++;
+        await Promise.resolve();
+        throw new Error(`release of ${key} failed`);
+      },
+    });
+    const seen: Error[] = [];
+    const listener = (w: Error) => {
+      if ((w as Error & { code?: string }).code === 'HYPERION_MEMORY_ON_EVICT') seen.push(w);
+    };
+    process.on('warning', listener);
+    try {
+      for (let i = 0; i < 20; i++) cache.set(`k${i}`, i);
+      // Rejections are seen, and warnings emitted, on later ticks.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', listener);
+      process.off('unhandledRejection', onUnhandled);
+    }
+    const st = cache.stats();
+    assert.equal(calls, (st.keysEvicted ?? 0) + (st.keysRejected ?? 0));
+    assert.ok(calls > 1);
+    assert.deepEqual(unhandled, []);
+    assert.equal(seen.length, 1);
+    assert.match(seen[0]!.message, /onEvict threw: release of k\d+ failed.*not reported/);
+    cache.close();
+  });
+});
