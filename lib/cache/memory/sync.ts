@@ -157,6 +157,15 @@ const SWEEP_BUDGET = 10_000;
 
 export const checkCost = (cost: unknown, maxCost: number): number => {
   if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+    // An async cost function (JavaScript; TypeScript refuses it): its promise is refused here, and
+    // its rejection, which nobody else could handle, used to end the process as unhandled.
+    if (typeof (cost as PromiseLike<unknown> | null)?.then === 'function') {
+      (cost as PromiseLike<unknown>).then(undefined, () => {});
+      throw new CacheError(
+        'invalid_cost',
+        'cost must be a finite number ≥ 0, received a Promise: the cost function must return its number synchronously',
+      );
+    }
     throw new CacheError(
       'invalid_cost',
       `cost must be a finite number ≥ 0, received ${typeof cost === 'number' ? String(cost) : typeof cost}`,

@@ -7,7 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSyncMemoryCache, type SyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import {
+  createMemoryCache,
+  createSyncMemoryCache,
+  type SyncMemoryCache,
+} from '../../../lib/cache/memory/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
 
 type Write = (cache: SyncMemoryCache<string>, key: string) => void;
 
@@ -52,5 +57,52 @@ describe('memory cache: a cost function that writes the key it prices', () => {
     assert.equal(cache.peek('k'), 'loaded');
     assert.equal(cache.cost, 1);
     cache.close();
+  });
+});
+
+/**
+ * An async cost function (from JavaScript: TypeScript refuses it) returns a promise. It was refused
+ * as "received object", and when the promise rejected nobody could handle it: an unhandled
+ * rejection, which ends the process under Node's default.
+ */
+describe('memory cache: an async cost function', () => {
+  it('is refused as invalid_cost naming the Promise; its rejection is not left unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const cost = (async (value: string) => {
+      if (value.startsWith('bad')) throw new Error('sizer failed');
+      return 1;
+    }) as unknown as (value: string) => number;
+    const cache = createSyncMemoryCache<string>({ maxCost: 100, cost });
+    const bytes = createMemoryCache({
+      maxCost: 100,
+      cost: cost as unknown as (value: Uint8Array) => number,
+    });
+    try {
+      const promised = (e: unknown) =>
+        e instanceof CacheError && e.code === 'invalid_cost' && /received a Promise/.test(e.message);
+      assert.throws(() => cache.set('a', 'good'), promised);
+      assert.throws(() => cache.set('b', 'bad'), promised);
+      await assert.rejects(bytes.set('c', new TextEncoder().encode('bad')), promised);
+      await assert.rejects(bytes.setMany([{ key: 'd', value: new TextEncoder().encode('bad') }]), promised);
+      // getOrSet serves the loaded value uncached, with the one warning.
+      assert.equal(await cache.getOrSet('e', () => 'bad value'), 'bad value');
+      assert.equal(cache.size, 0);
+      assert.equal(bytes.sync.size, 0);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(unhandled, []);
+    const ours = warnings.filter((w) => (w as { code?: string }).code === 'HYPERION_MEMORY_INVALID_COST');
+    assert.equal(ours.length, 1);
+    assert.match(ours[0]!.message, /received a Promise/);
+    cache.close();
+    await bytes.close();
   });
 });
