@@ -12,6 +12,7 @@
  */
 
 import { grown } from './grow.js';
+import { thrownMessage } from './thrown.js';
 
 export interface Expiry {
   /** Absolute expiry time in ms of the entry in `slot`; 0 = never. */
@@ -180,10 +181,9 @@ export function createExpiry(options: ExpiryOptions): Expiry {
       // run; reads still check each expiry themselves.
       if (!warned) {
         warned = true;
-        process.emitWarning(
-          `memory cache: the TTL sweep failed and will be retried: ${(err as Error)?.message ?? String(err)}`,
-          { code: 'HYPERION_MEMORY_SWEEP' },
-        );
+        process.emitWarning(`memory cache: the TTL sweep failed and will be retried: ${thrownMessage(err)}`, {
+          code: 'HYPERION_MEMORY_SWEEP',
+        });
       }
     }
     if (heads.size === 0) stop();

@@ -122,9 +122,13 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       // Refused whole, before any entry is written, when one cannot be stored: a value costlier
       // than maxCost (`too_large`) or of an unusable cost used to reject the call after the
       // entries before it had been stored.
-      const costs = entries.map((e) => sync.costFor(e.key, e.value));
+      // The cost function prices the value stored, as in `set` and `getOrSet`: it used to be
+      // given the caller's view, not its copy (a `cost` of `v.buffer.byteLength` priced a 5-byte
+      // pooled Buffer at 8 KiB here, refused as too_large, while `set` stored it at 5).
+      const values = entries.map((e) => owned(e.value));
+      const costs = entries.map((e, i) => sync.costFor(e.key, values[i]!));
       entries.forEach((e, i) => {
-        sync.set(e.key, owned(e.value), { ttl: e.ttl, cost: costs[i] });
+        sync.set(e.key, values[i]!, { ttl: e.ttl, cost: costs[i] });
       });
     },
     async deleteMany(keys, options) {

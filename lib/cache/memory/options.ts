@@ -42,7 +42,8 @@ export interface MemoryCacheOptions<V> {
   /**
    * Called when an entry leaves on its own: `capacity` (evicted to make room), `rejected` (a
    * newcomer the admission policy refused) or `expired`. Not called for `delete`, `clear` or
-   * overwrites. Exceptions thrown by it are reported as one warning per cache, never break the cache.
+   * overwrites. Exceptions thrown by it (or the rejection of the promise an async hook returns) are
+   * reported as one warning per cache, never break the cache.
    */
   onEvict?: ((key: string, value: V, reason: EvictReason, cost: number) => void) | undefined;
   /**

@@ -20,6 +20,7 @@ import { type EvictReason, type MemoryCacheOptions, resolveOptions } from './opt
 import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
 import type { KeyTable } from './table.js';
+import { thrownMessage } from './thrown.js';
 
 /**
  * A `getOrSet` load whose loader is running synchronously now; `outer` is the load whose loader
@@ -156,6 +157,15 @@ const SWEEP_BUDGET = 10_000;
 
 export const checkCost = (cost: unknown, maxCost: number): number => {
   if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+    // An async cost function (JavaScript; TypeScript refuses it): its promise is refused here, and
+    // its rejection, which nobody else could handle, used to end the process as unhandled.
+    if (typeof (cost as PromiseLike<unknown> | null)?.then === 'function') {
+      (cost as PromiseLike<unknown>).then(undefined, () => {});
+      throw new CacheError(
+        'invalid_cost',
+        'cost must be a finite number ≥ 0, received a Promise: the cost function must return its number synchronously',
+      );
+    }
     throw new CacheError(
       'invalid_cost',
       `cost must be a finite number ≥ 0, received ${typeof cost === 'number' ? String(cost) : typeof cost}`,
@@ -331,29 +341,37 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     try {
       for (let i = 0; i < pending.length; i += 4) {
         try {
-          this.onEvict!(
+          const done: unknown = this.onEvict!(
             pending[i] as string,
             pending[i + 1] as V,
             pending[i + 2] as EvictReason,
             pending[i + 3] as number,
           );
+          // An async hook fails by rejecting: nobody else holds its promise, so its rejection was
+          // unhandled and ended the process (Node's default). It is reported like a throw.
+          if (done != null && typeof (done as PromiseLike<unknown>).then === 'function')
+            (done as PromiseLike<unknown>).then(undefined, (err: unknown) => this.onEvictFailed(err));
         } catch (err) {
-          // Once per cache: a hook broken for good used to print one warning per eviction (a
-          // stderr line each, and the sets ran ~9× slower).
-          if (!this.warnedOnEvict) {
-            this.warnedOnEvict = true;
-            process.emitWarning(
-              `memory cache onEvict threw: ${(err as Error)?.message ?? String(err)} ` +
-                '(later errors of this hook are not reported)',
-              { code: 'HYPERION_MEMORY_ON_EVICT' },
-            );
-          }
+          this.onEvictFailed(err);
         }
       }
     } finally {
       pending.length = 0;
       this.reporting = false;
     }
+  }
+
+  /**
+   * Reports an error of the onEvict hook, thrown or rejected. Once per cache: a hook broken for
+   * good used to print one warning per eviction (a stderr line each, and the sets ran ~9× slower).
+   */
+  private onEvictFailed(err: unknown): void {
+    if (this.warnedOnEvict) return;
+    this.warnedOnEvict = true;
+    process.emitWarning(
+      `memory cache onEvict threw: ${thrownMessage(err)} (later errors of this hook are not reported)`,
+      { code: 'HYPERION_MEMORY_ON_EVICT' },
+    );
   }
 
   /** For the store's refusals: a test of "expired by now", or undefined if none can be. */
@@ -603,24 +621,32 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
 
   /** Stores a loaded value unless a write superseded the load; what cannot be cached is served. */
   private fill(key: string, value: V, load: Promise<V>, opts: SetOptions | undefined): V {
-    if (this.loads.get(key) !== load) return value;
-    this.loads.delete(key);
+    const loads = this.loads;
+    if (loads.get(key) !== load) return value;
     // `undefined` is what `get` answers for a miss: such a value could never be served from the
     // cache, so it is returned to the callers and not stored.
-    if (this.closed || value === undefined) return value;
+    if (this.closed || value === undefined) {
+      loads.delete(key);
+      return value;
+    }
     let cost = opts?.cost;
     if (cost === undefined) {
       // The cost function is the caller's code: one that throws cannot tell the cost, like one
       // returning NaN (below): the callers get their value, it is not cached. (It used to reject
       // every caller of the load although the loader had succeeded.)
+      // The load stays in flight while it runs, so a write of the key it makes (set, delete,
+      // clear) fences the load like any other write: the value was stored over such a write.
       try {
         cost = this.costOf(value, key);
       } catch (err) {
+        if (loads.get(key) === load) loads.delete(key);
         // A cost function that closed the cache: nothing to store into, and nothing to warn about.
-        if (!this.closed) this.warnCost(`the cost function threw: ${(err as Error)?.message ?? String(err)}`);
+        if (!this.closed) this.warnCost(`the cost function threw: ${thrownMessage(err)}`);
         return value;
       }
+      if (loads.get(key) !== load) return value;
     }
+    loads.delete(key);
     try {
       this.set(key, value, { ttl: opts?.ttl, cost });
     } catch (err) {

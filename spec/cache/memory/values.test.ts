@@ -60,6 +60,34 @@ describe('memory cache: byte values that are views into a larger buffer', () => 
   });
 });
 
+describe('memory cache: a cost function on the byte face', () => {
+  it('prices the value stored in set, setMany and getOrSet alike (the copy of a view, not the view)', async () => {
+    // Charging the memory a value really holds: its whole ArrayBuffer.
+    const priced: Uint8Array[] = [];
+    const cache = createMemoryCache({
+      maxCost: 4096,
+      cost: (v) => {
+        priced.push(v);
+        return v.buffer.byteLength;
+      },
+    });
+    // Small Buffers are slices of Node's shared 8 KiB pool: more than this cache's maxCost.
+    assert.equal(await cache.set('a', Buffer.from('hello')), true);
+    // setMany used to price the caller's pooled view (8 KiB: too_large), not the copy it stores.
+    await cache.setMany([
+      { key: 'b', value: Buffer.from('hello') },
+      { key: 'c', value: new Uint8Array(100).subarray(0, 3) },
+    ]);
+    await cache.getOrSet('d', async () => Buffer.from('hello'));
+    assert.equal(cache.sync.cost, 5 + 5 + 3 + 5);
+    assert.equal(priced.length, 4);
+    for (const [i, k] of ['a', 'b', 'c', 'd'].entries()) {
+      assert.equal(priced[i], cache.sync.peek(k), `${k}: the value priced is the value stored`);
+    }
+    await cache.close();
+  });
+});
+
 describe('memory cache: default cost of byte values', () => {
   it('charges the byte length of every typed array, DataView and SharedArrayBuffer, not 1', () => {
     const cache = createSyncMemoryCache<unknown>({ maxCost: 100_000 });
