@@ -260,8 +260,12 @@ function fromPino(p: ObjectFirstLogger): Logger {
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
-      if (fields === undefined) p[level]({}, message);
-      else p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
+      if (fields == null) p[level]({}, message);
+      else if (typeof fields === 'object') p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
+      // A JavaScript caller's `log.error('failed', err.message)`: under `fields`, as the console
+      // logger writes it. Passed first, pino took the string as the message (and 'failed' as an
+      // argument of it), so the record said only what the second argument said.
+      else p[level]({ fields }, message);
     };
   return {
     debug: at('debug'),
@@ -269,8 +273,15 @@ function fromPino(p: ObjectFirstLogger): Logger {
     warn: at('warn'),
     error: at('error'),
     // A child's fields like a record's: an Error in them was written `{}`, and a `time` or `msg`
-    // went out as a second key of that name, which JSON readers take (a line dated 1970).
-    child: (fields) => fromPino(p.child(withErrorsReadable(without(fields, PINO_OWN)))),
+    // went out as a second key of that name, which JSON readers take (a line dated 1970). Fields
+    // that are no object add nothing, as in the console logger: pino's `child(null)` threw
+    // "missing bindings", and `child('ab')` bound fields `0` and `1`.
+    child: (fields) =>
+      fromPino(
+        p.child(
+          fields !== null && typeof fields === 'object' ? withErrorsReadable(without(fields, PINO_OWN)) : {},
+        ),
+      ),
   };
 }
 

@@ -29,6 +29,11 @@ export type { MemoryCacheStats, SetOptions, SyncMemoryCache } from './sync.js';
 export interface MemoryCache extends Cache {
   readonly name: 'memory';
   readonly sync: SyncMemoryCache<Bytes>;
+  /**
+   * The `defaultTtl` option: the TTL of writes that give none (`undefined`: they never expire). A
+   * tiered cache without a `ttl` of its own takes its L2's, so its L1 copies expire with L2's.
+   */
+  readonly defaultTtl: number | undefined;
   /** Present unless `metrics: false`. */
   stats?(): MemoryCacheStats;
   close(): Promise<void>;
@@ -72,6 +77,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
   const cache: MemoryCache = {
     name: 'memory',
     sync,
+    defaultTtl: options.defaultTtl,
     // Not `async`: an async function frame plus its implicit await cost ~200 ns over the sync
     // face; a settled promise of the sync result keeps the contract (errors still reject).
     get(key) {

@@ -157,6 +157,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     name: o.name,
     mode: o.mode,
     keyPrefix: o.keyPrefix,
+    defaultTtl: o.defaultTtl,
     client,
     ...keyCommands,
     getMany: many.getMany,

@@ -10,7 +10,7 @@ import { withTimeout } from '../../core/timeout.js';
 import { LOADING_RECHECK_MS, nodeLoading } from './client.js';
 import type { GuardedWrites } from './deadline.js';
 import { type DirectGetHooks, directGet } from './direct-get.js';
-import { loadingTimeoutError, toCacheError } from './errors.js';
+import { closedError, loadingTimeoutError, toCacheError } from './errors.js';
 import { type ConnectionGate, isReady } from './gate.js';
 import { describeNodes, ownerNode } from './nodes.js';
 import { avoidSilentReplicas } from './replica-reads.js';
@@ -76,6 +76,11 @@ export interface Dispatcher {
    * must not reach Redis before it (a delete or clear overtaken by an earlier SET would be undone).
    */
   holdWhile(pending: () => Promise<void> | undefined): void;
+  /**
+   * Throws `closed` after `close()`, for a call that sends nothing (an empty batch): it resolved
+   * `[]` / `0` on a closed cache, where every other call and every other cache rejects.
+   */
+  assertOpen(op: string): void;
 }
 
 /** iovalkey's words for a command refused or dropped because the client is not connected. */
@@ -195,6 +200,9 @@ export function createDispatcher(
   return {
     admit,
     run,
+    assertOpen(op) {
+      if (gate.closed) throw closedError(op);
+    },
     get(key) {
       if (!direct || gate.closed || !isReady(client) || held())
         return run('get', () => client.getBuffer(key), false, key).then(count);

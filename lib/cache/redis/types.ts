@@ -34,6 +34,11 @@ export interface RedisCache extends Cache {
   readonly mode: RedisMode;
   readonly keyPrefix: string;
   /**
+   * The `defaultTtl` option: the TTL of writes that give none (`undefined`: they never expire). A
+   * tiered cache without a `ttl` of its own takes its L2's, so its L1 copies expire with L2's.
+   */
+  readonly defaultTtl: number | undefined;
+  /**
    * SCAN + UNLINK of the prefix's keys. `timeout` (ms): every round's server-side deadline counts
    * from this call with that budget, so no round lands after it (the tiered cache passes its
    * `l2Timeout`); without it each round gets one command timeout from its own start.

@@ -34,6 +34,16 @@ const KNOWN = optionKeys<TieredCacheOptions>({
 });
 const NESTED = { breaker: optionKeys<BreakerOptions>({ failures: true, cooldown: true }) };
 
+/**
+ * The `defaultTtl` an L2 reports (the memory and Redis caches do), when it is a usable TTL. A
+ * tiered cache without a `ttl` wrote its entries with none: L2 applied its own default and dropped
+ * them, while L1 — told nothing of it — kept serving its copies for good.
+ */
+function levelDefaultTtl(level: Cache): number | undefined {
+  const ttl = (level as { readonly defaultTtl?: unknown }).defaultTtl;
+  return typeof ttl === 'number' && ttl > 0 && ttl <= MAX_TTL_MS ? ttl : undefined;
+}
+
 export interface ResolvedOptions {
   l1: Cache;
   l2: Cache;
@@ -213,7 +223,7 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   return {
     l1: o.l1!,
     l2: o.l2!,
-    ttl: o.ttl,
+    ttl: o.ttl ?? levelDefaultTtl(o.l2!),
     l1Ttl: o.l1Ttl,
     l2Timeout: o.l2Timeout ?? 500,
     breaker: b === false ? false : { failures: b?.failures ?? 5, cooldown: b?.cooldown ?? 5000 },

@@ -127,7 +127,10 @@ export interface TieredCacheOptions {
   l1: Cache;
   /** The shared level, e.g. `createRedisCache(…)`. Closed by the tiered cache's `close()`. */
   l2: Cache;
-  /** TTL (ms) for writes that give none. Default: none (entries do not expire). */
+  /**
+   * TTL (ms) for writes that give none. Default: the L2's `defaultTtl` when it reports one (the
+   * memory and Redis caches do), so L1 copies expire with the L2 entry; else none (no expiry).
+   */
   ttl?: number | undefined;
   /**
    * Longest time (ms) an L1 copy is served before L2 is asked again; always capped at the entry's own
