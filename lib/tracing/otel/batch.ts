@@ -274,6 +274,15 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         }, delay);
         retryTimer.unref();
       };
+      // An answer cut short (agent.ts): what the exporter would have reported at its end — a
+      // status the collector took the request with (2xx, as the otlp exporter reads such an
+      // answer) is a success, any other a failure.
+      record.cutShort = (status, error) =>
+        onResult(
+          status >= 200 && status < 300
+            ? { code: ExportResultCode.SUCCESS }
+            : { code: ExportResultCode.FAILED, error },
+        );
       const run = () => exporter.export(spans, onResult);
       // The exporter's own HTTP calls must not be traced (they would feed this queue).
       context.with(suppressTracing(context.active()), () => {

@@ -389,7 +389,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
       // OTLP sends through our agent, so close() can cut its connections (agent.ts).
       if (exporterName === 'otlp') agents = createExportAgents(o.tls);
-      if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
+      if (exporterName === 'zipkin' || exporterName === 'jaeger')
+        requests = createRequestTracker({ reportsAtBodyEnd: exporterName === 'zipkin' });
       // Its warnings come now (a process warning for tls without a logger): the logger known now.
       const exporter = fromVariable(
         options.exporter === undefined && options.provider === undefined ? 'OTEL_TRACES_EXPORTER' : undefined,
