@@ -138,6 +138,13 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   let flight: Flight | undefined;
   /** The exports close() runs beside `flight` (see `CLOSE_CONCURRENCY`). */
   const closeFlights = new Set<Flight>();
+  /**
+   * Every export close() started, settled or not (close runs once: bounded by the queue): a
+   * flush() overtaken by close() reads the outcome of those holding its spans from here. It looked
+   * only at `closeFlights`, which loses an export once it settles or close() gives up on it, so
+   * its error named the batch it waited on alone, and it resolved when only the others failed.
+   */
+  const closeStarted: Flight[] = [];
   let closing = false;
   /** When close() gives up (performance.now() ms); no retry is scheduled past it. */
   let closeDeadline = Number.POSITIVE_INFINITY;
@@ -354,15 +361,19 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   const drainQueue = async (): Promise<unknown[]> => {
     const errors: unknown[] = [];
     const target = taken + queue.length;
+    // Exports settled before the call hold none of its spans.
+    const seen = new Set<Flight>(closeStarted.filter((f) => f.settled));
     for (;;) {
       // A batch holding only spans ended after the call is not waited for.
       if (flight && flight.from >= target) break;
-      // A batch close() is exporting beside `flight` that holds spans of this call.
+      // A batch close() exported (or is exporting) that holds spans of this call.
       let beside: Flight | undefined;
-      if (!flight) for (const f of closeFlights) if (!f.settled && f.from < target) beside ??= f;
+      if (!flight) for (const f of closeStarted) if (!seen.has(f) && f.from < target) beside ??= f;
       if (!flight && !beside && (taken >= target || queue.length === 0)) break;
       const current = flight ?? beside ?? exportBatch(take());
       if (!beside) flight = current;
+      if (seen.has(current)) break;
+      seen.add(current);
       const outcome = await current.done;
       if (flight === current) flight = undefined;
       if (!outcome.ok && outcome.error !== undefined) errors.push(outcome.error);
@@ -385,12 +396,14 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         if (first) {
           if (!flight && queue.length === 0) return;
           const current = flight ?? exportBatch(take());
+          closeStarted.push(current);
           flight = current;
           await current.done;
           if (flight === current) flight = undefined;
         } else {
           if (queue.length === 0) return;
           const current = exportBatch(take());
+          closeStarted.push(current);
           closeFlights.add(current);
           await current.done;
           closeFlights.delete(current);
