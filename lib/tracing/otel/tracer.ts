@@ -738,6 +738,13 @@ function endpointSecrets(endpoint: string | undefined): string[] {
     out.push(`Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`);
   }
   for (const [, value] of u.searchParams) out.push(value, encodeURIComponent(value));
+  // Each value also as the request carries it (the URL's serialized query): a `+` for a space, or
+  // a `'` the URL parser percent-encodes (`%27`), is echoed in that form, which neither of the two
+  // above is — a collector echoing the request put `?api_key=SECRET+KEY` into flush()'s error.
+  for (const pair of u.search.slice(1).split('&')) {
+    const at = pair.indexOf('=');
+    if (at >= 0) out.push(pair.slice(at + 1));
+  }
   return out;
 }
 
