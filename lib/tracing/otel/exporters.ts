@@ -353,6 +353,20 @@ export function createExportErrorReporter(options: {
   now: () => number;
 }) {
   const { logger, exporter } = options;
+  /**
+   * The injected clock, or `Date.now()` when it throws or gives no number: it runs inside the
+   * exporter's response callback, where its throw was an uncaught exception that ended the
+   * process at the first export failure, and a `NaN` from it logged every loss (no rate limit).
+   */
+  const now = (): number => {
+    try {
+      const t = options.now();
+      if (typeof t === 'number' && !Number.isNaN(t)) return t;
+    } catch {
+      // the clock's own failure: fall back below
+    }
+    return Date.now();
+  };
   let lastLog = Number.NEGATIVE_INFINITY;
   // Since the last record.
   let failedExports = 0;
@@ -400,12 +414,12 @@ export function createExportErrorReporter(options: {
   const writeHeldBack = () => {
     trailing = undefined;
     if (lostAtClose !== undefined || (lostSpans === 0 && failedExports === 0)) return;
-    lastLog = options.now();
+    lastLog = now();
     log();
   };
   const maybeLog = () => {
     if (lostAtClose !== undefined) return;
-    const t = options.now();
+    const t = now();
     const wait = lastLog + options.intervalMs - t;
     if (wait <= 0) {
       lastLog = t;
