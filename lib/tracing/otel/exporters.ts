@@ -303,10 +303,23 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
   // jaeger exporters' certificate errors pointed to tls.ca / tls.servername / tls.cert, which
   // they ignore (with a warning at creation), so following the hint changed nothing.
   const otlp = exporter === 'otlp';
-  if (code === 401 || code === 403)
+  // The zipkin and jaeger exporters carry the status in their message only: their 401/403 got no
+  // hint at all.
+  const status =
+    typeof code === 'number'
+      ? code
+      : Number(
+          /status code from zipkin: (\d{3})\b|server responded with HTTP (\d{3})\b/
+            .exec(message)
+            ?.slice(1)
+            .find(Boolean),
+        );
+  if (status === 401 || status === 403)
     return otlp
       ? 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS'
-      : 'the collector refused the credentials: check the authorization (or API key) header in headers';
+      : exporter === 'jaeger'
+        ? 'the collector refused the credentials: the jaeger exporter sends no headers, only basic auth from user:password@ in the endpoint (use the otlp exporter for a bearer token or an API key header)'
+        : 'the collector refused the credentials: check the authorization (or API key) header in headers';
   const text = `${typeof code === 'string' ? code : ''} ${message}`;
   // Nothing at the endpoint's path (404, or 405 from a server that has the path for other methods):
   // an endpoint without its path (`http://collector:4318`, which posts to `/`) lost every span
