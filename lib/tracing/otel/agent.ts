@@ -375,6 +375,7 @@ export interface RequestTracker {
 type Destroyable = {
   destroy(err?: Error): unknown;
   emit?(event: 'error', err: Error): unknown;
+  listenerCount?(event: 'error'): number;
   once(event: 'close', fn: () => void): unknown;
   prependOnceListener?(event: 'response', fn: (res: IncomingMessage) => void): unknown;
 };
@@ -452,7 +453,9 @@ export function createRequestTracker(options: { reportsAtBodyEnd?: boolean } = {
                   { code: 'ECONNRESET' },
                 );
                 record.cutShort?.(status, error);
-                if (options.reportsAtBodyEnd) req.emit?.('error', error);
+                // Only to a request something listens on for errors (an unheard one would throw).
+                if (options.reportsAtBodyEnd && (req.listenerCount?.('error') ?? 0) > 0)
+                  req.emit?.('error', error);
               });
             });
           },
