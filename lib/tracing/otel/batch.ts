@@ -17,6 +17,7 @@
  *   on a timer close() cancels, and never past close's budget: a retry that would come later is
  *   not waited for.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SpanDropReason } from '../../core/contracts.js';
 import { TimeoutError } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
@@ -227,7 +228,15 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     const send = () => {
       const record: ExportAttempt = {};
       attempt = record;
-      const onResult = (result: { code: ExportResultCode; error?: Error }) => {
+      // The exporter calls back in the context its export ran in: the request tracking of
+      // agent.ts (every HTTP request started there is taken for an export request, cut on timeout
+      // and at close) and suppressed tracing. The result — the logger's record, the retry timer —
+      // is handled in the context send() was called in: a log shipper whose timer started in the
+      // `span export failed` record had its requests destroyed by the tracer's close ("span
+      // export abandoned") with the zipkin and jaeger exporters.
+      const outside = AsyncLocalStorage.snapshot();
+      const onResult = (result: { code: ExportResultCode; error?: Error }) => outside(() => handle(result));
+      const handle = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
         if (result.code === ExportResultCode.SUCCESS) {
           // An answer the exporter took for a success though nothing was delivered (agent.ts).
