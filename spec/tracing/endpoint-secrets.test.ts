@@ -74,4 +74,44 @@ describe('endpoint credentials echoed by the collector', () => {
         await new Promise((r) => server.close(r));
       }
     });
+
+  // A query value as the request carries it: `+` for a space (its decoded and re-encoded forms
+  // were scrubbed, `qk Secr3t`, `qk%20Secr3t`, not `qk+Secr3t`), or with a `'` the URL parser
+  // sends percent-encoded (`%27`), which encodeURIComponent leaves as it is.
+  for (const [query, sent] of [
+    ['api_key=qk+Secr3t+plus', 'qk+Secr3t+plus'],
+    ["api_key=qk'Secr3t'quote", 'qk%27Secr3t%27quote'],
+  ] as const)
+    it(`a query value echoed as sent (${query}) is scrubbed from flush()'s error`, async () => {
+      const urls: (string | undefined)[] = [];
+      const server = createServer((req, res) => {
+        urls.push(req.url);
+        req.resume();
+        req.on('end', () =>
+          res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request ${req.url}`),
+        );
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      try {
+        const tracer = createOtelTracer({
+          exporter: 'otlp',
+          endpoint: `http://127.0.0.1:${port}/v1/traces?${query}`,
+          batch: { scheduledDelayMillis: 60_000 },
+        });
+        tracer.startSpan('op').end();
+        const err = await tracer.flush().then(
+          () => assert.fail('the collector refused: flush must reject'),
+          (e: unknown) => e,
+        );
+        await tracer.close({ timeoutMs: 1000 });
+        assert.deepEqual(urls, [`/v1/traces?api_key=${sent}`]);
+        const all = `${text(err)}\n${String((err as Error).stack)}`;
+        assert.match(all, /bad request \/v1\/traces\?api_key=\[redacted\]/);
+        assert.ok(!all.includes(sent), `${sent} leaked: ${all}`);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    });
 });

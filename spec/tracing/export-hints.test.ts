@@ -15,6 +15,7 @@ import type { Logger } from '../../lib/core/contracts.js';
 import { TracingError } from '../../lib/core/errors.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
+import { sdk } from './otel-line.js';
 
 const TOKEN = 'hint-test-token-5d1e0b';
 
@@ -187,4 +188,61 @@ describe('an export to a path with no receiver (404, 405) says to give the full 
     assert.equal(record?.fields?.hint, undefined);
     assert.doesNotMatch(error.message, /receiver at this path/);
   });
+});
+
+describe('zipkin and jaeger exports refused with 401 or 403 carry the credentials hint', () => {
+  // Their errors carry the status in the message only ("Got unexpected status code from zipkin:
+  // 401", "server responded with HTTP 401"): the hint, given for a numeric code alone, never came.
+  let server: ReturnType<typeof createHttpServer>;
+  let base: string;
+  let status = 401;
+  before(async () => {
+    server = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = status;
+        res.end('unauthorized');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  const cases = [
+    ['zipkin', '/api/v2/spans', /check the authorization \(or API key\) header in headers$/],
+    ['jaeger', '/api/traces', /the jaeger exporter sends no headers, only basic auth from user:password@/],
+  ] as const;
+  for (const [exporter, path, hint] of cases) {
+    it(`${exporter}: 401 and 403 name where the credentials go`, {
+      skip: exporter === 'jaeger' && sdk.line !== 2,
+    }, async () => {
+      for (const code of [401, 403]) {
+        status = code;
+        const records: LogRecord[] = [];
+        const tracer = createOtelTracer({
+          serviceName: 'export-hints',
+          exporter,
+          endpoint: `${base}${path}`,
+          logger: recordingLogger(records),
+        });
+        try {
+          tracer.startSpan('op').end();
+          const error = await tracer.flush().then(
+            () => assert.fail('flush succeeded'),
+            (e: unknown) => e as TracingError,
+          );
+          const record = records.find((r) => r.message === 'tracing: span export failed');
+          assert.ok(record, `no export failure logged for ${code}`);
+          assert.match(String(record.fields?.hint), hint, `${code}`);
+          assert.match(error.message, /the collector refused the credentials/, `${code}`);
+        } finally {
+          await tracer.close().catch(() => {});
+        }
+      }
+    });
+  }
 });

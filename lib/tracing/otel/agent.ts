@@ -48,6 +48,12 @@ export interface ExportAttempt {
   /** Cuts the requests of this attempt still open (set by `RequestTracker.attempt`). */
   cut?: (() => void) | undefined;
   /**
+   * Settles the attempt as the exporter would have at the answer's end (set by batch.ts), for an
+   * answer whose connection closed before its body was complete: the zipkin exporter reports only
+   * from the body's `end`, which then never comes, and the export hung until its timeout (30 s).
+   */
+  cutShort?: ((status: number, error: Error) => void) | undefined;
+  /**
    * The collector accepted the request but rejected some of its spans (an OTLP partial success:
    * HTTP 200 whose body names `rejected_spans`), which the exporter only reports to `diag` as a
    * success.
@@ -368,6 +374,8 @@ export interface RequestTracker {
 
 type Destroyable = {
   destroy(err?: Error): unknown;
+  emit?(event: 'error', err: Error): unknown;
+  listenerCount?(event: 'error'): number;
   once(event: 'close', fn: () => void): unknown;
   prependOnceListener?(event: 'response', fn: (res: IncomingMessage) => void): unknown;
 };
@@ -379,7 +387,13 @@ interface Capture {
 const exporting = new AsyncLocalStorage<Capture>();
 let subscribed = false;
 
-export function createRequestTracker(): RequestTracker {
+/**
+ * `reportsAtBodyEnd`: the exporter reports an export only from its answer body's `end` (zipkin), so
+ * an answer cut short leaves its send pending for good — and its `shutdown()`, which waits for
+ * every send, with it: such a request is then failed (an `error` on it, which that exporter
+ * reports from) once the attempt has been settled.
+ */
+export function createRequestTracker(options: { reportsAtBodyEnd?: boolean } = {}): RequestTracker {
   const open = new Set<Destroyable>();
   let aborted = false;
   if (!subscribed) {
@@ -426,6 +440,23 @@ export function createRequestTracker(): RequestTracker {
             req.prependOnceListener?.('response', (res) => {
               const why = undelivered(res, true);
               if (why) record.undelivered = why;
+              // A collector (or a proxy) closing the connection in the middle of its answer: the
+              // zipkin exporter waited for an `end` that never came, holding the export (and
+              // flush()) until the export timeout, then counting it as timed out.
+              res.once('close', () => {
+                if (res.complete) return;
+                const status = res.statusCode ?? 0;
+                const error = Object.assign(
+                  new Error(
+                    `collector answered HTTP ${status} and closed the connection before the answer was complete`,
+                  ),
+                  { code: 'ECONNRESET' },
+                );
+                record.cutShort?.(status, error);
+                // Only to a request something listens on for errors (an unheard one would throw).
+                if (options.reportsAtBodyEnd && (req.listenerCount?.('error') ?? 0) > 0)
+                  req.emit?.('error', error);
+              });
             });
           },
         },

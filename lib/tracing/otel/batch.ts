@@ -17,6 +17,7 @@
  *   on a timer close() cancels, and never past close's budget: a retry that would come later is
  *   not waited for.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SpanDropReason } from '../../core/contracts.js';
 import { TimeoutError } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
@@ -138,6 +139,13 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   let flight: Flight | undefined;
   /** The exports close() runs beside `flight` (see `CLOSE_CONCURRENCY`). */
   const closeFlights = new Set<Flight>();
+  /**
+   * Every export close() started, settled or not (close runs once: bounded by the queue): a
+   * flush() overtaken by close() reads the outcome of those holding its spans from here. It looked
+   * only at `closeFlights`, which loses an export once it settles or close() gives up on it, so
+   * its error named the batch it waited on alone, and it resolved when only the others failed.
+   */
+  const closeStarted: Flight[] = [];
   let closing = false;
   /** When close() gives up (performance.now() ms); no retry is scheduled past it. */
   let closeDeadline = Number.POSITIVE_INFINITY;
@@ -220,7 +228,15 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     const send = () => {
       const record: ExportAttempt = {};
       attempt = record;
-      const onResult = (result: { code: ExportResultCode; error?: Error }) => {
+      // The exporter calls back in the context its export ran in: the request tracking of
+      // agent.ts (every HTTP request started there is taken for an export request, cut on timeout
+      // and at close) and suppressed tracing. The result — the logger's record, the retry timer —
+      // is handled in the context send() was called in: a log shipper whose timer started in the
+      // `span export failed` record had its requests destroyed by the tracer's close ("span
+      // export abandoned") with the zipkin and jaeger exporters.
+      const outside = AsyncLocalStorage.snapshot();
+      const onResult = (result: { code: ExportResultCode; error?: Error }) => outside(() => handle(result));
+      const handle = (result: { code: ExportResultCode; error?: Error }) => {
         if (settled) return;
         if (result.code === ExportResultCode.SUCCESS) {
           // An answer the exporter took for a success though nothing was delivered (agent.ts).
@@ -274,6 +290,15 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         }, delay);
         retryTimer.unref();
       };
+      // An answer cut short (agent.ts): what the exporter would have reported at its end — a
+      // status the collector took the request with (2xx, as the otlp exporter reads such an
+      // answer) is a success, any other a failure.
+      record.cutShort = (status, error) =>
+        onResult(
+          status >= 200 && status < 300
+            ? { code: ExportResultCode.SUCCESS }
+            : { code: ExportResultCode.FAILED, error },
+        );
       const run = () => exporter.export(spans, onResult);
       // The exporter's own HTTP calls must not be traced (they would feed this queue).
       context.with(suppressTracing(context.active()), () => {
@@ -345,15 +370,19 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
   const drainQueue = async (): Promise<unknown[]> => {
     const errors: unknown[] = [];
     const target = taken + queue.length;
+    // Exports settled before the call hold none of its spans.
+    const seen = new Set<Flight>(closeStarted.filter((f) => f.settled));
     for (;;) {
       // A batch holding only spans ended after the call is not waited for.
       if (flight && flight.from >= target) break;
-      // A batch close() is exporting beside `flight` that holds spans of this call.
+      // A batch close() exported (or is exporting) that holds spans of this call.
       let beside: Flight | undefined;
-      if (!flight) for (const f of closeFlights) if (!f.settled && f.from < target) beside ??= f;
+      if (!flight) for (const f of closeStarted) if (!seen.has(f) && f.from < target) beside ??= f;
       if (!flight && !beside && (taken >= target || queue.length === 0)) break;
       const current = flight ?? beside ?? exportBatch(take());
       if (!beside) flight = current;
+      if (seen.has(current)) break;
+      seen.add(current);
       const outcome = await current.done;
       if (flight === current) flight = undefined;
       if (!outcome.ok && outcome.error !== undefined) errors.push(outcome.error);
@@ -376,12 +405,14 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
         if (first) {
           if (!flight && queue.length === 0) return;
           const current = flight ?? exportBatch(take());
+          closeStarted.push(current);
           flight = current;
           await current.done;
           if (flight === current) flight = undefined;
         } else {
           if (queue.length === 0) return;
           const current = exportBatch(take());
+          closeStarted.push(current);
           closeFlights.add(current);
           await current.done;
           closeFlights.delete(current);

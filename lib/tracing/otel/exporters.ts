@@ -303,10 +303,23 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
   // jaeger exporters' certificate errors pointed to tls.ca / tls.servername / tls.cert, which
   // they ignore (with a warning at creation), so following the hint changed nothing.
   const otlp = exporter === 'otlp';
-  if (code === 401 || code === 403)
+  // The zipkin and jaeger exporters carry the status in their message only: their 401/403 got no
+  // hint at all.
+  const status =
+    typeof code === 'number'
+      ? code
+      : Number(
+          /status code from zipkin: (\d{3})\b|server responded with HTTP (\d{3})\b/
+            .exec(message)
+            ?.slice(1)
+            .find(Boolean),
+        );
+  if (status === 401 || status === 403)
     return otlp
       ? 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS'
-      : 'the collector refused the credentials: check the authorization (or API key) header in headers';
+      : exporter === 'jaeger'
+        ? 'the collector refused the credentials: the jaeger exporter sends no headers, only basic auth from user:password@ in the endpoint (use the otlp exporter for a bearer token or an API key header)'
+        : 'the collector refused the credentials: check the authorization (or API key) header in headers';
   const text = `${typeof code === 'string' ? code : ''} ${message}`;
   // Nothing at the endpoint's path (404, or 405 from a server that has the path for other methods):
   // an endpoint without its path (`http://collector:4318`, which posts to `/`) lost every span
@@ -353,6 +366,20 @@ export function createExportErrorReporter(options: {
   now: () => number;
 }) {
   const { logger, exporter } = options;
+  /**
+   * The injected clock, or `Date.now()` when it throws or gives no number: it runs inside the
+   * exporter's response callback, where its throw was an uncaught exception that ended the
+   * process at the first export failure, and a `NaN` from it logged every loss (no rate limit).
+   */
+  const now = (): number => {
+    try {
+      const t = options.now();
+      if (typeof t === 'number' && !Number.isNaN(t)) return t;
+    } catch {
+      // the clock's own failure: fall back below
+    }
+    return Date.now();
+  };
   let lastLog = Number.NEGATIVE_INFINITY;
   // Since the last record.
   let failedExports = 0;
@@ -400,12 +427,12 @@ export function createExportErrorReporter(options: {
   const writeHeldBack = () => {
     trailing = undefined;
     if (lostAtClose !== undefined || (lostSpans === 0 && failedExports === 0)) return;
-    lastLog = options.now();
+    lastLog = now();
     log();
   };
   const maybeLog = () => {
     if (lostAtClose !== undefined) return;
-    const t = options.now();
+    const t = now();
     const wait = lastLog + options.intervalMs - t;
     if (wait <= 0) {
       lastLog = t;

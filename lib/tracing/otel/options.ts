@@ -179,6 +179,22 @@ const KNOWN = optionKeys<OtelTracerOptions>({
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/**
+ * A key/value collection whose entries are not its own properties — a `Map`, a fetch `Headers`, a
+ * `URLSearchParams` — which `Object.entries` reads as empty: given for `headers`, every export went
+ * without them (an `authorization` header lost, each export answered 401); for `attributes`, the
+ * resource attributes were dropped. Its kind for the message, or `undefined` for a record.
+ */
+function entriesCollection(x: Record<string, unknown>): string | undefined {
+  if (Object.keys(x).length > 0 || typeof x.entries !== 'function' || typeof x.get !== 'function')
+    return undefined;
+  return (x.constructor as { name?: unknown } | undefined)?.name === 'Headers'
+    ? 'Headers'
+    : x instanceof Map
+      ? 'Map'
+      : 'collection';
+}
+
 function isAttributeValue(v: unknown): v is AttributeValue {
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return true;
   if (!Array.isArray(v)) return false;
@@ -287,7 +303,15 @@ export function resolveOptions(
 
   let attributes: Record<string, AttributeValue> = {};
   if (o.attributes !== undefined) {
+    const collection = isPlainObject(o.attributes) ? entriesCollection(o.attributes) : undefined;
     if (!isPlainObject(o.attributes)) bad('attributes', 'object', o.attributes, 'must be an object');
+    else if (collection)
+      issues.push({
+        path: 'attributes',
+        expected: 'object',
+        received: collection,
+        message: `must be a plain object ({ name: value }), not a ${collection}, whose entries are not read`,
+      });
     else {
       for (const [k, v] of Object.entries(o.attributes)) {
         // OpenTelemetry drops an attribute with an empty name: it never reached a span.
@@ -308,7 +332,16 @@ export function resolveOptions(
 
   let headers: Record<string, string> = {};
   if (o.headers !== undefined) {
+    const collection = isPlainObject(o.headers) ? entriesCollection(o.headers) : undefined;
     if (!isPlainObject(o.headers)) bad('headers', 'object of strings', o.headers, 'must be an object');
+    else if (collection)
+      // Its kind only: the values may be credentials.
+      issues.push({
+        path: 'headers',
+        expected: 'object of strings',
+        received: collection,
+        message: `must be a plain object ({ name: value }), not a ${collection}, whose entries are not read`,
+      });
     else {
       for (const [k, v] of Object.entries(o.headers)) {
         // Header values may be credentials: report the type only (typeName never shows values).

@@ -389,7 +389,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const exporterName = o.exporter as Exclude<typeof o.exporter, 'none'>;
       // OTLP sends through our agent, so close() can cut its connections (agent.ts).
       if (exporterName === 'otlp') agents = createExportAgents(o.tls);
-      if (exporterName === 'zipkin' || exporterName === 'jaeger') requests = createRequestTracker();
+      if (exporterName === 'zipkin' || exporterName === 'jaeger')
+        requests = createRequestTracker({ reportsAtBodyEnd: exporterName === 'zipkin' });
       // Its warnings come now (a process warning for tls without a logger): the logger known now.
       const exporter = fromVariable(
         options.exporter === undefined && options.provider === undefined ? 'OTEL_TRACES_EXPORTER' : undefined,
@@ -737,6 +738,13 @@ function endpointSecrets(endpoint: string | undefined): string[] {
     out.push(`Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`);
   }
   for (const [, value] of u.searchParams) out.push(value, encodeURIComponent(value));
+  // Each value also as the request carries it (the URL's serialized query): a `+` for a space, or
+  // a `'` the URL parser percent-encodes (`%27`), is echoed in that form, which neither of the two
+  // above is — a collector echoing the request put `?api_key=SECRET+KEY` into flush()'s error.
+  for (const pair of u.search.slice(1).split('&')) {
+    const at = pair.indexOf('=');
+    if (at >= 0) out.push(pair.slice(at + 1));
+  }
   return out;
 }
 
