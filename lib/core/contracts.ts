@@ -456,6 +456,11 @@ export interface HistogramOptions extends MetricOptions {
 export interface Counter {
   inc(value?: number): void;
   inc(labels: LabelValues, value?: number): void;
+  /**
+   * Optional: takes the series of `labels` out (a no-op when there is none), freeing its place
+   * under a cardinality cap. What a watch wrote goes with the watch. The Prometheus adapter has it.
+   */
+  remove?(labels: LabelValues): void;
 }
 
 export interface Gauge {
@@ -465,6 +470,8 @@ export interface Gauge {
   inc(labels: LabelValues, value?: number): void;
   dec(value?: number): void;
   dec(labels: LabelValues, value?: number): void;
+  /** Optional, as `Counter.remove`: takes the series of `labels` out. */
+  remove?(labels: LabelValues): void;
 }
 
 export interface Histogram {

@@ -28,7 +28,7 @@ const watching = new WeakMap<object, Map<string, object>>();
  * `options.name` (default `tiered`). A second cache under a label already watched on `metrics` is
  * `MetricsError('duplicate_cache')`; a cache whose `stats()` are not a tiered cache's, or options
  * other than `{ name }`, are `MetricsError('invalid_option')`. Returns the function that stops reading the cache (and frees
- * its label).
+ * its label and, where the adapter removes series, takes its series out).
  */
 export function watchTieredCoherence(
   metrics: Metrics,
@@ -122,7 +122,14 @@ export function watchTieredCoherence(
   });
   return () => {
     stop();
-    // Only this watch's own label: a stale stop must not free it under a later watch.
-    if (labels.get(label) === entry) labels.delete(label);
+    // Only this watch's own label: a stale stop must not free it (nor its series) under a later watch.
+    if (labels.get(label) !== entry) return;
+    labels.delete(label);
+    // Its series go with it (where the adapter can remove series, as `watchCache`'s stop does):
+    // they stayed at their last values, so a closed cache showed `cache_tracking_confirmed` 1 for
+    // good, and caches watched under new names filled the cardinality cap with stopped watches'
+    // series until the coherence series of every later cache went to the overflow series.
+    for (const source of ['bus', 'tracking']) invalidations.remove?.({ cache: label, source });
+    for (const metric of [clears, moves, confirmed, age]) metric.remove?.({ cache: label });
   };
 }

@@ -39,6 +39,7 @@ export function makeCounter(name: string, store: ScalarStore): CounterImpl {
   }
   return {
     inc: inc as Counter['inc'],
+    remove: (labels) => void store.remove(labels),
     series: store,
     setTotal: (labels, value) => store.setIfRoom(labels, value),
   };
@@ -90,6 +91,7 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
       store.add(labelsOf(a), -v);
     }) as Gauge['dec'],
     setIfRoom: (labels, value) => store.setIfRoom(labels, value),
+    remove: (labels) => void store.remove(labels),
     series: store,
   };
 }

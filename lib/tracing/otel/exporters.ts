@@ -218,45 +218,72 @@ export function createExporter(
 }
 
 /**
+ * The watch of one output stream, shared by every console exporter writing to it: one 'error'
+ * listener while any of their writes is pending, and once the stream failed, failed for all.
+ */
+interface StreamGuard {
+  pending: number;
+  gone: Error | undefined;
+  readonly onError: (err: Error) => void;
+}
+
+const streamGuards = new WeakMap<object, StreamGuard>();
+
+function guardOf(out: object): StreamGuard {
+  let guard = streamGuards.get(out);
+  if (!guard) {
+    const g: StreamGuard = {
+      pending: 0,
+      gone: undefined,
+      onError: (err) => {
+        g.gone ??= err;
+      },
+    };
+    streamGuards.set(out, g);
+    guard = g;
+  }
+  return guard;
+}
+
+/**
  * The console exporter with stdout going away under it. The SDK's exporter writes with
  * `console.dir`, and the global console ignores a write error only while the write call runs:
  * stdout closing (`node app | head`, a log pipe whose reader went away: EPIPE) is an 'error' event
  * emitted a moment later, with no listener — an uncaught exception that ended the process.
- * While one of its writes is pending, a listener is kept on the stream; once stdout failed, every
- * export fails (counted and logged as any export failure) instead of writing.
+ * While a write is pending, a listener is kept on the stream; once stdout failed, every export
+ * fails (counted and logged as any export failure) instead of writing. The listener is one for
+ * all the console exporters of the process (of the stream): one each put 11 on stdout when 11
+ * tracers exported at once (apps closed together, tracers made in a loop), and Node printed a
+ * MaxListenersExceededWarning.
  */
 export function guardStdout(
   inner: SdkSpanExporter,
   out: NodeJS.WritableStream & { destroyed?: boolean | undefined } = process.stdout,
 ): SdkSpanExporter {
-  let gone: Error | undefined;
-  let pending = 0;
-  const onError = (err: Error) => {
-    gone ??= err;
-  };
+  const g = guardOf(out);
   const release = () => {
-    pending--;
+    g.pending--;
     // Kept for good once stdout failed: its error may still be on its way.
-    if (pending === 0 && gone === undefined) out.removeListener('error', onError);
+    if (g.pending === 0 && g.gone === undefined) out.removeListener('error', g.onError);
   };
   return {
     export(spans, done) {
-      if (gone !== undefined || out.destroyed === true) {
-        gone ??= new Error('stdout is closed');
+      if (g.gone !== undefined || out.destroyed === true) {
+        g.gone ??= new Error('stdout is closed');
         return done({
           code: ExportResultCode.FAILED,
-          error: Object.assign(new Error(`console exporter: stdout failed (${gone.message})`), {
-            code: (gone as { code?: unknown }).code,
+          error: Object.assign(new Error(`console exporter: stdout failed (${g.gone.message})`), {
+            code: (g.gone as { code?: unknown }).code,
           }),
         });
       }
-      if (pending++ === 0) out.on('error', onError);
+      if (g.pending++ === 0) out.on('error', g.onError);
       try {
         inner.export(spans, done);
       } finally {
         // Called once the writes before it are done (or failed: then the stream is gone).
         out.write('', (err) => {
-          if (err) gone ??= err;
+          if (err) g.gone ??= err;
           release();
         });
       }
