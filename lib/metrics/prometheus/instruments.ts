@@ -17,6 +17,16 @@ function badValue(metric: string, what: string, v: unknown): MetricsError {
 
 const isLabels = (a: unknown): a is LabelValues => typeof a === 'object' && a !== null;
 
+/** `remove(labels)`: a non-object (`remove()`, `remove('x')`) threw a bare TypeError or removed nothing. */
+function removeSeries(name: string, store: SeriesStore, labels: unknown): void {
+  if (!isLabels(labels) || Array.isArray(labels))
+    throw new MetricsError(
+      'invalid_label',
+      `remove() of metric "${name}" expects the label values of one series ({ name: value }), received ${typeName(labels)}`,
+    );
+  store.remove(labels);
+}
+
 /** A counter plus what the adapter needs besides (scrape-time setting, series removal). */
 export interface CounterImpl extends Counter {
   readonly series: SeriesStore;
@@ -39,7 +49,7 @@ export function makeCounter(name: string, store: ScalarStore): CounterImpl {
   }
   return {
     inc: inc as Counter['inc'],
-    remove: (labels) => void store.remove(labels),
+    remove: (labels) => removeSeries(name, store, labels),
     series: store,
     setTotal: (labels, value) => store.setIfRoom(labels, value),
   };
@@ -91,7 +101,7 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
       store.add(labelsOf(a), -v);
     }) as Gauge['dec'],
     setIfRoom: (labels, value) => store.setIfRoom(labels, value),
-    remove: (labels) => void store.remove(labels),
+    remove: (labels) => removeSeries(name, store, labels),
     series: store,
   };
 }
