@@ -332,8 +332,9 @@ export async function createPgliteDb(options: { cacheFile?: string | false } = {
 
 /** `DATABASE_URL` set → PostgreSQL through `pg`; unset → embedded pglite. */
 /**
- * `DATABASE_URL` is unusable: not a PostgreSQL URL, or nothing there accepts a connection. Its
- * message names the variable and the server (password removed) and says what to do.
+ * `DATABASE_URL` is unusable: not a PostgreSQL URL, nothing there accepts a connection, or the
+ * demo's tables cannot be created there. Its message names the variable and the server (password
+ * removed) and says what to do.
  */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
