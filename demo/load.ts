@@ -15,7 +15,21 @@ const fail = (message: string): never => {
   process.stderr.write(`${message}\n${USAGE}\n`);
   process.exit(1);
 };
-const [base = 'http://localhost:8080', requests = '2000', concurrency = '8'] = process.argv.slice(2);
+const args = process.argv.slice(2);
+// Asked for, the usage is an answer (it was refused as a BASE_URL, "got \"--help\"", exit 1).
+if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+// An argument past the third was ignored without a word (`… 2000 8 --verbose` ran as if absent).
+if (args.length > 3)
+  fail(
+    `unexpected argument${args.length > 4 ? 's' : ''} after CONCURRENCY: ${args
+      .slice(3)
+      .map((a) => (a.includes('@') ? '(not shown: it may hold a password)' : JSON.stringify(a)))
+      .join(' ')}`,
+  );
+const [base = 'http://localhost:8080', requests = '2000', concurrency = '8'] = args;
 /** A whole number 1..max from an argument, or exit 1 naming it. */
 const count = (name: string, text: string, max: number): number => {
   const n = Number(text);

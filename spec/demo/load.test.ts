@@ -44,6 +44,11 @@ describe('demo/load.ts', () => {
     [['http://127.0.0.1:8080', 'abc'], /^REQUESTS must be a whole number 1\.\.1000000, got "abc"$/m],
     [['http://127.0.0.1:8080', '-5'], /^REQUESTS must be a whole number/m],
     [['http://127.0.0.1:8080', '10', '0'], /^CONCURRENCY must be a whole number 1\.\.1000, got "0"$/m],
+    // Found from outside: ignored without a word.
+    [
+      ['http://127.0.0.1:8080', '10', '2', '--verbose'],
+      /^unexpected argument after CONCURRENCY: "--verbose"$/m,
+    ],
     [['localhost:8080', '10'], /^BASE_URL must be an http:\/\/ or https:\/\/ URL, got "localhost:8080"$/m],
     // Found from outside: both echoed the password (a scheme typo in the "got" part; with
     // credentials fetch refused every request and "nothing at http://u:sekrit@… answered" followed).
@@ -93,6 +98,16 @@ describe('demo/load.ts', () => {
         await new Promise((resolve) => server.close(resolve));
       }
     });
+
+  it('--help (or -h) prints the usage on stdout and exits 0, sending nothing', async () => {
+    // It was refused as a BASE_URL: 'got "--help"', exit 1.
+    for (const arg of ['--help', '-h']) {
+      const r = await runLoad([arg]);
+      assert.equal(r.code, 0, `stdout: ${r.out}\nstderr: ${r.err}`);
+      assert.match(r.out, /^usage: node --import tsx demo\/load\.ts /);
+      assert.equal(r.err, '');
+    }
+  });
 
   it('no gateway at BASE_URL: exit 1, says nothing answered', async () => {
     const port = await freePort();
