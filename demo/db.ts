@@ -56,8 +56,13 @@ const UNREACHABLE_CODES = new Set([
   'EPIPE',
 ]);
 
-/** SQLSTATEs of a server that is shutting down, starting, or full (no fault of the request). */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/**
+ * SQLSTATEs of a server that is shutting down, starting, or full (no fault of the request), and
+ * 57014: a statement the server cancelled — its `statement_timeout` (see SERVER_STATEMENT_GRACE_MS:
+ * one the client would have stopped waiting for, reached first when this process lags) or an
+ * operator's `pg_cancel_backend`.
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
 
 /**
  * Whether `err` (or one of its causes) says the database is down or unreachable, as opposed to a
@@ -173,6 +178,16 @@ export const dbTimeoutFor = (callTimeoutMs: number): number =>
   Math.min(MAX_DB_TIMEOUT_MS, Math.max(1, Math.floor(callTimeoutMs * 0.4)));
 
 /**
+ * How much longer than the client's bound PostgreSQL itself lets a statement run, ms (the session's
+ * `statement_timeout`). The client's bound alone (pg's `query_timeout`) gives up and drops the
+ * connection, but the server does not notice a dropped client while the statement waits (for a
+ * lock): with a table locked for a while (a migration, `LOCK TABLE`), every request left one
+ * more backend waiting on it, past the pool's 10, until PostgreSQL's `max_connections` was used up
+ * and it refused everyone. Now the server ends such a statement shortly after the client gave up.
+ */
+const SERVER_STATEMENT_GRACE_MS = 1000;
+
+/**
  * A `pg` pool on `url` (max `max` connections, default 10). `timeoutMs` (default
  * {@link DEFAULT_DB_TIMEOUT_MS}) bounds a connection attempt (or the wait for a free connection)
  * and every statement but those of an `unbounded` transaction; past it the call rejects with an
@@ -189,6 +204,8 @@ export async function createPostgresDb(
     max: options.max ?? 10,
     connectionTimeoutMillis: timeoutMs,
     idleTimeoutMillis: 30_000,
+    // A `?statement_timeout=` in DATABASE_URL wins.
+    statement_timeout: timeoutMs + SERVER_STATEMENT_GRACE_MS,
   });
   // A statement with a read timeout (pg's client-side `query_timeout`): a server that stopped
   // answering fails it instead of holding the request (and a pooled connection) forever.
@@ -223,6 +240,8 @@ export async function createPostgresDb(
       client.on('error', onError);
       try {
         await client.query(statement('BEGIN', undefined, bound));
+        // The migrations may wait for another instance's lock: no server-side bound either.
+        if (opts?.unbounded) await client.query('SET LOCAL statement_timeout = 0');
         const result = await fn({
           query: async <R>(sql: string, params?: readonly unknown[]) =>
             (await client.query(statement(sql, params, bound))).rows as R[],
