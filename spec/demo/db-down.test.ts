@@ -128,6 +128,7 @@ it('isDatabaseUnavailable: connection faults yes, statement errors no', () => {
   assert.equal(isDatabaseUnavailable(pgError('ECONNREFUSED')), true);
   assert.equal(isDatabaseUnavailable(pgError('57P01')), true, 'admin shutdown');
   assert.equal(isDatabaseUnavailable(pgError('08006')), true, 'connection failure');
+  assert.equal(isDatabaseUnavailable(pgError('57014')), true, 'statement cancelled by statement_timeout');
   assert.equal(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect')), true);
   assert.equal(
     isDatabaseUnavailable(new Error('wrapped', { cause: new Error('Connection terminated unexpectedly') })),
