@@ -204,8 +204,6 @@ export async function createPostgresDb(
     max: options.max ?? 10,
     connectionTimeoutMillis: timeoutMs,
     idleTimeoutMillis: 30_000,
-    // A `?statement_timeout=` in DATABASE_URL wins.
-    statement_timeout: timeoutMs + SERVER_STATEMENT_GRACE_MS,
   });
   // A statement with a read timeout (pg's client-side `query_timeout`): a server that stopped
   // answering fails it instead of holding the request (and a pooled connection) forever.
@@ -214,6 +212,18 @@ export async function createPostgresDb(
     values: params as unknown[] | undefined,
     ...(bound === undefined ? {} : { query_timeout: bound }),
   });
+  // Set on each new session rather than as a startup parameter, which PgBouncer refuses
+  // ("unsupported startup parameter"). A `statement_timeout` given in DATABASE_URL (as a parameter
+  // or in `options`) is left to apply.
+  const given = new URL(url).searchParams;
+  if (!given.has('statement_timeout') && !/statement_timeout/.test(given.get('options') ?? ''))
+    pool.on('connect', (client) => {
+      client
+        .query(
+          statement(`SET statement_timeout = ${timeoutMs + SERVER_STATEMENT_GRACE_MS}`, undefined, timeoutMs),
+        )
+        .catch(() => {}); // the session's first statement meets the same fault and reports it
+    });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   const parsed = new URL(url);
