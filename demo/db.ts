@@ -56,8 +56,13 @@ const UNREACHABLE_CODES = new Set([
   'EPIPE',
 ]);
 
-/** SQLSTATEs of a server that is shutting down, starting, or full (no fault of the request). */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/**
+ * SQLSTATEs of a server that is shutting down, starting, or full (no fault of the request), and
+ * 57014: a statement the server cancelled — its `statement_timeout` (see SERVER_STATEMENT_GRACE_MS:
+ * one the client would have stopped waiting for, reached first when this process lags) or an
+ * operator's `pg_cancel_backend`.
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
 
 /**
  * Whether `err` (or one of its causes) says the database is down or unreachable, as opposed to a
@@ -173,6 +178,16 @@ export const dbTimeoutFor = (callTimeoutMs: number): number =>
   Math.min(MAX_DB_TIMEOUT_MS, Math.max(1, Math.floor(callTimeoutMs * 0.4)));
 
 /**
+ * How much longer than the client's bound PostgreSQL itself lets a statement run, ms (the session's
+ * `statement_timeout`). The client's bound alone (pg's `query_timeout`) gives up and drops the
+ * connection, but the server does not notice a dropped client while the statement waits (for a
+ * lock): with a table locked for a while (a migration, `LOCK TABLE`), every request left one
+ * more backend waiting on it, past the pool's 10, until PostgreSQL's `max_connections` was used up
+ * and it refused everyone. Now the server ends such a statement shortly after the client gave up.
+ */
+const SERVER_STATEMENT_GRACE_MS = 1000;
+
+/**
  * A `pg` pool on `url` (max `max` connections, default 10). `timeoutMs` (default
  * {@link DEFAULT_DB_TIMEOUT_MS}) bounds a connection attempt (or the wait for a free connection)
  * and every statement but those of an `unbounded` transaction; past it the call rejects with an
@@ -197,6 +212,18 @@ export async function createPostgresDb(
     values: params as unknown[] | undefined,
     ...(bound === undefined ? {} : { query_timeout: bound }),
   });
+  // Set on each new session rather than as a startup parameter, which PgBouncer refuses
+  // ("unsupported startup parameter"). A `statement_timeout` given in DATABASE_URL (as a parameter
+  // or in `options`) is left to apply.
+  const given = new URL(url).searchParams;
+  if (!given.has('statement_timeout') && !/statement_timeout/.test(given.get('options') ?? ''))
+    pool.on('connect', (client) => {
+      client
+        .query(
+          statement(`SET statement_timeout = ${timeoutMs + SERVER_STATEMENT_GRACE_MS}`, undefined, timeoutMs),
+        )
+        .catch(() => {}); // the session's first statement meets the same fault and reports it
+    });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   const parsed = new URL(url);
@@ -223,6 +250,8 @@ export async function createPostgresDb(
       client.on('error', onError);
       try {
         await client.query(statement('BEGIN', undefined, bound));
+        // The migrations may wait for another instance's lock: no server-side bound either.
+        if (opts?.unbounded) await client.query('SET LOCAL statement_timeout = 0');
         const result = await fn({
           query: async <R>(sql: string, params?: readonly unknown[]) =>
             (await client.query(statement(sql, params, bound))).rows as R[],
@@ -332,8 +361,9 @@ export async function createPgliteDb(options: { cacheFile?: string | false } = {
 
 /** `DATABASE_URL` set → PostgreSQL through `pg`; unset → embedded pglite. */
 /**
- * `DATABASE_URL` is unusable: not a PostgreSQL URL, or nothing there accepts a connection. Its
- * message names the variable and the server (password removed) and says what to do.
+ * `DATABASE_URL` is unusable: not a PostgreSQL URL, nothing there accepts a connection, or the
+ * demo's tables cannot be created there. Its message names the variable and the server (password
+ * removed) and says what to do.
  */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';

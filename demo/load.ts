@@ -15,7 +15,21 @@ const fail = (message: string): never => {
   process.stderr.write(`${message}\n${USAGE}\n`);
   process.exit(1);
 };
-const [base = 'http://localhost:8080', requests = '2000', concurrency = '8'] = process.argv.slice(2);
+const args = process.argv.slice(2);
+// Asked for, the usage is an answer (it was refused as a BASE_URL, "got \"--help\"", exit 1).
+if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+// An argument past the third was ignored without a word (`… 2000 8 --verbose` ran as if absent).
+if (args.length > 3)
+  fail(
+    `unexpected argument${args.length > 4 ? 's' : ''} after CONCURRENCY: ${args
+      .slice(3)
+      .map((a) => (a.includes('@') ? '(not shown: it may hold a password)' : JSON.stringify(a)))
+      .join(' ')}`,
+  );
+const [base = 'http://localhost:8080', requests = '2000', concurrency = '8'] = args;
 /** A whole number 1..max from an argument, or exit 1 naming it. */
 const count = (name: string, text: string, max: number): number => {
   const n = Number(text);
@@ -52,14 +66,32 @@ const result = await driveTraffic({
   deadlineMs: 120_000,
   seed: Date.now() & 0xffff,
 });
-const ok = result.samples.filter((s) => s.status >= 200 && s.status < 500);
+// Answered: a JSON 2xx/4xx, as the gateway's routes answer. Another server at BASE_URL (Jaeger's UI
+// on 16686, Prometheus on 9090: an HTML page or a plain-text 404 for every path) was counted as
+// answering every request, and the run ended "2000 answered, 0 failed" with exit 0.
+const ok = result.samples.filter((s) => s.json && s.status >= 200 && s.status < 500);
+// Served as the gateway serves the traffic mix: a 2xx, or the 400 of a deliberately bad order.
+const served = ok.filter((s) => s.status < 300 || (s.kind === 'bad-order' && s.status === 400));
 const ms = result.samples.map((s) => s.ms);
 process.stdout.write(
   `${result.samples.length} requests in ${(result.elapsedMs / 1000).toFixed(1)} s: ${ok.length} answered (2xx/4xx), ` +
     `${result.samples.length - ok.length} failed; p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms\n`,
 );
-const sample = result.samples.find((s) => s.kind === 'user-orders' && s.traceId);
+const sample = served.find((s) => s.kind === 'user-orders' && s.traceId);
 if (sample) process.stdout.write(`a trace to open: ${jaegerUi}/trace/${sample.traceId}\n`);
 // Nothing answered: the gateway is not there (the stack not up, a wrong URL): say so, exit 1.
-if (result.samples.length > 0 && ok.length === 0)
+if (result.samples.length > 0 && result.samples.every((s) => s.status === 0))
   fail(`nothing at ${base} answered a request: is the gateway running (docker-compose ps)?`);
+// Something answered, but no request was served: another server, a path the gateway does not
+// have (`…/api`), or a gateway whose services are down. What came back is named, exit 1.
+if (result.samples.length > 0 && served.length === 0) {
+  const got = new Map<string, number>();
+  for (const s of result.samples) {
+    const what = s.status === 0 ? 'no answer' : `${s.status}${s.json ? '' : ' (not JSON)'}`;
+    got.set(what, (got.get(what) ?? 0) + 1);
+  }
+  fail(
+    `no request to ${base} was served as the demo's gateway serves it (got ${[...got].map(([what, n]) => `${n} × ${what}`).join(', ')}): ` +
+      "is it the gateway's base URL (such as http://localhost:8080), and are its services up (docker-compose ps)?",
+  );
+}

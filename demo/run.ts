@@ -30,19 +30,21 @@ import { driveTraffic, quantile, type TrafficResult } from './traffic.js';
 const args = process.argv.slice(2);
 const USAGE =
   'usage: npm run demo [-- --keep]   (--keep: leave the services running after the summary, until Ctrl+C)\n';
-// Asked for, the usage is an answer, not an error: `--help` was refused as an unknown argument
-// (on stderr, exit 2), so `npm run demo -- --help && …` failed.
-if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const isHelp = (a: string) => a === '--help' || a === '-h';
 // A mistyped option (`--kep`) must not be ignored: the demo would run and exit, not keep running.
-const unknown = args.filter((a) => a !== '--keep');
+const unknown = args.filter((a) => a !== '--keep' && !isHelp(a));
 if (unknown.length > 0) {
   process.stderr.write(
     `demo: unknown argument ${unknown.map((a) => JSON.stringify(a)).join(', ')}\n${USAGE}`,
   );
   process.exit(2);
+}
+// Asked for, the usage is an answer, not an error: `--help` was refused as an unknown argument
+// (on stderr, exit 2), so `npm run demo -- --help && …` failed. So was it beside another known
+// argument (`npm run demo -- --keep --help`, `-h -h`): "unknown argument \"--help\"", exit 2.
+if (args.some(isHelp)) {
+  process.stdout.write(USAGE);
+  process.exit(0);
 }
 const keep = args.includes('--keep');
 // A malformed variable (LOG_LEVEL=x, REDIS_URL=rediss://…) is one line naming it, before anything starts.

@@ -32,6 +32,8 @@ export interface Sample {
   readonly ms: number;
   /** The `x-trace-id` response header, when the request was traced. */
   readonly traceId: string | undefined;
+  /** Whether the answer was JSON (`Content-Type` …json), as every answer of the gateway's routes is. */
+  readonly json: boolean;
 }
 
 export interface TrafficResult {
@@ -115,9 +117,16 @@ export async function driveTraffic(options: TrafficOptions): Promise<TrafficResu
           status: res.status,
           ms: performance.now() - t,
           traceId: res.headers.get('x-trace-id') ?? undefined,
+          json: /json/i.test(res.headers.get('content-type') ?? ''),
         });
       } catch {
-        samples.push({ kind: step.kind, status: 0, ms: performance.now() - t, traceId: undefined });
+        samples.push({
+          kind: step.kind,
+          status: 0,
+          ms: performance.now() - t,
+          traceId: undefined,
+          json: false,
+        });
       }
     }
   };

@@ -25,7 +25,16 @@ import { createConsoleLogger } from '../../lib/core/logger.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer, type OtelTracer } from '../../lib/tracing/otel/index.js';
 import type { CacheLayers } from '../caching.js';
-import { createDataAccess, type DataAccess, type Db, dbTimeoutFor, openDb, redactUrl } from '../db.js';
+import {
+  createDataAccess,
+  type DataAccess,
+  DatabaseUnavailableError,
+  type Db,
+  dbTimeoutFor,
+  isDatabaseUnavailable,
+  openDb,
+  redactUrl,
+} from '../db.js';
 import { redisOptionsFromUrl } from '../env.js';
 import {
   CALL_TIMEOUT,
@@ -223,6 +232,24 @@ function makeTracer(name: ServiceName, t: TracingSetup, logger: Logger): OtelTra
   });
 }
 
+/**
+ * A statement of the migration that PostgreSQL refused (a SQLSTATE such as 42501: since
+ * PostgreSQL 15 a role has no right to create tables in `public` unless it owns the database) as
+ * one line naming DATABASE_URL and what to do; `npm run demo` printed it with a stack trace, the
+ * standalone services as a bare "permission denied for schema public". Other errors as they are.
+ */
+function migrationError(db: Db, err: unknown): unknown {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (db.kind !== 'postgres' || !db.server || isDatabaseUnavailable(err)) return err;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err;
+  return new DatabaseUnavailableError(
+    `PostgreSQL at ${db.server.host}:${db.server.port}/${db.database} (DATABASE_URL) refused to create the demo's tables: ` +
+      `${(err as Error).message} (SQLSTATE ${code}); let its user create tables there (it owns the database, or GRANT CREATE ON SCHEMA public), ` +
+      'or fix DATABASE_URL, or unset it to use the embedded database',
+    { cause: err },
+  );
+}
+
 /** Listens on `port`, or on a free port when it is busy and `fallback` is set. */
 function listen(
   server: Server,
@@ -302,7 +329,10 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
           options.callTimeoutMs,
         ));
       if (!options.db) opened.push(db);
-      await (name === 'user-service' ? migrateUsers(db) : migrateOrders(db));
+      const migrated = db;
+      await (name === 'user-service' ? migrateUsers(db) : migrateOrders(db)).catch((err: unknown) => {
+        throw migrationError(migrated, err);
+      });
       data = createDataAccess(db);
       let l2: Cache;
       let bus: RedisInvalidationBus | undefined;

@@ -79,6 +79,16 @@ export function userRoutes(deps: UserServiceDeps): Route[] {
           `/users/${id}/orders`,
           { template: '/users/:id/orders' },
         );
+        // The order service is unavailable (its database is down): its 503 and body
+        // (`{"error": "database unavailable"}`) are passed on as it said them, as the README
+        // documents for every request needing the database. With the user cached and the order
+        // list not (a write invalidated it), this was `{"error": "order service failed", "upstream": 503}`.
+        if (orders.status === 503 && typeof orders.body === 'object' && orders.body !== null) {
+          const said = orders.body as Record<string, unknown>;
+          throw new HttpError(503, String(said.error ?? 'order service failed'), said, {
+            headers: retryAfterOf(orders),
+          });
+        }
         if (orders.status !== 200)
           throw new HttpError(
             downstreamStatus(orders.status),

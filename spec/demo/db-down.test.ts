@@ -50,6 +50,8 @@ describeWithServers('demo services with PostgreSQL down', skipPostgres(), () => 
       assert.equal(r.body?.status, 'ready');
     }
     assert.equal((await call(`${services.gateway.url}/users/1`)).status, 200);
+    // User 2 is now in the user service's cache; its order list was never read.
+    assert.equal((await call(`${services.user.url}/users/2`)).status, 200);
   });
 
   it('once it is down: 503 with Retry-After for every request that needs it, through the gateway too', async () => {
@@ -66,6 +68,10 @@ describeWithServers('demo services with PostgreSQL down', skipPostgres(), () => 
       ['gateway GET /users/:id', `${services.gateway.url}/users/150`],
       ['gateway GET /users/:id/orders', `${services.gateway.url}/users/152/orders`],
       ['order-service GET /users/:id/orders', `${services.order.url}/users/153/orders`],
+      // The user is served from the cache; its order list needs the database (the user service
+      // answered `{"error": "order service failed", "upstream": 503}`).
+      ['gateway GET /users/:id/orders, user cached', `${services.gateway.url}/users/2/orders`],
+      ['user-service GET /users/:id/orders, user cached', `${services.user.url}/users/2/orders`],
       ['gateway POST /orders', `${services.gateway.url}/orders`, order],
       // A user never read: the order service's check with the user service gets the 503.
       ['gateway POST /orders, user not cached', `${services.gateway.url}/orders`, orderOf(154)],
@@ -122,6 +128,7 @@ it('isDatabaseUnavailable: connection faults yes, statement errors no', () => {
   assert.equal(isDatabaseUnavailable(pgError('ECONNREFUSED')), true);
   assert.equal(isDatabaseUnavailable(pgError('57P01')), true, 'admin shutdown');
   assert.equal(isDatabaseUnavailable(pgError('08006')), true, 'connection failure');
+  assert.equal(isDatabaseUnavailable(pgError('57014')), true, 'statement cancelled by statement_timeout');
   assert.equal(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect')), true);
   assert.equal(
     isDatabaseUnavailable(new Error('wrapped', { cause: new Error('Connection terminated unexpectedly') })),

@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
@@ -42,6 +44,11 @@ describe('demo/load.ts', () => {
     [['http://127.0.0.1:8080', 'abc'], /^REQUESTS must be a whole number 1\.\.1000000, got "abc"$/m],
     [['http://127.0.0.1:8080', '-5'], /^REQUESTS must be a whole number/m],
     [['http://127.0.0.1:8080', '10', '0'], /^CONCURRENCY must be a whole number 1\.\.1000, got "0"$/m],
+    // Found from outside: ignored without a word.
+    [
+      ['http://127.0.0.1:8080', '10', '2', '--verbose'],
+      /^unexpected argument after CONCURRENCY: "--verbose"$/m,
+    ],
     [['localhost:8080', '10'], /^BASE_URL must be an http:\/\/ or https:\/\/ URL, got "localhost:8080"$/m],
     // Found from outside: both echoed the password (a scheme typo in the "got" part; with
     // credentials fetch refused every request and "nothing at http://u:sekrit@… answered" followed).
@@ -62,6 +69,45 @@ describe('demo/load.ts', () => {
       assert.match(r.err, /^usage: node --import tsx demo\/load\.ts/m);
       assert.ok(!`${r.out}${r.err}`.includes('sekrit'), 'no password printed');
     });
+
+  // Found from outside: pointed at Jaeger's UI (an HTML page for every path) or Prometheus (a
+  // plain-text 404), both in the compose stack, it printed "N answered (2xx/4xx), 0 failed", exit 0.
+  for (const [what, status, type] of [
+    ['an HTML page for every path (Jaeger UI)', 200, 'text/html'],
+    ['a plain-text 404 for every path (Prometheus)', 404, 'text/plain'],
+  ] as const)
+    it(`another server at BASE_URL, ${what}: exit 1 naming what came back`, async () => {
+      const server = createServer((_req, res) => {
+        res.writeHead(status, { 'content-type': type }).end('not the gateway');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const r = await runLoad([base, '10', '2']);
+        assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
+        assert.match(r.out, /: 0 answered \(2xx\/4xx\), 10 failed;/);
+        assert.match(
+          r.err,
+          new RegExp(
+            `^no request to ${base} was served as the demo's gateway serves it \\(got 10 × ${status} \\(not JSON\\)\\)`,
+            'm',
+          ),
+        );
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+  it('--help (or -h) prints the usage on stdout and exits 0, sending nothing', async () => {
+    // It was refused as a BASE_URL: 'got "--help"', exit 1.
+    for (const arg of ['--help', '-h']) {
+      const r = await runLoad([arg]);
+      assert.equal(r.code, 0, `stdout: ${r.out}\nstderr: ${r.err}`);
+      assert.match(r.out, /^usage: node --import tsx demo\/load\.ts /);
+      assert.equal(r.err, '');
+    }
+  });
 
   it('no gateway at BASE_URL: exit 1, says nothing answered', async () => {
     const port = await freePort();
@@ -89,6 +135,13 @@ describe('demo/load.ts: the trace link follows JAEGER_UI_URL', () => {
     assert.equal(r.code, 0, `stdout: ${r.out}\nstderr: ${r.err}`);
     // Before: always http://localhost:16686, whatever the stack's Jaeger address.
     assert.match(r.out, /^a trace to open: http:\/\/jaeger\.internal:9686\/jaeger\/trace\/[0-9a-f]{32}$/m);
+  });
+
+  it('the gateway under a path it does not have (`…/api`): its 404s are no success, exit 1', async () => {
+    const r = await runLoad([`${services.gateway.url}/api`, '10', '2']);
+    assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
+    assert.match(r.err, /was served as the demo's gateway serves it \(got 10 × 404\)/);
+    assert.doesNotMatch(r.out, /a trace to open/);
   });
 
   it('unset: the compose stack default, http://localhost:16686', async () => {

@@ -97,7 +97,7 @@ describe('npm run demo (embedded defaults)', () => {
 
 describe('npm run demo: arguments', () => {
   it('a mistyped option is an error with the usage, before anything starts (not a run that ignores it)', () => {
-    for (const args of [['--kep'], ['keep'], ['--keep', '--verbose']]) {
+    for (const args of [['--kep'], ['keep'], ['--keep', '--verbose'], ['--help', '--kep']]) {
       const r = spawnSync(process.execPath, ['--import', 'tsx', 'demo/run.ts', ...args], {
         cwd: root,
         encoding: 'utf8',
@@ -105,14 +105,20 @@ describe('npm run demo: arguments', () => {
       });
       assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
       assert.match(r.stderr, /^demo: unknown argument "/);
+      assert.doesNotMatch(
+        r.stderr,
+        /^demo: unknown argument .*"(--help|-h)"/,
+        '--help is no unknown argument',
+      );
       assert.match(r.stderr, /usage: npm run demo \[-- --keep\]/);
       assert.equal(r.stdout, '', 'nothing was started');
     }
   });
 
   it('--help (or -h) prints the usage on stdout and exits 0, starting nothing', () => {
-    for (const arg of ['--help', '-h']) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', 'demo/run.ts', arg], {
+    // Beside --keep (or repeated) it was "unknown argument \"--help\"", exit 2.
+    for (const arg of [['--help'], ['-h'], ['--keep', '--help'], ['-h', '-h']]) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'demo/run.ts', ...arg], {
         cwd: root,
         encoding: 'utf8',
         timeout: 60_000,
