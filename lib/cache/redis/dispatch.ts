@@ -10,7 +10,7 @@ import { withTimeout } from '../../core/timeout.js';
 import { LOADING_RECHECK_MS, nodeLoading } from './client.js';
 import type { GuardedWrites } from './deadline.js';
 import { type DirectGetHooks, directGet } from './direct-get.js';
-import { loadingTimeoutError, toCacheError } from './errors.js';
+import { closedError, loadingTimeoutError, toCacheError } from './errors.js';
 import { type ConnectionGate, isReady } from './gate.js';
 import { describeNodes, ownerNode } from './nodes.js';
 import { avoidSilentReplicas } from './replica-reads.js';
@@ -27,6 +27,11 @@ export interface Dispatcher {
    * (transactions) but must fail like every other command when the cache cannot reach Redis.
    */
   admit(op: string, failFast?: boolean): Promise<void>;
+  /**
+   * Throws CacheError `closed` once the cache is closed: for a call that sends nothing (an empty
+   * batch), which rejects after `close()` as every other call does (it resolved `[]`/`0`).
+   */
+  open(op: string): void;
   /** Runs `fn` once the gate lets it through; counts, reports and maps its failure. */
   run<T>(op: string, fn: () => Promise<T>, failFast?: boolean, key?: string): Promise<T>;
   /**
@@ -194,6 +199,9 @@ export function createDispatcher(
 
   return {
     admit,
+    open(op) {
+      if (gate.closed) throw closedError(op);
+    },
     run,
     get(key) {
       if (!direct || gate.closed || !isReady(client) || held())

@@ -102,6 +102,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
   return {
     async getMany(keys) {
       checkKeys(keys, 'getMany expects an array of keys');
+      dispatch.open('getMany');
       if (keys.length === 0) return [];
       const full = keys.map((k) => prefix + k);
       if (!client.isCluster)
@@ -111,6 +112,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
 
     async getManyWithTtl(keys) {
       checkKeys(keys, 'getManyWithTtl expects an array of keys');
+      dispatch.open('getManyWithTtl');
       if (keys.length === 0) return [];
       // GET then PTTL of each key, in one pipeline (one per node in a cluster: a key's two
       // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
@@ -168,6 +170,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // Checked before the empty case returns, as every cache does (an empty batch with a bad
       // budget resolved here and was refused by the others).
       const budget = checkBudget(options);
+      dispatch.open('setMany');
       if (ops.length === 0) return;
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = steadyNow();
@@ -195,6 +198,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
     async deleteMany(keys, options?: Pick<WriteOptions, 'timeout'>) {
       checkKeys(keys, 'deleteMany expects an array of keys');
       const budget = checkBudget(options);
+      dispatch.open('deleteMany');
       if (keys.length === 0) return 0;
       const full = [...new Set(keys)].map((k) => prefix + k);
       // Deadline-guarded like every delete (./deadline.ts), counted from this call (see set).
