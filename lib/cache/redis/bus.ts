@@ -352,7 +352,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     },
 
     async publish(message) {
-      if (closing) return;
+      // As subscribe(): nothing is sent once the bus is closed. It used to resolve as if sent, so
+      // a tiered cache whose shared bus another user had closed counted each write's invalidation
+      // in `invalidationsSent` while no other instance heard it (and no `busErrors`).
+      if (closing) throw new CacheError('closed', 'invalidation bus is closed: nothing was published');
       try {
         await Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
       } catch (err) {
