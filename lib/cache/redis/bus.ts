@@ -121,7 +121,9 @@ function within(p: Promise<unknown>, ms: number): Promise<void> {
 
 /** Builds the Redis bus; see {@link RedisInvalidationBusOptions}. */
 export function createRedisInvalidationBus(options: RedisInvalidationBusOptions = {}): RedisInvalidationBus {
-  if (options === null || typeof options !== 'object')
+  // An array too: it has no option keys, so the bus was made from every default (a publisher
+  // and a subscriber on 127.0.0.1:6379).
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new ConfigError('createRedisInvalidationBus: options must be an object', [
       { path: '', expected: 'object', received: typeName(options), message: 'has the wrong type' },
     ]);
