@@ -157,7 +157,8 @@ export class ClosedError extends HyperionError {
 export function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
-  if (value instanceof Uint8Array) return 'Uint8Array';
+  if (ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]')
+    return 'Uint8Array';
   if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
   return typeof value;
 }

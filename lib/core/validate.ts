@@ -1,5 +1,6 @@
 /** Input checks shared by every cache implementation, so all of them fail the same way. */
 
+import { types } from 'node:util';
 import type { Bytes, WriteOptions } from './contracts.js';
 import { CacheError, typeName } from './errors.js';
 import { optionKeys, unknownKeyMessage } from './options.js';
@@ -68,7 +69,9 @@ export function assertTtl(ttl: unknown): asserts ttl is number | undefined {
 }
 
 export function assertBytes(value: unknown): asserts value is Bytes {
-  if (!(value instanceof Uint8Array)) {
+  // Not `instanceof`: a Uint8Array made in another realm (a `node:vm` context, a test runner's
+  // jsdom environment: `new TextEncoder().encode(s)` there) was refused as "received object".
+  if (!types.isUint8Array(value)) {
     throw new CacheError(
       'invalid_value',
       `cache value must be a Uint8Array or Buffer, received ${typeName(value)}`,

@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { runInNewContext } from 'node:vm';
 import type { Bytes, Cache } from '../../lib/core/contracts.js';
 import { CacheError, type CacheErrorCode } from '../../lib/core/errors.js';
 import { MAX_KEY_BYTES } from '../../lib/core/validate.js';
@@ -145,6 +146,23 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         }
         assert.ok(got instanceof Uint8Array, `${key}: a Uint8Array comes back`);
         assert.deepEqual([...got], [...value], key);
+      }
+    });
+
+    it('takes a Uint8Array made in another realm (node:vm) as bytes, as set, setMany and a loader give it', async () => {
+      // Every cache refused one ("must be a Uint8Array or Buffer, received object"): the check was
+      // `instanceof Uint8Array`, false for another realm's (a vm context, a jsdom test environment).
+      const { cache } = await make();
+      const foreign = () => runInNewContext('new Uint8Array([1, 2, 255])') as Uint8Array;
+      assert.equal(foreign() instanceof Uint8Array, false, 'the array comes from another realm');
+      await cache.set('realm-set', foreign());
+      await cache.setMany([{ key: 'realm-many', value: foreign() }]);
+      const loaded = await cache.getOrSet('realm-load', async () => foreign());
+      assert.deepEqual([...loaded], [1, 2, 255]);
+      for (const key of ['realm-set', 'realm-many', 'realm-load']) {
+        const got = await cache.get(key);
+        if (caps.stores) assert.deepEqual(got && [...got], [1, 2, 255], key);
+        else assert.equal(got, undefined, key);
       }
     });
 
@@ -587,7 +605,7 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
         ['deleteMany', () => cache.deleteMany(['k'])],
         ['clear', () => cache.clear()],
         ['getOrSet', () => cache.getOrSet('k', async () => enc('v'))],
-        // Batches with nothing to send too: the Redis cache resolved them ([], undefined, 0).
+        // Empty batches too: the Redis cache resolved them ([] / undefined / 0) after close().
         ['getMany([])', () => cache.getMany([])],
         ['setMany([])', () => cache.setMany([])],
         ['deleteMany([])', () => cache.deleteMany([])],

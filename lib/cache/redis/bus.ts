@@ -121,7 +121,9 @@ function within(p: Promise<unknown>, ms: number): Promise<void> {
 
 /** Builds the Redis bus; see {@link RedisInvalidationBusOptions}. */
 export function createRedisInvalidationBus(options: RedisInvalidationBusOptions = {}): RedisInvalidationBus {
-  if (options === null || typeof options !== 'object')
+  // An array too: it has no option keys, so the bus was made from every default (a publisher
+  // and a subscriber on 127.0.0.1:6379).
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new ConfigError('createRedisInvalidationBus: options must be an object', [
       { path: '', expected: 'object', received: typeName(options), message: 'has the wrong type' },
     ]);
@@ -352,7 +354,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     },
 
     async publish(message) {
-      if (closing) return;
+      // As subscribe(): nothing is sent once the bus is closed. It used to resolve as if sent, so
+      // a tiered cache whose shared bus another user had closed counted each write's invalidation
+      // in `invalidationsSent` while no other instance heard it (and no `busErrors`).
+      if (closing) throw new CacheError('closed', 'invalidation bus is closed: nothing was published');
       try {
         await Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
       } catch (err) {

@@ -22,6 +22,42 @@ export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'g
   releaseLoads(): void;
 };
 
+/**
+ * A `getOrSet` load whose loader's synchronous part is running (as the memory cache keeps one):
+ * a `getOrSet` of the same key called there would join the load it runs in, and the two would
+ * wait for each other for good (or until `loadTimeout`). Captured when `getOrSet` is called, so a
+ * call made in the loader before its first `await` is recognised, also through the loader of
+ * another key; one made after an `await` is not (that would take an `AsyncLocalStorage`).
+ */
+interface LoadFrame {
+  /** The flight structure the load runs in (one per cache and kind). */
+  readonly owner: object;
+  readonly key: string;
+  /** The load's shared promise (a singleflight's), once known. */
+  load?: Promise<unknown> | undefined;
+  /** The load settled: nothing waits behind it any more. */
+  settled?: boolean;
+  readonly outer: LoadFrame | undefined;
+}
+let runningLoad: LoadFrame | undefined;
+
+function runLoader<V>(frame: LoadFrame, loader: Loader<V>): V | Promise<V> {
+  const outer = runningLoad;
+  runningLoad = frame;
+  try {
+    return loader();
+  } finally {
+    runningLoad = outer;
+  }
+}
+
+const selfWait = () =>
+  new CacheError(
+    'invalid_key',
+    'getOrSet was called, from inside the loader of a key, for that same key: the load ' +
+      'would wait for itself (use get/set inside a loader)',
+  );
+
 /** Runs synchronous input checks so that misuse rejects (async contract) instead of throwing. */
 function checked<R>(check: () => Promise<R>): Promise<R> {
   try {
@@ -72,6 +108,8 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     const px = checkTtl(ttl, defaultTtl);
     if (typeof loader !== 'function')
       throw new CacheError('invalid_value', 'getOrSet expects a loader function');
+    // The loads whose loaders called this one (synchronously), read before the first await.
+    const chain = runningLoad;
     let cached: Buffer | null = null;
     // A read that got no answer (timeout, lost connection…): the loader answers, and its value is
     // not stored — against a hung server the store would wait a second command timeout, and the
@@ -94,24 +132,39 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     // Bounded by loadTimeout: a loader that never settles would otherwise hold the key's flight,
     // and so every later getOrSet of the key in this process. A late value is dropped.
     // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
-    const load = () => loadBound.run(Promise.resolve().then(loader), loadTimeout, loadTimedOut);
+    const load = (frame: LoadFrame) =>
+      loadBound.run(
+        Promise.resolve().then(() => runLoader(frame, loader)),
+        loadTimeout,
+        loadTimedOut,
+      );
     // A read that got no answer cannot have seen a write another client made after a load of the
     // key began here, so this caller never joins a load begun before it (the faulted model test
     // found one returning a value older than a direct client's acknowledged set): it shares the
     // next load of the key with the others who arrive while one runs. Nothing is stored (above).
-    if (unanswered)
+    if (unanswered) {
+      // At most one load of a key runs: one still running in this call's chain would be waited for.
+      for (let f = chain; f !== undefined; f = f.outer)
+        if (f.owner === blindLoads && f.key === key && !f.settled) throw selfWait();
+      const frame: LoadFrame = { owner: blindLoads, key, outer: chain };
       return blindLoads.do(key, async () => {
-        const value = await load();
-        checkValue(value);
-        return value;
+        try {
+          const value = await load(frame);
+          checkValue(value);
+          return value;
+        } finally {
+          frame.settled = true;
+        }
       });
-    return flights.do(key, async () => {
+    }
+    const frame: LoadFrame = { owner: flights, key, outer: chain };
+    const joined = flights.do(key, async () => {
       const mark = { written: false };
       const marks = loading.get(key) ?? new Set<{ written: boolean }>();
       loading.set(key, marks);
       marks.add(mark);
       try {
-        const value = await load();
+        const value = await load(frame);
         const buf = checkValue(value);
         // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
         // again when the command is sent), and not through another client (NX: the key was absent
@@ -130,6 +183,11 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         if (marks.size === 0 && loading.get(key) === marks) loading.delete(key);
       }
     });
+    // Joined a load of this call's own chain (its function did not run: nothing was started).
+    for (let f = chain; f !== undefined; f = f.outer)
+      if (f.owner === flights && f.key === key && f.load === joined) throw selfWait();
+    frame.load = joined;
+    return joined;
   }
 
   return {

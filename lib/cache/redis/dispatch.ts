@@ -27,6 +27,11 @@ export interface Dispatcher {
    * (transactions) but must fail like every other command when the cache cannot reach Redis.
    */
   admit(op: string, failFast?: boolean): Promise<void>;
+  /**
+   * Throws CacheError `closed` once the cache is closed: for a call that sends nothing (an empty
+   * batch), which rejects after `close()` as every other call does (it resolved `[]`/`0`).
+   */
+  open(op: string): void;
   /** Runs `fn` once the gate lets it through; counts, reports and maps its failure. */
   run<T>(op: string, fn: () => Promise<T>, failFast?: boolean, key?: string): Promise<T>;
   /**
@@ -76,11 +81,6 @@ export interface Dispatcher {
    * must not reach Redis before it (a delete or clear overtaken by an earlier SET would be undone).
    */
   holdWhile(pending: () => Promise<void> | undefined): void;
-  /**
-   * Throws `closed` after `close()`, for a call that sends nothing (an empty batch): it resolved
-   * `[]` / `0` on a closed cache, where every other call and every other cache rejects.
-   */
-  assertOpen(op: string): void;
 }
 
 /** iovalkey's words for a command refused or dropped because the client is not connected. */
@@ -199,10 +199,10 @@ export function createDispatcher(
 
   return {
     admit,
-    run,
-    assertOpen(op) {
+    open(op) {
       if (gate.closed) throw closedError(op);
     },
+    run,
     get(key) {
       if (!direct || gate.closed || !isReady(client) || held())
         return run('get', () => client.getBuffer(key), false, key).then(count);

@@ -102,10 +102,8 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
   return {
     async getMany(keys) {
       checkKeys(keys, 'getMany expects an array of keys');
-      if (keys.length === 0) {
-        dispatch.assertOpen('getMany');
-        return [];
-      }
+      dispatch.open('getMany');
+      if (keys.length === 0) return [];
       const full = keys.map((k) => prefix + k);
       if (!client.isCluster)
         return dispatch.exec('getMany', () => client.mgetBuffer(full), countAll, failGetMany);
@@ -114,10 +112,8 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
 
     async getManyWithTtl(keys) {
       checkKeys(keys, 'getManyWithTtl expects an array of keys');
-      if (keys.length === 0) {
-        dispatch.assertOpen('getManyWithTtl');
-        return [];
-      }
+      dispatch.open('getManyWithTtl');
+      if (keys.length === 0) return [];
       // GET then PTTL of each key, in one pipeline (one per node in a cluster: a key's two
       // commands share its slot). Not atomic: a key that expired between the two reads has 0 left.
       // A key of another Redis type (WRONGTYPE to its GET) is a miss, as MGET answers it: that one
@@ -174,10 +170,8 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // Checked before the empty case returns, as every cache does (an empty batch with a bad
       // budget resolved here and was refused by the others).
       const budget = checkBudget(options);
-      if (ops.length === 0) {
-        dispatch.assertOpen('setMany');
-        return;
-      }
+      dispatch.open('setMany');
+      if (ops.length === 0) return;
       // Deadlines count from this call, not from after a wait for a connection (see set).
       const at = steadyNow();
       // As pipeline(): a rejection carries which entries were stored (`values[i]` true) and which
@@ -204,10 +198,8 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
     async deleteMany(keys, options?: Pick<WriteOptions, 'timeout'>) {
       checkKeys(keys, 'deleteMany expects an array of keys');
       const budget = checkBudget(options);
-      if (keys.length === 0) {
-        dispatch.assertOpen('deleteMany');
-        return 0;
-      }
+      dispatch.open('deleteMany');
+      if (keys.length === 0) return 0;
       const full = [...new Set(keys)].map((k) => prefix + k);
       // Deadline-guarded like every delete (./deadline.ts), counted from this call (see set).
       const at = steadyNow();

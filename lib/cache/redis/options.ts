@@ -102,7 +102,9 @@ type Bad = (path: string, expected: string, value: unknown, message: string) => 
 type WellFormed = string & { isWellFormed(): boolean };
 
 export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
+  // An array too (the address list passed as the options, `createRedisCache(['10.0.0.5:6379'])`):
+  // it has no option keys, so the cache was made with every default and went to 127.0.0.1:6379.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ConfigError('invalid redis cache options', [
       { path: '', expected: 'an options object', received: typeName(options), message: 'not an object' },
     ]);

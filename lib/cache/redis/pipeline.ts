@@ -46,6 +46,7 @@ export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string
       const keys = written;
       ops = [];
       written = [];
+      dispatch.open('pipeline');
       if (queued.length === 0) return [];
       if (keys.length > 0) wrote?.(keys);
       // Deadlines count from exec(), not from after a wait for a connection (see set).

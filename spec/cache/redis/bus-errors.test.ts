@@ -65,4 +65,28 @@ describe('redis invalidation bus: publish refused', { skip: skipRedis() }, () =>
       await cache.close();
     }
   });
+
+  it('publish() after close() rejects with closed, as subscribe() does (it resolved as if sent)', async () => {
+    const server = await startRedis();
+    servers.push(server);
+    const cache = createRedisCache({ addresses: [`${server.host}:${server.port}`], commandTimeout: 3000 });
+    const bus = createRedisInvalidationBus({ client: cache.client, channel: 'inv-closed' });
+    try {
+      await cache.set('k', Buffer.from('v'));
+      await bus.publish({ origin: 'me', keys: ['k'] });
+      await bus.close();
+      const err = await rejectsWith(bus.publish({ origin: 'me', keys: ['k'] }), 'closed');
+      assert.match(err.message, /invalidation bus is closed: nothing was published/);
+      await rejectsWith(
+        bus.subscribe(
+          () => {},
+          () => {},
+        ),
+        'closed',
+      );
+    } finally {
+      await bus.close();
+      await cache.close();
+    }
+  });
 });

@@ -55,6 +55,16 @@ describe('createRedisInvalidationBus options', () => {
     }
   });
 
+  it('refuses options that are not an object, an array included (it was taken as every default)', () => {
+    for (const options of [[], [client], null, 'redis://127.0.0.1:1']) {
+      assert.throws(
+        () => createRedisInvalidationBus(options as never),
+        (e: unknown) => e instanceof ConfigError && e.issues.length === 1 && e.issues[0]!.path === '',
+        JSON.stringify(options),
+      );
+    }
+  });
+
   it('refuses a channel that is not well-formed UTF-16', () => {
     // Redis receives a lone surrogate as U+FFFD: the messages then came back on a channel named
     // otherwise than the one subscribed to and were all ignored, so no invalidation ever reached

@@ -262,6 +262,21 @@ describe('redis config section', () => {
     }
   });
 
+  it('refuses options that are not an object, an array included (it was taken as every default)', () => {
+    // `createRedisCache(['10.0.0.5:6379'])` made a cache of 127.0.0.1:6379, the address ignored.
+    for (const options of [['10.0.0.5:6379'], [], null, 'redis://10.0.0.5:6379']) {
+      assert.throws(
+        () => createRedisCache(options as never),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.length === 1 &&
+          err.issues[0]!.path === '' &&
+          err.issues[0]!.message === 'not an object',
+        JSON.stringify(options),
+      );
+    }
+  });
+
   it('checks cross-field rules', () => {
     assert.deepEqual(
       issuesOf({ type: 'redis', mode: 'cluster', db: 3 }).map((i) => i.path),

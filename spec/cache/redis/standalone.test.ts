@@ -249,6 +249,20 @@ describeWithServers('redis cache on a standalone server with requirepass', skipR
     assert.equal(c.client.status, 'end');
   });
 
+  it('after close(), empty batches and an empty pipeline reject with closed too (they resolved)', async () => {
+    const c = make({ keyPrefix: 'closed-empty:' });
+    const p = c.pipeline();
+    await c.close();
+    await rejectsWith(c.getMany([]), 'closed');
+    await rejectsWith(c.getManyWithTtl([]), 'closed');
+    await rejectsWith(c.setMany([]), 'closed');
+    await rejectsWith(c.deleteMany([]), 'closed');
+    await rejectsWith(p.exec(), 'closed');
+    await rejectsWith(c.pipeline().exec(), 'closed');
+    // Bad input is still named first, as by every cache.
+    await rejectsWith(c.getMany([''] as string[]), 'invalid_key');
+  });
+
   it('a GET answered after its timeout fails once as timeout, is never counted as a hit, and leaves nothing in flight', async () => {
     // cache.get sends its own command whose reply transform counts (direct-get.ts): a reply that
     // arrives after the timeout already rejected must not count a second time.

@@ -306,6 +306,12 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
       'invalid_key',
     );
     assert.match(unwatched.message, /only watched keys/);
+    // The key is quoted as JSON: a quote or a line break in it was printed raw.
+    const odd = await rejectsWith(
+      tx.transaction(async (t) => void (await t.read('say "hi"\nnow'))),
+      'invalid_key',
+    );
+    assert.ok(odd.message.startsWith('tx.read("say \\"hi\\"\\nnow"): '), odd.message);
     assert.equal(await raw.exists('tx:k'), 0);
 
     await assert.rejects(

@@ -46,7 +46,7 @@ export function createBuilder(options: BuilderOptions): Builder {
       if (!watched.has(key) || !read) {
         throw new CacheError(
           'invalid_key',
-          `tx.read("${key}"): only watched keys can be read before the transaction — add the key to ` +
+          `tx.read(${JSON.stringify(key)}): only watched keys can be read before the transaction — add the key to ` +
             '{ watch: [...] } to guard it, or queue tx.get() to read it inside the transaction',
         );
       }

@@ -39,7 +39,8 @@ function crossSlotError(keys: readonly { key: string; slot: number }[]): CacheEr
   for (const k of keys) {
     if (seen.has(k.slot)) continue;
     seen.add(k.slot);
-    shown.push(`"${k.key}" (slot ${k.slot})`);
+    // Quoted as JSON: a key with a quote or a line break was printed raw, its bounds unclear.
+    shown.push(`${JSON.stringify(k.key)} (slot ${k.slot})`);
   }
   const list =
     shown.length > SHOWN
