@@ -62,6 +62,29 @@ describe('memory cache: a step of the wall clock', () => {
       }
     }));
 
+  it('the sweep reads the clock every second: a step back seen by it, the entry is swept on time', (t) =>
+    withWallClock((wall) => {
+      t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
+      const expired: string[] = [];
+      const cache = createSyncMemoryCache<string>({
+        maxCost: 100,
+        cost: () => 1,
+        onEvict: (key, _value, reason) => expired.push(`${key}:${reason}`),
+      });
+      try {
+        cache.set('token', 'v', { ttl: 1_500 });
+        wall.t += 1_000;
+        t.mock.timers.tick(1_000); // a sweep at +1 s: nothing due
+        wall.t -= HOUR;
+        t.mock.timers.tick(1_000); // a sweep right after the step back (no read in between)
+        wall.t += 1_000;
+        t.mock.timers.tick(1_000); // 2 s after the set on the wall clock's pace
+        assert.deepEqual(expired, ['token:expired']);
+      } finally {
+        cache.close();
+      }
+    }));
+
   it('a step forward still expires what its TTL passed on the wall clock', () =>
     withWallClock((wall) => {
       const cache = createSyncMemoryCache<string>({ maxCost: 100, cost: () => 1 });
