@@ -37,7 +37,10 @@ export interface MemoryCacheOptions<V> {
   metrics?: boolean | undefined;
   /** TTL in ms for sets that give none. Default: none (entries live until evicted). */
   defaultTtl?: number | undefined;
-  /** Clock in ms used for TTLs. Default `Date.now`. */
+  /**
+   * Clock in ms used for TTLs. Default `Date.now` (as of creation) made never to run backwards
+   * ({@link forwardClock}): a wall clock stepped back does not hold entries past their TTL.
+   */
   now?: (() => number) | undefined;
   /**
    * Called when an entry leaves on its own: `capacity` (evicted to make room), `rejected` (a
@@ -195,9 +198,37 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
     numCounters: o.numCounters ?? Math.min(1 << 20, Math.max(1024, Math.ceil(maxCost * 10))),
     metrics: o.metrics ?? true,
     defaultTtl: o.defaultTtl,
-    now: o.now ?? Date.now,
+    now: o.now ?? forwardClock(Date.now),
     onEvict: o.onEvict,
     cost: o.cost ?? defaultCost,
     loadTimeout: o.loadTimeout ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+/**
+ * The default TTL clock: `wall` (`Date.now` as of creation, so a `Date` mocked before the cache is
+ * made drives it) made never to run backwards. A step back of the wall clock (an NTP step) is
+ * absorbed: the clock goes on from the last time it read, at the wall clock's pace, so an entry
+ * expires its TTL after it was set, plus at most the time between the last read before the step
+ * and the first one after it (the sweep reads the clock every second while entries with a TTL
+ * exist). On `Date.now` itself a
+ * 200 ms TTL set just before a step back of 1 h was served for that hour. A step forward (or a
+ * host resumed from suspend) is followed, as before: entries whose TTL passed on the wall clock
+ * expire. One `Date.now()` and a comparison per read, as before plus the comparison.
+ */
+export function forwardClock(wall: () => number): () => number {
+  let offset = 0;
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    let t = wall() + offset;
+    // No valid time (a mocked Date answering NaN or ±Infinity): passed on, never remembered, so
+    // the clock is its own again once the wall clock is.
+    if (!Number.isFinite(t)) return t;
+    if (t < last) {
+      offset += last - t;
+      t = last;
+    }
+    last = t;
+    return t;
   };
 }

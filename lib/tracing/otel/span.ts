@@ -222,8 +222,13 @@ export class OtelSpanAdapter implements Span {
    * next service got `-1`.
    */
   b3Debug: unknown;
+  /**
+   * The span was started with a `startTime`: the SDK then takes the end of `end()` without a time
+   * from the wall clock (`Date.now()`), not from its start plus the monotonic time since.
+   */
+  private readonly givenStart: boolean;
 
-  constructor(otel: OtelSpan, filter: AttributeFilter, b3Debug?: unknown) {
+  constructor(otel: OtelSpan, filter: AttributeFilter, b3Debug?: unknown, givenStart = false) {
     // Plain assignments in one place: one hidden class, the cheapest construction V8 offers.
     this.otel = otel;
     this.filter = filter;
@@ -231,6 +236,7 @@ export class OtelSpanAdapter implements Span {
     this.ctx = undefined;
     this.sc = undefined;
     this.b3Debug = b3Debug;
+    this.givenStart = givenStart;
   }
 
   /** The OpenTelemetry context with this span active (and the B3 debug flag, if any), built once. */
@@ -346,7 +352,12 @@ export class OtelSpanAdapter implements Span {
     if (this.ended) return;
     this.ended = true;
     // Without a time (the usual call) nothing is read or allocated; a non-recording span checks nothing.
-    if (endTime === undefined || !this.otel.isRecording()) {
+    if (endTime === undefined) {
+      if (this.givenStart && this.otel.isRecording()) this.endNowAfterGivenStart();
+      else this.otel.end();
+      return;
+    }
+    if (!this.otel.isRecording()) {
       this.otel.end();
       return;
     }
@@ -362,6 +373,22 @@ export class OtelSpanAdapter implements Span {
       return;
     }
     this.otel.end(at);
+  }
+
+  /**
+   * `end()` of a span started with a `startTime`: the SDK ends it at `Date.now()`, so a start given
+   * from a clock ahead of this host's (a job's `enqueuedAt` stamped on another host) lies after
+   * that end, and the SDK cut the span to duration 0 saying so only on its `diag` logger; an
+   * explicit `end(Date.now())` got the tracer's warning. Both are warned the same way now.
+   */
+  private endNowAfterGivenStart(): void {
+    const start = (this.otel as { startTime?: unknown }).startTime;
+    if (Array.isArray(start) && Date.now() < start[0] * 1e3 + start[1] / 1e6 - 0.001) {
+      this.filter.endBeforeStart();
+      this.otel.end(start.slice() as [number, number]);
+      return;
+    }
+    this.otel.end();
   }
 
   spanContext(): SpanContext {

@@ -600,7 +600,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         otelOptions.attributes = filter.copy(attributes);
         span = otel.startSpan(spanName_, otelOptions, ctx);
         keepRandomFlag(span, ctx);
-        return new OtelSpanAdapter(span, filter, b3DebugOf(parent));
+        return new OtelSpanAdapter(span, filter, b3DebugOf(parent), otelOptions.startTime !== undefined);
       }
       // The W3C Level 2 random flag of the parent goes on (the SDK drops it), before anything reads the ids.
       keepRandomFlag(span, ctx);
@@ -615,7 +615,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           span.setAttributes(filter.copy(attributes));
         }
       }
-      return new OtelSpanAdapter(span, filter, b3DebugOf(parent));
+      return new OtelSpanAdapter(span, filter, b3DebugOf(parent), otelOptions.startTime !== undefined);
     },
 
     inject(carrier, source) {
