@@ -2,17 +2,23 @@
  * lib/PRODUCTION.md against the code: every Hyperion config block it shows (`cache:`, `tracing:`,
  * `metrics:`) passes the config schema, which rejects unknown fields, so no option it names is
  * misspelt or gone. (Its ACL lines are checked against `aclRules()` in spec/cache/redis/acl.test.ts.)
- * Then its `/metrics` example runs as written, with only the host, port and file paths swapped for
- * loopback ones and a throwaway CA: it built the adapter but never called `listen()`, so it served
- * nothing.
+ * Then two of its examples run as written, with only the host names, ports and file paths swapped
+ * for loopback ones and a throwaway CA, because what they showed did not do what the page said:
+ * - the `/metrics` example built the adapter but never called `listen()`, so it served nothing;
+ * - the OTLP config block held `headers: { authorization: "" }` as a placeholder for
+ *   `HYPERION__TRACING__HEADERS__AUTHORIZATION`: without that variable it sent an empty
+ *   `authorization` header, and as the file's value it won over the standard
+ *   `OTEL_EXPORTER_OTLP_HEADERS`, so a token given there never reached the collector.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { get } from 'node:https';
+import { createServer, get, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { loadConfigFromText } from '../../lib/config/index.js';
+import { createAppFromConfig, loadConfigFromText } from '../../lib/config/index.js';
+import { withSpan } from '../../lib/core/index.js';
 import { PRELUDES } from '../docs/examples.js';
 import { describeWithServers, tempDir } from '../harness/process.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
@@ -112,6 +118,59 @@ describeWithServers('the examples of lib/PRODUCTION.md, run', skipOpenssl(), () 
       else process.env.METRICS_TOKEN = saved;
       await metrics?.close();
       await dir.remove();
+    }
+  });
+
+  it('the OTLP config block sends the authorization the variables give, and none without them', {
+    timeout: 60_000,
+  }, async () => {
+    const yaml = block('yaml', 'https://collector.internal:4318/v1/traces');
+    const seen: (string | undefined)[] = [];
+    const collector: Server = createServer(
+      { cert: pki.server.certPem, key: pki.server.keyPem },
+      (req, res) => {
+        seen.push(req.headers.authorization);
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+          res.end();
+        });
+      },
+    );
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const { port } = collector.address() as AddressInfo;
+    const text = `service: { name: production-doc }\n${swap(yaml, [
+      ['https://collector.internal:4318', `https://127.0.0.1:${port}`],
+      ['/etc/hyperion/collector-ca.pem', pki.ca.cert],
+    ])}`;
+    const sent = async (env: Record<string, string>) => {
+      // The OTEL_* variables are read from the process environment, the HYPERION__ ones from `env`.
+      const saved = Object.keys(env).map((key) => [key, process.env[key]] as const);
+      Object.assign(process.env, env);
+      try {
+        const app = await createAppFromConfig(loadConfigFromText(text, { source: 'lib/PRODUCTION.md', env }));
+        await withSpan(app.ctx, 'doc', async () => {});
+        await app.close();
+      } finally {
+        for (const [key, value] of saved) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+      }
+      assert.ok(seen.length > 0, `no export reached the collector (${JSON.stringify(env)})`);
+      return seen.splice(0);
+    };
+    try {
+      assert.deepEqual(await sent({ HYPERION__TRACING__HEADERS__AUTHORIZATION: 'Bearer from-hyperion' }), [
+        'Bearer from-hyperion',
+      ]);
+      assert.deepEqual(await sent({ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20from-otel' }), [
+        'Bearer from-otel',
+      ]);
+      assert.deepEqual(await sent({}), [undefined]);
+    } finally {
+      collector.closeAllConnections();
+      await new Promise<void>((resolve) => collector.close(() => resolve()));
     }
   });
 });
