@@ -9,6 +9,8 @@
  *   `HYPERION__TRACING__HEADERS__AUTHORIZATION`: without that variable it sent an empty
  *   `authorization` header, and as the file's value it won over the standard
  *   `OTEL_EXPORTER_OTLP_HEADERS`, so a token given there never reached the collector.
+ * And the error it quotes for a command outside the ACL rules is the one a real server gets (it
+ * quoted the message from before the node and the aclRules() hint were added to it).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,10 +19,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { aclRules, createRedisCache } from '../../lib/cache/redis/index.js';
 import { createAppFromConfig, loadConfigFromText } from '../../lib/config/index.js';
-import { withSpan } from '../../lib/core/index.js';
+import { CacheError, withSpan } from '../../lib/core/index.js';
 import { PRELUDES } from '../docs/examples.js';
 import { describeWithServers, tempDir } from '../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../harness/redis.js';
 import { createTestPki, skipOpenssl, type TestPki } from '../harness/tls.js';
 
 const doc = readFileSync(new URL('../../lib/PRODUCTION.md', import.meta.url), 'utf8');
@@ -171,6 +175,37 @@ describeWithServers('the examples of lib/PRODUCTION.md, run', skipOpenssl(), () 
     } finally {
       collector.closeAllConnections();
       await new Promise<void>((resolve) => collector.close(() => resolve()));
+    }
+  });
+});
+
+describeWithServers('the ACL refusal lib/PRODUCTION.md quotes', skipRedis(), () => {
+  let redis: RedisStandalone;
+  before(async () => {
+    const rules = aclRules({ keyPrefix: 'app:', mode: 'standalone' });
+    redis = await startRedis({ extraConfig: [`user hyperion-app on >doc-password ${rules.join(' ')}`] });
+  });
+  after(() => redis?.stop());
+
+  it('is the error of a cache whose keyPrefix the user may not touch, word for word', {
+    timeout: 60_000,
+  }, async () => {
+    const cache = createRedisCache({
+      addresses: [`127.0.0.1:${redis.port}`],
+      username: 'hyperion-app',
+      password: 'doc-password',
+      keyPrefix: 'other:',
+    });
+    try {
+      const err = await cache.set('k', new Uint8Array([1])).then(
+        () => assert.fail('the set outside the key patterns was accepted'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof CacheError && err.code === 'backend', String(err));
+      const quoted = `CacheError('backend'): ${err.message.replace(`(127.0.0.1:${redis.port})`, '(<node>)')}`;
+      assert.ok(doc.replace(/\s+/g, ' ').includes(quoted), `lib/PRODUCTION.md does not quote: ${quoted}`);
+    } finally {
+      await cache.close();
     }
   });
 });
