@@ -89,6 +89,39 @@ describe('prometheus metrics: close() on an injected registry', () => {
     assert.deepEqual(registry.getMetricsAsArray(), [], 'the last one out takes them');
   });
 
+  // A reload that builds the new adapter before closing the old one, same namespace, one
+  // registry: prom-client holds one metric per name, so the new adapter is refused. The refusal
+  // said the names were "registered in the registry by other code", pointing away from the
+  // adapter still open; it names it now, and closing it first is the order that works.
+  it('a second open adapter with the same names is refused naming the open adapter; closing the old one first works', async () => {
+    const registry = new client.Registry();
+    const old = createMetrics({ ...quiet, registry, collectRuntime: true });
+    old.counter({ name: 'orders', help: 'orders placed' }).inc();
+    assert.throws(
+      () => createMetrics({ ...quiet, registry, collectRuntime: true }),
+      (err: Error & { code?: string }) =>
+        err.code === 'incompatible_metric' &&
+        /another open metrics adapter on this registry/.test(err.message) &&
+        /close that adapter first/.test(err.message) &&
+        !/by other code/.test(err.message),
+    );
+    await old.close();
+    const next = createMetrics({ ...quiet, registry, collectRuntime: true });
+    next.counter({ name: 'orders', help: 'orders placed' }).inc(2);
+    const { body } = await next.render();
+    assert.match(body, /^orders_total 2$/m);
+    assert.match(body, /^process_cpu_user_seconds_total /m);
+    await next.close();
+    // Other code's metric of such a name is still "other code".
+    new client.Counter({
+      name: 'metrics_series_dropped_total',
+      help: 'x',
+      registers: [registry],
+    });
+    assert.throws(() => createMetrics({ ...quiet, registry }), /by other code/);
+    registry.removeSingleMetric('metrics_series_dropped_total');
+  });
+
   // A createMetrics refused half-way (a name clash with other code's metric) used to leave the
   // built-in metrics it had registered so far in the registry: served by registry.metrics(), and
   // the next createMetrics({ registry }) was refused because of them.

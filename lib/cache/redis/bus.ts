@@ -325,6 +325,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // (iovalkey's ClusterSubscriber, read through its `getInstance()`) and report each move once the
   // subscription is live on the new one — messages published during the move were lost.
   let watched: Redis | null | undefined;
+  // Whether a subscriber connection was ever seen. A cluster event before the client made its
+  // subscriber connection (a slot `refresh` at start) left `watched` null, and the first connection
+  // was then taken for a move: every tiered cache over a cluster logged "invalidation bus
+  // reconnected, L1 cleared" and dropped what its L1 held a few ms after its start.
+  let hadConnection = false;
   const clusterSubscriber = pub.isCluster
     ? (sub as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber
     : undefined;
@@ -332,7 +337,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     if (closing || typeof clusterSubscriber?.getInstance !== 'function') return;
     const current = clusterSubscriber.getInstance();
     if (current === watched) return;
-    const first = watched === undefined;
+    const first = !hadConnection;
+    if (current) hadConnection = true;
     watched?.off('end', followCluster);
     watched = current;
     current?.once('end', followCluster);

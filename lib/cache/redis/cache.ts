@@ -125,7 +125,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   client.once(OPEN_SENTINEL, onOpenSentinel);
   const gate = createConnectionGate(client, o.commandTimeout, faults);
   const report = createReporter(logger);
-  const stopReporting = reportConnectionErrors(client, report, secrets);
+  /** close() is ending the owned client: what it emits from then on is that ending, not news. */
+  let ending = false;
+  const stopReporting = reportConnectionErrors(
+    client,
+    (message, fields) => {
+      if (!ending) report(message, fields);
+    },
+    secrets,
+  );
   if (!owned && typeof (client.options as { commandTimeout?: unknown }).commandTimeout !== 'number') {
     logger.warn('injected redis client has no commandTimeout: its commands are not time-bounded');
   }
@@ -212,6 +220,9 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         closeTransactions: () => transactions.close(),
         // A probe in flight (bounded, never rejects) ends its sentinel connections before close() resolves.
         health: () => probing,
+        ending() {
+          ending = true;
+        },
         stopReporting() {
           stopReporting();
           faults.detach();

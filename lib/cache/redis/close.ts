@@ -27,6 +27,14 @@ export interface ClosingParts {
   closeTransactions(): Promise<void>;
   /** Removes the error listeners from the client (only when it is not owned). */
   stopReporting(): void;
+  /**
+   * The owned client is about to be ended: its connection errors are no longer logged (its
+   * listener stays). A cache closed while its client was still connecting — a test's app closed
+   * right after it was built, a reload soon after a start — logged "redis connection error …
+   * Stream isn't writeable and enableOfflineQueue options is false", the failure of the
+   * connection's own ready check that the close's disconnect cut.
+   */
+  ending(): void;
 }
 
 /** Waits for `work` to settle, at most `ms`; never rejects. */
@@ -52,6 +60,7 @@ export async function closeCache(p: ClosingParts): Promise<void> {
     return;
   }
   // An owned client keeps its error listener: a late socket error after quit must not crash.
+  p.ending();
   await quit(p.client);
 }
 

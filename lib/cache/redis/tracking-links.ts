@@ -111,9 +111,15 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
     await setUp(link, s.parts);
   } catch (err) {
     failed = true;
+    // Closed (or the node removed) while this set-up ran — an app closed right after it was built,
+    // a reload soon after a start: its commands fail with "Connection is closed." and no retry
+    // follows, but it used to be logged as "set-up failed, retrying".
+    if (s.closed || link.removed) {
+      // undone below
+    }
     // A server that cannot track (Redis < 6.2, an ACL without the commands) will not learn it by
     // retrying: tell whoever awaits the first confirmation (retries go on regardless).
-    if (isRefusal(err)) refused(s, link, err as Error);
+    else if (isRefusal(err)) refused(s, link, err as Error);
     else {
       // Credentials or TLS refused (a wrong password, an untrusted certificate): no retry fixes
       // that either, and whoever awaited the first confirmation (a tiered cache's `ready`) waited

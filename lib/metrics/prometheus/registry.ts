@@ -121,18 +121,26 @@ function reuse(
 }
 
 /**
+ * Every prom-client metric an adapter built. One of them still in an injected registry belongs to
+ * an adapter that is open (close() takes them out): a clash with it is not "other code's".
+ */
+const adapterMetrics = new WeakSet<object>();
+
+/**
  * The first of `names` that a metric of the registry not registered through this adapter already
- * exposes (an injected registry's own metrics, prom-client's runtime metrics), or `undefined`.
+ * exposes (an injected registry's own metrics, prom-client's runtime metrics, another open
+ * adapter's metrics), or `undefined`.
  */
 function foreignExposing(
   registry: client.Registry,
   names: readonly string[],
   ours: ReadonlyMap<string, unknown>,
-): { exposed: string; name: string } | undefined {
+): { exposed: string; name: string; adapter: boolean } | undefined {
   const wanted = new Set(names);
   for (const m of registry.getMetricsAsArray() as unknown as { name: string; type?: string }[]) {
     if (ours.has(m.name)) continue;
-    for (const n of foreignNames(m)) if (wanted.has(n)) return { exposed: n, name: m.name };
+    for (const n of foreignNames(m))
+      if (wanted.has(n)) return { exposed: n, name: m.name, adapter: adapterMetrics.has(m) };
   }
   return undefined;
 }
@@ -177,6 +185,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     if (c.type === 'counter') {
       const p = new (promClient().Counter)(base);
       created.add(p);
+      adapterMetrics.add(p);
       if (!d.internals) return makeCounter(name, ownOnly(publicCounterStore(p, so)));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
@@ -185,6 +194,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     if (c.type === 'gauge') {
       const p = new (promClient().Gauge)(base);
       created.add(p);
+      adapterMetrics.add(p);
       if (!d.internals) return makeGauge(name, ownOnly(publicGaugeStore(p, so)));
       const store = internalScalarStore(p, so);
       ownMetric(p, store.entries);
@@ -192,6 +202,7 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
     }
     const p = new (promClient().Histogram)({ ...base, buckets: [...(buckets as readonly number[])] });
     created.add(p);
+    adapterMetrics.add(p);
     const opts = { exemplars: d.exemplars, now: d.now, labelNames };
     if (!d.internals) return makeHistogram(name, ownOnly(publicHistogramStore(p, so)), opts);
     const store = internalHistogramStore(p, { ...so, buckets: buckets!, wallClock: Date.now });
@@ -217,10 +228,15 @@ export function createMetricRegistry(d: RegistryDeps): MetricRegistry {
           );
       }
       const foreign = foreignExposing(d.registry, names, registered);
+      // Two open adapters on one registry with the same names (a reload that builds the new
+      // adapter before closing the old one) cannot both register them: the message said "by
+      // other code", which pointed away from the adapter still open.
       if (foreign)
         throw new MetricsError(
           'incompatible_metric',
-          `metric "${c.name}" would expose the name "${foreign.exposed}", which metric "${foreign.name}" already registered in the registry by other code exposes`,
+          foreign.adapter
+            ? `metric "${c.name}" would expose the name "${foreign.exposed}", which metric "${foreign.name}" of another open metrics adapter on this registry exposes: close that adapter first (its close() takes its metrics out of the registry), or give this one another namespace`
+            : `metric "${c.name}" would expose the name "${foreign.exposed}", which metric "${foreign.name}" already registered in the registry by other code exposes`,
         );
       const api = build(c);
       registered.set(c.name, { type, labelKey, buckets: c.buckets, maxSeries: c.maxSeries, api });
