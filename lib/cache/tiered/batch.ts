@@ -12,7 +12,15 @@ import type { Envelope } from './envelope.js';
 import { assertTieredKey } from './keys.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
-import { checkLoader, type ReadPath } from './read.js';
+import {
+  assertNotOwnLoad,
+  checkLoader,
+  type LoadFrame,
+  loadChain,
+  loadFrame,
+  type ReadPath,
+  settles,
+} from './read.js';
 import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
 
@@ -68,6 +76,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     ttl: number | undefined,
     staleL1: Map<string, Envelope>,
     leave: () => void,
+    frame: LoadFrame,
   ): Promise<Map<string, TieredResult | Failed>> {
     const mark = fence.mark();
     const ticket = fence.ticket();
@@ -140,7 +149,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
-      values = await bounded(`${rest.length} keys`, () => loadMany(rest));
+      values = await bounded(`${rest.length} keys`, () => loadMany(rest), frame);
       if (!Array.isArray(values) || values.length !== rest.length)
         throw new CacheError(
           'invalid_value',
@@ -301,6 +310,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     },
 
     async getOrSetMany(keys, loadMany, ttl = o.ttl) {
+      // The loads whose loaders called this one (synchronously), read before the first await.
+      const chain = loadChain();
       assertOpen();
       assertKeys(keys, o.reservedKeyPrefix);
       assertTtl(ttl);
@@ -339,6 +350,9 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           results.set(key, env.value);
           continue;
         }
+        // Its own loader asking for a key it loads: the batch would wait for itself. Refused
+        // before any flight is started or joined.
+        assertNotOwnLoad(chain, local.flights, key, 'getOrSetMany');
         if (env && t < env.staleUntil) staleL1.set(key, env);
         const running = local.flights.get(key);
         if (running)
@@ -353,9 +367,20 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       if (mine.length > 0) {
         // The keys' flights, registered below (synchronously, before the batch first awaits).
         const leaves: (() => void)[] = [];
-        const batch = loadBatch(mine, loadMany, ttl, staleL1, () => {
-          for (const leave of leaves) leave();
-        });
+        const frame = loadFrame(local.flights, mine, chain);
+        const batch = settles(
+          frame,
+          loadBatch(
+            mine,
+            loadMany,
+            ttl,
+            staleL1,
+            () => {
+              for (const leave of leaves) leave();
+            },
+            frame,
+          ),
+        );
         batch.catch(ignore);
         for (const key of mine) {
           const p = local.flight(key, (leave) => {
