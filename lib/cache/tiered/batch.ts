@@ -332,6 +332,15 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         for (const k of keys) times.set(k, (times.get(k) ?? 0) + 1);
       }
       const asked = (key: string) => times?.get(key) ?? 1;
+      // Its own loader asking for a key it loads (one L1 lacks): the batch would wait for itself.
+      // Refused whole before any flight is started or joined (a joined one that failed later would
+      // reject with nobody waiting for it).
+      if (chain !== undefined)
+        for (let i = 0; i < unique.length; i++) {
+          const env = decodeRaw(raws[i]);
+          if (!(env && t < env.freshUntil))
+            assertNotOwnLoad(chain, local.flights, unique[i]!, 'getOrSetMany');
+        }
       const settle = (key: string, r: TieredResult): void => {
         for (let n = asked(key); n > 0; n--) countSource(c, r.source);
         results.set(key, r.value);
@@ -350,9 +359,6 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           results.set(key, env.value);
           continue;
         }
-        // Its own loader asking for a key it loads: the batch would wait for itself. Refused
-        // before any flight is started or joined.
-        assertNotOwnLoad(chain, local.flights, key, 'getOrSetMany');
         if (env && t < env.staleUntil) staleL1.set(key, env);
         const running = local.flights.get(key);
         if (running)

@@ -96,6 +96,34 @@ function selfLoadCases(make: () => TieredCache): void {
     assert.equal(await t.has('r'), false);
   });
 
+  it('a refused getOrSetMany joins nothing: a key it would have joined failing later is no unhandled rejection', async () => {
+    const t = make();
+    const unhandled: unknown[] = [];
+    const onRejection = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const loading = deferred<Bytes>();
+      const x = t.getOrSet('x', () => loading.promise);
+      x.catch(() => {});
+      // x's flight is running (its loader called) before the batch asks for it.
+      await new Promise((r) => setTimeout(r, 20));
+      let inner: unknown;
+      await within(
+        t.getOrSet('a', async () => {
+          inner = await t.getOrSetMany(['x', 'a'], async (keys) => keys.map(enc)).catch((e: unknown) => e);
+          return enc('a');
+        }),
+      );
+      assert.ok(selfWait(inner), String(inner));
+      loading.reject(new Error('x failed'));
+      await assert.rejects(x, /x failed/);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   it('other callers of the key still share the load', async () => {
     const t = make();
     let calls = 0;
