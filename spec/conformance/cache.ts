@@ -298,6 +298,37 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       );
     });
 
+    it('getOrSet of its own key from inside its loader rejects with invalid_key at once (it would wait for itself)', async () => {
+      const { cache } = await make();
+      const selfWait = (e: unknown) =>
+        e instanceof CacheError && e.code === 'invalid_key' && /would wait for itself/.test(e.message);
+      let inner: unknown;
+      let innerThrew: unknown;
+      // Bounded: before, the inner call joined the load it ran in, and neither ever settled.
+      const outer = cache.getOrSet('k', async () => {
+        let pending: Promise<unknown>;
+        try {
+          pending = cache.getOrSet('k', async () => enc('inner'));
+        } catch (err) {
+          innerThrew = err;
+          throw err;
+        }
+        inner = await pending.catch((e: unknown) => e);
+        return enc('outer');
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const value = await Promise.race([
+        outer,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('still waiting for itself after 10 s')), 10_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(innerThrew, undefined, 'the inner getOrSet rejects, it does not throw');
+      assert.ok(selfWait(inner), `expected invalid_key "would wait for itself", got ${String(inner)}`);
+      assert.equal(dec(value), 'outer');
+      assert.equal(dec(await cache.get('k')), caps.stores ? 'outer' : undefined);
+    });
+
     it('rejects a bad key with invalid_key on every operation', async () => {
       const { cache } = await make();
       for (const [label, key] of BAD_KEYS) {

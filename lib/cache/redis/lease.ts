@@ -10,10 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'iovalkey';
 import { whenAborted } from '../../core/abort.js';
-import type { LoaderLease } from '../../core/contracts.js';
+import type { LeaseAcquireOptions, LoaderLease } from '../../core/contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { optionKeys, unknownOptionIssues } from '../../core/options.js';
-import { MAX_CALL_TTL_MS } from '../../core/validate.js';
+import { optionKeys, unknownKeyMessage, unknownOptionIssues } from '../../core/options.js';
+import { assertKey, MAX_CALL_TTL_MS } from '../../core/validate.js';
 import { toCacheError } from './errors.js';
 import { isReady } from './gate.js';
 import { steadyNow } from './steady.js';
@@ -98,6 +98,45 @@ function unlessAborted<T>(
       },
     );
   });
+}
+
+const ACQUIRE_KEYS = optionKeys<LeaseAcquireOptions>({ signal: true });
+
+/**
+ * `acquire`'s input, checked as the caches check theirs (a `CacheError`): the key as a cache key
+ * (`invalid_key`; `''`, `42` and `undefined` took the leases of `''`, `'42'` and `'undefined'`, a
+ * lone surrogate one shared with every other), the options `undefined`, `null` or `{ signal }`
+ * with an `AbortSignal` (`invalid_value`; `{ signal: {} }` threw a bare TypeError, and a misspelt
+ * `sginal` was ignored, so the acquire could no longer be aborted).
+ */
+function checkAcquire(key: unknown, options: unknown): void {
+  assertKey(key);
+  if (options === undefined || options === null) return;
+  if (typeof options !== 'object' || Array.isArray(options))
+    throw new CacheError(
+      'invalid_value',
+      `lease acquire options must be an object, received ${typeName(options)}`,
+    );
+  for (const k of Object.keys(options))
+    if (!ACQUIRE_KEYS.includes(k))
+      throw new CacheError(
+        'invalid_value',
+        `lease acquire option \`${k}\` ${unknownKeyMessage(k, ACQUIRE_KEYS, 'option')} (acquire takes { signal })`,
+      );
+  const signal = (options as { signal?: unknown }).signal;
+  if (signal === undefined || signal === null) return;
+  const s = signal as Partial<AbortSignal>;
+  if (
+    typeof s !== 'object' ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.throwIfAborted !== 'function' ||
+    typeof s.addEventListener !== 'function' ||
+    typeof s.removeEventListener !== 'function'
+  )
+    throw new CacheError(
+      'invalid_value',
+      `lease acquire signal must be an AbortSignal, received ${typeName(signal)}`,
+    );
 }
 
 /** Builds the Redis lease for `createTieredCache({ lease })`. */
@@ -287,7 +326,8 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   return {
     ...(reserved === undefined ? {} : { reservedKeyPrefix: reserved }),
     async acquire(key, options) {
-      const signal = options?.signal;
+      checkAcquire(key, options);
+      const signal = options?.signal ?? undefined;
       signal?.throwIfAborted();
       const leaseKey = prefix + key;
       // Not connected: nothing was sent, so there is no SET to release behind.

@@ -12,7 +12,15 @@ import type { Envelope } from './envelope.js';
 import { assertTieredKey } from './keys.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
-import { checkLoader, type ReadPath } from './read.js';
+import {
+  assertNotOwnLoad,
+  checkLoader,
+  type LoadFrame,
+  loadChain,
+  loadFrame,
+  type ReadPath,
+  settles,
+} from './read.js';
 import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
 
@@ -68,6 +76,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     ttl: number | undefined,
     staleL1: Map<string, Envelope>,
     leave: () => void,
+    frame: LoadFrame,
   ): Promise<Map<string, TieredResult | Failed>> {
     const mark = fence.mark();
     const ticket = fence.ticket();
@@ -140,7 +149,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     c.loaderCalls++;
     let values: readonly Bytes[];
     try {
-      values = await bounded(`${rest.length} keys`, () => loadMany(rest));
+      values = await bounded(`${rest.length} keys`, () => loadMany(rest), frame);
       if (!Array.isArray(values) || values.length !== rest.length)
         throw new CacheError(
           'invalid_value',
@@ -301,6 +310,8 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
     },
 
     async getOrSetMany(keys, loadMany, ttl = o.ttl) {
+      // The loads whose loaders called this one (synchronously), read before the first await.
+      const chain = loadChain();
       assertOpen();
       assertKeys(keys, o.reservedKeyPrefix);
       assertTtl(ttl);
@@ -321,6 +332,15 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
         for (const k of keys) times.set(k, (times.get(k) ?? 0) + 1);
       }
       const asked = (key: string) => times?.get(key) ?? 1;
+      // Its own loader asking for a key it loads (one L1 lacks): the batch would wait for itself.
+      // Refused whole before any flight is started or joined (a joined one that failed later would
+      // reject with nobody waiting for it).
+      if (chain !== undefined)
+        for (let i = 0; i < unique.length; i++) {
+          const env = decodeRaw(raws[i]);
+          if (!(env && t < env.freshUntil))
+            assertNotOwnLoad(chain, local.flights, unique[i]!, 'getOrSetMany');
+        }
       const settle = (key: string, r: TieredResult): void => {
         for (let n = asked(key); n > 0; n--) countSource(c, r.source);
         results.set(key, r.value);
@@ -353,9 +373,20 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       if (mine.length > 0) {
         // The keys' flights, registered below (synchronously, before the batch first awaits).
         const leaves: (() => void)[] = [];
-        const batch = loadBatch(mine, loadMany, ttl, staleL1, () => {
-          for (const leave of leaves) leave();
-        });
+        const frame = loadFrame(local.flights, mine, chain);
+        const batch = settles(
+          frame,
+          loadBatch(
+            mine,
+            loadMany,
+            ttl,
+            staleL1,
+            () => {
+              for (const leave of leaves) leave();
+            },
+            frame,
+          ),
+        );
         batch.catch(ignore);
         for (const key of mine) {
           const p = local.flight(key, (leave) => {

@@ -24,12 +24,67 @@ export function checkLoader(loader: unknown): void {
     throw new CacheError('invalid_value', `loader must be a function, received ${typeName(loader)}`);
 }
 
+/**
+ * A load (a `getOrSet` flight, a `getOrSetMany` batch, an early refresh) whose loader's synchronous
+ * part is running, as the memory and Redis caches keep one: a `getOrSet` of one of its keys called
+ * there would join the load it runs in (or wait for this instance's own lease), and the two would
+ * wait for each other for good, or until `loadTimeout`. Captured when the read is called, so a
+ * call made in the loader before its first `await` is recognised, also through the loader of
+ * another key, of any tiered cache; one made after an `await` is not (that would take an
+ * `AsyncLocalStorage`). A call of another cache waiting for this one's lease is no self-wait.
+ */
+export interface LoadFrame {
+  /** The cache the load runs in (its flight map). */
+  readonly owner: object;
+  readonly keys: readonly string[];
+  /** The load settled: nothing waits behind it any more (a loader's prefetch may outlive it). */
+  settled: boolean;
+  readonly outer: LoadFrame | undefined;
+}
+let runningLoad: LoadFrame | undefined;
+
+/** The chain of loads whose loaders are calling now (read when a read is called). */
+export const loadChain = (): LoadFrame | undefined => runningLoad;
+
+/** A frame for a load of `keys` started under `outer` (the chain of the call that starts it). */
+export function loadFrame(owner: object, keys: readonly string[], outer: LoadFrame | undefined): LoadFrame {
+  return { owner, keys, settled: false, outer };
+}
+
+/** Marks `frame` settled once `load` settles; returns `load`. */
+export function settles<T>(frame: LoadFrame, load: Promise<T>): Promise<T> {
+  const done = () => {
+    frame.settled = true;
+  };
+  load.then(done, done);
+  return load;
+}
+
+/** Throws `invalid_key` when a load of `key` in `owner` is in `chain`: the read would wait for itself. */
+export function assertNotOwnLoad(
+  chain: LoadFrame | undefined,
+  owner: object,
+  key: string,
+  what: string,
+): void {
+  for (let f = chain; f !== undefined; f = f.outer)
+    if (f.owner === owner && !f.settled && f.keys.includes(key))
+      throw new CacheError(
+        'invalid_key',
+        `${what} was called, from inside the loader of a key, for that same key: the load ` +
+          'would wait for itself (use get/set inside a loader)',
+      );
+}
+
 /** What L2 said before a load: no value, a value (stale), or no answer. */
 type L2State = 'missing' | 'present' | 'down';
 
 export interface ReadPath {
-  /** Calls a loader (of `what`, for the timeout message), bounded by `loadTimeout`; the batch path uses it too. */
-  bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T>;
+  /**
+   * Calls a loader (of `what`, for the timeout message) as the load `frame`, bounded by
+   * `loadTimeout`; the batch path uses it too.
+   */
+  bounded<T>(what: string, loader: () => T | Promise<T>, frame: LoadFrame): Promise<T>;
   /** For `close()`: the `loadTimeout` timers of loads in flight stop keeping the process alive. */
   releaseLoads(): void;
   /** For `close()`: lease waiters between two polls wake now (and reject with `closed`). */
@@ -71,6 +126,7 @@ export function createReadPath(ctx: Context): ReadPath {
     ttl: number | undefined,
     staleL1: Envelope | undefined,
     leave: () => void,
+    frame: LoadFrame,
   ): Promise<TieredResult> {
     const mark = fence.mark();
     const ticket = fence.ticket();
@@ -99,7 +155,20 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, stale, mark, ticket, l2State, budgetLeft(asked), leave, seen, replaces);
+    return load(
+      key,
+      loader,
+      ttl,
+      stale,
+      mark,
+      ticket,
+      l2State,
+      budgetLeft(asked),
+      leave,
+      frame,
+      seen,
+      replaces,
+    );
   }
 
   /** What is left of a miss's one L2 budget (`l2Timeout`) once its L2 read, begun at `asked`, answered. */
@@ -122,6 +191,7 @@ export function createReadPath(ctx: Context): ReadPath {
     l2State: L2State,
     budget: number,
     leave: () => void,
+    frame: LoadFrame,
     seen?: Bytes,
     replaces = false,
   ): Promise<TieredResult> {
@@ -161,7 +231,7 @@ export function createReadPath(ctx: Context): ReadPath {
       c.loaderCalls++;
       let value: Bytes;
       try {
-        value = await bounded(JSON.stringify(key), loader);
+        value = await bounded(JSON.stringify(key), loader, frame);
         assertBytes(value);
       } catch (err) {
         c.loaderErrors++;
@@ -220,12 +290,16 @@ export function createReadPath(ctx: Context): ReadPath {
    * Calls `loader`, bounded by `loadTimeout`: a loader that never settles would otherwise hold the
    * key's flight, and so every later caller of the key in this process, for good.
    */
-  function bounded<T>(what: string, loader: () => T | Promise<T>): Promise<T> {
+  function bounded<T>(what: string, loader: () => T | Promise<T>, frame: LoadFrame): Promise<T> {
     let loading: Promise<T>;
+    const outer = runningLoad;
+    runningLoad = frame;
     try {
       loading = Promise.resolve(loader());
     } catch (err) {
       return Promise.reject(err);
+    } finally {
+      runningLoad = outer;
     }
     // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
     return loadBound.run(
@@ -372,6 +446,21 @@ export function createReadPath(ctx: Context): ReadPath {
     throw err;
   }
 
+  /** Joins the key's flight, or starts it as a load under `chain` (the loads that called it). */
+  function loadThrough(
+    key: string,
+    loader: Loader<Bytes>,
+    ttl: number | undefined,
+    stale: Envelope | undefined,
+    chain: LoadFrame | undefined,
+  ): Promise<TieredResult> {
+    const frame = loadFrame(local.flights, [key], chain);
+    return settles(
+      frame,
+      local.flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave, frame)),
+    );
+  }
+
   /** Keys with a background refresh running (at most one per key). */
   const refreshing = new Set<string>();
 
@@ -382,6 +471,7 @@ export function createReadPath(ctx: Context): ReadPath {
     t: number,
     loader: Loader<Bytes>,
     ttl: number | undefined,
+    chain: LoadFrame | undefined,
   ): void {
     if (o.earlyRefresh === 0 || env.ttl <= 0 || state.closed) return;
     const window = env.ttl * o.earlyRefresh;
@@ -394,8 +484,11 @@ export function createReadPath(ctx: Context): ReadPath {
     if (random() >= 1 - remaining / window) return;
     c.refreshes++;
     refreshing.add(key);
-    local
-      .flight(key, (leave) => refresh(key, loader, ttl, env, leave))
+    const frame = loadFrame(local.flights, [key], chain);
+    settles(
+      frame,
+      local.flight(key, (leave) => refresh(key, loader, ttl, env, leave, frame)),
+    )
       .catch(ignore)
       .finally(() => refreshing.delete(key));
   }
@@ -406,6 +499,7 @@ export function createReadPath(ctx: Context): ReadPath {
     ttl: number | undefined,
     current: Envelope,
     leave: () => void,
+    frame: LoadFrame,
   ): Promise<TieredResult> {
     const mark = fence.mark();
     const ticket = fence.ticket();
@@ -429,7 +523,20 @@ export function createReadPath(ctx: Context): ReadPath {
       if (!isOutage(err)) throw err;
       l2State = 'down';
     }
-    return load(key, loader, ttl, current, mark, ticket, l2State, budgetLeft(asked), leave, seen, replaces);
+    return load(
+      key,
+      loader,
+      ttl,
+      current,
+      mark,
+      ticket,
+      l2State,
+      budgetLeft(asked),
+      leave,
+      frame,
+      seen,
+      replaces,
+    );
   }
 
   /**
@@ -508,6 +615,8 @@ export function createReadPath(ctx: Context): ReadPath {
     async getOrSet(key, loader, ttl = o.ttl) {
       // The L1-hit path is inlined: it is the hot one, and it allocates no result object.
       const t = now();
+      // The loads whose loaders called this one (synchronously), read before the first await.
+      const chain = runningLoad;
       assertOpen();
       assertTieredKey(key, o.reservedKeyPrefix);
       assertTtl(ttl);
@@ -515,18 +624,18 @@ export function createReadPath(ctx: Context): ReadPath {
       const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
       if (env && t < env.freshUntil) {
         c.l1Hits++;
-        if (o.earlyRefresh > 0) maybeRefresh(key, env, t, loader, ttl);
+        if (o.earlyRefresh > 0) maybeRefresh(key, env, t, loader, ttl, chain);
         return env.value;
       }
+      assertNotOwnLoad(chain, local.flights, key, 'getOrSet');
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local
-        .flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave))
-        .catch(missed);
+      const result = await loadThrough(key, loader, ttl, stale, chain).catch(missed);
       countSource(c, result.source);
       return result.value;
     },
 
     async getOrSetWithMeta(key, loader, ttl = o.ttl) {
+      const chain = runningLoad;
       assertOpen();
       assertTieredKey(key, o.reservedKeyPrefix);
       assertTtl(ttl);
@@ -535,13 +644,12 @@ export function createReadPath(ctx: Context): ReadPath {
       const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
       if (env && t < env.freshUntil) {
         c.l1Hits++;
-        maybeRefresh(key, env, t, loader, ttl);
+        maybeRefresh(key, env, t, loader, ttl, chain);
         return { value: env.value, source: 'l1', stale: false };
       }
+      assertNotOwnLoad(chain, local.flights, key, 'getOrSetWithMeta');
       const stale = env && t < env.staleUntil ? env : undefined;
-      const result = await local
-        .flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave))
-        .catch(missed);
+      const result = await loadThrough(key, loader, ttl, stale, chain).catch(missed);
       countSource(c, result.source);
       return result;
     },

@@ -12,7 +12,8 @@ import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { defaultLeasePrefix } from '../../../lib/cache/redis/lease.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
-import { ConfigError } from '../../../lib/core/errors.js';
+import { CacheError, ConfigError } from '../../../lib/core/errors.js';
+import { MAX_KEY_BYTES } from '../../../lib/core/validate.js';
 import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
@@ -264,6 +265,73 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
       assert.ok(release, `acquired with ttl ${ttl}`);
       const pttl = await a.client.pttl(`hyperion:lease:ttl:k${ttl}`);
       assert.ok(pttl > ttl - 60_000 && pttl <= ttl, `PTTL ${pttl} for ttl ${ttl}`);
+      await release();
+    }
+  });
+
+  it('acquire refuses a bad key or bad options with a typed CacheError and takes no lease', async () => {
+    const a = make('acq:');
+    await a.get('warm-up');
+    const lease = createRedisLease({ client: a.client });
+    const refused = async (call: () => Promise<unknown>, code: string, message: RegExp, what: string) => {
+      let pending: Promise<unknown>;
+      try {
+        pending = call();
+      } catch (err) {
+        assert.fail(`${what} threw synchronously instead of rejecting: ${String(err)}`);
+      }
+      await assert.rejects(
+        pending,
+        (err: unknown) => err instanceof CacheError && err.code === code && message.test(err.message),
+        what,
+      );
+    };
+    // Before: '' took the lease `hyperion:lease:acq:`, 42 and undefined those of '42' and
+    // 'undefined', and a lone surrogate one that every other lone surrogate shared (U+FFFD).
+    for (const [what, key] of [
+      ['empty', ''],
+      ['a number', 42],
+      ['undefined', undefined],
+      ['a lone surrogate', 's\uD800'],
+      ['too long', 'k'.repeat(MAX_KEY_BYTES + 1)],
+    ] as const)
+      await refused(() => lease.acquire(key as string), 'invalid_key', /cache key/, `key ${what}`);
+    // Before: { signal: {} } threw a bare TypeError (signal?.throwIfAborted is not a function), and
+    // a misspelt `sginal` or options that are no object were ignored (the acquire not abortable).
+    await refused(
+      () => lease.acquire('k', { signal: {} as AbortSignal }),
+      'invalid_value',
+      /signal must be an AbortSignal, received object/,
+      'signal {}',
+    );
+    await refused(
+      () => lease.acquire('k', { signal: 'x' as unknown as AbortSignal }),
+      'invalid_value',
+      /signal must be an AbortSignal, received string/,
+      "signal 'x'",
+    );
+    await refused(
+      () => lease.acquire('k', { sginal: new AbortController().signal } as never),
+      'invalid_value',
+      /`sginal` is not a known option; did you mean `signal`\?/,
+      'misspelt signal',
+    );
+    await refused(
+      () => lease.acquire('k', 5 as never),
+      'invalid_value',
+      /options must be an object, received number/,
+      'options 5',
+    );
+    assert.deepEqual(await a.client.keys('hyperion:lease:acq:*'), [], 'no lease was taken');
+    // What stays accepted: no options, null, { signal: undefined }, a real signal.
+    for (const options of [
+      undefined,
+      null,
+      { signal: undefined },
+      { signal: new AbortController().signal },
+    ]) {
+      const release = await lease.acquire('ok', options as never);
+      assert.ok(release, `acquired with ${String(options && JSON.stringify(options))}`);
       await release();
     }
   });
