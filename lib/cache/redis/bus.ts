@@ -325,6 +325,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // (iovalkey's ClusterSubscriber, read through its `getInstance()`) and report each move once the
   // subscription is live on the new one — messages published during the move were lost.
   let watched: Redis | null | undefined;
+  // Whether a connection was ever watched: the first one is no move. The cluster subscriber picks
+  // its connection at the first `+node`, after this listener ran for it (none yet), so "first"
+  // meant "first call": every cluster bus reported a reconnect right after it subscribed on a
+  // healthy cluster (a tiered cache's "invalidation bus reconnected, L1 cleared" warning at start).
+  let watchedOne = false;
   const clusterSubscriber = pub.isCluster
     ? (sub as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber
     : undefined;
@@ -332,9 +337,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     if (closing || typeof clusterSubscriber?.getInstance !== 'function') return;
     const current = clusterSubscriber.getInstance();
     if (current === watched) return;
-    const first = watched === undefined;
+    const first = !watchedOne;
     watched?.off('end', followCluster);
     watched = current;
+    if (current) watchedOne = true;
     current?.once('end', followCluster);
     if (!first) sub.subscribe(channel).then(reconnected, reconnected);
   };
