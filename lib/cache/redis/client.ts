@@ -398,6 +398,24 @@ function quietOpenServer(
 }
 
 /**
+ * The two workarounds above for a client made outside `buildClient` from a user's own options (the
+ * invalidation bus's `redis`): its connections printed iovalkey's "Skipping the ready check…" and
+ * "[WARN] … does not require a password…" with `console.warn`, on every connection and
+ * reconnection, past the bus's logger. Apply before the client connects (made with `lazyConnect`).
+ */
+export function quietPrints(
+  conn: Redis | Cluster,
+  notify: {
+    noInfo: (err: Error) => void;
+    openServer: (err: Error) => void;
+    openSentinel: (err: Error, sentinel: string) => void;
+  },
+): void {
+  quietReadyCheck(conn, notify.noInfo, () => {});
+  quietOpenServer(conn, notify.openServer, notify.openSentinel);
+}
+
+/**
  * Wraps `conn.auth` (a standalone connection: a data node or a sentinel) so that a server's
  * "no password is set" reply goes to `notify` and counts as success, as iovalkey treats it —
  * iovalkey's only other reaction to it is the console print. Nothing is wrapped if `auth` is
