@@ -11,7 +11,7 @@ import { CacheError, ConfigError, TimeoutError, typeName } from '../../core/erro
 import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
-import { adoptInjectedClient } from './client.js';
+import { adoptInjectedClient, quietPrints } from './client.js';
 import { toCacheError } from './errors.js';
 import { makeListenerRoom } from './listeners.js';
 import { describeNodes } from './nodes.js';
@@ -175,7 +175,39 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const logger = options.logger == null ? undefined : quietLogger(adaptLogger(options.logger));
   const ownsPublisher = options.client === undefined;
   const pub: Redis | Cluster =
-    options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: false });
+    options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: true });
+  if (ownsPublisher) {
+    // Its connections (and the subscriber's, a duplicate) printed iovalkey's console warnings past
+    // the logger, on every connection and reconnection: said once here instead, as the cache says
+    // them (./cache.ts) — the open server or sentinel as a process warning without a logger.
+    const once = new Set<string>();
+    const say = (key: string, message: string, code?: string) => {
+      if (once.has(key)) return;
+      once.add(key);
+      if (logger) logger.warn(message, { channel });
+      else if (code) process.emitWarning(message, { type: 'HyperionCacheWarning', code });
+    };
+    quietPrints(pub, {
+      noInfo: () =>
+        say(
+          'info',
+          'invalidation bus: the ACL user may not run INFO, so the ready check (waiting while a server loads its data) is skipped: grant +info (see aclRules())',
+        ),
+      openServer: () =>
+        say(
+          'server',
+          'invalidation bus: a password was given but the server requires none (its default user is open): anyone who reaches it can read and write; set requirepass or an ACL user on the server, or drop the password',
+          'HYPERION_REDIS_OPEN_SERVER',
+        ),
+      openSentinel: (_err, sentinel) =>
+        say(
+          `sentinel ${sentinel}`,
+          `invalidation bus: a sentinel password was given but the sentinel ${sentinel} requires none (its default user is open): anyone who reaches it can reconfigure it or fail the master over; set requirepass (or an ACL user) on the sentinels, or drop the sentinel password`,
+          'HYPERION_REDIS_OPEN_SENTINEL',
+        ),
+    });
+    pub.connect().catch(() => {}); // failures arrive as 'error' events
+  }
   // A sentinel client of the user's (or made from their `redis` options), before the subscriber
   // is duplicated from it: with `failoverDetector: true` a +switch-master during a reconnect's
   // sentinel lookup ended the subscriber (and the client) for good, and the bus heard no

@@ -376,6 +376,7 @@ function quietOpenServer(
     conn.on('+node', (node: Redis) => quietOpenServer(node, notify, notifySentinel));
   } else {
     quietAuth(conn, notify);
+    openServerNotify.set(conn, notify);
     const connector = (conn as unknown as { connector?: { connectToSentinel?: unknown } }).connector;
     if (connector && typeof connector.connectToSentinel === 'function') {
       type ToSentinel = (endpoint: { host?: string; port?: number }, ...rest: unknown[]) => unknown;
@@ -395,6 +396,42 @@ function quietOpenServer(
     quietOpenServer(copy, notify, notifySentinel);
     return copy;
   };
+}
+
+/**
+ * The two workarounds above for a client made outside `buildClient` from a user's own options (the
+ * invalidation bus's `redis`): its connections printed iovalkey's "Skipping the ready check…" and
+ * "[WARN] … does not require a password…" with `console.warn`, on every connection and
+ * reconnection, past the bus's logger. Apply before the client connects (made with `lazyConnect`).
+ */
+export function quietPrints(
+  conn: Redis | Cluster,
+  notify: {
+    noInfo: (err: Error) => void;
+    openServer: (err: Error) => void;
+    openSentinel: (err: Error, sentinel: string) => void;
+  },
+): void {
+  quietReadyCheck(conn, notify.noInfo, () => {});
+  quietOpenServer(conn, notify.openServer, notify.openSentinel);
+}
+
+/** The notifications of the connections the two workarounds above were applied to (for `quietAsNode`). */
+const openServerNotify = new WeakMap<object, (err: Error) => void>();
+const noInfoNotify = new WeakMap<object, (err: Error) => void>();
+
+/**
+ * `conn`, a connection made with `new Redis` to the server of `node` (a cluster node connection),
+ * told like `node`'s own duplicates: the tracking subscribers of a cluster (./tracking-links.ts)
+ * printed iovalkey's "[WARN] … does not require a password …" (and "Skipping the ready check …")
+ * with `console.warn` on every connection, one per node, past the logger. Nothing is applied when
+ * `node` has neither workaround (a client you inject). Call before `conn` connects.
+ */
+export function quietAsNode(node: object, conn: Redis): void {
+  const open = openServerNotify.get(node);
+  if (open) quietAuth(conn, open);
+  const noInfo = noInfoNotify.get(node);
+  if (noInfo) quietReadyCheck(conn, noInfo, () => {});
 }
 
 /**
@@ -447,6 +484,7 @@ function quietReadyCheck(
     const c = conn as unknown as { _readyCheck?: ReadyCheck; info: InfoCommand };
     const original = c._readyCheck;
     if (typeof original !== 'function') return;
+    noInfoNotify.set(conn, notify);
     c._readyCheck = function (this: typeof c, callback) {
       const own = Object.getOwnPropertyDescriptor(this, 'info');
       const info = this.info;

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
+import { quietAsNode } from './client.js';
 import { nodeKeyAddress } from './nodes.js';
 import { iovalkey } from './peer.js';
 import { createReporter } from './report.js';
@@ -45,7 +46,10 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
       if (!cluster) return (client as Redis).duplicate(overrides);
       const { host, port } = link.data.options;
       const { Redis } = iovalkey();
-      return new Redis({ ...cluster.options.redisOptions, host, port, ...overrides });
+      const sub = new Redis({ ...cluster.options.redisOptions, host, port, ...overrides });
+      // As a duplicate of the node would be: its console prints go where the node's go.
+      quietAsNode(link.data, sub);
+      return sub;
     },
     onMessage: (_link, _session, payload) => deliver(s, payload),
     onSubscriberGone(link, _session) {

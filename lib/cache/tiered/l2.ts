@@ -79,6 +79,8 @@ export interface GuardOptions {
 export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }: GuardOptions): Guard {
   const deadlines = l2Timeout === Number.POSITIVE_INFINITY ? undefined : createDeadlineQueue(l2Timeout);
   let draining = false;
+  // Probes that failed (each re-opened the breaker) since it last closed.
+  let failedProbes = 0;
   const cancel = (deadline: Deadline | undefined) => {
     if (!deadline) return;
     deadline.fire = undefined;
@@ -118,8 +120,13 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
           if (!recovering && stalled(deadline, err, l2Timeout)) return reject(err);
           const opens = breaker.opens;
           breaker.failure();
-          if (breaker.opens !== opens)
-            logger?.warn('tiered cache: L2 circuit breaker opened', { cache: 'tiered', instanceId });
+          // Logged when it opens from closed; a failed probe re-opens it without a record (counted
+          // for the "closed" one): one record per cool-down for the whole outage was a flood at a
+          // short cooldown (13 in 15 s of Redis down at `cooldown: 500`).
+          if (breaker.opens !== opens) {
+            if (recovering) failedProbes++;
+            else logger?.warn('tiered cache: L2 circuit breaker opened', { cache: 'tiered', instanceId });
+          }
         } else if (!side) breaker.success();
         reject(err);
       };
@@ -139,8 +146,14 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
         cancel(deadline);
         if (side) return resolve(value);
         breaker.success();
-        if (recovering)
-          logger?.info('tiered cache: L2 circuit breaker closed', { cache: 'tiered', instanceId });
+        if (recovering) {
+          logger?.info('tiered cache: L2 circuit breaker closed', {
+            cache: 'tiered',
+            instanceId,
+            failedProbes,
+          });
+          failedProbes = 0;
+        }
         resolve(value);
       }, fail);
     });
