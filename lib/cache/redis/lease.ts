@@ -13,7 +13,7 @@ import { whenAborted } from '../../core/abort.js';
 import type { LoaderLease } from '../../core/contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
-import { MAX_CALL_TTL_MS } from '../../core/validate.js';
+import { assertKey, MAX_CALL_TTL_MS } from '../../core/validate.js';
 import { toCacheError } from './errors.js';
 import { isReady } from './gate.js';
 import { steadyNow } from './steady.js';
@@ -287,6 +287,10 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   return {
     ...(reserved === undefined ? {} : { reservedKeyPrefix: reserved }),
     async acquire(key, options) {
+      // A key is checked as every cache checks one: `acquire(undefined)` leased
+      // `hyperion:lease:undefined` (every such call contending for one lease), and a key that
+      // cannot be made a string (a null-prototype object) threw a raw TypeError.
+      assertKey(key);
       const signal = options?.signal;
       signal?.throwIfAborted();
       const leaseKey = prefix + key;
