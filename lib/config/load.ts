@@ -213,6 +213,13 @@ export function loadConfigText<S extends v.GenericSchema>(
 ): v.InferOutput<S> {
   checkLoadOptions(options, ['env', 'envPrefix', 'format', 'source'], 'loadConfigFromText');
   const source = options.source ?? 'config';
+  // Checked as loadConfig checks its path: `loadConfigFromText(process.env.CONFIG)` with the
+  // variable unset, or a Buffer from `readFile(path)` without an encoding, failed with a raw
+  // TypeError from inside the parser ("Cannot read properties of undefined", "source is not a string").
+  if (typeof text !== 'string')
+    throw new ConfigError(
+      `${source}: the config text must be a string, received ${Buffer.isBuffer(text) ? 'a Buffer (decode it first, e.g. readFile(path, "utf8"))' : describeType(text)}`,
+    );
   const format = options.format ?? 'yaml';
   const inFile = newFound();
   const raw = readText(text, format, { source, at: [], envPrefix: options.envPrefix }, inFile);

@@ -109,23 +109,33 @@ export function createDisposerStack(options: { timeoutMs?: number | undefined } 
       // Checked now: a disposer that is not a function (`app.defer('db', pool.end)` with a typo'd
       // method) was only found at shutdown, as a failed close.
       if (typeof fn !== 'function' || typeof name !== 'string')
-        throw new ConfigError(`invalid disposer ${JSON.stringify(String(name))}`, [
-          ...(typeof name === 'string'
-            ? []
-            : [
-                {
-                  path: 'name',
-                  expected: 'a string',
-                  received: typeName(name),
-                  message: 'has the wrong type',
-                },
-              ]),
-          ...(typeof fn === 'function'
-            ? []
-            : [
-                { path: 'fn', expected: 'a function', received: typeName(fn), message: 'must be a function' },
-              ]),
-        ]);
+        // The name is shown only when it is a string: `String(name)` threw a raw TypeError for a
+        // Symbol or a null-prototype object, instead of this error naming the bad argument.
+        throw new ConfigError(
+          `invalid disposer ${typeof name === 'string' ? JSON.stringify(name) : `(name: ${typeName(name)})`}`,
+          [
+            ...(typeof name === 'string'
+              ? []
+              : [
+                  {
+                    path: 'name',
+                    expected: 'a string',
+                    received: typeName(name),
+                    message: 'has the wrong type',
+                  },
+                ]),
+            ...(typeof fn === 'function'
+              ? []
+              : [
+                  {
+                    path: 'fn',
+                    expected: 'a function',
+                    received: typeName(fn),
+                    message: 'must be a function',
+                  },
+                ]),
+          ],
+        );
       if (running) {
         // Late registration: dispose immediately, report failures without crashing the caller.
         // The warning names the disposer and what it threw (the cause was left out).

@@ -156,9 +156,16 @@ export class ClosedError extends HyperionError {
 /** Describes a value's type for error messages without revealing the value. */
 export function typeName(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]')
-    return 'Uint8Array';
+  // Both checks can throw: on a revoked Proxy (a TypeError) and on a Proxy whose
+  // `getPrototypeOf` trap throws. The typed error this name goes into was replaced by that raw
+  // error (`assertKey(revoked)` threw "Cannot perform 'IsArray' on a proxy that has been revoked").
+  try {
+    if (Array.isArray(value)) return 'array';
+    if (ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]')
+      return 'Uint8Array';
+  } catch {
+    return typeof value;
+  }
   if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
   return typeof value;
 }

@@ -312,8 +312,25 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     if (ch !== channel) return;
     const message = decodeInvalidation(text);
     if (!message) return;
-    for (const h of handlers) h.onInvalidation(message);
+    // Each handler on its own, as `notify` below: one that threw (a bus user's own) was an
+    // uncaught exception out of the client's 'message' event, ending the process, and the
+    // handlers after it (another tiered cache on this bus) never dropped their L1 copies.
+    for (const h of handlers) {
+      try {
+        h.onInvalidation(message);
+      } catch (err) {
+        if (warnedThrow.has(h)) continue;
+        warnedThrow.add(h);
+        try {
+          logger?.warn('invalidation bus: an onInvalidation handler threw (warned once per handler)', {
+            channel,
+            error: (err as Error)?.message ?? String(err),
+          });
+        } catch {}
+      }
+    }
   };
+  const warnedThrow = new WeakSet<Handlers>();
   sub.on('message', onMessage);
 
   // One handler that throws (a cache's logger, a bus user's own handler) must neither keep the
@@ -412,6 +429,24 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
 
     async subscribe(onInvalidation, onReconnect, onClosed) {
       if (closing) throw new CacheError('closed', 'invalidation bus is closed');
+      // Checked now: a handler that is not a function was only found when a message arrived.
+      const bad = (
+        [
+          ['onInvalidation', onInvalidation, false],
+          ['onReconnect', onReconnect, false],
+          ['onClosed', onClosed, true],
+        ] as const
+      ).filter(([, fn, optional]) => typeof fn !== 'function' && !(optional && fn === undefined));
+      if (bad.length > 0)
+        throw new ConfigError(
+          'invalidation bus subscribe: handlers must be functions',
+          bad.map(([path, fn, optional]) => ({
+            path,
+            expected: optional ? 'a function or undefined' : 'a function',
+            received: typeName(fn),
+            message: 'must be a function',
+          })),
+        );
       const h = { onInvalidation, onReconnect, onClosed };
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {

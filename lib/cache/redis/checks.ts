@@ -59,7 +59,12 @@ export function checkKeys(keys: unknown, message: string): asserts keys is reado
 }
 
 function toBuffer(value: Bytes): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (Buffer.isBuffer(value)) return value;
+  // A view whose ArrayBuffer was transferred (postMessage, structuredClone) reads as 0 bytes, and
+  // is stored as the empty value, as the memory cache stores it: Buffer.from of its detached
+  // buffer threw a raw TypeError ("Cannot perform Construct on a detached ArrayBuffer").
+  if (value.byteLength === 0) return Buffer.alloc(0);
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /**

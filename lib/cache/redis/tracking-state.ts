@@ -143,11 +143,31 @@ export function confirm(s: TrackingState): void {
   s.firstConfirmed?.();
 }
 
+/**
+ * Tells every handler of an invalidation, each on its own as `notify` does: a handler that threw
+ * was an uncaught exception out of the client's event (the process ended), and the handlers after
+ * it — a tiered cache — kept serving the key's old value from L1.
+ */
+function invalidate(s: TrackingState, keys: readonly string[] | null): void {
+  for (const h of [...s.handlers]) {
+    try {
+      h.onInvalidate(keys);
+    } catch (err) {
+      if (warnedInvalidate.has(h)) continue;
+      warnedInvalidate.add(h);
+      log(s, 'warn', 'redis tracking: an onInvalidate handler threw (warned once per handler)', {
+        error: (err as Error)?.message ?? String(err),
+      });
+    }
+  }
+}
+const warnedInvalidate = new WeakSet<TrackingHandlers>();
+
 export function deliver(s: TrackingState, payload: Buffer[] | null): void {
   s.counts.messages++;
   if (payload === null) {
     s.counts.flushes++;
-    for (const h of s.handlers) h.onInvalidate(null);
+    invalidate(s, null);
     return;
   }
   const keys: string[] = [];
@@ -156,5 +176,5 @@ export function deliver(s: TrackingState, payload: Buffer[] | null): void {
     const name = b.toString('utf8');
     if (name.startsWith(s.prefix)) keys.push(name.slice(s.prefix.length));
   }
-  if (keys.length > 0) for (const h of s.handlers) h.onInvalidate(keys);
+  if (keys.length > 0) invalidate(s, keys);
 }

@@ -19,7 +19,7 @@
  * `heartbeat` ms, so a connection that died silently is noticed within `heartbeat + timeout`.
  */
 import type { Cluster, Redis } from 'iovalkey';
-import type { InvalidationTracker } from '../../core/contracts.js';
+import type { InvalidationTracker, TrackingHandlers } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
 import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { steadyNow } from './steady.js';
@@ -118,6 +118,21 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
     },
     async start(h) {
       if (s.closed) throw new ConfigError('createRedisTracking: tracker is closed', []);
+      // Checked now: handlers that are not functions were taken and failed at the first
+      // invalidation, inside the client's event handler.
+      const bad = (['onInvalidate', 'onLost', 'onMoved', 'onConfirmed'] as const).filter(
+        (name) => typeof (h as Partial<TrackingHandlers> | null | undefined)?.[name] !== 'function',
+      );
+      if (bad.length > 0)
+        throw new ConfigError(
+          'redis tracking start: handlers must be an object of functions',
+          bad.map((name) => ({
+            path: name,
+            expected: 'a function',
+            received: typeName((h as Partial<TrackingHandlers> | null | undefined)?.[name]),
+            message: 'must be a function',
+          })),
+        );
       s.handlers.add(h);
       // A cache joining a tracker that is already confirmed hears no confirmation from it until
       // the next loss: confirm it now (its L1 is empty and unfilled so far, so nothing is missed).

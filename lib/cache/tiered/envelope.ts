@@ -35,7 +35,9 @@ export function encodeEnvelope(value: Bytes, freshUntil: number, staleUntil: num
   view.setFloat64(2, freshUntil);
   view.setFloat64(10, staleUntil);
   view.setFloat64(18, ttl);
-  out.set(value, HEADER_BYTES);
+  // Not for an empty value: a view whose ArrayBuffer was transferred reads as 0 bytes (the empty
+  // value, as the memory cache stores it), but `set` from it threw a raw TypeError.
+  if (value.byteLength > 0) out.set(value, HEADER_BYTES);
   return out;
 }
 

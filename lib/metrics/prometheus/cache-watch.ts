@@ -55,11 +55,19 @@ export function createCacheWatch(
    */
   const count = (label: string, cache: Watched, field: string, v: unknown): number | undefined => {
     if (typeof v === 'number' && v >= 0 && v !== Number.POSITIVE_INFINITY) return v;
+    // `String(v)` throws for a null-prototype object, a revoked Proxy or a throwing `toString`:
+    // that error left the scrape, so every /metrics answer failed while the cache reported it.
+    let shown: string;
+    try {
+      shown = String(v);
+    } catch {
+      shown = `a value of type ${typeName(v)}`;
+    }
     warnOnce(
       label,
       cache,
       'count',
-      `cache "${label}" reported ${field} = ${String(v)}, not a count; the series keeps its last value`,
+      `cache "${label}" reported ${field} = ${shown}, not a count; the series keeps its last value`,
       { field },
     );
     return undefined;

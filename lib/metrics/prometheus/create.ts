@@ -5,7 +5,7 @@
  */
 import type * as client from 'prom-client';
 import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
-import { MetricsError } from '../../core/errors.js';
+import { MetricsError, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
 import { createCacheWatch } from './cache-watch.js';
 import { createCollectors } from './collect.js';
@@ -291,6 +291,13 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
    */
   // One parameter only: the scrape budget is the endpoint's, read from the scraper's request.
   const awaitedRender = async (accept?: string) => {
+    // An Accept header given as its list of values (`req.headersDistinct.accept`) or any other
+    // non-string threw a raw TypeError from the negotiation (`accept.split is not a function`).
+    if (accept != null && typeof accept !== 'string')
+      throw new MetricsError(
+        'invalid_option',
+        `render(accept): accept must be an Accept header string or undefined, received ${typeName(accept)}`,
+      );
     const hold = setTimeout(() => {}, Math.min(o.collectTimeoutMs + 1000, MAX_TIMER_MS));
     try {
       return await render(accept);
