@@ -16,6 +16,7 @@ import { toCacheError } from './errors.js';
 import { makeListenerRoom } from './listeners.js';
 import { describeNodes } from './nodes.js';
 import { iovalkey } from './peer.js';
+import { createReadyWait } from './ready-wait.js';
 import { createReporter } from './report.js';
 import { classifyClientError, scrubCredentials } from './tls.js';
 
@@ -241,6 +242,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // Publish refusals seen; the first and every 100th are logged (a refused PUBLISH loses every
   // invalidation: other instances keep serving what their L1 holds).
   let publishRefusals = 0;
+  const connected = createReadyWait(pub);
+  const refusesOffline =
+    (pub.options as { enableOfflineQueue?: boolean } | undefined)?.enableOfflineQueue === false;
 
   const handlers = new Set<Handlers>();
   let subscribed: Promise<unknown> | undefined;
@@ -354,6 +358,12 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     async publish(message) {
       if (closing) return;
       try {
+        // A cache's client refuses commands while it is not connected (its offline queue is
+        // off): a publish right after the client was made, or during a reconnect, rejected at
+        // once with iovalkey's "Stream isn't writeable and enableOfflineQueue options is false",
+        // while the lease over the same client waited for it. Both wait now (./ready-wait.ts).
+        // A client with an offline queue queues the PUBLISH itself, as before.
+        if (refusesOffline) await connected(`invalidation bus: PUBLISH ${channel}`);
         await Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
       } catch (err) {
         const e = refused('PUBLISH', err);

@@ -65,4 +65,39 @@ describe('redis invalidation bus: publish refused', { skip: skipRedis() }, () =>
       await cache.close();
     }
   });
+
+  // Found from outside (/tmp/D10/s1.mts): a bus made over a cache's client that was still
+  // connecting (its offline queue is off) rejected publish() at once with "Stream isn't writeable
+  // and enableOfflineQueue options is false", while a lease over the same client waited for it;
+  // with a wrong password, it said the same instead of naming the fault as the lease does.
+  it('publish over a client still connecting waits for it, as the lease does; a known fault is named', async () => {
+    const server = await startRedis({ password: 'bus-secret' });
+    servers.push(server);
+    const at = [`${server.host}:${server.port}`];
+    const heard: string[] = [];
+    const listener = createRedisCache({ addresses: at, password: 'bus-secret' });
+    const other = createRedisInvalidationBus({ client: listener.client, channel: 'inv-early' });
+    const wrong = createRedisCache({ addresses: at, password: 'not-it', commandTimeout: 5000 });
+    const wrongBus = createRedisInvalidationBus({ client: wrong.client, channel: 'inv-early' });
+    await other.subscribe(
+      (m) => heard.push(...(m.keys ?? [])),
+      () => {},
+    );
+    // Made once the listener is subscribed: its client is still connecting at the publish.
+    const cache = createRedisCache({ addresses: at, password: 'bus-secret', commandTimeout: 5000 });
+    const bus = createRedisInvalidationBus({ client: cache.client, channel: 'inv-early' });
+    try {
+      assert.notEqual(cache.client.status, 'ready');
+      await bus.publish({ origin: 'me', keys: ['k1'] });
+      for (let i = 0; i < 80 && heard.length === 0; i++) await sleep(25);
+      assert.deepEqual(heard, ['k1']);
+
+      const err = await rejectsWith(wrongBus.publish({ origin: 'me', keys: ['k'] }), 'unavailable');
+      assert.match(err.message, /^redis invalidation bus: PUBLISH inv-early failed: authentication failed/);
+      assert.doesNotMatch(err.message, /not-it|Stream isn't writeable/);
+    } finally {
+      for (const b of [bus, other, wrongBus]) await b.close();
+      for (const c of [cache, listener, wrong]) await c.close();
+    }
+  });
 });
