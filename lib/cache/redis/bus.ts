@@ -112,6 +112,18 @@ export function decodeInvalidation(text: string): Invalidation | undefined {
   return { origin: m.o, keys: m.k as string[] };
 }
 
+/** Why no receiver would decode `message` (see {@link decodeInvalidation}), or `undefined`. */
+function malformed(message: unknown): string | undefined {
+  if (message === null || typeof message !== 'object')
+    return `the message must be an object, received ${typeName(message)}`;
+  const m = message as { origin?: unknown; keys?: unknown; all?: unknown };
+  if (typeof m.origin !== 'string') return `origin must be a string, received ${typeName(m.origin)}`;
+  if (m.all || m.keys === undefined) return undefined;
+  if (!Array.isArray(m.keys)) return `keys must be an array of strings, received ${typeName(m.keys)}`;
+  const i = m.keys.findIndex((k) => typeof k !== 'string');
+  return i < 0 ? undefined : `keys must be an array of strings, keys[${i}] is ${typeName(m.keys[i])}`;
+}
+
 /** Resolves when `p` settles or after `ms`, whichever is first; never rejects (close goes on regardless). */
 function within(p: Promise<unknown>, ms: number): Promise<void> {
   return withTimeout(p, ms, () => new TimeoutError(`bus quit did not finish within ${ms} ms`)).then(
@@ -356,6 +368,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     },
 
     async publish(message) {
+      // What no receiver would decode (decodeInvalidation ignores it: the channel is shared) is
+      // refused here: `{ origin: 'svc', keys: [42] }` or an origin that is not a string resolved
+      // as published, and every instance ignored the message, so the invalidation was lost.
+      const wrong = malformed(message);
+      if (wrong) throw new CacheError('invalid_value', `redis invalidation bus: publish: ${wrong}`);
       if (closing) return;
       try {
         // A cache's client refuses commands while it is not connected (its offline queue is

@@ -100,4 +100,38 @@ describe('redis invalidation bus: publish refused', { skip: skipRedis() }, () =>
       for (const c of [cache, listener, wrong]) await c.close();
     }
   });
+
+  // Found from outside (/tmp/D10/s13.mts): a message no receiver decodes (a key that is not a
+  // string, an origin that is not one, keys given as a string) resolved as published, and every
+  // instance ignored it: the invalidation was lost without a word. Now refused, nothing sent.
+  it('publish refuses a message no receiver would decode with CacheError invalid_value', async () => {
+    const server = await startRedis();
+    servers.push(server);
+    const cache = createRedisCache({ addresses: [`${server.host}:${server.port}`] });
+    const bus = createRedisInvalidationBus({ client: cache.client, channel: 'inv-shape' });
+    const other = createRedisInvalidationBus({ client: cache.client, channel: 'inv-shape' });
+    const heard: unknown[] = [];
+    try {
+      await other.subscribe(
+        (m) => heard.push(m),
+        () => {},
+      );
+      const bad = [
+        { origin: 'svc', keys: [42] },
+        { origin: 7, keys: ['k'] },
+        { origin: 'svc', keys: 'k' },
+      ];
+      for (const message of bad) {
+        const err = await rejectsWith(bus.publish(message as never), 'invalid_value');
+        assert.match(err.message, /^redis invalidation bus: publish: (origin|keys) must be/);
+      }
+      await bus.publish({ origin: 'svc', keys: ['ok'] });
+      for (let i = 0; i < 80 && heard.length === 0; i++) await sleep(25);
+      assert.deepEqual(heard, [{ origin: 'svc', keys: ['ok'] }]);
+    } finally {
+      await bus.close();
+      await other.close();
+      await cache.close();
+    }
+  });
 });
