@@ -16,6 +16,7 @@ import { toCacheError } from './errors.js';
 import { makeListenerRoom } from './listeners.js';
 import { describeNodes } from './nodes.js';
 import { iovalkey } from './peer.js';
+import { createReadyWait } from './ready-wait.js';
 import { createReporter } from './report.js';
 import { classifyClientError, scrubCredentials } from './tls.js';
 
@@ -109,6 +110,18 @@ export function decodeInvalidation(text: string): Invalidation | undefined {
   if (m.a === 1) return { origin: m.o, all: true };
   if (!Array.isArray(m.k) || !m.k.every((k) => typeof k === 'string')) return undefined;
   return { origin: m.o, keys: m.k as string[] };
+}
+
+/** Why no receiver would decode `message` (see {@link decodeInvalidation}), or `undefined`. */
+function malformed(message: unknown): string | undefined {
+  if (message === null || typeof message !== 'object')
+    return `the message must be an object, received ${typeName(message)}`;
+  const m = message as { origin?: unknown; keys?: unknown; all?: unknown };
+  if (typeof m.origin !== 'string') return `origin must be a string, received ${typeName(m.origin)}`;
+  if (m.all || m.keys === undefined) return undefined;
+  if (!Array.isArray(m.keys)) return `keys must be an array of strings, received ${typeName(m.keys)}`;
+  const i = m.keys.findIndex((k) => typeof k !== 'string');
+  return i < 0 ? undefined : `keys must be an array of strings, keys[${i}] is ${typeName(m.keys[i])}`;
 }
 
 /** Resolves when `p` settles or after `ms`, whichever is first; never rejects (close goes on regardless). */
@@ -275,6 +288,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // Publish refusals seen; the first and every 100th are logged (a refused PUBLISH loses every
   // invalidation: other instances keep serving what their L1 holds).
   let publishRefusals = 0;
+  const connected = createReadyWait(pub);
+  const refusesOffline =
+    (pub.options as { enableOfflineQueue?: boolean } | undefined)?.enableOfflineQueue === false;
 
   const handlers = new Set<Handlers>();
   let subscribed: Promise<unknown> | undefined;
@@ -409,11 +425,22 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     },
 
     async publish(message) {
+      // What no receiver would decode (decodeInvalidation ignores it: the channel is shared) is
+      // refused here: `{ origin: 'svc', keys: [42] }` or an origin that is not a string resolved
+      // as published, and every instance ignored the message, so the invalidation was lost.
+      const wrong = malformed(message);
+      if (wrong) throw new CacheError('invalid_value', `redis invalidation bus: publish: ${wrong}`);
       // As subscribe(): nothing is sent once the bus is closed. It used to resolve as if sent, so
       // a tiered cache whose shared bus another user had closed counted each write's invalidation
       // in `invalidationsSent` while no other instance heard it (and no `busErrors`).
       if (closing) throw new CacheError('closed', 'invalidation bus is closed: nothing was published');
       try {
+        // A cache's client refuses commands while it is not connected (its offline queue is
+        // off): a publish right after the client was made, or during a reconnect, rejected at
+        // once with iovalkey's "Stream isn't writeable and enableOfflineQueue options is false",
+        // while the lease over the same client waited for it. Both wait now (./ready-wait.ts).
+        // A client with an offline queue queues the PUBLISH itself, as before.
+        if (refusesOffline) await connected(`invalidation bus: PUBLISH ${channel}`);
         await Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
       } catch (err) {
         const e = refused('PUBLISH', err);

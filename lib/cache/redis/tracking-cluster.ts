@@ -3,6 +3,7 @@
  * kept in step with the client's node and slot events; slot owners compared with the last look.
  */
 import type { Cluster, Redis } from 'iovalkey';
+import { CacheError } from '../../core/errors.js';
 import { keySlot } from './slots.js';
 import { addLink, removeLink } from './tracking-links.js';
 import { lose, moved, type TrackingState } from './tracking-state.js';
@@ -95,12 +96,20 @@ export function watchCluster(s: TrackingState, cluster: Cluster): () => void {
   cluster.on('-node', sync);
   cluster.on('refresh', sync);
   cluster.on('ready', sync);
+  // A cluster client closed by its owner (a tracker made over a closed client, or the L2 closed
+  // before its tiered cache) has no nodes to track: whoever awaits the first confirmation is told
+  // so. Before, a tiered cache's `ready` never settled. A no-op once confirmed.
+  const ended = () =>
+    s.firstFailed?.(new CacheError('unavailable', 'redis tracking failed (cluster): the client was closed'));
+  cluster.on('end', ended);
   if (cluster.status === 'wait') cluster.connect().catch(() => {});
+  if (cluster.status === 'end') ended();
   syncClusterQuietly(s);
   return () => {
     cluster.off('+node', sync);
     cluster.off('-node', sync);
     cluster.off('refresh', sync);
     cluster.off('ready', sync);
+    cluster.off('end', ended);
   };
 }

@@ -162,6 +162,23 @@ async function establish(s: TrackingState, link: Link): Promise<void> {
     if (!failed && link.data.status === 'ready') link.data.call('CLIENT', 'TRACKING', 'OFF').catch(() => {});
     return;
   }
+  if (failed && link.data.status === 'end') {
+    // The data connection was closed by its owner (a tracker made over a closed client, or the L2
+    // closed before its tiered cache): no retry can track it, so whoever awaits the first
+    // confirmation is told at once, and the subscriber is let go. Before, the set-up was retried
+    // for ever with a subscriber connected, so a tiered cache's `ready` never settled and the
+    // process did not exit. A client connected again (its `ready`) is set up again.
+    s.firstFailed?.(
+      new CacheError(
+        'unavailable',
+        `redis tracking failed (${nodeKeyAddress(link.key)}): the client was closed`,
+      ),
+    );
+    if (link.session) link.session.dead = true;
+    link.session?.sub.disconnect();
+    link.session = undefined;
+    return;
+  }
   if (failed) {
     schedule(s, link, backoff(link.failures));
     return;

@@ -47,15 +47,20 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   const bad = (path: string, expected: string, value: unknown) =>
     issues.push({ path, expected, received: typeName(value), message: `must be ${expected}` });
+  // The value itself where its type alone says nothing: `heartbeat: -5` was refused as "must be a
+  // number of ms above 0 … received number", `timeout: '1000'` (from an environment variable) and
+  // `mode: 'BCAST'` as "received string".
+  const badValue = (path: string, expected: string, value: unknown) =>
+    issues.push({ path, expected, received: shownValue(value), message: `must be ${expected}` });
   const client = options.cache?.client ?? options.client;
   if (typeof (client as Partial<Redis> | undefined)?.duplicate !== 'function')
     bad(options.cache ? 'cache.client' : 'client', 'an iovalkey client', client);
   if (options.mode !== undefined && options.mode !== 'default' && options.mode !== 'bcast')
-    bad('mode', "'default' or 'bcast'", options.mode);
+    badValue('mode', "'default' or 'bcast'", options.mode);
   for (const k of ['heartbeat', 'timeout'] as const) {
     const v = options[k];
     if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS))
-      bad(k, `a number of ms above 0 and up to ${MAX_TIMER_MS}`, v);
+      badValue(k, `a number of ms above 0 and up to ${MAX_TIMER_MS}`, v);
   }
   if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string')
     bad('keyPrefix', 'a string', options.keyPrefix);
@@ -78,6 +83,13 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   if (logger !== undefined && logger !== null && typeof (logger as { warn?: unknown }).warn !== 'function')
     bad('logger', 'a Logger (an object with a warn method)', logger);
   return issues;
+}
+
+/** A number as itself, a string quoted (cut at 64 characters) and said to be one, else its type. */
+function shownValue(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return `${JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)} (a string)`;
+  return typeName(v);
 }
 
 /**

@@ -117,7 +117,10 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
       return s.confirmedSteady > 0 ? Math.max(0, Math.round(steadyNow() - s.confirmedSteady)) : -1;
     },
     async start(h) {
-      if (s.closed) throw new ConfigError('createRedisTracking: tracker is closed', []);
+      // A CacheError('closed'), as a bus's subscribe() after its close() and this tracker closed
+      // before its first confirmation: a tiered cache given a closed tracker rejected `ready`
+      // with a ConfigError (`config_invalid`, no issue listed) that a caller handling `closed` missed.
+      if (s.closed) throw new CacheError('closed', 'redis tracking is closed');
       // Checked now: handlers that are not functions were taken and failed at the first
       // invalidation, inside the client's event handler.
       const bad = (['onInvalidate', 'onLost', 'onMoved', 'onConfirmed'] as const).filter(

@@ -89,4 +89,73 @@ describe('redis invalidation bus: publish refused', { skip: skipRedis() }, () =>
       await cache.close();
     }
   });
+
+  // Found from outside (/tmp/D10/s1.mts): a bus made over a cache's client that was still
+  // connecting (its offline queue is off) rejected publish() at once with "Stream isn't writeable
+  // and enableOfflineQueue options is false", while a lease over the same client waited for it;
+  // with a wrong password, it said the same instead of naming the fault as the lease does.
+  it('publish over a client still connecting waits for it, as the lease does; a known fault is named', async () => {
+    const server = await startRedis({ password: 'bus-secret' });
+    servers.push(server);
+    const at = [`${server.host}:${server.port}`];
+    const heard: string[] = [];
+    const listener = createRedisCache({ addresses: at, password: 'bus-secret' });
+    const other = createRedisInvalidationBus({ client: listener.client, channel: 'inv-early' });
+    const wrong = createRedisCache({ addresses: at, password: 'not-it', commandTimeout: 5000 });
+    const wrongBus = createRedisInvalidationBus({ client: wrong.client, channel: 'inv-early' });
+    await other.subscribe(
+      (m) => heard.push(...(m.keys ?? [])),
+      () => {},
+    );
+    // Made once the listener is subscribed: its client is still connecting at the publish.
+    const cache = createRedisCache({ addresses: at, password: 'bus-secret', commandTimeout: 5000 });
+    const bus = createRedisInvalidationBus({ client: cache.client, channel: 'inv-early' });
+    try {
+      assert.notEqual(cache.client.status, 'ready');
+      await bus.publish({ origin: 'me', keys: ['k1'] });
+      for (let i = 0; i < 80 && heard.length === 0; i++) await sleep(25);
+      assert.deepEqual(heard, ['k1']);
+
+      const err = await rejectsWith(wrongBus.publish({ origin: 'me', keys: ['k'] }), 'unavailable');
+      assert.match(err.message, /^redis invalidation bus: PUBLISH inv-early failed: authentication failed/);
+      assert.doesNotMatch(err.message, /not-it|Stream isn't writeable/);
+    } finally {
+      for (const b of [bus, other, wrongBus]) await b.close();
+      for (const c of [cache, listener, wrong]) await c.close();
+    }
+  });
+
+  // Found from outside (/tmp/D10/s13.mts): a message no receiver decodes (a key that is not a
+  // string, an origin that is not one, keys given as a string) resolved as published, and every
+  // instance ignored it: the invalidation was lost without a word. Now refused, nothing sent.
+  it('publish refuses a message no receiver would decode with CacheError invalid_value', async () => {
+    const server = await startRedis();
+    servers.push(server);
+    const cache = createRedisCache({ addresses: [`${server.host}:${server.port}`] });
+    const bus = createRedisInvalidationBus({ client: cache.client, channel: 'inv-shape' });
+    const other = createRedisInvalidationBus({ client: cache.client, channel: 'inv-shape' });
+    const heard: unknown[] = [];
+    try {
+      await other.subscribe(
+        (m) => heard.push(m),
+        () => {},
+      );
+      const bad = [
+        { origin: 'svc', keys: [42] },
+        { origin: 7, keys: ['k'] },
+        { origin: 'svc', keys: 'k' },
+      ];
+      for (const message of bad) {
+        const err = await rejectsWith(bus.publish(message as never), 'invalid_value');
+        assert.match(err.message, /^redis invalidation bus: publish: (origin|keys) must be/);
+      }
+      await bus.publish({ origin: 'svc', keys: ['ok'] });
+      for (let i = 0; i < 80 && heard.length === 0; i++) await sleep(25);
+      assert.deepEqual(heard, [{ origin: 'svc', keys: ['ok'] }]);
+    } finally {
+      await bus.close();
+      await other.close();
+      await cache.close();
+    }
+  });
 });

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 
@@ -44,6 +45,39 @@ describeWithServers('tiered cache with CLIENT TRACKING closed during set-up', sk
       });
     }
     assert.equal(await trackingConnections(), 0);
+  });
+
+  // Found from outside (/tmp/D10/s3.mts): a tracker made over a client already closed (or an L2
+  // closed before its tiered cache) retried its set-up for ever, backed off, with its subscriber
+  // connected: `ready` never settled and the process did not exit. Now `ready` rejects at once
+  // with CacheError `unavailable` saying the client was closed, and the subscriber is let go.
+  it('over a client already closed: ready rejects with CacheError unavailable, no subscriber stays', async () => {
+    const l2 = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'gone:' });
+    await l2.get('k');
+    await l2.close();
+    const tracking = createRedisTracking({ cache: l2 });
+    const cache = createTieredCache({ l1: createMemoryCache({ maxCost: 1 << 16 }), l2, tracking });
+    try {
+      const timeout = new Promise<string>((r) =>
+        setTimeout(() => r('ready still pending after 10 s'), 10_000).unref(),
+      );
+      const outcome = await Promise.race([
+        cache.ready.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+        timeout,
+      ]);
+      assert.ok(outcome instanceof CacheError, `expected CacheError, got ${String(outcome)}`);
+      assert.equal(outcome.code, 'unavailable');
+      assert.match(outcome.message, /^redis tracking failed \(main\): the client was closed/);
+      await waitFor(async () => (await trackingConnections()) === 0, {
+        timeoutMs: 3000,
+        what: 'no tracking subscriber left over a closed client',
+      });
+    } finally {
+      await cache.close();
+    }
   });
 });
 

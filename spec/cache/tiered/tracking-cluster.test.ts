@@ -14,6 +14,7 @@ import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { keySlot } from '../../../lib/cache/redis/slots.js';
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisCluster, redisCommand, skipRedis, startRedisCluster } from '../../harness/redis.js';
 import {
@@ -116,6 +117,41 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (6-node cluster)', 
       `# cluster, ${delays.length} outside writes over 3 masters: write reply → first fresh read median ${s.median.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms, max ${s.max.toFixed(3)} ms`,
     );
     assert.equal(delays.length, 1000);
+  });
+
+  // Found from outside (/tmp/D10/s7.mts): a tracker over a cluster client already closed (made
+  // after `l2.close()`, or the L2 closed before its tiered cache) had no node to track and never
+  // said so: the tiered cache's `ready` never settled. Now it rejects with CacheError unavailable.
+  it('over a cluster client already closed: ready rejects with CacheError unavailable', async () => {
+    const closed = createRedisCache({
+      mode: 'cluster',
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      keyPrefix: 'gone:',
+    });
+    await closed.get('k');
+    await closed.close();
+    const other = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2: closed,
+      tracking: createRedisTracking({ cache: closed }),
+    });
+    try {
+      const timeout = new Promise<string>((r) =>
+        setTimeout(() => r('ready still pending after 10 s'), 10_000).unref(),
+      );
+      const outcome = await Promise.race([
+        other.ready.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+        timeout,
+      ]);
+      assert.ok(outcome instanceof CacheError, `expected CacheError, got ${String(outcome)}`);
+      assert.equal(outcome.code, 'unavailable');
+      assert.match(outcome.message, /^redis tracking failed \(cluster\): the client was closed/);
+    } finally {
+      await other.close();
+    }
   });
 
   it('slot migration: only the moved slot leaves L1, which stays trusted; writes on the new owner reach L1', async () => {

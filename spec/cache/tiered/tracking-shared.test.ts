@@ -11,7 +11,7 @@ import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, createRedisTracking } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import type { Logger } from '../../../lib/core/contracts.js';
-import { ConfigError } from '../../../lib/core/errors.js';
+import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 import { holdInL1, type OutsideWriter, outsideWriter, text } from './tracking-helpers.js';
@@ -191,5 +191,21 @@ describeWithServers('tiered caches and the lifetime of their Redis tracker', ski
     closers.push(() => again.close());
     await again.ready;
     assert.equal(again.stats().trackingConfirmed, 1);
+  });
+
+  // Found from outside (/tmp/D10/s11.mts): a cache given a tracker already closed (with another
+  // cache) rejected `ready` with ConfigError `config_invalid` listing no issue, where a closed bus
+  // gives CacheError `closed`. Now both say `closed`.
+  it('a cache given a tracker already closed: ready rejects with CacheError closed, as for a closed bus', async () => {
+    const l2 = l2For(`shut${++unique}`);
+    const tracking = createRedisTracking({ cache: l2 });
+    await tracking.close();
+    const cache = createTieredCache({ l1: createMemoryCache({ maxCost: 1 << 16 }), l2, tracking });
+    closers.push(() => cache.close());
+    await assert.rejects(cache.ready, (err: unknown) => {
+      assert.ok(err instanceof CacheError, `expected CacheError, got ${String(err)}`);
+      assert.equal(err.code, 'closed');
+      return true;
+    });
   });
 });

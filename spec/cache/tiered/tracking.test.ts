@@ -387,6 +387,22 @@ describeWithServers('tiered cache with Redis CLIENT TRACKING (standalone)', skip
     closers.push(() => l2.close());
     assert.throws(() => createRedisTracking({ cache: l2, mode: 'x' as never }), ConfigError);
     assert.throws(() => createRedisTracking({ cache: l2, heartbeat: 0 }), ConfigError);
+    // The value is shown where its type alone says nothing: `heartbeat: -5` said "received number"
+    // against "a number of ms above 0", `timeout: '1000'` and `mode: 'BCAST'` "received string".
+    assert.throws(
+      () =>
+        createRedisTracking({ cache: l2, heartbeat: -5, timeout: '1000' as never, mode: 'BCAST' as never }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const received = Object.fromEntries(err.issues.map((i) => [i.path, i.received]));
+        assert.deepEqual(received, {
+          mode: '"BCAST" (a string)',
+          heartbeat: '-5',
+          timeout: '"1000" (a string)',
+        });
+        return true;
+      },
+    );
     // A logger without warn was taken; every report of the tracker was then lost silently.
     assert.throws(() => createRedisTracking({ cache: l2, logger: {} as never }), ConfigError);
     assert.throws(
