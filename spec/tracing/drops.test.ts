@@ -4,6 +4,7 @@
  * rate-limited log records; `tracer.flush()` rejects with one `TracingError` carrying the causes.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { closeOnSignals, createApp } from '../../lib/core/app.js';
@@ -111,6 +112,38 @@ describe('dropped spans are counted, exposed and logged', () => {
     assert.equal(stats.droppedSpans.export_failed, 25);
     assert.equal(stats.failedExports, 3);
     await tracer.close();
+  });
+});
+
+describe('spans ended once close() has begun', () => {
+  it('are never exported, each one counted as a shutdown drop (README: a handler still running)', async (t) => {
+    // An accepting collector: the spans ended before close() are delivered, the others are lost
+    // and must be counted. (Mutation pass: not counting them survived every test.)
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.after(() => server.close());
+    const tracer = createOtelTracer({
+      serviceName: 'late-spans',
+      endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`,
+      batch: { scheduledDelayMillis: 60_000 },
+    });
+    const during = tracer.startSpan('during');
+    const after = tracer.startSpan('after');
+    for (let i = 0; i < 3; i++) tracer.startSpan(`s${i}`).end();
+    const closing = tracer.close({ timeoutMs: 5000 });
+    during.end();
+    await closing;
+    after.end();
+    const stats = tracer.exportStats();
+    assert.equal(stats.exportedSpans, 3);
+    assert.deepEqual(stats.droppedSpans, { queue_full: 0, export_failed: 0, shutdown: 2 });
+    assert.equal(stats.lostSpans, 2);
   });
 });
 

@@ -90,4 +90,36 @@ describe('one Redis client shared by many caches and buses', { skip: skipRedis()
       client.disconnect();
     }
   });
+
+  it('close() of a cache over a shared client waits for its commands in flight (the app may then end the client)', async () => {
+    // README: close() "waits for in-flight ones". A cache that does not own its client does not
+    // QUIT it, so nothing else orders its close after them: were close() not to wait, an app
+    // ending the shared client once it resolved would cut a write still in flight. (Mutation
+    // pass: close() not waiting survived every test.)
+    const client = new Redis({ host: server.host, port: server.port, commandTimeout: 5000 });
+    client.on('error', () => {});
+    try {
+      await client.ping();
+      const cache = createRedisCache({ client, keyPrefix: 'drain:' });
+      await cache.set('warm', Buffer.from('v'));
+      // A blocking command first on the shared connection holds the cache's SET behind it.
+      const blocking = client.blpop('drain:nothing', 0.5);
+      let settled = 'pending';
+      const writing = cache.set('k', Buffer.from('v')).then(
+        (r) => {
+          settled = String(r);
+        },
+        (e: Error) => {
+          settled = e.message;
+        },
+      );
+      await cache.close();
+      assert.equal(settled, 'true', 'the write in flight had its answer when close() resolved');
+      await writing;
+      await blocking;
+      assert.equal((await client.get('drain:k'))?.toString(), 'v');
+    } finally {
+      client.disconnect();
+    }
+  });
 });

@@ -10,12 +10,13 @@
  * through the calls bounded by `l2Timeout`.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+import { fakeCache } from './fakes.js';
 
 const FAILURES = 3;
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString());
@@ -136,5 +137,40 @@ describeWithServers('tiered cache: timeouts of the caller’s own budget and the
     assert.equal(await cache.set('after', Buffer.from('v'), 60_000), true);
     assert.equal(cache.breakerState(), 'closed');
     assert.equal(text(await cache.get('k')), 'v');
+  });
+});
+
+describe('tiered cache: an L2 that ignores the caller’s budget', () => {
+  it('its calls left unanswered until l2Timeout count toward the breaker as usual', async () => {
+    // README (`breaker`): the rule is the budget given, but a call L2 leaves unanswered until the
+    // cache's own l2Timeout (an L2 that ignores the budget) counts. Removing that exception (the
+    // guard's `!own`) survived every other test: such an L2 hung forever and the breaker never opened.
+    const l2 = fakeCache('l2');
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2,
+      l2Timeout: 100,
+      breaker: { failures: FAILURES, cooldown: 60_000 },
+    });
+    try {
+      l2.mode = 'hang';
+      for (let i = 0; i < FAILURES; i++)
+        assert.equal(
+          await cache.set(`k${i}`, Buffer.from('v'), 60_000, { timeout: 20 }).then(() => 'ok', code),
+          'timeout',
+        );
+      await waitFor(() => cache.breakerState() === 'open', {
+        timeoutMs: 5000,
+        what: 'the breaker opened by the calls L2 left unanswered until l2Timeout',
+      });
+      assert.equal(cache.stats().breakerOpens, 1);
+      assert.equal(
+        await cache.set('skipped', Buffer.from('v'), 60_000).then(() => 'ok', code),
+        'unavailable',
+      );
+    } finally {
+      l2.mode = 'ok';
+      await cache.close();
+    }
   });
 });

@@ -24,6 +24,20 @@ it('a closed tiered cache without bus or tracking reports trackingConfirmed 0', 
   assert.equal(cache.stats().trackingConfirmed, 0, 'L1 closed with the cache');
 });
 
+it('close() closes both levels (README: app.close() closes bus, L2, L1)', async () => {
+  // Mutation pass: a close() that left L1 open survived every test.
+  const l1 = createMemoryCache({ maxCost: 1 << 16 });
+  const l2 = createMemoryCache({ maxCost: 1 << 16 });
+  const cache = createTieredCache({ l1, l2 });
+  await cache.set('k', Buffer.from('v'));
+  await cache.close();
+  for (const level of [l1, l2])
+    await assert.rejects(
+      async () => level.get('k'),
+      (e: { code?: string }) => e.code === 'closed',
+    );
+});
+
 describeWithServers('a closed tiered cache with a Redis bus', skipRedis(), () => {
   let redis: RedisStandalone;
   before(async () => {

@@ -116,6 +116,27 @@ describeWithServers('tiered: values loaded while L2 did not answer', skipRedis()
     }
   });
 
+  it('clear() ends the marks: a value written afterwards (by another instance) is served', async () => {
+    const { cache, prefix } = open();
+    const other = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2: createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: prefix }),
+    });
+    try {
+      await Promise.all([cache.ready, other.ready]);
+      await cache.set('a', enc('v1'), 60_000);
+      await sleep(L1_TTL + 50);
+      assert.equal(dec(await slowL2(() => cache.getOrSet('a', async () => enc('L5'), 60_000))), 'L5');
+      await cache.clear(); // L2 holds nothing older of any key now
+      await other.set('a', enc('v2'), 60_000);
+      assert.equal(dec(await cache.get('a')), 'v2', 'the value written after the clear');
+      assert.equal(await cache.has('a'), true);
+    } finally {
+      await cache.close();
+      await other.close();
+    }
+  });
+
   it('a failed write dropping the loaded L1 copy does not bring the older value back', async () => {
     const { cache, prefix } = open();
     try {

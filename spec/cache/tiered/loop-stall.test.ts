@@ -14,7 +14,7 @@ import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
-import { describeWithServers } from '../../harness/process.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
 import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
 
 // The set-up writes and the final write and read must be answered within it: at 100 ms one
@@ -94,5 +94,44 @@ describeWithServers('tiered cache: an event-loop stall with L2 calls in flight',
     assert.equal(cache.breakerState(), 'closed', 'a stall of this process is no evidence against L2');
     assert.equal(await cache.set('after', Buffer.from('ok')), true, 'the next write is not skipped');
     assert.equal(text(await cache.get('after')), 'ok');
+  });
+
+  it('a half-open probe timed out across a stall still gets its verdict: the breaker recovers once Redis answers', async () => {
+    // The stall rule (a late timeout is not counted) does not apply to the probe: the breaker
+    // waits for its outcome. Dropping that exception survived every other test, and the breaker
+    // then stayed half-open, the probe taken, L2 skipped for every call for good.
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2: createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: 'probe:' }),
+      l2Timeout: L2_TIMEOUT,
+      breaker: { failures: 1, cooldown: 300 },
+    });
+    closers.push(() => cache.close());
+    const code = (e: unknown) => (e as { code?: string } | null)?.code ?? String(e);
+    await cache.set('k', Buffer.from('v'), 60_000);
+    const pid = redis.server.child.pid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      assert.equal(await cache.set('a', Buffer.from('v'), 60_000).then(() => 'ok', code), 'timeout');
+      assert.equal(cache.stats().breakerOpens, 1);
+      await waitFor(() => cache.breakerState() === 'half-open', { timeoutMs: 10_000, what: 'the cool-down' });
+      const probe = cache.set('b', Buffer.from('v'), 60_000).then(() => 'ok', code);
+      const start = performance.now();
+      while (performance.now() - start < 3 * L2_TIMEOUT) {} // the stall: past the probe's deadline
+      assert.equal(await probe, 'timeout');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(
+      () =>
+        cache.set('c', Buffer.from('v'), 60_000).then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 10_000, intervalMs: 50, what: 'a write through the closed breaker' },
+    );
+    assert.equal(cache.breakerState(), 'closed');
+    assert.equal(text(await cache.get('k')), 'v');
   });
 });

@@ -8,6 +8,9 @@
  * loopback proxy that holds server→client bytes of A's data connection (A's bus is direct).
  * The same when B's message was lost because A's subscriber reconnected while A's write was on its
  * way: the reconnect cleared L1, then A's reply came and filled it with the overtaken value.
+ * Also pinned (mutation pass: each failed on a mutant of write.ts that dropped the guard): the same
+ * for setMany, and A's own delete fencing A's load of the key before its DEL is sent — a load
+ * returning while the delete's reply is held must store its value in neither level.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -139,5 +142,61 @@ describeWithServers('tiered cache: a write overtaken by another instance never f
     }
     const r = await a.getWithMeta('k6');
     assert.equal(text(r?.value), 'from B', `A served ${text(r?.value)} from ${r?.source}`);
+  });
+
+  it('setMany whose reply comes after a bus reconnect that lost the overtaking write’s message: not filled', async () => {
+    const list = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
+    const id = /id=(\d+) [^\n]*name=wr-a:bus/.exec(list)?.[1];
+    assert.ok(id, 'A’s subscriber connection is listed');
+    const reconnects = a.stats().busReconnects;
+    proxy.state.delay = 300;
+    try {
+      const writing = a.setMany([
+        { key: 'k8', value: Buffer.from('A8') },
+        { key: 'k9', value: Buffer.from('A9') },
+      ]);
+      await sleep(50); // A's MSET has run; its reply is held
+      await redisCommand(redis.port, ['CLIENT', 'KILL', 'ID', id]); // A's subscriber drops
+      await b.set('k8', Buffer.from('B8')); // its message reaches no subscriber of A
+      await waitFor(() => a.stats().busReconnects > reconnects, {
+        timeoutMs: 2000,
+        what: 'A’s bus reconnect',
+      });
+      await writing;
+    } finally {
+      proxy.state.delay = 0;
+    }
+    const r = await a.getWithMeta('k8');
+    assert.equal(text(r?.value), 'B8', `A served ${text(r?.value)} from ${r?.source}`);
+  });
+
+  it('a delete of this instance during its own load: the load, returning before the delete’s reply, stores in neither level', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started!: () => void;
+    const loaderStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const loading = a.getOrSet('k7', async () => {
+      started();
+      await held;
+      return Buffer.from('old');
+    });
+    await loaderStarted; // A's L2 read found nothing
+    proxy.state.delay = 300;
+    try {
+      const deleting = a.delete('k7');
+      await sleep(50); // the DEL has run on the server; its reply is held
+      release(); // the load returns while the delete is still on its way
+      assert.equal(text(await loading), 'old'); // its caller still gets the value
+      await deleting;
+    } finally {
+      proxy.state.delay = 0;
+    }
+    assert.equal(text(await b.get('k7')), undefined, 'the loaded value did not land in L2 after the delete');
+    const r = await a.getWithMeta('k7');
+    assert.equal(r, undefined, `A served ${text(r?.value)} from ${r?.source}`);
   });
 });
