@@ -36,7 +36,7 @@ interface LoadFrame {
   /** The load's shared promise (a singleflight's), once known. */
   load?: Promise<unknown> | undefined;
   /** The load settled: nothing waits behind it any more. */
-  settled?: boolean;
+  settled?: boolean | undefined;
   readonly outer: LoadFrame | undefined;
 }
 let runningLoad: LoadFrame | undefined;

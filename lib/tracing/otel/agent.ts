@@ -393,7 +393,9 @@ let subscribed = false;
  * every send, with it: such a request is then failed (an `error` on it, which that exporter
  * reports from) once the attempt has been settled.
  */
-export function createRequestTracker(options: { reportsAtBodyEnd?: boolean } = {}): RequestTracker {
+export function createRequestTracker(
+  options: { reportsAtBodyEnd?: boolean | undefined } = {},
+): RequestTracker {
   const open = new Set<Destroyable>();
   let aborted = false;
   if (!subscribed) {
