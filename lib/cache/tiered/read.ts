@@ -4,6 +4,7 @@
  * loader or L2 fails, an early background refresh of hot keys near expiry, and the cross-instance
  * lease under which one instance loads while the others wait for its value in L2.
  */
+import { runDetached } from '../../core/background.js';
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { createLoadBound } from '../../core/load-bound.js';
@@ -485,12 +486,17 @@ export function createReadPath(ctx: Context): ReadPath {
     c.refreshes++;
     refreshing.add(key);
     const frame = loadFrame(local.flights, [key], chain);
-    settles(
-      frame,
-      local.flight(key, (leave) => refresh(key, loader, ttl, env, leave, frame)),
-    )
-      .catch(ignore)
-      .finally(() => refreshing.delete(key));
+    // Outside the caller's async context (core/background.ts): the caller is answered from L1 and
+    // may be long done when the loader runs, so spans started there without an explicit parent
+    // (auto-instrumentation, `app.ctx` in active-context mode) nested under the request that hit the key.
+    runDetached(() =>
+      settles(
+        frame,
+        local.flight(key, (leave) => refresh(key, loader, ttl, env, leave, frame)),
+      )
+        .catch(ignore)
+        .finally(() => refreshing.delete(key)),
+    );
   }
 
   async function refresh(
