@@ -199,12 +199,6 @@ export async function createPostgresDb(
 ): Promise<Db> {
   const { default: pg } = await import('pg');
   const timeoutMs = options.timeoutMs ?? DEFAULT_DB_TIMEOUT_MS;
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.max ?? 10,
-    connectionTimeoutMillis: timeoutMs,
-    idleTimeoutMillis: 30_000,
-  });
   // A statement with a read timeout (pg's client-side `query_timeout`): a server that stopped
   // answering fails it instead of holding the request (and a pooled connection) forever.
   const statement = (sql: string, params: readonly unknown[] | undefined, bound: number | undefined) => ({
@@ -214,16 +208,26 @@ export async function createPostgresDb(
   });
   // Set on each new session rather than as a startup parameter, which PgBouncer refuses
   // ("unsupported startup parameter"). A `statement_timeout` given in DATABASE_URL (as a parameter
-  // or in `options`) is left to apply.
+  // or in `options`) is left to apply. pg-pool's `onConnect` hook is awaited before the session is
+  // handed out: run from the 'connect' event instead, the SET was still running when the first
+  // statement was sent, which pg 8 warns about on stderr (DeprecationWarning, removed in pg 9). A
+  // SET that fails fails that first statement (the session is dropped, not pooled).
   const given = new URL(url).searchParams;
-  if (!given.has('statement_timeout') && !/statement_timeout/.test(given.get('options') ?? ''))
-    pool.on('connect', (client) => {
-      client
-        .query(
+  const setsTimeout =
+    !given.has('statement_timeout') && !/statement_timeout/.test(given.get('options') ?? '');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: timeoutMs,
+    idleTimeoutMillis: 30_000,
+    ...(setsTimeout && {
+      onConnect: async (client: import('pg').ClientBase) => {
+        await client.query(
           statement(`SET statement_timeout = ${timeoutMs + SERVER_STATEMENT_GRACE_MS}`, undefined, timeoutMs),
-        )
-        .catch(() => {}); // the session's first statement meets the same fault and reports it
-    });
+        );
+      },
+    }),
+  });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   const parsed = new URL(url);
