@@ -31,7 +31,7 @@ export interface Db extends Queryable {
   /** Connections currently in use (checked out of the pool; for pglite, statements running). */
   activeConnections(): number;
   /**
-   * The pool's connections by state, for `db_client_connection_count{state}`: `used` (checked out)
+   * The pool's connections by state, for `db_client_connection_count{db_client_connection_state}`: `used` (checked out)
    * and `idle` (open, waiting in the pool). pglite has no pool: statements running, no `idle`.
    */
   connections(): { used: number; idle?: number };

@@ -12,7 +12,7 @@ import { tracedFetch } from '../lib/tracing/http.js';
 import type { ClientFetch, Listener, ServeRoute } from './http.js';
 import { hyperionServe } from './http.js';
 
-/** A database pool's connections by state (`db_client_connection_count{state}`). */
+/** A database pool's connections by state (`db_client_connection_count{db_client_connection_state}`). */
 export interface DbConnections {
   used: number;
   idle?: number;

@@ -103,7 +103,7 @@ export function createPeerMetrics(service: string): PeerMetrics {
   const dbConnections = new client.Gauge({
     name: 'db_client_connection_count',
     help: 'Database client connections by state (idle or used)',
-    labelNames: ['state'],
+    labelNames: ['db_client_connection_state'],
     registers,
   });
 
@@ -146,8 +146,8 @@ export function createPeerMetrics(service: string): PeerMetrics {
     watchDbConnections(read) {
       beforeScrape.push(() => {
         const { used, idle } = read();
-        dbConnections.set({ state: 'used' }, used);
-        if (idle !== undefined) dbConnections.set({ state: 'idle' }, idle);
+        dbConnections.set({ db_client_connection_state: 'used' }, used);
+        if (idle !== undefined) dbConnections.set({ db_client_connection_state: 'idle' }, idle);
       });
     },
     scrape(_req, res) {

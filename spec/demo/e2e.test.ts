@@ -418,7 +418,7 @@ describeWithServers('observability demo end to end (Redis, PostgreSQL, Jaeger, P
     await prometheus.waitForSeries('orders_created_total{service="order-service"} >= 1');
     await prometheus.waitForSeries('order_value_dollars_count{service="order-service"} >= 1');
     const conns = await prometheus.waitForSeries('db_client_connection_count', (s) => s.length === 4);
-    assert.deepEqual(conns.map((c) => `${c.metric.service} ${c.metric.state}`).sort(), [
+    assert.deepEqual(conns.map((c) => `${c.metric.service} ${c.metric.db_client_connection_state}`).sort(), [
       'order-service idle',
       'order-service used',
       'user-service idle',

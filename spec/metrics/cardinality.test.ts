@@ -125,7 +125,7 @@ describe('prometheus metrics: cardinality cap', () => {
     }
     // Before: the second state (and cache b's ratio) overwrote the overflow series at every scrape
     // and counted one drop per scrape.
-    assert.match(body, /^db_client_connection_count\{state="used"\} 3$/m);
+    assert.match(body, /^db_client_connection_count\{db_client_connection_state="used"\} 3$/m);
     assert.doesNotMatch(body, /__overflow__|metrics_series_dropped_total\{/);
     assert.match(legacyBody, /^cache_hit_rate\{cache_type="a"\} 0.5$/m);
     assert.doesNotMatch(legacyBody, /__overflow__|metrics_series_dropped_total\{/);

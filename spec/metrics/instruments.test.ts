@@ -754,7 +754,10 @@ describe('prometheus metrics: instruments', () => {
     });
     let pool: unknown = { used: 2, idle: 3 };
     m.watchDbConnections(() => pool as never);
-    const good = ['db_client_connection_count{state="used"} 2', 'db_client_connection_count{state="idle"} 3'];
+    const good = [
+      'db_client_connection_count{db_client_connection_state="used"} 2',
+      'db_client_connection_count{db_client_connection_state="idle"} 3',
+    ];
     assert.deepEqual(samples(await text(m), 'db_client_connection_count'), good);
     for (const bad of [Number.NaN, -1, { used: Number.NaN }, { used: 1, idle: -2 }, { used: '4' }, null]) {
       pool = bad;
@@ -779,8 +782,8 @@ describe('prometheus metrics: instruments', () => {
     observeRequest({ method: 'GET', route: '/a', status: 200, seconds: 0.1 });
     const body = (await render()).body;
     assert.deepEqual(samples(body, 'db_client_connection_count'), [
-      'db_client_connection_count{state="used"} 2',
-      'db_client_connection_count{state="idle"} 1',
+      'db_client_connection_count{db_client_connection_state="used"} 2',
+      'db_client_connection_count{db_client_connection_state="idle"} 1',
     ]);
     assert.deepEqual(samples(body, 'queue_depth'), ['queue_depth 5']);
     assert.equal(seriesCount('cache_requests_total'), 2);
@@ -788,23 +791,23 @@ describe('prometheus metrics: instruments', () => {
     await close();
   });
 
-  it('watchDbConnections sets db_client_connection_count{state} at scrape time', async () => {
+  it('watchDbConnections sets db_client_connection_count{db_client_connection_state} at scrape time', async () => {
     const m = createMetrics();
     let pool: number | { used: number; idle: number } = { used: 4, idle: 6 };
     m.watchDbConnections(async () => pool);
     assert.deepEqual(samples(await text(m), 'db_client_connection_count'), [
-      'db_client_connection_count{state="used"} 4',
-      'db_client_connection_count{state="idle"} 6',
+      'db_client_connection_count{db_client_connection_state="used"} 4',
+      'db_client_connection_count{db_client_connection_state="idle"} 6',
     ]);
     pool = { used: 7, idle: 3 };
     assert.deepEqual(samples(await text(m), 'db_client_connection_count'), [
-      'db_client_connection_count{state="used"} 7',
-      'db_client_connection_count{state="idle"} 3',
+      'db_client_connection_count{db_client_connection_state="used"} 7',
+      'db_client_connection_count{db_client_connection_state="idle"} 3',
     ]);
     const n = createMetrics();
     n.watchDbConnections(() => 2);
     assert.deepEqual(samples(await text(n), 'db_client_connection_count'), [
-      'db_client_connection_count{state="used"} 2',
+      'db_client_connection_count{db_client_connection_state="used"} 2',
     ]);
   });
 
@@ -832,7 +835,9 @@ describe('prometheus metrics: instruments', () => {
       pool = 5;
       assert.deepEqual(
         samples(await text(m), name),
-        naming === 'otel' ? ['db_client_connection_count{state="used"} 5'] : ['db_connections_active 5'],
+        naming === 'otel'
+          ? ['db_client_connection_count{db_client_connection_state="used"} 5']
+          : ['db_connections_active 5'],
       );
       // A read still running when its watch stops writes nothing.
       let release: () => void = () => {};

@@ -242,7 +242,10 @@ const databaseRuntime = (): Dashboard =>
           'db_client_connection_count: connections checked out of the pg pool (used) and waiting in it (idle); embedded pglite reports statements running as used.',
         at: [0, 0, 12, 8],
         queries: [
-          { expr: 'sum by (service, state) (db_client_connection_count)', legend: '{{service}} {{state}}' },
+          {
+            expr: 'sum by (service, db_client_connection_state) (db_client_connection_count)',
+            legend: '{{service}} {{db_client_connection_state}}',
+          },
         ],
       },
       {

@@ -25,6 +25,9 @@ export const HTTP_DURATION_BUCKETS: readonly number[] = Object.freeze([
 /** Status label of a response cut off before its headers went out, under `naming: 'legacy'` (nginx's "client closed request"). */
 export const ABORTED_STATUS = 499;
 
+/** The state label of `db_client_connection_count` (`used` / `idle`): `db.client.connection.state`. */
+export const DB_STATE = 'db_client_connection_state';
+
 export interface FrameworkParts {
   readonly naming: MetricsNaming;
   readonly dropped: CounterImpl;
@@ -135,7 +138,10 @@ export function registerFramework(
     : gauge({
         name: 'db_client_connection_count',
         help: 'Database client connections by state (idle or used)',
-        labelNames: ['state'],
+        // The conventions' attribute `db.client.connection.state`, as an OpenTelemetry exporter
+        // writes it: the label was `state` (the attribute of the older `db.client.connections.usage`),
+        // so a dashboard built for OpenTelemetry-instrumented services found the metric but not the label.
+        labelNames: [DB_STATE],
       });
   return {
     naming,
@@ -285,7 +291,7 @@ export function clientRecorder(f: FrameworkParts): (o: HttpClientObservation) =>
   };
 }
 
-/** Writes a pool's connections into `db_client_connection_count{state}` (or legacy `db_connections_active`). */
+/** Writes a pool's connections into `db_client_connection_count{db_client_connection_state}` (or legacy `db_connections_active`). */
 export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnections) => void {
   /** A connection count, or MetricsError: the gauge keeps its last value rather than show NaN or -1. */
   const check = (field: string, v: unknown): number => {
@@ -304,11 +310,11 @@ export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnectio
   // rather than folded, which overwrote the overflow series and counted a drop per scrape.
   return (c) => {
     const { used, idle } = read(c);
-    f.dbConnections.setIfRoom({ state: 'used' }, used);
+    f.dbConnections.setIfRoom({ [DB_STATE]: 'used' }, used);
     // A read without `idle` (a number, or `{ used }`): no idle series, rather than the one an
     // earlier read left (a pool replaced, read as 0 meanwhile, kept showing its idle count).
-    if (idle !== undefined) f.dbConnections.setIfRoom({ state: 'idle' }, idle);
-    else f.dbConnections.series.remove({ state: 'idle' });
+    if (idle !== undefined) f.dbConnections.setIfRoom({ [DB_STATE]: 'idle' }, idle);
+    else f.dbConnections.series.remove({ [DB_STATE]: 'idle' });
   };
 }
 
@@ -321,7 +327,7 @@ export function dbConnectionsClearer(f: FrameworkParts): () => void {
   const { series } = f.dbConnections;
   if (f.naming === 'legacy') return () => void series.remove({});
   return () => {
-    series.remove({ state: 'used' });
-    series.remove({ state: 'idle' });
+    series.remove({ [DB_STATE]: 'used' });
+    series.remove({ [DB_STATE]: 'idle' });
   };
 }

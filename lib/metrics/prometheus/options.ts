@@ -41,7 +41,7 @@ export interface MetricsOptions {
   /**
    * Names and labels of the built-in metrics. `'otel'` (default): the OpenTelemetry conventions as
    * exported to Prometheus (`http_server_request_duration_seconds{http_request_method,http_route,
-   * http_response_status_code,url_scheme,error_type}`, `db_client_connection_count{state}`, …).
+   * http_response_status_code,url_scheme,error_type}`, `db_client_connection_count{db_client_connection_state}`, …).
    * `'legacy'`: the earlier names (`requests_total`, `request_duration_seconds`, `cache_hit_rate`,
    * `db_connections_active`), for dashboards built on them; see the migration table in the README.
    */

@@ -25,7 +25,7 @@ export interface MetricsCloseOptions extends CloseOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Connections of a pool by state, for `db_client_connection_count{state}`. */
+/** Connections of a pool by state, for `db_client_connection_count{db_client_connection_state}`. */
 export interface DbConnections {
   /** Checked out of the pool. */
   readonly used: number;
@@ -53,7 +53,7 @@ export interface FrameworkMetrics {
   readonly requestDuration: Histogram;
   /** `http_client_request_duration_seconds`. */
   readonly clientRequestDuration: Histogram;
-  /** `db_client_connection_count{state}` (`'otel'`) or `db_connections_active` (`'legacy'`). */
+  /** `db_client_connection_count{db_client_connection_state}` (`'otel'`) or `db_connections_active` (`'legacy'`). */
   readonly dbConnections: Gauge;
 }
 
@@ -77,7 +77,7 @@ export interface PrometheusMetrics extends Metrics {
   /** Reads `cache.stats()` at every scrape into the cache metrics. Returns an unwatch function. */
   watchCache(cache: Pick<Cache, 'name' | 'stats'>, options?: WatchCacheOptions): () => void;
   /**
-   * Reads a pool's connections at every scrape into `db_client_connection_count{state}` (`used`,
+   * Reads a pool's connections at every scrape into `db_client_connection_count{db_client_connection_state}` (`used`,
    * and `idle` when given; a plain number counts as `used`), or `db_connections_active` (the used
    * ones) under legacy naming.
    */

@@ -267,6 +267,7 @@ export const OTEL_ENV_VARS: readonly string[] = [
     `OTEL_EXPORTER_OTLP_TRACES_${suffix}`,
   ]),
   'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+  'OTEL_EXPORTER_JAEGER_ENDPOINT',
   'OTEL_TRACES_SAMPLER',
   'OTEL_TRACES_SAMPLER_ARG',
   'OTEL_PROPAGATORS',
@@ -460,9 +461,13 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
       u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
       out.endpoint = u.href;
     }
-  } else if (exporter === 'zipkin') {
-    const z = get('OTEL_EXPORTER_ZIPKIN_ENDPOINT');
-    const url = z && checkUrl('OTEL_EXPORTER_ZIPKIN_ENDPOINT', z, bad);
+  } else if (exporter === 'zipkin' || exporter === 'jaeger') {
+    // The jaeger exporter's own variable (it reads it only when given no endpoint, and the tracer
+    // always gives one, its default): `OTEL_TRACES_EXPORTER=jaeger` with
+    // `OTEL_EXPORTER_JAEGER_ENDPOINT` sent every span to localhost:14268 instead.
+    const name = exporter === 'zipkin' ? 'OTEL_EXPORTER_ZIPKIN_ENDPOINT' : 'OTEL_EXPORTER_JAEGER_ENDPOINT';
+    const z = get(name);
+    const url = z && checkUrl(name, z, bad);
     if (out.endpoint === undefined && url) out.endpoint = url;
   }
 
