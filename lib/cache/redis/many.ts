@@ -112,7 +112,10 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       const got: (Buffer | null | undefined)[] = new Array(asked.length);
       groups.forEach((idx, g) => {
         const values = replies[g] as (Buffer | null)[] | undefined;
-        if (values !== undefined) idx.forEach((i, j) => (got[i] = values[j]));
+        if (values === undefined) return;
+        idx.forEach((i, j) => {
+          got[i] = values[j];
+        });
       });
       for (let i = 0; i < full.length; i++) {
         const value = got[once ? once.at[i]! : i];
