@@ -43,6 +43,29 @@ function groupBySlot(keys: readonly string[], max = MAX_KEYS_PER_COMMAND): numbe
 }
 
 /**
+ * Each key of `keys` once: the distinct keys in first-asked order and, for each position asked,
+ * the index of its key among them; `undefined` when no key is repeated. A key asked n times was
+ * read n times: `getMany` of 5,000 copies of one 64 KiB key made Redis send 312 MiB and held as
+ * much in this process (a page reading the author of each of its posts asks for few keys many times).
+ */
+function distinct(keys: readonly string[]): { keys: string[]; at: number[] } | undefined {
+  const index = new Map<string, number>();
+  const unique: string[] = [];
+  const at = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    let u = index.get(k);
+    if (u === undefined) {
+      u = unique.length;
+      index.set(k, u);
+      unique.push(k);
+    }
+    at[i] = u;
+  }
+  return unique.length === keys.length ? undefined : { keys: unique, at };
+}
+
+/**
  * What a cluster `getMany` / `getManyWithTtl` that rejected still answered: the keys whose
  * master replied (one master dead and not yet failed over fails only its slots' keys). On the
  * rejected `CacheError` as `partial` (not enumerable: values stay out of logged errors). A
@@ -75,20 +98,31 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
   const failGetMany = dispatch.fail('getMany');
 
   async function getManyCluster(full: readonly string[]): Promise<(Bytes | undefined)[]> {
-    const groups = groupBySlot(full);
-    const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => full[i]!) }));
+    const once = distinct(full);
+    const asked = once?.keys ?? full;
+    const groups = groupBySlot(asked);
+    const ops: BatchOp[] = groups.map((idx) => ({ kind: 'mget', keys: idx.map((i) => asked[i]!) }));
     const at = steadyNow();
     const replies: unknown[] = new Array(ops.length);
     const out: (Bytes | undefined)[] = new Array(full.length).fill(undefined);
     const unanswered: number[] = [];
-    const merge = () =>
+    const merge = () => {
+      // Each distinct key's reply (`undefined`: its node did not answer), then every position
+      // asked, counted once per time its key was asked for.
+      const got: (Buffer | null | undefined)[] = new Array(asked.length);
       groups.forEach((idx, g) => {
         const values = replies[g] as (Buffer | null)[] | undefined;
+        if (values === undefined) return;
         idx.forEach((i, j) => {
-          if (values === undefined) unanswered.push(i);
-          else out[i] = countReply(counters, values[j]);
+          got[i] = values[j];
         });
       });
+      for (let i = 0; i < full.length; i++) {
+        const value = got[once ? once.at[i]! : i];
+        if (value === undefined) unanswered.push(i);
+        else out[i] = countReply(counters, value);
+      }
+    };
     try {
       await dispatch.run('getMany', () => runBatch(client, ops, undefined, undefined, at, timeout, replies));
     } catch (err) {
@@ -105,8 +139,17 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       dispatch.open('getMany');
       if (keys.length === 0) return [];
       const full = keys.map((k) => prefix + k);
-      if (!client.isCluster)
-        return dispatch.exec('getMany', () => client.mgetBuffer(full), countAll, failGetMany);
+      if (!client.isCluster) {
+        const once = distinct(full);
+        if (once === undefined)
+          return dispatch.exec('getMany', () => client.mgetBuffer(full), countAll, failGetMany);
+        return dispatch.exec(
+          'getMany',
+          () => client.mgetBuffer(once.keys),
+          (values) => countAll(once.at.map((u) => values[u]!)),
+          failGetMany,
+        );
+      }
       return getManyCluster(full);
     },
 
@@ -119,8 +162,10 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       // A key of another Redis type (WRONGTYPE to its GET) is a miss, as MGET answers it: that one
       // GET used to reject the whole batch (`invalid_value`, counted in `errors`), so a tiered
       // cache under tracking read every key of the batch as a miss.
+      // A key asked several times is read once (see `distinct`), counted once per time asked.
+      const once = distinct(keys);
       const ops: BatchOp[] = [];
-      for (const k of keys)
+      for (const k of once?.keys ?? keys)
         ops.push({ kind: 'get', key: prefix + k, wrongTypeIsMiss: true }, { kind: 'pttl', key: prefix + k });
       const at = steadyNow();
       const replies: unknown[] = new Array(ops.length);
@@ -128,13 +173,14 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
       const unanswered: number[] = [];
       const merge = () => {
         for (let i = 0; i < keys.length; i++) {
+          const u = once ? once.at[i]! : i;
           // A key's GET and PTTL share its slot, so one node answered both or neither.
-          if (replies[2 * i] === undefined || replies[2 * i + 1] === undefined) {
+          if (replies[2 * u] === undefined || replies[2 * u + 1] === undefined) {
             unanswered.push(i);
             continue;
           }
-          const value = countReply(counters, replies[2 * i] as Buffer | null);
-          const pttl = replies[2 * i + 1] as number;
+          const value = countReply(counters, replies[2 * u] as Buffer | null);
+          const pttl = replies[2 * u + 1] as number;
           out[i] =
             value === undefined ? undefined : { value, ttl: pttl === -1 ? undefined : Math.max(0, pttl) };
         }

@@ -37,7 +37,8 @@ export function checkLoader(loader: unknown): void {
 export interface LoadFrame {
   /** The cache the load runs in (its flight map). */
   readonly owner: object;
-  readonly keys: readonly string[];
+  /** A set: a batch's loader calling `getOrSet` for each of its n keys checks n keys n times. */
+  readonly keys: ReadonlySet<string>;
   /** The load settled: nothing waits behind it any more (a loader's prefetch may outlive it). */
   settled: boolean;
   readonly outer: LoadFrame | undefined;
@@ -49,7 +50,7 @@ export const loadChain = (): LoadFrame | undefined => runningLoad;
 
 /** A frame for a load of `keys` started under `outer` (the chain of the call that starts it). */
 export function loadFrame(owner: object, keys: readonly string[], outer: LoadFrame | undefined): LoadFrame {
-  return { owner, keys, settled: false, outer };
+  return { owner, keys: new Set(keys), settled: false, outer };
 }
 
 /** Marks `frame` settled once `load` settles; returns `load`. */
@@ -69,7 +70,7 @@ export function assertNotOwnLoad(
   what: string,
 ): void {
   for (let f = chain; f !== undefined; f = f.outer)
-    if (f.owner === owner && !f.settled && f.keys.includes(key))
+    if (f.owner === owner && !f.settled && f.keys.has(key))
       throw new CacheError(
         'invalid_key',
         `${what} was called, from inside the loader of a key, for that same key: the load ` +
