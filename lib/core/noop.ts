@@ -21,7 +21,7 @@ import type {
   SpanContext,
   Tracer,
 } from './contracts.js';
-import { CacheError } from './errors.js';
+import { assertNotOwnLoad, loadChain, loadFrame, runIn, settle } from './load-chain.js';
 import { createSingleflight } from './singleflight.js';
 import { normalizeTracestate } from './tracestate.js';
 import {
@@ -121,20 +121,6 @@ export const noopTracer: Tracer = {
 
 const ZERO_STATS: CacheStats = Object.freeze({ hits: 0, misses: 0, hitRatio: 0 });
 
-/**
- * A no-op cache's `getOrSet` load whose loader's synchronous part is running (as the storing
- * caches keep one): a `getOrSet` of its key called there would join the load it runs in, and the
- * two would wait for each other for good. A call made after the loader's first `await` is not
- * recognised (that would take an `AsyncLocalStorage`).
- */
-interface NoopLoad {
-  readonly owner: object;
-  readonly key: string;
-  settled: boolean;
-  readonly outer: NoopLoad | undefined;
-}
-let runningLoad: NoopLoad | undefined;
-
 /** A cache that stores nothing: every read misses, `getOrSet` always calls the loader (shared per key). */
 export function createNoopCache(): Cache {
   const flights = createSingleflight<Bytes>();
@@ -186,37 +172,23 @@ export function createNoopCache(): Cache {
     },
     async getOrSet(key, loader, ttl) {
       // The loads whose loaders called this one (synchronously), read before anything is awaited.
-      const chain = runningLoad;
+      const chain = loadChain();
       assertKey(key);
       assertTtl(ttl);
       assertLoader(loader);
-      // Its own loader asking for the key: as on the storing caches, refused rather than joined
-      // (it used to wait for itself for good).
-      for (let f = chain; f !== undefined; f = f.outer)
-        if (f.owner === flights && f.key === key && !f.settled)
-          throw new CacheError(
-            'invalid_key',
-            'getOrSet was called, from inside the loader of a key, for that same key: the load ' +
-              'would wait for itself (use get/set inside a loader)',
-          );
+      // Its own loader asking for the key (of any cache's load): as on the storing caches, refused
+      // rather than joined (it used to wait for itself for good).
+      assertNotOwnLoad(chain, flights, key, 'getOrSet');
       misses++;
-      const frame: NoopLoad = { owner: flights, key, settled: false, outer: chain };
+      const frame = loadFrame(flights, key, chain);
       // Like the storing caches, a loader that produces no bytes is a bad value, not a result.
       return flights.do(key, async () => {
-        let loading: Bytes | Promise<Bytes>;
-        const outer = runningLoad;
-        runningLoad = frame;
         try {
-          loading = loader();
-        } finally {
-          runningLoad = outer;
-        }
-        try {
-          const value = await loading;
+          const value = await runIn(frame, loader);
           assertBytes(value);
           return value;
         } finally {
-          frame.settled = true;
+          settle(frame);
         }
       });
     },

@@ -5,6 +5,7 @@
  */
 import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
+import { loadChain, runIn } from './load-chain.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
 import { assertKey, assertLoader, assertTtl } from './validate.js';
 
@@ -212,6 +213,11 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // Checked first, as every cache does: a hit hid a loader that is not a function, and a miss
       // threw a bare TypeError from inside the byte cache's load. The TTL too, in the caches'
       // order: a bad one (`'60000'` from a config) resolved on a hit and rejected only on a miss.
+      // The loads whose loaders called this one, read before the first await and passed on to the
+      // byte cache's getOrSet: called from a loader of the same key (through this view or not), it
+      // is refused as a self-wait. Called after the await below, it saw no loader calling and
+      // joined the load it ran in: the two waited for each other for good.
+      const chain = loadChain();
       assertKey(key);
       assertTtl(ttl);
       assertLoader(loader);
@@ -221,7 +227,7 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // decoded, the one that ran the loader too: it used to get the loader's own object, so one
       // call gave a Date (or NaN, an unvalidated value) to it and a string (null, the schema's
       // output) to the callers that joined it and to every later read.
-      const bytes = await cache.getOrSet(key, async () => encode(await loader()), ttl);
+      const bytes = await runIn(chain, () => cache.getOrSet(key, async () => encode(await loader()), ttl));
       const decoded = await decode(key, bytes);
       if (decoded === undefined)
         throw new CacheError('decode_failed', `value loaded for "${key}" failed validation`);

@@ -9,6 +9,15 @@
 
 import type { CacheStats, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import {
+  type LoadFrame,
+  loadChain,
+  loadFrame,
+  runIn,
+  selfWaitError,
+  settle,
+  waitsForItself,
+} from '../../core/load-chain.js';
 import { unknownKeyMessage } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { assertKey, assertLoader, assertTtl, hitRatio, MAX_KEY_BYTES } from '../../core/validate.js';
@@ -21,36 +30,6 @@ import { nextPowerOfTwo } from './sketch.js';
 import { createStore, type RemoveReason, type Store } from './store.js';
 import type { KeyTable } from './table.js';
 import { thrownMessage } from './thrown.js';
-
-/**
- * A `getOrSet` load whose loader is running synchronously now; `outer` is the load whose loader
- * (synchronously) started this one (a loader calling `getOrSet` of another key), across caches.
- */
-interface LoadFrame {
-  readonly owner: object;
-  /** The key's flight; set once created (the loader starts on a later tick). */
-  load?: Promise<unknown> | undefined;
-  readonly outer: LoadFrame | undefined;
-}
-/**
- * The load whose loader's synchronous part is running: a `getOrSet` of a key whose flight is in
- * its chain would join the load it runs in, and both would wait for each other for good. A plain
- * variable, not an `AsyncLocalStorage`: entering one enables async hooks for the whole process on
- * Node 20, and measured, every `await cache.get()` went from 163 to 390 ns. So a call made after
- * the loader's first `await` is not recognised (documented; `loadTimeout` bounds it).
- */
-let runningLoad: LoadFrame | undefined;
-
-/** Calls `loader` with `frame` as the running load for its synchronous part. */
-function runLoader<V>(frame: LoadFrame, loader: Loader<V>): V | Promise<V> {
-  const outer = runningLoad;
-  runningLoad = frame;
-  try {
-    return loader();
-  } finally {
-    runningLoad = outer;
-  }
-}
 
 /** Per-set options of the synchronous face. */
 export interface SetOptions {
@@ -699,19 +678,9 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const loads = this.loads;
     const running = loads.get(key);
     if (running !== undefined) {
-      // The key's own loader (directly, or through loaders of other keys) asking for the key: the
-      // load would wait for itself. It used to hang for good (or until `loadTimeout`).
-      for (let f = runningLoad; f !== undefined; f = f.outer) {
-        if (f.owner === this && f.load === running) {
-          return Promise.reject(
-            new CacheError(
-              'invalid_key',
-              'getOrSet was called, from inside the loader of a key, for that same key: the load ' +
-                'would wait for itself (use get/set inside a loader)',
-            ),
-          );
-        }
-      }
+      // The key's own loader (directly, or through loaders of other keys, of any cache) asking for
+      // the key: the load would wait for itself. It used to hang for good (or until `loadTimeout`).
+      if (waitsForItself(loadChain(), this, key, running)) return Promise.reject(selfWaitError('getOrSet'));
       return running;
     }
     // The options as they are now, checked above: the value is stored after the load, and reading
@@ -721,7 +690,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const fillOpts: SetOptions | undefined = opts == null ? undefined : { ttl: opts.ttl, cost: opts.cost };
     const stops = this.stops;
     let stop!: (err: Error) => void;
-    const frame: LoadFrame = { owner: this, outer: runningLoad };
+    const frame: LoadFrame = loadFrame(this, key, loadChain());
     const loading = new Promise<V>((resolve, reject) => {
       stop = reject;
       // Promise.resolve().then() also turns a synchronous throw of the loader into a rejection.
@@ -729,7 +698,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       // the loader is then not started (it used to be, calling the user's backend — often being
       // shut down too — for nobody, after close() had returned).
       Promise.resolve()
-        .then(() => (this.closed ? CLOSED_BEFORE_LOAD() : runLoader(frame, loader)))
+        .then(() => (this.closed ? CLOSED_BEFORE_LOAD() : runIn(frame, loader)))
         .then(resolve, reject);
     });
     stops.add(stop);
@@ -742,13 +711,12 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     ).then(
       (value) => {
         stops.delete(stop);
-        // Settled: a frame still referenced (as another load's `outer`) keeps no value alive.
-        frame.load = undefined;
+        settle(frame);
         return this.fill(key, value, load, fillOpts);
       },
       (err: unknown) => {
         stops.delete(stop);
-        frame.load = undefined;
+        settle(frame);
         if (loads.get(key) === load) loads.delete(key);
         throw err;
       },

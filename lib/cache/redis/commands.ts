@@ -6,6 +6,14 @@
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { createLoadBound } from '../../core/load-bound.js';
+import {
+  assertNotOwnLoad,
+  type LoadFrame,
+  loadChain,
+  loadFrame,
+  runIn,
+  settle,
+} from '../../core/load-chain.js';
 import { createNextflight, createSingleflight } from '../../core/singleflight.js';
 import { assertWriteOptions } from '../../core/validate.js';
 import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
@@ -21,42 +29,6 @@ export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'g
   /** For `close()`: the `loadTimeout` timers of loads in flight stop keeping the process alive. */
   releaseLoads(): void;
 };
-
-/**
- * A `getOrSet` load whose loader's synchronous part is running (as the memory cache keeps one):
- * a `getOrSet` of the same key called there would join the load it runs in, and the two would
- * wait for each other for good (or until `loadTimeout`). Captured when `getOrSet` is called, so a
- * call made in the loader before its first `await` is recognised, also through the loader of
- * another key; one made after an `await` is not (that would take an `AsyncLocalStorage`).
- */
-interface LoadFrame {
-  /** The flight structure the load runs in (one per cache and kind). */
-  readonly owner: object;
-  readonly key: string;
-  /** The load's shared promise (a singleflight's), once known. */
-  load?: Promise<unknown> | undefined;
-  /** The load settled: nothing waits behind it any more. */
-  settled?: boolean | undefined;
-  readonly outer: LoadFrame | undefined;
-}
-let runningLoad: LoadFrame | undefined;
-
-function runLoader<V>(frame: LoadFrame, loader: Loader<V>): V | Promise<V> {
-  const outer = runningLoad;
-  runningLoad = frame;
-  try {
-    return loader();
-  } finally {
-    runningLoad = outer;
-  }
-}
-
-const selfWait = () =>
-  new CacheError(
-    'invalid_key',
-    'getOrSet was called, from inside the loader of a key, for that same key: the load ' +
-      'would wait for itself (use get/set inside a loader)',
-  );
 
 /** Runs synchronous input checks so that misuse rejects (async contract) instead of throwing. */
 function checked<R>(check: () => Promise<R>): Promise<R> {
@@ -108,8 +80,9 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     const px = checkTtl(ttl, defaultTtl);
     if (typeof loader !== 'function')
       throw new CacheError('invalid_value', 'getOrSet expects a loader function');
-    // The loads whose loaders called this one (synchronously), read before the first await.
-    const chain = runningLoad;
+    // The loads whose loaders called this one (synchronously), of any cache, read before the
+    // first await.
+    const chain = loadChain();
     let cached: Buffer | null = null;
     // A read that got no answer (timeout, lost connection…): the loader answers, and its value is
     // not stored — against a hung server the store would wait a second command timeout, and the
@@ -134,7 +107,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
     const load = (frame: LoadFrame) =>
       loadBound.run(
-        Promise.resolve().then(() => runLoader(frame, loader)),
+        Promise.resolve().then(() => runIn(frame, loader)),
         loadTimeout,
         loadTimedOut,
       );
@@ -144,20 +117,19 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
     // next load of the key with the others who arrive while one runs. Nothing is stored (above).
     if (unanswered) {
       // At most one load of a key runs: one still running in this call's chain would be waited for.
-      for (let f = chain; f !== undefined; f = f.outer)
-        if (f.owner === blindLoads && f.key === key && !f.settled) throw selfWait();
-      const frame: LoadFrame = { owner: blindLoads, key, outer: chain };
+      assertNotOwnLoad(chain, blindLoads, key, 'getOrSet');
+      const frame = loadFrame(blindLoads, key, chain);
       return blindLoads.do(key, async () => {
         try {
           const value = await load(frame);
           checkValue(value);
           return value;
         } finally {
-          frame.settled = true;
+          settle(frame);
         }
       });
     }
-    const frame: LoadFrame = { owner: flights, key, outer: chain };
+    const frame = loadFrame(flights, key, chain);
     const joined = flights.do(key, async () => {
       const mark = { written: false };
       const marks = loading.get(key) ?? new Set<{ written: boolean }>();
@@ -184,8 +156,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       }
     });
     // Joined a load of this call's own chain (its function did not run: nothing was started).
-    for (let f = chain; f !== undefined; f = f.outer)
-      if (f.owner === flights && f.key === key && f.load === joined) throw selfWait();
+    assertNotOwnLoad(chain, flights, key, 'getOrSet', joined);
     frame.load = joined;
     return joined;
   }

@@ -5,6 +5,7 @@
  */
 import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
+import { assertNotOwnLoad, type LoadFrame, loadChain, loadFrame, settles } from '../../core/load-chain.js';
 import { withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertTtl } from '../../core/validate.js';
 import type { Context } from './context.js';
@@ -12,15 +13,7 @@ import type { Envelope } from './envelope.js';
 import { assertTieredKey } from './keys.js';
 import { isOutage } from './l2.js';
 import { decodeRaw, type Fetched, ignore, levelTtl } from './local.js';
-import {
-  assertNotOwnLoad,
-  checkLoader,
-  type LoadFrame,
-  loadChain,
-  loadFrame,
-  type ReadPath,
-  settles,
-} from './read.js';
+import { checkLoader, type ReadPath } from './read.js';
 import { countSource } from './stats.js';
 import type { ManyLoader, TieredResult } from './types.js';
 

@@ -8,6 +8,14 @@ import { runDetached } from '../../core/background.js';
 import type { Bytes, Loader } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
 import { createLoadBound } from '../../core/load-bound.js';
+import {
+  assertNotOwnLoad,
+  type LoadFrame,
+  loadChain,
+  loadFrame,
+  runIn,
+  settles,
+} from '../../core/load-chain.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { assertBytes, assertTtl } from '../../core/validate.js';
@@ -23,59 +31,6 @@ import type { TieredResult } from './types.js';
 export function checkLoader(loader: unknown): void {
   if (typeof loader !== 'function')
     throw new CacheError('invalid_value', `loader must be a function, received ${typeName(loader)}`);
-}
-
-/**
- * A load (a `getOrSet` flight, a `getOrSetMany` batch, an early refresh) whose loader's synchronous
- * part is running, as the memory and Redis caches keep one: a `getOrSet` of one of its keys called
- * there would join the load it runs in (or wait for this instance's own lease), and the two would
- * wait for each other for good, or until `loadTimeout`. Captured when the read is called, so a
- * call made in the loader before its first `await` is recognised, also through the loader of
- * another key, of any tiered cache; one made after an `await` is not (that would take an
- * `AsyncLocalStorage`). A call of another cache waiting for this one's lease is no self-wait.
- */
-export interface LoadFrame {
-  /** The cache the load runs in (its flight map). */
-  readonly owner: object;
-  /** A set: a batch's loader calling `getOrSet` for each of its n keys checks n keys n times. */
-  readonly keys: ReadonlySet<string>;
-  /** The load settled: nothing waits behind it any more (a loader's prefetch may outlive it). */
-  settled: boolean;
-  readonly outer: LoadFrame | undefined;
-}
-let runningLoad: LoadFrame | undefined;
-
-/** The chain of loads whose loaders are calling now (read when a read is called). */
-export const loadChain = (): LoadFrame | undefined => runningLoad;
-
-/** A frame for a load of `keys` started under `outer` (the chain of the call that starts it). */
-export function loadFrame(owner: object, keys: readonly string[], outer: LoadFrame | undefined): LoadFrame {
-  return { owner, keys: new Set(keys), settled: false, outer };
-}
-
-/** Marks `frame` settled once `load` settles; returns `load`. */
-export function settles<T>(frame: LoadFrame, load: Promise<T>): Promise<T> {
-  const done = () => {
-    frame.settled = true;
-  };
-  load.then(done, done);
-  return load;
-}
-
-/** Throws `invalid_key` when a load of `key` in `owner` is in `chain`: the read would wait for itself. */
-export function assertNotOwnLoad(
-  chain: LoadFrame | undefined,
-  owner: object,
-  key: string,
-  what: string,
-): void {
-  for (let f = chain; f !== undefined; f = f.outer)
-    if (f.owner === owner && !f.settled && f.keys.has(key))
-      throw new CacheError(
-        'invalid_key',
-        `${what} was called, from inside the loader of a key, for that same key: the load ` +
-          'would wait for itself (use get/set inside a loader)',
-      );
 }
 
 /** What L2 said before a load: no value, a value (stale), or no answer. */
@@ -294,14 +249,10 @@ export function createReadPath(ctx: Context): ReadPath {
    */
   function bounded<T>(what: string, loader: () => T | Promise<T>, frame: LoadFrame): Promise<T> {
     let loading: Promise<T>;
-    const outer = runningLoad;
-    runningLoad = frame;
     try {
-      loading = Promise.resolve(loader());
+      loading = Promise.resolve(runIn(frame, loader));
     } catch (err) {
       return Promise.reject(err);
-    } finally {
-      runningLoad = outer;
     }
     // Its timer no longer keeps the process alive once the cache is closed (core/load-bound.ts).
     return loadBound.run(
@@ -456,7 +407,7 @@ export function createReadPath(ctx: Context): ReadPath {
     stale: Envelope | undefined,
     chain: LoadFrame | undefined,
   ): Promise<TieredResult> {
-    const frame = loadFrame(local.flights, [key], chain);
+    const frame = loadFrame(local.flights, key, chain);
     return settles(
       frame,
       local.flight(key, (leave) => fetchThrough(key, loader, ttl, stale, leave, frame)),
@@ -486,7 +437,7 @@ export function createReadPath(ctx: Context): ReadPath {
     if (random() >= 1 - remaining / window) return;
     c.refreshes++;
     refreshing.add(key);
-    const frame = loadFrame(local.flights, [key], chain);
+    const frame = loadFrame(local.flights, key, chain);
     // Outside the caller's async context (core/background.ts): the caller is answered from L1 and
     // may be long done when the loader runs, so spans started there without an explicit parent
     // (auto-instrumentation, `app.ctx` in active-context mode) nested under the request that hit the key.
@@ -623,7 +574,7 @@ export function createReadPath(ctx: Context): ReadPath {
       // The L1-hit path is inlined: it is the hot one, and it allocates no result object.
       const t = now();
       // The loads whose loaders called this one (synchronously), read before the first await.
-      const chain = runningLoad;
+      const chain = loadChain();
       assertOpen();
       assertTieredKey(key, o.reservedKeyPrefix);
       assertTtl(ttl);
@@ -642,7 +593,7 @@ export function createReadPath(ctx: Context): ReadPath {
     },
 
     async getOrSetWithMeta(key, loader, ttl = o.ttl) {
-      const chain = runningLoad;
+      const chain = loadChain();
       assertOpen();
       assertTieredKey(key, o.reservedKeyPrefix);
       assertTtl(ttl);
