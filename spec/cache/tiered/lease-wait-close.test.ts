@@ -42,10 +42,15 @@ describeWithServers('tiered lease waiter and close()', skipRedis(), () => {
   it('a waiter between two polls rejects with closed by the time close() resolves', async () => {
     const holder = instance();
     const loading = deferred<void>();
+    const holding = deferred<void>();
     const held = holder.getOrSet('k', async () => {
+      holding.resolve();
       await loading.promise;
       return Buffer.from('v');
     });
+    // The holder's loader runs once it has the lease: only then does the waiter ask (started side
+    // by side, the waiter's SET could reach Redis first, and then nobody refused it).
+    await holding.promise;
     // The waiter's lease attempt is refused (the holder has it): it then sleeps until its next poll.
     const refused = deferred<void>();
     const waiter = instance((lease) => ({
