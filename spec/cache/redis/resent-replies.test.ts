@@ -5,11 +5,12 @@
  * its own value was stored, `ifEquals` `false` although it swapped the value, `delete` `false` and
  * `deleteMany` 0 although they removed the keys. Such an answer is now `unavailable`, saying the
  * command was sent twice; an answer that cannot be about the first copy (stored, or every key
- * removed) is kept.
+ * removed) is kept. Likewise a loader lease acquire whose `SET NX` took the lease before its reply
+ * was lost resolved "held by another"; it now holds the lease.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, createRedisLease, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
@@ -111,6 +112,23 @@ describeWithServers('redis guarded commands resent after a lost reply', skipRedi
       ),
       isUnknown,
     );
+  });
+
+  it('a lease acquire resent after its SET took the lease holds it', async () => {
+    // The SET NX of the acquire ran, its reply was lost, and the resend found the lease taken —
+    // by its own token. It resolved undefined ("held by another"): the lease stayed held by nobody
+    // for its ttl, and every instance missing the key waited out leaseWait.
+    const lease = createRedisLease({ client: cache.client, ttl: 60_000, prefix: 'rr:lease:' });
+    const release = await replyLost(
+      () => lease.acquire('k'),
+      async () => (await redisCommand(redis.port, ['EXISTS', 'rr:lease:k'])) === 1,
+    );
+    assert.equal(typeof release, 'function');
+    await release?.();
+    assert.equal(await redisCommand(redis.port, ['EXISTS', 'rr:lease:k']), 0);
+    // Held by another: still undefined.
+    await redisCommand(redis.port, ['SET', 'rr:lease:k', 'someone-else']);
+    assert.equal(await lease.acquire('k'), undefined);
   });
 
   it('a resent plain set still resolves true', async () => {
