@@ -46,8 +46,8 @@ export interface FaultProxy {
   readonly connections: number;
   /** Chunks held back by `delay` and not yet forwarded. */
   readonly held: number;
-  /** Bytes forwarded / dropped client→server so far. */
-  readonly stats: { forwarded: number; dropped: number; cuts: number };
+  /** Bytes forwarded / dropped client→server, and server→client bytes dropped, so far. */
+  readonly stats: { forwarded: number; dropped: number; droppedReplies: number; cuts: number };
   /** Stops listening and destroys everything. Idempotent. */
   close(): Promise<void>;
 }
@@ -66,7 +66,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     lost: boolean;
   }
   const pairs = new Set<Pair>();
-  const stats = { forwarded: 0, dropped: 0, cuts: 0 };
+  const stats = { forwarded: 0, dropped: 0, droppedReplies: 0, cuts: 0 };
   let closed = false;
 
   const kill = (pair: Pair) => {
@@ -124,6 +124,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     });
     upstream.on('data', (chunk: Buffer) => {
       if (droppingReplies) {
+        stats.droppedReplies += chunk.length;
         pair.lost = true;
         return;
       }

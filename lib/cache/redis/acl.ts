@@ -53,7 +53,8 @@ export function aclRules(scope: AclScope): string[] {
   if (scope.transactions !== false) rules.push('+watch', '+unwatch', '+multi', '+exec', '+pexpire');
   const keys = [`~${glob(scope.keyPrefix)}*`];
   if (scope.leasePrefix !== undefined) {
-    // SET NX PX takes the lease; a Lua script (EVAL) releases it only if still ours: GET + DEL.
+    // SET NX PX takes the lease (a GET when refused: its own resent SET may hold it); a Lua
+    // script (EVAL) releases it only if still ours: GET + DEL.
     rules.push('+eval', '+del');
     keys.push(`~${glob(scope.leasePrefix)}*`);
   }

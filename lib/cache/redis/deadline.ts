@@ -222,6 +222,29 @@ type NodeQueue = Redis & { stream?: unknown; commandQueue?: { length: number } |
  */
 const NOT_RUN = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
+/**
+ * The error of a guarded command whose connection was lost before its reply, that iovalkey then
+ * sent again on the next connection (standalone and sentinel: its resend of unanswered commands;
+ * a cluster: its retry after "Connection is closed."), and whose second copy answered "not
+ * stored" (a conditional SET) or removed fewer keys than it named (a delete): the first copy may
+ * have been applied, so that answer may be about the first copy's own effect. Before, `set` with
+ * `ifAbsent` (or `ifEquals`) resolved `false` although its value was stored, `delete` `false` and
+ * `deleteMany` 0 although they had removed the keys (a reply cut off by a reset connection).
+ * ./errors.ts makes it a CacheError('unavailable').
+ */
+export const RESENT_UNKNOWN =
+  'the connection was lost before the reply and the command was sent again: its first copy may have been applied, so what it did is unknown';
+
+/**
+ * Whether a reply of a command sent twice (see RESENT_UNKNOWN) could be about its first copy's
+ * effect: "not stored" of a SET script, fewer keys removed than named by a delete (its first
+ * argument after the script is its number of keys, as for the SET's single key).
+ */
+function ambiguousAfterResend(reply: unknown, args: readonly unknown[]): boolean {
+  if (typeof reply !== 'number' || reply === TOO_LATE) return false;
+  return reply < Number(args[1]);
+}
+
 function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: readonly string[]): void {
   const script = (client as unknown as { scriptsSet?: Record<string, DefinedScript> }).scriptsSet?.[name];
   if (typeof script?.execute !== 'function' || typeof script.Command !== 'function') return;
@@ -252,8 +275,13 @@ function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: read
     // The socket it is written to (iovalkey passes it to toWritable, which also wraps `reject`
     // to forget that the script is loaded there when NOSCRIPT comes back).
     let socket: unknown;
+    // Written again after the connection it was written to was lost (see RESENT_UNKNOWN); a
+    // redirection (MOVED/ASK …) writes it again too, but its first connection is still open.
+    let resentAfterLoss = false;
     const toWritable = command.toWritable;
     command.toWritable = function (this: ScriptCommand, s: unknown) {
+      if (socket !== undefined && socket !== s && (socket as { destroyed?: unknown }).destroyed === true)
+        resentAfterLoss = true;
       socket = s;
       const again = client.isCluster && typeof s === 'object' && s !== null && unconfirmed.has(s);
       if (again) {
@@ -295,8 +323,13 @@ function resendOnlyInOrder(client: Redis | Cluster, name: string, noOpArgs: read
       }
       return written;
     };
-    const resolve = command.resolve;
+    const settled = command.resolve;
     const reject = command.reject;
+    const resolve = (value: unknown) => {
+      if (resentAfterLoss && ambiguousAfterResend(value, command.args)) reject(new Error(RESENT_UNKNOWN));
+      else settled(value);
+    };
+    command.resolve = resolve;
     command.reject = (err: Error) => {
       if (/^NOSCRIPT\b/.test(String(err?.message))) {
         // Called while the reply is handled: every command written after this one on the

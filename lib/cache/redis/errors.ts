@@ -1,5 +1,6 @@
 /** Maps iovalkey / Redis failures to `CacheError` codes, keeping the original as `cause`. */
 import { CacheError, type CacheErrorCode } from '../../core/errors.js';
+import { RESENT_UNKNOWN } from './deadline.js';
 import { ConnectionFaultError, classifyConnectionError, faultError } from './tls.js';
 
 // BUSY: another client's script or function ran past busy-reply-threshold; the server answers
@@ -28,6 +29,7 @@ export function codeOf(err: unknown): CacheErrorCode {
   // The server's script cache was emptied under the connection (SCRIPT FLUSH): the guarded write
   // was not applied and is not resent (./deadline.ts); the next one reloads the script.
   if (/^NOSCRIPT\b/.test(message)) return 'unavailable';
+  if (message.startsWith(RESENT_UNKNOWN)) return 'unavailable';
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && UNAVAILABLE.test(code)) return 'unavailable';
   if (UNAVAILABLE.test(message)) return 'unavailable';

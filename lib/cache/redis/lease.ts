@@ -291,7 +291,24 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
         releaseLate(leaseKey, token);
         throw toCacheError('lease acquire', err, []);
       }
-      if (reply !== 'OK') return undefined;
+      if (reply !== 'OK') {
+        // Refused: held by someone — or by this very token, when the connection was lost before
+        // the SET's reply and iovalkey sent it again on the next connection (its first copy took
+        // the lease, the resend found it taken). That answer used to be taken as "held by
+        // another": the lease stayed held by nobody for its whole ttl, and every instance missing
+        // the key, this one included, waited out `leaseWait`.
+        let holder: string | null | undefined;
+        let aborted = false;
+        try {
+          holder = await unlessAborted(redis.get(leaseKey), signal, () => {
+            aborted = true;
+          });
+        } catch (err) {
+          releaseLate(leaseKey, token); // unknown: make sure it is not ours
+          if (aborted) throw err;
+        }
+        if (holder !== token) return undefined;
+      }
       return async () => {
         try {
           await connected('lease release');

@@ -161,7 +161,18 @@ function exposeHandler(
           vary: 'Accept, Accept-Encoding',
           ...(zipped ? { 'content-encoding': 'gzip' } : {}),
         });
-        res.end(req.method === 'HEAD' ? undefined : body);
+        if (req.method === 'HEAD') {
+          res.end();
+          return;
+        }
+        // Ended once the body is handed to the connection's socket: an ended response counts as
+        // done for node:http, whose closeIdleConnections() (run by `close()`, and by the server's
+        // own `close()`) destroys its connection while the body may still wait to be written —
+        // a large exposition to a scraper reading slower than we write was cut off (3.9 of
+        // 11.4 MB), though close() promises a scrape in progress its answer within the bound.
+        res.write(body, (err) => {
+          if (err === undefined || err === null) res.end();
+        });
       },
       (err: unknown) => {
         logger.warn('rendering metrics failed', { error: err });
