@@ -32,8 +32,32 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> =>
  * raw TypeError ("Cannot read properties of undefined (reading 'enabled')"); a number or a string
  * mapped to `{}`, every default.
  */
-export function givenSection<T>(section: T, helper: string, path: string, absentMeans: string): T {
-  if (isPlainObject(section)) return section;
+export function givenSection<T>(
+  section: T,
+  helper: string,
+  path: string,
+  absentMeans: string,
+  cacheType?: string,
+): T {
+  if (isPlainObject(section)) {
+    // A cache section of another type: `redisOptionsFromConfig(config.cache)` of a tiered cache
+    // mapped to `{}`, and `createRedisCache({})` connected to 127.0.0.1:6379, not to `cache.l2`.
+    const type = section.type;
+    if (cacheType === undefined || type === undefined || type === cacheType) return section;
+    const level = cacheType === 'memory' ? 'l1' : 'l2';
+    const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : typeName(type);
+    throw new ConfigError(`${helper}: the section given is of cache type ${shown}, not ${cacheType}`, [
+      {
+        path: `${path}.type`,
+        expected: cacheType,
+        received: shown,
+        message:
+          type === 'tiered'
+            ? `is a tiered cache: map its level instead, ${helper}(config.${path}.${level})`
+            : `is a cache of another type: map it with the helper of its type`,
+      },
+    ]);
+  }
   const absent = section === undefined || section === null;
   throw new ConfigError(`${helper}: no \`${path}\` section given`, [
     {

@@ -73,3 +73,43 @@ describe('…OptionsFromConfig given no section', () => {
     assert.deepEqual(metricsOptionsFromConfig(config.metrics!), { enabled: false });
   });
 });
+
+describe('a cache mapping given a cache section of another type', () => {
+  // Found from outside: `redisOptionsFromConfig(config.cache)` of a tiered cache (its Redis is
+  // `cache.l2`) mapped to `{}`, and `createRedisCache({})` went to 127.0.0.1:6379 without a word.
+  const config = loadConfigFromText(
+    'cache:\n  type: tiered\n  l1: { type: memory, max_cost: 1000 }\n  l2: { type: redis, addresses: ["10.0.0.5:6379"] }\n',
+    { format: 'yaml' },
+  );
+  const cache = config.cache as unknown as { l1: never; l2: never };
+
+  it('a ConfigError naming the type found and, for a tiered cache, the level to map', () => {
+    assert.throws(
+      () => redisOptionsFromConfig(config.cache as never),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.deepEqual(
+          e.issues.map((i) => [i.path, i.expected, i.received]),
+          [['cache.type', 'redis', '"tiered"']],
+        );
+        assert.match(e.issues[0]!.message, /redisOptionsFromConfig\(config\.cache\.l2\)/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => memoryOptionsFromConfig(config.cache as never),
+      /memoryOptionsFromConfig\(config\.cache\.l1\)/,
+    );
+    assert.throws(() => memoryOptionsFromConfig(cache.l2), /of cache type "redis", not memory/);
+    assert.throws(() => redisOptionsFromConfig(cache.l1), /of cache type "memory", not redis/);
+    assert.throws(() => tieredOptionsFromConfig(cache.l2), /of cache type "redis", not tiered/);
+  });
+
+  it('the section of the right type maps (one built by hand without `type` too)', () => {
+    assert.deepEqual(redisOptionsFromConfig(cache.l2), { addresses: ['10.0.0.5:6379'] });
+    assert.deepEqual(memoryOptionsFromConfig(cache.l1), { maxCost: 1000 });
+    assert.deepEqual(redisOptionsFromConfig({ addresses: ['10.0.0.6:6379'] } as never), {
+      addresses: ['10.0.0.6:6379'],
+    });
+  });
+});

@@ -46,7 +46,13 @@ export type MemorySection = v.InferOutput<typeof memorySection>;
 
 /** Maps a validated section to `createMemoryCache` options (pure; absent keys stay absent). */
 export function memoryOptionsFromConfig(section: MemorySection): MemoryCacheOptions<Bytes> {
-  givenSection(section, 'memoryOptionsFromConfig', 'cache', 'createAppFromConfig then builds no cache');
+  givenSection(
+    section,
+    'memoryOptionsFromConfig',
+    'cache',
+    'createAppFromConfig then builds no cache',
+    'memory',
+  );
   const options: MemoryCacheOptions<Bytes> = { maxCost: section.max_cost };
   if (section.num_counters !== undefined) options.numCounters = section.num_counters;
   if (section.buffer_items !== undefined) options.bufferItems = section.buffer_items;
