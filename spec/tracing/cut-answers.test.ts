@@ -90,6 +90,8 @@ describe('a collector closing the connection in the middle of its answer', () =>
     ['otlp', 500],
     ['otlp', 400],
     ['otlp', 404],
+    ['zipkin', 404],
+    ['otlp', 401],
   ] as const)
     it(`${exporter}, HTTP ${status} cut short: export_failed, the error names the status and the cut`, async (t) => {
       const endpoint = await cuttingCollector(t, status, PATHS[exporter]);
@@ -120,5 +122,13 @@ describe('a collector closing the connection in the middle of its answer', () =>
       const errors = records.filter((r) => r.message === 'tracing: span export failed');
       assert.equal(errors.length, 1);
       assert.match(String(errors[0]!.fields?.error), new RegExp(`HTTP ${status} and closed the connection`));
+      // What to check, as for the same status answered whole: the full URL, the credentials.
+      const hint = { 404: /receiver at this path: .*give the full URL/, 401: /refused the credentials/ }[
+        status as 404 | 401
+      ];
+      if (hint) {
+        assert.match(flushed.message, hint);
+        assert.match(String(errors[0]!.fields?.hint), hint);
+      }
     });
 });
