@@ -95,7 +95,8 @@ export interface OtelTracer extends Tracer {
    * record, cuts its connections and resolves. Nothing of the tracer keeps the process alive after.
    * A `timeoutMs` that is not a number ≥ 0 (or `Infinity`), or an unknown key (`{ timeout }`: the
    * default budget applied without a word), rejects with a `ConfigError` and closes nothing (the
-   * only rejection: such a budget gave up on every queued span at once).
+   * only rejection: such a budget gave up on every queued span at once). `signal` is taken (a
+   * disposer's `DisposeInfo` carries it) but not read: `timeoutMs` bounds the close.
    */
   close(options?: CloseOptions): Promise<void>;
   /**
