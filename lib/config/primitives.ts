@@ -6,6 +6,7 @@
  * component stops making sense.
  */
 import * as v from 'valibot';
+import { ConfigError, typeName } from '../core/errors.js';
 import { readBindHost } from '../core/host.js';
 import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, unknownKeyMessage } from '../core/options.js';
 
@@ -23,6 +24,52 @@ export function parseDuration(text: string): number | undefined {
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * The section an `…OptionsFromConfig` mapping was given, or a `ConfigError` naming the section
+ * when it is none: a file without `tracing:` loads with `config.tracing` absent, and
+ * `tracingOptionsFromConfig(config.tracing)` (from JavaScript, or an `any`-typed config) threw a
+ * raw TypeError ("Cannot read properties of undefined (reading 'enabled')"); a number or a string
+ * mapped to `{}`, every default.
+ */
+export function givenSection<T>(
+  section: T,
+  helper: string,
+  path: string,
+  absentMeans: string,
+  cacheType?: string,
+): T {
+  if (isPlainObject(section)) {
+    // A cache section of another type: `redisOptionsFromConfig(config.cache)` of a tiered cache
+    // mapped to `{}`, and `createRedisCache({})` connected to 127.0.0.1:6379, not to `cache.l2`.
+    const type = section.type;
+    if (cacheType === undefined || type === undefined || type === cacheType) return section;
+    const level = cacheType === 'memory' ? 'l1' : 'l2';
+    const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : typeName(type);
+    throw new ConfigError(`${helper}: the section given is of cache type ${shown}, not ${cacheType}`, [
+      {
+        path: `${path}.type`,
+        expected: cacheType,
+        received: shown,
+        message:
+          type === 'tiered'
+            ? `is a tiered cache: map its level instead, ${helper}(config.${path}.${level})`
+            : `is a cache of another type: map it with the helper of its type`,
+      },
+    ]);
+  }
+  const absent = section === undefined || section === null;
+  throw new ConfigError(`${helper}: no \`${path}\` section given`, [
+    {
+      path,
+      expected: `the \`${path}\` section of a loaded config (a mapping)`,
+      received: typeName(section),
+      message: absent
+        ? `is absent: a config without \`${path}:\` has none (${absentMeans}); check it before mapping it`
+        : 'is not a section',
+    },
+  ]);
+}
 
 /** `12,345` style for the bounds shown in messages. */
 const big = (n: number) => n.toLocaleString('en-US');

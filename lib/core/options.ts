@@ -80,6 +80,20 @@ export function unknownKeyMessage(name: string, known: readonly string[], what =
   return `is not a known ${what}${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`;
 }
 
+/**
+ * How a refused value of a numeric (never secret) option is shown in an issue's `received`: the
+ * number itself (`-1`, `NaN`), a string quoted (`"5s" (a string)`, cut at 64 characters: a
+ * duration written as in the config file), anything else by its type. `received number` alone
+ * said nothing about `ttl: -1` against "a number of ms > 0". Not for options that may hold a
+ * secret (a password given as a number would be shown).
+ */
+export function shownOptionValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string')
+    return `${JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)} (a string)`;
+  return typeName(value);
+}
+
 /** One issue per own key of `options` that is not in `known` (nothing when `options` is not an object). */
 export function unknownKeyIssues(options: unknown, known: readonly string[], prefix = ''): ConfigIssue[] {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return [];

@@ -109,6 +109,52 @@ describe('demo/load.ts', () => {
     }
   });
 
+  // Found from outside: the run stopped starting requests at 120 s without a word, then printed
+  // "N requests in 120.0 s: N answered (2xx/4xx), 0 failed" and exited 0, N short of REQUESTS.
+  it('a run cut at its time limit says so and exits 2 (LOAD_TIME_LIMIT_S)', async () => {
+    // A gateway stand-in answering as the gateway does (JSON 200), each answer 300 ms late: 40
+    // requests one at a time need 12 s, the limit is 1 s.
+    const server = createServer((req, res) => {
+      req.resume();
+      const timer = setTimeout(
+        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+        300,
+      );
+      res.once('close', () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const r = await runLoad([base, '40', '1'], { LOAD_TIME_LIMIT_S: '1' });
+      assert.equal(r.code, 2, `stdout: ${r.out}\nstderr: ${r.err}`);
+      const m =
+        /^stopped at the time limit \(LOAD_TIME_LIMIT_S=1 s\): (\d+) of the 40 requests asked for were sent;/m.exec(
+          r.err,
+        );
+      assert.ok(m, `stderr: ${r.err}`);
+      assert.ok(Number(m[1]) < 40);
+      assert.match(r.out, new RegExp(`^${m[1]} requests in `, 'm'));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('LOAD_TIME_LIMIT_S that is not a whole number 1..86400: exit 1 naming it, nothing sent', async () => {
+    for (const value of ['0', 'abc', '1.5', '100000']) {
+      const r = await runLoad(['http://127.0.0.1:1', '5'], { LOAD_TIME_LIMIT_S: value });
+      assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
+      assert.match(
+        r.err,
+        new RegExp(
+          `^LOAD_TIME_LIMIT_S must be a whole number 1\\.\\.86400, got "${value.replace('.', '\\.')}"$`,
+          'm',
+        ),
+      );
+      assert.equal(r.out, '');
+    }
+  });
+
   it('no gateway at BASE_URL: exit 1, says nothing answered', async () => {
     const port = await freePort();
     const r = await runLoad([`http://127.0.0.1:${port}`, '5']);

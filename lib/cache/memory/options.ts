@@ -1,7 +1,13 @@
 /** Option checking and defaults for the memory cache; every problem names its field. */
 
-import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import { ConfigError, type ConfigIssue } from '../../core/errors.js';
+import {
+  MAX_TIMER_MS,
+  MAX_TTL_MS,
+  optionKeys,
+  shownOptionValue,
+  unknownOptionIssues,
+} from '../../core/options.js';
 
 /** Why an entry left the cache, as passed to `onEvict`. */
 export type EvictReason = 'capacity' | 'rejected' | 'expired';
@@ -105,7 +111,7 @@ export function defaultCost(value: unknown): number {
 const issue = (path: string, expected: string, value: unknown, message: string): ConfigIssue => ({
   path,
   expected,
-  received: typeof value === 'number' ? String(value) : typeName(value),
+  received: shownOptionValue(value),
   message,
 });
 

@@ -2,7 +2,13 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'iovalkey';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import {
+  MAX_TIMER_MS,
+  MAX_TTL_MS,
+  optionKeys,
+  shownOptionValue,
+  unknownOptionIssues,
+} from '../../core/options.js';
 import type { RedisConnectionOptions, RedisMode } from './connection-options.js';
 import { resolveTls } from './tls.js';
 
@@ -96,7 +102,8 @@ export function parseHostPort(text: string): HostPort | undefined {
 }
 
 /** Records one bad field. */
-type Bad = (path: string, expected: string, value: unknown, message: string) => void;
+/** `received`: what the issue shows of the value (its type when not given: it may be a secret). */
+type Bad = (path: string, expected: string, value: unknown, message: string, received?: string) => void;
 
 /** `String.prototype.isWellFormed` (Node 20+; its type is in the ES2024 lib, newer than ours). */
 type WellFormed = string & { isWellFormed(): boolean };
@@ -110,8 +117,8 @@ export function resolveOptions(options: RedisCacheOptions): ResolvedOptions {
     ]);
   }
   const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN, NESTED);
-  const bad: Bad = (path, expected, value, message) =>
-    issues.push({ path, expected, received: typeName(value), message });
+  const bad: Bad = (path, expected, value, message, received = typeName(value)) =>
+    issues.push({ path, expected, received, message });
   // Checked in this order, so that the issues are listed in the order of the options above.
   const { mode, addresses, sentinelAddresses } = topology(options, bad);
   strings(options, bad);
@@ -317,7 +324,8 @@ function modeOptions(options: RedisCacheOptions, mode: RedisMode, bad: Bad) {
 function intIn(path: string, v: unknown, min: number, max: number, fallback: number, bad: Bad): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    bad(path, `an integer in ${min}..${max}`, v, 'out of range');
+    // The value refused (`db: -1` was "received number" against "an integer in 0..15").
+    bad(path, `an integer in ${min}..${max}`, v, 'out of range', shownOptionValue(v));
     return fallback;
   }
   return v;
@@ -327,7 +335,7 @@ function intIn(path: string, v: unknown, min: number, max: number, fallback: num
 function ms(path: string, v: unknown, bad: Bad, max = MAX_TIMER_MS): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
-    bad(path, `a number of milliseconds > 0 and ≤ ${max}`, v, 'invalid duration');
+    bad(path, `a number of milliseconds > 0 and ≤ ${max}`, v, 'invalid duration', shownOptionValue(v));
     return undefined;
   }
   return v;

@@ -2,7 +2,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { LoggerLike } from '../../core/contracts.js';
 import { type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import { MAX_TIMER_MS, optionKeys, shownOptionValue, unknownOptionIssues } from '../../core/options.js';
 import { cachePrefixOf } from './lease.js';
 
 export interface RedisTrackingOptions {
@@ -51,7 +51,7 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   // number of ms above 0 … received number", `timeout: '1000'` (from an environment variable) and
   // `mode: 'BCAST'` as "received string".
   const badValue = (path: string, expected: string, value: unknown) =>
-    issues.push({ path, expected, received: shownValue(value), message: `must be ${expected}` });
+    issues.push({ path, expected, received: shownOptionValue(value), message: `must be ${expected}` });
   const client = options.cache?.client ?? options.client;
   if (typeof (client as Partial<Redis> | undefined)?.duplicate !== 'function')
     bad(options.cache ? 'cache.client' : 'client', 'an iovalkey client', client);
@@ -83,13 +83,6 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   if (logger !== undefined && logger !== null && typeof (logger as { warn?: unknown }).warn !== 'function')
     bad('logger', 'a Logger (an object with a warn method)', logger);
   return issues;
-}
-
-/** A number as itself, a string quoted (cut at 64 characters) and said to be one, else its type. */
-function shownValue(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return `${JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)} (a string)`;
-  return typeName(v);
 }
 
 /**

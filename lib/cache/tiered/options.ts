@@ -8,7 +8,14 @@ import type {
 } from '../../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { adaptLogger, quietLogger } from '../../core/log-binding.js';
-import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, optionKeys, unknownOptionIssues } from '../../core/options.js';
+import {
+  MAX_COUNT,
+  MAX_TIMER_MS,
+  MAX_TTL_MS,
+  optionKeys,
+  shownOptionValue,
+  unknownOptionIssues,
+} from '../../core/options.js';
 import type { BreakerOptions, TieredCacheOptions } from './types.js';
 
 const KNOWN = optionKeys<TieredCacheOptions>({
@@ -118,13 +125,17 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
     ]);
   }
   issues.push(...unknownOptionIssues(input, KNOWN, NESTED));
-  const bad = (path: string, expected: string, value: unknown) =>
+  const bad = (path: string, expected: string, value: unknown, received = typeName(value)) =>
     issues.push({
       path,
       expected,
-      received: typeName(value),
+      received,
       message: value === undefined ? 'is required' : `must be ${expected}`,
     });
+  // A numeric option shows the value refused (`ttl: -1` was "received number", where the memory
+  // cache says "received -1"); never a value of the other options (an L2 given as a URL string).
+  const badNumber = (path: string, expected: string, value: unknown) =>
+    bad(path, expected, value, shownOptionValue(value));
   const ms = (
     path: keyof TieredCacheOptions,
     { positive = false, infinite = false, max = MAX_TIMER_MS } = {},
@@ -136,12 +147,12 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       !Number.isNaN(v) &&
       ((infinite && v === Infinity) || v <= max) &&
       (positive ? v > 0 : v >= 0);
-    if (!ok) bad(path, `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}`, v);
+    if (!ok) badNumber(path, `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}`, v);
   };
   const fraction = (path: keyof TieredCacheOptions) => {
     const v = o[path];
     if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1))
-      bad(path, 'a fraction between 0 and 1', v);
+      badNumber(path, 'a fraction between 0 and 1', v);
   };
   const fn = (path: keyof TieredCacheOptions) => {
     const v = o[path];
@@ -180,12 +191,12 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
         b.failures !== undefined &&
         !(Number.isInteger(b.failures) && b.failures >= 1 && b.failures <= MAX_COUNT)
       )
-        bad('breaker.failures', `an integer from 1 to ${MAX_COUNT}`, b.failures);
+        badNumber('breaker.failures', `an integer from 1 to ${MAX_COUNT}`, b.failures);
       if (
         b.cooldown !== undefined &&
         !(typeof b.cooldown === 'number' && b.cooldown > 0 && b.cooldown <= MAX_TIMER_MS)
       )
-        bad('breaker.cooldown', `a number of ms > 0 and ≤ ${MAX_TIMER_MS}`, b.cooldown);
+        badNumber('breaker.cooldown', `a number of ms > 0 and ≤ ${MAX_TIMER_MS}`, b.cooldown);
     }
   }
   const bus = o.bus as Partial<InvalidationBus> | undefined;

@@ -14,7 +14,7 @@
 import * as v from 'valibot';
 import { MAX_NUM_COUNTERS, type MemoryCacheOptions } from '../../cache/memory/options.js';
 import type { Bytes } from '../../core/contracts.js';
-import { durationIn, flag, intIn, MAX_TTL_MS, numberIn, section } from '../primitives.js';
+import { durationIn, flag, givenSection, intIn, MAX_TTL_MS, numberIn, section } from '../primitives.js';
 
 /** Schema of the `cache:` section with `type: memory`. Unknown keys are rejected. */
 export const memorySection = section(
@@ -46,6 +46,13 @@ export type MemorySection = v.InferOutput<typeof memorySection>;
 
 /** Maps a validated section to `createMemoryCache` options (pure; absent keys stay absent). */
 export function memoryOptionsFromConfig(section: MemorySection): MemoryCacheOptions<Bytes> {
+  givenSection(
+    section,
+    'memoryOptionsFromConfig',
+    'cache',
+    'createAppFromConfig then builds no cache',
+    'memory',
+  );
   const options: MemoryCacheOptions<Bytes> = { maxCost: section.max_cost };
   if (section.num_counters !== undefined) options.numCounters = section.num_counters;
   if (section.buffer_items !== undefined) options.bufferItems = section.buffer_items;

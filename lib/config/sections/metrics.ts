@@ -19,6 +19,7 @@ import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from '../../metrics/promethe
 import {
   bindHost,
   flag,
+  givenSection,
   intIn,
   MAX_COUNT,
   mapOf,
@@ -229,6 +230,12 @@ export interface MetricsOptionsFromConfig {
 
 /** Maps a validated `metrics:` section to `createMetrics` options (absent keys keep the factory defaults). */
 export function metricsOptionsFromConfig(section: MetricsSection): MetricsOptionsFromConfig {
+  givenSection(
+    section,
+    'metricsOptionsFromConfig',
+    'metrics',
+    'createAppFromConfig then builds no metrics adapter',
+  );
   const o: MetricsOptionsFromConfig = {};
   if (section.enabled !== undefined) o.enabled = section.enabled;
   if (section.port !== undefined) o.port = section.port;

@@ -24,6 +24,7 @@ import { DEFAULT_TIMEOUT, MIN_COMMAND_TIMEOUT_MS } from '../../cache/redis/optio
 import {
   durationIn,
   flag,
+  givenSection,
   hostName,
   hostPort,
   intIn,
@@ -274,6 +275,7 @@ function redisTls(
  * section's path in the file, for messages about the files it names (`cache.l2` for a tiered L2).
  */
 export function redisOptionsFromConfig(section: RedisSection, field = 'cache'): RedisConnectionOptions {
+  givenSection(section, 'redisOptionsFromConfig', field, 'createAppFromConfig then builds no cache', 'redis');
   const o: RedisConnectionOptions = {};
   if (section.mode !== undefined) o.mode = section.mode;
   if (section.addresses !== undefined) o.addresses = [...section.addresses];

@@ -24,6 +24,7 @@ import {
   durationIn,
   flag,
   fraction,
+  givenSection,
   intIn,
   MAX_COUNT,
   MAX_TTL_MS,
@@ -160,6 +161,13 @@ export type TieredSection = v.InferOutput<typeof tieredOnly>;
 export function tieredOptionsFromConfig(
   section: TieredSection,
 ): Omit<TieredCacheOptions, 'l1' | 'l2' | 'bus' | 'lease'> {
+  givenSection(
+    section,
+    'tieredOptionsFromConfig',
+    'cache',
+    'createAppFromConfig then builds no cache',
+    'tiered',
+  );
   const o: Omit<TieredCacheOptions, 'l1' | 'l2' | 'bus' | 'lease'> = {};
   if (section.ttl !== undefined) o.ttl = section.ttl;
   if (section.l1_ttl !== undefined) o.l1Ttl = section.l1_ttl;

@@ -31,6 +31,7 @@ import {
   durationIn,
   flag,
   fraction,
+  givenSection,
   intIn,
   MAX_COUNT,
   mapOf,
@@ -279,6 +280,12 @@ export interface TracingOptionsFromConfig {
 
 /** Maps a validated `tracing:` section to `createOtelTracer` options (absent keys stay absent). */
 export function tracingOptionsFromConfig(section: TracingSection): TracingOptionsFromConfig {
+  givenSection(
+    section,
+    'tracingOptionsFromConfig',
+    'tracing',
+    'createAppFromConfig then builds no OpenTelemetry tracer',
+  );
   const out: TracingOptionsFromConfig = {};
   if (section.enabled !== undefined) out.enabled = section.enabled;
   if (section.service_name !== undefined) out.serviceName = section.service_name;

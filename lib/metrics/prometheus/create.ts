@@ -8,6 +8,7 @@ import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
 import { createCacheWatch } from './cache-watch.js';
+import { closeBudget } from './close-budget.js';
 import { createCollectors } from './collect.js';
 import { disabledMetrics } from './disabled.js';
 import {
@@ -98,27 +99,6 @@ function capHooks(o: ReturnType<typeof resolveOptions>, dropped: () => CounterIm
         { metric, cap: max },
       ),
   };
-}
-
-/**
- * The grace of scrapes in progress at `close(options)`: the default, or what fits in the caller's
- * budget (`timeoutMs` minus a margin for cutting the connections, 10 % up to 250 ms), cut short
- * when `signal` aborts. A bad `options` is `MetricsError('invalid_option')`, and nothing is closed.
- */
-function closeBudget(
-  options: MetricsCloseOptions | undefined,
-  dflt: number,
-): { graceMs: number; signal: AbortSignal | undefined } {
-  if (options === undefined) return { graceMs: dflt, signal: undefined };
-  const bad = (what: string) =>
-    new MetricsError('invalid_option', `metrics close(): ${what}; nothing was closed`);
-  if (typeof options !== 'object' || options === null) throw bad('options must be an object');
-  const { timeoutMs, signal } = options;
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
-    throw bad(`timeoutMs must be a number of ms ≥ 0 (or Infinity), received ${String(timeoutMs)}`);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw bad('signal must be an AbortSignal');
-  const fit = timeoutMs === undefined ? dflt : timeoutMs - Math.min(250, timeoutMs / 10);
-  return { graceMs: Math.min(dflt, fit), signal };
 }
 
 /** `createMetrics` with internal overrides (tests import it from this module). */

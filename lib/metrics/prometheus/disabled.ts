@@ -1,6 +1,7 @@
 /** `createMetrics({ enabled: false })`: the whole adapter surface, recording nothing and serving no metrics. */
 import type * as client from 'prom-client';
 import { noopMetrics } from '../../core/noop.js';
+import { closeBudget } from './close-budget.js';
 import { PROMETHEUS_TEXT } from './exposition.js';
 import type { PrometheusMetrics } from './types.js';
 
@@ -31,6 +32,10 @@ export function disabledMetrics(registry: client.Registry): PrometheusMetrics {
     listen: async () => undefined,
     address: undefined,
     seriesCount: () => 0,
-    close: async () => {},
+    // Its options are checked as an enabled adapter's are: a misspelt key passed unnoticed while
+    // metrics were off, and failed once they were turned on.
+    close: async (options) => {
+      closeBudget(options, 0);
+    },
   };
 }

@@ -164,6 +164,14 @@ function relabel(err: Error & { code?: unknown; originalCode?: unknown }) {
   }
 }
 
+/** An answer whose connection closed before its body was complete (the status it had announced). */
+function cutShortError(status: number): Error {
+  return Object.assign(
+    new Error(`collector answered HTTP ${status} and closed the connection before the answer was complete`),
+    { code: 'ECONNRESET' },
+  );
+}
+
 /** node:http's hand-over of a request to its agent: public in behaviour, absent from the types. */
 interface AgentInternals {
   addRequest(req: ClientRequest, ...rest: unknown[]): unknown;
@@ -316,6 +324,14 @@ export function createExportAgents(tls?: import('node:https').AgentOptions): Exp
             record.undelivered = undelivered(res, true);
             return;
           }
+          // A refusal (4xx, 5xx) whose connection closes in the middle of its body: the exporter
+          // failed the export with Node's bare "aborted". Settled first, with the error the zipkin
+          // and jaeger exports give (the exporter's own report, from the same event, comes after).
+          // A retryable status keeps its retry (below); its error names the status.
+          if (status !== undefined && status >= 400 && !RETRYABLE_STATUS.has(status))
+            res.prependListener('error', () => {
+              if (!res.complete) record.cutShort?.(status, cutShortError(status));
+            });
           if (status === undefined || !RETRYABLE_STATUS.has(status)) return;
           record.retryable = { status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
           res.headers['retry-after'] = NO_EXPORTER_RETRY;
@@ -448,12 +464,7 @@ export function createRequestTracker(
               res.once('close', () => {
                 if (res.complete) return;
                 const status = res.statusCode ?? 0;
-                const error = Object.assign(
-                  new Error(
-                    `collector answered HTTP ${status} and closed the connection before the answer was complete`,
-                  ),
-                  { code: 'ECONNRESET' },
-                );
+                const error = cutShortError(status);
                 record.cutShort?.(status, error);
                 // Only to a request something listens on for errors (an unheard one would throw).
                 if (options.reportsAtBodyEnd && (req.listenerCount?.('error') ?? 0) > 0)

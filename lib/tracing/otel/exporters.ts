@@ -331,12 +331,12 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
   // they ignore (with a warning at creation), so following the hint changed nothing.
   const otlp = exporter === 'otlp';
   // The zipkin and jaeger exporters carry the status in their message only: their 401/403 got no
-  // hint at all.
+  // hint at all. So does an answer cut short (agent.ts), whatever the exporter.
   const status =
     typeof code === 'number'
       ? code
       : Number(
-          /status code from zipkin: (\d{3})\b|server responded with HTTP (\d{3})\b/
+          /status code from zipkin: (\d{3})\b|server responded with HTTP (\d{3})\b|collector answered HTTP (\d{3}) and closed/
             .exec(message)
             ?.slice(1)
             .find(Boolean),
@@ -355,7 +355,9 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
   if (
     code === 404 ||
     code === 405 ||
-    /status code from zipkin: 40[45]\b|server responded with HTTP 40[45]\b/.test(message)
+    /status code from zipkin: 40[45]\b|server responded with HTTP 40[45]\b|collector answered HTTP 40[45] and closed/.test(
+      message,
+    )
   )
     return `the collector has no ${exporter === 'otlp' ? 'OTLP/HTTP trace receiver' : `${exporter} receiver`} at this path: the endpoint is used as given, so give the full URL (e.g. ${ENDPOINT_EXAMPLES[exporter] ?? ENDPOINT_EXAMPLES.otlp})`;
   if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i.test(text))

@@ -21,6 +21,7 @@ import type {
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
 import { adaptLogger } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
+import { optionKeys, unknownKeyIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
 import { apiCopyWarning } from './api-copies.js';
@@ -92,8 +93,10 @@ export interface OtelTracer extends Tracer {
    * which `createApp` passes): the final export gets the budget minus a margin, then the tracer
    * gives up on the collector, counts the spans it could not deliver (`shutdown`), logs one
    * record, cuts its connections and resolves. Nothing of the tracer keeps the process alive after.
-   * A `timeoutMs` that is not a number ≥ 0 (or `Infinity`) rejects with a `ConfigError` and closes
-   * nothing (the only rejection: it gave up on every queued span at once).
+   * A `timeoutMs` that is not a number ≥ 0 (or `Infinity`), or an unknown key (`{ timeout }`: the
+   * default budget applied without a word), rejects with a `ConfigError` and closes nothing (the
+   * only rejection: such a budget gave up on every queued span at once). `signal` is taken (a
+   * disposer's `DisposeInfo` carries it) but not read: `timeoutMs` bounds the close.
    */
   close(options?: CloseOptions): Promise<void>;
   /**
@@ -201,8 +204,15 @@ const EMPTY: ExtractedContext = Object.freeze({ baggage: EMPTY_BAGGAGE });
 const startTimeOf = (t: unknown, filter: AttributeFilter) =>
   t === undefined ? undefined : checkedTime(t, 'startTime', filter);
 
+/** What `close(options)` takes: the core `CloseOptions` (a `createApp` disposer's `DisposeInfo`). */
+const CLOSE_OPTION_KEYS = optionKeys<CloseOptions>({ timeoutMs: true, signal: true });
+
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
+  // A misspelt key (`close({ timeout: 2000 })`) was ignored and the 10 s default applied.
+  const unknown = unknownKeyIssues(options, CLOSE_OPTION_KEYS);
+  if (unknown.length > 0)
+    return new ConfigError('tracer close: unknown option(s); the tracer was not closed', unknown);
   const timeoutMs = (options as { timeoutMs?: unknown } | null)?.timeoutMs;
   if (
     options !== null &&
