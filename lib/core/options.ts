@@ -94,6 +94,25 @@ export function shownOptionValue(value: unknown): string {
   return typeName(value);
 }
 
+/**
+ * The own keys of `options` a `close(options)` does not know, checked only on a plain object
+ * (`{ timeout: 2000 }`, a misspelling of `timeoutMs` that was ignored). `close` is often handed to
+ * other code as a callback (`fastify.addHook('onClose', tracer.close)`, an event listener), which
+ * calls it with its own object — a framework instance, an event — whose keys are not options: such
+ * a call closes with the defaults, as it always did, rather than being refused and closing nothing.
+ */
+export function unknownCloseKeys(options: unknown, known: readonly string[]): string[] {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return [];
+  let proto: unknown;
+  try {
+    proto = Object.getPrototypeOf(options);
+  } catch {
+    return []; // a revoked Proxy: not an options literal
+  }
+  if (proto !== Object.prototype && proto !== null) return [];
+  return Object.keys(options).filter((key) => !known.includes(key));
+}
+
 /** One issue per own key of `options` that is not in `known` (nothing when `options` is not an object). */
 export function unknownKeyIssues(options: unknown, known: readonly string[], prefix = ''): ConfigIssue[] {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return [];

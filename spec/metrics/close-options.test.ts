@@ -35,4 +35,18 @@ describe('metrics close() options', () => {
       }
       await m.close({ timeoutMs: 1000, signal: new AbortController().signal });
     });
+
+  it('close handed to other code as a callback, called with its own object (not an options literal): closes with the defaults', async () => {
+    // A framework instance or an event (`fastify.addHook('onClose', metrics.close)`): its keys are not options.
+    class Instance {
+      readonly server = {};
+      readonly version = '5';
+    }
+    for (const arg of [new Instance(), new Event('close')]) {
+      const m = createMetrics({ ...quiet, port: 0 });
+      const { url } = (await m.listen())!;
+      await m.close(arg as never);
+      await assert.rejects(fetch(url), 'closed: no longer serves');
+    }
+  });
 });

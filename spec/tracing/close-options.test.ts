@@ -54,6 +54,19 @@ describe('tracer close() options', () => {
     assert.equal(received, 1);
   });
 
+  it('close handed to other code as a callback, called with its own object (not an options literal): closes with the defaults', async () => {
+    class Instance {
+      readonly server = {};
+      readonly version = '5';
+    }
+    for (const arg of [new Instance(), new Event('close')]) {
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      tracer.startSpan('s').end();
+      await tracer.close(arg as never);
+      assert.equal(tracer.exportStats().exportedSpans, 1);
+    }
+  });
+
   it('enabled: false or exporter none: the same check', async () => {
     for (const options of [{ enabled: false }, { exporter: 'none' as const }]) {
       const tracer = createOtelTracer(options);

@@ -1,6 +1,6 @@
 /** `close(options)` of the metrics adapter (enabled or not): its options checked, its grace. */
 import { MetricsError } from '../../core/errors.js';
-import { optionKeys, unknownKeyMessage } from '../../core/options.js';
+import { optionKeys, unknownCloseKeys, unknownKeyMessage } from '../../core/options.js';
 import type { MetricsCloseOptions } from './types.js';
 
 /** What `close(options)` takes: the core `CloseOptions` (a `createApp` disposer's `DisposeInfo`). */
@@ -21,11 +21,10 @@ export function closeBudget(
     new MetricsError('invalid_option', `metrics close(): ${what}; nothing was closed`);
   if (typeof options !== 'object' || options === null) throw bad('options must be an object');
   // A misspelt key (`close({ timeout: 500 })`) was ignored and the default grace applied.
-  for (const key of Object.keys(options))
-    if (!CLOSE_OPTION_KEYS.includes(key))
-      throw bad(
-        `option \`${key.slice(0, 64)}\` ${unknownKeyMessage(key, CLOSE_OPTION_KEYS)} (options are { timeoutMs, signal })`,
-      );
+  for (const key of unknownCloseKeys(options, CLOSE_OPTION_KEYS))
+    throw bad(
+      `option \`${key.slice(0, 64)}\` ${unknownKeyMessage(key, CLOSE_OPTION_KEYS)} (options are { timeoutMs, signal })`,
+    );
   const { timeoutMs, signal } = options;
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
     throw bad(`timeoutMs must be a number of ms ≥ 0 (or Infinity), received ${String(timeoutMs)}`);

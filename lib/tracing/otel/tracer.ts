@@ -21,7 +21,7 @@ import type {
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
 import { adaptLogger } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
-import { optionKeys, unknownKeyIssues } from '../../core/options.js';
+import { optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
 import { apiCopyWarning } from './api-copies.js';
@@ -210,9 +210,11 @@ const CLOSE_OPTION_KEYS = optionKeys<CloseOptions>({ timeoutMs: true, signal: tr
 /** Why `close(options)` cannot be run with these options (a `ConfigError`), or `undefined`. */
 function closeBudgetProblem(options: unknown): ConfigError | undefined {
   // A misspelt key (`close({ timeout: 2000 })`) was ignored and the 10 s default applied.
-  const unknown = unknownKeyIssues(options, CLOSE_OPTION_KEYS);
-  if (unknown.length > 0)
-    return new ConfigError('tracer close: unknown option(s); the tracer was not closed', unknown);
+  if (unknownCloseKeys(options, CLOSE_OPTION_KEYS).length > 0)
+    return new ConfigError(
+      'tracer close: unknown option(s); the tracer was not closed',
+      unknownKeyIssues(options, CLOSE_OPTION_KEYS),
+    );
   const timeoutMs = (options as { timeoutMs?: unknown } | null)?.timeoutMs;
   if (
     options !== null &&
