@@ -67,6 +67,24 @@ const inlinePem: SectionRule = (t, fail) => {
   }
 };
 
+/**
+ * Inline PEM and a file for the same thing (`ca` and `ca_file`, …): the mapping below spreads the
+ * inline value over the file's, so the file was read, checked and then not used — a `ca_file`
+ * naming the right CA next to a stale inline `ca` (or a `HYPERION__CACHE__TLS__CA` override)
+ * failed every connection with "check tls.ca", the file never mentioned. One of the two.
+ */
+const onePemSource: SectionRule = (t, fail) => {
+  for (const inline of ['ca', 'cert', 'key'] as const) {
+    const file = `${inline}_file`;
+    if (t[inline] !== undefined && t[file] !== undefined)
+      fail(
+        [inline],
+        `is given with ${file}: only one of the two would be used (the inline PEM; ${file} was ignored)`,
+        `${inline} (inline PEM) or ${file} (a file path), not both`,
+      );
+  }
+};
+
 const tlsOptions = section(
   {
     /** PEM CA bundle to trust instead of the system store. */
@@ -86,7 +104,7 @@ const tlsOptions = section(
     key_passphrase: clientTlsFields.key_passphrase,
   },
   'TLS settings',
-  [certWithKey, inlinePem],
+  [certWithKey, onePemSource, inlinePem],
 );
 
 const TLS_PHRASE =
