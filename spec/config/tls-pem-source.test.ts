@@ -4,7 +4,9 @@
  * startup and then dropped: the mapping spread the inline value over the file's. A `ca_file`
  * naming the server's CA next to a stale inline `ca` (or a `HYPERION__CACHE__TLS__CA` override)
  * loaded, and every command failed "not signed by a trusted CA (check tls.ca …)" against a real
- * TLS Redis, the file never mentioned. Both for one piece is now a ConfigError at the inline field.
+ * TLS Redis, the file never mentioned; a `HYPERION__CACHE__TLS__CA_FILE` override was ignored
+ * under a file's inline `ca`. Both for one piece is now a ConfigError naming both fields (and the
+ * variable that set either).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -62,28 +64,31 @@ ${tls}
     }
   });
 
-  it('ca_file with an inline ca is refused at cache.tls.ca (it was loaded and ca_file ignored)', () => {
+  it('ca_file with an inline ca is refused, naming both (it was loaded and ca_file ignored)', () => {
     const yaml = section(
       `    ca_file: ${JSON.stringify(pki.ca.cert)}\n    ca: ${JSON.stringify(pki.otherCa.certPem)}`,
     );
     const issues = issuesOf(yaml);
-    assert.deepEqual(
-      issues.map((i) => i.path),
-      ['cache.tls.ca'],
-    );
-    assert.match(issues[0]!.message, /ca_file/);
-    assert.ok(!issues[0]!.message.includes('BEGIN'), 'the PEM is never shown');
+    assert.deepEqual(issues.map((i) => i.path).sort(), ['cache.tls.ca', 'cache.tls.ca_file']);
+    for (const i of issues) {
+      assert.match(i.message, /is given with ca(_file)?: give one of the two/);
+      assert.ok(!i.message.includes('BEGIN'), 'the PEM is never shown');
+    }
   });
 
-  it('an inline override of a file piece names its variable; cert/key pairs and a tiered L2 and sentinels too', () => {
+  it('an override of either piece names its variable; cert/key pairs and a tiered L2 and sentinels too', () => {
     const fromEnv = issuesOf(section(`    ca_file: ${JSON.stringify(pki.ca.cert)}`), {
       HYPERION__CACHE__TLS__CA: pki.otherCa.certPem,
     });
-    assert.deepEqual(
-      fromEnv.map((i) => i.path),
-      ['cache.tls.ca'],
+    assert.match(fromEnv.find((i) => i.path === 'cache.tls.ca')?.message ?? '', /HYPERION__CACHE__TLS__CA\)/);
+    // A file override under the file's inline ca was read, checked and ignored.
+    const fileFromEnv = issuesOf(section(`    ca: ${JSON.stringify(pki.otherCa.certPem)}`), {
+      HYPERION__CACHE__TLS__CA_FILE: pki.ca.cert,
+    });
+    assert.match(
+      fileFromEnv.find((i) => i.path === 'cache.tls.ca_file')?.message ?? '',
+      /HYPERION__CACHE__TLS__CA_FILE\)/,
     );
-    assert.match(fromEnv[0]!.message, /HYPERION__CACHE__TLS__CA/);
 
     const pair = issuesOf(
       section(
@@ -95,7 +100,12 @@ ${tls}
         ].join('\n'),
       ),
     );
-    assert.deepEqual(pair.map((i) => i.path).sort(), ['cache.tls.cert', 'cache.tls.key']);
+    assert.deepEqual(pair.map((i) => i.path).sort(), [
+      'cache.tls.cert',
+      'cache.tls.cert_file',
+      'cache.tls.key',
+      'cache.tls.key_file',
+    ]);
     for (const i of pair) assert.ok(!i.message.includes('BEGIN'), 'the PEM is never shown');
 
     const tiered = issuesOf(`
@@ -110,6 +120,11 @@ cache:
       tls: { ca_file: ${JSON.stringify(pki.ca.cert)}, ca: ${JSON.stringify(pki.ca.certPem)} }
     tls: { ca_file: ${JSON.stringify(pki.ca.cert)}, ca: ${JSON.stringify(pki.ca.certPem)} }
 `);
-    assert.deepEqual(tiered.map((i) => i.path).sort(), ['cache.l2.sentinel.tls.ca', 'cache.l2.tls.ca']);
+    assert.deepEqual(tiered.map((i) => i.path).sort(), [
+      'cache.l2.sentinel.tls.ca',
+      'cache.l2.sentinel.tls.ca_file',
+      'cache.l2.tls.ca',
+      'cache.l2.tls.ca_file',
+    ]);
   });
 });
