@@ -33,7 +33,10 @@ export const memorySection = section(
     num_counters: v.optional(intIn(1, MAX_NUM_COUNTERS)),
     /** Deprecated, no effect in Node.js (accepted for compatibility; warns once). 0..2^31 − 1. */
     buffer_items: v.optional(intIn(0, 2 ** 31 - 1)),
-    /** Expose cache stats to the metrics adapter. Default true. */
+    /**
+     * Expose cache stats to the metrics adapter. Default true. As a tiered cache's `l1`/`l2` it
+     * changes only that level's own stats(): the adapter watches the tiered cache, not its levels.
+     */
     metrics: v.optional(flag),
     /** TTL for sets that give none: "5m", "30s" or ms, above 0 and up to 365 days. Default: none. */
     default_ttl: v.optional(durationIn({ exclusive: true, max: MAX_TTL_MS })),

@@ -68,6 +68,31 @@ const inlinePem: SectionRule = (t, fail) => {
   }
 };
 
+/**
+ * Inline PEM and a file for the same thing (`ca` and `ca_file`, …): the mapping below spreads the
+ * inline value over the file's, so the file was read, checked and then not used — a `ca_file`
+ * naming the right CA next to a stale inline `ca` failed every connection with "check tls.ca",
+ * and a `HYPERION__CACHE__TLS__CA_FILE` override was ignored under a file's inline `ca`. One of
+ * the two; both fields are named, so an issue names the variable that set either.
+ */
+const onePemSource: SectionRule = (t, fail) => {
+  for (const inline of ['ca', 'cert', 'key'] as const) {
+    const file = `${inline}_file`;
+    if (t[inline] === undefined || t[file] === undefined) continue;
+    const expected = `${inline} (inline PEM) or ${file} (a file path), not both`;
+    fail(
+      [inline],
+      `is given with ${file}: give one of the two (with both, this inline PEM was used and ${file} ignored)`,
+      expected,
+    );
+    fail(
+      [file],
+      `is given with ${inline}: give one of the two (with both, this file was read and then ignored for the inline ${inline})`,
+      expected,
+    );
+  }
+};
+
 const tlsOptions = section(
   {
     /** PEM CA bundle to trust instead of the system store. */
@@ -87,7 +112,7 @@ const tlsOptions = section(
     key_passphrase: clientTlsFields.key_passphrase,
   },
   'TLS settings',
-  [certWithKey, inlinePem],
+  [certWithKey, onePemSource, inlinePem],
 );
 
 const TLS_PHRASE =
