@@ -233,6 +233,9 @@ describeWithServers('redis cache on a 6-node cluster', skipRedis(), () => {
   // Hash-tagged keys share one slot: a getMany/deleteMany of 150,000 of them failed with `backend`
   // "Maximum call stack size exceeded" (iovalkey spreads a cluster pipeline command's keys).
   it('getMany and deleteMany of 150,000 keys in one slot (hash tag) work', async () => {
+    // What is checked is that such a batch can be sent at all, not its speed: a budget a loaded
+    // CI machine keeps (at the shared 2 s, one deleteMany timed out with the load average at 16).
+    const cache = make({ keyPrefix: 'cl:', commandTimeout: 20_000 });
     const keys = Array.from({ length: 150_000 }, (_, i) => `{big}:${i}`);
     const marked = [0, 9_999, 10_000, 77_777, 149_999];
     await cache.setMany(marked.map((i) => ({ key: keys[i]!, value: enc(`v${i}`) })));
