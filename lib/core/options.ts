@@ -80,17 +80,22 @@ export function unknownKeyMessage(name: string, known: readonly string[], what =
   return `is not a known ${what}${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`;
 }
 
+/** A string that reads as a number or a duration (`"1000"`, `"0.1"`, `"5s"`, `"2 min"`). */
+const NUMBER_LIKE = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*[a-z]{0,3}\s*$/i;
+
 /**
  * How a refused value of a numeric (never secret) option is shown in an issue's `received`: the
- * number itself (`-1`, `NaN`), a string quoted (`"5s" (a string)`, cut at 64 characters: a
- * duration written as in the config file), anything else by its type. `received number` alone
- * said nothing about `ttl: -1` against "a number of ms > 0". Not for options that may hold a
- * secret (a password given as a number would be shown).
+ * number itself (`-1`, `NaN`), a string that reads as a number or a duration quoted (`"5s" (a
+ * string)`: a duration written as in the config file, `"1000"` read from an environment
+ * variable), any other string and anything else by its type only: a password or a URL given
+ * where a number is expected (`db: process.env.REDIS_URL`) was echoed in the message, its
+ * credentials with it. `received number` alone said nothing about `ttl: -1` against "a number of
+ * ms > 0". Not for options that may hold a secret (a password given as a number would be shown).
  */
 export function shownOptionValue(value: unknown): string {
   if (typeof value === 'number') return String(value);
-  if (typeof value === 'string')
-    return `${JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)} (a string)`;
+  if (typeof value === 'string' && value.length <= 32 && NUMBER_LIKE.test(value))
+    return `${JSON.stringify(value)} (a string)`;
   return typeName(value);
 }
 

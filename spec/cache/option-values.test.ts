@@ -73,4 +73,29 @@ describe('a refused numeric cache option shows the value given', () => {
     // A secret option still shows its type only.
     assert.equal(received(redis({ password: 12345 }), 'password'), 'number');
   });
+
+  it('a string that does not read as a number is shown by its type only (it may be a secret)', async () => {
+    // `db: process.env.REDIS_URL` (a mix-up) echoed the URL, its password with it, in the message.
+    const url = 'redis://:sekrit@127.0.0.1:6379';
+    const redis = (o: Record<string, unknown>) => () =>
+      createRedisCache({ addresses: ['127.0.0.1:1'], ...o } as never);
+    assert.equal(received(redis({ db: url }), 'db'), 'string');
+    assert.equal(received(redis({ commandTimeout: 'sekrit' }), 'commandTimeout'), 'string');
+    assert.equal(
+      received(() => createMemoryCache({ maxCost: 1000, defaultTtl: url as never }), 'defaultTtl'),
+      'string',
+    );
+    const l1 = createMemoryCache({ maxCost: 1000 });
+    const l2 = createMemoryCache({ maxCost: 1000 });
+    try {
+      for (const path of ['ttl', 'earlyRefresh', 'leaseWait'])
+        assert.equal(
+          received(() => createTieredCache({ l1, l2, [path]: url } as never), path),
+          'string',
+        );
+    } finally {
+      await l1.close();
+      await l2.close();
+    }
+  });
 });

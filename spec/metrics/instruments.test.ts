@@ -264,6 +264,12 @@ describe('prometheus metrics: instruments', () => {
     refused({ maxSeriesPerMetric: '5' }, /maxSeriesPerMetric must be .*, received "5" \(a string\)$/);
     refused({ collectTimeoutMs: '100' }, /collectTimeoutMs must be .*, received "100" \(a string\)$/);
     refused({ port: 1.5 }, /received 1\.5$/);
+    // Any other string by its type only: a URL given as the port was echoed, its password with it.
+    refused(
+      { port: 'http://u:sekrit@127.0.0.1:9464' },
+      /port must be an integer 0\.\.65535, received string$/,
+    );
+    refused({ maxSeriesPerMetric: 'sekrit' }, /received string$/);
     // What is right is still taken.
     assert.equal(createMetrics({ enabled: false }).enabled, false);
     assert.equal(createMetrics({ enabled: true, exemplars: false, collectRuntime: false }).enabled, true);

@@ -55,8 +55,20 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   const client = options.cache?.client ?? options.client;
   if (typeof (client as Partial<Redis> | undefined)?.duplicate !== 'function')
     bad(options.cache ? 'cache.client' : 'client', 'an iovalkey client', client);
-  if (options.mode !== undefined && options.mode !== 'default' && options.mode !== 'bcast')
-    badValue('mode', "'default' or 'bcast'", options.mode);
+  if (options.mode !== undefined && options.mode !== 'default' && options.mode !== 'bcast') {
+    // A mode is no secret: any string is shown (`'BCAST'`), cut at 64 characters.
+    const v: unknown = options.mode;
+    const received =
+      typeof v === 'string'
+        ? `${JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)} (a string)`
+        : typeName(v);
+    issues.push({
+      path: 'mode',
+      expected: "'default' or 'bcast'",
+      received,
+      message: "must be 'default' or 'bcast'",
+    });
+  }
   for (const k of ['heartbeat', 'timeout'] as const) {
     const v = options[k];
     if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS))

@@ -4,7 +4,13 @@ import type { Logger, LoggerLike } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { readBindHost } from '../../core/host.js';
 import { adaptLogger, quietLogger } from '../../core/log-binding.js';
-import { MAX_COUNT, MAX_TIMER_MS, optionKeys, rejectUnknownKeys } from '../../core/options.js';
+import {
+  MAX_COUNT,
+  MAX_TIMER_MS,
+  optionKeys,
+  rejectUnknownKeys,
+  shownOptionValue,
+} from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
 import { assertPrefixPart, checkDefaultLabels } from './names.js';
 import { promClient } from './peer.js';
@@ -141,13 +147,12 @@ const defaultWarn: Pick<Logger, 'warn'> = {
 };
 
 /**
- * A value given for a number, for a message: a string quoted. `port: '9464'` (read from an
- * environment variable) was refused as "received 9464", which reads as a valid port.
+ * A value given for a number, for a message: a string quoted when it reads as a number (`port:
+ * '9464'` read from an environment variable was refused as "received 9464", which reads as a
+ * valid port), any other string by its type only (a URL given as the port showed its password).
  */
 function shownNumber(v: unknown): string {
-  return typeof v === 'string'
-    ? `${JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v)} (a string)`
-    : String(v);
+  return typeof v === 'string' ? shownOptionValue(v) : String(v);
 }
 
 export function positiveInt(name: string, v: unknown, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
