@@ -286,6 +286,8 @@ export function drainServer(
       if (draining) setImmediate(() => closeSession(session));
     });
 
+  /** Set when the drain begins: ends a connection that went idle during it, after `quietMs`. */
+  let endWhenQuiet: ((socket: Socket) => void) | undefined;
   let onConnection: (() => void) | undefined;
   let accepted = 0;
   let acceptedDuringDrain = 0;
@@ -352,8 +354,12 @@ export function drainServer(
       responses.delete(res);
       c.pending--;
       if (!draining) return;
-      // Idle now: end it rather than wait for the keep-alive timeout.
-      if (c.pending === 0) endIfIdle(socket);
+      // Idle now: end it rather than wait for the keep-alive timeout — after `quietMs`, as an idle
+      // connection at the start of the drain: a response whose headers went out before the drain
+      // said keep-alive, and its client sends the next request as soon as it has read it (ended at
+      // once, that request met our FIN: a reset instead of its 503). One that said
+      // Connection: close is ended by Node itself.
+      if (c.pending === 0) endWhenQuiet?.(socket);
       onChange?.();
     });
     // Only the connection's last response may say `Connection: close`: Node ends the connection
@@ -544,6 +550,7 @@ export function drainServer(
         restartQuiet();
         later(Math.min(lingerMs, grace), () => closeAfterPoll(true));
       }
+      endWhenQuiet = (socket) => later(Math.min(quietMs, grace), () => endIfIdle(socket));
       for (const [socket, c] of connections) {
         if (c.pending > 0) continue;
         // An idle keep-alive connection may have its next request on the way: a busy client sends

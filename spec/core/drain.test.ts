@@ -395,6 +395,47 @@ describe('drainServer', () => {
     assert.match(received, /\r\nconnection: close\r\n/i);
   });
 
+  it('a keep-alive request sent right after a response that was running when the drain began gets a 503, not a reset', async (t) => {
+    // The response's headers went out before the drain (keep-alive), so its client reuses the
+    // connection as soon as it has read the end. The drain ended that connection the moment the
+    // response finished — not after quietMs, as an idle one: under load a few clients at each
+    // SIGTERM got ECONNRESET for a request sent a few ms into the drain.
+    const { server } = testServer();
+    const port = await listen(server);
+    const drain = drainServer(server, { graceMs: 3000, quietMs: 1000 });
+    const client = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    t.after(() => {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    });
+    let received = '';
+    let ended = false;
+    client.on('data', (b: Buffer) => {
+      received += b.toString();
+    });
+    client.on('end', () => {
+      ended = true;
+    });
+    client.on('error', () => {});
+    client.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    for (let i = 0; i < 200 && !received.includes('\r\n\r\n'); i++) await sleep(10);
+    assert.match(received, /^HTTP\/1\.1 200 OK/, 'headers sent before the drain');
+    assert.doesNotMatch(received, /connection: close/i);
+    const drained = drain();
+    for (let i = 0; i < 200 && !received.endsWith('0\r\n\r\n'); i++) await sleep(10);
+    assert.ok(received.endsWith('0\r\n\r\n'), 'the running response completed');
+    for (let i = 0; i < 10 && !ended; i++) await sleep(5);
+    client.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    await drained;
+    const statuses = received
+      .split('HTTP/1.1 ')
+      .slice(1)
+      .map((a) => a.split('\r\n')[0]);
+    assert.deepEqual(statuses, ['200 OK', '503 Service Unavailable']);
+    assert.match(received.slice(received.lastIndexOf('HTTP/1.1 ')), /\r\nconnection: close\r\n/i);
+  });
+
   it('resolves at once for a server that is not listening', async () => {
     const { server } = testServer();
     await drainServer(server)();
