@@ -455,6 +455,42 @@ describe('prometheus metrics: collect callbacks are bounded', () => {
     }
   });
 
+  it('metrics.handler mounted behind middleware whose res.write drops the callback (a deflate/br compressor): the answer ends', async () => {
+    const m = createMetrics(quiet);
+    m.counter({ name: 'jobs_total', help: 'Jobs' }).inc();
+    const server = createServer((req, res) => {
+      // As a compressor does: the length dropped (the body it sends is another one, chunked),
+      // and `write(chunk, encoding)` without passing the callback on.
+      const writeHead = res.writeHead.bind(res) as (
+        status: number,
+        headers: Record<string, unknown>,
+      ) => unknown;
+      res.writeHead = ((status: number, headers: Record<string, unknown>) => {
+        const { 'content-length': _dropped, ...rest } = headers;
+        return writeHead(status, rest);
+      }) as typeof res.writeHead;
+      const write = res.write.bind(res) as (chunk: unknown, encoding?: BufferEncoding) => boolean;
+      res.write = ((chunk: unknown, encoding?: unknown) =>
+        write(
+          chunk,
+          typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
+        )) as typeof res.write;
+      m.handler(req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+      // Bounded: the answer used to never end (its headers came, then nothing).
+      const a = await withTimeout(scrapeOnce(url), 10_000, () => new Error('the answer never ended'));
+      assert.equal(a.status, 200, a.error);
+      assert.match(a.body!, /^jobs_total 1$/m);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await m.close();
+    }
+  });
+
   it('listen() serves an absolute-form target (GET http://host:port/metrics), as a server must (RFC 9112 3.2.2)', async () => {
     const m = createMetrics({ port: 0 });
     const addr = await m.listen();

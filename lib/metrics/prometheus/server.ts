@@ -170,6 +170,13 @@ function exposeHandler(
         // own `close()`) destroys its connection while the body may still wait to be written —
         // a large exposition to a scraper reading slower than we write was cut off (3.9 of
         // 11.4 MB), though close() promises a scrape in progress its answer within the bound.
+        // Middleware of the server the handler is mounted in may have replaced `res.write` with
+        // one that drops the callback (a deflate/br compressor takes `(chunk, encoding)`): the
+        // response would never end. There the body goes with `end`, as before.
+        if (Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
+          res.end(body);
+          return;
+        }
         res.write(body, (err) => {
           if (err === undefined || err === null) res.end();
         });
