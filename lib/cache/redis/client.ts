@@ -5,7 +5,8 @@
  * - `enableOfflineQueue: false`: nothing piles up while disconnected — the cache's own readiness
  *   gate waits (bounded in time and count) instead;
  * - `maxRetriesPerRequest: 1`: commands caught by a disconnect are retried once, then rejected;
- * - reconnection never gives up (capped backoff), so the cache recovers when Redis comes back.
+ * - reconnection never gives up (capped backoff), so the cache recovers when Redis comes back;
+ * - a connection silent for `silenceLimit` while replies are awaited is dropped and made again.
  */
 import { inspect } from 'node:util';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
@@ -634,7 +635,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
   if (o.mode === 'cluster') {
     const { lazyConnect: _lazy, enableAutoPipelining: _ap, ...redisOptions } = common;
     const options: ClusterOptions = {
-      redisOptions,
+      redisOptions: { ...redisOptions, socketTimeout: silenceLimit(o.commandTimeout) },
       lazyConnect: true,
       enableAutoPipelining: o.autoPipelining,
       enableOfflineQueue: false,
@@ -669,34 +670,80 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     enableOfflineQueue: false,
     retryStrategy: retry,
     reconnectOnError,
+    socketTimeout: silenceLimit(o.commandTimeout),
   };
   if (o.mode === 'sentinel') {
-    return new Redis({
-      ...base,
-      sentinels: o.sentinelAddresses,
-      name: o.masterName,
-      sentinelPassword: o.sentinelPassword,
-      sentinelUsername: o.sentinelUsername,
-      sentinelTLS: o.sentinelTls,
-      sentinelRetryStrategy: retry,
-      // Half the command timeout per sentinel command: iovalkey asks the sentinels one after
-      // another, so with the whole command timeout one hung sentinel (accepts, never answers)
-      // listed first held every master lookup for it, and each first command (and each after a
-      // reconnect) failed with "not connected" although the other sentinels would have answered.
-      sentinelCommandTimeout: Math.max(5, Math.floor(o.commandTimeout / 2)),
-      enableTLSForSentinelMode: o.tls !== undefined,
-      // Subscribes to +switch-master so a promotion is noticed without waiting for a timeout.
-      failoverDetector: true,
-      // Redials a sentinel subscription of that detector that dropped (iovalkey's default: once a
-      // minute). After a restart of the sentinels (a rolling upgrade) the cache heard no
-      // +switch-master for a minute: found from outside, a SENTINEL FAILOVER then left it on the
-      // old master until that was demoted ~11 s later, and every write it acknowledged meanwhile
-      // was lost (1.2 s with the subscriptions up).
-      sentinelReconnectStrategy: retry,
-    });
+    return dropsSettledResends(
+      new Redis({
+        ...base,
+        sentinels: o.sentinelAddresses,
+        name: o.masterName,
+        sentinelPassword: o.sentinelPassword,
+        sentinelUsername: o.sentinelUsername,
+        sentinelTLS: o.sentinelTls,
+        sentinelRetryStrategy: retry,
+        // Half the command timeout per sentinel command: iovalkey asks the sentinels one after
+        // another, so with the whole command timeout one hung sentinel (accepts, never answers)
+        // listed first held every master lookup for it, and each first command (and each after a
+        // reconnect) failed with "not connected" although the other sentinels would have answered.
+        sentinelCommandTimeout: Math.max(5, Math.floor(o.commandTimeout / 2)),
+        enableTLSForSentinelMode: o.tls !== undefined,
+        // Subscribes to +switch-master so a promotion is noticed without waiting for a timeout.
+        failoverDetector: true,
+        // Redials a sentinel subscription of that detector that dropped (iovalkey's default: once a
+        // minute). After a restart of the sentinels (a rolling upgrade) the cache heard no
+        // +switch-master for a minute: found from outside, a SENTINEL FAILOVER then left it on the
+        // old master until that was demoted ~11 s later, and every write it acknowledged meanwhile
+        // was lost (1.2 s with the subscriptions up).
+        sentinelReconnectStrategy: retry,
+      }),
+    );
   }
   const first = o.addresses[0]!;
-  return new Redis({ ...base, host: first.host, port: first.port });
+  return dropsSettledResends(new Redis({ ...base, host: first.host, port: first.port }));
+}
+
+/**
+ * How long a connection (standalone, sentinel master, cluster node) may hear nothing at all while
+ * commands on it await replies before it is declared dead (ms): three command timeouts, at least 1 s. Every
+ * command there has then already failed with `timeout`. iovalkey's `socketTimeout` does the
+ * watching (armed when a command is written to an idle connection, re-armed by each chunk of
+ * replies while more are awaited), so nothing is added per command. Before, a server stalled
+ * without closing the connection (SIGSTOP, a blackholed network) kept every timed-out command in
+ * iovalkey's queue of awaited replies for as long as it lasted — 40,000 timed-out `get`s held
+ * ~64 MB after 5 s — and, once it answered again, ran them all before the next fresh command.
+ * A server that is slow but answers (a reply every so often) is never cut.
+ */
+export function silenceLimit(commandTimeout: number): number {
+  return Math.max(3 * commandTimeout, 1000);
+}
+
+/**
+ * iovalkey resends the commands that were awaiting replies on a lost connection once it is ready
+ * again (its `prevCommandQueue`), also those that had already failed with `timeout`: their callers
+ * were told, and a read's reply is thrown away, but Redis runs them all before the fresh commands
+ * behind them. Settled ones are dropped from that queue when the connection is lost and again just
+ * before the resend (a command whose promise has settled no longer has iovalkey's timeout timer).
+ * Left as is if the queue's shape is not the expected one (another iovalkey version).
+ */
+function dropsSettledResends(client: Redis): Redis {
+  type Item = { command?: object };
+  type Held = { length: number; shift(): Item | undefined; push(item: Item): unknown };
+  const drop = () => {
+    const held = (client as unknown as { prevCommandQueue?: Held | null }).prevCommandQueue;
+    if (!held || typeof held.shift !== 'function' || typeof held.push !== 'function') return;
+    // One pass in order (bounded by the length at entry): the live ones go back to the end.
+    for (let n = held.length; n > 0; n--) {
+      const item = held.shift();
+      if (item === undefined) break;
+      const command = item.command;
+      if (command === undefined || '_commandTimeoutTimer' in command) held.push(item);
+    }
+  };
+  client.on('reconnecting', drop);
+  // 'connect' comes before the ready check's INFO is answered, so before the resend at 'ready'.
+  client.on('connect', drop);
+  return client;
 }
 
 /**

@@ -61,6 +61,9 @@ export function createWriteProbe(): WriteProbe {
       connectionName: `${node.options.connectionName ?? 'hyperion'}:health`,
       disconnectTimeout: DISCONNECT_MS,
       failoverDetector: false,
+      // Not cut for silence (./client.ts silenceLimit): a paused write probe is the answer sought,
+      // and a probe cut while awaiting its reply would report nothing while writes are held back.
+      socketTimeout: undefined,
     };
     link = node.duplicate(overrides);
     link.on('error', noop);
