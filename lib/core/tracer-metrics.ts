@@ -8,9 +8,16 @@ import type { Logger, Metrics, SpanDropReason, Tracer } from './contracts.js';
 const REASONS: readonly SpanDropReason[] = ['queue_full', 'export_failed', 'shutdown'];
 
 /**
+ * The tracers whose counts each metrics adapter already takes. A second watch of the same pair
+ * (two apps built on one tracer and one metrics adapter) added every export and drop a second
+ * time: 10 spans exported showed `spans_exported_total 20`.
+ */
+const watching = new WeakMap<object, WeakSet<object>>();
+
+/**
  * Registers the span export counters on `metrics` and keeps them equal to the tracer's totals
  * (each scrape adds what changed since the previous one). Returns the unsubscribe function, or
- * `undefined` when the tracer keeps no export counters.
+ * `undefined` when the tracer keeps no export counters or `metrics` already takes this tracer's.
  */
 export function watchTracerStats(
   metrics: Metrics,
@@ -19,6 +26,8 @@ export function watchTracerStats(
 ): (() => void) | undefined {
   const read = tracer.exportStats?.bind(tracer);
   if (!read) return undefined;
+  const tracers = watching.get(metrics) ?? new WeakSet<object>();
+  if (tracers.has(tracer)) return undefined;
   try {
     const dropped = metrics.counter({
       name: 'spans_dropped_total',
@@ -47,7 +56,16 @@ export function watchTracerStats(
       if (stats.exportedSpans > seen.exported) exported.inc(stats.exportedSpans - seen.exported);
       seen.exported = stats.exportedSpans;
     };
-    return metrics.onCollect(update);
+    const stop = metrics.onCollect(update);
+    tracers.add(tracer);
+    watching.set(metrics, tracers);
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      stop();
+      tracers.delete(tracer);
+    };
   } catch (err) {
     // E.g. a metrics adapter that already has these names with other labels: tracing goes on.
     logger?.warn('tracing: span export metrics not registered', { error: err });

@@ -350,6 +350,58 @@ describe('jsonCache getOrSet: every caller gets what a read gets', () => {
   });
 });
 
+describe("jsonCache getOrSet: one read of the byte cache's stats per call", () => {
+  // It read with get first, then called getOrSet on a miss: every miss counted twice in the byte
+  // cache's stats (5 callers of a cold key made 10 misses; 1 miss + 1 hit read as a hit ratio of 1/3).
+  it('hits + misses = the calls, a cold key loaded once for concurrent callers', async () => {
+    const bytes = createMemoryCache({ maxCost: 1 << 20 });
+    const view = jsonCache<number>(bytes);
+    let loads = 0;
+    const gate = deferred();
+    const cold = Array.from({ length: 5 }, () =>
+      view.getOrSet('k', async () => {
+        loads++;
+        await gate.promise;
+        return 7;
+      }),
+    );
+    await tick();
+    gate.resolve();
+    assert.deepEqual(await Promise.all(cold), [7, 7, 7, 7, 7]);
+    assert.equal(await view.getOrSet('k', () => 8), 7);
+    assert.equal(loads, 1);
+    const s = bytes.stats!();
+    assert.deepEqual({ hits: s.hits, misses: s.misses }, { hits: 1, misses: 5 });
+    assert.equal(s.hitRatio, 1 / 6);
+  });
+
+  it('a stored value that fails the schema is reloaded once; a loaded one that fails is decode_failed, loader called once', async () => {
+    const bytes = createMemoryCache({ maxCost: 1 << 20 });
+    const users = jsonCache(bytes, { schema: User });
+    await bytes.set('u:1', new TextEncoder().encode('{"id":"x"}'));
+    let loads = 0;
+    const got = await users.getOrSet('u:1', () => {
+      loads++;
+      return { id: 1, name: 'Ada' };
+    });
+    assert.deepEqual(got, { id: 1, name: 'Ada' });
+    assert.equal(loads, 1);
+    // The bad value read (a hit of the byte cache), then the reload's miss.
+    assert.deepEqual({ hits: bytes.stats!().hits, misses: bytes.stats!().misses }, { hits: 1, misses: 1 });
+
+    let bad = 0;
+    await assert.rejects(
+      users.getOrSet('u:2', () => {
+        bad++;
+        return { id: 'no' } as unknown as { id: number; name: string };
+      }),
+      (e: unknown) => e instanceof CacheError && e.code === 'decode_failed',
+    );
+    assert.equal(bad, 1);
+    assert.equal(bytes.stats!().misses, 2);
+  });
+});
+
 describe('jsonCache arguments', () => {
   const paths = (fn: () => unknown) => {
     try {

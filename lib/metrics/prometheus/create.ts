@@ -22,6 +22,8 @@ import {
 } from './exposition.js';
 import {
   clientRecorder,
+  type DbCounts,
+  dbConnectionCounts,
   dbConnectionsClearer,
   dbConnectionsWriter,
   registerFramework,
@@ -187,6 +189,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const observeHttpClient = clientRecorder(framework);
   const writeDbConnections = dbConnectionsWriter(framework);
   const clearDbConnections = dbConnectionsClearer(framework);
+  /** The last good read of each running `watchDbConnections` watch (one pool each), summed into the gauge. */
+  const pools = new Map<object, DbCounts>();
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
   /** Other code's metrics already warned about as clashing with a name exposed before them. */
@@ -319,17 +323,23 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
           'watchDbConnections expects a function returning { used, idle }',
         );
       let stopped = false;
+      const watch = {};
       const remove = collectors.add(async () => {
         const c = await read();
         // A read still running when the watch stopped writes nothing (it would bring the series back).
-        if (!stopped) writeDbConnections(c);
+        if (stopped) return;
+        pools.set(watch, dbConnectionCounts(c));
+        writeDbConnections(pools.values());
       });
-      // Stopping takes the series out (they used to show the last counts for good).
+      // Stopping takes the pool's connections out: the series go with the last watch (they used to
+      // show the last counts for good), and the other pools' total stays.
       return () => {
         if (stopped) return;
         stopped = true;
         remove();
-        clearDbConnections();
+        pools.delete(watch);
+        if (pools.size > 0) writeDbConnections(pools.values());
+        else clearDbConnections();
       };
     },
     render: awaitedRender,

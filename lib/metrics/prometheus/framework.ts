@@ -291,9 +291,18 @@ export function clientRecorder(f: FrameworkParts): (o: HttpClientObservation) =>
   };
 }
 
-/** Writes a pool's connections into `db_client_connection_count{db_client_connection_state}` (or legacy `db_connections_active`). */
-export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnections) => void {
-  /** A connection count, or MetricsError: the gauge keeps its last value rather than show NaN or -1. */
+/** One pool's connections, as read by a `watchDbConnections` watch and checked. */
+export interface DbCounts {
+  readonly used: number;
+  /** `undefined`: the pool gives no idle count. */
+  readonly idle: number | undefined;
+}
+
+/**
+ * Checks what a `watchDbConnections` read returned: each count a number >= 0, else MetricsError
+ * (the gauge keeps its last value rather than show NaN or -1).
+ */
+export function dbConnectionCounts(c: number | DbConnections): DbCounts {
   const check = (field: string, v: unknown): number => {
     if (typeof v === 'number' && v >= 0 && v !== Number.POSITIVE_INFINITY) return v;
     throw new MetricsError(
@@ -301,17 +310,34 @@ export function dbConnectionsWriter(f: FrameworkParts): (c: number | DbConnectio
       `watchDbConnections: ${field} (a connection count >= 0) was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
     );
   };
-  const read = (c: number | DbConnections) => {
-    const o = typeof c === 'number' ? { used: c, idle: undefined } : (c ?? ({} as DbConnections));
-    return { used: check('used', o.used), idle: o.idle === undefined ? undefined : check('idle', o.idle) };
+  const o = typeof c === 'number' ? { used: c, idle: undefined } : (c ?? ({} as DbConnections));
+  return { used: check('used', o.used), idle: o.idle === undefined ? undefined : check('idle', o.idle) };
+}
+
+/**
+ * Writes the connections of every watched pool, summed by state, into
+ * `db_client_connection_count{db_client_connection_state}` (or legacy `db_connections_active`, the
+ * used ones). The metric has no pool label, so two pools watched on one adapter (a primary and a
+ * replica) are one total: each watch used to write its own pool's counts over the other's, and
+ * the gauge showed whichever read finished last.
+ */
+export function dbConnectionsWriter(f: FrameworkParts): (pools: Iterable<DbCounts>) => void {
+  const sum = (pools: Iterable<DbCounts>) => {
+    let used = 0;
+    let idle: number | undefined;
+    for (const p of pools) {
+      used += p.used;
+      if (p.idle !== undefined) idle = (idle ?? 0) + p.idle;
+    }
+    return { used, idle };
   };
-  if (f.naming === 'legacy') return (c) => f.dbConnections.set(read(c).used);
+  if (f.naming === 'legacy') return (pools) => f.dbConnections.set(sum(pools).used);
   // Read at every scrape: a state without room under the cap (maxSeriesPerMetric 1) is left out
   // rather than folded, which overwrote the overflow series and counted a drop per scrape.
-  return (c) => {
-    const { used, idle } = read(c);
+  return (pools) => {
+    const { used, idle } = sum(pools);
     f.dbConnections.setIfRoom({ [DB_STATE]: 'used' }, used);
-    // A read without `idle` (a number, or `{ used }`): no idle series, rather than the one an
+    // No pool gives `idle` (a number, or `{ used }`): no idle series, rather than the one an
     // earlier read left (a pool replaced, read as 0 meanwhile, kept showing its idle count).
     if (idle !== undefined) f.dbConnections.setIfRoom({ [DB_STATE]: 'idle' }, idle);
     else f.dbConnections.series.remove({ [DB_STATE]: 'idle' });

@@ -79,7 +79,7 @@ export interface PrometheusMetrics extends Metrics {
   /**
    * Reads a pool's connections at every scrape into `db_client_connection_count{db_client_connection_state}` (`used`,
    * and `idle` when given; a plain number counts as `used`), or `db_connections_active` (the used
-   * ones) under legacy naming.
+   * ones) under legacy naming. Several watches (one per pool) are summed by state.
    */
   watchDbConnections(read: () => number | DbConnections | Promise<number | DbConnections>): () => void;
   /**

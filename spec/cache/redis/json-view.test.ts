@@ -39,3 +39,29 @@ describeWithServers('jsonCache on Redis: an invalid value is a miss', skipRedis(
     assert.equal(await redisCommand(redis.port, ['EXISTS', 'bad']), 0);
   });
 });
+
+describeWithServers('jsonCache on Redis: getOrSet reads once and fails open', skipRedis(), () => {
+  // The view read with GET first, then called getOrSet: a miss cost two round trips and counted
+  // twice in stats(), and with Redis down the GET rejected (unavailable) where the cache's
+  // getOrSet fails open to the loader.
+  it('one miss, one hit per call, and the loader answers while Redis is down', async () => {
+    const redis = await startRedis({});
+    const cache = createRedisCache({ addresses: [`${redis.host}:${redis.port}`], commandTimeout: 300 });
+    try {
+      const view = jsonCache<number>(cache);
+      assert.equal(await view.getOrSet('k', () => 1), 1);
+      assert.equal(await view.getOrSet('k', () => 2), 1);
+      assert.deepEqual({ hits: cache.stats().hits, misses: cache.stats().misses }, { hits: 1, misses: 1 });
+      await redis.stop();
+      assert.equal(await view.getOrSet('other', () => 3), 3);
+      const s = cache.stats();
+      assert.deepEqual(
+        { hits: s.hits, misses: s.misses, errors: s.errors },
+        { hits: 1, misses: 2, errors: 1 },
+      );
+    } finally {
+      await cache.close();
+      await redis.stop();
+    }
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * `spans_exported_total` / `spans_dropped_total`, which `createApp` wires from the tracer's
+ * `exportStats()` into its metrics adapter, equal the tracer's own counts. Two apps built on one
+ * tracer and one metrics adapter each added every export and drop: 10 spans exported read as
+ * `spans_exported_total 20`.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { it } from 'node:test';
+import { createApp } from '../../lib/core/app.js';
+import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+
+it('two apps on one tracer and one metrics adapter count each exported and dropped span once', async (t) => {
+  // A collector that takes the exports (zipkin answers 202), then refuses them.
+  let refuse = false;
+  const collector = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(refuse ? 500 : 202);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    collector.closeAllConnections();
+    collector.close();
+  });
+  const { port } = collector.address() as { port: number };
+  const tracer = createOtelTracer({
+    serviceName: 'twice',
+    exporter: 'zipkin',
+    endpoint: `http://127.0.0.1:${port}`,
+  });
+  const metrics = createMetrics({});
+  const first = createApp({ tracer, metrics });
+  const second = createApp({ tracer, metrics });
+  t.after(async () => {
+    await first.close();
+    await second.close();
+  });
+
+  for (let i = 0; i < 10; i++) tracer.startSpan('sent').end();
+  await tracer.flush();
+  refuse = true;
+  for (let i = 0; i < 5; i++) tracer.startSpan('refused').end();
+  await assert.rejects(tracer.flush());
+
+  const stats = tracer.exportStats();
+  assert.equal(stats.exportedSpans, 10);
+  assert.equal(stats.droppedSpans.export_failed, 5);
+  const text = (await metrics.render()).body;
+  assert.match(text, /^spans_exported_total 10$/m);
+  assert.match(text, /^spans_dropped_total\{reason="export_failed"\} 5$/m);
+});
