@@ -836,9 +836,16 @@ function refreshSlotsPeriodically(cluster: Cluster): void {
  * blackholed host), a close() during the connect left that connection and its command timer
  * keeping the closed cache's process alive for the command timeout, then for the slots-refresh
  * timeout of the next seed node. A node's other duplicates (transactions, the health probe's
- * write check) are closed before the client is.
+ * write check) are closed before the client is. Applied to the cluster's own duplicates too (the
+ * invalidation bus's subscriber is one).
  */
 function endsNodeCopiesWithCluster(cluster: Cluster): void {
+  const duplicateCluster = cluster.duplicate.bind(cluster);
+  cluster.duplicate = (...args: Parameters<Cluster['duplicate']>) => {
+    const copy = duplicateCluster(...args);
+    endsNodeCopiesWithCluster(copy);
+    return copy;
+  };
   const open = new Set<Redis>();
   cluster.on('+node', (node: Redis) => {
     const duplicate = node.duplicate.bind(node);

@@ -4,7 +4,8 @@
  * which the cluster's disconnect() does not close: against a seed node that accepts and answers
  * nothing (stopped, SIGSTOP, a blackholed host), that connection and its command timer kept the
  * closed cache's process alive for the command timeout (3 s here), then the slots-refresh timeout
- * of the next seed.
+ * of the next seed. The invalidation bus's subscriber, a duplicate of the cluster client, did the
+ * same.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -50,16 +51,17 @@ describeWithServers('redis cluster: close() while the seed node answers nothing'
     await cluster?.stop();
   });
 
-  it('no connection or timer of the cache is left 500 ms after close()', async () => {
-    const stopped = cluster.nodes[0]!;
-    stopped.server.child.kill('SIGSTOP');
-    try {
-      const { out, code } = await runChild({ SEEDS: String(stopped.port) });
-      assert.equal(code, 0, out);
-      assert.match(out, /get closed\n/, out);
-      assert.match(out, /left 0\n/, `still keeping the process alive 500 ms after close: ${out}`);
-    } finally {
-      stopped.server.child.kill('SIGCONT');
-    }
-  });
+  for (const bus of [false, true])
+    it(`no connection or timer of the cache${bus ? ' or of its invalidation bus' : ''} is left 500 ms after close()`, async () => {
+      const stopped = cluster.nodes[0]!;
+      stopped.server.child.kill('SIGSTOP');
+      try {
+        const { out, code } = await runChild({ SEEDS: String(stopped.port), BUS: bus ? '1' : '0' });
+        assert.equal(code, 0, out);
+        assert.match(out, /get closed\n/, out);
+        assert.match(out, /left 0\n/, `still keeping the process alive 500 ms after close: ${out}`);
+      } finally {
+        stopped.server.child.kill('SIGCONT');
+      }
+    });
 });
