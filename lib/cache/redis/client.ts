@@ -662,6 +662,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     if (!o.readOnly) loadingFailsAtOnce(cluster);
     else avoidLoadingReplicas(cluster, LOADING_RECHECK_MS);
     refreshSlotsPeriodically(cluster);
+    endsNodeCopiesWithCluster(cluster);
     return cluster;
   }
   const base: RedisOptions = {
@@ -825,5 +826,38 @@ function refreshSlotsPeriodically(cluster: Cluster): void {
   cluster.on('end', () => {
     clearInterval(timer);
     timer = undefined;
+  });
+}
+
+/**
+ * Ends, with the cluster, the connections iovalkey duplicates from its nodes and the cluster's
+ * disconnect() does not close: the one each CLUSTER SLOTS read is sent on (at the connect, and at
+ * each refresh). Against a seed node that accepts and answers nothing (stopped, SIGSTOP, a
+ * blackholed host), a close() during the connect left that connection and its command timer
+ * keeping the closed cache's process alive for the command timeout, then for the slots-refresh
+ * timeout of the next seed node. A node's other duplicates (transactions, the health probe's
+ * write check) are closed before the client is. Applied to the cluster's own duplicates too (the
+ * invalidation bus's subscriber is one).
+ */
+function endsNodeCopiesWithCluster(cluster: Cluster): void {
+  const duplicateCluster = cluster.duplicate.bind(cluster);
+  cluster.duplicate = (...args: Parameters<Cluster['duplicate']>) => {
+    const copy = duplicateCluster(...args);
+    endsNodeCopiesWithCluster(copy);
+    return copy;
+  };
+  const open = new Set<Redis>();
+  cluster.on('+node', (node: Redis) => {
+    const duplicate = node.duplicate.bind(node);
+    node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+      const copy = duplicate(...args);
+      open.add(copy);
+      copy.once('end', () => open.delete(copy));
+      return copy;
+    };
+  });
+  cluster.on('end', () => {
+    for (const copy of open) copy.disconnect();
+    open.clear();
   });
 }
