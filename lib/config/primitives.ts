@@ -12,14 +12,23 @@ import { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS, unknownKeyMessage } from '../core/
 
 export { MAX_COUNT, MAX_TIMER_MS, MAX_TTL_MS };
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Seconds per unit (ms: none, the number is read as milliseconds as written). */
+const SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
 
-/** Parses "250ms", "5s", "1m", "1h", "1.5s" to milliseconds; `undefined` when malformed. */
+/**
+ * Parses "250ms", "5s", "1m", "1h", "1.5s" to milliseconds; `undefined` when malformed. The
+ * decimal is scaled to milliseconds as written (`"1.005s"` read as `1.005e3`), then by whole
+ * seconds per unit: `1.005 * 1000` is 1004.9999999999999 in floating point, so a whole number of
+ * milliseconds written in seconds, minutes or hours (`1.005s`, `2.01m`, `0.07h`, and hundreds
+ * more) was refused by a field that takes whole ms (`lease.ttl`), and a TTL came out a hair longer
+ * or shorter (`0.07h` was 252000.00000000003 ms, sent to Redis as `PX 252001`).
+ */
 export function parseDuration(text: string): number | undefined {
   if (text.length > 64) return undefined;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
   if (!m) return undefined;
-  return Number(m[1]) * UNITS[m[2]!]!;
+  const unit = m[2]!;
+  return unit === 'ms' ? Number(m[1]) : Number(`${m[1]}e3`) * SECONDS[unit]!;
 }
 
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>

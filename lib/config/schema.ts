@@ -9,7 +9,7 @@ import { oneOf, type SectionRule, section } from './primitives.js';
 import { memorySection } from './sections/memory.js';
 import { checkBuiltinNames, metricsNamePrefix, metricsSection } from './sections/metrics.js';
 import { redisSection } from './sections/redis.js';
-import { replicaReadsRule, tieredFields } from './sections/tiered.js';
+import { redisL2TimeoutRule, replicaReadsRule, tieredFields } from './sections/tiered.js';
 import { tracingSection } from './sections/tracing.js';
 
 export const loggingSection = section(
@@ -86,7 +86,7 @@ function cacheSchema(raw: unknown) {
           l2: levelSchema(r.l2, ['redis', 'memory']),
         },
         'tiered cache settings',
-        [replicaReadsRule],
+        [replicaReadsRule, redisL2TimeoutRule],
       );
     }
     case 'ristretto':

@@ -61,7 +61,7 @@ export interface MemoryCacheOptions<V> {
    */
   cost?: ((value: V, key: string) => number) | undefined;
   /**
-   * Longest wait for a `getOrSet` loader, ms (1 to 2^31 − 1, or `Infinity`). A load that takes
+   * Longest wait for a `getOrSet` loader, ms (above 0 and up to 2^31 − 1, or `Infinity`). A load that takes
    * longer rejects with `CacheError('timeout')` for every caller that joined it, the key's next
    * caller starts a new load, and the late value is dropped. Default `Infinity` (off): a loader
    * that never settles then holds its key, and every later `getOrSet` of that key joins it.
@@ -169,19 +169,22 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
         'defaultTtl must be > 0 ms and at most 365 days',
       ),
     );
+  // The range of the Redis and tiered caches' `loadTimeout`: it was whole ms from 1 only here, so
+  // `loadTimeout: 1.1 * 1000` (1100.0000000000002) was a ConfigError on the memory cache and
+  // accepted by the other two.
   if (
     o.loadTimeout !== undefined &&
     !(
       o.loadTimeout === Number.POSITIVE_INFINITY ||
-      (positive(o.loadTimeout) && Number.isInteger(o.loadTimeout) && o.loadTimeout <= MAX_TIMER_MS)
+      (positive(o.loadTimeout) && o.loadTimeout <= MAX_TIMER_MS)
     )
   )
     issues.push(
       issue(
         'loadTimeout',
-        `an integer number of ms from 1 to ${MAX_TIMER_MS}, or Infinity`,
+        `a number of ms > 0 and ≤ ${MAX_TIMER_MS}, or Infinity`,
         o.loadTimeout,
-        'loadTimeout must be a whole number of ms from 1 to 2^31 − 1, or Infinity (off)',
+        'loadTimeout must be a number of ms above 0 and up to 2^31 − 1, or Infinity (off)',
       ),
     );
   for (const fn of ['now', 'onEvict', 'cost'] as const) {

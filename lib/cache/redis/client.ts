@@ -10,6 +10,7 @@
  */
 import { inspect } from 'node:util';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
+import { MAX_TIMER_MS } from '../../core/options.js';
 import { hostPort } from './nodes.js';
 import type { ResolvedOptions } from './options.js';
 import { iovalkey } from './peer.js';
@@ -716,7 +717,11 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
  * A server that is slow but answers (a reply every so often) is never cut.
  */
 export function silenceLimit(commandTimeout: number): number {
-  return Math.max(3 * commandTimeout, 1000);
+  // At most what a Node timer holds: iovalkey arms it with setTimeout as it is, and Node fires a
+  // longer one after 1 ms (with a TimeoutOverflowWarning). From a command timeout of 715,827,883 ms
+  // (~8.3 days; the accepted maximum is 2^31 − 1) every command printed that warning and any reply
+  // that took over 1 ms dropped the connection ("Socket timeout … 6442450941ms"), then remade it.
+  return Math.min(Math.max(3 * commandTimeout, 1000), MAX_TIMER_MS);
 }
 
 /**

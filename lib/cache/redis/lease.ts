@@ -154,7 +154,8 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       received: typeName(client),
       message: 'is required',
     });
-  const ttl = o.ttl ?? 10_000;
+  // `null` is refused, as by the caches' own numeric options: it used to stand for the default.
+  const ttl = o.ttl === undefined ? 10_000 : o.ttl;
   // Up to 2^52 ms, as every cache TTL (it is Redis's PX too): 1e21 passed as an integer, was sent
   // as `PX 1e+21`, and Redis refused every acquire ("value is not an integer or out of range"), so
   // the tiered cache loaded without the lease on every miss, with a warning each time.

@@ -115,6 +115,26 @@ function readsFromReplicas(l2: unknown): boolean {
   return scale !== undefined && scale !== 'master';
 }
 
+/**
+ * Shortest `l2Timeout` over a Redis L2 (ms): the Redis cache's `MIN_COMMAND_TIMEOUT_MS`, for the
+ * same reason. Every L2 write is given `l2Timeout` as its budget, and the Redis cache sends a
+ * write with a server-side deadline at least 5 ms (plus the clock measurement's error, ≥ 1 ms)
+ * before that budget ends: with a budget of 6 ms or less the deadline lies before the call, and
+ * Redis refused every write ("reached Redis after its deadline") however fast it answered.
+ */
+export const MIN_REDIS_L2_TIMEOUT_MS = 10;
+
+/** Whether `l2` is a Redis cache (duck-typed on its public `client` and `mode`, as above). */
+function isRedisLevel(l2: unknown): boolean {
+  const c = l2 as { client?: unknown; mode?: unknown; transaction?: unknown } | null;
+  return (
+    typeof c?.client === 'object' &&
+    c.client !== null &&
+    typeof c.transaction === 'function' &&
+    (c.mode === 'standalone' || c.mode === 'cluster' || c.mode === 'sentinel')
+  );
+}
+
 /** Validates every option at once; throws one `ConfigError` listing each bad field. */
 export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   const issues: ConfigIssue[] = [];
@@ -173,6 +193,21 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
   ms('ttl', { positive: true, max: MAX_TTL_MS });
   ms('l1Ttl', { positive: true, max: MAX_TTL_MS });
   ms('l2Timeout', { positive: true, infinite: true });
+  // A Redis L2 given a shorter write budget refused every write (`set` rejected with `timeout`
+  // against a healthy server, loads never landed in L2, and the breaker opened): refused here, as
+  // createRedisCache refuses such a commandTimeout.
+  if (
+    typeof o.l2Timeout === 'number' &&
+    o.l2Timeout > 0 &&
+    o.l2Timeout < MIN_REDIS_L2_TIMEOUT_MS &&
+    isRedisLevel(o.l2)
+  )
+    issues.push({
+      path: 'l2Timeout',
+      expected: `at least ${MIN_REDIS_L2_TIMEOUT_MS} ms over a Redis L2`,
+      received: shownOptionValue(o.l2Timeout),
+      message: `must be at least ${MIN_REDIS_L2_TIMEOUT_MS} ms over a Redis L2: its writes carry a server-side deadline at least 5 ms before the budget, so a shorter one would refuse every write`,
+    });
   ms('grace', { max: MAX_TTL_MS });
   fraction('jitter');
   fraction('earlyRefresh');

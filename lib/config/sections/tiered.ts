@@ -20,6 +20,7 @@
  */
 import * as v from 'valibot';
 import type { TieredCacheOptions } from '../../cache/tiered/index.js';
+import { MIN_REDIS_L2_TIMEOUT_MS } from '../../cache/tiered/options.js';
 import {
   durationIn,
   flag,
@@ -92,6 +93,23 @@ export const replicaReadsRule: SectionRule = (s, fail) => {
     ['invalidation', 'mode'],
     `is ${inv?.mode === undefined ? 'bus (the default)' : 'bus'}, but the invalidation bus alone cannot keep L1 coherent over an L2 that reads from replicas (cache.l2.cluster.read_only: true): an invalidation can arrive before the replica has the write, and the older value read from it then stays in L1`,
     'mode: both or tracking (replicas report the keys they apply), or cache.l2.cluster.read_only: false',
+  );
+};
+
+/**
+ * `l2_timeout` over a Redis `l2` is at least 10 ms, as `createTieredCache` asks (its
+ * `MIN_REDIS_L2_TIMEOUT_MS`): every L2 write gets it as its budget, and a Redis write carries a
+ * server-side deadline at least 5 ms before the budget ends, so with less every write was refused.
+ */
+export const redisL2TimeoutRule: SectionRule = (s, fail) => {
+  const l2 = s.l2 as Record<string, unknown> | null | undefined;
+  const t = s.l2_timeout;
+  // A value refused by its own field (text, out of range) is reported there, not again here.
+  if (l2?.type !== 'redis' || typeof t !== 'number' || !(t > 0) || t >= MIN_REDIS_L2_TIMEOUT_MS) return;
+  fail(
+    ['l2_timeout'],
+    `is too small for a Redis l2: its writes carry a server-side deadline at least 5 ms before the budget, so a shorter one would refuse every write`,
+    `a duration of at least ${MIN_REDIS_L2_TIMEOUT_MS} ms with a Redis l2`,
   );
 };
 

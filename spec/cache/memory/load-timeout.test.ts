@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryCache, createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { CacheError, ConfigError } from '../../../lib/core/errors.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -41,11 +42,31 @@ describe('memory cache loadTimeout', () => {
   it('off by default (Infinity); a bad value is a ConfigError naming loadTimeout', () => {
     for (const ok of [1, 2 ** 31 - 1, Number.POSITIVE_INFINITY, undefined])
       createMemoryCache({ maxCost: 10, loadTimeout: ok });
-    for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 31, '100'])
+    for (const bad of [0, -0, -1, Number.NaN, Number.NEGATIVE_INFINITY, 2 ** 31, '100'])
       assert.throws(
         () => createMemoryCache({ maxCost: 10, loadTimeout: bad as number }),
         (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === 'loadTimeout'),
         String(bad),
       );
+  });
+
+  // Whole ms from 1 were asked here only: `loadTimeout: 1.1 * 1000` (1100.0000000000002) was a
+  // ConfigError on the memory cache and a bound on the Redis and tiered caches.
+  it('takes the range of the tiered (and Redis) cache: a fraction of a ms too', async () => {
+    const tiered = (loadTimeout: number) =>
+      createTieredCache({
+        l1: createMemoryCache({ maxCost: 100 }),
+        l2: createMemoryCache({ maxCost: 100 }),
+        loadTimeout,
+      });
+    for (const ms of [1.1 * 1000, 1.5, 0.5]) {
+      await tiered(ms).close();
+      const cache = createSyncMemoryCache<string>({ maxCost: 10, loadTimeout: ms });
+      await assert.rejects(
+        cache.getOrSet('k', () => new Promise<string>(() => {})),
+        (e: unknown) => e instanceof CacheError && e.code === 'timeout',
+      );
+      cache.close();
+    }
   });
 });

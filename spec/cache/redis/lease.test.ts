@@ -243,6 +243,16 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     assert.doesNotThrow(() => createRedisLease({ client: a.client, ttl: undefined, prefix: undefined }));
   });
 
+  it("a ttl of null is a ConfigError naming ttl, as for the caches' own numeric options", () => {
+    const a = make('null:');
+    // It stood for the default 10 s: `ttl: settings.leaseTtl ?? null` ran with a lease of 10 s.
+    assert.throws(
+      () => createRedisLease({ client: a.client, ttl: null as never }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.issues.length === 1 && err.issues[0]!.path === 'ttl',
+    );
+  });
+
   it("a ttl beyond 2^52 ms is a ConfigError naming ttl; one up to it is Redis's PX as given", async () => {
     const a = make('ttl:');
     await a.get('warm-up');

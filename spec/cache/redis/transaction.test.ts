@@ -318,6 +318,13 @@ describeWithServers('redis transactions on a standalone server', skipRedis(), ()
       retryTransaction(() => tx.transaction(() => {}), { attempts: 0 }),
       (e) => e instanceof ConfigError && /attempts/.test(e.message),
     );
+    // `null` stood for the default (5 tries, 10 ms), where every other numeric option refuses it.
+    for (const key of ['attempts', 'backoffMs'])
+      await assert.rejects(
+        retryTransaction(() => tx.transaction(() => {}), { [key]: null } as never),
+        (e) => e instanceof ConfigError && e.issues.length === 1 && e.issues[0]!.path === key,
+        key,
+      );
   });
 
   it('tx.set copies its value: a scratch buffer refilled per key stores each key its own bytes', async () => {

@@ -24,8 +24,10 @@ export async function retryTransaction(
   run: () => Promise<TransactionResult>,
   options: RetryOptions = {},
 ): Promise<TransactionResult & { readonly attempts: number }> {
-  const attempts = options?.attempts ?? 5;
-  const backoffMs = options?.backoffMs ?? 10;
+  // Only an absent option (or `undefined`) takes the default: `{ attempts: null }` ran 5 tries, where
+  // every other numeric option of the package refuses `null`.
+  const attempts = options?.attempts === undefined ? 5 : options.attempts;
+  const backoffMs = options?.backoffMs === undefined ? 10 : options.backoffMs;
   checkRetry(run, attempts, backoffMs, options);
   for (let attempt = 1; ; attempt++) {
     const result = await run();
