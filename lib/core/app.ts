@@ -12,6 +12,7 @@ import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
 import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js';
+import { processWide } from './process-wide.js';
 import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
@@ -256,8 +257,10 @@ export interface CloseOnSignalsOptions {
 /**
  * Closes started by `closeOnSignals` in this process and not settled yet. With two apps wired to
  * one signal, each exits only once every such close is done (each is bounded by its budgets).
+ * Shared by every copy of the package in the process (two versions installed side by side): one
+ * set per copy let the app of one copy exit the process in the middle of the other's close.
  */
-const signalCloses = new Set<Promise<void>>();
+const signalCloses = processWide('core.signalCloses', () => new Set<Promise<void>>());
 
 /**
  * The handlers `closeOnSignals` installed, per signal, behind one process listener each. A
