@@ -55,7 +55,7 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
  * createApp/close soak). The metrics themselves describe the process, so one set serves them all.
  */
 /**
- * `sets`: the runtime metrics, per prom-client copy (keyed by its `Registry` class).
+ * `sets`: the runtime metrics, one set per prom-client copy (its `Registry` class).
  *
  * `users`: the open adapters on each registry that use the shared runtime metrics
  * (`collectRuntime`). The adapter that registered them used to take them out at close() even when
@@ -64,27 +64,29 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
  * series for good. They now leave the registry with the last of its open adapters that uses them.
  *
  * Both are shared by every copy of this package in the process (two versions installed side by
- * side): with one record per copy, the adapter of one copy took the runtime metrics out of a
- * registry the other copy's open adapter still served them from, and each copy started its own
- * never-stopping set.
+ * side, each maybe with its own prom-client): with one record per copy, the adapter of one copy
+ * took the runtime metrics out of a registry the other copy's open adapter still served them
+ * from, and each copy started its own never-stopping set.
  */
 const runtimeShared = processWide('metrics.prometheus.runtime', () => ({
-  sets: new WeakMap<object, client.Metric[]>(),
+  sets: [] as { promRegistry: object; metrics: client.Metric[] }[],
   users: new WeakMap<client.Registry, Set<object>>(),
 }));
 const runtimeUsers = runtimeShared.users;
 
-/** The runtime metrics, if this prom-client's set was made. */
-const madeRuntime = (): client.Metric[] | undefined => runtimeShared.sets.get(promClient().Registry);
+/** Whether `metric` is one of the shared runtime metrics (of any prom-client copy). */
+const isRuntime = (metric: unknown): boolean =>
+  runtimeShared.sets.some((set) => set.metrics.includes(metric as client.Metric));
 
 function runtimeMetrics(): client.Metric[] {
-  let runtime = madeRuntime();
+  const promRegistry = promClient().Registry;
+  let runtime = runtimeShared.sets.find((set) => set.promRegistry === promRegistry)?.metrics;
   if (runtime === undefined) {
-    const registry = new (promClient().Registry)();
+    const registry = new promRegistry();
     promClient().collectDefaultMetrics({ register: registry });
     // The array holds the metric objects themselves (prom-client types them as plain descriptions).
     runtime = registry.getMetricsAsArray() as unknown as client.Metric[];
-    runtimeShared.sets.set(promClient().Registry, runtime);
+    runtimeShared.sets.push({ promRegistry, metrics: runtime });
   }
   return runtime;
 }
@@ -166,8 +168,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   // This adapter shares our runtime metrics in `registry` (added now or by an open adapter before).
   const self = {};
   const usesRuntime =
-    o.collectRuntime &&
-    madeRuntime()?.includes(registry.getSingleMetric('process_cpu_user_seconds_total') as never);
+    o.collectRuntime && isRuntime(registry.getSingleMetric('process_cpu_user_seconds_total'));
   if (usesRuntime) {
     const users = runtimeUsers.get(registry) ?? new Set<object>();
     users.add(self);
@@ -188,7 +189,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const takeRuntime = usesRuntime && users?.size === 0;
     const kept = new (promClient().Registry)();
     for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[]) {
-      const shared = usesRuntime && madeRuntime()?.includes(metric);
+      const shared = usesRuntime && isRuntime(metric);
       if (shared && !takeRuntime) {
         kept.registerMetric(metric); // render() after close() still shows them, as before
         continue;
