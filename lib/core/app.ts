@@ -5,6 +5,7 @@
  */
 
 import { constants as osConstants } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { type AppContext, type AppParts, createContext } from './context.js';
 import type { Cache, Logger, LoggerLike, Metrics, Tracer } from './contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDisposers } from './disposers.js';
@@ -12,6 +13,7 @@ import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
 import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js';
+import { processWide } from './process-wide.js';
 import { watchTracerStats } from './tracer-metrics.js';
 
 export interface AppOptions {
@@ -256,8 +258,10 @@ export interface CloseOnSignalsOptions {
 /**
  * Closes started by `closeOnSignals` in this process and not settled yet. With two apps wired to
  * one signal, each exits only once every such close is done (each is bounded by its budgets).
+ * Shared by every copy of the package in the process (two versions installed side by side): one
+ * set per copy let the app of one copy exit the process in the middle of the other's close.
  */
-const signalCloses = new Set<Promise<void>>();
+const signalCloses = processWide('core.signalCloses', () => new Set<Promise<void>>());
 
 /**
  * The handlers `closeOnSignals` installed, per signal, behind one process listener each. A
@@ -290,6 +294,9 @@ function removeSignalHandler(signal: NodeJS.Signals, handler: (signal: NodeJS.Si
   signalHandlers.delete(signal);
   process.off(signal, dispatchSignal);
 }
+
+/** Whether this thread (a worker) was warned that closeOnSignals cannot work in it. */
+let warnedWorker = false;
 
 const SIGNAL_KEYS = optionKeys<CloseOnSignalsOptions>({ signals: true, exit: true, onError: true });
 
@@ -371,6 +378,16 @@ function checkSignalOptions(app: unknown, options: unknown): void {
  */
 export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): () => void {
   checkSignalOptions(app, options);
+  if (!isMainThread && !warnedWorker) {
+    // Node delivers no signal to a worker thread: the handlers below never run there, and a
+    // SIGTERM ended the process with the worker's app never closed (no drain, no final export),
+    // without a word.
+    warnedWorker = true;
+    process.emitWarning(
+      'closeOnSignals in a worker thread: Node delivers signals to the main thread only, so SIGTERM/SIGINT will not close this app; wire closeOnSignals in the main thread and have it tell the worker to close its app',
+      { type: 'HyperionSignalWarning', code: 'HYPERION_SIGNALS_IN_WORKER' },
+    );
+  }
   // Each signal once: a name listed twice installed the handler twice, so one SIGTERM also
   // logged "already closing, signal ignored", as if a second signal had come.
   const signals = [...new Set<NodeJS.Signals>(options.signals ?? ['SIGTERM', 'SIGINT'])];

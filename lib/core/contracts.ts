@@ -331,6 +331,12 @@ export interface Invalidation {
   readonly origin: string;
   readonly keys?: readonly string[] | undefined;
   readonly all?: boolean | undefined;
+  /**
+   * The keyspace the message is about (a tiered cache over a Redis L2 sends its key prefix and
+   * database): a cache of another keyspace on the same channel ignores it. Absent: every cache
+   * on the channel applies it (messages of older versions, a bus that does not carry it).
+   */
+  readonly scope?: string | undefined;
 }
 
 /**

@@ -15,11 +15,17 @@
  * it is then called for refused requests too, and must hand them to one of them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { processWide } from './process-wide.js';
 
 /** Global symbol: two copies of the package (a bundle, a nested install) still understand each other. */
 const AWARE = Symbol.for('hyperion.refusalAware');
 
-const refusals = new WeakMap<IncomingMessage, () => void>();
+/**
+ * Shared by the copies too: with one map per copy, a `drainServer` of one copy called the aware
+ * wrapper of another (the mark above is global), which found no refusal in its own map and ran the
+ * handler for a request the drain refused: it got a 200 instead of its 503.
+ */
+const refusals = processWide('core.refusals', () => new WeakMap<IncomingMessage, () => void>());
 
 /** Marks `req` as refused: `refuse` writes its 503 (idempotent). */
 export function markRefused(req: IncomingMessage, refuse: () => void): void {

@@ -59,11 +59,15 @@ interface Handlers {
   onClosed: (() => void) | undefined;
 }
 
-/** Wire format: `{"o":origin,"k":[keys]}` or `{"o":origin,"a":1}` for "every key". */
+/**
+ * Wire format: `{"o":origin,"k":[keys]}` or `{"o":origin,"a":1}` for "every key", with `"s":scope`
+ * when the message has one (receivers of older versions ignore it and apply the message).
+ */
 export function encodeInvalidation(message: Invalidation): string {
+  const s = typeof message.scope === 'string' ? { s: message.scope } : {};
   return message.all
-    ? JSON.stringify({ o: message.origin, a: 1 })
-    : JSON.stringify({ o: message.origin, k: message.keys ?? [] });
+    ? JSON.stringify({ o: message.origin, a: 1, ...s })
+    : JSON.stringify({ o: message.origin, k: message.keys ?? [], ...s });
 }
 
 /**
@@ -80,44 +84,48 @@ export function encodeInvalidations(message: Invalidation, max = MAX_INVALIDATIO
   const keys = message.keys ?? [];
   const whole = encodeInvalidation(message);
   if (message.all || whole.length <= max / 3 || Buffer.byteLength(whole) <= max) return [whole];
-  const overhead = Buffer.byteLength(encodeInvalidation({ origin: message.origin, keys: [] }));
+  const { origin, scope } = message;
+  const overhead = Buffer.byteLength(encodeInvalidation({ origin, scope, keys: [] }));
   const parts: string[] = [];
   let part: string[] = [];
   let size = overhead;
   for (const key of keys) {
     const bytes = Buffer.byteLength(JSON.stringify(key)) + 1;
     if (part.length > 0 && size + bytes > max) {
-      parts.push(encodeInvalidation({ origin: message.origin, keys: part }));
+      parts.push(encodeInvalidation({ origin, scope, keys: part }));
       part = [];
       size = overhead;
     }
     part.push(key);
     size += bytes;
   }
-  if (part.length > 0) parts.push(encodeInvalidation({ origin: message.origin, keys: part }));
+  if (part.length > 0) parts.push(encodeInvalidation({ origin, scope, keys: part }));
   return parts;
 }
 
 /** Parses a wire message; `undefined` for anything malformed (ignored: the channel is shared). */
 export function decodeInvalidation(text: string): Invalidation | undefined {
-  let m: { o?: unknown; k?: unknown; a?: unknown };
+  let m: { o?: unknown; k?: unknown; a?: unknown; s?: unknown };
   try {
     m = JSON.parse(text);
   } catch {
     return undefined;
   }
   if (typeof m !== 'object' || m === null || typeof m.o !== 'string') return undefined;
-  if (m.a === 1) return { origin: m.o, all: true };
+  const scope = typeof m.s === 'string' ? { scope: m.s } : {};
+  if (m.a === 1) return { origin: m.o, all: true, ...scope };
   if (!Array.isArray(m.k) || !m.k.every((k) => typeof k === 'string')) return undefined;
-  return { origin: m.o, keys: m.k as string[] };
+  return { origin: m.o, keys: m.k as string[], ...scope };
 }
 
 /** Why no receiver would decode `message` (see {@link decodeInvalidation}), or `undefined`. */
 function malformed(message: unknown): string | undefined {
   if (message === null || typeof message !== 'object')
     return `the message must be an object, received ${typeName(message)}`;
-  const m = message as { origin?: unknown; keys?: unknown; all?: unknown };
+  const m = message as { origin?: unknown; keys?: unknown; all?: unknown; scope?: unknown };
   if (typeof m.origin !== 'string') return `origin must be a string, received ${typeName(m.origin)}`;
+  if (m.scope !== undefined && typeof m.scope !== 'string')
+    return `scope must be a string, received ${typeName(m.scope)}`;
   if (m.all || m.keys === undefined) return undefined;
   if (!Array.isArray(m.keys)) return `keys must be an array of strings, received ${typeName(m.keys)}`;
   const i = m.keys.findIndex((k) => typeof k !== 'string');

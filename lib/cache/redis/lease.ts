@@ -13,6 +13,7 @@ import { whenAborted } from '../../core/abort.js';
 import type { LeaseAcquireOptions, LoaderLease } from '../../core/contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from '../../core/options.js';
+import { processWide } from '../../core/process-wide.js';
 import { assertKey, MAX_CALL_TTL_MS } from '../../core/validate.js';
 import { toCacheError } from './errors.js';
 import { createReadyWait } from './ready-wait.js';
@@ -46,9 +47,12 @@ export function defaultLeasePrefix(keyPrefix: string): string {
 
 /**
  * The key prefix of the caches using each client (`createRedisCache` registers it); `null` when
- * caches with different prefixes share the client, so no default can be derived.
+ * caches with different prefixes share the client, so no default can be derived. Process-wide: a
+ * lease of another copy of the package (another version installed beside this one) over a cache's
+ * client did not know its prefix, so its lease keys were `hyperion:lease:k`, not the
+ * `hyperion:lease:<keyPrefix>k` of this copy's leases, and the two never excluded each other.
  */
-const clientPrefixes = new WeakMap<object, string | null>();
+const clientPrefixes = processWide('cache.redis.clientPrefixes', () => new WeakMap<object, string | null>());
 
 /**
  * The key prefix of the caches that send their commands through `client`: `undefined` when no

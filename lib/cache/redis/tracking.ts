@@ -22,6 +22,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import type { InvalidationTracker, TrackingHandlers } from '../../core/contracts.js';
 import { CacheError, ConfigError, typeName } from '../../core/errors.js';
 import { adaptLogger, quietLogger } from '../../core/log-binding.js';
+import { processWide } from '../../core/process-wide.js';
 import { steadyNow } from './steady.js';
 import { watchCluster } from './tracking-cluster.js';
 import { addLink, removeLink, setupParts } from './tracking-links.js';
@@ -59,8 +60,10 @@ export interface RedisTracking extends InvalidationTracker {
  * The live tracker of each client. A connection has one tracking state and one redirect target,
  * so a second tracker on the same client would take the redirect over and the first would lose
  * (and retake) it at every heartbeat, its L1 unprotected in between: refused; share the tracker.
+ * Process-wide: a second copy of the package (another version installed beside this one) given
+ * the same client built its tracker unrefused, and both then lost tracking.
  */
-const trackers = new WeakMap<object, RedisTracking>();
+const trackers = processWide('cache.redis.trackers', () => new WeakMap<object, RedisTracking>());
 
 /** Builds the tracker for `createTieredCache({ tracking })`; it starts with the cache. */
 export function createRedisTracking(options: RedisTrackingOptions): RedisTracking {

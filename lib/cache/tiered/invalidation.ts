@@ -26,16 +26,33 @@ export interface BusSide {
   readonly state: { readonly closed: boolean };
 }
 
+/**
+ * The keyspace of `l2` as invalidations name it: a Redis cache's database and key prefix, else
+ * `undefined` (messages then carry no scope, and every message is applied). Two tiered caches of
+ * different key prefixes on one channel (the default channel, which every config-built cache
+ * uses) dropped each other's L1 copies: every write of one cost the other an L2 read of the key
+ * of that name, and a `clear()` of one emptied the other's whole L1.
+ */
+export function keyspaceOf(l2: unknown): string | undefined {
+  const c = l2 as { keyPrefix?: unknown; client?: { options?: { db?: unknown } } } | null | undefined;
+  if (typeof c?.keyPrefix !== 'string') return undefined;
+  const db = c.client?.options?.db;
+  return `${typeof db === 'number' ? db : 0}:${c.keyPrefix}`;
+}
+
 /** Sends one invalidation, bounded by `l2Timeout`; a no-op without a bus. */
 export type Publish = (message: Omit<Invalidation, 'origin'>) => Promise<void>;
 
 export function createPublisher(ctx: Pick<BusSide, 'o' | 'instanceId' | 'counters'>): Publish {
   const { o, instanceId, counters } = ctx;
   const { bus } = o;
+  const scope = keyspaceOf(o.l2);
   return async function publish(message) {
     if (!bus) return;
     try {
-      await withTimeout(bus.publish({ origin: instanceId, ...message }), o.l2Timeout, 'invalidation publish');
+      const sent =
+        scope === undefined ? { origin: instanceId, ...message } : { origin: instanceId, scope, ...message };
+      await withTimeout(bus.publish(sent), o.l2Timeout, 'invalidation publish');
       counters.invalidationsSent++;
     } catch {
       counters.busErrors++;
@@ -52,9 +69,12 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
   const { o, instanceId, counters, local, gate, state } = ctx;
   const { bus, logger } = o;
   let unsubscribe: (() => void) | undefined;
+  const scope = keyspaceOf(o.l2);
 
   function onInvalidation(message: Invalidation): void {
     if (state.closed || message.origin === instanceId) return;
+    // Another keyspace's keys (see keyspaceOf): not ours, whatever their names.
+    if (scope !== undefined && typeof message.scope === 'string' && message.scope !== scope) return;
     counters.invalidationsReceived++;
     if (message.all) {
       counters.l1Clears++;

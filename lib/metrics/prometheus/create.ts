@@ -7,6 +7,7 @@ import type * as client from 'prom-client';
 import type { Counter, Gauge, Histogram } from '../../core/contracts.js';
 import { MetricsError, typeName } from '../../core/errors.js';
 import { MAX_TIMER_MS } from '../../core/options.js';
+import { processWide } from '../../core/process-wide.js';
 import { createCacheWatch } from './cache-watch.js';
 import { closeBudget } from './close-budget.js';
 import { createCollectors } from './collect.js';
@@ -55,25 +56,42 @@ export function createMetrics(options: MetricsOptions = {}): PrometheusMetrics {
  * `close()`, and every GC ran one more observer callback per adapter ever created (found by a
  * createApp/close soak). The metrics themselves describe the process, so one set serves them all.
  */
-let runtime: client.Metric[] | undefined;
+/**
+ * `sets`: the runtime metrics, one set per prom-client copy (its `Registry` class).
+ *
+ * `users`: the open adapters on each registry that use the shared runtime metrics
+ * (`collectRuntime`). The adapter that registered them used to take them out at close() even when
+ * another open adapter on the same injected registry had asked for them too (a reload: new adapter
+ * built, then the old one closed): that one's `/metrics` lost every `process_*` / `nodejs_*`
+ * series for good. They now leave the registry with the last of its open adapters that uses them.
+ *
+ * Both are shared by every copy of this package in the process (two versions installed side by
+ * side, each maybe with its own prom-client): with one record per copy, the adapter of one copy
+ * took the runtime metrics out of a registry the other copy's open adapter still served them
+ * from, and each copy started its own never-stopping set.
+ */
+const runtimeShared = processWide('metrics.prometheus.runtime', () => ({
+  sets: [] as { promRegistry: object; metrics: client.Metric[] }[],
+  users: new WeakMap<client.Registry, Set<object>>(),
+}));
+const runtimeUsers = runtimeShared.users;
+
+/** Whether `metric` is one of the shared runtime metrics (of any prom-client copy). */
+const isRuntime = (metric: unknown): boolean =>
+  runtimeShared.sets.some((set) => set.metrics.includes(metric as client.Metric));
+
 function runtimeMetrics(): client.Metric[] {
+  const promRegistry = promClient().Registry;
+  let runtime = runtimeShared.sets.find((set) => set.promRegistry === promRegistry)?.metrics;
   if (runtime === undefined) {
-    const registry = new (promClient().Registry)();
+    const registry = new promRegistry();
     promClient().collectDefaultMetrics({ register: registry });
     // The array holds the metric objects themselves (prom-client types them as plain descriptions).
     runtime = registry.getMetricsAsArray() as unknown as client.Metric[];
+    runtimeShared.sets.push({ promRegistry, metrics: runtime });
   }
   return runtime;
 }
-
-/**
- * The open adapters on each registry that use the shared runtime metrics (`collectRuntime`). The
- * adapter that registered them used to take them out at close() even when another open adapter on
- * the same injected registry had asked for them too (a reload: new adapter built, then the old one
- * closed): that one's `/metrics` lost every `process_*` / `nodejs_*` series for good. They now leave
- * the registry with the last of its open adapters that uses them.
- */
-const runtimeUsers = new WeakMap<client.Registry, Set<object>>();
 
 const metricName = (metric: client.Metric) => (metric as unknown as { name: string }).name;
 
@@ -152,8 +170,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   // This adapter shares our runtime metrics in `registry` (added now or by an open adapter before).
   const self = {};
   const usesRuntime =
-    o.collectRuntime &&
-    runtime?.includes(registry.getSingleMetric('process_cpu_user_seconds_total') as never);
+    o.collectRuntime && isRuntime(registry.getSingleMetric('process_cpu_user_seconds_total'));
   if (usesRuntime) {
     const users = runtimeUsers.get(registry) ?? new Set<object>();
     users.add(self);
@@ -174,7 +191,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const takeRuntime = usesRuntime && users?.size === 0;
     const kept = new (promClient().Registry)();
     for (const metric of registry.getMetricsAsArray() as unknown as client.Metric[]) {
-      const shared = usesRuntime && runtime?.includes(metric);
+      const shared = usesRuntime && isRuntime(metric);
       if (shared && !takeRuntime) {
         kept.registerMetric(metric); // render() after close() still shows them, as before
         continue;

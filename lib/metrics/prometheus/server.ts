@@ -324,7 +324,11 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       );
     };
     srv.once('error', failedToListen);
-    srv.listen(port, host, () => {
+    // `exclusive`: in a node:cluster worker, a plain listen() shares the primary's handle, so
+    // every worker "listened" on the same port (port 0 included) and scrapes went round-robin,
+    // each answered by another worker's counters. Now each worker binds its own socket: a fixed
+    // port taken by another worker is `listen_failed`, port 0 a free port per worker.
+    srv.listen({ port, host, exclusive: true }, () => {
       abortListen = undefined;
       // Once listening, an error (accept failing with EMFILE, say) is logged; the server stays
       // ours to close, and the event never goes unhandled.

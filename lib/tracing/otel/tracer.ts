@@ -22,6 +22,7 @@ import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/er
 import { adaptLogger } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
+import { processWide } from '../../core/process-wide.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
 import { apiCopyWarning } from './api-copies.js';
@@ -130,13 +131,6 @@ export type ProviderOtelTracer = Omit<OtelTracer, 'exportStats'> & { readonly ex
 const INTERNAL = SpanKind.INTERNAL;
 
 /**
- * The `AsyncLocalStorage` context manager our tracers registered globally (active-context mode),
- * with how many open tracers use it: the first registers it, later ones share it, the last to
- * close unregisters it.
- */
-let sharedManager: { users: number } | undefined;
-
-/**
  * The open tracers built with `registerGlobal: true`, oldest first, and which of them holds the
  * global provider and propagator (the API takes one of each). A tracer built while another held
  * them got nothing, and when the holder closed the globals were just removed: in an in-process
@@ -150,20 +144,38 @@ interface GlobalClaim {
   holdsProvider: boolean;
   holdsPropagator: boolean;
 }
-// Held weakly (the tracer holds its claim): a tracer dropped without close() that holds nothing
-// stays collectable, as it was before claims were kept.
-let globalClaims: WeakRef<GlobalClaim>[] = [];
+/**
+ * What our tracers hold of the OpenTelemetry globals, shared by every copy of the package in the
+ * process (as the globals themselves are): with two versions installed side by side, each copy
+ * kept its own, so the other copy's tracers could not share the context manager (closing the
+ * copy that registered it unregistered it under them: `activate` made nothing active any more)
+ * nor take the provider and propagator over (the API logged "Attempted duplicate registration",
+ * and once the holder closed, nothing was registered).
+ *
+ * - `manager`: the `AsyncLocalStorage` context manager our tracers registered globally
+ *   (active-context mode), with how many open tracers use it: the first registers it, later ones
+ *   share it, the last to close unregisters it.
+ * - `claims`: held weakly (the tracer holds its claim): a tracer dropped without close() that
+ *   holds nothing stays collectable, as it was before claims were kept.
+ */
+const shared = processWide(
+  'tracing.otel.globals',
+  (): { manager: { users: number } | undefined; claims: WeakRef<GlobalClaim>[] } => ({
+    manager: undefined,
+    claims: [],
+  }),
+);
 
 /** The claims of tracers still reachable, oldest first (and the list pruned of the others). */
 function liveClaims(): GlobalClaim[] {
-  const live = globalClaims.flatMap((ref) => ref.deref() ?? []);
-  if (live.length < globalClaims.length) globalClaims = live.map((c) => new WeakRef(c));
+  const live = shared.claims.flatMap((ref) => ref.deref() ?? []);
+  if (live.length < shared.claims.length) shared.claims = live.map((c) => new WeakRef(c));
   return live;
 }
 
 /** Gives up what `claim` holds of the globals, handing each to the newest other claimant. */
 function releaseGlobals(claim: GlobalClaim): void {
-  globalClaims = globalClaims.filter((ref) => ref.deref() !== claim);
+  shared.claims = shared.claims.filter((ref) => ref.deref() !== claim);
   const others = liveClaims();
   if (claim.holdsProvider) {
     trace.disable();
@@ -506,9 +518,9 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   // and auto-instrumented clients (through the global propagator) sent no trace of ours.
   const activates = o.activeContext && o.enabled;
   if (activates) {
-    if (sharedManager) {
+    if (shared.manager) {
       // Another tracer of ours registered one: use it too (it stays until the last user closes).
-      sharedManager.users++;
+      shared.manager.users++;
       usesSharedManager = true;
     } else {
       const { AsyncLocalStorageContextManager } = loadPeer<
@@ -517,13 +529,13 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       const cm = new AsyncLocalStorageContextManager().enable();
       // Fails (returns false) when the application registered its own manager: then that one is used.
       if (contextApi.setGlobalContextManager(cm)) {
-        sharedManager = { users: 1 };
+        shared.manager = { users: 1 };
         usesSharedManager = true;
       } else cm.disable();
     }
   }
   // Each registration fails (false) when something else holds that global; then it is not ours
-  // to undo — unless another tracer of ours holds it and closes first (see `globalClaims`).
+  // to undo — unless another tracer of ours holds it and closes first (see `shared`).
   // The propagator also without a provider (exporter 'none'): propagation is all that mode does,
   // and it used to register nothing.
   let globalClaim: GlobalClaim | undefined;
@@ -537,7 +549,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       holdsProvider: provider && !held('holdsProvider') ? trace.setGlobalTracerProvider(provider) : false,
       holdsPropagator: !held('holdsPropagator') && propagation.setGlobalPropagator(propagator),
     };
-    globalClaims.push(new WeakRef(globalClaim));
+    shared.claims.push(new WeakRef(globalClaim));
   }
 
   // Without active-context mode the parent is only what the caller passes; with it, a span
@@ -692,8 +704,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
           if (globalClaim) releaseGlobals(globalClaim);
           // Only the last tracer using our manager unregisters it (closing one tracer used to
           // take active context away from every other tracer in the process).
-          if (usesSharedManager && sharedManager && --sharedManager.users === 0) {
-            sharedManager = undefined;
+          if (usesSharedManager && shared.manager && --shared.manager.users === 0) {
+            shared.manager = undefined;
             contextApi.disable();
           }
         }
