@@ -39,6 +39,7 @@ import {
   oneOf,
   type SectionRule,
   section,
+  sectionFields,
   text,
 } from '../primitives.js';
 import { clientTls, clientTlsOptions } from './tls.js';
@@ -285,6 +286,7 @@ export function tracingOptionsFromConfig(section: TracingSection): TracingOption
     'tracingOptionsFromConfig',
     'tracing',
     'createAppFromConfig then builds no OpenTelemetry tracer',
+    sectionFields(tracingSection),
   );
   const out: TracingOptionsFromConfig = {};
   if (section.enabled !== undefined) out.enabled = section.enabled;
