@@ -224,14 +224,13 @@ async function buildCache(section: CacheSection, logger: Logger, built: Disposer
 
 async function buildTracer(config: HyperionConfig, logger: Logger, built: DisposerStack) {
   if (!config.tracing || config.tracing.enabled === false) return undefined;
-  const serviceName = config.service?.name;
   // exporter none (from the file or OTEL_TRACES_EXPORTER) with W3C propagators: propagate-only,
   // without loading OpenTelemetry at all — unless register_global asks for the global OpenTelemetry
   // propagator, which only the OpenTelemetry tracer registers, or active_context for the active
   // OpenTelemetry context, which only it reads and sets (the propagate-only one ignored it).
   const envWarnings: string[] = [];
   const none = applyOtelEnv(
-    { serviceName, ...tracingOptionsFromConfig(config.tracing) },
+    tracingOptionsFromConfig(config.tracing, config.service),
     process.env,
     envWarnings,
   );
@@ -271,8 +270,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     () => import('../tracing/otel/index.js'),
   );
   const tracer: OtelTracer = createOtelTracer({
-    serviceName,
-    ...tracingOptionsFromConfig(config.tracing),
+    ...tracingOptionsFromConfig(config.tracing, config.service),
     logger,
   });
   built.add('tracer', ({ timeoutMs }) => tracer.close({ timeoutMs }));

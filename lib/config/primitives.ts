@@ -97,13 +97,17 @@ export function givenSection<T>(
     const what =
       typeHelper !== undefined && cacheType === undefined
         ? `is the ${type} cache section (${CACHE_PLACES[type as string]}): map it with ${typeHelper}`
-        : foreign.every((key) => TOP_SECTIONS.includes(key))
-          ? `is the whole config: give ${helper} its \`${path}\` section, ${placeOf(path, cacheType)}`
-          : `is not the \`${path}\` section: give ${helper} ${placeOf(path, cacheType)}${
-              foreign.length === 1
-                ? ` (\`${foreign[0]!.slice(0, 64)}\` ${unknownKeyMessage(foreign[0]!, fields, 'field')})`
-                : ''
-            }`;
+        : foreign.length === 1 && foreign[0] === 'name' && Object.keys(section).length === 1
+          ? path === 'tracing'
+            ? 'is the `service` section (config.service), whose name is the default service name: give it second, tracingOptionsFromConfig(config.tracing, config.service)'
+            : `is the \`service\` section (config.service): give ${helper} ${placeOf(path, cacheType)}`
+          : foreign.every((key) => TOP_SECTIONS.includes(key))
+            ? `is the whole config: give ${helper} its \`${path}\` section, ${placeOf(path, cacheType)}`
+            : `is not the \`${path}\` section: give ${helper} ${placeOf(path, cacheType)}${
+                foreign.length === 1
+                  ? ` (\`${foreign[0]!.slice(0, 64)}\` ${unknownKeyMessage(foreign[0]!, fields, 'field')})`
+                  : ''
+              }`;
     throw new ConfigError(`${helper}: the section given is not a \`${path}\` section (it has ${listed})`, [
       {
         path,

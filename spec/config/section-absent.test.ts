@@ -148,7 +148,13 @@ describe('a mapping given a section of another kind', () => {
       () => tracingOptionsFromConfig(config.service as never),
       'tracing',
       /^tracingOptionsFromConfig: the section given is not a `tracing` section \(it has `name`\)/,
-      /give tracingOptionsFromConfig config\.tracing/,
+      /is the `service` section \(config\.service\).*tracingOptionsFromConfig\(config\.tracing, config\.service\)/,
+    );
+    refused(
+      () => metricsOptionsFromConfig({ level: 'info' } as never),
+      'metrics',
+      /it has `level`/,
+      /give metricsOptionsFromConfig config\.metrics/,
     );
     refused(
       () => redisOptionsFromConfig(config.metrics as never),
