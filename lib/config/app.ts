@@ -25,7 +25,7 @@ import { accessDenied, resolveFrom, unreadablePeerMessage } from '../core/peer.j
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
-import { createPropagateOnlyTracer } from '../tracing/propagate-only.js';
+import { createPassThroughTracer, createPropagateOnlyTracer } from '../tracing/propagate-only.js';
 import { checkParsed, newFound, validateConfig } from './load.js';
 import {
   type CacheSection,
@@ -224,19 +224,19 @@ async function buildCache(section: CacheSection, logger: Logger, built: Disposer
 
 async function buildTracer(config: HyperionConfig, logger: Logger, built: DisposerStack) {
   if (!config.tracing || config.tracing.enabled === false) return undefined;
-  const serviceName = config.service?.name;
   // exporter none (from the file or OTEL_TRACES_EXPORTER) with W3C propagators: propagate-only,
   // without loading OpenTelemetry at all — unless register_global asks for the global OpenTelemetry
   // propagator, which only the OpenTelemetry tracer registers, or active_context for the active
   // OpenTelemetry context, which only it reads and sets (the propagate-only one ignored it).
   const envWarnings: string[] = [];
   const none = applyOtelEnv(
-    { serviceName, ...tracingOptionsFromConfig(config.tracing) },
+    tracingOptionsFromConfig(config.tracing, config.service),
     process.env,
     envWarnings,
   );
   // OTEL_SDK_DISABLED=true over this OpenTelemetry-free setup: the disabled OpenTelemetry tracer
-  // (a pass-through) when OpenTelemetry is installed, else the no-op one, as `enabled: false` gives.
+  // (a pass-through) when OpenTelemetry is installed, else the same pass-through without it — the
+  // configured W3C formats, baggage too (it was the no-op tracer, which dropped the request's baggage).
   // It used to import the OpenTelemetry adapter whatever was installed, so the standard switch
   // that turns tracing off failed the start of a service without OpenTelemetry (ConfigError:
   // needs @opentelemetry/api …), which ran with the variable unset.
@@ -248,7 +248,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     PEERS['hyperion/tracing/otel'].some((name) => resolveError(name) !== undefined)
   ) {
     for (const w of envWarnings) logger.warn(w);
-    return undefined;
+    return createPassThroughTracer(none.propagators as readonly ('baggage' | 'tracecontext')[] | undefined);
   }
   if (
     none.exporter === 'none' &&
@@ -271,8 +271,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     () => import('../tracing/otel/index.js'),
   );
   const tracer: OtelTracer = createOtelTracer({
-    serviceName,
-    ...tracingOptionsFromConfig(config.tracing),
+    ...tracingOptionsFromConfig(config.tracing, config.service),
     logger,
   });
   built.add('tracer', ({ timeoutMs }) => tracer.close({ timeoutMs }));

@@ -34,36 +34,95 @@ export function parseDuration(text: string): number | undefined {
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/** The mapping helper of each cache type (a cache section's `type`). */
+const CACHE_HELPERS: Record<string, string> = {
+  memory: 'memoryOptionsFromConfig',
+  redis: 'redisOptionsFromConfig',
+  tiered: 'tieredOptionsFromConfig',
+};
+
+/** Where a section of each cache type sits in a config file. */
+const CACHE_PLACES: Record<string, string> = {
+  memory: 'config.cache, or config.cache.l1 / config.cache.l2 of a tiered cache',
+  redis: 'config.cache, or config.cache.l2 of a tiered cache',
+  tiered: 'config.cache',
+};
+
+/** The top-level sections of a config file. */
+const TOP_SECTIONS = ['service', 'logging', 'tracing', 'cache', 'metrics'];
+
+/** Where the section a helper maps sits in a config file. */
+const placeOf = (path: string, cacheType: string | undefined) =>
+  cacheType === undefined ? `config.${path}` : (CACHE_PLACES[cacheType] ?? `config.${path}`);
+
 /**
  * The section an `…OptionsFromConfig` mapping was given, or a `ConfigError` naming the section
  * when it is none: a file without `tracing:` loads with `config.tracing` absent, and
  * `tracingOptionsFromConfig(config.tracing)` (from JavaScript, or an `any`-typed config) threw a
  * raw TypeError ("Cannot read properties of undefined (reading 'enabled')"); a number or a string
- * mapped to `{}`, every default.
+ * mapped to `{}`, every default. So is a section of another kind, told by a field the helper's
+ * section does not have (`fields` are its fields; a loaded section has no other): the whole
+ * config, `config.service` or `config.cache` given to `tracingOptionsFromConfig` mapped to `{}`
+ * too, a tracer with every default, and `redisOptionsFromConfig(config.metrics)` to a Redis at
+ * 127.0.0.1:6379. The error says what the section given is and which call maps it.
  */
 export function givenSection<T>(
   section: T,
   helper: string,
   path: string,
   absentMeans: string,
+  fields: readonly string[],
   cacheType?: string,
 ): T {
   if (isPlainObject(section)) {
     // A cache section of another type: `redisOptionsFromConfig(config.cache)` of a tiered cache
     // mapped to `{}`, and `createRedisCache({})` connected to 127.0.0.1:6379, not to `cache.l2`.
     const type = section.type;
-    if (cacheType === undefined || type === undefined || type === cacheType) return section;
-    const level = cacheType === 'memory' ? 'l1' : 'l2';
     const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : typeName(type);
-    throw new ConfigError(`${helper}: the section given is of cache type ${shown}, not ${cacheType}`, [
+    const typeHelper = typeof type === 'string' ? CACHE_HELPERS[type] : undefined;
+    if (cacheType !== undefined && type !== undefined && type !== cacheType) {
+      const level = cacheType === 'memory' ? 'l1' : 'l2';
+      throw new ConfigError(`${helper}: the section given is of cache type ${shown}, not ${cacheType}`, [
+        {
+          // Only a tiered section is surely `cache`; a memory or redis one may be a level.
+          path: type === 'tiered' ? 'cache.type' : 'type',
+          expected: cacheType,
+          received: shown,
+          message:
+            type === 'tiered'
+              ? `is a tiered cache: map its level instead, ${helper}(config.${path}.${level})`
+              : typeHelper !== undefined
+                ? `is a ${type} cache section (${CACHE_PLACES[type as string]}): map it with ${typeHelper}; ${helper} takes a ${cacheType} one (${placeOf(path, cacheType)})`
+                : `is not a cache type: give ${helper} ${placeOf(path, cacheType)}`,
+        },
+      ]);
+    }
+    const foreign = Object.keys(section).filter((key) => !fields.includes(key));
+    if (foreign.length === 0) return section;
+    const listed = `${foreign
+      .slice(0, 5)
+      .map((key) => `\`${key.slice(0, 64)}\``)
+      .join(', ')}${foreign.length > 5 ? ', …' : ''}`;
+    const what =
+      typeHelper !== undefined && cacheType === undefined
+        ? `is the ${type} cache section (${CACHE_PLACES[type as string]}): map it with ${typeHelper}`
+        : foreign.length === 1 && foreign[0] === 'name' && Object.keys(section).length === 1
+          ? path === 'tracing'
+            ? 'is the `service` section (config.service), whose name is the default service name: give it second, tracingOptionsFromConfig(config.tracing, config.service)'
+            : `is the \`service\` section (config.service): give ${helper} ${placeOf(path, cacheType)}`
+          : foreign.every((key) => TOP_SECTIONS.includes(key))
+            ? `is the whole config: give ${helper} its \`${path}\` section, ${placeOf(path, cacheType)}`
+            : `is not the \`${path}\` section: give ${helper} ${placeOf(path, cacheType)}${
+                foreign.length === 1
+                  ? ` (\`${foreign[0]!.slice(0, 64)}\` ${unknownKeyMessage(foreign[0]!, fields, 'field')})`
+                  : ''
+              }`;
+    throw new ConfigError(`${helper}: the section given is not a \`${path}\` section (it has ${listed})`, [
       {
-        path: `${path}.type`,
-        expected: cacheType,
-        received: shown,
-        message:
-          type === 'tiered'
-            ? `is a tiered cache: map its level instead, ${helper}(config.${path}.${level})`
-            : `is a cache of another type: map it with the helper of its type`,
+        path,
+        expected: `the \`${path}\` section of a loaded config (fields: ${fields.join(', ')})`,
+        received: `a mapping with ${listed}`,
+        message: what,
       },
     ]);
   }
@@ -78,6 +137,16 @@ export function givenSection<T>(
         : 'is not a section',
     },
   ]);
+}
+
+/** The fields of each schema made by `section` (what `givenSection` checks a mapping's input by). */
+const SECTION_FIELDS = new WeakMap<object, readonly string[]>();
+
+/** The fields of a section schema made by `section`. */
+export function sectionFields(schema: object): readonly string[] {
+  const fields = SECTION_FIELDS.get(schema);
+  if (fields === undefined) throw new Error('sectionFields: not a schema made by section()');
+  return fields;
 }
 
 /** `12,345` style for the bounds shown in messages. */
@@ -293,7 +362,7 @@ export function section<E extends v.ObjectEntries>(
 ) {
   const known = Object.keys(entries);
   const phrase = `a mapping of ${what} (keys: ${known.join(', ')})`;
-  return v.pipe(
+  const schema = v.pipe(
     v.custom<Record<string, unknown>>(isPlainObject, phrase),
     v.looseObject(entries),
     v.rawCheck(({ dataset, addIssue }) => {
@@ -315,4 +384,6 @@ export function section<E extends v.ObjectEntries>(
     }),
     v.transform((x) => x as v.InferOutput<v.ObjectSchema<E, undefined>>),
   );
+  SECTION_FIELDS.set(schema, known);
+  return schema;
 }

@@ -4,6 +4,7 @@
  * no async-local magic is needed to get the right parent.
  */
 import type { Attributes, Baggage, Cache, Logger, Metrics, Span, Tracer } from './contracts.js';
+import { ConfigError, typeName } from './errors.js';
 import { bindLogger, unboundLogger } from './log-binding.js';
 
 /**
@@ -128,6 +129,30 @@ function mergeRecord<T extends object>(ctx: AppContext, what: string, base: T, p
     }
   }
   return base;
+}
+
+/**
+ * Throws unless `ctx` is a context (one `createApp` made, or any object with `with` and `tracer`):
+ * the app itself passed for `app.ctx` (from JavaScript) made `startSpan`, `withSpan` and
+ * `contextFromHeaders` throw a raw TypeError ("ctx.with is not a function", after starting a span
+ * that was never ended), `traceHandler` fail every request with it, and `injectHeaders` write nothing.
+ */
+export function assertContext(ctx: unknown, helper: string): void {
+  if (ctx instanceof Context) return;
+  const c = ctx as { with?: unknown; tracer?: unknown; ctx?: unknown } | null | undefined;
+  if (typeof c?.with === 'function' && typeof c.tracer === 'object' && c.tracer !== null) return;
+  const app = typeof c?.ctx === 'object' && c.ctx !== null;
+  throw new ConfigError(
+    `${helper}: ${app ? 'given the app: pass app.ctx' : 'the first argument is not a context'}`,
+    [
+      {
+        path: 'ctx',
+        expected: 'a context: app.ctx, or the ctx a handler is given',
+        received: app ? 'the app' : typeName(ctx),
+        message: app ? 'is the app itself: pass app.ctx' : 'is not a context',
+      },
+    ],
+  );
 }
 
 /**

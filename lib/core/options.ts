@@ -118,6 +118,20 @@ export function unknownCloseKeys(options: unknown, known: readonly string[]): st
   return Object.keys(options).filter((key) => !known.includes(key));
 }
 
+/**
+ * `options` of a `close(options)`, or `undefined` when it is what a caller of `close` handed over
+ * as a callback passes rather than options: a string (the signal name, `process.once('SIGTERM',
+ * tracer.close)`), a number (the exit code, `process.on('beforeExit', metrics.close)`) or a
+ * boolean (`hadError` of a socket's `close` event). Such a call closes with the defaults, as one
+ * with a framework instance or an event does (`unknownCloseKeys`); it was refused, and the
+ * rejection nobody awaited was an unhandled rejection that ended the process at shutdown with
+ * nothing closed (its queued spans lost). `null` and anything else stay as given (checked).
+ */
+export function closeOptionsOf<T>(options: T): T | undefined {
+  const type = typeof options;
+  return type === 'string' || type === 'number' || type === 'boolean' ? undefined : options;
+}
+
 /** One issue per own key of `options` that is not in `known` (nothing when `options` is not an object). */
 export function unknownKeyIssues(options: unknown, known: readonly string[], prefix = ''): ConfigIssue[] {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return [];

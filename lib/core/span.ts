@@ -1,7 +1,7 @@
 /** Span helpers that work with any `Tracer` through the explicit `ctx`. */
 
 import { injectInto, isHeaderMap, lowercaseHeaders, plainHeaders, staleTracestate } from './carrier.js';
-import { type AppContext, type AppParts, childContext } from './context.js';
+import { type AppContext, type AppParts, assertContext, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
 import { bindLogger } from './log-binding.js';
 import { suggestKey } from './options.js';
@@ -16,6 +16,7 @@ export function startSpan<P extends AppParts = AppParts>(
   name: string,
   options?: Omit<SpanOptions, 'parent'>,
 ): { ctx: AppContext<P>; span: Span } {
+  assertContext(ctx, 'startSpan');
   // `null` (JavaScript callers) is no options, as `undefined` is: it threw a TypeError.
   const o = options ?? NO_OPTIONS;
   if (o !== NO_OPTIONS) checkOptions(ctx, o);
@@ -177,6 +178,7 @@ export function withSpan<T, P extends AppParts = AppParts>(
   fn: (ctx: AppContext<P>, span: Span) => T,
   options?: Omit<SpanOptions, 'parent'>,
 ): T {
+  assertContext(ctx, 'withSpan');
   const { ctx: child, span } = startSpan(ctx, name, options);
   let result: T;
   try {
@@ -242,6 +244,7 @@ export function injectHeaders<C extends Record<string, string> | HeaderMap = Rec
   ctx: AppContext,
   headers?: C,
 ): C {
+  assertContext(ctx, 'injectHeaders');
   const source = { span: ctx.span, baggage: ctx.baggage };
   if (headers === undefined) {
     const fresh: Record<string, string> = {};
@@ -277,6 +280,7 @@ export function contextFromHeaders<P extends AppParts = AppParts>(
   ctx: AppContext<P>,
   headers: Readonly<HeaderCarrier> | HeaderMap,
 ): AppContext<P> {
+  assertContext(ctx, 'contextFromHeaders');
   const { parent, baggage } = ctx.tracer.extract(
     isHeaderMap(headers) ? plainHeaders(headers) : lowercaseHeaders(headers),
   );

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { whenAborted } from '../core/abort.js';
 import { staleTracestate } from '../core/carrier.js';
-import type { AppContext, AppParts } from '../core/context.js';
+import { type AppContext, type AppParts, assertContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
@@ -101,6 +101,8 @@ export function traceHandler<P extends AppParts = AppParts>(
   handler: HttpHandler<P>,
   options: TraceHandlerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  // The app given for app.ctx: every request failed with a TypeError (ctx.with). Refused at startup.
+  assertContext(ctx, 'traceHandler');
   // A handler that is not a function (a route-table lookup that missed) was accepted, and every
   // request then failed with a 500 "handler is not a function": refused here, at startup.
   if (typeof handler !== 'function')

@@ -18,6 +18,7 @@ import type {
   Tracer,
 } from '../core/contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from '../core/errors.js';
+import { noopTracer } from '../core/noop.js';
 import { optionKeys, unknownOptionIssues } from '../core/options.js';
 import { normalizeTracestate } from '../core/tracestate.js';
 import {
@@ -358,4 +359,18 @@ export function createPropagateOnlyTracer(options: PropagateOnlyOptions = {}): T
     },
   };
   return tracer;
+}
+
+/**
+ * What `createOtelTracer({ enabled: false, propagators })` is, without OpenTelemetry: nothing
+ * recorded, a span keeps its parent's ids (the no-op tracer's pass-through), and the W3C formats
+ * of `propagators` — `baggage` with them — are read and written as the propagate-only tracer does.
+ * `createAppFromConfig` uses it for `OTEL_SDK_DISABLED=true` over the propagate-only setup when
+ * OpenTelemetry is not installed: it used the no-op tracer, which reads and writes no baggage, so
+ * the same file and environment passed the request's baggage on or dropped it depending on
+ * whether OpenTelemetry happened to be installed.
+ */
+export function createPassThroughTracer(propagators?: PropagateOnlyOptions['propagators']): Tracer {
+  const w3c = createPropagateOnlyTracer({ propagators });
+  return { startSpan: noopTracer.startSpan, inject: w3c.inject, extract: w3c.extract };
 }

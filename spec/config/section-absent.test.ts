@@ -113,3 +113,114 @@ describe('a cache mapping given a cache section of another type', () => {
     });
   });
 });
+
+describe('a mapping given a section of another kind', () => {
+  // Found from outside: a section without `type` (`config.service`, `config.metrics`) or the whole
+  // config given to a mapping was taken as an empty one — `tracingOptionsFromConfig(config.service)`
+  // gave `{}`, a tracer with every default, and `redisOptionsFromConfig(config.metrics)` a Redis at
+  // 127.0.0.1:6379 — and a memory helper given `config.cache.l2` named `cache.type`.
+  const config = loadConfigFromText(
+    [
+      'service: { name: shop }',
+      'tracing: { exporter: none }',
+      'metrics: { port: 9464 }',
+      'cache:',
+      '  type: tiered',
+      '  l1: { type: memory, max_cost: 1000 }',
+      '  l2: { type: redis, addresses: ["10.0.0.5:6379"] }',
+      '',
+    ].join('\n'),
+    { format: 'yaml' },
+  );
+  const cache = config.cache as unknown as { l1: never; l2: never };
+  const refused = (fn: () => unknown, path: string, message: RegExp, issue: RegExp) =>
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, message);
+      assert.equal(e.issues.length, 1);
+      assert.equal(e.issues[0]!.path, path);
+      assert.match(e.issues[0]!.message, issue);
+      return true;
+    });
+
+  it('a section without a type: names the fields, the section expected and the call', () => {
+    refused(
+      () => tracingOptionsFromConfig(config.service as never),
+      'tracing',
+      /^tracingOptionsFromConfig: the section given is not a `tracing` section \(it has `name`\)/,
+      /is the `service` section \(config\.service\).*tracingOptionsFromConfig\(config\.tracing, config\.service\)/,
+    );
+    refused(
+      () => metricsOptionsFromConfig({ level: 'info' } as never),
+      'metrics',
+      /it has `level`/,
+      /give metricsOptionsFromConfig config\.metrics/,
+    );
+    refused(
+      () => redisOptionsFromConfig(config.metrics as never),
+      'cache',
+      /not a `cache` section \(it has `port`\)/,
+      /give redisOptionsFromConfig config\.cache, or config\.cache\.l2 of a tiered cache/,
+    );
+    refused(
+      () => metricsOptionsFromConfig(config.tracing as never),
+      'metrics',
+      /it has `exporter`/,
+      /give metricsOptionsFromConfig config\.metrics/,
+    );
+  });
+
+  it('a cache section given to the tracing or metrics mapping: names the cache helper of its type', () => {
+    refused(
+      () => metricsOptionsFromConfig(config.cache as never),
+      'metrics',
+      /not a `metrics` section/,
+      /is the tiered cache section \(config\.cache\): map it with tieredOptionsFromConfig/,
+    );
+    refused(
+      () => tracingOptionsFromConfig(cache.l2),
+      'tracing',
+      /not a `tracing` section/,
+      /is the redis cache section .*: map it with redisOptionsFromConfig/,
+    );
+  });
+
+  it('a level of another type: the path is its `type`, not `cache.type`, and the helper of that type is named', () => {
+    refused(
+      () => memoryOptionsFromConfig(cache.l2),
+      'type',
+      /of cache type "redis", not memory/,
+      /is a redis cache section .*: map it with redisOptionsFromConfig/,
+    );
+    refused(
+      () => redisOptionsFromConfig(cache.l1),
+      'type',
+      /of cache type "memory", not redis/,
+      /map it with memoryOptionsFromConfig/,
+    );
+  });
+
+  it('the whole config: says so and names the section to give', () => {
+    refused(
+      () => tracingOptionsFromConfig(config as never),
+      'tracing',
+      /not a `tracing` section/,
+      /is the whole config: give tracingOptionsFromConfig its `tracing` section, config\.tracing/,
+    );
+  });
+
+  it('a section built by hand with a misspelt field: the nearest one is named (it was ignored)', () => {
+    refused(
+      () => memoryOptionsFromConfig({ max_cost: 1000, default_tll: 5000 } as never),
+      'cache',
+      /it has `default_tll`/,
+      /did you mean `default_ttl`\?/,
+    );
+    // Its own sections, and one built by hand with the section's fields, still map.
+    assert.deepEqual(tracingOptionsFromConfig({ ...config.tracing!, service_name: 'x' }), {
+      serviceName: 'x',
+      exporter: 'none',
+    });
+    assert.deepEqual(metricsOptionsFromConfig(config.metrics!), { port: 9464 });
+  });
+});

@@ -70,8 +70,13 @@ try {
   app.tracer.inject(passed, { span: app.tracer.startSpan('child', { parent }) });
   const fresh = {};
   app.tracer.inject(fresh, { span: app.tracer.startSpan('root') });
+  // The request's baggage passes on, as through the disabled OpenTelemetry tracer (the no-op one,
+  // used when OpenTelemetry is not installed, dropped it).
+  const incoming = app.tracer.extract({ traceparent: TP, baggage: 'tenant=acme' });
+  const onward = {};
+  app.tracer.inject(onward, { span: app.tracer.startSpan('child', { parent: incoming.parent }), baggage: incoming.baggage });
   await app.close();
-  console.log(JSON.stringify({ passed: passed.traceparent, fresh }));
+  console.log(JSON.stringify({ passed: passed.traceparent, fresh, baggage: incoming.baggage, onward }));
 } catch (e) {
   console.log(JSON.stringify({ error: e.message }));
 }
@@ -157,10 +162,15 @@ describe('hyperion/config with only its own peers installed', () => {
   it('metrics without prom-client names prom-client', () => {
     assert.deepEqual(result.metrics, missing('metrics', 'hyperion/metrics/prometheus', 'prom-client'));
   });
-  it('tracing: { exporter: none } with OTEL_SDK_DISABLED=true builds without OpenTelemetry: the no-op pass-through', () => {
+  it('tracing: { exporter: none } with OTEL_SDK_DISABLED=true builds without OpenTelemetry: a pass-through, baggage too', () => {
     assert.deepEqual(disabled, {
       passed: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
       fresh: {},
+      baggage: { tenant: 'acme' },
+      onward: {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        baggage: 'tenant=acme',
+      },
     });
   });
 

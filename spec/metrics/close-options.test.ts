@@ -49,4 +49,16 @@ describe('metrics close() options', () => {
       await assert.rejects(fetch(url), 'closed: no longer serves');
     }
   });
+
+  it('close handed to a process event (a signal name, an exit code, a hadError flag): closes with the defaults', async () => {
+    // `process.once('SIGTERM', metrics.close)` calls it with 'SIGTERM', `process.on('beforeExit', …)`
+    // with the exit code: refused, the rejection nobody awaited ended the process with the port open.
+    for (const arg of ['SIGTERM', 0, 143, false]) {
+      const m = createMetrics({ ...quiet, port: 0 });
+      const { url } = (await m.listen())!;
+      await m.close(arg as never);
+      await assert.rejects(fetch(url), `closed: no longer serves (${String(arg)})`);
+    }
+    await createMetrics({ ...quiet, enabled: false }).close('SIGINT' as never);
+  });
 });

@@ -332,6 +332,57 @@ describe('prometheus metrics: instruments', () => {
     m.histogram({ name: 'lat', help: 'x', buckets: [0.1, 1], labelNames: ['k'], maxSeries: 10 });
   });
 
+  it('arguments the wrong way round (value, labels) are invalid_label naming the metric; nothing recorded', async () => {
+    // From JavaScript, `gauge.set(5, { queue })` wrote 5 to the series without labels and dropped
+    // the labels without a word; so did counter.inc, gauge inc/dec and histogram.observe.
+    const m = createMetrics({ collectRuntime: false });
+    const c = m.counter({ name: 'jobs', help: 'j', labelNames: ['queue'] }) as unknown as Record<
+      string,
+      (...args: unknown[]) => void
+    >;
+    const g = m.gauge({ name: 'depth', help: 'd', labelNames: ['queue'] }) as unknown as Record<
+      string,
+      (...args: unknown[]) => void
+    >;
+    const h = m.histogram({ name: 'job_seconds', help: 'h', labelNames: ['queue'] }) as unknown as Record<
+      string,
+      (...args: unknown[]) => void
+    >;
+    const calls: [string, () => void, string][] = [
+      ['jobs_total', () => c.inc!(5, { queue: 'a' }), 'inc'],
+      ['depth', () => g.set!(5, { queue: 'a' }), 'set'],
+      ['depth', () => g.inc!(2, { queue: 'a' }), 'inc'],
+      ['depth', () => g.dec!(2, { queue: 'a' }), 'dec'],
+      ['job_seconds', () => h.observe!(0.5, { queue: 'a' }), 'observe'],
+    ];
+    for (const [metric, call, method] of calls)
+      assert.throws(
+        call,
+        (e: unknown) =>
+          e instanceof MetricsError &&
+          e.code === 'invalid_label' &&
+          e.message.includes(`${method}(labels, value) of metric "${metric}"`) &&
+          /the labels go first/.test(e.message),
+        `${metric}.${method}`,
+      );
+    // A second argument after a first that is no labels at all (`undefined`, a string) likewise.
+    assert.throws(
+      () => c.inc!(undefined, 5),
+      /inc\(labels, value\) of metric "jobs_total".*received undefined/,
+    );
+    assert.throws(() => g.set!('a', 5), /set\(labels, value\) of metric "depth".*received string/);
+    for (const name of ['jobs_total', 'depth', 'job_seconds']) assert.equal(m.seriesCount(name), 0, name);
+    // The forms of the contract still record.
+    c.inc!({ queue: 'a' }, 5);
+    c.inc!(1, undefined);
+    g.set!({ queue: 'a' }, 5);
+    h.observe!({ queue: 'a' }, 0.5);
+    h.observe!(0.5);
+    const body = await text(m);
+    assert.deepEqual(samples(body, 'jobs_total'), ['jobs_total{queue="a"} 5', 'jobs_total 1']);
+    assert.deepEqual(samples(body, 'depth'), ['depth{queue="a"} 5']);
+  });
+
   it('rejects undeclared labels and non-scalar label values on every call', () => {
     const m = createMetrics();
     const c = m.counter({ name: 'hits', help: 'x', labelNames: ['route'] });

@@ -67,6 +67,19 @@ describe('tracer close() options', () => {
     }
   });
 
+  it('close handed to a process event (a signal name, an exit code, a hadError flag): closes with the defaults', async () => {
+    // `process.once('SIGTERM', tracer.close)` calls it with 'SIGTERM', `process.on('beforeExit', …)`
+    // with the exit code: refused, the rejection nobody awaited ended the process with nothing exported.
+    for (const arg of ['SIGTERM', 0, 143, false]) {
+      const tracer = createOtelTracer({ exporter: 'memory' });
+      tracer.startSpan('s').end();
+      await tracer.close(arg as never);
+      assert.equal(tracer.exportStats().exportedSpans, 1, String(arg));
+    }
+    for (const options of [{ enabled: false }, { exporter: 'none' as const }])
+      await createOtelTracer(options).close('SIGINT' as never);
+  });
+
   it('enabled: false or exporter none: the same check', async () => {
     for (const options of [{ enabled: false }, { exporter: 'none' as const }]) {
       const tracer = createOtelTracer(options);

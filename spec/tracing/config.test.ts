@@ -67,6 +67,40 @@ tracing:
     await tracer.close();
   });
 
+  it("the file's top-level service name reaches a tracer built from the mapping: config.service, second", async () => {
+    // `service: { name }` is the default of `tracing.service_name`; createAppFromConfig applied it,
+    // but a tracer built with tracingOptionsFromConfig(config.tracing) was `unknown_service:node`.
+    const { loadConfigFromText } = await import('../../lib/config/index.js');
+    const named = (text: string) => {
+      const config = loadConfigFromText(text, { format: 'yaml' });
+      const options = tracingOptionsFromConfig(config.tracing!, config.service);
+      const tracer = createOtelTracer(options);
+      tracer.startSpan('s').end();
+      const name = tracer.finishedSpans()[0]!.resource.attributes['service.name'];
+      return { options, name, close: () => tracer.close() };
+    };
+    const top = named('service: { name: users }\ntracing: { exporter: memory }\n');
+    assert.deepEqual(top.options, { serviceName: 'users', exporter: 'memory' });
+    assert.equal(top.name, 'users');
+    await top.close();
+    // tracing.service_name wins, as in createAppFromConfig; no service section: nothing added.
+    const own = named('service: { name: users }\ntracing: { exporter: memory, service_name: users-api }\n');
+    assert.equal(own.name, 'users-api');
+    await own.close();
+    const none = named('tracing: { exporter: memory }\n');
+    assert.deepEqual(none.options, { exporter: 'memory' });
+    await none.close();
+    // The service section given in place of the tracing one says where it goes.
+    assert.throws(
+      () => tracingOptionsFromConfig({ name: 'users' } as never),
+      /give it second, tracingOptionsFromConfig\(config\.tracing, config\.service\)/,
+    );
+    assert.throws(
+      () => tracingOptionsFromConfig({ exporter: 'memory' }, { name: 5 } as never),
+      (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === 'service.name',
+    );
+  });
+
   it('names each bad field: unknown exporter, sample_rate outside [0,1], malformed endpoint, typos', () => {
     assert.deepEqual(issuePaths({ tracing: { exporter: 'kafka' } }), ['tracing.exporter']);
     assert.deepEqual(issuePaths({ tracing: { sample_rate: 1.5 } }), ['tracing.sample_rate']);

@@ -14,7 +14,16 @@
 import * as v from 'valibot';
 import { MAX_NUM_COUNTERS, type MemoryCacheOptions } from '../../cache/memory/options.js';
 import type { Bytes } from '../../core/contracts.js';
-import { durationIn, flag, givenSection, intIn, MAX_TTL_MS, numberIn, section } from '../primitives.js';
+import {
+  durationIn,
+  flag,
+  givenSection,
+  intIn,
+  MAX_TTL_MS,
+  numberIn,
+  section,
+  sectionFields,
+} from '../primitives.js';
 
 /** Schema of the `cache:` section with `type: memory`. Unknown keys are rejected. */
 export const memorySection = section(
@@ -54,6 +63,7 @@ export function memoryOptionsFromConfig(section: MemorySection): MemoryCacheOpti
     'memoryOptionsFromConfig',
     'cache',
     'createAppFromConfig then builds no cache',
+    sectionFields(memorySection),
     'memory',
   );
   const options: MemoryCacheOptions<Bytes> = { maxCost: section.max_cost };

@@ -28,6 +28,7 @@ import {
   port,
   type SectionRule,
   section,
+  sectionFields,
 } from '../primitives.js';
 import { readConfigFile, readingAll, secretValue, serverTls } from './tls.js';
 
@@ -235,6 +236,7 @@ export function metricsOptionsFromConfig(section: MetricsSection): MetricsOption
     'metricsOptionsFromConfig',
     'metrics',
     'createAppFromConfig then builds no metrics adapter',
+    sectionFields(metricsSection),
   );
   const o: MetricsOptionsFromConfig = {};
   if (section.enabled !== undefined) o.enabled = section.enabled;

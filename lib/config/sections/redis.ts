@@ -34,6 +34,7 @@ import {
   oneOf,
   type SectionRule,
   section,
+  sectionFields,
   text,
 } from '../primitives.js';
 import { certWithKey, clientTlsFields, clientTlsOptions, readingAll } from './tls.js';
@@ -300,7 +301,14 @@ function redisTls(
  * section's path in the file, for messages about the files it names (`cache.l2` for a tiered L2).
  */
 export function redisOptionsFromConfig(section: RedisSection, field = 'cache'): RedisConnectionOptions {
-  givenSection(section, 'redisOptionsFromConfig', field, 'createAppFromConfig then builds no cache', 'redis');
+  givenSection(
+    section,
+    'redisOptionsFromConfig',
+    field,
+    'createAppFromConfig then builds no cache',
+    sectionFields(redisSection),
+    'redis',
+  );
   const o: RedisConnectionOptions = {};
   if (section.mode !== undefined) o.mode = section.mode;
   if (section.addresses !== undefined) o.addresses = [...section.addresses];

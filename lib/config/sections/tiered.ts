@@ -184,6 +184,7 @@ export function tieredOptionsFromConfig(
     'tieredOptionsFromConfig',
     'cache',
     'createAppFromConfig then builds no cache',
+    Object.keys(tieredOnly.entries),
     'tiered',
   );
   const o: Omit<TieredCacheOptions, 'l1' | 'l2' | 'bus' | 'lease'> = {};

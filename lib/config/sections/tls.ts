@@ -17,6 +17,7 @@ import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import * as v from 'valibot';
 import { type BoundedFileError, readBoundedFile } from '../../core/bounded-file.js';
 import { ConfigError } from '../../core/errors.js';
+import { pemCertificateBlocks } from '../../core/pem.js';
 import { pathHint } from '../../tracing/otel/env.js';
 import { MAX_CONFIG_BYTES } from '../limits.js';
 import { isSecretPath } from '../messages.js';
@@ -155,10 +156,7 @@ export function checkTlsMaterial(
     // OpenSSL skips what is not a certificate in a CA bundle without an error: each PEM block is
     // parsed here, and a bundle without one is refused.
     // OpenSSL's `TRUSTED CERTIFICATE` blocks load too; they are counted, not parsed here.
-    const blocks =
-      String(m.ca).match(
-        /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]*?-----END (?:TRUSTED )?CERTIFICATE-----/g,
-      ) ?? [];
+    const blocks = pemCertificateBlocks(String(m.ca));
     const what =
       blocks.length === 0 ? 'holds no PEM certificate' : 'holds a PEM certificate that cannot be read';
     each.push(() => {

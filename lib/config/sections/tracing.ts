@@ -19,6 +19,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import * as v from 'valibot';
 import type { AttributeValue } from '../../core/contracts.js';
+import { ConfigError, typeName } from '../../core/errors.js';
 import { EXPORTER_HEADER_PROBLEM, exporterSetsHeader, otelBatchSizes } from '../../tracing/otel/env.js';
 import {
   EXPORTERS,
@@ -39,6 +40,7 @@ import {
   oneOf,
   type SectionRule,
   section,
+  sectionFields,
   text,
 } from '../primitives.js';
 import { clientTls, clientTlsOptions } from './tls.js';
@@ -278,17 +280,45 @@ export interface TracingOptionsFromConfig {
     | undefined;
 }
 
-/** Maps a validated `tracing:` section to `createOtelTracer` options (absent keys stay absent). */
-export function tracingOptionsFromConfig(section: TracingSection): TracingOptionsFromConfig {
+/**
+ * Maps a validated `tracing:` section to `createOtelTracer` options (absent keys stay absent).
+ * `service`, the file's `service:` section (`config.service`, which may be absent), gives the
+ * default of `service_name`, as `createAppFromConfig` applies it: without it a tracer built from
+ * the mapping was `unknown_service:node` though the file named its service at the top level.
+ */
+export function tracingOptionsFromConfig(
+  section: TracingSection,
+  service?: { readonly name?: string | undefined } | undefined,
+): TracingOptionsFromConfig {
   givenSection(
     section,
     'tracingOptionsFromConfig',
     'tracing',
     'createAppFromConfig then builds no OpenTelemetry tracer',
+    sectionFields(tracingSection),
   );
+  if (service !== undefined) {
+    givenSection(
+      service,
+      'tracingOptionsFromConfig',
+      'service',
+      'pass config.service as it is: undefined when absent',
+      ['name'],
+    );
+    if (service.name !== undefined && typeof service.name !== 'string')
+      throw new ConfigError('tracingOptionsFromConfig: invalid service.name', [
+        {
+          path: 'service.name',
+          expected: 'a service name (text)',
+          received: typeName(service.name),
+          message: 'is not text',
+        },
+      ]);
+  }
   const out: TracingOptionsFromConfig = {};
   if (section.enabled !== undefined) out.enabled = section.enabled;
-  if (section.service_name !== undefined) out.serviceName = section.service_name;
+  const serviceName = section.service_name ?? service?.name;
+  if (serviceName !== undefined) out.serviceName = serviceName;
   if (section.exporter !== undefined) out.exporter = section.exporter;
   if (section.endpoint !== undefined) out.endpoint = section.endpoint;
   if (section.sample_rate !== undefined) out.sampleRate = section.sample_rate;

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { MetricsError } from '../../core/errors.js';
+import { pemCertificateBlocks } from '../../core/pem.js';
 
 /** Credentials a scraper must send: `Authorization: Bearer <token>` or `Basic <user:password>`. */
 export type EndpointAuth = { bearerToken: string } | { username: string; password: string };
@@ -45,8 +46,7 @@ export function resolveAuth(auth: unknown): string | undefined {
 
 /** Why a client CA bundle verifies no certificate, or `undefined`. */
 function clientCaProblem(ca: string): string | undefined {
-  const blocks =
-    ca.match(/-----BEGIN (TRUSTED )?CERTIFICATE-----[\s\S]*?-----END \1?CERTIFICATE-----/g) ?? [];
+  const blocks = pemCertificateBlocks(ca);
   if (blocks.length === 0)
     return 'holds no PEM certificate (a DER file? convert it: openssl x509 -inform der)';
   for (const block of blocks) {

@@ -1,6 +1,6 @@
 /** `close(options)` of the metrics adapter (enabled or not): its options checked, its grace. */
 import { MetricsError } from '../../core/errors.js';
-import { optionKeys, unknownCloseKeys, unknownKeyMessage } from '../../core/options.js';
+import { closeOptionsOf, optionKeys, unknownCloseKeys, unknownKeyMessage } from '../../core/options.js';
 import type { MetricsCloseOptions } from './types.js';
 
 /** What `close(options)` takes: the core `CloseOptions` (a `createApp` disposer's `DisposeInfo`). */
@@ -13,9 +13,11 @@ const CLOSE_OPTION_KEYS = optionKeys<MetricsCloseOptions>({ timeoutMs: true, sig
  * and nothing is closed.
  */
 export function closeBudget(
-  options: MetricsCloseOptions | undefined,
+  given: MetricsCloseOptions | undefined,
   dflt: number,
 ): { graceMs: number; signal: AbortSignal | undefined } {
+  // A signal name or an exit code (`process.once('SIGTERM', metrics.close)`): the defaults.
+  const options = closeOptionsOf(given);
   if (options === undefined) return { graceMs: dflt, signal: undefined };
   const bad = (what: string) =>
     new MetricsError('invalid_option', `metrics close(): ${what}; nothing was closed`);

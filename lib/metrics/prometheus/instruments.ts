@@ -17,6 +17,21 @@ function badValue(metric: string, what: string, v: unknown): MetricsError {
 
 const isLabels = (a: unknown): a is LabelValues => typeof a === 'object' && a !== null;
 
+/**
+ * A second argument after a first that is not labels (`gauge.set(5, { queue })`, the arguments
+ * the wrong way round from JavaScript): the value went to the series without labels and the
+ * labels were dropped without a word. `call` is `set(labels, value)` and the like.
+ */
+function labelsNotFirst(metric: string, call: string, a: unknown, b: unknown): MetricsError {
+  const swapped = typeof a === 'number' && isLabels(b);
+  return new MetricsError(
+    'invalid_label',
+    swapped
+      ? `${call} of metric "${metric}": the labels go first, the value second; received (number, object)`
+      : `${call} of metric "${metric}": a second argument is the value after the labels, but the first is not labels ({ name: value }), received ${typeName(a)}`,
+  );
+}
+
 /** `remove(labels)`: a non-object (`remove()`, `remove('x')`) threw a bare TypeError or removed nothing. */
 function removeSeries(name: string, store: SeriesStore, labels: unknown): void {
   if (!isLabels(labels) || Array.isArray(labels))
@@ -40,6 +55,7 @@ export interface CounterImpl extends Counter {
 export function makeCounter(name: string, store: ScalarStore): CounterImpl {
   function inc(a?: LabelValues | number, b?: number): void {
     const labelled = isLabels(a);
+    if (!labelled && b !== undefined) throw labelsNotFirst(name, 'inc(labels, value)', a, b);
     let value = labelled ? b : a;
     if (value === undefined) value = 1;
     // `>= 0` is false for NaN and non-numbers compare as NaN unless numeric strings: check the type too.
@@ -70,7 +86,9 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
     a: LabelValues | number | undefined,
     b: number | undefined,
     dflt: number | undefined,
+    call: string,
   ) => {
+    if (b !== undefined && !isLabels(a)) throw labelsNotFirst(name, call, a, b);
     let value = isLabels(a) ? b : a;
     if (value === undefined) value = dflt;
     if (typeof value !== 'number') throw badValue(name, 'gauge value (a number)', value);
@@ -81,23 +99,23 @@ export function makeGauge(name: string, store: ScalarStore): GaugeImpl {
    * but a step of NaN made the series NaN for good (every later inc/dec kept it), and +Inf then
    * -Inf made it NaN too: nothing short of a `set` brought it back.
    */
-  const stepArg = (a: LabelValues | number | undefined, b: number | undefined) => {
-    const v = numberArg(a, b, 1);
+  const stepArg = (a: LabelValues | number | undefined, b: number | undefined, call: string) => {
+    const v = numberArg(a, b, 1, call);
     if (!Number.isFinite(v)) throw badValue(name, 'gauge increment (a finite number)', v);
     return v;
   };
   const labelsOf = (a: LabelValues | number | undefined) => (isLabels(a) ? a : EMPTY);
   return {
     set: ((a: LabelValues | number, b?: number) => {
-      const v = numberArg(a, b, undefined);
+      const v = numberArg(a, b, undefined, 'set(labels, value)');
       store.set(labelsOf(a), v);
     }) as Gauge['set'],
     inc: ((a?: LabelValues | number, b?: number) => {
-      const v = stepArg(a, b);
+      const v = stepArg(a, b, 'inc(labels, value)');
       store.add(labelsOf(a), v);
     }) as Gauge['inc'],
     dec: ((a?: LabelValues | number, b?: number) => {
-      const v = stepArg(a, b);
+      const v = stepArg(a, b, 'dec(labels, value)');
       store.add(labelsOf(a), -v);
     }) as Gauge['dec'],
     setIfRoom: (labels, value) => store.setIfRoom(labels, value),
@@ -161,6 +179,7 @@ export function makeHistogram(
 ): HistogramImpl {
   const { exemplars, now, labelNames } = c;
   function observe(a: LabelValues | number, b?: number, exemplar?: Readonly<Record<string, string>>): void {
+    if (typeof a === 'number' && b !== undefined) throw labelsNotFirst(name, 'observe(labels, value)', a, b);
     const labels = typeof a === 'number' ? EMPTY : a;
     const value = typeof a === 'number' ? a : b;
     // The value the caller gave: `observe('0.5')` (a number read from text) said "received

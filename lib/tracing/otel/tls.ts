@@ -9,6 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
+import { pemCertificateBlocks } from '../../core/pem.js';
 
 export interface ExportTlsOptions {
   /** PEM of the CA(s) to verify the collector with, instead of the system CAs. */
@@ -34,8 +35,6 @@ function isEmptyCa(v: unknown): boolean {
   return blank(v) || (Array.isArray(v) && v.every(blank));
 }
 
-const CERT_BLOCK = /-----BEGIN (TRUSTED )?CERTIFICATE-----[\s\S]*?-----END \1?CERTIFICATE-----/g;
-
 /**
  * Why a non-empty `ca` trusts no collector, or `undefined`. Node takes a `ca` holding no PEM
  * certificate (a DER file, a key, any text) without a word and then trusts no CA at all; it stops
@@ -46,11 +45,12 @@ export function caProblem(ca: string | Buffer | readonly (string | Buffer)[]): s
   const texts = (Array.isArray(ca) ? ca : [ca]).map((x) =>
     Buffer.isBuffer(x) ? x.toString('latin1') : String(x),
   );
-  const blocks = texts.flatMap((t) => [...t.matchAll(CERT_BLOCK)]);
+  const blocks = texts.flatMap((t) => pemCertificateBlocks(t));
   if (blocks.length === 0)
     return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----), so no collector would be trusted; a DER file? convert it: openssl x509 -inform der -in ca.der -out ca.pem';
-  for (const [block, trusted] of blocks) {
-    if (trusted) continue; // OpenSSL's TRUSTED form, which X509Certificate does not read
+  for (const block of blocks) {
+    // OpenSSL's TRUSTED form, which X509Certificate does not read
+    if (block.startsWith('-----BEGIN TRUSTED')) continue;
     try {
       new X509Certificate(block);
     } catch {

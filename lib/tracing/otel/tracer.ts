@@ -21,7 +21,7 @@ import type {
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
 import { adaptLogger } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
-import { optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
+import { closeOptionsOf, optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
 import { processWide } from '../../core/process-wide.js';
 import { withTimeout } from '../../core/timeout.js';
 import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
@@ -672,7 +672,9 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     },
 
     flush,
-    close(closeOptions?: CloseOptions) {
+    close(given?: CloseOptions) {
+      // A signal name or an exit code (`process.once('SIGTERM', tracer.close)`): the defaults.
+      const closeOptions = closeOptionsOf(given);
       // A budget that is not a number of ms (NaN, negative, a string) gave up on the collector at
       // once and dropped every queued span as `shutdown`: refused instead, the tracer left open.
       const bad = closeOptions === undefined || closing ? undefined : closeBudgetProblem(closeOptions);

@@ -279,6 +279,25 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     }
   });
 
+  it("a ttl given as duration text ('5s') names ttl, shows it and asks for ms, as the cache options do", () => {
+    const a = make('text:');
+    for (const [ttl, shown] of [
+      ['5s', '"5s" (a string)'],
+      ['5000', '"5000" (a string)'],
+      ['redis://user:secret@host', 'string'], // any other string by its type only
+    ] as const)
+      assert.throws(
+        () => createRedisLease({ client: a.client, ttl: ttl as never }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.length === 1 &&
+          err.issues[0]!.path === 'ttl' &&
+          err.issues[0]!.received === shown &&
+          /of ms/.test(err.issues[0]!.expected),
+        ttl,
+      );
+  });
+
   it('acquire refuses a bad key or bad options with a typed CacheError and takes no lease', async () => {
     const a = make('acq:');
     await a.get('warm-up');
