@@ -333,8 +333,10 @@ export interface Invalidation {
   readonly all?: boolean | undefined;
   /**
    * The keyspace the message is about (a tiered cache over a Redis L2 sends its key prefix and
-   * database): a cache of another keyspace on the same channel ignores it. Absent: every cache
-   * on the channel applies it (messages of older versions, a bus that does not carry it).
+   * database, `db:prefix`): a cache of another keyspace on the same channel ignores it, unless
+   * the two overlap (one prefix starts with the other, in one database): then it applies a clear,
+   * and the keys whose Redis names fall in its own keyspace. Absent: every cache on the channel
+   * applies it (messages of older versions, a bus that does not carry it).
    */
   readonly scope?: string | undefined;
 }

@@ -7,12 +7,16 @@ import type { Logger, Metrics, SpanDropReason, Tracer } from './contracts.js';
 
 const REASONS: readonly SpanDropReason[] = ['queue_full', 'export_failed', 'shutdown'];
 
+type Seen = Record<SpanDropReason | 'exported', number>;
+
 /**
- * The tracers whose counts each metrics adapter already takes. A second watch of the same pair
- * (two apps built on one tracer and one metrics adapter) added every export and drop a second
- * time: 10 spans exported showed `spans_exported_total 20`.
+ * Per metrics adapter, the tracers whose counts it has taken: what it has counted so far, and
+ * whether a watch takes them now. A second watch of the same pair (two apps built on one tracer
+ * and one metrics adapter) added every export and drop a second time: 10 spans exported showed
+ * `spans_exported_total 20`. A watch after an unwatch goes on from what the earlier one counted
+ * (it started from 0 and added the tracer's whole totals again: 10 became 20 at the next scrape).
  */
-const watching = new WeakMap<object, WeakSet<object>>();
+const watching = new WeakMap<object, WeakMap<object, { seen: Seen; active: boolean }>>();
 
 /**
  * Registers the span export counters on `metrics` and keeps them equal to the tracer's totals
@@ -26,8 +30,9 @@ export function watchTracerStats(
 ): (() => void) | undefined {
   const read = tracer.exportStats?.bind(tracer);
   if (!read) return undefined;
-  const tracers = watching.get(metrics) ?? new WeakSet<object>();
-  if (tracers.has(tracer)) return undefined;
+  const tracers = watching.get(metrics) ?? new WeakMap<object, { seen: Seen; active: boolean }>();
+  const earlier = tracers.get(tracer);
+  if (earlier?.active) return undefined;
   try {
     const dropped = metrics.counter({
       name: 'spans_dropped_total',
@@ -38,12 +43,7 @@ export function watchTracerStats(
       name: 'spans_exported_total',
       help: 'Finished spans the span exporter accepted',
     });
-    const seen: Record<SpanDropReason | 'exported', number> = {
-      queue_full: 0,
-      export_failed: 0,
-      shutdown: 0,
-      exported: 0,
-    };
+    const seen: Seen = earlier?.seen ?? { queue_full: 0, export_failed: 0, shutdown: 0, exported: 0 };
     // Series exist from the first scrape on (at 0), so rate() and alerts work before any drop.
     for (const reason of REASONS) dropped.inc({ reason }, 0);
     const update = () => {
@@ -57,14 +57,15 @@ export function watchTracerStats(
       seen.exported = stats.exportedSpans;
     };
     const stop = metrics.onCollect(update);
-    tracers.add(tracer);
+    const record = { seen, active: true };
+    tracers.set(tracer, record);
     watching.set(metrics, tracers);
     let stopped = false;
     return () => {
       if (stopped) return;
       stopped = true;
       stop();
-      tracers.delete(tracer);
+      record.active = false;
     };
   } catch (err) {
     // E.g. a metrics adapter that already has these names with other labels: tracing goes on.

@@ -194,6 +194,8 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
   // A plain function, not a method reached through `this`: `getOrSet` read it through `this`, so
   // used detached (`const { getOrSet } = users`, passed as a callback) it threw a TypeError while
   // the view's other methods, and every cache's, work so.
+  /** The `getOrSet` calls of each key whose first read is on its way (see `loaded` there). */
+  const waiting = new Map<string, Set<{ loaded: boolean }>>();
   const get = async (key: string): Promise<T | undefined> => {
     const bytes = await cache.get(key);
     return bytes === undefined ? undefined : decode(key, bytes);
@@ -229,17 +231,30 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // decoded, the one that ran the loader too: it used to get the loader's own object, so one
       // call gave a Date (or NaN, an unvalidated value) to it and a string (null, the schema's
       // output) to the callers that joined it and to every later read.
-      let ran = false;
+      // `loaded`: a load of this key ran through this view while the first read was on its way
+      // (this call's, or one it joined). Only the joiners of a load used to count as "a stored
+      // value": each reloaded, so 50 callers of a key whose loader gave an invalid value ran the
+      // loader 50 times instead of once.
+      const me = { loaded: false };
       const load = async () => {
-        ran = true;
+        for (const w of waiting.get(key) ?? []) w.loaded = true;
         return encode(await loader());
       };
-      const first = await runIn(chain, () => cache.getOrSet(key, load, ttl));
+      let first: Bytes;
+      const waiters = waiting.get(key) ?? new Set<{ loaded: boolean }>();
+      waiting.set(key, waiters);
+      waiters.add(me);
+      try {
+        first = await runIn(chain, () => cache.getOrSet(key, load, ttl));
+      } finally {
+        waiters.delete(me);
+        if (waiters.size === 0 && waiting.get(key) === waiters) waiting.delete(key);
+      }
       const decoded = await decode(key, first);
       if (decoded !== undefined) return decoded;
       // A stored value that failed validation (`onInvalid: 'miss'`: decode deleted it) is loaded
-      // anew, once; a value this call's own loader gave that fails is the loader's fault.
-      if (!ran) {
+      // anew, once; a value a loader gave during this call that fails is the loader's fault.
+      if (!me.loaded) {
         const again = await runIn(chain, () => cache.getOrSet(key, load, ttl));
         const reloaded = await decode(key, again);
         if (reloaded !== undefined) return reloaded;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
+import { watchTracerStats } from '../../lib/core/index.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
@@ -52,4 +53,48 @@ it('two apps on one tracer and one metrics adapter count each exported and dropp
   const text = (await metrics.render()).body;
   assert.match(text, /^spans_exported_total 10$/m);
   assert.match(text, /^spans_dropped_total\{reason="export_failed"\} 5$/m);
+});
+
+it('a watch after an unwatch of the same pair goes on from the count, without adding the totals again', async (t) => {
+  const collector = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(202);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    collector.closeAllConnections();
+    collector.close();
+  });
+  const { port } = collector.address() as { port: number };
+  const tracer = createOtelTracer({
+    serviceName: 'rewatch',
+    exporter: 'zipkin',
+    endpoint: `http://127.0.0.1:${port}`,
+  });
+  const metrics = createMetrics({});
+  t.after(async () => {
+    await tracer.close();
+    await metrics.close();
+  });
+
+  const stop = watchTracerStats(metrics, tracer);
+  assert.equal(typeof stop, 'function');
+  for (let i = 0; i < 10; i++) tracer.startSpan('sent').end();
+  await tracer.flush();
+  assert.match((await metrics.render()).body, /^spans_exported_total 10$/m);
+  stop?.();
+  // Spans exported while nobody watches are taken by the next watch: the counter equals the totals.
+  for (let i = 0; i < 2; i++) tracer.startSpan('unwatched').end();
+  await tracer.flush();
+  const again = watchTracerStats(metrics, tracer);
+  assert.equal(typeof again, 'function');
+  assert.equal(watchTracerStats(metrics, tracer), undefined, 'a second watch while one is active');
+  for (let i = 0; i < 3; i++) tracer.startSpan('rewatched').end();
+  await tracer.flush();
+  assert.equal(tracer.exportStats().exportedSpans, 15);
+  assert.match((await metrics.render()).body, /^spans_exported_total 15$/m);
+  again?.();
 });

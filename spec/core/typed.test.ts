@@ -400,6 +400,35 @@ describe("jsonCache getOrSet: one read of the byte cache's stats per call", () =
     assert.equal(bad, 1);
     assert.equal(bytes.stats!().misses, 2);
   });
+
+  it('concurrent callers of a loader whose value fails the schema share its one run (the joiners reloaded each)', async () => {
+    const bytes = createMemoryCache({ maxCost: 1 << 20 });
+    const users = jsonCache(bytes, { schema: User });
+    let loads = 0;
+    const gate = deferred();
+    const calls = Array.from({ length: 20 }, () =>
+      users.getOrSet('u:3', async () => {
+        loads++;
+        await gate.promise;
+        return { id: 'no' } as unknown as { id: number; name: string };
+      }),
+    );
+    await tick();
+    gate.resolve();
+    const settled = await Promise.allSettled(calls);
+    for (const r of settled)
+      assert.ok(
+        r.status === 'rejected' && r.reason instanceof CacheError && r.reason.code === 'decode_failed',
+      );
+    assert.equal(loads, 1);
+
+    // A stored value that fails: concurrent callers still get the reloaded one.
+    await bytes.set('u:4', new TextEncoder().encode('{"id":"x"}'));
+    const good = await Promise.all(
+      Array.from({ length: 5 }, () => users.getOrSet('u:4', () => ({ id: 4, name: 'Grace' }))),
+    );
+    for (const g of good) assert.deepEqual(g, { id: 4, name: 'Grace' });
+  });
 });
 
 describe('jsonCache arguments', () => {

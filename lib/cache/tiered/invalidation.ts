@@ -40,6 +40,35 @@ export function keyspaceOf(l2: unknown): string | undefined {
   return `${typeof db === 'number' ? db : 0}:${c.keyPrefix}`;
 }
 
+/**
+ * `message` as it applies to the keyspace `ours` (see {@link keyspaceOf}), or `undefined` when it
+ * names none of our keys. A message of another keyspace of the same database still reaches ours
+ * where the two overlap (one prefix starts with the other; an empty prefix is the whole database):
+ * a `clear()` of either empties keys of both (every Redis key of a cache without a prefix is one
+ * of `users:`'s, every `users:` key one of its), so it clears our L1, and a key it names is ours
+ * when its Redis key starts with our prefix (`users:1` written without a prefix is `users:`'s
+ * `1`). Ignoring every other keyspace's message kept L1 copies of keys such a clear() had deleted.
+ */
+export function forKeyspace(message: Invalidation, ours: string | undefined): Invalidation | undefined {
+  const theirs = message.scope;
+  if (ours === undefined || typeof theirs !== 'string' || theirs === ours) return message;
+  const split = (scope: string) => {
+    const at = scope.indexOf(':');
+    return { db: scope.slice(0, at), prefix: scope.slice(at + 1) };
+  };
+  const a = split(ours);
+  const b = split(theirs);
+  if (theirs.indexOf(':') < 0 || a.db !== b.db) return undefined;
+  if (message.all)
+    return a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix) ? message : undefined;
+  const keys: string[] = [];
+  for (const key of message.keys ?? []) {
+    const redisKey = b.prefix + key;
+    if (redisKey.startsWith(a.prefix)) keys.push(redisKey.slice(a.prefix.length));
+  }
+  return keys.length > 0 ? { ...message, keys } : undefined;
+}
+
 /** Sends one invalidation, bounded by `l2Timeout`; a no-op without a bus. */
 export type Publish = (message: Omit<Invalidation, 'origin'>) => Promise<void>;
 
@@ -71,10 +100,12 @@ export function listen(ctx: BusSide): { ready: Promise<void>; unsubscribe(): voi
   let unsubscribe: (() => void) | undefined;
   const scope = keyspaceOf(o.l2);
 
-  function onInvalidation(message: Invalidation): void {
-    if (state.closed || message.origin === instanceId) return;
-    // Another keyspace's keys (see keyspaceOf): not ours, whatever their names.
-    if (scope !== undefined && typeof message.scope === 'string' && message.scope !== scope) return;
+  function onInvalidation(received: Invalidation): void {
+    if (state.closed || received.origin === instanceId) return;
+    // Another keyspace's keys (see keyspaceOf): not ours, whatever their names, unless the two
+    // keyspaces overlap (forKeyspace).
+    const message = forKeyspace(received, scope);
+    if (message === undefined) return;
     counters.invalidationsReceived++;
     if (message.all) {
       counters.l1Clears++;

@@ -65,6 +65,37 @@ describeWithServers('tiered caches of different keyspaces on one bus channel', s
     assert.equal(s.l1Clears, 0);
   });
 
+  it("overlapping keyspaces (no prefix, the whole database, and users:) apply each other's clear() and their shared keys", async () => {
+    const whole = tiered('');
+    const users = tiered('users:');
+    await Promise.all([whole.ready, users.ready]);
+    await users.set('1', Buffer.from('alice'), 60_000);
+    assert.equal(await holdInL1(users, '1'), 'alice');
+    // The whole database's clear() deleted users:1 too: users' L1 copy goes with it.
+    await whole.clear();
+    await waitFor(() => users.stats().invalidationsReceived >= 1, {
+      what: 'the clear of the whole database',
+    });
+    assert.equal(await users.getWithMeta('1'), undefined);
+    assert.equal(users.stats().l1Clears, 1);
+
+    // users:2 written without a prefix is users' key 2, and the other way round.
+    await users.set('2', Buffer.from('bob'), 60_000);
+    assert.equal(await holdInL1(users, '2'), 'bob');
+    await whole.set('users:2', Buffer.from('robert'), 60_000);
+    await waitFor(() => users.stats().invalidationsReceived >= 2, { what: "the whole database's write" });
+    const two = await users.getWithMeta('2');
+    assert.equal(two?.source, 'l2');
+    assert.equal(Buffer.from(two?.value ?? []).toString(), 'robert');
+    assert.equal(await holdInL1(whole, 'users:2'), 'robert');
+    const heard = whole.stats().invalidationsReceived;
+    await users.set('2', Buffer.from('bobby'), 60_000);
+    await waitFor(() => whole.stats().invalidationsReceived > heard, { what: "users' write" });
+    const back = await whole.getWithMeta('users:2');
+    assert.equal(back?.source, 'l2');
+    assert.equal(Buffer.from(back?.value ?? []).toString(), 'bobby');
+  });
+
   it('a message without a keyspace (an older version) is applied', async () => {
     const cache = tiered('legacy:');
     await cache.ready;
