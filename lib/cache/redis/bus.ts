@@ -500,6 +500,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     close() {
       closing ??= (async () => {
         signalClosed(new CacheError('closed', 'invalidation bus closed before it was subscribed'));
+        // Connection errors held back by the rate limit are not written after the close.
+        report?.stop();
         // Caches still subscribed (a bus shared by several caches, closed with one of them) hear
         // nothing from now on: they must stop serving L1 copies no invalidation reaches.
         const left = [...handlers];

@@ -222,9 +222,11 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         health: () => probing,
         ending() {
           ending = true;
+          report.stop();
         },
         stopReporting() {
           stopReporting();
+          report.stop();
           faults.detach();
           // A closed cache left these three on an injected client, which kept it (and its
           // logger) for the client's life: one set per cache ever made over it.
