@@ -10,6 +10,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { Logger } from '../../core/contracts.js';
 import { toCacheError } from './errors.js';
+import { describeNodes, nodeKeyAddress } from './nodes.js';
 import { steadyNow } from './steady.js';
 
 /** Logs a warning unless one was logged less than 5 s ago (then it is held back, see above). */
@@ -78,12 +79,18 @@ export function reportConnectionErrors(
   report: (message: string, fields: Record<string, unknown>) => void,
   secrets: readonly (string | undefined)[],
 ): () => void {
-  const onError = (err: Error) =>
-    report('redis connection error', { error: toCacheError('connection', err, secrets).message });
+  // Named by where it happened, as a command's error is: the line said "redis connection failed:
+  // authentication failed …" or "… no TLS reply …" without the server, and in a cluster without
+  // the node (a 'node error' comes with its address).
+  const reportAt = (err: Error, where: string) =>
+    report('redis connection error', { error: toCacheError('connection', err, secrets, where).message });
+  const onError = (err: Error) => reportAt(err, describeNodes(client, err));
+  const onNodeError = (err: Error, address?: unknown) =>
+    reportAt(err, typeof address === 'string' ? nodeKeyAddress(address) : describeNodes(client, err));
   client.on('error', onError);
-  if (client.isCluster) client.on('node error', onError);
+  if (client.isCluster) client.on('node error', onNodeError);
   return () => {
     client.off('error', onError);
-    if (client.isCluster) client.off('node error', onError);
+    if (client.isCluster) client.off('node error', onNodeError);
   };
 }
