@@ -18,6 +18,11 @@ export interface Report {
   (message: string, fields: Record<string, unknown>): void;
   /** Its owner is closing: what is held back is dropped, and nothing more is logged. */
   stop(): void;
+  /**
+   * Writes what is held back now, rather than when the quiet time ends, and says whether a warning
+   * was written since the last call: the connection is back, and its line follows the outage's.
+   */
+  settle(): boolean;
 }
 
 const QUIET_MS = 5000;
@@ -26,11 +31,13 @@ export function createReporter(logger: Logger): Report {
   let lastLog = 0;
   let suppressed = 0;
   let stopped = false;
+  let wrote = false;
   let heldBack: { message: string; fields: Record<string, unknown> } | undefined;
   // Writes what was held back when the quiet time ends; unref'd, and cleared by stop().
   let timer: NodeJS.Timeout | undefined;
   const write = (message: string, fields: Record<string, unknown>) => {
     lastLog = steadyNow();
+    wrote = true;
     logger.warn(message, suppressed ? { ...fields, suppressed } : fields);
     suppressed = 0;
   };
@@ -66,6 +73,15 @@ export function createReporter(logger: Logger): Report {
       heldBack = undefined;
       clearTimeout(timer);
       timer = undefined;
+    },
+    settle() {
+      if (heldBack) {
+        clearTimeout(timer);
+        writeHeldBack();
+      }
+      const written = wrote;
+      wrote = false;
+      return written && !stopped;
     },
   });
 }

@@ -59,4 +59,51 @@ describeWithServers('redis cache outage logs', skipRedis(), () => {
     const told = warnings.reduce((n, w) => n + 1 + (Number(w.fields.suppressed) || 0), 0);
     assert.ok(told >= failed, `${failed} reads failed, ${told} reported: ${seen}`);
   });
+
+  it('logs the end of a logged outage once, naming the server, after what was held back', async (t) => {
+    const port = await freePort();
+    const before = await startRedisOnPort(port);
+    t.after(() => before.stop());
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const logger: Logger = {
+      debug() {},
+      info(message, fields) {
+        lines.push({ level: 'info', message, fields: fields ?? {} });
+      },
+      warn(message, fields) {
+        lines.push({ level: 'warn', message, fields: fields ?? {} });
+      },
+      error() {},
+      child: () => logger,
+    };
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${port}`], commandTimeout: 100, logger });
+    t.after(() => cache.close());
+    await waitFor(() => cache.set('k', enc('v')).then(() => true), {
+      timeoutMs: 10_000,
+      what: 'the first write',
+    });
+    // A first connection without trouble says nothing.
+    assert.equal(lines.length, 0, JSON.stringify(lines));
+
+    await before.kill();
+    for (let i = 0; i < 5; i++) {
+      await cache.get('k').catch(() => {});
+      await sleep(20);
+    }
+    const after = await startRedisOnPort(port);
+    t.after(() => after.stop());
+    await waitFor(() => lines.some((l) => l.level === 'info'), {
+      timeoutMs: 10_000,
+      what: 'the restored line',
+    });
+    await cache.get('k');
+    const seen = JSON.stringify(lines);
+    const infos = lines.filter((l) => l.level === 'info');
+    assert.equal(infos.length, 1, seen);
+    assert.equal(infos[0]?.message, 'redis connection restored', seen);
+    assert.equal(infos[0]?.fields.server, `127.0.0.1:${port}`, seen);
+    // It closes the outage: the warnings held back were written before it, none after.
+    assert.equal(lines.at(-1)?.level, 'info', seen);
+    assert.ok(lines.filter((l) => l.level === 'warn').length >= 1, seen);
+  });
 });
