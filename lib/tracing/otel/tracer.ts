@@ -33,6 +33,7 @@ import {
   type ExportStats,
   exportHint,
   guardExporter,
+  shownEndpoint,
 } from './exporters.js';
 import { otelLinks } from './links.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
@@ -368,6 +369,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
+    // Only where the tracer sends the spans itself (a provider of yours exports elsewhere).
+    endpoint:
+      o.provider === undefined && ['otlp', 'zipkin', 'jaeger'].includes(o.exporter)
+        ? shownEndpoint(o.endpoint)
+        : undefined,
     intervalMs: o.errorLogIntervalMs,
     now: o.now,
   });
