@@ -378,6 +378,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // fails (the connection dropped again), it is reported all the same; the next `ready` repeats.
     if (everReady && !closing) sub.subscribe(channel).then(reconnected, reconnected);
     everReady = true;
+    // Connection errors held back by the rate limit are written now, before the reconnect is
+    // reported (they came after it, 5 s after the first line), and a logged outage ends with a line.
+    if (!closing && report?.settle())
+      logger?.info('invalidation bus: connection restored', { channel, server: describeNodes(sub) });
   };
   sub.on('ready', onReady);
   const onReconnecting = () => {

@@ -57,6 +57,7 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
     },
     onError: (err: Error) => report?.('redis tracking: connection error', { error: err.message }),
     stopReports: () => report?.stop(),
+    settleReports: () => void report?.settle(),
   };
 }
 
