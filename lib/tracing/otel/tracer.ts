@@ -19,7 +19,7 @@ import type {
   Tracer,
 } from '../../core/contracts.js';
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
-import { adaptLogger } from '../../core/log-binding.js';
+import { adaptLogger, dropLogResult } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
@@ -301,7 +301,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
       try {
-        target()[level](message, fields);
+        dropLogResult(target()[level](message, fields));
       } catch {
         // the tracer goes on
       }
