@@ -109,6 +109,9 @@ it('adapters drop the rejected promise of an async logger: no unhandled rejectio
     req.end();
     await inFlight;
     await drainServer(server, { graceMs: 0, logger })();
+    req.destroy();
+    server.closeAllConnections();
+    server.close();
   });
 
   await settled();
