@@ -25,7 +25,7 @@ import { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { LogFields, LoggerLike } from './contracts.js';
 import type { DisposeInfo } from './disposers.js';
 import { type DrainOptions, resolveDrainOptions } from './drain-options.js';
-import { adaptLogger } from './log-binding.js';
+import { adaptLogger, dropLogResult } from './log-binding.js';
 import { isRefusalAware, markRefused } from './refusal.js';
 import { onResponseClose } from './response-close.js';
 import { noteShutdownCut } from './response-error.js';
@@ -130,7 +130,7 @@ function drainLogger(logger: DrainOptions['logger']): { info: LogAt; warn: LogAt
     (level: 'info' | 'warn'): LogAt =>
     (message, fields) => {
       try {
-        target?.[level](message, fields);
+        dropLogResult(target?.[level](message, fields));
       } catch {
         // the drain goes on
       }

@@ -286,10 +286,30 @@ function fromPino(p: ObjectFirstLogger): Logger {
 }
 
 /**
+ * What a log call returned, dropped: a logger whose methods are async (a sink that sends each
+ * record) returns a promise, and when it rejected (the sink is down) nothing handled it — an
+ * unhandled rejection, which ends the process under Node's default `--unhandled-rejections=throw`
+ * (a Redis outage, logged through such a logger, ended the service).
+ */
+export function dropLogResult(result: unknown): void {
+  try {
+    if (
+      result !== null &&
+      (typeof result === 'object' || typeof result === 'function') &&
+      typeof (result as { then?: unknown }).then === 'function'
+    )
+      (result as PromiseLike<unknown>).then(undefined, () => {});
+  } catch {
+    // a `then` that throws: nothing to handle
+  }
+}
+
+/**
  * `logger` with every call's throw swallowed (the record is dropped), for the adapters that log
  * from connection events, timers and promise callbacks: there a logger that throws (a closed
  * destination) was an uncaught exception or an unhandled rejection that ended the process, or a
  * promise left unsettled (a tiered read whose "breaker closed" record threw never answered).
+ * A promise a call returns that rejects is dropped too (`dropLogResult`).
  * `child()` is guarded the same way (a throwing one gives this logger, without the fields).
  */
 export function quietLogger(logger: Logger): Logger {
@@ -297,7 +317,7 @@ export function quietLogger(logger: Logger): Logger {
     (level: LogLevel) =>
     (message: string, fields?: LogFields): void => {
       try {
-        logger[level](message, fields);
+        dropLogResult(logger[level](message, fields));
       } catch {
         // nothing better to report it with
       }

@@ -386,6 +386,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // fails (the connection dropped again), it is reported all the same; the next `ready` repeats.
     if (everReady && !closing) sub.subscribe(channel).then(reconnected, reconnected);
     everReady = true;
+    // Connection errors held back by the rate limit are written now, before the reconnect is
+    // reported (they came after it, 5 s after the first line), and a logged outage ends with a line.
+    if (!closing && report?.settle())
+      logger?.info('invalidation bus: connection restored', { channel, server: describeNodes(sub) });
   };
   sub.on('ready', onReady);
   const onReconnecting = () => {
@@ -508,6 +512,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     close() {
       closing ??= (async () => {
         signalClosed(new CacheError('closed', 'invalidation bus closed before it was subscribed'));
+        // Connection errors held back by the rate limit are not written after the close.
+        report?.stop();
         // Caches still subscribed (a bus shared by several caches, closed with one of them) hear
         // nothing from now on: they must stop serving L1 copies no invalidation reaches.
         const left = [...handlers];

@@ -25,6 +25,7 @@ import { probeHealth, type RedisHealth } from './health.js';
 import { registerCacheClient } from './lease.js';
 import { makeListenerRoom } from './listeners.js';
 import { createManyCommands } from './many.js';
+import { describeNodes } from './nodes.js';
 import { type RedisCacheOptions, resolveOptions } from './options.js';
 import { createPipeline } from './pipeline.js';
 import { createReporter, reportConnectionErrors } from './report.js';
@@ -38,9 +39,10 @@ import { createWriteProbe } from './write-probe.js';
 
 /**
  * The most listeners one cache adds to a single event of its client ('error' and 'ready': the
- * gate, the error reporter, the TLS fault watch); spec/cache/redis/shared-client.test.ts counts them.
+ * gate, the error reporter, the TLS fault watch, and on 'ready' the restored-connection record);
+ * spec/cache/redis/shared-client.test.ts counts them.
  */
-const LISTENERS_PER_CACHE = 3;
+const LISTENERS_PER_CACHE = 4;
 
 /** Creates a Redis-backed cache. Throws ConfigError for invalid options (every bad field at once). */
 export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
@@ -134,6 +136,15 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     },
     secrets,
   );
+  // An outage that was logged ends with a line too: its warnings stopped when the quiet time held
+  // them back or the client reconnected, and the log never said which (the last line read
+  // "redis connection error" until the next outage). Once per logged outage, so a server that
+  // flaps adds no more than its warnings (at most one per 5 s).
+  const onReady = () => {
+    if (!ending && report.settle())
+      logger.info('redis connection restored', { server: describeNodes(client) });
+  };
+  client.on('ready', onReady);
   if (!owned && typeof (client.options as { commandTimeout?: unknown }).commandTimeout !== 'number') {
     logger.warn('injected redis client has no commandTimeout: its commands are not time-bounded');
   }
@@ -222,9 +233,12 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         health: () => probing,
         ending() {
           ending = true;
+          report.stop();
         },
         stopReporting() {
           stopReporting();
+          client.off('ready', onReady);
+          report.stop();
           faults.detach();
           // A closed cache left these three on an injected client, which kept it (and its
           // logger) for the client's life: one set per cache ever made over it.

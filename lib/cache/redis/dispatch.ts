@@ -152,7 +152,13 @@ export function createDispatcher(
     } catch (err) {
       if ((err as CacheError).code !== 'closed') {
         counters.errors++;
-        report('redis cache operation failed', { op, code: (err as CacheError).code });
+        // With its message (the server, and why it is not connected), as a failed command's: the
+        // line said only `{ op, code: 'unavailable' }`.
+        report('redis cache operation failed', {
+          op,
+          code: (err as CacheError).code,
+          error: (err as Error).message,
+        });
       }
       throw err;
     }

@@ -64,6 +64,10 @@ export interface SetupParts {
   /** The subscriber of `link` closed. */
   onSubscriberGone(link: Link, session: Session): void;
   onError(err: Error): void;
+  /** The tracker is closed: connection errors held back by the rate limit are not written. */
+  stopReports(): void;
+  /** Trust is confirmed again: connection errors held back by the rate limit are written now. */
+  settleReports(): void;
 }
 
 const late = (what: string, ms: number) => () => new Error(`${what} did not answer within ${ms} ms`);

@@ -56,6 +56,8 @@ export function setupParts(s: TrackingState, subName: string): SetupParts {
       breakLink(s, link, `tracking subscriber of ${nodeKeyAddress(link.key)} closed`);
     },
     onError: (err: Error) => report?.('redis tracking: connection error', { error: err.message }),
+    stopReports: () => report?.stop(),
+    settleReports: () => void report?.settle(),
   };
 }
 

@@ -136,6 +136,8 @@ export function confirm(s: TrackingState): void {
   if (s.confirmed) return;
   s.confirmed = true;
   s.counts.confirmations++;
+  // Connection errors held back by the rate limit are written before this line, not after it.
+  s.parts.settleReports();
   notify(s, (h) => h.onConfirmed(), 'info', 'redis tracking: confirmed', {
     links: s.links.size,
     mode: s.mode,

@@ -157,6 +157,7 @@ export function createRedisTracking(options: RedisTrackingOptions): RedisTrackin
       closing ??= (async () => {
         closeTrust(s);
         s.closed = true;
+        s.parts.stopReports();
         s.confirmed = false;
         if (heartbeat) clearInterval(heartbeat);
         stopCluster?.();

@@ -24,6 +24,16 @@ export function l2WriteError(err: unknown): unknown {
   return new CacheError('backend', 'L2 write failed', { cause: err });
 }
 
+/**
+ * The failure that opened the breaker, for its record: the record said only that it opened, so a
+ * tiered cache whose L2 logs nothing of its own (no `logger` on it) never said why.
+ */
+function cause(err: unknown): { error: string; code?: string } {
+  const e = err as { message?: unknown; code?: unknown } | null | undefined;
+  const error = typeof e?.message === 'string' ? e.message : String(err);
+  return typeof e?.code === 'string' ? { error, code: e.code } : { error };
+}
+
 const SKIPPED = () => new CacheError('unavailable', 'L2 skipped: its circuit breaker is open');
 
 /**
@@ -125,7 +135,12 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
           // short cooldown (13 in 15 s of Redis down at `cooldown: 500`).
           if (breaker.opens !== opens) {
             if (recovering) failedProbes++;
-            else logger?.warn('tiered cache: L2 circuit breaker opened', { cache: 'tiered', instanceId });
+            else
+              logger?.warn('tiered cache: L2 circuit breaker opened', {
+                cache: 'tiered',
+                instanceId,
+                ...cause(err),
+              });
           }
         } else if (!side) breaker.success();
         reject(err);

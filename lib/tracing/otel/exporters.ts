@@ -313,6 +313,16 @@ export type ExportStats = TracerStats;
 
 const NO_DROPS: Readonly<Record<SpanDropReason, number>> = { queue_full: 0, export_failed: 0, shutdown: 0 };
 
+/**
+ * An endpoint as the export records show it: scheme, host and path, its credentials and query
+ * (which may hold secrets) left out; `undefined` when it does not parse.
+ */
+export function shownEndpoint(endpoint: string | undefined): string | undefined {
+  if (endpoint === undefined || !URL.canParse(endpoint)) return undefined;
+  const u = new URL(endpoint);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
 /** A full endpoint URL per exporter, for the hint of an export sent to a path with no receiver. */
 const ENDPOINT_EXAMPLES: Record<string, string> = {
   otlp: 'http://collector:4318/v1/traces',
@@ -391,10 +401,17 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
 export function createExportErrorReporter(options: {
   logger: Logger;
   exporter: string;
+  /**
+   * The collector the spans go to, as shown in the records: scheme, host and path (no credentials,
+   * no query). A 5xx or 4xx named no collector ("Internal Server Error", code 500) and a service
+   * exporting to several left the operator guessing which one.
+   */
+  endpoint?: string | undefined;
   intervalMs: number;
   now: () => number;
 }) {
   const { logger, exporter } = options;
+  const where = options.endpoint === undefined ? {} : { endpoint: options.endpoint };
   /**
    * The injected clock, or `Date.now()` when it throws or gives no number: it runs inside the
    * exporter's response callback, where its throw was an uncaught exception that ended the
@@ -441,6 +458,7 @@ export function createExportErrorReporter(options: {
     if (failedExports > 0)
       logger.error('tracing: span export failed', {
         exporter,
+        ...where,
         failedExports,
         lostSpans,
         ...(lostSpans !== dropped.export_failed ? { dropped } : {}),
@@ -516,6 +534,7 @@ export function createExportErrorReporter(options: {
       if (lostSpans === 0 && failedExports === 0) return;
       logger.warn('tracing: spans not delivered (summary at close)', {
         exporter,
+        ...where,
         undelivered,
         lostSpans,
         dropped,

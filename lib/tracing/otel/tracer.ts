@@ -19,7 +19,7 @@ import type {
   Tracer,
 } from '../../core/contracts.js';
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
-import { adaptLogger } from '../../core/log-binding.js';
+import { adaptLogger, dropLogResult } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
 import { closeOptionsOf, optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
 import { processWide } from '../../core/process-wide.js';
@@ -34,6 +34,7 @@ import {
   type ExportStats,
   exportHint,
   guardExporter,
+  shownEndpoint,
 } from './exporters.js';
 import { otelLinks } from './links.js';
 import { type OtelTracerOptions, resolveOptions } from './options.js';
@@ -312,7 +313,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
       try {
-        target()[level](message, fields);
+        dropLogResult(target()[level](message, fields));
       } catch {
         // the tracer goes on
       }
@@ -380,6 +381,11 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
+    // Only where the tracer sends the spans itself (a provider of yours exports elsewhere).
+    endpoint:
+      o.provider === undefined && ['otlp', 'zipkin', 'jaeger'].includes(o.exporter)
+        ? shownEndpoint(o.endpoint)
+        : undefined,
     intervalMs: o.errorLogIntervalMs,
     now: o.now,
   });

@@ -4,6 +4,8 @@
  * half-open probe re-opened the breaker and wrote "L2 circuit breaker opened" again — 13 warnings
  * in 15 s, one per cool-down for as long as Redis stayed down. Now the opening from closed is the
  * one "opened" record; the failed probes are counted in the "closed" record (`failedProbes`).
+ * The "opened" record carries the failure that opened it (`error`, `code`): it said only that it
+ * opened, so with an L2 that logs nothing of its own the log never said why.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -70,6 +72,9 @@ describe('tiered cache: the breaker over an outage', { skip: skipRedis() }, () =
       const opened = records.filter((r) => r.msg === 'tiered cache: L2 circuit breaker opened');
       assert.equal(opened.length, 1, JSON.stringify(records));
       assert.equal(opened[0]?.level, 'warn');
+      // With the failure that opened it (the record used to say only that it opened).
+      assert.equal(opened[0]?.fields?.code, 'timeout', JSON.stringify(opened[0]));
+      assert.match(String(opened[0]?.fields?.error), /did not answer within 150 ms/);
       const close = closed();
       assert.ok(close, 'the breaker closed once Redis answered');
       assert.equal(close.level, 'info');
