@@ -10,7 +10,7 @@ import { type AppContext, type AppParts, createContext } from './context.js';
 import type { Cache, Logger, LoggerLike, Metrics, Tracer } from './contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDisposers } from './disposers.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
-import { adaptLogger } from './log-binding.js';
+import { adaptLogger, dropLogResult } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
 import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js';
 import { processWide } from './process-wide.js';
@@ -397,7 +397,7 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
     if (signalled) {
       // A logger that throws here would be an uncaught exception: the very crash this avoids.
       try {
-        app.logger.warn('closeOnSignals: already closing, signal ignored', { signal });
+        dropLogResult(app.logger.warn('closeOnSignals: already closing, signal ignored', { signal }));
       } catch {}
       return;
     }
@@ -412,7 +412,9 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
           remove();
           // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
           try {
-            (options.onError ?? ((e) => app.logger.error('app close failed', { error: e })))(err);
+            (options.onError ?? ((e) => dropLogResult(app.logger.error('app close failed', { error: e }))))(
+              err,
+            );
           } catch {}
           process.exitCode = 1;
         },

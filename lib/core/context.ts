@@ -5,7 +5,7 @@
  */
 import type { Attributes, Baggage, Cache, Logger, Metrics, Span, Tracer } from './contracts.js';
 import { ConfigError, typeName } from './errors.js';
-import { bindLogger, unboundLogger } from './log-binding.js';
+import { bindLogger, dropLogResult, unboundLogger } from './log-binding.js';
 
 /**
  * The parts a context carries, typed as the app was given them: `createApp({ tracer:
@@ -121,8 +121,10 @@ function mergeRecord<T extends object>(ctx: AppContext, what: string, base: T, p
   if (!warnedPatches.has(ctx.tracer)) {
     warnedPatches.add(ctx.tracer);
     try {
-      ctx.logger.warn(
-        `ctx.with: ${what} must be an object, got ${Array.isArray(patch) ? 'an array' : typeof patch}; ignored`,
+      dropLogResult(
+        ctx.logger.warn(
+          `ctx.with: ${what} must be an object, got ${Array.isArray(patch) ? 'an array' : typeof patch}; ignored`,
+        ),
       );
     } catch {
       // the context is still made

@@ -3,7 +3,7 @@
 import { injectInto, isHeaderMap, lowercaseHeaders, plainHeaders, staleTracestate } from './carrier.js';
 import { type AppContext, type AppParts, assertContext, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
-import { bindLogger } from './log-binding.js';
+import { bindLogger, dropLogResult } from './log-binding.js';
 import { suggestKey } from './options.js';
 import { readSpanContext } from './w3c.js';
 
@@ -64,7 +64,9 @@ function warnBrokenParent(ctx: AppContext): void {
   if (warnedTracers.has(ctx.tracer)) return;
   warnedTracers.add(ctx.tracer);
   try {
-    ctx.logger.warn("tracing: the parent span's spanContext() throws; the span starts without a parent");
+    dropLogResult(
+      ctx.logger.warn("tracing: the parent span's spanContext() throws; the span starts without a parent"),
+    );
   } catch {
     // the span still starts
   }
@@ -125,7 +127,7 @@ function checkOptions(ctx: AppContext, o: Omit<SpanOptions, 'parent'>): void {
   if (seen.has(problem) || seen.size >= 32) return;
   seen.add(problem);
   try {
-    ctx.logger.warn(`tracing: ${problem}`);
+    dropLogResult(ctx.logger.warn(`tracing: ${problem}`));
   } catch {
     // the span still starts
   }

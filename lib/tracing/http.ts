@@ -10,6 +10,7 @@ import { staleTracestate } from '../core/carrier.js';
 import { type AppContext, type AppParts, assertContext } from '../core/context.js';
 import type { Attributes, SpanContext } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
+import { dropLogResult } from '../core/log-binding.js';
 import { optionKeys, suggestKey, unknownKeyIssues } from '../core/options.js';
 import { refusalAware, refusalOf } from '../core/refusal.js';
 import { onResponseClose } from '../core/response-close.js';
@@ -240,12 +241,14 @@ export function traceHandler<P extends AppParts = AppParts>(
       // at error level, with a stack.
       if ((aborted || nodeAnswer !== undefined) && stoppedByCut(err, signal)) {
         try {
-          child.logger.info('request handler stopped: its request was cut', {
-            route,
-            method,
-            reason:
-              errorType ?? (nodeAnswer === undefined ? 'aborted' : `answered ${nodeAnswer} by node:http`),
-          });
+          dropLogResult(
+            child.logger.info('request handler stopped: its request was cut', {
+              route,
+              method,
+              reason:
+                errorType ?? (nodeAnswer === undefined ? 'aborted' : `answered ${nodeAnswer} by node:http`),
+            }),
+          );
         } catch {}
         return;
       }
@@ -259,11 +262,13 @@ export function traceHandler<P extends AppParts = AppParts>(
         errorType = 'shutdown';
         noteResponseError(res, 'shutdown');
         try {
-          child.logger.info('request handler stopped: the server is shutting down', {
-            route,
-            method,
-            reason: 'shutdown',
-          });
+          dropLogResult(
+            child.logger.info('request handler stopped: the server is shutting down', {
+              route,
+              method,
+              reason: 'shutdown',
+            }),
+          );
         } catch {}
         // Its connection already gone (the drain cut it in the same turn, its 'close' still to
         // come): nothing can be sent, and a 503 written there is one the client never got.
@@ -294,7 +299,7 @@ export function traceHandler<P extends AppParts = AppParts>(
       // unhandled rejection, and the client would get no answer): span and log are best effort.
       try {
         span.recordError(err);
-        child.logger.error('request handler failed', { error: err, route, method });
+        dropLogResult(child.logger.error('request handler failed', { error: err, route, method }));
       } catch {}
       // A response already destroyed (the handler cut it, or `pipeline(source, res)` did when its
       // source failed, before rejecting) can send nothing: `end()` on it still marks the headers
@@ -723,10 +728,12 @@ function warnFetchOption(ctx: AppContext, key: string | undefined, notObject?: s
   seen.add(id);
   const hint = key === undefined ? undefined : suggestKey(key, ['name', 'attributes']);
   try {
-    ctx.logger.warn(
-      key === undefined
-        ? `tracedFetch: options must be an object ({ name, attributes }), got ${notObject}: they are ignored`
-        : `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
+    dropLogResult(
+      ctx.logger.warn(
+        key === undefined
+          ? `tracedFetch: options must be an object ({ name, attributes }), got ${notObject}: they are ignored`
+          : `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
+      ),
     );
   } catch {
     // the request still goes out
@@ -819,6 +826,6 @@ function recordClientMetric(
     });
   } catch (err) {
     // A metric must never fail the call it measures.
-    ctx.logger.warn('recording http_client_request_duration_seconds failed', { error: err });
+    dropLogResult(ctx.logger.warn('recording http_client_request_duration_seconds failed', { error: err }));
   }
 }

@@ -15,7 +15,9 @@ import { createTieredCache } from '../../lib/cache/tiered/index.js';
 import { createApp } from '../../lib/core/app.js';
 import type { Logger } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
+import { startSpan } from '../../lib/core/span.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { freePort } from '../harness/process.js';
 
@@ -114,6 +116,40 @@ it('adapters drop the rejected promise of an async logger: no unhandled rejectio
     server.close();
   });
 
+  await settled();
+  assert.deepEqual(
+    unhandled.map((r) => String((r as Error)?.message ?? r)),
+    [],
+  );
+});
+
+it("the core's own records on ctx.logger drop the rejected promise too", async () => {
+  // traceHandler's 'request handler failed', startSpan's option warning and ctx.with's patch
+  // warning go to the app's logger as the user gave it: the same async logger ended the process
+  // there after the adapters had been fixed.
+  const app = createApp({ logger });
+  const before = calls;
+  startSpan(app.ctx, 'op', { colour: 'red' } as never).span.end();
+  app.ctx.with({ attributes: 'req-1' as never });
+  const server = createServer(
+    traceHandler(app.ctx, async () => {
+      throw new Error('handler failed');
+    }),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 500);
+  await new Promise<void>((r) => server.close(() => r()));
+  await app.close();
+  assert.ok(calls - before >= 3, `expected the three records, got ${calls - before}`);
   await settled();
   assert.deepEqual(
     unhandled.map((r) => String((r as Error)?.message ?? r)),
