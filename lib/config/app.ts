@@ -18,7 +18,7 @@ import type {
 } from '../core/contracts.js';
 import { checkDisposeTimeout, createDisposerStack, type DisposerStack } from '../core/disposers.js';
 import { ConfigError, typeName } from '../core/errors.js';
-import { adaptLogger } from '../core/log-binding.js';
+import { adaptLogger, dropLogResult } from '../core/log-binding.js';
 import { createConsoleLogger } from '../core/logger.js';
 import { optionKeys, rejectUnknownKeys } from '../core/options.js';
 import { accessDenied, resolveFrom, unreadablePeerMessage } from '../core/peer.js';
@@ -247,7 +247,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     (none.propagators ?? []).every((p) => W3C.has(p)) &&
     PEERS['hyperion/tracing/otel'].some((name) => resolveError(name) !== undefined)
   ) {
-    for (const w of envWarnings) logger.warn(w);
+    for (const w of envWarnings) dropLogResult(logger.warn(w));
     return createPassThroughTracer(none.propagators as readonly ('baggage' | 'tracecontext')[] | undefined);
   }
   if (
@@ -258,7 +258,7 @@ async function buildTracer(config: HyperionConfig, logger: Logger, built: Dispos
     (none.propagators ?? []).every((p) => W3C.has(p))
   ) {
     // The OpenTelemetry tracer logs these itself; the propagate-only one never reads the env.
-    for (const w of envWarnings) logger.warn(w);
+    for (const w of envWarnings) dropLogResult(logger.warn(w));
     return createPropagateOnlyTracer({
       sampleRate: none.sampleRate,
       ...((none as { parentBased?: boolean }).parentBased === false ? { parentBased: false } : {}),

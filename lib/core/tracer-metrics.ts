@@ -4,6 +4,7 @@
  * this when it is given both; the core imports no package, so this only uses the contracts.
  */
 import type { Logger, Metrics, SpanDropReason, Tracer } from './contracts.js';
+import { dropLogResult } from './log-binding.js';
 
 const REASONS: readonly SpanDropReason[] = ['queue_full', 'export_failed', 'shutdown'];
 
@@ -69,7 +70,7 @@ export function watchTracerStats(
     };
   } catch (err) {
     // E.g. a metrics adapter that already has these names with other labels: tracing goes on.
-    logger?.warn('tracing: span export metrics not registered', { error: err });
+    if (logger) dropLogResult(logger.warn('tracing: span export metrics not registered', { error: err }));
     return undefined;
   }
 }

@@ -353,6 +353,9 @@ export async function tracedFetch(
   init: RequestInit = {},
   options: TracedFetchOptions = {},
 ): Promise<Response> {
+  // The app given for app.ctx: refused by startSpan below, whose message named startSpan, a call
+  // the caller never made (and a bad `options` was first logged through the app's logger).
+  assertContext(ctx, 'tracedFetch');
   // `null` from JavaScript is no init (as `fetch(url, null)` takes it) and no options: both threw
   // a TypeError before anything was sent.
   init ??= {};

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import { ConfigError } from '../../lib/core/errors.js';
 import { contextFromHeaders, injectHeaders, startSpan, withSpan } from '../../lib/core/span.js';
-import { traceHandler } from '../../lib/tracing/http.js';
+import { tracedFetch, traceHandler } from '../../lib/tracing/http.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -36,6 +36,15 @@ describe('the app given for app.ctx', () => {
           e.message.startsWith(`${helper}: given the app: pass app.ctx`) &&
           e.issues[0]?.path === 'ctx',
         helper,
+      );
+    // tracedFetch names itself, not the startSpan it calls (its promise rejects; nothing is sent).
+    for (const [given, shown] of [
+      [asContext, 'given the app: pass app.ctx'],
+      [undefined as never, 'the first argument is not a context'],
+    ] as const)
+      await assert.rejects(
+        tracedFetch(given, 'http://127.0.0.1:9/'),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith(`tracedFetch: ${shown}`),
       );
     assert.throws(() => startSpan(undefined as never, 's'), /startSpan: the first argument is not a context/);
     await app.close();

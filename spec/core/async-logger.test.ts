@@ -12,6 +12,7 @@ import { after, before, it } from 'node:test';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
 import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
+import { createAppFromConfig, parseConfig } from '../../lib/config/index.js';
 import { createApp } from '../../lib/core/app.js';
 import type { Logger } from '../../lib/core/contracts.js';
 import { drainServer } from '../../lib/core/drain.js';
@@ -150,6 +151,35 @@ it("the core's own records on ctx.logger drop the rejected promise too", async (
   await new Promise<void>((r) => server.close(() => r()));
   await app.close();
   assert.ok(calls - before >= 3, `expected the three records, got ${calls - before}`);
+  await settled();
+  assert.deepEqual(
+    unhandled.map((r) => String((r as Error)?.message ?? r)),
+    [],
+  );
+});
+
+it("createApp's and createAppFromConfig's own warnings drop the rejected promise too", async () => {
+  // Two more records of the app's logger as the user gave it: createApp's "span export metrics
+  // not registered" (the adapter already has a metric of that name) and createAppFromConfig's
+  // OTEL_* environment warnings over a propagate-only tracer. Each ended the process at startup.
+  const metrics = createMetrics({ collectRuntime: false });
+  metrics.gauge({ name: 'spans_exported', help: 'taken by the service' });
+  const tracer = createOtelTracer({ exporter: 'none' });
+  await part('createApp span export metrics', async () => {
+    await createApp({ tracer, metrics, logger }).close();
+  });
+
+  const saved = process.env.OTEL_SDK_DISABLED;
+  process.env.OTEL_SDK_DISABLED = 'yes'; // read as false, with a warning
+  try {
+    await part('createAppFromConfig environment warning', async () => {
+      const config = parseConfig({ tracing: { exporter: 'none' } });
+      await (await createAppFromConfig(config, { logger })).close();
+    });
+  } finally {
+    if (saved === undefined) delete process.env.OTEL_SDK_DISABLED;
+    else process.env.OTEL_SDK_DISABLED = saved;
+  }
   await settled();
   assert.deepEqual(
     unhandled.map((r) => String((r as Error)?.message ?? r)),
