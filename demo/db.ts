@@ -443,6 +443,24 @@ export interface DataAccess {
   readonly statements: number;
 }
 
+/**
+ * What the database conventions ask of a failed statement's span: `error.type`, and the
+ * database's own status code in `db.response.status_code` when it sent one (a SQLSTATE such as
+ * `42P01`, which is then the `error.type` too); else the error's code (`ECONNREFUSED`, as
+ * `tracedFetch` writes a socket error) or its class. The spans had neither: a failed statement
+ * showed only the error status and the `exception` event.
+ */
+export function dbErrorAttributes(err: unknown): Record<string, string> {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let i = 0; e && typeof e === 'object' && i < 5; e = e.cause as typeof e, i++)
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code))
+      return { 'db.response.status_code': e.code, 'error.type': e.code };
+  const top = err as { code?: unknown; name?: unknown } | undefined;
+  if (typeof top?.code === 'string' && top.code !== '') return { 'error.type': top.code };
+  if (typeof top?.name === 'string' && top.name !== '') return { 'error.type': top.name };
+  return { 'error.type': '_OTHER' };
+}
+
 /** Traced access to `db` for one service. Attribute names follow the OpenTelemetry database conventions. */
 export function createDataAccess(db: Db): DataAccess {
   let statements = 0;
@@ -464,9 +482,14 @@ export function createDataAccess(db: Db): DataAccess {
     withSpan(
       ctx,
       `${info.operation} ${info.table}`,
-      () => {
+      async (_ctx, span) => {
         statements++;
-        return target.query<R>(sql, params);
+        try {
+          return await target.query<R>(sql, params);
+        } catch (err) {
+          span.setAttributes(dbErrorAttributes(err));
+          throw err;
+        }
       },
       {
         kind: 'client',

@@ -25,6 +25,9 @@ export function userRoutes(deps: UserServiceDeps): Route[] {
     help: 'User lookups by result: hit (served from a cache), miss (loaded from the database), not_found, error (the lookup failed: database down or unreachable, a bug)',
     labelNames: ['result'],
   });
+  // Every result from the start, at 0: a series born at its first lookup (the first `error` once
+  // the database went down) had no earlier sample, and rate()/increase() read that lookup as 0.
+  for (const result of ['hit', 'miss', 'not_found', 'error'] as const) lookups.inc({ result }, 0);
 
   const findUser = async (ctx: AppContext, id: number): Promise<User> => {
     let result: 'hit' | 'miss' | 'not_found' | 'error' = 'not_found';

@@ -103,6 +103,12 @@ export function watchTieredCoherence(
   const entry = {};
   labels.set(label, entry);
   watching.set(metrics, labels);
+  // Every counter series exists from the watch on, at 0 (as the span export counters do): one born
+  // at its first event (a bus message, an L1 clear) had no earlier sample, so Prometheus's
+  // increase() and rate() read that first event as 0 and an alert on it never fired.
+  for (const source of ['bus', 'tracking']) invalidations.inc({ cache: label, source }, 0);
+  clears.inc({ cache: label }, 0);
+  moves.inc({ cache: label }, 0);
   const stop = metrics.onCollect(() => {
     const s = cache.stats();
     const now = {
