@@ -113,6 +113,7 @@ interface Answer {
 function exposeHandler(
   render: EndpointOptions['render'],
   logger: EndpointOptions['logger'],
+  ownServer: (res: ServerResponse) => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   /** Answers being made, by format and compression, with the time their scraper gives up by. */
   const inProgress = new Map<string, { p: Promise<Answer>; deadline: number }>();
@@ -165,6 +166,7 @@ function exposeHandler(
           res.end();
           return;
         }
+        if (ownServer(res)) cutWhenStalled(req, res);
         // Ended once the body is handed to the connection's socket: an ended response counts as
         // done for node:http, whose closeIdleConnections() (run by `close()`, and by the server's
         // own `close()`) destroys its connection while the body may still wait to be written —
@@ -202,6 +204,30 @@ export const SLOW_CLIENT_LIMITS = {
   connectionsCheckingInterval: 1000,
 } as const;
 
+/**
+ * How long `listen()`'s server waits while a scraper takes none of its answer: then the
+ * connection is cut. A scraper that reads, however slowly, makes progress and is not cut.
+ */
+export const SEND_STALL_MS = 10_000;
+
+/**
+ * Cuts `res`'s connection once its body has made no progress for `SEND_STALL_MS` (the socket's
+ * inactivity timeout, which a write still draining counts as activity). A client that sent a
+ * scrape and never read the answer held its connection, and the rest of the body, until close():
+ * 30 such connections to an 11 MB exposition held about 1 GB. Once the answer is written in full
+ * the timeout is lifted (unless node:http has set its keep-alive timeout meanwhile), so a
+ * pipelined scrape waiting on a slow collection behind it is not cut.
+ */
+function cutWhenStalled(req: IncomingMessage, res: ServerResponse): void {
+  res.setTimeout(SEND_STALL_MS, () => res.destroy());
+  // The request's socket: node:http detaches the response's when it finishes (and a pipelined
+  // response waiting its turn has none yet).
+  const socket = req.socket;
+  res.once('finish', () => {
+    if (socket.timeout === SEND_STALL_MS) socket.setTimeout(0);
+  });
+}
+
 export function createEndpoint(o: EndpointOptions): Endpoint {
   const { host, port, path, render, logger, tls } = o;
   // Judged by the address, not the text (lib/core/host.ts); `host` was checked by resolveOptions.
@@ -225,7 +251,11 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
   /** Called when a scrape finishes while `close()` waits for them. */
   let onIdle: (() => void) | undefined;
 
-  const handler = requireAuth(o.authorization, exposeHandler(render, logger));
+  // A scrape of `listen()`'s server is cut when its answer stalls; a mounted handler runs under the user's server's limits.
+  const handler = requireAuth(
+    o.authorization,
+    exposeHandler(render, logger, (res) => inFlight.has(res)),
+  );
 
   /**
    * A scraper refused at the TLS handshake — a client certificate that is expired or not signed
