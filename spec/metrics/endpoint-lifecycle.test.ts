@@ -547,6 +547,34 @@ describe('prometheus metrics: collect callbacks are bounded', () => {
     }
   });
 
+  it("CONNECT gets listen()'s 405 with Allow like any other method, not a connection closed without a word", async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { port } = (await m.listen())!;
+    try {
+      for (const target of ['example.com:443', '/metrics']) {
+        const raw = await new Promise<string>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1');
+          let got = '';
+          socket.on('data', (b: Buffer) => {
+            got += b.toString('latin1');
+          });
+          socket.on('close', () => resolve(got));
+          socket.on('error', reject);
+          socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+          socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+        });
+        // Before: node:http destroyed the connection (no 'connect' listener), the client read nothing.
+        assert.match(raw, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${target}: ${JSON.stringify(raw)}`);
+        assert.ok(raw.includes('\r\nAllow: GET, HEAD\r\n'), JSON.stringify(raw));
+        assert.ok(raw.endsWith('\r\n\r\nmethod not allowed\n'), JSON.stringify(raw));
+      }
+      // The endpoint still serves scrapes.
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
+    } finally {
+      await m.close();
+    }
+  });
+
   it('collectTimeoutMs is checked', () => {
     for (const bad of [0, -1, Number.NaN, 2 ** 31])
       assert.throws(() => createMetrics({ ...quiet, collectTimeoutMs: bad }), { code: 'invalid_option' });

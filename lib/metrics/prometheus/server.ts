@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '../../core/contracts.js';
@@ -326,6 +327,17 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
         )
       : createServer(SLOW_CLIENT_LIMITS, route);
     if (tls) srv.on('tlsClientError', (err: Error, socket: TLSSocket) => handshakeFailed(err, socket));
+    // CONNECT (a proxy tunnel request) never reaches `route`: node:http hands it to 'connect'
+    // listeners and, with none, destroys the connection — the client got no answer at all, where
+    // every other method than GET and HEAD gets its 405.
+    srv.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => {});
+      const body = 'method not allowed\n';
+      socket.end(
+        'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: text/plain\r\n' +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
     // Every TCP connection, also one still in its TLS handshake, which node:http does not list
     // (closeAllConnections() left it open, and close() waited for it).
     srv.on('connection', (socket: Socket) => {
