@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
 import { Agent, createServer, request } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -325,6 +326,40 @@ describe('prometheus metrics: slow clients', { concurrency: true }, () => {
         await m.close();
       }
     });
+
+    it('a scraper that sends a scrape and never reads the answer is cut once the answer stalls', async () => {
+      // The server's end of each connection, to see it close: the client, not reading, sees nothing.
+      const serverSockets: Socket[] = [];
+      const onSocket = (message: unknown) => void serverSockets.push((message as { socket: Socket }).socket);
+      diagnostics.subscribe('net.server.socket', onSocket);
+      // An exposition of ~20 MB, more than the loopback socket buffers hold.
+      const m = createMetrics({ ...quiet, port: 0, maxSeriesPerMetric: 100_000 });
+      const g = m.gauge({ name: 'big', help: 'Many long series', labelNames: ['id'] });
+      const pad = 'x'.repeat(250);
+      for (let i = 0; i < 80_000; i++) g.set({ id: `${pad}${i}` }, i);
+      const { port } = (await m.listen())!;
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      try {
+        const first = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+        socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+        await withTimeout(first, 30_000, () => new Error('no answer within 30 s'));
+        socket.pause();
+        const theirs = serverSockets.find((s) => s.remotePort === socket.localPort);
+        assert.ok(theirs, "the server's end of the connection was not seen");
+        // Before: held until close(), with the rest of the body (30 such scrapers held ~1 GB).
+        if (!theirs.destroyed)
+          await withTimeout(
+            new Promise<void>((resolve) => theirs.once('close', () => resolve())),
+            60_000,
+            () => new Error('the connection of a scraper that reads nothing is still open 60 s on'),
+          );
+      } finally {
+        diagnostics.unsubscribe('net.server.socket', onSocket);
+        socket.destroy();
+        await m.close();
+      }
+    });
   });
 
   describeWithServers(
@@ -507,6 +542,34 @@ describe('prometheus metrics: collect callbacks are bounded', () => {
       assert.equal(await get(addr!.url), 200);
       assert.equal(await get(`${addr!.url}?x=1`), 200);
       assert.equal(await get(`http://${addr!.host}:${addr!.port}/other`), 404);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("CONNECT gets listen()'s 405 with Allow like any other method, not a connection closed without a word", async () => {
+    const m = createMetrics({ ...quiet, port: 0 });
+    const { port } = (await m.listen())!;
+    try {
+      for (const target of ['example.com:443', '/metrics']) {
+        const raw = await new Promise<string>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1');
+          let got = '';
+          socket.on('data', (b: Buffer) => {
+            got += b.toString('latin1');
+          });
+          socket.on('close', () => resolve(got));
+          socket.on('error', reject);
+          socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+          socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+        });
+        // Before: node:http destroyed the connection (no 'connect' listener), the client read nothing.
+        assert.match(raw, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${target}: ${JSON.stringify(raw)}`);
+        assert.ok(raw.includes('\r\nAllow: GET, HEAD\r\n'), JSON.stringify(raw));
+        assert.ok(raw.endsWith('\r\n\r\nmethod not allowed\n'), JSON.stringify(raw));
+      }
+      // The endpoint still serves scrapes.
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
     } finally {
       await m.close();
     }

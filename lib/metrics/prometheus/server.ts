@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
 import type { Logger } from '../../core/contracts.js';
@@ -113,6 +114,7 @@ interface Answer {
 function exposeHandler(
   render: EndpointOptions['render'],
   logger: EndpointOptions['logger'],
+  ownServer: (res: ServerResponse) => boolean,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   /** Answers being made, by format and compression, with the time their scraper gives up by. */
   const inProgress = new Map<string, { p: Promise<Answer>; deadline: number }>();
@@ -165,6 +167,7 @@ function exposeHandler(
           res.end();
           return;
         }
+        if (ownServer(res)) cutWhenStalled(req, res);
         // Ended once the body is handed to the connection's socket: an ended response counts as
         // done for node:http, whose closeIdleConnections() (run by `close()`, and by the server's
         // own `close()`) destroys its connection while the body may still wait to be written —
@@ -202,6 +205,30 @@ export const SLOW_CLIENT_LIMITS = {
   connectionsCheckingInterval: 1000,
 } as const;
 
+/**
+ * How long `listen()`'s server waits while a scraper takes none of its answer: then the
+ * connection is cut. A scraper that reads, however slowly, makes progress and is not cut.
+ */
+export const SEND_STALL_MS = 10_000;
+
+/**
+ * Cuts `res`'s connection once its body has made no progress for `SEND_STALL_MS` (the socket's
+ * inactivity timeout, which a write still draining counts as activity). A client that sent a
+ * scrape and never read the answer held its connection, and the rest of the body, until close():
+ * 30 such connections to an 11 MB exposition held about 1 GB. Once the answer is written in full
+ * the timeout is lifted (unless node:http has set its keep-alive timeout meanwhile), so a
+ * pipelined scrape waiting on a slow collection behind it is not cut.
+ */
+function cutWhenStalled(req: IncomingMessage, res: ServerResponse): void {
+  res.setTimeout(SEND_STALL_MS, () => res.destroy());
+  // The request's socket: node:http detaches the response's when it finishes (and a pipelined
+  // response waiting its turn has none yet).
+  const socket = req.socket;
+  res.once('finish', () => {
+    if (socket.timeout === SEND_STALL_MS) socket.setTimeout(0);
+  });
+}
+
 export function createEndpoint(o: EndpointOptions): Endpoint {
   const { host, port, path, render, logger, tls } = o;
   // Judged by the address, not the text (lib/core/host.ts); `host` was checked by resolveOptions.
@@ -225,7 +252,11 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
   /** Called when a scrape finishes while `close()` waits for them. */
   let onIdle: (() => void) | undefined;
 
-  const handler = requireAuth(o.authorization, exposeHandler(render, logger));
+  // A scrape of `listen()`'s server is cut when its answer stalls; a mounted handler runs under the user's server's limits.
+  const handler = requireAuth(
+    o.authorization,
+    exposeHandler(render, logger, (res) => inFlight.has(res)),
+  );
 
   /**
    * A scraper refused at the TLS handshake — a client certificate that is expired or not signed
@@ -296,6 +327,17 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
         )
       : createServer(SLOW_CLIENT_LIMITS, route);
     if (tls) srv.on('tlsClientError', (err: Error, socket: TLSSocket) => handshakeFailed(err, socket));
+    // CONNECT (a proxy tunnel request) never reaches `route`: node:http hands it to 'connect'
+    // listeners and, with none, destroys the connection — the client got no answer at all, where
+    // every other method than GET and HEAD gets its 405.
+    srv.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => {});
+      const body = 'method not allowed\n';
+      socket.end(
+        'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: text/plain\r\n' +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
     // Every TCP connection, also one still in its TLS handshake, which node:http does not list
     // (closeAllConnections() left it open, and close() waited for it).
     srv.on('connection', (socket: Socket) => {
