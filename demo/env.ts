@@ -146,6 +146,12 @@ const FETCH_BAD_PORTS = new Set([
   3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ]);
 
+/** Why `url` (the value of `name`) cannot be used when fetch refuses its port, else `undefined`. */
+export function refusedPort(name: string, url: URL): string | undefined {
+  if (!FETCH_BAD_PORTS.has(Number(url.port))) return undefined;
+  return `${name} must not use port ${url.port}: fetch and browsers refuse to connect to it (a "bad port" of the Fetch standard), so every request to it would fail`;
+}
+
 /**
  * A peer's base URL from `env[name]` (`USER_SERVICE_URL`, `ORDER_SERVICE_URL`), or `fallback` when
  * unset or empty. It must be an `http://` or `https://` URL without query or fragment, on a port
@@ -178,10 +184,8 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
   // the service started, and every call to that peer was a 502 "did not answer", reason
   // "TypeError", while the peer answered anyone else on that port (browsers refuse such a
   // JAEGER_UI_URL link too).
-  if (FETCH_BAD_PORTS.has(Number(u.port)))
-    throw new EnvError(
-      `${name} must not use port ${u.port}: fetch and browsers refuse to connect to it (a "bad port" of the Fetch standard), so every request to it would fail`,
-    );
+  const refused = refusedPort(name, u);
+  if (refused) throw new EnvError(refused);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
