@@ -136,8 +136,26 @@ export function envPort(name: string, fallback: number, env: NodeJS.ProcessEnv =
 }
 
 /**
+ * The ports fetch refuses to connect to (https://fetch.spec.whatwg.org/#port-blocking), as Node's
+ * fetch (undici) applies them on Node 20 and 24.
+ */
+const FETCH_BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
+  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
+  526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049,
+  3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/** Why `url` (the value of `name`) cannot be used when fetch refuses its port, else `undefined`. */
+export function refusedPort(name: string, url: URL): string | undefined {
+  if (!FETCH_BAD_PORTS.has(Number(url.port))) return undefined;
+  return `${name} must not use port ${url.port}: fetch and browsers refuse to connect to it (a "bad port" of the Fetch standard), so every request to it would fail`;
+}
+
+/**
  * A peer's base URL from `env[name]` (`USER_SERVICE_URL`, `ORDER_SERVICE_URL`), or `fallback` when
- * unset or empty. It must be an `http://` or `https://` URL without query or fragment; trailing
+ * unset or empty. It must be an `http://` or `https://` URL without query or fragment, on a port
+ * fetch connects to (not one of `FETCH_BAD_PORTS`); trailing
  * slashes are dropped, so `http://user-service:8081/` works like `http://user-service:8081` (with
  * the slash every call went to `//users/…` and got the peer's 404 "no such route"; `host:port`
  * without a scheme parsed as a URL of scheme `host:` and every call failed with 502).
@@ -162,6 +180,12 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
     throw new EnvError(
       `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081${text.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${text}"`}`,
     );
+  // A port fetch refuses to connect to (the Fetch standard's "bad ports": 6000, 6666, 10080 …):
+  // the service started, and every call to that peer was a 502 "did not answer", reason
+  // "TypeError", while the peer answered anyone else on that port (browsers refuse such a
+  // JAEGER_UI_URL link too).
+  const refused = refusedPort(name, u);
+  if (refused) throw new EnvError(refused);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 

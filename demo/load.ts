@@ -7,7 +7,7 @@
  * The trace link it prints points at `JAEGER_UI_URL` (default `http://localhost:16686`). It starts
  * no request after `LOAD_TIME_LIMIT_S` seconds (default 120); a run cut there says so and exits 2.
  */
-import { serviceUrl } from './env.js';
+import { refusedPort, serviceUrl } from './env.js';
 import { driveTraffic, quantile } from './traffic.js';
 
 const USAGE =
@@ -49,6 +49,9 @@ if (!/^https?:\/\/[^/]/.test(base))
   );
 if (URL.canParse(base) && (new URL(base).username || new URL(base).password))
   fail('BASE_URL must be an http:// or https:// URL without a user name or password');
+// A gateway on a port fetch refuses (6000, 6666 …): every request failed, "nothing … answered".
+const refused = URL.canParse(base) ? refusedPort('BASE_URL', new URL(base)) : undefined;
+if (refused) fail(refused);
 let jaegerUi = '';
 try {
   jaegerUi = serviceUrl('JAEGER_UI_URL', 'http://localhost:16686');

@@ -60,6 +60,11 @@ describe('demo/load.ts', () => {
       ['http://u:sekrit@127.0.0.1:8080', '10'],
       /^BASE_URL must be an http:\/\/ or https:\/\/ URL without a user name or password$/m,
     ],
+    // Found from outside: a gateway on a port fetch refuses got "nothing at … answered".
+    [
+      ['http://127.0.0.1:6666', '10'],
+      /^BASE_URL must not use port 6666: fetch and browsers refuse to connect/m,
+    ],
   ];
   for (const [args, expected] of cases)
     it(`refuses ${JSON.stringify(args)} with exit 1 and the usage`, async () => {
@@ -142,7 +147,8 @@ describe('demo/load.ts', () => {
 
   it('LOAD_TIME_LIMIT_S that is not a whole number 1..86400: exit 1 naming it, nothing sent', async () => {
     for (const value of ['0', 'abc', '1.5', '100000']) {
-      const r = await runLoad(['http://127.0.0.1:1', '5'], { LOAD_TIME_LIMIT_S: value });
+      // (Port 2: port 1 is one fetch refuses, itself refused as BASE_URL before this check.)
+      const r = await runLoad(['http://127.0.0.1:2', '5'], { LOAD_TIME_LIMIT_S: value });
       assert.equal(r.code, 1, `stdout: ${r.out}\nstderr: ${r.err}`);
       assert.match(
         r.err,

@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serviceUrl } from '../../demo/env.js';
@@ -85,6 +87,54 @@ describe('demo standalone services: peer base URLs', () => {
     });
     assert.equal(code, 1, stderr);
     assert.match(stderr, /ORDER_SERVICE_URL must be an http:\/\/ or https:\/\/ base URL/);
+  });
+
+  it('a peer URL on a port fetch refuses (6666) stops the program at start (exit 1) naming the variable (found from outside)', async () => {
+    // The gateway started, the user service answered on 6666 to anyone but fetch, and every call
+    // through the gateway was a 502 "user-service did not answer", reason "TypeError".
+    const port = await freePort();
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'demo/gateway.ts'],
+        {
+          cwd: root,
+          env: cleanEnv({ PORT: String(port), USER_SERVICE_URL: 'http://127.0.0.1:6666' }),
+          timeout: 60_000,
+        },
+        (err, _stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stderr,
+      /USER_SERVICE_URL must not use port 6666: fetch and browsers refuse to connect to it/,
+    );
+  });
+
+  it('serviceUrl: the ports fetch refuses are refused, the others taken', async () => {
+    for (const port of [6000, 6666, 10080, 5060, 2049])
+      assert.throws(
+        () => serviceUrl('X', 'd', { X: `http://h:${port}` }),
+        new RegExp(`^EnvError: X must not use port ${port}`),
+      );
+    for (const port of [6001, 6379, 8081, 5432, 16686])
+      assert.equal(serviceUrl('X', 'd', { X: `http://h:${port}/` }), `http://h:${port}`);
+    // Refused where fetch refuses (it fails before connecting), taken where it connects.
+    const refused = await fetch('http://127.0.0.1:6666/').then(
+      () => 'answered',
+      (e: Error & { cause?: Error }) => String(e.cause?.message ?? e.cause),
+    );
+    assert.match(refused, /bad port/);
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = serviceUrl('X', 'd', { X: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      assert.equal(await (await fetch(base, { signal: AbortSignal.timeout(5000) })).text(), 'ok');
+    } finally {
+      server.close();
+    }
   });
 
   it('serviceUrl: unset or empty → the default; slashes dropped; query, credentials or other schemes refused', () => {

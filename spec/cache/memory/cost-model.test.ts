@@ -6,13 +6,15 @@
  * stored and not yet removed by a delete, a clear or an `onEvict`-reported eviction, rejection or
  * expiry — `size` equals their number, `keys()` names exactly them, an empty cache costs exactly
  * 0, and `cost` never exceeds `maxCost`. Reads only ever return the latest stored, unexpired value.
- * `HYPERION_COST_MODEL_RUNS` raises the number of sequences for a longer local run.
+ * `HYPERION_COST_MODEL_RUNS` raises the number of sequences for a longer local run, else
+ * `HYPERION_MODEL_RUNS` (`npm run check:model` runs this file too: it ran 300 whatever that said).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { modelReplay } from '../../conformance/replay.js';
 
 type Op =
   | { readonly k: 'set'; readonly key: number; readonly cost: number; readonly ttl: number | undefined }
@@ -47,7 +49,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-const RUNS = Number(process.env.HYPERION_COST_MODEL_RUNS ?? 300);
+const RUNS = Number(process.env.HYPERION_COST_MODEL_RUNS ?? process.env.HYPERION_MODEL_RUNS ?? 300);
 
 describe('memory cache: cost accounting against a model', () => {
   it(`cost, size and keys always match the entries held (${RUNS} random sequences)`, async () => {
@@ -141,7 +143,7 @@ describe('memory cache: cost accounting against a model', () => {
           }
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...modelReplay() },
     );
   });
 });

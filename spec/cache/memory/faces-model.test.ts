@@ -28,6 +28,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createMemoryCache, createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
+import { modelReplay } from '../../conformance/replay.js';
 
 const RUNS = Number(process.env.HYPERION_MODEL_RUNS ?? 150);
 const KEYS = ['a', 'b', 'c', 'd', 'e'];
@@ -584,7 +585,7 @@ describe('memory cache: both faces against an exact model', () => {
         fc.array(op, { maxLength: 120, size: 'max' }),
         (maxCost, defaultTtl, ops) => runSequence(maxCost, defaultTtl, ops, (ms) => t.mock.timers.tick(ms)),
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...modelReplay() },
     );
   });
 });
@@ -776,7 +777,7 @@ describe('memory cache: onEvict hooks that call back into the cache', () => {
           }
         },
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...modelReplay() },
     );
   });
 });

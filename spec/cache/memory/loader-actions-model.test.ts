@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { modelReplay } from '../../conformance/replay.js';
 
 const RUNS = Number(process.env.HYPERION_MODEL_RUNS ?? 300);
 const KEYS = ['a', 'b', 'c'];
@@ -158,7 +159,7 @@ describe('memory cache: loaders that call the cache', () => {
   it(`a load never stores over a write, its loader's own included (${RUNS} sequences)`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 40 }), (ops) => run(ops)),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...modelReplay() },
     );
   });
 });

@@ -21,6 +21,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createSyncMemoryCache } from '../../../lib/cache/memory/index.js';
 import { CacheError } from '../../../lib/core/errors.js';
+import { modelReplay } from '../../conformance/replay.js';
 
 const RUNS = Number(process.env.HYPERION_MODEL_RUNS ?? 200);
 const KEYS = [
@@ -302,7 +303,7 @@ describe('memory cache: documented semantics against a reference Map', () => {
         fc.array(op, { maxLength: 60, size: 'max' }),
         (maxCost, defaultTtl, t0, ops) => run(maxCost, defaultTtl, t0, ops, (ms) => t.mock.timers.tick(ms)),
       ),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...modelReplay() },
     );
   });
 });
