@@ -347,4 +347,24 @@ describe('reference pages against the code', () => {
     assert.deepEqual(missing, []);
     assert.deepEqual(unknown, []);
   });
+
+  it('an error class nothing in lib/ throws is said to be for your own components, not listed as thrown', () => {
+    // ClosedError was listed among the errors Hyperion throws; nothing did (its parts say
+    // CacheError('closed') / MetricsError('closed')).
+    const classes = [...read('lib/core/errors.ts').matchAll(/export class (\w+Error) extends/g)].map(
+      (m) => m[1]!,
+    );
+    assert.ok(classes.length >= 8, classes.join(', '));
+    const files = spawnSync('git', ['ls-files', 'lib/*.ts', 'lib/**/*.ts'], { cwd: root, encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((f) => f && f !== 'lib/core/errors.ts');
+    const code = files.map((f) => read(f)).join('\n');
+    const core = read('lib/core/README.md').replace(/\s+/g, ' ');
+    const unsaid: string[] = [];
+    for (const cls of classes) {
+      if (cls === 'HyperionError' || new RegExp(`new ${cls}\\(`).test(code)) continue;
+      if (!core.includes(`nothing in Hyperion throws \`${cls}\``)) unsaid.push(cls);
+    }
+    assert.deepEqual(unsaid, []);
+  });
 });
