@@ -436,7 +436,8 @@ export function drainServer(
     server.on(event, (req: IncomingMessage, res: ServerResponse) => handle(listeners, req, res, false));
   }
 
-  const drain = (info: Partial<DisposeInfo> = {}): Promise<void> => {
+  const drain = (given: Partial<DisposeInfo> = {}): Promise<void> => {
+    const info = drainInfo(given);
     running ??= new Promise<void>((resolve) => {
       draining = true;
       adoptLateListeners();
@@ -576,4 +577,25 @@ export function drainServer(
     inFlight: { get: () => responses.size },
     draining: { get: () => draining },
   }) as ServerDrain;
+}
+
+/**
+ * What the drain can use of what it is called with. It is often handed over as a callback, and a
+ * caller may pass its own object: close-with-grace calls its handler with `{ signal: 'SIGTERM',
+ * err, manual }`, whose `signal` is the signal's name. The drain then rejected with a raw
+ * TypeError (`info.signal?.addEventListener is not a function`), though it never rejects, and
+ * left the server listening and answering 503 for good. A `signal` that is not an AbortSignal is
+ * now no signal, and anything but an object (`null`, the `'SIGTERM'` of `process.once`) is none.
+ */
+function drainInfo(given: unknown): Partial<DisposeInfo> {
+  if (given === null || typeof given !== 'object') return {};
+  const info = given as Partial<DisposeInfo>;
+  const signal = info.signal as { addEventListener?: unknown; aborted?: unknown } | undefined;
+  if (
+    signal === undefined ||
+    (typeof signal?.addEventListener === 'function' && typeof signal.aborted === 'boolean')
+  )
+    return info;
+  const { signal: _ignored, ...rest } = info;
+  return rest;
 }

@@ -144,7 +144,10 @@ export class CloseError extends AggregateError {
   }
 }
 
-/** The app (or a component) was used after `close()`. */
+/**
+ * A component was used after its `close()`: for components of your own. Hyperion's parts say it
+ * with their own class and code `closed` (`CacheError('closed')`, `MetricsError('closed')`).
+ */
 export class ClosedError extends HyperionError {
   declare readonly code: 'closed';
   constructor(message: string) {

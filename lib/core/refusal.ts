@@ -15,6 +15,7 @@
  * it is then called for refused requests too, and must hand them to one of them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ConfigError, typeName } from './errors.js';
 import { processWide } from './process-wide.js';
 
 /** Global symbol: two copies of the package (a bundle, a nested install) still understand each other. */
@@ -46,6 +47,18 @@ export function refusalAware<F extends (req: IncomingMessage, res: ServerRespons
 ): F;
 export function refusalAware<F extends (...args: never[]) => unknown>(listener: F): F;
 export function refusalAware<F extends (...args: never[]) => unknown>(listener: F): F {
+  // A listener that is not a function (a misspelt method from JavaScript) threw a raw TypeError,
+  // "Object.defineProperty called on non-object", naming neither the call nor the argument (an
+  // object was marked and returned as if it were a listener).
+  if (typeof listener !== 'function')
+    throw new ConfigError('refusalAware: the listener is not a function', [
+      {
+        path: 'listener',
+        expected: 'a function',
+        received: typeName(listener),
+        message: 'is not a function',
+      },
+    ]);
   Object.defineProperty(listener, AWARE, { value: true });
   return listener;
 }

@@ -3,6 +3,7 @@
 import { injectInto, isHeaderMap, lowercaseHeaders, plainHeaders, staleTracestate } from './carrier.js';
 import { type AppContext, type AppParts, assertContext, childContext } from './context.js';
 import type { Attributes, HeaderCarrier, HeaderMap, Span, SpanKind, SpanOptions } from './contracts.js';
+import { ConfigError, typeName } from './errors.js';
 import { bindLogger, dropLogResult } from './log-binding.js';
 import { suggestKey } from './options.js';
 import { readSpanContext } from './w3c.js';
@@ -181,6 +182,13 @@ export function withSpan<T, P extends AppParts = AppParts>(
   options?: Omit<SpanOptions, 'parent'>,
 ): T {
   assertContext(ctx, 'withSpan');
+  // Checked before the span starts: a `fn` that is not a function (a method name misspelt from
+  // JavaScript) threw a raw TypeError, "fn is not a function", and a span of that name was
+  // exported with that error, as if the operation had run and failed.
+  if (typeof fn !== 'function')
+    throw new ConfigError('withSpan: the third argument (fn) is not a function', [
+      { path: 'fn', expected: 'a function', received: typeName(fn), message: 'is not a function' },
+    ]);
   const { ctx: child, span } = startSpan(ctx, name, options);
   let result: T;
   try {

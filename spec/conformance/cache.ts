@@ -79,6 +79,9 @@ const BAD_KEYS: readonly [string, unknown][] = [
   ['a key over MAX_KEY_BYTES', 'k'.repeat(MAX_KEY_BYTES + 1)],
   ['a number', 42],
   ['undefined', undefined],
+  // No string form at all (`String()` of it throws): the Redis cache's setMany threw that TypeError
+  // synchronously instead of rejecting with invalid_key.
+  ['an object without a prototype', Object.create(null)],
   // Not well-formed UTF-16: both would encode to the same UTF-8 bytes (issue 13 item 3).
   ['a lone high surrogate', 's\uD800'],
   ['a lone low surrogate', '\uDC00s'],

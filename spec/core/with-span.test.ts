@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import type { Span, Tracer } from '../../lib/core/contracts.js';
+import { ConfigError } from '../../lib/core/errors.js';
 import { createConsoleLogger } from '../../lib/core/logger.js';
 import { noopSpan, noopTracer } from '../../lib/core/noop.js';
 import { startSpan, withSpan } from '../../lib/core/span.js';
@@ -164,6 +165,26 @@ describe('withSpan / startSpan: options that are not an object', () => {
       'tracing: span options must be an object, got an array: they are ignored',
       'tracing: span options must be an object, got number: they are ignored',
     ]);
+    await app.close();
+  });
+});
+
+describe('withSpan given a fn that is not a function', () => {
+  it('throws a ConfigError naming fn before any span starts (it threw a raw TypeError and exported an error span)', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    for (const fn of [undefined, null, {}, 'handler']) {
+      assert.throws(
+        () => withSpan(app.ctx, 'op', fn as never),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.code === 'config_invalid' &&
+          /^withSpan: the third argument \(fn\) is not a function/.test(e.message) &&
+          e.issues[0]?.path === 'fn',
+      );
+    }
+    await tracer.flush();
+    assert.deepEqual(tracer.finishedSpans(), [], 'no span was started');
     await app.close();
   });
 });

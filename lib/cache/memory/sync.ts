@@ -707,7 +707,12 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const load: Promise<V> = withTimeout(
       loading,
       this.loadTimeout,
-      () => new CacheError('timeout', `the loader did not settle within ${this.loadTimeout} ms`),
+      // Names the key, as the tiered cache's does (it did not: which load timed out was a guess).
+      () =>
+        new CacheError(
+          'timeout',
+          `the loader of ${JSON.stringify(key)} did not settle within ${this.loadTimeout} ms`,
+        ),
     ).then(
       (value) => {
         stops.delete(stop);

@@ -183,11 +183,14 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     getManyWithTtl: many.getManyWithTtl,
     // Multi-key writes tell the loads in flight (getOrSet) that their keys were written. The
     // options carry the caller's budget, which sets the server-side deadline (./deadline.ts).
-    setMany(entries, options) {
-      if (Array.isArray(entries)) wrote(entries.map((e: { key?: string } | undefined) => String(e?.key)));
+    // Async, so that what these lines throw rejects like every other misuse: `String(e?.key)` of
+    // a key with no string form (an object without a prototype) threw a raw TypeError
+    // synchronously from `setMany`, where the key check rejects with `invalid_key`.
+    async setMany(entries, options) {
+      if (Array.isArray(entries)) wrote(entries.map((e: { key?: string } | undefined) => e?.key as string));
       return many.setMany(entries, options);
     },
-    deleteMany(keys, options) {
+    async deleteMany(keys, options) {
       if (Array.isArray(keys)) wrote(keys);
       return many.deleteMany(keys, options);
     },

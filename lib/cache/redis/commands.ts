@@ -47,7 +47,10 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
   // Loads for callers whose read got no answer (see getOrSet).
   const blindLoads = createNextflight<Bytes>();
   const loadBound = createLoadBound();
-  const loadTimedOut = () => new CacheError('timeout', `the loader did not settle within ${loadTimeout} ms`);
+  // Names the key, as the tiered cache's does: "the loader did not settle" alone left a log
+  // reader to guess which of the keys loading timed out.
+  const loadTimedOut = (key: string) =>
+    new CacheError('timeout', `the loader of ${JSON.stringify(key)} did not settle within ${loadTimeout} ms`);
   // One handler for the script's reply (was a `.then(inTime)` before exec's own `.then`: one
   // promise less per SET): a write refused for arriving after its deadline rejects like a timeout,
   // counted and reported as exec's failures are.
@@ -109,7 +112,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       loadBound.run(
         Promise.resolve().then(() => runIn(frame, loader)),
         loadTimeout,
-        loadTimedOut,
+        () => loadTimedOut(key),
       );
     // A read that got no answer cannot have seen a write another client made after a load of the
     // key began here, so this caller never joins a load begun before it (the faulted model test

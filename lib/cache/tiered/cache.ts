@@ -2,6 +2,7 @@
  * The wiring of the tiered cache: one shared context, the read, batch and write paths over it,
  * the bus listener, and `close()`. What each part does is listed in index.ts.
  */
+import { CloseError, HyperionError } from '../../core/errors.js';
 import { createBatchPath } from './batch.js';
 import { createContext } from './context.js';
 import { listen } from './invalidation.js';
@@ -51,12 +52,20 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
         read.wakeWaiters();
         tracking.stop();
         bus.unsubscribe();
-        const errors: unknown[] = [];
-        const closePart = async (part: { close?(): Promise<void> } | undefined) => {
+        // A part that fails to close (an L2, bus or tracker of your own whose close() rejects) is
+        // reported as app.close() reports a disposer: a CloseError (code `close_failed`) naming the
+        // parts, each entry a `dispose_failed` HyperionError whose cause is what the part threw.
+        // It was a bare AggregateError: no `code`, and a message that did not say which part.
+        const errors: HyperionError[] = [];
+        const failed: string[] = [];
+        const closePart = async (name: string, part: { close?(): Promise<void> } | undefined) => {
           try {
             await part?.close?.();
           } catch (err) {
-            errors.push(err);
+            failed.push(name);
+            errors.push(
+              new HyperionError('dispose_failed', `tiered cache: closing ${name} failed`, { cause: err }),
+            );
           }
         };
         // The tracker and the bus close beside the leases and L2: each holds connections of its
@@ -65,14 +74,15 @@ export function createTieredCache(options: TieredCacheOptions): TieredCache {
         // its commands in flight, up to its commandTimeout). One after the other, those waits
         // added up (2.1 s for an idle cache with a bus against a paused Redis, 1.1 s now:
         // close-parallel.test.ts).
-        const others = Promise.all([closePart(o.tracking), closePart(o.bus)]);
+        const others = Promise.all([closePart('tracking', o.tracking), closePart('bus', o.bus)]);
         // Before L2 closes: a lease left in Redis would make every other instance missing that
         // key wait `leaseWait` (or the lease's TTL) for a load that is not coming.
         await ctx.leases.releaseAll();
         guarded.drain();
-        await Promise.all([others, closePart(o.l2)]);
-        await closePart(o.l1);
-        if (errors.length > 0) throw new AggregateError(errors, 'tiered cache: close failed');
+        await Promise.all([others, closePart('l2', o.l2)]);
+        await closePart('l1', o.l1);
+        if (errors.length > 0)
+          throw new CloseError(errors, `tiered cache: close failed: ${failed.join(', ')}`);
       })();
       return closing;
     },

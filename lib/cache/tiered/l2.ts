@@ -18,10 +18,15 @@ export function isOutage(err: unknown): boolean {
   return !(err instanceof CacheError) || OUTAGE_CODES.has(code as string);
 }
 
-/** For writes: an L2 failure becomes a CacheError naming L2; a caller error passes unchanged. */
-export function l2WriteError(err: unknown): unknown {
+/**
+ * For writes: an L2 failure becomes a CacheError naming L2, the operation and the key (one key);
+ * a caller error passes unchanged. It said only "L2 write failed", for a `delete` or `clear()` of
+ * an L2 of your own whose error is not a CacheError too, naming neither.
+ */
+export function l2WriteError(err: unknown, op: string, key?: string): unknown {
   if (err instanceof CacheError) return err;
-  return new CacheError('backend', 'L2 write failed', { cause: err });
+  const of = key === undefined ? '' : ` of ${JSON.stringify(key)}`;
+  return new CacheError('backend', `tiered cache: L2 ${op}${of} failed`, { cause: err });
 }
 
 /**

@@ -168,7 +168,7 @@ export function createWritePath(ctx: Context): WritePath {
         });
       } catch (err) {
         await dropEverywhere([key], started, opts.timeout);
-        throw l2WriteError(err);
+        throw l2WriteError(err, 'set', key);
       }
       // An invalidation of this key heard while our write was on its way is another instance's
       // write or delete that landed after ours (its message can arrive before our reply): our
@@ -213,7 +213,7 @@ export function createWritePath(ctx: Context): WritePath {
         );
       } catch (err) {
         await dropEverywhere(keys, started, opts.timeout);
-        throw l2WriteError(err);
+        throw l2WriteError(err, 'setMany');
       }
       for (const key of keys) behind.settle(key);
       // Keys invalidated while the write was on its way were written after it elsewhere (see set).
@@ -242,7 +242,7 @@ export function createWritePath(ctx: Context): WritePath {
         removed = await l2Write('delete', opts, started, () => l2.delete(key, opts));
       } catch (err) {
         await dropEverywhere([key], started, opts.timeout);
-        throw l2WriteError(err);
+        throw l2WriteError(err, 'delete', key);
       }
       behind.settle(key);
       local.forget(key);
@@ -264,7 +264,7 @@ export function createWritePath(ctx: Context): WritePath {
         removed = await l2Write('deleteMany', opts, started, () => l2.deleteMany(unique, opts));
       } catch (err) {
         await dropEverywhere(unique, started, opts.timeout);
-        throw l2WriteError(err);
+        throw l2WriteError(err, 'deleteMany');
       }
       for (const key of unique) {
         behind.settle(key);
@@ -294,7 +294,7 @@ export function createWritePath(ctx: Context): WritePath {
         );
       } catch (err) {
         await dropEverywhere('all', started);
-        throw l2WriteError(err);
+        throw l2WriteError(err, 'clear');
       }
       behind.settleAll();
       await dropEverywhere('all', started);

@@ -157,6 +157,24 @@ export interface ExportAgents {
 const abandoned = () =>
   Object.assign(new Error('span export abandoned: the tracer closed'), { code: EXPORT_ABANDONED });
 
+/**
+ * Gives a relabelled error its own code back (and drops `originalCode`), for an error handed to
+ * the user (`flush()`'s causes): the exporter is done with it. An OTLP export to a collector that
+ * was down failed with `code: 'HYPERION_EXPORT_NETWORK_ERROR'`, where the zipkin and jaeger
+ * exporters' errors said `ECONNREFUSED`, as Node does.
+ */
+export function restoreOriginalCode(err: unknown): void {
+  const e = err as { code?: unknown; originalCode?: unknown } | null;
+  if (e === null || typeof e !== 'object' || e.code !== EXPORT_NETWORK_ERROR) return;
+  if (typeof e.originalCode !== 'string') return;
+  try {
+    e.code = e.originalCode;
+    delete e.originalCode;
+  } catch {
+    // a frozen error: left as it is
+  }
+}
+
 function relabel(err: Error & { code?: unknown; originalCode?: unknown }) {
   if (typeof err?.code === 'string' && RETRIED_BY_EXPORTER.has(err.code)) {
     err.originalCode = err.code;

@@ -24,7 +24,13 @@ import { noopLogger, noopTracer } from '../../core/noop.js';
 import { closeOptionsOf, optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
 import { processWide } from '../../core/process-wide.js';
 import { withTimeout } from '../../core/timeout.js';
-import { createExportAgents, createRequestTracker, type ExportAgents, type RequestTracker } from './agent.js';
+import {
+  createExportAgents,
+  createRequestTracker,
+  type ExportAgents,
+  type RequestTracker,
+  restoreOriginalCode,
+} from './agent.js';
 import { apiCopyWarning } from './api-copies.js';
 import { AttributeFilter, allScalar } from './attributes.js';
 import { type AccountingBatchProcessor, createAccountingBatchProcessor } from './batch.js';
@@ -570,7 +576,10 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     } catch (err) {
       // The SDK's provider rejects with a plain array; our processor with an AggregateError.
       const causes: unknown[] = err instanceof AggregateError ? err.errors : Array.isArray(err) ? err : [err];
-      for (const c of causes) scrubEchoes(c, headerSecrets);
+      for (const c of causes) {
+        scrubEchoes(c, headerSecrets);
+        restoreOriginalCode(c);
+      }
       const first = causes[0] as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
       const reason = typeof first?.message === 'string' ? first.message : String(first);
       const hint = exportHint(
