@@ -31,6 +31,7 @@ import {
   type CacheSection,
   configSchemaFor,
   type HyperionConfig,
+  type HyperionConfigInput,
   type MemorySection,
   type RedisSectionOut,
   type TieredSectionOut,
@@ -362,12 +363,13 @@ function validConfig(config: unknown): HyperionConfig {
 
 /**
  * Creates the tracer, cache, metrics and logger a config describes and composes them with
- * `createApp`. Sections that are absent (or `enabled: false`) fall back to the no-ops. With a
+ * `createApp`. `given` is a loaded config or one written in code in the file's forms
+ * (`default_ttl: '5m'`), validated as a file is. Sections that are absent (or `enabled: false`) fall back to the no-ops. With a
  * `metrics.port`, the `/metrics` endpoint is started too. If any adapter fails to build, the
  * ones already built are closed (newest first) before the error is rethrown.
  */
 export async function createAppFromConfig(
-  config: HyperionConfig,
+  given: HyperionConfigInput,
   options: AppFromConfigOptions = {},
 ): Promise<App> {
   // Checked before anything is built: a typo must not leave half an app running. `null` threw a
@@ -393,7 +395,7 @@ export async function createAppFromConfig(
         message: 'has the wrong type',
       },
     ]);
-  config = validConfig(config);
+  const config = validConfig(given);
   checkFiles(config);
   const serviceName = config.service?.name;
   const logger =

@@ -38,7 +38,7 @@ export {
   MAX_CONFIG_VALUES,
 } from './load.js';
 export { redactConfig } from './printed.js';
-export type { CacheSection, HyperionConfig } from './schema.js';
+export type { CacheSection, CacheSectionInput, HyperionConfig, HyperionConfigInput } from './schema.js';
 export { memoryOptionsFromConfig, memorySection } from './sections/memory.js';
 // The helpers' result types are exported so a declaration emitted for their results can name them.
 export {

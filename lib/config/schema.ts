@@ -146,6 +146,56 @@ export interface HyperionConfig {
   metrics?: Out<typeof metricsSection> | undefined;
 }
 
+/**
+ * What a schema of this module accepts: the file's forms (`"5m"` or a number of ms for a duration,
+ * a number for a label value), as `createAppFromConfig` takes them in an object written in code.
+ * The output types (`HyperionConfig`) hold what validation makes of them (`300000`, `"1.5"`).
+ * Sections (`section()`: a mapping check piped into the object) and mappings (`mapOf`) are followed
+ * into their fields; every other schema is valibot's own input type.
+ */
+type In<S> =
+  S extends v.OptionalSchema<infer W, infer _D>
+    ? In<W> | undefined
+    : S extends { readonly pipe: readonly [{ readonly type: 'custom' }, infer Inner, ...unknown[]] }
+      ? Inner extends v.LooseObjectSchema<infer E, infer _N>
+        ? EntriesIn<E>
+        : Inner extends v.RecordSchema<infer K, infer V, infer _N>
+          ? Record<v.InferInput<K>, In<V>>
+          : Record<string, unknown>
+      : S extends v.UnionSchema<infer O, infer _N>
+        ? In<O[number]>
+        : S extends v.GenericSchema
+          ? v.InferInput<S>
+          : never;
+
+/** The fields of a section as written: a field whose schema is optional may be left out. */
+type EntriesIn<E extends v.ObjectEntries> = {
+  [K in keyof E as E[K] extends v.OptionalSchema<v.GenericSchema, unknown> ? K : never]?: In<E[K]>;
+} & {
+  [K in keyof E as E[K] extends v.OptionalSchema<v.GenericSchema, unknown> ? never : K]: In<E[K]>;
+};
+
+/** A `cache:` section as written (`type: memory`, `redis` or `tiered` with its `l1`/`l2`). */
+export type CacheSectionInput =
+  | In<typeof memorySection>
+  | In<typeof redisSection>
+  | (EntriesIn<typeof tieredFields> & {
+      l1: In<typeof memorySection>;
+      l2: In<typeof redisSection> | In<typeof memorySection>;
+    });
+
+/**
+ * A config as `createAppFromConfig` takes it written in code (or from `JSON.parse`): the file's
+ * keys and forms (`default_ttl: '5m'`), validated as a file is. A loaded `HyperionConfig` is one.
+ */
+export interface HyperionConfigInput {
+  service?: In<typeof serviceSection> | undefined;
+  logging?: In<typeof loggingSection> | undefined;
+  tracing?: In<typeof tracingSection> | undefined;
+  cache?: CacheSectionInput | undefined;
+  metrics?: In<typeof metricsSection> | undefined;
+}
+
 export type MemorySection = Out<typeof memorySection>;
 export type RedisSectionOut = Out<typeof redisSection>;
 export type TieredSectionOut = Out<v.ObjectSchema<typeof tieredFields, undefined>> & {

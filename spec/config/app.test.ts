@@ -191,7 +191,7 @@ describe('createAppFromConfig given an object it did not load', () => {
     const app = await createAppFromConfig({
       tracing: { exporter: 'memory', sample_rate: 0.5 },
       cache: { type: 'memory', max_cost: 1024, default_ttl: '5m' },
-    } as never);
+    });
     try {
       assert.equal('finishedSpans' in app.tracer, true, 'the memory exporter tracer was built');
       await app.ctx.cache.set('k', new Uint8Array([1]));

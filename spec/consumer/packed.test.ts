@@ -9,6 +9,7 @@
  *   checks them against lib/) typechecks against the installed declarations, `skipLibCheck: false`,
  *   with each resolution a user may have: `nodenext`, `node16` and `bundler`, and the strictest
  *   flags (`exactOptionalPropertyTypes`, `noUncheckedIndexedAccess`).
+ * - The declarations need no lib newer than `@types/node` does: a project targeting ES2020 compiles them.
  * - Every optional property of the declarations admits `undefined`, as the runtime does, so a user
  *   with `exactOptionalPropertyTypes` can pass `{ password: process.env.X }` or spread options.
  * - Every subpath loads with `import` and with `require()` (Node ≥ 20.19) and gives the same
@@ -190,6 +191,43 @@ describe('the packed package with every optional peer installed', () => {
           types: ['node'],
         },
         files: ['names.ts'],
+      }),
+    );
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);
+  });
+
+  // `CloseError extends AggregateError` (ES2021) in errors.d.ts: a project whose target (so its
+  // default lib) is ES2020 or older — what @types/node itself asks for — got TS2304 "Cannot find
+  // name 'AggregateError'" inside our declarations with skipLibCheck false.
+  it('the declarations of every subpath compile in a project targeting ES2020 (its default lib), skipLibCheck false', {
+    timeout: 120_000,
+  }, async () => {
+    const out = join(project, 'es2020');
+    mkdirSync(out, { recursive: true });
+    const subpaths = codeSubpaths();
+    writeFileSync(
+      join(out, 'index.ts'),
+      [
+        ...subpaths.map((s, i) => `import * as m${i} from '${s}';`),
+        `import { CloseError } from 'hyperion';`,
+        `export const all = [${subpaths.map((_, i) => `m${i}`).join(', ')}];`,
+        `export const failed = (e: unknown): number => (e instanceof CloseError ? e.errors.length : 0);`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2020',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['index.ts'],
       }),
     );
     await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', out], out, 110_000);

@@ -13,6 +13,9 @@
  *   derived from it (`withSpan`, `startSpan`, `contextFromHeaders`, `traceHandler`); a part that
  *   may be absent is its contract (the app then holds the no-op). They were the contracts alone.
  * - `closeOnSignals` takes a read-only list of signals (`as const`), as its code does.
+ * - `createAppFromConfig` takes a config written in code in the file's forms (`default_ttl: '5m'`,
+ *   a number as a label value), as the code does; it was typed with the loaded config's output
+ *   types (TS2322 without a cast). Typos and wrong types still fail to compile.
  * - Every TypeScript example of the pages compiles under `verbatimModuleSyntax` too, against the
  *   OpenTelemetry types of this run's line (packed.test.ts checks them against the 2.x ones).
  * - An option a page's table marks **Deprecated** carries `@deprecated` in the declarations, so
@@ -166,7 +169,45 @@ createApp({ cahce: cache });
 createApp({ tracer, cahce: cache });
 `;
 
-const FIXTURES: Record<string, string> = { 'same.ts': SAME, 'errors.ts': ERRORS, 'app.ts': APP };
+// createAppFromConfig takes an object written in code in the file's forms, as the config README
+// says and the code does (it validates it as a file); it was typed with the loaded config's output
+// types, so `default_ttl: '5m'` was TS2322 and needed a cast.
+const CONFIG = `import {
+  createAppFromConfig, loadConfigFromText, type CacheSectionInput, type HyperionConfig, type HyperionConfigInput,
+} from 'hyperion/config';
+
+export const inCode = await createAppFromConfig({
+  tracing: { exporter: 'memory', batch: { scheduled_delay: '1s', export_timeout: 5000 } },
+  cache: {
+    type: 'tiered',
+    l1: { type: 'memory', max_cost: 1024, default_ttl: '5m' },
+    l2: { type: 'memory', max_cost: 4096 },
+    ttl: '10m',
+    breaker: { failures: 3, cooldown: '2s' },
+  },
+  metrics: { enabled: false, default_labels: { version: 1.1, region: 'eu' } },
+});
+const loaded: HyperionConfig = loadConfigFromText('cache: { type: memory, max_cost: 64 }\\n', { env: {} });
+export const fromFile = await createAppFromConfig(loaded);
+export const input: HyperionConfigInput = loaded;
+export const redis: CacheSectionInput = { type: 'redis', addresses: ['127.0.0.1:6379'], dial_timeout: '1s' };
+// What the runtime refuses does not compile either.
+// @ts-expect-error tracng is not a section
+await createAppFromConfig({ tracng: {} });
+// @ts-expect-error default_tll is not a field
+await createAppFromConfig({ cache: { type: 'memory', max_cost: 1, default_tll: '5m' } });
+// @ts-expect-error a port is a number
+await createAppFromConfig({ metrics: { port: '9464' } });
+// @ts-expect-error max_cost is required
+await createAppFromConfig({ cache: { type: 'memory' } });
+`;
+
+const FIXTURES: Record<string, string> = {
+  'same.ts': SAME,
+  'errors.ts': ERRORS,
+  'app.ts': APP,
+  'config.ts': CONFIG,
+};
 
 describe(`public types in a user's project (OpenTelemetry ${line}.x types)`, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
