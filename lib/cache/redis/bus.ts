@@ -234,8 +234,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // sentinel lookup ended the subscriber (and the client) for good, and the bus heard no
   // invalidation again (./client.ts). A cache's own client is wrapped already.
   adoptInjectedClient(pub);
-  // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands)
-  // and re-subscribes by itself after a reconnect.
+  // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands);
+  // after a reconnect `onReady` below subscribes again. Not iovalkey's `autoResubscribe`: its
+  // SUBSCRIBE's rejection is handled by no one, so one the server refused (an operator revoked
+  // the channel from the ACL user, and Redis closed the subscriber) was an unhandled rejection
+  // that ended the process.
   // disconnectTimeout: iovalkey's disconnect() waits this long (a ref'd timer) for the socket to
   // close, also when it closed already (a dropped subscriber): the 2 s default outlived close().
   // maxRetriesPerRequest: null, commandTimeout: undefined — the queued SUBSCRIBE waits for the
@@ -247,7 +250,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     maxRetriesPerRequest: null,
     commandTimeout: undefined,
     enableOfflineQueue: true,
-    autoResubscribe: true,
+    autoResubscribe: false,
     lazyConnect: false,
     disconnectTimeout: 100,
   };
@@ -384,7 +387,23 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // clear before that would let a read in between fill L1 with a value whose invalidation is
     // then published to no one. Subscribing twice to a channel is harmless. If this SUBSCRIBE
     // fails (the connection dropped again), it is reported all the same; the next `ready` repeats.
-    if (everReady && !closing) sub.subscribe(channel).then(reconnected, reconnected);
+    // A refusal is said: the server's ACL no longer lets the user subscribe to the channel (an
+    // operator revoked it, and Redis then closed this connection), so no invalidation of the other
+    // instances is heard until the rule is granted again and the connection is made anew.
+    if (everReady && !closing)
+      sub.subscribe(channel).then(reconnected, (err: unknown) => {
+        if (!closing && /^NOPERM\b/.test(String((err as Error | undefined)?.message)))
+          try {
+            logger?.warn(
+              'invalidation bus: SUBSCRIBE refused again after a reconnect; invalidations are lost',
+              {
+                channel,
+                error: refused('SUBSCRIBE', err).message,
+              },
+            );
+          } catch {}
+        reconnected();
+      });
     everReady = true;
     // Connection errors held back by the rate limit are written now, before the reconnect is
     // reported (they came after it, 5 s after the first line), and a logged outage ends with a line.
