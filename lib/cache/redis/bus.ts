@@ -40,7 +40,11 @@ export interface RedisInvalidationBusOptions {
 /** A bus whose subscriber connection state is visible (for readiness checks). */
 export interface RedisInvalidationBus extends InvalidationBus {
   readonly channel: string;
-  /** iovalkey status of the subscriber connection (`ready` when messages are being received). */
+  /**
+   * iovalkey status of the subscriber connection (`ready` when messages are being received), or
+   * `refused` while that connection is up but the server refused its SUBSCRIBE (the ACL user may
+   * not use the channel: no message is received; it said `ready`).
+   */
   readonly status: string;
 }
 
@@ -380,6 +384,12 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const reconnected = () => {
     if (!closing) notify('onReconnect', [...handlers]);
   };
+  // The server refused the last SUBSCRIBE (NOPERM): `status` says `refused`, not `ready`.
+  let refusedNow = false;
+  const subscribedAgain = () => {
+    refusedNow = false;
+    reconnected();
+  };
   const onReady = () => {
     // The first `ready` is the initial connection; every later one follows a drop, during which
     // messages were lost. iovalkey emits `ready` before it re-sends SUBSCRIBE, so the reconnect is
@@ -391,8 +401,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // operator revoked it, and Redis then closed this connection), so no invalidation of the other
     // instances is heard until the rule is granted again and the connection is made anew.
     if (everReady && !closing)
-      sub.subscribe(channel).then(reconnected, (err: unknown) => {
-        if (!closing && /^NOPERM\b/.test(String((err as Error | undefined)?.message)))
+      sub.subscribe(channel).then(subscribedAgain, (err: unknown) => {
+        refusedNow = /^NOPERM\b/.test(String((err as Error | undefined)?.message));
+        if (!closing && refusedNow)
           try {
             logger?.warn(
               'invalidation bus: SUBSCRIBE refused again after a reconnect; invalidations are lost',
@@ -452,7 +463,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   return {
     channel,
     get status() {
-      return sub.status;
+      return refusedNow && sub.status === 'ready' ? 'refused' : sub.status;
     },
 
     async publish(message) {
@@ -508,6 +519,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       const h = { onInvalidation, onReconnect, onClosed };
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {
+        refusedNow = false;
         everReady = true;
         subscribedOnce = true;
         sub.off('reconnecting', onReconnecting);
@@ -521,6 +533,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       } catch (err) {
         handlers.delete(h);
         subscribed = undefined;
+        if (/^NOPERM\b/.test(String((err as Error | undefined)?.message))) refusedNow = true;
         throw refused('SUBSCRIBE', err);
       }
       return () => {

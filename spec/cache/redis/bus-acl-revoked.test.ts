@@ -4,7 +4,9 @@
  * again, and the server refuses that SUBSCRIBE (NOPERM). iovalkey's own re-subscription
  * (`autoResubscribe`) rejected with no one to handle it: an unhandled rejection that ended the
  * process of every instance. The bus now subscribes again itself, and says the refusal through its
- * logger (invalidations are lost from then on).
+ * logger (invalidations are lost from then on). Its `status` ("`ready` when messages are being
+ * received") said `ready` all the same, as it did for a bus whose first SUBSCRIBE was refused: it
+ * says `refused` now.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -24,7 +26,7 @@ describeWithServers(
     });
     after(() => redis?.stop());
 
-    it('no unhandled rejection; the refused re-subscription is logged', async () => {
+    it('no unhandled rejection; the refused re-subscription is logged; status refused', async () => {
       const rejections: unknown[] = [];
       const onRejection = (reason: unknown) => rejections.push(reason);
       process.on('unhandledRejection', onRejection);
@@ -69,10 +71,45 @@ describeWithServers(
         assert.equal(about.length, 1, JSON.stringify(warnings));
         assert.match(String(about[0]!.fields?.error), /NOPERM/);
         assert.match(String(about[0]!.fields?.error), /aclRules\(\{ busChannel \}\)/);
+        assert.equal(bus.status, 'refused');
       } finally {
         await bus.close();
         await cache.close();
         process.off('unhandledRejection', onRejection);
+      }
+    });
+
+    it('a bus whose first SUBSCRIBE is refused: status refused, not ready', async () => {
+      await redisCommand(redis.port, [
+        'ACL',
+        'SETUSER',
+        'nosub',
+        'on',
+        '>pw',
+        '+@all',
+        '-subscribe',
+        '~*',
+        '&*',
+      ]);
+      const cache = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        username: 'nosub',
+        password: 'pw',
+        commandTimeout: 2000,
+      });
+      const bus = createRedisInvalidationBus({ client: cache.client, channel: 'ar-inv' });
+      try {
+        await assert.rejects(
+          bus.subscribe(
+            () => {},
+            () => {},
+          ),
+          /NOPERM/,
+        );
+        assert.equal(bus.status, 'refused');
+      } finally {
+        await bus.close();
+        await cache.close();
       }
     });
   },
