@@ -40,7 +40,11 @@ export interface RedisInvalidationBusOptions {
 /** A bus whose subscriber connection state is visible (for readiness checks). */
 export interface RedisInvalidationBus extends InvalidationBus {
   readonly channel: string;
-  /** iovalkey status of the subscriber connection (`ready` when messages are being received). */
+  /**
+   * iovalkey status of the subscriber connection (`ready` when messages are being received), or
+   * `refused` while that connection is up but the server refused its SUBSCRIBE (the ACL user may
+   * not use the channel: no message is received; it said `ready`).
+   */
   readonly status: string;
 }
 
@@ -234,8 +238,11 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // sentinel lookup ended the subscriber (and the client) for good, and the bus heard no
   // invalidation again (./client.ts). A cache's own client is wrapped already.
   adoptInjectedClient(pub);
-  // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands)
-  // and re-subscribes by itself after a reconnect.
+  // The subscriber queues SUBSCRIBE until connected (the publisher may refuse offline commands);
+  // after a reconnect `onReady` below subscribes again. Not iovalkey's `autoResubscribe`: its
+  // SUBSCRIBE's rejection is handled by no one, so one the server refused (an operator revoked
+  // the channel from the ACL user, and Redis closed the subscriber) was an unhandled rejection
+  // that ended the process.
   // disconnectTimeout: iovalkey's disconnect() waits this long (a ref'd timer) for the socket to
   // close, also when it closed already (a dropped subscriber): the 2 s default outlived close().
   // maxRetriesPerRequest: null, commandTimeout: undefined — the queued SUBSCRIBE waits for the
@@ -247,7 +254,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     maxRetriesPerRequest: null,
     commandTimeout: undefined,
     enableOfflineQueue: true,
-    autoResubscribe: true,
+    autoResubscribe: false,
     lazyConnect: false,
     disconnectTimeout: 100,
   };
@@ -377,6 +384,12 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const reconnected = () => {
     if (!closing) notify('onReconnect', [...handlers]);
   };
+  // The server refused the last SUBSCRIBE (NOPERM): `status` says `refused`, not `ready`.
+  let refusedNow = false;
+  const subscribedAgain = () => {
+    refusedNow = false;
+    reconnected();
+  };
   const onReady = () => {
     // The first `ready` is the initial connection; every later one follows a drop, during which
     // messages were lost. iovalkey emits `ready` before it re-sends SUBSCRIBE, so the reconnect is
@@ -384,7 +397,24 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // clear before that would let a read in between fill L1 with a value whose invalidation is
     // then published to no one. Subscribing twice to a channel is harmless. If this SUBSCRIBE
     // fails (the connection dropped again), it is reported all the same; the next `ready` repeats.
-    if (everReady && !closing) sub.subscribe(channel).then(reconnected, reconnected);
+    // A refusal is said: the server's ACL no longer lets the user subscribe to the channel (an
+    // operator revoked it, and Redis then closed this connection), so no invalidation of the other
+    // instances is heard until the rule is granted again and the connection is made anew.
+    if (everReady && !closing)
+      sub.subscribe(channel).then(subscribedAgain, (err: unknown) => {
+        refusedNow = /^NOPERM\b/.test(String((err as Error | undefined)?.message));
+        if (!closing && refusedNow)
+          try {
+            logger?.warn(
+              'invalidation bus: SUBSCRIBE refused again after a reconnect; invalidations are lost',
+              {
+                channel,
+                error: refused('SUBSCRIBE', err).message,
+              },
+            );
+          } catch {}
+        reconnected();
+      });
     everReady = true;
     // Connection errors held back by the rate limit are written now, before the reconnect is
     // reported (they came after it, 5 s after the first line), and a logged outage ends with a line.
@@ -433,7 +463,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   return {
     channel,
     get status() {
-      return sub.status;
+      return refusedNow && sub.status === 'ready' ? 'refused' : sub.status;
     },
 
     async publish(message) {
@@ -489,6 +519,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       const h = { onInvalidation, onReconnect, onClosed };
       handlers.add(h);
       subscribed ??= sub.subscribe(channel).then(() => {
+        refusedNow = false;
         everReady = true;
         subscribedOnce = true;
         sub.off('reconnecting', onReconnecting);
@@ -502,6 +533,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       } catch (err) {
         handlers.delete(h);
         subscribed = undefined;
+        if (/^NOPERM\b/.test(String((err as Error | undefined)?.message))) refusedNow = true;
         throw refused('SUBSCRIBE', err);
       }
       return () => {

@@ -8,8 +8,12 @@ import { ConnectionFaultError, classifyConnectionError, faultError } from './tls
 // the code of an ACL refusal). The command was not run.
 // NOREPLICAS: a master with `min-replicas-to-write` refuses writes while too few replicas are
 // connected — a passing outage like MASTERDOWN, not applied (it was `backend`).
+// `ERR max number of clients reached`: the server's `maxclients` is taken (other programs sharing
+// it hold every connection it allows) and it closed a new connection with that reply — the server
+// cannot be reached, as a refused TCP connection (a transaction's dedicated connection said
+// `backend`, where a command of the cache waiting for its own connection said `unavailable`).
 const UNAVAILABLE =
-  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|BUSY)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
+  /^(READONLY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|BUSY)\b|max number of clients reached|Connection is closed|Command aborted due to connection close|Stream isn't writeable|isn't ready|max retries per request|None of startup nodes|All sentinels are unreachable|Failed to refresh slots|Too many Cluster redirections|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket/i;
 
 const TOO_LARGE = /^ERR Protocol error: invalid bulk length\b/;
 

@@ -53,7 +53,7 @@ export interface ReadPath {
   getOrSetWithMeta(key: string, loader: Loader<Bytes>, ttl?: number): Promise<TieredResult>;
 }
 
-/** At most one warning per this many ms about lease acquires that failed. */
+/** At most one warning per this many ms about lease acquires (and, apart, releases) that failed. */
 const LEASE_WARN_EVERY = 60_000;
 
 export function createReadPath(ctx: Context): ReadPath {
@@ -199,7 +199,7 @@ export function createReadPath(ctx: Context): ReadPath {
       await store(key, value, ttl, mark, ticket, l2State, budget - leaseSpent, seen, replaces);
       return { value, source: 'loader', stale: false };
     } finally {
-      if (release && leases.forget(release)) guarded.side('lease release', release).catch(ignore);
+      if (release && leases.forget(release)) guarded.side('lease release', release).catch(releaseFailed);
     }
   }
 
@@ -224,6 +224,33 @@ export function createReadPath(ctx: Context): ReadPath {
       failures,
       error: String((err as Error | undefined)?.message ?? err),
     });
+  }
+
+  /**
+   * A lease that cannot be released (an ACL without `+del`, which the release script runs; the
+   * lease store down) stays held by nobody until its `ttl` ends, and the other instances missing
+   * the key wait for it — after a failed load, each one its whole `leaseWait` before loading. That
+   * was silent (the failure only counted in `l2Errors`): now one warning, then at most one per
+   * minute with the number of failures since, as for acquires.
+   */
+  let releaseWarnedAt = Number.NEGATIVE_INFINITY;
+  let releaseFailures = 0;
+  function releaseFailed(err: unknown): void {
+    releaseFailures++;
+    const at = performance.now();
+    if (at - releaseWarnedAt < LEASE_WARN_EVERY) return;
+    releaseWarnedAt = at;
+    const failures = releaseFailures;
+    releaseFailures = 0;
+    o.logger?.warn(
+      'tiered cache: loader lease not released, other instances may wait for it until it expires',
+      {
+        cache: 'tiered',
+        instanceId: ctx.instanceId,
+        failures,
+        error: String((err as Error | undefined)?.message ?? err),
+      },
+    );
   }
 
   /**
@@ -323,7 +350,7 @@ export function createReadPath(ctx: Context): ReadPath {
       // The holder may have stored its value just before it released the lease.
       const got = await fresh().catch(() => undefined);
       if (!got) return taken;
-      if (leases.forget(taken)) guarded.side('lease release', taken).catch(ignore);
+      if (leases.forget(taken)) guarded.side('lease release', taken).catch(releaseFailed);
       return got;
     }
     c.leaseTimeouts++;

@@ -1,0 +1,116 @@
+/**
+ * An operator revokes the bus channel from the ACL user while the bus runs (`ACL SETUSER <user>
+ * resetchannels …`): Redis closes the subscriber connection, which reconnects and subscribes
+ * again, and the server refuses that SUBSCRIBE (NOPERM). iovalkey's own re-subscription
+ * (`autoResubscribe`) rejected with no one to handle it: an unhandled rejection that ended the
+ * process of every instance. The bus now subscribes again itself, and says the refusal through its
+ * logger (invalidations are lost from then on). Its `status` ("`ready` when messages are being
+ * received") said `ready` all the same, as it did for a bus whose first SUBSCRIBE was refused: it
+ * says `refused` now.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { aclRules, createRedisCache, createRedisInvalidationBus } from '../../../lib/cache/redis/index.js';
+import { describeWithServers, waitFor } from '../../harness/process.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+
+describeWithServers(
+  'invalidation bus: its channel revoked from the ACL user at run time',
+  skipRedis(),
+  () => {
+    let redis: RedisStandalone;
+    before(async () => {
+      redis = await startRedis();
+      const rules = aclRules({ keyPrefix: 'ar:', mode: 'standalone', busChannel: 'ar-inv' });
+      await redisCommand(redis.port, ['ACL', 'SETUSER', 'bususer', 'on', '>pw', ...rules]);
+    });
+    after(() => redis?.stop());
+
+    it('no unhandled rejection; the refused re-subscription is logged; status refused', async () => {
+      const rejections: unknown[] = [];
+      const onRejection = (reason: unknown) => rejections.push(reason);
+      process.on('unhandledRejection', onRejection);
+      const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        error() {},
+        warn(message: string, fields?: Record<string, unknown>) {
+          warnings.push({ message, fields });
+        },
+      };
+      const cache = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        keyPrefix: 'ar:',
+        username: 'bususer',
+        password: 'pw',
+        commandTimeout: 2000,
+      });
+      const bus = createRedisInvalidationBus({ client: cache.client, channel: 'ar-inv', logger });
+      let reconnects = 0;
+      try {
+        await bus.subscribe(
+          () => {},
+          () => {
+            reconnects++;
+          },
+        );
+        // Redis closes the connections subscribed to a channel the user may no longer use.
+        await redisCommand(redis.port, ['ACL', 'SETUSER', 'bususer', 'resetchannels']);
+        await waitFor(() => reconnects > 0 || rejections.length > 0 || undefined, {
+          timeoutMs: 10_000,
+          what: 'the subscriber to reconnect',
+        });
+        // Any unhandled rejection of that SUBSCRIBE comes within a turn or two of its reply.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepEqual(
+          rejections.map((r) => String((r as Error)?.message ?? r)),
+          [],
+        );
+        const about = warnings.filter((w) => /SUBSCRIBE refused again/.test(w.message));
+        assert.equal(about.length, 1, JSON.stringify(warnings));
+        assert.match(String(about[0]!.fields?.error), /NOPERM/);
+        assert.match(String(about[0]!.fields?.error), /aclRules\(\{ busChannel \}\)/);
+        assert.equal(bus.status, 'refused');
+      } finally {
+        await bus.close();
+        await cache.close();
+        process.off('unhandledRejection', onRejection);
+      }
+    });
+
+    it('a bus whose first SUBSCRIBE is refused: status refused, not ready', async () => {
+      await redisCommand(redis.port, [
+        'ACL',
+        'SETUSER',
+        'nosub',
+        'on',
+        '>pw',
+        '+@all',
+        '-subscribe',
+        '~*',
+        '&*',
+      ]);
+      const cache = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        username: 'nosub',
+        password: 'pw',
+        commandTimeout: 2000,
+      });
+      const bus = createRedisInvalidationBus({ client: cache.client, channel: 'ar-inv' });
+      try {
+        await assert.rejects(
+          bus.subscribe(
+            () => {},
+            () => {},
+          ),
+          /NOPERM/,
+        );
+        assert.equal(bus.status, 'refused');
+      } finally {
+        await bus.close();
+        await cache.close();
+      }
+    });
+  },
+);
