@@ -5,6 +5,7 @@ import {
   MAX_TIMER_MS,
   MAX_TTL_MS,
   optionKeys,
+  shownDuration,
   shownOptionValue,
   unknownOptionIssues,
 } from '../../core/options.js';
@@ -111,7 +112,8 @@ export function defaultCost(value: unknown): number {
 const issue = (path: string, expected: string, value: unknown, message: string): ConfigIssue => ({
   path,
   expected,
-  received: shownOptionValue(value),
+  // The duration options show duration text (`defaultTtl: '5s'`) with the number to give.
+  received: path === 'defaultTtl' || path === 'loadTimeout' ? shownDuration(value) : shownOptionValue(value),
   message,
 });
 
