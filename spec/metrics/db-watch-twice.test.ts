@@ -6,7 +6,7 @@
  * told apart from two pools: the adapter sees only the functions.)
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import pg from 'pg';
 import { MetricsError } from '../../lib/core/errors.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
