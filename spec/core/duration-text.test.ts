@@ -73,6 +73,25 @@ describe('duration text given in code says what to give', () => {
     await memory.close();
   });
 
+  it("set(k, v, { ttl }) says the TTL argument is the number itself (it said 'received object')", async () => {
+    const caches = [
+      createMemoryCache({ maxCost: 1000 }),
+      createTieredCache({
+        l1: createMemoryCache({ maxCost: 1000 }),
+        l2: createMemoryCache({ maxCost: 1000 }),
+      }),
+      createNoopCache(),
+    ];
+    for (const cache of caches) {
+      await assert.rejects(cache.set('k', bytes, { ttl: 5000 } as never), (e: Error) => {
+        assert.match(e.message, /an object with a ttl: a TTL argument is the number of milliseconds itself/);
+        return true;
+      });
+      assert.equal(await cache.get('k'), undefined);
+    }
+    for (const cache of caches) await cache.close?.();
+  });
+
   it('factory duration options of the caches, tracer and metrics', async () => {
     await refusesText(() => createMemoryCache({ maxCost: 10, defaultTtl: '5s' as never }), '"5s"', 5000);
     await refusesText(
@@ -121,6 +140,7 @@ describeWithServers('duration text given to the Redis cache in code', skipRedis(
   it('set with a TTL or a write timeout as text', async () => {
     await refusesText(() => cache.set('k', bytes, '5s' as never), '"5s"', 5000);
     await refusesText(() => cache.set('k', bytes, 1000, { timeout: '2s' as never }), '"2s"', 2000);
+    await assert.rejects(cache.set('k', bytes, { ttl: 5000 } as never), /an object with a ttl/);
     assert.equal(await cache.get('k'), undefined);
   });
 });
