@@ -4,7 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CloseError, ConfigError, HyperionError, TimeoutError, typeName } from './errors.js';
-import { MAX_TIMER_MS, rejectUnknownKeys } from './options.js';
+import { MAX_TIMER_MS, rejectUnknownKeys, shownDuration } from './options.js';
 import { withTimeout } from './timeout.js';
 
 /** What a disposer is told when it runs: its budget, so it can finish (or give up cleanly) within it. */
@@ -36,12 +36,13 @@ export function checkDisposeTimeout(value: unknown, name = 'disposeTimeoutMs'): 
     typeof value === 'number' &&
     (value === Number.POSITIVE_INFINITY || (Number.isFinite(value) && value >= 1 && value <= MAX_TIMER_MS));
   if (!ok) {
-    const received = typeof value === 'number' ? String(value) : typeName(value);
+    // Duration text (`'5s'`) is shown with the number to give instead, as by every ms option.
+    const received = shownDuration(value);
     throw new ConfigError(`invalid ${name}: ${received}`, [
       {
         path: name,
         expected: `a number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days), or Infinity for no bound`,
-        received: typeName(value),
+        received,
         message: typeof value === 'number' ? 'is out of range' : 'has the wrong type',
       },
     ]);

@@ -7,7 +7,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { LoggerLike } from './contracts.js';
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
-import { MAX_TIMER_MS, optionKeys, unknownOptionIssues } from './options.js';
+import { MAX_TIMER_MS, optionKeys, shownDuration, unknownOptionIssues } from './options.js';
 
 export interface DrainOptions {
   /**
@@ -76,12 +76,12 @@ export function resolveDrainOptions(server: unknown, options: unknown): Resolved
     ]);
   const o = options as DrainOptions;
   const issues: ConfigIssue[] = [];
-  const bad = (path: string, expected: string, value: unknown, message: string) =>
+  const bad = (path: string, expected: string, value: unknown, message: string, received?: string) =>
     issues.push({
       path,
       expected,
       // Numbers are shown (no option here holds a secret); other values only by type.
-      received: typeof value === 'number' ? String(value) : typeName(value),
+      received: received ?? (typeof value === 'number' ? String(value) : typeName(value)),
       message,
     });
   const s = server as Partial<Server> | null | undefined;
@@ -97,6 +97,7 @@ export function resolveDrainOptions(server: unknown, options: unknown): Resolved
         `a number of ms from 0 to ${MAX_TIMER_MS}`,
         v,
         `${name} must be a finite number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days)`,
+        shownDuration(v),
       );
   }
   if (o.admit !== undefined && typeof o.admit !== 'function')

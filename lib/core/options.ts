@@ -99,6 +99,26 @@ export function shownOptionValue(value: unknown): string {
   return typeName(value);
 }
 
+/** Duration text as a config file takes it (`"5s"`, `"250ms"`, `"1.5 m"`), read to ms below. */
+const DURATION_TEXT = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/i;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * How a refused duration option (milliseconds) is shown: as `shownOptionValue`, and duration text
+ * (`"5s"`) also says what to give instead. Options given in code take a number of milliseconds;
+ * only a config file reads duration text. `createApp({ disposeTimeoutMs: '5s' })`, a drain's
+ * `graceMs: '5s'` and `cache.set(k, v, '5s')` said "received string", so the caller could not tell
+ * whether text was accepted anywhere or what number to give.
+ */
+export function shownDuration(value: unknown): string {
+  const shown = shownOptionValue(value);
+  if (typeof value !== 'string' || value.length > 32) return shown;
+  const m = DURATION_TEXT.exec(value);
+  if (m === null) return shown;
+  const ms = Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
+  return `${shown}: in code a duration is a number of milliseconds (${String(Number(ms.toPrecision(15)))}); duration text like "5s" is read only from a config file`;
+}
+
 /**
  * The own keys of `options` a `close(options)` does not know, checked only on a plain object
  * (`{ timeout: 2000 }`, a misspelling of `timeoutMs` that was ignored). `close` is often handed to

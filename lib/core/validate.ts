@@ -3,7 +3,7 @@
 import { types } from 'node:util';
 import type { Bytes, WriteOptions } from './contracts.js';
 import { CacheError, typeName } from './errors.js';
-import { optionKeys, unknownKeyMessage } from './options.js';
+import { optionKeys, shownDuration, unknownKeyMessage } from './options.js';
 
 /** The keys of `WriteOptions`, as `set` accepts them. */
 const WRITE_OPTION_KEYS = optionKeys<WriteOptions>({ timeout: true, ifAbsent: true, ifEquals: true });
@@ -47,6 +47,16 @@ export function assertKeys(keys: unknown, what = 'keys'): asserts keys is readon
  */
 export const MAX_CALL_TTL_MS = 2 ** 52;
 
+/** Whether `value` is an object holding a `ttl` key (false for a revoked Proxy, whose `in` throws). */
+function hasTtlKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return 'ttl' in value;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A TTL is `undefined` (no expiry) or a positive, finite number of milliseconds up to
  * `MAX_CALL_TTL_MS`; anything else is a `CacheError` `invalid_ttl`.
@@ -54,7 +64,12 @@ export const MAX_CALL_TTL_MS = 2 ** 52;
 export function assertTtl(ttl: unknown): asserts ttl is number | undefined {
   if (ttl === undefined) return;
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
-    const shown = typeof ttl === 'number' ? String(ttl) : typeName(ttl);
+    // Duration text (`set(k, v, '5s')`) is shown with the number to give; it read "received string".
+    // An options object with a `ttl` (`set(k, v, { ttl: 5000 })`, as the memory cache's sync face
+    // and lru-cache take it) read "received object", not saying where the TTL goes.
+    const shown = hasTtlKey(ttl)
+      ? 'an object with a ttl: a TTL argument is the number of milliseconds itself (set(key, value, 5000)); write options come after it'
+      : shownDuration(ttl);
     throw new CacheError(
       'invalid_ttl',
       `ttl must be a positive finite number of milliseconds, received ${shown}`,
@@ -105,7 +120,7 @@ export function assertEntries(
 export function assertTimeout(timeout: unknown): asserts timeout is number | undefined {
   if (timeout === undefined) return;
   if (typeof timeout !== 'number' || !(timeout > 0)) {
-    const shown = typeof timeout === 'number' ? String(timeout) : typeName(timeout);
+    const shown = shownDuration(timeout);
     throw new CacheError('invalid_ttl', `write timeout must be a positive number of ms, received ${shown}`);
   }
 }

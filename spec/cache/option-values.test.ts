@@ -12,6 +12,10 @@ import { createRedisCache } from '../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../lib/cache/tiered/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 
+/** What a duration option adds for duration text: the number of ms to give, where text is read. */
+const IN_CODE = (ms: number) =>
+  `: in code a duration is a number of milliseconds (${ms}); duration text like "5s" is read only from a config file`;
+
 function received(fn: () => unknown, path: string): string {
   try {
     fn();
@@ -33,7 +37,7 @@ describe('a refused numeric cache option shows the value given', () => {
       const tiered = (o: Record<string, unknown>) => () => createTieredCache({ l1, l2, ...o } as never);
       const cases: [Record<string, unknown>, string, string][] = [
         [{ ttl: -1 }, 'ttl', '-1'],
-        [{ ttl: '5s' }, 'ttl', '"5s" (a string)'],
+        [{ ttl: '5s' }, 'ttl', `"5s" (a string)${IN_CODE(5000)}`],
         [{ l1Ttl: Number.NaN }, 'l1Ttl', 'NaN'],
         [{ l2Timeout: 0 }, 'l2Timeout', '0'],
         [{ grace: -5 }, 'grace', '-5'],
@@ -41,7 +45,7 @@ describe('a refused numeric cache option shows the value given', () => {
         [{ earlyRefresh: '0.1' }, 'earlyRefresh', '"0.1" (a string)'],
         [{ leaseWait: -1 }, 'leaseWait', '-1'],
         [{ breaker: { failures: 0.5 } }, 'breaker.failures', '0.5'],
-        [{ breaker: { cooldown: '5s' } }, 'breaker.cooldown', '"5s" (a string)'],
+        [{ breaker: { cooldown: '5s' } }, 'breaker.cooldown', `"5s" (a string)${IN_CODE(5000)}`],
       ];
       for (const [options, path, shown] of cases) assert.equal(received(tiered(options), path), shown);
       // Not a numeric option: its type only (an L2 given as a URL could carry a password).
@@ -62,13 +66,16 @@ describe('a refused numeric cache option shows the value given', () => {
     );
     assert.equal(
       received(() => createMemoryCache({ maxCost: 1000, defaultTtl: '5s' as never }), 'defaultTtl'),
-      '"5s" (a string)',
+      `"5s" (a string)${IN_CODE(5000)}`,
     );
     // Refused at creation, before any connection (port 1: nothing is reached).
     const redis = (o: Record<string, unknown>) => () =>
       createRedisCache({ addresses: ['127.0.0.1:1'], ...o } as never);
     assert.equal(received(redis({ defaultTtl: -1 }), 'defaultTtl'), '-1');
-    assert.equal(received(redis({ commandTimeout: '1s' }), 'commandTimeout'), '"1s" (a string)');
+    assert.equal(
+      received(redis({ commandTimeout: '1s' }), 'commandTimeout'),
+      `"1s" (a string)${IN_CODE(1000)}`,
+    );
     assert.equal(received(redis({ db: 16 }), 'db'), '16');
     // A secret option still shows its type only.
     assert.equal(received(redis({ password: 12345 }), 'password'), 'number');

@@ -66,7 +66,7 @@ const MISS: Promise<undefined> = Promise.resolve(undefined);
  * `maxCost` is a byte budget. `sync` gives synchronous access to the same entries.
  */
 export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCache {
-  const sync = new SyncCache<Bytes>(options);
+  const sync = new SyncCache<Bytes>(options, true);
   const withMetrics = options.metrics !== false;
   const setOne = (key: string, value: Bytes, ttl: number | undefined): boolean => {
     assertKey(key);

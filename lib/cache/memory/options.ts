@@ -5,6 +5,7 @@ import {
   MAX_TIMER_MS,
   MAX_TTL_MS,
   optionKeys,
+  shownDuration,
   shownOptionValue,
   unknownOptionIssues,
 } from '../../core/options.js';
@@ -16,7 +17,8 @@ export type EvictReason = 'capacity' | 'rejected' | 'expired';
 export interface MemoryCacheOptions<V> {
   /**
    * Capacity, in cost units: bytes with the default cost, entries with `cost: () => 1`. Required,
-   * > 0. Total cost never exceeds it; each entry is charged at least 1.
+   * > 0 (at least 1 for `createMemoryCache` without a `cost`). Total cost never exceeds it; each
+   * entry is charged at least 1 (at most `maxCost` when that is below 1).
    */
   maxCost: number;
   /**
@@ -111,14 +113,18 @@ export function defaultCost(value: unknown): number {
 const issue = (path: string, expected: string, value: unknown, message: string): ConfigIssue => ({
   path,
   expected,
-  received: shownOptionValue(value),
+  // The duration options show duration text (`defaultTtl: '5s'`) with the number to give.
+  received: path === 'defaultTtl' || path === 'loadTimeout' ? shownDuration(value) : shownOptionValue(value),
   message,
 });
 
 const positive = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
-/** Validates every option at once; throws one ConfigError listing all bad fields. */
-export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptions<V> {
+/**
+ * Validates every option at once; throws one ConfigError listing all bad fields. `bytes`: the byte
+ * face (`createMemoryCache`), whose values cost their length in whole bytes unless a `cost` is given.
+ */
+export function resolveOptions<V>(options: MemoryCacheOptions<V>, bytes = false): ResolvedOptions<V> {
   const o = (options ?? {}) as Partial<MemoryCacheOptions<V>>;
   const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
   if (!(positive(o.maxCost) && o.maxCost <= Number.MAX_SAFE_INTEGER))
@@ -191,6 +197,18 @@ export function resolveOptions<V>(options: MemoryCacheOptions<V>): ResolvedOptio
     if (o[fn] !== undefined && typeof o[fn] !== 'function')
       issues.push(issue(fn, 'a function', o[fn], `${fn} must be a function`));
   }
+  // The byte face at its default cost (each byte costs 1) below a budget of 1 held nothing but an
+  // empty value: every other `set` was refused `too_large`, found only on the first write. A
+  // fraction stays valid with a `cost` function (and on the sync face, whose `set` takes a cost).
+  if (bytes && o.cost === undefined && positive(o.maxCost) && o.maxCost < 1)
+    issues.push(
+      issue(
+        'maxCost',
+        'a number of bytes ≥ 1 (or a cost function that prices values below 1)',
+        o.maxCost,
+        'maxCost below 1 holds no value at the default cost (each byte costs 1): every set would be refused too_large',
+      ),
+    );
   if (issues.length) throw new ConfigError('invalid memory cache options', issues);
 
   if (o.bufferItems !== undefined && !warnedBufferItems) {

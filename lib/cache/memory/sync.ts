@@ -259,8 +259,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
   private warnedCost = false;
   private warnedOnEvict = false;
 
-  constructor(options: MemoryCacheOptions<V>) {
-    const o = resolveOptions(options);
+  constructor(options: MemoryCacheOptions<V>, bytes = false) {
+    const o = resolveOptions(options, bytes);
     this.maxCost = o.maxCost;
     this.now = o.now;
     this.defaultTtl = o.defaultTtl;

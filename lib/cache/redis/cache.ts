@@ -8,6 +8,7 @@
  * that every command goes through, the commands (./commands.ts, ./many.ts, ./pipeline.ts,
  * ./clear.ts), transactions (./transaction/), health (./health.ts) and close (./close.ts).
  */
+import type { Cluster } from 'iovalkey';
 import type { Logger, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
 import { adaptLogger, quietLogger } from '../../core/log-binding.js';
@@ -132,7 +133,9 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   const stopReporting = reportConnectionErrors(
     client,
     (message, fields) => {
-      if (!ending) report(message, fields);
+      if (ending) return;
+      report(message, fields);
+      watchRecovery();
     },
     secrets,
   );
@@ -145,6 +148,27 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       logger.info('redis connection restored', { server: describeNodes(client) });
   };
   client.on('ready', onReady);
+  // A cluster failover (a master killed, its replica promoted) ends an outage without a 'ready'
+  // event: iovalkey emits none then, so the outage's warnings were never followed by 'restored'
+  // (and a reconnect days later printed a stale one). After a connection error on a cluster, the
+  // client's slot map is looked at once a second (unref'd, until then or close): once every slot's
+  // owner has a ready connection — the promoted replica answering the commands sent to it — the
+  // outage is over. Nothing is added to the command paths.
+  let recovery: NodeJS.Timeout | undefined;
+  const stopRecovery = () => {
+    clearInterval(recovery);
+    recovery = undefined;
+  };
+  const watchRecovery = () => {
+    if (!client.isCluster || recovery !== undefined || ending) return;
+    recovery = setInterval(() => {
+      if (ending) return stopRecovery();
+      if (!allSlotsServed(client as Cluster)) return;
+      stopRecovery();
+      onReady();
+    }, RECOVERY_CHECK_MS);
+    recovery.unref();
+  };
   if (!owned && typeof (client.options as { commandTimeout?: unknown }).commandTimeout !== 'number') {
     logger.warn('injected redis client has no commandTimeout: its commands are not time-bounded');
   }
@@ -236,11 +260,13 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
         health: () => probing,
         ending() {
           ending = true;
+          stopRecovery();
           report.stop();
         },
         stopReporting() {
           stopReporting();
           client.off('ready', onReady);
+          stopRecovery();
           report.stop();
           faults.detach();
           // A closed cache left these three on an injected client, which kept it (and its
@@ -273,6 +299,25 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     const left = Math.max(1, o.commandTimeout - (steadyNow() - started));
     return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why(), writeProbe);
   }
+}
+
+/** How often a cluster's slot map is looked at after a connection error (see `watchRecovery`). */
+const RECOVERY_CHECK_MS = 1000;
+
+/** Whether every slot of the client's slot map is owned by a node whose connection is ready. */
+function allSlotsServed(cluster: Cluster): boolean {
+  if (cluster.status !== 'ready') return false;
+  const ready = new Set(
+    cluster
+      .nodes('all')
+      .filter((n) => n.status === 'ready')
+      .map((n) => `${n.options.host}:${n.options.port}`),
+  );
+  for (let slot = 0; slot < 16384; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined || !ready.has(owner)) return false;
+  }
+  return true;
 }
 
 function clientTimeout(client: RedisCache['client']): number | undefined {

@@ -23,7 +23,7 @@ import { closedError } from './errors.js';
 import { steadyNow } from './steady.js';
 import type { RedisCache } from './types.js';
 
-export type KeyCommands = Pick<RedisCache, 'get' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
+export type KeyCommands = Pick<RedisCache, 'get' | 'peek' | 'set' | 'delete' | 'has' | 'getOrSet'> & {
   /** Tells loads in flight that `keys` (or every key) were written by a multi-key operation. */
   wrote(keys: readonly string[] | 'all'): void;
   /** For `close()`: the `loadTimeout` timers of loads in flight stop keeping the process alive. */
@@ -173,6 +173,17 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         return Promise.reject(err);
       }
       return dispatch.get(prefix + key);
+    },
+    peek(key) {
+      // A GET that counts no hit or miss: a tiered cache's `has` and conditional `set` read L2
+      // with it, so this cache's stats() count only reads its user made (a failure still counts
+      // in `errors`, as a failed command of this cache).
+      return checked(() => {
+        assertKey(key);
+        return dispatch
+          .run('get', () => client.getBuffer(prefix + key), false, prefix + key)
+          .then((value) => value ?? undefined);
+      });
     },
     set(key, value, ttl, options) {
       return checked(() => {

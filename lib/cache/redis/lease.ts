@@ -12,7 +12,7 @@ import type { Cluster, Redis } from 'iovalkey';
 import { whenAborted } from '../../core/abort.js';
 import type { LeaseAcquireOptions, LoaderLease } from '../../core/contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../core/errors.js';
-import { optionKeys, shownOptionValue, unknownKeyMessage, unknownOptionIssues } from '../../core/options.js';
+import { optionKeys, shownDuration, unknownKeyMessage, unknownOptionIssues } from '../../core/options.js';
 import { processWide } from '../../core/process-wide.js';
 import { assertKey, MAX_CALL_TTL_MS } from '../../core/validate.js';
 import { toCacheError } from './errors.js';
@@ -169,7 +169,7 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
       expected: `a positive integer of ms up to ${MAX_CALL_TTL_MS} (2^52)`,
       // A duration written as in the config file (`ttl: '5s'`) is shown as the other cache options
       // show it (`"5s" (a string)`); it read `received string`. Options take ms, not duration text.
-      received: shownOptionValue(ttl),
+      received: shownDuration(ttl),
       message: 'invalid duration',
     });
   if (o.keyPrefix !== undefined && typeof o.keyPrefix !== 'string')

@@ -6,6 +6,7 @@ import {
   MAX_TIMER_MS,
   MAX_TTL_MS,
   optionKeys,
+  shownDuration,
   shownOptionValue,
   unknownOptionIssues,
 } from '../../core/options.js';
@@ -335,7 +336,7 @@ function intIn(path: string, v: unknown, min: number, max: number, fallback: num
 function ms(path: string, v: unknown, bad: Bad, max = MAX_TIMER_MS): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) {
-    bad(path, `a number of milliseconds > 0 and ≤ ${max}`, v, 'invalid duration', shownOptionValue(v));
+    bad(path, `a number of milliseconds > 0 and ≤ ${max}`, v, 'invalid duration', shownDuration(v));
     return undefined;
   }
   return v;

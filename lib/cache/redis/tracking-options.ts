@@ -2,7 +2,7 @@
 import type { Cluster, Redis } from 'iovalkey';
 import type { LoggerLike } from '../../core/contracts.js';
 import { type ConfigIssue, typeName } from '../../core/errors.js';
-import { MAX_TIMER_MS, optionKeys, shownOptionValue, unknownOptionIssues } from '../../core/options.js';
+import { MAX_TIMER_MS, optionKeys, shownDuration, unknownOptionIssues } from '../../core/options.js';
 import { cachePrefixOf } from './lease.js';
 
 export interface RedisTrackingOptions {
@@ -50,8 +50,9 @@ export function check(options: RedisTrackingOptions): ConfigIssue[] {
   // The value itself where its type alone says nothing: `heartbeat: -5` was refused as "must be a
   // number of ms above 0 … received number", `timeout: '1000'` (from an environment variable) and
   // `mode: 'BCAST'` as "received string".
+  // Both are durations: text (`'5s'`) also says the number of ms to give.
   const badValue = (path: string, expected: string, value: unknown) =>
-    issues.push({ path, expected, received: shownOptionValue(value), message: `must be ${expected}` });
+    issues.push({ path, expected, received: shownDuration(value), message: `must be ${expected}` });
   const client = options.cache?.client ?? options.client;
   if (typeof (client as Partial<Redis> | undefined)?.duplicate !== 'function')
     bad(options.cache ? 'cache.client' : 'client', 'an iovalkey client', client);

@@ -50,6 +50,11 @@ export interface RedisCache extends Cache {
    */
   readonly client: Redis | Cluster;
   pipeline(): RedisPipeline;
+  /**
+   * As `get`, but counted in neither `hits` nor `misses` of `stats()` (as the memory cache's
+   * `sync.peek`): a tiered cache reads its Redis L2 with it for `has` and a conditional `set`.
+   */
+  peek(key: string): Promise<Bytes | undefined>;
   /** GET and PTTL of each key in one round trip (per node); see `Cache.getManyWithTtl`. */
   getManyWithTtl(keys: readonly string[]): Promise<(CacheHit | undefined)[]>;
   stats(): RedisCacheStats;

@@ -88,11 +88,36 @@ function syncFace(cache: Cache): { get(key: string): Bytes | undefined } | undef
 }
 
 /** The synchronous peek of a cache that has one (`sync.peek`: no access counted), else `undefined`. */
-function peekFace(cache: Cache): ((key: string) => Bytes | undefined) | undefined {
+export function peekFace(cache: Cache): ((key: string) => Bytes | undefined) | undefined {
   const sync = (cache as { sync?: { peek?: unknown } }).sync;
   return typeof sync?.peek === 'function'
     ? (key) => (sync as { peek(key: string): Bytes | undefined }).peek(key)
     : undefined;
+}
+
+/**
+ * A read of `cache` that counts no access, for the tiered cache's `has` and conditional `set`: the
+ * memory cache's `sync.peek`, a Redis cache's `peek`, else `get` (a custom level without either).
+ * They read the levels with `get`, so each level's own `stats()` (and frequency, for a memory
+ * level) counted hits and misses of reads its user never made: a `has` was an L1 hit or miss and
+ * an L2 miss, a refused `ifAbsent` an L2 hit.
+ */
+export function uncountedRead(cache: Cache): (key: string) => Promise<Bytes | undefined> {
+  const peek = peekFace(cache);
+  const own = (cache as { peek?: unknown }).peek;
+  const read: (key: string) => Bytes | undefined | Promise<Bytes | undefined> = peek
+    ? peek
+    : typeof own === 'function'
+      ? (key) => (own as (key: string) => Promise<Bytes | undefined>).call(cache, key)
+      : (key) => cache.get(key);
+  // A level that throws (closed) rejects, as its `get` would: callers chain `.catch`.
+  return (key) => {
+    try {
+      return Promise.resolve(read(key));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
 }
 
 /**

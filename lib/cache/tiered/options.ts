@@ -13,6 +13,7 @@ import {
   MAX_TIMER_MS,
   MAX_TTL_MS,
   optionKeys,
+  shownDuration,
   shownOptionValue,
   unknownOptionIssues,
 } from '../../core/options.js';
@@ -167,7 +168,13 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       !Number.isNaN(v) &&
       ((infinite && v === Infinity) || v <= max) &&
       (positive ? v > 0 : v >= 0);
-    if (!ok) badNumber(path, `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}`, v);
+    if (!ok)
+      bad(
+        path,
+        `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}`,
+        v,
+        shownDuration(v),
+      );
   };
   const fraction = (path: keyof TieredCacheOptions) => {
     const v = o[path];
@@ -231,7 +238,12 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
         b.cooldown !== undefined &&
         !(typeof b.cooldown === 'number' && b.cooldown > 0 && b.cooldown <= MAX_TIMER_MS)
       )
-        badNumber('breaker.cooldown', `a number of ms > 0 and ≤ ${MAX_TIMER_MS}`, b.cooldown);
+        bad(
+          'breaker.cooldown',
+          `a number of ms > 0 and ≤ ${MAX_TIMER_MS}`,
+          b.cooldown,
+          shownDuration(b.cooldown),
+        );
     }
   }
   const bus = o.bus as Partial<InvalidationBus> | undefined;

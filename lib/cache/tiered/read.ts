@@ -23,7 +23,7 @@ import type { Context } from './context.js';
 import type { Envelope } from './envelope.js';
 import { assertTieredKey } from './keys.js';
 import { isOutage } from './l2.js';
-import { decodeRaw, type Fetched, ignore, levelTtl, readFetched } from './local.js';
+import { decodeRaw, type Fetched, ignore, levelTtl, peekFace, readFetched, uncountedRead } from './local.js';
 import { countSource } from './stats.js';
 import type { TieredResult } from './types.js';
 
@@ -74,6 +74,11 @@ export function createReadPath(ctx: Context): ReadPath {
   } = ctx;
   const { l1, l2, now, random, lease } = o;
   const { l1Sync } = local;
+  // `has` counts in neither level's stats (nor L1's frequency): ./local.ts, uncountedRead.
+  // L1's synchronous peek reads it when called, as `sync.get` did.
+  const l1Peek = peekFace(l1);
+  const peekL1 = uncountedRead(l1);
+  const peekL2 = uncountedRead(l2);
   const loadBound = createLoadBound();
 
   /** L2 then (lease then) loader, run as the key's single flight. */
@@ -585,10 +590,10 @@ export function createReadPath(ctx: Context): ReadPath {
       assertOpen();
       assertTieredKey(key, o.reservedKeyPrefix);
       const t = now();
-      const env = decodeRaw(l1Sync ? l1Sync.get(key) : await l1.get(key));
+      const env = decodeRaw(l1Peek ? l1Peek(key) : await peekL1(key));
       if (env && t < env.freshUntil) return true;
       try {
-        const raw = await guarded('get', () => l2.get(key));
+        const raw = await guarded('get', () => peekL2(key));
         return raw !== undefined && now() < readFetched(raw).env.freshUntil && !behind.has(key);
       } catch (err) {
         // invalid_value: a key of another Redis type holds no readable value (./l2-read.ts).

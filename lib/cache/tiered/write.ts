@@ -10,7 +10,7 @@ import type { Context } from './context.js';
 import { decodeEnvelope } from './envelope.js';
 import { assertTieredKey, assertTieredKeys } from './keys.js';
 import { l2WriteError } from './l2.js';
-import { decodeRaw, ignore, levelTtl } from './local.js';
+import { decodeRaw, ignore, levelTtl, uncountedRead } from './local.js';
 import { withTimeout } from './timing.js';
 
 export interface WritePath {
@@ -24,6 +24,9 @@ export interface WritePath {
 export function createWritePath(ctx: Context): WritePath {
   const { o, fence, behind, gate, guarded, local, publishWithin, assertOpen, l2Write: l2WriteOptions } = ctx;
   const { l1, l2, now } = o;
+  // The reads a conditional set makes count in neither level's stats (./local.ts, uncountedRead).
+  const peekL1 = uncountedRead(l1);
+  const peekL2 = uncountedRead(l2);
 
   /**
    * After a failed L2 write: drops `keys` (or everything) from this L1, and tells the other
@@ -93,7 +96,7 @@ export function createWritePath(ctx: Context): WritePath {
 
   /** Whether L1 holds a fresh copy of `key`, which reads would serve. */
   async function freshInL1(key: string): Promise<boolean> {
-    const env = decodeRaw(await l1.get(key).catch(() => undefined));
+    const env = decodeRaw(await peekL1(key).catch(() => undefined));
     return env !== undefined && now() < env.freshUntil;
   }
 
@@ -115,7 +118,7 @@ export function createWritePath(ctx: Context): WritePath {
   ): Promise<boolean> {
     let held: Bytes | undefined;
     try {
-      held = await l2.get(key);
+      held = await peekL2(key);
     } catch (err) {
       // A key of another Redis type (`WRONGTYPE`, `invalid_value`) is another program's value,
       // which L2's ifAbsent has just refused: `false`, as L2 answered. Before, the set rejected

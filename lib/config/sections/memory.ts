@@ -29,14 +29,14 @@ import {
 export const memorySection = section(
   {
     type: v.literal('memory', '"memory"'),
-    /** Capacity in bytes (the sum of value byte lengths). Required, > 0, at most 2^53 − 1. */
-    max_cost: v.pipe(
-      numberIn(
-        0,
-        Number.MAX_SAFE_INTEGER,
-        'a number of bytes above 0, at most 9,007,199,254,740,991 (2^53 − 1)',
-      ),
-      v.gtValue(0, 'a number of bytes above 0, at most 9,007,199,254,740,991 (2^53 − 1)'),
+    /**
+     * Capacity in bytes (the sum of value byte lengths). Required, at least 1, at most 2^53 − 1:
+     * each byte costs 1, so a budget below 1 (`0.5`) held no value and refused every write.
+     */
+    max_cost: numberIn(
+      1,
+      Number.MAX_SAFE_INTEGER,
+      'a number of bytes from 1 to 9,007,199,254,740,991 (2^53 − 1)',
     ),
     /** Frequency-sketch counters, ≈ 10 × expected entries, 1..2^26. Default: derived from max_cost. */
     num_counters: v.optional(intIn(1, MAX_NUM_COUNTERS)),

@@ -1,6 +1,12 @@
 /** `close(options)` of the metrics adapter (enabled or not): its options checked, its grace. */
 import { MetricsError } from '../../core/errors.js';
-import { closeOptionsOf, optionKeys, unknownCloseKeys, unknownKeyMessage } from '../../core/options.js';
+import {
+  closeOptionsOf,
+  optionKeys,
+  shownDuration,
+  unknownCloseKeys,
+  unknownKeyMessage,
+} from '../../core/options.js';
 import type { MetricsCloseOptions } from './types.js';
 
 /** What `close(options)` takes: the core `CloseOptions` (a `createApp` disposer's `DisposeInfo`). */
@@ -29,7 +35,7 @@ export function closeBudget(
     );
   const { timeoutMs, signal } = options;
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
-    throw bad(`timeoutMs must be a number of ms ≥ 0 (or Infinity), received ${String(timeoutMs)}`);
+    throw bad(`timeoutMs must be a number of ms ≥ 0 (or Infinity), received ${shownDuration(timeoutMs)}`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw bad('signal must be an AbortSignal');
   const fit = timeoutMs === undefined ? dflt : timeoutMs - Math.min(250, timeoutMs / 10);
   return { graceMs: Math.min(dflt, fit), signal };

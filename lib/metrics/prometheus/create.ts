@@ -208,6 +208,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const clearDbConnections = dbConnectionsClearer(framework);
   /** The last good read of each running `watchDbConnections` watch (one pool each), summed into the gauge. */
   const pools = new Map<object, DbCounts>();
+  /** The `read` functions of the running watches: one given twice would count its pool twice. */
+  const watchedReads = new Set<unknown>();
   const caches = createCacheWatch(framework, logger);
   const collectors = createCollectors(logger, o.collectTimeoutMs);
   /** Other code's metrics already warned about as clashing with a name exposed before them. */
@@ -339,6 +341,15 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
           'invalid_option',
           'watchDbConnections expects a function returning { used, idle }',
         );
+      // The same `read` watched again (a setup run twice) summed that pool's connections twice,
+      // as if it were a second pool. Only the function can be told apart: two closures over one
+      // pool are two watches.
+      if (watchedReads.has(read))
+        throw new MetricsError(
+          'invalid_option',
+          'watchDbConnections: this read function is already watched (its connections would be counted twice); call the function the first watch returned to stop it before watching again',
+        );
+      watchedReads.add(read);
       let stopped = false;
       const watch = {};
       const remove = collectors.add(async () => {
@@ -353,6 +364,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       return () => {
         if (stopped) return;
         stopped = true;
+        watchedReads.delete(read);
         remove();
         pools.delete(watch);
         if (pools.size > 0) writeDbConnections(pools.values());

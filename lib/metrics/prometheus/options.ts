@@ -9,6 +9,7 @@ import {
   MAX_TIMER_MS,
   optionKeys,
   rejectUnknownKeys,
+  shownDuration,
   shownOptionValue,
 } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
@@ -160,7 +161,8 @@ export function positiveInt(name: string, v: unknown, dflt: number, max = Number
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
     throw new MetricsError(
       'invalid_option',
-      `${name} must be an integer from 1 to ${max}, received ${shownNumber(v)}`,
+      // A duration option (`collectTimeoutMs: '5s'`) says what number to give for duration text.
+      `${name} must be an integer from 1 to ${max}, received ${name.endsWith('Ms') ? shownDuration(v) : shownNumber(v)}`,
     );
   return v;
 }

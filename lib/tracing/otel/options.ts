@@ -6,6 +6,7 @@ import {
   MAX_COUNT,
   MAX_TIMER_MS,
   optionKeys,
+  shownDuration,
   unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
@@ -232,8 +233,8 @@ export function resolveOptions(
   const warnings: string[] = [];
   const input = applyOtelEnv(options, env, warnings);
   const issues: ConfigIssue[] = unknownOptionIssues(options, KNOWN);
-  const bad = (path: string, expected: string, value: unknown, message: string) =>
-    issues.push({ path, expected, received: typeName(value), message });
+  const bad = (path: string, expected: string, value: unknown, message: string, received = typeName(value)) =>
+    issues.push({ path, expected, received, message });
   const o = input as Record<string, unknown>;
 
   const bool = (key: string, fallback: boolean): boolean => {
@@ -379,7 +380,13 @@ export function resolveOptions(
         const min = key === 'scheduledDelayMillis' ? 0 : 1;
         const max = key.endsWith('Millis') ? MAX_TIMER_MS : MAX_COUNT;
         if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-          bad(`batch.${key}`, `integer from ${min} to ${max}`, v, `must be an integer from ${min} to ${max}`);
+          bad(
+            `batch.${key}`,
+            `integer from ${min} to ${max}`,
+            v,
+            `must be an integer from ${min} to ${max}`,
+            key.endsWith('Millis') ? shownDuration(v) : typeName(v),
+          );
         else batch[key as keyof BatchOptions] = v;
       }
       // Only a queue size given: the default batch size shrinks to it rather than failing.
@@ -411,7 +418,7 @@ export function resolveOptions(
   if (o.errorLogIntervalMs !== undefined) {
     const v = o.errorLogIntervalMs;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      bad('errorLogIntervalMs', 'number ≥ 0', v, 'must be a finite number of ms ≥ 0');
+      bad('errorLogIntervalMs', 'number ≥ 0', v, 'must be a finite number of ms ≥ 0', shownDuration(v));
     else errorLogIntervalMs = v;
   }
 

@@ -21,7 +21,13 @@ import type {
 import { ConfigError, TimeoutError, TracingError, typeName } from '../../core/errors.js';
 import { adaptLogger, dropLogResult } from '../../core/log-binding.js';
 import { noopLogger, noopTracer } from '../../core/noop.js';
-import { closeOptionsOf, optionKeys, unknownCloseKeys, unknownKeyIssues } from '../../core/options.js';
+import {
+  closeOptionsOf,
+  optionKeys,
+  shownDuration,
+  unknownCloseKeys,
+  unknownKeyIssues,
+} from '../../core/options.js';
 import { processWide } from '../../core/process-wide.js';
 import { withTimeout } from '../../core/timeout.js';
 import {
@@ -246,11 +252,7 @@ function closeBudgetProblem(options: unknown): ConfigError | undefined {
     {
       path: objectGiven ? 'timeoutMs' : '',
       expected: objectGiven ? 'a number of ms ≥ 0, or Infinity' : 'an options object { timeoutMs }',
-      received: objectGiven
-        ? typeof timeoutMs === 'number'
-          ? String(timeoutMs)
-          : typeName(timeoutMs)
-        : typeName(options),
+      received: objectGiven ? shownDuration(timeoutMs) : typeName(options),
       message: 'the tracer was not closed: nothing was given up',
     },
   ]);

@@ -240,6 +240,9 @@ async function runSequence(
     };
   const cache = createMemoryCache({
     maxCost,
+    // Below 1 the byte face needs a cost function (at the default cost such a cache is refused at
+    // creation); this one is the default cost, so the model's charges are unchanged.
+    ...(maxCost < 1 ? { cost: (value: Uint8Array) => value.byteLength } : {}),
     now: () => now,
     loadTimeout: LOAD_TIMEOUT,
     ...(defaultTtl === undefined ? {} : { defaultTtl }),

@@ -282,7 +282,10 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
   it("a ttl given as duration text ('5s') names ttl, shows it and asks for ms, as the cache options do", () => {
     const a = make('text:');
     for (const [ttl, shown] of [
-      ['5s', '"5s" (a string)'],
+      [
+        '5s',
+        '"5s" (a string): in code a duration is a number of milliseconds (5000); duration text like "5s" is read only from a config file',
+      ],
       ['5000', '"5000" (a string)'],
       ['redis://user:secret@host', 'string'], // any other string by its type only
     ] as const)

@@ -1,6 +1,6 @@
 /** `retryTransaction`: re-runs a transaction that lost a WATCH race, with jittered exponential backoff. */
 import { CacheError, ConfigError, type ConfigIssue, typeName } from '../../../core/errors.js';
-import { unknownOptionIssues } from '../../../core/options.js';
+import { shownDuration, unknownOptionIssues } from '../../../core/options.js';
 import { sleep } from '../../../core/timeout.js';
 import type { TransactionResult } from './types.js';
 
@@ -75,7 +75,7 @@ function checkRetry(run: unknown, attempts: unknown, backoffMs: unknown, options
     issues.push({
       path: 'backoffMs',
       expected: 'a finite number of ms ≥ 0',
-      received: typeName(backoffMs),
+      received: shownDuration(backoffMs),
       message: 'out of range',
     });
   }
