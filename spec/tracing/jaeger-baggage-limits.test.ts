@@ -81,6 +81,25 @@ describe('jaeger propagator: uberctx-* baggage within the baggage limits', { ski
       const bad: Record<string, string> = { 'uber-trace-id': UBER, 'uberctx-bad': '%zz' };
       for (let i = 0; i < 180; i++) bad[`uberctx-k${i}`] = 'v';
       assert.equal(Object.keys(tracer.extract(bad).baggage ?? {}).length, 180);
+      // With `[baggage, jaeger]`, the entries of both headers are 180 in all (Jaeger's were added
+      // to the `baggage` header's: 360); a key the `baggage` header already had takes no new place.
+      const both = createOtelTracer({ exporter: 'memory', propagators: ['baggage', 'jaeger'] });
+      try {
+        const mixed: Record<string, string> = {
+          'uber-trace-id': UBER,
+          baggage: Array.from({ length: 179 }, (_, i) => `w${i}=1`).join(','),
+          'uberctx-w0': 'again',
+          'uberctx-a': '1',
+          'uberctx-b': '2',
+        };
+        const bag = both.extract(mixed).baggage ?? {};
+        assert.equal(Object.keys(bag).length, 180);
+        assert.equal(bag.w0, 'again');
+        assert.equal(bag.a, '1');
+        assert.equal(bag.b, undefined);
+      } finally {
+        await both.close();
+      }
       // Written: at most 180 headers, none over 4096 characters, 8192 in all.
       const baggage: Record<string, string> = { big: 'y'.repeat(5000) };
       for (let i = 0; i < 500; i++) baggage[`b${i}`] = 'x';

@@ -184,8 +184,10 @@ const UBERCTX = 'uberctx-';
  * the `baggage` header is read and written within 180 members. Each `uberctx-key: value` counts
  * as the member `key=value` (as received or sent, percent-encoded): at most 180, a member over
  * 4096 characters dropped, and none past 8192 characters in all (with a separator each, as in a
- * `baggage` header); an entry upstream skips (no value, a bad escape) does not count. Reading and
- * writing are upstream's otherwise: the limits go through the getter's keys and the setter.
+ * `baggage` header); an entry upstream skips (no value, a bad escape) does not count. Read, the
+ * 180 count the baggage already on the context (a `baggage` header read before, which upstream
+ * adds to), so `ctx.baggage` holds at most 180 entries however they came. Reading and writing
+ * are upstream's otherwise: the limits go through the getter's keys and the setter.
  */
 class JaegerBaggageLimits implements TextMapPropagator {
   constructor(readonly inner: TextMapPropagator) {}
@@ -209,10 +211,14 @@ class JaegerBaggageLimits implements TextMapPropagator {
   }
 
   extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    // Upstream adds the entries to the baggage already on `ctx` (a `baggage` header read before,
+    // with `[baggage, jaeger]`): the 180 members count those too, a key already there excepted.
+    const before = propagation.getBaggage(ctx);
     return this.inner.extract(ctx, carrier, {
       get: (c, key) => getter.get(c, key),
       keys(c) {
         const out: string[] = [];
+        let members = before?.getAllEntries().length ?? 0;
         let count = 0;
         let total = 0;
         for (const key of getter.keys(c)) {
@@ -220,10 +226,12 @@ class JaegerBaggageLimits implements TextMapPropagator {
             out.push(key);
             continue;
           }
-          if (count >= BAGGAGE_MAX_MEMBERS || total >= BAGGAGE_MAX_LENGTH) continue;
+          if (total >= BAGGAGE_MAX_LENGTH) continue;
           const raw = getter.get(c, key);
           const value = Array.isArray(raw) ? raw[0] : raw;
           if (typeof value !== 'string' || !decodes(value)) continue;
+          const known = before?.getEntry(key.substring(UBERCTX.length)) !== undefined;
+          if (!known && members >= BAGGAGE_MAX_MEMBERS) continue;
           const size = key.length - UBERCTX.length + 1 + value.length;
           if (size > BAGGAGE_MAX_MEMBER_LENGTH) continue;
           const next = total + (count === 0 ? 0 : 1) + size;
@@ -232,6 +240,7 @@ class JaegerBaggageLimits implements TextMapPropagator {
             total = BAGGAGE_MAX_LENGTH;
             continue;
           }
+          if (!known) members++;
           count++;
           total = next;
           out.push(key);
