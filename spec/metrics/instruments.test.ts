@@ -820,6 +820,9 @@ describe('prometheus metrics: instruments', () => {
       pool = bad;
       const before = warnings.length;
       assert.deepEqual(samples(await text(m), 'db_client_connection_count'), good, JSON.stringify(bad));
+      // `{ used: NaN }` fails with the very error `NaN` did: a repeat within 5 s is held back
+      // (collect warnings are rate-limited per callback and error).
+      if (typeof bad === 'object' && bad !== null && Number.isNaN(bad.used)) continue;
       const err = warnings.slice(before).find((w) => w instanceof MetricsError) as MetricsError | undefined;
       assert.equal(err?.code, 'invalid_value', JSON.stringify(bad));
       assert.match(err!.message, /watchDbConnections: (used|idle) \(a connection count >= 0\)/);

@@ -1,10 +1,10 @@
 /**
  * The collect callbacks (`onCollect`): run before every render, each bounded by a timeout; a
- * failing or timed-out one is logged and skipped.
+ * failing or timed-out one is logged (rate-limited per callback, see ./warn-limit.ts) and skipped.
  */
-import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
+import { conditionOf, type WarnLimiter } from './warn-limit.js';
 
 export interface Collectors {
   /** Adds `fn`; the returned function removes this registration only. */
@@ -18,7 +18,7 @@ export interface Collectors {
   clear(): void;
 }
 
-export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000): Collectors {
+export function createCollectors(warnings: WarnLimiter, timeoutMs = 5000): Collectors {
   const collectors = new Set<() => void | Promise<void>>();
   /** The run in progress, which scrapes arriving meanwhile join. */
   let running: Promise<void> | undefined;
@@ -47,13 +47,15 @@ export function createCollectors(logger: Pick<Logger, 'warn'>, timeoutMs = 5000)
     const timedOut = () =>
       new MetricsError('collect_timeout', `a collect callback did not finish within ${boundMs} ms`);
     // Unref'd: a scrape in progress is no reason to keep the process alive.
+    const entries = [...collectors];
     const results = await Promise.allSettled(
-      [...collectors].map((fn) =>
-        withTimeout(Promise.resolve().then(fn), boundMs, timedOut, { unref: true }),
-      ),
+      entries.map((fn) => withTimeout(Promise.resolve().then(fn), boundMs, timedOut, { unref: true })),
     );
-    for (const r of results) {
-      if (r.status === 'rejected') logger.warn('a metrics collect callback failed', { error: r.reason });
-    }
+    results.forEach((r, i) => {
+      if (r.status === 'rejected')
+        warnings.warn(entries[i]!, conditionOf(r.reason), 'a metrics collect callback failed', {
+          error: r.reason,
+        });
+    });
   }
 }

@@ -39,6 +39,7 @@ import { createMetricRegistry } from './registry.js';
 import type { CapHooks } from './series.js';
 import { createEndpoint } from './server.js';
 import type { MetricsCloseOptions, PrometheusMetrics } from './types.js';
+import { createWarnLimiter } from './warn-limit.js';
 
 // lib/config names the options type through this module.
 export type { MetricsOptions };
@@ -211,7 +212,9 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   /** The `read` functions of the running watches: one given twice would count its pool twice. */
   const watchedReads = new Set<unknown>();
   const caches = createCacheWatch(framework, logger);
-  const collectors = createCollectors(logger, o.collectTimeoutMs);
+  /** Collect failures, rate-limited per callback and per metric of other code (./warn-limit.ts). */
+  const collectWarnings = createWarnLimiter(logger);
+  const collectors = createCollectors(collectWarnings, o.collectTimeoutMs);
   /** Other code's metrics already warned about as clashing with a name exposed before them. */
   const clashWarned = new WeakSet<object>();
   const guard: NameGuard = {
@@ -243,7 +246,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
     const cut = new Promise<ForeignReader>((resolve) => {
       timer = setTimeout(() => {
         const now = performance.now();
-        resolve(readForeign(source, reg.own, now, budgetMs, logger, guard));
+        resolve(readForeign(source, reg.own, now, budgetMs, collectWarnings, guard));
       }, budgetMs);
       timer.unref();
     });
@@ -271,7 +274,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       collectingDeadline = deadline;
       caches.read();
       await collectors.run(bound);
-      const foreign = readForeign(source, reg.own, deadline, bound, logger, guard);
+      const foreign = readForeign(source, reg.own, deadline, bound, collectWarnings, guard);
       await foreign.settled;
       return foreign;
     })().finally(() => {
@@ -387,6 +390,7 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
         return Promise.reject(err);
       }
       collectors.clear();
+      collectWarnings.stop();
       caches.clear();
       // At once, not after the endpoint: `metrics.close(); createMetrics({ registry })` works too
       // (a scrape still in its collection then leaves other code's metrics out of its answer).

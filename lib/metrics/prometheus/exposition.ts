@@ -5,11 +5,11 @@
  * both formats this way, with exemplars only where the format carries them.
  */
 import type { Registry } from 'prom-client';
-import type { Logger } from '../../core/contracts.js';
 import { MetricsError } from '../../core/errors.js';
 import { withTimeout } from '../../core/timeout.js';
 import { foreignNames, type MetricType } from './names.js';
 import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
+import { conditionOf, type WarnLimiter } from './warn-limit.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -215,7 +215,7 @@ export function readForeign(
   own: ReadonlyMap<object, OwnMetric>,
   deadline: number,
   timeoutMs: number,
-  logger: Pick<Logger, 'warn'>,
+  warnings: WarnLimiter,
   guard: NameGuard,
 ): ForeignReader {
   const read = (metric: object) => {
@@ -235,7 +235,9 @@ export function readForeign(
     ).then(
       (data) => data as ForeignData,
       (err: unknown) => {
-        logger.warn(
+        warnings.warn(
+          metric,
+          conditionOf(err),
           `metric "${String(m.name)}" (registered by other code) left out of this scrape: reading it failed`,
           {
             metric: m.name,

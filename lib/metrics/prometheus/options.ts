@@ -80,10 +80,11 @@ export interface MetricsOptions {
   /**
    * Longest wait, in ms, for a scrape's collection: its `onCollect` callbacks, then the prom-client
    * `collect()` of metrics other code registered in `registry`, together. One not done by then is
-   * left out of that scrape (and logged), so one hanging callback cannot hold every scrape. 1 to 2^31−1.
-   * Default 5000 (half Prometheus's default scrape timeout). A scrape announcing a shorter timeout
-   * (Prometheus's `X-Prometheus-Scrape-Timeout-Seconds`) gets less: that timeout less a quarter of
-   * it, at most 500 ms.
+   * left out of that scrape (and logged, at most once per 5 s for the same callback and error),
+   * so one hanging callback cannot hold every scrape. 1 to 2^31−1. Default 5000 (half
+   * Prometheus's default scrape timeout). A scrape announcing a shorter timeout (Prometheus's
+   * `X-Prometheus-Scrape-Timeout-Seconds`, taken as 100 ms when shorter) gets less: that timeout
+   * less a quarter of it, at most 500 ms.
    */
   collectTimeoutMs?: number | undefined;
 }

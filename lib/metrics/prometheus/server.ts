@@ -85,9 +85,17 @@ export function acceptsGzip(header: string | undefined): boolean {
 export function scrapeBudgetMs(header: string | string[] | undefined): number | undefined {
   const seconds = Number(Array.isArray(header) ? header[0] : header);
   if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
-  const ms = seconds * 1000;
+  const ms = Math.max(seconds * 1000, MIN_SCRAPE_TIMEOUT_MS);
   return ms - Math.min(500, ms / 4);
 }
+
+/**
+ * The shortest scrape timeout the header is taken at: a shorter one counts as 100 ms (a 75 ms
+ * collection). No Prometheus scrapes that fast; the header is anyone's to send, and
+ * `X-Prometheus-Scrape-Timeout-Seconds: 0.000001` had every async `onCollect` callback time out
+ * (skipped, and warned about) on every request.
+ */
+const MIN_SCRAPE_TIMEOUT_MS = 100;
 
 /** Bodies shorter than this go out uncompressed (gzip's header alone is 18 bytes). */
 const GZIP_MIN_BYTES = 1024;

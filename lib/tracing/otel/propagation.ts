@@ -83,7 +83,7 @@ function createList(names: readonly PropagatorName[], line: () => 2 | 3 | undefi
           '@opentelemetry/propagator-jaeger',
           "propagator 'jaeger'",
         );
-        return new ValidatedIds(new j.JaegerPropagator(), false);
+        return new ValidatedIds(new JaegerBaggageLimits(new j.JaegerPropagator()), false);
       }
     }
   });
@@ -175,6 +175,96 @@ class BaggagePropagator extends W3CBaggagePropagator {
   }
 }
 
+const UBERCTX = 'uberctx-';
+
+/**
+ * OpenTelemetry's Jaeger propagator within the W3C baggage limits above: it read every
+ * `uberctx-*` header into the baggage and wrote an `uberctx-*` header per entry, so 500 incoming
+ * headers became 500 entries and 500 outgoing headers on every call made under the request, where
+ * the `baggage` header is read and written within 180 members. Each `uberctx-key: value` counts
+ * as the member `key=value` (as received or sent, percent-encoded): at most 180, a member over
+ * 4096 characters dropped, and none past 8192 characters in all (with a separator each, as in a
+ * `baggage` header); an entry upstream skips (no value, a bad escape) does not count. Read, the
+ * 180 count the baggage already on the context (a `baggage` header read before, which upstream
+ * adds to), so `ctx.baggage` holds at most 180 entries however they came. Reading and writing
+ * are upstream's otherwise: the limits go through the getter's keys and the setter.
+ */
+class JaegerBaggageLimits implements TextMapPropagator {
+  constructor(readonly inner: TextMapPropagator) {}
+
+  inject(ctx: Context, carrier: unknown, setter: TextMapSetter): void {
+    let count = 0;
+    let total = 0;
+    this.inner.inject(ctx, carrier, {
+      set(c, key, value) {
+        if (key.startsWith(UBERCTX)) {
+          const size = key.length - UBERCTX.length + 1 + value.length;
+          if (count >= BAGGAGE_MAX_MEMBERS || size > BAGGAGE_MAX_MEMBER_LENGTH) return;
+          const next = total + (count === 0 ? 0 : 1) + size;
+          if (next > BAGGAGE_MAX_LENGTH) return;
+          count++;
+          total = next;
+        }
+        setter.set(c, key, value);
+      },
+    });
+  }
+
+  extract(ctx: Context, carrier: unknown, getter: TextMapGetter): Context {
+    // Upstream adds the entries to the baggage already on `ctx` (a `baggage` header read before,
+    // with `[baggage, jaeger]`): the 180 members count those too, a key already there excepted.
+    const before = propagation.getBaggage(ctx);
+    return this.inner.extract(ctx, carrier, {
+      get: (c, key) => getter.get(c, key),
+      keys(c) {
+        const out: string[] = [];
+        let members = before?.getAllEntries().length ?? 0;
+        let count = 0;
+        let total = 0;
+        for (const key of getter.keys(c)) {
+          if (!key.startsWith(UBERCTX)) {
+            out.push(key);
+            continue;
+          }
+          if (total >= BAGGAGE_MAX_LENGTH) continue;
+          const raw = getter.get(c, key);
+          const value = Array.isArray(raw) ? raw[0] : raw;
+          if (typeof value !== 'string' || !decodes(value)) continue;
+          const known = before?.getEntry(key.substring(UBERCTX.length)) !== undefined;
+          if (!known && members >= BAGGAGE_MAX_MEMBERS) continue;
+          const size = key.length - UBERCTX.length + 1 + value.length;
+          if (size > BAGGAGE_MAX_MEMBER_LENGTH) continue;
+          const next = total + (count === 0 ? 0 : 1) + size;
+          // As a `baggage` header's reading: a member past 8192 characters ends it.
+          if (next > BAGGAGE_MAX_LENGTH) {
+            total = BAGGAGE_MAX_LENGTH;
+            continue;
+          }
+          if (!known) members++;
+          count++;
+          total = next;
+          out.push(key);
+        }
+        return out;
+      },
+    });
+  }
+
+  fields(): string[] {
+    return this.inner.fields();
+  }
+}
+
+/** Whether upstream's Jaeger propagator reads `value` (it skips one `decodeURIComponent` throws on). */
+function decodes(value: string): boolean {
+  try {
+    decodeURIComponent(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One `key=value;properties` baggage member, or `undefined` when malformed. */
 function parseMember(member: string): [string, BaggageEntry] | undefined {
   const semi = member.indexOf(';');
@@ -260,10 +350,12 @@ class ValidatedIds implements TextMapPropagator {
   }
 }
 
+/** Upstream's propagator inside our wrappers: the one a failure names. */
+const upstream = (p: TextMapPropagator): TextMapPropagator =>
+  p instanceof ValidatedIds || p instanceof JaegerBaggageLimits ? upstream(p.inner) : p;
+
 const failed = (what: string, p: TextMapPropagator, err: unknown) =>
-  diag.warn(
-    `Failed to ${what} with ${(p instanceof ValidatedIds ? p.inner : p).constructor.name}. Err: ${(err as Error)?.message}`,
-  );
+  diag.warn(`Failed to ${what} with ${upstream(p).constructor.name}. Err: ${(err as Error)?.message}`);
 
 /**
  * Runs `list` in order, like OpenTelemetry's CompositePropagator (a failing propagator is logged
