@@ -224,10 +224,21 @@ function cutWhenStalled(req: IncomingMessage, res: ServerResponse): void {
   // The request's socket: node:http detaches the response's when it finishes (and a pipelined
   // response waiting its turn has none yet).
   const socket = req.socket;
+  const own = () => stallTimed.set(socket, res);
+  if (res.socket) own();
+  else res.once('socket', own);
   res.once('finish', () => {
+    // A pipelined scrape behind this one, handed the socket as this answer finished, has set its
+    // own stall timer on it: lifting it let a scraper that read the first answer and then stopped
+    // hold the connection and the second body until close().
+    if (stallTimed.get(socket) !== res) return;
+    stallTimed.delete(socket);
     if (socket.timeout === SEND_STALL_MS) socket.setTimeout(0);
   });
 }
+
+/** The response whose stall timer a connection's socket carries. */
+const stallTimed = new WeakMap<object, ServerResponse>();
 
 export function createEndpoint(o: EndpointOptions): Endpoint {
   const { host, port, path, render, logger, tls } = o;
