@@ -428,6 +428,56 @@ describe('prometheus metrics: slow clients', { concurrency: true }, () => {
       });
       after(() => pki?.remove());
 
+      it('a scraper reading a large answer slowly is not cut as a stalled one', async () => {
+        const serverSockets: Socket[] = [];
+        const onSocket = (message: unknown) =>
+          void serverSockets.push((message as { socket: Socket }).socket);
+        diagnostics.subscribe('net.server.socket', onSocket);
+        // ~20 MB, more than the loopback socket buffers hold.
+        const m = createMetrics({
+          ...quiet,
+          port: 0,
+          tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+          maxSeriesPerMetric: 100_000,
+        });
+        const g = m.gauge({ name: 'big', help: 'Many long series', labelNames: ['id'] });
+        const pad = 'x'.repeat(250);
+        for (let i = 0; i < 80_000; i++) g.set({ id: `${pad}${i}` }, i);
+        const { port } = (await m.listen())!;
+        const socket = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+        socket.on('error', () => {});
+        let got = 0;
+        try {
+          // Reads, with a pause of 100 ms after each TLS record (~150 KB/s on an idle machine).
+          socket.on('data', (b: Buffer) => {
+            got += b.length;
+            socket.pause();
+            setTimeout(() => socket.resume(), 100);
+          });
+          socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+          await withTimeout(
+            new Promise<void>((resolve) => socket.once('data', () => resolve())),
+            30_000,
+            () => new Error('no answer within 30 s'),
+          );
+          // Before: the body went as one write, which showed the server's socket no progress until
+          // all of it was out, so the stall timer cut this reader after 10 s (at ~3 of 20 MB).
+          for (let s = 0; s < 30 && got < 20_000_000; s++) {
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            const theirs = serverSockets.find((x) => x.remotePort === socket.localPort);
+            assert.ok(
+              theirs === undefined || !theirs.destroyed,
+              `a scraper still reading was cut after ${got} bytes`,
+            );
+            assert.ok(!socket.destroyed, `a scraper still reading was cut after ${got} bytes`);
+          }
+        } finally {
+          diagnostics.unsubscribe('net.server.socket', onSocket);
+          socket.destroy();
+          await m.close();
+        }
+      });
+
       it('a TLS connection that sends no request gets 408 and is closed after about 10 s', async () => {
         const m = createMetrics({
           ...quiet,
