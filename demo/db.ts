@@ -451,9 +451,12 @@ export interface DataAccess {
  * showed only the error status and the `exception` event.
  */
 export function dbErrorAttributes(err: unknown): Record<string, string> {
-  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  let e = err as { code?: unknown; severity?: unknown; cause?: unknown } | undefined;
+  // Only an error the server sent (pg's and pglite's carry its `severity`): a socket error's code
+  // can have a SQLSTATE's shape too (`EPIPE`, a connection that went away under a write), and was
+  // reported as the database's own status code.
   for (let i = 0; e && typeof e === 'object' && i < 5; e = e.cause as typeof e, i++)
-    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code))
+    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string')
       return { 'db.response.status_code': e.code, 'error.type': e.code };
   const top = err as { code?: unknown; name?: unknown } | undefined;
   if (typeof top?.code === 'string' && top.code !== '') return { 'error.type': top.code };

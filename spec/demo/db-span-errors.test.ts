@@ -5,9 +5,12 @@
  * failed database calls by `error.type` (as for the HTTP spans beside them) found none.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { after, before, it } from 'node:test';
-import { createDataAccess, createPostgresDb, type Db } from '../../demo/db.js';
+import { createDataAccess, createPostgresDb, type Db, dbErrorAttributes, openDb } from '../../demo/db.js';
 import { createApp } from '../../lib/core/index.js';
+import { withTimeout } from '../../lib/core/timeout.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 import { type PostgresServer, skipPostgres, startPostgres } from '../harness/postgres.js';
 import { describeWithServers } from '../harness/process.js';
@@ -58,4 +61,53 @@ describeWithServers('demo: a failed statement span names its error', skipPostgre
       await app.close();
     }
   });
+});
+
+it("a socket error whose code has a SQLSTATE's shape (EPIPE) is no db.response.status_code; the server's SQLSTATE still is", async () => {
+  // A real EPIPE: writing on a loopback connection the other end has closed.
+  const server = createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const err = await withTimeout(
+      new Promise<Error & { code?: string }>((resolve) => {
+        const c = connect({
+          port: (server.address() as AddressInfo).port,
+          host: '127.0.0.1',
+          allowHalfOpen: true,
+        });
+        c.on('error', resolve);
+        c.on('end', () => {
+          const write = (left: number) => {
+            if (left === 0 || c.destroyed) return;
+            c.write('x');
+            setTimeout(() => write(left - 1), 20);
+          };
+          write(100);
+        });
+      }),
+      10_000,
+      () => new Error('no socket error within 10 s'),
+    );
+    // ECONNRESET on some kernels' timing; EPIPE is the case that matters here.
+    if (err.code === 'EPIPE') {
+      // Before: { 'db.response.status_code': 'EPIPE', 'error.type': 'EPIPE' }, as if PostgreSQL had answered EPIPE.
+      assert.deepEqual(dbErrorAttributes(err), { 'error.type': 'EPIPE' });
+      assert.deepEqual(dbErrorAttributes(new Error('query failed', { cause: err })), {
+        'error.type': 'Error',
+      });
+    } else assert.deepEqual(dbErrorAttributes(err), { 'error.type': err.code });
+  } finally {
+    server.close();
+  }
+  // The embedded database's own error keeps its SQLSTATE as the status code.
+  const db = await openDb(undefined);
+  try {
+    const err = await db.query('SELECT * FROM missing').then(
+      () => assert.fail('the query succeeded'),
+      (e: unknown) => e,
+    );
+    assert.deepEqual(dbErrorAttributes(err), { 'db.response.status_code': '42P01', 'error.type': '42P01' });
+  } finally {
+    await db.close();
+  }
 });

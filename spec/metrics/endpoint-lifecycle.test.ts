@@ -360,6 +360,62 @@ describe('prometheus metrics: slow clients', { concurrency: true }, () => {
         await m.close();
       }
     });
+
+    it('a pipelined second scrape that is never read is cut too, after the first was read in full', async () => {
+      const serverSockets: Socket[] = [];
+      const onSocket = (message: unknown) => void serverSockets.push((message as { socket: Socket }).socket);
+      diagnostics.subscribe('net.server.socket', onSocket);
+      // ~20 MB per answer, more than the loopback socket buffers hold.
+      const m = createMetrics({ ...quiet, port: 0, maxSeriesPerMetric: 100_000 });
+      const g = m.gauge({ name: 'big', help: 'Many long series', labelNames: ['id'] });
+      const pad = 'x'.repeat(250);
+      for (let i = 0; i < 80_000; i++) g.set({ id: `${pad}${i}` }, i);
+      const { port } = (await m.listen())!;
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      try {
+        // Reads the first answer (headers and Content-Length bytes of body), then nothing more.
+        const firstRead = new Promise<void>((resolve) => {
+          let head = Buffer.alloc(0);
+          let firstEnd = -1;
+          let got = 0;
+          socket.on('data', (b: Buffer) => {
+            got += b.length;
+            if (firstEnd < 0) {
+              head = Buffer.concat([head, b]);
+              const end = head.indexOf('\r\n\r\n');
+              if (end >= 0) {
+                const length = /\r\ncontent-length: (\d+)\r\n/i.exec(
+                  head.subarray(0, end).toString('latin1'),
+                );
+                firstEnd = end + 4 + Number(length?.[1]);
+                head = Buffer.alloc(0);
+              }
+            }
+            if (firstEnd >= 0 && got >= firstEnd) {
+              socket.pause();
+              resolve();
+            }
+          });
+        });
+        socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+        await withTimeout(firstRead, 60_000, () => new Error('the first answer was not read within 60 s'));
+        const theirs = serverSockets.find((s) => s.remotePort === socket.localPort);
+        assert.ok(theirs, "the server's end of the connection was not seen");
+        // Before: the first answer's end lifted the stall timer the second had just set on the
+        // connection, which was then held, with the second body, until close().
+        if (!theirs.destroyed)
+          await withTimeout(
+            new Promise<void>((resolve) => theirs.once('close', () => resolve())),
+            60_000,
+            () => new Error('the connection of a scraper that stopped reading is still open 60 s on'),
+          );
+      } finally {
+        diagnostics.unsubscribe('net.server.socket', onSocket);
+        socket.destroy();
+        await m.close();
+      }
+    });
   });
 
   describeWithServers(
@@ -371,6 +427,56 @@ describe('prometheus metrics: slow clients', { concurrency: true }, () => {
         pki = await createTestPki();
       });
       after(() => pki?.remove());
+
+      it('a scraper reading a large answer slowly is not cut as a stalled one', async () => {
+        const serverSockets: Socket[] = [];
+        const onSocket = (message: unknown) =>
+          void serverSockets.push((message as { socket: Socket }).socket);
+        diagnostics.subscribe('net.server.socket', onSocket);
+        // ~20 MB, more than the loopback socket buffers hold.
+        const m = createMetrics({
+          ...quiet,
+          port: 0,
+          tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+          maxSeriesPerMetric: 100_000,
+        });
+        const g = m.gauge({ name: 'big', help: 'Many long series', labelNames: ['id'] });
+        const pad = 'x'.repeat(250);
+        for (let i = 0; i < 80_000; i++) g.set({ id: `${pad}${i}` }, i);
+        const { port } = (await m.listen())!;
+        const socket = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+        socket.on('error', () => {});
+        let got = 0;
+        try {
+          // Reads, with a pause of 100 ms after each TLS record (~150 KB/s on an idle machine).
+          socket.on('data', (b: Buffer) => {
+            got += b.length;
+            socket.pause();
+            setTimeout(() => socket.resume(), 100);
+          });
+          socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+          await withTimeout(
+            new Promise<void>((resolve) => socket.once('data', () => resolve())),
+            30_000,
+            () => new Error('no answer within 30 s'),
+          );
+          // Before: the body went as one write, which showed the server's socket no progress until
+          // all of it was out, so the stall timer cut this reader after 10 s (at ~3 of 20 MB).
+          for (let s = 0; s < 30 && got < 20_000_000; s++) {
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            const theirs = serverSockets.find((x) => x.remotePort === socket.localPort);
+            assert.ok(
+              theirs === undefined || !theirs.destroyed,
+              `a scraper still reading was cut after ${got} bytes`,
+            );
+            assert.ok(!socket.destroyed, `a scraper still reading was cut after ${got} bytes`);
+          }
+        } finally {
+          diagnostics.unsubscribe('net.server.socket', onSocket);
+          socket.destroy();
+          await m.close();
+        }
+      });
 
       it('a TLS connection that sends no request gets 408 and is closed after about 10 s', async () => {
         const m = createMetrics({

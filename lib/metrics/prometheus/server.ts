@@ -175,7 +175,11 @@ function exposeHandler(
           res.end();
           return;
         }
-        if (ownServer(res)) cutWhenStalled(req, res);
+        if (ownServer(res)) {
+          cutWhenStalled(req, res);
+          sendInPieces(res, typeof body === 'string' ? Buffer.from(body) : body);
+          return;
+        }
         // Ended once the body is handed to the connection's socket: an ended response counts as
         // done for node:http, whose closeIdleConnections() (run by `close()`, and by the server's
         // own `close()`) destroys its connection while the body may still wait to be written —
@@ -221,8 +225,9 @@ export const SEND_STALL_MS = 10_000;
 
 /**
  * Cuts `res`'s connection once its body has made no progress for `SEND_STALL_MS` (the socket's
- * inactivity timeout, which a write still draining counts as activity). A client that sent a
- * scrape and never read the answer held its connection, and the rest of the body, until close():
+ * inactivity timeout, which each piece of the body written counts as activity: `sendInPieces`).
+ * A client that sent a scrape and never read the answer held its connection, and the rest of the
+ * body, until close():
  * 30 such connections to an 11 MB exposition held about 1 GB. Once the answer is written in full
  * the timeout is lifted (unless node:http has set its keep-alive timeout meanwhile), so a
  * pipelined scrape waiting on a slow collection behind it is not cut.
@@ -232,10 +237,46 @@ function cutWhenStalled(req: IncomingMessage, res: ServerResponse): void {
   // The request's socket: node:http detaches the response's when it finishes (and a pipelined
   // response waiting its turn has none yet).
   const socket = req.socket;
+  const own = () => stallTimed.set(socket, res);
+  if (res.socket) own();
+  else res.once('socket', own);
   res.once('finish', () => {
+    // A pipelined scrape behind this one, handed the socket as this answer finished, has set its
+    // own stall timer on it: lifting it let a scraper that read the first answer and then stopped
+    // hold the connection and the second body until close().
+    if (stallTimed.get(socket) !== res) return;
+    stallTimed.delete(socket);
     if (socket.timeout === SEND_STALL_MS) socket.setTimeout(0);
   });
 }
+
+/**
+ * Writes `body` to `res` in pieces of `SEND_PIECE_BYTES`, each once the one before it was handed
+ * to the socket, then ends `res` (ended once the body is handed over, as below). Each piece
+ * written is progress the stall timer sees: written whole, the body was one write that showed
+ * little or no progress before its end (over HTTPS none), so a scraper reading slowly (~150 KB/s
+ * over HTTPS, ~110 KB/s over HTTP, on loopback) was cut after 10 s as if it read nothing.
+ */
+function sendInPieces(res: ServerResponse, body: Buffer): void {
+  let at = 0;
+  const next = (err?: Error | null) => {
+    if (err !== undefined && err !== null) return;
+    if (at >= body.length) {
+      res.end();
+      return;
+    }
+    const piece = body.subarray(at, at + SEND_PIECE_BYTES);
+    at += piece.length;
+    res.write(piece, next);
+  };
+  next();
+}
+
+/** The size of the pieces `listen()`'s server writes an exposition in. */
+const SEND_PIECE_BYTES = 64 * 1024;
+
+/** The response whose stall timer a connection's socket carries. */
+const stallTimed = new WeakMap<object, ServerResponse>();
 
 export function createEndpoint(o: EndpointOptions): Endpoint {
   const { host, port, path, render, logger, tls } = o;
