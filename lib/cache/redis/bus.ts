@@ -400,7 +400,10 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     // A refusal is said: the server's ACL no longer lets the user subscribe to the channel (an
     // operator revoked it, and Redis then closed this connection), so no invalidation of the other
     // instances is heard until the rule is granted again and the connection is made anew.
-    if (everReady && !closing)
+    // Only a bus that was asked to subscribe: one that only publishes (a job that invalidates,
+    // its user allowed to PUBLISH only) subscribed at its first reconnect, and then said
+    // "SUBSCRIBE refused again" and `status` `refused` for a SUBSCRIBE nobody asked for.
+    if (everReady && !closing && subscribed !== undefined)
       sub.subscribe(channel).then(subscribedAgain, (err: unknown) => {
         refusedNow = /^NOPERM\b/.test(String((err as Error | undefined)?.message));
         if (!closing && refusedNow)

@@ -112,5 +112,59 @@ describeWithServers(
         await cache.close();
       }
     });
+
+    it('a bus that only publishes (its user may not SUBSCRIBE) says nothing of SUBSCRIBE after a reconnect', async () => {
+      // It subscribed at its first reconnect all the same, and then logged "SUBSCRIBE refused
+      // again" and said `refused` for a subscription nobody asked for.
+      const rules = aclRules({ keyPrefix: 'po:', mode: 'standalone', busChannel: 'po-inv' });
+      await redisCommand(redis.port, ['ACL', 'SETUSER', 'pubonly', 'on', '>pw', ...rules, '-subscribe']);
+      const warnings: string[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        error() {},
+        warn(message: string) {
+          warnings.push(message);
+        },
+      };
+      const cache = createRedisCache({
+        addresses: [`127.0.0.1:${redis.port}`],
+        keyPrefix: 'po:',
+        username: 'pubonly',
+        password: 'pw',
+        commandTimeout: 2000,
+      });
+      const bus = createRedisInvalidationBus({ client: cache.client, channel: 'po-inv', logger });
+      try {
+        await bus.publish({ origin: 'job', keys: ['a'] });
+        assert.equal(bus.status, 'ready');
+        // Every connection of the user is closed: the bus's subscriber reconnects.
+        const clients = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
+        const busConnections = clients
+          .split('\n')
+          .filter((l) => /user=pubonly/.test(l) && /name=\S*:bus/.test(l));
+        assert.equal(busConnections.length, 1, clients);
+        await redisCommand(redis.port, ['CLIENT', 'KILL', 'USER', 'pubonly']);
+        await waitFor(
+          async () => {
+            const now = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
+            const reconnected = now.split('\n').some((l) => /user=pubonly/.test(l) && /name=\S*:bus/.test(l));
+            return reconnected && (bus.status === 'ready' || bus.status === 'refused') ? true : undefined;
+          },
+          { timeoutMs: 10_000, what: "the bus's subscriber to reconnect" },
+        );
+        // A SUBSCRIBE sent at the reconnect is refused within a round trip: a second is ample.
+        await bus.publish({ origin: 'job', keys: ['b'] });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        assert.deepEqual(
+          warnings.filter((w) => /SUBSCRIBE/.test(w)),
+          [],
+        );
+        assert.equal(bus.status, 'ready');
+      } finally {
+        await bus.close();
+        await cache.close();
+      }
+    });
   },
 );
