@@ -165,8 +165,16 @@ type In<S> =
       : S extends v.UnionSchema<infer O, infer _N>
         ? In<O[number]>
         : S extends v.GenericSchema
-          ? v.InferInput<S>
+          ? ReadonlyLists<v.InferInput<S>>
           : never;
+
+/**
+ * A list as written may be read-only: validation only reads it. A config written `as const` (to
+ * keep `type: 'redis'` a literal in a variable) has read-only lists, and its `addresses`,
+ * `propagators` or a list attribute value was TS4104 ("'readonly' … cannot be assigned to the
+ * mutable type") although the code takes such an object, frozen or not.
+ */
+type ReadonlyLists<T> = T extends readonly (infer U)[] ? readonly ReadonlyLists<U>[] : T;
 
 /** The fields of a section as written: a field whose schema is optional may be left out. */
 type EntriesIn<E extends v.ObjectEntries> = {

@@ -15,7 +15,8 @@
  * - `closeOnSignals` takes a read-only list of signals (`as const`), as its code does.
  * - `createAppFromConfig` takes a config written in code in the file's forms (`default_ttl: '5m'`,
  *   a number as a label value), as the code does; it was typed with the loaded config's output
- *   types (TS2322 without a cast). Typos and wrong types still fail to compile.
+ *   types (TS2322 without a cast). Typos and wrong types still fail to compile. One written
+ *   `as const` compiles too: its lists (addresses, propagators) were TS4104, read-only.
  * - Every TypeScript example of the pages compiles under `verbatimModuleSyntax` too, against the
  *   OpenTelemetry types of this run's line (packed.test.ts checks them against the 2.x ones).
  * - An option a page's table marks **Deprecated** carries `@deprecated` in the declarations, so
@@ -191,6 +192,19 @@ const loaded: HyperionConfig = loadConfigFromText('cache: { type: memory, max_co
 export const fromFile = await createAppFromConfig(loaded);
 export const input: HyperionConfigInput = loaded;
 export const redis: CacheSectionInput = { type: 'redis', addresses: ['127.0.0.1:6379'], dial_timeout: '1s' };
+// Written \`as const\` (its \`type\` stays a literal in a variable): read-only lists, which the code
+// only reads. They were TS4104 ("'readonly' … cannot be assigned to the mutable type").
+const constant = {
+  tracing: { exporter: 'memory', propagators: ['tracecontext', 'baggage'], attributes: { tags: ['a', 'b'] } },
+  cache: {
+    type: 'tiered',
+    l1: { type: 'memory', max_cost: 1024 },
+    l2: { type: 'redis', addresses: ['127.0.0.1:6379'], sentinel: { sentinel_addresses: ['127.0.0.1:26379'] } },
+  },
+} as const;
+export const fromConstant = () => createAppFromConfig(constant);
+// @ts-expect-error a list of numbers is no list of addresses, read-only or not
+export const badList: HyperionConfigInput = { cache: { type: 'redis', addresses: [6379] as const } };
 // What the runtime refuses does not compile either.
 // @ts-expect-error tracng is not a section
 await createAppFromConfig({ tracng: {} });
