@@ -3,7 +3,7 @@
  * Typed errors. Every error carries a stable `code` (for programs) and an optional `cause`
  * (for people). Expected outcomes such as a cache miss are values, never errors.
  *
- * The reference above is kept in errors.d.ts: `CloseError extends AggregateError` (ES2021), so a
+ * The `/// <reference lib>` line is kept in errors.d.ts: `CloseError extends AggregateError` (ES2021), so a
  * project whose `target`/`lib` is ES2020 or older (what `@types/node` itself needs) got TS2304
  * "Cannot find name 'AggregateError'" inside the declarations with `skipLibCheck: false`.
  */
