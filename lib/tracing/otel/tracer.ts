@@ -133,7 +133,7 @@ export interface OtelTracer extends Tracer {
  * exports go through that provider's own span processors, which this tracer cannot see (it used to
  * report zeros for everything, and `createApp` published them as `spans_exported_total 0`).
  */
-export type ProviderOtelTracer = Omit<OtelTracer, 'exportStats'> & { readonly exportStats?: never };
+export type ProviderOtelTracer = Omit<OtelTracer, 'exportStats'> & { readonly exportStats?: undefined };
 
 const INTERNAL = SpanKind.INTERNAL;
 
