@@ -184,8 +184,12 @@ export interface Tracer {
    * baggage, so that instrumentation propagates it too. Tracers without an ambient context omit this.
    */
   activate?<T>(span: Span, fn: () => T, baggage?: Baggage): T;
-  /** Export counters (`createApp` turns them into `spans_dropped_total{reason}` when it has metrics). */
-  exportStats?(): TracerStats;
+  /**
+   * Export counters (`createApp` turns them into `spans_dropped_total{reason}` when it has metrics).
+   * Admits `undefined`: a tracer typed as having none (`ProviderOtelTracer`) was no `Tracer` under
+   * `exactOptionalPropertyTypes`.
+   */
+  exportStats?: (() => TracerStats) | undefined;
   /** Flushes and shuts down, within `options.timeoutMs` when given (`createApp` passes its disposer budget). */
   close?(options?: CloseOptions): Promise<void>;
   /**

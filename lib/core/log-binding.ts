@@ -11,6 +11,7 @@
  * field once (pino would otherwise write `trace_id` twice).
  */
 import type { LogFields, Logger, LoggerLike, LogLevel, Span, SpanContext } from './contracts.js';
+import { ConfigError, typeName } from './errors.js';
 import { errorFields, isError } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
@@ -349,5 +350,17 @@ export function quietLogger(logger: Logger): Logger {
  * `app.logger.child(…)` compiled and threw a TypeError.
  */
 export function adaptLogger(logger: LoggerLike): Logger {
+  // Not a logger (`undefined` from a missing config value): a ConfigError naming the argument, as
+  // the factories' `logger` options give; it was a raw TypeError reading 'child' of undefined.
+  // Only the shape is checked here: each factory checks the methods it calls.
+  if (typeof logger !== 'object' || logger === null)
+    throw new ConfigError('adaptLogger: logger must be a logger', [
+      {
+        path: 'logger',
+        expected: 'a Logger, console or a pino instance',
+        received: typeName(logger),
+        message: 'is not a logger',
+      },
+    ]);
   return isPino(logger) ? fromPino(logger) : withChildMethod(logger);
 }

@@ -134,7 +134,7 @@ export function createNoopCache(): Cache {
     },
     async set(key, value, ttl, options) {
       assertKey(key);
-      assertBytes(value);
+      assertBytes(value, key);
       assertTtl(ttl);
       assertWriteOptions(options);
       // Like the storing caches: who reads after a write never joins a load begun before it.
@@ -185,7 +185,7 @@ export function createNoopCache(): Cache {
       return flights.do(key, async () => {
         try {
           const value = await runIn(frame, loader);
-          assertBytes(value);
+          assertBytes(value, key);
           return value;
         } finally {
           settle(frame);

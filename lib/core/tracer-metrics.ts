@@ -3,8 +3,9 @@
  * `spans_exported_total`, read from `tracer.exportStats()` before every scrape. `createApp` wires
  * this when it is given both; the core imports no package, so this only uses the contracts.
  */
-import type { Logger, Metrics, SpanDropReason, Tracer } from './contracts.js';
-import { dropLogResult } from './log-binding.js';
+import type { LoggerLike, Metrics, SpanDropReason, Tracer } from './contracts.js';
+import { ConfigError, type ConfigIssue, typeName } from './errors.js';
+import { adaptLogger, dropLogResult } from './log-binding.js';
 
 const REASONS: readonly SpanDropReason[] = ['queue_full', 'export_failed', 'shutdown'];
 
@@ -19,6 +20,41 @@ type Seen = Record<SpanDropReason | 'exported', number>;
  */
 const watching = new WeakMap<object, WeakMap<object, { seen: Seen; active: boolean }>>();
 
+const METRICS_METHODS = ['counter', 'onCollect'] as const;
+
+/**
+ * The arguments, checked at once: `undefined` for the tracer (a part not built) was a raw
+ * TypeError reading 'exportStats', and for `metrics` a silent `undefined` (the TypeError of
+ * `metrics.counter` taken for "not registered").
+ */
+function checkArguments(metrics: unknown, tracer: unknown, logger: unknown): void {
+  const issues: ConfigIssue[] = [];
+  const m = metrics as Record<string, unknown> | null | undefined;
+  if (typeof m !== 'object' || m === null || METRICS_METHODS.some((k) => typeof m[k] !== 'function'))
+    issues.push({
+      path: 'metrics',
+      expected: `a Metrics (${METRICS_METHODS.join(', ')})`,
+      received: typeName(metrics),
+      message: 'is not a Metrics',
+    });
+  if (typeof tracer !== 'object' || tracer === null)
+    issues.push({
+      path: 'tracer',
+      expected: 'a Tracer',
+      received: typeName(tracer),
+      message: 'is not a Tracer',
+    });
+  const l = logger as { warn?: unknown } | null | undefined;
+  if (logger !== undefined && (typeof l !== 'object' || l === null || typeof l.warn !== 'function'))
+    issues.push({
+      path: 'logger',
+      expected: 'a Logger (an object with a warn method), console or a pino instance',
+      received: typeName(logger),
+      message: 'has no warn method',
+    });
+  if (issues.length > 0) throw new ConfigError('watchTracerStats: invalid arguments', issues);
+}
+
 /**
  * Registers the span export counters on `metrics` and keeps them equal to the tracer's totals
  * (each scrape adds what changed since the previous one). Returns the unsubscribe function, or
@@ -27,8 +63,9 @@ const watching = new WeakMap<object, WeakMap<object, { seen: Seen; active: boole
 export function watchTracerStats(
   metrics: Metrics,
   tracer: Tracer,
-  logger?: Logger,
+  logger?: LoggerLike,
 ): (() => void) | undefined {
+  checkArguments(metrics, tracer, logger);
   const read = tracer.exportStats?.bind(tracer);
   if (!read) return undefined;
   const tracers = watching.get(metrics) ?? new WeakMap<object, { seen: Seen; active: boolean }>();
@@ -70,7 +107,11 @@ export function watchTracerStats(
     };
   } catch (err) {
     // E.g. a metrics adapter that already has these names with other labels: tracing goes on.
-    if (logger) dropLogResult(logger.warn('tracing: span export metrics not registered', { error: err }));
+    // Adapted here, on this path only: a pino instance takes fields first (as every `logger`
+    // option of the package, typed `LoggerLike`; this one was typed `Logger`, so neither
+    // `console` nor pino compiled).
+    if (logger)
+      dropLogResult(adaptLogger(logger).warn('tracing: span export metrics not registered', { error: err }));
     return undefined;
   }
 }

@@ -118,6 +118,39 @@ function checkArguments(cache: unknown, options: unknown): void {
   if (issues.length > 0) throw new ConfigError('jsonCache: invalid arguments', issues);
 }
 
+/** A Standard Schema issue as the view reads it: `path` (Standard Schema v1) and, from valibot
+ * and arktype, `expected`. */
+interface StandardIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  readonly expected?: unknown;
+}
+
+const MAX_ISSUES_SHOWN = 5;
+const MAX_PART = 100;
+const bounded = (text: string) => (text.length > MAX_PART ? `${text.slice(0, MAX_PART)}…` : text);
+
+/**
+ * What failed, without the value: each issue's path and, when the library gives it, what was
+ * expected (a type or a literal of the schema). The issues' messages are left out: valibot's say
+ * `Expected number but received "<the value read back>"`, so a cached token ended up in logs.
+ */
+function describeIssues(issues: readonly StandardIssue[]): string {
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => {
+    const path = Array.isArray(issue.path)
+      ? issue.path
+          .map((p: PropertyKey | { key: PropertyKey }) =>
+            String(typeof p === 'object' && p !== null ? p.key : p),
+          )
+          .join('.')
+      : '';
+    const expected = typeof issue.expected === 'string' ? ` (expected ${bounded(issue.expected)})` : '';
+    return `${path === '' ? '(root)' : bounded(path)}${expected}`;
+  });
+  const more = issues.length > MAX_ISSUES_SHOWN ? ` and ${issues.length - MAX_ISSUES_SHOWN} more` : '';
+  return `${issues.length === 1 ? 'issue at' : 'issues at'} ${shown.join(', ')}${more} (see err.issues)`;
+}
+
 const encoder = new TextEncoder();
 // Fatal: bytes that are not UTF-8 are a decode failure (the `onInvalid` path), never U+FFFD.
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -154,37 +187,46 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     let parsed: unknown;
     try {
       parsed = JSON.parse(decoder.decode(bytes));
-    } catch (err) {
+    } catch {
+      // No `cause`: V8's JSON.parse message quotes the text it read (the stored value).
       if (onInvalid === 'throw')
-        throw new CacheError('decode_failed', `cached value of "${key}" is not valid UTF-8 JSON`, {
-          cause: err,
-        });
+        throw new CacheError(
+          'decode_failed',
+          `cached value of ${JSON.stringify(key)} is not valid UTF-8 JSON`,
+        );
       problem = 'invalid UTF-8 JSON';
     }
     // A schema that throws (or rejects) instead of returning issues — a valibot `transform` that
     // throws on this value, a validator's own bug — fails the value like an issue does. Its error
     // used to be reported as "is not valid UTF-8 JSON", naming bytes that were JSON.
     let thrown: { err: unknown } | undefined;
+    let issues: readonly StandardIssue[] | undefined;
     if (problem === undefined) {
       if (!options.schema) return parsed as T;
       try {
         const result = (await options.schema['~standard'].validate(parsed)) as {
           value?: T;
-          issues?: ReadonlyArray<{ message: string }>;
+          issues?: readonly StandardIssue[];
         };
         if (!result.issues) return result.value as T;
-        problem = result.issues.map((i) => i.message).join('; ');
+        issues = result.issues;
+        problem = describeIssues(result.issues);
       } catch (err) {
         thrown = { err };
-        problem = `the schema threw: ${err instanceof Error ? err.message : typeof err === 'string' ? err : typeof err}`;
+        problem = `the schema threw (${err instanceof Error ? err.name : typeof err}; see err.cause)`;
       }
     }
-    if (onInvalid === 'throw')
-      throw new CacheError(
+    if (onInvalid === 'throw') {
+      const error = new CacheError(
         'decode_failed',
-        `cached value of "${key}" failed validation: ${problem}`,
+        `cached value of ${JSON.stringify(key)} failed validation: ${problem}`,
         thrown ? { cause: thrown.err } : undefined,
       );
+      // The schema's own issues, for debugging: not in the message, and not enumerable, so a
+      // logger serialising the error's fields leaves them out (their text may quote the value).
+      if (issues) Object.defineProperty(error, 'issues', { value: issues, enumerable: false });
+      throw error;
+    }
     // The read itself worked and its value is unusable: a miss, also when the delete fails (a
     // Redis refusing writes, NOREPLICAS or OOM, made the read reject); the next read tries again.
     await cache.delete(key).catch(() => {});

@@ -83,13 +83,18 @@ export function assertTtl(ttl: unknown): asserts ttl is number | undefined {
   }
 }
 
-export function assertBytes(value: unknown): asserts value is Bytes {
+/** ` of "<key>"` for a value error's message, when the key is known (only on the refusal path). */
+export const ofKey = (key: string | undefined): string =>
+  key === undefined ? '' : ` of ${JSON.stringify(key)}`;
+
+/** Checks `value` is bytes; `key`, when given, is named in the refusal. */
+export function assertBytes(value: unknown, key?: string): asserts value is Bytes {
   // Not `instanceof`: a Uint8Array made in another realm (a `node:vm` context, a test runner's
   // jsdom environment: `new TextEncoder().encode(s)` there) was refused as "received object".
   if (!types.isUint8Array(value)) {
     throw new CacheError(
       'invalid_value',
-      `cache value must be a Uint8Array or Buffer, received ${typeName(value)}`,
+      `cache value${ofKey(key)} must be a Uint8Array or Buffer, received ${typeName(value)}`,
     );
   }
 }
@@ -105,7 +110,7 @@ export function assertEntries(
     throw new CacheError('invalid_value', `entries must be an array, received ${typeName(entries)}`);
   for (const e of entries as ({ key?: unknown; value?: unknown; ttl?: unknown } | null | undefined)[]) {
     assertKey(e?.key);
-    assertBytes(e!.value);
+    assertBytes(e!.value, e!.key as string);
     assertTtl(e!.ttl);
   }
 }

@@ -429,6 +429,26 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       },
     );
 
+    // Found from outside (/tmp/K9/r4.mts): "cache value must be a Uint8Array or Buffer, received
+    // string" named no key in any cache, while the loader timeout and L2 errors name theirs.
+    it(
+      'names the key in a value refusal, from set, setMany and a loader',
+      gap(caps.gaps?.value),
+      async () => {
+        const { cache } = await make();
+        const names = async (call: () => Promise<unknown>, key: string) =>
+          assert.rejects(call(), (err: unknown) => {
+            assert.ok(err instanceof CacheError && err.code === 'invalid_value', String(err));
+            assert.ok(err.message.includes(JSON.stringify(key)), err.message);
+            return true;
+          });
+        const value = 'not bytes' as unknown as Bytes;
+        await names(() => cache.set('user:7', value), 'user:7');
+        await names(() => cache.setMany([{ key: 'user:8', value }]), 'user:8');
+        await names(() => cache.getOrSet('user:9', async () => value), 'user:9');
+      },
+    );
+
     it('rejects malformed calls with a typed CacheError, alike in every cache', async () => {
       // Found by an outside-in audit: the memory and no-op caches threw a plain TypeError for a
       // getMany of a non-array or a setMany with a null entry, answered setMany of a non-array with

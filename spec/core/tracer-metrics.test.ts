@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { Writable } from 'node:stream';
 import { it } from 'node:test';
+import pino from 'pino';
 import { createApp } from '../../lib/core/app.js';
-import { watchTracerStats } from '../../lib/core/index.js';
+import { adaptLogger, ConfigError, watchTracerStats } from '../../lib/core/index.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
 import { createOtelTracer } from '../../lib/tracing/otel/index.js';
 
@@ -97,4 +99,46 @@ it('a watch after an unwatch of the same pair goes on from the count, without ad
   assert.equal(tracer.exportStats().exportedSpans, 15);
   assert.match((await metrics.render()).body, /^spans_exported_total 15$/m);
   again?.();
+});
+
+// Found from outside (/tmp/K9/r2.mts, r5.mts): the logger was typed `Logger` (with `child`), so a
+// README-style call with `console` or a pino instance did not compile, and pino given anyway (cast)
+// took the message-first record's fields as format arguments: "not registered" came without the
+// error. A tracer or metrics that is `undefined` gave a raw TypeError or a silent `undefined`.
+it('watchTracerStats takes a pino instance or console as its logger, and names a bad argument', async (t) => {
+  const tracer = createOtelTracer({ serviceName: 'logged', exporter: 'memory' });
+  const metrics = createMetrics({});
+  t.after(async () => {
+    await tracer.close();
+    await metrics.close();
+  });
+  // The name taken with other labels: the watch cannot register and logs why.
+  metrics.counter({ name: 'spans_exported_total', help: 'taken', labelNames: ['other'] });
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  assert.equal(watchTracerStats(metrics, tracer, pino({ level: 'debug' }, sink)), undefined);
+  const record = lines.find((l) => l.msg === 'tracing: span export metrics not registered');
+  assert.ok(record, JSON.stringify(lines));
+  assert.equal(typeof record.error, 'object', JSON.stringify(record));
+  // `console` compiles as the logger (the call is not made: it would print).
+  const withConsole: Parameters<typeof watchTracerStats> = [metrics, tracer, console];
+  assert.equal(withConsole.length, 3);
+
+  const refused = (args: unknown[], path: string) =>
+    assert.throws(
+      () => (watchTracerStats as (...a: unknown[]) => unknown)(...args),
+      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === path),
+    );
+  refused([metrics, undefined], 'tracer');
+  refused([undefined, tracer], 'metrics');
+  refused([metrics, tracer, 'warn'], 'logger');
+  assert.throws(
+    () => (adaptLogger as (l: unknown) => unknown)(undefined),
+    (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === 'logger',
+  );
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import * as v from 'valibot';
 import { createMemoryCache } from '../../lib/cache/memory/index.js';
@@ -94,15 +95,18 @@ describe('jsonCache', () => {
         validate: async () => Promise.reject(new Error('validator down')),
       },
     };
-    for (const [schema, said] of [
-      [throwing, 'no such region'],
-      [rejecting, 'validator down'],
+    for (const [schema, said, name] of [
+      [throwing, 'no such region', 'TypeError'],
+      [rejecting, 'validator down', 'Error'],
     ] as const) {
       raw.map.set('u:1', bytes);
       await assert.rejects(jsonCache(raw, { schema, onInvalid: 'throw' }).get('u:1'), (e: unknown) => {
         assert.ok(e instanceof CacheError);
         assert.equal(e.code, 'decode_failed');
-        assert.equal(e.message, `cached value of "u:1" failed validation: the schema threw: ${said}`);
+        assert.equal(
+          e.message,
+          `cached value of "u:1" failed validation: the schema threw (${name}; see err.cause)`,
+        );
         assert.equal((e.cause as Error).message, said);
         return true;
       });
@@ -110,6 +114,40 @@ describe('jsonCache', () => {
       assert.equal(await jsonCache(raw, { schema }).get('u:1'), undefined, 'onInvalid: miss');
       assert.equal(raw.map.has('u:1'), false, 'a miss deletes the value, as for any invalid one');
     }
+  });
+
+  // Found from outside (/tmp/K9/r1.mts): the message copied the schema's issue messages, and
+  // valibot's quote the value read back (`Expected number but received "<token>"`), so a cached
+  // secret reached the logs; a value that is not JSON had V8's parse error, which quotes the text,
+  // as its cause. The message names the paths and what was expected; the issues are on
+  // `err.issues`, not enumerable, so `util.inspect` and loggers leave them out.
+  it('decode_failed never shows the value read back: paths and expected types only, issues on err.issues', async () => {
+    const raw = mapCache();
+    const secret = 'tok-4f9c1e-SECRET';
+    const Session = v.object({ token: v.number(), user: v.object({ id: v.string() }) });
+    raw.map.set('s:1', new TextEncoder().encode(JSON.stringify({ token: secret, user: { id: 7 } })));
+    raw.map.set('s:2', new TextEncoder().encode(secret));
+    const sessions = jsonCache(raw, { schema: Session, onInvalid: 'throw' });
+    await assert.rejects(sessions.get('s:1'), (e: unknown) => {
+      assert.ok(e instanceof CacheError);
+      assert.equal(e.code, 'decode_failed');
+      assert.equal(
+        e.message,
+        'cached value of "s:1" failed validation: issues at token (expected number), user.id (expected string) (see err.issues)',
+      );
+      assert.ok(!inspect(e, { depth: 5 }).includes(secret), inspect(e));
+      assert.ok(!JSON.stringify(e).includes(secret));
+      const issues = (e as CacheError & { issues: { message: string }[] }).issues;
+      assert.equal(issues.length, 2);
+      assert.match(issues[0]?.message ?? '', /Expected number/);
+      return true;
+    });
+    await assert.rejects(sessions.get('s:2'), (e: unknown) => {
+      assert.ok(e instanceof CacheError);
+      assert.equal(e.message, 'cached value of "s:2" is not valid UTF-8 JSON');
+      assert.ok(!inspect(e, { depth: 5 }).includes(secret), inspect(e));
+      return true;
+    });
   });
 
   it('shares one loader among concurrent getOrSet callers', async () => {

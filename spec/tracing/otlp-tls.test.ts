@@ -93,7 +93,7 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
     key: pki.clientEncrypted.keyPem,
     passphrase: pki.passphrase,
   });
-  const make = (extra: Partial<OtelTracerOptions>) => {
+  const make = (extra: Omit<Partial<OtelTracerOptions>, 'provider'>) => {
     const { logger, records } = captureLogger();
     const tracer = createOtelTracer({
       exporter: 'otlp',

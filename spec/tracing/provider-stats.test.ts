@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp } from '../../lib/core/app.js';
 import { createMetrics } from '../../lib/metrics/prometheus/index.js';
-import { createOtelTracer } from '../../lib/tracing/otel/index.js';
+import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
 import { rawProvider, sdk } from './otel-line.js';
 
 describe('exportStats of a tracer with a provider passed in', () => {
@@ -25,6 +25,23 @@ describe('exportStats of a tracer with a provider passed in', () => {
     } finally {
       await app.close();
     }
+  });
+
+  // Found from outside (/tmp/K9/r3.mts): options typed `OtelTracerOptions` (a provider known at
+  // run time) gave the `OtelTracer` type, so `exportStats()` compiled and threw a TypeError; a
+  // provider with tracing disabled had `exportStats` though typed as having none.
+  it('the type says when exportStats may be absent; a disabled tracer with a provider has none either', async () => {
+    const provider = rawProvider({ exporter: new sdk.InMemorySpanExporter() }) as never;
+    const options: OtelTracerOptions = { provider };
+    const maybe = createOtelTracer(options);
+    // @ts-expect-error -- may be a ProviderOtelTracer: check `exportStats` first.
+    assert.throws(() => maybe.exportStats(), TypeError);
+    assert.equal(maybe.exportStats?.(), undefined);
+    const disabled = createOtelTracer({ provider, enabled: false });
+    assert.equal(disabled.exportStats, undefined);
+    const own = createOtelTracer({ exporter: 'memory', enabled: false });
+    assert.equal(own.exportStats().exportedSpans, 0, 'no provider: typed and present');
+    await Promise.all([maybe.close(), disabled.close(), own.close()]);
   });
 
   it('a tracer that exports itself still counts', async () => {

@@ -70,7 +70,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
   const withMetrics = options.metrics !== false;
   const setOne = (key: string, value: Bytes, ttl: number | undefined): boolean => {
     assertKey(key);
-    assertBytes(value);
+    assertBytes(value, key);
     assertTtl(ttl);
     return sync.set(key, owned(value), ttl === undefined ? undefined : { ttl });
   };
@@ -93,7 +93,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
       // like every cache checks it, so a call refused elsewhere is refused here too.
       if (options !== undefined) {
         assertKey(key);
-        assertBytes(value);
+        assertBytes(value, key);
         assertTtl(ttl);
         assertWriteOptions(options);
         if (options?.ifAbsent === true) {
@@ -160,7 +160,7 @@ export function createMemoryCache(options: MemoryCacheOptions<Bytes>): MemoryCac
         key,
         async () => {
           const value = await loader();
-          assertBytes(value);
+          assertBytes(value, key);
           return owned(value);
         },
         ttl === undefined ? undefined : { ttl },

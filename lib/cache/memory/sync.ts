@@ -20,7 +20,7 @@ import {
 } from '../../core/load-chain.js';
 import { unknownKeyMessage } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
-import { assertKey, assertLoader, assertTtl, hitRatio, MAX_KEY_BYTES } from '../../core/validate.js';
+import { assertKey, assertLoader, assertTtl, hitRatio, MAX_KEY_BYTES, ofKey } from '../../core/validate.js';
 import { type Climber, createClimber } from './admission/climber.js';
 import { type Admission, createAdmission } from './admission/policy.js';
 import { createExpiry, type Expiry } from './expiry.js';
@@ -134,7 +134,7 @@ const TTL_RESOLUTION = 1000;
 /** Expired entries removed per sweep run, so a mass expiry never stalls the event loop. */
 const SWEEP_BUDGET = 10_000;
 
-export const checkCost = (cost: unknown, maxCost: number): number => {
+export const checkCost = (cost: unknown, maxCost: number, key?: string): number => {
   if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
     // An async cost function (JavaScript; TypeScript refuses it): its promise is refused here, and
     // its rejection, which nobody else could handle, used to end the process as unhandled.
@@ -151,7 +151,10 @@ export const checkCost = (cost: unknown, maxCost: number): number => {
     );
   }
   if (cost > maxCost) {
-    throw new CacheError('too_large', `value cost ${cost} exceeds the cache's maxCost ${maxCost}`);
+    throw new CacheError(
+      'too_large',
+      `value${ofKey(key)} cost ${cost} exceeds the cache's maxCost ${maxCost}`,
+    );
   }
   // Charging at least 1 keeps the entry count bounded by maxCost even for empty values; a cache
   // smaller than 1 charges its whole maxCost, so it still holds one entry instead of none.
@@ -162,8 +165,11 @@ const CLOSED_BEFORE_LOAD = (): never => {
   throw new CacheError('closed', 'memory cache was closed before the load started');
 };
 
-const UNDEFINED_VALUE = () =>
-  new CacheError('invalid_value', 'cannot cache undefined: get() reports a miss with it (use delete)');
+const UNDEFINED_VALUE = (key: string) =>
+  new CacheError(
+    'invalid_value',
+    `cannot cache undefined under ${JSON.stringify(key)}: get() reports a miss with it (use delete)`,
+  );
 
 /**
  * Options that are not an object: `set(key, value, 5000)`, the byte face's TTL argument, read no
@@ -526,7 +532,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     if (this.closed) this.assertOpen();
     assertKey(key);
     // `undefined` is how `get` reports a miss: such an entry would read as a miss counted as a hit.
-    if (value === undefined) throw UNDEFINED_VALUE();
+    if (value === undefined) throw UNDEFINED_VALUE(key);
     // Only `undefined` means "no ttl given": `null` is an invalid ttl, as on the byte face.
     const given = opts?.ttl;
     // Checked only when no ttl was read: the common call pays nothing for it.
@@ -537,7 +543,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
     const ttl = given === undefined ? this.defaultTtl : given;
     const expireAt = ttl === undefined ? 0 : this.expiryOf(ttl);
     const givenCost = opts?.cost;
-    const cost = checkCost(givenCost === undefined ? this.costOf(value, key) : givenCost, this.maxCost);
+    const cost = checkCost(givenCost === undefined ? this.costOf(value, key) : givenCost, this.maxCost, key);
     // A write: a load of this key that began before it must not store over it.
     if (this.loads.size !== 0) this.loads.delete(key);
     this.costAdded += cost;
@@ -654,7 +660,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
    */
   costFor(key: string, value: V, cost?: number): number {
     const c = cost === undefined ? this.costOf(value, key) : cost;
-    checkCost(c, this.maxCost);
+    checkCost(c, this.maxCost, key);
     return c;
   }
 

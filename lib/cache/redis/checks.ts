@@ -11,6 +11,7 @@ import {
   assertKey,
   assertTtl,
   MAX_CALL_TTL_MS,
+  ofKey,
 } from '../../core/validate.js';
 
 export { assertKey };
@@ -34,10 +35,13 @@ export function checkTtl(ttl: unknown, fallback?: number): number | undefined {
 }
 
 /** A valid value as a Buffer (a view on the same memory, no copy). */
-export function checkValue(value: unknown): Buffer {
-  assertBytes(value);
+export function checkValue(value: unknown, key?: string): Buffer {
+  assertBytes(value, key);
   if (value.byteLength > MAX_VALUE_BYTES) {
-    throw new CacheError('too_large', `cache value is larger than ${MAX_VALUE_BYTES} bytes (Redis limit)`);
+    throw new CacheError(
+      'too_large',
+      `cache value${ofKey(key)} is larger than ${MAX_VALUE_BYTES} bytes (Redis limit)`,
+    );
   }
   return toBuffer(value);
 }

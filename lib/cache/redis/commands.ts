@@ -125,7 +125,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       return blindLoads.do(key, async () => {
         try {
           const value = await load(frame);
-          checkValue(value);
+          checkValue(value, key);
           return value;
         } finally {
           settle(frame);
@@ -140,7 +140,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       marks.add(mark);
       try {
         const value = await load(frame);
-        const buf = checkValue(value);
+        const buf = checkValue(value, key);
         // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
         // again when the command is sent), and not through another client (NX: the key was absent
         // when the load began). After a read that got no answer nothing comes here (blindLoads).
@@ -189,7 +189,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       return checked(() => {
         assertKey(key);
         const px = checkTtl(ttl, defaultTtl);
-        const buf = checkValue(value);
+        const buf = checkValue(value, key);
         assertWriteOptions(options);
         const budget = options?.timeout;
         const nx = options?.ifAbsent === true;

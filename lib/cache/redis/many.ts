@@ -209,7 +209,7 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
         return {
           kind: 'set',
           key: prefix + e.key,
-          value: checkValue(e.value),
+          value: checkValue(e.value, e.key),
           px: checkTtl(e.ttl, defaultTtl),
         };
       });

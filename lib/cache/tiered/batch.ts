@@ -148,7 +148,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           'invalid_value',
           `loadMany must return an array of ${rest.length} values, received ${Array.isArray(values) ? `${values.length}` : typeName(values)}`,
         );
-      for (const v of values) assertBytes(v);
+      for (let i = 0; i < values.length; i++) assertBytes(values[i], rest[i]);
     } catch (err) {
       c.loaderErrors++;
       // Keys with a value inside grace are served stale; the others get the error.

@@ -194,7 +194,7 @@ export function createReadPath(ctx: Context): ReadPath {
       let value: Bytes;
       try {
         value = await bounded(JSON.stringify(key), loader, frame);
-        assertBytes(value);
+        assertBytes(value, key);
       } catch (err) {
         c.loaderErrors++;
         const served = local.withinGrace(stale);

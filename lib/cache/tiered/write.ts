@@ -154,7 +154,7 @@ export function createWritePath(ctx: Context): WritePath {
       const started = performance.now();
       assertOpen();
       assertTieredKey(key, o.reservedKeyPrefix);
-      assertBytes(value);
+      assertBytes(value, key);
       assertTtl(ttl);
       const opts = writeOptions(options);
       const entry = local.wrap(value, ttl);
@@ -195,7 +195,7 @@ export function createWritePath(ctx: Context): WritePath {
         throw new CacheError('invalid_value', `entries must be an array, received ${typeName(entries)}`);
       for (const e of entries) {
         assertTieredKey(e?.key, o.reservedKeyPrefix);
-        assertBytes(e.value);
+        assertBytes(e.value, e.key);
         assertTtl(e.ttl);
       }
       // Only the budget, as every cache reads setMany's options (`assertBudgetOptions`).

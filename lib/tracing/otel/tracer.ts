@@ -293,10 +293,18 @@ function fromVariable<T>(variable: string | undefined, build: () => T): T {
   }
 }
 
+/**
+ * The type says whether `exportStats` is there: a `provider` given is a `ProviderOtelTracer`
+ * (none), none given an `OtelTracer`, and options whose `provider` is only known at run time
+ * (typed `OtelTracerOptions`) give either, so `tracer.exportStats` must be checked before it is
+ * called (they gave `OtelTracer`: `tracer.exportStats()` compiled and threw a TypeError when a
+ * provider was there).
+ */
 export function createOtelTracer(
   options: OtelTracerOptions & { provider: TracerProvider },
 ): ProviderOtelTracer;
-export function createOtelTracer(options?: OtelTracerOptions): OtelTracer;
+export function createOtelTracer(options?: OtelTracerOptions & { provider?: undefined }): OtelTracer;
+export function createOtelTracer(options: OtelTracerOptions): OtelTracer | ProviderOtelTracer;
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | ProviderOtelTracer {
   // Options that are not an object (`null` from JavaScript): a ConfigError, as the other factories
   // give; it was a TypeError reading 'attributes' of null.
@@ -736,7 +744,8 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // A logger given to the tracer wins; an unusable one is ignored (records must not throw).
       if (options.logger === undefined && typeof appLogger?.warn === 'function') adopted = appLogger;
     },
-    ...(o.provider && o.enabled ? {} : { exportStats: () => reporter.stats() }),
+    // Whenever a provider is given, as its type says (disabled too: it had zeros there).
+    ...(o.provider ? {} : { exportStats: () => reporter.stats() }),
     finishedSpans: () => memory?.getFinishedSpans() ?? [],
     resetFinishedSpans: () => memory?.reset(),
   };

@@ -105,7 +105,12 @@ describe('memory cache: default cost of byte values', () => {
     const small = createSyncMemoryCache<unknown>({ maxCost: 100 });
     assert.throws(
       () => small.set('big', new Float64Array(1000)),
-      (e: unknown) => e instanceof CacheError && e.code === 'too_large',
+      // The refusal names the key (it did not: which write was refused was a guess).
+      (e: unknown) => e instanceof CacheError && e.code === 'too_large' && e.message.includes('"big"'),
+    );
+    assert.throws(
+      () => small.set('gone', undefined),
+      (e: unknown) => e instanceof CacheError && e.code === 'invalid_value' && e.message.includes('"gone"'),
     );
     cache.close();
     small.close();
