@@ -63,6 +63,58 @@ describe('jaeger propagator: uberctx-* baggage within the baggage limits', { ski
     }
   });
 
+  it('a baggage key that cannot be a header name is not sent as uberctx-*: the call under the request still goes out', async () => {
+    // Any client may send `baggage: a%20b=1`; the key `a b` made the Jaeger propagator write a
+    // header `uberctx-a b`, and every tracedFetch under that request threw a raw TypeError
+    // ('"uberctx-a b" is an invalid header name') before anything was sent.
+    const app = createApp({
+      tracer: createOtelTracer({ exporter: 'memory', propagators: ['tracecontext', 'baggage', 'jaeger'] }),
+    });
+    let received: IncomingHttpHeaders = {};
+    const downstream = createServer((req, res) => {
+      received = req.headers;
+      res.end('ok');
+    });
+    const front = createServer(
+      traceHandler(app.ctx, async (ctx, _req, res) => {
+        const { port } = downstream.address() as AddressInfo;
+        try {
+          const r = await tracedFetch(ctx, `http://127.0.0.1:${port}/`);
+          res.end(await r.text());
+        } catch (err) {
+          res.end(`fetch failed: ${String(err)}`);
+        }
+      }),
+    );
+    await new Promise<void>((r) => downstream.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = front.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { 'uber-trace-id': UBER, baggage: 'a%20b=1,%C3%BCn=2,k%0A=3,ok=4' },
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(await res.text(), 'ok');
+      assert.deepEqual(uberctx(received), ['uberctx-ok']);
+      assert.equal(received['uberctx-ok'], '4');
+      // The `baggage` header beside it still carries every entry.
+      assert.equal(String(received.baggage).split(',').length, 4);
+    } finally {
+      await new Promise((r) => front.close(r));
+      await new Promise((r) => downstream.close(r));
+      await app.close();
+    }
+    // Injected into a carrier of one's own: only header names that node:http would send.
+    const tracer = createOtelTracer({ exporter: 'memory', propagators: ['jaeger'] });
+    try {
+      const out: Record<string, string> = {};
+      tracer.inject(out, { baggage: { 'a b': '1', ün: '2', "x!#$%&'*+-.^_`|~9": '3', ok: '4' } });
+      assert.deepEqual(uberctx(out), ["uberctx-x!#$%&'*+-.^_`|~9", 'uberctx-ok']);
+    } finally {
+      await tracer.close();
+    }
+  });
+
   it('the per-member and total limits, reading and writing', async () => {
     const tracer = createOtelTracer({ exporter: 'memory', propagators: ['jaeger'] });
     try {

@@ -177,6 +177,9 @@ class BaggagePropagator extends W3CBaggagePropagator {
 
 const UBERCTX = 'uberctx-';
 
+/** An HTTP header name (RFC 9110 `token`), as node:http and fetch check it. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /**
  * OpenTelemetry's Jaeger propagator within the W3C baggage limits above: it read every
  * `uberctx-*` header into the baggage and wrote an `uberctx-*` header per entry, so 500 incoming
@@ -186,8 +189,9 @@ const UBERCTX = 'uberctx-';
  * 4096 characters dropped, and none past 8192 characters in all (with a separator each, as in a
  * `baggage` header); an entry upstream skips (no value, a bad escape) does not count. Read, the
  * 180 count the baggage already on the context (a `baggage` header read before, which upstream
- * adds to), so `ctx.baggage` holds at most 180 entries however they came. Reading and writing
- * are upstream's otherwise: the limits go through the getter's keys and the setter.
+ * adds to), so `ctx.baggage` holds at most 180 entries however they came. An entry whose key
+ * cannot be in a header name is not written (it takes no place). Reading and writing are
+ * upstream's otherwise: the limits go through the getter's keys and the setter.
  */
 class JaegerBaggageLimits implements TextMapPropagator {
   constructor(readonly inner: TextMapPropagator) {}
@@ -198,6 +202,10 @@ class JaegerBaggageLimits implements TextMapPropagator {
     this.inner.inject(ctx, carrier, {
       set(c, key, value) {
         if (key.startsWith(UBERCTX)) {
+          // A key that cannot be part of a header name (`a b` from `baggage: a%20b=1`, which any
+          // client may send, or `ün`) is not sent this way: its `uberctx-a b` header made every
+          // tracedFetch under the request throw a TypeError (an invalid header name) and send nothing.
+          if (!HEADER_NAME.test(key)) return;
           const size = key.length - UBERCTX.length + 1 + value.length;
           if (count >= BAGGAGE_MAX_MEMBERS || size > BAGGAGE_MAX_MEMBER_LENGTH) return;
           const next = total + (count === 0 ? 0 : 1) + size;
