@@ -297,7 +297,16 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
       } catch {}
     }
     const left = Math.max(1, o.commandTimeout - (steadyNow() - started));
-    return probeHealth(client, o.mode, left, secrets, dispatch.lastOom(), () => gate.why(), writeProbe);
+    return probeHealth(
+      client,
+      o.mode,
+      left,
+      secrets,
+      dispatch.lastOom(),
+      () => gate.why(),
+      writeProbe,
+      dispatch.lastOomTransaction() ? undefined : writes.largest(),
+    );
   }
 }
 

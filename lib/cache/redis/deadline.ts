@@ -34,6 +34,7 @@
  * argument: store only when the key still holds exactly those bytes).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
+import { OOM_RECENT_MS } from './health.js';
 import { steadyNow } from './steady.js';
 
 /** The Lua body of a guarded SET (exported for the benchmark's fair peer: raw iovalkey running it). */
@@ -149,6 +150,11 @@ export interface GuardedWrites {
    * not overtaken by a delete, clear or read called after it. `undefined` once it settled.
    */
   pending(): Promise<void> | undefined;
+  /**
+   * The largest write (key and value bytes, and the compared value of a compare-and-set) sent in
+   * the last 10–20 s: what `health()` weighs a recent `oom` refusal against (./health.ts).
+   */
+  largest(): number;
   /** Stops the periodic clock measurement. */
   stop(): void;
 }
@@ -410,6 +416,22 @@ export function createGuardedWrites(
     return String(serverDeadline(steadyNow() - waited, limit, offset, uncertainty));
   };
   const px = (ms: number | undefined) => (ms === undefined ? '' : String(ms));
+  // The largest write of the current and of the previous OOM_RECENT_MS window (see `largest`).
+  let windowAt = steadyNow();
+  let largestNow = 0;
+  let largestBefore = 0;
+  const roll = () => {
+    const now = steadyNow();
+    if (now - windowAt < OOM_RECENT_MS) return;
+    largestBefore = now - windowAt < 2 * OOM_RECENT_MS ? largestNow : 0;
+    largestNow = 0;
+    windowAt = now;
+  };
+  const note = (key: string, value: Buffer, expect?: Buffer) => {
+    roll();
+    const bytes = key.length + value.length + (expect?.length ?? 0);
+    if (bytes > largestNow) largestNow = bytes;
+  };
   // Whether commands go out at once (else they first wait for the first clock measurement).
   const ready = () => measured || firstDone || commandTimeout === undefined;
 
@@ -422,6 +444,7 @@ export function createGuardedWrites(
     at?: number,
     expect?: Buffer,
   ) => {
+    note(key, value, expect);
     const args = [key, value, deadline(budget, at), px(ttl), nx ? '1' : ''];
     if (expect !== undefined) args.push(expect);
     return (client as unknown as Scripted)[COMMAND](...args);
@@ -449,12 +472,17 @@ export function createGuardedWrites(
       return startFirst();
     },
     queue(p, key, value, ttl, budget, at) {
+      note(key, value);
       (p as unknown as Scripted)[COMMAND](key, value, deadline(budget, at), px(ttl), '');
     },
     queueDelete(p, keys, budget, at) {
       (p as unknown as Scripted)[DELETE_COMMAND]([keys.length, ...keys, deadline(budget, at)]);
     },
     deadline,
+    largest() {
+      roll();
+      return Math.max(largestNow, largestBefore);
+    },
     stop() {
       clearInterval(timer);
       client.off('ready', resync);

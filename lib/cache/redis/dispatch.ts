@@ -75,6 +75,8 @@ export interface Dispatcher {
   idle(): Promise<void>;
   /** When (`steadyNow()`) a command last failed with `oom` (the server refused it for lack of memory). */
   lastOom(): number | undefined;
+  /** Whether that refusal was of a transaction (its size is not known to ./deadline.ts `largest`). */
+  lastOomTransaction(): boolean;
   /**
    * Makes every command wait, in call order, while `pending()` returns a promise (the first server
    * clock measurement of ./deadline.ts): a SET waits for it, and a command called after that SET
@@ -115,12 +117,16 @@ export function createDispatcher(
   let drained: (() => void) | undefined;
   let held: () => Promise<void> | undefined = () => undefined;
   let oomAt: number | undefined;
+  let oomTransaction = false;
   const settle = () => {
     if (--counters.inflight === 0) drained?.();
   };
   const failed = (op: string, e: CacheError) => {
     counters.errors++;
-    if (e.code === 'oom') oomAt = steadyNow();
+    if (e.code === 'oom') {
+      oomAt = steadyNow();
+      oomTransaction = op === 'transaction';
+    }
     report('redis cache operation failed', { op, code: e.code, error: e.message });
   };
 
@@ -260,6 +266,7 @@ export function createDispatcher(
       held = pending;
     },
     lastOom: () => oomAt,
+    lastOomTransaction: () => oomTransaction,
     idle() {
       if (counters.inflight === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {

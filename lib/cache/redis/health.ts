@@ -85,13 +85,18 @@ function infoField(text: string, field: string): string | undefined {
  * each command evicts back below the limit first, so memory does not stay over it). An `INFO`
  * the ACL refuses (or any other failure) reports nothing: the PING decides reachability.
  */
-async function outOfMemory(node: Redis, ms: number, lastOom?: number): Promise<string | undefined> {
+async function outOfMemory(
+  node: Redis,
+  ms: number,
+  lastOom?: number,
+  largest?: number,
+): Promise<string | undefined> {
   const m = await memoryOf(node, ms);
   if (!m) return undefined;
   if (m.used > m.max) return m.full;
   // Redis counts the incoming command in its check: a large value is refused while memory is still
   // a little below the limit. So a refusal this cache met recently counts too.
-  return nearlyFull(m, lastOom);
+  return nearlyFull(m, lastOom, largest);
 }
 
 interface Memory {
@@ -120,8 +125,22 @@ async function memoryOf(node: Redis, ms: number): Promise<Memory | undefined> {
   return { used, max, full, where };
 }
 
-function nearlyFull(m: Memory, lastOom: number | undefined): string | undefined {
+/**
+ * The memory a write of `bytes` needs below the limit: Redis holds the command in the connection's
+ * query buffer (which grows by doubling, from 16 KiB) and in its parsed arguments at once when it
+ * checks `maxmemory`.
+ */
+const roomFor = (bytes: number) => 4 * bytes + 64 * 1024;
+
+/**
+ * A write refused with `oom` lately (`lastOom`) while the server is still short of room for the
+ * largest write sent lately (`largest` bytes; unknown: any room counts as short). With room again —
+ * the limit raised, keys deleted — it is ok at once: it said "nearly out of memory … maxmemory
+ * 104857600" for 10 s after the limit went from 2 MB to 100 MB, while every write worked.
+ */
+function nearlyFull(m: Memory, lastOom: number | undefined, largest?: number): string | undefined {
   const ago = lastOom === undefined ? Number.POSITIVE_INFINITY : steadyNow() - lastOom;
+  if (largest !== undefined && m.max - m.used >= roomFor(largest)) return undefined;
   if (ago <= OOM_RECENT_MS)
     return `nearly out of memory ${m.where}: a write was refused with oom ${Math.round(ago)} ms ago (reads and deletes still work)`;
   return undefined;
@@ -327,6 +346,7 @@ async function probeCluster(
   lastOom: number | undefined,
   writeProbe: WriteProbe | undefined,
   because: () => string = () => '',
+  largest?: number,
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
   const masters = cluster.nodes('master');
@@ -367,7 +387,7 @@ async function probeCluster(
     const fullest = probed
       .flatMap((n) => (n.memory ? [n.memory] : []))
       .sort((a, b) => b.used / b.max - a.used / a.max)[0];
-    const nearly = fullest && nearlyFull(fullest, lastOom);
+    const nearly = fullest && nearlyFull(fullest, lastOom, largest);
     if (nearly) full.push(nearly);
   }
   full.push(...probed.flatMap((n) => (n.paused ? [n.paused] : [])));
@@ -383,6 +403,7 @@ export async function probeHealth(
   lastOom?: number,
   why?: () => string | undefined,
   writeProbe?: WriteProbe,
+  largest?: number,
 ): Promise<RedisHealth> {
   const nodes: RedisNodeHealth[] = [];
   // Why the client is not connected (the connection fault or its last error), secrets masked.
@@ -396,7 +417,16 @@ export async function probeHealth(
     if (client.isCluster) {
       const cluster = client as Cluster;
       const end = steadyNow() + timeoutMs;
-      const first = await probeCluster(cluster, mode, timeoutMs, secrets, lastOom, writeProbe, because);
+      const first = await probeCluster(
+        cluster,
+        mode,
+        timeoutMs,
+        secrets,
+        lastOom,
+        writeProbe,
+        because,
+        largest,
+      );
       // Right after a failover the client may be replacing a node's connection or re-reading the
       // slot map while the probe runs: the slot map then names a node the probe did not see (or
       // saw closing), and the check reported its slots unserved for a moment (1 probe in ~3,600
@@ -407,7 +437,7 @@ export async function probeHealth(
       if (left() < MIN_RECHECK_MS) return first;
       await refreshTopology(cluster, left());
       if (left() < MIN_RECHECK_MS || cluster.status !== 'ready') return first;
-      return await probeCluster(cluster, mode, left(), secrets, lastOom, writeProbe);
+      return await probeCluster(cluster, mode, left(), secrets, lastOom, writeProbe, undefined, largest);
     }
     const redis = client as Redis;
     // A socket being closed (iovalkey reconnecting after a READONLY reply) is a reconnection: the
@@ -424,7 +454,7 @@ export async function probeHealth(
     const ping = timedPing(redis, timeoutMs);
     const asked = withTimeout(redis.call('ROLE'), timeoutMs, timedOut, { unref: true });
     asked.catch(() => {});
-    const memory = outOfMemory(redis, timeoutMs, lastOom);
+    const memory = outOfMemory(redis, timeoutMs, lastOom, largest);
     const held = writeProbe?.check(redis, timeoutMs);
     const checks = Promise.all([
       memory,

@@ -111,6 +111,64 @@ describeWithServers('redis health: out of memory', skipRedis(), () => {
   });
 });
 
+// A write refused with oom kept health() degraded for 10 s whatever came after: with the limit
+// raised from 2 MB to 100 MB it said "nearly out of memory … maxmemory 104857600", and after the
+// keys were deleted it said the same, while every write worked. It counts only while the server is
+// still short of room for the writes this cache sends.
+describeWithServers('redis health: room again after an oom refusal', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let cache: RedisCache;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    redis = await startRedis({ maxmemory: '2mb', maxmemoryPolicy: 'noeviction' });
+    cache = createRedisCache({ addresses: [`${redis.host}:${redis.port}`], commandTimeout: 2000 });
+  });
+  after(async () => {
+    await cache?.close();
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  const fill = async (value: Buffer): Promise<number> => {
+    // Bounded: 2 MiB of 10 KB values fills up well before 400 writes.
+    for (let i = 0; i < 400; i++) {
+      try {
+        await cache.set(`fill${i}`, value);
+      } catch (err) {
+        assert.equal((err as { code?: string }).code, 'oom', String(err));
+        return i;
+      }
+    }
+    assert.fail('the server never ran out of memory');
+  };
+
+  it('is ok at once when the limit is raised, and when keys are deleted, though a write was just refused', async () => {
+    const value = Buffer.alloc(10_000, 7);
+    await fill(value);
+    const full = await cache.health();
+    assert.equal(full.ok, false, 'a write was just refused');
+    assert.equal(full.degraded, true);
+
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', '100mb'], {});
+    const raised = await cache.health();
+    assert.equal(raised.ok, true, raised.error);
+    assert.equal(raised.degraded, undefined);
+    await cache.set('fits', value);
+
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', '2mb'], {});
+    await cache.deleteMany(Array.from({ length: 400 }, (_, i) => `fill${i}`));
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', '3mb'], {});
+    const n = await fill(value);
+    assert.equal((await cache.health()).degraded, true, 'refused again');
+    await cache.deleteMany(Array.from({ length: n }, (_, i) => `fill${i}`));
+    const freed = await cache.health();
+    assert.equal(freed.ok, true, freed.error);
+    await cache.set('fits-again', value);
+  });
+});
+
 describeWithServers('redis health: sentinel mode with every sentinel down', skipRedis(), () => {
   let set: RedisSentinelSet;
   let cache: RedisCache;
