@@ -6,7 +6,7 @@
  */
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
-import { withTimeout } from '../../core/timeout.js';
+import { MAX_TIMER_MS } from '../../core/options.js';
 import { LOADING } from './client.js';
 import { closedError, plainReason } from './errors.js';
 import { describeNodes } from './nodes.js';
@@ -98,12 +98,16 @@ export function createConnectionGate(
   // The client's last connection error: the cause of every "not connected" rejection.
   let lastError: Error | undefined;
   let waiters = 0;
-  let onReady: Promise<ConnectionFault | undefined> | undefined;
-  let wake: ((fault?: ConnectionFault) => void) | undefined;
+  // The callers waiting for the connection, each removed when it settles: its own timeout takes it
+  // out. (They used to wait on one shared promise of the next 'ready', which kept every caller that
+  // had timed out — its promise, error and timer, ~2 KB — until a connection came: a server that
+  // accepts connections but never answers, SIGSTOPped or hung, grew the heap by every call made
+  // during the outage, ~100 MB per 48,000 timed-out `get`s, without bound.)
+  const waiting = new Set<(fault?: ConnectionFault) => void>();
   const settle = (fault?: ConnectionFault) => {
-    wake?.(fault);
-    onReady = undefined;
-    wake = undefined;
+    const now = [...waiting];
+    waiting.clear();
+    for (const wake of now) wake(fault);
   };
   // Cluster: each node's last connection error, by address (`host:port`), since the last 'ready'.
   const nodeErrors = new Map<string, Error>();
@@ -167,19 +171,27 @@ export function createConnectionGate(
 
   function wait(op: string): Promise<void> {
     if (client.status === 'wait') client.connect().catch(() => {}); // lazy client: first use connects
-    onReady ??= new Promise<ConnectionFault | undefined>((resolve) => {
-      wake = resolve;
-    });
     waiters++;
-    const ready = onReady.then((fault) => {
-      if (closed) throw closedError(op);
-      if (fault) throw faultError(op, fault, describeNodes(client));
-    });
-    const notConnected = () => {
-      waitFailed = true;
-      return unavailable(op, `not connected within ${timeoutMs} ms`);
-    };
-    return withTimeout(ready, timeoutMs, notConnected, { unref: true }).finally(() => {
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wake = (fault?: ConnectionFault) => {
+        clearTimeout(timer);
+        if (closed) reject(closedError(op));
+        else if (fault) reject(faultError(op, fault, describeNodes(client)));
+        else resolve();
+      };
+      waiting.add(wake);
+      if (timeoutMs === Number.POSITIVE_INFINITY) return;
+      timer = setTimeout(
+        () => {
+          waiting.delete(wake);
+          waitFailed = true;
+          reject(unavailable(op, `not connected within ${timeoutMs} ms`));
+        },
+        Math.min(timeoutMs, MAX_TIMER_MS),
+      );
+      timer.unref();
+    }).finally(() => {
       waiters--;
     });
   }
@@ -210,7 +222,7 @@ export function createConnectionGate(
       return lastError ? `${lastReason()}${faults?.hint() ?? ''}` : undefined;
     },
     release() {
-      wake?.();
+      settle();
       client.off('ready', readyListener);
       stopFaults?.();
       client.off('error', errorListener);
