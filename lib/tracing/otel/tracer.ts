@@ -295,16 +295,15 @@ function fromVariable<T>(variable: string | undefined, build: () => T): T {
 
 /**
  * The type says whether `exportStats` is there: a `provider` given is a `ProviderOtelTracer`
- * (none), none given an `OtelTracer`, and options whose `provider` is only known at run time
- * (typed `OtelTracerOptions`) give either, so `tracer.exportStats` must be checked before it is
- * called (they gave `OtelTracer`: `tracer.exportStats()` compiled and threw a TypeError when a
- * provider was there).
+ * (none), none given an `OtelTracer`. Options whose `provider` is only known at run time (typed
+ * `OtelTracerOptions`) stay typed `OtelTracer`, so that `const t: OtelTracer = createOtelTracer(o)`
+ * keeps compiling; there `tracer.exportStats` must be checked before it is called (README).
  */
 export function createOtelTracer(
   options: OtelTracerOptions & { provider: TracerProvider },
 ): ProviderOtelTracer;
 export function createOtelTracer(options?: OtelTracerOptions & { provider?: undefined }): OtelTracer;
-export function createOtelTracer(options: OtelTracerOptions): OtelTracer | ProviderOtelTracer;
+export function createOtelTracer(options: OtelTracerOptions): OtelTracer;
 export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | ProviderOtelTracer {
   // Options that are not an object (`null` from JavaScript): a ConfigError, as the other factories
   // give; it was a TypeError reading 'attributes' of null.
