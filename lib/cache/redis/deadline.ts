@@ -34,8 +34,14 @@
  * argument: store only when the key still holds exactly those bytes).
  */
 import type { ChainableCommander, Cluster, Redis } from 'iovalkey';
-import { OOM_RECENT_MS } from './health.js';
 import { steadyNow } from './steady.js';
+
+/**
+ * How long a write refused with `oom` keeps `health()` degraded while the server is at its limit
+ * (./health.ts), and the window of the largest write sent that it is weighed against (here, so
+ * that health.ts → errors.ts → deadline.ts is no import cycle).
+ */
+export const OOM_RECENT_MS = 10_000;
 
 /** The Lua body of a guarded SET (exported for the benchmark's fair peer: raw iovalkey running it). */
 export const SCRIPT = `

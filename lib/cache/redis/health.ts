@@ -2,6 +2,7 @@
 import type { Cluster, Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
 import { nodeLoading, OPEN_SENTINEL, quietAuth } from './client.js';
+import { OOM_RECENT_MS } from './deadline.js';
 import { loadingTimeoutError, toCacheError } from './errors.js';
 import { closing } from './gate.js';
 import { describeNodes, nodeAddress, nodeKeyAddress } from './nodes.js';
@@ -68,9 +69,6 @@ async function timedPing(node: Redis, ms: number): Promise<number> {
   await withTimeout(node.ping(), ms, timedOut, { unref: true });
   return performance.now() - start;
 }
-
-/** How long a write refused with `oom` keeps `health()` degraded while the server is at its limit. */
-export const OOM_RECENT_MS = 10_000;
 
 /** A field of an `INFO` reply, or `undefined`. */
 function infoField(text: string, field: string): string | undefined {
