@@ -658,6 +658,7 @@ function createClient(o: ResolvedOptions, retry: (times: number) => number): Red
     cluster.on('+node', (node: Redis) => {
       node.on('error', () => {});
       quietAsking(node);
+      dropsSettledQueued(node);
     });
     unshareSlotArrays(cluster);
     if (!o.readOnly) loadingFailsAtOnce(cluster);
@@ -733,23 +734,99 @@ export function silenceLimit(commandTimeout: number): number {
  * Left as is if the queue's shape is not the expected one (another iovalkey version).
  */
 function dropsSettledResends(client: Redis): Redis {
-  type Item = { command?: object };
-  type Held = { length: number; shift(): Item | undefined; push(item: Item): unknown };
-  const drop = () => {
-    const held = (client as unknown as { prevCommandQueue?: Held | null }).prevCommandQueue;
-    if (!held || typeof held.shift !== 'function' || typeof held.push !== 'function') return;
-    // One pass in order (bounded by the length at entry): the live ones go back to the end.
-    for (let n = held.length; n > 0; n--) {
-      const item = held.shift();
-      if (item === undefined) break;
-      const command = item.command;
-      if (command === undefined || '_commandTimeoutTimer' in command) held.push(item);
-    }
-  };
+  const drop = () => dropSettled((client as unknown as { prevCommandQueue?: unknown }).prevCommandQueue);
   client.on('reconnecting', drop);
   // 'connect' comes before the ready check's INFO is answered, so before the resend at 'ready'.
   client.on('connect', drop);
   return client;
+}
+
+/**
+ * Removes from one of iovalkey's queues of commands not yet written the ones whose promise has
+ * settled (a command whose promise has settled no longer has iovalkey's timeout timer; every
+ * command of the cache has one). Left as is if the queue's shape is not the expected one (another
+ * iovalkey version).
+ */
+function dropSettled(queue: unknown, live: (command: object) => boolean = () => true): void {
+  type Item = { command?: object };
+  type Held = { length: number; shift(): Item | undefined; push(item: Item): unknown };
+  const held = queue as Held | null | undefined;
+  if (!held || typeof held.shift !== 'function' || typeof held.push !== 'function') return;
+  // One pass in order (bounded by the length at entry): the live ones go back to the end.
+  for (let n = held.length; n > 0; n--) {
+    const item = held.shift();
+    if (item === undefined) break;
+    const command = item.command;
+    if (command === undefined || ('_commandTimeoutTimer' in command && live(command))) held.push(item);
+  }
+}
+
+/**
+ * Promises of commands sent to a cluster node's connection while it was not ready: watched, and
+ * settled. Per promise, not per command: a cluster pipeline retried after a redirect gives the same
+ * command objects fresh promises (`initPromise()`), and those are live again.
+ */
+const watchedPromises = new WeakSet<Promise<unknown>>();
+const settledPromises = new WeakSet<Promise<unknown>>();
+/** Queued commands below which the queue of a connection not ready is not scanned for settled ones. */
+const MIN_PRUNE = 64;
+
+/**
+ * iovalkey makes a cluster's node connections with an offline queue of their own (whatever the
+ * cluster's `enableOfflineQueue`), where commands wait until the connection is ready — also those
+ * whose callers were told `timeout` meanwhile. A node stalled without closing (SIGSTOP, a
+ * blackholed network) accepts the connection made after the silent one was dropped but never
+ * answers its ready check: every command timed out against it meanwhile stayed queued and, once
+ * the node answered, was written before the fresh ones (seen from outside: a master stopped for a
+ * few seconds then ran 1,000–3,000 `get`s whose callers had failed). The cluster's retry of a
+ * command whose connection closed can even queue it again after it failed. So each command sent
+ * while the connection is not ready is watched for settling (only those pay for it), a settled
+ * one is not queued again, and iovalkey's `resetOfflineQueue()`, called just before it writes the
+ * queue out, first drops the settled ones.
+ */
+function dropsSettledQueued(node: Redis): void {
+  type Sent = { promise?: Promise<unknown> };
+  const target = node as unknown as {
+    status: string;
+    offlineQueue?: unknown;
+    resetOfflineQueue?: () => void;
+    sendCommand?: (command: Sent, ...rest: unknown[]) => unknown;
+  };
+  const reset = target.resetOfflineQueue;
+  const send = target.sendCommand;
+  if (typeof reset !== 'function' || typeof send !== 'function') return;
+  const live = (command: object) => {
+    const p = (command as Sent).promise;
+    return p === undefined || !settledPromises.has(p);
+  };
+  // The queue's length after the last pass: the next pass runs once it has doubled, so what the
+  // queue holds stays within twice its live commands (amortised O(1) per queued command).
+  let pruned = 0;
+  target.sendCommand = function (this: typeof target, command: Sent, ...rest: unknown[]) {
+    const p = command?.promise;
+    if (this.status !== 'ready' && p !== undefined) {
+      // Its caller was told already: nothing to queue.
+      if (settledPromises.has(p)) return p;
+      if (!watchedPromises.has(p)) {
+        watchedPromises.add(p);
+        const done = () => {
+          settledPromises.add(p);
+        };
+        p.then(done, done);
+      }
+      const queued = (this.offlineQueue as { length?: number } | undefined)?.length ?? 0;
+      if (queued >= Math.max(2 * pruned, MIN_PRUNE)) {
+        dropSettled(this.offlineQueue, live);
+        pruned = (this.offlineQueue as { length?: number } | undefined)?.length ?? 0;
+      }
+    }
+    return send.call(this, command, ...rest);
+  };
+  target.resetOfflineQueue = function (this: typeof target) {
+    dropSettled(this.offlineQueue, live);
+    pruned = 0;
+    reset.call(this);
+  };
 }
 
 /**

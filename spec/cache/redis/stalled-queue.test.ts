@@ -32,14 +32,18 @@ const ROUND = 1000;
 const KEY = `k${'x'.repeat(200)}`;
 
 type Queued = { length: number } | null | undefined;
-/** Commands the client holds: awaiting replies, and kept to be resent after a reconnect. */
+/**
+ * Commands the client holds: awaiting replies, kept to be resent after a reconnect, and queued
+ * until a connection is ready (a cluster's node connections have such a queue).
+ */
 function kept(cache: RedisCache): number {
-  type Conn = { commandQueue?: Queued; prevCommandQueue?: Queued };
+  type Conn = { commandQueue?: Queued; prevCommandQueue?: Queued; offlineQueue?: Queued };
   const conns: Conn[] = cache.client.isCluster
     ? ((cache.client as Cluster).nodes('all') as unknown as Conn[])
     : [cache.client as unknown as Conn];
   let n = 0;
-  for (const c of conns) n += (c.commandQueue?.length ?? 0) + (c.prevCommandQueue?.length ?? 0);
+  for (const c of conns)
+    n += (c.commandQueue?.length ?? 0) + (c.prevCommandQueue?.length ?? 0) + (c.offlineQueue?.length ?? 0);
   return n;
 }
 
@@ -231,8 +235,14 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
       `# ${issued} gets timed out or failed; kept ${held}; the master ran ${calls} gets after resuming`,
     );
     assert.ok(dropped, 'the silent connection was dropped');
-    assert.ok(held <= ROUND, `kept ${held} of ${issued}`);
-    assert.ok(calls < issued / 4, `the master ran ${calls} gets of ${issued} that had failed`);
+    // A node connection not ready queues commands (iovalkey's offline queue, made anew after the
+    // silent one was dropped); its settled ones are dropped whenever it has doubled since the last
+    // pass, so it holds at most twice what is live.
+    assert.ok(held <= 2 * ROUND, `kept ${held} of ${issued}`);
+    // Less than one round: before, the gets that timed out against the connection made after the
+    // drop stayed in its offline queue and the master ran them on resuming (1,185 of 7,000 alone,
+    // 3,318 of 6,000 under CI load), on top of what the sockets' buffers held (185 here).
+    assert.ok(calls < ROUND, `the master ran ${calls} gets of ${issued} that had failed`);
     unhandled.check();
   });
 });
