@@ -785,7 +785,7 @@ const MIN_PRUNE = 64;
  * queue out, first drops the settled ones.
  */
 function dropsSettledQueued(node: Redis): void {
-  type Sent = { promise?: Promise<unknown> };
+  type Sent = { promise?: Promise<unknown>; name?: string; inTransaction?: boolean };
   const target = node as unknown as {
     status: string;
     offlineQueue?: unknown;
@@ -795,9 +795,14 @@ function dropsSettledQueued(node: Redis): void {
   const reset = target.resetOfflineQueue;
   const send = target.sendCommand;
   if (typeof reset !== 'function' || typeof send !== 'function') return;
+  // A transaction's parts (a `multi()` on the cluster client) are always kept, as iovalkey would
+  // write them: their timers fire one after another, so a pass between them could drop MULTI and
+  // write the SET and EXEC after it — the SET then applied outside any transaction.
+  const whole = (command: Sent) =>
+    command.inTransaction === true || command.name === 'multi' || command.name === 'exec';
   const live = (command: object) => {
     const p = (command as Sent).promise;
-    return p === undefined || !settledPromises.has(p);
+    return p === undefined || !settledPromises.has(p) || whole(command as Sent);
   };
   // The queue's length after the last pass: the next pass runs once it has doubled, so what the
   // queue holds stays within twice its live commands (amortised O(1) per queued command).
@@ -806,7 +811,7 @@ function dropsSettledQueued(node: Redis): void {
     const p = command?.promise;
     if (this.status !== 'ready' && p !== undefined) {
       // Its caller was told already: nothing to queue.
-      if (settledPromises.has(p)) return p;
+      if (settledPromises.has(p) && !whole(command)) return p;
       if (!watchedPromises.has(p)) {
         watchedPromises.add(p);
         const done = () => {
