@@ -743,11 +743,10 @@ function dropsSettledResends(client: Redis): Redis {
 
 /**
  * Removes from one of iovalkey's queues of commands not yet written the ones whose promise has
- * settled (a command whose promise has settled no longer has iovalkey's timeout timer; every
- * command of the cache has one). Left as is if the queue's shape is not the expected one (another
- * iovalkey version).
+ * settled (such a command no longer has iovalkey's timeout timer; every command of the cache has
+ * one). Left as is if the queue's shape is not the expected one (another iovalkey version).
  */
-function dropSettled(queue: unknown, live: (command: object) => boolean = () => true): void {
+function dropSettled(queue: unknown): void {
   type Item = { command?: object };
   type Held = { length: number; shift(): Item | undefined; push(item: Item): unknown };
   const held = queue as Held | null | undefined;
@@ -757,7 +756,7 @@ function dropSettled(queue: unknown, live: (command: object) => boolean = () => 
     const item = held.shift();
     if (item === undefined) break;
     const command = item.command;
-    if (command === undefined || ('_commandTimeoutTimer' in command && live(command))) held.push(item);
+    if (command === undefined || '_commandTimeoutTimer' in command) held.push(item);
   }
 }
 
@@ -785,24 +784,56 @@ const MIN_PRUNE = 64;
  * queue out, first drops the settled ones.
  */
 function dropsSettledQueued(node: Redis): void {
-  type Sent = { promise?: Promise<unknown>; name?: string; inTransaction?: boolean };
+  type Sent = { promise?: Promise<unknown> };
+  type Item = { command?: Sent; stream?: { isPipeline?: boolean } };
+  type Queue = { length: number; shift(): Item | undefined; push(item: Item): unknown };
   const target = node as unknown as {
     status: string;
-    offlineQueue?: unknown;
+    offlineQueue?: Queue;
     resetOfflineQueue?: () => void;
     sendCommand?: (command: Sent, ...rest: unknown[]) => unknown;
   };
   const reset = target.resetOfflineQueue;
   const send = target.sendCommand;
   if (typeof reset !== 'function' || typeof send !== 'function') return;
-  // A transaction's parts (a `multi()` on the cluster client) are always kept, as iovalkey would
-  // write them: their timers fire one after another, so a pass between them could drop MULTI and
-  // write the SET and EXEC after it — the SET then applied outside any transaction.
-  const whole = (command: Sent) =>
-    command.inTransaction === true || command.name === 'multi' || command.name === 'exec';
-  const live = (command: object) => {
-    const p = (command as Sent).promise;
-    return p === undefined || !settledPromises.has(p) || whole(command as Sent);
+  // Every command in this queue was sent through the wrapper below while the connection was not
+  // ready, so its promise is watched.
+  const live = (command: Sent | undefined) => {
+    const p = command?.promise;
+    return p === undefined || !settledPromises.has(p);
+  };
+  /**
+   * One pass in order (bounded by the length at entry; kept items go back to the end). A
+   * pipeline's commands (a `multi()` transaction too) are kept or dropped together, dropped only
+   * when all have settled: iovalkey writes a pipeline once all of its commands have been handed to
+   * it, so dropping some would leave the others unwritten, and a transaction cut in two would apply
+   * its commands outside MULTI.
+   */
+  const prune = (queue: Queue | undefined) => {
+    if (!queue || typeof queue.shift !== 'function' || typeof queue.push !== 'function') return;
+    let group: Item[] = [];
+    let groupStream: unknown;
+    let groupLive = false;
+    const endGroup = () => {
+      if (groupLive) for (const item of group) queue.push(item);
+      group = [];
+      groupStream = undefined;
+      groupLive = false;
+    };
+    for (let n = queue.length; n > 0; n--) {
+      const item = queue.shift();
+      if (item === undefined) break;
+      const stream = item.stream?.isPipeline === true ? item.stream : undefined;
+      if (stream !== groupStream) endGroup();
+      if (stream === undefined) {
+        if (live(item.command)) queue.push(item);
+        continue;
+      }
+      groupStream = stream;
+      group.push(item);
+      groupLive ||= live(item.command);
+    }
+    endGroup();
   };
   // The queue's length after the last pass: the next pass runs once it has doubled, so what the
   // queue holds stays within twice its live commands (amortised O(1) per queued command).
@@ -810,8 +841,9 @@ function dropsSettledQueued(node: Redis): void {
   target.sendCommand = function (this: typeof target, command: Sent, ...rest: unknown[]) {
     const p = command?.promise;
     if (this.status !== 'ready' && p !== undefined) {
-      // Its caller was told already: nothing to queue.
-      if (settledPromises.has(p) && !whole(command)) return p;
+      // A lone command whose caller was told already: nothing to queue (a pipeline's is handed on,
+      // iovalkey counts them to write the pipeline).
+      if (settledPromises.has(p) && rest[0] === undefined) return p;
       if (!watchedPromises.has(p)) {
         watchedPromises.add(p);
         const done = () => {
@@ -819,16 +851,15 @@ function dropsSettledQueued(node: Redis): void {
         };
         p.then(done, done);
       }
-      const queued = (this.offlineQueue as { length?: number } | undefined)?.length ?? 0;
-      if (queued >= Math.max(2 * pruned, MIN_PRUNE)) {
-        dropSettled(this.offlineQueue, live);
-        pruned = (this.offlineQueue as { length?: number } | undefined)?.length ?? 0;
+      if ((this.offlineQueue?.length ?? 0) >= Math.max(2 * pruned, MIN_PRUNE)) {
+        prune(this.offlineQueue);
+        pruned = this.offlineQueue?.length ?? 0;
       }
     }
     return send.call(this, command, ...rest);
   };
   target.resetOfflineQueue = function (this: typeof target) {
-    dropSettled(this.offlineQueue, live);
+    prune(this.offlineQueue);
     pruned = 0;
     reset.call(this);
   };

@@ -17,6 +17,8 @@ import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/inde
 import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers, waitFor } from '../../harness/process.js';
 import {
+  type RedisCluster,
+  type RedisClusterNode,
   redisCommand,
   skipRedis,
   startRedis,
@@ -86,6 +88,26 @@ async function stopped(pid: number): Promise<void> {
 async function getCalls(port: number): Promise<number> {
   const info = String(await redisCommand(port, ['INFO', 'commandstats']));
   return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/** The master of a started test cluster that owns `key`'s slot. */
+async function ownerOf(cluster: RedisCluster, key: string): Promise<RedisClusterNode> {
+  const slot = Number(await redisCommand(cluster.masters[0]!.port, ['CLUSTER', 'KEYSLOT', key]));
+  return waitFor(
+    async () => {
+      for (const m of cluster.masters) {
+        const shards = (await redisCommand(m.port, ['CLUSTER', 'SLOTS'])) as [
+          number,
+          number,
+          [string, number],
+        ][];
+        const own = shards.find(([from, to]) => slot >= from && slot <= to);
+        if (own) return cluster.masters.find((x) => x.port === Number(own[2][1]));
+      }
+      return undefined;
+    },
+    { what: 'the owner of the slot' },
+  );
 }
 
 describeWithServers('a stalled server does not pile up timed-out commands', skipRedis(), () => {
@@ -201,22 +223,7 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
     });
     t.after(() => cache.close());
     await cache.set(KEY, enc('v'));
-    const slot = Number(await redisCommand(cluster.masters[0]!.port, ['CLUSTER', 'KEYSLOT', KEY]));
-    const owner = await waitFor(
-      async () => {
-        for (const m of cluster.masters) {
-          const shards = (await redisCommand(m.port, ['CLUSTER', 'SLOTS'])) as [
-            number,
-            number,
-            [string, number],
-          ][];
-          const own = shards.find(([from, to]) => slot >= from && slot <= to);
-          if (own) return cluster.masters.find((x) => x.port === Number(own[2][1]));
-        }
-        return undefined;
-      },
-      { what: 'the owner of the slot' },
-    );
+    const owner = await ownerOf(cluster, KEY);
     const child = owner.server.child;
     t.after(() => void child.kill('SIGCONT'));
     await redisCommand(owner.port, ['CONFIG', 'RESETSTAT']);
