@@ -203,7 +203,7 @@ export function addLink(s: TrackingState, key: string, data: Redis): Link {
     ok: false,
     gen: 0,
     busy: false,
-    failures: 0,
+    failures: s.failedBefore.get(key) ?? 0,
     timer: undefined,
     opening: undefined,
     removed: false,
@@ -218,6 +218,7 @@ export function addLink(s: TrackingState, key: string, data: Redis): Link {
   data.on('close', onClose);
   data.on('ready', onReady);
   s.links.set(key, link);
+  s.failedBefore.delete(key);
   lose(s, `tracking ${nodeKeyAddress(key)}`);
   schedule(s, link, 0);
   return link;
@@ -233,5 +234,6 @@ export function removeLink(s: TrackingState, link: Link): void {
   // A subscriber still connecting: its set-up then fails at once and sees the link removed.
   link.opening?.disconnect();
   s.links.delete(link.key);
+  if (link.failures > 0) s.failedBefore.set(link.key, link.failures);
   lose(s, `node ${nodeKeyAddress(link.key)} left`);
 }

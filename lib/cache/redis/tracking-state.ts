@@ -17,6 +17,13 @@ export interface TrackingState {
   readonly timeout: number;
   readonly logger: Logger | undefined;
   readonly links: Map<string, Link>;
+  /**
+   * Cluster: set-up failures of a node's link that was removed before it was set up again, by node
+   * key. iovalkey remakes a node's connection (so its link) at each slot refresh while the node is
+   * down; the new link counts on from here, so its failures are still logged on the first and every
+   * 20th attempt and backed off (each new link used to start at 0: a line every ~100 ms).
+   */
+  readonly failedBefore: Map<string, number>;
   readonly handlers: Set<TrackingHandlers>;
   readonly counts: {
     messages: number;

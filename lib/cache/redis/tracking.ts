@@ -191,6 +191,7 @@ function trackingState(options: RedisTrackingOptions): TrackingState {
     // adaptLogger: a pino instance takes fields first (given as it is, records lost their fields).
     logger: options.logger ? quietLogger(adaptLogger(options.logger)) : undefined,
     links: new Map(),
+    failedBefore: new Map(),
     handlers: new Set(),
     counts: { messages: 0, keys: 0, flushes: 0, losses: 0, confirmations: 0, moves: 0 },
     confirmed: false,

@@ -16,6 +16,7 @@ describe('tracking loss reasons name an IPv6 node in brackets', () => {
     const reasons: string[] = [];
     const state = {
       links: new Map(),
+      failedBefore: new Map(),
       handlers: new Set([{ onLost: (reason: string) => reasons.push(reason) }]),
       counts: { losses: 0 },
       confirmed: true,
