@@ -62,9 +62,17 @@ describe('tracking over a cluster with a master down', { skip: skipRedis() }, ()
       );
       const attempts = lines.map((w) => Number(w.fields?.attempts));
       assert.ok(lines.length >= 1, 'the first failure is logged');
-      assert.ok(lines.length <= 3, `${lines.length} lines in 4 s, attempts ${JSON.stringify(attempts)}`);
-      for (let i = 1; i < attempts.length; i++)
+      // How many attempts the client's re-adds allow depends on the load; what is logged does not:
+      // the first attempt, then every 20th, each with its true count (before: attempts 1, every time).
+      assert.equal(attempts[0], 1, JSON.stringify(attempts));
+      for (let i = 1; i < attempts.length; i++) {
+        assert.equal(
+          attempts[i]! % 20,
+          0,
+          `${lines.length} lines in 4 s, attempts ${JSON.stringify(attempts)}`,
+        );
         assert.ok(attempts[i]! > attempts[i - 1]!, `attempts count on: ${JSON.stringify(attempts)}`);
+      }
     } finally {
       await cache.close();
       await tracking.close();
