@@ -108,6 +108,9 @@ export function inTime(reply: number): number {
 const COMMAND = 'hyperionSetBefore';
 const DELETE_COMMAND = 'hyperionDeleteBefore';
 const RESYNC_MS = 30_000;
+/** A clock measurement wider than this (ms, half its round trip) is taken again at once, at most {@link REFINES} times. */
+const REFINE_ABOVE_MS = 5;
+const REFINES = 2;
 
 type Scripted = {
   [COMMAND](...args: unknown[]): Promise<number>;
@@ -393,15 +396,47 @@ export function createGuardedWrites(
     return first;
   };
 
-  async function sync(): Promise<void> {
+  // Bumped by every measurement: a refinement (below) adopts its result only if no measurement
+  // began after it (a reconnect, perhaps to a promoted replica with another clock).
+  let generation = 0;
+  async function measureAll(): Promise<{ offset: number; uncertainty: number } | undefined> {
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
     const results = await Promise.allSettled(nodes.filter((n) => n.status === 'ready').map(measureClock));
     const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    if (ok.length === 0) return;
-    offset = Math.min(...ok.map((r) => r.offset));
-    uncertainty = Math.max(...ok.map((r) => r.uncertainty));
-    measured = true;
+    if (ok.length === 0) return undefined;
+    return {
+      offset: Math.min(...ok.map((r) => r.offset)),
+      uncertainty: Math.max(...ok.map((r) => r.uncertainty)),
+    };
   }
+  async function sync(): Promise<void> {
+    const gen = ++generation;
+    const m = await measureAll();
+    if (m === undefined) return;
+    offset = m.offset;
+    uncertainty = m.uncertainty;
+    measured = true;
+    if (m.uncertainty > REFINE_ABOVE_MS) refine(gen, m.uncertainty, REFINES);
+  }
+  // A round trip stretched by a stall of this process (synchronous start-up work while the TIME
+  // reply waited in the socket) or of the network gives a wide measurement, and each deadline is
+  // shortened by up to twice its width: past the command timeout, Redis refused every SET and
+  // delete as late (`timeout`) until the next measurement, 30 s later (`npm run demo` with a
+  // REDIS_URL: a stall of ~90 ms as its embedded database started left a 200 ms L2 with 0 % hits
+  // for the run). Measured again at once, in the background (nothing waits for it), and the
+  // narrower result kept; again while that keeps halving the width.
+  const refine = (gen: number, width: number, left: number) => {
+    measureAll().then(
+      (m) => {
+        if (m === undefined || gen !== generation || m.uncertainty >= width) return;
+        offset = m.offset;
+        uncertainty = m.uncertainty;
+        if (left > 1 && m.uncertainty > REFINE_ABOVE_MS && m.uncertainty < width / 2)
+          refine(gen, m.uncertainty, left - 1);
+      },
+      () => {},
+    );
+  };
   const resync = () => {
     sync().catch(() => {});
   };
