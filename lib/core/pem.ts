@@ -1,4 +1,5 @@
 /** PEM certificate blocks of a CA bundle, found in one pass (for the TLS checks of every adapter). */
+import { X509Certificate } from 'node:crypto';
 
 const BEGIN = /-----BEGIN (?:TRUSTED )?CERTIFICATE-----/g;
 const END = /-----END (?:TRUSTED )?CERTIFICATE-----/g;
@@ -27,4 +28,31 @@ export function pemCertificateBlocks(text: string): string[] {
     blocks.push(text.slice(b.index, from));
   }
   return blocks;
+}
+
+/**
+ * Why a non-empty CA bundle (a `ca` option: text, a Buffer or a list of them) trusts nothing, or
+ * `undefined` when it is usable: `'none'` when it holds no PEM certificate block at all (a file
+ * path given instead of the file's text, a DER file, a key), `'unreadable'` when a block cannot be
+ * read (Node ignores it and every certificate after it). Node takes either without a word, and
+ * every handshake then fails as if the server's CA were the wrong one.
+ */
+export function caBundleProblem(
+  ca: string | Uint8Array | readonly (string | Uint8Array)[],
+): 'none' | 'unreadable' | undefined {
+  const texts = (Array.isArray(ca) ? ca : [ca]).map((x: string | Uint8Array) =>
+    typeof x === 'string' ? x : Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('latin1'),
+  );
+  const blocks = texts.flatMap((t) => pemCertificateBlocks(t));
+  if (blocks.length === 0) return 'none';
+  for (const block of blocks) {
+    // OpenSSL's TRUSTED form, which X509Certificate does not read
+    if (block.startsWith('-----BEGIN TRUSTED')) continue;
+    try {
+      new X509Certificate(block);
+    } catch {
+      return 'unreadable';
+    }
+  }
+  return undefined;
 }

@@ -13,6 +13,7 @@
 import { type ConnectionOptions, createSecureContext, TLSSocket } from 'node:tls';
 import type { Cluster, Redis } from 'iovalkey';
 import { CacheError } from '../../core/errors.js';
+import { caBundleProblem } from '../../core/pem.js';
 
 /** Cluster node errors kept by a fault watch (the most recent per address). */
 const MAX_NODE_ERRORS = 8;
@@ -821,6 +822,20 @@ export function resolveTls(path: string, value: unknown, bad: Bad): ConnectionOp
       t.ca,
       'is empty: Node would trust the system CAs instead (leave ca out to mean them)',
     );
+  else if (t.ca !== undefined && isPem(t.ca)) {
+    // Node takes a ca holding no readable PEM certificate (a file path given for its text, a DER
+    // file) without a word and then trusts no CA: every connection failed as "wrong CA?".
+    const problem = caBundleProblem(t.ca as string | Uint8Array | (string | Uint8Array)[]);
+    if (problem)
+      bad(
+        `${path}.ca`,
+        'the PEM text of the CA(s) to trust (-----BEGIN CERTIFICATE-----)',
+        t.ca,
+        problem === 'none'
+          ? "holds no PEM certificate, so no server would be trusted (a file path? pass the file's text: readFileSync(path); a DER file? convert it: openssl x509 -inform der)"
+          : 'holds a PEM certificate block that cannot be read (Node ignores it and every certificate after it)',
+      );
+  }
   if (t.passphrase !== undefined && typeof t.passphrase !== 'string')
     bad(`${path}.passphrase`, 'a string', t.passphrase, 'must be a string');
   if (t.servername !== undefined && typeof t.servername !== 'string')

@@ -7,6 +7,7 @@
  * client must not redial in a storm while the fault lasts.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import {
   type AddressInfo,
   connect,
@@ -412,6 +413,33 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     console.log(
       `# surfaced: wrong key passphrase / mismatched key: ${(performance.now() - start).toFixed(0)} ms (ConfigError)`,
     );
+  });
+
+  it('a ca holding no readable PEM certificate (a file path, DER, a broken block): ConfigError at creation, as the tracer and /metrics refuse it', () => {
+    // Node takes such a ca without a word and trusts no CA: every connection failed as "wrong CA?"
+    // while the CA itself was the right one, given as its path (ioredis examples read the file).
+    const refused = (ca: string | Buffer, path: string, what: RegExp) =>
+      assert.throws(
+        () =>
+          path === 'tls.ca'
+            ? make(good, { ca })
+            : make(
+                good,
+                { ca: pki.ca.certPem },
+                { mode: 'sentinel', sentinel: { masterName: 'm', tls: { ca } } },
+              ),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.some((i) => i.path === path && what.test(i.message)) &&
+          !e.message.includes(pki.ca.cert),
+      );
+    refused(pki.ca.cert, 'tls.ca', /holds no PEM certificate.*file path/);
+    refused(new X509Certificate(pki.ca.certPem).raw, 'tls.ca', /holds no PEM certificate.*DER/);
+    refused('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'tls.ca', /cannot be read/);
+    refused(pki.ca.cert, 'sentinel.tls.ca', /holds no PEM certificate/);
+    // The PEM text itself, as text or a Buffer, is taken.
+    make(good, { ca: pki.ca.certPem });
+    make(good, { ca: Buffer.from(pki.ca.certPem) });
   });
 
   it('wrong password over TLS: fails fast as an authentication failure', async () => {
