@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,6 +230,45 @@ describe('OTLP over HTTPS with a private CA and an auth header (real Jaeger)', {
         headers: { authorization: basic(USER, 'wrong-password-value') },
       },
       /401|Unauthorized/i,
+    );
+  });
+
+  it('plain HTTP to the TLS receiver (an http:// endpoint): the hint says the port speaks TLS', async () => {
+    // Jaeger (Go's TLS listener) answers 400 "Client sent an HTTP request to an HTTPS server.":
+    // the export failed as only "Bad Request".
+    // One small span per export: with a larger body Go's listener may close while the request is
+    // still being written, and the exporter then sees only a reset (no answer to read).
+    const { tracer, records } = make({ endpoint: jaeger.otlpEndpoint.replace(/^https:/, 'http:') });
+    tracer.startSpan('plain-to-tls').end();
+    const err = await tracer.flush().then(
+      () => assert.fail('the export succeeded'),
+      (e: unknown) => e as Error,
+    );
+    assert.match(err.message, /Bad Request \(the collector port speaks TLS: use an https:\/\/ endpoint/);
+    const logged = records.find((r) => r.message === 'tracing: span export failed');
+    assert.match(String(logged?.fields?.hint), /port speaks TLS/);
+  });
+
+  it('TLS to a plain-HTTP port (an https:// endpoint): the hint says the port did not answer with TLS', async (t) => {
+    // A plain-HTTP receiver (as an OTLP receiver without tls): OpenSSL reads its answer to the
+    // ClientHello as "wrong version number", which named neither TLS nor the port.
+    const plain = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      plain.closeAllConnections();
+      plain.close();
+    });
+    await failingExports(
+      'TLS to a plain-HTTP port',
+      {
+        endpoint: `https://127.0.0.1:${(plain.address() as { port: number }).port}/v1/traces`,
+        tls: { ca: pki.ca.certPem },
+        headers: { authorization: basic(USER, PASSWORD) },
+      },
+      /did not answer with TLS: a plain-HTTP port\?/,
     );
   });
 

@@ -335,7 +335,12 @@ const ENDPOINT_EXAMPLES: Record<string, string> = {
  * ("self-signed certificate", "Unauthorized") name neither the option to set nor the header: the
  * Redis cache says which (`check tls.ca`), the export error log did not.
  */
-export function exportHint(code: unknown, message: string, exporter = 'otlp'): string | undefined {
+export function exportHint(
+  code: unknown,
+  message: string,
+  exporter = 'otlp',
+  body?: unknown,
+): string | undefined {
   // `tls` and the OTEL_EXPORTER_OTLP_* variables reach the otlp exporter only: the zipkin and
   // jaeger exporters' certificate errors pointed to tls.ca / tls.servername / tls.cert, which
   // they ignore (with a warning at creation), so following the hint changed nothing.
@@ -357,7 +362,16 @@ export function exportHint(code: unknown, message: string, exporter = 'otlp'): s
       : exporter === 'jaeger'
         ? 'the collector refused the credentials: the jaeger exporter sends no headers, only basic auth from user:password@ in the endpoint (use the otlp exporter for a bearer token or an API key header)'
         : 'the collector refused the credentials: check the authorization (or API key) header in headers';
+  // Plain HTTP sent to a TLS port: Go's TLS listener (the OpenTelemetry Collector, Jaeger v2)
+  // answers 400 with this body, and the export failed as only "Bad Request".
+  if (status === 400 && typeof body === 'string' && /HTTP request to an HTTPS server/i.test(body))
+    return otlp
+      ? 'the collector port speaks TLS: use an https:// endpoint (with tls.ca for a private CA)'
+      : 'the collector port speaks TLS: use an https:// endpoint';
   const text = `${typeof code === 'string' ? code : ''} ${message}`;
+  // TLS sent to a plain-HTTP port: OpenSSL's "wrong version number" (EPROTO) named neither.
+  if (/wrong version number|ERR_SSL_WRONG_VERSION_NUMBER|packet length too long/i.test(text))
+    return 'the collector did not answer with TLS: a plain-HTTP port? use an http:// endpoint for it (spans and headers then go unencrypted), or turn TLS on at the receiver';
   // Nothing at the endpoint's path (404, or 405 from a server that has the path for other methods):
   // an endpoint without its path (`http://collector:4318`, which posts to `/`) lost every span
   // with only the collector's "Not Found" in the log. The zipkin and jaeger exporters carry the
@@ -442,10 +456,12 @@ export function createExportErrorReporter(options: {
 
   const errorFields = () => {
     if (lastError === undefined) return {};
-    const err = lastError as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
+    const err = lastError as
+      | { message?: unknown; code?: unknown; originalCode?: unknown; data?: unknown }
+      | undefined;
     const code = err?.originalCode ?? err?.code;
     const error = typeof err?.message === 'string' ? err.message : String(err);
-    const hint = exportHint(code, error, exporter);
+    const hint = exportHint(code, error, exporter, err?.data);
     return { error, ...(code !== undefined ? { code } : {}), ...(hint ? { hint } : {}) };
   };
   const reset = () => {

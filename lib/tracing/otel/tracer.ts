@@ -589,12 +589,15 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         scrubEchoes(c, headerSecrets);
         restoreOriginalCode(c);
       }
-      const first = causes[0] as { message?: unknown; code?: unknown; originalCode?: unknown } | undefined;
+      const first = causes[0] as
+        | { message?: unknown; code?: unknown; originalCode?: unknown; data?: unknown }
+        | undefined;
       const reason = typeof first?.message === 'string' ? first.message : String(first);
       const hint = exportHint(
         first?.originalCode ?? first?.code,
         reason,
         o.provider ? undefined : o.exporter,
+        first?.data,
       );
       throw new TracingError(
         'flush_failed',
