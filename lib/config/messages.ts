@@ -40,6 +40,20 @@ export function displayPath(segments: readonly string[]): string {
 
 export const isSecretPath = (segments: readonly string[]) => segments.some((s) => isSecretField(s));
 
+/**
+ * True when `value`, given where a file path belongs (the last of `segments`: `key_file`,
+ * `ca_file`, `bearer_token_file` …), may be the secret itself and is never shown or printed: a
+ * value with a line break, a PEM marker or over 1024 characters (a PEM pasted into `key_file`), or,
+ * under a secret-named field or a private key's (`key_file`: an EC key's base64 body, pasted
+ * without its PEM lines, is one short line), one that does not start like a path (`/`, `./`,
+ * `../`, `~/`, `C:\`).
+ */
+export function pathMayBeSecret(segments: readonly string[], value: string): boolean {
+  if (/[\r\n]/.test(value) || value.includes('-----BEGIN') || value.length > 1024) return true;
+  const secret = isSecretPath(segments) || (segments.at(-1) ?? '').endsWith('key_file');
+  return secret && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(value);
+}
+
 export const issue = (
   segments: readonly string[],
   message: string,

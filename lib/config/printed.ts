@@ -6,7 +6,7 @@
  */
 import { inspect } from 'node:util';
 import { SENSITIVE_QUERY_PARAMS } from '../tracing/semconv.js';
-import { isSecretField } from './messages.js';
+import { isSecretField, pathMayBeSecret } from './messages.js';
 
 const REDACTED = '[redacted]';
 
@@ -101,6 +101,13 @@ function secretParams(query: string): string {
 }
 
 /**
+ * A value given where a file path belongs that may be the secret itself (a private key pasted into
+ * `key_file`): printed as `[redacted]` as its messages never show it (messages.ts).
+ */
+const secretInPath = (key: string, value: unknown): boolean =>
+  key.endsWith('_file') && typeof value === 'string' && pathMayBeSecret([key], value);
+
+/**
  * A copy of `value` for printing: every text or byte value under a secret-named field (and every
  * header value: `x-honeycomb-team` carries a key too) replaced; numbers and booleans are kept
  * (`reject_unauthorized: false` must stay visible).
@@ -110,7 +117,7 @@ function redacted(value: unknown, secret: boolean): unknown {
   if (isRecord(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(value))
-      out[k] = redacted(x, secret || k === 'headers' || isSecretField(k));
+      out[k] = secretInPath(k, x) ? REDACTED : redacted(x, secret || k === 'headers' || isSecretField(k));
     return out;
   }
   if (typeof value === 'string') return secret ? REDACTED : withoutPassword(value);
@@ -143,7 +150,9 @@ export function redactConfig(value: unknown): unknown {
       for (const [k, item] of Object.entries(x)) {
         // defineProperty: a `__proto__` key of a user's object stays a key, never a prototype.
         Object.defineProperty(o, k, {
-          value: copy(item, secret || k === 'headers' || isSecretField(k), depth + 1),
+          value: secretInPath(k, item)
+            ? REDACTED
+            : copy(item, secret || k === 'headers' || isSecretField(k), depth + 1),
           enumerable: true,
           writable: true,
           configurable: true,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
 import fc from 'fast-check';
-import { loadConfig, loadConfigFromText, parseConfig } from '../../lib/config/index.js';
+import { loadConfig, loadConfigFromText, parseConfig, redactConfig } from '../../lib/config/index.js';
 import { ConfigError } from '../../lib/core/errors.js';
 
 const S = {
@@ -108,6 +108,45 @@ describe('printing a loaded config shows no secret', () => {
     assert.deepStrictEqual(
       { ...loaded!.metrics },
       { port: 0, auth: { username: 'scraper', password: S.metrics } },
+    );
+  });
+});
+
+describe('printing a loaded config shows no key pasted where its file path belongs', () => {
+  it('a PEM or a bare key body in key_file prints [redacted], as its error never shows it; a path still shows (found from outside)', () => {
+    // The loader accepts any text as a path; the file is read only by createAppFromConfig, whose
+    // error hides such a value. Printing the loaded config first (logging the effective config at
+    // start-up, which lib/PRODUCTION.md calls safe) showed the private key.
+    const body = 'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgS3CRETkeyBody';
+    const pem = `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+    const text = (keyFile: string, certFile = '/etc/c.pem') => `
+cache:
+  type: redis
+  tls: { cert_file: ${JSON.stringify(certFile)}, key_file: ${JSON.stringify(keyFile)} }
+metrics:
+  port: 0
+  tls: { cert_file: /etc/m.pem, key_file: ${JSON.stringify(keyFile)} }
+`;
+    for (const [keyFile, certFile] of [
+      [pem, undefined],
+      [body, undefined],
+      ['/etc/k.pem', pem],
+    ] as const) {
+      const config = loadConfigFromText(text(keyFile, certFile), { env: {} }) as unknown as Record<
+        string,
+        Record<string, Record<string, unknown>>
+      >;
+      for (const shown of [printed(config), printed(config.cache!.tls), JSON.stringify(redactConfig(config))])
+        assert.ok(!shown.includes(body), `printed: ${shown.slice(0, 1500)}`);
+      // Still readable as given.
+      assert.equal(config.cache!.tls!.key_file, keyFile);
+    }
+    const paths = inspect(loadConfigFromText(text('/etc/k.pem'), { env: {} }), { depth: 10 });
+    assert.match(paths, /key_file: '\/etc\/k\.pem'/);
+    assert.match(paths, /cert_file: '\/etc\/c\.pem'/);
+    assert.match(
+      inspect(loadConfigFromText(text(pem), { env: {} }), { depth: 10 }),
+      /key_file: '\[redacted\]'/,
     );
   });
 });

@@ -20,7 +20,7 @@ import { ConfigError } from '../../core/errors.js';
 import { pemCertificateBlocks } from '../../core/pem.js';
 import { pathHint } from '../../tracing/otel/env.js';
 import { MAX_CONFIG_BYTES } from '../limits.js';
-import { isSecretPath } from '../messages.js';
+import { pathMayBeSecret } from '../messages.js';
 import { flag, hostName, nonEmpty, type SectionRule, section, text } from '../primitives.js';
 
 const path = nonEmpty('a file path');
@@ -68,10 +68,8 @@ export const serverTls = section(
  * (`/`, `./`, `../`, `~/`, `C:\`).
  */
 function shownPath(field: string, file: string): string {
-  const hidden = '(the value is not shown: it does not look like a file path)';
-  if (/[\r\n]/.test(file) || file.includes('-----BEGIN') || file.length > 1024) return hidden;
-  const secret = isSecretPath(field.split('.')) || field.endsWith('key_file');
-  if (secret && !/^(\/|\.{1,2}[/\\]|~\/|[A-Za-z]:[/\\])/.test(file)) return hidden;
+  if (pathMayBeSecret(field.split('.'), file))
+    return '(the value is not shown: it does not look like a file path)';
   return `"${file}"`;
 }
 
