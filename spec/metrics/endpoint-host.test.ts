@@ -11,7 +11,8 @@ import { loadConfigFromText } from '../../lib/config/index.js';
 import { metricsOptionsFromConfig } from '../../lib/config/sections/metrics.js';
 import { ConfigError, MetricsError } from '../../lib/core/errors.js';
 import { readBindHost } from '../../lib/core/host.js';
-import { createMetrics } from '../../lib/metrics/prometheus/index.js';
+import { createMetrics, type MetricsOptions } from '../../lib/metrics/prometheus/index.js';
+import { createTestPki, skipOpenssl } from '../harness/tls.js';
 
 /** Binds `host` on a free port; resolves the printed URL, the warnings and one scrape's status. */
 async function bindOn(host: string) {
@@ -84,6 +85,44 @@ describe('metrics endpoint host spellings', () => {
       await m.close();
     }
     assert.deepEqual(warnings, ['metrics endpoint listens beyond loopback without auth and TLS']);
+  });
+
+  it('the beyond-loopback warning names what is missing: TLS when auth is set (found from outside), auth when TLS is', {
+    skip: skipOpenssl(),
+  }, async () => {
+    const pki = await createTestPki();
+    try {
+      const warned = async (extra: Partial<MetricsOptions>) => {
+        const warnings: string[] = [];
+        const m = createMetrics({
+          host: '0.0.0.0',
+          port: 0,
+          logger: { warn: (w: string) => warnings.push(w) },
+          ...extra,
+        });
+        try {
+          await m.listen();
+        } finally {
+          await m.close();
+        }
+        return warnings;
+      };
+      assert.deepEqual(await warned({ auth: { bearerToken: 'metrics-token' } }), [
+        'metrics endpoint listens beyond loopback without TLS: its credentials and metrics go unencrypted',
+      ]);
+      assert.deepEqual(await warned({ tls: { cert: pki.server.certPem, key: pki.server.keyPem } }), [
+        'metrics endpoint listens beyond loopback without auth: anyone who reaches it can scrape it',
+      ]);
+      assert.deepEqual(
+        await warned({
+          auth: { bearerToken: 'metrics-token' },
+          tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+        }),
+        [],
+      );
+    } finally {
+      await pki.remove();
+    }
   });
 
   const refused: [string, RegExp][] = [

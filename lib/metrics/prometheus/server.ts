@@ -393,12 +393,21 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
+    // Named by what is missing: with auth alone it said "without auth and TLS" too, as if the
+    // credentials given were not in use.
     if (!judged.loopback && (o.authorization === undefined || !tls))
-      logger.warn('metrics endpoint listens beyond loopback without auth and TLS', {
-        host,
-        auth: o.authorization !== undefined,
-        tls: tls !== undefined,
-      });
+      logger.warn(
+        o.authorization !== undefined
+          ? 'metrics endpoint listens beyond loopback without TLS: its credentials and metrics go unencrypted'
+          : tls
+            ? 'metrics endpoint listens beyond loopback without auth: anyone who reaches it can scrape it'
+            : 'metrics endpoint listens beyond loopback without auth and TLS',
+        {
+          host,
+          auth: o.authorization !== undefined,
+          tls: tls !== undefined,
+        },
+      );
     server = srv;
     const failedToListen = (err: Error) => {
       abortListen = undefined;
