@@ -6,10 +6,9 @@
  * A certificate error at export time is an export failure like any other: counted in
  * `exportStats()` and logged rate-limited (`errorLogIntervalMs`), never thrown into the app.
  */
-import { X509Certificate } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
-import { pemCertificateBlocks } from '../../core/pem.js';
+import { caBundleProblem } from '../../core/pem.js';
 
 export interface ExportTlsOptions {
   /** PEM of the CA(s) to verify the collector with, instead of the system CAs. */
@@ -42,21 +41,11 @@ function isEmptyCa(v: unknown): boolean {
  * give the CA as tls.ca — the very thing done (found with a DER copy of the collector's own CA).
  */
 export function caProblem(ca: string | Buffer | readonly (string | Buffer)[]): string | undefined {
-  const texts = (Array.isArray(ca) ? ca : [ca]).map((x) =>
-    Buffer.isBuffer(x) ? x.toString('latin1') : String(x),
-  );
-  const blocks = texts.flatMap((t) => pemCertificateBlocks(t));
-  if (blocks.length === 0)
+  const problem = caBundleProblem(ca);
+  if (problem === 'none')
     return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----), so no collector would be trusted; a DER file? convert it: openssl x509 -inform der -in ca.der -out ca.pem';
-  for (const block of blocks) {
-    // OpenSSL's TRUSTED form, which X509Certificate does not read
-    if (block.startsWith('-----BEGIN TRUSTED')) continue;
-    try {
-      new X509Certificate(block);
-    } catch {
-      return 'holds a PEM certificate block that cannot be read (Node ignores it and every certificate after it)';
-    }
-  }
+  if (problem === 'unreadable')
+    return 'holds a PEM certificate block that cannot be read (Node ignores it and every certificate after it)';
   return undefined;
 }
 
