@@ -84,6 +84,43 @@ describe('export error log: losses inside the interval are written when it ends'
     r.closed();
     assert.equal(records.length, 2, 'nothing left for the close summary');
   });
+
+  it('a loss logged at once when the interval ended under a busy event loop is not followed by a second record', async () => {
+    // Spans dropped in a synchronous burst (queue full) while the held-back record's timer is
+    // overdue: the first loss past the interval is logged at once with every loss held back; the
+    // overdue timer then wrote a second record a millisecond later (seen at every interval with
+    // 1 M spans/s against a dead collector: "at most one record per interval" broken).
+    const at: number[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: () => void at.push(performance.now()),
+      error: () => void at.push(performance.now()),
+      child: () => logger,
+    };
+    const intervalMs = 100;
+    const r = createExportErrorReporter({
+      logger,
+      exporter: 'otlp',
+      intervalMs,
+      now: () => performance.now(),
+    });
+    r.dropped('queue_full', 1);
+    r.dropped('queue_full', 1); // held back: its timer is armed
+    // The event loop is busy past the end of the interval (the timer cannot fire)…
+    const busyUntil = performance.now() + intervalMs * 1.5;
+    while (performance.now() < busyUntil) {
+      // spin
+    }
+    r.dropped('queue_full', 1); // …so this one is logged at once, with the held-back one
+    r.dropped('queue_full', 1); // a new interval began: held back again
+    assert.equal(at.length, 2);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs / 2));
+    assert.equal(at.length, 2, `a record ${Math.round(at[2]! - at[1]!)} ms after the previous one`);
+    await waitFor(() => at.length === 3, { what: 'the next held-back record', timeoutMs: 5000 });
+    assert.ok(at[2]! - at[1]! >= intervalMs * 0.9, `records ${Math.round(at[2]! - at[1]!)} ms apart`);
+    r.beginClose();
+  });
 });
 
 describe('two tracers in active-context mode', () => {

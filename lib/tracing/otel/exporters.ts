@@ -498,6 +498,10 @@ export function createExportErrorReporter(options: {
     const t = now();
     const wait = lastLog + options.intervalMs - t;
     if (wait <= 0) {
+      // This record carries what the held-back timer would have written: a timer overdue under a
+      // busy event loop wrote a second record right after it (at every interval under load).
+      clearTimeout(trailing);
+      trailing = undefined;
       lastLog = t;
       log();
     } else if (trailing === undefined) {
