@@ -65,6 +65,9 @@ const FRESH_CONNECTION_MS = 2000;
 /** How long a client may keep its side of a connection open after ours was ended, ms. */
 const HALF_OPEN_MS = 1000;
 
+/** Longest wait, once the grace period's cut destroyed the connections, for them to close, ms. */
+const CUT_CLOSE_MS = 1000;
+
 /**
  * Bounds of the request body read and thrown away before a 503 is written: a connection closed
  * with body bytes unread is reset, and a client that sends its whole body before reading the
@@ -472,6 +475,7 @@ export function drainServer(
         stopConnectionsCheck(server);
         resolve();
       };
+      let cutting = false;
       const cut = () => {
         if (done) return;
         if (responses.size > 0)
@@ -491,7 +495,14 @@ export function drainServer(
         // still open — answering 503 to everyone and keeping the process alive for good.
         closeListenerNow?.();
         listenerClosed = true;
-        settle();
+        // Resolved once the destroyed connections have closed (their close callbacks, in the next
+        // turn of the event loop): their responses' 'close' ends each cut request's server span
+        // (traceHandler) and records its request metric. Resolved at once, the drain let the next
+        // disposer — the tracer's close — begin first, and every span of a request the drain cut
+        // was dropped as `shutdown`, never exported. Bounded, should a socket not report its close.
+        if (!cutting) later(Math.min(CUT_CLOSE_MS, budget * (1 - BUDGET_SHARE)), settle);
+        cutting = true;
+        finish();
       };
       /** Closes the listening socket at once (set while it lingers). */
       let closeListenerNow: (() => void) | undefined;

@@ -100,3 +100,58 @@ describe('a request cut at the end of the drain grace period', () => {
     assert.match(goneLine, /error_type="aborted"/);
   });
 });
+
+describe('the server span of a request the drain cut, in an app', () => {
+  it('has ended when the drain resolves, so the tracer closing next exports it (not a `shutdown` drop)', async () => {
+    // The README's setup: `app.defer('http', drainServer(server))`, the tracer closing after it.
+    // The drain resolved as soon as it had destroyed the connections; their responses' 'close',
+    // which ends the server spans, came after the tracer's close had begun: every span of a
+    // request a deploy cut was dropped as `shutdown`, never exported.
+    const tracer = createOtelTracer({ serviceName: 'http-shutdown-cut-app', exporter: 'memory' });
+    const app = createApp({ tracer });
+    const release: (() => void)[] = [];
+    const server = createServer(
+      traceHandler(
+        app.ctx,
+        (_ctx, _req, res) =>
+          new Promise<void>((resolve) => {
+            release.push(() => {
+              if (!res.destroyed) res.end();
+              resolve();
+            });
+          }),
+        { route: '/work' },
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port: appPort } = server.address() as { port: number };
+    let seen: string[] = [];
+    // Runs between the drain and the tracer's close (disposers run newest first).
+    app.defer('after drain', () => {
+      seen = tracer.finishedSpans().map((s) => String(s.attributes['error.type']));
+    });
+    app.defer('http', drainServer(server, { graceMs: 100 }));
+    const client = new Promise<string>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: appPort, path: '/work', agent: false }, (res) => {
+        res.resume();
+        res.on('close', () => resolve(`status ${res.statusCode}`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(String(err.code)));
+      setTimeout(() => req.destroy(), 10_000).unref();
+      req.end();
+    });
+    try {
+      await waitFor(() => release.length === 1 || undefined, { what: 'the request in its handler' });
+      await app.close();
+      assert.equal(await client, 'ECONNRESET', 'the grace period cut the running request');
+      assert.deepEqual(seen, ['shutdown'], 'the span had ended when the drain resolved');
+      const stats = tracer.exportStats();
+      assert.equal(stats.exportedSpans, 1);
+      assert.equal(stats.lostSpans, 0);
+    } finally {
+      for (const r of release) r();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
