@@ -88,3 +88,18 @@ describe('tracer close() options', () => {
     }
   });
 });
+
+describe('tracer close(null)', () => {
+  it('is a ConfigError that closes nothing, as the README lists', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    tracer.startSpan('s').end();
+    await assert.rejects(tracer.close(null as never), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, /tracer close: invalid options/);
+      return true;
+    });
+    tracer.startSpan('t').end();
+    await tracer.close();
+    assert.equal(tracer.exportStats().exportedSpans, 2);
+  });
+});
