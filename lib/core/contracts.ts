@@ -233,7 +233,7 @@ export interface WriteOptions {
    * writes can land late (a network backend) makes sure a write it reports as failed after this
    * budget never takes effect later: the Redis cache sends it with a server-side deadline that ends
    * before the budget — a margin of 10 % of it, at least 5 ms, earlier — so there a budget of 5 ms
-   * or less refuses every write (`timeout`, against a healthy server too) and one of 6–7 ms most:
+   * or less refuses every write (`timeout`, against a healthy server too) and one of 6 ms a third of them:
    * give at least 10 ms, the least `commandTimeout` (the same holds for a tiered cache over Redis,
    * which passes the budget on). Caches that write synchronously have nothing to bound, but every cache
    * checks it alike: a positive number of ms (`Infinity`: no budget of the caller's own), else

@@ -5,8 +5,10 @@
  * `timeout`, also through a tiered cache, which passes the budget on. The budget is accepted (every
  * cache accepts any positive one), so this was a silent trap: the contract said only "a positive
  * number of ms", while `commandTimeout` and a tiered `l2Timeout` over Redis must be at least 10 ms
- * for this very reason. Found by replaying issue 13 from outside (5 of 5 sets refused at 5 ms,
- * none at 8 ms). The docs now say it; this pins the behaviour and that they do.
+ * for this very reason. Found by replaying issue 13 from outside (on loopback, of 400 sets each:
+ * none accepted at 4 and 5 ms, 266 at 6 ms, all at 7 ms). The docs now say it; this pins the
+ * behaviour (at 3 ms, whose deadline lies before the call, so no timing can let it through) and
+ * that they do.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -48,14 +50,14 @@ describeWithServers('redis write budget of a few ms', skipRedis(), () => {
     await redis?.stop();
   });
 
-  it('a budget of 5 ms refuses every write against a healthy server; 20 ms does not', async () => {
+  it('a budget of 3 ms refuses every write against a healthy server; 500 ms does not', async () => {
     for (const c of [cache, tiered]) {
       for (let i = 0; i < 3; i++) {
-        assert.equal(await codeOf(c.set('k', enc('v'), undefined, { timeout: 5 })), 'timeout', c.name);
-        assert.equal(await codeOf(c.delete('k', { timeout: 5 })), 'timeout', c.name);
+        assert.equal(await codeOf(c.set('k', enc('v'), undefined, { timeout: 3 })), 'timeout', c.name);
+        assert.equal(await codeOf(c.delete('k', { timeout: 3 })), 'timeout', c.name);
       }
-      assert.equal(await codeOf(c.set('k', enc('v'), undefined, { timeout: 20 })), 'ok', c.name);
-      assert.equal(await codeOf(c.delete('k', { timeout: 20 })), 'ok', c.name);
+      assert.equal(await codeOf(c.set('k', enc('v'), undefined, { timeout: 500 })), 'ok', c.name);
+      assert.equal(await codeOf(c.delete('k', { timeout: 500 })), 'ok', c.name);
     }
   });
 
