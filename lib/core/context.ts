@@ -190,6 +190,26 @@ export function createContext(parts: {
   logger: Logger;
   components?: Readonly<Record<string, unknown>> | undefined;
 }): AppContext {
+  // Exported for tests of handlers: called from JavaScript without its parts (`createContext()`),
+  // it threw a raw TypeError, or made a ctx whose first `ctx.tracer` call did.
+  const given = parts as Record<string, unknown> | null | undefined;
+  const issues =
+    given === null || typeof given !== 'object'
+      ? [{ path: '', expected: 'an object { tracer, cache, metrics, logger }', received: typeName(given) }]
+      : (['tracer', 'cache', 'metrics', 'logger'] as const)
+          .filter(
+            (k) => given[k] === null || (typeof given[k] !== 'object' && typeof given[k] !== 'function'),
+          )
+          .map((k) => ({
+            path: k,
+            expected: `a ${k[0]!.toUpperCase()}${k.slice(1)} (its no-op if none)`,
+            received: typeName(given[k]),
+          }));
+  if (issues.length > 0)
+    throw new ConfigError(
+      'createContext: every part is required (noopTracer, createNoopCache(), noopMetrics, noopLogger when you have none)',
+      issues.map((i) => ({ ...i, message: 'is missing or has the wrong type' })),
+    );
   return new Context(
     parts.tracer,
     parts.cache,

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Attributes } from '../core/contracts.js';
+import { ConfigError, typeName } from '../core/errors.js';
 import { forwardedFor, forwardedHost, forwardedProto } from '../core/forwarded.js';
 import { httpKnownMethods, isKnownMethod, reloadKnownMethods } from '../core/http-methods.js';
 
@@ -98,6 +99,12 @@ const SENSITIVE = new Set(SENSITIVE_QUERY_PARAMS);
 
 /** A query string (without `?`) with the values of sensitive parameters replaced by `REDACTED`. */
 export function redactQuery(query: string): string {
+  // Exported: called from JavaScript with no string (`redactQuery(url.query)` of a URL without
+  // one), it threw a raw TypeError ("query.split is not a function").
+  if (typeof query !== 'string')
+    throw new ConfigError('redactQuery: the query must be a string (without its leading ?)', [
+      { path: 'query', expected: 'a string', received: typeName(query), message: 'has the wrong type' },
+    ]);
   if (query === '') return query;
   let changed = false;
   const parts = query.split('&').map((part) => {

@@ -189,3 +189,31 @@ describe('span helpers', () => {
     assert.equal(out.tracestate, 'k=v');
   });
 });
+
+describe('createContext called without its parts', () => {
+  it('is a ConfigError naming each missing part, not a raw TypeError', async () => {
+    const { createContext } = await import('../../lib/core/context.js');
+    const { ConfigError } = await import('../../lib/core/errors.js');
+    const { createNoopCache, noopLogger, noopMetrics } = await import('../../lib/core/noop.js');
+    for (const given of [undefined, null, 5]) {
+      assert.throws(
+        () => createContext(given as never),
+        (e: unknown) => e instanceof ConfigError && e.issues.length === 1 && e.issues[0]!.path === '',
+      );
+    }
+    assert.throws(
+      () => createContext({ tracer: noopTracer, metrics: noopMetrics } as never),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues.map((i) => i.path).join() === 'cache,logger' &&
+        /noopLogger/.test(e.message),
+    );
+    const ctx = createContext({
+      tracer: noopTracer,
+      cache: createNoopCache(),
+      metrics: noopMetrics,
+      logger: noopLogger,
+    });
+    assert.equal(ctx.tracer, noopTracer);
+  });
+});

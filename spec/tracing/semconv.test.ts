@@ -95,4 +95,14 @@ describe('semconv helpers', () => {
     assert.equal(withHttpDup(attrs, 'client', { httpDup: false, databaseDup: false }), attrs);
     assert.equal(withHttpDup(attrs, 'client', { httpDup: true, databaseDup: false })['http.method'], 'GET');
   });
+
+  it('redactQuery refuses a value that is not a string with a ConfigError', async () => {
+    const { ConfigError } = await import('../../lib/core/errors.js');
+    for (const bad of [undefined, null, 5, { q: 1 }])
+      assert.throws(
+        () => redactQuery(bad as never),
+        (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === 'query',
+      );
+    assert.equal(redactQuery('a=1&token=x'), 'a=1&token=REDACTED');
+  });
 });
