@@ -4,7 +4,8 @@
  * waiting for its own connection then fails `unavailable` (not connected …), but a transaction,
  * which opens a dedicated connection, failed with code `backend` — the code of an ACL refusal, not
  * of a server that cannot take one more connection — so a caller retrying on `unavailable` gave
- * up. It is `unavailable` now, with the server's words, and nothing was applied.
+ * up. It is `unavailable` now, with the server's words (or the reset that can overtake them), and
+ * nothing was applied.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -65,7 +66,10 @@ describeWithServers('redis cache: a server whose maxclients other clients have t
         );
       assert.ok(err instanceof CacheError, String(err));
       assert.equal(err.code, 'unavailable', err.message);
-      assert.match(err.message, /max number of clients reached/);
+      // The server's words, or a reset: when the client's first command (the ready check) reaches
+      // the server before it closes the refused connection, the kernel answers with a reset that
+      // can overtake the error line (~1 run in 15 on CI). Either way the code is `unavailable`.
+      assert.match(err.message, /max number of clients reached|ECONNRESET/);
     }
     // The cache's own connection still serves, and nothing of the transactions was applied.
     assert.equal(dec(await cache.get('k')), 'v0');
