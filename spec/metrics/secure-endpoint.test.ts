@@ -366,6 +366,10 @@ describe('/metrics with mutual TLS: a scraper refused at the handshake', { skip:
       JSON.stringify(warnings),
     );
     assert.match(warnings[0]!.message, /client certificate was refused \(CERT_HAS_EXPIRED\)/);
+    // Each record names the scraper's address (the refused ones too: their socket is gone by then).
+    for (const w of warnings) {
+      assert.equal((w.fields as { remoteAddress?: string }).remoteAddress, '127.0.0.1', JSON.stringify(w));
+    }
     assert.ok(!JSON.stringify(warnings).includes(TOKEN));
   });
 });

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { gzip, constants as zlibConstants } from 'node:zlib';
@@ -315,6 +315,16 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
    * that only reset or time out (TCP health checks) are left out, and so is what close() cut.
    */
   const handshakeWarned = new Map<string, { at: number; suppressed: number }>();
+  /**
+   * Each TCP connection's remote address, taken when it arrives: a TLS socket whose client
+   * certificate was refused is already destroyed when the error is reported, and its
+   * `remoteAddress` reads undefined then. Node's TLS socket keeps its TCP socket as `_parent`.
+   */
+  const peers = new WeakMap<Socket, string | undefined>();
+  const peerOf = (socket: TLSSocket): string | undefined => {
+    const tcp = (socket as { _parent?: unknown })._parent;
+    return socket.remoteAddress ?? (tcp instanceof Socket ? peers.get(tcp) : undefined);
+  };
   const handshakeFailed = (err: Error & { code?: unknown }, socket: TLSSocket) => {
     if (closed) return;
     // Node's verification code (`CERT_HAS_EXPIRED`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, …), or null.
@@ -334,7 +344,7 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
       refused !== undefined
         ? `metrics endpoint: a scraper's client certificate was refused (${reason})`
         : `metrics endpoint: a scraper's TLS handshake failed (${reason})`,
-      { reason, remoteAddress: socket.remoteAddress, suppressed: seen?.suppressed ?? 0 },
+      { reason, remoteAddress: peerOf(socket), suppressed: seen?.suppressed ?? 0 },
     );
   };
 
@@ -391,6 +401,7 @@ export function createEndpoint(o: EndpointOptions): Endpoint {
     // (closeAllConnections() left it open, and close() waited for it).
     srv.on('connection', (socket: Socket) => {
       sockets.add(socket);
+      peers.set(socket, socket.remoteAddress);
       socket.once('close', () => sockets.delete(socket));
     });
     // Named by what is missing: with auth alone it said "without auth and TLS" too, as if the
