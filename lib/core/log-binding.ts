@@ -12,7 +12,7 @@
  */
 import type { LogFields, Logger, LoggerLike, LogLevel, Span, SpanContext } from './contracts.js';
 import { ConfigError, typeName } from './errors.js';
-import { errorFields, isError } from './logger.js';
+import { errorFields, isError, messageFirst } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
 
@@ -122,11 +122,19 @@ function withFields(logger: LoggerLike & Partial<Logger>, fields: LogFields | un
       return own;
     }
   };
+  // A pino-order call (`messageFirst`) is turned first: its string went to `merged` as the fields,
+  // and the bound fields were lost with the record's own.
+  const at =
+    (level: LogLevel) =>
+    (message: string, own?: LogFields): unknown => {
+      if (typeof message === 'object') [message, own] = messageFirst(message, own);
+      return logger[level](message, merged(own));
+    };
   return {
-    debug: (message, own) => logger.debug(message, merged(own)),
-    info: (message, own) => logger.info(message, merged(own)),
-    warn: (message, own) => logger.warn(message, merged(own)),
-    error: (message, own) => logger.error(message, merged(own)),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
     child: (more) => withFields(logger, merged(more) ?? fields),
     ...(typeof logger.enabled === 'function'
       ? { enabled: (level: LogLevel) => logger.enabled?.(level) !== false }
@@ -175,24 +183,28 @@ class SpanBoundLogger implements Logger {
   // line that its `error`-level logger then dropped.
   debug(message: string, fields?: LogFields): void {
     if (this.root.enabled?.('debug') !== false) {
+      if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       const target = this.target;
       dropLogResult(target.debug(message, this.own(fields)));
     }
   }
   info(message: string, fields?: LogFields): void {
     if (this.root.enabled?.('info') !== false) {
+      if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       const target = this.target;
       dropLogResult(target.info(message, this.own(fields)));
     }
   }
   warn(message: string, fields?: LogFields): void {
     if (this.root.enabled?.('warn') !== false) {
+      if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       const target = this.target;
       dropLogResult(target.warn(message, this.own(fields)));
     }
   }
   error(message: string, fields?: LogFields): void {
     if (this.root.enabled?.('error') !== false) {
+      if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       const target = this.target;
       dropLogResult(target.error(message, this.own(fields)));
     }
@@ -264,6 +276,7 @@ function fromPino(p: ObjectFirstLogger): Logger {
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
+      if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       if (fields == null) p[level]({}, message);
       else if (typeof fields === 'object') p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
       // A JavaScript caller's `log.error('failed', err.message)`: under `fields`, as the console

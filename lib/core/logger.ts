@@ -74,6 +74,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
   const make = (base: LogFields): Logger => {
     const log = (level: LogLevel) => (message: string, fields?: LogFields) => {
       if (LEVELS[level] < min) return;
+      if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       // The record's own keys win: a field named `level`, `time` or `msg` must not turn an info
       // record into an error one (or hide when it happened).
       const record: Record<string, unknown> = {
@@ -204,6 +205,30 @@ export function errorFields(error: Error, depth = 0, seen: readonly Error[] = []
  */
 export function isError(value: unknown): value is Error {
   return value instanceof Error || types.isNativeError(value);
+}
+
+/**
+ * A log call's arguments in our order. A JavaScript caller used to pino writes the fields first —
+ * `log.info({ orderId }, 'charging')`, `log.error(err, 'failed')`, `log.error(err)` — and taken
+ * as written the record's message read `[object Object]` and its fields were lost (the string went
+ * under `fields`; through pino, the object was dropped). An object message (not an array) with a
+ * string or no second argument is such a call: the object is the fields, the string (or an Error's own
+ * message, or nothing) the message. Every other call is returned as it came.
+ */
+export function messageFirst(
+  message: unknown,
+  fields: unknown,
+): [message: string, fields: LogFields | undefined] {
+  if (
+    message !== null &&
+    typeof message === 'object' &&
+    !Array.isArray(message) &&
+    (fields === undefined || typeof fields === 'string')
+  ) {
+    const text = fields ?? (isError(message) ? safe(() => message.message) : '');
+    return [typeof text === 'string' ? text : '', message as LogFields];
+  }
+  return [message as string, fields as LogFields | undefined];
 }
 
 /** How many of an AggregateError's errors a record carries. */
