@@ -208,8 +208,11 @@ function atSentinel(fault: ConnectionFault): ConnectionFault {
 export function classifyClientError(err: unknown, client?: Redis | Cluster): ConnectionFault | undefined {
   const fault = classifyConnectionError(err);
   if (!fault) return undefined;
-  if (SENTINELS_FAILED.test(describe(err))) return atSentinel(fault);
-  return client && isSentinelClient(client) ? atMaster(fault) : fault;
+  if (SENTINELS_FAILED.test(describe(err)))
+    return withMissingPassword(atSentinel(fault), err, client, 'sentinel');
+  return client && isSentinelClient(client)
+    ? withMissingPassword(atMaster(fault), err, client, 'master')
+    : withMissingPassword(fault, err, client, 'server');
 }
 
 /** A client of a sentinel-managed master (iovalkey's `sentinels` option). */
@@ -410,7 +413,9 @@ export function createFaultWatch(options: {
         error: err,
       };
     if (!f) return;
-    if (!sentinelSide && client && isSentinelClient(client)) f = atMaster(f);
+    const atMasterSide = !sentinelSide && client !== undefined && isSentinelClient(client);
+    if (atMasterSide) f = atMaster(f);
+    f = withMissingPassword(f, err, client, sentinelSide ? 'sentinel' : atMasterSide ? 'master' : 'server');
     raise(f);
   };
   const onConnect = () => {
@@ -536,6 +541,44 @@ function clientTls(client: Redis | Cluster): { data: boolean; sentinel: boolean 
   const o = (client as Redis).options;
   if (!isSentinelClient(client)) return { data: Boolean(o.tls), sentinel: false };
   return { data: Boolean(o.enableTLSForSentinelMode && o.tls), sentinel: Boolean(o.sentinelTLS) };
+}
+
+/** Whether `client` has a password for its data nodes and for its sentinels. */
+function clientPasswords(client: Redis | Cluster): { data: boolean; sentinel: boolean } {
+  const given = (v: unknown) => typeof v === 'string' && v !== '';
+  if (client.isCluster) {
+    const redisOptions = (client as Cluster).options.redisOptions as { password?: unknown } | undefined;
+    return { data: given(redisOptions?.password), sentinel: false };
+  }
+  const o = (client as Redis).options;
+  return { data: given(o.password), sentinel: given(o.sentinelPassword) };
+}
+
+/** The server's reply to a command sent without logging in where a password is required. */
+const NOT_LOGGED_IN = /NOAUTH|Authentication required/i;
+
+/**
+ * An `auth` fault met by a client that has no password for that side (data nodes or sentinels):
+ * the server asked for one (NOAUTH) and none was sent. "the server refused the username/password"
+ * sent such a user to check a password they had never set. With a password given, a NOAUTH can
+ * follow a refused one on the same connection, so the message stays as it was.
+ */
+function withMissingPassword(
+  fault: ConnectionFault,
+  err: unknown,
+  client: Redis | Cluster | undefined,
+  side: 'sentinel' | 'master' | 'server',
+): ConnectionFault {
+  if (fault.kind !== 'auth' || !client || !NOT_LOGGED_IN.test(describe(err))) return fault;
+  const passwords = clientPasswords(client);
+  if (side === 'sentinel' ? passwords.sentinel : passwords.data) return fault;
+  const reason =
+    side === 'sentinel'
+      ? 'authentication failed at a sentinel: it requires a password and none was given (set sentinel.password, and sentinel.username for an ACL user)'
+      : side === 'master'
+        ? "authentication failed at the master: it requires a password and none was given (set password, and username for an ACL user; sentinel.password is the sentinels' own)"
+        : 'authentication failed: the server requires a password and none was given (set password, and username for an ACL user)';
+  return { ...fault, reason };
 }
 
 /**
