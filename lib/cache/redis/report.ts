@@ -12,6 +12,7 @@ import type { Logger } from '../../core/contracts.js';
 import { toCacheError } from './errors.js';
 import { describeNodes, nodeKeyAddress } from './nodes.js';
 import { steadyNow } from './steady.js';
+import { classifyClientError, faultError } from './tls.js';
 
 /** Logs a warning unless one was logged less than 5 s ago (then it is held back, see above). */
 export interface Report {
@@ -98,8 +99,16 @@ export function reportConnectionErrors(
   // Named by where it happened, as a command's error is: the line said "redis connection failed:
   // authentication failed …" or "… no TLS reply …" without the server, and in a cluster without
   // the node (a 'node error' comes with its address).
-  const reportAt = (err: Error, where: string) =>
-    report('redis connection error', { error: toCacheError('connection', err, secrets, where).message });
+  // A refused login is told as a command meets it (at a sentinel or the master; a password
+  // required and none given): the line said "the server refused the username/password" for all.
+  const reportAt = (err: Error, where: string) => {
+    const fault = classifyClientError(err, client);
+    const error =
+      fault?.kind === 'auth'
+        ? faultError('connection', fault, where)
+        : toCacheError('connection', err, secrets, where);
+    report('redis connection error', { error: error.message });
+  };
   const onError = (err: Error) => reportAt(err, describeNodes(client, err));
   const onNodeError = (err: Error, address?: unknown) =>
     reportAt(err, typeof address === 'string' ? nodeKeyAddress(address) : describeNodes(client, err));

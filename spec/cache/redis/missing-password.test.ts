@@ -73,6 +73,27 @@ describe('a Redis that requires a password, none given', { skip: skipRedis() }, 
     }
   });
 
+  it('the connection-error log record says the same (it said "refused the username/password")', async () => {
+    const records: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (message: string, fields?: { error?: unknown }) =>
+        void records.push(`${message}: ${fields?.error}`),
+    };
+    await getError(
+      createRedisCache({
+        addresses: [`${standalone.host}:${standalone.port}`],
+        commandTimeout: 2000,
+        logger,
+      }),
+    );
+    const connection = records.filter((r) => r.startsWith('redis connection error'));
+    assert.ok(connection.length > 0, JSON.stringify(records));
+    for (const r of connection) assert.match(r, REQUIRED);
+  });
+
   it('health() says the same', async () => {
     const cache = createRedisCache({
       addresses: [`${standalone.host}:${standalone.port}`],
@@ -132,12 +153,22 @@ describe('a Redis that requires a password, none given', { skip: skipRedis() }, 
       );
     });
 
-    it("no data-node password: names password, at the master, not the sentinels' one", async () => {
-      const err = await getError(createRedisCache(options({ password: SENTINEL_PASSWORD })));
-      assert.match(
-        err.message,
-        /authentication failed at the master: it requires a password and none was given \(set password\b/,
-      );
+    it("no data-node password: names password, at the master, not the sentinels' one (the log too)", async () => {
+      const records: string[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        error() {},
+        warn: (message: string, fields?: { error?: unknown }) =>
+          void records.push(`${message}: ${fields?.error}`),
+      };
+      const err = await getError(createRedisCache({ ...options({ password: SENTINEL_PASSWORD }), logger }));
+      const atMaster =
+        /authentication failed at the master: it requires a password and none was given \(set password\b/;
+      assert.match(err.message, atMaster);
+      const connection = records.filter((r) => r.startsWith('redis connection error'));
+      assert.ok(connection.length > 0, JSON.stringify(records));
+      for (const r of connection) assert.match(r, atMaster);
     });
 
     it('a wrong sentinel password still reads as refused', async () => {
