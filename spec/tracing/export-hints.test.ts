@@ -144,12 +144,15 @@ describe('an export to a path with no receiver (404, 405) says to give the full 
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  async function exportTo(exporter: 'otlp' | 'zipkin'): Promise<{ error: TracingError; record?: LogRecord }> {
+  async function exportTo(
+    exporter: 'otlp' | 'zipkin',
+    path = '',
+  ): Promise<{ error: TracingError; record?: LogRecord }> {
     const records: LogRecord[] = [];
     const tracer = createOtelTracer({
       serviceName: 'export-hints',
       exporter,
-      endpoint: base,
+      endpoint: `${base}${path}`,
       logger: recordingLogger(records),
     });
     try {
@@ -178,6 +181,25 @@ describe('an export to a path with no receiver (404, 405) says to give the full 
           assert.match(text, /no .*receiver at this path: the endpoint is used as given/, `${code}: ${text}`);
           assert.ok(text.includes(path), `${code}: ${text}`);
         }
+      }
+    });
+  }
+
+  // An endpoint whose path is the receiver's already (the default one, or a full URL) but whose
+  // host or port is another server's: "give the full URL" sent the user to fix the right path.
+  for (const [exporter, path, port] of [
+    ['otlp', '/v1/traces', 4318],
+    ['zipkin', '/api/v2/spans', 9411],
+  ] as const) {
+    it(`${exporter}: a 404 at the receiver's own path (${path}) points to the host and port`, async () => {
+      status = 404;
+      const { error, record } = await exportTo(exporter, path);
+      assert.ok(record, 'no export failure logged');
+      for (const text of [String(record.fields?.hint), error.message]) {
+        assert.match(text, /nothing at this address answers as the .*receiver, though the path/, text);
+        assert.ok(text.includes(`(${path}) is its own: check the host and port`), text);
+        assert.ok(text.includes(`default port is ${port}`), text);
+        assert.doesNotMatch(text, /give the full URL/);
       }
     });
   }

@@ -330,6 +330,13 @@ const ENDPOINT_EXAMPLES: Record<string, string> = {
   jaeger: 'http://jaeger:14268/api/traces',
 };
 
+/** Each exporter's receiver path and the receiver's default port. */
+const RECEIVER_PATHS: Record<string, { path: string; port: number }> = {
+  otlp: { path: '/v1/traces', port: 4318 },
+  zipkin: { path: '/api/v2/spans', port: 9411 },
+  jaeger: { path: '/api/traces', port: 14268 },
+};
+
 /**
  * What to check after an export failure that no retry fixes. Node's and the collector's own words
  * ("self-signed certificate", "Unauthorized") name neither the option to set nor the header: the
@@ -340,6 +347,7 @@ export function exportHint(
   message: string,
   exporter = 'otlp',
   body?: unknown,
+  endpoint?: string,
 ): string | undefined {
   // `tls` and the OTEL_EXPORTER_OTLP_* variables reach the otlp exporter only: the zipkin and
   // jaeger exporters' certificate errors pointed to tls.ca / tls.servername / tls.cert, which
@@ -382,8 +390,17 @@ export function exportHint(
     /status code from zipkin: 40[45]\b|server responded with HTTP 40[45]\b|collector answered HTTP 40[45] and closed/.test(
       message,
     )
-  )
-    return `the collector has no ${exporter === 'otlp' ? 'OTLP/HTTP trace receiver' : `${exporter} receiver`} at this path: the endpoint is used as given, so give the full URL (e.g. ${ENDPOINT_EXAMPLES[exporter] ?? ENDPOINT_EXAMPLES.otlp})`;
+  ) {
+    const receiver = otlp ? 'OTLP/HTTP trace receiver' : `${exporter} receiver`;
+    // The endpoint's path is the receiver's own already (the default endpoint, or a full URL):
+    // "give the full URL" sent the user to fix a path that was right, when the host or port is
+    // another server's (an application, a UI port).
+    const path = endpoint !== undefined && URL.canParse(endpoint) ? new URL(endpoint).pathname : undefined;
+    const standard = RECEIVER_PATHS[exporter];
+    if (standard !== undefined && path?.replace(/\/+$/, '') === standard.path)
+      return `nothing at this address answers as the ${receiver}, though the path (${standard.path}) is its own: check the host and port — another server answers there (the receiver's default port is ${standard.port})`;
+    return `the collector has no ${receiver} at this path: the endpoint is used as given, so give the full URL (e.g. ${ENDPOINT_EXAMPLES[exporter] ?? ENDPOINT_EXAMPLES.otlp})`;
+  }
   if (/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i.test(text))
     return "the collector's certificate has expired (or is not yet valid)";
   if (/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/i.test(text))
@@ -461,7 +478,7 @@ export function createExportErrorReporter(options: {
       | undefined;
     const code = err?.originalCode ?? err?.code;
     const error = typeof err?.message === 'string' ? err.message : String(err);
-    const hint = exportHint(code, error, exporter, err?.data);
+    const hint = exportHint(code, error, exporter, err?.data, options.endpoint);
     return { error, ...(code !== undefined ? { code } : {}), ...(hint ? { hint } : {}) };
   };
   const reset = () => {

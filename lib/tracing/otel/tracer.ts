@@ -598,6 +598,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         reason,
         o.provider ? undefined : o.exporter,
         first?.data,
+        o.provider ? undefined : o.endpoint,
       );
       throw new TracingError(
         'flush_failed',
