@@ -25,6 +25,7 @@ import { accessDenied, resolveFrom, unreadablePeerMessage } from '../core/peer.j
 import type { PrometheusMetrics } from '../metrics/prometheus/index.js';
 import { applyOtelEnv } from '../tracing/otel/env.js';
 import type { OtelTracer } from '../tracing/otel/index.js';
+import { OTEL_INSTALL } from '../tracing/otel/names.js';
 import { createPassThroughTracer, createPropagateOnlyTracer } from '../tracing/propagate-only.js';
 import { checkParsed, newFound, validateConfig } from './load.js';
 import {
@@ -130,7 +131,8 @@ async function importAdapter<T>(
   const missing = errors.map(([name]) => name);
   const names = missing.join(', ');
   const what = missing.length > 1 ? 'dependencies' : 'dependency';
-  const message = `needs ${subpath}, whose optional peer ${what} ${names} ${missing.length > 1 ? 'are' : 'is'} not installed: npm install ${missing.join(' ')}`;
+  const install = subpath === 'hyperion/tracing/otel' ? OTEL_INSTALL : `npm install ${missing.join(' ')}`;
+  const message = `needs ${subpath}, whose optional peer ${what} ${names} ${missing.length > 1 ? 'are' : 'is'} not installed: ${install}`;
   throw new ConfigError(
     `createAppFromConfig: ${section} needs an optional peer dependency that is not installed`,
     [{ path: section, expected: `${names} installed`, received: 'not installed', message }],

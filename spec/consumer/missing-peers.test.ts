@@ -132,16 +132,21 @@ describe('hyperion/config with only its own peers installed', () => {
   });
   after(() => dir?.remove());
 
-  const missing = (section: string, subpath: string, install: string) => ({
+  const missing = (section: string, subpath: string, install: string, advice = `npm install ${install}`) => ({
     name: 'ConfigError',
     code: 'config_invalid',
     configError: true,
     issues: [
       `${section}: needs ${subpath}, whose optional peer ${install.includes(' ') ? 'dependencies' : 'dependency'} ` +
-        `${install.split(' ').join(', ')} ${install.includes(' ') ? 'are' : 'is'} not installed: npm install ${install}`,
+        `${install.split(' ').join(', ')} ${install.includes(' ') ? 'are' : 'is'} not installed: ${advice}`,
     ],
     cause: 'ERR_MODULE_NOT_FOUND',
   });
+  // One line's versions together, with its SDK: the bare package names installed the newest of
+  // each, the 3.x core (Node ≥ 22.15) beside a 2.x SDK on Node 20, and no SDK.
+  const OTEL_ADVICE =
+    'for OpenTelemetry JS 2.x (Node ≥ 20.19) npm install @opentelemetry/api@~1.9 @opentelemetry/sdk-trace-base@~2.12 @opentelemetry/core@~2.12 @opentelemetry/resources@~2.12, ' +
+    'or for 3.x (Node ≥ 22.15) npm install @opentelemetry/api@~1.10 @opentelemetry/sdk-trace@~3.1 (which brings core and resources)';
 
   it('a Redis cache without iovalkey names iovalkey and hyperion/cache/redis', () => {
     assert.deepEqual(result.redis, missing('cache', 'hyperion/cache/redis', 'iovalkey'));
@@ -156,6 +161,7 @@ describe('hyperion/config with only its own peers installed', () => {
         'tracing',
         'hyperion/tracing/otel',
         '@opentelemetry/api @opentelemetry/core @opentelemetry/resources',
+        OTEL_ADVICE,
       ),
     );
   });
@@ -203,8 +209,7 @@ describe('hyperion/config with only its own peers installed', () => {
       code: 'otel_peer_missing',
       message:
         'hyperion/tracing/otel needs the optional peer dependencies @opentelemetry/api, @opentelemetry/core, @opentelemetry/resources, ' +
-        'which are not installed: npm install @opentelemetry/api @opentelemetry/core @opentelemetry/resources ' +
-        '(with an SDK: @opentelemetry/sdk-trace-base@2 and @opentelemetry/api@1.9, or @opentelemetry/sdk-trace@3 and @opentelemetry/api@1.10 on Node ≥ 22.15)',
+        `which are not installed: ${OTEL_ADVICE}`,
       typed: true,
     });
   });

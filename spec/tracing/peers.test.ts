@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TracingError } from '../../lib/core/errors.js';
+import { OTEL_INSTALL } from '../../lib/tracing/otel/names.js';
 import { loadPeer } from '../../lib/tracing/otel/sdk.js';
 
 describe('optional peers of hyperion/tracing/otel', () => {
@@ -19,6 +20,33 @@ describe('optional peers of hyperion/tracing/otel', () => {
         return true;
       },
     );
+  });
+  it("the install advice for a missing api/core/resources pins one line's versions, each within the package's peer range", async () => {
+    const { peerDependencies } = (await import('../../package.json', { with: { type: 'json' } })).default as {
+      peerDependencies: Record<string, string>;
+    };
+    const pins = [...OTEL_INSTALL.matchAll(/(@opentelemetry\/[a-z-]+)@(~[\d.]+)/g)].map(
+      (m) => [m[1]!, m[2]!] as const,
+    );
+    // Both lines, each with its API and SDK: the bare names installed the newest of each.
+    assert.deepEqual(
+      pins.map(([name]) => name),
+      [
+        '@opentelemetry/api',
+        '@opentelemetry/sdk-trace-base',
+        '@opentelemetry/core',
+        '@opentelemetry/resources',
+        '@opentelemetry/api',
+        '@opentelemetry/sdk-trace',
+      ],
+    );
+    for (const [name, range] of pins) {
+      const accepted = peerDependencies[name]?.split('||').map((r) => r.trim()) ?? [];
+      assert.ok(
+        accepted.includes(range),
+        `${name}@${range} is outside the peer range ${peerDependencies[name]}`,
+      );
+    }
   });
   it('an installed one loads', () => {
     assert.equal(

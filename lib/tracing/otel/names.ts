@@ -75,3 +75,13 @@ export function normalizeEndpoint(
   if (port) return { problem: port };
   return { url: url.href };
 }
+
+/**
+ * What to install when the packages every part of `hyperion/tracing/otel` loads are missing: one
+ * OpenTelemetry JS line's versions together, with its SDK. "npm install @opentelemetry/api
+ * @opentelemetry/core @opentelemetry/resources", followed as written, took the newest of each —
+ * the 3.x core (Node ≥ 22.15) beside the 2.x SDK on Node 20 — and no SDK.
+ */
+export const OTEL_INSTALL =
+  'for OpenTelemetry JS 2.x (Node ≥ 20.19) npm install @opentelemetry/api@~1.9 @opentelemetry/sdk-trace-base@~2.12 @opentelemetry/core@~2.12 @opentelemetry/resources@~2.12, ' +
+  'or for 3.x (Node ≥ 22.15) npm install @opentelemetry/api@~1.10 @opentelemetry/sdk-trace@~3.1 (which brings core and resources)';

@@ -9,6 +9,7 @@
  * `import` gets (`loadPeer`).
  */
 import { TracingError } from '../../core/errors.js';
+import { OTEL_INSTALL } from './names.js';
 import { loadPeer, peerInstalled } from './sdk.js';
 
 const REQUIRED = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/resources'] as const;
@@ -19,8 +20,7 @@ if (missing.length > 0) {
   throw new TracingError(
     'otel_peer_missing',
     `hyperion/tracing/otel needs the optional peer ${many ? 'dependencies' : 'dependency'} ${missing.join(', ')}, ` +
-      `which ${many ? 'are' : 'is'} not installed: npm install ${missing.join(' ')} ` +
-      '(with an SDK: @opentelemetry/sdk-trace-base@2 and @opentelemetry/api@1.9, or @opentelemetry/sdk-trace@3 and @opentelemetry/api@1.10 on Node ≥ 22.15)',
+      `which ${many ? 'are' : 'is'} not installed: ${OTEL_INSTALL}`,
   );
 }
 
