@@ -222,10 +222,18 @@ async function printSummary(
   const byStatus = new Map<number, number>();
   for (const s of samples) byStatus.set(s.status, (byStatus.get(s.status) ?? 0) + 1);
   const ms = samples.filter((s) => s.status !== 0).map((s) => s.ms);
+  // OTEL_SDK_DISABLED=true (read by the tracer, as the OpenTelemetry specification says) leaves the
+  // tracers without a provider: nothing is recorded. The summary said "spans kept in memory" (or
+  // "OTLP → …") and then guessed a sample rate of 0 or always_off for the missing trace.
+  const tracingOff = services.all.some((s) => s.tracer !== undefined && s.tracer.provider === undefined);
   const setup = [
     env.databaseUrl ? `PostgreSQL ${redactUrl(env.databaseUrl)}` : 'embedded PostgreSQL (pglite)',
     env.redisUrl ? `Redis L2 ${redactUrl(env.redisUrl)}` : 'in-memory L2',
-    env.tracingEndpoint ? `OTLP → ${shownEndpoint()}` : 'spans kept in memory',
+    tracingOff
+      ? 'tracing off (OTEL_SDK_DISABLED is true: no spans recorded)'
+      : env.tracingEndpoint
+        ? `OTLP → ${shownEndpoint()}`
+        : 'spans kept in memory',
   ].join(', ');
   const fellBack = services.all.filter((s) => s.fellBack);
 
@@ -257,9 +265,11 @@ async function printSummary(
   out(`Caches     hit ratio per layer (hits / reads reaching that layer)`);
   for (const s of services.all) out(`           ${cacheLine(s)}`);
 
-  const sample = pickTrace(services, samples);
+  const sample = tracingOff ? undefined : pickTrace(services, samples);
   const tree = await traceTree(services, sample?.traceId);
-  if (tree?.unreachable !== undefined) {
+  if (tracingOff) {
+    out('Trace      none recorded: OTEL_SDK_DISABLED is true (unset it to trace the requests)');
+  } else if (tree?.unreachable !== undefined) {
     out(
       `Trace      warning: the collector at ${shownEndpoint()} did not take the spans (${tree.unreachable}); ` +
         'the demo goes on without it (lost spans are counted in spans_dropped_total)',
