@@ -225,7 +225,11 @@ export function httpServerRequestAttributes(req: IncomingMessage, route: string 
   // As a proxy reports the original request (`Forwarded`, `X-Forwarded-Proto`/`-Host`), as
   // client.address below; else this connection and its `Host` header.
   const scheme = forwardedProto(req.headers) ?? (socket?.encrypted ? 'https' : 'http');
-  const hostHeader = forwardedHost(req.headers) ?? req.headers.host;
+  // HTTP/2 carries the host in the `:authority` pseudo-header (node:http2's compatibility request
+  // has no `host` unless the client adds one), which the conventions list before `Host`: an HTTP/2
+  // server span recorded the local socket's address and port instead.
+  const authority = req.httpVersionMajor >= 2 ? req.headers[':authority'] : undefined;
+  const hostHeader = forwardedHost(req.headers) ?? authority ?? req.headers.host;
   const host = typeof hostHeader === 'string' ? parseHost(hostHeader) : undefined;
   const peer = socket?.remoteAddress;
   return {

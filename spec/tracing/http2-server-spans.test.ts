@@ -194,3 +194,63 @@ describe('network.protocol.version of an HTTP/2 request', () => {
     assert.equal(dup['http.flavor'], '2.0');
   });
 });
+
+describe('server.address / server.port of an HTTP/2 request', () => {
+  /** One HTTP/2 request carrying `authority` as its `:authority` pseudo-header. */
+  const withAuthority = (path: string, authority: string) =>
+    new Promise<void>((resolve, reject) => {
+      const client = http2.connect(h2Url);
+      client.on('error', reject);
+      const stream = client.request({ ':path': path, ':authority': authority });
+      stream.on('error', reject);
+      stream.resume();
+      stream.on('close', () => {
+        client.close();
+        resolve();
+      });
+      stream.end();
+    });
+  const spanOf = (path: string) =>
+    waitFor(() => tracer.finishedSpans().find((s) => s.attributes['url.path'] === path), {
+      what: `the span of ${path}`,
+      timeoutMs: 5000,
+    });
+
+  // HTTP/2 has no Host header: the host the client asked for is `:authority`, which the
+  // conventions list before Host. The span recorded the server socket's 127.0.0.1 and its port.
+  it('come from the :authority pseudo-header, not the local socket', async () => {
+    await withAuthority('/ok-authority-port', 'api.example.com:8443');
+    const span = await spanOf('/ok-authority-port');
+    assert.equal(span.attributes['server.address'], 'api.example.com');
+    assert.equal(span.attributes['server.port'], 8443);
+  });
+
+  it("an :authority without a port gives the scheme's default port", async () => {
+    await withAuthority('/ok-authority-bare', 'api.example.com');
+    const span = await spanOf('/ok-authority-bare');
+    assert.equal(span.attributes['server.address'], 'api.example.com');
+    assert.equal(span.attributes['server.port'], 80);
+  });
+
+  it('a proxy-reported host (X-Forwarded-Host) still wins over :authority', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const client = http2.connect(h2Url);
+      client.on('error', reject);
+      const stream = client.request({
+        ':path': '/ok-authority-forwarded',
+        ':authority': 'internal.svc:8080',
+        'x-forwarded-host': 'shop.example.com',
+      });
+      stream.on('error', reject);
+      stream.resume();
+      stream.on('close', () => {
+        client.close();
+        resolve();
+      });
+      stream.end();
+    });
+    const span = await spanOf('/ok-authority-forwarded');
+    assert.equal(span.attributes['server.address'], 'shop.example.com');
+    assert.equal(span.attributes['server.port'], 80);
+  });
+});
