@@ -219,7 +219,12 @@ function originForm(target: string): string {
 export function httpServerRequestAttributes(req: IncomingMessage, route: string | undefined): Attributes {
   const method = req.method ?? 'GET';
   const known = isKnownMethod(method);
-  const url = originForm(req.url ?? '/');
+  const target = originForm(req.url ?? '/');
+  // A fragment is never part of the path or the query: a client that sent one anyway
+  // (`/cb?state=1#access_token=…`) had it recorded inside `url.query`, where the redaction, which
+  // reads `&`-separated names, did not see the token.
+  const hash = target.indexOf('#');
+  const url = hash === -1 ? target : target.slice(0, hash);
   const q = url.indexOf('?');
   const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
   // As a proxy reports the original request (`Forwarded`, `X-Forwarded-Proto`/`-Host`), as

@@ -243,6 +243,52 @@ describe('traceHandler: a request target in absolute form', () => {
   });
 });
 
+describe('traceHandler: a request target with a fragment', () => {
+  // Clients strip the fragment, but one that sends it (a raw `http.request({ path })` with the
+  // callback URL it was given) had it recorded inside url.query (or url.path), unredacted.
+  it('the fragment is in neither url.path nor url.query, and a token in it is not recorded', async () => {
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const server = createServer(traceHandler(app.ctx, (_ctx, _req, res) => res.end('ok'), { route: '/cb' }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const send = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let out = '';
+        socket.on('data', (d) => {
+          out += d;
+        });
+        socket.on('close', () => resolve(out.split('\r\n')[0]!));
+        socket.on('error', reject);
+        socket.end(`GET ${target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      });
+    try {
+      const cases: [target: string, path: string, query: string | undefined][] = [
+        ['/cb?state=1#access_token=sekrit', '/cb', 'state=1'],
+        ['/cb#access_token=sekrit', '/cb', undefined],
+        ['http://up.example/cb?x=1#id_token=sekrit', '/cb', 'x=1'],
+      ];
+      for (const [target, path, query] of cases) {
+        tracer.resetFinishedSpans();
+        assert.match(await send(target), / 200 /);
+        const span = await waitFor(() => tracer.finishedSpans().find((s) => s.name === 'GET /cb'), {
+          what: `the server span of ${target}`,
+          timeoutMs: 5000,
+        });
+        assert.equal(span.attributes['url.path'], path, target);
+        assert.equal(span.attributes['url.query'], query, target);
+        for (const [k, v] of Object.entries(span.attributes))
+          assert.ok(!String(v).includes('sekrit'), `${k} carries the fragment's token: ${String(v)}`);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await app.close();
+    }
+  });
+});
+
 describe('tracedFetch: every call ends its client span', () => {
   it('credentials with a malformed percent-escape are sent as they are, and the span ends', async () => {
     const tracer = createOtelTracer({ exporter: 'memory' });
