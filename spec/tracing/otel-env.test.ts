@@ -373,6 +373,38 @@ describe('OTEL_* environment variables', () => {
       process.env = saved;
     }
   });
+
+  // `service.instance.id=${POD_NAME}` with the variable unset: the empty id was sent as it was, one
+  // id shared by every process of the service (what the generated one prevents), as an empty
+  // service.version replaced the known one. The list's blank service.name was already refused.
+  it('a blank service.instance.id or service.version: refused in OTEL_RESOURCE_ATTRIBUTES, not counted in attributes', async () => {
+    for (const value of ['service.instance.id=', 'team=a,service.instance.id=%20', 'service.version='])
+      throwsNaming(() => resolveOptions({}, { OTEL_RESOURCE_ATTRIBUTES: value }), 'OTEL_RESOURCE_ATTRIBUTES');
+    const npm = { npm_package_version: '0.1.0' };
+    const resource = (attributes: Record<string, string>) =>
+      serviceResource(resolveOptions({ exporter: 'memory', attributes }, npm));
+    const blankId = resource({ 'service.instance.id': '' });
+    assert.match(String(blankId['service.instance.id']), /^[0-9a-f-]{36}$/);
+    assert.notEqual(
+      resource({ 'service.instance.id': ' ' })['service.instance.id'],
+      blankId['service.instance.id'],
+    );
+    assert.equal(resource({ 'service.version': '' })['service.version'], '0.1.0');
+    assert.equal(
+      serviceResource(resolveOptions({ exporter: 'memory', attributes: { 'service.version': '' } }, {}))[
+        'service.version'
+      ],
+      undefined,
+    );
+    // What the spans carry, through createOtelTracer.
+    const tracer = createOtelTracer({ exporter: 'memory', attributes: { 'service.instance.id': '' } });
+    tracer.startSpan('x').end();
+    assert.match(
+      String(tracer.finishedSpans()[0]!.resource.attributes['service.instance.id']),
+      /^[0-9a-f-]{36}$/,
+    );
+    await tracer.close();
+  });
 });
 
 describe('OTEL_TRACES_SAMPLER: plain samplers ignore the parent, parentbased_* follow it', () => {

@@ -382,6 +382,16 @@ export function applyOtelEnv<T extends EnvSettableOptions>(
     bad('OTEL_RESOURCE_ATTRIBUTES', 'service.name=<non-empty>', 'service.name must not be empty');
     envServiceName = undefined;
   }
+  // So is a blank service.instance.id or service.version (`service.instance.id=${POD_NAME}` with the
+  // variable unset): an empty instance id was sent as it was, shared by every process of the
+  // service, which the generated one exists to prevent; an empty version replaced the known one.
+  for (const key of ['service.instance.id', 'service.version'] as const) {
+    const v = restAttributes[key];
+    if (v !== undefined && v.trim() === '') {
+      bad('OTEL_RESOURCE_ATTRIBUTES', `${key}=<non-empty>`, `${key} must not be empty`);
+      delete restAttributes[key];
+    }
+  }
   if (Object.keys(restAttributes).length > 0)
     out.attributes = {
       ...restAttributes,

@@ -196,6 +196,11 @@ function entriesCollection(x: Record<string, unknown>): string | undefined {
       : 'collection';
 }
 
+/** `v`, or `undefined` for a blank string: a blank `service.version` / `service.instance.id` among the attributes does not count. */
+export function given(v: AttributeValue | undefined): AttributeValue | undefined {
+  return typeof v === 'string' && v.trim() === '' ? undefined : v;
+}
+
 function isAttributeValue(v: unknown): v is AttributeValue {
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return true;
   if (!Array.isArray(v)) return false;
@@ -329,7 +334,8 @@ export function resolveOptions(
   // included), then npm's `npm_package_version`. npm's variable used to win over the attribute, so
   // a service started with `npm start` reported package.json's version whatever was configured.
   const serviceVersion =
-    explicitVersion ?? (attributes['service.version'] === undefined ? env.npm_package_version : undefined);
+    explicitVersion ??
+    (given(attributes['service.version']) === undefined ? env.npm_package_version : undefined);
 
   let headers: Record<string, string> = {};
   if (o.headers !== undefined) {

@@ -1,7 +1,7 @@
 /** The resource attributes of a tracer's spans: the configured ones plus the service identity. */
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '../../core/contracts.js';
-import type { ResolvedOptions } from './options.js';
+import { given, type ResolvedOptions } from './options.js';
 
 /**
  * `attributes` plus `service.name`, `service.version` (when known) and `service.instance.id`
@@ -13,8 +13,12 @@ export function serviceResource(
 ): Record<string, AttributeValue> {
   const a = o.attributes;
   const out: Record<string, AttributeValue> = { ...a, 'service.name': o.serviceName };
-  const version = o.serviceVersion ?? a['service.version'];
+  // A blank `service.version` / `service.instance.id` among the attributes does not count, as a
+  // blank `service.name` does not: an empty instance id was sent as it was, one id shared by every
+  // process of the service.
+  delete out['service.version'];
+  const version = o.serviceVersion ?? given(a['service.version']);
   if (version !== undefined) out['service.version'] = version;
-  out['service.instance.id'] = o.serviceInstanceId ?? a['service.instance.id'] ?? randomUUID();
+  out['service.instance.id'] = o.serviceInstanceId ?? given(a['service.instance.id']) ?? randomUUID();
   return out;
 }
