@@ -150,3 +150,32 @@ describe('a status message whose toString throws: the code is set, the message l
     await tracer.close();
   });
 });
+
+describe('a Map, Set or fetch Headers given as the attributes: dropped whole with one warning naming it', () => {
+  // Their entries are not properties: a Map set nothing without a word, and a Headers — whose
+  // methods are enumerable — got one "unsupported value type" warning per method (append,
+  // delete, get …) while its entries were lost.
+  const collections: [string, () => unknown][] = [
+    ['Map', () => new Map([['order.id', '42']])],
+    ['Set', () => new Set(['order.id'])],
+    ['Headers', () => new Headers({ 'order-id': '42' })],
+  ];
+  for (const [kind, make] of collections)
+    for (const place of ['setAttributes', 'startSpan', 'addEvent'] as const)
+      it(`${kind} in ${place}`, async () => {
+        const { logger, fields } = warnings();
+        const tracer = createOtelTracer({ exporter: 'memory', logger });
+        const attrs = make() as Attributes;
+        const span = tracer.startSpan('s', place === 'startSpan' ? { attributes: attrs } : {});
+        if (place === 'setAttributes') span.setAttributes(attrs);
+        if (place === 'addEvent') span.addEvent('e', attrs);
+        span.setAttributes({ ok: 1 });
+        span.end();
+        const [done] = tracer.finishedSpans();
+        assert.deepEqual(done!.attributes, { ok: 1 });
+        // The event is kept, without attributes (3.x records none as `undefined`).
+        if (place === 'addEvent') assert.deepEqual(done!.events[0]!.attributes ?? {}, {});
+        assert.deepEqual(fields, [{ type: kind }]);
+        await tracer.close();
+      });
+});

@@ -45,6 +45,25 @@ function isArray(v: unknown): boolean {
   }
 }
 
+/**
+ * `'Map'`, `'Set'` or `'Headers'` for such a collection given as the attributes, else undefined
+ * (one prototype read for a plain object). Their entries are not properties: a `Map` set nothing,
+ * silently, and a fetch `Headers` (whose methods are enumerable) got one "unsupported value type"
+ * warning per method name — `append`, `delete`, `get` … — while its headers were lost.
+ */
+function collectionKind(x: object): string | undefined {
+  try {
+    const proto: unknown = Object.getPrototypeOf(x);
+    if (proto === Object.prototype || proto === null) return undefined;
+    if (x instanceof Map) return 'Map';
+    if (x instanceof Set) return 'Set';
+    if (typeof Headers === 'function' && x instanceof Headers) return 'Headers';
+    return undefined;
+  } catch {
+    return undefined; // a revoked Proxy: `copy` drops it as unreadable
+  }
+}
+
 /** `passOn`'s answer for a value OpenTelemetry cannot carry: the key is left out. */
 const DROP: unique symbol = Symbol('drop');
 
@@ -219,10 +238,16 @@ export class AttributeFilter {
    * dropped instead, with one warning per tracer.
    */
   usable(attributes: unknown): boolean {
-    if (typeof attributes === 'object' && attributes !== null && !isArray(attributes)) return true;
+    let collection: string | undefined;
+    if (typeof attributes === 'object' && attributes !== null && !isArray(attributes)) {
+      collection = collectionKind(attributes);
+      if (collection === undefined) return true;
+    }
     if (attributes !== undefined && !this.warned.has('(attributes)') && this.warned.size < MAX_WARNED_KEYS) {
       this.warned.add('(attributes)');
-      const type = attributes === null ? 'null' : Array.isArray(attributes) ? 'array' : typeof attributes;
+      const type =
+        collection ??
+        (attributes === null ? 'null' : Array.isArray(attributes) ? 'array' : typeof attributes);
       this.logger.warn('span attributes dropped: not an object of attributes', { type });
     }
     return false;
