@@ -108,6 +108,24 @@ class Context implements AppContext {
   }
 }
 
+/**
+ * `'Map'`, `'Set'` or `'Headers'` for such a collection, else undefined (one prototype read for a
+ * plain object). Spread, its entries are lost: `ctx.with({ baggage: new Map([['tenant', 'acme']]) })`
+ * sent no baggage and said nothing.
+ */
+function collectionKind(x: object): string | undefined {
+  try {
+    const proto: unknown = Object.getPrototypeOf(x);
+    if (proto === Object.prototype || proto === null) return undefined;
+    if (x instanceof Map) return 'Map';
+    if (x instanceof Set) return 'Set';
+    if (typeof Headers === 'function' && x instanceof Headers) return 'Headers';
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Tracers whose context was given `attributes` / `baggage` that are not an object (one warning each). */
 const warnedPatches = new WeakSet<object>();
 
@@ -117,13 +135,18 @@ const warnedPatches = new WeakSet<object>();
  * on every span, and baggage `'ab'` went downstream as `baggage: 0=a,1=b`.
  */
 function mergeRecord<T extends object>(ctx: AppContext, what: string, base: T, patch: T): T {
-  if (typeof patch === 'object' && !Array.isArray(patch)) return { ...base, ...patch };
+  let collection: string | undefined;
+  if (typeof patch === 'object' && !Array.isArray(patch)) {
+    collection = collectionKind(patch);
+    if (collection === undefined) return { ...base, ...patch };
+  }
   if (!warnedPatches.has(ctx.tracer)) {
     warnedPatches.add(ctx.tracer);
+    const got = collection ? `a ${collection}` : Array.isArray(patch) ? 'an array' : typeof patch;
     try {
       dropLogResult(
         ctx.logger.warn(
-          `ctx.with: ${what} must be an object, got ${Array.isArray(patch) ? 'an array' : typeof patch}; ignored`,
+          `ctx.with: ${what} must be an object, got ${got}${collection ? ' (its entries are not properties: use { key: value })' : ''}; ignored`,
         ),
       );
     } catch {

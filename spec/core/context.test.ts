@@ -102,6 +102,36 @@ describe('AppContext', () => {
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0]!, /baggage must be an object, got string; ignored/);
   });
+
+  // Spread, a Map's (or Headers') entries are lost: `baggage: new Map([['tenant', 'acme']])` sent no
+  // baggage and said nothing, where a string got the warning above.
+  for (const [kind, make] of [
+    ['Map', () => new Map([['tenant', 'acme']])],
+    ['Set', () => new Set(['tenant'])],
+    ['Headers', () => new Headers({ tenant: 'acme' })],
+  ] as const)
+    it(`with() ignores a ${kind} given as attributes or baggage, with one warning naming it`, () => {
+      const warnings: string[] = [];
+      const logger = {
+        debug() {},
+        info() {},
+        warn: (m: string) => void warnings.push(m),
+        error() {},
+        child: () => logger,
+      };
+      // A tracer of its own: the warning is once per tracer, and the no-op one is shared.
+      const { ctx } = createApp({ logger, tracer: recordingTracer().tracer });
+      const base = ctx.with({ attributes: { 'request.id': 'r1' }, baggage: { tenant: 't' } });
+      const c = base.with({ baggage: make() } as never);
+      const d = base.with({ attributes: make() } as never);
+      assert.deepEqual(c.baggage, { tenant: 't' });
+      assert.deepEqual(d.attributes, { 'request.id': 'r1' });
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(
+        warnings[0]!,
+        new RegExp(`baggage must be an object, got a ${kind} \\(its entries are not properties`),
+      );
+    });
 });
 
 describe('span helpers', () => {
