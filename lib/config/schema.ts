@@ -7,7 +7,12 @@
 import * as v from 'valibot';
 import { oneOf, type SectionRule, section } from './primitives.js';
 import { memorySection } from './sections/memory.js';
-import { checkBuiltinNames, metricsNamePrefix, metricsSection } from './sections/metrics.js';
+import {
+  checkBuiltinNames,
+  failDefaultLabel,
+  metricsNamePrefix,
+  metricsSection,
+} from './sections/metrics.js';
 import { redisSection } from './sections/redis.js';
 import { redisL2TimeoutRule, replicaReadsRule, tieredFields } from './sections/tiered.js';
 import { tracingSection } from './sections/tracing.js';
@@ -119,6 +124,24 @@ const tieredMetricNames: SectionRule = (root, fail) => {
   );
 };
 
+/**
+ * The labels a tiered cache's metrics add (lib/cache/tiered/metrics.ts; `cache` is a built-in
+ * metric's label too, refused by the metrics section's own rule): as a default label,
+ * watchTieredCoherence was refused and createAppFromConfig failed with a MetricsError.
+ */
+const TIERED_LABELS: Readonly<Record<string, string>> = { source: 'cache_invalidations_total' };
+
+const tieredMetricLabels: SectionRule = (root, fail) => {
+  const { cache, metrics } = root;
+  if (!isMapping(cache) || cache.type !== 'tiered' || !isMapping(metrics) || metrics.enabled === false)
+    return;
+  const labels = metrics.default_labels;
+  if (!isMapping(labels)) return;
+  for (const [label, metric] of Object.entries(TIERED_LABELS))
+    if (Object.hasOwn(labels, label) && labels[label] !== '')
+      failDefaultLabel(fail, ['metrics', 'default_labels', label], `the tiered cache's metric ${metric}`);
+};
+
 /** The schema for one concrete input (the `cache:` shape depends on `cache.type`). */
 export function configSchemaFor(raw: unknown) {
   const cache = (raw as { cache?: unknown } | null)?.cache;
@@ -131,7 +154,7 @@ export function configSchemaFor(raw: unknown) {
       metrics: v.optional(metricsSection),
     },
     'sections',
-    [tieredMetricNames],
+    [tieredMetricNames, tieredMetricLabels],
   );
 }
 

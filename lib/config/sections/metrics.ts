@@ -14,7 +14,7 @@
  */
 import * as v from 'valibot';
 import { ConfigError } from '../../core/errors.js';
-import { MAX_LABEL_NAMES, MAX_NAME_LENGTH } from '../../metrics/prometheus/names.js';
+import { builtinMetricWithLabel, MAX_LABEL_NAMES, MAX_NAME_LENGTH } from '../../metrics/prometheus/names.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES } from '../../metrics/prometheus/series.js';
 import {
   bindHost,
@@ -93,6 +93,34 @@ const builtinNameRule: SectionRule = (m, fail) => {
   const sub = typeof m.subsystem === 'string' ? m.subsystem : '';
   checkBuiltinNames(metricsNamePrefix(m), [ns.length >= sub.length ? 'namespace' : 'subsystem'], fail);
 };
+
+/**
+ * A default label named like a label of a built-in metric (`cache`, `http_route`, legacy `status`):
+ * createMetrics refuses it (the metric's series cannot carry the name twice). The file loaded, and
+ * createAppFromConfig then failed with a MetricsError.
+ */
+const builtinLabelRule: SectionRule = (m, fail) => {
+  if (m.enabled === false || !isMapping(m.default_labels)) return;
+  const naming = m.naming === 'legacy' ? 'legacy' : 'otel';
+  for (const [label, value] of Object.entries(m.default_labels)) {
+    if (value === '') continue; // no label (as createMetrics reads it)
+    const metric = builtinMetricWithLabel(naming, label);
+    if (metric !== undefined)
+      failDefaultLabel(fail, ['default_labels', label], `the built-in metric ${metric} (naming: ${naming})`);
+  }
+};
+
+const isMapping = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Fails `at`, a default label that `metric` (a phrase naming a metric that has it too) has. */
+export function failDefaultLabel(fail: Parameters<SectionRule>[1], at: string[], metric: string): void {
+  fail(
+    at,
+    `is a label of ${metric}, which cannot carry it twice`,
+    'a default label name that no built-in metric has',
+  );
+}
 
 const PREFIX_PHRASE = `${NAME_PHRASE}, or "" for none`;
 
@@ -194,7 +222,7 @@ export const metricsSection = section(
     tls: v.optional(serverTls),
   },
   'metrics settings',
-  [builtinNameRule],
+  [builtinNameRule, builtinLabelRule],
 );
 
 export type MetricsSection = v.InferOutput<typeof metricsSection>;

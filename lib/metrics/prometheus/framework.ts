@@ -12,7 +12,7 @@ import { MetricsError, type MetricsErrorCode } from '../../core/errors.js';
 import type { RequestObservation } from './http.js';
 import { normalizeMethod } from './http.js';
 import type { CounterImpl, GaugeImpl, HistogramImpl } from './instruments.js';
-import { DEFAULT_BUCKETS } from './names.js';
+import { BUILTIN_LABELS, DEFAULT_BUCKETS } from './names.js';
 import type { MetricsNaming } from './options.js';
 import type { MetricRegistry } from './registry.js';
 import type { DbConnections } from './types.js';
@@ -43,15 +43,6 @@ export interface FrameworkParts {
   readonly dbConnections: GaugeImpl;
 }
 
-const CLIENT_LABELS = [
-  'http_request_method',
-  'server_address',
-  'server_port',
-  'url_scheme',
-  'http_response_status_code',
-  'error_type',
-] as const;
-
 /**
  * Registers every built-in metric under `prefix`, `metrics_series_dropped_total` first (the cap of
  * the others counts into it).
@@ -62,6 +53,8 @@ export function registerFramework(
   prefix: string,
 ): FrameworkParts {
   const legacy = naming === 'legacy';
+  // One list per metric, shared with the default-label check (names.ts).
+  const { otel, legacy: old } = BUILTIN_LABELS;
   const counter = (o: { name: string; help: string; labelNames?: readonly string[]; maxSeries?: number }) =>
     reg.register('counter', o, prefix, true) as CounterImpl;
   const gauge = (o: { name: string; help: string; labelNames?: readonly string[] }) =>
@@ -76,62 +69,56 @@ export function registerFramework(
   const dropped = counter({
     name: 'metrics_series_dropped_total',
     help: 'Observations folded into the overflow series because the metric reached its label-combination cap',
-    labelNames: ['metric'],
+    labelNames: otel.metrics_series_dropped_total,
     maxSeries: Number.MAX_SAFE_INTEGER,
   });
   const requests = legacy
     ? counter({
         name: 'requests_total',
         help: 'Total number of requests',
-        labelNames: ['method', 'route', 'status'],
+        labelNames: old.requests_total,
       })
     : undefined;
   const requestDuration = legacy
     ? histogram({
         name: 'request_duration_seconds',
         help: 'Request duration in seconds',
-        labelNames: ['method', 'route'],
+        labelNames: old.request_duration_seconds,
         buckets: DEFAULT_BUCKETS,
       })
     : histogram({
         name: 'http_server_request_duration_seconds',
         help: 'Duration of HTTP server requests',
-        labelNames: [
-          'http_request_method',
-          'http_route',
-          'http_response_status_code',
-          'url_scheme',
-          'error_type',
-        ],
+        labelNames: otel.http_server_request_duration_seconds,
         buckets: HTTP_DURATION_BUCKETS,
       });
   const clientDuration = histogram({
     name: 'http_client_request_duration_seconds',
     help: 'Duration of HTTP client requests',
-    labelNames: CLIENT_LABELS,
+    labelNames: otel.http_client_request_duration_seconds,
     buckets: HTTP_DURATION_BUCKETS,
   });
   const cacheRequests = counter({
     name: 'cache_requests_total',
     help: 'Cache reads by result (hit or miss), read from the cache at scrape time',
-    labelNames: ['cache', 'result'],
+    labelNames: otel.cache_requests_total,
   });
   const cacheHitRate = legacy
     ? gauge({
         name: 'cache_hit_rate',
         help: 'Cache hit ratio since start (hits / reads), computed at scrape time',
-        labelNames: ['cache_type'],
+        labelNames: old.cache_hit_rate,
       })
     : undefined;
   const cacheEvictions = counter({
     name: 'cache_evictions_total',
     help: 'Keys evicted from the cache, read at scrape time',
-    labelNames: ['cache'],
+    labelNames: otel.cache_evictions_total,
   });
   const cacheErrors = counter({
     name: 'cache_errors_total',
     help: 'Backend errors seen by the cache, read at scrape time',
-    labelNames: ['cache'],
+    labelNames: otel.cache_errors_total,
   });
   const dbConnections = legacy
     ? gauge({ name: 'db_connections_active', help: 'Active database connections' })
@@ -141,7 +128,7 @@ export function registerFramework(
         // The conventions' attribute `db.client.connection.state`, as an OpenTelemetry exporter
         // writes it: the label was `state` (the attribute of the older `db.client.connections.usage`),
         // so a dashboard built for OpenTelemetry-instrumented services found the metric but not the label.
-        labelNames: [DB_STATE],
+        labelNames: otel.db_client_connection_count,
       });
   return {
     naming,

@@ -297,3 +297,55 @@ export function checkDefaultLabels(labels: unknown): Readonly<Record<string, str
   }
   return Object.freeze(out);
 }
+
+/** The client histogram's labels, in both namings (`http.client.request.duration`'s attributes). */
+const CLIENT_LABELS = [
+  'http_request_method',
+  'server_address',
+  'server_port',
+  'url_scheme',
+  'http_response_status_code',
+  'error_type',
+] as const;
+
+/** Labels of the metrics both namings register. */
+const COMMON_LABELS = {
+  metrics_series_dropped_total: ['metric'],
+  http_client_request_duration_seconds: CLIENT_LABELS,
+  cache_requests_total: ['cache', 'result'],
+  cache_evictions_total: ['cache'],
+  cache_errors_total: ['cache'],
+} as const;
+
+/**
+ * The built-in metrics' label names by `naming`, keyed by the metric's name without its prefix
+ * (framework.ts registers them with these lists). A default label goes on every series, so one
+ * named like a label of these cannot be: the metric would carry that label twice.
+ */
+export const BUILTIN_LABELS = {
+  otel: {
+    ...COMMON_LABELS,
+    http_server_request_duration_seconds: [
+      'http_request_method',
+      'http_route',
+      'http_response_status_code',
+      'url_scheme',
+      'error_type',
+    ],
+    db_client_connection_count: ['db_client_connection_state'],
+  },
+  legacy: {
+    ...COMMON_LABELS,
+    requests_total: ['method', 'route', 'status'],
+    request_duration_seconds: ['method', 'route'],
+    cache_hit_rate: ['cache_type'],
+    db_connections_active: [],
+  },
+} as const;
+
+/** The first built-in metric (name without prefix) with a label `label` under `naming`, if any. */
+export function builtinMetricWithLabel(naming: 'otel' | 'legacy', label: string): string | undefined {
+  const metrics: Readonly<Record<string, readonly string[]>> = BUILTIN_LABELS[naming];
+  for (const name in metrics) if (metrics[name]!.includes(label)) return name;
+  return undefined;
+}

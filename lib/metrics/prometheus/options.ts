@@ -13,7 +13,7 @@ import {
   shownOptionValue,
 } from '../../core/options.js';
 import { type EndpointAuth, type EndpointTls, resolveAuth, resolveEndpointTls } from './auth.js';
-import { assertPrefixPart, checkDefaultLabels } from './names.js';
+import { assertPrefixPart, builtinMetricWithLabel, checkDefaultLabels } from './names.js';
 import { promClient } from './peer.js';
 
 /** Naming scheme of the built-in metrics. */
@@ -238,6 +238,27 @@ function checkObjects(options: MetricsOptions): void {
     throw bad('registry must be a prom-client Registry', registry);
 }
 
+/**
+ * Refuses a default label named like a label of a built-in metric (`cache`, `http_route`, legacy
+ * `status`…): that metric's series cannot carry the name twice. It failed when the built-in metric
+ * was registered, with a message blaming that metric (`label name "http_route" of
+ * "http_server_request_duration_seconds" is already a default label`).
+ */
+function checkBuiltinClash(
+  defaultLabels: Readonly<Record<string, string>>,
+  naming: MetricsNaming,
+  frameworkPrefix: string,
+): void {
+  for (const label of Object.keys(defaultLabels)) {
+    const metric = builtinMetricWithLabel(naming, label);
+    if (metric !== undefined)
+      throw new MetricsError(
+        'invalid_label',
+        `default label "${label}" is a label of the built-in metric "${frameworkPrefix}${metric}" (naming: ${naming}), which cannot carry it twice; give the default label another name`,
+      );
+  }
+}
+
 /** Checks every option (throwing `MetricsError` on the first bad one) and applies the defaults. */
 export function resolveOptions(options: MetricsOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null)
@@ -283,6 +304,9 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
       `naming must be "otel" or "legacy", received ${JSON.stringify(naming)}`,
     );
   const own = options.prefix === undefined ? undefined : assertPrefixPart('prefix', options.prefix);
+  const frameworkPrefix = own === undefined ? prefix : own === '' ? '' : `${own}_`;
+  const defaultLabels = checkDefaultLabels(options.defaultLabels);
+  if (enabled) checkBuiltinClash(defaultLabels, naming, frameworkPrefix);
   return {
     enabled,
     port,
@@ -291,10 +315,10 @@ export function resolveOptions(options: MetricsOptions): ResolvedOptions {
     authorization: resolveAuth(options.auth),
     tls: resolveEndpointTls(options.tls),
     prefix,
-    frameworkPrefix: own === undefined ? prefix : own === '' ? '' : `${own}_`,
+    frameworkPrefix,
     naming,
     collectRuntime: flag('collectRuntime', options.collectRuntime, false),
-    defaultLabels: checkDefaultLabels(options.defaultLabels),
+    defaultLabels,
     cap: positiveInt('maxSeriesPerMetric', options.maxSeriesPerMetric, 1000, MAX_COUNT),
     exemplars: flag('exemplars', options.exemplars, true),
     registry: options.registry ?? new (promClient().Registry)(),
