@@ -19,6 +19,7 @@ import {
   OPENMETRICS_TEXT,
   PROMETHEUS_TEXT,
   readForeign,
+  rememberCounterNames,
   renderRegistry,
 } from './exposition.js';
 import {
@@ -89,6 +90,7 @@ function runtimeMetrics(): client.Metric[] {
     promClient().collectDefaultMetrics({ register: registry });
     // The array holds the metric objects themselves (prom-client types them as plain descriptions).
     runtime = registry.getMetricsAsArray() as unknown as client.Metric[];
+    rememberCounterNames(runtime);
     runtimeShared.sets.push({ promRegistry, metrics: runtime });
   }
   return runtime;

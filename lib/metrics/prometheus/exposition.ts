@@ -6,6 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import { MetricsError } from '../../core/errors.js';
+import { processWide } from '../../core/process-wide.js';
 import { withTimeout } from '../../core/timeout.js';
 import { foreignNames, type MetricType } from './names.js';
 import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
@@ -269,6 +270,38 @@ export function readForeign(
   return Object.assign(reader, { settled });
 }
 
+/**
+ * Counter names as registered, of metrics whose name prom-client may change under us: its
+ * `metrics()` on an OpenMetrics registry strips `_total` from every counter's `name` in place
+ * (prom-client 15). Seeded with prom-client's runtime metrics when they are made (shared by every
+ * adapter and every copy of this package in the process).
+ */
+const registeredNames = processWide('metrics.prometheus.counterNames', () => new WeakMap<object, string>());
+
+/** Notes the names of `metrics` as they are now (before any registry could rename them). */
+export function rememberCounterNames(metrics: readonly object[]): void {
+  for (const m of metrics) {
+    const { name, type } = m as { name?: unknown; type?: unknown };
+    if (type === 'counter' && typeof name === 'string') registeredNames.set(m, name);
+  }
+}
+
+/**
+ * The name a counter of other code was registered by. Once the `registry` handed to the adapter
+ * rendered itself as OpenMetrics (served by its owner, the documented reason to pass one), its
+ * counters were written to the Prometheus text format without `_total` — `jobs_total 1` became
+ * `jobs 1`, and the shared runtime `process_cpu_seconds_total` became `process_cpu_seconds` on
+ * every adapter —, a new series name for text scrapers and a promtool finding. prom-client keeps
+ * the key a metric was registered by, which gives the name back.
+ */
+function registeredName(registry: Registry, metric: object, current: string): string {
+  const known = registeredNames.get(metric);
+  if (known !== undefined) return known;
+  return !current.endsWith('_total') && registry.getSingleMetric(`${current}_total`) === metric
+    ? `${current}_total`
+    : current;
+}
+
 /** Metrics registered on an injected registry by other code, and prom-client's runtime metrics. */
 function renderForeign(data: ForeignData, om: boolean, defaults: Record<string, string>) {
   let family = data.name;
@@ -334,6 +367,7 @@ export async function renderRegistry(
       }
     }
     const data = await foreign(metric);
+    if (data?.type === 'counter') data.name = registeredName(registry, metric, data.name);
     if (data) parts.push(renderForeign(data, om, defaultLabels));
   }
   if (om) parts.push('# EOF\n');
