@@ -48,12 +48,16 @@ function counterFamilies(text: string): string[] {
   return [...text.matchAll(/^# TYPE (\S+) counter$/gm)].map((m) => m[1]!).sort();
 }
 
+/** A prom-client registry of the OpenMetrics content type (prom-client's types declare no argument). */
+function openMetricsRegistry(): client.Registry {
+  return new (client.Registry as unknown as new (contentType: string) => client.Registry)(
+    client.Registry.OPENMETRICS_CONTENT_TYPE,
+  );
+}
+
 describeWithServers('prometheus metrics: counter names of an OpenMetrics registry', skipPromtool(), () => {
   it('other code\'s and the runtime counters keep "_total" in the text format after the registry rendered itself as OpenMetrics', async () => {
-    // prom-client's types declare no constructor argument; the content type is its documented one.
-    const registry = new (client.Registry as unknown as new (contentType: string) => client.Registry)(
-      client.Registry.OPENMETRICS_CONTENT_TYPE,
-    );
+    const registry = openMetricsRegistry();
     new client.Counter({ name: 'jobs_total', help: 'Jobs run', registers: [registry] }).inc(3);
     const m = createMetrics({ registry, collectRuntime: true, port: 0, logger: { warn() {} } });
     m.counter({ name: 'orders', help: 'Orders' }).inc(2);
@@ -105,6 +109,27 @@ describeWithServers('prometheus metrics: counter names of an OpenMetrics registr
       assert.match(text, /^process_cpu_seconds_total /m);
       assert.match(text, /^# TYPE process_cpu_user_seconds_total counter$/m);
       await other.close();
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('a reload on a served OpenMetrics registry with collectRuntime is not refused', async () => {
+    // The runtime counters, renamed in place by the owner's metrics(), were registered under the
+    // stripped names; the adapter after next then found "process_cpu_user_seconds" but not the
+    // rest: incompatible_metric, and the reload failed.
+    const registry = openMetricsRegistry();
+    let m = createMetrics({ registry, collectRuntime: true, logger: { warn() {} } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await registry.metrics();
+        await m.close();
+        m = createMetrics({ registry, collectRuntime: true, logger: { warn() {} } });
+        assert.match((await m.render()).body, /^process_cpu_seconds_total /m, `reload ${i}`);
+      }
+      // The registry is handed back as found: no runtime metric left behind by a closed adapter.
+      await m.close();
+      assert.deepEqual(registry.getMetricsAsArray(), []);
     } finally {
       await m.close();
     }

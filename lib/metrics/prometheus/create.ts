@@ -21,6 +21,7 @@ import {
   readForeign,
   rememberCounterNames,
   renderRegistry,
+  restoreCounterNames,
 } from './exposition.js';
 import {
   clientRecorder,
@@ -93,6 +94,9 @@ function runtimeMetrics(): client.Metric[] {
     rememberCounterNames(runtime);
     runtimeShared.sets.push({ promRegistry, metrics: runtime });
   }
+  // An OpenMetrics registry holding them may have stripped their counters' `_total` since (its
+  // `metrics()` renames them in place): they are looked up and registered by their own names.
+  restoreCounterNames(runtime);
   return runtime;
 }
 

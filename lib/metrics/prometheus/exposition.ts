@@ -287,6 +287,19 @@ export function rememberCounterNames(metrics: readonly object[]): void {
 }
 
 /**
+ * Gives `metrics` back the counter names `rememberCounterNames` noted (prom-client's runtime
+ * metrics, before they are registered anywhere again): registered under a stripped name, they were
+ * no longer found under their own, so the next adapter on that registry was refused with
+ * `incompatible_metric` ("the registry already holds \"process_cpu_user_seconds\" … but not all").
+ */
+export function restoreCounterNames(metrics: readonly object[]): void {
+  for (const m of metrics) {
+    const name = registeredNames.get(m);
+    if (name !== undefined) (m as { name: string }).name = name;
+  }
+}
+
+/**
  * The name a counter of other code was registered by. Once the `registry` handed to the adapter
  * rendered itself as OpenMetrics (served by its owner, the documented reason to pass one), its
  * counters were written to the Prometheus text format without `_total` — `jobs_total 1` became
