@@ -185,6 +185,30 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       received: typeName(client),
       message: 'not an iovalkey client',
     });
+  // `redis` is spread into iovalkey's options: a URL string (as iovalkey's constructor takes it),
+  // a port or null spread to nothing, and the bus connected to 127.0.0.1:6379 instead of the
+  // server meant — its `ready` never settled, or it published to another Redis. Beside a
+  // `client` it was ignored without a word.
+  const redis: unknown = options.redis;
+  if (redis !== undefined) {
+    if (redis === null || typeof redis !== 'object' || Array.isArray(redis))
+      issues.push({
+        path: 'redis',
+        expected: 'iovalkey connection options, an object such as { host, port }',
+        received: typeName(redis),
+        message:
+          typeof redis === 'string'
+            ? 'must be an options object: a URL is not read here (pass client: new Redis(url), or { host, port, … })'
+            : 'must be an options object',
+      });
+    else if (client !== undefined)
+      issues.push({
+        path: 'redis',
+        expected: 'either client or redis',
+        received: 'both',
+        message: 'is not used when a client is given: give one of them',
+      });
+  }
   const given: unknown = options.logger;
   if (given !== undefined && given !== null && typeof (given as { warn?: unknown }).warn !== 'function')
     issues.push({

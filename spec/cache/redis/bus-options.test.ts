@@ -34,7 +34,7 @@ describe('createRedisInvalidationBus options', () => {
         e.issues
           .map((i) => i.path)
           .sort()
-          .join() === 'channel,loger',
+          .join() === 'channel,loger,redis',
     );
   });
 
@@ -53,6 +53,45 @@ describe('createRedisInvalidationBus options', () => {
         JSON.stringify(options),
       );
     }
+  });
+
+  // `redis` is spread into iovalkey's options: a URL string, a port or null spread to nothing, so
+  // the bus connected to 127.0.0.1:6379, not the server named (scratch: `ready` of a tiered cache
+  // over it never settled, subscriber `reconnecting`; with a Redis on 6379 it would have published
+  // there), and beside a `client` it was ignored.
+  it('refuses redis options that are not an object, and redis beside a client', async () => {
+    const cases: [unknown, RegExp][] = [
+      ['redis://127.0.0.1:6380', /a URL is not read here/],
+      [6380, /must be an options object/],
+      [['127.0.0.1', 6380], /must be an options object/],
+      [null, /must be an options object/],
+    ];
+    const made = async (options: unknown): Promise<ConfigError | undefined> => {
+      try {
+        // A bus that was made (the options taken) is closed at once, so the check fails here
+        // rather than leaving a connection that retries for good.
+        await createRedisInvalidationBus(options as never).close();
+        return undefined;
+      } catch (e) {
+        return e instanceof ConfigError ? e : undefined;
+      }
+    };
+    for (const [redis, pattern] of cases) {
+      const err = await made({ redis, channel: 'inv' });
+      assert.ok(err, `redis: ${JSON.stringify(redis)} was taken`);
+      assert.deepEqual(
+        err.issues.map((i) => i.path),
+        ['redis'],
+      );
+      assert.match(err.issues[0]!.message, pattern);
+    }
+    const both = await made({ client, redis: { host: '127.0.0.1', port: 6380 } });
+    assert.ok(both, 'client and redis were both taken');
+    assert.deepEqual(
+      both.issues.map((i) => i.path),
+      ['redis'],
+    );
+    assert.match(both.issues[0]!.message, /is not used when a client is given/);
   });
 
   it('refuses options that are not an object, an array included (it was taken as every default)', () => {
