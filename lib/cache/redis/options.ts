@@ -206,6 +206,33 @@ function topology(options: RedisCacheOptions, bad: Bad) {
   if (injected !== undefined && (injected.options as { keyPrefix?: string }).keyPrefix) {
     bad('client', 'a client without its own keyPrefix', injected, 'use the cache option keyPrefix instead');
   }
+  // An injected client connects with its own options: these build only the cache's own client,
+  // so beside `client` a value other than the client's own was ignored without a word — `db: 3`
+  // over a client in db 0 wrote there, and its clear() (no keyPrefix: the whole db) emptied db 0;
+  // `tls: true` over a plain client sent everything in clear text. The same value as the client's
+  // (options shared with the cache that built it) changes nothing and is taken.
+  if (injected !== undefined) {
+    const own = ((injected.isCluster
+      ? (injected.options as { redisOptions?: Record<string, unknown> }).redisOptions
+      : injected.options) ?? {}) as Record<string, unknown>;
+    const orNone = (v: unknown) => (v === '' || v === null ? undefined : v);
+    const conflicts: [key: string, given: unknown, differs: boolean][] = [
+      ['db', options.db, options.db !== (own.db ?? 0)],
+      ['password', options.password, orNone(options.password) !== orNone(own.password)],
+      ['username', options.username, orNone(options.username) !== orNone(own.username)],
+      ['tls', options.tls, Boolean(options.tls) !== Boolean(own.tls)],
+      ['sentinel.masterName', options.sentinel?.masterName, options.sentinel?.masterName !== own.name],
+    ];
+    for (const [key, given, differs] of conflicts) {
+      if (given !== undefined && differs)
+        bad(
+          key,
+          `the injected client's own ${key}, or none (set it on the client)`,
+          given,
+          'differs from the injected client, which connects with its own options: it would not be used',
+        );
+    }
+  }
 
   const addresses = hostPorts(
     'addresses',

@@ -1,0 +1,101 @@
+/**
+ * Connection options beside an injected `client`. The client connects with its own options, so
+ * `db`, `password`, `username`, `tls` and `sentinel.masterName` build only the cache's own client:
+ * given with `client` and different from the client's own they were ignored without a word. Found
+ * from outside: `createRedisCache({ client, db: 3 })` over a client in db 0 wrote its keys to db 0,
+ * and its `clear()` (no keyPrefix: the whole db) removed another program's keys there; `tls: true`
+ * over a plain client went on in clear text. Each is now a ConfigError naming the option; the
+ * client's own value (options shared with the cache that built it) is still taken.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Redis } from 'iovalkey';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { ConfigError } from '../../../lib/core/errors.js';
+import { describeWithServers } from '../../harness/process.js';
+import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { dec, enc, watchUnhandled } from './helpers.js';
+
+describeWithServers('connection options beside an injected client', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let client: Redis;
+  const unhandled = watchUnhandled();
+  before(async () => {
+    redis = await startRedis();
+    client = new Redis({ host: redis.host, port: redis.port, commandTimeout: 1000 });
+    client.on('error', () => {});
+  });
+  after(async () => {
+    client?.disconnect();
+    await redis?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('refuses db beside a client: another db would be written and cleared', async () => {
+    await client.set('other-program', 'kept');
+    let made: ReturnType<typeof createRedisCache> | undefined;
+    let refused: unknown;
+    try {
+      made = createRedisCache({ client, db: 3 });
+    } catch (e) {
+      refused = e;
+    }
+    if (made) {
+      // What a user of the cache it made would do: its own keyspace is db 3, whole.
+      await made.set('mine', enc('v'));
+      await made.clear();
+      await made.close();
+    }
+    assert.equal(await client.get('other-program'), 'kept', 'a key of db 0 was removed');
+    assert.ok(refused instanceof ConfigError, `not refused: ${String(refused)}`);
+    assert.deepEqual(
+      refused.issues.map((i) => i.path),
+      ['db'],
+    );
+    assert.match(refused.issues[0]!.message, /differs from the injected client/);
+  });
+
+  it('refuses each connection option that differs from the client, naming it', async () => {
+    const cases: Record<string, unknown>[] = [
+      { password: 'secret-beside-client' },
+      { username: 'app' },
+      { tls: true },
+      { mode: 'sentinel', sentinel: { masterName: 'mymaster' } },
+    ];
+    for (const extra of cases) {
+      let refused: unknown;
+      try {
+        await createRedisCache({ client, ...extra } as never).close();
+      } catch (e) {
+        refused = e;
+      }
+      const key = extra.sentinel ? 'sentinel.masterName' : Object.keys(extra)[0]!;
+      assert.ok(refused instanceof ConfigError, `${key} beside client was taken`);
+      assert.deepEqual(
+        refused.issues.map((i) => i.path),
+        [key],
+      );
+      assert.ok(!refused.message.includes('secret-beside-client'), refused.message);
+    }
+  });
+
+  it("still takes the options a cache over a client uses, and the client's own connection options", async () => {
+    const c = createRedisCache({
+      client,
+      keyPrefix: 'inj:',
+      commandTimeout: 1000,
+      defaultTtl: 60_000,
+      // What the client has: options shared with the cache that built a client are the same.
+      addresses: [`${redis.host}:${redis.port}`],
+      db: 0,
+      password: '',
+      tls: false,
+    });
+    assert.equal(await c.set('k', enc('v')), true);
+    assert.equal(dec(await c.get('k')), 'v');
+    assert.ok((await client.pttl('inj:k')) > 0);
+    await c.close();
+    assert.equal(client.status, 'ready');
+  });
+});
