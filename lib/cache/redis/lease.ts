@@ -151,12 +151,14 @@ export function createRedisLease(options: RedisLeaseOptions): LoaderLease {
   const issues: ConfigIssue[] = unknownOptionIssues(options, LEASE_KEYS);
   const o = (options ?? {}) as Partial<RedisLeaseOptions>;
   const client = o.client as Partial<Redis> | undefined;
+  // "is required" only when none was given: `client: {}` (or a URL string) read "is required",
+  // as if the option were missing, where the bus and the tracker say "not an iovalkey client".
   if (typeof client?.set !== 'function' || typeof client.eval !== 'function')
     issues.push({
       path: 'client',
       expected: 'an iovalkey client',
       received: typeName(client),
-      message: 'is required',
+      message: client === undefined ? 'is required' : 'not an iovalkey client',
     });
   // `null` is refused, as by the caches' own numeric options: it used to stand for the default.
   const ttl = o.ttl === undefined ? 10_000 : o.ttl;

@@ -243,6 +243,25 @@ describeWithServers('redis loader lease: one lease keyspace per cache key prefix
     assert.doesNotThrow(() => createRedisLease({ client: a.client, ttl: undefined, prefix: undefined }));
   });
 
+  it('a client that is not an iovalkey client is named so; none at all is required', () => {
+    // `client: {}` read "client: is required", as if the option had been left out.
+    for (const client of [{}, 'redis://127.0.0.1:6379', null]) {
+      assert.throws(
+        () => createRedisLease({ client } as never),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.length === 1 &&
+          err.issues[0]!.path === 'client' &&
+          err.issues[0]!.message === 'not an iovalkey client',
+        JSON.stringify(client),
+      );
+    }
+    assert.throws(
+      () => createRedisLease({} as never),
+      (err: unknown) => err instanceof ConfigError && err.issues[0]!.message === 'is required',
+    );
+  });
+
   it("a ttl of null is a ConfigError naming ttl, as for the caches' own numeric options", () => {
     const a = make('null:');
     // It stood for the default 10 s: `ttl: settings.leaseTtl ?? null` ran with a lease of 10 s.
