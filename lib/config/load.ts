@@ -239,12 +239,20 @@ export function loadConfigText<S extends v.GenericSchema>(
 }
 
 /**
- * The path of `loadConfig(path)`: text, or a `file:` URL (`new URL('./app.yaml', import.meta.url)`)
- * as `node:fs` takes. A URL used to be read and then fail with a bare `TypeError` (from `extname`);
+ * The path of `loadConfig(path)`: text, or a `file:` URL (`new URL('./app.yaml', import.meta.url)`,
+ * or as text: `import.meta.resolve('./app.yaml')`). A URL used to be read and then fail with a bare `TypeError` (from `extname`);
  * a Buffer likewise. Anything else is a ConfigError, as a path that cannot be read.
  */
 function configPath(given: unknown): string {
-  if (typeof given === 'string') return given;
+  // A `file:` URL as text — `import.meta.resolve('./app.yaml')`, `new URL(…).href` — is read as
+  // the URL it is: node:fs took it for a relative path (`file:/…` under the working directory),
+  // and the ENOENT said a relative path is read from the working directory. No relative path
+  // starts with `file://`.
+  if (typeof given === 'string') {
+    if (!/^file:\/\//i.test(given)) return given;
+    if (URL.canParse(given)) return configPath(new URL(given));
+    throw new ConfigError(`cannot read config file ${given}: not a valid file: URL`);
+  }
   if (given instanceof URL) {
     try {
       return fileURLToPath(given);

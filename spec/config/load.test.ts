@@ -181,6 +181,31 @@ describe('a config path given as a file: URL (found from outside)', () => {
   });
 });
 
+describe('a config path given as a file: URL in text (found from outside)', () => {
+  // `import.meta.resolve('./app.yaml')` and `new URL(…).href` give a file: URL as text. node:fs
+  // took it for a relative path: ENOENT, "a relative path is read from the working directory".
+  it('text starting with file:// is read as the URL it is (percent-encoding decoded, .json by extension)', async () => {
+    const p = await writeTemp('app config.json', '{"service": {"name": "users"}}');
+    const href = pathToFileURL(p).href;
+    assert.match(href, /%20/);
+    assert.deepEqual(await loadConfig(href, { env: {} }), { service: { name: 'users' } });
+    assert.deepEqual(await loadConfig(href.replace(/^file:/, 'FILE:'), { env: {} }), {
+      service: { name: 'users' },
+    });
+    await assert.rejects(
+      loadConfig(`${href}.missing`, { env: {} }),
+      (e: ConfigError) =>
+        e instanceof ConfigError &&
+        e.message === `cannot read config file ${p}.missing: ENOENT` &&
+        (e.cause as NodeJS.ErrnoException).code === 'ENOENT',
+    );
+    await assert.rejects(
+      loadConfig('file://[bad/app.yaml', { env: {} }),
+      (e: ConfigError) => e instanceof ConfigError && /not a valid file: URL/.test(e.message),
+    );
+  });
+});
+
 describe('a config path that is not a file', () => {
   it('a named pipe with no writer is refused at once (opening it waited for a writer for ever)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hyperion-fifo-'));
