@@ -159,17 +159,24 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * The byte cache's options of a typed `set`: every field passed on as given (the cache checks
  * them), `ifEquals` encoded as the bytes a `set` of that value stores.
  */
-function writeOptions<T>(options: TypedWriteOptions<T>, encode: (value: T) => Bytes): WriteOptions {
+function writeOptions<T>(
+  options: TypedWriteOptions<T>,
+  encode: (value: T, what: string) => Bytes,
+  key: string,
+): WriteOptions {
   if (options === null || typeof options !== 'object') return options;
   if (options.ifEquals === undefined) return options as WriteOptions;
-  return { ...options, ifEquals: encode(options.ifEquals) };
+  return { ...options, ifEquals: encode(options.ifEquals, `ifEquals of ${JSON.stringify(key)}`) };
 }
 
 /** A JSON view of `cache`. Values must be JSON-serialisable. Bad arguments are a `ConfigError`. */
 export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): TypedCache<T> {
   checkArguments(cache, options);
   const onInvalid = options.onInvalid ?? 'miss';
-  const encode = (value: T): Uint8Array => {
+  // `what` names the key, as every value refusal of the caches does (`value of "user:1"`): the
+  // message was only "value is not JSON-serialisable", which left a loader returning `undefined`
+  // (a row not found) to be found among every key of the service.
+  const encode = (value: T, what: string): Uint8Array => {
     let text: string | undefined;
     try {
       text = JSON.stringify(value);
@@ -177,9 +184,11 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // A BigInt, a cycle, a throwing toJSON or a string past V8's limit: a typed refusal like the
       // one for `undefined` (these used to escape as a bare TypeError or RangeError).
       const why = err instanceof Error ? `: ${err.message.split('\n')[0]}` : '';
-      throw new CacheError('invalid_value', `value is not JSON-serialisable${why}`, { cause: err });
+      throw new CacheError('invalid_value', `${what} is not JSON-serialisable${why}`, { cause: err });
     }
-    if (text === undefined) throw new CacheError('invalid_value', 'value is not JSON-serialisable');
+    // `undefined`, a function or a symbol: JSON has no form for them. The type only, never a value.
+    if (text === undefined)
+      throw new CacheError('invalid_value', `${what} is not JSON-serialisable (received ${typeName(value)})`);
     return encoder.encode(text);
   };
   const decode = async (key: string, bytes: Uint8Array): Promise<T | undefined> => {
@@ -245,10 +254,12 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
   return {
     get,
     async set(key, value, ttl, options) {
-      const bytes = encode(value);
+      // The key first: the refusal of a value names it.
+      assertKey(key);
+      const bytes = encode(value, `value of ${JSON.stringify(key)}`);
       // Without options the call stays as it was (three arguments): a cache sees no empty object.
       if (options === undefined) return cache.set(key, bytes, ttl);
-      return cache.set(key, bytes, ttl, writeOptions(options, encode));
+      return cache.set(key, bytes, ttl, writeOptions(options, encode, key));
     },
     async delete(key, options) {
       return options === undefined ? cache.delete(key) : cache.delete(key, options);
@@ -280,7 +291,7 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       const me = { loaded: false };
       const load = async () => {
         for (const w of waiting.get(key) ?? []) w.loaded = true;
-        return encode(await loader());
+        return encode(await loader(), `value loaded for ${JSON.stringify(key)}`);
       };
       let first: Bytes;
       const waiters = waiting.get(key) ?? new Set<{ loaded: boolean }>();

@@ -279,6 +279,43 @@ describe('jsonCache passes every per-call option on', () => {
     );
   });
 
+  it('a value refused as not JSON-serialisable names its key and, for undefined / a function / a symbol, its type', async () => {
+    // It read "value is not JSON-serialisable" alone: a loader returning undefined (a row not
+    // found) left the key to be guessed among every key of the service.
+    const c = jsonCache<unknown>(createMemoryCache({ maxCost: 1 << 20 }));
+    const refused = (message: string) => (e: unknown) =>
+      e instanceof CacheError && e.code === 'invalid_value' && e.message === message;
+    await assert.rejects(
+      c.getOrSet('user:1', () => undefined),
+      refused('value loaded for "user:1" is not JSON-serialisable (received undefined)'),
+    );
+    await assert.rejects(
+      c.getOrSet('user:2', async () => () => 1),
+      refused('value loaded for "user:2" is not JSON-serialisable (received function)'),
+    );
+    await assert.rejects(
+      c.set('user:3', Symbol('s')),
+      refused('value of "user:3" is not JSON-serialisable (received symbol)'),
+    );
+    await assert.rejects(
+      c.set('user:5', 1, undefined, { ifEquals: () => 1 }),
+      refused('ifEquals of "user:5" is not JSON-serialisable (received function)'),
+    );
+    await assert.rejects(
+      c.set('user:6', { n: 1n }),
+      (e: unknown) =>
+        e instanceof CacheError &&
+        e.code === 'invalid_value' &&
+        e.message.startsWith('value of "user:6" is not JSON-serialisable: ') &&
+        !e.message.includes('1n'),
+    );
+    // A bad key is refused as a key, before the value.
+    await assert.rejects(
+      c.set(42 as unknown as string, undefined),
+      (e: CacheError) => e.code === 'invalid_key',
+    );
+  });
+
   it('conditional writes work end to end on a memory cache: ifAbsent, and ifEquals on the value read back', async () => {
     const counters = jsonCache<{ n: number }>(createMemoryCache({ maxCost: 1 << 20 }));
     assert.equal(await counters.set('c', { n: 1 }, undefined, { ifAbsent: true }), true);
