@@ -1,3 +1,5 @@
+import { ConfigError, type ConfigIssue, typeName } from './errors.js';
+
 /**
  * Singleflight: concurrent calls for one key share one execution. The entry is dropped as soon
  * as the call settles, so an error is delivered to every waiter and never cached.
@@ -15,10 +17,32 @@ export interface Singleflight<T> {
   readonly size: number;
 }
 
+/**
+ * The arguments of `do`, checked as the core's other exported calls check theirs. From JavaScript,
+ * a `fn` that is not a function resolved `undefined` (`.then(5)` passes the value through) and was
+ * shared as such by every caller of the key; a key that is not a string shared a call between
+ * `undefined`s, numbers and objects.
+ */
+function doIssues(key: unknown, fn: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (typeof key !== 'string')
+    issues.push({
+      path: 'key',
+      expected: 'a string',
+      received: typeName(key),
+      message: 'has the wrong type',
+    });
+  if (typeof fn !== 'function')
+    issues.push({ path: 'fn', expected: 'a function', received: typeName(fn), message: 'is not a function' });
+  return issues;
+}
+
 export function createSingleflight<T>(): Singleflight<T> {
   const inflight = new Map<string, Promise<T>>();
   return {
     do(key, fn) {
+      if (typeof fn !== 'function' || typeof key !== 'string')
+        return Promise.reject(new ConfigError('singleflight do: invalid arguments', doIssues(key, fn)));
       const running = inflight.get(key);
       if (running) return running;
       // Promise.resolve().then() also turns a synchronous throw into a rejection shared by all.

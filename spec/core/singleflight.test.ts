@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { ConfigError } from '../../lib/core/errors.js';
 import { createNextflight, createSingleflight } from '../../lib/core/singleflight.js';
 import { deferred } from '../harness/clock.js';
 
@@ -49,6 +50,32 @@ describe('singleflight', () => {
       }),
       /sync/,
     );
+  });
+});
+
+describe('singleflight arguments (found from outside)', () => {
+  // From JavaScript, `do('k')` or `do('k', value)` resolved `undefined` (`.then(value)` passes it
+  // through) and shared it with every caller of the key; a key that is not a string was a Map key.
+  it('a fn that is not a function or a key that is not a string rejects with a ConfigError naming it', async () => {
+    const sf = createSingleflight<number>();
+    for (const fn of [undefined, 5, 'load', null]) {
+      await assert.rejects(
+        sf.do('k', fn as unknown as () => number),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.length === 1 &&
+          e.issues[0]!.path === 'fn' &&
+          /is not a function/.test(e.message),
+      );
+    }
+    for (const key of [undefined, 1, {}, Symbol('k')]) {
+      await assert.rejects(
+        sf.do(key as unknown as string, () => 1),
+        (e: unknown) => e instanceof ConfigError && e.issues.length === 1 && e.issues[0]!.path === 'key',
+      );
+    }
+    assert.equal(sf.size, 0, 'nothing was left in flight');
+    assert.equal(await sf.do('k', () => 7), 7);
   });
 });
 
