@@ -194,7 +194,13 @@ export function assertWriteOptions(options: unknown): asserts options is WriteOp
   if (ifAbsent !== undefined && typeof ifAbsent !== 'boolean')
     throw new CacheError('invalid_value', `ifAbsent must be a boolean, received ${typeName(ifAbsent)}`);
   if (ifEquals !== undefined) {
-    assertBytes(ifEquals);
+    // Named as the option it is: the refusal read "cache value must be a Uint8Array or Buffer",
+    // about a value that was bytes, and sent the caller looking at the wrong argument.
+    if (!types.isUint8Array(ifEquals))
+      throw new CacheError(
+        'invalid_value',
+        `set: ifEquals must be a Uint8Array or Buffer (the bytes the key must hold), received ${typeName(ifEquals)}`,
+      );
     if (ifAbsent === true)
       throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
   }

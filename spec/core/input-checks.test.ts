@@ -23,3 +23,28 @@ it('hyperion exports the shared input checks, refusing what every cache refuses'
   assert.doesNotThrow(() => core.assertBudgetOptions({ timeout: 10 }));
   assert.throws(() => core.assertBudgetOptions({ ifAbsent: true }), invalid('invalid_value'));
 });
+
+// Found from outside: `set(key, bytes, ttl, { ifEquals: 'v1' })` was refused with "cache value
+// must be a Uint8Array or Buffer, received string", about a value that was bytes.
+it('an ifEquals that is not bytes is refused as ifEquals, not as the value, in every cache checking with it', async () => {
+  const { createMemoryCache } = await import('../../lib/cache/memory/index.js');
+  const { createTieredCache } = await import('../../lib/cache/tiered/index.js');
+  const refused = (e: unknown) =>
+    e instanceof core.CacheError &&
+    e.code === 'invalid_value' &&
+    e.message ===
+      'set: ifEquals must be a Uint8Array or Buffer (the bytes the key must hold), received string';
+  assert.throws(() => core.assertWriteOptions({ ifEquals: 'v1' }), refused);
+  const caches = [
+    core.createNoopCache(),
+    createMemoryCache({ maxCost: 1024 }),
+    createTieredCache({ l1: createMemoryCache({ maxCost: 1024 }), l2: createMemoryCache({ maxCost: 1024 }) }),
+  ];
+  for (const cache of caches) {
+    await assert.rejects(
+      cache.set('k', new Uint8Array([1]), undefined, { ifEquals: 'v1' as unknown as Uint8Array }),
+      refused,
+    );
+    await cache.close?.();
+  }
+});
