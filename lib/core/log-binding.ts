@@ -12,7 +12,7 @@
  */
 import type { LogFields, Logger, LoggerLike, LogLevel, Span, SpanContext } from './contracts.js';
 import { ConfigError, typeName } from './errors.js';
-import { errorFields, isError, messageFirst } from './logger.js';
+import { errorFields, isError, isFields, messageFirst } from './logger.js';
 import { noopLogger } from './noop.js';
 import { isValidSpanContext, lowerHex } from './w3c.js';
 
@@ -278,7 +278,7 @@ function fromPino(p: ObjectFirstLogger): Logger {
     (message: string, fields?: LogFields): void => {
       if (typeof message === 'object') [message, fields] = messageFirst(message, fields);
       if (fields == null) p[level]({}, message);
-      else if (typeof fields === 'object') p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
+      else if (isFields(fields)) p[level](withErrorsReadable(without(fields, PINO_OWN)), message);
       // A JavaScript caller's `log.error('failed', err.message)`: under `fields`, as the console
       // logger writes it. Passed first, pino took the string as the message (and 'failed' as an
       // argument of it), so the record said only what the second argument said.
@@ -294,11 +294,7 @@ function fromPino(p: ObjectFirstLogger): Logger {
     // that are no object add nothing, as in the console logger: pino's `child(null)` threw
     // "missing bindings", and `child('ab')` bound fields `0` and `1`.
     child: (fields) =>
-      fromPino(
-        p.child(
-          fields !== null && typeof fields === 'object' ? withErrorsReadable(without(fields, PINO_OWN)) : {},
-        ),
-      ),
+      fromPino(p.child(isFields(fields) ? withErrorsReadable(without(fields, PINO_OWN)) : {})),
   };
 }
 

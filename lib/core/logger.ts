@@ -83,7 +83,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
         msg: typeof message === 'string' ? message : String(safe(() => String(message))),
       };
       merge(record, base);
-      if (fields !== null && typeof fields === 'object') {
+      if (isFields(fields)) {
         merge(record, fields);
         // An Error given as the fields (a JavaScript caller's `log.error('failed', err)`): its
         // message and stack are no keys of its own, so the record said something failed and
@@ -100,7 +100,7 @@ export function createConsoleLogger(options: ConsoleLoggerOptions = {}): Logger 
       // Copied like a record's fields: a spread threw out of `child()` on a getter that throws.
       child: (fields) => {
         const next: Record<string, unknown> = { ...base };
-        if (fields !== null && typeof fields === 'object') copyFields(next, fields, EMPTY_SET);
+        if (isFields(fields)) copyFields(next, fields, EMPTY_SET);
         return make(next);
       },
       enabled: (level) => LEVELS[level] >= min,
@@ -197,6 +197,16 @@ export function errorFields(error: Error, depth = 0, seen: readonly Error[] = []
         .map((e) => (isError(e) && depth < 2 ? errorFields(e, depth + 1, [...seen, error]) : e));
   }
   return out;
+}
+
+/**
+ * Whether a log call's (or `child()`'s) `fields` are a record of fields. A list is not: spread, a
+ * JavaScript caller's `log.info('ids', [7, 8])` wrote fields `0` and `1`, first in the line
+ * (integer keys come first in an object), and `child([7, 8])` bound them to every record; it goes
+ * under `fields`, as text does, and a child given one adds nothing.
+ */
+export function isFields(value: unknown): value is object {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /**
