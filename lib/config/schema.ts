@@ -50,7 +50,22 @@ function cacheTypeSchema(hint = '') {
       (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
       `a mapping of cache settings starting with \`type: ${TYPE_PHRASE}\``,
     ),
-    v.object({ type: v.picklist(CACHE_TYPES, `the cache type: ${TYPE_PHRASE}${hint}`) }),
+    v.object({
+      type: v.picklist(CACHE_TYPES, `the cache type: ${TYPE_PHRASE}${hint}`),
+      // `cache: { enabled: false }`, written as `tracing:` and `metrics:` are turned off, was told
+      // only that `type` is required: the section has no `enabled`, and no cache is no section.
+      enabled: v.optional(
+        v.pipe(
+          v.unknown(),
+          v.rawCheck(({ addIssue }) =>
+            addIssue({
+              message: 'is not a field of the cache section: for no cache, leave the `cache:` section out',
+              expected: 'no `enabled` key (a part without its section is its no-op)',
+            }),
+          ),
+        ),
+      ),
+    }),
   );
 }
 const cacheType = cacheTypeSchema();

@@ -224,3 +224,29 @@ describe('a mapping given a section of another kind', () => {
     assert.deepEqual(metricsOptionsFromConfig(config.metrics!), { port: 9464 });
   });
 });
+
+describe('cache: { enabled: false } (found from outside)', () => {
+  // `tracing:` and `metrics:` are turned off with `enabled: false`; written so for the cache, the
+  // error said only `cache.type: is required`, sending the user to pick a type for a cache they
+  // meant to turn off. The cache section has no `enabled`: no cache is no `cache:` section.
+  it('names cache.enabled and says to leave the section out, beside the missing type', () => {
+    for (const text of ['cache: {enabled: false}', 'cache: {enabled: true, max_cost: 5}']) {
+      assert.throws(
+        () => loadConfigFromText(text, { env: {} }),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          assert.deepEqual(
+            e.issues.map((i) => i.path),
+            ['cache.type', 'cache.enabled'],
+          );
+          assert.match(
+            e.issues[1]!.message,
+            /^is not a field of the cache section: for no cache, leave the `cache:` section out/,
+          );
+          return true;
+        },
+      );
+    }
+    assert.deepEqual(loadConfigFromText('service: {name: users}', { env: {} }).cache, undefined);
+  });
+});
