@@ -197,6 +197,22 @@ export function collectEnvOverrides(
       );
       continue;
     }
+    // A list is set whole: `HYPERION__CACHE__ADDRESSES__0` made the file's list a mapping
+    // `{ 0: … }`, refused as "cache.addresses: has the wrong type … received a mapping", which
+    // did not say that an item cannot be set by its index.
+    const list = listAlong(root, path);
+    if (list !== undefined) {
+      const whole = `${prefix}${path.slice(0, list).join('__').toUpperCase()}`;
+      found.issues.push(
+        nameIssue(
+          name,
+          `the whole list, set by ${whole}`,
+          'a variable naming an item of a list',
+          `names an item of the list ${path.slice(0, list).join('.')}: a list is set whole, e.g. ${whole}='[…]'`,
+        ),
+      );
+      continue;
+    }
     const key = path.join('\0');
     const first = byPath.get(key);
     if (first !== undefined) {
@@ -271,6 +287,20 @@ export function collectEnvOverrides(
     origins.push(origin);
   }
   return { value: root, origins };
+}
+
+/**
+ * How many segments of `path` lead to a list of `root` that the rest of `path` goes into (a
+ * variable naming one of its items, or a key inside one), else undefined.
+ */
+function listAlong(root: Record<string, unknown>, path: readonly string[]): number | undefined {
+  let node: unknown = root;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (!isPlainObject(node)) return undefined;
+    node = Object.hasOwn(node, path[i]!) ? node[path[i]!] : undefined;
+    if (Array.isArray(node)) return i + 1;
+  }
+  return undefined;
 }
 
 /** Per `headers` mapping, its keys by lower-case name (built on first use, kept in step). */

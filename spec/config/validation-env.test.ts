@@ -107,3 +107,40 @@ describe('the loaders’ env option is the environment the batch rule reads', ()
     await (await createAppFromConfig(config)).close();
   });
 });
+
+describe('an override naming an item of a list (found from outside)', () => {
+  // HYPERION__CACHE__ADDRESSES__0 made the file's list the mapping { 0: … }, refused as
+  // "cache.addresses: has the wrong type … received a mapping": nothing said a list is set whole.
+  it('is an issue naming the variable and the variable that sets the whole list', () => {
+    const file = 'cache: {type: redis, addresses: ["a:1"]}\ntracing: {propagators: [tracecontext]}';
+    assert.throws(
+      () =>
+        loadConfigFromText(file, {
+          env: { HYPERION__CACHE__ADDRESSES__0: 'b:2', HYPERION__TRACING__PROPAGATORS__1__X: 'b3' },
+        }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(
+          e.issues.map((i) => [i.path, i.message]),
+          [
+            [
+              'HYPERION__CACHE__ADDRESSES__0',
+              "environment variable HYPERION__CACHE__ADDRESSES__0: names an item of the list cache.addresses: a list is set whole, e.g. HYPERION__CACHE__ADDRESSES='[…]'",
+            ],
+            [
+              'HYPERION__TRACING__PROPAGATORS__1__X',
+              "environment variable HYPERION__TRACING__PROPAGATORS__1__X: names an item of the list tracing.propagators: a list is set whole, e.g. HYPERION__TRACING__PROPAGATORS='[…]'",
+            ],
+          ],
+        );
+        assert.ok(!e.message.includes('b:2'), 'the value is not shown');
+        return true;
+      },
+    );
+    // The whole list, as the message says, is read.
+    assert.deepEqual(loadConfigFromText(file, { env: { HYPERION__CACHE__ADDRESSES: '[b:2]' } }).cache, {
+      type: 'redis',
+      addresses: ['b:2'],
+    });
+  });
+});
