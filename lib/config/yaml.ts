@@ -221,7 +221,11 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   let crNote = '';
   if (ctx.env === undefined && text.includes('\r')) {
     if (!text.includes('\n')) text = text.replaceAll('\r', '\n');
-    else if (/\r(?!\n)/.test(text))
+    // A CR that ends the text ends its last line, whatever the other lines end with: a CRLF file
+    // whose last LF was cut (`"$(cat app.yaml)"` in a shell drops trailing LFs, not CRs) kept it
+    // in its last value — `password: hunter2` read "hunter2\r", `max_cost: 5` refused as text.
+    else if (text.endsWith('\r')) text = `${text.slice(0, -1)}\n`;
+    if (/\r(?!\n)/.test(text))
       crNote =
         ' (some lines of the file end with a lone CR, the old Mac line ending, others with LF: save it with LF or CRLF line endings)';
   }

@@ -169,6 +169,31 @@ describe('config: line endings (LF, CRLF, CR alone as old Mac files end lines)',
     assert.equal(loadConfigFromText('service:\n  name: "a\rb"\n', { env: {} }).service?.name, 'a\rb');
   });
 
+  it('a CR that ends the file ends its last line (a CRLF file whose last LF was cut): the last value has no CR', async () => {
+    // `"$(cat app.yaml)"` drops trailing LFs, not CRs: a CRLF file came through ending in `\r`,
+    // and the parser kept it in the last value — the password read "hunter2\r" without a word,
+    // a number on the last line was refused as text.
+    for (const eol of ['\n', '\r\n']) {
+      const text = [
+        'cache:',
+        '  type: redis',
+        '  addresses: ["a:1"]',
+        '  db: 3',
+        '  password: hunter2\r',
+      ].join(eol);
+      const loaded = loadConfigFromText(text, { env: {} });
+      assert.equal(loaded.cache?.type === 'redis' && loaded.cache.password, 'hunter2', JSON.stringify(eol));
+      const numberLast = ['cache:', '  type: memory', '  max_cost: 5\r'].join(eol);
+      assert.deepEqual(JSON.parse(JSON.stringify(loadConfigFromText(numberLast, { env: {} }))), {
+        cache: { type: 'memory', max_cost: 5 },
+      });
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(await loadConfig(await file('cut-eol.yaml', numberLast), { env: {} }))),
+        { cache: { type: 'memory', max_cost: 5 } },
+      );
+    }
+  });
+
   it('positions in a CR-only file name the right line (YAML, JSON, bytes that are not UTF-8)', async () => {
     // A syntax error: the same message (and position) as the LF file's, never the value.
     const bad = ['tracing:', '  exporter: none', `  service_name: "${SECRET}`, '  sample_rate: 1', ''];
