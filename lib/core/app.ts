@@ -12,7 +12,7 @@ import { checkDisposeTimeout, createDisposerStack, type Disposer, outsideDispose
 import { ConfigError, type ConfigIssue, typeName } from './errors.js';
 import { adaptLogger, dropLogResult } from './log-binding.js';
 import { createNoopCache, noopLogger, noopMetrics, noopTracer } from './noop.js';
-import { optionKeys, rejectUnknownKeys, unknownOptionIssues } from './options.js';
+import { optionKeys, rejectUnknownKeys, suggestKey, unknownOptionIssues } from './options.js';
 import { processWide } from './process-wide.js';
 import { watchTracerStats } from './tracer-metrics.js';
 
@@ -301,6 +301,18 @@ let warnedWorker = false;
 const SIGNAL_KEYS = optionKeys<CloseOnSignalsOptions>({ signals: true, exit: true, onError: true });
 
 /** Signals a process cannot catch: listening to them throws `uv_signal_start EINVAL`. */
+/**
+ * The catchable signal a misspelt name meant (`'SIGTREM'`, `'sigterm'`): the refusal named none,
+ * while a misspelt option key is told the nearest one.
+ */
+function signalHint(name: string, known: Record<string, number>): string {
+  const near = suggestKey(
+    name,
+    Object.keys(known).filter((s) => !UNCATCHABLE.has(s)),
+  );
+  return near === undefined ? '' : `; did you mean \`${near}\`?`;
+}
+
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP']);
 
 /**
@@ -342,7 +354,7 @@ function checkSignalOptions(app: unknown, options: unknown): void {
           typeof bad === 'string' && UNCATCHABLE.has(bad)
             ? `${bad} cannot be caught`
             : typeof bad === 'string'
-              ? `"${bad.slice(0, 40)}" is not a signal name`
+              ? `"${bad.slice(0, 40)}" is not a signal name${signalHint(bad, known)}`
               : 'must be a non-empty array of signal names',
       });
     }

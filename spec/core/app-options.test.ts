@@ -202,7 +202,18 @@ describe('closeOnSignals arguments', () => {
   const refused: [string, unknown, RegExp][] = [
     // A string instead of a list installed a listener per letter ('S', 'I', …): SIGTERM was never handled.
     ['a string instead of a list', { signals: 'SIGTERM' }, /signals/],
-    ['a misspelt signal', { signals: ['SIGTREM'] }, /"SIGTREM" is not a signal name/],
+    // The nearest catchable signal is named, as the nearest option key is (it named none).
+    [
+      'a misspelt signal',
+      { signals: ['SIGTREM'] },
+      /"SIGTREM" is not a signal name; did you mean `SIGTERM`\?/,
+    ],
+    [
+      'a signal in lower case',
+      { signals: ['sigint'] },
+      /"sigint" is not a signal name; did you mean `SIGINT`\?/,
+    ],
+    ['a signal name far from any', { signals: ['TERMINATE'] }, /"TERMINATE" is not a signal name$/],
     [
       'an uncatchable signal (installed SIGTERM first, then threw a raw EINVAL)',
       { signals: ['SIGTERM', 'SIGKILL'] },
