@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
+import { suggestKey } from '../core/options.js';
 import { type EnvOrigin, envText } from './env.js';
 import { MAX_CONFIG_DEPTH, MAX_ISSUES } from './limits.js';
 import { describeType, displayPath, type Found, newFound } from './messages.js';
@@ -322,6 +323,15 @@ export function toConfigIssues(
     } else {
       expected = ours ? i.message : plainExpected(i);
       message = reason(i, raw);
+      // `exporter: Jaeger`, `level: INFO`: the accepted value meant is named, as for a misspelt
+      // key (the message named none; the value itself is never shown).
+      if (i.type === 'picklist' && typeof raw === 'string') {
+        const near = suggestKey(
+          raw,
+          [...(i.expected ?? '').matchAll(/"([^"\\]*)"/g)].map((m) => m[1]!),
+        );
+        if (near !== undefined) message = `${message}; did you mean \`${near}\`?`;
+      }
       // `max_cost: 67_108_864` is text in YAML 1.2: "has the wrong type … received text" alone
       // left the reader looking at what reads as a number.
       if (

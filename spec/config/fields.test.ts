@@ -241,3 +241,31 @@ describe('tracing.headers: one header named twice in different case', () => {
     assert.deepEqual({ ...config.tracing?.headers }, { authorization: 'c', 'x-team': 'b' });
   });
 });
+
+describe('a value outside a field’s accepted values (found from outside)', () => {
+  // `exporter: Jaeger`, `level: INFO`, `type: memroy`: the message named no value, while a
+  // misspelt key is told the nearest one. The value given is never shown.
+  it('names the accepted value meant, in any case or one or two edits away', () => {
+    const cases: [string, string, string][] = [
+      ['tracing: {exporter: Jaeger}', 'tracing.exporter', 'jaeger'],
+      ['logging: {level: INFO}', 'logging.level', 'info'],
+      ['cache: {type: memroy, max_cost: 5}', 'cache.type', 'memory'],
+      ['cache: {type: redis, mode: Cluster, addresses: ["a:1"]}', 'cache.mode', 'cluster'],
+    ];
+    for (const [text, path, near] of cases)
+      assert.throws(
+        () => loadConfigFromText(text, { env: {} }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.issues.some(
+            (i) =>
+              i.path === path && i.message === `is not one of the accepted values; did you mean \`${near}\`?`,
+          ),
+      );
+    assert.throws(
+      () => loadConfigFromText('logging: {level: verbose}', { env: {} }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.issues[0]!.message === 'is not one of the accepted values',
+    );
+  });
+});
