@@ -112,17 +112,24 @@ export function assertEntries(
     assertKey(e?.key);
     assertBytes(e!.value, e!.key as string);
     assertTtl(e!.ttl);
-    // An entry that gives no `ttl` may hold a misspelt one (`tll`, `TTL`, `expiry`…), which stored
-    // the entry without expiry, reported as a success. Only then are its other fields looked at,
-    // as the sync face's `set` does with its options: an entry with a `ttl` pays nothing.
-    if (e!.ttl === undefined)
-      for (const field of Object.keys(e!))
-        if (field !== 'key' && field !== 'value' && field !== 'ttl')
-          throw new CacheError(
-            'invalid_value',
-            `setMany: field \`${field}\` of the entry of ${JSON.stringify(e!.key)} ${unknownKeyMessage(field, ENTRY_FIELDS, 'entry field')} (an entry is { key, value, ttl? })`,
-          );
+    assertEntryFields(e!);
   }
+}
+
+/**
+ * An entry that gives no `ttl` may hold a misspelt one (`tll`, `TTL`, `expiry`…), which stored
+ * the entry without expiry, reported as a success. Only then are its other fields looked at, as
+ * the sync face's `set` does with its options: an entry with a `ttl` pays nothing. Every cache's
+ * `setMany` calls it (Redis and tiered check their entries on their own otherwise).
+ */
+export function assertEntryFields(e: { key?: unknown; ttl?: unknown }): void {
+  if (e.ttl === undefined)
+    for (const field of Object.keys(e))
+      if (field !== 'key' && field !== 'value' && field !== 'ttl')
+        throw new CacheError(
+          'invalid_value',
+          `setMany: field \`${field}\` of the entry of ${JSON.stringify(e.key)} ${unknownKeyMessage(field, ENTRY_FIELDS, 'entry field')} (an entry is { key, value, ttl? })`,
+        );
 }
 
 /** The fields of a `setMany` entry (`CacheEntry`). */

@@ -204,6 +204,22 @@ export function cacheConformance(name: string, caps: CacheCapabilities, factory:
       );
     });
 
+    // From JavaScript, a misspelt ttl (`tll`) stored the entry without expiry as a success.
+    it('setMany refuses an entry with an unknown field and no ttl, whole (invalid_value naming it)', async () => {
+      const { cache } = await make();
+      await assert.rejects(
+        cache.setMany([
+          { key: 'fields-a', value: enc('1'), ttl: 60_000 },
+          { key: 'fields-b', value: enc('2'), tll: 1000 } as never,
+        ]),
+        (e: unknown) =>
+          e instanceof CacheError &&
+          e.code === 'invalid_value' &&
+          /field `tll` of the entry of "fields-b" .*did you mean `ttl`\?/.test(e.message),
+      );
+      assert.equal(await cache.get('fields-a'), undefined, 'refused whole');
+    });
+
     it('expires an entry after its ttl, and only that entry', storing, async () => {
       const under = await make();
       const { cache } = under;

@@ -6,6 +6,7 @@
  */
 import type { Bytes, CacheEntry, CacheHit, WriteOptions } from '../../core/contracts.js';
 import { CacheError } from '../../core/errors.js';
+import { assertEntryFields } from '../../core/validate.js';
 import { type BatchOp, runBatch } from './batch.js';
 import { assertKey, checkBudget, checkKeys, checkTtl, checkValue } from './checks.js';
 import { inTime } from './deadline.js';
@@ -206,12 +207,14 @@ export function createManyCommands(ctx: CacheContext): ManyCommands {
         throw new CacheError('invalid_value', 'setMany expects an array of entries');
       const ops: BatchOp[] = entries.map((e) => {
         assertKey(e?.key);
-        return {
+        const op: BatchOp = {
           kind: 'set',
           key: prefix + e.key,
           value: checkValue(e.value, e.key),
           px: checkTtl(e.ttl, defaultTtl),
         };
+        assertEntryFields(e);
+        return op;
       });
       // Checked before the empty case returns, as every cache does (an empty batch with a bad
       // budget resolved here and was refused by the others).

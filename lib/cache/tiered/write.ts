@@ -5,7 +5,13 @@
  */
 import type { Bytes, CacheEntry, WriteOptions } from '../../core/contracts.js';
 import { CacheError, typeName } from '../../core/errors.js';
-import { assertBudgetOptions, assertBytes, assertTtl, assertWriteOptions } from '../../core/validate.js';
+import {
+  assertBudgetOptions,
+  assertBytes,
+  assertEntryFields,
+  assertTtl,
+  assertWriteOptions,
+} from '../../core/validate.js';
 import type { Context } from './context.js';
 import { decodeEnvelope } from './envelope.js';
 import { assertTieredKey, assertTieredKeys } from './keys.js';
@@ -197,6 +203,7 @@ export function createWritePath(ctx: Context): WritePath {
         assertTieredKey(e?.key, o.reservedKeyPrefix);
         assertBytes(e.value, e.key);
         assertTtl(e.ttl);
+        assertEntryFields(e);
       }
       // Only the budget, as every cache reads setMany's options (`assertBudgetOptions`).
       const opts: WriteOptions = deleteOptions(options);
