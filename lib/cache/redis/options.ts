@@ -378,7 +378,32 @@ function hostPorts(path: string, list: unknown, bad: Bad): HostPort[] {
   list.forEach((item: unknown, i) => {
     const hp = typeof item === 'string' ? parseHostPort(item) : undefined;
     if (hp) out.push(hp);
-    else bad(`${path}.${i}`, 'an address "host:port"', item, 'malformed address');
+    else
+      bad(
+        `${path}.${i}`,
+        'an address "host:port" with a port from 1 to 65535 (IPv6 in brackets: "[::1]:6379")',
+        item,
+        addressProblem(item),
+      );
   });
   return out;
+}
+
+/**
+ * What is wrong with an address, in words to act on: "malformed address" alone left a user with
+ * `host:99999`, `::1:6379` or `redis://…` guessing. Never echoes the text (a URL may hold a password).
+ */
+function addressProblem(item: unknown): string {
+  if (typeof item !== 'string') return 'malformed address';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(item))
+    return 'malformed address: a URL where "host:port" is expected (give a password as the password option)';
+  const port = /:(\d+)$/.exec(item)?.[1];
+  const host = port === undefined ? item : item.slice(0, -port.length - 1);
+  const bracketed = host.startsWith('[') && host.endsWith(']');
+  if (!bracketed && (port === undefined ? host.split(':').length > 2 : host.includes(':')))
+    return 'malformed address: an IPv6 address goes in brackets, as in "[::1]:6379"';
+  if (port === undefined) return 'malformed address: no port number ("host:port")';
+  if (Number(port) < 1 || Number(port) > 65535)
+    return `malformed address: port ${port.length > 6 ? `${port.slice(0, 6)}…` : port} is outside 1–65535`;
+  return 'malformed address';
 }
