@@ -142,12 +142,14 @@ export const checkCost = (cost: unknown, maxCost: number, key?: string): number 
       (cost as PromiseLike<unknown>).then(undefined, () => {});
       throw new CacheError(
         'invalid_cost',
-        'cost must be a finite number ≥ 0, received a Promise: the cost function must return its number synchronously',
+        `cost${ofKey(key)} must be a finite number ≥ 0, received a Promise: the cost function must return its number synchronously`,
       );
     }
+    // Names the key, as `too_large` does: a setMany refused whole for one entry's cost, or the
+    // warning of a loaded value left uncached, did not say which.
     throw new CacheError(
       'invalid_cost',
-      `cost must be a finite number ≥ 0, received ${typeof cost === 'number' ? String(cost) : typeof cost}`,
+      `cost${ofKey(key)} must be a finite number ≥ 0, received ${typeof cost === 'number' ? String(cost) : typeof cost}`,
     );
   }
   if (cost > maxCost) {
@@ -626,7 +628,8 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       } catch (err) {
         if (loads.get(key) === load) loads.delete(key);
         // A cost function that closed the cache: nothing to store into, and nothing to warn about.
-        if (!this.closed) this.warnCost(`the cost function threw: ${thrownMessage(err)}`);
+        if (!this.closed)
+          this.warnCost(`the cost function threw for ${JSON.stringify(key)}: ${thrownMessage(err)}`);
         return value;
       }
       if (loads.get(key) !== load) return value;
@@ -674,7 +677,7 @@ export class SyncCache<V> implements SyncMemoryCache<V> {
       checkSetOptions(opts, 'getOrSet');
       if (opts) checkOptionKeys(opts, 'getOrSet');
       if (opts?.ttl !== undefined) assertTtl(opts.ttl);
-      if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY);
+      if (opts?.cost !== undefined) checkCost(opts.cost, Number.POSITIVE_INFINITY, key);
       assertLoader(loader);
       const cached = this.get(key);
       if (cached !== undefined) return Promise.resolve(cached);

@@ -170,7 +170,7 @@ describe('memory cache: a callback that throws a value with no string form', () 
       assert.equal(cache.size, 0);
       const ours = warnings.filter((w) => (w as { code?: string }).code === 'HYPERION_MEMORY_INVALID_COST');
       assert.equal(ours.length, 1);
-      assert.match(ours[0]!.message, /the cost function threw: \[object Object\]/);
+      assert.match(ours[0]!.message, /the cost function threw for "k": \[object Object\]/);
       cache.close();
     }
   });
