@@ -5,6 +5,7 @@
  * while the span said `TypeError`. `traceHandler` notes the class here; `instrument` reads it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Span } from './contracts.js';
 
 const types = new WeakMap<ServerResponse, string>();
 
@@ -16,6 +17,24 @@ export function noteResponseError(res: ServerResponse, errorType: string): void 
 /** The `errorType` noted for `res`, if any. */
 export function responseErrorType(res: ServerResponse): string | undefined {
   return types.get(res);
+}
+
+/**
+ * The server span `traceHandler` started for `res`, for the exemplar of a `metrics.instrument()`
+ * wrapped around it without a `span` option: it fell back to the `traceparent` header, so a
+ * request that started its trace here (no header) had no exemplar, and one whose header the
+ * tracer's propagators do not read (b3 only) pointed at a trace the span is not in.
+ */
+const spans = new WeakMap<ServerResponse, Span>();
+
+/** Notes `span` as the server span of `res`. */
+export function noteResponseSpan(res: ServerResponse, span: Span): void {
+  spans.set(res, span);
+}
+
+/** The server span noted for `res`, if any. */
+export function responseSpan(res: ServerResponse): Span | undefined {
+  return spans.get(res);
 }
 
 /**

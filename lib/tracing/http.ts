@@ -18,6 +18,7 @@ import {
   answeredByNode,
   cutAtShutdown,
   noteResponseError,
+  noteResponseSpan,
   noteShutdownCut,
   requestTimedOut,
   responseCutError,
@@ -140,6 +141,8 @@ export function traceHandler<P extends AppParts = AppParts>(
       root: true,
       attributes: options.attributes ? { ...options.attributes, ...own } : own,
     });
+    // The exemplar of a `metrics.instrument()` wrapped around this handler (response-error.ts).
+    noteResponseSpan(res, span);
 
     let done = false;
     let errorType: string | undefined;

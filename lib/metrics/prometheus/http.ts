@@ -13,6 +13,7 @@ import {
   requestTimedOut,
   responseCutError,
   responseErrorType,
+  responseSpan,
 } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent, readSpanContext } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
@@ -175,13 +176,15 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
     return r;
   };
   /** The sampled trace id for the exemplar; a throwing `span` function costs the exemplar, not the request. */
-  const traceIdOf = (req: Req): string | undefined => {
+  const traceIdOf = (req: Req, res: Res): string | undefined => {
     let s: Span | undefined;
     try {
       s = span?.(req);
     } catch (err) {
       warnOnce('the span function threw; such requests are recorded without a span', err);
     }
+    // Without a `span` option, the server span of a traceHandler inside (response-error.ts).
+    if (span === undefined) s = responseSpan(res);
     return sampledTraceId(s, req.headers);
   };
   // Refusal-aware (core/refusal.ts): a request `drainServer` refuses during a shutdown is recorded
@@ -231,7 +234,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
           route: routeOf(req),
           status: nodeAnswer ?? (res.headersSent || completed ? res.statusCode : undefined),
           seconds: (now() - start) / 1000,
-          traceId: traceIdOf(req),
+          traceId: traceIdOf(req, res),
           // As the server span's url.scheme: what a proxy reports the client used, else this connection.
           scheme: forwardedProto(req.headers) ?? (encrypted ? 'https' : 'http'),
           errorType,
