@@ -373,7 +373,7 @@ export async function tracedFetch(
   // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
   // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
   const request = url instanceof Request ? url : undefined;
-  const target = new URL(request ? request.url : (url as string | URL));
+  const target = request ? new URL(request.url) : targetUrl(url as string | URL);
   // The Request constructor already normalised its method as fetch does.
   const method = request && init.method === undefined ? request.method : sentMethod(init.method);
   // A URL writes an IPv6 literal in brackets (`[::1]`); `server.address` is the address alone, as
@@ -597,6 +597,40 @@ function sentMethod(given: string | undefined): string {
   if (given === undefined) return 'GET';
   const upper = given.toUpperCase();
   return FETCH_NORMALIZED.has(upper) ? upper : given;
+}
+
+/**
+ * `url` parsed; one that does not parse is a `TypeError` (`code` `ERR_INVALID_URL`, as `new URL`
+ * throws) whose message and `input` show it without what may be a credential. `new URL`'s own
+ * error kept the whole text in its enumerable `input`: `JSON.stringify(err)` or a logger that
+ * writes an error's fields showed the password of `http://user:pass@host:99999/`.
+ */
+function targetUrl(url: string | URL): URL {
+  try {
+    return new URL(url);
+  } catch {
+    const shown = shownBadUrl(String(url));
+    throw Object.assign(new TypeError(`tracedFetch: invalid URL "${shown}"`), {
+      code: 'ERR_INVALID_URL',
+      input: shown,
+    });
+  }
+}
+
+/**
+ * A URL that does not parse, as an error may show it: everything before its last `@` (after the
+ * scheme) and its query and fragment become `[redacted]`. Unparsed, the user info has no known
+ * end (a password may hold `/` or `#`), so all that precedes the `@` goes.
+ */
+function shownBadUrl(text: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/*/.exec(text)?.[0] ?? '';
+  let rest = text.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) rest = `[redacted]${rest.slice(at)}`;
+  const q = rest.search(/[?#]/);
+  if (q >= 0) rest = `${rest.slice(0, q + 1)}[redacted]`;
+  const shown = scheme + rest;
+  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
 }
 
 /**
