@@ -4,9 +4,12 @@
  */
 import type { ConfigIssue } from '../core/errors.js';
 
-/** Field names whose values are never echoed in errors. */
+/**
+ * Field names whose values are never echoed in errors. `pfx`: Node's TLS option for a PKCS#12
+ * bundle, which holds the private key (a Redis `tls.pfx` printed whole through `redactConfig`).
+ */
 const SECRET =
-  /pass(word|wd|phrase)?|secret|token|credential|auth|cookie|api[-_]?key|private[-_]?key|(^|[-_])key$/i;
+  /pass(word|wd|phrase)?|secret|token|credential|auth|cookie|api[-_]?key|private[-_]?key|(^|[-_])key$|pfx/i;
 
 /** True for field names like `password`, `api_key`, `x-api-key`, `authorization`; not `key_prefix`. */
 export function isSecretField(name: string): boolean {
