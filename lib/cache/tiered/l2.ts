@@ -102,6 +102,17 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
     if (draining) deadlines?.prune();
   };
 
+  // L2 answered (a value, or a caller error such as WRONGTYPE): a probe that gets either closes
+  // the breaker, and says so. A probe answered with a caller error closed it without the "closed"
+  // record, so the log read "opened", "opened" for one outage after another, and the next
+  // record's `failedProbes` counted the earlier outage's too.
+  const closeBreaker = (recovering: boolean) => {
+    breaker.success();
+    if (!recovering) return;
+    logger?.info('tiered cache: L2 circuit breaker closed', { cache: 'tiered', instanceId, failedProbes });
+    failedProbes = 0;
+  };
+
   // Written as one promise rather than nested async functions: it is on every L2 hit.
   function guarded<T>(what: string, call: () => Promise<T>, side = false, budgeted = false): Promise<T> {
     // A side call never takes the half-open probe: it would not report back, leaving it taken.
@@ -147,7 +158,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
                 ...cause(err),
               });
           }
-        } else if (!side) breaker.success();
+        } else if (!side) closeBreaker(recovering);
         reject(err);
       };
       let pending: Promise<T>;
@@ -165,15 +176,7 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
         done = true;
         cancel(deadline);
         if (side) return resolve(value);
-        breaker.success();
-        if (recovering) {
-          logger?.info('tiered cache: L2 circuit breaker closed', {
-            cache: 'tiered',
-            instanceId,
-            failedProbes,
-          });
-          failedProbes = 0;
-        }
+        closeBreaker(recovering);
         resolve(value);
       }, fail);
     });

@@ -6,6 +6,9 @@
  * one "opened" record; the failed probes are counted in the "closed" record (`failedProbes`).
  * The "opened" record carries the failure that opened it (`error`, `code`): it said only that it
  * opened, so with an L2 that logs nothing of its own the log never said why.
+ * A probe that Redis answers with a caller error (a `get` of a key another program made a hash:
+ * WRONGTYPE) closes the breaker as any answer does, and now logs "closed" too: it closed it
+ * without a record, so the log read "opened" twice for two outages, never "closed" between.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +17,7 @@ import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache } from '../../../lib/cache/tiered/index.js';
 import { manualClock } from '../../harness/clock.js';
 import { type FaultProxy, startFaultProxy } from '../../harness/fault-proxy.js';
-import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 
 describe('tiered cache: the breaker over an outage', { skip: skipRedis() }, () => {
   let redis: RedisStandalone;
@@ -79,6 +82,51 @@ describe('tiered cache: the breaker over an outage', { skip: skipRedis() }, () =
       assert.ok(close, 'the breaker closed once Redis answered');
       assert.equal(close.level, 'info');
       assert.equal(close.fields?.failedProbes, cache.stats().breakerOpens - 1);
+    } finally {
+      await cache.close();
+    }
+  });
+  it('a probe answered with WRONGTYPE closes the breaker and logs "closed"', async () => {
+    const records: { msg: string; fields: Record<string, unknown> | undefined }[] = [];
+    const log = (msg: string, fields?: Record<string, unknown>): void => {
+      records.push({ msg, fields });
+    };
+    const logger = { debug: log, info: log, warn: log, error: log };
+    const clock = manualClock();
+    const l2 = createRedisCache({
+      addresses: [`127.0.0.1:${proxy.port}`],
+      keyPrefix: 'brk2:',
+      commandTimeout: 2000,
+    });
+    const cache = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 16 }),
+      l2,
+      l2Timeout: 150,
+      breaker: { failures: 1, cooldown: 1000 },
+      now: clock.now,
+      logger,
+    });
+    try {
+      await redisCommand(redis.port, ['HSET', 'brk2:h', 'f', 'v']);
+      assert.equal(await cache.get('h'), undefined); // WRONGTYPE reads as a miss, breaker closed
+      assert.equal(cache.breakerState(), 'closed');
+      proxy.dropping = true;
+      await cache.get('down');
+      assert.equal(cache.breakerState(), 'open');
+      proxy.dropping = false;
+      // Every probe reads the hash key: once Redis answers it, the answer is WRONGTYPE.
+      for (let i = 0; i < 100 && cache.breakerState() !== 'closed'; i++) {
+        clock.advance(1000);
+        assert.equal(await cache.get('h'), undefined);
+        if (cache.breakerState() !== 'closed') await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(cache.breakerState(), 'closed');
+      const msgs = records.map((r) => r.msg);
+      assert.deepEqual(
+        msgs.filter((m) => m.includes('circuit breaker')),
+        ['tiered cache: L2 circuit breaker opened', 'tiered cache: L2 circuit breaker closed'],
+        JSON.stringify(records),
+      );
     } finally {
       await cache.close();
     }
