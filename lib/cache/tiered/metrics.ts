@@ -80,7 +80,9 @@ export function watchTieredCoherence(
   });
   const clears = metrics.counter({
     name: 'cache_l1_clears_total',
-    help: 'Times a tiered cache emptied its L1 for coherence (tracking lost or confirmed, flush, bus reconnect)',
+    // Every cause `l1Clears` counts: another instance's clear() arriving on the bus was counted
+    // but not named, so an increase with neither a reconnect nor tracking in sight read as a fault.
+    help: "Times a tiered cache emptied its L1 for coherence (tracking lost or confirmed, flush, bus reconnect, another instance's clear())",
     labelNames: ['cache'],
   });
   const moves = metrics.counter({
