@@ -48,6 +48,15 @@ describe('a refused numeric cache option shows the value given', () => {
         [{ breaker: { cooldown: '5s' } }, 'breaker.cooldown', `"5s" (a string)${IN_CODE(5000)}`],
       ];
       for (const [options, path, shown] of cases) assert.equal(received(tiered(options), path), shown);
+      // The options that `Infinity` turns off name it (`loadTimeout: 0` meant as "off" was told
+      // only "> 0 and ≤ 2147483647"); the others do not offer it.
+      for (const path of ['l2Timeout', 'loadTimeout'])
+        assert.throws(tiered({ [path]: 0 }), (e: ConfigError) =>
+          e.issues.some((i) => i.path === path && i.expected.endsWith(', or Infinity (off)')),
+        );
+      assert.throws(tiered({ leaseWait: -1 }), (e: ConfigError) =>
+        e.issues.some((i) => i.path === 'leaseWait' && !i.expected.includes('Infinity')),
+      );
       // Not a numeric option: its type only (an L2 given as a URL could carry a password).
       assert.equal(
         received(() => createTieredCache({ l1, l2: 'redis://:sekrit@127.0.0.1:6379' } as never), 'l2'),

@@ -168,10 +168,12 @@ export function resolveOptions(input: TieredCacheOptions): ResolvedOptions {
       !Number.isNaN(v) &&
       ((infinite && v === Infinity) || v <= max) &&
       (positive ? v > 0 : v >= 0);
+    // An option that `Infinity` turns off says so: `loadTimeout: 0` (meant as "off") was told
+    // only "> 0 and ≤ 2147483647", as if no value could turn it off.
     if (!ok)
       bad(
         path,
-        `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}`,
+        `${positive ? 'a number of ms > 0' : 'a number of ms ≥ 0'} and ≤ ${max}${infinite ? ', or Infinity (off)' : ''}`,
         v,
         shownDuration(v),
       );
