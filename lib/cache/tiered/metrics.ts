@@ -75,7 +75,9 @@ export function watchTieredCoherence(
     );
   const invalidations = metrics.counter({
     name: 'cache_invalidations_total',
-    help: 'Invalidations a tiered cache received: bus = messages from other instances (one per write, delete or clear, however many keys it names), tracking = keys the server reported changed',
+    // A write naming keys over 1 MiB arrives in parts, each a message counted: the help said one
+    // per write however many keys, and a large deleteMany showed 2 or more.
+    help: 'Invalidations a tiered cache received: bus = messages from other instances (one per write, delete or clear however many keys it names, but one per part of at most 1 MiB when its keys take more), tracking = keys the server reported changed',
     labelNames: ['cache', 'source'],
   });
   const clears = metrics.counter({
