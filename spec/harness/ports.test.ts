@@ -5,8 +5,11 @@
  * server that took the port answers the probe.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, listensOn, startProcess } from './process.js';
 
@@ -101,5 +104,46 @@ describe('ports for servers started by the harness', { skip: !linux && 'needs /p
     } finally {
       await proc.kill();
     }
+  });
+
+  /** Port `target` as the first pick of `freePort()` in another process (its Math.random steered). */
+  async function pickInChild(target: number): Promise<number> {
+    const harness = new URL('./process.ts', import.meta.url).href;
+    const code = `
+      const [lo] = require('node:fs').readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\\s+/).map(Number);
+      const top = Math.min(30000, lo);
+      const real = Math.random;
+      let first = true;
+      Math.random = () => (first ? ((first = false), (${target} - 20000 + 0.5) / (top - 20000)) : real());
+      import(${JSON.stringify(harness)}).then(async (h) => console.log(await h.freePort()));`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', '-e', code], (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      );
+    });
+    return Number(out.trim());
+  }
+
+  it('a port freePort() handed out is never handed out by another process while this one lives', async () => {
+    const mine = await freePort();
+    assert.equal(readFileSync(join(tmpdir(), 'hyperion-ports', String(mine)), 'utf8'), String(process.pid));
+    // Kept closed on purpose (a server that is down): another file's pick must not land on it.
+    assert.notEqual(await pickInChild(mine), mine);
+    // The steering works: a port nobody holds is the other process's first pick.
+    let other = 20_001;
+    while (existsSync(join(tmpdir(), 'hyperion-ports', String(other)))) other++;
+    assert.equal(await pickInChild(other), other);
+    // …and that process released it when it exited.
+    assert.equal(existsSync(join(tmpdir(), 'hyperion-ports', String(other))), false);
+  });
+
+  it('a reservation left by a process that died (SIGKILL) is taken over', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    assert.ok(dead);
+    let port = 20_001;
+    while (existsSync(join(tmpdir(), 'hyperion-ports', String(port)))) port++;
+    mkdirSync(join(tmpdir(), 'hyperion-ports'), { recursive: true });
+    writeFileSync(join(tmpdir(), 'hyperion-ports', String(port)), String(dead));
+    assert.equal(await pickInChild(port), port);
   });
 });

@@ -3,7 +3,7 @@
  * checks, and cleanup that runs even when a test fails (or the test process dies).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,8 +52,9 @@ function ephemeralRange(): [number, number] {
  * where the kernel's ephemeral range starts, when that is below 30000). Test files run side by side (spec/run.mjs), and a port the
  * kernel handed out by `listen(0)` goes back to its pool: before the server it is meant for binds
  * it, any other process's `listen(0)` or outgoing connection may take it (a demo service then met
- * another test's server on "its" port). Ports below the range are never handed out that way; only
- * another explicit pick could collide (one in ten thousand). Elsewhere, the kernel picks.
+ * another test's server on "its" port). Ports below the range are never handed out that way, and
+ * a port picked here is reserved for the rest of this process (see `reserve`), so no other file
+ * picks it. Elsewhere, the kernel picks.
  *
  * With `alsoFree`, `port + alsoFree` was free too, and is below the ephemeral range as well where
  * the range allows: a Redis cluster node also listens on its port + 10000 (the cluster bus). From
@@ -66,7 +67,10 @@ export async function freePort(options: { alsoFree?: number } = {}): Promise<num
   const extra = options.alsoFree ?? 0;
   const top = Math.min(30_000, lo - extra);
   const free = async (port: number) =>
-    (await canListen(port)) && (extra === 0 || (port + extra <= 65_535 && (await canListen(port + extra))));
+    (extra === 0 || (port + extra <= 65_535 && reserve(port + extra))) &&
+    reserve(port) &&
+    (await canListen(port)) &&
+    (extra === 0 || (await canListen(port + extra)));
   if (top - 20_000 >= 1000) {
     for (let attempt = 0; attempt < 50; attempt++) {
       const port = 20_000 + Math.floor(Math.random() * (top - 20_000));
@@ -83,7 +87,62 @@ export async function freePort(options: { alsoFree?: number } = {}): Promise<num
         srv.close(() => resolve(port));
       });
     });
-    if (extra === 0 || attempt >= 49 || (await free(port))) return port;
+    if (attempt >= 49 || (await free(port))) return port;
+  }
+}
+
+/**
+ * Ports handed out by `freePort()` in any test process, held until that process exits: a port a
+ * test keeps closed on purpose (a master that is down, a collector that is not there) must stay
+ * closed, and a pick of another file's that found it free would start a server there (seen in
+ * CI: a sentinel's dead master answered by another file's Redis). One file per port under the
+ * temp dir, created exclusively, with the owner's pid; a file whose process is gone is stale.
+ */
+const reservations = join(tmpdir(), 'hyperion-ports');
+const reserved = new Set<number>();
+process.once('exit', () => {
+  for (const port of reserved) {
+    try {
+      unlinkSync(join(reservations, String(port)));
+    } catch {}
+  }
+});
+
+function reserve(port: number): boolean {
+  const file = join(reservations, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      mkdirSync(reservations, { recursive: true });
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      reserved.add(port);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no temp dir: pick as before
+      if (!ownerGone(file)) return false;
+      try {
+        unlinkSync(file);
+      } catch {}
+    }
+  }
+  return false;
+}
+
+function ownerGone(file: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return false; // just removed: try another port
+  }
+  if (text === '') return false; // being written
+  const pid = Number(text);
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
