@@ -157,6 +157,25 @@ const tieredMetricLabels: SectionRule = (root, fail) => {
       failDefaultLabel(fail, ['metrics', 'default_labels', label], `the tiered cache's metric ${metric}`);
 };
 
+/**
+ * The label of the span export counters `createApp` registers for a tracer that counts its
+ * exports (lib/core/tracer-metrics.ts): as a default label, neither `spans_dropped_total{reason}`
+ * nor `spans_exported_total` was registered (one warning) while the file loaded. Not with
+ * `exporter: none`, whose tracer exports nothing to count.
+ */
+const TRACER_LABELS: Readonly<Record<string, string>> = { reason: 'spans_dropped_total' };
+
+const tracerMetricLabels: SectionRule = (root, fail) => {
+  const { tracing, metrics } = root;
+  if (!isMapping(tracing) || tracing.enabled === false || tracing.exporter === 'none') return;
+  if (!isMapping(metrics) || metrics.enabled === false) return;
+  const labels = metrics.default_labels;
+  if (!isMapping(labels)) return;
+  for (const [label, metric] of Object.entries(TRACER_LABELS))
+    if (Object.hasOwn(labels, label) && labels[label] !== '')
+      failDefaultLabel(fail, ['metrics', 'default_labels', label], `the tracer's metric ${metric}`);
+};
+
 /** The schema for one concrete input (the `cache:` shape depends on `cache.type`). */
 export function configSchemaFor(raw: unknown) {
   const cache = (raw as { cache?: unknown } | null)?.cache;
@@ -169,7 +188,7 @@ export function configSchemaFor(raw: unknown) {
       metrics: v.optional(metricsSection),
     },
     'sections',
-    [tieredMetricNames, tieredMetricLabels],
+    [tieredMetricNames, tieredMetricLabels, tracerMetricLabels],
   );
 }
 

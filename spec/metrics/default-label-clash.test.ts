@@ -142,4 +142,43 @@ describe('prometheus metrics: a default label named like a built-in metric label
       await app.close();
     }
   });
+
+  it('with a tracer, `reason` (of spans_dropped_total) is refused at load; the span counters are served otherwise', async () => {
+    // It loaded, and createApp then left out spans_dropped_total and spans_exported_total with
+    // one warning: the tracer's export losses never reached Prometheus.
+    const clash = configFailure(
+      'tracing: { exporter: memory }\nmetrics: { default_labels: { reason: deploy } }\n',
+    );
+    assert.deepEqual(
+      clash.issues.map((i) => [i.path, i.message]),
+      [
+        [
+          'metrics.default_labels.reason',
+          "is a label of the tracer's metric spans_dropped_total, which cannot carry it twice",
+        ],
+      ],
+    );
+    // No tracer (none, disabled) or an exporter that exports nothing: no such metric to clash with.
+    for (const tracing of ['', 'tracing: { enabled: false }\n', 'tracing: { exporter: none }\n'])
+      loadConfigFromText(`${tracing}metrics: { default_labels: { reason: deploy } }\n`, { format: 'yaml' });
+    const warnings: string[] = [];
+    const app = await createAppFromConfig(
+      loadConfigFromText(
+        'tracing: { exporter: memory }\nmetrics: { port: 0, default_labels: { rollout: canary } }\n',
+        {
+          format: 'yaml',
+        },
+      ),
+      { logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} } },
+    );
+    try {
+      const metrics = app.metrics as unknown as PrometheusMetrics;
+      const body = await (await fetch(metrics.address!.url)).text();
+      assert.match(body, /^spans_exported_total\{rollout="canary"\} 0$/m);
+      assert.match(body, /^spans_dropped_total\{reason="export_failed",rollout="canary"\} 0$/m);
+      assert.deepEqual(warnings, []);
+    } finally {
+      await app.close();
+    }
+  });
 });
