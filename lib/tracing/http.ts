@@ -73,15 +73,16 @@ function checkTraceHandlerOptions(options: TraceHandlerOptions): void {
       received: typeName(route),
       message: 'must be a non-empty string',
     });
+  const collection = attributes === undefined ? undefined : collectionKind(attributes);
   if (
     attributes !== undefined &&
-    (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))
+    (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes) || collection)
   )
     issues.push({
       path: 'attributes',
-      expected: 'an object of attributes',
-      received: typeName(attributes),
-      message: 'must be an object',
+      expected: 'an object of attributes ({ name: value })',
+      received: collection ?? typeName(attributes),
+      message: collection ? `must be a plain object, not a ${collection}` : 'must be an object',
     });
   if (issues.length > 0) throw new ConfigError('traceHandler: invalid options', issues);
 }
@@ -370,6 +371,7 @@ export async function tracedFetch(
     options = {};
   }
   for (const key in options) if (key !== 'name' && key !== 'attributes') warnFetchOption(ctx, key);
+  const extra = fetchAttributes(ctx, options.attributes);
   // A Request, as fetch takes one: its URL, method, headers, body and signal (it was read as a
   // URL string, "[object Request]": TypeError Invalid URL, nothing sent).
   const request = url instanceof Request ? url : undefined;
@@ -386,7 +388,7 @@ export async function tracedFetch(
   const { ctx: child, span } = startSpan(ctx, options.name ?? (known ? method : 'HTTP'), {
     kind: 'client',
     attributes: clientAttributes(
-      options.attributes,
+      extra,
       known ? method : '_OTHER',
       known ? undefined : method,
       target,
@@ -733,10 +735,7 @@ function clientAttributes(
   serverPort: number,
   optIn: SemconvOptIn,
 ): Attributes {
-  // Attributes that are not an object (a string from JavaScript) are none: spread, `'x'` became
-  // attribute `0`.
-  const out: Record<string, Attributes[string]> =
-    extra && typeof extra === 'object' && !Array.isArray(extra) ? { ...extra } : {};
+  const out: Record<string, Attributes[string]> = extra ? { ...extra } : {};
   out['http.request.method'] = method;
   if (methodOriginal !== undefined) out['http.request.method_original'] = methodOriginal;
   out['url.full'] = fullUrl(target);
@@ -747,6 +746,36 @@ function clientAttributes(
     out['server.port'] = serverPort;
   }
   return withHttpDup(out, 'client', optIn);
+}
+
+/**
+ * `'Map'`, `'Set'` or `'Headers'` for such a collection given as the attributes, else undefined.
+ * Their entries are not properties: spread into the span's attributes, they set nothing.
+ */
+function collectionKind(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  try {
+    if (x instanceof Map) return 'Map';
+    if (x instanceof Set) return 'Set';
+    if (typeof Headers === 'function' && x instanceof Headers) return 'Headers';
+  } catch {
+    // a revoked Proxy: taken as an object, as before
+  }
+  return undefined;
+}
+
+/**
+ * `tracedFetch`'s `attributes` when they are an object of attributes, else none with one warning
+ * per tracer naming what was given: a string, an array, a `Map`, `Set` or fetch `Headers` were
+ * dropped without a word (the span carried the HTTP attributes only), where `startSpan` warns.
+ */
+function fetchAttributes(ctx: AppContext, attributes: unknown): Attributes | undefined {
+  if (attributes === undefined || attributes === null) return undefined;
+  const collection = collectionKind(attributes);
+  if (typeof attributes === 'object' && !Array.isArray(attributes) && collection === undefined)
+    return attributes as Attributes;
+  warnFetchOption(ctx, 'attributes', collection ?? typeName(attributes));
+  return undefined;
 }
 
 /** Per tracer, the unknown `tracedFetch` option keys already warned about. */
@@ -762,22 +791,29 @@ function warnFetchOption(ctx: AppContext, key: string | undefined, notObject?: s
     seen = new Set();
     warnedFetchOptions.set(ctx.tracer, seen);
   }
-  // Options that are not an object are remembered by their type, apart from the keys.
-  const id = key ?? `(options) ${notObject}`;
+  // Options (or attributes) that are not an object are remembered by their type, apart from the keys.
+  const id = notObject === undefined ? (key as string) : `(${key ?? 'options'}) ${notObject}`;
   if (seen.has(id) || seen.size >= 32) return;
   seen.add(id);
-  const hint = key === undefined ? undefined : suggestKey(key, ['name', 'attributes']);
+  let message: string;
+  if (key === undefined)
+    message = `tracedFetch: options must be an object ({ name, attributes }), got ${notObject}: they are ignored`;
+  else if (notObject !== undefined)
+    message = `tracedFetch: option \`${key}\` must be an object of attributes ({ name: value }), got ${article(notObject)}: they are ignored`;
+  else {
+    const hint = suggestKey(key, ['name', 'attributes']);
+    message = `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`;
+  }
   try {
-    dropLogResult(
-      ctx.logger.warn(
-        key === undefined
-          ? `tracedFetch: options must be an object ({ name, attributes }), got ${notObject}: they are ignored`
-          : `tracedFetch: option \`${key.slice(0, 64)}\` is not known and is ignored (known: name, attributes)${hint === undefined ? '' : `; did you mean \`${hint}\`?`}`,
-      ),
-    );
+    dropLogResult(ctx.logger.warn(message));
   } catch {
     // the request still goes out
   }
+}
+
+/** `a Map`, `an array`, `a string`. */
+function article(kind: string): string {
+  return /^[aeiou]/i.test(kind) ? `an ${kind}` : `a ${kind}`;
 }
 
 /** What `RequestInit.headers` accepts (the DOM `HeadersInit`, not in this project's lib types). */

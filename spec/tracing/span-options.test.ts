@@ -140,7 +140,7 @@ describe('a context whose getter throws', () => {
 });
 
 describe('tracedFetch option mistakes', () => {
-  it('an unknown key gets one warning naming the key meant, and attributes given as a string add nothing', async () => {
+  it('an unknown key gets one warning naming the key meant, and attributes given as a string add nothing (with a warning)', async () => {
     // `attribute:` was lost silently, and `attributes: 'x'` became attribute `0`.
     const server = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -153,8 +153,12 @@ describe('tracedFetch option mistakes', () => {
         await (await tracedFetch(app.ctx, url, {}, { attribute: { a: 1 } } as never)).text();
       await (await tracedFetch(app.ctx, url, {}, { attributes: 'x' } as never)).text();
       const warned = logger.warnings.filter((w) => w.includes('tracedFetch'));
-      assert.equal(warned.length, 1, warned.join('\n'));
+      assert.equal(warned.length, 2, warned.join('\n'));
       assert.match(warned[0]!, /`attribute` is not known.*did you mean `attributes`/);
+      assert.match(
+        warned[1]!,
+        /`attributes` must be an object of attributes .*got a string: they are ignored/,
+      );
       const spans = tracer.finishedSpans().filter((s) => s.kind === 2);
       assert.equal(spans.length, 3);
       assert.equal(spans[2]!.attributes['0'], undefined);
