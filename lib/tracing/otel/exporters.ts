@@ -470,6 +470,8 @@ export function createExportErrorReporter(options: {
   const totalLost = () => totalDropped.queue_full + totalDropped.export_failed + totalDropped.shutdown;
   /** Lost spans when close began; from then on, losses go into the one summary record. */
   let lostAtClose: number | undefined;
+  /** `closed()` wrote its summary; `'warned'` once a later loss was said (see `dropped`). */
+  let afterClose: 'closed' | 'warned' | undefined;
 
   const errorFields = () => {
     if (lastError === undefined) return {};
@@ -549,6 +551,19 @@ export function createExportErrorReporter(options: {
     dropped(reason: SpanDropReason, spans = 1) {
       if (spans <= 0) return;
       drop(reason, spans);
+      // A span ended once close() had finished (a handler still running, its server not drained)
+      // comes after the summary: it was only counted, and with the app closed nobody read the
+      // count, so such spans were lost without a log line. Said once; later ones are counted.
+      if (afterClose === 'closed') {
+        afterClose = 'warned';
+        logger.warn('tracing: span ended after the tracer closed: not exported', {
+          exporter,
+          reason,
+          hint: 'close the tracer after the last request handler: register drainServer (app.defer) so the server drains first',
+        });
+        reset();
+        return;
+      }
       maybeLog();
     },
     /** Logs what was not reported yet (ignores the interval). */
@@ -567,6 +582,7 @@ export function createExportErrorReporter(options: {
      * Nothing is written when nothing was lost.
      */
     closed(extra: Record<string, unknown> = {}) {
+      afterClose ??= 'closed';
       const undelivered = totalLost() - (lostAtClose ?? totalLost());
       if (lostSpans === 0 && failedExports === 0) return;
       logger.warn('tracing: spans not delivered (summary at close)', {
