@@ -66,6 +66,12 @@ export interface ExportAttempt {
    * then uses this message, which names the redirect target.
    */
   undelivered?: { readonly status: number; readonly message: string } | undefined;
+  /**
+   * A request of this attempt went out on a reused keep-alive socket that closed before any
+   * answer (set by `RequestTracker.attempt`, zipkin and jaeger): the idle-close race node:http's
+   * documentation says to retry, which batch.ts does once. The otlp exporter retries it itself.
+   */
+  staleSocket?: boolean | undefined;
   /** The collector answered with a status that asks for a retry. */
   retryable?:
     | {
@@ -412,6 +418,9 @@ type Destroyable = {
   listenerCount?(event: 'error'): number;
   once(event: 'close', fn: () => void): unknown;
   prependOnceListener?(event: 'response', fn: (res: IncomingMessage) => void): unknown;
+  prependOnceListener?(event: 'error', fn: (err: Error) => void): unknown;
+  /** node:http's `ClientRequest.reusedSocket`: sent on a kept-alive connection. */
+  reusedSocket?: boolean;
 };
 interface Capture {
   /** The tracker this capture belongs to (a nested capture of the same tracker keeps the outer one). */
@@ -471,9 +480,17 @@ export function createRequestTracker(
             if (aborted) return;
             mine.add(req);
             req.once('close', () => mine.delete(req));
+            let answered = false;
+            // A reused keep-alive socket the collector had just closed (its idle timeout, a proxy's)
+            // fails the request with 'socket hang up' before any answer: neither exporter retries,
+            // and every export that met the race was lost. Noted for batch.ts to send it again.
+            req.prependOnceListener?.('error', () => {
+              if (!answered && req.reusedSocket === true && !aborted) record.staleSocket = true;
+            });
             // Before the exporter's own listener, which reports the result from it (jaeger) or
             // from the body's end (zipkin).
             req.prependOnceListener?.('response', (res) => {
+              answered = true;
               const why = undelivered(res, true);
               if (why) record.undelivered = why;
               // A collector (or a proxy) closing the connection in the middle of its answer: the

@@ -176,6 +176,8 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
     });
     let retryTimer: NodeJS.Timeout | undefined;
     let retries = 0;
+    /** Times sent again after a stale keep-alive socket (`ExportAttempt.staleSocket`). */
+    let staleResends = 0;
     /** When the pending retry runs, and how to fail the export instead of waiting for it. */
     let retryAt = 0;
     let giveUpRetry: (() => void) | undefined;
@@ -256,6 +258,13 @@ export function createAccountingBatchProcessor(options: AccountingBatchOptions):
                   : ''),
             ),
           );
+        }
+        // The request met a keep-alive connection the collector had just closed, before any
+        // answer: sent again at once (the otlp exporter does this itself). Each such failure
+        // takes a dead socket out of the pool; bounded all the same.
+        if (record.staleSocket && staleResends < MAX_RETRIES) {
+          staleResends++;
+          return send();
         }
         const retryable = record.retryable;
         // A redirect the otlp exporter failed on: its error says only "Temporary Redirect", ours
