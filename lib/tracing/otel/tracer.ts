@@ -43,6 +43,7 @@ import { type AccountingBatchProcessor, createAccountingBatchProcessor } from '.
 import {
   createExportErrorReporter,
   createExporter,
+  type ExportErrorReporter,
   type ExportStats,
   exportHint,
   guardExporter,
@@ -446,8 +447,9 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
       // exporters batch, with a bounded queue so a dead collector cannot grow memory, and every
       // lost span counted (batch.ts).
       let processor: SdkSpanProcessor;
-      if (exporterName === 'memory' || exporterName === 'console')
-        processor = sdk.simpleProcessor(guardExporter(exporter, reporter));
+      if (exporterName === 'memory') processor = sdk.simpleProcessor(guardExporter(exporter, reporter));
+      else if (exporterName === 'console')
+        processor = countLateSpans(sdk.simpleProcessor(guardExporter(exporter, reporter)), reporter);
       else {
         batching = createAccountingBatchProcessor({
           exporter,
@@ -832,4 +834,35 @@ function scrubEchoes(err: unknown, secrets: readonly string[], depth = 0): void 
 /** `text` with every occurrence of each of `secrets` replaced by `[redacted]`. */
 function scrubText(text: string, secrets: readonly string[]): string {
   return secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+}
+
+/** The SDK's span-processor contract, as both lines define it (public methods only). */
+interface SimpleSpanProcessor {
+  onStart(span: unknown, parentContext: unknown): void;
+  onEnd(span: FinishedSpan): void;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The console exporter's processor, counting a sampled span ended once the provider shut down as
+ * a `shutdown` drop (the reporter says the first one after close in a warning): the SDK's simple
+ * processor ignores it, so a span ended by a handler still running after close() was neither
+ * written to stdout nor counted — lost without a trace, where a network exporter counts it.
+ */
+function countLateSpans(processor: SdkSpanProcessor, reporter: ExportErrorReporter): SdkSpanProcessor {
+  const inner = processor as SimpleSpanProcessor;
+  let shut = false;
+  return {
+    onStart: (span: unknown, parentContext: unknown) => inner.onStart(span, parentContext),
+    onEnd(span: FinishedSpan) {
+      if (!shut) return inner.onEnd(span);
+      if ((span.spanContext().traceFlags & 1) !== 0) reporter.dropped('shutdown', 1);
+    },
+    forceFlush: () => inner.forceFlush(),
+    shutdown() {
+      shut = true;
+      return inner.shutdown();
+    },
+  } satisfies SimpleSpanProcessor;
 }
