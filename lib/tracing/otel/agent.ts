@@ -69,7 +69,7 @@ export interface ExportAttempt {
   /**
    * A request of this attempt went out on a reused keep-alive socket that closed before any
    * answer (set by `RequestTracker.attempt`, zipkin and jaeger): the idle-close race node:http's
-   * documentation says to retry, which batch.ts does once. The otlp exporter retries it itself.
+   * documentation says to retry, which batch.ts does (up to 5 times). The otlp exporter retries it itself.
    */
   staleSocket?: boolean | undefined;
   /** The collector answered with a status that asks for a retry. */
