@@ -334,8 +334,16 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
           if (!(env && t < env.freshUntil))
             assertNotOwnLoad(chain, local.flights, unique[i]!, 'getOrSetMany');
         }
+      // Stale serves are counted once the call resolves: a call that rejects served nothing, its
+      // keys that grace would have served are misses only (as a failed `getOrSet` counts). Counted
+      // at once, a batch whose `loadMany` failed during an L2 outage rejected and still counted a
+      // stale serve for each of its keys with a copy inside grace (batch-stale-count.test.ts).
+      let staleServes = 0;
       const settle = (key: string, r: TieredResult): void => {
-        for (let n = asked(key); n > 0; n--) countSource(c, r.source);
+        if (r.source === 'stale') {
+          c.misses += asked(key);
+          staleServes += asked(key);
+        } else for (let n = asked(key); n > 0; n--) countSource(c, r.source);
         results.set(key, r.value);
       };
       // A key whose load failed is a miss too, as in getOrSet (read.ts `missed`).
@@ -405,6 +413,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
       // tiered model, batch-settles.test.ts).
       const outcomes = await Promise.allSettled(waits);
       for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+      c.staleServes += staleServes;
       return keys.map((k) => results.get(k)!);
     },
   };
