@@ -39,6 +39,15 @@ function cause(err: unknown): { error: string; code?: string } {
   return typeof e?.code === 'string' ? { error, code: e.code } : { error };
 }
 
+/**
+ * True when a caller error (not an outage) came from L2's reply: the error names the reply it was
+ * made from as its `cause`, as the Redis cache's errors for a server reply do. An error without
+ * one was raised before anything reached L2 (an input check), so it is no evidence L2 answers.
+ */
+function answered(err: unknown): boolean {
+  return (err as { cause?: unknown } | null)?.cause !== undefined;
+}
+
 const SKIPPED = () => new CacheError('unavailable', 'L2 skipped: its circuit breaker is open');
 
 /**
@@ -158,7 +167,15 @@ export function createGuard({ breaker, l2Timeout, counters, logger, instanceId }
                 ...cause(err),
               });
           }
-        } else if (!side) closeBreaker(recovering);
+        } else if (!side) {
+          // A caller error is L2's answer only when made from its reply (`cause`: WRONGTYPE, OOM…).
+          // One raised before anything was sent (the Redis cache's own checks: a value over 512 MiB
+          // with its envelope, L2 closed) says nothing of L2: before, it closed a half-open breaker
+          // (logged "closed") with Redis still down, and every call then waited out l2Timeout
+          // until the breaker re-opened. The probe passes to the next call, as for a budget timeout.
+          if (answered(err)) closeBreaker(recovering);
+          else if (recovering) breaker.release();
+        }
         reject(err);
       };
       let pending: Promise<T>;
