@@ -167,7 +167,12 @@ export function createReadPath(ctx: Context): ReadPath {
       let taken: (() => Promise<void>) | undefined | false = false;
       const asking = performance.now();
       try {
-        taken = await takeLease(key);
+        // Bounded by what the read left: the acquire had an l2Timeout of its own, so a slow Redis
+        // (each round trip just under l2Timeout) made a miss wait ~2 × l2Timeout for L2 before its
+        // loader was called (566 ms at l2Timeout 300). With nothing left, the lease is not asked.
+        if (!(budget >= 1))
+          throw new CacheError('timeout', 'the L2 read spent l2Timeout: no time left to take the lease');
+        taken = await takeLease(key, budget);
       } catch (err) {
         // close() aborted the acquire: reject with `closed`, as when the lease arrived after it.
         assertOpen();
@@ -262,13 +267,22 @@ export function createReadPath(ctx: Context): ReadPath {
    * Takes the lease of `key` (guarded like every L2 call), tracked so that `close()` releases it.
    * A lease granted after the guard gave up waiting for it is released at once: nobody loads under it.
    */
-  async function takeLease(key: string): Promise<(() => Promise<void>) | undefined> {
+  async function takeLease(
+    key: string,
+    bound = Number.POSITIVE_INFINITY,
+  ): Promise<(() => Promise<void>) | undefined> {
     let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
     try {
-      return await guarded.side('lease', () => {
+      const taking = guarded.side('lease', () => {
         acquiring = leases.taking((signal) => lease!.acquire(key, { signal }));
         return acquiring;
       });
+      if (!(bound < o.l2Timeout)) return await taking;
+      return await withTimeout(
+        taking,
+        bound,
+        () => new CacheError('timeout', `L2 lease did not answer within what the read left of l2Timeout`),
+      );
     } catch (err) {
       if (acquiring) leases.late(acquiring);
       throw err;
