@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../lib/core/context.js';
 import { withSpan } from '../lib/core/span.js';
-import { dbAttributes } from '../lib/tracing/semconv.js';
+import { dbAttributes, SENSITIVE_QUERY_PARAMS } from '../lib/tracing/semconv.js';
 
 /** Anything that runs one parameterised statement and returns its rows. */
 export interface Queryable {
@@ -123,9 +123,11 @@ function sharedPing(
 
 /**
  * Query parameters whose values a logged URL hides: libpq and pg read any connection parameter
- * from the query (`?password=`, `?sslpassword=`), and a collector URL may carry a token there.
+ * from the query (`?password=`, `?sslpassword=`), and a collector URL may carry a token there
+ * (also under a name such as `jwt` or `code`: the tracer's list for `url.query`).
  */
 const SECRET_PARAM = /pass|secret|token|key|sig|auth|cred/i;
+const SENSITIVE_PARAM = new Set(SENSITIVE_QUERY_PARAMS);
 
 /** The query string (without `?`) with the values of secret-named parameters `REDACTED`. */
 function redactQuery(query: string): string {
@@ -138,20 +140,33 @@ function redactQuery(query: string): string {
       try {
         name = decodeURIComponent(name);
       } catch {}
-      return SECRET_PARAM.test(name) ? `${part.slice(0, eq)}=REDACTED` : part;
+      return SECRET_PARAM.test(name) || SENSITIVE_PARAM.has(name.toLowerCase())
+        ? `${part.slice(0, eq)}=REDACTED`
+        : part;
     })
     .join('&');
 }
 
 /**
  * `postgres://user:secret@host/db?password=secret` → `postgres://user@host/db?password=REDACTED`,
- * so URLs can be logged.
+ * so URLs can be logged. A user name given without any password is `REDACTED` too
+ * (`https://REDACTED@collector/v1/traces`): it is often the credential itself — a collector's
+ * API token sent as the basic-auth user name, as `hyperion/config` prints such URLs — and was
+ * printed whole. A fragment written like a query (`#access_token=…`) is redacted like one.
  */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
+    // With a password in the query (`postgres://app@host/db?password=…`) the user name is a name.
+    const passwordInQuery = [...u.searchParams.keys()].some((k) => /pass|pwd/i.test(k));
     if (u.password) u.password = '';
+    else if (u.username && !passwordInQuery) u.username = 'REDACTED';
     if (u.search) u.search = redactQuery(u.search.slice(1));
+    if (u.hash.includes('=')) {
+      const fragment = u.hash.slice(1);
+      const q = fragment.indexOf('?') + 1;
+      u.hash = fragment.slice(0, q) + redactQuery(fragment.slice(q));
+    }
     return u.href.replace(/:@/, '@');
   } catch {
     return '(unparseable URL)';
