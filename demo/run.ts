@@ -10,7 +10,9 @@
  * REDIS_URL the L2 is a second in-memory cache, without an OTLP endpoint the spans stay in memory.
  * With those variables set, the same command uses the real servers (see demo/README.md).
  */
+import { closeSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
+import { isatty } from 'node:tty';
 import { ConfigError } from '../lib/core/errors.js';
 import { normalizeEndpoint } from '../lib/tracing/otel/names.js';
 import { DatabaseUnavailableError, redactUrl } from './db.js';
@@ -64,17 +66,44 @@ const parent = process.ppid;
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 // `npm run demo | head -3`, or quitting `less`: the reader is gone and every later write fails with
 // EPIPE, which was an uncaught exception (a stack trace, exit 1). The demo stops as on SIGTERM.
+// A terminal that hung up (closed window, lost ssh session) fails writes with EIO: gone as well.
+const GONE = new Set(['EPIPE', 'EIO']);
 let outputGone = false;
 let onOutputGone: (() => void) | undefined;
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err;
+  if (!GONE.has(err.code ?? '')) throw err;
   if (outputGone) return;
   outputGone = true;
   onOutputGone?.();
 });
+// The services' log lines go to stderr: one that went away too must not end the close half way.
+process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+  if (!GONE.has(err.code ?? '')) throw err;
+});
+// Node 20 restores the terminal settings of its stdio at exit and aborts (SIGABRT, "Assertion
+// failed") when the terminal hung up, which fails that with EIO: after a clean close, the demo
+// died by a signal. A standard stream on a terminal that hung up is pointed at /dev/null first
+// (Node skips a stream that is no longer the file it started with).
+const startedOnTty = [0, 1, 2].filter((fd) => isatty(fd));
+process.on('exit', () => {
+  for (const fd of startedOnTty) {
+    if (isatty(fd)) continue;
+    try {
+      closeSync(fd);
+      openSync('/dev/null', 'r+'); // takes the lowest free descriptor: `fd`
+    } catch {}
+  }
+});
 const out = (line = '') => {
   if (!outputGone) process.stdout.write(`${line}\n`);
 };
+
+/**
+ * The signals that stop the demo. SIGHUP is a terminal hangup (the window closed, an ssh session
+ * lost): it killed the demo at once, without the close — spans still queued for the collector were
+ * never exported and the database sessions were cut.
+ */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 async function main(): Promise<void> {
   // A signal while the services start (a few seconds with the embedded database) used to find no
@@ -91,8 +120,7 @@ async function main(): Promise<void> {
     out('\ninterrupted: closing the services…');
   };
   const onAnySignal = (signal: NodeJS.Signals) => handleSignal(signal);
-  process.on('SIGINT', onAnySignal);
-  process.on('SIGTERM', onAnySignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onAnySignal);
   out('Hyperion observability demo: starting gateway, user-service and order-service…');
   if (!env.databaseUrl)
     out('  (embedded PostgreSQL: the very first start initialises it, which takes a few seconds)');
@@ -117,8 +145,7 @@ async function main(): Promise<void> {
       logger: env.logLevel ?? 'warn',
     });
   } catch (err) {
-    process.off('SIGINT', onAnySignal);
-    process.off('SIGTERM', onAnySignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onAnySignal);
     // A HOST that cannot be listened on is the user's to fix: one line naming HOST, as the
     // standalone services say it (it was Node's getaddrinfo/listen error with a stack trace).
     throw hostError(err, env.host);
@@ -196,8 +223,7 @@ async function main(): Promise<void> {
     clearInterval(orphanWatch);
     clearInterval(forgetting);
     await close();
-    process.off('SIGINT', onAnySignal);
-    process.off('SIGTERM', onAnySignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onAnySignal);
   }
   out(
     '\nAll services closed. Run the full stack with Jaeger and Grafana: docker-compose up --build (see demo/README.md).',
