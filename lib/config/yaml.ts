@@ -28,7 +28,8 @@ export type ConfigFormat = 'yaml' | 'json';
 const YAML_PROBLEMS: Record<string, string> = {
   BAD_INDENT: 'the indentation does not line up',
   TAB_AS_INDENT: 'a tab is used for indentation (use spaces)',
-  MISSING_CHAR: 'a closing quote, bracket or brace is missing',
+  MISSING_CHAR:
+    'a character the YAML syntax needs is missing (a `: ` after a key, a closing quote, bracket or brace…)',
   MULTILINE_IMPLICIT_KEY: 'a key spans several lines',
   BLOCK_AS_IMPLICIT_KEY: 'a nested block is used as a key',
   KEY_OVER_1024_CHARS: 'a key is longer than 1024 characters',
@@ -47,6 +48,33 @@ const YAML_PROBLEMS: Record<string, string> = {
   MISSING_ANCHOR: 'an alias (*name) refers to an anchor that is not defined before it',
   RESOURCE_EXHAUSTION: `the document is nested too deeply`,
 };
+/**
+ * MISSING_CHAR is the parser's code for several different mistakes; its message (fixed text that
+ * never quotes the source, matched here and never shown) tells which. All of them were reported
+ * as a missing closing quote, bracket or brace — also the most common one, a line of a mapping
+ * without `: ` (`port 6379`, `password:hunter2`), which has neither.
+ */
+const MISSING_CHAR_PROBLEMS: readonly (readonly [RegExp, string])[] = [
+  [
+    /^Implicit map keys need to be followed by map values/,
+    'a line in a mapping is not `key: value` (a `:` followed by a space is missing after the key)',
+  ],
+  [/^Missing closing .quote/, 'a closing quote is missing'],
+  [/must end with a/, 'a closing bracket or brace is missing'],
+  [/^Missing , (or : )?between/, 'a `,` is missing between two items inside [ ] or { }'],
+  [/^Missing space after :/, 'a space is missing after a `:` inside { }'],
+  [/^Sequence item without - indicator/, 'a list item has no `- ` in front of it'],
+  [/^Comments must be separated/, 'a # comment does not follow a space'],
+  [/^Tags and anchors must be separated/, 'a tag (!name) or anchor (&name) is not followed by a space'],
+  [/directives-end|doc-start/, 'the `---` line after a %directive is missing'],
+];
+
+/** Our words for the parser's problem `code` (with its `message`, for the codes that need it). */
+function yamlProblem(code: string, message: string): string {
+  if (code === 'MISSING_CHAR')
+    for (const [pattern, what] of MISSING_CHAR_PROBLEMS) if (pattern.test(message)) return what;
+  return YAML_PROBLEMS[code] ?? `YAML error ${code}`;
+}
 /** Parse failures an environment value may fall back from (it is then read as plain text). */
 export const syntaxProblems = new WeakSet<ConfigError>();
 
@@ -267,9 +295,9 @@ function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   // Syntax errors first, by position only: in a broken document a value may have become a key,
   // and keys are shown in paths. Then unknown tags and duplicate keys, with their paths; then the
   // parser's remaining warnings, by position.
-  const report = (problems: readonly { code: string; pos: [number, number] }[]) => {
+  const report = (problems: readonly { code: string; message: string; pos: [number, number] }[]) => {
     const first = problems[0]!;
-    const what = YAML_PROBLEMS[first.code] ?? `YAML error ${first.code}`;
+    const what = yamlProblem(first.code, first.message);
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     return syntaxProblem(
       `${where(ctx)}: not valid YAML at ${position(first.pos[0])}: ${what}${more}${crNote}`,

@@ -1,0 +1,69 @@
+/**
+ * A YAML syntax error names what is wrong in plain words. The parser reports several different
+ * mistakes under one code (MISSING_CHAR), and all of them read "a closing quote, bracket or brace
+ * is missing" — also the most common one, a line of a mapping without `: ` (`port 6379`,
+ * `password:hunter2`), which has no quote, bracket or brace at all. The source is never quoted.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/core/errors.js';
+
+let dir: string | undefined;
+after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+async function loadError(text: string): Promise<string> {
+  dir ??= await mkdtemp(join(tmpdir(), 'hyperion-yaml-words-'));
+  const path = join(dir, 'app.yaml');
+  await writeFile(path, text);
+  const err = await loadConfig(path, { env: {} }).then(
+    (c) => new Error(`loaded: ${JSON.stringify(c)}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ConfigError, String(err));
+  assert.doesNotMatch(err.message, /S3CR3T/);
+  return err.message;
+}
+
+describe('YAML syntax errors say which character is missing', () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      'a value run into its key',
+      'cache:\n  type: redis\n  password:hunter2-S3CR3T\n',
+      /at line 3, column 3: a line in a mapping is not `key: value` \(a `:` followed by a space is missing after the key\)/,
+    ],
+    [
+      'a key without its colon',
+      'cache:\n  type: redis\n  port 6379\n',
+      /at line 3, column 3: a line in a mapping is not `key: value`/,
+    ],
+    [
+      'an unclosed quote',
+      'cache:\n  type: redis\n  password: "S3CR3T\n',
+      /at line 4, column 1: a closing quote is missing$/,
+    ],
+    [
+      'an unclosed bracket',
+      '[tracing, cache\n',
+      /at line 2, column 1: a closing bracket or brace is missing$/,
+    ],
+    [
+      'a comment without a space before it',
+      'tracing: {exporter: none}# the S3CR3T\n',
+      /at line 1, column 26: a # comment does not follow a space$/,
+    ],
+    [
+      'an anchor run into its value',
+      'tracing: &t{exporter: none}\n',
+      /at line 1, column 12: a tag \(!name\) or anchor \(&name\) is not followed by a space$/,
+    ],
+  ];
+  for (const [name, text, expected] of cases) {
+    it(name, async () => {
+      assert.match(await loadError(text), expected);
+    });
+  }
+});
