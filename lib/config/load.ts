@@ -249,6 +249,15 @@ function configPath(given: unknown): string {
   // and the ENOENT said a relative path is read from the working directory. No relative path
   // starts with `file://`.
   if (typeof given === 'string') {
+    // Text in another URL's form (`https://config-server/app.yaml`) was taken for a relative path:
+    // the ENOENT said a relative path is read from the working directory, and showed the URL,
+    // credentials included. Nothing is fetched; no relative path starts with `scheme://` (a
+    // Windows drive, `C://dir`, has a one-letter scheme and stays a path).
+    const scheme = /^([a-z][a-z\d+.-]+):\/\//i.exec(given)?.[1];
+    if (scheme && scheme.toLowerCase() !== 'file')
+      throw new ConfigError(
+        `cannot read config file: the path is a URL (${scheme.toLowerCase()}:, not shown); loadConfig reads a file path or a file: URL: fetch it yourself and pass the text to loadConfigFromText`,
+      );
     if (!/^file:\/\//i.test(given)) return given;
     if (URL.canParse(given)) return configPath(new URL(given));
     throw new ConfigError(`cannot read config file ${given}: not a valid file: URL`);
