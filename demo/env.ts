@@ -176,9 +176,11 @@ export function serviceUrl(name: string, fallback: string, env: NodeJS.ProcessEn
   // no scheme) may still hold a user name and password.
   // Port 0 (`:0`, `:00`): every call failed at run time (ECONNREFUSED, a 502 for each request).
   if (u?.port === '0') throw new EnvError(`${name} must have a port from 1 to 65535 (or none), got port 0`);
+  // The example is the variable's own default: it was the user service's URL for every variable
+  // (`JAEGER_UI_URL … such as http://127.0.0.1:8081`, a port where no Jaeger UI is).
   if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.host || u.search || u.hash)
     throw new EnvError(
-      `${name} must be an http:// or https:// base URL such as http://127.0.0.1:8081${text.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${text}"`}`,
+      `${name} must be an http:// or https:// base URL such as ${fallback}${text.includes('@') ? ' (the value is not shown: it may hold a password)' : `, got "${text}"`}`,
     );
   // A port fetch refuses to connect to (the Fetch standard's "bad ports": 6000, 6666, 10080 …):
   // the service started, and every call to that peer was a 502 "did not answer", reason
