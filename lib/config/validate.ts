@@ -239,6 +239,8 @@ function numberFormProblems(
 
 /** Text that is a number but for `_` between its digits (`1_000`): YAML 1.1 read it as one. */
 const UNDERSCORED_NUMBER = /^[-+]?(?=[0-9_.]*[0-9])(?=[^_]*_)[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9_]+)?$/;
+/** YAML 1.1's other booleans (`yes`, `off`, …): text in YAML 1.2, which has only true and false. */
+const YAML11_BOOLEAN = /^(y|yes|n|no|on|off)$/i;
 
 /**
  * `root` with `value` at `segments`, the mappings on the way copied (the input is not changed):
@@ -340,6 +342,15 @@ export function toConfigIssues(
         acceptedTypes(fieldSchema(schema as SchemaNode | undefined, segments)).has('number')
       ) {
         message = `${message}: digits with \`_\` between them are text in YAML 1.2, not a number (write them without \`_\`)`;
+      }
+      // `enabled: yes`, `register_global: off`: YAML 1.1 booleans. "has the wrong type … received
+      // text" alone left the reader looking at what reads as a yes or a no.
+      if (
+        typeof raw === 'string' &&
+        YAML11_BOOLEAN.test(raw) &&
+        acceptedTypes(fieldSchema(schema as SchemaNode | undefined, segments)).has('boolean')
+      ) {
+        received = `${received}: yes, no, on and off are text, not booleans (YAML 1.2 has only true and false)`;
       }
     }
     const origin = findOrigin(origins, segments);
