@@ -17,8 +17,10 @@ export type { RedisConnectionOptions, RedisMode } from './connection-options.js'
 
 export interface RedisCacheOptions extends RedisConnectionOptions {
   /**
-   * A ready iovalkey `Redis` or `Cluster`. Connection options above are then ignored (the client
-   * keeps its own); the cache does not quit it on `close()` unless `ownClient` is true.
+   * A ready iovalkey `Redis` or `Cluster`. It connects with its own options: `db`, `password`,
+   * `username`, `tls`, `sentinel.masterName`/`password`/`username`/`tls`, `cluster.readOnly`/
+   * `maxRedirects` and `autoPipelining` beside it must be the client's own or absent (ConfigError); the cache does not quit it on `close()` unless
+   * `ownClient` is true.
    */
   client?: Redis | Cluster | undefined;
 }
@@ -211,23 +213,57 @@ function topology(options: RedisCacheOptions, bad: Bad) {
   // over a client in db 0 wrote there, and its clear() (no keyPrefix: the whole db) emptied db 0;
   // `tls: true` over a plain client sent everything in clear text. The same value as the client's
   // (options shared with the cache that built it) changes nothing and is taken.
+  // So are the options of the client itself: `cluster.readOnly: true` beside a Cluster reading
+  // from its masters left every read on the masters, `cluster.maxRedirects` kept the client's
+  // own, and the sentinels' password, user and TLS were the client's.
   if (injected !== undefined) {
-    const own = ((injected.isCluster
-      ? (injected.options as { redisOptions?: Record<string, unknown> }).redisOptions
-      : injected.options) ?? {}) as Record<string, unknown>;
+    const top = injected.options as Record<string, unknown>;
+    const own = ((injected.isCluster ? top.redisOptions : top) ?? {}) as Record<string, unknown>;
     const orNone = (v: unknown) => (v === '' || v === null ? undefined : v);
+    const sentinel = options.sentinel;
     const conflicts: [key: string, given: unknown, differs: boolean][] = [
       ['db', options.db, options.db !== (own.db ?? 0)],
       ['password', options.password, orNone(options.password) !== orNone(own.password)],
       ['username', options.username, orNone(options.username) !== orNone(own.username)],
       ['tls', options.tls, Boolean(options.tls) !== Boolean(own.tls)],
-      ['sentinel.masterName', options.sentinel?.masterName, options.sentinel?.masterName !== own.name],
+      ['sentinel.masterName', sentinel?.masterName, sentinel?.masterName !== own.name],
+      ['sentinel.password', sentinel?.password, orNone(sentinel?.password) !== orNone(own.sentinelPassword)],
+      ['sentinel.username', sentinel?.username, orNone(sentinel?.username) !== orNone(own.sentinelUsername)],
+      ['sentinel.tls', sentinel?.tls, Boolean(sentinel?.tls) !== Boolean(own.sentinelTLS)],
+      // A Cluster reads from replicas unless its `scaleReads` is 'master' (iovalkey's default).
+      [
+        'cluster.readOnly',
+        options.cluster?.readOnly,
+        options.cluster?.readOnly !==
+          (injected.isCluster === true && (top.scaleReads ?? 'master') !== 'master'),
+      ],
+      [
+        'cluster.maxRedirects',
+        options.cluster?.maxRedirects,
+        options.cluster?.maxRedirects !== top.maxRedirections,
+      ],
+      // A cluster client's is refused above whatever its value.
+      [
+        'autoPipelining',
+        injected.isCluster ? undefined : options.autoPipelining,
+        Boolean(options.autoPipelining) !== Boolean(top.enableAutoPipelining),
+      ],
     ];
+    // iovalkey's name of an option, where it differs from the cache's.
+    const clientName: Record<string, string> = {
+      'sentinel.masterName': 'name',
+      'sentinel.password': 'sentinelPassword',
+      'sentinel.username': 'sentinelUsername',
+      'sentinel.tls': 'sentinelTLS',
+      'cluster.readOnly': 'scaleReads',
+      'cluster.maxRedirects': 'maxRedirections',
+      autoPipelining: 'enableAutoPipelining',
+    };
     for (const [key, given, differs] of conflicts) {
       if (given !== undefined && differs)
         bad(
           key,
-          `the injected client's own ${key}, or none (set it on the client)`,
+          `the injected client's own ${key}, or none (set it on the client${clientName[key] ? `: ${clientName[key]}` : ''})`,
           given,
           'differs from the injected client, which connects with its own options: it would not be used',
         );

@@ -9,12 +9,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { Redis } from 'iovalkey';
+import { Cluster, Redis } from 'iovalkey';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers } from '../../harness/process.js';
-import { type RedisStandalone, skipRedis, startRedis } from '../../harness/redis.js';
-import { dec, enc, watchUnhandled } from './helpers.js';
+import {
+  type RedisCluster,
+  type RedisStandalone,
+  skipRedis,
+  startRedis,
+  startRedisCluster,
+} from '../../harness/redis.js';
+import { dec, enc, replicaGets, watchUnhandled } from './helpers.js';
 
 describeWithServers('connection options beside an injected client', skipRedis(), () => {
   let redis: RedisStandalone;
@@ -62,6 +68,11 @@ describeWithServers('connection options beside an injected client', skipRedis(),
       { username: 'app' },
       { tls: true },
       { mode: 'sentinel', sentinel: { masterName: 'mymaster' } },
+      // The sentinels' own credentials and TLS, and auto-pipelining, are the client's too.
+      { sentinel: { password: 'secret-beside-client' } },
+      { sentinel: { username: 'app' } },
+      { sentinel: { tls: true } },
+      { autoPipelining: true },
     ];
     for (const extra of cases) {
       let refused: unknown;
@@ -70,7 +81,9 @@ describeWithServers('connection options beside an injected client', skipRedis(),
       } catch (e) {
         refused = e;
       }
-      const key = extra.sentinel ? 'sentinel.masterName' : Object.keys(extra)[0]!;
+      const key = extra.sentinel
+        ? `sentinel.${Object.keys(extra.sentinel as object)[0]}`
+        : Object.keys(extra)[0]!;
       assert.ok(refused instanceof ConfigError, `${key} beside client was taken`);
       assert.deepEqual(
         refused.issues.map((i) => i.path),
@@ -97,5 +110,92 @@ describeWithServers('connection options beside an injected client', skipRedis(),
     assert.ok((await client.pttl('inj:k')) > 0);
     await c.close();
     assert.equal(client.status, 'ready');
+  });
+});
+
+/**
+ * The cluster options beside an injected Cluster. Found from outside: `createRedisCache({ client,
+ * cluster: { readOnly: true } })` over a Cluster reading from its masters (iovalkey's default) was
+ * taken, and every read still went to the masters; `cluster.maxRedirects` was the client's own.
+ */
+describeWithServers('cluster options beside an injected Cluster', skipRedis(), () => {
+  let cluster: RedisCluster;
+  let client: Cluster;
+  const unhandled = watchUnhandled();
+  before(async () => {
+    cluster = await startRedisCluster();
+    client = new Cluster(
+      cluster.nodes.map((n) => ({ host: n.host, port: n.port })),
+      { redisOptions: { commandTimeout: 2000 } },
+    );
+    client.on('error', () => {});
+  });
+  after(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('refuses cluster.readOnly beside a Cluster that reads from its masters', async () => {
+    let made: ReturnType<typeof createRedisCache> | undefined;
+    let refused: unknown;
+    try {
+      made = createRedisCache({ client, cluster: { readOnly: true } });
+    } catch (e) {
+      refused = e;
+    }
+    if (made) {
+      // What its user expects: the replicas serve the reads.
+      const keys = Array.from({ length: 30 }, (_, i) => `ro${i}`);
+      for (const k of keys) await made.set(k, enc('v'));
+      const before = await Promise.all(cluster.replicas.map(replicaGets));
+      for (const k of keys) assert.equal(dec(await made.get(k)), 'v');
+      const after = await Promise.all(cluster.replicas.map(replicaGets));
+      await made.close();
+      assert.ok(
+        after.some((n, i) => n > before[i]!),
+        'cluster.readOnly was taken, and no read went to a replica',
+      );
+    }
+    assert.ok(refused instanceof ConfigError, `not refused: ${String(refused)}`);
+    assert.deepEqual(
+      refused.issues.map((i) => i.path),
+      ['cluster.readOnly'],
+    );
+    assert.match(refused.issues[0]!.expected, /scaleReads/);
+  });
+
+  it("refuses a cluster.maxRedirects other than the client's own", async () => {
+    let refused: unknown;
+    try {
+      await createRedisCache({ client, cluster: { maxRedirects: 0 } }).close();
+    } catch (e) {
+      refused = e;
+    }
+    assert.ok(refused instanceof ConfigError, 'cluster.maxRedirects beside client was taken');
+    assert.deepEqual(
+      refused.issues.map((i) => i.path),
+      ['cluster.maxRedirects'],
+    );
+  });
+
+  it('takes the cluster options of the cache that built the client', async () => {
+    const options = {
+      mode: 'cluster' as const,
+      addresses: cluster.nodes.map((n) => `${n.host}:${n.port}`),
+      commandTimeout: 2000,
+      cluster: { readOnly: true, maxRedirects: 5 },
+    };
+    const first = createRedisCache({ ...options, keyPrefix: 'a:' });
+    const second = createRedisCache({ ...options, client: first.client as Cluster, keyPrefix: 'b:' });
+    assert.equal(await second.set('k', enc('v')), true);
+    // Read from a master: its reads go to replicas, which may not have the write yet.
+    assert.equal(await client.get('b:k'), 'v');
+    // The same client reading from masters: readOnly false is its own value.
+    const third = createRedisCache({ client, cluster: { readOnly: false, maxRedirects: 16 } });
+    assert.equal(await third.set('k3', enc('v')), true);
+    await Promise.all([second.close(), third.close()]);
+    await first.close();
   });
 });
