@@ -192,7 +192,7 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
   let closing: Promise<void> | undefined;
   let probing: Promise<RedisHealth> | undefined;
   // health()'s write probe connections (./write-probe.ts), closed with the cache.
-  const writeProbe = createWriteProbe();
+  const writeProbe = createWriteProbe(o.keyPrefix);
   const { wrote, releaseLoads, ...keyCommands } = createKeyCommands(ctx);
   markWritten = wrote;
   const many = createManyCommands(ctx);

@@ -10,12 +10,30 @@
  * It goes on a connection of its own per master, opened on the first probe and kept until
  * `close()`: a paused command holds back everything after it on its connection, so on the cache's
  * own connection one probe would have stalled the reads that still work during the pause.
+ *
+ * The same script asks the server whether the ACL user may run what the cache sends
+ * (`redis.acl_check_cmd`, Redis 7+, on a key under the cache's prefix): a user missing `+get` or
+ * `+set` (or a key pattern not covering the prefix) failed every get or every write with NOPERM
+ * while `health()` said ok.
  */
 import type { Redis, RedisOptions } from 'iovalkey';
 import { withTimeout } from '../../core/timeout.js';
 import { codeOf } from './errors.js';
 import { nodeAddress } from './nodes.js';
 import { steadyNow } from './steady.js';
+
+/**
+ * Returns the commands the cache needs that the ACL user may not run on key ARGV[1] (none on a
+ * server without `redis.acl_check_cmd`). SET, UNLINK and TIME run inside the cache's scripts,
+ * GET/MGET/TYPE/PTTL are its reads, SCAN its clear().
+ */
+const PROBE_SCRIPT = `if not redis.acl_check_cmd then return {} end
+local k, refused = ARGV[1], {}
+local checks = {{'GET', k}, {'MGET', k}, {'TYPE', k}, {'PTTL', k}, {'SET', k, 'v'}, {'UNLINK', k}, {'TIME'}, {'SCAN', '0'}}
+for _, c in ipairs(checks) do
+  if not redis.acl_check_cmd(unpack(c)) then refused[#refused + 1] = c[1] end
+end
+return refused`;
 
 /** How long the disconnect of a probe connection waits for its socket to close (ms). */
 const DISCONNECT_MS = 100;
@@ -34,7 +52,8 @@ export interface WriteProbe {
   close(): void;
 }
 
-export function createWriteProbe(): WriteProbe {
+/** `keyPrefix`: the cache's, under which the ACL user's key permissions are checked. */
+export function createWriteProbe(keyPrefix = ''): WriteProbe {
   const links = new Map<Redis, Redis>();
   let closed = false;
   const drop = (node: Redis) => {
@@ -83,12 +102,18 @@ export function createWriteProbe(): WriteProbe {
         return undefined;
       }
       const left = Math.max(1, end - steadyNow());
+      const refusedBy = (commands: string) =>
+        `the ACL user may not run ${commands} on ${nodeAddress(node)} (${keyPrefix ? `keys under the prefix '${keyPrefix}'` : 'any key'}): the cache's operations that send it fail with NOPERM; grant the rules of aclRules()`;
       try {
-        await withTimeout(link.eval('return 1', 0), left, () => new Error('Command timed out'), {
-          unref: true,
-        });
-        return undefined;
+        const refused = await withTimeout(
+          link.eval(PROBE_SCRIPT, 0, `${keyPrefix}health-probe`),
+          left,
+          () => new Error('Command timed out'),
+          { unref: true },
+        );
+        return Array.isArray(refused) && refused.length > 0 ? refusedBy(refused.join(', ')) : undefined;
       } catch (err) {
+        if (/^NOPERM\b/.test((err as Error)?.message ?? '')) return refusedBy('EVAL');
         if (codeOf(err) !== 'timeout') return undefined;
         return `writes are held back on ${nodeAddress(node)}: a write probe got no answer within ${ms} ms while reads answer (the server is paused for writes, e.g. CLIENT PAUSE WRITE or a failover in progress): every write times out`;
       }
