@@ -125,7 +125,7 @@ export function toCacheError(
       ? ''
       : SCRIPT_REFUSAL.test(reason)
         ? `${ACL_HINT} — its writes run as Lua scripts calling TIME and UNLINK)`
-        : /^NOPERM\b/.test(reason)
+        : /^(EXECABORT Transaction discarded because of: )?NOPERM\b/.test(reason)
           ? `${ACL_HINT})`
           : '';
   return new CacheError(code, `redis ${op} failed${at}: ${reason}${acl}`, { cause: err });

@@ -118,6 +118,27 @@ describe('redis adapter under the least-privilege ACL (standalone)', { skip: ski
     console.log(`# refused: ${err.message}`);
   });
 
+  it('an ACL user without +exec: a transaction names the ACL and aclRules(), and says nothing was applied', async () => {
+    // Redis refuses EXEC itself ("EXECABORT Transaction discarded because of: NOPERM …"): the
+    // message had neither the pointer to aclRules() other refusals get nor what was applied.
+    await admin(['ACL', 'SETUSER', 'no-exec', 'on', '>no-exec-pw', ...RULES, '-exec']);
+    const c = make({ username: 'no-exec', password: 'no-exec-pw' });
+    const err = await c
+      .transaction((tx) => {
+        tx.set('tx-k', enc('x'));
+      })
+      .then(
+        () => assert.fail('transaction without +exec succeeded'),
+        (e: unknown) => e as CacheError,
+      );
+    assert.ok(err instanceof CacheError);
+    assert.equal(err.code, 'backend');
+    assert.match(err.message, /EXECABORT .*NOPERM .*'exec'/);
+    assert.match(err.message, /refused by the ACL user's rules: the cache needs those of aclRules\(\)/);
+    assert.match(err.message, /\(nothing was applied\)$/);
+    assert.equal(await c.get('tx-k'), undefined);
+  });
+
   it('a command outside the rules is refused (FLUSHALL, CONFIG, KEYS)', async () => {
     for (const cmd of [['FLUSHALL'], ['CONFIG', 'GET', 'requirepass'], ['KEYS', '*']]) {
       await assert.rejects(

@@ -57,7 +57,8 @@ export function txFailure(
     message = `${base} (the connection was gone before the transaction was sent: nothing was applied)`;
   } else if (phase === 'exec' && (code === 'timeout' || code === 'unavailable') && inner === err) {
     message = `${base} (the reply was lost: the transaction was applied completely or not at all)`;
-  } else if (inner !== err) {
+  } else if (inner !== err || /^EXECABORT\b/.test(String((inner as Error)?.message))) {
+    // EXECABORT: the server discarded the transaction (e.g. the ACL user may not run EXEC).
     message = `${base} (nothing was applied)`;
   } else if (phase === 'watch' && /^(ASK|TRYAGAIN)\b/.test(String((inner as Error)?.message))) {
     // WATCH or a read before MULTI answered with a redirection of a slot mid-migration (a watched
