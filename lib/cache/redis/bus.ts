@@ -12,6 +12,7 @@ import { adaptLogger, quietLogger } from '../../core/log-binding.js';
 import { optionKeys, unknownOptionIssues } from '../../core/options.js';
 import { withTimeout } from '../../core/timeout.js';
 import { adoptInjectedClient, quietPrints } from './client.js';
+import { calmClusterSubscriber } from './cluster-subscriber.js';
 import { toCacheError } from './errors.js';
 import { makeListenerRoom } from './listeners.js';
 import { describeNodes } from './nodes.js';
@@ -467,6 +468,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   const clusterSubscriber = pub.isCluster
     ? (sub as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber
     : undefined;
+  // No tight reconnect loop while every node is down (./cluster-subscriber.ts).
+  if (pub.isCluster) calmClusterSubscriber(sub);
   const followCluster = () => {
     if (closing || typeof clusterSubscriber?.getInstance !== 'function') return;
     const current = clusterSubscriber.getInstance();
