@@ -790,12 +790,40 @@ function dropsSettledQueued(node: Redis): void {
   const target = node as unknown as {
     status: string;
     offlineQueue?: Queue;
+    commandQueue?: Queue;
     resetOfflineQueue?: () => void;
+    flushQueue?: (...args: unknown[]) => unknown;
     sendCommand?: (command: Sent, ...rest: unknown[]) => unknown;
   };
   const reset = target.resetOfflineQueue;
   const send = target.sendCommand;
+  const flush = target.flushQueue;
   if (typeof reset !== 'function' || typeof send !== 'function') return;
+  const watch = (p: Promise<unknown>) => {
+    if (watchedPromises.has(p)) return;
+    watchedPromises.add(p);
+    const done = () => {
+      settledPromises.add(p);
+    };
+    p.then(done, done);
+  };
+  // The cluster retries a command whose connection closed (after `retryDelayOnFailover`), and
+  // the retry may land in a queue of a connection not ready. The commands awaiting replies here
+  // were sent while it was ready, so unwatched: those that had already failed (timed out on a
+  // silent connection that was then dropped) were queued again as live, and a pass in that burst
+  // could not tell them from live ones (a promise is known settled only a microtask later), so a
+  // queue held them until it doubled again (2,849–4,000 `get`s, none live, at the end of a round
+  // after the drop). Watched when flushed, they are known settled before the retry, and are not
+  // queued again.
+  if (typeof flush === 'function')
+    target.flushQueue = function (this: typeof target, ...args: unknown[]) {
+      const awaited = this.commandQueue as unknown as { toArray?: () => Item[] } | undefined;
+      for (const item of awaited?.toArray?.() ?? []) {
+        const p = item.command?.promise;
+        if (p !== undefined) watch(p);
+      }
+      return flush.apply(this, args);
+    };
   // Every command in this queue was sent through the wrapper below while the connection was not
   // ready, so its promise is watched.
   const live = (command: Sent | undefined) => {
@@ -840,17 +868,12 @@ function dropsSettledQueued(node: Redis): void {
   let pruned = 0;
   target.sendCommand = function (this: typeof target, command: Sent, ...rest: unknown[]) {
     const p = command?.promise;
+    // A lone command whose caller was told already: nothing to queue or write (a pipeline's is
+    // handed on, iovalkey counts them to write the pipeline). The cluster's retry sends such
+    // commands to a random master too, which only answers MOVED: 1,309 were in flight there.
+    if (p !== undefined && rest[0] === undefined && settledPromises.has(p)) return p;
     if (this.status !== 'ready' && p !== undefined) {
-      // A lone command whose caller was told already: nothing to queue (a pipeline's is handed on,
-      // iovalkey counts them to write the pipeline).
-      if (settledPromises.has(p) && rest[0] === undefined) return p;
-      if (!watchedPromises.has(p)) {
-        watchedPromises.add(p);
-        const done = () => {
-          settledPromises.add(p);
-        };
-        p.then(done, done);
-      }
+      watch(p);
       if ((this.offlineQueue?.length ?? 0) >= Math.max(2 * pruned, MIN_PRUNE)) {
         prune(this.offlineQueue);
         pruned = this.offlineQueue?.length ?? 0;

@@ -44,16 +44,21 @@ function kept(cache: RedisCache): number {
     ? ((cache.client as Cluster).nodes('all') as unknown as Conn[])
     : [cache.client as unknown as Conn];
   let n = 0;
+  // While a connection reconnects, iovalkey keeps its queue of awaited replies as
+  // `prevCommandQueue` too: one queue, counted once (seen counted twice: 1,000 + 1,000).
   for (const c of conns)
-    n += (c.commandQueue?.length ?? 0) + (c.prevCommandQueue?.length ?? 0) + (c.offlineQueue?.length ?? 0);
+    for (const q of new Set([c.commandQueue, c.prevCommandQueue, c.offlineQueue])) n += q?.length ?? 0;
   return n;
 }
 
 /**
  * Rounds of `get`s against the stalled server until its connection was dropped and two more rounds
- * ran (at most 40 rounds and 20 s). Returns how many were issued, and whether a drop was seen.
+ * ran (at most 40 rounds and 20 s). Returns how many were issued, whether a drop was seen, and the
+ * most the client kept at the end of a round once the drop was seen.
  */
-async function stall(cache: RedisCache): Promise<{ issued: number; dropped: boolean }> {
+async function stall(
+  cache: RedisCache,
+): Promise<{ issued: number; dropped: boolean; keptAfterDrop: number }> {
   let dropped = false;
   const onClose = () => {
     dropped = true;
@@ -63,6 +68,7 @@ async function stall(cache: RedisCache): Promise<{ issued: number; dropped: bool
   cache.client.on(event, onClose);
   let issued = 0;
   let after = 0;
+  let keptAfterDrop = 0;
   const end = Date.now() + 20_000;
   try {
     for (let round = 0; round < 40 && Date.now() < end && after < 2; round++) {
@@ -70,11 +76,21 @@ async function stall(cache: RedisCache): Promise<{ issued: number; dropped: bool
       const settled = await Promise.allSettled(Array.from({ length: ROUND }, () => cache.get(KEY)));
       issued += ROUND;
       assert.ok(settled.every((s) => s.status === 'rejected'));
+      if (dropped) keptAfterDrop = Math.max(keptAfterDrop, kept(cache));
     }
   } finally {
     cache.client.off(event, onClose);
   }
-  return { issued, dropped };
+  return { issued, dropped, keptAfterDrop };
+}
+
+/**
+ * The key's first write, tried again until it lands: the first command waits for the connection
+ * within one command timeout (200 ms), which a loaded machine can miss ("not connected within
+ * 200 ms", "reached Redis after its deadline").
+ */
+async function firstWrite(cache: RedisCache): Promise<void> {
+  await waitFor(() => cache.set(KEY, enc('v')), { timeoutMs: 15_000, what: 'the first write' });
 }
 
 async function stopped(pid: number): Promise<void> {
@@ -120,7 +136,7 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
     t.after(() => proxy.close());
     const cache = createRedisCache({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: TIMEOUT });
     t.after(() => cache.close());
-    await cache.set(KEY, enc('v'));
+    await firstWrite(cache);
 
     proxy.dropping = true;
     const { issued, dropped } = await stall(cache);
@@ -149,7 +165,7 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
     });
     const cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], commandTimeout: TIMEOUT });
     t.after(() => cache.close());
-    await cache.set(KEY, enc('v'));
+    await firstWrite(cache);
     await redisCommand(redis.port, ['CONFIG', 'RESETSTAT']);
 
     child.kill('SIGSTOP');
@@ -188,7 +204,7 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
       commandTimeout: TIMEOUT,
     });
     t.after(() => cache.close());
-    await cache.set(KEY, enc('v'));
+    await firstWrite(cache);
     await redisCommand(set.master.port, ['CONFIG', 'RESETSTAT']);
 
     child.kill('SIGSTOP');
@@ -222,7 +238,7 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
       commandTimeout: TIMEOUT,
     });
     t.after(() => cache.close());
-    await cache.set(KEY, enc('v'));
+    await firstWrite(cache);
     const owner = await ownerOf(cluster, KEY);
     const child = owner.server.child;
     t.after(() => void child.kill('SIGCONT'));
@@ -230,8 +246,7 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
 
     child.kill('SIGSTOP');
     await stopped(child.pid!);
-    const { issued, dropped } = await stall(cache);
-    const held = kept(cache);
+    const { issued, dropped, keptAfterDrop: held } = await stall(cache);
     child.kill('SIGCONT');
     await waitFor(() => cache.get(KEY).then((v) => v !== undefined), {
       timeoutMs: 15_000,
@@ -244,8 +259,12 @@ describeWithServers('a stalled server does not pile up timed-out commands', skip
     assert.ok(dropped, 'the silent connection was dropped');
     // A node connection not ready queues commands (iovalkey's offline queue, made anew after the
     // silent one was dropped); its settled ones are dropped whenever it has doubled since the last
-    // pass, so it holds at most twice what is live.
-    assert.ok(held <= 2 * ROUND, `kept ${held} of ${issued}`);
+    // pass, so it holds at most twice what is live: checked at the end of every round after the
+    // drop, not only the last (where that fell depended on the machine's pace). Before, the gets
+    // the silent connection had awaited, retried by the cluster once it was dropped, were queued
+    // again although failed: 2,849–4,000 kept at the end of the round after the drop, and still
+    // 2,664 of 6,000 at the last round under CI load.
+    assert.ok(held <= 2 * ROUND, `kept ${held} of ${issued} at the end of a round after the drop`);
     // Less than one round: before, the gets that timed out against the connection made after the
     // drop stayed in its offline queue and the master ran them on resuming (1,185 of 7,000 alone,
     // 3,318 of 6,000 under CI load), on top of what the sockets' buffers held (185 here).
