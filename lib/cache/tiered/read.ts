@@ -166,20 +166,28 @@ export function createReadPath(ctx: Context): ReadPath {
     if (lease && l2State !== 'down') {
       let taken: (() => Promise<void>) | undefined | false = false;
       const asking = performance.now();
+      // The acquire was cut because the budget ran out: nothing is left for the store. Measuring
+      // is not enough: a Node timer may fire ~1-2 ms before performance.now() says its delay passed
+      // (libuv's coarse, truncated loop clock), so the store was sent with that crumb (seen in CI).
+      let spentAll = false;
       try {
         // Bounded by what the read left: the acquire had an l2Timeout of its own, so a slow Redis
         // (each round trip just under l2Timeout) made a miss wait ~2 × l2Timeout for L2 before its
         // loader was called (566 ms at l2Timeout 300). With nothing left, the lease is not asked.
-        if (!(budget >= 1))
+        if (!(budget >= 1)) {
+          spentAll = true;
           throw new CacheError('timeout', 'the L2 read spent l2Timeout: no time left to take the lease');
-        taken = await takeLease(key, budget);
+        }
+        taken = await takeLease(key, budget, () => {
+          spentAll = true;
+        });
       } catch (err) {
         // close() aborted the acquire: reject with `closed`, as when the lease arrived after it.
         assertOpen();
         // Lease store unreachable: load locally at once rather than wait for nothing.
         leaseFailed(err);
       }
-      leaseSpent = performance.now() - asking;
+      leaseSpent = spentAll ? budget : performance.now() - asking;
       if (taken === undefined) {
         const waited = await awaitHolder(key, mark);
         if (typeof waited === 'function') release = waited;
@@ -270,6 +278,7 @@ export function createReadPath(ctx: Context): ReadPath {
   async function takeLease(
     key: string,
     bound = Number.POSITIVE_INFINITY,
+    onBoundSpent?: () => void,
   ): Promise<(() => Promise<void>) | undefined> {
     let acquiring: Promise<(() => Promise<void>) | undefined> | undefined;
     try {
@@ -278,11 +287,10 @@ export function createReadPath(ctx: Context): ReadPath {
         return acquiring;
       });
       if (!(bound < o.l2Timeout)) return await taking;
-      return await withTimeout(
-        taking,
-        bound,
-        () => new CacheError('timeout', `L2 lease did not answer within what the read left of l2Timeout`),
-      );
+      return await withTimeout(taking, bound, () => {
+        onBoundSpent?.();
+        return new CacheError('timeout', `L2 lease did not answer within what the read left of l2Timeout`);
+      });
     } catch (err) {
       if (acquiring) leases.late(acquiring);
       throw err;

@@ -689,6 +689,32 @@ describe('tiered cache: lease', () => {
     assert.deepEqual(l2.calls, ['get k'], 'no L2 store after the lease spent the budget');
     assert.equal(cache.stats().backgroundWrites, 0);
   });
+
+  // A Node timer may fire a little before performance.now() says its delay passed (libuv's loop
+  // clock is coarse and truncated to the ms): the CI run of stop 47 sent the store above with the
+  // 1-2 ms the acquire's early timeout seemed to leave. Timers here fire 3 ms early on purpose.
+  it('a lease acquire cut by the budget leaves no store even when its timer fires early', async () => {
+    const l2 = fakeCache('l2');
+    const cache = createTieredCache({
+      l1: fakeCache('l1'),
+      l2,
+      l2Timeout: 40,
+      breaker: false,
+      lease: { acquire: () => new Promise(() => {}) },
+    });
+    const realSetTimeout = globalThis.setTimeout;
+    const early = ((fn: () => void, ms?: number) =>
+      realSetTimeout(fn, typeof ms === 'number' && ms > 5 ? ms - 3 : ms)) as typeof setTimeout;
+    globalThis.setTimeout = early;
+    try {
+      const r = await cache.getOrSetWithMeta('k', async () => bytes('v'), 10_000);
+      assert.equal(r.source, 'loader');
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    assert.deepEqual(l2.calls, ['get k'], 'no L2 store after the lease spent the budget');
+    assert.equal(cache.stats().backgroundWrites, 0);
+  });
 });
 
 describe('tiered cache: coherence', () => {
