@@ -9,6 +9,7 @@
  */
 import type { HttpClientObservation } from '../../core/contracts.js';
 import { MetricsError, type MetricsErrorCode } from '../../core/errors.js';
+import { unknownKeyMessage } from '../../core/options.js';
 import type { RequestObservation } from './http.js';
 import { normalizeMethod } from './http.js';
 import type { CounterImpl, GaugeImpl, HistogramImpl } from './instruments.js';
@@ -151,11 +152,33 @@ function observe(h: HistogramImpl, labels: Labels, seconds: number, traceId: str
   else h.observe(labels, seconds);
 }
 
+const REQUEST_FIELDS = ['method', 'route', 'status', 'seconds', 'traceId', 'scheme', 'errorType'];
+const CLIENT_FIELDS = [
+  'method',
+  'serverAddress',
+  'serverPort',
+  'scheme',
+  'status',
+  'errorType',
+  'seconds',
+  'traceId',
+];
+
 /**
- * Records one finished server request (with its trace id as exemplar): into
- * `http_server_request_duration_seconds`, or under legacy naming into `requests_total` and
- * `request_duration_seconds`.
+ * Refuses a field the observation does not have (`invalid_label`, naming it and the nearest
+ * known one). A misspelt field was ignored: `{ stauts: 200 }` (or Node's `statusCode`) recorded
+ * a request without a status, counted as cut off (`error_type="aborted"`), and an extra label
+ * (`{ tenant: 'a' }`) was dropped without a word.
  */
+function unknownFields(call: string, o: object, known: readonly string[]): void {
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length > 0)
+    throw new MetricsError(
+      'invalid_label',
+      `${call}: ${unknown.map((k) => `\`${k.slice(0, 64)}\` ${unknownKeyMessage(k, known, 'field')}`).join('; ')} (its fields: ${known.join(', ')}; another label needs a metric of your own)`,
+    );
+}
+
 /**
  * Checks what `observeRequest` cannot record faithfully: a route that is not a template string
  * (the series would lose its route label), a status that is not an HTTP status (a `"NaN"` label),
@@ -172,6 +195,7 @@ function checkRequest(o: RequestObservation): void {
   // status 500 and errorType '' was counted as a success (no error_type), one without url_scheme
   // lacked a label the conventions require.
   if (typeof o !== 'object' || o === null) throw bad('invalid_value', 'an observation object', o);
+  unknownFields('observeRequest', o, REQUEST_FIELDS);
   if (o.method !== undefined && typeof o.method !== 'string')
     throw bad('invalid_label', 'method (the request method, a string)', o.method);
   for (const k of ['scheme', 'errorType'] as const)
@@ -192,6 +216,11 @@ function checkRequest(o: RequestObservation): void {
     throw bad('invalid_value', 'seconds (a finite duration >= 0)', o.seconds);
 }
 
+/**
+ * Records one finished server request (with its trace id as exemplar): into
+ * `http_server_request_duration_seconds`, or under legacy naming into `requests_total` and
+ * `request_duration_seconds`.
+ */
 export function requestRecorder(f: FrameworkParts): (o: RequestObservation) => void {
   if (f.requests) {
     const requests = f.requests;
@@ -235,6 +264,7 @@ function checkClient(o: HttpClientObservation): void {
       `observeHttpClient: ${what} was expected, received ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
     );
   if (typeof o !== 'object' || o === null) throw bad('invalid_value', 'an observation object', o);
+  unknownFields('observeHttpClient', o, CLIENT_FIELDS);
   if (typeof o.seconds !== 'number' || !(o.seconds >= 0) || o.seconds === Number.POSITIVE_INFINITY)
     throw bad('invalid_value', 'seconds (a finite duration >= 0)', o.seconds);
   if (
