@@ -27,7 +27,8 @@ const watching = new WeakMap<object, Map<string, object>>();
  * `cache_tracking_confirmed_age_seconds{cache}` (only with tracking, once confirmed), labelled
  * `options.name` (default `tiered`). A second cache under a label already watched on `metrics` is
  * `MetricsError('duplicate_cache')`; a cache whose `stats()` are not a tiered cache's, or options
- * other than `{ name }`, are `MetricsError('invalid_option')`. Returns the function that stops reading the cache (and frees
+ * other than `{ name }`, are `MetricsError('invalid_option')`; a name the adapter refuses as a
+ * label throws its error (`invalid_label`), and a refused call leaves nothing watched. Returns the function that stops reading the cache (and frees
  * its label and, where the adapter removes series, takes its series out).
  */
 export function watchTieredCoherence(
@@ -105,31 +106,48 @@ export function watchTieredCoherence(
   // Counters only go up: add what changed since the last scrape.
   let seen = { bus: 0, tracking: 0, clears: 0, moves: 0 };
   const entry = {};
+  const removeSeries = () => {
+    for (const source of ['bus', 'tracking']) invalidations.remove?.({ cache: label, source });
+    for (const metric of [clears, moves, confirmed, age]) metric.remove?.({ cache: label });
+  };
+  let stop: () => void;
+  try {
+    // Every counter series exists from the watch on, at 0 (as the span export counters do): one
+    // born at its first event (a bus message, an L1 clear) had no earlier sample, so Prometheus's
+    // increase() and rate() read that first event as 0 and an alert on it never fired.
+    for (const source of ['bus', 'tracking']) invalidations.inc({ cache: label, source }, 0);
+    clears.inc({ cache: label }, 0);
+    moves.inc({ cache: label }, 0);
+    stop = metrics.onCollect(() => {
+      const s = cache.stats();
+      const now = {
+        bus: s.invalidationsReceived,
+        tracking: s.trackingInvalidations,
+        clears: s.l1Clears,
+        moves: s.trackingMoves,
+      };
+      if (now.bus > seen.bus) invalidations.inc({ cache: label, source: 'bus' }, now.bus - seen.bus);
+      if (now.tracking > seen.tracking)
+        invalidations.inc({ cache: label, source: 'tracking' }, now.tracking - seen.tracking);
+      if (now.clears > seen.clears) clears.inc({ cache: label }, now.clears - seen.clears);
+      if (now.moves > seen.moves) moves.inc({ cache: label }, now.moves - seen.moves);
+      seen = now;
+      confirmed.set({ cache: label }, s.trackingConfirmed);
+      if (s.trackingConfirmedAgo >= 0) age.set({ cache: label }, s.trackingConfirmedAgo / 1000);
+    });
+  } catch (err) {
+    // A watch refused here (a name no label can hold, metrics that take no callback any more)
+    // leaves nothing: its label was kept as watched, so the same call again was refused as a
+    // duplicate_cache instead of naming what is wrong, and series it had made stayed at 0.
+    try {
+      removeSeries();
+    } catch {
+      // a label the series refused was never stored
+    }
+    throw err;
+  }
   labels.set(label, entry);
   watching.set(metrics, labels);
-  // Every counter series exists from the watch on, at 0 (as the span export counters do): one born
-  // at its first event (a bus message, an L1 clear) had no earlier sample, so Prometheus's
-  // increase() and rate() read that first event as 0 and an alert on it never fired.
-  for (const source of ['bus', 'tracking']) invalidations.inc({ cache: label, source }, 0);
-  clears.inc({ cache: label }, 0);
-  moves.inc({ cache: label }, 0);
-  const stop = metrics.onCollect(() => {
-    const s = cache.stats();
-    const now = {
-      bus: s.invalidationsReceived,
-      tracking: s.trackingInvalidations,
-      clears: s.l1Clears,
-      moves: s.trackingMoves,
-    };
-    if (now.bus > seen.bus) invalidations.inc({ cache: label, source: 'bus' }, now.bus - seen.bus);
-    if (now.tracking > seen.tracking)
-      invalidations.inc({ cache: label, source: 'tracking' }, now.tracking - seen.tracking);
-    if (now.clears > seen.clears) clears.inc({ cache: label }, now.clears - seen.clears);
-    if (now.moves > seen.moves) moves.inc({ cache: label }, now.moves - seen.moves);
-    seen = now;
-    confirmed.set({ cache: label }, s.trackingConfirmed);
-    if (s.trackingConfirmedAgo >= 0) age.set({ cache: label }, s.trackingConfirmedAgo / 1000);
-  });
   return () => {
     stop();
     // Only this watch's own label: a stale stop must not free it (nor its series) under a later watch.
@@ -139,7 +157,6 @@ export function watchTieredCoherence(
     // they stayed at their last values, so a closed cache showed `cache_tracking_confirmed` 1 for
     // good, and caches watched under new names filled the cardinality cap with stopped watches'
     // series until the coherence series of every later cache went to the overflow series.
-    for (const source of ['bus', 'tracking']) invalidations.remove?.({ cache: label, source });
-    for (const metric of [clears, moves, confirmed, age]) metric.remove?.({ cache: label });
+    removeSeries();
   };
 }
