@@ -12,7 +12,7 @@ import { inspect } from 'node:util';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'iovalkey';
 import { MAX_TIMER_MS } from '../../core/options.js';
 import { hostPort } from './nodes.js';
-import type { ResolvedOptions } from './options.js';
+import { type ResolvedOptions, recordBuiltClient } from './options.js';
 import { iovalkey } from './peer.js';
 import { avoidLoadingReplicas, replicaOrMaster } from './replica-reads.js';
 import type { FaultWatch } from './tls.js';
@@ -44,6 +44,7 @@ function reconnectOnError(err: Error): 1 | false {
  */
 export function buildClient(o: ResolvedOptions, faults?: FaultWatch): Redis | Cluster {
   const client = createClient(o, faults ? faults.retryDelay(backoff) : backoff);
+  recordBuiltClient(client, o.lazy);
   quietReadyCheck(
     client,
     (err) => client.emit(NO_INFO, err),

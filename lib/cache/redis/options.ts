@@ -18,8 +18,9 @@ export type { RedisConnectionOptions, RedisMode } from './connection-options.js'
 export interface RedisCacheOptions extends RedisConnectionOptions {
   /**
    * A ready iovalkey `Redis` or `Cluster`. It connects with its own options: `db`, `password`,
-   * `username`, `tls`, `sentinel.masterName`/`password`/`username`/`tls`, `cluster.readOnly`/
-   * `maxRedirects` and `autoPipelining` beside it must be the client's own or absent (ConfigError); the cache does not quit it on `close()` unless
+   * `username`, `tls`, `sentinel.masterName`/`password`/`username`/`tls`/`sentinelAddresses`,
+   * `cluster.readOnly`/`maxRedirects`, `autoPipelining`, `addresses`, `dialTimeout` and
+   * `minIdleConns` beside it must be the client's own or absent (ConfigError); the cache does not quit it on `close()` unless
    * `ownClient` is true.
    */
   client?: Redis | Cluster | undefined;
@@ -248,6 +249,19 @@ function topology(options: RedisCacheOptions, bad: Bad) {
         injected.isCluster ? undefined : options.autoPipelining,
         Boolean(options.autoPipelining) !== Boolean(top.enableAutoPipelining),
       ],
+      // The client's connect timeout (iovalkey's default 10 s; a cache's client has its dialTimeout).
+      [
+        'dialTimeout',
+        typeof options.dialTimeout === 'number' ? options.dialTimeout : undefined,
+        options.dialTimeout !== (own.connectTimeout ?? IOVALKEY_CONNECT_TIMEOUT),
+      ],
+      // 0 connects on the first command, 1 at creation: the client's `lazyConnect` (a client a
+      // cache built is lazy until that cache connects it, so its own setting is recorded).
+      [
+        'minIdleConns',
+        options.minIdleConns === 0 || options.minIdleConns === 1 ? options.minIdleConns : undefined,
+        (options.minIdleConns === 0) !== (builtLazy.get(injected) ?? top.lazyConnect === true),
+      ],
     ];
     // iovalkey's name of an option, where it differs from the cache's.
     const clientName: Record<string, string> = {
@@ -258,6 +272,8 @@ function topology(options: RedisCacheOptions, bad: Bad) {
       'cluster.readOnly': 'scaleReads',
       'cluster.maxRedirects': 'maxRedirections',
       autoPipelining: 'enableAutoPipelining',
+      dialTimeout: injected.isCluster ? 'redisOptions.connectTimeout' : 'connectTimeout',
+      minIdleConns: 'lazyConnect, true for 0',
     };
     for (const [key, given, differs] of conflicts) {
       if (given !== undefined && differs)
@@ -282,7 +298,92 @@ function topology(options: RedisCacheOptions, bad: Bad) {
     options.sentinel?.sentinelAddresses === undefined
       ? addresses
       : hostPorts('sentinel.sentinelAddresses', options.sentinel.sentinelAddresses, bad);
+  // Likewise the addresses: the client connects where it was told (its host and port, a
+  // Cluster's startup nodes, a sentinel client's sentinels), so `addresses` naming another server
+  // beside it was ignored without a word — the cache read and wrote, and its clear() emptied, the
+  // client's server while its options said another.
+  if (injected !== undefined) {
+    const [path, given, parsed] =
+      options.sentinel?.sentinelAddresses !== undefined
+        ? ['sentinel.sentinelAddresses', options.sentinel.sentinelAddresses, sentinelAddresses]
+        : ['addresses', options.addresses, addresses];
+    const theirs = clientAddresses(injected);
+    if (
+      given !== undefined &&
+      Array.isArray(given) &&
+      parsed.length === given.length &&
+      (theirs.list === undefined || !sameAddresses(parsed, theirs.list))
+    )
+      bad(
+        path,
+        `the injected client's own addresses (${theirs.what}), or none: set them on the client`,
+        given,
+        'differs from the injected client, which connects with its own options: it would not be used',
+      );
+  }
   return { mode, addresses, sentinelAddresses };
+}
+
+/** iovalkey's default connect timeout (ms), which a client made without `connectTimeout` has. */
+const IOVALKEY_CONNECT_TIMEOUT = 10_000;
+
+/**
+ * Whether each client the cache built connects only on its first command (`minIdleConns: 0`): its
+ * iovalkey options always say `lazyConnect` (the cache connects it itself, once set up).
+ */
+const builtLazy = new WeakMap<object, boolean>();
+
+/** Records how a client the cache built connects, for a cache given that client later. */
+export function recordBuiltClient(client: Redis | Cluster, lazy: boolean): void {
+  builtLazy.set(client, lazy);
+}
+
+/**
+ * Where an injected client connects: a Cluster's startup nodes, a sentinel client's sentinels, else
+ * its host and port, with iovalkey's defaults; `undefined` for a unix socket or a startup node
+ * this cannot read.
+ */
+function clientAddresses(client: Redis | Cluster): { list: HostPort[] | undefined; what: string } {
+  const o = client.options as Record<string, unknown>;
+  const node = (n: unknown, defaultHost: string, defaultPort: number): HostPort | undefined => {
+    if (typeof n === 'number') return { host: defaultHost, port: n };
+    if (typeof n === 'string')
+      return parseHostPort(n.replace(/^rediss?:\/\/(?:[^@/]*@)?/i, '').replace(/\/.*$/, ''));
+    if (typeof n !== 'object' || n === null) return undefined;
+    const { host, port } = n as { host?: unknown; port?: unknown };
+    return {
+      host: typeof host === 'string' && host !== '' ? host : defaultHost,
+      port: typeof port === 'number' && port !== 0 ? port : Number(port) || defaultPort,
+    };
+  };
+  const all = (nodes: unknown, defaultHost: string, defaultPort: number) => {
+    if (!Array.isArray(nodes)) return undefined;
+    const list = nodes.map((n) => node(n, defaultHost, defaultPort));
+    return list.every((n) => n !== undefined) ? (list as HostPort[]) : undefined;
+  };
+  if (client.isCluster) {
+    // iovalkey keeps the nodes the Cluster was made with as given (not typed API).
+    const list = all((client as unknown as { startupNodes?: unknown }).startupNodes, '127.0.0.1', 6379);
+    return { list, what: 'its startup nodes' };
+  }
+  if (Array.isArray(o.sentinels) && o.sentinels.length > 0)
+    return { list: all(o.sentinels, '127.0.0.1', 26379), what: 'its sentinels' };
+  if (typeof o.path === 'string' && o.path !== '') return { list: undefined, what: 'a unix socket' };
+  const one = node({ host: o.host, port: o.port }, 'localhost', 6379);
+  return { list: one && [one], what: 'its host and port' };
+}
+
+/** The same set of servers: host names compared without case, `localhost` as a loopback address. */
+function sameAddresses(a: readonly HostPort[], b: readonly HostPort[]): boolean {
+  const loopback = new Set(['localhost', '127.0.0.1', '::1']);
+  const host = (h: string) => {
+    const bare = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+    return loopback.has(bare.toLowerCase()) ? 'loopback' : bare.toLowerCase();
+  };
+  const key = (n: HostPort) => `${host(n.host)}|${n.port}`;
+  const mine = new Set(a.map(key));
+  const theirs = new Set(b.map(key));
+  return mine.size === theirs.size && [...mine].every((k) => theirs.has(k));
 }
 
 function strings(options: RedisCacheOptions, bad: Bad): void {
