@@ -2,7 +2,7 @@
  * Runs one demo service as its own program (the compose stack does this), configured from the
  * environment (see demo/README.md): PORT, HOST, DATABASE_URL, REDIS_URL, USER_SERVICE_URL,
  * ORDER_SERVICE_URL, OTEL_EXPORTER_OTLP_ENDPOINT / HYPERION_TRACING_ENDPOINT, HYPERION_SAMPLE_RATE,
- * LOG_LEVEL, CALL_TIMEOUT_MS. Closes cleanly on SIGTERM/SIGINT.
+ * LOG_LEVEL, CALL_TIMEOUT_MS. Closes cleanly on SIGTERM/SIGINT/SIGHUP.
  */
 import { envPort, hostError, readEnv, serviceUrl } from './env.js';
 import { DEFAULT_PORTS, type ServiceName, startService } from './services/index.js';
@@ -21,8 +21,9 @@ export async function runStandalone(name: ServiceName): Promise<void> {
   let onSignal = (signal: string) => {
     startSignal ??= signal;
   };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
+  // SIGHUP too (a terminal that hung up, an ssh session lost; supervisors send it): it killed the
+  // service at once, without the drain, and the spans still queued for the collector were lost.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal));
   const service = await startService({
     name,
     port,
