@@ -554,12 +554,23 @@ function clientPasswords(client: Redis | Cluster): { data: boolean; sentinel: bo
   return { data: given(o.password), sentinel: given(o.sentinelPassword) };
 }
 
+/** Whether `client` has a user name for its data nodes and for its sentinels. */
+function clientUsernames(client: Redis | Cluster): { data: boolean; sentinel: boolean } {
+  const given = (v: unknown) => typeof v === 'string' && v !== '';
+  if (client.isCluster) {
+    const redisOptions = (client as Cluster).options.redisOptions as { username?: unknown } | undefined;
+    return { data: given(redisOptions?.username), sentinel: false };
+  }
+  const o = (client as Redis).options;
+  return { data: given(o.username), sentinel: given(o.sentinelUsername) };
+}
+
 /** The server's reply to a command sent without logging in where a password is required. */
 const NOT_LOGGED_IN = /NOAUTH|Authentication required/i;
 
 /**
  * An `auth` fault met by a client that has no password for that side (data nodes or sentinels):
- * the server asked for one (NOAUTH) and none was sent. "the server refused the username/password"
+ * a user name given alone, or the server asked for one (NOAUTH) and none was sent. "the server refused the username/password"
  * sent such a user to check a password they had never set. With a password given, a NOAUTH can
  * follow a refused one on the same connection, so the message stays as it was.
  */
@@ -569,9 +580,25 @@ function withMissingPassword(
   client: Redis | Cluster | undefined,
   side: 'sentinel' | 'master' | 'server',
 ): ConnectionFault {
-  if (fault.kind !== 'auth' || !client || !NOT_LOGGED_IN.test(describe(err))) return fault;
+  if (fault.kind !== 'auth' || !client) return fault;
   const passwords = clientPasswords(client);
   if (side === 'sentinel' ? passwords.sentinel : passwords.data) return fault;
+  // A user name without a password (`redis://alice@host:6379`, `username` alone) logs in as
+  // `AUTH alice ""`, which only an ACL user with `nopass` accepts: "the server refused the
+  // username/password" sent such a user to check a password they had never given.
+  if (side === 'sentinel' ? clientUsernames(client).sentinel : clientUsernames(client).data) {
+    const rule = 'only an ACL user with nopass logs in with a user name alone';
+    return {
+      ...fault,
+      reason:
+        side === 'sentinel'
+          ? `authentication failed at a sentinel: it refused sentinel.username without a password (${rule}: set sentinel.password)`
+          : side === 'master'
+            ? `authentication failed at the master: it refused the username without a password (${rule}: set password; sentinel.password is the sentinels' own)`
+            : `authentication failed: the server refused the username without a password (${rule}: set password)`,
+    };
+  }
+  if (!NOT_LOGGED_IN.test(describe(err))) return fault;
   const reason =
     side === 'sentinel'
       ? 'authentication failed at a sentinel: it requires a password and none was given (set sentinel.password, and sentinel.username for an ACL user)'
