@@ -80,8 +80,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     const message = typeof e.message === 'string' ? e.message : '';
     // pg's own errors carry no code: a connect that timed out, a connection that died under a query.
     // `Query read timeout`: a statement got no answer within the query timeout (a server that hangs).
+    // `timeout expired`: the connect timeout of pg's client, armed beside the pool's own one of the
+    // same length; the pool's usually fires first and says `Connection terminated due to connection
+    // timeout`, but Node does not promise the order of two timers, and a request whose connect
+    // timed out on the client's answered 500 instead of 503.
     if (
-      /^timeout exceeded when trying to connect|^Connection terminated|Client has encountered a connection error|^Query read timeout/.test(
+      /^timeout exceeded when trying to connect|^Connection terminated|Client has encountered a connection error|^Query read timeout|^timeout expired$/.test(
         message,
       )
     )

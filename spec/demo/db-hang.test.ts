@@ -7,7 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { DEFAULT_DB_TIMEOUT_MS, dbTimeoutFor } from '../../demo/db.js';
+import {
+  createPostgresDb,
+  DEFAULT_DB_TIMEOUT_MS,
+  dbTimeoutFor,
+  isDatabaseUnavailable,
+} from '../../demo/db.js';
 import { DEFAULT_CALL_TIMEOUT_MS } from '../../demo/http.js';
 import { type RunningServices, startServices } from '../../demo/services/index.js';
 import { type FaultProxy, startFaultProxy } from '../harness/fault-proxy.js';
@@ -98,6 +103,49 @@ describeWithServers('demo services with a PostgreSQL that hangs', skipPostgres()
     }
     assert.equal(ready, 200);
     assert.equal((await call(`${services.gateway.url}/users/170`)).status, 200);
+  });
+});
+
+describeWithServers('demo database: a connect to a PostgreSQL that hangs', skipPostgres(), () => {
+  let pg: PostgresServer;
+  let proxy: FaultProxy;
+  before(async () => {
+    pg = await startPostgres();
+    proxy = await startFaultProxy({ target: { host: pg.host, port: pg.port } });
+  });
+  after(async () => {
+    await proxy?.close();
+    await pg?.stop();
+  });
+
+  it('is unavailable (a 503), whichever of pg’s two connect timers fires first', async () => {
+    // pg-pool and pg's client each arm a connect timer of the same length, the pool's first. Node
+    // does not promise their order (with timers firing late, the client's came first under the
+    // gateway's requests: 'timeout expired', answered 500): here the pool's is held back 100 ms.
+    proxy.dropping = true;
+    const db = await createPostgresDb(`postgres://postgres@127.0.0.1:${proxy.port}/postgres`, {
+      timeoutMs: 300,
+    });
+    const realSetTimeout = globalThis.setTimeout;
+    let held = false;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      const first = ms === 300 && !held;
+      if (first) held = true;
+      return realSetTimeout(fn, first ? 400 : ms);
+    }) as typeof setTimeout;
+    let err: unknown;
+    try {
+      err = await db.query('SELECT 1').then(
+        () => assert.fail('a query through a proxy that drops everything answered'),
+        (e: unknown) => e,
+      );
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+      await db.close().catch(() => {});
+    }
+    assert.equal(held, true, 'the pool armed its connect timer');
+    assert.match(String((err as Error).message), /^timeout expired$/, 'the client’s timer fired first');
+    assert.equal(isDatabaseUnavailable(err), true);
   });
 });
 
