@@ -123,6 +123,54 @@ describe('export error log: losses inside the interval are written when it ends'
   });
 });
 
+describe('export error log: the held-back record and an early timer', () => {
+  it('is not written before the interval ended on the clock, however early its timer fires', () => {
+    // A Node timer can fire a millisecond or two before performance.now() (or Date.now()) says
+    // its delay passed. The timer is captured here and fired by hand at the clock's chosen times.
+    let now = 0;
+    const at: number[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: () => void at.push(now),
+      error: () => void at.push(now),
+      child: () => logger,
+    };
+    const armed: { fn: () => void; ms: number }[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms: number) => {
+      armed.push({ fn, ms });
+      return realSetTimeout(() => {}, 0);
+    }) as typeof setTimeout;
+    try {
+      const r = createExportErrorReporter({ logger, exporter: 'otlp', intervalMs: 100, now: () => now });
+      r.dropped('queue_full', 1);
+      now = 10;
+      r.dropped('queue_full', 1); // held back: its timer is armed for the 90 ms left
+      assert.deepEqual(
+        armed.map((a) => a.ms),
+        [90],
+      );
+      now = 98; // the timer fires 2 ms early
+      armed[0]!.fn();
+      assert.deepEqual(at, [0], 'no second record 98 ms after the first (interval 100 ms)');
+      now = 100; // the rest of the interval, waited for
+      armed.at(-1)!.fn();
+      assert.deepEqual(at, [0, 100]);
+      // A clock stepped back by more than the timer's delay does not hold the losses back.
+      r.dropped('queue_full', 1);
+      now = 150;
+      r.dropped('queue_full', 1);
+      now = 40;
+      armed.at(-1)!.fn();
+      assert.deepEqual(at, [0, 100, 40]);
+      r.beginClose();
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+  });
+});
+
 describe('two tracers in active-context mode', () => {
   it('closing one leaves the other nesting under the active span; the manager goes with the last', async () => {
     const a = createOtelTracer({ exporter: 'memory', activeContext: true });

@@ -506,10 +506,26 @@ export function createExportErrorReporter(options: {
   // burst of losses is never left unlogged until the next loss (which may come days later) or
   // close. Unref'd: it never keeps the process alive; close's summary takes over from it.
   let trailing: NodeJS.Timeout | undefined;
+  /** When the trailing timer is due, on `now()`'s clock, and the delay it was armed with. */
+  let dueAt = 0;
+  let armedFor = 0;
+  const arm = (ms: number) => {
+    dueAt = now() + ms;
+    armedFor = ms;
+    trailing = setTimeout(writeHeldBack, ms);
+    trailing.unref();
+  };
   const writeHeldBack = () => {
     trailing = undefined;
     if (lostAtClose !== undefined || (lostSpans === 0 && failedExports === 0)) return;
-    lastLog = now();
+    const t = now();
+    // A Node timer can fire a millisecond or two before the clock says its delay passed (libuv's
+    // loop clock is ms-truncated): written then, the record came less than an interval after the
+    // previous one. The rest is waited for — unless more than the whole delay seems left, a clock
+    // stepped back, which must not hold the losses back for as long as the step.
+    const rest = dueAt - t;
+    if (rest > 0 && rest <= armedFor) return arm(rest);
+    lastLog = t;
     log();
   };
   const maybeLog = () => {
@@ -526,8 +542,7 @@ export function createExportErrorReporter(options: {
     } else if (trailing === undefined) {
       // Capped at what a Node timer holds: a longer errorLogIntervalMs fired it after 1 ms, and
       // every loss was logged (with a TimeoutOverflowWarning) instead of one per interval.
-      trailing = setTimeout(writeHeldBack, Math.min(wait, options.intervalMs, MAX_TIMER_MS));
-      trailing.unref();
+      arm(Math.min(wait, options.intervalMs, MAX_TIMER_MS));
     }
   };
   const drop = (reason: SpanDropReason, spans: number) => {
