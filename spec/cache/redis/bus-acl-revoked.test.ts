@@ -137,6 +137,12 @@ describeWithServers(
       const bus = createRedisInvalidationBus({ client: cache.client, channel: 'po-inv', logger });
       try {
         await bus.publish({ origin: 'job', keys: ['a'] });
+        // The publish waits for the cache's connection only; the bus's own subscriber connection,
+        // made after it, may still be in its handshake (status `connect`) when the publish returns.
+        await waitFor(() => bus.status === 'ready' || bus.status === 'refused', {
+          timeoutMs: 10_000,
+          what: "the bus's subscriber to connect",
+        });
         assert.equal(bus.status, 'ready');
         // Every connection of the user is closed: the bus's subscriber reconnects.
         const clients = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
