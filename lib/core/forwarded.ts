@@ -93,6 +93,23 @@ export function forwardedProto(headers: IncomingHttpHeaders): 'http' | 'https' |
 
 /** The host (`name[:port]`) the client asked for, when a proxy reported it (`Forwarded: host=`, else `X-Forwarded-Host`). */
 export function forwardedHost(headers: IncomingHttpHeaders): string | undefined {
+  return forwardedHostAs(headers, (host) => host);
+}
+
+/**
+ * `parse` of the host a proxy reported: of `Forwarded: host=`, else — absent, or refused by
+ * `parse` (a port over 65535, a space in the name) — of `X-Forwarded-Host`. A malformed one is
+ * skipped for the next source, as for `client.address`: it cost the sources after it (a valid
+ * `Host` too), and `server.address` fell back to the local socket.
+ */
+export function forwardedHostAs<T>(
+  headers: IncomingHttpHeaders,
+  parse: (host: string) => T | undefined,
+): T | undefined {
   if (headers.forwarded === undefined && headers['x-forwarded-host'] === undefined) return undefined;
-  return forwardedParam(headers, 'host') ?? first(headers['x-forwarded-host']);
+  const fromForwarded = headers.forwarded === undefined ? undefined : forwardedParam(headers, 'host');
+  const parsed = fromForwarded === undefined ? undefined : parse(fromForwarded);
+  if (parsed !== undefined) return parsed;
+  const fromX = first(headers['x-forwarded-host']);
+  return fromX === undefined ? undefined : parse(fromX);
 }

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Attributes } from '../core/contracts.js';
 import { ConfigError, typeName } from '../core/errors.js';
-import { forwardedFor, forwardedHost, forwardedProto } from '../core/forwarded.js';
+import { forwardedFor, forwardedHostAs, forwardedProto } from '../core/forwarded.js';
 import { httpKnownMethods, isKnownMethod, reloadKnownMethods } from '../core/http-methods.js';
 
 export { httpKnownMethods, isKnownMethod };
@@ -234,8 +234,12 @@ export function httpServerRequestAttributes(req: IncomingMessage, route: string 
   // has no `host` unless the client adds one), which the conventions list before `Host`: an HTTP/2
   // server span recorded the local socket's address and port instead.
   const authority = req.httpVersionMajor >= 2 ? req.headers[':authority'] : undefined;
-  const hostHeader = forwardedHost(req.headers) ?? authority ?? req.headers.host;
-  const host = typeof hostHeader === 'string' ? parseHost(hostHeader) : undefined;
+  // The first source that parses: a malformed one (a port over 65535, a space in the name) is
+  // skipped for the next — it made `server.address` the local socket's, a valid `Host` unread.
+  const host =
+    forwardedHostAs(req.headers, parseHost) ??
+    (typeof authority === 'string' ? parseHost(authority) : undefined) ??
+    (typeof req.headers.host === 'string' ? parseHost(req.headers.host) : undefined);
   const peer = socket?.remoteAddress;
   return {
     // An unknown method (node:http accepts WebDAV's and others) keeps the label set bounded.

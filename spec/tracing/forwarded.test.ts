@@ -131,6 +131,27 @@ describe('requests through a reverse proxy', () => {
     assert.equal(forwardedParam({ forwarded: 'host="ex.com"' }, 'host'), 'ex.com');
   });
 
+  it('a proxy-reported host that does not parse (port over 65535, space in the name) is skipped for the next source, not for the socket', async () => {
+    // Each recorded the local socket's address and port, the valid Host beside it unread.
+    const cases: [string, Record<string, string>, string, number][] = [
+      ['/xfh-port', { 'x-forwarded-host': 'shop.example.com:99999' }, 'backend', 8080],
+      ['/xfh-space', { 'x-forwarded-host': 'shop example.com' }, 'backend', 8080],
+      ['/fw-host-space', { forwarded: 'host="shop example.com"' }, 'backend', 8080],
+      [
+        '/fw-host-port-xfh',
+        { forwarded: 'host="shop.example.com:70000"', 'x-forwarded-host': 'www.example.com:8443' },
+        'www.example.com',
+        8443,
+      ],
+    ];
+    for (const [path, headers] of cases) await get(path, { host: 'backend:8080', ...headers });
+    for (const [path, , address, serverPort] of cases) {
+      const a = span(path).attributes;
+      assert.equal(a['server.address'], address, path);
+      assert.equal(a['server.port'], serverPort, path);
+    }
+  });
+
   it('without proxy headers, or with a scheme that is neither http nor https: the connection and Host', async () => {
     await get('/plain', { host: 'api.example.com:8080' });
     await get('/bogus', { host: 'api.example.com', 'x-forwarded-proto': 'gopher' });
