@@ -9,6 +9,27 @@ import type { Span } from './contracts.js';
 
 const types = new WeakMap<ServerResponse, string>();
 
+/**
+ * The `error.type` of an `Error` instance, one rule for the server span and the request metric:
+ * its `name` when one was given (`TypeError`, `HttpError`, a `DOMException`'s `TimeoutError`),
+ * else — the `name` every subclass inherits, `Error` — its constructor's name (`class
+ * PaymentDeclined extends Error {}`), else `Error`. The span read the name alone (`Error` for such
+ * a class) and the metric the constructor alone (`DOMException` for a timeout), so one request
+ * was recorded apart depending on whether `instrument()` wrapped a `traceHandler`.
+ */
+export function errorClassName(err: Error): string {
+  try {
+    const name: unknown = err.name;
+    if (typeof name === 'string' && name !== '' && name !== 'Error') return name;
+    const ctor: unknown = (err as { constructor?: unknown }).constructor;
+    const ctorName: unknown = typeof ctor === 'function' ? ctor.name : undefined;
+    return typeof ctorName === 'string' && ctorName !== '' ? ctorName : 'Error';
+  } catch {
+    // A name or constructor getter that throws (a Proxy): the base class.
+    return 'Error';
+  }
+}
+
 /** Notes that `res` failed with `errorType` (the class name of what the handler threw). */
 export function noteResponseError(res: ServerResponse, errorType: string): void {
   types.set(res, errorType);

@@ -17,6 +17,7 @@ import { onResponseClose } from '../core/response-close.js';
 import {
   answeredByNode,
   cutAtShutdown,
+  errorClassName,
   noteResponseError,
   noteResponseSpan,
   noteShutdownCut,
@@ -679,8 +680,12 @@ function stoppedByShutdown(err: unknown, signal: AbortSignal, outer: AbortSignal
   );
 }
 
-/** `error.type` for a thrown value: its `name` when that is a readable string, else `Error`. */
+/**
+ * `error.type` for a thrown value: for an `Error`, `errorClassName` (its given name, else its
+ * class); for anything else its `name` when that is a readable string, else `Error`.
+ */
 function errorClass(err: unknown): string {
+  if (err instanceof Error) return errorClassName(err);
   try {
     const name: unknown = (err as { name?: unknown } | null | undefined)?.name;
     return typeof name === 'string' && name !== '' ? name : 'Error';

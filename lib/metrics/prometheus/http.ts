@@ -10,6 +10,7 @@ import { onResponseClose } from '../../core/response-close.js';
 import {
   answeredByNode,
   cutAtShutdown,
+  errorClassName,
   requestTimedOut,
   responseCutError,
   responseErrorType,
@@ -92,7 +93,8 @@ export interface InstrumentOptions<Req extends IncomingMessage = IncomingMessage
 
 /** The class name of a thrown value (`TypeError`), for `error_type`. */
 function errorName(err: unknown): string {
-  if (err instanceof Error) return err.constructor?.name || err.name || 'Error';
+  // As the server span names it (response-error.ts): a `DOMException` timeout was `DOMException`.
+  if (err instanceof Error) return errorClassName(err);
   // `||`: an instance of an anonymous class has the constructor name '', no error_type at all.
   return typeof err === 'object' && err !== null ? err.constructor?.name || 'Object' : typeof err;
 }
