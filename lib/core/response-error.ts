@@ -30,6 +30,30 @@ export function errorClassName(err: Error): string {
   }
 }
 
+/**
+ * The `error.type` of any thrown value, one rule for the server span and the request metric: an
+ * `Error` by `errorClassName`; another object by its `name` when it is a non-empty string (an
+ * Error-shaped `{ name, message }`), else its constructor's name, else `Object`; anything else by
+ * its type (`string`, `object` for `null`). The span said `Error` for all of these and the metric named an
+ * Error-shaped object `Object`, so a handler's `throw { name: 'NotFound' }` or `throw 'denied'`
+ * was recorded apart depending on whether `instrument()` wrapped a `traceHandler`. Never throws:
+ * a value whose fields throw when read (a revoked Proxy) is `Error`.
+ */
+export function thrownErrorType(err: unknown): string {
+  if (err === null || typeof err !== 'object') return typeof err;
+  try {
+    // `instanceof` itself throws for a revoked Proxy (its prototype cannot be read).
+    if (err instanceof Error) return errorClassName(err);
+    const name: unknown = (err as { name?: unknown }).name;
+    if (typeof name === 'string' && name !== '') return name;
+    const ctor: unknown = (err as { constructor?: unknown }).constructor;
+    const ctorName: unknown = typeof ctor === 'function' ? ctor.name : undefined;
+    return typeof ctorName === 'string' && ctorName !== '' ? ctorName : 'Object';
+  } catch {
+    return 'Error';
+  }
+}
+
 /** Notes that `res` failed with `errorType` (the class name of what the handler threw). */
 export function noteResponseError(res: ServerResponse, errorType: string): void {
   types.set(res, errorType);

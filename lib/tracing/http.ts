@@ -17,12 +17,12 @@ import { onResponseClose } from '../core/response-close.js';
 import {
   answeredByNode,
   cutAtShutdown,
-  errorClassName,
   noteResponseError,
   noteResponseSpan,
   noteShutdownCut,
   requestTimedOut,
   responseCutError,
+  thrownErrorType,
 } from '../core/response-error.js';
 import { injectHeaders, startSpan } from '../core/span.js';
 import { isValidSpanContext } from '../core/w3c.js';
@@ -680,18 +680,9 @@ function stoppedByShutdown(err: unknown, signal: AbortSignal, outer: AbortSignal
   );
 }
 
-/**
- * `error.type` for a thrown value: for an `Error`, `errorClassName` (its given name, else its
- * class); for anything else its `name` when that is a readable string, else `Error`.
- */
+/** `error.type` for a thrown value, as the request metric names it (response-error.ts). */
 function errorClass(err: unknown): string {
-  if (err instanceof Error) return errorClassName(err);
-  try {
-    const name: unknown = (err as { name?: unknown } | null | undefined)?.name;
-    return typeof name === 'string' && name !== '' ? name : 'Error';
-  } catch {
-    return 'Error';
-  }
+  return thrownErrorType(err);
 }
 
 /**

@@ -4,7 +4,10 @@
  * rule — its own `name`, else its class. The span read the name alone (`Error` for
  * `class PaymentDeclined extends Error {}`, which keeps the inherited name) and the metric the
  * constructor alone (`DOMException` for an `AbortSignal.timeout()` reason), so the same failure was
- * `PaymentDeclined` or `Error`, `TimeoutError` or `DOMException`, depending on the wrapping.
+ * `PaymentDeclined` or `Error`, `TimeoutError` or `DOMException`, depending on the wrapping; a
+ * thrown value that is no Error (`{ name, message }`, a string) was `Error` on the span and named
+ * otherwise by the metric. A revoked Proxy thrown made `instanceof` throw: the metric's rejection
+ * became that TypeError, and `traceHandler` crashed on it.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -32,7 +35,19 @@ const CASES: [string, () => unknown, string][] = [
   ['named-base', () => new NotFound('no such user'), 'HttpError'],
   ['plain', () => new Error('boom'), 'Error'],
   ['type', () => new TypeError('bad input'), 'TypeError'],
+  // Values that are not Errors: the span said `Error` for each, the metric alone `Object` for the first.
+  ['shaped', () => ({ name: 'NotFound', message: 'no such user' }), 'NotFound'],
+  ['string', () => 'denied', 'string'],
+  ['anonymous', () => new [class {}][0]!(), 'Object'],
+  // `instanceof` throws on it: the request must still be answered and recorded, nothing crash.
+  ['revoked-proxy', () => revokedProxy(), 'Error'],
 ];
+
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
 
 describe('error.type of a thrown error: the server span and the request metric agree', () => {
   const tracer = createOtelTracer({ serviceName: 'error-type', exporter: 'memory' });
@@ -74,13 +89,18 @@ describe('error.type of a thrown error: the server span and the request metric a
     it(`${name}: ${expected} on the span, and in error_type with and without the traceHandler`, async () => {
       const alone = `/alone/${name}`;
       const traced = `/traced/${name}`;
+      const value = thrown();
       const handler = async () => {
-        throw thrown();
+        throw value;
       };
-      // instrument() alone passes the rejection on: the server around it answers.
+      // instrument() alone passes the rejection on, the thrown value itself: the server around it answers.
       const inner = metrics.instrument(handler, { route: alone });
+      const rejections: unknown[] = [];
       const aloneUrl = await listen((req, res) => {
-        (inner(req, res) as Promise<unknown>).catch(() => res.writeHead(500).end());
+        (inner(req, res) as Promise<unknown>).catch((e: unknown) => {
+          rejections.push(e);
+          res.writeHead(500).end();
+        });
       });
       // The demo's order: the metric wraps the traced handler, which answers the error itself.
       const tracedUrl = await listen(
@@ -98,5 +118,7 @@ describe('error.type of a thrown error: the server span and the request metric a
       assert.equal(span.attributes['error.type'], expected, 'the server span');
       assert.equal(await metricErrorType(traced), expected, 'instrument() around traceHandler');
       assert.equal(await metricErrorType(alone), expected, 'instrument() alone');
+      assert.equal(rejections.length, 1);
+      assert.ok(rejections[0] === value, 'the rejection is the value thrown, not an error of reading it');
     });
 });

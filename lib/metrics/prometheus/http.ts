@@ -10,11 +10,11 @@ import { onResponseClose } from '../../core/response-close.js';
 import {
   answeredByNode,
   cutAtShutdown,
-  errorClassName,
   requestTimedOut,
   responseCutError,
   responseErrorType,
   responseSpan,
+  thrownErrorType,
 } from '../../core/response-error.js';
 import { isValidSpanContext, parseTraceparent, readSpanContext } from '../../core/w3c.js';
 import { labelValueTooLong, MAX_LABEL_VALUE_BYTES, OVERFLOW_VALUE } from './series.js';
@@ -91,12 +91,13 @@ export interface InstrumentOptions<Req extends IncomingMessage = IncomingMessage
   span?: ((req: Req) => Span | undefined) | undefined;
 }
 
-/** The class name of a thrown value (`TypeError`), for `error_type`. */
+/**
+ * The class name of a thrown value (`TypeError`), for `error_type`: as the server span names it
+ * (response-error.ts) — an instance of an anonymous class is `Object` (its constructor name '' gave
+ * no error_type at all).
+ */
 function errorName(err: unknown): string {
-  // As the server span names it (response-error.ts): a `DOMException` timeout was `DOMException`.
-  if (err instanceof Error) return errorClassName(err);
-  // `||`: an instance of an anonymous class has the constructor name '', no error_type at all.
-  return typeof err === 'object' && err !== null ? err.constructor?.name || 'Object' : typeof err;
+  return thrownErrorType(err);
 }
 
 const INSTRUMENT_KEYS = ['route', 'span'];
