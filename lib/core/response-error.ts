@@ -9,6 +9,31 @@ import type { Span } from './contracts.js';
 
 const types = new WeakMap<ServerResponse, string>();
 
+/** The longest `name` taken as an error's type, in UTF-16 code units. */
+const MAX_TYPE_LENGTH = 256;
+
+/**
+ * `s` when it can name an error's type: a non-empty, well-formed string of at most 256 code units
+ * (at most 768 UTF-8 bytes, within a metric label value's 2048). An error whose `name` was longer
+ * (or held a lone surrogate) became an `error_type` the request metric refused: that request was
+ * not recorded at all.
+ */
+function typeName(s: unknown): string | undefined {
+  return typeof s === 'string' &&
+    s !== '' &&
+    s.length <= MAX_TYPE_LENGTH &&
+    // Node 20+; its type is in the ES2024 lib, newer than ours.
+    (s as string & { isWellFormed(): boolean }).isWellFormed()
+    ? s
+    : undefined;
+}
+
+/** The name of `x`'s constructor, when it can name a type. */
+function constructorName(x: object): string | undefined {
+  const ctor: unknown = (x as { constructor?: unknown }).constructor;
+  return typeof ctor === 'function' ? typeName(ctor.name) : undefined;
+}
+
 /**
  * The `error.type` of an `Error` instance, one rule for the server span and the request metric:
  * its `name` when one was given (`TypeError`, `HttpError`, a `DOMException`'s `TimeoutError`),
@@ -19,11 +44,9 @@ const types = new WeakMap<ServerResponse, string>();
  */
 export function errorClassName(err: Error): string {
   try {
-    const name: unknown = err.name;
-    if (typeof name === 'string' && name !== '' && name !== 'Error') return name;
-    const ctor: unknown = (err as { constructor?: unknown }).constructor;
-    const ctorName: unknown = typeof ctor === 'function' ? ctor.name : undefined;
-    return typeof ctorName === 'string' && ctorName !== '' ? ctorName : 'Error';
+    const name = typeName(err.name);
+    if (name !== undefined && name !== 'Error') return name;
+    return constructorName(err) ?? 'Error';
   } catch {
     // A name or constructor getter that throws (a Proxy): the base class.
     return 'Error';
@@ -34,21 +57,17 @@ export function errorClassName(err: Error): string {
  * The `error.type` of any thrown value, one rule for the server span and the request metric: an
  * `Error` by `errorClassName`; another object by its `name` when it is a non-empty string (an
  * Error-shaped `{ name, message }`), else its constructor's name, else `Object`; anything else by
- * its type (`string`, `object` for `null`). The span said `Error` for all of these and the metric named an
- * Error-shaped object `Object`, so a handler's `throw { name: 'NotFound' }` or `throw 'denied'`
- * was recorded apart depending on whether `instrument()` wrapped a `traceHandler`. Never throws:
- * a value whose fields throw when read (a revoked Proxy) is `Error`.
+ * its type (`string`, `object` for `null`). The span said `Error` for all of these and the metric
+ * named an Error-shaped object `Object`, so a handler's `throw { name: 'NotFound' }` or
+ * `throw 'denied'` was recorded apart depending on whether `instrument()` wrapped a
+ * `traceHandler`. Never throws: a value whose fields throw when read (a revoked Proxy) is `Error`.
  */
 export function thrownErrorType(err: unknown): string {
   if (err === null || typeof err !== 'object') return typeof err;
   try {
     // `instanceof` itself throws for a revoked Proxy (its prototype cannot be read).
     if (err instanceof Error) return errorClassName(err);
-    const name: unknown = (err as { name?: unknown }).name;
-    if (typeof name === 'string' && name !== '') return name;
-    const ctor: unknown = (err as { constructor?: unknown }).constructor;
-    const ctorName: unknown = typeof ctor === 'function' ? ctor.name : undefined;
-    return typeof ctorName === 'string' && ctorName !== '' ? ctorName : 'Object';
+    return typeName((err as { name?: unknown }).name) ?? constructorName(err) ?? 'Object';
   } catch {
     return 'Error';
   }

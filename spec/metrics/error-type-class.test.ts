@@ -7,7 +7,8 @@
  * `PaymentDeclined` or `Error`, `TimeoutError` or `DOMException`, depending on the wrapping; a
  * thrown value that is no Error (`{ name, message }`, a string) was `Error` on the span and named
  * otherwise by the metric. A revoked Proxy thrown made `instanceof` throw: the metric's rejection
- * became that TypeError, and `traceHandler` crashed on it.
+ * became that TypeError, and `traceHandler` crashed on it. An error `name` no label value can be
+ * (3000 characters, a lone surrogate) cost the request its metric.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -39,6 +40,13 @@ const CASES: [string, () => unknown, string][] = [
   ['shaped', () => ({ name: 'NotFound', message: 'no such user' }), 'NotFound'],
   ['string', () => 'denied', 'string'],
   ['anonymous', () => new [class {}][0]!(), 'Object'],
+  // A name no label value can be (over 2048 bytes, a lone surrogate): the request went unrecorded.
+  ['long-name', () => Object.assign(new Error('x'), { name: 'N'.repeat(3000) }), 'Error'],
+  [
+    'lone-surrogate',
+    () => Object.assign(new PaymentDeclined('x'), { name: 'Declined\uD800' }),
+    'PaymentDeclined',
+  ],
   // `instanceof` throws on it: the request must still be answered and recorded, nothing crash.
   ['revoked-proxy', () => revokedProxy(), 'Error'],
 ];
@@ -111,13 +119,14 @@ describe('error.type of a thrown error: the server span and the request metric a
         await res.text();
         assert.equal(res.status, 500, url);
       }
+      // Recorded at all first: a type no label value can be cost the request its metric.
+      assert.equal(await metricErrorType(traced), expected, 'instrument() around traceHandler');
+      assert.equal(await metricErrorType(alone), expected, 'instrument() alone');
       const span = await waitFor(() => tracer.finishedSpans().find((s) => s.name === `GET ${traced}`), {
         what: `the server span of ${traced}`,
         timeoutMs: 5000,
       });
       assert.equal(span.attributes['error.type'], expected, 'the server span');
-      assert.equal(await metricErrorType(traced), expected, 'instrument() around traceHandler');
-      assert.equal(await metricErrorType(alone), expected, 'instrument() alone');
       assert.equal(rejections.length, 1);
       assert.ok(rejections[0] === value, 'the rejection is the value thrown, not an error of reading it');
     });
