@@ -9,7 +9,10 @@ import type { LoggerLike } from '../../core/contracts.js';
 export type RedisMode = 'standalone' | 'cluster' | 'sentinel';
 
 export interface RedisConnectionOptions {
-  /** Topology. Default `standalone` (or `cluster` when an injected `client` is a Cluster). */
+  /**
+   * Topology. Default `standalone`; with an injected `client`, the client's own (`cluster` for a
+   * Cluster, `sentinel` for a Redis client made with `sentinels`), and another is a ConfigError.
+   */
   mode?: RedisMode | undefined;
   /**
    * `host:port` seeds: the server (standalone), any cluster nodes (cluster), or the sentinels when

@@ -194,16 +194,21 @@ function topology(options: RedisCacheOptions, bad: Bad) {
   if (given !== undefined && !isClient)
     bad('client', 'an iovalkey Redis or Cluster client (or none)', given, 'not an iovalkey client');
   const injected = isClient ? options.client : undefined;
-  const mode: RedisMode = options.mode ?? (injected?.isCluster ? 'cluster' : 'standalone');
+  // The mode follows an injected client, as it connects: a Redis client made with `sentinels` is a
+  // sentinel client. Without `mode` it was taken as standalone, so `health()` said `standalone`
+  // and never asked the sentinels (all of them down — no failover possible — still read ok).
+  const clientMode = injected === undefined ? undefined : injectedMode(injected);
+  const mode: RedisMode = options.mode ?? clientMode ?? 'standalone';
   if (!['standalone', 'cluster', 'sentinel'].includes(mode)) {
     bad('mode', "'standalone' | 'cluster' | 'sentinel'", options.mode, 'unknown mode');
-  }
-  if (injected !== undefined && injected.isCluster !== (mode === 'cluster')) {
+  } else if (clientMode !== undefined && clientMode !== mode) {
+    // `mode: 'sentinel'` over a client of one server was taken too: health() said `sentinel`
+    // while no sentinel stood behind the client.
     bad(
       'client',
-      `a ${mode === 'cluster' ? 'Cluster' : 'Redis'} client for mode ${mode}`,
+      `${CLIENT_OF[mode]} for mode ${mode}, or no mode (it follows the client)`,
       injected,
-      'client does not match mode',
+      `client does not match mode: it is ${CLIENT_OF[clientMode]}, so its mode is ${clientMode}`,
     );
   }
   if (injected !== undefined && (injected.options as { keyPrefix?: string }).keyPrefix) {
@@ -322,6 +327,20 @@ function topology(options: RedisCacheOptions, bad: Bad) {
       );
   }
   return { mode, addresses, sentinelAddresses };
+}
+
+/** What kind of iovalkey client each mode takes, in words. */
+const CLIENT_OF: Record<RedisMode, string> = {
+  standalone: 'a Redis client of one server (no sentinels)',
+  sentinel: 'a Redis client made with sentinels',
+  cluster: 'a Cluster client',
+};
+
+/** The mode an injected client connects in: a Cluster, a Redis client with sentinels, or one server. */
+function injectedMode(client: Redis | Cluster): RedisMode {
+  if (client.isCluster) return 'cluster';
+  const sentinels = (client.options as { sentinels?: unknown }).sentinels;
+  return Array.isArray(sentinels) && sentinels.length > 0 ? 'sentinel' : 'standalone';
 }
 
 /** iovalkey's default connect timeout (ms), which a client made without `connectTimeout` has. */

@@ -67,7 +67,7 @@ describeWithServers('connection options beside an injected client', skipRedis(),
       { password: 'secret-beside-client' },
       { username: 'app' },
       { tls: true },
-      { mode: 'sentinel', sentinel: { masterName: 'mymaster' } },
+      { sentinel: { masterName: 'mymaster' } },
       // The sentinels' own credentials and TLS, and auto-pipelining, are the client's too.
       { sentinel: { password: 'secret-beside-client' } },
       { sentinel: { username: 'app' } },

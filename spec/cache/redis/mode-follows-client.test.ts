@@ -1,0 +1,108 @@
+/**
+ * The mode of a cache over an injected client is the client's own. Found from outside: a sentinel
+ * client (`new Redis({ sentinels, name })`) passed as `client` without `mode` made a standalone
+ * cache — `cache.mode` and `health().mode` said `standalone` and `health()` never asked the
+ * sentinels, so with every sentinel down (no failover possible) it still said ok — and
+ * `mode: 'sentinel'` over a client of one server was taken (health said `sentinel`, with no
+ * sentinel behind it). Now the mode follows the client, and a stated mode that contradicts it is a
+ * ConfigError, as a Cluster with `mode: 'standalone'` already was.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Cluster, Redis } from 'iovalkey';
+import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { ConfigError } from '../../../lib/core/errors.js';
+import { describeWithServers, freePort } from '../../harness/process.js';
+import { type RedisSentinelSet, skipRedis, startRedisSentinel } from '../../harness/redis.js';
+import { dec, enc, watchUnhandled } from './helpers.js';
+
+/** The ConfigError `make` throws (asserted), as `path: message` lines. */
+function refusal(make: () => unknown): string[] {
+  let refused: unknown;
+  try {
+    make();
+  } catch (e) {
+    refused = e;
+  }
+  assert.ok(refused instanceof ConfigError, `not refused: ${String(refused)}`);
+  return refused.issues.map((i) => `${i.path}: ${i.message}`);
+}
+
+describeWithServers('the mode of a cache over an injected client', skipRedis(), () => {
+  let set: RedisSentinelSet;
+  let client: Redis;
+  const unhandled = watchUnhandled();
+
+  before(async () => {
+    set = await startRedisSentinel();
+    client = new Redis({
+      sentinels: set.sentinels.map((s) => ({ host: s.host, port: s.port })),
+      name: set.masterName,
+      commandTimeout: 2000,
+    });
+    client.on('error', () => {});
+  });
+  after(async () => {
+    client?.disconnect();
+    await set?.stop();
+    unhandled.check();
+    unhandled.dispose();
+  });
+
+  it('is sentinel for a sentinel client given without mode, and health() asks its sentinels', async () => {
+    const cache = createRedisCache({ client, keyPrefix: 'follows:', commandTimeout: 2000 });
+    try {
+      assert.equal(cache.mode, 'sentinel');
+      assert.equal(await cache.set('k', enc('v')), true);
+      assert.equal(dec(await cache.get('k')), 'v');
+      const up = await cache.health();
+      assert.equal(up.mode, 'sentinel');
+      assert.equal(up.ok, true, up.error);
+      assert.equal(up.sentinels?.length, set.sentinels.length);
+      // Every sentinel gone: the master still answers, but nothing could fail it over.
+      await Promise.all(set.sentinelServers.map((s) => s.kill()));
+      const alone = await cache.health();
+      assert.equal(alone.ok, false);
+      assert.match(alone.error ?? '', /no sentinel answered/);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('refuses a mode that contradicts the client, naming what the client is', async () => {
+    assert.deepEqual(
+      refusal(() => createRedisCache({ client, mode: 'standalone' })),
+      [
+        'client: client does not match mode: it is a Redis client made with sentinels, so its mode is sentinel',
+      ],
+    );
+    // Lazy clients of ports kept closed: the options are checked at creation, nothing connects.
+    const port = await freePort();
+    const one = new Redis({ port, lazyConnect: true });
+    const cluster = new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true });
+    try {
+      assert.deepEqual(
+        refusal(() => createRedisCache({ client: one, mode: 'sentinel' })),
+        [
+          'client: client does not match mode: it is a Redis client of one server (no sentinels), so its mode is standalone',
+        ],
+      );
+      assert.deepEqual(
+        refusal(() => createRedisCache({ client: one, mode: 'cluster' })),
+        [
+          'client: client does not match mode: it is a Redis client of one server (no sentinels), so its mode is standalone',
+        ],
+      );
+      assert.deepEqual(
+        refusal(() => createRedisCache({ client: cluster, mode: 'sentinel' })),
+        ['client: client does not match mode: it is a Cluster client, so its mode is cluster'],
+      );
+      const standalone = createRedisCache({ client: one, minIdleConns: 0 });
+      assert.equal(standalone.mode, 'standalone');
+      await standalone.close();
+    } finally {
+      one.disconnect();
+      cluster.disconnect();
+    }
+  });
+});
