@@ -169,8 +169,13 @@ export function createRedisCache(options: RedisCacheOptions = {}): RedisCache {
     }, RECOVERY_CHECK_MS);
     recovery.unref();
   };
-  if (!owned && typeof (client.options as { commandTimeout?: unknown }).commandTimeout !== 'number') {
-    logger.warn('injected redis client has no commandTimeout: its commands are not time-bounded');
+  // A Cluster's command timeout is its nodes' (`redisOptions.commandTimeout`): read at the top of
+  // its options, one Cluster with a timeout was warned of as having none, and one that had none
+  // only at the top (where iovalkey does not read it) was not warned of.
+  if (options.client !== undefined && clientTimeout(client) === undefined) {
+    logger.warn(
+      `injected redis client has no commandTimeout: its commands are not time-bounded (a get against a hung server waits as long as the connection stays open); set ${client.isCluster ? 'redisOptions.commandTimeout' : 'commandTimeout'} on the client — the cache's commandTimeout bounds only its own waits (connection, health, transactions, close)`,
+    );
   }
   const counters = createCounters();
   const dispatch = createDispatcher(client, gate, counters, report, secrets);
