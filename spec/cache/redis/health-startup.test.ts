@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { startFaultProxy } from '../../harness/fault-proxy.js';
 import { describeWithServers } from '../../harness/process.js';
 import {
   type RedisCluster,
@@ -57,6 +58,24 @@ describeWithServers('redis health() at start-up: standalone', skipRedis(), () =>
       assert.equal(h.ok, true, h.error);
     } finally {
       await cache.close();
+    }
+  });
+
+  it('a first connection that took most of the command timeout leaves the probe a timeout of its own', async () => {
+    // Every round trip takes 600 ms of a 1000 ms command timeout: the connection is ready after
+    // one, and the probe needs another. Given what the wait left (~400 ms), health() reported
+    // `Command timed out` while a get called beside it succeeded.
+    const proxy = await startFaultProxy({ target: { host: redis.host, port: redis.port } });
+    proxy.delay = 600;
+    const cache = createRedisCache({ addresses: [`127.0.0.1:${proxy.port}`], commandTimeout: 1000 });
+    try {
+      const [value, h] = await Promise.all([cache.get('nothing'), cache.health()]);
+      assert.equal(value, undefined);
+      assert.equal(h.ok, true, h.error);
+      assert.equal(h.nodes[0]?.connected, true);
+    } finally {
+      await cache.close();
+      await proxy.close();
     }
   });
 
