@@ -12,6 +12,7 @@ export interface RedisConnectionOptions {
   /**
    * Topology. Default `standalone`; with an injected `client`, the client's own (`cluster` for a
    * Cluster, `sentinel` for a Redis client made with `sentinels`), and another is a ConfigError.
+   * Required (without a client) beside a `sentinel` or `cluster` section, which it would ignore.
    */
   mode?: RedisMode | undefined;
   /**

@@ -211,6 +211,24 @@ function topology(options: RedisCacheOptions, bad: Bad) {
       `client does not match mode: it is ${CLIENT_OF[clientMode]}, so its mode is ${clientMode}`,
     );
   }
+  // As the config's `cache:` section (lib/config/sections/redis.ts): without `mode` (and without
+  // a client to take it from) the cache is standalone and a `sentinel`/`cluster` section is
+  // ignored — `{ sentinel: { masterName, sentinelAddresses } }` went to 127.0.0.1:6379, and with
+  // `addresses` naming a sentinel it sent GET and SET to the sentinel itself (`backend`, "ERR
+  // unknown command 'get'").
+  if (options.mode === undefined && injected === undefined) {
+    const sections = (['sentinel', 'cluster'] as const).filter((k) => {
+      const v: unknown = options[k];
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
+    });
+    if (sections.length > 0)
+      bad(
+        'mode',
+        `mode: '${sections[0]}', or mode: 'standalone' to leave the section unused`,
+        undefined,
+        `is required with a ${sections.join(' and a ')} section (without it the cache is standalone and the section is ignored)`,
+      );
+  }
   if (injected !== undefined && (injected.options as { keyPrefix?: string }).keyPrefix) {
     bad('client', 'a client without its own keyPrefix', injected, 'use the cache option keyPrefix instead');
   }

@@ -5,7 +5,8 @@
  * sentinels, so with every sentinel down (no failover possible) it still said ok — and
  * `mode: 'sentinel'` over a client of one server was taken (health said `sentinel`, with no
  * sentinel behind it). Now the mode follows the client, and a stated mode that contradicts it is a
- * ConfigError, as a Cluster with `mode: 'standalone'` already was.
+ * ConfigError, as a Cluster with `mode: 'standalone'` already was. Without a client, a `sentinel` or
+ * `cluster` section without `mode` is refused as the config refuses it (the section was ignored).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -28,7 +29,7 @@ function refusal(make: () => unknown): string[] {
   return refused.issues.map((i) => `${i.path}: ${i.message}`);
 }
 
-describeWithServers('the mode of a cache over an injected client', skipRedis(), () => {
+describeWithServers("the mode of a cache: its client's, or stated beside its section", skipRedis(), () => {
   let set: RedisSentinelSet;
   let client: Redis;
   const unhandled = watchUnhandled();
@@ -47,6 +48,45 @@ describeWithServers('the mode of a cache over an injected client', skipRedis(), 
     await set?.stop();
     unhandled.check();
     unhandled.dispose();
+  });
+
+  it('without a client, requires mode beside a sentinel or cluster section, as the config does', async () => {
+    // Without mode the cache was standalone and ignored the section: with `addresses` naming a
+    // sentinel it sent GET and SET to the sentinel itself (`backend`, "ERR unknown command").
+    const sentinelAddresses = set.sentinels.map((s) => `${s.host}:${s.port}`);
+    assert.deepEqual(
+      refusal(() =>
+        createRedisCache({
+          addresses: sentinelAddresses.slice(0, 1),
+          sentinel: { masterName: set.masterName },
+          minIdleConns: 0,
+        }),
+      ),
+      [
+        'mode: is required with a sentinel section (without it the cache is standalone and the section is ignored)',
+      ],
+    );
+    assert.deepEqual(
+      refusal(() => createRedisCache({ cluster: { readOnly: true }, minIdleConns: 0 })),
+      [
+        'mode: is required with a cluster section (without it the cache is standalone and the section is ignored)',
+      ],
+    );
+    // Written out, standalone keeps such a section unused (as the config allows).
+    const unused = createRedisCache({ mode: 'standalone', cluster: { readOnly: true }, minIdleConns: 0 });
+    await unused.close();
+    const cache = createRedisCache({
+      mode: 'sentinel',
+      sentinel: { masterName: set.masterName, sentinelAddresses },
+      keyPrefix: 'stated:',
+      commandTimeout: 2000,
+    });
+    try {
+      assert.equal(await cache.set('k', enc('v')), true);
+      assert.equal(dec(await cache.get('k')), 'v');
+    } finally {
+      await cache.close();
+    }
   });
 
   it('is sentinel for a sentinel client given without mode, and health() asks its sentinels', async () => {
