@@ -475,6 +475,19 @@ export async function probeHealth(
       connected: true,
     });
     const [oom, paused, sentinels] = await checks;
+    // A sentinel's own port given as the server (26379 for 6379): it answers PING and ROLE, but
+    // every command of the cache fails there ("unknown command"). It read as a replica, degraded
+    // ("reads work"), whose writes fail with READONLY.
+    if (role === 'sentinel')
+      return {
+        ok: false,
+        mode,
+        latencyMs,
+        role,
+        nodes,
+        ...(sentinels ? { sentinels } : {}),
+        error: `the server at ${nodeAddress(redis)} is a Redis Sentinel (ROLE sentinel), not a data server: every command of the cache fails there ("unknown command"); to use it, give its address in sentinel.sentinelAddresses with mode 'sentinel' and sentinel.masterName`,
+      };
     const problems = [oom];
     // A standalone server turned replica (REPLICAOF), or a sentinel master demoted and not yet
     // switched from: reads answer, every write fails with READONLY. It used to say ok.
