@@ -8,6 +8,7 @@ import {
   optionKeys,
   shownDuration,
   shownOptionValue,
+  unknownKeyMessage,
   unknownOptionIssues,
 } from '../../core/options.js';
 import type { RedisConnectionOptions, RedisMode } from './connection-options.js';
@@ -199,8 +200,15 @@ function topology(options: RedisCacheOptions, bad: Bad) {
   // and never asked the sentinels (all of them down — no failover possible — still read ok).
   const clientMode = injected === undefined ? undefined : injectedMode(injected);
   const mode: RedisMode = options.mode ?? clientMode ?? 'standalone';
-  if (!['standalone', 'cluster', 'sentinel'].includes(mode)) {
-    bad('mode', "'standalone' | 'cluster' | 'sentinel'", options.mode, 'unknown mode');
+  if (!MODES.includes(mode)) {
+    // As the config says it (`mode: Sentinel`: "did you mean `sentinel`?"); "unknown mode … received
+    // string" named neither the value nor the likely fix.
+    bad(
+      'mode',
+      "'standalone' | 'cluster' | 'sentinel'",
+      options.mode,
+      typeof mode === 'string' ? unknownKeyMessage(mode, MODES, 'mode') : 'unknown mode',
+    );
   } else if (clientMode !== undefined && clientMode !== mode) {
     // `mode: 'sentinel'` over a client of one server was taken too: health() said `sentinel`
     // while no sentinel stood behind the client.
@@ -346,6 +354,8 @@ function topology(options: RedisCacheOptions, bad: Bad) {
   }
   return { mode, addresses, sentinelAddresses };
 }
+
+const MODES: readonly RedisMode[] = ['standalone', 'cluster', 'sentinel'];
 
 /** What kind of iovalkey client each mode takes, in words. */
 const CLIENT_OF: Record<RedisMode, string> = {

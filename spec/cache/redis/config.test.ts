@@ -262,6 +262,25 @@ describe('redis config section', () => {
     }
   });
 
+  it('names the likely mode for a misspelt one, as the config does', () => {
+    // It said "unknown mode (… received string)"; the config's section says "did you mean".
+    for (const [mode, meant] of [
+      ['Sentinel', 'sentinel'],
+      ['clustr', 'cluster'],
+      ['standlone', 'standalone'],
+    ] as const) {
+      assert.throws(
+        () => createRedisCache({ minIdleConns: 0, mode: mode as never }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.issues.length === 1 &&
+          err.issues[0]!.path === 'mode' &&
+          err.issues[0]!.message.includes(`did you mean \`${meant}\`?`),
+        mode,
+      );
+    }
+  });
+
   it('refuses options that are not an object, an array included (it was taken as every default)', () => {
     // `createRedisCache(['10.0.0.5:6379'])` made a cache of 127.0.0.1:6379, the address ignored.
     for (const options of [['10.0.0.5:6379'], [], null, 'redis://10.0.0.5:6379']) {
