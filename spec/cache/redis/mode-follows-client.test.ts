@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Cluster, Redis } from 'iovalkey';
-import { createRedisCache } from '../../../lib/cache/redis/index.js';
+import { createRedisCache, type RedisMode } from '../../../lib/cache/redis/index.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { describeWithServers, freePort } from '../../harness/process.js';
 import { type RedisSentinelSet, skipRedis, startRedisSentinel } from '../../harness/redis.js';
@@ -28,6 +28,60 @@ function refusal(make: () => unknown): string[] {
   assert.ok(refused instanceof ConfigError, `not refused: ${String(refused)}`);
   return refused.issues.map((i) => `${i.path}: ${i.message}`);
 }
+
+it("the mode is the stated one, else the client's, else standalone; a contradiction or an ignored section is refused", async () => {
+  // Every combination of stated mode, client kind and sections. Lazy clients of a port kept
+  // closed: options are checked at creation, nothing connects.
+  const port = await freePort();
+  const made: { disconnect(): void }[] = [];
+  const clientOf = {
+    none: () => undefined,
+    standalone: () => new Redis({ port, lazyConnect: true }),
+    sentinel: () =>
+      new Redis({ sentinels: [{ host: '127.0.0.1', port }], name: 'mymaster', lazyConnect: true }),
+    cluster: () => new Cluster([{ host: '127.0.0.1', port }], { lazyConnect: true }),
+  };
+  const modes = [undefined, 'standalone', 'cluster', 'sentinel'] as const;
+  const kinds = ['none', 'standalone', 'sentinel', 'cluster'] as const;
+  let combinations = 0;
+  try {
+    for (const mode of modes)
+      for (const kind of kinds)
+        for (const clusterSection of [false, true])
+          for (const sentinelSection of [false, true]) {
+            combinations++;
+            const client = clientOf[kind]();
+            if (client) made.push(client);
+            const clientMode: RedisMode | undefined = kind === 'none' ? undefined : kind;
+            const expected = mode ?? clientMode ?? 'standalone';
+            // Sentinel mode without a client needs the master's name, in a sentinel section.
+            const named = expected === 'sentinel' && kind === 'none';
+            const options = {
+              ...(client ? { client } : { minIdleConns: 0 as const }),
+              ...(mode ? { mode } : {}),
+              ...(clusterSection ? { cluster: {} } : {}),
+              ...(sentinelSection || named ? { sentinel: named ? { masterName: 'mymaster' } : {} } : {}),
+            };
+            const refusedFor: string[] = [];
+            if (mode && clientMode && mode !== clientMode) refusedFor.push('client');
+            if (!mode && !client && (clusterSection || sentinelSection)) refusedFor.push('mode');
+            const what = JSON.stringify({ mode, kind, clusterSection, sentinelSection });
+            let paths: string[] | undefined;
+            try {
+              const cache = createRedisCache(options);
+              assert.equal(cache.mode, expected, what);
+              await cache.close();
+            } catch (e) {
+              assert.ok(e instanceof ConfigError, `${what}: ${String(e)}`);
+              paths = e.issues.map((i) => i.path);
+            }
+            assert.deepEqual(paths, refusedFor.length > 0 ? refusedFor : undefined, what);
+          }
+  } finally {
+    for (const c of made) c.disconnect();
+  }
+  assert.equal(combinations, 64);
+});
 
 describeWithServers("the mode of a cache: its client's, or stated beside its section", skipRedis(), () => {
   let set: RedisSentinelSet;
