@@ -47,13 +47,27 @@ export function checkValue(value: unknown, key?: string): Buffer {
 }
 
 /**
+ * `set`'s `ifEquals` bytes (already checked to be bytes by `assertWriteOptions`). Over Redis's
+ * limit it was refused as "cache value is larger than …", though the value written was small.
+ */
+export function checkIfEquals(expected: Bytes, key: string): Buffer {
+  if (expected.byteLength > MAX_VALUE_BYTES)
+    throw new CacheError(
+      'too_large',
+      `set: ifEquals of ${JSON.stringify(key)} is larger than ${MAX_VALUE_BYTES} bytes (Redis limit): no value Redis holds can equal it`,
+    );
+  return toBuffer(expected);
+}
+
+/**
  * A valid value copied into a Buffer of its own, for the operations that are queued now and sent
  * later (`tx.set`, `pipeline().set`): the caller's call has returned, so it may reuse its buffer
  * at once (one scratch buffer filled per key in a loop). Kept as a view, every key of such a
  * transaction or pipeline was stored with the buffer's last contents, reported as success.
+ * A refusal names `key`, as `set`'s does (it named none: "cache value must be a Uint8Array …").
  */
-export function queuedValue(value: unknown): Buffer {
-  return Buffer.from(checkValue(value));
+export function queuedValue(value: unknown, key: string): Buffer {
+  return Buffer.from(checkValue(value, key));
 }
 
 /** An array of valid keys; `message` says what was expected when `keys` is not an array. */

@@ -16,7 +16,7 @@ import {
 } from '../../core/load-chain.js';
 import { createNextflight, createSingleflight } from '../../core/singleflight.js';
 import { assertWriteOptions } from '../../core/validate.js';
-import { assertKey, checkBudget, checkTtl, checkValue } from './checks.js';
+import { assertKey, checkBudget, checkIfEquals, checkTtl, checkValue } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { closedError } from './errors.js';
@@ -193,7 +193,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
         assertWriteOptions(options);
         const budget = options?.timeout;
         const nx = options?.ifAbsent === true;
-        const expect = options?.ifEquals === undefined ? undefined : checkValue(options.ifEquals);
+        const expect = options?.ifEquals === undefined ? undefined : checkIfEquals(options.ifEquals, key);
         if (nx && expect !== undefined)
           throw new CacheError('invalid_value', 'set: ifAbsent and ifEquals cannot be combined');
         // The write's deadline counts from this call, not from when it is sent: a wait for a

@@ -28,7 +28,12 @@ export function createPipeline(ctx: CacheContext, wrote?: (keys: readonly string
     },
     set(key, value, ttl) {
       assertKey(key);
-      ops.push({ kind: 'set', key: prefix + key, value: queuedValue(value), px: checkTtl(ttl, defaultTtl) });
+      ops.push({
+        kind: 'set',
+        key: prefix + key,
+        value: queuedValue(value, key),
+        px: checkTtl(ttl, defaultTtl),
+      });
       written.push(key);
       return api;
     },

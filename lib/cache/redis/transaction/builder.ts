@@ -62,7 +62,7 @@ export function createBuilder(options: BuilderOptions): Builder {
       open('set');
       assertKey(key);
       const px = checkTtl(ttl, defaultTtl);
-      ops.push({ kind: 'set', key, value: queuedValue(value), px });
+      ops.push({ kind: 'set', key, value: queuedValue(value, key), px });
       return tx;
     },
     delete(key) {
