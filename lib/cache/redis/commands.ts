@@ -15,8 +15,8 @@ import {
   settle,
 } from '../../core/load-chain.js';
 import { createNextflight, createSingleflight } from '../../core/singleflight.js';
-import { assertWriteOptions } from '../../core/validate.js';
-import { assertKey, checkBudget, checkIfEquals, checkTtl, checkValue } from './checks.js';
+import { assertBytes, assertWriteOptions } from '../../core/validate.js';
+import { assertKey, checkBudget, checkIfEquals, checkTtl, checkValue, MAX_VALUE_BYTES } from './checks.js';
 import { NOT_STORED, TOO_LATE, tooLate } from './deadline.js';
 import type { CacheContext } from './dispatch.js';
 import { closedError } from './errors.js';
@@ -125,7 +125,7 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       return blindLoads.do(key, async () => {
         try {
           const value = await load(frame);
-          checkValue(value, key);
+          assertBytes(value, key);
           return value;
         } finally {
           settle(frame);
@@ -140,6 +140,11 @@ export function createKeyCommands(ctx: CacheContext): KeyCommands {
       marks.add(mark);
       try {
         const value = await load(frame);
+        assertBytes(value, key);
+        // A value over Redis's 512 MiB is the callers' answer all the same, served uncached, as the
+        // memory cache serves one over its maxCost (it rejected with `too_large`, where a value the
+        // server itself refuses, over its proto-max-bulk-len, was served: fail-open).
+        if (value.byteLength > MAX_VALUE_BYTES) return value;
         const buf = checkValue(value, key);
         // Stored only if nobody wrote the key meanwhile: not through this cache (the mark, checked
         // again when the command is sent), and not through another client (NX: the key was absent

@@ -3,7 +3,8 @@
  * `setMany` and `getOrSet` did, but `pipeline().set` and `tx.set` said only "cache value must be a
  * Uint8Array or Buffer" / "cache value is larger than 536870912 bytes", so in a batch of keys the
  * culprit was left to guess. And an `ifEquals` over Redis's 512 MiB was refused as "cache value is
- * larger …" although the value written was a few bytes.
+ * larger …" although the value written was a few bytes. A loaded value that large is served by
+ * `getOrSet` uncached (it was refused), as the memory cache serves one over its maxCost.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -74,6 +75,21 @@ describeWithServers('value refusals name their key', skipRedis(), () => {
     );
     assert.match(large.message, /^cache value of "t:big" is larger than 536870912 bytes/);
     assert.equal(await cache.get('t:ok'), undefined);
+  });
+
+  it('getOrSet serves a loaded value over 512 MiB uncached, as the memory cache serves one over maxCost', async () => {
+    // It rejected with too_large, though the loader's value is the answer (a value the server
+    // refuses, over its proto-max-bulk-len, was already served: fail-open).
+    const loaded = overRedisLimit();
+    const got = await cache.getOrSet('g:big', async () => loaded);
+    assert.equal(got, loaded);
+    assert.equal(await cache.get('g:big'), undefined, 'not stored');
+    // A loaded value that is not bytes is still refused, naming its key.
+    const err = await rejectsWith(
+      cache.getOrSet('g:str', async () => 'text' as never),
+      'invalid_value',
+    );
+    assert.match(err.message, /^cache value of "g:str" must be a Uint8Array or Buffer/);
   });
 
   it('set with an ifEquals over 512 MiB names ifEquals and the key, not the value', async () => {
