@@ -452,7 +452,13 @@ export function drainServer(
       // SIGTERM during startup). It bound after this drain had resolved, and the port stayed
       // open for good — answering 503 to everyone and keeping the process alive after
       // `app.close()` resolved. A drained server that starts listening closes its listener at once.
-      if (listenerClosed) server.once('listening', () => NetServer.prototype.close.call(server));
+      // Binding also started http's connections-checking interval (its own 'listening' listener
+      // runs first): stopped too, or it held the server, and through its handler the app, for good.
+      if (listenerClosed)
+        server.once('listening', () => {
+          NetServer.prototype.close.call(server);
+          stopConnectionsCheck(server);
+        });
       let done = false;
       const timers: NodeJS.Timeout[] = [];
       const later = (ms: number, fn: () => void) => {

@@ -52,4 +52,30 @@ describe('drainServer releases the server after app.close()', () => {
     const apps = refs.filter((r) => r.app.deref() !== undefined).length;
     assert.deepEqual({ servers, apps }, { servers: 0, apps: 0 });
   });
+
+  it(`${CYCLES} apps closed while their listen() was still binding leave no server and no app reachable`, async () => {
+    // Close during startup: the drain resolves at once and closes the listener as soon as it
+    // binds. Binding starts http's connections-checking interval, which that late close left
+    // running for good, holding the server and, through its handler, the app.
+    const refs: { server: WeakRef<object>; app: WeakRef<object> }[] = [];
+    for (let i = 0; i < CYCLES; i++) {
+      const app = createApp({});
+      const server = createServer((_req, res) => res.end(String(app.ctx !== undefined)));
+      const closed = new Promise<void>((resolve) => server.once('close', resolve));
+      server.listen(0, '127.0.0.1');
+      assert.equal(server.listening, false, 'precondition: listen() with a host binds asynchronously');
+      app.defer('http', drainServer(server));
+      await app.close();
+      await closed;
+      assert.equal(server.listening, false, 'the listener was closed as it bound');
+      refs.push({ server: new WeakRef(server), app: new WeakRef(app) });
+    }
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    const servers = refs.filter((r) => r.server.deref() !== undefined).length;
+    const apps = refs.filter((r) => r.app.deref() !== undefined).length;
+    assert.deepEqual({ servers, apps }, { servers: 0, apps: 0 });
+  });
 });
