@@ -182,6 +182,9 @@ export function createApp(options: AppOptions = {}): App {
   for (const [name, part] of parts) {
     if (!closable(part) || registered.has(part)) continue;
     registered.add(part);
+    // The app's logger is the given one wrapped (console-like: a child() added) and closes it: the
+    // given object, also a component, is the same thing (it was closed twice).
+    if (part === logger) registered.add(options.logger);
     // The tracer's close takes the budget, so its final export fits inside it by construction.
     if (part === tracer && tracer !== noopTracer)
       stack.add(name, ({ timeoutMs }) => tracer.close?.({ timeoutMs }));

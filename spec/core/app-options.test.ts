@@ -193,6 +193,26 @@ describe('createApp closes each component object once', () => {
     await app2.close();
     assert.equal(closes, 1);
   });
+
+  it('a logger given as the logger and as a component is closed once, also one the app wraps (no child)', async () => {
+    // The app's logger is the given one wrapped (a child() added, as for console): the component
+    // was the given object, so the two were taken for two things and the logger closed twice.
+    let closes = 0;
+    const fileLogger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+      close: async () => {
+        closes++;
+        if (closes > 1) throw new Error('log file already closed');
+      },
+    };
+    const app = createApp({ logger: fileLogger, components: { log: fileLogger } });
+    assert.notEqual(app.logger, fileLogger, 'precondition: the app wraps a logger without child()');
+    await app.close();
+    assert.equal(closes, 1);
+  });
 });
 
 describe('closeOnSignals arguments', () => {
