@@ -198,6 +198,8 @@ export function createLocal(
 ): Local {
   const { l1, now, random, grace } = o;
   const flights = new Map<string, Promise<TieredResult>>();
+  // A ticket taken once each flight had sent its L2 read (Fence.ticket): see `passOlderFlight`.
+  const flightTickets = new WeakMap<Promise<TieredResult>, number>();
   const listKeys = keyLister(l1);
   const peek = peekFace(l1);
 
@@ -212,6 +214,22 @@ export function createLocal(
   }
 
   /**
+   * A fresh L2 value of `key` read by `ticket` is going to a caller: a flight of that key whose L2
+   * read was sent before (or, for a multi-key read, which may be sent in parts, at any time) may
+   * bring an older value — a load begun before the write that read saw — so callers from now on
+   * start a new flight rather than join it (those that joined keep waiting for it). The fence keeps
+   * such a flight's value out of L1, but when the newer value did not enter L1 (larger than its
+   * `maxCost`, refused by admission, a fill dropped as unordered), the caller's next `getOrSet`
+   * joined the older flight and got its value, until the invalidation of the write arrived.
+   */
+  function passOlderFlight(key: string, ticket: number, batch: boolean): void {
+    const running = flights.get(key);
+    if (running === undefined) return;
+    const sent = flightTickets.get(running);
+    if (batch || sent === undefined || sent < ticket) flights.delete(key);
+  }
+
+  /**
    * `ticket`: the fence ticket of the L2 read the value came from (`Fence.ticket`, taken before
    * it was sent); a write or load without one takes a new one, as the newest.
    */
@@ -223,6 +241,7 @@ export function createLocal(
     ticket?: number,
     batch = false,
   ): void {
+    if (fromRead && ticket !== undefined) passOlderFlight(key, ticket, batch);
     if (!gate.trusted || !gate.subscribed || mark < gate.since) return;
     if (!fromRead && !gate.writeFills) {
       // The older L1 copy must not outlive this write either.
@@ -345,6 +364,9 @@ export function createLocal(
       const started = fn(leave);
       p = started;
       flights.set(key, started);
+      // After fn's synchronous start, which took the ticket of its L2 read (or, for a batch's
+      // keys, after the batch's read was called): a read with a later ticket was sent after it.
+      flightTickets.set(started, fence.ticket());
       const done = () => {
         if (flights.get(key) === started) flights.delete(key);
       };
