@@ -198,7 +198,7 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
             // An L2 of your own that throws rather than rejects fails this key alone.
             sent = Promise.reject(err);
           }
-          return sent.then((stored) => {
+          const done = sent.then((stored) => {
             unlanded.delete(e.key);
             if (!stored)
               return fence.stillValid(e.key, mark) ? l1.delete(e.key).then(ignore, ignore) : undefined;
@@ -206,6 +206,11 @@ export function createBatchPath(ctx: Context, bounded: ReadPath['bounded']): Bat
             // It replaced a fresh value other instances may hold in L1 (read.ts `store`).
             if (replaces.has(e.key)) return publish({ keys: [e.key] });
           });
+          // Handled at once: its failure is read only once every slice went out (allSettled
+          // below), and a store that failed before — L2 closed or gone while later slices were
+          // issued — was an unhandled rejection, one per store (Node ends the process at the first).
+          done.catch(ignore);
+          return done;
         };
         // The batch's stores are one guarded L2 call, as a `setMany` is: the breaker hears one
         // outcome (the first outage among them, else success). Guarded one by one, a batch whose
