@@ -7,11 +7,16 @@ import type { ConfigIssue } from '../core/errors.js';
 /**
  * Field names whose values are never echoed in errors. `pfx`: Node's TLS option for a PKCS#12
  * bundle, which holds the private key (a Redis `tls.pfx` printed whole through `redactConfig`).
+ * `.` separates words as `-` and `_` do: attribute names are dotted (`api.key`, `private.key`),
+ * and such an attribute printed whole where `api_key` printed `[redacted]`.
  */
 const SECRET =
-  /pass(word|wd|phrase)?|secret|token|credential|auth|cookie|api[-_]?key|private[-_]?key|(^|[-_])key$|pfx/i;
+  /pass(word|wd|phrase)?|secret|token|credential|auth|cookie|api[-_.]?key|private[-_.]?key|(^|[-_.])key$|pfx/i;
 
-/** True for field names like `password`, `api_key`, `x-api-key`, `authorization`; not `key_prefix`. */
+/**
+ * True for field names like `password`, `api_key`, `x-api-key`, `api.key`, `authorization`; not
+ * `key_prefix`.
+ */
 export function isSecretField(name: string): boolean {
   return SECRET.test(name);
 }

@@ -4,7 +4,8 @@
  * aliases, syntax damage) plus environment overrides, with a secret planted in secret-named
  * fields. For every case:
  *   - only `ConfigError` is ever thrown;
- *   - the planted secret appears in no message, issue, cause, warning or stdout/stderr output;
+ *   - the planted secret appears in no message, issue, cause, warning or stdout/stderr output,
+ *     nor in the loaded config printed (`util.inspect`, `JSON.stringify`);
  *   - an accepted config passes the factories (tracer, metrics, memory and tiered caches built;
  *     Redis options resolved by the factory's own `resolveOptions`, so nothing connects).
  * And parse time grows linearly with the size of the document.
@@ -472,6 +473,8 @@ const plantArb = (secret: string) =>
         ['tracing', 'headers', 'authorization'],
         ['tracing', 'headers', 'x-api-key'],
         ['tracing', 'api_key'],
+        // A dotted attribute name, secret as `api_key` is (it loads, and must print redacted).
+        ['tracing', 'attributes', 'api.key'],
         ['metrics', 'token'],
         ['client_secret'],
       ),
@@ -722,6 +725,20 @@ function secretIsKeyName(text: string, secret: string): boolean {
   return found;
 }
 
+/** The secret-named fields `plantArb` and `envArb` put the secret in (the last part of each path). */
+const PLANTED_NAMES = new Set(['password', 'key', 'authorization', 'x-api-key', 'api_key', 'api.key']);
+
+/** True when every place of `secret` in `value` is a text value below a field it was planted in. */
+function onlyUnderSecretNames(value: unknown, secret: string, underSecret = false): boolean {
+  if (typeof value === 'string') return !value.includes(secret) || underSecret;
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.entries(value).every(
+    ([k, v]) =>
+      !k.includes(secret) &&
+      onlyUnderSecretNames(v, secret, underSecret || PLANTED_NAMES.has(k.toLowerCase())),
+  );
+}
+
 async function check({ text, format, env, secret }: Case): Promise<void> {
   stats.cases++;
   printed.length = 0;
@@ -762,6 +779,12 @@ async function check({ text, format, env, secret }: Case): Promise<void> {
   }
   if (config) {
     stats.accepted++;
+    // The loaded config prints without its secrets where each sits in a secret-named field (it is
+    // planted in one; damage to the text can rename that field, or make the secret a key).
+    const shown = `${inspect(config, { depth: 20 })}\n${JSON.stringify(config)}`;
+    if (shown.includes(secret) && onlyUnderSecretNames(config, secret)) {
+      throw new Error(`the secret was printed with the loaded config:\n${shown}\nfor:\n${text}`);
+    }
     // createAppFromConfig validates what it is given again: an accepted config must pass as it is.
     let again: unknown;
     try {
