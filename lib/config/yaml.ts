@@ -31,7 +31,11 @@ const YAML_PROBLEMS: Record<string, string> = {
   MISSING_CHAR:
     'a character the YAML syntax needs is missing (a `: ` after a key, a closing quote, bracket or brace…)',
   MULTILINE_IMPLICIT_KEY: 'a key spans several lines',
-  BLOCK_AS_IMPLICIT_KEY: 'a nested block is used as a key',
+  // The parser's "nested mappings are not allowed in compact mappings": a `: ` inside a value
+  // written on its key's line (`password: a: b`, `headers: authorization: Bearer …`), or a line
+  // indented deeper than the `key: value` line above it. Nothing is used as a key there.
+  BLOCK_AS_IMPLICIT_KEY:
+    'a value written after its key holds a `: ` (quote the value) or is followed by a line indented deeper than its key',
   KEY_OVER_1024_CHARS: 'a key is longer than 1024 characters',
   DUPLICATE_KEY: 'a key appears twice in the same mapping',
   BAD_ALIAS: 'an alias (*name) or anchor (&name) is malformed',
@@ -69,10 +73,23 @@ const MISSING_CHAR_PROBLEMS: readonly (readonly [RegExp, string])[] = [
   [/directives-end|doc-start/, 'the `---` line after a %directive is missing'],
 ];
 
+/**
+ * An unclosed `[` or `{` inside a block mapping (`addresses: [a:6379, b:6379` without its `]`) is
+ * BAD_INDENT to the parser, as is a continuation line of one not indented deeper than its key: it
+ * was reported as "the indentation does not line up" alone, the missing bracket never named.
+ */
+const BAD_INDENT_PROBLEMS: readonly (readonly [RegExp, string])[] = [
+  [
+    /sufficiently indented and end with a/,
+    'a closing bracket or brace is missing, or a line inside [ ] or { } is indented no deeper than its key',
+  ],
+];
+
 /** Our words for the parser's problem `code` (with its `message`, for the codes that need it). */
 function yamlProblem(code: string, message: string): string {
-  if (code === 'MISSING_CHAR')
-    for (const [pattern, what] of MISSING_CHAR_PROBLEMS) if (pattern.test(message)) return what;
+  const byMessage =
+    code === 'MISSING_CHAR' ? MISSING_CHAR_PROBLEMS : code === 'BAD_INDENT' ? BAD_INDENT_PROBLEMS : [];
+  for (const [pattern, what] of byMessage) if (pattern.test(message)) return what;
   return YAML_PROBLEMS[code] ?? `YAML error ${code}`;
 }
 /** Parse failures an environment value may fall back from (it is then read as plain text). */

@@ -1,6 +1,6 @@
 /**
  * A YAML syntax error names what is wrong in plain words. The parser reports several different
- * mistakes under one code (MISSING_CHAR), and all of them read "a closing quote, bracket or brace
+ * mistakes under one code (MISSING_CHAR, BAD_INDENT), and all of them read "a closing quote, bracket or brace
  * is missing" — also the most common one, a line of a mapping without `: ` (`port 6379`,
  * `password:hunter2`), which has no quote, bracket or brace at all. The source is never quoted.
  */
@@ -49,6 +49,30 @@ describe('YAML syntax errors say which character is missing', () => {
       'an unclosed bracket',
       '[tracing, cache\n',
       /at line 2, column 1: a closing bracket or brace is missing$/,
+    ],
+    // Inside a block mapping the parser files an unclosed `[` or `{` under BAD_INDENT: it read
+    // "the indentation does not line up", with nothing about the bracket.
+    [
+      'an unclosed bracket under a key',
+      'cache:\n  type: redis\n  mode: cluster\n  addresses: [redis-1:6379, redis-2:6379\n  password: S3CR3T\n',
+      /at line 5, column 3: a closing bracket or brace is missing, or a line inside \[ \] or \{ \} is indented no deeper than its key$/,
+    ],
+    [
+      'an unclosed brace under a key',
+      'tracing:\n  headers: {authorization: S3CR3T\n  exporter: otlp\n',
+      /at line 3, column 3: a closing bracket or brace is missing/,
+    ],
+    // "Nested mappings are not allowed in compact mappings": it read "a nested block is used as a
+    // key", while the mistake is a `: ` in a value written on its key's line (quote the value).
+    [
+      'a value holding `: ` on its key line',
+      'tracing:\n  headers:\n    authorization: Bearer: S3CR3T\n',
+      /at line 3, column 20: a value written after its key holds a `: ` \(quote the value\) or is followed by a line indented deeper than its key$/,
+    ],
+    [
+      'a mapping written on its key line',
+      'tracing:\n  headers: authorization: S3CR3T\n',
+      /at line 2, column 12: a value written after its key holds a `: `/,
     ],
     [
       'a comment without a space before it',
