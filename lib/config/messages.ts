@@ -116,6 +116,25 @@ export function describeType(value: unknown): string {
   if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : 'a number';
   if (typeof value === 'boolean') return 'true/false';
   if (value instanceof Date) return 'a date';
-  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'object') return describeObject(value);
   return typeof value;
+}
+
+/**
+ * A mapping, or the kind of object that is not one. An object given in code (`parseConfig`,
+ * `createAppFromConfig`) where text belongs — `endpoint: new URL(…)`, `password: readFileSync(…)`
+ * (a Buffer) — was "received a mapping", which it is not. A class name is never a value.
+ */
+function describeObject(value: object): string {
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return 'a mapping';
+  if (Buffer.isBuffer(value)) return 'a Buffer (bytes, not text)';
+  if (ArrayBuffer.isView(value)) return 'bytes (not text)';
+  if (value instanceof URL) return 'a URL object (give its text, url.href)';
+  if (value instanceof Map) return 'a Map';
+  if (value instanceof Set) return 'a Set';
+  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && /^[\w$]{1,64}$/.test(name)
+    ? `an object of class ${name}`
+    : 'an object that is not a plain mapping';
 }
