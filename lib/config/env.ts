@@ -24,6 +24,15 @@ export interface EnvOrigin {
 export const envText = new WeakMap<EnvOrigin, string>();
 
 /**
+ * The value (text, a number, true/false, a list) a mapping created on a variable's way replaced:
+ * `tracing: none` in the file and HYPERION__TRACING__SAMPLE_RATE set. Validation reports it when
+ * the field refuses it on its own (the file's error was dropped without a word, and its `none`
+ * became tracing on); a value the field takes (`tls: true`, given its `server_name`) stays
+ * replaced. Kept off the origin objects, as `envText` is.
+ */
+export const replacedValue = new WeakMap<EnvOrigin, { value: unknown }>();
+
+/**
  * YAML tokens that drop part of a value's text (`hunter2 #x` would be read as `hunter2`), and
  * aliases: a value has no anchor to refer to (`*abc` is a password, not a broken reference).
  */
@@ -269,7 +278,9 @@ export function collectEnvOverrides(
       const seg = path[i]!;
       if (!isPlainObject(node[seg])) {
         // A mapping the variable created (or put in place of another value) comes from it.
-        origins.push({ path: path.slice(0, i + 1), name, prefix, target: path });
+        const created: EnvOrigin = { path: path.slice(0, i + 1), name, prefix, target: path };
+        if (node[seg] !== undefined && node[seg] !== null) replacedValue.set(created, { value: node[seg] });
+        origins.push(created);
         node[seg] = {};
       }
       node = node[seg] as Record<string, unknown>;

@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { suggestKey } from '../core/options.js';
-import { type EnvOrigin, envText } from './env.js';
+import { type EnvOrigin, envText, replacedValue } from './env.js';
 import { MAX_CONFIG_DEPTH, MAX_ISSUES } from './limits.js';
 import { describeType, displayPath, type Found, newFound } from './messages.js';
 import { printRedacted } from './printed.js';
@@ -467,6 +467,29 @@ function loneSurrogates(input: unknown, origins: readonly EnvOrigin[]): Found {
   return found;
 }
 
+/**
+ * Values that are not mappings (`tracing: none`, `metrics: false`) which a variable naming a field
+ * inside them replaced with a mapping: each one the field refuses on its own is an issue at its
+ * path (it was dropped without a word: the file's error unreported, `tracing: none` tracing on).
+ * One the field takes (`tls: true`, given its `server_name` by a variable) stays replaced.
+ */
+function replacedProblems(schema: unknown, origins: readonly EnvOrigin[]): Found {
+  const found = newFound();
+  for (const origin of origins) {
+    const replaced = replacedValue.get(origin);
+    if (!replaced) continue;
+    const field = fieldSchema(schema as SchemaNode, origin.path);
+    if (!field || v.safeParse(field as v.GenericSchema, replaced.value).success) continue;
+    found.issues.push({
+      path: displayPath(origin.path),
+      expected: fieldPhrase(schema, origin.path) ?? 'a mapping',
+      received: describeType(replaced.value),
+      message: `is not a mapping, so environment variable ${origin.name} cannot set a field inside it (a variable sets the field it names, it does not replace the value around it)`,
+    });
+  }
+  return found;
+}
+
 /** Problems found before validation (in the file, in environment variables), and what they are. */
 export interface PriorProblems {
   /** `in the YAML`, `in the JSON`, `in environment variables`. */
@@ -497,6 +520,11 @@ export function validateConfig<S extends v.GenericSchema>(
     const texts = prior.flatMap((p) => p.found.numberTexts ?? []);
     if (texts.length > 0) input = withFileText(schema, input, texts, origins);
     input = withEnvText(schema, input, origins);
+    const replaced = replacedProblems(schema, origins);
+    if (replaced.issues.length > 0) {
+      prior = [...prior, { what: 'in values replaced by environment variables', found: replaced }];
+      priorCount += replaced.issues.length;
+    }
     const forms = numberFormProblems(schema, input, texts, origins);
     if (forms.issues.length > 0) {
       prior = [...prior, { what: 'in how numbers are written', found: forms }];
