@@ -40,10 +40,15 @@ function displayKey(key: string): string {
  * plain names cut after their name part (`password:hunter2` as a key, a typo for
  * `password: hunter2`, shows as `password…`).
  */
-export function displayPath(segments: readonly string[]): string {
+export function displayPath(segments: readonly string[], defined?: (index: number) => boolean): string {
   const i = segments.findIndex((s) => isSecretField(s));
-  const shown = i < 0 ? segments : [...segments.slice(0, i + 1), ...segments.slice(i + 1).map(() => '…')];
-  return shown.map(displayKey).join('.');
+  if (i < 0) return segments.map(displayKey).join('.');
+  // Below a secret-named field only the keys its schema defines (`defined`) are shown: they are
+  // names, never values (`metrics.auth.username`); every issue under `auth` read `metrics.auth.…`,
+  // three different fields at one path. The first key that is not defined hides the rest.
+  let end = i + 1;
+  while (end < segments.length && defined?.(end)) end++;
+  return [...segments.slice(0, end), ...segments.slice(end).map(() => '…')].map(displayKey).join('.');
 }
 
 export const isSecretPath = (segments: readonly string[]) => segments.some((s) => isSecretField(s));

@@ -109,6 +109,22 @@ function fieldSchema(schema: SchemaNode | undefined, segments: readonly string[]
 }
 
 /**
+ * Whether `segments[index]` is a key the schema defines in the mapping at `segments[0…index)` (an
+ * entry of an object schema, not a key of a free-form mapping such as `headers`).
+ */
+function definedKey(schema: SchemaNode | undefined, segments: readonly string[], index: number): boolean {
+  const hasEntry = (s: SchemaNode | undefined): boolean => {
+    while (s?.type !== undefined && WRAPPERS.has(s.type)) s = s.wrapped;
+    if (!s) return false;
+    const inner = s.pipe?.find((p) => p.kind === 'schema' && (p.entries || p.options));
+    const node = s.entries || s.options ? s : (inner ?? s);
+    if (node.entries) return Object.hasOwn(node.entries, segments[index]!);
+    return (node.options ?? []).some((o) => typeof o === 'object' && o !== null && hasEntry(o));
+  };
+  return hasEntry(fieldSchema(schema, segments.slice(0, index)));
+}
+
+/**
  * The JavaScript types a field's schema can accept (`typeof`, plus `'any'` when it cannot be told),
  * looking through wrappers, pipes, unions and picklists.
  */
@@ -385,7 +401,12 @@ export function toConfigIssues(
       }
       message += ` (set by environment variable ${origin.name})`;
     }
-    return { path: displayPath(segments), expected, received, message };
+    return {
+      path: displayPath(segments, (k) => definedKey(schema as SchemaNode | undefined, segments, k)),
+      expected,
+      received,
+      message,
+    };
   });
 }
 

@@ -101,20 +101,42 @@ describe('config: a named pipe given as a file field', { skip: process.platform 
 
 describe('config: metrics credentials the endpoint would refuse are refused by the schema, with their path', () => {
   // Before: accepted by the schema, then createMetrics threw a MetricsError without a path.
-  for (const [auth, path] of [
-    ['{username: "a:b", password: p}', 'a user name without ":"'],
-    ['{bearer_token: "abc def"}', 'a token without spaces'],
-    ['{bearer_token: "abc\\tdef"}', 'a token without spaces'],
+  for (const [auth, field, path] of [
+    ['{username: "a:b", password: p}', 'username', 'a user name without ":"'],
+    ['{bearer_token: "abc def"}', 'bearer_token', 'a token without spaces'],
+    ['{bearer_token: "abc\\tdef"}', 'bearer_token', 'a token without spaces'],
   ] as const)
     it(`${auth} → ConfigError (${path})`, () => {
-      // Fields below `auth` (a secret-like name) are shown as `metrics.auth.…`.
+      // The fields `auth` defines are named (they were all `metrics.auth.…`, one path for any
+      // of them); the values never shown.
       assert.throws(
         () => loadConfigFromText(`metrics: {auth: ${auth}}\n`, { env: {} }),
         (e: unknown) =>
           e instanceof ConfigError &&
-          e.issues.some((i) => i.path === 'metrics.auth.…' && i.expected.startsWith(path)),
+          !/abc|a:b/.test(JSON.stringify(e.issues)) &&
+          e.issues.some((i) => i.path === `metrics.auth.${field}` && i.expected.startsWith(path)),
       );
     });
+
+  it('each bad field under `auth` has its own path; a key auth does not define stays hidden', () => {
+    assert.throws(
+      () =>
+        loadConfigFromText(
+          'metrics:\n  auth:\n    username: 5\n    password: [S3CR3T]\n    bearer_tokn: S3CR3T\n',
+          { env: {} },
+        ),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(
+          e.issues.map((i) => i.path),
+          ['metrics.auth.username', 'metrics.auth.password', 'metrics.auth.…'],
+        );
+        assert.match(e.issues[2]!.message, /did you mean `bearer_token`/);
+        assert.ok(!JSON.stringify(e.issues).includes('S3CR3T'));
+        return true;
+      },
+    );
+  });
 
   it('a token file whose token holds whitespace is a ConfigError naming the field, without the token', async () => {
     const dir = await tempDir('hyperion-config-files-');
