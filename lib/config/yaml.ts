@@ -85,10 +85,28 @@ const BAD_INDENT_PROBLEMS: readonly (readonly [RegExp, string])[] = [
   ],
 ];
 
+/**
+ * UNEXPECTED_TOKEN ("unexpected text" alone) is mostly text after a value that has ended: a quote
+ * inside a quoted value (`password: 'it's'`, `name: "a "b""`), or text after a `]` or `}`.
+ */
+const UNEXPECTED_TOKEN_PROBLEMS: readonly (readonly [RegExp, string])[] = [
+  [
+    /^Unexpected scalar at node end/,
+    "text follows a value that has ended: after its closing quote, `]` or `}` (a quote inside a quoted value is written '' inside '…', \\\" inside \"…\")",
+  ],
+  [/^Unexpected , in flow/, 'an extra `,` inside [ ] or { }'],
+];
+
 /** Our words for the parser's problem `code` (with its `message`, for the codes that need it). */
 function yamlProblem(code: string, message: string): string {
   const byMessage =
-    code === 'MISSING_CHAR' ? MISSING_CHAR_PROBLEMS : code === 'BAD_INDENT' ? BAD_INDENT_PROBLEMS : [];
+    code === 'MISSING_CHAR'
+      ? MISSING_CHAR_PROBLEMS
+      : code === 'BAD_INDENT'
+        ? BAD_INDENT_PROBLEMS
+        : code === 'UNEXPECTED_TOKEN'
+          ? UNEXPECTED_TOKEN_PROBLEMS
+          : [];
   for (const [pattern, what] of byMessage) if (pattern.test(message)) return what;
   return YAML_PROBLEMS[code] ?? `YAML error ${code}`;
 }

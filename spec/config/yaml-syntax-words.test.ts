@@ -74,6 +74,23 @@ describe('YAML syntax errors say which character is missing', () => {
       'tracing:\n  headers: authorization: S3CR3T\n',
       /at line 2, column 12: a value written after its key holds a `: `/,
     ],
+    // "Unexpected scalar at node end" read "unexpected text", which named neither the quote
+    // inside a quoted value (an apostrophe in '…') nor what to write instead.
+    [
+      'a quote inside a single-quoted value',
+      "cache:\n  type: redis\n  password: 'it's-S3CR3T'\n",
+      /at line 3, column 17: text follows a value that has ended: after its closing quote, `\]` or `\}` \(a quote inside a quoted value is written '' inside '…', \\" inside "…"\)$/,
+    ],
+    [
+      'text after a closing bracket',
+      'tracing:\n  propagators: [b3] S3CR3T\n',
+      /at line 2, column 21: text follows a value that has ended/,
+    ],
+    [
+      'an extra comma inside brackets',
+      'tracing:\n  propagators: [b3,,jaeger]\n',
+      /at line 2, column 20: an extra `,` inside \[ \] or \{ \}$/,
+    ],
     [
       'a comment without a space before it',
       'tracing: {exporter: none}# the S3CR3T\n',
