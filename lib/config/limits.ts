@@ -259,7 +259,23 @@ export function checkPlaceholders(root: unknown, ctx: ParseContext, found: Found
       for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], [...path, String(i)]]);
     } else if (typeof node === 'object' && node !== null) {
       // Pushed last key first, so the issues come in the file's order (they came last key first).
-      for (const [key, value] of Object.entries(node).reverse()) stack.push([value, [...path, key]]);
+      const children: [unknown, string[]][] = [];
+      for (const [key, value] of Object.entries(node)) {
+        // A key is no more substituted than a value: an attribute written `${ATTR}: x` loaded as
+        // the attribute named "${ATTR}" (a header or label name was refused, as a bad name).
+        if (hasPlaceholder(key)) {
+          found.issues.push(
+            issue(
+              [...path, key],
+              `is a key holding a ${SHOWN} placeholder, but environment variables are not substituted in config files`,
+              'the key written out (environment variables set values, not keys)',
+              `a key with a ${SHOWN} placeholder`,
+            ),
+          );
+          found.blocked.push([...path, key]);
+        } else children.push([value, [...path, key]]);
+      }
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
     }
   }
 }

@@ -131,4 +131,36 @@ describe('config: the file’s own problems are listed in the file’s order', (
     assert.equal(listed[0], 'tracing.attributes.k0');
     assert.equal(listed[99], 'tracing.attributes.k99');
   });
+
+  // A key is no more substituted than a value: `${ATTR}: x` under attributes loaded as the
+  // attribute named "${ATTR}", without a word.
+  it('in a key are errors too, in YAML and JSON, and the rest of the file is still checked', async () => {
+    const yaml = await fails(() =>
+      loadConfigFromText(
+        'tracing:\n  attributes:\n    ${ATTR}: x\n    team.${TEAM}: y\n    ok: z\n  sample_rate: 2\n',
+        { env: {} },
+      ),
+    );
+    assert.deepEqual(
+      yaml.issues.map((i) => [i.path, i.received]),
+      [
+        ['tracing.attributes.…', 'a key with a ${…} placeholder'],
+        ['tracing.attributes.team.…', 'a key with a ${…} placeholder'],
+        ['tracing.sample_rate', 'a number'],
+      ],
+    );
+    assert.match(yaml.issues[0]!.message, /is a key holding a \$\{…\} placeholder/);
+    const json = await fails(() =>
+      loadConfigFromText('{"metrics": {"default_labels": {"${LABEL}": "v"}}}', { env: {}, format: 'json' }),
+    );
+    assert.deepEqual(
+      json.issues.map((i) => i.path),
+      ['metrics.default_labels.…'],
+    );
+    // Set by a variable, a key is taken as written (a variable is the way to pass `${`).
+    const config = loadConfigFromText('tracing: {}\n', {
+      env: { HYPERION__TRACING__ATTRIBUTES: '{"${A}": 1}' },
+    });
+    assert.deepEqual(config.tracing?.attributes, { '${A}': 1 });
+  });
 });
