@@ -260,7 +260,10 @@ function configPath(given: unknown): string {
       );
     if (!/^file:\/\//i.test(given)) return given;
     if (URL.canParse(given)) return configPath(new URL(given));
-    throw new ConfigError(`cannot read config file ${given}: not a valid file: URL`);
+    // A file: URL cannot carry credentials, so one that does (`file://user:pw@server/app.yaml`, a
+    // share's URL) does not parse, and this message showed it whole, password included.
+    const shown = given.replace(/^(file:\/\/)[^/?#]*@/i, '$1[redacted]@');
+    throw new ConfigError(`cannot read config file ${shown}: not a valid file: URL`);
   }
   if (given instanceof URL) {
     try {

@@ -46,6 +46,25 @@ describe('loadConfig of text in another URL form', () => {
     });
   }
 
+  // A file: URL cannot carry credentials, so one that does (a share's URL) does not parse: its
+  // error showed it whole, password included.
+  it('a file: URL with credentials is refused without them', async () => {
+    for (const url of [
+      'file://deploy:tok-3f9a1c@fileserver/share/app.yaml',
+      'FILE://tok-3f9a1c@fileserver/app.yaml',
+    ]) {
+      await assert.rejects(loadConfig(url, { env: {} }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(
+          err.message,
+          /^cannot read config file file:\/\/\[redacted\]@fileserver\/.*app\.yaml: not a valid file: URL$/i,
+        );
+        assert.doesNotMatch(`${err.message}${err.stack}`, /tok-3f9a1c|deploy/);
+        return true;
+      });
+    }
+  });
+
   it('a one-letter scheme is a drive, read as a path', async () => {
     process.chdir(dir);
     try {
