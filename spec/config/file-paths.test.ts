@@ -117,4 +117,46 @@ describe('file paths in a config: `~` and relative paths', () => {
     );
     assert.doesNotMatch(message, /s3cr3t|working directory/);
   });
+
+  // A URL where a path belongs was shown whole in the error, credentials included (the printed
+  // config hides them), with the hint that a relative path is read from the working directory.
+  it('a URL given as a path is not shown, and the error says nothing fetches it', async () => {
+    for (const [text, path] of [
+      [
+        'cache: {type: redis, min_idle_conns: 0, tls: {ca_file: "https://deploy:tok-3f9a1c@vault/ca.pem"}}',
+        'cache.tls.ca_file',
+      ],
+      [
+        'tracing: {exporter: memory, tls: {ca_file: "HTTPS://tok-3f9a1c@vault/ca.pem"}}',
+        'tracing.tls.ca_file',
+      ],
+      [
+        'metrics: {tls: {cert_file: "s3://AKIA:tok-3f9a1c@bucket/c.pem", key_file: /x.pem}}',
+        'metrics.tls.cert_file',
+      ],
+    ] as const) {
+      let all = '';
+      const message = await issueOf(async () => {
+        try {
+          await app(text)();
+        } catch (err) {
+          all = `${(err as Error).message}${JSON.stringify(err)}${(err as Error).stack}`;
+          throw err;
+        }
+      }, path);
+      assert.match(
+        message,
+        /cannot read \(a URL, (https|s3):, not shown: a file path is read from the file system, nothing is fetched\) \(ENOENT\)$/,
+      );
+      assert.doesNotMatch(all, /tok-3f9a1c|deploy|vault|bucket|working directory/);
+    }
+  });
+
+  it('a Windows drive (one letter) is still a path, shown', async () => {
+    const message = await issueOf(
+      app('tracing: {exporter: memory, tls: {ca_file: "C://certs/ca.pem"}}'),
+      'tracing.tls.ca_file',
+    );
+    assert.match(message, /cannot read "C:\/\/certs\/ca\.pem" \(ENOENT\)/);
+  });
 });

@@ -70,6 +70,13 @@ export const serverTls = section(
 function shownPath(field: string, file: string): string {
   if (pathMayBeSecret(field.split('.'), file))
     return '(the value is not shown: it does not look like a file path)';
+  // A URL where a path belongs (`ca_file: https://user:token@vault/ca.pem`) was shown whole,
+  // credentials included (the printed config hides them), with the hint that a relative path is
+  // read from the working directory. Nothing fetches it: say so, without the URL. A one-letter
+  // scheme is a Windows drive (`C://certs/ca.pem`), a path.
+  const scheme = /^([a-z][a-z\d+.-]+):\/\//i.exec(file)?.[1];
+  if (scheme)
+    return `(a URL, ${scheme.toLowerCase()}:, not shown: a file path is read from the file system, nothing is fetched)`;
   return `"${file}"`;
 }
 
