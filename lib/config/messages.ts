@@ -24,6 +24,9 @@ export function isSecretField(name: string): boolean {
 /** A key as shown in messages: a name part at most; what follows it may be a value run into the key. */
 function displayKey(key: string): string {
   if (key === '<<') return key; // a YAML 1.1 merge key
+  // An empty key (`"": x`, or `~: x`, a null key, which YAML reads as ""): shown as nothing, its
+  // issue read `(root): is not a known field` at the top level, `cache.: …` below it.
+  if (key === '') return '""';
   const name = /^[\w.\-/@]*/.exec(key)![0];
   if (name.length === key.length && key.length <= 64) return key;
   // A key that starts with an invisible character (a no-break space pasted as indentation, a

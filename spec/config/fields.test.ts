@@ -129,7 +129,8 @@ describe('tracing resource attributes: an empty name is refused', () => {
     const issues = issuesOf('tracing: {attributes: {"": x, ok: 1}}\n');
     assert.deepEqual(
       issues.map((i) => i.path),
-      ['tracing.attributes.'],
+      // The empty key is shown as `""` (it was nothing: `tracing.attributes.`).
+      ['tracing.attributes.""'],
     );
     assert.match(issues[0]!.expected, /non-empty attribute name/);
     const c = loadConfigFromText('tracing: {attributes: {" ": x, ok: 1}}\n');

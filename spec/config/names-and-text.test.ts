@@ -106,3 +106,29 @@ describe('config: text with a lone UTF-16 surrogate', () => {
     assert.match(err.issues[0]!.received, /a key with a lone surrogate/);
   });
 });
+
+// An empty key (`"": x`, or a null key `~: x`, which YAML reads as "") was shown as nothing: its
+// issue read `(root): is not a known field` at the top level — blaming the whole file — and
+// `cache.: …` below it.
+describe('config: an empty key', () => {
+  it('is shown as "" in its path, at the top level and below it, in YAML and JSON', () => {
+    assert.deepEqual(
+      configError(() => loadConfigFromText('"": 1\ntracing: {}\n', { env: {} })).issues.map((i) => i.path),
+      ['""'],
+    );
+    assert.deepEqual(
+      configError(() =>
+        loadConfigFromText('cache:\n  type: memory\n  max_cost: 10\n  ~: 1\n', { env: {} }),
+      ).issues.map((i) => i.path),
+      ['cache.""'],
+    );
+    const json = configError(() =>
+      loadConfigFromText('{"tracing": {"attributes": {"": "v"}}}', { env: {}, format: 'json' }),
+    );
+    assert.deepEqual(
+      json.issues.map((i) => i.path),
+      ['tracing.attributes.""'],
+    );
+    assert.match(json.message, /^ {2}- tracing\.attributes\."": /m);
+  });
+});
