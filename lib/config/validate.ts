@@ -255,6 +255,8 @@ function numberFormProblems(
 
 /** Text that is a number but for `_` between its digits (`1_000`): YAML 1.1 read it as one. */
 const UNDERSCORED_NUMBER = /^[-+]?(?=[0-9_.]*[0-9])(?=[^_]*_)[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9_]+)?$/;
+/** A decimal number as YAML and JSON write one (what a quoted number holds). */
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 /** YAML 1.1's other booleans (`yes`, `off`, …): text in YAML 1.2, which has only true and false. */
 const YAML11_BOOLEAN = /^(y|yes|n|no|on|off)$/i;
 
@@ -358,6 +360,23 @@ export function toConfigIssues(
         acceptedTypes(fieldSchema(schema as SchemaNode | undefined, segments)).has('number')
       ) {
         message = `${message}: digits with \`_\` between them are text in YAML 1.2, not a number (write them without \`_\`)`;
+      }
+      // `port: "9464"`, `scheduled_delay: "5000"`, `enabled: "true"` (a template that quotes
+      // every value, a JSON file written by hand): quoted, a number or boolean is text. "expected
+      // … or as a number of milliseconds, received text" left the reader looking at a number.
+      const field = fieldSchema(schema as SchemaNode | undefined, segments);
+      const accepts = acceptedTypes(field);
+      if (typeof raw === 'string' && field && !accepts.has('any')) {
+        const t = raw.trim();
+        // A field taking text too (a duration) gets the hint only when it takes the number.
+        if (
+          accepts.has('number') &&
+          DECIMAL.test(t) &&
+          (!accepts.has('string') || v.safeParse(field as v.GenericSchema, Number(t)).success)
+        )
+          message = `${message}: a number in quotes is text (write it without quotes)`;
+        else if (accepts.has('boolean') && !accepts.has('string') && /^(true|false)$/i.test(t))
+          message = `${message}: true or false in quotes is text (write it without quotes)`;
       }
       // `enabled: yes`, `register_global: off`: YAML 1.1 booleans. "has the wrong type … received
       // text" alone left the reader looking at what reads as a yes or a no.

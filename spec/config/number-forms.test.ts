@@ -167,3 +167,53 @@ describe('config: a list of numbers where a mapping of labels belongs', () => {
     }
   });
 });
+
+// Quoted, a number or boolean is text (a template that quotes every value, a JSON file written
+// by hand): `scheduled_delay: "5000"` read "is not in an accepted form (expected … or as a number
+// of milliseconds, received text)", with a number of milliseconds in front of the reader.
+describe('config: a number or boolean in quotes', () => {
+  it('is refused saying it is text because of its quotes, in YAML and JSON', () => {
+    const hint = ': a number in quotes is text (write it without quotes)';
+    assert.deepEqual(
+      problems(
+        'metrics: {port: "9464"}\ntracing: {enabled: "true", sample_rate: \'0.5\', batch: {scheduled_delay: "5000"}}\n',
+      ),
+      [
+        'tracing.enabled: has the wrong type: true or false in quotes is text (write it without quotes)',
+        `tracing.sample_rate: has the wrong type${hint}`,
+        `tracing.batch.scheduled_delay: is not in an accepted form${hint}`,
+        `metrics.port: has the wrong type${hint}`,
+      ],
+    );
+    assert.throws(
+      () =>
+        loadConfigFromText('{"cache": {"type": "memory", "max_cost": "1000"}}', { env: {}, format: 'json' }),
+      (e: unknown) => e instanceof ConfigError && e.issues[0]!.message === `has the wrong type${hint}`,
+    );
+  });
+
+  it('text fields and fields taking text or numbers are unchanged', () => {
+    // A label value takes text: "5" is the label "5"; a duration's text "5s" is a duration.
+    const c = loadConfigFromText(
+      'metrics: {default_labels: {v: "5"}}\ntracing: {batch: {scheduled_delay: "5s"}}\n',
+      {
+        env: {},
+      },
+    );
+    assert.equal(c.metrics?.default_labels?.v, '5');
+    assert.equal(c.tracing?.batch?.scheduled_delay, 5000);
+    // A password of digits is text, as it should be.
+    assert.equal(
+      (
+        loadConfigFromText('cache: {type: redis, password: "123"}\n', { env: {} }).cache as {
+          password?: string;
+        }
+      ).password,
+      '123',
+    );
+    // A duration written in quotes that is no number of ms in range gets no such hint.
+    assert.deepEqual(problems('tracing: {batch: {scheduled_delay: "5 s"}}\n'), [
+      'tracing.batch.scheduled_delay: is not in an accepted form',
+    ]);
+  });
+});
