@@ -207,6 +207,31 @@ export const dbTimeoutFor = (callTimeoutMs: number): number =>
 const SERVER_STATEMENT_GRACE_MS = 1000;
 
 /**
+ * The database and port pg connects to for `url`, by its own rules: a URL without a
+ * database name (`postgres://alice@host`) connects to PGDATABASE or else the user's name, one
+ * without a port to PGPORT or else 5432. Read from the URL alone, the spans' db.namespace said
+ * `postgres` while the statements ran in `alice`. A Client never connected opens nothing; but pg
+ * reads the files a URL names (`sslrootcert`, `sslcert`, `sslkey`) while parsing it, so a missing
+ * one is left to the first connect, which reports it as the database being unavailable, naming
+ * DATABASE_URL: the URL alone gives the names then.
+ */
+function connectionTarget(
+  Client: typeof import('pg').Client,
+  url: string,
+): { port: number; database: string } {
+  try {
+    const c = new Client({ connectionString: url });
+    return { port: c.port, database: c.database ?? 'postgres' };
+  } catch {
+    const u = new URL(url);
+    return {
+      port: Number(u.port || 5432),
+      database: decodeURIComponent(u.pathname.slice(1)) || 'postgres',
+    };
+  }
+}
+
+/**
  * A `pg` pool on `url` (max `max` connections, default 10). `timeoutMs` (default
  * {@link DEFAULT_DB_TIMEOUT_MS}) bounds a connection attempt (or the wait for a free connection)
  * and every statement but those of an `unbounded` transaction; past it the call rejects with an
@@ -250,11 +275,12 @@ export async function createPostgresDb(
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   const parsed = new URL(url);
+  const target = connectionTarget(pg.Client, url);
   let closed: Promise<void> | undefined;
   return {
     kind: 'postgres',
-    server: { host: parsed.hostname, port: Number(parsed.port || 5432) },
-    database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+    server: { host: parsed.hostname, port: target.port },
+    database: target.database,
     async query<R>(sql: string, params?: readonly unknown[]) {
       const r = await pool.query(statement(sql, params, timeoutMs));
       return r.rows as R[];
