@@ -207,24 +207,26 @@ export const dbTimeoutFor = (callTimeoutMs: number): number =>
 const SERVER_STATEMENT_GRACE_MS = 1000;
 
 /**
- * The database and port pg connects to for `url`, by its own rules: a URL without a
+ * The server, database and port pg connects to for `url`, by its own rules: a URL without a
  * database name (`postgres://alice@host`) connects to PGDATABASE or else the user's name, one
  * without a port to PGPORT or else 5432. Read from the URL alone, the spans' db.namespace said
- * `postgres` while the statements ran in `alice`. A Client never connected opens nothing; but pg
- * reads the files a URL names (`sslrootcert`, `sslcert`, `sslkey`) while parsing it, so a missing
- * one is left to the first connect, which reports it as the database being unavailable, naming
- * DATABASE_URL: the URL alone gives the names then.
+ * `postgres` while the statements ran in `alice`. The host is an IPv6 address without the URL's
+ * brackets, as server.address is written for HTTP spans (`::1`; it was `[::1]`). A Client never
+ * connected opens nothing; but pg reads the files a URL names (`sslrootcert`, `sslcert`, `sslkey`)
+ * while parsing it, so a missing one is left to the first connect, which reports it as the
+ * database being unavailable, naming DATABASE_URL: the URL alone gives the names then.
  */
 function connectionTarget(
   Client: typeof import('pg').Client,
   url: string,
-): { port: number; database: string } {
+): { host: string; port: number; database: string } {
   try {
     const c = new Client({ connectionString: url });
-    return { port: c.port, database: c.database ?? 'postgres' };
+    return { host: c.host, port: c.port, database: c.database ?? 'postgres' };
   } catch {
     const u = new URL(url);
     return {
+      host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(u.port || 5432),
       database: decodeURIComponent(u.pathname.slice(1)) || 'postgres',
     };
@@ -274,12 +276,11 @@ export async function createPostgresDb(
   });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (err) => options.onError?.(err));
-  const parsed = new URL(url);
   const target = connectionTarget(pg.Client, url);
   let closed: Promise<void> | undefined;
   return {
     kind: 'postgres',
-    server: { host: parsed.hostname, port: target.port },
+    server: { host: target.host, port: target.port },
     database: target.database,
     async query<R>(sql: string, params?: readonly unknown[]) {
       const r = await pool.query(statement(sql, params, timeoutMs));

@@ -243,7 +243,7 @@ function migrationError(db: Db, err: unknown): unknown {
   if (db.kind !== 'postgres' || !db.server || isDatabaseUnavailable(err)) return err;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err;
   return new DatabaseUnavailableError(
-    `PostgreSQL at ${db.server.host}:${db.server.port}/${db.database} (DATABASE_URL) refused to create the demo's tables: ` +
+    `PostgreSQL at ${db.server.host.includes(':') ? `[${db.server.host}]` : db.server.host}:${db.server.port}/${db.database} (DATABASE_URL) refused to create the demo's tables: ` +
       `${(err as Error).message} (SQLSTATE ${code}); let its user create tables there (it owns the database, or GRANT CREATE ON SCHEMA public), ` +
       'or fix DATABASE_URL, or unset it to use the embedded database',
     { cause: err },

@@ -3,7 +3,7 @@
  * connects to. A DATABASE_URL without a database name (`postgres://alice@host:5432`) connects to
  * the user's database (pg, like libpq, falls back to PGDATABASE, then the user name); the demo
  * read the name from the URL alone and every span said `postgres` while the statements ran in
- * `alice`.
+ * `alice`. An IPv6 literal is the address alone, as the HTTP spans write it (it was `[::1]`).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -17,7 +17,8 @@ import { describeWithServers, freePort } from '../harness/process.js';
 describeWithServers('demo database: the database and server its spans name', skipPostgres(), () => {
   let server: PostgresServer;
   before(async () => {
-    server = await startPostgres();
+    // On ::1 too, for a DATABASE_URL with an IPv6 literal.
+    server = await startPostgres({ settings: { listen_addresses: '127.0.0.1,::1' } });
     const admin = new pg.Client({ connectionString: server.url });
     await admin.connect();
     try {
@@ -34,6 +35,8 @@ describeWithServers('demo database: the database and server its spans name', ski
   for (const [what, host, path, expected, address] of [
     ['a URL without a database name: the database of the user', '127.0.0.1', '', 'alice', '127.0.0.1'],
     ['a URL naming the database: that one', '127.0.0.1', '/postgres', 'postgres', '127.0.0.1'],
+    // server.address is the address alone, as the HTTP spans write it: it was `[::1]`.
+    ['an IPv6 literal: server.address without the brackets', '[::1]', '/postgres', 'postgres', '::1'],
   ] as const) {
     it(what, async () => {
       // Neither variable may decide for the URL here (pg reads them when the URL names no database).
