@@ -25,8 +25,21 @@ export interface Order {
 /** Largest id (users and orders ids are PostgreSQL `integer`s). */
 export const MAX_ID = 2_147_483_647;
 
+/**
+ * `v.object` that refuses an array with `message` too. An array passes valibot's object check (to
+ * JavaScript it is an object): an order sent wrapped in one (`[{"userId": 1, …}]`) was answered
+ * `userId: is required, items: is required`, and an item written as a tuple (`["mug", 1, 500]`)
+ * `items.0.sku: is required, …`, as if those keys were missing from an object.
+ */
+function record<const E extends v.ObjectEntries>(entries: E, message: string) {
+  return v.pipe(
+    v.custom<unknown>((x) => !Array.isArray(x), message),
+    v.object(entries, message),
+  );
+}
+
 /** Body of `POST /orders`. Unknown keys are dropped. */
-export const OrderInput = v.object(
+export const OrderInput = record(
   {
     // The range of a user id (a PostgreSQL integer, as parseId checks for paths): a bad id is the
     // client's error here at the edge, not a 5xx further down.
@@ -43,7 +56,7 @@ export const OrderInput = v.object(
       v.minLength(1, 'must hold at least one item'),
       v.maxLength(20, 'must hold at most 20 items'),
       v.array(
-        v.object(
+        record(
           {
             sku: v.pipe(
               v.string('must be a string'),

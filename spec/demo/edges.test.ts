@@ -141,6 +141,23 @@ describe('POST /orders with more than 20 items (a 63 KB body of 21,000 `{}`)', (
   });
 });
 
+describe('a POST /orders body, or an item of it, that is a JSON array', () => {
+  // It passed the schema's object check and was answered "userId: is required, items: is required".
+  for (const target of ['gateway', 'order'] as const)
+    it(`the ${target === 'gateway' ? 'gateway' : 'order service'} answers 400: the body must be a JSON object`, async () => {
+      for (const body of [[], [{ userId: 1, items: [item] }]]) {
+        const r = await post(`${services[target].url}/orders`, body);
+        assert.equal(r.status, 400);
+        assert.deepEqual(r.body, { error: 'invalid order', fields: { $: ['must be a JSON object'] } });
+      }
+    });
+  it('an item that is an array (a tuple such as ["mug", 1, 500]) is "must be an object"', async () => {
+    const r = await post(`${services.gateway.url}/orders`, { userId: 1, items: [item, ['mug', 1, 500]] });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.fields, { 'items.1': ['must be an object'] });
+  });
+});
+
 describe('userId out of range', () => {
   for (const userId of [3_000_000_000, 1e300, 2_147_483_648]) {
     it(`the gateway answers 400 with the field for userId ${userId}`, async () => {
