@@ -297,14 +297,17 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       // One line per request. c.logger is bound to the server span: the record carries
       // trace_id / span_id / trace_flags, so a log line leads to its trace in Jaeger.
       const started = performance.now();
+      const ms = () => Math.round((performance.now() - started) * 100) / 100;
       res.once('finish', () =>
-        c.logger.info('request', {
-          method: req.method,
-          route,
-          status: res.statusCode,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        }),
+        c.logger.info('request', { method: req.method, route, status: res.statusCode, duration_ms: ms() }),
       );
+      // A request whose client went away before the answer was sent (a client timeout, Ctrl+C)
+      // never finishes: it had no line at all, though /metrics counts it (error_type="aborted")
+      // and its span records it. Its line says so, without a status (none was sent).
+      res.once('close', () => {
+        if (!res.writableFinished)
+          c.logger.info('request', { method: req.method, route, error_type: 'aborted', duration_ms: ms() });
+      });
       return inner(c, req, res);
     });
 

@@ -6,11 +6,12 @@
  * on, and the request is still counted (as aborted).
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { type ServiceHandle, startService } from '../../demo/services/index.js';
 import type { Logger } from '../../lib/core/contracts.js';
-import { waitFor } from '../harness/process.js';
+import { freePort, waitFor } from '../harness/process.js';
 
 const records: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
 const logger: Logger = {
@@ -22,18 +23,29 @@ const logger: Logger = {
 };
 
 let gateway: ServiceHandle;
+/** The gateway's peers: accepts connections, never answers. */
+let silent: Server;
+const peerSockets = new Set<Socket>();
 before(async () => {
+  silent = createServer((socket) => {
+    peerSockets.add(socket);
+    socket.on('error', () => {});
+  });
+  silent.listen(await freePort(), '127.0.0.1');
+  await once(silent, 'listening');
+  const peer = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
   gateway = await startService({
     name: 'gateway',
     port: 0,
     tracing: { exporter: 'memory' },
-    // Never reached: the body does not arrive.
-    peers: { user: () => 'http://127.0.0.1:9', order: () => 'http://127.0.0.1:9' },
+    peers: { user: () => peer, order: () => peer },
     logger,
   });
 });
 after(async () => {
   await gateway?.close();
+  for (const s of peerSockets) s.destroy();
+  silent?.close();
 });
 
 it('a client closing its connection mid-body is no "database unavailable" warning', async () => {
@@ -55,6 +67,12 @@ it('a client closing its connection mid-body is no "database unavailable" warnin
   );
   assert.equal(seen.msg, 'request body not received', JSON.stringify(records.slice(-5)));
   assert.equal(seen.level, 'info');
+  // Its request line too, as aborted (the answer was never sent).
+  const line = await waitFor(
+    () => records.find((r) => r.msg === 'request' && r.fields?.route === '/orders'),
+    { what: 'the request line of the aborted POST', timeoutMs: 10_000 },
+  );
+  assert.equal(line.fields?.error_type, 'aborted');
   assert.deepEqual(
     records.filter((r) => r.level !== 'info').map((r) => r.msg),
     [],
@@ -69,5 +87,33 @@ it('a client closing its connection mid-body is no "database unavailable" warnin
   assert.match(
     text,
     /http_server_request_duration_seconds_count\{[^}]*http_route="\/orders"[^}]*error_type="aborted"/,
+  );
+});
+
+// It wrote no line at all: the one per request is written when the answer is finished, and an
+// answer to a client that went away never is (/metrics and the span recorded it as aborted).
+it('a client that goes away while its GET waits for a peer still gets its request line, as aborted', async () => {
+  const { port } = new URL(gateway.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  const calling = once(silent, 'connection');
+  socket.write('GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Gone once the gateway is waiting for the user service's answer.
+  await calling;
+  socket.destroy();
+  const line = await waitFor(
+    () => records.find((r) => r.msg === 'request' && r.fields?.route === '/users/:id'),
+    { what: 'the request line of the aborted GET', timeoutMs: 10_000 },
+  );
+  assert.equal(line.level, 'info');
+  assert.equal(line.fields?.method, 'GET');
+  assert.equal(line.fields?.error_type, 'aborted');
+  assert.equal(line.fields?.status, undefined, 'no status was sent');
+  assert.equal(typeof line.fields?.duration_ms, 'number');
+  assert.equal(
+    records.filter((r) => r.msg === 'request' && r.fields?.route === '/users/:id').length,
+    1,
+    'one line for the request',
   );
 });
