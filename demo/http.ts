@@ -10,6 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppContext } from '../lib/core/context.js';
 import type { Attributes, Span } from '../lib/core/contracts.js';
 import { isRefusalAware, refusalAware, refusalOf } from '../lib/core/refusal.js';
+import { answeredByNode, cutAtShutdown, requestTimedOut } from '../lib/core/response-error.js';
 import { isValidSpanContext } from '../lib/core/w3c.js';
 import type { PrometheusMetrics } from '../lib/metrics/prometheus/index.js';
 import { type HttpHandler, tracedFetch, traceHandler } from '../lib/tracing/http.js';
@@ -301,12 +302,18 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       res.once('finish', () =>
         c.logger.info('request', { method: req.method, route, status: res.statusCode, duration_ms: ms() }),
       );
-      // A request whose client went away before the answer was sent (a client timeout, Ctrl+C)
-      // never finishes: it had no line at all, though /metrics counts it (error_type="aborted")
-      // and its span records it. Its line says so, without a status (none was sent).
+      // A request whose answer was never sent in full (the client went away, Node cut it at the
+      // request timeout, drainServer at the end of its grace) never finishes: it had no line at
+      // all. Its line names it as /metrics and the span do — Node's own 408 as that status, a
+      // drain's cut `shutdown`, not every one `aborted` — without a status when none was sent.
       res.once('close', () => {
-        if (!res.writableFinished)
-          c.logger.info('request', { method: req.method, route, error_type: 'aborted', duration_ms: ms() });
+        if (res.writableFinished) return;
+        const status = answeredByNode(req, res);
+        const fields =
+          status !== undefined
+            ? { status }
+            : { error_type: requestTimedOut(req) ? 'timeout' : cutAtShutdown(res) ? 'shutdown' : 'aborted' };
+        c.logger.info('request', { method: req.method, route, ...fields, duration_ms: ms() });
       });
       return inner(c, req, res);
     });
