@@ -333,7 +333,8 @@ function errorText(err: unknown): string {
  * dots itself (`deployment.environment.name`, an attribute): every split is tried.
  */
 function namesInput(root: unknown, path: string): boolean {
-  const segments = path.split('.');
+  // An empty key is shown as `""` (`tracing."".heartbeat`).
+  const segments = path.split('.').map((s) => (s === '""' ? '' : s));
   const reach = (node: unknown, i: number): boolean => {
     if (i >= segments.length - 1 || segments[i]!.endsWith('…')) return true;
     if (node === null || typeof node !== 'object') return false;
