@@ -348,6 +348,11 @@ export function exportHint(
   exporter = 'otlp',
   body?: unknown,
   endpoint?: string,
+  /**
+   * The request's credentials were the endpoint's `user:password@` (sent as basic auth), no
+   * `authorization` header being given: a 401/403 named only `headers`, which the user had not set.
+   */
+  endpointCredentials = false,
 ): string | undefined {
   // `tls` and the OTEL_EXPORTER_OTLP_* variables reach the otlp exporter only: the zipkin and
   // jaeger exporters' certificate errors pointed to tls.ca / tls.servername / tls.cert, which
@@ -364,6 +369,8 @@ export function exportHint(
             ?.slice(1)
             .find(Boolean),
         );
+  if ((status === 401 || status === 403) && endpointCredentials && exporter !== 'jaeger')
+    return `the collector refused the credentials: check the user:password in the endpoint, sent as basic auth; an authorization header in headers${otlp ? ' / OTEL_EXPORTER_OTLP_HEADERS' : ''} would replace it`;
   if (status === 401 || status === 403)
     return otlp
       ? 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS'
@@ -438,6 +445,8 @@ export function createExportErrorReporter(options: {
    * exporting to several left the operator guessing which one.
    */
   endpoint?: string | undefined;
+  /** The endpoint's `user:password@` is what authenticates the export (`exportHint`). */
+  endpointCredentials?: boolean | undefined;
   intervalMs: number;
   now: () => number;
 }) {
@@ -480,7 +489,7 @@ export function createExportErrorReporter(options: {
       | undefined;
     const code = err?.originalCode ?? err?.code;
     const error = typeof err?.message === 'string' ? err.message : String(err);
-    const hint = exportHint(code, error, exporter, err?.data, options.endpoint);
+    const hint = exportHint(code, error, exporter, err?.data, options.endpoint, options.endpointCredentials);
     return { error, ...(code !== undefined ? { code } : {}), ...(hint ? { hint } : {}) };
   };
   const reset = () => {

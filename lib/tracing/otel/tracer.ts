@@ -394,9 +394,16 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
     const credentials = /^\S+ +(\S.*)$/.exec(v)?.[1];
     return [v, ...(credentials && credentials.length >= 8 ? [credentials] : [])].filter((x) => x.length >= 4);
   });
+  // Node sends an endpoint's `user:password@` as basic auth unless an `authorization` header is
+  // given: then a refusal is about the URL's credentials, not `headers`.
+  const endpointCredentials =
+    o.provider === undefined &&
+    !Object.keys(o.headers).some((name) => name.toLowerCase() === 'authorization') &&
+    hasUserinfo(o.endpoint);
   const reporter = createExportErrorReporter({
     logger,
     exporter: o.exporter,
+    endpointCredentials,
     // Only where the tracer sends the spans itself (a provider of yours exports elsewhere).
     endpoint:
       o.provider === undefined && ['otlp', 'zipkin', 'jaeger'].includes(o.exporter)
@@ -601,6 +608,7 @@ export function createOtelTracer(options: OtelTracerOptions = {}): OtelTracer | 
         o.provider ? undefined : o.exporter,
         first?.data,
         o.provider ? undefined : o.endpoint,
+        endpointCredentials,
       );
       throw new TracingError(
         'flush_failed',
@@ -803,6 +811,13 @@ function endpointSecrets(endpoint: string | undefined): string[] {
     if (at >= 0) out.push(pair.slice(at + 1));
   }
   return out;
+}
+
+/** Whether the endpoint URL has a user name or password. */
+function hasUserinfo(endpoint: string | undefined): boolean {
+  if (endpoint === undefined || !URL.canParse(endpoint)) return false;
+  const u = new URL(endpoint);
+  return u.username !== '' || u.password !== '';
 }
 
 /**
