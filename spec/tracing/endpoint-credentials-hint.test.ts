@@ -3,7 +3,8 @@
  * (sent as basic auth, the otlp and zipkin exporters both do) got the hint to check the
  * authorization header in `headers` / `OTEL_EXPORTER_OTLP_HEADERS`, which the service had not
  * set: the hint now names the endpoint's user:password — and still names the header when one is
- * given, since the header is then what was sent.
+ * given, since the header is then what was sent. The jaeger exporter's hint names the
+ * OTEL_EXPORTER_JAEGER_USER / _PASSWORD variables it also sends.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -13,6 +14,7 @@ import type { TracingError } from '../../lib/core/errors.js';
 import { createOtelTracer, type OtelTracerOptions } from '../../lib/tracing/otel/index.js';
 import { JAEGER_INSTALL_HINT, type Jaeger, startJaeger } from '../harness/jaeger.js';
 import { describeWithServers, skipUnless, waitFor } from '../harness/process.js';
+import { sdk } from './otel-line.js';
 
 const URL_HINT = /check the user:password in the endpoint, sent as basic auth/;
 const HEADER_HINT = /check the authorization \(or API key\) header in headers/;
@@ -100,7 +102,7 @@ describeWithServers(
   },
 );
 
-describe('zipkin: a refused user:password in the endpoint names it', () => {
+describe('zipkin and jaeger against a 401 stand-in: the hint names the credentials sent', () => {
   let server: Server;
   let base: string;
   before(async () => {
@@ -129,5 +131,33 @@ describe('zipkin: a refused user:password in the endpoint names it', () => {
       headers: { authorization: 'Bearer some-token-value' },
     });
     for (const text of [fromHeader.hint, fromHeader.error]) assert.match(text, HEADER_HINT);
+  });
+
+  // The jaeger exporter sends OTEL_EXPORTER_JAEGER_USER / _PASSWORD when the endpoint has no
+  // credentials (README, env table): its 401 hint named only user:password@ in the endpoint.
+  it('jaeger: a 401 for OTEL_EXPORTER_JAEGER_USER / _PASSWORD names the variables', {
+    skip: sdk.line !== 2 && 'the jaeger exporter is 2.x only',
+  }, async () => {
+    const saved = {
+      user: process.env.OTEL_EXPORTER_JAEGER_USER,
+      pass: process.env.OTEL_EXPORTER_JAEGER_PASSWORD,
+    };
+    process.env.OTEL_EXPORTER_JAEGER_USER = 'alice';
+    process.env.OTEL_EXPORTER_JAEGER_PASSWORD = 'wrong-pass';
+    try {
+      const { error, hint } = await refusal({
+        exporter: 'jaeger',
+        endpoint: base.replace('/api/v2/spans', '/api/traces'),
+      });
+      for (const text of [hint, error])
+        assert.match(text, /OTEL_EXPORTER_JAEGER_USER \/ OTEL_EXPORTER_JAEGER_PASSWORD/);
+    } finally {
+      for (const [name, value] of [
+        ['OTEL_EXPORTER_JAEGER_USER', saved.user],
+        ['OTEL_EXPORTER_JAEGER_PASSWORD', saved.pass],
+      ] as const)
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+    }
   });
 });

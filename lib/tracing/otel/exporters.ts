@@ -375,7 +375,7 @@ export function exportHint(
     return otlp
       ? 'the collector refused the credentials: check the authorization (or API key) header in headers / OTEL_EXPORTER_OTLP_HEADERS'
       : exporter === 'jaeger'
-        ? 'the collector refused the credentials: the jaeger exporter sends no headers, only basic auth from user:password@ in the endpoint (use the otlp exporter for a bearer token or an API key header)'
+        ? 'the collector refused the credentials: the jaeger exporter sends no headers, only basic auth from user:password@ in the endpoint, else from OTEL_EXPORTER_JAEGER_USER / OTEL_EXPORTER_JAEGER_PASSWORD (use the otlp exporter for a bearer token or an API key header)'
         : 'the collector refused the credentials: check the authorization (or API key) header in headers';
   // Plain HTTP sent to a TLS port: Go's TLS listener (the OpenTelemetry Collector, Jaeger v2)
   // answers 400 with this body, and the export failed as only "Bad Request".
