@@ -9,7 +9,13 @@ import { MetricsError } from '../../core/errors.js';
 import { processWide } from '../../core/process-wide.js';
 import { withTimeout } from '../../core/timeout.js';
 import { foreignNames, type MetricType } from './names.js';
-import type { ExemplarEntry, HistogramEntry, InternalStore, ScalarEntry } from './prom-internals.js';
+import {
+  type ExemplarEntry,
+  type HistogramEntry,
+  type InternalStore,
+  infExemplarKey,
+  type ScalarEntry,
+} from './prom-internals.js';
 import { conditionOf, type WarnLimiter } from './warn-limit.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
@@ -112,6 +118,7 @@ function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {
   if (m.type === 'histogram') {
     const bounds = m.buckets ?? [];
     const keys = bounds.map(String);
+    const infKey = infExemplarKey(keys);
     let out = header(m.name, 'histogram', m.help, om);
     for (const k in map) {
       const e = map[k] as HistogramEntry;
@@ -126,7 +133,7 @@ function renderOwn(m: OwnMetric, om: boolean, defaults: string): string {
         acc += e.bucketValues[key] ?? 0;
         out += `${m.name}_bucket{${prefix}${sep}le="${key}"} ${acc}${ex ? exemplarSuffix(ex[key]) : ''}\n`;
       }
-      out += `${m.name}_bucket{${prefix}${sep}le="+Inf"} ${e.count}${ex ? exemplarSuffix(ex['-1']) : ''}\n`;
+      out += `${m.name}_bucket{${prefix}${sep}le="+Inf"} ${e.count}${ex ? exemplarSuffix(ex[infKey]) : ''}\n`;
       out += `${m.name}_sum${base} ${num(e.sum)}\n${m.name}_count${base} ${e.count}\n`;
     }
     return out;

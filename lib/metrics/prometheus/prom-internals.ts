@@ -47,6 +47,17 @@ export class LabelTypeError extends Error {}
 const INF_KEY = '-1';
 
 /**
+ * The key the +Inf bucket's exemplar is kept under, for buckets whose keys are `keys`: prom-client's
+ * `'-1'`, unless a bucket of bound -1 holds that key (negative buckets are allowed), then `'+Inf'`.
+ * The two shared one exemplar: an observation above the last bound showed its exemplar on the
+ * `le="-1"` bucket too (a value of 5 in the bucket of values up to -1), and one of that bucket
+ * replaced the +Inf bucket's.
+ */
+export function infExemplarKey(keys: readonly string[]): string {
+  return keys.includes(INF_KEY) ? '+Inf' : INF_KEY;
+}
+
+/**
  * A label value as it goes into a key: a `,` or `\` in it is escaped with `\`. prom-client's own
  * format writes values as they are, so `{a: 'x,b:y'}` and `{a: 'x', b: 'y'}` got the same key —
  * one series with the first one's labels counted both. Values without those characters (nearly
@@ -164,6 +175,7 @@ export function internalHistogramStore(
   const n = bounds.length;
   // prom-client keys bucket counts by the bound's string form; precomputing it avoids a number→string conversion per observation.
   const keys = bounds.map(String);
+  const infKey = infExemplarKey(keys);
   const zero: Record<string, number> = {};
   for (const k of keys) zero[k] = 0;
   const table = createSeriesTable<HistogramEntry>({
@@ -178,12 +190,12 @@ export function internalHistogramStore(
       const e = table.get(labels);
       let i = 0;
       while (i < n && value > (bounds[i] as number)) i++;
-      const key = i < n ? (keys[i] as string) : INF_KEY;
+      const key = i < n ? (keys[i] as string) : infKey;
       if (i < n) e.bucketValues[key]! += 1;
       e.sum += value;
       e.count += 1;
       if (exemplar !== undefined) {
-        // prom-client keeps one exemplar per bucket, under the bound's key ('-1' = +Inf).
+        // prom-client keeps one exemplar per bucket, under the bound's key (+Inf: infExemplarKey).
         e.bucketExemplars ??= {};
         e.bucketExemplars[key] = { labelSet: { ...exemplar }, value, timestamp: wallClock() / 1000 };
       }
