@@ -223,6 +223,8 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
   const collectors = createCollectors(collectWarnings, o.collectTimeoutMs);
   /** Other code's metrics already warned about as clashing with a name exposed before them. */
   const clashWarned = new WeakSet<object>();
+  /** Other code's metrics already warned about as having an exemplar Prometheus refuses. */
+  const exemplarWarned = new WeakSet<object>();
   const guard: NameGuard = {
     isOurs: (metric) => reg.created.has(metric as client.Metric),
     exposedBy: (name) => reg.exposedBy(name),
@@ -233,6 +235,15 @@ export function createMetricsWith(options: MetricsOptions, overrides: InternalOv
       logger.warn(
         `metric "${metric.name}" (registered by other code) is left out of every scrape: it would expose "${exposed}", which metric "${holder}" already exposes, and Prometheus refuses a scrape with a name twice; rename it`,
         { metric: metric.name, exposed, holder },
+      );
+    },
+    exemplarLeftOut(metric, reason) {
+      // Once per metric, as above: it comes back at every OpenMetrics scrape.
+      if (exemplarWarned.has(metric)) return;
+      exemplarWarned.add(metric);
+      logger.warn(
+        `an exemplar of metric "${metric.name}" (registered by other code) is left out of the OpenMetrics scrape: ${reason}, which Prometheus refuses with the whole scrape; its samples are served (warned once per metric)`,
+        { metric: metric.name, reason },
       );
     },
   };

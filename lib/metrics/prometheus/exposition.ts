@@ -92,6 +92,25 @@ function braces(a: string, b: string): string {
   return b === '' ? `{${a}}` : `{${a},${b}}`;
 }
 
+/** An exemplar label name as OpenMetrics has it (no escaping exists for a name). */
+const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * Why Prometheus would refuse an exemplar of other code's metric, or `undefined`. prom-client takes
+ * any label names and values for an exemplar (it checks their length only): a name such as
+ * `trace-id`, or a NUL in a value, made the OpenMetrics exposition unparsable, and Prometheus
+ * failed the whole scrape (`expected equal, got "INVALID"`: every series of the target lost).
+ * The adapter's own histograms refuse such exemplars when they are observed (instruments.ts).
+ */
+function foreignExemplarProblem(e: ExemplarEntry): string | undefined {
+  for (const k in e.labelSet) {
+    if (!EXEMPLAR_LABEL_NAME.test(k))
+      return `its label name ${JSON.stringify(k.slice(0, 64))} is not [a-zA-Z_][a-zA-Z0-9_]*`;
+    if (String(e.labelSet[k]).includes('\u0000')) return `its label "${k}" holds a NUL character`;
+  }
+  return undefined;
+}
+
 function exemplarSuffix(e: ExemplarEntry | null | undefined): string {
   if (!e) return '';
   let l = '';
@@ -180,6 +199,8 @@ export interface NameGuard {
   exposedBy(name: string): string | undefined;
   /** `metric` (other code's) is left out of the scrape: it would expose `exposed`, which `holder` exposes. */
   clashed(metric: { name: string }, exposed: string, holder: string): void;
+  /** An exemplar of `metric` (other code's) is left out of the scrape, for `reason`; its sample is kept. */
+  exemplarLeftOut(metric: { name: string }, reason: string): void;
 }
 
 /**
@@ -322,8 +343,16 @@ function registeredName(registry: Registry, metric: object, current: string): st
     : current;
 }
 
-/** Metrics registered on an injected registry by other code, and prom-client's runtime metrics. */
-function renderForeign(data: ForeignData, om: boolean, defaults: Record<string, string>) {
+/**
+ * Metrics registered on an injected registry by other code, and prom-client's runtime metrics.
+ * `leftOut` is told of each exemplar Prometheus would refuse (written without it).
+ */
+function renderForeign(
+  data: ForeignData,
+  om: boolean,
+  defaults: Record<string, string>,
+  leftOut: (reason: string) => void,
+) {
   let family = data.name;
   let sampleSuffix = '';
   if (data.type === 'counter' && om) {
@@ -352,7 +381,13 @@ function renderForeign(data: ForeignData, om: boolean, defaults: Record<string, 
       .map(([k, x]) => `${k}="${escapeLabel(x)}"`)
       .join(',');
     const name = v.metricName ?? `${family}${sampleSuffix}`;
-    out += `${name}${pairs ? `{${pairs}}` : ''} ${num(v.value)}${om ? exemplarSuffix(v.exemplar) : ''}\n`;
+    let exemplar = '';
+    if (om && v.exemplar) {
+      const problem = foreignExemplarProblem(v.exemplar);
+      if (problem === undefined) exemplar = exemplarSuffix(v.exemplar);
+      else leftOut(problem);
+    }
+    out += `${name}${pairs ? `{${pairs}}` : ''} ${num(v.value)}${exemplar}\n`;
   }
   return out;
 }
@@ -388,7 +423,12 @@ export async function renderRegistry(
     }
     const data = await foreign(metric);
     if (data?.type === 'counter') data.name = registeredName(registry, metric, data.name);
-    if (data) parts.push(renderForeign(data, om, defaultLabels));
+    if (data)
+      parts.push(
+        renderForeign(data, om, defaultLabels, (reason) =>
+          guard.exemplarLeftOut(metric as unknown as { name: string }, reason),
+        ),
+      );
   }
   if (om) parts.push('# EOF\n');
   return parts.join(om ? '' : '\n');
