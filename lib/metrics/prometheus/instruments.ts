@@ -166,9 +166,21 @@ function checkExemplar(metric: string, exemplar: unknown): void {
   }
 }
 
+/**
+ * Whether an exemplar's label names and values hold at most 128 characters (code points, as
+ * OpenMetrics and Prometheus count them). A character beyond the BMP is two UTF-16 units: counted
+ * as units, an exemplar of 70 emoji was dropped though Prometheus stores it.
+ */
 function exemplarFits(labels: Readonly<Record<string, string>>): boolean {
+  let units = 0;
+  for (const k in labels) units += k.length + String(labels[k]).length;
+  // Never fewer units than code points: a trace id (40 units) is decided here.
+  if (units <= MAX_EXEMPLAR_CHARS) return true;
   let n = 0;
-  for (const k in labels) n += k.length + String(labels[k]).length;
+  for (const k in labels) {
+    n += k.length; // [a-zA-Z_][a-zA-Z0-9_]*: one unit per character
+    for (const _ of String(labels[k])) n++;
+  }
   return n <= MAX_EXEMPLAR_CHARS;
 }
 
