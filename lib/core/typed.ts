@@ -169,6 +169,32 @@ function writeOptions<T>(
   return { ...options, ifEquals: encode(options.ifEquals, `ifEquals of ${JSON.stringify(key)}`) };
 }
 
+/**
+ * Refuses a Map, Set, WeakMap or WeakSet anywhere in `value` (one without a `toJSON`: the replacer
+ * sees what `toJSON` returned): JSON writes each as `{}`, dropping its entries. Names the property
+ * that holds it, never a value.
+ */
+function assertNoCollection(value: unknown, what: string): void {
+  JSON.stringify(value, (key, v: unknown) => {
+    const [kind, hint] =
+      v instanceof Map
+        ? ['a Map', '; convert it first, e.g. Object.fromEntries(map) or [...map]']
+        : v instanceof Set
+          ? ['a Set', '; convert it first, e.g. [...set]']
+          : v instanceof WeakMap
+            ? ['a WeakMap', '']
+            : v instanceof WeakSet
+              ? ['a WeakSet', '']
+              : [undefined, ''];
+    if (kind === undefined) return v;
+    const at = key === '' ? '' : ` (at ${JSON.stringify(key)})`;
+    throw new CacheError(
+      'invalid_value',
+      `${what} is not JSON-serialisable: ${kind}${at} has no JSON form (JSON writes it as {}, its entries lost)${hint}`,
+    );
+  });
+}
+
 /** A JSON view of `cache`. Values must be JSON-serialisable. Bad arguments are a `ConfigError`. */
 export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): TypedCache<T> {
   checkArguments(cache, options);
@@ -189,6 +215,10 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     // `undefined`, a function or a symbol: JSON has no form for them. The type only, never a value.
     if (text === undefined)
       throw new CacheError('invalid_value', `${what} is not JSON-serialisable (received ${typeName(value)})`);
+    // A Map or Set is encoded as `{}` whatever it holds: it was stored so, and every read (the
+    // loading caller's too) got `{}` back. Only a text with an empty object can hold one, so the
+    // common value pays one scan of its text.
+    if (text.includes('{}')) assertNoCollection(value, what);
     return encoder.encode(text);
   };
   const decode = async (key: string, bytes: Uint8Array): Promise<T | undefined> => {
