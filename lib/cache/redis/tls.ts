@@ -730,11 +730,18 @@ function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side:
       return sentinel;
     };
   }
+  // A sentinel connection's first command (the master lookup, the failover detector's SUBSCRIBE)
+  // has the sentinel command timeout, half the cache's: with the cache's bound (2 s from
+  // `commandTimeout` 2.5 s on) the lookup timed out first, and TLS to a plain-text sentinel read
+  // only "All sentinels are unreachable … Last error: Command timed out", for ever — also at the
+  // default 3 s command timeout.
+  const bound = () =>
+    side === 'sentinel' ? belowCommandTimeout(shortestBound(sinks, ms), node) : shortestBound(sinks, ms);
   if (connector && typeof connector.connect === 'function') {
     const connect = (connector.connect as (...a: unknown[]) => Promise<unknown>).bind(connector);
     connector.connect = (...args: unknown[]) =>
       connect(...args).then((stream) => {
-        if (stream instanceof TLSSocket) watchHandshake(stream, shortestBound(sinks, ms));
+        if (stream instanceof TLSSocket) watchHandshake(stream, bound());
         return stream;
       });
     // An injected client has begun its first connection already: iovalkey connects in its
@@ -743,7 +750,7 @@ function guardNode(node: Redis, ms: number, sinks: ReadonlySet<FaultSink>, side:
     // port waited iovalkey's connect timeout (10 s by default), so every cache's first commands
     // failed with a bare "not connected within … ms"; and that first connection's reset after the
     // handshake went unmarked (see RESETS_AFTER_HANDSHAKE).
-    watchStoredSockets(connector, () => shortestBound(sinks, ms));
+    watchStoredSockets(connector, bound);
   }
   const duplicate = node.duplicate.bind(node);
   node.duplicate = (...args: Parameters<Redis['duplicate']>) => {
@@ -799,6 +806,16 @@ function watchStoredSockets(connector: object, ms: () => number): void {
       if (value instanceof TLSSocket) watchHandshake(value, ms());
     },
   });
+}
+
+/**
+ * `ms`, but a fifth shorter than `node`'s own command timeout (if it has one), so that the
+ * handshake bound, not the command timer, ends a connection that got no TLS reply.
+ */
+function belowCommandTimeout(ms: number, node: Redis): number {
+  const timeout = node.options.commandTimeout;
+  if (typeof timeout !== 'number' || !(timeout > 0)) return ms;
+  return Math.max(1, Math.min(ms, Math.floor(timeout * 0.8)));
 }
 
 /** Sockets `watchHandshake` watches already. */

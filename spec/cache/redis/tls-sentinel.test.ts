@@ -420,6 +420,33 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
     );
   });
 
+  // The master lookup has the sentinel command timeout, half the cache's: at the default 3 s
+  // (1.5 s for the lookup, under the 2 s handshake bound) and below, every lookup timed out before
+  // the bound named the fault, and every command failed "not connected within … ms: All sentinels
+  // are unreachable … Last error: Command timed out" for as long as the fault lasted.
+  for (const commandTimeout of [undefined, 1000]) {
+    it(`TLS to a plain-text sentinel at a command timeout of ${commandTimeout ?? 'the default 3 s'}: named, in get() and health()`, async () => {
+      const cache = createRedisCache({
+        mode: 'sentinel',
+        addresses: [`${sentinels.plain.host}:${sentinels.plain.port}`],
+        sentinel: { masterName: 'good' },
+        tls: { ca: pki.ca.certPem },
+        ...(commandTimeout === undefined ? {} : { commandTimeout }),
+      });
+      caches.push(cache);
+      const pattern = /at a sentinel: TLS: the server did not answer with TLS \(a plain-text port\?\)$/;
+      const err = await cache.get('k').then(
+        () => assert.fail('get succeeded'),
+        (e: unknown) => e as CacheError,
+      );
+      assert.equal(err.code, 'unavailable', err.message);
+      assert.match(err.message, pattern);
+      const h = await cache.health();
+      assert.equal(h.ok, false);
+      assert.match(String(h.error), pattern);
+    });
+  }
+
   it('master with an expired certificate (sentinel sound): fails fast as expired', async () => {
     await failsFast(
       'master certificate expired',
