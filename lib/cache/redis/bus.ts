@@ -19,7 +19,13 @@ import { describeNodes } from './nodes.js';
 import { iovalkey } from './peer.js';
 import { createReadyWait } from './ready-wait.js';
 import { createReporter } from './report.js';
-import { classifyClientError, scrubCredentials } from './tls.js';
+import {
+  classifyClientError,
+  createFaultWatch,
+  handshakeBound,
+  knownFault,
+  scrubCredentials,
+} from './tls.js';
 
 export interface RedisInvalidationBusOptions {
   /**
@@ -224,6 +230,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   // an uncaught exception.
   const logger = options.logger == null ? undefined : quietLogger(adaptLogger(options.logger));
   const ownsPublisher = options.client === undefined;
+  let ownWatch: ReturnType<typeof createFaultWatch> | undefined;
   const pub: Redis | Cluster =
     options.client ?? new (iovalkey().Redis)({ ...options.redis, lazyConnect: true });
   if (ownsPublisher) {
@@ -256,6 +263,17 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
           'HYPERION_REDIS_OPEN_SENTINEL',
         ),
     });
+    // The fault watch a cache keeps on its client, before the first connection: a bound on each TLS
+    // handshake (TLS to a plain-text port), the count of resets (plain text to a TLS-only port)
+    // and a lasting 'error' listener on each socket — iovalkey listens `once`, and a second error
+    // of one TLS socket (a server's alert after a refused certificate) was an uncaught exception.
+    // Its duplicate, the subscriber, is watched with it. (A cache's client has its cache's watch.)
+    const own = pub.options as { connectTimeout?: number; commandTimeout?: number };
+    ownWatch = createFaultWatch({
+      handshakeTimeoutMs: handshakeBound(own.connectTimeout ?? 10_000, own.commandTimeout),
+      tls: false,
+    });
+    ownWatch.attach(pub);
     pub.connect().catch(() => {}); // failures arrive as 'error' events
   }
   // A sentinel client of the user's (or made from their `redis` options), before the subscriber
@@ -348,6 +366,39 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
     signalClosed = reject;
   });
   closedSignal.catch(() => {});
+
+  /**
+   * Rejects once `conn` meets a connection fault that waiting cannot fix (an untrusted, expired or
+   * mismatched certificate, TLS to a plain-text port, a refused client certificate …) while it is
+   * not ready: what a cache over the same client knows, or what its own errors say. A SUBSCRIBE
+   * (or, on the bus's own publisher, a PUBLISH) queued for the connection waits for it for good
+   * otherwise: only refused credentials rejected the queued command, so with a wrong CA a tiered
+   * cache's `ready` never settled, while the cache said the fault at once. Redis down (refused,
+   * unreachable) is no such fault: the command still waits for it.
+   */
+  const untilFault = (conn: Redis | Cluster, command: string) => {
+    let stop = () => {};
+    let error: CacheError | undefined;
+    const met = new Promise<never>((_, reject) => {
+      const check = (err?: unknown) => {
+        if (conn.status === 'ready') return;
+        const fault = knownFault(pub) ?? (err === undefined ? undefined : classifyClientError(err, pub));
+        if (!fault) return;
+        stop();
+        error = new CacheError(
+          'unavailable',
+          `redis invalidation bus: ${command} ${channel} failed: ${fault.reason}`,
+          { cause: fault.error },
+        );
+        reject(error);
+      };
+      conn.on('error', check);
+      stop = () => conn.off('error', check);
+      check();
+    });
+    met.catch(() => {});
+    return { met, stop: () => stop(), isFault: (err: unknown) => err !== undefined && err === error };
+  };
 
   // Both connections fail on every reconnect attempt while Redis is away: the first error is
   // logged, then at most one per 5 s with a `suppressed` count, as the cache's own (./report.ts).
@@ -506,6 +557,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
       // a tiered cache whose shared bus another user had closed counted each write's invalidation
       // in `invalidationsSent` while no other instance heard it (and no `busErrors`).
       if (closing) throw new CacheError('closed', 'invalidation bus is closed: nothing was published');
+      let fault: ReturnType<typeof untilFault> | undefined;
       try {
         // A cache's client refuses commands while it is not connected (its offline queue is
         // off): a publish right after the client was made, or during a reconnect, rejected at
@@ -513,8 +565,15 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         // while the lease over the same client waited for it. Both wait now (./ready-wait.ts).
         // A client with an offline queue queues the PUBLISH itself, as before.
         if (refusesOffline) await connected(`invalidation bus: PUBLISH ${channel}`);
-        await Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
+        const sent = Promise.all(encodeInvalidations(message).map((text) => pub.publish(channel, text)));
+        if (refusesOffline) await sent;
+        else {
+          // A client that queues it (the bus's own publisher) would hold it for good on a fault.
+          fault = untilFault(pub, 'PUBLISH');
+          await Promise.race([sent, fault.met]).finally(fault.stop);
+        }
       } catch (err) {
+        if (fault?.isFault(err)) throw err;
         const e = refused('PUBLISH', err);
         if (e instanceof CacheError && e.code === 'backend' && publishRefusals++ % 100 === 0)
           logger?.warn('invalidation bus: publish refused by the server ACL; invalidations are lost', {
@@ -556,15 +615,20 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         followCluster();
         if (missedBeforeFirst) reconnected();
       });
+      const fault = untilFault(sub, 'SUBSCRIBE');
       try {
         // A SUBSCRIBE queued while Redis is away never settles once the bus is closed (a
         // disconnect between reconnect attempts fails nothing): close() ends this wait instead.
-        await Promise.race([subscribed, closedSignal]);
+        await Promise.race([subscribed, closedSignal, fault.met]);
       } catch (err) {
         handlers.delete(h);
+        // Given up on a fault, the queued SUBSCRIBE stays queued: the next subscribe() sends its own.
         subscribed = undefined;
+        if (fault.isFault(err)) throw err;
         if (/^NOPERM\b/.test(String((err as Error | undefined)?.message))) refusedNow = true;
         throw refused('SUBSCRIBE', err);
+      } finally {
+        fault.stop();
       }
       return () => {
         handlers.delete(h);
