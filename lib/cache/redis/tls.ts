@@ -197,7 +197,9 @@ function atSentinel(fault: ConnectionFault): ConnectionFault {
   const reason =
     fault.kind === 'auth'
       ? 'authentication failed at a sentinel: it refused the sentinel username/password (check sentinel.username and sentinel.password)'
-      : `at a sentinel: ${fault.reason.replace(/\b(tls\.\w+)/g, 'sentinel.$1 or $1')}`;
+      : // A run of fields (`tls.cert/tls.key`) is named for both sides whole: field by field it read
+        // "check sentinel.tls.cert or tls.cert/sentinel.tls.key or tls.key".
+        `at a sentinel: ${fault.reason.replace(/\btls\.\w+(?:\/tls\.\w+)*/g, (run) => `${run.replace(/\btls\./g, 'sentinel.tls.')} or ${run}`)}`;
   return { ...fault, reason };
 }
 

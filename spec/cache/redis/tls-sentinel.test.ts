@@ -319,7 +319,8 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
 }, () => {
   let pki: TestPki;
   const masters: Record<'good' | 'expired' | 'wrongHost' | 'plain', RedisStandalone> = {} as never;
-  const sentinels: Record<'sound' | 'expired' | 'wrongHost' | 'plain', RedisLoneSentinel> = {} as never;
+  const sentinels: Record<'sound' | 'expired' | 'wrongHost' | 'plain' | 'mtls', RedisLoneSentinel> =
+    {} as never;
   const caches: RedisCache[] = [];
   const unhandled = watchUnhandled();
 
@@ -337,20 +338,22 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
       startRedis(),
     ]);
     const good = { good: masters.good.port };
-    [sentinels.sound, sentinels.expired, sentinels.wrongHost, sentinels.plain] = await startAll([
-      startLoneSentinel({
-        masters: {
-          good: masters.good.port,
-          expired: masters.expired.port,
-          wrongHost: masters.wrongHost.port,
-          plain: masters.plain.port,
-        },
-        tls: tls(pki.server),
-      }),
-      startLoneSentinel({ masters: good, tls: tls(pki.expired) }),
-      startLoneSentinel({ masters: good, tls: tls(pki.wrongHost) }),
-      startLoneSentinel({ masters: good }),
-    ]);
+    [sentinels.sound, sentinels.expired, sentinels.wrongHost, sentinels.plain, sentinels.mtls] =
+      await startAll([
+        startLoneSentinel({
+          masters: {
+            good: masters.good.port,
+            expired: masters.expired.port,
+            wrongHost: masters.wrongHost.port,
+            plain: masters.plain.port,
+          },
+          tls: tls(pki.server),
+        }),
+        startLoneSentinel({ masters: good, tls: tls(pki.expired) }),
+        startLoneSentinel({ masters: good, tls: tls(pki.wrongHost) }),
+        startLoneSentinel({ masters: good }),
+        startLoneSentinel({ masters: good, tls: { ...tls(pki.server), authClients: 'yes' } }),
+      ]);
   });
   after(async () => {
     await Promise.allSettled(caches.map((c) => c.close()));
@@ -446,6 +449,22 @@ describe('redis sentinel over TLS: certificate and port faults on sentinels and 
       assert.match(String(h.error), pattern);
     });
   }
+
+  // Each field was turned into "sentinel.<field> or <field>" on its own: "check
+  // sentinel.tls.cert or tls.cert/sentinel.tls.key or tls.key and the server CA".
+  it("a sentinel requiring a client certificate, none given: names both sides' cert/key pair", async () => {
+    const err = await make(sentinels.mtls, 'good')
+      .get('k')
+      .then(
+        () => assert.fail('get succeeded'),
+        (e: unknown) => e as CacheError,
+      );
+    assert.equal(err.code, 'unavailable', err.message);
+    assert.match(
+      err.message,
+      /at a sentinel: TLS: the server (refused the client certificate|closed 2 connections in a row right after the TLS handshake, before any reply: it most likely refused the client certificate) \(mutual TLS: check sentinel\.tls\.cert\/sentinel\.tls\.key or tls\.cert\/tls\.key and the server CA\)$/,
+    );
+  });
 
   it('master with an expired certificate (sentinel sound): fails fast as expired', async () => {
     await failsFast(
