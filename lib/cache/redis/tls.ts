@@ -945,8 +945,17 @@ export function resolveTls(path: string, value: unknown, bad: Bad): ConnectionOp
   try {
     createSecureContext({ ca: t.ca, cert: t.cert, key: t.key, passphrase: t.passphrase, pfx: t.pfx });
   } catch (err) {
-    const reason = String((err as Error).message ?? err).split('\n')[0];
-    bad(path, 'usable CA, certificate and key', value, `TLS material cannot be loaded: ${reason}`);
+    const reason = String((err as Error).message ?? err).split('\n')[0] ?? '';
+    // OpenSSL's words for an encrypted key it could not decrypt name neither the key nor the
+    // passphrase ("error:1C800064:Provider routines::bad decrypt"), whether none was given or a
+    // wrong one: said here (the config file's loader says it too, as key_passphrase).
+    const hint =
+      t.key !== undefined && /bad decrypt/i.test(reason)
+        ? t.passphrase === undefined
+          ? ` (the key is encrypted and no ${path}.passphrase was given)`
+          : ` (the key is encrypted and ${path}.passphrase does not decrypt it)`
+        : '';
+    bad(path, 'usable CA, certificate and key', value, `TLS material cannot be loaded: ${reason}${hint}`);
   }
   return t;
 }

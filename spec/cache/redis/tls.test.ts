@@ -415,6 +415,39 @@ describe('redis over TLS (standalone)', { skip: skipRedis() || skipOpenssl() }, 
     );
   });
 
+  // OpenSSL says only "bad decrypt" for both, naming neither the key nor the passphrase.
+  it('an encrypted key without its passphrase, or with a wrong one: the ConfigError says which', () => {
+    const tls = { ca: pki.ca.certPem, cert: pki.clientEncrypted.certPem, key: pki.clientEncrypted.keyPem };
+    for (const [passphrase, says] of [
+      [undefined, /the key is encrypted and no tls\.passphrase was given/],
+      ['not-the-passphrase', /the key is encrypted and tls\.passphrase does not decrypt it/],
+    ] as const) {
+      assert.throws(
+        () => make(mtls, { ...tls, ...(passphrase && { passphrase }) }),
+        (e: ConfigError) =>
+          e instanceof ConfigError &&
+          e.issues.some((i) => i.path === 'tls' && says.test(i.message)) &&
+          !e.message.includes('not-the-passphrase'),
+      );
+    }
+    assert.throws(
+      () =>
+        make(
+          mtls,
+          { ca: pki.ca.certPem },
+          {
+            mode: 'sentinel',
+            sentinel: { masterName: 'm', tls: { ...tls, passphrase: 'not-the-passphrase' } },
+          },
+        ),
+      (e: ConfigError) =>
+        e instanceof ConfigError &&
+        e.issues.some(
+          (i) => i.path === 'sentinel.tls' && /sentinel\.tls\.passphrase does not decrypt it/.test(i.message),
+        ),
+    );
+  });
+
   it('a ca holding no readable PEM certificate (a file path, DER, a broken block): ConfigError at creation, as the tracer and /metrics refuse it', () => {
     // Node takes such a ca without a word and trusts no CA: every connection failed as "wrong CA?"
     // while the CA itself was the right one, given as its path (ioredis examples read the file).
