@@ -64,6 +64,16 @@ const KNOWN = optionKeys<RedisInvalidationBusOptions>({
   logger: true,
 });
 
+/** A shared wait that rejects when a connection meets a fault waiting cannot fix. */
+interface FaultWait {
+  readonly met: Promise<never>;
+  /** Looks again (a fault the cache's watch knows without an error of this connection). */
+  check(): void;
+  stop(): void;
+  /** True when `err` is this wait's own rejection. */
+  isFault(err: unknown): boolean;
+}
+
 interface Handlers {
   onInvalidation: (message: Invalidation) => void;
   onReconnect: () => void;
@@ -376,15 +386,24 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
    * cache's `ready` never settled, while the cache said the fault at once. Redis down (refused,
    * unreachable) is no such fault: the command still waits for it.
    */
-  const untilFault = (conn: Redis | Cluster, command: string) => {
-    let stop = () => {};
+  // One wait per command, shared by every call pending on it: a listener per call made 11
+  // concurrent publishes print Node's MaxListenersExceededWarning. It stays until it meets a
+  // fault (then the next call starts a new one) or the bus closes.
+  const faultWaits = new Map<string, FaultWait>();
+  const untilFault = (conn: Redis | Cluster, command: string): FaultWait => {
+    const current = faultWaits.get(command);
+    if (current) {
+      current.check(); // a fault the cache's watch learnt since
+      return current;
+    }
     let error: CacheError | undefined;
+    let check!: (err?: unknown) => void;
     const met = new Promise<never>((_, reject) => {
-      const check = (err?: unknown) => {
-        if (conn.status === 'ready') return;
+      check = (err?: unknown) => {
+        if (error !== undefined || conn.status === 'ready') return;
         const fault = knownFault(pub) ?? (err === undefined ? undefined : classifyClientError(err, pub));
         if (!fault) return;
-        stop();
+        wait.stop();
         error = new CacheError(
           'unavailable',
           `redis invalidation bus: ${command} ${channel} failed: ${fault.reason}`,
@@ -392,12 +411,21 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         );
         reject(error);
       };
-      conn.on('error', check);
-      stop = () => conn.off('error', check);
-      check();
     });
     met.catch(() => {});
-    return { met, stop: () => stop(), isFault: (err: unknown) => err !== undefined && err === error };
+    const wait: FaultWait = {
+      met,
+      check: () => check(),
+      stop: () => {
+        conn.off('error', check);
+        if (faultWaits.get(command) === wait) faultWaits.delete(command);
+      },
+      isFault: (err: unknown) => err !== undefined && err === error,
+    };
+    faultWaits.set(command, wait);
+    conn.on('error', check);
+    check();
+    return wait;
   };
 
   // Both connections fail on every reconnect attempt while Redis is away: the first error is
@@ -412,8 +440,9 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
   sub.on('error', onError);
   pub.on('error', onError);
   // A client given in `client` may carry many buses (one per tiered cache): room for this one's
-  // listener, so that the 11th bus is no MaxListenersExceededWarning (./listeners.ts).
-  const releaseListenerRoom = ownsPublisher ? () => {} : makeListenerRoom(pub, 1);
+  // listeners (its error listener, and a PUBLISH's fault wait on a client that queues offline), so
+  // that the 11th bus is no MaxListenersExceededWarning (./listeners.ts).
+  const releaseListenerRoom = ownsPublisher ? () => {} : makeListenerRoom(pub, 2);
 
   const onMessage = (ch: string, text: string) => {
     if (ch !== channel) return;
@@ -570,7 +599,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         else {
           // A client that queues it (the bus's own publisher) would hold it for good on a fault.
           fault = untilFault(pub, 'PUBLISH');
-          await Promise.race([sent, fault.met]).finally(fault.stop);
+          await Promise.race([sent, fault.met]);
         }
       } catch (err) {
         if (fault?.isFault(err)) throw err;
@@ -627,8 +656,6 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         if (fault.isFault(err)) throw err;
         if (/^NOPERM\b/.test(String((err as Error | undefined)?.message))) refusedNow = true;
         throw refused('SUBSCRIBE', err);
-      } finally {
-        fault.stop();
       }
       return () => {
         handlers.delete(h);
@@ -640,6 +667,8 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions 
         signalClosed(new CacheError('closed', 'invalidation bus closed before it was subscribed'));
         // Connection errors held back by the rate limit are not written after the close.
         report?.stop();
+        // Pending calls have closedSignal; the waits' listeners leave (a user's client lives on).
+        for (const wait of [...faultWaits.values()]) wait.stop();
         // Caches still subscribed (a bus shared by several caches, closed with one of them) hear
         // nothing from now on: they must stop serving L1 copies no invalidation reaches.
         const left = [...handlers];

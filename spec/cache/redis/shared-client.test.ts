@@ -75,6 +75,42 @@ describe('one Redis client shared by many caches and buses', { skip: skipRedis()
     }
   });
 
+  it("many concurrent publishes, on a shared client or the bus's own connection: no listener-leak warning", async () => {
+    // Each publish on a client that queues offline waits for a connection fault as well (a TLS
+    // fault would hold it for good): that wait was one 'error' listener per publish, so the 11th
+    // concurrent publish printed MaxListenersExceededWarning (found on review).
+    const client = new Redis({ host: server.host, port: server.port, commandTimeout: 2000 });
+    client.on('error', () => {});
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      await client.ping();
+      const before = listenerCounts(client);
+      const shared = createRedisInvalidationBus({ client, channel: 'many' });
+      const own = createRedisInvalidationBus({
+        redis: { host: server.host, port: server.port },
+        channel: 'many',
+      });
+      for (const bus of [shared, own])
+        for (let round = 0; round < 2; round++)
+          await Promise.all(
+            Array.from({ length: 40 }, (_, i) => bus.publish({ origin: 'test', keys: [`k${i}`] })),
+          );
+      await Promise.all([shared.close(), own.close()]);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+        [],
+        'no listener-leak warning',
+      );
+      assert.deepEqual(listenerCounts(client), before, 'listeners left on the client after close');
+    } finally {
+      process.off('warning', onWarning);
+      client.disconnect();
+    }
+  });
+
   it('a client without a listener limit (setMaxListeners(0)) keeps it', async () => {
     const client = new Redis({ host: server.host, port: server.port, commandTimeout: 2000 });
     client.on('error', () => {});
