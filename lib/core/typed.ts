@@ -175,7 +175,7 @@ function writeOptions<T>(
  * that holds it, never a value.
  */
 function assertNoCollection(value: unknown, what: string): void {
-  JSON.stringify(value, (key, v: unknown) => {
+  const replacer = (key: string, v: unknown) => {
     const [kind, hint] =
       v instanceof Map
         ? ['a Map', '; convert it first, e.g. Object.fromEntries(map) or [...map]']
@@ -192,7 +192,17 @@ function assertNoCollection(value: unknown, what: string): void {
       'invalid_value',
       `${what} is not JSON-serialisable: ${kind}${at} has no JSON form (JSON writes it as {}, its entries lost)${hint}`,
     );
-  });
+  };
+  try {
+    JSON.stringify(value, replacer);
+  } catch (err) {
+    if (err instanceof CacheError) throw err;
+    // This second pass reads the value again and takes more stack per level: a value nested a few
+    // levels short of V8's limit, or a getter or toJSON that throws on its second read, escaped as
+    // a bare RangeError or the getter's error instead of the typed refusal of the first pass.
+    const why = err instanceof Error ? `: ${err.message.split('\n')[0]}` : '';
+    throw new CacheError('invalid_value', `${what} is not JSON-serialisable${why}`, { cause: err });
+  }
 }
 
 /** A JSON view of `cache`. Values must be JSON-serialisable. Bad arguments are a `ConfigError`. */
