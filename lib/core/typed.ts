@@ -175,7 +175,12 @@ function writeOptions<T>(
  * that holds it, never a value.
  */
 function assertNoCollection(value: unknown, what: string): void {
+  // The first call is for the value itself, with the key '' that a property named '' has too: a
+  // Map under '' was reported as the value itself.
+  let root = true;
   const replacer = (key: string, v: unknown) => {
+    const atRoot = root;
+    root = false;
     const [kind, hint] =
       v instanceof Map
         ? ['a Map', '; convert it first, e.g. Object.fromEntries(map) or [...map]']
@@ -187,7 +192,7 @@ function assertNoCollection(value: unknown, what: string): void {
               ? ['a WeakSet', '']
               : [undefined, ''];
     if (kind === undefined) return v;
-    const at = key === '' ? '' : ` (at ${JSON.stringify(key)})`;
+    const at = atRoot ? '' : ` (at ${JSON.stringify(key)})`;
     throw new CacheError(
       'invalid_value',
       `${what} is not JSON-serialisable: ${kind}${at} has no JSON form (JSON writes it as {}, its entries lost)${hint}`,

@@ -72,6 +72,8 @@ describeWithServers('jsonCache: Map and Set values over a tiered cache on Redis'
       ['e', { empty: new Map() }, /a Map \(at "empty"\)/],
       ['a', [1, new Set([2])], /a Set \(at "1"\)/],
       ['w', { seen: new WeakSet() }, /a WeakSet \(at "seen"\)/],
+      // A property named '' is named too, not taken for the value itself.
+      ['n', { '': new Set([1]) }, /a Set \(at ""\) has no JSON form/],
     ];
     for (const [key, value, what] of cases) {
       await assert.rejects(users.set(key, value), refused(key, what), key);
