@@ -535,7 +535,9 @@ export async function callService<T = unknown>(
   );
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
   const clientFetch = (ctx.components[CLIENT_FETCH] as ClientFetch | undefined) ?? tracedFetch;
-  const send = () =>
+  // Each attempt is a client span of its own; a repeat says which one it is in
+  // `http.request.resend_count` (1, 2), as the HTTP conventions ask of every resent request.
+  const send = (resends: number) =>
     clientFetch(
       ctx,
       `${target.baseUrl}${path}`,
@@ -552,14 +554,17 @@ export async function callService<T = unknown>(
       {
         name: `${method} ${template}`,
         // No peer.service (deprecated): server.address/server.port name the callee.
-        attributes: { 'url.template': template },
+        attributes:
+          resends === 0
+            ? { 'url.template': template }
+            : { 'url.template': template, 'http.request.resend_count': resends },
       },
     );
   try {
     let res: Response;
     for (let attempt = 1; ; attempt++) {
       try {
-        res = await send();
+        res = await send(attempt - 1);
         break;
       } catch (err) {
         // A GET whose pooled connection the peer closed (it is draining) goes out once more.
