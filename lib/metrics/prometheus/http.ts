@@ -35,6 +35,16 @@ export function normalizeMethod(method: string | undefined): string {
 }
 
 /**
+ * The method of a request `instrument()` sees, matched as the server span matches it: exactly,
+ * since methods are case-sensitive (RFC 9110) and node:http2 passes `:method` on as the client sent
+ * it. `get` is `OTHER` (the span's `_OTHER`), which `normalizeMethod` would have upper-cased to
+ * `GET`: such a request's metric said `GET` while its span said `_OTHER`.
+ */
+export function requestMethod(method: string | undefined): string {
+  return method !== undefined && isKnownMethod(method) ? method : 'OTHER';
+}
+
+/**
  * The trace id of a sampled trace, or `undefined`: from `span` when given (a core Span, e.g. the
  * request span a tracing middleware started), else from the request's `traceparent` header.
  */
@@ -233,7 +243,7 @@ export function instrumentHandler<Req extends IncomingMessage, Res extends Serve
         errorType ??= requestTimedOut(req) ? 'timeout' : cutAtShutdown(res) ? 'shutdown' : 'aborted';
       try {
         record({
-          method: normalizeMethod(req.method),
+          method: requestMethod(req.method),
           route: routeOf(req),
           status: nodeAnswer ?? (res.headersSent || completed ? res.statusCode : undefined),
           seconds: (now() - start) / 1000,
