@@ -326,7 +326,7 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       const url = new URL(req.url ?? '/', 'http://localhost');
       try {
         const body = r.method === 'POST' ? await readBody(req) : undefined;
-        const reply = await r.handler(c, {
+        const reply = await r.handler(withCallerDeadline(c, req), {
           method: r.method,
           path: url.pathname,
           params: paramsOf.get(req) ?? {},
@@ -500,6 +500,35 @@ export const DEFAULT_CALL_TIMEOUT_MS = 5000;
  */
 export const PEER_HEADER = 'x-demo-peer';
 
+/**
+ * The bound, in ms, the calling service gave the call it made to this one (`callService` sends it).
+ * A request carrying it may use only {@link CALLEE_SHARE} of it for its own calls to other
+ * services (see {@link withCallerDeadline}).
+ */
+export const TIMEOUT_HEADER = 'x-demo-timeout-ms';
+
+/**
+ * Share of the caller's bound a called service leaves itself for its own calls: below 1, so that
+ * the service that did not answer is named (its caller's 502 comes first), and above the 80 % a
+ * database may take (two waits of 40 % of the call timeout), so that its 503 still comes through.
+ */
+export const CALLEE_SHARE = 0.9;
+
+/**
+ * `ctx`, whose signal also aborts {@link CALLEE_SHARE} of the caller's bound (the request's
+ * `x-demo-timeout-ms`) after the request came in; `ctx` itself without that header. With one call
+ * timeout for every service, a call two services deep had the same bound as the call around it:
+ * the outer caller gave up first and named the service in between (gateway → user-service →
+ * order-service hung: `user-service did not answer`), whose own 502 naming order-service was
+ * answered to no one, and the user service logged the request as aborted.
+ */
+function withCallerDeadline(ctx: AppContext, req: IncomingMessage): AppContext {
+  const text = req.headers[TIMEOUT_HEADER];
+  if (typeof text !== 'string' || !/^\d{1,9}$/.test(text) || Number(text) < 1) return ctx;
+  const deadline = AbortSignal.timeout(Math.max(1, Math.floor(Number(text) * CALLEE_SHARE)));
+  return ctx.with({ signal: ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline });
+}
+
 /** Error codes of a connection the peer closed under a request (not a refusal, not a timeout). */
 const CLOSED_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
@@ -530,9 +559,8 @@ export async function callService<T = unknown>(
 ): Promise<CallResult<T>> {
   const { body } = options;
   const template = options.template ?? path;
-  const timeout = AbortSignal.timeout(
-    (ctx.components[CALL_TIMEOUT] as number | undefined) ?? DEFAULT_CALL_TIMEOUT_MS,
-  );
+  const bound = (ctx.components[CALL_TIMEOUT] as number | undefined) ?? DEFAULT_CALL_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(bound);
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
   const clientFetch = (ctx.components[CLIENT_FETCH] as ClientFetch | undefined) ?? tracedFetch;
   // Each attempt is a client span of its own; a repeat says which one it is in
@@ -546,6 +574,7 @@ export async function callService<T = unknown>(
         signal,
         headers: {
           [PEER_HEADER]: '1',
+          [TIMEOUT_HEADER]: String(bound),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
