@@ -234,17 +234,29 @@ function makeTracer(name: ServiceName, t: TracingSetup, logger: Logger): OtelTra
 
 /**
  * A statement of the migration that PostgreSQL refused (a SQLSTATE such as 42501: since
- * PostgreSQL 15 a role has no right to create tables in `public` unless it owns the database) as
- * one line naming DATABASE_URL and what to do; `npm run demo` printed it with a stack trace, the
+ * PostgreSQL 15 a role has no right to create tables in `public` unless it owns the database; or
+ * 42703: a table of that name with other columns is there already) as one line naming
+ * DATABASE_URL and what to do; `npm run demo` printed it with a stack trace, the
  * standalone services as a bare "permission denied for schema public". Other errors as they are.
  */
 function migrationError(db: Db, err: unknown): unknown {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (db.kind !== 'postgres' || !db.server || isDatabaseUnavailable(err)) return err;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return err;
+  // What to do depends on the refusal: every one was told to grant CREATE, also a database that
+  // already has an application's `users` or `orders` table (42703: column "name" of relation
+  // "users" does not exist), where no grant helps.
+  const denied = code === '42501';
+  const advice = denied
+    ? 'let its user create tables there (it owns the database, or GRANT CREATE ON SCHEMA public), '
+    : code === '25006'
+      ? 'the server takes no writes (a standby?): point it at the primary, '
+      : /^(42|23)/.test(code)
+        ? 'a table the demo uses (users, orders, order_events) is there already, with other columns or rows: give the demo a database of its own, '
+        : '';
   return new DatabaseUnavailableError(
-    `PostgreSQL at ${db.server.host.includes(':') ? `[${db.server.host}]` : db.server.host}:${db.server.port}/${db.database} (DATABASE_URL) refused to create the demo's tables: ` +
-      `${(err as Error).message} (SQLSTATE ${code}); let its user create tables there (it owns the database, or GRANT CREATE ON SCHEMA public), ` +
+    `PostgreSQL at ${db.server.host.includes(':') ? `[${db.server.host}]` : db.server.host}:${db.server.port}/${db.database} (DATABASE_URL) ${denied ? 'refused to create' : 'could not set up'} the demo's tables: ` +
+      `${(err as Error).message} (SQLSTATE ${code}); ${advice}` +
       'or fix DATABASE_URL, or unset it to use the embedded database',
     { cause: err },
   );
