@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { openDb } from '../../demo/db.js';
 import { DASHBOARD_DIR, dashboardJson, dashboards } from '../../demo/ops/grafana/dashboards.js';
+import { startService } from '../../demo/services/index.js';
 
 describe('demo: Grafana dashboards as typed code', () => {
   it('the committed dashboard JSON is what demo/ops/grafana/dashboards.ts generates', () => {
@@ -77,5 +79,29 @@ describe('demo: Grafana dashboards as typed code', () => {
       'cache_requests_total',
     ])
       assert.ok(all.includes(name), name);
+  });
+
+  // The panel said "hit, miss, or not found" while the user service also counts `error` (a
+  // database down or unreachable): the dashboard left out the result that tells an outage apart.
+  it('the user lookups panel names every result the user service exports', async (t) => {
+    const db = await openDb(undefined);
+    t.after(() => db.close());
+    const user = await startService({
+      name: 'user-service',
+      port: 0,
+      db,
+      tracing: { exporter: 'off' },
+      peers: { user: () => '', order: () => '' },
+      logger: 'error',
+    });
+    t.after(() => user.close());
+    const text = await (await fetch(`${user.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const results = [...text.matchAll(/^user_lookups_total\{[^}]*\bresult="([^"]+)"/gm)].map((m) => m[1]!);
+    assert.deepEqual(results.sort(), ['error', 'hit', 'miss', 'not_found']);
+    const panel = (
+      dashboards()['services-red.json']!.panels as { title?: string; description?: string }[]
+    ).find((p) => p.title === 'User lookups by result');
+    for (const r of results)
+      assert.match(panel?.description ?? '', new RegExp(`\\(${r}\\)`), `the description names ${r}`);
   });
 });

@@ -199,7 +199,7 @@ const servicesRed = (): Dashboard =>
         title: 'User lookups by result',
         unit: 'reqps',
         description:
-          'Business metric of the user service: served from a cache (hit), loaded from the database (miss), or not found.',
+          'Business metric of the user service, by result: served from a cache (hit), loaded from the database (miss), no such user (not_found), or the lookup failed — the database down or unreachable (error).',
         at: [0, 32, 12, 8],
         queries: [{ expr: `sum by (result) (${rate('user_lookups_total')})`, legend: '{{result}}' }],
       },
