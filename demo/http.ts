@@ -516,13 +516,17 @@ export const CALLEE_SHARE = 0.9;
 
 /**
  * `ctx`, whose signal also aborts {@link CALLEE_SHARE} of the caller's bound (the request's
- * `x-demo-timeout-ms`) after the request came in; `ctx` itself without that header. With one call
+ * `x-demo-timeout-ms`, from another demo service) after the request came in; `ctx` itself without
+ * that header or without {@link PEER_HEADER}. With one call
  * timeout for every service, a call two services deep had the same bound as the call around it:
  * the outer caller gave up first and named the service in between (gateway → user-service →
  * order-service hung: `user-service did not answer`), whose own 502 naming order-service was
  * answered to no one, and the user service logged the request as aborted.
  */
 function withCallerDeadline(ctx: AppContext, req: IncomingMessage): AppContext {
+  // Only from another demo service: a client's own header (at the gateway, the public edge) is
+  // not one of theirs.
+  if (req.headers[PEER_HEADER] === undefined) return ctx;
   const text = req.headers[TIMEOUT_HEADER];
   if (typeof text !== 'string' || !/^\d{1,9}$/.test(text) || Number(text) < 1) return ctx;
   const deadline = AbortSignal.timeout(Math.max(1, Math.floor(Number(text) * CALLEE_SHARE)));

@@ -5,10 +5,12 @@
  * GET /users/:id/orders"}` — every service had the same call timeout, so the gateway's call ran out
  * together with the user service's call to the order service, and the user service's own 502 naming
  * the order service was answered to no one (its request line said `aborted`). A called service now
- * bounds its own calls by 90 % of its caller's bound (`x-demo-timeout-ms`). Gateway, user and order
- * services in-process, embedded database; needs no server.
+ * bounds its own calls by 90 % of its caller's bound (`x-demo-timeout-ms`), only when another demo
+ * service sent it (a client's own header is ignored). Gateway, user and order services in-process,
+ * embedded database; needs no server.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Db, openDb } from '../../demo/db.js';
@@ -93,4 +95,39 @@ describe('demo: a peer two calls deep that never answers', () => {
       assert.equal(res.status, 502, JSON.stringify(body));
       assert.deepEqual(body, { error, reason: 'TimeoutError' });
     });
+});
+
+describe('demo: x-demo-timeout-ms sent by a client, not by a demo service', () => {
+  let gateway: ServiceHandle;
+  // A user service that answers after 200 ms: far past the 1 ms the header would leave.
+  const slowUser = createHttpServer((_req, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ user: { id: 4 }, orders: [] }));
+    }, 200);
+  });
+  before(async () => {
+    await new Promise<void>((r) => slowUser.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(slowUser.address() as { port: number }).port}`;
+    gateway = await startService({
+      name: 'gateway',
+      port: 0,
+      tracing: { exporter: 'memory' },
+      logger: 'error',
+      peers: { user: () => url, order: () => url },
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    slowUser.closeAllConnections();
+    await new Promise<void>((r) => slowUser.close(() => r()));
+  });
+
+  it("does not shorten the gateway's calls (the public edge takes no deadline from outside)", async () => {
+    const res = await fetch(`${gateway.url}/users/4/orders`, {
+      headers: { 'x-demo-timeout-ms': '1' },
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(res.status, 200, await res.text());
+  });
 });
