@@ -14,6 +14,7 @@ import {
   newFound,
   validateConfig,
 } from './load.js';
+import { shownSource } from './printed.js';
 import { configSchemaFor, type HyperionConfig } from './schema.js';
 import { withValidationEnv } from './sections/tracing.js';
 
@@ -63,7 +64,7 @@ export function parseConfig(
   options: Omit<LoadOptions, 'format'> & { source?: string | undefined } = {},
 ): HyperionConfig {
   checkLoadOptions(options, ['env', 'envPrefix', 'source'], 'parseConfig');
-  const source = options.source ?? 'config';
+  const source = shownSource(options.source ?? 'config');
   const given = newFound();
   checkParsed(raw, source, given);
   const inEnv = newFound();

@@ -20,6 +20,7 @@ import { pathHint } from '../tracing/otel/env.js';
 import { collectEnvOverrides } from './env.js';
 import { checkTree, MAX_CONFIG_BYTES, MAX_ISSUES } from './limits.js';
 import { describeType, type Found, isPlainObject, newFound, rootIssue } from './messages.js';
+import { shownSource } from './printed.js';
 import { withValidationEnv } from './sections/tracing.js';
 import { validateConfig } from './validate.js';
 import { type ConfigFormat, readText } from './yaml.js';
@@ -212,7 +213,9 @@ export function loadConfigText<S extends v.GenericSchema>(
   options: LoadOptions & { source?: string | undefined } = {},
 ): v.InferOutput<S> {
   checkLoadOptions(options, ['env', 'envPrefix', 'format', 'source'], 'loadConfigFromText');
-  const source = options.source ?? 'config';
+  // A fetched file's URL is the natural `source` (the README says to fetch a URL and pass the
+  // text here): every message starts with it, so its credentials are hidden as when printed.
+  const source = shownSource(options.source ?? 'config');
   // Checked as loadConfig checks its path: `loadConfigFromText(process.env.CONFIG)` with the
   // variable unset, or a Buffer from `readFile(path)` without an encoding, failed with a raw
   // TypeError from inside the parser ("Cannot read properties of undefined", "source is not a string").

@@ -51,6 +51,12 @@ function withoutPassword(s: string): string {
   return written === s || /^[\0- ]|[\0- ]$|[\t\n\r]/.test(s) ? parsed : written;
 }
 
+/**
+ * A `source` given to the loaders, as their messages show it: a URL without its credentials, by the
+ * rules a loaded config prints with (`loadConfigFromText(text, { source: url })` of a fetched file).
+ */
+export const shownSource = (source: string): string => withoutPassword(source);
+
 /** {@link withoutPassword} of a URL written in the usual form, `scheme://…`, kept as written. */
 function asWritten(s: string): string {
   const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(s);
