@@ -3,7 +3,7 @@ import { CST, Lexer } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import { MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_ISSUES, RESERVED_KEYS } from './limits.js';
 import { type Found, isPlainObject, newFound, rootIssue } from './messages.js';
-import { readText, syntaxProblems } from './yaml.js';
+import { crLineEnds, readText, syntaxProblems } from './yaml.js';
 
 /** Where an environment override put its value. */
 export interface EnvOrigin {
@@ -48,7 +48,8 @@ const EXPLICIT = new Set(['single-quoted-scalar', 'double-quoted-scalar', 'block
 function envValueKind(raw: string): 'text' | 'explicit' | 'yaml' {
   if (raw.length > MAX_CONFIG_BYTES) return 'yaml'; // refused as too large by the parser
   let explicit = false;
-  for (const lexeme of new Lexer().lex(raw)) {
+  // Lexed with the line ends the parser will see (`9464<CR>#x` holds a comment once its CR is one).
+  for (const lexeme of new Lexer().lex(crLineEnds(raw))) {
     const type = CST.tokenType(lexeme);
     if (type && DROPS_TEXT.has(type)) return 'text';
     if (type && EXPLICIT.has(type)) explicit = true;

@@ -275,23 +275,32 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
   return { line: (breaks?.length ?? 0) + 1, column: offset - start + 1 };
 }
 
+/**
+ * YAML 1.2 takes a lone CR as a line break; the parser does not. Text without any LF has its CRs
+ * read as LFs, and a CR that ends the text ends its last line whatever the other lines end with
+ * (same length, so positions stay the text's). A lone CR elsewhere in text with LFs is left to
+ * the parser (a value holding one keeps it).
+ */
+export function crLineEnds(text: string): string {
+  if (!text.includes('\r')) return text;
+  if (!text.includes('\n')) return text.replaceAll('\r', '\n');
+  return text.endsWith('\r') ? `${text.slice(0, -1)}\n` : text;
+}
+
 function parseYamlText(text: string, ctx: ParseContext, found: Found): unknown {
   // A file whose lines end with a lone CR (old Mac files) was read by the parser as one line and
-  // refused with "a nested block is used as a key" at line 1. YAML 1.2 takes a lone CR as a line
-  // break: a file without any LF has its CRs read as LFs (same length, so positions stay the
-  // file's). In a file with LF line ends a lone CR is left to the parser, as before (a value
-  // holding one keeps it); if the file is then not valid, the error names the mixed line ends.
-  let crNote = '';
-  if (ctx.env === undefined && text.includes('\r')) {
-    if (!text.includes('\n')) text = text.replaceAll('\r', '\n');
-    // A CR that ends the text ends its last line, whatever the other lines end with: a CRLF file
-    // whose last LF was cut (`"$(cat app.yaml)"` in a shell drops trailing LFs, not CRs) kept it
-    // in its last value — `password: hunter2` read "hunter2\r", `max_cost: 5` refused as text.
-    else if (text.endsWith('\r')) text = `${text.slice(0, -1)}\n`;
-    if (/\r(?!\n)/.test(text))
-      crNote =
-        ' (some lines of the file end with a lone CR, the old Mac line ending, others with LF: save it with LF or CRLF line endings)';
-  }
+  // refused with "a nested block is used as a key" at line 1; a CRLF file whose last LF was cut
+  // (`"$(cat app.yaml)"` in a shell drops trailing LFs, not CRs) kept the CR in its last value —
+  // `password: hunter2` read "hunter2\r", `max_cost: 5` refused as text. An environment value is
+  // read the same way: one from a CRLF env file read by a shell (`. ./app.env`) ends with a
+  // lone CR, and `HYPERION__METRICS__PORT=9464<CR>` was refused as text ("a number in quotes")
+  // where `9464<LF>` and `9464<CR><LF>` were the number. If a file mixing lone CRs and LFs is then
+  // not valid, the error names the mixed line ends.
+  text = crLineEnds(text);
+  const crNote =
+    ctx.env === undefined && /\r(?!\n)/.test(text)
+      ? ' (some lines of the file end with a lone CR, the old Mac line ending, others with LF: save it with LF or CRLF line endings)'
+      : '';
   const lines = new LineCounter();
   const tokens = lexAndParse(text, lines, ctx);
   const position = (offset: number) => {
