@@ -190,18 +190,22 @@ function withEnvText(schema: unknown, input: unknown, origins: readonly EnvOrigi
  * label value `version: 1.10` is "1.10", not "1.1" (`2.0` is not "2"). Fields taking numbers only
  * (`sample_rate`), text only (a password: a number stays an error) or anything (attributes, where
  * a number is a number) keep YAML's reading, and so does a duration (`1.50` is no duration text).
- * Paths an environment variable replaced are left alone.
+ * A number inside a variable's mapping or list (`HYPERION__METRICS__DEFAULT_LABELS='{version:
+ * 1.10}'`) is read as in a file: it was "1.1" there, and `0x1F` was refused as hexadecimal where
+ * the file's label is "0x1F". Texts from a file are left alone where a variable replaced the
+ * value, texts from a variable where a later variable did.
  */
 function withFileText(
   schema: unknown,
   input: unknown,
-  texts: readonly { path: readonly string[]; text: string }[],
+  texts: readonly { path: readonly string[]; text: string; env?: string | undefined }[],
   origins: readonly EnvOrigin[],
 ): unknown {
   let out = input;
   const copied = new WeakSet<object>();
-  for (const { path, text } of texts) {
-    if (findOrigin(origins, path) || typeof lookup(out, path) !== 'number') continue;
+  for (const { path, text, env } of texts) {
+    if ((findOrigin(origins, path)?.name ?? undefined) !== env || typeof lookup(out, path) !== 'number')
+      continue;
     const field = fieldSchema(schema as SchemaNode, path);
     if (!field) continue;
     const types = acceptedTypes(field);
