@@ -259,8 +259,13 @@ function numberFormProblems(
 
 /** Text that is a number but for `_` between its digits (`1_000`): YAML 1.1 read it as one. */
 const UNDERSCORED_NUMBER = /^[-+]?(?=[0-9_.]*[0-9])(?=[^_]*_)[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9_]+)?$/;
-/** A decimal number as YAML and JSON write one (what a quoted number holds). */
-const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+/**
+ * A decimal number as YAML and JSON write one (what a quoted number holds). The digits after the
+ * point are matched only after a point: `\d+\.?\d*` split a run of digits every way before
+ * failing, so a long one not followed by a number's end (`dial_timeout: "111…1ms"`, a 1 MiB file)
+ * took time quadratic in its length — minutes.
+ */
+const DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 /** YAML 1.1's other booleans (`yes`, `off`, …): text in YAML 1.2, which has only true and false. */
 const YAML11_BOOLEAN = /^(y|yes|n|no|on|off)$/i;
 

@@ -177,6 +177,36 @@ describe('hostile config: a long value that looks like the start of many ${…} 
   });
 });
 
+describe('hostile config: a long run of digits where a number or duration belongs', () => {
+  // The check behind "a number in quotes is text" split such a run every way before failing
+  // (`\d+\.?\d*`): `dial_timeout: "111…1ms"` took time quadratic in its length (1 MiB: minutes).
+  it('is refused in time linear in its length (ratio, not absolute time)', () => {
+    const load = (n: number) => {
+      const text = `cache:\n  type: redis\n  dial_timeout: "${'1'.repeat(n)}ms"\nmetrics:\n  port: "${'9'.repeat(n)}x"\n`;
+      return () => {
+        const err = error(() => loadConfigFromText(text, { env: {} }));
+        assert.deepEqual(
+          err.issues.map((i) => i.path),
+          ['cache.dial_timeout', 'metrics.port'],
+        );
+      };
+    };
+    cpu(load(4000)); // warm-up
+    const r = cpu(load(64_000)) / cpu(load(4000));
+    // 16× the length: linear ≈ 16, quadratic ≈ 256.
+    assert.ok(r < 48, `16× the length took ${r.toFixed(1)}× the time`);
+  });
+  it('a number in quotes is still named as such', () => {
+    const err = error(() =>
+      loadConfigFromText('metrics: { port: "9464" }\ncache: { type: redis, dial_timeout: "1.5" }', {
+        env: {},
+      }),
+    );
+    assert.equal(err.issues.length, 2);
+    for (const i of err.issues) assert.match(i.message, /a number in quotes is text/, i.path);
+  });
+});
+
 describe('hostile config: a key named toJSON', () => {
   // Each mapping of a loaded config prints redacted through its own `toJSON`: a free-form key of
   // that name (an attribute, a header, a label) was replaced by that function without a word,
