@@ -236,7 +236,15 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     if (text.includes('{}')) assertNoCollection(value, what);
     return encoder.encode(text);
   };
-  const decode = async (key: string, bytes: Uint8Array): Promise<T | undefined> => {
+  /**
+   * The value of `bytes` read for `key`, or (`onInvalid: 'miss'`) `undefined` once it was deleted;
+   * `failed` is then told why, for a `getOrSet` that must report it (see there).
+   */
+  const decode = async (
+    key: string,
+    bytes: Uint8Array,
+    failed?: (error: CacheError) => void,
+  ): Promise<T | undefined> => {
     let problem: string | undefined;
     let parsed: unknown;
     try {
@@ -270,17 +278,21 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
         problem = `the schema threw (${err instanceof Error ? err.name : typeof err}; see err.cause)`;
       }
     }
-    if (onInvalid === 'throw') {
-      const error = new CacheError(
+    const error = (what: string) => {
+      const err = new CacheError(
         'decode_failed',
-        `cached value of ${JSON.stringify(key)} failed validation: ${problem}`,
+        `${what} ${JSON.stringify(key)} failed validation: ${problem}`,
         thrown ? { cause: thrown.err } : undefined,
       );
       // The schema's own issues, for debugging: not in the message, and not enumerable, so a
       // logger serialising the error's fields leaves them out (their text may quote the value).
-      if (issues) Object.defineProperty(error, 'issues', { value: issues, enumerable: false });
-      throw error;
-    }
+      if (issues) Object.defineProperty(err, 'issues', { value: issues, enumerable: false });
+      return err;
+    };
+    if (onInvalid === 'throw') throw error('cached value of');
+    // What a `getOrSet` whose loaded value failed rejects with: the same paths, issues and cause
+    // (it said only `value loaded for "k" failed validation`, leaving nothing to debug with).
+    failed?.(error('value loaded for'));
     // The read itself worked and its value is unusable: a miss, also when the delete fails (a
     // Redis refusing writes, NOREPLICAS or OOM, made the read reject); the next read tries again.
     await cache.delete(key).catch(() => {});
@@ -348,16 +360,23 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
         waiters.delete(me);
         if (waiters.size === 0 && waiting.get(key) === waiters) waiting.delete(key);
       }
-      const decoded = await decode(key, first);
+      let failure: CacheError | undefined;
+      const failed = (err: CacheError) => {
+        failure = err;
+      };
+      const decoded = await decode(key, first, failed);
       if (decoded !== undefined) return decoded;
       // A stored value that failed validation (`onInvalid: 'miss'`: decode deleted it) is loaded
       // anew, once; a value a loader gave during this call that fails is the loader's fault.
       if (!me.loaded) {
         const again = await runIn(chain, () => cache.getOrSet(key, load, ttl));
-        const reloaded = await decode(key, again);
+        const reloaded = await decode(key, again, failed);
         if (reloaded !== undefined) return reloaded;
       }
-      throw new CacheError('decode_failed', `value loaded for "${key}" failed validation`);
+      throw (
+        failure ??
+        new CacheError('decode_failed', `value loaded for ${JSON.stringify(key)} failed validation`)
+      );
     },
   };
 }

@@ -1,0 +1,102 @@
+/**
+ * `jsonCache(cache, { schema })` with the default `onInvalid: 'miss'`: a `getOrSet` whose loader
+ * gives a value the schema refuses rejects with `decode_failed` saying why — each issue's path and
+ * what was expected, the issues on `err.issues`, a schema's own throw as `cause` — as the README
+ * documents for every `decode_failed` and as `onInvalid: 'throw'` always did. It said only
+ * `value loaded for "k" failed validation`: nothing to debug a loader with.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import * as v from 'valibot';
+import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { CacheError } from '../../../lib/core/errors.js';
+import { jsonCache, type StandardSchema } from '../../../lib/core/typed.js';
+import { describeWithServers } from '../../harness/process.js';
+import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
+
+const PREFIX = 'jlf:';
+const User = v.object({ id: v.number(), name: v.string() });
+type User = v.InferOutput<typeof User>;
+
+describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis(), () => {
+  let redis: RedisStandalone;
+  let cache: RedisCache;
+  before(async () => {
+    redis = await startRedis();
+    cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: PREFIX });
+  });
+  after(async () => {
+    await cache?.close().catch(() => {});
+    await redis?.stop();
+  });
+
+  it('rejects decode_failed naming the paths, with err.issues, never the value; nothing stays cached', async () => {
+    const users = jsonCache(cache, { schema: User });
+    let loads = 0;
+    const err = await users
+      .getOrSet('u:1', () => {
+        loads++;
+        return { id: 'tok-SECRET', name: 7 } as unknown as User;
+      })
+      .then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof CacheError, String(err));
+    assert.equal(err.code, 'decode_failed');
+    assert.equal(
+      err.message,
+      'value loaded for "u:1" failed validation: issues at id (expected number), name (expected string) (see err.issues)',
+    );
+    const issues = (err as CacheError & { issues?: readonly { path?: unknown }[] }).issues;
+    assert.equal(issues?.length, 2);
+    assert.doesNotMatch(err.message, /SECRET/);
+    assert.equal(loads, 1);
+    // Deleted as `miss` deletes every value that fails: the next call loads again.
+    assert.equal(await redisCommand(redis.port, ['EXISTS', `${PREFIX}u:1`]), 0);
+  });
+
+  it('a schema that throws on the loaded value: its error is the cause', async () => {
+    const boom = new TypeError('transform failed');
+    const throwing: StandardSchema<number> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: () => {
+          throw boom;
+        },
+      },
+    };
+    const view = jsonCache(cache, { schema: throwing });
+    const err = await view
+      .getOrSet('n:1', () => 1)
+      .then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof CacheError, String(err));
+    assert.equal(err.code, 'decode_failed');
+    assert.equal(
+      err.message,
+      'value loaded for "n:1" failed validation: the schema threw (TypeError; see err.cause)',
+    );
+    assert.equal(err.cause, boom);
+  });
+
+  it('a stored value that fails, then a reload that fails too: the reload is what is reported', async () => {
+    const users = jsonCache(cache, { schema: User });
+    await cache.set('u:2', new TextEncoder().encode('{"id":"x","name":"a"}'));
+    const err = await users
+      .getOrSet('u:2', () => ({ id: 2, name: 2 }) as unknown as User)
+      .then(
+        () => assert.fail('resolved'),
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof CacheError, String(err));
+    assert.equal(err.code, 'decode_failed');
+    assert.equal(
+      err.message,
+      'value loaded for "u:2" failed validation: issue at name (expected string) (see err.issues)',
+    );
+  });
+});
