@@ -5,7 +5,7 @@
  */
 import type { Bytes, Cache, Loader, WriteOptions } from './contracts.js';
 import { CacheError, ConfigError, type ConfigIssue, typeName } from './errors.js';
-import { loadChain, runIn } from './load-chain.js';
+import { type LoadFrame, loadChain, runIn } from './load-chain.js';
 import { optionKeys, unknownKeyMessage, unknownOptionIssues } from './options.js';
 import { assertKey, assertLoader, assertTtl } from './validate.js';
 
@@ -304,6 +304,8 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
   // the view's other methods, and every cache's, work so.
   /** The `getOrSet` calls of each key whose first read is on its way (see `loaded` there). */
   const waiting = new Map<string, Set<{ loaded: boolean }>>();
+  /** Per key, the loads this view's `getOrSet` calls started and have not finished (see `loaded`). */
+  const loading = new Map<string, number>();
   const get = async (key: string): Promise<T | undefined> => {
     const bytes = await cache.get(key);
     return bytes === undefined ? undefined : decode(key, bytes);
@@ -344,39 +346,67 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // `loaded`: a load of this key ran through this view while the first read was on its way
       // (this call's, or one it joined). Only the joiners of a load used to count as "a stored
       // value": each reloaded, so 50 callers of a key whose loader gave an invalid value ran the
-      // loader 50 times instead of once.
-      const me = { loaded: false };
+      // loader 50 times instead of once. A call made while such a load runs joins it too: the
+      // load began before this call was waiting (a loader takes a while: callers keep arriving),
+      // and each such caller reloaded once more (11 callers, 10 of them after the loader started:
+      // 2 runs of a loader whose value fails).
+      const me = { loaded: loading.has(key) };
+      let started = 0;
+      let finished = false;
       const load = async () => {
+        // Not once this call has finished: a cache may call a loader later, in the background (a
+        // tiered cache's early refresh), and nothing would then unmark the key.
+        if (!finished) {
+          started++;
+          loading.set(key, (loading.get(key) ?? 0) + 1);
+        }
         for (const w of waiting.get(key) ?? []) w.loaded = true;
         return encode(await loader(), `value loaded for ${JSON.stringify(key)}`);
       };
-      let first: Bytes;
-      const waiters = waiting.get(key) ?? new Set<{ loaded: boolean }>();
-      waiting.set(key, waiters);
-      waiters.add(me);
       try {
-        first = await runIn(chain, () => cache.getOrSet(key, load, ttl));
+        return await loadAndDecode(key, load, ttl, chain, me);
       } finally {
-        waiters.delete(me);
-        if (waiters.size === 0 && waiting.get(key) === waiters) waiting.delete(key);
+        finished = true;
+        const left = (loading.get(key) ?? 0) - started;
+        if (left > 0) loading.set(key, left);
+        else loading.delete(key);
       }
-      let failure: CacheError | undefined;
-      const failed = (err: CacheError) => {
-        failure = err;
-      };
-      const decoded = await decode(key, first, failed);
-      if (decoded !== undefined) return decoded;
-      // A stored value that failed validation (`onInvalid: 'miss'`: decode deleted it) is loaded
-      // anew, once; a value a loader gave during this call that fails is the loader's fault.
-      if (!me.loaded) {
-        const again = await runIn(chain, () => cache.getOrSet(key, load, ttl));
-        const reloaded = await decode(key, again, failed);
-        if (reloaded !== undefined) return reloaded;
-      }
-      throw (
-        failure ??
-        new CacheError('decode_failed', `value loaded for ${JSON.stringify(key)} failed validation`)
-      );
     },
   };
+
+  /** The rest of `getOrSet`: its read (loading with `load` on a miss), decoded, reloaded once. */
+  async function loadAndDecode(
+    key: string,
+    load: () => Promise<Bytes>,
+    ttl: number | undefined,
+    chain: LoadFrame | undefined,
+    me: { loaded: boolean },
+  ): Promise<T> {
+    let first: Bytes;
+    const waiters = waiting.get(key) ?? new Set<{ loaded: boolean }>();
+    waiting.set(key, waiters);
+    waiters.add(me);
+    try {
+      first = await runIn(chain, () => cache.getOrSet(key, load, ttl));
+    } finally {
+      waiters.delete(me);
+      if (waiters.size === 0 && waiting.get(key) === waiters) waiting.delete(key);
+    }
+    let failure: CacheError | undefined;
+    const failed = (err: CacheError) => {
+      failure = err;
+    };
+    const decoded = await decode(key, first, failed);
+    if (decoded !== undefined) return decoded;
+    // A stored value that failed validation (`onInvalid: 'miss'`: decode deleted it) is loaded
+    // anew, once; a value a loader gave during this call that fails is the loader's fault.
+    if (!me.loaded) {
+      const again = await runIn(chain, () => cache.getOrSet(key, load, ttl));
+      const reloaded = await decode(key, again, failed);
+      if (reloaded !== undefined) return reloaded;
+    }
+    throw (
+      failure ?? new CacheError('decode_failed', `value loaded for ${JSON.stringify(key)} failed validation`)
+    );
+  }
 }

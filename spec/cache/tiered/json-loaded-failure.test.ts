@@ -4,13 +4,21 @@
  * what was expected, the issues on `err.issues`, a schema's own throw as `cause` — as the README
  * documents for every `decode_failed` and as `onInvalid: 'throw'` always did. It said only
  * `value loaded for "k" failed validation`: nothing to debug a loader with.
+ *
+ * Callers that arrive while the loader runs (as traffic does during a slow load) share that load's
+ * outcome without a reload, as those that called before it started do: each reloaded once more, so
+ * 11 callers, 10 of them arriving during the load, ran a loader whose value fails twice.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import * as v from 'valibot';
+import { createMemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
+import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
+import type { Cache } from '../../../lib/core/contracts.js';
 import { CacheError } from '../../../lib/core/errors.js';
 import { jsonCache, type StandardSchema } from '../../../lib/core/typed.js';
+import { deferred, within } from '../../harness/clock.js';
 import { describeWithServers } from '../../harness/process.js';
 import { type RedisStandalone, redisCommand, skipRedis, startRedis } from '../../harness/redis.js';
 
@@ -21,12 +29,18 @@ type User = v.InferOutput<typeof User>;
 describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis(), () => {
   let redis: RedisStandalone;
   let cache: RedisCache;
+  let tiered: TieredCache;
   before(async () => {
     redis = await startRedis();
     cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: PREFIX });
+    tiered = createTieredCache({
+      l1: createMemoryCache({ maxCost: 1 << 20 }),
+      l2: createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: `${PREFIX}t:` }),
+    });
   });
   after(async () => {
     await cache?.close().catch(() => {});
+    await tiered?.close().catch(() => {});
     await redis?.stop();
   });
 
@@ -99,4 +113,39 @@ describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis
       'value loaded for "u:2" failed validation: issue at name (expected string) (see err.issues)',
     );
   });
+
+  for (const [name, bytes] of [
+    ['Redis', () => cache],
+    ['tiered (memory over Redis)', () => tiered],
+  ] as const)
+    it(`${name}: callers arriving while the loader runs share its one run, and a stored value that fails is still reloaded`, async () => {
+      const users = jsonCache<User>(bytes() as Cache, { schema: User });
+      let loads = 0;
+      const running = deferred();
+      const gate = deferred();
+      const loader = async () => {
+        loads++;
+        running.resolve();
+        await gate.promise;
+        return { id: 'no' } as unknown as User;
+      };
+      const first = users.getOrSet('late', loader);
+      // The loader has started: the callers below arrive during the load, as traffic does.
+      await within(running.promise, 10_000, 'the loader to start');
+      const late = Array.from({ length: 10 }, () => users.getOrSet('late', loader));
+      gate.resolve();
+      const settled = await Promise.allSettled([first, ...late]);
+      for (const r of settled)
+        assert.ok(
+          r.status === 'rejected' && r.reason instanceof CacheError && r.reason.code === 'decode_failed',
+          String(r.status === 'rejected' ? r.reason : r.value),
+        );
+      // Each late caller reloaded once more (their reloads shared a second run).
+      assert.equal(loads, 1);
+
+      // Nothing is left marked as loading: a stored value that fails is reloaded as before.
+      await users.delete('late');
+      await bytes().set('late', new TextEncoder().encode('{"id":"x","name":"a"}'));
+      assert.deepEqual(await users.getOrSet('late', () => ({ id: 3, name: 'Lin' })), { id: 3, name: 'Lin' });
+    });
 });
