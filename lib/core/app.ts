@@ -426,9 +426,14 @@ export function closeOnSignals(app: App, options: CloseOnSignalsOptions = {}): (
         (err: unknown) => {
           remove();
           // A reporter that throws must not turn into an unhandled rejection that skips the exit code.
+          // Nor one that rejects: an async `onError` (a reporter that awaits) compiles as the
+          // `=> void` it is typed, and its rejection, unhandled, ended the process at once — in the
+          // middle of another app's close, or despite `exit: false`.
           try {
-            (options.onError ?? ((e) => dropLogResult(app.logger.error('app close failed', { error: e }))))(
-              err,
+            dropLogResult(
+              (options.onError ?? ((e) => dropLogResult(app.logger.error('app close failed', { error: e }))))(
+                err,
+              ),
             );
           } catch {}
           process.exitCode = 1;
