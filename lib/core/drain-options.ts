@@ -33,7 +33,8 @@ export interface DrainOptions {
    * Requests arriving during the drain that are served anyway (with `Connection: close`) instead
    * of getting the 503: e.g. calls from peer services finishing work that was already in flight
    * when the stop began (a call chain stopped all at once then completes). Default: none. A throw
-   * counts as `false` (the request gets the 503; one warning to `logger`).
+   * counts as `false` (the request gets the 503; one warning to `logger`), and so does a promise:
+   * it must answer at once.
    */
   admit?: ((req: IncomingMessage) => boolean) | undefined;
   /** `Retry-After` (whole seconds, ≥ 0) of the 503 sent to requests arriving during the drain. Default 1. */

@@ -205,10 +205,30 @@ export function drainServer(
    * reset instead of its 503. One warning names it.
    */
   let admitWarned = false;
+  let admitAsyncWarned = false;
   const admitted = (req: IncomingMessage): boolean => {
     if (!options.admit) return false;
     try {
-      return Boolean(options.admit(req));
+      const answer: unknown = options.admit(req);
+      // An async admit (from JavaScript; TypeScript refuses it): the request must be served or
+      // refused now, and a promise read as `true` — every late request was served — while its
+      // rejection was unhandled, which ends the process by default, mid-shutdown. Such an answer
+      // is no, as a throw is; its rejection is handled.
+      if (
+        answer !== null &&
+        typeof answer === 'object' &&
+        typeof (answer as PromiseLike<unknown>).then === 'function'
+      ) {
+        (answer as PromiseLike<unknown>).then(undefined, () => {});
+        if (!admitAsyncWarned) {
+          admitAsyncWarned = true;
+          log.warn(
+            'http: admit returned a promise during the drain; it must answer at once (true or false): such requests are refused (503)',
+          );
+        }
+        return false;
+      }
+      return Boolean(answer);
     } catch (err) {
       if (!admitWarned) {
         admitWarned = true;
