@@ -3,9 +3,9 @@
  * span or adding attributes returns a new context, so parenting follows the value passed on —
  * no async-local magic is needed to get the right parent.
  */
-import type { Attributes, Baggage, Cache, Logger, Metrics, Span, Tracer } from './contracts.js';
+import type { Attributes, Baggage, Cache, Logger, LoggerLike, Metrics, Span, Tracer } from './contracts.js';
 import { ConfigError, typeName } from './errors.js';
-import { bindLogger, dropLogResult, unboundLogger } from './log-binding.js';
+import { adaptLogger, bindLogger, dropLogResult, unboundLogger } from './log-binding.js';
 
 /**
  * The parts a context carries, typed as the app was given them: `createApp({ tracer:
@@ -44,7 +44,8 @@ export interface ContextPatch {
   baggage?: Baggage | undefined;
   attributes?: Attributes | undefined;
   signal?: AbortSignal | undefined;
-  logger?: Logger | undefined;
+  /** A `Logger`, `console` or a pino instance, adapted as `createApp` adapts its `logger`. */
+  logger?: LoggerLike | undefined;
 }
 
 class Context implements AppContext {
@@ -88,7 +89,10 @@ class Context implements AppContext {
     // TypeError from the `in` test below.
     if (patch === null || typeof patch !== 'object') return this;
     const span = 'span' in patch ? patch.span : this.span;
-    let logger = patch.logger ?? this.logger;
+    // Adapted as createApp adapts its logger: a pino instance (pino-http's `req.log`) used as
+    // given wrote each record without its fields (pino takes them first), and `console` outside
+    // a span was `ctx.logger` itself, whose `child()` threw a TypeError.
+    let logger = isObject(patch.logger) ? adaptLogger(patch.logger) : this.logger;
     // `ctx.logger` follows `ctx.span`, the active span (log-binding.ts): another span rebinds it,
     // none unbinds it, and a logger given while a span is active is bound to that span. It used
     // to keep the span of the context it came from (a detached job logged the request's trace).
@@ -210,7 +214,8 @@ export function createContext(parts: {
   tracer: Tracer;
   cache: Cache;
   metrics: Metrics;
-  logger: Logger;
+  /** A `Logger`, `console` or a pino instance, adapted as `createApp` adapts its `logger`. */
+  logger: LoggerLike;
   components?: Readonly<Record<string, unknown>> | undefined;
 }): AppContext {
   // Exported for tests of handlers: called from JavaScript without its parts (`createContext()`),
@@ -237,7 +242,7 @@ export function createContext(parts: {
     parts.tracer,
     parts.cache,
     parts.metrics,
-    parts.logger,
+    isObject(parts.logger) ? adaptLogger(parts.logger) : (parts.logger as Logger),
     undefined,
     EMPTY,
     EMPTY,
@@ -245,3 +250,5 @@ export function createContext(parts: {
     Object.freeze({ ...parts.components }),
   );
 }
+
+const isObject = (x: unknown): x is object => typeof x === 'object' && x !== null;
