@@ -232,15 +232,30 @@ export function withSpan<T, P extends AppParts = AppParts>(
   return result;
 }
 
-/** A native promise settled by `thenable` (called at once: a throw from its `then` propagates). */
+/**
+ * A native promise settled by `thenable` (called at once: a throw from its `then` propagates,
+ * unless `then` had settled it first — `await` ignores such a throw, and withSpan threw it,
+ * recording an error on a span whose thenable had resolved).
+ */
 function adopt<T>(thenable: PromiseLike<T>): Promise<T> {
+  let settled = false;
   let resolve!: (value: T | PromiseLike<T>) => void;
   let reject!: (reason: unknown) => void;
   const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
+    resolve = (value) => {
+      settled = true;
+      res(value);
+    };
+    reject = (reason) => {
+      settled = true;
+      rej(reason);
+    };
   });
-  thenable.then(resolve, reject);
+  try {
+    thenable.then(resolve, reject);
+  } catch (err) {
+    if (!settled) throw err;
+  }
   return promise;
 }
 

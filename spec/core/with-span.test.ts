@@ -54,6 +54,39 @@ describe('withSpan: other thenables', () => {
     await app.close();
   });
 
+  it('a then() that throws after it settled: the value await gives, no error recorded', async () => {
+    // `await` ignores a throw of `then` once it has called resolve (or reject): the thenable has
+    // settled. withSpan threw it at once instead, and recorded an error on a span that succeeded.
+    const tracer = createOtelTracer({ exporter: 'memory' });
+    const app = createApp({ tracer });
+    const settledThenThrows = (settle: 'resolve' | 'reject') => ({
+      // biome-ignore lint/suspicious/noThenProperty: the point of the test
+      then(resolve: (v: number) => void, reject: (e: unknown) => void) {
+        if (settle === 'resolve') resolve(5);
+        else reject('declined');
+        throw new Error('thrown after settling: must be ignored');
+      },
+    });
+    const awaited = await (settledThenThrows('resolve') as PromiseLike<number>);
+    assert.equal(
+      await withSpan(app.ctx, 'ok', () => settledThenThrows('resolve') as PromiseLike<number>),
+      awaited,
+    );
+    await assert.rejects(
+      async () => withSpan(app.ctx, 'declined', () => settledThenThrows('reject') as PromiseLike<number>),
+      (e: unknown) => e === 'declined',
+    );
+    const spans = tracer.finishedSpans();
+    assert.deepEqual(
+      spans.map((s) => [s.name, s.status.code, s.events.map((e) => e.attributes?.['exception.message'])]),
+      [
+        ['ok', 0, []],
+        ['declined', 2, ['declined']],
+      ],
+    );
+    await app.close();
+  });
+
   it('a then getter that throws: the error is recorded, the span ended and the error rethrown', async () => {
     const tracer = createOtelTracer({ exporter: 'memory' });
     const app = createApp({ tracer });
