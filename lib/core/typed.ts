@@ -304,8 +304,13 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
   // the view's other methods, and every cache's, work so.
   /** The `getOrSet` calls of each key whose first read is on its way (see `loaded` there). */
   const waiting = new Map<string, Set<{ loaded: boolean }>>();
-  /** Per key, the loads this view's `getOrSet` calls started and have not finished (see `loaded`). */
-  const loading = new Map<string, number>();
+  /**
+   * The bytes this view's loaders gave, each with its number in the order they were given (see
+   * `loaded`): a caller that arrived while a load ran got them only if they were given after it
+   * came. Weak: the cache holds what it keeps.
+   */
+  const loadedBytes = new WeakMap<Bytes, number>();
+  let loadCount = 0;
   const get = async (key: string): Promise<T | undefined> => {
     const bytes = await cache.get(key);
     return bytes === undefined ? undefined : decode(key, bytes);
@@ -349,28 +354,19 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       // loader 50 times instead of once. A call made while such a load runs joins it too: the
       // load began before this call was waiting (a loader takes a while: callers keep arriving),
       // and each such caller reloaded once more (11 callers, 10 of them after the loader started:
-      // 2 runs of a loader whose value fails).
-      const me = { loaded: loading.has(key) };
-      let started = 0;
-      let finished = false;
+      // 2 runs of a loader whose value fails). Such a call is told by what it read: the very bytes
+      // a loader of this view gave after the call began (the caches hand every caller of a load
+      // its bytes). Any other value is a stored one and is reloaded: counting every call made
+      // while a load ran as joined, a value another instance or view wrote meanwhile (a rolling
+      // deploy's older shape) was `decode_failed` "value loaded", never reloaded.
+      const me = { loaded: false, after: loadCount };
       const load = async () => {
-        // Not once this call has finished: a cache may call a loader later, in the background (a
-        // tiered cache's early refresh), and nothing would then unmark the key.
-        if (!finished) {
-          started++;
-          loading.set(key, (loading.get(key) ?? 0) + 1);
-        }
         for (const w of waiting.get(key) ?? []) w.loaded = true;
-        return encode(await loader(), `value loaded for ${JSON.stringify(key)}`);
+        const bytes = encode(await loader(), `value loaded for ${JSON.stringify(key)}`);
+        loadedBytes.set(bytes, ++loadCount);
+        return bytes;
       };
-      try {
-        return await loadAndDecode(key, load, ttl, chain, me);
-      } finally {
-        finished = true;
-        const left = (loading.get(key) ?? 0) - started;
-        if (left > 0) loading.set(key, left);
-        else loading.delete(key);
-      }
+      return loadAndDecode(key, load, ttl, chain, me);
     },
   };
 
@@ -380,7 +376,7 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
     load: () => Promise<Bytes>,
     ttl: number | undefined,
     chain: LoadFrame | undefined,
-    me: { loaded: boolean },
+    me: { loaded: boolean; after: number },
   ): Promise<T> {
     let first: Bytes;
     const waiters = waiting.get(key) ?? new Set<{ loaded: boolean }>();
@@ -392,6 +388,7 @@ export function jsonCache<T>(cache: Cache, options: TypedCacheOptions<T> = {}): 
       waiters.delete(me);
       if (waiters.size === 0 && waiting.get(key) === waiters) waiting.delete(key);
     }
+    if ((loadedBytes.get(first) ?? 0) > me.after) me.loaded = true;
     let failure: CacheError | undefined;
     const failed = (err: CacheError) => {
       failure = err;

@@ -7,12 +7,15 @@
  *
  * Callers that arrive while the loader runs (as traffic does during a slow load) share that load's
  * outcome without a reload, as those that called before it started do: each reloaded once more, so
- * 11 callers, 10 of them arriving during the load, ran a loader whose value fails twice.
+ * 11 callers, 10 of them arriving during the load, ran a loader whose value fails twice. Such a
+ * caller that reads a value someone else stored meanwhile (another instance or view, a rolling
+ * deploy's older shape) still reloads it: it was rejected `decode_failed` "value loaded", the loader
+ * never asked.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import * as v from 'valibot';
-import { createMemoryCache } from '../../../lib/cache/memory/index.js';
+import { createMemoryCache, type MemoryCache } from '../../../lib/cache/memory/index.js';
 import { createRedisCache, type RedisCache } from '../../../lib/cache/redis/index.js';
 import { createTieredCache, type TieredCache } from '../../../lib/cache/tiered/index.js';
 import type { Cache } from '../../../lib/core/contracts.js';
@@ -30,7 +33,9 @@ describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis
   let redis: RedisStandalone;
   let cache: RedisCache;
   let tiered: TieredCache;
+  let memory: MemoryCache;
   before(async () => {
+    memory = createMemoryCache({ maxCost: 1 << 20 });
     redis = await startRedis();
     cache = createRedisCache({ addresses: [`127.0.0.1:${redis.port}`], keyPrefix: PREFIX });
     tiered = createTieredCache({
@@ -41,6 +46,7 @@ describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis
   after(async () => {
     await cache?.close().catch(() => {});
     await tiered?.close().catch(() => {});
+    await memory?.close().catch(() => {});
     await redis?.stop();
   });
 
@@ -117,6 +123,7 @@ describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis
   for (const [name, bytes] of [
     ['Redis', () => cache],
     ['tiered (memory over Redis)', () => tiered],
+    ['memory', () => memory],
   ] as const)
     it(`${name}: callers arriving while the loader runs share its one run, and a stored value that fails is still reloaded`, async () => {
       const users = jsonCache<User>(bytes() as Cache, { schema: User });
@@ -148,4 +155,37 @@ describeWithServers('jsonCache: a loaded value that fails the schema', skipRedis
       await bytes().set('late', new TextEncoder().encode('{"id":"x","name":"a"}'));
       assert.deepEqual(await users.getOrSet('late', () => ({ id: 3, name: 'Lin' })), { id: 3, name: 'Lin' });
     });
+
+  for (const [name, bytes, writeForeign] of [
+    ['Redis', (): Cache => cache, () => redisCommand(redis.port, ['SET', `${PREFIX}foreign`, OLD_SHAPE])],
+    [
+      'memory',
+      (): Cache => memory,
+      // Another view of the same cache (the older shape's) writes the key.
+      () => memory.set('foreign', new TextEncoder().encode(OLD_SHAPE)),
+    ],
+  ] as const)
+    it(`${name}: a caller arriving during a load that reads a value stored meanwhile in another shape reloads it`, async () => {
+      const users = jsonCache<User>(bytes(), { schema: User });
+      let loads = 0;
+      const running = deferred();
+      const gate = deferred();
+      const loader = async () => {
+        loads++;
+        running.resolve();
+        await gate.promise;
+        return { id: 1, name: 'fresh' };
+      };
+      const first = users.getOrSet('foreign', loader);
+      await within(running.promise, 10_000, 'the loader to start');
+      await writeForeign();
+      // Reads the other shape (a hit) while the load runs: a stored value, not the loader's.
+      const late = users.getOrSet('foreign', loader);
+      gate.resolve();
+      assert.deepEqual(await first, { id: 1, name: 'fresh' });
+      assert.deepEqual(await late, { id: 1, name: 'fresh' });
+      assert.ok(loads >= 1 && loads <= 2, `loads: ${loads}`);
+    });
 });
+
+const OLD_SHAPE = '{"id":"u-1"}';
