@@ -280,6 +280,11 @@ export interface ServiceListenerOptions {
    * database, pinged with a bound). Omit for none: always ready.
    */
   checks?: () => Promise<Record<string, 'up' | 'down'>>;
+  /**
+   * The public edge (the gateway): no request comes from another demo service, so none bounds its
+   * calls by an `x-demo-timeout-ms` (a client can send `x-demo-peer` as well as anyone).
+   */
+  edge?: boolean;
 }
 
 /** Builds the `node:http` listener of a service: its routes plus `/healthz` and `/metrics`. */
@@ -326,7 +331,7 @@ export function createServiceListener(options: ServiceListenerOptions): Listener
       const url = new URL(req.url ?? '/', 'http://localhost');
       try {
         const body = r.method === 'POST' ? await readBody(req) : undefined;
-        const reply = await r.handler(withCallerDeadline(c, req), {
+        const reply = await r.handler(options.edge ? c : withCallerDeadline(c, req), {
           method: r.method,
           path: url.pathname,
           params: paramsOf.get(req) ?? {},
@@ -524,8 +529,7 @@ export const CALLEE_SHARE = 0.9;
  * answered to no one, and the user service logged the request as aborted.
  */
 function withCallerDeadline(ctx: AppContext, req: IncomingMessage): AppContext {
-  // Only from another demo service: a client's own header (at the gateway, the public edge) is
-  // not one of theirs.
+  // Only from another demo service (the gateway, the public edge, takes none: see `edge`).
   if (req.headers[PEER_HEADER] === undefined) return ctx;
   const text = req.headers[TIMEOUT_HEADER];
   if (typeof text !== 'string' || !/^\d{1,9}$/.test(text) || Number(text) < 1) return ctx;

@@ -466,6 +466,7 @@ export async function startService(options: ServiceOptions): Promise<ServiceHand
     createServiceListener({
       ctx: app.ctx,
       routes,
+      edge: name === 'gateway',
       serve: inst.serve,
       scrape: inst.scrape,
       // A database that does not answer within 1 s is `down`: /healthz says `degraded`, /readyz 503.
